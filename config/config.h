@@ -1,0 +1,325 @@
+/*
+ * The typed configuration of sluice: the process config (listeners, TLS, Kafka, Redis,
+ * PostgreSQL, plugins, limits, delivery) and, inside it, every org's data layer (sources and
+ * write keys, identity, hash/mask/drop rules, consent, vendor integrations).
+ *
+ * One YAML file is the root (`sluice-gateway --config FILE`); an entry of `orgs:` may be
+ * `{include: other.yaml}` to keep an org in its own file. docs/config.md is the reference.
+ *
+ * Ownership: sluice_config_load returns a heap object that owns every string, array and the
+ * parsed YAML tree (mask rule parameters point into it); free it with sluice_config_free.
+ * A loaded config is immutable and may be read from any thread; a reload builds a new one.
+ */
+#ifndef SLUICE_CONFIG_CONFIG_H
+#define SLUICE_CONFIG_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config/path.h"
+#include "config/yaml.h"
+
+/* ------------------------------------------------------------------ diagnostics */
+
+/* Every problem found while loading, each "file:line:col: message". Loading does not stop at
+ * the first error, so `sluicectl config check` can print them all. */
+typedef struct sluice_config_diag {
+    char **msgs;
+    size_t count;
+    char **warnings; /* e.g. a secret's env var not set while only checking */
+    size_t warning_count;
+} sluice_config_diag_t;
+
+void sluice_config_diag_init(sluice_config_diag_t *d);
+void sluice_config_diag_dispose(sluice_config_diag_t *d);
+/* Appends "file:line:col: <message>" (pos may be NULL for a file-level message "file: ..."). */
+void sluice_config_diag_add(sluice_config_diag_t *d, const sluice_yaml_pos_t *pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void sluice_config_diag_warn(sluice_config_diag_t *d, const sluice_yaml_pos_t *pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------ process */
+
+typedef struct sluice_listen {
+    int enabled;     /* 0 when the listen string is empty */
+    char host[64];   /* numeric IPv4/IPv6 or a host name */
+    uint16_t port;
+} sluice_listen_t;
+
+typedef struct sluice_cidr {
+    int family;          /* AF_INET or AF_INET6 */
+    uint8_t addr[16];
+    uint8_t prefix_len;
+} sluice_cidr_t;
+
+typedef enum sluice_ack_mode {
+    SLUICE_ACK_KAFKA = 0,  /* answer once every event of the request is acknowledged by the broker */
+    SLUICE_ACK_QUEUED = 1, /* answer once queued in the producer (weaker, opt-in) */
+} sluice_ack_mode_t;
+
+typedef struct sluice_kv {
+    char *key;
+    char *value;
+} sluice_kv_t;
+
+typedef struct sluice_limits {
+    size_t max_body_bytes;    /* after gzip decoding; default 524288 */
+    size_t max_event_bytes;   /* default 32768 */
+    size_t max_batch_events;  /* default 500 */
+    size_t max_depth;         /* JSON nesting; default 16 */
+    size_t max_string_bytes;  /* any single JSON string; default 8192 */
+    size_t max_wire_bytes;    /* compressed body on the wire; default = max_body_bytes */
+} sluice_limits_t;
+
+typedef struct sluice_rate_limit {
+    double per_second; /* tokens added per second; 0 = unlimited */
+    double burst;      /* bucket size */
+} sluice_rate_limit_t;
+
+typedef struct sluice_server_config {
+    sluice_listen_t https;      /* env SLUICE_HTTPS_LISTEN */
+    sluice_listen_t http;       /* env SLUICE_HTTP_LISTEN; off by default */
+    sluice_listen_t metrics;    /* env SLUICE_METRICS_LISTEN; plain HTTP /metrics /healthz /readyz */
+    char *tls_cert;             /* env SLUICE_TLS_CERT; path, relative paths resolved against the config file */
+    char *tls_key;              /* env SLUICE_TLS_KEY */
+    unsigned threads;           /* 0 = number of cores */
+    char *path_prefix;          /* default "/v1" */
+    char *tag_path;             /* default "/sluice.js" */
+    sluice_cidr_t *trusted_proxies;
+    size_t trusted_proxy_count;
+    unsigned drain_timeout_ms;  /* SIGTERM: how long to wait for in-flight acks; default 10000 */
+} sluice_server_config_t;
+
+typedef struct sluice_kafka_config {
+    char *brokers;              /* env SLUICE_KAFKA_BROKERS */
+    char *topic;                /* default "sluice.events" */
+    char *dlq_topic;            /* default "sluice.dlq" */
+    sluice_ack_mode_t ack;
+    unsigned ack_timeout_ms;    /* how long a request waits for acks before 503; default 5000 */
+    unsigned queue_max_messages;/* local producer queue; full → 503 at once; default 100000 */
+    sluice_kv_t *properties;    /* extra librdkafka properties, passed through */
+    size_t property_count;
+} sluice_kafka_config_t;
+
+typedef struct sluice_redis_config {
+    char *url;                  /* env SLUICE_REDIS_URL; "redis://host:port[/db]"; NULL = no Redis */
+    char *host;                 /* parsed from url */
+    uint16_t port;
+    unsigned db;
+    unsigned timeout_ms;        /* per command; default 50 */
+} sluice_redis_config_t;
+
+typedef struct sluice_database_config {
+    char *url;                  /* env SLUICE_DATABASE_URL; libpq conninfo or postgresql:// URL */
+} sluice_database_config_t;
+
+typedef struct sluice_delivery_config {
+    char *ca_file;              /* CA bundle for vendor TLS; NULL = system bundle. Verification is always on. */
+    sluice_listen_t metrics;    /* worker /metrics */
+    unsigned credentials_ttl_s; /* vault plaintext cache TTL; default 300 */
+    unsigned max_in_flight;     /* concurrent vendor requests per worker; default 64 */
+} sluice_delivery_config_t;
+
+/* ------------------------------------------------------------------ orgs */
+
+typedef enum sluice_source_kind {
+    SLUICE_SOURCE_BROWSER = 0, /* write key; CORS */
+    SLUICE_SOURCE_SERVER = 1,  /* POST /v1/events signed with HMAC-SHA256 */
+} sluice_source_kind_t;
+
+typedef struct sluice_source {
+    char *id;
+    sluice_source_kind_t kind;
+    char *write_key_env;          /* name of the env var holding the current key */
+    char *previous_write_key_env; /* optional: the key being rotated out */
+    time_t rotated_at;            /* when the current key replaced the previous one; 0 = unset */
+    unsigned grace_hours;         /* previous key accepted until rotated_at + grace; default 72 */
+    char *hmac_secret_env;        /* server sources: env var with the signing secret */
+    char **allowed_origins;       /* exact origins, "https://shop.acme.test" */
+    size_t allowed_origin_count;
+    sluice_rate_limit_t rate_limit;
+    /* Resolved secrets (only when loaded with SLUICE_CONFIG_RESOLVE_SECRETS; wiped on free). */
+    char *write_key;
+    char *previous_write_key;
+    char *hmac_secret;
+    sluice_yaml_pos_t pos;
+} sluice_source_t;
+
+typedef enum sluice_normalizer {
+    SLUICE_NORM_EMAIL = 0,
+    SLUICE_NORM_PHONE,
+    SLUICE_NORM_NAME,
+    SLUICE_NORM_CITY,
+    SLUICE_NORM_STATE,
+    SLUICE_NORM_ZIP,
+    SLUICE_NORM_COUNTRY,
+    SLUICE_NORM_GENDER,
+    SLUICE_NORM_DATE,
+    SLUICE_NORM_EXTERNAL_ID,
+    SLUICE_NORM_RAW,
+} sluice_normalizer_t;
+
+/* "email" → SLUICE_NORM_EMAIL ...; -1 when unknown. */
+int sluice_normalizer_parse(const char *name);
+const char *sluice_normalizer_name(sluice_normalizer_t n);
+
+typedef struct sluice_hash_rule {
+    sluice_path_t path;
+    sluice_normalizer_t normalizer;
+    char *default_country_code; /* phone: digits, e.g. "1"; NULL = none */
+    sluice_yaml_pos_t pos;
+} sluice_hash_rule_t;
+
+typedef enum sluice_mask_on_error {
+    SLUICE_MASK_ON_ERROR_REMOVE = 0, /* fail closed: remove the field (default) */
+    SLUICE_MASK_ON_ERROR_REJECT = 1, /* reject the whole event */
+} sluice_mask_on_error_t;
+
+typedef struct sluice_mask_rule {
+    sluice_path_t path;
+    char *plugin;                     /* built-in name ("partial") or a path to a .so */
+    const sluice_yaml_node_t *params; /* mapping node or NULL; validated by the plugin loader */
+    sluice_mask_on_error_t on_error;
+    sluice_yaml_pos_t pos;
+} sluice_mask_rule_t;
+
+typedef enum sluice_consent_policy {
+    SLUICE_CONSENT_ALLOW = 0, /* accept events without the required categories unchanged */
+    SLUICE_CONSENT_DROP = 1,  /* answer ok but do not queue them (counted) */
+    SLUICE_CONSENT_STRIP = 2, /* queue them without identifying fields */
+} sluice_consent_policy_t;
+
+typedef struct sluice_consent_config {
+    char **required;           /* categories an event must carry in context.consent.categories */
+    size_t required_count;
+    sluice_consent_policy_t policy;
+} sluice_consent_config_t;
+
+typedef struct sluice_identity_config {
+    char *cookie_name;          /* default "_sid" */
+    char *cookie_domain;        /* NULL = host-only cookie */
+    unsigned cookie_max_age_days; /* default 400 (the browsers' cap) */
+    char **xd_domains;          /* cross_domain.domains: host names that may exchange tokens */
+    size_t xd_domain_count;
+    unsigned xd_token_ttl_s;    /* default 60 */
+    unsigned xd_clock_skew_s;   /* default 5 */
+    char **vendor_cookies;      /* "meta" (_fbp/_fbc), "ga4" (_ga) */
+    size_t vendor_cookie_count;
+    unsigned link_ttl_days;     /* identify/alias links in Redis; default 400 */
+    int dedup_enabled;          /* messageId dedup via Redis SET NX; default off */
+    unsigned dedup_window_s;    /* default 86400 */
+} sluice_identity_config_t;
+
+typedef enum sluice_vendor_kind {
+    SLUICE_VENDOR_META = 0,
+    SLUICE_VENDOR_GA4,
+    SLUICE_VENDOR_TIKTOK,
+    SLUICE_VENDOR_WEBHOOK,
+} sluice_vendor_kind_t;
+
+int sluice_vendor_kind_parse(const char *name); /* -1 when unknown */
+const char *sluice_vendor_kind_name(sluice_vendor_kind_t v);
+
+typedef struct sluice_integration {
+    char *name;                 /* unique inside the org; also the vault credential name */
+    sluice_vendor_kind_t vendor;
+    int enabled;                /* default 1 */
+    char **events;              /* event-name filter (track `event`); empty = all */
+    size_t event_count;
+    char **types;               /* type filter (track, page, ...); empty = all */
+    size_t type_count;
+    char *consent;              /* category required in context.consent.categories; NULL = none */
+    char *base_url;             /* NULL = the vendor's production host */
+    /* vendor options */
+    char *pixel_id;             /* meta */
+    char *api_version;          /* meta; default "v21.0" */
+    char *test_event_code;      /* meta, optional */
+    char *measurement_id;       /* ga4 */
+    char *pixel_code;           /* tiktok */
+    char *url;                  /* webhook */
+    sluice_kv_t *headers;       /* webhook custom headers */
+    size_t header_count;
+    int sign;                   /* webhook: X-Sluice-Signature with the vault secret */
+    /* batching, pacing, retries */
+    unsigned batch_max_events;  /* default: the vendor's limit (meta 1000, ga4 25, tiktok 1000, webhook 100) */
+    size_t batch_max_bytes;     /* default: vendor's limit */
+    unsigned batch_max_wait_ms; /* default 1000 */
+    double rate_limit_rps;      /* requests/s; default 100 */
+    unsigned max_attempts;      /* default 5 */
+    unsigned retry_base_ms;     /* default 4000 */
+    unsigned retry_max_ms;      /* cap of one backoff; default 300000 */
+    unsigned retry_max_elapsed_s; /* give up after; default 3600 */
+    unsigned timeout_ms;        /* per request; default 10000 */
+    sluice_yaml_pos_t pos;
+} sluice_integration_t;
+
+typedef struct sluice_org {
+    char *id;
+    sluice_source_t *sources;
+    size_t source_count;
+    sluice_identity_config_t identity;
+    sluice_hash_rule_t *hash_rules;
+    size_t hash_rule_count;
+    sluice_mask_rule_t *mask_rules;
+    size_t mask_rule_count;
+    sluice_path_t *drop;
+    size_t drop_count;
+    sluice_consent_config_t consent;
+    sluice_integration_t *integrations;
+    size_t integration_count;
+    char *file;                 /* the file this org was read from */
+    sluice_yaml_pos_t pos;
+} sluice_org_t;
+
+/* ------------------------------------------------------------------ root */
+
+typedef struct sluice_config {
+    char *path;                 /* the root file as given */
+    char *dir;                  /* its directory; relative paths in the file resolve against it */
+    sluice_server_config_t server;
+    sluice_limits_t limits;
+    sluice_kafka_config_t kafka;
+    sluice_redis_config_t redis;
+    sluice_database_config_t database;
+    sluice_delivery_config_t delivery;
+    char *plugin_dir;           /* default: the install dir of built-in plugins */
+    char *log_level;            /* env SLUICE_LOG_LEVEL; default "info" */
+    char *audit_log;            /* `sluicectl unmask` audit lines; default NULL = stderr only */
+    sluice_org_t *orgs;
+    size_t org_count;
+    sluice_yaml_doc_t **docs;   /* parsed YAML trees kept alive for mask params */
+    size_t doc_count;
+} sluice_config_t;
+
+enum {
+    /* Read write keys and HMAC secrets from their env vars; a missing one is an error.
+     * Without it (config check), a missing env var is only a warning. */
+    SLUICE_CONFIG_RESOLVE_SECRETS = 1 << 0,
+    /* Ignore SLUICE_* env overrides (tests of the file alone). */
+    SLUICE_CONFIG_NO_ENV = 1 << 1,
+};
+
+/* Loads and validates the config at path, then applies env overrides (SLUICE_HTTPS_LISTEN,
+ * SLUICE_HTTP_LISTEN, SLUICE_TLS_CERT, SLUICE_TLS_KEY, SLUICE_KAFKA_BROKERS, SLUICE_REDIS_URL,
+ * SLUICE_DATABASE_URL, SLUICE_METRICS_LISTEN, SLUICE_LOG_LEVEL). Returns NULL when any error was
+ * found; every error is in diag (caller initialises and disposes diag). Caller frees the result
+ * with sluice_config_free. Not thread-safe (reads the environment); call from one thread. */
+sluice_config_t *sluice_config_load(const char *path, int flags, sluice_config_diag_t *diag);
+
+/* Frees everything, wiping resolved secrets first. NULL is allowed. */
+void sluice_config_free(sluice_config_t *cfg);
+
+/* Lookups; NULL when absent. */
+const sluice_org_t *sluice_config_find_org(const sluice_config_t *cfg, const char *id);
+const sluice_source_t *sluice_org_find_source(const sluice_org_t *org, const char *id);
+
+/* "host:port" or "[v6]:port" or "" (disabled) into out. Returns 0, or -1 with a message in err. */
+int sluice_listen_parse(const char *s, sluice_listen_t *out, char *err, size_t err_len);
+
+/* "10.0.0.0/8", "::1/128", "192.168.1.7" into out. Returns 0 or -1. */
+int sluice_cidr_parse(const char *s, sluice_cidr_t *out);
+/* 1 when the sockaddr's address is inside the cidr. */
+int sluice_cidr_contains(const sluice_cidr_t *cidr, const struct sockaddr *sa);
+
+#endif

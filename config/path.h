@@ -1,0 +1,46 @@
+/*
+ * Field paths of the data layer: dotted keys with `[*]` for "every element of this array",
+ * e.g. `traits.email`, `properties.products[*].sku`, `context.page.url`. Keys may not be empty
+ * and may not contain `.`, `[`, `]`; `[*]` may follow any key, possibly repeated (`a[*][*].b`).
+ *
+ * A parsed path is owned by its holder (config); sluice_path_visit walks a jansson value.
+ */
+#ifndef SLUICE_CONFIG_PATH_H
+#define SLUICE_CONFIG_PATH_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+typedef enum sluice_path_seg_kind {
+    SLUICE_PATH_KEY = 0, /* object member */
+    SLUICE_PATH_ALL = 1, /* every array element */
+} sluice_path_seg_kind_t;
+
+typedef struct sluice_path_seg {
+    sluice_path_seg_kind_t kind;
+    char *key; /* KEY only */
+} sluice_path_seg_t;
+
+typedef struct sluice_path {
+    char *text; /* as written, e.g. "properties.items[*].email" */
+    sluice_path_seg_t *segs;
+    size_t count;
+} sluice_path_t;
+
+/* Parses text into out (caller storage). Returns 0, or -1 with a message naming the column
+ * inside the path in err. */
+int sluice_path_parse(const char *text, sluice_path_t *out, char *err, size_t err_len);
+void sluice_path_dispose(sluice_path_t *p);
+
+/* Called for every value the path reaches. parent is the object (key set, index unused) or
+ * array (key NULL, index set) that holds value, so the callback may replace or delete it
+ * (json_object_set/del, json_array_set). A non-zero return stops the walk and is returned. */
+typedef int (*sluice_path_visit_cb)(json_t *parent, const char *key, size_t index, json_t *value, void *ud);
+
+/* Walks root along p. Missing members and type mismatches are skipped silently (a field the
+ * event does not carry is not an error). Deleting inside an array during the walk is not
+ * supported; replace with null instead. Returns 0 or the first non-zero callback result. */
+int sluice_path_visit(json_t *root, const sluice_path_t *p, sluice_path_visit_cb cb, void *ud);
+
+#endif

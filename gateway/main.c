@@ -1,0 +1,30 @@
+/*
+ * sluice-gateway: the HTTPS ingestion front door. Main thread: arguments, config, signals.
+ */
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: sluice-gateway --config FILE\n\n"
+                 "  --config FILE   the sluice YAML config (see docs/config.md)\n"
+                 "  --help          this text\n"
+                 "  --version       print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            printf("sluice-gateway %s\n", SLUICE_VERSION);
+            return 0;
+        }
+    }
+    usage(stderr);
+    fprintf(stderr, "sluice-gateway: the HTTP server lands with issue 3; this build only answers --help and --version\n");
+    return 2;
+}

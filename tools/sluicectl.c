@@ -1,0 +1,55 @@
+/*
+ * sluicectl: the operator's command-line tool. This file only dispatches to the subcommands
+ * declared in commands.h; each lives in its own file.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "tools/commands.h"
+
+typedef struct command {
+    const char *name;
+    const char *usage;
+    int (*run)(int argc, char **argv);
+} command_t;
+
+static const command_t commands[] = {
+    {"config", "config check FILE        validate a config file and every org it names; prints ok or every error",
+     sluicectl_cmd_config},
+    {"dev-kafka", "dev-kafka [options]      run the development Kafka broker (librdkafka mock cluster) on loopback",
+     sluicectl_cmd_dev_kafka},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: sluicectl <command> [args]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %s\n", commands[i].usage);
+    fprintf(out, "\n  --help                   this text\n  --version                print the version\n"
+                 "\n`sluicectl <command> --help` describes one command.\n");
+}
+
+int main(int argc, char **argv)
+{
+    sluice_log_setup("sluicectl", SLUICE_LOG_WARN, 2);
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("sluicectl %s\n", SLUICE_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "sluicectl: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
