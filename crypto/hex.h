@@ -1,0 +1,26 @@
+/*
+ * Hexadecimal: lowercase encoding and strict decoding. Used for key material from the
+ * environment (ENCRYPTION_KEY), digests in headers (X-Signature) and hashed fields.
+ *
+ * Threading: pure functions, callable from any thread.
+ */
+#ifndef SLUICE_CRYPTO_HEX_H
+#define SLUICE_CRYPTO_HEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Writes the 2*n lowercase hex digits of in[0..n) plus a NUL into the caller's out, which must
+ * hold cap >= 2*n + 1 bytes. Returns 2*n; when cap is too small nothing is written and 0 is
+ * returned (so for n > 0 a 0 return always means "buffer too small"). */
+size_t sluice_hex_encode(const void *in, size_t n, char *out, size_t cap);
+
+/* Decodes the n characters at in (no NUL needed) into the caller's out (cap bytes), storing the
+ * byte count n/2 in *out_len. Strict: n must be even and every character in [0-9a-fA-F] (no
+ * whitespace, no "0x"). Returns 0, or -1 on bad input or when cap < n/2; on -1 nothing useful is
+ * in out (it is zeroed) and *out_len is 0. Runs in time independent of the digits' values, so
+ * decoding a key does not leak it. */
+int sluice_hex_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *out_len)
+    __attribute__((warn_unused_result));
+
+#endif

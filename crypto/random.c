@@ -1,0 +1,61 @@
+/*
+ * Random bytes, UUIDv4 and 64-bit values on top of RAND_bytes. Any thread: OpenSSL 3 keeps a
+ * DRBG per thread, so concurrent callers do not contend on a lock.
+ */
+#include "crypto/random.h"
+
+#include <limits.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "crypto/ct.h"
+
+int sluice_random_bytes(void *buf, size_t len)
+{
+    unsigned char *p = buf;
+    size_t left = len;
+    /* RAND_bytes takes an int length; larger requests go in chunks. */
+    while (left > 0) {
+        int chunk = left > (size_t)INT_MAX ? INT_MAX : (int)left;
+        if (RAND_bytes(p, chunk) != 1) {
+            sluice_secure_zero(buf, len);
+            return -1;
+        }
+        p += chunk;
+        left -= (size_t)chunk;
+    }
+    return 0;
+}
+
+int sluice_uuid_v4(char out[37])
+{
+    static const char digits[] = "0123456789abcdef";
+    uint8_t b[16];
+    if (sluice_random_bytes(b, sizeof(b)) != 0) {
+        out[0] = '\0';
+        return -1;
+    }
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* variant 10xx (RFC 9562) */
+    size_t o = 0;
+    for (size_t i = 0; i < sizeof(b); i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = digits[b[i] >> 4];
+        out[o++] = digits[b[i] & 0x0f];
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+int sluice_random_uint64(uint64_t *out)
+{
+    uint8_t b[8];
+    if (sluice_random_bytes(b, sizeof(b)) != 0) {
+        *out = 0;
+        return -1;
+    }
+    memcpy(out, b, sizeof(b));
+    return 0;
+}
