@@ -20,6 +20,8 @@
 #include "config/path.h"
 #include "config/yaml.h"
 
+struct sockaddr;
+
 /* ------------------------------------------------------------------ diagnostics */
 
 /* Every problem found while loading, each "file:line:col: message". Loading does not stop at
@@ -33,7 +35,8 @@ typedef struct sluice_config_diag {
 
 void sluice_config_diag_init(sluice_config_diag_t *d);
 void sluice_config_diag_dispose(sluice_config_diag_t *d);
-/* Appends "file:line:col: <message>" (pos may be NULL for a file-level message "file: ..."). */
+/* Appends "file:line:col: <message>". A pos with line 0 gives a file-level "file: <message>";
+ * pos NULL gives the bare message (problems not in a file, e.g. "SLUICE_HTTPS_LISTEN: ..."). */
 void sluice_config_diag_add(sluice_config_diag_t *d, const sluice_yaml_pos_t *pos, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void sluice_config_diag_warn(sluice_config_diag_t *d, const sluice_yaml_pos_t *pos, const char *fmt, ...)
@@ -252,6 +255,7 @@ typedef struct sluice_integration {
     unsigned retry_max_elapsed_s; /* give up after; default 3600 */
     unsigned timeout_ms;        /* per request; default 10000 */
     sluice_yaml_pos_t pos;
+    char *credentials;          /* vault row name (org, credentials, vendor); default = name */
 } sluice_integration_t;
 
 typedef struct sluice_org {
@@ -306,6 +310,10 @@ enum {
  * found; every error is in diag (caller initialises and disposes diag). Caller frees the result
  * with sluice_config_free. Not thread-safe (reads the environment); call from one thread. */
 sluice_config_t *sluice_config_load(const char *path, int flags, sluice_config_diag_t *diag);
+/* Same over a buffer; name stands for the file in positions, and includes and relative paths
+ * resolve against name's directory. */
+sluice_config_t *sluice_config_load_string(const char *name, const char *buf, size_t len, int flags,
+                                           sluice_config_diag_t *diag);
 
 /* Frees everything, wiping resolved secrets first. NULL is allowed. */
 void sluice_config_free(sluice_config_t *cfg);
@@ -313,13 +321,25 @@ void sluice_config_free(sluice_config_t *cfg);
 /* Lookups; NULL when absent. */
 const sluice_org_t *sluice_config_find_org(const sluice_config_t *cfg, const char *id);
 const sluice_source_t *sluice_org_find_source(const sluice_org_t *org, const char *id);
+const sluice_integration_t *sluice_org_find_integration(const sluice_org_t *org, const char *name);
+
+/* The effective config as JSON (what `sluicectl config dump` prints): every key of the YAML
+ * shape with its value after defaults and env overrides. Resolved secrets appear as "***" and a
+ * password inside the database URL is replaced by "***". Caller owns the reference. */
+json_t *sluice_config_to_json(const sluice_config_t *cfg);
 
 /* "host:port" or "[v6]:port" or "" (disabled) into out. Returns 0, or -1 with a message in err. */
 int sluice_listen_parse(const char *s, sluice_listen_t *out, char *err, size_t err_len);
 
 /* "10.0.0.0/8", "::1/128", "192.168.1.7" into out. Returns 0 or -1. */
 int sluice_cidr_parse(const char *s, sluice_cidr_t *out);
-/* 1 when the sockaddr's address is inside the cidr. */
+/* 1 when the sockaddr's address is inside the cidr. An IPv4-mapped IPv6 address
+ * (::ffff:10.1.2.3, as a dual-stack socket reports IPv4 peers) matches IPv4 CIDRs. */
 int sluice_cidr_contains(const sluice_cidr_t *cidr, const struct sockaddr *sa);
+
+/* "redis://host[:port][/db]" (port default 6379, db default 0; [v6] hosts allowed) into
+ * host (NUL-terminated), port and db. Returns 0, or -1 with a message in err. */
+int sluice_redis_url_parse(const char *url, char *host, size_t host_len, uint16_t *port, unsigned *db, char *err,
+                           size_t err_len);
 
 #endif
