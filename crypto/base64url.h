@@ -32,7 +32,7 @@ size_t sluice_b64url_encode(const uint8_t *in, size_t n, char *out, size_t cap);
  * rejects '=' padding, any character outside A-Za-z0-9-_ (including '+', '/' and whitespace),
  * n % 4 == 1, and non-zero unused bits in the last character. Returns 0, or -1 on bad input or
  * when cap is too small (sluice_b64url_decoded_len(n) always suffices); on -1 *out_len is 0 and
- * out holds nothing useful (it is zeroed). */
+ * whatever was decoded into out is zeroed again. */
 int sluice_b64url_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *out_len)
     __attribute__((warn_unused_result));
 

@@ -17,8 +17,8 @@ size_t sluice_hex_encode(const void *in, size_t n, char *out, size_t cap);
 
 /* Decodes the n characters at in (no NUL needed) into the caller's out (cap bytes), storing the
  * byte count n/2 in *out_len. Strict: n must be even and every character in [0-9a-fA-F] (no
- * whitespace, no "0x"). Returns 0, or -1 on bad input or when cap < n/2; on -1 nothing useful is
- * in out (it is zeroed) and *out_len is 0. Runs in time independent of the digits' values, so
+ * whitespace, no "0x"). Returns 0, or -1 on bad input or when cap < n/2; on -1 *out_len is 0 and
+ * whatever was decoded into out is zeroed again. Runs in time independent of the digits' values, so
  * decoding a key does not leak it. */
 int sluice_hex_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *out_len)
     __attribute__((warn_unused_result));
