@@ -27,12 +27,12 @@ static void fetch_cipher(void)
 
 /* gcm() results: 0 ok, TAG_MISMATCH when decryption found a bad tag, FAILED for anything else. */
 #define TAG_MISMATCH (-1)
-#define FAILED (-2)
+#define FAILED       (-2)
 
-/* One AES-256-GCM pass. Encrypting writes the tag into tag; decrypting checks it. On any
- * failure out (n bytes) is wiped: while decrypting it holds unauthenticated plaintext. */
+/* One AES-256-GCM pass. Encrypting writes the tag into tag_out; decrypting checks tag_in. On
+ * any failure out (n bytes) is wiped: while decrypting it holds unauthenticated plaintext. */
 static int gcm(int enc, const uint8_t *key, const uint8_t *iv, size_t iv_len, const uint8_t *aad, size_t aad_len,
-               const uint8_t *in, size_t n, uint8_t *out, uint8_t *tag)
+               const uint8_t *in, size_t n, uint8_t *out, const uint8_t *tag_in, uint8_t *tag_out)
 {
     pthread_once(&fetch_once, fetch_cipher);
     if (aes256gcm == NULL || iv_len == 0 || aad_len > INT_MAX || n > INT_MAX) {
@@ -54,7 +54,8 @@ static int gcm(int enc, const uint8_t *key, const uint8_t *iv, size_t iv_len, co
     if (ok && n > 0)
         ok = EVP_CipherUpdate(ctx, out, &len, in, (int)n) == 1;
     if (ok && !enc)
-        ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, SLUICE_AEAD_TAG_LEN, tag) == 1;
+        /* The ctrl interface takes void *; OpenSSL only reads the tag here. */
+        ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, SLUICE_AEAD_TAG_LEN, (void *)tag_in) == 1;
     int rc = FAILED;
     if (ok) {
         if (EVP_CipherFinal_ex(ctx, final_block, &len) == 1)
@@ -62,13 +63,13 @@ static int gcm(int enc, const uint8_t *key, const uint8_t *iv, size_t iv_len, co
         else if (!enc)
             rc = TAG_MISMATCH;
     }
-    if (rc == 0 && enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, SLUICE_AEAD_TAG_LEN, tag) != 1)
+    if (rc == 0 && enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, SLUICE_AEAD_TAG_LEN, tag_out) != 1)
         rc = FAILED;
     EVP_CIPHER_CTX_free(ctx); /* cleanses the key schedule */
     if (rc != 0) {
         sluice_secure_zero(out, n);
         if (enc)
-            sluice_secure_zero(tag, SLUICE_AEAD_TAG_LEN);
+            sluice_secure_zero(tag_out, SLUICE_AEAD_TAG_LEN);
     }
     return rc;
 }
@@ -77,15 +78,14 @@ int sluice_aes256gcm_seal(const uint8_t key[SLUICE_AEAD_KEY_LEN], const uint8_t 
                           size_t aad_len, const uint8_t *pt, size_t pt_len, uint8_t *ct,
                           uint8_t tag[SLUICE_AEAD_TAG_LEN])
 {
-    return gcm(1, key, iv, iv_len, aad, aad_len, pt, pt_len, ct, tag) == 0 ? 0 : -1;
+    return gcm(1, key, iv, iv_len, aad, aad_len, pt, pt_len, ct, NULL, tag) == 0 ? 0 : -1;
 }
 
 int sluice_aes256gcm_open(const uint8_t key[SLUICE_AEAD_KEY_LEN], const uint8_t *iv, size_t iv_len, const uint8_t *aad,
                           size_t aad_len, const uint8_t *ct, size_t ct_len, const uint8_t tag[SLUICE_AEAD_TAG_LEN],
                           uint8_t *pt)
 {
-    /* The tag is only read when decrypting; gcm() takes it non-const for the encrypt direction. */
-    return gcm(0, key, iv, iv_len, aad, aad_len, ct, ct_len, pt, (uint8_t *)tag) == 0 ? 0 : -1;
+    return gcm(0, key, iv, iv_len, aad, aad_len, ct, ct_len, pt, tag, NULL) == 0 ? 0 : -1;
 }
 
 const char *sluice_aead_strerror(int code)
@@ -117,7 +117,7 @@ int sluice_aead_seal_kid(const sluice_keyring_t *kr, uint8_t kid, const void *aa
     uint8_t *ct = nonce + SLUICE_AEAD_NONCE_LEN;
     out[0] = kid;
     if (sluice_random_bytes(nonce, SLUICE_AEAD_NONCE_LEN) != 0 ||
-        gcm(1, key, nonce, SLUICE_AEAD_NONCE_LEN, aad, aad_len, pt, pt_len, ct, ct + pt_len) != 0) {
+        gcm(1, key, nonce, SLUICE_AEAD_NONCE_LEN, aad, aad_len, pt, pt_len, ct, NULL, ct + pt_len) != 0) {
         sluice_secure_zero(out, need);
         return sluice_err_set(err, "sealing: AES-256-GCM encryption failed in OpenSSL");
     }
@@ -156,8 +156,7 @@ int sluice_aead_open(const sluice_keyring_t *kr, const void *aad, size_t aad_len
     }
     const uint8_t *nonce = in + 1;
     const uint8_t *ct = nonce + SLUICE_AEAD_NONCE_LEN;
-    /* gcm() does not write through tag when decrypting. */
-    switch (gcm(0, key, nonce, SLUICE_AEAD_NONCE_LEN, aad, aad_len, ct, pt_len, out, (uint8_t *)(ct + pt_len))) {
+    switch (gcm(0, key, nonce, SLUICE_AEAD_NONCE_LEN, aad, aad_len, ct, pt_len, out, ct + pt_len, NULL)) {
     case 0: *out_len = pt_len; return SLUICE_AEAD_OK;
     case TAG_MISMATCH:
         sluice_err_set(err, "sealed message failed authentication (wrong key, wrong associated data or altered bytes)");

@@ -20,9 +20,9 @@
 #include "common/err.h"
 #include "crypto/keyring.h"
 
-#define SLUICE_AEAD_KEY_LEN 32
+#define SLUICE_AEAD_KEY_LEN   32
 #define SLUICE_AEAD_NONCE_LEN 12
-#define SLUICE_AEAD_TAG_LEN 16
+#define SLUICE_AEAD_TAG_LEN   16
 /* Bytes a sealed message adds to its plaintext: kid + nonce + tag. */
 #define SLUICE_AEAD_OVERHEAD (1 + SLUICE_AEAD_NONCE_LEN + SLUICE_AEAD_TAG_LEN)
 

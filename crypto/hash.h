@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SLUICE_SHA256_LEN 32
+#define SLUICE_SHA256_LEN     32
 #define SLUICE_SHA256_HEX_LEN 64 /* without the NUL */
 
 /* SHA-256 of data[0..n) into the caller's out. Returns 0, or -1 when OpenSSL failed (the

@@ -12,8 +12,8 @@
 #include "crypto/ct.h"
 #include "crypto/hex.h"
 
-#define HEX_KEY_LEN (2 * SLUICE_KEYRING_KEY_LEN)
-#define EXPECT_KEY "expected exactly 64 hex characters (a 32-byte AES-256 key, e.g. from `openssl rand -hex 32`)"
+#define HEX_KEY_LEN  (2 * SLUICE_KEYRING_KEY_LEN)
+#define EXPECT_KEY   "expected exactly 64 hex characters (a 32-byte AES-256 key, e.g. from `openssl rand -hex 32`)"
 #define EXPECT_ENTRY "expected <key id>:<64 hex characters>"
 
 struct sluice_keyring {
@@ -126,8 +126,8 @@ static int add_ring_entry(sluice_keyring_t *kr, const char *s, size_t n, size_t 
     const char *hex = colon + 1;
     size_t hex_len = n - (size_t)(hex - s);
     if (hex_len != HEX_KEY_LEN)
-        return sluice_err_set(err, "SLUICE_KEYRING entry %zu (key id %u): the key has %zu characters; " EXPECT_KEY,
-                              pos, (unsigned)kid, hex_len);
+        return sluice_err_set(err, "SLUICE_KEYRING entry %zu (key id %u): the key has %zu characters; " EXPECT_KEY, pos,
+                              (unsigned)kid, hex_len);
     uint8_t key[SLUICE_KEYRING_KEY_LEN];
     size_t key_len;
     if (sluice_hex_decode(hex, hex_len, key, sizeof(key), &key_len) != 0)
@@ -187,7 +187,8 @@ sluice_keyring_t *sluice_keyring_from_strings(const char *primary_hex, const cha
         sluice_err_set(err, "out of memory building the key ring");
         return NULL;
     }
-    if (add_primary(kr, primary_hex, kid_str, err) != 0 || (ring != NULL && ring[0] != '\0' && add_ring(kr, ring, err) != 0)) {
+    if (add_primary(kr, primary_hex, kid_str, err) != 0 ||
+        (ring != NULL && ring[0] != '\0' && add_ring(kr, ring, err) != 0)) {
         sluice_keyring_free(kr);
         return NULL;
     }
@@ -196,5 +197,6 @@ sluice_keyring_t *sluice_keyring_from_strings(const char *primary_hex, const cha
 
 sluice_keyring_t *sluice_keyring_from_env(sluice_err_t *err)
 {
-    return sluice_keyring_from_strings(getenv("ENCRYPTION_KEY"), getenv("SLUICE_KEY_ID"), getenv("SLUICE_KEYRING"), err);
+    return sluice_keyring_from_strings(getenv("ENCRYPTION_KEY"), getenv("SLUICE_KEY_ID"), getenv("SLUICE_KEYRING"),
+                                       err);
 }

@@ -158,8 +158,8 @@ static void test_raw_open_rejects_any_change(void **state)
     for (size_t f = 0; f < 5; f++) {
         for (size_t i = 0; i < lens[f]; i++) {
             fields[f][i] ^= 0x80;
-            assert_int_equal(
-                sluice_aes256gcm_open(d.key, d.iv, d.iv_len, d.aad, d.aad_len, d.ct, d.ct_len, d.tag, pt), -1);
+            assert_int_equal(sluice_aes256gcm_open(d.key, d.iv, d.iv_len, d.aad, d.aad_len, d.ct, d.ct_len, d.tag, pt),
+                             -1);
             fields[f][i] ^= 0x80;
         }
     }
@@ -208,8 +208,8 @@ static void test_seal_open_round_trip(void **state)
     uint8_t sealed[256], out[256];
     size_t sealed_len = 0, out_len = 0;
     assert_int_equal(SLUICE_AEAD_OVERHEAD, 29);
-    assert_int_equal(sluice_aead_seal(kr, aad, sizeof(aad), msg, strlen(msg), sealed, sizeof(sealed), &sealed_len, &err),
-                     0);
+    assert_int_equal(
+        sluice_aead_seal(kr, aad, sizeof(aad), msg, strlen(msg), sealed, sizeof(sealed), &sealed_len, &err), 0);
     assert_int_equal(sealed_len, strlen(msg) + 29);
     assert_int_equal(sealed[0], 3); /* the primary seals */
     /* The plaintext does not appear in the sealed bytes. */
@@ -284,8 +284,9 @@ static void test_rotation(void **state)
     assert_int_equal(
         sluice_aead_seal(after, aad, sizeof(aad), out, out_len, resealed, sizeof(resealed), &resealed_len, &err), 0);
     assert_int_equal(resealed[0], 3);
-    assert_int_equal(sluice_aead_open(after, aad, sizeof(aad), resealed, resealed_len, out, sizeof(out), &out_len, &err),
-                     SLUICE_AEAD_OK);
+    assert_int_equal(
+        sluice_aead_open(after, aad, sizeof(aad), resealed, resealed_len, out, sizeof(out), &out_len, &err),
+        SLUICE_AEAD_OK);
     assert_memory_equal(out, msg, strlen(msg));
     sluice_keyring_free(after);
     sluice_keyring_free(kr);
@@ -298,16 +299,17 @@ static void test_wrong_aad_fails_and_wipes(void **state)
     sluice_keyring_t *kr = rotated_ring();
     uint8_t sealed[128], out[128];
     size_t sealed_len, out_len = 99;
-    assert_int_equal(sluice_aead_seal(kr, aad, sizeof(aad), msg, strlen(msg), sealed, sizeof(sealed), &sealed_len, &err),
-                     0);
+    assert_int_equal(
+        sluice_aead_seal(kr, aad, sizeof(aad), msg, strlen(msg), sealed, sizeof(sealed), &sealed_len, &err), 0);
     /* A row of another org (or no AAD at all) does not open. */
     static const char other[] = "org_124\0name\0vendor";
     const void *aads[] = {other, aad, NULL};
     size_t aad_lens[] = {sizeof(other), sizeof(aad) - 1, 0};
     for (size_t i = 0; i < 3; i++) {
         memset(out, 0xaa, sizeof(out));
-        assert_int_equal(sluice_aead_open(kr, aads[i], aad_lens[i], sealed, sealed_len, out, sizeof(out), &out_len, &err),
-                         SLUICE_AEAD_EAUTH);
+        assert_int_equal(
+            sluice_aead_open(kr, aads[i], aad_lens[i], sealed, sealed_len, out, sizeof(out), &out_len, &err),
+            SLUICE_AEAD_EAUTH);
         assert_string_equal(err.msg,
                             "sealed message failed authentication (wrong key, wrong associated data or altered bytes)");
         assert_int_equal(out_len, 0);
@@ -327,8 +329,8 @@ static void test_wrong_key_same_kid(void **state)
     assert_non_null(imposter);
     uint8_t sealed[128], out[128];
     size_t sealed_len, out_len;
-    assert_int_equal(sluice_aead_seal(kr, aad, sizeof(aad), msg, strlen(msg), sealed, sizeof(sealed), &sealed_len, &err),
-                     0);
+    assert_int_equal(
+        sluice_aead_seal(kr, aad, sizeof(aad), msg, strlen(msg), sealed, sizeof(sealed), &sealed_len, &err), 0);
     assert_int_equal(sluice_aead_open(imposter, aad, sizeof(aad), sealed, sealed_len, out, sizeof(out), &out_len, &err),
                      SLUICE_AEAD_EAUTH);
     sluice_keyring_free(imposter);
@@ -345,8 +347,8 @@ static void test_every_bit_flip_fails(void **state)
     sluice_keyring_t *kr = rotated_ring();
     uint8_t sealed[128], out[128];
     size_t sealed_len, out_len;
-    assert_int_equal(sluice_aead_seal(kr, aad, sizeof(aad), msg, strlen(msg), sealed, sizeof(sealed), &sealed_len, &err),
-                     0);
+    assert_int_equal(
+        sluice_aead_seal(kr, aad, sizeof(aad), msg, strlen(msg), sealed, sizeof(sealed), &sealed_len, &err), 0);
     size_t flips = 0, unknown_kid = 0, kid_auth = 0;
     for (size_t i = 0; i < sealed_len; i++) {
         for (int bit = 0; bit < 8; bit++) {
@@ -391,8 +393,8 @@ static void test_truncated_and_short_buffers(void **state)
     sluice_keyring_t *kr = rotated_ring();
     uint8_t sealed[128], out[128];
     size_t sealed_len, out_len;
-    assert_int_equal(sluice_aead_seal(kr, aad, sizeof(aad), msg, strlen(msg), sealed, sizeof(sealed), &sealed_len, &err),
-                     0);
+    assert_int_equal(
+        sluice_aead_seal(kr, aad, sizeof(aad), msg, strlen(msg), sealed, sizeof(sealed), &sealed_len, &err), 0);
     /* Anything shorter than kid + nonce + tag cannot be a sealed message. */
     for (size_t n = 0; n < SLUICE_AEAD_OVERHEAD; n++) {
         out_len = 99;
@@ -408,9 +410,8 @@ static void test_truncated_and_short_buffers(void **state)
         assert_int_equal(sluice_aead_open(kr, aad, sizeof(aad), sealed, n, out, sizeof(out), &out_len, &err),
                          SLUICE_AEAD_EAUTH);
     /* An output buffer one byte too small is refused before decrypting. */
-    assert_int_equal(
-        sluice_aead_open(kr, aad, sizeof(aad), sealed, sealed_len, out, strlen(msg) - 1, &out_len, &err),
-        SLUICE_AEAD_EMALFORMED);
+    assert_int_equal(sluice_aead_open(kr, aad, sizeof(aad), sealed, sealed_len, out, strlen(msg) - 1, &out_len, &err),
+                     SLUICE_AEAD_EMALFORMED);
     assert_int_equal(sluice_aead_open(kr, aad, sizeof(aad), sealed, sealed_len, out, strlen(msg), &out_len, &err),
                      SLUICE_AEAD_OK);
     sluice_keyring_free(kr);
@@ -430,16 +431,16 @@ static void test_seal_errors(void **state)
     snprintf(want, sizeof(want), "sealing: output buffer holds %zu bytes; %zu bytes of plaintext need %zu", need - 1,
              strlen(msg), need);
     assert_string_equal(err.msg, want);
-    assert_int_equal(sluice_aead_seal_kid(kr, 9, aad, sizeof(aad), msg, strlen(msg), sealed, sizeof(sealed), &sealed_len,
-                                          &err),
-                     -1);
+    assert_int_equal(
+        sluice_aead_seal_kid(kr, 9, aad, sizeof(aad), msg, strlen(msg), sealed, sizeof(sealed), &sealed_len, &err), -1);
     assert_string_equal(err.msg, "sealing: key id 9 is not in the key ring");
     sluice_keyring_t *no_primary = sluice_keyring_create();
     assert_non_null(no_primary);
     uint8_t k[32] = {1};
     assert_int_equal(sluice_keyring_add(no_primary, 4, k, 0, &err), 0);
     assert_int_equal(
-        sluice_aead_seal(no_primary, aad, sizeof(aad), msg, strlen(msg), sealed, sizeof(sealed), &sealed_len, &err), -1);
+        sluice_aead_seal(no_primary, aad, sizeof(aad), msg, strlen(msg), sealed, sizeof(sealed), &sealed_len, &err),
+        -1);
     assert_string_equal(err.msg, "sealing: the key ring has no primary key");
     sluice_keyring_free(no_primary);
     sluice_keyring_free(kr);
@@ -468,7 +469,8 @@ static void *seal_open_loop(void *arg)
     for (int i = 0; i < 200; i++) {
         uint8_t sealed[128], out[128];
         size_t sealed_len, out_len;
-        if (sluice_aead_seal(w->kr, aad, sizeof(aad), msg, strlen(msg), sealed, sizeof(sealed), &sealed_len, NULL) != 0 ||
+        if (sluice_aead_seal(w->kr, aad, sizeof(aad), msg, strlen(msg), sealed, sizeof(sealed), &sealed_len, NULL) !=
+                0 ||
             sluice_aead_open(w->kr, aad, sizeof(aad), sealed, sealed_len, out, sizeof(out), &out_len, NULL) !=
                 SLUICE_AEAD_OK ||
             out_len != strlen(msg) || memcmp(out, msg, out_len) != 0)

@@ -151,7 +151,7 @@ static void test_decode_rejects_non_canonical_tail(void **state)
     uint8_t out[8];
     size_t len;
     expect_reject("Zh", 2);
-    expect_reject("Zm9", 3);  /* "fo" is Zm8 */
+    expect_reject("Zm9", 3); /* "fo" is Zm8 */
     expect_reject("Zm9vYh", 6);
     assert_int_equal(sluice_b64url_decode("Zg", 2, out, sizeof(out), &len), 0);
     assert_int_equal(len, 1);

@@ -143,8 +143,8 @@ static void test_hmac_two_part_every_split(void **state)
     uint8_t whole[SLUICE_SHA256_LEN], parts[SLUICE_SHA256_LEN];
     assert_int_equal(sluice_hmac_sha256(secret, strlen(secret), joined, n, whole), 0);
     for (size_t split = 0; split <= n; split++) {
-        assert_int_equal(
-            sluice_hmac_sha256_2(secret, strlen(secret), joined, split, joined + split, n - split, parts), 0);
+        assert_int_equal(sluice_hmac_sha256_2(secret, strlen(secret), joined, split, joined + split, n - split, parts),
+                         0);
         assert_memory_equal(parts, whole, sizeof(whole));
     }
     /* And a different key or message gives a different MAC. */

@@ -108,7 +108,7 @@ static void test_encryption_key_missing_or_empty(void **state)
 static void test_encryption_key_wrong_length(void **state)
 {
     (void)state;
-    const char *short_key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeef"; /* 63 */
+    const char *short_key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeef";  /* 63 */
     const char *long_key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff0"; /* 65 */
     expect_error(short_key, NULL, NULL,
                  "ENCRYPTION_KEY has 63 characters; expected exactly 64 hex characters (a 32-byte AES-256 key, e.g. "
@@ -155,10 +155,10 @@ static void test_bad_key_id(void **state)
 static void test_ring_entry_errors(void **state)
 {
     (void)state;
-    expect_error(KEY_A, NULL, "2" KEY_B,
-                 "SLUICE_KEYRING entry 1 has no ':'; expected <key id>:<64 hex characters>", KEY_B);
-    expect_error(KEY_A, NULL, "2:" KEY_B ",",
-                 "SLUICE_KEYRING entry 2 is empty; expected <key id>:<64 hex characters>", KEY_B);
+    expect_error(KEY_A, NULL, "2" KEY_B, "SLUICE_KEYRING entry 1 has no ':'; expected <key id>:<64 hex characters>",
+                 KEY_B);
+    expect_error(KEY_A, NULL, "2:" KEY_B ",", "SLUICE_KEYRING entry 2 is empty; expected <key id>:<64 hex characters>",
+                 KEY_B);
     expect_error(KEY_A, NULL, "2:" KEY_B ", ,3:" KEY_C,
                  "SLUICE_KEYRING entry 2 is empty; expected <key id>:<64 hex characters>", KEY_B);
     expect_error(KEY_A, NULL, "x:" KEY_B,

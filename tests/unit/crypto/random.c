@@ -24,8 +24,8 @@ static void check_uuid(const char *u)
         else
             assert_true(is_lower_hex(u[i]));
     }
-    assert_int_equal(u[14], '4');                   /* version 4 */
-    assert_non_null(strchr("89ab", u[19]));         /* variant 10xx */
+    assert_int_equal(u[14], '4');           /* version 4 */
+    assert_non_null(strchr("89ab", u[19])); /* variant 10xx */
 }
 
 static void test_uuid_v4_format(void **state)
@@ -45,7 +45,7 @@ static void test_uuid_v4_unique(void **state)
 {
     (void)state;
     enum { N = 1000 };
-    char (*ids)[37] = calloc(N, sizeof(*ids));
+    char(*ids)[37] = calloc(N, sizeof(*ids));
     assert_non_null(ids);
     for (size_t i = 0; i < N; i++) {
         assert_int_equal(sluice_uuid_v4(ids[i]), 0);
