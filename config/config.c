@@ -1,0 +1,755 @@
+/*
+ * Loading the sluice config: the root file's process sections (server, limits, kafka, redis,
+ * database, plugins, log, delivery), the `orgs:` list with its includes, checks across orgs,
+ * SLUICE_* environment overrides, and the checks that need the final values. Every problem is
+ * collected into the diag; the result is returned only when there were none.
+ * Main thread only (reads the environment); a loaded config is immutable and shared read-only.
+ */
+#include "config/decode.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#ifndef SLUICE_PLUGIN_DIR
+#error "SLUICE_PLUGIN_DIR (the install dir of built-in plugins) comes from config/CMakeLists.txt"
+#endif
+
+/* Includes nest at most this deep (a cycle is reported before that). */
+#define MAX_INCLUDE_DEPTH 16
+
+static const char *const ack_names[] = {"kafka", "queued", NULL};
+static const char *const log_levels[] = {"debug", "info", "warn", "error", NULL};
+
+typedef struct loader {
+    sluice_config_t *cfg;
+    sluice_config_diag_t *diag;
+    int flags;
+    char *stack[MAX_INCLUDE_DEPTH + 1]; /* canonical paths of the files being read */
+    size_t depth;
+    sluice_yaml_pos_t *org_id_pos;      /* per org: where its id is written (for duplicates) */
+    /* Where sections start, for checks after the env overrides ("missing cert" etc.). */
+    sluice_yaml_pos_t root_pos, server_pos, https_pos, kafka_pos;
+    sluice_yaml_pos_t redis_url_pos;
+    int redis_url_from_file;
+} loader_t;
+
+/* ------------------------------------------------------------------ small helpers */
+
+static char *dir_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL)
+        return sluice_dec_xstrdup(".");
+    if (slash == path)
+        return sluice_dec_xstrdup("/");
+    char *d = sluice_dec_xcalloc((size_t)(slash - path) + 1, 1);
+    memcpy(d, path, (size_t)(slash - path));
+    return d;
+}
+
+/* dir + "/" + path for names shown to people (include files): stays relative when dir is. */
+static char *join_shown(const char *dir, const char *path)
+{
+    if (path[0] == '/' || strcmp(dir, ".") == 0)
+        return sluice_dec_xstrdup(path);
+    return sluice_dec_xasprintf("%s/%s", dir, path);
+}
+
+static void add_doc(sluice_config_t *cfg, sluice_yaml_doc_t *doc)
+{
+    cfg->docs = sluice_dec_xrealloc(cfg->docs, cfg->doc_count + 1, sizeof(*cfg->docs));
+    cfg->docs[cfg->doc_count++] = doc;
+}
+
+static const char *check_path_prefix(const char *s)
+{
+    if (s[0] != '/' || s[1] == '\0' || s[strlen(s) - 1] == '/' || strstr(s, "//") != NULL)
+        return "must start with '/' and not end with '/' (e.g. /v1)";
+    if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._~-") != strlen(s))
+        return "may only contain letters, digits, '/', '.', '_', '~' and '-'";
+    return NULL;
+}
+
+static const char *check_topic(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 249 || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != n)
+        return "is not a Kafka topic name (1 to 249 letters, digits, '.', '_', '-')";
+    return NULL;
+}
+
+static const char *check_brokers(const char *s)
+{
+    if (s[0] == '\0')
+        return "is empty";
+    if (strpbrk(s, " \t\r\n") != NULL)
+        return "contains spaces (expected host:port[,host:port...])";
+    if (s[0] == ',' || s[strlen(s) - 1] == ',' || strstr(s, ",,") != NULL)
+        return "has an empty entry (expected host:port[,host:port...])";
+    return NULL;
+}
+
+/* A password inside a libpq conninfo or postgresql:// URL. */
+static int has_inline_password(const char *url)
+{
+    const char *rest = NULL;
+    if (strncmp(url, "postgresql://", 13) == 0)
+        rest = url + 13;
+    else if (strncmp(url, "postgres://", 11) == 0)
+        rest = url + 11;
+    if (rest != NULL) {
+        size_t auth = strcspn(rest, "/?");
+        const char *at = memchr(rest, '@', auth);
+        if (at != NULL && memchr(rest, ':', (size_t)(at - rest)) != NULL)
+            return 1;
+    }
+    for (const char *p = strcasestr(url, "password"); p != NULL; p = strcasestr(p + 1, "password")) {
+        const char *q = p + 8;
+        while (*q == ' ')
+            q++;
+        if (*q == '=')
+            return 1;
+    }
+    return 0;
+}
+
+/* A string holding a file path, resolved against the config file's directory. */
+static int path_value(sluice_dec_map_t *m, const char *key, const char *dir, char **out)
+{
+    char *raw = NULL;
+    int rc = sluice_dec_string(m, key, 0, &raw);
+    if (rc == 1) {
+        free(*out);
+        *out = sluice_dec_resolve_path(dir, raw);
+    }
+    free(raw);
+    return rc;
+}
+
+static int checked(sluice_dec_map_t *m, const char *key, sluice_dec_check_fn check, char **out)
+{
+    const sluice_yaml_node_t *v = sluice_yaml_map_get(m->node, key);
+    char *s = NULL;
+    int rc = sluice_dec_string(m, key, 0, &s);
+    if (rc != 1)
+        return rc;
+    const char *why = check(s);
+    if (why != NULL) {
+        char path[SLUICE_DEC_PATH_MAX];
+        sluice_dec_key_path(m, key, path, sizeof(path));
+        sluice_config_diag_add(m->diag, &v->pos, "%s: '%s' %s", path, s, why);
+        free(s);
+        return -1;
+    }
+    free(*out);
+    *out = s;
+    return 1;
+}
+
+static void listen_value(sluice_dec_map_t *m, const char *key, sluice_listen_t *out)
+{
+    const sluice_yaml_node_t *v = sluice_yaml_map_get(m->node, key);
+    char *s = NULL;
+    if (sluice_dec_string(m, key, 0, &s) == 1) {
+        char why[160];
+        if (sluice_listen_parse(s, out, why, sizeof(why)) < 0) {
+            char path[SLUICE_DEC_PATH_MAX];
+            sluice_dec_key_path(m, key, path, sizeof(path));
+            sluice_config_diag_add(m->diag, &v->pos, "%s: bad listen address '%s': %s", path, s, why);
+        }
+    }
+    free(s);
+}
+
+/* ------------------------------------------------------------------ process sections */
+
+static void decode_server(loader_t *l, sluice_dec_map_t *root)
+{
+    sluice_server_config_t *sv = &l->cfg->server;
+    const char *dir = l->cfg->dir;
+    sluice_listen_parse("127.0.0.1:9464", &sv->metrics, NULL, 0);
+    sv->path_prefix = sluice_dec_xstrdup("/v1");
+    sv->tag_path = sluice_dec_xstrdup("/sluice.js");
+    sv->drain_timeout_ms = 10000;
+
+    sluice_dec_map_t m, https, http, metrics;
+    sluice_dec_map_sub(root, "server", &m);
+    l->server_pos = m.pos;
+    sluice_dec_map_sub(&m, "https", &https);
+    l->https_pos = https.pos;
+    listen_value(&https, "listen", &sv->https);
+    path_value(&https, "cert", dir, &sv->tls_cert);
+    path_value(&https, "key", dir, &sv->tls_key);
+    sluice_dec_map_close(&https);
+    sluice_dec_map_sub(&m, "http", &http);
+    listen_value(&http, "listen", &sv->http);
+    sluice_dec_map_close(&http);
+    sluice_dec_map_sub(&m, "metrics", &metrics);
+    listen_value(&metrics, "listen", &sv->metrics);
+    sluice_dec_map_close(&metrics);
+
+    sluice_dec_unsigned(&m, "threads", 0, 0, 1024, &sv->threads);
+    checked(&m, "path_prefix", check_path_prefix, &sv->path_prefix);
+    checked(&m, "tag_path", check_path_prefix, &sv->tag_path);
+    const sluice_yaml_node_t *seq;
+    if (sluice_dec_list(&m, "trusted_proxies", 0, &seq) == 1) {
+        sv->trusted_proxies = sluice_dec_xcalloc(seq->item_count, sizeof(*sv->trusted_proxies));
+        for (size_t i = 0; i < seq->item_count; i++) {
+            char path[SLUICE_DEC_PATH_MAX], *s = NULL;
+            snprintf(path, sizeof(path), "server.trusted_proxies[%zu]", i);
+            if (sluice_dec_node_string(l->diag, seq->items[i], path, &s) < 0)
+                continue;
+            if (sluice_cidr_parse(s, &sv->trusted_proxies[sv->trusted_proxy_count]) < 0)
+                sluice_config_diag_add(l->diag, &seq->items[i]->pos,
+                                       "%s: '%s' is not an IP address or CIDR range (e.g. 10.0.0.0/8, ::1)", path, s);
+            else
+                sv->trusted_proxy_count++;
+            free(s);
+        }
+    }
+    sluice_dec_unsigned(&m, "drain_timeout_ms", 0, 0, 600000, &sv->drain_timeout_ms);
+    sluice_dec_map_close(&m);
+}
+
+static void decode_limits(loader_t *l, sluice_dec_map_t *root)
+{
+    sluice_limits_t *lim = &l->cfg->limits;
+    lim->max_body_bytes = 524288;
+    lim->max_event_bytes = 32768;
+    lim->max_batch_events = 500;
+    lim->max_depth = 16;
+    lim->max_string_bytes = 8192;
+    sluice_dec_map_t m;
+    sluice_dec_map_sub(root, "limits", &m);
+    sluice_dec_size(&m, "max_body_bytes", 0, 1024, 64u << 20, &lim->max_body_bytes);
+    sluice_dec_size(&m, "max_event_bytes", 0, 256, 64u << 20, &lim->max_event_bytes);
+    sluice_dec_size(&m, "max_batch_events", 0, 1, 100000, &lim->max_batch_events);
+    sluice_dec_size(&m, "max_depth", 0, 1, 128, &lim->max_depth);
+    sluice_dec_size(&m, "max_string_bytes", 0, 16, 64u << 20, &lim->max_string_bytes);
+    lim->max_wire_bytes = lim->max_body_bytes;
+    sluice_dec_size(&m, "max_wire_bytes", 0, 1024, 64u << 20, &lim->max_wire_bytes);
+    const sluice_yaml_node_t *ev = sluice_yaml_map_get(m.node, "max_event_bytes");
+    const sluice_yaml_node_t *st = sluice_yaml_map_get(m.node, "max_string_bytes");
+    if (lim->max_event_bytes > lim->max_body_bytes)
+        sluice_config_diag_add(l->diag, ev ? &ev->pos : &m.pos,
+                               "limits.max_event_bytes: %zu is larger than limits.max_body_bytes (%zu)",
+                               lim->max_event_bytes, lim->max_body_bytes);
+    if (lim->max_string_bytes > lim->max_event_bytes)
+        sluice_config_diag_add(l->diag, st ? &st->pos : &m.pos,
+                               "limits.max_string_bytes: %zu is larger than limits.max_event_bytes (%zu)",
+                               lim->max_string_bytes, lim->max_event_bytes);
+    sluice_dec_map_close(&m);
+}
+
+/* Properties sluice sets itself: overriding them would break its guarantees or its config. */
+static const char *reserved_property(const char *key)
+{
+    if (strcmp(key, "bootstrap.servers") == 0 || strcmp(key, "metadata.broker.list") == 0)
+        return "set kafka.brokers instead";
+    if (strcmp(key, "acks") == 0 || strcmp(key, "request.required.acks") == 0 ||
+        strcmp(key, "enable.idempotence") == 0)
+        return "sluice always produces with acks=all and idempotence on";
+    return NULL;
+}
+
+static void decode_kafka(loader_t *l, sluice_dec_map_t *root)
+{
+    sluice_kafka_config_t *k = &l->cfg->kafka;
+    k->topic = sluice_dec_xstrdup("sluice.events");
+    k->dlq_topic = sluice_dec_xstrdup("sluice.dlq");
+    k->ack = SLUICE_ACK_KAFKA;
+    k->ack_timeout_ms = 5000;
+    k->queue_max_messages = 100000;
+    sluice_dec_map_t m;
+    sluice_dec_map_sub(root, "kafka", &m);
+    l->kafka_pos = m.pos;
+    checked(&m, "brokers", check_brokers, &k->brokers);
+    checked(&m, "topic", check_topic, &k->topic);
+    checked(&m, "dlq_topic", check_topic, &k->dlq_topic);
+    if (strcmp(k->topic, k->dlq_topic) == 0) {
+        const sluice_yaml_node_t *v = sluice_yaml_map_get(m.node, "dlq_topic");
+        sluice_config_diag_add(l->diag, v ? &v->pos : &m.pos, "kafka.dlq_topic: must differ from kafka.topic");
+    }
+    int ack = SLUICE_ACK_KAFKA;
+    sluice_dec_enum(&m, "ack", 0, ack_names, &ack);
+    k->ack = (sluice_ack_mode_t)ack;
+    sluice_dec_unsigned(&m, "ack_timeout_ms", 0, 1, 600000, &k->ack_timeout_ms);
+    sluice_dec_unsigned(&m, "queue_max_messages", 0, 1, 10000000, &k->queue_max_messages);
+
+    const sluice_yaml_node_t *props = sluice_dec_take(&m, "properties");
+    if (props != NULL && sluice_yaml_is_null(props) != 0) {
+        if (props->type != SLUICE_YAML_MAP) {
+            sluice_config_diag_add(l->diag, &props->pos, "kafka.properties: expected a map, got %s",
+                                   sluice_dec_describe(props));
+        } else {
+            k->properties = sluice_dec_xcalloc(props->pair_count, sizeof(*k->properties));
+            for (size_t i = 0; i < props->pair_count; i++) {
+                const sluice_yaml_node_t *key = props->pairs[i].key, *val = props->pairs[i].value;
+                char path[SLUICE_DEC_PATH_MAX];
+                snprintf(path, sizeof(path), "kafka.properties.%s", key->scalar);
+                const char *why = reserved_property(key->scalar);
+                if (why != NULL) {
+                    sluice_config_diag_add(l->diag, &key->pos, "%s: %s", path, why);
+                    continue;
+                }
+                if (strstr(key->scalar, "password") != NULL || strstr(key->scalar, "secret") != NULL ||
+                    strcmp(key->scalar, "sasl.oauthbearer.config") == 0) {
+                    sluice_config_diag_add(l->diag, &key->pos,
+                                           "%s: a secret written inline; secrets never go in the config file", path);
+                    continue;
+                }
+                if (val->type != SLUICE_YAML_SCALAR || sluice_yaml_is_null(val) == 0) {
+                    sluice_config_diag_add(l->diag, &val->pos, "%s: expected a string, number or boolean, got %s",
+                                           path, sluice_dec_describe(val));
+                    continue;
+                }
+                k->properties[k->property_count].key = sluice_dec_xstrdup(key->scalar);
+                k->properties[k->property_count].value = sluice_dec_xstrdup(val->scalar);
+                k->property_count++;
+            }
+        }
+    }
+    sluice_dec_map_close(&m);
+}
+
+static void parse_redis_url(loader_t *l, const sluice_yaml_pos_t *pos, const char *what)
+{
+    sluice_redis_config_t *r = &l->cfg->redis;
+    char host[256], why[160];
+    if (sluice_redis_url_parse(r->url, host, sizeof(host), &r->port, &r->db, why, sizeof(why)) < 0) {
+        /* The URL itself is not echoed: a password may have been pasted into it. */
+        sluice_config_diag_add(l->diag, pos, "%s: bad Redis URL: %s", what, why);
+        return;
+    }
+    free(r->host);
+    r->host = sluice_dec_xstrdup(host);
+}
+
+static void decode_stores(loader_t *l, sluice_dec_map_t *root)
+{
+    sluice_config_t *cfg = l->cfg;
+    cfg->redis.timeout_ms = 50;
+    sluice_dec_map_t m;
+    sluice_dec_map_sub(root, "redis", &m);
+    if (sluice_dec_string(&m, "url", 0, &cfg->redis.url) == 1) {
+        l->redis_url_pos = sluice_yaml_map_get(m.node, "url")->pos;
+        l->redis_url_from_file = 1;
+    }
+    sluice_dec_unsigned(&m, "timeout_ms", 0, 1, 60000, &cfg->redis.timeout_ms);
+    sluice_dec_map_close(&m);
+
+    sluice_dec_map_sub(root, "database", &m);
+    if (sluice_dec_string(&m, "url", 0, &cfg->database.url) == 1 && has_inline_password(cfg->database.url))
+        sluice_config_diag_add(l->diag, &sluice_yaml_map_get(m.node, "url")->pos,
+                               "database.url: a password written inline; leave it out and set PGPASSWORD (or use a "
+                               ".pgpass file), or give the whole URL in SLUICE_DATABASE_URL");
+    sluice_dec_map_close(&m);
+}
+
+static void decode_misc(loader_t *l, sluice_dec_map_t *root)
+{
+    sluice_config_t *cfg = l->cfg;
+    sluice_dec_map_t m, metrics;
+
+    cfg->plugin_dir = sluice_dec_xstrdup(SLUICE_PLUGIN_DIR);
+    sluice_dec_map_sub(root, "plugins", &m);
+    path_value(&m, "dir", cfg->dir, &cfg->plugin_dir);
+    sluice_dec_map_close(&m);
+
+    int level = 1;
+    sluice_dec_map_sub(root, "log", &m);
+    sluice_dec_enum(&m, "level", 0, log_levels, &level);
+    cfg->log_level = sluice_dec_xstrdup(log_levels[level]);
+    path_value(&m, "audit_file", cfg->dir, &cfg->audit_log);
+    sluice_dec_map_close(&m);
+
+    sluice_delivery_config_t *d = &cfg->delivery;
+    sluice_listen_parse("127.0.0.1:9465", &d->metrics, NULL, 0);
+    d->credentials_ttl_s = 300;
+    d->max_in_flight = 64;
+    sluice_dec_map_sub(root, "delivery", &m);
+    path_value(&m, "ca_file", cfg->dir, &d->ca_file);
+    sluice_dec_map_sub(&m, "metrics", &metrics);
+    listen_value(&metrics, "listen", &d->metrics);
+    sluice_dec_map_close(&metrics);
+    sluice_dec_unsigned(&m, "credentials_ttl_s", 0, 1, 86400, &d->credentials_ttl_s);
+    sluice_dec_unsigned(&m, "max_in_flight", 0, 1, 10000, &d->max_in_flight);
+    sluice_dec_map_close(&m);
+}
+
+/* ------------------------------------------------------------------ orgs and includes */
+
+static void org_entries(loader_t *l, const sluice_yaml_node_t *seq, const char *dir);
+
+static void add_org(loader_t *l, const sluice_yaml_node_t *node, const char *dir)
+{
+    sluice_config_t *cfg = l->cfg;
+    cfg->orgs = sluice_dec_xrealloc(cfg->orgs, cfg->org_count + 1, sizeof(*cfg->orgs));
+    l->org_id_pos = sluice_dec_xrealloc(l->org_id_pos, cfg->org_count + 1, sizeof(*l->org_id_pos));
+    sluice_org_t *org = &cfg->orgs[cfg->org_count];
+    memset(org, 0, sizeof(*org));
+    const sluice_yaml_node_t *id = sluice_yaml_map_get(node, "id");
+    l->org_id_pos[cfg->org_count] = id != NULL ? id->pos : node->pos;
+    char path[32];
+    snprintf(path, sizeof(path), "orgs[%zu]", cfg->org_count);
+    cfg->org_count++;
+    sluice_org_decode(org, node, path, dir, l->flags, l->diag);
+}
+
+static void include_file(loader_t *l, const sluice_yaml_node_t *entry, const char *dir)
+{
+    char path[40];
+    snprintf(path, sizeof(path), "orgs[%zu]", l->cfg->org_count);
+    const sluice_yaml_node_t *target = NULL;
+    for (size_t i = 0; i < entry->pair_count; i++) {
+        const sluice_yaml_node_t *k = entry->pairs[i].key;
+        if (strcmp(k->scalar, "include") == 0)
+            target = entry->pairs[i].value;
+        else
+            sluice_config_diag_add(l->diag, &k->pos,
+                                   "unknown key '%s' in %s (an include entry takes only 'include')", k->scalar, path);
+    }
+    char *name = NULL;
+    char key_path[64];
+    snprintf(key_path, sizeof(key_path), "%s.include", path);
+    if (sluice_dec_node_string(l->diag, target, key_path, &name) < 0)
+        return;
+    char *shown = join_shown(dir, name);
+    free(name);
+    char real[PATH_MAX];
+    if (realpath(shown, real) == NULL) {
+        sluice_config_diag_add(l->diag, &target->pos, "%s: cannot read '%s': %s", key_path, shown, strerror(errno));
+        free(shown);
+        return;
+    }
+    for (size_t i = 0; i < l->depth; i++) {
+        if (strcmp(l->stack[i], real) == 0) {
+            sluice_config_diag_add(l->diag, &target->pos, "%s: include cycle: '%s' is already being read", key_path,
+                                   shown);
+            free(shown);
+            return;
+        }
+    }
+    if (l->depth == MAX_INCLUDE_DEPTH) {
+        sluice_config_diag_add(l->diag, &target->pos, "%s: includes nested deeper than %d files", key_path,
+                               MAX_INCLUDE_DEPTH);
+        free(shown);
+        return;
+    }
+    char err[600];
+    sluice_yaml_doc_t *doc = sluice_yaml_load_file(shown, err, sizeof(err));
+    if (doc == NULL) {
+        sluice_config_diag_add(l->diag, NULL, "%s", err);
+        free(shown);
+        return;
+    }
+    add_doc(l->cfg, doc);
+    l->stack[l->depth++] = sluice_dec_xstrdup(real);
+    char *sub_dir = dir_of(shown);
+    const sluice_yaml_node_t *root = doc->root;
+    if (root == NULL || sluice_yaml_is_null(root) == 0) {
+        sluice_yaml_pos_t file_pos = {doc->file, 0, 0};
+        sluice_config_diag_add(l->diag, &file_pos, "empty file; expected an org (a map) or a list of orgs");
+    } else if (root->type == SLUICE_YAML_SEQ) {
+        org_entries(l, root, sub_dir);
+    } else if (root->type == SLUICE_YAML_MAP) {
+        if (sluice_yaml_map_get(root, "include") != NULL)
+            include_file(l, root, sub_dir);
+        else
+            add_org(l, root, sub_dir);
+    } else {
+        sluice_config_diag_add(l->diag, &root->pos, "expected an org (a map) or a list of orgs, got %s",
+                               sluice_dec_describe(root));
+    }
+    free(sub_dir);
+    free(l->stack[--l->depth]);
+    free(shown);
+}
+
+static void org_entries(loader_t *l, const sluice_yaml_node_t *seq, const char *dir)
+{
+    for (size_t i = 0; i < seq->item_count; i++) {
+        const sluice_yaml_node_t *it = seq->items[i];
+        if (it->type == SLUICE_YAML_MAP && sluice_yaml_map_get(it, "include") != NULL)
+            include_file(l, it, dir);
+        else
+            add_org(l, it, dir);
+    }
+}
+
+static void check_org_ids(loader_t *l)
+{
+    const sluice_config_t *cfg = l->cfg;
+    for (size_t i = 0; i < cfg->org_count; i++) {
+        for (size_t j = 0; cfg->orgs[i].id != NULL && j < i; j++) {
+            if (cfg->orgs[j].id != NULL && strcmp(cfg->orgs[i].id, cfg->orgs[j].id) == 0) {
+                const sluice_yaml_pos_t *first = &l->org_id_pos[j];
+                sluice_config_diag_add(l->diag, &l->org_id_pos[i], "orgs[%zu].id: duplicate org id '%s' (first at %s:%u)",
+                                       i, cfg->orgs[i].id, first->file, first->line);
+                break;
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ environment */
+
+static void env_listen(loader_t *l, const char *var, sluice_listen_t *out)
+{
+    const char *v = getenv(var);
+    if (v == NULL)
+        return;
+    char why[160];
+    if (sluice_listen_parse(v, out, why, sizeof(why)) < 0)
+        sluice_config_diag_add(l->diag, NULL, "%s: bad listen address '%s': %s", var, v, why);
+}
+
+/* Replaces *out with the variable's value. An empty value clears it when empty_ok (the feature
+ * is then off) and is an error otherwise. Paths are made absolute against the working
+ * directory (env values are not in any file). Returns 1 when set from the environment. */
+static int env_string(loader_t *l, const char *var, int empty_ok, int is_path, char **out)
+{
+    const char *v = getenv(var);
+    if (v == NULL)
+        return 0;
+    if (v[0] == '\0') {
+        if (!empty_ok) {
+            sluice_config_diag_add(l->diag, NULL, "%s: set but empty", var);
+            return 0;
+        }
+        free(*out);
+        *out = NULL;
+        return 1;
+    }
+    free(*out);
+    *out = is_path ? sluice_dec_resolve_path(".", v) : sluice_dec_xstrdup(v);
+    return 1;
+}
+
+static void apply_env(loader_t *l)
+{
+    sluice_config_t *cfg = l->cfg;
+    env_listen(l, "SLUICE_HTTPS_LISTEN", &cfg->server.https);
+    env_listen(l, "SLUICE_HTTP_LISTEN", &cfg->server.http);
+    env_listen(l, "SLUICE_METRICS_LISTEN", &cfg->server.metrics);
+    env_string(l, "SLUICE_TLS_CERT", 0, 1, &cfg->server.tls_cert);
+    env_string(l, "SLUICE_TLS_KEY", 0, 1, &cfg->server.tls_key);
+
+    const char *brokers = getenv("SLUICE_KAFKA_BROKERS");
+    if (brokers != NULL) {
+        const char *why = check_brokers(brokers);
+        if (why != NULL) {
+            sluice_config_diag_add(l->diag, NULL, "SLUICE_KAFKA_BROKERS: '%s' %s", brokers, why);
+        } else {
+            free(cfg->kafka.brokers);
+            cfg->kafka.brokers = sluice_dec_xstrdup(brokers);
+        }
+    }
+    if (env_string(l, "SLUICE_REDIS_URL", 1, 0, &cfg->redis.url) == 1) {
+        l->redis_url_from_file = 0;
+        free(cfg->redis.host);
+        cfg->redis.host = NULL;
+        cfg->redis.port = 0;
+        cfg->redis.db = 0;
+        if (cfg->redis.url != NULL)
+            parse_redis_url(l, NULL, "SLUICE_REDIS_URL");
+    }
+    env_string(l, "SLUICE_DATABASE_URL", 1, 0, &cfg->database.url);
+
+    const char *level = getenv("SLUICE_LOG_LEVEL");
+    if (level != NULL) {
+        size_t i = 0;
+        while (log_levels[i] != NULL && strcmp(log_levels[i], level) != 0)
+            i++;
+        if (log_levels[i] == NULL) {
+            sluice_config_diag_add(l->diag, NULL, "SLUICE_LOG_LEVEL: '%s' is not one of: debug, info, warn, error",
+                                   level);
+        } else {
+            free(cfg->log_level);
+            cfg->log_level = sluice_dec_xstrdup(level);
+        }
+    }
+}
+
+/* Checks that need the values after env overrides. */
+static void check_final(loader_t *l)
+{
+    sluice_config_t *cfg = l->cfg;
+    if (cfg->server.https.enabled) {
+        if (cfg->server.tls_cert == NULL)
+            sluice_config_diag_add(l->diag, &l->https_pos,
+                                   "missing required key 'cert' in server.https (https is enabled; SLUICE_TLS_CERT "
+                                   "also sets it)");
+        if (cfg->server.tls_key == NULL)
+            sluice_config_diag_add(l->diag, &l->https_pos,
+                                   "missing required key 'key' in server.https (https is enabled; SLUICE_TLS_KEY "
+                                   "also sets it)");
+    }
+    if (!cfg->server.https.enabled && !cfg->server.http.enabled)
+        sluice_config_diag_add(l->diag, &l->server_pos,
+                               "server: nothing to listen on; set server.https.listen or server.http.listen (or "
+                               "SLUICE_HTTPS_LISTEN / SLUICE_HTTP_LISTEN)");
+    if (cfg->kafka.brokers == NULL)
+        sluice_config_diag_add(l->diag, &l->kafka_pos,
+                               "missing required key 'brokers' in kafka (SLUICE_KAFKA_BROKERS also sets it)");
+    if (cfg->redis.url != NULL && l->redis_url_from_file)
+        parse_redis_url(l, &l->redis_url_pos, "redis.url");
+    for (size_t i = 0; cfg->redis.url == NULL && i < cfg->org_count; i++) {
+        const sluice_identity_config_t *id = &cfg->orgs[i].identity;
+        if (id->dedup_enabled || id->xd_domain_count > 0)
+            sluice_config_diag_add(l->diag, &cfg->orgs[i].pos,
+                                   "orgs[%zu].identity: %s needs Redis; set redis.url (or SLUICE_REDIS_URL)", i,
+                                   id->dedup_enabled ? "dedup" : "cross_domain");
+    }
+}
+
+/* ------------------------------------------------------------------ load */
+
+static sluice_config_t *load_doc(sluice_yaml_doc_t *doc, const char *name, int flags, sluice_config_diag_t *diag)
+{
+    size_t errors_before = diag->count;
+    sluice_config_t *cfg = sluice_dec_xcalloc(1, sizeof(*cfg));
+    cfg->path = sluice_dec_xstrdup(name);
+    cfg->dir = dir_of(name);
+    add_doc(cfg, doc);
+
+    loader_t l;
+    memset(&l, 0, sizeof(l));
+    l.cfg = cfg;
+    l.diag = diag;
+    l.flags = flags;
+    l.root_pos = (sluice_yaml_pos_t){doc->file, 0, 0};
+    char real[PATH_MAX];
+    l.stack[l.depth++] = sluice_dec_xstrdup(realpath(name, real) != NULL ? real : name);
+
+    sluice_dec_map_t root;
+    int present = sluice_dec_map_open(&root, diag, doc->root, &l.root_pos, "");
+    if (present == 0)
+        sluice_config_diag_add(diag, &l.root_pos, "empty config file");
+    const sluice_yaml_node_t *version = sluice_dec_take(&root, "version");
+    long long v = 0;
+    if (present == 1 && version == NULL)
+        sluice_dec_missing(&root, "version");
+    else if (version != NULL && (sluice_yaml_as_int(version, &v) < 0 || v != 1))
+        sluice_config_diag_add(diag, &version->pos, "version: unsupported config version '%s' (this sluice reads 1)",
+                               version->scalar ? version->scalar : "?");
+
+    decode_server(&l, &root);
+    decode_limits(&l, &root);
+    decode_kafka(&l, &root);
+    decode_stores(&l, &root);
+    decode_misc(&l, &root);
+    const sluice_yaml_node_t *orgs;
+    if (sluice_dec_list(&root, "orgs", present == 1 ? SLUICE_DEC_REQUIRED : 0, &orgs) == 1) {
+        if (orgs->item_count == 0)
+            sluice_config_diag_add(diag, &orgs->pos, "orgs: the list is empty; a config needs at least one org");
+        org_entries(&l, orgs, cfg->dir);
+    }
+    sluice_dec_map_close(&root);
+    check_org_ids(&l);
+    if (!(flags & SLUICE_CONFIG_NO_ENV))
+        apply_env(&l);
+    if (present == 1)
+        check_final(&l);
+
+    free(l.stack[0]);
+    free(l.org_id_pos);
+    if (diag->count > errors_before) {
+        sluice_config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+sluice_config_t *sluice_config_load(const char *path, int flags, sluice_config_diag_t *diag)
+{
+    char err[600];
+    sluice_yaml_doc_t *doc = sluice_yaml_load_file(path, err, sizeof(err));
+    if (doc == NULL) {
+        sluice_config_diag_add(diag, NULL, "%s", err);
+        return NULL;
+    }
+    return load_doc(doc, path, flags, diag);
+}
+
+sluice_config_t *sluice_config_load_string(const char *name, const char *buf, size_t len, int flags,
+                                           sluice_config_diag_t *diag)
+{
+    char err[600];
+    sluice_yaml_doc_t *doc = sluice_yaml_load_string(name, buf, len, err, sizeof(err));
+    if (doc == NULL) {
+        sluice_config_diag_add(diag, NULL, "%s", err);
+        return NULL;
+    }
+    return load_doc(doc, name, flags, diag);
+}
+
+void sluice_config_free(sluice_config_t *cfg)
+{
+    if (cfg == NULL)
+        return;
+    free(cfg->path);
+    free(cfg->dir);
+    sluice_server_config_t *sv = &cfg->server;
+    free(sv->tls_cert);
+    free(sv->tls_key);
+    free(sv->path_prefix);
+    free(sv->tag_path);
+    free(sv->trusted_proxies);
+    sluice_kafka_config_t *k = &cfg->kafka;
+    free(k->brokers);
+    free(k->topic);
+    free(k->dlq_topic);
+    for (size_t i = 0; i < k->property_count; i++) {
+        free(k->properties[i].key);
+        free(k->properties[i].value);
+    }
+    free(k->properties);
+    free(cfg->redis.url);
+    free(cfg->redis.host);
+    free(cfg->database.url);
+    free(cfg->delivery.ca_file);
+    free(cfg->plugin_dir);
+    free(cfg->log_level);
+    free(cfg->audit_log);
+    for (size_t i = 0; i < cfg->org_count; i++)
+        sluice_org_dispose(&cfg->orgs[i]);
+    free(cfg->orgs);
+    for (size_t i = 0; i < cfg->doc_count; i++)
+        sluice_yaml_doc_free(cfg->docs[i]);
+    free(cfg->docs);
+    free(cfg);
+}
+
+/* ------------------------------------------------------------------ lookups */
+
+const sluice_org_t *sluice_config_find_org(const sluice_config_t *cfg, const char *id)
+{
+    for (size_t i = 0; cfg != NULL && id != NULL && i < cfg->org_count; i++) {
+        if (strcmp(cfg->orgs[i].id, id) == 0)
+            return &cfg->orgs[i];
+    }
+    return NULL;
+}
+
+const sluice_source_t *sluice_org_find_source(const sluice_org_t *org, const char *id)
+{
+    for (size_t i = 0; org != NULL && id != NULL && i < org->source_count; i++) {
+        if (strcmp(org->sources[i].id, id) == 0)
+            return &org->sources[i];
+    }
+    return NULL;
+}
+
+const sluice_integration_t *sluice_org_find_integration(const sluice_org_t *org, const char *name)
+{
+    for (size_t i = 0; org != NULL && name != NULL && i < org->integration_count; i++) {
+        if (strcmp(org->integrations[i].name, name) == 0)
+            return &org->integrations[i];
+    }
+    return NULL;
+}

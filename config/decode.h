@@ -1,0 +1,128 @@
+/*
+ * Internal to config/: the schema walker the decoders are written with, value checkers, and
+ * the org decoder. Not for other folders (they read the typed structs of config.h).
+ *
+ * The walker: open a YAML map with a key path ("orgs[0].sources[1]"), read each allowed key with
+ * a typed getter (which records the key as allowed, marks it consumed, checks its type and range,
+ * and reports problems into the diag with the value's position and the full key path), then
+ * close the map: every key not consumed is reported as unknown, with a "did you mean" suggestion
+ * among the allowed keys, or as a secret written inline. Getters never stop the load: on error
+ * they leave the output at its default and return -1.
+ *
+ * Main thread (config load) only. Out of memory aborts, as everywhere in core code.
+ */
+#ifndef SLUICE_CONFIG_DECODE_H
+#define SLUICE_CONFIG_DECODE_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "config/config.h"
+
+#define SLUICE_DEC_PATH_MAX 256
+#define SLUICE_DEC_MAX_KEYS 40
+
+/* Getter flags. */
+enum {
+    SLUICE_DEC_REQUIRED = 1 << 0, /* absent → "missing required key" at the map's position */
+};
+
+typedef struct sluice_dec_map {
+    sluice_config_diag_t *diag;
+    const sluice_yaml_node_t *node; /* NULL when the map is absent, null or not a map */
+    sluice_yaml_pos_t pos;          /* the map's position, or its parent's when absent */
+    char path[SLUICE_DEC_PATH_MAX]; /* key path of the map; "" for the top level */
+    const char *known[SLUICE_DEC_MAX_KEYS]; /* keys the decoder asked for (string literals) */
+    size_t known_count;
+    unsigned char *used; /* one flag per pair of node */
+} sluice_dec_map_t;
+
+/* Opens node as a map at path. A NULL or YAML-null node is an absent (empty) map positioned at
+ * fallback; any other non-map is reported ("path: expected a map, got a list").
+ * Returns 1 when a map is present, 0 when absent, -1 on a type error (then it acts absent).
+ * Always pair with sluice_dec_map_close. */
+int sluice_dec_map_open(sluice_dec_map_t *m, sluice_config_diag_t *diag, const sluice_yaml_node_t *node,
+                        const sluice_yaml_pos_t *fallback, const char *path);
+/* Opens parent's key as a nested map (path "parent.key"); same returns. */
+int sluice_dec_map_sub(sluice_dec_map_t *parent, const char *key, sluice_dec_map_t *child);
+/* Reports every key not consumed, then releases m. */
+void sluice_dec_map_close(sluice_dec_map_t *m);
+
+/* Consumes key and returns its value node (NULL when absent). Records key as allowed. */
+const sluice_yaml_node_t *sluice_dec_take(sluice_dec_map_t *m, const char *key);
+/* Position of key's key node in m (NULL when absent): errors about a key's presence point there. */
+const sluice_yaml_pos_t *sluice_dec_key_pos(const sluice_dec_map_t *m, const char *key);
+/* "path.key" (or "key" at the top level) into buf. */
+void sluice_dec_key_path(const sluice_dec_map_t *m, const char *key, char *buf, size_t len);
+/* "missing required key 'key' in path" at m's position. */
+void sluice_dec_missing(sluice_dec_map_t *m, const char *key);
+
+/* Typed getters. YAML null or an empty value counts as absent (the default stays).
+ * Return 1 when the value was set from the file, 0 when absent, -1 after reporting an error. */
+/* Any non-null scalar, as written; *out is freed and replaced. */
+int sluice_dec_string(sluice_dec_map_t *m, const char *key, int flags, char **out);
+int sluice_dec_unsigned(sluice_dec_map_t *m, const char *key, int flags, unsigned long long min,
+                        unsigned long long max, unsigned *out);
+int sluice_dec_size(sluice_dec_map_t *m, const char *key, int flags, unsigned long long min, unsigned long long max,
+                    size_t *out);
+int sluice_dec_double(sluice_dec_map_t *m, const char *key, int flags, double min, double max, double *out);
+int sluice_dec_bool(sluice_dec_map_t *m, const char *key, int *out);
+/* names is NULL-terminated; *out gets the index of the match. */
+int sluice_dec_enum(sluice_dec_map_t *m, const char *key, int flags, const char *const *names, int *out);
+/* A list node into *out (items iterated by the caller); *out is NULL unless 1 is returned. */
+int sluice_dec_list(sluice_dec_map_t *m, const char *key, int flags, const sluice_yaml_node_t **out);
+
+/* Checks a string value; returns NULL when fine or a short reason ("not an origin ..."). */
+typedef const char *(*sluice_dec_check_fn)(const char *s);
+/* A list of strings; each item is checked with check (may be NULL) and, when nodup, must not
+ * repeat. Items are appended to *out (caller frees each and the array). */
+int sluice_dec_string_list(sluice_dec_map_t *m, const char *key, int flags, sluice_dec_check_fn check, int nodup,
+                           char ***out, size_t *count);
+
+/* Node-level helpers for list items and map values (path names the node). */
+int sluice_dec_node_string(sluice_config_diag_t *diag, const sluice_yaml_node_t *n, const char *path, char **out);
+/* "a map", "a list", "null", "a boolean", "a number", "a string". */
+const char *sluice_dec_describe(const sluice_yaml_node_t *n);
+
+/* 1 when k names a secret (write_key, hmac_secret, secret, password, token, key, ...): such a
+ * key given a value is a secret written inline, which sluice refuses. */
+int sluice_dec_is_secret_key(const char *k);
+
+/* Value checkers (NULL = fine, else the reason). */
+const char *sluice_dec_check_id(const char *s);       /* org/source/integration ids: [A-Za-z0-9_-], 1..64 */
+const char *sluice_dec_check_env_name(const char *s); /* [A-Za-z_][A-Za-z0-9_]* */
+const char *sluice_dec_check_origin(const char *s);   /* scheme://host[:port] */
+const char *sluice_dec_check_host(const char *s);     /* a DNS name */
+const char *sluice_dec_check_http_url(const char *s); /* http:// or https:// with a host */
+const char *sluice_dec_check_token(const char *s);    /* [A-Za-z0-9_.-]+, e.g. consent categories */
+
+/* ISO-8601 date-time with Z or an offset ("2026-11-20T00:00:00Z"), or a date (midnight UTC).
+ * Returns 0 or -1. */
+int sluice_dec_parse_time(const char *s, time_t *out);
+
+/* Joins a relative path to dir (made absolute with the working directory); absolute paths are
+ * copied. Caller frees. */
+char *sluice_dec_resolve_path(const char *dir, const char *path);
+
+/* Edit distance (optimal string alignment), capped: returns cap+1 once it exceeds cap. */
+size_t sluice_dec_edit_distance(const char *a, const char *b, size_t cap);
+
+void *sluice_dec_xcalloc(size_t n, size_t size);
+void *sluice_dec_xrealloc(void *p, size_t n, size_t size);
+char *sluice_dec_xstrdup(const char *s);
+__attribute__((format(printf, 1, 2))) char *sluice_dec_xasprintf(const char *fmt, ...);
+/* snprintf for key paths: a path longer than the buffer is cut, which only shortens a message. */
+__attribute__((format(printf, 3, 4))) void sluice_dec_pathf(char *buf, size_t len, const char *fmt, ...);
+
+/* ------------------------------------------------------------------ org decoder (org.c) */
+
+/* Decodes one org map (node) into org (zeroed by the caller). path is its key path
+ * ("orgs[2]"), dir the directory of the file it came from (for plugin paths), flags those of
+ * sluice_config_load (SLUICE_CONFIG_RESOLVE_SECRETS reads the sources' secrets from the
+ * environment). Errors go to diag; org is always left in a state sluice_org_dispose can free
+ * (which wipes resolved secrets). */
+void sluice_org_decode(sluice_org_t *org, const sluice_yaml_node_t *node, const char *path, const char *dir,
+                       int flags, sluice_config_diag_t *diag);
+void sluice_org_dispose(sluice_org_t *org);
+
+#endif

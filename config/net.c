@@ -1,0 +1,257 @@
+/*
+ * Network values of the config: listen addresses, CIDR ranges (and the trusted-proxy test the
+ * gateway runs per request), Redis URLs. Parsing runs at config load (main thread);
+ * sluice_cidr_contains is called from any event-loop thread and touches only its arguments.
+ */
+#include "config/config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static int is_host_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+}
+
+/* Splits "host:port" / "[v6]:port" into host and port text. Returns 0 or -1 with err. */
+static int split_host_port(const char *s, char *host, size_t host_len, const char **port, int *bracketed, char *err,
+                           size_t err_len)
+{
+    const char *h = s, *h_end;
+    *bracketed = 0;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (close == NULL) {
+            snprintf(err, err_len, "unclosed '[' in the address");
+            return -1;
+        }
+        h = s + 1;
+        h_end = close;
+        if (close[1] != ':') {
+            snprintf(err, err_len, "expected ':port' after ']'");
+            return -1;
+        }
+        *port = close + 2;
+        *bracketed = 1;
+    } else {
+        const char *colon = strrchr(s, ':');
+        if (colon == NULL) {
+            snprintf(err, err_len, "expected host:port, e.g. 127.0.0.1:8443");
+            return -1;
+        }
+        if (memchr(s, ':', (size_t)(colon - s)) != NULL) {
+            snprintf(err, err_len, "an IPv6 address needs brackets, e.g. [::1]:8443");
+            return -1;
+        }
+        h_end = colon;
+        *port = colon + 1;
+    }
+    size_t n = (size_t)(h_end - h);
+    if (n == 0) {
+        snprintf(err, err_len, "missing host (use 0.0.0.0 or [::] for every interface)");
+        return -1;
+    }
+    if (n >= host_len) {
+        snprintf(err, err_len, "host longer than %zu characters", host_len - 1);
+        return -1;
+    }
+    memcpy(host, h, n);
+    host[n] = '\0';
+    return 0;
+}
+
+/* Decimal port text into *out (allow_zero for listeners, where 0 asks for any free port). */
+static int parse_port(const char *p, int allow_zero, uint16_t *out, char *err, size_t err_len)
+{
+    unsigned long v = 0;
+    size_t n = strlen(p);
+    if (n == 0 || n > 5) {
+        snprintf(err, err_len, "missing or bad port");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9') {
+            snprintf(err, err_len, "port is not a number");
+            return -1;
+        }
+        v = v * 10 + (unsigned long)(p[i] - '0');
+    }
+    if (v > 65535 || (v == 0 && !allow_zero)) {
+        snprintf(err, err_len, "port out of range (%d..65535)", allow_zero ? 0 : 1);
+        return -1;
+    }
+    *out = (uint16_t)v;
+    return 0;
+}
+
+static int check_host(const char *host, int bracketed, char *err, size_t err_len)
+{
+    unsigned char buf[16];
+    if (bracketed) {
+        if (inet_pton(AF_INET6, host, buf) != 1) {
+            snprintf(err, err_len, "'%s' is not an IPv6 address", host);
+            return -1;
+        }
+        return 0;
+    }
+    for (const char *p = host; *p; p++) {
+        if (!is_host_char(*p)) {
+            snprintf(err, err_len, "'%s' is not an IP address or host name", host);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int sluice_listen_parse(const char *s, sluice_listen_t *out, char *err, size_t err_len)
+{
+    sluice_listen_t l;
+    memset(&l, 0, sizeof(l));
+    if (s[0] == '\0') {
+        *out = l;
+        return 0;
+    }
+    const char *port;
+    int bracketed;
+    if (split_host_port(s, l.host, sizeof(l.host), &port, &bracketed, err, err_len) < 0 ||
+        check_host(l.host, bracketed, err, err_len) < 0 || parse_port(port, 1, &l.port, err, err_len) < 0)
+        return -1;
+    l.enabled = 1;
+    *out = l;
+    return 0;
+}
+
+int sluice_cidr_parse(const char *s, sluice_cidr_t *out)
+{
+    char addr[64];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : strlen(s);
+    if (n == 0 || n >= sizeof(addr))
+        return -1;
+    memcpy(addr, s, n);
+    addr[n] = '\0';
+    sluice_cidr_t c;
+    memset(&c, 0, sizeof(c));
+    unsigned max;
+    if (inet_pton(AF_INET, addr, c.addr) == 1) {
+        c.family = AF_INET;
+        max = 32;
+    } else if (inet_pton(AF_INET6, addr, c.addr) == 1) {
+        c.family = AF_INET6;
+        max = 128;
+    } else {
+        return -1;
+    }
+    unsigned prefix = max;
+    if (slash != NULL) {
+        const char *p = slash + 1;
+        size_t len = strlen(p);
+        if (len == 0 || len > 3)
+            return -1;
+        prefix = 0;
+        for (size_t i = 0; i < len; i++) {
+            if (p[i] < '0' || p[i] > '9')
+                return -1;
+            prefix = prefix * 10 + (unsigned)(p[i] - '0');
+        }
+        if (prefix > max)
+            return -1;
+    }
+    c.prefix_len = (uint8_t)prefix;
+    /* Clear host bits so contains() compares whole bytes and 10.1.2.3/8 means 10.0.0.0/8. */
+    for (unsigned bit = prefix; bit < max; bit++)
+        c.addr[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+    *out = c;
+    return 0;
+}
+
+static int prefix_match(const uint8_t *a, const uint8_t *b, unsigned prefix)
+{
+    unsigned full = prefix / 8, rest = prefix % 8;
+    if (memcmp(a, b, full) != 0)
+        return 0;
+    if (rest == 0)
+        return 1;
+    uint8_t mask = (uint8_t)(0xffu << (8 - rest));
+    return (a[full] & mask) == (b[full] & mask);
+}
+
+int sluice_cidr_contains(const sluice_cidr_t *cidr, const struct sockaddr *sa)
+{
+    if (cidr == NULL || sa == NULL)
+        return 0;
+    static const uint8_t v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (sa->sa_family == AF_INET) {
+        struct sockaddr_in sin;
+        memcpy(&sin, sa, sizeof(sin));
+        if (cidr->family != AF_INET)
+            return 0;
+        return prefix_match((const uint8_t *)&sin.sin_addr, cidr->addr, cidr->prefix_len);
+    }
+    if (sa->sa_family == AF_INET6) {
+        struct sockaddr_in6 sin6;
+        memcpy(&sin6, sa, sizeof(sin6));
+        const uint8_t *a = (const uint8_t *)&sin6.sin6_addr;
+        if (cidr->family == AF_INET6)
+            return prefix_match(a, cidr->addr, cidr->prefix_len);
+        if (memcmp(a, v4_mapped, sizeof(v4_mapped)) == 0)
+            return prefix_match(a + 12, cidr->addr, cidr->prefix_len);
+    }
+    return 0;
+}
+
+int sluice_redis_url_parse(const char *url, char *host, size_t host_len, uint16_t *port, unsigned *db, char *err,
+                           size_t err_len)
+{
+    if (strncmp(url, "rediss://", 9) == 0) {
+        snprintf(err, err_len, "TLS to Redis (rediss://) is not supported; use redis://host:port[/db]");
+        return -1;
+    }
+    if (strncmp(url, "redis://", 8) != 0) {
+        snprintf(err, err_len, "expected redis://host:port[/db]");
+        return -1;
+    }
+    const char *rest = url + 8;
+    size_t auth_len = strcspn(rest, "/");
+    char authority[128];
+    if (auth_len >= sizeof(authority)) {
+        snprintf(err, err_len, "host part too long");
+        return -1;
+    }
+    memcpy(authority, rest, auth_len);
+    authority[auth_len] = '\0';
+    if (strchr(authority, '@') != NULL) {
+        snprintf(err, err_len, "user or password in the URL is not supported (no secrets in the config)");
+        return -1;
+    }
+    if (strpbrk(rest, "?#") != NULL) {
+        snprintf(err, err_len, "query options are not supported; expected redis://host:port[/db]");
+        return -1;
+    }
+    /* Port is optional: append the default so one splitter handles both forms. */
+    int has_port = authority[0] == '[' ? strstr(authority, "]:") != NULL : strchr(authority, ':') != NULL;
+    char hp[140];
+    snprintf(hp, sizeof(hp), "%s%s", authority, has_port ? "" : ":6379");
+    const char *port_text;
+    int bracketed;
+    if (split_host_port(hp, host, host_len, &port_text, &bracketed, err, err_len) < 0 ||
+        check_host(host, bracketed, err, err_len) < 0 || parse_port(port_text, 0, port, err, err_len) < 0)
+        return -1;
+    *db = 0;
+    const char *d = rest + auth_len;
+    if (*d == '/' && d[1] != '\0') {
+        unsigned long v = 0;
+        for (const char *p = d + 1; *p; p++) {
+            if (*p < '0' || *p > '9' || v > 100000) {
+                snprintf(err, err_len, "database after '/' must be a number");
+                return -1;
+            }
+            v = v * 10 + (unsigned long)(*p - '0');
+        }
+        *db = (unsigned)v;
+    }
+    return 0;
+}

@@ -1,0 +1,763 @@
+/*
+ * Decoding one org of the config: its sources (write keys, rotation, origins, rate limits),
+ * identity settings, consent, data layer (hash / mask / drop rules) and vendor integrations,
+ * with every check that needs only the org itself. Checks that need the whole config (duplicate
+ * org ids, Redis present when dedup is on, secrets from the environment) live in config.c.
+ * Main thread (config load) only.
+ */
+#include "config/decode.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+static const char *const normalizer_names[] = {"email", "phone", "name",        "city", "state", "zip",
+                                               "country", "gender", "date", "external_id", "raw", NULL};
+static const char *const vendor_names[] = {"meta", "ga4", "tiktok", "webhook", NULL};
+static const char *const source_kinds[] = {"browser", "server", NULL};
+static const char *const on_error_names[] = {"remove", "reject", NULL};
+static const char *const policy_names[] = {"allow", "drop", "strip", NULL};
+
+int sluice_normalizer_parse(const char *name)
+{
+    for (int i = 0; normalizer_names[i] != NULL; i++) {
+        if (strcmp(name, normalizer_names[i]) == 0)
+            return i;
+    }
+    return -1;
+}
+
+const char *sluice_normalizer_name(sluice_normalizer_t n)
+{
+    return (unsigned)n <= SLUICE_NORM_RAW ? normalizer_names[n] : "unknown";
+}
+
+int sluice_vendor_kind_parse(const char *name)
+{
+    for (int i = 0; vendor_names[i] != NULL; i++) {
+        if (strcmp(name, vendor_names[i]) == 0)
+            return i;
+    }
+    return -1;
+}
+
+const char *sluice_vendor_kind_name(sluice_vendor_kind_t v)
+{
+    return (unsigned)v <= SLUICE_VENDOR_WEBHOOK ? vendor_names[v] : "unknown";
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+/* A key that names an environment variable. The value is never echoed in a message: a common
+ * mistake is pasting the secret itself here. */
+static int env_name(sluice_dec_map_t *m, const char *key, int flags, char **out)
+{
+    const sluice_yaml_node_t *v = sluice_yaml_map_get(m->node, key);
+    int rc = sluice_dec_string(m, key, flags, out);
+    if (rc == 1 && sluice_dec_check_env_name(*out) != NULL) {
+        char path[SLUICE_DEC_PATH_MAX];
+        sluice_dec_key_path(m, key, path, sizeof(path));
+        sluice_config_diag_add(m->diag, &v->pos,
+                               "%s: not an environment variable name (letters, digits and '_', not starting with a "
+                               "digit); the value is read from the variable, never written here",
+                               path);
+        free(*out);
+        *out = NULL;
+        return -1;
+    }
+    return rc;
+}
+
+/* A string checked by check; the value is echoed in the error (ids, URLs, host names). */
+static int checked_string(sluice_dec_map_t *m, const char *key, int flags, sluice_dec_check_fn check, char **out)
+{
+    const sluice_yaml_node_t *v = sluice_yaml_map_get(m->node, key);
+    int rc = sluice_dec_string(m, key, flags, out);
+    const char *why = rc == 1 ? check(*out) : NULL;
+    if (why != NULL) {
+        char path[SLUICE_DEC_PATH_MAX];
+        sluice_dec_key_path(m, key, path, sizeof(path));
+        sluice_config_diag_add(m->diag, &v->pos, "%s: '%s' %s", path, *out, why);
+        free(*out);
+        *out = NULL;
+        return -1;
+    }
+    return rc;
+}
+
+/* A field path; errors point at the path scalar and name the column inside the path. */
+static int field_path(sluice_config_diag_t *diag, const sluice_yaml_node_t *n, const char *path, sluice_path_t *out)
+{
+    char *text = NULL;
+    if (sluice_dec_node_string(diag, n, path, &text) < 0)
+        return -1;
+    char why[200];
+    int rc = sluice_path_parse(text, out, why, sizeof(why)) == 0 ? 1 : -1;
+    if (rc < 0)
+        sluice_config_diag_add(diag, &n->pos, "%s: bad field path '%s': %s", path, text, why);
+    free(text);
+    return rc;
+}
+
+static int map_path_value(sluice_dec_map_t *m, const char *key, sluice_path_t *out)
+{
+    const sluice_yaml_node_t *v = sluice_dec_take(m, key);
+    if (v == NULL || sluice_yaml_is_null(v) == 0) {
+        sluice_dec_missing(m, key);
+        return -1;
+    }
+    char path[SLUICE_DEC_PATH_MAX];
+    sluice_dec_key_path(m, key, path, sizeof(path));
+    return field_path(m->diag, v, path, out);
+}
+
+/* "key only for X" at the key, when the key is present. */
+static void not_for(sluice_dec_map_t *m, const char *key, const char *what)
+{
+    const sluice_yaml_pos_t *pos = sluice_dec_key_pos(m, key);
+    const sluice_yaml_node_t *v = sluice_yaml_map_get(m->node, key);
+    if (pos == NULL || v == NULL || sluice_yaml_is_null(v) == 0)
+        return;
+    char path[SLUICE_DEC_PATH_MAX];
+    sluice_dec_key_path(m, key, path, sizeof(path));
+    sluice_config_diag_add(m->diag, pos, "%s: only for %s", path, what);
+}
+
+static void item_path(char *buf, size_t len, const char *base, const char *key, size_t i)
+{
+    sluice_dec_pathf(buf, len, "%s.%s[%zu]", base, key, i);
+}
+
+static const char *check_vendor_cookie(const char *s)
+{
+    return strcmp(s, "meta") == 0 || strcmp(s, "ga4") == 0 ? NULL : "is not one of: meta, ga4";
+}
+
+static const char *check_event_type(const char *s)
+{
+    static const char *const types[] = {"track", "page", "screen", "identify", "group", "alias", NULL};
+    for (size_t i = 0; types[i] != NULL; i++) {
+        if (strcmp(s, types[i]) == 0)
+            return NULL;
+    }
+    return "is not one of: track, page, screen, identify, group, alias";
+}
+
+static const char *check_cookie_name(const char *s)
+{
+    if (s[0] == '\0' || strlen(s) > 64)
+        return "must be 1 to 64 characters long";
+    for (const char *p = s; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
+              *p == '-' || *p == '.'))
+            return "is not a cookie name (letters, digits, '_', '-' and '.')";
+    }
+    return NULL;
+}
+
+static const char *check_country_code(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 3 || strspn(s, "0123456789") != n)
+        return "is not a calling code (1 to 3 digits, without '+')";
+    return NULL;
+}
+
+static const char *check_api_version(const char *s)
+{
+    if (s[0] != 'v' || strspn(s + 1, "0123456789.") != strlen(s + 1) || strchr(s, '.') == NULL)
+        return "is not a Graph API version (e.g. v21.0)";
+    return NULL;
+}
+
+static const char *check_plugin_name(const char *s)
+{
+    return sluice_dec_check_id(s) == NULL ? NULL
+                                          : "is not a built-in plugin name (letters, digits, '_', '-') or a path to "
+                                            "a .so";
+}
+
+/* ------------------------------------------------------------------ sources */
+
+/* Reads the secret named by the env var `var` (from key) into *out when resolving; a missing or
+ * empty variable is an error then, and a warning when only checking. */
+static void resolve_secret(sluice_dec_map_t *m, const char *key, const char *var, const sluice_source_t *s,
+                           const char *org_id, int flags, char **out)
+{
+    if (var == NULL)
+        return;
+    const char *v = getenv(var);
+    if (v != NULL && v[0] != '\0') {
+        if (flags & SLUICE_CONFIG_RESOLVE_SECRETS)
+            *out = sluice_dec_xstrdup(v);
+        return;
+    }
+    char path[SLUICE_DEC_PATH_MAX];
+    sluice_dec_key_path(m, key, path, sizeof(path));
+    const sluice_yaml_pos_t *pos = &sluice_yaml_map_get(m->node, key)->pos;
+    const char *state = v == NULL ? "not set" : "empty";
+    const char *sid = s->id ? s->id : "?", *oid = org_id ? org_id : "?";
+    if (flags & SLUICE_CONFIG_RESOLVE_SECRETS)
+        sluice_config_diag_add(m->diag, pos, "%s: environment variable %s is %s (source '%s' of org '%s')", path, var,
+                               state, sid, oid);
+    else
+        sluice_config_diag_warn(m->diag, pos, "%s: environment variable %s is %s (source '%s' of org '%s')", path,
+                                var, state, sid, oid);
+}
+
+static void decode_source(sluice_source_t *s, const sluice_yaml_node_t *n, const char *path, const char *org_id,
+                          int flags, sluice_config_diag_t *diag)
+{
+    s->kind = SLUICE_SOURCE_BROWSER;
+    s->grace_hours = 72;
+    s->pos = n->pos;
+    sluice_dec_map_t m;
+    if (sluice_dec_map_open(&m, diag, n, &n->pos, path) <= 0) {
+        if (sluice_yaml_is_null(n) == 0)
+            sluice_config_diag_add(diag, &n->pos, "%s: expected a map, got null", path);
+        sluice_dec_map_close(&m);
+        return;
+    }
+    checked_string(&m, "id", SLUICE_DEC_REQUIRED, sluice_dec_check_id, &s->id);
+    int kind = SLUICE_SOURCE_BROWSER;
+    sluice_dec_enum(&m, "kind", 0, source_kinds, &kind);
+    s->kind = (sluice_source_kind_t)kind;
+    env_name(&m, "write_key_env", 0, &s->write_key_env);
+    env_name(&m, "previous_write_key_env", 0, &s->previous_write_key_env);
+    env_name(&m, "hmac_secret_env", 0, &s->hmac_secret_env);
+
+    char *rotated = NULL;
+    if (sluice_dec_string(&m, "rotated_at", 0, &rotated) == 1 && sluice_dec_parse_time(rotated, &s->rotated_at) < 0) {
+        sluice_config_diag_add(diag, &sluice_yaml_map_get(m.node, "rotated_at")->pos,
+                               "%s.rotated_at: '%s' is not an ISO-8601 time with a zone (e.g. 2026-11-20T00:00:00Z)",
+                               path, rotated);
+    }
+    free(rotated);
+    sluice_dec_unsigned(&m, "grace_hours", 0, 0, 8760, &s->grace_hours);
+    sluice_dec_string_list(&m, "allowed_origins", 0, sluice_dec_check_origin, 1, &s->allowed_origins,
+                           &s->allowed_origin_count);
+
+    sluice_dec_map_t rl;
+    sluice_dec_map_sub(&m, "rate_limit", &rl);
+    sluice_dec_double(&rl, "per_second", 0, 0, 1e9, &s->rate_limit.per_second);
+    s->rate_limit.burst = s->rate_limit.per_second;
+    sluice_dec_double(&rl, "burst", 0, 0, 1e9, &s->rate_limit.burst);
+    sluice_dec_map_close(&rl);
+
+    if (s->kind == SLUICE_SOURCE_BROWSER) {
+        if (sluice_dec_key_pos(&m, "write_key_env") == NULL)
+            sluice_dec_missing(&m, "write_key_env");
+        not_for(&m, "hmac_secret_env", "server sources (kind: server)");
+        if (s->previous_write_key_env != NULL && s->rotated_at == 0 && sluice_dec_key_pos(&m, "rotated_at") == NULL)
+            sluice_config_diag_add(diag, sluice_dec_key_pos(&m, "previous_write_key_env"),
+                                   "%s.previous_write_key_env: needs rotated_at (when the current key replaced the "
+                                   "previous one; the previous key is accepted for grace_hours after it)",
+                                   path);
+    } else {
+        if (sluice_dec_key_pos(&m, "hmac_secret_env") == NULL)
+            sluice_dec_missing(&m, "hmac_secret_env");
+        static const char *const browser_only[] = {"write_key_env", "previous_write_key_env", "rotated_at",
+                                                   "grace_hours", "allowed_origins", NULL};
+        for (size_t i = 0; browser_only[i] != NULL; i++)
+            not_for(&m, browser_only[i], "browser sources (kind: browser)");
+    }
+    if (s->kind == SLUICE_SOURCE_BROWSER) {
+        resolve_secret(&m, "write_key_env", s->write_key_env, s, org_id, flags, &s->write_key);
+        resolve_secret(&m, "previous_write_key_env", s->previous_write_key_env, s, org_id, flags,
+                       &s->previous_write_key);
+    } else {
+        resolve_secret(&m, "hmac_secret_env", s->hmac_secret_env, s, org_id, flags, &s->hmac_secret);
+    }
+    sluice_dec_map_close(&m);
+}
+
+/* ------------------------------------------------------------------ identity and consent */
+
+static void decode_identity(sluice_identity_config_t *id, sluice_dec_map_t *org)
+{
+    id->cookie_name = sluice_dec_xstrdup("_sid");
+    id->cookie_max_age_days = 400;
+    id->xd_token_ttl_s = 60;
+    id->xd_clock_skew_s = 5;
+    id->link_ttl_days = 400;
+    id->dedup_window_s = 86400;
+
+    sluice_dec_map_t m, xd, dd;
+    sluice_dec_map_sub(org, "identity", &m);
+    checked_string(&m, "cookie_name", 0, check_cookie_name, &id->cookie_name);
+    if (id->cookie_name == NULL)
+        id->cookie_name = sluice_dec_xstrdup("_sid");
+    checked_string(&m, "cookie_domain", 0, sluice_dec_check_host, &id->cookie_domain);
+    sluice_dec_unsigned(&m, "cookie_max_age_days", 0, 1, 400, &id->cookie_max_age_days);
+
+    sluice_dec_map_sub(&m, "cross_domain", &xd);
+    sluice_dec_string_list(&xd, "domains", 0, sluice_dec_check_host, 1, &id->xd_domains, &id->xd_domain_count);
+    sluice_dec_unsigned(&xd, "token_ttl_s", 0, 1, 3600, &id->xd_token_ttl_s);
+    sluice_dec_unsigned(&xd, "clock_skew_s", 0, 0, 300, &id->xd_clock_skew_s);
+    sluice_dec_map_close(&xd);
+
+    sluice_dec_string_list(&m, "vendor_cookies", 0, check_vendor_cookie, 1, &id->vendor_cookies,
+                           &id->vendor_cookie_count);
+    sluice_dec_unsigned(&m, "link_ttl_days", 0, 1, 3650, &id->link_ttl_days);
+
+    sluice_dec_map_sub(&m, "dedup", &dd);
+    sluice_dec_bool(&dd, "enabled", &id->dedup_enabled);
+    sluice_dec_unsigned(&dd, "window_s", 0, 1, 30 * 86400, &id->dedup_window_s);
+    sluice_dec_map_close(&dd);
+    sluice_dec_map_close(&m);
+}
+
+static void decode_consent(sluice_consent_config_t *c, sluice_dec_map_t *org)
+{
+    sluice_dec_map_t m;
+    sluice_dec_map_sub(org, "consent", &m);
+    sluice_dec_string_list(&m, "required", 0, sluice_dec_check_token, 1, &c->required, &c->required_count);
+    /* Listing required categories means enforcing them: the default acts on missing consent. */
+    int policy = SLUICE_CONSENT_DROP;
+    sluice_dec_enum(&m, "policy", 0, policy_names, &policy);
+    c->policy = (sluice_consent_policy_t)policy;
+    sluice_dec_map_close(&m);
+}
+
+/* ------------------------------------------------------------------ data layer */
+
+/* Where each field path of the data layer was first used, to refuse a field handled twice. */
+typedef struct seen_path {
+    const char *text;
+    char where[SLUICE_DEC_PATH_MAX];
+    unsigned line;
+} seen_path_t;
+
+typedef struct seen_paths {
+    seen_path_t *items;
+    size_t count;
+} seen_paths_t;
+
+static void once(seen_paths_t *seen, sluice_config_diag_t *diag, const sluice_path_t *p, const char *where,
+                 const sluice_yaml_pos_t *pos)
+{
+    if (p->text == NULL)
+        return;
+    for (size_t i = 0; i < seen->count; i++) {
+        if (strcmp(seen->items[i].text, p->text) == 0) {
+            sluice_config_diag_add(diag, pos, "%s: field '%s' is already handled by %s (line %u); a field takes one rule",
+                                   where, p->text, seen->items[i].where, seen->items[i].line);
+            return;
+        }
+    }
+    seen->items = sluice_dec_xrealloc(seen->items, seen->count + 1, sizeof(*seen->items));
+    seen_path_t *s = &seen->items[seen->count++];
+    s->text = p->text;
+    snprintf(s->where, sizeof(s->where), "%s", where);
+    s->line = pos->line;
+}
+
+static void decode_hash_rule(sluice_hash_rule_t *r, const sluice_yaml_node_t *n, const char *path,
+                             sluice_config_diag_t *diag)
+{
+    r->pos = n->pos;
+    sluice_dec_map_t m;
+    if (sluice_dec_map_open(&m, diag, n, &n->pos, path) <= 0) {
+        sluice_dec_map_close(&m);
+        return;
+    }
+    map_path_value(&m, "path", &r->path);
+    int norm = SLUICE_NORM_RAW;
+    sluice_dec_enum(&m, "normalize", SLUICE_DEC_REQUIRED, normalizer_names, &norm);
+    r->normalizer = (sluice_normalizer_t)norm;
+    checked_string(&m, "default_country_code", 0, check_country_code, &r->default_country_code);
+    if (r->normalizer != SLUICE_NORM_PHONE)
+        not_for(&m, "default_country_code", "normalize: phone");
+    sluice_dec_map_close(&m);
+}
+
+static void decode_mask_rule(sluice_mask_rule_t *r, const sluice_yaml_node_t *n, const char *path, const char *dir,
+                             sluice_config_diag_t *diag)
+{
+    r->pos = n->pos;
+    sluice_dec_map_t m;
+    if (sluice_dec_map_open(&m, diag, n, &n->pos, path) <= 0) {
+        sluice_dec_map_close(&m);
+        return;
+    }
+    map_path_value(&m, "path", &r->path);
+    char *plugin = NULL;
+    if (sluice_dec_string(&m, "plugin", SLUICE_DEC_REQUIRED, &plugin) == 1) {
+        size_t len = strlen(plugin);
+        if (strchr(plugin, '/') != NULL || (len > 3 && strcmp(plugin + len - 3, ".so") == 0)) {
+            r->plugin = sluice_dec_resolve_path(dir, plugin);
+            free(plugin);
+        } else if (check_plugin_name(plugin) != NULL) {
+            sluice_config_diag_add(diag, &sluice_yaml_map_get(m.node, "plugin")->pos, "%s.plugin: '%s' %s", path,
+                                   plugin, check_plugin_name(plugin));
+            free(plugin);
+        } else {
+            r->plugin = plugin;
+        }
+    }
+    const sluice_yaml_node_t *params = sluice_dec_take(&m, "params");
+    if (params != NULL && sluice_yaml_is_null(params) != 0) {
+        if (params->type != SLUICE_YAML_MAP) {
+            sluice_config_diag_add(diag, &params->pos, "%s.params: expected a map, got %s", path,
+                                   sluice_dec_describe(params));
+        } else {
+            r->params = params;
+            for (size_t i = 0; i < params->pair_count; i++) {
+                const sluice_yaml_node_t *k = params->pairs[i].key;
+                if (sluice_dec_is_secret_key(k->scalar) && sluice_yaml_is_null(params->pairs[i].value) != 0)
+                    sluice_config_diag_add(diag, &k->pos,
+                                           "%s.params.%s: a secret written inline; put it in an environment "
+                                           "variable and give its name (e.g. '%s_env: VAR_NAME')",
+                                           path, k->scalar, k->scalar);
+            }
+        }
+    }
+    int on_error = SLUICE_MASK_ON_ERROR_REMOVE;
+    sluice_dec_enum(&m, "on_error", 0, on_error_names, &on_error);
+    r->on_error = (sluice_mask_on_error_t)on_error;
+    sluice_dec_map_close(&m);
+}
+
+static void decode_data_layer(sluice_org_t *org, sluice_dec_map_t *orgm, const char *dir)
+{
+    sluice_dec_map_t m;
+    sluice_dec_map_sub(orgm, "data_layer", &m);
+    seen_paths_t seen = {0};
+    const sluice_yaml_node_t *seq;
+    char path[SLUICE_DEC_PATH_MAX + 32];
+
+    if (sluice_dec_list(&m, "hash_fields", 0, &seq) == 1) {
+        org->hash_rules = sluice_dec_xcalloc(seq->item_count, sizeof(*org->hash_rules));
+        org->hash_rule_count = seq->item_count;
+        for (size_t i = 0; i < seq->item_count; i++) {
+            item_path(path, sizeof(path), m.path, "hash_fields", i);
+            decode_hash_rule(&org->hash_rules[i], seq->items[i], path, m.diag);
+            once(&seen, m.diag, &org->hash_rules[i].path, path, &seq->items[i]->pos);
+        }
+    }
+    if (sluice_dec_list(&m, "mask", 0, &seq) == 1) {
+        org->mask_rules = sluice_dec_xcalloc(seq->item_count, sizeof(*org->mask_rules));
+        org->mask_rule_count = seq->item_count;
+        for (size_t i = 0; i < seq->item_count; i++) {
+            item_path(path, sizeof(path), m.path, "mask", i);
+            decode_mask_rule(&org->mask_rules[i], seq->items[i], path, dir, m.diag);
+            once(&seen, m.diag, &org->mask_rules[i].path, path, &seq->items[i]->pos);
+        }
+    }
+    if (sluice_dec_list(&m, "drop", 0, &seq) == 1) {
+        org->drop = sluice_dec_xcalloc(seq->item_count, sizeof(*org->drop));
+        org->drop_count = seq->item_count;
+        for (size_t i = 0; i < seq->item_count; i++) {
+            item_path(path, sizeof(path), m.path, "drop", i);
+            if (field_path(m.diag, seq->items[i], path, &org->drop[i]) == 1)
+                once(&seen, m.diag, &org->drop[i], path, &seq->items[i]->pos);
+        }
+    }
+    free(seen.items);
+    sluice_dec_map_close(&m);
+}
+
+/* ------------------------------------------------------------------ integrations */
+
+typedef struct vendor_limits {
+    unsigned def_events, max_events;
+    size_t def_bytes, max_bytes;
+} vendor_limits_t;
+
+/* Per-request limits published by each vendor (docs VENDORS.md); webhooks have none, so their
+ * defaults are conservative and the caps generous. */
+static const vendor_limits_t limits_of[] = {
+    [SLUICE_VENDOR_META] = {1000, 1000, 1000000, 10000000},
+    [SLUICE_VENDOR_GA4] = {25, 25, 130000, 130000},
+    [SLUICE_VENDOR_TIKTOK] = {1000, 1000, 1000000, 10000000},
+    [SLUICE_VENDOR_WEBHOOK] = {100, 10000, 1000000, 10000000},
+};
+
+/* Headers that carry credentials; those belong in the vault (and `sign: true`), not the file. */
+static int is_secret_header(const char *name)
+{
+    static const char *const exact[] = {"authorization", "proxy-authorization", "cookie", NULL};
+    static const char *const parts[] = {"token", "secret", "password", "api-key", "apikey", "api_key", NULL};
+    for (size_t i = 0; exact[i] != NULL; i++) {
+        if (strcasecmp(name, exact[i]) == 0)
+            return 1;
+    }
+    for (size_t i = 0; parts[i] != NULL; i++) {
+        if (strcasestr(name, parts[i]) != NULL)
+            return 1;
+    }
+    return 0;
+}
+
+static void decode_headers(sluice_integration_t *it, sluice_dec_map_t *m)
+{
+    const sluice_yaml_node_t *h = sluice_dec_take(m, "headers");
+    if (h == NULL || sluice_yaml_is_null(h) == 0)
+        return;
+    char base[SLUICE_DEC_PATH_MAX];
+    sluice_dec_key_path(m, "headers", base, sizeof(base));
+    if (h->type != SLUICE_YAML_MAP) {
+        sluice_config_diag_add(m->diag, &h->pos, "%s: expected a map, got %s", base, sluice_dec_describe(h));
+        return;
+    }
+    it->headers = sluice_dec_xcalloc(h->pair_count, sizeof(*it->headers));
+    for (size_t i = 0; i < h->pair_count; i++) {
+        const sluice_yaml_node_t *k = h->pairs[i].key;
+        char path[SLUICE_DEC_PATH_MAX + 80];
+        snprintf(path, sizeof(path), "%s.%s", base, k->scalar);
+        if (sluice_dec_check_token(k->scalar) != NULL) {
+            sluice_config_diag_add(m->diag, &k->pos, "%s: '%s' is not a header name", path, k->scalar);
+            continue;
+        }
+        if (is_secret_header(k->scalar)) {
+            sluice_config_diag_add(m->diag, &k->pos,
+                                   "%s: a secret written inline; webhook credentials live in the vault "
+                                   "(sluicectl vault put) and requests are signed with 'sign: true'",
+                                   path);
+            continue;
+        }
+        char *value = NULL;
+        if (sluice_dec_node_string(m->diag, h->pairs[i].value, path, &value) < 0)
+            continue;
+        if (strpbrk(value, "\r\n") != NULL) {
+            sluice_config_diag_add(m->diag, &h->pairs[i].value->pos, "%s: header values may not contain line breaks",
+                                   path);
+            free(value);
+            continue;
+        }
+        it->headers[it->header_count].key = sluice_dec_xstrdup(k->scalar);
+        it->headers[it->header_count].value = value;
+        it->header_count++;
+    }
+}
+
+static void decode_integration(sluice_integration_t *it, const sluice_yaml_node_t *n, const char *path,
+                               sluice_config_diag_t *diag)
+{
+    it->pos = n->pos;
+    it->enabled = 1;
+    it->batch_max_wait_ms = 1000;
+    it->rate_limit_rps = 100;
+    it->max_attempts = 5;
+    it->retry_base_ms = 4000;
+    it->retry_max_ms = 300000;
+    it->retry_max_elapsed_s = 3600;
+    it->timeout_ms = 10000;
+    sluice_dec_map_t m;
+    if (sluice_dec_map_open(&m, diag, n, &n->pos, path) <= 0) {
+        sluice_dec_map_close(&m);
+        return;
+    }
+    checked_string(&m, "name", SLUICE_DEC_REQUIRED, sluice_dec_check_id, &it->name);
+    int vendor = -1;
+    sluice_dec_enum(&m, "vendor", SLUICE_DEC_REQUIRED, vendor_names, &vendor);
+    it->vendor = vendor < 0 ? SLUICE_VENDOR_WEBHOOK : (sluice_vendor_kind_t)vendor;
+    sluice_dec_bool(&m, "enabled", &it->enabled);
+    checked_string(&m, "credentials", 0, sluice_dec_check_id, &it->credentials);
+    if (it->credentials == NULL && it->name != NULL)
+        it->credentials = sluice_dec_xstrdup(it->name);
+    sluice_dec_string_list(&m, "events", 0, NULL, 1, &it->events, &it->event_count);
+    sluice_dec_string_list(&m, "types", 0, check_event_type, 1, &it->types, &it->type_count);
+    checked_string(&m, "consent", 0, sluice_dec_check_token, &it->consent);
+    checked_string(&m, "base_url", 0, sluice_dec_check_http_url, &it->base_url);
+
+    /* Vendor options: read them all, then refuse the ones that belong to another vendor. */
+    sluice_dec_string(&m, "pixel_id", 0, &it->pixel_id);
+    it->api_version = sluice_dec_xstrdup("v21.0");
+    checked_string(&m, "api_version", 0, check_api_version, &it->api_version);
+    if (it->api_version == NULL)
+        it->api_version = sluice_dec_xstrdup("v21.0");
+    sluice_dec_string(&m, "test_event_code", 0, &it->test_event_code);
+    sluice_dec_string(&m, "measurement_id", 0, &it->measurement_id);
+    sluice_dec_string(&m, "pixel_code", 0, &it->pixel_code);
+    checked_string(&m, "url", 0, sluice_dec_check_http_url, &it->url);
+    decode_headers(it, &m);
+    sluice_dec_bool(&m, "sign", &it->sign);
+
+    if (vendor >= 0) {
+        static const struct {
+            const char *key;
+            sluice_vendor_kind_t vendor;
+            int required;
+        } options[] = {
+            {"pixel_id", SLUICE_VENDOR_META, 1},       {"api_version", SLUICE_VENDOR_META, 0},
+            {"test_event_code", SLUICE_VENDOR_META, 0}, {"measurement_id", SLUICE_VENDOR_GA4, 1},
+            {"pixel_code", SLUICE_VENDOR_TIKTOK, 1},   {"url", SLUICE_VENDOR_WEBHOOK, 1},
+            {"headers", SLUICE_VENDOR_WEBHOOK, 0},     {"sign", SLUICE_VENDOR_WEBHOOK, 0},
+        };
+        for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
+            if (options[i].vendor != it->vendor) {
+                char what[40];
+                snprintf(what, sizeof(what), "vendor %s", vendor_names[options[i].vendor]);
+                not_for(&m, options[i].key, what);
+            } else if (options[i].required && sluice_dec_key_pos(&m, options[i].key) == NULL) {
+                sluice_config_diag_add(diag, &m.pos, "missing required key '%s' in %s (needed by vendor %s)",
+                                       options[i].key, path, vendor_names[it->vendor]);
+            }
+        }
+    }
+
+    const vendor_limits_t *lim = &limits_of[it->vendor];
+    it->batch_max_events = lim->def_events;
+    it->batch_max_bytes = lim->def_bytes;
+    sluice_dec_map_t b, r;
+    sluice_dec_map_sub(&m, "batch", &b);
+    sluice_dec_unsigned(&b, "max_events", 0, 1, lim->max_events, &it->batch_max_events);
+    sluice_dec_size(&b, "max_bytes", 0, 1024, lim->max_bytes, &it->batch_max_bytes);
+    sluice_dec_unsigned(&b, "max_wait_ms", 0, 0, 60000, &it->batch_max_wait_ms);
+    sluice_dec_map_close(&b);
+    sluice_dec_double(&m, "rate_limit_rps", 0, 0.01, 100000, &it->rate_limit_rps);
+    sluice_dec_map_sub(&m, "retry", &r);
+    sluice_dec_unsigned(&r, "max_attempts", 0, 1, 100, &it->max_attempts);
+    sluice_dec_unsigned(&r, "base_ms", 0, 1, 3600000, &it->retry_base_ms);
+    if (sluice_dec_unsigned(&r, "max_ms", 0, 1, 86400000, &it->retry_max_ms) == 1 &&
+        it->retry_max_ms < it->retry_base_ms)
+        sluice_config_diag_add(diag, &sluice_yaml_map_get(r.node, "max_ms")->pos,
+                               "%s.max_ms: %u is below base_ms (%u)", r.path, it->retry_max_ms, it->retry_base_ms);
+    sluice_dec_unsigned(&r, "max_elapsed_s", 0, 1, 604800, &it->retry_max_elapsed_s);
+    sluice_dec_map_close(&r);
+    sluice_dec_unsigned(&m, "timeout_ms", 0, 1, 300000, &it->timeout_ms);
+    sluice_dec_map_close(&m);
+}
+
+/* ------------------------------------------------------------------ org */
+
+void sluice_org_decode(sluice_org_t *org, const sluice_yaml_node_t *node, const char *path, const char *dir,
+                       int flags, sluice_config_diag_t *diag)
+{
+    org->pos = node->pos;
+    org->file = sluice_dec_xstrdup(node->pos.file);
+    sluice_dec_map_t m;
+    int present = sluice_dec_map_open(&m, diag, node, &node->pos, path);
+    if (present <= 0) {
+        if (present == 0)
+            sluice_config_diag_add(diag, &node->pos, "%s: expected a map, got null", path);
+        sluice_dec_map_close(&m);
+        return;
+    }
+    checked_string(&m, "id", SLUICE_DEC_REQUIRED, sluice_dec_check_id, &org->id);
+
+    const sluice_yaml_node_t *seq;
+    char ipath[SLUICE_DEC_PATH_MAX + 32];
+    if (sluice_dec_list(&m, "sources", SLUICE_DEC_REQUIRED, &seq) == 1) {
+        if (seq->item_count == 0)
+            sluice_config_diag_add(diag, &seq->pos, "%s.sources: an org needs at least one source", path);
+        org->sources = sluice_dec_xcalloc(seq->item_count, sizeof(*org->sources));
+        org->source_count = seq->item_count;
+        for (size_t i = 0; i < seq->item_count; i++) {
+            item_path(ipath, sizeof(ipath), path, "sources", i);
+            decode_source(&org->sources[i], seq->items[i], ipath, org->id, flags, diag);
+            const sluice_source_t *s = &org->sources[i];
+            for (size_t j = 0; s->id != NULL && j < i; j++) {
+                if (org->sources[j].id != NULL && strcmp(org->sources[j].id, s->id) == 0) {
+                    sluice_config_diag_add(diag, &sluice_yaml_map_get(seq->items[i], "id")->pos,
+                                           "%s.id: duplicate source id '%s' in org '%s' (first at line %u)", ipath,
+                                           s->id, org->id ? org->id : "?", org->sources[j].pos.line);
+                    break;
+                }
+            }
+        }
+    }
+    decode_identity(&org->identity, &m);
+    decode_consent(&org->consent, &m);
+    decode_data_layer(org, &m, dir);
+    if (sluice_dec_list(&m, "integrations", 0, &seq) == 1) {
+        org->integrations = sluice_dec_xcalloc(seq->item_count, sizeof(*org->integrations));
+        org->integration_count = seq->item_count;
+        for (size_t i = 0; i < seq->item_count; i++) {
+            item_path(ipath, sizeof(ipath), path, "integrations", i);
+            decode_integration(&org->integrations[i], seq->items[i], ipath, diag);
+            const sluice_integration_t *it = &org->integrations[i];
+            for (size_t j = 0; it->name != NULL && j < i; j++) {
+                if (org->integrations[j].name != NULL && strcmp(org->integrations[j].name, it->name) == 0) {
+                    sluice_config_diag_add(diag, &sluice_yaml_map_get(seq->items[i], "name")->pos,
+                                           "%s.name: duplicate integration name '%s' in org '%s' (first at line %u)",
+                                           ipath, it->name, org->id ? org->id : "?", org->integrations[j].pos.line);
+                    break;
+                }
+            }
+        }
+    }
+    sluice_dec_map_close(&m);
+}
+
+/* ------------------------------------------------------------------ dispose */
+
+static void free_strings(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void free_secret(char *s)
+{
+    if (s == NULL)
+        return;
+    OPENSSL_cleanse(s, strlen(s));
+    free(s);
+}
+
+void sluice_org_dispose(sluice_org_t *org)
+{
+    if (org == NULL)
+        return;
+    free(org->id);
+    free(org->file);
+    for (size_t i = 0; i < org->source_count; i++) {
+        sluice_source_t *s = &org->sources[i];
+        free(s->id);
+        free(s->write_key_env);
+        free(s->previous_write_key_env);
+        free(s->hmac_secret_env);
+        free_strings(s->allowed_origins, s->allowed_origin_count);
+        free_secret(s->write_key);
+        free_secret(s->previous_write_key);
+        free_secret(s->hmac_secret);
+    }
+    free(org->sources);
+    sluice_identity_config_t *id = &org->identity;
+    free(id->cookie_name);
+    free(id->cookie_domain);
+    free_strings(id->xd_domains, id->xd_domain_count);
+    free_strings(id->vendor_cookies, id->vendor_cookie_count);
+    for (size_t i = 0; i < org->hash_rule_count; i++) {
+        sluice_path_dispose(&org->hash_rules[i].path);
+        free(org->hash_rules[i].default_country_code);
+    }
+    free(org->hash_rules);
+    for (size_t i = 0; i < org->mask_rule_count; i++) {
+        sluice_path_dispose(&org->mask_rules[i].path);
+        free(org->mask_rules[i].plugin);
+    }
+    free(org->mask_rules);
+    for (size_t i = 0; i < org->drop_count; i++)
+        sluice_path_dispose(&org->drop[i]);
+    free(org->drop);
+    free_strings(org->consent.required, org->consent.required_count);
+    for (size_t i = 0; i < org->integration_count; i++) {
+        sluice_integration_t *it = &org->integrations[i];
+        free(it->name);
+        free(it->credentials);
+        free_strings(it->events, it->event_count);
+        free_strings(it->types, it->type_count);
+        free(it->consent);
+        free(it->base_url);
+        free(it->pixel_id);
+        free(it->api_version);
+        free(it->test_event_code);
+        free(it->measurement_id);
+        free(it->pixel_code);
+        free(it->url);
+        for (size_t j = 0; j < it->header_count; j++) {
+            free(it->headers[j].key);
+            free(it->headers[j].value);
+        }
+        free(it->headers);
+    }
+    free(org->integrations);
+    memset(org, 0, sizeof(*org));
+}

@@ -1,0 +1,141 @@
+/*
+ * Data-layer field paths: parsing `a.b[*].c` into segments at config load (main thread) and
+ * walking a jansson value along them on the request path (any thread; a parsed path is
+ * read-only, the walk allocates nothing).
+ */
+#include "config/path.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size);
+    if (p == NULL) {
+        fputs("sluice: out of memory while parsing a field path\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+void sluice_path_dispose(sluice_path_t *p)
+{
+    if (p == NULL)
+        return;
+    for (size_t i = 0; i < p->count; i++)
+        free(p->segs[i].key);
+    free(p->segs);
+    free(p->text);
+    memset(p, 0, sizeof(*p));
+}
+
+int sluice_path_parse(const char *text, sluice_path_t *out, char *err, size_t err_len)
+{
+    memset(out, 0, sizeof(*out));
+    size_t len = strlen(text);
+    if (len == 0) {
+        snprintf(err, err_len, "empty path");
+        return -1;
+    }
+    /* Every segment needs at least one character, so len bounds the segment count. */
+    sluice_path_seg_t *segs = xcalloc(len, sizeof(*segs));
+    size_t count = 0;
+    size_t i = 0;
+    int want_key = 1; /* at the start and after '.', a key must follow */
+    while (i < len) {
+        char c = text[i];
+        if (c == '[') {
+            if (count == 0) {
+                snprintf(err, err_len, "column %zu: a path starts with a key, not '['", i + 1);
+                goto fail;
+            }
+            if (want_key) {
+                snprintf(err, err_len, "column %zu: expected a key after '.'", i + 1);
+                goto fail;
+            }
+            if (strncmp(text + i, "[*]", 3) != 0) {
+                snprintf(err, err_len, "column %zu: only [*] (every element) is supported inside brackets", i + 1);
+                goto fail;
+            }
+            segs[count++].kind = SLUICE_PATH_ALL;
+            i += 3;
+            continue;
+        }
+        if (c == '.') {
+            if (want_key) {
+                snprintf(err, err_len, "column %zu: empty key", i + 1);
+                goto fail;
+            }
+            want_key = 1;
+            i++;
+            continue;
+        }
+        if (!want_key) {
+            snprintf(err, err_len, "column %zu: expected '.' or '[*]' after '%.*s'", i + 1, (int)i, text);
+            goto fail;
+        }
+        size_t start = i;
+        while (i < len && text[i] != '.' && text[i] != '[' && text[i] != ']') {
+            if ((unsigned char)text[i] < 0x20) {
+                snprintf(err, err_len, "column %zu: control character in a key", i + 1);
+                goto fail;
+            }
+            i++;
+        }
+        if (i == start) {
+            snprintf(err, err_len, "column %zu: unexpected ']'", i + 1);
+            goto fail;
+        }
+        segs[count].kind = SLUICE_PATH_KEY;
+        segs[count].key = xcalloc(i - start + 1, 1);
+        memcpy(segs[count].key, text + start, i - start);
+        count++;
+        want_key = 0;
+    }
+    if (want_key) {
+        snprintf(err, err_len, "column %zu: path ends with '.'", len);
+        goto fail;
+    }
+    out->text = xcalloc(len + 1, 1);
+    memcpy(out->text, text, len);
+    out->segs = segs;
+    out->count = count;
+    return 0;
+fail:
+    for (size_t k = 0; k < count; k++)
+        free(segs[k].key);
+    free(segs);
+    return -1;
+}
+
+/* parent/key/index describe where `value` sits; seg is the next segment to apply to value. */
+static int walk(json_t *parent, const char *key, size_t index, json_t *value, const sluice_path_t *p, size_t seg,
+                sluice_path_visit_cb cb, void *ud)
+{
+    if (seg == p->count)
+        return cb(parent, key, index, value, ud);
+    const sluice_path_seg_t *s = &p->segs[seg];
+    if (s->kind == SLUICE_PATH_KEY) {
+        json_t *child = json_object_get(value, s->key); /* NULL for non-objects too */
+        if (child == NULL)
+            return 0;
+        return walk(value, s->key, 0, child, p, seg + 1, cb, ud);
+    }
+    if (!json_is_array(value))
+        return 0;
+    /* Size re-read each round: the callback may replace elements (never remove them). */
+    for (size_t i = 0; i < json_array_size(value); i++) {
+        int rc = walk(value, NULL, i, json_array_get(value, i), p, seg + 1, cb, ud);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int sluice_path_visit(json_t *root, const sluice_path_t *p, sluice_path_visit_cb cb, void *ud)
+{
+    if (root == NULL || p == NULL || p->count == 0)
+        return 0;
+    return walk(NULL, NULL, 0, root, p, 0, cb, ud);
+}
