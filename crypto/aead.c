@@ -35,11 +35,9 @@ static int gcm(int enc, const uint8_t *key, const uint8_t *iv, size_t iv_len, co
                const uint8_t *in, size_t n, uint8_t *out, const uint8_t *tag_in, uint8_t *tag_out)
 {
     pthread_once(&fetch_once, fetch_cipher);
-    if (aes256gcm == NULL || iv_len == 0 || aad_len > INT_MAX || n > INT_MAX) {
-        sluice_secure_zero(out, n);
-        return FAILED;
-    }
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    /* EVP takes int lengths. */
+    int ok = aes256gcm != NULL && iv_len > 0 && aad_len <= INT_MAX && n <= INT_MAX;
+    EVP_CIPHER_CTX *ctx = ok ? EVP_CIPHER_CTX_new() : NULL;
     size_t ivl = iv_len;
     OSSL_PARAM params[] = {
         OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivl),
@@ -47,14 +45,14 @@ static int gcm(int enc, const uint8_t *key, const uint8_t *iv, size_t iv_len, co
     };
     int len = 0;
     unsigned char final_block[16]; /* GCM's final step writes nothing; this keeps out + len off NULL */
-    int ok = ctx != NULL && EVP_CipherInit_ex2(ctx, aes256gcm, NULL, NULL, enc, params) == 1 &&
-             EVP_CipherInit_ex2(ctx, NULL, key, iv, enc, NULL) == 1;
+    ok = ctx != NULL && EVP_CipherInit_ex2(ctx, aes256gcm, NULL, NULL, enc, params) == 1 &&
+         EVP_CipherInit_ex2(ctx, NULL, key, iv, enc, NULL) == 1;
     if (ok && aad_len > 0)
         ok = EVP_CipherUpdate(ctx, NULL, &len, aad, (int)aad_len) == 1;
     if (ok && n > 0)
         ok = EVP_CipherUpdate(ctx, out, &len, in, (int)n) == 1;
+    /* The ctrl interface takes void *; OpenSSL only reads the tag here. */
     if (ok && !enc)
-        /* The ctrl interface takes void *; OpenSSL only reads the tag here. */
         ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, SLUICE_AEAD_TAG_LEN, (void *)tag_in) == 1;
     int rc = FAILED;
     if (ok) {
