@@ -1,0 +1,960 @@
+/*
+ * Tests of the config loader (config/config.c, org.c, decode.c, dump.c): the example config
+ * and its facts, every error class with its exact "file:line:col: message", includes, env
+ * overrides, secrets, defaults and the JSON dump.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config/config.h"
+
+/* A valid config; tests append lines (line 10 onwards continue the org at indent 4). */
+#define BASE                                                                                                           \
+    "version: 1\n"                                                   /* 1 */                                           \
+    "server:\n"                                                      /* 2 */                                           \
+    "  https: {listen: \"127.0.0.1:8443\", cert: c.crt, key: c.key}\n" /* 3 */                                         \
+    "kafka: {brokers: \"127.0.0.1:9092\"}\n"                         /* 4 */                                           \
+    "orgs:\n"                                                        /* 5 */                                           \
+    "  - id: acme\n"                                                 /* 6 */                                           \
+    "    sources:\n"                                                 /* 7 */                                           \
+    "      - id: web\n"                                              /* 8 */                                           \
+    "        write_key_env: ACME_WEB_WRITE_KEY\n"                    /* 9 */
+
+static const char *const env_vars[] = {"SLUICE_HTTPS_LISTEN", "SLUICE_HTTP_LISTEN",  "SLUICE_TLS_CERT",
+                                       "SLUICE_TLS_KEY",      "SLUICE_KAFKA_BROKERS", "SLUICE_REDIS_URL",
+                                       "SLUICE_DATABASE_URL", "SLUICE_METRICS_LISTEN", "SLUICE_LOG_LEVEL",
+                                       NULL};
+
+static int clear_env(void **state)
+{
+    (void)state;
+    for (size_t i = 0; env_vars[i] != NULL; i++)
+        unsetenv(env_vars[i]);
+    return 0;
+}
+
+static sluice_config_t *load(const char *yaml, int flags, sluice_config_diag_t *d)
+{
+    sluice_config_diag_init(d);
+    return sluice_config_load_string("x.yaml", yaml, strlen(yaml), flags, d);
+}
+
+static void dump_diag(const sluice_config_diag_t *d)
+{
+    for (size_t i = 0; i < d->count; i++)
+        print_message("  got: %s\n", d->msgs[i]);
+}
+
+/* Loading yaml must fail with exactly these messages, in this order (NULL-terminated). */
+static void expect_errors_flags(const char *yaml, int flags, const char *const *expected)
+{
+    sluice_config_diag_t d;
+    sluice_config_t *cfg = load(yaml, flags, &d);
+    size_t n = 0;
+    while (expected[n] != NULL)
+        n++;
+    int same = cfg == NULL && d.count == n;
+    for (size_t i = 0; same && i < n; i++)
+        same = strcmp(d.msgs[i], expected[i]) == 0;
+    if (!same) {
+        for (size_t i = 0; i < n; i++)
+            print_message("  want: %s\n", expected[i]);
+        dump_diag(&d);
+    }
+    sluice_config_free(cfg);
+    sluice_config_diag_dispose(&d);
+    assert_true(same);
+}
+
+#define expect_errors(yaml, ...)                                                                                       \
+    expect_errors_flags(yaml, SLUICE_CONFIG_NO_ENV, (const char *const[]){__VA_ARGS__, NULL})
+
+static sluice_config_t *load_ok(const char *yaml, int flags)
+{
+    sluice_config_diag_t d;
+    sluice_config_t *cfg = load(yaml, flags, &d);
+    if (cfg == NULL)
+        dump_diag(&d);
+    sluice_config_diag_dispose(&d);
+    assert_non_null(cfg);
+    return cfg;
+}
+
+/* ------------------------------------------------------------------ the example */
+
+static const sluice_hash_rule_t *hash_rule(const sluice_org_t *org, const char *path)
+{
+    for (size_t i = 0; i < org->hash_rule_count; i++) {
+        if (strcmp(org->hash_rules[i].path.text, path) == 0)
+            return &org->hash_rules[i];
+    }
+    return NULL;
+}
+
+static const sluice_mask_rule_t *mask_rule(const sluice_org_t *org, const char *path)
+{
+    for (size_t i = 0; i < org->mask_rule_count; i++) {
+        if (strcmp(org->mask_rules[i].path.text, path) == 0)
+            return &org->mask_rules[i];
+    }
+    return NULL;
+}
+
+static void test_example_loads_with_its_facts(void **state)
+{
+    (void)state;
+    const char *src = getenv("SLUICE_SOURCE_DIR");
+    assert_non_null(src);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/config/examples/acme.yaml", src);
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    sluice_config_t *cfg = sluice_config_load(path, SLUICE_CONFIG_NO_ENV, &d);
+    if (cfg == NULL)
+        dump_diag(&d);
+    assert_non_null(cfg);
+    assert_int_equal(d.count, 0);
+    sluice_config_diag_dispose(&d);
+
+    assert_true(cfg->server.https.enabled);
+    assert_string_equal(cfg->server.https.host, "127.0.0.1");
+    assert_int_equal(cfg->server.https.port, 8443);
+    assert_false(cfg->server.http.enabled);
+    assert_string_equal(cfg->server.metrics.host, "127.0.0.1");
+    assert_int_equal(cfg->server.metrics.port, 9464);
+    char want[1200];
+    snprintf(want, sizeof(want), "%s/config/examples/../../build/demo/certs/server.crt", src);
+    assert_string_equal(cfg->server.tls_cert, want); /* SLUICE_SOURCE_DIR is absolute, as is the result */
+    assert_non_null(strstr(cfg->server.tls_key, "/build/demo/certs/server.key"));
+    assert_string_equal(cfg->kafka.brokers, "127.0.0.1:9092");
+    assert_string_equal(cfg->redis.host, "127.0.0.1");
+    assert_int_equal(cfg->redis.port, 6379);
+    assert_int_equal(cfg->server.trusted_proxy_count, 2);
+
+    const sluice_org_t *acme = sluice_config_find_org(cfg, "acme");
+    assert_non_null(acme);
+    const sluice_source_t *web = sluice_org_find_source(acme, "web");
+    assert_non_null(web);
+    assert_int_equal(web->kind, SLUICE_SOURCE_BROWSER);
+    assert_string_equal(web->write_key_env, "ACME_WEB_WRITE_KEY");
+    assert_null(web->write_key); /* not resolved without SLUICE_CONFIG_RESOLVE_SECRETS */
+    int shop = 0;
+    for (size_t i = 0; i < web->allowed_origin_count; i++)
+        shop |= strcmp(web->allowed_origins[i], "https://shop.acme.test") == 0;
+    assert_true(shop);
+    assert_int_equal(web->rotated_at, 1795132800); /* 2026-11-20T00:00:00Z */
+
+    const sluice_hash_rule_t *h = hash_rule(acme, "traits.email");
+    assert_non_null(h);
+    assert_int_equal(h->normalizer, SLUICE_NORM_EMAIL);
+    h = hash_rule(acme, "properties.email");
+    assert_non_null(h);
+    assert_int_equal(h->normalizer, SLUICE_NORM_EMAIL);
+    h = hash_rule(acme, "traits.phone");
+    assert_non_null(h);
+    assert_int_equal(h->normalizer, SLUICE_NORM_PHONE);
+    assert_string_equal(h->default_country_code, "1");
+    h = hash_rule(acme, "traits.firstName");
+    assert_non_null(h);
+    assert_int_equal(h->normalizer, SLUICE_NORM_NAME);
+
+    const sluice_mask_rule_t *m = mask_rule(acme, "properties.card_number");
+    assert_non_null(m);
+    assert_string_equal(m->plugin, "partial");
+    long long keep;
+    assert_int_equal(sluice_yaml_as_int(sluice_yaml_map_get(m->params, "keep_last"), &keep), 0);
+    assert_int_equal(keep, 4);
+    m = mask_rule(acme, "context.ip");
+    assert_non_null(m);
+    assert_string_equal(m->plugin, "ip_truncate");
+    assert_null(m->params);
+    m = mask_rule(acme, "properties.ssn");
+    assert_non_null(m);
+    assert_string_equal(m->plugin, "fpe");
+    assert_string_equal(sluice_yaml_map_get(m->params, "alphabet")->scalar, "digits");
+    m = mask_rule(acme, "properties.note");
+    assert_non_null(m);
+    assert_string_equal(m->plugin, "redact_text");
+    int dropped = 0;
+    for (size_t i = 0; i < acme->drop_count; i++)
+        dropped |= strcmp(acme->drop[i].text, "properties.password") == 0;
+    assert_true(dropped);
+
+    const sluice_integration_t *meta = sluice_org_find_integration(acme, "meta");
+    assert_non_null(meta);
+    assert_int_equal(meta->vendor, SLUICE_VENDOR_META);
+    assert_non_null(sluice_org_find_integration(acme, "ga4"));
+    assert_int_equal(sluice_org_find_integration(acme, "ga4")->vendor, SLUICE_VENDOR_GA4);
+    assert_non_null(sluice_org_find_integration(acme, "webhook"));
+    assert_int_equal(sluice_org_find_integration(acme, "webhook")->vendor, SLUICE_VENDOR_WEBHOOK);
+
+    assert_int_equal(cfg->org_count, 2);
+    const sluice_org_t *globex = sluice_config_find_org(cfg, "globex");
+    assert_non_null(globex);
+    size_t len = strlen(globex->file);
+    assert_true(len > 16 && strcmp(globex->file + len - 16, "orgs/globex.yaml") == 0);
+    assert_null(sluice_config_find_org(cfg, "initech"));
+    sluice_config_free(cfg);
+}
+
+/* ------------------------------------------------------------------ defaults */
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = load_ok(BASE, SLUICE_CONFIG_NO_ENV);
+    assert_false(cfg->server.http.enabled);
+    assert_string_equal(cfg->server.metrics.host, "127.0.0.1");
+    assert_int_equal(cfg->server.metrics.port, 9464);
+    assert_string_equal(cfg->server.path_prefix, "/v1");
+    assert_string_equal(cfg->server.tag_path, "/sluice.js");
+    assert_int_equal(cfg->server.drain_timeout_ms, 10000);
+    assert_int_equal(cfg->limits.max_body_bytes, 524288);
+    assert_int_equal(cfg->limits.max_event_bytes, 32768);
+    assert_int_equal(cfg->limits.max_batch_events, 500);
+    assert_int_equal(cfg->limits.max_depth, 16);
+    assert_int_equal(cfg->limits.max_string_bytes, 8192);
+    assert_int_equal(cfg->limits.max_wire_bytes, 524288);
+    assert_string_equal(cfg->kafka.topic, "sluice.events");
+    assert_string_equal(cfg->kafka.dlq_topic, "sluice.dlq");
+    assert_int_equal(cfg->kafka.ack, SLUICE_ACK_KAFKA);
+    assert_int_equal(cfg->kafka.ack_timeout_ms, 5000);
+    assert_int_equal(cfg->kafka.queue_max_messages, 100000);
+    assert_null(cfg->redis.url);
+    assert_int_equal(cfg->redis.timeout_ms, 50);
+    assert_null(cfg->database.url);
+    assert_string_equal(cfg->log_level, "info");
+    assert_null(cfg->audit_log);
+    assert_null(cfg->delivery.ca_file);
+    assert_int_equal(cfg->delivery.metrics.port, 9465);
+    assert_int_equal(cfg->delivery.credentials_ttl_s, 300);
+    assert_int_equal(cfg->delivery.max_in_flight, 64);
+    const sluice_org_t *org = &cfg->orgs[0];
+    assert_string_equal(org->file, "x.yaml");
+    assert_int_equal(org->sources[0].grace_hours, 72);
+    assert_true(org->sources[0].rate_limit.per_second == 0);
+    assert_string_equal(org->identity.cookie_name, "_sid");
+    assert_null(org->identity.cookie_domain);
+    assert_int_equal(org->identity.cookie_max_age_days, 400);
+    assert_int_equal(org->identity.xd_token_ttl_s, 60);
+    assert_int_equal(org->identity.xd_clock_skew_s, 5);
+    assert_int_equal(org->identity.link_ttl_days, 400);
+    assert_false(org->identity.dedup_enabled);
+    assert_int_equal(org->identity.dedup_window_s, 86400);
+    assert_int_equal(org->consent.policy, SLUICE_CONSENT_DROP);
+    /* relative paths resolve against the config file's directory, made absolute */
+    char cwd[1024], want[1100];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    snprintf(want, sizeof(want), "%s/c.crt", cwd);
+    assert_string_equal(cfg->server.tls_cert, want);
+    sluice_config_free(cfg);
+}
+
+static void test_integration_defaults_per_vendor(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = load_ok(BASE "    integrations:\n"
+                                        "      - {name: g, vendor: ga4, measurement_id: G-1}\n"
+                                        "      - {name: w, vendor: webhook, url: \"https://h.test/x\"}\n"
+                                        "      - {name: m, vendor: meta, pixel_id: 1, credentials: meta-main}\n",
+                                   SLUICE_CONFIG_NO_ENV);
+    const sluice_org_t *org = &cfg->orgs[0];
+    const sluice_integration_t *g = sluice_org_find_integration(org, "g");
+    assert_int_equal(g->batch_max_events, 25);
+    assert_int_equal(g->batch_max_bytes, 130000);
+    assert_string_equal(g->credentials, "g");
+    assert_true(g->enabled);
+    assert_int_equal(g->max_attempts, 5);
+    assert_int_equal(g->retry_base_ms, 4000);
+    assert_int_equal(g->retry_max_ms, 300000);
+    assert_int_equal(g->retry_max_elapsed_s, 3600);
+    assert_int_equal(g->timeout_ms, 10000);
+    assert_int_equal(g->batch_max_wait_ms, 1000);
+    assert_true(g->rate_limit_rps == 100);
+    const sluice_integration_t *w = sluice_org_find_integration(org, "w");
+    assert_int_equal(w->batch_max_events, 100);
+    const sluice_integration_t *m = sluice_org_find_integration(org, "m");
+    assert_int_equal(m->batch_max_events, 1000);
+    assert_string_equal(m->pixel_id, "1"); /* a plain number is kept as written */
+    assert_string_equal(m->api_version, "v21.0");
+    assert_string_equal(m->credentials, "meta-main");
+    sluice_config_free(cfg);
+}
+
+/* ------------------------------------------------------------------ error classes */
+
+static void test_unknown_key_with_suggestion(void **state)
+{
+    (void)state;
+    expect_errors("version: 1\n"
+                  "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+                  "orgs:\n"
+                  "  - {id: acme, sources: [{id: web, write_key_env: K}]}\n"
+                  "server:\n"
+                  "  https:\n"
+                  "    lisen: \"127.0.0.1:8443\"\n"
+                  "    cert: c.crt\n"
+                  "    key: c.key\n"
+                  "  http: {listen: \"127.0.0.1:8080\"}\n"
+                  "colour: red\n",
+                  "x.yaml:7:5: unknown key 'lisen' in server.https (did you mean 'listen'?)",
+                  "x.yaml:11:1: unknown key 'colour' at the top level");
+}
+
+static void test_unknown_keys_deep_in_org(void **state)
+{
+    (void)state;
+    expect_errors(BASE "        alowed_origins: [https://a.test]\n"
+                       "    identity: {cookie_nmae: x}\n"
+                       "    data_layer:\n"
+                       "      hash_fields:\n"
+                       "        - {path: traits.email, normalise: email}\n",
+                  "x.yaml:10:9: unknown key 'alowed_origins' in orgs[0].sources[0] (did you mean 'allowed_origins'?)",
+                  "x.yaml:11:16: unknown key 'cookie_nmae' in orgs[0].identity (did you mean 'cookie_name'?)",
+                  "x.yaml:14:11: missing required key 'normalize' in orgs[0].data_layer.hash_fields[0]",
+                  "x.yaml:14:32: unknown key 'normalise' in orgs[0].data_layer.hash_fields[0] (did you mean "
+                  "'normalize'?)");
+}
+
+static void test_wrong_types(void **state)
+{
+    (void)state;
+    expect_errors("version: 1\n"
+                  "server:\n"
+                  "  https: {listen: \"127.0.0.1:8443\", cert: c.crt, key: c.key}\n"
+                  "  threads: many\n"
+                  "  drain_timeout_ms: \"5\"\n"
+                  "  trusted_proxies: 10.0.0.0/8\n"
+                  "kafka: [127.0.0.1]\n"
+                  "limits: {max_depth: 1.5}\n"
+                  "orgs:\n"
+                  "  - id: acme\n"
+                  "    sources: web\n"
+                  "    identity: {dedup: {enabled: maybe}}\n",
+                  "x.yaml:4:12: server.threads: expected an integer, got a string",
+                  "x.yaml:6:20: server.trusted_proxies: expected a list, got a string",
+                  "x.yaml:5:21: server.drain_timeout_ms: expected an integer, got a string",
+                  "x.yaml:8:21: limits.max_depth: expected an integer, got a number",
+                  "x.yaml:7:8: kafka: expected a map, got a list",
+                  "x.yaml:11:14: orgs[0].sources: expected a list, got a string",
+                  "x.yaml:12:33: orgs[0].identity.dedup.enabled: expected a boolean (true or false), got a string",
+                  "x.yaml:1:1: missing required key 'brokers' in kafka (SLUICE_KAFKA_BROKERS also sets it)");
+}
+
+static void test_missing_required(void **state)
+{
+    (void)state;
+    expect_errors("server:\n"
+                  "  https: {listen: \"127.0.0.1:8443\", cert: c.crt, key: c.key}\n"
+                  "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+                  "orgs:\n"
+                  "  - sources:\n"
+                  "      - id: web\n"
+                  "      - write_key_env: K\n"
+                  "  - id: beta\n",
+                  "x.yaml:1:1: missing required key 'version' at the top level",
+                  "x.yaml:5:5: missing required key 'id' in orgs[0]",
+                  "x.yaml:6:9: missing required key 'write_key_env' in orgs[0].sources[0]",
+                  "x.yaml:7:9: missing required key 'id' in orgs[0].sources[1]",
+                  "x.yaml:8:5: missing required key 'sources' in orgs[1]");
+}
+
+static void test_out_of_range_and_enum(void **state)
+{
+    (void)state;
+    expect_errors(BASE "        grace_hours: -1\n"
+                       "        rate_limit: {per_second: 1e12}\n"
+                       "    consent: {policy: sometimes}\n",
+                  "x.yaml:10:22: orgs[0].sources[0].grace_hours: -1 is out of range (0..8760)",
+                  "x.yaml:11:34: orgs[0].sources[0].rate_limit.per_second: 1e12 is out of range (0..1e+09)",
+                  "x.yaml:12:23: orgs[0].consent.policy: 'sometimes' is not one of: allow, drop, strip");
+}
+
+static void test_range_enum_cross_limits(void **state)
+{
+    (void)state;
+    expect_errors("version: 1\n"
+                  "server:\n"
+                  "  https: {listen: \"127.0.0.1:8443\", cert: c.crt, key: c.key}\n"
+                  "kafka: {brokers: \"127.0.0.1:9092\", ack: always, topic: sluice.events, dlq_topic: sluice.events}\n"
+                  "limits: {max_depth: 1000, max_event_bytes: 600000}\n"
+                  "log: {level: verbose}\n"
+                  "orgs:\n"
+                  "  - id: acme\n"
+                  "    sources: [{id: web, write_key_env: K}]\n",
+                  "x.yaml:5:21: limits.max_depth: 1000 is out of range (1..128)",
+                  "x.yaml:5:44: limits.max_event_bytes: 600000 is larger than limits.max_body_bytes (524288)",
+                  "x.yaml:4:82: kafka.dlq_topic: must differ from kafka.topic",
+                  "x.yaml:4:41: kafka.ack: 'always' is not one of: kafka, queued",
+                  "x.yaml:6:14: log.level: 'verbose' is not one of: debug, info, warn, error");
+}
+
+static void test_duplicate_ids(void **state)
+{
+    (void)state;
+    expect_errors(BASE "      - id: app\n"
+                       "        write_key_env: K2\n"
+                       "      - id: web\n"
+                       "        write_key_env: K3\n"
+                       "    integrations:\n"
+                       "      - {name: hook, vendor: webhook, url: \"https://h.test\"}\n"
+                       "      - {name: hook, vendor: webhook, url: \"https://h2.test\"}\n"
+                       "  - id: acme\n"
+                       "    sources: [{id: web, write_key_env: K4}]\n",
+                  "x.yaml:12:13: orgs[0].sources[2].id: duplicate source id 'web' in org 'acme' (first at line 8)",
+                  "x.yaml:16:16: orgs[0].integrations[1].name: duplicate integration name 'hook' in org 'acme' (first "
+                  "at line 15)",
+                  "x.yaml:17:9: orgs[1].id: duplicate org id 'acme' (first at x.yaml:6)");
+}
+
+static void test_bad_field_paths(void **state)
+{
+    (void)state;
+    expect_errors(BASE "    data_layer:\n"
+                       "      hash_fields:\n"
+                       "        - {path: \"traits..email\", normalize: email}\n"
+                       "      mask:\n"
+                       "        - {path: \"items[0].sku\", plugin: full}\n"
+                       "      drop: [properties.password, a.]\n",
+                  "x.yaml:12:18: orgs[0].data_layer.hash_fields[0].path: bad field path 'traits..email': column 8: "
+                  "empty key",
+                  "x.yaml:14:18: orgs[0].data_layer.mask[0].path: bad field path 'items[0].sku': column 6: only [*] "
+                  "(every element) is supported inside brackets",
+                  "x.yaml:15:35: orgs[0].data_layer.drop[1]: bad field path 'a.': column 2: path ends with '.'");
+}
+
+static void test_field_handled_twice(void **state)
+{
+    (void)state;
+    expect_errors(BASE "    data_layer:\n"
+                       "      hash_fields: [{path: traits.email, normalize: email}]\n"
+                       "      drop: [traits.email]\n",
+                  "x.yaml:12:14: orgs[0].data_layer.drop[0]: field 'traits.email' is already handled by "
+                  "orgs[0].data_layer.hash_fields[0] (line 11); a field takes one rule");
+}
+
+static void test_bad_network_values(void **state)
+{
+    (void)state;
+    expect_errors("version: 1\n"
+                  "server:\n"
+                  "  https: {listen: localhost, cert: c.crt, key: c.key}\n"
+                  "  http: {listen: \"127.0.0.1:8080\"}\n"
+                  "  trusted_proxies: [10.0.0.0/8, 10.0.0.0/33, proxy.local]\n"
+                  "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+                  "redis: {url: \"http://127.0.0.1:6379\"}\n"
+                  "orgs: [{id: acme, sources: [{id: web, write_key_env: K}]}]\n",
+                  "x.yaml:3:19: server.https.listen: bad listen address 'localhost': expected host:port, e.g. "
+                  "127.0.0.1:8443",
+                  "x.yaml:5:33: server.trusted_proxies[1]: '10.0.0.0/33' is not an IP address or CIDR range (e.g. "
+                  "10.0.0.0/8, ::1)",
+                  "x.yaml:5:46: server.trusted_proxies[2]: 'proxy.local' is not an IP address or CIDR range (e.g. "
+                  "10.0.0.0/8, ::1)",
+                  "x.yaml:7:14: redis.url: bad Redis URL: expected redis://host:port[/db]");
+}
+
+static void test_source_values(void **state)
+{
+    (void)state;
+    expect_errors(BASE "        previous_write_key_env: OLD_KEY\n"
+                       "        rotated_at: 2026-13-01T00:00:00Z\n"
+                       "        allowed_origins: [\"https://shop.acme.test/\", \"*\", \"http://ok.test:8080\"]\n"
+                       "      - id: s2\n"
+                       "        kind: server\n"
+                       "        hmac_secret_env: 9LIVES\n"
+                       "        write_key_env: K\n"
+                       "      - {id: s3, write_key_env: K, previous_write_key_env: P}\n"
+                       "      - {id: \"bad id\", write_key_env: K, rotated_at: 2026-11-20T00:00:00}\n",
+                  "x.yaml:11:21: orgs[0].sources[0].rotated_at: '2026-13-01T00:00:00Z' is not an ISO-8601 time with "
+                  "a zone (e.g. 2026-11-20T00:00:00Z)",
+                  "x.yaml:12:27: orgs[0].sources[0].allowed_origins[0]: 'https://shop.acme.test/' is not an origin "
+                  "(no path, trailing '/', query, user or wildcard: http(s)://host[:port])",
+                  "x.yaml:12:54: orgs[0].sources[0].allowed_origins[1]: '*' is not an origin (expected "
+                  "http(s)://host[:port], e.g. https://shop.example)",
+                  "x.yaml:15:26: orgs[0].sources[1].hmac_secret_env: not an environment variable name (letters, "
+                  "digits and '_', not starting with a digit); the value is read from the variable, never written "
+                  "here",
+                  "x.yaml:16:9: orgs[0].sources[1].write_key_env: only for browser sources (kind: browser)",
+                  "x.yaml:17:36: orgs[0].sources[2].previous_write_key_env: needs rotated_at (when the current key "
+                  "replaced the previous one; the previous key is accepted for grace_hours after it)",
+                  "x.yaml:18:14: orgs[0].sources[3].id: 'bad id' may only contain letters, digits, '_' and '-'",
+                  "x.yaml:18:54: orgs[0].sources[3].rotated_at: '2026-11-20T00:00:00' is not an ISO-8601 time with a "
+                  "zone (e.g. 2026-11-20T00:00:00Z)");
+}
+
+static void test_mask_and_hash_rule_shapes(void **state)
+{
+    (void)state;
+    expect_errors(BASE "    data_layer:\n"
+                       "      hash_fields:\n"
+                       "        - {path: traits.email, normalize: email, default_country_code: \"1\"}\n"
+                       "        - {path: traits.phone, normalize: phone, default_country_code: \"+1\"}\n"
+                       "      mask:\n"
+                       "        - {path: properties.card}\n"
+                       "        - {path: properties.a, plugin: partial, params: [4]}\n"
+                       "        - {path: properties.b, plugin: \"no such\", on_error: ignore}\n"
+                       "        - {path: properties.c, plugin: fpe, params: {key: abc, alphabet: digits}}\n",
+                  "x.yaml:12:50: orgs[0].data_layer.hash_fields[0].default_country_code: only for normalize: phone",
+                  "x.yaml:13:72: orgs[0].data_layer.hash_fields[1].default_country_code: '+1' is not a calling code "
+                  "(1 to 3 digits, without '+')",
+                  "x.yaml:15:11: missing required key 'plugin' in orgs[0].data_layer.mask[0]",
+                  "x.yaml:16:57: orgs[0].data_layer.mask[1].params: expected a map, got a list",
+                  "x.yaml:17:40: orgs[0].data_layer.mask[2].plugin: 'no such' is not a built-in plugin name (letters, "
+                  "digits, '_', '-') or a path to a .so",
+                  "x.yaml:17:61: orgs[0].data_layer.mask[2].on_error: 'ignore' is not one of: remove, reject",
+                  "x.yaml:18:54: orgs[0].data_layer.mask[3].params.key: a secret written inline; put it in an "
+                  "environment variable and give its name (e.g. 'key_env: VAR_NAME')");
+}
+
+static void test_integration_shapes(void **state)
+{
+    (void)state;
+    expect_errors(BASE "    integrations:\n"
+                       "      - {name: a, vendor: myspace}\n"
+                       "      - {name: b, vendor: meta}\n"
+                       "      - {name: c, vendor: ga4, measurement_id: G-1, pixel_id: \"1\"}\n"
+                       "      - {name: d, vendor: tiktok}\n"
+                       "      - {name: e, vendor: webhook, url: \"ftp://x\"}\n"
+                       "      - {name: f, vendor: ga4, measurement_id: G-1, batch: {max_events: 100}}\n"
+                       "      - {name: g, vendor: webhook, url: \"https://h.test\", headers: {Authorization: abc}}\n",
+                  "x.yaml:11:27: orgs[0].integrations[0].vendor: 'myspace' is not one of: meta, ga4, tiktok, webhook",
+                  "x.yaml:12:9: missing required key 'pixel_id' in orgs[0].integrations[1] (needed by vendor meta)",
+                  "x.yaml:13:53: orgs[0].integrations[2].pixel_id: only for vendor meta",
+                  "x.yaml:14:9: missing required key 'pixel_code' in orgs[0].integrations[3] (needed by vendor "
+                  "tiktok)",
+                  "x.yaml:15:41: orgs[0].integrations[4].url: 'ftp://x' is not an http:// or https:// URL",
+                  "x.yaml:16:73: orgs[0].integrations[5].batch.max_events: 100 is out of range (1..25)",
+                  "x.yaml:17:69: orgs[0].integrations[6].headers.Authorization: a secret written inline; webhook "
+                  "credentials live in the vault (sluicectl vault put) and requests are signed with 'sign: true'");
+}
+
+static void test_inline_secrets_refused(void **state)
+{
+    (void)state;
+    const char *yaml = "version: 1\n"
+                       "server:\n"
+                       "  https: {listen: \"127.0.0.1:8443\", cert: c.crt, key: c.key}\n"
+                       "kafka:\n"
+                       "  brokers: \"127.0.0.1:9092\"\n"
+                       "  properties: {sasl.password: hunter2, bootstrap.servers: x}\n"
+                       "database: {url: \"postgresql://sluice:hunter2@db/sluice\"}\n"
+                       "orgs:\n"
+                       "  - id: acme\n"
+                       "    sources:\n"
+                       "      - id: web\n"
+                       "        write_key: sk_live_hunter2\n"
+                       "      - id: api\n"
+                       "        kind: server\n"
+                       "        hmac_secret_env: API_SECRET\n"
+                       "        secret: hunter2\n";
+    expect_errors(yaml,
+                  "x.yaml:6:16: kafka.properties.sasl.password: a secret written inline; secrets never go in the "
+                  "config file",
+                  "x.yaml:6:40: kafka.properties.bootstrap.servers: set kafka.brokers instead",
+                  "x.yaml:7:17: database.url: a password written inline; leave it out and set PGPASSWORD (or use a "
+                  ".pgpass file), or give the whole URL in SLUICE_DATABASE_URL",
+                  "x.yaml:11:9: missing required key 'write_key_env' in orgs[0].sources[0]",
+                  "x.yaml:12:9: orgs[0].sources[0].write_key: a secret written inline; put it in an environment "
+                  "variable and give its name with 'write_key_env'",
+                  "x.yaml:16:9: orgs[0].sources[1].secret: a secret written inline; secrets never go in the config "
+                  "file (source keys come from environment variables, vendor credentials from the vault)");
+    /* and the secret itself never appears in any message */
+    sluice_config_diag_t d;
+    assert_null(load(yaml, SLUICE_CONFIG_NO_ENV, &d));
+    for (size_t i = 0; i < d.count; i++)
+        assert_null(strstr(d.msgs[i], "hunter2"));
+    sluice_config_diag_dispose(&d);
+}
+
+static void test_yaml_errors_pass_through(void **state)
+{
+    (void)state;
+    expect_errors(BASE "    sources: []\n", "x.yaml:10:5: duplicate key 'sources' (first at line 7)");
+    expect_errors(BASE "    identity: &ident {cookie_name: a}\n",
+                  "x.yaml:10:15: YAML anchors (&ident) are not supported; write the value out");
+    expect_errors("version: 2\n"
+                  "server: {http: {listen: \"127.0.0.1:8080\"}}\n"
+                  "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+                  "orgs: [{id: acme, sources: [{id: web, write_key_env: K}]}]\n",
+                  "x.yaml:1:10: version: unsupported config version '2' (this sluice reads 1)");
+}
+
+static void test_final_checks(void **state)
+{
+    (void)state;
+    expect_errors("version: 1\n"
+                  "server:\n"
+                  "  https: {listen: \"127.0.0.1:8443\"}\n"
+                  "orgs:\n"
+                  "  - id: acme\n"
+                  "    sources: [{id: web, write_key_env: K}]\n"
+                  "    identity: {dedup: {enabled: true}}\n",
+                  "x.yaml:3:10: missing required key 'cert' in server.https (https is enabled; SLUICE_TLS_CERT also "
+                  "sets it)",
+                  "x.yaml:3:10: missing required key 'key' in server.https (https is enabled; SLUICE_TLS_KEY also "
+                  "sets it)",
+                  "x.yaml:1:1: missing required key 'brokers' in kafka (SLUICE_KAFKA_BROKERS also sets it)",
+                  "x.yaml:5:5: orgs[0].identity: dedup needs Redis; set redis.url (or SLUICE_REDIS_URL)");
+    expect_errors("version: 1\n"
+                  "server: {http: {listen: \"\"}}\n"
+                  "kafka: {brokers: \"a:1\"}\n"
+                  "orgs: [{id: acme, sources: [{id: web, write_key_env: K}]}]\n",
+                  "x.yaml:2:9: server: nothing to listen on; set server.https.listen or server.http.listen (or "
+                  "SLUICE_HTTPS_LISTEN / SLUICE_HTTP_LISTEN)");
+    expect_errors("", "x.yaml: empty config file");
+}
+
+/* ------------------------------------------------------------------ environment */
+
+static void test_env_overrides(void **state)
+{
+    (void)state;
+    setenv("SLUICE_HTTPS_LISTEN", "[::1]:9443", 1);
+    setenv("SLUICE_HTTP_LISTEN", "0.0.0.0:8080", 1);
+    setenv("SLUICE_METRICS_LISTEN", "", 1);
+    setenv("SLUICE_TLS_CERT", "/etc/sluice/tls.crt", 1);
+    setenv("SLUICE_TLS_KEY", "/etc/sluice/tls.key", 1);
+    setenv("SLUICE_KAFKA_BROKERS", "k1:9092,k2:9092", 1);
+    setenv("SLUICE_REDIS_URL", "redis://cache:6380/2", 1);
+    setenv("SLUICE_DATABASE_URL", "postgresql://u:pw@db/sluice", 1);
+    setenv("SLUICE_LOG_LEVEL", "debug", 1);
+    sluice_config_t *cfg = load_ok(BASE, 0);
+    assert_string_equal(cfg->server.https.host, "::1");
+    assert_int_equal(cfg->server.https.port, 9443);
+    assert_true(cfg->server.http.enabled);
+    assert_int_equal(cfg->server.http.port, 8080);
+    assert_false(cfg->server.metrics.enabled);
+    assert_string_equal(cfg->server.tls_cert, "/etc/sluice/tls.crt");
+    assert_string_equal(cfg->server.tls_key, "/etc/sluice/tls.key");
+    assert_string_equal(cfg->kafka.brokers, "k1:9092,k2:9092");
+    assert_string_equal(cfg->redis.host, "cache");
+    assert_int_equal(cfg->redis.port, 6380);
+    assert_int_equal(cfg->redis.db, 2);
+    assert_string_equal(cfg->database.url, "postgresql://u:pw@db/sluice");
+    assert_string_equal(cfg->log_level, "debug");
+
+    /* the dump never shows the database password */
+    json_t *j = sluice_config_to_json(cfg);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "database"), "url")),
+                        "postgresql://u:***@db/sluice");
+    json_decref(j);
+    sluice_config_free(cfg);
+
+    /* SLUICE_CONFIG_NO_ENV ignores all of them */
+    cfg = load_ok(BASE, SLUICE_CONFIG_NO_ENV);
+    assert_int_equal(cfg->server.https.port, 8443);
+    assert_string_equal(cfg->kafka.brokers, "127.0.0.1:9092");
+    assert_string_equal(cfg->log_level, "info");
+    sluice_config_free(cfg);
+}
+
+static void test_env_bad_values(void **state)
+{
+    (void)state;
+    setenv("SLUICE_HTTPS_LISTEN", "nope", 1);
+    setenv("SLUICE_REDIS_URL", "memcached://x", 1);
+    setenv("SLUICE_LOG_LEVEL", "loud", 1);
+    setenv("SLUICE_KAFKA_BROKERS", "", 1);
+    setenv("SLUICE_TLS_CERT", "", 1);
+    expect_errors_flags(BASE, 0,
+                        (const char *const[]){
+                            "SLUICE_HTTPS_LISTEN: bad listen address 'nope': expected host:port, e.g. 127.0.0.1:8443",
+                            "SLUICE_TLS_CERT: set but empty",
+                            "SLUICE_KAFKA_BROKERS: '' is empty",
+                            "SLUICE_REDIS_URL: bad Redis URL: expected redis://host:port[/db]",
+                            "SLUICE_LOG_LEVEL: 'loud' is not one of: debug, info, warn, error",
+                            NULL,
+                        });
+}
+
+/* ------------------------------------------------------------------ secrets */
+
+#define SECRET_YAML                                                                                                    \
+    "version: 1\n"                                                                                                     \
+    "server: {http: {listen: \"127.0.0.1:8080\"}}\n"                                                                   \
+    "kafka: {brokers: \"127.0.0.1:9092\"}\n"                                                                           \
+    "orgs:\n"                                                                                                          \
+    "  - id: acme\n"                                                                                                   \
+    "    sources:\n"                                                                                                   \
+    "      - id: web\n"                                                                                                \
+    "        write_key_env: T_SLUICE_WEB_KEY\n"                                                                        \
+    "        previous_write_key_env: T_SLUICE_WEB_OLD\n"                                                               \
+    "        rotated_at: 2026-11-20T12:30:00+01:00\n"                                                                  \
+    "      - id: api\n"                                                                                                \
+    "        kind: server\n"                                                                                           \
+    "        hmac_secret_env: T_SLUICE_API_SECRET\n"
+
+static void test_secrets_resolved(void **state)
+{
+    (void)state;
+    setenv("T_SLUICE_WEB_KEY", "wk_current", 1);
+    setenv("T_SLUICE_WEB_OLD", "wk_previous", 1);
+    setenv("T_SLUICE_API_SECRET", "hmac-secret-value", 1);
+    sluice_config_t *cfg = load_ok(SECRET_YAML, SLUICE_CONFIG_RESOLVE_SECRETS | SLUICE_CONFIG_NO_ENV);
+    const sluice_source_t *web = sluice_org_find_source(&cfg->orgs[0], "web");
+    assert_string_equal(web->write_key, "wk_current");
+    assert_string_equal(web->previous_write_key, "wk_previous");
+    assert_int_equal(web->rotated_at, 1795132800 + 11 * 3600 + 30 * 60); /* 2026-11-20T11:30:00Z */
+    const sluice_source_t *api = sluice_org_find_source(&cfg->orgs[0], "api");
+    assert_int_equal(api->kind, SLUICE_SOURCE_SERVER);
+    assert_string_equal(api->hmac_secret, "hmac-secret-value");
+    assert_null(api->write_key);
+
+    json_t *j = sluice_config_to_json(cfg);
+    char *text = json_dumps(j, JSON_COMPACT);
+    assert_null(strstr(text, "wk_current"));
+    assert_null(strstr(text, "hmac-secret-value"));
+    assert_non_null(strstr(text, "\"write_key\":\"***\""));
+    free(text);
+    json_decref(j);
+    sluice_config_free(cfg);
+    unsetenv("T_SLUICE_WEB_KEY");
+    unsetenv("T_SLUICE_WEB_OLD");
+    unsetenv("T_SLUICE_API_SECRET");
+}
+
+static void test_secrets_missing(void **state)
+{
+    (void)state;
+    unsetenv("T_SLUICE_WEB_KEY");
+    setenv("T_SLUICE_WEB_OLD", "", 1);
+    setenv("T_SLUICE_API_SECRET", "s", 1);
+    expect_errors_flags(SECRET_YAML, SLUICE_CONFIG_RESOLVE_SECRETS | SLUICE_CONFIG_NO_ENV,
+                        (const char *const[]){
+                            "x.yaml:8:24: orgs[0].sources[0].write_key_env: environment variable T_SLUICE_WEB_KEY is "
+                            "not set (source 'web' of org 'acme')",
+                            "x.yaml:9:33: orgs[0].sources[0].previous_write_key_env: environment variable "
+                            "T_SLUICE_WEB_OLD is empty (source 'web' of org 'acme')",
+                            NULL,
+                        });
+    /* without RESOLVE_SECRETS (config check) the same are warnings and the load succeeds */
+    sluice_config_diag_t d;
+    sluice_config_t *cfg = load(SECRET_YAML, SLUICE_CONFIG_NO_ENV, &d);
+    assert_non_null(cfg);
+    assert_int_equal(d.count, 0);
+    assert_int_equal(d.warning_count, 2);
+    assert_string_equal(d.warnings[0], "x.yaml:8:24: orgs[0].sources[0].write_key_env: environment variable "
+                                       "T_SLUICE_WEB_KEY is not set (source 'web' of org 'acme')");
+    assert_null(sluice_org_find_source(&cfg->orgs[0], "api")->hmac_secret);
+    sluice_config_free(cfg);
+    sluice_config_diag_dispose(&d);
+    unsetenv("T_SLUICE_WEB_OLD");
+    unsetenv("T_SLUICE_API_SECRET");
+}
+
+/* ------------------------------------------------------------------ includes */
+
+static char tmpdir[64];
+
+static void write_file(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int make_tmpdir(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/sluice-config-test-XXXXXX");
+    assert_non_null(mkdtemp(tmpdir));
+    char sub[128];
+    snprintf(sub, sizeof(sub), "%s/orgs", tmpdir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    return clear_env(state);
+}
+
+static int remove_tmpdir(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"root.yaml", "orgs/beta.yaml", "orgs/more.yaml", "orgs/loop.yaml",
+                                        "orgs/plugin.yaml", NULL};
+    char path[256];
+    for (size_t i = 0; names[i] != NULL; i++) {
+        snprintf(path, sizeof(path), "%s/%s", tmpdir, names[i]);
+        unlink(path);
+    }
+    snprintf(path, sizeof(path), "%s/orgs", tmpdir);
+    rmdir(path);
+    rmdir(tmpdir);
+    return 0;
+}
+
+#define ROOT_HEAD                                                                                                      \
+    "version: 1\n"                                                                                                     \
+    "server: {http: {listen: \"127.0.0.1:8080\"}}\n"                                                                   \
+    "kafka: {brokers: \"127.0.0.1:9092\"}\n"                                                                           \
+    "orgs:\n"                                                                                                          \
+    "  - id: acme\n"                                                                                                   \
+    "    sources: [{id: web, write_key_env: K}]\n"
+
+static sluice_config_t *load_root(sluice_config_diag_t *d)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/root.yaml", tmpdir);
+    sluice_config_diag_init(d);
+    return sluice_config_load(path, SLUICE_CONFIG_NO_ENV, d);
+}
+
+static void test_include_ok(void **state)
+{
+    (void)state;
+    write_file("root.yaml", ROOT_HEAD "  - include: orgs/beta.yaml\n  - include: orgs/more.yaml\n");
+    write_file("orgs/beta.yaml", "id: beta\n"
+                                 "sources: [{id: web, write_key_env: K}]\n"
+                                 "data_layer:\n"
+                                 "  mask: [{path: a.b, plugin: ../plugins/mine.so}]\n");
+    write_file("orgs/more.yaml", "- id: gamma\n  sources: [{id: web, write_key_env: K}]\n"
+                                 "- id: delta\n  sources: [{id: web, write_key_env: K}]\n");
+    sluice_config_diag_t d;
+    sluice_config_t *cfg = load_root(&d);
+    if (cfg == NULL)
+        dump_diag(&d);
+    assert_non_null(cfg);
+    assert_int_equal(cfg->org_count, 4);
+    assert_string_equal(cfg->orgs[1].id, "beta");
+    assert_string_equal(cfg->orgs[2].id, "gamma");
+    assert_string_equal(cfg->orgs[3].id, "delta");
+    char want[256];
+    snprintf(want, sizeof(want), "%s/orgs/beta.yaml", tmpdir);
+    assert_string_equal(cfg->orgs[1].file, want);
+    /* a plugin path resolves against the directory of the file that names it */
+    snprintf(want, sizeof(want), "%s/orgs/../plugins/mine.so", tmpdir);
+    assert_string_equal(cfg->orgs[1].mask_rules[0].plugin, want);
+    sluice_config_free(cfg);
+    sluice_config_diag_dispose(&d);
+}
+
+static void test_include_error_names_included_file(void **state)
+{
+    (void)state;
+    write_file("root.yaml", ROOT_HEAD "  - include: orgs/beta.yaml\n");
+    write_file("orgs/beta.yaml", "id: beta\n"
+                                 "sources:\n"
+                                 "  - id: web\n"
+                                 "    write_key_env: K\n"
+                                 "    rate_limit: {per_secnd: 5}\n"
+                                 "  - id: web\n"
+                                 "    write_key_env: K\n");
+    sluice_config_diag_t d;
+    assert_null(load_root(&d));
+    char want0[256], want1[256];
+    snprintf(want0, sizeof(want0),
+             "%s/orgs/beta.yaml:5:18: unknown key 'per_secnd' in orgs[1].sources[0].rate_limit (did you mean "
+             "'per_second'?)",
+             tmpdir);
+    snprintf(want1, sizeof(want1),
+             "%s/orgs/beta.yaml:6:9: orgs[1].sources[1].id: duplicate source id 'web' in org 'beta' (first at line 3)",
+             tmpdir);
+    if (d.count != 2)
+        dump_diag(&d);
+    assert_int_equal(d.count, 2);
+    assert_string_equal(d.msgs[0], want0);
+    assert_string_equal(d.msgs[1], want1);
+    sluice_config_diag_dispose(&d);
+}
+
+static void test_include_missing_cycle_and_dup_across_files(void **state)
+{
+    (void)state;
+    write_file("root.yaml", ROOT_HEAD "  - include: orgs/nope.yaml\n"
+                                      "  - include: orgs/loop.yaml\n"
+                                      "  - {include: orgs/beta.yaml, id: x}\n");
+    write_file("orgs/loop.yaml", "- include: ../root.yaml\n");
+    write_file("orgs/beta.yaml", "id: acme\nsources: [{id: web, write_key_env: K}]\n");
+    sluice_config_diag_t d;
+    assert_null(load_root(&d));
+    char want[4][320];
+    snprintf(want[0], sizeof(want[0]),
+             "%s/root.yaml:7:14: orgs[1].include: cannot read '%s/orgs/nope.yaml': No such file or directory", tmpdir,
+             tmpdir);
+    snprintf(want[1], sizeof(want[1]),
+             "%s/orgs/loop.yaml:1:12: orgs[1].include: include cycle: '%s/orgs/../root.yaml' is already being read",
+             tmpdir, tmpdir);
+    snprintf(want[2], sizeof(want[2]),
+             "%s/root.yaml:9:31: unknown key 'id' in orgs[1] (an include entry takes only 'include')", tmpdir);
+    snprintf(want[3], sizeof(want[3]), "%s/orgs/beta.yaml:1:5: orgs[1].id: duplicate org id 'acme' (first at %s/root.yaml:5)",
+             tmpdir, tmpdir);
+    if (d.count != 4)
+        dump_diag(&d);
+    assert_int_equal(d.count, 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(d.msgs[i], want[i]);
+    sluice_config_diag_dispose(&d);
+}
+
+static void test_include_syntax_error_in_included_file(void **state)
+{
+    (void)state;
+    write_file("root.yaml", ROOT_HEAD "  - include: orgs/beta.yaml\n");
+    write_file("orgs/beta.yaml", "id: beta\nid: again\n");
+    sluice_config_diag_t d;
+    assert_null(load_root(&d));
+    char want[256];
+    snprintf(want, sizeof(want), "%s/orgs/beta.yaml:2:1: duplicate key 'id' (first at line 1)", tmpdir);
+    assert_int_equal(d.count, 1);
+    assert_string_equal(d.msgs[0], want);
+    sluice_config_diag_dispose(&d);
+}
+
+/* ------------------------------------------------------------------ names */
+
+static void test_enum_names(void **state)
+{
+    (void)state;
+    assert_int_equal(sluice_normalizer_parse("email"), SLUICE_NORM_EMAIL);
+    assert_int_equal(sluice_normalizer_parse("external_id"), SLUICE_NORM_EXTERNAL_ID);
+    assert_int_equal(sluice_normalizer_parse("raw"), SLUICE_NORM_RAW);
+    assert_int_equal(sluice_normalizer_parse("Email"), -1);
+    assert_string_equal(sluice_normalizer_name(SLUICE_NORM_PHONE), "phone");
+    assert_int_equal(sluice_vendor_kind_parse("tiktok"), SLUICE_VENDOR_TIKTOK);
+    assert_int_equal(sluice_vendor_kind_parse("facebook"), -1);
+    assert_string_equal(sluice_vendor_kind_name(SLUICE_VENDOR_GA4), "ga4");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_example_loads_with_its_facts, clear_env),
+        cmocka_unit_test_setup(test_defaults, clear_env),
+        cmocka_unit_test_setup(test_integration_defaults_per_vendor, clear_env),
+        cmocka_unit_test_setup(test_unknown_key_with_suggestion, clear_env),
+        cmocka_unit_test_setup(test_unknown_keys_deep_in_org, clear_env),
+        cmocka_unit_test_setup(test_wrong_types, clear_env),
+        cmocka_unit_test_setup(test_missing_required, clear_env),
+        cmocka_unit_test_setup(test_out_of_range_and_enum, clear_env),
+        cmocka_unit_test_setup(test_range_enum_cross_limits, clear_env),
+        cmocka_unit_test_setup(test_duplicate_ids, clear_env),
+        cmocka_unit_test_setup(test_bad_field_paths, clear_env),
+        cmocka_unit_test_setup(test_field_handled_twice, clear_env),
+        cmocka_unit_test_setup(test_bad_network_values, clear_env),
+        cmocka_unit_test_setup(test_source_values, clear_env),
+        cmocka_unit_test_setup(test_mask_and_hash_rule_shapes, clear_env),
+        cmocka_unit_test_setup(test_integration_shapes, clear_env),
+        cmocka_unit_test_setup(test_inline_secrets_refused, clear_env),
+        cmocka_unit_test_setup(test_yaml_errors_pass_through, clear_env),
+        cmocka_unit_test_setup(test_final_checks, clear_env),
+        cmocka_unit_test_setup_teardown(test_env_overrides, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_env_bad_values, clear_env, clear_env),
+        cmocka_unit_test_setup(test_secrets_resolved, clear_env),
+        cmocka_unit_test_setup(test_secrets_missing, clear_env),
+        cmocka_unit_test_setup_teardown(test_include_ok, make_tmpdir, remove_tmpdir),
+        cmocka_unit_test_setup_teardown(test_include_error_names_included_file, make_tmpdir, remove_tmpdir),
+        cmocka_unit_test_setup_teardown(test_include_missing_cycle_and_dup_across_files, make_tmpdir, remove_tmpdir),
+        cmocka_unit_test_setup_teardown(test_include_syntax_error_in_included_file, make_tmpdir, remove_tmpdir),
+        cmocka_unit_test(test_enum_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,206 @@
+/*
+ * Tests of config/path.c: parsing field paths (and the column in each error), and walking
+ * jansson values along them: wildcards, nested arrays, missing members, replacing values,
+ * stopping early.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config/path.h"
+
+static void expect_parse_error(const char *text, const char *expected)
+{
+    sluice_path_t p;
+    char err[200] = "";
+    assert_int_equal(sluice_path_parse(text, &p, err, sizeof(err)), -1);
+    assert_string_equal(err, expected);
+    sluice_path_dispose(&p); /* a failed parse leaves an empty path */
+}
+
+static void test_parse_segments(void **state)
+{
+    (void)state;
+    sluice_path_t p;
+    char err[200];
+    assert_int_equal(sluice_path_parse("properties.items[*][*].sku", &p, err, sizeof(err)), 0);
+    assert_string_equal(p.text, "properties.items[*][*].sku");
+    assert_int_equal(p.count, 5);
+    assert_int_equal(p.segs[0].kind, SLUICE_PATH_KEY);
+    assert_string_equal(p.segs[0].key, "properties");
+    assert_string_equal(p.segs[1].key, "items");
+    assert_int_equal(p.segs[2].kind, SLUICE_PATH_ALL);
+    assert_null(p.segs[2].key);
+    assert_int_equal(p.segs[3].kind, SLUICE_PATH_ALL);
+    assert_string_equal(p.segs[4].key, "sku");
+    sluice_path_dispose(&p);
+
+    assert_int_equal(sluice_path_parse("traits.first name", &p, err, sizeof(err)), 0);
+    assert_string_equal(p.segs[1].key, "first name");
+    sluice_path_dispose(&p);
+}
+
+static void test_parse_errors_name_the_column(void **state)
+{
+    (void)state;
+    expect_parse_error("", "empty path");
+    expect_parse_error("traits..email", "column 8: empty key");
+    expect_parse_error(".a", "column 1: empty key");
+    expect_parse_error("a.", "column 2: path ends with '.'");
+    expect_parse_error("[*].a", "column 1: a path starts with a key, not '['");
+    expect_parse_error("items[0].sku", "column 6: only [*] (every element) is supported inside brackets");
+    expect_parse_error("a[*]b", "column 5: expected '.' or '[*]' after 'a[*]'");
+    expect_parse_error("a]", "column 2: expected '.' or '[*]' after 'a'");
+    expect_parse_error("a.[*]", "column 3: expected a key after '.'");
+}
+
+typedef struct seen {
+    char names[16][64];
+    size_t count;
+} seen_t;
+
+static int record(json_t *parent, const char *key, size_t index, json_t *value, void *ud)
+{
+    seen_t *s = ud;
+    assert_true(s->count < 16);
+    if (key != NULL) {
+        assert_true(json_is_object(parent));
+        assert_ptr_equal(json_object_get(parent, key), value);
+        snprintf(s->names[s->count++], 64, "%s=%s", key, json_string_value(value));
+    } else {
+        assert_true(json_is_array(parent));
+        assert_ptr_equal(json_array_get(parent, index), value);
+        snprintf(s->names[s->count++], 64, "[%zu]=%s", index, json_string_value(value));
+    }
+    return 0;
+}
+
+static json_t *load(const char *text)
+{
+    json_error_t e;
+    json_t *j = json_loads(text, 0, &e);
+    assert_non_null(j);
+    return j;
+}
+
+static void visit(const char *path, json_t *root, seen_t *s)
+{
+    sluice_path_t p;
+    char err[200];
+    assert_int_equal(sluice_path_parse(path, &p, err, sizeof(err)), 0);
+    memset(s, 0, sizeof(*s));
+    assert_int_equal(sluice_path_visit(root, &p, record, s), 0);
+    sluice_path_dispose(&p);
+}
+
+static void test_visit_wildcards_and_nesting(void **state)
+{
+    (void)state;
+    json_t *root = load("{\"properties\":{\"items\":[{\"sku\":\"a\"},{\"nosku\":1},{\"sku\":\"b\"},5],"
+                        "\"grid\":[[\"x\",\"y\"],[\"z\"],{\"not\":\"array\"}],\"tags\":[\"t1\",\"t2\"]}}");
+    seen_t s;
+    visit("properties.items[*].sku", root, &s);
+    assert_int_equal(s.count, 2);
+    assert_string_equal(s.names[0], "sku=a");
+    assert_string_equal(s.names[1], "sku=b");
+
+    visit("properties.grid[*][*]", root, &s);
+    assert_int_equal(s.count, 3);
+    assert_string_equal(s.names[0], "[0]=x");
+    assert_string_equal(s.names[1], "[1]=y");
+    assert_string_equal(s.names[2], "[0]=z");
+
+    visit("properties.tags[*]", root, &s);
+    assert_int_equal(s.count, 2);
+    assert_string_equal(s.names[1], "[1]=t2");
+    json_decref(root);
+}
+
+static void test_visit_missing_members_and_type_mismatch(void **state)
+{
+    (void)state;
+    json_t *root = load("{\"traits\":{\"email\":\"a@b.test\"},\"properties\":\"scalar\",\"list\":{\"k\":1}}");
+    seen_t s;
+    visit("traits.phone", root, &s);
+    assert_int_equal(s.count, 0);
+    visit("properties.email", root, &s);
+    assert_int_equal(s.count, 0);
+    visit("list[*]", root, &s);
+    assert_int_equal(s.count, 0);
+    visit("nothing.at.all[*].x", root, &s);
+    assert_int_equal(s.count, 0);
+    visit("traits.email", root, &s);
+    assert_int_equal(s.count, 1);
+    assert_string_equal(s.names[0], "email=a@b.test");
+    json_decref(root);
+}
+
+static int replace_or_delete(json_t *parent, const char *key, size_t index, json_t *value, void *ud)
+{
+    (void)value;
+    (void)ud;
+    if (key != NULL)
+        return json_object_del(parent, key) == 0 ? 0 : 99;
+    return json_array_set_new(parent, index, json_string("***")) == 0 ? 0 : 99;
+}
+
+static void test_visit_callback_may_replace_and_delete(void **state)
+{
+    (void)state;
+    json_t *root = load("{\"a\":[{\"pw\":\"x\",\"keep\":1},{\"pw\":\"y\"}],\"cards\":[\"1\",\"2\"]}");
+    sluice_path_t p, q;
+    char err[200];
+    assert_int_equal(sluice_path_parse("a[*].pw", &p, err, sizeof(err)), 0);
+    assert_int_equal(sluice_path_parse("cards[*]", &q, err, sizeof(err)), 0);
+    assert_int_equal(sluice_path_visit(root, &p, replace_or_delete, NULL), 0);
+    assert_int_equal(sluice_path_visit(root, &q, replace_or_delete, NULL), 0);
+    char *out = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(out, "{\"a\":[{\"keep\":1},{}],\"cards\":[\"***\",\"***\"]}");
+    free(out);
+    sluice_path_dispose(&p);
+    sluice_path_dispose(&q);
+    json_decref(root);
+}
+
+static int stop_at_second(json_t *parent, const char *key, size_t index, json_t *value, void *ud)
+{
+    (void)parent;
+    (void)key;
+    (void)value;
+    int *calls = ud;
+    (*calls)++;
+    return index == 1 ? 7 : 0;
+}
+
+static void test_visit_stops_on_nonzero(void **state)
+{
+    (void)state;
+    json_t *root = load("{\"v\":[1,2,3,4]}");
+    sluice_path_t p;
+    char err[200];
+    assert_int_equal(sluice_path_parse("v[*]", &p, err, sizeof(err)), 0);
+    int calls = 0;
+    assert_int_equal(sluice_path_visit(root, &p, stop_at_second, &calls), 7);
+    assert_int_equal(calls, 2);
+    sluice_path_dispose(&p);
+    json_decref(root);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_segments),
+        cmocka_unit_test(test_parse_errors_name_the_column),
+        cmocka_unit_test(test_visit_wildcards_and_nesting),
+        cmocka_unit_test(test_visit_missing_members_and_type_mismatch),
+        cmocka_unit_test(test_visit_callback_may_replace_and_delete),
+        cmocka_unit_test(test_visit_stops_on_nonzero),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
