@@ -30,7 +30,7 @@ typedef struct loader {
     int flags;
     char *stack[MAX_INCLUDE_DEPTH + 1]; /* canonical paths of the files being read */
     size_t depth;
-    sluice_yaml_pos_t *org_id_pos;      /* per org: where its id is written (for duplicates) */
+    sluice_yaml_pos_t *org_id_pos; /* per org: where its id is written (for duplicates) */
     /* Where sections start, for checks after the env overrides ("missing cert" etc.). */
     sluice_yaml_pos_t root_pos, server_pos, https_pos, kafka_pos;
     sluice_yaml_pos_t redis_url_pos;
@@ -250,8 +250,7 @@ static const char *reserved_property(const char *key)
 {
     if (strcmp(key, "bootstrap.servers") == 0 || strcmp(key, "metadata.broker.list") == 0)
         return "set kafka.brokers instead";
-    if (strcmp(key, "acks") == 0 || strcmp(key, "request.required.acks") == 0 ||
-        strcmp(key, "enable.idempotence") == 0)
+    if (strcmp(key, "acks") == 0 || strcmp(key, "request.required.acks") == 0 || strcmp(key, "enable.idempotence") == 0)
         return "sluice always produces with acks=all and idempotence on";
     return NULL;
 }
@@ -303,8 +302,8 @@ static void decode_kafka(loader_t *l, sluice_dec_map_t *root)
                     continue;
                 }
                 if (val->type != SLUICE_YAML_SCALAR || sluice_yaml_is_null(val) == 0) {
-                    sluice_config_diag_add(l->diag, &val->pos, "%s: expected a string, number or boolean, got %s",
-                                           path, sluice_dec_describe(val));
+                    sluice_config_diag_add(l->diag, &val->pos, "%s: expected a string, number or boolean, got %s", path,
+                                           sluice_dec_describe(val));
                     continue;
                 }
                 k->properties[k->property_count].key = sluice_dec_xstrdup(key->scalar);
@@ -410,8 +409,8 @@ static void include_file(loader_t *l, const sluice_yaml_node_t *entry, const cha
         if (strcmp(k->scalar, "include") == 0)
             target = entry->pairs[i].value;
         else
-            sluice_config_diag_add(l->diag, &k->pos,
-                                   "unknown key '%s' in %s (an include entry takes only 'include')", k->scalar, path);
+            sluice_config_diag_add(l->diag, &k->pos, "unknown key '%s' in %s (an include entry takes only 'include')",
+                                   k->scalar, path);
     }
     char *name = NULL;
     char key_path[64];
@@ -488,8 +487,9 @@ static void check_org_ids(loader_t *l)
         for (size_t j = 0; cfg->orgs[i].id != NULL && j < i; j++) {
             if (cfg->orgs[j].id != NULL && strcmp(cfg->orgs[i].id, cfg->orgs[j].id) == 0) {
                 const sluice_yaml_pos_t *first = &l->org_id_pos[j];
-                sluice_config_diag_add(l->diag, &l->org_id_pos[i], "orgs[%zu].id: duplicate org id '%s' (first at %s:%u)",
-                                       i, cfg->orgs[i].id, first->file, first->line);
+                sluice_config_diag_add(l->diag, &l->org_id_pos[i],
+                                       "orgs[%zu].id: duplicate org id '%s' (first at %s:%u)", i, cfg->orgs[i].id,
+                                       first->file, first->line);
                 break;
             }
         }

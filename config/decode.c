@@ -89,7 +89,8 @@ void sluice_config_diag_dispose(sluice_config_diag_t *d)
     memset(d, 0, sizeof(*d));
 }
 
-static void diag_append(char ***list, size_t *count, const sluice_yaml_pos_t *pos, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static void diag_append(char ***list, size_t *count, const sluice_yaml_pos_t *pos,
+                                                              const char *fmt, va_list ap)
 {
     char msg[1024];
     vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -232,8 +233,8 @@ void sluice_dec_missing(sluice_dec_map_t *m, const char *key)
 /* Key names that hold a secret when given a value. Secrets only ever come from the
  * environment (source keys) or the vault (vendor credentials). */
 static const char *const secret_keys[] = {
-    "write_key", "previous_write_key", "hmac_secret", "secret", "password", "passwd", "token",
-    "access_token", "api_key", "api_secret", "private_key", "key", NULL,
+    "write_key", "previous_write_key", "hmac_secret", "secret", "password", "passwd", "token", "access_token",
+    "api_key",   "api_secret",         "private_key", "key",    NULL,
 };
 
 int sluice_dec_is_secret_key(const char *k)
@@ -347,8 +348,8 @@ int sluice_dec_string(sluice_dec_map_t *m, const char *key, int flags, char **ou
     return sluice_dec_node_string(m->diag, v, path, out);
 }
 
-static int get_integer(sluice_dec_map_t *m, const char *key, int flags, unsigned long long min,
-                       unsigned long long max, unsigned long long *out)
+static int get_integer(sluice_dec_map_t *m, const char *key, int flags, unsigned long long min, unsigned long long max,
+                       unsigned long long *out)
 {
     const sluice_yaml_node_t *v = value_of(m, key, flags);
     if (v == NULL)
@@ -366,8 +367,8 @@ static int get_integer(sluice_dec_map_t *m, const char *key, int flags, unsigned
     return 1;
 }
 
-int sluice_dec_unsigned(sluice_dec_map_t *m, const char *key, int flags, unsigned long long min,
-                        unsigned long long max, unsigned *out)
+int sluice_dec_unsigned(sluice_dec_map_t *m, const char *key, int flags, unsigned long long min, unsigned long long max,
+                        unsigned *out)
 {
     unsigned long long v;
     if (max > UINT_MAX)

@@ -29,9 +29,9 @@ enum {
 
 typedef struct sluice_dec_map {
     sluice_config_diag_t *diag;
-    const sluice_yaml_node_t *node; /* NULL when the map is absent, null or not a map */
-    sluice_yaml_pos_t pos;          /* the map's position, or its parent's when absent */
-    char path[SLUICE_DEC_PATH_MAX]; /* key path of the map; "" for the top level */
+    const sluice_yaml_node_t *node;         /* NULL when the map is absent, null or not a map */
+    sluice_yaml_pos_t pos;                  /* the map's position, or its parent's when absent */
+    char path[SLUICE_DEC_PATH_MAX];         /* key path of the map; "" for the top level */
     const char *known[SLUICE_DEC_MAX_KEYS]; /* keys the decoder asked for (string literals) */
     size_t known_count;
     unsigned char *used; /* one flag per pair of node */
@@ -61,8 +61,8 @@ void sluice_dec_missing(sluice_dec_map_t *m, const char *key);
  * Return 1 when the value was set from the file, 0 when absent, -1 after reporting an error. */
 /* Any non-null scalar, as written; *out is freed and replaced. */
 int sluice_dec_string(sluice_dec_map_t *m, const char *key, int flags, char **out);
-int sluice_dec_unsigned(sluice_dec_map_t *m, const char *key, int flags, unsigned long long min,
-                        unsigned long long max, unsigned *out);
+int sluice_dec_unsigned(sluice_dec_map_t *m, const char *key, int flags, unsigned long long min, unsigned long long max,
+                        unsigned *out);
 int sluice_dec_size(sluice_dec_map_t *m, const char *key, int flags, unsigned long long min, unsigned long long max,
                     size_t *out);
 int sluice_dec_double(sluice_dec_map_t *m, const char *key, int flags, double min, double max, double *out);
@@ -121,8 +121,8 @@ __attribute__((format(printf, 3, 4))) void sluice_dec_pathf(char *buf, size_t le
  * sluice_config_load (SLUICE_CONFIG_RESOLVE_SECRETS reads the sources' secrets from the
  * environment). Errors go to diag; org is always left in a state sluice_org_dispose can free
  * (which wipes resolved secrets). */
-void sluice_org_decode(sluice_org_t *org, const sluice_yaml_node_t *node, const char *path, const char *dir,
-                       int flags, sluice_config_diag_t *diag);
+void sluice_org_decode(sluice_org_t *org, const sluice_yaml_node_t *node, const char *path, const char *dir, int flags,
+                       sluice_config_diag_t *diag);
 void sluice_org_dispose(sluice_org_t *org);
 
 #endif

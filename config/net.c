@@ -163,7 +163,7 @@ int sluice_cidr_parse(const char *s, sluice_cidr_t *out)
     c.prefix_len = (uint8_t)prefix;
     /* Clear host bits so contains() compares whole bytes and 10.1.2.3/8 means 10.0.0.0/8. */
     for (unsigned bit = prefix; bit < max; bit++)
-        c.addr[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+        c.addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
     *out = c;
     return 0;
 }

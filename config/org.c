@@ -14,8 +14,8 @@
 
 #include <openssl/crypto.h>
 
-static const char *const normalizer_names[] = {"email", "phone", "name",        "city", "state", "zip",
-                                               "country", "gender", "date", "external_id", "raw", NULL};
+static const char *const normalizer_names[] = {"email",   "phone",  "name", "city",        "state", "zip",
+                                               "country", "gender", "date", "external_id", "raw",   NULL};
 static const char *const vendor_names[] = {"meta", "ga4", "tiktok", "webhook", NULL};
 static const char *const source_kinds[] = {"browser", "server", NULL};
 static const char *const on_error_names[] = {"remove", "reject", NULL};
@@ -204,8 +204,8 @@ static void resolve_secret(sluice_dec_map_t *m, const char *key, const char *var
         sluice_config_diag_add(m->diag, pos, "%s: environment variable %s is %s (source '%s' of org '%s')", path, var,
                                state, sid, oid);
     else
-        sluice_config_diag_warn(m->diag, pos, "%s: environment variable %s is %s (source '%s' of org '%s')", path,
-                                var, state, sid, oid);
+        sluice_config_diag_warn(m->diag, pos, "%s: environment variable %s is %s (source '%s' of org '%s')", path, var,
+                                state, sid, oid);
 }
 
 static void decode_source(sluice_source_t *s, const sluice_yaml_node_t *n, const char *path, const char *org_id,
@@ -260,7 +260,7 @@ static void decode_source(sluice_source_t *s, const sluice_yaml_node_t *n, const
         if (sluice_dec_key_pos(&m, "hmac_secret_env") == NULL)
             sluice_dec_missing(&m, "hmac_secret_env");
         static const char *const browser_only[] = {"write_key_env", "previous_write_key_env", "rotated_at",
-                                                   "grace_hours", "allowed_origins", NULL};
+                                                   "grace_hours",   "allowed_origins",        NULL};
         for (size_t i = 0; browser_only[i] != NULL; i++)
             not_for(&m, browser_only[i], "browser sources (kind: browser)");
     }
@@ -343,8 +343,9 @@ static void once(seen_paths_t *seen, sluice_config_diag_t *diag, const sluice_pa
         return;
     for (size_t i = 0; i < seen->count; i++) {
         if (strcmp(seen->items[i].text, p->text) == 0) {
-            sluice_config_diag_add(diag, pos, "%s: field '%s' is already handled by %s (line %u); a field takes one rule",
-                                   where, p->text, seen->items[i].where, seen->items[i].line);
+            sluice_config_diag_add(diag, pos,
+                                   "%s: field '%s' is already handled by %s (line %u); a field takes one rule", where,
+                                   p->text, seen->items[i].where, seen->items[i].line);
             return;
         }
     }
@@ -583,10 +584,10 @@ static void decode_integration(sluice_integration_t *it, const sluice_yaml_node_
             sluice_vendor_kind_t vendor;
             int required;
         } options[] = {
-            {"pixel_id", SLUICE_VENDOR_META, 1},       {"api_version", SLUICE_VENDOR_META, 0},
+            {"pixel_id", SLUICE_VENDOR_META, 1},        {"api_version", SLUICE_VENDOR_META, 0},
             {"test_event_code", SLUICE_VENDOR_META, 0}, {"measurement_id", SLUICE_VENDOR_GA4, 1},
-            {"pixel_code", SLUICE_VENDOR_TIKTOK, 1},   {"url", SLUICE_VENDOR_WEBHOOK, 1},
-            {"headers", SLUICE_VENDOR_WEBHOOK, 0},     {"sign", SLUICE_VENDOR_WEBHOOK, 0},
+            {"pixel_code", SLUICE_VENDOR_TIKTOK, 1},    {"url", SLUICE_VENDOR_WEBHOOK, 1},
+            {"headers", SLUICE_VENDOR_WEBHOOK, 0},      {"sign", SLUICE_VENDOR_WEBHOOK, 0},
         };
         for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
             if (options[i].vendor != it->vendor) {
@@ -615,8 +616,8 @@ static void decode_integration(sluice_integration_t *it, const sluice_yaml_node_
     sluice_dec_unsigned(&r, "base_ms", 0, 1, 3600000, &it->retry_base_ms);
     if (sluice_dec_unsigned(&r, "max_ms", 0, 1, 86400000, &it->retry_max_ms) == 1 &&
         it->retry_max_ms < it->retry_base_ms)
-        sluice_config_diag_add(diag, &sluice_yaml_map_get(r.node, "max_ms")->pos,
-                               "%s.max_ms: %u is below base_ms (%u)", r.path, it->retry_max_ms, it->retry_base_ms);
+        sluice_config_diag_add(diag, &sluice_yaml_map_get(r.node, "max_ms")->pos, "%s.max_ms: %u is below base_ms (%u)",
+                               r.path, it->retry_max_ms, it->retry_base_ms);
     sluice_dec_unsigned(&r, "max_elapsed_s", 0, 1, 604800, &it->retry_max_elapsed_s);
     sluice_dec_map_close(&r);
     sluice_dec_unsigned(&m, "timeout_ms", 0, 1, 300000, &it->timeout_ms);
@@ -625,8 +626,8 @@ static void decode_integration(sluice_integration_t *it, const sluice_yaml_node_
 
 /* ------------------------------------------------------------------ org */
 
-void sluice_org_decode(sluice_org_t *org, const sluice_yaml_node_t *node, const char *path, const char *dir,
-                       int flags, sluice_config_diag_t *diag)
+void sluice_org_decode(sluice_org_t *org, const sluice_yaml_node_t *node, const char *path, const char *dir, int flags,
+                       sluice_config_diag_t *diag)
 {
     org->pos = node->pos;
     org->file = sluice_dec_xstrdup(node->pos.file);

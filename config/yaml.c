@@ -160,10 +160,12 @@ static int check_tag(builder_t *b, const yaml_mark_t *mark, const yaml_char_t *t
 
 static int open_container(builder_t *b, const yaml_event_t *ev, sluice_yaml_type_t type)
 {
-    const yaml_char_t *anchor = type == SLUICE_YAML_MAP ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor;
+    const yaml_char_t *anchor =
+        type == SLUICE_YAML_MAP ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor;
     const yaml_char_t *tag = type == SLUICE_YAML_MAP ? ev->data.mapping_start.tag : ev->data.sequence_start.tag;
     if (anchor != NULL)
-        return fail(b, &ev->start_mark, "YAML anchors (&%s) are not supported; write the value out", (const char *)anchor);
+        return fail(b, &ev->start_mark, "YAML anchors (&%s) are not supported; write the value out",
+                    (const char *)anchor);
     if (check_tag(b, &ev->start_mark, tag, 0) < 0)
         return -1;
     if (b->depth == MAX_DEPTH)

@@ -19,20 +19,19 @@
 
 /* A valid config; tests append lines (line 10 onwards continue the org at indent 4). */
 #define BASE                                                                                                           \
-    "version: 1\n"                                                   /* 1 */                                           \
-    "server:\n"                                                      /* 2 */                                           \
+    "version: 1\n"                                                     /* 1 */                                         \
+    "server:\n"                                                        /* 2 */                                         \
     "  https: {listen: \"127.0.0.1:8443\", cert: c.crt, key: c.key}\n" /* 3 */                                         \
-    "kafka: {brokers: \"127.0.0.1:9092\"}\n"                         /* 4 */                                           \
-    "orgs:\n"                                                        /* 5 */                                           \
-    "  - id: acme\n"                                                 /* 6 */                                           \
-    "    sources:\n"                                                 /* 7 */                                           \
-    "      - id: web\n"                                              /* 8 */                                           \
-    "        write_key_env: ACME_WEB_WRITE_KEY\n"                    /* 9 */
+    "kafka: {brokers: \"127.0.0.1:9092\"}\n"                           /* 4 */                                         \
+    "orgs:\n"                                                          /* 5 */                                         \
+    "  - id: acme\n"                                                   /* 6 */                                         \
+    "    sources:\n"                                                   /* 7 */                                         \
+    "      - id: web\n"                                                /* 8 */                                         \
+    "        write_key_env: ACME_WEB_WRITE_KEY\n"                      /* 9 */
 
-static const char *const env_vars[] = {"SLUICE_HTTPS_LISTEN", "SLUICE_HTTP_LISTEN",  "SLUICE_TLS_CERT",
-                                       "SLUICE_TLS_KEY",      "SLUICE_KAFKA_BROKERS", "SLUICE_REDIS_URL",
-                                       "SLUICE_DATABASE_URL", "SLUICE_METRICS_LISTEN", "SLUICE_LOG_LEVEL",
-                                       NULL};
+static const char *const env_vars[] = {
+    "SLUICE_HTTPS_LISTEN", "SLUICE_HTTP_LISTEN",  "SLUICE_TLS_CERT",       "SLUICE_TLS_KEY",   "SLUICE_KAFKA_BROKERS",
+    "SLUICE_REDIS_URL",    "SLUICE_DATABASE_URL", "SLUICE_METRICS_LISTEN", "SLUICE_LOG_LEVEL", NULL};
 
 static int clear_env(void **state)
 {
@@ -779,8 +778,7 @@ static int make_tmpdir(void **state)
 static int remove_tmpdir(void **state)
 {
     (void)state;
-    static const char *const names[] = {"root.yaml", "orgs/beta.yaml", "orgs/more.yaml", "orgs/loop.yaml",
-                                        "orgs/plugin.yaml", NULL};
+    static const char *const names[] = {"root.yaml", "orgs/beta.yaml", "orgs/more.yaml", "orgs/loop.yaml", NULL};
     char path[256];
     for (size_t i = 0; names[i] != NULL; i++) {
         snprintf(path, sizeof(path), "%s/%s", tmpdir, names[i]);
@@ -885,8 +883,8 @@ static void test_include_missing_cycle_and_dup_across_files(void **state)
              tmpdir, tmpdir);
     snprintf(want[2], sizeof(want[2]),
              "%s/root.yaml:9:31: unknown key 'id' in orgs[1] (an include entry takes only 'include')", tmpdir);
-    snprintf(want[3], sizeof(want[3]), "%s/orgs/beta.yaml:1:5: orgs[1].id: duplicate org id 'acme' (first at %s/root.yaml:5)",
-             tmpdir, tmpdir);
+    snprintf(want[3], sizeof(want[3]),
+             "%s/orgs/beta.yaml:1:5: orgs[1].id: duplicate org id 'acme' (first at %s/root.yaml:5)", tmpdir, tmpdir);
     if (d.count != 4)
         dump_diag(&d);
     assert_int_equal(d.count, 4);

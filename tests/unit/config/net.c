@@ -135,9 +135,8 @@ static void test_redis_url(void **state)
     char host[256], err[160];
     uint16_t port;
     unsigned db;
-    assert_int_equal(sluice_redis_url_parse("redis://127.0.0.1:6390/3", host, sizeof(host), &port, &db, err,
-                                            sizeof(err)),
-                     0);
+    assert_int_equal(
+        sluice_redis_url_parse("redis://127.0.0.1:6390/3", host, sizeof(host), &port, &db, err, sizeof(err)), 0);
     assert_string_equal(host, "127.0.0.1");
     assert_int_equal(port, 6390);
     assert_int_equal(db, 3);
@@ -165,9 +164,8 @@ static void test_redis_url(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_listen_forms),   cmocka_unit_test(test_listen_errors),
-        cmocka_unit_test(test_cidr_v4),        cmocka_unit_test(test_cidr_v6),
-        cmocka_unit_test(test_cidr_parse_errors), cmocka_unit_test(test_redis_url),
+        cmocka_unit_test(test_listen_forms), cmocka_unit_test(test_listen_errors),     cmocka_unit_test(test_cidr_v4),
+        cmocka_unit_test(test_cidr_v6),      cmocka_unit_test(test_cidr_parse_errors), cmocka_unit_test(test_redis_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

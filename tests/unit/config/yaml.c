@@ -66,9 +66,10 @@ static void test_scalars_plain_vs_quoted(void **state)
 {
     (void)state;
     char err[512];
-    sluice_yaml_doc_t *doc = parse("i: 42\nqi: \"42\"\nneg: -7\nd: 2.5\nb: yes\nqb: 'true'\nn: ~\nempty:\nqn: \"null\"\n"
-                                   "junk: 12abc\ninf: .inf\nhex: 0x10\nblock: |\n  true\n",
-                                   err, sizeof(err));
+    sluice_yaml_doc_t *doc =
+        parse("i: 42\nqi: \"42\"\nneg: -7\nd: 2.5\nb: yes\nqb: 'true'\nn: ~\nempty:\nqn: \"null\"\n"
+              "junk: 12abc\ninf: .inf\nhex: 0x10\nblock: |\n  true\n",
+              err, sizeof(err));
     assert_non_null(doc);
     const sluice_yaml_node_t *r = doc->root;
     long long i;
@@ -113,7 +114,8 @@ static void test_int_overflow_refused(void **state)
 static void test_duplicate_key(void **state)
 {
     (void)state;
-    expect_error("server:\n  listen: a\n  threads: 2\n  listen: b\n", "t.yaml:4:3: duplicate key 'listen' (first at line 2)");
+    expect_error("server:\n  listen: a\n  threads: 2\n  listen: b\n",
+                 "t.yaml:4:3: duplicate key 'listen' (first at line 2)");
 }
 
 static void test_anchor_and_alias_refused(void **state)
@@ -142,7 +144,8 @@ static void test_non_scalar_key_refused(void **state)
 static void test_tags(void **state)
 {
     (void)state;
-    expect_error("a: !!int 5\n", "t.yaml:1:4: YAML tags are not supported here ('tag:yaml.org,2002:int'); only !!str on a scalar");
+    expect_error("a: !!int 5\n",
+                 "t.yaml:1:4: YAML tags are not supported here ('tag:yaml.org,2002:int'); only !!str on a scalar");
     char err[512];
     sluice_yaml_doc_t *doc = parse("a: !!str 5\n", err, sizeof(err));
     assert_non_null(doc);
