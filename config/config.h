@@ -181,7 +181,7 @@ typedef enum sluice_mask_on_error {
 
 typedef struct sluice_mask_rule {
     sluice_path_t path;
-    char *plugin;                     /* built-in name ("partial") or a path to a .so */
+    char *plugin;                     /* built-in name ("partial") or a path to a .so (absolute once loaded) */
     const sluice_yaml_node_t *params; /* mapping node or NULL; validated by the plugin loader */
     sluice_mask_on_error_t on_error;
     sluice_yaml_pos_t pos;
