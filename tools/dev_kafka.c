@@ -1,0 +1,382 @@
+/*
+ * `sluicectl dev-kafka`: the development Kafka broker. Runs librdkafka's mock cluster in this
+ * process on 127.0.0.1 (random ports: librdkafka 2.0.2 cannot fix them), creates the topics
+ * sluice uses, announces the bootstrap address on stdout and in a file, and then serves stock
+ * clients (kcat, sluice-gateway, sluice-deliver) until SIGTERM/SIGINT.
+ *
+ * Fault control for tests: SIGUSR1 takes every broker down, SIGUSR2 brings them all up, and
+ * --down-after / --up-after do the same on a timer. Threads: the main thread blocks the four
+ * signals before librdkafka starts its threads (they inherit the mask) and then handles them
+ * synchronously with sigtimedwait, so no code ever runs in a signal handler. The mock cluster
+ * runs on its own librdkafka thread; its API hands our calls over to that thread.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "tools/commands.h"
+
+#define MAX_BROKERS 16
+#define MAX_PARTITIONS 1024
+#define MAX_TOPICS 32
+#define MAX_TOPIC_NAME 249 /* Kafka's own limit */
+
+/* The topics every sluice deployment uses (DESIGN.md): events in, dead letters out. */
+static const char *const default_topics[] = {"sluice.events", "sluice.dlq"};
+
+typedef struct options {
+    int brokers;
+    int partitions;
+    const char *topics[MAX_TOPICS];
+    int ntopics;
+    const char *bootstrap_file;
+    long down_after_ms; /* -1: no timer */
+    long up_after_ms;
+} options_t;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sluicectl dev-kafka [options]\n"
+            "\n"
+            "Runs a development Kafka cluster (librdkafka's mock cluster) on 127.0.0.1 until SIGTERM or\n"
+            "SIGINT. Creates the topics sluice.events and sluice.dlq, plus any given with --topics.\n"
+            "Prints BOOTSTRAP=<host:port,...> on stdout once clients can connect.\n"
+            "\n"
+            "options:\n"
+            "  --brokers N          number of brokers, 1..%d (default 1); replication is min(3, N)\n"
+            "  --partitions N       partitions per created topic, 1..%d (default 4)\n"
+            "  --topics a,b         extra topics to create (comma-separated)\n"
+            "  --bootstrap-file F   also write the bootstrap address to F (atomically; removed on exit)\n"
+            "  --down-after MS      take every broker down MS milliseconds after start\n"
+            "  --up-after MS        bring every broker back up MS milliseconds after start\n"
+            "  --help               this text\n"
+            "\n"
+            "signals:\n"
+            "  SIGUSR1              take every broker down (connections are dropped and refused)\n"
+            "  SIGUSR2              bring every broker back up\n"
+            "  SIGTERM, SIGINT      stop and exit 0\n"
+            "\n"
+            "State changes are logged as JSON lines on stderr. Exit status: 0 after a stop signal,\n"
+            "1 when the cluster cannot be started, 2 for bad arguments.\n",
+            MAX_BROKERS, MAX_PARTITIONS);
+}
+
+/* Parses a decimal integer in [min, max]; returns -1 (with a message in err) otherwise. */
+static int parse_long(const char *opt, const char *s, long min, long max, long *out, sluice_err_t *err)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+        return sluice_err_set(err, "%s: '%s' is not a number between %ld and %ld", opt, s, min, max);
+    *out = v;
+    return 0;
+}
+
+/* Kafka accepts topic names of [A-Za-z0-9._-], at most 249 characters, other than "." and "..". */
+static int check_topic_name(const char *name, size_t len, sluice_err_t *err)
+{
+    if (len == 0)
+        return sluice_err_set(err, "--topics: empty topic name");
+    if (len > MAX_TOPIC_NAME)
+        return sluice_err_set(err, "--topics: topic name longer than %d characters", MAX_TOPIC_NAME);
+    if ((len == 1 && name[0] == '.') || (len == 2 && name[0] == '.' && name[1] == '.'))
+        return sluice_err_set(err, "--topics: '%.*s' is not a valid topic name", (int)len, name);
+    for (size_t i = 0; i < len; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+              c == '-'))
+            return sluice_err_set(err, "--topics: '%.*s' has a character Kafka does not allow in topic names: '%c'",
+                                  (int)len, name, c);
+    }
+    return 0;
+}
+
+static int has_topic(const options_t *o, const char *name)
+{
+    for (int i = 0; i < o->ntopics; i++) {
+        if (strcmp(o->topics[i], name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Splits the --topics list in place (the commas become NULs) and appends the new names. */
+static int add_topics(options_t *o, char *list, sluice_err_t *err)
+{
+    char *p = list;
+    for (;;) {
+        char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (check_topic_name(p, len, err) != 0)
+            return -1;
+        p[len] = '\0';
+        if (!has_topic(o, p)) {
+            if (o->ntopics == MAX_TOPICS)
+                return sluice_err_set(err, "--topics: at most %d topics in all", MAX_TOPICS);
+            o->topics[o->ntopics++] = p;
+        }
+        if (!comma)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+/* Returns 0 to run, 1 when --help was printed, -1 on a usage error (message in err). */
+static int parse_options(int argc, char **argv, options_t *o, sluice_err_t *err)
+{
+    enum { OPT_BROKERS = 1, OPT_PARTITIONS, OPT_TOPICS, OPT_BOOTSTRAP_FILE, OPT_DOWN_AFTER, OPT_UP_AFTER, OPT_HELP };
+    static const struct option longopts[] = {
+        {"brokers", required_argument, NULL, OPT_BROKERS},
+        {"partitions", required_argument, NULL, OPT_PARTITIONS},
+        {"topics", required_argument, NULL, OPT_TOPICS},
+        {"bootstrap-file", required_argument, NULL, OPT_BOOTSTRAP_FILE},
+        {"down-after", required_argument, NULL, OPT_DOWN_AFTER},
+        {"up-after", required_argument, NULL, OPT_UP_AFTER},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+
+    *o = (options_t){.brokers = 1, .partitions = 4, .down_after_ms = -1, .up_after_ms = -1};
+    for (size_t i = 0; i < sizeof(default_topics) / sizeof(default_topics[0]); i++)
+        o->topics[o->ntopics++] = default_topics[i];
+
+    long v;
+    int opt;
+    opterr = 0; /* we word the messages ourselves */
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_BROKERS:
+            if (parse_long("--brokers", optarg, 1, MAX_BROKERS, &v, err) != 0)
+                return -1;
+            o->brokers = (int)v;
+            break;
+        case OPT_PARTITIONS:
+            if (parse_long("--partitions", optarg, 1, MAX_PARTITIONS, &v, err) != 0)
+                return -1;
+            o->partitions = (int)v;
+            break;
+        case OPT_TOPICS:
+            if (add_topics(o, optarg, err) != 0)
+                return -1;
+            break;
+        case OPT_BOOTSTRAP_FILE:
+            if (optarg[0] == '\0')
+                return sluice_err_set(err, "--bootstrap-file: empty path");
+            o->bootstrap_file = optarg;
+            break;
+        case OPT_DOWN_AFTER:
+            if (parse_long("--down-after", optarg, 0, INT_MAX, &o->down_after_ms, err) != 0)
+                return -1;
+            break;
+        case OPT_UP_AFTER:
+            if (parse_long("--up-after", optarg, 0, INT_MAX, &o->up_after_ms, err) != 0)
+                return -1;
+            break;
+        case OPT_HELP:
+            return 1;
+        case ':':
+            return sluice_err_set(err, "%s needs a value", argv[optind - 1]);
+        default:
+            return sluice_err_set(err, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return sluice_err_set(err, "unexpected argument '%s'", argv[optind]);
+    if (o->down_after_ms >= 0 && o->up_after_ms >= 0 && o->up_after_ms <= o->down_after_ms)
+        return sluice_err_set(err, "--up-after (%ld) must be later than --down-after (%ld): both count from start",
+                              o->up_after_ms, o->down_after_ms);
+    return 0;
+}
+
+/* librdkafka's own log lines, routed into our JSON-lines log (called on librdkafka threads;
+ * sluice_log is thread-safe). */
+static void on_rdkafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    sluice_log(level <= 3 ? SLUICE_LOG_ERROR : SLUICE_LOG_WARN, "devkafka.librdkafka", "%s: %s", fac, buf);
+}
+
+/* Writes "addr\n" to path through a temporary file and rename(2), so a reader polling for the
+ * file sees either nothing or the whole address. */
+static int write_bootstrap_file(const char *path, const char *addr, sluice_err_t *err)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+        return sluice_err_set(err, "--bootstrap-file: path too long");
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return sluice_err_set(err, "cannot create %s: %s", tmp, strerror(errno));
+    int bad = fprintf(f, "%s\n", addr) < 0;
+    bad |= fflush(f) != 0;
+    bad |= fclose(f) != 0;
+    if (bad) {
+        unlink(tmp);
+        return sluice_err_set(err, "cannot write %s: %s", tmp, strerror(errno));
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return sluice_err_set(err, "cannot rename %s to %s: %s", tmp, path, strerror(e));
+    }
+    return 0;
+}
+
+/* Sets every broker down or up. Broker ids run from 1 to the broker count. */
+static int set_brokers(rd_kafka_mock_cluster_t *mc, int brokers, int up, const char *why)
+{
+    int failed = 0;
+    for (int id = 1; id <= brokers; id++) {
+        rd_kafka_resp_err_t e = up ? rd_kafka_mock_broker_set_up(mc, id) : rd_kafka_mock_broker_set_down(mc, id);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            sluice_log_error("devkafka.fault_failed", "broker %d: cannot set %s: %s", id, up ? "up" : "down",
+                             rd_kafka_err2str(e));
+            failed = 1;
+        }
+    }
+    if (up)
+        sluice_log_info("devkafka.up", "all %d broker(s) up (%s)", brokers, why);
+    else
+        sluice_log_info("devkafka.down", "all %d broker(s) down (%s)", brokers, why);
+    return failed ? -1 : 0;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for the signals in `set` and the two timers; returns when a stop signal arrives. */
+static void serve(rd_kafka_mock_cluster_t *mc, const options_t *o, const sigset_t *set)
+{
+    long long start = now_ms();
+    long long down_at = o->down_after_ms >= 0 ? start + o->down_after_ms : -1;
+    long long up_at = o->up_after_ms >= 0 ? start + o->up_after_ms : -1;
+
+    for (;;) {
+        long long now = now_ms();
+        if (down_at >= 0 && now >= down_at) {
+            set_brokers(mc, o->brokers, 0, "--down-after");
+            down_at = -1;
+        }
+        if (up_at >= 0 && now >= up_at && down_at < 0) {
+            set_brokers(mc, o->brokers, 1, "--up-after");
+            up_at = -1;
+        }
+        long long next = down_at >= 0 ? down_at : up_at;
+        struct timespec timeout = {.tv_sec = 3600};
+        if (next >= 0) {
+            long long wait = next > now ? next - now : 0;
+            timeout.tv_sec = (time_t)(wait / 1000);
+            timeout.tv_nsec = (long)(wait % 1000) * 1000000;
+        }
+        int sig = sigtimedwait(set, NULL, &timeout);
+        if (sig < 0)
+            continue; /* EAGAIN: a timer is due; EINTR: retry */
+        switch (sig) {
+        case SIGUSR1: set_brokers(mc, o->brokers, 0, "SIGUSR1"); break;
+        case SIGUSR2: set_brokers(mc, o->brokers, 1, "SIGUSR2"); break;
+        default: sluice_log_info("devkafka.stopping", "%s received", sig == SIGINT ? "SIGINT" : "SIGTERM"); return;
+        }
+    }
+}
+
+int sluicectl_cmd_dev_kafka(int argc, char **argv)
+{
+    options_t o;
+    sluice_err_t err = {{0}};
+    int rc = parse_options(argc, argv, &o, &err);
+    if (rc == 1) {
+        usage(stdout);
+        return 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "sluicectl dev-kafka: %s\n(`sluicectl dev-kafka --help` lists the options)\n", err.msg);
+        return 2;
+    }
+    sluice_log_setup("sluicectl", SLUICE_LOG_INFO, 2);
+
+    /* Block the control signals before librdkafka creates its threads, which inherit the mask, so
+     * every one of them is left pending for sigtimedwait below. Dispositions go back to default
+     * first: a signal ignored by our parent (e.g. SIGINT for a background job) is discarded before
+     * it could ever become pending. */
+    static const int control[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
+    sigset_t set;
+    sigemptyset(&set);
+    for (size_t i = 0; i < sizeof(control) / sizeof(control[0]); i++) {
+        signal(control[i], SIG_DFL);
+        sigaddset(&set, control[i]);
+    }
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN); /* a client that vanishes mid-write must not kill the broker */
+
+    /* The mock cluster needs an rd_kafka_t for its bookkeeping; this handle never connects anywhere. */
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, on_rdkafka_log);
+    if (rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+        fprintf(stderr, "sluicectl dev-kafka: log_level: %s\n", errstr);
+        rd_kafka_conf_destroy(conf);
+        return 1;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!rk) {
+        fprintf(stderr, "sluicectl dev-kafka: cannot create the librdkafka handle: %s\n", errstr);
+        rd_kafka_conf_destroy(conf);
+        return 1;
+    }
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, o.brokers);
+    if (!mc) {
+        fprintf(stderr, "sluicectl dev-kafka: cannot start the mock cluster (see the log lines above)\n");
+        rd_kafka_destroy(rk);
+        return 1;
+    }
+
+    rc = 0;
+    int replication = o.brokers < 3 ? o.brokers : 3;
+    for (int i = 0; i < o.ntopics && rc == 0; i++) {
+        rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, o.topics[i], o.partitions, replication);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            fprintf(stderr, "sluicectl dev-kafka: cannot create topic %s: %s\n", o.topics[i], rd_kafka_err2str(e));
+            rc = 1;
+        }
+    }
+
+    const char *bootstrap = rd_kafka_mock_cluster_bootstraps(mc);
+    if (rc == 0 && o.bootstrap_file && write_bootstrap_file(o.bootstrap_file, bootstrap, &err) != 0) {
+        fprintf(stderr, "sluicectl dev-kafka: %s\n", err.msg);
+        rc = 1;
+    }
+    if (rc == 0) {
+        printf("BOOTSTRAP=%s\n", bootstrap);
+        fflush(stdout);
+        sluice_log_info("devkafka.ready", "librdkafka %s mock cluster: %d broker(s), %d topic(s) x %d partition(s), "
+                        "replication %d, bootstrap %s, pid %ld",
+                        rd_kafka_version_str(), o.brokers, o.ntopics, o.partitions, replication, bootstrap,
+                        (long)getpid());
+        serve(mc, &o, &set);
+        if (o.bootstrap_file)
+            unlink(o.bootstrap_file); /* the address dies with us; never leave a stale one behind */
+    }
+
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(rk);
+    if (rc == 0)
+        sluice_log_info("devkafka.stopped", "mock cluster stopped");
+    return rc;
+}
