@@ -257,6 +257,19 @@ static int stop_services(devstack_t *s, size_t n)
     return failed;
 }
 
+/* The stop signal already pending (blocked, not yet taken), or 0. */
+static int pending_stop(const sigset_t *set)
+{
+    sigset_t pending;
+    if (sigpending(&pending) != 0)
+        return 0;
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sigismember(set, sig) == 1 && sigismember(&pending, sig) == 1)
+            return sig;
+    }
+    return 0;
+}
+
 /* Waits for a stop signal; returns the signal, or 0 when a service died (reported on stderr). */
 static int wait_for_stop(devstack_t *s, const sigset_t *set)
 {
@@ -309,8 +322,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluice-devstack: %s\n", err.msg);
         return 1;
     }
+    /* A Ctrl-C during start-up stays pending (blocked); it is checked after each service so the
+     * user does not wait for the rest of the stack just to see it stopped. */
     size_t started = 0;
-    for (; started < NSERVICES; started++) {
+    int sig = 0;
+    for (; started < NSERVICES && sig == 0; started++) {
         printf("sluice-devstack: starting %s\n", services[started].name);
         fflush(stdout);
         if (services[started].start(&stack, &err) != 0) {
@@ -318,19 +334,22 @@ int main(int argc, char **argv)
             stop_services(&stack, started);
             return 1;
         }
+        sig = pending_stop(&set);
     }
-    if (stack.env_file && write_env_file(&stack, &err) != 0) {
-        fprintf(stderr, "sluice-devstack: %s\n", err.msg);
-        stop_services(&stack, started);
-        return 1;
+    if (sig == 0) {
+        if (stack.env_file && write_env_file(&stack, &err) != 0) {
+            fprintf(stderr, "sluice-devstack: %s\n", err.msg);
+            stop_services(&stack, started);
+            return 1;
+        }
+        print_stack(&stack, dir);
+        printf("sluice-devstack: ready; Ctrl-C stops everything\n");
+        fflush(stdout);
+        sig = wait_for_stop(&stack, &set);
     }
-    print_stack(&stack, dir);
-    printf("sluice-devstack: ready; Ctrl-C stops everything\n");
-    fflush(stdout);
 
-    int sig = wait_for_stop(&stack, &set);
     if (sig > 0)
-        printf("\nsluice-devstack: %s received, stopping\n", sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP");
+        printf("\nsluice-devstack: SIG%s received, stopping\n", sigabbrev_np(sig));
     else
         printf("sluice-devstack: stopping the rest\n");
     fflush(stdout);
