@@ -109,24 +109,42 @@ fail:
     return -1;
 }
 
-/* parent/key/index describe where `value` sits; seg is the next segment to apply to value. */
+/* Appends a segment to the concrete path being built (cut silently at the buffer's end; the
+ * path is informational: metrics labels and the envelope's `hashes` keys). */
+static size_t concrete_push(char *buf, size_t len, const char *key, size_t index)
+{
+    size_t cap = SLUICE_PATH_CONCRETE_MAX;
+    int n = key != NULL ? snprintf(buf + len, cap - len, "%s%s", len ? "." : "", key)
+                        : snprintf(buf + len, cap - len, "[%zu]", index);
+    if (n < 0 || (size_t)n >= cap - len)
+        return cap - 1;
+    return len + (size_t)n;
+}
+
+/* parent/key/index describe where `value` sits; seg is the next segment to apply to value;
+ * buf[0..len) is the concrete path of value. */
 static int walk(json_t *parent, const char *key, size_t index, json_t *value, const sluice_path_t *p, size_t seg,
-                sluice_path_visit_cb cb, void *ud)
+                char *buf, size_t len, sluice_path_visit_cb cb, void *ud)
 {
     if (seg == p->count)
-        return cb(parent, key, index, value, ud);
+        return cb(parent, key, index, value, buf, ud);
     const sluice_path_seg_t *s = &p->segs[seg];
     if (s->kind == SLUICE_PATH_KEY) {
         json_t *child = json_object_get(value, s->key); /* NULL for non-objects too */
         if (child == NULL)
             return 0;
-        return walk(value, s->key, 0, child, p, seg + 1, cb, ud);
+        size_t n = concrete_push(buf, len, s->key, 0);
+        int rc = walk(value, s->key, 0, child, p, seg + 1, buf, n, cb, ud);
+        buf[len] = '\0';
+        return rc;
     }
     if (!json_is_array(value))
         return 0;
     /* Size re-read each round: the callback may replace elements (never remove them). */
     for (size_t i = 0; i < json_array_size(value); i++) {
-        int rc = walk(value, NULL, i, json_array_get(value, i), p, seg + 1, cb, ud);
+        size_t n = concrete_push(buf, len, NULL, i);
+        int rc = walk(value, NULL, i, json_array_get(value, i), p, seg + 1, buf, n, cb, ud);
+        buf[len] = '\0';
         if (rc != 0)
             return rc;
     }
@@ -137,5 +155,6 @@ int sluice_path_visit(json_t *root, const sluice_path_t *p, sluice_path_visit_cb
 {
     if (root == NULL || p == NULL || p->count == 0)
         return 0;
-    return walk(NULL, NULL, 0, root, p, 0, cb, ud);
+    char buf[SLUICE_PATH_CONCRETE_MAX] = "";
+    return walk(NULL, NULL, 0, root, p, 0, buf, 0, cb, ud);
 }

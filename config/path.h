@@ -33,10 +33,16 @@ typedef struct sluice_path {
 int sluice_path_parse(const char *text, sluice_path_t *out, char *err, size_t err_len);
 void sluice_path_dispose(sluice_path_t *p);
 
+/* Longest concrete path handed to a visitor (longer ones are cut). */
+#define SLUICE_PATH_CONCRETE_MAX 256
+
 /* Called for every value the path reaches. parent is the object (key set, index unused) or
  * array (key NULL, index set) that holds value, so the callback may replace or delete it
- * (json_object_set/del, json_array_set). A non-zero return stops the walk and is returned. */
-typedef int (*sluice_path_visit_cb)(json_t *parent, const char *key, size_t index, json_t *value, void *ud);
+ * (json_object_set/del, json_array_set). concrete is where value sits, with real indices
+ * ("properties.items[2].email"); valid during the call. A non-zero return stops the walk and
+ * is returned. */
+typedef int (*sluice_path_visit_cb)(json_t *parent, const char *key, size_t index, json_t *value,
+                                    const char *concrete, void *ud);
 
 /* Walks root along p. Missing members and type mismatches are skipped silently (a field the
  * event does not carry is not an error). Deleting inside an array during the walk is not

@@ -120,3 +120,29 @@ bad:
     sluice_secure_zero(out, need);
     return -1;
 }
+
+int sluice_b64_decode_any(const char *in, size_t n, uint8_t *out, size_t cap, size_t *out_len)
+{
+    *out_len = 0;
+    while (n > 0 && in[n - 1] == '=')
+        n--;
+    if (n % 4 == 1 || cap < sluice_b64url_decoded_len(n))
+        return -1;
+    size_t o = 0;
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        uint8_t v = c == '+' ? 62 : c == '/' ? 63 : url_value(c);
+        if (v == 0xff)
+            return -1;
+        acc = (acc << 6 | v) & 0xffffff;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    *out_len = o;
+    return 0;
+}

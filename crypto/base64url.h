@@ -2,8 +2,8 @@
  * Base64 in two flavours:
  *  - base64url without padding (RFC 4648 section 5), for tokens in cookies, URLs and headers;
  *    the decoder is strict because its input is untrusted (identity tokens from browsers);
- *  - standard base64 with padding (RFC 4648 section 4), encode only, for vendor APIs that want
- *    it (HTTP Basic credentials and the like).
+ *  - standard base64 with padding (RFC 4648 section 4), for vendor APIs that want it, and a
+ *    lenient decoder for base64 other software produced (HTTP Basic credentials).
  *
  * Threading: pure functions, callable from any thread.
  */
@@ -43,5 +43,12 @@ size_t sluice_b64_encoded_len(size_t n);
  * caller's out, which must hold cap >= sluice_b64_encoded_len(n) + 1 bytes. Returns the number
  * of characters written (without the NUL), or 0 with nothing written when cap is too small. */
 size_t sluice_b64_encode(const uint8_t *in, size_t n, char *out, size_t cap);
+
+/* Lenient decoder for base64 that other software produced (HTTP Basic credentials, the pixel's
+ * `data` parameter): either alphabet, padding optional, unused trailing bits ignored. Returns 0,
+ * or -1 on a character outside both alphabets, an impossible length, or cap too small
+ * (sluice_b64url_decoded_len(n) suffices). Not for anything that must have one encoding. */
+int sluice_b64_decode_any(const char *in, size_t n, uint8_t *out, size_t cap, size_t *out_len)
+    __attribute__((warn_unused_result));
 
 #endif

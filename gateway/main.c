@@ -1,19 +1,33 @@
 /*
- * sluice-gateway: the HTTPS ingestion front door. Main thread: arguments, config, signals.
+ * sluice-gateway: the HTTPS ingestion front door. Main thread: arguments, logging, then
+ * sluice_gateway_run (server.c), which returns when the gateway has drained and stopped.
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "common/log.h"
+#include "gateway/server.h"
+
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: sluice-gateway --config FILE\n\n"
-                 "  --config FILE   the sluice YAML config (see docs/config.md)\n"
+    fprintf(out, "usage: sluice-gateway --config FILE\n"
+                 "\n"
+                 "Serves the ingestion endpoints over HTTPS (and plain HTTP or a metrics listener when\n"
+                 "configured) and queues accepted events to Kafka.\n"
+                 "\n"
+                 "  --config FILE   the sluice YAML config (docs/config.md); SLUICE_* variables override it\n"
                  "  --help          this text\n"
-                 "  --version       print the version\n");
+                 "  --version       print the version\n"
+                 "\n"
+                 "Signals: SIGHUP reloads the config (a bad file is refused and the old one keeps serving);\n"
+                 "SIGTERM or SIGINT stops accepting, finishes in-flight requests, flushes Kafka and exits 0.\n"
+                 "Environment: ENCRYPTION_KEY (64 hex chars), SLUICE_KEY_ID, SLUICE_KEYRING, the write-key\n"
+                 "variables the config names, and the SLUICE_* overrides listed in docs/config.md.\n");
 }
 
 int main(int argc, char **argv)
 {
+    const char *config = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -23,8 +37,22 @@ int main(int argc, char **argv)
             printf("sluice-gateway %s\n", SLUICE_VERSION);
             return 0;
         }
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config = argv[++i];
+            continue;
+        }
+        fprintf(stderr, "sluice-gateway: unknown argument '%s'\n\n", argv[i]);
+        usage(stderr);
+        return 2;
     }
-    usage(stderr);
-    fprintf(stderr, "sluice-gateway: the HTTP server lands with issue 3; this build only answers --help and --version\n");
-    return 2;
+    if (config == NULL) {
+        usage(stderr);
+        return 2;
+    }
+    sluice_log_setup("gateway", SLUICE_LOG_INFO, 2);
+    sluice_err_t err = {{0}};
+    int rc = sluice_gateway_run(config, &err);
+    if (rc != 0)
+        fprintf(stderr, "sluice-gateway: %s\n", err.msg[0] ? err.msg : "failed to start (see the log above)");
+    return rc;
 }

@@ -62,13 +62,15 @@ static void test_parse_errors_name_the_column(void **state)
 
 typedef struct seen {
     char names[16][64];
+    char concrete[16][64];
     size_t count;
 } seen_t;
 
-static int record(json_t *parent, const char *key, size_t index, json_t *value, void *ud)
+static int record(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
 {
     seen_t *s = ud;
     assert_true(s->count < 16);
+    snprintf(s->concrete[s->count], 64, "%s", concrete);
     if (key != NULL) {
         assert_true(json_is_object(parent));
         assert_ptr_equal(json_object_get(parent, key), value);
@@ -109,12 +111,16 @@ static void test_visit_wildcards_and_nesting(void **state)
     assert_int_equal(s.count, 2);
     assert_string_equal(s.names[0], "sku=a");
     assert_string_equal(s.names[1], "sku=b");
+    assert_string_equal(s.concrete[0], "properties.items[0].sku");
+    assert_string_equal(s.concrete[1], "properties.items[2].sku");
 
     visit("properties.grid[*][*]", root, &s);
     assert_int_equal(s.count, 3);
     assert_string_equal(s.names[0], "[0]=x");
     assert_string_equal(s.names[1], "[1]=y");
     assert_string_equal(s.names[2], "[0]=z");
+    assert_string_equal(s.concrete[1], "properties.grid[0][1]");
+    assert_string_equal(s.concrete[2], "properties.grid[1][0]");
 
     visit("properties.tags[*]", root, &s);
     assert_int_equal(s.count, 2);
@@ -141,9 +147,11 @@ static void test_visit_missing_members_and_type_mismatch(void **state)
     json_decref(root);
 }
 
-static int replace_or_delete(json_t *parent, const char *key, size_t index, json_t *value, void *ud)
+static int replace_or_delete(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete,
+                             void *ud)
 {
     (void)value;
+    (void)concrete;
     (void)ud;
     if (key != NULL)
         return json_object_del(parent, key) == 0 ? 0 : 99;
@@ -168,8 +176,10 @@ static void test_visit_callback_may_replace_and_delete(void **state)
     json_decref(root);
 }
 
-static int stop_at_second(json_t *parent, const char *key, size_t index, json_t *value, void *ud)
+static int stop_at_second(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete,
+                          void *ud)
 {
+    (void)concrete;
     (void)parent;
     (void)key;
     (void)value;

@@ -1,0 +1,307 @@
+/*
+ * The org data layer: consent, drop, hash, mask over one event, recording what was done by
+ * rule path. Fail closed throughout: a value that cannot be hashed or masked is removed, never
+ * passed on. Event-loop thread of the request.
+ */
+#include "gateway/datalayer.h"
+
+#include <string.h>
+
+#include "crypto/hash.h"
+
+/* Removes a reached value: object members are deleted, array elements become null (deleting
+ * would shift the indices the walk is using). */
+static void remove_value(json_t *parent, const char *key, size_t index)
+{
+    if (key != NULL)
+        json_object_del(parent, key);
+    else
+        json_array_set_new(parent, index, json_null());
+}
+
+static void note(json_t *privacy, const char *list, const char *path)
+{
+    json_t *arr = json_object_get(privacy, list);
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        if (strcmp(json_string_value(v), path) == 0)
+            return;
+    }
+    json_array_append_new(arr, json_string(path));
+}
+
+/* ---------------------------------------------------------------- consent */
+
+static int has_categories(const json_t *event, const sluice_consent_config_t *c)
+{
+    json_t *cats = json_object_get(json_object_get(json_object_get(event, "context"), "consent"), "categories");
+    for (size_t r = 0; r < c->required_count; r++) {
+        int found = 0;
+        size_t i;
+        json_t *v;
+        json_array_foreach(cats, i, v) {
+            if (json_is_string(v) && strcmp(json_string_value(v), c->required[r]) == 0) {
+                found = 1;
+                break;
+            }
+        }
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+static const char *const identifying[] = {"userId", "traits", "context.ip", "context.userAgent",
+                                         "context.vendorIds", "context.clickIds", "context.traits"};
+
+static int strip_cb(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
+{
+    (void)value;
+    (void)concrete;
+    (void)ud;
+    remove_value(parent, key, index);
+    return 0;
+}
+
+/* Consent "strip": the event stays, everything that identifies the person goes. */
+static void strip_identifying(const sluice_org_t *org, json_t *event, json_t *privacy)
+{
+    for (size_t i = 0; i < sizeof(identifying) / sizeof(identifying[0]); i++) {
+        sluice_path_t p;
+        char err[64];
+        if (sluice_path_parse(identifying[i], &p, err, sizeof(err)) != 0)
+            continue;
+        sluice_path_visit(event, &p, strip_cb, NULL);
+        note(privacy, "dropped", identifying[i]);
+        sluice_path_dispose(&p);
+    }
+    for (size_t i = 0; i < org->hash_rule_count; i++) {
+        sluice_path_visit(event, &org->hash_rules[i].path, strip_cb, NULL);
+        note(privacy, "dropped", org->hash_rules[i].path.text);
+    }
+    for (size_t i = 0; i < org->mask_rule_count; i++) {
+        sluice_path_visit(event, &org->mask_rules[i].path, strip_cb, NULL);
+        note(privacy, "dropped", org->mask_rules[i].path.text);
+    }
+}
+
+/* ---------------------------------------------------------------- drop */
+
+typedef struct drop_ctx {
+    int hit;
+} drop_ctx_t;
+
+static int drop_cb(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
+{
+    (void)value;
+    (void)concrete;
+    remove_value(parent, key, index);
+    ((drop_ctx_t *)ud)->hit = 1;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- hash */
+
+typedef struct hash_ctx {
+    const sluice_hash_rule_t *rule;
+    unsigned variants;
+    sluice_dl_result_t *res;
+    sluice_dl_stats_t *stats;
+    int hashed, failed;
+} hash_ctx_t;
+
+static int hash_cb(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
+{
+    hash_ctx_t *h = ud;
+    char numbuf[64];
+    const char *in;
+    size_t len;
+    if (json_is_string(value)) {
+        in = json_string_value(value);
+        len = json_string_length(value);
+    } else if (json_is_integer(value)) {
+        len = (size_t)snprintf(numbuf, sizeof(numbuf), "%" JSON_INTEGER_FORMAT, json_integer_value(value));
+        in = numbuf;
+    } else if (json_is_null(value)) {
+        return 0;
+    } else {
+        /* Objects, arrays, reals, booleans under a PII path: nothing sensible to hash. */
+        remove_value(parent, key, index);
+        h->failed = 1;
+        h->stats->hash_failed++;
+        return 0;
+    }
+    if (sluice_is_sha256_hex(in, len)) {
+        h->hashed = 1; /* already hashed upstream: never hash twice */
+        return 0;
+    }
+
+    char norm[1024], hex[65];
+    long n = sluice_normalize(h->rule->normalizer, SLUICE_VARIANT_DEFAULT, in, len, h->rule->default_country_code,
+                              norm, sizeof(norm));
+    if (n < 0) {
+        remove_value(parent, key, index);
+        h->failed = 1;
+        h->stats->hash_failed++;
+        return 0;
+    }
+    /* Variants first: the raw value must still be readable. */
+    json_t *vhashes = NULL;
+    for (int v = 1; v < SLUICE_VARIANT_COUNT; v++) {
+        if (!(h->variants & (1u << v)) || !sluice_normalize_variant_differs(h->rule->normalizer, v))
+            continue;
+        char vnorm[1024], vhex[65];
+        long vn = sluice_normalize(h->rule->normalizer, (sluice_hash_variant_t)v, in, len,
+                                   h->rule->default_country_code, vnorm, sizeof(vnorm));
+        if (vn < 0)
+            continue;
+        if (sluice_sha256_hex(vnorm, (size_t)vn, vhex) != 0)
+            continue;
+        if (vhashes == NULL)
+            vhashes = json_object();
+        json_object_set_new(vhashes, sluice_hash_variant_name((sluice_hash_variant_t)v), json_stringn(vhex, 64));
+    }
+    if (sluice_sha256_hex(norm, (size_t)n, hex) != 0) {
+        json_decref(vhashes);
+        remove_value(parent, key, index);
+        h->failed = 1;
+        h->stats->hash_failed++;
+        return 0;
+    }
+    if (key != NULL)
+        json_object_set_new(parent, key, json_stringn(hex, 64));
+    else
+        json_array_set_new(parent, index, json_stringn(hex, 64));
+    if (vhashes != NULL) {
+        if (h->res->hashes == NULL)
+            h->res->hashes = json_object();
+        json_object_set_new(h->res->hashes, concrete, vhashes);
+    }
+    h->hashed = 1;
+    h->stats->hashed[h->rule->normalizer]++;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- mask */
+
+typedef struct mask_ctx {
+    const sluice_org_t *org;
+    size_t rule_index;
+    const sluice_masker_t *masker;
+    json_t *event;
+    sluice_dl_stats_t *stats;
+    int masked, removed, rejected;
+} mask_ctx_t;
+
+static int mask_cb(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
+{
+    mask_ctx_t *m = ud;
+    if (json_is_null(value))
+        return 0;
+    sluice_mask_outcome_t out = SLUICE_MASK_FAILED;
+    if (m->masker != NULL)
+        out = m->masker->mask(m->masker->ud, m->org, m->rule_index, m->event, parent, key, index, value, concrete);
+    switch (out) {
+    case SLUICE_MASK_REPLACED:
+    case SLUICE_MASK_UNCHANGED:
+        m->masked = 1;
+        m->stats->masked++;
+        return 0;
+    case SLUICE_MASK_REMOVED:
+        remove_value(parent, key, index);
+        m->removed = 1;
+        m->stats->masked++;
+        return 0;
+    case SLUICE_MASK_FAILED:
+        break;
+    }
+    m->stats->mask_failed++;
+    remove_value(parent, key, index);
+    m->removed = 1;
+    if (m->org->mask_rules[m->rule_index].on_error == SLUICE_MASK_ON_ERROR_REJECT) {
+        m->rejected = 1;
+        return 1; /* stop: the event is rejected anyway */
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- apply */
+
+int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const sluice_masker_t *masker, json_t *event,
+                           sluice_dl_result_t *res, sluice_dl_stats_t *stats)
+{
+    memset(res, 0, sizeof(*res));
+    res->privacy = json_pack("{s:[],s:[],s:[]}", "hashed", "masked", "dropped");
+    if (res->privacy == NULL)
+        return -1;
+
+    if (org->consent.required_count > 0 && !has_categories(event, &org->consent)) {
+        switch (org->consent.policy) {
+        case SLUICE_CONSENT_ALLOW:
+            break;
+        case SLUICE_CONSENT_DROP:
+            res->drop_event = 1;
+            stats->consent_dropped_events++;
+            return 0;
+        case SLUICE_CONSENT_STRIP:
+            strip_identifying(org, event, res->privacy);
+            json_object_set_new(res->privacy, "consent", json_string("stripped"));
+            stats->consent_stripped_events++;
+            break;
+        }
+    }
+
+    for (size_t i = 0; i < org->drop_count; i++) {
+        drop_ctx_t d = {0};
+        sluice_path_visit(event, &org->drop[i], drop_cb, &d);
+        if (d.hit) {
+            note(res->privacy, "dropped", org->drop[i].text);
+            stats->dropped++;
+        }
+    }
+
+    for (size_t i = 0; i < org->hash_rule_count; i++) {
+        hash_ctx_t h = {.rule = &org->hash_rules[i], .variants = variants, .res = res, .stats = stats};
+        sluice_path_visit(event, &org->hash_rules[i].path, hash_cb, &h);
+        if (h.hashed)
+            note(res->privacy, "hashed", org->hash_rules[i].path.text);
+        if (h.failed)
+            note(res->privacy, "dropped", org->hash_rules[i].path.text);
+    }
+
+    for (size_t i = 0; i < org->mask_rule_count; i++) {
+        mask_ctx_t m = {.org = org, .rule_index = i, .masker = masker, .event = event, .stats = stats};
+        sluice_path_visit(event, &org->mask_rules[i].path, mask_cb, &m);
+        if (m.masked)
+            note(res->privacy, "masked", org->mask_rules[i].path.text);
+        if (m.removed)
+            note(res->privacy, "dropped", org->mask_rules[i].path.text);
+        if (m.rejected) {
+            res->rejected = 1;
+            snprintf(res->reject_path, sizeof(res->reject_path), "%s", org->mask_rules[i].path.text);
+            return 0;
+        }
+    }
+    return 0;
+}
+
+void sluice_dl_result_dispose(sluice_dl_result_t *res)
+{
+    json_decref(res->privacy);
+    json_decref(res->hashes);
+    res->privacy = res->hashes = NULL;
+}
+
+unsigned sluice_datalayer_variants(const sluice_org_t *org)
+{
+    unsigned bits = 0;
+    for (size_t i = 0; i < org->integration_count; i++) {
+        if (!org->integrations[i].enabled)
+            continue;
+        sluice_hash_variant_t v = sluice_hash_variant_for_vendor(org->integrations[i].vendor);
+        if (v != SLUICE_VARIANT_DEFAULT)
+            bits |= 1u << v;
+    }
+    return bits;
+}

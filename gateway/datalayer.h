@@ -1,0 +1,70 @@
+/*
+ * The org data layer (data flow step 7): consent policy, `drop`, `hash_fields` and `mask`,
+ * applied to one validated event in place, in that order.
+ *
+ * What was done is recorded by rule path, never with values: privacy.hashed / masked / dropped.
+ * Hash variants other vendors need (VENDORS.md) are computed here too and returned under
+ * `hashes`, keyed by the concrete path ("traits.phone", "properties.items[1].email").
+ *
+ * Runs on the event-loop thread of the request. The rules are read-only; the masker's
+ * per-thread state is the caller's.
+ */
+#ifndef SLUICE_GATEWAY_DATALAYER_H
+#define SLUICE_GATEWAY_DATALAYER_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "config/config.h"
+#include "gateway/normalize.h"
+
+/* What a masker did with one value. */
+typedef enum sluice_mask_outcome {
+    SLUICE_MASK_REPLACED = 0,  /* the masker wrote the new value into the parent */
+    SLUICE_MASK_UNCHANGED = 1, /* the value is already safe as it is */
+    SLUICE_MASK_REMOVED = 2,   /* the masker asked for the field to be removed (the data layer removes it) */
+    SLUICE_MASK_FAILED = 3,    /* error: the data layer removes the field or rejects the event (rule's on_error) */
+} sluice_mask_outcome_t;
+
+/* The plugin seam: called for each value a mask rule reaches. It must either replace the value
+ * in parent (json_object_set_new / json_array_set_new) and return REPLACED, or return one of
+ * the other outcomes without touching parent. */
+typedef struct sluice_masker {
+    sluice_mask_outcome_t (*mask)(void *ud, const sluice_org_t *org, size_t rule_index, json_t *event,
+                                  json_t *parent, const char *key, size_t index, json_t *value,
+                                  const char *concrete_path);
+    void *ud;
+} sluice_masker_t;
+
+/* Counters the caller aggregates into metrics. */
+typedef struct sluice_dl_stats {
+    uint64_t hashed[SLUICE_NORM_RAW + 1];   /* values hashed per normaliser */
+    uint64_t hash_failed;                   /* values that could not be normalised (removed) */
+    uint64_t masked;
+    uint64_t mask_failed;
+    uint64_t dropped;
+    uint64_t consent_dropped_events;
+    uint64_t consent_stripped_events;
+} sluice_dl_stats_t;
+
+typedef struct sluice_dl_result {
+    json_t *privacy;         /* {"hashed":[...],"masked":[...],"dropped":[...]} new reference */
+    json_t *hashes;          /* {concrete path: {variant: hex}} new reference, or NULL */
+    int drop_event;          /* consent policy "drop": accept but do not queue */
+    int rejected;            /* a mask rule with on_error: reject failed */
+    char reject_path[128];   /* its rule path (no value) */
+} sluice_dl_result_t;
+
+/* variants: bit (1 << sluice_hash_variant_t) for each extra variant the org's integrations read.
+ * masker may be NULL only when the org has no mask rules; with rules and no masker every
+ * masked field is removed (fail closed). Returns 0 (see res for drop/reject), -1 on out of memory. */
+int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const sluice_masker_t *masker, json_t *event,
+                           sluice_dl_result_t *res, sluice_dl_stats_t *stats);
+
+void sluice_dl_result_dispose(sluice_dl_result_t *res);
+
+/* The variant bits an org needs, from its enabled integrations. */
+unsigned sluice_datalayer_variants(const sluice_org_t *org);
+
+#endif

@@ -1,0 +1,394 @@
+/*
+ * Event parsing, validation against the Segment-compatible spec, and enrichment with what the
+ * server knows. Runs on the event-loop thread handling the request; no shared state.
+ */
+#include "gateway/event.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto/random.h"
+
+#define ID_MAX_BYTES 200
+
+static const char *const type_names[SLUICE_EVENT_TYPE_COUNT] = {"track", "page", "screen", "identify", "group", "alias"};
+
+const char *sluice_event_type_name(sluice_event_type_t t)
+{
+    return (unsigned)t < SLUICE_EVENT_TYPE_COUNT ? type_names[t] : "unknown";
+}
+
+int sluice_event_type_parse(const char *s)
+{
+    for (int i = 0; i < SLUICE_EVENT_TYPE_COUNT; i++)
+        if (strcmp(s, type_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+int sluice_event_error_set(sluice_event_error_t *e, int status, const char *code, const char *path, const char *fmt, ...)
+{
+    e->status = status;
+    e->code = code;
+    snprintf(e->path, sizeof(e->path), "%s", path != NULL ? path : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof(e->message), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Joins prefix and member into out: "" + "a" → "a", "batch[2]" + "a" → "batch[2].a" (cut to fit). */
+static const char *join(char *out, size_t cap, const char *prefix, const char *member)
+{
+    size_t n = 0, pl = strlen(prefix), ml = strlen(member);
+    if (pl > cap - 1)
+        pl = cap - 1;
+    memcpy(out, prefix, pl);
+    n = pl;
+    if (pl > 0 && ml > 0 && n < cap - 1)
+        out[n++] = '.';
+    if (ml > cap - 1 - n)
+        ml = cap - 1 - n;
+    memcpy(out + n, member, ml);
+    out[n + ml] = '\0';
+    return out;
+}
+
+typedef struct walk {
+    const sluice_limits_t *lim;
+    sluice_event_error_t *e;
+    char path[160];
+} walk_t;
+
+/* Depth and string-length limits over a whole document. Paths in errors name the member. */
+static int check_limits(walk_t *w, const json_t *v, size_t depth)
+{
+    if (depth > w->lim->max_depth)
+        return sluice_event_error_set(w->e, 400, "invalid_json", w->path, "JSON nesting deeper than %zu levels",
+                                      w->lim->max_depth);
+    size_t saved = strlen(w->path);
+    int rc = 0;
+    if (json_is_object(v)) {
+        const char *key;
+        json_t *child;
+        json_object_foreach((json_t *)v, key, child) {
+            size_t klen = strlen(key);
+            if (klen > w->lim->max_string_bytes)
+                return sluice_event_error_set(w->e, 400, "invalid_json", w->path,
+                                              "object key longer than %zu bytes", w->lim->max_string_bytes);
+            snprintf(w->path + saved, sizeof(w->path) - saved, "%s%s", saved ? "." : "", key);
+            if ((rc = check_limits(w, child, depth + 1)) != 0)
+                return rc;
+            w->path[saved] = '\0';
+        }
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *child;
+        json_array_foreach(v, i, child) {
+            snprintf(w->path + saved, sizeof(w->path) - saved, "[%zu]", i);
+            if ((rc = check_limits(w, child, depth + 1)) != 0)
+                return rc;
+            w->path[saved] = '\0';
+        }
+    } else if (json_is_string(v) && json_string_length(v) > w->lim->max_string_bytes) {
+        return sluice_event_error_set(w->e, 400, "invalid_json", w->path, "string longer than %zu bytes",
+                                      w->lim->max_string_bytes);
+    }
+    return 0;
+}
+
+json_t *sluice_event_parse(const char *buf, size_t len, const sluice_limits_t *lim, sluice_event_error_t *e)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        /* jansson's text names the problem and its position, never the input itself. */
+        sluice_event_error_set(e, 400, "invalid_json", "", "body is not valid JSON: %s at line %d column %d", jerr.text,
+                               jerr.line, jerr.column);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        sluice_event_error_set(e, 400, "invalid_json", "", "body must be a JSON object");
+        return NULL;
+    }
+    walk_t w = {.lim = lim, .e = e};
+    if (check_limits(&w, root, 1) != 0) {
+        json_decref(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* ---------------------------------------------------------------- ISO-8601 */
+
+static int digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 1;
+}
+
+int sluice_event_is_iso8601(const char *s)
+{
+    int y, mo, d, h, mi, sec;
+    if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &d) ||
+        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s + 11, 2, &h) || s[13] != ':' ||
+        !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
+        return 0;
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 60)
+        return 0;
+    const char *p = s + 19;
+    if (*p == '.') {
+        p++;
+        const char *f = p;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (p == f || p - f > 9)
+            return 0;
+    }
+    if (*p == 'Z' || *p == 'z')
+        return p[1] == '\0';
+    if (*p == '+' || *p == '-') {
+        int th, tm;
+        if (!digits(p + 1, 2, &th) || th > 23)
+            return 0;
+        const char *q = p + 3;
+        if (*q == ':')
+            q++;
+        return digits(q, 2, &tm) && tm <= 59 && q[2] == '\0';
+    }
+    return 0;
+}
+
+void sluice_event_format_time(int64_t unix_ms, char out[32])
+{
+    time_t secs = (time_t)(unix_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    unsigned ms = (unsigned)(unix_ms % 1000);
+    out[n] = '.';
+    out[n + 1] = (char)('0' + ms / 100);
+    out[n + 2] = (char)('0' + ms / 10 % 10);
+    out[n + 3] = (char)('0' + ms % 10);
+    out[n + 4] = 'Z';
+    out[n + 5] = '\0';
+}
+
+/* ---------------------------------------------------------------- validation */
+
+typedef enum field_kind {
+    F_ID,        /* string (numbers converted), 1..ID_MAX_BYTES */
+    F_NAME,      /* non-empty string */
+    F_STRING,    /* any string */
+    F_TIME,      /* ISO-8601 date-time */
+    F_OBJECT,
+} field_kind_t;
+
+/* Checks member `key` of ev. Returns 1 when present and valid, 0 when absent, -1 on error. */
+static int check_field(json_t *ev, const char *key, field_kind_t kind, const char *prefix, sluice_event_error_t *e)
+{
+    json_t *v = json_object_get(ev, key);
+    if (v == NULL || json_is_null(v))
+        return 0;
+    char path[160];
+    join(path, sizeof(path), prefix, key);
+    switch (kind) {
+    case F_ID:
+        if (json_is_integer(v)) {
+            char num[32];
+            snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+            json_object_set_new(ev, key, json_string(num));
+            return 1;
+        }
+        if (!json_is_string(v))
+            return sluice_event_error_set(e, 400, "invalid_event", path, "%s must be a string", key);
+        if (json_string_length(v) == 0 || json_string_length(v) > ID_MAX_BYTES)
+            return sluice_event_error_set(e, 400, "invalid_event", path, "%s must be 1 to %d bytes long", key,
+                                          ID_MAX_BYTES);
+        return 1;
+    case F_NAME:
+        if (!json_is_string(v))
+            return sluice_event_error_set(e, 400, "invalid_event", path, "%s must be a string", key);
+        if (json_string_length(v) == 0)
+            return sluice_event_error_set(e, 400, "invalid_event", path, "%s must not be empty", key);
+        return 1;
+    case F_STRING:
+        if (!json_is_string(v))
+            return sluice_event_error_set(e, 400, "invalid_event", path, "%s must be a string", key);
+        return 1;
+    case F_TIME:
+        if (!json_is_string(v) || !sluice_event_is_iso8601(json_string_value(v)))
+            return sluice_event_error_set(e, 400, "invalid_event", path,
+                                          "%s must be an ISO-8601 date-time with a time zone, e.g. "
+                                          "2026-11-23T10:00:00.000Z",
+                                          key);
+        return 1;
+    case F_OBJECT:
+        if (!json_is_object(v))
+            return sluice_event_error_set(e, 400, "invalid_event", path, "%s must be an object", key);
+        return 1;
+    }
+    return 0;
+}
+
+static int require(json_t *ev, const char *key, field_kind_t kind, const char *type, const char *prefix,
+                   sluice_event_error_t *e)
+{
+    int rc = check_field(ev, key, kind, prefix, e);
+    if (rc == 0) {
+        char path[160];
+        return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
+                                      "%s events need %s", type, key);
+    }
+    return rc;
+}
+
+static int check_consent(json_t *ev, const char *prefix, sluice_event_error_t *e)
+{
+    json_t *consent = json_object_get(json_object_get(ev, "context"), "consent");
+    if (consent == NULL || json_is_null(consent))
+        return 0;
+    char path[160];
+    join(path, sizeof(path), prefix, "context.consent");
+    if (!json_is_object(consent))
+        return sluice_event_error_set(e, 400, "invalid_event", path, "context.consent must be an object");
+    json_t *cats = json_object_get(consent, "categories");
+    if (cats == NULL)
+        return 0;
+    join(path, sizeof(path), prefix, "context.consent.categories");
+    if (!json_is_array(cats))
+        return sluice_event_error_set(e, 400, "invalid_event", path, "context.consent.categories must be a list");
+    size_t i;
+    json_t *c;
+    json_array_foreach(cats, i, c) {
+        if (!json_is_string(c))
+            return sluice_event_error_set(e, 400, "invalid_event", path,
+                                          "context.consent.categories must hold strings");
+    }
+    return 0;
+}
+
+int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *lim, const char *prefix,
+                          sluice_event_error_t *e)
+{
+    char path[160];
+    if (!json_is_object(ev))
+        return sluice_event_error_set(e, 400, "invalid_event", prefix, "an event must be a JSON object");
+    if (sluice_event_encoded_size(ev) > lim->max_event_bytes)
+        return sluice_event_error_set(e, 413, "payload_too_large", prefix, "event larger than %zu bytes",
+                                      lim->max_event_bytes);
+
+    int type = forced_type;
+    json_t *t = json_object_get(ev, "type");
+    if (type < 0) {
+        join(path, sizeof(path), prefix, "type");
+        if (!json_is_string(t))
+            return sluice_event_error_set(e, 400, "invalid_event", path,
+                                          "type is required: track, page, screen, identify, group or alias");
+        type = sluice_event_type_parse(json_string_value(t));
+        if (type < 0)
+            return sluice_event_error_set(e, 400, "invalid_event", path,
+                                          "type must be track, page, screen, identify, group or alias");
+    } else if (!json_is_string(t) || strcmp(json_string_value(t), type_names[type]) != 0) {
+        json_object_set_new(ev, "type", json_string(type_names[type]));
+    }
+
+    static const struct {
+        const char *key;
+        field_kind_t kind;
+    } common[] = {
+        {"messageId", F_ID},      {"anonymousId", F_ID},  {"userId", F_ID},
+        {"timestamp", F_TIME},    {"sentAt", F_TIME},     {"originalTimestamp", F_TIME},
+        {"context", F_OBJECT},    {"integrations", F_OBJECT}, {"properties", F_OBJECT},
+        {"traits", F_OBJECT},
+    };
+    for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
+        if (check_field(ev, common[i].key, common[i].kind, prefix, e) < 0)
+            return -1;
+    if (check_consent(ev, prefix, e) < 0)
+        return -1;
+
+    const char *tn = type_names[type];
+    switch ((sluice_event_type_t)type) {
+    case SLUICE_EVENT_TRACK:
+        if (require(ev, "event", F_NAME, tn, prefix, e) < 0)
+            return -1;
+        break;
+    case SLUICE_EVENT_PAGE:
+    case SLUICE_EVENT_SCREEN:
+        if (check_field(ev, "name", F_STRING, prefix, e) < 0 || check_field(ev, "category", F_STRING, prefix, e) < 0)
+            return -1;
+        break;
+    case SLUICE_EVENT_IDENTIFY:
+        break;
+    case SLUICE_EVENT_GROUP:
+        if (require(ev, "groupId", F_ID, tn, prefix, e) < 0)
+            return -1;
+        break;
+    case SLUICE_EVENT_ALIAS:
+        if (require(ev, "previousId", F_ID, tn, prefix, e) < 0 || require(ev, "userId", F_ID, tn, prefix, e) < 0)
+            return -1;
+        break;
+    default:
+        break;
+    }
+    return type;
+}
+
+/* ---------------------------------------------------------------- enrichment */
+
+static json_t *ensure_object(json_t *parent, const char *key)
+{
+    json_t *o = json_object_get(parent, key);
+    if (!json_is_object(o)) {
+        o = json_object();
+        json_object_set_new(parent, key, o);
+    }
+    return o;
+}
+
+int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
+{
+    if (!json_is_string(json_object_get(ev, "messageId"))) {
+        char id[37];
+        if (sluice_uuid_v4(id) != 0)
+            return -1;
+        json_object_set_new(ev, "messageId", json_string(id));
+    }
+    char when[32];
+    sluice_event_format_time(en->received_ms, when);
+    json_object_set_new(ev, "receivedAt", json_string(when));
+    json_t *ctx = ensure_object(ev, "context");
+    if (!en->trust_client_ip || !json_is_string(json_object_get(ctx, "ip")))
+        json_object_set_new(ctx, "ip", json_string(en->client_ip));
+    if (en->user_agent != NULL && !json_is_string(json_object_get(ctx, "userAgent")))
+        json_object_set_new(ctx, "userAgent", json_string(en->user_agent));
+    return 0;
+}
+
+/* ---------------------------------------------------------------- size */
+
+static int count_cb(const char *buffer, size_t size, void *data)
+{
+    (void)buffer;
+    *(size_t *)data += size;
+    return 0;
+}
+
+size_t sluice_event_encoded_size(const json_t *ev)
+{
+    size_t n = 0;
+    json_dump_callback(ev, count_cb, &n, JSON_COMPACT);
+    return n;
+}

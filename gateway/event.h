@@ -1,0 +1,80 @@
+/*
+ * Parsing and validating Segment-compatible events (data flow steps 4 and 5).
+ *
+ * Bodies are parsed with jansson and then checked against the configured limits (nesting
+ * depth, string length, event size, events per batch). Each event is validated against the
+ * event spec of DESIGN.md and enriched with what the server knows (messageId, receivedAt,
+ * context.ip, context.userAgent). Errors carry a stable code, a message and the JSON path
+ * of the offending member; messages never quote event values.
+ *
+ * Pure functions; any thread. JSON values are owned by the caller.
+ */
+#ifndef SLUICE_GATEWAY_EVENT_H
+#define SLUICE_GATEWAY_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "config/config.h"
+
+typedef struct sluice_event_error {
+    int status;        /* HTTP status this error maps to (400, 413) */
+    const char *code;  /* stable: "invalid_json", "invalid_event", "payload_too_large" */
+    char message[192];
+    char path[160];    /* JSON path of the problem ("properties", "batch[3].timestamp"), or "" */
+} sluice_event_error_t;
+
+/* Writes the error; returns -1. */
+int sluice_event_error_set(sluice_event_error_t *e, int status, const char *code, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Parses buf as JSON (duplicate keys rejected) and enforces lim->max_depth and
+ * lim->max_string_bytes over the whole document. Returns a new reference (caller decrefs) or
+ * NULL with e set (400 invalid_json / 413 payload_too_large). */
+json_t *sluice_event_parse(const char *buf, size_t len, const sluice_limits_t *lim, sluice_event_error_t *e);
+
+/* Event types of the spec. */
+typedef enum sluice_event_type {
+    SLUICE_EVENT_TRACK = 0,
+    SLUICE_EVENT_PAGE,
+    SLUICE_EVENT_SCREEN,
+    SLUICE_EVENT_IDENTIFY,
+    SLUICE_EVENT_GROUP,
+    SLUICE_EVENT_ALIAS,
+    SLUICE_EVENT_TYPE_COUNT,
+} sluice_event_type_t;
+
+const char *sluice_event_type_name(sluice_event_type_t t);
+/* -1 when unknown. */
+int sluice_event_type_parse(const char *s);
+
+/* Validates one event object in place. forced_type >= 0 is the type the route implies (it
+ * overrides the body's `type`); -1 means the body must carry `type`. path_prefix ("" or
+ * "batch[3]") prefixes error paths. Numbers given for id fields are turned into strings.
+ * Returns the event type, or -1 with e set. */
+int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *lim, const char *path_prefix,
+                          sluice_event_error_t *e);
+
+/* 1 when s is an ISO-8601 / RFC 3339 date-time with a time zone, e.g. 2026-11-23T10:00:00.123Z. */
+int sluice_event_is_iso8601(const char *s);
+
+/* Formats unix milliseconds as 2026-11-23T10:00:00.123Z into out (at least 25 bytes). */
+void sluice_event_format_time(int64_t unix_ms, char out[32]);
+
+typedef struct sluice_event_enrich {
+    int64_t received_ms;
+    const char *client_ip;   /* textual address */
+    const char *user_agent;  /* may be NULL */
+    int trust_client_ip;     /* server sources may pass the end user's context.ip */
+} sluice_event_enrich_t;
+
+/* Fills messageId (UUIDv4) when absent, receivedAt, context.ip and context.userAgent.
+ * Returns 0, or -1 when no random bytes were available for the messageId. */
+int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en);
+
+/* Size of ev encoded as compact JSON, without building the string. */
+size_t sluice_event_encoded_size(const json_t *ev);
+
+#endif

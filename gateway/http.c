@@ -1,0 +1,295 @@
+/*
+ * HTTP helpers for the gateway's routes: answers, CORS, cookies, headers, query strings, the
+ * client address. Loop thread of the request; memory comes from the request's pool.
+ */
+#include "gateway/http.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+/* A 1x1 transparent GIF. */
+static const unsigned char gif[] = {0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00,
+                                    0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00,
+                                    0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00,
+                                    0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b};
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+    }
+}
+
+void sluice_reply_send(h2o_req_t *req, sluice_worker_t *w, const sluice_reply_t *r, int status, const char *ctype,
+                       const char *body, size_t len, const char *retry_after)
+{
+    req->res.status = status;
+    req->res.reason = reason(status);
+    if (ctype != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, ctype, strlen(ctype));
+    if (r->origin.base != NULL) {
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL, r->origin.base,
+                       r->origin.len);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-credentials"), 0, NULL,
+                              H2O_STRLIT("true"));
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-expose-headers"), 0, NULL,
+                              H2O_STRLIT("Retry-After"));
+    }
+    if (r->route != SLUICE_ROUTE_HEALTH && r->route != SLUICE_ROUTE_READY && r->route != SLUICE_ROUTE_METRICS)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_VARY, NULL, H2O_STRLIT("Origin"));
+    for (size_t i = 0; i < r->cookie_count; i++)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL, r->cookies[i].base,
+                       r->cookies[i].len);
+    if (retry_after != NULL)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, retry_after, strlen(retry_after));
+    if (r->route != SLUICE_ROUTE_TAG)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    req->res.content_length = len;
+    if (w != NULL)
+        sluice_metrics_count_request(&w->metrics, r->route, status);
+    h2o_send_inline(req, body, len);
+}
+
+void sluice_reply_gif(h2o_req_t *req, sluice_worker_t *w, const sluice_reply_t *r, int status)
+{
+    sluice_reply_send(req, w, r, status, "image/gif", (const char *)gif, sizeof(gif), NULL);
+}
+
+void sluice_reply_error(h2o_req_t *req, sluice_worker_t *w, const sluice_reply_t *r, int status, const char *code,
+                        const char *message, const char *path)
+{
+    const char *retry = status == 503 ? "2" : status == 429 ? "1" : NULL;
+    if (r->pixel) {
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-sluice-error"), 0, NULL, code, strlen(code));
+        sluice_reply_send(req, w, r, status, "image/gif", (const char *)gif, sizeof(gif), retry);
+        return;
+    }
+    json_t *err = json_pack("{s:s,s:s}", "code", code, "message", message);
+    if (path != NULL && path[0] != '\0')
+        json_object_set_new(err, "path", json_string(path));
+    json_t *root = json_pack("{s:o}", "error", err);
+    char *body = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (body == NULL) {
+        static const char fallback[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+        sluice_reply_send(req, w, r, 500, "application/json", fallback, sizeof(fallback) - 1, NULL);
+        return;
+    }
+    sluice_reply_send(req, w, r, status, "application/json", body, strlen(body), retry);
+    free(body);
+}
+
+void sluice_reply_add_cookie(h2o_req_t *req, sluice_reply_t *r, const char *cookie, size_t len)
+{
+    if (r->cookie_count < SLUICE_REPLY_MAX_COOKIES)
+        r->cookies[r->cookie_count++] = h2o_strdup(&req->pool, cookie, len);
+}
+
+h2o_iovec_t sluice_http_header(h2o_req_t *req, const h2o_token_t *token)
+{
+    ssize_t i = h2o_find_header(&req->headers, token, -1);
+    return i < 0 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
+}
+
+h2o_iovec_t sluice_http_header_str(h2o_req_t *req, const char *name)
+{
+    ssize_t i = h2o_find_header_by_str(&req->headers, name, strlen(name), -1);
+    return i < 0 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Decodes s[0..n) into a NUL-terminated pool string; NULL on a bad escape or an encoded NUL. */
+static char *pct_decode(h2o_mem_pool_t *pool, const char *s, size_t n, size_t *out_len)
+{
+    char *out = h2o_mem_alloc_pool(pool, n + 1), *o = out;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '+') {
+            *o++ = ' ';
+        } else if (s[i] == '%') {
+            int hi, lo;
+            if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0 || (hi == 0 && lo == 0))
+                return NULL;
+            *o++ = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+    *out_len = (size_t)(o - out);
+    return out;
+}
+
+int sluice_http_query_foreach(h2o_req_t *req, int (*cb)(void *ud, const char *name, const char *value), void *ud)
+{
+    if (req->query_at == SIZE_MAX)
+        return 0;
+    const char *p = req->path.base + req->query_at + 1, *end = req->path.base + req->path.len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        size_t nl, vl;
+        char *name = pct_decode(&req->pool, p, (size_t)((eq ? eq : stop) - p), &nl);
+        char *value = eq ? pct_decode(&req->pool, eq + 1, (size_t)(stop - eq - 1), &vl) : (char *)"";
+        if (name != NULL && value != NULL && nl > 0) {
+            int rc = cb(ud, name, value);
+            if (rc != 0)
+                return rc;
+        }
+        p = stop + 1;
+    }
+    return 0;
+}
+
+typedef struct find_param {
+    const char *name;
+    char *value;
+} find_param_t;
+
+static int find_cb(void *ud, const char *name, const char *value)
+{
+    find_param_t *f = ud;
+    if (strcmp(name, f->name) != 0)
+        return 0;
+    f->value = (char *)value;
+    return 1;
+}
+
+long sluice_http_query(h2o_req_t *req, const char *name, char **out)
+{
+    find_param_t f = {name, NULL};
+    sluice_http_query_foreach(req, find_cb, &f);
+    *out = f.value;
+    return f.value ? (long)strlen(f.value) : -1;
+}
+
+h2o_iovec_t sluice_http_cookie(h2o_req_t *req, const char *name)
+{
+    size_t nl = strlen(name);
+    for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0;) {
+        const char *p = req->headers.entries[i].value.base, *end = p + req->headers.entries[i].value.len;
+        while (p < end) {
+            while (p < end && (*p == ' ' || *p == ';'))
+                p++;
+            const char *semi = memchr(p, ';', (size_t)(end - p));
+            const char *stop = semi ? semi : end;
+            if ((size_t)(stop - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=')
+                return h2o_iovec_init(p + nl + 1, (size_t)(stop - p - nl - 1));
+            p = stop;
+        }
+    }
+    return h2o_iovec_init(NULL, 0);
+}
+
+static int trusted(const sluice_server_config_t *sc, const struct sockaddr *sa)
+{
+    for (size_t i = 0; i < sc->trusted_proxy_count; i++)
+        if (sluice_cidr_contains(&sc->trusted_proxies[i], sa))
+            return 1;
+    return 0;
+}
+
+/* Parses a textual address into sa; 0 on success. */
+static int to_sockaddr(const char *s, size_t n, struct sockaddr_storage *ss)
+{
+    char buf[64];
+    if (n == 0 || n >= sizeof(buf))
+        return -1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, buf, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, buf, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        return 0;
+    }
+    return -1;
+}
+
+static const char *ntop(h2o_mem_pool_t *pool, const struct sockaddr *sa)
+{
+    char buf[INET6_ADDRSTRLEN];
+    const char *r = NULL;
+    if (sa->sa_family == AF_INET) {
+        r = inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, sizeof(buf));
+    } else if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        /* Show IPv4 peers of a dual-stack socket as IPv4. */
+        r = IN6_IS_ADDR_V4MAPPED(a) ? inet_ntop(AF_INET, &a->s6_addr[12], buf, sizeof(buf))
+                                    : inet_ntop(AF_INET6, a, buf, sizeof(buf));
+    }
+    return r ? h2o_strdup(pool, buf, SIZE_MAX).base : "";
+}
+
+const char *sluice_http_client_ip(h2o_req_t *req, const sluice_server_config_t *sc)
+{
+    struct sockaddr_storage peer;
+    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&peer);
+    if (len == 0)
+        return "";
+    if (!trusted(sc, (struct sockaddr *)&peer))
+        return ntop(&req->pool, (struct sockaddr *)&peer);
+    h2o_iovec_t xff = sluice_http_header(req, H2O_TOKEN_X_FORWARDED_FOR);
+    if (xff.base == NULL)
+        return ntop(&req->pool, (struct sockaddr *)&peer);
+    /* Right to left: the first address not of a trusted proxy is the client. */
+    const char *end = xff.base + xff.len;
+    struct sockaddr_storage cand, last_ok;
+    int have_last = 0;
+    while (end > xff.base) {
+        const char *start = end;
+        while (start > xff.base && start[-1] != ',')
+            start--;
+        const char *a = start, *b = end;
+        while (a < b && *a == ' ')
+            a++;
+        while (b > a && b[-1] == ' ')
+            b--;
+        if (to_sockaddr(a, (size_t)(b - a), &cand) != 0)
+            break; /* garbage: stop trusting the header here */
+        last_ok = cand;
+        have_last = 1;
+        if (!trusted(sc, (struct sockaddr *)&cand))
+            return ntop(&req->pool, (struct sockaddr *)&cand);
+        end = start > xff.base ? start - 1 : xff.base;
+    }
+    return ntop(&req->pool, have_last ? (struct sockaddr *)&last_ok : (struct sockaddr *)&peer);
+}
+
+uint16_t sluice_http_local_port(h2o_req_t *req)
+{
+    struct sockaddr_storage ss;
+    if (req->conn->callbacks->get_sockname(req->conn, (struct sockaddr *)&ss) == 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return 0;
+}

@@ -1,0 +1,798 @@
+/*
+ * The gateway's event pipeline. A request goes through three phases on its loop thread:
+ *   1. synchronous: media type, gzip, parse, authenticate, CORS, rate limit, validate, enrich;
+ *   2. identity: Redis work (dedup lookups), asynchronous, bounded by the Redis timeout;
+ *   3. synchronous again: data layer, envelope, produce; then wait for Kafka's acknowledgements
+ *      (bounded by kafka.ack_timeout_ms) and answer.
+ * The `pending` record of phases 2 and 3 holds a runtime reference and outlives the HTTP
+ * request if the client goes away, until every delivery report is back; nothing accepted is
+ * answered 2xx before Kafka has it (unless the operator chose `ack: queued`).
+ */
+#include "gateway/ingest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "crypto/base64url.h"
+#include "crypto/ct.h"
+#include "crypto/hash.h"
+#include "crypto/hex.h"
+#include "gateway/datalayer.h"
+#include "gateway/gzip.h"
+#include "gateway/http.h"
+#include "identity/identity.h"
+
+#define SIGNATURE_WINDOW_MS (5 * 60 * 1000)
+
+typedef struct pending pending_t;
+
+struct pending {
+    sluice_worker_t *w;
+    h2o_req_t *req;               /* NULL once the client has gone */
+    pending_t **slot;             /* lives in req->pool; cleared when either side goes first */
+    sluice_runtime_t *rt;         /* the config this request started on */
+    const sluice_source_rt_t *src;
+    sluice_reply_t reply;
+    int batch;                    /* answer with per-event results */
+    json_t *events;               /* validated events waiting for identity and the data layer */
+    json_t *indexes;              /* original batch index of each */
+    json_t *rejected;             /* [{index, code, message, path}] */
+    unsigned consent_dropped, duplicates;
+    sluice_identity_job_t job;
+    unsigned outstanding;         /* produced, not yet reported */
+    unsigned produced, acked, failed;
+    int responded;
+    int waiting_acks;
+    uint64_t produce_us;
+    h2o_timeout_entry_t timeout;
+    char **message_ids;           /* [produced], for dedup after the ack */
+};
+
+/* ------------------------------------------------------------------ pending lifetime */
+
+static void on_req_gone(void *slot)
+{
+    pending_t *p = *(pending_t **)slot;
+    if (p != NULL) {
+        p->req = NULL;
+        p->slot = NULL;
+    }
+}
+
+static pending_t *pending_new(h2o_req_t *req, sluice_worker_t *w, const sluice_reply_t *reply)
+{
+    pending_t *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    p->w = w;
+    p->req = req;
+    p->rt = sluice_runtime_acquire(w->rt);
+    p->reply = *reply;
+    p->slot = h2o_mem_alloc_shared(&req->pool, sizeof(*p->slot), on_req_gone);
+    *p->slot = p;
+    p->rejected = json_array();
+    p->events = json_array();
+    p->indexes = json_array();
+    w->in_flight++;
+    sluice_counter_add(&w->metrics.in_flight, 1);
+    return p;
+}
+
+static void pending_free(pending_t *p)
+{
+    if (p->slot != NULL)
+        *p->slot = NULL;
+    if (h2o_timeout_is_linked(&p->timeout))
+        h2o_timeout_unlink(&p->timeout);
+    sluice_identity_job_dispose(&p->job);
+    json_decref(p->rejected);
+    json_decref(p->events);
+    json_decref(p->indexes);
+    for (unsigned i = 0; i < p->produced && p->message_ids != NULL; i++)
+        free(p->message_ids[i]);
+    free(p->message_ids);
+    p->w->in_flight--;
+    sluice_counter_add(&p->w->metrics.in_flight, (uint64_t)-1);
+    sluice_runtime_release(p->rt);
+    free(p);
+}
+
+/* ------------------------------------------------------------------ answers */
+
+static void reject_metric(sluice_worker_t *w, const char *code)
+{
+    static const struct {
+        const char *code;
+        sluice_reject_reason_t reason;
+    } map[] = {
+        {"invalid_json", SLUICE_REJECT_INVALID_JSON},   {"invalid_event", SLUICE_REJECT_INVALID_EVENT},
+        {"payload_too_large", SLUICE_REJECT_TOO_LARGE}, {"unauthorized", SLUICE_REJECT_UNAUTHORIZED},
+        {"bad_signature", SLUICE_REJECT_UNAUTHORIZED},  {"stale_timestamp", SLUICE_REJECT_UNAUTHORIZED},
+        {"origin_not_allowed", SLUICE_REJECT_ORIGIN},   {"rate_limited", SLUICE_REJECT_RATE_LIMITED},
+        {"kafka_unavailable", SLUICE_REJECT_KAFKA},     {"mask_failed", SLUICE_REJECT_MASK},
+        {"unsupported_media_type", SLUICE_REJECT_MEDIA_TYPE},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(map[i].code, code) == 0) {
+            sluice_counter_add(&w->metrics.events_rejected[map[i].reason], 1);
+            return;
+        }
+}
+
+/* Refuses the whole request. */
+static int refuse(h2o_req_t *req, sluice_worker_t *w, const sluice_reply_t *r, int status, const char *code,
+                  const char *message, const char *path)
+{
+    reject_metric(w, code);
+    sluice_reply_error(req, w, r, status, code, message, path);
+    return 0;
+}
+
+static void add_rejection(pending_t *p, size_t index, const sluice_event_error_t *e)
+{
+    json_t *r = json_pack("{s:I,s:s,s:s}", "index", (json_int_t)index, "code", e->code, "message", e->message);
+    if (e->path[0] != '\0')
+        json_object_set_new(r, "path", json_string(e->path));
+    json_array_append_new(p->rejected, r);
+    reject_metric(p->w, e->code);
+}
+
+static void respond_ok(pending_t *p)
+{
+    size_t accepted = p->acked + p->consent_dropped + p->duplicates;
+    if (p->reply.pixel) {
+        sluice_reply_gif(p->req, p->w, &p->reply, 200);
+        return;
+    }
+    if (!p->batch) {
+        sluice_reply_send(p->req, p->w, &p->reply, 200, "application/json", H2O_STRLIT("{\"ok\":true}"), NULL);
+        return;
+    }
+    json_t *body = json_pack("{s:b,s:I,s:O}", "ok", 1, "accepted", (json_int_t)accepted, "rejected", p->rejected);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (text == NULL) {
+        sluice_reply_error(p->req, p->w, &p->reply, 500, "internal", "out of memory", NULL);
+        return;
+    }
+    sluice_reply_send(p->req, p->w, &p->reply, 200, "application/json", text, strlen(text), NULL);
+    free(text);
+}
+
+static void respond_unavailable(pending_t *p, const char *why)
+{
+    if (p->req != NULL)
+        sluice_reply_error(p->req, p->w, &p->reply, 503, "kafka_unavailable", why, NULL);
+    p->responded = 1;
+}
+
+/* Answers when nothing else is outstanding and frees the record once every report is back. */
+static void settle(pending_t *p)
+{
+    if (!p->responded && p->outstanding == 0) {
+        p->responded = 1;
+        if (p->req != NULL) {
+            if (p->failed > 0)
+                respond_unavailable(p, "Kafka did not acknowledge every event; retry the request");
+            else
+                respond_ok(p);
+        }
+    }
+    if (p->responded && p->outstanding == 0)
+        pending_free(p);
+}
+
+static void on_ack_timeout(h2o_timeout_entry_t *entry)
+{
+    pending_t *p = H2O_STRUCT_FROM_MEMBER(pending_t, timeout, entry);
+    if (!p->responded) {
+        sluice_counter_add(&p->w->metrics.events_rejected[SLUICE_REJECT_KAFKA], p->outstanding);
+        respond_unavailable(p, "Kafka did not acknowledge in time; retry the request");
+    }
+}
+
+void sluice_ingest_on_delivery(void *opaque, int err)
+{
+    pending_t *p = opaque;
+    sluice_worker_t *w = p->w;
+    unsigned i = p->produced - p->outstanding;
+    p->outstanding--;
+    if (err == 0) {
+        p->acked++;
+        sluice_counter_add(&w->metrics.events_accepted, 1);
+        sluice_metrics_observe_ack(&w->metrics, sluice_mono_us() - p->produce_us);
+        if (p->message_ids != NULL && i < p->produced)
+            sluice_identity_remember(w->identity, p->src->org, p->message_ids[i]);
+    } else {
+        p->failed++;
+        sluice_counter_add(&w->metrics.kafka_delivery_failed, 1);
+        if (!p->responded)
+            sluice_counter_add(&w->metrics.events_rejected[SLUICE_REJECT_KAFKA], 1);
+        else
+            sluice_log_warn("kafka.delivery", "event for %s/%s not acknowledged after its request was answered",
+                            p->src->org->id, p->src->src->id);
+    }
+    settle(p);
+}
+
+/* ------------------------------------------------------------------ phase 3 */
+
+static char *build_envelope(const sluice_source_rt_t *src, json_t *event, const sluice_dl_result_t *dl)
+{
+    json_t *env = json_pack("{s:i,s:s,s:s,s:O,s:O,s:O}", "v", 1, "org", src->org->id, "source", src->src->id,
+                            "receivedAt", json_object_get(event, "receivedAt"), "event", event, "privacy",
+                            dl->privacy);
+    if (env == NULL)
+        return NULL;
+    if (dl->hashes != NULL)
+        json_object_set(env, "hashes", dl->hashes);
+    char *s = json_dumps(env, JSON_COMPACT);
+    json_decref(env);
+    return s;
+}
+
+static const sluice_masker_t *masker_for(pending_t *p)
+{
+    (void)p;
+    return NULL; /* the plugin seam: mask rules are applied by the plugin set (see plugins/) */
+}
+
+static void produce_all(pending_t *p)
+{
+    sluice_worker_t *w = p->w;
+    const sluice_org_t *org = p->src->org;
+    const sluice_org_rt_t *ort = &p->rt->orgs[p->src->org_index];
+    const sluice_kafka_config_t *kc = &p->rt->cfg->kafka;
+    size_t n = json_array_size(p->events);
+    p->message_ids = calloc(n ? n : 1, sizeof(char *));
+    p->produce_us = sluice_mono_us();
+
+    for (size_t i = 0; i < n && !p->responded; i++) {
+        json_t *ev = json_array_get(p->events, i);
+        size_t index = (size_t)json_integer_value(json_array_get(p->indexes, i));
+        if (p->job.duplicate != NULL && p->job.duplicate[i]) {
+            p->duplicates++;
+            sluice_counter_add(&w->metrics.events_rejected[SLUICE_REJECT_DUPLICATE], 1);
+            continue;
+        }
+        sluice_dl_stats_t st = {0};
+        sluice_dl_result_t dl;
+        if (sluice_datalayer_apply(org, ort->variants, masker_for(p), ev, &dl, &st) != 0) {
+            sluice_event_error_t e;
+            sluice_event_error_set(&e, 500, "internal", "", "out of memory");
+            add_rejection(p, index, &e);
+            continue;
+        }
+        for (int k = 0; k <= SLUICE_NORM_RAW; k++)
+            if (st.hashed[k])
+                sluice_counter_add(&w->metrics.hashed[k], st.hashed[k]);
+        sluice_counter_add(&w->metrics.hash_failed, st.hash_failed);
+        sluice_counter_add(&w->metrics.masked, st.masked);
+        sluice_counter_add(&w->metrics.mask_failed, st.mask_failed);
+        sluice_counter_add(&w->metrics.dropped_fields, st.dropped);
+        if (dl.drop_event) {
+            p->consent_dropped++;
+            sluice_counter_add(&w->metrics.events_consent_dropped, 1);
+            sluice_dl_result_dispose(&dl);
+            continue;
+        }
+        if (dl.rejected) {
+            sluice_event_error_t e;
+            sluice_event_error_set(&e, 400, "mask_failed", dl.reject_path,
+                                   "a masking rule could not mask this field and rejects the event");
+            add_rejection(p, index, &e);
+            sluice_dl_result_dispose(&dl);
+            continue;
+        }
+        char *payload = build_envelope(p->src, ev, &dl);
+        sluice_dl_result_dispose(&dl);
+        if (payload == NULL) {
+            sluice_event_error_t e;
+            sluice_event_error_set(&e, 500, "internal", "", "out of memory");
+            add_rejection(p, index, &e);
+            continue;
+        }
+        const char *anon = json_string_value(json_object_get(ev, "anonymousId"));
+        if (anon == NULL)
+            anon = json_string_value(json_object_get(ev, "userId"));
+        if (anon == NULL)
+            anon = json_string_value(json_object_get(ev, "messageId"));
+        char key[512];
+        int klen = snprintf(key, sizeof(key), "%s:%s", org->id, anon ? anon : "");
+        if (klen < 0 || (size_t)klen >= sizeof(key))
+            klen = (int)sizeof(key) - 1;
+        int rc = sluice_producer_send(w->producer, kc->topic, key, (size_t)klen, payload, strlen(payload), org->id,
+                                      p->src->src->id, json_string_value(json_object_get(ev, "type")), p);
+        if (rc != 0) {
+            free(payload);
+            sluice_counter_add(&w->metrics.events_rejected[SLUICE_REJECT_KAFKA], 1);
+            respond_unavailable(p, rc == SLUICE_PRODUCER_EFULL ? "the Kafka queue is full; retry the request"
+                                                               : "Kafka refused the event; retry the request");
+            break;
+        }
+        const char *mid = json_string_value(json_object_get(ev, "messageId"));
+        p->message_ids[p->produced] = mid ? strdup(mid) : NULL;
+        p->produced++;
+        p->outstanding++;
+    }
+    json_decref(p->events);
+    p->events = json_array();
+
+    if (p->outstanding > 0 && !p->responded) {
+        if (kc->ack == SLUICE_ACK_QUEUED) {
+            /* Opt-in weaker mode: answer now; reports still arrive and are counted. */
+            p->responded = 1;
+            if (p->req != NULL)
+                respond_ok(p);
+        } else {
+            p->timeout.cb = on_ack_timeout;
+            h2o_timeout_link(w->ctx.loop, &w->ack_timeout, &p->timeout);
+        }
+    }
+    if (p->produced == 0 && !p->responded) {
+        /* Nothing went to Kafka: everything was rejected, duplicate or dropped by consent. */
+        p->responded = 1;
+        if (p->req != NULL) {
+            if (json_array_size(p->rejected) > 0 && p->consent_dropped + p->duplicates == 0) {
+                json_t *first = json_array_get(p->rejected, 0);
+                if (!p->batch) {
+                    const char *code = json_string_value(json_object_get(first, "code"));
+                    int status = strcmp(code, "payload_too_large") == 0 ? 413 : strcmp(code, "internal") == 0 ? 500 : 400;
+                    sluice_reply_error(p->req, w, &p->reply, status, code,
+                                       json_string_value(json_object_get(first, "message")),
+                                       json_string_value(json_object_get(first, "path")));
+                } else {
+                    json_t *body = json_pack("{s:{s:s,s:s},s:I,s:O}", "error", "code", "invalid_event", "message",
+                                             "no event of the batch was valid", "accepted", (json_int_t)0, "rejected",
+                                             p->rejected);
+                    char *text = json_dumps(body, JSON_COMPACT);
+                    json_decref(body);
+                    sluice_reply_send(p->req, w, &p->reply, 400, "application/json", text ? text : "{}",
+                                      text ? strlen(text) : 2, NULL);
+                    free(text);
+                }
+            } else {
+                respond_ok(p);
+            }
+        }
+    }
+    settle(p);
+}
+
+static void on_identity_done(sluice_identity_job_t *job)
+{
+    pending_t *p = H2O_STRUCT_FROM_MEMBER(pending_t, job, job);
+    produce_all(p);
+}
+
+/* ------------------------------------------------------------------ phase 1 helpers */
+
+typedef struct ingest {
+    h2o_req_t *req;
+    sluice_worker_t *w;
+    sluice_runtime_t *rt;
+    sluice_reply_t reply;
+    const sluice_source_rt_t *src;
+    int64_t now_ms;
+} ingest_t;
+
+static int is_media(h2o_iovec_t v, const char *type)
+{
+    size_t n = strlen(type);
+    if (v.len < n || strncasecmp(v.base, type, n) != 0)
+        return 0;
+    return v.len == n || v.base[n] == ';' || v.base[n] == ' ';
+}
+
+/* Content-Type and Content-Encoding; on success *body is the decoded body (*owned to free). */
+static int read_body(ingest_t *in, h2o_iovec_t *body, char **owned)
+{
+    h2o_req_t *req = in->req;
+    const sluice_limits_t *lim = &in->rt->cfg->limits;
+    *owned = NULL;
+    *body = req->entity;
+    if (body->base == NULL)
+        *body = h2o_iovec_init("", 0);
+
+    h2o_iovec_t ct = sluice_http_header(req, H2O_TOKEN_CONTENT_TYPE);
+    if (ct.base != NULL && !is_media(ct, "application/json") && !is_media(ct, "text/plain"))
+        return refuse(req, in->w, &in->reply, 415, "unsupported_media_type",
+                      "Content-Type must be application/json or text/plain", NULL) - 1;
+    if (body->len > lim->max_wire_bytes)
+        return refuse(req, in->w, &in->reply, 413, "payload_too_large", "request body too large", NULL) - 1;
+
+    h2o_iovec_t ce = sluice_http_header(req, H2O_TOKEN_CONTENT_ENCODING);
+    if (ce.base != NULL && !h2o_lcstris(ce.base, ce.len, H2O_STRLIT("identity"))) {
+        if (!h2o_lcstris(ce.base, ce.len, H2O_STRLIT("gzip")))
+            return refuse(req, in->w, &in->reply, 415, "unsupported_media_type",
+                          "Content-Encoding must be gzip or identity", NULL) - 1;
+        size_t out_len;
+        int rc = sluice_gunzip(body->base, body->len, lim->max_body_bytes, owned, &out_len);
+        if (rc == SLUICE_GZIP_ETOOBIG)
+            return refuse(req, in->w, &in->reply, 413, "payload_too_large",
+                          "request body too large after gzip decoding", NULL) - 1;
+        if (rc != 0)
+            return refuse(req, in->w, &in->reply, 400, "invalid_json", "body is not valid gzip", NULL) - 1;
+        *body = h2o_iovec_init(*owned, out_len);
+    }
+    if (body->len > lim->max_body_bytes) {
+        free(*owned);
+        *owned = NULL;
+        return refuse(req, in->w, &in->reply, 413, "payload_too_large", "request body too large", NULL) - 1;
+    }
+    if (body->len == 0)
+        return refuse(req, in->w, &in->reply, 400, "invalid_json", "empty body", NULL) - 1;
+    return 0;
+}
+
+/* The write key from Authorization (Bearer, or Basic with the key as user name), the body's
+ * writeKey, or the query's writeKey, in that order. Pool memory; NULL when none. */
+static const char *find_write_key(ingest_t *in, json_t *root, size_t *len)
+{
+    h2o_req_t *req = in->req;
+    h2o_iovec_t auth = sluice_http_header(req, H2O_TOKEN_AUTHORIZATION);
+    if (auth.base != NULL) {
+        if (auth.len > 7 && strncasecmp(auth.base, "Bearer ", 7) == 0) {
+            *len = auth.len - 7;
+            return h2o_strdup(&req->pool, auth.base + 7, *len).base;
+        }
+        if (auth.len > 6 && strncasecmp(auth.base, "Basic ", 6) == 0) {
+            size_t cap = sluice_b64url_decoded_len(auth.len - 6) + 1, n;
+            uint8_t *dec = h2o_mem_alloc_pool(&req->pool, cap);
+            if (sluice_b64_decode_any(auth.base + 6, auth.len - 6, dec, cap, &n) == 0) {
+                uint8_t *colon = memchr(dec, ':', n);
+                *len = colon ? (size_t)(colon - dec) : n;
+                return (const char *)dec;
+            }
+        }
+    }
+    json_t *wk = json_object_get(root, "writeKey");
+    if (json_is_string(wk)) {
+        *len = json_string_length(wk);
+        return h2o_strdup(&req->pool, json_string_value(wk), *len).base;
+    }
+    char *q;
+    long ql = sluice_http_query(req, "writeKey", &q);
+    if (ql > 0) {
+        *len = (size_t)ql;
+        return q;
+    }
+    return NULL;
+}
+
+/* Server-to-server: X-Timestamp (ms) and X-Signature: sha256=hex(HMAC(secret, ts + "." + body)),
+ * over the body exactly as sent. The write key, when given, names the source; otherwise every
+ * server source's secret is tried. */
+static int verify_signature(ingest_t *in, h2o_iovec_t wire, const char *key, size_t key_len)
+{
+    h2o_req_t *req = in->req;
+    h2o_iovec_t ts = sluice_http_header_str(req, "x-timestamp");
+    h2o_iovec_t sig = sluice_http_header_str(req, "x-signature");
+    if (ts.base == NULL || sig.base == NULL)
+        return refuse(req, in->w, &in->reply, 401, "bad_signature",
+                      "X-Timestamp and X-Signature headers are required", NULL) - 1;
+    char tbuf[24];
+    if (ts.len == 0 || ts.len >= sizeof(tbuf))
+        return refuse(req, in->w, &in->reply, 401, "bad_signature", "X-Timestamp must be milliseconds since 1970",
+                      NULL) - 1;
+    memcpy(tbuf, ts.base, ts.len);
+    tbuf[ts.len] = '\0';
+    char *end;
+    long long t = strtoll(tbuf, &end, 10);
+    if (*end != '\0' || t <= 0)
+        return refuse(req, in->w, &in->reply, 401, "bad_signature", "X-Timestamp must be milliseconds since 1970",
+                      NULL) - 1;
+    if (t < in->now_ms - SIGNATURE_WINDOW_MS || t > in->now_ms + SIGNATURE_WINDOW_MS)
+        return refuse(req, in->w, &in->reply, 401, "stale_timestamp",
+                      "X-Timestamp is more than 5 minutes away from the server's clock", NULL) - 1;
+    uint8_t given[SLUICE_SHA256_LEN];
+    size_t glen;
+    if (sig.len != 7 + 64 || strncasecmp(sig.base, "sha256=", 7) != 0 ||
+        sluice_hex_decode(sig.base + 7, 64, given, sizeof(given), &glen) != 0)
+        return refuse(req, in->w, &in->reply, 401, "bad_signature", "X-Signature must be sha256=<64 hex digits>",
+                      NULL) - 1;
+
+    const sluice_source_rt_t *named = key ? sluice_runtime_auth(in->rt, key, key_len, in->now_ms) : NULL;
+    const sluice_source_rt_t *match = NULL;
+    for (size_t i = 0; i < in->rt->source_count; i++) {
+        const sluice_source_rt_t *s = &in->rt->sources[i];
+        if (s->src->hmac_secret == NULL || (named != NULL && s != named))
+            continue;
+        uint8_t mac[SLUICE_SHA256_LEN];
+        char dot = '.';
+        /* HMAC(secret, ts "." body): fed as ts, then "." + body through the two-part API. */
+        char *prefix = h2o_mem_alloc_pool(&req->pool, ts.len + 1);
+        memcpy(prefix, ts.base, ts.len);
+        prefix[ts.len] = dot;
+        if (sluice_hmac_sha256_2(s->src->hmac_secret, strlen(s->src->hmac_secret), prefix, ts.len + 1, wire.base,
+                                 wire.len, mac) == 0 &&
+            sluice_ct_equal(mac, given, sizeof(mac)) && match == NULL)
+            match = s;
+        sluice_secure_zero(mac, sizeof(mac));
+    }
+    if (match == NULL)
+        return refuse(req, in->w, &in->reply, 401, "bad_signature", "the signature does not match", NULL) - 1;
+    in->src = match;
+    return 0;
+}
+
+static int check_origin(ingest_t *in)
+{
+    h2o_iovec_t origin = sluice_http_header_str(in->req, "origin");
+    if (origin.base == NULL)
+        return 0;
+    if (!sluice_runtime_origin_allowed(in->rt, in->src, origin.base, origin.len))
+        return refuse(in->req, in->w, &in->reply, 403, "origin_not_allowed",
+                      "this origin is not allowed for this write key", NULL) - 1;
+    in->reply.origin = origin;
+    return 0;
+}
+
+/* Segment batches carry shared context and integrations at the top level. */
+static void merge_shared(json_t *ev, json_t *root)
+{
+    static const char *const shared[] = {"context", "integrations"};
+    for (size_t k = 0; k < 2; k++) {
+        json_t *top = json_object_get(root, shared[k]);
+        if (!json_is_object(top))
+            continue;
+        json_t *own = json_object_get(ev, shared[k]);
+        if (own == NULL) {
+            json_object_set_new(ev, shared[k], json_deep_copy(top));
+        } else if (json_is_object(own)) {
+            const char *key;
+            json_t *v;
+            json_object_foreach(top, key, v) {
+                if (json_object_get(own, key) == NULL)
+                    json_object_set_new(own, key, json_deep_copy(v));
+            }
+        }
+    }
+    json_t *sent = json_object_get(root, "sentAt");
+    if (json_is_string(sent) && json_object_get(ev, "sentAt") == NULL)
+        json_object_set(ev, "sentAt", sent);
+}
+
+/* Validates and enriches events (root itself, or root.batch[]) into a new pending request. */
+static int accept_events(ingest_t *in, json_t *root, int forced_type, int batch, int is_server)
+{
+    h2o_req_t *req = in->req;
+    sluice_worker_t *w = in->w;
+    const sluice_config_t *cfg = in->rt->cfg;
+    json_t *list = batch ? json_object_get(root, "batch") : NULL;
+    if (batch && !json_is_array(list))
+        return refuse(req, w, &in->reply, 400, "invalid_event", "batch must be a list of events", "batch");
+    size_t n = batch ? json_array_size(list) : 1;
+    if (batch && n == 0)
+        return refuse(req, w, &in->reply, 400, "invalid_event", "batch is empty", "batch");
+    if (n > cfg->limits.max_batch_events) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "batch holds more than %zu events", cfg->limits.max_batch_events);
+        return refuse(req, w, &in->reply, 413, "payload_too_large", msg, "batch");
+    }
+
+    pending_t *p = pending_new(req, w, &in->reply);
+    if (p == NULL)
+        return refuse(req, w, &in->reply, 500, "internal", "out of memory", NULL);
+    p->src = in->src;
+    p->batch = batch;
+    sluice_event_enrich_t en = {
+        .received_ms = in->now_ms,
+        .client_ip = sluice_http_client_ip(req, &cfg->server),
+        .trust_client_ip = is_server,
+    };
+    h2o_iovec_t ua = sluice_http_header(req, H2O_TOKEN_USER_AGENT);
+    if (ua.base != NULL)
+        en.user_agent = h2o_strdup(&req->pool, ua.base, ua.len).base;
+
+    for (size_t i = 0; i < n; i++) {
+        json_t *ev = batch ? json_array_get(list, i) : root;
+        char prefix[32] = "";
+        if (batch)
+            snprintf(prefix, sizeof(prefix), "batch[%zu]", i);
+        sluice_event_error_t e;
+        if (!json_is_object(ev)) {
+            sluice_event_error_set(&e, 400, "invalid_event", prefix, "an event must be a JSON object");
+            add_rejection(p, i, &e);
+            continue;
+        }
+        json_object_del(ev, "writeKey"); /* a secret: never forwarded */
+        if (batch)
+            merge_shared(ev, root);
+        if (sluice_event_validate(ev, forced_type, &cfg->limits, prefix, &e) < 0) {
+            add_rejection(p, i, &e);
+            continue;
+        }
+        if (sluice_event_enrich(ev, &en) != 0 || sluice_identity_assign(ev) != 0) {
+            sluice_event_error_set(&e, 500, "internal", prefix, "no random bytes available");
+            add_rejection(p, i, &e);
+            continue;
+        }
+        json_array_append(p->events, ev);
+        json_array_append_new(p->indexes, json_integer((json_int_t)i));
+    }
+
+    p->job.org = in->src->org;
+    p->job.events = p->events;
+    p->job.done = on_identity_done;
+    if (sluice_identity_run(w->identity, &p->job) != 0) {
+        p->responded = 1;
+        sluice_reply_error(req, w, &p->reply, 500, "internal", "out of memory", NULL);
+        settle(p);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ entry points */
+
+int sluice_ingest_post(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route, int forced_type)
+{
+    ingest_t in = {.req = req, .w = w, .rt = w->rt, .reply = {.route = route}, .now_ms = sluice_now_ms()};
+    if (w->stopping)
+        return refuse(req, w, &in.reply, 503, "kafka_unavailable", "the gateway is shutting down; retry", NULL);
+
+    h2o_iovec_t body;
+    char *owned;
+    if (read_body(&in, &body, &owned) != 0)
+        return 0;
+    sluice_event_error_t e;
+    json_t *root = sluice_event_parse(body.base, body.len, &in.rt->cfg->limits, &e);
+    h2o_iovec_t wire = req->entity;
+    if (root == NULL) {
+        free(owned);
+        return refuse(req, w, &in.reply, e.status, e.code, e.message, e.path);
+    }
+
+    size_t key_len = 0;
+    const char *key = find_write_key(&in, root, &key_len);
+    int is_server = route == SLUICE_ROUTE_EVENTS;
+    int rc = 0;
+    if (is_server) {
+        rc = verify_signature(&in, wire, key, key_len);
+    } else {
+        in.src = key ? sluice_runtime_auth(in.rt, key, key_len, in.now_ms) : NULL;
+        if (in.src == NULL) {
+            refuse(req, w, &in.reply, 401, "unauthorized",
+                   key ? "unknown write key" : "a write key is required (Authorization: Bearer, Basic or writeKey)",
+                   NULL);
+            rc = -1;
+        }
+    }
+    if (rc == 0)
+        rc = check_origin(&in);
+    if (rc == 0 && !sluice_runtime_rate_allow(in.src, w->index, in.rt->nthreads, (uint64_t)in.now_ms)) {
+        refuse(req, w, &in.reply, 429, "rate_limited", "too many requests for this write key", NULL);
+        rc = -1;
+    }
+    if (rc == 0) {
+        int batch = route == SLUICE_ROUTE_BATCH || (is_server && json_object_get(root, "batch") != NULL);
+        json_object_del(root, "writeKey");
+        accept_events(&in, root, forced_type, batch, is_server);
+    }
+    json_decref(root);
+    free(owned);
+    return 0;
+}
+
+/* Pixel events come as `data` (base64 or base64url JSON of the event) or as plain parameters:
+ * event, name, userId, anonymousId, messageId, timestamp, url, ref, and properties.<k> /
+ * traits.<k> / context.<k> for nested values. */
+typedef struct pixel_build {
+    json_t *ev;
+} pixel_build_t;
+
+static int pixel_param(void *ud, const char *name, const char *value)
+{
+    pixel_build_t *b = ud;
+    static const char *const plain[] = {"event", "name", "userId", "anonymousId", "messageId", "timestamp",
+                                        "previousId", "groupId", "category"};
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+        if (strcmp(name, plain[i]) == 0) {
+            json_object_set_new(b->ev, name, json_string(value));
+            return 0;
+        }
+    static const char *const nested[] = {"properties.", "traits.", "context."};
+    for (size_t i = 0; i < 3; i++) {
+        size_t pl = strlen(nested[i]);
+        if (strncmp(name, nested[i], pl) == 0 && name[pl] != '\0') {
+            char obj[16];
+            snprintf(obj, sizeof(obj), "%.*s", (int)pl - 1, nested[i]);
+            json_t *o = json_object_get(b->ev, obj);
+            if (!json_is_object(o)) {
+                o = json_object();
+                json_object_set_new(b->ev, obj, o);
+            }
+            json_object_set_new(o, name + pl, json_string(value));
+            return 0;
+        }
+    }
+    if (strcmp(name, "url") == 0 || strcmp(name, "ref") == 0) {
+        json_t *ctx = json_object_get(b->ev, "context");
+        if (!json_is_object(ctx)) {
+            ctx = json_object();
+            json_object_set_new(b->ev, "context", ctx);
+        }
+        json_t *page = json_object_get(ctx, "page");
+        if (!json_is_object(page)) {
+            page = json_object();
+            json_object_set_new(ctx, "page", page);
+        }
+        json_object_set_new(page, strcmp(name, "url") == 0 ? "url" : "referrer", json_string(value));
+    }
+    return 0;
+}
+
+int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
+{
+    ingest_t in = {.req = req, .w = w, .rt = w->rt, .reply = {.route = SLUICE_ROUTE_PIXEL, .pixel = 1},
+                   .now_ms = sluice_now_ms()};
+    static const struct {
+        const char *name;
+        int type;
+    } types[] = {{"t", SLUICE_EVENT_TRACK}, {"track", SLUICE_EVENT_TRACK}, {"p", SLUICE_EVENT_PAGE},
+                 {"page", SLUICE_EVENT_PAGE}, {"screen", SLUICE_EVENT_SCREEN}, {"i", SLUICE_EVENT_IDENTIFY},
+                 {"identify", SLUICE_EVENT_IDENTIFY}, {"g", SLUICE_EVENT_GROUP}, {"group", SLUICE_EVENT_GROUP},
+                 {"alias", SLUICE_EVENT_ALIAS}};
+    int forced = -1;
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (h2o_memis(type.base, type.len, types[i].name, strlen(types[i].name)))
+            forced = types[i].type;
+    if (forced < 0)
+        return refuse(req, w, &in.reply, 404, "not_found", "unknown pixel event type", NULL);
+    if (w->stopping)
+        return refuse(req, w, &in.reply, 503, "kafka_unavailable", "the gateway is shutting down; retry", NULL);
+
+    json_t *root = NULL;
+    char *data;
+    long dl = sluice_http_query(req, "data", &data);
+    if (dl > 0) {
+        size_t cap = sluice_b64url_decoded_len((size_t)dl) + 1, n;
+        uint8_t *dec = h2o_mem_alloc_pool(&req->pool, cap);
+        if ((size_t)dl > in.rt->cfg->limits.max_body_bytes * 2 ||
+            sluice_b64_decode_any(data, (size_t)dl, dec, cap, &n) != 0)
+            return refuse(req, w, &in.reply, 400, "invalid_json", "data must be base64 of a JSON event", "data");
+        sluice_event_error_t e;
+        root = sluice_event_parse((const char *)dec, n, &in.rt->cfg->limits, &e);
+        if (root == NULL)
+            return refuse(req, w, &in.reply, e.status, e.code, e.message, e.path);
+    } else {
+        pixel_build_t b = {json_object()};
+        sluice_http_query_foreach(req, pixel_param, &b);
+        root = b.ev;
+    }
+    size_t key_len = 0;
+    const char *key = find_write_key(&in, root, &key_len);
+    in.src = key ? sluice_runtime_auth(in.rt, key, key_len, in.now_ms) : NULL;
+    if (in.src == NULL) {
+        json_decref(root);
+        return refuse(req, w, &in.reply, 401, "unauthorized", "unknown or missing write key", NULL);
+    }
+    if (!sluice_runtime_rate_allow(in.src, w->index, in.rt->nthreads, (uint64_t)in.now_ms)) {
+        json_decref(root);
+        return refuse(req, w, &in.reply, 429, "rate_limited", "too many requests for this write key", NULL);
+    }
+    json_object_del(root, "writeKey");
+    accept_events(&in, root, forced, 0, 0);
+    json_decref(root);
+    return 0;
+}
+
+int sluice_ingest_preflight(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route)
+{
+    (void)route;
+    sluice_reply_t r = {.route = SLUICE_ROUTE_PREFLIGHT};
+    h2o_iovec_t origin = sluice_http_header_str(req, "origin");
+    if (origin.base == NULL || !sluice_runtime_origin_allowed(w->rt, NULL, origin.base, origin.len))
+        return refuse(req, w, &r, 403, "origin_not_allowed", "this origin is not allowed", NULL);
+    r.origin = origin;
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-methods"), 0, NULL,
+                          H2O_STRLIT("POST, GET, OPTIONS"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-headers"), 0, NULL,
+                          H2O_STRLIT("Content-Type, Content-Encoding, Authorization"));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-max-age"), 0, NULL,
+                          H2O_STRLIT("600"));
+    sluice_reply_send(req, w, &r, 204, NULL, "", 0, NULL);
+    return 0;
+}

@@ -1,0 +1,29 @@
+/*
+ * The event pipeline of the gateway, per request: media type and gzip, parse with limits,
+ * authenticate (write key or HMAC signature), CORS, rate limit, validate and enrich each event,
+ * identity (anonymous id, Redis work), data layer, envelope, produce to Kafka, and answer once
+ * every event is acknowledged (or queued, with `ack: queued`).
+ *
+ * A request that waits (Redis, Kafka acks) keeps a `pending` record that outlives the HTTP
+ * request if the client goes away, until every delivery report has come back.
+ * Event-loop thread of the request.
+ */
+#ifndef SLUICE_GATEWAY_INGEST_H
+#define SLUICE_GATEWAY_INGEST_H
+
+#include "gateway/event.h"
+#include "gateway/server.h"
+
+/* POST of one event (forced_type >= 0), a batch (/batch), or signed server events (/events). */
+int sluice_ingest_post(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route, int forced_type);
+
+/* GET <prefix>/pixel/<type>: the event comes in the query string; answers a 1x1 GIF. */
+int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type);
+
+/* OPTIONS: CORS preflight, answered from the union of all sources' allowed origins. */
+int sluice_ingest_preflight(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route);
+
+/* Delivery report of one produced event; opaque is its pending request. */
+void sluice_ingest_on_delivery(void *opaque, int err);
+
+#endif

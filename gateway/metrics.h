@@ -1,0 +1,114 @@
+/*
+ * Gateway metrics in Prometheus text format. Every event-loop thread owns one
+ * sluice_gw_metrics_t and is its only writer (relaxed atomic stores, no locks, no lock-prefixed
+ * instructions on x86); a scrape sums all threads' blocks. Labels name routes, statuses,
+ * reasons, normalisers and plugins, never values.
+ */
+#ifndef SLUICE_GATEWAY_METRICS_H
+#define SLUICE_GATEWAY_METRICS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+
+typedef _Atomic uint64_t sluice_counter_t;
+
+/* Single-writer increment: a plain load/add/store, safe because only the owning thread writes. */
+static inline void sluice_counter_add(sluice_counter_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+typedef enum sluice_route {
+    SLUICE_ROUTE_TRACK = 0,
+    SLUICE_ROUTE_PAGE,
+    SLUICE_ROUTE_SCREEN,
+    SLUICE_ROUTE_IDENTIFY,
+    SLUICE_ROUTE_GROUP,
+    SLUICE_ROUTE_ALIAS,
+    SLUICE_ROUTE_BATCH,
+    SLUICE_ROUTE_PIXEL,
+    SLUICE_ROUTE_EVENTS,
+    SLUICE_ROUTE_XD,
+    SLUICE_ROUTE_XD_REDEEM,
+    SLUICE_ROUTE_TAG,
+    SLUICE_ROUTE_PREFLIGHT,
+    SLUICE_ROUTE_HEALTH,
+    SLUICE_ROUTE_READY,
+    SLUICE_ROUTE_METRICS,
+    SLUICE_ROUTE_OTHER,
+    SLUICE_ROUTE_COUNT,
+} sluice_route_t;
+
+const char *sluice_route_name(sluice_route_t r);
+
+/* Statuses the gateway answers with; anything else counts as "other". */
+#define SLUICE_METRIC_STATUSES {200, 204, 304, 400, 401, 403, 404, 405, 413, 415, 429, 500, 503}
+#define SLUICE_METRIC_STATUS_COUNT 14 /* the list above plus "other" */
+
+/* Reasons an event is rejected (the error codes of the JSON answers). */
+typedef enum sluice_reject_reason {
+    SLUICE_REJECT_INVALID_JSON = 0,
+    SLUICE_REJECT_INVALID_EVENT,
+    SLUICE_REJECT_TOO_LARGE,
+    SLUICE_REJECT_UNAUTHORIZED,
+    SLUICE_REJECT_ORIGIN,
+    SLUICE_REJECT_RATE_LIMITED,
+    SLUICE_REJECT_KAFKA,
+    SLUICE_REJECT_MASK,
+    SLUICE_REJECT_DUPLICATE,
+    SLUICE_REJECT_MEDIA_TYPE,
+    SLUICE_REJECT_COUNT,
+} sluice_reject_reason_t;
+
+/* Reasons a cross-domain token is ignored (identity). */
+typedef enum sluice_token_outcome {
+    SLUICE_TOKEN_REDEEMED = 0,
+    SLUICE_TOKEN_REPLAYED,
+    SLUICE_TOKEN_BAD_TAG,
+    SLUICE_TOKEN_EXPIRED,
+    SLUICE_TOKEN_WRONG_AUDIENCE,
+    SLUICE_TOKEN_UNKNOWN_KID,
+    SLUICE_TOKEN_MALFORMED,
+    SLUICE_TOKEN_REDIS_UNAVAILABLE,
+    SLUICE_TOKEN_REDIS_TIMEOUT,
+    SLUICE_TOKEN_ISSUED,
+    SLUICE_TOKEN_OUTCOME_COUNT,
+} sluice_token_outcome_t;
+
+#define SLUICE_ACK_BUCKETS 13 /* ms: 1 2 5 10 25 50 100 250 500 1000 2500 5000 10000, then +Inf */
+
+typedef struct sluice_gw_metrics {
+    sluice_counter_t requests[SLUICE_ROUTE_COUNT][SLUICE_METRIC_STATUS_COUNT];
+    sluice_counter_t events_accepted;
+    sluice_counter_t events_consent_dropped;
+    sluice_counter_t events_rejected[SLUICE_REJECT_COUNT];
+    sluice_counter_t ack_bucket[SLUICE_ACK_BUCKETS + 1];
+    sluice_counter_t ack_count;
+    sluice_counter_t ack_sum_us;
+    sluice_counter_t kafka_delivery_failed;
+    sluice_counter_t in_flight; /* gauge: requests waiting for acks or Redis */
+    sluice_counter_t hashed[SLUICE_NORM_RAW + 1];
+    sluice_counter_t hash_failed;
+    sluice_counter_t masked;
+    sluice_counter_t mask_failed;
+    sluice_counter_t dropped_fields;
+    sluice_counter_t tokens[SLUICE_TOKEN_OUTCOME_COUNT];
+    sluice_counter_t redis_errors;
+} sluice_gw_metrics_t;
+
+void sluice_metrics_count_request(sluice_gw_metrics_t *m, sluice_route_t route, int status);
+void sluice_metrics_observe_ack(sluice_gw_metrics_t *m, uint64_t micros);
+
+/* Extra lines a scrape appends (gauges that live elsewhere: queue depth, plugin errors...).
+ * Writes into buf[0..cap) and returns the length written. */
+typedef size_t (*sluice_metrics_extra_fn)(void *ud, char *buf, size_t cap);
+
+/* Renders the sum of n per-thread blocks as Prometheus text into a malloc'd string (caller
+ * frees) and its length. Any thread. */
+char *sluice_metrics_render(sluice_gw_metrics_t *const *blocks, size_t n, sluice_metrics_extra_fn extra, void *ud,
+                            size_t *len);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * PII normalisers applied before SHA-256 hashing (data flow step 7, `hash_fields`).
+ *
+ * Vendors normalise differently (VENDORS.md): Meta wants phone digits without `+`, Google and
+ * TikTok want E.164 with `+`, Google also removes dots from gmail local parts. The org's
+ * default variant is Meta's; the other variants are computed only where an integration needs
+ * them and travel in the envelope's `hashes`.
+ *
+ * Pure functions over caller buffers; any thread.
+ */
+#ifndef SLUICE_GATEWAY_NORMALIZE_H
+#define SLUICE_GATEWAY_NORMALIZE_H
+
+#include <stddef.h>
+
+#include "config/config.h"
+
+typedef enum sluice_hash_variant {
+    SLUICE_VARIANT_DEFAULT = 0, /* Meta's rules; what the field itself holds */
+    SLUICE_VARIANT_GOOGLE = 1,  /* GA4 / Google Ads */
+    SLUICE_VARIANT_TIKTOK = 2,
+    SLUICE_VARIANT_COUNT = 3,
+} sluice_hash_variant_t;
+
+/* "default", "google", "tiktok" (the names used as keys in the envelope's `hashes`). */
+const char *sluice_hash_variant_name(sluice_hash_variant_t v);
+
+/* The variant a vendor's worker reads. */
+sluice_hash_variant_t sluice_hash_variant_for_vendor(sluice_vendor_kind_t vendor);
+
+/* 1 when normaliser n gives a different result under variant v than under the default for
+ * some input (so the gateway knows which variants are worth computing). */
+int sluice_normalize_variant_differs(sluice_normalizer_t n, sluice_hash_variant_t v);
+
+/* Normalises the UTF-8 value in[0..len) by rule n for variant v into out (not NUL-terminated).
+ * default_cc: digits of the default country code for phones, or NULL.
+ * Returns the output length, or -1 when the value cannot be normalised (empty after
+ * normalising, not a recognisable gender, date or country, or longer than cap): the caller
+ * then removes the field rather than hashing garbage. */
+long sluice_normalize(sluice_normalizer_t n, sluice_hash_variant_t v, const char *in, size_t len,
+                      const char *default_cc, char *out, size_t cap);
+
+/* 1 when s is exactly 64 lowercase hex digits (an already-hashed value, left alone). */
+int sluice_is_sha256_hex(const char *s, size_t len);
+
+#endif

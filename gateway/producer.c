@@ -1,0 +1,224 @@
+/*
+ * Per-thread Kafka producer wired into the thread's h2o loop: librdkafka writes a byte into a
+ * pipe when its main queue becomes non-empty, the loop reads the pipe and serves the queue,
+ * so delivery reports, statistics and errors are all handled on the loop thread.
+ * librdkafka's own log lines come from its internal threads and go to our JSON logger.
+ */
+#include "gateway/producer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+
+#include "common/log.h"
+
+#define POLL_INTERVAL_MS 100
+
+struct sluice_producer {
+    rd_kafka_t *rk;
+    h2o_loop_t *loop;
+    h2o_socket_t *wake;
+    int wake_wfd;
+    h2o_timeout_t poll_timeout;
+    h2o_timeout_entry_t poll_entry;
+    sluice_producer_dr_cb cb;
+    atomic_int ready;
+    int closing;
+};
+
+static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    sluice_producer_t *p = opaque;
+    p->cb(m->_private, (int)m->err);
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        atomic_store(&p->ready, 1);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    sluice_producer_t *p = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        if (atomic_exchange(&p->ready, 0))
+            sluice_log_warn("kafka.down", "all brokers are down: %s", reason);
+        return;
+    }
+    sluice_log_warn("kafka.error", "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+/* Statistics tell whether any real broker (not a bootstrap placeholder) is up. */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    sluice_producer_t *p = opaque;
+    json_t *root = json_loadb(json, len, 0, NULL);
+    json_t *brokers = json_object_get(root, "brokers");
+    const char *name;
+    json_t *b;
+    int up = 0;
+    json_object_foreach(brokers, name, b) {
+        const char *state = json_string_value(json_object_get(b, "state"));
+        if (json_integer_value(json_object_get(b, "nodeid")) >= 0 && state != NULL && strcmp(state, "UP") == 0)
+            up = 1;
+    }
+    json_decref(root);
+    int was = atomic_exchange(&p->ready, up);
+    if (was != up)
+        sluice_log_info(up ? "kafka.up" : "kafka.down", up ? "a broker is reachable" : "no broker is reachable");
+    return 0; /* we did not keep json */
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    sluice_log_level_t l = level <= 3 ? SLUICE_LOG_ERROR : level <= 4 ? SLUICE_LOG_WARN : SLUICE_LOG_DEBUG;
+    sluice_log(l, "kafka.log", "%s: %s", fac, buf);
+}
+
+static void on_wake(h2o_socket_t *sock, const char *err)
+{
+    sluice_producer_t *p = sock->data;
+    if (err != NULL)
+        return;
+    char buf[256];
+    while (read(h2o_socket_get_fd(sock), buf, sizeof(buf)) > 0)
+        ;
+    rd_kafka_poll(p->rk, 0);
+}
+
+static void on_poll_timer(h2o_timeout_entry_t *entry)
+{
+    sluice_producer_t *p = H2O_STRUCT_FROM_MEMBER(sluice_producer_t, poll_entry, entry);
+    rd_kafka_poll(p->rk, 0);
+    if (!p->closing)
+        h2o_timeout_link(p->loop, &p->poll_timeout, &p->poll_entry);
+}
+
+static int set(rd_kafka_conf_t *conf, const char *k, const char *v, sluice_err_t *err)
+{
+    char errstr[256];
+    if (rd_kafka_conf_set(conf, k, v, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+        return sluice_err_set(err, "kafka property %s: %s", k, errstr);
+    return 0;
+}
+
+sluice_producer_t *sluice_producer_create(const sluice_kafka_config_t *kc, h2o_loop_t *loop, sluice_producer_dr_cb cb,
+                                          sluice_err_t *err)
+{
+    sluice_producer_t *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        sluice_err_set(err, "out of memory");
+        return NULL;
+    }
+    p->loop = loop;
+    p->cb = cb;
+    p->wake_wfd = -1;
+
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char qmax[32], timeout[32];
+    snprintf(qmax, sizeof(qmax), "%u", kc->queue_max_messages);
+    /* A message keeps trying well past the request's ack timeout: a 503'd request may still be
+     * delivered later (the client's retry then makes a duplicate, which at-least-once allows). */
+    snprintf(timeout, sizeof(timeout), "%u", kc->ack_timeout_ms * 12 > 60000 ? kc->ack_timeout_ms * 12 : 60000);
+    if (set(conf, "bootstrap.servers", kc->brokers, err) || set(conf, "enable.idempotence", "true", err) ||
+        set(conf, "acks", "all", err) || set(conf, "linger.ms", "2", err) ||
+        set(conf, "compression.codec", "lz4", err) || set(conf, "queue.buffering.max.messages", qmax, err) ||
+        set(conf, "message.timeout.ms", timeout, err) || set(conf, "statistics.interval.ms", "1000", err) ||
+        set(conf, "client.id", "sluice-gateway", err))
+        goto fail_conf;
+    for (size_t i = 0; i < kc->property_count; i++)
+        if (set(conf, kc->properties[i].key, kc->properties[i].value, err))
+            goto fail_conf;
+    rd_kafka_conf_set_opaque(conf, p);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_dr);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_stats_cb(conf, on_stats);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+
+    char errstr[256];
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (p->rk == NULL) {
+        sluice_err_set(err, "kafka producer: %s", errstr);
+        goto fail_conf;
+    }
+
+    int fds[2];
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+        sluice_err_set(err, "pipe: %s", strerror(errno));
+        rd_kafka_destroy(p->rk);
+        free(p);
+        return NULL;
+    }
+    p->wake_wfd = fds[1];
+    rd_kafka_queue_t *q = rd_kafka_queue_get_main(p->rk);
+    rd_kafka_queue_io_event_enable(q, fds[1], "1", 1);
+    rd_kafka_queue_destroy(q);
+    p->wake = h2o_evloop_socket_create(loop, fds[0], H2O_SOCKET_FLAG_DONT_READ);
+    p->wake->data = p;
+    h2o_socket_read_start(p->wake, on_wake);
+
+    h2o_timeout_init(loop, &p->poll_timeout, POLL_INTERVAL_MS);
+    p->poll_entry.cb = on_poll_timer;
+    h2o_timeout_link(loop, &p->poll_timeout, &p->poll_entry);
+    return p;
+
+fail_conf:
+    rd_kafka_conf_destroy(conf);
+    free(p);
+    return NULL;
+}
+
+int sluice_producer_send(sluice_producer_t *p, const char *topic, const char *key, size_t key_len, char *payload,
+                         size_t len, const char *org, const char *source, const char *type, void *opaque)
+{
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(payload, len),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_HEADER("org", org, -1),
+        RD_KAFKA_V_HEADER("source", source, -1), RD_KAFKA_V_HEADER("type", type, -1), RD_KAFKA_V_OPAQUE(opaque),
+        RD_KAFKA_V_END);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 0;
+    return e == RD_KAFKA_RESP_ERR__QUEUE_FULL ? SLUICE_PRODUCER_EFULL : SLUICE_PRODUCER_EOTHER;
+}
+
+int sluice_producer_ready(const sluice_producer_t *p)
+{
+    return atomic_load(&((sluice_producer_t *)p)->ready);
+}
+
+int sluice_producer_queue_len(const sluice_producer_t *p)
+{
+    return rd_kafka_outq_len(p->rk);
+}
+
+void sluice_producer_poll(sluice_producer_t *p)
+{
+    rd_kafka_poll(p->rk, 0);
+}
+
+void sluice_producer_destroy(sluice_producer_t *p, int timeout_ms)
+{
+    if (p == NULL)
+        return;
+    p->closing = 1;
+    /* flush serves the main queue itself, so delivery callbacks still fire on this thread. */
+    rd_kafka_flush(p->rk, timeout_ms);
+    h2o_timeout_unlink(&p->poll_entry);
+    h2o_timeout_dispose(p->loop, &p->poll_timeout);
+    rd_kafka_queue_t *q = rd_kafka_queue_get_main(p->rk);
+    rd_kafka_queue_io_event_enable(q, -1, NULL, 0);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(p->rk);
+    h2o_socket_read_stop(p->wake);
+    h2o_socket_close(p->wake);
+    close(p->wake_wfd);
+    free(p);
+}

@@ -1,0 +1,61 @@
+/*
+ * One idempotent Kafka producer per event-loop thread (data flow step 8).
+ *
+ * librdkafka's main queue signals a pipe when it has delivery reports, statistics or errors;
+ * the pipe's read end is watched by the thread's h2o loop, which then serves the queue with
+ * rd_kafka_poll(rk, 0). So delivery callbacks run on the loop thread that produced the
+ * message, and nothing on the hot path blocks or takes a lock. A 100 ms timer polls too, in
+ * case a wake-up was coalesced away.
+ *
+ * A producer belongs to one loop thread: every function except sluice_producer_queue_len and
+ * sluice_producer_ready must be called on it.
+ */
+#ifndef SLUICE_GATEWAY_PRODUCER_H
+#define SLUICE_GATEWAY_PRODUCER_H
+
+#include <h2o.h>
+#if H2O_USE_LIBUV
+#error "sluice needs h2o built for its own evloop: compile with -DH2O_USE_LIBUV=0"
+#endif
+
+#include "common/err.h"
+#include "config/config.h"
+
+typedef struct sluice_producer sluice_producer_t;
+
+/* Called on the loop thread for every message handed to sluice_producer_send, exactly once:
+ * err 0 when the broker acknowledged it (acks=all), else a librdkafka error code. */
+typedef void (*sluice_producer_dr_cb)(void *opaque, int err);
+
+enum {
+    SLUICE_PRODUCER_EFULL = -2,  /* local queue full: answer 503 at once */
+    SLUICE_PRODUCER_EOTHER = -3, /* any other produce error */
+};
+
+/* Creates a producer on loop for the cluster in kc (bootstrap, idempotence, acks=all, lz4,
+ * small linger, plus kc->properties). Returns NULL with err set (bad property, librdkafka
+ * refusing the config). Free with sluice_producer_destroy on the same thread. */
+sluice_producer_t *sluice_producer_create(const sluice_kafka_config_t *kc, h2o_loop_t *loop, sluice_producer_dr_cb cb,
+                                          sluice_err_t *err);
+
+/* Queues one message to topic. payload must come from malloc: on success the producer takes
+ * ownership and frees it; on failure the caller still owns it. key is copied. Headers org,
+ * source and type are added. Returns 0, SLUICE_PRODUCER_EFULL or SLUICE_PRODUCER_EOTHER. */
+int sluice_producer_send(sluice_producer_t *p, const char *topic, const char *key, size_t key_len, char *payload,
+                         size_t len, const char *org, const char *source, const char *type, void *opaque);
+
+/* 1 when at least one broker was reachable at the last statistics report and no "all
+ * brokers down" error came after it. Any thread. */
+int sluice_producer_ready(const sluice_producer_t *p);
+
+/* Messages queued or in flight. Any thread. */
+int sluice_producer_queue_len(const sluice_producer_t *p);
+
+/* Serves delivery reports now (also done automatically when the loop sees the pipe). */
+void sluice_producer_poll(sluice_producer_t *p);
+
+/* Destroys the producer after waiting up to timeout_ms for queued messages (their delivery
+ * callbacks still run, on this thread). NULL allowed. */
+void sluice_producer_destroy(sluice_producer_t *p, int timeout_ms);
+
+#endif

@@ -1,0 +1,172 @@
+/*
+ * Gateway runtimes: a config and what requests derive from it, reference counted so a reload
+ * can swap it while requests finish on the old one. Built on the main thread; read by the
+ * event-loop threads; freed by whichever thread drops the last reference.
+ */
+#include "gateway/runtime.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "crypto/ct.h"
+
+static int digest(const char *s, uint8_t out[SLUICE_SHA256_LEN])
+{
+    return sluice_sha256(s, strlen(s), out);
+}
+
+static void runtime_free(sluice_runtime_t *rt)
+{
+    for (size_t i = 0; i < rt->source_count; i++) {
+        sluice_secure_zero(rt->sources[i].key_digest, sizeof(rt->sources[i].key_digest));
+        sluice_secure_zero(rt->sources[i].prev_digest, sizeof(rt->sources[i].prev_digest));
+        free(rt->sources[i].buckets);
+    }
+    free(rt->sources);
+    free(rt->orgs);
+    sluice_config_free(rt->cfg);
+    free(rt);
+}
+
+sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads, const sluice_keyring_t *keys,
+                                        sluice_err_t *err)
+{
+    (void)keys;
+    static atomic_uint_fast64_t generations;
+    sluice_runtime_t *rt = calloc(1, sizeof(*rt));
+    if (rt == NULL) {
+        sluice_config_free(cfg);
+        sluice_err_set(err, "out of memory");
+        return NULL;
+    }
+    atomic_init(&rt->refs, 1);
+    rt->generation = atomic_fetch_add(&generations, 1) + 1;
+    rt->cfg = cfg;
+    rt->nthreads = nthreads;
+    rt->org_count = cfg->org_count;
+    rt->orgs = calloc(cfg->org_count ? cfg->org_count : 1, sizeof(*rt->orgs));
+    for (size_t o = 0; o < cfg->org_count; o++)
+        rt->source_count += cfg->orgs[o].source_count;
+    rt->sources = calloc(rt->source_count ? rt->source_count : 1, sizeof(*rt->sources));
+    if (rt->orgs == NULL || rt->sources == NULL)
+        goto oom;
+
+    size_t k = 0;
+    for (size_t o = 0; o < cfg->org_count; o++) {
+        const sluice_org_t *org = &cfg->orgs[o];
+        rt->orgs[o].org = org;
+        rt->orgs[o].variants = sluice_datalayer_variants(org);
+        for (size_t s = 0; s < org->source_count; s++, k++) {
+            sluice_source_rt_t *sr = &rt->sources[k];
+            const sluice_source_t *src = &org->sources[s];
+            sr->org = org;
+            sr->src = src;
+            sr->org_index = o;
+            if (src->write_key != NULL && src->write_key[0] != '\0') {
+                if (digest(src->write_key, sr->key_digest) != 0)
+                    goto crypto;
+                sr->has_key = 1;
+            }
+            if (src->previous_write_key != NULL && src->previous_write_key[0] != '\0' && src->rotated_at != 0) {
+                if (digest(src->previous_write_key, sr->prev_digest) != 0)
+                    goto crypto;
+                sr->has_prev = 1;
+                sr->prev_until_ms = ((int64_t)src->rotated_at + (int64_t)src->grace_hours * 3600) * 1000;
+            }
+            sr->buckets = calloc(nthreads, sizeof(sluice_bucket_t));
+            if (sr->buckets == NULL)
+                goto oom;
+            for (unsigned t = 0; t < nthreads; t++)
+                sr->buckets[t].tokens = -1; /* filled on first use */
+        }
+    }
+    return rt;
+
+oom:
+    sluice_err_set(err, "out of memory building the runtime");
+    runtime_free(rt);
+    return NULL;
+crypto:
+    sluice_err_set(err, "SHA-256 unavailable");
+    runtime_free(rt);
+    return NULL;
+}
+
+sluice_runtime_t *sluice_runtime_acquire(sluice_runtime_t *rt)
+{
+    atomic_fetch_add_explicit(&rt->refs, 1, memory_order_relaxed);
+    return rt;
+}
+
+void sluice_runtime_release(sluice_runtime_t *rt)
+{
+    if (rt != NULL && atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) == 1)
+        runtime_free(rt);
+}
+
+const sluice_source_rt_t *sluice_runtime_auth(const sluice_runtime_t *rt, const char *key, size_t len, int64_t now_ms)
+{
+    uint8_t d[SLUICE_SHA256_LEN];
+    if (len == 0 || sluice_sha256(key, len, d) != 0)
+        return NULL;
+    /* Every source is compared, whatever matched, so timing says nothing about which did. */
+    const sluice_source_rt_t *found = NULL;
+    for (size_t i = 0; i < rt->source_count; i++) {
+        const sluice_source_rt_t *s = &rt->sources[i];
+        int cur = s->has_key & sluice_ct_equal(d, s->key_digest, sizeof(d));
+        int prev = s->has_prev & (now_ms < s->prev_until_ms) & sluice_ct_equal(d, s->prev_digest, sizeof(d));
+        if ((cur | prev) && found == NULL)
+            found = s;
+    }
+    sluice_secure_zero(d, sizeof(d));
+    return found;
+}
+
+int sluice_runtime_rate_allow(const sluice_source_rt_t *s, unsigned thread, unsigned nthreads, uint64_t now_ms)
+{
+    const sluice_rate_limit_t *rl = &s->src->rate_limit;
+    if (rl->per_second <= 0)
+        return 1;
+    /* Each thread gets its share of the rate, so no bucket is ever shared. */
+    double rate = rl->per_second / nthreads;
+    double burst = rl->burst / nthreads;
+    if (burst < 1)
+        burst = 1;
+    sluice_bucket_t *b = &s->buckets[thread];
+    if (b->tokens < 0) {
+        b->tokens = burst;
+        b->last_ms = now_ms;
+    }
+    if (now_ms > b->last_ms) {
+        b->tokens += (double)(now_ms - b->last_ms) * rate / 1000.0;
+        if (b->tokens > burst)
+            b->tokens = burst;
+        b->last_ms = now_ms;
+    }
+    if (b->tokens < 1)
+        return 0;
+    b->tokens -= 1;
+    return 1;
+}
+
+static int origin_in(const sluice_source_t *src, const char *origin, size_t len)
+{
+    for (size_t i = 0; i < src->allowed_origin_count; i++) {
+        const char *a = src->allowed_origins[i];
+        if (strlen(a) == len && memcmp(a, origin, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int sluice_runtime_origin_allowed(const sluice_runtime_t *rt, const sluice_source_rt_t *s, const char *origin,
+                                  size_t len)
+{
+    if (s != NULL)
+        return origin_in(s->src, origin, len);
+    for (size_t i = 0; i < rt->source_count; i++)
+        if (origin_in(rt->sources[i].src, origin, len))
+            return 1;
+    return 0;
+}

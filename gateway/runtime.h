@@ -1,0 +1,81 @@
+/*
+ * A gateway runtime: one loaded config plus everything derived from it that requests use
+ * (write-key digests, per-thread rate-limit buckets, hash variants, loaded masking plugins).
+ *
+ * Runtimes are reference counted. The main thread builds a new one on SIGHUP and hands a
+ * reference to every worker; each request holds a reference for its whole life, so requests
+ * in flight finish on the config they started with. The last release frees it, on whichever
+ * thread that happens.
+ */
+#ifndef SLUICE_GATEWAY_RUNTIME_H
+#define SLUICE_GATEWAY_RUNTIME_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "config/config.h"
+#include "crypto/hash.h"
+#include "gateway/datalayer.h"
+
+typedef struct sluice_plugin_set sluice_plugin_set_t;
+typedef struct sluice_keyring sluice_keyring_t;
+
+/* Token bucket, one per source per thread; padded so threads never share a cache line. */
+typedef struct sluice_bucket {
+    double tokens;
+    uint64_t last_ms;
+    char pad[48];
+} sluice_bucket_t;
+
+typedef struct sluice_source_rt {
+    const sluice_org_t *org;
+    const sluice_source_t *src;
+    size_t org_index;
+    uint8_t key_digest[SLUICE_SHA256_LEN];  /* SHA-256 of the write key */
+    uint8_t prev_digest[SLUICE_SHA256_LEN]; /* of the previous key, during its grace window */
+    int has_key, has_prev;
+    int64_t prev_until_ms;                  /* previous key refused from then on */
+    sluice_bucket_t *buckets;               /* [nthreads] */
+} sluice_source_rt_t;
+
+typedef struct sluice_org_rt {
+    const sluice_org_t *org;
+    unsigned variants;                      /* extra hash variants its integrations read */
+} sluice_org_rt_t;
+
+typedef struct sluice_runtime {
+    atomic_uint refs;
+    uint64_t generation;
+    sluice_config_t *cfg;
+    unsigned nthreads;
+    sluice_org_rt_t *orgs;
+    size_t org_count;
+    sluice_source_rt_t *sources;
+    size_t source_count;
+    sluice_plugin_set_t *plugins;           /* the mask rules' plugin instances */
+} sluice_runtime_t;
+
+/* Builds a runtime over cfg (taking ownership of it; it is freed with the runtime, also on
+ * failure) for nthreads event-loop threads, loading every mask rule's plugin. Returns a runtime
+ * holding one reference, or NULL with err set. Main thread. */
+sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads, const sluice_keyring_t *keys,
+                                        sluice_err_t *err);
+
+/* Reference counting; any thread. Release of the last reference frees everything. */
+sluice_runtime_t *sluice_runtime_acquire(sluice_runtime_t *rt);
+void sluice_runtime_release(sluice_runtime_t *rt);
+
+/* The source whose current (or still-in-grace previous) write key equals key, compared in
+ * constant time against every source. NULL when none. Any thread. */
+const sluice_source_rt_t *sluice_runtime_auth(const sluice_runtime_t *rt, const char *key, size_t len, int64_t now_ms);
+
+/* Takes one token from the source's bucket for thread. 1 when allowed. Thread `thread` only. */
+int sluice_runtime_rate_allow(const sluice_source_rt_t *s, unsigned thread, unsigned nthreads, uint64_t now_ms);
+
+/* 1 when origin (exact string) is allowed by the source; by any source of any org when s is NULL
+ * (preflights carry no key). */
+int sluice_runtime_origin_allowed(const sluice_runtime_t *rt, const sluice_source_rt_t *s, const char *origin,
+                                  size_t len);
+
+#endif

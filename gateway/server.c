@@ -1,0 +1,453 @@
+/*
+ * The gateway process. The main thread loads the config, opens one SO_REUSEPORT listening
+ * socket per listener per worker (so the kernel spreads connections evenly and no thread
+ * shares an accept queue), starts the workers and then only waits for signals:
+ *   SIGHUP          build a new runtime from the config file; on success hand it to every
+ *                   worker, on failure log why and keep serving the old one;
+ *   SIGTERM/SIGINT  tell every worker to stop accepting, finish in-flight requests, flush Kafka
+ *                   and exit; then exit 0.
+ * Each worker thread runs its own h2o event loop, Kafka producer and identity client.
+ */
+#include "gateway/server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "common/log.h"
+#include "crypto/keyring.h"
+#include "gateway/handler.h"
+#include "gateway/ingest.h"
+#include "identity/identity.h"
+
+static __thread sluice_worker_t *self;
+
+sluice_worker_t *sluice_worker_self(void)
+{
+    return self;
+}
+
+int64_t sluice_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint64_t sluice_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* ------------------------------------------------------------------ control messages */
+
+typedef enum ctl_kind { CTL_RUNTIME, CTL_STOP } ctl_kind_t;
+
+typedef struct ctl_msg {
+    h2o_multithread_message_t super;
+    ctl_kind_t kind;
+    sluice_runtime_t *rt; /* CTL_RUNTIME: a reference handed to the worker */
+} ctl_msg_t;
+
+static void send_ctl(sluice_worker_t *w, ctl_kind_t kind, sluice_runtime_t *rt)
+{
+    ctl_msg_t *m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        abort();
+    m->kind = kind;
+    m->rt = rt;
+    h2o_multithread_send_message(&w->control, &m->super);
+}
+
+static void close_listeners(sluice_worker_t *w)
+{
+    for (int i = 0; i < SLUICE_LISTENER_COUNT; i++) {
+        if (w->listen_sock[i] != NULL) {
+            h2o_socket_read_stop(w->listen_sock[i]);
+            h2o_socket_close(w->listen_sock[i]);
+            w->listen_sock[i] = NULL;
+            w->listen_fd[i] = -1;
+        }
+    }
+}
+
+static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    sluice_worker_t *w = H2O_STRUCT_FROM_MEMBER(sluice_worker_t, control, receiver);
+    while (!h2o_linklist_is_empty(messages)) {
+        ctl_msg_t *m = H2O_STRUCT_FROM_MEMBER(ctl_msg_t, super.link, messages->next);
+        h2o_linklist_unlink(&m->super.link);
+        if (m->kind == CTL_RUNTIME) {
+            sluice_runtime_t *old = w->rt;
+            w->rt = m->rt;
+            sluice_runtime_release(old);
+        } else if (!w->stopping) {
+            w->stopping = 1;
+            w->drain_deadline_ms = (uint64_t)sluice_now_ms() + w->rt->cfg->server.drain_timeout_ms;
+            close_listeners(w);
+            h2o_context_request_shutdown(&w->ctx);
+        }
+        free(m);
+    }
+}
+
+/* ------------------------------------------------------------------ listeners */
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    if (err != NULL)
+        return;
+    h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
+    if (sock != NULL)
+        h2o_accept(listener->data, sock);
+}
+
+static int open_listener(const sluice_listen_t *l, const char *what, sluice_err_t *err)
+{
+    char port[8];
+    snprintf(port, sizeof(port), "%u", l->port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
+    int rc = getaddrinfo(l->host[0] ? l->host : NULL, port, &hints, &ai);
+    if (rc != 0)
+        return sluice_err_set(err, "%s listener %s:%u: %s", what, l->host, l->port, gai_strerror(rc));
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+        listen(fd, SOMAXCONN) != 0) {
+        sluice_err_set(err, "%s listener %s:%u: %s", what, l->host, l->port, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    return fd;
+}
+
+/* ------------------------------------------------------------------ TLS */
+
+static SSL_CTX *tls_create(const sluice_server_config_t *sc, sluice_err_t *err)
+{
+    SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
+    if (ssl == NULL) {
+        sluice_err_set(err, "TLS: cannot create a context");
+        return NULL;
+    }
+    SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
+    SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* TLS 1.3: the three suites of DESIGN.md; TLS 1.2: forward-secret AEAD suites only. */
+    if (SSL_CTX_set_ciphersuites(ssl, "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256") !=
+            1 ||
+        SSL_CTX_set_cipher_list(ssl, "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+                                     "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256") != 1) {
+        sluice_err_set(err, "TLS: cipher configuration refused by OpenSSL");
+        SSL_CTX_free(ssl);
+        return NULL;
+    }
+    if (SSL_CTX_use_certificate_chain_file(ssl, sc->tls_cert) != 1) {
+        sluice_err_set(err, "TLS certificate %s: %s", sc->tls_cert, ERR_reason_error_string(ERR_get_error()));
+        SSL_CTX_free(ssl);
+        return NULL;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ssl, sc->tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ssl) != 1) {
+        sluice_err_set(err, "TLS key %s: %s", sc->tls_key, ERR_reason_error_string(ERR_get_error()));
+        SSL_CTX_free(ssl);
+        return NULL;
+    }
+    h2o_ssl_register_alpn_protocols(ssl, h2o_alpn_protocols);
+    return ssl;
+}
+
+/* ------------------------------------------------------------------ workers */
+
+typedef struct worker_start {
+    sluice_worker_t *w;
+    sem_t *started;
+    int *failed;
+} worker_start_t;
+
+static int drained(sluice_worker_t *w)
+{
+    return w->in_flight == 0 && sluice_producer_queue_len(w->producer) == 0;
+}
+
+static void *worker_main(void *arg)
+{
+    worker_start_t *ws = arg;
+    sluice_worker_t *w = ws->w;
+    sluice_gateway_t *gw = w->gw;
+    self = w;
+    sluice_err_t err = {{0}};
+
+    h2o_context_init(&w->ctx, h2o_evloop_create(), &gw->h2o);
+    h2o_multithread_register_receiver(w->ctx.queue, &w->control, on_control);
+    h2o_timeout_init(w->ctx.loop, &w->ack_timeout, w->rt->cfg->kafka.ack_timeout_ms);
+    w->producer = sluice_producer_create(&w->rt->cfg->kafka, w->ctx.loop, sluice_ingest_on_delivery, &err);
+    if (w->producer == NULL) {
+        sluice_log_error("gateway.start", "worker %u: %s", w->index, err.msg);
+        *ws->failed = 1;
+        sem_post(ws->started);
+        return NULL;
+    }
+    w->identity = sluice_identity_thread_create(w->rt->cfg, w->ctx.loop, gw->keys, &err);
+    if (w->identity == NULL) {
+        sluice_log_error("gateway.start", "worker %u: %s", w->index, err.msg);
+        *ws->failed = 1;
+        sem_post(ws->started);
+        return NULL;
+    }
+    for (int i = 0; i < SLUICE_LISTENER_COUNT; i++) {
+        if (w->listen_fd[i] < 0)
+            continue;
+        w->accept[i].ctx = &w->ctx;
+        w->accept[i].hosts = gw->h2o.hosts;
+        w->accept[i].ssl_ctx = i == SLUICE_LISTENER_HTTPS ? gw->ssl : NULL;
+        w->listen_sock[i] = h2o_evloop_socket_create(w->ctx.loop, w->listen_fd[i], H2O_SOCKET_FLAG_DONT_READ);
+        w->listen_sock[i]->data = &w->accept[i];
+        h2o_socket_read_start(w->listen_sock[i], on_accept);
+    }
+    sem_post(ws->started);
+
+    while (!(w->stopping && (drained(w) || (uint64_t)sluice_now_ms() >= w->drain_deadline_ms)))
+        h2o_evloop_run(w->ctx.loop, w->stopping ? 50 : INT32_MAX);
+
+    if (!drained(w))
+        sluice_log_warn("gateway.drain", "worker %u: drain timeout with %zu requests in flight", w->index, w->in_flight);
+    sluice_producer_destroy(w->producer, 2000);
+    w->producer = NULL;
+    sluice_identity_thread_destroy(w->identity);
+    w->identity = NULL;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ config */
+
+static sluice_config_t *load_config(const char *path, sluice_err_t *err)
+{
+    sluice_config_diag_t diag;
+    sluice_config_diag_init(&diag);
+    sluice_config_t *cfg = sluice_config_load(path, SLUICE_CONFIG_RESOLVE_SECRETS, &diag);
+    for (size_t i = 0; i < diag.warning_count; i++)
+        sluice_log_warn("config.warning", "%s", diag.warnings[i]);
+    if (cfg == NULL) {
+        for (size_t i = 0; i < diag.count; i++)
+            sluice_log_error("config.error", "%s", diag.msgs[i]);
+        sluice_err_set(err, "%s: %zu error%s in the config%s%s", path, diag.count, diag.count == 1 ? "" : "s",
+                       diag.count ? "; first: " : "", diag.count ? diag.msgs[0] : "");
+    }
+    sluice_config_diag_dispose(&diag);
+    return cfg;
+}
+
+static int same_listen(const sluice_listen_t *a, const sluice_listen_t *b)
+{
+    return a->enabled == b->enabled && a->port == b->port && strcmp(a->host, b->host) == 0;
+}
+
+static int same_str(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* Settings that only take effect at start-up: say so instead of pretending. */
+static void warn_restart_only(const sluice_config_t *old, const sluice_config_t *new)
+{
+    const char *what = NULL;
+    if (!same_listen(&old->server.https, &new->server.https) || !same_listen(&old->server.http, &new->server.http) ||
+        !same_listen(&old->server.metrics, &new->server.metrics))
+        what = "listeners";
+    else if (!same_str(old->server.tls_cert, new->server.tls_cert) || !same_str(old->server.tls_key, new->server.tls_key))
+        what = "TLS files";
+    else if (old->server.threads != new->server.threads)
+        what = "server.threads";
+    else if (!same_str(old->kafka.brokers, new->kafka.brokers) || old->kafka.ack_timeout_ms != new->kafka.ack_timeout_ms)
+        what = "kafka connection settings";
+    else if (!same_str(old->redis.url, new->redis.url))
+        what = "redis.url";
+    if (what != NULL)
+        sluice_log_warn("config.reload", "%s changed: that takes effect at the next restart; the rest is reloaded", what);
+}
+
+static void reload(sluice_gateway_t *gw)
+{
+    sluice_err_t err = {{0}};
+    sluice_config_t *cfg = load_config(gw->config_path, &err);
+    sluice_runtime_t *rt = cfg ? sluice_runtime_create(cfg, gw->nthreads, gw->keys, &err) : NULL;
+    if (rt == NULL) {
+        atomic_fetch_add(&gw->reloads_failed, 1);
+        sluice_log_error("config.reload", "reload refused, still serving the previous config: %s", err.msg);
+        return;
+    }
+    warn_restart_only(gw->current->cfg, rt->cfg);
+    sluice_log_level_t level;
+    if (rt->cfg->log_level != NULL && sluice_log_level_parse(rt->cfg->log_level, &level) == 0)
+        sluice_log_set_level(level);
+    for (unsigned i = 0; i < gw->nthreads; i++)
+        send_ctl(&gw->workers[i], CTL_RUNTIME, sluice_runtime_acquire(rt));
+    sluice_runtime_release(gw->current);
+    gw->current = rt;
+    atomic_fetch_add(&gw->reloads_ok, 1);
+    sluice_log_info("config.reload", "config reloaded (generation %llu)", (unsigned long long)rt->generation);
+}
+
+/* ------------------------------------------------------------------ run */
+
+static void shutdown_workers(sluice_gateway_t *gw, unsigned started)
+{
+    for (unsigned i = 0; i < started; i++)
+        send_ctl(&gw->workers[i], CTL_STOP, NULL);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(gw->workers[i].thread, NULL);
+}
+
+static unsigned thread_count(const sluice_config_t *cfg)
+{
+    if (cfg->server.threads > 0)
+        return cfg->server.threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+static int open_all_listeners(sluice_gateway_t *gw, const sluice_config_t *cfg, sluice_err_t *err)
+{
+    const sluice_listen_t *ls[SLUICE_LISTENER_COUNT] = {&cfg->server.https, &cfg->server.http, &cfg->server.metrics};
+    static const char *const names[SLUICE_LISTENER_COUNT] = {"https", "http", "metrics"};
+    for (unsigned t = 0; t < gw->nthreads; t++)
+        for (int i = 0; i < SLUICE_LISTENER_COUNT; i++) {
+            gw->workers[t].listen_fd[i] = -1;
+            if (!ls[i]->enabled)
+                continue;
+            int fd = open_listener(ls[i], names[i], err);
+            if (fd < 0)
+                return -1;
+            gw->workers[t].listen_fd[i] = fd;
+        }
+    return 0;
+}
+
+int sluice_gateway_run(const char *config_path, sluice_err_t *err)
+{
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    sluice_gateway_t *gw = calloc(1, sizeof(*gw));
+    if (gw == NULL)
+        return sluice_err_set(err, "out of memory"), 1;
+    gw->config_path = strdup(config_path);
+    gw->started_ms = sluice_now_ms();
+
+    sluice_config_t *cfg = load_config(config_path, err);
+    if (cfg == NULL)
+        return 1;
+    sluice_log_level_t level;
+    if (cfg->log_level != NULL && sluice_log_level_parse(cfg->log_level, &level) == 0)
+        sluice_log_set_level(level);
+    if (getenv("ENCRYPTION_KEY") != NULL || sluice_identity_needs_keys(cfg)) {
+        gw->keys = sluice_keyring_from_env(err);
+        if (gw->keys == NULL) {
+            sluice_config_free(cfg);
+            return 1;
+        }
+    }
+    if (!cfg->server.https.enabled && !cfg->server.http.enabled) {
+        sluice_config_free(cfg);
+        return sluice_err_set(err, "no listener: set server.https.listen or server.http.listen"), 1;
+    }
+    gw->nthreads = thread_count(cfg);
+    gw->metrics_port = cfg->server.metrics.enabled ? cfg->server.metrics.port : 0;
+
+    h2o_config_init(&gw->h2o);
+    /* One byte over the limit reaches the handler, which answers a JSON 413; beyond, h2o does. */
+    gw->h2o.max_request_entity_size = cfg->limits.max_wire_bytes + 1;
+    gw->h2o.server_name = h2o_iovec_init(H2O_STRLIT("sluice"));
+    h2o_hostconf_t *host = h2o_config_register_host(&gw->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    sluice_handler_register(h2o_config_register_path(host, "/", 0), gw);
+
+    if (cfg->server.https.enabled && (gw->ssl = tls_create(&cfg->server, err)) == NULL) {
+        sluice_config_free(cfg);
+        return 1;
+    }
+
+    gw->current = sluice_runtime_create(cfg, gw->nthreads, gw->keys, err);
+    if (gw->current == NULL)
+        return 1;
+    gw->workers = calloc(gw->nthreads, sizeof(*gw->workers));
+    if (gw->workers == NULL || open_all_listeners(gw, gw->current->cfg, err) != 0)
+        return 1;
+
+    sem_t started;
+    sem_init(&started, 0, 0);
+    int failed = 0;
+    worker_start_t *starts = calloc(gw->nthreads, sizeof(*starts));
+    unsigned running = 0;
+    for (unsigned t = 0; t < gw->nthreads; t++) {
+        sluice_worker_t *w = &gw->workers[t];
+        w->gw = gw;
+        w->index = t;
+        w->rt = sluice_runtime_acquire(gw->current);
+        starts[t] = (worker_start_t){w, &started, &failed};
+        if (pthread_create(&w->thread, NULL, worker_main, &starts[t]) != 0) {
+            failed = 1;
+            break;
+        }
+        running++;
+    }
+    for (unsigned t = 0; t < running; t++)
+        sem_wait(&started);
+    if (failed) {
+        shutdown_workers(gw, running);
+        return sluice_err_set(err, "a worker failed to start (see the log)"), 1;
+    }
+    atomic_store(&gw->ready, 1);
+
+    const sluice_server_config_t *sc = &gw->current->cfg->server;
+    sluice_log_info("gateway.started", "%u threads; https %s:%u%s; http %s%s%u; metrics %s%s%u; kafka %s", gw->nthreads,
+                    sc->https.enabled ? sc->https.host : "off", sc->https.port, "", sc->http.enabled ? sc->http.host : "off",
+                    sc->http.enabled ? ":" : " ", sc->http.port, sc->metrics.enabled ? sc->metrics.host : "off",
+                    sc->metrics.enabled ? ":" : " ", sc->metrics.port, gw->current->cfg->kafka.brokers);
+
+    for (;;) {
+        int sig;
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            reload(gw);
+            continue;
+        }
+        sluice_log_info("gateway.stopping", "signal %d: draining in-flight requests", sig);
+        break;
+    }
+    atomic_store(&gw->ready, 0);
+    shutdown_workers(gw, running);
+    for (unsigned t = 0; t < gw->nthreads; t++)
+        sluice_runtime_release(gw->workers[t].rt);
+    sluice_runtime_release(gw->current);
+    sluice_keyring_free(gw->keys);
+    if (gw->ssl != NULL)
+        SSL_CTX_free(gw->ssl);
+    free(starts);
+    sem_destroy(&started);
+    sluice_log_info("gateway.stopped", "all in-flight requests finished; bye");
+    return 0;
+}

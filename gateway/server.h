@@ -1,0 +1,76 @@
+/*
+ * The gateway process: listeners, TLS, N event-loop threads each with its own h2o context,
+ * Kafka producer and metrics block, and the main thread that handles signals (SIGHUP reload,
+ * SIGTERM/SIGINT drain and exit).
+ *
+ * Threads: sluice_gateway_run runs on the main thread and owns the gateway; each worker's
+ * fields are touched only by that worker's thread, except where noted.
+ */
+#ifndef SLUICE_GATEWAY_SERVER_H
+#define SLUICE_GATEWAY_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <h2o.h>
+#if H2O_USE_LIBUV
+#error "sluice needs h2o built for its own evloop: compile with -DH2O_USE_LIBUV=0"
+#endif
+
+#include "common/err.h"
+#include "gateway/metrics.h"
+#include "gateway/producer.h"
+#include "gateway/runtime.h"
+
+typedef struct sluice_gateway sluice_gateway_t;
+typedef struct sluice_identity_thread sluice_identity_thread_t;
+
+enum { SLUICE_LISTENER_HTTPS = 0, SLUICE_LISTENER_HTTP = 1, SLUICE_LISTENER_METRICS = 2, SLUICE_LISTENER_COUNT = 3 };
+
+typedef struct sluice_worker {
+    sluice_gateway_t *gw;
+    unsigned index;
+    pthread_t thread;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept[SLUICE_LISTENER_COUNT];
+    int listen_fd[SLUICE_LISTENER_COUNT];        /* -1 when that listener is off */
+    h2o_socket_t *listen_sock[SLUICE_LISTENER_COUNT];
+    h2o_multithread_receiver_t control;          /* runtime swaps and stop, from the main thread */
+    sluice_producer_t *producer;
+    sluice_runtime_t *rt;                        /* this thread's current runtime (one reference) */
+    sluice_gw_metrics_t metrics;                 /* written by this thread only; read by scrapes */
+    h2o_timeout_t ack_timeout;                   /* requests waiting for Kafka give up after this */
+    sluice_identity_thread_t *identity;          /* Redis client and identity state of this thread */
+    size_t in_flight;
+    int stopping;
+    uint64_t drain_deadline_ms;
+} sluice_worker_t;
+
+struct sluice_gateway {
+    char *config_path;
+    unsigned nthreads;
+    sluice_worker_t *workers;
+    h2o_globalconf_t h2o;
+    SSL_CTX *ssl;
+    sluice_keyring_t *keys;
+    sluice_runtime_t *current;                   /* main thread's reference to the newest runtime */
+    uint16_t metrics_port;                       /* 0 when /metrics is served on the main listeners */
+    int64_t started_ms;
+    atomic_int ready;                            /* config loaded and workers running */
+    atomic_uint_fast64_t reloads_ok, reloads_failed;
+};
+
+/* Loads the config, opens the listeners, starts the workers, and serves until SIGTERM/SIGINT,
+ * reloading on SIGHUP. Returns the process exit status (0 after a clean drain). Messages for
+ * start-up failures go to the log and to err. Main thread; blocks SIGTERM/SIGINT/SIGHUP/SIGPIPE
+ * in every thread it starts. */
+int sluice_gateway_run(const char *config_path, sluice_err_t *err);
+
+/* The worker running on the calling thread (NULL on other threads). */
+sluice_worker_t *sluice_worker_self(void);
+
+/* Milliseconds since the epoch / monotonic microseconds. */
+int64_t sluice_now_ms(void);
+uint64_t sluice_mono_us(void);
+
+#endif

@@ -1,0 +1,284 @@
+/*
+ * Async Redis client for an h2o event loop. hiredis does the protocol; this file supplies
+ * the event adapter (h2o tells hiredis when its socket is readable or writable), per-command
+ * deadlines, and reconnection. Loop thread only.
+ *
+ * Why our own deadlines: hiredis 0.14's async API has no command timeout, and a stalled Redis
+ * must never hold a request longer than the configured bound. A command that times out has its
+ * callback called with TIMEOUT at once; hiredis's own callback for it, when it finally comes,
+ * is then ignored. Several timeouts in a row mean the connection is stuck: it is dropped and
+ * re-established.
+ */
+#include "identity/redis.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/async.h>
+
+#include "common/log.h"
+
+#define RECONNECT_MS 500
+#define STUCK_AFTER_TIMEOUTS 3
+
+struct sluice_redis {
+    h2o_loop_t *loop;
+    char host[64];
+    uint16_t port;
+    unsigned db;
+    redisAsyncContext *ac;       /* NULL while disconnected */
+    redisAsyncContext *attached; /* the context our socket belongs to, until hiredis cleans it up */
+    h2o_socket_t *sock;
+    int connected;
+    int closing;
+    unsigned consecutive_timeouts;
+    h2o_timeout_t cmd_timeout;
+    h2o_timeout_t reconnect_timeout;
+    h2o_timeout_entry_t reconnect_entry;
+    int warned;
+};
+
+typedef struct cmd {
+    sluice_redis_t *r;
+    sluice_redis_cb cb;
+    void *ud;
+    h2o_timeout_entry_t timeout;
+    int done;
+} cmd_t;
+
+/* ------------------------------------------------------------------ adapter */
+
+static void on_readable(h2o_socket_t *sock, const char *err)
+{
+    (void)err; /* hiredis finds the error itself when it reads */
+    sluice_redis_t *r = sock->data;
+    if (r->ac != NULL)
+        redisAsyncHandleRead(r->ac);
+}
+
+static void on_writable(h2o_socket_t *sock, const char *err)
+{
+    (void)err;
+    sluice_redis_t *r = sock->data;
+    if (r->ac != NULL)
+        redisAsyncHandleWrite(r->ac);
+}
+
+static void ev_add_read(void *p)
+{
+    sluice_redis_t *r = p;
+    h2o_socket_read_start(r->sock, on_readable);
+}
+
+static void ev_del_read(void *p)
+{
+    sluice_redis_t *r = p;
+    h2o_socket_read_stop(r->sock);
+}
+
+static void ev_add_write(void *p)
+{
+    sluice_redis_t *r = p;
+    if (!h2o_socket_is_writing(r->sock))
+        h2o_socket_notify_write(r->sock, on_writable);
+}
+
+static void ev_cleanup(void *p)
+{
+    sluice_redis_t *r = p;
+    if (r->sock != NULL) {
+        /* h2o closes the fd; stop hiredis from closing it a second time. */
+        if (r->attached != NULL)
+            r->attached->c.fd = -1;
+        r->attached = NULL;
+        h2o_socket_read_stop(r->sock);
+        h2o_socket_close(r->sock);
+        r->sock = NULL;
+    }
+}
+
+static void attach(sluice_redis_t *r)
+{
+    r->attached = r->ac;
+    r->sock = h2o_evloop_socket_create(r->loop, r->ac->c.fd, H2O_SOCKET_FLAG_DONT_READ);
+    r->sock->data = r;
+    r->ac->ev.addRead = ev_add_read;
+    r->ac->ev.delRead = ev_del_read;
+    r->ac->ev.addWrite = ev_add_write;
+    r->ac->ev.delWrite = NULL; /* h2o's write notification is one-shot */
+    r->ac->ev.cleanup = ev_cleanup;
+    r->ac->ev.data = r;
+}
+
+/* ------------------------------------------------------------------ connection */
+
+static void connect_now(sluice_redis_t *r);
+
+static void schedule_reconnect(sluice_redis_t *r)
+{
+    if (!r->closing && !h2o_timeout_is_linked(&r->reconnect_entry))
+        h2o_timeout_link(r->loop, &r->reconnect_timeout, &r->reconnect_entry);
+}
+
+static void on_reconnect_timer(h2o_timeout_entry_t *entry)
+{
+    sluice_redis_t *r = H2O_STRUCT_FROM_MEMBER(sluice_redis_t, reconnect_entry, entry);
+    connect_now(r);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    sluice_redis_t *r = ac->data;
+    if (status != REDIS_OK) {
+        if (!r->warned)
+            sluice_log_warn("redis.down", "cannot connect to %s:%u: %s; retrying every %d ms", r->host, r->port,
+                            ac->errstr, RECONNECT_MS);
+        r->warned = 1;
+        r->ac = NULL; /* hiredis frees the context after this callback */
+        schedule_reconnect(r);
+        return;
+    }
+    r->connected = 1;
+    r->consecutive_timeouts = 0;
+    r->warned = 0;
+    sluice_log_info("redis.up", "connected to %s:%u", r->host, r->port);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    sluice_redis_t *r = ac->data;
+    (void)status;
+    if (r->connected && !r->closing)
+        sluice_log_warn("redis.down", "connection to %s:%u lost; reconnecting", r->host, r->port);
+    r->connected = 0;
+    r->ac = NULL;
+    schedule_reconnect(r);
+}
+
+static void connect_now(sluice_redis_t *r)
+{
+    redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
+    if (ac == NULL) {
+        schedule_reconnect(r);
+        return;
+    }
+    if (ac->err) {
+        if (!r->warned)
+            sluice_log_warn("redis.down", "cannot connect to %s:%u: %s; retrying every %d ms", r->host, r->port,
+                            ac->errstr, RECONNECT_MS);
+        r->warned = 1;
+        redisAsyncFree(ac);
+        schedule_reconnect(r);
+        return;
+    }
+    ac->data = r;
+    r->ac = ac;
+    attach(r);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    if (r->db != 0) {
+        char db[16];
+        snprintf(db, sizeof(db), "%u", r->db);
+        const char *argv[2] = {"SELECT", db};
+        redisAsyncCommandArgv(ac, NULL, NULL, 2, argv, NULL);
+    }
+}
+
+sluice_redis_t *sluice_redis_create(h2o_loop_t *loop, const char *host, uint16_t port, unsigned db, unsigned timeout_ms)
+{
+    sluice_redis_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    /* Resolve once, here: hiredis would call getaddrinfo on every reconnect, blocking the loop. */
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
+    if (getaddrinfo(host, NULL, &hints, &ai) != 0) {
+        free(r);
+        return NULL;
+    }
+    const void *addr = ai->ai_family == AF_INET ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+                                                : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+    inet_ntop(ai->ai_family, addr, r->host, sizeof(r->host));
+    freeaddrinfo(ai);
+    r->loop = loop;
+    r->port = port;
+    r->db = db;
+    h2o_timeout_init(loop, &r->cmd_timeout, timeout_ms);
+    h2o_timeout_init(loop, &r->reconnect_timeout, RECONNECT_MS);
+    r->reconnect_entry.cb = on_reconnect_timer;
+    connect_now(r);
+    return r;
+}
+
+/* ------------------------------------------------------------------ commands */
+
+static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    (void)ac;
+    cmd_t *c = privdata;
+    if (!c->done) {
+        c->r->consecutive_timeouts = 0;
+        h2o_timeout_unlink(&c->timeout);
+        c->done = 1;
+        c->cb(c->ud, reply != NULL ? SLUICE_REDIS_OK : SLUICE_REDIS_UNAVAILABLE, reply);
+    }
+    free(c);
+}
+
+static void on_cmd_timeout(h2o_timeout_entry_t *entry)
+{
+    cmd_t *c = H2O_STRUCT_FROM_MEMBER(cmd_t, timeout, entry);
+    sluice_redis_t *r = c->r;
+    c->done = 1; /* freed by on_reply when hiredis lets go of it */
+    c->cb(c->ud, SLUICE_REDIS_TIMEOUT, NULL);
+    if (++r->consecutive_timeouts >= STUCK_AFTER_TIMEOUTS && r->ac != NULL) {
+        sluice_log_warn("redis.stuck", "%u commands in a row timed out; reconnecting to %s:%u", r->consecutive_timeouts,
+                        r->host, r->port);
+        r->consecutive_timeouts = 0;
+        r->connected = 0;
+        redisAsyncContext *ac = r->ac;
+        redisAsyncFree(ac); /* pending commands get NULL replies; on_disconnect schedules the reconnect */
+    }
+}
+
+int sluice_redis_command(sluice_redis_t *r, sluice_redis_cb cb, void *ud, int argc, const char **argv,
+                         const size_t *argvlen)
+{
+    if (r == NULL || !r->connected || r->ac == NULL)
+        return -1;
+    cmd_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return -1;
+    c->r = r;
+    c->cb = cb;
+    c->ud = ud;
+    c->timeout.cb = on_cmd_timeout;
+    if (redisAsyncCommandArgv(r->ac, on_reply, c, argc, argv, argvlen) != REDIS_OK) {
+        free(c);
+        return -1;
+    }
+    h2o_timeout_link(r->loop, &r->cmd_timeout, &c->timeout);
+    return 0;
+}
+
+int sluice_redis_connected(const sluice_redis_t *r)
+{
+    return r != NULL && r->connected;
+}
+
+void sluice_redis_destroy(sluice_redis_t *r)
+{
+    if (r == NULL)
+        return;
+    r->closing = 1;
+    if (h2o_timeout_is_linked(&r->reconnect_entry))
+        h2o_timeout_unlink(&r->reconnect_entry);
+    if (r->ac != NULL)
+        redisAsyncFree(r->ac);
+    h2o_timeout_dispose(r->loop, &r->reconnect_timeout);
+    /* Timed-out commands still linked? None: every live command is unlinked by its reply. */
+    h2o_timeout_dispose(r->loop, &r->cmd_timeout);
+    free(r);
+}

@@ -1,0 +1,44 @@
+/*
+ * An asynchronous Redis client on an h2o event loop (hiredis async API with our own adapter,
+ * PLATFORM.md §4). Never blocks the loop: commands are written and their replies read when the
+ * socket is ready; each command has a deadline enforced with an h2o timer; a lost connection is
+ * re-established in the background with backoff. While disconnected, commands fail at once.
+ *
+ * One client per event-loop thread; every function must be called on that loop's thread.
+ */
+#ifndef SLUICE_IDENTITY_REDIS_H
+#define SLUICE_IDENTITY_REDIS_H
+
+#include <stdint.h>
+
+#include <h2o.h>
+#include <hiredis/hiredis.h>
+
+typedef struct sluice_redis sluice_redis_t;
+
+typedef enum sluice_redis_status {
+    SLUICE_REDIS_OK = 0,          /* reply is valid for the duration of the callback */
+    SLUICE_REDIS_UNAVAILABLE = 1, /* not connected, or the connection dropped before the reply */
+    SLUICE_REDIS_TIMEOUT = 2,     /* no reply within the client's timeout */
+} sluice_redis_status_t;
+
+/* Called exactly once per accepted command, on the loop thread. reply is NULL unless OK. */
+typedef void (*sluice_redis_cb)(void *ud, sluice_redis_status_t status, const redisReply *reply);
+
+/* Creates a client for host:port (database db) that connects in the background. host must be a
+ * numeric address or a name resolvable now (it is resolved once, here). Returns NULL only when
+ * memory runs out or the name does not resolve. */
+sluice_redis_t *sluice_redis_create(h2o_loop_t *loop, const char *host, uint16_t port, unsigned db, unsigned timeout_ms);
+
+/* Sends a command built from argv (binary-safe). Returns 0 when sent (cb will be called), or -1
+ * when Redis is unavailable right now (cb will not be called). */
+int sluice_redis_command(sluice_redis_t *r, sluice_redis_cb cb, void *ud, int argc, const char **argv,
+                         const size_t *argvlen);
+
+/* 1 while connected and ready. */
+int sluice_redis_connected(const sluice_redis_t *r);
+
+/* Closes the connection; pending callbacks get UNAVAILABLE before this returns. NULL allowed. */
+void sluice_redis_destroy(sluice_redis_t *r);
+
+#endif

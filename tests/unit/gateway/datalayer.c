@@ -1,0 +1,228 @@
+/* Tests for gateway/datalayer.c: drop, hash with variants, consent policies, the mask seam and
+ * its fail-closed behaviour, and the privacy record. Orgs come from real YAML through the loader. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gateway/datalayer.h"
+
+static const char base_yaml[] = "version: 1\n"
+                                "server: {http: {listen: \"127.0.0.1:0\"}}\n"
+                                "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+                                "orgs:\n"
+                                "  - id: acme\n"
+                                "    sources:\n"
+                                "      - {id: web, write_key_env: ACME_WEB_WRITE_KEY}\n"
+                                "    consent: {required: [analytics], policy: %s}\n"
+                                "    data_layer:\n"
+                                "      hash_fields:\n"
+                                "        - {path: traits.email, normalize: email}\n"
+                                "        - {path: traits.phone, normalize: phone, default_country_code: \"1\"}\n"
+                                "        - {path: \"properties.items[*].email\", normalize: email}\n"
+                                "        - {path: traits.gender, normalize: gender}\n"
+                                "      mask:\n"
+                                "        - {path: properties.card_number, plugin: partial, params: {keep_last: 4}}\n"
+                                "        - {path: properties.ssn, plugin: fpe, on_error: reject}\n"
+                                "      drop: [properties.password, \"properties.items[*].secret\"]\n"
+                                "    integrations:\n"
+                                "      - {name: ga4, vendor: ga4, measurement_id: G-TEST}\n"
+                                "      - {name: meta, vendor: meta, pixel_id: \"1\"}\n";
+
+static sluice_config_t *load(const char *policy)
+{
+    char yaml[sizeof(base_yaml) + 16];
+    snprintf(yaml, sizeof(yaml), base_yaml, policy);
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    sluice_config_t *cfg = sluice_config_load_string("dl.yaml", yaml, strlen(yaml), SLUICE_CONFIG_NO_ENV, &d);
+    for (size_t i = 0; i < d.count; i++)
+        print_error("%s\n", d.msgs[i]);
+    sluice_config_diag_dispose(&d);
+    assert_non_null(cfg);
+    return cfg;
+}
+
+static json_t *event(const char *s)
+{
+    json_error_t e;
+    json_t *ev = json_loads(s, 0, &e);
+    assert_non_null(ev);
+    return ev;
+}
+
+static int in_list(const json_t *privacy, const char *list, const char *path)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(privacy, list), i, v) if (strcmp(json_string_value(v), path) == 0) return 1;
+    return 0;
+}
+
+/* A masker standing in for the plugin set: "partial" keeps the last 4, "fpe" fails. */
+static sluice_mask_outcome_t fake_mask(void *ud, const sluice_org_t *org, size_t rule, json_t *event, json_t *parent,
+                                       const char *key, size_t index, json_t *value, const char *concrete)
+{
+    (void)ud;
+    (void)event;
+    (void)index;
+    (void)concrete;
+    if (strcmp(org->mask_rules[rule].plugin, "fpe") == 0)
+        return SLUICE_MASK_FAILED;
+    const char *s = json_string_value(value);
+    size_t n = strlen(s);
+    char out[64];
+    snprintf(out, sizeof(out), "****%s", n > 4 ? s + n - 4 : s);
+    json_object_set_new(parent, key, json_string(out));
+    return SLUICE_MASK_REPLACED;
+}
+
+static void hash_drop_mask_and_privacy(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = load("allow");
+    const sluice_org_t *org = &cfg->orgs[0];
+    json_t *ev = event("{\"type\":\"identify\",\"context\":{\"consent\":{\"categories\":[\"analytics\"]}},"
+                       "\"traits\":{\"email\":\"John_Smith@gmail.com\",\"phone\":\"(650)555-1212\",\"gender\":\"x\"},"
+                       "\"properties\":{\"password\":\"hunter2\",\"card_number\":\"4111111111111111\","
+                       "\"items\":[{\"email\":\"A.B@Gmail.com\",\"secret\":\"s1\"},{\"sku\":\"k\"}]}}");
+    sluice_masker_t m = {fake_mask, NULL};
+    sluice_dl_result_t res;
+    sluice_dl_stats_t st = {0};
+    assert_int_equal(sluice_datalayer_apply(org, sluice_datalayer_variants(org), &m, ev, &res, &st), 0);
+    json_t *traits = json_object_get(ev, "traits"), *props = json_object_get(ev, "properties");
+    assert_string_equal(json_string_value(json_object_get(traits, "email")),
+                        "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f");
+    assert_string_equal(json_string_value(json_object_get(traits, "phone")),
+                        "e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176");
+    /* Not a recognisable gender: removed, never passed on raw. */
+    assert_null(json_object_get(traits, "gender"));
+    assert_null(json_object_get(props, "password"));
+    assert_string_equal(json_string_value(json_object_get(props, "card_number")), "****1111");
+    json_t *item0 = json_array_get(json_object_get(props, "items"), 0);
+    assert_null(json_object_get(item0, "secret"));
+    assert_int_equal(strlen(json_string_value(json_object_get(item0, "email"))), 64);
+
+    /* GA4 is enabled, so the Google variants travel under hashes, by concrete path. */
+    json_t *ph = json_object_get(res.hashes, "traits.phone");
+    assert_non_null(json_object_get(ph, "google"));
+    assert_string_not_equal(json_string_value(json_object_get(ph, "google")),
+                            json_string_value(json_object_get(traits, "phone")));
+    assert_non_null(json_object_get(json_object_get(res.hashes, "properties.items[0].email"), "google"));
+
+    assert_true(in_list(res.privacy, "hashed", "traits.email"));
+    assert_true(in_list(res.privacy, "hashed", "properties.items[*].email"));
+    assert_true(in_list(res.privacy, "dropped", "properties.password"));
+    assert_true(in_list(res.privacy, "dropped", "traits.gender"));
+    assert_true(in_list(res.privacy, "masked", "properties.card_number"));
+    assert_int_equal(st.hashed[SLUICE_NORM_EMAIL], 2);
+    assert_int_equal(st.hash_failed, 1);
+    /* The privacy record carries paths only, never values. */
+    char *dump = json_dumps(res.privacy, 0);
+    assert_null(strstr(dump, "gmail"));
+    assert_null(strstr(dump, "hunter2"));
+    free(dump);
+    sluice_dl_result_dispose(&res);
+    json_decref(ev);
+    sluice_config_free(cfg);
+}
+
+static void mask_failure_rejects_or_removes(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = load("allow");
+    const sluice_org_t *org = &cfg->orgs[0];
+    sluice_masker_t m = {fake_mask, NULL};
+    sluice_dl_result_t res;
+    sluice_dl_stats_t st = {0};
+    json_t *ev = event("{\"context\":{\"consent\":{\"categories\":[\"analytics\"]}},\"properties\":{\"ssn\":\"123-45-6789\"}}");
+    assert_int_equal(sluice_datalayer_apply(org, 0, &m, ev, &res, &st), 0);
+    assert_true(res.rejected);
+    assert_string_equal(res.reject_path, "properties.ssn");
+    assert_null(json_object_get(json_object_get(ev, "properties"), "ssn"));
+    assert_int_equal(st.mask_failed, 1);
+    sluice_dl_result_dispose(&res);
+    json_decref(ev);
+
+    /* No masker at all: every masked field is removed (fail closed). */
+    ev = event("{\"context\":{\"consent\":{\"categories\":[\"analytics\"]}},\"properties\":{\"card_number\":\"4111\"}}");
+    assert_int_equal(sluice_datalayer_apply(org, 0, NULL, ev, &res, &st), 0);
+    assert_false(res.rejected);
+    assert_null(json_object_get(json_object_get(ev, "properties"), "card_number"));
+    assert_true(in_list(res.privacy, "dropped", "properties.card_number"));
+    sluice_dl_result_dispose(&res);
+    json_decref(ev);
+    sluice_config_free(cfg);
+}
+
+static void consent_policies(void **state)
+{
+    (void)state;
+    const char *no_consent = "{\"userId\":\"u1\",\"traits\":{\"email\":\"a@b.c\"},\"context\":{\"ip\":\"1.2.3.4\","
+                             "\"page\":{\"url\":\"https://x\"}},\"properties\":{\"card_number\":\"4111\"}}";
+    sluice_dl_result_t res;
+    sluice_dl_stats_t st = {0};
+
+    sluice_config_t *cfg = load("drop");
+    json_t *ev = event(no_consent);
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, &res, &st), 0);
+    assert_true(res.drop_event);
+    assert_int_equal(st.consent_dropped_events, 1);
+    sluice_dl_result_dispose(&res);
+    json_decref(ev);
+    sluice_config_free(cfg);
+
+    cfg = load("strip");
+    ev = event(no_consent);
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, &res, &st), 0);
+    assert_false(res.drop_event);
+    assert_null(json_object_get(ev, "userId"));
+    assert_null(json_object_get(ev, "traits"));
+    assert_null(json_object_get(json_object_get(ev, "context"), "ip"));
+    assert_non_null(json_object_get(json_object_get(ev, "context"), "page"));
+    assert_null(json_object_get(json_object_get(ev, "properties"), "card_number"));
+    assert_string_equal(json_string_value(json_object_get(res.privacy, "consent")), "stripped");
+    sluice_dl_result_dispose(&res);
+    json_decref(ev);
+    sluice_config_free(cfg);
+
+    cfg = load("allow");
+    ev = event(no_consent);
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, &res, &st), 0);
+    assert_false(res.drop_event);
+    assert_string_equal(json_string_value(json_object_get(ev, "userId")), "u1");
+    sluice_dl_result_dispose(&res);
+    json_decref(ev);
+    sluice_config_free(cfg);
+}
+
+static void already_hashed_is_left_alone(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = load("allow");
+    const char *h = "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f";
+    char s[256];
+    snprintf(s, sizeof(s), "{\"context\":{\"consent\":{\"categories\":[\"analytics\"]}},\"traits\":{\"email\":\"%s\"}}", h);
+    json_t *ev = event(s);
+    sluice_dl_result_t res;
+    sluice_dl_stats_t st = {0};
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, &res, &st), 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "traits"), "email")), h);
+    sluice_dl_result_dispose(&res);
+    json_decref(ev);
+    sluice_config_free(cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(hash_drop_mask_and_privacy),
+        cmocka_unit_test(mask_failure_rejects_or_removes),
+        cmocka_unit_test(consent_policies),
+        cmocka_unit_test(already_hashed_is_left_alone),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

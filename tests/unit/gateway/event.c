@@ -1,0 +1,190 @@
+/* Tests for gateway/event.c: parsing limits, the event spec per type, timestamps, enrichment. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gateway/event.h"
+
+static const sluice_limits_t limits = {
+    .max_body_bytes = 524288, .max_event_bytes = 32768, .max_batch_events = 500,
+    .max_depth = 8, .max_string_bytes = 64, .max_wire_bytes = 524288,
+};
+
+static json_t *parse(const char *s, sluice_event_error_t *e)
+{
+    return sluice_event_parse(s, strlen(s), &limits, e);
+}
+
+static int validate(const char *s, int type, sluice_event_error_t *e)
+{
+    json_t *ev = parse(s, e);
+    assert_non_null(ev);
+    int rc = sluice_event_validate(ev, type, &limits, "", e);
+    json_decref(ev);
+    return rc;
+}
+
+static void parse_errors(void **state)
+{
+    (void)state;
+    sluice_event_error_t e;
+    assert_null(parse("{\"a\":", &e));
+    assert_string_equal(e.code, "invalid_json");
+    assert_int_equal(e.status, 400);
+    assert_null(parse("[1,2]", &e));
+    assert_string_equal(e.message, "body must be a JSON object");
+    assert_null(parse("{\"a\":1,\"a\":2}", &e));
+    assert_string_equal(e.code, "invalid_json");
+}
+
+static void depth_and_string_limits(void **state)
+{
+    (void)state;
+    sluice_event_error_t e;
+    json_t *ok = parse("{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":1}}}}}}}", &e); /* depth 8 */
+    assert_non_null(ok);
+    json_decref(ok);
+    assert_null(parse("{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":1}}}}}}}}", &e));
+    assert_string_equal(e.path, "a.b.c.d.e.f.g.h");
+    assert_string_equal(e.message, "JSON nesting deeper than 8 levels");
+    char big[200];
+    snprintf(big, sizeof(big), "{\"properties\":{\"list\":[\"x\",\"%065d\"]}}", 0);
+    assert_null(parse(big, &e));
+    assert_string_equal(e.path, "properties.list[1]");
+    assert_string_equal(e.message, "string longer than 64 bytes");
+}
+
+static void required_fields(void **state)
+{
+    (void)state;
+    sluice_event_error_t e;
+    assert_int_equal(validate("{\"event\":\"Buy\"}", SLUICE_EVENT_TRACK, &e), SLUICE_EVENT_TRACK);
+    assert_int_equal(validate("{\"properties\":{}}", SLUICE_EVENT_TRACK, &e), -1);
+    assert_string_equal(e.path, "event");
+    assert_string_equal(e.message, "track events need event");
+    assert_int_equal(validate("{\"event\":\"\"}", SLUICE_EVENT_TRACK, &e), -1);
+    assert_string_equal(e.message, "event must not be empty");
+    assert_int_equal(validate("{\"userId\":\"u1\"}", SLUICE_EVENT_ALIAS, &e), -1);
+    assert_string_equal(e.path, "previousId");
+    assert_int_equal(validate("{\"previousId\":\"a\",\"userId\":\"b\"}", SLUICE_EVENT_ALIAS, &e), SLUICE_EVENT_ALIAS);
+    assert_int_equal(validate("{}", SLUICE_EVENT_GROUP, &e), -1);
+    assert_string_equal(e.path, "groupId");
+    assert_int_equal(validate("{\"groupId\":42}", SLUICE_EVENT_GROUP, &e), SLUICE_EVENT_GROUP);
+    assert_int_equal(validate("{\"name\":\"Home\"}", SLUICE_EVENT_PAGE, &e), SLUICE_EVENT_PAGE);
+    assert_int_equal(validate("{\"traits\":{\"email\":\"x\"}}", SLUICE_EVENT_IDENTIFY, &e), SLUICE_EVENT_IDENTIFY);
+}
+
+static void types_from_body(void **state)
+{
+    (void)state;
+    sluice_event_error_t e;
+    assert_int_equal(validate("{\"type\":\"page\"}", -1, &e), SLUICE_EVENT_PAGE);
+    assert_int_equal(validate("{\"event\":\"x\"}", -1, &e), -1);
+    assert_string_equal(e.path, "type");
+    assert_int_equal(validate("{\"type\":\"purchase\"}", -1, &e), -1);
+    assert_string_equal(e.message, "type must be track, page, screen, identify, group or alias");
+    /* The route's type wins over the body's. */
+    json_t *ev = parse("{\"type\":\"page\",\"event\":\"Buy\"}", &e);
+    assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &limits, "", &e), SLUICE_EVENT_TRACK);
+    assert_string_equal(json_string_value(json_object_get(ev, "type")), "track");
+    json_decref(ev);
+}
+
+static void wrong_types_with_paths(void **state)
+{
+    (void)state;
+    sluice_event_error_t e;
+    assert_int_equal(validate("{\"event\":\"x\",\"properties\":[1]}", SLUICE_EVENT_TRACK, &e), -1);
+    assert_string_equal(e.path, "properties");
+    assert_string_equal(e.message, "properties must be an object");
+    assert_int_equal(validate("{\"event\":\"x\",\"userId\":true}", SLUICE_EVENT_TRACK, &e), -1);
+    assert_string_equal(e.path, "userId");
+    assert_int_equal(validate("{\"event\":\"x\",\"context\":{\"consent\":{\"categories\":\"all\"}}}",
+                              SLUICE_EVENT_TRACK, &e),
+                     -1);
+    assert_string_equal(e.path, "context.consent.categories");
+    json_t *ev = parse("{\"event\":\"x\",\"timestamp\":\"yesterday\"}", &e);
+    assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &limits, "batch[3]", &e), -1);
+    assert_string_equal(e.path, "batch[3].timestamp");
+    json_decref(ev);
+}
+
+static void numbers_become_strings(void **state)
+{
+    (void)state;
+    sluice_event_error_t e;
+    json_t *ev = parse("{\"event\":\"x\",\"userId\":12345}", &e);
+    assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &limits, "", &e), SLUICE_EVENT_TRACK);
+    assert_string_equal(json_string_value(json_object_get(ev, "userId")), "12345");
+    json_decref(ev);
+}
+
+static void event_size_limit(void **state)
+{
+    (void)state;
+    sluice_limits_t small = limits;
+    small.max_event_bytes = 40;
+    sluice_event_error_t e;
+    json_t *ev = parse("{\"event\":\"x\",\"properties\":{\"a\":\"0123456789\",\"b\":\"0123456789\"}}", &e);
+    assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &small, "", &e), -1);
+    assert_int_equal(e.status, 413);
+    assert_string_equal(e.code, "payload_too_large");
+    json_decref(ev);
+}
+
+static void iso8601(void **state)
+{
+    (void)state;
+    assert_true(sluice_event_is_iso8601("2026-11-23T10:00:00Z"));
+    assert_true(sluice_event_is_iso8601("2026-11-23T10:00:00.123Z"));
+    assert_true(sluice_event_is_iso8601("2026-11-23T10:00:00.123456+01:00"));
+    assert_true(sluice_event_is_iso8601("2026-11-23T10:00:00-0500"));
+    assert_true(sluice_event_is_iso8601("2024-02-29T00:00:00Z"));
+    assert_false(sluice_event_is_iso8601("2026-11-23T10:00:00"));
+    assert_false(sluice_event_is_iso8601("2026-11-23"));
+    assert_false(sluice_event_is_iso8601("2026-13-01T00:00:00Z"));
+    assert_false(sluice_event_is_iso8601("2026-04-31T00:00:00Z"));
+    assert_false(sluice_event_is_iso8601("2026-11-23T24:00:00Z"));
+    assert_false(sluice_event_is_iso8601("2026-11-23T10:00:00Zjunk"));
+    assert_false(sluice_event_is_iso8601("1700000000"));
+}
+
+static void enrich(void **state)
+{
+    (void)state;
+    sluice_event_error_t e;
+    json_t *ev = parse("{\"event\":\"x\",\"context\":{\"ip\":\"6.6.6.6\"}}", &e);
+    sluice_event_enrich_t en = {.received_ms = 1795420800123LL, .client_ip = "203.0.113.9", .user_agent = "UA/1"};
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    const char *mid = json_string_value(json_object_get(ev, "messageId"));
+    assert_non_null(mid);
+    assert_int_equal(strlen(mid), 36);
+    assert_string_equal(json_string_value(json_object_get(ev, "receivedAt")), "2026-11-23T08:00:00.123Z");
+    /* A browser cannot choose its own IP; the connection's counts. */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "context"), "ip")), "203.0.113.9");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "context"), "userAgent")), "UA/1");
+    json_decref(ev);
+
+    ev = parse("{\"event\":\"x\",\"messageId\":\"m-1\",\"context\":{\"ip\":\"198.51.100.7\"}}", &e);
+    en.trust_client_ip = 1;
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(json_string_value(json_object_get(ev, "messageId")), "m-1");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "context"), "ip")), "198.51.100.7");
+    json_decref(ev);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parse_errors),           cmocka_unit_test(depth_and_string_limits),
+        cmocka_unit_test(required_fields),        cmocka_unit_test(types_from_body),
+        cmocka_unit_test(wrong_types_with_paths), cmocka_unit_test(numbers_become_strings),
+        cmocka_unit_test(event_size_limit),       cmocka_unit_test(iso8601),
+        cmocka_unit_test(enrich),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
