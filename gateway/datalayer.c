@@ -111,6 +111,15 @@ typedef struct hash_ctx {
     int hashed, failed;
 } hash_ctx_t;
 
+/* A value under a hash rule that cannot be hashed is removed, never passed on raw. */
+static int hash_fail(hash_ctx_t *h, json_t *parent, const char *key, size_t index)
+{
+    remove_value(parent, key, index);
+    h->failed = 1;
+    h->stats->hash_failed++;
+    return 0;
+}
+
 static int hash_cb(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
 {
     hash_ctx_t *h = ud;
@@ -126,11 +135,7 @@ static int hash_cb(json_t *parent, const char *key, size_t index, json_t *value,
     } else if (json_is_null(value)) {
         return 0;
     } else {
-        /* Objects, arrays, reals, booleans under a PII path: nothing sensible to hash. */
-        remove_value(parent, key, index);
-        h->failed = 1;
-        h->stats->hash_failed++;
-        return 0;
+        return hash_fail(h, parent, key, index); /* objects, arrays, reals, booleans: nothing to hash */
     }
     if (sluice_is_sha256_hex(in, len)) {
         h->hashed = 1; /* already hashed upstream: never hash twice */
@@ -140,13 +145,10 @@ static int hash_cb(json_t *parent, const char *key, size_t index, json_t *value,
     char norm[1024], hex[65];
     long n = sluice_normalize(h->rule->normalizer, SLUICE_VARIANT_DEFAULT, in, len, h->rule->default_country_code,
                               norm, sizeof(norm));
-    if (n < 0) {
-        remove_value(parent, key, index);
-        h->failed = 1;
-        h->stats->hash_failed++;
-        return 0;
-    }
-    /* Variants first: the raw value must still be readable. */
+    if (n < 0 || sluice_sha256_hex(norm, (size_t)n, hex) != 0)
+        return hash_fail(h, parent, key, index);
+    /* Variants before replacing the value, which is still the raw one; only those that differ
+     * from the default hash travel in the envelope. */
     json_t *vhashes = NULL;
     for (int v = 1; v < SLUICE_VARIANT_COUNT; v++) {
         if (!(h->variants & (1u << v)) || !sluice_normalize_variant_differs(h->rule->normalizer, v))
@@ -154,20 +156,11 @@ static int hash_cb(json_t *parent, const char *key, size_t index, json_t *value,
         char vnorm[1024], vhex[65];
         long vn = sluice_normalize(h->rule->normalizer, (sluice_hash_variant_t)v, in, len,
                                    h->rule->default_country_code, vnorm, sizeof(vnorm));
-        if (vn < 0)
-            continue;
-        if (sluice_sha256_hex(vnorm, (size_t)vn, vhex) != 0)
+        if (vn < 0 || sluice_sha256_hex(vnorm, (size_t)vn, vhex) != 0 || memcmp(vhex, hex, 64) == 0)
             continue;
         if (vhashes == NULL)
             vhashes = json_object();
         json_object_set_new(vhashes, sluice_hash_variant_name((sluice_hash_variant_t)v), json_stringn(vhex, 64));
-    }
-    if (sluice_sha256_hex(norm, (size_t)n, hex) != 0) {
-        json_decref(vhashes);
-        remove_value(parent, key, index);
-        h->failed = 1;
-        h->stats->hash_failed++;
-        return 0;
     }
     if (key != NULL)
         json_object_set_new(parent, key, json_stringn(hex, 64));

@@ -1,0 +1,742 @@
+/*
+ * The gateway over real HTTPS against a real dev Kafka broker and Redis: every endpoint, every
+ * auth mode with rotation grace, CORS, media types, gzip and zip bombs, limits, validation
+ * errors with paths, the pixel, signed server-to-server events, the hashing vectors read back
+ * from Kafka with no planted PII, dedup, rate limits, TLS versions, HTTP/2, operations routes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <openssl/hmac.h>
+#include <zlib.h>
+
+#include "tests/integration/gwfix.h"
+
+static gwfix_t F;
+
+#define WEB_KEY "wk_live_web_5f1c2a"
+#define WEB_PREV "wk_live_web_prev_771"
+#define OLD_KEY "wk_live_old_new"
+#define OLD_PREV "wk_live_old_expired"
+#define SLOW_KEY "wk_live_slow"
+#define DEDUP_KEY "wk_live_dedup"
+#define HMAC_SECRET "s2s-signing-secret-9a7f"
+
+static int setup(void **state)
+{
+    (void)state;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    gwfix_stack(&F);
+    char rotated[32];
+    time_t hour_ago = time(NULL) - 3600;
+    struct tm tm;
+    gmtime_r(&hour_ago, &tm);
+    strftime(rotated, sizeof(rotated), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char yaml[16384];
+    snprintf(yaml, sizeof(yaml),
+             "version: 1\n"
+             "server:\n"
+             "  https: {listen: \"127.0.0.1:%d\", cert: %s/server.crt, key: %s/server.key}\n"
+             "  http: {listen: \"127.0.0.1:%d\"}\n"
+             "  metrics: {listen: \"127.0.0.1:%d\"}\n"
+             "  threads: 2\n"
+             "  trusted_proxies: [10.9.0.0/16, 127.0.0.1]\n"
+             "limits: {max_body_bytes: 65536, max_event_bytes: 4096, max_batch_events: 20, max_depth: 8,\n"
+             "         max_string_bytes: 2048, max_wire_bytes: 65536}\n"
+             "kafka: {brokers: \"%s\", ack_timeout_ms: 4000}\n"
+             "redis: {url: \"%s\", timeout_ms: 200}\n"
+             "orgs:\n"
+             "  - id: acme\n"
+             "    sources:\n"
+             "      - {id: web, write_key_env: T_WEB_KEY, previous_write_key_env: T_WEB_PREV, rotated_at: %s,\n"
+             "         allowed_origins: [https://shop.acme.test]}\n"
+             "      - {id: old, write_key_env: T_OLD_KEY, previous_write_key_env: T_OLD_PREV,\n"
+             "         rotated_at: 2020-01-01T00:00:00Z}\n"
+             "      - {id: slow, write_key_env: T_SLOW_KEY, rate_limit: {per_second: 0.5, burst: 2}}\n"
+             "      - {id: backend, kind: server, hmac_secret_env: T_HMAC}\n"
+             "    consent: {policy: allow}\n"
+             "    data_layer:\n"
+             "      hash_fields:\n"
+             "        - {path: traits.email, normalize: email}\n"
+             "        - {path: properties.email, normalize: email}\n"
+             "        - {path: traits.phone, normalize: phone, default_country_code: \"1\"}\n"
+             "        - {path: traits.firstName, normalize: name}\n"
+             "      drop: [properties.password]\n"
+             "    integrations:\n"
+             "      - {name: ga4, vendor: ga4, measurement_id: G-T}\n"
+             "  - id: dedupco\n"
+             "    sources: [{id: web, write_key_env: T_DEDUP_KEY}]\n"
+             "    identity: {dedup: {enabled: true, window_s: 60}}\n"
+             "    consent: {policy: allow}\n",
+             F.https_port, F.certs, F.certs, F.http_port, F.metrics_port, F.kafka.bootstrap, F.redis.url, rotated);
+    snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", yaml));
+    static const char *env[] = {"T_WEB_KEY=" WEB_KEY, "T_WEB_PREV=" WEB_PREV, "T_OLD_KEY=" OLD_KEY,
+                                "T_OLD_PREV=" OLD_PREV, "T_SLOW_KEY=" SLOW_KEY, "T_DEDUP_KEY=" DEDUP_KEY,
+                                "T_HMAC=" HMAC_SECRET, NULL};
+    memcpy(F.env, env, sizeof(env));
+    gwfix_start(&F);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    gwfix_stop(&F, SIGTERM);
+    sluice_th_teardown();
+    return 0;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static void expect_error(const http_resp_t *r, long status, const char *code, const char *path)
+{
+    if (r->status != status)
+        print_error("status %ld body %s\n", r->status, r->body);
+    assert_int_equal(r->status, status);
+    json_error_t je;
+    json_t *b = json_loads(r->body, 0, &je);
+    assert_non_null(b);
+    json_t *e = json_object_get(b, "error");
+    assert_string_equal(json_string_value(json_object_get(e, "code")), code);
+    assert_non_null(json_string_value(json_object_get(e, "message")));
+    if (path != NULL)
+        assert_string_equal(json_string_value(json_object_get(e, "path")), path);
+    json_decref(b);
+}
+
+static long post_raw(const char *path, const char *const *headers, const void *body, size_t len, http_resp_t *r)
+{
+    http_opts_t o = {.headers = headers, .body = body, .body_len = len};
+    http_do(gwfix_url(&F, path), &o, F.ca, r);
+    return r->status;
+}
+
+static char *gzip_buf(const void *in, size_t n, size_t *out_len)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY);
+    size_t cap = deflateBound(&zs, (uLong)n);
+    char *out = malloc(cap);
+    zs.next_in = (Bytef *)in;
+    zs.avail_in = (uInt)n;
+    zs.next_out = (Bytef *)out;
+    zs.avail_out = (uInt)cap;
+    deflate(&zs, Z_FINISH);
+    *out_len = cap - zs.avail_out;
+    deflateEnd(&zs);
+    return out;
+}
+
+/* ------------------------------------------------------------------ endpoints */
+
+static void every_event_endpoint(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *path, *body, *type;
+    } cases[] = {
+        {"/v1/t", "{\"messageId\":\"ep-t\",\"event\":\"A\"}", "track"},
+        {"/v1/track", "{\"messageId\":\"ep-track\",\"event\":\"A\"}", "track"},
+        {"/v1/p", "{\"messageId\":\"ep-p\",\"name\":\"Home\"}", "page"},
+        {"/v1/page", "{\"messageId\":\"ep-page\"}", "page"},
+        {"/v1/screen", "{\"messageId\":\"ep-screen\",\"name\":\"S\"}", "screen"},
+        {"/v1/i", "{\"messageId\":\"ep-i\",\"userId\":\"u\"}", "identify"},
+        {"/v1/identify", "{\"messageId\":\"ep-identify\",\"userId\":\"u\"}", "identify"},
+        {"/v1/g", "{\"messageId\":\"ep-g\",\"groupId\":\"g1\"}", "group"},
+        {"/v1/group", "{\"messageId\":\"ep-group\",\"groupId\":\"g1\"}", "group"},
+        {"/v1/alias", "{\"messageId\":\"ep-alias\",\"previousId\":\"a\",\"userId\":\"b\"}", "alias"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        http_resp_t r;
+        assert_int_equal(gwfix_post(&F, cases[i].path, WEB_KEY, cases[i].body, &r), 200);
+        assert_string_equal(r.body, "{\"ok\":true}");
+        http_resp_dispose(&r);
+    }
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *id = strstr(cases[i].body, "ep-");
+        char mid[32];
+        snprintf(mid, sizeof(mid), "%.*s", (int)(strchr(id, '"') - id), id);
+        json_t *m = gwfix_find_message(msgs, mid);
+        assert_non_null(m);
+        assert_int_equal(gwfix_count_message(msgs, mid), 1);
+        json_t *v = json_object_get(m, "value");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(v, "event"), "type")), cases[i].type);
+        assert_string_equal(json_string_value(json_object_get(v, "org")), "acme");
+        assert_string_equal(json_string_value(json_object_get(v, "source")), "web");
+        char hdr[96];
+        snprintf(hdr, sizeof(hdr), "org=acme,source=web,type=%s", cases[i].type);
+        assert_string_equal(json_string_value(json_object_get(m, "headers")), hdr);
+        /* Key org:anonymousId (a fresh one, or userId when that is all there is). */
+        assert_true(strncmp(json_string_value(json_object_get(m, "key")), "acme:", 5) == 0);
+    }
+    json_decref(msgs);
+}
+
+static void batch_accepts_valid_reports_invalid(void **state)
+{
+    (void)state;
+    const char *body = "{\"batch\":["
+                       "{\"type\":\"track\",\"event\":\"Ok\",\"messageId\":\"b-ok-1\"},"
+                       "{\"type\":\"track\",\"messageId\":\"b-bad-1\"},"
+                       "{\"type\":\"page\",\"messageId\":\"b-ok-2\"},"
+                       "{\"type\":\"track\",\"event\":\"x\",\"timestamp\":\"noon\",\"messageId\":\"b-bad-2\"},"
+                       "\"not an object\"],"
+                       "\"context\":{\"locale\":\"de-DE\"}}";
+    http_resp_t r;
+    assert_int_equal(gwfix_post(&F, "/v1/batch", WEB_KEY, body, &r), 200);
+    json_error_t je;
+    json_t *b = json_loads(r.body, 0, &je);
+    assert_int_equal(json_integer_value(json_object_get(b, "accepted")), 2);
+    json_t *rej = json_object_get(b, "rejected");
+    assert_int_equal(json_array_size(rej), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rej, 0), "index")), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rej, 0), "path")), "batch[1].event");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rej, 1), "path")), "batch[3].timestamp");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rej, 2), "path")), "batch[4]");
+    json_decref(b);
+    http_resp_dispose(&r);
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    assert_int_equal(gwfix_count_message(msgs, "b-ok-1"), 1);
+    assert_int_equal(gwfix_count_message(msgs, "b-ok-2"), 1);
+    assert_int_equal(gwfix_count_message(msgs, "b-bad-1"), 0);
+    assert_int_equal(gwfix_count_message(msgs, "b-bad-2"), 0);
+    /* Shared batch context reaches each event. */
+    json_t *ev = json_object_get(json_object_get(gwfix_find_message(msgs, "b-ok-2"), "value"), "event");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "context"), "locale")), "de-DE");
+    json_decref(msgs);
+
+    assert_int_equal(gwfix_post(&F, "/v1/batch", WEB_KEY, "{\"batch\":[{\"type\":\"nope\"}]}", &r), 400);
+    http_resp_dispose(&r);
+}
+
+/* ------------------------------------------------------------------ auth */
+
+static void auth_modes(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    const char *ct = "Content-Type: application/json";
+    /* Basic: the key as user name. */
+    const char *basic[] = {ct, "Authorization: Basic d2tfbGl2ZV93ZWJfNWYxYzJhOg==", NULL};
+    assert_int_equal(post_raw("/v1/t", basic, "{\"event\":\"x\",\"messageId\":\"auth-basic\"}", 0, &r), 200);
+    http_resp_dispose(&r);
+    /* writeKey in the body, and it never reaches Kafka. */
+    const char *plain[] = {ct, NULL};
+    assert_int_equal(
+        post_raw("/v1/t", plain, "{\"event\":\"x\",\"messageId\":\"auth-body\",\"writeKey\":\"" WEB_KEY "\"}", 0, &r),
+        200);
+    http_resp_dispose(&r);
+    /* writeKey in the query. */
+    assert_int_equal(post_raw("/v1/t?writeKey=" WEB_KEY, plain, "{\"event\":\"x\",\"messageId\":\"auth-query\"}", 0, &r),
+                     200);
+    http_resp_dispose(&r);
+    /* Previous key inside its grace window. */
+    assert_int_equal(gwfix_post(&F, "/v1/t", WEB_PREV, "{\"event\":\"x\",\"messageId\":\"auth-prev\"}", &r), 200);
+    http_resp_dispose(&r);
+    /* Previous key whose grace ended long ago; its successor works. */
+    gwfix_post(&F, "/v1/t", OLD_PREV, "{\"event\":\"x\"}", &r);
+    expect_error(&r, 401, "unauthorized", NULL);
+    http_resp_dispose(&r);
+    assert_int_equal(gwfix_post(&F, "/v1/t", OLD_KEY, "{\"event\":\"x\"}", &r), 200);
+    http_resp_dispose(&r);
+    gwfix_post(&F, "/v1/t", "wk_live_web_5f1c2b", "{\"event\":\"x\"}", &r);
+    expect_error(&r, 401, "unauthorized", NULL);
+    assert_false(gwfix_contains(r.body, "wk_live"));
+    http_resp_dispose(&r);
+    post_raw("/v1/t", plain, "{\"event\":\"x\"}", 0, &r);
+    expect_error(&r, 401, "unauthorized", NULL);
+    http_resp_dispose(&r);
+
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    assert_int_equal(gwfix_count_message(msgs, "auth-basic"), 1);
+    assert_int_equal(gwfix_count_message(msgs, "auth-query"), 1);
+    assert_int_equal(gwfix_count_message(msgs, "auth-prev"), 1);
+    json_t *m = gwfix_find_message(msgs, "auth-body");
+    assert_non_null(m);
+    char *dump = json_dumps(json_object_get(m, "value"), 0);
+    assert_null(strstr(dump, WEB_KEY));
+    assert_null(strstr(dump, "writeKey"));
+    free(dump);
+    json_decref(msgs);
+}
+
+static void cors(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    const char *allowed[] = {"Origin: https://shop.acme.test", "Access-Control-Request-Method: POST", NULL};
+    http_opts_t o = {.method = "OPTIONS", .headers = allowed};
+    http_do(gwfix_url(&F, "/v1/t"), &o, F.ca, &r);
+    assert_int_equal(r.status, 204);
+    assert_string_equal(http_header(&r, "access-control-allow-origin"), "https://shop.acme.test");
+    assert_string_equal(http_header(&r, "access-control-allow-credentials"), "true");
+    assert_non_null(http_header(&r, "access-control-allow-methods"));
+    http_resp_dispose(&r);
+
+    const char *evil[] = {"Origin: https://evil.test", "Access-Control-Request-Method: POST", NULL};
+    o.headers = evil;
+    http_do(gwfix_url(&F, "/v1/t"), &o, F.ca, &r);
+    expect_error(&r, 403, "origin_not_allowed", NULL);
+    assert_null(http_header(&r, "access-control-allow-origin"));
+    http_resp_dispose(&r);
+
+    /* A real POST from an allowed origin gets the origin echoed, never "*". */
+    const char *post_ok[] = {"Origin: https://shop.acme.test", "Authorization: Bearer " WEB_KEY,
+                             "Content-Type: application/json", NULL};
+    assert_int_equal(post_raw("/v1/t", post_ok, "{\"event\":\"x\"}", 0, &r), 200);
+    assert_string_equal(http_header(&r, "access-control-allow-origin"), "https://shop.acme.test");
+    http_resp_dispose(&r);
+    const char *post_evil[] = {"Origin: https://evil.test", "Authorization: Bearer " WEB_KEY,
+                               "Content-Type: application/json", NULL};
+    post_raw("/v1/t", post_evil, "{\"event\":\"x\"}", 0, &r);
+    expect_error(&r, 403, "origin_not_allowed", NULL);
+    assert_null(http_header(&r, "access-control-allow-origin"));
+    http_resp_dispose(&r);
+}
+
+/* ------------------------------------------------------------------ bodies */
+
+static void media_types_and_beacon(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    const char *beacon[] = {"Content-Type: text/plain;charset=UTF-8", NULL};
+    assert_int_equal(
+        post_raw("/v1/t", beacon, "{\"event\":\"x\",\"writeKey\":\"" WEB_KEY "\",\"messageId\":\"beacon-1\"}", 0, &r), 200);
+    http_resp_dispose(&r);
+    const char *form[] = {"Content-Type: application/x-www-form-urlencoded", "Authorization: Bearer " WEB_KEY, NULL};
+    post_raw("/v1/t", form, "event=x", 0, &r);
+    expect_error(&r, 415, "unsupported_media_type", NULL);
+    http_resp_dispose(&r);
+    const char *br[] = {"Content-Type: application/json", "Content-Encoding: br", "Authorization: Bearer " WEB_KEY,
+                        NULL};
+    post_raw("/v1/t", br, "{}", 0, &r);
+    expect_error(&r, 415, "unsupported_media_type", NULL);
+    http_resp_dispose(&r);
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    assert_int_equal(gwfix_count_message(msgs, "beacon-1"), 1);
+    json_decref(msgs);
+}
+
+static void gzip_and_bombs(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    const char *gz[] = {"Content-Type: application/json", "Content-Encoding: gzip", "Authorization: Bearer " WEB_KEY,
+                        NULL};
+    const char *json = "{\"event\":\"Zipped\",\"messageId\":\"gzip-1\"}";
+    size_t zl;
+    char *z = gzip_buf(json, strlen(json), &zl);
+    assert_int_equal(post_raw("/v1/t", gz, z, zl, &r), 200);
+    http_resp_dispose(&r);
+    free(z);
+    /* 50 MB of JSON whitespace compresses to ~50 KB: refused at the decoded cap, not after. */
+    size_t n = 50u << 20;
+    char *big = malloc(n);
+    memset(big, ' ', n);
+    big[0] = '{';
+    big[n - 1] = '}';
+    z = gzip_buf(big, n, &zl);
+    free(big);
+    assert_true(zl < 65536);
+    post_raw("/v1/t", gz, z, zl, &r);
+    expect_error(&r, 413, "payload_too_large", NULL);
+    http_resp_dispose(&r);
+    free(z);
+    post_raw("/v1/t", gz, "not gzip at all", 0, &r);
+    expect_error(&r, 400, "invalid_json", NULL);
+    http_resp_dispose(&r);
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    assert_int_equal(gwfix_count_message(msgs, "gzip-1"), 1);
+    json_decref(msgs);
+}
+
+static void limits(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    /* Body over max_body_bytes (64 KB). */
+    size_t n = 70000;
+    char *big = malloc(n + 64);
+    int off = snprintf(big, n + 64, "{\"event\":\"x\",\"properties\":{\"pad\":\"");
+    memset(big + off, 'a', n - (size_t)off - 4);
+    memcpy(big + n - 4, "\"}}", 4);
+    gwfix_post(&F, "/v1/t", WEB_KEY, big, &r);
+    assert_int_equal(r.status, 413);
+    http_resp_dispose(&r);
+    free(big);
+    /* Event over max_event_bytes (4 KB), strings within their own limit. */
+    char ev[6000];
+    off = snprintf(ev, sizeof(ev), "{\"event\":\"x\",\"properties\":{");
+    for (int i = 0; i < 5; i++)
+        off += snprintf(ev + off, sizeof(ev) - (size_t)off, "%s\"k%d\":\"%01000d\"", i ? "," : "", i, 0);
+    snprintf(ev + off, sizeof(ev) - (size_t)off, "}}");
+    gwfix_post(&F, "/v1/t", WEB_KEY, ev, &r);
+    expect_error(&r, 413, "payload_too_large", NULL);
+    http_resp_dispose(&r);
+    /* Batch over max_batch_events (20). */
+    char batch[4096];
+    off = snprintf(batch, sizeof(batch), "{\"batch\":[");
+    for (int i = 0; i < 21; i++)
+        off += snprintf(batch + off, sizeof(batch) - (size_t)off, "%s{\"type\":\"page\"}", i ? "," : "");
+    snprintf(batch + off, sizeof(batch) - (size_t)off, "]}");
+    gwfix_post(&F, "/v1/batch", WEB_KEY, batch, &r);
+    expect_error(&r, 413, "payload_too_large", "batch");
+    http_resp_dispose(&r);
+    /* Nesting deeper than 8. */
+    gwfix_post(&F, "/v1/t", WEB_KEY, "{\"event\":\"x\",\"properties\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":1}}}}}}}}",
+               &r);
+    expect_error(&r, 400, "invalid_json", "properties.a.b.c.d.e.f.g");
+    http_resp_dispose(&r);
+    /* A string over max_string_bytes. */
+    char s[2200];
+    snprintf(s, sizeof(s), "{\"event\":\"x\",\"properties\":{\"long\":\"%02100d\"}}", 0);
+    gwfix_post(&F, "/v1/t", WEB_KEY, s, &r);
+    expect_error(&r, 400, "invalid_json", "properties.long");
+    http_resp_dispose(&r);
+}
+
+static void validation_errors(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    gwfix_post(&F, "/v1/t", WEB_KEY, "{\"event\":\"x\",", &r);
+    expect_error(&r, 400, "invalid_json", NULL);
+    http_resp_dispose(&r);
+    gwfix_post(&F, "/v1/t", WEB_KEY, "{\"properties\":{}}", &r);
+    expect_error(&r, 400, "invalid_event", "event");
+    http_resp_dispose(&r);
+    gwfix_post(&F, "/v1/t", WEB_KEY, "{\"event\":\"x\",\"properties\":\"flat\"}", &r);
+    expect_error(&r, 400, "invalid_event", "properties");
+    http_resp_dispose(&r);
+    gwfix_post(&F, "/v1/t", WEB_KEY, "{\"event\":\"x\",\"timestamp\":\"2026-11-23\"}", &r);
+    expect_error(&r, 400, "invalid_event", "timestamp");
+    http_resp_dispose(&r);
+    gwfix_post(&F, "/v1/alias", WEB_KEY, "{\"previousId\":\"a\"}", &r);
+    expect_error(&r, 400, "invalid_event", "userId");
+    http_resp_dispose(&r);
+    gwfix_post(&F, "/v1/g", WEB_KEY, "{\"groupId\":[1]}", &r);
+    expect_error(&r, 400, "invalid_event", "groupId");
+    http_resp_dispose(&r);
+    gwfix_post(&F, "/v1/t", WEB_KEY, "", &r);
+    expect_error(&r, 400, "invalid_json", NULL);
+    http_resp_dispose(&r);
+    http_opts_t o = {.method = "GET"};
+    http_do(gwfix_url(&F, "/v1/t"), &o, F.ca, &r);
+    expect_error(&r, 405, "method_not_allowed", NULL);
+    http_resp_dispose(&r);
+    http_do(gwfix_url(&F, "/v1/nope"), &o, F.ca, &r);
+    expect_error(&r, 404, "not_found", NULL);
+    http_resp_dispose(&r);
+}
+
+/* ------------------------------------------------------------------ pixel and s2s */
+
+static void pixel(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    http_opts_t o = {0};
+    http_do(gwfix_url(&F, "/v1/pixel/track?writeKey=" WEB_KEY
+                          "&event=Viewed%20Item&messageId=px-1&properties.sku=A%2F1&url=https%3A%2F%2Fshop.acme.test%2Fp"),
+            &o, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(http_header(&r, "content-type"), "image/gif");
+    assert_true(r.len > 30 && memcmp(r.body, "GIF89a", 6) == 0);
+    http_resp_dispose(&r);
+    /* Errors still answer a GIF, with the reason in a header. */
+    http_do(gwfix_url(&F, "/v1/pixel/track?writeKey=bad&event=x"), &o, F.ca, &r);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(http_header(&r, "content-type"), "image/gif");
+    assert_string_equal(http_header(&r, "x-sluice-error"), "unauthorized");
+    http_resp_dispose(&r);
+    http_do(gwfix_url(&F, "/v1/pixel/track?writeKey=" WEB_KEY), &o, F.ca, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(http_header(&r, "x-sluice-error"), "invalid_event");
+    http_resp_dispose(&r);
+    /* data= base64 of a JSON event. */
+    const char *js = "{\"event\":\"B64\",\"messageId\":\"px-2\"}";
+    char url[512];
+    unsigned char b64[128];
+    int bl = EVP_EncodeBlock(b64, (const unsigned char *)js, (int)strlen(js));
+    snprintf(url, sizeof(url), "/v1/pixel/t?writeKey=" WEB_KEY "&data=%.*s", bl, b64);
+    for (char *p = url; *p; p++)
+        if (*p == '+')
+            *p = '-'; /* base64url is accepted too */
+    http_do(gwfix_url(&F, url), &o, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    json_t *ev = json_object_get(json_object_get(gwfix_find_message(msgs, "px-1"), "value"), "event");
+    assert_string_equal(json_string_value(json_object_get(ev, "event")), "Viewed Item");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "properties"), "sku")), "A/1");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(ev, "context"), "page"), "url")),
+        "https://shop.acme.test/p");
+    assert_int_equal(gwfix_count_message(msgs, "px-2"), 1);
+    json_decref(msgs);
+}
+
+static void sign(const char *ts, const char *body, char out[96])
+{
+    unsigned char mac[32];
+    unsigned len = 0;
+    char *msg = malloc(strlen(ts) + strlen(body) + 2);
+    int n = snprintf(msg, strlen(ts) + strlen(body) + 2, "%s.%s", ts, body);
+    HMAC(EVP_sha256(), HMAC_SECRET, (int)strlen(HMAC_SECRET), (unsigned char *)msg, (size_t)n, mac, &len);
+    free(msg);
+    int o = snprintf(out, 96, "X-Signature: sha256=");
+    for (unsigned i = 0; i < 32; i++)
+        o += snprintf(out + o, 96 - (size_t)o, "%02x", mac[i]);
+}
+
+static void signed_server_events(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    const char *body = "{\"type\":\"track\",\"event\":\"Refund\",\"messageId\":\"s2s-1\",\"userId\":\"u-9\","
+                       "\"context\":{\"ip\":\"198.51.100.23\"}}";
+    char ts[32], tsh[64], sig[96];
+    snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL) * 1000);
+    snprintf(tsh, sizeof(tsh), "X-Timestamp: %s", ts);
+    sign(ts, body, sig);
+    const char *h[] = {"Content-Type: application/json", tsh, sig, NULL};
+    assert_int_equal(post_raw("/v1/events", h, body, 0, &r), 200);
+    http_resp_dispose(&r);
+    /* One byte changed in the body. */
+    char tampered[512];
+    snprintf(tampered, sizeof(tampered), "%s", body);
+    tampered[30] = 'X';
+    post_raw("/v1/events", h, tampered, 0, &r);
+    expect_error(&r, 401, "bad_signature", NULL);
+    http_resp_dispose(&r);
+    /* Ten minutes old, correctly signed. */
+    snprintf(ts, sizeof(ts), "%lld", ((long long)time(NULL) - 600) * 1000);
+    snprintf(tsh, sizeof(tsh), "X-Timestamp: %s", ts);
+    sign(ts, body, sig);
+    post_raw("/v1/events", h, body, 0, &r);
+    expect_error(&r, 401, "stale_timestamp", NULL);
+    http_resp_dispose(&r);
+    const char *none[] = {"Content-Type: application/json", NULL};
+    post_raw("/v1/events", none, body, 0, &r);
+    expect_error(&r, 401, "bad_signature", NULL);
+    http_resp_dispose(&r);
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    json_t *m = gwfix_find_message(msgs, "s2s-1");
+    assert_non_null(m);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "value"), "source")), "backend");
+    /* A server may pass on the end user's address. */
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(json_object_get(m, "value"), "event"), "context"), "ip")),
+                        "198.51.100.23");
+    json_decref(msgs);
+}
+
+/* ------------------------------------------------------------------ data layer through Kafka */
+
+static void hashing_vectors_and_no_raw_pii(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    const char *body = "{\"type\":\"identify\",\"messageId\":\"hash-1\",\"userId\":\"u-1\","
+                       "\"traits\":{\"email\":\"John_Smith@gmail.com\",\"phone\":\"(650)555-1212\","
+                       "\"firstName\":\"Mary\",\"plan\":\"pro\"},"
+                       "\"properties\":{\"email\":\"Canary.Person+x@Example.org\",\"password\":\"hunter2-canary\"}}";
+    assert_int_equal(gwfix_post(&F, "/v1/identify", WEB_KEY, body, &r), 200);
+    http_resp_dispose(&r);
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    json_t *m = gwfix_find_message(msgs, "hash-1");
+    assert_non_null(m);
+    json_t *v = json_object_get(m, "value");
+    json_t *traits = json_object_get(json_object_get(v, "event"), "traits");
+    assert_string_equal(json_string_value(json_object_get(traits, "email")),
+                        "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f");
+    assert_string_equal(json_string_value(json_object_get(traits, "phone")),
+                        "e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176");
+    assert_string_equal(json_string_value(json_object_get(traits, "firstName")),
+                        "6915771be1c5aa0c886870b6951b03d7eafc121fea0e80a5ea83beb7c449f4ec");
+    assert_string_equal(json_string_value(json_object_get(traits, "plan")), "pro");
+    /* GA4 is configured: Google's phone variant (E.164 with +) travels alongside. */
+    assert_non_null(json_object_get(json_object_get(json_object_get(v, "hashes"), "traits.phone"), "google"));
+    json_t *privacy = json_object_get(v, "privacy");
+    char *p = json_dumps(privacy, JSON_COMPACT);
+    assert_non_null(strstr(p, "\"traits.email\""));
+    assert_non_null(strstr(p, "\"properties.password\""));
+    free(p);
+    char *all = json_dumps(v, 0);
+    static const char *const planted[] = {"John_Smith", "john_smith", "555-1212", "6505551212", "Mary",
+                                          "Canary.Person", "canary.person", "hunter2-canary"};
+    for (size_t i = 0; i < sizeof(planted) / sizeof(planted[0]); i++)
+        if (strstr(all, planted[i]) != NULL) {
+            print_error("raw PII '%s' found in Kafka: %s\n", planted[i], all);
+            fail();
+        }
+    free(all);
+    json_decref(msgs);
+}
+
+static void dedup(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    const char *body = "{\"event\":\"Once\",\"messageId\":\"dedup-1\"}";
+    assert_int_equal(gwfix_post(&F, "/v1/t", DEDUP_KEY, body, &r), 200);
+    http_resp_dispose(&r);
+    /* The key is written once Kafka acknowledged; give the fire-and-forget SET a moment. */
+    struct timespec ts = {0, 300 * 1000000};
+    nanosleep(&ts, NULL);
+    assert_int_equal(gwfix_post(&F, "/v1/t", DEDUP_KEY, body, &r), 200);
+    http_resp_dispose(&r);
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    assert_int_equal(gwfix_count_message(msgs, "dedup-1"), 1);
+    json_decref(msgs);
+    assert_true(gwfix_metric(&F, "sluice_events_rejected_total{reason=\"duplicate\"}") >= 1);
+}
+
+static void rate_limit(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    int limited = 0;
+    for (int i = 0; i < 6; i++) {
+        gwfix_post(&F, "/v1/t", SLOW_KEY, "{\"event\":\"x\"}", &r);
+        if (r.status == 429) {
+            limited++;
+            expect_error(&r, 429, "rate_limited", NULL);
+            assert_non_null(http_header(&r, "retry-after"));
+        }
+        http_resp_dispose(&r);
+    }
+    /* burst 2 per source over 2 threads, 0.5/s: at most 2 pass quickly. */
+    assert_true(limited >= 4);
+}
+
+/* ------------------------------------------------------------------ TLS, HTTP/2, operations */
+
+static void tls_versions_and_http2(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    http_opts_t o = {.tls_max = CURL_SSLVERSION_TLSv1_2 | CURL_SSLVERSION_MAX_TLSv1_2};
+    http_do(gwfix_url(&F, "/healthz"), &o, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+    o.tls_max = CURL_SSLVERSION_TLSv1_3;
+    http_do(gwfix_url(&F, "/healthz"), &o, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+    /* TLS 1.1 offered for real (security level 0 lets the client speak it): no session comes
+     * of it, while the same client offering TLS 1.2 gets one. */
+    char connect[64];
+    snprintf(connect, sizeof(connect), "127.0.0.1:%d", F.https_port);
+    const char *v11[] = {"openssl", "s_client", "-connect", connect, "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", NULL};
+    const char *v12[] = {"openssl", "s_client", "-connect", connect, "-tls1_2", NULL};
+    sluice_th_output_t out = {0};
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_th_run(v11, "", 0, 20000, &out, &err), 0);
+    assert_false(sluice_th_exited_with(out.wstatus, 0));
+    assert_true(gwfix_contains(out.out, "Cipher is (NONE)"));
+    sluice_th_output_dispose(&out);
+    assert_int_equal(sluice_th_run(v12, "", 0, 20000, &out, &err), 0);
+    assert_true(gwfix_contains(out.out, "Protocol  : TLSv1.2"));
+    assert_false(gwfix_contains(out.out, "Cipher is (NONE)"));
+    sluice_th_output_dispose(&out);
+    /* HTTP/2 by ALPN, with an event. */
+    const char *h[] = {"Authorization: Bearer " WEB_KEY, "Content-Type: application/json", NULL};
+    http_opts_t o2 = {.headers = h, .body = "{\"event\":\"h2\",\"messageId\":\"h2-1\"}", .http2 = 1};
+    http_do(gwfix_url(&F, "/v1/t"), &o2, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.version, CURL_HTTP_VERSION_2_0);
+    http_resp_dispose(&r);
+    /* Plain HTTP listener (behind a load balancer) serves too. */
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/t", F.http_port);
+    http_opts_t o3 = {.headers = h, .body = "{\"event\":\"plain\",\"messageId\":\"http-1\"}"};
+    http_do(url, &o3, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+}
+
+static void trusted_proxy_forwarded_for(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    /* The test talks from 127.0.0.1, listed as a trusted proxy: X-Forwarded-For counts. */
+    const char *h[] = {"Authorization: Bearer " WEB_KEY, "Content-Type: application/json",
+                       "X-Forwarded-For: 203.0.113.77, 10.9.1.2", NULL};
+    http_opts_t o = {.headers = h, .body = "{\"event\":\"xff\",\"messageId\":\"xff-1\"}"};
+    http_do(gwfix_url(&F, "/v1/t"), &o, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    json_t *ev = json_object_get(json_object_get(gwfix_find_message(msgs, "xff-1"), "value"), "event");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "context"), "ip")), "203.0.113.77");
+    json_decref(msgs);
+}
+
+static void operations(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    http_opts_t o = {0};
+    http_do(gwfix_metrics_url(&F, "/healthz"), &o, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+    http_do(gwfix_metrics_url(&F, "/readyz"), &o, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"ready\":true,\"config\":true,\"kafka\":true}");
+    http_resp_dispose(&r);
+    http_do(gwfix_metrics_url(&F, "/metrics"), &o, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(gwfix_contains(r.body, "sluice_http_requests_total{route=\"track\",status=\"200\"}"));
+    assert_true(gwfix_contains(r.body, "sluice_kafka_ack_seconds_bucket{le=\"+Inf\"}"));
+    assert_true(gwfix_contains(r.body, "sluice_fields_hashed_total{normalizer=\"email\"}"));
+    assert_false(gwfix_contains(r.body, WEB_KEY));
+    http_resp_dispose(&r);
+    assert_true(gwfix_metric(&F, "sluice_events_accepted_total") > 0);
+    /* The public listener does not serve /metrics when a metrics listener exists. */
+    http_do(gwfix_url(&F, "/metrics"), &o, F.ca, &r);
+    assert_int_equal(r.status, 404);
+    http_resp_dispose(&r);
+    /* Logs never carry keys, secrets or planted values. */
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    assert_non_null(log);
+    assert_false(gwfix_contains(log, WEB_KEY));
+    assert_false(gwfix_contains(log, HMAC_SECRET));
+    assert_false(gwfix_contains(log, "John_Smith"));
+    assert_false(gwfix_contains(log, "hunter2"));
+    free(log);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_event_endpoint),
+        cmocka_unit_test(batch_accepts_valid_reports_invalid),
+        cmocka_unit_test(auth_modes),
+        cmocka_unit_test(cors),
+        cmocka_unit_test(media_types_and_beacon),
+        cmocka_unit_test(gzip_and_bombs),
+        cmocka_unit_test(limits),
+        cmocka_unit_test(validation_errors),
+        cmocka_unit_test(pixel),
+        cmocka_unit_test(signed_server_events),
+        cmocka_unit_test(hashing_vectors_and_no_raw_pii),
+        cmocka_unit_test(dedup),
+        cmocka_unit_test(rate_limit),
+        cmocka_unit_test(tls_versions_and_http2),
+        cmocka_unit_test(trusted_proxy_forwarded_for),
+        cmocka_unit_test(operations),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

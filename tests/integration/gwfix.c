@@ -1,0 +1,302 @@
+/*
+ * Gateway test fixture: real processes (dev Kafka, Redis, sluice-gateway) on loopback, a libcurl
+ * client trusting the test CA, and kcat to read topics back. Test thread only.
+ */
+#include "tests/integration/gwfix.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+static void fail_with(const char *what, const sluice_err_t *err)
+{
+    print_error("%s: %s\n", what, err->msg);
+    fail();
+}
+
+void gwfix_stack(gwfix_t *f)
+{
+    sluice_err_t err = {{0}};
+    memset(f, 0, sizeof(*f));
+    if (sluice_th_kafka_start(&f->kafka, NULL, &err) != 0)
+        fail_with("dev kafka", &err);
+    int rport = sluice_th_free_port(&err);
+    if (rport < 0 || sluice_th_redis_start(&f->redis, rport, &err) != 0)
+        fail_with("redis", &err);
+    if (sluice_th_path(f->certs, sizeof(f->certs), "certs", &err) != 0)
+        fail_with("tmpdir", &err);
+    char script[PATH_MAX];
+    snprintf(script, sizeof(script), "%s/scripts/certs.sh", getenv("SLUICE_SOURCE_DIR"));
+    const char *argv[] = {script, f->certs, NULL};
+    sluice_th_output_t out = {0};
+    if (sluice_th_run(argv, NULL, 0, 60000, &out, &err) != 0 || !sluice_th_exited_with(out.wstatus, 0)) {
+        print_error("certs.sh failed: %s\n", out.errout ? out.errout : err.msg);
+        fail();
+    }
+    sluice_th_output_dispose(&out);
+    if (sluice_th_path(f->ca, sizeof(f->ca), "certs/ca.crt", &err) != 0)
+        fail_with("tmpdir", &err);
+    f->https_port = sluice_th_free_port(&err);
+    f->http_port = sluice_th_free_port(&err);
+    f->metrics_port = sluice_th_free_port(&err);
+    assert_true(f->https_port > 0 && f->http_port > 0 && f->metrics_port > 0);
+}
+
+const char *gwfix_write(const char *name, const char *text)
+{
+    static char path[PATH_MAX];
+    sluice_err_t err = {{0}};
+    if (sluice_th_path(path, sizeof(path), name, &err) != 0)
+        fail_with("tmpdir", &err);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    return path;
+}
+
+static int ready(void *arg)
+{
+    gwfix_t *f = arg;
+    if (!sluice_th_proc_running(f->gw))
+        return 1;
+    http_resp_t r;
+    http_opts_t o = {.timeout_ms = 1000};
+    http_do(gwfix_metrics_url(f, "/readyz"), &o, f->ca, &r);
+    int ok = r.status == 200;
+    http_resp_dispose(&r);
+    return ok;
+}
+
+void gwfix_start(gwfix_t *f)
+{
+    sluice_err_t err = {{0}};
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof(bin), "%s/gateway/sluice-gateway", sluice_th_build_dir());
+    const char *argv[] = {bin, "--config", f->config, NULL};
+    sluice_th_spawn_opts_t opts = {.env = f->env};
+    f->gw = sluice_th_spawn("gateway", argv, &opts, &err);
+    if (f->gw == NULL)
+        fail_with("gateway", &err);
+    if (sluice_th_wait_until(ready, f, 20000) != 0 || !sluice_th_proc_running(f->gw)) {
+        char tail[2048];
+        sluice_th_log_tail(f->gw, tail, sizeof(tail));
+        print_error("gateway did not become ready: %s\n", tail);
+        fail();
+    }
+}
+
+int gwfix_stop(gwfix_t *f, int sig)
+{
+    sluice_err_t err = {{0}};
+    int status = 0;
+    assert_int_equal(sluice_th_proc_signal(f->gw, sig, &err), 0);
+    if (sluice_th_proc_wait(f->gw, 30000, &status, &err) != 0)
+        fail_with("gateway stop", &err);
+    return status;
+}
+
+/* ------------------------------------------------------------------ HTTP */
+
+typedef struct buf {
+    char *p;
+    size_t len;
+} buf_t;
+
+static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
+{
+    buf_t *b = ud;
+    size_t add = size * n;
+    char *np = realloc(b->p, b->len + add + 1);
+    if (np == NULL)
+        return 0;
+    memcpy(np + b->len, ptr, add);
+    b->p = np;
+    b->len += add;
+    b->p[b->len] = '\0';
+    return add;
+}
+
+void http_do(const char *url, const http_opts_t *o, const char *ca, http_resp_t *resp)
+{
+    memset(resp, 0, sizeof(*resp));
+    CURL *c = curl_easy_init();
+    buf_t body = {0}, head = {0};
+    struct curl_slist *hl = NULL;
+    for (const char *const *h = o->headers; h != NULL && *h != NULL; h++)
+        hl = curl_slist_append(hl, *h);
+    hl = curl_slist_append(hl, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &head);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms ? o->timeout_ms : 15000L);
+    curl_easy_setopt(c, CURLOPT_HTTP_VERSION, o->http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+    if (o->tls_max)
+        curl_easy_setopt(c, CURLOPT_SSLVERSION, o->tls_max);
+    if (o->body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, o->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)(o->body_len ? o->body_len : strlen(o->body)));
+    }
+    if (o->method != NULL)
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, o->method);
+    if (o->method != NULL && strcmp(o->method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    resp->curl_error = (int)curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+    curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &resp->version);
+    resp->body = body.p ? body.p : strdup("");
+    resp->len = body.len;
+    resp->headers = head.p ? head.p : strdup("");
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+}
+
+void http_resp_dispose(http_resp_t *r)
+{
+    free(r->body);
+    free(r->headers);
+    r->body = r->headers = NULL;
+}
+
+const char *http_header(const http_resp_t *r, const char *name)
+{
+    static char value[1024];
+    size_t nl = strlen(name);
+    for (const char *line = r->headers; line != NULL && *line != '\0';) {
+        const char *end = strstr(line, "\r\n");
+        size_t ll = end ? (size_t)(end - line) : strlen(line);
+        if (ll > nl && strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+            const char *v = line + nl + 1;
+            while (*v == ' ')
+                v++;
+            size_t vl = ll - (size_t)(v - line);
+            snprintf(value, sizeof(value), "%.*s", (int)vl, v);
+            return value;
+        }
+        line = end ? end + 2 : NULL;
+    }
+    return NULL;
+}
+
+const char *gwfix_url(const gwfix_t *f, const char *path)
+{
+    static char url[2][1024];
+    static int which;
+    which ^= 1;
+    snprintf(url[which], sizeof(url[which]), "https://127.0.0.1:%d%s", f->https_port, path);
+    return url[which];
+}
+
+const char *gwfix_metrics_url(const gwfix_t *f, const char *path)
+{
+    static char url[1024];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", f->metrics_port, path);
+    return url;
+}
+
+long gwfix_post(const gwfix_t *f, const char *path, const char *key, const char *json, http_resp_t *resp)
+{
+    char auth[512];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+    const char *headers[] = {auth, "Content-Type: application/json", NULL};
+    http_opts_t o = {.headers = headers, .body = json};
+    http_do(gwfix_url(f, path), &o, f->ca, resp);
+    return resp->status;
+}
+
+/* ------------------------------------------------------------------ Kafka */
+
+json_t *gwfix_kafka_read(const gwfix_t *f, const char *topic)
+{
+    sluice_err_t err = {{0}};
+    /* Key, headers and value separated by ASCII unit separators: none of them can contain one
+     * (the value is compact JSON, where control characters are escaped). */
+    const char *argv[] = {"kcat", "-b", f->kafka.bootstrap, "-t", topic, "-C", "-e", "-q", "-o", "beginning",
+                          "-f", "%k\x1f%h\x1f%s\x1e", NULL};
+    sluice_th_output_t out = {0};
+    if (sluice_th_run(argv, NULL, 0, 60000, &out, &err) != 0 || !sluice_th_exited_with(out.wstatus, 0)) {
+        print_error("kcat failed: %s %s\n", err.msg, out.errout ? out.errout : "");
+        fail();
+    }
+    json_t *all = json_array();
+    for (char *rec = out.out; rec != NULL && *rec != '\0';) {
+        char *end = strchr(rec, '\x1e');
+        if (end == NULL)
+            break;
+        *end = '\0';
+        char *s1 = strchr(rec, '\x1f'), *s2 = s1 ? strchr(s1 + 1, '\x1f') : NULL;
+        if (s1 != NULL && s2 != NULL) {
+            *s1 = *s2 = '\0';
+            json_error_t je;
+            json_t *v = json_loads(s2 + 1, 0, &je);
+            json_array_append_new(all, json_pack("{s:s,s:s,s:o}", "key", rec, "headers", s1 + 1, "value",
+                                                 v ? v : json_string(s2 + 1)));
+        }
+        rec = end + 1;
+    }
+    sluice_th_output_dispose(&out);
+    return all;
+}
+
+size_t gwfix_count_message(json_t *msgs, const char *id)
+{
+    size_t n = 0, i;
+    json_t *m;
+    json_array_foreach(msgs, i, m) {
+        const char *mid = json_string_value(json_object_get(
+            json_object_get(json_object_get(m, "value"), "event"), "messageId"));
+        if (mid != NULL && strcmp(mid, id) == 0)
+            n++;
+    }
+    return n;
+}
+
+json_t *gwfix_find_message(json_t *msgs, const char *id)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m) {
+        const char *mid = json_string_value(json_object_get(
+            json_object_get(json_object_get(m, "value"), "event"), "messageId"));
+        if (mid != NULL && strcmp(mid, id) == 0)
+            return m;
+    }
+    return NULL;
+}
+
+double gwfix_metric(const gwfix_t *f, const char *series)
+{
+    http_resp_t r;
+    http_opts_t o = {0};
+    http_do(gwfix_metrics_url(f, "/metrics"), &o, f->ca, &r);
+    assert_int_equal(r.status, 200);
+    double v = -1;
+    size_t sl = strlen(series);
+    for (char *line = r.body; line != NULL && *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        if (strncmp(line, series, sl) == 0 && line[sl] == ' ') {
+            v = strtod(line + sl + 1, NULL);
+            break;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    http_resp_dispose(&r);
+    return v;
+}
+
+int gwfix_contains(const char *text, const char *needle)
+{
+    return text != NULL && strstr(text, needle) != NULL;
+}

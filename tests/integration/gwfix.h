@@ -1,0 +1,90 @@
+/*
+ * Fixture for tests that drive a real sluice-gateway: a test CA and server certificate, the dev
+ * Kafka broker and Redis through the harness, the gateway process itself, an HTTP client
+ * (libcurl, trusting the test CA) and a Kafka reader (kcat). Everything runs on loopback and
+ * is stopped by the harness at exit, also when a test fails.
+ *
+ * One thread; errors fail the calling cmocka test (these are test helpers, not library code).
+ */
+#ifndef SLUICE_TESTS_INTEGRATION_GWFIX_H
+#define SLUICE_TESTS_INTEGRATION_GWFIX_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "tests/harness/harness.h"
+#include "tests/harness/kafka.h"
+#include "tests/harness/redis.h"
+
+typedef struct gwfix {
+    sluice_th_kafka_t kafka;
+    sluice_th_redis_t redis;
+    sluice_th_proc_t *gw;
+    char certs[PATH_MAX];  /* dir with ca.crt, server.crt, server.key */
+    char ca[PATH_MAX];
+    char config[PATH_MAX]; /* the config file the gateway runs on */
+    int https_port, http_port, metrics_port;
+    const char *env[48];   /* NULL-terminated extra environment of the gateway */
+} gwfix_t;
+
+/* Starts the dev broker and Redis, makes the certificates and picks free ports. */
+void gwfix_stack(gwfix_t *f);
+
+/* Writes text to <tmpdir>/<name> and returns the path (static buffer, next call overwrites). */
+const char *gwfix_write(const char *name, const char *text);
+
+/* Starts the gateway on f->config with f->env and waits until /readyz answers 200. */
+void gwfix_start(gwfix_t *f);
+
+/* Sends sig to the gateway and waits for it to exit; returns its wait status. */
+int gwfix_stop(gwfix_t *f, int sig);
+
+typedef struct http_resp {
+    long status;
+    char *body;      /* NUL-terminated */
+    size_t len;
+    char *headers;   /* raw header block, lowercase names not guaranteed */
+    long version;    /* CURL_HTTP_VERSION_* actually used */
+    int curl_error;  /* 0, or a CURLcode when the request failed */
+} http_resp_t;
+
+typedef struct http_opts {
+    const char *method;          /* default POST when a body is given, else GET */
+    const char *const *headers;  /* NULL-terminated "Name: value" */
+    const void *body;
+    size_t body_len;             /* 0 = strlen(body) */
+    int http2;                   /* ask for HTTP/2 over TLS */
+    long tls_max;                /* CURL_SSLVERSION_MAX_* or 0 */
+    long timeout_ms;             /* default 15000 */
+} http_opts_t;
+
+/* Sends a request to url; never fails the test by itself (check resp->curl_error). */
+void http_do(const char *url, const http_opts_t *o, const char *ca, http_resp_t *resp);
+void http_resp_dispose(http_resp_t *r);
+
+/* The value of header name (case-insensitive) in r, copied into a static buffer; NULL if absent. */
+const char *http_header(const http_resp_t *r, const char *name);
+
+/* https://127.0.0.1:<https_port><path> */
+const char *gwfix_url(const gwfix_t *f, const char *path);
+const char *gwfix_metrics_url(const gwfix_t *f, const char *path);
+
+/* POSTs a JSON body with a Bearer key to the gateway; returns the status, body in *resp. */
+long gwfix_post(const gwfix_t *f, const char *path, const char *key, const char *json, http_resp_t *resp);
+
+/* Every message of topic as [{"key":..., "headers":"org=..,source=..", "value":{...}}]. */
+json_t *gwfix_kafka_read(const gwfix_t *f, const char *topic);
+
+/* The envelopes in msgs whose event.messageId equals id. */
+size_t gwfix_count_message(json_t *msgs, const char *id);
+json_t *gwfix_find_message(json_t *msgs, const char *id);
+
+/* Value of a metric line (exact series text, e.g. `sluice_events_accepted_total`) from /metrics. */
+double gwfix_metric(const gwfix_t *f, const char *series);
+
+/* 1 when needle occurs in text (a small strstr wrapper that also accepts NULL text). */
+int gwfix_contains(const char *text, const char *needle);
+
+#endif
