@@ -1,0 +1,243 @@
+/*
+ * The gateway's behaviour under operations and faults, with real processes: Kafka brokers down
+ * (503 with Retry-After, then every 2xx'd event present once the brokers are back), config
+ * reload good and bad (SIGHUP), and SIGTERM during load (drain: every 2xx'd event in Kafka,
+ * exit 0).
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "tests/integration/gwfix.h"
+
+static gwfix_t F;
+
+#define KEY "wk_ops_key_1"
+#define NEW_KEY "wk_ops_key_reloaded"
+
+static const char *config_text(const char *extra_source)
+{
+    static char yaml[16384];
+    snprintf(yaml, sizeof(yaml),
+             "version: 1\n"
+             "server:\n"
+             "  https: {listen: \"127.0.0.1:%d\", cert: %s/server.crt, key: %s/server.key}\n"
+             "  metrics: {listen: \"127.0.0.1:%d\"}\n"
+             "  threads: 2\n"
+             "  drain_timeout_ms: 15000\n"
+             "kafka: {brokers: \"%s\", ack_timeout_ms: 2000}\n"
+             "orgs:\n"
+             "  - id: acme\n"
+             "    sources:\n"
+             "      - {id: web, write_key_env: T_KEY}\n"
+             "%s"
+             "    consent: {policy: allow}\n"
+             "    data_layer:\n"
+             "      hash_fields: [{path: traits.email, normalize: email}]\n",
+             F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, extra_source);
+    return yaml;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    gwfix_stack(&F);
+    snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", config_text("")));
+    static const char *env[] = {"T_KEY=" KEY, "T_NEW=" NEW_KEY, NULL};
+    memcpy(F.env, env, sizeof(env));
+    gwfix_start(&F);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (sluice_th_proc_running(F.gw))
+        gwfix_stop(&F, SIGTERM);
+    sluice_th_teardown();
+    return 0;
+}
+
+static long post_event(const char *key, const char *mid, http_resp_t *r)
+{
+    char body[256];
+    snprintf(body, sizeof(body), "{\"event\":\"Ops\",\"messageId\":\"%s\",\"traits\":{\"email\":\"x@y.z\"}}", mid);
+    return gwfix_post(&F, "/v1/t", key, body, r);
+}
+
+/* ------------------------------------------------------------------ Kafka down */
+
+static void kafka_down_then_up(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    http_resp_t r;
+    assert_int_equal(post_event(KEY, "down-before", &r), 200);
+    http_resp_dispose(&r);
+
+    assert_int_equal(sluice_th_kafka_down(&F.kafka, &err), 0);
+    /* The answer waits for acknowledgements up to ack_timeout_ms, then says to come back. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    post_event(KEY, "down-during", &r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(r.status, 503);
+    assert_non_null(http_header(&r, "retry-after"));
+    assert_true(gwfix_contains(r.body, "\"kafka_unavailable\""));
+    double waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    assert_true(waited >= 1.8 && waited < 10);
+    http_resp_dispose(&r);
+
+    assert_int_equal(sluice_th_kafka_up(&F.kafka, &err), 0);
+    /* The client retries the 503'd event until it is accepted. */
+    long status = 0;
+    for (int i = 0; i < 30 && status != 200; i++) {
+        status = post_event(KEY, "down-during", &r);
+        http_resp_dispose(&r);
+        if (status != 200)
+            sleep(1);
+    }
+    assert_int_equal(status, 200);
+    assert_int_equal(post_event(KEY, "down-after", &r), 200);
+    http_resp_dispose(&r);
+
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    assert_int_equal(gwfix_count_message(msgs, "down-before"), 1);
+    assert_true(gwfix_count_message(msgs, "down-during") >= 1); /* at least once: the first try may land too */
+    assert_int_equal(gwfix_count_message(msgs, "down-after"), 1);
+    json_decref(msgs);
+    assert_true(gwfix_metric(&F, "sluice_events_rejected_total{reason=\"kafka_unavailable\"}") >= 1);
+}
+
+/* ------------------------------------------------------------------ reload */
+
+static void reload_good_and_bad(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    http_resp_t r;
+    post_event(NEW_KEY, "reload-0", &r);
+    assert_int_equal(r.status, 401);
+    http_resp_dispose(&r);
+
+    /* A good new config adds a source. */
+    gwfix_write("gateway.yaml", config_text("      - {id: mobile, write_key_env: T_NEW}\n"));
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", 1, 10000, &err), 0);
+    assert_int_equal(post_event(NEW_KEY, "reload-1", &r), 200);
+    http_resp_dispose(&r);
+    assert_int_equal(post_event(KEY, "reload-2", &r), 200);
+    http_resp_dispose(&r);
+
+    /* A broken one is refused; the previous config keeps serving both keys. */
+    gwfix_write("gateway.yaml", "version: 1\nserver:\n  https: {listen: nope\n");
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "reload refused", 1, 10000, &err), 0);
+    assert_true(sluice_th_proc_running(F.gw));
+    assert_int_equal(post_event(NEW_KEY, "reload-3", &r), 200);
+    http_resp_dispose(&r);
+    assert_int_equal(post_event(KEY, "reload-4", &r), 200);
+    http_resp_dispose(&r);
+    assert_int_equal(gwfix_metric(&F, "sluice_config_reloads_total{result=\"ok\"}"), 1);
+    assert_int_equal(gwfix_metric(&F, "sluice_config_reloads_total{result=\"failed\"}"), 1);
+    /* Put the good file back for the next test, then check the error named file and position. */
+    gwfix_write("gateway.yaml", config_text(""));
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    assert_true(gwfix_contains(log, "gateway.yaml:4:1: YAML syntax error"));
+    free(log);
+}
+
+/* ------------------------------------------------------------------ drain */
+
+#define LOAD_THREADS 4
+#define LOAD_PER_THREAD 400
+
+typedef struct load {
+    int thread;
+    char ok[LOAD_PER_THREAD];
+    int sent;
+} load_t;
+
+static void *load_main(void *arg)
+{
+    load_t *l = arg;
+    for (int i = 0; i < LOAD_PER_THREAD; i++) {
+        char mid[64];
+        snprintf(mid, sizeof(mid), "drain-%d-%d", l->thread, i);
+        http_resp_t r;
+        long s = post_event(KEY, mid, &r);
+        http_resp_dispose(&r);
+        l->ok[i] = s == 200;
+        l->sent++;
+        if (s == 0)
+            break; /* connection refused: the gateway is gone */
+    }
+    return NULL;
+}
+
+static void sigterm_drains_without_loss(void **state)
+{
+    (void)state;
+    load_t loads[LOAD_THREADS];
+    pthread_t th[LOAD_THREADS];
+    memset(loads, 0, sizeof(loads));
+    for (int t = 0; t < LOAD_THREADS; t++) {
+        loads[t].thread = t;
+        pthread_create(&th[t], NULL, load_main, &loads[t]);
+    }
+    struct timespec ts = {0, 400 * 1000000};
+    nanosleep(&ts, NULL);
+    int status = gwfix_stop(&F, SIGTERM);
+    for (int t = 0; t < LOAD_THREADS; t++)
+        pthread_join(th[t], NULL);
+    assert_true(sluice_th_exited_with(status, 0));
+
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    int acked = 0, missing = 0;
+    for (int t = 0; t < LOAD_THREADS; t++)
+        for (int i = 0; i < LOAD_PER_THREAD; i++) {
+            if (!loads[t].ok[i])
+                continue;
+            acked++;
+            char mid[64];
+            snprintf(mid, sizeof(mid), "drain-%d-%d", t, i);
+            if (gwfix_count_message(msgs, mid) == 0) {
+                print_error("%s answered 200 but is not in Kafka\n", mid);
+                missing++;
+            }
+        }
+    json_decref(msgs);
+    print_message("drain: %d events answered 200 before/while stopping, %d missing\n", acked, missing);
+    assert_true(acked > 0);
+    assert_int_equal(missing, 0);
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    assert_true(gwfix_contains(log, "gateway.stopped"));
+    free(log);
+
+    /* And it comes back on the same config. */
+    gwfix_start(&F);
+    http_resp_t r;
+    assert_int_equal(post_event(KEY, "after-restart", &r), 200);
+    http_resp_dispose(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(kafka_down_then_up),
+        cmocka_unit_test(reload_good_and_bad),
+        cmocka_unit_test(sigterm_drains_without_loss),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
