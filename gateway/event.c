@@ -60,41 +60,62 @@ static const char *join(char *out, size_t cap, const char *prefix, const char *m
 typedef struct walk {
     const sluice_limits_t *lim;
     sluice_event_error_t *e;
-    char path[160];
 } walk_t;
 
-/* Depth and string-length limits over a whole document. Paths in errors name the member. */
+/* Depth and string-length limits over a whole document. The path of the offending member is
+ * only built on the way back up from an error (prepend), so valid documents cost no formatting. */
+static void prepend(sluice_event_error_t *e, const char *key, size_t index)
+{
+    char seg[32], old[sizeof(e->path)];
+    const char *head = key;
+    if (key == NULL) {
+        snprintf(seg, sizeof(seg), "[%zu]", index);
+        head = seg;
+    }
+    memcpy(old, e->path, sizeof(old));
+    size_t hl = strlen(head), ol = strlen(old), cap = sizeof(e->path) - 1, n = 0;
+    int dot = key != NULL && old[0] != '\0' && old[0] != '[';
+    /* Cut from the end when too long: the start of a path says more than its tail. */
+    memcpy(e->path, head, hl < cap ? hl : cap);
+    n = hl < cap ? hl : cap;
+    if (dot && n < cap)
+        e->path[n++] = '.';
+    size_t room = cap - n;
+    memcpy(e->path + n, old, ol < room ? ol : room);
+    n += ol < room ? ol : room;
+    e->path[n] = '\0';
+}
+
 static int check_limits(walk_t *w, const json_t *v, size_t depth)
 {
     if (depth > w->lim->max_depth)
-        return sluice_event_error_set(w->e, 400, "invalid_json", w->path, "JSON nesting deeper than %zu levels",
+        return sluice_event_error_set(w->e, 400, "invalid_json", "", "JSON nesting deeper than %zu levels",
                                       w->lim->max_depth);
-    size_t saved = strlen(w->path);
-    int rc = 0;
     if (json_is_object(v)) {
         const char *key;
         json_t *child;
         json_object_foreach((json_t *)v, key, child) {
-            size_t klen = strlen(key);
-            if (klen > w->lim->max_string_bytes)
-                return sluice_event_error_set(w->e, 400, "invalid_json", w->path,
-                                              "object key longer than %zu bytes", w->lim->max_string_bytes);
-            snprintf(w->path + saved, sizeof(w->path) - saved, "%s%s", saved ? "." : "", key);
-            if ((rc = check_limits(w, child, depth + 1)) != 0)
-                return rc;
-            w->path[saved] = '\0';
+            if (strlen(key) > w->lim->max_string_bytes) {
+                sluice_event_error_set(w->e, 400, "invalid_json", "", "object key longer than %zu bytes",
+                                       w->lim->max_string_bytes);
+                return -1;
+            }
+            if (check_limits(w, child, depth + 1) != 0) {
+                prepend(w->e, key, 0);
+                return -1;
+            }
         }
     } else if (json_is_array(v)) {
         size_t i;
         json_t *child;
         json_array_foreach(v, i, child) {
-            snprintf(w->path + saved, sizeof(w->path) - saved, "[%zu]", i);
-            if ((rc = check_limits(w, child, depth + 1)) != 0)
-                return rc;
-            w->path[saved] = '\0';
+            if (check_limits(w, child, depth + 1) != 0) {
+                prepend(w->e, NULL, i);
+                return -1;
+            }
         }
     } else if (json_is_string(v) && json_string_length(v) > w->lim->max_string_bytes) {
-        return sluice_event_error_set(w->e, 400, "invalid_json", w->path, "string longer than %zu bytes",
+        return sluice_event_error_set(w->e, 400, "invalid_json", "", "string longer than %zu bytes",
                                       w->lim->max_string_bytes);
     }
     return 0;
@@ -280,12 +301,13 @@ static int check_consent(json_t *ev, const char *prefix, sluice_event_error_t *e
 }
 
 int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *lim, const char *prefix,
-                          sluice_event_error_t *e)
+                          size_t source_len, sluice_event_error_t *e)
 {
     char path[160];
     if (!json_is_object(ev))
         return sluice_event_error_set(e, 400, "invalid_event", prefix, "an event must be a JSON object");
-    if (sluice_event_encoded_size(ev) > lim->max_event_bytes)
+    /* Re-encoding can only grow a document by reformatting numbers, never to twice its text. */
+    if ((source_len == 0 || source_len * 2 > lim->max_event_bytes) && sluice_event_encoded_size(ev) > lim->max_event_bytes)
         return sluice_event_error_set(e, 413, "payload_too_large", prefix, "event larger than %zu bytes",
                                       lim->max_event_bytes);
 

@@ -52,10 +52,11 @@ int sluice_event_type_parse(const char *s);
 
 /* Validates one event object in place. forced_type >= 0 is the type the route implies (it
  * overrides the body's `type`); -1 means the body must carry `type`. path_prefix ("" or
- * "batch[3]") prefixes error paths. Numbers given for id fields are turned into strings.
- * Returns the event type, or -1 with e set. */
+ * "batch[3]") prefixes error paths. source_len is the length of the JSON text the event was
+ * parsed from when it alone was the body (lets the size limit skip re-encoding), else 0.
+ * Numbers given for id fields are turned into strings. Returns the event type, or -1 with e set. */
 int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *lim, const char *path_prefix,
-                          sluice_event_error_t *e);
+                          size_t source_len, sluice_event_error_t *e);
 
 /* 1 when s is an ISO-8601 / RFC 3339 date-time with a time zone, e.g. 2026-11-23T10:00:00.123Z. */
 int sluice_event_is_iso8601(const char *s);

@@ -159,14 +159,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     sluice_worker_t *w = sluice_worker_self();
     h2o_iovec_t path = req->path_normalized;
 
-    int on_metrics_port = gw->metrics_port != 0 && sluice_http_local_port(req) == gw->metrics_port;
-    if (on_metrics_port || !h2o_memis(path.base, path.len, H2O_STRLIT("/metrics")) || gw->metrics_port == 0) {
+    /* With a metrics listener of its own, /metrics is not served to the public. */
+    if (gw->metrics_port == 0 || !h2o_memis(path.base, path.len, H2O_STRLIT("/metrics"))) {
         if (handle_ops(req, w, path) == 0)
             return 0;
-    }
-    if (on_metrics_port) {
-        not_found(req, w);
-        return 0;
     }
 
     const sluice_config_t *cfg = w->rt->cfg;
@@ -202,6 +198,23 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     not_found(req, w);
     return 0;
+}
+
+/* The metrics listener's handler: operations routes only. */
+static int on_ops_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    sluice_worker_t *w = sluice_worker_self();
+    if (handle_ops(req, w, req->path_normalized) != 0)
+        not_found(req, w);
+    return 0;
+}
+
+void sluice_handler_register_ops(h2o_pathconf_t *pathconf, sluice_gateway_t *gw)
+{
+    sluice_handler_t *h = (sluice_handler_t *)h2o_create_handler(pathconf, sizeof(*h));
+    h->super.on_req = on_ops_req;
+    h->gw = gw;
 }
 
 void sluice_handler_register(h2o_pathconf_t *pathconf, sluice_gateway_t *gw)

@@ -13,4 +13,7 @@
 /* Installs the handler on pathconf ("/"). Main thread, before workers start. */
 void sluice_handler_register(h2o_pathconf_t *pathconf, sluice_gateway_t *gw);
 
+/* Installs the operations-only handler (/metrics, /healthz, /readyz) of the metrics listener. */
+void sluice_handler_register_ops(h2o_pathconf_t *pathconf, sluice_gateway_t *gw);
+
 #endif

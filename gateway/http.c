@@ -281,15 +281,3 @@ const char *sluice_http_client_ip(h2o_req_t *req, const sluice_server_config_t *
     }
     return ntop(&req->pool, have_last ? (struct sockaddr *)&last_ok : (struct sockaddr *)&peer);
 }
-
-uint16_t sluice_http_local_port(h2o_req_t *req)
-{
-    struct sockaddr_storage ss;
-    if (req->conn->callbacks->get_sockname(req->conn, (struct sockaddr *)&ss) == 0)
-        return 0;
-    if (ss.ss_family == AF_INET)
-        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-    if (ss.ss_family == AF_INET6)
-        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-    return 0;
-}

@@ -53,7 +53,4 @@ h2o_iovec_t sluice_http_cookie(h2o_req_t *req, const char *name);
  * the trusted proxies; then the right-most untrusted address wins. Pool memory. */
 const char *sluice_http_client_ip(h2o_req_t *req, const sluice_server_config_t *sc);
 
-/* The local port the request arrived on. */
-uint16_t sluice_http_local_port(h2o_req_t *req);
-
 #endif

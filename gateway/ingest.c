@@ -376,6 +376,7 @@ typedef struct ingest {
     sluice_reply_t reply;
     const sluice_source_rt_t *src;
     int64_t now_ms;
+    size_t body_len; /* decoded body length, when the body is one event */
 } ingest_t;
 
 static int is_media(h2o_iovec_t v, const char *type)
@@ -601,7 +602,7 @@ static int accept_events(ingest_t *in, json_t *root, int forced_type, int batch,
         json_object_del(ev, "writeKey"); /* a secret: never forwarded */
         if (batch)
             merge_shared(ev, root);
-        if (sluice_event_validate(ev, forced_type, &cfg->limits, prefix, &e) < 0) {
+        if (sluice_event_validate(ev, forced_type, &cfg->limits, prefix, batch ? 0 : in->body_len, &e) < 0) {
             add_rejection(p, i, &e);
             continue;
         }
@@ -637,6 +638,7 @@ int sluice_ingest_post(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route,
     char *owned;
     if (read_body(&in, &body, &owned) != 0)
         return 0;
+    in.body_len = body.len;
     sluice_event_error_t e;
     json_t *root = sluice_event_parse(body.base, body.len, &in.rt->cfg->limits, &e);
     h2o_iovec_t wire = req->entity;

@@ -216,7 +216,7 @@ static void *worker_main(void *arg)
         if (w->listen_fd[i] < 0)
             continue;
         w->accept[i].ctx = &w->ctx;
-        w->accept[i].hosts = gw->h2o.hosts;
+        w->accept[i].hosts = i == SLUICE_LISTENER_METRICS ? gw->h2o_ops.hosts : gw->h2o.hosts;
         w->accept[i].ssl_ctx = i == SLUICE_LISTENER_HTTPS ? gw->ssl : NULL;
         w->listen_sock[i] = h2o_evloop_socket_create(w->ctx.loop, w->listen_fd[i], H2O_SOCKET_FLAG_DONT_READ);
         w->listen_sock[i]->data = &w->accept[i];
@@ -378,11 +378,16 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     gw->metrics_port = cfg->server.metrics.enabled ? cfg->server.metrics.port : 0;
 
     h2o_config_init(&gw->h2o);
-    /* One byte over the limit reaches the handler, which answers a JSON 413; beyond, h2o does. */
-    gw->h2o.max_request_entity_size = cfg->limits.max_wire_bytes + 1;
+    /* Bodies a little over the limit are read whole and get the handler's JSON 413; beyond the
+     * slack h2o answers 413 itself and may close the connection before reading it all. */
+    gw->h2o.max_request_entity_size = cfg->limits.max_wire_bytes + 65536;
     gw->h2o.server_name = h2o_iovec_init(H2O_STRLIT("sluice"));
     h2o_hostconf_t *host = h2o_config_register_host(&gw->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     sluice_handler_register(h2o_config_register_path(host, "/", 0), gw);
+    h2o_config_init(&gw->h2o_ops);
+    gw->h2o_ops.server_name = gw->h2o.server_name;
+    h2o_hostconf_t *ops = h2o_config_register_host(&gw->h2o_ops, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    sluice_handler_register_ops(h2o_config_register_path(ops, "/", 0), gw);
 
     if (cfg->server.https.enabled && (gw->ssl = tls_create(&cfg->server, err)) == NULL) {
         sluice_config_free(cfg);

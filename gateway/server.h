@@ -51,6 +51,7 @@ struct sluice_gateway {
     unsigned nthreads;
     sluice_worker_t *workers;
     h2o_globalconf_t h2o;
+    h2o_globalconf_t h2o_ops;                    /* the metrics listener's hosts: operations routes only */
     SSL_CTX *ssl;
     sluice_keyring_t *keys;
     sluice_runtime_t *current;                   /* main thread's reference to the newest runtime */

@@ -23,7 +23,7 @@ static int validate(const char *s, int type, sluice_event_error_t *e)
 {
     json_t *ev = parse(s, e);
     assert_non_null(ev);
-    int rc = sluice_event_validate(ev, type, &limits, "", e);
+    int rc = sluice_event_validate(ev, type, &limits, "", 0, e);
     json_decref(ev);
     return rc;
 }
@@ -89,7 +89,7 @@ static void types_from_body(void **state)
     assert_string_equal(e.message, "type must be track, page, screen, identify, group or alias");
     /* The route's type wins over the body's. */
     json_t *ev = parse("{\"type\":\"page\",\"event\":\"Buy\"}", &e);
-    assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &limits, "", &e), SLUICE_EVENT_TRACK);
+    assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &limits, "", 0, &e), SLUICE_EVENT_TRACK);
     assert_string_equal(json_string_value(json_object_get(ev, "type")), "track");
     json_decref(ev);
 }
@@ -108,7 +108,7 @@ static void wrong_types_with_paths(void **state)
                      -1);
     assert_string_equal(e.path, "context.consent.categories");
     json_t *ev = parse("{\"event\":\"x\",\"timestamp\":\"yesterday\"}", &e);
-    assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &limits, "batch[3]", &e), -1);
+    assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &limits, "batch[3]", 0, &e), -1);
     assert_string_equal(e.path, "batch[3].timestamp");
     json_decref(ev);
 }
@@ -118,7 +118,7 @@ static void numbers_become_strings(void **state)
     (void)state;
     sluice_event_error_t e;
     json_t *ev = parse("{\"event\":\"x\",\"userId\":12345}", &e);
-    assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &limits, "", &e), SLUICE_EVENT_TRACK);
+    assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &limits, "", 0, &e), SLUICE_EVENT_TRACK);
     assert_string_equal(json_string_value(json_object_get(ev, "userId")), "12345");
     json_decref(ev);
 }
@@ -130,7 +130,7 @@ static void event_size_limit(void **state)
     small.max_event_bytes = 40;
     sluice_event_error_t e;
     json_t *ev = parse("{\"event\":\"x\",\"properties\":{\"a\":\"0123456789\",\"b\":\"0123456789\"}}", &e);
-    assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &small, "", &e), -1);
+    assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &small, "", 0, &e), -1);
     assert_int_equal(e.status, 413);
     assert_string_equal(e.code, "payload_too_large");
     json_decref(ev);
