@@ -398,8 +398,10 @@ typedef struct sluice_mask_plugin {
      * SLUICE_MASK_OK, or returns UNCHANGED / REMOVE without writing, or a negative status. */
     int (*mask)(void *instance, void *thread_ctx, const sluice_mask_input_t *in, sluice_mask_output_t *out);
 
-    /* Optional. Known-answer checks right after create; negative status with a sentence in err
-     * refuses the config. Runs single-threaded; may call mask with a context from thread_init. */
+    /* Optional. Known-answer checks right after create, single-threaded: test the primitives
+     * mask is built on (cipher vectors, table lookups); there is no output object here, and the
+     * conformance suite (`sluicectl plugin test`) exercises mask itself. Returns OK, or a
+     * negative status with a sentence in err, which refuses the config. */
     int (*selftest)(void *instance, char *err, size_t err_len);
 } sluice_mask_plugin_t;
 

@@ -1,0 +1,345 @@
+/*
+ * The plugin set of a config: resolves each mask rule's plugin to a .so, opens each file once,
+ * creates one instance per rule, and rolls everything back when anything fails. Also the JSON
+ * glue between jansson values and the plugin ABI's byte strings, and the per-plugin metrics.
+ *
+ * Loading runs on one thread (start-up, reload, `sluicectl config check`); apply runs on every
+ * event-loop thread at once, each touching only its own output buffer and counter slots.
+ */
+#include "plugins/set.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugins/params.h"
+
+struct sluice_plugin_set {
+    unsigned nthreads;
+    sluice_plugin_lib_t **libs;
+    size_t lib_count;
+    size_t org_count;
+    sluice_plugin_instance_t ***rules; /* [org][rule]; NULL entries when skipped */
+    size_t *rule_counts;
+    size_t instance_count;
+    sluice_mask_output_t *outputs; /* [nthreads] */
+};
+
+/* A library by path: opened once per set, its failure remembered so every rule using it is
+ * reported without opening it again. */
+typedef struct lib_entry {
+    char *path;
+    sluice_plugin_lib_t *lib; /* NULL when it failed */
+    char *error;
+} lib_entry_t;
+
+static char *plugin_path(const sluice_config_t *cfg, const char *plugin)
+{
+    if (strchr(plugin, '/') != NULL)
+        return strdup(plugin);
+    const char *dir = cfg->plugin_dir ? cfg->plugin_dir : ".";
+    size_t n = strlen(dir) + strlen(plugin) + 5;
+    char *p = malloc(n);
+    if (p != NULL)
+        snprintf(p, n, "%s/%s.so", dir, plugin);
+    return p;
+}
+
+void sluice_plugin_set_free(sluice_plugin_set_t *set)
+{
+    if (set == NULL)
+        return;
+    for (size_t o = 0; o < set->org_count; o++) {
+        for (size_t r = 0; set->rules[o] != NULL && r < set->rule_counts[o]; r++)
+            sluice_plugin_instance_destroy(set->rules[o][r]);
+        free(set->rules[o]);
+    }
+    free(set->rules);
+    free(set->rule_counts);
+    for (size_t i = 0; i < set->lib_count; i++)
+        sluice_plugin_lib_close(set->libs[i]);
+    free(set->libs);
+    for (unsigned t = 0; set->outputs != NULL && t < set->nthreads; t++)
+        sluice_plugin_output_dispose(&set->outputs[t]);
+    free(set->outputs);
+    free(set);
+}
+
+sluice_plugin_set_t *sluice_plugin_set_load(const sluice_config_t *cfg, const sluice_keyring_t *keys,
+                                            unsigned nthreads, int flags, sluice_config_diag_t *diag)
+{
+    if (nthreads == 0)
+        nthreads = 1;
+    size_t before = diag->count;
+    size_t total = 0;
+    for (size_t o = 0; o < cfg->org_count; o++)
+        total += cfg->orgs[o].mask_rule_count;
+
+    sluice_plugin_set_t *set = calloc(1, sizeof(*set));
+    lib_entry_t *entries = calloc(total ? total : 1, sizeof(*entries));
+    size_t entry_count = 0;
+    if (set == NULL || entries == NULL)
+        goto oom;
+    set->nthreads = nthreads;
+    set->org_count = cfg->org_count;
+    set->rules = calloc(cfg->org_count ? cfg->org_count : 1, sizeof(*set->rules));
+    set->rule_counts = calloc(cfg->org_count ? cfg->org_count : 1, sizeof(*set->rule_counts));
+    set->libs = calloc(total ? total : 1, sizeof(*set->libs));
+    set->outputs = calloc(nthreads, sizeof(*set->outputs));
+    if (set->rules == NULL || set->rule_counts == NULL || set->libs == NULL || set->outputs == NULL)
+        goto oom;
+    for (unsigned t = 0; t < nthreads; t++) {
+        if (sluice_plugin_output_init(&set->outputs[t], 0) != 0)
+            goto oom;
+    }
+
+    for (size_t o = 0; o < cfg->org_count; o++) {
+        const sluice_org_t *org = &cfg->orgs[o];
+        set->rules[o] = calloc(org->mask_rule_count ? org->mask_rule_count : 1, sizeof(**set->rules));
+        if (set->rules[o] == NULL)
+            goto oom;
+        set->rule_counts[o] = org->mask_rule_count;
+        for (size_t r = 0; r < org->mask_rule_count; r++) {
+            const sluice_mask_rule_t *rule = &org->mask_rules[r];
+            char label[96];
+            snprintf(label, sizeof(label), "orgs[%zu].data_layer.mask[%zu]", o, r);
+            if (rule->plugin == NULL)
+                continue; /* the config loader reported it */
+            char *path = plugin_path(cfg, rule->plugin);
+            if (path == NULL)
+                goto oom;
+            lib_entry_t *e = NULL;
+            for (size_t i = 0; i < entry_count && e == NULL; i++) {
+                if (strcmp(entries[i].path, path) == 0)
+                    e = &entries[i];
+            }
+            if (e == NULL) {
+                e = &entries[entry_count++];
+                e->path = path;
+                sluice_err_t err = {{0}};
+                e->lib = sluice_plugin_lib_open(path, &err);
+                if (e->lib != NULL)
+                    set->libs[set->lib_count++] = e->lib;
+                else if ((e->error = strdup(err.msg)) == NULL)
+                    goto oom;
+            } else {
+                free(path);
+            }
+            if (e->lib == NULL) {
+                sluice_config_diag_add(diag, &rule->pos, "%s.plugin: %s", label, e->error);
+                continue;
+            }
+            sluice_plugin_instance_opts_t opts = {
+                .params = rule->params,
+                .pos = &rule->pos,
+                .label = label,
+                .org = org->id,
+                .rule_path = rule->path.text,
+                .keys = keys,
+                .nthreads = nthreads,
+                .flags = (flags & SLUICE_PLUGIN_SET_CHECK_ONLY) ? SLUICE_PLUGIN_PARAMS_CHECK_ONLY : 0,
+            };
+            if (sluice_plugin_instance_create(e->lib, &opts, &set->rules[o][r], diag) == 0)
+                set->instance_count++;
+        }
+    }
+    for (size_t i = 0; i < entry_count; i++) {
+        free(entries[i].path);
+        free(entries[i].error);
+    }
+    free(entries);
+    if (diag->count != before) {
+        sluice_plugin_set_free(set);
+        return NULL;
+    }
+    return set;
+
+oom:
+    for (size_t i = 0; i < entry_count; i++) {
+        free(entries[i].path);
+        free(entries[i].error);
+    }
+    free(entries);
+    sluice_plugin_set_free(set);
+    sluice_config_diag_add(diag, NULL, "out of memory loading mask plugins");
+    return NULL;
+}
+
+sluice_plugin_instance_t *sluice_plugin_set_instance(const sluice_plugin_set_t *set, size_t org_index,
+                                                     size_t rule_index)
+{
+    if (set == NULL || org_index >= set->org_count || rule_index >= set->rule_counts[org_index])
+        return NULL;
+    return set->rules[org_index][rule_index];
+}
+
+size_t sluice_plugin_set_instance_count(const sluice_plugin_set_t *set)
+{
+    return set ? set->instance_count : 0;
+}
+
+size_t sluice_plugin_set_lib_count(const sluice_plugin_set_t *set)
+{
+    return set ? set->lib_count : 0;
+}
+
+/* ------------------------------------------------------------------ JSON glue */
+
+static uint32_t json_kind(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_STRING: return SLUICE_MASK_JSON_STRING;
+    case JSON_INTEGER:
+    case JSON_REAL: return SLUICE_MASK_JSON_NUMBER;
+    case JSON_TRUE:
+    case JSON_FALSE: return SLUICE_MASK_JSON_BOOL;
+    case JSON_NULL: return SLUICE_MASK_JSON_NULL;
+    case JSON_OBJECT: return SLUICE_MASK_JSON_OBJECT;
+    case JSON_ARRAY: return SLUICE_MASK_JSON_ARRAY;
+    }
+    return SLUICE_MASK_JSON_NULL;
+}
+
+static sluice_plugin_outcome_t failed(sluice_plugin_instance_t *inst, unsigned thread, const char **reason,
+                                      const char *why)
+{
+    sluice_plugin_instance_count_error(inst, thread);
+    *reason = why;
+    return SLUICE_PLUGIN_FAILED;
+}
+
+sluice_plugin_outcome_t sluice_plugin_mask_json(sluice_plugin_instance_t *inst, unsigned thread,
+                                                sluice_mask_output_t *out, const sluice_plugin_field_t *field,
+                                                json_t *value, json_t **result, const char **reason)
+{
+    *result = NULL;
+    const char *empty = "";
+    sluice_mask_input_t in = {
+        .size = sizeof(in),
+        .type = json_kind(value),
+        .path = field->path ? field->path : empty,
+        .rule_path = field->rule_path ? field->rule_path : empty,
+        .org = field->org ? field->org : empty,
+        .event = field->event ? field->event : empty,
+    };
+    in.path_len = strlen(in.path);
+    in.rule_path_len = strlen(in.rule_path);
+    in.org_len = strlen(in.org);
+    in.event_len = strlen(in.event);
+    char *text = NULL;
+    if (in.type == SLUICE_MASK_JSON_STRING) {
+        in.value = json_string_value(value);
+        in.value_len = json_string_length(value);
+    } else {
+        text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (text == NULL)
+            return failed(inst, thread, reason, "out of memory");
+        in.value = text;
+        in.value_len = strlen(text);
+    }
+    const char *why = NULL;
+    int rc = sluice_plugin_instance_mask(inst, thread, &in, out, &why);
+    free(text);
+    if (rc < 0) {
+        *reason = why;
+        return SLUICE_PLUGIN_FAILED;
+    }
+    if (rc == SLUICE_MASK_UNCHANGED)
+        return SLUICE_PLUGIN_UNCHANGED;
+    if (rc == SLUICE_MASK_REMOVE)
+        return SLUICE_PLUGIN_REMOVE;
+    if (out->type == SLUICE_MASK_OUT_JSON) {
+        json_error_t jerr;
+        *result = json_loadb(out->buf, out->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+        if (*result == NULL)
+            return failed(inst, thread, reason, "output is not one valid JSON value");
+    } else {
+        *result = json_stringn(out->buf, out->len);
+        if (*result == NULL)
+            return failed(inst, thread, reason, "out of memory");
+    }
+    return SLUICE_PLUGIN_REPLACED;
+}
+
+sluice_plugin_outcome_t sluice_plugin_set_apply(sluice_plugin_set_t *set, unsigned thread, size_t org_index,
+                                                size_t rule_index, const sluice_plugin_field_t *field, json_t *value,
+                                                json_t **result, const char **reason)
+{
+    *result = NULL;
+    sluice_plugin_instance_t *inst = sluice_plugin_set_instance(set, org_index, rule_index);
+    if (inst == NULL || thread >= set->nthreads) {
+        *reason = "plugin not loaded";
+        return SLUICE_PLUGIN_FAILED;
+    }
+    return sluice_plugin_mask_json(inst, thread, &set->outputs[thread], field, value, result, reason);
+}
+
+/* ------------------------------------------------------------------ metrics */
+
+typedef struct sink {
+    char *buf;
+    size_t cap, len;
+} sink_t;
+
+static void put(sink_t *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(sink_t *s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t room = s->len < s->cap ? s->cap - s->len : 0;
+    int n = vsnprintf(room ? s->buf + s->len : NULL, room, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        s->len += (size_t)n;
+}
+
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static void put_label(sink_t *s, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            put(s, "\\%c", *v);
+        else if (*v == '\n')
+            put(s, "\\n");
+        else
+            put(s, "%c", *v);
+    }
+}
+
+static void put_series(sink_t *s, const sluice_plugin_set_t *set, const char *metric, int errors)
+{
+    for (size_t o = 0; o < set->org_count; o++) {
+        for (size_t r = 0; r < set->rule_counts[o]; r++) {
+            const sluice_plugin_instance_t *pi = set->rules[o][r];
+            if (pi == NULL)
+                continue;
+            put(s, "%s{plugin=\"", metric);
+            put_label(s, sluice_plugin_instance_name(pi));
+            put(s, "\",org=\"");
+            put_label(s, sluice_plugin_instance_org(pi));
+            put(s, "\",rule=\"");
+            put_label(s, sluice_plugin_instance_rule(pi));
+            put(s, "\"} %llu\n",
+                (unsigned long long)(errors ? sluice_plugin_instance_errors(pi) : sluice_plugin_instance_calls(pi)));
+        }
+    }
+}
+
+size_t sluice_plugin_set_metrics(const sluice_plugin_set_t *set, char *buf, size_t cap)
+{
+    sink_t s = {.buf = buf, .cap = cap};
+    if (set == NULL || set->instance_count == 0) {
+        if (cap > 0)
+            buf[0] = '\0';
+        return 0;
+    }
+    put(&s, "# HELP sluice_plugin_calls_total Values handed to a masking plugin, by plugin, org and rule path.\n"
+            "# TYPE sluice_plugin_calls_total counter\n");
+    put_series(&s, set, "sluice_plugin_calls_total", 0);
+    put(&s, "# HELP sluice_plugin_errors_total Values a masking plugin failed on (field removed or event "
+            "rejected), by plugin, org and rule path.\n"
+            "# TYPE sluice_plugin_errors_total counter\n");
+    put_series(&s, set, "sluice_plugin_errors_total", 1);
+    return s.len;
+}

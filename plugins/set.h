@@ -1,0 +1,88 @@
+/*
+ * The plugin set of one loaded config: every org's mask rules with their plugin instances (one
+ * per rule; each .so opened once per set), the JSON glue that turns a jansson value into a
+ * plugin input and the plugin's output back into a value, and the per-plugin metrics.
+ *
+ * Ownership and threading: sluice_plugin_set_load runs on one thread (gateway start-up or
+ * reload, `sluicectl config check`); the set is then read-only except for per-thread slots, so
+ * sluice_plugin_set_apply runs concurrently on every event-loop thread, each with its own
+ * thread index. sluice_plugin_set_free runs once no thread applies any more (it may be another
+ * thread than the one that loaded it).
+ */
+#ifndef SLUICE_PLUGINS_SET_H
+#define SLUICE_PLUGINS_SET_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "config/config.h"
+#include "crypto/keyring.h"
+#include "plugins/loader.h"
+
+typedef struct sluice_plugin_set sluice_plugin_set_t;
+
+enum {
+    /* `sluicectl config check` without --secrets: a plugin secret whose environment variable is
+     * unset is a warning, and that rule's plugin is checked (ABI, parameters) but not created. */
+    SLUICE_PLUGIN_SET_CHECK_ONLY = 1 << 0,
+};
+
+/* Loads the plugin of every mask rule of every org of cfg: a built-in name `x` is
+ * `<cfg->plugin_dir>/x.so`, anything else is the (absolute) path from the config. Checks each
+ * library, validates each rule's params, creates and selftests each instance. Every problem is
+ * reported into diag ("file:line:col: orgs[0].data_layer.mask[1]...: reason"); on any problem
+ * everything done so far is rolled back (instances destroyed, libraries closed) and NULL is
+ * returned. keys (may be NULL) serves host->seal/open and must outlive the set. nthreads
+ * (at least 1) is how many thread indexes apply may use. Returns a set owned by the caller;
+ * a config without mask rules gives an empty set. */
+sluice_plugin_set_t *sluice_plugin_set_load(const sluice_config_t *cfg, const sluice_keyring_t *keys,
+                                            unsigned nthreads, int flags, sluice_config_diag_t *diag);
+
+/* Destroys every instance (disposing thread contexts), closes the libraries. NULL allowed. */
+void sluice_plugin_set_free(sluice_plugin_set_t *set);
+
+/* The instance of org org_index's mask rule rule_index, or NULL (out of range, or skipped by
+ * CHECK_ONLY). */
+sluice_plugin_instance_t *sluice_plugin_set_instance(const sluice_plugin_set_t *set, size_t org_index,
+                                                     size_t rule_index);
+size_t sluice_plugin_set_instance_count(const sluice_plugin_set_t *set);
+size_t sluice_plugin_set_lib_count(const sluice_plugin_set_t *set);
+
+typedef enum sluice_plugin_outcome {
+    SLUICE_PLUGIN_REPLACED = 0,  /* *out holds the new value (a new reference) */
+    SLUICE_PLUGIN_UNCHANGED = 1, /* keep the value */
+    SLUICE_PLUGIN_REMOVE = 2,    /* the plugin asked for the field to be removed */
+    SLUICE_PLUGIN_FAILED = 3,    /* fail closed; *reason says why (never a value) */
+} sluice_plugin_outcome_t;
+
+/* The field being masked, for the plugin's input. */
+typedef struct sluice_plugin_field {
+    const char *org;           /* org id */
+    const char *path;          /* concrete path, "properties.items[2].card" */
+    const char *rule_path;     /* the rule's path */
+    const char *event;         /* track: event name; otherwise the type; may be NULL */
+} sluice_plugin_field_t;
+
+/* Masks value through inst on thread `thread` with out as the output buffer (that thread's),
+ * converting the value to the plugin's input (string contents, or compact JSON text) and its
+ * output back (a string, or one JSON value when the plugin set SLUICE_MASK_OUT_JSON; invalid
+ * JSON fails). The lower layer's checks (cap, UTF-8, statuses) apply. Used by the set and by
+ * `sluicectl plugin test`. On FAILED *reason is static text and the instance's error counter
+ * has been incremented. */
+sluice_plugin_outcome_t sluice_plugin_mask_json(sluice_plugin_instance_t *inst, unsigned thread,
+                                                sluice_mask_output_t *out, const sluice_plugin_field_t *field,
+                                                json_t *value, json_t **result, const char **reason);
+
+/* sluice_plugin_mask_json with the instance of (org_index, rule_index) and the set's output of
+ * that thread. A missing instance is FAILED ("plugin not loaded"). */
+sluice_plugin_outcome_t sluice_plugin_set_apply(sluice_plugin_set_t *set, unsigned thread, size_t org_index,
+                                                size_t rule_index, const sluice_plugin_field_t *field, json_t *value,
+                                                json_t **result, const char **reason);
+
+/* Prometheus text for sluice_plugin_calls_total and sluice_plugin_errors_total with labels
+ * plugin, org and rule, written into buf[0..cap) like snprintf: returns the length the whole
+ * text needs (>= cap means it was cut). Nothing when the set has no instance. Any thread. */
+size_t sluice_plugin_set_metrics(const sluice_plugin_set_t *set, char *buf, size_t cap);
+
+#endif
