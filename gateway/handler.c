@@ -5,6 +5,7 @@
  *   <prefix>/events                                                             signed server-to-server
  *   OPTIONS on any of them                                                      CORS preflight
  *   /healthz, /readyz, /metrics                                                 operations
+ *   <server.tag_path> (default /sluice.js)                                      the JavaScript tag (tag.c)
  * The metrics listener (when configured) serves only the operations routes, and then the
  * public listeners do not serve /metrics. Event-loop threads.
  */
@@ -16,6 +17,8 @@
 
 #include "gateway/http.h"
 #include "gateway/ingest.h"
+#include "plugins/set.h"
+#include "gateway/tag.h"
 
 typedef struct sluice_handler {
     h2o_handler_t super;
@@ -84,7 +87,8 @@ static void handle_ready(h2o_req_t *req, sluice_worker_t *w)
 
 static size_t metrics_extra(void *ud, char *buf, size_t cap)
 {
-    sluice_gateway_t *gw = ud;
+    sluice_worker_t *w = ud;
+    sluice_gateway_t *gw = w->gw;
     long long queued = 0;
     for (unsigned i = 0; i < gw->nthreads; i++)
         if (gw->workers[i].producer != NULL)
@@ -108,7 +112,12 @@ static size_t metrics_extra(void *ud, char *buf, size_t cap)
                      (unsigned long long)atomic_load(&gw->reloads_failed),
                      (unsigned long long)(gw->current ? gw->current->generation : 0), gw->nthreads,
                      (long long)(gw->started_ms / 1000));
-    return n < 0 ? 0 : (size_t)n;
+    if (n < 0)
+        return 0;
+    if ((size_t)n >= cap)
+        return (size_t)n;
+    /* Per-plugin calls and errors, from the runtime this thread serves. */
+    return (size_t)n + sluice_plugin_set_metrics(w->rt->plugins, buf + n, cap - (size_t)n);
 }
 
 static void handle_metrics(h2o_req_t *req, sluice_worker_t *w)
@@ -121,7 +130,7 @@ static void handle_metrics(h2o_req_t *req, sluice_worker_t *w)
     /* Count this scrape before rendering so it shows up in its own output. */
     sluice_metrics_count_request(&w->metrics, SLUICE_ROUTE_METRICS, 200);
     size_t len;
-    char *text = sluice_metrics_render(blocks, n, metrics_extra, gw, &len);
+    char *text = sluice_metrics_render(blocks, n, metrics_extra, w, &len);
     sluice_reply_t r = {.route = SLUICE_ROUTE_METRICS};
     sluice_reply_send(req, NULL, &r, 200, "text/plain; version=0.0.4", text, len, NULL);
     free(text);
@@ -166,6 +175,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
 
     const sluice_config_t *cfg = w->rt->cfg;
+    if (cfg->server.tag_path != NULL && h2o_memis(path.base, path.len, cfg->server.tag_path, strlen(cfg->server.tag_path)))
+        return sluice_tag_serve(req, w);
     const char *prefix = cfg->server.path_prefix ? cfg->server.path_prefix : "";
     size_t plen = strlen(prefix);
     while (plen > 0 && prefix[plen - 1] == '/')
@@ -222,5 +233,6 @@ void sluice_handler_register(h2o_pathconf_t *pathconf, sluice_gateway_t *gw)
     sluice_handler_t *h = (sluice_handler_t *)h2o_create_handler(pathconf, sizeof(*h));
     h->super.on_req = on_req;
     h->gw = gw;
+    sluice_tag_prepare();
 }
 

@@ -19,6 +19,8 @@ static const command_t commands[] = {
      sluicectl_cmd_config},
     {"dev-kafka", "dev-kafka [options]      run the development Kafka broker (librdkafka mock cluster) on loopback",
      sluicectl_cmd_dev_kafka},
+    {"tag", "tag sri [--src URL]      the subresource-integrity hash of the served sluice.js, and a ready <script> tag",
+     sluicectl_cmd_tag},
 };
 
 static void usage(FILE *out)

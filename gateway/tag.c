@@ -1,0 +1,230 @@
+/*
+ * Serves sluice.js, the browser tag, at server.tag_path. The tag is embedded in the binary
+ * (gateway/tag/embed.h); sluice_tag_prepare makes its gzip copy and its ETags once per
+ * process (main thread at start-up, under pthread_once), and the loop threads only read them.
+ * Answers point at that static data, so serving copies nothing.
+ *
+ * ETags are strong and come from the SHA-256 of the tag: `"<base64url>"` for the plain bytes
+ * and `"<base64url>-gz"` for the gzip copy (a strong validator names one representation).
+ */
+#include "gateway/tag.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <zlib.h>
+
+#include "common/log.h"
+#include "crypto/base64url.h"
+#include "crypto/hash.h"
+#include "gateway/http.h"
+#include "gateway/tag/embed.h"
+
+#define CONTENT_TYPE "application/javascript; charset=utf-8"
+#define CACHE_CONTROL "public, max-age=300"
+#define ETAG_MAX 64 /* quotes + 43 base64url characters + "-gz" + NUL */
+
+typedef struct rep {
+    const unsigned char *body;
+    size_t len;
+    char etag[ETAG_MAX];
+} rep_t;
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static rep_t plain, gz; /* gz.body is NULL when compression failed */
+
+/* gzip (RFC 1952) of in[0..n) at the best compression, into a malloc'd buffer. */
+static unsigned char *gzip_all(const unsigned char *in, size_t n, size_t *out_len)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    if (deflateInit2(&zs, Z_BEST_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+        return NULL;
+    uLong cap = deflateBound(&zs, (uLong)n);
+    unsigned char *out = malloc(cap);
+    if (out == NULL)
+        h2o_fatal("out of memory compressing the tag");
+    zs.next_in = (Bytef *)in;
+    zs.avail_in = (uInt)n;
+    zs.next_out = out;
+    zs.avail_out = (uInt)cap;
+    int rc = deflate(&zs, Z_FINISH);
+    *out_len = cap - zs.avail_out;
+    deflateEnd(&zs);
+    if (rc != Z_STREAM_END) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+static void build(void)
+{
+    uint8_t digest[SLUICE_SHA256_LEN];
+    char b64[SLUICE_SHA256_LEN * 4 / 3 + 2]; /* 43 characters and the NUL */
+    if (sluice_sha256(sluice_tag_js, sluice_tag_js_len, digest) != 0)
+        h2o_fatal("SHA-256 is unavailable: cannot compute the tag's ETag");
+    sluice_b64url_encode(digest, sizeof(digest), b64, sizeof(b64));
+    plain.body = sluice_tag_js;
+    plain.len = sluice_tag_js_len;
+    snprintf(plain.etag, sizeof(plain.etag), "\"%s\"", b64);
+
+    size_t n;
+    unsigned char *z = gzip_all(sluice_tag_js, sluice_tag_js_len, &n);
+    if (z == NULL) {
+        sluice_log_warn("tag.gzip", "could not compress the tag; serving it uncompressed");
+        return;
+    }
+    gz.body = z; /* kept for the life of the process */
+    gz.len = n;
+    snprintf(gz.etag, sizeof(gz.etag), "\"%s-gz\"", b64);
+}
+
+void sluice_tag_prepare(void)
+{
+    pthread_once(&once, build);
+}
+
+/* The first c in [p, end), or NULL. (A loop rather than memchr: GCC cannot prove the lengths
+ * non-negative and warns.) */
+static const char *find(const char *p, const char *end, char c)
+{
+    for (; p < end; p++)
+        if (*p == c)
+            return p;
+    return NULL;
+}
+
+/* 1 when a qvalue (RFC 9110 12.4.2) is zero: "0", "0.", "0.0", "0.00", "0.000". */
+static int qvalue_zero(const char *p, size_t n)
+{
+    if (n == 0 || p[0] != '0')
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if (!(i == 1 ? p[i] == '.' : p[i] == '0'))
+            return 0;
+    return 1;
+}
+
+/* 1 when Accept-Encoding allows gzip: "gzip" (or "x-gzip"), or "*" when gzip is not named,
+ * with a non-zero q. */
+static int accepts_gzip(h2o_iovec_t ae)
+{
+    int gzip_q = -1, star_q = -1; /* -1 not named, 0 refused, 1 accepted */
+    const char *p = ae.base, *end = ae.base + ae.len;
+    while (p < end) {
+        const char *comma = find(p, end, ',');
+        const char *stop = comma ? comma : end;
+        while (p < stop && (*p == ' ' || *p == '\t'))
+            p++;
+        const char *semi = find(p, stop, ';');
+        const char *name_end = semi ? semi : stop;
+        while (name_end > p && (name_end[-1] == ' ' || name_end[-1] == '\t'))
+            name_end--;
+        int accepted = 1;
+        for (const char *a = semi; a != NULL && a < stop;) {
+            a++;
+            while (a < stop && (*a == ' ' || *a == '\t'))
+                a++;
+            const char *next = find(a, stop, ';');
+            const char *vend = next ? next : stop;
+            while (vend > a && (vend[-1] == ' ' || vend[-1] == '\t'))
+                vend--;
+            if (vend - a >= 2 && (a[0] == 'q' || a[0] == 'Q') && a[1] == '=')
+                accepted = !qvalue_zero(a + 2, (size_t)(vend - a - 2));
+            a = next;
+        }
+        size_t nl = (size_t)(name_end - p);
+        if ((nl == 4 && strncasecmp(p, "gzip", 4) == 0) || (nl == 6 && strncasecmp(p, "x-gzip", 6) == 0))
+            gzip_q = accepted;
+        else if (nl == 1 && *p == '*')
+            star_q = accepted;
+        p = stop + 1;
+    }
+    return gzip_q >= 0 ? gzip_q : star_q > 0;
+}
+
+/* 1 when If-None-Match lists etag (weak comparison, RFC 9110 13.1.2) or is "*". */
+static int etag_listed(h2o_iovec_t inm, const char *etag)
+{
+    size_t el = strlen(etag);
+    const char *p = inm.base, *end = inm.base + inm.len;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+            p++;
+        if (p == end)
+            break;
+        if (*p == '*')
+            return 1;
+        if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
+            p += 2;
+        if (p == end || *p != '"')
+            return 0; /* malformed: stop, and answer in full */
+        const char *close = find(p + 1, end, '"');
+        if (close == NULL)
+            return 0;
+        size_t tl = (size_t)(close - p + 1);
+        if (tl == el && memcmp(p, etag, el) == 0)
+            return 1;
+        p = close + 1;
+    }
+    return 0;
+}
+
+static void add(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len)
+{
+    h2o_add_header(&req->pool, &req->res.headers, token, NULL, value, len);
+}
+
+static void add_str(h2o_req_t *req, const char *name, size_t nlen, const char *value, size_t vlen)
+{
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, nlen, 0, NULL, value, vlen);
+}
+
+int sluice_tag_serve(h2o_req_t *req, sluice_worker_t *w)
+{
+    static h2o_generator_t generator = {NULL, NULL};
+    int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+    if (!head && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
+        sluice_reply_t r = {.route = SLUICE_ROUTE_TAG};
+        add(req, H2O_TOKEN_ALLOW, H2O_STRLIT("GET, HEAD"));
+        sluice_reply_error(req, w, &r, 405, "method_not_allowed", "the tag is served to GET and HEAD", NULL);
+        return 0;
+    }
+    sluice_tag_prepare();
+
+    const rep_t *rep = &plain;
+    h2o_iovec_t ae = sluice_http_header(req, H2O_TOKEN_ACCEPT_ENCODING);
+    if (gz.body != NULL && ae.base != NULL && accepts_gzip(ae))
+        rep = &gz;
+    h2o_iovec_t inm = sluice_http_header(req, H2O_TOKEN_IF_NONE_MATCH);
+    int not_modified = inm.base != NULL && etag_listed(inm, rep->etag);
+
+    req->res.status = not_modified ? 304 : 200;
+    req->res.reason = not_modified ? "Not Modified" : "OK";
+    add(req, H2O_TOKEN_ETAG, rep->etag, strlen(rep->etag));
+    add(req, H2O_TOKEN_CACHE_CONTROL, H2O_STRLIT(CACHE_CONTROL));
+    add(req, H2O_TOKEN_VARY, H2O_STRLIT("Accept-Encoding"));
+    if (!not_modified) {
+        add(req, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT(CONTENT_TYPE));
+        if (rep == &gz)
+            add(req, H2O_TOKEN_CONTENT_ENCODING, H2O_STRLIT("gzip"));
+        /* Public, credential-free script: any page may load it, also with SRI (crossorigin). */
+        add(req, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, H2O_STRLIT("*"));
+        add_str(req, H2O_STRLIT("cross-origin-resource-policy"), H2O_STRLIT("cross-origin"));
+        add_str(req, H2O_STRLIT("x-content-type-options"), H2O_STRLIT("nosniff"));
+        req->res.content_length = rep->len;
+    }
+    sluice_metrics_count_request(&w->metrics, SLUICE_ROUTE_TAG, req->res.status);
+    h2o_start_response(req, &generator);
+    if (not_modified || head) {
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+    } else {
+        h2o_iovec_t body = h2o_iovec_init(rep->body, rep->len);
+        h2o_send(req, &body, 1, H2O_SEND_STATE_FINAL);
+    }
+    return 0;
+}

@@ -1,0 +1,487 @@
+/*! sluice.js __VERSION__ | first-party event tag */
+/*
+ * The browser tag of sluice. One global, `sluice`, with a Segment-shaped API; events go in
+ * batches to the org's own gateway (`<endpoint><prefix>/batch`).
+ *
+ * Delivery: a queue per tab, kept in localStorage (key `sluice:q:<tab id>`) so events survive
+ * reloads and outages. A tab that goes away marks its queue as orphaned (pagehide) and the
+ * next page of the site adopts it; a queue nobody touched for STALE_MS (a crashed tab) is
+ * adopted too. Batches go with fetch (text/plain, so no CORS preflight; keepalive so a batch
+ * in flight survives navigation; credentials so the gateway's first-party cookie travels).
+ * When the page is hidden or left, what is queued goes with navigator.sendBeacon, but only
+ * while the gateway is answering: during an outage the events stay queued for the next page
+ * instead of being handed to a beacon whose failure nobody would see.
+ * Retries: network errors, 429 and 5xx back off exponentially with jitter (Retry-After wins
+ * when the gateway sends it); other 4xx answers drop the batch (413 first halves the batch).
+ *
+ * Consent: with requireConsent, events wait in memory (never in storage) until consent()
+ * grants at least one category; they are then sent with the granted categories. Denying
+ * drops them and forgets the stored ids and queue.
+ *
+ * Cross-domain: a click on a link to one of `crossDomain` fetches a single-use token from
+ * the gateway and opens the link with `_dft=<token>`; on landing, the tag removes `_dft`
+ * from the address bar and sends it with the first event, where the gateway redeems it.
+ *
+ * Every entry point is wrapped: the tag never throws into the page.
+ */
+((w, d, nav) => {
+    'use strict';
+    if (w.sluice && w.sluice.VERSION) return; // loaded twice
+    const VERSION = '__VERSION__';
+    const P = 'sluice:';
+    const STALE_MS = 300000;
+    const XD_TIMEOUT_MS = 1500;
+    const BEACON_MAX = 60000; // bytes; browsers cap beacons and keepalive bodies at 64 KiB
+    const NOOP = () => {};
+    const me = d.currentScript;
+    const D = {
+        writeKey: '',
+        endpoint: me && me.src ? new URL(me.src).origin : '',
+        prefix: '/v1',
+        batchSize: 20,
+        flushInterval: 1000,
+        maxQueue: 1000,
+        retryBase: 1000,
+        retryMax: 30000,
+        autoPage: true,
+        requireConsent: false,
+        categories: [],
+        crossDomain: [],
+        debug: false,
+    };
+
+    let ls = null;
+    try {
+        ls = w.localStorage;
+    } catch (e) {} // storage blocked: everything still works, in memory
+    const get = (k) => {
+        try {
+            return JSON.parse(ls.getItem(P + k));
+        } catch (e) {
+            return null;
+        }
+    };
+    const put = (k, v) => {
+        try {
+            v == null ? ls.removeItem(P + k) : ls.setItem(P + k, JSON.stringify(v));
+        } catch (e) {} // full or blocked: memory only
+    };
+
+    const uuid = () => {
+        try {
+            return crypto.randomUUID();
+        } catch (e) {
+            // randomUUID needs a secure context; getRandomValues does not.
+            const b = crypto.getRandomValues(new Uint8Array(16));
+            b[6] = (b[6] & 15) | 64;
+            b[8] = (b[8] & 63) | 128;
+            const h = [...b].map((x) => (x + 256).toString(16).slice(1)).join('');
+            return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)].join('-');
+        }
+    };
+    const now = () => Date.now();
+    const iso = () => new Date().toISOString();
+    const arr = (v) => (Array.isArray(v) ? v.map(String) : []);
+
+    let cfg = D;
+    let on = 0; // initialised
+    let early = []; // calls made before init
+    let q = []; // queued events, oldest first
+    let held = []; // events waiting for consent (memory only)
+    let cats = null; // granted categories; null while undecided
+    let aid, uid, dft;
+    let size; // current batch size (halved on 413)
+    let busy = 0; // a fetch is in flight
+    let inflight = new Set(); // its messageIds
+    let timer = 0;
+    let retryAt = 0;
+    let attempt = 0;
+    let healthy = 1; // the last answer came from a working gateway
+    let alive = 1; // this tab still owns its queue
+    const tab = 'q:' + uuid();
+    const stats = { sent: 0, invalid: 0, overflow: 0, retries: 0, denied: 0 };
+
+    const dbg = (m, e) => cfg.debug && console.warn('sluice:', m, e || '');
+    const allowed = () => !cfg.requireConsent || !!(cats && cats.length);
+
+    const save = () => {
+        if (allowed()) put(tab, q.length ? { t: alive ? now() : 0, q } : null);
+    };
+    const saveIds = () => {
+        if (allowed()) {
+            put('aid', aid);
+            put('uid', uid);
+        }
+    };
+
+    const url = (p) => cfg.endpoint + cfg.prefix + p;
+
+    const later = (ms) => {
+        clearTimeout(timer);
+        timer = setTimeout(() => {
+            timer = 0;
+            flush();
+        }, ms);
+    };
+    const schedule = () => {
+        if (q.length >= cfg.batchSize) flush();
+        else if (!timer && q.length) later(cfg.flushInterval);
+    };
+
+    const drop = (ids) => {
+        q = q.filter((e) => !ids.has(e.messageId));
+        save();
+    };
+
+    const backoff = (r) => {
+        const ra = r && r.headers.get('Retry-After');
+        let ms = ra ? (isNaN(ra) ? Date.parse(ra) - now() : ra * 1000) : NaN;
+        if (!(ms >= 0)) ms = Math.min(cfg.retryMax, cfg.retryBase * 2 ** attempt) * (0.5 + Math.random() / 2);
+        attempt++;
+        stats.retries++;
+        return ms;
+    };
+
+    const body = (batch) => JSON.stringify({ batch, sentAt: iso(), writeKey: cfg.writeKey });
+
+    // Sends one batch, then goes on while a full batch waits; never rejects.
+    const flush = async () => {
+        if (busy || !q.length || !allowed() || now() < retryAt) return;
+        clearTimeout(timer);
+        timer = 0;
+        busy = 1;
+        let r, delay = 0;
+        try {
+            const batch = q.slice(0, size);
+            inflight = new Set(batch.map((e) => e.messageId));
+            save(); // also tells other tabs this queue is alive
+            const b = body(batch);
+            r = await fetch(url('/batch'), {
+                method: 'POST',
+                body: b,
+                keepalive: b.length < BEACON_MAX,
+                credentials: 'include',
+            }).catch((e) => dbg('network', e));
+            const s = r ? r.status : 0;
+            healthy = s > 0 && s < 500 && s != 429;
+            if (s >= 200 && s < 300) {
+                attempt = 0;
+                const j = await r.json().catch(NOOP);
+                const bad = (j && j.rejected && j.rejected.length) || 0;
+                stats.invalid += bad;
+                stats.sent += batch.length - bad;
+                drop(inflight);
+            } else if (!s || s == 429 || s >= 500) {
+                delay = backoff(r);
+            } else if (s == 413 && size > 1) {
+                size = Math.ceil(size / 2);
+            } else {
+                // The gateway refused the events themselves (400/401/403/413/415): a retry
+                // would be refused again.
+                dbg('dropped, status ' + s);
+                stats.invalid += batch.length;
+                drop(inflight);
+            }
+        } catch (e) {
+            dbg('flush', e);
+        } finally {
+            busy = 0;
+            inflight = new Set();
+        }
+        if (delay) {
+            retryAt = now() + delay;
+            later(delay);
+        } else if (q.length >= size || (q.length && r && r.ok)) {
+            flush();
+        } else {
+            schedule();
+        }
+    };
+
+    // Hands what is queued (and not already in flight) to sendBeacon.
+    const beacon = () => {
+        if (!healthy || !allowed() || !nav.sendBeacon) return;
+        const rest = q.filter((e) => !inflight.has(e.messageId));
+        for (let i = 0; i < rest.length; i += size) {
+            const batch = rest.slice(i, i + size);
+            const b = body(batch);
+            if (b.length > BEACON_MAX || !nav.sendBeacon(url('/batch'), b)) break;
+            stats.sent += batch.length;
+            drop(new Set(batch.map((e) => e.messageId)));
+        }
+    };
+
+    const push = (e) => {
+        q.push(e);
+        while (q.length > cfg.maxQueue) {
+            q.shift();
+            stats.overflow++;
+        }
+        save();
+        schedule();
+    };
+
+    const page = () => ({
+        url: location.href,
+        path: location.pathname,
+        referrer: d.referrer,
+        title: d.title,
+    });
+
+    const send = (type, fields) => {
+        const e = Object.assign(
+            { type, messageId: uuid(), timestamp: iso(), anonymousId: aid },
+            uid ? { userId: uid } : {},
+            fields
+        );
+        e.context = {
+            page: page(),
+            library: { name: 'sluice.js', version: VERSION },
+            locale: nav.language,
+            consent: { categories: cats ? cats.slice() : [] },
+        };
+        if (dft) {
+            e.context.crossDomainToken = dft;
+            dft = null;
+        }
+        if (allowed()) push(e);
+        else if (cats) stats.denied++; // consent refused: the event is not kept
+        else {
+            held.push(e);
+            if (held.length > cfg.maxQueue) {
+                held.shift();
+                stats.overflow++;
+            }
+        }
+    };
+
+    const props = (p) => (p && typeof p == 'object' ? p : {});
+
+    // ---- cross-domain
+
+    const token = (to) =>
+        Promise.race([
+            fetch(url('/xd') + '?to=' + encodeURIComponent(to) + '&writeKey=' + encodeURIComponent(cfg.writeKey) + '&anonymousId=' + encodeURIComponent(aid), {
+                credentials: 'include',
+            })
+                .then((r) => (r.ok ? r.json() : {}))
+                .then((j) => j.token),
+            new Promise((res) => setTimeout(res, XD_TIMEOUT_MS)),
+        ]).catch(NOOP);
+
+    const onClick = (ev) => {
+        if (ev.defaultPrevented || ev.button || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+        const a = ev.target.closest && ev.target.closest('a[href]');
+        if (!a || a.hasAttribute('download')) return;
+        const u = new URL(a.href, location.href);
+        const t = a.target && a.target != '_self' ? a.target : '';
+        if (!/^https?:$/.test(u.protocol) || u.hostname == location.hostname || !cfg.crossDomain.includes(u.hostname))
+            return;
+        if (t && t != '_blank') return; // named frames and windows: leave them alone
+        ev.preventDefault();
+        const go = (tok) => {
+            try {
+                if (tok) u.searchParams.set('_dft', tok);
+                t ? w.open(u.href, t, 'noopener') : location.assign(u.href);
+            } catch (e) {
+                dbg('xd', e);
+            }
+        };
+        token(u.href).then(go, () => go());
+    };
+
+    const landing = () => {
+        const s = new URLSearchParams(location.search);
+        const v = s.get('_dft');
+        if (v == null) return;
+        dft = v;
+        s.delete('_dft');
+        const qs = s.toString();
+        history.replaceState(history.state, '', location.pathname + (qs ? '?' + qs : '') + location.hash);
+    };
+
+    // Takes over the queues of tabs that went away (or crashed).
+    const adopt = () => {
+        if (!ls || !allowed()) return;
+        const have = new Set(q.map((e) => e.messageId));
+        for (let i = ls.length; i--; ) {
+            const k = ls.key(i);
+            if (!k || k.indexOf(P + 'q:') || k == P + tab) continue;
+            const s = get(k.slice(P.length));
+            if (s && s.t && now() - s.t < STALE_MS) continue;
+            put(k.slice(P.length), null);
+            for (const e of (s && s.q) || []) if (e && e.messageId && !have.has(e.messageId)) q.push(e);
+        }
+        q.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
+        while (q.length > cfg.maxQueue) {
+            q.shift();
+            stats.overflow++;
+        }
+        save();
+    };
+
+    // ---- the API
+
+    const api = {
+        VERSION,
+        init(o) {
+            if (on) return;
+            cfg = Object.assign({}, D, o);
+            if (!cfg.writeKey) return dbg('no writeKey: not started');
+            cfg.endpoint = String(cfg.endpoint).replace(/\/+$/, '');
+            cfg.crossDomain = arr(cfg.crossDomain);
+            size = Math.max(1, cfg.batchSize | 0);
+            on = 1;
+            const c = get('consent');
+            cats = Array.isArray(c) ? c : cfg.categories.length ? arr(cfg.categories) : null;
+            aid = get('aid') || uuid();
+            uid = get('uid');
+            saveIds();
+            landing();
+            adopt();
+            const L = (t, f) => w.addEventListener(t, (ev) => {
+                try {
+                    f(ev);
+                } catch (e) {
+                    dbg(t, e);
+                }
+            });
+            L('pagehide', () => {
+                beacon();
+                alive = 0;
+                // A batch in flight to a working gateway completes (keepalive): don't leave it
+                // for the next page to send again.
+                if (healthy) q = q.filter((e) => !inflight.has(e.messageId));
+                save();
+            });
+            L('pageshow', (ev) => {
+                if (!ev.persisted) return;
+                // Back from the back/forward cache: another tab may have adopted our queue.
+                alive = 1;
+                const s = get(tab);
+                q = (s && s.q) || [];
+                save();
+                flush();
+            });
+            d.addEventListener('visibilitychange', () => {
+                try {
+                    d.visibilityState == 'hidden' ? beacon() : flush();
+                } catch (e) {}
+            });
+            L('online', () => {
+                retryAt = 0;
+                flush();
+            });
+            d.addEventListener('click', (ev) => {
+                try {
+                    onClick(ev);
+                } catch (e) {
+                    dbg('click', e);
+                }
+            });
+            const e = early;
+            early = [];
+            if (cfg.autoPage) api.page();
+            for (const [m, a] of e) out[m](...a);
+            flush();
+        },
+        track(event, properties) {
+            send('track', { event: String(event), properties: props(properties) });
+        },
+        page(name, properties) {
+            if (typeof name == 'object') (properties = name), (name = undefined);
+            const p = page();
+            send(
+                'page',
+                Object.assign(name != null ? { name: String(name) } : {}, {
+                    properties: Object.assign({ url: p.url, path: p.path, referrer: p.referrer, title: p.title, search: location.search }, props(properties)),
+                })
+            );
+        },
+        identify(userId, traits) {
+            if (typeof userId == 'object' && userId) (traits = userId), (userId = null);
+            if (userId != null) uid = String(userId);
+            saveIds();
+            send('identify', { traits: props(traits) });
+        },
+        group(groupId, traits) {
+            send('group', { groupId: String(groupId), traits: props(traits) });
+        },
+        alias(userId, previousId) {
+            const prev = previousId != null ? String(previousId) : uid || aid;
+            uid = String(userId);
+            saveIds();
+            send('alias', { userId: uid, previousId: prev });
+        },
+        consent(o) {
+            cats = arr(o && o.categories);
+            put('consent', cats);
+            if (allowed()) {
+                saveIds();
+                for (const e of held) {
+                    e.context.consent.categories = cats.slice();
+                    push(e);
+                }
+                held = [];
+                adopt();
+                flush();
+            } else if (cfg.requireConsent) {
+                // Refused: nothing collected so far is sent or kept.
+                stats.denied += held.length + q.length;
+                held = [];
+                q = [];
+                put(tab, null);
+                put('aid', null);
+                put('uid', null);
+            }
+        },
+        reset() {
+            uid = null;
+            aid = uuid();
+            put('uid', null);
+            saveIds();
+        },
+        flush() {
+            retryAt = 0;
+            return flush();
+        },
+        anonymousId: () => aid,
+        stats: () => Object.assign({ queued: q.length, held: held.length }, stats),
+    };
+
+    // Every entry point: queued until init, and never throwing into the page.
+    const ready = { init: 1, VERSION: 1, anonymousId: 1, stats: 1 };
+    const out = {};
+    for (const m in api) {
+        const f = api[m];
+        out[m] =
+            typeof f != 'function'
+                ? f
+                : (...a) => {
+                      try {
+                          if (!on && !ready[m]) return void (early.length < D.maxQueue && early.push([m, a]));
+                          const r = f(...a);
+                          return r && r.catch ? r.catch(NOOP) : r;
+                      } catch (e) {
+                          dbg(m, e);
+                      }
+                  };
+    }
+
+    try {
+        const pre = w.sluice;
+        w.sluice = out;
+        const ds = (me && me.dataset) || {};
+        if (ds.writeKey) {
+            const o = {};
+            for (const k in ds) {
+                const v = ds[k];
+                const t = D[k];
+                o[k] = typeof t == 'number' ? +v : typeof t == 'boolean' ? v != 'false' : Array.isArray(t) ? v.split(/[\s,]+/).filter(Boolean) : v;
+            }
+            out.init(o);
+        }
+        // Calls queued by the loader snippet before this file arrived: [method, ...args].
+        if (Array.isArray(pre)) for (const [m, ...a] of pre) out[m] && out[m](...a);
+    } catch (e) {}
+})(window, document, navigator);
