@@ -415,10 +415,25 @@ int sluice_th_proc_running(sluice_th_proc_t *p)
     return 0;
 }
 
+/* "exited with status N" / "was killed by signal N" for a child that is no longer running. */
+static void describe_exit(const sluice_th_proc_t *p, char *buf, size_t cap)
+{
+    if (p->wstatus == -1)
+        snprintf(buf, cap, "was reaped elsewhere");
+    else if (WIFEXITED(p->wstatus))
+        snprintf(buf, cap, "exited with status %d", WEXITSTATUS(p->wstatus));
+    else
+        snprintf(buf, cap, "was killed by signal %d", WTERMSIG(p->wstatus));
+}
+
 int sluice_th_proc_signal(sluice_th_proc_t *p, int sig, sluice_err_t *err)
 {
-    if (!sluice_th_proc_running(p))
-        return sluice_err_set(err, "%s (pid %ld) is not running", p->name, (long)p->pid);
+    if (!sluice_th_proc_running(p)) {
+        char how[64], tail[200];
+        describe_exit(p, how, sizeof(how));
+        sluice_th_log_tail(p, tail, sizeof(tail));
+        return sluice_err_set(err, "%s (pid %ld) is not running: it %s (log: %s)", p->name, (long)p->pid, how, tail);
+    }
     if (kill(p->pid, sig) != 0)
         return sluice_err_set(err, "kill %s (pid %ld): %s", p->name, (long)p->pid, strerror(errno));
     return 0;
@@ -482,10 +497,14 @@ int sluice_th_wait_log(sluice_th_proc_t *p, const char *needle, int count, int t
         if (n >= count)
             return 0;
         if (!sluice_th_proc_running(p) || now_ms() >= deadline) {
-            char tail[200];
+            char how[64], tail[200];
+            if (p->running)
+                snprintf(how, sizeof(how), "timed out after %d ms", timeout_ms);
+            else
+                describe_exit(p, how, sizeof(how));
             sluice_th_log_tail(p, tail, sizeof(tail));
-            return sluice_err_set(err, "%s (pid %ld) %s before logging '%s' (log: %s)", p->name, (long)p->pid,
-                                  p->running ? "timed out" : "exited", needle, tail);
+            return sluice_err_set(err, "%s (pid %ld) %s before logging '%s' (log: %s)", p->name, (long)p->pid, how,
+                                  needle, tail);
         }
         sleep_ms(20);
     }
@@ -581,6 +600,7 @@ static int buf_read(buf_t *b, int fd)
             return -1;
         b->data = data;
         b->cap = cap;
+        b->data[b->len] = '\0'; /* a string even if nothing more is ever read */
     }
     ssize_t n = read(fd, b->data + b->len, b->cap - b->len - 1);
     if (n > 0) {
