@@ -235,8 +235,7 @@ static char *build_envelope(const sluice_source_rt_t *src, json_t *event, const 
 
 static const sluice_masker_t *masker_for(pending_t *p)
 {
-    (void)p;
-    return NULL; /* the plugin seam: mask rules are applied by the plugin set (see plugins/) */
+    return sluice_runtime_masker(p->rt, p->w->index);
 }
 
 static void produce_all(pending_t *p)

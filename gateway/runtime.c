@@ -5,11 +5,14 @@
  */
 #include "gateway/runtime.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "crypto/ct.h"
+#include "gateway/masker.h"
+#include "plugins/set.h"
 
 static int digest(const char *s, uint8_t out[SLUICE_SHA256_LEN])
 {
@@ -18,6 +21,10 @@ static int digest(const char *s, uint8_t out[SLUICE_SHA256_LEN])
 
 static void runtime_free(sluice_runtime_t *rt)
 {
+    /* Plugins go first: instances are destroyed (and their libraries closed) while the config
+     * they were created from is still alive. */
+    sluice_gw_maskers_free(rt->maskers);
+    sluice_plugin_set_free(rt->plugins);
     for (size_t i = 0; i < rt->source_count; i++) {
         sluice_secure_zero(rt->sources[i].key_digest, sizeof(rt->sources[i].key_digest));
         sluice_secure_zero(rt->sources[i].prev_digest, sizeof(rt->sources[i].prev_digest));
@@ -29,10 +36,36 @@ static void runtime_free(sluice_runtime_t *rt)
     free(rt);
 }
 
+/* Loads the mask rules' plugins; on failure err lists every reason ("file:line:col: ...; ..."). */
+static int load_plugins(sluice_runtime_t *rt, const sluice_keyring_t *keys, sluice_err_t *err)
+{
+    sluice_config_diag_t diag;
+    sluice_config_diag_init(&diag);
+    rt->plugins = sluice_plugin_set_load(rt->cfg, keys, rt->nthreads, 0, &diag);
+    if (rt->plugins == NULL) {
+        sluice_err_set(err, "mask plugins:");
+        for (size_t i = 0; i < diag.count; i++) {
+            size_t used = strlen(err->msg);
+            snprintf(err->msg + used, sizeof(err->msg) - used, "%s %s", i ? ";" : "", diag.msgs[i]);
+        }
+        sluice_config_diag_dispose(&diag);
+        return -1;
+    }
+    sluice_config_diag_dispose(&diag);
+    rt->maskers = sluice_gw_maskers_create(rt->plugins, rt->cfg, rt->nthreads);
+    if (rt->maskers == NULL)
+        return sluice_err_set(err, "out of memory building the runtime");
+    return 0;
+}
+
+const sluice_masker_t *sluice_runtime_masker(const sluice_runtime_t *rt, unsigned thread)
+{
+    return sluice_gw_maskers_get(rt->maskers, thread);
+}
+
 sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads, const sluice_keyring_t *keys,
                                         sluice_err_t *err)
 {
-    (void)keys;
     static atomic_uint_fast64_t generations;
     sluice_runtime_t *rt = calloc(1, sizeof(*rt));
     if (rt == NULL) {
@@ -80,6 +113,10 @@ sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads,
             for (unsigned t = 0; t < nthreads; t++)
                 sr->buckets[t].tokens = -1; /* filled on first use */
         }
+    }
+    if (load_plugins(rt, keys, err) != 0) {
+        runtime_free(rt);
+        return NULL;
     }
     return rt;
 

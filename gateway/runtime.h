@@ -20,6 +20,7 @@
 
 typedef struct sluice_plugin_set sluice_plugin_set_t;
 typedef struct sluice_keyring sluice_keyring_t;
+typedef struct sluice_gw_maskers sluice_gw_maskers_t;
 
 /* Token bucket, one per source per thread; padded so threads never share a cache line. */
 typedef struct sluice_bucket {
@@ -54,13 +55,19 @@ typedef struct sluice_runtime {
     sluice_source_rt_t *sources;
     size_t source_count;
     sluice_plugin_set_t *plugins;           /* the mask rules' plugin instances */
+    sluice_gw_maskers_t *maskers;           /* the data layer's mask seam, one per thread */
 } sluice_runtime_t;
 
 /* Builds a runtime over cfg (taking ownership of it; it is freed with the runtime, also on
- * failure) for nthreads event-loop threads, loading every mask rule's plugin. Returns a runtime
- * holding one reference, or NULL with err set. Main thread. */
+ * failure) for nthreads event-loop threads, loading every mask rule's plugin (keys serves the
+ * plugins' host->seal and must outlive the runtime). Returns a runtime holding one reference,
+ * or NULL with err set (a plugin that fails to load gives its "file:line:col: reason"s).
+ * Main thread. */
 sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads, const sluice_keyring_t *keys,
                                         sluice_err_t *err);
+
+/* The mask seam for event-loop thread `thread` (gateway/masker.h). Thread `thread` only. */
+const sluice_masker_t *sluice_runtime_masker(const sluice_runtime_t *rt, unsigned thread);
 
 /* Reference counting; any thread. Release of the last reference frees everything. */
 sluice_runtime_t *sluice_runtime_acquire(sluice_runtime_t *rt);

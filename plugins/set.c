@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "plugins/loader.h"
 #include "plugins/params.h"
 
 struct sluice_plugin_set {
@@ -172,6 +173,12 @@ sluice_plugin_instance_t *sluice_plugin_set_instance(const sluice_plugin_set_t *
     if (set == NULL || org_index >= set->org_count || rule_index >= set->rule_counts[org_index])
         return NULL;
     return set->rules[org_index][rule_index];
+}
+
+const char *sluice_plugin_set_plugin_name(const sluice_plugin_set_t *set, size_t org_index, size_t rule_index)
+{
+    const sluice_plugin_instance_t *pi = sluice_plugin_set_instance(set, org_index, rule_index);
+    return pi ? sluice_plugin_instance_name(pi) : NULL;
 }
 
 size_t sluice_plugin_set_instance_count(const sluice_plugin_set_t *set)

@@ -18,7 +18,11 @@
 
 #include "config/config.h"
 #include "crypto/keyring.h"
-#include "plugins/loader.h"
+
+/* Declared, not included: the gateway includes this header next to its own mask outcome names,
+ * which the public ABI header's status names would clash with (plugins/loader.h has both). */
+typedef struct sluice_plugin_instance sluice_plugin_instance_t;
+typedef struct sluice_mask_output sluice_mask_output_t;
 
 typedef struct sluice_plugin_set sluice_plugin_set_t;
 
@@ -46,6 +50,8 @@ void sluice_plugin_set_free(sluice_plugin_set_t *set);
  * CHECK_ONLY). */
 sluice_plugin_instance_t *sluice_plugin_set_instance(const sluice_plugin_set_t *set, size_t org_index,
                                                      size_t rule_index);
+/* The descriptor name of that rule's plugin ("partial"), or NULL like above. */
+const char *sluice_plugin_set_plugin_name(const sluice_plugin_set_t *set, size_t org_index, size_t rule_index);
 size_t sluice_plugin_set_instance_count(const sluice_plugin_set_t *set);
 size_t sluice_plugin_set_lib_count(const sluice_plugin_set_t *set);
 
