@@ -1,0 +1,53 @@
+/*
+ * IP truncation (see truncate.h): inet_pton, clear the host bits, inet_ntop. inet_ntop prints
+ * IPv6 in the RFC 5952 canonical form (lowercase, longest zero run as "::") and IPv4-mapped
+ * addresses as ::ffff:a.b.c.d. Pure; any thread.
+ */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* inet_pton / inet_ntop; plugins build without _GNU_SOURCE */
+#endif
+
+#include "truncate.h"
+
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Keeps the first `bits` bits of addr[0..len). */
+static void keep_prefix(uint8_t *addr, size_t len, unsigned bits)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (bits >= 8) {
+            bits -= 8;
+            continue;
+        }
+        addr[i] &= (uint8_t)(0xff00u >> bits);
+        bits = 0;
+    }
+}
+
+size_t sluice_ip_truncate(const char *text, size_t n, unsigned v4_prefix, unsigned v6_prefix, char *out, size_t cap)
+{
+    char buf[SLUICE_IP_TRUNCATE_OUT_MAX];
+    if (n == 0 || n >= sizeof(buf) || memchr(text, '\0', n) != NULL || v4_prefix > 32 || v6_prefix > 128 ||
+        cap < SLUICE_IP_TRUNCATE_OUT_MAX)
+        return 0;
+    memcpy(buf, text, n);
+    buf[n] = '\0';
+    uint8_t a[16];
+    const char *res;
+    if (inet_pton(AF_INET, buf, a) == 1) {
+        keep_prefix(a, 4, v4_prefix);
+        res = inet_ntop(AF_INET, a, out, (socklen_t)cap);
+    } else if (inet_pton(AF_INET6, buf, a) == 1) {
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (memcmp(a, mapped, sizeof(mapped)) == 0)
+            keep_prefix(a + 12, 4, v4_prefix);
+        else
+            keep_prefix(a, 16, v6_prefix);
+        res = inet_ntop(AF_INET6, a, out, (socklen_t)cap);
+    } else {
+        return 0;
+    }
+    return res != NULL ? strlen(out) : 0;
+}

@@ -1,0 +1,26 @@
+/*
+ * IP address truncation for the `ip_truncate` plugin: parse an IPv4 or IPv6 address, zero every
+ * bit after the prefix, print the network address canonically (RFC 5952 for IPv6).
+ *
+ * IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are IPv4 addresses in IPv6 clothing: the IPv4
+ * prefix applies to their last 32 bits and they stay in the mapped form, so
+ * ::ffff:203.0.113.77 with /24 gives ::ffff:203.0.113.0.
+ *
+ * Threading: pure function, any thread.
+ */
+#ifndef SLUICE_PLUGINS_IP_TRUNCATE_TRUNCATE_H
+#define SLUICE_PLUGINS_IP_TRUNCATE_TRUNCATE_H
+
+#include <stddef.h>
+
+/* Room for the longest canonical address text plus its NUL (INET6_ADDRSTRLEN). */
+#define SLUICE_IP_TRUNCATE_OUT_MAX 46
+
+/* Truncates the address text[0..n) to v4_prefix (0..32) or v6_prefix (0..128) bits and writes
+ * the network address plus a NUL into out (cap >= SLUICE_IP_TRUNCATE_OUT_MAX). Accepts exactly
+ * what inet_pton accepts: dotted-quad IPv4 and textual IPv6, without brackets, ports, zone ids,
+ * prefixes or surrounding spaces. Returns the length written, or 0 when text is not an address
+ * (or holds a NUL, or a prefix is out of range, or cap is too small). */
+size_t sluice_ip_truncate(const char *text, size_t n, unsigned v4_prefix, unsigned v6_prefix, char *out, size_t cap);
+
+#endif
