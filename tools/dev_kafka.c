@@ -27,9 +27,9 @@
 #include "common/log.h"
 #include "tools/commands.h"
 
-#define MAX_BROKERS 16
+#define MAX_BROKERS    16
 #define MAX_PARTITIONS 1024
-#define MAX_TOPICS 32
+#define MAX_TOPICS     32
 #define MAX_TOPIC_NAME 249 /* Kafka's own limit */
 
 /* The topics every sluice deployment uses (DESIGN.md): events in, dead letters out. */
@@ -186,12 +186,9 @@ static int parse_options(int argc, char **argv, options_t *o, sluice_err_t *err)
             if (parse_long("--up-after", optarg, 0, INT_MAX, &o->up_after_ms, err) != 0)
                 return -1;
             break;
-        case OPT_HELP:
-            return 1;
-        case ':':
-            return sluice_err_set(err, "%s needs a value", argv[optind - 1]);
-        default:
-            return sluice_err_set(err, "unknown option '%s'", argv[optind - 1]);
+        case OPT_HELP: return 1;
+        case ':': return sluice_err_set(err, "%s needs a value", argv[optind - 1]);
+        default: return sluice_err_set(err, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
@@ -365,7 +362,8 @@ int sluicectl_cmd_dev_kafka(int argc, char **argv)
     if (rc == 0) {
         printf("BOOTSTRAP=%s\n", bootstrap);
         fflush(stdout);
-        sluice_log_info("devkafka.ready", "librdkafka %s mock cluster: %d broker(s), %d topic(s) x %d partition(s), "
+        sluice_log_info("devkafka.ready",
+                        "librdkafka %s mock cluster: %d broker(s), %d topic(s) x %d partition(s), "
                         "replication %d, bootstrap %s, pid %ld",
                         rd_kafka_version_str(), o.brokers, o.ntopics, o.partitions, replication, bootstrap,
                         (long)getpid());

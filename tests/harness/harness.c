@@ -151,8 +151,8 @@ int sluice_th_port_open(int port)
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return 0;
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     int ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
     close(fd);
     return ok;
@@ -200,8 +200,7 @@ static void child_exec(const child_setup_t *cs, int status_fd, pid_t parent)
      * ports busy and pipes open after we think they are closed. */
     if (!e && close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
         e = errno;
-    if (!e && cs->drop_privileges &&
-        (setgroups(1, &cs->gid) != 0 || setgid(cs->gid) != 0 || setuid(cs->uid) != 0))
+    if (!e && cs->drop_privileges && (setgroups(1, &cs->gid) != 0 || setgid(cs->gid) != 0 || setuid(cs->uid) != 0))
         e = errno;
     /* After the uid change: changing credentials clears the parent-death signal. */
     if (!e && prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
@@ -610,8 +609,8 @@ static int buf_read(buf_t *b, int fd)
     return n > 0 ? 1 : (n == 0 || errno != EINTR) ? 0 : 1;
 }
 
-int sluice_th_run(const char *const *argv, const char *input, size_t input_len, int timeout_ms,
-                  sluice_th_output_t *res, sluice_err_t *err)
+int sluice_th_run(const char *const *argv, const char *input, size_t input_len, int timeout_ms, sluice_th_output_t *res,
+                  sluice_err_t *err)
 {
     memset(res, 0, sizeof(*res));
     char path[PATH_MAX];
@@ -632,8 +631,12 @@ int sluice_th_run(const char *const *argv, const char *input, size_t input_len, 
         close(out[1]);
         return sluice_err_set(err, "pipe: %s", strerror(errno));
     }
-    child_setup_t cs = {.path = path, .argv = (char *const *)argv, .envp = environ,
-                        .fd_in = in[0], .fd_out = out[1], .fd_err = errp[1]};
+    child_setup_t cs = {.path = path,
+                        .argv = (char *const *)argv,
+                        .envp = environ,
+                        .fd_in = in[0],
+                        .fd_out = out[1],
+                        .fd_err = errp[1]};
     pid_t pid = fork_exec(&cs, err);
     close(in[0]);
     close(out[1]);

@@ -138,8 +138,8 @@ typedef struct sluice_th_output {
  * and stderr, and waits for it at most timeout_ms before killing it. Returns 0 when the command
  * ran, whatever its exit status (check res->wstatus and res->timed_out); -1 when it could not be
  * started. */
-int sluice_th_run(const char *const *argv, const char *input, size_t input_len, int timeout_ms,
-                  sluice_th_output_t *res, sluice_err_t *err);
+int sluice_th_run(const char *const *argv, const char *input, size_t input_len, int timeout_ms, sluice_th_output_t *res,
+                  sluice_err_t *err);
 
 /* 1 when wstatus says "exited with code `code`". */
 int sluice_th_exited_with(int wstatus, int code);

@@ -11,7 +11,7 @@
 
 #define READY_TIMEOUT_MS 30000
 #define FAULT_TIMEOUT_MS 5000
-#define MAX_ARGS 32
+#define MAX_ARGS         32
 
 typedef struct ready_check {
     sluice_th_kafka_t *k;

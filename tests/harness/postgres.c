@@ -16,8 +16,8 @@
 #include <libpq-fe.h>
 
 #define INITDB_TIMEOUT_MS 120000
-#define READY_TIMEOUT_MS 60000
-#define EXIT_TIMEOUT_MS 10000
+#define READY_TIMEOUT_MS  60000
+#define EXIT_TIMEOUT_MS   10000
 
 /* $SLUICE_PG_BINDIR, else the /usr/lib/postgresql/<N>/bin with the highest N holding `postgres`. */
 static int find_bindir(char *out, size_t cap, sluice_err_t *err)
@@ -80,8 +80,13 @@ static int run_initdb(sluice_th_pg_t *pg, const char *bindir, const sluice_th_sp
     snprintf(initdb, sizeof(initdb), "%s/initdb", bindir);
     snprintf(data, sizeof(data), "%s/data", pg->dir);
     snprintf(name, sizeof(name), "initdb-%d", pg->port);
-    const char *argv[] = {initdb, "-D", data, "-U", SLUICE_TH_PG_USER, "--auth=trust", "-E", "UTF8",
-                          "--locale=C.UTF-8", "--no-sync", "--no-instructions", NULL};
+    /* clang-format off */ /* one option and its value per line */
+    const char *argv[] = {initdb,
+                          "-D", data,
+                          "-U", SLUICE_TH_PG_USER,
+                          "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync", "--no-instructions",
+                          NULL};
+    /* clang-format on */
     sluice_th_proc_t *p = sluice_th_spawn(name, argv, as, err);
     if (!p)
         return -1;
@@ -184,9 +189,18 @@ int sluice_th_pg_start(sluice_th_pg_t *pg, int port, const char *dbname, sluice_
     snprintf(port_s, sizeof(port_s), "%d", port);
     snprintf(name, sizeof(name), "postgres-%d", port);
     /* Durability is irrelevant for a cluster that is deleted afterwards; speed is not. */
-    const char *argv[] = {postgres, "-D", data, "-p", port_s, "-k", sock,
-                          "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-                          "-c", "full_page_writes=off", "-c", "logging_collector=off", NULL};
+    /* clang-format off */ /* one option and its value per line */
+    const char *argv[] = {postgres,
+                          "-D", data,
+                          "-p", port_s,
+                          "-k", sock,
+                          "-c", "listen_addresses=127.0.0.1",
+                          "-c", "fsync=off",
+                          "-c", "synchronous_commit=off",
+                          "-c", "full_page_writes=off",
+                          "-c", "logging_collector=off",
+                          NULL};
+    /* clang-format on */
     as.cwd = pg->dir;
     pg->proc = sluice_th_spawn(name, argv, &as, err);
     if (!pg->proc)
@@ -194,8 +208,7 @@ int sluice_th_pg_start(sluice_th_pg_t *pg, int port, const char *dbname, sluice_
     if (sluice_th_wait_until(accepts_connections, pg, READY_TIMEOUT_MS) != 0 || !sluice_th_proc_running(pg->proc)) {
         int running = sluice_th_proc_running(pg->proc);
         sluice_th_pg_stop(pg, NULL);
-        return step_failed(pg->proc, running ? "no connection within 60 s" : "the server exited during start-up",
-                           err);
+        return step_failed(pg->proc, running ? "no connection within 60 s" : "the server exited during start-up", err);
     }
     if (create_database(pg, err) != 0) {
         sluice_th_pg_stop(pg, NULL);
@@ -217,7 +230,9 @@ int sluice_th_pg_stop(sluice_th_pg_t *pg, sluice_err_t *err)
     int rc = sluice_th_proc_stop(pg->proc, SLUICE_TH_STOP_TIMEOUT_MS, NULL, err);
     /* The backends and auxiliary processes notice the postmaster's exit on their own. */
     if (sluice_th_wait_until(cluster_gone, pg, EXIT_TIMEOUT_MS) != 0)
-        rc = sluice_err_set(err, "postgres: processes of the cluster in %s still running %d s after the postmaster "
-                                 "exited", pg->dir, EXIT_TIMEOUT_MS / 1000);
+        rc = sluice_err_set(err,
+                            "postgres: processes of the cluster in %s still running %d s after the postmaster "
+                            "exited",
+                            pg->dir, EXIT_TIMEOUT_MS / 1000);
     return rc;
 }

@@ -26,7 +26,9 @@ int sluice_th_redis_ping(const sluice_th_redis_t *r, sluice_err_t *err)
     int ok = reply && reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "PONG") == 0;
     if (!ok)
         sluice_err_set(err, "redis 127.0.0.1:%d: PING: %s", r->port,
-                       reply ? "unexpected reply" : c->errstr[0] ? c->errstr : "no reply");
+                       reply          ? "unexpected reply"
+                       : c->errstr[0] ? c->errstr
+                                      : "no reply");
     if (reply)
         freeReplyObject(reply);
     redisFree(c);
@@ -55,8 +57,17 @@ int sluice_th_redis_start(sluice_th_redis_t *r, int port, sluice_err_t *err)
     if (!dir)
         return -1;
     /* --logfile "" sends the log to stdout, i.e. to the harness's log file. */
-    const char *argv[] = {"redis-server", "--bind", "127.0.0.1", "--port", port_s, "--save", "", "--appendonly",
-                          "no", "--daemonize", "no", "--dir", dir, "--logfile", "", NULL};
+    /* clang-format off */ /* one option and its value per line */
+    const char *argv[] = {"redis-server",
+                          "--bind", "127.0.0.1",
+                          "--port", port_s,
+                          "--save", "",
+                          "--appendonly", "no",
+                          "--daemonize", "no",
+                          "--dir", dir,
+                          "--logfile", "",
+                          NULL};
+    /* clang-format on */
     r->proc = sluice_th_spawn(name, argv, NULL, err);
     if (!r->proc)
         return -1;

@@ -18,7 +18,7 @@
 #include "tests/harness/kafka.h"
 
 /* kcat runs get generous bounds: a cold librdkafka client sometimes needs ~1 s for its first batch. */
-#define KCAT_TIMEOUT_MS 30000
+#define KCAT_TIMEOUT_MS  30000
 #define GROUP_TIMEOUT_MS 60000
 
 static sluice_th_kafka_t kafka;
@@ -214,8 +214,14 @@ static size_t consume_group(const char *group, sluice_th_output_t *out, char **l
 {
     /* Short session timeout: a member that is not cleanly gone otherwise stalls the next join
      * for 45 s (PLATFORM.md). No -o: resume from the committed offsets. */
-    const char *args[] = {"-G", group, "-X", "auto.offset.reset=earliest", "-X", "session.timeout.ms=6000",
-                          "-X", "heartbeat.interval.ms=500", "-e", "-q", "-f", "%s\n", "group.test", NULL};
+    /* clang-format off */ /* one option and its value per line */
+    const char *args[] = {"-G", group,
+                          "-X", "auto.offset.reset=earliest",
+                          "-X", "session.timeout.ms=6000",
+                          "-X", "heartbeat.interval.ms=500",
+                          "-e", "-q", "-f", "%s\n", "group.test",
+                          NULL};
+    /* clang-format on */
     kcat(args, NULL, GROUP_TIMEOUT_MS, out);
     assert_exit_ok(out);
     return sorted_lines(out->out, lines, cap);
@@ -371,8 +377,8 @@ static void test_help_lists_every_option(void **state)
     sluice_th_output_t out;
     run_dev_kafka(args, &out);
     assert_exit_ok(&out);
-    const char *options[] = {"--brokers", "--partitions", "--topics", "--bootstrap-file", "--down-after",
-                             "--up-after", "--help", "SIGUSR1", "SIGUSR2", "SIGTERM"};
+    const char *options[] = {"--brokers",  "--partitions", "--topics", "--bootstrap-file", "--down-after",
+                             "--up-after", "--help",       "SIGUSR1",  "SIGUSR2",          "SIGTERM"};
     for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
         assert_non_null(strstr(out.out, options[i]));
     sluice_th_output_dispose(&out);

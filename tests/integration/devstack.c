@@ -21,7 +21,7 @@
 #include "tests/harness/redis.h"
 
 #define READY_TIMEOUT_MS 120000
-#define STOP_TIMEOUT_MS 30000
+#define STOP_TIMEOUT_MS  30000
 
 /* The devstack under test and the dir its own temp dir lives in (so we can look for leftovers). */
 typedef struct run {
