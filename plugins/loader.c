@@ -144,7 +144,7 @@ static int check_descriptor(sluice_plugin_lib_t *lib, sluice_err_t *err)
     if ((d->flags & ~known) != 0)
         return sluice_err_set(err, "descriptor of '%s': unknown flags 0x%x", d->name, (unsigned)(d->flags & ~known));
     if (sluice_plugin_map_check(d->config, err) < 0)
-        return sluice_err_prefix(err, "descriptor of '%s': ", d->name);
+        return sluice_err_prefix(err, "descriptor of '%s'", d->name);
     return 0;
 }
 
@@ -174,7 +174,7 @@ sluice_plugin_lib_t *sluice_plugin_lib_open(const char *path, sluice_err_t *err)
         return NULL;
     }
     if (check_descriptor(lib, err) != 0) {
-        sluice_err_prefix(err, "plugin %s: ", path);
+        sluice_err_prefix(err, "plugin %s", path);
         sluice_plugin_lib_close(lib);
         return NULL;
     }

@@ -360,6 +360,7 @@ sluice_mask_config_t *sluice_plugin_params_build(const sluice_mask_config_entry_
         const sluice_yaml_node_t *k = params->pairs[i].key, *v = params->pairs[i].value;
         const sluice_mask_config_entry_t *e = find_entry(map, k->scalar);
         if (e != NULL && (e->flags & SLUICE_MASK_CONF_SECRET)) {
+            c->params[e - map].given = 1; /* reported once, not again as missing */
             sluice_config_diag_add(diag, &k->pos,
                                    "%s.params.%s: a secret written inline; put it in an environment variable and "
                                    "give its name with '%s_env: VAR'",
@@ -374,6 +375,7 @@ sluice_mask_config_t *sluice_plugin_params_build(const sluice_mask_config_entry_
                 base[bl] = '\0';
                 const sluice_mask_config_entry_t *s = find_entry(map, base);
                 if (s != NULL && (s->flags & SLUICE_MASK_CONF_SECRET)) {
+                    c->params[s - map].given = 1; /* a failure is reported once, not again as missing */
                     if (read_secret(&c->params[s - map], k, v, plugin, label, flags, diag) == 0)
                         skip = 1;
                     continue;
@@ -397,11 +399,9 @@ sluice_mask_config_t *sluice_plugin_params_build(const sluice_mask_config_entry_
     }
     for (size_t i = 0; i < n; i++) {
         param_t *p = &c->params[i];
-        if (p->has)
+        if (p->has || p->given)
             continue;
         if (p->entry->flags & SLUICE_MASK_CONF_REQUIRED) {
-            if (skip && (p->entry->flags & SLUICE_MASK_CONF_SECRET))
-                continue;
             const char *desc = p->entry->description ? p->entry->description : "";
             sluice_config_diag_add(diag, params != NULL ? &params->pos : pos,
                                    "%s.params: missing required parameter '%s%s' of plugin '%s'%s%s%s", label,

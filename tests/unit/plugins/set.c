@@ -1,0 +1,240 @@
+/* Tests for plugins/set.c: a config's mask rules loaded through the loader (built-in names from
+ * plugins.dir, paths, one library for many rules), rollback of everything on any failure (no
+ * file left mapped), check-only skipping, the JSON glue (strings, JSON output, bad JSON,
+ * failures) and the Prometheus text of the per-plugin counters. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "plugins/set.h"
+#include "fixtures.h"
+
+static char fixtures_dir[512];
+
+static int setup(void **state)
+{
+    (void)state;
+    const char *b = getenv("SLUICE_BUILD_DIR");
+    snprintf(fixtures_dir, sizeof(fixtures_dir), "%s/tests/fixtures/plugins", b ? b : ".");
+    return 0;
+}
+
+/* A config with the given mask rules (YAML flow items, one per line of `rules`). */
+static sluice_config_t *config_with(const char *rules)
+{
+    char yaml[4096];
+    snprintf(yaml, sizeof(yaml),
+             "version: 1\n"
+             "server: {http: {listen: \"127.0.0.1:0\"}}\n"
+             "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+             "plugins: {dir: %s}\n"
+             "orgs:\n"
+             "  - id: acme\n"
+             "    sources:\n"
+             "      - {id: web, write_key_env: ACME_WEB_WRITE_KEY}\n"
+             "    data_layer:\n"
+             "      mask:\n"
+             "%s"
+             "  - id: globex\n"
+             "    sources:\n"
+             "      - {id: web, write_key_env: GLOBEX_WEB_WRITE_KEY}\n",
+             fixtures_dir, rules);
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    sluice_config_t *cfg = sluice_config_load_string("set.yaml", yaml, strlen(yaml), SLUICE_CONFIG_NO_ENV, &d);
+    for (size_t i = 0; i < d.count; i++)
+        print_error("%s\n", d.msgs[i]);
+    sluice_config_diag_dispose(&d);
+    assert_non_null(cfg);
+    return cfg;
+}
+
+static void test_load_builtin_names_and_paths(void **state)
+{
+    (void)state;
+    char rules[1024];
+    snprintf(rules, sizeof(rules),
+             "        - {path: properties.card, plugin: fixture, params: {prefix: 'c:'}}\n"
+             "        - {path: \"properties.items[*].sku\", plugin: %s/fixture.so, params: {fail_on: bad}}\n",
+             fixtures_dir);
+    sluice_config_t *cfg = config_with(rules);
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    sluice_plugin_set_t *set = sluice_plugin_set_load(cfg, NULL, 2, 0, &d);
+    assert_non_null(set);
+    assert_int_equal(d.count, 0);
+    /* Both rules use the same file: opened once, two instances. */
+    assert_int_equal(sluice_plugin_set_lib_count(set), 1);
+    assert_int_equal(sluice_plugin_set_instance_count(set), 2);
+    assert_string_equal(sluice_plugin_set_plugin_name(set, 0, 1), "fixture");
+    assert_null(sluice_plugin_set_instance(set, 0, 2));
+    assert_null(sluice_plugin_set_instance(set, 1, 0)); /* globex has no rules */
+
+    sluice_plugin_field_t f = {.org = "acme", .path = "properties.card", .rule_path = "properties.card",
+                               .event = "Order Completed"};
+    json_t *v = json_string("4111"), *out = NULL;
+    const char *why = NULL;
+    assert_int_equal(sluice_plugin_set_apply(set, 0, 0, 0, &f, v, &out, &why), SLUICE_PLUGIN_REPLACED);
+    assert_string_equal(json_string_value(out), "c:4111");
+    json_decref(out);
+    json_decref(v);
+
+    /* The second rule: its own parameters (default prefix, fail_on). */
+    f.path = "properties.items[1].sku";
+    f.rule_path = "properties.items[*].sku";
+    v = json_string("bad");
+    assert_int_equal(sluice_plugin_set_apply(set, 1, 0, 1, &f, v, &out, &why), SLUICE_PLUGIN_FAILED);
+    assert_null(out);
+    assert_string_equal(why, "invalid value");
+    json_decref(v);
+    v = json_string("__null__");
+    assert_int_equal(sluice_plugin_set_apply(set, 1, 0, 1, &f, v, &out, &why), SLUICE_PLUGIN_REPLACED);
+    assert_true(json_is_null(out));
+    json_decref(out);
+    json_decref(v);
+    v = json_string("__badjson__");
+    assert_int_equal(sluice_plugin_set_apply(set, 1, 0, 1, &f, v, &out, &why), SLUICE_PLUGIN_FAILED);
+    assert_string_equal(why, "output is not one valid JSON value");
+    json_decref(v);
+    v = json_string("__remove__");
+    assert_int_equal(sluice_plugin_set_apply(set, 1, 0, 1, &f, v, &out, &why), SLUICE_PLUGIN_REMOVE);
+    json_decref(v);
+    v = json_pack("{s:i}", "n", 1); /* non-strings: this plugin keeps them */
+    assert_int_equal(sluice_plugin_set_apply(set, 1, 0, 1, &f, v, &out, &why), SLUICE_PLUGIN_UNCHANGED);
+    json_decref(v);
+    /* No such rule, or a thread index past nthreads. */
+    v = json_string("x");
+    assert_int_equal(sluice_plugin_set_apply(set, 0, 1, 0, &f, v, &out, &why), SLUICE_PLUGIN_FAILED);
+    assert_string_equal(why, "plugin not loaded");
+    assert_int_equal(sluice_plugin_set_apply(set, 2, 0, 0, &f, v, &out, &why), SLUICE_PLUGIN_FAILED);
+    json_decref(v);
+
+    char buf[2048];
+    size_t n = sluice_plugin_set_metrics(set, buf, sizeof(buf));
+    assert_true(n < sizeof(buf));
+    assert_int_equal(n, strlen(buf));
+    assert_non_null(strstr(buf, "# TYPE sluice_plugin_errors_total counter\n"));
+    assert_non_null(strstr(buf, "sluice_plugin_calls_total{plugin=\"fixture\",org=\"acme\",rule=\"properties.card\"} 1\n"));
+    assert_non_null(
+        strstr(buf, "sluice_plugin_calls_total{plugin=\"fixture\",org=\"acme\",rule=\"properties.items[*].sku\"} 5\n"));
+    assert_non_null(
+        strstr(buf, "sluice_plugin_errors_total{plugin=\"fixture\",org=\"acme\",rule=\"properties.card\"} 0\n"));
+    assert_non_null(
+        strstr(buf, "sluice_plugin_errors_total{plugin=\"fixture\",org=\"acme\",rule=\"properties.items[*].sku\"} 2\n"));
+    /* snprintf semantics: a short buffer gets the length needed. */
+    char small[16];
+    assert_int_equal(sluice_plugin_set_metrics(set, small, sizeof(small)), n);
+
+    sluice_plugin_set_free(set);
+    sluice_config_diag_dispose(&d);
+    sluice_config_free(cfg);
+}
+
+static void test_rollback_on_any_failure(void **state)
+{
+    (void)state;
+    char good[600], bad[600], rules[1400];
+    snprintf(good, sizeof(good), "%s/fixture.so", fixtures_dir);
+    snprintf(bad, sizeof(bad), "%s/broken_failing_create.so", fixtures_dir);
+    snprintf(rules, sizeof(rules),
+             "        - {path: properties.a, plugin: fixture}\n"
+             "        - {path: properties.b, plugin: broken_failing_create}\n"
+             "        - {path: properties.c, plugin: nosuch}\n"
+             "        - {path: properties.d, plugin: fixture, params: {prefx: x}}\n"
+             "        - {path: properties.e, plugin: broken_wrong_major}\n"
+             "        - {path: properties.f, plugin: broken_wrong_major}\n");
+    sluice_config_t *cfg = config_with(rules);
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    assert_null(sluice_plugin_set_load(cfg, NULL, 1, 0, &d));
+    char want[6][1024];
+    snprintf(want[0], sizeof(want[0]),
+             "set.yaml:12:11: orgs[0].data_layer.mask[1]: plugin 'broken' (%s) refused its configuration: the key "
+             "must be 32 bytes",
+             bad);
+    snprintf(want[1], sizeof(want[1]),
+             "set.yaml:13:11: orgs[0].data_layer.mask[2].plugin: cannot open plugin %s/nosuch.so: No such file or "
+             "directory",
+             fixtures_dir);
+    snprintf(want[2], sizeof(want[2]),
+             "set.yaml:14:58: orgs[0].data_layer.mask[3].params.prefx: unknown parameter of plugin 'fixture'; did "
+             "you mean 'prefix'?");
+    /* One library, reported for each rule that uses it. */
+    for (int i = 3; i < 5; i++)
+        snprintf(want[i], sizeof(want[i]),
+                 "set.yaml:%d:11: orgs[0].data_layer.mask[%d].plugin: plugin %s/broken_wrong_major.so: built for ABI "
+                 "2.0; this gateway speaks ABI 1: rebuild the plugin against this gateway's mask_plugin.h",
+                 i + 12, i + 1, fixtures_dir);
+    for (size_t i = 0; i < d.count; i++)
+        print_message("got: %s\n", d.msgs[i]);
+    assert_int_equal(d.count, 5);
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(d.msgs[i], want[i]);
+    /* Everything rolled back: the good rule's instance destroyed and no plugin file mapped. */
+    assert_int_equal(mapped(good), 0);
+    assert_int_equal(mapped(bad), 0);
+    sluice_config_diag_dispose(&d);
+    sluice_config_free(cfg);
+}
+
+static void test_check_only_skips_unset_secrets(void **state)
+{
+    (void)state;
+    unsetenv("SLUICE_TEST_UNSET_SALT");
+    sluice_config_t *cfg = config_with("        - {path: properties.a, plugin: fixture}\n"
+                                       "        - path: properties.b\n"
+                                       "          plugin: typed\n"
+                                       "          params: {count: 1, salt_env: SLUICE_TEST_UNSET_SALT}\n");
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    /* The gateway refuses it... */
+    assert_null(sluice_plugin_set_load(cfg, NULL, 1, 0, &d));
+    assert_int_equal(d.count, 1);
+    sluice_config_diag_dispose(&d);
+    /* ...config check without --secrets warns and checks the rest. */
+    sluice_config_diag_init(&d);
+    sluice_plugin_set_t *set = sluice_plugin_set_load(cfg, NULL, 1, SLUICE_PLUGIN_SET_CHECK_ONLY, &d);
+    assert_non_null(set);
+    assert_int_equal(d.count, 0);
+    assert_int_equal(d.warning_count, 1);
+    assert_non_null(sluice_plugin_set_instance(set, 0, 0));
+    assert_null(sluice_plugin_set_instance(set, 0, 1));
+    sluice_plugin_set_free(set);
+    sluice_config_diag_dispose(&d);
+    sluice_config_free(cfg);
+}
+
+static void test_empty_set(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = config_with("        - {path: properties.a, plugin: fixture}\n");
+    cfg->orgs[0].mask_rule_count = 0; /* as an org without rules */
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    sluice_plugin_set_t *set = sluice_plugin_set_load(cfg, NULL, 4, 0, &d);
+    assert_non_null(set);
+    assert_int_equal(sluice_plugin_set_instance_count(set), 0);
+    char buf[64] = "x";
+    assert_int_equal(sluice_plugin_set_metrics(set, buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "");
+    sluice_plugin_set_free(set);
+    cfg->orgs[0].mask_rule_count = 1;
+    sluice_config_diag_dispose(&d);
+    sluice_config_free(cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_load_builtin_names_and_paths),
+        cmocka_unit_test(test_rollback_on_any_failure),
+        cmocka_unit_test(test_check_only_skips_unset_secrets),
+        cmocka_unit_test(test_empty_set),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
