@@ -559,6 +559,7 @@ static void apply_env(loader_t *l)
             parse_redis_url(l, NULL, "SLUICE_REDIS_URL");
     }
     env_string(l, "SLUICE_DATABASE_URL", 1, 0, &cfg->database.url);
+    env_string(l, "SLUICE_PLUGIN_DIR", 0, 1, &cfg->plugin_dir);
 
     const char *level = getenv("SLUICE_LOG_LEVEL");
     if (level != NULL) {

@@ -287,7 +287,7 @@ typedef struct sluice_config {
     sluice_redis_config_t redis;
     sluice_database_config_t database;
     sluice_delivery_config_t delivery;
-    char *plugin_dir;           /* default: the install dir of built-in plugins */
+    char *plugin_dir;           /* env SLUICE_PLUGIN_DIR; default: the install dir of built-in plugins */
     char *log_level;            /* env SLUICE_LOG_LEVEL; default "info" */
     char *audit_log;            /* `sluicectl unmask` audit lines; default NULL = stderr only */
     sluice_org_t *orgs;
@@ -306,7 +306,7 @@ enum {
 
 /* Loads and validates the config at path, then applies env overrides (SLUICE_HTTPS_LISTEN,
  * SLUICE_HTTP_LISTEN, SLUICE_TLS_CERT, SLUICE_TLS_KEY, SLUICE_KAFKA_BROKERS, SLUICE_REDIS_URL,
- * SLUICE_DATABASE_URL, SLUICE_METRICS_LISTEN, SLUICE_LOG_LEVEL). Returns NULL when any error was
+ * SLUICE_DATABASE_URL, SLUICE_METRICS_LISTEN, SLUICE_LOG_LEVEL, SLUICE_PLUGIN_DIR). Returns NULL when any error was
  * found; every error is in diag (caller initialises and disposes diag). Caller frees the result
  * with sluice_config_free. Not thread-safe (reads the environment); call from one thread. */
 sluice_config_t *sluice_config_load(const char *path, int flags, sluice_config_diag_t *diag);
