@@ -165,8 +165,17 @@ sluice_plugin_lib_t *sluice_plugin_lib_open(const char *path, sluice_err_t *err)
         sluice_err_set(err, "out of memory");
         return NULL;
     }
+    /* A name without '/' would make dlopen search the system library path instead of the file
+     * that was just checked. */
+    char *abs = realpath(path, NULL);
+    if (abs == NULL) {
+        sluice_err_set(err, "cannot open plugin %s: %s", path, strerror(errno));
+        sluice_plugin_lib_close(lib);
+        return NULL;
+    }
     dlerror();
-    lib->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    lib->handle = dlopen(abs, RTLD_NOW | RTLD_LOCAL);
+    free(abs);
     if (lib->handle == NULL) {
         const char *why = dlerror();
         sluice_err_set(err, "cannot load plugin %s: %s", path, why ? why : "dlopen failed");

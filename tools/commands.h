@@ -8,6 +8,7 @@
 
 int sluicectl_cmd_config(int argc, char **argv);    /* tools/cmd_config.c */
 int sluicectl_cmd_dev_kafka(int argc, char **argv); /* tools/dev_kafka.c */
+int sluicectl_cmd_plugin(int argc, char **argv);    /* tools/cmd_plugin.c */
 int sluicectl_cmd_tag(int argc, char **argv);       /* tools/cmd_tag.c */
 
 #endif

@@ -19,6 +19,8 @@ static const command_t commands[] = {
      sluicectl_cmd_config},
     {"dev-kafka", "dev-kafka [options]      run the development Kafka broker (librdkafka mock cluster) on loopback",
      sluicectl_cmd_dev_kafka},
+    {"plugin", "plugin test PATH.so       run the masking-plugin conformance suite on a plugin (--vectors FILE)",
+     sluicectl_cmd_plugin},
     {"tag", "tag sri [--src URL]      the subresource-integrity hash of the served sluice.js, and a ready <script> tag",
      sluicectl_cmd_tag},
 };
