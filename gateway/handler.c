@@ -2,6 +2,7 @@
  * Routing for the gateway. One h2o handler at "/" dispatches by method and path:
  *   <prefix>/t|track, /p|page, /screen, /i|identify, /g|group, /alias, /batch   browser events
  *   <prefix>/pixel/<type>                                                       GET, answers a GIF
+ *   <prefix>/xd (GET), <prefix>/xd/redeem (POST)                                cross-domain identity tokens
  *   <prefix>/events                                                             signed server-to-server
  *   OPTIONS on any of them                                                      CORS preflight
  *   /healthz, /readyz, /metrics                                                 operations
@@ -17,6 +18,7 @@
 
 #include "gateway/http.h"
 #include "gateway/ingest.h"
+#include "identity/identity.h"
 #include "plugins/set.h"
 #include "gateway/tag.h"
 
@@ -90,9 +92,12 @@ static size_t metrics_extra(void *ud, char *buf, size_t cap)
     sluice_worker_t *w = ud;
     sluice_gateway_t *gw = w->gw;
     long long queued = 0;
-    for (unsigned i = 0; i < gw->nthreads; i++)
+    unsigned long long redis_errors = 0;
+    for (unsigned i = 0; i < gw->nthreads; i++) {
         if (gw->workers[i].producer != NULL)
             queued += sluice_producer_queue_len(gw->workers[i].producer);
+        redis_errors += sluice_identity_redis_errors(gw->workers[i].identity);
+    }
     int n = snprintf(buf, cap,
                      "# HELP sluice_kafka_queue_messages Messages queued in the producers or in flight to Kafka.\n"
                      "# TYPE sluice_kafka_queue_messages gauge\nsluice_kafka_queue_messages %lld\n"
@@ -107,11 +112,13 @@ static size_t metrics_extra(void *ud, char *buf, size_t cap)
                      "# HELP sluice_worker_threads Event-loop threads.\n"
                      "# TYPE sluice_worker_threads gauge\nsluice_worker_threads %u\n"
                      "# HELP sluice_start_time_seconds When the gateway started.\n"
-                     "# TYPE sluice_start_time_seconds gauge\nsluice_start_time_seconds %lld\n",
+                     "# TYPE sluice_start_time_seconds gauge\nsluice_start_time_seconds %lld\n"
+                     "# HELP sluice_redis_errors_total Redis commands that failed or timed out.\n"
+                     "# TYPE sluice_redis_errors_total counter\nsluice_redis_errors_total %llu\n",
                      queued, any_producer_ready(gw), (unsigned long long)atomic_load(&gw->reloads_ok),
                      (unsigned long long)atomic_load(&gw->reloads_failed),
                      (unsigned long long)(gw->current ? gw->current->generation : 0), gw->nthreads,
-                     (long long)(gw->started_ms / 1000));
+                     (long long)(gw->started_ms / 1000), redis_errors);
     if (n < 0)
         return 0;
     if ((size_t)n >= cap)
@@ -195,6 +202,24 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             return 0;
         }
         return sluice_ingest_pixel(req, w, h2o_iovec_init(rest.base + 7, rest.len - 7));
+    }
+    if (h2o_memis(rest.base, rest.len, H2O_STRLIT("/xd"))) {
+        if (is_method(req, "OPTIONS"))
+            return sluice_ingest_preflight(req, w, SLUICE_ROUTE_XD);
+        if (!is_method(req, "GET")) {
+            method_not_allowed(req, w, SLUICE_ROUTE_XD, "GET, OPTIONS");
+            return 0;
+        }
+        return sluice_ingest_xd_issue(req, w);
+    }
+    if (h2o_memis(rest.base, rest.len, H2O_STRLIT("/xd/redeem"))) {
+        if (is_method(req, "OPTIONS"))
+            return sluice_ingest_preflight(req, w, SLUICE_ROUTE_XD_REDEEM);
+        if (!is_method(req, "POST")) {
+            method_not_allowed(req, w, SLUICE_ROUTE_XD_REDEEM, "POST, OPTIONS");
+            return 0;
+        }
+        return sluice_ingest_xd_redeem(req, w);
     }
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (!h2o_memis(rest.base, rest.len, routes[i].path, strlen(routes[i].path)))

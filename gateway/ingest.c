@@ -360,9 +360,20 @@ static void produce_all(pending_t *p)
     settle(p);
 }
 
+/* Identity results that concern the HTTP side: the token's metric and the cookies. */
+static void identity_finish(pending_t *p)
+{
+    const sluice_identity_job_t *job = &p->job;
+    if (job->token_outcome >= 0 && job->token_outcome < SLUICE_TOKEN_OUTCOME_COUNT)
+        sluice_counter_add(&p->w->metrics.tokens[job->token_outcome], 1);
+    for (size_t i = 0; i < job->cookie_count && p->req != NULL; i++)
+        sluice_reply_add_cookie(p->req, &p->reply, job->cookies[i], strlen(job->cookies[i]));
+}
+
 static void on_identity_done(sluice_identity_job_t *job)
 {
     pending_t *p = H2O_STRUCT_FROM_MEMBER(pending_t, job, job);
+    identity_finish(p);
     produce_all(p);
 }
 
@@ -555,6 +566,33 @@ static void merge_shared(json_t *ev, json_t *root)
         json_object_set(ev, "sentAt", sent);
 }
 
+/* Identity step 1 (docs/identity.md): the cookies, Origin (or Referer) and Host of a browser
+ * request, and a `_dft` token from the query string or the top of the body. fallback_id is the
+ * id to use when the cookie has none (xd/redeem). */
+static void identity_begin(ingest_t *in, pending_t *p, json_t *root, int browser, h2o_iovec_t fallback_id)
+{
+    h2o_req_t *req = in->req;
+    const sluice_org_t *org = in->src->org;
+    sluice_identity_input_t id = {.browser = browser, .now_ms = in->now_ms, .fallback_id = fallback_id};
+    if (browser) {
+        id.cookie_id = sluice_http_cookie(req, org->identity.cookie_name);
+        id.fbp = sluice_http_cookie(req, "_fbp");
+        id.fbc = sluice_http_cookie(req, "_fbc");
+        id.ga = sluice_http_cookie(req, "_ga");
+        id.origin = sluice_http_header_str(req, "origin");
+        if (id.origin.base == NULL) /* image pixels carry no Origin; their Referer names the page */
+            id.origin = sluice_http_header(req, H2O_TOKEN_REFERER);
+        id.host = req->authority;
+        char *tok;
+        long tl = sluice_http_query(req, "_dft", &tok);
+        if (tl > 0)
+            id.token = h2o_iovec_init(tok, (size_t)tl);
+    }
+    p->job.cfg = in->rt->cfg;
+    p->job.org = org;
+    sluice_identity_begin(&p->job, &id, root);
+}
+
 /* Validates and enriches events (root itself, or root.batch[]) into a new pending request. */
 static int accept_events(ingest_t *in, json_t *root, int forced_type, int batch, int is_server)
 {
@@ -578,6 +616,7 @@ static int accept_events(ingest_t *in, json_t *root, int forced_type, int batch,
         return refuse(req, w, &in->reply, 500, "internal", "out of memory", NULL);
     p->src = in->src;
     p->batch = batch;
+    identity_begin(in, p, root, !is_server, h2o_iovec_init(NULL, 0));
     sluice_event_enrich_t en = {
         .received_ms = in->now_ms,
         .client_ip = sluice_http_client_ip(req, &cfg->server),
@@ -605,7 +644,7 @@ static int accept_events(ingest_t *in, json_t *root, int forced_type, int batch,
             add_rejection(p, i, &e);
             continue;
         }
-        if (sluice_event_enrich(ev, &en) != 0 || sluice_identity_assign(ev) != 0) {
+        if (sluice_event_enrich(ev, &en) != 0 || sluice_identity_assign(&p->job, ev) != 0) {
             sluice_event_error_set(&e, 500, "internal", prefix, "no random bytes available");
             add_rejection(p, i, &e);
             continue;
@@ -614,7 +653,6 @@ static int accept_events(ingest_t *in, json_t *root, int forced_type, int batch,
         json_array_append_new(p->indexes, json_integer((json_int_t)i));
     }
 
-    p->job.org = in->src->org;
     p->job.events = p->events;
     p->job.done = on_identity_done;
     if (sluice_identity_run(w->identity, &p->job) != 0) {
@@ -795,5 +833,142 @@ int sluice_ingest_preflight(h2o_req_t *req, sluice_worker_t *w, sluice_route_t r
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-max-age"), 0, NULL,
                           H2O_STRLIT("600"));
     sluice_reply_send(req, w, &r, 204, NULL, "", 0, NULL);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ cross-domain tokens */
+
+/* Answers an /xd or /xd/redeem request that went wrong; these refuse no events, so nothing is
+ * counted as a rejected event. */
+static int xd_error(ingest_t *in, int status, const char *code, const char *message)
+{
+    sluice_reply_error(in->req, in->w, &in->reply, status, code, message, NULL);
+    return 0;
+}
+
+/* The browser source of the write key, CORS and the rate limit, as for events. 0 or -1 (answered). */
+static int xd_admit(ingest_t *in, json_t *root)
+{
+    size_t key_len = 0;
+    const char *key = find_write_key(in, root, &key_len);
+    in->src = key ? sluice_runtime_auth(in->rt, key, key_len, in->now_ms) : NULL;
+    if (in->src == NULL || in->src->src->kind != SLUICE_SOURCE_BROWSER)
+        return xd_error(in, 401, "unauthorized", "a browser source's write key is required (Bearer or writeKey)") - 1;
+    h2o_iovec_t origin = sluice_http_header_str(in->req, "origin");
+    if (origin.base != NULL && !sluice_runtime_origin_allowed(in->rt, in->src, origin.base, origin.len))
+        return xd_error(in, 403, "origin_not_allowed", "this origin is not allowed for this write key") - 1;
+    in->reply.origin = origin;
+    if (!sluice_runtime_rate_allow(in->src, in->w->index, in->rt->nthreads, (uint64_t)in->now_ms))
+        return xd_error(in, 429, "rate_limited", "too many requests for this write key") - 1;
+    return 0;
+}
+
+int sluice_ingest_xd_issue(h2o_req_t *req, sluice_worker_t *w)
+{
+    ingest_t in = {.req = req, .w = w, .rt = w->rt, .reply = {.route = SLUICE_ROUTE_XD}, .now_ms = sluice_now_ms()};
+    if (xd_admit(&in, NULL) != 0)
+        return 0;
+    const sluice_org_t *org = in.src->org;
+    char origin_host[SLUICE_URL_HOST_MAX + 1], to_host[SLUICE_URL_HOST_MAX + 1];
+    h2o_iovec_t origin = in.reply.origin;
+    int have_origin = origin.base != NULL && sluice_url_host(origin.base, origin.len, origin_host, sizeof(origin_host)) == 0;
+    char *to;
+    long tl = sluice_http_query(req, "to", &to);
+    if (tl <= 0 || sluice_url_host(to, (size_t)tl, to_host, sizeof(to_host)) != 0)
+        return xd_error(&in, 400, "invalid_request", "`to` must be the http(s) URL of the link");
+
+    /* Whose token: the cookie's id, else the tag's own id (anonymousId parameter). */
+    char anon[SLUICE_ID_MAX + 1] = "";
+    h2o_iovec_t cookie = sluice_http_cookie(req, org->identity.cookie_name);
+    char *q;
+    long ql;
+    if (cookie.base != NULL && sluice_id_valid(cookie.base, cookie.len)) {
+        memcpy(anon, cookie.base, cookie.len);
+        anon[cookie.len] = '\0';
+    } else if ((ql = sluice_http_query(req, "anonymousId", &q)) > 0 && sluice_id_valid(q, (size_t)ql)) {
+        memcpy(anon, q, (size_t)ql + 1);
+    }
+
+    char token[SLUICE_TOKEN_TEXT_MAX + 1];
+    sluice_err_t err = {{0}};
+    int rc = sluice_identity_issue(w->identity, org, have_origin ? origin_host : NULL, to_host,
+                                   anon[0] != '\0' ? anon : NULL, in.now_ms, token, sizeof(token), &err);
+    switch (rc) {
+    case 0: break;
+    case SLUICE_IDENTITY_EDOMAIN: return xd_error(&in, 403, "xd_domain_not_allowed", err.msg);
+    case SLUICE_IDENTITY_EID: return xd_error(&in, 400, "invalid_request", err.msg);
+    case SLUICE_IDENTITY_ENOKEY: return xd_error(&in, 503, "xd_unavailable", err.msg);
+    default:
+        sluice_log_error("xd.issue", "org %s: %s", org->id, err.msg);
+        return xd_error(&in, 500, "internal", "could not seal a token");
+    }
+    char body[SLUICE_TOKEN_TEXT_MAX + 16];
+    int n = snprintf(body, sizeof(body), "{\"token\":\"%s\"}", token);
+    sluice_counter_add(&w->metrics.tokens[SLUICE_TOKEN_ISSUED], 1);
+    sluice_reply_send(req, w, &in.reply, 200, "application/json", body, (size_t)n, NULL);
+    sluice_secure_zero(token, sizeof(token));
+    sluice_secure_zero(body, sizeof(body));
+    return 0;
+}
+
+static void on_redeem_done(sluice_identity_job_t *job)
+{
+    pending_t *p = H2O_STRUCT_FROM_MEMBER(pending_t, job, job);
+    identity_finish(p);
+    if (p->req != NULL) {
+        json_t *body = json_pack("{s:s,s:b}", "anonymousId", job->anonymous_id, "redeemed",
+                                 job->token_outcome == SLUICE_TOKEN_REDEEMED);
+        char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+        json_decref(body);
+        if (text != NULL)
+            sluice_reply_send(p->req, p->w, &p->reply, 200, "application/json", text, strlen(text), NULL);
+        else
+            sluice_reply_error(p->req, p->w, &p->reply, 500, "internal", "out of memory", NULL);
+        free(text);
+    }
+    p->responded = 1;
+    settle(p);
+}
+
+int sluice_ingest_xd_redeem(h2o_req_t *req, sluice_worker_t *w)
+{
+    ingest_t in = {.req = req, .w = w, .rt = w->rt, .reply = {.route = SLUICE_ROUTE_XD_REDEEM},
+                   .now_ms = sluice_now_ms()};
+    h2o_iovec_t body;
+    char *owned;
+    if (read_body(&in, &body, &owned) != 0)
+        return 0;
+    sluice_event_error_t e;
+    json_t *root = sluice_event_parse(body.base, body.len, &in.rt->cfg->limits, &e);
+    free(owned);
+    if (root == NULL)
+        return xd_error(&in, e.status, e.code, e.message);
+    char *q;
+    if (!json_is_object(root) || (!json_is_string(json_object_get(root, "_dft")) && sluice_http_query(req, "_dft", &q) <= 0)) {
+        json_decref(root);
+        return xd_error(&in, 400, "invalid_request", "the body must be {\"_dft\":\"<token>\"}");
+    }
+    if (xd_admit(&in, root) != 0) {
+        json_decref(root);
+        return 0;
+    }
+    pending_t *p = pending_new(req, w, &in.reply);
+    if (p == NULL) {
+        json_decref(root);
+        return xd_error(&in, 500, "internal", "out of memory");
+    }
+    p->src = in.src;
+    json_t *aid = json_object_get(root, "anonymousId");
+    identity_begin(&in, p, root, 1,
+                   json_is_string(aid) ? h2o_iovec_init(json_string_value(aid), json_string_length(aid))
+                                       : h2o_iovec_init(NULL, 0));
+    json_decref(root);
+    p->job.events = p->events;
+    p->job.done = on_redeem_done;
+    if (sluice_identity_run(w->identity, &p->job) != 0) {
+        p->responded = 1;
+        sluice_reply_error(req, w, &p->reply, 500, "internal", "out of memory", NULL);
+        settle(p);
+    }
     return 0;
 }

@@ -23,6 +23,14 @@ int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type);
 /* OPTIONS: CORS preflight, answered from the union of all sources' allowed origins. */
 int sluice_ingest_preflight(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route);
 
+/* GET <prefix>/xd?to=<url>: a single-use cross-domain token for the caller's anonymous id,
+ * {"token":"..."} (docs/identity.md). */
+int sluice_ingest_xd_issue(h2o_req_t *req, sluice_worker_t *w);
+
+/* POST <prefix>/xd/redeem {"_dft":"<token>"[,"anonymousId":"..."]}: redeems a token without an
+ * event; answers {"anonymousId":"<id now in effect>","redeemed":true|false} with the cookie. */
+int sluice_ingest_xd_redeem(h2o_req_t *req, sluice_worker_t *w);
+
 /* Delivery report of one produced event; opaque is its pending request. */
 void sluice_ingest_on_delivery(void *opaque, int err);
 

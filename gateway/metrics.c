@@ -21,11 +21,6 @@ static const char *const reject_names[SLUICE_REJECT_COUNT] = {
     "rate_limited", "kafka_unavailable", "mask_failed", "duplicate", "unsupported_media_type",
 };
 
-static const char *const token_names[SLUICE_TOKEN_OUTCOME_COUNT] = {
-    "redeemed", "replayed", "bad_tag", "expired", "wrong_audience", "unknown_kid", "malformed",
-    "redis_unavailable", "redis_timeout", "issued",
-};
-
 static const unsigned ack_bounds_ms[SLUICE_ACK_BUCKETS] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
 
 const char *sluice_route_name(sluice_route_t r)
@@ -164,10 +159,8 @@ char *sluice_metrics_render(sluice_gw_metrics_t *const *blocks, size_t n, sluice
     emit(&o, "# HELP sluice_xd_tokens_total Cross-domain tokens issued and redemption outcomes.\n"
              "# TYPE sluice_xd_tokens_total counter\n");
     for (size_t t = 0; t < SLUICE_TOKEN_OUTCOME_COUNT; t++)
-        emit(&o, "sluice_xd_tokens_total{outcome=\"%s\"} %llu\n", token_names[t], (unsigned long long)SUM(tokens[t]));
-    emit(&o, "# HELP sluice_redis_errors_total Redis commands that failed or timed out.\n"
-             "# TYPE sluice_redis_errors_total counter\nsluice_redis_errors_total %llu\n",
-         (unsigned long long)SUM(redis_errors));
+        emit(&o, "sluice_xd_tokens_total{outcome=\"%s\"} %llu\n", sluice_token_outcome_name((int)t),
+             (unsigned long long)SUM(tokens[t]));
     if (extra != NULL) {
         for (;;) {
             size_t room = o.cap - o.len;

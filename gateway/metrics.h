@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
+#include "identity/token.h" /* sluice_token_outcome_t: cross-domain token outcomes */
 
 typedef _Atomic uint64_t sluice_counter_t;
 
@@ -63,21 +64,6 @@ typedef enum sluice_reject_reason {
     SLUICE_REJECT_COUNT,
 } sluice_reject_reason_t;
 
-/* Reasons a cross-domain token is ignored (identity). */
-typedef enum sluice_token_outcome {
-    SLUICE_TOKEN_REDEEMED = 0,
-    SLUICE_TOKEN_REPLAYED,
-    SLUICE_TOKEN_BAD_TAG,
-    SLUICE_TOKEN_EXPIRED,
-    SLUICE_TOKEN_WRONG_AUDIENCE,
-    SLUICE_TOKEN_UNKNOWN_KID,
-    SLUICE_TOKEN_MALFORMED,
-    SLUICE_TOKEN_REDIS_UNAVAILABLE,
-    SLUICE_TOKEN_REDIS_TIMEOUT,
-    SLUICE_TOKEN_ISSUED,
-    SLUICE_TOKEN_OUTCOME_COUNT,
-} sluice_token_outcome_t;
-
 #define SLUICE_ACK_BUCKETS 13 /* ms: 1 2 5 10 25 50 100 250 500 1000 2500 5000 10000, then +Inf */
 
 typedef struct sluice_gw_metrics {
@@ -96,7 +82,6 @@ typedef struct sluice_gw_metrics {
     sluice_counter_t mask_failed;
     sluice_counter_t dropped_fields;
     sluice_counter_t tokens[SLUICE_TOKEN_OUTCOME_COUNT];
-    sluice_counter_t redis_errors;
 } sluice_gw_metrics_t;
 
 void sluice_metrics_count_request(sluice_gw_metrics_t *m, sluice_route_t route, int status);

@@ -1,0 +1,183 @@
+/*
+ * URL helpers for identity: hosts of origins and link targets, one decoded query parameter,
+ * removing a parameter in place. Input is untrusted (browsers send it), so every parser here
+ * is strict about what it accepts and bounded by the caller's buffers. Any thread.
+ */
+#include "identity/url.h"
+
+#include <string.h>
+#include <strings.h>
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s[0..n) into out (cap bytes, NUL added). 0, or -1 on a bad escape, an encoded
+ * NUL, or when the result does not fit. */
+static int pct_decode(const char *s, size_t n, char *out, size_t cap, size_t *out_len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%') {
+            int hi, lo;
+            if (i + 2 >= n)
+                return -1;
+            if ((hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
+                return -1;
+            c = (char)(hi << 4 | lo);
+            if (c == '\0')
+                return -1;
+            i += 2;
+        }
+        if (o + 1 >= cap)
+            return -1;
+        out[o++] = c;
+    }
+    if (cap == 0)
+        return -1;
+    out[o] = '\0';
+    *out_len = o;
+    return 0;
+}
+
+int sluice_url_host(const char *s, size_t len, char *out, size_t cap)
+{
+    const char *p = s, *end = s + len;
+    for (size_t i = 0; i + 2 < len; i++) {
+        if (s[i] == ':' && s[i + 1] == '/' && s[i + 2] == '/') {
+            int http = (i == 4 && strncasecmp(s, "http", 4) == 0) || (i == 5 && strncasecmp(s, "https", 5) == 0);
+            if (!http)
+                return -1;
+            p = s + i + 3;
+            break;
+        }
+        if (s[i] == '/' || s[i] == '?' || s[i] == '#')
+            break; /* no scheme before the path: a bare host */
+    }
+    const char *stop = p;
+    while (stop < end && *stop != '/' && *stop != '?' && *stop != '#')
+        stop++;
+    if (memchr(p, '@', (size_t)(stop - p)) != NULL)
+        return -1;
+    const char *host_end = stop;
+    const char *colon = memchr(p, ':', (size_t)(stop - p));
+    if (colon != NULL) {
+        size_t digits = (size_t)(stop - colon - 1);
+        if (digits == 0 || digits > 5)
+            return -1;
+        for (const char *d = colon + 1; d < stop; d++)
+            if (*d < '0' || *d > '9')
+                return -1;
+        host_end = colon;
+    }
+    if (host_end > p && host_end[-1] == '.')
+        host_end--;
+    size_t n = (size_t)(host_end - p);
+    if (n == 0 || n > SLUICE_URL_HOST_MAX || n + 1 > cap || p[0] == '.' || p[0] == '-')
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
+            return -1;
+        if (c == '.' && i > 0 && out[i - 1] == '.')
+            return -1;
+        out[i] = c;
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+/* The query of url: [*q, *qend) without the '?', or 0 when url has none. */
+static int query_span(const char *url, const char **q, const char **qend)
+{
+    const char *mark = strchr(url, '?');
+    if (mark == NULL)
+        return 0;
+    const char *frag = strchr(url, '#');
+    if (frag != NULL && frag < mark)
+        return 0; /* a '?' inside the fragment is not a query */
+    *q = mark + 1;
+    *qend = frag != NULL ? frag : mark + 1 + strlen(mark + 1);
+    return 1;
+}
+
+/* 1 when the parameter name s[0..n) decodes to name. */
+static int name_is(const char *s, size_t n, const char *name)
+{
+    char buf[64];
+    size_t bl;
+    return pct_decode(s, n, buf, sizeof(buf), &bl) == 0 && strcmp(buf, name) == 0;
+}
+
+int sluice_url_param(const char *url, const char *name, char *out, size_t cap, size_t *out_len)
+{
+    const char *q, *qend;
+    *out_len = 0;
+    if (cap > 0)
+        out[0] = '\0';
+    if (!query_span(url, &q, &qend))
+        return 0;
+    while (q < qend) {
+        const char *amp = memchr(q, '&', (size_t)(qend - q));
+        const char *stop = amp != NULL ? amp : qend;
+        const char *eq = memchr(q, '=', (size_t)(stop - q));
+        const char *name_end = eq != NULL ? eq : stop;
+        if (name_is(q, (size_t)(name_end - q), name)) {
+            const char *v = eq != NULL ? eq + 1 : stop;
+            if (pct_decode(v, (size_t)(stop - v), out, cap, out_len) != 0) {
+                *out_len = 0;
+                if (cap > 0)
+                    out[0] = '\0';
+                return -1;
+            }
+            return 1;
+        }
+        q = stop + 1;
+    }
+    return 0;
+}
+
+size_t sluice_url_remove_param(char *url, const char *name)
+{
+    const char *cq, *cqend;
+    if (!query_span(url, &cq, &cqend))
+        return 0;
+    char *q = (char *)cq, *qend = (char *)cqend;
+    char *r = q, *w = q;
+    size_t removed = 0, kept = 0;
+    /* w never passes r: we only ever drop bytes, so moving kept parts left is safe. */
+    while (r < qend) {
+        char *amp = memchr(r, '&', (size_t)(qend - r));
+        char *stop = amp != NULL ? amp : qend;
+        char *eq = memchr(r, '=', (size_t)(stop - r));
+        if (name_is(r, (size_t)((eq != NULL ? eq : stop) - r), name)) {
+            removed++;
+        } else {
+            if (kept++ > 0)
+                *w++ = '&';
+            memmove(w, r, (size_t)(stop - r));
+            w += stop - r;
+        }
+        if (amp == NULL)
+            break;
+        r = amp + 1;
+    }
+    if (removed == 0)
+        return 0;
+    if (kept == 0)
+        w = q - 1; /* the '?' goes too */
+    memmove(w, qend, strlen(qend) + 1);
+    return removed;
+}

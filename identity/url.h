@@ -1,0 +1,37 @@
+/*
+ * The small pieces of URL handling identity needs, on untrusted input: the host of an Origin
+ * header or of a link target, one query parameter of a page URL (percent-decoded), and the
+ * removal of a parameter (the `_dft` token) from URLs before an event goes to Kafka.
+ *
+ * Pure functions over caller buffers; any thread.
+ */
+#ifndef SLUICE_IDENTITY_URL_H
+#define SLUICE_IDENTITY_URL_H
+
+#include <stddef.h>
+
+/* Longest host name accepted (RFC 1035: 253 characters). */
+#define SLUICE_URL_HOST_MAX 253
+
+/* The host of s[0..len): an absolute http(s) URL ("https://Shop.Acme.test:8443/a?b"), an origin
+ * ("https://shop.acme.test"), or a bare host name ("shop.acme.test"). Writes it lowercased,
+ * without port and without a trailing dot, plus a NUL, into out (cap >= SLUICE_URL_HOST_MAX + 1
+ * always suffices). Returns 0, or -1 when s is not one of those forms: another scheme, user
+ * information ("a@b"), an empty host, a character outside letters, digits, '-' and '.', a bad
+ * port, or a host longer than SLUICE_URL_HOST_MAX. */
+int sluice_url_host(const char *s, size_t len, char *out, size_t cap);
+
+/* Looks for the query parameter `name` in the NUL-terminated url (the part between '?' and '#';
+ * a url that starts with '?' is a bare query string such as location.search). The first match
+ * is percent-decoded ('+' is a space) into out plus a NUL, its length in *out_len.
+ * Returns 1 when found and decoded, 0 when absent, -1 when present but badly encoded (a bad
+ * escape or an encoded NUL) or longer than cap - 1 (out is then the empty string). */
+int sluice_url_param(const char *url, const char *name, char *out, size_t cap, size_t *out_len);
+
+/* Removes every query parameter called `name` (compared after percent-decoding the parameter
+ * name) from the NUL-terminated url in place, with its '&' or the '?' that is no longer needed;
+ * the rest of the query and the fragment are kept in order. Returns the number of parameters
+ * removed. */
+size_t sluice_url_remove_param(char *url, const char *name);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * Vendor cookie values and click ids. Any thread.
+ *
+ * The formats follow what Meta's and Google's tags write themselves, so a visitor who also has
+ * the vendor's pixel on the page keeps one id: "fb.1." and "GA1.1." use subdomain index 1 (the
+ * cookie is set on the org's registrable domain or the host), the time parts are when the id
+ * was first minted.
+ */
+#include "identity/vendor.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "crypto/random.h"
+#include "identity/cookie.h"
+#include "identity/url.h"
+
+int sluice_vendor_fbp(int64_t now_ms, char *out, size_t cap)
+{
+    /* Rejection sampling keeps the 10 digits uniform: take values below the largest multiple
+     * of 9e9 that fits in 64 bits. */
+    const uint64_t span = 9000000000ull, limit = UINT64_MAX - UINT64_MAX % span;
+    uint64_t r;
+    do {
+        if (sluice_random_uint64(&r) != 0)
+            return -1;
+    } while (r >= limit);
+    int n = snprintf(out, cap, "fb.1.%" PRId64 ".%" PRIu64, now_ms, (uint64_t)(1000000000u + r % span));
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+int sluice_vendor_fbc(int64_t now_ms, const char *fbclid, char *out, size_t cap)
+{
+    size_t len = strlen(fbclid);
+    if (len == 0 || len > SLUICE_CLICK_ID_MAX || !sluice_cookie_value_ok(fbclid, len))
+        return -1;
+    int n = snprintf(out, cap, "fb.1.%" PRId64 ".%s", now_ms, fbclid);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+const char *sluice_vendor_fbc_click(const char *fbc)
+{
+    if (strncmp(fbc, "fb.", 3) != 0)
+        return NULL;
+    const char *p = fbc + 3;
+    for (int part = 0; part < 2; part++) {
+        const char *start = p;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (p == start || *p != '.')
+            return NULL;
+        p++;
+    }
+    return *p != '\0' ? p : NULL;
+}
+
+int sluice_vendor_ga(int64_t now_s, char *out, size_t cap)
+{
+    uint64_t r;
+    if (sluice_random_uint64(&r) != 0)
+        return -1;
+    int n = snprintf(out, cap, "GA1.1.%" PRIu32 ".%" PRId64, (uint32_t)r, now_s);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+json_t *sluice_click_ids(const char *url)
+{
+    static const char *const names[] = {"gclid", "fbclid", "ttclid", "msclkid", "li_fat_id"};
+    json_t *ids = NULL;
+    char value[SLUICE_CLICK_ID_MAX + 1];
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        size_t len;
+        if (sluice_url_param(url, names[i], value, sizeof(value), &len) != 1 || len == 0)
+            continue;
+        json_t *s = json_stringn(value, len);
+        if (s == NULL) /* not UTF-8 after decoding */
+            continue;
+        if (ids == NULL)
+            ids = json_object();
+        json_object_set_new(ids, names[i], s);
+    }
+    return ids;
+}

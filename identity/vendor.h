@@ -1,0 +1,47 @@
+/*
+ * Vendor first-party ids and ad click ids, so server-side delivery matches what the vendors'
+ * own pixels would have sent:
+ *   Meta  _fbp = fb.1.<creation ms>.<10 random digits>        (90 days)
+ *         _fbc = fb.1.<creation ms>.<fbclid>                   (90 days, when the page URL has fbclid)
+ *   GA4   _ga  = GA1.1.<random uint32>.<creation unix seconds> (2 years)
+ * and the click ids gclid, fbclid, ttclid, msclkid, li_fat_id from a page URL's query string.
+ *
+ * Pure functions over caller buffers (json values are new references); any thread.
+ */
+#ifndef SLUICE_IDENTITY_VENDOR_H
+#define SLUICE_IDENTITY_VENDOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#define SLUICE_VENDOR_FBP_MAX_AGE_S (90u * 86400u)
+#define SLUICE_VENDOR_FBC_MAX_AGE_S (90u * 86400u)
+#define SLUICE_VENDOR_GA_MAX_AGE_S (730u * 86400u)
+/* Longest fbclid (and any click id) taken from a URL. */
+#define SLUICE_CLICK_ID_MAX 512
+/* Room for any vendor cookie value this module writes or accepts. */
+#define SLUICE_VENDOR_VALUE_MAX (SLUICE_CLICK_ID_MAX + 40)
+
+/* Writes a new _fbp value into out (cap bytes, NUL added): the 10 digits are uniform over
+ * 1000000000..9999999999. Returns 0, or -1 when cap is too small or randomness failed. */
+int sluice_vendor_fbp(int64_t now_ms, char *out, size_t cap) __attribute__((warn_unused_result));
+
+/* Writes fb.1.<now_ms>.<fbclid> into out. Returns 0, or -1 when fbclid is empty, longer than
+ * SLUICE_CLICK_ID_MAX, not a valid cookie value, or out is too small. */
+int sluice_vendor_fbc(int64_t now_ms, const char *fbclid, char *out, size_t cap);
+
+/* The fbclid part of an _fbc value (after "fb.<n>.<ms>."), or NULL when fbc is not in that form.
+ * Points into fbc. */
+const char *sluice_vendor_fbc_click(const char *fbc);
+
+/* Writes a new _ga value into out. Returns 0, or -1 when cap is too small or randomness failed. */
+int sluice_vendor_ga(int64_t now_s, char *out, size_t cap) __attribute__((warn_unused_result));
+
+/* The click ids found in url's query string, decoded, as a new object {"gclid":"...",...} with
+ * the first occurrence of each; NULL when there is none. A badly encoded or over-long value is
+ * skipped. */
+json_t *sluice_click_ids(const char *url);
+
+#endif

@@ -1,0 +1,536 @@
+/* Tests for identity/identity.c without Redis (the integration tests add a real one): which
+ * anonymous id an event gets (body, cookie, new), the Set-Cookie values of a request, the token
+ * taken from every place it may travel and removed from all of them, token refusals decided
+ * before Redis, client-sent context.identity dropped, vendor cookies and click ids. */
+#include <regex.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "crypto/keyring.h"
+#include "identity/identity.h"
+
+#define NOW_MS 1700000000123LL
+#define SHOP "https://shop.acme.test"
+#define CHECKOUT "https://checkout.example-pay.com"
+
+static char org_id[] = "acme", other_id[] = "globex", sid[] = "_sid", meta[] = "meta", ga4[] = "ga4";
+static char shop[] = "shop.acme.test", checkout[] = "checkout.example-pay.com", globex_host[] = "globex.test";
+static char acme_domain[] = "acme.test";
+static char *domains[] = {shop, checkout};
+static char *globex_domains[] = {globex_host};
+static char *vendors[] = {meta, ga4};
+
+static sluice_org_t orgs[2];
+static sluice_config_t cfg;
+static sluice_keyring_t *keys;
+static sluice_identity_thread_t *thr, *thr_nokeys;
+static int done_calls;
+
+static const uint8_t key[32] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8, 7, 6, 5, 4,
+                                3, 2, 1, 0, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8};
+
+static void init_org(sluice_org_t *o, char *id, char **xd, size_t xd_count)
+{
+    memset(o, 0, sizeof(*o));
+    o->id = id;
+    o->identity.cookie_name = sid;
+    o->identity.cookie_max_age_days = 400;
+    o->identity.xd_domains = xd;
+    o->identity.xd_domain_count = xd_count;
+    o->identity.xd_token_ttl_s = 60;
+    o->identity.xd_clock_skew_s = 5;
+    o->identity.link_ttl_days = 400;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    init_org(&orgs[0], org_id, domains, 2);
+    init_org(&orgs[1], other_id, globex_domains, 1);
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.orgs = orgs;
+    cfg.org_count = 2;
+    sluice_err_t err;
+    keys = sluice_keyring_create();
+    assert_int_equal(sluice_keyring_add(keys, 1, key, 1, &err), 0);
+    thr = sluice_identity_thread_create(&cfg, NULL, keys, &err);
+    thr_nokeys = sluice_identity_thread_create(&cfg, NULL, NULL, &err);
+    assert_non_null(thr);
+    assert_non_null(thr_nokeys);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sluice_identity_thread_destroy(thr);
+    sluice_identity_thread_destroy(thr_nokeys);
+    sluice_keyring_free(keys);
+    return 0;
+}
+
+static int reset(void **state)
+{
+    (void)state;
+    orgs[0].identity.vendor_cookies = NULL;
+    orgs[0].identity.vendor_cookie_count = 0;
+    orgs[0].identity.cookie_domain = NULL;
+    return 0;
+}
+
+static void on_done(sluice_identity_job_t *job)
+{
+    (void)job;
+    done_calls++;
+}
+
+static h2o_iovec_t iov(const char *s)
+{
+    return s != NULL ? h2o_iovec_init(s, strlen(s)) : h2o_iovec_init(NULL, 0);
+}
+
+/* A browser request from origin with the given cookie. */
+static sluice_identity_input_t browser(const char *origin, const char *cookie)
+{
+    sluice_identity_input_t in = {.browser = 1, .now_ms = NOW_MS, .origin = iov(origin), .cookie_id = iov(cookie),
+                                  .host = iov("127.0.0.1:8443")};
+    return in;
+}
+
+/* Runs the three steps over body (one event, or {"batch":[...]}) on t; returns the events. */
+static json_t *run_on(sluice_identity_thread_t *t, sluice_identity_job_t *job, const sluice_identity_input_t *in,
+                      const char *body)
+{
+    json_error_t je;
+    json_t *root = json_loads(body, 0, &je);
+    assert_non_null(root);
+    memset(job, 0, sizeof(*job));
+    job->cfg = &cfg;
+    job->org = &orgs[0];
+    job->done = on_done;
+    json_t *events = json_array();
+    sluice_identity_begin(job, in, root);
+    json_t *list = json_object_get(root, "batch");
+    if (json_is_array(list)) {
+        size_t i;
+        json_t *ev;
+        json_array_foreach(list, i, ev) {
+            assert_int_equal(sluice_identity_assign(job, ev), 0);
+            json_array_append(events, ev);
+        }
+    } else {
+        assert_int_equal(sluice_identity_assign(job, root), 0);
+        json_array_append(events, root);
+    }
+    json_decref(root);
+    job->events = events;
+    done_calls = 0;
+    assert_int_equal(sluice_identity_run(t, job), 0);
+    assert_int_equal(done_calls, 1); /* without Redis, synchronously */
+    return events;
+}
+
+static json_t *run(sluice_identity_job_t *job, const sluice_identity_input_t *in, const char *body)
+{
+    return run_on(thr, job, in, body);
+}
+
+static void done_with(sluice_identity_job_t *job, json_t *events)
+{
+    sluice_identity_job_dispose(job);
+    json_decref(events);
+}
+
+static const char *anon_of(json_t *events, size_t i)
+{
+    return json_string_value(json_object_get(json_array_get(events, i), "anonymousId"));
+}
+
+static int matches(const char *pattern, const char *s)
+{
+    regex_t re;
+    assert_int_equal(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB), 0);
+    int ok = s != NULL && regexec(&re, s, 0, NULL, 0) == 0;
+    regfree(&re);
+    if (!ok)
+        print_error("'%s' does not match %s\n", s ? s : "(null)", pattern);
+    return ok;
+}
+
+static char *seal_for(const char *org, const char *host, const char *dfid, int64_t now_s)
+{
+    static char tok[SLUICE_TOKEN_TEXT_MAX + 1];
+    sluice_err_t err;
+    assert_true(sluice_token_seal(keys, org, host, dfid, now_s, 60, tok, sizeof(tok), &err) > 0);
+    return tok;
+}
+
+/* ------------------------------------------------------------------ anonymous id */
+
+static void new_visitor_gets_a_cookie(void **state)
+{
+    (void)state;
+    sluice_identity_job_t job;
+    sluice_identity_input_t in = browser(SHOP, NULL);
+    json_t *evs = run(&job, &in, "{\"type\":\"track\",\"event\":\"x\"}");
+    const char *id = anon_of(evs, 0);
+    assert_true(matches("^[0-9a-f]{32}$", id));
+    assert_string_equal(job.anonymous_id, id);
+    assert_int_equal(job.cookie_count, 1);
+    char want[160];
+    snprintf(want, sizeof(want), "_sid=%s; Max-Age=34560000; Path=/; Secure; HttpOnly; SameSite=Lax", id);
+    assert_string_equal(job.cookies[0], want);
+    assert_int_equal(job.token_outcome, -1);
+    assert_null(json_object_get(json_object_get(json_array_get(evs, 0), "context"), "identity"));
+    done_with(&job, evs);
+}
+
+static void cookie_is_used_and_refreshed(void **state)
+{
+    (void)state;
+    sluice_identity_job_t job;
+    sluice_identity_input_t in = browser(SHOP, "c0ffee00c0ffee00c0ffee00c0ffee00");
+    json_t *evs = run(&job, &in, "{\"batch\":[{\"type\":\"track\",\"event\":\"a\"},{\"type\":\"page\"}]}");
+    assert_string_equal(anon_of(evs, 0), "c0ffee00c0ffee00c0ffee00c0ffee00");
+    assert_string_equal(anon_of(evs, 1), "c0ffee00c0ffee00c0ffee00c0ffee00");
+    assert_int_equal(job.cookie_count, 1);
+    assert_string_equal(job.cookies[0], "_sid=c0ffee00c0ffee00c0ffee00c0ffee00; Max-Age=34560000; Path=/; Secure; "
+                                        "HttpOnly; SameSite=Lax");
+    done_with(&job, evs);
+
+    /* The org's cookie_domain, when the request came to a host inside it. */
+    orgs[0].identity.cookie_domain = acme_domain;
+    in.host = iov("data.shop.acme.test");
+    evs = run(&job, &in, "{\"type\":\"page\"}");
+    assert_string_equal(job.cookies[0], "_sid=c0ffee00c0ffee00c0ffee00c0ffee00; Max-Age=34560000; Domain=acme.test; "
+                                        "Path=/; Secure; HttpOnly; SameSite=Lax");
+    done_with(&job, evs);
+    in.host = iov("data.example-pay.com");
+    evs = run(&job, &in, "{\"type\":\"page\"}");
+    assert_null(strstr(job.cookies[0], "Domain="));
+    done_with(&job, evs);
+
+    /* A cookie that is not an id we would set is ignored (and replaced). */
+    in = browser(SHOP, "bad value;");
+    evs = run(&job, &in, "{\"type\":\"page\"}");
+    assert_true(matches("^[0-9a-f]{32}$", anon_of(evs, 0)));
+    done_with(&job, evs);
+}
+
+static void body_id_wins(void **state)
+{
+    (void)state;
+    sluice_identity_job_t job;
+    sluice_identity_input_t in = browser(SHOP, "cookieid");
+    json_t *evs = run(&job, &in, "{\"type\":\"page\",\"anonymousId\":\"bodyid\"}");
+    assert_string_equal(anon_of(evs, 0), "bodyid");
+    assert_true(matches("^_sid=cookieid; ", job.cookies[0]));
+    done_with(&job, evs);
+
+    /* No cookie: the body's id becomes the cookie, and other events of the batch get it. */
+    in = browser(SHOP, NULL);
+    evs = run(&job, &in, "{\"batch\":[{\"type\":\"page\",\"anonymousId\":\"bodyid\"},{\"type\":\"page\"}]}");
+    assert_string_equal(anon_of(evs, 0), "bodyid");
+    assert_string_equal(anon_of(evs, 1), "bodyid");
+    assert_true(matches("^_sid=bodyid; ", job.cookies[0]));
+    done_with(&job, evs);
+
+    /* A body id that cannot be a cookie stays on its event; the cookie gets a new id. */
+    evs = run(&job, &in, "{\"type\":\"page\",\"anonymousId\":\"anon:42\"}");
+    assert_string_equal(anon_of(evs, 0), "anon:42");
+    assert_true(matches("^_sid=[0-9a-f]{32}; ", job.cookies[0]));
+    done_with(&job, evs);
+}
+
+static void server_events(void **state)
+{
+    (void)state;
+    sluice_identity_job_t job;
+    sluice_identity_input_t in = {.browser = 0, .now_ms = NOW_MS};
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"batch\":[{\"type\":\"track\",\"event\":\"a\",\"userId\":\"u1\",\"_dft\":\"%s\"},"
+             "{\"type\":\"track\",\"event\":\"b\"}]}",
+             seal_for(org_id, checkout, "abc", NOW_MS / 1000));
+    json_t *evs = run(&job, &in, body);
+    assert_null(json_object_get(json_array_get(evs, 0), "anonymousId")); /* userId is enough */
+    assert_null(json_object_get(json_array_get(evs, 0), "_dft"));         /* stripped, not redeemed */
+    assert_true(matches("^[0-9a-f]{32}$", anon_of(evs, 1)));
+    assert_int_equal(job.cookie_count, 0);
+    assert_int_equal(job.token_outcome, -1);
+    done_with(&job, evs);
+}
+
+/* ------------------------------------------------------------------ tokens */
+
+static void token_never_survives(void **state)
+{
+    (void)state;
+    const char *tok = seal_for(org_id, checkout, "visitor-from-shop", NOW_MS / 1000);
+    char saved[SLUICE_TOKEN_TEXT_MAX + 1];
+    snprintf(saved, sizeof(saved), "%s", tok);
+    static const char *const places[][2] = {
+        {"{\"type\":\"page\",\"_dft\":\"", "\"}"},
+        {"{\"type\":\"page\",\"context\":{\"crossDomainToken\":\"", "\"}}"},
+        {"{\"type\":\"page\",\"context\":{\"page\":{\"url\":\"https://checkout.example-pay.com/?a=1&_dft=",
+         "&gclid=G\"}}}"},
+        {"{\"batch\":[{\"type\":\"page\"}],\"_dft\":\"", "\"}"},
+    };
+    for (size_t i = 0; i < sizeof(places) / sizeof(places[0]); i++) {
+        char body[2048];
+        snprintf(body, sizeof(body), "%s%s%s", places[i][0], saved, places[i][1]);
+        sluice_identity_job_t job;
+        sluice_identity_input_t in = browser(CHECKOUT, "localid");
+        json_t *evs = run(&job, &in, body);
+        /* Found, opened, and then refused only because there is no Redis to redeem it once. */
+        assert_int_equal(job.token_outcome, SLUICE_TOKEN_REDIS_UNAVAILABLE);
+        assert_string_equal(anon_of(evs, 0), "localid");
+        char *text = json_dumps(evs, JSON_COMPACT);
+        assert_null(strstr(text, saved));
+        assert_null(strstr(text, "_dft"));
+        assert_null(strstr(text, "crossDomainToken"));
+        free(text);
+        /* and the copy inside the job is wiped */
+        assert_null(memmem(&job, sizeof(job), saved, strlen(saved)));
+        done_with(&job, evs);
+    }
+    /* From the query string (input.token). */
+    sluice_identity_job_t job;
+    sluice_identity_input_t in = browser(CHECKOUT, "localid");
+    in.token = iov(saved);
+    json_t *evs = run(&job, &in, "{\"type\":\"page\"}");
+    assert_int_equal(job.token_outcome, SLUICE_TOKEN_REDIS_UNAVAILABLE);
+    done_with(&job, evs);
+}
+
+static void urls_are_scrubbed(void **state)
+{
+    (void)state;
+    sluice_identity_job_t job;
+    sluice_identity_input_t in = browser(CHECKOUT, "localid");
+    json_t *evs = run(&job, &in,
+                      "{\"type\":\"page\",\"context\":{\"page\":{\"url\":\"https://c.test/p?_dft=T1&gclid=G&x=1#h\","
+                      "\"search\":\"?_dft=T1&x=1\",\"referrer\":\"https://shop.acme.test/?_dft=T0\"}},"
+                      "\"properties\":{\"url\":\"https://c.test/p?_dft=T1\",\"search\":\"?_dft=T1\","
+                      "\"referrer\":\"https://c.test/?q=1&_dft=T2\"}}");
+    json_t *ev = json_array_get(evs, 0);
+    json_t *page = json_object_get(json_object_get(ev, "context"), "page");
+    json_t *props = json_object_get(ev, "properties");
+    assert_string_equal(json_string_value(json_object_get(page, "url")), "https://c.test/p?gclid=G&x=1#h");
+    assert_string_equal(json_string_value(json_object_get(page, "search")), "?x=1");
+    assert_string_equal(json_string_value(json_object_get(page, "referrer")), "https://shop.acme.test/");
+    assert_string_equal(json_string_value(json_object_get(props, "url")), "https://c.test/p");
+    assert_string_equal(json_string_value(json_object_get(props, "search")), "");
+    assert_string_equal(json_string_value(json_object_get(props, "referrer")), "https://c.test/?q=1");
+    /* the click id of the page URL was captured */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(ev, "context"), "clickIds"),
+                                                          "gclid")),
+                        "G");
+    /* "T1" is no token */
+    assert_int_equal(job.token_outcome, SLUICE_TOKEN_MALFORMED);
+    done_with(&job, evs);
+}
+
+static int outcome_of(sluice_identity_thread_t *t, const char *origin, const char *token)
+{
+    char body[1200];
+    snprintf(body, sizeof(body), "{\"type\":\"page\",\"_dft\":\"%s\"}", token);
+    sluice_identity_job_t job;
+    sluice_identity_input_t in = browser(origin, "localid");
+    json_t *evs = run_on(t, &job, &in, body);
+    int rc = job.token_outcome;
+    assert_string_equal(anon_of(evs, 0), "localid"); /* never adopted without Redis */
+    done_with(&job, evs);
+    return rc;
+}
+
+static void refusals_before_redis(void **state)
+{
+    (void)state;
+    int64_t now = NOW_MS / 1000;
+    assert_int_equal(outcome_of(thr, CHECKOUT, seal_for(org_id, checkout, "v", now)), SLUICE_TOKEN_REDIS_UNAVAILABLE);
+    assert_int_equal(outcome_of(thr, CHECKOUT, "!!!not-base64url!!!"), SLUICE_TOKEN_MALFORMED);
+    assert_int_equal(outcome_of(thr, CHECKOUT, "QUJD"), SLUICE_TOKEN_MALFORMED);
+    /* issued for checkout, presented on shop */
+    assert_int_equal(outcome_of(thr, SHOP, seal_for(org_id, checkout, "v", now)), SLUICE_TOKEN_WRONG_AUDIENCE);
+    /* presented with no usable origin */
+    assert_int_equal(outcome_of(thr, NULL, seal_for(org_id, checkout, "v", now)), SLUICE_TOKEN_WRONG_AUDIENCE);
+    assert_int_equal(outcome_of(thr, "null", seal_for(org_id, checkout, "v", now)), SLUICE_TOKEN_WRONG_AUDIENCE);
+    /* from an origin that is not one of the org's domains */
+    assert_int_equal(outcome_of(thr, "https://evil.test", seal_for(org_id, checkout, "v", now)),
+                     SLUICE_TOKEN_WRONG_AUDIENCE);
+    /* another org's token */
+    assert_int_equal(outcome_of(thr, CHECKOUT, seal_for(other_id, globex_host, "v", now)), SLUICE_TOKEN_WRONG_ORG);
+    /* sealed for a host nobody configured */
+    assert_int_equal(outcome_of(thr, CHECKOUT, seal_for(org_id, "elsewhere.test", "v", now)), SLUICE_TOKEN_BAD_TAG);
+    /* expired: issued 66 s ago with a 60 s TTL and 5 s skew */
+    assert_int_equal(outcome_of(thr, CHECKOUT, seal_for(org_id, checkout, "v", now - 66)), SLUICE_TOKEN_EXPIRED);
+    assert_int_equal(outcome_of(thr, CHECKOUT, seal_for(org_id, checkout, "v", now - 65)),
+                     SLUICE_TOKEN_REDIS_UNAVAILABLE);
+    /* a gateway without keys */
+    assert_int_equal(outcome_of(thr_nokeys, CHECKOUT, seal_for(org_id, checkout, "v", now)), SLUICE_TOKEN_UNKNOWN_KID);
+    /* far too long to be a token */
+    char huge[SLUICE_TOKEN_TEXT_MAX + 40];
+    memset(huge, 'A', sizeof(huge) - 1);
+    huge[sizeof(huge) - 1] = '\0';
+    assert_int_equal(outcome_of(thr, CHECKOUT, huge), SLUICE_TOKEN_MALFORMED);
+    /* not a string */
+    sluice_identity_job_t job;
+    sluice_identity_input_t in = browser(CHECKOUT, "localid");
+    json_t *evs = run(&job, &in, "{\"type\":\"page\",\"_dft\":42}");
+    assert_int_equal(job.token_outcome, SLUICE_TOKEN_MALFORMED);
+    assert_null(json_object_get(json_array_get(evs, 0), "_dft"));
+    done_with(&job, evs);
+}
+
+static void client_identity_is_dropped(void **state)
+{
+    (void)state;
+    sluice_identity_job_t job;
+    sluice_identity_input_t in = browser(SHOP, "localid");
+    json_t *evs = run(&job, &in,
+                      "{\"type\":\"page\",\"context\":{\"identity\":{\"userId\":\"forged\",\"linkedFrom\":\"x\"}}}");
+    assert_null(json_object_get(json_object_get(json_array_get(evs, 0), "context"), "identity"));
+    done_with(&job, evs);
+}
+
+/* ------------------------------------------------------------------ vendor ids */
+
+static const char *vendor_id(json_t *ev, const char *name)
+{
+    return json_string_value(json_object_get(json_object_get(json_object_get(ev, "context"), "vendorIds"), name));
+}
+
+static const char *cookie_named(const sluice_identity_job_t *job, const char *name)
+{
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < job->cookie_count; i++)
+        if (strncmp(job->cookies[i], name, nl) == 0 && job->cookies[i][nl] == '=')
+            return job->cookies[i];
+    return NULL;
+}
+
+static void vendor_cookies_minted(void **state)
+{
+    (void)state;
+    orgs[0].identity.vendor_cookies = vendors;
+    orgs[0].identity.vendor_cookie_count = 2;
+    sluice_identity_job_t job;
+    sluice_identity_input_t in = browser(SHOP, "localid");
+    json_t *evs = run(&job, &in,
+                      "{\"batch\":[{\"type\":\"page\"},{\"type\":\"page\",\"context\":{\"page\":{\"url\":"
+                      "\"https://shop.acme.test/?fbclid=IwAR_click-1&gclid=g1\"}}}]}");
+    assert_int_equal(job.cookie_count, 4);
+    assert_true(matches("^_fbp=fb\\.1\\.1700000000123\\.[1-9][0-9]{9}; Max-Age=7776000; Path=/; Secure; SameSite=Lax$",
+                        cookie_named(&job, "_fbp")));
+    assert_true(matches("^_fbc=fb\\.1\\.1700000000123\\.IwAR_click-1; Max-Age=7776000; Path=/; Secure; SameSite=Lax$",
+                        cookie_named(&job, "_fbc")));
+    assert_true(matches("^_ga=GA1\\.1\\.[0-9]{1,10}\\.1700000000; Max-Age=63072000; Path=/; Secure; SameSite=Lax$",
+                        cookie_named(&job, "_ga")));
+    /* Every event of the request carries the same ids as the cookies (also the first, whose own
+     * URL had no fbclid). */
+    for (size_t i = 0; i < 2; i++) {
+        json_t *ev = json_array_get(evs, i);
+        char want[160];
+        snprintf(want, sizeof(want), "_fbp=%s;", vendor_id(ev, "fbp"));
+        assert_true(strncmp(cookie_named(&job, "_fbp"), want, strlen(want)) == 0);
+        assert_string_equal(vendor_id(ev, "fbc"), "fb.1.1700000000123.IwAR_click-1");
+        snprintf(want, sizeof(want), "_ga=%s;", vendor_id(ev, "ga"));
+        assert_true(strncmp(cookie_named(&job, "_ga"), want, strlen(want)) == 0);
+    }
+    json_t *clicks = json_object_get(json_object_get(json_array_get(evs, 1), "context"), "clickIds");
+    assert_string_equal(json_string_value(json_object_get(clicks, "fbclid")), "IwAR_click-1");
+    assert_string_equal(json_string_value(json_object_get(clicks, "gclid")), "g1");
+    done_with(&job, evs);
+}
+
+static void vendor_cookies_read_not_replaced(void **state)
+{
+    (void)state;
+    orgs[0].identity.vendor_cookies = vendors;
+    orgs[0].identity.vendor_cookie_count = 2;
+    sluice_identity_job_t job;
+    sluice_identity_input_t in = browser(SHOP, "localid");
+    in.fbp = iov("fb.1.1600000000000.1111111111");
+    in.fbc = iov("fb.1.1600000000000.OLDCLICK");
+    in.ga = iov("GA1.2.123.1600000000");
+    json_t *evs = run(&job, &in, "{\"type\":\"page\",\"context\":{\"page\":{\"url\":\"https://shop.acme.test/?fbclid=OLDCLICK\"}}}");
+    assert_int_equal(job.cookie_count, 1); /* only the anonymous id is refreshed */
+    json_t *ev = json_array_get(evs, 0);
+    assert_string_equal(vendor_id(ev, "fbp"), "fb.1.1600000000000.1111111111");
+    assert_string_equal(vendor_id(ev, "fbc"), "fb.1.1600000000000.OLDCLICK");
+    assert_string_equal(vendor_id(ev, "ga"), "GA1.2.123.1600000000");
+    done_with(&job, evs);
+
+    /* A new click replaces _fbc (Meta's rule); the others stay. */
+    evs = run(&job, &in, "{\"type\":\"page\",\"context\":{\"page\":{\"url\":\"https://shop.acme.test/?fbclid=NEWCLICK\"}}}");
+    assert_int_equal(job.cookie_count, 2);
+    assert_true(matches("^_fbc=fb\\.1\\.1700000000123\\.NEWCLICK; ", cookie_named(&job, "_fbc")));
+    assert_string_equal(vendor_id(json_array_get(evs, 0), "fbc"), "fb.1.1700000000123.NEWCLICK");
+    done_with(&job, evs);
+
+    /* Only the vendors the org lists. */
+    orgs[0].identity.vendor_cookie_count = 1; /* meta */
+    evs = run(&job, &in, "{\"type\":\"page\"}");
+    assert_null(vendor_id(json_array_get(evs, 0), "ga"));
+    assert_non_null(vendor_id(json_array_get(evs, 0), "fbp"));
+    done_with(&job, evs);
+    orgs[0].identity.vendor_cookie_count = 0;
+    evs = run(&job, &in, "{\"type\":\"page\"}");
+    assert_null(json_object_get(json_object_get(json_array_get(evs, 0), "context"), "vendorIds"));
+    done_with(&job, evs);
+}
+
+/* ------------------------------------------------------------------ issuing */
+
+static void issue(void **state)
+{
+    (void)state;
+    char tok[SLUICE_TOKEN_TEXT_MAX + 1];
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_identity_issue(thr, &orgs[0], shop, checkout, "abc", NOW_MS, tok, sizeof(tok), &err), 0);
+    sluice_token_claims_t c;
+    assert_int_equal(sluice_token_open(keys, org_id, checkout, tok, strlen(tok), NOW_MS / 1000, 5, &c), 0);
+    assert_string_equal(c.dfid, "abc");
+    assert_int_equal(c.exp, NOW_MS / 1000 + 60);
+    assert_int_equal(sluice_identity_issue(thr, &orgs[0], NULL, checkout, "abc", NOW_MS, tok, sizeof(tok), &err),
+                     SLUICE_IDENTITY_EDOMAIN);
+    assert_int_equal(sluice_identity_issue(thr, &orgs[0], "evil.test", checkout, "abc", NOW_MS, tok, sizeof(tok), &err),
+                     SLUICE_IDENTITY_EDOMAIN);
+    assert_int_equal(sluice_identity_issue(thr, &orgs[0], shop, "evil.test", "abc", NOW_MS, tok, sizeof(tok), &err),
+                     SLUICE_IDENTITY_EDOMAIN);
+    assert_int_equal(sluice_identity_issue(thr, &orgs[0], shop, checkout, NULL, NOW_MS, tok, sizeof(tok), &err),
+                     SLUICE_IDENTITY_EID);
+    assert_int_equal(sluice_identity_issue(thr, &orgs[0], shop, checkout, "a;b", NOW_MS, tok, sizeof(tok), &err),
+                     SLUICE_IDENTITY_EID);
+    assert_int_equal(sluice_identity_issue(thr_nokeys, &orgs[0], shop, checkout, "abc", NOW_MS, tok, sizeof(tok), &err),
+                     SLUICE_IDENTITY_ENOKEY);
+    assert_true(sluice_identity_xd_domain(&orgs[0], "Shop.Acme.Test"));
+    assert_false(sluice_identity_xd_domain(&orgs[0], "acme.test"));
+    assert_false(sluice_identity_xd_domain(&orgs[0], NULL));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(new_visitor_gets_a_cookie, reset),
+        cmocka_unit_test_setup(cookie_is_used_and_refreshed, reset),
+        cmocka_unit_test_setup(body_id_wins, reset),
+        cmocka_unit_test_setup(server_events, reset),
+        cmocka_unit_test_setup(token_never_survives, reset),
+        cmocka_unit_test_setup(urls_are_scrubbed, reset),
+        cmocka_unit_test_setup(refusals_before_redis, reset),
+        cmocka_unit_test_setup(client_identity_is_dropped, reset),
+        cmocka_unit_test_setup(vendor_cookies_minted, reset),
+        cmocka_unit_test_setup(vendor_cookies_read_not_replaced, reset),
+        cmocka_unit_test_setup(issue, reset),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
