@@ -3,7 +3,8 @@
  * `ipv4_prefix` bits (default 24) and IPv6 to `ipv6_prefix` bits (default 48), printed
  * canonically; IPv4-mapped IPv6 addresses take the IPv4 prefix and stay mapped
  * (truncate.h). Anything that is not exactly one address (a host name, a port, brackets, a
- * zone id, a non-string) is EINVAL, so the host removes the field: fail closed.
+ * zone id, a number, an object...) is EINVAL, so the host removes the field: fail closed. A
+ * null stays null.
  *
  * Built like a third-party plugin: only <sluice/mask_plugin.h>. The instance is immutable
  * after create; mask runs on every event-loop thread at once.
@@ -64,6 +65,8 @@ static int mask(void *instance, void *thread_ctx, const sluice_mask_input_t *in,
 {
     (void)thread_ctx;
     const iptrunc_t *t = instance;
+    if (in->type == SLUICE_MASK_JSON_NULL)
+        return SLUICE_MASK_UNCHANGED;
     if (in->type != SLUICE_MASK_JSON_STRING)
         return SLUICE_MASK_EINVAL;
     char net[SLUICE_IP_TRUNCATE_OUT_MAX];
