@@ -685,15 +685,25 @@ static int run_suite(const char *path, char **params, int nparams, const char *v
     check_config_map(&s, abs ? abs : path);
     free(abs);
 
-    /* --param k=v → "k: v" lines of a YAML map. */
+    /* --param k=v → "k: v" lines of a YAML map; a value that is not a YAML scalar or flow
+     * collection on its own (e.g. "U:") is taken as a string. */
     size_t cap = 16;
     for (int i = 0; i < nparams; i++)
-        cap += strlen(params[i]) + 4;
+        cap += 2 * strlen(params[i]) + 8;
     s.params_yaml = calloc(1, cap);
     for (int i = 0; s.params_yaml != NULL && i < nparams; i++) {
         const char *eq = strchr(params[i], '=');
         size_t used = strlen(s.params_yaml);
-        snprintf(s.params_yaml + used, cap - used, "%.*s: %s\n", (int)(eq - params[i]), params[i], eq + 1);
+        char probe_err[64];
+        sluice_yaml_doc_t *probe = sluice_yaml_load_string("--param", eq + 1, strlen(eq + 1), probe_err,
+                                                           sizeof(probe_err));
+        int plain = probe != NULL && (probe->root == NULL || probe->root->type != SLUICE_YAML_MAP);
+        sluice_yaml_doc_free(probe);
+        json_t *quoted = plain ? NULL : json_string(eq + 1);
+        char *q = quoted ? json_dumps(quoted, JSON_ENCODE_ANY) : NULL;
+        snprintf(s.params_yaml + used, cap - used, "%.*s: %s\n", (int)(eq - params[i]), params[i], q ? q : eq + 1);
+        free(q);
+        json_decref(quoted);
     }
     sluice_keyring_t *keys = suite_keys();
     s.keys = keys;

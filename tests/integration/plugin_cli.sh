@@ -1,0 +1,105 @@
+#!/bin/sh
+# `sluicectl plugin test` and `sluicectl config check` on the fixture plugins (ctest label
+# "integration"): every broken plugin is refused with its reason and exit 1, the good one
+# passes, known-answer vectors pass and fail as they should, and a config naming a broken
+# plugin fails `config check` with "file:line:col: ... reason".
+# usage: plugin_cli.sh SLUICECTL FIXTURE_DIR
+set -eu
+ctl=$1
+fx=$2
+tmp=$(mktemp -d /tmp/sluice-plugin-cli.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# refused: fixture, then the reason expected in the report
+while IFS='|' read -r name reason; do
+    set +e
+    "$ctl" plugin test "$fx/$name.so" >"$tmp/out" 2>&1
+    rc=$?
+    set -e
+    [ "$rc" -eq 1 ] || fail "$name: exit $rc: $(cat "$tmp/out")"
+    reason=$(printf '%s' "$reason" | sed "s|FX|$fx|")
+    grep -qF -- "$reason" "$tmp/out" || fail "$name: expected '$reason' in: $(cat "$tmp/out")"
+    grep -q '^result: FAIL' "$tmp/out" || fail "$name: no FAIL result"
+done <<'CASES'
+broken_bad_magic|FAIL  load: plugin FX/broken_bad_magic.so: not a sluice masking plugin: bad magic 0xdeadbeef
+broken_wrong_major|built for ABI 2.0; this gateway speaks ABI 1
+broken_newer_minor|built for ABI 1.7, newer than this gateway's 1.0
+broken_bad_signature|built for another platform
+broken_short_descriptor|short descriptor: it declares 16 bytes
+broken_missing_symbol|it exports no symbol 'sluice_mask_plugin_v1'
+broken_abi2_only|built for ABI 2 (exports sluice_mask_plugin_v2)
+broken_failing_create|FAIL  create
+broken_failing_create|refused its configuration: the key must be 32 bytes
+broken_failing_selftest|failed its selftest: known-answer vector 2 does not match
+CASES
+
+# The good fixture passes the whole suite.
+"$ctl" plugin test "$fx/fixture.so" --param prefix=x- >"$tmp/out" 2>&1 || fail "fixture: $(cat "$tmp/out")"
+grep -q '^PASS  threads: 2 threads x 200 rounds agree' "$tmp/out" || fail "threads: $(cat "$tmp/out")"
+grep -q '^result: PASS' "$tmp/out" || fail "fixture result"
+
+# Vectors: passing, failing, and malformed.
+cat >"$tmp/good.jsonl" <<'V'
+# comment
+{"input": "abc", "expect": "x-abc"}
+{"input": "abc", "params": {"prefix": "p:"}, "expect": "p:abc"}
+{"input": "__remove__", "expect_status": "remove"}
+{"input": 7, "expect_status": "unchanged"}
+{"input": "boom", "params": {"fail_on": "boom"}, "expect_status": "error"}
+{"input": "__null__", "expect": null}
+{"input": "abc", "expect_prefix": "x-"}
+V
+"$ctl" plugin test "$fx/fixture.so" --param prefix=x- --vectors "$tmp/good.jsonl" >"$tmp/out" 2>&1 ||
+    fail "good vectors: $(cat "$tmp/out")"
+grep -q "^PASS  vectors: 7 of 7 from $tmp/good.jsonl" "$tmp/out" || fail "vectors line: $(cat "$tmp/out")"
+cat >"$tmp/bad.jsonl" <<'V'
+{"name": "wrong", "input": "abc", "expect": "nope"}
+{"input": "abc", "params": {"prefx": "p:"}, "expect": "p:abc"}
+not json
+V
+set +e
+"$ctl" plugin test "$fx/fixture.so" --vectors "$tmp/bad.jsonl" >"$tmp/out" 2>&1
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || fail "bad vectors exit $rc"
+grep -qF "$tmp/bad.jsonl:1 wrong: expected \"nope\", got \"m:abc\"" "$tmp/out" || fail "wrong answer: $(cat "$tmp/out")"
+grep -qF "$tmp/bad.jsonl:2: the plugin refused params" "$tmp/out" || fail "bad params: $(cat "$tmp/out")"
+grep -qF "$tmp/bad.jsonl:3: not a JSON object" "$tmp/out" || fail "malformed: $(cat "$tmp/out")"
+grep -q '^FAIL  vectors: 3 of 3' "$tmp/out" || fail "vector count: $(cat "$tmp/out")"
+
+# Usage errors.
+set +e
+"$ctl" plugin test >/dev/null 2>&1; [ $? -eq 2 ] || fail "missing PATH should exit 2"
+"$ctl" plugin test "$fx/fixture.so" --param noequals >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad --param should exit 2"
+"$ctl" plugin frobnicate >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown subcommand should exit 2"
+set -e
+"$ctl" plugin test --help | grep -q 'usage: sluicectl plugin test' || fail "--help"
+
+# config check with a broken plugin: exit 1, the reason with the rule's position.
+cat >"$tmp/sluice.yaml" <<YAML
+version: 1
+server: {http: {listen: "127.0.0.1:0"}}
+kafka: {brokers: "127.0.0.1:9092"}
+plugins: {dir: $fx}
+orgs:
+  - id: acme
+    sources: [{id: web, write_key_env: ACME_WEB_WRITE_KEY}]
+    data_layer:
+      mask:
+        - {path: properties.a, plugin: fixture}
+        - {path: properties.b, plugin: broken_wrong_major}
+YAML
+set +e
+"$ctl" config check "$tmp/sluice.yaml" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || fail "config check of a broken plugin exited $rc"
+[ ! -s "$tmp/out" ] || fail "config check printed: $(cat "$tmp/out")"
+want="$tmp/sluice.yaml:11:11: orgs[0].data_layer.mask[1].plugin: plugin $fx/broken_wrong_major.so: built for ABI 2.0; this gateway speaks ABI 1: rebuild the plugin against this gateway's mask_plugin.h"
+got=$(grep -v '^warning: ' "$tmp/err")
+[ "$got" = "$want" ] || fail "expected '$want', got '$got'"
+# ...and without it, ok.
+sed '/broken_wrong_major/d' "$tmp/sluice.yaml" >"$tmp/good.yaml"
+[ "$("$ctl" config check "$tmp/good.yaml" 2>/dev/null)" = "ok" ] || fail "config check of the good plugin"
+echo "plugin cli: ok"
