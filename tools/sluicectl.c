@@ -23,6 +23,20 @@ static const command_t commands[] = {
      sluicectl_cmd_plugin},
     {"tag", "tag sri [--src URL]      the subresource-integrity hash of the served sluice.js, and a ready <script> tag",
      sluicectl_cmd_tag},
+    {"vault", "vault put|list|delete|rotate|migrate --config FILE ...  vendor credentials in the encrypted vault",
+     sluicectl_cmd_vault},
+    {"dlq", "dlq list|replay --config FILE [--vendor V] [--since T]  inspect or replay dead-lettered events",
+     sluicectl_cmd_dlq},
+    {"vendor", "vendor check ga4 --config FILE --org O  validate a sample event at GA4's debug endpoint",
+     sluicectl_cmd_vendor},
+    {"keys", "keys generate            print a new random ENCRYPTION_KEY (64 hex) and how to rotate to it",
+     sluicectl_cmd_keys},
+    {"token", "token mint|inspect --config FILE --org O --to DOMAIN ...  cross-domain identity tokens",
+     sluicectl_cmd_token},
+    {"fpe", "fpe encrypt|decrypt --key-hex K --radix N VALUE  FF1 format-preserving encryption (the fpe plugin's code)",
+     sluicectl_cmd_fpe},
+    {"unmask", "unmask --config FILE --org O --path P VALUE  reverse an encrypt or fpe value (audited)",
+     sluicectl_cmd_unmask},
 };
 
 static void usage(FILE *out)
