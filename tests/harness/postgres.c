@@ -206,9 +206,11 @@ int sluice_th_pg_start(sluice_th_pg_t *pg, int port, const char *dbname, sluice_
     if (!pg->proc)
         return -1;
     if (sluice_th_wait_until(accepts_connections, pg, READY_TIMEOUT_MS) != 0 || !sluice_th_proc_running(pg->proc)) {
-        int running = sluice_th_proc_running(pg->proc);
+        /* The message quotes the log before the shutdown adds its own lines. */
+        const char *what = sluice_th_proc_running(pg->proc) ? "no connection within 60 s" : "it exited during start-up";
+        step_failed(pg->proc, what, err);
         sluice_th_pg_stop(pg, NULL);
-        return step_failed(pg->proc, running ? "no connection within 60 s" : "the server exited during start-up", err);
+        return -1;
     }
     if (create_database(pg, err) != 0) {
         sluice_th_pg_stop(pg, NULL);
