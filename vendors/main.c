@@ -1,19 +1,59 @@
 /*
- * sluice-deliver: the delivery worker: Kafka to vendor APIs. Main thread: arguments, config, signals.
+ * sluice-deliver: the delivery worker, Kafka to vendor APIs. Main thread: arguments, the key
+ * ring, the config, the vault (waiting for PostgreSQL when it is not up yet), then the worker's
+ * loop on this same thread until SIGTERM/SIGINT.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "common/log.h"
+#include "config/config.h"
+#include "crypto/keyring.h"
+#include "vendors/credcache.h"
+#include "vendors/vault.h"
+#include "vendors/vendor.h"
+#include "vendors/worker.h"
+
+#define VAULT_RETRY_MAX_S 15
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: sluice-deliver --config FILE [--vendor V]\n\n"
-                 "  --config FILE   the sluice YAML config (see docs/config.md)\n"
-                 "  --help          this text\n"
-                 "  --version       print the version\n");
+    fprintf(out,
+            "usage: sluice-deliver --config FILE [--vendor V]\n\n"
+            "Consumes the events topic in one consumer group per vendor (sluice-deliver-<vendor>) and delivers\n"
+            "every event to the org's enabled integrations, with retries and a dead-letter topic.\n\n"
+            "  --config FILE   the sluice YAML config (see docs/config.md)\n"
+            "  --vendor V      deliver for one vendor only: %s\n"
+            "  --help          this text\n"
+            "  --version       print the version\n\n"
+            "environment: ENCRYPTION_KEY (64 hex characters; opens the vault), SLUICE_KEY_ID, SLUICE_KEYRING,\n"
+            "SLUICE_DATABASE_URL, SLUICE_KAFKA_BROKERS, SLUICE_LOG_LEVEL. docs/vendors.md describes delivery.\n",
+            sluice_vendor_names());
+}
+
+/* Waits up to secs for SIGTERM/SIGINT (blocked in this thread). Returns 1 when one came. */
+static int wait_signal(const sigset_t *set, int secs)
+{
+    struct timespec ts = {.tv_sec = secs, .tv_nsec = 0};
+    for (;;) {
+        int sig = sigtimedwait(set, NULL, &ts);
+        if (sig > 0)
+            return 1;
+        if (errno != EINTR)
+            return 0;
+    }
 }
 
 int main(int argc, char **argv)
 {
+    const char *config_path = NULL, *vendor = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
@@ -23,8 +63,105 @@ int main(int argc, char **argv)
             printf("sluice-deliver %s\n", SLUICE_VERSION);
             return 0;
         }
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (strcmp(argv[i], "--vendor") == 0 && i + 1 < argc) {
+            vendor = argv[++i];
+        } else {
+            fprintf(stderr, "sluice-deliver: unknown or incomplete argument '%s'\n\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
     }
-    usage(stderr);
-    fprintf(stderr, "sluice-deliver: the HTTP server lands with issue 6; this build only answers --help and --version\n");
-    return 2;
+    if (config_path == NULL) {
+        usage(stderr);
+        return 2;
+    }
+    int only = -1;
+    if (vendor != NULL) {
+        const sluice_vendor_ops_t *ops = sluice_vendor_find(vendor);
+        if (ops == NULL) {
+            fprintf(stderr, "sluice-deliver: --vendor: unknown vendor '%s' (one of: %s)\n", vendor,
+                    sluice_vendor_names());
+            return 2;
+        }
+        only = (int)ops->kind;
+    }
+
+    sluice_log_setup("deliver", SLUICE_LOG_INFO, 2);
+    sluice_secret_allocator_install();
+
+    sluice_err_t err = {{0}};
+    sluice_keyring_t *kr = sluice_keyring_from_env(&err);
+    if (kr == NULL) {
+        fprintf(stderr, "sluice-deliver: %s\n", err.msg);
+        return 1;
+    }
+
+    /* Write keys are the gateway's business: the worker loads without resolving them. */
+    sluice_config_diag_t diag;
+    sluice_config_diag_init(&diag);
+    sluice_config_t *cfg = sluice_config_load(config_path, 0, &diag);
+    for (size_t i = 0; i < diag.count; i++)
+        fprintf(stderr, "%s\n", diag.msgs[i]);
+    sluice_config_diag_dispose(&diag);
+    if (cfg == NULL) {
+        fprintf(stderr, "sluice-deliver: %s: the config has errors\n", config_path);
+        sluice_keyring_free(kr);
+        return 1;
+    }
+    sluice_log_level_t level;
+    if (sluice_log_level_parse(cfg->log_level, &level) == 0)
+        sluice_log_set_level(level);
+    if (cfg->database.url == NULL) {
+        fprintf(stderr, "sluice-deliver: no database: set database.url in %s (or SLUICE_DATABASE_URL); the "
+                        "vendor credentials live in the vault\n", config_path);
+        sluice_config_free(cfg);
+        sluice_keyring_free(kr);
+        return 1;
+    }
+
+    /* Signals are read synchronously (sigtimedwait now, a signalfd in the worker); blocking them
+     * before librdkafka starts its threads makes those threads inherit the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    char host[128] = "unknown", actor[192];
+    gethostname(host, sizeof(host) - 1);
+    snprintf(actor, sizeof(actor), "sluice-deliver@%s pid %ld", host, (long)getpid());
+
+    int rc = 0, delay = 1;
+    sluice_vault_t *vault = NULL;
+    while ((vault = sluice_vault_open(cfg->database.url, kr, actor, &err)) == NULL) {
+        sluice_log_error("vault.unavailable", "%s; retrying in %d s", err.msg, delay);
+        if (wait_signal(&set, delay)) {
+            sluice_log_info("deliver.stopped", "stopped while waiting for the vault");
+            goto out;
+        }
+        delay = delay * 2 > VAULT_RETRY_MAX_S ? VAULT_RETRY_MAX_S : delay * 2;
+    }
+    sluice_log_info("vault.ready", "vault schema version %d", SLUICE_VAULT_SCHEMA_VERSION);
+
+    sluice_worker_t *w = sluice_worker_create(cfg, kr, vault, only, &err);
+    if (w == NULL) {
+        fprintf(stderr, "sluice-deliver: %s\n", err.msg);
+        rc = 1;
+        goto out;
+    }
+    if (sluice_worker_run(w, &err) != 0) {
+        fprintf(stderr, "sluice-deliver: %s\n", err.msg);
+        rc = 1;
+    }
+    sluice_worker_destroy(w);
+out:
+    sluice_vault_close(vault);
+    curl_global_cleanup();
+    sluice_config_free(cfg);
+    sluice_keyring_free(kr);
+    return rc;
 }

@@ -1,0 +1,497 @@
+/*
+ * sluice-vendor-stub: a local HTTPS server standing in for a vendor API (Meta, GA4, TikTok, a
+ * webhook) in tests and the demo. It records every request it receives (method, path, query,
+ * headers, body) as one JSON line in a file, and answers per a scriptable plan:
+ *
+ *   --plan "500x2,429/ra=2,200"   the answers to the next requests, in order, then the default:
+ *        STATUS            that status (the body looks like the vendor's, see below)
+ *        STATUS/ra=N       with Retry-After: N (seconds); /ra=@N: an HTTP date N seconds ahead
+ *        STATUS/delay=MS   answer after MS milliseconds
+ *        hang              never answer (the client times out)
+ *        xN after an entry repeats it N times
+ *   PUT /__stub/plan (body: a plan) replaces the plan at run time; GET /__stub/count answers the
+ *   number of requests recorded. These control requests are not recorded.
+ *
+ * Default answers by path: .../events (Meta) {"events_received":N,...}; .../event/track/ (TikTok)
+ * {"code":0,...}; /debug/mp/collect (GA4) {"validationMessages":[...]} from a few of GA4's
+ * documented checks; /mp/collect 204; anything else {"ok":true}.
+ *
+ * One thread: an h2o 2.2.5 evloop (HTTP/1.1 and HTTP/2 over TLS, or plain HTTP).
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/ssl.h>
+
+#include "h2o.h"
+
+#if H2O_USE_LIBUV
+#error "build with -DH2O_USE_LIBUV=0"
+#endif
+
+#define MAX_PLAN 256
+
+typedef struct answer {
+    int status;        /* 0 = hang */
+    int retry_after;   /* seconds; -1 none */
+    int retry_date;    /* Retry-After as an HTTP date */
+    int delay_ms;
+} answer_t;
+
+static struct {
+    answer_t plan[MAX_PLAN];
+    size_t plan_len, plan_pos;
+    int default_status;
+    FILE *log;
+    const char *name;
+    int print, print_bodies;
+    unsigned long count;
+    h2o_globalconf_t config;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept;
+    volatile sig_atomic_t stop;
+} S;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    S.stop = 1;
+}
+
+static int parse_plan(const char *text, answer_t *out, size_t *n, char *why, size_t why_len)
+{
+    *n = 0;
+    char *copy = strdup(text), *save = NULL;
+    if (copy == NULL)
+        return -1;
+    for (char *tok = strtok_r(copy, ", \n", &save); tok != NULL; tok = strtok_r(NULL, ", \n", &save)) {
+        answer_t a = {.status = 200, .retry_after = -1};
+        long repeat = 1;
+        char *x = strchr(tok, 'x');
+        if (x != NULL) {
+            *x = '\0';
+            repeat = strtol(x + 1, NULL, 10);
+        }
+        char *opt = strchr(tok, '/');
+        if (opt != NULL)
+            *opt++ = '\0';
+        if (strcmp(tok, "hang") == 0) {
+            a.status = 0;
+        } else {
+            char *end;
+            a.status = (int)strtol(tok, &end, 10);
+            if (*end != '\0' || a.status < 100 || a.status > 599) {
+                snprintf(why, why_len, "bad plan entry '%s'", tok);
+                free(copy);
+                return -1;
+            }
+        }
+        while (opt != NULL) {
+            char *next = strchr(opt, '/');
+            if (next != NULL)
+                *next++ = '\0';
+            if (strncmp(opt, "ra=@", 4) == 0) {
+                a.retry_after = (int)strtol(opt + 4, NULL, 10);
+                a.retry_date = 1;
+            } else if (strncmp(opt, "ra=", 3) == 0) {
+                a.retry_after = (int)strtol(opt + 3, NULL, 10);
+            } else if (strncmp(opt, "delay=", 6) == 0) {
+                a.delay_ms = (int)strtol(opt + 6, NULL, 10);
+            } else {
+                snprintf(why, why_len, "bad plan option '%s'", opt);
+                free(copy);
+                return -1;
+            }
+            opt = next;
+        }
+        for (long i = 0; i < repeat && *n < MAX_PLAN; i++)
+            out[(*n)++] = a;
+    }
+    free(copy);
+    return 0;
+}
+
+static answer_t next_answer(void)
+{
+    if (S.plan_pos < S.plan_len)
+        return S.plan[S.plan_pos++];
+    answer_t a = {.status = S.default_status, .retry_after = -1};
+    return a;
+}
+
+static int ends_with(const char *s, size_t n, const char *suffix)
+{
+    size_t sl = strlen(suffix);
+    return n >= sl && memcmp(s + n - sl, suffix, sl) == 0;
+}
+
+/* A few of GA4's validation rules, enough for `sluicectl vendor check ga4` to show messages. */
+static json_t *ga4_validate(json_t *body)
+{
+    json_t *msgs = json_array();
+    if (!json_is_string(json_object_get(body, "client_id")))
+        json_array_append_new(msgs, json_pack("{s:s,s:s,s:s}", "fieldPath", "client_id", "description",
+                                              "client_id is required", "validationCode", "VALUE_REQUIRED"));
+    json_t *events = json_object_get(body, "events");
+    if (!json_is_array(events) || json_array_size(events) == 0 || json_array_size(events) > 25)
+        json_array_append_new(msgs, json_pack("{s:s,s:s,s:s}", "fieldPath", "events", "description",
+                                              "1 to 25 events are required", "validationCode", "VALUE_INVALID"));
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev) {
+        const char *name = json_string_value(json_object_get(ev, "name"));
+        int ok = name != NULL && strlen(name) <= 40 && ((name[0] | 32) >= 'a' && (name[0] | 32) <= 'z');
+        for (const char *p = name; ok && *p; p++)
+            ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_';
+        if (!ok)
+            json_array_append_new(msgs, json_pack("{s:s,s:s,s:s}", "fieldPath", "events.name", "description",
+                                                  "invalid event name", "validationCode", "NAME_INVALID"));
+        json_t *params = json_object_get(ev, "params");
+        if (json_object_size(params) > 25)
+            json_array_append_new(msgs, json_pack("{s:s,s:s,s:s}", "fieldPath", "events.params", "description",
+                                                  "at most 25 params", "validationCode", "VALUE_INVALID"));
+        const char *k;
+        json_t *v;
+        json_object_foreach(params, k, v) {
+            if (json_is_string(v) && json_string_length(v) > 100)
+                json_array_append_new(msgs, json_pack("{s:s,s:s,s:s}", "fieldPath", "events.params", "description",
+                                                      "param value longer than 100 characters", "validationCode",
+                                                      "VALUE_INVALID"));
+        }
+    }
+    return json_pack("{s:o}", "validationMessages", msgs);
+}
+
+static void record(h2o_req_t *req)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    long long ms = (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    json_t *headers = json_object();
+    for (size_t i = 0; i < req->headers.size; i++) {
+        const h2o_header_t *h = &req->headers.entries[i];
+        char name[128];
+        snprintf(name, sizeof(name), "%.*s", (int)h->name->len, h->name->base);
+        json_object_set_new(headers, name, json_stringn(h->value.base, h->value.len));
+    }
+    json_t *line = json_pack("{s:I,s:s%,s:s%,s:s%,s:o,s:s%,s:s}", "ts_ms", (json_int_t)ms, "method",
+                             req->method.base, req->method.len, "path", req->path.base, plen, "query",
+                             req->path.base + plen + (plen < req->path.len ? 1 : 0),
+                             plen < req->path.len ? req->path.len - plen - 1 : (size_t)0, "headers", headers, "body",
+                             req->entity.base ? req->entity.base : "", req->entity.base ? req->entity.len : (size_t)0,
+                             "version", req->version >= 0x200 ? "2" : "1.1");
+    if (line == NULL)
+        return; /* a body that is not UTF-8: nothing sluice sends */
+    char *s = json_dumps(line, JSON_COMPACT);
+    json_decref(line);
+    if (s != NULL) {
+        fprintf(S.log, "%s\n", s);
+        fflush(S.log);
+        free(s);
+    }
+    S.count++;
+    if (S.print) {
+        int events = -1;
+        json_t *body = json_loadb(req->entity.base, req->entity.len, 0, NULL);
+        json_t *arr = json_object_get(body, "data");
+        if (arr == NULL)
+            arr = json_object_get(body, "events");
+        if (arr == NULL)
+            arr = json_object_get(body, "batch");
+        if (json_is_array(arr))
+            events = (int)json_array_size(arr);
+        printf("[%s] %.*s %.*s%s: %d event(s)\n", S.name, (int)req->method.len, req->method.base, (int)plen,
+               req->path.base, plen < req->path.len ? "?<query>" : "", events < 0 ? 1 : events);
+        if (S.print_bodies && body != NULL) {
+            char *pretty = json_dumps(body, JSON_INDENT(2));
+            if (pretty != NULL)
+                printf("%s\n", pretty);
+            free(pretty);
+        }
+        json_decref(body);
+        fflush(stdout);
+    }
+}
+
+static void send_answer(h2o_req_t *req, const answer_t *a)
+{
+    static h2o_generator_t gen = {NULL, NULL};
+    size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    const char *path = req->path.base;
+    char *body = NULL;
+    int status = a->status;
+    if (status >= 200 && status < 300) {
+        json_t *in = json_loadb(req->entity.base, req->entity.len, 0, NULL), *out = NULL;
+        if (ends_with(path, plen, "/debug/mp/collect"))
+            out = ga4_validate(in);
+        else if (ends_with(path, plen, "/mp/collect"))
+            status = 204;
+        else if (ends_with(path, plen, "/events"))
+            out = json_pack("{s:I,s:[],s:s}", "events_received", (json_int_t)json_array_size(json_object_get(in, "data")),
+                            "messages", "fbtrace_id", "stub");
+        else if (ends_with(path, plen, "/event/track/"))
+            out = json_pack("{s:i,s:s,s:s}", "code", 0, "message", "OK", "request_id", "stub");
+        else
+            out = json_pack("{s:b}", "ok", 1);
+        if (out != NULL)
+            body = json_dumps(out, JSON_COMPACT);
+        json_decref(in);
+        json_decref(out);
+    } else {
+        body = strdup("{\"error\":{\"message\":\"planned failure\",\"code\":100}}");
+    }
+    req->res.status = status;
+    req->res.reason = "Stub";
+    if (a->retry_after >= 0) {
+        char v[64];
+        if (a->retry_date) {
+            time_t t = time(NULL) + a->retry_after;
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            strftime(v, sizeof(v), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        } else {
+            snprintf(v, sizeof(v), "%d", a->retry_after);
+        }
+        char *pv = h2o_mem_alloc_pool(&req->pool, strlen(v) + 1);
+        memcpy(pv, v, strlen(v) + 1);
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, pv, strlen(pv));
+    }
+    if (status == 204 || body == NULL) {
+        free(body);
+        h2o_start_response(req, &gen);
+        h2o_send(req, NULL, 0, H2O_SEND_STATE_FINAL);
+        return;
+    }
+    size_t bl = strlen(body);
+    char *pb = h2o_mem_alloc_pool(&req->pool, bl);
+    memcpy(pb, body, bl);
+    free(body);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    req->res.content_length = bl;
+    h2o_send_inline(req, pb, bl);
+}
+
+/* A delayed answer: the timer owns it; the request's pool points at it so a request freed
+ * early (the client gave up) is noticed. */
+typedef struct delayed {
+    h2o_timeout_t timeout;
+    h2o_timeout_entry_t entry;
+    h2o_req_t *req;
+    answer_t answer;
+    int fired;
+} delayed_t;
+
+typedef struct delayed_ref {
+    delayed_t *d;
+} delayed_ref_t;
+
+static void on_req_gone(void *p)
+{
+    delayed_ref_t *ref = p;
+    if (ref->d != NULL)
+        ref->d->req = NULL;
+}
+
+static void on_delay(h2o_timeout_entry_t *entry)
+{
+    delayed_t *d = H2O_STRUCT_FROM_MEMBER(delayed_t, entry, entry);
+    if (d->req != NULL)
+        send_answer(d->req, &d->answer);
+    /* The timeout cannot be disposed from inside its own callback; a zero-delay task does it. */
+    d->fired = 1;
+}
+
+static delayed_t *graveyard[1024];
+static size_t graveyard_n;
+
+static void bury_fired(void)
+{
+    for (size_t i = 0; i < graveyard_n;) {
+        if (graveyard[i]->fired) {
+            h2o_timeout_dispose(S.ctx.loop, &graveyard[i]->timeout);
+            free(graveyard[i]);
+            graveyard[i] = graveyard[--graveyard_n];
+        } else {
+            i++;
+        }
+    }
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    (void)self;
+    size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    if (plen == 12 && memcmp(req->path.base, "/__stub/plan", 12) == 0) {
+        char text[4096], why[128] = "";
+        snprintf(text, sizeof(text), "%.*s", (int)req->entity.len, req->entity.base ? req->entity.base : "");
+        size_t n;
+        answer_t plan[MAX_PLAN];
+        if (parse_plan(text, plan, &n, why, sizeof(why)) != 0) {
+            h2o_send_error_400(req, "Bad Plan", why, 0);
+            return 0;
+        }
+        memcpy(S.plan, plan, n * sizeof(plan[0]));
+        S.plan_len = n;
+        S.plan_pos = 0;
+        h2o_send_inline(req, H2O_STRLIT("ok\n"));
+        return 0;
+    }
+    if (plen == 13 && memcmp(req->path.base, "/__stub/count", 13) == 0) {
+        char *v = h2o_mem_alloc_pool(&req->pool, 32);
+        int l = snprintf(v, 32, "%lu\n", S.count);
+        req->res.status = 200;
+        req->res.reason = "OK";
+        h2o_send_inline(req, v, (size_t)l);
+        return 0;
+    }
+    record(req);
+    answer_t a = next_answer();
+    if (a.status == 0)
+        return 0; /* hang: never answered; the client's timeout ends it */
+    if (a.delay_ms <= 0) {
+        send_answer(req, &a);
+        return 0;
+    }
+    bury_fired();
+    if (graveyard_n == sizeof(graveyard) / sizeof(graveyard[0])) {
+        send_answer(req, &a);
+        return 0;
+    }
+    delayed_t *d = calloc(1, sizeof(*d));
+    delayed_ref_t *ref = h2o_mem_alloc_shared(&req->pool, sizeof(*ref), on_req_gone);
+    ref->d = d;
+    d->req = req;
+    d->answer = a;
+    d->entry.cb = on_delay;
+    h2o_timeout_init(S.ctx.loop, &d->timeout, (uint64_t)a.delay_ms);
+    h2o_timeout_link(S.ctx.loop, &d->timeout, &d->entry);
+    graveyard[graveyard_n++] = d;
+    return 0;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    h2o_socket_t *sock;
+    if (err == NULL && (sock = h2o_evloop_socket_accept(listener)) != NULL)
+        h2o_accept((h2o_accept_ctx_t *)listener->data, sock);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: sluice-vendor-stub --port P --log FILE [--cert F --key F] [--plan PLAN] [--default STATUS]\n"
+                 "                          [--name NAME] [--print] [--print-bodies] [--ready-file F]\n"
+                 "A local stand-in for a vendor API: records requests as JSON lines, answers per the plan.\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *cert = NULL, *key = NULL, *log_path = NULL, *plan = NULL, *ready = NULL;
+    int port = 0;
+    S.default_status = 200;
+    S.name = "stub";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--print") == 0) {
+            S.print = 1;
+        } else if (strcmp(a, "--print-bodies") == 0) {
+            S.print = S.print_bodies = 1;
+        } else if (v == NULL) {
+            usage(stderr);
+            return 2;
+        } else if (strcmp(a, "--port") == 0) {
+            port = (int)strtol(v, NULL, 10), i++;
+        } else if (strcmp(a, "--cert") == 0) {
+            cert = v, i++;
+        } else if (strcmp(a, "--key") == 0) {
+            key = v, i++;
+        } else if (strcmp(a, "--log") == 0) {
+            log_path = v, i++;
+        } else if (strcmp(a, "--plan") == 0) {
+            plan = v, i++;
+        } else if (strcmp(a, "--default") == 0) {
+            S.default_status = (int)strtol(v, NULL, 10), i++;
+        } else if (strcmp(a, "--name") == 0) {
+            S.name = v, i++;
+        } else if (strcmp(a, "--ready-file") == 0) {
+            ready = v, i++;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (port <= 0 || port > 65535 || log_path == NULL || (cert == NULL) != (key == NULL)) {
+        usage(stderr);
+        return 2;
+    }
+    char why[128];
+    if (plan != NULL && parse_plan(plan, S.plan, &S.plan_len, why, sizeof(why)) != 0) {
+        fprintf(stderr, "sluice-vendor-stub: --plan: %s\n", why);
+        return 2;
+    }
+    S.log = fopen(log_path, "a");
+    if (S.log == NULL) {
+        fprintf(stderr, "sluice-vendor-stub: %s: %s\n", log_path, strerror(errno));
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+
+    h2o_config_init(&S.config);
+    S.config.max_request_entity_size = 32 * 1024 * 1024;
+    h2o_hostconf_t *host = h2o_config_register_host(&S.config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_create_handler(h2o_config_register_path(host, "/", 0), sizeof(h2o_handler_t))->on_req = on_req;
+    SSL_CTX *ssl = NULL;
+    if (cert != NULL) {
+        ssl = SSL_CTX_new(TLS_server_method());
+        SSL_CTX_set_min_proto_version(ssl, TLS1_2_VERSION);
+        if (SSL_CTX_use_certificate_chain_file(ssl, cert) != 1 ||
+            SSL_CTX_use_PrivateKey_file(ssl, key, SSL_FILETYPE_PEM) != 1) {
+            fprintf(stderr, "sluice-vendor-stub: cannot load %s / %s\n", cert, key);
+            return 1;
+        }
+        h2o_ssl_register_alpn_protocols(ssl, h2o_alpn_protocols);
+    }
+    h2o_context_init(&S.ctx, h2o_evloop_create(), &S.config);
+    S.accept.ctx = &S.ctx;
+    S.accept.hosts = S.config.hosts;
+    S.accept.ssl_ctx = ssl;
+
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(fd, SOMAXCONN) != 0) {
+        fprintf(stderr, "sluice-vendor-stub: cannot listen on 127.0.0.1:%d: %s\n", port, strerror(errno));
+        return 1;
+    }
+    h2o_socket_t *ls = h2o_evloop_socket_create(S.ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+    ls->data = &S.accept;
+    h2o_socket_read_start(ls, on_accept);
+    printf("[%s] listening on %s://127.0.0.1:%d\n", S.name, ssl ? "https" : "http", port);
+    fflush(stdout);
+    if (ready != NULL) {
+        FILE *rf = fopen(ready, "w");
+        if (rf != NULL)
+            fclose(rf);
+    }
+    while (!S.stop) {
+        h2o_evloop_run(S.ctx.loop, 200);
+        bury_fired();
+    }
+    fclose(S.log);
+    return 0;
+}

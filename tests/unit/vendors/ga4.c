@@ -1,0 +1,232 @@
+/* Tests for vendors/ga4.c: the exact Measurement Protocol request for the reference envelope
+ * (golden file), client_id from _ga or the anonymous id, grouping by client, user_data only with
+ * a user_id and from the `google` hash variants, names and parameters cut to GA4's limits, page
+ * and screen events, the 72-hour rule, and the debug endpoint's URL. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/unit/vendors/vfix.h"
+#include "vendors/ga4.h"
+#include "vendors/vendor.h"
+
+static sluice_config_t *cfg;
+
+static int setup(void **state)
+{
+    (void)state;
+    cfg = vfix_config();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sluice_config_free(cfg);
+    return 0;
+}
+
+/* The mapped event and (as an object) its group. */
+static json_t *mapped(const char *edit, json_t **group)
+{
+    size_t len;
+    char *raw = vfix_envelope(edit, &len);
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(vfix_integration(cfg, "ga4"), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    assert_non_null(item.group);
+    json_t *ev = json_loadb(item.body, item.body_len, 0, NULL);
+    assert_non_null(ev);
+    if (group != NULL) {
+        char wrapped[8192];
+        snprintf(wrapped, sizeof(wrapped), "{%s}", item.group);
+        *group = json_loads(wrapped, 0, NULL);
+        assert_non_null(*group);
+    }
+    sluice_vendor_item_dispose(&item);
+    free(raw);
+    return ev;
+}
+
+static void test_golden_request(void **state)
+{
+    (void)state;
+    size_t len;
+    char *raw = vfix_envelope(NULL, &len);
+    const sluice_integration_t *it = vfix_integration(cfg, "ga4");
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(it, raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    json_t *secret = json_pack("{s:s}", "api_secret", "s3cr/t");
+    const sluice_vendor_item_t *items[1] = {&item};
+    sluice_vendor_request_t req;
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_vendor_ga4.build(it, secret, item.group, items, 1, VFIX_NOW_MS, &req, &err), 0);
+    assert_string_equal(req.url, "https://ga4.test/mp/collect?measurement_id=G-TEST123&api_secret=s3cr%2Ft");
+    char *golden = vfix_read("ga4.json", NULL);
+    if (strcmp(req.body, golden) != 0)
+        print_error("body:\n%s\n", req.body);
+    assert_string_equal(req.body, golden);
+    free(golden);
+    sluice_vendor_request_dispose(&req);
+    /* The validation endpoint: same body, another path. */
+    assert_int_equal(sluice_ga4_build_debug(it, secret, item.group, items, 1, &req, &err), 0);
+    assert_string_equal(req.url, "https://ga4.test/debug/mp/collect?measurement_id=G-TEST123&api_secret=s3cr%2Ft");
+    sluice_vendor_request_dispose(&req);
+    sluice_vendor_item_dispose(&item);
+    json_decref(secret);
+    free(raw);
+}
+
+static void test_client_id(void **state)
+{
+    (void)state;
+    json_t *g;
+    json_t *ev = mapped(NULL, &g);
+    assert_string_equal(json_string_value(json_object_get(g, "client_id")), "1234567890.1763900000");
+    json_decref(ev);
+    json_decref(g);
+    /* Without a _ga cookie (or with a malformed one): the anonymous id. */
+    ev = mapped("{\"context\":{\"userAgent\":\"UA\"}}", &g);
+    assert_string_equal(json_string_value(json_object_get(g, "client_id")), "a1b2c3d4-0000-4000-8000-000000000001");
+    json_decref(ev);
+    json_decref(g);
+    ev = mapped("{\"context\":{\"vendorIds\":{\"ga\":\"GA1\"}}}", &g);
+    assert_string_equal(json_string_value(json_object_get(g, "client_id")), "a1b2c3d4-0000-4000-8000-000000000001");
+    json_decref(ev);
+    json_decref(g);
+}
+
+static void test_user_data(void **state)
+{
+    (void)state;
+    json_t *g;
+    json_t *ev = mapped(NULL, &g);
+    json_t *ud = json_object_get(g, "user_data");
+    /* Google's variants: the gmail address without dots, the phone with '+'. */
+    assert_string_equal(json_string_value(json_array_get(json_object_get(ud, "sha256_email_address"), 0)),
+                        "d6117306485ed0e50afab3ac871e98f81699151f30281527d63ff5f233656c69");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(ud, "sha256_phone_number"), 0)),
+                        "1e231c66011e7a2d867a9cfae267a6aff103cf4913640b6e71a99850fc0ffbc8");
+    json_decref(ev);
+    json_decref(g);
+    /* No user_id: GA4 takes no user_data. */
+    ev = mapped("{\"userId\":null}", &g);
+    assert_null(json_object_get(g, "user_id"));
+    assert_null(json_object_get(g, "user_data"));
+    json_decref(ev);
+    json_decref(g);
+}
+
+static void test_groups(void **state)
+{
+    (void)state;
+    size_t la, lb, lc;
+    char *a = vfix_envelope("{\"messageId\":\"m1\"}", &la), *b = vfix_envelope("{\"messageId\":\"m2\"}", &lb),
+         *c = vfix_envelope("{\"anonymousId\":\"other\",\"context\":{\"userAgent\":\"UA\"}}", &lc);
+    sluice_vendor_item_t ia, ib, ic;
+    char why[256];
+    const sluice_integration_t *it = vfix_integration(cfg, "ga4");
+    vfix_map(it, a, la, VFIX_NOW_MS, SLUICE_MAP_OK, &ia, why, sizeof(why));
+    vfix_map(it, b, lb, VFIX_NOW_MS, SLUICE_MAP_OK, &ib, why, sizeof(why));
+    vfix_map(it, c, lc, VFIX_NOW_MS, SLUICE_MAP_OK, &ic, why, sizeof(why));
+    assert_string_equal(ia.group, ib.group); /* one client: one request can carry both */
+    assert_string_not_equal(ia.group, ic.group);
+    sluice_vendor_item_dispose(&ia);
+    sluice_vendor_item_dispose(&ib);
+    sluice_vendor_item_dispose(&ic);
+    free(a);
+    free(b);
+    free(c);
+}
+
+static void test_limits(void **state)
+{
+    (void)state;
+    char edit[16384];
+    int n = snprintf(edit, sizeof(edit), "{\"event\":\"9 Lives: a very long custom event name that goes on and on\","
+                                         "\"properties\":{\"long\":\"");
+    for (int i = 0; i < 150; i++)
+        edit[n++] = (char)('a' + i % 26);
+    n += snprintf(edit + n, sizeof(edit) - (size_t)n, "\",\"nested\":{\"x\":1},\"hashed\":\"%s\",\"flag\":true",
+                  "85e8cbcc4fab8df4f45e9e396b5b367a54af6cc13f9b5433d3e12f4e9c0a1846");
+    for (int i = 0; i < 40; i++)
+        n += snprintf(edit + n, sizeof(edit) - (size_t)n, ",\"p%02d\":%d", i, i);
+    snprintf(edit + n, sizeof(edit) - (size_t)n, "}}");
+    json_t *ev = mapped(edit, NULL);
+    const char *name = json_string_value(json_object_get(ev, "name"));
+    assert_string_equal(name, "e_9_Lives__a_very_long_custom_event_name"); /* 40 characters */
+    assert_int_equal(strlen(name), 40);
+    json_t *params = json_object_get(ev, "params");
+    assert_int_equal(json_object_size(params), 25);
+    assert_int_equal(json_string_length(json_object_get(params, "long")), 100);
+    assert_null(json_object_get(params, "nested"));
+    assert_null(json_object_get(params, "hashed")); /* hashed PII stays out of GA4 parameters */
+    assert_string_equal(json_string_value(json_object_get(params, "flag")), "true");
+    json_decref(ev);
+}
+
+static void test_page_screen_skip(void **state)
+{
+    (void)state;
+    json_t *ev = mapped("{\"type\":\"page\",\"name\":\"Thanks\",\"properties\":{}}", NULL);
+    assert_string_equal(json_string_value(json_object_get(ev, "name")), "page_view");
+    json_t *params = json_object_get(ev, "params");
+    assert_string_equal(json_string_value(json_object_get(params, "page_location")),
+                        "https://shop.acme.test/checkout/done?fbclid=IwAR2xQ");
+    assert_string_equal(json_string_value(json_object_get(params, "page_title")), "Thank you");
+    assert_string_equal(json_string_value(json_object_get(params, "page_referrer")), "https://shop.acme.test/cart");
+    json_decref(ev);
+    ev = mapped("{\"type\":\"screen\",\"name\":\"Home\"}", NULL);
+    assert_string_equal(json_string_value(json_object_get(ev, "name")), "screen_view");
+    json_decref(ev);
+    size_t len;
+    char *raw = vfix_envelope("{\"type\":\"identify\"}", &len);
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(vfix_integration(cfg, "ga4"), raw, len, VFIX_NOW_MS, SLUICE_MAP_SKIP, &item, why, sizeof(why));
+    free(raw);
+}
+
+static void test_72_hours(void **state)
+{
+    (void)state;
+    size_t len;
+    char *raw = vfix_envelope(NULL, &len);
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(vfix_integration(cfg, "ga4"), raw, len, VFIX_RECEIVED_MS + 73LL * 3600000, SLUICE_MAP_DEAD, &item, why,
+             sizeof(why));
+    assert_non_null(strstr(why, "72 hours"));
+    vfix_map(vfix_integration(cfg, "ga4"), raw, len, VFIX_RECEIVED_MS + 71LL * 3600000, SLUICE_MAP_OK, &item, why,
+             sizeof(why));
+    sluice_vendor_item_dispose(&item);
+    free(raw);
+}
+
+static void test_classify(void **state)
+{
+    (void)state;
+    char why[64];
+    assert_int_equal(sluice_vendor_ga4.classify(204, "", 0, why, sizeof(why)), SLUICE_VERDICT_OK);
+    assert_int_equal(sluice_vendor_ga4.classify(503, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    assert_int_equal(sluice_vendor_ga4.classify(400, "", 0, why, sizeof(why)), SLUICE_VERDICT_FAIL);
+    assert_string_equal(why, "HTTP 400");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden_request), cmocka_unit_test(test_client_id),
+        cmocka_unit_test(test_user_data),      cmocka_unit_test(test_groups),
+        cmocka_unit_test(test_limits),         cmocka_unit_test(test_page_screen_skip),
+        cmocka_unit_test(test_72_hours),       cmocka_unit_test(test_classify),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,239 @@
+/* Tests for vendors/meta.c: the exact Conversions API request for the reference envelope
+ * (golden file), URL and token encoding, test_event_code, the 7-day rule, skipped types, hashes
+ * used as they are (raw PII never sent), fbc from a click id, and the answer classification. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/unit/vendors/vfix.h"
+#include "vendors/vendor.h"
+
+static sluice_config_t *cfg;
+
+static int setup(void **state)
+{
+    (void)state;
+    cfg = vfix_config();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sluice_config_free(cfg);
+    return 0;
+}
+
+static json_t *mapped(const char *integration, const char *edit)
+{
+    size_t len;
+    char *raw = vfix_envelope(edit, &len);
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(vfix_integration(cfg, integration), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    assert_null(item.group);
+    json_t *ev = json_loadb(item.body, item.body_len, 0, NULL);
+    assert_non_null(ev);
+    sluice_vendor_item_dispose(&item);
+    free(raw);
+    return ev;
+}
+
+static void test_golden_request(void **state)
+{
+    (void)state;
+    size_t len;
+    char *raw = vfix_envelope(NULL, &len);
+    const sluice_integration_t *it = vfix_integration(cfg, "meta");
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(it, raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    json_t *secret = json_pack("{s:s}", "access_token", "EAAB/tok+en=&x");
+    const sluice_vendor_item_t *items[1] = {&item};
+    sluice_vendor_request_t req;
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_vendor_meta.build(it, secret, NULL, items, 1, VFIX_NOW_MS, &req, &err), 0);
+    assert_string_equal(req.url, "https://meta.test/v21.0/1234567890/events?access_token=EAAB%2Ftok%2Ben%3D%26x");
+    assert_int_equal(req.header_count, 1);
+    assert_string_equal(req.headers[0], "Content-Type: application/json");
+    char *golden = vfix_read("meta.json", NULL);
+    if (strcmp(req.body, golden) != 0)
+        print_error("body:\n%s\n", req.body);
+    assert_string_equal(req.body, golden);
+    assert_int_equal(req.body_len, strlen(golden));
+    free(golden);
+    sluice_vendor_request_dispose(&req);
+    sluice_vendor_item_dispose(&item);
+    json_decref(secret);
+    free(raw);
+}
+
+static void test_batch_and_test_event_code(void **state)
+{
+    (void)state;
+    size_t len;
+    char *raw = vfix_envelope(NULL, &len);
+    const sluice_integration_t *it = vfix_integration(cfg, "meta-test");
+    sluice_vendor_item_t a, b, c;
+    char why[256];
+    vfix_map(it, raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &a, why, sizeof(why));
+    vfix_map(it, raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &b, why, sizeof(why));
+    vfix_map(it, raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &c, why, sizeof(why));
+    json_t *secret = json_pack("{s:s}", "access_token", "t");
+    const sluice_vendor_item_t *items[3] = {&a, &b, &c};
+    sluice_vendor_request_t req;
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_vendor_meta.build(it, secret, NULL, items, 3, VFIX_NOW_MS, &req, &err), 0);
+    /* No base_url: Meta's production host. */
+    assert_string_equal(req.url, "https://graph.facebook.com/v21.0/1234567890/events?access_token=t");
+    json_t *body = json_loadb(req.body, req.body_len, 0, NULL);
+    assert_non_null(body);
+    assert_int_equal(json_array_size(json_object_get(body, "data")), 3);
+    assert_string_equal(json_string_value(json_object_get(body, "test_event_code")), "TEST42");
+    json_decref(body);
+    sluice_vendor_request_dispose(&req);
+    sluice_vendor_item_dispose(&a);
+    sluice_vendor_item_dispose(&b);
+    sluice_vendor_item_dispose(&c);
+    json_decref(secret);
+    free(raw);
+}
+
+static void test_seven_days(void **state)
+{
+    (void)state;
+    size_t len;
+    char *raw = vfix_envelope(NULL, &len);
+    const sluice_integration_t *it = vfix_integration(cfg, "meta");
+    sluice_vendor_item_t item;
+    char why[256];
+    /* 7 days and 1 second after the event: dead-lettered on its own, with the reason. */
+    vfix_map(it, raw, len, VFIX_RECEIVED_MS - 400 + 7LL * 86400000 + 1000, SLUICE_MAP_DEAD, &item, why, sizeof(why));
+    assert_non_null(strstr(why, "older than 7 days"));
+    /* 6 days: still fine. */
+    vfix_map(it, raw, len, VFIX_RECEIVED_MS + 6LL * 86400000, SLUICE_MAP_OK, &item, why, sizeof(why));
+    sluice_vendor_item_dispose(&item);
+    free(raw);
+}
+
+static void test_types(void **state)
+{
+    (void)state;
+    const sluice_integration_t *it = vfix_integration(cfg, "meta");
+    const char *skipped[] = {"{\"type\":\"identify\"}", "{\"type\":\"screen\",\"name\":\"Home\"}",
+                             "{\"type\":\"group\",\"groupId\":\"g\"}", "{\"type\":\"alias\",\"previousId\":\"p\"}"};
+    for (size_t i = 0; i < sizeof(skipped) / sizeof(skipped[0]); i++) {
+        size_t len;
+        char *raw = vfix_envelope(skipped[i], &len);
+        sluice_vendor_item_t item;
+        char why[256];
+        vfix_map(it, raw, len, VFIX_NOW_MS, SLUICE_MAP_SKIP, &item, why, sizeof(why));
+        free(raw);
+    }
+    json_t *ev = mapped("meta", "{\"type\":\"page\",\"name\":\"Checkout\"}");
+    assert_string_equal(json_string_value(json_object_get(ev, "event_name")), "PageView");
+    json_decref(ev);
+    /* A custom event keeps its name; standard ones are translated. */
+    ev = mapped("meta", "{\"event\":\"Newsletter Joined\"}");
+    assert_string_equal(json_string_value(json_object_get(ev, "event_name")), "Newsletter Joined");
+    json_decref(ev);
+    ev = mapped("meta", "{\"event\":\"Product Added\"}");
+    assert_string_equal(json_string_value(json_object_get(ev, "event_name")), "AddToCart");
+    json_decref(ev);
+}
+
+static void test_raw_pii_never_sent(void **state)
+{
+    (void)state;
+    /* The org did not hash these: Meta wants hashes, and the worker never hashes, so they stay out. */
+    json_t *ev = mapped("meta", "{\"userId\":\"user-4711\",\"context\":{\"userAgent\":\"UA\",\"traits\":{\"email\":"
+                                "\"jane@example.com\",\"phone\":\"+1 650 555 1212\"}}}");
+    json_t *ud = json_object_get(ev, "user_data");
+    assert_null(json_object_get(ud, "em"));
+    assert_null(json_object_get(ud, "ph"));
+    assert_null(json_object_get(ud, "external_id"));
+    assert_string_equal(json_string_value(json_object_get(ud, "client_user_agent")), "UA");
+    char *s = json_dumps(ev, JSON_COMPACT);
+    assert_null(strstr(s, "jane@example.com"));
+    assert_null(strstr(s, "user-4711"));
+    free(s);
+    json_decref(ev);
+}
+
+static void test_fbc_from_click_id(void **state)
+{
+    (void)state;
+    json_t *ev = mapped("meta", "{\"context\":{\"userAgent\":\"UA\",\"clickIds\":{\"fbclid\":\"AbC\"}}}");
+    /* fb.1.<event time ms>.<fbclid> */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "user_data"), "fbc")),
+                        "fb.1.1795444910125.AbC");
+    json_decref(ev);
+}
+
+static void test_user_agent_required(void **state)
+{
+    (void)state;
+    size_t len;
+    char *raw = vfix_envelope("{\"context\":{\"ip\":\"1.2.3.4\"}}", &len);
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(vfix_integration(cfg, "meta"), raw, len, VFIX_NOW_MS, SLUICE_MAP_DEAD, &item, why, sizeof(why));
+    assert_non_null(strstr(why, "client_user_agent"));
+    free(raw);
+}
+
+static void test_missing_token(void **state)
+{
+    (void)state;
+    sluice_vendor_item_t item = {.body = "{}", .body_len = 2};
+    const sluice_vendor_item_t *items[1] = {&item};
+    json_t *secret = json_object();
+    sluice_vendor_request_t req;
+    sluice_err_t err = {{0}};
+    assert_int_equal(
+        sluice_vendor_meta.build(vfix_integration(cfg, "meta"), secret, NULL, items, 1, VFIX_NOW_MS, &req, &err), -1);
+    assert_non_null(strstr(err.msg, "access_token"));
+    json_decref(secret);
+}
+
+static void test_classify(void **state)
+{
+    (void)state;
+    char why[256];
+    const char *ok = "{\"events_received\":1,\"messages\":[],\"fbtrace_id\":\"x\"}";
+    assert_int_equal(sluice_vendor_meta.classify(200, ok, strlen(ok), why, sizeof(why)), SLUICE_VERDICT_OK);
+    const char *bad = "{\"error\":{\"message\":\"Invalid parameter\",\"type\":\"OAuthException\",\"code\":100,"
+                      "\"error_subcode\":2804003,\"fbtrace_id\":\"x\"}}";
+    assert_int_equal(sluice_vendor_meta.classify(400, bad, strlen(bad), why, sizeof(why)), SLUICE_VERDICT_FAIL);
+    assert_string_equal(why, "HTTP 400 (Meta error 100/2804003)");
+    const char *throttled = "{\"error\":{\"message\":\"limit\",\"code\":17}}";
+    assert_int_equal(sluice_vendor_meta.classify(400, throttled, strlen(throttled), why, sizeof(why)),
+                     SLUICE_VERDICT_RETRY);
+    const char *transient = "{\"error\":{\"message\":\"try later\",\"code\":100,\"is_transient\":true}}";
+    assert_int_equal(sluice_vendor_meta.classify(400, transient, strlen(transient), why, sizeof(why)),
+                     SLUICE_VERDICT_RETRY);
+    assert_int_equal(sluice_vendor_meta.classify(500, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    assert_string_equal(why, "HTTP 500");
+    assert_int_equal(sluice_vendor_meta.classify(429, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    assert_int_equal(sluice_vendor_meta.classify(403, "not json", 8, why, sizeof(why)), SLUICE_VERDICT_FAIL);
+    /* The message text of Meta's answer is never copied: it can quote the event. */
+    assert_null(strstr(why, "Invalid parameter"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden_request),    cmocka_unit_test(test_batch_and_test_event_code),
+        cmocka_unit_test(test_seven_days),        cmocka_unit_test(test_types),
+        cmocka_unit_test(test_raw_pii_never_sent), cmocka_unit_test(test_fbc_from_click_id),
+        cmocka_unit_test(test_user_agent_required), cmocka_unit_test(test_missing_token),
+        cmocka_unit_test(test_classify),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,117 @@
+/* Tests for vendors/tiktok.c: the exact Events API request for the reference envelope (golden
+ * file), the Access-Token header, the `tiktok` hash variant for phones, click ids, skipped
+ * types, and TikTok's business codes inside HTTP 200 answers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/unit/vendors/vfix.h"
+#include "vendors/vendor.h"
+
+static sluice_config_t *cfg;
+
+static int setup(void **state)
+{
+    (void)state;
+    cfg = vfix_config();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sluice_config_free(cfg);
+    return 0;
+}
+
+static void test_golden_request(void **state)
+{
+    (void)state;
+    size_t len;
+    char *raw = vfix_envelope(NULL, &len);
+    const sluice_integration_t *it = vfix_integration(cfg, "tiktok");
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(it, raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    assert_null(item.group);
+    json_t *secret = json_pack("{s:s}", "access_token", "tt-token-1");
+    const sluice_vendor_item_t *items[1] = {&item};
+    sluice_vendor_request_t req;
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_vendor_tiktok.build(it, secret, NULL, items, 1, VFIX_NOW_MS, &req, &err), 0);
+    assert_string_equal(req.url, "https://tiktok.test/open_api/v1.3/event/track/");
+    assert_int_equal(req.header_count, 2);
+    assert_string_equal(req.headers[0], "Access-Token: tt-token-1");
+    assert_string_equal(req.headers[1], "Content-Type: application/json");
+    char *golden = vfix_read("tiktok.json", NULL);
+    if (strcmp(req.body, golden) != 0)
+        print_error("body:\n%s\n", req.body);
+    assert_string_equal(req.body, golden);
+    free(golden);
+    json_t *body = json_loadb(req.body, req.body_len, 0, NULL);
+    json_t *user = json_object_get(json_array_get(json_object_get(body, "data"), 0), "user");
+    /* E.164 with '+' for TikTok, not Meta's digits-only hash that the field itself holds. */
+    assert_string_equal(json_string_value(json_object_get(user, "phone")),
+                        "1e231c66011e7a2d867a9cfae267a6aff103cf4913640b6e71a99850fc0ffbc8");
+    assert_string_equal(json_string_value(json_object_get(user, "ttclid")), "E.C.P.v3ttclid");
+    json_decref(body);
+    sluice_vendor_request_dispose(&req);
+    sluice_vendor_item_dispose(&item);
+    json_decref(secret);
+    free(raw);
+}
+
+static void test_types(void **state)
+{
+    (void)state;
+    const sluice_integration_t *it = vfix_integration(cfg, "tiktok");
+    size_t len;
+    char *raw = vfix_envelope("{\"type\":\"page\",\"name\":\"x\"}", &len);
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(it, raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    json_t *ev = json_loadb(item.body, item.body_len, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(ev, "event")), "Pageview");
+    json_decref(ev);
+    sluice_vendor_item_dispose(&item);
+    free(raw);
+    raw = vfix_envelope("{\"type\":\"identify\"}", &len);
+    vfix_map(it, raw, len, VFIX_NOW_MS, SLUICE_MAP_SKIP, &item, why, sizeof(why));
+    free(raw);
+}
+
+static void test_classify(void **state)
+{
+    (void)state;
+    char why[128];
+    const char *ok = "{\"code\":0,\"message\":\"OK\"}";
+    assert_int_equal(sluice_vendor_tiktok.classify(200, ok, strlen(ok), why, sizeof(why)), SLUICE_VERDICT_OK);
+    const char *bad = "{\"code\":40002,\"message\":\"Invalid event\"}";
+    assert_int_equal(sluice_vendor_tiktok.classify(200, bad, strlen(bad), why, sizeof(why)), SLUICE_VERDICT_FAIL);
+    assert_string_equal(why, "HTTP 200 (TikTok code 40002)");
+    const char *limited = "{\"code\":40100,\"message\":\"Too many requests\"}";
+    assert_int_equal(sluice_vendor_tiktok.classify(200, limited, strlen(limited), why, sizeof(why)),
+                     SLUICE_VERDICT_RETRY);
+    const char *server = "{\"code\":50002}";
+    assert_int_equal(sluice_vendor_tiktok.classify(200, server, strlen(server), why, sizeof(why)),
+                     SLUICE_VERDICT_RETRY);
+    assert_int_equal(sluice_vendor_tiktok.classify(200, "<html>", 6, why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    assert_int_equal(sluice_vendor_tiktok.classify(502, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    assert_int_equal(sluice_vendor_tiktok.classify(401, "", 0, why, sizeof(why)), SLUICE_VERDICT_FAIL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden_request),
+        cmocka_unit_test(test_types),
+        cmocka_unit_test(test_classify),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,345 @@
+/*
+ * `sluicectl dlq list|replay`: reads the dead-letter topic from its beginning to its current end
+ * (no consumer group, nothing committed), filtered by vendor and time. `list` prints each
+ * message's headers as a JSON line (never the envelope); `replay` produces the envelopes back to
+ * the events topic with their original key and headers, optionally marked for the one
+ * integration that failed (`--to-vendor`). Main thread (librdkafka has its own).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+
+#include "common/err.h"
+#include "config/config.h"
+#include "tools/commands.h"
+#include "vendors/dlq.h"
+#include "vendors/envelope.h"
+#include "vendors/vendor.h"
+
+#define WAIT_MS 15000
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sluicectl dlq list   --config FILE [--vendor V] [--since T]\n"
+            "       sluicectl dlq replay --config FILE [--vendor V] [--since T] [--to-vendor]\n"
+            "\n"
+            "list    one JSON line per dead letter: partition, offset, time and its headers (org, source, type,\n"
+            "        vendor, integration, status, attempts, error, failed_at); never the event itself\n"
+            "replay  produce the dead letters back to the events topic (kafka.topic) with their key and headers;\n"
+            "        every vendor's worker sees them again (vendors dedupe on the event id). --to-vendor marks\n"
+            "        each for the one integration that dead-lettered it, so only that one delivers it\n"
+            "\n"
+            "  --vendor V   only dead letters of vendor V (%s)\n"
+            "  --since T    only those written at or after T: an ISO-8601 time (2026-11-23T10:00:00Z) or an age\n"
+            "               such as 30m, 6h, 2d\n",
+            sluice_vendor_names());
+}
+
+static int parse_since(const char *s, int64_t *out)
+{
+    if (sluice_time_parse_ms(s, out) == 0)
+        return 0;
+    char *end;
+    errno = 0;
+    long long n = strtoll(s, &end, 10);
+    long long mult = 0;
+    if (end != s && errno == 0 && n >= 0 && end[0] != '\0' && end[1] == '\0') {
+        mult = end[0] == 's' ? 1000 : end[0] == 'm' ? 60000 : end[0] == 'h' ? 3600000 : end[0] == 'd' ? 86400000 : 0;
+    }
+    if (mult == 0)
+        return -1;
+    *out = sluice_now_ms() - n * mult;
+    return 0;
+}
+
+typedef struct opts {
+    const char *cmd, *config, *vendor;
+    int64_t since_ms;
+    int to_vendor;
+} opts_t;
+
+/* Reads every message of the topic up to the end it has now; calls cb for each. Returns the
+ * number of messages read, or -1. */
+static long read_all(rd_kafka_t *rk, const char *topic, int (*cb)(const rd_kafka_message_t *m, void *ud), void *ud,
+                     sluice_err_t *err)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, WAIT_MS);
+    rd_kafka_topic_destroy(t);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return sluice_err_set(err, "kafka metadata for %s: %s", topic, rd_kafka_err2str(e));
+    if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        sluice_err_set(err, "topic %s: %s", topic,
+                       md->topic_cnt == 1 ? rd_kafka_err2str(md->topics[0].err) : "not found");
+        rd_kafka_metadata_destroy(md);
+        return -1;
+    }
+    int nparts = md->topics[0].partition_cnt;
+    rd_kafka_topic_partition_list_t *assign = rd_kafka_topic_partition_list_new(nparts);
+    int64_t *end = calloc((size_t)nparts + 1, sizeof(*end));
+    int remaining = 0;
+    for (int i = 0; i < nparts; i++) {
+        int32_t p = md->topics[0].partitions[i].id;
+        int64_t lo = 0, hi = 0;
+        e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, WAIT_MS);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            sluice_err_set(err, "watermarks of %s [%d]: %s", topic, p, rd_kafka_err2str(e));
+            rd_kafka_metadata_destroy(md);
+            rd_kafka_topic_partition_list_destroy(assign);
+            free(end);
+            return -1;
+        }
+        if (hi > lo) {
+            rd_kafka_topic_partition_list_add(assign, topic, p)->offset = lo;
+            if (p >= 0 && p < nparts)
+                end[p] = hi;
+            remaining++;
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+    long n = 0;
+    if (remaining > 0)
+        rd_kafka_assign(rk, assign);
+    rd_kafka_topic_partition_list_destroy(assign);
+    int64_t deadline = sluice_mono_ms() + WAIT_MS;
+    while (remaining > 0) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (m == NULL) {
+            if (sluice_mono_ms() > deadline) {
+                free(end);
+                return sluice_err_set(err, "timed out reading %s", topic);
+            }
+            continue;
+        }
+        deadline = sluice_mono_ms() + WAIT_MS;
+        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                fprintf(stderr, "warning: %s\n", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (m->partition >= 0 && m->partition < nparts && m->offset < end[m->partition]) {
+            n++;
+            int rc = cb(m, ud);
+            if (m->offset == end[m->partition] - 1)
+                remaining--;
+            rd_kafka_message_destroy(m);
+            if (rc != 0) {
+                free(end);
+                return sluice_err_set(err, "stopped after an error");
+            }
+        } else {
+            rd_kafka_message_destroy(m);
+        }
+    }
+    free(end);
+    return n;
+}
+
+typedef struct run {
+    const opts_t *o;
+    rd_kafka_t *producer;
+    const char *events_topic;
+    long matched, produced, failed;
+} run_t;
+
+static int matches(const run_t *r, const rd_kafka_message_t *m, sluice_dlq_info_t *info)
+{
+    sluice_dlq_read_headers(m, info);
+    if (r->o->vendor != NULL && strcmp(info->vendor, r->o->vendor) != 0)
+        return 0;
+    rd_kafka_timestamp_type_t tt;
+    int64_t ts = rd_kafka_message_timestamp(m, &tt);
+    if (r->o->since_ms > 0 && ts >= 0 && ts < r->o->since_ms)
+        return 0;
+    return 1;
+}
+
+static int on_list(const rd_kafka_message_t *m, void *ud)
+{
+    run_t *r = ud;
+    sluice_dlq_info_t info;
+    if (!matches(r, m, &info))
+        return 0;
+    r->matched++;
+    rd_kafka_timestamp_type_t tt;
+    json_t *line = json_pack("{s:i,s:I,s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "partition", (int)m->partition,
+                             "offset", (json_int_t)m->offset, "timestamp_ms",
+                             (json_int_t)rd_kafka_message_timestamp(m, &tt), "org", info.org, "source", info.source,
+                             "type", info.type, "vendor", info.vendor, "integration", info.integration, "status",
+                             info.status, "attempts", info.attempts, "error", info.error, "failed_at", info.failed_at);
+    char *s = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    if (s != NULL)
+        printf("%s\n", s);
+    free(s);
+    json_decref(line);
+    return 0;
+}
+
+static void on_replayed(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    run_t *r = opaque;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        r->produced++;
+    } else {
+        r->failed++;
+        fprintf(stderr, "sluicectl dlq replay: a replayed event was not acknowledged: %s\n",
+                rd_kafka_err2str(m->err));
+    }
+}
+
+static int on_replay(const rd_kafka_message_t *m, void *ud)
+{
+    run_t *r = ud;
+    sluice_dlq_info_t info;
+    if (!matches(r, m, &info))
+        return 0;
+    r->matched++;
+    rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+    if (info.org[0])
+        rd_kafka_header_add(h, "org", -1, info.org, -1);
+    if (info.source[0])
+        rd_kafka_header_add(h, "source", -1, info.source, -1);
+    if (info.type[0])
+        rd_kafka_header_add(h, "type", -1, info.type, -1);
+    if (r->o->to_vendor && info.integration[0] && strcmp(info.integration, "-") != 0) {
+        char target[160];
+        snprintf(target, sizeof(target), "%s/%s", info.vendor, info.integration);
+        rd_kafka_header_add(h, SLUICE_DLQ_REPLAY_TO, -1, target, -1);
+    }
+    rd_kafka_resp_err_t e;
+    while ((e = rd_kafka_producev(r->producer, RD_KAFKA_V_TOPIC(r->events_topic),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(m->key, m->key_len),
+                                  RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END)) ==
+           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        rd_kafka_poll(r->producer, 100);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_headers_destroy(h);
+        fprintf(stderr, "sluicectl dlq replay: %s\n", rd_kafka_err2str(e));
+        return -1;
+    }
+    rd_kafka_poll(r->producer, 0);
+    return 0;
+}
+
+int sluicectl_cmd_dlq(int argc, char **argv)
+{
+    opts_t o = {0};
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    o.cmd = argv[1];
+    int replay = strcmp(o.cmd, "replay") == 0;
+    if (!replay && strcmp(o.cmd, "list") != 0) {
+        fprintf(stderr, "sluicectl dlq: unknown command '%s'\n\n", o.cmd);
+        usage(stderr);
+        return 2;
+    }
+    for (int i = 2; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--to-vendor") == 0 && replay) {
+            o.to_vendor = 1;
+        } else if (strcmp(argv[i], "--config") == 0 && v != NULL) {
+            o.config = v, i++;
+        } else if (strcmp(argv[i], "--vendor") == 0 && v != NULL) {
+            if (sluice_vendor_find(v) == NULL) {
+                fprintf(stderr, "sluicectl dlq: unknown vendor '%s' (one of: %s)\n", v, sluice_vendor_names());
+                return 2;
+            }
+            o.vendor = v, i++;
+        } else if (strcmp(argv[i], "--since") == 0 && v != NULL) {
+            if (parse_since(v, &o.since_ms) != 0) {
+                fprintf(stderr, "sluicectl dlq: --since: '%s' is neither an ISO-8601 time nor an age like 30m\n", v);
+                return 2;
+            }
+            i++;
+        } else {
+            fprintf(stderr, "sluicectl dlq: unknown or incomplete option '%s'\n\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (o.config == NULL) {
+        fprintf(stderr, "sluicectl dlq: --config is required\n");
+        return 2;
+    }
+    sluice_config_diag_t diag;
+    sluice_config_diag_init(&diag);
+    sluice_config_t *cfg = sluice_config_load(o.config, 0, &diag);
+    for (size_t i = 0; i < diag.count; i++)
+        fprintf(stderr, "%s\n", diag.msgs[i]);
+    sluice_config_diag_dispose(&diag);
+    if (cfg == NULL)
+        return 1;
+
+    int rc = 1;
+    sluice_err_t err = {{0}};
+    run_t r = {.o = &o, .events_topic = cfg->kafka.topic};
+    char group[64];
+    snprintf(group, sizeof(group), "sluicectl-dlq-%ld", (long)getpid());
+    /* A group id is required by the consumer API; it only ever assigns, never commits. */
+    const char *const cdefaults[] = {"group.id", group, "enable.auto.commit", "false", "enable.partition.eof", "false",
+                                     NULL};
+    rd_kafka_conf_t *conf = sluice_dlq_kafka_conf(&cfg->kafka, "sluicectl-dlq", cdefaults, &err);
+    rd_kafka_t *consumer = NULL;
+    char errstr[512];
+    if (conf == NULL || (consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr))) == NULL) {
+        if (conf != NULL) {
+            rd_kafka_conf_destroy(conf);
+            sluice_err_set(&err, "kafka consumer: %s", errstr);
+        }
+        fprintf(stderr, "sluicectl dlq: %s\n", err.msg);
+        goto out;
+    }
+    if (replay) {
+        const char *const pdefaults[] = {"enable.idempotence", "true", "acks", "all", NULL};
+        rd_kafka_conf_t *pconf = sluice_dlq_kafka_conf(&cfg->kafka, "sluicectl-replay", pdefaults, &err);
+        if (pconf == NULL) {
+            fprintf(stderr, "sluicectl dlq: %s\n", err.msg);
+            goto out;
+        }
+        rd_kafka_conf_set_opaque(pconf, &r);
+        rd_kafka_conf_set_dr_msg_cb(pconf, on_replayed);
+        if ((r.producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, errstr, sizeof(errstr))) == NULL) {
+            rd_kafka_conf_destroy(pconf);
+            fprintf(stderr, "sluicectl dlq: kafka producer: %s\n", errstr);
+            goto out;
+        }
+    }
+    long n = read_all(consumer, cfg->kafka.dlq_topic, replay ? on_replay : on_list, &r, &err);
+    if (n < 0) {
+        fprintf(stderr, "sluicectl dlq %s: %s\n", o.cmd, err.msg);
+        goto out;
+    }
+    if (replay) {
+        rd_kafka_flush(r.producer, WAIT_MS);
+        rd_kafka_poll(r.producer, 0);
+        long lost = r.matched - r.produced;
+        fprintf(stderr, "replayed %ld of %ld dead letters to %s%s\n", r.produced, r.matched, cfg->kafka.topic,
+                o.to_vendor ? " (each for its own integration)" : "");
+        rc = lost == 0 ? 0 : 1;
+    } else {
+        fprintf(stderr, "%ld dead letters (%ld in %s)\n", r.matched, n, cfg->kafka.dlq_topic);
+        rc = 0;
+    }
+out:
+    if (consumer != NULL) {
+        rd_kafka_consumer_close(consumer);
+        rd_kafka_destroy(consumer);
+    }
+    if (r.producer != NULL)
+        rd_kafka_destroy(r.producer);
+    sluice_config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,250 @@
+/*
+ * `sluicectl vault put|list|delete|rotate|migrate`: the operator's side of the credential vault
+ * (vendors/vault.h). Secrets are read from stdin or a file, never from the command line, checked
+ * against what the vendor needs, sealed, and the buffer is wiped. Main thread.
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "config/config.h"
+#include "crypto/ct.h"
+#include "crypto/keyring.h"
+#include "tools/commands.h"
+#include "vendors/credcache.h"
+#include "vendors/vault.h"
+#include "vendors/vendor.h"
+
+#define SECRET_MAX (64 * 1024)
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sluicectl vault <command> --config FILE [options]\n"
+            "\n"
+            "  put     --org O --name N --vendor V [--file PATH]\n"
+            "          store (or replace) credentials: a JSON object read from PATH or, without --file, stdin.\n"
+            "          meta and tiktok: {\"access_token\":\"...\"}; ga4: {\"api_secret\":\"...\"};\n"
+            "          webhook: {\"secret\":\"...\"} (the signing key of `sign: true`)\n"
+            "  list    [--org O]                  rows without secrets (shown as ***)\n"
+            "  delete  --org O --name N --vendor V\n"
+            "  rotate                             re-seal every row under the newest key (ENCRYPTION_KEY), in one\n"
+            "                                     transaction; older keys must be in SLUICE_KEYRING; safe to rerun\n"
+            "  migrate                            apply pending schema migrations and print the version\n"
+            "\n"
+            "The database is the config's database.url (or SLUICE_DATABASE_URL). put and rotate need\n"
+            "ENCRYPTION_KEY (64 hex characters), SLUICE_KEY_ID and, for older keys, SLUICE_KEYRING.\n"
+            "Every command is recorded in the vault_audit table as $USER. docs/vault.md has the details.\n");
+}
+
+typedef struct args {
+    const char *cmd, *config, *org, *name, *vendor, *file;
+} args_t;
+
+static int parse(int argc, char **argv, args_t *a)
+{
+    memset(a, 0, sizeof(*a));
+    if (argc < 2)
+        return -1;
+    a->cmd = argv[1];
+    for (int i = 2; i < argc; i++) {
+        const char **slot = NULL;
+        if (strcmp(argv[i], "--config") == 0)
+            slot = &a->config;
+        else if (strcmp(argv[i], "--org") == 0)
+            slot = &a->org;
+        else if (strcmp(argv[i], "--name") == 0)
+            slot = &a->name;
+        else if (strcmp(argv[i], "--vendor") == 0)
+            slot = &a->vendor;
+        else if (strcmp(argv[i], "--file") == 0)
+            slot = &a->file;
+        if (slot == NULL || i + 1 >= argc) {
+            fprintf(stderr, "sluicectl vault: unknown or incomplete option '%s'\n", argv[i]);
+            return -1;
+        }
+        *slot = argv[++i];
+    }
+    return 0;
+}
+
+static void actor(char *buf, size_t cap)
+{
+    const char *user = getenv("USER");
+    if (user == NULL || user[0] == '\0') {
+        struct passwd *pw = getpwuid(geteuid());
+        user = pw != NULL ? pw->pw_name : NULL;
+    }
+    if (user != NULL)
+        snprintf(buf, cap, "%s (sluicectl)", user);
+    else
+        snprintf(buf, cap, "uid %ld (sluicectl)", (long)geteuid());
+}
+
+/* Reads the whole secret (at most SECRET_MAX bytes) from path or stdin. Caller wipes and frees. */
+static char *read_secret(const char *path, size_t *len)
+{
+    FILE *f = path ? fopen(path, "r") : stdin;
+    if (f == NULL) {
+        fprintf(stderr, "sluicectl vault: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(SECRET_MAX + 1);
+    size_t n = buf ? fread(buf, 1, SECRET_MAX + 1, f) : 0;
+    if (path != NULL)
+        fclose(f);
+    if (buf == NULL || n > SECRET_MAX) {
+        if (buf != NULL)
+            sluice_secure_zero(buf, SECRET_MAX + 1);
+        free(buf);
+        fprintf(stderr, "sluicectl vault: the secret is larger than %d bytes\n", SECRET_MAX);
+        return NULL;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        n--;
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static void print_row(const sluice_vault_row_t *row, void *ud)
+{
+    (void)ud;
+    printf("%-16s %-20s %-8s %-4d %-20s %-20s ***\n", row->org, row->name, row->vendor, row->key_id, row->created_at,
+           row->updated_at);
+}
+
+static int need(const args_t *a, const char *what, const char *value)
+{
+    if (value == NULL) {
+        fprintf(stderr, "sluicectl vault %s: %s is required\n", a->cmd, what);
+        return -1;
+    }
+    return 0;
+}
+
+int sluicectl_cmd_vault(int argc, char **argv)
+{
+    args_t a;
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (parse(argc, argv, &a) != 0) {
+        usage(stderr);
+        return 2;
+    }
+    int put = strcmp(a.cmd, "put") == 0, list = strcmp(a.cmd, "list") == 0, del = strcmp(a.cmd, "delete") == 0,
+        rotate = strcmp(a.cmd, "rotate") == 0, migrate = strcmp(a.cmd, "migrate") == 0;
+    if (!put && !list && !del && !rotate && !migrate) {
+        fprintf(stderr, "sluicectl vault: unknown command '%s'\n\n", a.cmd);
+        usage(stderr);
+        return 2;
+    }
+    if (need(&a, "--config", a.config) != 0 ||
+        ((put || del) && (need(&a, "--org", a.org) || need(&a, "--name", a.name) || need(&a, "--vendor", a.vendor))))
+        return 2;
+    const sluice_vendor_ops_t *ops = NULL;
+    if (a.vendor != NULL && (ops = sluice_vendor_find(a.vendor)) == NULL) {
+        fprintf(stderr, "sluicectl vault: unknown vendor '%s' (one of: %s)\n", a.vendor, sluice_vendor_names());
+        return 2;
+    }
+    sluice_secret_allocator_install();
+
+    sluice_err_t err = {{0}};
+    sluice_keyring_t *kr = NULL;
+    if (put || rotate || getenv("ENCRYPTION_KEY") != NULL) {
+        /* A malformed key is an error even where the command would not use it. */
+        if ((kr = sluice_keyring_from_env(&err)) == NULL) {
+            fprintf(stderr, "sluicectl vault: %s\n", err.msg);
+            return 1;
+        }
+    }
+    sluice_config_diag_t diag;
+    sluice_config_diag_init(&diag);
+    sluice_config_t *cfg = sluice_config_load(a.config, 0, &diag);
+    for (size_t i = 0; i < diag.count; i++)
+        fprintf(stderr, "%s\n", diag.msgs[i]);
+    sluice_config_diag_dispose(&diag);
+    int rc = 1;
+    sluice_vault_t *v = NULL;
+    char *secret = NULL;
+    size_t secret_len = 0;
+    if (cfg == NULL)
+        goto out;
+    if (a.org != NULL && sluice_config_find_org(cfg, a.org) == NULL && !del) {
+        fprintf(stderr, "sluicectl vault: org '%s' is not in %s\n", a.org, a.config);
+        goto out;
+    }
+    if (put) {
+        const sluice_org_t *org = sluice_config_find_org(cfg, a.org);
+        int used = 0;
+        for (size_t i = 0; i < org->integration_count && !used; i++)
+            used = strcmp(org->integrations[i].credentials, a.name) == 0 && org->integrations[i].vendor == ops->kind;
+        if (!used)
+            fprintf(stderr, "warning: no %s integration of org '%s' uses credentials '%s' yet\n", ops->name, a.org,
+                    a.name);
+        if ((secret = read_secret(a.file, &secret_len)) == NULL)
+            goto out;
+        if (sluice_vendor_check_secret(ops, secret, secret_len, &err) != 0) {
+            fprintf(stderr, "sluicectl vault put: %s\n", err.msg);
+            goto out;
+        }
+    }
+    char who[128];
+    actor(who, sizeof(who));
+    if ((v = sluice_vault_open(cfg->database.url, kr, who, &err)) == NULL) {
+        fprintf(stderr, "sluicectl vault: %s\n", err.msg);
+        goto out;
+    }
+    if (put) {
+        int created = 0;
+        if (sluice_vault_put(v, a.org, a.name, ops->name, secret, secret_len, &created, &err) != SLUICE_VAULT_OK) {
+            fprintf(stderr, "sluicectl vault put: %s\n", err.msg);
+            goto out;
+        }
+        printf("%s credentials '%s' (%s) of org '%s' under key id %u\n", created ? "stored" : "replaced", a.name,
+               ops->name, a.org, sluice_keyring_primary_kid(kr));
+    } else if (list) {
+        printf("%-16s %-20s %-8s %-4s %-20s %-20s %s\n", "ORG", "NAME", "VENDOR", "KEY", "CREATED", "UPDATED",
+               "SECRET");
+        if (sluice_vault_list(v, a.org, print_row, NULL, &err) < 0) {
+            fprintf(stderr, "sluicectl vault list: %s\n", err.msg);
+            goto out;
+        }
+    } else if (del) {
+        int r = sluice_vault_delete(v, a.org, a.name, ops->name, &err);
+        if (r != SLUICE_VAULT_OK) {
+            fprintf(stderr, "sluicectl vault delete: %s\n", err.msg);
+            goto out;
+        }
+        printf("deleted credentials '%s' (%s) of org '%s'\n", a.name, ops->name, a.org);
+    } else if (rotate) {
+        size_t rotated = 0, unchanged = 0;
+        if (sluice_vault_rotate(v, &rotated, &unchanged, &err) != SLUICE_VAULT_OK) {
+            fprintf(stderr, "sluicectl vault rotate: %s\n", err.msg);
+            goto out;
+        }
+        printf("rotated %zu rows to key id %u (%zu already under it)\n", rotated, sluice_keyring_primary_kid(kr),
+               unchanged);
+    } else {
+        int version = 0;
+        if (sluice_vault_schema_version(v, &version, &err) != 0) {
+            fprintf(stderr, "sluicectl vault migrate: %s\n", err.msg);
+            goto out;
+        }
+        printf("vault schema version %d\n", version);
+    }
+    rc = 0;
+out:
+    if (secret != NULL)
+        sluice_vault_free_secret(secret, SECRET_MAX + 1);
+    sluice_vault_close(v);
+    sluice_config_free(cfg);
+    sluice_keyring_free(kr);
+    return rc;
+}

@@ -1,0 +1,153 @@
+/*
+ * TTL cache of decrypted credentials (see credcache.h). A short list: one entry per
+ * integration's credentials, so a linear scan is the simplest correct structure. One thread.
+ */
+#include "vendors/credcache.h"
+
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/ct.h"
+
+typedef struct entry {
+    char *org, *name, *vendor;
+    json_t *secret;
+    int64_t expires_ms;
+    struct entry *next;
+} entry_t;
+
+struct sluice_credcache {
+    int64_t ttl_ms;
+    entry_t *head;
+    size_t count;
+};
+
+static void *alloc_fn(size_t n)
+{
+    return malloc(n);
+}
+
+static void wipe_free_fn(void *p)
+{
+    if (p == NULL)
+        return;
+    sluice_secure_zero(p, malloc_usable_size(p));
+    free(p);
+}
+
+void sluice_secret_allocator_install(void)
+{
+    json_set_alloc_funcs(alloc_fn, wipe_free_fn);
+}
+
+sluice_credcache_t *sluice_credcache_create(unsigned ttl_s)
+{
+    sluice_credcache_t *c = calloc(1, sizeof(*c));
+    if (c != NULL)
+        c->ttl_ms = (int64_t)ttl_s * 1000;
+    return c;
+}
+
+static void entry_free(entry_t *e)
+{
+    /* The JSON strings are wiped by the allocator installed above; the names are not secret. */
+    json_decref(e->secret);
+    free(e->org);
+    free(e->name);
+    free(e->vendor);
+    free(e);
+}
+
+void sluice_credcache_destroy(sluice_credcache_t *c)
+{
+    if (c == NULL)
+        return;
+    for (entry_t *e = c->head, *next; e != NULL; e = next) {
+        next = e->next;
+        entry_free(e);
+    }
+    free(c);
+}
+
+static entry_t **find(sluice_credcache_t *c, const char *org, const char *name, const char *vendor)
+{
+    for (entry_t **pp = &c->head; *pp != NULL; pp = &(*pp)->next) {
+        entry_t *e = *pp;
+        if (strcmp(e->org, org) == 0 && strcmp(e->name, name) == 0 && strcmp(e->vendor, vendor) == 0)
+            return pp;
+    }
+    return NULL;
+}
+
+static void unlink_entry(sluice_credcache_t *c, entry_t **pp)
+{
+    entry_t *e = *pp;
+    *pp = e->next;
+    c->count--;
+    entry_free(e);
+}
+
+const json_t *sluice_credcache_get(sluice_credcache_t *c, const char *org, const char *name, const char *vendor,
+                                   int64_t now_ms)
+{
+    entry_t **pp = find(c, org, name, vendor);
+    if (pp == NULL)
+        return NULL;
+    if ((*pp)->expires_ms <= now_ms) {
+        unlink_entry(c, pp);
+        return NULL;
+    }
+    return (*pp)->secret;
+}
+
+const json_t *sluice_credcache_put(sluice_credcache_t *c, const char *org, const char *name, const char *vendor,
+                                   const char *plaintext, size_t len, int64_t now_ms, sluice_err_t *err)
+{
+    json_t *secret = json_loadb(plaintext, len, 0, NULL);
+    if (secret == NULL || !json_is_object(secret)) {
+        json_decref(secret);
+        sluice_err_set(err, "the stored secret is not a JSON object");
+        return NULL;
+    }
+    entry_t **pp = find(c, org, name, vendor);
+    if (pp != NULL)
+        unlink_entry(c, pp);
+    entry_t *e = calloc(1, sizeof(*e));
+    if (e == NULL || (e->org = strdup(org)) == NULL || (e->name = strdup(name)) == NULL ||
+        (e->vendor = strdup(vendor)) == NULL) {
+        if (e != NULL) {
+            e->secret = secret;
+            entry_free(e);
+        } else {
+            json_decref(secret);
+        }
+        sluice_err_set(err, "out of memory");
+        return NULL;
+    }
+    e->secret = secret;
+    e->expires_ms = now_ms + c->ttl_ms;
+    e->next = c->head;
+    c->head = e;
+    c->count++;
+    return secret;
+}
+
+size_t sluice_credcache_sweep(sluice_credcache_t *c, int64_t now_ms)
+{
+    size_t dropped = 0;
+    for (entry_t **pp = &c->head; *pp != NULL;) {
+        if ((*pp)->expires_ms <= now_ms) {
+            unlink_entry(c, pp);
+            dropped++;
+        } else {
+            pp = &(*pp)->next;
+        }
+    }
+    return dropped;
+}
+
+size_t sluice_credcache_size(const sluice_credcache_t *c)
+{
+    return c->count;
+}

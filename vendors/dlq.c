@@ -1,0 +1,107 @@
+/*
+ * DLQ headers (see dlq.h) and the shared librdkafka configuration. Any thread; librdkafka's log
+ * callback runs on its own threads and only writes a JSON line.
+ */
+#include "vendors/dlq.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+
+static int add(rd_kafka_headers_t *h, const char *name, const char *value)
+{
+    return rd_kafka_header_add(h, name, -1, value, -1) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
+}
+
+int sluice_dlq_add_headers(rd_kafka_headers_t *hdrs, const sluice_dlq_failure_t *f)
+{
+    char attempts[16], when[40], error[SLUICE_DLQ_ERROR_MAX + 1];
+    snprintf(attempts, sizeof(attempts), "%u", f->attempts);
+    time_t secs = (time_t)(f->failed_at_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when + n, sizeof(when) - n, ".%03dZ", (int)(f->failed_at_ms % 1000));
+    snprintf(error, sizeof(error), "%s", f->error ? f->error : "");
+    /* One line: curl's texts never hold newlines, but a header value must not either way. */
+    for (char *p = error; *p; p++) {
+        if (*p == '\r' || *p == '\n')
+            *p = ' ';
+    }
+    if (add(hdrs, "vendor", f->vendor) || add(hdrs, "integration", f->integration) ||
+        add(hdrs, "status", f->status) || add(hdrs, "attempts", attempts) || add(hdrs, "error", error) ||
+        add(hdrs, "failed_at", when))
+        return -1;
+    return 0;
+}
+
+void sluice_dlq_header(const rd_kafka_message_t *m, const char *name, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    rd_kafka_headers_t *h = NULL;
+    const void *v;
+    size_t len;
+    if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(h, name, &v, &len) != RD_KAFKA_RESP_ERR_NO_ERROR || v == NULL)
+        return;
+    if (len >= cap)
+        len = cap - 1;
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+}
+
+void sluice_dlq_read_headers(const rd_kafka_message_t *m, sluice_dlq_info_t *out)
+{
+    sluice_dlq_header(m, "org", out->org, sizeof(out->org));
+    sluice_dlq_header(m, "source", out->source, sizeof(out->source));
+    sluice_dlq_header(m, "type", out->type, sizeof(out->type));
+    sluice_dlq_header(m, "vendor", out->vendor, sizeof(out->vendor));
+    sluice_dlq_header(m, "integration", out->integration, sizeof(out->integration));
+    sluice_dlq_header(m, "status", out->status, sizeof(out->status));
+    sluice_dlq_header(m, "attempts", out->attempts, sizeof(out->attempts));
+    sluice_dlq_header(m, "error", out->error, sizeof(out->error));
+    sluice_dlq_header(m, "failed_at", out->failed_at, sizeof(out->failed_at));
+}
+
+int sluice_dlq_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, sluice_err_t *err)
+{
+    char errstr[256];
+    if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+        return sluice_err_set(err, "kafka property %s: %s", key, errstr);
+    return 0;
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    sluice_log_level_t l = level <= 3 ? SLUICE_LOG_ERROR : level <= 4 ? SLUICE_LOG_WARN : SLUICE_LOG_DEBUG;
+    sluice_log(l, "kafka.log", "%s: %s", fac, buf);
+}
+
+rd_kafka_conf_t *sluice_dlq_kafka_conf(const sluice_kafka_config_t *kc, const char *client_id,
+                                       const char *const *defaults, sluice_err_t *err)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (conf == NULL) {
+        sluice_err_set(err, "out of memory");
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    if (sluice_dlq_conf_set(conf, "bootstrap.servers", kc->brokers, err) != 0 ||
+        sluice_dlq_conf_set(conf, "client.id", client_id, err) != 0)
+        goto fail;
+    for (size_t i = 0; defaults != NULL && defaults[i] != NULL && defaults[i + 1] != NULL; i += 2) {
+        if (sluice_dlq_conf_set(conf, defaults[i], defaults[i + 1], err) != 0)
+            goto fail;
+    }
+    for (size_t i = 0; i < kc->property_count; i++) {
+        if (sluice_dlq_conf_set(conf, kc->properties[i].key, kc->properties[i].value, err) != 0)
+            goto fail;
+    }
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}

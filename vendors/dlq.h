@@ -1,0 +1,65 @@
+/*
+ * The dead-letter topic's format, shared by the worker (which writes it) and `sluicectl dlq`
+ * (which lists and replays it): the original envelope as value, the original key, the original
+ * headers (org, source, type) and these failure headers, all plain text without PII:
+ *   vendor       meta | ga4 | tiktok | webhook
+ *   integration  the integration's name in the org ("-" when the envelope could not be read)
+ *   status       the vendor's HTTP status, or "-" when no answer decided (timeout, TLS, mapping)
+ *   attempts     how many requests were made (0: refused before sending, e.g. too old)
+ *   error        "HTTP 400 (Meta error 100)", curl's error text, or the mapping's reason
+ *   failed_at    ISO-8601 UTC
+ * A replay for one integration carries `replay-to: <vendor>/<integration>` on sluice.events;
+ * workers of other vendors and other integrations skip it.
+ *
+ * Also: the librdkafka configuration the worker and sluicectl build from the config's kafka
+ * section. Any thread.
+ */
+#ifndef SLUICE_VENDORS_DLQ_H
+#define SLUICE_VENDORS_DLQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "common/err.h"
+#include "config/config.h"
+
+#define SLUICE_DLQ_REPLAY_TO "replay-to"
+
+typedef struct sluice_dlq_failure {
+    const char *vendor;
+    const char *integration;
+    const char *status;   /* "400" or "-" */
+    unsigned attempts;
+    const char *error;    /* truncated to SLUICE_DLQ_ERROR_MAX bytes */
+    int64_t failed_at_ms; /* epoch ms */
+} sluice_dlq_failure_t;
+
+#define SLUICE_DLQ_ERROR_MAX 200
+
+/* Adds the failure headers to hdrs. Returns 0, or -1 when librdkafka refused one. */
+int sluice_dlq_add_headers(rd_kafka_headers_t *hdrs, const sluice_dlq_failure_t *f);
+
+/* The headers of one DLQ message, copied out (absent ones are ""). */
+typedef struct sluice_dlq_info {
+    char org[72], source[72], type[16];
+    char vendor[16], integration[72], status[16], attempts[16], error[SLUICE_DLQ_ERROR_MAX + 1], failed_at[40];
+} sluice_dlq_info_t;
+
+void sluice_dlq_read_headers(const rd_kafka_message_t *m, sluice_dlq_info_t *out);
+
+/* A header's value as a NUL-terminated copy in buf ("" when absent). */
+void sluice_dlq_header(const rd_kafka_message_t *m, const char *name, char *buf, size_t cap);
+
+/* A librdkafka configuration: bootstrap.servers and client.id, then `defaults` ("key", "value",
+ * ..., NULL; may be NULL), then the config's kafka.properties, which therefore override the
+ * defaults (operators tune e.g. session.timeout.ms). librdkafka's log lines go to the JSON
+ * logger. Returns a conf owned by the caller, or NULL with a message in err. */
+rd_kafka_conf_t *sluice_dlq_kafka_conf(const sluice_kafka_config_t *kc, const char *client_id,
+                                       const char *const *defaults, sluice_err_t *err);
+
+/* rd_kafka_conf_set with a message naming the property. Returns 0 or -1. */
+int sluice_dlq_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, sluice_err_t *err);
+
+#endif

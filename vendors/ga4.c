@@ -1,0 +1,334 @@
+/*
+ * GA4 Measurement Protocol (VENDORS.md, docs/vendors.md):
+ *   POST {base_url}/mp/collect?measurement_id=…&api_secret=…
+ *   body {client_id, user_id?, user_data?, events:[{name, params, timestamp_micros}]}
+ * One request speaks for one client, so items are grouped by (client_id, user_id, user_data)
+ * and a batch holds at most 25 events of one group. Names and parameters are cut to GA4's
+ * limits (40-character names of letters, digits and '_' starting with a letter; 100-character
+ * values; 25 parameters). user_data uses the gateway's `google` hash variants. Events older
+ * than 72 hours (GA4 drops them silently) are dead-lettered. Reentrant; the loop thread.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vendors/ga4.h"
+
+#define GA4_MAX_AGE_MS (72LL * 3600 * 1000)
+#define GA4_NAME_MAX 40
+#define GA4_VALUE_MAX 100
+#define GA4_MAX_PARAMS 25
+#define GA4_MAX_ITEMS 200
+
+static const char *const secret_required[] = {"api_secret", NULL};
+
+static int needs_secret(const sluice_integration_t *it)
+{
+    (void)it;
+    return 1;
+}
+
+/* A GA4 name: letters, digits and '_' only, starting with a letter, at most 40 characters.
+ * Other characters become '_'; a name not starting with a letter gets an "e_" prefix. */
+static void ga4_name(const char *in, char out[GA4_NAME_MAX + 1])
+{
+    size_t o = 0;
+    if (!isalpha((unsigned char)in[0])) {
+        out[o++] = 'e';
+        out[o++] = '_';
+    }
+    for (size_t i = 0; in[i] != '\0' && o < GA4_NAME_MAX; i++) {
+        unsigned char c = (unsigned char)in[i];
+        out[o++] = (char)(isalnum(c) || c == '_' ? c : '_');
+    }
+    out[o] = '\0';
+}
+
+/* The first 100 characters (not bytes) of a UTF-8 string. */
+static json_t *ga4_value(const char *s)
+{
+    size_t chars = 0, i = 0;
+    for (; s[i] != '\0'; i++) {
+        if (((unsigned char)s[i] & 0xC0) != 0x80) {
+            if (chars == GA4_VALUE_MAX)
+                break;
+            chars++;
+        }
+    }
+    return json_stringn(s, i);
+}
+
+/* `_ga` is GA1.1.<random>.<seconds>; GA4's client id is <random>.<seconds>. */
+static int client_id_from_ga(const char *ga, char *out, size_t cap)
+{
+    const char *p = strchr(ga, '.');
+    p = p ? strchr(p + 1, '.') : NULL;
+    if (p == NULL || p[1] == '\0' || strchr(p + 1, '.') == NULL)
+        return -1;
+    int n = snprintf(out, cap, "%s", p + 1);
+    return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+static json_t *item_of(const json_t *p)
+{
+    json_t *it = json_object();
+    const char *id = json_string_value(json_object_get(p, "product_id"));
+    if (id == NULL)
+        id = json_string_value(json_object_get(p, "sku"));
+    if (id == NULL)
+        id = json_string_value(json_object_get(p, "id"));
+    if (id != NULL)
+        json_object_set_new(it, "item_id", ga4_value(id));
+    const char *name = json_string_value(json_object_get(p, "name"));
+    if (name != NULL)
+        json_object_set_new(it, "item_name", ga4_value(name));
+    double d;
+    if (sluice_vendor_number(json_object_get(p, "price"), &d) == 0)
+        json_object_set_new(it, "price", json_real(d));
+    if (sluice_vendor_number(json_object_get(p, "quantity"), &d) == 0)
+        json_object_set_new(it, "quantity", json_integer((json_int_t)d));
+    if (json_object_get(it, "item_id") == NULL && json_object_get(it, "item_name") == NULL) {
+        json_decref(it);
+        return NULL;
+    }
+    return it;
+}
+
+/* Properties with a standard GA4 meaning; the rest become custom parameters. */
+static const char *const consumed[] = {"value", "revenue", "total", "currency", "order_id", "products", NULL};
+
+static int is_consumed(const char *k)
+{
+    for (size_t i = 0; consumed[i] != NULL; i++) {
+        if (strcmp(consumed[i], k) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void set_param(json_t *params, const char *key, json_t *value)
+{
+    if (json_object_size(params) >= GA4_MAX_PARAMS) {
+        json_decref(value);
+        return;
+    }
+    char name[GA4_NAME_MAX + 1];
+    ga4_name(key, name);
+    if (json_object_get(params, name) != NULL) {
+        json_decref(value);
+        return;
+    }
+    json_object_set_new(params, name, value);
+}
+
+static json_t *event_params(const sluice_envelope_t *e)
+{
+    json_t *params = json_object();
+    if (strcmp(e->type, "page") == 0) {
+        const char *v;
+        if ((v = sluice_envelope_str(e, "context.page.url")) != NULL)
+            set_param(params, "page_location", ga4_value(v));
+        if ((v = sluice_envelope_str(e, "context.page.title")) != NULL)
+            set_param(params, "page_title", ga4_value(v));
+        if ((v = sluice_envelope_str(e, "context.page.referrer")) != NULL && v[0] != '\0')
+            set_param(params, "page_referrer", ga4_value(v));
+    }
+    const json_t *props = e->properties;
+    if (props == NULL)
+        return params;
+    double d;
+    if (sluice_vendor_number(json_object_get(props, "value"), &d) == 0 ||
+        sluice_vendor_number(json_object_get(props, "revenue"), &d) == 0 ||
+        sluice_vendor_number(json_object_get(props, "total"), &d) == 0)
+        set_param(params, "value", json_real(d));
+    const char *s;
+    if ((s = json_string_value(json_object_get(props, "currency"))) != NULL)
+        set_param(params, "currency", ga4_value(s));
+    if ((s = json_string_value(json_object_get(props, "order_id"))) != NULL)
+        set_param(params, "transaction_id", ga4_value(s));
+    json_t *items = json_array();
+    json_t *products = json_object_get(props, "products");
+    size_t i;
+    json_t *p;
+    json_array_foreach(products, i, p) {
+        if (json_array_size(items) >= GA4_MAX_ITEMS)
+            break;
+        json_t *it = item_of(p);
+        if (it != NULL)
+            json_array_append_new(items, it);
+    }
+    if (json_array_size(items) > 0)
+        set_param(params, "items", items);
+    else
+        json_decref(items);
+
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)props, key, v) {
+        if (is_consumed(key))
+            continue;
+        if (json_is_string(v)) {
+            /* Google's policy forbids PII in parameters, hashed or not: hashes stay out. */
+            if (!sluice_is_sha256_hex_str(json_string_value(v)))
+                set_param(params, key, ga4_value(json_string_value(v)));
+        } else if (json_is_integer(v) || json_is_real(v)) {
+            set_param(params, key, json_copy(v));
+        } else if (json_is_boolean(v)) {
+            set_param(params, key, json_string(json_is_true(v) ? "true" : "false"));
+        }
+    }
+    return params;
+}
+
+static json_t *user_data(const sluice_envelope_t *e)
+{
+    json_t *ud = json_object();
+    const char *h;
+    if ((h = sluice_envelope_hashed(e, SLUICE_UF_EMAIL, "google")) != NULL)
+        json_object_set_new(ud, "sha256_email_address", json_pack("[s]", h));
+    if ((h = sluice_envelope_hashed(e, SLUICE_UF_PHONE, "google")) != NULL)
+        json_object_set_new(ud, "sha256_phone_number", json_pack("[s]", h));
+    json_t *addr = json_object();
+    if ((h = sluice_envelope_hashed(e, SLUICE_UF_FIRST_NAME, "google")) != NULL)
+        json_object_set_new(addr, "sha256_first_name", json_string(h));
+    if ((h = sluice_envelope_hashed(e, SLUICE_UF_LAST_NAME, "google")) != NULL)
+        json_object_set_new(addr, "sha256_last_name", json_string(h));
+    /* GA4 takes these unhashed: sent only when the org did not hash them. */
+    sluice_vendor_set_str(addr, "city", sluice_envelope_raw(e, SLUICE_UF_CITY));
+    sluice_vendor_set_str(addr, "region", sluice_envelope_raw(e, SLUICE_UF_STATE));
+    sluice_vendor_set_str(addr, "postal_code", sluice_envelope_raw(e, SLUICE_UF_ZIP));
+    sluice_vendor_set_str(addr, "country", sluice_envelope_raw(e, SLUICE_UF_COUNTRY));
+    if (json_object_size(addr) > 0)
+        json_object_set_new(ud, "address", json_pack("[o]", addr));
+    else
+        json_decref(addr);
+    return ud;
+}
+
+static sluice_map_result_t map(const sluice_integration_t *it, const sluice_envelope_t *e, int64_t now_ms,
+                               sluice_vendor_item_t *out, char *why, size_t why_len)
+{
+    (void)it;
+    char name[GA4_NAME_MAX + 1];
+    if (strcmp(e->type, "track") == 0 && e->name != NULL) {
+        const char *std = sluice_vendor_standard_event(SLUICE_VENDOR_GA4, e->name);
+        ga4_name(std != NULL ? std : e->name, name);
+    } else if (strcmp(e->type, "page") == 0) {
+        snprintf(name, sizeof(name), "page_view");
+    } else if (strcmp(e->type, "screen") == 0) {
+        snprintf(name, sizeof(name), "screen_view");
+    } else {
+        return SLUICE_MAP_SKIP; /* identify, group, alias: no GA4 event */
+    }
+    if (now_ms - e->time_ms > GA4_MAX_AGE_MS) {
+        snprintf(why, why_len, "event older than 72 hours (GA4 drops backdated events)");
+        return SLUICE_MAP_DEAD;
+    }
+    char client_id[256];
+    const char *ga = sluice_envelope_str(e, "context.vendorIds.ga");
+    if (ga == NULL || client_id_from_ga(ga, client_id, sizeof(client_id)) != 0) {
+        const char *anon = e->anonymous_id;
+        if (anon == NULL || snprintf(client_id, sizeof(client_id), "%s", anon) >= (int)sizeof(client_id)) {
+            snprintf(why, why_len, "no client id (neither context.vendorIds.ga nor anonymousId)");
+            return SLUICE_MAP_DEAD;
+        }
+    }
+
+    json_t *group = json_object();
+    json_object_set_new(group, "client_id", json_string(client_id));
+    if (e->user_id != NULL) {
+        json_object_set_new(group, "user_id", json_string(e->user_id));
+        json_t *ud = user_data(e); /* GA4 accepts user_data only with a user_id */
+        if (json_object_size(ud) > 0)
+            json_object_set_new(group, "user_data", ud);
+        else
+            json_decref(ud);
+    }
+    json_t *ev = json_object();
+    json_object_set_new(ev, "name", json_string(name));
+    json_object_set_new(ev, "params", event_params(e));
+    json_object_set_new(ev, "timestamp_micros", json_integer((json_int_t)e->time_ms * 1000));
+
+    memset(out, 0, sizeof(*out));
+    size_t glen;
+    char *g = sluice_vendor_dump(group, &glen);
+    json_decref(group);
+    out->body = sluice_vendor_dump(ev, &out->body_len);
+    json_decref(ev);
+    if (g == NULL || out->body == NULL || glen < 2) {
+        free(g);
+        sluice_vendor_item_dispose(out);
+        snprintf(why, why_len, "out of memory");
+        return SLUICE_MAP_DEAD;
+    }
+    /* The group is the members without the braces, so build() can append "events". */
+    memmove(g, g + 1, glen - 2);
+    g[glen - 2] = '\0';
+    out->group = g;
+    return SLUICE_MAP_OK;
+}
+
+static int build_path(const sluice_integration_t *it, const json_t *secret, const char *group,
+                      const sluice_vendor_item_t *const *items, size_t n, const char *path,
+                      sluice_vendor_request_t *out, sluice_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    const char *api_secret = json_string_value(json_object_get(secret, "api_secret"));
+    if (api_secret == NULL)
+        return sluice_err_set(err, "ga4: the vault secret has no api_secret");
+    if (group == NULL)
+        return sluice_err_set(err, "ga4: a batch without a client");
+    out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://www.google-analytics.com", path);
+    if (out->url == NULL || sluice_vendor_url_param(&out->url, "measurement_id", it->measurement_id) != 0 ||
+        sluice_vendor_url_param(&out->url, "api_secret", api_secret) != 0)
+        goto oom;
+    size_t gl = strlen(group);
+    char *prefix = malloc(gl + 16);
+    if (prefix == NULL)
+        goto oom;
+    snprintf(prefix, gl + 16, "{%s,\"events\":[", group);
+    int rc = sluice_vendor_join(prefix, items, n, "]}", &out->body, &out->body_len);
+    free(prefix);
+    if (rc != 0)
+        goto oom;
+    out->headers[out->header_count++] = strdup("Content-Type: application/json");
+    return 0;
+oom:
+    sluice_vendor_request_dispose(out);
+    return sluice_err_set(err, "ga4: out of memory building a request");
+}
+
+static int build(const sluice_integration_t *it, const json_t *secret, const char *group,
+                 const sluice_vendor_item_t *const *items, size_t n, int64_t now_ms, sluice_vendor_request_t *out,
+                 sluice_err_t *err)
+{
+    (void)now_ms;
+    return build_path(it, secret, group, items, n, "/mp/collect", out, err);
+}
+
+int sluice_ga4_build_debug(const sluice_integration_t *it, const json_t *secret, const char *group,
+                           const sluice_vendor_item_t *const *items, size_t n, sluice_vendor_request_t *out,
+                           sluice_err_t *err)
+{
+    return build_path(it, secret, group, items, n, "/debug/mp/collect", out, err);
+}
+
+static sluice_verdict_t classify(long status, const char *body, size_t len, char *why, size_t why_len)
+{
+    (void)body;
+    (void)len;
+    return sluice_vendor_classify_http(status, why, why_len);
+}
+
+const sluice_vendor_ops_t sluice_vendor_ga4 = {
+    .name = "ga4",
+    .kind = SLUICE_VENDOR_GA4,
+    .secret_required = secret_required,
+    .secret_optional = NULL,
+    .needs_secret = needs_secret,
+    .map = map,
+    .build = build,
+    .classify = classify,
+    .request_overhead = 600,
+};

@@ -1,0 +1,232 @@
+/*
+ * Meta Conversions API (VENDORS.md, docs/vendors.md):
+ *   POST {base_url}/{api_version}/{pixel_id}/events?access_token=…   body {"data":[…],"test_event_code"?}
+ * up to 1,000 events per request. Meta refuses a whole request when one event is older than
+ * 7 days, so such events are dead-lettered one by one at mapping time. user_data takes the
+ * gateway's hashes as they are (default variant); client_ip_address, client_user_agent, fbp and
+ * fbc go raw. Reentrant; the worker's loop thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vendors/vendor.h"
+
+#define META_MAX_AGE_MS (7LL * 24 * 3600 * 1000)
+
+static const char *const secret_required[] = {"access_token", NULL};
+
+static int needs_secret(const sluice_integration_t *it)
+{
+    (void)it;
+    return 1;
+}
+
+static void add_hashed(json_t *ud, const char *key, const sluice_envelope_t *e, sluice_user_field_t f)
+{
+    const char *h = sluice_envelope_hashed(e, f, NULL);
+    if (h != NULL)
+        json_object_set_new(ud, key, json_pack("[s]", h));
+}
+
+static json_t *product_content(const json_t *p)
+{
+    json_t *c = json_object();
+    const char *id = json_string_value(json_object_get(p, "product_id"));
+    if (id == NULL)
+        id = json_string_value(json_object_get(p, "sku"));
+    if (id == NULL)
+        id = json_string_value(json_object_get(p, "id"));
+    sluice_vendor_set_str(c, "id", id);
+    double d;
+    if (sluice_vendor_number(json_object_get(p, "quantity"), &d) == 0)
+        json_object_set_new(c, "quantity", json_integer((json_int_t)d));
+    if (sluice_vendor_number(json_object_get(p, "price"), &d) == 0)
+        json_object_set_new(c, "item_price", json_real(d));
+    sluice_vendor_set_str(c, "delivery_category", json_string_value(json_object_get(p, "delivery_category")));
+    if (json_object_get(c, "id") == NULL) {
+        json_decref(c);
+        return NULL;
+    }
+    return c;
+}
+
+static json_t *custom_data(const sluice_envelope_t *e)
+{
+    const json_t *props = e->properties;
+    json_t *cd = json_object();
+    if (props == NULL)
+        return cd;
+    double d;
+    if (sluice_vendor_number(json_object_get(props, "value"), &d) == 0 ||
+        sluice_vendor_number(json_object_get(props, "revenue"), &d) == 0 ||
+        sluice_vendor_number(json_object_get(props, "total"), &d) == 0)
+        json_object_set_new(cd, "value", json_real(d));
+    sluice_vendor_set_str(cd, "currency", json_string_value(json_object_get(props, "currency")));
+    json_t *contents = json_array();
+    json_t *products = json_object_get(props, "products");
+    size_t i;
+    json_t *p;
+    json_array_foreach(products, i, p) {
+        json_t *c = product_content(p);
+        if (c != NULL)
+            json_array_append_new(contents, c);
+    }
+    if (json_array_size(contents) == 0 && !json_is_array(products)) {
+        json_t *c = product_content(props); /* single-product events carry the product in properties */
+        if (c != NULL)
+            json_array_append_new(contents, c);
+    }
+    if (json_array_size(contents) > 0)
+        json_object_set_new(cd, "contents", contents);
+    else
+        json_decref(contents);
+    const char *order = json_string_value(json_object_get(props, "order_id"));
+    sluice_vendor_set_str(cd, "order_id", order);
+    return cd;
+}
+
+static sluice_map_result_t map(const sluice_integration_t *it, const sluice_envelope_t *e, int64_t now_ms,
+                               sluice_vendor_item_t *out, char *why, size_t why_len)
+{
+    (void)it;
+    const char *name;
+    if (strcmp(e->type, "track") == 0 && e->name != NULL) {
+        name = sluice_vendor_standard_event(SLUICE_VENDOR_META, e->name);
+        if (name == NULL)
+            name = e->name;
+    } else if (strcmp(e->type, "page") == 0) {
+        name = "PageView";
+    } else {
+        return SLUICE_MAP_SKIP; /* Meta has no web event for screen, identify, group, alias */
+    }
+    if (now_ms - e->time_ms > META_MAX_AGE_MS) {
+        snprintf(why, why_len, "event older than 7 days (Meta refuses the whole request)");
+        return SLUICE_MAP_DEAD;
+    }
+    const char *ua = sluice_envelope_str(e, "context.userAgent");
+    if (ua == NULL) {
+        snprintf(why, why_len, "no context.userAgent (Meta requires client_user_agent for website events)");
+        return SLUICE_MAP_DEAD;
+    }
+
+    json_t *ud = json_object();
+    add_hashed(ud, "em", e, SLUICE_UF_EMAIL);
+    add_hashed(ud, "ph", e, SLUICE_UF_PHONE);
+    add_hashed(ud, "fn", e, SLUICE_UF_FIRST_NAME);
+    add_hashed(ud, "ln", e, SLUICE_UF_LAST_NAME);
+    add_hashed(ud, "ge", e, SLUICE_UF_GENDER);
+    add_hashed(ud, "db", e, SLUICE_UF_BIRTHDAY);
+    add_hashed(ud, "ct", e, SLUICE_UF_CITY);
+    add_hashed(ud, "st", e, SLUICE_UF_STATE);
+    add_hashed(ud, "zp", e, SLUICE_UF_ZIP);
+    add_hashed(ud, "country", e, SLUICE_UF_COUNTRY);
+    add_hashed(ud, "external_id", e, SLUICE_UF_EXTERNAL_ID);
+    sluice_vendor_set_str(ud, "client_ip_address", sluice_envelope_str(e, "context.ip"));
+    sluice_vendor_set_str(ud, "client_user_agent", ua);
+    sluice_vendor_set_str(ud, "fbp", sluice_envelope_str(e, "context.vendorIds.fbp"));
+    const char *fbc = sluice_envelope_str(e, "context.vendorIds.fbc");
+    const char *fbclid = sluice_envelope_str(e, "context.clickIds.fbclid");
+    if (fbc != NULL) {
+        json_object_set_new(ud, "fbc", json_string(fbc));
+    } else if (fbclid != NULL && fbclid[0] != '\0') {
+        /* Meta's documented form for a click id seen server-side: fb.1.<ms>.<fbclid>. */
+        char buf[1024];
+        int n = snprintf(buf, sizeof(buf), "fb.1.%lld.%s", (long long)e->time_ms, fbclid);
+        if (n > 0 && (size_t)n < sizeof(buf))
+            json_object_set_new(ud, "fbc", json_string(buf));
+    }
+
+    json_t *ev = json_object();
+    json_object_set_new(ev, "event_name", json_string(name));
+    json_object_set_new(ev, "event_time", json_integer((json_int_t)(e->time_ms / 1000)));
+    sluice_vendor_set_str(ev, "event_id", e->message_id);
+    json_object_set_new(ev, "action_source", json_string("website"));
+    sluice_vendor_set_str(ev, "event_source_url", sluice_envelope_str(e, "context.page.url"));
+    json_object_set_new(ev, "user_data", ud);
+    json_t *cd = custom_data(e);
+    if (json_object_size(cd) > 0)
+        json_object_set_new(ev, "custom_data", cd);
+    else
+        json_decref(cd);
+
+    memset(out, 0, sizeof(*out));
+    out->body = sluice_vendor_dump(ev, &out->body_len);
+    json_decref(ev);
+    if (out->body == NULL) {
+        snprintf(why, why_len, "out of memory");
+        return SLUICE_MAP_DEAD;
+    }
+    return SLUICE_MAP_OK;
+}
+
+static int build(const sluice_integration_t *it, const json_t *secret, const char *group,
+                 const sluice_vendor_item_t *const *items, size_t n, int64_t now_ms, sluice_vendor_request_t *out,
+                 sluice_err_t *err)
+{
+    (void)group;
+    (void)now_ms;
+    memset(out, 0, sizeof(*out));
+    const char *token = json_string_value(json_object_get(secret, "access_token"));
+    if (token == NULL)
+        return sluice_err_set(err, "meta: the vault secret has no access_token");
+    char path[512];
+    snprintf(path, sizeof(path), "/%s/%s/events", it->api_version, it->pixel_id);
+    out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://graph.facebook.com", path);
+    if (out->url == NULL || sluice_vendor_url_param(&out->url, "access_token", token) != 0)
+        goto oom;
+    char suffix[600] = "]}";
+    if (it->test_event_code != NULL) {
+        json_t *code = json_string(it->test_event_code);
+        char *s = json_dumps(code, JSON_ENCODE_ANY);
+        json_decref(code);
+        if (s == NULL)
+            goto oom;
+        snprintf(suffix, sizeof(suffix), "],\"test_event_code\":%s}", s);
+        free(s);
+    }
+    if (sluice_vendor_join("{\"data\":[", items, n, suffix, &out->body, &out->body_len) != 0)
+        goto oom;
+    out->headers[out->header_count++] = strdup("Content-Type: application/json");
+    return 0;
+oom:
+    sluice_vendor_request_dispose(out);
+    return sluice_err_set(err, "meta: out of memory building a request");
+}
+
+/* Meta answers errors as {"error":{"code":N,"error_subcode":M,"is_transient":bool}}; throttling
+ * and temporary codes are worth a retry even when the HTTP status is 400. */
+static sluice_verdict_t classify(long status, const char *body, size_t len, char *why, size_t why_len)
+{
+    sluice_verdict_t v = sluice_vendor_classify_http(status, why, why_len);
+    if (v == SLUICE_VERDICT_OK)
+        return v;
+    json_t *root = json_loadb(body, len, 0, NULL);
+    json_t *error = json_object_get(root, "error");
+    json_t *code = json_object_get(error, "code"), *sub = json_object_get(error, "error_subcode");
+    if (json_is_integer(code)) {
+        json_int_t c = json_integer_value(code);
+        if (json_is_integer(sub))
+            snprintf(why, why_len, "HTTP %ld (Meta error %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT ")", status,
+                     c, json_integer_value(sub));
+        else
+            snprintf(why, why_len, "HTTP %ld (Meta error %" JSON_INTEGER_FORMAT ")", status, c);
+        if (json_is_true(json_object_get(error, "is_transient")) || c == 1 || c == 2 || c == 4 || c == 17 ||
+            c == 341 || c == 613)
+            v = SLUICE_VERDICT_RETRY;
+    }
+    json_decref(root);
+    return v;
+}
+
+const sluice_vendor_ops_t sluice_vendor_meta = {
+    .name = "meta",
+    .kind = SLUICE_VENDOR_META,
+    .secret_required = secret_required,
+    .secret_optional = NULL,
+    .needs_secret = needs_secret,
+    .map = map,
+    .build = build,
+    .classify = classify,
+    .request_overhead = 64,
+};

@@ -1,0 +1,212 @@
+/*
+ * TikTok Events API v1.3 (VENDORS.md, docs/vendors.md):
+ *   POST {base_url}/open_api/v1.3/event/track/   header Access-Token
+ *   body {"event_source":"web","event_source_id":PIXEL_CODE,"data":[…]}
+ * up to 1,000 events per call; e-mail, phone and external_id are the gateway's hashes (the
+ * `tiktok` variant when the envelope carries one: phones in E.164 with '+'), ip and user_agent
+ * raw, ttclid from the click ids. TikTok answers HTTP 200 with {"code":N}: 0 is success.
+ * Reentrant; the loop thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vendors/vendor.h"
+
+static const char *const secret_required[] = {"access_token", NULL};
+
+static int needs_secret(const sluice_integration_t *it)
+{
+    (void)it;
+    return 1;
+}
+
+static json_t *content_of(const json_t *p)
+{
+    json_t *c = json_object();
+    const char *id = json_string_value(json_object_get(p, "product_id"));
+    if (id == NULL)
+        id = json_string_value(json_object_get(p, "sku"));
+    if (id == NULL)
+        id = json_string_value(json_object_get(p, "id"));
+    sluice_vendor_set_str(c, "content_id", id);
+    sluice_vendor_set_str(c, "content_name", json_string_value(json_object_get(p, "name")));
+    double d;
+    if (sluice_vendor_number(json_object_get(p, "quantity"), &d) == 0)
+        json_object_set_new(c, "quantity", json_integer((json_int_t)d));
+    if (sluice_vendor_number(json_object_get(p, "price"), &d) == 0)
+        json_object_set_new(c, "price", json_real(d));
+    if (json_object_get(c, "content_id") == NULL) {
+        json_decref(c);
+        return NULL;
+    }
+    return c;
+}
+
+static json_t *properties(const sluice_envelope_t *e)
+{
+    json_t *out = json_object();
+    const json_t *props = e->properties;
+    if (props == NULL)
+        return out;
+    json_t *contents = json_array();
+    json_t *products = json_object_get(props, "products");
+    size_t i;
+    json_t *p;
+    json_array_foreach(products, i, p) {
+        json_t *c = content_of(p);
+        if (c != NULL)
+            json_array_append_new(contents, c);
+    }
+    if (json_array_size(contents) == 0 && !json_is_array(products)) {
+        json_t *c = content_of(props);
+        if (c != NULL)
+            json_array_append_new(contents, c);
+    }
+    if (json_array_size(contents) > 0) {
+        json_object_set_new(out, "contents", contents);
+        json_object_set_new(out, "content_type", json_string("product"));
+    } else {
+        json_decref(contents);
+    }
+    double d;
+    if (sluice_vendor_number(json_object_get(props, "value"), &d) == 0 ||
+        sluice_vendor_number(json_object_get(props, "revenue"), &d) == 0 ||
+        sluice_vendor_number(json_object_get(props, "total"), &d) == 0)
+        json_object_set_new(out, "value", json_real(d));
+    sluice_vendor_set_str(out, "currency", json_string_value(json_object_get(props, "currency")));
+    sluice_vendor_set_str(out, "order_id", json_string_value(json_object_get(props, "order_id")));
+    sluice_vendor_set_str(out, "query", json_string_value(json_object_get(props, "query")));
+    return out;
+}
+
+static sluice_map_result_t map(const sluice_integration_t *it, const sluice_envelope_t *e, int64_t now_ms,
+                               sluice_vendor_item_t *out, char *why, size_t why_len)
+{
+    (void)it;
+    (void)now_ms;
+    (void)why;
+    (void)why_len;
+    const char *name;
+    if (strcmp(e->type, "track") == 0 && e->name != NULL) {
+        name = sluice_vendor_standard_event(SLUICE_VENDOR_TIKTOK, e->name);
+        if (name == NULL)
+            name = e->name;
+    } else if (strcmp(e->type, "page") == 0) {
+        name = "Pageview";
+    } else {
+        return SLUICE_MAP_SKIP;
+    }
+    json_t *user = json_object();
+    sluice_vendor_set_str(user, "ttclid", sluice_envelope_str(e, "context.clickIds.ttclid"));
+    sluice_vendor_set_str(user, "external_id", sluice_envelope_hashed(e, SLUICE_UF_EXTERNAL_ID, "tiktok"));
+    sluice_vendor_set_str(user, "phone", sluice_envelope_hashed(e, SLUICE_UF_PHONE, "tiktok"));
+    sluice_vendor_set_str(user, "email", sluice_envelope_hashed(e, SLUICE_UF_EMAIL, "tiktok"));
+    sluice_vendor_set_str(user, "ttp", sluice_envelope_str(e, "context.vendorIds.ttp"));
+    sluice_vendor_set_str(user, "ip", sluice_envelope_str(e, "context.ip"));
+    sluice_vendor_set_str(user, "user_agent", sluice_envelope_str(e, "context.userAgent"));
+
+    json_t *ev = json_object();
+    json_object_set_new(ev, "event", json_string(name));
+    json_object_set_new(ev, "event_time", json_integer((json_int_t)(e->time_ms / 1000)));
+    sluice_vendor_set_str(ev, "event_id", e->message_id);
+    json_object_set_new(ev, "user", user);
+    json_t *page = json_object();
+    sluice_vendor_set_str(page, "url", sluice_envelope_str(e, "context.page.url"));
+    sluice_vendor_set_str(page, "referrer", sluice_envelope_str(e, "context.page.referrer"));
+    if (json_object_size(page) > 0)
+        json_object_set_new(ev, "page", page);
+    else
+        json_decref(page);
+    json_t *props = properties(e);
+    if (json_object_size(props) > 0)
+        json_object_set_new(ev, "properties", props);
+    else
+        json_decref(props);
+
+    memset(out, 0, sizeof(*out));
+    out->body = sluice_vendor_dump(ev, &out->body_len);
+    json_decref(ev);
+    if (out->body == NULL) {
+        snprintf(why, why_len, "out of memory");
+        return SLUICE_MAP_DEAD;
+    }
+    return SLUICE_MAP_OK;
+}
+
+static int build(const sluice_integration_t *it, const json_t *secret, const char *group,
+                 const sluice_vendor_item_t *const *items, size_t n, int64_t now_ms, sluice_vendor_request_t *out,
+                 sluice_err_t *err)
+{
+    (void)group;
+    (void)now_ms;
+    memset(out, 0, sizeof(*out));
+    const char *token = json_string_value(json_object_get(secret, "access_token"));
+    if (token == NULL)
+        return sluice_err_set(err, "tiktok: the vault secret has no access_token");
+    out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://business-api.tiktok.com",
+                                 "/open_api/v1.3/event/track/");
+    json_t *code = json_string(it->pixel_code);
+    char *qcode = json_dumps(code, JSON_ENCODE_ANY);
+    json_decref(code);
+    size_t hl = strlen("Access-Token: ") + strlen(token) + 1;
+    char *auth = malloc(hl);
+    if (out->url == NULL || qcode == NULL || auth == NULL) {
+        free(qcode);
+        free(auth);
+        goto oom;
+    }
+    snprintf(auth, hl, "Access-Token: %s", token);
+    out->headers[out->header_count++] = auth;
+    out->headers[out->header_count++] = strdup("Content-Type: application/json");
+    size_t pl = strlen(qcode) + 64;
+    char *prefix = malloc(pl);
+    if (prefix == NULL) {
+        free(qcode);
+        goto oom;
+    }
+    snprintf(prefix, pl, "{\"event_source\":\"web\",\"event_source_id\":%s,\"data\":[", qcode);
+    free(qcode);
+    int rc = sluice_vendor_join(prefix, items, n, "]}", &out->body, &out->body_len);
+    free(prefix);
+    if (rc != 0)
+        goto oom;
+    return 0;
+oom:
+    sluice_vendor_request_dispose(out);
+    return sluice_err_set(err, "tiktok: out of memory building a request");
+}
+
+/* TikTok's business codes: 0 ok; 40100 is its rate limit and 5xxxx its own failures (both worth
+ * a retry); anything else is a refusal of the request. */
+static sluice_verdict_t classify(long status, const char *body, size_t len, char *why, size_t why_len)
+{
+    sluice_verdict_t v = sluice_vendor_classify_http(status, why, why_len);
+    if (v != SLUICE_VERDICT_OK)
+        return v;
+    json_t *root = json_loadb(body, len, 0, NULL);
+    json_t *code = json_object_get(root, "code");
+    if (!json_is_integer(code)) {
+        json_decref(root);
+        snprintf(why, why_len, "HTTP %ld without a TikTok code", status);
+        return SLUICE_VERDICT_RETRY;
+    }
+    json_int_t c = json_integer_value(code);
+    json_decref(root);
+    if (c == 0)
+        return SLUICE_VERDICT_OK;
+    snprintf(why, why_len, "HTTP %ld (TikTok code %" JSON_INTEGER_FORMAT ")", status, c);
+    return c == 40100 || c >= 50000 ? SLUICE_VERDICT_RETRY : SLUICE_VERDICT_FAIL;
+}
+
+const sluice_vendor_ops_t sluice_vendor_tiktok = {
+    .name = "tiktok",
+    .kind = SLUICE_VENDOR_TIKTOK,
+    .secret_required = secret_required,
+    .secret_optional = NULL,
+    .needs_secret = needs_secret,
+    .map = map,
+    .build = build,
+    .classify = classify,
+    .request_overhead = 128,
+};

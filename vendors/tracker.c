@@ -1,0 +1,89 @@
+/*
+ * Completion tracking per partition (see tracker.h): a ring of (offset, done) in offset order;
+ * the done prefix is released and moves the commit offset. The worker's loop thread.
+ */
+#include "vendors/tracker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void sluice_tracker_init(sluice_tracker_t *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->last_offset = -1;
+    t->next_commit = -1;
+}
+
+void sluice_tracker_dispose(sluice_tracker_t *t)
+{
+    free(t->offsets);
+    free(t->done);
+    sluice_tracker_init(t);
+}
+
+static int grow(sluice_tracker_t *t)
+{
+    size_t ncap = t->cap ? t->cap * 2 : 64;
+    int64_t *o = malloc(ncap * sizeof(*o));
+    unsigned char *d = malloc(ncap);
+    if (o == NULL || d == NULL) {
+        free(o);
+        free(d);
+        return -1;
+    }
+    for (size_t i = 0; i < t->count; i++) {
+        size_t from = (t->head + i) & (t->cap - 1);
+        o[i] = t->offsets[from];
+        d[i] = t->done[from];
+    }
+    free(t->offsets);
+    free(t->done);
+    t->offsets = o;
+    t->done = d;
+    t->cap = ncap;
+    t->head = 0;
+    return 0;
+}
+
+int sluice_tracker_add(sluice_tracker_t *t, int64_t offset, uint64_t *seq)
+{
+    if (offset <= t->last_offset || offset < 0)
+        return -1;
+    if (t->count == t->cap && grow(t) != 0)
+        return -1;
+    size_t at = (t->head + t->count) & (t->cap - 1);
+    t->offsets[at] = offset;
+    t->done[at] = 0;
+    *seq = t->head_seq + t->count;
+    t->count++;
+    t->last_offset = offset;
+    return 0;
+}
+
+void sluice_tracker_done(sluice_tracker_t *t, uint64_t seq)
+{
+    if (seq < t->head_seq || seq >= t->head_seq + t->count)
+        return;
+    t->done[(t->head + (size_t)(seq - t->head_seq)) & (t->cap - 1)] = 1;
+    while (t->count > 0 && t->done[t->head]) {
+        t->next_commit = t->offsets[t->head] + 1;
+        t->head = (t->head + 1) & (t->cap - 1);
+        t->head_seq++;
+        t->count--;
+    }
+}
+
+int64_t sluice_tracker_commit_offset(const sluice_tracker_t *t)
+{
+    return t->next_commit;
+}
+
+int64_t sluice_tracker_oldest(const sluice_tracker_t *t)
+{
+    return t->count > 0 ? t->offsets[t->head] : -1;
+}
+
+size_t sluice_tracker_pending(const sluice_tracker_t *t)
+{
+    return t->count;
+}

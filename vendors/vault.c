@@ -1,0 +1,556 @@
+/*
+ * The credential vault on PostgreSQL (see vault.h): embedded migrations, sealing and opening
+ * rows with the key ring, the audit trail. Runs on the caller's thread (sluicectl's main thread,
+ * the worker's loop thread on a cache miss) and blocks on libpq.
+ */
+#include "vendors/vault.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "crypto/aead.h"
+#include "crypto/ct.h"
+
+/* An arbitrary constant: the advisory lock that serialises migrations across processes. */
+#define MIGRATION_LOCK 0x736c7569 /* "slui" */
+
+#define AAD_LABEL "sluice-vault-v1"
+/* Org ids and names are at most 64 characters (config ids), vendors a word: plenty of room. */
+#define AAD_MAX 1024
+
+/* The schema, one entry per version, never edited once released: a change is a new entry. */
+static const struct migration {
+    int version;
+    const char *name;
+    const char *sql;
+} migrations[] = {
+    {1, "credentials and audit",
+     "CREATE TABLE vault_credentials ("
+     "  org text NOT NULL,"
+     "  name text NOT NULL,"
+     "  vendor text NOT NULL,"
+     "  key_id smallint NOT NULL CHECK (key_id BETWEEN 1 AND 255),"
+     "  nonce bytea NOT NULL CHECK (octet_length(nonce) = 12),"
+     "  ciphertext bytea NOT NULL CHECK (octet_length(ciphertext) >= 16),"
+     "  created_at timestamptz NOT NULL DEFAULT now(),"
+     "  updated_at timestamptz NOT NULL DEFAULT now(),"
+     "  PRIMARY KEY (org, name, vendor));"
+     "COMMENT ON COLUMN vault_credentials.ciphertext IS 'AES-256-GCM ciphertext followed by the 16-byte tag';"
+     "CREATE TABLE vault_audit ("
+     "  id bigserial PRIMARY KEY,"
+     "  at timestamptz NOT NULL DEFAULT now(),"
+     "  actor text NOT NULL,"
+     "  action text NOT NULL CHECK (action IN ('put', 'get', 'delete', 'list', 'rotate')),"
+     "  org text,"
+     "  name text,"
+     "  vendor text,"
+     "  key_id smallint,"
+     "  detail text NOT NULL DEFAULT '');"
+     "CREATE INDEX vault_audit_at ON vault_audit (at);"},
+};
+
+struct sluice_vault {
+    PGconn *conn;
+    const sluice_keyring_t *kr;
+    char *actor;
+};
+
+static void quiet_notices(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message; /* "relation already exists, skipping" and the like */
+}
+
+/* libpq's message without its trailing newline. */
+static int pq_error(sluice_err_t *err, PGconn *conn, const char *what)
+{
+    const char *m = PQerrorMessage(conn);
+    size_t n = strlen(m);
+    while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+        n--;
+    return sluice_err_set(err, "%s: %.*s", what, (int)n, m);
+}
+
+static int exec_ok(sluice_vault_t *v, const char *sql, sluice_err_t *err)
+{
+    PGresult *r = PQexec(v->conn, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    PQclear(r);
+    if (!ok)
+        return pq_error(err, v->conn, "database");
+    return 0;
+}
+
+static void rollback(sluice_vault_t *v)
+{
+    PQclear(PQexec(v->conn, "ROLLBACK"));
+}
+
+static int migrate(sluice_vault_t *v, sluice_err_t *err)
+{
+    char lock[96];
+    snprintf(lock, sizeof(lock), "SELECT pg_advisory_lock(%d)", MIGRATION_LOCK);
+    if (exec_ok(v, lock, err) != 0)
+        return sluice_err_prefix(err, "vault migrations");
+    int rc = -1;
+    if (exec_ok(v,
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())",
+                err) != 0)
+        goto out;
+    int current;
+    if (sluice_vault_schema_version(v, &current, err) != 0)
+        goto out;
+    if (current > SLUICE_VAULT_SCHEMA_VERSION) {
+        sluice_err_set(err,
+                       "the vault's schema is version %d, newer than this binary knows (%d): upgrade sluice before "
+                       "running it against this database",
+                       current, SLUICE_VAULT_SCHEMA_VERSION);
+        goto out;
+    }
+    for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
+        const struct migration *m = &migrations[i];
+        if (m->version <= current)
+            continue;
+        if (exec_ok(v, "BEGIN", err) != 0)
+            goto out;
+        char ver[16];
+        snprintf(ver, sizeof(ver), "%d", m->version);
+        const char *params[2] = {ver, m->name};
+        PGresult *r = NULL;
+        if (exec_ok(v, m->sql, err) != 0 ||
+            (r = PQexecParams(v->conn, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2, NULL,
+                              params, NULL, NULL, 0),
+             PQresultStatus(r) != PGRES_COMMAND_OK)) {
+            if (r != NULL)
+                pq_error(err, v->conn, "database");
+            PQclear(r);
+            rollback(v);
+            sluice_err_prefix(err, "vault migration %d (%s)", m->version, m->name);
+            goto out;
+        }
+        PQclear(r);
+        if (exec_ok(v, "COMMIT", err) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    snprintf(lock, sizeof(lock), "SELECT pg_advisory_unlock(%d)", MIGRATION_LOCK);
+    PQclear(PQexec(v->conn, lock));
+    return rc;
+}
+
+sluice_vault_t *sluice_vault_open(const char *conninfo, const sluice_keyring_t *kr, const char *actor,
+                                  sluice_err_t *err)
+{
+    if (conninfo == NULL || conninfo[0] == '\0') {
+        sluice_err_set(err, "no database: set database.url in the config (or SLUICE_DATABASE_URL)");
+        return NULL;
+    }
+    sluice_vault_t *v = calloc(1, sizeof(*v));
+    if (v == NULL || (v->actor = strdup(actor ? actor : "unknown")) == NULL) {
+        free(v);
+        sluice_err_set(err, "out of memory");
+        return NULL;
+    }
+    v->kr = kr;
+    /* Defaults first: values from conninfo (expanded from dbname) come later and win. */
+    const char *keys[] = {"connect_timeout", "application_name", "options", "dbname", NULL};
+    const char *vals[] = {"5", "sluice", "-c statement_timeout=10000", conninfo, NULL};
+    v->conn = PQconnectdbParams(keys, vals, 1);
+    if (v->conn == NULL || PQstatus(v->conn) != CONNECTION_OK) {
+        if (v->conn == NULL)
+            sluice_err_set(err, "cannot connect to the vault database: out of memory");
+        else
+            pq_error(err, v->conn, "cannot connect to the vault database");
+        sluice_vault_close(v);
+        return NULL;
+    }
+    PQsetNoticeProcessor(v->conn, quiet_notices, NULL);
+    if (migrate(v, err) != 0) {
+        sluice_vault_close(v);
+        return NULL;
+    }
+    return v;
+}
+
+void sluice_vault_close(sluice_vault_t *v)
+{
+    if (v == NULL)
+        return;
+    PQfinish(v->conn);
+    free(v->actor);
+    free(v);
+}
+
+int sluice_vault_schema_version(sluice_vault_t *v, int *version, sluice_err_t *err)
+{
+    PGresult *r = PQexec(v->conn, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        PQclear(r);
+        return pq_error(err, v->conn, "reading the vault schema version");
+    }
+    *version = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+size_t sluice_vault_aad(const char *org, const char *name, const char *vendor, uint8_t *out, size_t cap)
+{
+    const char *parts[3] = {org, name, vendor};
+    size_t n = sizeof(AAD_LABEL); /* the label and its NUL */
+    if (cap < n)
+        return 0;
+    memcpy(out, AAD_LABEL, n);
+    for (int i = 0; i < 3; i++) {
+        size_t l = strlen(parts[i]);
+        if (l > 0xFFFF || cap - n < l + 2)
+            return 0;
+        out[n++] = (uint8_t)(l >> 8);
+        out[n++] = (uint8_t)l;
+        memcpy(out + n, parts[i], l);
+        n += l;
+    }
+    return n;
+}
+
+/* Appends an audit row. The detail never holds a secret. */
+static int audit(sluice_vault_t *v, const char *action, const char *org, const char *name, const char *vendor,
+                 int key_id, const char *detail, sluice_err_t *err)
+{
+    char kid[8];
+    snprintf(kid, sizeof(kid), "%d", key_id);
+    const char *params[7] = {v->actor, action, org, name, vendor, key_id > 0 ? kid : NULL, detail};
+    PGresult *r = PQexecParams(v->conn,
+                               "INSERT INTO vault_audit (actor, action, org, name, vendor, key_id, detail)"
+                               " VALUES ($1, $2, $3, $4, $5, $6::smallint, $7)",
+                               7, NULL, params, NULL, NULL, 0);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    return ok ? 0 : pq_error(err, v->conn, "writing the vault audit");
+}
+
+/* Seals plaintext for a row; kid, nonce and ciphertext‖tag go to their own columns. */
+static int seal(const sluice_vault_t *v, const char *org, const char *name, const char *vendor, const char *pt,
+                size_t len, uint8_t **sealed, size_t *sealed_len, sluice_err_t *err)
+{
+    uint8_t aad[AAD_MAX];
+    size_t aad_len = sluice_vault_aad(org, name, vendor, aad, sizeof(aad));
+    if (aad_len == 0)
+        return sluice_err_set(err, "org, name or vendor is too long");
+    size_t cap = len + SLUICE_AEAD_OVERHEAD;
+    uint8_t *out = malloc(cap);
+    if (out == NULL)
+        return sluice_err_set(err, "out of memory");
+    if (sluice_aead_seal(v->kr, aad, aad_len, pt, len, out, cap, sealed_len, err) != 0) {
+        free(out);
+        return -1;
+    }
+    *sealed = out;
+    return 0;
+}
+
+int sluice_vault_put(sluice_vault_t *v, const char *org, const char *name, const char *vendor, const char *secret,
+                     size_t len, int *created, sluice_err_t *err)
+{
+    if (v->kr == NULL)
+        return sluice_err_set(err, "no key ring: ENCRYPTION_KEY is needed to store credentials");
+    uint8_t *sealed;
+    size_t sealed_len;
+    if (seal(v, org, name, vendor, secret, len, &sealed, &sealed_len, err) != 0)
+        return SLUICE_VAULT_ERROR;
+    char kid[8];
+    snprintf(kid, sizeof(kid), "%u", sealed[0]);
+    const char *params[6] = {org, name, vendor, kid, (const char *)sealed + 1,
+                             (const char *)sealed + 1 + SLUICE_AEAD_NONCE_LEN};
+    int lens[6] = {0, 0, 0, 0, SLUICE_AEAD_NONCE_LEN, (int)(sealed_len - 1 - SLUICE_AEAD_NONCE_LEN)};
+    int fmts[6] = {0, 0, 0, 0, 1, 1};
+    if (exec_ok(v, "BEGIN", err) != 0) {
+        free(sealed);
+        return SLUICE_VAULT_ERROR;
+    }
+    PGresult *r = PQexecParams(v->conn,
+                               "INSERT INTO vault_credentials (org, name, vendor, key_id, nonce, ciphertext)"
+                               " VALUES ($1, $2, $3, $4::smallint, $5::bytea, $6::bytea)"
+                               " ON CONFLICT (org, name, vendor) DO UPDATE SET key_id = EXCLUDED.key_id,"
+                               " nonce = EXCLUDED.nonce, ciphertext = EXCLUDED.ciphertext, updated_at = now()"
+                               " RETURNING (xmax = 0)",
+                               6, NULL, params, lens, fmts, 0);
+    int kid_used = sealed[0];
+    free(sealed);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        PQclear(r);
+        pq_error(err, v->conn, "storing the credentials");
+        rollback(v);
+        return SLUICE_VAULT_ERROR;
+    }
+    int is_new = PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (audit(v, "put", org, name, vendor, kid_used, is_new ? "created" : "replaced", err) != 0 ||
+        exec_ok(v, "COMMIT", err) != 0) {
+        rollback(v);
+        return SLUICE_VAULT_ERROR;
+    }
+    if (created != NULL)
+        *created = is_new;
+    return SLUICE_VAULT_OK;
+}
+
+void sluice_vault_free_secret(char *secret, size_t len)
+{
+    if (secret == NULL)
+        return;
+    sluice_secure_zero(secret, len);
+    free(secret);
+}
+
+/* bytea from a text result. Caller frees with PQfreemem. */
+static unsigned char *bytea(PGresult *r, int row, int col, size_t *len)
+{
+    return PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), len);
+}
+
+/* Opens a row's sealed parts. Returns SLUICE_VAULT_OK, _EDECRYPT or _ERROR. */
+static int open_row(const sluice_vault_t *v, const char *org, const char *name, const char *vendor, int kid,
+                    const unsigned char *nonce, size_t nonce_len, const unsigned char *ct, size_t ct_len, char **pt,
+                    size_t *pt_len, sluice_err_t *err)
+{
+    if (nonce_len != SLUICE_AEAD_NONCE_LEN || ct_len < SLUICE_AEAD_TAG_LEN || kid < 1 || kid > 255) {
+        sluice_err_set(err, "the row is malformed");
+        return SLUICE_VAULT_EDECRYPT;
+    }
+    uint8_t aad[AAD_MAX];
+    size_t aad_len = sluice_vault_aad(org, name, vendor, aad, sizeof(aad));
+    size_t n = 1 + nonce_len + ct_len;
+    uint8_t *sealed = malloc(n);
+    char *out = malloc(ct_len + 1);
+    if (sealed == NULL || out == NULL || aad_len == 0) {
+        free(sealed);
+        free(out);
+        sluice_err_set(err, "out of memory");
+        return SLUICE_VAULT_ERROR;
+    }
+    sealed[0] = (uint8_t)kid;
+    memcpy(sealed + 1, nonce, nonce_len);
+    memcpy(sealed + 1 + nonce_len, ct, ct_len);
+    size_t out_len = 0;
+    int rc = sluice_aead_open(v->kr, aad, aad_len, sealed, n, (uint8_t *)out, ct_len + 1, &out_len, err);
+    free(sealed);
+    if (rc != SLUICE_AEAD_OK) {
+        free(out);
+        if (rc == SLUICE_AEAD_EINTERNAL)
+            return SLUICE_VAULT_ERROR;
+        if (rc == SLUICE_AEAD_EUNKNOWN_KID)
+            sluice_err_set(err, "sealed under key id %d, which the key ring lacks (add it to SLUICE_KEYRING)", kid);
+        else
+            sluice_err_set(err, "does not decrypt under key id %d (wrong key, or the row was altered or moved "
+                                "to another org, name or vendor)", kid);
+        return SLUICE_VAULT_EDECRYPT;
+    }
+    out[out_len] = '\0';
+    *pt = out;
+    *pt_len = out_len;
+    return SLUICE_VAULT_OK;
+}
+
+static PGresult *select_row(sluice_vault_t *v, const char *org, const char *name, const char *vendor)
+{
+    const char *params[3] = {org, name, vendor};
+    return PQexecParams(v->conn,
+                        "SELECT key_id, nonce, ciphertext FROM vault_credentials"
+                        " WHERE org = $1 AND name = $2 AND vendor = $3",
+                        3, NULL, params, NULL, NULL, 0);
+}
+
+int sluice_vault_get(sluice_vault_t *v, const char *org, const char *name, const char *vendor, char **secret,
+                     size_t *len, sluice_err_t *err)
+{
+    *secret = NULL;
+    *len = 0;
+    if (v->kr == NULL)
+        return sluice_err_set(err, "no key ring: ENCRYPTION_KEY is needed to read credentials");
+    PGresult *r = select_row(v, org, name, vendor);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQstatus(v->conn) == CONNECTION_BAD) {
+        /* The database restarted or the connection was cut: one fresh connection, one retry. */
+        PQclear(r);
+        PQreset(v->conn);
+        r = select_row(v, org, name, vendor);
+    }
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        return pq_error(err, v->conn, "reading credentials");
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        if (audit(v, "get", org, name, vendor, 0, "not found", err) != 0)
+            return SLUICE_VAULT_ERROR;
+        sluice_err_set(err, "no credentials in the vault for org '%s', name '%s', vendor '%s'", org, name, vendor);
+        return SLUICE_VAULT_ENOTFOUND;
+    }
+    int kid = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    size_t nl = 0, cl = 0;
+    unsigned char *nonce = bytea(r, 0, 1, &nl), *ct = bytea(r, 0, 2, &cl);
+    PQclear(r);
+    int rc = SLUICE_VAULT_ERROR;
+    sluice_err_t why = {{0}};
+    if (nonce == NULL || ct == NULL)
+        sluice_err_set(&why, "out of memory");
+    else
+        rc = open_row(v, org, name, vendor, kid, nonce, nl, ct, cl, secret, len, &why);
+    PQfreemem(nonce);
+    PQfreemem(ct);
+    if (audit(v, "get", org, name, vendor, kid, rc == SLUICE_VAULT_OK ? "ok" : "refused", err) != 0) {
+        sluice_vault_free_secret(*secret, *len);
+        *secret = NULL;
+        *len = 0;
+        return SLUICE_VAULT_ERROR;
+    }
+    if (rc != SLUICE_VAULT_OK)
+        sluice_err_set(err, "credentials for org '%s', name '%s', vendor '%s': %s", org, name, vendor, why.msg);
+    return rc;
+}
+
+int sluice_vault_delete(sluice_vault_t *v, const char *org, const char *name, const char *vendor, sluice_err_t *err)
+{
+    if (exec_ok(v, "BEGIN", err) != 0)
+        return SLUICE_VAULT_ERROR;
+    const char *params[3] = {org, name, vendor};
+    PGresult *r = PQexecParams(v->conn,
+                               "DELETE FROM vault_credentials WHERE org = $1 AND name = $2 AND vendor = $3"
+                               " RETURNING key_id",
+                               3, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        pq_error(err, v->conn, "deleting credentials");
+        rollback(v);
+        return SLUICE_VAULT_ERROR;
+    }
+    int found = PQntuples(r) == 1;
+    int kid = found ? (int)strtol(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
+    if (audit(v, "delete", org, name, vendor, kid, found ? "deleted" : "not found", err) != 0 ||
+        exec_ok(v, "COMMIT", err) != 0) {
+        rollback(v);
+        return SLUICE_VAULT_ERROR;
+    }
+    if (!found) {
+        sluice_err_set(err, "no credentials in the vault for org '%s', name '%s', vendor '%s'", org, name, vendor);
+        return SLUICE_VAULT_ENOTFOUND;
+    }
+    return SLUICE_VAULT_OK;
+}
+
+int sluice_vault_list(sluice_vault_t *v, const char *org, void (*cb)(const sluice_vault_row_t *row, void *ud), void *ud,
+                      sluice_err_t *err)
+{
+    const char *params[1] = {org};
+    PGresult *r = PQexecParams(v->conn,
+                               "SELECT org, name, vendor, key_id,"
+                               " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
+                               " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+                               " FROM vault_credentials WHERE $1::text IS NULL OR org = $1"
+                               " ORDER BY org, name, vendor",
+                               1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        return pq_error(err, v->conn, "listing credentials");
+    }
+    int n = PQntuples(r);
+    for (int i = 0; i < n; i++) {
+        sluice_vault_row_t row = {PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
+                                  (int)strtol(PQgetvalue(r, i, 3), NULL, 10), PQgetvalue(r, i, 4),
+                                  PQgetvalue(r, i, 5)};
+        cb(&row, ud);
+    }
+    PQclear(r);
+    char detail[32];
+    snprintf(detail, sizeof(detail), "%d rows", n);
+    if (audit(v, "list", org, NULL, NULL, 0, detail, err) != 0)
+        return SLUICE_VAULT_ERROR;
+    return n;
+}
+
+int sluice_vault_rotate(sluice_vault_t *v, size_t *rotated, size_t *unchanged, sluice_err_t *err)
+{
+    if (v->kr == NULL)
+        return sluice_err_set(err, "no key ring: ENCRYPTION_KEY is needed to rotate");
+    unsigned primary = sluice_keyring_primary_kid(v->kr);
+    size_t nrot = 0, nsame = 0;
+    if (exec_ok(v, "BEGIN", err) != 0)
+        return SLUICE_VAULT_ERROR;
+    /* FOR UPDATE: a concurrent put or rotate waits for this transaction instead of racing it. */
+    PGresult *r = PQexec(v->conn, "SELECT org, name, vendor, key_id, nonce, ciphertext FROM vault_credentials"
+                                  " ORDER BY org, name, vendor FOR UPDATE");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        pq_error(err, v->conn, "reading credentials to rotate");
+        rollback(v);
+        return SLUICE_VAULT_ERROR;
+    }
+    int rc = SLUICE_VAULT_OK;
+    for (int i = 0; i < PQntuples(r) && rc == SLUICE_VAULT_OK; i++) {
+        const char *org = PQgetvalue(r, i, 0), *name = PQgetvalue(r, i, 1), *vendor = PQgetvalue(r, i, 2);
+        int kid = (int)strtol(PQgetvalue(r, i, 3), NULL, 10);
+        if ((unsigned)kid == primary) {
+            nsame++;
+            continue;
+        }
+        size_t nl = 0, cl = 0, pl = 0;
+        unsigned char *nonce = bytea(r, i, 4, &nl), *ct = bytea(r, i, 5, &cl);
+        char *pt = NULL;
+        sluice_err_t why = {{0}};
+        rc = nonce && ct ? open_row(v, org, name, vendor, kid, nonce, nl, ct, cl, &pt, &pl, &why) : SLUICE_VAULT_ERROR;
+        PQfreemem(nonce);
+        PQfreemem(ct);
+        if (rc != SLUICE_VAULT_OK) {
+            sluice_err_set(err, "org '%s', name '%s', vendor '%s': %s; nothing was rotated", org, name, vendor,
+                           why.msg[0] ? why.msg : "out of memory");
+            break;
+        }
+        uint8_t *sealed = NULL;
+        size_t sl = 0;
+        int sealed_ok = seal(v, org, name, vendor, pt, pl, &sealed, &sl, err) == 0;
+        sluice_vault_free_secret(pt, pl);
+        if (!sealed_ok) {
+            rc = SLUICE_VAULT_ERROR;
+            break;
+        }
+        char nkid[8];
+        snprintf(nkid, sizeof(nkid), "%u", sealed[0]);
+        const char *params[6] = {org, name, vendor, nkid, (const char *)sealed + 1,
+                                 (const char *)sealed + 1 + SLUICE_AEAD_NONCE_LEN};
+        int lens[6] = {0, 0, 0, 0, SLUICE_AEAD_NONCE_LEN, (int)(sl - 1 - SLUICE_AEAD_NONCE_LEN)};
+        int fmts[6] = {0, 0, 0, 0, 1, 1};
+        PGresult *u = PQexecParams(v->conn,
+                                   "UPDATE vault_credentials SET key_id = $4::smallint, nonce = $5::bytea,"
+                                   " ciphertext = $6::bytea, updated_at = now()"
+                                   " WHERE org = $1 AND name = $2 AND vendor = $3",
+                                   6, NULL, params, lens, fmts, 0);
+        free(sealed);
+        int ok = PQresultStatus(u) == PGRES_COMMAND_OK;
+        PQclear(u);
+        char detail[48];
+        snprintf(detail, sizeof(detail), "key %d -> %u", kid, primary);
+        if (!ok) {
+            pq_error(err, v->conn, "re-sealing credentials");
+            rc = SLUICE_VAULT_ERROR;
+        } else if (audit(v, "rotate", org, name, vendor, (int)primary, detail, err) != 0) {
+            rc = SLUICE_VAULT_ERROR;
+        } else {
+            nrot++;
+        }
+    }
+    PQclear(r);
+    if (rc != SLUICE_VAULT_OK || exec_ok(v, "COMMIT", err) != 0) {
+        rollback(v);
+        return rc != SLUICE_VAULT_OK ? rc : SLUICE_VAULT_ERROR;
+    }
+    if (rotated != NULL)
+        *rotated = nrot;
+    if (unchanged != NULL)
+        *unchanged = nsame;
+    return SLUICE_VAULT_OK;
+}

@@ -1,0 +1,89 @@
+/*
+ * The vault: vendor credentials in PostgreSQL, sealed with AES-256-GCM under the key ring
+ * (crypto/aead.h) and bound to their row by the AAD "sluice-vault-v1" NUL ‖ len16 org ‖ org ‖
+ * len16 name ‖ name ‖ len16 vendor ‖ vendor, so a row copied onto another org, name or vendor
+ * no longer opens. A row stores key id, nonce and ciphertext‖tag separately.
+ *
+ * The schema comes from versioned migrations embedded in the binary (vault.c), applied under an
+ * advisory lock by whoever opens the vault first (sluice-deliver, sluicectl vault); a database
+ * whose schema is newer than the binary is refused. Every operation (put, get, delete, list,
+ * rotate) appends a row to vault_audit: who, when, what, org/name/vendor, key id, never the
+ * secret. docs/vault.md describes the tables.
+ *
+ * Threading: a vault handle is one libpq connection; use it from one thread at a time. Calls
+ * block on the database (the worker calls get only when its credential cache misses).
+ */
+#ifndef SLUICE_VENDORS_VAULT_H
+#define SLUICE_VENDORS_VAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "crypto/keyring.h"
+
+/* The newest schema version this binary knows. */
+#define SLUICE_VAULT_SCHEMA_VERSION 1
+
+/* Results. The numbers never change. */
+enum {
+    SLUICE_VAULT_OK = 0,
+    SLUICE_VAULT_ERROR = -1,     /* database unreachable, SQL error, out of memory */
+    SLUICE_VAULT_ENOTFOUND = -2, /* no such row */
+    SLUICE_VAULT_EDECRYPT = -3,  /* the row does not open: wrong or missing key, swapped or altered row */
+};
+
+typedef struct sluice_vault sluice_vault_t;
+
+/* Connects to conninfo (libpq keyword form or a postgresql:// URL), applies pending migrations
+ * and checks the schema version. kr must outlive the vault (it may be NULL for operations that
+ * never seal or open: list, delete). actor names who acts in the audit table ($USER for
+ * sluicectl, "sluice-deliver@host pid N" for the worker). Returns a handle owned by the caller,
+ * or NULL with a message in err (libpq's reason when the database is unreachable). */
+sluice_vault_t *sluice_vault_open(const char *conninfo, const sluice_keyring_t *kr, const char *actor,
+                                  sluice_err_t *err);
+void sluice_vault_close(sluice_vault_t *v);
+
+/* The schema version recorded in schema_migrations (after open: SLUICE_VAULT_SCHEMA_VERSION). */
+int sluice_vault_schema_version(sluice_vault_t *v, int *version, sluice_err_t *err);
+
+/* Seals secret[0..len) under the ring's primary key and inserts or replaces the row; *created
+ * (may be NULL) tells which. Returns SLUICE_VAULT_OK or SLUICE_VAULT_ERROR. */
+int sluice_vault_put(sluice_vault_t *v, const char *org, const char *name, const char *vendor, const char *secret,
+                     size_t len, int *created, sluice_err_t *err);
+
+/* Opens the row: *secret receives a NUL-terminated copy of the plaintext (*len bytes) that the
+ * caller wipes and frees with sluice_vault_free_secret. Returns SLUICE_VAULT_OK,
+ * SLUICE_VAULT_ENOTFOUND, SLUICE_VAULT_EDECRYPT or SLUICE_VAULT_ERROR (message in err). A broken
+ * connection is re-established once before giving up. */
+int sluice_vault_get(sluice_vault_t *v, const char *org, const char *name, const char *vendor, char **secret,
+                     size_t *len, sluice_err_t *err);
+void sluice_vault_free_secret(char *secret, size_t len);
+
+/* Removes the row. SLUICE_VAULT_OK, SLUICE_VAULT_ENOTFOUND or SLUICE_VAULT_ERROR. */
+int sluice_vault_delete(sluice_vault_t *v, const char *org, const char *name, const char *vendor, sluice_err_t *err);
+
+/* One row as listed: no secret material. Strings valid during the callback only. */
+typedef struct sluice_vault_row {
+    const char *org, *name, *vendor;
+    int key_id;
+    const char *created_at, *updated_at; /* ISO-8601 UTC */
+} sluice_vault_row_t;
+
+/* Calls cb for every row (of one org when org is non-NULL), ordered by org, name, vendor.
+ * Returns the number of rows, or SLUICE_VAULT_ERROR. */
+int sluice_vault_list(sluice_vault_t *v, const char *org, void (*cb)(const sluice_vault_row_t *row, void *ud), void *ud,
+                      sluice_err_t *err);
+
+/* Re-seals every row not yet under the ring's primary key, in one transaction: either every
+ * such row moves to the primary key or (on any failure, e.g. a row whose key is missing from
+ * the ring) none does. Rows already under the primary are left alone, so it is safe to rerun.
+ * *rotated and *unchanged (may be NULL) count the rows. Returns SLUICE_VAULT_OK,
+ * SLUICE_VAULT_EDECRYPT (naming the row) or SLUICE_VAULT_ERROR. */
+int sluice_vault_rotate(sluice_vault_t *v, size_t *rotated, size_t *unchanged, sluice_err_t *err);
+
+/* The AAD of a row into out (cap bytes). Returns its length, or 0 when a part is longer than
+ * 65535 bytes or cap is too small. Exposed for tests. */
+size_t sluice_vault_aad(const char *org, const char *name, const char *vendor, uint8_t *out, size_t cap);
+
+#endif

@@ -1,0 +1,286 @@
+/*
+ * The vendor registry (built from vendors/vendors.def) and the helpers the vendor files share:
+ * JSON output, standard event names, URLs, secret validation, default HTTP classification.
+ * Reentrant; any thread.
+ */
+#include "vendors/vendor.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/ct.h"
+
+static const sluice_vendor_ops_t *const registry[] = {
+#define SLUICE_VENDOR_DEF(KIND, name) [SLUICE_VENDOR_##KIND] = &sluice_vendor_##name,
+#include "vendors/vendors.def"
+#undef SLUICE_VENDOR_DEF
+};
+
+const sluice_vendor_ops_t *sluice_vendor_get(sluice_vendor_kind_t kind)
+{
+    if ((size_t)kind >= sizeof(registry) / sizeof(registry[0]))
+        return NULL;
+    return registry[kind];
+}
+
+const sluice_vendor_ops_t *sluice_vendor_find(const char *name)
+{
+    for (size_t i = 0; name != NULL && i < sizeof(registry) / sizeof(registry[0]); i++) {
+        if (strcmp(registry[i]->name, name) == 0)
+            return registry[i];
+    }
+    return NULL;
+}
+
+const char *sluice_vendor_names(void)
+{
+    static const char names[] =
+#define SLUICE_VENDOR_DEF(KIND, name) #name " "
+#include "vendors/vendors.def"
+#undef SLUICE_VENDOR_DEF
+        ;
+    return names;
+}
+
+void sluice_vendor_item_dispose(sluice_vendor_item_t *item)
+{
+    if (item == NULL)
+        return;
+    free(item->group);
+    free(item->body);
+    memset(item, 0, sizeof(*item));
+}
+
+static void wipe_free(char *s)
+{
+    if (s == NULL)
+        return;
+    sluice_secure_zero(s, strlen(s));
+    free(s);
+}
+
+void sluice_vendor_request_dispose(sluice_vendor_request_t *r)
+{
+    if (r == NULL)
+        return;
+    wipe_free(r->url);
+    for (size_t i = 0; i < r->header_count; i++)
+        wipe_free(r->headers[i]);
+    free(r->body);
+    memset(r, 0, sizeof(*r));
+}
+
+static int in_list(const char *const *list, const char *name)
+{
+    for (size_t i = 0; list != NULL && list[i] != NULL; i++) {
+        if (strcmp(list[i], name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void list_names(const sluice_vendor_ops_t *ops, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    const char *const *lists[2] = {ops->secret_required, ops->secret_optional};
+    for (int l = 0; l < 2; l++) {
+        for (size_t i = 0; lists[l] != NULL && lists[l][i] != NULL; i++) {
+            int w = snprintf(buf + n, cap - n, "%s%s%s", n ? ", " : "", lists[l][i], l ? " (optional)" : "");
+            if (w < 0 || (size_t)w >= cap - n)
+                return;
+            n += (size_t)w;
+        }
+    }
+}
+
+int sluice_vendor_check_secret(const sluice_vendor_ops_t *ops, const char *json, size_t len, sluice_err_t *err)
+{
+    char names[256];
+    list_names(ops, names, sizeof(names));
+    json_error_t je;
+    json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+    if (root == NULL || !json_is_object(root)) {
+        json_decref(root);
+        /* je.text could quote a piece of the secret: only the position is reported. */
+        if (root == NULL)
+            return sluice_err_set(err, "the secret is not valid JSON (line %d, column %d); %s expects an object with: %s",
+                                  je.line, je.column, ops->name, names);
+        return sluice_err_set(err, "the secret must be a JSON object; %s expects: %s", ops->name, names);
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v) {
+        if (!in_list(ops->secret_required, key) && !in_list(ops->secret_optional, key)) {
+            char shown[65];
+            snprintf(shown, sizeof(shown), "%s", key);
+            json_decref(root);
+            return sluice_err_set(err, "the secret has an unknown member '%s'; %s expects: %s", shown, ops->name,
+                                  names[0] ? names : "nothing");
+        }
+        if (!json_is_string(v) || json_string_length(v) == 0) {
+            char shown[65];
+            snprintf(shown, sizeof(shown), "%s", key);
+            json_decref(root);
+            return sluice_err_set(err, "the secret's member '%s' must be a non-empty string", shown);
+        }
+    }
+    for (size_t i = 0; ops->secret_required != NULL && ops->secret_required[i] != NULL; i++) {
+        if (json_object_get(root, ops->secret_required[i]) == NULL) {
+            json_decref(root);
+            return sluice_err_set(err, "the secret lacks '%s'; %s expects: %s", ops->secret_required[i], ops->name,
+                                  names);
+        }
+    }
+    json_decref(root);
+    return 0;
+}
+
+char *sluice_vendor_dump(const json_t *v, size_t *len)
+{
+    char *s = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15));
+    if (s != NULL && len != NULL)
+        *len = strlen(s);
+    return s;
+}
+
+typedef struct std_event {
+    const char *segment;
+    const char *name[SLUICE_VENDOR_COUNT]; /* by sluice_vendor_kind_t; NULL = no standard event */
+} std_event_t;
+
+/* Segment's e-commerce and lifecycle specs mapped onto each vendor's standard events. */
+static const std_event_t std_events[] = {
+    {"Products Searched", {"Search", "search", "Search", NULL}},
+    {"Product List Viewed", {NULL, "view_item_list", NULL, NULL}},
+    {"Product Clicked", {NULL, "select_item", "ClickButton", NULL}},
+    {"Product Viewed", {"ViewContent", "view_item", "ViewContent", NULL}},
+    {"Product Added", {"AddToCart", "add_to_cart", "AddToCart", NULL}},
+    {"Product Removed", {NULL, "remove_from_cart", NULL, NULL}},
+    {"Cart Viewed", {NULL, "view_cart", NULL, NULL}},
+    {"Checkout Started", {"InitiateCheckout", "begin_checkout", "InitiateCheckout", NULL}},
+    {"Payment Info Entered", {"AddPaymentInfo", "add_payment_info", "AddPaymentInfo", NULL}},
+    {"Order Completed", {"Purchase", "purchase", "CompletePayment", NULL}},
+    {"Order Refunded", {NULL, "refund", NULL, NULL}},
+    {"Product Added to Wishlist", {"AddToWishlist", "add_to_wishlist", "AddToWishlist", NULL}},
+    {"Signed Up", {"CompleteRegistration", "sign_up", "CompleteRegistration", NULL}},
+    {"Signed In", {NULL, "login", NULL, NULL}},
+    {"Lead Generated", {"Lead", "generate_lead", "SubmitForm", NULL}},
+    {"Subscription Started", {"Subscribe", NULL, "Subscribe", NULL}},
+};
+
+const char *sluice_vendor_standard_event(sluice_vendor_kind_t kind, const char *segment_name)
+{
+    if (segment_name == NULL || (size_t)kind >= SLUICE_VENDOR_COUNT)
+        return NULL;
+    for (size_t i = 0; i < sizeof(std_events) / sizeof(std_events[0]); i++) {
+        if (strcmp(std_events[i].segment, segment_name) == 0)
+            return std_events[i].name[kind];
+    }
+    return NULL;
+}
+
+char *sluice_vendor_url(const char *base, const char *path)
+{
+    size_t bl = strlen(base);
+    while (bl > 0 && base[bl - 1] == '/')
+        bl--;
+    size_t pl = strlen(path);
+    char *s = malloc(bl + pl + 1);
+    if (s == NULL)
+        return NULL;
+    memcpy(s, base, bl);
+    memcpy(s + bl, path, pl + 1);
+    return s;
+}
+
+int sluice_vendor_url_param(char **url, const char *name, const char *value)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t ul = strlen(*url), nl = strlen(name), vl = strlen(value);
+    char *s = malloc(ul + 1 + nl + 1 + vl * 3 + 1);
+    if (s == NULL)
+        return -1;
+    memcpy(s, *url, ul);
+    size_t o = ul;
+    s[o++] = strchr(*url, '?') != NULL ? '&' : '?';
+    memcpy(s + o, name, nl);
+    o += nl;
+    s[o++] = '=';
+    for (size_t i = 0; i < vl; i++) {
+        unsigned char c = (unsigned char)value[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+            c == '.' || c == '~') {
+            s[o++] = (char)c;
+        } else {
+            s[o++] = '%';
+            s[o++] = hex[c >> 4];
+            s[o++] = hex[c & 15];
+        }
+    }
+    s[o] = '\0';
+    wipe_free(*url);
+    *url = s;
+    return 0;
+}
+
+void sluice_vendor_set_str(json_t *obj, const char *key, const char *value)
+{
+    if (value != NULL && value[0] != '\0')
+        json_object_set_new(obj, key, json_string(value));
+}
+
+int sluice_vendor_number(const json_t *v, double *out)
+{
+    if (json_is_number(v)) {
+        *out = json_number_value(v);
+        return 0;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        char *end;
+        double d = strtod(s, &end);
+        if (end != s && *end == '\0') {
+            *out = d;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+sluice_verdict_t sluice_vendor_classify_http(long status, char *why, size_t why_len)
+{
+    snprintf(why, why_len, "HTTP %ld", status);
+    if (status >= 200 && status < 300)
+        return SLUICE_VERDICT_OK;
+    if (status == 408 || status == 425 || status == 429 || status >= 500)
+        return SLUICE_VERDICT_RETRY;
+    return SLUICE_VERDICT_FAIL;
+}
+
+int sluice_vendor_join(const char *prefix, const sluice_vendor_item_t *const *items, size_t n, const char *suffix,
+                       char **out, size_t *out_len)
+{
+    size_t pl = strlen(prefix), sl = strlen(suffix), total = pl + sl + 1;
+    for (size_t i = 0; i < n; i++)
+        total += items[i]->body_len + 1;
+    char *s = malloc(total);
+    if (s == NULL)
+        return -1;
+    size_t o = 0;
+    memcpy(s, prefix, pl);
+    o += pl;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            s[o++] = ',';
+        memcpy(s + o, items[i]->body, items[i]->body_len);
+        o += items[i]->body_len;
+    }
+    memcpy(s + o, suffix, sl);
+    o += sl;
+    s[o] = '\0';
+    *out = s;
+    *out_len = o;
+    return 0;
+}

@@ -1,0 +1,147 @@
+/*
+ * The vendor interface: what each compiled-in vendor (vendors/<name>.c, listed once in
+ * vendors/vendors.def) provides to the delivery worker, sluicectl and the tests.
+ *
+ * A delivery goes through three steps, all pure functions of their inputs:
+ *   1. map: one envelope → the vendor's form of that event (an item), or "skip" (the vendor has
+ *      no use for this event type), or "dead" (the vendor would refuse it, e.g. too old; it goes
+ *      to the dead-letter topic on its own instead of failing a whole batch);
+ *   2. build: a batch of items that share a group (the request-level fields: GA4's client) plus
+ *      the vault secret → URL, headers and body of one HTTP request;
+ *   3. classify: the vendor's answer → ok, retry later, or failed for good.
+ *
+ * Secrets: the request's URL and headers may carry the vault secret (Meta's and GA4's query
+ * parameters, TikTok's Access-Token): sluice_vendor_request_dispose wipes them. Error texts
+ * never contain secrets or event values.
+ *
+ * Threading: the descriptors are immutable; every function is reentrant.
+ */
+#ifndef SLUICE_VENDORS_VENDOR_H
+#define SLUICE_VENDORS_VENDOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/err.h"
+#include "config/config.h"
+#include "vendors/envelope.h"
+
+typedef enum sluice_map_result {
+    SLUICE_MAP_OK = 0,   /* *out holds the item */
+    SLUICE_MAP_SKIP = 1, /* nothing to send for this event (e.g. identify to Meta): done */
+    SLUICE_MAP_DEAD = 2, /* the vendor would refuse it: dead-letter it, reason in why */
+} sluice_map_result_t;
+
+/* One event in the vendor's form. */
+typedef struct sluice_vendor_item {
+    char *group;     /* request-level JSON members shared by a batch, without braces
+                        ("\"client_id\":\"1.2\""); NULL when the vendor batches all events together */
+    char *body;      /* the event, compact JSON */
+    size_t body_len;
+} sluice_vendor_item_t;
+
+void sluice_vendor_item_dispose(sluice_vendor_item_t *item);
+
+#define SLUICE_VENDOR_MAX_HEADERS 24
+
+/* One HTTP POST. Owns its strings. */
+typedef struct sluice_vendor_request {
+    char *url;                                 /* may hold a secret */
+    char *headers[SLUICE_VENDOR_MAX_HEADERS];  /* "Name: value"; may hold a secret */
+    size_t header_count;
+    char *body;
+    size_t body_len;
+} sluice_vendor_request_t;
+
+/* Wipes URL and headers, frees everything, zeroes r. NULL is allowed. */
+void sluice_vendor_request_dispose(sluice_vendor_request_t *r);
+
+typedef enum sluice_verdict {
+    SLUICE_VERDICT_OK = 0,
+    SLUICE_VERDICT_RETRY = 1, /* timeout, connection error, 5xx, 429, a vendor's "transient" code */
+    SLUICE_VERDICT_FAIL = 2,  /* any other refusal: dead-letter */
+} sluice_verdict_t;
+
+typedef struct sluice_vendor_ops {
+    const char *name;
+    sluice_vendor_kind_t kind;
+    /* Members of the vault secret (a JSON object of strings): required ones, then optional. */
+    const char *const *secret_required;
+    const char *const *secret_optional;
+    /* 1 when this integration needs its vault secret to build a request. */
+    int (*needs_secret)(const sluice_integration_t *it);
+    /* Step 1. now_ms is the wall clock (for age limits). why gets the reason of a DEAD. On OK the
+     * caller disposes *out. */
+    sluice_map_result_t (*map)(const sluice_integration_t *it, const sluice_envelope_t *e, int64_t now_ms,
+                               sluice_vendor_item_t *out, char *why, size_t why_len);
+    /* Step 2. items[0..n) share `group` (may be NULL). secret is the parsed vault secret, NULL
+     * when needs_secret says none. now_ms stamps signatures. Returns 0 (caller disposes *out),
+     * or -1 with a message in err. */
+    int (*build)(const sluice_integration_t *it, const json_t *secret, const char *group,
+                 const sluice_vendor_item_t *const *items, size_t n, int64_t now_ms, sluice_vendor_request_t *out,
+                 sluice_err_t *err);
+    /* Step 3, for an HTTP answer (status >= 100). why gets "HTTP 400" plus the vendor's numeric
+     * error code when it gives one; never the body itself. */
+    sluice_verdict_t (*classify)(long status, const char *body, size_t len, char *why, size_t why_len);
+    /* Bytes a request adds around its events, for batch sizing. */
+    size_t request_overhead;
+} sluice_vendor_ops_t;
+
+#define SLUICE_VENDOR_DEF(KIND, name) extern const sluice_vendor_ops_t sluice_vendor_##name;
+#include "vendors/vendors.def"
+#undef SLUICE_VENDOR_DEF
+
+/* How many vendors are compiled in (kinds are 0..SLUICE_VENDOR_COUNT-1). */
+enum {
+    SLUICE_VENDOR_COUNT = 0
+#define SLUICE_VENDOR_DEF(KIND, name) +1
+#include "vendors/vendors.def"
+#undef SLUICE_VENDOR_DEF
+};
+
+/* The descriptor of a vendor kind (never NULL for a valid kind), or by name ("meta"; NULL
+ * when unknown). */
+const sluice_vendor_ops_t *sluice_vendor_get(sluice_vendor_kind_t kind);
+const sluice_vendor_ops_t *sluice_vendor_find(const char *name);
+
+/* "meta, ga4, tiktok, webhook" (static storage), for usage texts. */
+const char *sluice_vendor_names(void);
+
+/* Checks that json[0..len) is a JSON object whose members are exactly strings the vendor knows,
+ * with every required one present and non-empty. Returns 0, or -1 with a message naming the
+ * offending member (never a value). */
+int sluice_vendor_check_secret(const sluice_vendor_ops_t *ops, const char *json, size_t len, sluice_err_t *err);
+
+/* ---------------------------------------------------------------- helpers for vendor files */
+
+/* Compact JSON with money-friendly reals (19.99 stays 19.99). Caller frees; NULL on OOM. */
+char *sluice_vendor_dump(const json_t *v, size_t *len);
+
+/* The vendor's standard event name for a Segment e-commerce / lifecycle event name
+ * ("Order Completed" → Meta "Purchase", GA4 "purchase", TikTok "CompletePayment"); NULL when
+ * the vendor has no standard event for it (the name is then sent as the vendor allows). */
+const char *sluice_vendor_standard_event(sluice_vendor_kind_t kind, const char *segment_name);
+
+/* base (trailing '/' dropped) + path into a new string. Caller frees. */
+char *sluice_vendor_url(const char *base, const char *path);
+
+/* Appends "&name=<percent-encoded value>" (or "?" first) to *url, reallocating it; the old
+ * buffer is wiped, since the value may be a secret. Returns 0, or -1 when out of memory. */
+int sluice_vendor_url_param(char **url, const char *name, const char *value);
+
+/* Sets a JSON member only when value is non-NULL (and, for strings, non-empty). */
+void sluice_vendor_set_str(json_t *obj, const char *key, const char *value);
+
+/* A number from a JSON number or a numeric string; -1 when it is neither. */
+int sluice_vendor_number(const json_t *v, double *out);
+
+/* The default classification: 2xx ok; 408, 425, 429, 5xx retry; everything else failed. */
+sluice_verdict_t sluice_vendor_classify_http(long status, char *why, size_t why_len);
+
+/* Joins items into "<prefix><item>,<item>...<suffix>" (prefix and suffix literal). */
+int sluice_vendor_join(const char *prefix, const sluice_vendor_item_t *const *items, size_t n, const char *suffix,
+                       char **out, size_t *out_len);
+
+#endif

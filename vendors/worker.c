@@ -1,0 +1,1364 @@
+/*
+ * The delivery worker (see worker.h). One thread, one epoll loop:
+ *
+ *   lane    one vendor kind: a KafkaConsumer in group sluice-deliver-<vendor>, its assigned
+ *           partitions (each with a completion tracker) and its routes;
+ *   route   one enabled integration of one org: filter, map, batches, token bucket, retries;
+ *   record  one consumed message, alive until every delivery of it is finished (delivered,
+ *           skipped, filtered or dead-lettered), then marked done in its partition's tracker;
+ *   item    one delivery: a record mapped for one route;
+ *   batch   items of one route (and one group: GA4's client) sent in one request.
+ *
+ * Commits: every 500 ms (and synchronously on revoke and at shutdown) each partition commits
+ * the tracker's offset, below which every record is finished. A revoked partition's records
+ * are abandoned (never marked done; the next owner reads them again): at-least-once.
+ */
+#include "vendors/worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "common/log.h"
+#include "crypto/random.h"
+#include "vendors/credcache.h"
+#include "vendors/dlq.h"
+#include "vendors/envelope.h"
+#include "vendors/http.h"
+#include "vendors/loop.h"
+#include "vendors/metrics.h"
+#include "vendors/retry.h"
+#include "vendors/tracker.h"
+#include "vendors/vendor.h"
+
+#define LANE_MAX_LIVE 20000     /* records in memory per lane before its partitions are paused */
+#define COMMIT_INTERVAL_MS 500
+#define DRAIN_TIMEOUT_MS 10000
+#define POLL_BATCH 500          /* messages taken from one consumer per loop turn */
+#define DLQ_RETRY_MS 1000
+#define MAX_WAIT_MS 100         /* the loop wakes at least this often (librdkafka queues, sweeps) */
+#define OPEN_BUCKETS 64
+
+typedef struct sluice_worker worker_t;
+typedef struct lane lane_t;
+typedef struct part part_t;
+typedef struct route route_t;
+typedef struct batch batch_t;
+typedef struct record record_t;
+typedef struct item item_t;
+
+struct part {
+    lane_t *lane;
+    int32_t partition;
+    sluice_tracker_t tracker;
+    int64_t committed; /* last offset sent in a commit; -1 none */
+    int revoked;
+    size_t live;       /* records still referencing this partition */
+    part_t *next;      /* in lane->parts, or lane->zombies once revoked */
+};
+
+struct record {
+    part_t *part;
+    uint64_t seq;
+    unsigned pending;  /* unfinished deliveries, plus one while being dispatched */
+    int abandoned;     /* handed back: never marked done */
+    char *payload;
+    size_t len;
+    char *key;
+    size_t key_len;
+    char *org, *source, *type; /* original Kafka headers, copied to the DLQ */
+};
+
+struct item {
+    record_t *rec;
+    route_t *route;    /* NULL for an envelope that could not be read */
+    lane_t *lane;
+    sluice_vendor_item_t v;
+    /* DLQ state */
+    char status[24];
+    unsigned attempts;
+    char error[SLUICE_DLQ_ERROR_MAX + 1];
+    item_t *dlq_prev, *dlq_next; /* in worker->dlq_flight or worker->dlq_retry */
+    int in_dlq_flight;
+};
+
+struct batch {
+    route_t *route;
+    char *group;
+    item_t **items;
+    size_t n, cap, bytes;
+    int64_t opened_ms, first_ms, due_ms; /* monotonic */
+    unsigned attempts;
+    int state;                           /* OPEN, QUEUED, SENDING */
+    char *body;                          /* while sending */
+    size_t body_len;
+    batch_t *hnext;                      /* open: hash chain */
+    batch_t *prev, *next;                /* the route's list for the state: age, queue, sending */
+};
+
+enum { B_OPEN, B_QUEUED, B_SENDING };
+
+struct route {
+    lane_t *lane;
+    const sluice_org_t *org;
+    const sluice_integration_t *it;
+    const sluice_vendor_ops_t *ops;
+    sluice_retry_policy_t policy;
+    batch_t *open[OPEN_BUCKETS];
+    batch_t *age_head, *age_tail;     /* open batches, oldest first */
+    batch_t *queue_head, *queue_tail; /* closed, waiting to be sent (now or after a backoff) */
+    batch_t *send_head, *send_tail;   /* on the wire */
+    double tokens, burst;
+    int64_t tokens_ms;
+};
+
+struct lane {
+    worker_t *w;
+    sluice_vendor_kind_t kind;
+    const sluice_vendor_ops_t *ops;
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *queue;
+    int wake[2];
+    part_t *parts;
+    part_t *zombies;
+    route_t *routes;
+    size_t nroutes;
+    size_t live;
+    int paused;
+    int64_t last_commit_ms;
+};
+
+struct sluice_worker {
+    const sluice_config_t *cfg;
+    const sluice_keyring_t *kr;
+    sluice_vault_t *vault;
+    sluice_loop_t *loop;
+    sluice_http_t *http;
+    sluice_credcache_t *creds;
+    rd_kafka_t *dlq;
+    int dlq_wake[2];
+    item_t *dlq_flight, *dlq_retry;
+    size_t dlq_in_flight;
+    int64_t dlq_retry_due;
+    lane_t *lanes[SLUICE_VENDOR_COUNT];
+    sluice_dmetrics_t metrics;
+    sluice_metrics_server_t *msrv;
+    int sigfd;
+    int stopping;
+    int64_t stop_deadline;
+};
+
+/* ------------------------------------------------------------------ records and items */
+
+static void part_free(part_t *p)
+{
+    sluice_tracker_dispose(&p->tracker);
+    free(p);
+}
+
+static void record_release(record_t *rec)
+{
+    if (--rec->pending > 0)
+        return;
+    part_t *p = rec->part;
+    lane_t *l = p->lane;
+    if (!p->revoked && !rec->abandoned)
+        sluice_tracker_done(&p->tracker, rec->seq);
+    p->live--;
+    l->live--;
+    free(rec->payload);
+    free(rec->key);
+    free(rec->org);
+    free(rec->source);
+    free(rec->type);
+    free(rec);
+    if (p->revoked && p->live == 0) {
+        for (part_t **pp = &l->zombies; *pp != NULL; pp = &(*pp)->next) {
+            if (*pp == p) {
+                *pp = p->next;
+                break;
+            }
+        }
+        part_free(p);
+    }
+}
+
+static void item_free(item_t *it)
+{
+    record_t *rec = it->rec;
+    sluice_vendor_item_dispose(&it->v);
+    free(it);
+    record_release(rec);
+}
+
+/* A finished delivery: counted, and the record may complete. */
+static void item_finish(item_t *it, sluice_outcome_t outcome)
+{
+    it->lane->w->metrics.events[it->lane->kind][outcome]++;
+    item_free(it);
+}
+
+/* Handed back: the record will never be marked done, so its offset is not committed. */
+static void item_abandon(item_t *it)
+{
+    it->rec->abandoned = 1;
+    item_free(it);
+}
+
+/* ------------------------------------------------------------------ dead-letter topic */
+
+static void dlq_list_add(item_t **head, item_t *it)
+{
+    it->dlq_prev = NULL;
+    it->dlq_next = *head;
+    if (*head != NULL)
+        (*head)->dlq_prev = it;
+    *head = it;
+}
+
+static void dlq_list_del(item_t **head, item_t *it)
+{
+    if (it->dlq_prev != NULL)
+        it->dlq_prev->dlq_next = it->dlq_next;
+    else
+        *head = it->dlq_next;
+    if (it->dlq_next != NULL)
+        it->dlq_next->dlq_prev = it->dlq_prev;
+    it->dlq_prev = it->dlq_next = NULL;
+}
+
+static int dlq_produce(worker_t *w, item_t *it)
+{
+    record_t *rec = it->rec;
+    rd_kafka_headers_t *h = rd_kafka_headers_new(12);
+    if (rec->org != NULL)
+        rd_kafka_header_add(h, "org", -1, rec->org, -1);
+    if (rec->source != NULL)
+        rd_kafka_header_add(h, "source", -1, rec->source, -1);
+    if (rec->type != NULL)
+        rd_kafka_header_add(h, "type", -1, rec->type, -1);
+    sluice_dlq_failure_t f = {.vendor = it->lane->ops->name,
+                              .integration = it->route ? it->route->it->name : "-",
+                              .status = it->status,
+                              .attempts = it->attempts,
+                              .error = it->error,
+                              .failed_at_ms = sluice_now_ms()};
+    if (sluice_dlq_add_headers(h, &f) != 0) {
+        rd_kafka_headers_destroy(h);
+        return -1;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        w->dlq, RD_KAFKA_V_TOPIC(w->cfg->kafka.dlq_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(rec->key, rec->key_len), RD_KAFKA_V_VALUE(rec->payload, rec->len), RD_KAFKA_V_HEADERS(h),
+        RD_KAFKA_V_OPAQUE(it), RD_KAFKA_V_END);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_headers_destroy(h); /* owned by the message only on success */
+        sluice_log_warn("dlq.produce_failed", "cannot queue a dead letter (%s): retrying", rd_kafka_err2str(e));
+        return -1;
+    }
+    it->in_dlq_flight = 1;
+    dlq_list_add(&w->dlq_flight, it);
+    w->dlq_in_flight++;
+    return 0;
+}
+
+static void dlq_retry_later(worker_t *w, item_t *it)
+{
+    dlq_list_add(&w->dlq_retry, it);
+    if (w->dlq_retry_due == 0)
+        w->dlq_retry_due = sluice_mono_ms() + DLQ_RETRY_MS;
+}
+
+/* Sends an item to the dead-letter topic; it finishes once the broker acknowledged it. */
+static void dead_letter(worker_t *w, item_t *it, const char *status, unsigned attempts, const char *error)
+{
+    if (it->rec->part->revoked) {
+        item_abandon(it); /* the partition's new owner will decide */
+        return;
+    }
+    snprintf(it->status, sizeof(it->status), "%s", status);
+    it->attempts = attempts;
+    snprintf(it->error, sizeof(it->error), "%s", error);
+    sluice_log_warn("deliver.dead_letter", "vendor %s, org %s, integration %s: %s (attempts %u)", it->lane->ops->name,
+                    it->route ? it->route->org->id : "-", it->route ? it->route->it->name : "-", error, attempts);
+    if (dlq_produce(w, it) != 0)
+        dlq_retry_later(w, it);
+}
+
+static void on_dlq_report(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    worker_t *w = opaque;
+    item_t *it = m->_private;
+    dlq_list_del(&w->dlq_flight, it);
+    it->in_dlq_flight = 0;
+    w->dlq_in_flight--;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        w->metrics.dlq[it->lane->kind]++;
+        item_finish(it, SLUICE_OUTCOME_DEAD);
+        return;
+    }
+    sluice_log_warn("dlq.delivery_failed", "a dead letter was not acknowledged (%s): retrying",
+                    rd_kafka_err2str(m->err));
+    if (it->rec->part->revoked)
+        item_abandon(it);
+    else
+        dlq_retry_later(w, it);
+}
+
+static void dlq_retry_due(worker_t *w, int64_t now)
+{
+    if (w->dlq_retry == NULL || now < w->dlq_retry_due)
+        return;
+    item_t *list = w->dlq_retry;
+    w->dlq_retry = NULL;
+    w->dlq_retry_due = 0;
+    while (list != NULL) {
+        item_t *it = list;
+        dlq_list_del(&list, it);
+        if (it->rec->part->revoked)
+            item_abandon(it);
+        else if (dlq_produce(w, it) != 0)
+            dlq_retry_later(w, it);
+    }
+}
+
+/* ------------------------------------------------------------------ batches */
+
+static unsigned hash_group(const char *g)
+{
+    unsigned h = 2166136261u;
+    for (; g != NULL && *g; g++)
+        h = (h ^ (unsigned char)*g) * 16777619u;
+    return h % OPEN_BUCKETS;
+}
+
+static int same_group(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static void list_append(batch_t **head, batch_t **tail, batch_t *b)
+{
+    b->next = NULL;
+    b->prev = *tail;
+    if (*tail != NULL)
+        (*tail)->next = b;
+    else
+        *head = b;
+    *tail = b;
+}
+
+static void list_remove(batch_t **head, batch_t **tail, batch_t *b)
+{
+    if (b->prev != NULL)
+        b->prev->next = b->next;
+    else
+        *head = b->next;
+    if (b->next != NULL)
+        b->next->prev = b->prev;
+    else
+        *tail = b->prev;
+    b->prev = b->next = NULL;
+}
+
+static void open_unlink(route_t *r, batch_t *b)
+{
+    for (batch_t **pp = &r->open[hash_group(b->group)]; *pp != NULL; pp = &(*pp)->hnext) {
+        if (*pp == b) {
+            *pp = b->hnext;
+            break;
+        }
+    }
+    b->hnext = NULL;
+    list_remove(&r->age_head, &r->age_tail, b);
+}
+
+static void batch_free(batch_t *b)
+{
+    free(b->group);
+    free(b->items);
+    free(b->body);
+    free(b);
+}
+
+/* Moves an open batch to the send queue. */
+static void batch_close(route_t *r, batch_t *b, int64_t now)
+{
+    open_unlink(r, b);
+    b->state = B_QUEUED;
+    b->due_ms = now;
+    list_append(&r->queue_head, &r->queue_tail, b);
+}
+
+static int route_add(route_t *r, item_t *it, int64_t now)
+{
+    const sluice_integration_t *cfg = r->it;
+    size_t isz = it->v.body_len + 1;
+    unsigned bucket = hash_group(it->v.group);
+    batch_t *b = r->open[bucket];
+    while (b != NULL && !same_group(b->group, it->v.group))
+        b = b->hnext;
+    if (b != NULL && b->n > 0 && b->bytes + isz > cfg->batch_max_bytes) {
+        batch_close(r, b, now);
+        b = NULL;
+    }
+    if (b == NULL) {
+        b = calloc(1, sizeof(*b));
+        if (b == NULL)
+            return -1;
+        if (it->v.group != NULL && (b->group = strdup(it->v.group)) == NULL) {
+            free(b);
+            return -1;
+        }
+        b->route = r;
+        b->state = B_OPEN;
+        b->opened_ms = now;
+        b->bytes = r->ops->request_overhead + (b->group ? strlen(b->group) : 0);
+        b->hnext = r->open[bucket];
+        r->open[bucket] = b;
+        list_append(&r->age_head, &r->age_tail, b);
+    }
+    if (b->n == b->cap) {
+        size_t ncap = b->cap ? b->cap * 2 : 8;
+        item_t **ni = realloc(b->items, ncap * sizeof(*ni));
+        if (ni == NULL)
+            return -1;
+        b->items = ni;
+        b->cap = ncap;
+    }
+    b->items[b->n++] = it;
+    b->bytes += isz;
+    if (b->n >= cfg->batch_max_events || cfg->batch_max_wait_ms == 0)
+        batch_close(r, b, now);
+    return 0;
+}
+
+/* Drops items whose partition was revoked (abandoned: their new owner delivers them). */
+static void batch_prune(batch_t *b)
+{
+    size_t o = 0;
+    b->bytes = b->route->ops->request_overhead + (b->group ? strlen(b->group) : 0);
+    for (size_t i = 0; i < b->n; i++) {
+        item_t *it = b->items[i];
+        if (it->rec->part->revoked) {
+            item_abandon(it);
+        } else {
+            b->items[o++] = it;
+            b->bytes += it->v.body_len + 1;
+        }
+    }
+    b->n = o;
+}
+
+/* ------------------------------------------------------------------ sending */
+
+static const json_t *route_secret(worker_t *w, route_t *r, char *why, size_t why_len)
+{
+    int64_t now = sluice_mono_ms();
+    const char *org = r->org->id, *name = r->it->credentials, *vendor = r->ops->name;
+    const json_t *s = sluice_credcache_get(w->creds, org, name, vendor, now);
+    if (s != NULL)
+        return s;
+    char *pt = NULL;
+    size_t len = 0;
+    sluice_err_t err = {{0}};
+    int rc = sluice_vault_get(w->vault, org, name, vendor, &pt, &len, &err);
+    w->metrics.vault_reads[rc == SLUICE_VAULT_OK          ? SLUICE_VAULT_READ_OK
+                           : rc == SLUICE_VAULT_ENOTFOUND ? SLUICE_VAULT_READ_NOT_FOUND
+                           : rc == SLUICE_VAULT_EDECRYPT  ? SLUICE_VAULT_READ_DECRYPT_FAILED
+                                                          : SLUICE_VAULT_READ_ERROR]++;
+    if (rc != SLUICE_VAULT_OK) {
+        snprintf(why, why_len, "vault: %s", err.msg);
+        return NULL;
+    }
+    s = sluice_credcache_put(w->creds, org, name, vendor, pt, len, now, &err);
+    sluice_vault_free_secret(pt, len);
+    if (s == NULL)
+        snprintf(why, why_len, "vault: %s", err.msg);
+    return s;
+}
+
+static void batch_failed(worker_t *w, batch_t *b, const char *status, const char *why)
+{
+    route_t *r = b->route;
+    w->metrics.requests[r->lane->kind][SLUICE_REQ_FAILED]++;
+    for (size_t i = 0; i < b->n; i++)
+        dead_letter(w, b->items[i], status, b->attempts, why);
+    b->n = 0;
+    batch_free(b);
+}
+
+/* A failed attempt: schedule another, or give up to the DLQ. */
+static void batch_retry(worker_t *w, batch_t *b, const char *status, const char *why, int64_t retry_after_ms)
+{
+    route_t *r = b->route;
+    int64_t now = sluice_mono_ms(), wait = 0;
+    uint64_t rnd = 0;
+    double frac = sluice_random_uint64(&rnd) == 0 ? (double)(rnd >> 11) / 9007199254740992.0 : 0.5;
+    if (w->stopping) {
+        /* Hand back: the next owner of these partitions retries them. */
+        for (size_t i = 0; i < b->n; i++)
+            item_abandon(b->items[i]);
+        b->n = 0;
+        batch_free(b);
+        return;
+    }
+    if (!sluice_retry_next(&r->policy, b->attempts, b->first_ms, now, retry_after_ms, frac, &wait)) {
+        batch_failed(w, b, status, why);
+        return;
+    }
+    w->metrics.requests[r->lane->kind][SLUICE_REQ_RETRY]++;
+    w->metrics.retries[r->lane->kind]++;
+    sluice_log_info("deliver.retry", "vendor %s, org %s, integration %s: %s; attempt %u in %" PRId64 " ms",
+                    r->ops->name, r->org->id, r->it->name, why, b->attempts + 1, wait);
+    b->state = B_QUEUED;
+    b->due_ms = now + wait;
+    list_append(&r->queue_head, &r->queue_tail, b);
+}
+
+static void on_response(void *ud, const sluice_http_result_t *res)
+{
+    batch_t *b = ud;
+    route_t *r = b->route;
+    worker_t *w = r->lane->w;
+    list_remove(&r->send_head, &r->send_tail, b);
+    free(b->body);
+    b->body = NULL;
+    sluice_dmetrics_latency(&w->metrics, r->lane->kind, res->seconds);
+    batch_prune(b);
+    char why[256], status[24] = "-";
+    sluice_verdict_t v;
+    if (res->curl_code != 0 || res->status < 100) {
+        snprintf(why, sizeof(why), "%s", res->error[0] ? res->error : "no HTTP answer");
+        v = SLUICE_VERDICT_RETRY;
+    } else {
+        snprintf(status, sizeof(status), "%ld", res->status);
+        v = r->ops->classify(res->status, res->body, res->body_len, why, sizeof(why));
+    }
+    if (b->n == 0) {
+        batch_free(b);
+        return;
+    }
+    if (v == SLUICE_VERDICT_OK) {
+        w->metrics.requests[r->lane->kind][SLUICE_REQ_OK]++;
+        sluice_log_debug("deliver.sent", "vendor %s, org %s, integration %s: %zu events, %s", r->ops->name,
+                         r->org->id, r->it->name, b->n, why);
+        for (size_t i = 0; i < b->n; i++)
+            item_finish(b->items[i], SLUICE_OUTCOME_DELIVERED);
+        b->n = 0;
+        batch_free(b);
+    } else if (v == SLUICE_VERDICT_FAIL) {
+        batch_failed(w, b, status, why);
+    } else {
+        batch_retry(w, b, status, why, sluice_retry_after_ms(res->retry_after, sluice_now_ms()));
+    }
+}
+
+static void batch_send(worker_t *w, batch_t *b, int64_t now)
+{
+    route_t *r = b->route;
+    batch_prune(b);
+    if (b->n == 0) {
+        batch_free(b);
+        return;
+    }
+    if (b->attempts == 0)
+        b->first_ms = now;
+    b->attempts++;
+    char why[SLUICE_ERR_MSG_MAX + 16] = "";
+    const json_t *secret = NULL;
+    if (r->ops->needs_secret(r->it) && (secret = route_secret(w, r, why, sizeof(why))) == NULL) {
+        batch_retry(w, b, "-", why, -1);
+        return;
+    }
+    sluice_vendor_request_t req;
+    sluice_err_t err = {{0}};
+    const sluice_vendor_item_t **vi = malloc(b->n * sizeof(*vi));
+    if (vi == NULL) {
+        batch_retry(w, b, "-", "out of memory", -1);
+        return;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        vi[i] = &b->items[i]->v;
+    int built = r->ops->build(r->it, secret, b->group, vi, b->n, sluice_now_ms(), &req, &err);
+    free(vi);
+    if (built != 0) {
+        batch_retry(w, b, "-", err.msg, -1);
+        return;
+    }
+    b->body = req.body;
+    b->body_len = req.body_len;
+    req.body = NULL;
+    int rc = sluice_http_post(w->http, req.url, req.headers, req.header_count, b->body, b->body_len, r->it->timeout_ms,
+                              on_response, b, &err);
+    sluice_vendor_request_dispose(&req); /* libcurl copied URL and headers: wipe ours now */
+    if (rc != 0) {
+        free(b->body);
+        b->body = NULL;
+        batch_retry(w, b, "-", err.msg, -1);
+        return;
+    }
+    b->state = B_SENDING;
+    list_append(&r->send_head, &r->send_tail, b);
+    sluice_dmetrics_batch(&w->metrics, r->lane->kind, b->n);
+}
+
+static void refill(route_t *r, int64_t now)
+{
+    double rps = r->it->rate_limit_rps;
+    r->tokens += (double)(now - r->tokens_ms) * rps / 1000.0;
+    if (r->tokens > r->burst)
+        r->tokens = r->burst;
+    r->tokens_ms = now;
+}
+
+/* Closes batches past their wait, sends what is due within the rate and concurrency limits,
+ * and returns the next time this route needs attention (monotonic ms; INT64_MAX: none). */
+static int64_t route_pump(worker_t *w, route_t *r, int64_t now)
+{
+    int64_t next = INT64_MAX;
+    while (r->age_head != NULL && (w->stopping || now - r->age_head->opened_ms >= (int64_t)r->it->batch_max_wait_ms))
+        batch_close(r, r->age_head, now);
+    if (r->age_head != NULL)
+        next = r->age_head->opened_ms + r->it->batch_max_wait_ms;
+    refill(r, now);
+    for (batch_t *b = r->queue_head, *nb; b != NULL; b = nb) {
+        nb = b->next;
+        if (b->due_ms > now) {
+            if (w->stopping) {
+                /* Waiting for a retry at shutdown: hand it back. */
+                list_remove(&r->queue_head, &r->queue_tail, b);
+                for (size_t i = 0; i < b->n; i++)
+                    item_abandon(b->items[i]);
+                b->n = 0;
+                batch_free(b);
+                continue;
+            }
+            if (b->due_ms < next)
+                next = b->due_ms;
+            continue;
+        }
+        if (sluice_http_in_flight(w->http) >= w->cfg->delivery.max_in_flight)
+            break; /* a finishing request wakes the loop */
+        if (r->tokens < 1.0) {
+            int64_t t = now + (int64_t)((1.0 - r->tokens) * 1000.0 / r->it->rate_limit_rps) + 1;
+            if (t < next)
+                next = t;
+            break;
+        }
+        r->tokens -= 1.0;
+        list_remove(&r->queue_head, &r->queue_tail, b);
+        batch_send(w, b, now);
+    }
+    return next;
+}
+
+/* ------------------------------------------------------------------ consuming */
+
+static int integration_wants(const route_t *r, const sluice_envelope_t *e)
+{
+    const sluice_integration_t *it = r->it;
+    if (it->type_count > 0) {
+        int ok = 0;
+        for (size_t i = 0; i < it->type_count && !ok; i++)
+            ok = strcmp(it->types[i], e->type) == 0;
+        if (!ok)
+            return 0;
+    }
+    if (it->event_count > 0) {
+        /* `events` names track events: with a list, only those track events pass. */
+        if (strcmp(e->type, "track") != 0 || e->name == NULL)
+            return 0;
+        int ok = 0;
+        for (size_t i = 0; i < it->event_count && !ok; i++)
+            ok = strcmp(it->events[i], e->name) == 0;
+        if (!ok)
+            return 0;
+    }
+    if (it->consent != NULL) {
+        json_t *cats = sluice_envelope_get(e, "context.consent.categories");
+        size_t i;
+        json_t *c;
+        int ok = 0;
+        json_array_foreach(cats, i, c) {
+            if (json_is_string(c) && strcmp(json_string_value(c), it->consent) == 0)
+                ok = 1;
+        }
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+static item_t *item_new(lane_t *l, record_t *rec, route_t *r)
+{
+    item_t *it = calloc(1, sizeof(*it));
+    if (it == NULL)
+        return NULL;
+    it->rec = rec;
+    it->route = r;
+    it->lane = l;
+    rec->pending++;
+    return it;
+}
+
+static char *header_copy(const rd_kafka_message_t *m, const char *name)
+{
+    char buf[256];
+    sluice_dlq_header(m, name, buf, sizeof(buf));
+    return buf[0] ? strdup(buf) : NULL;
+}
+
+static part_t *find_part(lane_t *l, int32_t partition)
+{
+    for (part_t *p = l->parts; p != NULL; p = p->next) {
+        if (p->partition == partition)
+            return p;
+    }
+    return NULL;
+}
+
+static void dispatch(lane_t *l, record_t *rec, const rd_kafka_message_t *m, int64_t now)
+{
+    worker_t *w = l->w;
+    sluice_envelope_t env;
+    sluice_err_t err = {{0}};
+    if (sluice_envelope_parse(&env, rec->payload, rec->len, &err) != 0) {
+        item_t *it = item_new(l, rec, NULL);
+        if (it != NULL)
+            dead_letter(w, it, "-", 0, err.msg);
+        return;
+    }
+    char replay_to[160];
+    sluice_dlq_header(m, SLUICE_DLQ_REPLAY_TO, replay_to, sizeof(replay_to));
+    int64_t wall = sluice_now_ms();
+    for (size_t i = 0; i < l->nroutes; i++) {
+        route_t *r = &l->routes[i];
+        if (strcmp(r->org->id, env.org) != 0)
+            continue;
+        if (replay_to[0] != '\0') {
+            char want[160];
+            snprintf(want, sizeof(want), "%s/%s", r->ops->name, r->it->name);
+            if (strcmp(want, replay_to) != 0)
+                continue; /* a replay meant for another integration */
+        }
+        if (!integration_wants(r, &env)) {
+            w->metrics.events[l->kind][SLUICE_OUTCOME_FILTERED]++;
+            continue;
+        }
+        item_t *it = item_new(l, rec, r);
+        if (it == NULL) {
+            rec->abandoned = 1;
+            continue;
+        }
+        char why[256] = "";
+        sluice_map_result_t res = r->ops->map(r->it, &env, wall, &it->v, why, sizeof(why));
+        if (res == SLUICE_MAP_SKIP) {
+            item_finish(it, SLUICE_OUTCOME_SKIPPED);
+        } else if (res == SLUICE_MAP_DEAD) {
+            dead_letter(w, it, "-", 0, why);
+        } else if (route_add(r, it, now) != 0) {
+            item_abandon(it);
+        }
+    }
+    sluice_envelope_dispose(&env);
+}
+
+static void on_message(lane_t *l, rd_kafka_message_t *m, int64_t now)
+{
+    worker_t *w = l->w;
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            sluice_log_warn("kafka.consume_error", "%s: %s", l->ops->name, rd_kafka_message_errstr(m));
+        return;
+    }
+    part_t *p = find_part(l, m->partition);
+    if (p == NULL || w->stopping)
+        return; /* not ours (any more), or stopping: it stays uncommitted for the next reader */
+    record_t *rec = calloc(1, sizeof(*rec));
+    if (rec == NULL)
+        return;
+    rec->payload = malloc(m->len + 1);
+    rec->key = malloc(m->key_len + 1);
+    if (rec->payload == NULL || rec->key == NULL || sluice_tracker_add(&p->tracker, m->offset, &rec->seq) != 0) {
+        free(rec->payload);
+        free(rec->key);
+        free(rec);
+        return;
+    }
+    memcpy(rec->payload, m->payload, m->len);
+    rec->payload[m->len] = '\0';
+    rec->len = m->len;
+    if (m->key_len > 0)
+        memcpy(rec->key, m->key, m->key_len);
+    rec->key[m->key_len] = '\0';
+    rec->key_len = m->key_len;
+    rec->org = header_copy(m, "org");
+    rec->source = header_copy(m, "source");
+    rec->type = header_copy(m, "type");
+    rec->part = p;
+    rec->pending = 1; /* held while dispatching, so it cannot complete half-way */
+    p->live++;
+    l->live++;
+    w->metrics.consumed[l->kind]++;
+    dispatch(l, rec, m, now);
+    record_release(rec);
+}
+
+/* ------------------------------------------------------------------ commits and rebalances */
+
+static void commit_parts(lane_t *l, const rd_kafka_topic_partition_list_t *only, int sync)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
+    for (part_t *p = l->parts; p != NULL; p = p->next) {
+        if (only != NULL && rd_kafka_topic_partition_list_find(only, l->w->cfg->kafka.topic, p->partition) == NULL)
+            continue;
+        int64_t off = sluice_tracker_commit_offset(&p->tracker);
+        if (off < 0 || off == p->committed)
+            continue;
+        rd_kafka_topic_partition_list_add(list, l->w->cfg->kafka.topic, p->partition)->offset = off;
+        p->committed = off;
+    }
+    if (list->cnt > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(l->rk, list, sync ? 0 : 1);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            sluice_log_warn("kafka.commit_failed", "%s: %s", l->ops->name, rd_kafka_err2str(e));
+            for (int i = 0; i < list->cnt; i++) {
+                part_t *p = find_part(l, list->elems[i].partition);
+                if (p != NULL)
+                    p->committed = -1; /* try again at the next tick */
+            }
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    (void)rk;
+    lane_t *l = opaque;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return;
+    sluice_log_warn("kafka.commit_failed", "%s: %s", l->ops->name, rd_kafka_err2str(err));
+    for (int i = 0; offsets != NULL && i < offsets->cnt; i++) {
+        part_t *p = find_part(l, offsets->elems[i].partition);
+        if (p != NULL)
+            p->committed = -1;
+    }
+}
+
+static void purge_route(route_t *r)
+{
+    for (batch_t *b = r->age_head, *nb; b != NULL; b = nb) {
+        nb = b->next;
+        batch_prune(b);
+        if (b->n == 0) {
+            open_unlink(r, b);
+            batch_free(b);
+        }
+    }
+    for (batch_t *b = r->queue_head, *nb; b != NULL; b = nb) {
+        nb = b->next;
+        batch_prune(b);
+        if (b->n == 0) {
+            list_remove(&r->queue_head, &r->queue_tail, b);
+            batch_free(b);
+        }
+    }
+}
+
+static void revoke_parts(lane_t *l, const rd_kafka_topic_partition_list_t *parts)
+{
+    commit_parts(l, parts, 1);
+    int n = 0;
+    for (part_t **pp = &l->parts; *pp != NULL;) {
+        part_t *p = *pp;
+        if (rd_kafka_topic_partition_list_find(parts, l->w->cfg->kafka.topic, p->partition) == NULL) {
+            pp = &p->next;
+            continue;
+        }
+        *pp = p->next;
+        p->revoked = 1;
+        p->next = l->zombies;
+        l->zombies = p;
+        n++;
+    }
+    /* Queued and open work of revoked partitions goes; requests on the wire finish, their results
+     * for these partitions are ignored. */
+    for (size_t i = 0; i < l->nroutes; i++)
+        purge_route(&l->routes[i]);
+    dlq_retry_due(l->w, INT64_MAX);
+    for (part_t **pp = &l->zombies; *pp != NULL;) {
+        part_t *p = *pp;
+        if (p->live == 0) {
+            *pp = p->next;
+            part_free(p);
+        } else {
+            pp = &p->next;
+        }
+    }
+    sluice_log_info("kafka.revoked", "%s: %d partitions revoked", l->ops->name, n);
+}
+
+static void pause_all(lane_t *l, int pause)
+{
+    rd_kafka_topic_partition_list_t *list = NULL;
+    if (rd_kafka_assignment(l->rk, &list) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    if (pause)
+        rd_kafka_pause_partitions(l->rk, list);
+    else
+        rd_kafka_resume_partitions(l->rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    l->paused = pause;
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    lane_t *l = opaque;
+    int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++) {
+            if (find_part(l, parts->elems[i].partition) != NULL)
+                continue;
+            part_t *p = calloc(1, sizeof(*p));
+            if (p == NULL)
+                continue;
+            p->lane = l;
+            p->partition = parts->elems[i].partition;
+            p->committed = -1;
+            sluice_tracker_init(&p->tracker);
+            p->next = l->parts;
+            l->parts = p;
+        }
+        if (cooperative)
+            rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+        else
+            rd_kafka_assign(rk, parts);
+        if (l->paused || l->w->stopping)
+            rd_kafka_pause_partitions(rk, parts);
+        sluice_log_info("kafka.assigned", "%s: %d partitions assigned", l->ops->name, parts->cnt);
+    } else {
+        if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+            sluice_log_warn("kafka.rebalance_error", "%s: %s", l->ops->name, rd_kafka_err2str(err));
+        revoke_parts(l, parts);
+        if (cooperative)
+            rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+        else
+            rd_kafka_assign(rk, NULL);
+    }
+}
+
+static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    sluice_log_warn("kafka.error", "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static void drain_pipe(void *ud, int fd, unsigned events)
+{
+    (void)ud;
+    (void)events;
+    char buf[256];
+    while (read(fd, buf, sizeof(buf)) > 0)
+        ;
+}
+
+static void lane_poll(lane_t *l, int64_t now)
+{
+    for (int i = 0; i < POLL_BATCH; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(l->rk, 0);
+        if (m == NULL)
+            break;
+        on_message(l, m, now);
+        rd_kafka_message_destroy(m);
+    }
+    if (!l->paused && l->live >= LANE_MAX_LIVE)
+        pause_all(l, 1);
+    else if (l->paused && !l->w->stopping && l->live < LANE_MAX_LIVE / 2)
+        pause_all(l, 0);
+    if (now - l->last_commit_ms >= COMMIT_INTERVAL_MS) {
+        l->last_commit_ms = now;
+        commit_parts(l, NULL, 0);
+    }
+}
+
+/* ------------------------------------------------------------------ set-up */
+
+static int pipe_watch(worker_t *w, int fds[2], sluice_err_t *err)
+{
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0)
+        return sluice_err_set(err, "pipe: %s", strerror(errno));
+    return sluice_loop_watch(w->loop, fds[0], SLUICE_LOOP_IN, drain_pipe, w, err);
+}
+
+static int lane_create(worker_t *w, sluice_vendor_kind_t kind, sluice_err_t *err)
+{
+    lane_t *l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return sluice_err_set(err, "out of memory");
+    w->lanes[kind] = l;
+    l->w = w;
+    l->kind = kind;
+    l->ops = sluice_vendor_get(kind);
+    l->wake[0] = l->wake[1] = -1;
+    for (size_t o = 0; o < w->cfg->org_count; o++) {
+        const sluice_org_t *org = &w->cfg->orgs[o];
+        for (size_t i = 0; i < org->integration_count; i++) {
+            const sluice_integration_t *it = &org->integrations[i];
+            if (!it->enabled || it->vendor != kind)
+                continue;
+            route_t *nr = realloc(l->routes, (l->nroutes + 1) * sizeof(*nr));
+            if (nr == NULL)
+                return sluice_err_set(err, "out of memory");
+            l->routes = nr;
+            route_t *r = &l->routes[l->nroutes++];
+            memset(r, 0, sizeof(*r));
+            r->lane = l;
+            r->org = org;
+            r->it = it;
+            r->ops = l->ops;
+            r->policy = (sluice_retry_policy_t){it->max_attempts, it->retry_base_ms, it->retry_max_ms,
+                                                it->retry_max_elapsed_s};
+            r->burst = it->rate_limit_rps > 1.0 ? it->rate_limit_rps : 1.0;
+            r->tokens = r->burst;
+            r->tokens_ms = sluice_mono_ms();
+        }
+    }
+    for (size_t i = 0; i < l->nroutes; i++)
+        l->routes[i].lane = l; /* realloc moved them */
+
+    char group[64], client[80];
+    snprintf(group, sizeof(group), "sluice-deliver-%s", l->ops->name);
+    snprintf(client, sizeof(client), "sluice-deliver-%s", l->ops->name);
+    /* Defaults an operator may override in kafka.properties. */
+    const char *const defaults[] = {"session.timeout.ms", "10000", "heartbeat.interval.ms", "1000",
+                                    "auto.offset.reset", "earliest", NULL};
+    rd_kafka_conf_t *conf = sluice_dlq_kafka_conf(&w->cfg->kafka, client, defaults, err);
+    if (conf == NULL)
+        return -1;
+    /* Never committed behind our back: offsets move only through commit_parts. */
+    if (sluice_dlq_conf_set(conf, "group.id", group, err) || sluice_dlq_conf_set(conf, "enable.auto.commit", "false", err) ||
+        sluice_dlq_conf_set(conf, "enable.auto.offset.store", "false", err) ||
+        sluice_dlq_conf_set(conf, "enable.partition.eof", "false", err)) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    rd_kafka_conf_set_opaque(conf, l);
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
+    rd_kafka_conf_set_error_cb(conf, on_kafka_error);
+    char errstr[512];
+    l->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (l->rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        return sluice_err_set(err, "kafka consumer %s: %s", group, errstr);
+    }
+    rd_kafka_poll_set_consumer(l->rk);
+    if (pipe_watch(w, l->wake, err) != 0)
+        return -1;
+    l->queue = rd_kafka_queue_get_consumer(l->rk);
+    rd_kafka_queue_io_event_enable(l->queue, l->wake[1], "1", 1);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, w->cfg->kafka.topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(l->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return sluice_err_set(err, "kafka subscribe %s: %s", w->cfg->kafka.topic, rd_kafka_err2str(e));
+    sluice_log_info("deliver.lane", "vendor %s: group %s, %zu integrations", l->ops->name, group, l->nroutes);
+    return 0;
+}
+
+static void refresh_gauges(void *ud)
+{
+    worker_t *w = ud;
+    w->metrics.in_flight = sluice_http_in_flight(w->http);
+    w->metrics.pending_events = 0;
+    for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
+        lane_t *l = w->lanes[k];
+        w->metrics.lane_active[k] = l != NULL;
+        if (l == NULL)
+            continue;
+        w->metrics.pending_events += l->live;
+        int64_t lag = 0;
+        for (part_t *p = l->parts; p != NULL; p = p->next) {
+            int64_t lo = 0, hi = 0;
+            if (rd_kafka_get_watermark_offsets(l->rk, w->cfg->kafka.topic, p->partition, &lo, &hi) !=
+                    RD_KAFKA_RESP_ERR_NO_ERROR ||
+                hi < 0)
+                continue;
+            int64_t base = sluice_tracker_oldest(&p->tracker);
+            if (base < 0)
+                base = sluice_tracker_commit_offset(&p->tracker);
+            if (base < 0) {
+                rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(1);
+                rd_kafka_topic_partition_list_add(pos, w->cfg->kafka.topic, p->partition);
+                if (rd_kafka_position(l->rk, pos) == RD_KAFKA_RESP_ERR_NO_ERROR)
+                    base = pos->elems[0].offset;
+                rd_kafka_topic_partition_list_destroy(pos);
+            }
+            if (base < lo)
+                base = lo;
+            if (hi > base)
+                lag += hi - base;
+        }
+        w->metrics.lag[k] = lag;
+    }
+}
+
+static void on_signal(void *ud, int fd, unsigned events)
+{
+    (void)events;
+    worker_t *w = ud;
+    struct signalfd_siginfo si;
+    while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (!w->stopping) {
+            sluice_log_info("deliver.stopping", "signal %u: finishing requests on the wire, then committing",
+                            si.ssi_signo);
+            w->stopping = 1;
+            w->stop_deadline = sluice_mono_ms() + DRAIN_TIMEOUT_MS;
+            for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
+                if (w->lanes[k] != NULL)
+                    pause_all(w->lanes[k], 1);
+            }
+        }
+    }
+}
+
+sluice_worker_t *sluice_worker_create(const sluice_config_t *cfg, const sluice_keyring_t *kr, sluice_vault_t *vault,
+                                      int only_vendor, sluice_err_t *err)
+{
+    worker_t *w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        sluice_err_set(err, "out of memory");
+        return NULL;
+    }
+    w->cfg = cfg;
+    w->kr = kr;
+    w->vault = vault;
+    w->sigfd = -1;
+    w->dlq_wake[0] = w->dlq_wake[1] = -1;
+    if ((w->loop = sluice_loop_create(err)) == NULL || (w->http = sluice_http_create(w->loop, cfg->delivery.ca_file, err)) == NULL)
+        goto fail;
+    if ((w->creds = sluice_credcache_create(cfg->delivery.credentials_ttl_s)) == NULL) {
+        sluice_err_set(err, "out of memory");
+        goto fail;
+    }
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    w->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (w->sigfd < 0 || sluice_loop_watch(w->loop, w->sigfd, SLUICE_LOOP_IN, on_signal, w, err) != 0) {
+        if (w->sigfd < 0)
+            sluice_err_set(err, "signalfd: %s", strerror(errno));
+        goto fail;
+    }
+
+    const char *const dlq_defaults[] = {"linger.ms", "5", NULL};
+    rd_kafka_conf_t *conf = sluice_dlq_kafka_conf(&cfg->kafka, "sluice-deliver-dlq", dlq_defaults, err);
+    if (conf == NULL)
+        goto fail;
+    if (sluice_dlq_conf_set(conf, "enable.idempotence", "true", err) || sluice_dlq_conf_set(conf, "acks", "all", err)) {
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    rd_kafka_conf_set_opaque(conf, w);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_dlq_report);
+    rd_kafka_conf_set_error_cb(conf, on_kafka_error);
+    char errstr[512];
+    w->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (w->dlq == NULL) {
+        rd_kafka_conf_destroy(conf);
+        sluice_err_set(err, "kafka producer for %s: %s", cfg->kafka.dlq_topic, errstr);
+        goto fail;
+    }
+    if (pipe_watch(w, w->dlq_wake, err) != 0)
+        goto fail;
+    rd_kafka_queue_t *mq = rd_kafka_queue_get_main(w->dlq);
+    rd_kafka_queue_io_event_enable(mq, w->dlq_wake[1], "1", 1);
+    rd_kafka_queue_destroy(mq);
+
+    int lanes = 0;
+    for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
+        if (only_vendor >= 0 && k != only_vendor)
+            continue;
+        int wanted = 0;
+        for (size_t o = 0; o < cfg->org_count && !wanted; o++)
+            for (size_t i = 0; i < cfg->orgs[o].integration_count && !wanted; i++)
+                wanted = cfg->orgs[o].integrations[i].enabled && (int)cfg->orgs[o].integrations[i].vendor == k;
+        if (!wanted)
+            continue;
+        if (lane_create(w, (sluice_vendor_kind_t)k, err) != 0)
+            goto fail;
+        lanes++;
+    }
+    if (lanes == 0) {
+        sluice_err_set(err, "no enabled integration%s%s in any org: nothing to deliver", only_vendor >= 0 ? " of vendor " : "",
+                       only_vendor >= 0 ? sluice_vendor_get(only_vendor)->name : "");
+        goto fail;
+    }
+    if (cfg->delivery.metrics.enabled &&
+        (w->msrv = sluice_metrics_server_start(w->loop, &cfg->delivery.metrics, &w->metrics, refresh_gauges, w, err)) ==
+            NULL)
+        goto fail;
+    return w;
+fail:
+    sluice_worker_destroy(w);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ running */
+
+static int drained(worker_t *w)
+{
+    if (sluice_http_in_flight(w->http) > 0 || w->dlq_in_flight > 0 || w->dlq_retry != NULL)
+        return 0;
+    for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
+        lane_t *l = w->lanes[k];
+        for (size_t i = 0; l != NULL && i < l->nroutes; i++) {
+            if (l->routes[i].queue_head != NULL || l->routes[i].age_head != NULL)
+                return 0;
+        }
+    }
+    return 1;
+}
+
+int sluice_worker_run(sluice_worker_t *w, sluice_err_t *err)
+{
+    sluice_log_info("deliver.started", "consuming %s, dead letters to %s", w->cfg->kafka.topic, w->cfg->kafka.dlq_topic);
+    for (;;) {
+        int64_t now = sluice_mono_ms();
+        for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
+            if (w->lanes[k] != NULL)
+                lane_poll(w->lanes[k], now);
+        }
+        rd_kafka_poll(w->dlq, 0);
+        dlq_retry_due(w, w->stopping ? INT64_MAX : now);
+        sluice_credcache_sweep(w->creds, now);
+        if (sluice_http_timeout_ms(w->http) == 0)
+            sluice_http_run_timers(w->http);
+
+        int64_t next = now + MAX_WAIT_MS;
+        for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
+            lane_t *l = w->lanes[k];
+            for (size_t i = 0; l != NULL && i < l->nroutes; i++) {
+                int64_t t = route_pump(w, &l->routes[i], now);
+                if (t < next)
+                    next = t;
+            }
+        }
+        if (w->dlq_retry != NULL && w->dlq_retry_due < next)
+            next = w->dlq_retry_due;
+        if (w->stopping && (drained(w) || now >= w->stop_deadline))
+            break;
+        long wait = (long)(next - sluice_mono_ms());
+        long ct = sluice_http_timeout_ms(w->http);
+        if (ct >= 0 && ct < wait)
+            wait = ct;
+        if (wait < 0)
+            wait = 0;
+        if (sluice_loop_run_once(w->loop, (int)wait, err) < 0)
+            return -1;
+    }
+
+    /* Stop: commit what is finished, leave the groups, flush the dead letters. */
+    for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
+        lane_t *l = w->lanes[k];
+        if (l == NULL)
+            continue;
+        commit_parts(l, NULL, 1);
+        rd_kafka_consumer_close(l->rk);
+    }
+    rd_kafka_flush(w->dlq, 5000);
+    rd_kafka_poll(w->dlq, 0);
+    sluice_log_info("deliver.stopped", "offsets committed; %zu requests were still on the wire",
+                    sluice_http_in_flight(w->http));
+    return 0;
+}
+
+/* ------------------------------------------------------------------ teardown */
+
+static void free_list(batch_t *b)
+{
+    for (batch_t *nb; b != NULL; b = nb) {
+        nb = b->next;
+        for (size_t i = 0; i < b->n; i++)
+            item_abandon(b->items[i]);
+        batch_free(b);
+    }
+}
+
+void sluice_worker_destroy(sluice_worker_t *w)
+{
+    if (w == NULL)
+        return;
+    sluice_metrics_server_stop(w->msrv);
+    /* Requests still on the wire are aborted without callbacks; then every batch is freed. */
+    sluice_http_destroy(w->http);
+    for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
+        lane_t *l = w->lanes[k];
+        for (size_t i = 0; l != NULL && i < l->nroutes; i++) {
+            free_list(l->routes[i].age_head);
+            free_list(l->routes[i].queue_head);
+            free_list(l->routes[i].send_head);
+        }
+    }
+    if (w->dlq != NULL)
+        rd_kafka_destroy(w->dlq);
+    while (w->dlq_flight != NULL) {
+        item_t *it = w->dlq_flight;
+        dlq_list_del(&w->dlq_flight, it);
+        item_abandon(it);
+    }
+    while (w->dlq_retry != NULL) {
+        item_t *it = w->dlq_retry;
+        dlq_list_del(&w->dlq_retry, it);
+        item_abandon(it);
+    }
+    for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
+        lane_t *l = w->lanes[k];
+        if (l == NULL)
+            continue;
+        if (l->queue != NULL)
+            rd_kafka_queue_destroy(l->queue);
+        if (l->rk != NULL)
+            rd_kafka_destroy(l->rk);
+        for (int i = 0; i < 2; i++) {
+            if (l->wake[i] >= 0)
+                close(l->wake[i]);
+        }
+        while (l->parts != NULL) {
+            part_t *p = l->parts;
+            l->parts = p->next;
+            part_free(p);
+        }
+        while (l->zombies != NULL) {
+            part_t *p = l->zombies;
+            l->zombies = p->next;
+            part_free(p);
+        }
+        free(l->routes);
+        free(l);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (w->dlq_wake[i] >= 0)
+            close(w->dlq_wake[i]);
+    }
+    if (w->sigfd >= 0)
+        close(w->sigfd);
+    sluice_credcache_destroy(w->creds);
+    sluice_loop_destroy(w->loop);
+    free(w);
+}
