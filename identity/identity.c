@@ -320,6 +320,8 @@ static void on_exists(void *ud, sluice_redis_status_t status, const redisReply *
         job->duplicate[p->index] = 1;
     else if (status != SLUICE_REDIS_OK)
         count_error(job->t);
+    if (status == SLUICE_REDIS_TIMEOUT)
+        job->redis_slow = 1;
     free(p);
     step_done(job);
 }
@@ -357,6 +359,7 @@ static void on_redeemed(void *ud, sluice_redis_status_t status, const redisReply
         job->token_outcome = SLUICE_TOKEN_REPLAYED;
     } else {
         job->token_outcome = status == SLUICE_REDIS_TIMEOUT ? SLUICE_TOKEN_REDIS_TIMEOUT : SLUICE_TOKEN_REDIS_UNAVAILABLE;
+        job->redis_slow = status == SLUICE_REDIS_TIMEOUT;
         count_error(job->t);
     }
     step_done(job);
@@ -439,6 +442,8 @@ static void adopt(sluice_identity_job_t *job)
             json_object_set(ident, "linkedFrom", anon);
         json_object_set_new(ev, "anonymousId", json_string(dfid));
     }
+    if (job->anonymous_id[0] != '\0' && !job->visitor_minted && strcmp(job->anonymous_id, dfid) != 0)
+        memcpy(job->replaced, job->anonymous_id, sizeof(job->replaced));
     memcpy(job->anonymous_id, dfid, strlen(dfid) + 1);
     job->visitor_minted = 0;
 }
@@ -497,7 +502,8 @@ static void lookup(sluice_identity_job_t *job, const char *id)
 /* Phase 1: what Redis knows about the visitor's id and every event's id. */
 static void start_lookups(sluice_identity_job_t *job)
 {
-    if (job->t->redis == NULL || !sluice_redis_connected(job->t->redis))
+    /* After a timeout in phase 0, a second wait would double the bound on this request. */
+    if (job->t->redis == NULL || !sluice_redis_connected(job->t->redis) || job->redis_slow)
         return;
     if (job->browser && job->anonymous_id[0] != '\0' && !job->visitor_minted)
         lookup(job, job->anonymous_id);
@@ -675,7 +681,13 @@ static void finish(sluice_identity_job_t *job)
                        job->org->identity.cookie_max_age_days * SLUICE_COOKIE_DAY_S, 1);
         vendor = vendor_ids(job);
     }
+    /* A token adopted this request: remember, for the ids the visitor and the events arrived
+     * with, which id replaced them (once per distinct id in a row; batches repeat one id). */
     const char *remembered = NULL;
+    if (job->replaced[0] != '\0' && strcmp(job->replaced, job->anonymous_id) != 0) {
+        write_link(job, job->replaced, "anonymousId", job->anonymous_id);
+        remembered = job->replaced;
+    }
     size_t i;
     json_t *ev;
     json_array_foreach(job->events, i, ev) {
@@ -688,8 +700,6 @@ static void finish(sluice_identity_job_t *job)
             else
                 json_object_set_new(ctx, "vendorIds", json_deep_copy(vendor));
         }
-        /* A token adopted this request: remember, for the ids the events arrived with, which
-         * id replaced them (once per distinct id in a row; batches repeat one id). */
         json_t *ident = json_object_get(json_object_get(ev, "context"), "identity");
         const char *from = plain_string(json_object_get(ident, "linkedFrom"));
         const char *anon = plain_string(json_object_get(ev, "anonymousId"));

@@ -95,6 +95,8 @@ struct sluice_identity_job {
     int browser;
     int64_t now_ms;
     int visitor_minted;          /* anonymous_id was minted by this request */
+    int redis_slow;              /* a phase-0 command timed out: phase 1 is skipped */
+    char replaced[SLUICE_ID_MAX + 1]; /* the visitor's id before a redeemed token replaced it */
     const char *cookie_domain;   /* Domain attribute for this request's cookies, or NULL */
     int has_audience;
     char audience[SLUICE_URL_HOST_MAX + 1];
