@@ -1,0 +1,455 @@
+/*
+ * Delivery test fixture (see deliver_fix.h): real processes on loopback, a librdkafka producer
+ * for events, libcurl for the stubs' control endpoint and the worker's /metrics. Test thread.
+ */
+#include "tests/integration/deliver_fix.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <librdkafka/rdkafka.h>
+
+static void fail_with(const char *what, const sluice_err_t *err)
+{
+    print_error("%s: %s\n", what, err->msg);
+    fail();
+}
+
+int64_t dfix_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void dfix_make_certs(const char *dir)
+{
+    sluice_err_t err = {{0}};
+    char script[PATH_MAX];
+    snprintf(script, sizeof(script), "%s/scripts/certs.sh", getenv("SLUICE_SOURCE_DIR"));
+    const char *argv[] = {script, dir, NULL};
+    sluice_th_output_t out = {0};
+    if (sluice_th_run(argv, NULL, 0, 60000, &out, &err) != 0 || !sluice_th_exited_with(out.wstatus, 0)) {
+        print_error("certs.sh failed: %s\n", out.errout ? out.errout : err.msg);
+        fail();
+    }
+    sluice_th_output_dispose(&out);
+}
+
+void dfix_init(dfix_t *f, const char *bootstrap, const char *certs_dir, const char *const *kafka_args, int start_pg)
+{
+    sluice_err_t err = {{0}};
+    memset(f, 0, sizeof(*f));
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    if (certs_dir != NULL) {
+        snprintf(f->certs, sizeof(f->certs), "%s", certs_dir);
+    } else {
+        if (sluice_th_path(f->certs, sizeof(f->certs), "dcerts", &err) != 0)
+            fail_with("tmpdir", &err);
+        dfix_make_certs(f->certs);
+    }
+    snprintf(f->ca, sizeof(f->ca), "%s/ca.crt", f->certs);
+    if (bootstrap != NULL) {
+        f->bootstrap = bootstrap;
+    } else {
+        if (sluice_th_kafka_start(&f->kafka, kafka_args, &err) != 0)
+            fail_with("dev kafka", &err);
+        f->bootstrap = f->kafka.bootstrap;
+    }
+    f->metrics_port = sluice_th_free_port(&err);
+    f->pg_port = sluice_th_free_port(&err);
+    assert_true(f->metrics_port > 0 && f->pg_port > 0);
+    static const char *env[] = {"ENCRYPTION_KEY=" DFIX_KEY1, "SLUICE_KEY_ID=1", "SLUICE_LOG_LEVEL=info", NULL};
+    memcpy(f->env, env, sizeof(env));
+    if (start_pg)
+        dfix_start_pg(f);
+}
+
+void dfix_start_pg(dfix_t *f)
+{
+    sluice_err_t err = {{0}};
+    if (sluice_th_pg_start(&f->pg, f->pg_port, "sluice_vault", &err) != 0)
+        fail_with("postgres", &err);
+}
+
+void dfix_stub(dfix_t *f, dstub_t *s, const char *name, const char *plan, const char *certs_dir)
+{
+    sluice_err_t err = {{0}};
+    memset(s, 0, sizeof(*s));
+    snprintf(s->name, sizeof(s->name), "%s", name);
+    s->port = sluice_th_free_port(&err);
+    assert_true(s->port > 0);
+    snprintf(s->url, sizeof(s->url), "https://127.0.0.1:%d", s->port);
+    char logname[64], ready[PATH_MAX], port[16], cert[PATH_MAX + 16], key[PATH_MAX + 16], bin[PATH_MAX];
+    snprintf(logname, sizeof(logname), "stub-%s-%d.jsonl", name, s->port);
+    if (sluice_th_path(s->log, sizeof(s->log), logname, &err) != 0)
+        fail_with("tmpdir", &err);
+    snprintf(logname, sizeof(logname), "stub-%s-%d.ready", name, s->port);
+    sluice_th_path(ready, sizeof(ready), logname, &err);
+    snprintf(port, sizeof(port), "%d", s->port);
+    const char *dir = certs_dir ? certs_dir : f->certs;
+    snprintf(cert, sizeof(cert), "%s/server.crt", dir);
+    snprintf(key, sizeof(key), "%s/server.key", dir);
+    snprintf(bin, sizeof(bin), "%s/tests/stubs/sluice-vendor-stub", sluice_th_build_dir());
+    const char *argv[20] = {bin, "--port", port, "--cert", cert, "--key", key, "--log", s->log, "--name", name,
+                            "--ready-file", ready};
+    int n = 13;
+    if (plan != NULL) {
+        argv[n++] = "--plan";
+        argv[n++] = plan;
+    }
+    argv[n] = NULL;
+    char pname[48];
+    snprintf(pname, sizeof(pname), "stub-%s", name);
+    s->proc = sluice_th_spawn(pname, argv, NULL, &err);
+    if (s->proc == NULL)
+        fail_with("vendor stub", &err);
+    if (sluice_th_wait_log(s->proc, "listening on", 1, 10000, &err) != 0)
+        fail_with("vendor stub start", &err);
+}
+
+typedef struct buf {
+    char *p;
+    size_t len;
+} buf_t;
+
+static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
+{
+    buf_t *b = ud;
+    size_t add = size * n;
+    char *np = realloc(b->p, b->len + add + 1);
+    if (np == NULL)
+        return 0;
+    memcpy(np + b->len, ptr, add);
+    b->p = np;
+    b->len += add;
+    b->p[b->len] = '\0';
+    return add;
+}
+
+/* One request; returns the status and the body (caller frees). */
+static long http(const char *method, const char *url, const char *ca, const char *body, char **out)
+{
+    CURL *c = curl_easy_init();
+    buf_t b = {0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    if (ca != NULL)
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    }
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    if (out != NULL)
+        *out = b.p ? b.p : strdup("");
+    else
+        free(b.p);
+    return status;
+}
+
+void dfix_stub_plan(const dfix_t *f, const dstub_t *s, const char *plan)
+{
+    char url[160];
+    snprintf(url, sizeof(url), "%s/__stub/plan", s->url);
+    assert_int_equal(http("PUT", url, f->ca, plan, NULL), 200);
+}
+
+json_t *dfix_requests(const dstub_t *s)
+{
+    json_t *all = json_array();
+    char *text = sluice_th_read_file(s->log, NULL, NULL);
+    for (char *line = text; line != NULL && *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        if (nl == NULL)
+            break; /* a line still being written */
+        *nl = '\0';
+        json_t *r = json_loads(line, 0, NULL);
+        if (r != NULL) {
+            const char *body = json_string_value(json_object_get(r, "body"));
+            json_t *parsed = body ? json_loads(body, 0, NULL) : NULL;
+            json_object_set_new(r, "json", parsed ? parsed : json_null());
+            json_array_append_new(all, r);
+        }
+        line = nl + 1;
+    }
+    free(text);
+    return all;
+}
+
+typedef struct count_arg {
+    const dstub_t *s;
+    size_t n;
+} count_arg_t;
+
+static int enough(void *arg)
+{
+    count_arg_t *c = arg;
+    json_t *r = dfix_requests(c->s);
+    int ok = json_array_size(r) >= c->n;
+    json_decref(r);
+    return ok;
+}
+
+size_t dfix_wait_requests(const dstub_t *s, size_t n, int timeout_ms)
+{
+    count_arg_t c = {s, n};
+    sluice_th_wait_until(enough, &c, timeout_ms);
+    json_t *r = dfix_requests(s);
+    size_t got = json_array_size(r);
+    json_decref(r);
+    return got;
+}
+
+json_t *dfix_event_ids(json_t *requests, const char *array, const char *id)
+{
+    json_t *set = json_object();
+    size_t i, j;
+    json_t *r, *ev;
+    json_array_foreach(requests, i, r) {
+        json_t *body = json_object_get(r, "json");
+        json_array_foreach(json_object_get(body, array), j, ev) {
+            const char *v = json_string_value(json_object_get(ev, id));
+            if (v == NULL) /* the webhook's envelopes: event.messageId */
+                v = json_string_value(json_object_get(json_object_get(ev, "event"), "messageId"));
+            if (v == NULL)
+                continue;
+            json_int_t seen = json_integer_value(json_object_get(set, v));
+            json_object_set_new(set, v, json_integer(seen + 1));
+        }
+    }
+    return set;
+}
+
+void dfix_write_config(dfix_t *f, const char *integrations_yaml, const char *extra_top)
+{
+    sluice_err_t err = {{0}};
+    char *yaml = malloc(65536);
+    snprintf(yaml, 65536,
+             "version: 1\n"
+             "server: {http: {listen: \"127.0.0.1:0\"}}\n"
+             "kafka:\n"
+             "  brokers: \"%s\"\n"
+             "  properties: {session.timeout.ms: 6000, heartbeat.interval.ms: 500, topic.metadata.refresh.interval.ms: 1000}\n"
+             "database: {url: \"host=127.0.0.1 port=%d user=%s dbname=sluice_vault\"}\n"
+             "delivery: {ca_file: %s, metrics: {listen: \"127.0.0.1:%d\"}, credentials_ttl_s: 60}\n"
+             "%s"
+             "orgs:\n"
+             "  - id: acme\n"
+             "    sources: [{id: web, write_key_env: DFIX_WEB_KEY}]\n"
+             "    consent: {policy: allow}\n"
+             "    integrations:\n"
+             "%s",
+             f->bootstrap, f->pg_port, SLUICE_TH_PG_USER, f->ca, f->metrics_port, extra_top ? extra_top : "",
+             integrations_yaml);
+    if (sluice_th_path(f->config, sizeof(f->config), "deliver.yaml", &err) != 0)
+        fail_with("tmpdir", &err);
+    FILE *fp = fopen(f->config, "w");
+    assert_non_null(fp);
+    fputs(yaml, fp);
+    fclose(fp);
+    free(yaml);
+}
+
+void dfix_sluicectl(const dfix_t *f, const char *const *args, const char *const *env, const char *input,
+                    sluice_th_output_t *out)
+{
+    (void)f;
+    sluice_err_t err = {{0}};
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof(bin), "%s/tools/sluicectl", sluice_th_build_dir());
+    /* env through `env`, since sluice_th_run has no environment of its own. */
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = "env";
+    for (const char *const *e = env; e != NULL && *e != NULL && n < 30; e++)
+        argv[n++] = *e;
+    argv[n++] = bin;
+    for (const char *const *a = args; *a != NULL && n < 62; a++)
+        argv[n++] = *a;
+    argv[n] = NULL;
+    memset(out, 0, sizeof(*out));
+    if (sluice_th_run(argv, input, input ? strlen(input) : 0, 60000, out, &err) != 0)
+        fail_with("sluicectl", &err);
+}
+
+void dfix_vault_put(dfix_t *f, const char *name, const char *vendor, const char *secret)
+{
+    const char *args[] = {"vault", "put", "--config", f->config, "--org", "acme", "--name", name, "--vendor", vendor,
+                          NULL};
+    sluice_th_output_t out;
+    dfix_sluicectl(f, args, f->env, secret, &out);
+    if (!sluice_th_exited_with(out.wstatus, 0)) {
+        print_error("vault put failed: %s\n", out.errout);
+        fail();
+    }
+    sluice_th_output_dispose(&out);
+}
+
+void dfix_start_worker(dfix_t *f, const char *const *args, int lanes)
+{
+    sluice_err_t err = {{0}};
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof(bin), "%s/vendors/sluice-deliver", sluice_th_build_dir());
+    const char *argv[16] = {bin, "--config", f->config};
+    int n = 3;
+    for (const char *const *a = args; a != NULL && *a != NULL && n < 15; a++)
+        argv[n++] = *a;
+    argv[n] = NULL;
+    sluice_th_spawn_opts_t opts = {.env = f->env};
+    f->worker = sluice_th_spawn("deliver", argv, &opts, &err);
+    if (f->worker == NULL)
+        fail_with("sluice-deliver", &err);
+    if (lanes > 0 && sluice_th_wait_log(f->worker, "partitions assigned", lanes, 60000, &err) != 0)
+        fail_with("sluice-deliver start", &err);
+}
+
+int dfix_stop_worker(dfix_t *f, int sig)
+{
+    sluice_err_t err = {{0}};
+    int status = 0;
+    assert_int_equal(sluice_th_proc_signal(f->worker, sig, &err), 0);
+    if (sluice_th_proc_wait(f->worker, 30000, &status, &err) != 0)
+        fail_with("sluice-deliver stop", &err);
+    return status;
+}
+
+char *dfix_envelope(const char *id, int64_t now_ms, const char *edit)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof(path), "%s/tests/fixtures/vendors/envelope.json", getenv("SLUICE_SOURCE_DIR"));
+    json_t *root = json_load_file(path, 0, NULL);
+    assert_non_null(root);
+    char received[40], ts[40];
+    for (int i = 0; i < 2; i++) {
+        int64_t ms = i == 0 ? now_ms : now_ms - 400;
+        time_t secs = (time_t)(ms / 1000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        char *out = i == 0 ? received : ts;
+        size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(out + n, 40 - n, ".%03dZ", (int)(ms % 1000));
+    }
+    json_object_set_new(root, "receivedAt", json_string(received));
+    json_t *ev = json_object_get(root, "event");
+    json_object_set_new(ev, "timestamp", json_string(ts));
+    json_object_set_new(ev, "messageId", json_string(id));
+    if (edit != NULL) {
+        json_t *e = json_loads(edit, 0, NULL);
+        assert_non_null(e);
+        json_object_update(ev, e);
+        json_decref(e);
+    }
+    char *s = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    return s;
+}
+
+static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    int *failed = opaque;
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        (*failed)++;
+}
+
+void dfix_produce(const dfix_t *f, char *const *envelopes, size_t n, const char *const *headers)
+{
+    int failed = 0;
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", f->bootstrap, errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "linger.ms", "5", errstr, sizeof(errstr));
+    rd_kafka_conf_set_opaque(conf, &failed);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_dr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    assert_non_null(rk);
+    for (size_t i = 0; i < n; i++) {
+        json_t *env = json_loads(envelopes[i], 0, NULL);
+        assert_non_null(env);
+        json_t *ev = json_object_get(env, "event");
+        char key[256];
+        snprintf(key, sizeof(key), "%s:%s", json_string_value(json_object_get(env, "org")),
+                 json_string_value(json_object_get(ev, "anonymousId")));
+        rd_kafka_headers_t *h = rd_kafka_headers_new(8);
+        rd_kafka_header_add(h, "org", -1, json_string_value(json_object_get(env, "org")), -1);
+        rd_kafka_header_add(h, "source", -1, json_string_value(json_object_get(env, "source")), -1);
+        rd_kafka_header_add(h, "type", -1, json_string_value(json_object_get(ev, "type")), -1);
+        for (const char *const *x = headers; x != NULL && *x != NULL; x++) {
+            const char *eq = strchr(*x, '=');
+            rd_kafka_header_add(h, *x, eq - *x, eq + 1, -1);
+        }
+        json_decref(env);
+        rd_kafka_resp_err_t e;
+        while ((e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("sluice.events"), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                      RD_KAFKA_V_KEY(key, strlen(key)),
+                                      RD_KAFKA_V_VALUE(envelopes[i], strlen(envelopes[i])), RD_KAFKA_V_HEADERS(h),
+                                      RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            rd_kafka_poll(rk, 50);
+        assert_int_equal(e, RD_KAFKA_RESP_ERR_NO_ERROR);
+        rd_kafka_poll(rk, 0);
+    }
+    assert_int_equal(rd_kafka_flush(rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(rk);
+    assert_int_equal(failed, 0);
+}
+
+json_t *dfix_dlq_list(const dfix_t *f, const char *const *args)
+{
+    const char *argv[16] = {"dlq", "list", "--config", f->config};
+    int n = 4;
+    for (const char *const *a = args; a != NULL && *a != NULL && n < 15; a++)
+        argv[n++] = *a;
+    argv[n] = NULL;
+    sluice_th_output_t out;
+    dfix_sluicectl(f, argv, NULL, NULL, &out);
+    if (!sluice_th_exited_with(out.wstatus, 0)) {
+        print_error("dlq list failed: %s\n", out.errout);
+        fail();
+    }
+    json_t *all = json_array();
+    for (char *line = out.out; line != NULL && *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        if (nl != NULL)
+            *nl = '\0';
+        json_t *j = json_loads(line, 0, NULL);
+        if (j != NULL)
+            json_array_append_new(all, j);
+        line = nl ? nl + 1 : NULL;
+    }
+    sluice_th_output_dispose(&out);
+    return all;
+}
+
+double dfix_metric(const dfix_t *f, const char *series)
+{
+    char url[128], *body = NULL;
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", f->metrics_port);
+    if (http("GET", url, NULL, NULL, &body) != 200) {
+        free(body);
+        return -1;
+    }
+    double v = -1;
+    size_t sl = strlen(series);
+    for (char *line = body; line != NULL && *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        if (strncmp(line, series, sl) == 0 && line[sl] == ' ') {
+            v = strtod(line + sl + 1, NULL);
+            break;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    free(body);
+    return v;
+}

@@ -1,0 +1,113 @@
+/*
+ * Fixture for the delivery tests: the dev Kafka broker, a throwaway PostgreSQL, the test CA,
+ * HTTPS vendor stubs (tests/stubs/vendor_stub.c) that record what they receive, sluicectl (vault,
+ * dlq) and the sluice-deliver process itself, all on loopback through the harness, which stops
+ * everything at exit, also when a test fails.
+ *
+ * One thread; errors fail the calling cmocka test (test helpers, not library code).
+ */
+#ifndef SLUICE_TESTS_INTEGRATION_DELIVER_FIX_H
+#define SLUICE_TESTS_INTEGRATION_DELIVER_FIX_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "tests/harness/harness.h"
+#include "tests/harness/kafka.h"
+#include "tests/harness/postgres.h"
+
+/* The test key ring: ENCRYPTION_KEY for key id 1, and a second key for rotation tests. */
+#define DFIX_KEY1 "8f2b5c1d9e0a4f3b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b"
+#define DFIX_KEY2 "1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f00f"
+
+typedef struct dstub {
+    char name[32];
+    int port;
+    char url[128];          /* https://127.0.0.1:<port> */
+    char log[PATH_MAX];     /* JSON lines, one per request */
+    sluice_th_proc_t *proc;
+} dstub_t;
+
+typedef struct dfix {
+    sluice_th_kafka_t kafka;
+    const char *bootstrap;  /* kafka.bootstrap, or an external one (dfix_use_kafka) */
+    sluice_th_pg_t pg;
+    char certs[PATH_MAX];   /* ca.crt, server.crt, server.key of the test CA */
+    char ca[PATH_MAX + 16];
+    char config[PATH_MAX];
+    int metrics_port;
+    int pg_port;            /* fixed before PostgreSQL starts, so a config can name it first */
+    sluice_th_proc_t *worker;
+    const char *env[16];    /* the worker's extra environment (ENCRYPTION_KEY=...) */
+} dfix_t;
+
+/* Creates the certificates and picks ports; starts the dev Kafka (args: dev-kafka options, may
+ * be NULL) unless bootstrap is given, and PostgreSQL unless start_pg is 0. */
+void dfix_init(dfix_t *f, const char *bootstrap, const char *certs_dir, const char *const *kafka_args, int start_pg);
+
+/* Starts PostgreSQL on f->pg_port (when dfix_init did not). */
+void dfix_start_pg(dfix_t *f);
+
+/* Runs scripts/certs.sh into dir. */
+void dfix_make_certs(const char *dir);
+
+/* Starts a stub named `name` with the given plan (NULL: always 200), serving TLS with the
+ * certificate in certs_dir (NULL: the test CA's). */
+void dfix_stub(dfix_t *f, dstub_t *s, const char *name, const char *plan, const char *certs_dir);
+
+/* Replaces a running stub's plan. */
+void dfix_stub_plan(const dfix_t *f, const dstub_t *s, const char *plan);
+
+/* Every request the stub recorded: [{method, path, query, headers{}, body, json (parsed body),
+ * ts_ms}]. Caller decrefs. */
+json_t *dfix_requests(const dstub_t *s);
+
+/* Waits until the stub recorded at least n requests; returns how many it has. */
+size_t dfix_wait_requests(const dstub_t *s, size_t n, int timeout_ms);
+
+/* The distinct event ids (Meta event_id, TikTok event_id, GA4 params.event_id is absent so the
+ * webhook/GA4 callers pass their own path) in every request's JSON body under `array` (e.g.
+ * "data") at member `id`. Returns a new object used as a set: {"id": count, ...}. */
+json_t *dfix_event_ids(json_t *requests, const char *array, const char *id);
+
+/* Writes the config: the process settings (Kafka, PostgreSQL, delivery with the test CA and a
+ * metrics port) and one org "acme" whose `integrations:` list is integrations_yaml (indented by
+ * six spaces, one "- {...}" per line). extra_top is appended at the top level (may be NULL). */
+void dfix_write_config(dfix_t *f, const char *integrations_yaml, const char *extra_top);
+
+/* `sluicectl vault put` with the secret on stdin. */
+void dfix_vault_put(dfix_t *f, const char *name, const char *vendor, const char *secret);
+
+/* Runs sluicectl with args (after "sluicectl") and env (may be NULL), input on stdin. */
+void dfix_sluicectl(const dfix_t *f, const char *const *args, const char *const *env, const char *input,
+                    sluice_th_output_t *out);
+
+/* Starts sluice-deliver on f->config with f->env (extra args may be NULL) and waits until it has
+ * partitions assigned for `lanes` vendors. */
+void dfix_start_worker(dfix_t *f, const char *const *args, int lanes);
+
+/* Sends sig and waits for the exit; returns the wait status. */
+int dfix_stop_worker(dfix_t *f, int sig);
+
+/* The reference envelope (tests/fixtures/vendors/envelope.json) for org "acme", with messageId
+ * id, timestamp and receivedAt set to now_ms (and now_ms - 400 for the timestamp), and the JSON
+ * object `edit` merged into the event (may be NULL). Caller frees. */
+char *dfix_envelope(const char *id, int64_t now_ms, const char *edit);
+
+/* Produces the envelopes to the events topic with key acme:<anonymousId> and headers org,
+ * source, type (plus extra headers "name=value", NULL-terminated, may be NULL); waits for acks. */
+void dfix_produce(const dfix_t *f, char *const *envelopes, size_t n, const char *const *headers);
+
+/* `sluicectl dlq list` (args after it, e.g. "--vendor", "meta"), parsed: one object per line. */
+json_t *dfix_dlq_list(const dfix_t *f, const char *const *args);
+
+/* A series' value from the worker's /metrics (exact series text); -1 when absent. */
+double dfix_metric(const dfix_t *f, const char *series);
+
+/* The wall clock in ms. */
+int64_t dfix_now_ms(void);
+
+#endif

@@ -1,0 +1,382 @@
+/*
+ * The vault against a real PostgreSQL: sluicectl vault put/list/delete/rotate/migrate, what the
+ * table holds (never plaintext), the audit trail (never the secret), rows moved to another
+ * org/name/vendor refusing to decrypt, key rotation with and without the old key, and
+ * missing or malformed ENCRYPTION_KEY in sluicectl and sluice-deliver.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <libpq-fe.h>
+
+#include "crypto/keyring.h"
+#include "tests/integration/deliver_fix.h"
+#include "vendors/vault.h"
+
+#define TOKEN "EAAB-live-token-7f3a9c21"
+
+static dfix_t F;
+static PGconn *db;
+
+static int setup(void **state)
+{
+    (void)state;
+    dfix_init(&F, NULL, NULL, NULL, 1);
+    dfix_write_config(&F,
+                      "      - {name: meta, vendor: meta, pixel_id: \"111\"}\n"
+                      "      - {name: ga4, vendor: ga4, measurement_id: G-1}\n",
+                      NULL);
+    db = PQconnectdb(F.pg.conninfo);
+    assert_int_equal(PQstatus(db), CONNECTION_OK);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    PQfinish(db);
+    sluice_th_teardown();
+    return 0;
+}
+
+static char *sql1(const char *q)
+{
+    PGresult *r = PQexec(db, q);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+        print_error("%s: %s\n", q, PQerrorMessage(db));
+    assert_true(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK);
+    char *v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 ? strdup(PQgetvalue(r, 0, 0)) : strdup("");
+    PQclear(r);
+    return v;
+}
+
+static void run(const char *const *args, const char *const *env, const char *input, int want_exit,
+                sluice_th_output_t *out)
+{
+    dfix_sluicectl(&F, args, env, input, out);
+    if (!sluice_th_exited_with(out->wstatus, want_exit))
+        print_error("sluicectl %s %s: exit %d\nstdout: %s\nstderr: %s\n", args[0], args[1], out->wstatus >> 8,
+                    out->out, out->errout);
+    assert_true(sluice_th_exited_with(out->wstatus, want_exit));
+}
+
+static const char *const user_env[] = {"ENCRYPTION_KEY=" DFIX_KEY1, "SLUICE_KEY_ID=1", "USER=alice", NULL};
+
+static sluice_vault_t *open_vault(sluice_keyring_t *kr)
+{
+    sluice_err_t err = {{0}};
+    sluice_vault_t *v = sluice_vault_open(F.pg.conninfo, kr, "deliver_vault test", &err);
+    if (v == NULL)
+        print_error("%s\n", err.msg);
+    assert_non_null(v);
+    return v;
+}
+
+static void test_put_list_delete(void **state)
+{
+    (void)state;
+    sluice_th_output_t out;
+    const char *put[] = {"vault", "put", "--config", F.config, "--org", "acme", "--name", "meta", "--vendor", "meta",
+                         NULL};
+    run(put, user_env, "{\"access_token\":\"" TOKEN "\"}\n", 0, &out);
+    assert_non_null(strstr(out.out, "stored credentials 'meta' (meta) of org 'acme' under key id 1"));
+    assert_null(strstr(out.out, TOKEN));
+    sluice_th_output_dispose(&out);
+
+    /* The row: key id, a 12-byte nonce, ciphertext and tag; the token nowhere, in any encoding. */
+    char *row = sql1("SELECT concat_ws('|', org, name, vendor, key_id, encode(nonce, 'hex'), encode(ciphertext, "
+                     "'hex'), encode(ciphertext, 'escape')) FROM vault_credentials");
+    assert_non_null(strstr(row, "acme|meta|meta|1|"));
+    assert_null(strstr(row, TOKEN));
+    assert_null(strstr(row, "45414142")); /* "EAAB" in hex */
+    free(row);
+    char *len = sql1("SELECT octet_length(nonce) || ',' || octet_length(ciphertext) FROM vault_credentials");
+    char want[32];
+    snprintf(want, sizeof(want), "12,%zu", strlen("{\"access_token\":\"" TOKEN "\"}") + 16);
+    assert_string_equal(len, want);
+    free(len);
+
+    /* It opens with the key, to exactly what was put. */
+    sluice_err_t err = {{0}};
+    sluice_keyring_t *kr = sluice_keyring_from_strings(DFIX_KEY1, "1", NULL, &err);
+    sluice_vault_t *v = open_vault(kr);
+    char *secret = NULL;
+    size_t slen = 0;
+    assert_int_equal(sluice_vault_get(v, "acme", "meta", "meta", &secret, &slen, &err), SLUICE_VAULT_OK);
+    assert_string_equal(secret, "{\"access_token\":\"" TOKEN "\"}");
+    sluice_vault_free_secret(secret, slen);
+    assert_int_equal(sluice_vault_get(v, "acme", "nope", "meta", &secret, &slen, &err), SLUICE_VAULT_ENOTFOUND);
+    sluice_vault_close(v);
+    sluice_keyring_free(kr);
+
+    run(put, user_env, "{\"access_token\":\"second-" TOKEN "\"}", 0, &out);
+    assert_non_null(strstr(out.out, "replaced credentials"));
+    sluice_th_output_dispose(&out);
+
+    /* list: no secret, no key needed. */
+    const char *list[] = {"vault", "list", "--config", F.config, NULL};
+    const char *nokey[] = {"USER=bob", NULL};
+    run(list, nokey, NULL, 0, &out);
+    assert_non_null(strstr(out.out, "acme"));
+    assert_non_null(strstr(out.out, "***"));
+    assert_null(strstr(out.out, TOKEN));
+    sluice_th_output_dispose(&out);
+
+    const char *del[] = {"vault", "delete", "--config", F.config, "--org", "acme", "--name", "meta", "--vendor", "meta",
+                         NULL};
+    run(del, nokey, NULL, 0, &out);
+    assert_non_null(strstr(out.out, "deleted"));
+    sluice_th_output_dispose(&out);
+    run(del, nokey, NULL, 1, &out);
+    assert_non_null(strstr(out.errout, "no credentials in the vault for org 'acme', name 'meta', vendor 'meta'"));
+    sluice_th_output_dispose(&out);
+    char *count = sql1("SELECT count(*) FROM vault_credentials");
+    assert_string_equal(count, "0");
+    free(count);
+
+    /* The audit trail: who, what, for which row; never the secret. */
+    char *audit = sql1("SELECT string_agg(concat_ws(' ', actor, action, org, name, vendor, key_id, detail), '; ' "
+                       "ORDER BY id) FROM vault_audit WHERE action IN ('put', 'list', 'delete')");
+    assert_non_null(strstr(audit, "alice (sluicectl) put acme meta meta 1 created"));
+    assert_non_null(strstr(audit, "alice (sluicectl) put acme meta meta 1 replaced"));
+    assert_non_null(strstr(audit, "bob (sluicectl) list"));
+    assert_non_null(strstr(audit, "bob (sluicectl) delete acme meta meta 1 deleted"));
+    assert_non_null(strstr(audit, "bob (sluicectl) delete acme meta meta not found"));
+    free(audit);
+    char *leak = sql1("SELECT count(*) FROM vault_audit WHERE vault_audit::text LIKE '%" TOKEN "%'");
+    assert_string_equal(leak, "0");
+    free(leak);
+    char *gets = sql1("SELECT count(*) FROM vault_audit WHERE action = 'get' AND actor = 'deliver_vault test'");
+    assert_string_equal(gets, "2");
+    free(gets);
+}
+
+static void test_secret_checks(void **state)
+{
+    (void)state;
+    sluice_th_output_t out;
+    const char *put[] = {"vault", "put", "--config", F.config, "--org", "acme", "--name", "ga4", "--vendor", "ga4", NULL};
+    run(put, user_env, "{\"measurement_secret\":\"abc123\"}", 1, &out);
+    assert_non_null(strstr(out.errout, "unknown member 'measurement_secret'"));
+    assert_null(strstr(out.errout, "abc123"));
+    sluice_th_output_dispose(&out);
+    run(put, user_env, "api_secret=abc123", 1, &out);
+    assert_non_null(strstr(out.errout, "not valid JSON"));
+    assert_null(strstr(out.errout, "abc123"));
+    sluice_th_output_dispose(&out);
+    run(put, user_env, "{}", 1, &out);
+    assert_non_null(strstr(out.errout, "lacks 'api_secret'"));
+    sluice_th_output_dispose(&out);
+    char *count = sql1("SELECT count(*) FROM vault_credentials");
+    assert_string_equal(count, "0");
+    free(count);
+
+    /* From a file, and the secret never on the command line: there is no option for it. */
+    char path[PATH_MAX];
+    sluice_err_t err = {{0}};
+    sluice_th_path(path, sizeof(path), "ga4-secret.json", &err);
+    FILE *fp = fopen(path, "w");
+    fputs("{\"api_secret\":\"from-a-file\"}\n", fp);
+    fclose(fp);
+    const char *put_file[] = {"vault", "put", "--config", F.config, "--org", "acme", "--name", "ga4", "--vendor",
+                              "ga4", "--file", path, NULL};
+    run(put_file, user_env, NULL, 0, &out);
+    sluice_th_output_dispose(&out);
+    const char *put_argv[] = {"vault", "put", "--config", F.config, "--org", "acme", "--name", "ga4", "--vendor",
+                              "ga4", "--secret", "x", NULL};
+    run(put_argv, user_env, NULL, 2, &out);
+    sluice_th_output_dispose(&out);
+    const char *bad_vendor[] = {"vault", "put", "--config", F.config, "--org", "acme", "--name", "x", "--vendor",
+                                "myspace", NULL};
+    run(bad_vendor, user_env, "{}", 2, &out);
+    assert_non_null(strstr(out.errout, "unknown vendor 'myspace'"));
+    sluice_th_output_dispose(&out);
+    const char *bad_org[] = {"vault", "put", "--config", F.config, "--org", "globex", "--name", "x", "--vendor", "meta",
+                             NULL};
+    run(bad_org, user_env, "{\"access_token\":\"t\"}", 1, &out);
+    assert_non_null(strstr(out.errout, "org 'globex' is not in"));
+    sluice_th_output_dispose(&out);
+    free(sql1("DELETE FROM vault_credentials"));
+}
+
+static void test_swapped_rows_refuse(void **state)
+{
+    (void)state;
+    sluice_th_output_t out;
+    const char *put_a[] = {"vault", "put", "--config", F.config, "--org", "acme", "--name", "meta", "--vendor", "meta",
+                           NULL};
+    run(put_a, user_env, "{\"access_token\":\"token-A\"}", 0, &out);
+    sluice_th_output_dispose(&out);
+    const char *put_b[] = {"vault", "put", "--config", F.config, "--org", "acme", "--name", "ga4", "--vendor", "ga4",
+                           NULL};
+    run(put_b, user_env, "{\"api_secret\":\"secret-B\"}", 0, &out);
+    sluice_th_output_dispose(&out);
+
+    sluice_err_t err = {{0}};
+    sluice_keyring_t *kr = sluice_keyring_from_strings(DFIX_KEY1, "1", NULL, &err);
+    sluice_vault_t *v = open_vault(kr);
+    char *secret = NULL;
+    size_t slen = 0;
+    /* Moved to another org: the AAD no longer matches. */
+    free(sql1("UPDATE vault_credentials SET org = 'globex' WHERE name = 'meta'"));
+    assert_int_equal(sluice_vault_get(v, "globex", "meta", "meta", &secret, &slen, &err), SLUICE_VAULT_EDECRYPT);
+    assert_null(secret);
+    assert_non_null(strstr(err.msg, "does not decrypt"));
+    assert_null(strstr(err.msg, "token-A"));
+    free(sql1("UPDATE vault_credentials SET org = 'acme', name = 'meta2' WHERE name = 'meta'"));
+    assert_int_equal(sluice_vault_get(v, "acme", "meta2", "meta", &secret, &slen, &err), SLUICE_VAULT_EDECRYPT);
+    free(sql1("UPDATE vault_credentials SET name = 'meta', vendor = 'tiktok' WHERE name = 'meta2'"));
+    assert_int_equal(sluice_vault_get(v, "acme", "meta", "tiktok", &secret, &slen, &err), SLUICE_VAULT_EDECRYPT);
+    /* Back where it belongs: it opens again. */
+    free(sql1("UPDATE vault_credentials SET vendor = 'meta' WHERE name = 'meta'"));
+    assert_int_equal(sluice_vault_get(v, "acme", "meta", "meta", &secret, &slen, &err), SLUICE_VAULT_OK);
+    sluice_vault_free_secret(secret, slen);
+    /* Sealed parts swapped between two rows. */
+    free(sql1("UPDATE vault_credentials AS a SET nonce = b.nonce, ciphertext = b.ciphertext FROM vault_credentials "
+              "AS b WHERE a.name = 'meta' AND b.name = 'ga4'"));
+    assert_int_equal(sluice_vault_get(v, "acme", "meta", "meta", &secret, &slen, &err), SLUICE_VAULT_EDECRYPT);
+    /* One flipped bit. */
+    free(sql1("UPDATE vault_credentials SET ciphertext = set_byte(ciphertext, 0, get_byte(ciphertext, 0) # 1) "
+              "WHERE name = 'ga4'"));
+    assert_int_equal(sluice_vault_get(v, "acme", "ga4", "ga4", &secret, &slen, &err), SLUICE_VAULT_EDECRYPT);
+    sluice_vault_close(v);
+    sluice_keyring_free(kr);
+    free(sql1("DELETE FROM vault_credentials"));
+}
+
+static void test_rotate(void **state)
+{
+    (void)state;
+    sluice_th_output_t out;
+    const char *names[] = {"r1", "r2", "r3"};
+    for (int i = 0; i < 3; i++) {
+        const char *put[] = {"vault", "put", "--config", F.config, "--org", "acme", "--name", names[i], "--vendor",
+                             "tiktok", NULL};
+        run(put, user_env, "{\"access_token\":\"rotate-me\"}", 0, &out);
+        sluice_th_output_dispose(&out);
+    }
+    const char *rotate[] = {"vault", "rotate", "--config", F.config, NULL};
+    /* The new key alone cannot open the old rows: refused, and nothing changes. */
+    const char *new_only[] = {"ENCRYPTION_KEY=" DFIX_KEY2, "SLUICE_KEY_ID=2", NULL};
+    run(rotate, new_only, NULL, 1, &out);
+    assert_non_null(strstr(out.errout, "SLUICE_KEYRING"));
+    assert_non_null(strstr(out.errout, "nothing was rotated"));
+    sluice_th_output_dispose(&out);
+    char *kids = sql1("SELECT string_agg(key_id::text, ',' ORDER BY name) FROM vault_credentials");
+    assert_string_equal(kids, "1,1,1");
+    free(kids);
+    /* With the old key in the ring: every row moves to key 2, in one go. */
+    const char *with_ring[] = {"ENCRYPTION_KEY=" DFIX_KEY2, "SLUICE_KEY_ID=2", "SLUICE_KEYRING=1:" DFIX_KEY1, NULL};
+    run(rotate, with_ring, NULL, 0, &out);
+    assert_non_null(strstr(out.out, "rotated 3 rows to key id 2 (0 already under it)"));
+    sluice_th_output_dispose(&out);
+    kids = sql1("SELECT string_agg(key_id::text, ',' ORDER BY name) FROM vault_credentials");
+    assert_string_equal(kids, "2,2,2");
+    free(kids);
+    /* Safe to rerun. */
+    run(rotate, with_ring, NULL, 0, &out);
+    assert_non_null(strstr(out.out, "rotated 0 rows to key id 2 (3 already under it)"));
+    sluice_th_output_dispose(&out);
+    char *audits = sql1("SELECT count(*) FROM vault_audit WHERE action = 'rotate' AND detail = 'key 1 -> 2'");
+    assert_string_equal(audits, "3");
+    free(audits);
+    /* The new key opens them; the old key alone no longer does. */
+    sluice_err_t err = {{0}};
+    sluice_keyring_t *k2 = sluice_keyring_from_strings(DFIX_KEY2, "2", NULL, &err);
+    sluice_keyring_t *k1 = sluice_keyring_from_strings(DFIX_KEY1, "1", NULL, &err);
+    sluice_vault_t *v2 = open_vault(k2), *v1 = open_vault(k1);
+    char *secret = NULL;
+    size_t slen = 0;
+    assert_int_equal(sluice_vault_get(v2, "acme", "r2", "tiktok", &secret, &slen, &err), SLUICE_VAULT_OK);
+    assert_string_equal(secret, "{\"access_token\":\"rotate-me\"}");
+    sluice_vault_free_secret(secret, slen);
+    assert_int_equal(sluice_vault_get(v1, "acme", "r2", "tiktok", &secret, &slen, &err), SLUICE_VAULT_EDECRYPT);
+    assert_non_null(strstr(err.msg, "key id 2"));
+    sluice_vault_close(v1);
+    sluice_vault_close(v2);
+    sluice_keyring_free(k1);
+    sluice_keyring_free(k2);
+    free(sql1("DELETE FROM vault_credentials"));
+}
+
+static void test_encryption_key_errors(void **state)
+{
+    (void)state;
+    sluice_th_output_t out;
+    const char *put[] = {"vault", "put", "--config", F.config, "--org", "acme", "--name", "meta", "--vendor", "meta",
+                         NULL};
+    run(put, NULL, "{\"access_token\":\"t\"}", 1, &out);
+    assert_non_null(strstr(out.errout, "ENCRYPTION_KEY"));
+    sluice_th_output_dispose(&out);
+    const char *short_key[] = {"ENCRYPTION_KEY=abcdef0123", NULL};
+    run(put, short_key, "{\"access_token\":\"t\"}", 1, &out);
+    assert_non_null(strstr(out.errout, "ENCRYPTION_KEY"));
+    assert_null(strstr(out.errout, "abcdef0123"));
+    sluice_th_output_dispose(&out);
+    const char *bad_hex[] = {"ENCRYPTION_KEY=zz2b5c1d9e0a4f3b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b", NULL};
+    run(put, bad_hex, "{\"access_token\":\"t\"}", 1, &out);
+    assert_non_null(strstr(out.errout, "ENCRYPTION_KEY"));
+    sluice_th_output_dispose(&out);
+
+    /* The worker refuses to start, naming the variable. */
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof(bin), "%s/vendors/sluice-deliver", sluice_th_build_dir());
+    const char *argv[] = {"env", "-u", "ENCRYPTION_KEY", bin, "--config", F.config, NULL};
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_th_run(argv, NULL, 0, 30000, &out, &err), 0);
+    assert_true(sluice_th_exited_with(out.wstatus, 1));
+    assert_non_null(strstr(out.errout, "ENCRYPTION_KEY"));
+    sluice_th_output_dispose(&out);
+    const char *argv2[] = {"env", "ENCRYPTION_KEY=0123", bin, "--config", F.config, NULL};
+    assert_int_equal(sluice_th_run(argv2, NULL, 0, 30000, &out, &err), 0);
+    assert_true(sluice_th_exited_with(out.wstatus, 1));
+    assert_non_null(strstr(out.errout, "ENCRYPTION_KEY"));
+    sluice_th_output_dispose(&out);
+
+    /* A well-formed but different key opens nothing. */
+    run(put, user_env, "{\"access_token\":\"t\"}", 0, &out);
+    sluice_th_output_dispose(&out);
+    sluice_keyring_t *other = sluice_keyring_from_strings(DFIX_KEY2, "1", NULL, &err);
+    sluice_vault_t *v = open_vault(other);
+    char *secret = NULL;
+    size_t slen = 0;
+    assert_int_equal(sluice_vault_get(v, "acme", "meta", "meta", &secret, &slen, &err), SLUICE_VAULT_EDECRYPT);
+    sluice_vault_close(v);
+    sluice_keyring_free(other);
+    free(sql1("DELETE FROM vault_credentials"));
+}
+
+static void test_migrations(void **state)
+{
+    (void)state;
+    char *v = sql1("SELECT string_agg(version::text || ':' || name, ',') FROM schema_migrations");
+    assert_string_equal(v, "1:credentials and audit");
+    free(v);
+    sluice_th_output_t out;
+    const char *migrate[] = {"vault", "migrate", "--config", F.config, NULL};
+    run(migrate, NULL, NULL, 0, &out);
+    assert_non_null(strstr(out.out, "vault schema version 1"));
+    sluice_th_output_dispose(&out);
+    /* A database migrated by a newer sluice is refused, not written to. */
+    free(sql1("INSERT INTO schema_migrations (version, name) VALUES (99, 'from the future')"));
+    run(migrate, NULL, NULL, 1, &out);
+    assert_non_null(strstr(out.errout, "schema is version 99, newer than this binary knows (1)"));
+    sluice_th_output_dispose(&out);
+    free(sql1("DELETE FROM schema_migrations WHERE version = 99"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_put_list_delete),  cmocka_unit_test(test_secret_checks),
+        cmocka_unit_test(test_swapped_rows_refuse), cmocka_unit_test(test_rotate),
+        cmocka_unit_test(test_encryption_key_errors), cmocka_unit_test(test_migrations),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
