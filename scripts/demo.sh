@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make demo`: creates the demo TLS certificates once, then runs the local stack (Redis,
-# PostgreSQL, the dev Kafka broker) in the foreground until Ctrl-C, which stops all of it.
+# `make demo`: creates the demo TLS certificates and demo secrets once, then runs the local
+# stack (Redis, PostgreSQL, the dev Kafka broker) and sluice-gateway on the example config in
+# the foreground until Ctrl-C, which stops all of it.
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: scripts/demo.sh BUILD_DIR" >&2; exit 2; }
 build=$(cd "$1" && pwd)
@@ -15,4 +16,29 @@ for f in ca.crt ca.key server.crt server.key; do
 done
 echo "demo: TLS certificates in $certs (clients trust ca.crt)"
 
-exec "$devstack" --env-file "$build/demo/devstack.env"
+# Demo secrets: random, made once, kept in the build tree (never in the repository). The
+# example config names these variables; a real deployment sets them from its secret store.
+secrets=$build/demo/secrets.env
+if [ ! -s "$secrets" ]; then
+  umask 077
+  {
+    for v in ACME_WEB_WRITE_KEY ACME_WEB_WRITE_KEY_PREVIOUS ACME_APP_WRITE_KEY GLOBEX_STORE_WRITE_KEY; do
+      echo "$v=wk_demo_$(openssl rand -hex 12)"
+    done
+    for v in ACME_BACKEND_HMAC_SECRET GLOBEX_CRM_HMAC_SECRET; do echo "$v=$(openssl rand -hex 24)"; done
+    echo "ACME_FPE_KEY=$(openssl rand -hex 32)"
+    echo "ENCRYPTION_KEY=$(openssl rand -hex 32)"
+  } > "$secrets"
+fi
+set -a
+# shellcheck disable=SC1090
+. "$secrets"
+SLUICE_HTTPS_LISTEN=127.0.0.1:8443
+SLUICE_TLS_CERT=$certs/server.crt
+SLUICE_TLS_KEY=$certs/server.key
+SLUICE_PLUGIN_DIR=$build/plugins
+SLUICE_DEMO_CA=$certs/ca.crt
+set +a
+echo "demo: secrets in $secrets"
+
+exec "$devstack" --env-file "$build/demo/devstack.env" --gateway config/examples/acme.yaml

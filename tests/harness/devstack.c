@@ -32,9 +32,12 @@ typedef struct stack {
     int redis_port, pg_port; /* 0: free ports */
     const char *kafka_brokers;
     const char *env_file;
+    const char *gateway_config; /* --gateway: run sluice-gateway on this config */
     sluice_th_redis_t redis;
     sluice_th_pg_t pg;
     sluice_th_kafka_t kafka;
+    sluice_th_proc_t *gateway;
+    char gateway_env[3][1200];
 } devstack_t;
 
 typedef struct service {
@@ -136,10 +139,70 @@ static void kafka_env(const devstack_t *s, FILE *out)
     fprintf(out, "SLUICE_KAFKA_BROKERS=%s\n", s->kafka.bootstrap);
 }
 
+/* --- gateway (optional: --gateway CONFIG) --- */
+
+/* The gateway gets the stack's addresses on top of the inherited environment (write keys,
+ * ENCRYPTION_KEY, TLS and plugin paths come from the caller, e.g. scripts/demo.sh). */
+static int gateway_start(devstack_t *s, sluice_err_t *err)
+{
+    if (s->gateway_config == NULL)
+        return 0;
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof(bin), "%s/gateway/sluice-gateway", sluice_th_build_dir());
+    snprintf(s->gateway_env[0], sizeof(s->gateway_env[0]), "SLUICE_KAFKA_BROKERS=%s", s->kafka.bootstrap);
+    snprintf(s->gateway_env[1], sizeof(s->gateway_env[1]), "SLUICE_REDIS_URL=%s", s->redis.url);
+    snprintf(s->gateway_env[2], sizeof(s->gateway_env[2]), "SLUICE_DATABASE_URL=%s", s->pg.url);
+    const char *env[] = {s->gateway_env[0], s->gateway_env[1], s->gateway_env[2], NULL};
+    const char *argv[] = {bin, "--config", s->gateway_config, NULL};
+    char cwd[PATH_MAX];
+    sluice_th_spawn_opts_t opts = {.env = env, .cwd = getcwd(cwd, sizeof(cwd))};
+    s->gateway = sluice_th_spawn("gateway", argv, &opts, err);
+    if (s->gateway == NULL)
+        return -1;
+    if (sluice_th_wait_log(s->gateway, "\"kafka.up\"", 1, 30000, err) != 0)
+        return sluice_err_prefix(err, "gateway");
+    return 0;
+}
+
+static int gateway_stop(devstack_t *s, sluice_err_t *err)
+{
+    return s->gateway == NULL ? 0 : sluice_th_proc_stop(s->gateway, 15000, NULL, err);
+}
+
+static sluice_th_proc_t *gateway_proc(devstack_t *s)
+{
+    return s->gateway;
+}
+
+static void gateway_describe(const devstack_t *s, FILE *out)
+{
+    fprintf(out, "config %s\n              log %s\n", s->gateway_config, sluice_th_proc_log(s->gateway));
+    /* With the demo's variables set, show how to send an event and see it in Kafka. */
+    const char *listen = getenv("SLUICE_HTTPS_LISTEN"), *key = getenv("ACME_WEB_WRITE_KEY");
+    const char *ca = getenv("SLUICE_DEMO_CA");
+    if (listen == NULL || key == NULL || ca == NULL)
+        return;
+    fprintf(out,
+            "              curl --http2 --cacert %s https://%s/v1/t \\\n"
+            "                -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n"
+            "                -d '{\"event\":\"Order Completed\",\"userId\":\"u-1\",\"traits\":{\"email\":"
+            "\"Jane.Doe@example.com\"},\"properties\":{\"card_number\":\"4111 1111 1111 1111\",\"total\":42},"
+            "\"context\":{\"consent\":{\"categories\":[\"analytics\",\"marketing\"]}}}'\n",
+            ca, listen, key);
+    fprintf(out, "              kcat -b %s -t sluice.events -C -e -f '%%k %%s\\n'\n", s->kafka.bootstrap);
+}
+
+static void gateway_env(const devstack_t *s, FILE *out)
+{
+    (void)s;
+    (void)out;
+}
+
 static const service_t services[] = {
     {"redis", redis_start, redis_stop, redis_proc, redis_describe, redis_env},
     {"postgres", pg_start, pg_stop, pg_proc, pg_describe, pg_env},
     {"kafka", kafka_start, kafka_stop, kafka_proc, kafka_describe, kafka_env},
+    {"gateway", gateway_start, gateway_stop, gateway_proc, gateway_describe, gateway_env},
 };
 #define NSERVICES (sizeof(services) / sizeof(services[0]))
 
@@ -159,6 +222,7 @@ static void usage(FILE *out)
                  "  --redis-port P      Redis port (default: a free one)\n"
                  "  --pg-port P         PostgreSQL port (default: a free one)\n"
                  "  --kafka-brokers N   dev Kafka brokers (default 1)\n"
+                 "  --gateway CONFIG    also run sluice-gateway on CONFIG, pointed at this stack\n"
                  "  --help              this text\n");
 }
 
@@ -176,12 +240,13 @@ static int parse_port(const char *opt, const char *s, int *out, sluice_err_t *er
 /* 0 to run, 1 after --help, -1 on a usage error. */
 static int parse_options(int argc, char **argv, devstack_t *s, sluice_err_t *err)
 {
-    enum { OPT_ENV_FILE = 1, OPT_REDIS_PORT, OPT_PG_PORT, OPT_KAFKA_BROKERS, OPT_HELP };
+    enum { OPT_ENV_FILE = 1, OPT_REDIS_PORT, OPT_PG_PORT, OPT_KAFKA_BROKERS, OPT_GATEWAY, OPT_HELP };
     static const struct option longopts[] = {
         {"env-file", required_argument, NULL, OPT_ENV_FILE},
         {"redis-port", required_argument, NULL, OPT_REDIS_PORT},
         {"pg-port", required_argument, NULL, OPT_PG_PORT},
         {"kafka-brokers", required_argument, NULL, OPT_KAFKA_BROKERS},
+        {"gateway", required_argument, NULL, OPT_GATEWAY},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -200,6 +265,7 @@ static int parse_options(int argc, char **argv, devstack_t *s, sluice_err_t *err
                 return -1;
             break;
         case OPT_KAFKA_BROKERS: s->kafka_brokers = optarg; break; /* dev-kafka checks it */
+        case OPT_GATEWAY: s->gateway_config = optarg; break;
         case OPT_HELP: return 1;
         case ':': return sluice_err_set(err, "%s needs a value", argv[optind - 1]);
         default: return sluice_err_set(err, "unknown option '%s'", argv[optind - 1]);
@@ -236,6 +302,8 @@ static void print_stack(devstack_t *s, const char *dir)
 {
     printf("sluice-devstack: local stack on 127.0.0.1 (data and logs in %s)\n", dir);
     for (size_t i = 0; i < NSERVICES; i++) {
+        if (services[i].proc(s) == NULL)
+            continue; /* an optional service that is off */
         printf("  %-10s  pid %-7ld ", services[i].name, (long)sluice_th_proc_pid(services[i].proc(s)));
         services[i].describe(s, stdout);
     }
@@ -280,7 +348,7 @@ static int wait_for_stop(devstack_t *s, const sigset_t *set)
             return sig;
         for (size_t i = 0; i < NSERVICES; i++) {
             sluice_th_proc_t *p = services[i].proc(s);
-            if (!sluice_th_proc_running(p)) {
+            if (p != NULL && !sluice_th_proc_running(p)) {
                 char tail[240];
                 sluice_th_log_tail(p, tail, sizeof(tail));
                 fprintf(stderr, "sluice-devstack: %s (pid %ld) exited unexpectedly; its log ends: %s\n",
