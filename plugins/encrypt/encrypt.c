@@ -147,7 +147,7 @@ static int mask(void *instance, void *thread_ctx, const sluice_mask_input_t *in,
 static int selftest(void *instance, char *err, size_t err_len)
 {
     const encrypt_t *e = instance;
-    static const char *const b64[][2] = {{"f", "Zg"},       {"fo", "Zm8"},        {"foo", "Zm9v"},
+    static const char *const b64[][2] = {{"f", "Zg"},        {"fo", "Zm8"},        {"foo", "Zm9v"},
                                          {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
                                          {"\xfb\xff", "-_8"}};
     for (size_t i = 0; i < sizeof(b64) / sizeof(b64[0]); i++) {

@@ -34,8 +34,9 @@ const char *sluice_ff1_strerror(int code)
     case SLUICE_FF1_OK: return "ok";
     case SLUICE_FF1_EKEY: return "the key must be 16, 24 or 32 bytes (AES-128, AES-192, AES-256)";
     case SLUICE_FF1_ERADIX: return "the radix must be 2..65536 and match the alphabet";
-    case SLUICE_FF1_ELEN: return "the value has too few or too many characters for FF1 (radix^length must be at least "
-                                 "1000000, length at most 4096)";
+    case SLUICE_FF1_ELEN:
+        return "the value has too few or too many characters for FF1 (radix^length must be at least "
+               "1000000, length at most 4096)";
     case SLUICE_FF1_ETWEAK: return "the tweak is longer than 256 bytes";
     case SLUICE_FF1_ENUMERAL: return "a numeral is not below the radix";
     case SLUICE_FF1_ECHAR: return "the value has a character outside the alphabet that is not kept in place";
@@ -61,7 +62,10 @@ size_t sluice_ff1_min_len(unsigned radix)
 int sluice_ff1_create(const uint8_t *key, size_t key_len, unsigned radix, sluice_ff1_t **out)
 {
     *out = NULL;
-    const char *name = key_len == 16 ? "AES-128-ECB" : key_len == 24 ? "AES-192-ECB" : key_len == 32 ? "AES-256-ECB" : NULL;
+    const char *name = key_len == 16   ? "AES-128-ECB"
+                       : key_len == 24 ? "AES-192-ECB"
+                       : key_len == 32 ? "AES-256-ECB"
+                                       : NULL;
     if (name == NULL || key == NULL)
         return SLUICE_FF1_EKEY;
     if (radix < SLUICE_FF1_MIN_RADIX || radix > SLUICE_FF1_MAX_RADIX)
@@ -155,8 +159,8 @@ static int ff1_crypt(const sluice_ff1_t *f, const uint8_t *tweak, size_t t, cons
         goto done;
     }
     BN_CTX_start(bn);
-    BIGNUM *a = BN_CTX_get(bn), *b = BN_CTX_get(bn), *c = BN_CTX_get(bn), *yv = BN_CTX_get(bn),
-           *sum = BN_CTX_get(bn), *mod_u = BN_CTX_get(bn), *mod_v = BN_CTX_get(bn), *tmp = BN_CTX_get(bn);
+    BIGNUM *a = BN_CTX_get(bn), *b = BN_CTX_get(bn), *c = BN_CTX_get(bn), *yv = BN_CTX_get(bn), *sum = BN_CTX_get(bn),
+           *mod_u = BN_CTX_get(bn), *mod_v = BN_CTX_get(bn), *tmp = BN_CTX_get(bn);
     if (tmp == NULL) { /* BN_CTX_get fails for every later call once one fails */
         rc = SLUICE_FF1_ENOMEM;
         goto done_bn;

@@ -39,7 +39,7 @@ enum {
     SLUICE_FF1_ENUMERAL = -5, /* a numeral >= radix */
     SLUICE_FF1_ECHAR = -6,    /* text: a character neither in the alphabet nor kept in place */
     SLUICE_FF1_ENOMEM = -7,
-    SLUICE_FF1_ECRYPTO = -8,  /* OpenSSL failed (AES unavailable, big-number error) */
+    SLUICE_FF1_ECRYPTO = -8, /* OpenSSL failed (AES unavailable, big-number error) */
 };
 
 /* A short fixed description of a result code, for messages. Static storage. */

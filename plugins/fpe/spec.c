@@ -86,7 +86,8 @@ int sluice_fpe_spec_init(sluice_fpe_spec_t *s, const char *key_hex, size_t key_h
     if (k != 16 && k != 24 && k != 32) {
         if (k > 0)
             OPENSSL_cleanse(key, (size_t)k);
-        snprintf(err, err_len, "the key must be 32, 48 or 64 hex digits (AES-128, AES-192, AES-256); got %zu characters",
+        snprintf(err, err_len,
+                 "the key must be 32, 48 or 64 hex digits (AES-128, AES-192, AES-256); got %zu characters",
                  key_hex_len);
         return -1;
     }

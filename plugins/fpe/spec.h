@@ -27,7 +27,7 @@ typedef struct sluice_fpe_spec {
     uint8_t tweak[SLUICE_FF1_MAX_TWEAK];
     size_t tweak_len;
     char preserve[SLUICE_FPE_PRESERVE_MAX + 1]; /* NUL-terminated */
-    size_t min_len; /* fewest alphabet characters a value may have */
+    size_t min_len;                             /* fewest alphabet characters a value may have */
 } sluice_fpe_spec_t;
 
 /* Builds s from the parameters' texts: key_hex (32, 48 or 64 hex digits: AES-128/192/256),

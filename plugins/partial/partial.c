@@ -182,7 +182,8 @@ static int create(const sluice_mask_host_t *host, sluice_mask_handle_t *self, co
     const char *mask = NULL, *preserve = NULL;
     size_t mask_len = 0, preserve_len = 0;
     int rc = SLUICE_MASK_ECONFIG;
-    if (host->config_int(cfg, "keep_first", &p->keep_first) != 1 || host->config_int(cfg, "keep_last", &p->keep_last) != 1 ||
+    if (host->config_int(cfg, "keep_first", &p->keep_first) != 1 ||
+        host->config_int(cfg, "keep_last", &p->keep_last) != 1 ||
         host->config_string(cfg, "mask_char", &mask, &mask_len) != 1 ||
         host->config_string(cfg, "preserve", &preserve, &preserve_len) != 1)
         snprintf(err, err_len, "a parameter with a default has no value");
@@ -226,7 +227,12 @@ static int selftest(void *instance, char *err, size_t err_len)
     } cases[] = {
         {0, 4, "*", " -", "4111 1111 1111 1111", "**** **** **** 1111"},
         {0, 4, "*", "", "4111-1111", "*****1111"},
-        {2, 2, "\xe2\x80\xa2", "", "\xc3\x9cn\xc3\xaf" "c\xc3\xb8" "d\xc3\xa9", "\xc3\x9cn\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2" "d\xc3\xa9"},
+        {2, 2, "\xe2\x80\xa2", "",
+         "\xc3\x9cn\xc3\xaf"
+         "c\xc3\xb8"
+         "d\xc3\xa9",
+         "\xc3\x9cn\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2"
+         "d\xc3\xa9"},
         {0, 4, "*", "", "1234", "****"},
         {6, 4, "#", " ", "5500 0000 0000 0004", "5500 00## #### 0004"},
     };

@@ -251,5 +251,5 @@ static int selftest(void *instance, char *err, size_t err_len)
 SLUICE_MASK_PLUGIN(.name = "redact_text", .version = "1.0.0",
                    .description = "redacts e-mails, Luhn-valid card numbers and phone numbers inside free text",
                    .config = config, .flags = SLUICE_MASK_FLAG_DETERMINISTIC | SLUICE_MASK_FLAG_IDEMPOTENT,
-                   .create = create, .destroy = destroy, .thread_init = thread_init,
-                   .thread_dispose = thread_dispose, .mask = mask, .selftest = selftest);
+                   .create = create, .destroy = destroy, .thread_init = thread_init, .thread_dispose = thread_dispose,
+                   .mask = mask, .selftest = selftest);

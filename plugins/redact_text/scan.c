@@ -28,8 +28,8 @@ typedef struct run {
     span_t g[MAX_GROUPS];   /* digit groups */
     span_t sep[MAX_GROUPS]; /* sep[k]: the separator between g[k] and g[k + 1] */
     size_t count;
-    size_t pre;             /* where the run starts: the first digit, or its '+' / '(' prefix */
-    int plus, paren;        /* the run is prefixed by '+' / '(' */
+    size_t pre;      /* where the run starts: the first digit, or its '+' / '(' prefix */
+    int plus, paren; /* the run is prefixed by '+' / '(' */
 } run_t;
 
 static int is_digit(unsigned char c)
@@ -317,8 +317,7 @@ static int national_ok(const sluice_redact_scan_t *s, const run_t *r, size_t a, 
         }
         if (sep_has(s, r, k, '(') || sep_has(s, r, k, ')')) {
             /* Only "(area) rest": the closing parenthesis right after an opened first group. */
-            if (!(k == a && paren_before(s, r, a) != SIZE_MAX && s->dec[r->sep[k].s] == ')' &&
-                  !sep_has(s, r, k, '(')))
+            if (!(k == a && paren_before(s, r, a) != SIZE_MAX && s->dec[r->sep[k].s] == ')' && !sep_has(s, r, k, '(')))
                 return 0;
         }
     }
@@ -380,7 +379,8 @@ static void read_run(const sluice_redact_scan_t *s, size_t i, size_t limit, run_
         r->pre = i - 1;
         r->paren = d[i - 1] == '(';
         r->plus = d[i - 1] == '+';
-        if (r->paren && r->pre > 0 && d[r->pre - 1] == '+' && (r->pre == 1 || !is_alnum((unsigned char)d[r->pre - 2]))) {
+        if (r->paren && r->pre > 0 && d[r->pre - 1] == '+' &&
+            (r->pre == 1 || !is_alnum((unsigned char)d[r->pre - 2]))) {
             r->pre--;
             r->plus = 1; /* "+(44) ..." */
         }

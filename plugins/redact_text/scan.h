@@ -49,10 +49,10 @@ typedef struct sluice_redact_match {
 
 /* Zero-initialise before the first scan ({0}); reuse for any number of scans; dispose once. */
 typedef struct sluice_redact_scan {
-    char *dec;      /* the percent-decoded text (dec_len bytes, not NUL-terminated) */
+    char *dec; /* the percent-decoded text (dec_len bytes, not NUL-terminated) */
     size_t dec_len;
-    size_t *map;    /* map[i]: offset in the original of the bytes that decoded to dec[i];
-                       map[dec_len] is the original length */
+    size_t *map; /* map[i]: offset in the original of the bytes that decoded to dec[i];
+                    map[dec_len] is the original length */
     size_t dec_cap;
     sluice_redact_match_t *matches; /* in order, non-overlapping */
     size_t count, match_cap;

@@ -52,46 +52,52 @@ static int setup(void **state)
     assert_int_equal(sluice_th_path(audit_path, sizeof(audit_path), "unmask-audit.log", &err), 0);
     snprintf(sluicectl, sizeof(sluicectl), "%s/tools/sluicectl", sluice_th_build_dir());
     char yaml[32768];
-    snprintf(yaml, sizeof(yaml),
-             "version: 1\n"
-             "server:\n"
-             "  https: {listen: \"127.0.0.1:%d\", cert: %s/server.crt, key: %s/server.key}\n"
-             "  metrics: {listen: \"127.0.0.1:%d\"}\n"
-             "  threads: 2\n"
-             "  trusted_proxies: [127.0.0.1]\n"
-             "kafka: {brokers: \"%s\", ack_timeout_ms: 4000}\n"
-             "redis: {url: \"%s\", timeout_ms: 200}\n"
-             "plugins: {dir: %s/plugins}\n"
-             "log: {audit_file: %s}\n"
-             "orgs:\n"
-             "  - id: acme\n"
-             "    sources: [{id: web, write_key_env: T_WEB_KEY}]\n"
-             "    consent: {policy: allow}\n"
-             "    data_layer:\n"
-             "      mask:\n"
-             "        - {path: properties.card_number, plugin: partial, params: {keep_last: 4, preserve: \" -\"}}\n"
-             "        - {path: context.ip, plugin: ip_truncate}\n"
-             "        - {path: traits.ssn, plugin: fpe, params: {alphabet: digits, key_env: T_FPE_KEY, preserve: \"-\"}}\n"
-             "        - {path: context.page.url, plugin: redact_text}\n"
-             "        - {path: properties.notes, plugin: encrypt}\n"
-             "        - {path: \"properties.items[*].sku\", plugin: encrypt}\n"
-             "        - {path: traits.email, plugin: hmac, params: {key_env: T_HMAC_KEY, trim: true, lowercase: true}}\n"
-             "        - {path: traits.name, plugin: full}\n"
-             "        - {path: traits.birthday, plugin: \"null\"}\n"
-             "        - {path: properties.internal, plugin: drop}\n"
-             "        - {path: properties.pin, plugin: fpe, params: {key_env: T_FPE_KEY}}\n"
-             "        - {path: properties.strict_pin, plugin: fpe, params: {key_env: T_FPE_KEY}, on_error: reject}\n"
-             "  - id: globex\n"
-             "    sources: [{id: web, write_key_env: T_GLOBEX_KEY}]\n"
-             "    consent: {policy: allow}\n"
-             "    data_layer:\n"
-             "      mask:\n"
-             "        - {path: properties.notes, plugin: encrypt}\n",
-             F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url, sluice_th_build_dir(),
-             audit_path);
+    snprintf(
+        yaml, sizeof(yaml),
+        "version: 1\n"
+        "server:\n"
+        "  https: {listen: \"127.0.0.1:%d\", cert: %s/server.crt, key: %s/server.key}\n"
+        "  metrics: {listen: \"127.0.0.1:%d\"}\n"
+        "  threads: 2\n"
+        "  trusted_proxies: [127.0.0.1]\n"
+        "kafka: {brokers: \"%s\", ack_timeout_ms: 4000}\n"
+        "redis: {url: \"%s\", timeout_ms: 200}\n"
+        "plugins: {dir: %s/plugins}\n"
+        "log: {audit_file: %s}\n"
+        "orgs:\n"
+        "  - id: acme\n"
+        "    sources: [{id: web, write_key_env: T_WEB_KEY}]\n"
+        "    consent: {policy: allow}\n"
+        "    data_layer:\n"
+        "      mask:\n"
+        "        - {path: properties.card_number, plugin: partial, params: {keep_last: 4, preserve: \" -\"}}\n"
+        "        - {path: context.ip, plugin: ip_truncate}\n"
+        "        - {path: traits.ssn, plugin: fpe, params: {alphabet: digits, key_env: T_FPE_KEY, preserve: \"-\"}}\n"
+        "        - {path: context.page.url, plugin: redact_text}\n"
+        "        - {path: properties.notes, plugin: encrypt}\n"
+        "        - {path: \"properties.items[*].sku\", plugin: encrypt}\n"
+        "        - {path: traits.email, plugin: hmac, params: {key_env: T_HMAC_KEY, trim: true, lowercase: true}}\n"
+        "        - {path: traits.name, plugin: full}\n"
+        "        - {path: traits.birthday, plugin: \"null\"}\n"
+        "        - {path: properties.internal, plugin: drop}\n"
+        "        - {path: properties.pin, plugin: fpe, params: {key_env: T_FPE_KEY}}\n"
+        "        - {path: properties.strict_pin, plugin: fpe, params: {key_env: T_FPE_KEY}, on_error: reject}\n"
+        "  - id: globex\n"
+        "    sources: [{id: web, write_key_env: T_GLOBEX_KEY}]\n"
+        "    consent: {policy: allow}\n"
+        "    data_layer:\n"
+        "      mask:\n"
+        "        - {path: properties.notes, plugin: encrypt}\n",
+        F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url, sluice_th_build_dir(),
+        audit_path);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", yaml));
-    static const char *env[] = {"T_WEB_KEY=" WEB_KEY, "T_GLOBEX_KEY=" GLOBEX_KEY, "T_FPE_KEY=" FPE_KEY,
-                                "T_HMAC_KEY=" HMAC_KEY, "ENCRYPTION_KEY=" ENC_KEY, "SLUICE_KEY_ID=3", NULL};
+    static const char *env[] = {"T_WEB_KEY=" WEB_KEY,
+                                "T_GLOBEX_KEY=" GLOBEX_KEY,
+                                "T_FPE_KEY=" FPE_KEY,
+                                "T_HMAC_KEY=" HMAC_KEY,
+                                "ENCRYPTION_KEY=" ENC_KEY,
+                                "SLUICE_KEY_ID=3",
+                                NULL};
     memcpy(F.env, env, sizeof(env));
     gwfix_start(&F);
     return 0;
@@ -188,8 +194,8 @@ static void unmask(run_t *r, const char *org, const char *path, const char *valu
 
 /* ------------------------------------------------------------------ tests */
 
-static json_t *ALL;      /* every message read at the first test */
-static json_t *MASKED;   /* the masked event's envelope (borrowed from ALL) */
+static json_t *ALL;    /* every message read at the first test */
+static json_t *MASKED; /* the masked event's envelope (borrowed from ALL) */
 
 static void test_masked_as_configured(void **state)
 {
@@ -208,9 +214,9 @@ static void test_masked_as_configured(void **state)
 
     assert_string_equal(jstr(ev, "properties", "card_number"), "**** **** **** 1111");
     assert_string_equal(jstr(ev, "context", "ip"), "203.0.113.0");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(ev, "context"), "page"),
-                                                          "url")),
-                        "https://shop.acme.test/checkout?email=[email]&card=[card]&ref=abc");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(ev, "context"), "page"), "url")),
+        "https://shop.acme.test/checkout?email=[email]&card=[card]&ref=abc");
     assert_string_equal(jstr(ev, "traits", "name"), "***");
     assert_true(json_is_null(json_object_get(json_object_get(ev, "traits"), "birthday")));
     assert_null(json_object_get(json_object_get(ev, "properties"), "internal"));
@@ -220,9 +226,8 @@ static void test_masked_as_configured(void **state)
     /* fpe: the exact value the shared FF1 code gives for this key (NIST-checked in unit tests). */
     sluice_fpe_spec_t spec;
     char err[256], want[12] = {0};
-    assert_int_equal(sluice_fpe_spec_init(&spec, FPE_KEY, strlen(FPE_KEY), "digits", 6, "", 0, "-", 1, -1, err,
-                                          sizeof(err)),
-                     0);
+    assert_int_equal(
+        sluice_fpe_spec_init(&spec, FPE_KEY, strlen(FPE_KEY), "digits", 6, "", 0, "-", 1, -1, err, sizeof(err)), 0);
     assert_int_equal(sluice_fpe_spec_apply(&spec, 0, SSN, 11, want), SLUICE_FF1_OK);
     sluice_fpe_spec_dispose(&spec);
     assert_string_equal(jstr(ev, "traits", "ssn"), want);
@@ -251,9 +256,9 @@ static void test_masked_as_configured(void **state)
     /* privacy.masked lists the rule paths that acted (drop and a failed rule included). */
     json_t *masked = json_object_get(json_object_get(MASKED, "privacy"), "masked");
     assert_true(json_is_array(masked));
-    static const char *const paths[] = {"properties.card_number", "context.ip",          "traits.ssn",
-                                        "context.page.url",       "properties.notes",    "properties.items[*].sku",
-                                        "traits.email",           "traits.name",         "traits.birthday"};
+    static const char *const paths[] = {"properties.card_number", "context.ip",       "traits.ssn",
+                                        "context.page.url",       "properties.notes", "properties.items[*].sku",
+                                        "traits.email",           "traits.name",      "traits.birthday"};
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         int found = 0;
         size_t k;
@@ -270,9 +275,9 @@ static void test_no_raw_value_anywhere(void **state)
     assert_non_null(ALL);
     char *text = json_dumps(ALL, JSON_COMPACT);
     assert_non_null(text);
-    static const char *const planted[] = {CARD,  "4111-1111-1111-1111", SSN,  EMAIL, "Jane.Doe@Example.com",
-                                          NOTES, "door code",           SKU1, SKU2,  CLIENT,
-                                          "Jane Doe", "1990-04-01",     "margin"};
+    static const char *const planted[] = {CARD,       "4111-1111-1111-1111", SSN,     EMAIL, "Jane.Doe@Example.com",
+                                          NOTES,      "door code",           SKU1,    SKU2,  CLIENT,
+                                          "Jane Doe", "1990-04-01",          "margin"};
     for (size_t i = 0; i < sizeof(planted) / sizeof(planted[0]); i++) {
         if (gwfix_contains(text, planted[i]))
             fail_msg("raw value '%s' reached Kafka", planted[i]);
@@ -443,8 +448,9 @@ static void test_unmask_audit_file_unwritable(void **state)
              F.certs, F.certs, sluice_th_build_dir());
     const char *cfg = gwfix_write("no-audit.yaml", yaml);
     json_t *ev = json_object_get(MASKED, "event");
-    const char *args[] = {"unmask", "--config",         cfg, "--org", "acme", "--path", "properties.notes",
-                          jstr(ev, "properties", "notes"), NULL};
+    const char *args[] = {
+        "unmask", "--config", cfg, "--org", "acme", "--path", "properties.notes", jstr(ev, "properties", "notes"),
+        NULL};
     const char *env[] = {"ENCRYPTION_KEY=" ENC_KEY, "SLUICE_KEY_ID=3", NULL};
     run_t r;
     ctl(&r, args, env);
@@ -465,8 +471,7 @@ static void test_sluicectl_fpe(void **state)
         {"2B7E151628AED2A6ABF7158809CF4F3C", "3737373770717273373737", "36", "0123456789abcdefghi",
          "a9tv40mll9kdu509eum"},
         {"2B7E151628AED2A6ABF7158809CF4F3CEF4359D8D580AA4F", "", "10", "0123456789", "2830668132"},
-        {"2B7E151628AED2A6ABF7158809CF4F3CEF4359D8D580AA4F", "39383736353433323130", "10", "0123456789",
-         "2496655549"},
+        {"2B7E151628AED2A6ABF7158809CF4F3CEF4359D8D580AA4F", "39383736353433323130", "10", "0123456789", "2496655549"},
         {"2B7E151628AED2A6ABF7158809CF4F3CEF4359D8D580AA4F", "3737373770717273373737", "36", "0123456789abcdefghi",
          "xbj3kv35jrawxv32ysr"},
         {FPE_KEY, "", "10", "0123456789", "6657667009"},
@@ -476,15 +481,15 @@ static void test_sluicectl_fpe(void **state)
     for (size_t i = 0; i < sizeof(nist) / sizeof(nist[0]); i++) {
         char want[64];
         run_t r;
-        const char *enc[] = {"fpe", "encrypt", "--key-hex", nist[i].key, "--tweak-hex", nist[i].tweak, "--radix",
-                             nist[i].radix, nist[i].pt, NULL};
+        const char *enc[] = {"fpe",         "encrypt", "--key-hex",   nist[i].key, "--tweak-hex",
+                             nist[i].tweak, "--radix", nist[i].radix, nist[i].pt,  NULL};
         ctl(&r, enc, NULL);
         snprintf(want, sizeof(want), "%s\n", nist[i].ct);
         assert_int_equal(r.code, 0);
         assert_string_equal(r.out.out, want);
         ctl_dispose(&r);
-        const char *dec[] = {"fpe", "decrypt", "--key-hex", nist[i].key, "--tweak-hex", nist[i].tweak, "--radix",
-                             nist[i].radix, nist[i].ct, NULL};
+        const char *dec[] = {"fpe",         "decrypt", "--key-hex",   nist[i].key, "--tweak-hex",
+                             nist[i].tweak, "--radix", nist[i].radix, nist[i].ct,  NULL};
         ctl(&r, dec, NULL);
         snprintf(want, sizeof(want), "%s\n", nist[i].pt);
         assert_string_equal(r.out.out, want);
@@ -493,8 +498,9 @@ static void test_sluicectl_fpe(void **state)
     /* The gateway's SSN, reversed by hand with the same parameters as the rule. */
     json_t *ev = json_object_get(MASKED, "event");
     run_t r;
-    const char *rev[] = {"fpe", "decrypt", "--key-env", "T_FPE_KEY", "--radix", "10", "--preserve", "-",
-                         jstr(ev, "traits", "ssn"), NULL};
+    const char *rev[] = {
+        "fpe", "decrypt", "--key-env", "T_FPE_KEY", "--radix", "10", "--preserve", "-", jstr(ev, "traits", "ssn"),
+        NULL};
     const char *env[] = {"T_FPE_KEY=" FPE_KEY, NULL};
     ctl(&r, rev, env);
     assert_string_equal(r.out.out, SSN "\n");
@@ -525,12 +531,9 @@ static void test_sluicectl_fpe(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_masked_as_configured),
-        cmocka_unit_test(test_no_raw_value_anywhere),
-        cmocka_unit_test(test_on_error_reject),
-        cmocka_unit_test(test_unmask_round_trips),
-        cmocka_unit_test(test_unmask_refusals),
-        cmocka_unit_test(test_unmask_audit_file_unwritable),
+        cmocka_unit_test(test_masked_as_configured), cmocka_unit_test(test_no_raw_value_anywhere),
+        cmocka_unit_test(test_on_error_reject),      cmocka_unit_test(test_unmask_round_trips),
+        cmocka_unit_test(test_unmask_refusals),      cmocka_unit_test(test_unmask_audit_file_unwritable),
         cmocka_unit_test(test_sluicectl_fpe),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

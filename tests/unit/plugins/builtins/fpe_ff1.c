@@ -350,7 +350,11 @@ static void test_text_errors(void **state)
     assert_int_equal(sluice_ff1_text(f, &a, NULL, NULL, 0, 0, "123-45-6789", 11, out), SLUICE_FF1_ECHAR);
     assert_int_equal(out[0], 0);
     assert_int_equal(sluice_ff1_text(f, &a, "-", NULL, 0, 0, "123-45-678x", 11, out), SLUICE_FF1_ECHAR);
-    assert_int_equal(sluice_ff1_text(f, &a, "-", NULL, 0, 0, "1234\0" "56789", 10, out), SLUICE_FF1_ECHAR);
+    assert_int_equal(sluice_ff1_text(f, &a, "-", NULL, 0, 0,
+                                     "1234\0"
+                                     "56789",
+                                     10, out),
+                     SLUICE_FF1_ECHAR);
     assert_int_equal(sluice_ff1_text(f, &a, "-", NULL, 0, 0, "1234567\xc2\xb2", 9, out), SLUICE_FF1_ECHAR);
     /* Five digits (with separators around) are below the domain minimum. */
     assert_int_equal(sluice_ff1_text(f, &a, "-", NULL, 0, 0, "12-345", 6, out), SLUICE_FF1_ELEN);

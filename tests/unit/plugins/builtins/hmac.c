@@ -99,8 +99,9 @@ static void test_key_handling(void **state)
     assert_non_null(strstr(b.errors, "the key is 15 bytes; an HMAC key needs at least 16"));
     assert_null(strstr(b.errors, "0123456789abcde"));
     bt_close(&b);
-    assert_int_equal(bt_open(&b, "hmac", "{key_env: T_HMAC_KEY, prefix: "
-                                         "\"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
+    assert_int_equal(bt_open(&b, "hmac",
+                             "{key_env: T_HMAC_KEY, prefix: "
+                             "\"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
                              NULL),
                      -1);
     assert_non_null(strstr(b.errors, "prefix is longer than 64 bytes"));

@@ -45,9 +45,17 @@ static void test_fail_closed(void **state)
     (void)state;
     bt_t b;
     assert_int_equal(bt_open(&b, "ip_truncate", NULL, NULL), 0);
-    static const char *const bad[] = {"\"\"", "\"localhost\"", "\"203.0.113.77:443\"", "\"[2001:db8::1]\"",
-                                      "\"fe80::1%eth0\"", "\"203.0.113.77/24\"", "\" 203.0.113.77\"",
-                                      "\"203.0.113.77\\u0000x\"", "2030113077", "true", "{\"ip\":\"1.2.3.4\"}",
+    static const char *const bad[] = {"\"\"",
+                                      "\"localhost\"",
+                                      "\"203.0.113.77:443\"",
+                                      "\"[2001:db8::1]\"",
+                                      "\"fe80::1%eth0\"",
+                                      "\"203.0.113.77/24\"",
+                                      "\" 203.0.113.77\"",
+                                      "\"203.0.113.77\\u0000x\"",
+                                      "2030113077",
+                                      "true",
+                                      "{\"ip\":\"1.2.3.4\"}",
                                       "[\"1.2.3.4\"]"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *r = bt_mask(&b, bad[i]);

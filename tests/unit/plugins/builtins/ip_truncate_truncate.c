@@ -56,10 +56,21 @@ static void test_ipv4_mapped(void **state)
 static void test_not_addresses(void **state)
 {
     (void)state;
-    static const char *bad[] = {"", "jane@example.com", "203.0.113", "203.0.113.256", "203.0.113.77 ",
-                                " 203.0.113.77", "203.0.113.77/24", "[2001:db8::1]", "2001:db8::1%eth0",
-                                "203.0.113.77:8080", "0x7f.0.0.1", "2001:db8:::1", "1:2:3:4:5:6:7:8:9",
-                                "::ffff:203.0.113.77:1", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    static const char *bad[] = {"",
+                                "jane@example.com",
+                                "203.0.113",
+                                "203.0.113.256",
+                                "203.0.113.77 ",
+                                " 203.0.113.77",
+                                "203.0.113.77/24",
+                                "[2001:db8::1]",
+                                "2001:db8::1%eth0",
+                                "203.0.113.77:8080",
+                                "0x7f.0.0.1",
+                                "2001:db8:::1",
+                                "1:2:3:4:5:6:7:8:9",
+                                "::ffff:203.0.113.77:1",
+                                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (trunc_(bad[i], 24, 48) != NULL)
             fail_msg("accepted \"%s\"", bad[i]);

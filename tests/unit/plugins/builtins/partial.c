@@ -52,12 +52,17 @@ static void test_utf8_code_points(void **state)
     bt_t b;
     /* "Zoë Ünïcødé" keep 2 at each end, masked with a 3-byte bullet. */
     assert_int_equal(bt_open(&b, "partial", "{keep_first: 2, keep_last: 2, mask_char: \"\xe2\x80\xa2\"}", NULL), 0);
-    assert_string_equal(bt_mask(&b, "\"Zo\xc3\xab \xc3\x9cn\xc3\xaf" "c\xc3\xb8" "d\xc3\xa9\""),
+    assert_string_equal(bt_mask(&b, "\"Zo\xc3\xab \xc3\x9cn\xc3\xaf"
+                                    "c\xc3\xb8"
+                                    "d\xc3\xa9\""),
                         "\"Zo\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2\xe2\x80\xa2"
                         "d\xc3\xa9\"");
     /* An emoji (4 bytes) is one character. */
-    assert_string_equal(bt_mask(&b, "\"\xf0\x9f\x98\x80" "abc\xf0\x9f\x98\x80\""),
-                        "\"\xf0\x9f\x98\x80" "a\xe2\x80\xa2" "c\xf0\x9f\x98\x80\"");
+    assert_string_equal(bt_mask(&b, "\"\xf0\x9f\x98\x80"
+                                    "abc\xf0\x9f\x98\x80\""),
+                        "\"\xf0\x9f\x98\x80"
+                        "a\xe2\x80\xa2"
+                        "c\xf0\x9f\x98\x80\"");
     bt_close(&b);
 }
 

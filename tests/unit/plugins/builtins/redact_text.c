@@ -154,8 +154,8 @@ static void test_config_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_mask_mode),  cmocka_unit_test(test_hash_and_remove_modes),
-        cmocka_unit_test(test_kinds),      cmocka_unit_test(test_output_cap),
+        cmocka_unit_test(test_mask_mode),   cmocka_unit_test(test_hash_and_remove_modes),
+        cmocka_unit_test(test_kinds),       cmocka_unit_test(test_output_cap),
         cmocka_unit_test(test_two_threads), cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
