@@ -146,7 +146,9 @@
 
     // Sends one batch, then goes on while a full batch waits; never rejects.
     const flush = async () => {
-        if (busy || !q.length || !allowed() || now() < retryAt) return;
+        if (busy || !q.length || !allowed()) return;
+        // Backing off. (A timer may fire a millisecond before Date.now() reaches retryAt.)
+        if (now() < retryAt) return void (timer || later(retryAt - now()));
         clearTimeout(timer);
         timer = 0;
         busy = 1;
@@ -300,9 +302,10 @@
         history.replaceState(history.state, '', location.pathname + (qs ? '?' + qs : '') + location.hash);
     };
 
-    // Takes over the queues of tabs that went away (or crashed).
+    // Takes over the queues of tabs that went away (or crashed); returns how many events.
     const adopt = () => {
-        if (!ls || !allowed()) return;
+        if (!ls || !allowed()) return 0;
+        const n = q.length;
         const have = new Set(q.map((e) => e.messageId));
         for (let i = ls.length; i--; ) {
             const k = ls.key(i);
@@ -318,6 +321,7 @@
             stats.overflow++;
         }
         save();
+        return q.length - n;
     };
 
     // ---- the API
@@ -338,7 +342,7 @@
             uid = get('uid');
             saveIds();
             landing();
-            adopt();
+            const adopted = adopt();
             const L = (t, f) => w.addEventListener(t, (ev) => {
                 try {
                     f(ev);
@@ -383,7 +387,8 @@
             early = [];
             if (cfg.autoPage) api.page();
             for (const [m, a] of e) out[m](...a);
-            flush();
+            if (adopted) flush(); // they waited long enough
+
         },
         track(event, properties) {
             send('track', { event: String(event), properties: props(properties) });

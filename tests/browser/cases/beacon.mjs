@@ -1,0 +1,56 @@
+// Leaving a page hands the queue to navigator.sendBeacon: events tracked just before a
+// navigation arrive, once, although the flush timer never fired. (Chromium does not report
+// beacons to playwright, so the page records its sendBeacon calls in sessionStorage, which
+// outlives the navigation within the tab.)
+import { GW, SHOP, assert, delivered, env, kafka, page, servePage, sleep, storedKeys, storedQueue, tagScript } from '../lib.mjs';
+
+export default async function (t) {
+    servePage(
+        SHOP,
+        '/cart',
+        page({
+            title: 'Cart',
+            head: tagScript({ 'write-key': env.keys.web, 'flush-interval': 60000 }),
+            body: '<a id="pay" href="/thanks">pay</a>',
+        })
+    );
+    servePage(SHOP, '/thanks', page({ title: 'Thanks' }));
+
+    const c = await t.context();
+    await c.addInitScript(() => {
+        const send = navigator.sendBeacon.bind(navigator);
+        navigator.sendBeacon = (url, data) => {
+            const ok = send(url, data);
+            const seen = JSON.parse(sessionStorage.getItem('beacons') || '[]');
+            seen.push({ url, data: String(data), ok });
+            sessionStorage.setItem('beacons', JSON.stringify(seen));
+            return ok;
+        };
+    });
+    const p = await t.open(`${SHOP}/cart`, c);
+    await p.evaluate(() => sluice.track('Checkout Started', { value: 99 }));
+    const queued = await storedQueue(p);
+    assert.deepEqual(queued.map((e) => e.type), ['page', 'track'], 'both wait for the flush timer');
+    assert.equal(t.batches().length, 0, 'nothing sent before leaving');
+
+    await p.click('#pay');
+    await p.waitForURL(`${SHOP}/thanks`);
+    const ids = queued.map((e) => e.messageId);
+    const got = await delivered(ids);
+
+    assert.equal(t.batches().length, 0, 'no fetch carried them');
+    const beacons = await p.evaluate(() => JSON.parse(sessionStorage.getItem('beacons') || '[]'));
+    assert.equal(beacons.length, 1, 'one beacon carried them');
+    assert.equal(beacons[0].url, `${GW}/v1/batch`);
+    assert.equal(beacons[0].ok, true);
+    const body = JSON.parse(beacons[0].data); // a string: sent as text/plain
+    assert.equal(body.writeKey, env.keys.web, 'the write key travels in the body');
+    assert.deepEqual(body.batch.map((e) => e.messageId), ids);
+    assert.equal(got.find((m) => m.event.type === 'track').event.properties.value, 99);
+
+    // The beacon's events left the queue: nothing is orphaned for the next page to send again.
+    assert.deepEqual(await storedKeys(p), ['sluice:aid']);
+    await sleep(1500);
+    const all = await kafka();
+    for (const id of ids) assert.equal(all.filter((m) => m.event.messageId === id).length, 1, `${id} arrived once`);
+}

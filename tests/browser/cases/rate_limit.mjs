@@ -1,0 +1,38 @@
+// A rate-limited source (0.5 requests/s, burst 1): the gateway answers 429 with Retry-After: 1;
+// the tag never retries sooner than that, and every event arrives exactly once (a 429 queues
+// nothing, so a retry cannot duplicate). Delays use the page's own clock.
+import { SHOP, assert, delivered, env, fetchLog, kafka, page, servePage, sleep, tagScript, waitFor } from '../lib.mjs';
+
+export default async function (t) {
+    t.allowConsole(/Failed to load resource: the server responded with a status of 429/);
+    servePage(SHOP, '/', page({ title: 'Shop', head: tagScript({ 'write-key': env.keys.slow, 'flush-interval': 50, 'batch-size': 1, 'retry-base': 50 }) }));
+    const p = await t.open(`${SHOP}/`, await t.timedContext());
+    const pv = (await waitFor('the page view request', () => t.batches()[0])).json.batch[0];
+    assert.equal(pv.type, 'page');
+    const tracks = await p.evaluate(() => {
+        sluice.track('One');
+        sluice.track('Two');
+        return JSON.parse(localStorage.getItem(Object.keys(localStorage).find((k) => k.startsWith('sluice:q:')))).q.map((e) => e.messageId);
+    });
+    assert.equal(tracks.length, 2);
+    const ids = [pv.messageId, ...tracks];
+    await delivered(ids, 30000);
+
+    const log = await fetchLog(p);
+    const limited = log.filter((f) => f.status === 429);
+    assert.ok(limited.length >= 1, 'the gateway limited some requests');
+    for (const f of limited) {
+        assert.equal(f.retryAfter, '1');
+        const next = log.find((x) => x.start > f.start);
+        assert.ok(next, 'a 429 is retried');
+        const waited = next.start - f.end;
+        assert.ok(waited >= 1000, `retried ${waited} ms after a 429 that asked for 1 s`);
+    }
+    assert.equal(log.filter((f) => f.status === 200).length, 3, 'one accepted request per event');
+    await sleep(1000);
+    const all = await kafka();
+    for (const id of ids) assert.equal(all.filter((m) => m.event.messageId === id).length, 1, `${id} arrived once`);
+    const s = await p.evaluate(() => sluice.stats());
+    assert.equal(s.sent, 3);
+    assert.equal(s.retries, limited.length);
+}
