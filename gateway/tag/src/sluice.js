@@ -431,10 +431,13 @@
                 adopt();
                 flush();
             } else if (cfg.requireConsent) {
-                // Refused: nothing collected so far is sent or kept.
+                // Refused: nothing collected so far is sent or kept, and a later grant starts
+                // with a new anonymous id.
                 stats.denied += held.length + q.length;
                 held = [];
                 q = [];
+                aid = uuid();
+                uid = null;
                 put(tab, null);
                 put('aid', null);
                 put('uid', null);

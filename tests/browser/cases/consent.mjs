@@ -1,0 +1,63 @@
+// requireConsent: before consent() grants a category nothing leaves the page and nothing is
+// stored; granting sends what waited, with the granted categories (which the org requires:
+// its gateway drops events without them); the choice is remembered across pages; refusing
+// drops everything and forgets the ids.
+import { SHOP, assert, env, kafka, page, servePage, sleep, storedKeys, tagScript, waitFor } from '../lib.mjs';
+
+export default async function (t) {
+    const attrs = { 'write-key': env.keys.consent, 'require-consent': 'true', 'flush-interval': 100 };
+    servePage(SHOP, '/', page({ title: 'Shop', head: tagScript(attrs) }));
+    const c = await t.context();
+    const p = await t.open(`${SHOP}/`, c);
+
+    await p.evaluate(() => sluice.track('Before Consent', { n: 1 }));
+    await sleep(1500); // ten flush intervals
+    assert.equal(t.batches().length, 0, 'nothing sent before consent');
+    assert.deepEqual(await storedKeys(p), [], 'nothing stored before consent');
+    assert.equal((await p.evaluate(() => sluice.stats())).held, 2, 'the page view and the track wait in memory');
+
+    const aid = await p.evaluate(() => {
+        sluice.consent({ categories: ['analytics'] });
+        return sluice.anonymousId();
+    });
+    const [pv, before] = await waitFor('the held events', async () => {
+        const m = (await kafka()).filter((x) => x.org === 'consentco' && x.event.anonymousId === aid);
+        return m.length >= 2 && [m.find((x) => x.event.type === 'page'), m.find((x) => x.event.event === 'Before Consent')];
+    });
+    for (const m of [pv, before]) assert.deepEqual(m.event.context.consent, { categories: ['analytics'] });
+    assert.deepEqual(before.event.properties, { n: 1 });
+    assert.deepEqual(await storedKeys(p), ['sluice:aid', 'sluice:consent'], 'ids stored once consented');
+
+    // The choice holds on the next page: its page view goes at once.
+    const p2 = await t.open(`${SHOP}/`, c);
+    const pv2 = await waitFor('the second page view', () => p2.evaluate(() => (sluice.stats().sent === 1 ? true : null)));
+    assert.ok(pv2);
+    assert.equal(await p2.evaluate(() => sluice.anonymousId()), aid, 'the same anonymous id');
+
+    // Refusing: nothing more is sent or kept.
+    const sentBefore = t.batches().length;
+    await p2.evaluate(() => {
+        sluice.consent({ categories: [] });
+        sluice.track('After Refusal');
+    });
+    await sleep(1000);
+    assert.equal(t.batches().length, sentBefore, 'nothing sent after refusal');
+    assert.deepEqual(await storedKeys(p2), ['sluice:consent']);
+    assert.deepEqual(await p2.evaluate(() => JSON.parse(localStorage.getItem('sluice:consent'))), []);
+    assert.ok((await p2.evaluate(() => sluice.stats())).denied >= 1);
+    assert.equal((await kafka()).filter((m) => m.event.event === 'After Refusal').length, 0);
+
+    // Granting again works from here on.
+    const id = await p2.evaluate(() => {
+        sluice.consent({ categories: ['analytics', 'ads'] });
+        sluice.track('Granted Again');
+        return sluice.anonymousId();
+    });
+    const [again] = await waitFor('the event after granting again', async () => {
+        const m = (await kafka()).filter((x) => x.event.event === 'Granted Again');
+        return m.length && m;
+    });
+    assert.deepEqual(again.event.context.consent, { categories: ['analytics', 'ads'] });
+    assert.equal(again.event.anonymousId, id);
+    assert.notEqual(id, aid, 'refusing forgot the old anonymous id');
+}
