@@ -10,6 +10,7 @@
  *         params: {prefix: "X-", key_env: ACME_UPPER_KEY}
  *         on_error: remove                          # or `reject` (the whole event)
  *
+ * A built-in name `x` loads `<plugins.dir>/x.so`; anything with a `/` or ending in `.so` is a path.
  * For every value such a path reaches, in every event, the gateway calls the plugin's `mask`
  * callback, which writes the replacement value, keeps the value, or asks for the field to be
  * removed. A plugin is a shared object exporting exactly one data symbol, the descriptor
@@ -130,7 +131,8 @@
  *
  * Build:  cc -std=c99 -O2 -shared -fPIC -fvisibility=hidden $(pkg-config --cflags sluice-plugin) \
  *            -o stars.so stars.c
- * Check:  sluicectl plugin test ./stars.so
+ * Check:  sluicectl plugin test ./stars.so [--param prefix=x] [--vectors known-answers.jsonl]
+ * docs/plugins.md is the guide in prose: building, the conformance suite, shipping.
  */
 #ifndef SLUICE_MASK_PLUGIN_H
 #define SLUICE_MASK_PLUGIN_H
