@@ -9,6 +9,11 @@
  *   {"op":"kafka_down"} / {"op":"kafka_up"}       all dev brokers down / up (503s from the gateway)
  *   {"op":"gateway_stop"} / {"op":"gateway_start"} SIGTERM the gateway / start it again
  *   {"op":"metric","series":"..."}                 a value from the gateway's /metrics
+ *   {"op":"stub_requests"}     what the Meta stub received (case full_path only)
+ *
+ * The case full_path also starts the delivery side: PostgreSQL with the vault, an HTTPS stub of
+ * Meta's Conversions API (tests/stubs) and sluice-deliver, so events go browser -> gateway ->
+ * Kafka -> worker -> vendor.
  *
  * Answers are {"ok":true,"result":...} or {"ok":false,"error":"..."}. The case passes when node
  * exits 0; its output (and the gateway's log on failure) goes to ctest's output.
@@ -30,6 +35,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
+#include "tests/integration/deliver_fix.h"
 #include "tests/integration/gwfix.h"
 
 #define WEB_KEY "wk_browser_web_3c9e"
@@ -39,6 +45,8 @@
 static gwfix_t F;
 static const char *case_name;
 static int page_port;
+static dfix_t D;       /* the delivery side, full_path only */
+static dstub_t META;
 
 static void write_config(void)
 {
@@ -60,7 +68,12 @@ static void write_config(void)
              "      - {id: web, write_key_env: T_WEB_KEY, allowed_origins: %s}\n"
              "      - {id: slow, write_key_env: T_SLOW_KEY, allowed_origins: %s,\n"
              "         rate_limit: {per_second: 0.5, burst: 1}}\n"
+             "    identity:\n"
+             "      cookie_domain: acme.test\n"
+             "      vendor_cookies: [meta]\n"
+             "      cross_domain: {domains: [shop.acme.test, checkout.acme-pay.test]}\n"
              "    consent: {policy: allow}\n"
+             "    data_layer: {hash_fields: [{path: properties.email, normalize: email}]}\n"
              "  - id: consentco\n"
              "    sources:\n"
              "      - {id: web, write_key_env: T_CONSENT_KEY, allowed_origins: %s}\n"
@@ -68,7 +81,8 @@ static void write_config(void)
              F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url, origins, origins,
              origins);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", yaml));
-    static const char *env[] = {"T_WEB_KEY=" WEB_KEY, "T_SLOW_KEY=" SLOW_KEY, "T_CONSENT_KEY=" CONSENT_KEY, NULL};
+    static const char *env[] = {"T_WEB_KEY=" WEB_KEY, "T_SLOW_KEY=" SLOW_KEY, "T_CONSENT_KEY=" CONSENT_KEY,
+                                "ENCRYPTION_KEY=" DFIX_KEY1, "SLUICE_KEY_ID=1", NULL};
     memcpy(F.env, env, sizeof(env));
 }
 
@@ -95,6 +109,17 @@ static int setup(void **state)
     write_config();
     gwfix_start(&F);
     warm_up();
+    if (strcmp(case_name, "full_path") == 0) {
+        dfix_init(&D, F.kafka.bootstrap, F.certs, NULL, 1);
+        dfix_stub(&D, &META, "meta", NULL, NULL);
+        char integrations[512];
+        snprintf(integrations, sizeof(integrations),
+                 "      - {name: meta, vendor: meta, pixel_id: \"1234567890\", base_url: \"%s\", batch: {max_wait_ms: 200}}\n",
+                 META.url);
+        dfix_write_config(&D, integrations, NULL);
+        dfix_vault_put(&D, "meta", "meta", "{\"access_token\":\"tok-browser-meta\"}");
+        dfix_start_worker(&D, NULL, 1);
+    }
     return 0;
 }
 
@@ -149,6 +174,8 @@ static json_t *handle(json_t *req)
         const char *series = json_string_value(json_object_get(req, "series"));
         return series ? answer_ok(json_real(gwfix_metric(&F, series))) : answer_error("metric needs series");
     }
+    if (strcmp(op, "stub_requests") == 0)
+        return META.proc != NULL ? answer_ok(dfix_requests(&META)) : answer_error("no vendor stub in this case");
     return answer_error("unknown op '%s'", op);
 }
 
