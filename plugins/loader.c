@@ -87,7 +87,7 @@ static int check_descriptor(sluice_plugin_lib_t *lib, sluice_err_t *err)
     if (own == NULL || where != own)
         return sluice_err_set(err, "'" SLUICE_MASK_PLUGIN_SYMBOL "' is not defined by this file but by a "
                                    "library it depends on");
-    if (ELF64_ST_TYPE(es->st_info) != STT_OBJECT)
+    if (ELFW(ST_TYPE)(es->st_info) != STT_OBJECT)
         return sluice_err_set(err, "'" SLUICE_MASK_PLUGIN_SYMBOL "' is not a data object (it must be the "
                                    "const descriptor, not a function)");
     size_t object_size = (size_t)es->st_size;
