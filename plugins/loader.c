@@ -43,6 +43,13 @@ typedef struct prefix {
     uint32_t build_signature;
 } prefix_t;
 
+/* The symbol-type field of an ElfW(Sym) (same layout in 32- and 64-bit ELF). */
+#if UINTPTR_MAX > 0xffffffffu
+#define SYM_TYPE(info) ELF64_ST_TYPE(info)
+#else
+#define SYM_TYPE(info) ELF32_ST_TYPE(info)
+#endif
+
 /* Size of the ABI 1.0 descriptor: the least a v1 plugin can declare. */
 #define DESC_SIZE_1_0 (offsetof(sluice_mask_plugin_t, selftest) + sizeof(((sluice_mask_plugin_t *)0)->selftest))
 
@@ -87,7 +94,7 @@ static int check_descriptor(sluice_plugin_lib_t *lib, sluice_err_t *err)
     if (own == NULL || where != own)
         return sluice_err_set(err, "'" SLUICE_MASK_PLUGIN_SYMBOL "' is not defined by this file but by a "
                                    "library it depends on");
-    if (ELFW(ST_TYPE)(es->st_info) != STT_OBJECT)
+    if (SYM_TYPE(es->st_info) != STT_OBJECT)
         return sluice_err_set(err, "'" SLUICE_MASK_PLUGIN_SYMBOL "' is not a data object (it must be the "
                                    "const descriptor, not a function)");
     size_t object_size = (size_t)es->st_size;
