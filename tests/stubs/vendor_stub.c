@@ -343,6 +343,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         memcpy(S.plan, plan, n * sizeof(plan[0]));
         S.plan_len = n;
         S.plan_pos = 0;
+        req->res.status = 200;
+        req->res.reason = "OK";
         h2o_send_inline(req, H2O_STRLIT("ok\n"));
         return 0;
     }

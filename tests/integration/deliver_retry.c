@@ -1,0 +1,326 @@
+/*
+ * Retries and the dead-letter topic, with sluice-deliver against HTTPS stubs whose answers are
+ * scripted: 500 retried then delivered; 429 with Retry-After (seconds and HTTP date) honoured,
+ * measured at the stub; 400 dead-lettered at once with its headers; a hung request timed out and
+ * retried; retries exhausted; a vendor with an untrusted certificate refused, retried and
+ * dead-lettered; an event too old for Meta dead-lettered alone; and `sluicectl dlq list|replay`
+ * (to one integration, and to all).
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/integration/deliver_fix.h"
+
+static dfix_t F;
+static dstub_t META, GA4, BADTLS;
+
+static int setup(void **state)
+{
+    (void)state;
+    dfix_init(&F, NULL, NULL, NULL, 1);
+    char other_ca[PATH_MAX];
+    sluice_err_t err = {{0}};
+    sluice_th_path(other_ca, sizeof(other_ca), "other-ca", &err);
+    dfix_make_certs(other_ca); /* a second CA the worker does not trust */
+    dfix_stub(&F, &META, "meta", NULL, NULL);
+    dfix_stub(&F, &GA4, "ga4", NULL, NULL);
+    dfix_stub(&F, &BADTLS, "badtls", NULL, other_ca);
+    char integrations[4096];
+    snprintf(integrations, sizeof(integrations),
+             "      - {name: meta, vendor: meta, pixel_id: \"42\", base_url: \"%s\", batch: {max_wait_ms: 100},\n"
+             "         retry: {max_attempts: 4, base_ms: 100, max_ms: 1000, max_elapsed_s: 60}, timeout_ms: 1500}\n"
+             "      - {name: ga4, vendor: ga4, measurement_id: G-R, base_url: \"%s\", batch: {max_wait_ms: 100}}\n"
+             "      - {name: tls, vendor: webhook, url: \"%s/hook\", consent: tls-test, batch: {max_wait_ms: 100},\n"
+             "         retry: {max_attempts: 3, base_ms: 100, max_ms: 500}, timeout_ms: 3000}\n",
+             META.url, GA4.url, BADTLS.url);
+    dfix_write_config(&F, integrations, NULL);
+    dfix_vault_put(&F, "meta", "meta", "{\"access_token\":\"tok\"}");
+    dfix_vault_put(&F, "ga4", "ga4", "{\"api_secret\":\"sec\"}");
+    dfix_start_worker(&F, NULL, 3);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sluice_th_teardown();
+    return 0;
+}
+
+/* Requests to s whose body contains needle, in arrival order. New reference. */
+static json_t *requests_with(const dstub_t *s, const char *needle)
+{
+    json_t *all = dfix_requests(s), *out = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(all, i, r) {
+        const char *body = json_string_value(json_object_get(r, "body"));
+        if (body != NULL && strstr(body, needle) != NULL)
+            json_array_append(out, r);
+    }
+    json_decref(all);
+    return out;
+}
+
+static json_t *wait_requests_with(const dstub_t *s, const char *needle, size_t n, int timeout_ms)
+{
+    json_t *got = NULL;
+    for (int waited = 0; waited <= timeout_ms; waited += 100) {
+        json_decref(got);
+        got = requests_with(s, needle);
+        if (json_array_size(got) >= n)
+            break;
+        usleep(100 * 1000);
+    }
+    return got;
+}
+
+/* The DLQ entries (sluicectl dlq list) for vendor whose integration is `integration`,
+ * waiting until there are n of them. */
+static json_t *wait_dlq(const char *vendor, size_t n, int timeout_ms)
+{
+    const char *args[] = {"--vendor", vendor, NULL};
+    json_t *got = NULL;
+    for (int waited = 0; waited <= timeout_ms; waited += 250) {
+        json_decref(got);
+        got = dfix_dlq_list(&F, args);
+        if (json_array_size(got) >= n)
+            break;
+        usleep(250 * 1000);
+    }
+    return got;
+}
+
+static void produce_one(const char *id, int64_t t_ms, const char *edit)
+{
+    char *env = dfix_envelope(id, t_ms, edit);
+    dfix_produce(&F, &env, 1, NULL);
+    free(env);
+}
+
+static int64_t ts(json_t *reqs, size_t i)
+{
+    return json_integer_value(json_object_get(json_array_get(reqs, i), "ts_ms"));
+}
+
+static void test_500_retried_then_delivered(void **state)
+{
+    (void)state;
+    dfix_stub_plan(&F, &META, "500x2,200");
+    produce_one("r500", dfix_now_ms(), NULL);
+    json_t *reqs = wait_requests_with(&META, "r500", 3, 20000);
+    assert_int_equal(json_array_size(reqs), 3);
+    /* Backoff between attempts (base 100 ms, full jitter): later, never before. */
+    assert_true(ts(reqs, 1) >= ts(reqs, 0));
+    assert_true(ts(reqs, 2) >= ts(reqs, 1));
+    /* All three carried the same event; nothing went to the DLQ for it. */
+    for (size_t i = 0; i < 3; i++)
+        assert_non_null(strstr(json_string_value(json_object_get(json_array_get(reqs, i), "body")), "\"r500\""));
+    json_decref(reqs);
+    usleep(500 * 1000);
+    reqs = requests_with(&META, "r500");
+    assert_int_equal(json_array_size(reqs), 3);
+    json_decref(reqs);
+    assert_true(dfix_metric(&F, "sluice_deliver_retries_total{vendor=\"meta\"}") >= 2);
+}
+
+static void test_429_retry_after(void **state)
+{
+    (void)state;
+    dfix_stub_plan(&F, &META, "429/ra=2,200");
+    produce_one("r429", dfix_now_ms(), NULL);
+    json_t *reqs = wait_requests_with(&META, "r429", 2, 20000);
+    assert_int_equal(json_array_size(reqs), 2);
+    int64_t gap = ts(reqs, 1) - ts(reqs, 0);
+    print_message("Retry-After: 2 -> the retry came %lld ms later\n", (long long)gap);
+    assert_true(gap >= 1950 && gap < 5000);
+    json_decref(reqs);
+
+    /* As an HTTP date 3 s ahead (one-second resolution: between 2 and 3 s). */
+    dfix_stub_plan(&F, &META, "429/ra=@3,200");
+    produce_one("r429d", dfix_now_ms(), NULL);
+    reqs = wait_requests_with(&META, "r429d", 2, 20000);
+    assert_int_equal(json_array_size(reqs), 2);
+    gap = ts(reqs, 1) - ts(reqs, 0);
+    print_message("Retry-After: <date +3 s> -> the retry came %lld ms later\n", (long long)gap);
+    assert_true(gap >= 1900 && gap < 6000);
+    json_decref(reqs);
+}
+
+static void test_400_dead_lettered(void **state)
+{
+    (void)state;
+    dfix_stub_plan(&F, &META, "400");
+    produce_one("r400", dfix_now_ms(), "{\"properties\":{\"marker\":\"m-r400\",\"currency\":\"EUR\"}}");
+    json_t *dlq = wait_dlq("meta", 1, 20000);
+    assert_int_equal(json_array_size(dlq), 1);
+    json_t *d = json_array_get(dlq, 0);
+    assert_string_equal(json_string_value(json_object_get(d, "vendor")), "meta");
+    assert_string_equal(json_string_value(json_object_get(d, "integration")), "meta");
+    assert_string_equal(json_string_value(json_object_get(d, "org")), "acme");
+    assert_string_equal(json_string_value(json_object_get(d, "source")), "web");
+    assert_string_equal(json_string_value(json_object_get(d, "type")), "track");
+    assert_string_equal(json_string_value(json_object_get(d, "status")), "400");
+    assert_string_equal(json_string_value(json_object_get(d, "attempts")), "1");
+    assert_string_equal(json_string_value(json_object_get(d, "error")), "HTTP 400 (Meta error 100)");
+    assert_non_null(json_string_value(json_object_get(d, "failed_at")));
+    /* The list shows headers only: nothing of the event. */
+    char *s = json_dumps(dlq, 0);
+    assert_null(strstr(s, "r400"));
+    assert_null(strstr(s, "203.0.113.7"));
+    free(s);
+    json_decref(dlq);
+    /* Not retried; and GA4 delivered its copy as usual. */
+    json_t *reqs = requests_with(&META, "\"r400\"");
+    assert_int_equal(json_array_size(reqs), 1);
+    json_decref(reqs);
+    reqs = wait_requests_with(&GA4, "m-r400", 1, 20000);
+    assert_int_equal(json_array_size(reqs), 1);
+    json_decref(reqs);
+    dfix_stub_plan(&F, &META, "");
+}
+
+static void test_timeout_retried(void **state)
+{
+    (void)state;
+    dfix_stub_plan(&F, &META, "hang,200");
+    produce_one("rhang", dfix_now_ms(), NULL);
+    json_t *reqs = wait_requests_with(&META, "rhang", 2, 30000);
+    assert_int_equal(json_array_size(reqs), 2);
+    int64_t gap = ts(reqs, 1) - ts(reqs, 0);
+    assert_true(gap >= 1450); /* timeout_ms 1500, then a retry */
+    json_decref(reqs);
+    json_t *dlq = wait_dlq("meta", 1, 0);
+    assert_int_equal(json_array_size(dlq), 1); /* still only r400's */
+    json_decref(dlq);
+}
+
+static void test_retries_exhausted(void **state)
+{
+    (void)state;
+    dfix_stub_plan(&F, &META, "503x4");
+    produce_one("r503", dfix_now_ms(), NULL);
+    json_t *dlq = wait_dlq("meta", 2, 30000);
+    assert_int_equal(json_array_size(dlq), 2);
+    json_t *d = json_array_get(dlq, 1);
+    assert_string_equal(json_string_value(json_object_get(d, "status")), "503");
+    assert_string_equal(json_string_value(json_object_get(d, "attempts")), "4");
+    assert_string_equal(json_string_value(json_object_get(d, "error")), "HTTP 503 (Meta error 100)");
+    json_decref(dlq);
+    json_t *reqs = requests_with(&META, "r503");
+    assert_int_equal(json_array_size(reqs), 4); /* retry.max_attempts */
+    json_decref(reqs);
+}
+
+static void test_untrusted_certificate(void **state)
+{
+    (void)state;
+    produce_one("rtls", dfix_now_ms(), "{\"context\":{\"userAgent\":\"UA\",\"consent\":{\"categories\":[\"tls-test\"]}}}");
+    json_t *dlq = wait_dlq("webhook", 1, 30000);
+    assert_int_equal(json_array_size(dlq), 1);
+    json_t *d = json_array_get(dlq, 0);
+    assert_string_equal(json_string_value(json_object_get(d, "integration")), "tls");
+    assert_string_equal(json_string_value(json_object_get(d, "status")), "-");
+    assert_string_equal(json_string_value(json_object_get(d, "attempts")), "3");
+    const char *error = json_string_value(json_object_get(d, "error"));
+    print_message("TLS refusal: %s\n", error);
+    assert_non_null(strstr(error, "certificate"));
+    json_decref(dlq);
+    /* The handshake never completed: the stub saw no request at all. */
+    assert_int_equal(dfix_wait_requests(&BADTLS, 0, 0), 0);
+}
+
+static void test_too_old_for_meta(void **state)
+{
+    (void)state;
+    int64_t now = dfix_now_ms();
+    char *envs[2] = {dfix_envelope("rold", now - 8LL * 86400000, NULL), dfix_envelope("rfresh", now, NULL)};
+    dfix_produce(&F, envs, 2, NULL);
+    free(envs[0]);
+    free(envs[1]);
+    json_t *reqs = wait_requests_with(&META, "rfresh", 1, 20000);
+    assert_int_equal(json_array_size(reqs), 1);
+    /* The fresh one went alone: the old one would have failed the whole request. */
+    assert_null(strstr(json_string_value(json_object_get(json_array_get(reqs, 0), "body")), "rold"));
+    json_decref(reqs);
+    json_t *dlq = wait_dlq("meta", 3, 20000);
+    assert_int_equal(json_array_size(dlq), 3);
+    json_t *d = json_array_get(dlq, 2);
+    assert_string_equal(json_string_value(json_object_get(d, "status")), "-");
+    assert_string_equal(json_string_value(json_object_get(d, "attempts")), "0");
+    assert_non_null(strstr(json_string_value(json_object_get(d, "error")), "older than 7 days"));
+    json_decref(dlq);
+}
+
+static void test_replay(void **state)
+{
+    (void)state;
+    sluice_th_output_t out;
+    /* --since in the future: nothing. */
+    const char *none[] = {"dlq", "list", "--config", F.config, "--since", "2999-01-01T00:00:00Z", NULL};
+    dfix_sluicectl(&F, none, NULL, NULL, &out);
+    assert_true(sluice_th_exited_with(out.wstatus, 0));
+    assert_string_equal(out.out, "");
+    sluice_th_output_dispose(&out);
+
+    /* Replayed to the integration that failed: Meta (now answering 200) gets r400 and r503 again;
+     * GA4, which had delivered r400, does not. */
+    const char *replay[] = {"dlq", "replay", "--config", F.config, "--vendor", "meta", "--since", "1h", "--to-vendor",
+                            NULL};
+    dfix_sluicectl(&F, replay, NULL, NULL, &out);
+    if (!sluice_th_exited_with(out.wstatus, 0))
+        print_error("replay: %s\n", out.errout);
+    assert_true(sluice_th_exited_with(out.wstatus, 0));
+    assert_non_null(strstr(out.errout, "replayed 3 of 3 dead letters"));
+    sluice_th_output_dispose(&out);
+    json_t *reqs = wait_requests_with(&META, "\"r400\"", 2, 20000);
+    assert_int_equal(json_array_size(reqs), 2);
+    json_decref(reqs);
+    reqs = wait_requests_with(&META, "\"r503\"", 5, 20000);
+    assert_int_equal(json_array_size(reqs), 5);
+    json_decref(reqs);
+    /* The old one is refused again, before any request. */
+    json_t *dlq = wait_dlq("meta", 4, 20000);
+    assert_int_equal(json_array_size(dlq), 4);
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(dlq, 3), "error")), "older than 7 days"));
+    json_decref(dlq);
+    usleep(1000 * 1000);
+    reqs = requests_with(&GA4, "m-r400");
+    assert_int_equal(json_array_size(reqs), 1);
+    json_decref(reqs);
+
+    /* A plain replay goes to every integration again (vendors dedupe on the event id). */
+    const char *plain[] = {"dlq", "replay", "--config", F.config, "--vendor", "meta", "--since", "1h", NULL};
+    dfix_sluicectl(&F, plain, NULL, NULL, &out);
+    assert_true(sluice_th_exited_with(out.wstatus, 0));
+    assert_non_null(strstr(out.errout, "replayed 4 of 4"));
+    sluice_th_output_dispose(&out);
+    reqs = wait_requests_with(&GA4, "m-r400", 2, 20000);
+    assert_int_equal(json_array_size(reqs), 2);
+    json_decref(reqs);
+    assert_true(dfix_metric(&F, "sluice_deliver_dlq_total{vendor=\"meta\"}") >= 4);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_500_retried_then_delivered),
+        cmocka_unit_test(test_429_retry_after),
+        cmocka_unit_test(test_400_dead_lettered),
+        cmocka_unit_test(test_timeout_retried),
+        cmocka_unit_test(test_retries_exhausted),
+        cmocka_unit_test(test_untrusted_certificate),
+        cmocka_unit_test(test_too_old_for_meta),
+        cmocka_unit_test(test_replay),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
