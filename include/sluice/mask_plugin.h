@@ -7,7 +7,7 @@
  *     mask:
  *       - path: properties.card_number
  *         plugin: /opt/acme/plugins/uppercase.so   # or a built-in name such as `partial`
- *         params: {prefix: "X-", key_env: ACME_UPPER_KEY}
+ *         params: {prefix: "X-"}                    # a SECRET `key` is given as key_env: VAR
  *         on_error: remove                          # or `reject` (the whole event)
  *
  * A built-in name `x` loads `<plugins.dir>/x.so`; anything with a `/` or ending in `.so` is a path.
@@ -23,8 +23,9 @@
  *
  *   load      The host dlopen()s the .so (RTLD_NOW | RTLD_LOCAL), finds `sluice_mask_plugin_v1`
  *             and checks its prefix (magic, ABI major, ABI minor, descriptor size, build
- *             signature) BEFORE calling any plugin code. One .so may back many rules; it is
- *             opened once per config generation.
+ *             signature) BEFORE calling any plugin code. (dlopen itself would run ELF
+ *             constructors: that is one reason a plugin must have none.) One .so may back many
+ *             rules; it is opened once per config generation.
  *   validate  The host checks the rule's `params` against the plugin's declared config map
  *             (unknown key, wrong type, missing required key, secret given inline) and reports
  *             each problem as `file:line:col: message`. The plugin never parses YAML.
