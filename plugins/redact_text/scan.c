@@ -13,21 +13,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Runs longer than this many groups are cut (the rest starts a new run); real cards have at
- * most 5 groups and phones at most 7. */
-#define MAX_GROUPS 32
-#define CARD_MIN   13
-#define CARD_MAX   19
+#define CARD_MIN 13
+#define CARD_MAX 19
 
 typedef struct span {
     size_t s, e;
 } span_t;
 
-/* A run of digit groups in the decoded text. */
+/* A run of digit groups in the decoded text. The arrays live in the scan object's run_buf and
+ * grow with the longest run seen, so a run is never cut (a cut would move when masking shortens
+ * the text, and the same text would then scan differently). */
 typedef struct run {
-    span_t g[MAX_GROUPS];   /* digit groups */
-    span_t sep[MAX_GROUPS]; /* sep[k]: the separator between g[k] and g[k + 1] */
-    size_t count;
+    span_t *g;              /* digit groups */
+    span_t *sep;            /* sep[k]: the separator between g[k] and g[k + 1] */
+    unsigned char *covered; /* covered[k]: g[k] is part of a card */
+    size_t count, cap;
     size_t pre;      /* where the run starts: the first digit, or its '+' / '(' prefix */
     int plus, paren; /* the run is prefixed by '+' / '(' */
 } run_t;
@@ -92,6 +92,7 @@ void sluice_redact_scan_dispose(sluice_redact_scan_t *s)
     free(s->dec);
     free(s->map);
     free(s->matches);
+    free(s->run_buf);
     memset(s, 0, sizeof(*s));
 }
 
@@ -195,9 +196,17 @@ static int find_emails(sluice_redact_scan_t *s)
         size_t r = p + 1;
         while (r < s->dec_len && is_domain((unsigned char)d[r]))
             r++;
-        while (r > p + 1 && (d[r - 1] == '.' || d[r - 1] == '-'))
-            r--;
-        if (!domain_ok(d + p + 1, r - p - 1))
+        /* Back off to a '.' or '-' until the domain is valid: "jane@x.io.2024" and
+         * "jane@x.io-2024" are jane@x.io (and scan the same once the digits are masked). */
+        for (;;) {
+            while (r > p + 1 && (d[r - 1] == '.' || d[r - 1] == '-'))
+                r--;
+            if (r == p + 1 || domain_ok(d + p + 1, r - p - 1))
+                break;
+            while (r > p + 1 && d[r - 1] != '.' && d[r - 1] != '-')
+                r--;
+        }
+        if (r == p + 1)
             continue;
         if (push(s, SLUICE_REDACT_EMAIL, 0, l, r) != 0)
             return -1;
@@ -240,7 +249,7 @@ static int luhn_groups(const sluice_redact_scan_t *s, const run_t *r, size_t a, 
 }
 
 /* Marks cards among the run's groups in covered[]; the longest passing sub-run from each start. */
-static int find_cards(sluice_redact_scan_t *s, const run_t *r, unsigned char *covered)
+static int find_cards(sluice_redact_scan_t *s, const run_t *r)
 {
     for (size_t a = 0; a < r->count;) {
         size_t best = 0, digits = 0;
@@ -259,7 +268,7 @@ static int find_cards(sluice_redact_scan_t *s, const run_t *r, unsigned char *co
         }
         if (push(s, SLUICE_REDACT_CARD, 0, r->g[a].s, r->g[best - 1].e) != 0)
             return -1;
-        memset(covered + a, 1, best - a);
+        memset(r->covered + a, 1, best - a);
         a = best;
     }
     return 0;
@@ -336,8 +345,18 @@ static int find_phone(sluice_redact_scan_t *s, const run_t *r, size_t a, size_t 
     size_t digits = 0;
     for (size_t k = a; k < b; k++)
         digits += glen(r, k);
-    if (a == 0 && r->plus && digits >= 8 && digits <= 15)
-        return push(s, SLUICE_REDACT_PHONE, 1, r->pre, r->g[b - 1].e);
+    /* '+' right before the range: the run's prefix, or, after a card, the end of the separator
+     * (masking the card leaves "[card]+33...", which must scan the same way). */
+    size_t plus = SIZE_MAX;
+    if (a == 0)
+        plus = r->plus ? r->pre : SIZE_MAX;
+    else if (s->dec[r->sep[a - 1].e - 1] == '+')
+        plus = r->sep[a - 1].e - 1;
+    else if (r->sep[a - 1].e - r->sep[a - 1].s == 2 && s->dec[r->sep[a - 1].s] == '+' &&
+             s->dec[r->sep[a - 1].e - 1] == '(')
+        plus = r->sep[a - 1].s;
+    if (plus != SIZE_MAX && digits >= 8 && digits <= 15)
+        return push(s, SLUICE_REDACT_PHONE, 1, plus, r->g[b - 1].e);
     if (!national_ok(s, r, a, b))
         return 0;
     size_t open = paren_before(s, r, a);
@@ -346,18 +365,18 @@ static int find_phone(sluice_redact_scan_t *s, const run_t *r, size_t a, size_t 
 
 static int detect(sluice_redact_scan_t *s, const run_t *r, unsigned kinds)
 {
-    unsigned char covered[MAX_GROUPS] = {0};
-    if ((kinds & SLUICE_REDACT_CARD) && find_cards(s, r, covered) != 0)
+    memset(r->covered, 0, r->count);
+    if ((kinds & SLUICE_REDACT_CARD) && find_cards(s, r) != 0)
         return -1;
     if (!(kinds & SLUICE_REDACT_PHONE))
         return 0;
     for (size_t a = 0; a < r->count;) {
-        if (covered[a]) {
+        if (r->covered[a]) {
             a++;
             continue;
         }
         size_t b = a;
-        while (b < r->count && !covered[b])
+        while (b < r->count && !r->covered[b])
             b++;
         if (find_phone(s, r, a, b) != 0)
             return -1;
@@ -366,8 +385,48 @@ static int detect(sluice_redact_scan_t *s, const run_t *r, unsigned kinds)
     return 0;
 }
 
-/* Reads the run whose first digit is at i, stopping at limit (the next e-mail). */
-static void read_run(const sluice_redact_scan_t *s, size_t i, size_t limit, run_t *r)
+/* 1 when dec[i] is a letter or digit outside the first `emails` matches (the e-mails, in
+ * order). An e-mail counts as a boundary, like the "[email]" that replaces it: so a text scans
+ * the same before and after masking. */
+static int word_at(const sluice_redact_scan_t *s, size_t i, size_t emails)
+{
+    if (!is_alnum((unsigned char)s->dec[i]))
+        return 0;
+    size_t lo = 0, hi = emails;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->matches[mid].dend <= i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return !(lo < emails && s->matches[lo].dstart <= i);
+}
+
+/* Room for at least `need` groups in the run, from the scan object's buffer. */
+static int run_reserve(sluice_redact_scan_t *s, run_t *r, size_t need)
+{
+    if (need <= r->cap)
+        return 0;
+    size_t cap = r->cap ? 2 * r->cap : 16;
+    const size_t per = 2 * sizeof(span_t) + 1;
+    unsigned char *buf = realloc(s->run_buf, cap * per);
+    if (buf == NULL)
+        return -1;
+    /* Same layout at every size: g[cap], sep[cap], covered[cap]; move sep up before use. */
+    if (r->cap > 0)
+        memmove(buf + cap * sizeof(span_t), buf + r->cap * sizeof(span_t), r->count * sizeof(span_t));
+    s->run_buf = buf;
+    s->run_cap = cap;
+    r->g = (span_t *)buf;
+    r->sep = (span_t *)(buf + cap * sizeof(span_t));
+    r->covered = buf + 2 * cap * sizeof(span_t);
+    r->cap = cap;
+    return 0;
+}
+
+/* Reads the run whose first digit is at i, stopping at limit (the next e-mail). -1 out of memory. */
+static int read_run(sluice_redact_scan_t *s, size_t emails, size_t i, size_t limit, run_t *r)
 {
     const char *d = s->dec;
     r->count = 0;
@@ -375,24 +434,23 @@ static void read_run(const sluice_redact_scan_t *s, size_t i, size_t limit, run_
     r->plus = r->paren = 0;
     /* A '+' or '(' right before the digits is a prefix unless it follows a letter or digit (then
      * '+' is a form-encoded space, and "f(1)" is not a phone). */
-    if (i > 0 && (d[i - 1] == '(' || d[i - 1] == '+') && (i == 1 || !is_alnum((unsigned char)d[i - 2]))) {
+    if (i > 0 && (d[i - 1] == '(' || d[i - 1] == '+') && (i == 1 || !word_at(s, i - 2, emails))) {
         r->pre = i - 1;
         r->paren = d[i - 1] == '(';
         r->plus = d[i - 1] == '+';
-        if (r->paren && r->pre > 0 && d[r->pre - 1] == '+' &&
-            (r->pre == 1 || !is_alnum((unsigned char)d[r->pre - 2]))) {
+        if (r->paren && r->pre > 0 && d[r->pre - 1] == '+' && (r->pre == 1 || !word_at(s, r->pre - 2, emails))) {
             r->pre--;
             r->plus = 1; /* "+(44) ..." */
         }
     }
     size_t j = i;
     for (;;) {
+        if (run_reserve(s, r, r->count + 1) != 0)
+            return -1;
         size_t gs = j;
         while (j < limit && is_digit((unsigned char)d[j]))
             j++;
         r->g[r->count++] = (span_t){gs, j};
-        if (r->count == MAX_GROUPS)
-            break;
         size_t k = j;
         while (k < limit && k - j < 2 && is_run_sep((unsigned char)d[k]))
             k++;
@@ -404,6 +462,7 @@ static void read_run(const sluice_redact_scan_t *s, size_t i, size_t limit, run_
         r->sep[r->count - 1] = (span_t){j, k};
         j = k;
     }
+    return 0;
 }
 
 static int cmp_match(const void *x, const void *y)
@@ -423,7 +482,12 @@ int sluice_redact_scan(sluice_redact_scan_t *s, const char *text, size_t n, unsi
     if (kinds & (SLUICE_REDACT_CARD | SLUICE_REDACT_PHONE)) {
         const char *d = s->dec;
         size_t e = 0;
-        run_t r;
+        run_t r = {.g = s->run_buf, .cap = 0};
+        if (s->run_cap > 0) { /* reuse the buffer of an earlier scan */
+            r.cap = s->run_cap;
+            r.sep = (span_t *)((unsigned char *)s->run_buf + r.cap * sizeof(span_t));
+            r.covered = (unsigned char *)s->run_buf + 2 * r.cap * sizeof(span_t);
+        }
         for (size_t i = 0; i < s->dec_len;) {
             if (e < emails && i >= s->matches[e].dstart) {
                 i = s->matches[e].dend > i ? s->matches[e].dend : i;
@@ -435,10 +499,11 @@ int sluice_redact_scan(sluice_redact_scan_t *s, const char *text, size_t n, unsi
                 continue;
             }
             size_t limit = e < emails ? s->matches[e].dstart : s->dec_len;
-            read_run(s, i, limit, &r);
+            if (read_run(s, emails, i, limit, &r) != 0)
+                goto oom;
             size_t end = r.g[r.count - 1].e;
-            int bounded = (r.pre == 0 || !is_alnum((unsigned char)d[r.pre - 1])) &&
-                          (end == s->dec_len || !is_alnum((unsigned char)d[end]));
+            int bounded =
+                (r.pre == 0 || !word_at(s, r.pre - 1, emails)) && (end == s->dec_len || !word_at(s, end, emails));
             if (bounded && detect(s, &r, kinds) != 0)
                 goto oom;
             i = end;

@@ -6,7 +6,9 @@
  *
  * What counts as a match (docs/plugins-builtin.md has the same list for operators):
  *  - e-mail: local part [A-Za-z0-9._+-] (no leading dot), '@', a domain of two or more labels
- *    [A-Za-z0-9-] (no label starting or ending with '-') whose last label is 2+ letters;
+ *    [A-Za-z0-9-] (no label starting or ending with '-') whose last label is 2+ letters; a
+ *    domain running on into other characters is cut at the last '.' or '-' that leaves a valid
+ *    one ("jane@x.io.2024" is jane@x.io);
  *  - card: 13..19 digits, either one block or groups joined by single spaces, dashes or '+'
  *    (a form-encoded space), that pass the Luhn check; inside a longer run of groups the
  *    longest passing sub-run of whole groups is taken;
@@ -21,7 +23,9 @@
  * ids like `ord4111111111111111` and longer numbers are left alone. E-mails are found first,
  * then cards inside runs, then a phone must be the WHOLE run, or the whole of what is left
  * before or after a card ("call 650 555 1212 2 times" is not redacted: which groups would be
- * the number is a guess). " +" inside a run starts a new run (an international number).
+ * the number is a guess). " +" inside a run starts a new run (an international number). An
+ * e-mail next to a number counts as a boundary, as the "[email]" replacing it would, so masked
+ * text scans the same as before (idempotence; runs are never cut at a length either).
  * Known false positives: prose numbers shaped like phones ("100 200 300 400") and 13-19 digit
  * numbers that happen to pass Luhn (1 in 10 of them).
  *
@@ -56,6 +60,8 @@ typedef struct sluice_redact_scan {
     size_t dec_cap;
     sluice_redact_match_t *matches; /* in order, non-overlapping */
     size_t count, match_cap;
+    void *run_buf; /* the scanner's own: digit groups of the run being read */
+    size_t run_cap;
 } sluice_redact_scan_t;
 
 /* Scans text[0..n) for the kinds in the set `kinds`, replacing the previous results in s. Returns

@@ -202,6 +202,62 @@ static void test_edges_and_reuse(void **state)
                         "caf\xc3\xa9 jos\xc3\xa9@x.io \xe2\x98\x8e [phone]");
 }
 
+static void test_email_domain_back_off(void **state)
+{
+    (void)state;
+    /* A domain running into digits stops at the last '.' or '-' that leaves a valid domain. */
+    assert_string_equal(render("jane@x.io.2024 bob@y.io-2024-01 a@b.co4111", ALL),
+                        "[email].2024 [email]-2024-01 a@b.co4111");
+    assert_string_equal(render("Exam@le.COM.411121 2222 22;", ALL), "[email].[phone];");
+}
+
+static void test_email_is_a_boundary(void **state)
+{
+    (void)state;
+    /* After an e-mail, '+' starts an international number, as after the "[email]" replacing it. */
+    assert_string_equal(render("x=news@Example.COMn+55551212&e=1", ALL), "x=[email][phone]&e=1");
+    assert_int_equal(S.matches[1].international, 1);
+    assert_string_equal(render("x=news@Example.COM(650) 555-1212", ALL), "x=[email][phone]");
+}
+
+static void test_long_runs_are_not_cut(void **state)
+{
+    (void)state;
+    /* 60 one-digit groups (joined by " -", which no card crosses), then a card: the run is read
+     * whole however long it is. */
+    char text[512];
+    size_t n = 0;
+    for (int i = 0; i < 60; i++)
+        n += (size_t)snprintf(text + n, sizeof(text) - n, "%d -", i % 10);
+    snprintf(text + n, sizeof(text) - n, "4111 1111 1111 1111");
+    const char *r = render(text, ALL);
+    assert_int_equal(S.count, 1);
+    assert_int_equal(S.matches[0].kind, SLUICE_REDACT_CARD);
+    assert_non_null(strstr(r, "9 -[card]"));
+}
+
+/* Masking is idempotent: the masked text scans to no match (the fuzz target checks the same on
+ * every input it generates). */
+static void test_masked_text_scans_clean(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        "https://shop.acme.test/checkout?email=jane.doe%40example.com&card=4111-1111-1111-1111&ref=abc",
+        "Call me at +1 (650) 555-1212 about order 1234567812345678.",
+        "on 2024-05 1-frord+1 1111111111111 4111 1+1 1111111111111 %zz",
+        "q=pay+551212&x=news@Example.COMn+55551212&e=1",
+        "op.ac=j4111doe%40examplem.card-1111-1511&ref=a",
+        "4111 1111 1111 1111+0612345678 and 0612345678 4111-1111-1111-1111",
+    };
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        char masked[1024];
+        snprintf(masked, sizeof(masked), "%s", render(texts[i], ALL));
+        assert_true(S.count > 0);
+        if (strcmp(render(masked, ALL), masked) != 0)
+            fail_msg("masking \"%s\" again changed it: \"%s\"", texts[i], masked);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +271,10 @@ int main(void)
         cmocka_unit_test(test_emails),
         cmocka_unit_test(test_kind_selection),
         cmocka_unit_test(test_edges_and_reuse),
+        cmocka_unit_test(test_email_domain_back_off),
+        cmocka_unit_test(test_email_is_a_boundary),
+        cmocka_unit_test(test_long_runs_are_not_cut),
+        cmocka_unit_test(test_masked_text_scans_clean),
     };
     return cmocka_run_group_tests(tests, NULL, teardown_scan);
 }

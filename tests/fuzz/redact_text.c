@@ -1,0 +1,105 @@
+/*
+ * libFuzzer target for the redact_text scanner (plugins/redact_text/scan.c), which reads
+ * untrusted page URLs and free text on every event: every input must scan without a crash, a
+ * leak or undefined behaviour, give ordered, non-overlapping matches inside the text whose
+ * original and decoded ranges agree, and canonical forms no longer than the match. The plugin
+ * declares itself idempotent, so the text with every match replaced by its [kind] token must
+ * scan to no match at all.
+ *
+ * Built as a fuzzer with SLUICE_FUZZ=ON (clang); in every build, SLUICE_FUZZ_REPLAY adds a
+ * main() that runs the corpus once as an ordinary test. Single-threaded.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugins/redact_text/scan.h"
+
+#define ALL (SLUICE_REDACT_EMAIL | SLUICE_REDACT_CARD | SLUICE_REDACT_PHONE)
+
+static sluice_redact_scan_t S;
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *text = (const char *)data;
+    if (sluice_redact_scan(&S, text, size, ALL) != 0)
+        return 0; /* out of memory */
+    /* The masked text: at most 7 bytes per match more than the input. */
+    char *masked = malloc(size + 7 * S.count + 1);
+    if (masked == NULL)
+        abort();
+    size_t prev = 0, o = 0;
+    for (size_t i = 0; i < S.count; i++) {
+        const sluice_redact_match_t *m = &S.matches[i];
+        if (m->start < prev || m->end <= m->start || m->end > size || m->dend <= m->dstart || m->dend > S.dec_len ||
+            S.map[m->dstart] != m->start || S.map[m->dend] != m->end)
+            abort();
+        if (m->kind != SLUICE_REDACT_EMAIL && m->kind != SLUICE_REDACT_CARD && m->kind != SLUICE_REDACT_PHONE)
+            abort();
+        char canon[64];
+        size_t cap = m->dend - m->dstart + 1;
+        char *c = cap <= sizeof(canon) ? canon : malloc(cap);
+        if (c == NULL)
+            abort();
+        if (sluice_redact_canonical(&S, m, c, cap) > cap)
+            abort();
+        if (m->kind == SLUICE_REDACT_CARD && !sluice_redact_luhn(c, sluice_redact_canonical(&S, m, c, cap)))
+            abort(); /* only Luhn-valid numbers are cards */
+        if (c != canon)
+            free(c);
+        memcpy(masked + o, text + prev, m->start - prev);
+        o += m->start - prev;
+        int n = snprintf(masked + o, 8, "[%s]", sluice_redact_kind_name(m->kind));
+        o += (size_t)n;
+        prev = m->end;
+    }
+    memcpy(masked + o, text + prev, size - prev);
+    o += size - prev;
+    size_t found = S.count;
+    if (found > 0 && sluice_redact_scan(&S, masked, o, ALL) == 0 && S.count != 0) {
+        fprintf(stderr, "not idempotent: %zu new match(es) after masking\n", S.count);
+        abort();
+    }
+    free(masked);
+    return 0;
+}
+
+#ifdef SLUICE_FUZZ_REPLAY
+#include <dirent.h>
+
+/* Runs every file of the corpus directories given; fails when none was found. */
+int main(int argc, char **argv)
+{
+    size_t runs = 0;
+    for (int i = 1; i < argc; i++) {
+        DIR *d = opendir(argv[i]);
+        if (d == NULL) {
+            fprintf(stderr, "cannot open corpus %s\n", argv[i]);
+            return 1;
+        }
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            char path[4096];
+            snprintf(path, sizeof(path), "%s/%s", argv[i], e->d_name);
+            FILE *f = fopen(path, "rb");
+            if (f == NULL)
+                continue;
+            static uint8_t buf[65536];
+            size_t n = fread(buf, 1, sizeof(buf), f);
+            fclose(f);
+            LLVMFuzzerTestOneInput(buf, n);
+            runs++;
+        }
+        closedir(d);
+    }
+    printf("%zu corpus inputs replayed\n", runs);
+    sluice_redact_scan_dispose(&S);
+    return runs > 0 ? 0 : 1;
+}
+#endif
