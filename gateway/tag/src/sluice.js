@@ -455,10 +455,12 @@
         },
         anonymousId: () => aid,
         stats: () => Object.assign({ queued: q.length, held: held.length }, stats),
+        // The loader snippet's array method, so a snippet that runs after the file still works.
+        push: ([m, ...a]) => m != 'push' && out[m] && out[m](...a),
     };
 
     // Every entry point: queued until init, and never throwing into the page.
-    const ready = { init: 1, VERSION: 1, anonymousId: 1, stats: 1 };
+    const ready = { init: 1, VERSION: 1, anonymousId: 1, stats: 1, push: 1 };
     const out = {};
     for (const m in api) {
         const f = api[m];

@@ -1,7 +1,7 @@
 // The ways a site installs the tag: the <script> tag printed by `sluicectl tag sri` (with
 // subresource integrity, which Chromium checks against the bytes the gateway served), a wrong
 // integrity hash (the browser refuses the script), and the loader snippet that queues calls
-// made before the file arrives (`window.sluice = [[method, ...args], ...]`).
+// made before the file arrives (`window.sluice = [[method, ...args], ...]`), and push after it.
 import { execFileSync } from 'node:child_process';
 import { GW, SHOP, assert, env, eventsWhere, page, servePage, sleep } from '../lib.mjs';
 
@@ -49,4 +49,9 @@ sluice.push(['track', 'Signed Up', { via: 'snippet' }]);
     const track = got.find((m) => m.event.type === 'track').event;
     assert.equal(track.event, 'Signed Up');
     assert.equal(track.userId, 'early-user', 'identify ran before track');
+
+    // A snippet that runs after the tag: push on the API object runs the call.
+    await ps.evaluate(() => sluice.push(['track', 'Late Push', { n: 2 }]));
+    const [late] = await eventsWhere('the late push', (e) => e.event === 'Late Push' && e.anonymousId === aid2);
+    assert.deepEqual(late.event.properties, { n: 2 });
 }
