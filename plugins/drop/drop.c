@@ -1,7 +1,7 @@
 /*
  * Built-in mask plugin `drop`: asks the host to remove the field from the event, whatever its
- * value. The same as listing the path under `drop:`, but as a mask rule it can sit next to the
- * org's other mask rules and shows up in privacy.masked. No parameters, no state.
+ * value: the same as listing the path under `drop:` (the envelope's privacy.dropped names it),
+ * for orgs that keep all their field treatments in mask rules. No parameters, no state.
  *
  * Built like a third-party plugin: only <sluice/mask_plugin.h>. Any thread.
  */

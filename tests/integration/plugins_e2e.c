@@ -253,7 +253,14 @@ static void test_masked_as_configured(void **state)
     /* fail closed: a 5-digit pin is too short for FF1, so the field is removed. */
     assert_null(json_object_get(json_object_get(ev, "properties"), "pin"));
 
-    /* privacy.masked lists the rule paths that acted (drop and a failed rule included). */
+    /* privacy.masked lists the rule paths that masked a value; privacy.dropped those whose field
+     * was removed (the drop plugin, and the pin fpe failed on). */
+    json_t *dropped = json_object_get(json_object_get(MASKED, "privacy"), "dropped");
+    char *dropped_text = json_dumps(dropped, JSON_COMPACT);
+    assert_non_null(dropped_text);
+    assert_true(gwfix_contains(dropped_text, "\"properties.internal\""));
+    assert_true(gwfix_contains(dropped_text, "\"properties.pin\""));
+    free(dropped_text);
     json_t *masked = json_object_get(json_object_get(MASKED, "privacy"), "masked");
     assert_true(json_is_array(masked));
     static const char *const paths[] = {"properties.card_number", "context.ip",       "traits.ssn",
