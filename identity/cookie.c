@@ -70,8 +70,8 @@ int sluice_cookie_format(const sluice_cookie_t *c, char *out, size_t cap)
 {
     if (!sluice_cookie_value_ok(c->value, strlen(c->value)))
         return -1;
-    int n = snprintf(out, cap, "%s=%s; Max-Age=%u%s%s; Path=/; Secure%s; SameSite=Lax", c->name, c->value,
-                     c->max_age_s, c->domain != NULL ? "; Domain=" : "", c->domain != NULL ? c->domain : "",
+    int n = snprintf(out, cap, "%s=%s; Max-Age=%u%s%s; Path=/; Secure%s; SameSite=Lax", c->name, c->value, c->max_age_s,
+                     c->domain != NULL ? "; Domain=" : "", c->domain != NULL ? c->domain : "",
                      c->http_only ? "; HttpOnly" : "");
     if (n < 0 || (size_t)n >= cap) {
         if (cap > 0)

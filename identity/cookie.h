@@ -37,9 +37,9 @@ const char *sluice_cookie_domain_for(const char *cookie_domain, const char *host
 
 typedef struct sluice_cookie {
     const char *name;
-    const char *value;    /* must satisfy sluice_cookie_value_ok */
+    const char *value; /* must satisfy sluice_cookie_value_ok */
     unsigned max_age_s;
-    const char *domain;   /* NULL: no Domain attribute */
+    const char *domain; /* NULL: no Domain attribute */
     int http_only;
 } sluice_cookie_t;
 

@@ -159,8 +159,8 @@ void sluice_identity_begin(sluice_identity_job_t *job, const sluice_identity_inp
     }
     job->has_audience = in->origin.base != NULL &&
                         sluice_url_host(in->origin.base, in->origin.len, job->audience, sizeof(job->audience)) == 0;
-    job->cookie_domain = in->host.base != NULL ? sluice_cookie_domain_for(idc->cookie_domain, in->host.base, in->host.len)
-                                               : NULL;
+    job->cookie_domain =
+        in->host.base != NULL ? sluice_cookie_domain_for(idc->cookie_domain, in->host.base, in->host.len) : NULL;
     copy_cookie(job->fbp, sizeof(job->fbp), in->fbp);
     copy_cookie(job->fbc, sizeof(job->fbc), in->fbc);
     copy_cookie(job->ga, sizeof(job->ga), in->ga);
@@ -221,7 +221,7 @@ int sluice_identity_assign(sluice_identity_job_t *job, json_t *ev)
     json_t *ctx = json_object_get(ev, "context");
     if (json_is_object(ctx)) {
         take_token_field(job, ctx, "crossDomainToken"); /* where sluice.js puts it */
-        json_object_del(ctx, "identity"); /* ours to write: a client cannot claim links */
+        json_object_del(ctx, "identity");               /* ours to write: a client cannot claim links */
         json_t *page = json_object_get(ctx, "page");
         if (json_is_object(page)) {
             const char *url = plain_string(json_object_get(page, "url"));
@@ -242,7 +242,8 @@ int sluice_identity_assign(sluice_identity_job_t *job, json_t *ev)
     json_t *anon = json_object_get(ev, "anonymousId");
     if (json_is_string(anon)) {
         /* The body's id wins for the event; it also becomes the cookie when there is none. */
-        if (job->browser && job->anonymous_id[0] == '\0' && sluice_id_valid(json_string_value(anon), json_string_length(anon)))
+        if (job->browser && job->anonymous_id[0] == '\0' &&
+            sluice_id_valid(json_string_value(anon), json_string_length(anon)))
             memcpy(job->anonymous_id, json_string_value(anon), json_string_length(anon) + 1);
         return 0;
     }
@@ -336,7 +337,8 @@ static void start_dedup(sluice_identity_job_t *job)
 {
     size_t i;
     json_t *ev;
-    json_array_foreach(job->events, i, ev) {
+    json_array_foreach(job->events, i, ev)
+    {
         const char *mid = json_string_value(json_object_get(ev, "messageId"));
         char key[512];
         int klen = mid ? dedup_key(key, sizeof(key), job->org, mid) : -1;
@@ -358,7 +360,8 @@ static void on_redeemed(void *ud, sluice_redis_status_t status, const redisReply
     } else if (status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_NIL) {
         job->token_outcome = SLUICE_TOKEN_REPLAYED;
     } else {
-        job->token_outcome = status == SLUICE_REDIS_TIMEOUT ? SLUICE_TOKEN_REDIS_TIMEOUT : SLUICE_TOKEN_REDIS_UNAVAILABLE;
+        job->token_outcome =
+            status == SLUICE_REDIS_TIMEOUT ? SLUICE_TOKEN_REDIS_TIMEOUT : SLUICE_TOKEN_REDIS_UNAVAILABLE;
         job->redis_slow = status == SLUICE_REDIS_TIMEOUT;
         count_error(job->t);
     }
@@ -391,7 +394,8 @@ static void start_redeem(sluice_identity_job_t *job)
     if (job->token_state == 1) {
         /* A token only opens for the origin of the request, and only if that is still one of the
          * org's domains. */
-        const char *host = job->has_audience && sluice_identity_xd_domain(job->org, job->audience) ? job->audience : NULL;
+        const char *host =
+            job->has_audience && sluice_identity_xd_domain(job->org, job->audience) ? job->audience : NULL;
         rc = sluice_token_open(job->t->keys, job->org->id, host, job->token, job->token_len, job->now_ms / 1000,
                                idc->xd_clock_skew_s, &job->claims);
         if (rc == SLUICE_TOKEN_BAD_TAG)
@@ -432,7 +436,8 @@ static void adopt(sluice_identity_job_t *job)
     const char *dfid = job->claims.dfid;
     size_t i;
     json_t *ev;
-    json_array_foreach(job->events, i, ev) {
+    json_array_foreach(job->events, i, ev)
+    {
         json_t *ident = ensure_object(ensure_object(ev, "context"), "identity");
         json_object_set_new(ident, "crossDomain", json_true());
         json_t *anon = json_object_get(ev, "anonymousId");
@@ -509,7 +514,8 @@ static void start_lookups(sluice_identity_job_t *job)
         lookup(job, job->anonymous_id);
     size_t i;
     json_t *ev;
-    json_array_foreach(job->events, i, ev) {
+    json_array_foreach(job->events, i, ev)
+    {
         lookup(job, plain_string(json_object_get(ev, "anonymousId")));
     }
 }
@@ -690,7 +696,8 @@ static void finish(sluice_identity_job_t *job)
     }
     size_t i;
     json_t *ev;
-    json_array_foreach(job->events, i, ev) {
+    json_array_foreach(job->events, i, ev)
+    {
         json_t *looked_up = resolve(job, ev);
         if (vendor != NULL) {
             json_t *ctx = ensure_object(ev, "context");
@@ -766,8 +773,8 @@ int sluice_identity_issue(const sluice_identity_thread_t *t, const sluice_org_t 
         sluice_err_set(err, "cross-domain tokens are unavailable: the gateway has no ENCRYPTION_KEY");
         return SLUICE_IDENTITY_ENOKEY;
     }
-    if (sluice_token_seal(t->keys, org->id, to_host, anon, now_ms / 1000, org->identity.xd_token_ttl_s, out, cap,
-                          err) < 0)
+    if (sluice_token_seal(t->keys, org->id, to_host, anon, now_ms / 1000, org->identity.xd_token_ttl_s, out, cap, err) <
+        0)
         return SLUICE_IDENTITY_EINTERNAL;
     return 0;
 }

@@ -60,31 +60,31 @@ uint64_t sluice_identity_redis_errors(const sluice_identity_thread_t *t);
 /* What a request brings, gathered by the gateway. Every iovec may be {NULL, 0}; they need to
  * stay valid only during sluice_identity_begin. */
 typedef struct sluice_identity_input {
-    int browser;             /* a browser route: cookies are read and set, tokens redeemed */
-    h2o_iovec_t cookie_id;   /* the org's anonymous-id cookie (identity.cookie_name) */
-    h2o_iovec_t fallback_id; /* an id to use when the cookie has none (xd/redeem's anonymousId) */
-    h2o_iovec_t fbp, fbc, ga;/* the vendor cookies _fbp, _fbc, _ga as sent */
-    h2o_iovec_t token;       /* `_dft` from the request's query string */
-    h2o_iovec_t origin;      /* the Origin header: a token's audience must be its host */
-    h2o_iovec_t host;        /* the request's Host (authority): decides the cookies' Domain */
+    int browser;              /* a browser route: cookies are read and set, tokens redeemed */
+    h2o_iovec_t cookie_id;    /* the org's anonymous-id cookie (identity.cookie_name) */
+    h2o_iovec_t fallback_id;  /* an id to use when the cookie has none (xd/redeem's anonymousId) */
+    h2o_iovec_t fbp, fbc, ga; /* the vendor cookies _fbp, _fbc, _ga as sent */
+    h2o_iovec_t token;        /* `_dft` from the request's query string */
+    h2o_iovec_t origin;       /* the Origin header: a token's audience must be its host */
+    h2o_iovec_t host;         /* the request's Host (authority): decides the cookies' Domain */
     int64_t now_ms;
 } sluice_identity_input_t;
 
-#define SLUICE_IDENTITY_MAX_COOKIES 4   /* the anonymous id, _fbp, _fbc, _ga */
-#define SLUICE_IDENTITY_COOKIE_LEN 768
-#define SLUICE_IDENTITY_MAX_LOOKUPS 8   /* distinct anonymous ids looked up per request */
+#define SLUICE_IDENTITY_MAX_COOKIES 4 /* the anonymous id, _fbp, _fbc, _ga */
+#define SLUICE_IDENTITY_COOKIE_LEN  768
+#define SLUICE_IDENTITY_MAX_LOOKUPS 8 /* distinct anonymous ids looked up per request */
 
 typedef struct sluice_identity_job sluice_identity_job_t;
 
 struct sluice_identity_job {
     /* inputs, set by the caller before sluice_identity_begin */
-    const sluice_config_t *cfg;  /* the config of the request (its orgs explain refused tokens) */
+    const sluice_config_t *cfg; /* the config of the request (its orgs explain refused tokens) */
     const sluice_org_t *org;
-    json_t *events;              /* validated events (borrowed); run completes their identity fields */
+    json_t *events; /* validated events (borrowed); run completes their identity fields */
     void (*done)(sluice_identity_job_t *job);
     /* outputs, valid from done() until sluice_identity_job_dispose */
-    uint8_t *duplicate;          /* [json_array_size(events)]: 1 for a messageId seen within the window */
-    int token_outcome;           /* -1: the request carried no token; else a sluice_token_outcome_t */
+    uint8_t *duplicate;                   /* [json_array_size(events)]: 1 for a messageId seen within the window */
+    int token_outcome;                    /* -1: the request carried no token; else a sluice_token_outcome_t */
     char anonymous_id[SLUICE_ID_MAX + 1]; /* the visitor's id after this request; "" when none */
     char cookies[SLUICE_IDENTITY_MAX_COOKIES][SLUICE_IDENTITY_COOKIE_LEN]; /* Set-Cookie values */
     size_t cookie_count;
@@ -94,13 +94,13 @@ struct sluice_identity_job {
     int phase;
     int browser;
     int64_t now_ms;
-    int visitor_minted;          /* anonymous_id was minted by this request */
-    int redis_slow;              /* a phase-0 command timed out: phase 1 is skipped */
+    int visitor_minted;               /* anonymous_id was minted by this request */
+    int redis_slow;                   /* a phase-0 command timed out: phase 1 is skipped */
     char replaced[SLUICE_ID_MAX + 1]; /* the visitor's id before a redeemed token replaced it */
-    const char *cookie_domain;   /* Domain attribute for this request's cookies, or NULL */
+    const char *cookie_domain;        /* Domain attribute for this request's cookies, or NULL */
     int has_audience;
     char audience[SLUICE_URL_HOST_MAX + 1];
-    int token_state;             /* 0 none, 1 text below, 2 too long to be a token */
+    int token_state; /* 0 none, 1 text below, 2 too long to be a token */
     size_t token_len;
     char token[SLUICE_TOKEN_TEXT_MAX + 1];
     sluice_token_claims_t claims;
@@ -108,7 +108,7 @@ struct sluice_identity_job {
     char fbc[SLUICE_VENDOR_VALUE_MAX + 1];
     char ga[SLUICE_VENDOR_VALUE_MAX + 1];
     char fbclid[SLUICE_CLICK_ID_MAX + 1];
-    json_t *known;               /* anonymousId → userId found in Redis */
+    json_t *known; /* anonymousId → userId found in Redis */
     const char *lookups[SLUICE_IDENTITY_MAX_LOOKUPS];
     size_t lookup_count;
 };

@@ -21,7 +21,7 @@
 
 #include "common/log.h"
 
-#define RECONNECT_MS 500
+#define RECONNECT_MS         500
 #define STUCK_AFTER_TIMEOUTS 3
 
 struct sluice_redis {

@@ -28,7 +28,8 @@ typedef void (*sluice_redis_cb)(void *ud, sluice_redis_status_t status, const re
 /* Creates a client for host:port (database db) that connects in the background. host must be a
  * numeric address or a name resolvable now (it is resolved once, here). Returns NULL only when
  * memory runs out or the name does not resolve. */
-sluice_redis_t *sluice_redis_create(h2o_loop_t *loop, const char *host, uint16_t port, unsigned db, unsigned timeout_ms);
+sluice_redis_t *sluice_redis_create(h2o_loop_t *loop, const char *host, uint16_t port, unsigned db,
+                                    unsigned timeout_ms);
 
 /* Sends a command built from argv (binary-safe). Returns 0 when sent (cb will be called), or -1
  * when Redis is unavailable right now (cb will not be called). */

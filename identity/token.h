@@ -46,7 +46,7 @@ const char *sluice_token_outcome_name(int outcome);
 
 /* Longest token text accepted (a token with a SLUICE_ID_MAX id is about 300 characters). */
 #define SLUICE_TOKEN_TEXT_MAX 512
-#define SLUICE_TOKEN_JTI_LEN 22
+#define SLUICE_TOKEN_JTI_LEN  22
 
 /* Seals a token for anonymous id dfid (sluice_id_valid) of org, to be redeemed on host, valid
  * until now_s + ttl_s, under the ring's primary key with a fresh nonce and jti. Writes the
@@ -58,10 +58,10 @@ int sluice_token_seal(const sluice_keyring_t *kr, const char *org, const char *h
 
 /* What an opened token says. */
 typedef struct sluice_token_claims {
-    uint8_t kid;                         /* key id byte; set whenever the text decodes */
-    int64_t exp;                         /* set when the token authenticated */
-    char dfid[SLUICE_ID_MAX + 1];        /* set when the token authenticated */
-    char jti[SLUICE_TOKEN_JTI_LEN + 1];  /* set when the token authenticated */
+    uint8_t kid;                        /* key id byte; set whenever the text decodes */
+    int64_t exp;                        /* set when the token authenticated */
+    char dfid[SLUICE_ID_MAX + 1];       /* set when the token authenticated */
+    char jti[SLUICE_TOKEN_JTI_LEN + 1]; /* set when the token authenticated */
 } sluice_token_claims_t;
 
 /* Opens text[0..len) as a token of org for host (host NULL: the request had no usable origin;

@@ -18,7 +18,7 @@
 
 #define SLUICE_VENDOR_FBP_MAX_AGE_S (90u * 86400u)
 #define SLUICE_VENDOR_FBC_MAX_AGE_S (90u * 86400u)
-#define SLUICE_VENDOR_GA_MAX_AGE_S (730u * 86400u)
+#define SLUICE_VENDOR_GA_MAX_AGE_S  (730u * 86400u)
 /* Longest fbclid (and any click id) taken from a URL. */
 #define SLUICE_CLICK_ID_MAX 512
 /* Room for any vendor cookie value this module writes or accepts. */

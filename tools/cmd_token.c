@@ -182,8 +182,8 @@ static int inspect(const args_t *a)
     sluice_token_claims_t c;
     int rc = sluice_token_open(kr, org->id, host, a->token, strlen(a->token), now, skew, &c);
     if (rc != SLUICE_TOKEN_MALFORMED)
-        printf("kid: %u (%s)\n", c.kid, kr != NULL && sluice_keyring_key(kr, c.kid) != NULL ? "in the key ring"
-                                                                                               : "not in the key ring");
+        printf("kid: %u (%s)\n", c.kid,
+               kr != NULL && sluice_keyring_key(kr, c.kid) != NULL ? "in the key ring" : "not in the key ring");
     if (rc == 0 || rc == SLUICE_TOKEN_EXPIRED) {
         char when[32];
         format_time(c.exp, when, sizeof(when));
@@ -194,11 +194,11 @@ static int inspect(const args_t *a)
         printf("anonymousId: %s\njti: %s\n", c.dfid, c.jti);
     }
     switch (rc) {
-    case 0: printf("opens: yes, for org %s on %s (redemption state: ask Redis, key sluice:xd:%s)\n", org->id, host, c.jti); break;
-    case SLUICE_TOKEN_EXPIRED: printf("opens: no: expired\n"); break;
-    case SLUICE_TOKEN_MALFORMED:
-        printf("opens: no: malformed (not strict base64url of a token's length)\n");
+    case 0:
+        printf("opens: yes, for org %s on %s (redemption state: ask Redis, key sluice:xd:%s)\n", org->id, host, c.jti);
         break;
+    case SLUICE_TOKEN_EXPIRED: printf("opens: no: expired\n"); break;
+    case SLUICE_TOKEN_MALFORMED: printf("opens: no: malformed (not strict base64url of a token's length)\n"); break;
     case SLUICE_TOKEN_UNKNOWN_KID:
         printf("opens: no: unknown key id %u (removed from SLUICE_KEYRING, or another deployment's key)\n", c.kid);
         break;

@@ -26,13 +26,13 @@
 
 static gwfix_t F;
 
-#define ACME_KEY "wk_acme_xd_7c1"
+#define ACME_KEY   "wk_acme_xd_7c1"
 #define GLOBEX_KEY "wk_globex_xd_2b9"
-#define OLD_KEY "1111111111111111111111111111111111111111111111111111111111111111"
-#define NEW_KEY "2222222222222222222222222222222222222222222222222222222222222222"
-#define SHOP "https://shop.acme.test"
-#define CHECKOUT "https://checkout.example-pay.com"
-#define BLOG "https://blog.acme.test"
+#define OLD_KEY    "1111111111111111111111111111111111111111111111111111111111111111"
+#define NEW_KEY    "2222222222222222222222222222222222222222222222222222222222222222"
+#define SHOP       "https://shop.acme.test"
+#define CHECKOUT   "https://checkout.example-pay.com"
+#define BLOG       "https://blog.acme.test"
 
 /* Every token this test handled, to check none reached Kafka or the log. */
 static char *seen_tokens[1200];
@@ -74,8 +74,8 @@ static int setup(void **state)
              "    consent: {policy: allow}\n",
              F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("identity.yaml", yaml));
-    static const char *env[] = {"T_ACME_KEY=" ACME_KEY, "T_GLOBEX_KEY=" GLOBEX_KEY, "ENCRYPTION_KEY=" NEW_KEY,
-                                "SLUICE_KEY_ID=2", "SLUICE_KEYRING=1:" OLD_KEY, NULL};
+    static const char *env[] = {"T_ACME_KEY=" ACME_KEY, "T_GLOBEX_KEY=" GLOBEX_KEY,  "ENCRYPTION_KEY=" NEW_KEY,
+                                "SLUICE_KEY_ID=2",      "SLUICE_KEYRING=1:" OLD_KEY, NULL};
     memcpy(F.env, env, sizeof(env));
     gwfix_start(&F);
     return 0;
@@ -358,8 +358,7 @@ static void cookie_on_the_wire(void **state)
     char cookie[512];
     snprintf(cookie, sizeof(cookie), "_sid=%s; _fbp=fb.1.1600000000000.1234567890; _ga=GA1.1.7.1600000000", saved_sid);
     req_t q2 = {SHOP, cookie, "127.0.0.1"};
-    assert_int_equal(send_req("POST", "/v1/t",
-                              &q2,
+    assert_int_equal(send_req("POST", "/v1/t", &q2,
                               "{\"event\":\"Again\",\"messageId\":\"ck-2\",\"context\":{\"page\":{\"url\":"
                               "\"https://shop.acme.test/?gclid=G-1&fbclid=FB.click%2D1\"}}}",
                               &r),
@@ -383,8 +382,8 @@ static void cookie_on_the_wire(void **state)
 
     /* The body's anonymousId wins for the event; the cookie keeps (and refreshes) its own id. */
     req_t q3 = {SHOP, cookie, NULL};
-    assert_int_equal(send_req("POST", "/v1/t", &q3, "{\"event\":\"B\",\"messageId\":\"ck-3\",\"anonymousId\":\"tag-id\"}", &r),
-                     200);
+    assert_int_equal(
+        send_req("POST", "/v1/t", &q3, "{\"event\":\"B\",\"messageId\":\"ck-3\",\"anonymousId\":\"tag-id\"}", &r), 200);
     assert_string_equal(cookie_value(&r, "_sid"), saved_sid);
     http_resp_dispose(&r);
     m = event_in_kafka("ck-3");
@@ -401,8 +400,8 @@ static void round_trip_across_domains(void **state)
     /* On shop: the visitor's tag id, made durable by the gateway's cookie. */
     http_resp_t r;
     req_t shop = {SHOP, NULL, NULL};
-    assert_int_equal(send_req("POST", "/v1/p", &shop, "{\"messageId\":\"rt-0\",\"anonymousId\":\"shop-visitor-1\"}", &r),
-                     200);
+    assert_int_equal(
+        send_req("POST", "/v1/p", &shop, "{\"messageId\":\"rt-0\",\"anonymousId\":\"shop-visitor-1\"}", &r), 200);
     assert_string_equal(cookie_value(&r, "_sid"), "shop-visitor-1");
     http_resp_dispose(&r);
     /* A click on a link to checkout: the tag asks for a token (cookie first). */
@@ -431,7 +430,8 @@ static void round_trip_across_domains(void **state)
         assert_string_equal(ev_str(m, "anonymousId"), "shop-visitor-1");
         assert_string_equal(ev_str(m, "context.identity.linkedFrom"), "co-visitor-1");
         assert_true(json_is_true(json_object_get(
-            json_object_get(json_object_get(json_object_get(json_object_get(m, "value"), "event"), "context"), "identity"),
+            json_object_get(json_object_get(json_object_get(json_object_get(m, "value"), "event"), "context"),
+                            "identity"),
             "crossDomain")));
         assert_string_equal(json_string_value(json_object_get(m, "key")), "acme:shop-visitor-1");
         if (i == 1)
@@ -457,10 +457,9 @@ static void round_trip_across_domains(void **state)
     json_t *m = event_in_kafka("rt-3");
     assert_string_equal(ev_str(m, "anonymousId"), "shop-visitor-1");
     assert_string_equal(ev_str(m, "context.identity.linkedFrom"), "co-visitor-1");
-    assert_null(json_object_get(json_object_get(json_object_get(json_object_get(json_object_get(m, "value"), "event"),
-                                                                 "context"),
-                                                 "identity"),
-                                "crossDomain"));
+    assert_null(json_object_get(
+        json_object_get(json_object_get(json_object_get(json_object_get(m, "value"), "event"), "context"), "identity"),
+        "crossDomain"));
     json_decref(m);
 
     /* Back to shop from checkout: checkout's cookie now holds shop's id, so the token does too,
@@ -548,12 +547,12 @@ static void refusals_are_counted(void **state)
         const char *outcome;
         const char *origin;
     } cases[] = {
-        {"wrong_audience", SHOP},     /* issued for checkout, presented on shop */
-        {"wrong_org", CHECKOUT},      /* globex's token */
-        {"bad_tag", CHECKOUT},        /* one character changed */
-        {"malformed", CHECKOUT},      /* not base64url */
-        {"expired", CHECKOUT},        /* issued 70 s ago */
-        {"unknown_kid", CHECKOUT},    /* a key this gateway never had */
+        {"wrong_audience", SHOP},  /* issued for checkout, presented on shop */
+        {"wrong_org", CHECKOUT},   /* globex's token */
+        {"bad_tag", CHECKOUT},     /* one character changed */
+        {"malformed", CHECKOUT},   /* not base64url */
+        {"expired", CHECKOUT},     /* issued 70 s ago */
+        {"unknown_kid", CHECKOUT}, /* a key this gateway never had */
     };
     char *toks[6];
     toks[0] = get_token("_sid=v-aud", NULL);
@@ -599,8 +598,18 @@ static void rotation_and_sluicectl(void **state)
     setenv("ENCRYPTION_KEY", OLD_KEY, 1);
     setenv("SLUICE_KEY_ID", "1", 1);
     unsetenv("SLUICE_KEYRING");
-    const char *mint[] = {ctl, "token", "mint", "--config", F.config, "--org", "acme", "--to",
-                          "https://checkout.example-pay.com/x", "--id", "old-key-visitor", NULL};
+    const char *mint[] = {ctl,
+                          "token",
+                          "mint",
+                          "--config",
+                          F.config,
+                          "--org",
+                          "acme",
+                          "--to",
+                          "https://checkout.example-pay.com/x",
+                          "--id",
+                          "old-key-visitor",
+                          NULL};
     sluice_th_output_t out = {0};
     sluice_err_t err;
     assert_int_equal(sluice_th_run(mint, NULL, 0, 20000, &out, &err), 0);
@@ -615,8 +624,8 @@ static void rotation_and_sluicectl(void **state)
     setenv("ENCRYPTION_KEY", NEW_KEY, 1);
     setenv("SLUICE_KEY_ID", "2", 1);
     setenv("SLUICE_KEYRING", "1:" OLD_KEY, 1);
-    const char *inspect[] = {ctl, "token", "inspect", "--config", F.config, "--org", "acme", "--to",
-                             "checkout.example-pay.com", tok, NULL};
+    const char *inspect[] = {
+        ctl, "token", "inspect", "--config", F.config, "--org", "acme", "--to", "checkout.example-pay.com", tok, NULL};
     assert_int_equal(sluice_th_run(inspect, NULL, 0, 20000, &out, &err), 0);
     assert_true(sluice_th_exited_with(out.wstatus, 0));
     assert_non_null(strstr(out.out, "kid: 1 (in the key ring)"));
@@ -626,8 +635,8 @@ static void rotation_and_sluicectl(void **state)
     assert_null(strstr(out.out, OLD_KEY));
     sluice_th_output_dispose(&out);
     /* ...for the wrong domain it says where it would open */
-    const char *wrong[] = {ctl, "token", "inspect", "--config", F.config, "--org", "acme", "--to",
-                           "shop.acme.test", tok, NULL};
+    const char *wrong[] = {ctl,    "token", "inspect",        "--config", F.config, "--org",
+                           "acme", "--to",  "shop.acme.test", tok,        NULL};
     assert_int_equal(sluice_th_run(wrong, NULL, 0, 20000, &out, &err), 0);
     assert_true(sluice_th_exited_with(out.wstatus, 1));
     assert_non_null(strstr(out.out, "opens for: org acme, domain checkout.example-pay.com"));
@@ -727,8 +736,8 @@ static void identify_and_alias(void **state)
     assert_true(ttl->integer > 399 * 86400 && ttl->integer <= 400 * 86400);
     freeReplyObject(ttl);
     /* Later events of that visitor without a userId carry the known one. */
-    assert_int_equal(send_req("POST", "/v1/t", &q, "{\"event\":\"E\",\"messageId\":\"id-2\",\"anonymousId\":\"anon-42\"}", &r),
-                     200);
+    assert_int_equal(
+        send_req("POST", "/v1/t", &q, "{\"event\":\"E\",\"messageId\":\"id-2\",\"anonymousId\":\"anon-42\"}", &r), 200);
     http_resp_dispose(&r);
     json_t *m = event_in_kafka("id-2");
     assert_string_equal(ev_str(m, "context.identity.userId"), "user-42");
@@ -935,8 +944,8 @@ static void redis_stalled(void **state)
     timed_t co;
     timed_init(&co, CHECKOUT);
     char body[1024];
-    snprintf(body, sizeof(body), "{\"event\":\"S\",\"messageId\":\"st-1\",\"anonymousId\":\"co-stall\",\"_dft\":\"%s\"}",
-             tok);
+    snprintf(body, sizeof(body),
+             "{\"event\":\"S\",\"messageId\":\"st-1\",\"anonymousId\":\"co-stall\",\"_dft\":\"%s\"}", tok);
     long us = timed_do(&co, "/v1/t", body, 200);
     fprintf(stderr, "request with a token while Redis is stalled: %ld us (redis.timeout_ms 200)\n", us);
     assert_true(us >= 150000 && us < 1500000);
@@ -1010,18 +1019,12 @@ static void redis_down(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(cookie_on_the_wire),
-        cmocka_unit_test(round_trip_across_domains),
-        cmocka_unit_test(replay_is_refused),
-        cmocka_unit_test(redeem_endpoint),
-        cmocka_unit_test(refusals_are_counted),
-        cmocka_unit_test(rotation_and_sluicectl),
-        cmocka_unit_test(xd_issue_refusals),
-        cmocka_unit_test(identify_and_alias),
-        cmocka_unit_test(redemption_latency),
-        cmocka_unit_test(redis_stalled),
-        cmocka_unit_test(redis_down),
-        cmocka_unit_test(tokens_never_in_kafka_or_log),
+        cmocka_unit_test(cookie_on_the_wire),   cmocka_unit_test(round_trip_across_domains),
+        cmocka_unit_test(replay_is_refused),    cmocka_unit_test(redeem_endpoint),
+        cmocka_unit_test(refusals_are_counted), cmocka_unit_test(rotation_and_sluicectl),
+        cmocka_unit_test(xd_issue_refusals),    cmocka_unit_test(identify_and_alias),
+        cmocka_unit_test(redemption_latency),   cmocka_unit_test(redis_stalled),
+        cmocka_unit_test(redis_down),           cmocka_unit_test(tokens_never_in_kafka_or_log),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

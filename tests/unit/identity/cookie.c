@@ -72,8 +72,8 @@ static void formats(void **state)
     char out[256];
     sluice_cookie_t sid = {"_sid", "0123456789abcdef0123456789abcdef", 400u * SLUICE_COOKIE_DAY_S, NULL, 1};
     int n = sluice_cookie_format(&sid, out, sizeof(out));
-    assert_string_equal(out,
-                        "_sid=0123456789abcdef0123456789abcdef; Max-Age=34560000; Path=/; Secure; HttpOnly; SameSite=Lax");
+    assert_string_equal(
+        out, "_sid=0123456789abcdef0123456789abcdef; Max-Age=34560000; Path=/; Secure; HttpOnly; SameSite=Lax");
     assert_int_equal(n, strlen(out));
 
     sid.domain = "acme.test";

@@ -16,8 +16,8 @@
 #include "crypto/keyring.h"
 #include "identity/identity.h"
 
-#define NOW_MS 1700000000123LL
-#define SHOP "https://shop.acme.test"
+#define NOW_MS   1700000000123LL
+#define SHOP     "https://shop.acme.test"
 #define CHECKOUT "https://checkout.example-pay.com"
 
 static char org_id[] = "acme", other_id[] = "globex", sid[] = "_sid", meta[] = "meta", ga4[] = "ga4";
@@ -99,8 +99,8 @@ static h2o_iovec_t iov(const char *s)
 /* A browser request from origin with the given cookie. */
 static sluice_identity_input_t browser(const char *origin, const char *cookie)
 {
-    sluice_identity_input_t in = {.browser = 1, .now_ms = NOW_MS, .origin = iov(origin), .cookie_id = iov(cookie),
-                                  .host = iov("127.0.0.1:8443")};
+    sluice_identity_input_t in = {
+        .browser = 1, .now_ms = NOW_MS, .origin = iov(origin), .cookie_id = iov(cookie), .host = iov("127.0.0.1:8443")};
     return in;
 }
 
@@ -121,7 +121,8 @@ static json_t *run_on(sluice_identity_thread_t *t, sluice_identity_job_t *job, c
     if (json_is_array(list)) {
         size_t i;
         json_t *ev;
-        json_array_foreach(list, i, ev) {
+        json_array_foreach(list, i, ev)
+        {
             assert_int_equal(sluice_identity_assign(job, ev), 0);
             json_array_append(events, ev);
         }
@@ -261,7 +262,7 @@ static void server_events(void **state)
              seal_for(org_id, checkout, "abc", NOW_MS / 1000));
     json_t *evs = run(&job, &in, body);
     assert_null(json_object_get(json_array_get(evs, 0), "anonymousId")); /* userId is enough */
-    assert_null(json_object_get(json_array_get(evs, 0), "_dft"));         /* stripped, not redeemed */
+    assert_null(json_object_get(json_array_get(evs, 0), "_dft"));        /* stripped, not redeemed */
     assert_true(matches("^[0-9a-f]{32}$", anon_of(evs, 1)));
     assert_int_equal(job.cookie_count, 0);
     assert_int_equal(job.token_outcome, -1);
@@ -330,9 +331,8 @@ static void urls_are_scrubbed(void **state)
     assert_string_equal(json_string_value(json_object_get(props, "search")), "");
     assert_string_equal(json_string_value(json_object_get(props, "referrer")), "https://c.test/?q=1");
     /* the click id of the page URL was captured */
-    assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(ev, "context"), "clickIds"),
-                                                          "gclid")),
-                        "G");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(ev, "context"), "clickIds"), "gclid")), "G");
     /* "T1" is no token */
     assert_int_equal(job.token_outcome, SLUICE_TOKEN_MALFORMED);
     done_with(&job, evs);
@@ -395,8 +395,8 @@ static void client_identity_is_dropped(void **state)
     (void)state;
     sluice_identity_job_t job;
     sluice_identity_input_t in = browser(SHOP, "localid");
-    json_t *evs = run(&job, &in,
-                      "{\"type\":\"page\",\"context\":{\"identity\":{\"userId\":\"forged\",\"linkedFrom\":\"x\"}}}");
+    json_t *evs =
+        run(&job, &in, "{\"type\":\"page\",\"context\":{\"identity\":{\"userId\":\"forged\",\"linkedFrom\":\"x\"}}}");
     assert_null(json_object_get(json_object_get(json_array_get(evs, 0), "context"), "identity"));
     done_with(&job, evs);
 }
@@ -461,7 +461,8 @@ static void vendor_cookies_read_not_replaced(void **state)
     in.fbp = iov("fb.1.1600000000000.1111111111");
     in.fbc = iov("fb.1.1600000000000.OLDCLICK");
     in.ga = iov("GA1.2.123.1600000000");
-    json_t *evs = run(&job, &in, "{\"type\":\"page\",\"context\":{\"page\":{\"url\":\"https://shop.acme.test/?fbclid=OLDCLICK\"}}}");
+    json_t *evs = run(
+        &job, &in, "{\"type\":\"page\",\"context\":{\"page\":{\"url\":\"https://shop.acme.test/?fbclid=OLDCLICK\"}}}");
     assert_int_equal(job.cookie_count, 1); /* only the anonymous id is refreshed */
     json_t *ev = json_array_get(evs, 0);
     assert_string_equal(vendor_id(ev, "fbp"), "fb.1.1600000000000.1111111111");
@@ -470,7 +471,8 @@ static void vendor_cookies_read_not_replaced(void **state)
     done_with(&job, evs);
 
     /* A new click replaces _fbc (Meta's rule); the others stay. */
-    evs = run(&job, &in, "{\"type\":\"page\",\"context\":{\"page\":{\"url\":\"https://shop.acme.test/?fbclid=NEWCLICK\"}}}");
+    evs = run(&job, &in,
+              "{\"type\":\"page\",\"context\":{\"page\":{\"url\":\"https://shop.acme.test/?fbclid=NEWCLICK\"}}}");
     assert_int_equal(job.cookie_count, 2);
     assert_true(matches("^_fbc=fb\\.1\\.1700000000123\\.NEWCLICK; ", cookie_named(&job, "_fbc")));
     assert_string_equal(vendor_id(json_array_get(evs, 0), "fbc"), "fb.1.1700000000123.NEWCLICK");

@@ -16,14 +16,14 @@
 #include "crypto/base64url.h"
 #include "identity/token.h"
 
-#define ORG "acme"
+#define ORG  "acme"
 #define HOST "checkout.example-pay.com"
 #define DFID "1b4e28ba-2fa1-41d2-883f-0016d3cca427"
-#define NOW 1700000000
-#define TTL 60
+#define NOW  1700000000
+#define TTL  60
 #define SKEW 5
 
-static const uint8_t key1[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+static const uint8_t key1[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
                                  17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 static const uint8_t key2[32] = {0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa,
                                  0xab, 0xac, 0xad, 0xae, 0xaf, 0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5,
@@ -132,8 +132,7 @@ static void wrong_org_and_domain(void **state)
     assert_int_equal(open_at(kr, ORG "e", HOST, tok, n, NOW, &c), SLUICE_TOKEN_BAD_TAG);
 
     /* classify says which. */
-    const sluice_token_scope_t scopes[] = {
-        {ORG, "shop.acme.test"}, {"globex", "globex.test"}, {ORG, HOST}};
+    const sluice_token_scope_t scopes[] = {{ORG, "shop.acme.test"}, {"globex", "globex.test"}, {ORG, HOST}};
     /* presented on shop.acme.test (the first scope would be skipped by the gateway): same org */
     assert_int_equal(sluice_token_classify(kr, ORG, tok, n, scopes + 1, 2), SLUICE_TOKEN_WRONG_AUDIENCE);
     /* presented to org globex: the token belongs to acme */
@@ -288,9 +287,9 @@ static void bad_claims(void **state)
         uint8_t sealed[256];
         size_t sl;
         sluice_err_t err;
-        assert_int_equal(sluice_aead_seal(kr, aad, sizeof(aad) - 1, bodies[i], strlen(bodies[i]), sealed,
-                                          sizeof(sealed), &sl, &err),
-                         0);
+        assert_int_equal(
+            sluice_aead_seal(kr, aad, sizeof(aad) - 1, bodies[i], strlen(bodies[i]), sealed, sizeof(sealed), &sl, &err),
+            0);
         char text[SLUICE_TOKEN_TEXT_MAX + 1];
         size_t tn = sluice_b64url_encode(sealed, sl, text, sizeof(text));
         sluice_token_claims_t c;
@@ -301,7 +300,8 @@ static void bad_claims(void **state)
     uint8_t sealed[256];
     size_t sl;
     sluice_err_t err;
-    assert_int_equal(sluice_aead_seal(kr, aad, sizeof(aad) - 1, good, strlen(good), sealed, sizeof(sealed), &sl, &err), 0);
+    assert_int_equal(sluice_aead_seal(kr, aad, sizeof(aad) - 1, good, strlen(good), sealed, sizeof(sealed), &sl, &err),
+                     0);
     char text[SLUICE_TOKEN_TEXT_MAX + 1];
     size_t tn = sluice_b64url_encode(sealed, sl, text, sizeof(text));
     sluice_token_claims_t c;
@@ -368,8 +368,8 @@ static void outcome_names(void **state)
 {
     (void)state;
     static const char *const want[SLUICE_TOKEN_OUTCOME_COUNT] = {
-        "redeemed", "replayed", "bad_tag", "expired", "wrong_audience", "wrong_org", "unknown_kid",
-        "malformed", "redis_unavailable", "redis_timeout", "internal", "issued"};
+        "redeemed",    "replayed",  "bad_tag",           "expired",       "wrong_audience", "wrong_org",
+        "unknown_kid", "malformed", "redis_unavailable", "redis_timeout", "internal",       "issued"};
     for (int i = 0; i < SLUICE_TOKEN_OUTCOME_COUNT; i++)
         assert_string_equal(sluice_token_outcome_name(i), want[i]);
     assert_string_equal(sluice_token_outcome_name(-1), "unknown");
@@ -379,16 +379,11 @@ static void outcome_names(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(round_trip),
-        cmocka_unit_test(expiry),
-        cmocka_unit_test(wrong_org_and_domain),
-        cmocka_unit_test(tamper_every_byte),
-        cmocka_unit_test(tamper_every_char),
-        cmocka_unit_test(malformed),
-        cmocka_unit_test(bad_claims),
-        cmocka_unit_test(keys_and_rotation),
-        cmocka_unit_test(seal_refusals),
-        cmocka_unit_test(outcome_names),
+        cmocka_unit_test(round_trip),           cmocka_unit_test(expiry),
+        cmocka_unit_test(wrong_org_and_domain), cmocka_unit_test(tamper_every_byte),
+        cmocka_unit_test(tamper_every_char),    cmocka_unit_test(malformed),
+        cmocka_unit_test(bad_claims),           cmocka_unit_test(keys_and_rotation),
+        cmocka_unit_test(seal_refusals),        cmocka_unit_test(outcome_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -113,8 +113,7 @@ static void click_ids(void **state)
 {
     (void)state;
     expect_ids("https://shop.acme.test/?gclid=Cj0KCQ", "{\"gclid\":\"Cj0KCQ\"}");
-    expect_ids("https://shop.acme.test/p?utm_source=google&gclid=Cj0&utm_medium=cpc",
-               "{\"gclid\":\"Cj0\"}");
+    expect_ids("https://shop.acme.test/p?utm_source=google&gclid=Cj0&utm_medium=cpc", "{\"gclid\":\"Cj0\"}");
     expect_ids("https://shop.acme.test/p?fbclid=IwAR2%2Dx%5F&ttclid=E.C.P&msclkid=abc+def&li_fat_id=9c1%3D",
                "{\"fbclid\":\"IwAR2-x_\",\"ttclid\":\"E.C.P\",\"msclkid\":\"abc def\",\"li_fat_id\":\"9c1=\"}");
     expect_ids("https://shop.acme.test/p?gclid=one&gclid=two#gclid=three", "{\"gclid\":\"one\"}");
