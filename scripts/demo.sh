@@ -41,4 +41,12 @@ SLUICE_DEMO_CA=$certs/ca.crt
 set +a
 echo "demo: secrets in $secrets"
 
+# The demo pages (gateway/tag/demo): a shop and a checkout loading sluice.js from the gateway.
+# After the exec below, sluice-devstack is their parent; they exit with it (and with Ctrl-C).
+if command -v node >/dev/null 2>&1; then
+  node gateway/tag/demo/serve.mjs --listen 127.0.0.1:8444 --certs "$certs" --gateway-port 8443 &
+else
+  echo "demo: node is not installed (scripts/deps.sh): no demo pages" >&2
+fi
+
 exec "$devstack" --env-file "$build/demo/devstack.env" --gateway config/examples/acme.yaml
