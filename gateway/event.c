@@ -401,16 +401,53 @@ int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
 
 /* ---------------------------------------------------------------- size */
 
-static int count_cb(const char *buffer, size_t size, void *data)
+/* Bytes jansson's compact encoder writes for a string's contents: quotes, backslashes and control
+ * characters are escaped, everything else (UTF-8 included) is copied. */
+static size_t string_size(const char *s, size_t n)
 {
-    (void)buffer;
-    *(size_t *)data += size;
-    return 0;
+    size_t size = n + 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
+            size += 1;
+        else if (c < 0x20)
+            size += 5;
+    }
+    return size;
+}
+
+static size_t integer_size(json_int_t v)
+{
+    size_t n = v < 0 ? 2 : 1;
+    for (unsigned long long u = v < 0 ? -(unsigned long long)v : (unsigned long long)v; u >= 10; u /= 10)
+        n++;
+    return n;
 }
 
 size_t sluice_event_encoded_size(const json_t *ev)
 {
-    size_t n = 0;
-    json_dump_callback(ev, count_cb, &n, JSON_COMPACT);
-    return n;
+    switch (json_typeof(ev)) {
+    case JSON_OBJECT: {
+        size_t size = 2, members = 0;
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)ev, key, v) {
+            size += string_size(key, strlen(key)) + 1 + sluice_event_encoded_size(v);
+            members++;
+        }
+        return size + (members ? members - 1 : 0);
+    }
+    case JSON_ARRAY: {
+        size_t size = 2, i, n = json_array_size(ev);
+        json_t *v;
+        json_array_foreach(ev, i, v) size += sluice_event_encoded_size(v);
+        return size + (n ? n - 1 : 0);
+    }
+    case JSON_STRING: return string_size(json_string_value(ev), json_string_length(ev));
+    case JSON_INTEGER: return integer_size(json_integer_value(ev));
+    case JSON_REAL: return 26; /* the longest "%.17g" form plus ".0": an upper bound */
+    case JSON_TRUE: return 4;
+    case JSON_FALSE: return 5;
+    default: return 4; /* null */
+    }
 }

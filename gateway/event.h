@@ -75,7 +75,8 @@ typedef struct sluice_event_enrich {
  * Returns 0, or -1 when no random bytes were available for the messageId. */
 int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en);
 
-/* Size of ev encoded as compact JSON, without building the string. */
+/* Size of ev encoded as compact JSON, computed without encoding it: exact, except that each
+ * number with a fraction counts as its longest form (26 bytes), so it is an upper bound. */
 size_t sluice_event_encoded_size(const json_t *ev);
 
 #endif

@@ -20,6 +20,7 @@
 #include "crypto/hash.h"
 #include "crypto/hex.h"
 #include "gateway/datalayer.h"
+#include "gateway/envelope.h"
 #include "gateway/gzip.h"
 #include "gateway/http.h"
 #include "identity/identity.h"
@@ -219,20 +220,6 @@ void sluice_ingest_on_delivery(void *opaque, int err)
 
 /* ------------------------------------------------------------------ phase 3 */
 
-static char *build_envelope(const sluice_source_rt_t *src, json_t *event, const sluice_dl_result_t *dl)
-{
-    json_t *env = json_pack("{s:i,s:s,s:s,s:O,s:O,s:O}", "v", 1, "org", src->org->id, "source", src->src->id,
-                            "receivedAt", json_object_get(event, "receivedAt"), "event", event, "privacy",
-                            dl->privacy);
-    if (env == NULL)
-        return NULL;
-    if (dl->hashes != NULL)
-        json_object_set(env, "hashes", dl->hashes);
-    char *s = json_dumps(env, JSON_COMPACT);
-    json_decref(env);
-    return s;
-}
-
 static const sluice_masker_t *masker_for(pending_t *p)
 {
     return sluice_runtime_masker(p->rt, p->w->index);
@@ -285,7 +272,9 @@ static void produce_all(pending_t *p)
             sluice_dl_result_dispose(&dl);
             continue;
         }
-        char *payload = build_envelope(p->src, ev, &dl);
+        size_t payload_len;
+        char *payload = sluice_envelope_encode(p->src->org->id, p->src->src->id, ev, dl.privacy, dl.hashes,
+                                               &payload_len);
         sluice_dl_result_dispose(&dl);
         if (payload == NULL) {
             sluice_event_error_t e;
@@ -302,7 +291,7 @@ static void produce_all(pending_t *p)
         int klen = snprintf(key, sizeof(key), "%s:%s", org->id, anon ? anon : "");
         if (klen < 0 || (size_t)klen >= sizeof(key))
             klen = (int)sizeof(key) - 1;
-        int rc = sluice_producer_send(w->producer, kc->topic, key, (size_t)klen, payload, strlen(payload), org->id,
+        int rc = sluice_producer_send(w->producer, kc->topic, key, (size_t)klen, payload, payload_len, org->id,
                                       p->src->src->id, json_string_value(json_object_get(ev, "type")), p);
         if (rc != 0) {
             free(payload);

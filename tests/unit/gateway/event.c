@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -177,6 +178,34 @@ static void enrich(void **state)
     json_decref(ev);
 }
 
+static void encoded_size_matches_jansson(void **state)
+{
+    (void)state;
+    static const char *const docs[] = {
+        "{}",
+        "{\"a\":[],\"b\":{},\"c\":null,\"d\":true,\"e\":false}",
+        "{\"n\":0,\"m\":-9223372036854775807,\"p\":1234567890,\"q\":[1,-2,30,400]}",
+        "{\"quote\\\"\":\"tab\\there\\nnew \\\\ back \\u0001 ctl \\u001f\",\"utf8\":\"Val\u00e9ry \u20ac\"}",
+        "{\"event\":\"Order Completed\",\"properties\":{\"items\":[{\"sku\":\"a\",\"q\":2},{\"sku\":\"b\"}]}}",
+    };
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        json_error_t je;
+        json_t *v = json_loads(docs[i], 0, &je);
+        assert_non_null(v);
+        char *text = json_dumps(v, JSON_COMPACT);
+        assert_int_equal(sluice_event_encoded_size(v), strlen(text));
+        free(text);
+        json_decref(v);
+    }
+    /* Fractions count as their longest form: never less than the real encoding. */
+    json_error_t je;
+    json_t *v = json_loads("{\"total\":19.99,\"tiny\":1e-300,\"big\":-1.7976931348623157e308}", 0, &je);
+    char *text = json_dumps(v, JSON_COMPACT);
+    assert_true(sluice_event_encoded_size(v) >= strlen(text));
+    free(text);
+    json_decref(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,7 +213,7 @@ int main(void)
         cmocka_unit_test(required_fields),        cmocka_unit_test(types_from_body),
         cmocka_unit_test(wrong_types_with_paths), cmocka_unit_test(numbers_become_strings),
         cmocka_unit_test(event_size_limit),       cmocka_unit_test(iso8601),
-        cmocka_unit_test(enrich),
+        cmocka_unit_test(enrich),                 cmocka_unit_test(encoded_size_matches_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
