@@ -10,8 +10,8 @@ function sameEvent(sent, got) {
     const { context: gctx, receivedAt, sentAt, ...grest } = got;
     assert.ok(receivedAt && sentAt);
     assert.deepEqual(grest, rest);
-    const { ip, userAgent, ...gc } = gctx;
-    assert.ok(ip && userAgent);
+    const { ip, userAgent, vendorIds, ...gc } = gctx; // vendorIds: the gateway's _fbp (identity.vendor_cookies)
+    assert.ok(ip && userAgent && vendorIds);
     assert.deepEqual(gc, context);
 }
 
