@@ -113,12 +113,32 @@ fail:
  * path is informational: metrics labels and the envelope's `hashes` keys). */
 static size_t concrete_push(char *buf, size_t len, const char *key, size_t index)
 {
-    size_t cap = SLUICE_PATH_CONCRETE_MAX;
-    int n = key != NULL ? snprintf(buf + len, cap - len, "%s%s", len ? "." : "", key)
-                        : snprintf(buf + len, cap - len, "[%zu]", index);
-    if (n < 0 || (size_t)n >= cap - len)
-        return cap - 1;
-    return len + (size_t)n;
+    size_t cap = SLUICE_PATH_CONCRETE_MAX - 1; /* room for the NUL */
+    char num[24];
+    const char *add = key;
+    size_t n;
+    if (key != NULL) {
+        n = strlen(key);
+    } else {
+        /* "[<index>]" without printf: this runs for every value a rule reaches. */
+        size_t i = sizeof(num);
+        num[--i] = ']';
+        do {
+            num[--i] = (char)('0' + index % 10);
+            index /= 10;
+        } while (index > 0);
+        num[--i] = '[';
+        add = num + i;
+        n = sizeof(num) - i;
+    }
+    if (key != NULL && len > 0 && len < cap)
+        buf[len++] = '.';
+    if (n > cap - len)
+        n = cap - len;
+    memcpy(buf + len, add, n);
+    len += n;
+    buf[len] = '\0';
+    return len;
 }
 
 /* parent/key/index describe where `value` sits; seg is the next segment to apply to value;
