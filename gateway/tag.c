@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <zlib.h>
 
@@ -21,6 +20,7 @@
 #include "crypto/base64url.h"
 #include "crypto/hash.h"
 #include "gateway/http.h"
+#include "gateway/negotiate.h"
 #include "gateway/tag/embed.h"
 
 #define CONTENT_TYPE "application/javascript; charset=utf-8"
@@ -88,92 +88,6 @@ void sluice_tag_prepare(void)
     pthread_once(&once, build);
 }
 
-/* The first c in [p, end), or NULL. (A loop rather than memchr: GCC cannot prove the lengths
- * non-negative and warns.) */
-static const char *find(const char *p, const char *end, char c)
-{
-    for (; p < end; p++)
-        if (*p == c)
-            return p;
-    return NULL;
-}
-
-/* 1 when a qvalue (RFC 9110 12.4.2) is zero: "0", "0.", "0.0", "0.00", "0.000". */
-static int qvalue_zero(const char *p, size_t n)
-{
-    if (n == 0 || p[0] != '0')
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if (!(i == 1 ? p[i] == '.' : p[i] == '0'))
-            return 0;
-    return 1;
-}
-
-/* 1 when Accept-Encoding allows gzip: "gzip" (or "x-gzip"), or "*" when gzip is not named,
- * with a non-zero q. */
-static int accepts_gzip(h2o_iovec_t ae)
-{
-    int gzip_q = -1, star_q = -1; /* -1 not named, 0 refused, 1 accepted */
-    const char *p = ae.base, *end = ae.base + ae.len;
-    while (p < end) {
-        const char *comma = find(p, end, ',');
-        const char *stop = comma ? comma : end;
-        while (p < stop && (*p == ' ' || *p == '\t'))
-            p++;
-        const char *semi = find(p, stop, ';');
-        const char *name_end = semi ? semi : stop;
-        while (name_end > p && (name_end[-1] == ' ' || name_end[-1] == '\t'))
-            name_end--;
-        int accepted = 1;
-        for (const char *a = semi; a != NULL && a < stop;) {
-            a++;
-            while (a < stop && (*a == ' ' || *a == '\t'))
-                a++;
-            const char *next = find(a, stop, ';');
-            const char *vend = next ? next : stop;
-            while (vend > a && (vend[-1] == ' ' || vend[-1] == '\t'))
-                vend--;
-            if (vend - a >= 2 && (a[0] == 'q' || a[0] == 'Q') && a[1] == '=')
-                accepted = !qvalue_zero(a + 2, (size_t)(vend - a - 2));
-            a = next;
-        }
-        size_t nl = (size_t)(name_end - p);
-        if ((nl == 4 && strncasecmp(p, "gzip", 4) == 0) || (nl == 6 && strncasecmp(p, "x-gzip", 6) == 0))
-            gzip_q = accepted;
-        else if (nl == 1 && *p == '*')
-            star_q = accepted;
-        p = stop + 1;
-    }
-    return gzip_q >= 0 ? gzip_q : star_q > 0;
-}
-
-/* 1 when If-None-Match lists etag (weak comparison, RFC 9110 13.1.2) or is "*". */
-static int etag_listed(h2o_iovec_t inm, const char *etag)
-{
-    size_t el = strlen(etag);
-    const char *p = inm.base, *end = inm.base + inm.len;
-    while (p < end) {
-        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
-            p++;
-        if (p == end)
-            break;
-        if (*p == '*')
-            return 1;
-        if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
-            p += 2;
-        if (p == end || *p != '"')
-            return 0; /* malformed: stop, and answer in full */
-        const char *close = find(p + 1, end, '"');
-        if (close == NULL)
-            return 0;
-        size_t tl = (size_t)(close - p + 1);
-        if (tl == el && memcmp(p, etag, el) == 0)
-            return 1;
-        p = close + 1;
-    }
-    return 0;
-}
-
 static void add(h2o_req_t *req, const h2o_token_t *token, const char *value, size_t len)
 {
     h2o_add_header(&req->pool, &req->res.headers, token, NULL, value, len);
@@ -198,10 +112,10 @@ int sluice_tag_serve(h2o_req_t *req, sluice_worker_t *w)
 
     const rep_t *rep = &plain;
     h2o_iovec_t ae = sluice_http_header(req, H2O_TOKEN_ACCEPT_ENCODING);
-    if (gz.body != NULL && ae.base != NULL && accepts_gzip(ae))
+    if (gz.body != NULL && ae.base != NULL && sluice_negotiate_gzip(ae.base, ae.len))
         rep = &gz;
     h2o_iovec_t inm = sluice_http_header(req, H2O_TOKEN_IF_NONE_MATCH);
-    int not_modified = inm.base != NULL && etag_listed(inm, rep->etag);
+    int not_modified = inm.base != NULL && sluice_negotiate_etag_match(inm.base, inm.len, rep->etag);
 
     req->res.status = not_modified ? 304 : 200;
     req->res.reason = not_modified ? "Not Modified" : "OK";

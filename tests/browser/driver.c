@@ -140,6 +140,7 @@ static json_t *answer_ok(json_t *result)
     return json_pack("{s:b,s:o}", "ok", 1, "result", result ? result : json_null());
 }
 
+static json_t *answer_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static json_t *answer_error(const char *fmt, ...)
 {
     char msg[512];
