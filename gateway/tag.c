@@ -23,9 +23,9 @@
 #include "gateway/negotiate.h"
 #include "gateway/tag/embed.h"
 
-#define CONTENT_TYPE "application/javascript; charset=utf-8"
+#define CONTENT_TYPE  "application/javascript; charset=utf-8"
 #define CACHE_CONTROL "public, max-age=300"
-#define ETAG_MAX 64 /* quotes + 43 base64url characters + "-gz" + NUL */
+#define ETAG_MAX      64 /* quotes + 43 base64url characters + "-gz" + NUL */
 
 typedef struct rep {
     const unsigned char *body;

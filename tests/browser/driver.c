@@ -38,14 +38,14 @@
 #include "tests/integration/deliver_fix.h"
 #include "tests/integration/gwfix.h"
 
-#define WEB_KEY "wk_browser_web_3c9e"
-#define SLOW_KEY "wk_browser_slow_81d0"
+#define WEB_KEY     "wk_browser_web_3c9e"
+#define SLOW_KEY    "wk_browser_slow_81d0"
 #define CONSENT_KEY "wk_browser_consent_5a2f"
 
 static gwfix_t F;
 static const char *case_name;
 static int page_port;
-static dfix_t D;       /* the delivery side, full_path only */
+static dfix_t D; /* the delivery side, full_path only */
 static dstub_t META;
 
 static void write_config(void)
@@ -78,11 +78,10 @@ static void write_config(void)
              "    sources:\n"
              "      - {id: web, write_key_env: T_CONSENT_KEY, allowed_origins: %s}\n"
              "    consent: {required: [analytics], policy: drop}\n",
-             F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url, origins, origins,
-             origins);
+             F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url, origins, origins, origins);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", yaml));
-    static const char *env[] = {"T_WEB_KEY=" WEB_KEY, "T_SLOW_KEY=" SLOW_KEY, "T_CONSENT_KEY=" CONSENT_KEY,
-                                "ENCRYPTION_KEY=" DFIX_KEY1, "SLUICE_KEY_ID=1", NULL};
+    static const char *env[] = {"T_WEB_KEY=" WEB_KEY,        "T_SLOW_KEY=" SLOW_KEY, "T_CONSENT_KEY=" CONSENT_KEY,
+                                "ENCRYPTION_KEY=" DFIX_KEY1, "SLUICE_KEY_ID=1",      NULL};
     memcpy(F.env, env, sizeof(env));
 }
 
@@ -114,7 +113,8 @@ static int setup(void **state)
         dfix_stub(&D, &META, "meta", NULL, NULL);
         char integrations[512];
         snprintf(integrations, sizeof(integrations),
-                 "      - {name: meta, vendor: meta, pixel_id: \"1234567890\", base_url: \"%s\", batch: {max_wait_ms: 200}}\n",
+                 "      - {name: meta, vendor: meta, pixel_id: \"1234567890\", base_url: \"%s\", batch: {max_wait_ms: "
+                 "200}}\n",
                  META.url);
         dfix_write_config(&D, integrations, NULL);
         dfix_vault_put(&D, "meta", "meta", "{\"access_token\":\"tok-browser-meta\"}");
@@ -193,10 +193,10 @@ static void run_case(void **state)
     snprintf(script, sizeof(script), "%s/tests/browser/run.mjs", getenv("SLUICE_SOURCE_DIR"));
     const char *ch = getenv("SLUICE_CHROMIUM");
     snprintf(chromium, sizeof(chromium), "%s", ch && *ch ? ch : "/usr/bin/chromium");
-    json_t *cfg = json_pack("{s:i,s:i,s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s}}", "gatewayPort", F.https_port, "pagePort",
-                            page_port, "certs", F.certs, "chromium", chromium, "buildDir", sluice_th_build_dir(),
-                            "sourceDir", getenv("SLUICE_SOURCE_DIR"), "keys", "web", WEB_KEY, "slow", SLOW_KEY,
-                            "consent", CONSENT_KEY);
+    json_t *cfg =
+        json_pack("{s:i,s:i,s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s}}", "gatewayPort", F.https_port, "pagePort", page_port,
+                  "certs", F.certs, "chromium", chromium, "buildDir", sluice_th_build_dir(), "sourceDir",
+                  getenv("SLUICE_SOURCE_DIR"), "keys", "web", WEB_KEY, "slow", SLOW_KEY, "consent", CONSENT_KEY);
     char *cfg_text = json_dumps(cfg, JSON_COMPACT);
     json_decref(cfg);
 

@@ -23,9 +23,9 @@
 #define KEY "wk_tag_test_19ab"
 
 static gwfix_t F;
-static char *js;       /* gateway/tag/dist/sluice.min.js */
+static char *js; /* gateway/tag/dist/sluice.min.js */
 static size_t js_len;
-static char etag[80];  /* "<base64url(SHA-256)>" */
+static char etag[80]; /* "<base64url(SHA-256)>" */
 static char etag_gz[80];
 
 static const char *config_text(const char *tag_path_line)
@@ -179,13 +179,13 @@ static void accept_encoding_rules(void **state)
         const char *ae;
         int gzip;
     } cases[] = {
-        {"Accept-Encoding: gzip", 1},           {"Accept-Encoding: GZIP", 1},
-        {"Accept-Encoding: x-gzip", 1},         {"Accept-Encoding: br, *;q=0.5", 1},
-        {"Accept-Encoding: gzip;q=0.001", 1},   {"Accept-Encoding: deflate, gzip ; q=1.0", 1},
-        {"Accept-Encoding: gzip;q=0", 0},       {"Accept-Encoding: gzip; q=0.000", 0},
-        {"Accept-Encoding: *;q=0", 0},          {"Accept-Encoding: identity", 0},
-        {"Accept-Encoding: deflate, br", 0},    {"Accept-Encoding: gzip;q=0, *", 0},
-        {"Accept-Encoding: gzipx", 0},          {"Accept-Encoding: ", 0},
+        {"Accept-Encoding: gzip", 1},         {"Accept-Encoding: GZIP", 1},
+        {"Accept-Encoding: x-gzip", 1},       {"Accept-Encoding: br, *;q=0.5", 1},
+        {"Accept-Encoding: gzip;q=0.001", 1}, {"Accept-Encoding: deflate, gzip ; q=1.0", 1},
+        {"Accept-Encoding: gzip;q=0", 0},     {"Accept-Encoding: gzip; q=0.000", 0},
+        {"Accept-Encoding: *;q=0", 0},        {"Accept-Encoding: identity", 0},
+        {"Accept-Encoding: deflate, br", 0},  {"Accept-Encoding: gzip;q=0, *", 0},
+        {"Accept-Encoding: gzipx", 0},        {"Accept-Encoding: ", 0},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         http_resp_t r;
@@ -319,8 +319,8 @@ static void sri_matches_served_bytes(void **state)
 
     char bin[4096];
     snprintf(bin, sizeof(bin), "%s/tools/sluicectl", sluice_th_build_dir());
-    const char *argv[] = {bin, "tag", "sri", "--src", "https://data.shop.acme.test/sluice.js", "--write-key", "wk_1",
-                          NULL};
+    const char *argv[] = {bin,           "tag",  "sri", "--src", "https://data.shop.acme.test/sluice.js",
+                          "--write-key", "wk_1", NULL};
     sluice_th_output_t out = {0};
     sluice_err_t err = {{0}};
     assert_int_equal(sluice_th_run(argv, NULL, 0, 10000, &out, &err), 0);
@@ -369,10 +369,14 @@ static void tag_path_reload(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(plain_get),        cmocka_unit_test(gzip_get),
-        cmocka_unit_test(accept_encoding_rules), cmocka_unit_test(not_modified),
-        cmocka_unit_test(head_and_methods), cmocka_unit_test(http2),
-        cmocka_unit_test(sri_matches_served_bytes), cmocka_unit_test(counted),
+        cmocka_unit_test(plain_get),
+        cmocka_unit_test(gzip_get),
+        cmocka_unit_test(accept_encoding_rules),
+        cmocka_unit_test(not_modified),
+        cmocka_unit_test(head_and_methods),
+        cmocka_unit_test(http2),
+        cmocka_unit_test(sri_matches_served_bytes),
+        cmocka_unit_test(counted),
         cmocka_unit_test(tag_path_reload),
     };
     return cmocka_run_group_tests_name("gateway_tag", tests, setup, teardown);

@@ -64,9 +64,9 @@ static void accept_encoding(void **state)
         {"gzip;q=0.000", 0},
         {"gzip; Q=0", 0},
         {"*;q=0", 0},
-        {"gzip;q=0, *", 0},            /* naming gzip wins over the wildcard */
+        {"gzip;q=0, *", 0}, /* naming gzip wins over the wildcard */
         {"*, gzip;q=0", 0},
-        {"gzip;q=1, gzip;q=0", 0},      /* the last mention counts */
+        {"gzip;q=1, gzip;q=0", 0}, /* the last mention counts */
         {"gzipx", 0},
         {"xgzip", 0},
         {"gz", 0},
@@ -96,13 +96,13 @@ static void if_none_match(void **state)
         {" * ", 1},
         {"\"x\", *", 1},
         {"", 0},
-        {"abc-123", 0},                 /* not quoted */
+        {"abc-123", 0}, /* not quoted */
         {"\"abc-12\"", 0},
         {"\"abc-1234\"", 0},
-        {"\"ABC-123\"", 0},             /* opaque tags compare exactly */
-        {"w/\"abc-123\"", 0},           /* the prefix is case-sensitive */
-        {"\"abc-123", 0},               /* unterminated */
-        {"garbage, \"abc-123\"", 0},    /* parsing stops at the first malformed entry */
+        {"\"ABC-123\"", 0},          /* opaque tags compare exactly */
+        {"w/\"abc-123\"", 0},        /* the prefix is case-sensitive */
+        {"\"abc-123", 0},            /* unterminated */
+        {"garbage, \"abc-123\"", 0}, /* parsing stops at the first malformed entry */
         {"*abc", 0},
         {"**", 0},
         {"W/", 0},
