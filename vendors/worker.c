@@ -974,9 +974,12 @@ static void drain_pipe(void *ud, int fd, unsigned events)
         ;
 }
 
-static void lane_poll(lane_t *l, int64_t now)
+/* Takes up to POLL_BATCH messages; returns 1 when it stopped at that limit (more may be
+ * queued, and librdkafka's wake-up byte only comes when its queue turns non-empty). */
+static int lane_poll(lane_t *l, int64_t now)
 {
-    for (int i = 0; i < POLL_BATCH; i++) {
+    int n = 0;
+    for (; n < POLL_BATCH; n++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(l->rk, 0);
         if (m == NULL)
             break;
@@ -991,6 +994,7 @@ static void lane_poll(lane_t *l, int64_t now)
         l->last_commit_ms = now;
         commit_parts(l, NULL, 0);
     }
+    return n == POLL_BATCH && !l->paused;
 }
 
 /* ------------------------------------------------------------------ set-up */
@@ -1240,9 +1244,10 @@ int sluice_worker_run(sluice_worker_t *w, sluice_err_t *err)
     sluice_log_info("deliver.started", "consuming %s, dead letters to %s", w->cfg->kafka.topic, w->cfg->kafka.dlq_topic);
     for (;;) {
         int64_t now = sluice_mono_ms();
+        int more = 0;
         for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
             if (w->lanes[k] != NULL)
-                lane_poll(w->lanes[k], now);
+                more |= lane_poll(w->lanes[k], now);
         }
         rd_kafka_poll(w->dlq, 0);
         dlq_retry_due(w, w->stopping ? INT64_MAX : now);
@@ -1267,7 +1272,7 @@ int sluice_worker_run(sluice_worker_t *w, sluice_err_t *err)
         long ct = sluice_http_timeout_ms(w->http);
         if (ct >= 0 && ct < wait)
             wait = ct;
-        if (wait < 0)
+        if (wait < 0 || more)
             wait = 0;
         if (sluice_loop_run_once(w->loop, (int)wait, err) < 0)
             return -1;

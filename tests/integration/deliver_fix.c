@@ -308,11 +308,17 @@ void dfix_start_worker(dfix_t *f, const char *const *args, int lanes)
     for (const char *const *a = args; a != NULL && *a != NULL && n < 15; a++)
         argv[n++] = *a;
     argv[n] = NULL;
+    /* Every start appends to the same log: wait for this process's own assignments. */
+    char log[PATH_MAX];
+    sluice_th_path(log, sizeof(log), "deliver.log", &err);
+    char *before = sluice_th_read_file(log, NULL, NULL);
+    int seen = before != NULL ? sluice_th_count(before, "partitions assigned") : 0;
+    free(before);
     sluice_th_spawn_opts_t opts = {.env = f->env};
     f->worker = sluice_th_spawn("deliver", argv, &opts, &err);
     if (f->worker == NULL)
         fail_with("sluice-deliver", &err);
-    if (lanes > 0 && sluice_th_wait_log(f->worker, "partitions assigned", lanes, 60000, &err) != 0)
+    if (lanes > 0 && sluice_th_wait_log(f->worker, "partitions assigned", seen + lanes, 60000, &err) != 0)
         fail_with("sluice-deliver start", &err);
 }
 
