@@ -32,6 +32,21 @@ test-asan: deps
 demo: build
 	@scripts/demo.sh $(BUILD)
 
+# Every libFuzzer target (tests/fuzz) for FUZZ_SECONDS each (clang, ASan+UBSan). New inputs go
+# to build-fuzz/corpus/<target>; the checked-in seeds in tests/fuzz/corpus are only read.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLUICE_FUZZ=ON $(CMAKE_ARGS) >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target sluice-fuzzers
+	@set -e; for f in build-fuzz/tests/fuzz/fuzz_*; do \
+	  name=$${f##*/fuzz_}; case "$$name" in replay_*) continue ;; esac; \
+	  mkdir -p build-fuzz/corpus/$$name; \
+	  echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus/$$name tests/fuzz/corpus/$$name \
+	    2>build-fuzz/fuzz-$$name.log | tail -1 || { tail -40 build-fuzz/fuzz-$$name.log; exit 1; }; \
+	  grep -E "stat::number_of_executed_units|stat::peak_rss" build-fuzz/fuzz-$$name.log; \
+	done
+
 install: build
 	cmake --install $(BUILD)
 

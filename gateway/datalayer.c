@@ -52,8 +52,9 @@ static int has_categories(const json_t *event, const sluice_consent_config_t *c)
     return 1;
 }
 
-static const char *const identifying[] = {"userId", "traits", "context.ip", "context.userAgent",
-                                         "context.vendorIds", "context.clickIds", "context.traits"};
+static const char *const identifying[] = {"userId",           "traits",           "context.ip",
+                                         "context.userAgent", "context.vendorIds", "context.clickIds",
+                                         "context.traits",    "context.identity"};
 
 static int strip_cb(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
 {

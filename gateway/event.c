@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "crypto/random.h"
+#include "gateway/json.h"
 
 #define ID_MAX_BYTES 200
 
@@ -57,88 +58,22 @@ static const char *join(char *out, size_t cap, const char *prefix, const char *m
     return out;
 }
 
-typedef struct walk {
-    const sluice_limits_t *lim;
-    sluice_event_error_t *e;
-} walk_t;
-
-/* Depth and string-length limits over a whole document. The path of the offending member is
- * only built on the way back up from an error (prepend), so valid documents cost no formatting. */
-static void prepend(sluice_event_error_t *e, const char *key, size_t index)
-{
-    char seg[32], old[sizeof(e->path)];
-    const char *head = key;
-    if (key == NULL) {
-        snprintf(seg, sizeof(seg), "[%zu]", index);
-        head = seg;
-    }
-    memcpy(old, e->path, sizeof(old));
-    size_t hl = strlen(head), ol = strlen(old), cap = sizeof(e->path) - 1, n = 0;
-    int dot = key != NULL && old[0] != '\0' && old[0] != '[';
-    /* Cut from the end when too long: the start of a path says more than its tail. */
-    memcpy(e->path, head, hl < cap ? hl : cap);
-    n = hl < cap ? hl : cap;
-    if (dot && n < cap)
-        e->path[n++] = '.';
-    size_t room = cap - n;
-    memcpy(e->path + n, old, ol < room ? ol : room);
-    n += ol < room ? ol : room;
-    e->path[n] = '\0';
-}
-
-static int check_limits(walk_t *w, const json_t *v, size_t depth)
-{
-    if (depth > w->lim->max_depth)
-        return sluice_event_error_set(w->e, 400, "invalid_json", "", "JSON nesting deeper than %zu levels",
-                                      w->lim->max_depth);
-    if (json_is_object(v)) {
-        const char *key;
-        json_t *child;
-        json_object_foreach((json_t *)v, key, child) {
-            if (strlen(key) > w->lim->max_string_bytes) {
-                sluice_event_error_set(w->e, 400, "invalid_json", "", "object key longer than %zu bytes",
-                                       w->lim->max_string_bytes);
-                return -1;
-            }
-            if (check_limits(w, child, depth + 1) != 0) {
-                prepend(w->e, key, 0);
-                return -1;
-            }
-        }
-    } else if (json_is_array(v)) {
-        size_t i;
-        json_t *child;
-        json_array_foreach(v, i, child) {
-            if (check_limits(w, child, depth + 1) != 0) {
-                prepend(w->e, NULL, i);
-                return -1;
-            }
-        }
-    } else if (json_is_string(v) && json_string_length(v) > w->lim->max_string_bytes) {
-        return sluice_event_error_set(w->e, 400, "invalid_json", "", "string longer than %zu bytes",
-                                      w->lim->max_string_bytes);
-    }
-    return 0;
-}
-
 json_t *sluice_event_parse(const char *buf, size_t len, const sluice_limits_t *lim, sluice_event_error_t *e)
 {
-    json_error_t jerr;
-    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+    sluice_json_error_t je;
+    json_t *root = sluice_json_parse(buf, len, lim->max_depth, lim->max_string_bytes, &je);
     if (root == NULL) {
-        /* jansson's text names the problem and its position, never the input itself. */
-        sluice_event_error_set(e, 400, "invalid_json", "", "body is not valid JSON: %s at line %d column %d", jerr.text,
-                               jerr.line, jerr.column);
+        if (je.kind == SLUICE_JSON_SYNTAX)
+            /* The parser's text names the problem and its position, never the input itself. */
+            sluice_event_error_set(e, 400, "invalid_json", "", "body is not valid JSON: %s at line %u column %u",
+                                   je.message, je.line, je.column);
+        else
+            sluice_event_error_set(e, 400, "invalid_json", je.path, "%s", je.message);
         return NULL;
     }
     if (!json_is_object(root)) {
         json_decref(root);
         sluice_event_error_set(e, 400, "invalid_json", "", "body must be a JSON object");
-        return NULL;
-    }
-    walk_t w = {.lim = lim, .e = e};
-    if (check_limits(&w, root, 1) != 0) {
-        json_decref(root);
         return NULL;
     }
     return root;

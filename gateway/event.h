@@ -30,9 +30,10 @@ typedef struct sluice_event_error {
 int sluice_event_error_set(sluice_event_error_t *e, int status, const char *code, const char *path, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
-/* Parses buf as JSON (duplicate keys rejected) and enforces lim->max_depth and
- * lim->max_string_bytes over the whole document. Returns a new reference (caller decrefs) or
- * NULL with e set (400 invalid_json / 413 payload_too_large). */
+/* Parses buf as a JSON object (gateway/json.h: duplicate keys refused) with lim->max_depth
+ * (nesting of objects and arrays, the body itself being level 1) and lim->max_string_bytes
+ * enforced while parsing. Returns a new reference (caller decrefs) or NULL with e set
+ * (400 invalid_json, with the path of the member that broke a limit). */
 json_t *sluice_event_parse(const char *buf, size_t len, const sluice_limits_t *lim, sluice_event_error_t *e);
 
 /* Event types of the spec. */

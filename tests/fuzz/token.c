@@ -5,8 +5,8 @@
  * in the sealed format. The key ring is fixed, so corpus tokens sealed under it (see
  * corpus/token/README) reach the claims parser.
  *
- * Built as a fuzzer with SLUICE_FUZZ=ON (clang); in every build, SLUICE_FUZZ_REPLAY adds a
- * main() that runs the corpus once as an ordinary test. Single-threaded.
+ * Built as a fuzzer with SLUICE_FUZZ=ON (clang); in every build, tests/fuzz/replay.c runs the
+ * corpus once as an ordinary test. Single-threaded.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -79,38 +79,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
-#ifdef SLUICE_FUZZ_REPLAY
-#include <dirent.h>
+void sluice_fuzz_cleanup(void);
 
-/* Runs every file of the corpus directories given; fails when none was found. */
-int main(int argc, char **argv)
+/* Called by tests/fuzz/replay.c after the corpus, so leak checkers see a clean exit. */
+void sluice_fuzz_cleanup(void)
 {
-    size_t runs = 0;
-    for (int i = 1; i < argc; i++) {
-        DIR *d = opendir(argv[i]);
-        if (d == NULL) {
-            fprintf(stderr, "cannot open corpus %s\n", argv[i]);
-            return 1;
-        }
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.' || strcmp(e->d_name, "README") == 0)
-                continue;
-            char path[4096];
-            snprintf(path, sizeof(path), "%s/%s", argv[i], e->d_name);
-            FILE *f = fopen(path, "rb");
-            if (f == NULL)
-                continue;
-            uint8_t buf[65536];
-            size_t n = fread(buf, 1, sizeof(buf), f);
-            fclose(f);
-            LLVMFuzzerTestOneInput(buf, n);
-            runs++;
-        }
-        closedir(d);
-    }
-    printf("%zu corpus inputs replayed\n", runs);
     sluice_keyring_free(ring());
-    return runs > 0 ? 0 : 1;
 }
-#endif

@@ -394,8 +394,8 @@ static void limits(void **state)
     expect_error(&r, 413, "payload_too_large", "batch");
     http_resp_dispose(&r);
     /* Nesting deeper than 8. */
-    gwfix_post(&F, "/v1/t", WEB_KEY, "{\"event\":\"x\",\"properties\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":1}}}}}}}}",
-               &r);
+    gwfix_post(&F, "/v1/t", WEB_KEY,
+               "{\"event\":\"x\",\"properties\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":1}}}}}}}}}", &r);
     expect_error(&r, 400, "invalid_json", "properties.a.b.c.d.e.f.g");
     http_resp_dispose(&r);
     /* A string over max_string_bytes. */

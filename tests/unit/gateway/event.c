@@ -46,10 +46,11 @@ static void depth_and_string_limits(void **state)
 {
     (void)state;
     sluice_event_error_t e;
-    json_t *ok = parse("{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":1}}}}}}}", &e); /* depth 8 */
+    /* Eight levels of objects (the body is level 1) pass; a ninth is refused, named by its path. */
+    json_t *ok = parse("{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":1}}}}}}}}", &e);
     assert_non_null(ok);
     json_decref(ok);
-    assert_null(parse("{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":1}}}}}}}}", &e));
+    assert_null(parse("{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":[1]}}}}}}}}", &e));
     assert_string_equal(e.path, "a.b.c.d.e.f.g.h");
     assert_string_equal(e.message, "JSON nesting deeper than 8 levels");
     char big[200];

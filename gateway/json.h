@@ -1,0 +1,39 @@
+/*
+ * The gateway's JSON parser for request bodies. It builds ordinary jansson values, accepts
+ * exactly what jansson's json_loadb(JSON_REJECT_DUPLICATES) accepts (RFC 8259 text, valid
+ * UTF-8, no raw control characters, no \u0000, no lone surrogates, integers that fit in 64
+ * bits, finite reals, no duplicate keys), and enforces the configured depth and string-length
+ * limits while parsing, so an oversized document is refused before it is built.
+ *
+ * Why not json_loadb: jansson reads through a per-character stream abstraction, and parsing
+ * was over half of the per-event instructions (docs/performance.md). This parser scans runs of
+ * plain characters at once. tests/fuzz/json.c checks it against jansson byte for byte.
+ *
+ * Pure; any thread. The returned value is owned by the caller (json_decref).
+ */
+#ifndef SLUICE_GATEWAY_JSON_H
+#define SLUICE_GATEWAY_JSON_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+typedef enum sluice_json_fail {
+    SLUICE_JSON_SYNTAX = 1, /* not JSON (message says what and where) */
+    SLUICE_JSON_DEPTH = 2,  /* nested deeper than max_depth */
+    SLUICE_JSON_STRING = 3, /* a string or key longer than max_string bytes */
+} sluice_json_fail_t;
+
+typedef struct sluice_json_error {
+    sluice_json_fail_t kind;
+    char message[128];      /* e.g. "invalid escape" (never quotes the input) */
+    char path[160];         /* where a limit was broken, e.g. "properties.list[1]" */
+    unsigned line, column;  /* 1-based position of a syntax error */
+} sluice_json_error_t;
+
+/* Parses buf[0..len) as one JSON value (any type) surrounded by optional whitespace.
+ * max_depth counts nesting levels (a top-level object is depth 1); max_string bounds every
+ * string and key in bytes after unescaping. Returns a new reference, or NULL with err set. */
+json_t *sluice_json_parse(const char *buf, size_t len, size_t max_depth, size_t max_string, sluice_json_error_t *err);
+
+#endif

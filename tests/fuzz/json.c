@@ -1,0 +1,36 @@
+/*
+ * Differential libFuzzer target for the gateway's JSON parser (gateway/json.c): on every input
+ * it must accept exactly what jansson's json_loadb(JSON_REJECT_DUPLICATES | JSON_DECODE_ANY)
+ * accepts, with equal values, and never crash, leak or hit undefined behaviour. With limits, it
+ * may only refuse more, never accept what jansson refuses.
+ *
+ * Built as a fuzzer with SLUICE_FUZZ=ON (clang); in every build, tests/fuzz/replay.c runs the
+ * corpus once as an ordinary test. Single-threaded.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <jansson.h>
+
+#include "gateway/json.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    const char *buf = (const char *)data;
+    json_error_t je;
+    json_t *want = json_loadb(buf, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    sluice_json_error_t err;
+    json_t *got = sluice_json_parse(buf, size, 2048, SIZE_MAX, &err);
+    if ((want == NULL) != (got == NULL) || (want != NULL && !json_equal(want, got)))
+        abort();
+    json_decref(got);
+    got = sluice_json_parse(buf, size, 4, 16, &err);
+    if (got != NULL && (want == NULL || !json_equal(want, got)))
+        abort();
+    json_decref(got);
+    json_decref(want);
+    return 0;
+}
