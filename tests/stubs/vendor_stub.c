@@ -283,30 +283,40 @@ static void send_answer(h2o_req_t *req, const answer_t *a)
 
 /* A delayed answer: the timer owns it; the request's pool points at it so a request freed
  * early (the client gave up) is noticed. */
+typedef struct delayed_ref delayed_ref_t;
+
 typedef struct delayed {
     h2o_timeout_t timeout;
     h2o_timeout_entry_t entry;
-    h2o_req_t *req;
+    h2o_req_t *req;      /* NULL once the request is gone */
+    delayed_ref_t *ref;  /* its back-pointer in the request's pool, NULL once the request is gone */
     answer_t answer;
     int fired;
 } delayed_t;
 
-typedef struct delayed_ref {
-    delayed_t *d;
-} delayed_ref_t;
+struct delayed_ref {
+    delayed_t *d;        /* NULL once the answer was sent (d may be freed after that) */
+};
 
 static void on_req_gone(void *p)
 {
     delayed_ref_t *ref = p;
-    if (ref->d != NULL)
+    if (ref->d != NULL) {
         ref->d->req = NULL;
+        ref->d->ref = NULL;
+    }
 }
 
 static void on_delay(h2o_timeout_entry_t *entry)
 {
     delayed_t *d = H2O_STRUCT_FROM_MEMBER(delayed_t, entry, entry);
-    if (d->req != NULL)
+    if (d->req != NULL) {
+        /* Unlink first: answering may free the request's pool at once. */
+        d->ref->d = NULL;
+        d->ref = NULL;
         send_answer(d->req, &d->answer);
+        d->req = NULL;
+    }
     /* The timeout cannot be disposed from inside its own callback; a zero-delay task does it. */
     d->fired = 1;
 }
@@ -372,6 +382,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     delayed_t *d = calloc(1, sizeof(*d));
     delayed_ref_t *ref = h2o_mem_alloc_shared(&req->pool, sizeof(*ref), on_req_gone);
     ref->d = d;
+    d->ref = ref;
     d->req = req;
     d->answer = a;
     d->entry.cb = on_delay;
