@@ -53,4 +53,30 @@ export default async function (t) {
     await sleep(1500);
     const all = await kafka();
     for (const id of ids) assert.equal(all.filter((m) => m.event.messageId === id).length, 1, `${id} arrived once`);
+
+    // A full queue drops its oldest events, counted; the beacon carries what is left.
+    servePage(
+        SHOP,
+        '/full',
+        page({
+            title: 'Full',
+            head: tagScript({ 'write-key': env.keys.web, 'flush-interval': 60000, 'batch-size': 100, 'max-queue': 3 }),
+            body: '<a id="away" href="/thanks">away</a>',
+        })
+    );
+    const pf = await t.open(`${SHOP}/full`, c);
+    const kept = await pf.evaluate(() => {
+        for (let i = 1; i <= 5; i++) sluice.track(`Step ${i}`);
+        return sluice.stats();
+    });
+    assert.equal(kept.queued, 3);
+    assert.equal(kept.overflow, 3, 'the page view and steps 1 and 2 were dropped');
+    const left = await storedQueue(pf);
+    assert.deepEqual(left.map((e) => e.event), ['Step 3', 'Step 4', 'Step 5']);
+    await pf.click('#away');
+    await pf.waitForURL(`${SHOP}/thanks`);
+    await delivered(left.map((e) => e.messageId));
+    await sleep(1000);
+    const steps = (await kafka()).filter((m) => /^Step \d$/.test(m.event.event || '')).map((m) => m.event.event);
+    assert.deepEqual(steps.sort(), ['Step 3', 'Step 4', 'Step 5']);
 }

@@ -1,6 +1,6 @@
 // A page view and a track call (and identify, group, alias, consent) reach Kafka with the
 // fields the tag fills in and the gateway adds; the anonymous id is the one the tag stored.
-import { SHOP, UUID4, VERSION, assert, delivered, env, eventsWhere, page, servePage, tagScript, waitFor } from '../lib.mjs';
+import { SHOP, UUID4, VERSION, assert, delivered, env, eventsWhere, page, servePage, sleep, tagScript, waitFor } from '../lib.mjs';
 
 export default async function (t) {
     servePage(SHOP, '/', page({ title: 'Acme Shop', body: '<a id="widget" href="/products/widget?color=red">widget</a>' }));
@@ -110,4 +110,25 @@ export default async function (t) {
     const [r] = await eventsWhere('the event after reset', (e) => e.event === 'After Reset');
     assert.equal(r.event.anonymousId, id2.aid);
     assert.equal(r.event.userId, undefined);
+
+    // Events the gateway refuses are counted and dropped, never retried: a bad event next to a
+    // good one (200 with rejected[]), then a batch of only a bad one (400).
+    t.allowConsole(/Failed to load resource: the server responded with a status of 400/);
+    const sentBefore = t.batches().length;
+    const s0 = await p.evaluate(() => sluice.stats());
+    await p.evaluate(() => {
+        sluice.track('');
+        sluice.track('Fine After Bad');
+    });
+    await eventsWhere('the good event of the mixed batch', (e) => e.event === 'Fine After Bad');
+    await waitFor('the mixed batch settled', () => p.evaluate(() => sluice.stats().queued === 0));
+    await p.evaluate(() => sluice.track(''));
+    await waitFor('the bad batch settled', () => p.evaluate(() => sluice.stats().queued === 0));
+    await sleep(1500); // a retry would have happened by now
+    const refused = t.batches().slice(sentBefore);
+    assert.deepEqual(refused.map((b) => b.status), [200, 400], 'two requests, no retry');
+    const s1 = await p.evaluate(() => sluice.stats());
+    assert.equal(s1.invalid - s0.invalid, 2);
+    assert.equal(s1.sent - s0.sent, 1);
+    assert.equal(s1.retries, s0.retries);
 }
