@@ -124,7 +124,7 @@
         }, ms);
     };
     const schedule = () => {
-        if (q.length >= cfg.batchSize) flush();
+        if (q.length >= size) flush();
         else if (!timer && q.length) later(cfg.flushInterval);
     };
 
