@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: creates the demo TLS certificates and demo secrets once, then runs the local
-# stack (Redis, PostgreSQL, the dev Kafka broker) and sluice-gateway on the example config in
+# stack (Redis, PostgreSQL, the dev Kafka broker), sluice-gateway on the example config, and
+# sluice-deliver with HTTPS stubs standing in for Meta and GA4 (they print what they receive), in
 # the foreground until Ctrl-C, which stops all of it.
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: scripts/demo.sh BUILD_DIR" >&2; exit 2; }
@@ -49,4 +50,4 @@ else
   echo "demo: node is not installed (scripts/deps.sh): no demo pages" >&2
 fi
 
-exec "$devstack" --env-file "$build/demo/devstack.env" --gateway config/examples/acme.yaml
+exec "$devstack" --env-file "$build/demo/devstack.env" --gateway config/examples/acme.yaml --deliver

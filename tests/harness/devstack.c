@@ -25,6 +25,7 @@
 #include "tests/harness/kafka.h"
 #include "tests/harness/postgres.h"
 #include "tests/harness/redis.h"
+#include "tests/stubs/demo.h"
 
 #define DATABASE "sluice"
 
@@ -33,6 +34,7 @@ typedef struct stack {
     const char *kafka_brokers;
     const char *env_file;
     const char *gateway_config; /* --gateway: run sluice-gateway on this config */
+    int deliver;                /* --deliver: vendor stubs and sluice-deliver (tests/stubs/demo.c) */
     sluice_th_redis_t redis;
     sluice_th_pg_t pg;
     sluice_th_kafka_t kafka;
@@ -198,11 +200,67 @@ static void gateway_env(const devstack_t *s, FILE *out)
     (void)out;
 }
 
+/* --- vendor stubs and the delivery worker (optional: --deliver; tests/stubs/demo.c) --- */
+
+static int stubs_start(devstack_t *s, sluice_err_t *err)
+{
+    return s->deliver ? sluice_demo_stubs_start(err) : 0;
+}
+
+static int stubs_stop(devstack_t *s, sluice_err_t *err)
+{
+    (void)s;
+    return sluice_demo_stubs_stop(err);
+}
+
+static sluice_th_proc_t *stubs_proc(devstack_t *s)
+{
+    (void)s;
+    return sluice_demo_stubs_proc();
+}
+
+static void stubs_describe(const devstack_t *s, FILE *out)
+{
+    (void)s;
+    sluice_demo_stubs_describe(out);
+}
+
+static int deliver_start(devstack_t *s, sluice_err_t *err)
+{
+    return s->deliver ? sluice_demo_deliver_start(s->kafka.bootstrap, s->pg.url, err) : 0;
+}
+
+static int deliver_stop(devstack_t *s, sluice_err_t *err)
+{
+    (void)s;
+    return sluice_demo_deliver_stop(err);
+}
+
+static sluice_th_proc_t *deliver_proc(devstack_t *s)
+{
+    (void)s;
+    return sluice_demo_deliver_proc();
+}
+
+static void deliver_describe(const devstack_t *s, FILE *out)
+{
+    (void)s;
+    sluice_demo_deliver_describe(out);
+}
+
+static void no_env(const devstack_t *s, FILE *out)
+{
+    (void)s;
+    (void)out;
+}
+
 static const service_t services[] = {
     {"redis", redis_start, redis_stop, redis_proc, redis_describe, redis_env},
     {"postgres", pg_start, pg_stop, pg_proc, pg_describe, pg_env},
     {"kafka", kafka_start, kafka_stop, kafka_proc, kafka_describe, kafka_env},
     {"gateway", gateway_start, gateway_stop, gateway_proc, gateway_describe, gateway_env},
+    {"stubs", stubs_start, stubs_stop, stubs_proc, stubs_describe, no_env},
+    {"deliver", deliver_start, deliver_stop, deliver_proc, deliver_describe, no_env},
 };
 #define NSERVICES (sizeof(services) / sizeof(services[0]))
 
@@ -223,6 +281,8 @@ static void usage(FILE *out)
                  "  --pg-port P         PostgreSQL port (default: a free one)\n"
                  "  --kafka-brokers N   dev Kafka brokers (default 1)\n"
                  "  --gateway CONFIG    also run sluice-gateway on CONFIG, pointed at this stack\n"
+                 "  --deliver           also run HTTPS stubs for Meta and GA4 and sluice-deliver delivering\n"
+                 "                      org acme's events to them (needs the environment scripts/demo.sh sets)\n"
                  "  --help              this text\n");
 }
 
@@ -240,13 +300,14 @@ static int parse_port(const char *opt, const char *s, int *out, sluice_err_t *er
 /* 0 to run, 1 after --help, -1 on a usage error. */
 static int parse_options(int argc, char **argv, devstack_t *s, sluice_err_t *err)
 {
-    enum { OPT_ENV_FILE = 1, OPT_REDIS_PORT, OPT_PG_PORT, OPT_KAFKA_BROKERS, OPT_GATEWAY, OPT_HELP };
+    enum { OPT_ENV_FILE = 1, OPT_REDIS_PORT, OPT_PG_PORT, OPT_KAFKA_BROKERS, OPT_GATEWAY, OPT_DELIVER, OPT_HELP };
     static const struct option longopts[] = {
         {"env-file", required_argument, NULL, OPT_ENV_FILE},
         {"redis-port", required_argument, NULL, OPT_REDIS_PORT},
         {"pg-port", required_argument, NULL, OPT_PG_PORT},
         {"kafka-brokers", required_argument, NULL, OPT_KAFKA_BROKERS},
         {"gateway", required_argument, NULL, OPT_GATEWAY},
+        {"deliver", no_argument, NULL, OPT_DELIVER},
         {"help", no_argument, NULL, OPT_HELP},
         {NULL, 0, NULL, 0},
     };
@@ -266,6 +327,7 @@ static int parse_options(int argc, char **argv, devstack_t *s, sluice_err_t *err
             break;
         case OPT_KAFKA_BROKERS: s->kafka_brokers = optarg; break; /* dev-kafka checks it */
         case OPT_GATEWAY: s->gateway_config = optarg; break;
+        case OPT_DELIVER: s->deliver = 1; break;
         case OPT_HELP: return 1;
         case ':': return sluice_err_set(err, "%s needs a value", argv[optind - 1]);
         default: return sluice_err_set(err, "unknown option '%s'", argv[optind - 1]);

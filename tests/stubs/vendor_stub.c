@@ -9,6 +9,8 @@
  *        STATUS/delay=MS   answer after MS milliseconds
  *        hang              never answer (the client times out)
  *        xN after an entry repeats it N times
+ *   --print / --print-bodies write a line (and the pretty body) per request on stdout, or on the
+ *   file given with --print-to (the demo points it at sluice-devstack's terminal).
  *   PUT /__stub/plan (body: a plan) replaces the plan at run time; GET /__stub/count answers the
  *   number of requests recorded. These control requests are not recorded.
  *
@@ -54,6 +56,7 @@ static struct {
     FILE *log;
     const char *name;
     int print, print_bodies;
+    FILE *out; /* where --print goes: stdout, or --print-to */
     unsigned long count;
     h2o_globalconf_t config;
     h2o_context_t ctx;
@@ -210,16 +213,16 @@ static void record(h2o_req_t *req)
             arr = json_object_get(body, "batch");
         if (json_is_array(arr))
             events = (int)json_array_size(arr);
-        printf("[%s] %.*s %.*s%s: %d event(s)\n", S.name, (int)req->method.len, req->method.base, (int)plen,
+        fprintf(S.out, "[%s] %.*s %.*s%s: %d event(s)\n", S.name, (int)req->method.len, req->method.base, (int)plen,
                req->path.base, plen < req->path.len ? "?<query>" : "", events < 0 ? 1 : events);
         if (S.print_bodies && body != NULL) {
             char *pretty = json_dumps(body, JSON_INDENT(2));
             if (pretty != NULL)
-                printf("%s\n", pretty);
+                fprintf(S.out, "%s\n", pretty);
             free(pretty);
         }
         json_decref(body);
-        fflush(stdout);
+        fflush(S.out);
     }
 }
 
@@ -402,13 +405,13 @@ static void on_accept(h2o_socket_t *listener, const char *err)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: sluice-vendor-stub --port P --log FILE [--cert F --key F] [--plan PLAN] [--default STATUS]\n"
-                 "                          [--name NAME] [--print] [--print-bodies] [--ready-file F]\n"
+                 "                          [--name NAME] [--print] [--print-bodies] [--print-to F] [--ready-file F]\n"
                  "A local stand-in for a vendor API: records requests as JSON lines, answers per the plan.\n");
 }
 
 int main(int argc, char **argv)
 {
-    const char *cert = NULL, *key = NULL, *log_path = NULL, *plan = NULL, *ready = NULL;
+    const char *cert = NULL, *key = NULL, *log_path = NULL, *plan = NULL, *ready = NULL, *print_to = NULL;
     int port = 0;
     S.default_status = 200;
     S.name = "stub";
@@ -440,6 +443,8 @@ int main(int argc, char **argv)
             S.name = v, i++;
         } else if (strcmp(a, "--ready-file") == 0) {
             ready = v, i++;
+        } else if (strcmp(a, "--print-to") == 0) {
+            print_to = v, i++;
         } else {
             usage(stderr);
             return 2;
@@ -453,6 +458,11 @@ int main(int argc, char **argv)
     if (plan != NULL && parse_plan(plan, S.plan, &S.plan_len, why, sizeof(why)) != 0) {
         fprintf(stderr, "sluice-vendor-stub: --plan: %s\n", why);
         return 2;
+    }
+    S.out = stdout;
+    if (print_to != NULL && (S.out = fopen(print_to, "a")) == NULL) {
+        fprintf(stderr, "sluice-vendor-stub: --print-to %s: %s\n", print_to, strerror(errno));
+        return 1;
     }
     S.log = fopen(log_path, "a");
     if (S.log == NULL) {
