@@ -42,8 +42,9 @@ fuzz: deps
 	  name=$${f##*/fuzz_}; case "$$name" in replay_*) continue ;; esac; \
 	  mkdir -p build-fuzz/corpus/$$name; \
 	  echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
-	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus/$$name tests/fuzz/corpus/$$name \
-	    2>build-fuzz/fuzz-$$name.log | tail -1 || { tail -40 build-fuzz/fuzz-$$name.log; exit 1; }; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build-fuzz/ \
+	    build-fuzz/corpus/$$name tests/fuzz/corpus/$$name 2>build-fuzz/fuzz-$$name.log \
+	    || { tail -40 build-fuzz/fuzz-$$name.log; echo "fuzz: $$name found a problem (input in build-fuzz/)"; exit 1; }; \
 	  grep -E "stat::number_of_executed_units|stat::peak_rss" build-fuzz/fuzz-$$name.log; \
 	done
 

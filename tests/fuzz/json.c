@@ -4,12 +4,18 @@
  * accepts, with equal values, and never crash, leak or hit undefined behaviour. With limits, it
  * may only refuse more, never accept what jansson refuses.
  *
+ * One known difference: jansson accepts a number or literal directly followed by a NUL byte
+ * ("0\0", "true\0": its lexer takes the NUL for the end of its read-ahead buffer). We refuse
+ * every NUL byte outside a string (and inside one, like jansson). So for inputs holding a NUL
+ * byte we only check that ours refuses them.
+ *
  * Built as a fuzzer with SLUICE_FUZZ=ON (clang); in every build, tests/fuzz/replay.c runs the
  * corpus once as an ordinary test. Single-threaded.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -20,9 +26,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;
+    sluice_json_error_t err;
+    if (memchr(data, '\0', size) != NULL) {
+        if (sluice_json_parse(buf, size, 2048, SIZE_MAX, &err) != NULL)
+            abort();
+        return 0;
+    }
     json_error_t je;
     json_t *want = json_loadb(buf, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-    sluice_json_error_t err;
     json_t *got = sluice_json_parse(buf, size, 2048, SIZE_MAX, &err);
     if ((want == NULL) != (got == NULL) || (want != NULL && !json_equal(want, got)))
         abort();

@@ -92,6 +92,17 @@ static void agrees_with_jansson(void **state)
     AGREE("{\"a\":1}\x00");
 }
 
+/* jansson accepts a scalar directly followed by a NUL byte ("0\0"), a quirk of its read-ahead
+ * buffer; a NUL byte is never JSON, so ours refuses it. */
+static void nul_after_scalar_is_refused(void **state)
+{
+    (void)state;
+    sluice_json_error_t err;
+    assert_null(sluice_json_parse("0\0", 2, 8, 100, &err));
+    assert_null(sluice_json_parse("true\0", 5, 8, 100, &err));
+    assert_string_equal(err.message, "end of input expected");
+}
+
 static void limits_name_paths(void **state)
 {
     (void)state;
@@ -155,6 +166,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(agrees_with_jansson),
+        cmocka_unit_test(nul_after_scalar_is_refused),
         cmocka_unit_test(limits_name_paths),
         cmocka_unit_test(syntax_positions),
         cmocka_unit_test(long_strings_and_escapes_round_trip),
