@@ -1,0 +1,8 @@
+-- wrk script: a batch of 20 ~600-byte track events per request (bench/batch.json), Bearer write key.
+local f = io.open(os.getenv("BENCH_DIR") .. "/batch.json", "rb")
+wrk.method = "POST"
+wrk.path = "/v1/batch"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_WRITE_KEY")
