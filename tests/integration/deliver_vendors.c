@@ -323,6 +323,37 @@ static void test_metrics(void **state)
     assert_int_equal(dfix_metric(&F, "sluice_deliver_dlq_total{vendor=\"meta\"}"), 0);
 }
 
+static void test_vendor_check_ga4(void **state)
+{
+    (void)state;
+    const char *args[] = {"vendor", "check", "ga4", "--config", F.config, "--org", "acme", NULL};
+    sluice_th_output_t out;
+    dfix_sluicectl(&F, args, F.env, NULL, &out);
+    if (!sluice_th_exited_with(out.wstatus, 0))
+        print_error("vendor check: %s %s\n", out.out, out.errout);
+    assert_true(sluice_th_exited_with(out.wstatus, 0));
+    assert_non_null(strstr(out.out, "ok: ga4 integration 'ga4' of org 'acme'"));
+    sluice_th_output_dispose(&out);
+    /* It went to the validation endpoint, with the vault's secret, as a mapped purchase. */
+    json_t *r = find_request(&GA4, "sluicectl-check", 10000);
+    assert_string_equal(json_string_value(json_object_get(r, "path")), "/debug/mp/collect");
+    assert_string_equal(json_string_value(json_object_get(r, "query")), "measurement_id=G-TEST123&api_secret=sec-ga4");
+    json_t *ev = json_array_get(json_object_get(json_object_get(r, "json"), "events"), 0);
+    assert_string_equal(json_string_value(json_object_get(ev, "name")), "purchase");
+    json_decref(r);
+    /* A refusal is reported, exit 1. */
+    dfix_stub_plan(&F, &GA4, "403");
+    dfix_sluicectl(&F, args, F.env, NULL, &out);
+    assert_true(sluice_th_exited_with(out.wstatus, 1));
+    assert_non_null(strstr(out.errout, "HTTP 403"));
+    sluice_th_output_dispose(&out);
+    /* Without the key it cannot open the vault, and says why. */
+    dfix_sluicectl(&F, args, NULL, NULL, &out);
+    assert_true(sluice_th_exited_with(out.wstatus, 1));
+    assert_non_null(strstr(out.errout, "ENCRYPTION_KEY"));
+    sluice_th_output_dispose(&out);
+}
+
 static void test_sigterm_commits(void **state)
 {
     (void)state;
@@ -350,7 +381,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exact_requests), cmocka_unit_test(test_ga4_batches_of_25),
         cmocka_unit_test(test_filters),        cmocka_unit_test(test_metrics),
-        cmocka_unit_test(test_sigterm_commits),
+        cmocka_unit_test(test_vendor_check_ga4), cmocka_unit_test(test_sigterm_commits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
