@@ -50,7 +50,7 @@ int sluice_tracker_add(sluice_tracker_t *t, int64_t offset, uint64_t *seq)
     if (offset <= t->last_offset || offset < 0)
         return -1;
     if (t->count == t->cap && grow(t) != 0)
-        return -1;
+        return -2;
     size_t at = (t->head + t->count) & (t->cap - 1);
     t->offsets[at] = offset;
     t->done[at] = 0;

@@ -28,8 +28,8 @@ void sluice_tracker_init(sluice_tracker_t *t);
 void sluice_tracker_dispose(sluice_tracker_t *t);
 
 /* Adds the message at `offset`, which must be above every offset added before. Stores its
- * sequence number (the handle for sluice_tracker_done) in *seq. Returns 0, or -1 when the
- * offset does not increase or memory ran out. */
+ * sequence number (the handle for sluice_tracker_done) in *seq. Returns 0; -1 when the offset
+ * does not increase (nothing added); -2 when memory ran out. */
 int sluice_tracker_add(sluice_tracker_t *t, int64_t offset, uint64_t *seq);
 
 /* Marks a message done and releases the done prefix. Unknown or repeated seqs are ignored. */

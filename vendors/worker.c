@@ -785,11 +785,19 @@ static void on_message(lane_t *l, rd_kafka_message_t *m, int64_t now)
     if (p == NULL || w->stopping)
         return; /* not ours (any more), or stopping: it stays uncommitted for the next reader */
     record_t *rec = calloc(1, sizeof(*rec));
-    if (rec == NULL)
-        return;
-    rec->payload = malloc(m->len + 1);
-    rec->key = malloc(m->key_len + 1);
-    if (rec->payload == NULL || rec->key == NULL || sluice_tracker_add(&p->tracker, m->offset, &rec->seq) != 0) {
+    if (rec != NULL) {
+        rec->payload = malloc(m->len + 1);
+        rec->key = malloc(m->key_len + 1);
+    }
+    int tracked = rec != NULL ? sluice_tracker_add(&p->tracker, m->offset, &rec->seq) : -2;
+    if (rec == NULL || rec->payload == NULL || rec->key == NULL || tracked == -2) {
+        /* An untracked message would let the commit offset pass it: out of memory here is fatal
+         * (STYLE.md allows core code to abort on OOM); the next owner reads it again. */
+        sluice_log_error("deliver.oom", "out of memory taking a message: aborting");
+        abort();
+    }
+    if (tracked != 0) {
+        /* Already tracked (offsets only move forward within one assignment): nothing to do. */
         free(rec->payload);
         free(rec->key);
         free(rec);
@@ -1039,8 +1047,6 @@ static int lane_create(worker_t *w, sluice_vendor_kind_t kind, sluice_err_t *err
             r->tokens_ms = sluice_mono_ms();
         }
     }
-    for (size_t i = 0; i < l->nroutes; i++)
-        l->routes[i].lane = l; /* realloc moved them */
 
     char group[64], client[80];
     snprintf(group, sizeof(group), "sluice-deliver-%s", l->ops->name);
