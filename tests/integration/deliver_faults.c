@@ -1,7 +1,8 @@
 /*
  * sluice-deliver under faults: PostgreSQL down at start (a clear error, retries, delivery once it
  * is up, the same process throughout); `kill -9` in the middle of batches (after a restart every
- * event reaches the vendor at least once, none is lost, counted by event id at the stub);
+ * event reaches the vendor at least once, none is lost, counted by event id at the stub); a
+ * second worker joining the group mid-stream (rebalance: partitions move, nothing is lost);
  * SIGTERM while a request hangs (exit 0 within the drain bound, the event handed back and
  * delivered by the next worker).
  */
@@ -162,6 +163,85 @@ static void test_kill9_mid_batch(void **state)
     json_decref(ids);
 }
 
+static void test_rebalance_no_loss(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    /* A second worker needs its own metrics port: same config otherwise. */
+    char *cfg = sluice_th_read_file(F.config, NULL, NULL);
+    char port[16], other[PATH_MAX];
+    snprintf(port, sizeof(port), "%d", F.metrics_port);
+    char *at = strstr(cfg, port);
+    assert_non_null(at);
+    int p2 = sluice_th_free_port(&err);
+    assert_true(p2 > 0);
+    sluice_th_path(other, sizeof(other), "deliver-2.yaml", &err);
+    FILE *fp = fopen(other, "w");
+    fprintf(fp, "%.*s%d%s", (int)(at - cfg), cfg, p2, at + strlen(port));
+    fclose(fp);
+    free(cfg);
+
+    dfix_stub_plan(&F, &META, "200/delay=100x256");
+    enum { N = 2000 };
+    char **envs = calloc(N, sizeof(*envs));
+    int64_t now = dfix_now_ms();
+    for (int i = 0; i < N; i++) {
+        char id[32], edit[96];
+        snprintf(id, sizeof(id), "rb-%04d", i);
+        snprintf(edit, sizeof(edit), "{\"anonymousId\":\"rb-visitor-%d\"}", i / 5);
+        envs[i] = dfix_envelope(id, now, edit);
+    }
+    dfix_produce(&F, envs, N, NULL);
+    for (int i = 0; i < N; i++)
+        free(envs[i]);
+    free(envs);
+    /* Some delivered, then a second member joins: the group rebalances mid-stream. */
+    for (int waited = 0; waited < 30000; waited += 50) {
+        json_t *ids = wait_ids(0, 0);
+        size_t seen = 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach(ids, k, v) {
+            seen += strncmp(k, "rb-", 3) == 0;
+        }
+        json_decref(ids);
+        if (seen >= 100)
+            break;
+        usleep(50 * 1000);
+    }
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof(bin), "%s/vendors/sluice-deliver", sluice_th_build_dir());
+    const char *argv[] = {bin, "--config", other, NULL};
+    sluice_th_spawn_opts_t opts = {.env = F.env};
+    sluice_th_proc_t *second = sluice_th_spawn("deliver-2", argv, &opts, &err);
+    assert_non_null(second);
+    if (sluice_th_wait_log(second, "partitions assigned", 1, 60000, &err) != 0 ||
+        sluice_th_wait_log(F.worker, "partitions revoked", 1, 60000, &err) != 0) {
+        print_error("%s\n", err.msg);
+        fail();
+    }
+    dfix_stub_plan(&F, &META, "");
+    json_t *ids = wait_ids(N, 120000);
+    size_t missing = 0, dup = 0;
+    for (int i = 0; i < N; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "rb-%04d", i);
+        json_int_t c = json_integer_value(json_object_get(ids, id));
+        missing += c == 0;
+        dup += c > 1 ? (size_t)(c - 1) : 0;
+    }
+    json_decref(ids);
+    print_message("rebalance: %zu missing, %zu delivered twice\n", missing, dup);
+    assert_int_equal(missing, 0);
+    /* Both members delivered some. */
+    char *log2 = sluice_th_read_file(sluice_th_proc_log(second), NULL, NULL);
+    assert_non_null(strstr(log2, "partitions assigned"));
+    free(log2);
+    int status = 0;
+    assert_int_equal(sluice_th_proc_stop(second, 30000, &status, &err), 0);
+    assert_true(sluice_th_exited_with(status, 0));
+}
+
 static void test_sigterm_hands_back(void **state)
 {
     (void)state;
@@ -204,6 +284,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_postgres_down_at_start),
         cmocka_unit_test(test_kill9_mid_batch),
+        cmocka_unit_test(test_rebalance_no_loss),
         cmocka_unit_test(test_sigterm_hands_back),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
