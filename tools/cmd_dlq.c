@@ -193,8 +193,7 @@ static void on_replayed(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         r->produced++;
     } else {
         r->failed++;
-        fprintf(stderr, "sluicectl dlq replay: a replayed event was not acknowledged: %s\n",
-                rd_kafka_err2str(m->err));
+        fprintf(stderr, "sluicectl dlq replay: a replayed event was not acknowledged: %s\n", rd_kafka_err2str(m->err));
     }
 }
 
@@ -289,8 +288,8 @@ int sluicectl_cmd_dlq(int argc, char **argv)
     char group[64];
     snprintf(group, sizeof(group), "sluicectl-dlq-%ld", (long)getpid());
     /* A group id is required by the consumer API; it only ever assigns, never commits. */
-    const char *const cdefaults[] = {"group.id", group, "enable.auto.commit", "false", "enable.partition.eof", "false",
-                                     NULL};
+    const char *const cdefaults[] = {"group.id", group, "enable.auto.commit", "false", "enable.partition.eof",
+                                     "false",    NULL};
     rd_kafka_conf_t *conf = sluice_dlq_kafka_conf(&cfg->kafka, "sluicectl-dlq", cdefaults, &err);
     rd_kafka_t *consumer = NULL;
     char errstr[512];

@@ -85,14 +85,14 @@ static char *sample_envelope(const char *org)
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-    json_t *env = json_pack("{s:i,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s,s:{s:s,s:f,s:s,s:[{s:s,s:s,s:f,s:i}]},"
-                            "s:{s:{s:s,s:s},s:s}}}",
-                            "v", 1, "org", org, "source", "sluicectl", "receivedAt", when, "event", "type", "track",
-                            "event", "Order Completed", "messageId", id, "anonymousId", anon, "timestamp", when,
-                            "properties", "order_id", "sluicectl-check", "value", 1.0, "currency", "EUR", "products",
-                            "product_id", "check-1", "name", "Validation sample", "price", 1.0, "quantity", 1,
-                            "context", "page", "url", "https://example.com/checkout", "title", "Checkout",
-                            "userAgent", "sluicectl vendor check");
+    json_t *env =
+        json_pack("{s:i,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s,s:{s:s,s:f,s:s,s:[{s:s,s:s,s:f,s:i}]},"
+                  "s:{s:{s:s,s:s},s:s}}}",
+                  "v", 1, "org", org, "source", "sluicectl", "receivedAt", when, "event", "type", "track", "event",
+                  "Order Completed", "messageId", id, "anonymousId", anon, "timestamp", when, "properties", "order_id",
+                  "sluicectl-check", "value", 1.0, "currency", "EUR", "products", "product_id", "check-1", "name",
+                  "Validation sample", "price", 1.0, "quantity", 1, "context", "page", "url",
+                  "https://example.com/checkout", "title", "Checkout", "userAgent", "sluicectl vendor check");
     char *s = json_dumps(env, JSON_COMPACT);
     json_decref(env);
     return s;
@@ -210,8 +210,9 @@ int sluicectl_cmd_vendor(int argc, char **argv)
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
     if (cc != CURLE_OK || status < 200 || status >= 300) {
-        fprintf(stderr, "sluicectl vendor check: %s\n", cc != CURLE_OK ? (errbuf[0] ? errbuf : curl_easy_strerror(cc))
-                                                                       : "the validation endpoint refused the request");
+        fprintf(stderr, "sluicectl vendor check: %s\n",
+                cc != CURLE_OK ? (errbuf[0] ? errbuf : curl_easy_strerror(cc))
+                               : "the validation endpoint refused the request");
         if (cc == CURLE_OK)
             fprintf(stderr, "  HTTP %ld\n", status);
         goto out;

@@ -30,9 +30,8 @@ int sluice_dlq_add_headers(rd_kafka_headers_t *hdrs, const sluice_dlq_failure_t 
         if (*p == '\r' || *p == '\n')
             *p = ' ';
     }
-    if (add(hdrs, "vendor", f->vendor) || add(hdrs, "integration", f->integration) ||
-        add(hdrs, "status", f->status) || add(hdrs, "attempts", attempts) || add(hdrs, "error", error) ||
-        add(hdrs, "failed_at", when))
+    if (add(hdrs, "vendor", f->vendor) || add(hdrs, "integration", f->integration) || add(hdrs, "status", f->status) ||
+        add(hdrs, "attempts", attempts) || add(hdrs, "error", error) || add(hdrs, "failed_at", when))
         return -1;
     return 0;
 }

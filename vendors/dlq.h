@@ -30,7 +30,7 @@
 typedef struct sluice_dlq_failure {
     const char *vendor;
     const char *integration;
-    const char *status;   /* "400" or "-" */
+    const char *status; /* "400" or "-" */
     unsigned attempts;
     const char *error;    /* truncated to SLUICE_DLQ_ERROR_MAX bytes */
     int64_t failed_at_ms; /* epoch ms */

@@ -22,20 +22,20 @@
 #include "common/err.h"
 
 typedef struct sluice_envelope {
-    json_t *root;            /* owned */
-    const char *raw;         /* the bytes as consumed (not owned; valid while the caller keeps them) */
+    json_t *root;    /* owned */
+    const char *raw; /* the bytes as consumed (not owned; valid while the caller keeps them) */
     size_t raw_len;
-    const char *org;         /* never NULL after a successful parse */
-    const char *type;        /* track, page, screen, identify, group, alias */
-    const char *name;        /* track: `event`; page/screen: `name`; else NULL */
-    const char *message_id;  /* may be NULL (the gateway always fills it) */
+    const char *org;        /* never NULL after a successful parse */
+    const char *type;       /* track, page, screen, identify, group, alias */
+    const char *name;       /* track: `event`; page/screen: `name`; else NULL */
+    const char *message_id; /* may be NULL (the gateway always fills it) */
     const char *anonymous_id;
     const char *user_id;
-    json_t *event;           /* borrowed from root */
-    json_t *context;         /* may be NULL */
-    json_t *properties;      /* may be NULL */
-    int64_t received_ms;     /* receivedAt; 0 when absent */
-    int64_t time_ms;         /* when it happened: `timestamp`, else receivedAt, never later than receivedAt */
+    json_t *event;       /* borrowed from root */
+    json_t *context;     /* may be NULL */
+    json_t *properties;  /* may be NULL */
+    int64_t received_ms; /* receivedAt; 0 when absent */
+    int64_t time_ms;     /* when it happened: `timestamp`, else receivedAt, never later than receivedAt */
 } sluice_envelope_t;
 
 /* Parses raw[0..len) (not NUL-terminated) into e. Returns 0, or -1 with a message in err when

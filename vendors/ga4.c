@@ -16,10 +16,10 @@
 #include "vendors/ga4.h"
 
 #define GA4_MAX_AGE_MS (72LL * 3600 * 1000)
-#define GA4_NAME_MAX 40
-#define GA4_VALUE_MAX 100
+#define GA4_NAME_MAX   40
+#define GA4_VALUE_MAX  100
 #define GA4_MAX_PARAMS 25
-#define GA4_MAX_ITEMS 200
+#define GA4_MAX_ITEMS  200
 
 static const char *const secret_required[] = {"api_secret", NULL};
 

@@ -14,7 +14,7 @@
 
 #include "common/err.h"
 
-#define SLUICE_LOOP_IN 1u
+#define SLUICE_LOOP_IN  1u
 #define SLUICE_LOOP_OUT 2u
 #define SLUICE_LOOP_ERR 4u /* error or hang-up; reported whatever was asked for */
 

@@ -114,8 +114,10 @@ int main(int argc, char **argv)
     if (sluice_log_level_parse(cfg->log_level, &level) == 0)
         sluice_log_set_level(level);
     if (cfg->database.url == NULL) {
-        fprintf(stderr, "sluice-deliver: no database: set database.url in %s (or SLUICE_DATABASE_URL); the "
-                        "vendor credentials live in the vault\n", config_path);
+        fprintf(stderr,
+                "sluice-deliver: no database: set database.url in %s (or SLUICE_DATABASE_URL); the "
+                "vendor credentials live in the vault\n",
+                config_path);
         sluice_config_free(cfg);
         sluice_keyring_free(kr);
         return 1;

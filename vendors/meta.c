@@ -207,12 +207,12 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
     if (json_is_integer(code)) {
         json_int_t c = json_integer_value(code);
         if (json_is_integer(sub))
-            snprintf(why, why_len, "HTTP %ld (Meta error %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT ")", status,
-                     c, json_integer_value(sub));
+            snprintf(why, why_len, "HTTP %ld (Meta error %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT ")", status, c,
+                     json_integer_value(sub));
         else
             snprintf(why, why_len, "HTTP %ld (Meta error %" JSON_INTEGER_FORMAT ")", status, c);
-        if (json_is_true(json_object_get(error, "is_transient")) || c == 1 || c == 2 || c == 4 || c == 17 ||
-            c == 341 || c == 613)
+        if (json_is_true(json_object_get(error, "is_transient")) || c == 1 || c == 2 || c == 4 || c == 17 || c == 341 ||
+            c == 613)
             v = SLUICE_VERDICT_RETRY;
     }
     json_decref(root);

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #define MAX_CONNS 64
-#define REQ_MAX 4096
+#define REQ_MAX   4096
 
 static const double batch_bounds[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000};
 static const double latency_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
@@ -80,8 +80,8 @@ char *sluice_dmetrics_render(const sluice_dmetrics_t *m, size_t *len)
                "# TYPE sluice_deliver_requests_total counter\n");
     for (int v = 0; v < SLUICE_VENDOR_COUNT; v++)
         for (int o = 0; o < SLUICE_REQ_COUNT; o++)
-            fprintf(f, "sluice_deliver_requests_total{vendor=\"%s\",outcome=\"%s\"} %llu\n",
-                    sluice_vendor_get(v)->name, req_outcomes[o], (unsigned long long)m->requests[v][o]);
+            fprintf(f, "sluice_deliver_requests_total{vendor=\"%s\",outcome=\"%s\"} %llu\n", sluice_vendor_get(v)->name,
+                    req_outcomes[o], (unsigned long long)m->requests[v][o]);
     fprintf(f, "# HELP sluice_deliver_retries_total Requests scheduled for another attempt.\n"
                "# TYPE sluice_deliver_retries_total counter\n");
     for (int v = 0; v < SLUICE_VENDOR_COUNT; v++)
@@ -114,12 +114,13 @@ char *sluice_dmetrics_render(const sluice_dmetrics_t *m, size_t *len)
     for (int o = 0; o < SLUICE_VAULT_READ_COUNT; o++)
         fprintf(f, "sluice_deliver_vault_reads_total{outcome=\"%s\"} %llu\n", vault_outcomes[o],
                 (unsigned long long)m->vault_reads[o]);
-    fprintf(f, "# HELP sluice_deliver_in_flight_requests Vendor requests on the wire.\n"
-               "# TYPE sluice_deliver_in_flight_requests gauge\n"
-               "sluice_deliver_in_flight_requests %llu\n"
-               "# HELP sluice_deliver_pending_events Consumed events not yet delivered or dead-lettered.\n"
-               "# TYPE sluice_deliver_pending_events gauge\n"
-               "sluice_deliver_pending_events %llu\n",
+    fprintf(f,
+            "# HELP sluice_deliver_in_flight_requests Vendor requests on the wire.\n"
+            "# TYPE sluice_deliver_in_flight_requests gauge\n"
+            "sluice_deliver_in_flight_requests %llu\n"
+            "# HELP sluice_deliver_pending_events Consumed events not yet delivered or dead-lettered.\n"
+            "# TYPE sluice_deliver_pending_events gauge\n"
+            "sluice_deliver_pending_events %llu\n",
             (unsigned long long)m->in_flight, (unsigned long long)m->pending_events);
     if (fclose(f) != 0) {
         free(buf);
@@ -178,8 +179,10 @@ static int respond(sluice_metrics_server_t *s, conn_t *c)
         status = "200 OK";
     }
     char head[256];
-    int hl = snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                                          "Connection: close\r\n\r\n", status, ctype, blen);
+    int hl = snprintf(head, sizeof(head),
+                      "HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                      "Connection: close\r\n\r\n",
+                      status, ctype, blen);
     c->out = malloc((size_t)hl + blen);
     if (c->out == NULL) {
         free(body);

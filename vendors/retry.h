@@ -17,10 +17,10 @@ int64_t sluice_retry_backoff_ms(unsigned failures, unsigned base_ms, unsigned ma
 int64_t sluice_retry_after_ms(const char *value, int64_t now_ms);
 
 typedef struct sluice_retry_policy {
-    unsigned max_attempts;      /* attempts in all, the first one included */
+    unsigned max_attempts; /* attempts in all, the first one included */
     unsigned base_ms;
     unsigned max_ms;
-    unsigned max_elapsed_s;     /* since the first attempt */
+    unsigned max_elapsed_s; /* since the first attempt */
 } sluice_retry_policy_t;
 
 /* After `attempts` failed attempts, the first at first_ms, decides whether to try again: returns

@@ -122,8 +122,8 @@ static int migrate(sluice_vault_t *v, sluice_err_t *err)
         const char *params[2] = {ver, m->name};
         PGresult *r = NULL;
         if (exec_ok(v, m->sql, err) != 0 ||
-            (r = PQexecParams(v->conn, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2, NULL,
-                              params, NULL, NULL, 0),
+            (r = PQexecParams(v->conn, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2, NULL, params,
+                              NULL, NULL, 0),
              PQresultStatus(r) != PGRES_COMMAND_OK)) {
             if (r != NULL)
                 pq_error(err, v->conn, "database");
@@ -264,8 +264,8 @@ int sluice_vault_put(sluice_vault_t *v, const char *org, const char *name, const
         return SLUICE_VAULT_ERROR;
     char kid[8];
     snprintf(kid, sizeof(kid), "%u", sealed[0]);
-    const char *params[6] = {org, name, vendor, kid, (const char *)sealed + 1,
-                             (const char *)sealed + 1 + SLUICE_AEAD_NONCE_LEN};
+    const char *params[6] = {
+        org, name, vendor, kid, (const char *)sealed + 1, (const char *)sealed + 1 + SLUICE_AEAD_NONCE_LEN};
     int lens[6] = {0, 0, 0, 0, SLUICE_AEAD_NONCE_LEN, (int)(sealed_len - 1 - SLUICE_AEAD_NONCE_LEN)};
     int fmts[6] = {0, 0, 0, 0, 1, 1};
     if (exec_ok(v, "BEGIN", err) != 0) {
@@ -346,8 +346,10 @@ static int open_row(const sluice_vault_t *v, const char *org, const char *name, 
         if (rc == SLUICE_AEAD_EUNKNOWN_KID)
             sluice_err_set(err, "sealed under key id %d, which the key ring lacks (add it to SLUICE_KEYRING)", kid);
         else
-            sluice_err_set(err, "does not decrypt under key id %d (wrong key, or the row was altered or moved "
-                                "to another org, name or vendor)", kid);
+            sluice_err_set(err,
+                           "does not decrypt under key id %d (wrong key, or the row was altered or moved "
+                           "to another org, name or vendor)",
+                           kid);
         return SLUICE_VAULT_EDECRYPT;
     }
     out[out_len] = '\0';
@@ -460,9 +462,9 @@ int sluice_vault_list(sluice_vault_t *v, const char *org, void (*cb)(const sluic
     }
     int n = PQntuples(r);
     for (int i = 0; i < n; i++) {
-        sluice_vault_row_t row = {PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2),
-                                  (int)strtol(PQgetvalue(r, i, 3), NULL, 10), PQgetvalue(r, i, 4),
-                                  PQgetvalue(r, i, 5)};
+        sluice_vault_row_t row = {PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+                                  PQgetvalue(r, i, 2), (int)strtol(PQgetvalue(r, i, 3), NULL, 10),
+                                  PQgetvalue(r, i, 4), PQgetvalue(r, i, 5)};
         cb(&row, ud);
     }
     PQclear(r);
@@ -520,8 +522,8 @@ int sluice_vault_rotate(sluice_vault_t *v, size_t *rotated, size_t *unchanged, s
         }
         char nkid[8];
         snprintf(nkid, sizeof(nkid), "%u", sealed[0]);
-        const char *params[6] = {org, name, vendor, nkid, (const char *)sealed + 1,
-                                 (const char *)sealed + 1 + SLUICE_AEAD_NONCE_LEN};
+        const char *params[6] = {
+            org, name, vendor, nkid, (const char *)sealed + 1, (const char *)sealed + 1 + SLUICE_AEAD_NONCE_LEN};
         int lens[6] = {0, 0, 0, 0, SLUICE_AEAD_NONCE_LEN, (int)(sl - 1 - SLUICE_AEAD_NONCE_LEN)};
         int fmts[6] = {0, 0, 0, 0, 1, 1};
         PGresult *u = PQexecParams(v->conn,

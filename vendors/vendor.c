@@ -105,7 +105,8 @@ int sluice_vendor_check_secret(const sluice_vendor_ops_t *ops, const char *json,
         json_decref(root);
         /* je.text could quote a piece of the secret: only the position is reported. */
         if (root == NULL)
-            return sluice_err_set(err, "the secret is not valid JSON (line %d, column %d); %s expects an object with: %s",
+            return sluice_err_set(err,
+                                  "the secret is not valid JSON (line %d, column %d); %s expects an object with: %s",
                                   je.line, je.column, ops->name, names);
         return sluice_err_set(err, "the secret must be a JSON object; %s expects: %s", ops->name, names);
     }

@@ -36,9 +36,9 @@ typedef enum sluice_map_result {
 
 /* One event in the vendor's form. */
 typedef struct sluice_vendor_item {
-    char *group;     /* request-level JSON members shared by a batch, without braces
-                        ("\"client_id\":\"1.2\""); NULL when the vendor batches all events together */
-    char *body;      /* the event, compact JSON */
+    char *group; /* request-level JSON members shared by a batch, without braces
+                    ("\"client_id\":\"1.2\""); NULL when the vendor batches all events together */
+    char *body;  /* the event, compact JSON */
     size_t body_len;
 } sluice_vendor_item_t;
 
@@ -48,8 +48,8 @@ void sluice_vendor_item_dispose(sluice_vendor_item_t *item);
 
 /* One HTTP POST. Owns its strings. */
 typedef struct sluice_vendor_request {
-    char *url;                                 /* may hold a secret */
-    char *headers[SLUICE_VENDOR_MAX_HEADERS];  /* "Name: value"; may hold a secret */
+    char *url;                                /* may hold a secret */
+    char *headers[SLUICE_VENDOR_MAX_HEADERS]; /* "Name: value"; may hold a secret */
     size_t header_count;
     char *body;
     size_t body_len;

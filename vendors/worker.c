@@ -39,13 +39,13 @@
 #include "vendors/tracker.h"
 #include "vendors/vendor.h"
 
-#define LANE_MAX_LIVE 20000     /* records in memory per lane before its partitions are paused */
+#define LANE_MAX_LIVE      20000 /* records in memory per lane before its partitions are paused */
 #define COMMIT_INTERVAL_MS 500
-#define DRAIN_TIMEOUT_MS 10000
-#define POLL_BATCH 500          /* messages taken from one consumer per loop turn */
-#define DLQ_RETRY_MS 1000
-#define MAX_WAIT_MS 100         /* the loop wakes at least this often (librdkafka queues, sweeps) */
-#define OPEN_BUCKETS 64
+#define DRAIN_TIMEOUT_MS   10000
+#define POLL_BATCH         500 /* messages taken from one consumer per loop turn */
+#define DLQ_RETRY_MS       1000
+#define MAX_WAIT_MS        100 /* the loop wakes at least this often (librdkafka queues, sweeps) */
+#define OPEN_BUCKETS       64
 
 typedef struct sluice_worker worker_t;
 typedef struct lane lane_t;
@@ -61,15 +61,15 @@ struct part {
     sluice_tracker_t tracker;
     int64_t committed; /* last offset sent in a commit; -1 none */
     int revoked;
-    size_t live;       /* records still referencing this partition */
-    part_t *next;      /* in lane->parts, or lane->zombies once revoked */
+    size_t live;  /* records still referencing this partition */
+    part_t *next; /* in lane->parts, or lane->zombies once revoked */
 };
 
 struct record {
     part_t *part;
     uint64_t seq;
-    unsigned pending;  /* unfinished deliveries, plus one while being dispatched */
-    int abandoned;     /* handed back: never marked done */
+    unsigned pending; /* unfinished deliveries, plus one while being dispatched */
+    int abandoned;    /* handed back: never marked done */
     char *payload;
     size_t len;
     char *key;
@@ -79,7 +79,7 @@ struct record {
 
 struct item {
     record_t *rec;
-    route_t *route;    /* NULL for an envelope that could not be read */
+    route_t *route; /* NULL for an envelope that could not be read */
     lane_t *lane;
     sluice_vendor_item_t v;
     /* DLQ state */
@@ -97,11 +97,11 @@ struct batch {
     size_t n, cap, bytes;
     int64_t opened_ms, first_ms, due_ms; /* monotonic */
     unsigned attempts;
-    int state;                           /* OPEN, QUEUED, SENDING */
-    char *body;                          /* while sending */
+    int state;  /* OPEN, QUEUED, SENDING */
+    char *body; /* while sending */
     size_t body_len;
-    batch_t *hnext;                      /* open: hash chain */
-    batch_t *prev, *next;                /* the route's list for the state: age, queue, sending */
+    batch_t *hnext;       /* open: hash chain */
+    batch_t *prev, *next; /* the route's list for the state: age, queue, sending */
 };
 
 enum { B_OPEN, B_QUEUED, B_SENDING };
@@ -255,10 +255,10 @@ static int dlq_produce(worker_t *w, item_t *it)
         rd_kafka_headers_destroy(h);
         return -1;
     }
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        w->dlq, RD_KAFKA_V_TOPIC(w->cfg->kafka.dlq_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(rec->key, rec->key_len), RD_KAFKA_V_VALUE(rec->payload, rec->len), RD_KAFKA_V_HEADERS(h),
-        RD_KAFKA_V_OPAQUE(it), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(w->dlq, RD_KAFKA_V_TOPIC(w->cfg->kafka.dlq_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_KEY(rec->key, rec->key_len), RD_KAFKA_V_VALUE(rec->payload, rec->len),
+                          RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(it), RD_KAFKA_V_END);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         rd_kafka_headers_destroy(h); /* owned by the message only on success */
         sluice_log_warn("dlq.produce_failed", "cannot queue a dead letter (%s): retrying", rd_kafka_err2str(e));
@@ -550,8 +550,8 @@ static void on_response(void *ud, const sluice_http_result_t *res)
     }
     if (v == SLUICE_VERDICT_OK) {
         w->metrics.requests[r->lane->kind][SLUICE_REQ_OK]++;
-        sluice_log_debug("deliver.sent", "vendor %s, org %s, integration %s: %zu events, %s", r->ops->name,
-                         r->org->id, r->it->name, b->n, why);
+        sluice_log_debug("deliver.sent", "vendor %s, org %s, integration %s: %zu events, %s", r->ops->name, r->org->id,
+                         r->it->name, b->n, why);
         for (size_t i = 0; i < b->n; i++)
             item_finish(b->items[i], SLUICE_OUTCOME_DELIVERED);
         b->n = 0;
@@ -1040,8 +1040,8 @@ static int lane_create(worker_t *w, sluice_vendor_kind_t kind, sluice_err_t *err
             r->org = org;
             r->it = it;
             r->ops = l->ops;
-            r->policy = (sluice_retry_policy_t){it->max_attempts, it->retry_base_ms, it->retry_max_ms,
-                                                it->retry_max_elapsed_s};
+            r->policy =
+                (sluice_retry_policy_t){it->max_attempts, it->retry_base_ms, it->retry_max_ms, it->retry_max_elapsed_s};
             r->burst = it->rate_limit_rps > 1.0 ? it->rate_limit_rps : 1.0;
             r->tokens = r->burst;
             r->tokens_ms = sluice_mono_ms();
@@ -1052,13 +1052,14 @@ static int lane_create(worker_t *w, sluice_vendor_kind_t kind, sluice_err_t *err
     snprintf(group, sizeof(group), "sluice-deliver-%s", l->ops->name);
     snprintf(client, sizeof(client), "sluice-deliver-%s", l->ops->name);
     /* Defaults an operator may override in kafka.properties. */
-    const char *const defaults[] = {"session.timeout.ms", "10000", "heartbeat.interval.ms", "1000",
-                                    "auto.offset.reset", "earliest", NULL};
+    const char *const defaults[] = {"session.timeout.ms", "10000", "heartbeat.interval.ms", "1000", "auto.offset.reset",
+                                    "earliest",           NULL};
     rd_kafka_conf_t *conf = sluice_dlq_kafka_conf(&w->cfg->kafka, client, defaults, err);
     if (conf == NULL)
         return -1;
     /* Never committed behind our back: offsets move only through commit_parts. */
-    if (sluice_dlq_conf_set(conf, "group.id", group, err) || sluice_dlq_conf_set(conf, "enable.auto.commit", "false", err) ||
+    if (sluice_dlq_conf_set(conf, "group.id", group, err) ||
+        sluice_dlq_conf_set(conf, "enable.auto.commit", "false", err) ||
         sluice_dlq_conf_set(conf, "enable.auto.offset.store", "false", err) ||
         sluice_dlq_conf_set(conf, "enable.partition.eof", "false", err)) {
         rd_kafka_conf_destroy(conf);
@@ -1158,7 +1159,8 @@ sluice_worker_t *sluice_worker_create(const sluice_config_t *cfg, const sluice_k
     w->vault = vault;
     w->sigfd = -1;
     w->dlq_wake[0] = w->dlq_wake[1] = -1;
-    if ((w->loop = sluice_loop_create(err)) == NULL || (w->http = sluice_http_create(w->loop, cfg->delivery.ca_file, err)) == NULL)
+    if ((w->loop = sluice_loop_create(err)) == NULL ||
+        (w->http = sluice_http_create(w->loop, cfg->delivery.ca_file, err)) == NULL)
         goto fail;
     if ((w->creds = sluice_credcache_create(cfg->delivery.credentials_ttl_s)) == NULL) {
         sluice_err_set(err, "out of memory");
@@ -1215,7 +1217,8 @@ sluice_worker_t *sluice_worker_create(const sluice_config_t *cfg, const sluice_k
         lanes++;
     }
     if (lanes == 0) {
-        sluice_err_set(err, "no enabled integration%s%s in any org: nothing to deliver", only_vendor >= 0 ? " of vendor " : "",
+        sluice_err_set(err, "no enabled integration%s%s in any org: nothing to deliver",
+                       only_vendor >= 0 ? " of vendor " : "",
                        only_vendor >= 0 ? sluice_vendor_get(only_vendor)->name : "");
         goto fail;
     }
@@ -1247,7 +1250,8 @@ static int drained(worker_t *w)
 
 int sluice_worker_run(sluice_worker_t *w, sluice_err_t *err)
 {
-    sluice_log_info("deliver.started", "consuming %s, dead letters to %s", w->cfg->kafka.topic, w->cfg->kafka.dlq_topic);
+    sluice_log_info("deliver.started", "consuming %s, dead letters to %s", w->cfg->kafka.topic,
+                    w->cfg->kafka.dlq_topic);
     for (;;) {
         int64_t now = sluice_mono_ms();
         int more = 0;

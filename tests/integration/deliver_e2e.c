@@ -22,10 +22,10 @@
 #include "tests/integration/deliver_fix.h"
 #include "tests/integration/gwfix.h"
 
-#define WRITE_KEY "wk_e2e_deliver_51"
+#define WRITE_KEY  "wk_e2e_deliver_51"
 #define META_TOKEN "EAAB-e2e-token-0c9d"
 #define GA4_SECRET "ga4-e2e-secret-77"
-#define UA "Mozilla/5.0 (sluice e2e) Firefox/133.0"
+#define UA         "Mozilla/5.0 (sluice e2e) Firefox/133.0"
 
 static gwfix_t G;
 static dfix_t F;
@@ -128,8 +128,8 @@ static void test_gateway_to_meta_and_ga4(void **state)
                         "\"context\":{\"page\":{\"url\":\"https://shop.acme.test/thanks\",\"title\":\"Thanks\"},"
                         "\"traits\":{\"email\":\" Jane.Doe@Gmail.com \",\"phone\":\"(650) 555-1212\","
                         "\"firstName\":\"Jane\"}}}";
-    const char *headers[] = {"Authorization: Bearer " WRITE_KEY, "Content-Type: application/json",
-                             "User-Agent: " UA, NULL};
+    const char *headers[] = {"Authorization: Bearer " WRITE_KEY, "Content-Type: application/json", "User-Agent: " UA,
+                             NULL};
     http_opts_t o = {.headers = headers, .body = event};
     http_resp_t resp;
     http_do(gwfix_url(&G, "/v1/track"), &o, G.ca, &resp);
@@ -161,9 +161,8 @@ static void test_gateway_to_meta_and_ga4(void **state)
     assert_string_equal(str(b, "data.0.custom_data.currency"), "EUR");
     assert_string_equal(str(b, "data.0.custom_data.order_id"), "ORD-77");
     assert_string_equal(str(b, "data.0.custom_data.contents.0.id"), "SKU-9");
-    assert_true(json_real_value(json_object_get(json_object_get(json_array_get(json_object_get(b, "data"), 0),
-                                                                "custom_data"),
-                                                "value")) == 42.5);
+    assert_true(json_real_value(json_object_get(
+                    json_object_get(json_array_get(json_object_get(b, "data"), 0), "custom_data"), "value")) == 42.5);
     /* No raw PII reached Meta. */
     const char *body = json_string_value(json_object_get(r, "body"));
     assert_null(strstr(body, "Gmail"));
@@ -186,8 +185,8 @@ static void test_gateway_to_meta_and_ga4(void **state)
     assert_string_equal(str(b, "events.0.params.transaction_id"), "ORD-77");
     assert_string_equal(str(b, "events.0.params.currency"), "EUR");
     assert_string_equal(str(b, "events.0.params.items.0.item_id"), "SKU-9");
-    assert_true(json_integer_value(json_object_get(json_array_get(json_object_get(b, "events"), 0),
-                                                   "timestamp_micros")) > 0);
+    assert_true(
+        json_integer_value(json_object_get(json_array_get(json_object_get(b, "events"), 0), "timestamp_micros")) > 0);
     body = json_string_value(json_object_get(r, "body"));
     assert_null(strstr(body, "Gmail"));
     assert_null(strstr(body, "user-4711"));
@@ -209,8 +208,8 @@ static void test_credentials_only_encrypted(void **state)
     assert_null(strstr(rows, "api_secret"));
     PQclear(res);
     /* Nor in any other table (the audit trail included). */
-    res = PQexec(db, "SELECT count(*) FROM vault_audit t WHERE t::text LIKE '%" META_TOKEN "%' OR t::text LIKE '%"
-                     GA4_SECRET "%'");
+    res = PQexec(db, "SELECT count(*) FROM vault_audit t WHERE t::text LIKE '%" META_TOKEN
+                     "%' OR t::text LIKE '%" GA4_SECRET "%'");
     assert_string_equal(PQgetvalue(res, 0, 0), "0");
     PQclear(res);
     PQfinish(db);

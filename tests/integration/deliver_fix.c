@@ -97,8 +97,8 @@ void dfix_stub(dfix_t *f, dstub_t *s, const char *name, const char *plan, const 
     snprintf(cert, sizeof(cert), "%s/server.crt", dir);
     snprintf(key, sizeof(key), "%s/server.key", dir);
     snprintf(bin, sizeof(bin), "%s/tests/stubs/sluice-vendor-stub", sluice_th_build_dir());
-    const char *argv[20] = {bin, "--port", port, "--cert", cert, "--key", key, "--log", s->log, "--name", name,
-                            "--ready-file", ready};
+    const char *argv[20] = {bin,     "--port", port,     "--cert", cert,           "--key", key,
+                            "--log", s->log,   "--name", name,     "--ready-file", ready};
     int n = 13;
     if (plan != NULL) {
         argv[n++] = "--plan";
@@ -287,8 +287,8 @@ void dfix_sluicectl(const dfix_t *f, const char *const *args, const char *const 
 
 void dfix_vault_put(dfix_t *f, const char *name, const char *vendor, const char *secret)
 {
-    const char *args[] = {"vault", "put", "--config", f->config, "--org", "acme", "--name", name, "--vendor", vendor,
-                          NULL};
+    const char *args[] = {"vault",  "put", "--config", f->config, "--org", "acme",
+                          "--name", name,  "--vendor", vendor,    NULL};
     sluice_th_output_t out;
     dfix_sluicectl(f, args, f->env, secret, &out);
     if (!sluice_th_exited_with(out.wstatus, 0)) {

@@ -26,22 +26,22 @@
 typedef struct dstub {
     char name[32];
     int port;
-    char url[128];          /* https://127.0.0.1:<port> */
-    char log[PATH_MAX];     /* JSON lines, one per request */
+    char url[128];      /* https://127.0.0.1:<port> */
+    char log[PATH_MAX]; /* JSON lines, one per request */
     sluice_th_proc_t *proc;
 } dstub_t;
 
 typedef struct dfix {
     sluice_th_kafka_t kafka;
-    const char *bootstrap;  /* kafka.bootstrap, or an external one (dfix_use_kafka) */
+    const char *bootstrap; /* kafka.bootstrap, or an external one (dfix_use_kafka) */
     sluice_th_pg_t pg;
-    char certs[PATH_MAX];   /* ca.crt, server.crt, server.key of the test CA */
+    char certs[PATH_MAX]; /* ca.crt, server.crt, server.key of the test CA */
     char ca[PATH_MAX + 16];
     char config[PATH_MAX];
     int metrics_port;
-    int pg_port;            /* fixed before PostgreSQL starts, so a config can name it first */
+    int pg_port; /* fixed before PostgreSQL starts, so a config can name it first */
     sluice_th_proc_t *worker;
-    const char *env[16];    /* the worker's extra environment (ENCRYPTION_KEY=...) */
+    const char *env[16]; /* the worker's extra environment (ENCRYPTION_KEY=...) */
 } dfix_t;
 
 /* Creates the certificates and picks ports; starts the dev Kafka (args: dev-kafka options, may

@@ -224,7 +224,8 @@ static void test_retries_exhausted(void **state)
 static void test_untrusted_certificate(void **state)
 {
     (void)state;
-    produce_one("rtls", dfix_now_ms(), "{\"context\":{\"userAgent\":\"UA\",\"consent\":{\"categories\":[\"tls-test\"]}}}");
+    produce_one("rtls", dfix_now_ms(),
+                "{\"context\":{\"userAgent\":\"UA\",\"consent\":{\"categories\":[\"tls-test\"]}}}");
     json_t *dlq = wait_dlq("webhook", 1, 30000);
     assert_int_equal(json_array_size(dlq), 1);
     json_t *d = json_array_get(dlq, 0);
@@ -274,8 +275,8 @@ static void test_replay(void **state)
 
     /* Replayed to the integration that failed: Meta (now answering 200) gets r400 and r503 again;
      * GA4, which had delivered r400, does not. */
-    const char *replay[] = {"dlq", "replay", "--config", F.config, "--vendor", "meta", "--since", "1h", "--to-vendor",
-                            NULL};
+    const char *replay[] = {"dlq",  "replay",  "--config", F.config,      "--vendor",
+                            "meta", "--since", "1h",       "--to-vendor", NULL};
     dfix_sluicectl(&F, replay, NULL, NULL, &out);
     if (!sluice_th_exited_with(out.wstatus, 0))
         print_error("replay: %s\n", out.errout);
@@ -313,14 +314,10 @@ static void test_replay(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_500_retried_then_delivered),
-        cmocka_unit_test(test_429_retry_after),
-        cmocka_unit_test(test_400_dead_lettered),
-        cmocka_unit_test(test_timeout_retried),
-        cmocka_unit_test(test_retries_exhausted),
-        cmocka_unit_test(test_untrusted_certificate),
-        cmocka_unit_test(test_too_old_for_meta),
-        cmocka_unit_test(test_replay),
+        cmocka_unit_test(test_500_retried_then_delivered), cmocka_unit_test(test_429_retry_after),
+        cmocka_unit_test(test_400_dead_lettered),          cmocka_unit_test(test_timeout_retried),
+        cmocka_unit_test(test_retries_exhausted),          cmocka_unit_test(test_untrusted_certificate),
+        cmocka_unit_test(test_too_old_for_meta),           cmocka_unit_test(test_replay),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -21,7 +21,7 @@
 #include "tests/integration/deliver_fix.h"
 
 /* ~2.4 KB each: 10,000 stay well inside the dev broker's 5 MB per partition (PLATFORM.md §3). */
-#define EVENTS 10000
+#define EVENTS   10000
 #define VISITORS 200
 
 static dfix_t F;
@@ -98,8 +98,8 @@ static void run(const char *vendor, const dstub_t *stub, const char *array)
     if (delivered < EVENTS)
         print_error("%s: %.0f of %d delivered after %.1f s\n", vendor, delivered, EVENTS, elapsed);
     assert_true(delivered >= EVENTS);
-    print_message("throughput %-8s %6.0f events/s  (%d events in %.2f s, %.0f requests, %.1f events/request)\n",
-                  vendor, EVENTS / elapsed, EVENTS, elapsed, requests, EVENTS / requests);
+    print_message("throughput %-8s %6.0f events/s  (%d events in %.2f s, %.0f requests, %.1f events/request)\n", vendor,
+                  EVENTS / elapsed, EVENTS, elapsed, requests, EVENTS / requests);
     /* The stub agrees: every event id arrived. */
     json_t *reqs = dfix_requests(stub);
     size_t events = 0;

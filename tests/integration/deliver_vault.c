@@ -61,8 +61,8 @@ static void run(const char *const *args, const char *const *env, const char *inp
 {
     dfix_sluicectl(&F, args, env, input, out);
     if (!sluice_th_exited_with(out->wstatus, want_exit))
-        print_error("sluicectl %s %s: exit %d\nstdout: %s\nstderr: %s\n", args[0], args[1], out->wstatus >> 8,
-                    out->out, out->errout);
+        print_error("sluicectl %s %s: exit %d\nstdout: %s\nstderr: %s\n", args[0], args[1], out->wstatus >> 8, out->out,
+                    out->errout);
     assert_true(sluice_th_exited_with(out->wstatus, want_exit));
 }
 
@@ -82,8 +82,8 @@ static void test_put_list_delete(void **state)
 {
     (void)state;
     sluice_th_output_t out;
-    const char *put[] = {"vault", "put", "--config", F.config, "--org", "acme", "--name", "meta", "--vendor", "meta",
-                         NULL};
+    const char *put[] = {"vault",  "put",  "--config", F.config, "--org", "acme",
+                         "--name", "meta", "--vendor", "meta",   NULL};
     run(put, user_env, "{\"access_token\":\"" TOKEN "\"}\n", 0, &out);
     assert_non_null(strstr(out.out, "stored credentials 'meta' (meta) of org 'acme' under key id 1"));
     assert_null(strstr(out.out, TOKEN));
@@ -128,8 +128,8 @@ static void test_put_list_delete(void **state)
     assert_null(strstr(out.out, TOKEN));
     sluice_th_output_dispose(&out);
 
-    const char *del[] = {"vault", "delete", "--config", F.config, "--org", "acme", "--name", "meta", "--vendor", "meta",
-                         NULL};
+    const char *del[] = {"vault",  "delete", "--config", F.config, "--org", "acme",
+                         "--name", "meta",   "--vendor", "meta",   NULL};
     run(del, nokey, NULL, 0, &out);
     assert_non_null(strstr(out.out, "deleted"));
     sluice_th_output_dispose(&out);
@@ -161,7 +161,8 @@ static void test_secret_checks(void **state)
 {
     (void)state;
     sluice_th_output_t out;
-    const char *put[] = {"vault", "put", "--config", F.config, "--org", "acme", "--name", "ga4", "--vendor", "ga4", NULL};
+    const char *put[] = {"vault",  "put", "--config", F.config, "--org", "acme",
+                         "--name", "ga4", "--vendor", "ga4",    NULL};
     run(put, user_env, "{\"measurement_secret\":\"abc123\"}", 1, &out);
     assert_non_null(strstr(out.errout, "unknown member 'measurement_secret'"));
     assert_null(strstr(out.errout, "abc123"));
@@ -184,21 +185,21 @@ static void test_secret_checks(void **state)
     FILE *fp = fopen(path, "w");
     fputs("{\"api_secret\":\"from-a-file\"}\n", fp);
     fclose(fp);
-    const char *put_file[] = {"vault", "put", "--config", F.config, "--org", "acme", "--name", "ga4", "--vendor",
-                              "ga4", "--file", path, NULL};
+    const char *put_file[] = {"vault", "put",      "--config", F.config, "--org", "acme", "--name",
+                              "ga4",   "--vendor", "ga4",      "--file", path,    NULL};
     run(put_file, user_env, NULL, 0, &out);
     sluice_th_output_dispose(&out);
-    const char *put_argv[] = {"vault", "put", "--config", F.config, "--org", "acme", "--name", "ga4", "--vendor",
-                              "ga4", "--secret", "x", NULL};
+    const char *put_argv[] = {"vault", "put",      "--config", F.config,   "--org", "acme", "--name",
+                              "ga4",   "--vendor", "ga4",      "--secret", "x",     NULL};
     run(put_argv, user_env, NULL, 2, &out);
     sluice_th_output_dispose(&out);
-    const char *bad_vendor[] = {"vault", "put", "--config", F.config, "--org", "acme", "--name", "x", "--vendor",
-                                "myspace", NULL};
+    const char *bad_vendor[] = {"vault",  "put", "--config", F.config,  "--org", "acme",
+                                "--name", "x",   "--vendor", "myspace", NULL};
     run(bad_vendor, user_env, "{}", 2, &out);
     assert_non_null(strstr(out.errout, "unknown vendor 'myspace'"));
     sluice_th_output_dispose(&out);
-    const char *bad_org[] = {"vault", "put", "--config", F.config, "--org", "globex", "--name", "x", "--vendor", "meta",
-                             NULL};
+    const char *bad_org[] = {"vault",  "put", "--config", F.config, "--org", "globex",
+                             "--name", "x",   "--vendor", "meta",   NULL};
     run(bad_org, user_env, "{\"access_token\":\"t\"}", 1, &out);
     assert_non_null(strstr(out.errout, "org 'globex' is not in"));
     sluice_th_output_dispose(&out);
@@ -209,12 +210,12 @@ static void test_swapped_rows_refuse(void **state)
 {
     (void)state;
     sluice_th_output_t out;
-    const char *put_a[] = {"vault", "put", "--config", F.config, "--org", "acme", "--name", "meta", "--vendor", "meta",
-                           NULL};
+    const char *put_a[] = {"vault",  "put",  "--config", F.config, "--org", "acme",
+                           "--name", "meta", "--vendor", "meta",   NULL};
     run(put_a, user_env, "{\"access_token\":\"token-A\"}", 0, &out);
     sluice_th_output_dispose(&out);
-    const char *put_b[] = {"vault", "put", "--config", F.config, "--org", "acme", "--name", "ga4", "--vendor", "ga4",
-                           NULL};
+    const char *put_b[] = {"vault",  "put", "--config", F.config, "--org", "acme",
+                           "--name", "ga4", "--vendor", "ga4",    NULL};
     run(put_b, user_env, "{\"api_secret\":\"secret-B\"}", 0, &out);
     sluice_th_output_dispose(&out);
 
@@ -256,8 +257,8 @@ static void test_rotate(void **state)
     sluice_th_output_t out;
     const char *names[] = {"r1", "r2", "r3"};
     for (int i = 0; i < 3; i++) {
-        const char *put[] = {"vault", "put", "--config", F.config, "--org", "acme", "--name", names[i], "--vendor",
-                             "tiktok", NULL};
+        const char *put[] = {"vault",  "put",    "--config", F.config, "--org", "acme",
+                             "--name", names[i], "--vendor", "tiktok", NULL};
         run(put, user_env, "{\"access_token\":\"rotate-me\"}", 0, &out);
         sluice_th_output_dispose(&out);
     }
@@ -309,8 +310,8 @@ static void test_encryption_key_errors(void **state)
 {
     (void)state;
     sluice_th_output_t out;
-    const char *put[] = {"vault", "put", "--config", F.config, "--org", "acme", "--name", "meta", "--vendor", "meta",
-                         NULL};
+    const char *put[] = {"vault",  "put",  "--config", F.config, "--org", "acme",
+                         "--name", "meta", "--vendor", "meta",   NULL};
     run(put, NULL, "{\"access_token\":\"t\"}", 1, &out);
     assert_non_null(strstr(out.errout, "ENCRYPTION_KEY"));
     sluice_th_output_dispose(&out);
@@ -374,8 +375,8 @@ static void test_migrations(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_put_list_delete),  cmocka_unit_test(test_secret_checks),
-        cmocka_unit_test(test_swapped_rows_refuse), cmocka_unit_test(test_rotate),
+        cmocka_unit_test(test_put_list_delete),       cmocka_unit_test(test_secret_checks),
+        cmocka_unit_test(test_swapped_rows_refuse),   cmocka_unit_test(test_rotate),
         cmocka_unit_test(test_encryption_key_errors), cmocka_unit_test(test_migrations),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

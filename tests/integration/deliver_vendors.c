@@ -34,17 +34,18 @@ static int setup(void **state)
     dfix_stub(&F, &HOOK, "hook", NULL, NULL);
     dfix_stub(&F, &HOOK2, "hook2", NULL, NULL);
     char integrations[4096];
-    snprintf(integrations, sizeof(integrations),
-             "      - {name: meta, vendor: meta, pixel_id: \"1234567890\", base_url: \"%s\", batch: {max_wait_ms: 200}}\n"
-             "      - {name: ga4, vendor: ga4, measurement_id: G-TEST123, base_url: \"%s\", batch: {max_wait_ms: 2000}}\n"
-             "      - {name: tiktok, vendor: tiktok, pixel_code: CABC123, base_url: \"%s\", batch: {max_wait_ms: 200}}\n"
-             "      - {name: hook, vendor: webhook, url: \"%s/in\", sign: true, headers: {X-Team: growth},\n"
-             "         batch: {max_wait_ms: 200}}\n"
-             "      - {name: purchases, vendor: webhook, url: \"%s/purchases\", events: [Order Completed],\n"
-             "         consent: marketing, batch: {max_events: 1}}\n"
-             "      - {name: pages, vendor: webhook, url: \"%s/pages\", types: [page], batch: {max_events: 1}}\n"
-             "      - {name: off, vendor: webhook, url: \"%s/off\", enabled: false}\n",
-             META.url, GA4.url, TIKTOK.url, HOOK.url, HOOK2.url, HOOK2.url, HOOK2.url);
+    snprintf(
+        integrations, sizeof(integrations),
+        "      - {name: meta, vendor: meta, pixel_id: \"1234567890\", base_url: \"%s\", batch: {max_wait_ms: 200}}\n"
+        "      - {name: ga4, vendor: ga4, measurement_id: G-TEST123, base_url: \"%s\", batch: {max_wait_ms: 2000}}\n"
+        "      - {name: tiktok, vendor: tiktok, pixel_code: CABC123, base_url: \"%s\", batch: {max_wait_ms: 200}}\n"
+        "      - {name: hook, vendor: webhook, url: \"%s/in\", sign: true, headers: {X-Team: growth},\n"
+        "         batch: {max_wait_ms: 200}}\n"
+        "      - {name: purchases, vendor: webhook, url: \"%s/purchases\", events: [Order Completed],\n"
+        "         consent: marketing, batch: {max_events: 1}}\n"
+        "      - {name: pages, vendor: webhook, url: \"%s/pages\", types: [page], batch: {max_events: 1}}\n"
+        "      - {name: off, vendor: webhook, url: \"%s/off\", enabled: false}\n",
+        META.url, GA4.url, TIKTOK.url, HOOK.url, HOOK2.url, HOOK2.url, HOOK2.url);
     dfix_write_config(&F, integrations, NULL);
     dfix_vault_put(&F, "meta", "meta", "{\"access_token\":\"tok-meta/1+2\"}");
     dfix_vault_put(&F, "ga4", "ga4", "{\"api_secret\":\"sec-ga4\"}");
@@ -245,8 +246,9 @@ static void test_filters(void **state)
     int64_t now = dfix_now_ms();
     char *envs[5] = {
         dfix_envelope("f-purchase-consented", now, NULL),
-        dfix_envelope("f-purchase-no-marketing", now, "{\"context\":{\"userAgent\":\"UA\",\"consent\":"
-                                                      "{\"categories\":[\"analytics\"]}}}"),
+        dfix_envelope("f-purchase-no-marketing", now,
+                      "{\"context\":{\"userAgent\":\"UA\",\"consent\":"
+                      "{\"categories\":[\"analytics\"]}}}"),
         dfix_envelope("f-viewed", now, "{\"event\":\"Product Viewed\"}"),
         dfix_envelope("f-page", now, "{\"type\":\"page\",\"name\":\"Home\",\"event\":null}"),
         dfix_envelope("f-identify", now, "{\"type\":\"identify\",\"event\":null}"),
@@ -379,8 +381,8 @@ static void test_sigterm_commits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exact_requests), cmocka_unit_test(test_ga4_batches_of_25),
-        cmocka_unit_test(test_filters),        cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_exact_requests),   cmocka_unit_test(test_ga4_batches_of_25),
+        cmocka_unit_test(test_filters),          cmocka_unit_test(test_metrics),
         cmocka_unit_test(test_vendor_check_ga4), cmocka_unit_test(test_sigterm_commits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -38,8 +38,9 @@ static int stub_start(demo_stub_t *st, const char *print_to, sluice_err_t *err)
         return -1;
     snprintf(port, sizeof(port), "%d", st->port);
     snprintf(bin, sizeof(bin), "%s/tests/stubs/sluice-vendor-stub", sluice_th_build_dir());
-    const char *argv[] = {bin, "--port", port, "--cert", cert, "--key", key, "--log", st->log, "--name", st->name,
-                          "--print-bodies", "--print-to", print_to, "--ready-file", ready, NULL};
+    const char *argv[] = {bin,          "--port", port,           "--cert", cert,     "--key",
+                          key,          "--log",  st->log,        "--name", st->name, "--print-bodies",
+                          "--print-to", print_to, "--ready-file", ready,    NULL};
     snprintf(name, sizeof(name), "stub-%s", st->name);
     if ((st->proc = sluice_th_spawn(name, argv, NULL, err)) == NULL)
         return -1;
@@ -97,8 +98,8 @@ static int vault_put(const char *name, const char *vendor, const char *secret, s
 {
     char bin[PATH_MAX];
     snprintf(bin, sizeof(bin), "%s/tools/sluicectl", sluice_th_build_dir());
-    const char *argv[] = {bin, "vault", "put", "--config", D.config, "--org", "acme", "--name", name, "--vendor",
-                          vendor, NULL};
+    const char *argv[] = {bin,    "vault",  "put", "--config", D.config, "--org",
+                          "acme", "--name", name,  "--vendor", vendor,   NULL};
     sluice_th_output_t out = {0};
     if (sluice_th_run(argv, secret, strlen(secret), 60000, &out, err) != 0)
         return -1;
@@ -114,7 +115,8 @@ int sluice_demo_deliver_start(const char *kafka_bootstrap, const char *database_
     const char *ca = getenv("SLUICE_DEMO_CA");
     if (ca == NULL || getenv("ENCRYPTION_KEY") == NULL)
         return sluice_err_set(err, "--deliver needs SLUICE_DEMO_CA and ENCRYPTION_KEY (scripts/demo.sh sets them)");
-    if ((D.metrics_port = sluice_th_free_port(err)) < 0 || sluice_th_path(D.config, sizeof(D.config), "deliver.yaml", err) != 0)
+    if ((D.metrics_port = sluice_th_free_port(err)) < 0 ||
+        sluice_th_path(D.config, sizeof(D.config), "deliver.yaml", err) != 0)
         return -1;
     FILE *f = fopen(D.config, "w");
     if (f == NULL)

@@ -43,9 +43,9 @@
 #define MAX_PLAN 256
 
 typedef struct answer {
-    int status;        /* 0 = hang */
-    int retry_after;   /* seconds; -1 none */
-    int retry_date;    /* Retry-After as an HTTP date */
+    int status;      /* 0 = hang */
+    int retry_after; /* seconds; -1 none */
+    int retry_date;  /* Retry-After as an HTTP date */
     int delay_ms;
 } answer_t;
 
@@ -187,8 +187,8 @@ static void record(h2o_req_t *req)
         snprintf(name, sizeof(name), "%.*s", (int)h->name->len, h->name->base);
         json_object_set_new(headers, name, json_stringn(h->value.base, h->value.len));
     }
-    json_t *line = json_pack("{s:I,s:s%,s:s%,s:s%,s:o,s:s%,s:s}", "ts_ms", (json_int_t)ms, "method",
-                             req->method.base, req->method.len, "path", req->path.base, plen, "query",
+    json_t *line = json_pack("{s:I,s:s%,s:s%,s:s%,s:o,s:s%,s:s}", "ts_ms", (json_int_t)ms, "method", req->method.base,
+                             req->method.len, "path", req->path.base, plen, "query",
                              req->path.base + plen + (plen < req->path.len ? 1 : 0),
                              plen < req->path.len ? req->path.len - plen - 1 : (size_t)0, "headers", headers, "body",
                              req->entity.base ? req->entity.base : "", req->entity.base ? req->entity.len : (size_t)0,
@@ -214,7 +214,7 @@ static void record(h2o_req_t *req)
         if (json_is_array(arr))
             events = (int)json_array_size(arr);
         fprintf(S.out, "[%s] %.*s %.*s%s: %d event(s)\n", S.name, (int)req->method.len, req->method.base, (int)plen,
-               req->path.base, plen < req->path.len ? "?<query>" : "", events < 0 ? 1 : events);
+                req->path.base, plen < req->path.len ? "?<query>" : "", events < 0 ? 1 : events);
         if (S.print_bodies && body != NULL) {
             char *pretty = json_dumps(body, JSON_INDENT(2));
             if (pretty != NULL)
@@ -240,8 +240,8 @@ static void send_answer(h2o_req_t *req, const answer_t *a)
         else if (ends_with(path, plen, "/mp/collect"))
             status = 204;
         else if (ends_with(path, plen, "/events"))
-            out = json_pack("{s:I,s:[],s:s}", "events_received", (json_int_t)json_array_size(json_object_get(in, "data")),
-                            "messages", "fbtrace_id", "stub");
+            out = json_pack("{s:I,s:[],s:s}", "events_received",
+                            (json_int_t)json_array_size(json_object_get(in, "data")), "messages", "fbtrace_id", "stub");
         else if (ends_with(path, plen, "/event/track/"))
             out = json_pack("{s:i,s:s,s:s}", "code", 0, "message", "OK", "request_id", "stub");
         else
@@ -291,14 +291,14 @@ typedef struct delayed_ref delayed_ref_t;
 typedef struct delayed {
     h2o_timeout_t timeout;
     h2o_timeout_entry_t entry;
-    h2o_req_t *req;      /* NULL once the request is gone */
-    delayed_ref_t *ref;  /* its back-pointer in the request's pool, NULL once the request is gone */
+    h2o_req_t *req;     /* NULL once the request is gone */
+    delayed_ref_t *ref; /* its back-pointer in the request's pool, NULL once the request is gone */
     answer_t answer;
     int fired;
 } delayed_t;
 
 struct delayed_ref {
-    delayed_t *d;        /* NULL once the answer was sent (d may be freed after that) */
+    delayed_t *d; /* NULL once the answer was sent (d may be freed after that) */
 };
 
 static void on_req_gone(void *p)

@@ -21,7 +21,7 @@ static void test_ttl(void **state)
     assert_non_null(got);
     assert_string_equal(json_string_value(json_object_get(got, "access_token")), "one");
     assert_ptr_equal(sluice_credcache_get(c, "acme", "meta", "meta", 1000 + 299999), got);
-    assert_null(sluice_credcache_get(c, "acme", "meta", "tiktok", 2000)); /* vendor is part of the key */
+    assert_null(sluice_credcache_get(c, "acme", "meta", "tiktok", 2000));        /* vendor is part of the key */
     assert_null(sluice_credcache_get(c, "acme", "meta", "meta", 1000 + 300000)); /* expired: dropped on read */
     assert_int_equal(sluice_credcache_size(c), 0);
 

@@ -30,8 +30,14 @@ static void test_time(void **state)
     assert_int_equal(t, VFIX_RECEIVED_MS);
     assert_int_equal(sluice_time_parse_ms("1970-01-01T00:00:00Z", &t), 0);
     assert_int_equal(t, 0);
-    const char *bad[] = {"2026-11-23T14:41:50",  "2026-11-23",           "2026-04-31T00:00:00Z", "2026-13-01T00:00:00Z",
-                         "2026-11-23T24:00:00Z", "2026-11-23T14:41:50.Z", "yesterday",            "",
+    const char *bad[] = {"2026-11-23T14:41:50",
+                         "2026-11-23",
+                         "2026-04-31T00:00:00Z",
+                         "2026-13-01T00:00:00Z",
+                         "2026-11-23T24:00:00Z",
+                         "2026-11-23T14:41:50.Z",
+                         "yesterday",
+                         "",
                          "2026-11-23T14:41:50Zjunk"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (sluice_time_parse_ms(bad[i], &t) == 0)
@@ -46,8 +52,11 @@ static void test_parse_errors(void **state)
     (void)state;
     sluice_envelope_t e;
     sluice_err_t err = {{0}};
-    const char *bad[] = {"not json", "[1]", "{\"v\":2,\"org\":\"a\",\"event\":{\"type\":\"track\"}}",
-                         "{\"v\":1,\"event\":{\"type\":\"track\"}}", "{\"v\":1,\"org\":\"a\",\"event\":{}}",
+    const char *bad[] = {"not json",
+                         "[1]",
+                         "{\"v\":2,\"org\":\"a\",\"event\":{\"type\":\"track\"}}",
+                         "{\"v\":1,\"event\":{\"type\":\"track\"}}",
+                         "{\"v\":1,\"org\":\"a\",\"event\":{}}",
                          "{\"v\":1,\"org\":\"a\",\"org\":\"b\",\"event\":{\"type\":\"track\"}}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(sluice_envelope_parse(&e, bad[i], strlen(bad[i]), &err), -1);

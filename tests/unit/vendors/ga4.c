@@ -150,8 +150,9 @@ static void test_limits(void **state)
 {
     (void)state;
     char edit[16384];
-    int n = snprintf(edit, sizeof(edit), "{\"event\":\"9 Lives: a very long custom event name that goes on and on\","
-                                         "\"properties\":{\"long\":\"");
+    int n = snprintf(edit, sizeof(edit),
+                     "{\"event\":\"9 Lives: a very long custom event name that goes on and on\","
+                     "\"properties\":{\"long\":\"");
     for (int i = 0; i < 150; i++)
         edit[n++] = (char)('a' + i % 26);
     n += snprintf(edit + n, sizeof(edit) - (size_t)n, "\",\"nested\":{\"x\":1},\"hashed\":\"%s\",\"flag\":true",

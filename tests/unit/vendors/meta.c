@@ -229,10 +229,14 @@ static void test_classify(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden_request),    cmocka_unit_test(test_batch_and_test_event_code),
-        cmocka_unit_test(test_seven_days),        cmocka_unit_test(test_types),
-        cmocka_unit_test(test_raw_pii_never_sent), cmocka_unit_test(test_fbc_from_click_id),
-        cmocka_unit_test(test_user_agent_required), cmocka_unit_test(test_missing_token),
+        cmocka_unit_test(test_golden_request),
+        cmocka_unit_test(test_batch_and_test_event_code),
+        cmocka_unit_test(test_seven_days),
+        cmocka_unit_test(test_types),
+        cmocka_unit_test(test_raw_pii_never_sent),
+        cmocka_unit_test(test_fbc_from_click_id),
+        cmocka_unit_test(test_user_agent_required),
+        cmocka_unit_test(test_missing_token),
         cmocka_unit_test(test_classify),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -88,7 +88,9 @@ static void test_shuffled(void **state)
         sluice_tracker_done(&t, seq[order[k]]);
         while (first_open < N && done[first_open])
             first_open++;
-        int64_t want = first_open == 0 ? -1 : first_open == N ? 1000 + 2 * (N - 1) + 1 : 1000 + 2 * (first_open - 1) + 1;
+        int64_t want = first_open == 0   ? -1
+                       : first_open == N ? 1000 + 2 * (N - 1) + 1
+                                         : 1000 + 2 * (first_open - 1) + 1;
         assert_int_equal(sluice_tracker_commit_offset(&t), want);
         assert_int_equal(sluice_tracker_pending(&t), (size_t)(N - first_open));
     }

@@ -53,8 +53,7 @@ static void test_check_secret(void **state)
     const char *wh = "{\"secret\":\"k\"}";
     assert_int_equal(sluice_vendor_check_secret(&sluice_vendor_webhook, wh, strlen(wh), &err), 0);
 
-    expect_bad(&sluice_vendor_meta, "{\"acess_token\":\"EAAB-live-1\"}", "unknown member 'acess_token'",
-               "EAAB-live-1");
+    expect_bad(&sluice_vendor_meta, "{\"acess_token\":\"EAAB-live-1\"}", "unknown member 'acess_token'", "EAAB-live-1");
     expect_bad(&sluice_vendor_meta, "{}", "lacks 'access_token'", NULL);
     expect_bad(&sluice_vendor_ga4, "{\"access_token\":\"x\"}", "ga4 expects: api_secret", NULL);
     expect_bad(&sluice_vendor_tiktok, "{\"access_token\":\"\"}", "non-empty string", NULL);
@@ -107,9 +106,8 @@ static void test_classify_http(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_registry),        cmocka_unit_test(test_check_secret),
-        cmocka_unit_test(test_url),             cmocka_unit_test(test_standard_events),
-        cmocka_unit_test(test_classify_http),
+        cmocka_unit_test(test_registry),        cmocka_unit_test(test_check_secret),  cmocka_unit_test(test_url),
+        cmocka_unit_test(test_standard_events), cmocka_unit_test(test_classify_http),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

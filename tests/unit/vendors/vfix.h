@@ -14,7 +14,7 @@
 
 /* receivedAt of the reference envelope, and "now" one minute later. */
 #define VFIX_RECEIVED_MS 1795444910525LL
-#define VFIX_NOW_MS (VFIX_RECEIVED_MS + 60000)
+#define VFIX_NOW_MS      (VFIX_RECEIVED_MS + 60000)
 
 /* The config of tests/unit/vendors (integrations meta, meta-test, ga4, tiktok, hook, hook1).
  * Fails the test when it does not load. Caller frees with sluice_config_free. */
