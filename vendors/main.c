@@ -30,7 +30,7 @@ static void usage(FILE *out)
             "Consumes the events topic in one consumer group per vendor (sluice-deliver-<vendor>) and delivers\n"
             "every event to the org's enabled integrations, with retries and a dead-letter topic.\n\n"
             "  --config FILE   the sluice YAML config (see docs/config.md)\n"
-            "  --vendor V      deliver for one vendor only: %s\n"
+            "  --vendor V      deliver for one vendor only (%s)\n"
             "  --help          this text\n"
             "  --version       print the version\n\n"
             "environment: ENCRYPTION_KEY (64 hex characters; opens the vault), SLUICE_KEY_ID, SLUICE_KEYRING,\n"

@@ -35,12 +35,13 @@ const sluice_vendor_ops_t *sluice_vendor_find(const char *name)
 
 const char *sluice_vendor_names(void)
 {
+    /* ", meta, ga4, ..." built by the preprocessor; the first separator is skipped. */
     static const char names[] =
-#define SLUICE_VENDOR_DEF(KIND, name) #name " "
+#define SLUICE_VENDOR_DEF(KIND, name) ", " #name
 #include "vendors/vendors.def"
 #undef SLUICE_VENDOR_DEF
         ;
-    return names;
+    return names + 2;
 }
 
 void sluice_vendor_item_dispose(sluice_vendor_item_t *item)
