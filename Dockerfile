@@ -1,6 +1,14 @@
-# sluice: multi-stage image. The build stage compiles with the same CMake as `make`; the
-# runtime stage carries only the shared libraries, the three binaries, the built-in masking
-# plugins and the example config, and runs as an unprivileged user.
+# sluice: multi-stage image. The build stage compiles with the same CMake as `make` (the JS tag
+# is committed prebuilt, so no npm is needed); the runtime stage carries only the shared
+# libraries, the three binaries, the built-in masking plugins, the plugin SDK files and the
+# example config, and runs as an unprivileged user.
+#
+#   docker build -t sluice .
+#   docker run --rm -p 8443:8443 -v /etc/sluice/tls:/tls:ro \
+#     -e SLUICE_TLS_CERT=/tls/server.crt -e SLUICE_TLS_KEY=/tls/server.key \
+#     -e SLUICE_HTTPS_LISTEN=0.0.0.0:8443 -e SLUICE_KAFKA_BROKERS=kafka:9092 \
+#     -e SLUICE_REDIS_URL=redis://redis:6379 -e ENCRYPTION_KEY=... -e ACME_WEB_WRITE_KEY=... sluice
+#   docker run --rm --entrypoint sluice-deliver -e SLUICE_DATABASE_URL=... sluice --config /etc/sluice/acme.yaml
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
@@ -10,7 +18,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DSLUICE_BUILD_TESTS=OFF -DCMAKE_INSTALL_PREFIX=/usr \
+# A fixed libdir so the plugin directory does not depend on the architecture's multiarch path.
+RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DSLUICE_BUILD_TESTS=OFF \
+      -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_INSTALL_LIBDIR=lib \
  && cmake --build /build -j"$(nproc)" \
  && DESTDIR=/out cmake --install /build \
  && mkdir -p /out/etc/sluice \
@@ -22,12 +32,16 @@ RUN apt-get update \
       ca-certificates libh2o-evloop0.13 libssl3 librdkafka1 libhiredis0.14 libjansson4 libyaml-0-2 \
       libcurl4 libpq5 zlib1g \
  && rm -rf /var/lib/apt/lists/* \
- && groupadd --system sluice && useradd --system --gid sluice --home-dir /var/lib/sluice --shell /usr/sbin/nologin sluice \
+ && groupadd --system sluice \
+ && useradd --system --gid sluice --home-dir /var/lib/sluice --shell /usr/sbin/nologin sluice \
  && mkdir -p /var/lib/sluice /var/log/sluice && chown sluice:sluice /var/lib/sluice /var/log/sluice
 COPY --from=build /out/ /
+# The example config names paths of the source tree (certificates, plugins, audit log) relative
+# to itself; in the image these variables say where things are instead.
+ENV SLUICE_PLUGIN_DIR=/usr/lib/sluice/plugins
 USER sluice
 WORKDIR /var/lib/sluice
-# HTTPS ingestion and Prometheus metrics (see docs/config.md; SLUICE_* variables override the file).
-EXPOSE 8443 9464
+# HTTPS ingestion, gateway metrics, worker metrics (docs/config.md; SLUICE_* variables override the file).
+EXPOSE 8443 9464 9465
 ENTRYPOINT ["/usr/bin/sluice-gateway"]
 CMD ["--config", "/etc/sluice/acme.yaml"]
