@@ -14,13 +14,11 @@ typedef struct wbuf {
     int oom;
 } wbuf_t;
 
-static int reserve(wbuf_t *b, size_t n)
+static int grow(wbuf_t *b, size_t n)
 {
     if (b->oom)
         return -1;
-    if (b->len + n + 1 <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 1024;
+    size_t cap = b->cap ? b->cap : 2048;
     while (cap < b->len + n + 1)
         cap *= 2;
     char *np = realloc(b->p, cap);
@@ -33,7 +31,13 @@ static int reserve(wbuf_t *b, size_t n)
     return 0;
 }
 
-static void put(wbuf_t *b, const char *s, size_t n)
+/* Room for n more bytes and the final NUL; the common case is one comparison. */
+static inline int reserve(wbuf_t *b, size_t n)
+{
+    return b->len + n + 1 <= b->cap ? 0 : grow(b, n);
+}
+
+static inline void put(wbuf_t *b, const char *s, size_t n)
 {
     if (reserve(b, n) == 0) {
         memcpy(b->p + b->len, s, n);
@@ -43,32 +47,44 @@ static void put(wbuf_t *b, const char *s, size_t n)
 
 #define PUTLIT(b, lit) put((b), (lit), sizeof(lit) - 1)
 
+/* 1 for the bytes a JSON string must escape: control characters, quote, backslash. */
+static const unsigned char escape_byte[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+};
+
+static void put_escape(wbuf_t *b, unsigned char c)
+{
+    static const char hex[] = "0123456789ABCDEF"; /* jansson writes \u001F */
+    switch (c) {
+    case '"': PUTLIT(b, "\\\""); break;
+    case '\\': PUTLIT(b, "\\\\"); break;
+    case '\b': PUTLIT(b, "\\b"); break;
+    case '\f': PUTLIT(b, "\\f"); break;
+    case '\n': PUTLIT(b, "\\n"); break;
+    case '\r': PUTLIT(b, "\\r"); break;
+    case '\t': PUTLIT(b, "\\t"); break;
+    default: {
+        char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+        put(b, u, 6);
+    }
+    }
+}
+
 static void put_string(wbuf_t *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789ABCDEF"; /* jansson writes \\u001F */
+    const unsigned char *u = (const unsigned char *)s;
     if (reserve(b, n + 2) != 0)
         return;
     b->p[b->len++] = '"';
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
+        if (!escape_byte[u[i]])
             continue;
         put(b, s + run, i - run);
+        put_escape(b, u[i]);
         run = i + 1;
-        switch (c) {
-        case '"': PUTLIT(b, "\\\""); break;
-        case '\\': PUTLIT(b, "\\\\"); break;
-        case '\b': PUTLIT(b, "\\b"); break;
-        case '\f': PUTLIT(b, "\\f"); break;
-        case '\n': PUTLIT(b, "\\n"); break;
-        case '\r': PUTLIT(b, "\\r"); break;
-        case '\t': PUTLIT(b, "\\t"); break;
-        default: {
-            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            put(b, u, 6);
-        }
-        }
     }
     put(b, s + run, n - run);
     put(b, "\"", 1);

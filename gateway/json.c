@@ -31,7 +31,8 @@ typedef struct parser {
     sluice_json_error_t *err;
     char *sbuf; /* unescaping buffer for strings that need it */
     size_t scap;
-    frame_t frames[MAX_FRAMES + 1];
+    int heap;   /* sbuf was malloc'd */
+    frame_t *frames; /* [max_depth + 2]: the members being read, for limit messages */
 } parser_t;
 
 static json_t *parse_value(parser_t *ps);
@@ -71,7 +72,7 @@ static void frame_path(parser_t *ps, char *out, size_t cap)
 {
     size_t n = 0;
     out[0] = '\0';
-    for (size_t d = 1; d <= ps->depth && d <= MAX_FRAMES; d++) {
+    for (size_t d = 1; d <= ps->depth; d++) {
         const frame_t *f = &ps->frames[d];
         char seg[32];
         const char *add;
@@ -168,16 +169,21 @@ static int hex4(const char *s, const char *end, unsigned *out)
     return 0;
 }
 
+/* The unescape buffer starts on the caller's stack (sluice_json_parse) and moves to the heap
+ * only for strings that do not fit; `heap` says which. */
 static int sbuf_reserve(parser_t *ps, size_t need)
 {
     if (need <= ps->scap)
         return 0;
-    size_t cap = ps->scap ? ps->scap : 256;
+    size_t cap = ps->scap * 2;
     while (cap < need)
         cap *= 2;
-    char *nb = realloc(ps->sbuf, cap);
+    char *nb = ps->heap ? realloc(ps->sbuf, cap) : malloc(cap);
     if (nb == NULL)
         return -1;
+    if (!ps->heap)
+        memcpy(nb, ps->sbuf, ps->scap);
+    ps->heap = 1;
     ps->sbuf = nb;
     ps->scap = cap;
     return 0;
@@ -343,12 +349,12 @@ static int enter(parser_t *ps)
     if (ps->depth + 1 > MAX_FRAMES)
         return syntax(ps, ps->p, "maximum parsing depth reached"), -1;
     ps->depth++;
-    ps->frames[ps->depth] = (frame_t){NULL, 0, 0};
     if (ps->depth > ps->max_depth) {
         ps->depth--; /* the path names the container that is one level too deep */
         limit(ps, SLUICE_JSON_DEPTH, "JSON nesting deeper than");
         return -1;
     }
+    ps->frames[ps->depth] = (frame_t){NULL, 0, 0};
     return 0;
 }
 
@@ -514,31 +520,32 @@ static json_t *parse_value(parser_t *ps)
 json_t *sluice_json_parse(const char *buf, size_t len, size_t max_depth, size_t max_string, sluice_json_error_t *err)
 {
     memset(err, 0, sizeof(*err));
-    parser_t *ps = malloc(sizeof(*ps));
-    if (ps == NULL) {
+    /* Request bodies are limited to a few dozen levels: their frames fit on the stack. */
+    parser_t ps = {.p = buf, .start = buf, .end = buf + len, .max_string = max_string, .err = err};
+    ps.max_depth = max_depth < MAX_FRAMES ? max_depth : MAX_FRAMES;
+    frame_t small[64];
+    ps.frames = ps.max_depth + 2 <= sizeof(small) / sizeof(small[0]) ? small : malloc((ps.max_depth + 2) * sizeof(frame_t));
+    if (ps.frames == NULL) {
         err->kind = SLUICE_JSON_SYNTAX;
         snprintf(err->message, sizeof(err->message), "out of memory");
         return NULL;
     }
-    ps->p = ps->start = buf;
-    ps->end = buf + len;
-    ps->max_depth = max_depth < MAX_FRAMES ? max_depth : MAX_FRAMES;
-    ps->max_string = max_string;
-    ps->depth = 0;
-    ps->err = err;
-    ps->sbuf = NULL;
-    ps->scap = 0;
-    skip_ws(ps);
-    json_t *v = parse_value(ps);
+    char sbuf[512];
+    ps.sbuf = sbuf;
+    ps.scap = sizeof(sbuf);
+    skip_ws(&ps);
+    json_t *v = parse_value(&ps);
     if (v != NULL) {
-        skip_ws(ps);
-        if (ps->p != ps->end) {
-            syntax(ps, ps->p, "end of input expected");
+        skip_ws(&ps);
+        if (ps.p != ps.end) {
+            syntax(&ps, ps.p, "end of input expected");
             json_decref(v);
             v = NULL;
         }
     }
-    free(ps->sbuf);
-    free(ps);
+    if (ps.heap)
+        free(ps.sbuf);
+    if (ps.frames != small)
+        free(ps.frames);
     return v;
 }
