@@ -24,9 +24,14 @@ static void fail_with(const char *what, const sluice_err_t *err)
 
 void gwfix_stack(gwfix_t *f)
 {
+    gwfix_stack_with(f, NULL);
+}
+
+void gwfix_stack_with(gwfix_t *f, const char *const *kafka_args)
+{
     sluice_err_t err = {{0}};
     memset(f, 0, sizeof(*f));
-    if (sluice_th_kafka_start(&f->kafka, NULL, &err) != 0)
+    if (sluice_th_kafka_start(&f->kafka, kafka_args, &err) != 0)
         fail_with("dev kafka", &err);
     int rport = sluice_th_free_port(&err);
     if (rport < 0 || sluice_th_redis_start(&f->redis, rport, &err) != 0)

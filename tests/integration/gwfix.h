@@ -32,6 +32,10 @@ typedef struct gwfix {
 /* Starts the dev broker and Redis, makes the certificates and picks free ports. */
 void gwfix_stack(gwfix_t *f);
 
+/* The same with more `sluicectl dev-kafka` options (NULL-terminated), e.g. more partitions for
+ * runs that keep more data than the mock broker holds per partition (5 MB). */
+void gwfix_stack_with(gwfix_t *f, const char *const *kafka_args);
+
 /* Writes text to <tmpdir>/<name> and returns the path (static buffer, next call overwrites). */
 const char *gwfix_write(const char *name, const char *text);
 

@@ -1,7 +1,8 @@
 /*
  * sluice-vendor-stub: a local HTTPS server standing in for a vendor API (Meta, GA4, TikTok, a
  * webhook) in tests and the demo. It records every request it receives (method, path, query,
- * headers, body) as one JSON line in a file, and answers per a scriptable plan:
+ * headers, body, and `answer`: the status the plan gave it, 0 for hang) as one JSON line in a
+ * file, and answers per a scriptable plan:
  *
  *   --plan "500x2,429/ra=2,200"   the answers to the next requests, in order, then the default:
  *        STATUS            that status (the body looks like the vendor's, see below)
@@ -174,7 +175,7 @@ static json_t *ga4_validate(json_t *body)
     return json_pack("{s:o}", "validationMessages", msgs);
 }
 
-static void record(h2o_req_t *req)
+static void record(h2o_req_t *req, const answer_t *a)
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -187,8 +188,8 @@ static void record(h2o_req_t *req)
         snprintf(name, sizeof(name), "%.*s", (int)h->name->len, h->name->base);
         json_object_set_new(headers, name, json_stringn(h->value.base, h->value.len));
     }
-    json_t *line = json_pack("{s:I,s:s%,s:s%,s:s%,s:o,s:s%,s:s}", "ts_ms", (json_int_t)ms, "method", req->method.base,
-                             req->method.len, "path", req->path.base, plen, "query",
+    json_t *line = json_pack("{s:I,s:i,s:s%,s:s%,s:s%,s:o,s:s%,s:s}", "ts_ms", (json_int_t)ms, "answer", a->status,
+                             "method", req->method.base, req->method.len, "path", req->path.base, plen, "query",
                              req->path.base + plen + (plen < req->path.len ? 1 : 0),
                              plen < req->path.len ? req->path.len - plen - 1 : (size_t)0, "headers", headers, "body",
                              req->entity.base ? req->entity.base : "", req->entity.base ? req->entity.len : (size_t)0,
@@ -369,8 +370,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         h2o_send_inline(req, v, (size_t)l);
         return 0;
     }
-    record(req);
     answer_t a = next_answer();
+    record(req, &a);
     if (a.status == 0)
         return 0; /* hang: never answered; the client's timeout ends it */
     if (a.delay_ms <= 0) {
