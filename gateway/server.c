@@ -316,6 +316,15 @@ static void shutdown_workers(sluice_gateway_t *gw, unsigned started)
         pthread_join(gw->workers[i].thread, NULL);
 }
 
+/* "127.0.0.1:8443" or "off", for the start-up log line. */
+static void describe_listen(const sluice_listen_t *l, char *out, size_t cap)
+{
+    if (l->enabled)
+        snprintf(out, cap, "%s:%u", l->host, l->port);
+    else
+        snprintf(out, cap, "off");
+}
+
 static unsigned thread_count(const sluice_config_t *cfg)
 {
     if (cfg->server.threads > 0)
@@ -427,10 +436,12 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     atomic_store(&gw->ready, 1);
 
     const sluice_server_config_t *sc = &gw->current->cfg->server;
-    sluice_log_info("gateway.started", "%u threads; https %s:%u%s; http %s%s%u; metrics %s%s%u; kafka %s", gw->nthreads,
-                    sc->https.enabled ? sc->https.host : "off", sc->https.port, "", sc->http.enabled ? sc->http.host : "off",
-                    sc->http.enabled ? ":" : " ", sc->http.port, sc->metrics.enabled ? sc->metrics.host : "off",
-                    sc->metrics.enabled ? ":" : " ", sc->metrics.port, gw->current->cfg->kafka.brokers);
+    char https[80], http[80], metrics[80];
+    describe_listen(&sc->https, https, sizeof(https));
+    describe_listen(&sc->http, http, sizeof(http));
+    describe_listen(&sc->metrics, metrics, sizeof(metrics));
+    sluice_log_info("gateway.started", "%u threads; https %s; http %s; metrics %s; kafka %s", gw->nthreads, https, http,
+                    metrics, gw->current->cfg->kafka.brokers);
 
     for (;;) {
         int sig;
