@@ -240,10 +240,7 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     if (e->user_id != NULL) {
         json_object_set_new(group, "user_id", json_string(e->user_id));
         json_t *ud = user_data(e); /* GA4 accepts user_data only with a user_id */
-        if (json_object_size(ud) > 0)
-            json_object_set_new(group, "user_data", ud);
-        else
-            json_decref(ud);
+        sluice_vendor_set_nonempty(group, "user_data", ud);
     }
     json_t *ev = json_object();
     json_object_set_new(ev, "name", json_string(name));

@@ -144,20 +144,8 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     json_object_set_new(ev, "action_source", json_string("website"));
     sluice_vendor_set_str(ev, "event_source_url", sluice_envelope_str(e, "context.page.url"));
     json_object_set_new(ev, "user_data", ud);
-    json_t *cd = custom_data(e);
-    if (json_object_size(cd) > 0)
-        json_object_set_new(ev, "custom_data", cd);
-    else
-        json_decref(cd);
-
-    memset(out, 0, sizeof(*out));
-    out->body = sluice_vendor_dump(ev, &out->body_len);
-    json_decref(ev);
-    if (out->body == NULL) {
-        snprintf(why, why_len, "out of memory");
-        return SLUICE_MAP_DEAD;
-    }
-    return SLUICE_MAP_OK;
+    sluice_vendor_set_nonempty(ev, "custom_data", custom_data(e));
+    return sluice_vendor_item_body(ev, out, why, why_len);
 }
 
 static int build(const sluice_integration_t *it, const json_t *secret, const char *group,

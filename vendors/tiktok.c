@@ -114,24 +114,11 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     json_t *page = json_object();
     sluice_vendor_set_str(page, "url", sluice_envelope_str(e, "context.page.url"));
     sluice_vendor_set_str(page, "referrer", sluice_envelope_str(e, "context.page.referrer"));
-    if (json_object_size(page) > 0)
-        json_object_set_new(ev, "page", page);
-    else
-        json_decref(page);
+    sluice_vendor_set_nonempty(ev, "page", page);
     json_t *props = properties(e);
-    if (json_object_size(props) > 0)
-        json_object_set_new(ev, "properties", props);
-    else
-        json_decref(props);
+    sluice_vendor_set_nonempty(ev, "properties", props);
 
-    memset(out, 0, sizeof(*out));
-    out->body = sluice_vendor_dump(ev, &out->body_len);
-    json_decref(ev);
-    if (out->body == NULL) {
-        snprintf(why, why_len, "out of memory");
-        return SLUICE_MAP_DEAD;
-    }
-    return SLUICE_MAP_OK;
+    return sluice_vendor_item_body(ev, out, why, why_len);
 }
 
 static int build(const sluice_integration_t *it, const json_t *secret, const char *group,

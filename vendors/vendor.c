@@ -147,6 +147,26 @@ char *sluice_vendor_dump(const json_t *v, size_t *len)
     return s;
 }
 
+void sluice_vendor_set_nonempty(json_t *obj, const char *key, json_t *value)
+{
+    if ((json_is_object(value) && json_object_size(value) > 0) || (json_is_array(value) && json_array_size(value) > 0))
+        json_object_set_new(obj, key, value);
+    else
+        json_decref(value);
+}
+
+sluice_map_result_t sluice_vendor_item_body(json_t *ev, sluice_vendor_item_t *out, char *why, size_t why_len)
+{
+    memset(out, 0, sizeof(*out));
+    out->body = sluice_vendor_dump(ev, &out->body_len);
+    json_decref(ev);
+    if (out->body == NULL) {
+        snprintf(why, why_len, "out of memory");
+        return SLUICE_MAP_DEAD;
+    }
+    return SLUICE_MAP_OK;
+}
+
 typedef struct std_event {
     const char *segment;
     const char *name[SLUICE_VENDOR_COUNT]; /* by sluice_vendor_kind_t; NULL = no standard event */

@@ -119,6 +119,14 @@ int sluice_vendor_check_secret(const sluice_vendor_ops_t *ops, const char *json,
 /* Compact JSON with money-friendly reals (19.99 stays 19.99). Caller frees; NULL on OOM. */
 char *sluice_vendor_dump(const json_t *v, size_t *len);
 
+/* Sets obj[key] = value (taking the reference) when value is a non-empty object or array, else
+ * drops value: vendors want absent members rather than empty ones. */
+void sluice_vendor_set_nonempty(json_t *obj, const char *key, json_t *value);
+
+/* The end of a vendor's map(): the event ev (reference taken) becomes out's body.
+ * Returns SLUICE_MAP_OK, or SLUICE_MAP_DEAD with "out of memory" in why. */
+sluice_map_result_t sluice_vendor_item_body(json_t *ev, sluice_vendor_item_t *out, char *why, size_t why_len);
+
 /* The vendor's standard event name for a Segment e-commerce / lifecycle event name
  * ("Order Completed" → Meta "Purchase", GA4 "purchase", TikTok "CompletePayment"); NULL when
  * the vendor has no standard event for it (the name is then sent as the vendor allows). */
