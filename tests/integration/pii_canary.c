@@ -70,7 +70,7 @@ enum {
     C_CARD,         /* properties.card_number (partial, last 4 kept) */
     C_CARD_URL,     /* inside URLs' query strings */
     C_SSN,          /* properties.ssn (fpe) */
-    C_SSN_DASHED,   /* properties.ssn in the form the example's fpe rule refuses (event rejected) */
+    C_SSN_BAD,      /* properties.ssn in a form the example's fpe rule refuses (event rejected) */
     C_IP,           /* context.ip of a server source (ip_truncate) */
     C_PASSWORD,     /* properties.password (dropped) */
     C_UA,           /* the User-Agent of requests without consent (stripped) */
@@ -244,9 +244,10 @@ static void plant_all(void)
     add_form(&C[C_SSN], v);
     random_chars(s, 9, DIGITS);
     s[0] = (char)('1' + (s[0] - '0') % 6);
-    snprintf(v, sizeof(v), "%.3s-%.2s-%.4s", s, s + 3, s + 5);
-    plant(C_SSN_DASHED, "SSN with dashes", v);
-    add_form(&C[C_SSN_DASHED], s);
+    /* '/' is neither a digit nor a kept separator ("-"): the rule cannot encipher it. */
+    snprintf(v, sizeof(v), "%.3s/%.2s/%.4s", s, s + 3, s + 5);
+    plant(C_SSN_BAD, "SSN with slashes", v);
+    add_form(&C[C_SSN_BAD], s);
     unsigned char ip[2];
     assert_int_equal(RAND_bytes(ip, 2), 1);
     snprintf(v, sizeof(v), "198.51.%d.%d", 1 + ip[0] % 254, 100 + ip[1] % 155);
@@ -682,9 +683,9 @@ static void test_send_canaries(void **state)
     assert_int_equal(send_json("batch with invalid events", "/v1/batch", b, UA_PLAIN), 200);
     expect(ok, META_GETS | HOOK_GETS | GA4_REFUSES);
 
-    /* 12. An SSN the example's fpe rule cannot encipher (dashes): on_error reject. */
+    /* 12. An SSN the example's fpe rule cannot encipher (slashes): on_error reject. */
     ev = consented(purchase(mid("rejected-ssn"), "Purchase"));
-    json_object_set_new(json_object_get(ev, "properties"), "ssn", json_string(C[C_SSN_DASHED].value));
+    json_object_set_new(json_object_get(ev, "properties"), "ssn", json_string(C[C_SSN_BAD].value));
     assert_int_equal(send_json("fpe reject", "/v1/track", ev, UA_PLAIN), 400);
 
     /* 13. A pixel with a wrong write key, 14. a server event with a wrong signature. */
