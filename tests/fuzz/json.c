@@ -1,8 +1,10 @@
 /*
- * Differential libFuzzer target for the gateway's JSON parser (gateway/json.c): on every input
- * it must accept exactly what jansson's json_loadb(JSON_REJECT_DUPLICATES | JSON_DECODE_ANY)
- * accepts, with equal values, and never crash, leak or hit undefined behaviour. With limits, it
- * may only refuse more, never accept what jansson refuses.
+ * Differential libFuzzer target for the gateway's JSON parser (gateway/json.c) and compact
+ * encoder (gateway/envelope.c): on every input the parser must accept exactly what jansson's
+ * json_loadb(JSON_REJECT_DUPLICATES | JSON_DECODE_ANY) accepts, with equal values, and never
+ * crash, leak or hit undefined behaviour; with limits, it may only refuse more, never accept
+ * what jansson refuses. What it accepts must encode to the same bytes as jansson's compact
+ * json_dumps.
  *
  * One known difference: jansson accepts a number or literal directly followed by a NUL byte
  * ("0\0", "true\0": its lexer takes the NUL for the end of its read-ahead buffer). We refuse
@@ -19,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "gateway/envelope.h"
 #include "gateway/json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -37,6 +40,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *got = sluice_json_parse(buf, size, 2048, SIZE_MAX, &err);
     if ((want == NULL) != (got == NULL) || (want != NULL && !json_equal(want, got)))
         abort();
+    if (got != NULL) {
+        size_t len;
+        char *ours = sluice_json_encode(got, &len);
+        char *theirs = json_dumps(want, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (ours == NULL || theirs == NULL || strcmp(ours, theirs) != 0 || len != strlen(theirs))
+            abort();
+        free(ours);
+        free(theirs);
+    }
     json_decref(got);
     got = sluice_json_parse(buf, size, 4, 16, &err);
     if (got != NULL && (want == NULL || !json_equal(want, got)))

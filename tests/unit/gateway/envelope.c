@@ -42,6 +42,39 @@ static void same_bytes_as_jansson(void **state)
     }
 }
 
+/* Every character that needs escaping, at every offset of strings around the encoder's 8-byte
+ * steps, next to multi-byte UTF-8 and DEL (which need none). */
+static void escapes_at_every_offset(void **state)
+{
+    (void)state;
+    static const char specials[] = {'"', '\\', '\n', '\t', '\x01', '\x1f', '\x7f', '\xc3', '/'};
+    for (size_t len = 1; len <= 25; len++)
+        for (size_t at = 0; at < len; at++)
+            for (size_t k = 0; k < sizeof(specials); k++) {
+                char text[32];
+                memset(text, 'a', len);
+                text[len] = '\0';
+                if (specials[k] == '\xc3') {
+                    if (at + 1 >= len)
+                        continue;
+                    text[at] = '\xc3';
+                    text[at + 1] = '\xa9'; /* e acute */
+                } else {
+                    text[at] = specials[k];
+                }
+                json_t *v = json_string(text);
+                assert_non_null(v);
+                char *want = json_dumps(v, JSON_ENCODE_ANY);
+                size_t n;
+                char *got = sluice_json_encode(v, &n);
+                assert_string_equal(got, want);
+                assert_int_equal(n, strlen(want));
+                free(got);
+                free(want);
+                json_decref(v);
+            }
+}
+
 static void envelope_shape(void **state)
 {
     (void)state;
@@ -74,6 +107,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(same_bytes_as_jansson),
+        cmocka_unit_test(escapes_at_every_offset),
         cmocka_unit_test(envelope_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
