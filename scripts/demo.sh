@@ -2,7 +2,8 @@
 # `make demo`: creates the demo TLS certificates and demo secrets once, then runs the local
 # stack (Redis, PostgreSQL, the dev Kafka broker), sluice-gateway on the example config, and
 # sluice-deliver with HTTPS stubs standing in for Meta and GA4 (they print what they receive), in
-# the foreground until Ctrl-C, which stops all of it.
+# the foreground until Ctrl-C, which stops all of it. Once it is up, scripts/demo-sample.sh sends
+# a batch of sample events through it and shows what Kafka and the stubs got.
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: scripts/demo.sh BUILD_DIR" >&2; exit 2; }
 build=$(cd "$1" && pwd)
@@ -49,5 +50,9 @@ if command -v node >/dev/null 2>&1; then
 else
   echo "demo: node is not installed (scripts/deps.sh): no demo pages" >&2
 fi
+
+# Sample events once the stack is up (it waits for the env file sluice-devstack writes when ready).
+rm -f "$build/demo/devstack.env"
+scripts/demo-sample.sh "$build" "$build/demo/devstack.env" &
 
 exec "$devstack" --env-file "$build/demo/devstack.env" --gateway config/examples/acme.yaml --deliver
