@@ -386,7 +386,13 @@ static void decode_mask_rule(sluice_mask_rule_t *r, const sluice_yaml_node_t *n,
     }
     map_path_value(&m, "path", &r->path);
     char *plugin = NULL;
-    if (sluice_dec_string(&m, "plugin", SLUICE_DEC_REQUIRED, &plugin) == 1) {
+    const sluice_yaml_node_t *pn = sluice_yaml_map_get(m.node, "plugin");
+    if (pn != NULL && pn->type == SLUICE_YAML_SCALAR && !pn->quoted && strcmp(pn->scalar, "null") == 0) {
+        /* The built-in `null` plugin's name is also YAML's null; say how to write it. */
+        sluice_dec_take(&m, "plugin");
+        sluice_config_diag_add(
+            diag, &pn->pos, "%s.plugin: a bare null is YAML's null; write \"null\" (quoted) for the null plugin", path);
+    } else if (sluice_dec_string(&m, "plugin", SLUICE_DEC_REQUIRED, &plugin) == 1) {
         size_t len = strlen(plugin);
         if (strchr(plugin, '/') != NULL || (len > 3 && strcmp(plugin + len - 3, ".so") == 0)) {
             r->plugin = sluice_dec_resolve_path(dir, plugin);

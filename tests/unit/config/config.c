@@ -501,7 +501,8 @@ static void test_mask_and_hash_rule_shapes(void **state)
                        "        - {path: properties.card}\n"
                        "        - {path: properties.a, plugin: partial, params: [4]}\n"
                        "        - {path: properties.b, plugin: \"no such\", on_error: ignore}\n"
-                       "        - {path: properties.c, plugin: fpe, params: {key: abc, alphabet: digits}}\n",
+                       "        - {path: properties.c, plugin: fpe, params: {key: abc, alphabet: digits}}\n"
+                       "        - {path: properties.d, plugin: null}\n",
                   "x.yaml:12:50: orgs[0].data_layer.hash_fields[0].default_country_code: only for normalize: phone",
                   "x.yaml:13:72: orgs[0].data_layer.hash_fields[1].default_country_code: '+1' is not a calling code "
                   "(1 to 3 digits, without '+')",
@@ -511,7 +512,9 @@ static void test_mask_and_hash_rule_shapes(void **state)
                   "digits, '_', '-') or a path to a .so",
                   "x.yaml:17:61: orgs[0].data_layer.mask[2].on_error: 'ignore' is not one of: remove, reject",
                   "x.yaml:18:54: orgs[0].data_layer.mask[3].params.key: a secret written inline; put it in an "
-                  "environment variable and give its name (e.g. 'key_env: VAR_NAME')");
+                  "environment variable and give its name (e.g. 'key_env: VAR_NAME')",
+                  "x.yaml:19:40: orgs[0].data_layer.mask[4].plugin: a bare null is YAML's null; write \"null\" "
+                  "(quoted) for the null plugin");
 }
 
 static void test_integration_shapes(void **state)
