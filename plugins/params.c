@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/decode.h"
 #include "crypto/ct.h"
 
 typedef struct param {
@@ -61,24 +62,6 @@ const char *sluice_plugin_conf_type_name(uint32_t type)
     case SLUICE_MASK_CONF_STRING_LIST: return "a list of strings";
     default: return "an unknown type";
     }
-}
-
-static const char *describe(const sluice_yaml_node_t *n)
-{
-    if (n->type == SLUICE_YAML_MAP)
-        return "a map";
-    if (n->type == SLUICE_YAML_SEQ)
-        return "a list";
-    int b;
-    long long i;
-    double d;
-    if (sluice_yaml_is_null(n) == 0)
-        return "null";
-    if (sluice_yaml_as_bool(n, &b) == 0)
-        return "a boolean";
-    if (sluice_yaml_as_int(n, &i) == 0 || sluice_yaml_as_double(n, &d) == 0)
-        return "a number";
-    return "a string";
 }
 
 static void param_clear(param_t *p)
@@ -316,7 +299,7 @@ static int read_secret(param_t *p, const sluice_yaml_node_t *k, const sluice_yam
 {
     if (v->type != SLUICE_YAML_SCALAR || sluice_yaml_is_null(v) == 0 || !env_name_ok(v->scalar)) {
         sluice_config_diag_add(diag, &v->pos, "%s.params.%s: expected the name of an environment variable, got %s",
-                               label, k->scalar, describe(v));
+                               label, k->scalar, sluice_dec_describe(v));
         return -1;
     }
     const char *val = getenv(v->scalar);
@@ -392,7 +375,7 @@ sluice_mask_config_t *sluice_plugin_params_build(const sluice_mask_config_entry_
         if (convert(p, e->type, v) != 0) {
             param_clear(p);
             sluice_config_diag_add(diag, &v->pos, "%s.params.%s: expected %s, got %s", label, k->scalar,
-                                   sluice_plugin_conf_type_name(e->type), describe(v));
+                                   sluice_plugin_conf_type_name(e->type), sluice_dec_describe(v));
             continue;
         }
         p->given = 1;

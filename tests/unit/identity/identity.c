@@ -1,5 +1,5 @@
 /* Tests for identity/identity.c without Redis (the integration tests add a real one): which
- * anonymous id an event gets (body, cookie, new), the Set-Cookie values of a request, the token
+ * anonymous id an event is given (body, cookie, new), the Set-Cookie values of a request, the token
  * taken from every place it may travel and removed from all of them, token refusals decided
  * before Redis, client-sent context.identity dropped, vendor cookies and click ids. */
 #include <regex.h>
