@@ -39,9 +39,8 @@ __attribute__((noinline)) int pipeline_once(const sluice_runtime_t *rt, const ch
     sluice_dl_result_t dl;
     sluice_dl_stats_t st = {0};
     int rc = -1;
-    if (sluice_event_enrich(ev, &en) == 0 &&
-        sluice_datalayer_apply(src->org, rt->orgs[src->org_index].variants, sluice_runtime_masker(rt, 0), ev, &dl,
-                               &st) == 0) {
+    if (sluice_event_enrich(ev, &en) == 0 && sluice_datalayer_apply(src->org, rt->orgs[src->org_index].variants,
+                                                                    sluice_runtime_masker(rt, 0), ev, &dl, &st) == 0) {
         size_t n;
         char *payload = sluice_envelope_encode(src->org->id, src->src->id, ev, dl.privacy, dl.hashes, &n);
         if (payload != NULL) {

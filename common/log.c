@@ -48,11 +48,26 @@ static void append_escaped(char *dst, size_t *len, size_t cap, const char *src)
         char esc[7];
         size_t n = 0;
         switch (*p) {
-        case '"': esc[n++] = '\\'; esc[n++] = '"'; break;
-        case '\\': esc[n++] = '\\'; esc[n++] = '\\'; break;
-        case '\n': esc[n++] = '\\'; esc[n++] = 'n'; break;
-        case '\r': esc[n++] = '\\'; esc[n++] = 'r'; break;
-        case '\t': esc[n++] = '\\'; esc[n++] = 't'; break;
+        case '"':
+            esc[n++] = '\\';
+            esc[n++] = '"';
+            break;
+        case '\\':
+            esc[n++] = '\\';
+            esc[n++] = '\\';
+            break;
+        case '\n':
+            esc[n++] = '\\';
+            esc[n++] = 'n';
+            break;
+        case '\r':
+            esc[n++] = '\\';
+            esc[n++] = 'r';
+            break;
+        case '\t':
+            esc[n++] = '\\';
+            esc[n++] = 't';
+            break;
         default:
             if (*p < 0x20) {
                 memcpy(esc, "\\u00", 4);

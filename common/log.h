@@ -28,11 +28,12 @@ int sluice_log_level_parse(const char *s, sluice_log_level_t *out);
 
 /* Writes {"ts":...,"level":...,"component":...,"event":EVENT,"msg":...}. `event` is a short
  * stable dotted name ("kafka.down"); the printf-style message is JSON-escaped. Any thread. */
-void sluice_log(sluice_log_level_t level, const char *event, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void sluice_log(sluice_log_level_t level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #define sluice_log_debug(ev, ...) sluice_log(SLUICE_LOG_DEBUG, ev, __VA_ARGS__)
-#define sluice_log_info(ev, ...) sluice_log(SLUICE_LOG_INFO, ev, __VA_ARGS__)
-#define sluice_log_warn(ev, ...) sluice_log(SLUICE_LOG_WARN, ev, __VA_ARGS__)
+#define sluice_log_info(ev, ...)  sluice_log(SLUICE_LOG_INFO, ev, __VA_ARGS__)
+#define sluice_log_warn(ev, ...)  sluice_log(SLUICE_LOG_WARN, ev, __VA_ARGS__)
 #define sluice_log_error(ev, ...) sluice_log(SLUICE_LOG_ERROR, ev, __VA_ARGS__)
 
 #endif

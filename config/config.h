@@ -45,13 +45,13 @@ void sluice_config_diag_warn(sluice_config_diag_t *d, const sluice_yaml_pos_t *p
 /* ------------------------------------------------------------------ process */
 
 typedef struct sluice_listen {
-    int enabled;     /* 0 when the listen string is empty */
-    char host[64];   /* numeric IPv4/IPv6 or a host name */
+    int enabled;   /* 0 when the listen string is empty */
+    char host[64]; /* numeric IPv4/IPv6 or a host name */
     uint16_t port;
 } sluice_listen_t;
 
 typedef struct sluice_cidr {
-    int family;          /* AF_INET or AF_INET6 */
+    int family; /* AF_INET or AF_INET6 */
     uint8_t addr[16];
     uint8_t prefix_len;
 } sluice_cidr_t;
@@ -67,12 +67,12 @@ typedef struct sluice_kv {
 } sluice_kv_t;
 
 typedef struct sluice_limits {
-    size_t max_body_bytes;    /* after gzip decoding; default 524288 */
-    size_t max_event_bytes;   /* default 32768 */
-    size_t max_batch_events;  /* default 500 */
-    size_t max_depth;         /* JSON nesting; default 16 */
-    size_t max_string_bytes;  /* any single JSON string; default 8192 */
-    size_t max_wire_bytes;    /* compressed body on the wire; default = max_body_bytes */
+    size_t max_body_bytes;   /* after gzip decoding; default 524288 */
+    size_t max_event_bytes;  /* default 32768 */
+    size_t max_batch_events; /* default 500 */
+    size_t max_depth;        /* JSON nesting; default 16 */
+    size_t max_string_bytes; /* any single JSON string; default 8192 */
+    size_t max_wire_bytes;   /* compressed body on the wire; default = max_body_bytes */
 } sluice_limits_t;
 
 typedef struct sluice_rate_limit {
@@ -81,40 +81,40 @@ typedef struct sluice_rate_limit {
 } sluice_rate_limit_t;
 
 typedef struct sluice_server_config {
-    sluice_listen_t https;      /* env SLUICE_HTTPS_LISTEN */
-    sluice_listen_t http;       /* env SLUICE_HTTP_LISTEN; off by default */
-    sluice_listen_t metrics;    /* env SLUICE_METRICS_LISTEN; plain HTTP /metrics /healthz /readyz */
-    char *tls_cert;             /* env SLUICE_TLS_CERT; path, relative paths resolved against the config file */
-    char *tls_key;              /* env SLUICE_TLS_KEY */
-    unsigned threads;           /* 0 = number of cores */
-    char *path_prefix;          /* default "/v1" */
-    char *tag_path;             /* default "/sluice.js" */
+    sluice_listen_t https;   /* env SLUICE_HTTPS_LISTEN */
+    sluice_listen_t http;    /* env SLUICE_HTTP_LISTEN; off by default */
+    sluice_listen_t metrics; /* env SLUICE_METRICS_LISTEN; plain HTTP /metrics /healthz /readyz */
+    char *tls_cert;          /* env SLUICE_TLS_CERT; path, relative paths resolved against the config file */
+    char *tls_key;           /* env SLUICE_TLS_KEY */
+    unsigned threads;        /* 0 = number of cores */
+    char *path_prefix;       /* default "/v1" */
+    char *tag_path;          /* default "/sluice.js" */
     sluice_cidr_t *trusted_proxies;
     size_t trusted_proxy_count;
-    unsigned drain_timeout_ms;  /* SIGTERM: how long to wait for in-flight acks; default 10000 */
+    unsigned drain_timeout_ms; /* SIGTERM: how long to wait for in-flight acks; default 10000 */
 } sluice_server_config_t;
 
 typedef struct sluice_kafka_config {
-    char *brokers;              /* env SLUICE_KAFKA_BROKERS */
-    char *topic;                /* default "sluice.events" */
-    char *dlq_topic;            /* default "sluice.dlq" */
+    char *brokers;   /* env SLUICE_KAFKA_BROKERS */
+    char *topic;     /* default "sluice.events" */
+    char *dlq_topic; /* default "sluice.dlq" */
     sluice_ack_mode_t ack;
-    unsigned ack_timeout_ms;    /* how long a request waits for acks before 503; default 5000 */
-    unsigned queue_max_messages;/* local producer queue; full → 503 at once; default 100000 */
-    sluice_kv_t *properties;    /* extra librdkafka properties, passed through */
+    unsigned ack_timeout_ms;     /* how long a request waits for acks before 503; default 5000 */
+    unsigned queue_max_messages; /* local producer queue; full → 503 at once; default 100000 */
+    sluice_kv_t *properties;     /* extra librdkafka properties, passed through */
     size_t property_count;
 } sluice_kafka_config_t;
 
 typedef struct sluice_redis_config {
-    char *url;                  /* env SLUICE_REDIS_URL; "redis://host:port[/db]"; NULL = no Redis */
-    char *host;                 /* parsed from url */
+    char *url;  /* env SLUICE_REDIS_URL; "redis://host:port[/db]"; NULL = no Redis */
+    char *host; /* parsed from url */
     uint16_t port;
     unsigned db;
-    unsigned timeout_ms;        /* per command; default 50 */
+    unsigned timeout_ms; /* per command; default 50 */
 } sluice_redis_config_t;
 
 typedef struct sluice_database_config {
-    char *url;                  /* env SLUICE_DATABASE_URL; libpq conninfo or postgresql:// URL */
+    char *url; /* env SLUICE_DATABASE_URL; libpq conninfo or postgresql:// URL */
 } sluice_database_config_t;
 
 typedef struct sluice_delivery_config {
@@ -194,24 +194,24 @@ typedef enum sluice_consent_policy {
 } sluice_consent_policy_t;
 
 typedef struct sluice_consent_config {
-    char **required;           /* categories an event must carry in context.consent.categories */
+    char **required; /* categories an event must carry in context.consent.categories */
     size_t required_count;
     sluice_consent_policy_t policy;
 } sluice_consent_config_t;
 
 typedef struct sluice_identity_config {
-    char *cookie_name;          /* default "_sid" */
-    char *cookie_domain;        /* NULL = host-only cookie */
+    char *cookie_name;            /* default "_sid" */
+    char *cookie_domain;          /* NULL = host-only cookie */
     unsigned cookie_max_age_days; /* default 400 (the browsers' cap) */
-    char **xd_domains;          /* cross_domain.domains: host names that may exchange tokens */
+    char **xd_domains;            /* cross_domain.domains: host names that may exchange tokens */
     size_t xd_domain_count;
-    unsigned xd_token_ttl_s;    /* default 60 */
-    unsigned xd_clock_skew_s;   /* default 5 */
-    char **vendor_cookies;      /* "meta" (_fbp/_fbc), "ga4" (_ga) */
+    unsigned xd_token_ttl_s;  /* default 60 */
+    unsigned xd_clock_skew_s; /* default 5 */
+    char **vendor_cookies;    /* "meta" (_fbp/_fbc), "ga4" (_ga) */
     size_t vendor_cookie_count;
-    unsigned link_ttl_days;     /* identify/alias links in Redis; default 400 */
-    int dedup_enabled;          /* messageId dedup via Redis SET NX; default off */
-    unsigned dedup_window_s;    /* default 86400 */
+    unsigned link_ttl_days;  /* identify/alias links in Redis; default 400 */
+    int dedup_enabled;       /* messageId dedup via Redis SET NX; default off */
+    unsigned dedup_window_s; /* default 86400 */
 } sluice_identity_config_t;
 
 typedef enum sluice_vendor_kind {
@@ -225,37 +225,37 @@ int sluice_vendor_kind_parse(const char *name); /* -1 when unknown */
 const char *sluice_vendor_kind_name(sluice_vendor_kind_t v);
 
 typedef struct sluice_integration {
-    char *name;                 /* unique inside the org; also the vault credential name */
+    char *name; /* unique inside the org; also the vault credential name */
     sluice_vendor_kind_t vendor;
-    int enabled;                /* default 1 */
-    char **events;              /* event-name filter (track `event`); empty = all */
+    int enabled;   /* default 1 */
+    char **events; /* event-name filter (track `event`); empty = all */
     size_t event_count;
-    char **types;               /* type filter (track, page, ...); empty = all */
+    char **types; /* type filter (track, page, ...); empty = all */
     size_t type_count;
-    char *consent;              /* category required in context.consent.categories; NULL = none */
-    char *base_url;             /* NULL = the vendor's production host */
+    char *consent;  /* category required in context.consent.categories; NULL = none */
+    char *base_url; /* NULL = the vendor's production host */
     /* vendor options */
-    char *pixel_id;             /* meta */
-    char *api_version;          /* meta; default "v21.0" */
-    char *test_event_code;      /* meta, optional */
-    char *measurement_id;       /* ga4 */
-    char *pixel_code;           /* tiktok */
-    char *url;                  /* webhook */
-    sluice_kv_t *headers;       /* webhook custom headers */
+    char *pixel_id;        /* meta */
+    char *api_version;     /* meta; default "v21.0" */
+    char *test_event_code; /* meta, optional */
+    char *measurement_id;  /* ga4 */
+    char *pixel_code;      /* tiktok */
+    char *url;             /* webhook */
+    sluice_kv_t *headers;  /* webhook custom headers */
     size_t header_count;
-    int sign;                   /* webhook: X-Sluice-Signature with the vault secret */
+    int sign; /* webhook: X-Sluice-Signature with the vault secret */
     /* batching, pacing, retries */
-    unsigned batch_max_events;  /* default: the vendor's limit (meta 1000, ga4 25, tiktok 1000, webhook 100) */
-    size_t batch_max_bytes;     /* default: vendor's limit */
-    unsigned batch_max_wait_ms; /* default 1000 */
-    double rate_limit_rps;      /* requests/s; default 100 */
-    unsigned max_attempts;      /* default 5 */
-    unsigned retry_base_ms;     /* default 4000 */
-    unsigned retry_max_ms;      /* cap of one backoff; default 300000 */
+    unsigned batch_max_events;    /* default: the vendor's limit (meta 1000, ga4 25, tiktok 1000, webhook 100) */
+    size_t batch_max_bytes;       /* default: vendor's limit */
+    unsigned batch_max_wait_ms;   /* default 1000 */
+    double rate_limit_rps;        /* requests/s; default 100 */
+    unsigned max_attempts;        /* default 5 */
+    unsigned retry_base_ms;       /* default 4000 */
+    unsigned retry_max_ms;        /* cap of one backoff; default 300000 */
     unsigned retry_max_elapsed_s; /* give up after; default 3600 */
-    unsigned timeout_ms;        /* per request; default 10000 */
+    unsigned timeout_ms;          /* per request; default 10000 */
     sluice_yaml_pos_t pos;
-    char *credentials;          /* vault row name (org, credentials, vendor); default = name */
+    char *credentials; /* vault row name (org, credentials, vendor); default = name */
 } sluice_integration_t;
 
 typedef struct sluice_org {
@@ -272,27 +272,27 @@ typedef struct sluice_org {
     sluice_consent_config_t consent;
     sluice_integration_t *integrations;
     size_t integration_count;
-    char *file;                 /* the file this org was read from */
+    char *file; /* the file this org was read from */
     sluice_yaml_pos_t pos;
 } sluice_org_t;
 
 /* ------------------------------------------------------------------ root */
 
 typedef struct sluice_config {
-    char *path;                 /* the root file as given */
-    char *dir;                  /* its directory; relative paths in the file resolve against it */
+    char *path; /* the root file as given */
+    char *dir;  /* its directory; relative paths in the file resolve against it */
     sluice_server_config_t server;
     sluice_limits_t limits;
     sluice_kafka_config_t kafka;
     sluice_redis_config_t redis;
     sluice_database_config_t database;
     sluice_delivery_config_t delivery;
-    char *plugin_dir;           /* env SLUICE_PLUGIN_DIR; default: the install dir of built-in plugins */
-    char *log_level;            /* env SLUICE_LOG_LEVEL; default "info" */
-    char *audit_log;            /* `sluicectl unmask` audit lines; default NULL = stderr only */
+    char *plugin_dir; /* env SLUICE_PLUGIN_DIR; default: the install dir of built-in plugins */
+    char *log_level;  /* env SLUICE_LOG_LEVEL; default "info" */
+    char *audit_log;  /* `sluicectl unmask` audit lines; default NULL = stderr only */
     sluice_org_t *orgs;
     size_t org_count;
-    sluice_yaml_doc_t **docs;   /* parsed YAML trees kept alive for mask params */
+    sluice_yaml_doc_t **docs; /* parsed YAML trees kept alive for mask params */
     size_t doc_count;
 } sluice_config_t;
 

@@ -41,8 +41,8 @@ void sluice_path_dispose(sluice_path_t *p);
  * (json_object_set/del, json_array_set). concrete is where value sits, with real indices
  * ("properties.items[2].email"); valid during the call. A non-zero return stops the walk and
  * is returned. */
-typedef int (*sluice_path_visit_cb)(json_t *parent, const char *key, size_t index, json_t *value,
-                                    const char *concrete, void *ud);
+typedef int (*sluice_path_visit_cb)(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete,
+                                    void *ud);
 
 /* Walks root along p. Missing members and type mismatches are skipped silently (a field the
  * event does not carry is not an error). Deleting inside an array during the walk is not

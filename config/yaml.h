@@ -34,9 +34,9 @@ struct sluice_yaml_node {
     sluice_yaml_type_t type;
     sluice_yaml_pos_t pos;
     /* scalar */
-    char *scalar;      /* NUL-terminated */
+    char *scalar; /* NUL-terminated */
     size_t scalar_len;
-    int quoted;        /* 1 for '...' or "..." or block scalars: never null/bool/number */
+    int quoted; /* 1 for '...' or "..." or block scalars: never null/bool/number */
     /* map */
     sluice_yaml_pair_t *pairs;
     size_t pair_count;

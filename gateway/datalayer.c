@@ -52,9 +52,9 @@ static int has_categories(const json_t *event, const sluice_consent_config_t *c)
     return 1;
 }
 
-static const char *const identifying[] = {"userId",           "traits",           "context.ip",
-                                         "context.userAgent", "context.vendorIds", "context.clickIds",
-                                         "context.traits",    "context.identity"};
+static const char *const identifying[] = {
+    "userId",           "traits",         "context.ip",      "context.userAgent", "context.vendorIds",
+    "context.clickIds", "context.traits", "context.identity"};
 
 static int strip_cb(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
 {
@@ -144,8 +144,8 @@ static int hash_cb(json_t *parent, const char *key, size_t index, json_t *value,
     }
 
     char norm[1024], hex[65];
-    long n = sluice_normalize(h->rule->normalizer, SLUICE_VARIANT_DEFAULT, in, len, h->rule->default_country_code,
-                              norm, sizeof(norm));
+    long n = sluice_normalize(h->rule->normalizer, SLUICE_VARIANT_DEFAULT, in, len, h->rule->default_country_code, norm,
+                              sizeof(norm));
     if (n < 0 || sluice_sha256_hex(norm, (size_t)n, hex) != 0)
         return hash_fail(h, parent, key, index);
     /* Variants before replacing the value, which is still the raw one; only those that differ
@@ -207,8 +207,7 @@ static int mask_cb(json_t *parent, const char *key, size_t index, json_t *value,
         m->removed = 1;
         m->stats->masked++;
         return 0;
-    case SLUICE_MASK_FAILED:
-        break;
+    case SLUICE_MASK_FAILED: break;
     }
     m->stats->mask_failed++;
     remove_value(parent, key, index);
@@ -232,8 +231,7 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
 
     if (org->consent.required_count > 0 && !has_categories(event, &org->consent)) {
         switch (org->consent.policy) {
-        case SLUICE_CONSENT_ALLOW:
-            break;
+        case SLUICE_CONSENT_ALLOW: break;
         case SLUICE_CONSENT_DROP:
             res->drop_event = 1;
             stats->consent_dropped_events++;

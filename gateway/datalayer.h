@@ -31,16 +31,15 @@ typedef enum sluice_mask_outcome {
  * in parent (json_object_set_new / json_array_set_new) and return REPLACED, or return one of
  * the other outcomes without touching parent. */
 typedef struct sluice_masker {
-    sluice_mask_outcome_t (*mask)(void *ud, const sluice_org_t *org, size_t rule_index, json_t *event,
-                                  json_t *parent, const char *key, size_t index, json_t *value,
-                                  const char *concrete_path);
+    sluice_mask_outcome_t (*mask)(void *ud, const sluice_org_t *org, size_t rule_index, json_t *event, json_t *parent,
+                                  const char *key, size_t index, json_t *value, const char *concrete_path);
     void *ud;
 } sluice_masker_t;
 
 /* Counters the caller aggregates into metrics. */
 typedef struct sluice_dl_stats {
-    uint64_t hashed[SLUICE_NORM_RAW + 1];   /* values hashed per normaliser */
-    uint64_t hash_failed;                   /* values that could not be normalised (removed) */
+    uint64_t hashed[SLUICE_NORM_RAW + 1]; /* values hashed per normaliser */
+    uint64_t hash_failed;                 /* values that could not be normalised (removed) */
     uint64_t masked;
     uint64_t mask_failed;
     uint64_t dropped;
@@ -49,11 +48,11 @@ typedef struct sluice_dl_stats {
 } sluice_dl_stats_t;
 
 typedef struct sluice_dl_result {
-    json_t *privacy;         /* {"hashed":[...],"masked":[...],"dropped":[...]} new reference */
-    json_t *hashes;          /* {concrete path: {variant: hex}} new reference, or NULL */
-    int drop_event;          /* consent policy "drop": accept but do not queue */
-    int rejected;            /* a mask rule with on_error: reject failed */
-    char reject_path[128];   /* its rule path (no value) */
+    json_t *privacy;       /* {"hashed":[...],"masked":[...],"dropped":[...]} new reference */
+    json_t *hashes;        /* {concrete path: {variant: hex}} new reference, or NULL */
+    int drop_event;        /* consent policy "drop": accept but do not queue */
+    int rejected;          /* a mask rule with on_error: reject failed */
+    char reject_path[128]; /* its rule path (no value) */
 } sluice_dl_result_t;
 
 /* variants: bit (1 << sluice_hash_variant_t) for each extra variant the org's integrations read.

@@ -14,7 +14,8 @@
 
 #define ID_MAX_BYTES 200
 
-static const char *const type_names[SLUICE_EVENT_TYPE_COUNT] = {"track", "page", "screen", "identify", "group", "alias"};
+static const char *const type_names[SLUICE_EVENT_TYPE_COUNT] = {"track",    "page",  "screen",
+                                                                "identify", "group", "alias"};
 
 const char *sluice_event_type_name(sluice_event_type_t t)
 {
@@ -29,7 +30,8 @@ int sluice_event_type_parse(const char *s)
     return -1;
 }
 
-int sluice_event_error_set(sluice_event_error_t *e, int status, const char *code, const char *path, const char *fmt, ...)
+int sluice_event_error_set(sluice_event_error_t *e, int status, const char *code, const char *path, const char *fmt,
+                           ...)
 {
     e->status = status;
     e->code = code;
@@ -144,10 +146,10 @@ void sluice_event_format_time(int64_t unix_ms, char out[32])
 /* ---------------------------------------------------------------- validation */
 
 typedef enum field_kind {
-    F_ID,        /* string (numbers converted), 1..ID_MAX_BYTES */
-    F_NAME,      /* non-empty string */
-    F_STRING,    /* any string */
-    F_TIME,      /* ISO-8601 date-time */
+    F_ID,     /* string (numbers converted), 1..ID_MAX_BYTES */
+    F_NAME,   /* non-empty string */
+    F_STRING, /* any string */
+    F_TIME,   /* ISO-8601 date-time */
     F_OBJECT,
 } field_kind_t;
 
@@ -242,7 +244,8 @@ int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *li
     if (!json_is_object(ev))
         return sluice_event_error_set(e, 400, "invalid_event", prefix, "an event must be a JSON object");
     /* Re-encoding can only grow a document by reformatting numbers, never to twice its text. */
-    if ((source_len == 0 || source_len * 2 > lim->max_event_bytes) && sluice_event_encoded_size(ev) > lim->max_event_bytes)
+    if ((source_len == 0 || source_len * 2 > lim->max_event_bytes) &&
+        sluice_event_encoded_size(ev) > lim->max_event_bytes)
         return sluice_event_error_set(e, 413, "payload_too_large", prefix, "event larger than %zu bytes",
                                       lim->max_event_bytes);
 
@@ -265,10 +268,9 @@ int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *li
         const char *key;
         field_kind_t kind;
     } common[] = {
-        {"messageId", F_ID},      {"anonymousId", F_ID},  {"userId", F_ID},
-        {"timestamp", F_TIME},    {"sentAt", F_TIME},     {"originalTimestamp", F_TIME},
-        {"context", F_OBJECT},    {"integrations", F_OBJECT}, {"properties", F_OBJECT},
-        {"traits", F_OBJECT},
+        {"messageId", F_ID},      {"anonymousId", F_ID},         {"userId", F_ID},      {"timestamp", F_TIME},
+        {"sentAt", F_TIME},       {"originalTimestamp", F_TIME}, {"context", F_OBJECT}, {"integrations", F_OBJECT},
+        {"properties", F_OBJECT}, {"traits", F_OBJECT},
     };
     for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
         if (check_field(ev, common[i].key, common[i].kind, prefix, e) < 0)
@@ -287,8 +289,7 @@ int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *li
         if (check_field(ev, "name", F_STRING, prefix, e) < 0 || check_field(ev, "category", F_STRING, prefix, e) < 0)
             return -1;
         break;
-    case SLUICE_EVENT_IDENTIFY:
-        break;
+    case SLUICE_EVENT_IDENTIFY: break;
     case SLUICE_EVENT_GROUP:
         if (require(ev, "groupId", F_ID, tn, prefix, e) < 0)
             return -1;
@@ -297,8 +298,7 @@ int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *li
         if (require(ev, "previousId", F_ID, tn, prefix, e) < 0 || require(ev, "userId", F_ID, tn, prefix, e) < 0)
             return -1;
         break;
-    default:
-        break;
+    default: break;
     }
     return type;
 }
@@ -375,7 +375,8 @@ size_t sluice_event_encoded_size(const json_t *ev)
     case JSON_ARRAY: {
         size_t size = 2, i, n = json_array_size(ev);
         json_t *v;
-        json_array_foreach(ev, i, v) size += sluice_event_encoded_size(v);
+        json_array_foreach(ev, i, v)
+            size += sluice_event_encoded_size(v);
         return size + (n ? n - 1 : 0);
     }
     case JSON_STRING: return string_size(json_string_value(ev), json_string_length(ev));

@@ -20,15 +20,15 @@
 #include "config/config.h"
 
 typedef struct sluice_event_error {
-    int status;        /* HTTP status this error maps to (400, 413) */
-    const char *code;  /* stable: "invalid_json", "invalid_event", "payload_too_large" */
+    int status;       /* HTTP status this error maps to (400, 413) */
+    const char *code; /* stable: "invalid_json", "invalid_event", "payload_too_large" */
     char message[192];
-    char path[160];    /* JSON path of the problem ("properties", "batch[3].timestamp"), or "" */
+    char path[160]; /* JSON path of the problem ("properties", "batch[3].timestamp"), or "" */
 } sluice_event_error_t;
 
 /* Writes the error; returns -1. */
-int sluice_event_error_set(sluice_event_error_t *e, int status, const char *code, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+int sluice_event_error_set(sluice_event_error_t *e, int status, const char *code, const char *path, const char *fmt,
+                           ...) __attribute__((format(printf, 5, 6)));
 
 /* Parses buf as a JSON object (gateway/json.h: duplicate keys refused) with lim->max_depth
  * (nesting of objects and arrays, the body itself being level 1) and lim->max_string_bytes
@@ -67,9 +67,9 @@ void sluice_event_format_time(int64_t unix_ms, char out[32]);
 
 typedef struct sluice_event_enrich {
     int64_t received_ms;
-    const char *client_ip;   /* textual address */
-    const char *user_agent;  /* may be NULL */
-    int trust_client_ip;     /* server sources may pass the end user's context.ip */
+    const char *client_ip;  /* textual address */
+    const char *user_agent; /* may be NULL */
+    int trust_client_ip;    /* server sources may pass the end user's context.ip */
 } sluice_event_enrich_t;
 
 /* Fills messageId (UUIDv4) when absent, receivedAt, context.ip and context.userAgent.

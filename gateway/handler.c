@@ -34,12 +34,18 @@ typedef struct route_entry {
 } route_entry_t;
 
 static const route_entry_t routes[] = {
-    {"/t", SLUICE_ROUTE_TRACK, SLUICE_EVENT_TRACK},          {"/track", SLUICE_ROUTE_TRACK, SLUICE_EVENT_TRACK},
-    {"/p", SLUICE_ROUTE_PAGE, SLUICE_EVENT_PAGE},            {"/page", SLUICE_ROUTE_PAGE, SLUICE_EVENT_PAGE},
-    {"/screen", SLUICE_ROUTE_SCREEN, SLUICE_EVENT_SCREEN},   {"/i", SLUICE_ROUTE_IDENTIFY, SLUICE_EVENT_IDENTIFY},
-    {"/identify", SLUICE_ROUTE_IDENTIFY, SLUICE_EVENT_IDENTIFY}, {"/g", SLUICE_ROUTE_GROUP, SLUICE_EVENT_GROUP},
-    {"/group", SLUICE_ROUTE_GROUP, SLUICE_EVENT_GROUP},      {"/alias", SLUICE_ROUTE_ALIAS, SLUICE_EVENT_ALIAS},
-    {"/batch", SLUICE_ROUTE_BATCH, -1},                      {"/events", SLUICE_ROUTE_EVENTS, -1},
+    {"/t", SLUICE_ROUTE_TRACK, SLUICE_EVENT_TRACK},
+    {"/track", SLUICE_ROUTE_TRACK, SLUICE_EVENT_TRACK},
+    {"/p", SLUICE_ROUTE_PAGE, SLUICE_EVENT_PAGE},
+    {"/page", SLUICE_ROUTE_PAGE, SLUICE_EVENT_PAGE},
+    {"/screen", SLUICE_ROUTE_SCREEN, SLUICE_EVENT_SCREEN},
+    {"/i", SLUICE_ROUTE_IDENTIFY, SLUICE_EVENT_IDENTIFY},
+    {"/identify", SLUICE_ROUTE_IDENTIFY, SLUICE_EVENT_IDENTIFY},
+    {"/g", SLUICE_ROUTE_GROUP, SLUICE_EVENT_GROUP},
+    {"/group", SLUICE_ROUTE_GROUP, SLUICE_EVENT_GROUP},
+    {"/alias", SLUICE_ROUTE_ALIAS, SLUICE_EVENT_ALIAS},
+    {"/batch", SLUICE_ROUTE_BATCH, -1},
+    {"/events", SLUICE_ROUTE_EVENTS, -1},
 };
 
 static int is_method(h2o_req_t *req, const char *m)
@@ -82,8 +88,8 @@ static void handle_ready(h2o_req_t *req, sluice_worker_t *w)
     int config = atomic_load(&w->gw->ready) && !w->stopping;
     int kafka = any_producer_ready(w->gw);
     char body[96];
-    int n = snprintf(body, sizeof(body), "{\"ready\":%s,\"config\":%s,\"kafka\":%s}", config && kafka ? "true" : "false",
-                     config ? "true" : "false", kafka ? "true" : "false");
+    int n = snprintf(body, sizeof(body), "{\"ready\":%s,\"config\":%s,\"kafka\":%s}",
+                     config && kafka ? "true" : "false", config ? "true" : "false", kafka ? "true" : "false");
     send_text(req, w, SLUICE_ROUTE_READY, config && kafka ? 200 : 503, "application/json", body, (size_t)n);
 }
 
@@ -182,7 +188,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
 
     const sluice_config_t *cfg = w->rt->cfg;
-    if (cfg->server.tag_path != NULL && h2o_memis(path.base, path.len, cfg->server.tag_path, strlen(cfg->server.tag_path)))
+    if (cfg->server.tag_path != NULL &&
+        h2o_memis(path.base, path.len, cfg->server.tag_path, strlen(cfg->server.tag_path)))
         return sluice_tag_serve(req, w);
     const char *prefix = cfg->server.path_prefix ? cfg->server.path_prefix : "";
     size_t plen = strlen(prefix);
@@ -260,4 +267,3 @@ void sluice_handler_register(h2o_pathconf_t *pathconf, sluice_gateway_t *gw)
     h->gw = gw;
     sluice_tag_prepare();
 }
-

@@ -13,8 +13,8 @@
 /* How to answer a request, gathered while handling it; everything points into req->pool. */
 typedef struct sluice_reply {
     sluice_route_t route;
-    int pixel;                /* answer a 1x1 GIF whatever the status, with X-Sluice-Error on errors */
-    h2o_iovec_t origin;       /* an allowed Origin to echo in Access-Control-Allow-Origin */
+    int pixel;          /* answer a 1x1 GIF whatever the status, with X-Sluice-Error on errors */
+    h2o_iovec_t origin; /* an allowed Origin to echo in Access-Control-Allow-Origin */
     h2o_iovec_t cookies[SLUICE_REPLY_MAX_COOKIES];
     size_t cookie_count;
 } sluice_reply_t;

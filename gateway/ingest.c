@@ -31,24 +31,24 @@ typedef struct pending pending_t;
 
 struct pending {
     sluice_worker_t *w;
-    h2o_req_t *req;               /* NULL once the client has gone */
-    pending_t **slot;             /* lives in req->pool; cleared when either side goes first */
-    sluice_runtime_t *rt;         /* the config this request started on */
+    h2o_req_t *req;       /* NULL once the client has gone */
+    pending_t **slot;     /* lives in req->pool; cleared when either side goes first */
+    sluice_runtime_t *rt; /* the config this request started on */
     const sluice_source_rt_t *src;
     sluice_reply_t reply;
-    int batch;                    /* answer with per-event results */
-    json_t *events;               /* validated events waiting for identity and the data layer */
-    json_t *indexes;              /* original batch index of each */
-    json_t *rejected;             /* [{index, code, message, path}] */
+    int batch;        /* answer with per-event results */
+    json_t *events;   /* validated events waiting for identity and the data layer */
+    json_t *indexes;  /* original batch index of each */
+    json_t *rejected; /* [{index, code, message, path}] */
     unsigned consent_dropped, duplicates;
     sluice_identity_job_t job;
-    unsigned outstanding;         /* produced, not yet reported */
+    unsigned outstanding; /* produced, not yet reported */
     unsigned produced, acked, failed;
     int responded;
     int waiting_acks;
     uint64_t produce_us;
     h2o_timeout_entry_t timeout;
-    char **message_ids;           /* [produced], for dedup after the ack */
+    char **message_ids; /* [produced], for dedup after the ack */
 };
 
 /* ------------------------------------------------------------------ pending lifetime */
@@ -108,11 +108,11 @@ static void reject_metric(sluice_worker_t *w, const char *code)
         const char *code;
         sluice_reject_reason_t reason;
     } map[] = {
-        {"invalid_json", SLUICE_REJECT_INVALID_JSON},   {"invalid_event", SLUICE_REJECT_INVALID_EVENT},
-        {"payload_too_large", SLUICE_REJECT_TOO_LARGE}, {"unauthorized", SLUICE_REJECT_UNAUTHORIZED},
-        {"bad_signature", SLUICE_REJECT_UNAUTHORIZED},  {"stale_timestamp", SLUICE_REJECT_UNAUTHORIZED},
-        {"origin_not_allowed", SLUICE_REJECT_ORIGIN},   {"rate_limited", SLUICE_REJECT_RATE_LIMITED},
-        {"kafka_unavailable", SLUICE_REJECT_KAFKA},     {"mask_failed", SLUICE_REJECT_MASK},
+        {"invalid_json", SLUICE_REJECT_INVALID_JSON},         {"invalid_event", SLUICE_REJECT_INVALID_EVENT},
+        {"payload_too_large", SLUICE_REJECT_TOO_LARGE},       {"unauthorized", SLUICE_REJECT_UNAUTHORIZED},
+        {"bad_signature", SLUICE_REJECT_UNAUTHORIZED},        {"stale_timestamp", SLUICE_REJECT_UNAUTHORIZED},
+        {"origin_not_allowed", SLUICE_REJECT_ORIGIN},         {"rate_limited", SLUICE_REJECT_RATE_LIMITED},
+        {"kafka_unavailable", SLUICE_REJECT_KAFKA},           {"mask_failed", SLUICE_REJECT_MASK},
         {"unsupported_media_type", SLUICE_REJECT_MEDIA_TYPE},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -273,8 +273,8 @@ static void produce_all(pending_t *p)
             continue;
         }
         size_t payload_len;
-        char *payload = sluice_envelope_encode(p->src->org->id, p->src->src->id, ev, dl.privacy, dl.hashes,
-                                               &payload_len);
+        char *payload =
+            sluice_envelope_encode(p->src->org->id, p->src->src->id, ev, dl.privacy, dl.hashes, &payload_len);
         sluice_dl_result_dispose(&dl);
         if (payload == NULL) {
             sluice_event_error_t e;
@@ -327,7 +327,9 @@ static void produce_all(pending_t *p)
                 json_t *first = json_array_get(p->rejected, 0);
                 if (!p->batch) {
                     const char *code = json_string_value(json_object_get(first, "code"));
-                    int status = strcmp(code, "payload_too_large") == 0 ? 413 : strcmp(code, "internal") == 0 ? 500 : 400;
+                    int status = strcmp(code, "payload_too_large") == 0 ? 413
+                                 : strcmp(code, "internal") == 0        ? 500
+                                                                        : 400;
                     sluice_reply_error(p->req, w, &p->reply, status, code,
                                        json_string_value(json_object_get(first, "message")),
                                        json_string_value(json_object_get(first, "path")));
@@ -399,7 +401,8 @@ static int read_body(ingest_t *in, h2o_iovec_t *body, char **owned)
     h2o_iovec_t ct = sluice_http_header(req, H2O_TOKEN_CONTENT_TYPE);
     if (ct.base != NULL && !is_media(ct, "application/json") && !is_media(ct, "text/plain"))
         return refuse(req, in->w, &in->reply, 415, "unsupported_media_type",
-                      "Content-Type must be application/json or text/plain", NULL) - 1;
+                      "Content-Type must be application/json or text/plain", NULL) -
+               1;
     if (body->len > lim->max_wire_bytes)
         return refuse(req, in->w, &in->reply, 413, "payload_too_large", "request body too large", NULL) - 1;
 
@@ -407,12 +410,14 @@ static int read_body(ingest_t *in, h2o_iovec_t *body, char **owned)
     if (ce.base != NULL && !h2o_lcstris(ce.base, ce.len, H2O_STRLIT("identity"))) {
         if (!h2o_lcstris(ce.base, ce.len, H2O_STRLIT("gzip")))
             return refuse(req, in->w, &in->reply, 415, "unsupported_media_type",
-                          "Content-Encoding must be gzip or identity", NULL) - 1;
+                          "Content-Encoding must be gzip or identity", NULL) -
+                   1;
         size_t out_len;
         int rc = sluice_gunzip(body->base, body->len, lim->max_body_bytes, owned, &out_len);
         if (rc == SLUICE_GZIP_ETOOBIG)
             return refuse(req, in->w, &in->reply, 413, "payload_too_large",
-                          "request body too large after gzip decoding", NULL) - 1;
+                          "request body too large after gzip decoding", NULL) -
+                   1;
         if (rc != 0)
             return refuse(req, in->w, &in->reply, 400, "invalid_json", "body is not valid gzip", NULL) - 1;
         *body = h2o_iovec_init(*owned, out_len);
@@ -471,28 +476,33 @@ static int verify_signature(ingest_t *in, h2o_iovec_t wire, const char *key, siz
     h2o_iovec_t ts = sluice_http_header_str(req, "x-timestamp");
     h2o_iovec_t sig = sluice_http_header_str(req, "x-signature");
     if (ts.base == NULL || sig.base == NULL)
-        return refuse(req, in->w, &in->reply, 401, "bad_signature",
-                      "X-Timestamp and X-Signature headers are required", NULL) - 1;
+        return refuse(req, in->w, &in->reply, 401, "bad_signature", "X-Timestamp and X-Signature headers are required",
+                      NULL) -
+               1;
     char tbuf[24];
     if (ts.len == 0 || ts.len >= sizeof(tbuf))
         return refuse(req, in->w, &in->reply, 401, "bad_signature", "X-Timestamp must be milliseconds since 1970",
-                      NULL) - 1;
+                      NULL) -
+               1;
     memcpy(tbuf, ts.base, ts.len);
     tbuf[ts.len] = '\0';
     char *end;
     long long t = strtoll(tbuf, &end, 10);
     if (*end != '\0' || t <= 0)
         return refuse(req, in->w, &in->reply, 401, "bad_signature", "X-Timestamp must be milliseconds since 1970",
-                      NULL) - 1;
+                      NULL) -
+               1;
     if (t < in->now_ms - SIGNATURE_WINDOW_MS || t > in->now_ms + SIGNATURE_WINDOW_MS)
         return refuse(req, in->w, &in->reply, 401, "stale_timestamp",
-                      "X-Timestamp is more than 5 minutes away from the server's clock", NULL) - 1;
+                      "X-Timestamp is more than 5 minutes away from the server's clock", NULL) -
+               1;
     uint8_t given[SLUICE_SHA256_LEN];
     size_t glen;
     if (sig.len != 7 + 64 || strncasecmp(sig.base, "sha256=", 7) != 0 ||
         sluice_hex_decode(sig.base + 7, 64, given, sizeof(given), &glen) != 0)
         return refuse(req, in->w, &in->reply, 401, "bad_signature", "X-Signature must be sha256=<64 hex digits>",
-                      NULL) - 1;
+                      NULL) -
+               1;
 
     const sluice_source_rt_t *named = key ? sluice_runtime_auth(in->rt, key, key_len, in->now_ms) : NULL;
     const sluice_source_rt_t *match = NULL;
@@ -525,7 +535,8 @@ static int check_origin(ingest_t *in)
         return 0;
     if (!sluice_runtime_origin_allowed(in->rt, in->src, origin.base, origin.len))
         return refuse(in->req, in->w, &in->reply, 403, "origin_not_allowed",
-                      "this origin is not allowed for this write key", NULL) - 1;
+                      "this origin is not allowed for this write key", NULL) -
+               1;
     in->reply.origin = origin;
     return 0;
 }
@@ -714,8 +725,8 @@ typedef struct pixel_build {
 static int pixel_param(void *ud, const char *name, const char *value)
 {
     pixel_build_t *b = ud;
-    static const char *const plain[] = {"event", "name", "userId", "anonymousId", "messageId", "timestamp",
-                                        "previousId", "groupId", "category"};
+    static const char *const plain[] = {"event",     "name",       "userId",  "anonymousId", "messageId",
+                                        "timestamp", "previousId", "groupId", "category"};
     for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
         if (strcmp(name, plain[i]) == 0) {
             json_object_set_new(b->ev, name, json_string(value));
@@ -754,14 +765,14 @@ static int pixel_param(void *ud, const char *name, const char *value)
 
 int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
 {
-    ingest_t in = {.req = req, .w = w, .rt = w->rt, .reply = {.route = SLUICE_ROUTE_PIXEL, .pixel = 1},
-                   .now_ms = sluice_now_ms()};
+    ingest_t in = {
+        .req = req, .w = w, .rt = w->rt, .reply = {.route = SLUICE_ROUTE_PIXEL, .pixel = 1}, .now_ms = sluice_now_ms()};
     static const struct {
         const char *name;
         int type;
-    } types[] = {{"t", SLUICE_EVENT_TRACK}, {"track", SLUICE_EVENT_TRACK}, {"p", SLUICE_EVENT_PAGE},
-                 {"page", SLUICE_EVENT_PAGE}, {"screen", SLUICE_EVENT_SCREEN}, {"i", SLUICE_EVENT_IDENTIFY},
-                 {"identify", SLUICE_EVENT_IDENTIFY}, {"g", SLUICE_EVENT_GROUP}, {"group", SLUICE_EVENT_GROUP},
+    } types[] = {{"t", SLUICE_EVENT_TRACK},           {"track", SLUICE_EVENT_TRACK},   {"p", SLUICE_EVENT_PAGE},
+                 {"page", SLUICE_EVENT_PAGE},         {"screen", SLUICE_EVENT_SCREEN}, {"i", SLUICE_EVENT_IDENTIFY},
+                 {"identify", SLUICE_EVENT_IDENTIFY}, {"g", SLUICE_EVENT_GROUP},       {"group", SLUICE_EVENT_GROUP},
                  {"alias", SLUICE_EVENT_ALIAS}};
     int forced = -1;
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
@@ -860,7 +871,8 @@ int sluice_ingest_xd_issue(h2o_req_t *req, sluice_worker_t *w)
     const sluice_org_t *org = in.src->org;
     char origin_host[SLUICE_URL_HOST_MAX + 1], to_host[SLUICE_URL_HOST_MAX + 1];
     h2o_iovec_t origin = in.reply.origin;
-    int have_origin = origin.base != NULL && sluice_url_host(origin.base, origin.len, origin_host, sizeof(origin_host)) == 0;
+    int have_origin =
+        origin.base != NULL && sluice_url_host(origin.base, origin.len, origin_host, sizeof(origin_host)) == 0;
     char *to;
     long tl = sluice_http_query(req, "to", &to);
     if (tl <= 0 || sluice_url_host(to, (size_t)tl, to_host, sizeof(to_host)) != 0)
@@ -921,8 +933,8 @@ static void on_redeem_done(sluice_identity_job_t *job)
 
 int sluice_ingest_xd_redeem(h2o_req_t *req, sluice_worker_t *w)
 {
-    ingest_t in = {.req = req, .w = w, .rt = w->rt, .reply = {.route = SLUICE_ROUTE_XD_REDEEM},
-                   .now_ms = sluice_now_ms()};
+    ingest_t in = {
+        .req = req, .w = w, .rt = w->rt, .reply = {.route = SLUICE_ROUTE_XD_REDEEM}, .now_ms = sluice_now_ms()};
     h2o_iovec_t body;
     char *owned;
     if (read_body(&in, &body, &owned) != 0)
@@ -933,7 +945,8 @@ int sluice_ingest_xd_redeem(h2o_req_t *req, sluice_worker_t *w)
     if (root == NULL)
         return xd_error(&in, e.status, e.code, e.message);
     char *q;
-    if (!json_is_object(root) || (!json_is_string(json_object_get(root, "_dft")) && sluice_http_query(req, "_dft", &q) <= 0)) {
+    if (!json_is_object(root) ||
+        (!json_is_string(json_object_get(root, "_dft")) && sluice_http_query(req, "_dft", &q) <= 0)) {
         json_decref(root);
         return xd_error(&in, 400, "invalid_request", "the body must be {\"_dft\":\"<token>\"}");
     }

@@ -21,7 +21,7 @@
 typedef struct frame {
     const char *key; /* object: the member being read; NULL in arrays */
     size_t key_len;
-    size_t index;    /* array: the element being read */
+    size_t index; /* array: the element being read */
 } frame_t;
 
 typedef struct parser {
@@ -31,7 +31,7 @@ typedef struct parser {
     sluice_json_error_t *err;
     char *sbuf; /* unescaping buffer for strings that need it */
     size_t scap;
-    int heap;   /* sbuf was malloc'd */
+    int heap;        /* sbuf was malloc'd */
     frame_t *frames; /* [max_depth + 2]: the members being read, for limit messages */
 } parser_t;
 
@@ -524,7 +524,8 @@ json_t *sluice_json_parse(const char *buf, size_t len, size_t max_depth, size_t 
     parser_t ps = {.p = buf, .start = buf, .end = buf + len, .max_string = max_string, .err = err};
     ps.max_depth = max_depth < MAX_FRAMES ? max_depth : MAX_FRAMES;
     frame_t small[64];
-    ps.frames = ps.max_depth + 2 <= sizeof(small) / sizeof(small[0]) ? small : malloc((ps.max_depth + 2) * sizeof(frame_t));
+    ps.frames =
+        ps.max_depth + 2 <= sizeof(small) / sizeof(small[0]) ? small : malloc((ps.max_depth + 2) * sizeof(frame_t));
     if (ps.frames == NULL) {
         err->kind = SLUICE_JSON_SYNTAX;
         snprintf(err->message, sizeof(err->message), "out of memory");

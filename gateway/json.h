@@ -26,9 +26,9 @@ typedef enum sluice_json_fail {
 
 typedef struct sluice_json_error {
     sluice_json_fail_t kind;
-    char message[128];      /* e.g. "invalid escape" (never quotes the input) */
-    char path[160];         /* where a limit was broken, e.g. "properties.list[1]" */
-    unsigned line, column;  /* 1-based position of a syntax error */
+    char message[128];     /* e.g. "invalid escape" (never quotes the input) */
+    char path[160];        /* where a limit was broken, e.g. "properties.list[1]" */
+    unsigned line, column; /* 1-based position of a syntax error */
 } sluice_json_error_t;
 
 /* Parses buf[0..len) as one JSON value (any type) surrounded by optional whitespace.

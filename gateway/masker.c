@@ -60,17 +60,14 @@ static sluice_mask_outcome_t on_mask(void *ud, const sluice_org_t *org, size_t r
         reason = "out of memory";
         break;
     }
-    case SLUICE_PLUGIN_UNCHANGED:
-        return SLUICE_MASK_UNCHANGED;
-    case SLUICE_PLUGIN_REMOVE:
-        return SLUICE_MASK_REMOVED;
-    case SLUICE_PLUGIN_FAILED:
-        break;
+    case SLUICE_PLUGIN_UNCHANGED: return SLUICE_MASK_UNCHANGED;
+    case SLUICE_PLUGIN_REMOVE: return SLUICE_MASK_REMOVED;
+    case SLUICE_PLUGIN_FAILED: break;
     }
     const char *name = sluice_plugin_set_plugin_name(m->set, org_index, rule_index);
     sluice_log_warn("mask.failed", "plugin %s failed on org %s path %s (rule %s): %s; the field is %s",
-                    name ? name : rule->plugin, org->id, concrete_path, rule->path.text,
-                    reason, rule->on_error == SLUICE_MASK_ON_ERROR_REJECT ? "removed and the event rejected" : "removed");
+                    name ? name : rule->plugin, org->id, concrete_path, rule->path.text, reason,
+                    rule->on_error == SLUICE_MASK_ON_ERROR_REJECT ? "removed and the event rejected" : "removed");
     return SLUICE_MASK_FAILED;
 }
 

@@ -12,13 +12,13 @@
 static const int statuses[] = SLUICE_METRIC_STATUSES;
 
 static const char *const route_names[SLUICE_ROUTE_COUNT] = {
-    "track", "page", "screen", "identify", "group", "alias", "batch", "pixel", "events",
-    "xd", "xd_redeem", "tag", "preflight", "healthz", "readyz", "metrics", "other",
+    "track", "page",      "screen", "identify",  "group",   "alias",  "batch",   "pixel", "events",
+    "xd",    "xd_redeem", "tag",    "preflight", "healthz", "readyz", "metrics", "other",
 };
 
 static const char *const reject_names[SLUICE_REJECT_COUNT] = {
-    "invalid_json", "invalid_event", "payload_too_large", "unauthorized", "origin_not_allowed",
-    "rate_limited", "kafka_unavailable", "mask_failed", "duplicate", "unsupported_media_type",
+    "invalid_json", "invalid_event",     "payload_too_large", "unauthorized", "origin_not_allowed",
+    "rate_limited", "kafka_unavailable", "mask_failed",       "duplicate",    "unsupported_media_type",
 };
 
 static const unsigned ack_bounds_ms[SLUICE_ACK_BUCKETS] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
@@ -107,11 +107,13 @@ char *sluice_metrics_render(sluice_gw_metrics_t *const *blocks, size_t n, sluice
                      (unsigned long long)v);
         }
 
-    emit(&o, "# HELP sluice_events_accepted_total Events acknowledged by Kafka (or queued with ack: queued).\n"
-             "# TYPE sluice_events_accepted_total counter\nsluice_events_accepted_total %llu\n",
+    emit(&o,
+         "# HELP sluice_events_accepted_total Events acknowledged by Kafka (or queued with ack: queued).\n"
+         "# TYPE sluice_events_accepted_total counter\nsluice_events_accepted_total %llu\n",
          (unsigned long long)SUM(events_accepted));
-    emit(&o, "# HELP sluice_events_consent_dropped_total Events accepted but not queued by the consent policy drop.\n"
-             "# TYPE sluice_events_consent_dropped_total counter\nsluice_events_consent_dropped_total %llu\n",
+    emit(&o,
+         "# HELP sluice_events_consent_dropped_total Events accepted but not queued by the consent policy drop.\n"
+         "# TYPE sluice_events_consent_dropped_total counter\nsluice_events_consent_dropped_total %llu\n",
          (unsigned long long)SUM(events_consent_dropped));
     emit(&o, "# HELP sluice_events_rejected_total Events refused, by reason.\n"
              "# TYPE sluice_events_rejected_total counter\n");
@@ -128,14 +130,17 @@ char *sluice_metrics_render(sluice_gw_metrics_t *const *blocks, size_t n, sluice
              (unsigned long long)cumulative);
     }
     cumulative += SUM(ack_bucket[SLUICE_ACK_BUCKETS]);
-    emit(&o, "sluice_kafka_ack_seconds_bucket{le=\"+Inf\"} %llu\nsluice_kafka_ack_seconds_sum %.6f\n"
-             "sluice_kafka_ack_seconds_count %llu\n",
+    emit(&o,
+         "sluice_kafka_ack_seconds_bucket{le=\"+Inf\"} %llu\nsluice_kafka_ack_seconds_sum %.6f\n"
+         "sluice_kafka_ack_seconds_count %llu\n",
          (unsigned long long)cumulative, SUM(ack_sum_us) / 1e6, (unsigned long long)SUM(ack_count));
-    emit(&o, "# HELP sluice_kafka_delivery_failed_total Messages Kafka did not acknowledge.\n"
-             "# TYPE sluice_kafka_delivery_failed_total counter\nsluice_kafka_delivery_failed_total %llu\n",
+    emit(&o,
+         "# HELP sluice_kafka_delivery_failed_total Messages Kafka did not acknowledge.\n"
+         "# TYPE sluice_kafka_delivery_failed_total counter\nsluice_kafka_delivery_failed_total %llu\n",
          (unsigned long long)SUM(kafka_delivery_failed));
-    emit(&o, "# HELP sluice_requests_in_flight Requests waiting for Kafka acknowledgements or Redis.\n"
-             "# TYPE sluice_requests_in_flight gauge\nsluice_requests_in_flight %llu\n",
+    emit(&o,
+         "# HELP sluice_requests_in_flight Requests waiting for Kafka acknowledgements or Redis.\n"
+         "# TYPE sluice_requests_in_flight gauge\nsluice_requests_in_flight %llu\n",
          (unsigned long long)SUM(in_flight));
 
     emit(&o, "# HELP sluice_fields_hashed_total PII values normalised and SHA-256 hashed, by normaliser.\n"
@@ -143,17 +148,21 @@ char *sluice_metrics_render(sluice_gw_metrics_t *const *blocks, size_t n, sluice
     for (int k = 0; k <= SLUICE_NORM_RAW; k++)
         emit(&o, "sluice_fields_hashed_total{normalizer=\"%s\"} %llu\n", sluice_normalizer_name((sluice_normalizer_t)k),
              (unsigned long long)SUM(hashed[k]));
-    emit(&o, "# HELP sluice_fields_hash_failed_total Values that could not be normalised and were removed.\n"
-             "# TYPE sluice_fields_hash_failed_total counter\nsluice_fields_hash_failed_total %llu\n",
+    emit(&o,
+         "# HELP sluice_fields_hash_failed_total Values that could not be normalised and were removed.\n"
+         "# TYPE sluice_fields_hash_failed_total counter\nsluice_fields_hash_failed_total %llu\n",
          (unsigned long long)SUM(hash_failed));
-    emit(&o, "# HELP sluice_fields_masked_total Values masked by plugins.\n"
-             "# TYPE sluice_fields_masked_total counter\nsluice_fields_masked_total %llu\n",
+    emit(&o,
+         "# HELP sluice_fields_masked_total Values masked by plugins.\n"
+         "# TYPE sluice_fields_masked_total counter\nsluice_fields_masked_total %llu\n",
          (unsigned long long)SUM(masked));
-    emit(&o, "# HELP sluice_fields_mask_failed_total Values a plugin failed on (removed, or the event rejected).\n"
-             "# TYPE sluice_fields_mask_failed_total counter\nsluice_fields_mask_failed_total %llu\n",
+    emit(&o,
+         "# HELP sluice_fields_mask_failed_total Values a plugin failed on (removed, or the event rejected).\n"
+         "# TYPE sluice_fields_mask_failed_total counter\nsluice_fields_mask_failed_total %llu\n",
          (unsigned long long)SUM(mask_failed));
-    emit(&o, "# HELP sluice_fields_dropped_total Fields removed by drop rules.\n"
-             "# TYPE sluice_fields_dropped_total counter\nsluice_fields_dropped_total %llu\n",
+    emit(&o,
+         "# HELP sluice_fields_dropped_total Fields removed by drop rules.\n"
+         "# TYPE sluice_fields_dropped_total counter\nsluice_fields_dropped_total %llu\n",
          (unsigned long long)SUM(dropped_fields));
 
     emit(&o, "# HELP sluice_xd_tokens_total Cross-domain tokens issued and redemption outcomes.\n"

@@ -46,7 +46,10 @@ typedef enum sluice_route {
 const char *sluice_route_name(sluice_route_t r);
 
 /* Statuses the gateway answers with; anything else counts as "other". */
-#define SLUICE_METRIC_STATUSES {200, 204, 304, 400, 401, 403, 404, 405, 413, 415, 429, 500, 503}
+#define SLUICE_METRIC_STATUSES                                                                                         \
+    {                                                                                                                  \
+        200, 204, 304, 400, 401, 403, 404, 405, 413, 415, 429, 500, 503                                                \
+    }
 #define SLUICE_METRIC_STATUS_COUNT 14 /* the list above plus "other" */
 
 /* Reasons an event is rejected (the error codes of the JSON answers). */

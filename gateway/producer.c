@@ -179,11 +179,11 @@ fail_conf:
 int sluice_producer_send(sluice_producer_t *p, const char *topic, const char *key, size_t key_len, char *payload,
                          size_t len, const char *org, const char *source, const char *type, void *opaque)
 {
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(payload, len),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_HEADER("org", org, -1),
-        RD_KAFKA_V_HEADER("source", source, -1), RD_KAFKA_V_HEADER("type", type, -1), RD_KAFKA_V_OPAQUE(opaque),
-        RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(payload, len),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_HEADER("org", org, -1),
+                          RD_KAFKA_V_HEADER("source", source, -1), RD_KAFKA_V_HEADER("type", type, -1),
+                          RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         return 0;
     return e == RD_KAFKA_RESP_ERR__QUEUE_FULL ? SLUICE_PRODUCER_EFULL : SLUICE_PRODUCER_EOTHER;

@@ -36,13 +36,13 @@ typedef struct sluice_source_rt {
     uint8_t key_digest[SLUICE_SHA256_LEN];  /* SHA-256 of the write key */
     uint8_t prev_digest[SLUICE_SHA256_LEN]; /* of the previous key, during its grace window */
     int has_key, has_prev;
-    int64_t prev_until_ms;                  /* previous key refused from then on */
-    sluice_bucket_t *buckets;               /* [nthreads] */
+    int64_t prev_until_ms;    /* previous key refused from then on */
+    sluice_bucket_t *buckets; /* [nthreads] */
 } sluice_source_rt_t;
 
 typedef struct sluice_org_rt {
     const sluice_org_t *org;
-    unsigned variants;                      /* extra hash variants its integrations read */
+    unsigned variants; /* extra hash variants its integrations read */
 } sluice_org_rt_t;
 
 typedef struct sluice_runtime {
@@ -54,8 +54,8 @@ typedef struct sluice_runtime {
     size_t org_count;
     sluice_source_rt_t *sources;
     size_t source_count;
-    sluice_plugin_set_t *plugins;           /* the mask rules' plugin instances */
-    sluice_gw_maskers_t *maskers;           /* the data layer's mask seam, one per thread */
+    sluice_plugin_set_t *plugins; /* the mask rules' plugin instances */
+    sluice_gw_maskers_t *maskers; /* the data layer's mask seam, one per thread */
 } sluice_runtime_t;
 
 /* Builds a runtime over cfg (taking ownership of it; it is freed with the runtime, also on

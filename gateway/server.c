@@ -228,7 +228,8 @@ static void *worker_main(void *arg)
         h2o_evloop_run(w->ctx.loop, w->stopping ? 50 : INT32_MAX);
 
     if (!drained(w))
-        sluice_log_warn("gateway.drain", "worker %u: drain timeout with %zu requests in flight", w->index, w->in_flight);
+        sluice_log_warn("gateway.drain", "worker %u: drain timeout with %zu requests in flight", w->index,
+                        w->in_flight);
     sluice_producer_destroy(w->producer, 2000);
     w->producer = NULL;
     sluice_identity_thread_destroy(w->identity);
@@ -272,16 +273,19 @@ static void warn_restart_only(const sluice_config_t *old, const sluice_config_t 
     if (!same_listen(&old->server.https, &new->server.https) || !same_listen(&old->server.http, &new->server.http) ||
         !same_listen(&old->server.metrics, &new->server.metrics))
         what = "listeners";
-    else if (!same_str(old->server.tls_cert, new->server.tls_cert) || !same_str(old->server.tls_key, new->server.tls_key))
+    else if (!same_str(old->server.tls_cert, new->server.tls_cert) ||
+             !same_str(old->server.tls_key, new->server.tls_key))
         what = "TLS files";
     else if (old->server.threads != new->server.threads)
         what = "server.threads";
-    else if (!same_str(old->kafka.brokers, new->kafka.brokers) || old->kafka.ack_timeout_ms != new->kafka.ack_timeout_ms)
+    else if (!same_str(old->kafka.brokers, new->kafka.brokers) ||
+             old->kafka.ack_timeout_ms != new->kafka.ack_timeout_ms)
         what = "kafka connection settings";
     else if (!same_str(old->redis.url, new->redis.url))
         what = "redis.url";
     if (what != NULL)
-        sluice_log_warn("config.reload", "%s changed: that takes effect at the next restart; the rest is reloaded", what);
+        sluice_log_warn("config.reload", "%s changed: that takes effect at the next restart; the rest is reloaded",
+                        what);
 }
 
 static void reload(sluice_gateway_t *gw)

@@ -33,14 +33,14 @@ typedef struct sluice_worker {
     pthread_t thread;
     h2o_context_t ctx;
     h2o_accept_ctx_t accept[SLUICE_LISTENER_COUNT];
-    int listen_fd[SLUICE_LISTENER_COUNT];        /* -1 when that listener is off */
+    int listen_fd[SLUICE_LISTENER_COUNT]; /* -1 when that listener is off */
     h2o_socket_t *listen_sock[SLUICE_LISTENER_COUNT];
-    h2o_multithread_receiver_t control;          /* runtime swaps and stop, from the main thread */
+    h2o_multithread_receiver_t control; /* runtime swaps and stop, from the main thread */
     sluice_producer_t *producer;
-    sluice_runtime_t *rt;                        /* this thread's current runtime (one reference) */
-    sluice_gw_metrics_t metrics;                 /* written by this thread only; read by scrapes */
-    h2o_timeout_t ack_timeout;                   /* requests waiting for Kafka give up after this */
-    sluice_identity_thread_t *identity;          /* Redis client and identity state of this thread */
+    sluice_runtime_t *rt;               /* this thread's current runtime (one reference) */
+    sluice_gw_metrics_t metrics;        /* written by this thread only; read by scrapes */
+    h2o_timeout_t ack_timeout;          /* requests waiting for Kafka give up after this */
+    sluice_identity_thread_t *identity; /* Redis client and identity state of this thread */
     size_t in_flight;
     int stopping;
     uint64_t drain_deadline_ms;
@@ -51,13 +51,13 @@ struct sluice_gateway {
     unsigned nthreads;
     sluice_worker_t *workers;
     h2o_globalconf_t h2o;
-    h2o_globalconf_t h2o_ops;                    /* the metrics listener's hosts: operations routes only */
+    h2o_globalconf_t h2o_ops; /* the metrics listener's hosts: operations routes only */
     SSL_CTX *ssl;
     sluice_keyring_t *keys;
-    sluice_runtime_t *current;                   /* main thread's reference to the newest runtime */
-    uint16_t metrics_port;                       /* 0 when /metrics is served on the main listeners */
+    sluice_runtime_t *current; /* main thread's reference to the newest runtime */
+    uint16_t metrics_port;     /* 0 when /metrics is served on the main listeners */
     int64_t started_ms;
-    atomic_int ready;                            /* config loaded and workers running */
+    atomic_int ready; /* config loaded and workers running */
     atomic_uint_fast64_t reloads_ok, reloads_failed;
 };
 

@@ -337,8 +337,7 @@ static void start_dedup(sluice_identity_job_t *job)
 {
     size_t i;
     json_t *ev;
-    json_array_foreach(job->events, i, ev)
-    {
+    json_array_foreach(job->events, i, ev) {
         const char *mid = json_string_value(json_object_get(ev, "messageId"));
         char key[512];
         int klen = mid ? dedup_key(key, sizeof(key), job->org, mid) : -1;
@@ -436,8 +435,7 @@ static void adopt(sluice_identity_job_t *job)
     const char *dfid = job->claims.dfid;
     size_t i;
     json_t *ev;
-    json_array_foreach(job->events, i, ev)
-    {
+    json_array_foreach(job->events, i, ev) {
         json_t *ident = ensure_object(ensure_object(ev, "context"), "identity");
         json_object_set_new(ident, "crossDomain", json_true());
         json_t *anon = json_object_get(ev, "anonymousId");
@@ -514,8 +512,7 @@ static void start_lookups(sluice_identity_job_t *job)
         lookup(job, job->anonymous_id);
     size_t i;
     json_t *ev;
-    json_array_foreach(job->events, i, ev)
-    {
+    json_array_foreach(job->events, i, ev) {
         lookup(job, plain_string(json_object_get(ev, "anonymousId")));
     }
 }
@@ -696,8 +693,7 @@ static void finish(sluice_identity_job_t *job)
     }
     size_t i;
     json_t *ev;
-    json_array_foreach(job->events, i, ev)
-    {
+    json_array_foreach(job->events, i, ev) {
         json_t *looked_up = resolve(job, ev);
         if (vendor != NULL) {
             json_t *ctx = ensure_object(ev, "context");

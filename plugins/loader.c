@@ -57,7 +57,9 @@ static void describe_signature(uint32_t sig, char *buf, size_t len)
 {
     unsigned endian = sig & 0xffu;
     snprintf(buf, len, "%u-byte pointers, %u-byte size_t, %s", (sig >> 16) & 0xffu, (sig >> 8) & 0xffu,
-             endian == 1 ? "little-endian" : endian == 2 ? "big-endian" : "unknown byte order");
+             endian == 1   ? "little-endian"
+             : endian == 2 ? "big-endian"
+                           : "unknown byte order");
 }
 
 static int valid_plugin_name(const char *s)
@@ -81,9 +83,8 @@ static int check_descriptor(sluice_plugin_lib_t *lib, sluice_err_t *err)
                                       "plugin against this gateway's mask_plugin.h",
                                       v, name, SLUICE_MASK_ABI_MAJOR);
         }
-        return sluice_err_set(err,
-                              "not a sluice masking plugin: it exports no symbol '" SLUICE_MASK_PLUGIN_SYMBOL
-                              "' (define it with SLUICE_MASK_PLUGIN(...))");
+        return sluice_err_set(err, "not a sluice masking plugin: it exports no symbol '" SLUICE_MASK_PLUGIN_SYMBOL
+                                   "' (define it with SLUICE_MASK_PLUGIN(...))");
     }
     Dl_info info;
     const ElfW(Sym) *es = NULL;
@@ -106,8 +107,8 @@ static int check_descriptor(sluice_plugin_lib_t *lib, sluice_err_t *err)
     prefix_t p;
     memcpy(&p, sym, sizeof(p));
     if (p.magic != SLUICE_MASK_MAGIC)
-        return sluice_err_set(err, "not a sluice masking plugin: bad magic 0x%08x (expected 0x%08x)",
-                              (unsigned)p.magic, (unsigned)SLUICE_MASK_MAGIC);
+        return sluice_err_set(err, "not a sluice masking plugin: bad magic 0x%08x (expected 0x%08x)", (unsigned)p.magic,
+                              (unsigned)SLUICE_MASK_MAGIC);
     if (p.build_signature != SLUICE_MASK_BUILD_SIGNATURE) {
         char theirs[96], ours[96];
         describe_signature(p.build_signature, theirs, sizeof(theirs));
@@ -115,8 +116,9 @@ static int check_descriptor(sluice_plugin_lib_t *lib, sluice_err_t *err)
         return sluice_err_set(err, "built for another platform (%s; this gateway: %s)", theirs, ours);
     }
     if (p.abi_major != SLUICE_MASK_ABI_MAJOR)
-        return sluice_err_set(err, "built for ABI %u.%u; this gateway speaks ABI %d: rebuild the plugin against "
-                                   "this gateway's mask_plugin.h",
+        return sluice_err_set(err,
+                              "built for ABI %u.%u; this gateway speaks ABI %d: rebuild the plugin against "
+                              "this gateway's mask_plugin.h",
                               p.abi_major, p.abi_minor, SLUICE_MASK_ABI_MAJOR);
     if (p.abi_minor > SLUICE_MASK_ABI_MINOR)
         return sluice_err_set(err,
@@ -439,8 +441,8 @@ int sluice_plugin_instance_create(sluice_plugin_lib_t *lib, const sluice_plugin_
     const sluice_mask_plugin_t *d = &lib->desc;
     const char *label = opts->label ? opts->label : "plugin";
     int skipped = 0;
-    sluice_mask_config_t *cfg = sluice_plugin_params_build(d->config, d->name, opts->params, opts->pos, label,
-                                                           opts->flags, diag, &skipped);
+    sluice_mask_config_t *cfg =
+        sluice_plugin_params_build(d->config, d->name, opts->params, opts->pos, label, opts->flags, diag, &skipped);
     if (cfg == NULL)
         return skipped ? 1 : -1;
     const sluice_yaml_pos_t *where = opts->params != NULL ? &opts->params->pos : opts->pos;

@@ -75,9 +75,9 @@ typedef struct sluice_plugin_instance_opts {
     const char *label;                /* key path of the rule, "orgs[0].data_layer.mask[1]" */
     const char *org;                  /* org id and rule path: in logs and metric labels */
     const char *rule_path;
-    const sluice_keyring_t *keys;     /* for host->seal/open; NULL = no key ring. Must outlive the instance */
-    unsigned nthreads;                /* thread indexes 0..nthreads-1 may call mask */
-    int flags;                        /* SLUICE_PLUGIN_PARAMS_CHECK_ONLY (plugins/params.h) */
+    const sluice_keyring_t *keys; /* for host->seal/open; NULL = no key ring. Must outlive the instance */
+    unsigned nthreads;            /* thread indexes 0..nthreads-1 may call mask */
+    int flags;                    /* SLUICE_PLUGIN_PARAMS_CHECK_ONLY (plugins/params.h) */
 } sluice_plugin_instance_opts_t;
 
 /* Validates the params against lib's config map, runs `create` and then `selftest`, reporting

@@ -127,8 +127,7 @@ static int convert(param_t *p, uint32_t type, const sluice_yaml_node_t *n)
         }
         p->item_count = n->item_count;
         break;
-    default:
-        return -1;
+    default: return -1;
     }
     p->has = 1;
     return 0;
@@ -138,8 +137,8 @@ static int convert(param_t *p, uint32_t type, const sluice_yaml_node_t *n)
 static int convert_default(param_t *p, const sluice_mask_config_entry_t *e)
 {
     char why[256];
-    sluice_yaml_doc_t *doc = sluice_yaml_load_string("default", e->default_value, strlen(e->default_value), why,
-                                                     sizeof(why));
+    sluice_yaml_doc_t *doc =
+        sluice_yaml_load_string("default", e->default_value, strlen(e->default_value), why, sizeof(why));
     if (doc == NULL)
         return -1;
     int rc = -1;
@@ -199,8 +198,8 @@ int sluice_plugin_map_check(const sluice_mask_config_entry_t *map, sluice_err_t 
         if (e->default_value != NULL) {
             param_t p = {.entry = e};
             if (convert_default(&p, e) != 0)
-                return sluice_err_set(err, "config map entry '%s': default \"%s\" is not %s", e->name,
-                                      e->default_value, sluice_plugin_conf_type_name(e->type));
+                return sluice_err_set(err, "config map entry '%s': default \"%s\" is not %s", e->name, e->default_value,
+                                      sluice_plugin_conf_type_name(e->type));
             param_clear(&p);
         }
     }
@@ -324,8 +323,7 @@ static int read_secret(param_t *p, const sluice_yaml_node_t *k, const sluice_yam
 
 sluice_mask_config_t *sluice_plugin_params_build(const sluice_mask_config_entry_t *map, const char *plugin,
                                                  const sluice_yaml_node_t *params, const sluice_yaml_pos_t *pos,
-                                                 const char *label, int flags, sluice_config_diag_t *diag,
-                                                 int *skipped)
+                                                 const char *label, int flags, sluice_config_diag_t *diag, int *skipped)
 {
     *skipped = 0;
     size_t before = diag->count;
@@ -388,8 +386,8 @@ sluice_mask_config_t *sluice_plugin_params_build(const sluice_mask_config_entry_
             const char *desc = p->entry->description ? p->entry->description : "";
             sluice_config_diag_add(diag, params != NULL ? &params->pos : pos,
                                    "%s.params: missing required parameter '%s%s' of plugin '%s'%s%s%s", label,
-                                   p->entry->name, (p->entry->flags & SLUICE_MASK_CONF_SECRET) ? "_env" : "",
-                                   plugin, desc[0] ? " (" : "", desc, desc[0] ? ")" : "");
+                                   p->entry->name, (p->entry->flags & SLUICE_MASK_CONF_SECRET) ? "_env" : "", plugin,
+                                   desc[0] ? " (" : "", desc, desc[0] ? ")" : "");
         } else if (p->entry->default_value != NULL) {
             /* The map was checked at load, so the default converts. */
             convert_default(p, p->entry);

@@ -67,8 +67,8 @@ void sluice_plugin_set_free(sluice_plugin_set_t *set)
     free(set);
 }
 
-sluice_plugin_set_t *sluice_plugin_set_load(const sluice_config_t *cfg, const sluice_keyring_t *keys,
-                                            unsigned nthreads, int flags, sluice_config_diag_t *diag)
+sluice_plugin_set_t *sluice_plugin_set_load(const sluice_config_t *cfg, const sluice_keyring_t *keys, unsigned nthreads,
+                                            int flags, sluice_config_diag_t *diag)
 {
     if (nthreads == 0)
         nthreads = 1;

@@ -40,8 +40,8 @@ enum {
  * returned. keys (may be NULL) serves host->seal/open and must outlive the set. nthreads
  * (at least 1) is how many thread indexes apply may use. Returns a set owned by the caller;
  * a config without mask rules gives an empty set. */
-sluice_plugin_set_t *sluice_plugin_set_load(const sluice_config_t *cfg, const sluice_keyring_t *keys,
-                                            unsigned nthreads, int flags, sluice_config_diag_t *diag);
+sluice_plugin_set_t *sluice_plugin_set_load(const sluice_config_t *cfg, const sluice_keyring_t *keys, unsigned nthreads,
+                                            int flags, sluice_config_diag_t *diag);
 
 /* Destroys every instance (disposing thread contexts), closes the libraries. NULL allowed. */
 void sluice_plugin_set_free(sluice_plugin_set_t *set);
@@ -64,10 +64,10 @@ typedef enum sluice_plugin_outcome {
 
 /* The field being masked, for the plugin's input. */
 typedef struct sluice_plugin_field {
-    const char *org;           /* org id */
-    const char *path;          /* concrete path, "properties.items[2].card" */
-    const char *rule_path;     /* the rule's path */
-    const char *event;         /* track: event name; otherwise the type; may be NULL */
+    const char *org;       /* org id */
+    const char *path;      /* concrete path, "properties.items[2].card" */
+    const char *rule_path; /* the rule's path */
+    const char *event;     /* track: event name; otherwise the type; may be NULL */
 } sluice_plugin_field_t;
 
 /* Masks value through inst on thread `thread` with out as the output buffer (that thread's),

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  gcc clang make cmake pkg-config git
+  gcc clang clang-format make cmake pkg-config git
   libh2o-evloop-dev libh2o-dev-common libssl-dev librdkafka-dev libhiredis-dev libjansson-dev
   libyaml-dev libcurl4-openssl-dev libpq-dev zlib1g-dev libcmocka-dev libclang-rt-14-dev
   # the local stack and the tests

@@ -29,8 +29,8 @@
 #include "plugins/set.h"
 #include "tools/commands.h"
 
-#define ROUNDS 200      /* thread-safety run: rounds over every input on each of 2 threads */
-#define MAX_PARAMS 32
+#define ROUNDS      200 /* thread-safety run: rounds over every input on each of 2 threads */
+#define MAX_PARAMS  32
 #define MAX_VECTORS 4096
 
 static void usage(FILE *out)
@@ -99,8 +99,10 @@ static const char *const input_json[] = {
     "\"https://shop.example/p?email=a%40b.example&card=4111111111111111&x=1\"",
     "\"caf\\u00e9 \\u2615 \\ud834\\udd1e Gr\\u00fc\\u00dfe\"",
     "\"a\\u0000b\"",
-    ("\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\""),
+    ("\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "\""),
     "0",
     "-17",
     "3.25",
@@ -134,7 +136,8 @@ static const char *outcome_name(sluice_plugin_outcome_t o)
 static int acceptable_refusal(const char *reason)
 {
     return strcmp(reason, sluice_mask_strerror(SLUICE_MASK_EINVAL)) == 0 ||
-           strcmp(reason, sluice_mask_strerror(SLUICE_MASK_ETOOBIG)) == 0 || strcmp(reason, "output over the size cap") == 0;
+           strcmp(reason, sluice_mask_strerror(SLUICE_MASK_ETOOBIG)) == 0 ||
+           strcmp(reason, "output over the size cap") == 0;
 }
 
 static int same_result(const result_t *a, const result_t *b)
@@ -335,8 +338,8 @@ static void check_size_cap(suite_t *s, sluice_plugin_instance_t *inst)
     else if (r.outcome == SLUICE_PLUGIN_FAILED)
         line(&s->rep, "PASS", "size cap: a %zu-byte value fails closed (%s)", n, r.reason);
     else
-        line(&s->rep, "PASS", "size cap: a %zu-byte value gives %s within the %d-byte cap", n,
-             outcome_name(r.outcome), SLUICE_PLUGIN_OUTPUT_MAX);
+        line(&s->rep, "PASS", "size cap: a %zu-byte value gives %s within the %d-byte cap", n, outcome_name(r.outcome),
+             SLUICE_PLUGIN_OUTPUT_MAX);
     json_decref(r.value);
     json_decref(v);
     sluice_plugin_output_dispose(&out);
@@ -432,8 +435,9 @@ static void check_threads(suite_t *s, sluice_plugin_instance_t *inst, json_t **i
     if (started != 2)
         line(&s->rep, "FAIL", "threads: could not start 2 threads");
     else if (failures || mismatches)
-        line(&s->rep, "FAIL", "threads: 2 threads x %d rounds: %d failure(s), %d result(s) differing from the "
-                              "single-thread run",
+        line(&s->rep, "FAIL",
+             "threads: 2 threads x %d rounds: %d failure(s), %d result(s) differing from the "
+             "single-thread run",
              ROUNDS, failures, mismatches);
     else
         line(&s->rep, "PASS", "threads: 2 threads x %d rounds agree with the single-thread run (%s)", ROUNDS,
@@ -695,8 +699,8 @@ static int run_suite(const char *path, char **params, int nparams, const char *v
         const char *eq = strchr(params[i], '=');
         size_t used = strlen(s.params_yaml);
         char probe_err[64];
-        sluice_yaml_doc_t *probe = sluice_yaml_load_string("--param", eq + 1, strlen(eq + 1), probe_err,
-                                                           sizeof(probe_err));
+        sluice_yaml_doc_t *probe =
+            sluice_yaml_load_string("--param", eq + 1, strlen(eq + 1), probe_err, sizeof(probe_err));
         int plain = probe != NULL && (probe->root == NULL || probe->root->type != SLUICE_YAML_MAP);
         sluice_yaml_doc_free(probe);
         json_t *quoted = plain ? NULL : json_string(eq + 1);

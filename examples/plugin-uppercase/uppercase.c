@@ -120,6 +120,6 @@ static int selftest(void *instance, char *err, size_t err_len)
 }
 
 SLUICE_MASK_PLUGIN(.name = "uppercase", .version = "1.0.0",
-                   .description = "upper-cases ASCII letters of strings, with an optional prefix",
-                   .config = config, .flags = SLUICE_MASK_FLAG_DETERMINISTIC | SLUICE_MASK_FLAG_IDEMPOTENT,
-                   .create = create, .destroy = destroy, .mask = mask, .selftest = selftest);
+                   .description = "upper-cases ASCII letters of strings, with an optional prefix", .config = config,
+                   .flags = SLUICE_MASK_FLAG_DETERMINISTIC | SLUICE_MASK_FLAG_IDEMPOTENT, .create = create,
+                   .destroy = destroy, .mask = mask, .selftest = selftest);

@@ -175,14 +175,14 @@ extern "C" {
 /* Status numbers never change. 0 and positive values are outcomes; negative values are errors,
  * and every error fails closed (field removed or event rejected, never forwarded raw). */
 enum {
-    SLUICE_MASK_OK = 0,        /* mask: the value is replaced by the output (possibly empty) */
-    SLUICE_MASK_UNCHANGED = 1, /* mask: keep the value as it is (already safe, or not for this plugin) */
-    SLUICE_MASK_REMOVE = 2,    /* mask: remove the field from the event */
-    SLUICE_MASK_EINVAL = -1,   /* the value (or an argument) cannot be handled */
-    SLUICE_MASK_ENOMEM = -2,   /* out of memory */
-    SLUICE_MASK_EINTERNAL = -3,/* a bug or a library failure (e.g. the crypto library) */
-    SLUICE_MASK_ECONFIG = -4,  /* a configuration problem (create, config getters) */
-    SLUICE_MASK_ETOOBIG = -5,  /* host->append: the output would exceed the host's cap */
+    SLUICE_MASK_OK = 0,         /* mask: the value is replaced by the output (possibly empty) */
+    SLUICE_MASK_UNCHANGED = 1,  /* mask: keep the value as it is (already safe, or not for this plugin) */
+    SLUICE_MASK_REMOVE = 2,     /* mask: remove the field from the event */
+    SLUICE_MASK_EINVAL = -1,    /* the value (or an argument) cannot be handled */
+    SLUICE_MASK_ENOMEM = -2,    /* out of memory */
+    SLUICE_MASK_EINTERNAL = -3, /* a bug or a library failure (e.g. the crypto library) */
+    SLUICE_MASK_ECONFIG = -4,   /* a configuration problem (create, config getters) */
+    SLUICE_MASK_ETOOBIG = -5,   /* host->append: the output would exceed the host's cap */
 };
 
 /* A short fixed text for a status, for messages. Static storage. */
@@ -216,17 +216,17 @@ enum {
 /* One value to mask. Read-only; valid only during the mask call. Every string is also
  * NUL-terminated, but a JSON string may contain U+0000, so use the lengths. */
 typedef struct sluice_mask_input {
-    uint32_t size;          /* sizeof the host's struct; test before reading later members */
-    uint32_t type;          /* SLUICE_MASK_JSON_* */
-    const char *path;       /* concrete JSON path, e.g. "properties.items[2].card" */
+    uint32_t size;    /* sizeof the host's struct; test before reading later members */
+    uint32_t type;    /* SLUICE_MASK_JSON_* */
+    const char *path; /* concrete JSON path, e.g. "properties.items[2].card" */
     size_t path_len;
-    const char *rule_path;  /* the rule's configured path, e.g. "properties.items[*].card" */
+    const char *rule_path; /* the rule's configured path, e.g. "properties.items[*].card" */
     size_t rule_path_len;
-    const char *value;      /* see the JSON type above */
+    const char *value; /* see the JSON type above */
     size_t value_len;
-    const char *org;        /* the org id */
+    const char *org; /* the org id */
     size_t org_len;
-    const char *event;      /* track: the event name; other types: the type ("page", ...) */
+    const char *event; /* track: the event name; other types: the type ("page", ...) */
     size_t event_len;
 } sluice_mask_input_t;
 
@@ -296,8 +296,7 @@ typedef struct sluice_mask_host {
     int (*config_double)(const sluice_mask_config_t *cfg, const char *name, double *out);
     /* STRING_LIST: *count items; then config_list_item for i < count. */
     int (*config_list_count)(const sluice_mask_config_t *cfg, const char *name, size_t *count);
-    int (*config_list_item)(const sluice_mask_config_t *cfg, const char *name, size_t i, const char **out,
-                            size_t *len);
+    int (*config_list_item)(const sluice_mask_config_t *cfg, const char *name, size_t i, const char **out, size_t *len);
     /* 1 when the rule gave the parameter, 0 when it comes from the default or is absent. */
     int (*config_is_set)(const sluice_mask_config_t *cfg, const char *name);
 
@@ -375,11 +374,11 @@ typedef struct sluice_mask_plugin {
     uint32_t build_signature; /* SLUICE_MASK_BUILD_SIGNATURE */
 
     /* ---- ABI 1.0 ---- */
-    const char *name;        /* short id, [a-z0-9_-], used in logs and metrics */
-    const char *version;     /* the plugin's own version, e.g. "1.2.0" */
-    const char *description; /* one line */
+    const char *name;                         /* short id, [a-z0-9_-], used in logs and metrics */
+    const char *version;                      /* the plugin's own version, e.g. "1.2.0" */
+    const char *description;                  /* one line */
     const sluice_mask_config_entry_t *config; /* {0}-terminated; NULL = takes no parameters */
-    uint32_t flags;          /* SLUICE_MASK_FLAG_* */
+    uint32_t flags;                           /* SLUICE_MASK_FLAG_* */
 
     /* Required. One instance per rule, single-threaded, at config load. self identifies the
      * instance to host->log/seal/open (keep it in the instance; valid until destroy returns).

@@ -19,8 +19,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     sluice_config_diag_t diag;
     sluice_config_diag_init(&diag);
-    sluice_config_t *cfg = sluice_config_load_string("/fuzz/sluice.yaml", (const char *)data, size,
-                                                     SLUICE_CONFIG_NO_ENV, &diag);
+    sluice_config_t *cfg =
+        sluice_config_load_string("/fuzz/sluice.yaml", (const char *)data, size, SLUICE_CONFIG_NO_ENV, &diag);
     if (cfg == NULL) {
         if (diag.count == 0)
             abort(); /* a refusal always says why */

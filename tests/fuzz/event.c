@@ -20,8 +20,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const sluice_limits_t limits = {
-    .max_body_bytes = 65536, .max_event_bytes = 4096, .max_batch_events = 50,
-    .max_depth = 16, .max_string_bytes = 1024, .max_wire_bytes = 65536,
+    .max_body_bytes = 65536,
+    .max_event_bytes = 4096,
+    .max_batch_events = 50,
+    .max_depth = 16,
+    .max_string_bytes = 1024,
+    .max_wire_bytes = 65536,
 };
 
 static void check_event(json_t *ev, int type, const char *prefix)
@@ -67,7 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (json_is_array(batch)) {
             size_t i;
             json_t *ev;
-            json_array_foreach(batch, i, ev) check_event(ev, -1, "batch[0]");
+            json_array_foreach(batch, i, ev)
+                check_event(ev, -1, "batch[0]");
         } else {
             check_event(root, (data[0] >> 1) % (SLUICE_EVENT_TYPE_COUNT + 1) - 1, "");
         }

@@ -22,12 +22,12 @@
 
 static gwfix_t F;
 
-#define WEB_KEY "wk_live_web_5f1c2a"
-#define WEB_PREV "wk_live_web_prev_771"
-#define OLD_KEY "wk_live_old_new"
-#define OLD_PREV "wk_live_old_expired"
-#define SLOW_KEY "wk_live_slow"
-#define DEDUP_KEY "wk_live_dedup"
+#define WEB_KEY     "wk_live_web_5f1c2a"
+#define WEB_PREV    "wk_live_web_prev_771"
+#define OLD_KEY     "wk_live_old_new"
+#define OLD_PREV    "wk_live_old_expired"
+#define SLOW_KEY    "wk_live_slow"
+#define DEDUP_KEY   "wk_live_dedup"
 #define HMAC_SECRET "s2s-signing-secret-9a7f"
 
 static int setup(void **state)
@@ -78,9 +78,9 @@ static int setup(void **state)
              "    consent: {policy: allow}\n",
              F.https_port, F.certs, F.certs, F.http_port, F.metrics_port, F.kafka.bootstrap, F.redis.url, rotated);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", yaml));
-    static const char *env[] = {"T_WEB_KEY=" WEB_KEY, "T_WEB_PREV=" WEB_PREV, "T_OLD_KEY=" OLD_KEY,
-                                "T_OLD_PREV=" OLD_PREV, "T_SLOW_KEY=" SLOW_KEY, "T_DEDUP_KEY=" DEDUP_KEY,
-                                "T_HMAC=" HMAC_SECRET, NULL};
+    static const char *env[] = {
+        "T_WEB_KEY=" WEB_KEY,   "T_WEB_PREV=" WEB_PREV,   "T_OLD_KEY=" OLD_KEY,  "T_OLD_PREV=" OLD_PREV,
+        "T_SLOW_KEY=" SLOW_KEY, "T_DEDUP_KEY=" DEDUP_KEY, "T_HMAC=" HMAC_SECRET, NULL};
     memcpy(F.env, env, sizeof(env));
     gwfix_start(&F);
     return 0;
@@ -237,8 +237,8 @@ static void auth_modes(void **state)
         200);
     http_resp_dispose(&r);
     /* writeKey in the query. */
-    assert_int_equal(post_raw("/v1/t?writeKey=" WEB_KEY, plain, "{\"event\":\"x\",\"messageId\":\"auth-query\"}", 0, &r),
-                     200);
+    assert_int_equal(
+        post_raw("/v1/t?writeKey=" WEB_KEY, plain, "{\"event\":\"x\",\"messageId\":\"auth-query\"}", 0, &r), 200);
     http_resp_dispose(&r);
     /* Previous key inside its grace window. */
     assert_int_equal(gwfix_post(&F, "/v1/t", WEB_PREV, "{\"event\":\"x\",\"messageId\":\"auth-prev\"}", &r), 200);
@@ -312,7 +312,8 @@ static void media_types_and_beacon(void **state)
     http_resp_t r;
     const char *beacon[] = {"Content-Type: text/plain;charset=UTF-8", NULL};
     assert_int_equal(
-        post_raw("/v1/t", beacon, "{\"event\":\"x\",\"writeKey\":\"" WEB_KEY "\",\"messageId\":\"beacon-1\"}", 0, &r), 200);
+        post_raw("/v1/t", beacon, "{\"event\":\"x\",\"writeKey\":\"" WEB_KEY "\",\"messageId\":\"beacon-1\"}", 0, &r),
+        200);
     http_resp_dispose(&r);
     const char *form[] = {"Content-Type: application/x-www-form-urlencoded", "Authorization: Bearer " WEB_KEY, NULL};
     post_raw("/v1/t", form, "event=x", 0, &r);
@@ -395,7 +396,8 @@ static void limits(void **state)
     http_resp_dispose(&r);
     /* Nesting deeper than 8. */
     gwfix_post(&F, "/v1/t", WEB_KEY,
-               "{\"event\":\"x\",\"properties\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":1}}}}}}}}}", &r);
+               "{\"event\":\"x\",\"properties\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":1}}}}}}}}}",
+               &r);
     expect_error(&r, 400, "invalid_json", "properties.a.b.c.d.e.f.g");
     http_resp_dispose(&r);
     /* A string over max_string_bytes. */
@@ -447,8 +449,9 @@ static void pixel(void **state)
     (void)state;
     http_resp_t r;
     http_opts_t o = {0};
-    http_do(gwfix_url(&F, "/v1/pixel/track?writeKey=" WEB_KEY
-                          "&event=Viewed%20Item&messageId=px-1&properties.sku=A%2F1&url=https%3A%2F%2Fshop.acme.test%2Fp"),
+    http_do(gwfix_url(&F,
+                      "/v1/pixel/track?writeKey=" WEB_KEY
+                      "&event=Viewed%20Item&messageId=px-1&properties.sku=A%2F1&url=https%3A%2F%2Fshop.acme.test%2Fp"),
             &o, F.ca, &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(http_header(&r, "content-type"), "image/gif");
@@ -574,8 +577,8 @@ static void hashing_vectors_and_no_raw_pii(void **state)
     assert_non_null(strstr(p, "\"properties.password\""));
     free(p);
     char *all = json_dumps(v, 0);
-    static const char *const planted[] = {"John_Smith", "john_smith", "555-1212", "6505551212", "Mary",
-                                          "Canary.Person", "canary.person", "hunter2-canary"};
+    static const char *const planted[] = {"John_Smith", "john_smith",    "555-1212",      "6505551212",
+                                          "Mary",       "Canary.Person", "canary.person", "hunter2-canary"};
     for (size_t i = 0; i < sizeof(planted) / sizeof(planted[0]); i++)
         if (strstr(all, planted[i]) != NULL) {
             print_error("raw PII '%s' found in Kafka: %s\n", planted[i], all);

@@ -22,7 +22,7 @@
 
 static gwfix_t F;
 
-#define KEY "wk_ops_key_1"
+#define KEY     "wk_ops_key_1"
 #define NEW_KEY "wk_ops_key_reloaded"
 
 static const char *config_text(const char *extra_source)
@@ -160,7 +160,7 @@ static void reload_good_and_bad(void **state)
 
 /* ------------------------------------------------------------------ drain */
 
-#define LOAD_THREADS 4
+#define LOAD_THREADS    4
 #define LOAD_PER_THREAD 400
 
 typedef struct load {

@@ -93,8 +93,7 @@ static int listed(json_t *privacy, const char *list, const char *path)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(privacy, list), i, v)
-    {
+    json_array_foreach(json_object_get(privacy, list), i, v) {
         if (strcmp(json_string_value(v), path) == 0)
             return 1;
     }
@@ -174,11 +173,12 @@ static void plugin_error_fails_closed(void **state)
     (void)state;
     http_resp_t r;
     /* on_error remove: the event is accepted without the field. */
-    assert_int_equal(gwfix_post(&F, "/v1/t", WEB_KEY,
-                                "{\"event\":\"Order\",\"messageId\":\"pl-err-1\",\"properties\":{\"card\":\"poison-4111\","
-                                "\"total\":5}}",
-                                &r),
-                     200);
+    assert_int_equal(
+        gwfix_post(&F, "/v1/t", WEB_KEY,
+                   "{\"event\":\"Order\",\"messageId\":\"pl-err-1\",\"properties\":{\"card\":\"poison-4111\","
+                   "\"total\":5}}",
+                   &r),
+        200);
     http_resp_dispose(&r);
     /* on_error reject: the event is refused, nothing reaches Kafka. */
     gwfix_post(&F, "/v1/t", WEB_KEY,
@@ -234,13 +234,14 @@ static void broken_plugin_refuses_reload(void **state)
     /* The previous config (and its plugins) keeps serving. */
     http_resp_t r;
     assert_int_equal(gwfix_post(&F, "/v1/t", WEB_KEY,
-                                "{\"event\":\"Order\",\"messageId\":\"pl-after\",\"properties\":{\"card\":\"4242\"}}", &r),
+                                "{\"event\":\"Order\",\"messageId\":\"pl-after\",\"properties\":{\"card\":\"4242\"}}",
+                                &r),
                      200);
     http_resp_dispose(&r);
     json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(event_of(msgs, "pl-after"), "properties"),
-                                                          "card")),
-                        "masked:4242");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(event_of(msgs, "pl-after"), "properties"), "card")),
+        "masked:4242");
     json_decref(msgs);
     write_config("");
 }
@@ -272,8 +273,9 @@ static void broken_plugin_refuses_start(void **state)
     assert_false(out.timed_out);
     assert_false(sluice_th_exited_with(out.wstatus, 0));
     char want[PATH_MAX + 256];
-    snprintf(want, sizeof(want), "broken.yaml:9:14: orgs[0].data_layer.mask[0].plugin: plugin %s/broken_newer_minor.so: "
-                                 "built for ABI 1.7, newer than this gateway's 1.0",
+    snprintf(want, sizeof(want),
+             "broken.yaml:9:14: orgs[0].data_layer.mask[0].plugin: plugin %s/broken_newer_minor.so: "
+             "built for ABI 1.7, newer than this gateway's 1.0",
              fixtures);
     if (!gwfix_contains(out.errout, want))
         fail_msg("expected \"%s\" in the gateway's output: %s", want, out.errout ? out.errout : "");

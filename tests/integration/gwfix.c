@@ -228,8 +228,8 @@ json_t *gwfix_kafka_read(const gwfix_t *f, const char *topic)
     sluice_err_t err = {{0}};
     /* Key, headers and value separated by ASCII unit separators: none of them can contain one
      * (the value is compact JSON, where control characters are escaped). */
-    const char *argv[] = {"kcat", "-b", f->kafka.bootstrap, "-t", topic, "-C", "-e", "-q", "-o", "beginning",
-                          "-f", "%k\x1f%h\x1f%s\x1e", NULL};
+    const char *argv[] = {"kcat",      "-b", f->kafka.bootstrap,   "-t", topic, "-C", "-e", "-q", "-o",
+                          "beginning", "-f", "%k\x1f%h\x1f%s\x1e", NULL};
     sluice_th_output_t out = {0};
     if (sluice_th_run(argv, NULL, 0, 60000, &out, &err) != 0 || !sluice_th_exited_with(out.wstatus, 0)) {
         print_error("kcat failed: %s %s\n", err.msg, out.errout ? out.errout : "");
@@ -246,8 +246,8 @@ json_t *gwfix_kafka_read(const gwfix_t *f, const char *topic)
             *s1 = *s2 = '\0';
             json_error_t je;
             json_t *v = json_loads(s2 + 1, 0, &je);
-            json_array_append_new(all, json_pack("{s:s,s:s,s:o}", "key", rec, "headers", s1 + 1, "value",
-                                                 v ? v : json_string(s2 + 1)));
+            json_array_append_new(
+                all, json_pack("{s:s,s:s,s:o}", "key", rec, "headers", s1 + 1, "value", v ? v : json_string(s2 + 1)));
         }
         rec = end + 1;
     }
@@ -260,8 +260,8 @@ size_t gwfix_count_message(json_t *msgs, const char *id)
     size_t n = 0, i;
     json_t *m;
     json_array_foreach(msgs, i, m) {
-        const char *mid = json_string_value(json_object_get(
-            json_object_get(json_object_get(m, "value"), "event"), "messageId"));
+        const char *mid =
+            json_string_value(json_object_get(json_object_get(json_object_get(m, "value"), "event"), "messageId"));
         if (mid != NULL && strcmp(mid, id) == 0)
             n++;
     }
@@ -273,8 +273,8 @@ json_t *gwfix_find_message(json_t *msgs, const char *id)
     size_t i;
     json_t *m;
     json_array_foreach(msgs, i, m) {
-        const char *mid = json_string_value(json_object_get(
-            json_object_get(json_object_get(m, "value"), "event"), "messageId"));
+        const char *mid =
+            json_string_value(json_object_get(json_object_get(json_object_get(m, "value"), "event"), "messageId"));
         if (mid != NULL && strcmp(mid, id) == 0)
             return m;
     }

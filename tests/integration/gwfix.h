@@ -22,11 +22,11 @@ typedef struct gwfix {
     sluice_th_kafka_t kafka;
     sluice_th_redis_t redis;
     sluice_th_proc_t *gw;
-    char certs[PATH_MAX];  /* dir with ca.crt, server.crt, server.key */
+    char certs[PATH_MAX]; /* dir with ca.crt, server.crt, server.key */
     char ca[PATH_MAX];
     char config[PATH_MAX]; /* the config file the gateway runs on */
     int https_port, http_port, metrics_port;
-    const char *env[48];   /* NULL-terminated extra environment of the gateway */
+    const char *env[48]; /* NULL-terminated extra environment of the gateway */
 } gwfix_t;
 
 /* Starts the dev broker and Redis, makes the certificates and picks free ports. */
@@ -47,21 +47,21 @@ int gwfix_stop(gwfix_t *f, int sig);
 
 typedef struct http_resp {
     long status;
-    char *body;      /* NUL-terminated */
+    char *body; /* NUL-terminated */
     size_t len;
-    char *headers;   /* raw header block, lowercase names not guaranteed */
-    long version;    /* CURL_HTTP_VERSION_* actually used */
-    int curl_error;  /* 0, or a CURLcode when the request failed */
+    char *headers;  /* raw header block, lowercase names not guaranteed */
+    long version;   /* CURL_HTTP_VERSION_* actually used */
+    int curl_error; /* 0, or a CURLcode when the request failed */
 } http_resp_t;
 
 typedef struct http_opts {
-    const char *method;          /* default POST when a body is given, else GET */
-    const char *const *headers;  /* NULL-terminated "Name: value" */
+    const char *method;         /* default POST when a body is given, else GET */
+    const char *const *headers; /* NULL-terminated "Name: value" */
     const void *body;
-    size_t body_len;             /* 0 = strlen(body) */
-    int http2;                   /* ask for HTTP/2 over TLS */
-    long tls_max;                /* CURL_SSLVERSION_MAX_* or 0 */
-    long timeout_ms;             /* default 15000 */
+    size_t body_len; /* 0 = strlen(body) */
+    int http2;       /* ask for HTTP/2 over TLS */
+    long tls_max;    /* CURL_SSLVERSION_MAX_* or 0 */
+    long timeout_ms; /* default 15000 */
 } http_opts_t;
 
 /* Sends a request to url; never fails the test by itself (check resp->curl_error). */

@@ -270,7 +270,8 @@ static void test_masked_as_configured(void **state)
         int found = 0;
         size_t k;
         json_t *p;
-        json_array_foreach(masked, k, p) found |= strcmp(json_string_value(p), paths[i]) == 0;
+        json_array_foreach(masked, k, p)
+            found |= strcmp(json_string_value(p), paths[i]) == 0;
         if (!found)
             fail_msg("privacy.masked lacks %s", paths[i]);
     }

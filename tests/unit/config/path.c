@@ -176,8 +176,7 @@ static void test_visit_callback_may_replace_and_delete(void **state)
     json_decref(root);
 }
 
-static int stop_at_second(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete,
-                          void *ud)
+static int stop_at_second(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
 {
     (void)concrete;
     (void)parent;

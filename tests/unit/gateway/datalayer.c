@@ -58,7 +58,9 @@ static int in_list(const json_t *privacy, const char *list, const char *path)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(json_object_get(privacy, list), i, v) if (strcmp(json_string_value(v), path) == 0) return 1;
+    json_array_foreach(json_object_get(privacy, list), i, v)
+        if (strcmp(json_string_value(v), path) == 0)
+            return 1;
     return 0;
 }
 
@@ -138,7 +140,8 @@ static void mask_failure_rejects_or_removes(void **state)
     sluice_masker_t m = {fake_mask, NULL};
     sluice_dl_result_t res;
     sluice_dl_stats_t st = {0};
-    json_t *ev = event("{\"context\":{\"consent\":{\"categories\":[\"analytics\"]}},\"properties\":{\"ssn\":\"123-45-6789\"}}");
+    json_t *ev =
+        event("{\"context\":{\"consent\":{\"categories\":[\"analytics\"]}},\"properties\":{\"ssn\":\"123-45-6789\"}}");
     assert_int_equal(sluice_datalayer_apply(org, 0, &m, ev, &res, &st), 0);
     assert_true(res.rejected);
     assert_string_equal(res.reject_path, "properties.ssn");
@@ -148,7 +151,8 @@ static void mask_failure_rejects_or_removes(void **state)
     json_decref(ev);
 
     /* No masker at all: every masked field is removed (fail closed). */
-    ev = event("{\"context\":{\"consent\":{\"categories\":[\"analytics\"]}},\"properties\":{\"card_number\":\"4111\"}}");
+    ev =
+        event("{\"context\":{\"consent\":{\"categories\":[\"analytics\"]}},\"properties\":{\"card_number\":\"4111\"}}");
     assert_int_equal(sluice_datalayer_apply(org, 0, NULL, ev, &res, &st), 0);
     assert_false(res.rejected);
     assert_null(json_object_get(json_object_get(ev, "properties"), "card_number"));
@@ -205,7 +209,8 @@ static void already_hashed_is_left_alone(void **state)
     sluice_config_t *cfg = load("allow");
     const char *h = "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f";
     char s[256];
-    snprintf(s, sizeof(s), "{\"context\":{\"consent\":{\"categories\":[\"analytics\"]}},\"traits\":{\"email\":\"%s\"}}", h);
+    snprintf(s, sizeof(s), "{\"context\":{\"consent\":{\"categories\":[\"analytics\"]}},\"traits\":{\"email\":\"%s\"}}",
+             h);
     json_t *ev = event(s);
     sluice_dl_result_t res;
     sluice_dl_stats_t st = {0};

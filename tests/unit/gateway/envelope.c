@@ -23,8 +23,18 @@ static void same_bytes_as_jansson(void **state)
 {
     (void)state;
     static const char *const docs[] = {
-        "{}", "[]", "null", "true", "0", "-9223372036854775807", "19.99", "1e-300", "-1.7976931348623157e308",
-        "100.0", "0.5", "\"\"",
+        "{}",
+        "[]",
+        "null",
+        "true",
+        "0",
+        "-9223372036854775807",
+        "19.99",
+        "1e-300",
+        "-1.7976931348623157e308",
+        "100.0",
+        "0.5",
+        "\"\"",
         "{\"a\":[1,2.5,{\"b\":null}],\"c\":\"\\u0001\\u001f\\b\\f\\n\\r\\t \\\" \\\\ / \\u007f\",\"d\":false}",
         "{\"utf8\":\"Val\\u00e9ry \\u20ac \\ud83d\\ude00\",\"keys \\\"quoted\\\"\":1}",
         "{\"event\":\"Order Completed\",\"properties\":{\"items\":[{\"sku\":\"a\",\"price\":9.99,\"q\":2}]}}",
@@ -83,10 +93,11 @@ static void envelope_shape(void **state)
     json_t *hashes = load("{\"traits.phone\":{\"google\":\"abc\"}}");
     size_t len;
     char *s = sluice_envelope_encode("acme", "web\"x", ev, privacy, hashes, &len);
-    assert_string_equal(s, "{\"v\":1,\"org\":\"acme\",\"source\":\"web\\\"x\",\"receivedAt\":\"2026-11-23T10:00:00.000Z\","
-                           "\"event\":{\"type\":\"track\",\"event\":\"Buy\",\"receivedAt\":\"2026-11-23T10:00:00.000Z\"},"
-                           "\"privacy\":{\"hashed\":[\"traits.email\"],\"masked\":[],\"dropped\":[]},"
-                           "\"hashes\":{\"traits.phone\":{\"google\":\"abc\"}}}");
+    assert_string_equal(s,
+                        "{\"v\":1,\"org\":\"acme\",\"source\":\"web\\\"x\",\"receivedAt\":\"2026-11-23T10:00:00.000Z\","
+                        "\"event\":{\"type\":\"track\",\"event\":\"Buy\",\"receivedAt\":\"2026-11-23T10:00:00.000Z\"},"
+                        "\"privacy\":{\"hashed\":[\"traits.email\"],\"masked\":[],\"dropped\":[]},"
+                        "\"hashes\":{\"traits.phone\":{\"google\":\"abc\"}}}");
     assert_int_equal(len, strlen(s));
     /* It parses back to the same parts. */
     json_error_t je;

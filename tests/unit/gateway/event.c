@@ -11,8 +11,12 @@
 #include "gateway/event.h"
 
 static const sluice_limits_t limits = {
-    .max_body_bytes = 524288, .max_event_bytes = 32768, .max_batch_events = 500,
-    .max_depth = 8, .max_string_bytes = 64, .max_wire_bytes = 524288,
+    .max_body_bytes = 524288,
+    .max_event_bytes = 32768,
+    .max_batch_events = 500,
+    .max_depth = 8,
+    .max_string_bytes = 64,
+    .max_wire_bytes = 524288,
 };
 
 static json_t *parse(const char *s, sluice_event_error_t *e)
@@ -105,9 +109,8 @@ static void wrong_types_with_paths(void **state)
     assert_string_equal(e.message, "properties must be an object");
     assert_int_equal(validate("{\"event\":\"x\",\"userId\":true}", SLUICE_EVENT_TRACK, &e), -1);
     assert_string_equal(e.path, "userId");
-    assert_int_equal(validate("{\"event\":\"x\",\"context\":{\"consent\":{\"categories\":\"all\"}}}",
-                              SLUICE_EVENT_TRACK, &e),
-                     -1);
+    assert_int_equal(
+        validate("{\"event\":\"x\",\"context\":{\"consent\":{\"categories\":\"all\"}}}", SLUICE_EVENT_TRACK, &e), -1);
     assert_string_equal(e.path, "context.consent.categories");
     json_t *ev = parse("{\"event\":\"x\",\"timestamp\":\"yesterday\"}", &e);
     assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &limits, "batch[3]", 0, &e), -1);
@@ -210,11 +213,16 @@ static void encoded_size_matches_jansson(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(parse_errors),           cmocka_unit_test(depth_and_string_limits),
-        cmocka_unit_test(required_fields),        cmocka_unit_test(types_from_body),
-        cmocka_unit_test(wrong_types_with_paths), cmocka_unit_test(numbers_become_strings),
-        cmocka_unit_test(event_size_limit),       cmocka_unit_test(iso8601),
-        cmocka_unit_test(enrich),                 cmocka_unit_test(encoded_size_matches_jansson),
+        cmocka_unit_test(parse_errors),
+        cmocka_unit_test(depth_and_string_limits),
+        cmocka_unit_test(required_fields),
+        cmocka_unit_test(types_from_body),
+        cmocka_unit_test(wrong_types_with_paths),
+        cmocka_unit_test(numbers_become_strings),
+        cmocka_unit_test(event_size_limit),
+        cmocka_unit_test(iso8601),
+        cmocka_unit_test(enrich),
+        cmocka_unit_test(encoded_size_matches_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -111,8 +111,10 @@ static void concatenated_members_and_garbage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(round_trip),     cmocka_unit_test(exactly_at_cap_and_one_over),
-        cmocka_unit_test(zip_bomb),       cmocka_unit_test(corrupt_and_truncated),
+        cmocka_unit_test(round_trip),
+        cmocka_unit_test(exactly_at_cap_and_one_over),
+        cmocka_unit_test(zip_bomb),
+        cmocka_unit_test(corrupt_and_truncated),
         cmocka_unit_test(concatenated_members_and_garbage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

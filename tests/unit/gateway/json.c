@@ -69,10 +69,10 @@ static void agrees_with_jansson(void **state)
     AGREE("\"\\x\"");
     AGREE("\"tab\there\"");
     AGREE("\"\xc3\x28\"");
-    AGREE("\"\xc0\xaf\"");          /* overlong */
-    AGREE("\"\xed\xa0\x80\"");      /* UTF-8 encoded surrogate */
-    AGREE("\"\xf4\x90\x80\x80\"");  /* above U+10FFFF */
-    AGREE("\"\xe2\x82\"");          /* truncated */
+    AGREE("\"\xc0\xaf\"");         /* overlong */
+    AGREE("\"\xed\xa0\x80\"");     /* UTF-8 encoded surrogate */
+    AGREE("\"\xf4\x90\x80\x80\""); /* above U+10FFFF */
+    AGREE("\"\xe2\x82\"");         /* truncated */
     AGREE("\"unterminated");
     AGREE("01");
     AGREE("-");

@@ -131,9 +131,13 @@ static void variants(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(meta_published_vectors), cmocka_unit_test(email),          cmocka_unit_test(phone),
-        cmocka_unit_test(places_and_dates),       cmocka_unit_test(overflow_is_refused),
-        cmocka_unit_test(already_hashed),         cmocka_unit_test(variants),
+        cmocka_unit_test(meta_published_vectors),
+        cmocka_unit_test(email),
+        cmocka_unit_test(phone),
+        cmocka_unit_test(places_and_dates),
+        cmocka_unit_test(overflow_is_refused),
+        cmocka_unit_test(already_hashed),
+        cmocka_unit_test(variants),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

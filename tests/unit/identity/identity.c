@@ -121,8 +121,7 @@ static json_t *run_on(sluice_identity_thread_t *t, sluice_identity_job_t *job, c
     if (json_is_array(list)) {
         size_t i;
         json_t *ev;
-        json_array_foreach(list, i, ev)
-        {
+        json_array_foreach(list, i, ev) {
             assert_int_equal(sluice_identity_assign(job, ev), 0);
             json_array_append(events, ev);
         }

@@ -180,9 +180,18 @@ static void test_failing_selftest_destroys_instance(void **state)
 static int run(sluice_plugin_instance_t *inst, unsigned thread, sluice_mask_output_t *out, uint32_t type,
                const char *value, const char **reason)
 {
-    sluice_mask_input_t in = {.size = sizeof(in), .type = type, .path = "properties.card", .path_len = 15,
-                              .rule_path = "properties.card", .rule_path_len = 15, .value = value,
-                              .value_len = strlen(value), .org = "acme", .org_len = 4, .event = "Order", .event_len = 5};
+    sluice_mask_input_t in = {.size = sizeof(in),
+                              .type = type,
+                              .path = "properties.card",
+                              .path_len = 15,
+                              .rule_path = "properties.card",
+                              .rule_path_len = 15,
+                              .value = value,
+                              .value_len = strlen(value),
+                              .org = "acme",
+                              .org_len = 4,
+                              .event = "Order",
+                              .event_len = 5};
     *reason = NULL;
     return sluice_plugin_instance_mask(inst, thread, &in, out, reason);
 }
@@ -286,15 +295,13 @@ static void test_seal_domain_separated(void **state)
                      SLUICE_MASK_OK);
     assert_int_equal(n, 11 + SLUICE_MASK_SEAL_OVERHEAD);
     assert_int_equal(sealed[0], 3); /* key id of the primary */
-    assert_int_equal(sluice_plugin_open(kr, "acme|ssn", 8, sealed, n, plain, sizeof(plain), &m, &err),
-                     SLUICE_MASK_OK);
+    assert_int_equal(sluice_plugin_open(kr, "acme|ssn", 8, sealed, n, plain, sizeof(plain), &m, &err), SLUICE_MASK_OK);
     assert_int_equal(m, 11);
     assert_memory_equal(plain, "123-45-6789", 11);
     /* Other AAD, or the host's plain sealed-message format without the domain: refused. */
     assert_int_equal(sluice_plugin_open(kr, "acme|ss", 7, sealed, n, plain, sizeof(plain), &m, &err),
                      SLUICE_MASK_EINVAL);
-    assert_int_equal(sluice_aead_open(kr, "acme|ssn", 8, sealed, n, plain, sizeof(plain), &m, NULL),
-                     SLUICE_AEAD_EAUTH);
+    assert_int_equal(sluice_aead_open(kr, "acme|ssn", 8, sealed, n, plain, sizeof(plain), &m, NULL), SLUICE_AEAD_EAUTH);
     /* And a message the host sealed for itself cannot be opened through the plugin API. */
     assert_int_equal(sluice_aead_seal(kr, "x", 1, "tok", 3, sealed, sizeof(sealed), &n, &err), 0);
     assert_int_equal(sluice_plugin_open(kr, "x", 1, sealed, n, plain, sizeof(plain), &m, &err), SLUICE_MASK_EINVAL);
@@ -303,8 +310,7 @@ static void test_seal_domain_separated(void **state)
     assert_int_equal(sluice_plugin_seal(NULL, NULL, 0, "abc", 3, sealed, sizeof(sealed), &n, &err),
                      SLUICE_MASK_ECONFIG);
     assert_string_equal(err.msg, "no key ring (set ENCRYPTION_KEY)");
-    assert_int_equal(sluice_plugin_open(NULL, NULL, 0, sealed, n, plain, sizeof(plain), &m, &err),
-                     SLUICE_MASK_ECONFIG);
+    assert_int_equal(sluice_plugin_open(NULL, NULL, 0, sealed, n, plain, sizeof(plain), &m, &err), SLUICE_MASK_ECONFIG);
     sluice_keyring_free(kr);
 }
 
@@ -313,13 +319,13 @@ static void test_seal_domain_separated(void **state)
 static void test_utf8(void **state)
 {
     (void)state;
-    static const char *const good[] = {"", "plain", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
-                                       "\xf4\x8f\xbf\xbf"};
+    static const char *const good[] = {
+        "", "plain", "caf\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         assert_true(sluice_plugin_utf8_valid(good[i], strlen(good[i])));
     assert_true(sluice_plugin_utf8_valid("a\0b", 3)); /* U+0000 is valid UTF-8 */
-    static const char *const bad[] = {"\xff", "\xc0\x80", "\xe0\x80\xaf", "\xed\xa0\x80", "\xe2\x82",
-                                      "\xf4\x90\x80\x80", "\x80", "a\xc3"};
+    static const char *const bad[] = {"\xff",     "\xc0\x80",         "\xe0\x80\xaf", "\xed\xa0\x80",
+                                      "\xe2\x82", "\xf4\x90\x80\x80", "\x80",         "a\xc3"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (sluice_plugin_utf8_valid(bad[i], strlen(bad[i])))
             fail_msg("bad[%zu] accepted", i);

@@ -34,8 +34,8 @@ static sluice_mask_config_t *build(const char *text, int flags, sluice_config_di
     sluice_yaml_doc_t *doc = text ? yaml_doc(text) : NULL;
     if (text != NULL)
         assert_non_null(doc);
-    sluice_mask_config_t *c = sluice_plugin_params_build(typed_map, "typed", doc ? doc->root : NULL, &rule_pos, "m",
-                                                         flags, d, skipped);
+    sluice_mask_config_t *c =
+        sluice_plugin_params_build(typed_map, "typed", doc ? doc->root : NULL, &rule_pos, "m", flags, d, skipped);
     sluice_yaml_doc_free(doc);
     return c;
 }
@@ -169,8 +169,8 @@ static void test_params_values_and_getters(void **state)
     sluice_config_diag_t d;
     sluice_config_diag_init(&d);
     int skipped = 0;
-    sluice_mask_config_t *c = build("count: 3\nlabels: [x, 'y z']\nratio: 2\nname: null\nsalt_env: SLUICE_TEST_SALT\n",
-                                    0, &d, &skipped);
+    sluice_mask_config_t *c =
+        build("count: 3\nlabels: [x, 'y z']\nratio: 2\nname: null\nsalt_env: SLUICE_TEST_SALT\n", 0, &d, &skipped);
     assert_non_null(c);
     int64_t i = 0;
     int b = 0;

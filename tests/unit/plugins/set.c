@@ -75,8 +75,8 @@ static void test_load_builtin_names_and_paths(void **state)
     assert_null(sluice_plugin_set_instance(set, 0, 2));
     assert_null(sluice_plugin_set_instance(set, 1, 0)); /* globex has no rules */
 
-    sluice_plugin_field_t f = {.org = "acme", .path = "properties.card", .rule_path = "properties.card",
-                               .event = "Order Completed"};
+    sluice_plugin_field_t f = {
+        .org = "acme", .path = "properties.card", .rule_path = "properties.card", .event = "Order Completed"};
     json_t *v = json_string("4111"), *out = NULL;
     const char *why = NULL;
     assert_int_equal(sluice_plugin_set_apply(set, 0, 0, 0, &f, v, &out, &why), SLUICE_PLUGIN_REPLACED);
@@ -119,13 +119,14 @@ static void test_load_builtin_names_and_paths(void **state)
     assert_true(n < sizeof(buf));
     assert_int_equal(n, strlen(buf));
     assert_non_null(strstr(buf, "# TYPE sluice_plugin_errors_total counter\n"));
-    assert_non_null(strstr(buf, "sluice_plugin_calls_total{plugin=\"fixture\",org=\"acme\",rule=\"properties.card\"} 1\n"));
+    assert_non_null(
+        strstr(buf, "sluice_plugin_calls_total{plugin=\"fixture\",org=\"acme\",rule=\"properties.card\"} 1\n"));
     assert_non_null(
         strstr(buf, "sluice_plugin_calls_total{plugin=\"fixture\",org=\"acme\",rule=\"properties.items[*].sku\"} 5\n"));
     assert_non_null(
         strstr(buf, "sluice_plugin_errors_total{plugin=\"fixture\",org=\"acme\",rule=\"properties.card\"} 0\n"));
-    assert_non_null(
-        strstr(buf, "sluice_plugin_errors_total{plugin=\"fixture\",org=\"acme\",rule=\"properties.items[*].sku\"} 2\n"));
+    assert_non_null(strstr(
+        buf, "sluice_plugin_errors_total{plugin=\"fixture\",org=\"acme\",rule=\"properties.items[*].sku\"} 2\n"));
     /* snprintf semantics: a short buffer gets the length needed. */
     char small[16];
     assert_int_equal(sluice_plugin_set_metrics(set, small, sizeof(small)), n);
