@@ -5,18 +5,25 @@
  * clients (kcat, sluice-gateway, sluice-deliver) until SIGTERM/SIGINT.
  *
  * Fault control for tests: SIGUSR1 takes every broker down, SIGUSR2 brings them all up, and
- * --down-after / --up-after do the same on a timer. Threads: the main thread blocks the four
- * signals before librdkafka starts its threads (they inherit the mask) and then handles them
- * synchronously with sigtimedwait, so no code ever runs in a signal handler. The mock cluster
- * runs on its own librdkafka thread; its API hands our calls over to that thread.
+ * --down-after / --up-after do the same on a timer. Finer faults go through a control FIFO
+ * (--control PATH): one command per line, `down N`, `up N` (one broker, or `all`) and
+ * `leader TOPIC PARTITION BROKER`, so a test can take one broker of several down while the
+ * others keep serving. Threads: the main thread blocks the four signals before librdkafka starts
+ * its threads (they inherit the mask) and then reads them from a signalfd in a poll loop with the
+ * FIFO, so no code ever runs in a signal handler. The mock cluster runs on its own librdkafka
+ * thread; its API hands our calls over to that thread.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,7 +48,8 @@ typedef struct options {
     const char *topics[MAX_TOPICS];
     int ntopics;
     const char *bootstrap_file;
-    long down_after_ms; /* -1: no timer */
+    const char *control; /* FIFO path, or NULL */
+    long down_after_ms;  /* -1: no timer */
     long up_after_ms;
 } options_t;
 
@@ -59,6 +67,12 @@ static void usage(FILE *out)
             "  --partitions N       partitions per created topic, 1..%d (default 4)\n"
             "  --topics a,b         extra topics to create (comma-separated)\n"
             "  --bootstrap-file F   also write the bootstrap address to F (atomically; removed on exit)\n"
+            "  --control FIFO       create FIFO and read commands from it, one per line:\n"
+            "                         down N|all    take broker N (1..brokers) or every broker down\n"
+            "                         up N|all      bring it back up\n"
+            "                         leader TOPIC PARTITION N   make broker N the partition's leader\n"
+            "                       each applied command is logged as devkafka.control, a refused one\n"
+            "                       as devkafka.control_error (e.g. echo 'down 2' > FIFO)\n"
             "  --down-after MS      take every broker down MS milliseconds after start\n"
             "  --up-after MS        bring every broker back up MS milliseconds after start\n"
             "  --help               this text\n"
@@ -137,12 +151,22 @@ static int add_topics(options_t *o, char *list, sluice_err_t *err)
 /* Returns 0 to run, 1 when --help was printed, -1 on a usage error (message in err). */
 static int parse_options(int argc, char **argv, options_t *o, sluice_err_t *err)
 {
-    enum { OPT_BROKERS = 1, OPT_PARTITIONS, OPT_TOPICS, OPT_BOOTSTRAP_FILE, OPT_DOWN_AFTER, OPT_UP_AFTER, OPT_HELP };
+    enum {
+        OPT_BROKERS = 1,
+        OPT_PARTITIONS,
+        OPT_TOPICS,
+        OPT_BOOTSTRAP_FILE,
+        OPT_CONTROL,
+        OPT_DOWN_AFTER,
+        OPT_UP_AFTER,
+        OPT_HELP
+    };
     static const struct option longopts[] = {
         {"brokers", required_argument, NULL, OPT_BROKERS},
         {"partitions", required_argument, NULL, OPT_PARTITIONS},
         {"topics", required_argument, NULL, OPT_TOPICS},
         {"bootstrap-file", required_argument, NULL, OPT_BOOTSTRAP_FILE},
+        {"control", required_argument, NULL, OPT_CONTROL},
         {"down-after", required_argument, NULL, OPT_DOWN_AFTER},
         {"up-after", required_argument, NULL, OPT_UP_AFTER},
         {"help", no_argument, NULL, OPT_HELP},
@@ -177,6 +201,11 @@ static int parse_options(int argc, char **argv, options_t *o, sluice_err_t *err)
             if (optarg[0] == '\0')
                 return sluice_err_set(err, "--bootstrap-file: empty path");
             o->bootstrap_file = optarg;
+            break;
+        case OPT_CONTROL:
+            if (optarg[0] == '\0')
+                return sluice_err_set(err, "--control: empty path");
+            o->control = optarg;
             break;
         case OPT_DOWN_AFTER:
             if (parse_long("--down-after", optarg, 0, INT_MAX, &o->down_after_ms, err) != 0)
@@ -258,12 +287,136 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits for the signals in `set` and the two timers; returns when a stop signal arrives. */
-static void serve(rd_kafka_mock_cluster_t *mc, const options_t *o, const sigset_t *set)
+/* One broker down or up; ids run from 1 to the broker count. */
+static int set_broker(rd_kafka_mock_cluster_t *mc, int id, int up, sluice_err_t *err)
+{
+    rd_kafka_resp_err_t e = up ? rd_kafka_mock_broker_set_up(mc, id) : rd_kafka_mock_broker_set_down(mc, id);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return sluice_err_set(err, "broker %d: cannot set %s: %s", id, up ? "up" : "down", rd_kafka_err2str(e));
+    return 0;
+}
+
+/* Parses a broker id in 1..brokers, or "all" (→ 0). */
+static int parse_broker(const char *s, int brokers, int *out, sluice_err_t *err)
+{
+    long v;
+    if (strcmp(s, "all") == 0) {
+        *out = 0;
+        return 0;
+    }
+    if (parse_long("broker", s, 1, brokers, &v, err) != 0)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* Applies one control line (NUL-terminated, without its newline). */
+static int apply_command(rd_kafka_mock_cluster_t *mc, const options_t *o, char *line, sluice_err_t *err)
+{
+    char *argv[5];
+    int argc = 0;
+    for (char *p = line; *p != '\0' && argc < 5;) {
+        while (*p == ' ' || *p == '\t' || *p == '\r')
+            *p++ = '\0';
+        if (*p == '\0')
+            break;
+        argv[argc++] = p;
+        while (*p != '\0' && *p != ' ' && *p != '\t' && *p != '\r')
+            p++;
+    }
+    if (argc == 0)
+        return 1; /* an empty line: nothing to do, nothing to log */
+    int id;
+    if ((strcmp(argv[0], "down") == 0 || strcmp(argv[0], "up") == 0) && argc == 2) {
+        int up = argv[0][0] == 'u';
+        if (parse_broker(argv[1], o->brokers, &id, err) != 0)
+            return -1;
+        if (id == 0)
+            return set_brokers(mc, o->brokers, up, "control") == 0 ? 0 : sluice_err_set(err, "see the log above");
+        return set_broker(mc, id, up, err);
+    }
+    if (strcmp(argv[0], "leader") == 0 && argc == 4) {
+        long part;
+        if (parse_long("partition", argv[2], 0, MAX_PARTITIONS - 1, &part, err) != 0 ||
+            parse_broker(argv[3], o->brokers, &id, err) != 0)
+            return -1;
+        if (id == 0)
+            return sluice_err_set(err, "leader: name one broker, not 'all'");
+        rd_kafka_resp_err_t e = rd_kafka_mock_partition_set_leader(mc, argv[1], (int32_t)part, id);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+            return sluice_err_set(err, "leader %s %ld %d: %s", argv[1], part, id, rd_kafka_err2str(e));
+        return 0;
+    }
+    return sluice_err_set(err, "unknown command (expected: down N|all, up N|all, leader TOPIC PARTITION N)");
+}
+
+/* Reads what the FIFO holds and applies every complete line. `buf` keeps a partial line across
+ * calls; a line longer than the buffer is refused as a whole. */
+typedef struct control {
+    int fd;
+    char buf[512];
+    size_t len;
+    int overlong;
+} control_t;
+
+static void read_control(rd_kafka_mock_cluster_t *mc, const options_t *o, control_t *c)
+{
+    for (;;) {
+        ssize_t n = read(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
+        if (n <= 0)
+            return; /* EAGAIN: drained (we hold a write end too, so never EOF) */
+        c->len += (size_t)n;
+        char *nl;
+        while ((nl = memchr(c->buf, '\n', c->len)) != NULL) {
+            *nl = '\0';
+            size_t used = (size_t)(nl - c->buf) + 1;
+            if (c->overlong) {
+                c->overlong = 0;
+            } else {
+                char shown[sizeof(c->buf)];
+                snprintf(shown, sizeof(shown), "%s", c->buf);
+                sluice_err_t err = {{0}};
+                int rc = apply_command(mc, o, c->buf, &err);
+                if (rc == 0)
+                    sluice_log_info("devkafka.control", "%s: done", shown);
+                else if (rc < 0)
+                    sluice_log_error("devkafka.control_error", "%s: %s", shown, err.msg);
+            }
+            memmove(c->buf, c->buf + used, c->len - used);
+            c->len -= used;
+        }
+        if (c->len == sizeof(c->buf) - 1) {
+            sluice_log_error("devkafka.control_error", "a command longer than %zu bytes was ignored",
+                             sizeof(c->buf) - 2);
+            c->len = 0;
+            c->overlong = 1;
+        }
+    }
+}
+
+/* Creates the FIFO (or reuses one already there) and opens it read-write, so the loop never sees
+ * end-of-file when a writer closes. -1 with a message otherwise. */
+static int open_control(const char *path, sluice_err_t *err)
+{
+    struct stat st;
+    if (mkfifo(path, 0600) != 0 && errno != EEXIST)
+        return sluice_err_set(err, "--control: cannot create FIFO %s: %s", path, strerror(errno));
+    if (stat(path, &st) != 0 || !S_ISFIFO(st.st_mode))
+        return sluice_err_set(err, "--control: %s exists and is not a FIFO", path);
+    int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return sluice_err_set(err, "--control: cannot open %s: %s", path, strerror(errno));
+    return fd;
+}
+
+/* Waits for the signals in `set` (through sfd), the control FIFO and the two timers; returns
+ * when a stop signal arrives. */
+static void serve(rd_kafka_mock_cluster_t *mc, const options_t *o, int sfd, int control_fd)
 {
     long long start = now_ms();
     long long down_at = o->down_after_ms >= 0 ? start + o->down_after_ms : -1;
     long long up_at = o->up_after_ms >= 0 ? start + o->up_after_ms : -1;
+    control_t control = {.fd = control_fd};
 
     for (;;) {
         long long now = now_ms();
@@ -276,19 +429,26 @@ static void serve(rd_kafka_mock_cluster_t *mc, const options_t *o, const sigset_
             up_at = -1;
         }
         long long next = down_at >= 0 ? down_at : up_at;
-        struct timespec timeout = {.tv_sec = 3600};
-        if (next >= 0) {
-            long long wait = next > now ? next - now : 0;
-            timeout.tv_sec = (time_t)(wait / 1000);
-            timeout.tv_nsec = (long)(wait % 1000) * 1000000;
-        }
-        int sig = sigtimedwait(set, NULL, &timeout);
-        if (sig < 0)
-            continue; /* EAGAIN: a timer is due; EINTR: retry */
-        switch (sig) {
+        int timeout = -1;
+        if (next >= 0)
+            timeout = next > now ? (int)(next - now) : 0;
+        struct pollfd fds[2] = {{.fd = sfd, .events = POLLIN}, {.fd = control_fd, .events = POLLIN}};
+        int n = poll(fds, control_fd >= 0 ? 2 : 1, timeout);
+        if (n <= 0)
+            continue; /* a timer is due, or EINTR */
+        if (control_fd >= 0 && (fds[1].revents & POLLIN))
+            read_control(mc, o, &control);
+        if (!(fds[0].revents & POLLIN))
+            continue;
+        struct signalfd_siginfo si;
+        if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+            continue;
+        switch ((int)si.ssi_signo) {
         case SIGUSR1: set_brokers(mc, o->brokers, 0, "SIGUSR1"); break;
         case SIGUSR2: set_brokers(mc, o->brokers, 1, "SIGUSR2"); break;
-        default: sluice_log_info("devkafka.stopping", "%s received", sig == SIGINT ? "SIGINT" : "SIGTERM"); return;
+        default:
+            sluice_log_info("devkafka.stopping", "%s received", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+            return;
         }
     }
 }
@@ -309,7 +469,7 @@ int sluicectl_cmd_dev_kafka(int argc, char **argv)
     sluice_log_setup("sluicectl", SLUICE_LOG_INFO, 2);
 
     /* Block the control signals before librdkafka creates its threads, which inherit the mask, so
-     * every one of them is left pending for sigtimedwait below. Dispositions go back to default
+     * every one of them is left pending for the signalfd below. Dispositions go back to default
      * first: a signal ignored by our parent (e.g. SIGINT for a background job) is discarded before
      * it could ever become pending. */
     static const int control[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
@@ -344,7 +504,16 @@ int sluicectl_cmd_dev_kafka(int argc, char **argv)
         return 1;
     }
 
+    /* Signals and control commands are read in one poll loop (serve). */
     rc = 0;
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC), control_fd = -1;
+    if (sfd < 0) {
+        fprintf(stderr, "sluicectl dev-kafka: signalfd: %s\n", strerror(errno));
+        rc = 1;
+    } else if (o.control != NULL && (control_fd = open_control(o.control, &err)) < 0) {
+        fprintf(stderr, "sluicectl dev-kafka: %s\n", err.msg);
+        rc = 1;
+    }
     int replication = o.brokers < 3 ? o.brokers : 3;
     for (int i = 0; i < o.ntopics && rc == 0; i++) {
         rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, o.topics[i], o.partitions, replication);
@@ -367,13 +536,19 @@ int sluicectl_cmd_dev_kafka(int argc, char **argv)
                         "replication %d, bootstrap %s, pid %ld",
                         rd_kafka_version_str(), o.brokers, o.ntopics, o.partitions, replication, bootstrap,
                         (long)getpid());
-        serve(mc, &o, &set);
+        serve(mc, &o, sfd, control_fd);
         if (o.bootstrap_file)
             unlink(o.bootstrap_file); /* the address dies with us; never leave a stale one behind */
     }
 
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(rk);
+    if (sfd >= 0)
+        close(sfd);
+    if (control_fd >= 0) {
+        close(control_fd);
+        unlink(o.control);
+    }
     if (rc == 0)
         sluice_log_info("devkafka.stopped", "mock cluster stopped");
     return rc;

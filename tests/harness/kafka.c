@@ -4,6 +4,8 @@
  */
 #include "tests/harness/kafka.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +36,7 @@ int sluice_th_kafka_start(sluice_th_kafka_t *k, const char *const *args, sluice_
     if (k->proc && sluice_th_proc_running(k->proc))
         return sluice_err_set(err, "dev-kafka is already running (%s)", k->bootstrap);
 
-    char sluicectl[PATH_MAX], name[32], rel[48];
+    char sluicectl[PATH_MAX], name[32], rel[48], ctl[48];
     if ((size_t)snprintf(sluicectl, sizeof(sluicectl), "%s/tools/sluicectl", sluice_th_build_dir()) >=
         sizeof(sluicectl))
         return sluice_err_set(err, "build dir path too long");
@@ -43,11 +45,14 @@ int sluice_th_kafka_start(sluice_th_kafka_t *k, const char *const *args, sluice_
     instances++;
     snprintf(name, sizeof(name), "kafka-%d", instances);
     snprintf(rel, sizeof(rel), "%s.bootstrap", name);
-    if (sluice_th_path(k->bootstrap_file, sizeof(k->bootstrap_file), rel, err) != 0)
+    snprintf(ctl, sizeof(ctl), "%s.control", name);
+    if (sluice_th_path(k->bootstrap_file, sizeof(k->bootstrap_file), rel, err) != 0 ||
+        sluice_th_path(k->control, sizeof(k->control), ctl, err) != 0)
         return -1;
 
-    const char *argv[MAX_ARGS + 5] = {sluicectl, "dev-kafka", "--bootstrap-file", k->bootstrap_file};
-    int argc = 4;
+    const char *argv[MAX_ARGS + 7] = {sluicectl,         "dev-kafka", "--bootstrap-file",
+                                      k->bootstrap_file, "--control", k->control};
+    int argc = 6;
     for (int i = 0; args && args[i]; i++) {
         if (i == MAX_ARGS)
             return sluice_err_set(err, "dev-kafka: more than %d extra arguments", MAX_ARGS);
@@ -109,6 +114,56 @@ int sluice_th_kafka_down(sluice_th_kafka_t *k, sluice_err_t *err)
 int sluice_th_kafka_up(sluice_th_kafka_t *k, sluice_err_t *err)
 {
     return change_state(k, SIGUSR2, "devkafka.up", err);
+}
+
+int sluice_th_kafka_command(sluice_th_kafka_t *k, const char *command, sluice_err_t *err)
+{
+    if (!k->proc)
+        return sluice_err_set(err, "dev-kafka was never started");
+    static const char applied[] = "\"event\":\"devkafka.control\"", refused[] = "\"event\":\"devkafka.control_error\"";
+    char *log = sluice_th_read_file(sluice_th_proc_log(k->proc), NULL, err);
+    if (!log)
+        return -1;
+    int before = sluice_th_count(log, applied), before_refused = sluice_th_count(log, refused);
+    free(log);
+
+    char line[256];
+    int n = snprintf(line, sizeof(line), "%s\n", command);
+    if (n < 0 || (size_t)n >= sizeof(line))
+        return sluice_err_set(err, "dev-kafka control command too long");
+    int fd = open(k->control, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return sluice_err_set(err, "dev-kafka control FIFO %s: %s", k->control, strerror(errno));
+    ssize_t w = write(fd, line, (size_t)n);
+    int e = errno;
+    close(fd);
+    if (w != n)
+        return sluice_err_set(err, "dev-kafka control FIFO %s: short write: %s", k->control, strerror(e));
+
+    /* Applied and refused lines both end the wait; which one grew says how it went. */
+    for (int waited = 0; waited <= FAULT_TIMEOUT_MS; waited += 20) {
+        log = sluice_th_read_file(sluice_th_proc_log(k->proc), NULL, err);
+        if (!log)
+            return -1;
+        int ok = sluice_th_count(log, applied) > before, bad = sluice_th_count(log, refused) > before_refused;
+        if (bad) {
+            const char *at = strstr(log, refused), *last = at;
+            while (at != NULL) {
+                last = at;
+                at = strstr(at + 1, refused);
+            }
+            sluice_err_set(err, "dev-kafka refused '%s': %.200s", command, last);
+            free(log);
+            return -1;
+        }
+        free(log);
+        if (ok)
+            return 0;
+        if (!sluice_th_proc_running(k->proc))
+            return sluice_err_set(err, "dev-kafka exited");
+        usleep(20 * 1000);
+    }
+    return sluice_err_set(err, "dev-kafka did not apply '%s' within %d ms", command, FAULT_TIMEOUT_MS);
 }
 
 int sluice_th_kafka_stop(sluice_th_kafka_t *k, sluice_err_t *err)

@@ -299,6 +299,57 @@ static void test_signals_take_brokers_down_and_up(void **state)
     sluice_th_output_dispose(&out);
 }
 
+/* Produces msg to one partition (kcat -p). */
+static void produce_to(int partition, const char *msg, const char *timeout_setting, sluice_th_output_t *out)
+{
+    char input[256], part[16];
+    snprintf(input, sizeof(input), "%s\n", msg);
+    snprintf(part, sizeof(part), "%d", partition);
+    const char *args[] = {"-t", "sluice.events", "-p", part, "-P", "-X", timeout_setting, NULL};
+    kcat(args, input, KCAT_TIMEOUT_MS, out);
+}
+
+/* The control FIFO takes one broker of two down: partitions it leads refuse, the others keep
+ * serving; `up` brings it back; a bad command is refused with a reason and changes nothing. */
+static void test_control_one_broker(void **state)
+{
+    (void)state;
+    const char *args[] = {"--brokers", "2", "--partitions", "2", NULL};
+    start_kafka(args);
+    sluice_err_t err = {{0}};
+    sluice_th_output_t out;
+    if (sluice_th_kafka_command(&kafka, "leader sluice.events 0 1", &err) != 0 ||
+        sluice_th_kafka_command(&kafka, "leader sluice.events 1 2", &err) != 0 ||
+        sluice_th_kafka_command(&kafka, "down 2", &err) != 0)
+        fail_msg("%s", err.msg);
+
+    produce_to(0, "p0-while-2-down", "message.timeout.ms=15000", &out);
+    assert_exit_ok(&out);
+    sluice_th_output_dispose(&out);
+    produce_to(1, "p1-while-2-down", "message.timeout.ms=2000", &out);
+    assert_false(sluice_th_exited_with(out.wstatus, 0));
+    sluice_th_output_dispose(&out);
+
+    assert_int_equal(sluice_th_kafka_command(&kafka, "down 3", &err), -1);
+    assert_non_null(strstr(err.msg, "broker: '3' is not a number between 1 and 2"));
+    assert_int_equal(sluice_th_kafka_command(&kafka, "reboot 1", &err), -1);
+    assert_non_null(strstr(err.msg, "unknown command"));
+
+    if (sluice_th_kafka_command(&kafka, "up 2", &err) != 0)
+        fail_msg("%s", err.msg);
+    produce_to(1, "p1-after", "message.timeout.ms=15000", &out);
+    assert_exit_ok(&out);
+    sluice_th_output_dispose(&out);
+
+    const char *consume[] = {"-t", "sluice.events", "-C", "-e", "-q", "-f", "%p:%s\n", NULL};
+    kcat(consume, NULL, KCAT_TIMEOUT_MS, &out);
+    char *lines[8];
+    assert_int_equal(sorted_lines(out.out, lines, 8), 2);
+    assert_string_equal(lines[0], "0:p0-while-2-down");
+    assert_string_equal(lines[1], "1:p1-after");
+    sluice_th_output_dispose(&out);
+}
+
 /* --down-after / --up-after do the same on a timer, counted from start. */
 static void test_fault_timers(void **state)
 {
@@ -377,8 +428,9 @@ static void test_help_lists_every_option(void **state)
     sluice_th_output_t out;
     run_dev_kafka(args, &out);
     assert_exit_ok(&out);
-    const char *options[] = {"--brokers",  "--partitions", "--topics", "--bootstrap-file", "--down-after",
-                             "--up-after", "--help",       "SIGUSR1",  "SIGUSR2",          "SIGTERM"};
+    const char *options[] = {"--brokers", "--partitions", "--topics",   "--bootstrap-file",
+                             "--control", "--down-after", "--up-after", "--help",
+                             "SIGUSR1",   "SIGUSR2",      "SIGTERM",    "leader TOPIC PARTITION N"};
     for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
         assert_non_null(strstr(out.out, options[i]));
     sluice_th_output_dispose(&out);
@@ -392,6 +444,7 @@ int main(void)
         cmocka_unit_test_teardown(test_produce_consume_round_trip, teardown),
         cmocka_unit_test_teardown(test_consumer_group_resumes, teardown),
         cmocka_unit_test_teardown(test_signals_take_brokers_down_and_up, teardown),
+        cmocka_unit_test_teardown(test_control_one_broker, teardown),
         cmocka_unit_test_teardown(test_fault_timers, teardown),
         cmocka_unit_test_teardown(test_stop_signals_exit_zero, teardown),
         cmocka_unit_test(test_bad_arguments),
