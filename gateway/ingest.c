@@ -29,6 +29,15 @@
 
 typedef struct pending pending_t;
 
+/* One event handed to Kafka, and its delivery report's opaque. librdkafka orders reports only
+ * within a partition, so a report must name its own event: counting reports in arrival order
+ * once remembered the wrong messageIds as delivered (dedup then skipped the client's retry of
+ * events Kafka never had). The array is allocated once per request, not per message. */
+typedef struct pending_msg {
+    pending_t *owner;
+    json_t *message_id; /* a reference to the event's messageId as received (dedup key), or NULL */
+} pending_msg_t;
+
 struct pending {
     sluice_worker_t *w;
     h2o_req_t *req;       /* NULL once the client has gone */
@@ -48,7 +57,7 @@ struct pending {
     int waiting_acks;
     uint64_t produce_us;
     h2o_timeout_entry_t timeout;
-    char **message_ids; /* [produced], for dedup after the ack */
+    pending_msg_t *msgs; /* [produced]: one per message handed to Kafka */
 };
 
 /* ------------------------------------------------------------------ pending lifetime */
@@ -91,9 +100,9 @@ static void pending_free(pending_t *p)
     json_decref(p->rejected);
     json_decref(p->events);
     json_decref(p->indexes);
-    for (unsigned i = 0; i < p->produced && p->message_ids != NULL; i++)
-        free(p->message_ids[i]);
-    free(p->message_ids);
+    for (unsigned i = 0; i < p->produced; i++)
+        json_decref(p->msgs[i].message_id);
+    free(p->msgs);
     p->w->in_flight--;
     sluice_counter_add(&p->w->metrics.in_flight, (uint64_t)-1);
     sluice_runtime_release(p->rt);
@@ -196,16 +205,16 @@ static void on_ack_timeout(h2o_timeout_entry_t *entry)
 
 void sluice_ingest_on_delivery(void *opaque, int err)
 {
-    pending_t *p = opaque;
+    const pending_msg_t *m = opaque;
+    pending_t *p = m->owner;
     sluice_worker_t *w = p->w;
-    unsigned i = p->produced - p->outstanding;
     p->outstanding--;
     if (err == 0) {
         p->acked++;
         sluice_counter_add(&w->metrics.events_accepted, 1);
         sluice_metrics_observe_ack(&w->metrics, sluice_mono_us() - p->produce_us);
-        if (p->message_ids != NULL && i < p->produced)
-            sluice_identity_remember(w->identity, p->src->org, p->message_ids[i]);
+        if (m->message_id != NULL)
+            sluice_identity_remember(w->identity, p->src->org, json_string_value(m->message_id));
     } else {
         p->failed++;
         sluice_counter_add(&w->metrics.kafka_delivery_failed, 1);
@@ -225,6 +234,12 @@ static const sluice_masker_t *masker_for(pending_t *p)
     return sluice_runtime_masker(p->rt, p->w->index);
 }
 
+static void slot_release(pending_msg_t *m)
+{
+    json_decref(m->message_id);
+    m->message_id = NULL;
+}
+
 static void produce_all(pending_t *p)
 {
     sluice_worker_t *w = p->w;
@@ -232,7 +247,14 @@ static void produce_all(pending_t *p)
     const sluice_org_rt_t *ort = &p->rt->orgs[p->src->org_index];
     const sluice_kafka_config_t *kc = &p->rt->cfg->kafka;
     size_t n = json_array_size(p->events);
-    p->message_ids = calloc(n ? n : 1, sizeof(char *));
+    p->msgs = calloc(n ? n : 1, sizeof(*p->msgs));
+    if (p->msgs == NULL) {
+        p->responded = 1;
+        if (p->req != NULL)
+            sluice_reply_error(p->req, w, &p->reply, 500, "internal", "out of memory", NULL);
+        settle(p);
+        return;
+    }
     p->produce_us = sluice_mono_us();
 
     for (size_t i = 0; i < n && !p->responded; i++) {
@@ -243,12 +265,18 @@ static void produce_all(pending_t *p)
             sluice_counter_add(&w->metrics.events_rejected[SLUICE_REJECT_DUPLICATE], 1);
             continue;
         }
+        /* The next slot; it counts only once Kafka took the message. The dedup key is the
+         * messageId as received (the data layer may rewrite the field). */
+        pending_msg_t *m = &p->msgs[p->produced];
+        json_t *mid = json_object_get(ev, "messageId");
+        *m = (pending_msg_t){.owner = p, .message_id = json_is_string(mid) ? json_incref(mid) : NULL};
         sluice_dl_stats_t st = {0};
         sluice_dl_result_t dl;
         if (sluice_datalayer_apply(org, ort->variants, masker_for(p), ev, &dl, &st) != 0) {
             sluice_event_error_t e;
             sluice_event_error_set(&e, 500, "internal", "", "out of memory");
             add_rejection(p, index, &e);
+            slot_release(m);
             continue;
         }
         for (int k = 0; k <= SLUICE_NORM_RAW; k++)
@@ -262,6 +290,7 @@ static void produce_all(pending_t *p)
             p->consent_dropped++;
             sluice_counter_add(&w->metrics.events_consent_dropped, 1);
             sluice_dl_result_dispose(&dl);
+            slot_release(m);
             continue;
         }
         if (dl.rejected) {
@@ -270,6 +299,7 @@ static void produce_all(pending_t *p)
                                    "a masking rule could not mask this field and rejects the event");
             add_rejection(p, index, &e);
             sluice_dl_result_dispose(&dl);
+            slot_release(m);
             continue;
         }
         size_t payload_len;
@@ -280,6 +310,7 @@ static void produce_all(pending_t *p)
             sluice_event_error_t e;
             sluice_event_error_set(&e, 500, "internal", "", "out of memory");
             add_rejection(p, index, &e);
+            slot_release(m);
             continue;
         }
         const char *anon = json_string_value(json_object_get(ev, "anonymousId"));
@@ -292,16 +323,15 @@ static void produce_all(pending_t *p)
         if (klen < 0 || (size_t)klen >= sizeof(key))
             klen = (int)sizeof(key) - 1;
         int rc = sluice_producer_send(w->producer, kc->topic, key, (size_t)klen, payload, payload_len, org->id,
-                                      p->src->src->id, json_string_value(json_object_get(ev, "type")), p);
+                                      p->src->src->id, json_string_value(json_object_get(ev, "type")), m);
         if (rc != 0) {
             free(payload);
             sluice_counter_add(&w->metrics.events_rejected[SLUICE_REJECT_KAFKA], 1);
             respond_unavailable(p, rc == SLUICE_PRODUCER_EFULL ? "the Kafka queue is full; retry the request"
                                                                : "Kafka refused the event; retry the request");
+            slot_release(m);
             break;
         }
-        const char *mid = json_string_value(json_object_get(ev, "messageId"));
-        p->message_ids[p->produced] = mid ? strdup(mid) : NULL;
         p->produced++;
         p->outstanding++;
     }

@@ -31,7 +31,8 @@ int sluice_ingest_xd_issue(h2o_req_t *req, sluice_worker_t *w);
  * event; answers {"anonymousId":"<id now in effect>","redeemed":true|false} with the cookie. */
 int sluice_ingest_xd_redeem(h2o_req_t *req, sluice_worker_t *w);
 
-/* Delivery report of one produced event; opaque is its pending request. */
+/* Delivery report of one produced event; opaque is the pending_msg_t slot it was produced with
+ * (its request and its messageId), err 0 when Kafka acknowledged it. Runs on the loop thread. */
 void sluice_ingest_on_delivery(void *opaque, int err);
 
 #endif

@@ -226,10 +226,10 @@ long gwfix_post(const gwfix_t *f, const char *path, const char *key, const char 
 json_t *gwfix_kafka_read(const gwfix_t *f, const char *topic)
 {
     sluice_err_t err = {{0}};
-    /* Key, headers and value separated by ASCII unit separators: none of them can contain one
-     * (the value is compact JSON, where control characters are escaped). */
-    const char *argv[] = {"kcat",      "-b", f->kafka.bootstrap,   "-t", topic, "-C", "-e", "-q", "-o",
-                          "beginning", "-f", "%k\x1f%h\x1f%s\x1e", NULL};
+    /* Key, headers, partition and value separated by ASCII unit separators: none of them can
+     * contain one (the value is compact JSON, where control characters are escaped). */
+    const char *argv[] = {"kcat",      "-b", f->kafka.bootstrap,         "-t", topic, "-C", "-e", "-q", "-o",
+                          "beginning", "-f", "%k\x1f%h\x1f%p\x1f%s\x1e", NULL};
     sluice_th_output_t out = {0};
     if (sluice_th_run(argv, NULL, 0, 60000, &out, &err) != 0 || !sluice_th_exited_with(out.wstatus, 0)) {
         print_error("kcat failed: %s %s\n", err.msg, out.errout ? out.errout : "");
@@ -242,12 +242,14 @@ json_t *gwfix_kafka_read(const gwfix_t *f, const char *topic)
             break;
         *end = '\0';
         char *s1 = strchr(rec, '\x1f'), *s2 = s1 ? strchr(s1 + 1, '\x1f') : NULL;
-        if (s1 != NULL && s2 != NULL) {
-            *s1 = *s2 = '\0';
+        char *s3 = s2 ? strchr(s2 + 1, '\x1f') : NULL;
+        if (s3 != NULL) {
+            *s1 = *s2 = *s3 = '\0';
             json_error_t je;
-            json_t *v = json_loads(s2 + 1, 0, &je);
-            json_array_append_new(
-                all, json_pack("{s:s,s:s,s:o}", "key", rec, "headers", s1 + 1, "value", v ? v : json_string(s2 + 1)));
+            json_t *v = json_loads(s3 + 1, 0, &je);
+            json_array_append_new(all, json_pack("{s:s,s:s,s:I,s:o}", "key", rec, "headers", s1 + 1, "partition",
+                                                 (json_int_t)strtol(s2 + 1, NULL, 10), "value",
+                                                 v ? v : json_string(s3 + 1)));
         }
         rec = end + 1;
     }
