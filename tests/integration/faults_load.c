@@ -11,7 +11,10 @@
  *   - SIGTERM to the gateway during load and a restart on the same port;
  *   - gateway -> Kafka -> sluice-deliver -> Meta stub while the stub answers 500, then 429 with
  *     Retry-After, then hangs past the worker's timeout, and the worker is killed with SIGKILL
- *     while a batch is on the wire and started again.
+ *     while a batch is on the wire and started again;
+ *   - messageId dedup on, and one broker of two down for 8 s during load: batches are acknowledged
+ *     in part (the events on the other broker's partitions), clients retry them, and every retry
+ *     must skip exactly the events Kafka has and produce the others.
  *
  * What each case adds to gateway_ops.c and deliver_faults.c (which prove the same faults with a
  * handful of events or without a gateway): load during the fault, clients that retry, and the
@@ -44,8 +47,11 @@ static gwfix_t G;
 static dfix_t D;
 static dstub_t META;
 
-/* The one config file of the gateway and the worker; extra_source adds a source (reload). */
-static const char *config_text(const char *extra_source)
+/* The one config file of the gateway and the worker; extra_source adds a source (reload). With
+ * dedup, messageId dedup is on (Redis) and messages time out after 3 s, well inside the request's
+ * ack timeout: events on a broker that is down fail while the rest of their batch is
+ * acknowledged, and the request answers 503 only once every report is in. */
+static const char *config_text_dedup(const char *extra_source, int dedup)
 {
     static char yaml[16384];
     snprintf(yaml, sizeof(yaml),
@@ -57,14 +63,16 @@ static const char *config_text(const char *extra_source)
              "  drain_timeout_ms: 10000\n"
              "kafka:\n"
              "  brokers: \"%s\"\n"
-             "  ack_timeout_ms: 2000\n"
-             "  properties: {session.timeout.ms: 6000, heartbeat.interval.ms: 500, fetch.wait.max.ms: 100}\n"
+             "  ack_timeout_ms: %d\n"
+             "  properties: {session.timeout.ms: 6000, heartbeat.interval.ms: 500, fetch.wait.max.ms: 100%s}\n"
+             "%s%s%s"
              "database: {url: \"%s\"}\n"
              "delivery: {ca_file: %s, metrics: {listen: \"127.0.0.1:%d\"}}\n"
              "orgs:\n"
              "  - id: acme\n"
              "    sources:\n"
              "      - {id: web, write_key_env: T_KEY}\n"
+             "%s"
              "%s"
              "    consent: {policy: allow}\n"
              "    data_layer:\n"
@@ -73,17 +81,32 @@ static const char *config_text(const char *extra_source)
              "      - {name: meta, vendor: meta, pixel_id: \"4242\", base_url: \"%s\", events: [" E2E_NAME "],\n"
              "         batch: {max_events: 200, max_wait_ms: 100},\n"
              "         retry: {max_attempts: 6, base_ms: 200, max_ms: 1000, max_elapsed_s: 120}, timeout_ms: 1500}\n",
-             G.https_port, G.certs, G.certs, G.metrics_port, G.kafka.bootstrap, D.pg.url, D.ca, D.metrics_port,
-             extra_source, META.url);
+             G.https_port, G.certs, G.certs, G.metrics_port, G.kafka.bootstrap, dedup ? 10000 : 2000,
+             dedup ? ", message.timeout.ms: 3000, reconnect.backoff.max.ms: 500" : "", dedup ? "redis: {url: \"" : "",
+             dedup ? G.redis.url : "", dedup ? "\"}\n" : "", D.pg.url, D.ca, D.metrics_port, extra_source,
+             dedup ? "    identity: {dedup: {enabled: true, window_s: 600}}\n" : "", META.url);
     return yaml;
+}
+
+static const char *config_text(const char *extra_source)
+{
+    return config_text_dedup(extra_source, 0);
 }
 
 static int setup(void **state)
 {
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    static const char *const kafka_args[] = {"--partitions", "16", NULL};
+    /* Two brokers, each leading every other partition, so one can fail alone (the dedup case). */
+    static const char *const kafka_args[] = {"--brokers", "2", "--partitions", "16", NULL};
     gwfix_stack_with(&G, kafka_args);
+    for (int p = 0; p < 16; p++) {
+        char cmd[64];
+        sluice_err_t err = {{0}};
+        snprintf(cmd, sizeof(cmd), "leader sluice.events %d %d", p, 1 + p % 2);
+        if (sluice_th_kafka_command(&G.kafka, cmd, &err) != 0)
+            fail_msg("%s", err.msg);
+    }
     dfix_init(&D, G.kafka.bootstrap, G.certs, NULL, 1);
     dfix_stub(&D, &META, "meta", NULL, NULL);
     snprintf(G.config, sizeof(G.config), "%s", gwfix_write("faults.yaml", config_text("")));
@@ -116,7 +139,8 @@ static void sleep_ms(long ms)
     usleep((useconds_t)ms * 1000);
 }
 
-static loadgen_t *start_load(const char *prefix, const char *event_name, int threads, int pace_ms)
+static loadgen_t *start_load_batches(const char *prefix, const char *event_name, int threads, int pace_ms,
+                                     int batch_every)
 {
     static char url[256];
     snprintf(url, sizeof(url), "https://127.0.0.1:%d/v1", G.https_port);
@@ -127,13 +151,18 @@ static loadgen_t *start_load(const char *prefix, const char *event_name, int thr
                         .event_name = event_name,
                         .user_agent = UA,
                         .threads = threads,
-                        .batch_every = 4,
+                        .batch_every = batch_every,
                         .batch_size = 10,
                         .pace_ms = pace_ms,
                         .retry_for_ms = 60000};
     loadgen_t *lg = loadgen_start(&o);
     assert_non_null(lg);
     return lg;
+}
+
+static loadgen_t *start_load(const char *prefix, const char *event_name, int threads, int pace_ms)
+{
+    return start_load_batches(prefix, event_name, threads, pace_ms, 4);
 }
 
 /* Waits until the clients have `more` events acknowledged beyond what they had at the call. */
@@ -460,6 +489,43 @@ static void test_e2e_vendor_faults_and_worker_kill(void **state)
     assert_true(sluice_th_exited_with(dfix_stop_worker(&D, SIGTERM), 0));
 }
 
+/* ------------------------------------------------------------------ dedup with one broker down */
+
+static void test_dedup_one_broker_down_during_load(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    gwfix_stop(&G, SIGTERM);
+    gwfix_write("faults.yaml", config_text_dedup("", 1));
+    gwfix_start(&G);
+    double dup0 = gwfix_metric(&G, "sluice_events_rejected_total{reason=\"duplicate\"}");
+
+    /* Every other request a batch of 10, so many batches are split over the two brokers. Broker 2
+     * stays down past two message timeouts: retries fail in part again before one gets through. */
+    loadgen_t *lg = start_load_batches("dd", "Gateway Load", 6, 0, 2);
+    wait_acked(lg, 500, 30000);
+    assert_int_equal(sluice_th_kafka_command(&G.kafka, "down 2", &err), 0);
+    sleep_ms(8000);
+    assert_int_equal(sluice_th_kafka_command(&G.kafka, "up 2", &err), 0);
+    wait_acked(lg, 1000, 60000);
+    loadgen_stop(lg);
+
+    loadgen_stats_t s = loadgen_stats(lg);
+    long missing;
+    json_t *set = check_kafka(lg, "dd", &missing);
+    summary("dedup on, broker 2 of 2 down 8 s", &s, set, NULL, NULL, missing);
+    double skipped = gwfix_metric(&G, "sluice_events_rejected_total{reason=\"duplicate\"}") - dup0;
+    print_message("dedup on: %.0f events of retried requests skipped as already in Kafka\n", skipped);
+    assert_true(s.s503 > 0);  /* batches were refused in part and retried */
+    assert_true(skipped > 0); /* ... and their acknowledged events were not written again */
+    assert_int_equal(s.no_retry_after, 0);
+    assert_int_equal(s.unexpected, 0);
+    assert_int_equal(s.given_up, 0);
+    assert_int_equal(missing, 0);
+    json_decref(set);
+    loadgen_destroy(lg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_broken_reload_during_load),
         cmocka_unit_test(test_sigterm_restart_during_load),
         cmocka_unit_test(test_e2e_vendor_faults_and_worker_kill),
+        cmocka_unit_test(test_dedup_one_broker_down_during_load),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
