@@ -14,7 +14,7 @@
 #include <openssl/evp.h>
 
 #include "crypto/ct.h"
-#include "crypto/hex.h"
+#include "common/hex.h"
 
 static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
 /* Never freed: shared, read-only after fetch_all, and needed until the process exits. */

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "crypto/ct.h"
-#include "crypto/hex.h"
+#include "common/hex.h"
 
 #define HEX_KEY_LEN  (2 * SLUICE_KEYRING_KEY_LEN)
 #define EXPECT_KEY   "expected exactly 64 hex characters (a 32-byte AES-256 key, e.g. from `openssl rand -hex 32`)"

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/time.h"
 #include "crypto/random.h"
 #include "gateway/json.h"
 
@@ -83,66 +84,6 @@ json_t *sluice_event_parse(const char *buf, size_t len, const sluice_limits_t *l
 
 /* ---------------------------------------------------------------- ISO-8601 */
 
-static int digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 1;
-}
-
-int sluice_event_is_iso8601(const char *s)
-{
-    int y, mo, d, h, mi, sec;
-    if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' || !digits(s + 8, 2, &d) ||
-        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !digits(s + 11, 2, &h) || s[13] != ':' ||
-        !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
-        return 0;
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 60)
-        return 0;
-    const char *p = s + 19;
-    if (*p == '.') {
-        p++;
-        const char *f = p;
-        while (*p >= '0' && *p <= '9')
-            p++;
-        if (p == f || p - f > 9)
-            return 0;
-    }
-    if (*p == 'Z' || *p == 'z')
-        return p[1] == '\0';
-    if (*p == '+' || *p == '-') {
-        int th, tm;
-        if (!digits(p + 1, 2, &th) || th > 23)
-            return 0;
-        const char *q = p + 3;
-        if (*q == ':')
-            q++;
-        return digits(q, 2, &tm) && tm <= 59 && q[2] == '\0';
-    }
-    return 0;
-}
-
-void sluice_event_format_time(int64_t unix_ms, char out[32])
-{
-    time_t secs = (time_t)(unix_ms / 1000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    unsigned ms = (unsigned)(unix_ms % 1000);
-    out[n] = '.';
-    out[n + 1] = (char)('0' + ms / 100);
-    out[n + 2] = (char)('0' + ms / 10 % 10);
-    out[n + 3] = (char)('0' + ms % 10);
-    out[n + 4] = 'Z';
-    out[n + 5] = '\0';
-}
-
 /* ---------------------------------------------------------------- validation */
 
 typedef enum field_kind {
@@ -185,13 +126,15 @@ static int check_field(json_t *ev, const char *key, field_kind_t kind, const cha
         if (!json_is_string(v))
             return sluice_event_error_set(e, 400, "invalid_event", path, "%s must be a string", key);
         return 1;
-    case F_TIME:
-        if (!json_is_string(v) || !sluice_event_is_iso8601(json_string_value(v)))
+    case F_TIME: {
+        int64_t ms;
+        if (!json_is_string(v) || sluice_time_parse(json_string_value(v), json_string_length(v), 0, &ms) != 0)
             return sluice_event_error_set(e, 400, "invalid_event", path,
                                           "%s must be an ISO-8601 date-time with a time zone, e.g. "
                                           "2026-11-23T10:00:00.000Z",
                                           key);
         return 1;
+    }
     case F_OBJECT:
         if (!json_is_object(v))
             return sluice_event_error_set(e, 400, "invalid_event", path, "%s must be an object", key);
@@ -323,8 +266,8 @@ int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
             return -1;
         json_object_set_new(ev, "messageId", json_string(id));
     }
-    char when[32];
-    sluice_event_format_time(en->received_ms, when);
+    char when[SLUICE_TIME_TEXT_MAX];
+    sluice_time_format(en->received_ms, when);
     json_object_set_new(ev, "receivedAt", json_string(when));
     json_t *ctx = ensure_object(ev, "context");
     if (!en->trust_client_ip || !json_is_string(json_object_get(ctx, "ip")))

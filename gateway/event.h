@@ -59,12 +59,6 @@ int sluice_event_type_parse(const char *s);
 int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *lim, const char *path_prefix,
                           size_t source_len, sluice_event_error_t *e);
 
-/* 1 when s is an ISO-8601 / RFC 3339 date-time with a time zone, e.g. 2026-11-23T10:00:00.123Z. */
-int sluice_event_is_iso8601(const char *s);
-
-/* Formats unix milliseconds as 2026-11-23T10:00:00.123Z into out (at least 25 bytes). */
-void sluice_event_format_time(int64_t unix_ms, char out[32]);
-
 typedef struct sluice_event_enrich {
     int64_t received_ms;
     const char *client_ip;  /* textual address */

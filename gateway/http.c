@@ -11,6 +11,8 @@
 
 #include <jansson.h>
 
+#include "common/pct.h"
+
 /* A 1x1 transparent GIF. */
 static const unsigned char gif[] = {0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80,
                                     0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0x21, 0xf9, 0x04,
@@ -113,34 +115,12 @@ h2o_iovec_t sluice_http_header_str(h2o_req_t *req, const char *name)
     return i < 0 ? h2o_iovec_init(NULL, 0) : req->headers.entries[i].value;
 }
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* Decodes s[0..n) into a NUL-terminated pool string; NULL on a bad escape or an encoded NUL. */
+/* Decodes s[0..n) into a NUL-terminated pool string (common/pct.h); NULL on a bad escape or an
+ * encoded NUL. */
 static char *pct_decode(h2o_mem_pool_t *pool, const char *s, size_t n, size_t *out_len)
 {
-    char *out = h2o_mem_alloc_pool(pool, n + 1), *o = out;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '+') {
-            *o++ = ' ';
-        } else if (s[i] == '%') {
-            int hi, lo;
-            if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0 || (hi == 0 && lo == 0))
-                return NULL;
-            *o++ = (char)(hi << 4 | lo);
-            i += 2;
-        } else {
-            *o++ = s[i];
-        }
-    }
-    *o = '\0';
-    *out_len = (size_t)(o - out);
-    return out;
+    char *out = h2o_mem_alloc_pool(pool, n + 1);
+    return sluice_pct_decode(s, n, out, n + 1, out_len) == 0 ? out : NULL;
 }
 
 int sluice_http_query_foreach(h2o_req_t *req, int (*cb)(void *ud, const char *name, const char *value), void *ud)

@@ -27,6 +27,7 @@
 #include <openssl/ssl.h>
 
 #include "common/log.h"
+#include "common/time.h"
 #include "crypto/keyring.h"
 #include "gateway/handler.h"
 #include "gateway/ingest.h"
@@ -37,20 +38,6 @@ static __thread sluice_worker_t *self;
 sluice_worker_t *sluice_worker_self(void)
 {
     return self;
-}
-
-int64_t sluice_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-uint64_t sluice_mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 /* ------------------------------------------------------------------ control messages */

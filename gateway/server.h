@@ -70,8 +70,4 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err);
 /* The worker running on the calling thread (NULL on other threads). */
 sluice_worker_t *sluice_worker_self(void);
 
-/* Milliseconds since the epoch / monotonic microseconds. */
-int64_t sluice_now_ms(void);
-uint64_t sluice_mono_us(void);
-
 #endif

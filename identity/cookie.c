@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "crypto/hex.h"
+#include "common/hex.h"
 #include "crypto/random.h"
 
 int sluice_id_valid(const char *s, size_t len)

@@ -8,47 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Percent-decodes s[0..n) into out (cap bytes, NUL added). 0, or -1 on a bad escape, an encoded
- * NUL, or when the result does not fit. */
-static int pct_decode(const char *s, size_t n, char *out, size_t cap, size_t *out_len)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%') {
-            int hi, lo;
-            if (i + 2 >= n)
-                return -1;
-            if ((hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0)
-                return -1;
-            c = (char)(hi << 4 | lo);
-            if (c == '\0')
-                return -1;
-            i += 2;
-        }
-        if (o + 1 >= cap)
-            return -1;
-        out[o++] = c;
-    }
-    if (cap == 0)
-        return -1;
-    out[o] = '\0';
-    *out_len = o;
-    return 0;
-}
+#include "common/pct.h"
 
 int sluice_url_host(const char *s, size_t len, char *out, size_t cap)
 {
@@ -118,7 +78,7 @@ static int name_is(const char *s, size_t n, const char *name)
 {
     char buf[64];
     size_t bl;
-    return pct_decode(s, n, buf, sizeof(buf), &bl) == 0 && strcmp(buf, name) == 0;
+    return sluice_pct_decode(s, n, buf, sizeof(buf), &bl) == 0 && strcmp(buf, name) == 0;
 }
 
 int sluice_url_param(const char *url, const char *name, char *out, size_t cap, size_t *out_len)
@@ -136,7 +96,7 @@ int sluice_url_param(const char *url, const char *name, char *out, size_t cap, s
         const char *name_end = eq != NULL ? eq : stop;
         if (name_is(q, (size_t)(name_end - q), name)) {
             const char *v = eq != NULL ? eq + 1 : stop;
-            if (pct_decode(v, (size_t)(stop - v), out, cap, out_len) != 0) {
+            if (sluice_pct_decode(v, (size_t)(stop - v), out, cap, out_len) != 0) {
                 *out_len = 0;
                 if (cap > 0)
                     out[0] = '\0';

@@ -17,6 +17,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "common/err.h"
+#include "common/time.h"
 #include "config/config.h"
 #include "tools/commands.h"
 #include "vendors/dlq.h"
@@ -45,7 +46,7 @@ static void usage(FILE *out)
 
 static int parse_since(const char *s, int64_t *out)
 {
-    if (sluice_time_parse_ms(s, out) == 0)
+    if (sluice_time_parse(s, strlen(s), 0, out) == 0)
         return 0;
     char *end;
     errno = 0;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "crypto/ct.h"
-#include "crypto/hex.h"
+#include "common/hex.h"
 #include "crypto/random.h"
 #include "tools/commands.h"
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/time.h"
 #include "config/config.h"
 #include "crypto/keyring.h"
 #include "identity/identity.h"
@@ -89,14 +90,6 @@ static sluice_config_t *load(const args_t *a, const sluice_org_t **org)
         return NULL;
     }
     return cfg;
-}
-
-static void format_time(int64_t unix_s, char *out, size_t cap)
-{
-    time_t t = (time_t)unix_s;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 static int mint(const args_t *a)
@@ -185,8 +178,8 @@ static int inspect(const args_t *a)
         printf("kid: %u (%s)\n", c.kid,
                kr != NULL && sluice_keyring_key(kr, c.kid) != NULL ? "in the key ring" : "not in the key ring");
     if (rc == 0 || rc == SLUICE_TOKEN_EXPIRED) {
-        char when[32];
-        format_time(c.exp, when, sizeof(when));
+        char when[SLUICE_TIME_TEXT_MAX];
+        sluice_time_format(c.exp * 1000, when);
         if (rc == 0)
             printf("expires: %s (in %lld s, plus %u s clock skew)\n", when, (long long)(c.exp - now), skew);
         else

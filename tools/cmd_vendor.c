@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "common/time.h"
 #include "config/config.h"
 #include "crypto/keyring.h"
 #include "crypto/random.h"

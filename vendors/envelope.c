@@ -5,21 +5,8 @@
 #include "vendors/envelope.h"
 
 #include <string.h>
-#include <time.h>
 
-int64_t sluice_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t sluice_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+#include "common/time.h"
 
 int sluice_is_sha256_hex_str(const char *s)
 {
@@ -33,71 +20,10 @@ int sluice_is_sha256_hex_str(const char *s)
     return i == 64;
 }
 
-static int digits(const char **p, int n, int *out)
+/* A JSON string holding an RFC 3339 time (common/time.h) as epoch milliseconds. */
+static int parse_time(const json_t *v, int64_t *out)
 {
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        char c = (*p)[i];
-        if (c < '0' || c > '9')
-            return -1;
-        v = v * 10 + (c - '0');
-    }
-    *p += n;
-    *out = v;
-    return 0;
-}
-
-int sluice_time_parse_ms(const char *s, int64_t *out)
-{
-    if (s == NULL)
-        return -1;
-    const char *p = s;
-    int Y, M, D, h, m, sec;
-    if (digits(&p, 4, &Y) || *p++ != '-' || digits(&p, 2, &M) || *p++ != '-' || digits(&p, 2, &D))
-        return -1;
-    if ((*p != 'T' && *p != 't' && *p != ' ') || (p++, digits(&p, 2, &h)) || *p++ != ':' || digits(&p, 2, &m) ||
-        *p++ != ':' || digits(&p, 2, &sec))
-        return -1;
-    if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
-        return -1;
-    int ms = 0;
-    if (*p == '.') {
-        p++;
-        int n = 0;
-        while (*p >= '0' && *p <= '9') {
-            if (n < 3)
-                ms = ms * 10 + (*p - '0');
-            n++;
-            p++;
-        }
-        if (n == 0)
-            return -1;
-        for (; n < 3; n++)
-            ms *= 10;
-    }
-    long offset = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int sign = *p++ == '-' ? -1 : 1, oh, om;
-        if (digits(&p, 2, &oh))
-            return -1;
-        if (*p == ':')
-            p++;
-        if (digits(&p, 2, &om) || oh > 23 || om > 59)
-            return -1;
-        offset = sign * (oh * 3600L + om * 60L);
-    } else {
-        return -1;
-    }
-    if (*p != '\0')
-        return -1;
-    struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h, .tm_min = m, .tm_sec = sec};
-    time_t t = timegm(&tm);
-    if (t == (time_t)-1 || tm.tm_mday != D) /* timegm normalises 31 April into 1 May: refuse it */
-        return -1;
-    *out = ((int64_t)t - offset) * 1000 + ms;
-    return 0;
+    return json_is_string(v) ? sluice_time_parse(json_string_value(v), json_string_length(v), 0, out) : -1;
 }
 
 int sluice_envelope_parse(sluice_envelope_t *e, const char *raw, size_t len, sluice_err_t *err)
@@ -139,11 +65,10 @@ int sluice_envelope_parse(sluice_envelope_t *e, const char *raw, size_t len, slu
         e->name = json_string_value(json_object_get(e->event, "name"));
 
     int64_t t;
-    if (sluice_time_parse_ms(json_string_value(json_object_get(e->root, "receivedAt")), &t) == 0)
+    if (parse_time(json_object_get(e->root, "receivedAt"), &t) == 0)
         e->received_ms = t;
     /* The client's clock says when it happened; it is believed unless it claims the future. */
-    if (sluice_time_parse_ms(json_string_value(json_object_get(e->event, "timestamp")), &t) == 0 &&
-        (e->received_ms == 0 || t <= e->received_ms))
+    if (parse_time(json_object_get(e->event, "timestamp"), &t) == 0 && (e->received_ms == 0 || t <= e->received_ms))
         e->time_ms = t;
     else
         e->time_ms = e->received_ms;

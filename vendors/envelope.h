@@ -79,12 +79,4 @@ const char *sluice_envelope_raw(const sluice_envelope_t *e, sluice_user_field_t 
 /* 1 when s is exactly 64 lowercase hex digits. */
 int sluice_is_sha256_hex_str(const char *s);
 
-/* ISO-8601 / RFC 3339 date-time with a zone ("2026-11-23T14:41:50.525Z", "...+01:00") to
- * milliseconds since the epoch. Returns 0, or -1 when s is not such a time. */
-int sluice_time_parse_ms(const char *s, int64_t *out);
-
-/* Milliseconds since the epoch (CLOCK_REALTIME) and monotonic milliseconds. */
-int64_t sluice_now_ms(void);
-int64_t sluice_mono_ms(void);
-
 #endif

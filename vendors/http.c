@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 
+#include "common/time.h"
 #include "vendors/envelope.h"
 
 #define MAX_BODY (64 * 1024)

@@ -19,7 +19,7 @@
 #include "vendors/credcache.h"
 #include "vendors/vault.h"
 #include "vendors/vendor.h"
-#include "vendors/worker.h"
+#include "vendors/deliver.h"
 
 #define VAULT_RETRY_MAX_S 15
 
@@ -149,17 +149,17 @@ int main(int argc, char **argv)
     }
     sluice_log_info("vault.ready", "vault schema version %d", SLUICE_VAULT_SCHEMA_VERSION);
 
-    sluice_worker_t *w = sluice_worker_create(cfg, kr, vault, only, &err);
+    sluice_deliver_t *w = sluice_deliver_create(cfg, kr, vault, only, &err);
     if (w == NULL) {
         fprintf(stderr, "sluice-deliver: %s\n", err.msg);
         rc = 1;
         goto out;
     }
-    if (sluice_worker_run(w, &err) != 0) {
+    if (sluice_deliver_run(w, &err) != 0) {
         fprintf(stderr, "sluice-deliver: %s\n", err.msg);
         rc = 1;
     }
-    sluice_worker_destroy(w);
+    sluice_deliver_destroy(w);
 out:
     sluice_vault_close(vault);
     curl_global_cleanup();

@@ -13,7 +13,7 @@
 
 #include "crypto/ct.h"
 #include "crypto/hash.h"
-#include "crypto/hex.h"
+#include "common/hex.h"
 #include "vendors/vendor.h"
 
 static const char *const secret_optional[] = {"secret", NULL};

@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "crypto/aead.h"
-#include "crypto/hex.h"
+#include "common/hex.h"
 
 /* ---- known-answer vectors ---------------------------------------------------------------- */
 

@@ -9,7 +9,7 @@
 #include <cmocka.h>
 
 #include "crypto/hash.h"
-#include "crypto/hex.h"
+#include "common/hex.h"
 
 /* HMAC-SHA256(key, msg) as lowercase hex. */
 static void hmac_hex(const void *key, size_t klen, const void *msg, size_t n, char out[65])

@@ -1,5 +1,5 @@
-/* Tests for vendors/envelope.c: RFC 3339 times to milliseconds, envelope validation, the event
- * time rule, dotted lookups, and the person's fields with hash variants (hashes only as hashes,
+/* Tests for vendors/envelope.c (its times are common/time.h's, tested there): envelope validation,
+ * the event time rule, dotted lookups, and the person's fields with hash variants (hashes only as hashes,
  * raw values only as raw values). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,39 +13,6 @@
 
 #include "tests/unit/vendors/vfix.h"
 #include "vendors/envelope.h"
-
-static void test_time(void **state)
-{
-    (void)state;
-    int64_t t;
-    assert_int_equal(sluice_time_parse_ms("2026-11-23T14:41:50.525Z", &t), 0);
-    assert_int_equal(t, VFIX_RECEIVED_MS);
-    assert_int_equal(sluice_time_parse_ms("2026-11-23T15:41:50.525+01:00", &t), 0);
-    assert_int_equal(t, VFIX_RECEIVED_MS);
-    assert_int_equal(sluice_time_parse_ms("2026-11-23T09:11:50.525-0530", &t), 0);
-    assert_int_equal(t, VFIX_RECEIVED_MS);
-    assert_int_equal(sluice_time_parse_ms("2026-11-23T14:41:50.5Z", &t), 0);
-    assert_int_equal(t, VFIX_RECEIVED_MS - 25);
-    assert_int_equal(sluice_time_parse_ms("2026-11-23T14:41:50.525999Z", &t), 0); /* beyond ms: cut */
-    assert_int_equal(t, VFIX_RECEIVED_MS);
-    assert_int_equal(sluice_time_parse_ms("1970-01-01T00:00:00Z", &t), 0);
-    assert_int_equal(t, 0);
-    const char *bad[] = {"2026-11-23T14:41:50",
-                         "2026-11-23",
-                         "2026-04-31T00:00:00Z",
-                         "2026-13-01T00:00:00Z",
-                         "2026-11-23T24:00:00Z",
-                         "2026-11-23T14:41:50.Z",
-                         "yesterday",
-                         "",
-                         "2026-11-23T14:41:50Zjunk"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        if (sluice_time_parse_ms(bad[i], &t) == 0)
-            print_error("accepted %s\n", bad[i]);
-        assert_int_equal(sluice_time_parse_ms(bad[i], &t), -1);
-    }
-    assert_int_equal(sluice_time_parse_ms(NULL, &t), -1);
-}
 
 static void test_parse_errors(void **state)
 {
@@ -133,7 +100,6 @@ static void test_sha256_hex(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_time),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_fields_and_time),
         cmocka_unit_test(test_sha256_hex),

@@ -2,9 +2,9 @@
  * Hex encode/decode. Decoding is branch-free per character because its main input is key
  * material (ENCRYPTION_KEY, SLUICE_KEYRING). Any thread; no state.
  */
-#include "crypto/hex.h"
+#include "common/hex.h"
 
-#include "crypto/ct.h"
+#include <string.h>
 
 size_t sluice_hex_encode(const void *in, size_t n, char *out, size_t cap)
 {
@@ -45,9 +45,20 @@ int sluice_hex_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t
         out[i] = (uint8_t)((hi << 4) | (lo & 0x0f));
     }
     if (bad) {
-        sluice_secure_zero(out, n / 2);
+        explicit_bzero(out, n / 2); /* key material must not survive a failed decode */
         return -1;
     }
     *out_len = n / 2;
     return 0;
+}
+
+int sluice_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }

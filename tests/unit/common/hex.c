@@ -1,4 +1,4 @@
-/* Tests for crypto/hex.c: lowercase encoding and strict decoding. */
+/* Tests for common/hex.c: lowercase encoding, strict decoding and one digit's value. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "crypto/hex.h"
+#include "common/hex.h"
 #include "crypto/random.h"
 
 static void test_encode(void **state)
@@ -122,6 +122,19 @@ static void test_round_trip(void **state)
     }
 }
 
+/* One digit's value: exactly [0-9a-fA-F], the 256 byte values checked. */
+static void test_digit(void **state)
+{
+    (void)state;
+    for (int c = 0; c < 256; c++) {
+        int want = c >= '0' && c <= '9'   ? c - '0'
+                   : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                   : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                          : -1;
+        assert_int_equal(sluice_hex_digit(c), want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -133,6 +146,7 @@ int main(void)
         cmocka_unit_test(test_decode_rejects_non_hex),
         cmocka_unit_test(test_decode_cap_too_small),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_digit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

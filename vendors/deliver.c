@@ -1,5 +1,5 @@
 /*
- * The delivery worker (see worker.h). One thread, one epoll loop:
+ * The delivery worker (see deliver.h). One thread, one epoll loop:
  *
  *   lane    one vendor kind: a KafkaConsumer in group sluice-deliver-<vendor>, its assigned
  *           partitions (each with a completion tracker) and its routes;
@@ -13,7 +13,7 @@
  * the tracker's offset, below which every record is finished. A revoked partition's records
  * are abandoned (never marked done; the next owner reads them again): at-least-once.
  */
-#include "vendors/worker.h"
+#include "vendors/deliver.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +28,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "common/log.h"
+#include "common/time.h"
 #include "crypto/random.h"
 #include "vendors/credcache.h"
 #include "vendors/dlq.h"
@@ -47,7 +48,7 @@
 #define MAX_WAIT_MS        100 /* the loop wakes at least this often (librdkafka queues, sweeps) */
 #define OPEN_BUCKETS       64
 
-typedef struct sluice_worker worker_t;
+typedef struct sluice_deliver worker_t;
 typedef struct lane lane_t;
 typedef struct part part_t;
 typedef struct route route_t;
@@ -136,7 +137,7 @@ struct lane {
     int64_t last_commit_ms;
 };
 
-struct sluice_worker {
+struct sluice_deliver {
     const sluice_config_t *cfg;
     const sluice_keyring_t *kr;
     sluice_vault_t *vault;
@@ -1146,8 +1147,8 @@ static void on_signal(void *ud, int fd, unsigned events)
     }
 }
 
-sluice_worker_t *sluice_worker_create(const sluice_config_t *cfg, const sluice_keyring_t *kr, sluice_vault_t *vault,
-                                      int only_vendor, sluice_err_t *err)
+sluice_deliver_t *sluice_deliver_create(const sluice_config_t *cfg, const sluice_keyring_t *kr, sluice_vault_t *vault,
+                                        int only_vendor, sluice_err_t *err)
 {
     worker_t *w = calloc(1, sizeof(*w));
     if (w == NULL) {
@@ -1228,7 +1229,7 @@ sluice_worker_t *sluice_worker_create(const sluice_config_t *cfg, const sluice_k
         goto fail;
     return w;
 fail:
-    sluice_worker_destroy(w);
+    sluice_deliver_destroy(w);
     return NULL;
 }
 
@@ -1248,7 +1249,7 @@ static int drained(worker_t *w)
     return 1;
 }
 
-int sluice_worker_run(sluice_worker_t *w, sluice_err_t *err)
+int sluice_deliver_run(sluice_deliver_t *w, sluice_err_t *err)
 {
     sluice_log_info("deliver.started", "consuming %s, dead letters to %s", w->cfg->kafka.topic,
                     w->cfg->kafka.dlq_topic);
@@ -1315,7 +1316,7 @@ static void free_list(batch_t *b)
     }
 }
 
-void sluice_worker_destroy(sluice_worker_t *w)
+void sluice_deliver_destroy(sluice_deliver_t *w)
 {
     if (w == NULL)
         return;

@@ -1,11 +1,12 @@
 /*
- * Hexadecimal: lowercase encoding and strict decoding. Used for key material from the
- * environment (ENCRYPTION_KEY), digests in headers (X-Signature) and hashed fields.
+ * Hexadecimal: lowercase encoding, strict constant-time decoding, and one digit's value. Used
+ * for key material from the environment (ENCRYPTION_KEY), digests in headers (X-Signature),
+ * hashed fields, and percent-escapes in URLs (common/pct.h).
  *
  * Threading: pure functions, callable from any thread.
  */
-#ifndef SLUICE_CRYPTO_HEX_H
-#define SLUICE_CRYPTO_HEX_H
+#ifndef SLUICE_COMMON_HEX_H
+#define SLUICE_COMMON_HEX_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -22,5 +23,9 @@ size_t sluice_hex_encode(const void *in, size_t n, char *out, size_t cap);
  * decoding a key does not leak it. */
 int sluice_hex_decode(const char *in, size_t n, uint8_t *out, size_t cap, size_t *out_len)
     __attribute__((warn_unused_result));
+
+/* The value (0..15) of the hex digit c ([0-9a-fA-F]), or -1. Branches on c: for text such as
+ * URLs, never for secrets (use sluice_hex_decode). */
+int sluice_hex_digit(int c);
 
 #endif

@@ -1,0 +1,163 @@
+/*
+ * RFC 3339 parsing and formatting without the C library's time zone machinery (timegm and
+ * gmtime_r depend on the process's TZ handling and normalise impossible dates instead of refusing
+ * them), and the two clocks. Pure functions; any thread.
+ */
+#include "common/time.h"
+
+#include <time.h>
+
+static int digits(const char *s, const char *end, int n, int *out)
+{
+    if (end - s < n)
+        return -1;
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int is_leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && is_leap(y) ? 29 : mdays[m - 1];
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* The inverse (civil_from_days). */
+static void civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+int sluice_time_parse(const char *s, size_t len, int flags, int64_t *unix_ms)
+{
+    const char *p = s, *end = s + len;
+    int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0;
+    if (digits(p, end, 4, &y) != 0 || end - p < 10 || p[4] != '-' || digits(p + 5, end, 2, &mo) != 0 || p[7] != '-' ||
+        digits(p + 8, end, 2, &d) != 0)
+        return -1;
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+        return -1;
+    p += 10;
+    int64_t offset_s = 0;
+    if (p == end) {
+        if (!(flags & SLUICE_TIME_DATE_OK))
+            return -1;
+    } else {
+        if ((*p != 'T' && *p != 't' && *p != ' ') || end - p < 9 || digits(p + 1, end, 2, &h) != 0 || p[3] != ':' ||
+            digits(p + 4, end, 2, &mi) != 0 || p[6] != ':' || digits(p + 7, end, 2, &sec) != 0)
+            return -1;
+        if (h > 23 || mi > 59 || sec > 60)
+            return -1;
+        p += 9;
+        if (p < end && *p == '.') {
+            const char *f = ++p;
+            while (p < end && *p >= '0' && *p <= '9') {
+                if (p - f < 3)
+                    ms = ms * 10 + (*p - '0');
+                p++;
+            }
+            if (p == f || p - f > 9)
+                return -1;
+            for (long n = p - f; n < 3; n++)
+                ms *= 10;
+        }
+        if (p < end && (*p == 'Z' || *p == 'z')) {
+            p++;
+        } else if (p < end && (*p == '+' || *p == '-')) {
+            int sign = *p == '-' ? -1 : 1, oh, om;
+            if (digits(p + 1, end, 2, &oh) != 0 || oh > 23)
+                return -1;
+            p += 3;
+            if (p < end && *p == ':')
+                p++;
+            if (digits(p, end, 2, &om) != 0 || om > 59)
+                return -1;
+            p += 2;
+            offset_s = sign * (oh * 3600LL + om * 60LL);
+        } else {
+            return -1; /* no zone */
+        }
+        if (p != end)
+            return -1;
+    }
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600LL + mi * 60LL + sec - offset_s;
+    *unix_ms = secs * 1000 + ms;
+    return 0;
+}
+
+size_t sluice_time_format(int64_t unix_ms, char out[SLUICE_TIME_TEXT_MAX])
+{
+    static const int64_t min_ms = -62167219200000LL; /* 0000-01-01T00:00:00.000Z */
+    static const int64_t max_ms = 253402300799999LL; /* 9999-12-31T23:59:59.999Z */
+    if (unix_ms < min_ms)
+        unix_ms = min_ms;
+    if (unix_ms > max_ms)
+        unix_ms = max_ms;
+    int64_t days = unix_ms >= 0 ? unix_ms / 86400000 : -((-unix_ms + 86399999) / 86400000);
+    int64_t rest = unix_ms - days * 86400000; /* 0 .. 86399999 */
+    int y, m, d;
+    civil_from_days(days, &y, &m, &d);
+    int vals[] = {
+        y, m, d, (int)(rest / 3600000), (int)(rest / 60000 % 60), (int)(rest / 1000 % 60), (int)(rest % 1000)};
+    static const int widths[] = {4, 2, 2, 2, 2, 2, 3};
+    static const char seps[] = "--T::.Z";
+    char *o = out;
+    for (int i = 0; i < 7; i++) {
+        for (int k = widths[i] - 1, v = vals[i]; k >= 0; k--, v /= 10)
+            o[k] = (char)('0' + v % 10);
+        o += widths[i];
+        *o++ = seps[i];
+    }
+    *o = '\0';
+    return (size_t)(o - out);
+}
+
+int64_t sluice_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t sluice_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint64_t sluice_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
