@@ -108,7 +108,9 @@ int sluice_tls_check_pair(const char *cert_path, const char *key_path, sluice_er
     ERR_clear_error();
 
     SSL_CTX *cert_ctx = NULL, *key_ctx = NULL;
-    if (readable(cert_path, cert_err) != 0) {
+    if (cert_path == NULL) {
+        /* nothing to check; no match either */
+    } else if (readable(cert_path, cert_err) != 0) {
         rc = -1;
     } else if ((cert_ctx = new_ctx(cert_err)) == NULL) {
         rc = -1;
@@ -122,7 +124,9 @@ int sluice_tls_check_pair(const char *cert_path, const char *key_path, sluice_er
 
     /* The key is loaded into a context of its own first, so a key that does not parse and a key
      * that parses but belongs to another certificate get different messages. */
-    if (readable(key_path, key_err) != 0) {
+    if (key_path == NULL) {
+        /* nothing to check */
+    } else if (readable(key_path, key_err) != 0) {
         rc = -1;
     } else if ((key_ctx = new_ctx(key_err)) == NULL) {
         rc = -1;

@@ -25,8 +25,9 @@ const char *sluice_tls_error_text(char *buf, size_t len);
 /* Checks, as the gateway's HTTPS listener loads them: cert_path is a readable PEM certificate
  * chain, key_path a readable PEM private key without a passphrase, and the key belongs to the
  * certificate. Each file's problem goes to its own error (cert_err, key_err; both emptied
- * first); a key that does not match goes to key_err. OpenSSL's reasons come from
- * sluice_tls_error_text. Returns 0, or -1 when either error was set. */
+ * first); a key that does not match goes to key_err. A NULL path is not checked (nor is the
+ * match). OpenSSL's reasons come from sluice_tls_error_text. Returns 0, or -1 when either
+ * error was set. */
 int sluice_tls_check_pair(const char *cert_path, const char *key_path, sluice_err_t *cert_err, sluice_err_t *key_err);
 
 /* Checks that path is a readable PEM bundle holding at least one CA certificate, as libcurl's

@@ -205,6 +205,12 @@ static void test_pair_missing_and_directory(void **state)
     assert_string_equal(ce.msg, want);
     snprintf(want, sizeof(want), "'%s' is a directory, not a file", dir);
     assert_string_equal(ke.msg, want);
+    /* One side absent: only the other is checked. */
+    assert_int_equal(sluice_tls_check_pair(NULL, key_a, &ce, &ke), 0);
+    assert_int_equal(sluice_tls_check_pair(cert_a, NULL, &ce, &ke), 0);
+    assert_int_equal(sluice_tls_check_pair(NULL, missing, &ce, &ke), -1);
+    assert_string_equal(ce.msg, "");
+    assert_non_null(strstr(ke.msg, "No such file or directory"));
 }
 
 static void test_pair_encrypted_key(void **state)
