@@ -2,7 +2,8 @@
  * Loading the sluice config: the root file's process sections (server, limits, kafka, redis,
  * database, plugins, log, delivery), the `orgs:` list with its includes, checks across orgs,
  * SLUICE_* environment overrides, and the checks that need the final values. Every problem is
- * collected into the diag; the result is returned only when there were none.
+ * collected into the diag; the result is returned only when there were none (or, for
+ * `sluicectl config check`, with SLUICE_CONFIG_PARTIAL, in any case).
  * Main thread only (reads the environment); a loaded config is immutable and shared read-only.
  */
 #include "config/decode.h"
@@ -117,14 +118,17 @@ static int has_inline_password(const char *url)
     return 0;
 }
 
-/* A string holding a file path, resolved against the config file's directory. */
-static int path_value(sluice_dec_map_t *m, const char *key, const char *dir, char **out)
+/* A string holding a file path, resolved against the config file's directory. pos (may be
+ * NULL) gets where the value is written, for checks of the file itself (sluicectl). */
+static int path_value(sluice_dec_map_t *m, const char *key, const char *dir, char **out, sluice_yaml_pos_t *pos)
 {
     char *raw = NULL;
     int rc = sluice_dec_string(m, key, 0, &raw);
     if (rc == 1) {
         free(*out);
         *out = sluice_dec_resolve_path(dir, raw);
+        if (pos != NULL)
+            *pos = sluice_yaml_map_get(m->node, key)->pos;
     }
     free(raw);
     return rc;
@@ -182,8 +186,8 @@ static void decode_server(loader_t *l, sluice_dec_map_t *root)
     sluice_dec_map_sub(&m, "https", &https);
     l->https_pos = https.pos;
     listen_value(&https, "listen", &sv->https);
-    path_value(&https, "cert", dir, &sv->tls_cert);
-    path_value(&https, "key", dir, &sv->tls_key);
+    path_value(&https, "cert", dir, &sv->tls_cert, &sv->tls_cert_pos);
+    path_value(&https, "key", dir, &sv->tls_key, &sv->tls_key_pos);
     sluice_dec_map_close(&https);
     sluice_dec_map_sub(&m, "http", &http);
     listen_value(&http, "listen", &sv->http);
@@ -356,14 +360,14 @@ static void decode_misc(loader_t *l, sluice_dec_map_t *root)
 
     cfg->plugin_dir = sluice_dec_xstrdup(SLUICE_PLUGIN_DIR);
     sluice_dec_map_sub(root, "plugins", &m);
-    path_value(&m, "dir", cfg->dir, &cfg->plugin_dir);
+    path_value(&m, "dir", cfg->dir, &cfg->plugin_dir, NULL);
     sluice_dec_map_close(&m);
 
     int level = 1;
     sluice_dec_map_sub(root, "log", &m);
     sluice_dec_enum(&m, "level", 0, log_levels, &level);
     cfg->log_level = sluice_dec_xstrdup(log_levels[level]);
-    path_value(&m, "audit_file", cfg->dir, &cfg->audit_log);
+    path_value(&m, "audit_file", cfg->dir, &cfg->audit_log, NULL);
     sluice_dec_map_close(&m);
 
     sluice_delivery_config_t *d = &cfg->delivery;
@@ -371,7 +375,7 @@ static void decode_misc(loader_t *l, sluice_dec_map_t *root)
     d->credentials_ttl_s = 300;
     d->max_in_flight = 64;
     sluice_dec_map_sub(root, "delivery", &m);
-    path_value(&m, "ca_file", cfg->dir, &d->ca_file);
+    path_value(&m, "ca_file", cfg->dir, &d->ca_file, &d->ca_file_pos);
     sluice_dec_map_sub(&m, "metrics", &metrics);
     listen_value(&metrics, "listen", &d->metrics);
     sluice_dec_map_close(&metrics);
@@ -536,8 +540,10 @@ static void apply_env(loader_t *l)
     env_listen(l, "SLUICE_HTTPS_LISTEN", &cfg->server.https);
     env_listen(l, "SLUICE_HTTP_LISTEN", &cfg->server.http);
     env_listen(l, "SLUICE_METRICS_LISTEN", &cfg->server.metrics);
-    env_string(l, "SLUICE_TLS_CERT", 0, 1, &cfg->server.tls_cert);
-    env_string(l, "SLUICE_TLS_KEY", 0, 1, &cfg->server.tls_key);
+    if (env_string(l, "SLUICE_TLS_CERT", 0, 1, &cfg->server.tls_cert) == 1)
+        cfg->server.tls_cert_pos = (sluice_yaml_pos_t){NULL, 0, 0};
+    if (env_string(l, "SLUICE_TLS_KEY", 0, 1, &cfg->server.tls_key) == 1)
+        cfg->server.tls_key_pos = (sluice_yaml_pos_t){NULL, 0, 0};
 
     const char *brokers = getenv("SLUICE_KAFKA_BROKERS");
     if (brokers != NULL) {
@@ -610,7 +616,10 @@ static void check_final(loader_t *l)
 
 /* ------------------------------------------------------------------ load */
 
-static sluice_config_t *load_doc(sluice_yaml_doc_t *doc, const char *name, int flags, sluice_config_diag_t *diag)
+/* unreadable: the root file was not valid YAML (reported already) and doc is an empty stand-in,
+ * loaded only with SLUICE_CONFIG_PARTIAL so the env overrides are still checked. */
+static sluice_config_t *load_doc(sluice_yaml_doc_t *doc, const char *name, int flags, int unreadable,
+                                 sluice_config_diag_t *diag)
 {
     size_t errors_before = diag->count;
     sluice_config_t *cfg = sluice_dec_xcalloc(1, sizeof(*cfg));
@@ -629,7 +638,7 @@ static sluice_config_t *load_doc(sluice_yaml_doc_t *doc, const char *name, int f
 
     sluice_dec_map_t root;
     int present = sluice_dec_map_open(&root, diag, doc->root, &l.root_pos, "");
-    if (present == 0)
+    if (present == 0 && !unreadable)
         sluice_config_diag_add(diag, &l.root_pos, "empty config file");
     const sluice_yaml_node_t *version = sluice_dec_take(&root, "version");
     long long v = 0;
@@ -659,11 +668,22 @@ static sluice_config_t *load_doc(sluice_yaml_doc_t *doc, const char *name, int f
 
     free(l.stack[0]);
     free(l.org_id_pos);
-    if (diag->count > errors_before) {
+    if (diag->count > errors_before && !(flags & SLUICE_CONFIG_PARTIAL)) {
         sluice_config_free(cfg);
         return NULL;
     }
     return cfg;
+}
+
+/* After a root file's syntax error: NULL, or with SLUICE_CONFIG_PARTIAL the defaults and env
+ * overrides over an empty stand-in document. */
+static sluice_config_t *load_unreadable(const char *name, int flags, sluice_config_diag_t *diag)
+{
+    if (!(flags & SLUICE_CONFIG_PARTIAL))
+        return NULL;
+    sluice_yaml_doc_t *doc = sluice_dec_xcalloc(1, sizeof(*doc));
+    doc->file = sluice_dec_xstrdup(name);
+    return load_doc(doc, name, flags, 1, diag);
 }
 
 sluice_config_t *sluice_config_load(const char *path, int flags, sluice_config_diag_t *diag)
@@ -672,9 +692,9 @@ sluice_config_t *sluice_config_load(const char *path, int flags, sluice_config_d
     sluice_yaml_doc_t *doc = sluice_yaml_load_file(path, err, sizeof(err));
     if (doc == NULL) {
         sluice_config_diag_add(diag, NULL, "%s", err);
-        return NULL;
+        return load_unreadable(path, flags, diag);
     }
-    return load_doc(doc, path, flags, diag);
+    return load_doc(doc, path, flags, 0, diag);
 }
 
 sluice_config_t *sluice_config_load_string(const char *name, const char *buf, size_t len, int flags,
@@ -684,9 +704,9 @@ sluice_config_t *sluice_config_load_string(const char *name, const char *buf, si
     sluice_yaml_doc_t *doc = sluice_yaml_load_string(name, buf, len, err, sizeof(err));
     if (doc == NULL) {
         sluice_config_diag_add(diag, NULL, "%s", err);
-        return NULL;
+        return load_unreadable(name, flags, diag);
     }
-    return load_doc(doc, name, flags, diag);
+    return load_doc(doc, name, flags, 0, diag);
 }
 
 void sluice_config_free(sluice_config_t *cfg)

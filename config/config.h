@@ -86,9 +86,12 @@ typedef struct sluice_server_config {
     sluice_listen_t metrics; /* env SLUICE_METRICS_LISTEN; plain HTTP /metrics /healthz /readyz */
     char *tls_cert;          /* env SLUICE_TLS_CERT; path, relative paths resolved against the config file */
     char *tls_key;           /* env SLUICE_TLS_KEY */
-    unsigned threads;        /* 0 = number of cores */
-    char *path_prefix;       /* default "/v1" */
-    char *tag_path;          /* default "/sluice.js" */
+    /* Where the cert and key values are written; .file is NULL when unset or when the value came
+     * from SLUICE_TLS_CERT / SLUICE_TLS_KEY (then a message names the variable instead). */
+    sluice_yaml_pos_t tls_cert_pos, tls_key_pos;
+    unsigned threads;  /* 0 = number of cores */
+    char *path_prefix; /* default "/v1" */
+    char *tag_path;    /* default "/sluice.js" */
     sluice_cidr_t *trusted_proxies;
     size_t trusted_proxy_count;
     unsigned drain_timeout_ms; /* SIGTERM: how long to wait for in-flight acks; default 10000 */
@@ -118,10 +121,11 @@ typedef struct sluice_database_config {
 } sluice_database_config_t;
 
 typedef struct sluice_delivery_config {
-    char *ca_file;              /* CA bundle for vendor TLS; NULL = system bundle. Verification is always on. */
-    sluice_listen_t metrics;    /* worker /metrics */
-    unsigned credentials_ttl_s; /* vault plaintext cache TTL; default 300 */
-    unsigned max_in_flight;     /* concurrent vendor requests per worker; default 64 */
+    char *ca_file;                 /* CA bundle for vendor TLS; NULL = system bundle. Verification is always on. */
+    sluice_yaml_pos_t ca_file_pos; /* where ca_file is written (.file NULL when unset) */
+    sluice_listen_t metrics;       /* worker /metrics */
+    unsigned credentials_ttl_s;    /* vault plaintext cache TTL; default 300 */
+    unsigned max_in_flight;        /* concurrent vendor requests per worker; default 64 */
 } sluice_delivery_config_t;
 
 /* ------------------------------------------------------------------ orgs */
@@ -185,6 +189,8 @@ typedef struct sluice_mask_rule {
     const sluice_yaml_node_t *params; /* mapping node or NULL; validated by the plugin loader */
     sluice_mask_on_error_t on_error;
     sluice_yaml_pos_t pos;
+    int invalid; /* 1 when decoding this rule found errors (seen only with SLUICE_CONFIG_PARTIAL):
+                    its plugin is then not loaded, so its errors are not reported twice */
 } sluice_mask_rule_t;
 
 typedef enum sluice_consent_policy {
@@ -205,6 +211,7 @@ typedef struct sluice_identity_config {
     unsigned cookie_max_age_days; /* default 400 (the browsers' cap) */
     char **xd_domains;            /* cross_domain.domains: host names that may exchange tokens */
     size_t xd_domain_count;
+    sluice_yaml_pos_t xd_pos; /* where cross_domain.domains is written (.file NULL when absent) */
     unsigned xd_token_ttl_s;  /* default 60 */
     unsigned xd_clock_skew_s; /* default 5 */
     char **vendor_cookies;    /* "meta" (_fbp/_fbc), "ga4" (_ga) */
@@ -302,12 +309,20 @@ enum {
     SLUICE_CONFIG_RESOLVE_SECRETS = 1 << 0,
     /* Ignore SLUICE_* env overrides (tests of the file alone). */
     SLUICE_CONFIG_NO_ENV = 1 << 1,
+    /* For checking only (`sluicectl config check`): return the config even when errors were
+     * found, so that the checks after loading (TLS files, the vault, mask plugins) can still run
+     * on every part that decoded. Where a value had an error it keeps its default or is NULL
+     * (ids and names included), a mask rule with errors has `invalid` set, and a root file
+     * that is not valid YAML gives the defaults plus the env overrides. Never serve or deliver
+     * with such a config: the errors are in diag. */
+    SLUICE_CONFIG_PARTIAL = 1 << 2,
 };
 
 /* Loads and validates the config at path, then applies env overrides (SLUICE_HTTPS_LISTEN,
  * SLUICE_HTTP_LISTEN, SLUICE_TLS_CERT, SLUICE_TLS_KEY, SLUICE_KAFKA_BROKERS, SLUICE_REDIS_URL,
  * SLUICE_DATABASE_URL, SLUICE_METRICS_LISTEN, SLUICE_LOG_LEVEL, SLUICE_PLUGIN_DIR). Returns NULL when any error was
- * found; every error is in diag (caller initialises and disposes diag). Caller frees the result
+ * found (unless flags has SLUICE_CONFIG_PARTIAL); every error is in diag (caller initialises and
+ * disposes diag). Caller frees the result
  * with sluice_config_free. Not thread-safe (reads the environment); call from one thread. */
 sluice_config_t *sluice_config_load(const char *path, int flags, sluice_config_diag_t *diag);
 /* Same over a buffer; name stands for the file in positions, and includes and relative paths

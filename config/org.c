@@ -295,6 +295,8 @@ static void decode_identity(sluice_identity_config_t *id, sluice_dec_map_t *org)
 
     sluice_dec_map_sub(&m, "cross_domain", &xd);
     sluice_dec_string_list(&xd, "domains", 0, sluice_dec_check_host, 1, &id->xd_domains, &id->xd_domain_count);
+    if (id->xd_domain_count > 0)
+        id->xd_pos = sluice_yaml_map_get(xd.node, "domains")->pos;
     sluice_dec_unsigned(&xd, "token_ttl_s", 0, 1, 3600, &id->xd_token_ttl_s);
     sluice_dec_unsigned(&xd, "clock_skew_s", 0, 0, 300, &id->xd_clock_skew_s);
     sluice_dec_map_close(&xd);
@@ -379,9 +381,11 @@ static void decode_mask_rule(sluice_mask_rule_t *r, const sluice_yaml_node_t *n,
                              sluice_config_diag_t *diag)
 {
     r->pos = n->pos;
+    size_t errors_before = diag->count;
     sluice_dec_map_t m;
     if (sluice_dec_map_open(&m, diag, n, &n->pos, path) <= 0) {
         sluice_dec_map_close(&m);
+        r->invalid = 1;
         return;
     }
     map_path_value(&m, "path", &r->path);
@@ -426,6 +430,7 @@ static void decode_mask_rule(sluice_mask_rule_t *r, const sluice_yaml_node_t *n,
     sluice_dec_enum(&m, "on_error", 0, on_error_names, &on_error);
     r->on_error = (sluice_mask_on_error_t)on_error;
     sluice_dec_map_close(&m);
+    r->invalid = diag->count != errors_before;
 }
 
 static void decode_data_layer(sluice_org_t *org, sluice_dec_map_t *orgm, const char *dir)

@@ -227,6 +227,30 @@ static int on_event(builder_t *b, const yaml_event_t *ev)
     }
 }
 
+/* 1 when libyaml stopped at a tab in the indentation of a line (the spaces and tabs before its
+ * first other character). libyaml then says "found character that cannot start any token" or
+ * "found a tab character that violates indentation", which does not tell a person that YAML
+ * forbids tabs there; the caller says so instead. Columns count characters, which are bytes
+ * here: everything before the tab on its line is a space or a tab. */
+static int tab_in_indentation(const char *buf, size_t len, const yaml_mark_t *mark)
+{
+    size_t pos = 0;
+    for (size_t line = 0; line < mark->line; line++) {
+        const char *nl = memchr(buf + pos, '\n', len - pos);
+        if (nl == NULL)
+            return 0;
+        pos = (size_t)(nl - buf) + 1;
+    }
+    for (size_t col = 0; pos + col < len; col++) {
+        char c = buf[pos + col];
+        if (col == mark->column)
+            return c == '\t';
+        if (c != ' ' && c != '\t')
+            return 0;
+    }
+    return 0;
+}
+
 sluice_yaml_doc_t *sluice_yaml_load_string(const char *name, const char *buf, size_t len, char *err, size_t err_len)
 {
     builder_t b;
@@ -251,7 +275,10 @@ sluice_yaml_doc_t *sluice_yaml_load_string(const char *name, const char *buf, si
         yaml_event_t ev;
         if (!yaml_parser_parse(&parser, &ev)) {
             yaml_mark_t mark = parser.problem_mark;
-            if (parser.context != NULL)
+            if (tab_in_indentation(buf, len, &mark))
+                fail(&b, &mark, "tab character at line %zu col %zu: YAML indentation must use spaces", mark.line + 1,
+                     mark.column + 1);
+            else if (parser.context != NULL)
                 fail(&b, &mark, "YAML syntax error: %s %s (line %zu)", parser.problem ? parser.problem : "unknown",
                      parser.context, parser.context_mark.line + 1);
             else

@@ -51,7 +51,9 @@ typedef struct sluice_yaml_doc {
 } sluice_yaml_doc_t;
 
 /* Parses a file. Returns NULL and writes "file:line:col: message" into err on a syntax error,
- * a duplicate map key, an anchor/alias, or a non-scalar map key. Caller frees. */
+ * a duplicate map key, an anchor/alias, or a non-scalar map key. A tab where indentation is
+ * expected reads "tab character at line L col C: YAML indentation must use spaces" (at the
+ * tab). Caller frees. */
 sluice_yaml_doc_t *sluice_yaml_load_file(const char *path, char *err, size_t err_len);
 /* Same over a buffer; `name` is used as the file name in positions. */
 sluice_yaml_doc_t *sluice_yaml_load_string(const char *name, const char *buf, size_t len, char *err, size_t err_len);

@@ -23,12 +23,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "common/log.h"
 #include "common/time.h"
 #include "crypto/keyring.h"
+#include "crypto/tls.h"
 #include "gateway/handler.h"
 #include "gateway/ingest.h"
 #include "identity/identity.h"
@@ -147,13 +147,14 @@ static SSL_CTX *tls_create(const sluice_server_config_t *sc, sluice_err_t *err)
         SSL_CTX_free(ssl);
         return NULL;
     }
+    char why[300];
     if (SSL_CTX_use_certificate_chain_file(ssl, sc->tls_cert) != 1) {
-        sluice_err_set(err, "TLS certificate %s: %s", sc->tls_cert, ERR_reason_error_string(ERR_get_error()));
+        sluice_err_set(err, "TLS certificate %s: %s", sc->tls_cert, sluice_tls_error_text(why, sizeof(why)));
         SSL_CTX_free(ssl);
         return NULL;
     }
     if (SSL_CTX_use_PrivateKey_file(ssl, sc->tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ssl) != 1) {
-        sluice_err_set(err, "TLS key %s: %s", sc->tls_key, ERR_reason_error_string(ERR_get_error()));
+        sluice_err_set(err, "TLS key %s: %s", sc->tls_key, sluice_tls_error_text(why, sizeof(why)));
         SSL_CTX_free(ssl);
         return NULL;
     }

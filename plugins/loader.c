@@ -251,6 +251,9 @@ struct sluice_mask_handle {
     const char *org;
     const char *rule;
     const sluice_keyring_t *keys;
+    /* Set only while create and selftest run (one thread): seal and open mark the instance as
+     * needing the key ring. NULL afterwards, so mask calls on many threads write nothing. */
+    int *key_use;
 };
 
 static void host_log(const sluice_mask_handle_t *self, int level, const char *msg)
@@ -299,12 +302,16 @@ static int host_random_bytes(void *buf, size_t len)
 static int host_seal(const sluice_mask_handle_t *self, const void *aad, size_t aad_len, const void *pt, size_t pt_len,
                      uint8_t *out, size_t cap, size_t *out_len)
 {
+    if (self != NULL && self->key_use != NULL)
+        *self->key_use = 1;
     return sluice_plugin_seal(self ? self->keys : NULL, aad, aad_len, pt, pt_len, out, cap, out_len, NULL);
 }
 
 static int host_open(const sluice_mask_handle_t *self, const void *aad, size_t aad_len, const uint8_t *in, size_t n,
                      uint8_t *out, size_t cap, size_t *out_len)
 {
+    if (self != NULL && self->key_use != NULL)
+        *self->key_use = 1;
     return sluice_plugin_open(self ? self->keys : NULL, aad, aad_len, in, n, out, cap, out_len, NULL);
 }
 
@@ -414,6 +421,7 @@ struct sluice_plugin_instance {
     const sluice_mask_plugin_t *d;
     void *inst;
     struct sluice_mask_handle handle;
+    int uses_keys; /* seal or open was called during create or selftest */
     char *org;
     char *rule;
     unsigned nthreads;
@@ -465,7 +473,8 @@ int sluice_plugin_instance_create(sluice_plugin_lib_t *lib, const sluice_plugin_
     pi->lib = lib;
     pi->d = d;
     pi->nthreads = nthreads;
-    pi->handle = (struct sluice_mask_handle){.plugin = d->name, .org = pi->org, .rule = pi->rule, .keys = opts->keys};
+    pi->handle = (struct sluice_mask_handle){
+        .plugin = d->name, .org = pi->org, .rule = pi->rule, .keys = opts->keys, .key_use = &pi->uses_keys};
 
     char msg[256] = "";
     int rc = d->create(&host_table, &pi->handle, cfg, &pi->inst, msg, sizeof(msg));
@@ -489,8 +498,14 @@ int sluice_plugin_instance_create(sluice_plugin_lib_t *lib, const sluice_plugin_
             return -1;
         }
     }
+    pi->handle.key_use = NULL;
     *out = pi;
     return 0;
+}
+
+int sluice_plugin_instance_uses_keys(const sluice_plugin_instance_t *inst)
+{
+    return inst != NULL && inst->uses_keys;
 }
 
 int sluice_plugin_instance_mask(sluice_plugin_instance_t *pi, unsigned thread, const sluice_mask_input_t *in,

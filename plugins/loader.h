@@ -106,6 +106,11 @@ void sluice_plugin_instance_count_error(sluice_plugin_instance_t *inst, unsigned
  * guarantees no thread is still in mask. NULL allowed. */
 void sluice_plugin_instance_destroy(sluice_plugin_instance_t *inst);
 
+/* 1 when the plugin called host->seal or host->open during create or selftest. That is how a
+ * plugin that seals shows it needs the host's key ring (ENCRYPTION_KEY): the header's probe is
+ * a seal of 0 bytes from create. `sluicectl config check` asks it to warn only when needed. */
+int sluice_plugin_instance_uses_keys(const sluice_plugin_instance_t *inst);
+
 const sluice_plugin_lib_t *sluice_plugin_instance_lib(const sluice_plugin_instance_t *inst);
 const char *sluice_plugin_instance_name(const sluice_plugin_instance_t *inst); /* the descriptor's name */
 const char *sluice_plugin_instance_org(const sluice_plugin_instance_t *inst);

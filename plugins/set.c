@@ -105,7 +105,7 @@ sluice_plugin_set_t *sluice_plugin_set_load(const sluice_config_t *cfg, const sl
             const sluice_mask_rule_t *rule = &org->mask_rules[r];
             char label[96];
             snprintf(label, sizeof(label), "orgs[%zu].data_layer.mask[%zu]", o, r);
-            if (rule->plugin == NULL)
+            if (rule->plugin == NULL || rule->invalid)
                 continue; /* the config loader reported it */
             char *path = plugin_path(cfg, rule->plugin);
             if (path == NULL)
@@ -150,7 +150,7 @@ sluice_plugin_set_t *sluice_plugin_set_load(const sluice_config_t *cfg, const sl
         free(entries[i].error);
     }
     free(entries);
-    if (diag->count != before) {
+    if (diag->count != before && !(flags & SLUICE_PLUGIN_SET_PARTIAL)) {
         sluice_plugin_set_free(set);
         return NULL;
     }
@@ -173,6 +173,11 @@ sluice_plugin_instance_t *sluice_plugin_set_instance(const sluice_plugin_set_t *
     if (set == NULL || org_index >= set->org_count || rule_index >= set->rule_counts[org_index])
         return NULL;
     return set->rules[org_index][rule_index];
+}
+
+int sluice_plugin_set_rule_uses_keys(const sluice_plugin_set_t *set, size_t org_index, size_t rule_index)
+{
+    return sluice_plugin_instance_uses_keys(sluice_plugin_set_instance(set, org_index, rule_index));
 }
 
 const char *sluice_plugin_set_plugin_name(const sluice_plugin_set_t *set, size_t org_index, size_t rule_index)

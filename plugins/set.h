@@ -30,15 +30,20 @@ enum {
     /* `sluicectl config check` without --secrets: a plugin secret whose environment variable is
      * unset is a warning, and that rule's plugin is checked (ABI, parameters) but not created. */
     SLUICE_PLUGIN_SET_CHECK_ONLY = 1 << 0,
+    /* `sluicectl config check`: return the set even when some rules failed (they have no
+     * instance; their reasons are in diag), so the caller can still ask what the others need.
+     * Never apply such a set. */
+    SLUICE_PLUGIN_SET_PARTIAL = 1 << 1,
 };
 
 /* Loads the plugin of every mask rule of every org of cfg: a built-in name `x` is
  * `<cfg->plugin_dir>/x.so`, anything else is the (absolute) path from the config. Checks each
- * library, validates each rule's params, creates and selftests each instance. Every problem is
- * reported into diag ("file:line:col: orgs[0].data_layer.mask[1]...: reason"); on any problem
- * everything done so far is rolled back (instances destroyed, libraries closed) and NULL is
- * returned. keys (may be NULL) serves host->seal/open and must outlive the set. nthreads
- * (at least 1) is how many thread indexes apply may use. Returns a set owned by the caller;
+ * library, validates each rule's params, creates and selftests each instance. Rules without a
+ * plugin or marked invalid by the config loader are skipped (their errors are reported there).
+ * Every problem is reported into diag ("file:line:col: orgs[0].data_layer.mask[1]...: reason");
+ * on any problem everything done so far is rolled back (instances destroyed, libraries closed)
+ * and NULL is returned (unless flags has SLUICE_PLUGIN_SET_PARTIAL). keys (may be NULL) serves host->seal/open and must
+ * outlive the set. nthreads (at least 1) is how many thread indexes apply may use. Returns a set owned by the caller;
  * a config without mask rules gives an empty set. */
 sluice_plugin_set_t *sluice_plugin_set_load(const sluice_config_t *cfg, const sluice_keyring_t *keys, unsigned nthreads,
                                             int flags, sluice_config_diag_t *diag);
@@ -50,6 +55,9 @@ void sluice_plugin_set_free(sluice_plugin_set_t *set);
  * CHECK_ONLY). */
 sluice_plugin_instance_t *sluice_plugin_set_instance(const sluice_plugin_set_t *set, size_t org_index,
                                                      size_t rule_index);
+/* 1 when that rule's plugin needs the key ring (sluice_plugin_instance_uses_keys); 0 when it
+ * does not, or has no instance. */
+int sluice_plugin_set_rule_uses_keys(const sluice_plugin_set_t *set, size_t org_index, size_t rule_index);
 /* The descriptor name of that rule's plugin ("partial"), or NULL like above. */
 const char *sluice_plugin_set_plugin_name(const sluice_plugin_set_t *set, size_t org_index, size_t rule_index);
 size_t sluice_plugin_set_instance_count(const sluice_plugin_set_t *set);

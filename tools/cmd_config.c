@@ -1,6 +1,9 @@
 /*
  * `sluicectl config check|dump FILE`: validate a config (every error, one per line,
- * "file:line:col: message") or print the effective config as JSON. Main thread only.
+ * "file:line:col: message") or print the effective config as JSON. The check runs every stage
+ * whatever the earlier ones found: the YAML and its decoding (with env overrides), the TLS files,
+ * the vault's database, the mask plugins of every rule that decoded, and which parts need
+ * ENCRYPTION_KEY. Main thread only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,8 +13,10 @@
 #include "crypto/ct.h"
 #include "crypto/keyring.h"
 #include "crypto/random.h"
+#include "crypto/tls.h"
 #include "plugins/set.h"
 #include "tools/commands.h"
+#include "vendors/vendor.h"
 
 static void usage(FILE *out)
 {
@@ -19,18 +24,21 @@ static void usage(FILE *out)
                  "       sluicectl config dump FILE\n"
                  "\n"
                  "  check      load FILE and every org file it includes, validate everything, apply the\n"
-                 "             SLUICE_* environment overrides, load every mask rule's plugin as the gateway\n"
-                 "             does (ABI checks, parameters, create, selftest), and print `ok` (exit 0) or\n"
-                 "             every error as `file:line:col: message`, one per line on stderr (exit 1).\n"
-                 "             Warnings (such as a write-key variable not set in this shell) go to stderr\n"
-                 "             and do not fail.\n"
+                 "             SLUICE_* environment overrides, check the HTTPS certificate and key files\n"
+                 "             (PEM, readable, matching) and delivery.ca_file, check that integrations whose\n"
+                 "             credentials live in the vault have a database, load every mask rule's plugin\n"
+                 "             as the gateway does (ABI checks, parameters, create, selftest), and say what\n"
+                 "             needs ENCRYPTION_KEY. Prints `ok` (exit 0), or every error of every stage as\n"
+                 "             `file:line:col: message`, one per line on stderr (exit 1). Warnings (such as\n"
+                 "             a write-key variable not set in this shell) go to stderr and do not fail.\n"
                  "  --secrets  also read every source's write key / HMAC secret and every plugin secret\n"
-                 "             from its environment variable, as sluice-gateway does; a missing one is then\n"
-                 "             an error (without it, a plugin whose secret is unset is checked but not created)\n"
+                 "             from its environment variable, as sluice-gateway does, and require\n"
+                 "             ENCRYPTION_KEY where something needs it; a missing one is then an error\n"
+                 "             (without it, a plugin whose secret is unset is checked but not created)\n"
                  "  dump       print the effective config (defaults filled in, overrides applied) as JSON;\n"
                  "             secrets are never printed\n"
                  "\n"
-                 "docs/config.md describes every key.\n");
+                 "docs/config.md describes every key and every environment variable.\n");
 }
 
 static void print_diag(const sluice_config_diag_t *d)
@@ -41,27 +49,102 @@ static void print_diag(const sluice_config_diag_t *d)
         fprintf(stderr, "%s\n", d->msgs[i]);
 }
 
-/* The key ring plugins seal with (host->seal): the gateway's from ENCRYPTION_KEY when set. Without
- * it, --secrets checks as the gateway would run (no ring), and a plain check uses a throwaway
- * random key so plugins that seal can still be created and selftested. NULL with a diag error
- * when ENCRYPTION_KEY is malformed. */
-static sluice_keyring_t *check_keys(const sluice_config_t *cfg, int flags, sluice_config_diag_t *d, int *ok)
+/* ------------------------------------------------------------------ TLS files */
+
+/* A problem with a file named in the config at pos (key path `key`), or, when the value came
+ * from the environment (no file position), named by its variable. */
+static void file_error(sluice_config_diag_t *d, const sluice_yaml_pos_t *pos, const char *key, const char *var,
+                       const char *msg)
+{
+    if (pos->file != NULL || var == NULL)
+        sluice_config_diag_add(d, pos->file != NULL ? pos : NULL, "%s: %s", key, msg);
+    else
+        sluice_config_diag_add(d, NULL, "%s: %s", var, msg);
+}
+
+/* The HTTPS listener's certificate chain and key as the gateway loads them, and the CA bundle
+ * the delivery worker hands to libcurl. */
+static void check_tls(const sluice_config_t *cfg, sluice_config_diag_t *d)
+{
+    const sluice_server_config_t *sv = &cfg->server;
+    if (sv->https.enabled && (sv->tls_cert != NULL || sv->tls_key != NULL)) {
+        sluice_err_t cert_err, key_err;
+        sluice_tls_check_pair(sv->tls_cert, sv->tls_key, &cert_err, &key_err);
+        if (cert_err.msg[0] != '\0')
+            file_error(d, &sv->tls_cert_pos, "server.https.cert", "SLUICE_TLS_CERT", cert_err.msg);
+        if (key_err.msg[0] != '\0')
+            file_error(d, &sv->tls_key_pos, "server.https.key", "SLUICE_TLS_KEY", key_err.msg);
+    }
+    if (cfg->delivery.ca_file != NULL) {
+        sluice_err_t err;
+        if (sluice_tls_check_ca(cfg->delivery.ca_file, &err) != 0)
+            file_error(d, &cfg->delivery.ca_file_pos, "delivery.ca_file", NULL, err.msg);
+    }
+}
+
+/* ------------------------------------------------------------------ the vault */
+
+/* 1 when sluice-deliver reads this integration's credentials from the vault (the vendor's own
+ * answer: meta, ga4 and tiktok always, a webhook with `sign: true`). An integration whose name
+ * did not decode is left out: its error is reported already and its vendor is a guess. */
+static int reads_vault(const sluice_integration_t *it)
+{
+    if (it->name == NULL || !it->enabled)
+        return 0;
+    const sluice_vendor_ops_t *ops = sluice_vendor_get(it->vendor);
+    return ops != NULL && ops->needs_secret(it);
+}
+
+/* The member of the vault secret people know the vendor's credential by ("access_token"). */
+static const char *secret_name(sluice_vendor_kind_t vendor)
+{
+    const sluice_vendor_ops_t *ops = sluice_vendor_get(vendor);
+    if (ops->secret_required != NULL && ops->secret_required[0] != NULL)
+        return ops->secret_required[0];
+    if (ops->secret_optional != NULL && ops->secret_optional[0] != NULL)
+        return ops->secret_optional[0];
+    return "credentials";
+}
+
+static void check_vault(const sluice_config_t *cfg, sluice_config_diag_t *d)
+{
+    if (cfg->database.url != NULL)
+        return;
+    for (size_t o = 0; o < cfg->org_count; o++) {
+        const sluice_org_t *org = &cfg->orgs[o];
+        for (size_t i = 0; i < org->integration_count; i++) {
+            const sluice_integration_t *it = &org->integrations[i];
+            if (!reads_vault(it))
+                continue;
+            sluice_config_diag_add(d, &it->pos,
+                                   "orgs[%zu].integrations[%zu]: '%s' (%s%s) reads its '%s' from the vault, and "
+                                   "there is no database: set database.url (or SLUICE_DATABASE_URL)",
+                                   o, i, it->name, sluice_vendor_kind_name(it->vendor),
+                                   it->vendor == SLUICE_VENDOR_WEBHOOK ? " with sign: true" : "",
+                                   secret_name(it->vendor));
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ plugins and keys */
+
+/* The key ring plugins seal with (host->seal): from ENCRYPTION_KEY (and SLUICE_KEY_ID,
+ * SLUICE_KEYRING) when it is set, as the gateway builds it; a malformed one is an error.
+ * Otherwise, and after such an error, a throwaway random key, so plugins that seal can still be
+ * created and selftested, which is also how check_keys learns that they seal. *from_env says
+ * whether the ring is the real one. NULL only when even the throwaway ring failed. */
+static sluice_keyring_t *check_ring(sluice_config_diag_t *d, int *from_env)
 {
     sluice_err_t err = {{0}};
-    *ok = 1;
+    *from_env = 0;
     if (getenv("ENCRYPTION_KEY") != NULL) {
         sluice_keyring_t *kr = sluice_keyring_from_env(&err);
-        if (kr == NULL) {
-            sluice_config_diag_add(d, NULL, "%s", err.msg);
-            *ok = 0;
+        if (kr != NULL) {
+            *from_env = 1;
+            return kr;
         }
-        return kr;
+        sluice_config_diag_add(d, NULL, "%s", err.msg);
     }
-    size_t rules = 0;
-    for (size_t o = 0; o < cfg->org_count; o++)
-        rules += cfg->orgs[o].mask_rule_count;
-    if ((flags & SLUICE_CONFIG_RESOLVE_SECRETS) || rules == 0)
-        return NULL;
     uint8_t key[SLUICE_KEYRING_KEY_LEN];
     sluice_keyring_t *kr = sluice_keyring_create();
     if (kr == NULL || sluice_random_bytes(key, sizeof(key)) != 0 || sluice_keyring_add(kr, 1, key, 1, &err) != 0) {
@@ -69,32 +152,75 @@ static sluice_keyring_t *check_keys(const sluice_config_t *cfg, int flags, sluic
         kr = NULL;
     }
     sluice_secure_zero(key, sizeof(key));
-    sluice_config_diag_warn(d, NULL, "ENCRYPTION_KEY is not set: mask plugins were checked with a throwaway key");
     return kr;
 }
 
-/* Loads every mask rule's plugin as the gateway would (ABI checks, params, create, selftest),
- * then unloads them. Returns 0, or -1 with the reasons in d. */
-static int check_plugins(const sluice_config_t *cfg, int flags, sluice_config_diag_t *d)
+/* ENCRYPTION_KEY, only where something in the config needs it: a mask rule whose plugin seals
+ * (the gateway), cross-domain identity tokens (the gateway), integrations whose credentials are
+ * in the vault (sluice-deliver). Each need is a warning at its position, or an error with
+ * --secrets (the check then stands for the real start). */
+static void check_keys(const sluice_config_t *cfg, const sluice_plugin_set_t *set, int flags, sluice_config_diag_t *d)
 {
-    int ok;
-    sluice_keyring_t *keys = check_keys(cfg, flags, d, &ok);
-    if (!ok)
-        return -1;
-    int set_flags = (flags & SLUICE_CONFIG_RESOLVE_SECRETS) ? 0 : SLUICE_PLUGIN_SET_CHECK_ONLY;
+    if (getenv("ENCRYPTION_KEY") != NULL)
+        return; /* set: check_ring has built it, or reported why it is malformed */
+    int strict = (flags & SLUICE_CONFIG_RESOLVE_SECRETS) != 0;
+    void (*report)(sluice_config_diag_t *, const sluice_yaml_pos_t *, const char *, ...)
+        __attribute__((format(printf, 3, 4))) = strict ? sluice_config_diag_add : sluice_config_diag_warn;
+    const char *unset = "ENCRYPTION_KEY, which is not set";
+    for (size_t o = 0; o < cfg->org_count; o++) {
+        const sluice_org_t *org = &cfg->orgs[o];
+        for (size_t r = 0; r < org->mask_rule_count; r++) {
+            if (sluice_plugin_set_rule_uses_keys(set, o, r))
+                report(d, &org->mask_rules[r].pos,
+                       "orgs[%zu].data_layer.mask[%zu]: plugin '%s' seals values with the key ring: sluice-gateway "
+                       "needs %s%s",
+                       o, r, sluice_plugin_set_plugin_name(set, o, r), unset,
+                       strict ? "" : " (checked here with a throwaway key)");
+        }
+        if (org->identity.xd_domain_count > 0)
+            report(d, &org->identity.xd_pos,
+                   "orgs[%zu].identity.cross_domain.domains: cross-domain tokens are sealed with the key ring: "
+                   "sluice-gateway needs %s",
+                   o, unset);
+        for (size_t i = 0; i < org->integration_count; i++) {
+            const sluice_integration_t *it = &org->integrations[i];
+            if (reads_vault(it))
+                report(d, &it->pos,
+                       "orgs[%zu].integrations[%zu]: '%s' reads its credentials from the vault: sluice-deliver "
+                       "opens the vault with %s",
+                       o, i, it->name, unset);
+        }
+    }
+}
+
+/* Loads every mask rule's plugin as the gateway would (ABI checks, params, create, selftest),
+ * for every rule that decoded, whatever else failed, then unloads them; then the key checks,
+ * which need to know which plugins seal. Problems go to d. */
+static void check_plugins_and_keys(const sluice_config_t *cfg, int flags, sluice_config_diag_t *d)
+{
+    int from_env;
+    sluice_keyring_t *keys = check_ring(d, &from_env);
+    int set_flags = SLUICE_PLUGIN_SET_PARTIAL;
+    if (!(flags & SLUICE_CONFIG_RESOLVE_SECRETS))
+        set_flags |= SLUICE_PLUGIN_SET_CHECK_ONLY;
     sluice_plugin_set_t *set = sluice_plugin_set_load(cfg, keys, 1, set_flags, d);
-    int rc = set != NULL ? 0 : -1;
+    check_keys(cfg, set, flags, d);
     sluice_plugin_set_free(set);
     sluice_keyring_free(keys);
-    return rc;
 }
 
 static int check(const char *file, int flags)
 {
     sluice_config_diag_t d;
     sluice_config_diag_init(&d);
-    sluice_config_t *cfg = sluice_config_load(file, flags, &d);
-    int rc = cfg != NULL && check_plugins(cfg, flags, &d) == 0 ? 0 : 1;
+    /* PARTIAL: every later stage runs on whatever decoded, so one run shows every problem. */
+    sluice_config_t *cfg = sluice_config_load(file, flags | SLUICE_CONFIG_PARTIAL, &d);
+    if (cfg != NULL) {
+        check_tls(cfg, &d);
+        check_vault(cfg, &d);
+        check_plugins_and_keys(cfg, flags, &d);
+    }
+    int rc = d.count == 0 ? 0 : 1;
     print_diag(&d);
     if (rc == 0)
         printf("ok\n");

@@ -1,6 +1,7 @@
 /*
  * libFuzzer target for the YAML config loader (config/): any bytes as a config file must load
- * or be refused with file:line:col messages, never crash, leak or hang. Env overrides are off
+ * or be refused with file:line:col messages, never crash, leak or hang; loaded again as
+ * `config check` does (SLUICE_CONFIG_PARTIAL), the same errors and a config. Env overrides are off
  * and secrets are not resolved, so the result only depends on the input.
  *
  * Built as a fuzzer with SLUICE_FUZZ=ON (clang); in every build, tests/fuzz/replay.c runs the
@@ -33,6 +34,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         json_decref(dump);
     }
+    /* `config check` loads the same bytes with PARTIAL: always a config (holding NULLs where
+     * errors were, which freeing must survive), with exactly the same errors. */
+    sluice_config_diag_t pdiag;
+    sluice_config_diag_init(&pdiag);
+    sluice_config_t *partial = sluice_config_load_string("/fuzz/sluice.yaml", (const char *)data, size,
+                                                         SLUICE_CONFIG_NO_ENV | SLUICE_CONFIG_PARTIAL, &pdiag);
+    if (partial == NULL || pdiag.count != diag.count)
+        abort();
+    sluice_config_free(partial);
+    sluice_config_diag_dispose(&pdiag);
     sluice_config_free(cfg);
     sluice_config_diag_dispose(&diag);
     return 0;

@@ -910,6 +910,87 @@ static void test_include_syntax_error_in_included_file(void **state)
     sluice_config_diag_dispose(&d);
 }
 
+/* ------------------------------------------------------------------ partial configs (config check) */
+
+static void test_partial_keeps_what_decoded(void **state)
+{
+    (void)state;
+    const char *yaml = BASE "    data_layer:\n"                                     /* 10 */
+                            "      mask:\n"                                         /* 11 */
+                            "        - {path: traits.a, plugin: partial}\n"         /* 12 */
+                            "        - {path: traits.b, plugin: full, params: 3}\n" /* 13 */
+                            "        - {path: 'x..y', plugin: full}\n"              /* 14 */
+                            "    identity: {cross_domain: {domains: [a.test]}}\n"   /* 15 */
+                            "    colour: red\n"                                     /* 16 */
+                            "redis: {url: \"redis://127.0.0.1:6379\"}\n";           /* 17 */
+    /* Without the flag: NULL, as the gateway needs. */
+    sluice_config_diag_t d;
+    assert_null(load(yaml, SLUICE_CONFIG_NO_ENV, &d));
+    size_t errors = d.count;
+    assert_int_equal(errors, 3);
+    sluice_config_diag_dispose(&d);
+    /* With it: the same errors, and the config anyway. */
+    sluice_config_t *cfg = load(yaml, SLUICE_CONFIG_NO_ENV | SLUICE_CONFIG_PARTIAL, &d);
+    assert_non_null(cfg);
+    assert_int_equal(d.count, errors);
+    assert_string_equal(d.msgs[d.count - 1], "x.yaml:16:5: unknown key 'colour' in orgs[0]");
+    const sluice_org_t *org = &cfg->orgs[0];
+    assert_string_equal(org->id, "acme");
+    assert_int_equal(org->mask_rule_count, 3);
+    assert_int_equal(org->mask_rules[0].invalid, 0);
+    assert_string_equal(org->mask_rules[0].plugin, "partial");
+    assert_int_equal(org->mask_rules[1].invalid, 1); /* params is not a map */
+    assert_int_equal(org->mask_rules[2].invalid, 1); /* bad path */
+    /* Positions the checks after loading report at. */
+    assert_string_equal(cfg->server.tls_cert_pos.file, "x.yaml");
+    assert_int_equal(cfg->server.tls_cert_pos.line, 3);
+    assert_int_equal(cfg->server.tls_cert_pos.col, 43);
+    assert_int_equal(cfg->server.tls_key_pos.line, 3);
+    assert_int_equal(cfg->server.tls_key_pos.col, 55);
+    assert_null(cfg->delivery.ca_file_pos.file);
+    assert_int_equal(org->identity.xd_pos.line, 15);
+    assert_int_equal(org->identity.xd_pos.col, 40);
+    sluice_config_free(cfg);
+    sluice_config_diag_dispose(&d);
+}
+
+static void test_partial_after_root_syntax_error(void **state)
+{
+    (void)state;
+    /* The file cannot be decoded, but the environment still can be checked. */
+    setenv("SLUICE_KAFKA_BROKERS", "a:1,,b:2", 1);
+    setenv("SLUICE_TLS_CERT", "/etc/ssl/none.crt", 1);
+    const char *yaml = "version: 1\nserver:\n\tthreads: 2\n";
+    sluice_config_diag_t d;
+    assert_null(load(yaml, 0, &d));
+    assert_int_equal(d.count, 1);
+    sluice_config_diag_dispose(&d);
+    sluice_config_t *cfg = load(yaml, SLUICE_CONFIG_PARTIAL, &d);
+    assert_non_null(cfg);
+    if (d.count != 2)
+        dump_diag(&d);
+    assert_int_equal(d.count, 2);
+    assert_string_equal(d.msgs[0], "x.yaml:3:1: tab character at line 3 col 1: YAML indentation must use spaces");
+    assert_string_equal(d.msgs[1],
+                        "SLUICE_KAFKA_BROKERS: 'a:1,,b:2' has an empty entry (expected host:port[,host:port...])");
+    assert_string_equal(cfg->server.tls_cert, "/etc/ssl/none.crt");
+    assert_null(cfg->server.tls_cert_pos.file); /* from the environment */
+    assert_int_equal(cfg->org_count, 0);
+    sluice_config_free(cfg);
+    sluice_config_diag_dispose(&d);
+}
+
+static void test_env_tls_paths_have_no_position(void **state)
+{
+    (void)state;
+    setenv("SLUICE_TLS_KEY", "k.pem", 1);
+    sluice_config_t *cfg = load_ok(BASE, 0);
+    assert_int_equal(cfg->server.tls_cert_pos.line, 3);
+    assert_null(cfg->server.tls_key_pos.file);
+    assert_non_null(strstr(cfg->server.tls_key, "/k.pem"));
+    sluice_config_free(cfg);
+}
+
 /* ------------------------------------------------------------------ names */
 
 static void test_enum_names(void **state)
@@ -955,6 +1036,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_include_error_names_included_file, make_tmpdir, remove_tmpdir),
         cmocka_unit_test_setup_teardown(test_include_missing_cycle_and_dup_across_files, make_tmpdir, remove_tmpdir),
         cmocka_unit_test_setup_teardown(test_include_syntax_error_in_included_file, make_tmpdir, remove_tmpdir),
+        cmocka_unit_test_setup(test_partial_keeps_what_decoded, clear_env),
+        cmocka_unit_test_setup_teardown(test_partial_after_root_syntax_error, clear_env, clear_env),
+        cmocka_unit_test_setup_teardown(test_env_tls_paths_have_no_position, clear_env, clear_env),
         cmocka_unit_test(test_enum_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

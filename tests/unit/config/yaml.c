@@ -1,7 +1,7 @@
 /*
  * Tests of config/yaml.c: positions of nodes, scalar typing (plain vs quoted), and what the
- * parser refuses (duplicate keys, anchors, aliases, several documents, non-scalar keys, tags),
- * each with its exact "file:line:col: message".
+ * parser refuses (duplicate keys, anchors, aliases, several documents, non-scalar keys, tags,
+ * tabs in indentation), each with its exact "file:line:col: message".
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -166,6 +166,30 @@ static void test_syntax_error_position(void **state)
     assert_string_equal(err, "t.yaml:1:5: YAML syntax error: mapping values are not allowed in this context");
 }
 
+/* A tab in indentation is named as such, at the tab, whatever libyaml's own wording for it. */
+static void test_tab_in_indentation(void **state)
+{
+    (void)state;
+    /* libyaml: "found character that cannot start any token". */
+    expect_error("a:\n\tb: 1\n", "t.yaml:2:1: tab character at line 2 col 1: YAML indentation must use spaces");
+    /* libyaml: "found a tab character that violates indentation". */
+    expect_error("a:\n  b: 1\n  \tc: 2\n",
+                 "t.yaml:3:3: tab character at line 3 col 3: YAML indentation must use spaces");
+    expect_error("a:\r\n  - x\r\n\t- y\r\n",
+                 "t.yaml:3:1: tab character at line 3 col 1: YAML indentation must use spaces");
+    /* libyaml: "found a tab character where an indentation space is expected" (block scalar). */
+    expect_error("a: |\n  x\n\ty\n", "t.yaml:3:1: tab character at line 3 col 1: YAML indentation must use spaces");
+    expect_error("server:\n  https:\n\t  listen: x\n",
+                 "t.yaml:3:1: tab character at line 3 col 1: YAML indentation must use spaces");
+    /* Tabs that separate a value, or inside a flow list, are fine. */
+    char err[512];
+    sluice_yaml_doc_t *doc = parse("a:\t1\nb: [1,\n\t2]\n", err, sizeof(err));
+    assert_non_null(doc);
+    sluice_yaml_doc_free(doc);
+    /* Another syntax error on a line that also has a tab later keeps libyaml's message. */
+    expect_error("a: b: c\t\n", "t.yaml:1:5: YAML syntax error: mapping values are not allowed in this context");
+}
+
 static void test_empty_document(void **state)
 {
     (void)state;
@@ -215,6 +239,7 @@ int main(void)
         cmocka_unit_test(test_non_scalar_key_refused),
         cmocka_unit_test(test_tags),
         cmocka_unit_test(test_syntax_error_position),
+        cmocka_unit_test(test_tab_in_indentation),
         cmocka_unit_test(test_empty_document),
         cmocka_unit_test(test_nul_and_depth_refused),
         cmocka_unit_test(test_load_file_missing),

@@ -1,6 +1,7 @@
 /* Tests for plugins/set.c: a config's mask rules loaded through the loader (built-in names from
  * plugins.dir, paths, one library for many rules), rollback of everything on any failure (no
- * file left mapped), check-only skipping, the JSON glue (strings, JSON output, bad JSON,
+ * file left mapped), check-only skipping, partial sets for config check and which rules need the
+ * key ring, the JSON glue (strings, JSON output, bad JSON,
  * failures) and the Prometheus text of the per-plugin counters. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -229,13 +230,60 @@ static void test_empty_set(void **state)
     sluice_config_free(cfg);
 }
 
+/* config check: PARTIAL keeps the set despite failed rules, rules the config loader marked
+ * invalid are not loaded (their errors were reported there), and a plugin that seals during
+ * create/selftest (the built-in encrypt) says it needs the key ring while others do not. */
+static void test_partial_invalid_and_key_use(void **state)
+{
+    (void)state;
+    const char *b = getenv("SLUICE_BUILD_DIR");
+    char rules[2048];
+    snprintf(rules, sizeof(rules),
+             "        - {path: properties.a, plugin: fixture}\n"
+             "        - {path: properties.b, plugin: %s/plugins/encrypt.so}\n"
+             "        - {path: properties.c, plugin: fixture, params: {prefx: x}}\n"
+             "        - {path: properties.d, plugin: fixture, params: {prefx: y}}\n",
+             b ? b : ".");
+    sluice_config_t *cfg = config_with(rules);
+    cfg->orgs[0].mask_rules[3].invalid = 1;
+    uint8_t key[SLUICE_KEYRING_KEY_LEN] = {1};
+    sluice_err_t err = {{0}};
+    sluice_keyring_t *kr = sluice_keyring_create();
+    assert_int_equal(sluice_keyring_add(kr, 1, key, 1, &err), 0);
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    sluice_plugin_set_t *set = sluice_plugin_set_load(cfg, kr, 1, SLUICE_PLUGIN_SET_PARTIAL, &d);
+    assert_non_null(set);
+    for (size_t i = 0; i < d.count; i++)
+        print_message("got: %s\n", d.msgs[i]);
+    assert_int_equal(d.count, 1); /* rule 2 only: rule 3 is invalid and skipped */
+    assert_string_equal(d.msgs[0], "set.yaml:13:58: orgs[0].data_layer.mask[2].params.prefx: unknown parameter of "
+                                   "plugin 'fixture'; did you mean 'prefix'?");
+    assert_non_null(sluice_plugin_set_instance(set, 0, 0));
+    assert_non_null(sluice_plugin_set_instance(set, 0, 1));
+    assert_null(sluice_plugin_set_instance(set, 0, 2));
+    assert_null(sluice_plugin_set_instance(set, 0, 3));
+    assert_int_equal(sluice_plugin_set_rule_uses_keys(set, 0, 0), 0);
+    assert_int_equal(sluice_plugin_set_rule_uses_keys(set, 0, 1), 1);
+    assert_int_equal(sluice_plugin_set_rule_uses_keys(set, 0, 2), 0);
+    assert_int_equal(sluice_plugin_set_rule_uses_keys(set, 9, 0), 0);
+    sluice_plugin_set_free(set);
+    sluice_config_diag_dispose(&d);
+    /* Without PARTIAL the same failure rolls everything back. */
+    sluice_config_diag_init(&d);
+    assert_null(sluice_plugin_set_load(cfg, kr, 1, 0, &d));
+    assert_int_equal(d.count, 1);
+    sluice_config_diag_dispose(&d);
+    sluice_keyring_free(kr);
+    sluice_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_load_builtin_names_and_paths),
-        cmocka_unit_test(test_rollback_on_any_failure),
-        cmocka_unit_test(test_check_only_skips_unset_secrets),
-        cmocka_unit_test(test_empty_set),
+        cmocka_unit_test(test_load_builtin_names_and_paths),   cmocka_unit_test(test_rollback_on_any_failure),
+        cmocka_unit_test(test_check_only_skips_unset_secrets), cmocka_unit_test(test_empty_set),
+        cmocka_unit_test(test_partial_invalid_and_key_use),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

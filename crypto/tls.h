@@ -1,0 +1,37 @@
+/*
+ * OpenSSL's side of TLS files: the thread's OpenSSL error queue as one line of text, and checks
+ * that a certificate chain, its private key and a CA bundle load as the gateway and the
+ * delivery worker will load them. Used by `sluicectl config check` and by the gateway's TLS
+ * set-up, so both say the same thing about the same file.
+ *
+ * Threading: any thread. OpenSSL's error queue is per thread, so each call only sees (and
+ * empties) the queue of the thread that calls it.
+ */
+#ifndef SLUICE_CRYPTO_TLS_H
+#define SLUICE_CRYPTO_TLS_H
+
+#include <stddef.h>
+
+#include "common/err.h"
+
+/* Writes the cause of the last OpenSSL failure on this thread into the caller's buf (len > 0)
+ * and empties the queue. The cause is the queue's earliest entry (the ones after it are callers
+ * wrapping it, such as "PEM lib"), as "<library>: <reason>" with OpenSSL's detail in
+ * parentheses when it has one: "PEM routines: no start line (Expecting: TRUSTED CERTIFICATE)",
+ * "x509 certificate routines: key values mismatch". The text always comes from OpenSSL's own
+ * strings (ERR_error_string_n); an empty queue gives "no reason given by OpenSSL". Returns buf. */
+const char *sluice_tls_error_text(char *buf, size_t len);
+
+/* Checks, as the gateway's HTTPS listener loads them: cert_path is a readable PEM certificate
+ * chain, key_path a readable PEM private key without a passphrase, and the key belongs to the
+ * certificate. Each file's problem goes to its own error (cert_err, key_err; both emptied
+ * first); a key that does not match goes to key_err. A NULL path is not checked (nor is the
+ * match). OpenSSL's reasons come from sluice_tls_error_text. Returns 0, or -1 when either
+ * error was set. */
+int sluice_tls_check_pair(const char *cert_path, const char *key_path, sluice_err_t *cert_err, sluice_err_t *key_err);
+
+/* Checks that path is a readable PEM bundle holding at least one CA certificate, as libcurl's
+ * CURLOPT_CAINFO reads it in the delivery worker. Returns 0, or -1 with a message in err. */
+int sluice_tls_check_ca(const char *path, sluice_err_t *err);
+
+#endif
