@@ -287,7 +287,7 @@ static void decode_kafka(loader_t *l, sluice_dec_map_t *root)
     if (props != NULL && sluice_yaml_is_null(props) != 0) {
         if (props->type != SLUICE_YAML_MAP) {
             sluice_config_diag_add(l->diag, &props->pos, "kafka.properties: expected a map, got %s",
-                                   sluice_dec_describe(props));
+                                   sluice_yaml_describe(props));
         } else {
             k->properties = sluice_dec_xcalloc(props->pair_count, sizeof(*k->properties));
             for (size_t i = 0; i < props->pair_count; i++) {
@@ -307,7 +307,7 @@ static void decode_kafka(loader_t *l, sluice_dec_map_t *root)
                 }
                 if (val->type != SLUICE_YAML_SCALAR || sluice_yaml_is_null(val) == 0) {
                     sluice_config_diag_add(l->diag, &val->pos, "%s: expected a string, number or boolean, got %s", path,
-                                           sluice_dec_describe(val));
+                                           sluice_yaml_describe(val));
                     continue;
                 }
                 k->properties[k->property_count].key = sluice_dec_xstrdup(key->scalar);
@@ -466,7 +466,7 @@ static void include_file(loader_t *l, const sluice_yaml_node_t *entry, const cha
             add_org(l, root, sub_dir);
     } else {
         sluice_config_diag_add(l->diag, &root->pos, "expected an org (a map) or a list of orgs, got %s",
-                               sluice_dec_describe(root));
+                               sluice_yaml_describe(root));
     }
     free(sub_dir);
     free(l->stack[--l->depth]);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/strdist.h"
+#include "common/time.h"
 
 /* ------------------------------------------------------------------ memory */
 
@@ -125,26 +126,6 @@ void sluice_config_diag_warn(sluice_config_diag_t *d, const sluice_yaml_pos_t *p
 
 /* ------------------------------------------------------------------ walker */
 
-const char *sluice_dec_describe(const sluice_yaml_node_t *n)
-{
-    if (n == NULL)
-        return "nothing";
-    if (n->type == SLUICE_YAML_MAP)
-        return "a map";
-    if (n->type == SLUICE_YAML_SEQ)
-        return "a list";
-    int b;
-    long long i;
-    double d;
-    if (sluice_yaml_is_null(n) == 0)
-        return "null";
-    if (sluice_yaml_as_bool(n, &b) == 0)
-        return "a boolean";
-    if (sluice_yaml_as_int(n, &i) == 0 || sluice_yaml_as_double(n, &d) == 0)
-        return "a number";
-    return "a string";
-}
-
 static int is_null(const sluice_yaml_node_t *n)
 {
     return n == NULL || sluice_yaml_is_null(n) == 0;
@@ -162,7 +143,7 @@ int sluice_dec_map_open(sluice_dec_map_t *m, sluice_config_diag_t *diag, const s
         return 0;
     if (node->type != SLUICE_YAML_MAP) {
         sluice_config_diag_add(diag, &node->pos, "%s: expected a map, got %s", path[0] ? path : "the top level",
-                               sluice_dec_describe(node));
+                               sluice_yaml_describe(node));
         return -1;
     }
     m->node = node;
@@ -325,14 +306,14 @@ static int type_error(sluice_dec_map_t *m, const char *key, const sluice_yaml_no
 {
     char path[SLUICE_DEC_PATH_MAX];
     sluice_dec_key_path(m, key, path, sizeof(path));
-    sluice_config_diag_add(m->diag, &v->pos, "%s: expected %s, got %s", path, expected, sluice_dec_describe(v));
+    sluice_config_diag_add(m->diag, &v->pos, "%s: expected %s, got %s", path, expected, sluice_yaml_describe(v));
     return -1;
 }
 
 int sluice_dec_node_string(sluice_config_diag_t *diag, const sluice_yaml_node_t *n, const char *path, char **out)
 {
     if (n->type != SLUICE_YAML_SCALAR || sluice_yaml_is_null(n) == 0) {
-        sluice_config_diag_add(diag, &n->pos, "%s: expected a string, got %s", path, sluice_dec_describe(n));
+        sluice_config_diag_add(diag, &n->pos, "%s: expected a string, got %s", path, sluice_yaml_describe(n));
         return -1;
     }
     free(*out);
@@ -638,71 +619,13 @@ const char *sluice_dec_check_http_url(const char *s)
 
 /* ------------------------------------------------------------------ time, paths */
 
-static int parse_digits(const char *s, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
-static long long days_from_civil(int y, int m, int d)
-{
-    y -= m <= 2;
-    long long era = (y >= 0 ? y : y - 399) / 400;
-    long long yoe = y - era * 400;
-    long long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 int sluice_dec_parse_time(const char *s, time_t *out)
 {
-    int y, mo, d, h = 0, mi = 0, sec = 0;
-    size_t n = strlen(s);
-    if (n < 10 || parse_digits(s, 4, &y) < 0 || s[4] != '-' || parse_digits(s + 5, 2, &mo) < 0 || s[7] != '-' ||
-        parse_digits(s + 8, 2, &d) < 0)
+    int64_t ms;
+    /* The one set of rules (common/time.h); config times before 1970 mean a typo. */
+    if (sluice_time_parse(s, strlen(s), SLUICE_TIME_DATE_OK, &ms) != 0 || ms < 0)
         return -1;
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1])
-        return -1;
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (mo == 2 && d == 29 && !leap)
-        return -1;
-    long long offset = 0;
-    if (n > 10) {
-        const char *t = s + 10;
-        if ((*t != 'T' && *t != 't') || strlen(t) < 9 || parse_digits(t + 1, 2, &h) < 0 || t[3] != ':' ||
-            parse_digits(t + 4, 2, &mi) < 0 || t[6] != ':' || parse_digits(t + 7, 2, &sec) < 0)
-            return -1;
-        if (h > 23 || mi > 59 || sec > 60)
-            return -1;
-        const char *z = t + 9;
-        if (*z == '.') { /* fractions of a second are accepted and dropped */
-            z++;
-            if (*z < '0' || *z > '9')
-                return -1;
-            while (*z >= '0' && *z <= '9')
-                z++;
-        }
-        if ((*z == 'Z' || *z == 'z') && z[1] == '\0') {
-            offset = 0;
-        } else if ((*z == '+' || *z == '-') && strlen(z) == 6 && z[3] == ':') {
-            int oh, om;
-            if (parse_digits(z + 1, 2, &oh) < 0 || parse_digits(z + 4, 2, &om) < 0 || oh > 23 || om > 59)
-                return -1;
-            offset = (oh * 3600LL + om * 60LL) * (*z == '+' ? 1 : -1);
-        } else {
-            return -1; /* no zone: local time would make the instant depend on the host */
-        }
-    }
-    long long t = days_from_civil(y, mo, d) * 86400LL + h * 3600LL + mi * 60LL + sec - offset;
-    *out = (time_t)t;
+    *out = (time_t)(ms / 1000);
     return 0;
 }
 

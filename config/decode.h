@@ -81,8 +81,6 @@ int sluice_dec_string_list(sluice_dec_map_t *m, const char *key, int flags, slui
 
 /* Node-level helpers for list items and map values (path names the node). */
 int sluice_dec_node_string(sluice_config_diag_t *diag, const sluice_yaml_node_t *n, const char *path, char **out);
-/* "a map", "a list", "null", "a boolean", "a number", "a string". */
-const char *sluice_dec_describe(const sluice_yaml_node_t *n);
 
 /* 1 when k names a secret (write_key, hmac_secret, secret, password, token, key, ...): such a
  * key given a value is a secret written inline, which sluice refuses. */
@@ -96,8 +94,8 @@ const char *sluice_dec_check_host(const char *s);     /* a DNS name */
 const char *sluice_dec_check_http_url(const char *s); /* http:// or https:// with a host */
 const char *sluice_dec_check_token(const char *s);    /* [A-Za-z0-9_.-]+, e.g. consent categories */
 
-/* ISO-8601 date-time with Z or an offset ("2026-11-20T00:00:00Z"), or a date (midnight UTC).
- * Returns 0 or -1. */
+/* An RFC 3339 date-time with a zone by common/time.h's rules ("2026-11-20T00:00:00Z"), or a date
+ * (midnight UTC), not before 1970. Returns 0 or -1. */
 int sluice_dec_parse_time(const char *s, time_t *out);
 
 /* Joins a relative path to dir (made absolute with the working directory); absolute paths are

@@ -413,7 +413,7 @@ static void decode_mask_rule(sluice_mask_rule_t *r, const sluice_yaml_node_t *n,
     if (params != NULL && sluice_yaml_is_null(params) != 0) {
         if (params->type != SLUICE_YAML_MAP) {
             sluice_config_diag_add(diag, &params->pos, "%s.params: expected a map, got %s", path,
-                                   sluice_dec_describe(params));
+                                   sluice_yaml_describe(params));
         } else {
             r->params = params;
             for (size_t i = 0; i < params->pair_count; i++) {
@@ -512,7 +512,7 @@ static void decode_headers(sluice_integration_t *it, sluice_dec_map_t *m)
     char base[SLUICE_DEC_PATH_MAX];
     sluice_dec_key_path(m, "headers", base, sizeof(base));
     if (h->type != SLUICE_YAML_MAP) {
-        sluice_config_diag_add(m->diag, &h->pos, "%s: expected a map, got %s", base, sluice_dec_describe(h));
+        sluice_config_diag_add(m->diag, &h->pos, "%s: expected a map, got %s", base, sluice_yaml_describe(h));
         return;
     }
     it->headers = sluice_dec_xcalloc(h->pair_count, sizeof(*it->headers));

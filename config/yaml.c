@@ -434,3 +434,23 @@ int sluice_yaml_as_double(const sluice_yaml_node_t *n, double *out)
     *out = v;
     return 0;
 }
+
+const char *sluice_yaml_describe(const sluice_yaml_node_t *n)
+{
+    if (n == NULL)
+        return "nothing";
+    if (n->type == SLUICE_YAML_MAP)
+        return "a map";
+    if (n->type == SLUICE_YAML_SEQ)
+        return "a list";
+    int b;
+    long long i;
+    double d;
+    if (sluice_yaml_is_null(n) == 0)
+        return "null";
+    if (sluice_yaml_as_bool(n, &b) == 0)
+        return "a boolean";
+    if (sluice_yaml_as_int(n, &i) == 0 || sluice_yaml_as_double(n, &d) == 0)
+        return "a number";
+    return "a string";
+}

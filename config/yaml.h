@@ -70,4 +70,8 @@ int sluice_yaml_as_bool(const sluice_yaml_node_t *n, int *out);      /* true/fal
 int sluice_yaml_as_int(const sluice_yaml_node_t *n, long long *out); /* decimal, no trailing junk */
 int sluice_yaml_as_double(const sluice_yaml_node_t *n, double *out);
 
+/* What a node is, for messages: "a map", "a list", "null", "a boolean", "a number", "a string"
+ * ("nothing" for NULL). Returns a static string. */
+const char *sluice_yaml_describe(const sluice_yaml_node_t *n);
+
 #endif

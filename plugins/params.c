@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "common/strdist.h"
-#include "config/decode.h"
+#include "config/yaml.h"
 #include "crypto/ct.h"
 
 typedef struct param {
@@ -272,7 +272,7 @@ static int read_secret(param_t *p, const sluice_yaml_node_t *k, const sluice_yam
 {
     if (v->type != SLUICE_YAML_SCALAR || sluice_yaml_is_null(v) == 0 || !env_name_ok(v->scalar)) {
         sluice_config_diag_add(diag, &v->pos, "%s.params.%s: expected the name of an environment variable, got %s",
-                               label, k->scalar, sluice_dec_describe(v));
+                               label, k->scalar, sluice_yaml_describe(v));
         return -1;
     }
     const char *val = getenv(v->scalar);
@@ -347,7 +347,7 @@ sluice_mask_config_t *sluice_plugin_params_build(const sluice_mask_config_entry_
         if (convert(p, e->type, v) != 0) {
             param_clear(p);
             sluice_config_diag_add(diag, &v->pos, "%s.params.%s: expected %s, got %s", label, k->scalar,
-                                   sluice_plugin_conf_type_name(e->type), sluice_dec_describe(v));
+                                   sluice_plugin_conf_type_name(e->type), sluice_yaml_describe(v));
             continue;
         }
         p->given = 1;
