@@ -856,7 +856,10 @@ static int run_suite(const char *path, char **params, int nparams, const char *v
         char probe_err[64];
         sluice_yaml_doc_t *probe =
             sluice_yaml_load_string("--param", eq + 1, strlen(eq + 1), probe_err, sizeof(probe_err));
-        int plain = probe != NULL && (probe->root == NULL || probe->root->type != SLUICE_YAML_MAP);
+        /* Block collections ("U:" is a map, " -" a sequence) would break the lines around them. */
+        const char *first = eq + 1 + strspn(eq + 1, " \t");
+        int plain = probe != NULL &&
+                    (probe->root == NULL || probe->root->type == SLUICE_YAML_SCALAR || *first == '[' || *first == '{');
         sluice_yaml_doc_free(probe);
         json_t *quoted = plain ? NULL : json_string(eq + 1);
         char *q = quoted ? json_dumps(quoted, JSON_ENCODE_ANY) : NULL;

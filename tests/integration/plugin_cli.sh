@@ -89,6 +89,11 @@ grep -qF "$tmp/bad.jsonl:2: the plugin refused params" "$tmp/out" || fail "bad p
 grep -qF "$tmp/bad.jsonl:3: not a JSON object" "$tmp/out" || fail "malformed: $(cat "$tmp/out")"
 grep -q '^FAIL  vectors: 3 of 3' "$tmp/out" || fail "vector count: $(cat "$tmp/out")"
 
+# A --param value YAML would read as a block collection (" -" is a sequence) is taken as text.
+printf '{"input": "abc", "expect": " -abc"}\n' >"$tmp/dash.jsonl"
+"$ctl" plugin test "$fx/fixture.so" --param 'prefix= -' --vectors "$tmp/dash.jsonl" >"$tmp/out" 2>&1 ||
+    fail "--param 'prefix= -': $(cat "$tmp/out")"
+
 # Usage errors.
 set +e
 "$ctl" plugin test >/dev/null 2>&1; [ $? -eq 2 ] || fail "missing PATH should exit 2"
