@@ -29,7 +29,10 @@ test-asan: deps
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -L unit
 
-demo: build
+# The demo's build prints one summary line (or the errors); its whole output goes to
+# $(BUILD)/build.log. Same configure and build as `make build`.
+demo: deps
+	@JOBS='$(JOBS)' CMAKE_ARGS='$(CMAKE_ARGS)' scripts/build-quiet.sh $(BUILD)
 	@scripts/demo.sh $(BUILD)
 
 # Every libFuzzer target (tests/fuzz) for FUZZ_SECONDS each (clang, ASan+UBSan). New inputs go

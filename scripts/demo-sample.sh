@@ -27,7 +27,8 @@ answer=$(curl -sS --cacert "$build/demo/certs/ca.crt" -w ' (HTTP %{http_code})' 
 echo "demo: gateway answered $answer"
 
 sleep 1
-echo "demo: what sluice.events holds for them (kcat -b $SLUICE_KAFKA_BROKERS -t sluice.events):"
+echo "demo: what sluice.events holds for them, in short (whole messages: the command on the next line):"
+echo "      kcat -b $SLUICE_KAFKA_BROKERS -t sluice.events -C -o -3 -e"
 kcat -b "$SLUICE_KAFKA_BROKERS" -t sluice.events -C -o -3 -e -q 2>/dev/null | python3 -c '
 import json, sys
 for line in sys.stdin:
@@ -42,4 +43,5 @@ for line in sys.stdin:
     print("    privacy: " + json.dumps(env.get("privacy")))
 ' || echo "demo: (kcat could not read the topic)"
 echo "demo: the [meta] and [ga4] lines are what sluice-deliver sent the vendor stubs for them. Open"
-echo "      https://localhost:8444/ (trust $build/demo/certs/ca.crt) to send your own from the tag."
+ca=$build/demo/certs/ca.crt
+echo "      https://localhost:8444/ (trust ${ca#"$PWD"/}) to send your own from the tag."

@@ -16,7 +16,9 @@ certs=$build/demo/certs
 for f in ca.crt ca.key server.crt server.key; do
   [ -s "$certs/$f" ] || { scripts/certs.sh "$certs"; break; }
 done
-echo "demo: TLS certificates in $certs (clients trust ca.crt)"
+# Paths as printed: from the repository root, where the printed commands run.
+shown() { case $1 in "$PWD"/*) echo "${1#"$PWD"/}" ;; *) echo "$1" ;; esac; }
+echo "demo: TLS certificates in $(shown "$certs") (clients trust ca.crt)"
 
 # Demo secrets: random, made once, kept in the build tree (never in the repository). The
 # example config names these variables; a real deployment sets them from its secret store.
@@ -40,8 +42,9 @@ SLUICE_TLS_CERT=$certs/server.crt
 SLUICE_TLS_KEY=$certs/server.key
 SLUICE_PLUGIN_DIR=$build/plugins
 SLUICE_DEMO_CA=$certs/ca.crt
+SLUICE_DEMO_SECRETS=$secrets
 set +a
-echo "demo: secrets in $secrets"
+echo "demo: secrets in $(shown "$secrets") (commands below that need them load it first)"
 
 # The demo pages (gateway/tag/demo): a shop and a checkout loading sluice.js from the gateway.
 # After the exec below, sluice-devstack is their parent; they exit with it (and with Ctrl-C).

@@ -291,7 +291,7 @@ int sluicectl_cmd_dlq(int argc, char **argv)
     /* A group id is required by the consumer API; it only ever assigns, never commits. */
     const char *const cdefaults[] = {"group.id", group, "enable.auto.commit", "false", "enable.partition.eof",
                                      "false",    NULL};
-    rd_kafka_conf_t *conf = sluice_dlq_kafka_conf(&cfg->kafka, "sluicectl-dlq", cdefaults, &err);
+    rd_kafka_conf_t *conf = sluice_dlq_kafka_conf(&cfg->kafka, "sluicectl-dlq", RD_KAFKA_CONSUMER, cdefaults, &err);
     rd_kafka_t *consumer = NULL;
     char errstr[512];
     if (conf == NULL || (consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr))) == NULL) {
@@ -304,7 +304,8 @@ int sluicectl_cmd_dlq(int argc, char **argv)
     }
     if (replay) {
         const char *const pdefaults[] = {"enable.idempotence", "true", "acks", "all", NULL};
-        rd_kafka_conf_t *pconf = sluice_dlq_kafka_conf(&cfg->kafka, "sluicectl-replay", pdefaults, &err);
+        rd_kafka_conf_t *pconf =
+            sluice_dlq_kafka_conf(&cfg->kafka, "sluicectl-replay", RD_KAFKA_PRODUCER, pdefaults, &err);
         if (pconf == NULL) {
             fprintf(stderr, "sluicectl dlq: %s\n", err.msg);
             goto out;

@@ -2,7 +2,8 @@
  * `sluicectl plugin test PATH.so [--vectors FILE] [--param K=V ...]`: the conformance suite a
  * masking plugin must pass, built-in or third-party. The plugin goes through the real loader
  * (ABI prefix, descriptor, config map), is created with the given parameters (its selftest
- * runs), then masks values of every JSON type, a value far over the output cap, repeated values
+ * runs), then masks values of every JSON type, multi-byte UTF-8 placed where masking code cuts
+ * (no output may split a character), a value far over the output cap, repeated values
  * (determinism), the same values on two threads at once, its own outputs (idempotence, when
  * declared) and optional known-answer vectors. Prints one PASS/FAIL/SKIP line per check and
  * exits 0 only when nothing failed.
@@ -45,7 +46,10 @@ static void usage(FILE *out)
             "  create       with the --param values (a YAML scalar each; a SECRET `key` is given as\n"
             "               `key_env=VAR`), selftest included\n"
             "  mask         values of every JSON type; a value over the output cap fails closed;\n"
-            "               outputs valid UTF-8 / JSON; same results twice when DETERMINISTIC\n"
+            "               outputs valid JSON; same results twice when DETERMINISTIC\n"
+            "  UTF-8        2-, 3- and 4-byte characters as first and last characters, where a\n"
+            "               keep_first/keep_last of 1..8 cuts, in e-mail local parts and domains and\n"
+            "               in free text: every string output valid UTF-8, no character cut in half\n"
             "  threads      2 threads x %d rounds, compared with a single-thread run\n"
             "  idempotence  mask(mask(x)) == mask(x), when IDEMPOTENT is declared\n"
             "  vectors      known answers from FILE, one JSON object per line:\n"
@@ -113,7 +117,128 @@ static const char *const input_json[] = {
     "{\"a\":1,\"b\":\"x\"}",
     "[1,\"two\",null]",
 };
-#define INPUT_COUNT (sizeof(input_json) / sizeof(input_json[0]))
+#define INPUT_JSON_COUNT (sizeof(input_json) / sizeof(input_json[0]))
+
+/* Multi-byte characters where masking code cuts: first and last characters of e-mail local
+ * parts and domains, free text with e-mails, cards and phones next to non-ASCII text, and
+ * percent-encoded UTF-8. Byte-counting code keeps or drops half a character here. */
+static const char *const utf8_json[] = {
+    "\"\\u00e9va@example.com\"",
+    "\"jo\\u00eb@example.com\"",
+    "\"Jos\\u00e9.Garc\\u00eda@example.com\"",
+    "\"\\u4e2d\\u6587@example.com\"",
+    "\"\\ud83d\\ude00@example.com\"",
+    "\"a\\ud83d\\ude00b@example.com\"",
+    "\"\\u20ac@example.com\"",
+    "\" J\\u00f6rg.M\\u00fcller@Example.COM \"",
+    "\"jane@ex\\u00e4mple.com\"",
+    "\"jane@b\\u00fccher.d\\u00e9\"",
+    "\"jane@\\u4f8b\\u3048.jp\"",
+    "\"jane@example.\\u4e2d\\u56fd\"",
+    "\"\\u00e9@\\u00e9.\\u00e9\\u00e9\"",
+    "\"Contact \\u00e9va@example.com or +33 6 12 34 56 78 \\u2014 merci \\ud83d\\ude00\"",
+    "\"\\ud83d\\ude00\\ud83d\\ude00 jane.doe@example.com \\ud83d\\ude00\\ud83d\\ude00\"",
+    "\"carte\\u00a04111 1111 1111 1111\\u00a0\\u20ac\"",
+    "\"\\u4e2d4111111111111111\\u4e2d\"",
+    "\"T\\u00e9l.\\u00a0: 06 12 34 56 78\\u2026\"",
+    "\"\\u260e +1 (650) 555-1212 \\u00e9\"",
+    "\"https://shop.example/p?email=j%C3%B6e%40example.com&q=caf%C3%A9&card=4111111111111111\"",
+    "\"%C3%A9va%40ex%C3%A4mple.com\"",
+    "\"a\\u20acb\\ud83d\\ude00c\\u00e9\\u4e2dd\"",
+};
+#define UTF8_JSON_COUNT (sizeof(utf8_json) / sizeof(utf8_json[0]))
+
+/* One character of each multi-byte UTF-8 length: U+00E9 (2 bytes), U+20AC (3), U+1F600 (4).
+ * Each is given in runs of 1..WIDE_RUN (a byte count a plugin keeps or drops lands inside a
+ * character of at least one of them), and in place of each of the first and last WIDE_EDGE
+ * characters of a card number, where a keep_first / keep_last of a common N cuts. */
+static const char *const wide_chars[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+#define WIDE_COUNT (sizeof(wide_chars) / sizeof(wide_chars[0]))
+#define WIDE_RUN   9
+#define WIDE_EDGE  8
+static const char wide_background[] = "4111 1111 1111 1111";
+
+#define INPUT_MAX (INPUT_JSON_COUNT + UTF8_JSON_COUNT + WIDE_COUNT * (WIDE_RUN + 2 * WIDE_EDGE))
+
+/* The values every check runs over, with how messages name them. */
+typedef struct inputs {
+    size_t n;
+    json_t *v[INPUT_MAX];
+    char *label[INPUT_MAX]; /* the value as JSON with every non-ASCII character escaped */
+} inputs_t;
+
+static int inputs_add(inputs_t *in, json_t *v)
+{
+    if (v == NULL || in->n == INPUT_MAX)
+        return -1;
+    in->label[in->n] = json_dumps(v, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+    in->v[in->n++] = v;
+    return in->label[in->n - 1] != NULL ? 0 : -1;
+}
+
+static void inputs_dispose(inputs_t *in)
+{
+    for (size_t i = 0; i < in->n; i++) {
+        json_decref(in->v[i]);
+        free(in->label[i]);
+    }
+    in->n = 0;
+}
+
+/* Returns 0, or -1 out of memory (in is then disposed). */
+static int inputs_init(inputs_t *in)
+{
+    in->n = 0;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < INPUT_JSON_COUNT; i++)
+        rc = inputs_add(in, json_loads(input_json[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL));
+    for (size_t i = 0; rc == 0 && i < UTF8_JSON_COUNT; i++)
+        rc = inputs_add(in, json_loads(utf8_json[i], JSON_DECODE_ANY, NULL));
+    const size_t bg_chars = sizeof(wide_background) - 1;
+    for (size_t w = 0; rc == 0 && w < WIDE_COUNT; w++) {
+        const char *c = wide_chars[w];
+        const size_t cl = strlen(c);
+        char buf[64];
+        for (size_t k = 1; rc == 0 && k <= WIDE_RUN; k++) {
+            for (size_t j = 0; j < k; j++)
+                memcpy(buf + j * cl, c, cl);
+            rc = inputs_add(in, json_stringn(buf, k * cl));
+        }
+        for (size_t e = 0; rc == 0 && e < 2 * WIDE_EDGE; e++) {
+            size_t at = e < WIDE_EDGE ? e : bg_chars - 1 - (e - WIDE_EDGE); /* the background is ASCII */
+            memcpy(buf, wide_background, at);
+            memcpy(buf + at, c, cl);
+            memcpy(buf + at + cl, wide_background + at + 1, bg_chars - at - 1);
+            rc = inputs_add(in, json_stringn(buf, bg_chars - 1 + cl));
+        }
+    }
+    if (rc != 0)
+        inputs_dispose(in);
+    return rc;
+}
+
+/* 1 when v is a string with a byte above 0x7f. */
+static int has_multibyte(const json_t *v)
+{
+    const char *s = json_string_value(v);
+    for (size_t i = 0, n = json_string_length(v); s != NULL && i < n; i++) {
+        if ((unsigned char)s[i] >= 0x80)
+            return 1;
+    }
+    return 0;
+}
+
+/* The bytes of a string value in hex ("c3 a9 76 61"), the first 40 of them. */
+static void hex_bytes(const json_t *v, char *buf, size_t cap)
+{
+    const unsigned char *s = (const unsigned char *)json_string_value(v);
+    size_t n = json_string_length(v), used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; s != NULL && i < n && i < 40 && used + 4 < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%02x", i ? " " : "", s[i]);
+    if (n > 40 && used + 4 < cap)
+        snprintf(buf + used, cap - used, " ...");
+}
 
 typedef struct result {
     sluice_plugin_outcome_t outcome;
@@ -175,6 +300,7 @@ typedef struct suite {
     const sluice_mask_plugin_t *d;
     const sluice_keyring_t *keys;
     char *params_yaml; /* from --param */
+    char rule[512];    /* how messages name the rule under test: "default parameters", "--param k=v ..." */
 } suite_t;
 
 /* Creates an instance with params given as YAML (or JSON) map text; NULL with the diag
@@ -272,7 +398,13 @@ typedef struct mask_stats {
     int replaced, unchanged, removed, refused, bad;
 } mask_stats_t;
 
-static void check_mask(suite_t *s, sluice_plugin_instance_t *inst, json_t **inputs, result_t *base)
+/* The host refused string output that is not valid UTF-8 (plugins/loader.c says so in its reason). */
+static int utf8_failure(const result_t *r)
+{
+    return r->outcome == SLUICE_PLUGIN_FAILED && strstr(r->reason, "UTF-8") != NULL;
+}
+
+static void check_mask(suite_t *s, sluice_plugin_instance_t *inst, const inputs_t *in, result_t *base)
 {
     sluice_mask_output_t out;
     if (sluice_plugin_output_init(&out, 0) != 0) {
@@ -280,42 +412,62 @@ static void check_mask(suite_t *s, sluice_plugin_instance_t *inst, json_t **inpu
         return;
     }
     mask_stats_t st = {0};
-    int utf8_bad = 0;
-    for (size_t i = 0; i < INPUT_COUNT; i++) {
+    int multibyte = 0, multibyte_replaced = 0, utf8_bad = 0;
+    size_t utf8_failed[INPUT_MAX]; /* listed under the UTF-8 verdict, after the mask one */
+    for (size_t i = 0; i < in->n; i++) {
         result_t *r = &base[i];
-        mask_default(inst, 0, &out, inputs[i], r);
+        mask_default(inst, 0, &out, in->v[i], r);
+        int mb = has_multibyte(in->v[i]);
+        multibyte += mb;
         switch (r->outcome) {
-        case SLUICE_PLUGIN_REPLACED: st.replaced++; break;
+        case SLUICE_PLUGIN_REPLACED:
+            st.replaced++;
+            multibyte_replaced += mb;
+            break;
         case SLUICE_PLUGIN_UNCHANGED: st.unchanged++; break;
         case SLUICE_PLUGIN_REMOVE: st.removed++; break;
         case SLUICE_PLUGIN_FAILED:
             if (acceptable_refusal(r->reason)) {
                 st.refused++;
+            } else if (utf8_failure(r)) {
+                utf8_failed[utf8_bad++] = i;
             } else {
                 st.bad++;
-                utf8_bad += strstr(r->reason, "UTF-8") != NULL;
-                printf("        input %s: %s\n", input_json[i], r->reason);
+                printf("        input %s: %s\n", in->label[i], r->reason);
             }
             break;
         }
         if (s->rep.verbose) {
-            char *o = r->value ? json_dumps(r->value, JSON_ENCODE_ANY) : NULL;
-            printf("        %s -> %s%s%s\n", input_json[i], outcome_name(r->outcome), o ? " " : "",
+            char *o = r->value ? json_dumps(r->value, JSON_ENCODE_ANY | JSON_ENSURE_ASCII) : NULL;
+            printf("        %s -> %s%s%s\n", in->label[i], outcome_name(r->outcome), o ? " " : "",
                    o ? o : (r->reason ? r->reason : ""));
             free(o);
         }
     }
     sluice_plugin_output_dispose(&out);
     if (st.bad)
-        line(&s->rep, "FAIL", "mask: %zu inputs of every JSON type, %d failed in a way a plugin must not", INPUT_COUNT,
+        line(&s->rep, "FAIL", "mask: %zu inputs of every JSON type, %d failed in a way a plugin must not", in->n,
              st.bad);
     else
         line(&s->rep, "PASS", "mask: %zu inputs of every JSON type (%d replaced, %d unchanged, %d removed, %d refused)",
-             INPUT_COUNT, st.replaced, st.unchanged, st.removed, st.refused);
+             in->n, st.replaced, st.unchanged, st.removed, st.refused);
+    /* With the input's bytes: where a character was cut shows in them. */
+    for (int k = 0; k < utf8_bad; k++) {
+        char hex[200];
+        hex_bytes(in->v[utf8_failed[k]], hex, sizeof(hex));
+        printf("        input %s (bytes %s): output is not valid UTF-8\n", in->label[utf8_failed[k]], hex);
+    }
     if (utf8_bad)
-        line(&s->rep, "FAIL", "UTF-8: %d output(s) not valid UTF-8", utf8_bad);
+        line(&s->rep, "FAIL",
+             "UTF-8: with %s, %d of %d inputs with multi-byte characters gave output that is not valid UTF-8 "
+             "(inputs above): the plugin cuts a character in half or writes bytes that are not UTF-8, and the "
+             "gateway removes such a field",
+             s->rule, utf8_bad, multibyte);
     else
-        line(&s->rep, "PASS", "UTF-8: every string output is valid UTF-8 (inputs with U+0000 and 4-byte sequences)");
+        line(&s->rep, "PASS",
+             "UTF-8: no output cuts a character: %d inputs with 2-, 3- and 4-byte characters at the first, last and "
+             "keep_first/keep_last edges, in e-mail local parts and domains and in free text (%d replaced)",
+             multibyte, multibyte_replaced);
 }
 
 static void check_size_cap(suite_t *s, sluice_plugin_instance_t *inst)
@@ -346,7 +498,7 @@ static void check_size_cap(suite_t *s, sluice_plugin_instance_t *inst)
     free(big);
 }
 
-static void check_determinism(suite_t *s, sluice_plugin_instance_t *inst, json_t **inputs, const result_t *base)
+static void check_determinism(suite_t *s, sluice_plugin_instance_t *inst, const inputs_t *in, const result_t *base)
 {
     if (!(s->d->flags & SLUICE_MASK_FLAG_DETERMINISTIC)) {
         line(&s->rep, "SKIP", "determinism: not declared (SLUICE_MASK_FLAG_DETERMINISTIC)");
@@ -356,11 +508,11 @@ static void check_determinism(suite_t *s, sluice_plugin_instance_t *inst, json_t
     if (sluice_plugin_output_init(&out, 0) != 0)
         return;
     int diff = 0;
-    for (size_t i = 0; i < INPUT_COUNT; i++) {
+    for (size_t i = 0; i < in->n; i++) {
         result_t r;
-        mask_default(inst, 0, &out, inputs[i], &r);
+        mask_default(inst, 0, &out, in->v[i], &r);
         if (!same_result(&r, &base[i])) {
-            printf("        input %s: a second call gave another result\n", input_json[i]);
+            printf("        input %s: a second call gave another result\n", in->label[i]);
             diff++;
         }
         json_decref(r.value);
@@ -375,7 +527,8 @@ static void check_determinism(suite_t *s, sluice_plugin_instance_t *inst, json_t
 typedef struct worker {
     sluice_plugin_instance_t *inst;
     unsigned thread;
-    json_t *inputs[INPUT_COUNT]; /* this thread's own copies */
+    size_t n;
+    json_t *inputs[INPUT_MAX]; /* this thread's own copies */
     const result_t *base;
     int deterministic;
     int mismatches;
@@ -391,10 +544,11 @@ static void *worker_main(void *arg)
         return NULL;
     }
     for (int round = 0; round < ROUNDS; round++) {
-        for (size_t i = 0; i < INPUT_COUNT; i++) {
+        for (size_t i = 0; i < w->n; i++) {
             result_t r;
             mask_default(w->inst, w->thread, &out, w->inputs[i], &r);
-            if (r.outcome == SLUICE_PLUGIN_FAILED && !acceptable_refusal(r.reason))
+            /* A failure the single-thread run had too is reported by the mask and UTF-8 checks. */
+            if (r.outcome == SLUICE_PLUGIN_FAILED && !acceptable_refusal(r.reason) && !same_result(&r, &w->base[i]))
                 w->failures++;
             else if (w->deterministic ? !same_result(&r, &w->base[i]) : r.outcome != w->base[i].outcome)
                 w->mismatches++;
@@ -405,7 +559,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static void check_threads(suite_t *s, sluice_plugin_instance_t *inst, json_t **inputs, const result_t *base)
+static void check_threads(suite_t *s, sluice_plugin_instance_t *inst, const inputs_t *in, const result_t *base)
 {
     worker_t w[2];
     pthread_t th[2];
@@ -416,8 +570,9 @@ static void check_threads(suite_t *s, sluice_plugin_instance_t *inst, json_t **i
         w[t].thread = (unsigned)t + 1;
         w[t].base = base;
         w[t].deterministic = (s->d->flags & SLUICE_MASK_FLAG_DETERMINISTIC) != 0;
-        for (size_t i = 0; i < INPUT_COUNT; i++)
-            w[t].inputs[i] = json_deep_copy(inputs[i]);
+        w[t].n = in->n;
+        for (size_t i = 0; i < in->n; i++)
+            w[t].inputs[i] = json_deep_copy(in->v[i]);
     }
     for (int t = 0; t < 2; t++) {
         if (pthread_create(&th[t], NULL, worker_main, &w[t]) == 0)
@@ -429,7 +584,7 @@ static void check_threads(suite_t *s, sluice_plugin_instance_t *inst, json_t **i
     for (int t = 0; t < 2; t++) {
         mismatches += w[t].mismatches;
         failures += w[t].failures;
-        for (size_t i = 0; i < INPUT_COUNT; i++)
+        for (size_t i = 0; i < w[t].n; i++)
             json_decref(w[t].inputs[i]);
     }
     if (started != 2)
@@ -444,7 +599,7 @@ static void check_threads(suite_t *s, sluice_plugin_instance_t *inst, json_t **i
              (s->d->flags & SLUICE_MASK_FLAG_DETERMINISTIC) ? "same values" : "same outcomes");
 }
 
-static void check_idempotence(suite_t *s, sluice_plugin_instance_t *inst, const result_t *base)
+static void check_idempotence(suite_t *s, sluice_plugin_instance_t *inst, const inputs_t *in, const result_t *base)
 {
     if (!(s->d->flags & SLUICE_MASK_FLAG_IDEMPOTENT)) {
         line(&s->rep, "SKIP", "idempotence: not declared (SLUICE_MASK_FLAG_IDEMPOTENT)");
@@ -454,7 +609,7 @@ static void check_idempotence(suite_t *s, sluice_plugin_instance_t *inst, const 
     if (sluice_plugin_output_init(&out, 0) != 0)
         return;
     int bad = 0, checked = 0;
-    for (size_t i = 0; i < INPUT_COUNT; i++) {
+    for (size_t i = 0; i < in->n; i++) {
         if (base[i].outcome != SLUICE_PLUGIN_REPLACED)
             continue;
         checked++;
@@ -463,7 +618,7 @@ static void check_idempotence(suite_t *s, sluice_plugin_instance_t *inst, const 
         int ok = r.outcome == SLUICE_PLUGIN_UNCHANGED ||
                  (r.outcome == SLUICE_PLUGIN_REPLACED && json_equal(r.value, base[i].value));
         if (!ok) {
-            printf("        input %s: masking the masked value changed it again (%s)\n", input_json[i],
+            printf("        input %s: masking the masked value changed it again (%s)\n", in->label[i],
                    outcome_name(r.outcome));
             bad++;
         }
@@ -701,13 +856,22 @@ static int run_suite(const char *path, char **params, int nparams, const char *v
         char probe_err[64];
         sluice_yaml_doc_t *probe =
             sluice_yaml_load_string("--param", eq + 1, strlen(eq + 1), probe_err, sizeof(probe_err));
-        int plain = probe != NULL && (probe->root == NULL || probe->root->type != SLUICE_YAML_MAP);
+        /* Block collections ("U:" is a map, " -" a sequence) would break the lines around them. */
+        const char *first = eq + 1 + strspn(eq + 1, " \t");
+        int plain = probe != NULL &&
+                    (probe->root == NULL || probe->root->type == SLUICE_YAML_SCALAR || *first == '[' || *first == '{');
         sluice_yaml_doc_free(probe);
         json_t *quoted = plain ? NULL : json_string(eq + 1);
         char *q = quoted ? json_dumps(quoted, JSON_ENCODE_ANY) : NULL;
         snprintf(s.params_yaml + used, cap - used, "%.*s: %s\n", (int)(eq - params[i]), params[i], q ? q : eq + 1);
         free(q);
         json_decref(quoted);
+    }
+    /* Secrets are given as key_env=VAR, so the rule's description names variables, never values. */
+    snprintf(s.rule, sizeof(s.rule), "%s", nparams ? "" : "default parameters");
+    for (int i = 0; i < nparams; i++) {
+        size_t used = strlen(s.rule);
+        snprintf(s.rule + used, sizeof(s.rule) - used, "%s--param %s", i ? " " : "", params[i]);
     }
     sluice_keyring_t *keys = suite_keys();
     s.keys = keys;
@@ -719,19 +883,20 @@ static int run_suite(const char *path, char **params, int nparams, const char *v
         else
             line(&s.rep, "SKIP", "selftest: none declared");
 
-        json_t *inputs[INPUT_COUNT];
-        result_t base[INPUT_COUNT];
-        for (size_t i = 0; i < INPUT_COUNT; i++)
-            inputs[i] = json_loads(input_json[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-        check_mask(&s, inst, inputs, base);
-        check_size_cap(&s, inst);
-        check_determinism(&s, inst, inputs, base);
-        check_threads(&s, inst, inputs, base);
-        check_idempotence(&s, inst, base);
-        check_vectors(&s, inst, vectors);
-        for (size_t i = 0; i < INPUT_COUNT; i++) {
-            json_decref(inputs[i]);
-            json_decref(base[i].value);
+        inputs_t inputs;
+        result_t base[INPUT_MAX];
+        if (inputs_init(&inputs) != 0) {
+            line(&s.rep, "FAIL", "mask: out of memory");
+        } else {
+            check_mask(&s, inst, &inputs, base);
+            check_size_cap(&s, inst);
+            check_determinism(&s, inst, &inputs, base);
+            check_threads(&s, inst, &inputs, base);
+            check_idempotence(&s, inst, &inputs, base);
+            check_vectors(&s, inst, vectors);
+            for (size_t i = 0; i < inputs.n; i++)
+                json_decref(base[i].value);
+            inputs_dispose(&inputs);
         }
         printf("calls %llu, errors %llu (the errors include refusals above)\n",
                (unsigned long long)sluice_plugin_instance_calls(inst),

@@ -1055,7 +1055,7 @@ static int lane_create(worker_t *w, sluice_vendor_kind_t kind, sluice_err_t *err
     /* Defaults an operator may override in kafka.properties. */
     const char *const defaults[] = {"session.timeout.ms", "10000", "heartbeat.interval.ms", "1000", "auto.offset.reset",
                                     "earliest",           NULL};
-    rd_kafka_conf_t *conf = sluice_dlq_kafka_conf(&w->cfg->kafka, client, defaults, err);
+    rd_kafka_conf_t *conf = sluice_dlq_kafka_conf(&w->cfg->kafka, client, RD_KAFKA_CONSUMER, defaults, err);
     if (conf == NULL)
         return -1;
     /* Never committed behind our back: offsets move only through commit_parts. */
@@ -1180,7 +1180,8 @@ sluice_deliver_t *sluice_deliver_create(const sluice_config_t *cfg, const sluice
     }
 
     const char *const dlq_defaults[] = {"linger.ms", "5", NULL};
-    rd_kafka_conf_t *conf = sluice_dlq_kafka_conf(&cfg->kafka, "sluice-deliver-dlq", dlq_defaults, err);
+    rd_kafka_conf_t *conf =
+        sluice_dlq_kafka_conf(&cfg->kafka, "sluice-deliver-dlq", RD_KAFKA_PRODUCER, dlq_defaults, err);
     if (conf == NULL)
         goto fail;
     if (sluice_dlq_conf_set(conf, "enable.idempotence", "true", err) || sluice_dlq_conf_set(conf, "acks", "all", err)) {

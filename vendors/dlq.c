@@ -5,6 +5,7 @@
 #include "vendors/dlq.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -79,7 +80,59 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
     sluice_log(l, "kafka.log", "%s: %s", fac, buf);
 }
 
-rd_kafka_conf_t *sluice_dlq_kafka_conf(const sluice_kafka_config_t *kc, const char *client_id,
+/* librdkafka's own table of properties (rd_kafka_conf_properties_show, the text its
+ * CONFIGURATION.md is made of), in a malloc'd string, or NULL. */
+static char *property_table(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (f == NULL)
+        return NULL;
+    rd_kafka_conf_properties_show(f);
+    if (fclose(f) != 0) {
+        free(text);
+        return NULL;
+    }
+    return text;
+}
+
+enum { FOR_PRODUCER = 1u, FOR_CONSUMER = 2u };
+
+/* Which kinds of client the table lists `name` for (rows "name | C/P | ...", where C/P is C, P or
+ * * for both; a name may have a global and a topic row): FOR_* bits, 0 when it is not listed. */
+static unsigned property_scope(const char *table, const char *name)
+{
+    unsigned scope = 0;
+    const size_t nlen = strlen(name);
+    for (const char *row = table; row != NULL && *row != '\0';) {
+        const char *end = strchr(row, '\n');
+        const char *bar = memchr(row, '|', end ? (size_t)(end - row) : strlen(row));
+        if (bar != NULL && (size_t)(bar - row) > nlen && strncmp(row, name, nlen) == 0 &&
+            strspn(row + nlen, " ") == (size_t)(bar - row) - nlen) {
+            const char *kind = bar + 1 + strspn(bar + 1, " ");
+            scope |= *kind == 'P' ? FOR_PRODUCER : *kind == 'C' ? FOR_CONSUMER : FOR_PRODUCER | FOR_CONSUMER;
+        }
+        row = end ? end + 1 : NULL;
+    }
+    return scope;
+}
+
+static int applies(const char *table, const char *name, rd_kafka_type_t type)
+{
+    unsigned scope = table != NULL ? property_scope(table, name) : 0;
+    return scope == 0 || (scope & (type == RD_KAFKA_PRODUCER ? FOR_PRODUCER : FOR_CONSUMER)) != 0;
+}
+
+int sluice_dlq_kafka_property_applies(const char *name, rd_kafka_type_t type)
+{
+    char *table = property_table();
+    int yes = applies(table, name, type);
+    free(table);
+    return yes;
+}
+
+rd_kafka_conf_t *sluice_dlq_kafka_conf(const sluice_kafka_config_t *kc, const char *client_id, rd_kafka_type_t type,
                                        const char *const *defaults, sluice_err_t *err)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -95,10 +148,19 @@ rd_kafka_conf_t *sluice_dlq_kafka_conf(const sluice_kafka_config_t *kc, const ch
         if (sluice_dlq_conf_set(conf, defaults[i], defaults[i + 1], err) != 0)
             goto fail;
     }
+    char *table = kc->property_count > 0 ? property_table() : NULL;
     for (size_t i = 0; i < kc->property_count; i++) {
-        if (sluice_dlq_conf_set(conf, kc->properties[i].key, kc->properties[i].value, err) != 0)
+        if (!applies(table, kc->properties[i].key, type)) {
+            sluice_log_debug("kafka.property", "%s is a %s property: not given to %s", kc->properties[i].key,
+                             type == RD_KAFKA_PRODUCER ? "consumer" : "producer", client_id);
+            continue;
+        }
+        if (sluice_dlq_conf_set(conf, kc->properties[i].key, kc->properties[i].value, err) != 0) {
+            free(table);
             goto fail;
+        }
     }
+    free(table);
     return conf;
 fail:
     rd_kafka_conf_destroy(conf);

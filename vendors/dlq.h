@@ -52,12 +52,20 @@ void sluice_dlq_read_headers(const rd_kafka_message_t *m, sluice_dlq_info_t *out
 /* A header's value as a NUL-terminated copy in buf ("" when absent). */
 void sluice_dlq_header(const rd_kafka_message_t *m, const char *name, char *buf, size_t cap);
 
-/* A librdkafka configuration: bootstrap.servers and client.id, then `defaults` ("key", "value",
- * ..., NULL; may be NULL), then the config's kafka.properties, which therefore override the
- * defaults (operators tune e.g. session.timeout.ms). librdkafka's log lines go to the JSON
- * logger. Returns a conf owned by the caller, or NULL with a message in err. */
-rd_kafka_conf_t *sluice_dlq_kafka_conf(const sluice_kafka_config_t *kc, const char *client_id,
+/* A librdkafka configuration for a client of kind `type` (RD_KAFKA_PRODUCER or
+ * RD_KAFKA_CONSUMER): bootstrap.servers and client.id, then `defaults` ("key", "value", ...,
+ * NULL; may be NULL), then those of the config's kafka.properties that apply to that kind, which
+ * therefore override the defaults (operators tune e.g. session.timeout.ms). kafka.properties is
+ * shared by producers and consumers: a property librdkafka lists for the other kind only is left
+ * out (librdkafka would ignore it with a CONFWARN line at every start). librdkafka's log lines go
+ * to the JSON logger. Returns a conf owned by the caller, or NULL with a message in err. */
+rd_kafka_conf_t *sluice_dlq_kafka_conf(const sluice_kafka_config_t *kc, const char *client_id, rd_kafka_type_t type,
                                        const char *const *defaults, sluice_err_t *err);
+
+/* 1 when librdkafka's property `name` is meant for clients of kind `type`: listed for that kind
+ * or for both, or not listed at all (librdkafka then judges it); 0 when it is listed for the
+ * other kind only (e.g. linger.ms for a consumer, session.timeout.ms for a producer). */
+int sluice_dlq_kafka_property_applies(const char *name, rd_kafka_type_t type);
 
 /* rd_kafka_conf_set with a message naming the property. Returns 0 or -1. */
 int sluice_dlq_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, sluice_err_t *err);

@@ -128,12 +128,12 @@ static sluice_th_proc_t *kafka_proc(devstack_t *s)
 static void kafka_describe(const devstack_t *s, FILE *out)
 {
     const char *bs = s->kafka.bootstrap;
-    fprintf(out, "bootstrap %s (topics sluice.events, sluice.dlq)\n", bs);
+    long pid = (long)sluice_th_proc_pid(s->kafka.proc);
+    fprintf(out, "bootstrap %s (topics sluice.events, sluice.dlq; SIGUSR1 / SIGUSR2 take the brokers down / up)\n", bs);
     fprintf(out, "              kcat -b %s -L\n", bs);
     fprintf(out, "              echo 'k1:{\"hello\":1}' | kcat -b %s -t sluice.events -P -K:\n", bs);
     fprintf(out, "              kcat -b %s -t sluice.events -C -e -f '%%k %%s\\n'\n", bs);
-    fprintf(out, "              kill -USR1 %ld / kill -USR2 %ld   take the brokers down / up\n",
-            (long)sluice_th_proc_pid(s->kafka.proc), (long)sluice_th_proc_pid(s->kafka.proc));
+    fprintf(out, "              kill -USR1 %ld; sleep 10; kill -USR2 %ld\n", pid, pid);
 }
 
 static void kafka_env(const devstack_t *s, FILE *out)
@@ -178,20 +178,23 @@ static sluice_th_proc_t *gateway_proc(devstack_t *s)
 
 static void gateway_describe(const devstack_t *s, FILE *out)
 {
-    fprintf(out, "config %s\n              log %s\n", s->gateway_config, sluice_th_proc_log(s->gateway));
-    /* With the demo's variables set, show how to send an event and see it in Kafka. */
-    const char *listen = getenv("SLUICE_HTTPS_LISTEN"), *key = getenv("ACME_WEB_WRITE_KEY");
+    fprintf(out, "config %s, log %s\n", s->gateway_config, sluice_th_proc_log(s->gateway));
+    /* With the demo's variables set, show how to send an event (it then shows in the kcat line
+     * above). The write key stays in the secrets file: the commands read it from the
+     * environment, after the line that loads the file. */
+    const char *listen = getenv("SLUICE_HTTPS_LISTEN"), *secrets = getenv("SLUICE_DEMO_SECRETS");
     const char *ca = getenv("SLUICE_DEMO_CA");
-    if (listen == NULL || key == NULL || ca == NULL)
+    if (listen == NULL || secrets == NULL || ca == NULL || getenv("ACME_WEB_WRITE_KEY") == NULL)
         return;
+    char secrets_buf[PATH_MAX], ca_buf[PATH_MAX];
+    fprintf(out, "              set -a; . %s; set +a\n",
+            sluice_demo_shown_path(secrets, secrets_buf, sizeof(secrets_buf)));
     fprintf(out,
-            "              curl --http2 --cacert %s https://%s/v1/t \\\n"
-            "                -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \\\n"
-            "                -d '{\"event\":\"Order Completed\",\"userId\":\"u-1\",\"traits\":{\"email\":"
-            "\"Jane.Doe@example.com\"},\"properties\":{\"card_number\":\"4111 1111 1111 1111\",\"total\":42},"
-            "\"context\":{\"consent\":{\"categories\":[\"analytics\",\"marketing\"]}}}'\n",
-            ca, listen, key);
-    fprintf(out, "              kcat -b %s -t sluice.events -C -e -f '%%k %%s\\n'\n", s->kafka.bootstrap);
+            "              curl -sS --cacert %s https://%s/v1/t -H \"Authorization: Bearer $ACME_WEB_WRITE_KEY\" \\\n"
+            "                -H 'Content-Type: application/json' -d '{\"event\":\"Order Completed\",\"userId\":\"u-1\","
+            "\"traits\":{\"email\":\"Jane.Doe@example.com\"},\"properties\":{\"card_number\":\"4111 1111 1111 "
+            "1111\",\"total\":42},\"context\":{\"consent\":{\"categories\":[\"analytics\",\"marketing\"]}}}'\n",
+            sluice_demo_shown_path(ca, ca_buf, sizeof(ca_buf)), listen);
 }
 
 static void gateway_env(const devstack_t *s, FILE *out)
@@ -369,8 +372,10 @@ static void print_stack(devstack_t *s, const char *dir)
         printf("  %-10s  pid %-7ld ", services[i].name, (long)sluice_th_proc_pid(services[i].proc(s)));
         services[i].describe(s, stdout);
     }
-    if (s->env_file)
-        printf("  env file    %s\n", s->env_file);
+    if (s->env_file) {
+        char shown[PATH_MAX];
+        printf("  env file    %s\n", sluice_demo_shown_path(s->env_file, shown, sizeof(shown)));
+    }
 }
 
 /* Stops services [0, n) in reverse order; returns the number that failed to stop cleanly. */
@@ -456,11 +461,14 @@ int main(int argc, char **argv)
      * user does not wait for the rest of the stack just to see it stopped. */
     size_t started = 0;
     int sig = 0;
+    /* One line for the whole start-up (the table below says what is where); a failure names
+     * the service. */
+    printf("sluice-devstack: starting redis, postgres, kafka%s%s\n", stack.gateway_config ? ", gateway" : "",
+           stack.deliver ? ", vendor stubs, deliver" : "");
+    fflush(stdout);
     for (; started < NSERVICES && sig == 0; started++) {
-        printf("sluice-devstack: starting %s\n", services[started].name);
-        fflush(stdout);
         if (services[started].start(&stack, &err) != 0) {
-            fprintf(stderr, "sluice-devstack: %s\n", err.msg);
+            fprintf(stderr, "sluice-devstack: starting %s: %s\n", services[started].name, err.msg);
             stop_services(&stack, started);
             return 1;
         }

@@ -1,7 +1,8 @@
 /*
  * Integration tests of sluice-devstack (what `make demo` runs): it starts a stack that answers
- * (Redis PING, PostgreSQL SELECT 1, kcat metadata), writes its env file, and on SIGINT stops
- * everything and exits 0 with no process left; a dying service takes the stack down cleanly.
+ * (Redis PING, PostgreSQL SELECT 1, kcat metadata), every command line it prints runs as printed,
+ * it writes its env file, and on SIGINT stops everything and exits 0 with no process left; a
+ * dying service takes the stack down cleanly.
  */
 #include <limits.h>
 #include <setjmp.h>
@@ -98,6 +99,44 @@ static long service_pid(const run_t *run, const char *name)
     return pid;
 }
 
+/* Runs every command line of the printed table (the lines indented under a service) with bash
+ * exactly as printed, from the directory the stack runs in: each exits 0 without a complaint from
+ * bash (its `kill` exits 0 when it signalled anything, even with the rest of the line refused).
+ * The interactive ones get a query on stdin and must answer it. Returns how many ran. */
+static int run_printed_commands(const char *log)
+{
+    static const char indent[] = "\n              ";
+    const char *table = strstr(log, "local stack on 127.0.0.1");
+    const char *end = table ? strstr(table, "sluice-devstack: ready") : NULL;
+    assert_non_null(end);
+    int ran = 0;
+    for (const char *p = strstr(table, indent); p != NULL && p < end; p = strstr(p, indent)) {
+        p += sizeof(indent) - 1;
+        char cmd[2048];
+        size_t len = strcspn(p, "\n");
+        assert_true(len < sizeof(cmd));
+        memcpy(cmd, p, len);
+        cmd[len] = '\0';
+        const char *input = "", *answer = NULL;
+        if (strncmp(cmd, "redis-cli ", 10) == 0)
+            input = "PING\n", answer = "PONG";
+        else if (strncmp(cmd, "psql ", 5) == 0)
+            input = "SELECT 40 + 2;\n", answer = "42";
+        const char *argv[] = {"bash", "-c", cmd, NULL};
+        sluice_th_output_t out;
+        sluice_err_t err = {{0}};
+        if (sluice_th_run(argv, input, strlen(input), 60000, &out, &err) != 0)
+            fail_msg("%s: %s", cmd, err.msg);
+        if (!sluice_th_exited_with(out.wstatus, 0) || strstr(out.errout, "bash: ") != NULL ||
+            (answer != NULL && strstr(out.out, answer) == NULL))
+            fail_msg("printed command failed (status %d): %s\nstdout: %s\nstderr: %s", out.wstatus, cmd, out.out,
+                     out.errout);
+        sluice_th_output_dispose(&out);
+        ran++;
+    }
+    return ran;
+}
+
 static int nothing_left(void *arg)
 {
     const run_t *run = arg;
@@ -155,7 +194,14 @@ static void test_stack_serves_and_stops_on_sigint(void **state)
     assert_non_null(strstr(log, line));
     snprintf(line, sizeof(line), "redis-cli -h 127.0.0.1 -p %d", r.port);
     assert_non_null(strstr(log, line));
+    /* redis-cli, psql, kcat -L, kcat -P, kcat -C, and the broker outage (kill -USR1 ... -USR2),
+     * after which the brokers answer again. */
+    assert_int_equal(run_printed_commands(log), 6);
     free(log);
+    if (sluice_th_run(kcat, NULL, 0, 30000, &out, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_true(sluice_th_exited_with(out.wstatus, 0));
+    sluice_th_output_dispose(&out);
     assert_true(sluice_th_procs_in_dir(run.base) >= 3);
 
     int st = -1;

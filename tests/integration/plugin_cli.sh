@@ -1,8 +1,9 @@
 #!/bin/sh
 # `sluicectl plugin test` and `sluicectl config check` on the fixture plugins (ctest label
 # "integration"): every broken plugin is refused with its reason and exit 1, the good one
-# passes, known-answer vectors pass and fail as they should, and a config naming a broken
-# plugin fails `config check` with "file:line:col: ... reason".
+# passes, a plugin cutting multi-byte characters in half fails the UTF-8 check, known-answer
+# vectors pass and fail as they should, and a config naming a broken plugin fails `config check`
+# with "file:line:col: ... reason".
 # usage: plugin_cli.sh SLUICECTL FIXTURE_DIR
 set -eu
 ctl=$1
@@ -37,8 +38,28 @@ CASES
 # The good fixture passes the whole suite.
 "$ctl" plugin test "$fx/fixture.so" --param prefix=x- >"$tmp/out" 2>&1 || fail "fixture: $(cat "$tmp/out")"
 grep -q '^PASS  threads: 2 threads x 200 rounds agree' "$tmp/out" || fail "threads: $(cat "$tmp/out")"
+grep -q '^PASS  UTF-8: no output cuts a character: [0-9]* inputs with 2-, 3- and 4-byte characters' "$tmp/out" ||
+    fail "UTF-8: $(cat "$tmp/out")"
 grep -q '^result: PASS' "$tmp/out" || fail "fixture result"
 
+# A plugin that keeps the first byte of an e-mail's local part passes every ASCII input but cuts
+# "é", "€" and "😀" in half: the UTF-8 check, and only it, fails, naming each input escaped and in
+# hex, and the rule.
+set +e
+"$ctl" plugin test "$fx/cuts_utf8.so" >"$tmp/out" 2>&1
+rc=$?
+set -e
+[ "$rc" -eq 1 ] || fail "cuts_utf8: exit $rc: $(cat "$tmp/out")"
+grep -qF '        input "\u00E9va@example.com" (bytes c3 a9 76 61 40 65 78 61 6d 70 6c 65 2e 63 6f 6d): output is not valid UTF-8' \
+    "$tmp/out" || fail "cuts_utf8: 2-byte input not named: $(cat "$tmp/out")"
+grep -qF '        input "\u20AC@example.com" (bytes e2 82 ac 40 65 78 61 6d 70 6c 65 2e 63 6f 6d): output is not valid UTF-8' \
+    "$tmp/out" || fail "cuts_utf8: 3-byte input not named: $(cat "$tmp/out")"
+grep -qF '        input "\uD83D\uDE00@example.com" (bytes f0 9f 98 80 40 65 78 61 6d 70 6c 65 2e 63 6f 6d): output is not valid UTF-8' \
+    "$tmp/out" || fail "cuts_utf8: 4-byte input not named: $(cat "$tmp/out")"
+grep -qE '^FAIL  UTF-8: with default parameters, [0-9]+ of [0-9]+ inputs with multi-byte characters gave output that is not valid UTF-8' \
+    "$tmp/out" || fail "cuts_utf8: no UTF-8 verdict: $(cat "$tmp/out")"
+[ "$(grep -c '^FAIL' "$tmp/out")" -eq 1 ] || fail "cuts_utf8: more than the UTF-8 check failed: $(cat "$tmp/out")"
+grep -q '^result: FAIL' "$tmp/out" || fail "cuts_utf8: no FAIL result"
 # Vectors: passing, failing, and malformed.
 cat >"$tmp/good.jsonl" <<'V'
 # comment
@@ -67,6 +88,11 @@ grep -qF "$tmp/bad.jsonl:1 wrong: expected \"nope\", got \"m:abc\"" "$tmp/out" |
 grep -qF "$tmp/bad.jsonl:2: the plugin refused params" "$tmp/out" || fail "bad params: $(cat "$tmp/out")"
 grep -qF "$tmp/bad.jsonl:3: not a JSON object" "$tmp/out" || fail "malformed: $(cat "$tmp/out")"
 grep -q '^FAIL  vectors: 3 of 3' "$tmp/out" || fail "vector count: $(cat "$tmp/out")"
+
+# A --param value YAML would read as a block collection (" -" is a sequence) is taken as text.
+printf '{"input": "abc", "expect": " -abc"}\n' >"$tmp/dash.jsonl"
+"$ctl" plugin test "$fx/fixture.so" --param 'prefix= -' --vectors "$tmp/dash.jsonl" >"$tmp/out" 2>&1 ||
+    fail "--param 'prefix= -': $(cat "$tmp/out")"
 
 # Usage errors.
 set +e

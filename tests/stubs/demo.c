@@ -4,6 +4,7 @@
 #include "tests/stubs/demo.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +22,18 @@ static struct {
     char config[PATH_MAX];
     int metrics_port;
 } D = {.stubs = {{.name = "meta"}, {.name = "ga4"}}};
+
+const char *sluice_demo_shown_path(const char *path, char *buf, size_t cap)
+{
+    char cwd[PATH_MAX];
+    if (path == NULL || getcwd(cwd, sizeof(cwd)) == NULL)
+        return path;
+    size_t n = strlen(cwd);
+    if (strncmp(path, cwd, n) != 0 || path[n] != '/' || path[n + 1] == '\0')
+        return path;
+    snprintf(buf, cap, "%s", path + n + 1);
+    return buf;
+}
 
 static int stub_start(demo_stub_t *st, const char *print_to, sluice_err_t *err)
 {
@@ -89,9 +102,11 @@ sluice_th_proc_t *sluice_demo_stubs_proc(void)
 
 void sluice_demo_stubs_describe(FILE *out)
 {
-    fprintf(out, "\"Meta\" https://127.0.0.1:%d, \"GA4\" https://127.0.0.1:%d (requests are printed here)\n",
+    fprintf(out,
+            "\"Meta\" https://127.0.0.1:%d, \"GA4\" https://127.0.0.1:%d; requests are printed here, and kept as "
+            "JSON lines:\n",
             D.stubs[0].port, D.stubs[1].port);
-    fprintf(out, "              every request as JSON: %s, %s\n", D.stubs[0].log, D.stubs[1].log);
+    fprintf(out, "              tail -n 3 %s %s\n", D.stubs[0].log, D.stubs[1].log);
 }
 
 static int vault_put(const char *name, const char *vendor, const char *secret, sluice_err_t *err)
@@ -168,9 +183,12 @@ sluice_th_proc_t *sluice_demo_deliver_proc(void)
 
 void sluice_demo_deliver_describe(FILE *out)
 {
-    fprintf(out, "config %s\n              log %s\n", D.config, sluice_th_proc_log(D.worker));
+    char bin[PATH_MAX], shown[PATH_MAX];
+    snprintf(bin, sizeof(bin), "%s/tools/sluicectl", sluice_th_build_dir());
+    const char *ctl = sluice_demo_shown_path(bin, shown, sizeof(shown));
+    fprintf(out, "config %s, log %s\n", D.config, sluice_th_proc_log(D.worker));
     fprintf(out, "              curl -s http://127.0.0.1:%d/metrics | grep sluice_deliver_events_total\n",
             D.metrics_port);
-    fprintf(out, "              sluicectl vault list --config %s   sluicectl dlq list --config %s\n", D.config,
-            D.config);
+    fprintf(out, "              %s vault list --config %s\n", ctl, D.config);
+    fprintf(out, "              %s dlq list --config %s\n", ctl, D.config);
 }

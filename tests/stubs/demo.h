@@ -15,6 +15,11 @@
 #include "common/err.h"
 #include "tests/harness/harness.h"
 
+/* path as the printed commands show it: relative to the current directory when it lies below
+ * it (`make demo` runs from the repository root, so "build/tools/sluicectl"), else path itself.
+ * Returns buf or path. */
+const char *sluice_demo_shown_path(const char *path, char *buf, size_t cap);
+
 /* Starts the Meta and GA4 stubs. */
 int sluice_demo_stubs_start(sluice_err_t *err);
 int sluice_demo_stubs_stop(sluice_err_t *err);

@@ -252,6 +252,36 @@ static void test_mask_statuses_and_checks(void **state)
     sluice_config_diag_dispose(&d);
 }
 
+/* A plugin that keeps the first BYTE of an e-mail's local part (tests/fixtures/plugins/cuts_utf8.c):
+ * the host checks the whole output when mask returns, so half a character is refused there and
+ * nothing of the output is kept; whole characters pass. */
+static void test_split_character_refused(void **state)
+{
+    (void)state;
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    sluice_plugin_lib_t *lib;
+    sluice_plugin_instance_t *inst;
+    assert_int_equal(create_from("cuts_utf8", NULL, &lib, &inst, &d, 1), 0);
+    sluice_mask_output_t out;
+    assert_int_equal(sluice_plugin_output_init(&out, 0), 0);
+    const char *why;
+    assert_int_equal(run(inst, 0, &out, SLUICE_MASK_JSON_STRING, "alice@example.com", &why), SLUICE_MASK_OK);
+    assert_string_equal(out.buf, "a****@example.com");
+    static const char *const cut[] = {"\xc3\xa9va@example.com", "\xe2\x82\xac@example.com",
+                                      "\xf0\x9f\x98\x80x@example.com"};
+    for (size_t i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+        assert_int_equal(run(inst, 0, &out, SLUICE_MASK_JSON_STRING, cut[i], &why), SLUICE_MASK_EINVAL);
+        assert_string_equal(why, "output is not valid UTF-8");
+        assert_int_equal(out.len, 0);
+    }
+    assert_int_equal(sluice_plugin_instance_errors(inst), 3);
+    sluice_plugin_output_dispose(&out);
+    sluice_plugin_instance_destroy(inst);
+    sluice_plugin_lib_close(lib);
+    sluice_config_diag_dispose(&d);
+}
+
 static void test_output_cap(void **state)
 {
     (void)state;
@@ -343,6 +373,7 @@ int main(void)
         cmocka_unit_test(test_mask_statuses_and_checks),
         cmocka_unit_test(test_output_cap),
         cmocka_unit_test(test_seal_domain_separated),
+        cmocka_unit_test(test_split_character_refused),
         cmocka_unit_test(test_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
