@@ -145,18 +145,27 @@ static int decode(sluice_redact_scan_t *s, const char *text, size_t n)
 
 /* ---------------------------------------------------------------------------- e-mail */
 
+/* Bytes of multi-byte UTF-8 characters count as letters in addresses: internationalised
+ * addresses (RFC 6531, `josé@x.io`, `jane@exämple.com`) are personal data like any other, and a
+ * class that stopped at the first accent would leave `José.Garcí` of `José.García@x.io` in the
+ * clear. A run of such bytes is always a run of whole characters, so a match never cuts one. */
+static int is_utf8_byte(unsigned char c)
+{
+    return c >= 0x80;
+}
+
 static int is_local(unsigned char c)
 {
-    return is_alnum(c) || c == '.' || c == '_' || c == '+' || c == '-';
+    return is_alnum(c) || is_utf8_byte(c) || c == '.' || c == '_' || c == '+' || c == '-';
 }
 
 static int is_domain(unsigned char c)
 {
-    return is_alnum(c) || c == '.' || c == '-';
+    return is_alnum(c) || is_utf8_byte(c) || c == '.' || c == '-';
 }
 
-/* Two or more non-empty labels of [A-Za-z0-9-], none starting or ending with '-', the last
- * one 2+ letters. */
+/* Two or more non-empty labels of letters, digits, '-' and non-ASCII characters, none starting or
+ * ending with '-', the last one 2+ letters (non-ASCII ones included: .рф). */
 static int domain_ok(const char *d, size_t n)
 {
     size_t labels = 0, start = 0;
@@ -171,7 +180,7 @@ static int domain_ok(const char *d, size_t n)
             if (len < 2)
                 return 0;
             for (size_t k = start; k < i; k++)
-                if (!is_alpha((unsigned char)d[k]))
+                if (!is_alpha((unsigned char)d[k]) && !is_utf8_byte((unsigned char)d[k]))
                     return 0;
         }
         start = i + 1;

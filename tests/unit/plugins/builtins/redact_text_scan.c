@@ -199,7 +199,25 @@ static void test_edges_and_reuse(void **state)
     assert_int_equal(S.count, 0);
     /* UTF-8 around matches is kept byte for byte. */
     assert_string_equal(render("caf\xc3\xa9 jos\xc3\xa9@x.io \xe2\x98\x8e 06 12 34 56 78", ALL),
-                        "caf\xc3\xa9 jos\xc3\xa9@x.io \xe2\x98\x8e [phone]");
+                        "caf\xc3\xa9 [email] \xe2\x98\x8e [phone]");
+}
+
+/* Internationalised addresses (RFC 6531) are e-mails too, whole: non-ASCII local parts, domains
+ * and top-level domains, and nothing of them left over next to the placeholder. */
+static void test_email_non_ascii(void **state)
+{
+    (void)state;
+    assert_string_equal(render("jo\xc3\xab@example.com", ALL), "[email]");
+    assert_string_equal(render("jane@ex\xc3\xa4mple.com", ALL), "[email]");
+    assert_string_equal(render("Jos\xc3\xa9.Garc\xc3\xad" "a@example.com", ALL), "[email]");
+    assert_string_equal(render("\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\x85\xac\xe5\x8f\xb8", ALL),
+                        "[email]");
+    assert_string_equal(render("mail \xf0\x9f\x98\x80x@x.io!", ALL), "mail [email]!");
+    assert_string_equal(render("ivan@\xd0\xbf\xd1\x80\xd0\xb8\xd0\xbc\xd0\xb5\xd1\x80.\xd1\x80\xd1\x84", ALL),
+                        "[email]");
+    /* Still not an e-mail: no dot in the domain, or an '@' alone. */
+    assert_string_equal(render("jos\xc3\xa9@localhost \xc3\xa9@ @\xc3\xa9", ALL),
+                        "jos\xc3\xa9@localhost \xc3\xa9@ @\xc3\xa9");
 }
 
 static void test_email_domain_back_off(void **state)
@@ -272,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_kind_selection),
         cmocka_unit_test(test_edges_and_reuse),
         cmocka_unit_test(test_email_domain_back_off),
+        cmocka_unit_test(test_email_non_ascii),
         cmocka_unit_test(test_email_is_a_boundary),
         cmocka_unit_test(test_long_runs_are_not_cut),
         cmocka_unit_test(test_masked_text_scans_clean),
