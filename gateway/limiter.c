@@ -1,0 +1,233 @@
+/*
+ * Token buckets per source and per client address (limiter.h). Source slots are created on the
+ * main thread before a runtime is published and then only read; each bucket has one writer.
+ * The client table is an open-addressing hash with a short probe window: a new client takes a
+ * free or refilled slot in the window, else the window's longest-idle bucket (whose client, if
+ * it comes back, starts full again: the table trades exactness for a fixed size).
+ */
+#include "gateway/limiter.h"
+
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/random.h"
+
+#define PROBE_WINDOW 8
+
+typedef struct bucket {
+    double tokens; /* < 0: not used yet (full on first use) */
+    uint64_t last_ms;
+    char pad[48]; /* one cache line each: threads never share one */
+} bucket_t;
+
+typedef struct slot {
+    char *name;        /* "org/source" */
+    bucket_t *buckets; /* [nthreads] */
+} slot_t;
+
+struct sluice_limiter {
+    unsigned nthreads;
+    size_t count;
+    slot_t slots[SLUICE_LIMITER_MAX_SLOTS];
+};
+
+/* Refills b for the time since its last use and takes one token when it can. */
+static int take(bucket_t *b, double rate, double burst, uint64_t now_ms)
+{
+    if (b->tokens < 0) {
+        b->tokens = burst;
+        b->last_ms = now_ms;
+    }
+    if (now_ms > b->last_ms) {
+        b->tokens += (double)(now_ms - b->last_ms) * rate / 1000.0;
+        if (b->tokens > burst)
+            b->tokens = burst;
+        b->last_ms = now_ms;
+    }
+    if (b->tokens < 1.0)
+        return 0;
+    b->tokens -= 1.0;
+    return 1;
+}
+
+sluice_limiter_t *sluice_limiter_create(unsigned nthreads)
+{
+    sluice_limiter_t *l = calloc(1, sizeof(*l));
+    if (l != NULL)
+        l->nthreads = nthreads ? nthreads : 1;
+    return l;
+}
+
+void sluice_limiter_destroy(sluice_limiter_t *l)
+{
+    if (l == NULL)
+        return;
+    for (size_t i = 0; i < l->count; i++) {
+        free(l->slots[i].name);
+        free(l->slots[i].buckets);
+    }
+    free(l);
+}
+
+int sluice_limiter_slot(sluice_limiter_t *l, const char *org, const char *source)
+{
+    size_t ol = strlen(org), sl = strlen(source);
+    for (size_t i = 0; i < l->count; i++) {
+        const char *n = l->slots[i].name;
+        if (strncmp(n, org, ol) == 0 && n[ol] == '/' && strcmp(n + ol + 1, source) == 0)
+            return (int)i;
+    }
+    if (l->count == SLUICE_LIMITER_MAX_SLOTS)
+        return -1;
+    slot_t *s = &l->slots[l->count];
+    s->name = malloc(ol + sl + 2);
+    s->buckets = calloc(l->nthreads, sizeof(bucket_t));
+    if (s->name == NULL || s->buckets == NULL) {
+        free(s->name);
+        free(s->buckets);
+        *s = (slot_t){0};
+        return -1;
+    }
+    memcpy(s->name, org, ol);
+    s->name[ol] = '/';
+    memcpy(s->name + ol + 1, source, sl + 1);
+    for (unsigned t = 0; t < l->nthreads; t++)
+        s->buckets[t].tokens = -1;
+    return (int)l->count++;
+}
+
+int sluice_limiter_allow(sluice_limiter_t *l, int slot, unsigned thread, const sluice_rate_limit_t *rl, uint64_t now_ms)
+{
+    if (rl->per_second <= 0 || slot < 0 || (size_t)slot >= l->count || thread >= l->nthreads)
+        return 1;
+    double burst = rl->burst / l->nthreads;
+    return take(&l->slots[slot].buckets[thread], rl->per_second / l->nthreads, burst < 1 ? 1 : burst, now_ms);
+}
+
+/* ------------------------------------------------------------------ per-client table */
+
+typedef struct entry {
+    uint64_t hash; /* 0: free */
+    uint32_t slot;
+    uint8_t addr[16];
+    bucket_t b; /* tokens and last use; the padding is wasted here, but keeps one bucket type */
+} entry_t;
+
+struct sluice_client_limits {
+    size_t mask, count;
+    uint64_t seed; /* random per table: clients cannot aim at one probe window */
+    entry_t *entries;
+};
+
+sluice_client_limits_t *sluice_client_limits_create(size_t capacity)
+{
+    size_t n = 16;
+    while (n < capacity)
+        n <<= 1;
+    sluice_client_limits_t *t = calloc(1, sizeof(*t));
+    if (t == NULL || (t->entries = calloc(n, sizeof(entry_t))) == NULL) {
+        free(t);
+        return NULL;
+    }
+    t->mask = n - 1;
+    if (sluice_random_bytes(&t->seed, sizeof(t->seed)) != 0)
+        t->seed = (uint64_t)(uintptr_t)t * 0x9e3779b97f4a7c15ULL;
+    return t;
+}
+
+void sluice_client_limits_destroy(sluice_client_limits_t *t)
+{
+    if (t == NULL)
+        return;
+    free(t->entries);
+    free(t);
+}
+
+size_t sluice_client_limits_count(const sluice_client_limits_t *t)
+{
+    return t->count;
+}
+
+/* The address as 16 bytes: IPv4 mapped into IPv6, IPv6 cut to its /64. */
+static int addr_key(const char *ip, uint8_t out[16])
+{
+    struct in_addr v4;
+    memset(out, 0, 16);
+    if (inet_pton(AF_INET, ip, &v4) == 1) {
+        out[10] = out[11] = 0xff;
+        memcpy(out + 12, &v4, 4);
+        return 0;
+    }
+    struct in6_addr v6;
+    if (inet_pton(AF_INET6, ip, &v6) != 1)
+        return -1;
+    memcpy(out, &v6, 8);
+    return 0;
+}
+
+static uint64_t mix(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint64_t key_hash(uint64_t seed, int slot, const uint8_t addr[16])
+{
+    uint64_t a, b;
+    memcpy(&a, addr, 8);
+    memcpy(&b, addr + 8, 8);
+    uint64_t h = mix(seed ^ (uint64_t)(uint32_t)slot);
+    h = mix(h ^ a);
+    h = mix(h ^ b);
+    return h ? h : 1;
+}
+
+/* A bucket whose refill since its last use brings it back to full says nothing a new one
+ * would not. */
+static int refilled(const entry_t *e, const sluice_rate_limit_t *rl, uint64_t now_ms)
+{
+    return e->b.tokens + (double)(now_ms - e->b.last_ms) * rl->per_second / 1000.0 >= rl->burst;
+}
+
+int sluice_client_limits_allow(sluice_client_limits_t *t, int slot, const char *ip, const sluice_rate_limit_t *rl,
+                               uint64_t now_ms)
+{
+    uint8_t addr[16];
+    if (rl->per_second <= 0 || ip == NULL || addr_key(ip, addr) != 0)
+        return 1;
+    uint64_t h = key_hash(t->seed, slot, addr);
+    entry_t *victim = NULL;
+    for (size_t i = 0; i < PROBE_WINDOW; i++) {
+        entry_t *e = &t->entries[(h + i) & t->mask];
+        if (e->hash == h && e->slot == (uint32_t)slot && memcmp(e->addr, addr, 16) == 0)
+            return take(&e->b, rl->per_second, rl->burst < 1 ? 1 : rl->burst, now_ms);
+        if (e->hash == 0) {
+            if (victim == NULL || victim->hash != 0)
+                victim = e;
+        } else if (victim == NULL || (victim->hash != 0 && e->b.last_ms < victim->b.last_ms)) {
+            victim = e;
+        }
+    }
+    /* Prefer a free entry, then one that has refilled, then the longest idle in the window. */
+    if (victim->hash != 0) {
+        for (size_t i = 0; i < PROBE_WINDOW; i++) {
+            entry_t *e = &t->entries[(h + i) & t->mask];
+            if (refilled(e, rl, now_ms)) {
+                victim = e;
+                break;
+            }
+        }
+    } else {
+        t->count++;
+    }
+    victim->hash = h;
+    victim->slot = (uint32_t)slot;
+    memcpy(victim->addr, addr, 16);
+    victim->b.tokens = -1;
+    return take(&victim->b, rl->per_second, rl->burst < 1 ? 1 : rl->burst, now_ms);
+}

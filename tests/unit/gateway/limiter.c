@@ -1,0 +1,145 @@
+/* Tests for gateway/limiter.c: per-source buckets shared out among threads and kept by name
+ * across reloads, per-client buckets per address (IPv6 by /64), and the bounded client table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gateway/limiter.h"
+
+static int drain(int (*allow)(void *, uint64_t), void *ud, uint64_t now, int max)
+{
+    int n = 0;
+    while (n < max && allow(ud, now))
+        n++;
+    return n;
+}
+
+typedef struct src_ctx {
+    sluice_limiter_t *l;
+    int slot;
+    unsigned thread;
+    sluice_rate_limit_t rl;
+} src_ctx_t;
+
+static int src_allow(void *ud, uint64_t now)
+{
+    src_ctx_t *c = ud;
+    return sluice_limiter_allow(c->l, c->slot, c->thread, &c->rl, now);
+}
+
+/* Each of 2 threads gets half of the burst and half of the rate. */
+static void test_source_share(void **state)
+{
+    (void)state;
+    sluice_limiter_t *l = sluice_limiter_create(2);
+    src_ctx_t c = {l, sluice_limiter_slot(l, "acme", "web"), 0, {.per_second = 10, .burst = 20}};
+    assert_int_equal(c.slot, 0);
+    assert_int_equal(drain(src_allow, &c, 1000, 100), 10);
+    c.thread = 1;
+    assert_int_equal(drain(src_allow, &c, 1000, 100), 10);
+    /* One second later each thread got 5 more tokens. */
+    assert_int_equal(drain(src_allow, &c, 2000, 100), 5);
+    c.thread = 0;
+    assert_int_equal(drain(src_allow, &c, 2000, 100), 5);
+    /* 0 per second: no limit. */
+    c.rl.per_second = 0;
+    assert_int_equal(drain(src_allow, &c, 2000, 1000), 1000);
+    sluice_limiter_destroy(l);
+}
+
+/* A slot is found again by name (what a reload does): its bucket is not refilled. */
+static void test_source_survives_reload(void **state)
+{
+    (void)state;
+    sluice_limiter_t *l = sluice_limiter_create(1);
+    src_ctx_t c = {l, sluice_limiter_slot(l, "acme", "web"), 0, {.per_second = 1, .burst = 5}};
+    assert_int_equal(sluice_limiter_slot(l, "acme", "app"), 1);
+    assert_int_equal(sluice_limiter_slot(l, "acm", "e/web"), 2); /* names cannot run together */
+    assert_int_equal(drain(src_allow, &c, 5000, 100), 5);
+    assert_int_equal(sluice_limiter_slot(l, "acme", "web"), c.slot);
+    assert_int_equal(drain(src_allow, &c, 5000, 100), 0);
+    sluice_limiter_destroy(l);
+}
+
+typedef struct cli_ctx {
+    sluice_client_limits_t *t;
+    int slot;
+    const char *ip;
+    sluice_rate_limit_t rl;
+} cli_ctx_t;
+
+static int cli_allow(void *ud, uint64_t now)
+{
+    cli_ctx_t *c = ud;
+    return sluice_client_limits_allow(c->t, c->slot, c->ip, &c->rl, now);
+}
+
+/* Each address has its own bucket; one flooding does not touch another's. */
+static void test_client_per_address(void **state)
+{
+    (void)state;
+    sluice_client_limits_t *t = sluice_client_limits_create(1024);
+    cli_ctx_t a = {t, 0, "203.0.113.7", {.per_second = 2, .burst = 4}}, b = a;
+    b.ip = "203.0.113.8";
+    assert_int_equal(drain(cli_allow, &a, 1000, 100), 4);
+    assert_int_equal(drain(cli_allow, &a, 1000, 100), 0);
+    assert_int_equal(drain(cli_allow, &b, 1000, 100), 4);
+    assert_int_equal(drain(cli_allow, &a, 1500, 100), 1);
+    /* The same address under another source is another bucket. */
+    a.slot = 1;
+    assert_int_equal(drain(cli_allow, &a, 1500, 100), 4);
+    /* Not an address, or no limit: allowed. */
+    a.ip = "not-an-ip";
+    assert_int_equal(drain(cli_allow, &a, 1500, 50), 50);
+    a.ip = "203.0.113.7";
+    a.rl.per_second = 0;
+    assert_int_equal(drain(cli_allow, &a, 1500, 50), 50);
+    sluice_client_limits_destroy(t);
+}
+
+/* IPv6 clients are keyed by their /64: rotating the low bits gives no new budget. */
+static void test_client_ipv6_prefix(void **state)
+{
+    (void)state;
+    sluice_client_limits_t *t = sluice_client_limits_create(64);
+    cli_ctx_t a = {t, 0, "2001:db8:1:2::1", {.per_second = 1, .burst = 3}};
+    assert_int_equal(drain(cli_allow, &a, 1000, 100), 3);
+    a.ip = "2001:db8:1:2:ffff:ffff:ffff:fffe";
+    assert_int_equal(drain(cli_allow, &a, 1000, 100), 0);
+    a.ip = "2001:db8:1:3::1"; /* another /64 */
+    assert_int_equal(drain(cli_allow, &a, 1000, 100), 3);
+    sluice_client_limits_destroy(t);
+}
+
+/* The table never grows past its size, whatever number of addresses comes. */
+static void test_client_table_bounded(void **state)
+{
+    (void)state;
+    sluice_client_limits_t *t = sluice_client_limits_create(64);
+    sluice_rate_limit_t rl = {.per_second = 1, .burst = 2};
+    assert_true(sluice_client_limits_allow(t, 0, "198.51.100.1", &rl, 1000));
+    assert_true(sluice_client_limits_allow(t, 0, "198.51.100.1", &rl, 1000));
+    assert_false(sluice_client_limits_allow(t, 0, "198.51.100.1", &rl, 1000));
+    char ip[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(ip, sizeof(ip), "10.%d.%d.%d", i >> 16 & 255, i >> 8 & 255, i & 255);
+        sluice_client_limits_allow(t, 0, ip, &rl, 1000 + (uint64_t)i * 10); /* each new one is full again soon */
+    }
+    assert_true(sluice_client_limits_count(t) <= 64);
+    sluice_client_limits_destroy(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_source_share),         cmocka_unit_test(test_source_survives_reload),
+        cmocka_unit_test(test_client_per_address),   cmocka_unit_test(test_client_ipv6_prefix),
+        cmocka_unit_test(test_client_table_bounded),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
