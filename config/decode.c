@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/strdist.h"
+
 /* ------------------------------------------------------------------ memory */
 
 static void oom(void)
@@ -276,7 +278,7 @@ void sluice_dec_map_close(sluice_dec_map_t *m)
         const char *best = NULL;
         size_t best_d = 3;
         for (size_t j = 0; j < m->known_count; j++) {
-            size_t d = sluice_dec_edit_distance(k->scalar, m->known[j], 2);
+            size_t d = sluice_strdist(k->scalar, m->known[j], 2);
             /* d < length keeps 'x' from suggesting 'id'. */
             if (d < best_d && d < strlen(k->scalar)) {
                 best_d = d;
@@ -634,7 +636,7 @@ const char *sluice_dec_check_http_url(const char *s)
     return NULL;
 }
 
-/* ------------------------------------------------------------------ time, paths, distance */
+/* ------------------------------------------------------------------ time, paths */
 
 static int parse_digits(const char *s, int n, int *out)
 {
@@ -720,30 +722,4 @@ char *sluice_dec_resolve_path(const char *dir, const char *path)
     char *out = sluice_dec_xasprintf("%s/%s", base, path);
     free(joined_dir);
     return out;
-}
-
-size_t sluice_dec_edit_distance(const char *a, const char *b, size_t cap)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if ((la > lb ? la - lb : lb - la) > cap || la > 63 || lb > 63)
-        return cap + 1;
-    size_t d[64][64];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= la; i++) {
-        for (size_t j = 1; j <= lb; j++) {
-            size_t cost = a[i - 1] != b[j - 1];
-            size_t v = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < v)
-                v = d[i][j - 1] + 1;
-            if (d[i - 1][j - 1] + cost < v)
-                v = d[i - 1][j - 1] + cost;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
-                v = d[i - 2][j - 2] + 1;
-            d[i][j] = v;
-        }
-    }
-    return d[la][lb] > cap ? cap + 1 : d[la][lb];
 }

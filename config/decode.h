@@ -104,9 +104,6 @@ int sluice_dec_parse_time(const char *s, time_t *out);
  * copied. Caller frees. */
 char *sluice_dec_resolve_path(const char *dir, const char *path);
 
-/* Edit distance (optimal string alignment), capped: returns cap+1 once it exceeds cap. */
-size_t sluice_dec_edit_distance(const char *a, const char *b, size_t cap);
-
 void *sluice_dec_xcalloc(size_t n, size_t size);
 void *sluice_dec_xrealloc(void *p, size_t n, size_t size);
 char *sluice_dec_xstrdup(const char *s);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strdist.h"
 #include "config/decode.h"
 #include "crypto/ct.h"
 
@@ -206,33 +207,6 @@ int sluice_plugin_map_check(const sluice_mask_config_entry_t *map, sluice_err_t 
     return n;
 }
 
-/* Edit distance (optimal string alignment) between short strings, for "did you mean". */
-static size_t distance(const char *a, const char *b)
-{
-    size_t n = strlen(a), m = strlen(b);
-    if (n > 64 || m > 64)
-        return 99;
-    size_t d[65][65];
-    for (size_t i = 0; i <= n; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= m; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= n; i++) {
-        for (size_t j = 1; j <= m; j++) {
-            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            size_t v = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < v)
-                v = d[i][j - 1] + 1;
-            if (d[i - 1][j - 1] + cost < v)
-                v = d[i - 1][j - 1] + cost;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
-                v = d[i - 2][j - 2] + 1;
-            d[i][j] = v;
-        }
-    }
-    return d[n][m];
-}
-
 static const sluice_mask_config_entry_t *find_entry(const sluice_mask_config_entry_t *map, const char *name)
 {
     for (size_t i = 0; map != NULL && map[i].name != NULL; i++) {
@@ -254,7 +228,7 @@ static void report_unknown(sluice_config_diag_t *diag, const sluice_yaml_node_t 
             snprintf(key, sizeof(key), "%s_env", map[i].name);
             cand = key;
         }
-        size_t d = distance(k->scalar, cand);
+        size_t d = sluice_strdist(k->scalar, cand, 2);
         /* d < length keeps 'x' from suggesting 'n'. */
         if (d < best_d && d < strlen(k->scalar)) {
             best_d = d;
