@@ -341,8 +341,6 @@ static int setup(void **state)
     G.env[n++] = kafka;
     G.env[n++] = env_entry("SLUICE_REDIS_URL", G.redis.url);
     G.env[n++] = db;
-    snprintf(v, sizeof(v), "%s/plugins", sluice_th_build_dir());
-    G.env[n++] = env_entry("SLUICE_PLUGIN_DIR", v);
     G.env[n++] = "SLUICE_LOG_LEVEL=debug"; /* the most the logs ever say */
     G.env[n++] = "ACME_WEB_WRITE_KEY=" WEB_KEY;
     G.env[n++] = "ACME_WEB_WRITE_KEY_PREVIOUS=wk_canary_web_previous";
