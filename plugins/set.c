@@ -175,6 +175,8 @@ static char *not_found(const sluice_config_t *cfg, const char *plugin)
             /* The default: every place it considered, so a broken install shows what it expected. */
             sluice_install_dir_t dirs[SLUICE_INSTALL_MAX_DIRS];
             size_t n = sluice_install_plugin_dirs(dirs, SLUICE_INSTALL_MAX_DIRS, NULL);
+            if (n > SLUICE_INSTALL_MAX_DIRS) /* never, by contract; said here so no loop reads past dirs */
+                n = SLUICE_INSTALL_MAX_DIRS;
             const char *how = "";
             for (size_t i = 0; i < n; i++) {
                 if (strcmp(dirs[i].path, dir) == 0)
