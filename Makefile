@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build test test-unit test-asan demo install fuzz clean
+.PHONY: all deps build test test-unit test-asan check-builds demo install fuzz clean
 
 all: build
 
@@ -28,6 +28,11 @@ test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -L unit
+
+# The Dockerfile's configure line (gcc Release, tests off) and clang Release, as `make test` runs
+# them (ctest -L build); CLEAN=1 builds them from scratch.
+check-builds: deps
+	@scripts/check-builds.sh $(if $(CLEAN),--clean) $(BUILD)/check-builds
 
 demo: build
 	@scripts/demo.sh $(BUILD)
