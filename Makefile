@@ -15,8 +15,10 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# Every test through ctest (unit, integration, browser), then the unit tests again under
-# AddressSanitizer + UndefinedBehaviorSanitizer.
+# Every test through ctest (unit, integration, browser, and the "build" label: the Dockerfile's
+# configure line and clang Release, scripts/check-builds.sh), then under AddressSanitizer +
+# UndefinedBehaviorSanitizer the unit tests and every integration test that drives the gateway or
+# the delivery worker (label "asan").
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure --timeout 600
 	$(MAKE) --no-print-directory test-asan
@@ -27,7 +29,7 @@ test-unit: build
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
-	ctest --test-dir $(ASAN_BUILD) --output-on-failure -L unit
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure --timeout 900 -L 'unit|asan'
 
 # The Dockerfile's configure line (gcc Release, tests off) and clang Release, as `make test` runs
 # them (ctest -L build); CLEAN=1 builds them from scratch.
