@@ -124,9 +124,21 @@ check_dockerfile() {
   done
   local plugins=("$root/$libdir"/sluice/plugins/*.so)
   [ -f "${plugins[0]}" ] || fail "dockerfile: no built-in plugins in $prefix/$libdir/sluice/plugins"
-  # The installed programs find those plugins with no SLUICE_PLUGIN_DIR (as in the image).
-  local used
-  used=$(env -u SLUICE_PLUGIN_DIR "$root/bin/sluicectl" config dump "$src/config/examples/acme.yaml" 2>/dev/null |
+  # The installed programs find those plugins with no SLUICE_PLUGIN_DIR (as in the image): a
+  # config naming a built-in checks, and the dir it used is the installed one.
+  local cfg=$scratch/dockerfile/builtin.yaml used
+  cat >"$cfg" <<'YAML'
+version: 1
+server: {http: {listen: "127.0.0.1:8080"}}
+kafka: {brokers: "127.0.0.1:9092"}
+orgs:
+  - id: acme
+    sources: [{id: web, write_key_env: CHECK_BUILDS_WRITE_KEY}]
+    data_layer: {mask: [{path: properties.card, plugin: partial, params: {keep_last: 4}}]}
+YAML
+  env -u SLUICE_PLUGIN_DIR "$root/bin/sluicectl" config check "$cfg" >"$scratch/dockerfile/check.log" 2>&1 ||
+    fail "dockerfile: the installed sluicectl cannot load a built-in plugin: $(cat "$scratch/dockerfile/check.log")"
+  used=$(env -u SLUICE_PLUGIN_DIR "$root/bin/sluicectl" config dump "$cfg" 2>/dev/null |
     sed -n '/^  "plugins": {$/{n;s/^    "dir": "\(.*\)"$/\1/p;}')
   [ "$used" = "$(cd "$root/$libdir/sluice/plugins" && pwd -P)" ] ||
     fail "dockerfile: the installed sluicectl looks for plugins in '$used', not in $prefix/$libdir/sluice/plugins"
