@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build test test-unit test-asan demo install fuzz clean
+.PHONY: all deps build test test-unit test-asan check-builds demo install fuzz clean
 
 all: build
 
@@ -15,8 +15,10 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-# Every test through ctest (unit, integration, browser), then the unit tests again under
-# AddressSanitizer + UndefinedBehaviorSanitizer.
+# Every test through ctest (unit, integration, browser, and the "build" label: the Dockerfile's
+# configure line and clang Release, scripts/check-builds.sh), then under AddressSanitizer +
+# UndefinedBehaviorSanitizer the unit tests and every integration test that drives the gateway or
+# the delivery worker (label "asan").
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure --timeout 600
 	$(MAKE) --no-print-directory test-asan
@@ -27,7 +29,12 @@ test-unit: build
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
-	ctest --test-dir $(ASAN_BUILD) --output-on-failure -L unit
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure --timeout 900 -L 'unit|asan'
+
+# The Dockerfile's configure line (gcc Release, tests off) and clang Release, as `make test` runs
+# them (ctest -L build); CLEAN=1 builds them from scratch.
+check-builds: deps
+	@scripts/check-builds.sh $(if $(CLEAN),--clean) $(BUILD)/check-builds
 
 # The demo's build prints one summary line (or the errors); its whole output goes to
 # $(BUILD)/build.log. Same configure and build as `make build`.

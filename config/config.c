@@ -15,9 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
-#ifndef SLUICE_PLUGIN_DIR
-#error "SLUICE_PLUGIN_DIR (the install dir of built-in plugins) comes from config/CMakeLists.txt"
-#endif
+#include "common/install.h"
 
 /* Includes nest at most this deep (a cycle is reported before that). */
 #define MAX_INCLUDE_DEPTH 16
@@ -358,9 +356,12 @@ static void decode_misc(loader_t *l, sluice_dec_map_t *root)
     sluice_config_t *cfg = l->cfg;
     sluice_dec_map_t m, metrics;
 
-    cfg->plugin_dir = sluice_dec_xstrdup(SLUICE_PLUGIN_DIR);
+    /* The built-in plugins next to this program (NULL if its path cannot be read: the plugin
+     * loader then says so and names both settings). */
+    cfg->plugin_dir = sluice_install_plugin_dir(NULL);
     sluice_dec_map_sub(root, "plugins", &m);
-    path_value(&m, "dir", cfg->dir, &cfg->plugin_dir, NULL);
+    if (path_value(&m, "dir", cfg->dir, &cfg->plugin_dir, &cfg->plugin_dir_pos) == 1)
+        cfg->plugin_dir_from = SLUICE_CONFIG_FROM_FILE;
     sluice_dec_map_close(&m);
 
     int level = 1;
@@ -565,7 +566,8 @@ static void apply_env(loader_t *l)
             parse_redis_url(l, NULL, "SLUICE_REDIS_URL");
     }
     env_string(l, "SLUICE_DATABASE_URL", 1, 0, &cfg->database.url);
-    env_string(l, "SLUICE_PLUGIN_DIR", 0, 1, &cfg->plugin_dir);
+    if (env_string(l, "SLUICE_PLUGIN_DIR", 0, 1, &cfg->plugin_dir) == 1)
+        cfg->plugin_dir_from = SLUICE_CONFIG_FROM_ENV;
 
     const char *level = getenv("SLUICE_LOG_LEVEL");
     if (level != NULL) {

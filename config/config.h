@@ -189,8 +189,9 @@ typedef struct sluice_mask_rule {
     const sluice_yaml_node_t *params; /* mapping node or NULL; validated by the plugin loader */
     sluice_mask_on_error_t on_error;
     sluice_yaml_pos_t pos;
-    int invalid; /* 1 when decoding this rule found errors (seen only with SLUICE_CONFIG_PARTIAL):
-                    its plugin is then not loaded, so its errors are not reported twice */
+    int invalid;                  /* 1 when decoding this rule found errors (seen only with SLUICE_CONFIG_PARTIAL):
+                                     its plugin is then not loaded, so its errors are not reported twice */
+    sluice_yaml_pos_t plugin_pos; /* the `plugin:` value (the rule's position when absent) */
 } sluice_mask_rule_t;
 
 typedef enum sluice_consent_policy {
@@ -285,6 +286,13 @@ typedef struct sluice_org {
 
 /* ------------------------------------------------------------------ root */
 
+/* Which setting gave a value, for messages that say where to change it. */
+typedef enum sluice_config_from {
+    SLUICE_CONFIG_FROM_DEFAULT = 0,
+    SLUICE_CONFIG_FROM_FILE = 1, /* the YAML file, at a recorded position */
+    SLUICE_CONFIG_FROM_ENV = 2,  /* a SLUICE_* environment variable */
+} sluice_config_from_t;
+
 typedef struct sluice_config {
     char *path; /* the root file as given */
     char *dir;  /* its directory; relative paths in the file resolve against it */
@@ -294,9 +302,13 @@ typedef struct sluice_config {
     sluice_redis_config_t redis;
     sluice_database_config_t database;
     sluice_delivery_config_t delivery;
-    char *plugin_dir; /* env SLUICE_PLUGIN_DIR; default: the install dir of built-in plugins */
-    char *log_level;  /* env SLUICE_LOG_LEVEL; default "info" */
-    char *audit_log;  /* `sluicectl unmask` audit lines; default NULL = stderr only */
+    /* env SLUICE_PLUGIN_DIR, else plugins.dir, else the built-in plugins found next to this
+     * program (common/install.h); NULL only when this program's own path cannot be read. */
+    char *plugin_dir;
+    sluice_config_from_t plugin_dir_from;
+    sluice_yaml_pos_t plugin_dir_pos; /* plugins.dir's value, when plugin_dir_from is FILE */
+    char *log_level;                  /* env SLUICE_LOG_LEVEL; default "info" */
+    char *audit_log;                  /* `sluicectl unmask` audit lines; default NULL = stderr only */
     sluice_org_t *orgs;
     size_t org_count;
     sluice_yaml_doc_t **docs; /* parsed YAML trees kept alive for mask params */

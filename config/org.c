@@ -391,6 +391,7 @@ static void decode_mask_rule(sluice_mask_rule_t *r, const sluice_yaml_node_t *n,
     map_path_value(&m, "path", &r->path);
     char *plugin = NULL;
     const sluice_yaml_node_t *pn = sluice_yaml_map_get(m.node, "plugin");
+    r->plugin_pos = pn != NULL ? pn->pos : n->pos;
     if (pn != NULL && pn->type == SLUICE_YAML_SCALAR && !pn->quoted && strcmp(pn->scalar, "null") == 0) {
         /* The built-in `null` plugin's name is also YAML's null; say how to write it. */
         sluice_dec_take(&m, "plugin");

@@ -94,13 +94,38 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
 
 /* ------------------------------------------------------------------ listeners */
 
+/* An accepted connection, known until h2o closes its socket (h2o 2.2.5 lists connections only
+ * inside its own http1/http2 code): at exit the worker ends the ones still open and disposes its
+ * context only once none is left. */
+typedef struct conn_track {
+    h2o_linklist_t link;
+    h2o_socket_t *sock;
+} conn_track_t;
+
+static void on_conn_close(void *data)
+{
+    conn_track_t *c = data;
+    h2o_linklist_unlink(&c->link);
+    free(c);
+}
+
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err != NULL)
         return;
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock != NULL)
-        h2o_accept(listener->data, sock);
+    if (sock == NULL)
+        return;
+    conn_track_t *c = calloc(1, sizeof(*c)); /* zeroed: h2o reads a NULL link as unlinked */
+    if (c == NULL) {
+        h2o_socket_close(sock); /* out of memory: refuse this connection rather than lose track of it */
+        return;
+    }
+    c->sock = sock;
+    h2o_linklist_insert(&self->conns, &c->link);
+    sock->on_close.cb = on_conn_close;
+    sock->on_close.data = c;
+    h2o_accept(listener->data, sock);
 }
 
 static int open_listener(const sluice_listen_t *l, const char *what, sluice_err_t *err)
@@ -175,6 +200,55 @@ static int drained(sluice_worker_t *w)
     return w->in_flight == 0 && sluice_producer_queue_len(w->producer) == 0;
 }
 
+/* The context's timeouts and the worker's own: all empty once nothing is pending on the loop. */
+static int timeouts_idle(sluice_worker_t *w)
+{
+    h2o_context_t *c = &w->ctx;
+    h2o_timeout_t *all[] = {&c->zero_timeout,
+                            &c->one_sec_timeout,
+                            &c->hundred_ms_timeout,
+                            &c->handshake_timeout,
+                            &c->http1.req_timeout,
+                            &c->http2.idle_timeout,
+                            &c->http2.graceful_shutdown_timeout,
+                            &c->proxy.io_timeout,
+                            &w->ack_timeout};
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        if (!h2o_linklist_is_empty(&all[i]->_entries))
+            return 0;
+    }
+    return 1;
+}
+
+/* Ends the connections still open (idle keep-alive clients: h2o 2.2.5 keeps them until their
+ * timeout and has no call to close them): shutting a socket down makes h2o read end-of-file and
+ * close that connection itself. Then, once nothing is pending on the loop, disposes the context
+ * and destroys the loop (the producer and the Redis client have disposed their timers). What
+ * h2o 2.2.5 itself never frees is listed in tests/lsan.supp. */
+static void worker_dispose(sluice_worker_t *w)
+{
+    for (h2o_linklist_t *n = w->conns.next; n != &w->conns; n = n->next)
+        shutdown(h2o_socket_get_fd(H2O_STRUCT_FROM_MEMBER(conn_track_t, link, n)->sock), SHUT_RDWR);
+    uint64_t deadline = (uint64_t)sluice_now_ms() + 2000;
+    for (;;) {
+        if (h2o_linklist_is_empty(&w->conns) && h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
+            h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout); /* its GOAWAY resends have no one left */
+        if ((h2o_linklist_is_empty(&w->conns) && timeouts_idle(w)) || (uint64_t)sluice_now_ms() >= deadline)
+            break;
+        h2o_evloop_run(w->ctx.loop, 10);
+    }
+    if (!h2o_linklist_is_empty(&w->conns) || !timeouts_idle(w)) {
+        /* Disposing now would free what live connections use: leave it to the process exit. */
+        sluice_log_warn("gateway.stop", "worker %u: connections or timers still active at exit; not freed", w->index);
+        return;
+    }
+    h2o_timeout_dispose(w->ctx.loop, &w->ack_timeout);
+    h2o_multithread_unregister_receiver(w->ctx.queue, &w->control);
+    h2o_context_dispose(&w->ctx);
+    h2o_evloop_destroy(w->ctx.loop); /* also frees the sockets closed since the last run */
+    w->ctx.loop = NULL;
+}
+
 static void *worker_main(void *arg)
 {
     worker_start_t *ws = arg;
@@ -183,19 +257,18 @@ static void *worker_main(void *arg)
     self = w;
     sluice_err_t err = {{0}};
 
+    h2o_linklist_init_anchor(&w->conns);
     h2o_context_init(&w->ctx, h2o_evloop_create(), &gw->h2o);
     h2o_multithread_register_receiver(w->ctx.queue, &w->control, on_control);
     h2o_timeout_init(w->ctx.loop, &w->ack_timeout, w->rt->cfg->kafka.ack_timeout_ms);
     w->producer = sluice_producer_create(&w->rt->cfg->kafka, w->ctx.loop, sluice_ingest_on_delivery, &err);
-    if (w->producer == NULL) {
+    if (w->producer != NULL)
+        w->identity = sluice_identity_thread_create(w->rt->cfg, w->ctx.loop, gw->keys, &err);
+    if (w->producer == NULL || w->identity == NULL) {
         sluice_log_error("gateway.start", "worker %u: %s", w->index, err.msg);
-        *ws->failed = 1;
-        sem_post(ws->started);
-        return NULL;
-    }
-    w->identity = sluice_identity_thread_create(w->rt->cfg, w->ctx.loop, gw->keys, &err);
-    if (w->identity == NULL) {
-        sluice_log_error("gateway.start", "worker %u: %s", w->index, err.msg);
+        sluice_producer_destroy(w->producer, 0);
+        w->producer = NULL;
+        worker_dispose(w);
         *ws->failed = 1;
         sem_post(ws->started);
         return NULL;
@@ -210,6 +283,7 @@ static void *worker_main(void *arg)
         w->listen_sock[i]->data = &w->accept[i];
         h2o_socket_read_start(w->listen_sock[i], on_accept);
     }
+    w->running = 1;
     sem_post(ws->started);
 
     while (!(w->stopping && (drained(w) || (uint64_t)sluice_now_ms() >= w->drain_deadline_ms)))
@@ -222,6 +296,7 @@ static void *worker_main(void *arg)
     w->producer = NULL;
     sluice_identity_thread_destroy(w->identity);
     w->identity = NULL;
+    worker_dispose(w);
     return NULL;
 }
 
@@ -300,12 +375,43 @@ static void reload(sluice_gateway_t *gw)
 
 /* ------------------------------------------------------------------ run */
 
+/* Stops the threads started (a thread that failed to start has already ended: no message to it). */
 static void shutdown_workers(sluice_gateway_t *gw, unsigned started)
 {
-    for (unsigned i = 0; i < started; i++)
-        send_ctl(&gw->workers[i], CTL_STOP, NULL);
+    for (unsigned i = 0; i < started; i++) {
+        if (gw->workers[i].running)
+            send_ctl(&gw->workers[i], CTL_STOP, NULL);
+    }
     for (unsigned i = 0; i < started; i++)
         pthread_join(gw->workers[i].thread, NULL);
+}
+
+/* Everything sluice_gateway_run built, once no worker runs (NULL and half-built are fine). The
+ * order matters: contexts are gone (worker_dispose), then the runtimes the workers held, then
+ * the h2o configs those contexts pointed into. */
+static void gateway_free(sluice_gateway_t *gw, int h2o_configured)
+{
+    if (gw == NULL)
+        return;
+    for (unsigned t = 0; gw->workers != NULL && t < gw->nthreads; t++) {
+        sluice_worker_t *w = &gw->workers[t];
+        sluice_runtime_release(w->rt);
+        for (int i = 0; i < SLUICE_LISTENER_COUNT; i++) {
+            if (w->listen_sock[i] == NULL && w->listen_fd[i] >= 0)
+                close(w->listen_fd[i]); /* opened, but its worker never took it over */
+        }
+    }
+    free(gw->workers);
+    sluice_runtime_release(gw->current);
+    if (h2o_configured) {
+        h2o_config_dispose(&gw->h2o);
+        h2o_config_dispose(&gw->h2o_ops);
+    }
+    if (gw->ssl != NULL)
+        SSL_CTX_free(gw->ssl);
+    sluice_keyring_free(gw->keys);
+    free(gw->config_path);
+    free(gw);
 }
 
 /* "127.0.0.1:8443" or "off", for the start-up log line. */
@@ -353,14 +459,17 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     signal(SIGPIPE, SIG_IGN);
 
     sluice_gateway_t *gw = calloc(1, sizeof(*gw));
-    if (gw == NULL)
+    if (gw == NULL || (gw->config_path = strdup(config_path)) == NULL) {
+        free(gw);
         return sluice_err_set(err, "out of memory"), 1;
-    gw->config_path = strdup(config_path);
+    }
     gw->started_ms = sluice_now_ms();
 
     sluice_config_t *cfg = load_config(config_path, err);
-    if (cfg == NULL)
+    if (cfg == NULL) {
+        gateway_free(gw, 0);
         return 1;
+    }
     sluice_log_level_t level;
     if (cfg->log_level != NULL && sluice_log_level_parse(cfg->log_level, &level) == 0)
         sluice_log_set_level(level);
@@ -368,11 +477,13 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
         gw->keys = sluice_keyring_from_env(err);
         if (gw->keys == NULL) {
             sluice_config_free(cfg);
+            gateway_free(gw, 0);
             return 1;
         }
     }
     if (!cfg->server.https.enabled && !cfg->server.http.enabled) {
         sluice_config_free(cfg);
+        gateway_free(gw, 0);
         return sluice_err_set(err, "no listener: set server.https.listen or server.http.listen"), 1;
     }
     gw->nthreads = thread_count(cfg);
@@ -392,22 +503,36 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
 
     if (cfg->server.https.enabled && (gw->ssl = tls_create(&cfg->server, err)) == NULL) {
         sluice_config_free(cfg);
+        gateway_free(gw, 1);
         return 1;
     }
 
+    /* The runtime owns cfg from here, also when it fails. */
     gw->current = sluice_runtime_create(cfg, gw->nthreads, gw->keys, err);
-    if (gw->current == NULL)
+    if (gw->current == NULL) {
+        gateway_free(gw, 1);
         return 1;
+    }
     gw->workers = calloc(gw->nthreads, sizeof(*gw->workers));
-    if (gw->workers == NULL || open_all_listeners(gw, gw->current->cfg, err) != 0)
+    if (gw->workers == NULL) {
+        gateway_free(gw, 1);
+        return sluice_err_set(err, "out of memory"), 1;
+    }
+    for (unsigned t = 0; t < gw->nthreads; t++) {
+        for (int i = 0; i < SLUICE_LISTENER_COUNT; i++)
+            gw->workers[t].listen_fd[i] = -1;
+    }
+    if (open_all_listeners(gw, gw->current->cfg, err) != 0) {
+        gateway_free(gw, 1);
         return 1;
+    }
 
     sem_t started;
     sem_init(&started, 0, 0);
     int failed = 0;
     worker_start_t *starts = calloc(gw->nthreads, sizeof(*starts));
     unsigned running = 0;
-    for (unsigned t = 0; t < gw->nthreads; t++) {
+    for (unsigned t = 0; starts != NULL && t < gw->nthreads; t++) {
         sluice_worker_t *w = &gw->workers[t];
         w->gw = gw;
         w->index = t;
@@ -421,8 +546,11 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     }
     for (unsigned t = 0; t < running; t++)
         sem_wait(&started);
-    if (failed) {
+    if (starts == NULL || failed) {
         shutdown_workers(gw, running);
+        free(starts);
+        sem_destroy(&started);
+        gateway_free(gw, 1);
         return sluice_err_set(err, "a worker failed to start (see the log)"), 1;
     }
     atomic_store(&gw->ready, 1);
@@ -448,14 +576,9 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     }
     atomic_store(&gw->ready, 0);
     shutdown_workers(gw, running);
-    for (unsigned t = 0; t < gw->nthreads; t++)
-        sluice_runtime_release(gw->workers[t].rt);
-    sluice_runtime_release(gw->current);
-    sluice_keyring_free(gw->keys);
-    if (gw->ssl != NULL)
-        SSL_CTX_free(gw->ssl);
     free(starts);
     sem_destroy(&started);
+    gateway_free(gw, 1);
     sluice_log_info("gateway.stopped", "all in-flight requests finished; bye");
     return 0;
 }

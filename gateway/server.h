@@ -43,7 +43,9 @@ typedef struct sluice_worker {
     sluice_identity_thread_t *identity; /* Redis client and identity state of this thread */
     size_t in_flight;
     int stopping;
+    int running; /* set by the thread once it serves; read by the main thread after `started` */
     uint64_t drain_deadline_ms;
+    h2o_linklist_t conns; /* accepted connections still open (server.c), for closing them at exit */
 } sluice_worker_t;
 
 struct sluice_gateway {

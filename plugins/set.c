@@ -8,13 +8,22 @@
  */
 #include "plugins/set.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "common/install.h"
+#include "common/strdist.h"
 #include "plugins/loader.h"
 #include "plugins/params.h"
+
+#ifndef SLUICE_BUILTIN_PLUGINS
+#error "SLUICE_BUILTIN_PLUGINS (the built-in plugin names) comes from plugins/CMakeLists.txt"
+#endif
 
 struct sluice_plugin_set {
     unsigned nthreads;
@@ -35,16 +44,178 @@ typedef struct lib_entry {
     char *error;
 } lib_entry_t;
 
+/* The file of a rule's plugin: a path as written, or <plugin_dir>/<name>.so for a built-in name.
+ * A name with no plugin dir at all gives "<name>": no file is opened for it (not_found says why). */
 static char *plugin_path(const sluice_config_t *cfg, const char *plugin)
 {
-    if (strchr(plugin, '/') != NULL)
+    if (strchr(plugin, '/') != NULL || cfg->plugin_dir == NULL)
         return strdup(plugin);
-    const char *dir = cfg->plugin_dir ? cfg->plugin_dir : ".";
+    const char *dir = cfg->plugin_dir;
     size_t n = strlen(dir) + strlen(plugin) + 5;
     char *p = malloc(n);
     if (p != NULL)
         snprintf(p, n, "%s/%s.so", dir, plugin);
     return p;
+}
+
+/* ------------------------------------------------------------------ "cannot open plugin" */
+
+#define MAX_NAMES 64
+
+/* A list of plugin names: the built-ins this sluice was built with, or the .so files of a dir. */
+typedef struct names {
+    char *v[MAX_NAMES + 1]; /* NULL-terminated */
+    size_t n;
+} names_t;
+
+static void names_add(names_t *l, const char *name, size_t len)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (strlen(l->v[i]) == len && strncmp(l->v[i], name, len) == 0)
+            return;
+    }
+    if (l->n < MAX_NAMES && (l->v[l->n] = strndup(name, len)) != NULL)
+        l->n++;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void names_free(names_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    l->n = 0;
+}
+
+/* The built-in plugin names, from the build ("drop encrypt fpe ..."). */
+static void builtin_names(names_t *l)
+{
+    const char *p = SLUICE_BUILTIN_PLUGINS;
+    while (*p != '\0') {
+        size_t len = strcspn(p, " ");
+        if (len > 0)
+            names_add(l, p, len);
+        p += len + (p[len] == ' ');
+    }
+    qsort(l->v, l->n, sizeof(l->v[0]), by_name);
+}
+
+/* The plugin names in dir: its regular *.so files, without the suffix. */
+static void dir_names(names_t *l, const char *dir)
+{
+    DIR *d = dir != NULL ? opendir(dir) : NULL;
+    if (d == NULL)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t len = strlen(de->d_name);
+        if (len > 3 && de->d_name[0] != '.' && strcmp(de->d_name + len - 3, ".so") == 0 &&
+            (de->d_type == DT_REG || de->d_type == DT_LNK || de->d_type == DT_UNKNOWN))
+            names_add(l, de->d_name, len - 3);
+    }
+    closedir(d);
+    qsort(l->v, l->n, sizeof(l->v[0]), by_name);
+}
+
+typedef struct text {
+    char buf[4096];
+    size_t len;
+} text_t;
+
+static void say(text_t *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(text_t *t, const char *fmt, ...)
+{
+    if (t->len >= sizeof(t->buf) - 1)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->buf + t->len, sizeof(t->buf) - t->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        t->len = t->len + (size_t)n < sizeof(t->buf) ? t->len + (size_t)n : sizeof(t->buf) - 1;
+}
+
+static void say_names(text_t *t, const names_t *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        say(t, "%s%s", i ? ", " : "", l->v[i]);
+}
+
+/* 1 when a built-in name's file is simply not there (as opposed to there but unloadable). */
+static int is_missing(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) != 0 && (errno == ENOENT || errno == ENOTDIR);
+}
+
+/* The message for a built-in name whose file is not in the plugin dir: where it looked and
+ * which setting gave that dir, what is there, the closest name, and how to look elsewhere.
+ * Only names and paths: never a value. */
+static char *not_found(const sluice_config_t *cfg, const char *plugin)
+{
+    text_t t = {.len = 0};
+    const char *dir = cfg->plugin_dir;
+    say(&t, "cannot open plugin '%s': ", plugin);
+    if (dir == NULL) {
+        sluice_err_t err = {{0}};
+        char exe_dir[PATH_MAX];
+        sluice_install_exe_dir(exe_dir, sizeof(exe_dir), &err);
+        say(&t, "no plugin directory is set and there is no default (%s)", err.msg);
+    } else {
+        say(&t, "no %s.so in %s", plugin, dir);
+        if (cfg->plugin_dir_from == SLUICE_CONFIG_FROM_ENV) {
+            say(&t, " (from SLUICE_PLUGIN_DIR in the environment)");
+        } else if (cfg->plugin_dir_from == SLUICE_CONFIG_FROM_FILE) {
+            const sluice_yaml_pos_t *p = &cfg->plugin_dir_pos;
+            say(&t, " (from plugins.dir at %s:%u:%u)", p->file ? p->file : "?", p->line, p->col);
+        } else {
+            /* The default: every place it considered, so a broken install shows what it expected. */
+            sluice_install_dir_t dirs[SLUICE_INSTALL_MAX_DIRS];
+            size_t n = sluice_install_plugin_dirs(dirs, SLUICE_INSTALL_MAX_DIRS, NULL);
+            if (n > SLUICE_INSTALL_MAX_DIRS) /* never, by contract; said here so no loop reads past dirs */
+                n = SLUICE_INSTALL_MAX_DIRS;
+            const char *how = "";
+            for (size_t i = 0; i < n; i++) {
+                if (strcmp(dirs[i].path, dir) == 0)
+                    how = dirs[i].how;
+            }
+            say(&t, " (the built-in default%s%s", how[0] ? ": " : "", how);
+            for (size_t i = 0; i < n; i++) {
+                if (strcmp(dirs[i].path, dir) != 0)
+                    say(&t, "; also tried %s, %s%s", dirs[i].path, dirs[i].how, dirs[i].exists ? "" : ", missing");
+            }
+            say(&t, ")");
+        }
+        struct stat st;
+        if (stat(dir, &st) != 0)
+            say(&t, ", which does not exist");
+        else if (!S_ISDIR(st.st_mode))
+            say(&t, ", which is not a directory");
+    }
+
+    names_t there = {.n = 0}, builtins = {.n = 0}, all = {.n = 0};
+    dir_names(&there, dir);
+    builtin_names(&builtins);
+    for (size_t i = 0; i < there.n; i++)
+        names_add(&all, there.v[i], strlen(there.v[i]));
+    for (size_t i = 0; i < builtins.n; i++)
+        names_add(&all, builtins.v[i], strlen(builtins.v[i]));
+    all.v[all.n] = NULL;
+    const char *best = sluice_strdist_closest(plugin, (const char *const *)all.v, 2);
+    if (best != NULL)
+        say(&t, "; did you mean '%s'?", best);
+    else
+        say(&t, ".");
+    say(&t, there.n > 0 ? " Plugins there: " : " Built-in plugins: ");
+    say_names(&t, there.n > 0 ? &there : &builtins);
+    say(&t, ". Set plugins.dir in the config or SLUICE_PLUGIN_DIR to look in another directory");
+    names_free(&there);
+    names_free(&builtins);
+    names_free(&all);
+    return strdup(t.buf);
 }
 
 void sluice_plugin_set_free(sluice_plugin_set_t *set)
@@ -119,16 +290,21 @@ sluice_plugin_set_t *sluice_plugin_set_load(const sluice_config_t *cfg, const sl
                 e = &entries[entry_count++];
                 e->path = path;
                 sluice_err_t err = {{0}};
-                e->lib = sluice_plugin_lib_open(path, &err);
+                /* A bare name is only ever looked up inside the plugin dir, never opened as is. */
+                e->lib = strchr(path, '/') != NULL ? sluice_plugin_lib_open(path, &err) : NULL;
                 if (e->lib != NULL)
                     set->libs[set->lib_count++] = e->lib;
-                else if ((e->error = strdup(err.msg)) == NULL)
+                else if (strchr(rule->plugin, '/') == NULL && (cfg->plugin_dir == NULL || is_missing(path)))
+                    e->error = not_found(cfg, rule->plugin);
+                else
+                    e->error = strdup(err.msg);
+                if (e->lib == NULL && e->error == NULL)
                     goto oom;
             } else {
                 free(path);
             }
             if (e->lib == NULL) {
-                sluice_config_diag_add(diag, &rule->pos, "%s.plugin: %s", label, e->error);
+                sluice_config_diag_add(diag, &rule->plugin_pos, "%s.plugin: %s", label, e->error);
                 continue;
             }
             sluice_plugin_instance_opts_t opts = {

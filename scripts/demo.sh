@@ -40,7 +40,6 @@ set -a
 SLUICE_HTTPS_LISTEN=127.0.0.1:8443
 SLUICE_TLS_CERT=$certs/server.crt
 SLUICE_TLS_KEY=$certs/server.key
-SLUICE_PLUGIN_DIR=$build/plugins
 SLUICE_DEMO_CA=$certs/ca.crt
 SLUICE_DEMO_SECRETS=$secrets
 set +a

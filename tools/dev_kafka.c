@@ -90,6 +90,7 @@ static void usage(FILE *out)
 /* Parses a decimal integer in [min, max]; returns -1 (with a message in err) otherwise. */
 static int parse_long(const char *opt, const char *s, long min, long max, long *out, sluice_err_t *err)
 {
+    *out = 0; /* defined on every path, failures included */
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);

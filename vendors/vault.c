@@ -237,6 +237,9 @@ static int audit(sluice_vault_t *v, const char *action, const char *org, const c
 static int seal(const sluice_vault_t *v, const char *org, const char *name, const char *vendor, const char *pt,
                 size_t len, uint8_t **sealed, size_t *sealed_len, sluice_err_t *err)
 {
+    /* The outputs are defined on every path, failures included. */
+    *sealed = NULL;
+    *sealed_len = 0;
     uint8_t aad[AAD_MAX];
     size_t aad_len = sluice_vault_aad(org, name, vendor, aad, sizeof(aad));
     if (aad_len == 0)

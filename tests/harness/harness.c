@@ -36,6 +36,8 @@ struct sluice_th_proc {
     pid_t owner; /* the process that spawned it: only that one may stop it */
     int running;
     int wstatus;
+    int scanned;      /* its log was searched for sanitizer reports after it exited */
+    size_t log_start; /* the log's size when it started: earlier runs' lines are not its own */
     int stop_signal;
     char name[64];
     char log_path[PATH_MAX];
@@ -46,6 +48,11 @@ static char tmpdir[PATH_MAX];
 static pid_t tmpdir_owner;
 static int atexit_registered;
 
+/* Sanitizer reports found in children's output (their logs, or what sluice_th_run captured):
+ * how many, and the first one's text, shown again when this process exits. */
+static int san_reports;
+static char san_first[8192];
+
 static void at_exit(void)
 {
     sluice_th_teardown();
@@ -54,6 +61,14 @@ static void at_exit(void)
         sluice_th_proc_t *next = registry->next;
         free(registry);
         registry = next;
+    }
+    if (san_reports > 0) {
+        /* A test binary that passed every assertion still fails: a child reported memory
+         * errors, leaks or undefined behaviour. _exit, as exit() must not be called again here. */
+        fprintf(stderr, "harness: %d sanitizer report%s in child processes; the first:\n%s\n", san_reports,
+                san_reports == 1 ? "" : "s", san_first);
+        fflush(stderr);
+        _exit(1);
     }
 }
 
@@ -300,6 +315,54 @@ static char **merge_env(const char *const *extra)
     return env;
 }
 
+/* --- sanitizer reports ------------------------------------------------------------------ */
+
+/* What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print when they report
+ * (ASan/LSan "==pid==ERROR: ...", UBSan "file:line:col: runtime error: ..." and its SUMMARY). */
+static const char *const san_markers[] = {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                                          ": runtime error: ", "SUMMARY: UndefinedBehaviorSanitizer", NULL};
+
+static const char *find_report(const char *text)
+{
+    const char *first = NULL;
+    for (int i = 0; san_markers[i]; i++) {
+        const char *hit = strstr(text, san_markers[i]);
+        if (hit && (!first || hit < first))
+            first = hit;
+    }
+    return first;
+}
+
+static void scan_output(const char *who, const char *where, const char *text)
+{
+    const char *hit = text ? find_report(text) : NULL;
+    if (!hit)
+        return;
+    while (hit > text && hit[-1] != '\n')
+        hit--; /* from the start of the report's first line */
+    if (san_reports++ == 0)
+        snprintf(san_first, sizeof(san_first), "%s (%s):\n%.7000s", who, where, hit);
+    fprintf(stderr, "harness: sanitizer report from %s (%s):\n%.4000s\n", who, where, hit);
+}
+
+/* Once a child exited: its whole log, searched once. */
+static void scan_proc_log(sluice_th_proc_t *p)
+{
+    if (p->scanned)
+        return;
+    p->scanned = 1;
+    size_t len = 0;
+    char *log = sluice_th_read_file(p->log_path, &len, NULL);
+    if (log != NULL && len > p->log_start)
+        scan_output(p->name, p->log_path, log + p->log_start);
+    free(log);
+}
+
+int sluice_th_sanitizer_reports(void)
+{
+    return san_reports;
+}
+
 /* --- child processes --------------------------------------------------------------------- */
 
 sluice_th_proc_t *sluice_th_spawn(const char *name, const char *const *argv, const sluice_th_spawn_opts_t *opts,
@@ -337,6 +400,9 @@ sluice_th_proc_t *sluice_th_spawn(const char *name, const char *const *argv, con
     envp = merge_env(opts->env);
     fd_in = open("/dev/null", O_RDONLY | O_CLOEXEC);
     fd_log = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    struct stat log_st;
+    if (fd_log >= 0 && fstat(fd_log, &log_st) == 0)
+        p->log_start = (size_t)log_st.st_size; /* a restart under the same name appends */
     if (!envp || fd_in < 0 || fd_log < 0) {
         sluice_err_set(err, "cannot prepare %s: %s", name, !envp ? "out of memory" : strerror(errno));
         goto fail;
@@ -411,6 +477,8 @@ int sluice_th_proc_running(sluice_th_proc_t *p)
         p->wstatus = -1; /* ECHILD: not ours to reap (we are a forked copy of its parent) */
     }
     p->running = 0;
+    if (p->owner == getpid())
+        scan_proc_log(p);
     return 0;
 }
 
@@ -721,6 +789,7 @@ int sluice_th_run(const char *const *argv, const char *input, size_t input_len, 
         sluice_th_output_dispose(res);
         return sluice_err_set(err, "out of memory capturing the output of %s", argv[0]);
     }
+    scan_output(argv[0], "its stderr", res->errout);
     return 0;
 }
 

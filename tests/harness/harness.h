@@ -12,6 +12,12 @@
  *
  * The services built on this live in redis.h, postgres.h and kafka.h.
  *
+ * Sanitizers: when a child exits, its log is searched for an AddressSanitizer, LeakSanitizer or
+ * UndefinedBehaviorSanitizer report, and so is the stderr sluice_th_run captures. A report is
+ * printed at once and again at exit, and the process then exits 1, whatever its tests said:
+ * under an ASan build (`make test-asan`) a memory error, leak or undefined behaviour in any
+ * sluice process a test starts fails that test.
+ *
  * Threads: call everything from one thread, the one that lives as long as the children
  * (PR_SET_PDEATHSIG fires when the *thread* that forked a child exits). Processes that fork
  * (a test that forks a child which starts services) are fine: each process only ever stops the
@@ -120,6 +126,9 @@ void sluice_th_teardown(void);
  * Every child the harness starts runs inside the temp dir (PostgreSQL's backends inside their
  * data dir), so 0 means nothing of ours is left. -1 if /proc cannot be read. */
 int sluice_th_procs_in_dir(const char *dir);
+
+/* How many sanitizer reports the children of this process printed so far (see the top). */
+int sluice_th_sanitizer_reports(void);
 
 /* --- running commands -------------------------------------------------------------------- */
 

@@ -274,7 +274,7 @@ static void broken_plugin_refuses_start(void **state)
     assert_false(sluice_th_exited_with(out.wstatus, 0));
     char want[PATH_MAX + 256];
     snprintf(want, sizeof(want),
-             "broken.yaml:9:14: orgs[0].data_layer.mask[0].plugin: plugin %s/broken_newer_minor.so: "
+             "broken.yaml:9:46: orgs[0].data_layer.mask[0].plugin: plugin %s/broken_newer_minor.so: "
              "built for ABI 1.7, newer than this gateway's 1.0",
              fixtures);
     if (!gwfix_contains(out.errout, want))

@@ -1,7 +1,8 @@
 /*
  * Integration tests of the test harness itself (tests/harness/): real Redis and PostgreSQL
- * start, answer, stop and leave nothing behind, also when the test process crashes, and the
- * process and command helpers behave as harness.h says.
+ * start, answer, stop and leave nothing behind, also when the test process crashes, the
+ * process and command helpers behave as harness.h says, and a child's sanitizer report fails
+ * the test process.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -258,6 +259,74 @@ static void test_process_helpers(void **state)
     assert_false(sluice_th_port_open(port));
 }
 
+/* In a forked copy of this test process: runs `what` the way a test would (0: a spawned child
+ * with this shell line, 1: sluice_th_run of it), then exits 0 with stderr in err_path. Returns
+ * the copy's wait status: the harness turns a sanitizer report from the child into exit 1. */
+static int run_in_copy(int how, const char *line, const char *err_path)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (freopen(err_path, "w", stderr) == NULL)
+            _exit(3);
+        sluice_err_t err = {{0}};
+        const char *argv[] = {"sh", "-c", line, NULL};
+        if (how == 0) {
+            sluice_th_proc_t *p = sluice_th_spawn("reporter", argv, NULL, &err);
+            if (p == NULL || sluice_th_proc_wait(p, 10000, NULL, &err) != 0)
+                _exit(4);
+        } else {
+            sluice_th_output_t out;
+            if (sluice_th_run(argv, NULL, 0, 10000, &out, &err) != 0)
+                _exit(4);
+            sluice_th_output_dispose(&out);
+        }
+        exit(0); /* the harness's atexit handler decides the status */
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    return st;
+}
+
+/* A sanitizer report in a child's log or in a command's stderr fails the test process at exit,
+ * even when the child itself exited 0 and every assertion passed; a clean child does not. */
+static void test_sanitizer_reports_fail_the_process(void **state)
+{
+    (void)state;
+    char err_path[4096];
+    sluice_err_t err = {{0}};
+    CHECK(sluice_th_path(err_path, sizeof(err_path), "copy.err", &err));
+
+    int st = run_in_copy(0, "echo started; echo '==7==ERROR: AddressSanitizer: heap-use-after-free on address' >&2",
+                         err_path);
+    assert_true(sluice_th_exited_with(st, 1));
+    char *text = sluice_th_read_file(err_path, NULL, NULL);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "harness: sanitizer report from reporter ("));
+    assert_non_null(strstr(text, "harness: 1 sanitizer report in child processes; the first:\nreporter ("));
+    assert_non_null(strstr(text, "ERROR: AddressSanitizer: heap-use-after-free"));
+    free(text);
+
+    st = run_in_copy(0, "echo '==8==ERROR: LeakSanitizer: detected memory leaks' >&2; exit 0", err_path);
+    assert_true(sluice_th_exited_with(st, 1));
+
+    st = run_in_copy(1, "echo 'x.c:3:9: runtime error: signed integer overflow' >&2", err_path);
+    assert_true(sluice_th_exited_with(st, 1));
+    text = sluice_th_read_file(err_path, NULL, NULL);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "harness: sanitizer report from sh (its stderr)"));
+    free(text);
+
+    /* Nothing reported (also not by an earlier run under the same name, whose lines are still
+     * in the log it appends to): the copy's own status stands. */
+    st = run_in_copy(0, "echo 'ERROR: something else went wrong' >&2; exit 2", err_path);
+    assert_true(sluice_th_exited_with(st, 0));
+    st = run_in_copy(1, "echo fine", err_path);
+    assert_true(sluice_th_exited_with(st, 0));
+    assert_int_equal(sluice_th_sanitizer_reports(), 0); /* the copies' reports stayed in the copies */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +335,7 @@ int main(void)
         cmocka_unit_test_teardown(test_crashed_test_leaves_nothing, teardown),
         cmocka_unit_test_teardown(test_teardown_stops_and_cleans, teardown),
         cmocka_unit_test_teardown(test_process_helpers, teardown),
+        cmocka_unit_test_teardown(test_sanitizer_reports_fail_the_process, teardown),
     };
     return cmocka_run_group_tests_name("integration.harness", tests, NULL, group_teardown);
 }

@@ -122,7 +122,7 @@ rc=$?
 set -e
 [ "$rc" -eq 1 ] || fail "config check of a broken plugin exited $rc"
 [ ! -s "$tmp/out" ] || fail "config check printed: $(cat "$tmp/out")"
-want="$tmp/sluice.yaml:11:11: orgs[0].data_layer.mask[1].plugin: plugin $fx/broken_wrong_major.so: built for ABI 2.0; this gateway speaks ABI 1: rebuild the plugin against this gateway's mask_plugin.h"
+want="$tmp/sluice.yaml:11:40: orgs[0].data_layer.mask[1].plugin: plugin $fx/broken_wrong_major.so: built for ABI 2.0; this gateway speaks ABI 1: rebuild the plugin against this gateway's mask_plugin.h"
 got=$(grep -v '^warning: ' "$tmp/err")
 [ "$got" = "$want" ] || fail "expected '$want', got '$got'"
 # ...and without it, ok.

@@ -62,7 +62,6 @@ static int setup(void **state)
         "  trusted_proxies: [127.0.0.1]\n"
         "kafka: {brokers: \"%s\", ack_timeout_ms: 4000}\n"
         "redis: {url: \"%s\", timeout_ms: 200}\n"
-        "plugins: {dir: %s/plugins}\n"
         "log: {audit_file: %s}\n"
         "orgs:\n"
         "  - id: acme\n"
@@ -88,8 +87,7 @@ static int setup(void **state)
         "    data_layer:\n"
         "      mask:\n"
         "        - {path: properties.notes, plugin: encrypt}\n",
-        F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url, sluice_th_build_dir(),
-        audit_path);
+        F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url, audit_path);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", yaml));
     static const char *env[] = {"T_WEB_KEY=" WEB_KEY,
                                 "T_GLOBEX_KEY=" GLOBEX_KEY,
@@ -447,13 +445,12 @@ static void test_unmask_audit_file_unwritable(void **state)
              "version: 1\n"
              "server: {https: {listen: \"127.0.0.1:1\", cert: %s/server.crt, key: %s/server.key}}\n"
              "kafka: {brokers: \"127.0.0.1:9092\"}\n"
-             "plugins: {dir: %s/plugins}\n"
              "log: {audit_file: /proc/sluice-no-such-dir/audit.log}\n"
              "orgs:\n"
              "  - id: acme\n"
              "    sources: [{id: web, write_key_env: T_WEB_KEY}]\n"
              "    data_layer: {mask: [{path: properties.notes, plugin: encrypt}]}\n",
-             F.certs, F.certs, sluice_th_build_dir());
+             F.certs, F.certs);
     const char *cfg = gwfix_write("no-audit.yaml", yaml);
     json_t *ev = json_object_get(MASKED, "event");
     const char *args[] = {

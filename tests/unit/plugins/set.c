@@ -3,12 +3,14 @@
  * file left mapped), check-only skipping, partial sets for config check and which rules need the
  * key ring, the JSON glue (strings, JSON output, bad JSON,
  * failures) and the Prometheus text of the per-plugin counters. */
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -25,15 +27,16 @@ static int setup(void **state)
     return 0;
 }
 
-/* A config with the given mask rules (YAML flow items, one per line of `rules`). */
-static sluice_config_t *config_with(const char *rules)
+/* A config with the given plugins line ("" for none) and mask rules (YAML flow items, one per
+ * line of `rules`), loaded with flags. */
+static sluice_config_t *config_from(const char *plugins, const char *rules, int flags)
 {
     char yaml[4096];
     snprintf(yaml, sizeof(yaml),
              "version: 1\n"
              "server: {http: {listen: \"127.0.0.1:0\"}}\n"
              "kafka: {brokers: \"127.0.0.1:9092\"}\n"
-             "plugins: {dir: %s}\n"
+             "%s\n"
              "orgs:\n"
              "  - id: acme\n"
              "    sources:\n"
@@ -44,15 +47,23 @@ static sluice_config_t *config_with(const char *rules)
              "  - id: globex\n"
              "    sources:\n"
              "      - {id: web, write_key_env: GLOBEX_WEB_WRITE_KEY}\n",
-             fixtures_dir, rules);
+             plugins, rules);
     sluice_config_diag_t d;
     sluice_config_diag_init(&d);
-    sluice_config_t *cfg = sluice_config_load_string("set.yaml", yaml, strlen(yaml), SLUICE_CONFIG_NO_ENV, &d);
+    sluice_config_t *cfg = sluice_config_load_string("set.yaml", yaml, strlen(yaml), flags, &d);
     for (size_t i = 0; i < d.count; i++)
         print_error("%s\n", d.msgs[i]);
     sluice_config_diag_dispose(&d);
     assert_non_null(cfg);
     return cfg;
+}
+
+/* The same with plugins.dir at the fixture plugins, environment ignored. */
+static sluice_config_t *config_with(const char *rules)
+{
+    char plugins[600];
+    snprintf(plugins, sizeof(plugins), "plugins: {dir: %s}", fixtures_dir);
+    return config_from(plugins, rules, SLUICE_CONFIG_NO_ENV);
 }
 
 static void test_load_builtin_names_and_paths(void **state)
@@ -154,14 +165,19 @@ static void test_rollback_on_any_failure(void **state)
     sluice_config_diag_t d;
     sluice_config_diag_init(&d);
     assert_null(sluice_plugin_set_load(cfg, NULL, 1, 0, &d));
-    char want[6][1024];
+    char want[6][2048];
     snprintf(want[0], sizeof(want[0]),
              "set.yaml:12:11: orgs[0].data_layer.mask[1]: plugin 'broken' (%s) refused its configuration: the key "
              "must be 32 bytes",
              bad);
+    /* A name that is not there: where it looked and why there, what is there instead. */
     snprintf(want[1], sizeof(want[1]),
-             "set.yaml:13:11: orgs[0].data_layer.mask[2].plugin: cannot open plugin %s/nosuch.so: No such file or "
-             "directory",
+             "set.yaml:13:40: orgs[0].data_layer.mask[2].plugin: cannot open plugin 'nosuch': no nosuch.so in %s "
+             "(from plugins.dir at set.yaml:4:16). Plugins there: broken_abi2_only, broken_bad_magic, broken_bad_map, "
+             "broken_bad_signature, broken_failing_create, broken_failing_selftest, broken_function_symbol, "
+             "broken_lying_size, broken_missing_symbol, broken_newer_minor, broken_no_mask, broken_short_descriptor, "
+             "broken_wrong_major, fixture, typed. Set plugins.dir in the config or SLUICE_PLUGIN_DIR to look in "
+             "another directory",
              fixtures_dir);
     snprintf(want[2], sizeof(want[2]),
              "set.yaml:14:58: orgs[0].data_layer.mask[3].params.prefx: unknown parameter of plugin 'fixture'; did "
@@ -169,7 +185,7 @@ static void test_rollback_on_any_failure(void **state)
     /* One library, reported for each rule that uses it. */
     for (int i = 3; i < 5; i++)
         snprintf(want[i], sizeof(want[i]),
-                 "set.yaml:%d:11: orgs[0].data_layer.mask[%d].plugin: plugin %s/broken_wrong_major.so: built for ABI "
+                 "set.yaml:%d:40: orgs[0].data_layer.mask[%d].plugin: plugin %s/broken_wrong_major.so: built for ABI "
                  "2.0; this gateway speaks ABI 1: rebuild the plugin against this gateway's mask_plugin.h",
                  i + 12, i + 1, fixtures_dir);
     for (size_t i = 0; i < d.count; i++)
@@ -180,6 +196,79 @@ static void test_rollback_on_any_failure(void **state)
     /* Everything rolled back: the good rule's instance destroyed and no plugin file mapped. */
     assert_int_equal(mapped(good), 0);
     assert_int_equal(mapped(bad), 0);
+    sluice_config_diag_dispose(&d);
+    sluice_config_free(cfg);
+}
+
+#define BUILTINS "drop, encrypt, fpe, full, hmac, ip_truncate, null, partial, redact_text"
+
+/* No plugins.dir: the default is this build tree's plugins (this test runs from the build tree),
+ * after the installed layout next to the binary, which a build tree does not have. A misspelt
+ * built-in gets the closest name. */
+static void test_misspelt_builtin_default_dir(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg =
+        config_from("", "        - {path: properties.card, plugin: partail}\n", SLUICE_CONFIG_NO_ENV);
+    char exe[PATH_MAX], build[PATH_MAX], installed[PATH_MAX + 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    assert_true(n > 0);
+    exe[n] = '\0';
+    assert_non_null(realpath(getenv("SLUICE_BUILD_DIR"), build));
+    /* <exe dir>/../lib/sluice/plugins, tidied: build/tests/unit/lib/sluice/plugins */
+    snprintf(installed, sizeof(installed), "%s/tests/unit/lib/sluice/plugins", build);
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    assert_null(sluice_plugin_set_load(cfg, NULL, 1, 0, &d));
+    assert_int_equal(d.count, 1);
+    char want[4 * PATH_MAX + 1024];
+    snprintf(want, sizeof(want),
+             "set.yaml:11:43: orgs[0].data_layer.mask[0].plugin: cannot open plugin 'partail': no partail.so in "
+             "%s/plugins (the built-in default: the build tree of %s; also tried %s, next to %s, missing); did you "
+             "mean 'partial'? Plugins there: " BUILTINS ". Set plugins.dir in the config or SLUICE_PLUGIN_DIR to "
+             "look in another directory",
+             build, exe, installed, exe);
+    assert_string_equal(d.msgs[0], want);
+    sluice_config_diag_dispose(&d);
+
+    /* The correct name loads from that default. */
+    sluice_config_free(cfg);
+    cfg = config_from("", "        - {path: properties.card, plugin: partial}\n", SLUICE_CONFIG_NO_ENV);
+    char dir[PATH_MAX + 16];
+    snprintf(dir, sizeof(dir), "%s/plugins", build);
+    assert_string_equal(cfg->plugin_dir, dir);
+    sluice_config_diag_init(&d);
+    sluice_plugin_set_t *set = sluice_plugin_set_load(cfg, NULL, 1, 0, &d);
+    assert_non_null(set);
+    assert_string_equal(sluice_plugin_set_plugin_name(set, 0, 0), "partial");
+    sluice_plugin_set_free(set);
+    sluice_config_diag_dispose(&d);
+    sluice_config_free(cfg);
+}
+
+/* SLUICE_PLUGIN_DIR wins over plugins.dir; a dir that does not exist is named as such, with the
+ * built-in names instead of its (missing) contents. */
+static void test_missing_dir_from_env(void **state)
+{
+    (void)state;
+    char missing[600], plugins[700];
+    snprintf(missing, sizeof(missing), "%s/no-such-dir", fixtures_dir);
+    snprintf(plugins, sizeof(plugins), "plugins: {dir: %s}", fixtures_dir);
+    setenv("SLUICE_PLUGIN_DIR", missing, 1);
+    sluice_config_t *cfg = config_from(plugins, "        - {path: properties.ip, plugin: ip_trunctae}\n", 0);
+    unsetenv("SLUICE_PLUGIN_DIR");
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    assert_null(sluice_plugin_set_load(cfg, NULL, 1, 0, &d));
+    assert_int_equal(d.count, 1);
+    char want[2048];
+    snprintf(want, sizeof(want),
+             "set.yaml:11:41: orgs[0].data_layer.mask[0].plugin: cannot open plugin 'ip_trunctae': no "
+             "ip_trunctae.so in %s (from SLUICE_PLUGIN_DIR in the environment), which does not exist; did you mean "
+             "'ip_truncate'? Built-in plugins: " BUILTINS ". Set plugins.dir in the config or SLUICE_PLUGIN_DIR to "
+             "look in another directory",
+             missing);
+    assert_string_equal(d.msgs[0], want);
     sluice_config_diag_dispose(&d);
     sluice_config_free(cfg);
 }
@@ -282,6 +371,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_builtin_names_and_paths),   cmocka_unit_test(test_rollback_on_any_failure),
+        cmocka_unit_test(test_misspelt_builtin_default_dir),   cmocka_unit_test(test_missing_dir_from_env),
         cmocka_unit_test(test_check_only_skips_unset_secrets), cmocka_unit_test(test_empty_set),
         cmocka_unit_test(test_partial_invalid_and_key_use),
     };

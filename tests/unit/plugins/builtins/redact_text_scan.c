@@ -209,7 +209,10 @@ static void test_email_non_ascii(void **state)
     (void)state;
     assert_string_equal(render("jo\xc3\xab@example.com", ALL), "[email]");
     assert_string_equal(render("jane@ex\xc3\xa4mple.com", ALL), "[email]");
-    assert_string_equal(render("Jos\xc3\xa9.Garc\xc3\xad" "a@example.com", ALL), "[email]");
+    assert_string_equal(render("Jos\xc3\xa9.Garc\xc3\xad"
+                               "a@example.com",
+                               ALL),
+                        "[email]");
     assert_string_equal(render("\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\x85\xac\xe5\x8f\xb8", ALL),
                         "[email]");
     assert_string_equal(render("mail \xf0\x9f\x98\x80x@x.io!", ALL), "mail [email]!");
