@@ -64,9 +64,11 @@ static const char *join(char *out, size_t cap, const char *prefix, const char *m
 json_t *sluice_event_parse(const char *buf, size_t len, const sluice_limits_t *lim, sluice_event_error_t *e)
 {
     sluice_json_error_t je;
-    json_t *root = sluice_json_parse(buf, len, lim->max_depth, lim->max_string_bytes, &je);
+    json_t *root = sluice_json_parse(buf, len, lim->max_depth, lim->max_string_bytes, lim->max_batch_events, &je);
     if (root == NULL) {
-        if (je.kind == SLUICE_JSON_SYNTAX)
+        if (je.kind == SLUICE_JSON_BATCH)
+            sluice_event_error_set(e, 413, "payload_too_large", je.path, "%s", je.message);
+        else if (je.kind == SLUICE_JSON_SYNTAX)
             /* The parser's text names the problem and its position, never the input itself. */
             sluice_event_error_set(e, 400, "invalid_json", "", "body is not valid JSON: %s at line %u column %u",
                                    je.message, je.line, je.column);
@@ -81,8 +83,6 @@ json_t *sluice_event_parse(const char *buf, size_t len, const sluice_limits_t *l
     }
     return root;
 }
-
-/* ---------------------------------------------------------------- ISO-8601 */
 
 /* ---------------------------------------------------------------- validation */
 

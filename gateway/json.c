@@ -27,6 +27,7 @@ typedef struct frame {
 typedef struct parser {
     const char *p, *start, *end;
     size_t max_depth, max_string;
+    size_t max_batch; /* items of the top-level "batch" array; 0: no limit */
     size_t depth;
     sluice_json_error_t *err;
     char *sbuf; /* unescaping buffer for strings that need it */
@@ -95,7 +96,8 @@ static void frame_path(parser_t *ps, char *out, size_t cap)
     }
 }
 
-/* what: "JSON nesting deeper than", "string longer than", "object key longer than" */
+/* what: "JSON nesting deeper than", "string longer than", "object key longer than", "batch holds
+ * more than" */
 static json_t *limit(parser_t *ps, sluice_json_fail_t kind, const char *what)
 {
     if (ps->err->kind != 0)
@@ -103,6 +105,8 @@ static json_t *limit(parser_t *ps, sluice_json_fail_t kind, const char *what)
     ps->err->kind = kind;
     if (kind == SLUICE_JSON_DEPTH)
         snprintf(ps->err->message, sizeof(ps->err->message), "%s %zu levels", what, ps->max_depth);
+    else if (kind == SLUICE_JSON_BATCH)
+        snprintf(ps->err->message, sizeof(ps->err->message), "%s %zu events", what, ps->max_batch);
     else
         snprintf(ps->err->message, sizeof(ps->err->message), "%s %zu bytes", what, ps->max_string);
     frame_path(ps, ps->err->path, sizeof(ps->err->path));
@@ -455,9 +459,18 @@ static json_t *parse_array(parser_t *ps)
         ps->depth--;
         return arr;
     }
+    /* The top-level "batch": refused as soon as it holds one event too many, before the rest of
+     * an oversized batch costs anything. */
+    int is_batch = ps->max_batch > 0 && ps->depth == 2 && ps->frames[1].key != NULL && ps->frames[1].key_len == 5 &&
+                   memcmp(ps->frames[1].key, "batch", 5) == 0;
     for (;;) {
         skip_ws(ps);
         f->index = json_array_size(arr);
+        if (is_batch && f->index == ps->max_batch) {
+            ps->depth--; /* the path names the batch itself */
+            limit(ps, SLUICE_JSON_BATCH, "batch holds more than");
+            goto fail;
+        }
         json_t *v = parse_value(ps);
         if (v == NULL)
             goto fail;
@@ -517,11 +530,13 @@ static json_t *parse_value(parser_t *ps)
     }
 }
 
-json_t *sluice_json_parse(const char *buf, size_t len, size_t max_depth, size_t max_string, sluice_json_error_t *err)
+json_t *sluice_json_parse(const char *buf, size_t len, size_t max_depth, size_t max_string, size_t max_batch,
+                          sluice_json_error_t *err)
 {
     memset(err, 0, sizeof(*err));
     /* Request bodies are limited to a few dozen levels: their frames fit on the stack. */
-    parser_t ps = {.p = buf, .start = buf, .end = buf + len, .max_string = max_string, .err = err};
+    parser_t ps = {
+        .p = buf, .start = buf, .end = buf + len, .max_string = max_string, .max_batch = max_batch, .err = err};
     ps.max_depth = max_depth < MAX_FRAMES ? max_depth : MAX_FRAMES;
     frame_t small[64];
     ps.frames =

@@ -22,6 +22,7 @@ typedef enum sluice_json_fail {
     SLUICE_JSON_SYNTAX = 1, /* not JSON (message says what and where) */
     SLUICE_JSON_DEPTH = 2,  /* nested deeper than max_depth */
     SLUICE_JSON_STRING = 3, /* a string or key longer than max_string bytes */
+    SLUICE_JSON_BATCH = 4,  /* the top-level "batch" array holds more than max_batch items */
 } sluice_json_fail_t;
 
 typedef struct sluice_json_error {
@@ -33,7 +34,10 @@ typedef struct sluice_json_error {
 
 /* Parses buf[0..len) as one JSON value (any type) surrounded by optional whitespace.
  * max_depth counts nesting levels (a top-level object is depth 1); max_string bounds every
- * string and key in bytes after unescaping. Returns a new reference, or NULL with err set. */
-json_t *sluice_json_parse(const char *buf, size_t len, size_t max_depth, size_t max_string, sluice_json_error_t *err);
+ * string and key in bytes after unescaping; max_batch (0: none) bounds the items of the member
+ * "batch" of a top-level object, refused when one more begins. Returns a new reference, or NULL
+ * with err set. */
+json_t *sluice_json_parse(const char *buf, size_t len, size_t max_depth, size_t max_string, size_t max_batch,
+                          sluice_json_error_t *err);
 
 #endif

@@ -31,13 +31,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *buf = (const char *)data;
     sluice_json_error_t err;
     if (memchr(data, '\0', size) != NULL) {
-        if (sluice_json_parse(buf, size, 2048, SIZE_MAX, &err) != NULL)
+        if (sluice_json_parse(buf, size, 2048, SIZE_MAX, 0, &err) != NULL)
             abort();
         return 0;
     }
     json_error_t je;
     json_t *want = json_loadb(buf, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
-    json_t *got = sluice_json_parse(buf, size, 2048, SIZE_MAX, &err);
+    json_t *got = sluice_json_parse(buf, size, 2048, SIZE_MAX, 0, &err);
     if ((want == NULL) != (got == NULL) || (want != NULL && !json_equal(want, got)))
         abort();
     if (got != NULL) {
@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(theirs);
     }
     json_decref(got);
-    got = sluice_json_parse(buf, size, 4, 16, &err);
+    got = sluice_json_parse(buf, size, 4, 16, 0, &err);
     if (got != NULL && (want == NULL || !json_equal(want, got)))
         abort();
     json_decref(got);
