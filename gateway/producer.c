@@ -18,8 +18,10 @@
 #include <librdkafka/rdkafka.h>
 
 #include "common/log.h"
+#include "common/time.h"
 
 #define POLL_INTERVAL_MS 100
+#define START_GRACE_MS   5000 /* no broker up this long after start: down, not starting */
 
 struct sluice_producer {
     rd_kafka_t *rk;
@@ -29,9 +31,26 @@ struct sluice_producer {
     h2o_timeout_t poll_timeout;
     h2o_timeout_entry_t poll_entry;
     sluice_producer_dr_cb cb;
-    atomic_int ready;
+    rd_kafka_topic_t *topic; /* held, not used to produce: keeps the topic's metadata fetched */
+    atomic_int state;        /* SLUICE_PRODUCER_STARTING, _UP or _DOWN */
+    int64_t created_ms;
     int closing;
 };
+
+/* Every change of what the producer knows about the cluster is logged once, whichever callback
+ * learned it first (a delivery, an error or the statistics). Loop thread. */
+static void set_state(sluice_producer_t *p, int state, const char *why)
+{
+    int was = atomic_exchange(&p->state, state);
+    if (was == state)
+        return;
+    if (state == SLUICE_PRODUCER_UP)
+        sluice_log_info("kafka.up",
+                        was == SLUICE_PRODUCER_DOWN ? "a broker is reachable again (%s)" : "a broker is reachable (%s)",
+                        why);
+    else if (state == SLUICE_PRODUCER_DOWN)
+        sluice_log_warn("kafka.down", "no broker is reachable (%s): requests get 503 at once until one is", why);
+}
 
 static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -39,7 +58,7 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     sluice_producer_t *p = opaque;
     p->cb(m->_private, (int)m->err);
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-        atomic_store(&p->ready, 1);
+        set_state(p, SLUICE_PRODUCER_UP, "a delivery was acknowledged");
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -47,14 +66,14 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     (void)rk;
     sluice_producer_t *p = opaque;
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-        if (atomic_exchange(&p->ready, 0))
-            sluice_log_warn("kafka.down", "all brokers are down: %s", reason);
+        set_state(p, SLUICE_PRODUCER_DOWN, reason);
         return;
     }
     sluice_log_warn("kafka.error", "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
-/* Statistics tell whether any real broker (not a bootstrap placeholder) is up. */
+/* Statistics tell whether any real broker (not a bootstrap placeholder) is up. Until the first
+ * broker was ever up, "none up" is only "not yet" for a grace period after start. */
 static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
     (void)rk;
@@ -70,9 +89,10 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
             up = 1;
     }
     json_decref(root);
-    int was = atomic_exchange(&p->ready, up);
-    if (was != up)
-        sluice_log_info(up ? "kafka.up" : "kafka.down", up ? "a broker is reachable" : "no broker is reachable");
+    if (up)
+        set_state(p, SLUICE_PRODUCER_UP, "statistics");
+    else if (atomic_load(&p->state) == SLUICE_PRODUCER_UP || sluice_mono_ms() - p->created_ms >= START_GRACE_MS)
+        set_state(p, SLUICE_PRODUCER_DOWN, "statistics: no broker connection is up");
     return 0; /* we did not keep json */
 }
 
@@ -120,6 +140,7 @@ sluice_producer_t *sluice_producer_create(const sluice_kafka_config_t *kc, h2o_l
     }
     p->loop = loop;
     p->cb = cb;
+    p->created_ms = sluice_mono_ms();
     p->wake_wfd = -1;
 
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -132,7 +153,10 @@ sluice_producer_t *sluice_producer_create(const sluice_kafka_config_t *kc, h2o_l
         set(conf, "acks", "all", err) || set(conf, "linger.ms", "2", err) ||
         set(conf, "compression.codec", "lz4", err) || set(conf, "queue.buffering.max.messages", qmax, err) ||
         set(conf, "message.timeout.ms", timeout, err) || set(conf, "statistics.interval.ms", "1000", err) ||
-        set(conf, "client.id", "sluice-gateway", err))
+        set(conf, "client.id", "sluice-gateway", err) ||
+        /* While no broker is reachable requests get 503 at once; the default backoff (up to 10 s)
+         * would keep that going long after a broker is back. */
+        set(conf, "reconnect.backoff.max.ms", "1000", err))
         goto fail_conf;
     for (size_t i = 0; i < kc->property_count; i++)
         if (set(conf, kc->properties[i].key, kc->properties[i].value, err))
@@ -149,10 +173,15 @@ sluice_producer_t *sluice_producer_create(const sluice_kafka_config_t *kc, h2o_l
         sluice_err_set(err, "kafka producer: %s", errstr);
         goto fail_conf;
     }
+    /* A topic handle held from the start makes librdkafka fetch the topic's metadata as soon as a
+     * broker answers, so the first event of each thread does not wait for it (it took 0.5-1 s). */
+    p->topic = rd_kafka_topic_new(p->rk, kc->topic, NULL);
 
     int fds[2];
     if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
         sluice_err_set(err, "pipe: %s", strerror(errno));
+        if (p->topic != NULL)
+            rd_kafka_topic_destroy(p->topic);
         rd_kafka_destroy(p->rk);
         free(p);
         return NULL;
@@ -191,7 +220,12 @@ int sluice_producer_send(sluice_producer_t *p, const char *topic, const char *ke
 
 int sluice_producer_ready(const sluice_producer_t *p)
 {
-    return atomic_load(&((sluice_producer_t *)p)->ready);
+    return atomic_load(&((sluice_producer_t *)p)->state) == SLUICE_PRODUCER_UP;
+}
+
+int sluice_producer_state(const sluice_producer_t *p)
+{
+    return atomic_load(&((sluice_producer_t *)p)->state);
 }
 
 int sluice_producer_queue_len(const sluice_producer_t *p)
@@ -216,6 +250,8 @@ void sluice_producer_destroy(sluice_producer_t *p, int timeout_ms)
     rd_kafka_queue_t *q = rd_kafka_queue_get_main(p->rk);
     rd_kafka_queue_io_event_enable(q, -1, NULL, 0);
     rd_kafka_queue_destroy(q);
+    if (p->topic != NULL)
+        rd_kafka_topic_destroy(p->topic);
     rd_kafka_destroy(p->rk);
     h2o_socket_read_stop(p->wake);
     h2o_socket_close(p->wake);

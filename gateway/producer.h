@@ -7,8 +7,8 @@
  * message, and nothing on the hot path blocks or takes a lock. A 100 ms timer polls too, in
  * case a wake-up was coalesced away.
  *
- * A producer belongs to one loop thread: every function except sluice_producer_queue_len and
- * sluice_producer_ready must be called on it.
+ * A producer belongs to one loop thread: every function except sluice_producer_queue_len,
+ * sluice_producer_ready and sluice_producer_state must be called on it.
  */
 #ifndef SLUICE_GATEWAY_PRODUCER_H
 #define SLUICE_GATEWAY_PRODUCER_H
@@ -27,6 +27,13 @@ typedef struct sluice_producer sluice_producer_t;
  * err 0 when the broker acknowledged it (acks=all), else a librdkafka error code. */
 typedef void (*sluice_producer_dr_cb)(void *opaque, int err);
 
+/* What the producer knows about the cluster (sluice_producer_state). */
+enum {
+    SLUICE_PRODUCER_STARTING = 0, /* no broker up yet, within the start-up grace */
+    SLUICE_PRODUCER_UP = 1,       /* a broker is reachable */
+    SLUICE_PRODUCER_DOWN = 2,     /* none is: all broker connections failed, or none came up in time */
+};
+
 enum {
     SLUICE_PRODUCER_EFULL = -2,  /* local queue full: answer 503 at once */
     SLUICE_PRODUCER_EOTHER = -3, /* any other produce error */
@@ -44,9 +51,13 @@ sluice_producer_t *sluice_producer_create(const sluice_kafka_config_t *kc, h2o_l
 int sluice_producer_send(sluice_producer_t *p, const char *topic, const char *key, size_t key_len, char *payload,
                          size_t len, const char *org, const char *source, const char *type, void *opaque);
 
-/* 1 when at least one broker was reachable at the last statistics report and no "all
- * brokers down" error came after it. Any thread. */
+/* 1 when the state is SLUICE_PRODUCER_UP: a broker was reachable at the last statistics report
+ * or delivery, and no "all brokers down" error came after it. Any thread. */
 int sluice_producer_ready(const sluice_producer_t *p);
+
+/* SLUICE_PRODUCER_STARTING, _UP or _DOWN; each change is logged once (kafka.up, kafka.down).
+ * Any thread. */
+int sluice_producer_state(const sluice_producer_t *p);
 
 /* Messages queued or in flight. Any thread. */
 int sluice_producer_queue_len(const sluice_producer_t *p);
