@@ -96,7 +96,7 @@ int main(int argc, char **argv)
     sluice_config_diag_dispose(&diag);
     sluice_err_t err = {{0}};
     sluice_keyring_t *keys = getenv("ENCRYPTION_KEY") ? sluice_keyring_from_env(&err) : NULL;
-    sluice_runtime_t *rt = cfg ? sluice_runtime_create(cfg, 1, keys, &err) : NULL;
+    sluice_runtime_t *rt = cfg ? sluice_runtime_create(cfg, 1, keys, NULL, &err) : NULL;
     if (rt == NULL) {
         fprintf(stderr, "runtime: %s\n", err.msg);
         return 1;

@@ -177,8 +177,12 @@ static void decode_server(loader_t *l, sluice_dec_map_t *root)
     sv->path_prefix = sluice_dec_xstrdup("/v1");
     sv->tag_path = sluice_dec_xstrdup("/sluice.js");
     sv->drain_timeout_ms = 10000;
+    sv->max_connections_per_ip = 256;
+    sv->request_timeout_ms = 10000;
+    sv->http2_guard.max_requests_in_flight = 16;
+    sv->http2_guard.resets = (sluice_rate_limit_t){.per_second = 10, .burst = 50};
 
-    sluice_dec_map_t m, https, http, metrics;
+    sluice_dec_map_t m, https, http, metrics, h2;
     sluice_dec_map_sub(root, "server", &m);
     l->server_pos = m.pos;
     sluice_dec_map_sub(&m, "https", &https);
@@ -186,6 +190,7 @@ static void decode_server(loader_t *l, sluice_dec_map_t *root)
     listen_value(&https, "listen", &sv->https);
     path_value(&https, "cert", dir, &sv->tls_cert, &sv->tls_cert_pos);
     path_value(&https, "key", dir, &sv->tls_key, &sv->tls_key_pos);
+    sluice_dec_bool(&https, "http2", &sv->http2);
     sluice_dec_map_close(&https);
     sluice_dec_map_sub(&m, "http", &http);
     listen_value(&http, "listen", &sv->http);
@@ -214,6 +219,17 @@ static void decode_server(loader_t *l, sluice_dec_map_t *root)
         }
     }
     sluice_dec_unsigned(&m, "drain_timeout_ms", 0, 0, 600000, &sv->drain_timeout_ms);
+    sluice_dec_unsigned(&m, "max_connections", 0, 0, 10000000, &sv->max_connections);
+    sluice_dec_unsigned(&m, "max_connections_per_ip", 0, 0, 10000000, &sv->max_connections_per_ip);
+    sluice_dec_unsigned(&m, "request_timeout_ms", 0, 100, 600000, &sv->request_timeout_ms);
+    sluice_dec_map_sub(&m, "http2", &h2);
+    sluice_dec_unsigned(&h2, "max_requests_in_flight", 0, 1, 100, &sv->http2_guard.max_requests_in_flight);
+    sluice_dec_map_t resets;
+    sluice_dec_map_sub(&h2, "resets", &resets);
+    sluice_dec_double(&resets, "per_second", 0, 0.01, 1e6, &sv->http2_guard.resets.per_second);
+    sluice_dec_double(&resets, "burst", 0, 1, 1e6, &sv->http2_guard.resets.burst);
+    sluice_dec_map_close(&resets);
+    sluice_dec_map_close(&h2);
     sluice_dec_map_close(&m);
 }
 

@@ -80,8 +80,15 @@ typedef struct sluice_rate_limit {
     double burst;      /* bucket size */
 } sluice_rate_limit_t;
 
+/* What an HTTP/2 connection may cost before it is cut (server.http2; docs/security.md). */
+typedef struct sluice_http2_guard {
+    unsigned max_requests_in_flight; /* per connection, reset streams counted until their work ended; default 16 */
+    sluice_rate_limit_t resets;      /* streams abandoned before their answer, per connection; default 10/s, burst 50 */
+} sluice_http2_guard_t;
+
 typedef struct sluice_server_config {
     sluice_listen_t https;   /* env SLUICE_HTTPS_LISTEN */
+    int http2;               /* server.https.http2: offer h2 by ALPN (with its guards); default off */
     sluice_listen_t http;    /* env SLUICE_HTTP_LISTEN; off by default */
     sluice_listen_t metrics; /* env SLUICE_METRICS_LISTEN; plain HTTP /metrics /healthz /readyz */
     char *tls_cert;          /* env SLUICE_TLS_CERT; path, relative paths resolved against the config file */
@@ -94,7 +101,11 @@ typedef struct sluice_server_config {
     char *tag_path;    /* default "/sluice.js" */
     sluice_cidr_t *trusted_proxies;
     size_t trusted_proxy_count;
-    unsigned drain_timeout_ms; /* SIGTERM: how long to wait for in-flight acks; default 10000 */
+    unsigned drain_timeout_ms;       /* SIGTERM: how long to wait for in-flight acks; default 10000 */
+    unsigned max_connections;        /* open client connections, all listeners; 0 = from RLIMIT_NOFILE */
+    unsigned max_connections_per_ip; /* per client address (trusted proxies exempt); default 256; 0 = no cap */
+    unsigned request_timeout_ms;     /* a request's headers and body must arrive within it; default 10000 */
+    sluice_http2_guard_t http2_guard;
 } sluice_server_config_t;
 
 typedef struct sluice_kafka_config {
@@ -145,7 +156,10 @@ typedef struct sluice_source {
     char *hmac_secret_env;        /* server sources: env var with the signing secret */
     char **allowed_origins;       /* exact origins, "https://shop.acme.test" */
     size_t allowed_origin_count;
-    sluice_rate_limit_t rate_limit;
+    sluice_rate_limit_t rate_limit; /* per write key (the whole source) */
+    sluice_rate_limit_t
+        client_rate_limit;      /* per client address (behind trusted proxies, the forwarded one); none by default */
+    int pixel_without_referrer; /* /pixel without Referer and Origin (e-mail pixels); default off */
     /* Resolved secrets (only when loaded with SLUICE_CONFIG_RESOLVE_SECRETS; wiped on free). */
     char *write_key;
     char *previous_write_key;

@@ -166,6 +166,11 @@ static json_t *source_json(const sluice_source_t *s)
     json_object_set_new(rl, "per_second", json_real(s->rate_limit.per_second));
     json_object_set_new(rl, "burst", json_real(s->rate_limit.burst));
     json_object_set_new(o, "rate_limit", rl);
+    rl = json_object();
+    json_object_set_new(rl, "per_second", json_real(s->client_rate_limit.per_second));
+    json_object_set_new(rl, "burst", json_real(s->client_rate_limit.burst));
+    json_object_set_new(o, "client_rate_limit", rl);
+    json_object_set_new(o, "pixel_without_referrer", json_boolean(s->pixel_without_referrer));
     return o;
 }
 
@@ -289,6 +294,7 @@ json_t *sluice_config_to_json(const sluice_config_t *cfg)
 
     json_t *server = json_object(), *https = listen_obj(&sv->https), *proxies = json_array();
     json_object_set_new(https, "cert", str_or_null(sv->tls_cert));
+    json_object_set_new(https, "http2", json_boolean(sv->http2));
     json_object_set_new(https, "key", str_or_null(sv->tls_key));
     json_object_set_new(server, "https", https);
     json_object_set_new(server, "http", listen_obj(&sv->http));
@@ -305,6 +311,15 @@ json_t *sluice_config_to_json(const sluice_config_t *cfg)
     }
     json_object_set_new(server, "trusted_proxies", proxies);
     json_object_set_new(server, "drain_timeout_ms", json_integer(sv->drain_timeout_ms));
+    json_object_set_new(server, "max_connections", json_integer(sv->max_connections));
+    json_object_set_new(server, "max_connections_per_ip", json_integer(sv->max_connections_per_ip));
+    json_object_set_new(server, "request_timeout_ms", json_integer(sv->request_timeout_ms));
+    json_t *h2 = json_object(), *resets = json_object();
+    json_object_set_new(h2, "max_requests_in_flight", json_integer(sv->http2_guard.max_requests_in_flight));
+    json_object_set_new(resets, "per_second", json_real(sv->http2_guard.resets.per_second));
+    json_object_set_new(resets, "burst", json_real(sv->http2_guard.resets.burst));
+    json_object_set_new(h2, "resets", resets);
+    json_object_set_new(server, "http2", h2);
     json_object_set_new(root, "server", server);
 
     const sluice_limits_t *lim = &cfg->limits;

@@ -246,6 +246,21 @@ static void decode_source(sluice_source_t *s, const sluice_yaml_node_t *n, const
     s->rate_limit.burst = s->rate_limit.per_second;
     sluice_dec_double(&rl, "burst", 0, 0, 1e9, &s->rate_limit.burst);
     sluice_dec_map_close(&rl);
+    /* Per client address: none unless configured (offices and mobile carriers put many visitors
+     * behind one address, so only the operator knows a fair share); config check warns when a
+     * browser source has a budget that one client could spend alone. */
+    sluice_dec_map_sub(&m, "client_rate_limit", &rl);
+    if (sluice_dec_double(&rl, "per_second", 0, 0, 1e9, &s->client_rate_limit.per_second) == 1)
+        s->client_rate_limit.burst = s->client_rate_limit.per_second;
+    sluice_dec_double(&rl, "burst", 0, 0, 1e9, &s->client_rate_limit.burst);
+    sluice_dec_map_close(&rl);
+    if (s->kind == SLUICE_SOURCE_BROWSER && s->rate_limit.per_second > 0 && s->client_rate_limit.per_second <= 0)
+        sluice_config_diag_warn(diag, &s->pos,
+                                "%s: rate_limit without client_rate_limit: a browser write key is public, so one "
+                                "client can spend the whole budget and every other visitor gets 429 "
+                                "(docs/security.md)",
+                                path);
+    sluice_dec_bool(&m, "pixel_without_referrer", &s->pixel_without_referrer);
 
     if (s->kind == SLUICE_SOURCE_BROWSER) {
         if (sluice_dec_key_pos(&m, "write_key_env") == NULL)

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "gateway/http.h"
 #include "gateway/ingest.h"
 #include "identity/identity.h"
@@ -175,10 +177,8 @@ static int handle_ops(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t path)
 
 /* ------------------------------------------------------------------ dispatch */
 
-static int on_req(h2o_handler_t *self, h2o_req_t *req)
+static int dispatch(sluice_gateway_t *gw, sluice_worker_t *w, h2o_req_t *req)
 {
-    sluice_gateway_t *gw = ((sluice_handler_t *)self)->gw;
-    sluice_worker_t *w = sluice_worker_self();
     h2o_iovec_t path = req->path_normalized;
 
     /* With a metrics listener of its own, /metrics is not served to the public. */
@@ -241,6 +241,134 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     not_found(req, w);
     return 0;
+}
+
+/* HTTP/2 requests start on the next loop turn, not inside h2o's frame parsing: a client that
+ * sends HEADERS, DATA and RST_STREAM together (rapid reset, CVE-2023-44487) has its stream gone
+ * before any work was done for it, and that counts against its connection's reset budget. Until
+ * it starts, and then until its pipeline work ends, a request holds one of its connection's
+ * max_requests_in_flight places. */
+typedef struct deferred {
+    sluice_gateway_t *gw;
+    h2o_req_t *req;
+    sluice_conn_t *conn;
+    h2o_timeout_entry_t entry;
+    int started;
+} deferred_t;
+
+static void on_deferred(h2o_timeout_entry_t *entry)
+{
+    deferred_t *d = H2O_STRUCT_FROM_MEMBER(deferred_t, entry, entry);
+    d->started = 1;
+    sluice_conn_t *c = d->conn;
+    dispatch(d->gw, sluice_worker_self(), d->req); /* a pipeline that waits takes its own place */
+    sluice_conn_end(c);
+}
+
+/* The request's memory is going: before it started, that is a stream abandoned for nothing. */
+static void on_deferred_gone(void *p)
+{
+    deferred_t *d = p;
+    if (d->started)
+        return;
+    if (h2o_timeout_is_linked(&d->entry))
+        h2o_timeout_unlink(&d->entry);
+    sluice_worker_t *w = sluice_worker_self();
+    sluice_conn_reset(d->conn, &w->rt->cfg->server.http2_guard.resets);
+    sluice_conn_end(d->conn);
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    sluice_gateway_t *gw = ((sluice_handler_t *)self)->gw;
+    sluice_worker_t *w = sluice_worker_self();
+    if (sluice_http1_framing_conflict(req)) {
+        req->http1_is_persistent = 0; /* what follows on this connection cannot be trusted either */
+        sluice_reply_t r = {.route = SLUICE_ROUTE_OTHER};
+        sluice_reply_error(req, w, &r, 400, "bad_request",
+                           "conflicting Content-Length headers (or Content-Length with Transfer-Encoding)", NULL);
+        return 0;
+    }
+    sluice_conn_t *c = req->version >= 0x200 ? sluice_conn_of(req) : NULL;
+    if (c == NULL)
+        return dispatch(gw, w, req);
+    if (sluice_conn_begin(c, w->rt->cfg->server.http2_guard.max_requests_in_flight) != 0) {
+        sluice_counter_add(&w->metrics.h2_refused_in_flight, 1);
+        sluice_reply_t r = {.route = SLUICE_ROUTE_OTHER};
+        sluice_reply_error(req, w, &r, 503, "too_many_in_flight",
+                           "this connection has too many requests in flight; wait for their answers", NULL);
+        return 0;
+    }
+    deferred_t *d = h2o_mem_alloc_shared(&req->pool, sizeof(*d), on_deferred_gone);
+    *d = (deferred_t){.gw = gw, .req = req, .conn = c, .entry = {.cb = on_deferred}};
+    h2o_timeout_link(w->ctx.loop, &w->guard.defer_timeout, &d->entry);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ h2o's own error answers */
+
+/* h2o answers some requests itself before a handler sees them (413 for a declared body over the
+ * limit, 400 for broken framing or headers, 417 for a bad Expect), as text/plain. These answers
+ * run through the host's fallback path, whose filter here rewrites their body as the gateway's
+ * JSON error, so clients parse every error the same way. (h2o's raw 400 for an unparsable request
+ * line is written straight to the socket: nothing can rewrite it.) */
+typedef struct json_error_stream {
+    h2o_ostream_t super;
+    h2o_iovec_t body;
+    int sent;
+} json_error_stream_t;
+
+static void json_error_send(h2o_ostream_t *self, h2o_req_t *req, h2o_iovec_t *bufs, size_t bufcnt,
+                            h2o_send_state_t state)
+{
+    (void)bufs;
+    (void)bufcnt;
+    json_error_stream_t *js = (json_error_stream_t *)self;
+    if (js->sent || js->body.len == 0) {
+        h2o_ostream_send_next(self, req, NULL, 0, state);
+        return;
+    }
+    js->sent = 1;
+    h2o_ostream_send_next(self, req, &js->body, 1, state);
+}
+
+static void on_setup_error_stream(h2o_filter_t *self, h2o_req_t *req, h2o_ostream_t **slot)
+{
+    (void)self;
+    if (req->res.status >= 400) {
+        int st = req->res.status;
+        const char *code = st == 400   ? "bad_request"
+                           : st == 404 ? "not_found"
+                           : st == 413 ? "payload_too_large"
+                           : st == 417 ? "expectation_failed"
+                                       : "http_error";
+        const char *message = st == 413 ? "request body too large" : req->res.reason ? req->res.reason : "error";
+        json_t *root = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", message);
+        char *text = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
+        json_decref(root);
+        if (text != NULL) {
+            h2o_iovec_t body = h2o_strdup(&req->pool, text, strlen(text));
+            free(text);
+            ssize_t ct = h2o_find_header(&req->res.headers, H2O_TOKEN_CONTENT_TYPE, -1);
+            if (ct >= 0)
+                h2o_delete_header(&req->res.headers, ct);
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+            int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
+            req->res.content_length = body.len;
+            json_error_stream_t *js = (json_error_stream_t *)h2o_add_ostream(req, sizeof(*js), slot);
+            js->super.do_send = json_error_send;
+            js->body = head ? h2o_iovec_init(NULL, 0) : body;
+            js->sent = 0;
+            slot = &js->super.next;
+        }
+    }
+    h2o_setup_next_ostream(req, slot);
+}
+
+void sluice_handler_register_error_filter(h2o_hostconf_t *host)
+{
+    h2o_filter_t *f = h2o_create_filter(&host->fallback_path, sizeof(*f));
+    f->on_setup_ostream = on_setup_error_stream;
 }
 
 /* The metrics listener's handler: operations routes only. */

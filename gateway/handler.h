@@ -16,4 +16,8 @@ void sluice_handler_register(h2o_pathconf_t *pathconf, sluice_gateway_t *gw);
 /* Installs the operations-only handler (/metrics, /healthz, /readyz) of the metrics listener. */
 void sluice_handler_register_ops(h2o_pathconf_t *pathconf, sluice_gateway_t *gw);
 
+/* Rewrites the error answers h2o sends by itself (before any handler) as the gateway's JSON
+ * errors, for every request of host. Main thread, at configuration. */
+void sluice_handler_register_error_filter(h2o_hostconf_t *host);
+
 #endif

@@ -230,6 +230,54 @@ static const char *ntop(h2o_mem_pool_t *pool, const struct sockaddr *sa)
     return r ? h2o_strdup(pool, buf, SIZE_MAX).base : "";
 }
 
+int sluice_http1_framing_conflict(h2o_req_t *req)
+{
+    if (req->version >= 0x200 || req->conn == NULL || req->conn->callbacks->get_socket == NULL)
+        return 0;
+    h2o_socket_t *sock = req->conn->callbacks->get_socket(req->conn);
+    if (sock == NULL || sock->input == NULL)
+        return 0;
+    const char *p = sock->input->bytes, *end = p + sock->input->size;
+    /* The buffer must begin with this request's line, or it is not this request's head. */
+    if ((size_t)(end - p) <= req->method.len || memcmp(p, req->method.base, req->method.len) != 0 ||
+        p[req->method.len] != ' ')
+        return 0;
+    const char *head_end = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
+    if (head_end == NULL)
+        return 0;
+    const char *line = memchr(p, '\n', (size_t)(head_end - p));
+    const char *first_len = NULL;
+    size_t first_len_n = 0;
+    int te = 0, conflict = 0;
+    while (line != NULL && line < head_end) {
+        line++;
+        const char *eol = memchr(line, '\n', (size_t)(head_end + 2 - line));
+        if (eol == NULL)
+            break;
+        const char *colon = memchr(line, ':', (size_t)(eol - line));
+        if (colon != NULL) {
+            size_t nlen = (size_t)(colon - line);
+            const char *v = colon + 1, *ve = eol;
+            while (v < ve && (*v == ' ' || *v == '\t'))
+                v++;
+            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            if (h2o_lcstris(line, nlen, H2O_STRLIT("content-length"))) {
+                if (first_len == NULL) {
+                    first_len = v;
+                    first_len_n = (size_t)(ve - v);
+                } else if ((size_t)(ve - v) != first_len_n || memcmp(v, first_len, first_len_n) != 0) {
+                    conflict = 1;
+                }
+            } else if (h2o_lcstris(line, nlen, H2O_STRLIT("transfer-encoding"))) {
+                te = 1;
+            }
+        }
+        line = eol;
+    }
+    return conflict || (te && first_len != NULL);
+}
+
 const char *sluice_http_client_ip(h2o_req_t *req, const sluice_server_config_t *sc)
 {
     struct sockaddr_storage peer;

@@ -49,6 +49,14 @@ int sluice_http_query_foreach(h2o_req_t *req, int (*cb)(void *ud, const char *na
 /* The value of cookie `name` from the Cookie headers, or {NULL, 0}. */
 h2o_iovec_t sluice_http_cookie(h2o_req_t *req, const char *name);
 
+/* 1 when an HTTP/1.x request's head frames its body ambiguously: two Content-Length headers with
+ * different values, or Content-Length together with Transfer-Encoding. h2o 2.2.5 resolves both
+ * silently (the first length, or chunked) and hides them from req->headers, while a proxy in
+ * front may have read them the other way: the classic request-smuggling gap. Reads the head as
+ * received from the connection's input buffer, where h2o keeps it until the answer is sent. 0 for
+ * HTTP/2 and whenever the head cannot be found there. */
+int sluice_http1_framing_conflict(h2o_req_t *req);
+
 /* The peer's address as text (numeric), honouring X-Forwarded-For only when the peer is one of
  * the trusted proxies; then the right-most untrusted address wins. Pool memory. */
 const char *sluice_http_client_ip(h2o_req_t *req, const sluice_server_config_t *sc);

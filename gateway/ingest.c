@@ -10,6 +10,7 @@
  */
 #include "gateway/ingest.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,7 @@ struct pending {
     uint64_t produce_us;
     h2o_timeout_entry_t timeout;
     pending_msg_t *msgs; /* [produced]: one per message handed to Kafka */
+    sluice_conn_t *conn; /* HTTP/2: the connection whose in-flight place this holds (conn.h) */
 };
 
 /* ------------------------------------------------------------------ pending lifetime */
@@ -69,6 +71,10 @@ static void on_req_gone(void *slot)
     if (p != NULL) {
         p->req = NULL;
         p->slot = NULL;
+        /* An HTTP/2 stream reset (or its connection gone) before the answer: the work goes on,
+         * holding the connection's place, and the reset counts against it. */
+        if (p->conn != NULL && !p->responded)
+            sluice_conn_reset(p->conn, &p->rt->cfg->server.http2_guard.resets);
     }
 }
 
@@ -86,6 +92,8 @@ static pending_t *pending_new(h2o_req_t *req, sluice_worker_t *w, const sluice_r
     p->rejected = json_array();
     p->events = json_array();
     p->indexes = json_array();
+    if (req->version >= 0x200 && (p->conn = sluice_conn_of(req)) != NULL)
+        sluice_conn_begin(p->conn, UINT_MAX); /* the handler already checked the connection's cap */
     w->in_flight++;
     sluice_counter_add(&w->metrics.in_flight, 1);
     return p;
@@ -104,6 +112,8 @@ static void pending_free(pending_t *p)
     for (unsigned i = 0; i < p->produced; i++)
         json_decref(p->msgs[i].message_id);
     free(p->msgs);
+    if (p->conn != NULL)
+        sluice_conn_end(p->conn);
     p->w->in_flight--;
     sluice_counter_add(&p->w->metrics.in_flight, (uint64_t)-1);
     sluice_runtime_release(p->rt);
@@ -123,7 +133,7 @@ static void reject_metric(sluice_worker_t *w, const char *code)
         {"bad_signature", SLUICE_REJECT_UNAUTHORIZED},        {"stale_timestamp", SLUICE_REJECT_UNAUTHORIZED},
         {"origin_not_allowed", SLUICE_REJECT_ORIGIN},         {"rate_limited", SLUICE_REJECT_RATE_LIMITED},
         {"kafka_unavailable", SLUICE_REJECT_KAFKA},           {"mask_failed", SLUICE_REJECT_MASK},
-        {"unsupported_media_type", SLUICE_REJECT_MEDIA_TYPE},
+        {"unsupported_media_type", SLUICE_REJECT_MEDIA_TYPE}, {"replayed", SLUICE_REJECT_REPLAYED},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (strcmp(map[i].code, code) == 0) {
@@ -177,6 +187,8 @@ static void respond_unavailable(pending_t *p, const char *why)
     if (p->req != NULL)
         sluice_reply_error(p->req, p->w, &p->reply, 503, "kafka_unavailable", why, NULL);
     p->responded = 1;
+    /* Not accepted: the client's retry of the same signed bytes is no replay. */
+    sluice_identity_forget_replay(p->w->identity, &p->job);
 }
 
 /* Answers when nothing else is outstanding and frees the record once every report is back. */
@@ -396,6 +408,22 @@ static void on_identity_done(sluice_identity_job_t *job)
 {
     pending_t *p = H2O_STRUCT_FROM_MEMBER(pending_t, job, job);
     identity_finish(p);
+    if (job->replay == SLUICE_REPLAY_SEEN || job->replay == SLUICE_REPLAY_UNKNOWN) {
+        p->responded = 1;
+        if (p->req != NULL && job->replay == SLUICE_REPLAY_SEEN) {
+            reject_metric(p->w, "replayed");
+            sluice_reply_error(p->req, p->w, &p->reply, 409, "replayed",
+                               "this signed request was accepted before; to send its events again, sign a new "
+                               "request (a fresh X-Timestamp)",
+                               NULL);
+        } else if (p->req != NULL) {
+            reject_metric(p->w, "kafka_unavailable");
+            sluice_reply_error(p->req, p->w, &p->reply, 503, "replay_check_unavailable",
+                               "signed requests are remembered in Redis, which did not answer; retry", NULL);
+        }
+        settle(p);
+        return;
+    }
     produce_all(p);
 }
 
@@ -419,7 +447,35 @@ static int is_media(h2o_iovec_t v, const char *type)
     return v.len == n || v.base[n] == ';' || v.base[n] == ' ';
 }
 
-/* Content-Type and Content-Encoding; on success *body is the decoded body (*owned to free). */
+static int is_gzip(h2o_req_t *req)
+{
+    h2o_iovec_t ce = sluice_http_header(req, H2O_TOKEN_CONTENT_ENCODING);
+    return ce.base != NULL && h2o_lcstris(ce.base, ce.len, H2O_STRLIT("gzip"));
+}
+
+/* What can be refused from the request's head alone: Content-Type, Content-Encoding and the
+ * size on the wire. 0, or -1 when answered. */
+static int check_wire(ingest_t *in)
+{
+    h2o_req_t *req = in->req;
+    h2o_iovec_t ct = sluice_http_header(req, H2O_TOKEN_CONTENT_TYPE);
+    if (ct.base != NULL && !is_media(ct, "application/json") && !is_media(ct, "text/plain"))
+        return refuse(req, in->w, &in->reply, 415, "unsupported_media_type",
+                      "Content-Type must be application/json or text/plain", NULL) -
+               1;
+    h2o_iovec_t ce = sluice_http_header(req, H2O_TOKEN_CONTENT_ENCODING);
+    if (ce.base != NULL && !h2o_lcstris(ce.base, ce.len, H2O_STRLIT("identity")) && !is_gzip(req))
+        return refuse(req, in->w, &in->reply, 415, "unsupported_media_type",
+                      "Content-Encoding must be gzip or identity", NULL) -
+               1;
+    if (req->entity.len > in->rt->cfg->limits.max_wire_bytes)
+        return refuse(req, in->w, &in->reply, 413, "payload_too_large", "request body too large", NULL) - 1;
+    return 0;
+}
+
+/* The body, inflated when gzip (inflating stops at max_body_bytes, so a bomb costs at most
+ * that); on success *body is the decoded body (*owned to free). Runs only once the request is
+ * authenticated. */
 static int read_body(ingest_t *in, h2o_iovec_t *body, char **owned)
 {
     h2o_req_t *req = in->req;
@@ -428,22 +484,9 @@ static int read_body(ingest_t *in, h2o_iovec_t *body, char **owned)
     *body = req->entity;
     if (body->base == NULL)
         *body = h2o_iovec_init("", 0);
-
-    h2o_iovec_t ct = sluice_http_header(req, H2O_TOKEN_CONTENT_TYPE);
-    if (ct.base != NULL && !is_media(ct, "application/json") && !is_media(ct, "text/plain"))
-        return refuse(req, in->w, &in->reply, 415, "unsupported_media_type",
-                      "Content-Type must be application/json or text/plain", NULL) -
-               1;
-    if (body->len > lim->max_wire_bytes)
-        return refuse(req, in->w, &in->reply, 413, "payload_too_large", "request body too large", NULL) - 1;
-
-    h2o_iovec_t ce = sluice_http_header(req, H2O_TOKEN_CONTENT_ENCODING);
-    if (ce.base != NULL && !h2o_lcstris(ce.base, ce.len, H2O_STRLIT("identity"))) {
-        if (!h2o_lcstris(ce.base, ce.len, H2O_STRLIT("gzip")))
-            return refuse(req, in->w, &in->reply, 415, "unsupported_media_type",
-                          "Content-Encoding must be gzip or identity", NULL) -
-                   1;
+    if (is_gzip(req)) {
         size_t out_len;
+        sluice_counter_add(&in->w->metrics.inflated, 1);
         int rc = sluice_gunzip(body->base, body->len, lim->max_body_bytes, owned, &out_len);
         if (rc == SLUICE_GZIP_ETOOBIG)
             return refuse(req, in->w, &in->reply, 413, "payload_too_large",
@@ -463,9 +506,9 @@ static int read_body(ingest_t *in, h2o_iovec_t *body, char **owned)
     return 0;
 }
 
-/* The write key from Authorization (Bearer, or Basic with the key as user name), the body's
- * writeKey, or the query's writeKey, in that order. Pool memory; NULL when none. */
-static const char *find_write_key(ingest_t *in, json_t *root, size_t *len)
+/* The write key from the request's head: Authorization (Bearer, or Basic with the key as user
+ * name), X-Write-Key, or the query's writeKey, in that order. Pool memory; NULL when none. */
+static const char *head_write_key(ingest_t *in, size_t *len)
 {
     h2o_req_t *req = in->req;
     h2o_iovec_t auth = sluice_http_header(req, H2O_TOKEN_AUTHORIZATION);
@@ -484,10 +527,10 @@ static const char *find_write_key(ingest_t *in, json_t *root, size_t *len)
             }
         }
     }
-    json_t *wk = json_object_get(root, "writeKey");
-    if (json_is_string(wk)) {
-        *len = json_string_length(wk);
-        return h2o_strdup(&req->pool, json_string_value(wk), *len).base;
+    h2o_iovec_t xk = sluice_http_header_str(req, "x-write-key");
+    if (xk.base != NULL && xk.len > 0) {
+        *len = xk.len;
+        return h2o_strdup(&req->pool, xk.base, xk.len).base;
     }
     char *q;
     long ql = sluice_http_query(req, "writeKey", &q);
@@ -498,28 +541,91 @@ static const char *find_write_key(ingest_t *in, json_t *root, size_t *len)
     return NULL;
 }
 
-/* Server-to-server: X-Timestamp (ms) and X-Signature: sha256=hex(HMAC(secret, ts + "." + body)),
- * over the body exactly as sent. The write key, when given, names the source; otherwise every
- * server source's secret is tried. */
-static int verify_signature(ingest_t *in, h2o_iovec_t wire, const char *key, size_t key_len)
+/* The writeKey member of a JSON body as sent (navigator.sendBeacon cannot set headers), found
+ * without parsing or decoding anything: the first `"writeKey"` followed by `:` and a string
+ * without escapes. One pass over the body, no allocation. The parsed body's top-level writeKey
+ * is checked against it afterwards (ingest_post), so a key placed first somewhere else proves
+ * nothing. NULL when there is none. */
+static const char *body_write_key(h2o_iovec_t body, size_t *len)
+{
+    static const char name[] = "\"writeKey\"";
+    const size_t nl = sizeof(name) - 1;
+    const char *p = body.base, *end = body.base + body.len;
+    while (p + nl <= end && (p = memmem(p, (size_t)(end - p), name, nl)) != NULL) {
+        const char *q = p + nl;
+        p += nl;
+        while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
+            q++;
+        if (q == end || *q++ != ':')
+            continue;
+        while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
+            q++;
+        if (q == end || *q++ != '"')
+            continue;
+        const char *v = q;
+        while (q < end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
+            q++;
+        if (q == end || *q != '"' || q == v)
+            continue;
+        *len = (size_t)(q - v);
+        return v;
+    }
+    return NULL;
+}
+
+/* The head's write key, else a parsed body's top-level writeKey (the pixel's data, /xd/redeem's
+ * small body). Pool or root memory; NULL when none. */
+static const char *find_write_key(ingest_t *in, json_t *root, size_t *len)
+{
+    const char *key = head_write_key(in, len);
+    json_t *wk = json_object_get(root, "writeKey");
+    if (key == NULL && json_is_string(wk)) {
+        *len = json_string_length(wk);
+        key = json_string_value(wk);
+    }
+    return key;
+}
+
+/* Server-to-server (docs/security.md, "Signed events"): X-Sluice-Source names the source as
+ * <org>/<source>; X-Timestamp is milliseconds since 1970, within 5 minutes of our clock;
+ * X-Signature is sha256=hex(HMAC-SHA256(secret, METHOD "\n" PATH "\n" TIMESTAMP "\n" BODY)) over
+ * the request line's path (query included) and the body exactly as sent, so a signature made for
+ * one request cannot be replayed for another method or path. One source, one secret, checked
+ * before anything of the body is decoded; the signature is then remembered for its window so the
+ * same request is accepted once (identity job, SLUICE_REPLAY_*). */
+static int verify_signature(ingest_t *in, h2o_iovec_t wire, char replay_key[SLUICE_IDENTITY_REPLAY_KEY_MAX],
+                            int64_t *until_ms)
 {
     h2o_req_t *req = in->req;
+    h2o_iovec_t who = sluice_http_header_str(req, "x-sluice-source");
     h2o_iovec_t ts = sluice_http_header_str(req, "x-timestamp");
     h2o_iovec_t sig = sluice_http_header_str(req, "x-signature");
-    if (ts.base == NULL || sig.base == NULL)
-        return refuse(req, in->w, &in->reply, 401, "bad_signature", "X-Timestamp and X-Signature headers are required",
-                      NULL) -
+    if (who.base == NULL || ts.base == NULL || sig.base == NULL)
+        return refuse(req, in->w, &in->reply, 401, "bad_signature",
+                      "X-Sluice-Source, X-Timestamp and X-Signature headers are required", NULL) -
+               1;
+    const char *slash = memchr(who.base, '/', who.len);
+    const sluice_source_rt_t *named = NULL;
+    for (size_t i = 0; slash != NULL && i < in->rt->source_count; i++) {
+        const sluice_source_rt_t *s = &in->rt->sources[i];
+        size_t ol = (size_t)(slash - who.base), sl = who.len - ol - 1;
+        if (strlen(s->org->id) == ol && memcmp(s->org->id, who.base, ol) == 0 && strlen(s->src->id) == sl &&
+            memcmp(s->src->id, slash + 1, sl) == 0)
+            named = s;
+    }
+    if (named == NULL || named->src->kind != SLUICE_SOURCE_SERVER || named->src->hmac_secret == NULL)
+        return refuse(req, in->w, &in->reply, 401, "bad_signature",
+                      "X-Sluice-Source must name a server source as <org>/<source>", NULL) -
                1;
     char tbuf[24];
-    if (ts.len == 0 || ts.len >= sizeof(tbuf))
-        return refuse(req, in->w, &in->reply, 401, "bad_signature", "X-Timestamp must be milliseconds since 1970",
-                      NULL) -
-               1;
-    memcpy(tbuf, ts.base, ts.len);
-    tbuf[ts.len] = '\0';
-    char *end;
-    long long t = strtoll(tbuf, &end, 10);
-    if (*end != '\0' || t <= 0)
+    char *end = NULL;
+    long long t = -1;
+    if (ts.len > 0 && ts.len < sizeof(tbuf)) {
+        memcpy(tbuf, ts.base, ts.len);
+        tbuf[ts.len] = '\0';
+        t = strtoll(tbuf, &end, 10);
+    }
+    if (t <= 0 || end == NULL || *end != '\0')
         return refuse(req, in->w, &in->reply, 401, "bad_signature", "X-Timestamp must be milliseconds since 1970",
                       NULL) -
                1;
@@ -534,28 +640,33 @@ static int verify_signature(ingest_t *in, h2o_iovec_t wire, const char *key, siz
         return refuse(req, in->w, &in->reply, 401, "bad_signature", "X-Signature must be sha256=<64 hex digits>",
                       NULL) -
                1;
-
-    const sluice_source_rt_t *named = key ? sluice_runtime_auth(in->rt, key, key_len, in->now_ms) : NULL;
-    const sluice_source_rt_t *match = NULL;
-    for (size_t i = 0; i < in->rt->source_count; i++) {
-        const sluice_source_rt_t *s = &in->rt->sources[i];
-        if (s->src->hmac_secret == NULL || (named != NULL && s != named))
-            continue;
-        uint8_t mac[SLUICE_SHA256_LEN];
-        char dot = '.';
-        /* HMAC(secret, ts "." body): fed as ts, then "." + body through the two-part API. */
-        char *prefix = h2o_mem_alloc_pool(&req->pool, ts.len + 1);
-        memcpy(prefix, ts.base, ts.len);
-        prefix[ts.len] = dot;
-        if (sluice_hmac_sha256_2(s->src->hmac_secret, strlen(s->src->hmac_secret), prefix, ts.len + 1, wire.base,
-                                 wire.len, mac) == 0 &&
-            sluice_ct_equal(mac, given, sizeof(mac)) && match == NULL)
-            match = s;
-        sluice_secure_zero(mac, sizeof(mac));
-    }
-    if (match == NULL)
+    /* METHOD \n PATH \n TIMESTAMP \n, then the body, through the two-part HMAC. */
+    size_t plen = req->method.len + req->path.len + ts.len + 3;
+    char *prefix = h2o_mem_alloc_pool(&req->pool, plen);
+    char *o = prefix;
+    memcpy(o, req->method.base, req->method.len);
+    o += req->method.len;
+    *o++ = '\n';
+    memcpy(o, req->path.base, req->path.len);
+    o += req->path.len;
+    *o++ = '\n';
+    memcpy(o, ts.base, ts.len);
+    o += ts.len;
+    *o++ = '\n';
+    uint8_t mac[SLUICE_SHA256_LEN];
+    const char *secret = named->src->hmac_secret;
+    int ok = sluice_hmac_sha256_2(secret, strlen(secret), prefix, plen, wire.base, wire.len, mac) == 0 &&
+             sluice_ct_equal(mac, given, sizeof(mac));
+    sluice_secure_zero(mac, sizeof(mac));
+    if (!ok)
         return refuse(req, in->w, &in->reply, 401, "bad_signature", "the signature does not match", NULL) - 1;
-    in->src = match;
+    in->src = named;
+    /* Single use: the signature itself names the request (org and source keep sources apart), in
+     * one spelling (hex digits are accepted in either case). */
+    char hex[2 * SLUICE_SHA256_LEN + 1];
+    sluice_hex_encode(given, sizeof(given), hex, sizeof(hex));
+    snprintf(replay_key, SLUICE_IDENTITY_REPLAY_KEY_MAX, "%s:%s:%s", named->org->id, named->src->id, hex);
+    *until_ms = t + SIGNATURE_WINDOW_MS;
     return 0;
 }
 
@@ -625,7 +736,8 @@ static void identity_begin(ingest_t *in, pending_t *p, json_t *root, int browser
 }
 
 /* Validates and enriches events (root itself, or root.batch[]) into a new pending request. */
-static int accept_events(ingest_t *in, json_t *root, int forced_type, int batch, int is_server)
+static int accept_events(ingest_t *in, json_t *root, int forced_type, int batch, int is_server, const char *replay_key,
+                         int64_t replay_until_ms)
 {
     h2o_req_t *req = in->req;
     sluice_worker_t *w = in->w;
@@ -648,6 +760,10 @@ static int accept_events(ingest_t *in, json_t *root, int forced_type, int batch,
     p->src = in->src;
     p->batch = batch;
     identity_begin(in, p, root, !is_server, h2o_iovec_init(NULL, 0));
+    if (replay_key != NULL && replay_key[0] != '\0') {
+        snprintf(p->job.replay_key, sizeof(p->job.replay_key), "%s", replay_key);
+        p->job.replay_until_ms = replay_until_ms;
+    }
     sluice_event_enrich_t en = {
         .received_ms = in->now_ms,
         .client_ip = sluice_http_client_ip(req, &cfg->server),
@@ -696,11 +812,86 @@ static int accept_events(ingest_t *in, json_t *root, int forced_type, int batch,
 
 /* ------------------------------------------------------------------ entry points */
 
+/* The source's bucket, then the client's (the address behind trusted proxies). NULL when
+ * allowed, else the answer's message; the refusal is counted by scope. */
+static const char *rate_limited(ingest_t *in)
+{
+    sluice_worker_t *w = in->w;
+    const sluice_source_rt_t *s = in->src;
+    uint64_t now = (uint64_t)sluice_mono_ms();
+    if (!sluice_limiter_allow(w->gw->limiter, s->limit_slot, w->index, &s->src->rate_limit, now)) {
+        sluice_counter_add(&w->metrics.rate_limited[SLUICE_LIMIT_KEY], 1);
+        return "too many requests for this write key";
+    }
+    const char *ip = sluice_http_client_ip(in->req, &in->rt->cfg->server);
+    if (!sluice_client_limits_allow(w->clients, s->limit_slot, ip, &s->src->client_rate_limit, now)) {
+        sluice_counter_add(&w->metrics.rate_limited[SLUICE_LIMIT_CLIENT], 1);
+        return "too many requests from this client";
+    }
+    return NULL;
+}
+
+/* The limits a request of an authenticated source passes before any work is done for it: its
+ * origin, the rate limits, and a Kafka that is known to be down. 0, or -1 when it was answered. */
+static int admit(ingest_t *in)
+{
+    sluice_worker_t *w = in->w;
+    if (check_origin(in) != 0)
+        return -1;
+    const char *why = rate_limited(in);
+    if (why != NULL)
+        return refuse(in->req, w, &in->reply, 429, "rate_limited", why, NULL) - 1;
+    if (sluice_producer_state(w->producer) == SLUICE_PRODUCER_DOWN)
+        return refuse(in->req, w, &in->reply, 503, "kafka_unavailable",
+                      "no Kafka broker is reachable; retry after the delay in Retry-After", NULL) -
+               1;
+    return 0;
+}
+
+/* The browser source of a write key. 0, or -1 (answered 401). */
+static int authenticate_key(ingest_t *in, const char *key, size_t key_len)
+{
+    in->src = key != NULL ? sluice_runtime_auth(in->rt, key, key_len, in->now_ms) : NULL;
+    if (in->src != NULL && in->src->src->kind == SLUICE_SOURCE_BROWSER)
+        return 0;
+    in->src = NULL;
+    return refuse(in->req, in->w, &in->reply, 401, "unauthorized",
+                  key != NULL ? "unknown write key"
+                              : "a write key is required (Authorization: Bearer or Basic, X-Write-Key, or writeKey "
+                                "in the query or in a JSON body that is not gzip-encoded)",
+                  NULL) -
+           1;
+}
+
+/* Authenticate before work: the write key (or the signature) is checked on the request as
+ * received, before the body is inflated or parsed; only then do the limits, gunzip and the
+ * parser spend anything on it. */
 int sluice_ingest_post(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route, int forced_type)
 {
     ingest_t in = {.req = req, .w = w, .rt = w->rt, .reply = {.route = route}, .now_ms = sluice_now_ms()};
     if (w->stopping)
         return refuse(req, w, &in.reply, 503, "kafka_unavailable", "the gateway is shutting down; retry", NULL);
+    if (check_wire(&in) != 0)
+        return 0;
+
+    int is_server = route == SLUICE_ROUTE_EVENTS;
+    h2o_iovec_t wire = req->entity.base != NULL ? req->entity : h2o_iovec_init("", 0);
+    char replay_key[SLUICE_IDENTITY_REPLAY_KEY_MAX] = "";
+    int64_t replay_until = 0;
+    size_t key_len = 0;
+    const char *key = NULL, *body_key = NULL;
+    if (is_server) {
+        if (verify_signature(&in, wire, replay_key, &replay_until) != 0)
+            return 0;
+    } else {
+        key = head_write_key(&in, &key_len);
+        if (key == NULL && !is_gzip(req))
+            key = body_key = body_write_key(wire, &key_len);
+        if (authenticate_key(&in, key, key_len) != 0)
+            return 0;
+    }
+    if (admit(&in) != 0)
+        return 0;
 
     h2o_iovec_t body;
     char *owned;
@@ -709,38 +900,21 @@ int sluice_ingest_post(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route,
     in.body_len = body.len;
     sluice_event_error_t e;
     json_t *root = sluice_event_parse(body.base, body.len, &in.rt->cfg->limits, &e);
-    h2o_iovec_t wire = req->entity;
     if (root == NULL) {
         free(owned);
         return refuse(req, w, &in.reply, e.status, e.code, e.message, e.path);
     }
-
-    size_t key_len = 0;
-    const char *key = find_write_key(&in, root, &key_len);
-    int is_server = route == SLUICE_ROUTE_EVENTS;
-    int rc = 0;
-    if (is_server) {
-        rc = verify_signature(&in, wire, key, key_len);
-    } else {
-        in.src = key ? sluice_runtime_auth(in.rt, key, key_len, in.now_ms) : NULL;
-        if (in.src == NULL) {
-            refuse(req, w, &in.reply, 401, "unauthorized",
-                   key ? "unknown write key" : "a write key is required (Authorization: Bearer, Basic or writeKey)",
-                   NULL);
-            rc = -1;
-        }
+    /* A key found by the scan must be the body's own top-level writeKey. */
+    json_t *wk = json_object_get(root, "writeKey");
+    if (body_key != NULL && (!json_is_string(wk) || json_string_length(wk) != key_len ||
+                             memcmp(json_string_value(wk), body_key, key_len) != 0)) {
+        json_decref(root);
+        free(owned);
+        return refuse(req, w, &in.reply, 401, "unauthorized", "writeKey must be a top-level member of the body", NULL);
     }
-    if (rc == 0)
-        rc = check_origin(&in);
-    if (rc == 0 && !sluice_runtime_rate_allow(in.src, w->index, in.rt->nthreads, (uint64_t)in.now_ms)) {
-        refuse(req, w, &in.reply, 429, "rate_limited", "too many requests for this write key", NULL);
-        rc = -1;
-    }
-    if (rc == 0) {
-        int batch = route == SLUICE_ROUTE_BATCH || (is_server && json_object_get(root, "batch") != NULL);
-        json_object_del(root, "writeKey");
-        accept_events(&in, root, forced_type, batch, is_server);
-    }
+    int batch = route == SLUICE_ROUTE_BATCH || (is_server && json_object_get(root, "batch") != NULL);
+    json_object_del(root, "writeKey");
+    accept_events(&in, root, forced_type, batch, is_server, replay_key, replay_until);
     json_decref(root);
     free(owned);
     return 0;
@@ -794,6 +968,42 @@ static int pixel_param(void *ud, const char *name, const char *value)
     return 0;
 }
 
+/* An image request carries no Origin; its Referer names the page that loaded it. Either is
+ * checked against the source's allowed_origins when present (a pixel is a GET anyone can embed:
+ * without this, any site could spend an org's budget and write into its data). Neither present
+ * happens with e-mail clients and strict referrer policies: accepted only where the source says
+ * pixel_without_referrer. 0, or -1 when answered 403. */
+static int check_pixel_origin(ingest_t *in)
+{
+    h2o_iovec_t origin = sluice_http_header_str(in->req, "origin");
+    if (origin.base == NULL) {
+        h2o_iovec_t ref = sluice_http_header(in->req, H2O_TOKEN_REFERER);
+        const char *sep = ref.base != NULL ? memmem(ref.base, ref.len, "://", 3) : NULL;
+        if (sep != NULL) {
+            const char *p = sep + 3, *end = ref.base + ref.len;
+            while (p < end && *p != '/' && *p != '?' && *p != '#')
+                p++;
+            origin = h2o_iovec_init(ref.base, (size_t)(p - ref.base));
+        } else if (ref.base != NULL) {
+            origin = ref; /* not a URL: compared as is, so refused */
+        }
+    }
+    if (origin.base == NULL) {
+        if (in->src->src->pixel_without_referrer)
+            return 0;
+        return refuse(in->req, in->w, &in->reply, 403, "origin_not_allowed",
+                      "a pixel needs a Referer or Origin of an allowed origin (or pixel_without_referrer on the "
+                      "source, for e-mail)",
+                      NULL) -
+               1;
+    }
+    if (!sluice_runtime_origin_allowed(in->rt, in->src, origin.base, origin.len))
+        return refuse(in->req, in->w, &in->reply, 403, "origin_not_allowed",
+                      "the page this pixel was loaded from is not an allowed origin for this write key", NULL) -
+               1;
+    return 0;
+}
+
 int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
 {
     ingest_t in = {
@@ -834,17 +1044,12 @@ int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
     }
     size_t key_len = 0;
     const char *key = find_write_key(&in, root, &key_len);
-    in.src = key ? sluice_runtime_auth(in.rt, key, key_len, in.now_ms) : NULL;
-    if (in.src == NULL) {
+    if (authenticate_key(&in, key, key_len) != 0 || check_pixel_origin(&in) != 0 || admit(&in) != 0) {
         json_decref(root);
-        return refuse(req, w, &in.reply, 401, "unauthorized", "unknown or missing write key", NULL);
-    }
-    if (!sluice_runtime_rate_allow(in.src, w->index, in.rt->nthreads, (uint64_t)in.now_ms)) {
-        json_decref(root);
-        return refuse(req, w, &in.reply, 429, "rate_limited", "too many requests for this write key", NULL);
+        return 0;
     }
     json_object_del(root, "writeKey");
-    accept_events(&in, root, forced, 0, 0);
+    accept_events(&in, root, forced, 0, 0, NULL, 0);
     json_decref(root);
     return 0;
 }
@@ -889,8 +1094,9 @@ static int xd_admit(ingest_t *in, json_t *root)
     if (origin.base != NULL && !sluice_runtime_origin_allowed(in->rt, in->src, origin.base, origin.len))
         return xd_error(in, 403, "origin_not_allowed", "this origin is not allowed for this write key") - 1;
     in->reply.origin = origin;
-    if (!sluice_runtime_rate_allow(in->src, in->w->index, in->rt->nthreads, (uint64_t)in->now_ms))
-        return xd_error(in, 429, "rate_limited", "too many requests for this write key") - 1;
+    const char *why = rate_limited(in);
+    if (why != NULL)
+        return xd_error(in, 429, "rate_limited", why) - 1;
     return 0;
 }
 

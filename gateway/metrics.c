@@ -17,8 +17,15 @@ static const char *const route_names[SLUICE_ROUTE_COUNT] = {
 };
 
 static const char *const reject_names[SLUICE_REJECT_COUNT] = {
-    "invalid_json", "invalid_event",     "payload_too_large", "unauthorized", "origin_not_allowed",
-    "rate_limited", "kafka_unavailable", "mask_failed",       "duplicate",    "unsupported_media_type",
+    "invalid_json",       "invalid_event",          "payload_too_large", "unauthorized",
+    "origin_not_allowed", "rate_limited",           "kafka_unavailable", "mask_failed",
+    "duplicate",          "unsupported_media_type", "replayed",
+};
+
+static const char *const limit_names[SLUICE_LIMIT_COUNT] = {"write_key", "client"};
+
+static const char *const conn_refusal_names[SLUICE_CONN_REFUSAL_COUNT] = {
+    "max_connections", "max_connections_per_ip", "fd_limit", "http2_resets", "slow_request",
 };
 
 static const unsigned ack_bounds_ms[SLUICE_ACK_BUCKETS] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
@@ -164,6 +171,33 @@ char *sluice_metrics_render(sluice_gw_metrics_t *const *blocks, size_t n, sluice
          "# HELP sluice_fields_dropped_total Fields removed by drop rules.\n"
          "# TYPE sluice_fields_dropped_total counter\nsluice_fields_dropped_total %llu\n",
          (unsigned long long)SUM(dropped_fields));
+
+    emit(&o, "# HELP sluice_rate_limited_total Requests answered 429, by the bucket that refused them.\n"
+             "# TYPE sluice_rate_limited_total counter\n");
+    for (size_t l = 0; l < SLUICE_LIMIT_COUNT; l++)
+        emit(&o, "sluice_rate_limited_total{scope=\"%s\"} %llu\n", limit_names[l],
+             (unsigned long long)SUM(rate_limited[l]));
+    emit(&o,
+         "# HELP sluice_bodies_inflated_total Request bodies gunzipped (only ever after authentication).\n"
+         "# TYPE sluice_bodies_inflated_total counter\nsluice_bodies_inflated_total %llu\n",
+         (unsigned long long)SUM(inflated));
+    emit(&o,
+         "# HELP sluice_connections_open Client connections open now.\n"
+         "# TYPE sluice_connections_open gauge\nsluice_connections_open %llu\n",
+         (unsigned long long)SUM(conn_open));
+    emit(&o, "# HELP sluice_connections_closed_total Connections the gateway closed itself, by guard.\n"
+             "# TYPE sluice_connections_closed_total counter\n");
+    for (size_t c = 0; c < SLUICE_CONN_REFUSAL_COUNT; c++)
+        emit(&o, "sluice_connections_closed_total{reason=\"%s\"} %llu\n", conn_refusal_names[c],
+             (unsigned long long)SUM(conn_closed[c]));
+    emit(&o,
+         "# HELP sluice_http2_streams_reset_total HTTP/2 streams abandoned before their answer.\n"
+         "# TYPE sluice_http2_streams_reset_total counter\nsluice_http2_streams_reset_total %llu\n",
+         (unsigned long long)SUM(h2_resets));
+    emit(&o,
+         "# HELP sluice_http2_refused_in_flight_total HTTP/2 requests refused at their connection's in-flight cap.\n"
+         "# TYPE sluice_http2_refused_in_flight_total counter\nsluice_http2_refused_in_flight_total %llu\n",
+         (unsigned long long)SUM(h2_refused_in_flight));
 
     emit(&o, "# HELP sluice_xd_tokens_total Cross-domain tokens issued and redemption outcomes.\n"
              "# TYPE sluice_xd_tokens_total counter\n");

@@ -48,9 +48,9 @@ const char *sluice_route_name(sluice_route_t r);
 /* Statuses the gateway answers with; anything else counts as "other". */
 #define SLUICE_METRIC_STATUSES                                                                                         \
     {                                                                                                                  \
-        200, 204, 304, 400, 401, 403, 404, 405, 413, 415, 429, 500, 503                                                \
+        200, 204, 304, 400, 401, 403, 404, 405, 409, 413, 415, 429, 500, 503                                           \
     }
-#define SLUICE_METRIC_STATUS_COUNT 14 /* the list above plus "other" */
+#define SLUICE_METRIC_STATUS_COUNT 15 /* the list above plus "other" */
 
 /* Reasons an event is rejected (the error codes of the JSON answers). */
 typedef enum sluice_reject_reason {
@@ -64,8 +64,26 @@ typedef enum sluice_reject_reason {
     SLUICE_REJECT_MASK,
     SLUICE_REJECT_DUPLICATE,
     SLUICE_REJECT_MEDIA_TYPE,
+    SLUICE_REJECT_REPLAYED,
     SLUICE_REJECT_COUNT,
 } sluice_reject_reason_t;
+
+/* Which bucket refused a request (sluice_rate_limited_total{scope}). */
+typedef enum sluice_limit_scope {
+    SLUICE_LIMIT_KEY = 0, /* the write key's (source's) budget */
+    SLUICE_LIMIT_CLIENT,  /* one client address's share of it */
+    SLUICE_LIMIT_COUNT,
+} sluice_limit_scope_t;
+
+/* Why a connection was closed by the gateway rather than by its client (the edge guards). */
+typedef enum sluice_conn_refusal {
+    SLUICE_CONN_MAX = 0,      /* server.max_connections reached: closed at accept */
+    SLUICE_CONN_PER_IP,       /* server.max_connections_per_ip reached: closed at accept */
+    SLUICE_CONN_FD_LIMIT,     /* accept failed for want of file descriptors (the cap should prevent it) */
+    SLUICE_CONN_RESETS,       /* HTTP/2: too many streams abandoned before their answer */
+    SLUICE_CONN_SLOW_REQUEST, /* a request's head and body took longer than server.request_timeout_ms */
+    SLUICE_CONN_REFUSAL_COUNT,
+} sluice_conn_refusal_t;
 
 #define SLUICE_ACK_BUCKETS 13 /* ms: 1 2 5 10 25 50 100 250 500 1000 2500 5000 10000, then +Inf */
 
@@ -85,6 +103,12 @@ typedef struct sluice_gw_metrics {
     sluice_counter_t mask_failed;
     sluice_counter_t dropped_fields;
     sluice_counter_t tokens[SLUICE_TOKEN_OUTCOME_COUNT];
+    sluice_counter_t rate_limited[SLUICE_LIMIT_COUNT];
+    sluice_counter_t inflated; /* request bodies gunzipped (only ever after authentication) */
+    sluice_counter_t conn_closed[SLUICE_CONN_REFUSAL_COUNT];
+    sluice_counter_t conn_open;            /* gauge: client connections of this thread */
+    sluice_counter_t h2_refused_in_flight; /* HTTP/2 requests refused: their connection's cap was reached */
+    sluice_counter_t h2_resets;            /* HTTP/2 streams abandoned before their answer */
 } sluice_gw_metrics_t;
 
 void sluice_metrics_count_request(sluice_gw_metrics_t *m, sluice_route_t route, int status);

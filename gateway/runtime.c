@@ -28,7 +28,6 @@ static void runtime_free(sluice_runtime_t *rt)
     for (size_t i = 0; i < rt->source_count; i++) {
         sluice_secure_zero(rt->sources[i].key_digest, sizeof(rt->sources[i].key_digest));
         sluice_secure_zero(rt->sources[i].prev_digest, sizeof(rt->sources[i].prev_digest));
-        free(rt->sources[i].buckets);
     }
     free(rt->sources);
     free(rt->orgs);
@@ -64,7 +63,7 @@ const sluice_masker_t *sluice_runtime_masker(const sluice_runtime_t *rt, unsigne
 }
 
 sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads, const sluice_keyring_t *keys,
-                                        sluice_err_t *err)
+                                        sluice_limiter_t *limiter, sluice_err_t *err)
 {
     static atomic_uint_fast64_t generations;
     sluice_runtime_t *rt = calloc(1, sizeof(*rt));
@@ -107,11 +106,10 @@ sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads,
                 sr->has_prev = 1;
                 sr->prev_until_ms = ((int64_t)src->rotated_at + (int64_t)src->grace_hours * 3600) * 1000;
             }
-            sr->buckets = calloc(nthreads, sizeof(sluice_bucket_t));
-            if (sr->buckets == NULL)
+            /* The buckets are the limiter's, found by name: a reload keeps them as they are. */
+            sr->limit_slot = limiter != NULL ? sluice_limiter_slot(limiter, org->id, src->id) : -1;
+            if (limiter != NULL && sr->limit_slot < 0)
                 goto oom;
-            for (unsigned t = 0; t < nthreads; t++)
-                sr->buckets[t].tokens = -1; /* filled on first use */
         }
     }
     if (load_plugins(rt, keys, err) != 0) {
@@ -158,33 +156,6 @@ const sluice_source_rt_t *sluice_runtime_auth(const sluice_runtime_t *rt, const 
     }
     sluice_secure_zero(d, sizeof(d));
     return found;
-}
-
-int sluice_runtime_rate_allow(const sluice_source_rt_t *s, unsigned thread, unsigned nthreads, uint64_t now_ms)
-{
-    const sluice_rate_limit_t *rl = &s->src->rate_limit;
-    if (rl->per_second <= 0)
-        return 1;
-    /* Each thread gets its share of the rate, so no bucket is ever shared. */
-    double rate = rl->per_second / nthreads;
-    double burst = rl->burst / nthreads;
-    if (burst < 1)
-        burst = 1;
-    sluice_bucket_t *b = &s->buckets[thread];
-    if (b->tokens < 0) {
-        b->tokens = burst;
-        b->last_ms = now_ms;
-    }
-    if (now_ms > b->last_ms) {
-        b->tokens += (double)(now_ms - b->last_ms) * rate / 1000.0;
-        if (b->tokens > burst)
-            b->tokens = burst;
-        b->last_ms = now_ms;
-    }
-    if (b->tokens < 1)
-        return 0;
-    b->tokens -= 1;
-    return 1;
 }
 
 static int origin_in(const sluice_source_t *src, const char *origin, size_t len)

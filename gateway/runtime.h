@@ -1,6 +1,6 @@
 /*
  * A gateway runtime: one loaded config plus everything derived from it that requests use
- * (write-key digests, per-thread rate-limit buckets, hash variants, loaded masking plugins).
+ * (write-key digests, rate-limit slots, hash variants, loaded masking plugins).
  *
  * Runtimes are reference counted. The main thread builds a new one on SIGHUP and hands a
  * reference to every worker; each request holds a reference for its whole life, so requests
@@ -17,17 +17,11 @@
 #include "config/config.h"
 #include "crypto/hash.h"
 #include "gateway/datalayer.h"
+#include "gateway/limiter.h"
 
 typedef struct sluice_plugin_set sluice_plugin_set_t;
 typedef struct sluice_keyring sluice_keyring_t;
 typedef struct sluice_gw_maskers sluice_gw_maskers_t;
-
-/* Token bucket, one per source per thread; padded so threads never share a cache line. */
-typedef struct sluice_bucket {
-    double tokens;
-    uint64_t last_ms;
-    char pad[48];
-} sluice_bucket_t;
 
 typedef struct sluice_source_rt {
     const sluice_org_t *org;
@@ -36,8 +30,8 @@ typedef struct sluice_source_rt {
     uint8_t key_digest[SLUICE_SHA256_LEN];  /* SHA-256 of the write key */
     uint8_t prev_digest[SLUICE_SHA256_LEN]; /* of the previous key, during its grace window */
     int has_key, has_prev;
-    int64_t prev_until_ms;    /* previous key refused from then on */
-    sluice_bucket_t *buckets; /* [nthreads] */
+    int64_t prev_until_ms; /* previous key refused from then on */
+    int limit_slot;        /* its buckets in the gateway's limiter (gateway/limiter.h); -1: none */
 } sluice_source_rt_t;
 
 typedef struct sluice_org_rt {
@@ -60,11 +54,12 @@ typedef struct sluice_runtime {
 
 /* Builds a runtime over cfg (taking ownership of it; it is freed with the runtime, also on
  * failure) for nthreads event-loop threads, loading every mask rule's plugin (keys serves the
- * plugins' host->seal and must outlive the runtime). Returns a runtime holding one reference,
- * or NULL with err set (a plugin that fails to load gives its "file:line:col: reason"s).
- * Main thread. */
+ * plugins' host->seal and must outlive the runtime) and finding each source's rate-limit slot in
+ * limiter (may be NULL: no limits; must outlive the runtime). Returns a runtime holding one
+ * reference, or NULL with err set (a plugin that fails to load gives its "file:line:col:
+ * reason"s). Main thread. */
 sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads, const sluice_keyring_t *keys,
-                                        sluice_err_t *err);
+                                        sluice_limiter_t *limiter, sluice_err_t *err);
 
 /* The mask seam for event-loop thread `thread` (gateway/masker.h). Thread `thread` only. */
 const sluice_masker_t *sluice_runtime_masker(const sluice_runtime_t *rt, unsigned thread);
@@ -76,9 +71,6 @@ void sluice_runtime_release(sluice_runtime_t *rt);
 /* The source whose current (or still-in-grace previous) write key equals key, compared in
  * constant time against every source. NULL when none. Any thread. */
 const sluice_source_rt_t *sluice_runtime_auth(const sluice_runtime_t *rt, const char *key, size_t len, int64_t now_ms);
-
-/* Takes one token from the source's bucket for thread. 1 when allowed. Thread `thread` only. */
-int sluice_runtime_rate_allow(const sluice_source_rt_t *s, unsigned thread, unsigned nthreads, uint64_t now_ms);
 
 /* 1 when origin (exact string) is allowed by the source; by any source of any org when s is NULL
  * (preflights carry no key). */

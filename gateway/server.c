@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,6 +50,18 @@ typedef struct ctl_msg {
     ctl_kind_t kind;
     sluice_runtime_t *rt; /* CTL_RUNTIME: a reference handed to the worker */
 } ctl_msg_t;
+
+/* Per-client buckets per thread: a bounded table; clients beyond it share the fate of the least
+ * recently seen (limiter.h). */
+#define CLIENT_BUCKETS_PER_THREAD 65536
+
+/* The sweep's deadlines follow the current config: a request's head and body within
+ * server.request_timeout_ms; its answer out within the Kafka wait after that, plus a margin. */
+static void apply_guard_limits(sluice_worker_t *w)
+{
+    const sluice_config_t *cfg = w->rt->cfg;
+    sluice_conn_guard_set_limits(&w->guard, cfg->server.request_timeout_ms, cfg->kafka.ack_timeout_ms + 5000);
+}
 
 static void send_ctl(sluice_worker_t *w, ctl_kind_t kind, sluice_runtime_t *rt)
 {
@@ -82,6 +95,7 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
             sluice_runtime_t *old = w->rt;
             w->rt = m->rt;
             sluice_runtime_release(old);
+            apply_guard_limits(w);
         } else if (!w->stopping) {
             w->stopping = 1;
             w->drain_deadline_ms = (uint64_t)sluice_now_ms() + w->rt->cfg->server.drain_timeout_ms;
@@ -94,38 +108,63 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
 
 /* ------------------------------------------------------------------ listeners */
 
-/* An accepted connection, known until h2o closes its socket (h2o 2.2.5 lists connections only
- * inside its own http1/http2 code): at exit the worker ends the ones still open and disposes its
- * context only once none is left. */
-typedef struct conn_track {
-    h2o_linklist_t link;
-    h2o_socket_t *sock;
-} conn_track_t;
+/* The listener is paused this long when accept(2) fails for want of file descriptors: retrying at
+ * once would spin the loop on a socket that stays readable. The connection cap is kept below the
+ * descriptor limit so that this is a last resort. */
+#define ACCEPT_PAUSE_MS 100
 
-static void on_conn_close(void *data)
+static void on_accept(h2o_socket_t *listener, const char *err);
+
+static void on_accept_resume(h2o_timeout_entry_t *entry)
 {
-    conn_track_t *c = data;
-    h2o_linklist_unlink(&c->link);
-    free(c);
+    sluice_worker_t *w = H2O_STRUCT_FROM_MEMBER(sluice_worker_t, accept_resume_entry, entry);
+    for (int i = 0; i < SLUICE_LISTENER_COUNT; i++) {
+        if (w->listen_sock[i] != NULL)
+            h2o_socket_read_start(w->listen_sock[i], on_accept);
+    }
 }
 
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err != NULL)
         return;
+    errno = 0;
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock == NULL)
-        return;
-    conn_track_t *c = calloc(1, sizeof(*c)); /* zeroed: h2o reads a NULL link as unlinked */
-    if (c == NULL) {
-        h2o_socket_close(sock); /* out of memory: refuse this connection rather than lose track of it */
+    if (sock == NULL) {
+        if (errno == EMFILE || errno == ENFILE) {
+            sluice_counter_add(&self->metrics.conn_closed[SLUICE_CONN_FD_LIMIT], 1);
+            for (int i = 0; i < SLUICE_LISTENER_COUNT; i++) {
+                if (self->listen_sock[i] != NULL)
+                    h2o_socket_read_stop(self->listen_sock[i]);
+            }
+            if (!h2o_timeout_is_linked(&self->accept_resume_entry))
+                h2o_timeout_link(self->ctx.loop, &self->accept_resume, &self->accept_resume_entry);
+        }
         return;
     }
-    c->sock = sock;
-    h2o_linklist_insert(&self->conns, &c->link);
-    sock->on_close.cb = on_conn_close;
-    sock->on_close.data = c;
-    h2o_accept(listener->data, sock);
+    int capped = listener != self->listen_sock[SLUICE_LISTENER_METRICS];
+    if (sluice_conn_admit(&self->guard, sock, &self->rt->cfg->server, capped) == 0)
+        h2o_accept(listener->data, sock);
+}
+
+/* 1 when another process already listens on l's address: SO_REUSEPORT would otherwise let this
+ * gateway join it silently and take half its traffic with another config. A probe socket
+ * without SO_REUSEPORT cannot bind where anyone listens (SO_REUSEADDR lets it past TIME_WAIT). */
+static int address_taken(const sluice_listen_t *l)
+{
+    char port[8];
+    snprintf(port, sizeof(port), "%u", l->port);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE}, *ai;
+    if (getaddrinfo(l->host[0] ? l->host : NULL, port, &hints, &ai) != 0)
+        return 0; /* open_listener reports it */
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1, taken = 0;
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == 0 &&
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno == EADDRINUSE)
+        taken = 1;
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return taken;
 }
 
 static int open_listener(const sluice_listen_t *l, const char *what, sluice_err_t *err)
@@ -152,6 +191,11 @@ static int open_listener(const sluice_listen_t *l, const char *what, sluice_err_
 }
 
 /* ------------------------------------------------------------------ TLS */
+
+/* What ALPN offers: HTTP/1.1 only unless server.https.http2 (docs/security.md: h2o 2.2.5 has no
+ * rapid-reset fix; with http2 on, the gateway's own guards in conn.c apply). h2o keeps the
+ * pointer, so the lists are static. */
+static const h2o_iovec_t alpn_http1[] = {{H2O_STRLIT("http/1.1")}, {NULL, 0}};
 
 static SSL_CTX *tls_create(const sluice_server_config_t *sc, sluice_err_t *err)
 {
@@ -183,7 +227,7 @@ static SSL_CTX *tls_create(const sluice_server_config_t *sc, sluice_err_t *err)
         SSL_CTX_free(ssl);
         return NULL;
     }
-    h2o_ssl_register_alpn_protocols(ssl, h2o_alpn_protocols);
+    h2o_ssl_register_alpn_protocols(ssl, sc->http2 ? h2o_alpn_protocols : alpn_http1);
     return ssl;
 }
 
@@ -227,21 +271,26 @@ static int timeouts_idle(sluice_worker_t *w)
  * h2o 2.2.5 itself never frees is listed in tests/lsan.supp. */
 static void worker_dispose(sluice_worker_t *w)
 {
-    for (h2o_linklist_t *n = w->conns.next; n != &w->conns; n = n->next)
-        shutdown(h2o_socket_get_fd(H2O_STRUCT_FROM_MEMBER(conn_track_t, link, n)->sock), SHUT_RDWR);
+    sluice_conn_shutdown_all(&w->guard);
     uint64_t deadline = (uint64_t)sluice_now_ms() + 2000;
     for (;;) {
-        if (h2o_linklist_is_empty(&w->conns) && h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
+        if (h2o_linklist_is_empty(&w->guard.conns) && h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
             h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout); /* its GOAWAY resends have no one left */
-        if ((h2o_linklist_is_empty(&w->conns) && timeouts_idle(w)) || (uint64_t)sluice_now_ms() >= deadline)
+        if ((h2o_linklist_is_empty(&w->guard.conns) && timeouts_idle(w)) || (uint64_t)sluice_now_ms() >= deadline)
             break;
         h2o_evloop_run(w->ctx.loop, 10);
     }
-    if (!h2o_linklist_is_empty(&w->conns) || !timeouts_idle(w)) {
+    if (!h2o_linklist_is_empty(&w->guard.conns) || !timeouts_idle(w)) {
         /* Disposing now would free what live connections use: leave it to the process exit. */
         sluice_log_warn("gateway.stop", "worker %u: connections or timers still active at exit; not freed", w->index);
         return;
     }
+    sluice_conn_guard_dispose(&w->guard);
+    if (h2o_timeout_is_linked(&w->accept_resume_entry))
+        h2o_timeout_unlink(&w->accept_resume_entry);
+    h2o_timeout_dispose(w->ctx.loop, &w->accept_resume);
+    sluice_client_limits_destroy(w->clients);
+    w->clients = NULL;
     h2o_timeout_dispose(w->ctx.loop, &w->ack_timeout);
     h2o_multithread_unregister_receiver(w->ctx.queue, &w->control);
     h2o_context_dispose(&w->ctx);
@@ -257,11 +306,18 @@ static void *worker_main(void *arg)
     self = w;
     sluice_err_t err = {{0}};
 
-    h2o_linklist_init_anchor(&w->conns);
     h2o_context_init(&w->ctx, h2o_evloop_create(), &gw->h2o);
     h2o_multithread_register_receiver(w->ctx.queue, &w->control, on_control);
     h2o_timeout_init(w->ctx.loop, &w->ack_timeout, w->rt->cfg->kafka.ack_timeout_ms);
-    w->producer = sluice_producer_create(&w->rt->cfg->kafka, w->ctx.loop, sluice_ingest_on_delivery, &err);
+    h2o_timeout_init(w->ctx.loop, &w->accept_resume, ACCEPT_PAUSE_MS);
+    w->accept_resume_entry.cb = on_accept_resume;
+    sluice_conn_guard_init(&w->guard, &w->ctx, gw->conns, &w->metrics);
+    apply_guard_limits(w);
+    w->clients = sluice_client_limits_create(CLIENT_BUCKETS_PER_THREAD);
+    if (w->clients == NULL)
+        sluice_err_set(&err, "out of memory for the per-client rate limits");
+    else
+        w->producer = sluice_producer_create(&w->rt->cfg->kafka, w->ctx.loop, sluice_ingest_on_delivery, &err);
     if (w->producer != NULL)
         w->identity = sluice_identity_thread_create(w->rt->cfg, w->ctx.loop, gw->keys, &err);
     if (w->producer == NULL || w->identity == NULL) {
@@ -355,7 +411,7 @@ static void reload(sluice_gateway_t *gw)
 {
     sluice_err_t err = {{0}};
     sluice_config_t *cfg = load_config(gw->config_path, &err);
-    sluice_runtime_t *rt = cfg ? sluice_runtime_create(cfg, gw->nthreads, gw->keys, &err) : NULL;
+    sluice_runtime_t *rt = cfg ? sluice_runtime_create(cfg, gw->nthreads, gw->keys, gw->limiter, &err) : NULL;
     if (rt == NULL) {
         atomic_fetch_add(&gw->reloads_failed, 1);
         sluice_log_error("config.reload", "reload refused, still serving the previous config: %s", err.msg);
@@ -410,6 +466,8 @@ static void gateway_free(sluice_gateway_t *gw, int h2o_configured)
     if (gw->ssl != NULL)
         SSL_CTX_free(gw->ssl);
     sluice_keyring_free(gw->keys);
+    sluice_limiter_destroy(gw->limiter);
+    sluice_conn_table_destroy(gw->conns);
     free(gw->config_path);
     free(gw);
 }
@@ -421,6 +479,44 @@ static void describe_listen(const sluice_listen_t *l, char *out, size_t cap)
         snprintf(out, cap, "%s:%u", l->host, l->port);
     else
         snprintf(out, cap, "off");
+}
+
+/* File descriptors the gateway keeps for itself besides client connections: listeners, the Kafka
+ * producers' broker connections and wake-up pipes, Redis, plugins, logs, per thread and overall. */
+#define FD_RESERVE_BASE       128
+#define FD_RESERVE_PER_THREAD 64
+
+/* Raises the soft RLIMIT_NOFILE to the hard limit (an inherited 1024 is no limit for a server)
+ * and returns the connection cap: server.max_connections, or all descriptors but a reserve,
+ * whichever is lower, so accept(2) never fails for want of descriptors. */
+static unsigned connection_cap(const sluice_config_t *cfg, unsigned nthreads)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        rl.rlim_cur = rl.rlim_max = 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = {rl.rlim_max, rl.rlim_max};
+        if (want.rlim_cur == RLIM_INFINITY || setrlimit(RLIMIT_NOFILE, &want) != 0) {
+            want.rlim_cur = want.rlim_max = 1048576; /* the kernel's default nr_open */
+            if (setrlimit(RLIMIT_NOFILE, &want) != 0)
+                want = rl;
+        }
+        rl = want;
+    }
+    rlim_t reserve = FD_RESERVE_BASE + (rlim_t)FD_RESERVE_PER_THREAD * nthreads;
+    rlim_t avail = rl.rlim_cur > reserve + 16 ? rl.rlim_cur - reserve : 16;
+    if (avail > 10000000)
+        avail = 10000000;
+    unsigned cap = (unsigned)avail;
+    if (cfg->server.max_connections > 0 && cfg->server.max_connections <= cap)
+        cap = cfg->server.max_connections;
+    else if (cfg->server.max_connections > cap)
+        sluice_log_warn("gateway.limits",
+                        "server.max_connections %u is above what RLIMIT_NOFILE %llu leaves for clients: %u used",
+                        cfg->server.max_connections, (unsigned long long)rl.rlim_cur, cap);
+    sluice_log_info("gateway.limits", "at most %u client connections (%u per address); RLIMIT_NOFILE %llu", cap,
+                    cfg->server.max_connections_per_ip, (unsigned long long)rl.rlim_cur);
+    return cap;
 }
 
 static unsigned thread_count(const sluice_config_t *cfg)
@@ -488,18 +584,54 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     }
     gw->nthreads = thread_count(cfg);
     gw->metrics_port = cfg->server.metrics.enabled ? cfg->server.metrics.port : 0;
+    gw->limiter = sluice_limiter_create(gw->nthreads);
+    gw->conns = sluice_conn_table_create(connection_cap(cfg, gw->nthreads));
+    if (gw->limiter == NULL || gw->conns == NULL) {
+        sluice_config_free(cfg);
+        gateway_free(gw, 0);
+        return sluice_err_set(err, "out of memory"), 1;
+    }
+    const sluice_listen_t *mine[] = {&cfg->server.https, &cfg->server.http, &cfg->server.metrics};
+    for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++) {
+        if (mine[i]->enabled && address_taken(mine[i])) {
+            sluice_err_set(err, "%s:%u is already in use by another process (is another gateway running?)",
+                           mine[i]->host, mine[i]->port);
+            sluice_config_free(cfg);
+            gateway_free(gw, 0);
+            return 1;
+        }
+    }
+    if (!cfg->redis.url) {
+        for (size_t o = 0; o < cfg->org_count; o++)
+            for (size_t i = 0; i < cfg->orgs[o].source_count; i++)
+                if (cfg->orgs[o].sources[i].kind == SLUICE_SOURCE_SERVER)
+                    sluice_log_warn("gateway.replay",
+                                    "%s/%s: no redis.url, so signed requests are not remembered "
+                                    "and can be replayed within their 5-minute window",
+                                    cfg->orgs[o].id, cfg->orgs[o].sources[i].id);
+    }
 
     h2o_config_init(&gw->h2o);
+    /* No h2c: neither Upgrade on plain HTTP nor an HTTP/2 preface on a connection that ALPN made
+     * HTTP/1.1 (h2o 2.2.5 accepts both by default). HTTP/2 is only what ALPN offers. */
+    gw->h2o.http1.upgrade_to_http2 = 0;
+    /* h2o's request timer is a total deadline for the head and body of a request (and the idle
+     * time between requests); HTTP/2 requests get the same deadline from the sweep (conn.c). */
+    gw->h2o.http1.req_timeout = cfg->server.request_timeout_ms;
     /* Bodies a little over the limit are read whole and get the handler's JSON 413; beyond the
      * slack h2o answers 413 itself and may close the connection before reading it all. */
     gw->h2o.max_request_entity_size = cfg->limits.max_wire_bytes + 65536;
     gw->h2o.server_name = h2o_iovec_init(H2O_STRLIT("sluice"));
     h2o_hostconf_t *host = h2o_config_register_host(&gw->h2o, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     sluice_handler_register(h2o_config_register_path(host, "/", 0), gw);
+    sluice_handler_register_error_filter(host);
     h2o_config_init(&gw->h2o_ops);
     gw->h2o_ops.server_name = gw->h2o.server_name;
+    gw->h2o_ops.http1.upgrade_to_http2 = 0;
+    gw->h2o_ops.http1.req_timeout = cfg->server.request_timeout_ms;
     h2o_hostconf_t *ops = h2o_config_register_host(&gw->h2o_ops, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     sluice_handler_register_ops(h2o_config_register_path(ops, "/", 0), gw);
+    sluice_handler_register_error_filter(ops);
 
     if (cfg->server.https.enabled && (gw->ssl = tls_create(&cfg->server, err)) == NULL) {
         sluice_config_free(cfg);
@@ -508,7 +640,7 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     }
 
     /* The runtime owns cfg from here, also when it fails. */
-    gw->current = sluice_runtime_create(cfg, gw->nthreads, gw->keys, err);
+    gw->current = sluice_runtime_create(cfg, gw->nthreads, gw->keys, gw->limiter, err);
     if (gw->current == NULL) {
         gateway_free(gw, 1);
         return 1;

@@ -18,6 +18,8 @@
 #endif
 
 #include "common/err.h"
+#include "gateway/conn.h"
+#include "gateway/limiter.h"
 #include "gateway/metrics.h"
 #include "gateway/producer.h"
 #include "gateway/runtime.h"
@@ -45,7 +47,10 @@ typedef struct sluice_worker {
     int stopping;
     int running; /* set by the thread once it serves; read by the main thread after `started` */
     uint64_t drain_deadline_ms;
-    h2o_linklist_t conns; /* accepted connections still open (server.c), for closing them at exit */
+    sluice_conn_guard_t guard;       /* this thread's connections and their guards (conn.h) */
+    sluice_client_limits_t *clients; /* per-client rate-limit buckets of this thread (limiter.h) */
+    h2o_timeout_t accept_resume;     /* accepting paused after EMFILE resumes after this */
+    h2o_timeout_entry_t accept_resume_entry;
 } sluice_worker_t;
 
 struct sluice_gateway {
@@ -59,7 +64,9 @@ struct sluice_gateway {
     sluice_runtime_t *current; /* main thread's reference to the newest runtime */
     uint16_t metrics_port;     /* 0 when /metrics is served on the main listeners */
     int64_t started_ms;
-    atomic_int ready; /* config loaded and workers running */
+    atomic_int ready;           /* config loaded and workers running */
+    sluice_limiter_t *limiter;  /* per-source buckets, kept across reloads */
+    sluice_conn_table_t *conns; /* connection counts per address, and the cap over all */
     atomic_uint_fast64_t reloads_ok, reloads_failed;
 };
 

@@ -25,7 +25,8 @@
 
 #include "crypto/ct.h"
 
-#define XD_KEY_PREFIX "sluice:xd:"
+#define XD_KEY_PREFIX     "sluice:xd:"
+#define REPLAY_KEY_PREFIX "sluice:sig:"
 /* How many (org, host) pairs a refused token is tried against to explain why it was refused. */
 #define MAX_CLASSIFY_SCOPES 64
 /* Longest Redis key built from an event value (anonymous and previous ids). */
@@ -426,6 +427,64 @@ static void start_redeem(sluice_identity_job_t *job)
     }
 }
 
+/* ------------------------------------------------------------------ signed requests */
+
+static void on_replay_checked(void *ud, sluice_redis_status_t status, const redisReply *reply)
+{
+    sluice_identity_job_t *job = ud;
+    if (status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_STATUS) {
+        job->replay = SLUICE_REPLAY_FIRST;
+    } else if (status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_NIL) {
+        job->replay = SLUICE_REPLAY_SEEN;
+    } else {
+        job->replay = SLUICE_REPLAY_UNKNOWN;
+        job->redis_slow = status == SLUICE_REDIS_TIMEOUT;
+        count_error(job->t);
+    }
+    step_done(job);
+}
+
+/* SET sluice:sig:<key> 1 NX PX <until the signature could no longer be accepted, plus a margin>. */
+static void start_replay_check(sluice_identity_job_t *job)
+{
+    /* Without Redis nothing remembers a signature: accepted unchecked (the gateway warns at start
+     * and config check says so). */
+    job->replay = SLUICE_REPLAY_NONE;
+    if (job->t->redis == NULL)
+        return;
+    job->replay = SLUICE_REPLAY_UNKNOWN;
+    int64_t px = job->replay_until_ms - job->now_ms + 1000;
+    char key[sizeof(REPLAY_KEY_PREFIX) + SLUICE_IDENTITY_REPLAY_KEY_MAX], pxs[24];
+    int klen = snprintf(key, sizeof(key), REPLAY_KEY_PREFIX "%s", job->replay_key);
+    int plen = snprintf(pxs, sizeof(pxs), "%lld", (long long)(px < 1000 ? 1000 : px));
+    const char *argv[6] = {"SET", key, "1", "NX", "PX", pxs};
+    size_t lens[6] = {3, (size_t)klen, 1, 2, 2, (size_t)plen};
+    job->waiting++;
+    if (sluice_redis_command(job->t->redis, on_replay_checked, job, 6, argv, lens) != 0) {
+        job->waiting--;
+        count_error(job->t);
+    }
+}
+
+static void on_replay_forgotten(void *ud, sluice_redis_status_t status, const redisReply *reply)
+{
+    (void)reply;
+    if (status != SLUICE_REDIS_OK)
+        count_error(ud);
+}
+
+void sluice_identity_forget_replay(sluice_identity_thread_t *t, const sluice_identity_job_t *job)
+{
+    if (job->replay != SLUICE_REPLAY_FIRST || t->redis == NULL)
+        return;
+    char key[sizeof(REPLAY_KEY_PREFIX) + SLUICE_IDENTITY_REPLAY_KEY_MAX];
+    int klen = snprintf(key, sizeof(key), REPLAY_KEY_PREFIX "%s", job->replay_key);
+    const char *argv[2] = {"DEL", key};
+    size_t lens[2] = {3, (size_t)klen};
+    if (sluice_redis_command(t->redis, on_replay_forgotten, t, 2, argv, lens) != 0)
+        count_error(t);
+}
+
 /* First redemption: the token's anonymous id becomes this domain's (see docs/identity.md,
  * "adopt, and remember what it replaced"). */
 static void adopt(sluice_identity_job_t *job)
@@ -733,6 +792,8 @@ int sluice_identity_run(sluice_identity_thread_t *t, sluice_identity_job_t *job)
         sluice_secure_zero(job->token, sizeof(job->token));
     if (job->org->identity.dedup_enabled && t->redis != NULL)
         start_dedup(job);
+    if (job->replay_key[0] != '\0')
+        start_replay_check(job);
     step_done(job);
     return 0;
 }

@@ -76,18 +76,33 @@ typedef struct sluice_identity_input {
 
 typedef struct sluice_identity_job sluice_identity_job_t;
 
+/* What the single-use check of a signed request found (job->replay). */
+typedef enum sluice_replay {
+    SLUICE_REPLAY_NONE = 0,    /* nothing checked: no replay key, or no Redis configured */
+    SLUICE_REPLAY_FIRST = 1,   /* first use: remembered until replay_until_ms */
+    SLUICE_REPLAY_SEEN = 2,    /* already used: a replay */
+    SLUICE_REPLAY_UNKNOWN = 3, /* Redis could not say (down or slow) */
+} sluice_replay_t;
+
+#define SLUICE_IDENTITY_REPLAY_KEY_MAX 200
+
 struct sluice_identity_job {
     /* inputs, set by the caller before sluice_identity_begin */
     const sluice_config_t *cfg; /* the config of the request (its orgs explain refused tokens) */
     const sluice_org_t *org;
     json_t *events; /* validated events (borrowed); run completes their identity fields */
     void (*done)(sluice_identity_job_t *job);
+    /* A signed request's single-use key (its signature) and until when it could be accepted
+     * (epoch ms): run remembers it with SET NX PX and reports in `replay`. "" for none. */
+    char replay_key[SLUICE_IDENTITY_REPLAY_KEY_MAX];
+    int64_t replay_until_ms;
     /* outputs, valid from done() until sluice_identity_job_dispose */
     uint8_t *duplicate;                   /* [json_array_size(events)]: 1 for a messageId seen within the window */
     int token_outcome;                    /* -1: the request carried no token; else a sluice_token_outcome_t */
     char anonymous_id[SLUICE_ID_MAX + 1]; /* the visitor's id after this request; "" when none */
     char cookies[SLUICE_IDENTITY_MAX_COOKIES][SLUICE_IDENTITY_COOKIE_LEN]; /* Set-Cookie values */
     size_t cookie_count;
+    sluice_replay_t replay;
     /* private */
     sluice_identity_thread_t *t;
     unsigned waiting;
@@ -125,6 +140,11 @@ int sluice_identity_assign(sluice_identity_job_t *job, json_t *event);
 /* Step 3: runs the Redis work and the rest, and calls job->done exactly once, on this thread,
  * possibly before returning. Returns 0, or -1 when out of memory (then done is not called). */
 int sluice_identity_run(sluice_identity_thread_t *t, sluice_identity_job_t *job);
+
+/* Forgets a signed request's key remembered by a run that reported SLUICE_REPLAY_FIRST (the
+ * request was not accepted after all, so the client's retry of the same bytes must not be taken
+ * for a replay). Fire and forget. */
+void sluice_identity_forget_replay(sluice_identity_thread_t *t, const sluice_identity_job_t *job);
 
 /* Frees the job's outputs and wipes the token text. Safe on a zeroed job. */
 void sluice_identity_job_dispose(sluice_identity_job_t *job);

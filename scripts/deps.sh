@@ -9,7 +9,8 @@ packages=(
   libh2o-evloop-dev libh2o-dev-common libssl-dev librdkafka-dev libhiredis-dev libjansson-dev
   libyaml-dev libcurl4-openssl-dev libpq-dev zlib1g-dev libcmocka-dev libclang-rt-14-dev
   # the local stack and the tests
-  redis-server postgresql kcat openssl curl ca-certificates procps psmisc iproute2
+  redis-server postgresql kcat openssl curl ca-certificates procps psmisc iproute2 util-linux
+  python3-h2 nginx-light
   # load harness and profiling
   wrk nghttp2-client valgrind
   # browser tests

@@ -34,7 +34,8 @@ static const char *config_text(const char *tag_path_line)
     snprintf(yaml, sizeof(yaml),
              "version: 1\n"
              "server:\n"
-             "  https: {listen: \"127.0.0.1:%d\", cert: %s/server.crt, key: %s/server.key}\n"
+             /* HTTP/2 on (off by default): the tag is also served to browsers over h2. */
+             "  https: {listen: \"127.0.0.1:%d\", cert: %s/server.crt, key: %s/server.key, http2: true}\n"
              "  metrics: {listen: \"127.0.0.1:%d\"}\n"
              "  threads: 2\n"
              "%s"

@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 static void fail_with(const char *what, const sluice_err_t *err)
 {
@@ -83,10 +85,22 @@ static int ready(void *arg)
 
 void gwfix_start(gwfix_t *f)
 {
+    gwfix_start_with(f, NULL);
+}
+
+void gwfix_start_with(gwfix_t *f, const char *const *prefix)
+{
     sluice_err_t err = {{0}};
     char bin[PATH_MAX];
     snprintf(bin, sizeof(bin), "%s/gateway/sluice-gateway", sluice_th_build_dir());
-    const char *argv[] = {bin, "--config", f->config, NULL};
+    const char *argv[16];
+    int n = 0;
+    for (; prefix != NULL && prefix[n] != NULL && n < 12; n++)
+        argv[n] = prefix[n];
+    argv[n++] = bin;
+    argv[n++] = "--config";
+    argv[n++] = f->config;
+    argv[n] = NULL;
     sluice_th_spawn_opts_t opts = {.env = f->env};
     f->gw = sluice_th_spawn("gateway", argv, &opts, &err);
     if (f->gw == NULL)
@@ -158,6 +172,8 @@ void http_do(const char *url, const http_opts_t *o, const char *ca, http_resp_t 
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, o->method);
     if (o->method != NULL && strcmp(o->method, "HEAD") == 0)
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    if (o->local_ip != NULL)
+        curl_easy_setopt(c, CURLOPT_INTERFACE, o->local_ip);
     resp->curl_error = (int)curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
     curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &resp->version);
@@ -301,6 +317,25 @@ double gwfix_metric(const gwfix_t *f, const char *series)
     }
     http_resp_dispose(&r);
     return v;
+}
+
+void gwfix_sign(gwfix_signed_t *out, const char *secret, const char *source, const char *method, const char *path,
+                long long ts_ms, const char *body)
+{
+    char ts[32];
+    snprintf(ts, sizeof(ts), "%lld", ts_ms);
+    size_t n = strlen(method) + strlen(path) + strlen(ts) + strlen(body) + 4;
+    char *msg = malloc(n);
+    int w = snprintf(msg, n, "%s\n%s\n%s\n%s", method, path, ts, body);
+    unsigned char mac[32];
+    unsigned len = 0;
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (unsigned char *)msg, (size_t)w, mac, &len);
+    free(msg);
+    snprintf(out->source, sizeof(out->source), "X-Sluice-Source: %s", source);
+    snprintf(out->timestamp, sizeof(out->timestamp), "X-Timestamp: %s", ts);
+    int o = snprintf(out->signature, sizeof(out->signature), "X-Signature: sha256=");
+    for (unsigned i = 0; i < 32; i++)
+        o += snprintf(out->signature + o, sizeof(out->signature) - (size_t)o, "%02x", mac[i]);
 }
 
 int gwfix_contains(const char *text, const char *needle)

@@ -42,6 +42,10 @@ const char *gwfix_write(const char *name, const char *text);
 /* Starts the gateway on f->config with f->env and waits until /readyz answers 200. */
 void gwfix_start(gwfix_t *f);
 
+/* The same, the gateway run through a command prefix (NULL-terminated, e.g. {"prlimit",
+ * "--nofile=1024:1024", NULL}) that execs it in place (same pid). */
+void gwfix_start_with(gwfix_t *f, const char *const *prefix);
+
 /* Sends sig to the gateway and waits for it to exit; returns its wait status. */
 int gwfix_stop(gwfix_t *f, int sig);
 
@@ -58,10 +62,11 @@ typedef struct http_opts {
     const char *method;         /* default POST when a body is given, else GET */
     const char *const *headers; /* NULL-terminated "Name: value" */
     const void *body;
-    size_t body_len; /* 0 = strlen(body) */
-    int http2;       /* ask for HTTP/2 over TLS */
-    long tls_max;    /* CURL_SSLVERSION_MAX_* or 0 */
-    long timeout_ms; /* default 15000 */
+    size_t body_len;      /* 0 = strlen(body) */
+    int http2;            /* ask for HTTP/2 over TLS */
+    long tls_max;         /* CURL_SSLVERSION_MAX_* or 0 */
+    long timeout_ms;      /* default 15000 */
+    const char *local_ip; /* the client's source address (127.0.0.x), or NULL */
 } http_opts_t;
 
 /* Sends a request to url; never fails the test by itself (check resp->curl_error). */
@@ -87,6 +92,15 @@ json_t *gwfix_find_message(json_t *msgs, const char *id);
 
 /* Value of a metric line (exact series text, e.g. `sluice_events_accepted_total`) from /metrics. */
 double gwfix_metric(const gwfix_t *f, const char *series);
+
+/* Headers of a signed server request (docs/security.md, "Signed events"): "X-Sluice-Source:
+ * <source>", "X-Timestamp: <ts_ms>" and "X-Signature: sha256=<hex HMAC-SHA256(secret, METHOD \n
+ * PATH \n TS \n BODY)>", written into the caller's strings. */
+typedef struct gwfix_signed {
+    char source[128], timestamp[64], signature[96];
+} gwfix_signed_t;
+void gwfix_sign(gwfix_signed_t *out, const char *secret, const char *source, const char *method, const char *path,
+                long long ts_ms, const char *body);
 
 /* 1 when needle occurs in text (a small strstr wrapper that also accepts NULL text). */
 int gwfix_contains(const char *text, const char *needle);

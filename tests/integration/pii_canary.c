@@ -522,29 +522,17 @@ static void expect(const char *id, int where)
         TO_GA4_DLQ[N_GA4++] = id;
 }
 
-static void sign(const char *ts, const char *body, const char *secret, char out[96])
-{
-    unsigned char mac[32];
-    unsigned len = 0;
-    size_t n = strlen(ts) + strlen(body) + 2;
-    char *msg = malloc(n);
-    int w = snprintf(msg, n, "%s.%s", ts, body);
-    HMAC(EVP_sha256(), secret, (int)strlen(secret), (unsigned char *)msg, (size_t)w, mac, &len);
-    free(msg);
-    int o = snprintf(out, 96, "X-Signature: sha256=");
-    for (unsigned i = 0; i < 32; i++)
-        o += snprintf(out + o, 96 - (size_t)o, "%02x", mac[i]);
-}
-
 static long send_signed(const char *what, json_t *body, const char *secret)
 {
     char *s = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    char ts[32], tsh[64], sig[96];
-    snprintf(ts, sizeof(ts), "%lld", (long long)time(NULL) * 1000);
-    snprintf(tsh, sizeof(tsh), "X-Timestamp: %s", ts);
-    sign(ts, s, secret, sig);
-    const char *h[] = {"Content-Type: application/json", tsh, sig, "User-Agent: " UA_PLAIN, NULL};
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    gwfix_signed_t sg;
+    gwfix_sign(&sg, secret, "acme/backend", "POST", "/v1/events", (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000,
+               s);
+    const char *h[] = {"Content-Type: application/json", sg.source, sg.timestamp, sg.signature,
+                       "User-Agent: " UA_PLAIN,          NULL};
     long status = send_raw(what, "/v1/events", h, s);
     free(s);
     return status;
@@ -555,7 +543,8 @@ static long send_pixel(const char *what, const char *query, const char *ua)
     char url[8192], uah[256]; /* longer than gwfix_url's buffer */
     snprintf(url, sizeof(url), "https://127.0.0.1:%d/v1/pixel/track?%s", G.https_port, query);
     snprintf(uah, sizeof(uah), "User-Agent: %s", ua);
-    const char *h[] = {uah, NULL};
+    /* A pixel comes from a page of an allowed origin (its Referer). */
+    const char *h[] = {uah, "Referer: https://shop.acme.test/checkout", NULL};
     http_opts_t o = {.headers = h};
     http_resp_t r;
     http_do(url, &o, G.ca, &r);

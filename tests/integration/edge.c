@@ -1,0 +1,699 @@
+/*
+ * The gateway on the open internet (docs/security.md), tried as an attacker would, on loopback,
+ * each case bounded in count and time, against the real sluice-gateway with the dev Kafka broker
+ * and Redis:
+ *
+ *   - HTTP/2 off by default: a client that only speaks h2 cannot get it, and no h2c anywhere;
+ *   - with http2: true, rapid reset (HEADERS + DATA + RST_STREAM, four clients): at most the
+ *     in-flight cap of requests per connection reaches Kafka, the connection is closed, RSS stays
+ *     under its bound;
+ *   - connection caps: the 257th connection from one address is closed at once; 3,000 idle TLS
+ *     connections (from twelve addresses) and a legitimate request still answered within 100 ms;
+ *   - at the descriptor limit (started under prlimit 1024) the loop does not spin;
+ *   - slow clients (HTTP/1.1 headers and bodies, HTTP/2 streams) cut at request_timeout_ms with
+ *     bounded memory;
+ *   - authentication before work: a gzip bomb with a wrong key is never inflated;
+ *   - per-client limits: one client flooding a public key is limited, another goes through;
+ *   - conflicting Content-Length refused; a second gateway on the same port refused; h2o's own
+ *     413 answered as JSON.
+ *
+ * The RSS bounds are stated next to each case and printed with the measured figures.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <zlib.h>
+
+#include "tests/integration/gwfix.h"
+
+#define KEY        "wk_edge_public_71c"
+#define FLOOD_KEY  "wk_edge_flood_2b9"
+#define HMAC       "edge-backend-secret-0d4"
+#define RSS_MB_MAX 96 /* the gateway's resident memory through any case here */
+
+static gwfix_t F;
+
+static long long mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&t, NULL);
+}
+
+/* The gateway config; `server_extra` goes inside `server:`. */
+static void write_config(int http2, const char *server_extra)
+{
+    char yaml[16384];
+    snprintf(yaml, sizeof(yaml),
+             "version: 1\n"
+             "server:\n"
+             "  https: {listen: \"127.0.0.1:%d\", cert: %s/server.crt, key: %s/server.key, http2: %s}\n"
+             "  http: {listen: \"127.0.0.1:%d\"}\n"
+             "  metrics: {listen: \"127.0.0.1:%d\"}\n"
+             "  threads: 2\n"
+             "  trusted_proxies: [127.0.0.2]\n"
+             "%s"
+             "limits: {max_wire_bytes: 65536, max_body_bytes: 524288}\n"
+             "kafka: {brokers: \"%s\", ack_timeout_ms: 5000}\n"
+             "redis: {url: \"%s\", timeout_ms: 500}\n"
+             "orgs:\n"
+             "  - id: edge\n"
+             "    sources:\n"
+             "      - {id: web, write_key_env: T_KEY, allowed_origins: [https://shop.edge.test]}\n"
+             "      - {id: flood, write_key_env: T_FLOOD, rate_limit: {per_second: 1000, burst: 1000},\n"
+             "         client_rate_limit: {per_second: 1, burst: 10}}\n"
+             "      - {id: backend, kind: server, hmac_secret_env: T_HMAC}\n"
+             "    consent: {policy: allow}\n",
+             F.https_port, F.certs, F.certs, http2 ? "true" : "false", F.http_port, F.metrics_port,
+             server_extra ? server_extra : "", F.kafka.bootstrap, F.redis.url);
+    snprintf(F.config, sizeof(F.config), "%s", gwfix_write("edge.yaml", yaml));
+}
+
+static void restart(int http2, const char *server_extra, const char *const *prefix)
+{
+    if (F.gw != NULL && sluice_th_proc_running(F.gw))
+        gwfix_stop(&F, SIGTERM);
+    write_config(http2, server_extra);
+    gwfix_start_with(&F, prefix);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    /* The test itself holds thousands of sockets. */
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur < 4000)
+        fail_msg("the edge tests hold 3,000 connections: RLIMIT_NOFILE's hard limit is %llu",
+                 (unsigned long long)rl.rlim_cur);
+    gwfix_stack(&F);
+    static const char *env[] = {"T_KEY=" KEY, "T_FLOOD=" FLOOD_KEY, "T_HMAC=" HMAC, NULL};
+    memcpy(F.env, env, sizeof(env));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (F.gw != NULL && sluice_th_proc_running(F.gw))
+        gwfix_stop(&F, SIGTERM);
+    sluice_th_teardown();
+    return 0;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static long rss_kb(void)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long)sluice_th_proc_pid(F.gw));
+    char *s = sluice_th_read_file(path, NULL, NULL);
+    const char *at = s ? strstr(s, "VmRSS:") : NULL;
+    long kb = at ? strtol(at + 6, NULL, 10) : -1;
+    free(s);
+    return kb;
+}
+
+/* Clock ticks the gateway has used (user + system). */
+static long cpu_ticks(void)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)sluice_th_proc_pid(F.gw));
+    char *s = sluice_th_read_file(path, NULL, NULL);
+    const char *p = s ? strrchr(s, ')') : NULL;
+    long ut = 0, st = 0;
+    if (p != NULL) /* fields after the command: state is field 3; utime 14, stime 15 */
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &ut, &st);
+    free(s);
+    return ut + st;
+}
+
+/* j as compact text, for messages (a static buffer). */
+static const char *show(const json_t *j)
+{
+    static char buf[512];
+    char *t = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    snprintf(buf, sizeof(buf), "%s", t ? t : "?");
+    free(t);
+    return buf;
+}
+
+static json_t *python(const char *const *args, int timeout_ms)
+{
+    char script[PATH_MAX];
+    snprintf(script, sizeof(script), "%s/tests/integration/h2client.py", getenv("SLUICE_SOURCE_DIR"));
+    const char *argv[32] = {"/usr/bin/python3", script};
+    int n = 2;
+    for (int i = 0; args[i] != NULL && n < 31; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    sluice_th_output_t out = {0};
+    sluice_err_t err = {{0}};
+    if (sluice_th_run(argv, NULL, 0, timeout_ms, &out, &err) != 0 || !sluice_th_exited_with(out.wstatus, 0)) {
+        print_error("h2client.py failed: %s %s\n", err.msg, out.errout ? out.errout : "");
+        fail();
+    }
+    json_error_t je;
+    json_t *j = json_loads(out.out, 0, &je);
+    if (j == NULL) {
+        print_error("h2client.py printed: %s\n", out.out);
+        fail();
+    }
+    sluice_th_output_dispose(&out);
+    return j;
+}
+
+/* A TCP connection from local address `from` (127.0.0.x) to port; -1 when refused. */
+static int tcp_from(const char *from, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET}, b = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, from, &a.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &b.sin_addr);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        connect(fd, (struct sockaddr *)&b, sizeof(b)) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* 1 when the server closed fd (EOF or reset) within wait_ms. */
+static int closed_by_server(int fd, int wait_ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, wait_ms) <= 0)
+        return 0;
+    char c;
+    ssize_t r = recv(fd, &c, 1, MSG_DONTWAIT);
+    return r == 0 || (r < 0 && errno != EAGAIN);
+}
+
+static size_t count_prefix(json_t *msgs, const char *prefix)
+{
+    size_t n = 0, i, pl = strlen(prefix);
+    json_t *m;
+    json_array_foreach(msgs, i, m) {
+        const char *id =
+            json_string_value(json_object_get(json_object_get(json_object_get(m, "value"), "event"), "messageId"));
+        if (id != NULL && strncmp(id, prefix, pl) == 0)
+            n++;
+    }
+    return n;
+}
+
+static long post_from(const char *key, const char *xff, const char *mid)
+{
+    char auth[128], fwd[128], body[128];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+    snprintf(fwd, sizeof(fwd), "X-Forwarded-For: %s", xff);
+    snprintf(body, sizeof(body), "{\"event\":\"Edge\",\"messageId\":\"%s\"}", mid);
+    const char *h[] = {auth, fwd, "Content-Type: application/json", NULL};
+    http_opts_t o = {.headers = h, .body = body, .local_ip = "127.0.0.2"};
+    http_resp_t r;
+    http_do(gwfix_url(&F, "/v1/t"), &o, F.ca, &r);
+    long status = r.status;
+    http_resp_dispose(&r);
+    return status;
+}
+
+static long legit_request_ms(const char *mid, long *status)
+{
+    char body[128];
+    snprintf(body, sizeof(body), "{\"event\":\"Legit\",\"messageId\":\"%s\"}", mid);
+    const char *h[] = {"Authorization: Bearer " KEY, "Content-Type: application/json", NULL};
+    http_opts_t o = {.headers = h, .body = body, .local_ip = "127.0.0.250"};
+    http_resp_t r;
+    long long t0 = mono_ms();
+    http_do(gwfix_url(&F, "/v1/t"), &o, F.ca, &r);
+    long took = (long)(mono_ms() - t0);
+    *status = r.status;
+    http_resp_dispose(&r);
+    return took;
+}
+
+/* ------------------------------------------------------------------ HTTP/2 */
+
+static void test_http2_off_by_default(void **state)
+{
+    (void)state;
+    restart(0, NULL, NULL);
+    char port[16], hport[16];
+    snprintf(port, sizeof(port), "%d", F.https_port);
+    snprintf(hport, sizeof(hport), "%d", F.http_port);
+    const char *rr[] = {"rapid-reset", "--port", port, "--ca", F.ca, "--key", KEY, "--streams", "100", NULL};
+    json_t *j = python(rr, 60000);
+    print_message("h2-only client against the default config: %s\n", show(j));
+    assert_true(json_is_null(json_object_get(j, "negotiated")));
+    json_decref(j);
+    /* No h2c either: an HTTP/2 preface on the plain listener gets no SETTINGS back. */
+    const char *c[] = {"h2c", "--port", hport, NULL};
+    j = python(c, 20000);
+    print_message("h2c preface on the plain listener: %s\n", show(j));
+    assert_false(json_is_true(json_object_get(j, "h2")));
+    json_decref(j);
+}
+
+static void test_rapid_reset_capped(void **state)
+{
+    (void)state;
+    restart(1, "  http2: {max_requests_in_flight: 8, resets: {per_second: 10, burst: 50}}\n", NULL);
+    double closed0 = gwfix_metric(&F, "sluice_connections_closed_total{reason=\"http2_resets\"}");
+    long rss0 = rss_kb();
+    char port[16];
+    snprintf(port, sizeof(port), "%d", F.https_port);
+    long peak = rss0;
+    json_t *results[4];
+    /* Four clients, one after the other (the machine has two cores), 20,000 streams each. */
+    for (int k = 0; k < 4; k++) {
+        char prefix[16];
+        snprintf(prefix, sizeof(prefix), "rr%d", k);
+        const char *rr[] = {"rapid-reset", "--port", port,       "--ca", F.ca,        "--key", KEY,
+                            "--streams",   "20000",  "--prefix", prefix, "--seconds", "30",    NULL};
+        results[k] = python(rr, 90000);
+        long now = rss_kb();
+        if (now > peak)
+            peak = now;
+        print_message("rapid reset client %d: %s\n", k, show(results[k]));
+    }
+    sleep_ms(1500); /* acknowledgements of what did start */
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    long rss1 = rss_kb();
+    for (int k = 0; k < 4; k++) {
+        char prefix[16];
+        snprintf(prefix, sizeof(prefix), "rr%d-", k);
+        size_t in_kafka = count_prefix(msgs, prefix);
+        print_message("client %d: %lld streams sent, %zu reached Kafka (cap 8), closed by the server: %s\n", k,
+                      json_integer_value(json_object_get(results[k], "sent")), in_kafka,
+                      json_is_true(json_object_get(results[k], "closed")) ? "yes" : "no");
+        assert_string_equal(json_string_value(json_object_get(results[k], "negotiated")), "h2");
+        assert_true(in_kafka <= 8);
+        assert_true(json_is_true(json_object_get(results[k], "closed")));
+        json_decref(results[k]);
+    }
+    json_decref(msgs);
+    double closed = gwfix_metric(&F, "sluice_connections_closed_total{reason=\"http2_resets\"}") - closed0;
+    print_message("rapid reset: RSS %ld kB before, %ld kB peak, %ld kB after (bound %d MB); %g connections closed\n",
+                  rss0, peak, rss1, RSS_MB_MAX, closed);
+    assert_true(closed >= 4);
+    assert_true(gwfix_metric(&F, "sluice_http2_streams_reset_total") > 0);
+    assert_true(peak < RSS_MB_MAX * 1024);
+    /* The gateway still serves. */
+    long status;
+    legit_request_ms("rr-after", &status);
+    assert_int_equal(status, 200);
+}
+
+/* ------------------------------------------------------------------ connections */
+
+static void test_connection_caps(void **state)
+{
+    (void)state;
+    restart(0, "  request_timeout_ms: 60000\n", NULL);
+    /* 256 connections from 127.0.0.9 are kept; the 257th is closed at once. */
+    int fds[257];
+    for (int i = 0; i < 256; i++) {
+        fds[i] = tcp_from("127.0.0.9", F.https_port);
+        assert_true(fds[i] >= 0);
+    }
+    sleep_ms(300);
+    fds[256] = tcp_from("127.0.0.9", F.https_port);
+    assert_true(fds[256] >= 0);
+    assert_true(closed_by_server(fds[256], 2000));
+    assert_false(closed_by_server(fds[0], 10));
+    assert_true(gwfix_metric(&F, "sluice_connections_closed_total{reason=\"max_connections_per_ip\"}") >= 1);
+    for (int i = 0; i < 257; i++)
+        close(fds[i]);
+
+    /* 3,000 idle TLS connections, 250 from each of twelve addresses. */
+    long status;
+    long before = legit_request_ms("legit-before", &status);
+    assert_int_equal(status, 200);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    assert_int_equal(SSL_CTX_load_verify_locations(ctx, F.ca, NULL), 1);
+    enum { N = 3000 };
+    static int tls_fd[N];
+    static SSL *tls[N];
+    long long t0 = mono_ms();
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        char from[32];
+        snprintf(from, sizeof(from), "127.0.0.%d", 10 + i / 250);
+        tls_fd[i] = tcp_from(from, F.https_port);
+        tls[i] = SSL_new(ctx);
+        SSL_set_fd(tls[i], tls_fd[i]);
+        if (tls_fd[i] >= 0 && SSL_connect(tls[i]) == 1)
+            ok++;
+    }
+    long long opened = mono_ms() - t0;
+    sleep_ms(500);
+    long open_now = (long)gwfix_metric(&F, "sluice_connections_open");
+    long took = legit_request_ms("legit-3000", &status);
+    long took2 = legit_request_ms("legit-3000-2", &status);
+    print_message("3000 idle TLS connections: %d handshakes in %lld ms, %ld open at the gateway, RSS %ld kB; "
+                  "a legitimate request answered %ld in %ld ms, then %ld ms (%ld ms before them)\n",
+                  ok, opened, open_now, rss_kb(), status, took, took2, before);
+    assert_int_equal(ok, N);
+    assert_true(open_now >= N);
+    assert_int_equal(status, 200);
+    assert_true(took < 100);
+    for (int i = 0; i < N; i++) {
+        SSL_free(tls[i]);
+        close(tls_fd[i]);
+    }
+    SSL_CTX_free(ctx);
+}
+
+/* Started with RLIMIT_NOFILE 1024 hard: the cap stays below it, connections over it are closed at
+ * once, and the loop does not spin while clients hold every place. */
+static void test_fd_limit_no_spin(void **state)
+{
+    (void)state;
+    static const char *const prefix[] = {"prlimit", "--nofile=1024:1024", NULL};
+    restart(0, "  request_timeout_ms: 60000\n", prefix);
+    /* The newest start's line (the log file collects every start of this test). */
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    const char *line = NULL;
+    for (const char *p = log; (p = strstr(p, "\"msg\":\"at most ")) != NULL; p++)
+        line = p + 7;
+    assert_non_null(line);
+    print_message("the gateway under prlimit 1024: %.*s\n", (int)(strchr(line, '"') - line), line);
+    assert_non_null(strstr(line, "RLIMIT_NOFILE 1024"));
+    free(log);
+    enum { N = 1100 };
+    static int fds[N];
+    for (int i = 0; i < N; i++) {
+        char from[32];
+        snprintf(from, sizeof(from), "127.0.1.%d", 1 + i / 200);
+        fds[i] = tcp_from(from, F.http_port);
+    }
+    sleep_ms(1000);
+    long c0 = cpu_ticks();
+    sleep_ms(2000);
+    long used = cpu_ticks() - c0;
+    long ticks = sysconf(_SC_CLK_TCK);
+    double refused = gwfix_metric(&F, "sluice_connections_closed_total{reason=\"max_connections\"}");
+    double fd_limit = gwfix_metric(&F, "sluice_connections_closed_total{reason=\"fd_limit\"}");
+    print_message("1100 connections at RLIMIT_NOFILE 1024: %g closed at the cap, %g accept failures, gateway CPU "
+                  "%.2f s in 2 s\n",
+                  refused, fd_limit, (double)used / (double)ticks);
+    assert_true(refused > 0);
+    assert_true(used < ticks / 5); /* under 10 % of one core: idle, not spinning */
+    for (int i = 0; i < N; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    sleep_ms(500);
+    long status;
+    legit_request_ms("after-fd-limit", &status);
+    assert_int_equal(status, 200);
+}
+
+/* ------------------------------------------------------------------ slow clients */
+
+static void test_slow_clients_cut(void **state)
+{
+    (void)state;
+    restart(1, "  request_timeout_ms: 3000\n", NULL);
+    long rss0 = rss_kb();
+    enum { N = 200 };
+    int fds[N];
+    long long cut_at[N];
+    /* 150 slow bodies (a 60 KB body declared, one byte every 500 ms) and 50 slow heads. */
+    const char *head = "POST /v1/t HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer " KEY
+                       "\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n";
+    long long t0 = mono_ms();
+    for (int i = 0; i < N; i++) {
+        char from[32];
+        snprintf(from, sizeof(from), "127.0.2.%d", 1 + i / 100);
+        fds[i] = tcp_from(from, F.http_port);
+        assert_true(fds[i] >= 0);
+        cut_at[i] = -1;
+        if (i < 150)
+            assert_true(send(fds[i], head, strlen(head), MSG_NOSIGNAL) > 0);
+    }
+    /* One HTTP/2 connection with 100 streams trickling too, alongside. */
+    char port[16];
+    snprintf(port, sizeof(port), "%d", F.https_port);
+    const char *slow[] = {"slow-streams", "--port", port,     "--ca",   F.ca,        "--key", KEY,
+                          "--streams",    "100",    "--body", "500000", "--seconds", "12",    NULL};
+    char script[PATH_MAX];
+    snprintf(script, sizeof(script), "%s/tests/integration/h2client.py", getenv("SLUICE_SOURCE_DIR"));
+    char out_path[PATH_MAX];
+    sluice_th_path(out_path, sizeof(out_path), "slow-streams.json", NULL);
+    const char *argv[24] = {"/usr/bin/python3", script};
+    int n = 2;
+    for (int i = 0; slow[i] != NULL; i++)
+        argv[n++] = slow[i];
+    argv[n] = NULL;
+    sluice_th_spawn_opts_t so = {.log_path = out_path};
+    sluice_th_proc_t *h2 = sluice_th_spawn("slow-streams", argv, &so, NULL);
+    assert_non_null(h2);
+
+    long peak = rss0;
+    size_t header_byte[N] = {0};
+    for (int tick = 0; tick < 24; tick++) { /* 12 s at most */
+        for (int i = 0; i < N; i++) {
+            if (cut_at[i] >= 0)
+                continue;
+            char c = i < 150 ? ' ' : head[header_byte[i]++ % strlen(head)];
+            if (send(fds[i], &c, 1, MSG_NOSIGNAL) < 0 || closed_by_server(fds[i], 0))
+                cut_at[i] = mono_ms() - t0;
+        }
+        long now = rss_kb();
+        if (now > peak)
+            peak = now;
+        sleep_ms(500);
+    }
+    int status;
+    sluice_th_proc_wait(h2, 30000, &status, NULL);
+    char *h2out = sluice_th_read_file(out_path, NULL, NULL);
+    json_error_t je;
+    json_t *j = json_loads(h2out, 0, &je);
+    free(h2out);
+    long long latest = 0, never = 0;
+    for (int i = 0; i < N; i++) {
+        if (cut_at[i] < 0)
+            never++;
+        else if (cut_at[i] > latest)
+            latest = cut_at[i];
+        close(fds[i]);
+    }
+    print_message("200 slow HTTP/1.1 clients: %lld never cut, the last cut after %lld ms (deadline 3000 ms); "
+                  "HTTP/2 slow streams: %s; RSS %ld kB before, %ld kB peak (bound %d MB)\n",
+                  never, latest, show(j), rss0, peak, RSS_MB_MAX);
+    assert_int_equal(never, 0);
+    assert_true(latest <= 3000 + 2000); /* the deadline, plus the sweep and this loop's steps */
+    assert_non_null(j);
+    assert_true(json_is_true(json_object_get(j, "closed")));
+    assert_true(json_real_value(json_object_get(j, "closed_after")) <= 3.0 + 2.0);
+    assert_true(peak < RSS_MB_MAX * 1024);
+    assert_true(gwfix_metric(&F, "sluice_connections_closed_total{reason=\"slow_request\"}") >= 1);
+    json_decref(j);
+}
+
+/* ------------------------------------------------------------------ authenticate before work */
+
+static void test_gzip_bomb_wrong_key_not_inflated(void **state)
+{
+    (void)state;
+    restart(0, NULL, NULL);
+    /* 512 KiB of JSON that compresses to about 1 KB. */
+    size_t n = 512 * 1024;
+    char *plain = malloc(n);
+    memcpy(plain, "{\"batch\":[", 10);
+    for (size_t i = 10; i < n - 2; i++)
+        plain[i] = (i % 3 == 0) ? '{' : (i % 3 == 1) ? '}' : ',';
+    plain[n - 2] = ']';
+    plain[n - 1] = '}';
+    uLongf zl = compressBound((uLong)n) + 32;
+    unsigned char *z = malloc(zl);
+    z_stream zs = {0};
+    deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY);
+    zs.next_in = (Bytef *)plain;
+    zs.avail_in = (uInt)n;
+    zs.next_out = z;
+    zs.avail_out = (uInt)zl;
+    deflate(&zs, Z_FINISH);
+    size_t zlen = zs.total_out;
+    deflateEnd(&zs);
+    double inflated0 = gwfix_metric(&F, "sluice_bodies_inflated_total");
+    const char *bad[] = {"Authorization: Bearer wk_not_a_key", "Content-Type: application/json",
+                         "Content-Encoding: gzip", NULL};
+    http_opts_t o = {.headers = bad, .body = (const char *)z, .body_len = zlen};
+    http_resp_t r;
+    for (int i = 0; i < 20; i++) {
+        http_do(gwfix_url(&F, "/v1/batch"), &o, F.ca, &r);
+        assert_int_equal(r.status, 401);
+        http_resp_dispose(&r);
+    }
+    /* A gzip body with no key in the head is refused too: its writeKey could only be inside. */
+    const char *nokey[] = {"Content-Type: application/json", "Content-Encoding: gzip", NULL};
+    o.headers = nokey;
+    http_do(gwfix_url(&F, "/v1/batch"), &o, F.ca, &r);
+    assert_int_equal(r.status, 401);
+    http_resp_dispose(&r);
+    double inflated = gwfix_metric(&F, "sluice_bodies_inflated_total") - inflated0;
+    print_message("a %zu-byte gzip bomb (%zu bytes inflated) sent 21 times without a valid key: %g inflated\n", zlen, n,
+                  inflated);
+    assert_true(inflated == 0);
+    /* With the right key it is inflated (and then refused: no valid event in it). */
+    const char *good[] = {"Authorization: Bearer " KEY, "Content-Type: application/json", "Content-Encoding: gzip",
+                          NULL};
+    o.headers = good;
+    http_do(gwfix_url(&F, "/v1/batch"), &o, F.ca, &r);
+    assert_true(r.status == 400 || r.status == 413);
+    http_resp_dispose(&r);
+    assert_true(gwfix_metric(&F, "sluice_bodies_inflated_total") - inflated0 == 1);
+    free(plain);
+    free(z);
+}
+
+/* ------------------------------------------------------------------ per-client limits */
+
+static void test_client_flood_limited(void **state)
+{
+    (void)state;
+    restart(0, NULL, NULL);
+    /* Behind a trusted proxy (127.0.0.2), X-Forwarded-For names the client. */
+    int ok_a = 0, limited_a = 0;
+    for (int i = 0; i < 60; i++) {
+        char mid[32];
+        snprintf(mid, sizeof(mid), "flood-a-%d", i);
+        long s = post_from(FLOOD_KEY, "203.0.113.10", mid);
+        ok_a += s == 200;
+        limited_a += s == 429;
+    }
+    int ok_b = 0;
+    for (int i = 0; i < 5; i++) {
+        char mid[32];
+        snprintf(mid, sizeof(mid), "flood-b-%d", i);
+        ok_b += post_from(FLOOD_KEY, "203.0.113.20", mid) == 200;
+    }
+    print_message("client A flooding: %d accepted, %d limited; client B: %d of 5 accepted\n", ok_a, limited_a, ok_b);
+    /* Client buckets are per worker thread (two here), each with the full rate: a client spreading
+     * its connections over both gets at most twice burst 10 plus 1/s (docs/security.md). */
+    assert_true(ok_a <= 24);
+    assert_true(limited_a >= 36);
+    assert_int_equal(ok_b, 5);
+    assert_true(gwfix_metric(&F, "sluice_rate_limited_total{scope=\"client\"}") >= 36);
+    /* The buckets survive a reload: right after SIGHUP client A gets only what refilled meanwhile
+     * (1/s per thread), not a fresh burst of 10 per thread. */
+    long long flood_end = mono_ms();
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", 1, 10000, &err), 0);
+    int ok_after = 0;
+    for (int i = 0; i < 20; i++) {
+        char mid[40];
+        snprintf(mid, sizeof(mid), "flood-a-reload-%d", i);
+        ok_after += post_from(FLOOD_KEY, "203.0.113.10", mid) == 200;
+    }
+    double elapsed = (double)(mono_ms() - flood_end) / 1000.0;
+    print_message("after a reload %.1f s later: %d of 20 accepted (refill allows %.0f)\n", elapsed, ok_after,
+                  2 + 2 * elapsed);
+    assert_true(ok_after <= 2 + 2 * elapsed);
+}
+
+/* ------------------------------------------------------------------ HTTP hygiene */
+
+static void raw_exchange(const char *req, char *reply, size_t cap)
+{
+    int fd = tcp_from("127.0.0.1", F.http_port);
+    assert_true(fd >= 0);
+    assert_true(send(fd, req, strlen(req), MSG_NOSIGNAL) > 0);
+    size_t got = 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (got + 1 < cap && poll(&p, 1, 3000) > 0) {
+        ssize_t r = recv(fd, reply + got, cap - 1 - got, 0);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    reply[got] = '\0';
+    close(fd);
+}
+
+static void test_http_hygiene(void **state)
+{
+    (void)state;
+    restart(0, NULL, NULL);
+    char reply[4096];
+    /* Two different Content-Length headers: 400, and the connection is not kept. */
+    raw_exchange("POST /v1/t HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer " KEY
+                 "\r\nContent-Type: application/json\r\nContent-Length: 13\r\nContent-Length: 200\r\n\r\n"
+                 "{\"event\":\"x\"}",
+                 reply, sizeof(reply));
+    print_message("two Content-Lengths: %.60s\n", reply);
+    assert_non_null(strstr(reply, "HTTP/1.1 400"));
+    assert_non_null(strstr(reply, "\"bad_request\""));
+    raw_exchange("POST /v1/t HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer " KEY
+                 "\r\nContent-Type: application/json\r\nContent-Length: 13\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "d\r\n{\"event\":\"x\"}\r\n0\r\n\r\n",
+                 reply, sizeof(reply));
+    assert_non_null(strstr(reply, "HTTP/1.1 400"));
+    /* h2o's own 413 (a declared body over the limit, refused before any handler) comes as JSON. */
+    raw_exchange(
+        "POST /v1/t HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n",
+        reply, sizeof(reply));
+    print_message("h2o's 413: %s\n", reply);
+    assert_non_null(strstr(reply, "HTTP/1.1 413"));
+    assert_non_null(strstr(reply, "application/json"));
+    assert_non_null(strstr(reply, "{\"error\":{\"code\":\"payload_too_large\""));
+
+    /* A second gateway on the same ports refuses to start, and says why. */
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof(bin), "%s/gateway/sluice-gateway", sluice_th_build_dir());
+    const char *argv[] = {bin, "--config", F.config, NULL};
+    sluice_th_spawn_opts_t opts = {.env = F.env};
+    sluice_err_t err = {{0}};
+    sluice_th_proc_t *second = sluice_th_spawn("gateway-2", argv, &opts, &err);
+    assert_non_null(second);
+    int status = 0;
+    assert_int_equal(sluice_th_proc_wait(second, 20000, &status, &err), 0);
+    assert_false(sluice_th_exited_with(status, 0));
+    char *log = sluice_th_read_file(sluice_th_proc_log(second), NULL, NULL);
+    assert_true(gwfix_contains(log, "already in use by another process"));
+    free(log);
+    /* The first one is untouched. */
+    long st;
+    legit_request_ms("after-second", &st);
+    assert_int_equal(st, 200);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_http2_off_by_default), cmocka_unit_test(test_rapid_reset_capped),
+        cmocka_unit_test(test_connection_caps),      cmocka_unit_test(test_fd_limit_no_spin),
+        cmocka_unit_test(test_slow_clients_cut),     cmocka_unit_test(test_gzip_bomb_wrong_key_not_inflated),
+        cmocka_unit_test(test_client_flood_limited), cmocka_unit_test(test_http_hygiene),
+    };
+    return cmocka_run_group_tests_name("integration.edge", tests, setup, teardown);
+}
