@@ -50,6 +50,19 @@
 
 static gwfix_t F;
 
+/* Under ASan+UBSan (make test-asan) the same attacks run to find memory errors; the gateway's own
+ * memory and speed are measured in the regular build, so these bounds widen there. */
+static int sanitized(void)
+{
+    const char *s = getenv("SLUICE_SANITIZED");
+    return s != NULL && (strcmp(s, "1") == 0 || strcmp(s, "ON") == 0);
+}
+
+static long rss_bound_kb(void)
+{
+    return (sanitized() ? 8 : 1) * RSS_MB_MAX * 1024L;
+}
+
 static long long mono_ms(void)
 {
     struct timespec t;
@@ -324,7 +337,7 @@ static void test_rapid_reset_capped(void **state)
                   rss0, peak, rss1, RSS_MB_MAX, closed);
     assert_true(closed >= 4);
     assert_true(gwfix_metric(&F, "sluice_http2_streams_reset_total") > 0);
-    assert_true(peak < RSS_MB_MAX * 1024);
+    assert_true(peak < rss_bound_kb());
     /* The gateway still serves. */
     long status;
     legit_request_ms("rr-after", &status);
@@ -383,7 +396,7 @@ static void test_connection_caps(void **state)
     assert_int_equal(ok, N);
     assert_true(open_now >= N);
     assert_int_equal(status, 200);
-    assert_true(took < 100);
+    assert_true(took < (sanitized() ? 1000 : 100));
     for (int i = 0; i < N; i++) {
         SSL_free(tls[i]);
         close(tls_fd[i]);
@@ -425,7 +438,7 @@ static void test_fd_limit_no_spin(void **state)
                   "%.2f s in 2 s\n",
                   refused, fd_limit, (double)used / (double)ticks);
     assert_true(refused > 0);
-    assert_true(used < ticks / 5); /* under 10 % of one core: idle, not spinning */
+    assert_true(used < ticks / (sanitized() ? 2 : 5)); /* idle, not spinning: under 10 % of one core */
     for (int i = 0; i < N; i++)
         if (fds[i] >= 0)
             close(fds[i]);
@@ -513,7 +526,7 @@ static void test_slow_clients_cut(void **state)
     assert_non_null(j);
     assert_true(json_is_true(json_object_get(j, "closed")));
     assert_true(json_real_value(json_object_get(j, "closed_after")) <= 3.0 + 2.0);
-    assert_true(peak < RSS_MB_MAX * 1024);
+    assert_true(peak < rss_bound_kb());
     assert_true(gwfix_metric(&F, "sluice_connections_closed_total{reason=\"slow_request\"}") >= 1);
     json_decref(j);
 }
