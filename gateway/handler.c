@@ -1,6 +1,7 @@
 /*
  * Routing for the gateway. One h2o handler at "/" dispatches by method and path:
- *   <prefix>/t|track, /p|page, /screen, /i|identify, /g|group, /alias, /batch   browser events
+ *   <prefix>/t|track, /p|page, /s|screen, /i|identify, /g|group, /a|alias,
+ *   <prefix>/b|batch, /beacon<prefix>/batch (RudderStack's beacon)             browser events
  *   <prefix>/pixel/<type>                                                       GET, answers a GIF
  *   <prefix>/xd (GET), <prefix>/xd/redeem (POST)                                cross-domain identity tokens
  *   <prefix>/events                                                             signed server-to-server
@@ -48,6 +49,10 @@ static const route_entry_t routes[] = {
     {"/alias", SLUICE_ROUTE_ALIAS, SLUICE_EVENT_ALIAS},
     {"/batch", SLUICE_ROUTE_BATCH, -1},
     {"/events", SLUICE_ROUTE_EVENTS, -1},
+    /* analytics.js (Segment's browser library) uses one-letter paths for every call type. */
+    {"/s", SLUICE_ROUTE_SCREEN, SLUICE_EVENT_SCREEN},
+    {"/a", SLUICE_ROUTE_ALIAS, SLUICE_EVENT_ALIAS},
+    {"/b", SLUICE_ROUTE_BATCH, -1},
 };
 
 static int is_method(h2o_req_t *req, const char *m)
@@ -195,6 +200,17 @@ static int dispatch(sluice_gateway_t *gw, sluice_worker_t *w, h2o_req_t *req)
     size_t plen = strlen(prefix);
     while (plen > 0 && prefix[plen - 1] == '/')
         plen--;
+    /* RudderStack's browser SDK in beacon mode posts to /beacon<prefix>/batch?writeKey=... */
+    if (path.len == 7 + plen + 6 && memcmp(path.base, "/beacon", 7) == 0 && memcmp(path.base + 7, prefix, plen) == 0 &&
+        memcmp(path.base + 7 + plen, "/batch", 6) == 0) {
+        if (is_method(req, "OPTIONS"))
+            return sluice_ingest_preflight(req, w, SLUICE_ROUTE_BATCH);
+        if (!is_method(req, "POST")) {
+            method_not_allowed(req, w, SLUICE_ROUTE_BATCH, "POST, OPTIONS");
+            return 0;
+        }
+        return sluice_ingest_post(req, w, SLUICE_ROUTE_BATCH, -1);
+    }
     if (path.len <= plen || memcmp(path.base, prefix, plen) != 0 || path.base[plen] != '/') {
         not_found(req, w);
         return 0;

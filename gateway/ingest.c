@@ -453,16 +453,13 @@ static int is_gzip(h2o_req_t *req)
     return ce.base != NULL && h2o_lcstris(ce.base, ce.len, H2O_STRLIT("gzip"));
 }
 
-/* What can be refused from the request's head alone: Content-Type, Content-Encoding and the
- * size on the wire. 0, or -1 when answered. */
+/* What can be refused from the request's head alone: Content-Encoding and the size on the wire.
+ * Content-Type is not: SDKs label JSON all sorts of ways (sendBeacon's text/plain, RudderStack's
+ * node SDK sends gzip JSON as application/x-www-form-urlencoded), so a body that parses as JSON
+ * is taken whatever its label (json_or_media_error). 0, or -1 when answered. */
 static int check_wire(ingest_t *in)
 {
     h2o_req_t *req = in->req;
-    h2o_iovec_t ct = sluice_http_header(req, H2O_TOKEN_CONTENT_TYPE);
-    if (ct.base != NULL && !is_media(ct, "application/json") && !is_media(ct, "text/plain"))
-        return refuse(req, in->w, &in->reply, 415, "unsupported_media_type",
-                      "Content-Type must be application/json or text/plain", NULL) -
-               1;
     h2o_iovec_t ce = sluice_http_header(req, H2O_TOKEN_CONTENT_ENCODING);
     if (ce.base != NULL && !h2o_lcstris(ce.base, ce.len, H2O_STRLIT("identity")) && !is_gzip(req))
         return refuse(req, in->w, &in->reply, 415, "unsupported_media_type",
@@ -471,6 +468,21 @@ static int check_wire(ingest_t *in)
     if (req->entity.len > in->rt->cfg->limits.max_wire_bytes)
         return refuse(req, in->w, &in->reply, 413, "payload_too_large", "request body too large", NULL) - 1;
     return 0;
+}
+
+/* A body that did not parse: 400 when it was labelled as JSON (or text, or not at all), 415 when
+ * its label says it is something else, so the client learns which of the two it got wrong. */
+static int json_or_media_error(ingest_t *in, const sluice_event_error_t *e)
+{
+    h2o_iovec_t ct = sluice_http_header(in->req, H2O_TOKEN_CONTENT_TYPE);
+    if (strcmp(e->code, "invalid_json") == 0 && ct.base != NULL && !is_media(ct, "application/json") &&
+        !is_media(ct, "text/plain")) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "the body must be JSON (it is sent as %.*s, and is not JSON)",
+                 (int)(ct.len < 80 ? ct.len : 80), ct.base);
+        return refuse(in->req, in->w, &in->reply, 415, "unsupported_media_type", msg, NULL);
+    }
+    return refuse(in->req, in->w, &in->reply, e->status, e->code, e->message, e->path);
 }
 
 /* The body, inflated when gzip (inflating stops at max_body_bytes, so a bomb costs at most
@@ -902,7 +914,7 @@ int sluice_ingest_post(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route,
     json_t *root = sluice_event_parse(body.base, body.len, &in.rt->cfg->limits, &e);
     if (root == NULL) {
         free(owned);
-        return refuse(req, w, &in.reply, e.status, e.code, e.message, e.path);
+        return json_or_media_error(&in, &e);
     }
     /* A key found by the scan must be the body's own top-level writeKey. */
     json_t *wk = json_object_get(root, "writeKey");
@@ -1054,6 +1066,45 @@ int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
     return 0;
 }
 
+/* The request headers a preflight allows: those the SDKs people run send (Segment's analytics.js
+ * adds X-Retry-Count on retries; RudderStack's adds AnonymousId, SentAt and RSA-Retry-*), plus
+ * whatever the browser asks for in Access-Control-Request-Headers, kept to header-name
+ * characters. Allowing a header lets a page send it, nothing more: every request is still
+ * authenticated and origin-checked on its own. Pool memory. */
+static h2o_iovec_t allowed_headers(h2o_req_t *req)
+{
+    static const char fixed[] = "Authorization, Content-Type, Content-Encoding, X-Write-Key, X-Retry-Count, "
+                                "AnonymousId, SentAt, RSA-Retry-Attempt, RSA-Retry-Reason, RSA-Retry-Interval";
+    h2o_iovec_t asked = sluice_http_header_str(req, "access-control-request-headers");
+    if (asked.base == NULL || asked.len == 0 || asked.len > 2048)
+        return h2o_iovec_init(fixed, sizeof(fixed) - 1);
+    char *out = h2o_mem_alloc_pool(&req->pool, sizeof(fixed) + asked.len + 2);
+    size_t o = sizeof(fixed) - 1;
+    memcpy(out, fixed, o);
+    const char *p = asked.base, *end = asked.base + asked.len;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ','))
+            p++;
+        const char *name = p;
+        while (p < end && *p != ',' && *p != ' ' && *p != '\t')
+            p++;
+        size_t n = (size_t)(p - name);
+        int token = n > 0;
+        for (size_t i = 0; i < n && token; i++) {
+            unsigned char c = (unsigned char)name[i];
+            token = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    strchr("!#$%&'*+-.^_`|~", c) != NULL;
+        }
+        if (token) {
+            out[o++] = ',';
+            out[o++] = ' ';
+            memcpy(out + o, name, n);
+            o += n;
+        }
+    }
+    return h2o_iovec_init(out, o);
+}
+
 int sluice_ingest_preflight(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route)
 {
     (void)route;
@@ -1064,10 +1115,12 @@ int sluice_ingest_preflight(h2o_req_t *req, sluice_worker_t *w, sluice_route_t r
     r.origin = origin;
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-methods"), 0, NULL,
                           H2O_STRLIT("POST, GET, OPTIONS"));
+    h2o_iovec_t allow = allowed_headers(req);
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-allow-headers"), 0, NULL,
-                          H2O_STRLIT("Content-Type, Content-Encoding, Authorization"));
+                          allow.base, allow.len);
+    /* Two hours: what Chromium allows at most; the preflight is then once per page session. */
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("access-control-max-age"), 0, NULL,
-                          H2O_STRLIT("600"));
+                          H2O_STRLIT("7200"));
     sluice_reply_send(req, w, &r, 204, NULL, "", 0, NULL);
     return 0;
 }

@@ -156,6 +156,9 @@ static void every_event_endpoint(void **state)
         {"/v1/g", "{\"messageId\":\"ep-g\",\"groupId\":\"g1\"}", "group"},
         {"/v1/group", "{\"messageId\":\"ep-group\",\"groupId\":\"g1\"}", "group"},
         {"/v1/alias", "{\"messageId\":\"ep-alias\",\"previousId\":\"a\",\"userId\":\"b\"}", "alias"},
+        /* analytics.js's one-letter paths */
+        {"/v1/s", "{\"messageId\":\"ep-s\",\"name\":\"Cart\"}", "screen"},
+        {"/v1/a", "{\"messageId\":\"ep-a\",\"previousId\":\"a\",\"userId\":\"b\"}", "alias"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         http_resp_t r;
@@ -283,6 +286,33 @@ static void cors(void **state)
     assert_string_equal(http_header(&r, "access-control-allow-origin"), "https://shop.acme.test");
     assert_string_equal(http_header(&r, "access-control-allow-credentials"), "true");
     assert_non_null(http_header(&r, "access-control-allow-methods"));
+    assert_string_equal(http_header(&r, "access-control-max-age"), "7200");
+    http_resp_dispose(&r);
+
+    /* The headers real SDKs send (analytics.js retries add X-Retry-Count, RudderStack's browser
+     * SDK AnonymousId, SentAt, RSA-Retry-*) are allowed; whatever else is asked is echoed when it
+     * is a header name, and dropped when it is not. */
+    const char *asked[] = {"Origin: https://shop.acme.test", "Access-Control-Request-Method: POST",
+                           "Access-Control-Request-Headers: content-type,x-retry-count,anonymousid,sentat,"
+                           "rsa-retry-attempt,x-custom-thing,b@d,(nope)",
+                           NULL};
+    o.headers = asked;
+    http_do(gwfix_url(&F, "/v1/b"), &o, F.ca, &r);
+    assert_int_equal(r.status, 204);
+    const char *allow = http_header(&r, "access-control-allow-headers");
+    assert_non_null(allow);
+    const char *want[] = {"Authorization", "Content-Type",      "Content-Encoding", "X-Retry-Count", "AnonymousId",
+                          "SentAt",        "RSA-Retry-Attempt", "X-Write-Key",      "x-custom-thing"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        if (strstr(allow, want[i]) == NULL)
+            fail_msg("'%s' not allowed by: %s", want[i], allow);
+    assert_null(strstr(allow, "b@d"));
+    assert_null(strstr(allow, "nope"));
+    http_resp_dispose(&r);
+    /* RudderStack's beacon path answers preflights too. */
+    o.headers = allowed;
+    http_do(gwfix_url(&F, "/beacon/v1/batch"), &o, F.ca, &r);
+    assert_int_equal(r.status, 204);
     http_resp_dispose(&r);
 
     const char *evil[] = {"Origin: https://evil.test", "Access-Control-Request-Method: POST", NULL};
@@ -321,6 +351,29 @@ static void media_types_and_beacon(void **state)
     post_raw("/v1/t", form, "event=x", 0, &r);
     expect_error(&r, 415, "unsupported_media_type", NULL);
     http_resp_dispose(&r);
+    /* JSON is JSON whatever its label: RudderStack's node SDK sends it as a form, others as
+     * octet-stream. Not-JSON labelled JSON is a 400. */
+    assert_int_equal(post_raw("/v1/t", form, "{\"event\":\"Labelled form\",\"messageId\":\"mt-form\"}", 0, &r), 200);
+    http_resp_dispose(&r);
+    const char *octet[] = {"Content-Type: application/octet-stream", "Authorization: Bearer " WEB_KEY, NULL};
+    assert_int_equal(post_raw("/v1/t", octet, "{\"event\":\"Octets\",\"messageId\":\"mt-octet\"}", 0, &r), 200);
+    http_resp_dispose(&r);
+    const char *json_label[] = {"Content-Type: application/json", "Authorization: Bearer " WEB_KEY, NULL};
+    post_raw("/v1/t", json_label, "event=x", 0, &r);
+    expect_error(&r, 400, "invalid_json", NULL);
+    http_resp_dispose(&r);
+    /* RudderStack's beacon: text/plain, the key in the query, a batch. */
+    const char *plain[] = {"Content-Type: text/plain;charset=UTF-8", NULL};
+    assert_int_equal(
+        post_raw("/beacon/v1/batch?writeKey=" WEB_KEY, plain,
+                 "{\"batch\":[{\"type\":\"track\",\"event\":\"Beaconed\",\"messageId\":\"mt-rs-beacon\"}]}", 0, &r),
+        200);
+    http_resp_dispose(&r);
+    /* analytics.js's batching strategy posts to /v1/b. */
+    assert_int_equal(post_raw("/v1/b", json_label,
+                              "{\"batch\":[{\"type\":\"track\",\"event\":\"Batched\",\"messageId\":\"mt-b\"}]}", 0, &r),
+                     200);
+    http_resp_dispose(&r);
     const char *br[] = {"Content-Type: application/json", "Content-Encoding: br", "Authorization: Bearer " WEB_KEY,
                         NULL};
     post_raw("/v1/t", br, "{}", 0, &r);
@@ -328,6 +381,9 @@ static void media_types_and_beacon(void **state)
     http_resp_dispose(&r);
     json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
     assert_int_equal(gwfix_count_message(msgs, "beacon-1"), 1);
+    const char *arrived[] = {"mt-form", "mt-octet", "mt-rs-beacon", "mt-b"};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(gwfix_count_message(msgs, arrived[i]), 1);
     json_decref(msgs);
 }
 
