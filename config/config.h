@@ -160,6 +160,7 @@ typedef struct sluice_source {
     sluice_rate_limit_t
         client_rate_limit;      /* per client address (behind trusted proxies, the forwarded one); none by default */
     int pixel_without_referrer; /* /pixel without Referer and Origin (e-mail pixels); default off */
+    int server_sent; /* sent_from: server: many users per request; each event keeps its own ids and context.ip */
     /* Resolved secrets (only when loaded with SLUICE_CONFIG_RESOLVE_SECRETS; wiped on free). */
     char *write_key;
     char *previous_write_key;
@@ -218,6 +219,10 @@ typedef struct sluice_consent_config {
     char **required; /* categories an event must carry in context.consent.categories */
     size_t required_count;
     sluice_consent_policy_t policy;
+    /* consent.aliases: names other consent formats use (Segment's "Analytics", OneTrust's
+     * "C0002") → the org's category; matched without regard to case. */
+    sluice_kv_t *aliases;
+    size_t alias_count;
 } sluice_consent_config_t;
 
 typedef struct sluice_identity_config {

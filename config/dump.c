@@ -171,6 +171,7 @@ static json_t *source_json(const sluice_source_t *s)
     json_object_set_new(rl, "burst", json_real(s->client_rate_limit.burst));
     json_object_set_new(o, "client_rate_limit", rl);
     json_object_set_new(o, "pixel_without_referrer", json_boolean(s->pixel_without_referrer));
+    json_object_set_new(o, "sent_from", json_string(s->server_sent ? "server" : "browser"));
     return o;
 }
 
@@ -277,6 +278,10 @@ static json_t *org_json(const sluice_org_t *org)
     json_object_set_new(o, "sources", sources);
     json_object_set_new(o, "identity", identity_json(&org->identity));
     json_object_set_new(consent, "required", strings(org->consent.required, org->consent.required_count));
+    json_t *aliases = json_object();
+    for (size_t i = 0; i < org->consent.alias_count; i++)
+        json_object_set_new(aliases, org->consent.aliases[i].key, json_string(org->consent.aliases[i].value));
+    json_object_set_new(consent, "aliases", aliases);
     json_object_set_new(consent, "policy", json_string(policies[org->consent.policy]));
     json_object_set_new(o, "consent", consent);
     json_object_set_new(o, "data_layer", data_layer_json(org));

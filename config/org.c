@@ -225,6 +225,15 @@ static void decode_source(sluice_source_t *s, const sluice_yaml_node_t *n, const
     int kind = SLUICE_SOURCE_BROWSER;
     sluice_dec_enum(&m, "kind", 0, source_kinds, &kind);
     s->kind = (sluice_source_kind_t)kind;
+    /* Who sends: a browser (one visitor per request: ids spread within a batch, cookies, the
+     * connection's address) or a server SDK on behalf of many users (Segment's analytics-node,
+     * RudderStack's node SDK: a write key too, but each event keeps its own ids and context.ip). */
+    int from = kind == SLUICE_SOURCE_SERVER;
+    sluice_dec_enum(&m, "sent_from", 0, source_kinds, &from);
+    s->server_sent = from == SLUICE_SOURCE_SERVER;
+    if (kind == SLUICE_SOURCE_SERVER && !s->server_sent)
+        sluice_config_diag_add(diag, sluice_dec_key_pos(&m, "sent_from"),
+                               "%s.sent_from: a signed server source (kind: server) is sent from a server", path);
     env_name(&m, "write_key_env", 0, &s->write_key_env);
     env_name(&m, "previous_write_key_env", 0, &s->previous_write_key_env);
     env_name(&m, "hmac_secret_env", 0, &s->hmac_secret_env);
@@ -336,6 +345,28 @@ static void decode_consent(sluice_consent_config_t *c, sluice_dec_map_t *org)
     int policy = SLUICE_CONSENT_DROP;
     sluice_dec_enum(&m, "policy", 0, policy_names, &policy);
     c->policy = (sluice_consent_policy_t)policy;
+    const sluice_yaml_node_t *a = sluice_dec_take(&m, "aliases");
+    char base[SLUICE_DEC_PATH_MAX];
+    sluice_dec_key_path(&m, "aliases", base, sizeof(base));
+    if (a != NULL && sluice_yaml_is_null(a) != 0 && a->type != SLUICE_YAML_MAP) {
+        sluice_config_diag_add(m.diag, &a->pos, "%s: expected a map of name: category, got %s", base,
+                               sluice_yaml_describe(a));
+    } else if (a != NULL && a->type == SLUICE_YAML_MAP) {
+        c->aliases = sluice_dec_xcalloc(a->pair_count ? a->pair_count : 1, sizeof(*c->aliases));
+        for (size_t i = 0; i < a->pair_count; i++) {
+            const sluice_yaml_node_t *k = a->pairs[i].key, *v = a->pairs[i].value;
+            char path[SLUICE_DEC_PATH_MAX + 80];
+            snprintf(path, sizeof(path), "%s.%s", base, k->scalar);
+            if (v->type != SLUICE_YAML_SCALAR || sluice_yaml_is_null(v) == 0 || sluice_dec_check_token(v->scalar)) {
+                sluice_config_diag_add(m.diag, &v->pos, "%s: expected a category name (letters, digits, _.-), got %s",
+                                       path, sluice_yaml_describe(v));
+                continue;
+            }
+            c->aliases[c->alias_count].key = sluice_dec_xstrdup(k->scalar);
+            c->aliases[c->alias_count].value = sluice_dec_xstrdup(v->scalar);
+            c->alias_count++;
+        }
+    }
     sluice_dec_map_close(&m);
 }
 
@@ -766,6 +797,11 @@ void sluice_org_dispose(sluice_org_t *org)
         sluice_path_dispose(&org->drop[i]);
     free(org->drop);
     free_strings(org->consent.required, org->consent.required_count);
+    for (size_t i = 0; i < org->consent.alias_count; i++) {
+        free(org->consent.aliases[i].key);
+        free(org->consent.aliases[i].value);
+    }
+    free(org->consent.aliases);
     for (size_t i = 0; i < org->integration_count; i++) {
         sluice_integration_t *it = &org->integrations[i];
         free(it->name);

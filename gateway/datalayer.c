@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "crypto/hash.h"
+#include "gateway/consent.h"
 
 /* Removes a reached value: object members are deleted, array elements become null (deleting
  * would shift the indices the walk is using). */
@@ -229,6 +230,9 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
     if (res->privacy == NULL)
         return -1;
 
+    /* Consent in Segment's or RudderStack's format counts like sluice's own. */
+    if (sluice_consent_normalize(event, &org->consent) != 0)
+        return -1;
     if (org->consent.required_count > 0 && !has_categories(event, &org->consent)) {
         switch (org->consent.policy) {
         case SLUICE_CONSENT_ALLOW: break;

@@ -186,6 +186,14 @@ int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *li
     char path[160];
     if (!json_is_object(ev))
         return sluice_event_error_set(e, 400, "invalid_event", prefix, "an event must be a JSON object");
+    /* Segment's and RudderStack's SDKs send "" for an id they do not have yet (RudderStack's
+     * userId before identify): an empty id is an absent one. */
+    static const char *const ids[] = {"userId", "anonymousId"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_object_get(ev, ids[i]);
+        if (json_is_string(v) && json_string_length(v) == 0)
+            json_object_del(ev, ids[i]);
+    }
     /* Re-encoding can only grow a document by reformatting numbers, never to twice its text. */
     if ((source_len == 0 || source_len * 2 > lim->max_event_bytes) &&
         sluice_event_encoded_size(ev) > lim->max_event_bytes)
@@ -258,6 +266,36 @@ static json_t *ensure_object(json_t *parent, const char *key)
     return o;
 }
 
+/* ms of a JSON string holding an RFC 3339 time, or -1 (validation let only such times through). */
+static int time_of(json_t *v, int64_t *ms)
+{
+    return json_is_string(v) && sluice_time_parse(json_string_value(v), json_string_length(v), 0, ms) == 0 ? 0 : -1;
+}
+
+/* Segment's clock-skew correction: a client whose clock is off stamps its events off by as much,
+ * and stamps sentAt with the same clock, so timestamp = receivedAt - (sentAt - originalTimestamp)
+ * is the event's time by the gateway's clock. The time the client stamped is kept as
+ * originalTimestamp (RudderStack sends only originalTimestamp and sentAt). Without sentAt nothing
+ * can be corrected and timestamp stays as sent. */
+static void correct_timestamp(json_t *ev, int64_t received_ms)
+{
+    json_t *ts = json_object_get(ev, "timestamp"), *orig = json_object_get(ev, "originalTimestamp");
+    json_t *base = json_is_string(orig) ? orig : ts;
+    int64_t base_ms, sent_ms;
+    if (time_of(base, &base_ms) != 0)
+        return;
+    if (time_of(json_object_get(ev, "sentAt"), &sent_ms) != 0) {
+        if (ts == NULL)
+            json_object_set(ev, "timestamp", base);
+        return;
+    }
+    if (!json_is_string(orig))
+        json_object_set(ev, "originalTimestamp", base);
+    char when[SLUICE_TIME_TEXT_MAX];
+    sluice_time_format(received_ms - (sent_ms - base_ms), when);
+    json_object_set_new(ev, "timestamp", json_string(when));
+}
+
 int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
 {
     if (!json_is_string(json_object_get(ev, "messageId"))) {
@@ -269,6 +307,7 @@ int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
     char when[SLUICE_TIME_TEXT_MAX];
     sluice_time_format(en->received_ms, when);
     json_object_set_new(ev, "receivedAt", json_string(when));
+    correct_timestamp(ev, en->received_ms);
     json_t *ctx = ensure_object(ev, "context");
     if (!en->trust_client_ip || !json_is_string(json_object_get(ctx, "ip")))
         json_object_set_new(ctx, "ip", json_string(en->client_ip));

@@ -771,7 +771,9 @@ static int accept_events(ingest_t *in, json_t *root, int forced_type, int batch,
         return refuse(req, w, &in->reply, 500, "internal", "out of memory", NULL);
     p->src = in->src;
     p->batch = batch;
-    identity_begin(in, p, root, !is_server, h2o_iovec_init(NULL, 0));
+    /* A server SDK's batch holds many users: no cookie, no id spread from one event to another. */
+    int server_sent = is_server || in->src->src->server_sent;
+    identity_begin(in, p, root, !server_sent, h2o_iovec_init(NULL, 0));
     if (replay_key != NULL && replay_key[0] != '\0') {
         snprintf(p->job.replay_key, sizeof(p->job.replay_key), "%s", replay_key);
         p->job.replay_until_ms = replay_until_ms;
@@ -779,7 +781,7 @@ static int accept_events(ingest_t *in, json_t *root, int forced_type, int batch,
     sluice_event_enrich_t en = {
         .received_ms = in->now_ms,
         .client_ip = sluice_http_client_ip(req, &cfg->server),
-        .trust_client_ip = is_server,
+        .trust_client_ip = server_sent,
     };
     h2o_iovec_t ua = sluice_http_header(req, H2O_TOKEN_USER_AGENT);
     if (ua.base != NULL)

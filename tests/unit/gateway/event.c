@@ -190,6 +190,70 @@ static void enrich(void **state)
     json_decref(ev);
 }
 
+static const char *str(json_t *ev, const char *key)
+{
+    return json_string_value(json_object_get(ev, key));
+}
+
+/* Segment's correction: timestamp = receivedAt - (sentAt - originalTimestamp), original kept. */
+static void timestamp_corrected_for_client_clock(void **state)
+{
+    (void)state;
+    sluice_event_error_t e;
+    sluice_event_enrich_t en = {.received_ms = 1795420800000LL, .client_ip = "203.0.113.9"}; /* 08:00:00Z */
+    /* The client's clock is 1 h 30 s fast: it stamped the event 5 s before sending it. */
+    json_t *ev = parse("{\"event\":\"x\",\"timestamp\":\"2026-11-23T09:00:25.000Z\","
+                       "\"sentAt\":\"2026-11-23T09:00:30.000Z\"}",
+                       &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-11-23T07:59:55.000Z");
+    assert_string_equal(str(ev, "originalTimestamp"), "2026-11-23T09:00:25.000Z");
+    json_decref(ev);
+    /* RudderStack sends originalTimestamp and sentAt (with an offset), no timestamp. */
+    ev = parse("{\"event\":\"x\",\"originalTimestamp\":\"2026-11-23T08:59:59.500+01:00\","
+               "\"sentAt\":\"2026-11-23T09:00:00.000+01:00\"}",
+               &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-11-23T07:59:59.500Z");
+    assert_string_equal(str(ev, "originalTimestamp"), "2026-11-23T08:59:59.500+01:00");
+    json_decref(ev);
+    /* Without sentAt there is nothing to correct with: timestamp as sent. */
+    ev = parse("{\"event\":\"x\",\"timestamp\":\"2026-11-20T10:00:00Z\"}", &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-11-20T10:00:00Z");
+    assert_null(json_object_get(ev, "originalTimestamp"));
+    json_decref(ev);
+    ev = parse("{\"event\":\"x\",\"originalTimestamp\":\"2026-11-20T10:00:00Z\"}", &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-11-20T10:00:00Z");
+    json_decref(ev);
+    /* No time at all: none is made up (receivedAt says when it arrived). */
+    ev = parse("{\"event\":\"x\",\"sentAt\":\"2026-11-20T10:00:00Z\"}", &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_null(json_object_get(ev, "timestamp"));
+    json_decref(ev);
+}
+
+/* "" ids (RudderStack's userId before identify) are absent ids, not invalid ones. */
+static void empty_ids_are_absent(void **state)
+{
+    (void)state;
+    sluice_event_error_t e;
+    json_t *ev = parse("{\"event\":\"x\",\"userId\":\"\",\"anonymousId\":\"a-1\"}", &e);
+    assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &limits, "", 0, &e), SLUICE_EVENT_TRACK);
+    assert_null(json_object_get(ev, "userId"));
+    assert_string_equal(str(ev, "anonymousId"), "a-1");
+    json_decref(ev);
+    ev = parse("{\"event\":\"x\",\"userId\":\"u-1\",\"anonymousId\":\"\"}", &e);
+    assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &limits, "", 0, &e), SLUICE_EVENT_TRACK);
+    assert_null(json_object_get(ev, "anonymousId"));
+    json_decref(ev);
+    /* alias still needs a userId */
+    ev = parse("{\"previousId\":\"a\",\"userId\":\"\"}", &e);
+    assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_ALIAS, &limits, "", 0, &e), -1);
+    json_decref(ev);
+}
+
 static void encoded_size_matches_jansson(void **state)
 {
     (void)state;
@@ -230,6 +294,8 @@ int main(void)
         cmocka_unit_test(event_size_limit),
         cmocka_unit_test(event_times),
         cmocka_unit_test(enrich),
+        cmocka_unit_test(timestamp_corrected_for_client_clock),
+        cmocka_unit_test(empty_ids_are_absent),
         cmocka_unit_test(encoded_size_matches_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,87 @@
+/* Consent formats into context.consent.categories (consent.h). Any thread; no state. */
+#include "gateway/consent.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* The org's category for a name another format uses: its alias, or the name itself. */
+static const char *category_of(const sluice_consent_config_t *c, const char *name)
+{
+    for (size_t i = 0; i < c->alias_count; i++) {
+        if (strcasecmp(c->aliases[i].key, name) == 0)
+            return c->aliases[i].value;
+    }
+    return name;
+}
+
+static int has(const json_t *list, const char *cat)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) {
+        if (strcmp(json_string_value(v), cat) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Adds the categories of the strings in arr to out (once each). */
+static int add_all(json_t *out, const json_t *arr, const sluice_consent_config_t *c)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        if (!json_is_string(v))
+            continue;
+        const char *cat = category_of(c, json_string_value(v));
+        if (!has(out, cat) && json_array_append_new(out, json_string(cat)) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int sluice_consent_normalize(json_t *event, const sluice_consent_config_t *c)
+{
+    json_t *ctx = json_object_get(event, "context");
+    json_t *consent = json_object_get(ctx, "consent");
+    json_t *cats = json_object_get(consent, "categories");
+    json_t *prefs = json_object_get(consent, "categoryPreferences");
+    json_t *cm = json_object_get(ctx, "consentManagement");
+    if (!json_is_array(cats) && !json_is_object(prefs) && !json_is_object(cm))
+        return 0;
+
+    json_t *granted = json_array();
+    if (granted == NULL || add_all(granted, cats, c) != 0)
+        goto oom;
+    const char *name;
+    json_t *v;
+    json_object_foreach(prefs, name, v) {
+        const char *cat = category_of(c, name);
+        if (json_is_true(v) && !has(granted, cat) && json_array_append_new(granted, json_string(cat)) != 0)
+            goto oom;
+    }
+    if (json_is_object(cm)) {
+        if (add_all(granted, json_object_get(cm, "allowedConsentIds"), c) != 0)
+            goto oom;
+        json_t *denied = json_array();
+        if (denied == NULL || add_all(denied, json_object_get(cm, "deniedConsentIds"), c) != 0) {
+            json_decref(denied);
+            goto oom;
+        }
+        /* A category one of its ids denies is not granted, whatever another id allowed. */
+        for (size_t i = json_array_size(granted); i-- > 0;) {
+            if (has(denied, json_string_value(json_array_get(granted, i))))
+                json_array_remove(granted, i);
+        }
+        json_decref(denied);
+    }
+    if (!json_is_object(consent)) {
+        if (!json_is_object(ctx) || json_object_set_new(ctx, "consent", consent = json_object()) != 0)
+            goto oom;
+    }
+    return json_object_set_new(consent, "categories", granted) == 0 ? 0 : -1;
+
+oom:
+    json_decref(granted);
+    return -1;
+}

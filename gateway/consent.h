@@ -1,0 +1,27 @@
+/*
+ * Consent as the SDKs people run express it, read into sluice's one form. An event may carry:
+ *
+ *   context.consent.categories          sluice.js: ["analytics", "marketing"]
+ *   context.consent.categoryPreferences Segment's consent wrapper: {"Analytics": true, "Advertising": false}
+ *   context.consentManagement           RudderStack: {allowedConsentIds: [...], deniedConsentIds: [...]}
+ *
+ * Each name goes through the org's consent.aliases (Segment's "Analytics", OneTrust's "C0002"
+ * → the org's category, case-insensitively); names without an alias are taken as they are. The
+ * granted categories (the union of the three, minus what consentManagement denies) are written to
+ * context.consent.categories, which the data layer and the delivery worker read; the formats the
+ * client sent stay as they were. An event carrying none of them is left alone (no consent).
+ *
+ * Pure; any thread.
+ */
+#ifndef SLUICE_GATEWAY_CONSENT_H
+#define SLUICE_GATEWAY_CONSENT_H
+
+#include <jansson.h>
+
+#include "config/config.h"
+
+/* Rewrites event's context.consent.categories as described above. Returns 0, or -1 when out of
+ * memory (the event is then unchanged). */
+int sluice_consent_normalize(json_t *event, const sluice_consent_config_t *c);
+
+#endif

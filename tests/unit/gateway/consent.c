@@ -1,0 +1,105 @@
+/* Tests for gateway/consent.c: Segment's categoryPreferences, RudderStack's consentManagement and
+ * sluice's own categories, through the org's aliases, into context.consent.categories. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gateway/consent.h"
+
+static sluice_kv_t aliases[] = {
+    {"Analytics", "analytics"}, {"Advertising", "marketing"}, {"C0002", "analytics"}, {"C0004", "marketing"}};
+static const sluice_consent_config_t cfg = {.aliases = aliases, .alias_count = 4};
+
+/* The categories after normalising `event`, as "a,b" ("-" when there is no consent at all). */
+static const char *categories(const char *event)
+{
+    static char out[256];
+    json_error_t je;
+    json_t *ev = json_loads(event, 0, &je);
+    assert_non_null(ev);
+    assert_int_equal(sluice_consent_normalize(ev, &cfg), 0);
+    json_t *cats = json_object_get(json_object_get(json_object_get(ev, "context"), "consent"), "categories");
+    if (cats == NULL) {
+        snprintf(out, sizeof(out), "-");
+    } else {
+        out[0] = '\0';
+        size_t i;
+        json_t *v;
+        json_array_foreach(cats, i, v) {
+            size_t n = strlen(out);
+            snprintf(out + n, sizeof(out) - n, "%s%s", i ? "," : "", json_string_value(v));
+        }
+    }
+    json_decref(ev);
+    return out;
+}
+
+static void test_segment_preferences(void **state)
+{
+    (void)state;
+    assert_string_equal(categories("{\"context\":{\"consent\":{\"categoryPreferences\":"
+                                   "{\"Analytics\":true,\"Advertising\":false,\"Functional\":true}}}}"),
+                        "analytics,Functional");
+    /* case does not matter for aliases */
+    assert_string_equal(categories("{\"context\":{\"consent\":{\"categoryPreferences\":{\"ADVERTISING\":true}}}}"),
+                        "marketing");
+}
+
+static void test_rudderstack_consent_management(void **state)
+{
+    (void)state;
+    assert_string_equal(categories("{\"context\":{\"consentManagement\":{\"provider\":\"oneTrust\","
+                                   "\"allowedConsentIds\":[\"C0001\",\"C0002\"],\"deniedConsentIds\":[\"C0004\"]}}}"),
+                        "C0001,analytics");
+    /* What a denied id maps to is not granted, whichever allowed id also mapped to it. */
+    assert_string_equal(categories("{\"context\":{\"consentManagement\":{\"allowedConsentIds\":[\"C0002\"],"
+                                   "\"deniedConsentIds\":[\"Analytics\"]}}}"),
+                        "");
+}
+
+static void test_sluice_and_mixed(void **state)
+{
+    (void)state;
+    assert_string_equal(categories("{\"context\":{\"consent\":{\"categories\":[\"analytics\",\"marketing\"]}}}"),
+                        "analytics,marketing");
+    assert_string_equal(
+        categories(
+            "{\"context\":{\"consent\":{\"categories\":[\"Analytics\"],\"categoryPreferences\":{\"C0004\":true}}}}"),
+        "analytics,marketing");
+    /* No consent information: nothing is made up. */
+    assert_string_equal(categories("{\"context\":{\"page\":{}}}"), "-");
+    assert_string_equal(categories("{}"), "-");
+    /* Junk in the formats is ignored, not fatal. */
+    assert_string_equal(categories("{\"context\":{\"consent\":{\"categories\":[1,null,\"analytics\"],"
+                                   "\"categoryPreferences\":{\"Analytics\":\"yes\"}}}}"),
+                        "analytics");
+}
+
+/* The formats the client sent stay as sent. */
+static void test_formats_kept(void **state)
+{
+    (void)state;
+    json_error_t je;
+    json_t *ev = json_loads("{\"context\":{\"consent\":{\"categoryPreferences\":{\"Analytics\":true}}}}", 0, &je);
+    assert_int_equal(sluice_consent_normalize(ev, &cfg), 0);
+    json_t *prefs = json_object_get(json_object_get(json_object_get(ev, "context"), "consent"), "categoryPreferences");
+    assert_true(json_is_true(json_object_get(prefs, "Analytics")));
+    json_decref(ev);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_segment_preferences),
+        cmocka_unit_test(test_rudderstack_consent_management),
+        cmocka_unit_test(test_sluice_and_mixed),
+        cmocka_unit_test(test_formats_kept),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
