@@ -188,6 +188,7 @@ const char *sluice_normalizer_name(sluice_normalizer_t n);
 
 typedef struct sluice_hash_rule {
     sluice_path_t path;
+    sluice_path_t mirror; /* context.traits.X for a rule on traits.X (see sluice_org_t); .text NULL when none */
     sluice_normalizer_t normalizer;
     char *default_country_code; /* phone: digits, e.g. "1"; NULL = none */
     sluice_yaml_pos_t pos;
@@ -200,6 +201,7 @@ typedef enum sluice_mask_on_error {
 
 typedef struct sluice_mask_rule {
     sluice_path_t path;
+    sluice_path_t mirror;             /* as for hash rules */
     char *plugin;                     /* built-in name ("partial") or a path to a .so (absolute once loaded) */
     const sluice_yaml_node_t *params; /* mapping node or NULL; validated by the plugin loader */
     sluice_mask_on_error_t on_error;
@@ -290,11 +292,15 @@ typedef struct sluice_org {
     sluice_source_t *sources;
     size_t source_count;
     sluice_identity_config_t identity;
+    /* The data layer. A rule on traits.X also covers context.traits.X (its `mirror`): Segment's
+     * spec mirrors traits there, and RudderStack's identify puts them only there; a rule the org
+     * writes for context.traits.X itself takes precedence and the mirror is then absent. */
     sluice_hash_rule_t *hash_rules;
     size_t hash_rule_count;
     sluice_mask_rule_t *mask_rules;
     size_t mask_rule_count;
     sluice_path_t *drop;
+    sluice_path_t *drop_mirrors; /* [drop_count], as for hash rules */
     size_t drop_count;
     sluice_consent_config_t consent;
     sluice_integration_t *integrations;

@@ -203,6 +203,8 @@ static json_t *data_layer_json(const sluice_org_t *org)
         json_object_set_new(h, "normalize", json_string(sluice_normalizer_name(r->normalizer)));
         if (r->default_country_code != NULL)
             json_object_set_new(h, "default_country_code", json_string(r->default_country_code));
+        if (r->mirror.text != NULL)
+            json_object_set_new(h, "also_covers", json_string(r->mirror.text));
         json_array_append_new(hash, h);
     }
     for (size_t i = 0; i < org->mask_rule_count; i++) {
@@ -213,10 +215,15 @@ static json_t *data_layer_json(const sluice_org_t *org)
         json_object_set_new(m, "params", r->params ? yaml_json(r->params) : json_object());
         json_object_set_new(m, "on_error",
                             json_string(r->on_error == SLUICE_MASK_ON_ERROR_REJECT ? "reject" : "remove"));
+        if (r->mirror.text != NULL)
+            json_object_set_new(m, "also_covers", json_string(r->mirror.text));
         json_array_append_new(mask, m);
     }
-    for (size_t i = 0; i < org->drop_count; i++)
+    for (size_t i = 0; i < org->drop_count; i++) {
         json_array_append_new(drop, json_string(org->drop[i].text));
+        if (org->drop_mirrors != NULL && org->drop_mirrors[i].text != NULL)
+            json_array_append_new(drop, json_string(org->drop_mirrors[i].text));
+    }
     json_object_set_new(o, "hash_fields", hash);
     json_object_set_new(o, "mask", mask);
     json_object_set_new(o, "drop", drop);

@@ -404,6 +404,25 @@ static void once(seen_paths_t *seen, sluice_config_diag_t *diag, const sluice_pa
     s->line = pos->line;
 }
 
+/* The context.traits.X path a rule on traits.X also covers (out->text stays NULL otherwise, and
+ * when the data layer has a rule of its own for context.traits.X). */
+static void mirror_of(const seen_paths_t *seen, const sluice_path_t *p, sluice_path_t *out)
+{
+    if (p->text == NULL || p->count < 2 || p->segs[0].kind != SLUICE_PATH_KEY || strcmp(p->segs[0].key, "traits") != 0)
+        return;
+    char *text = sluice_dec_xasprintf("context.%s", p->text);
+    for (size_t i = 0; i < seen->count; i++) {
+        if (strcmp(seen->items[i].text, text) == 0) {
+            free(text);
+            return;
+        }
+    }
+    char err[128];
+    if (sluice_path_parse(text, out, err, sizeof(err)) != 0)
+        memset(out, 0, sizeof(*out)); /* cannot happen: the original parsed */
+    free(text);
+}
+
 static void decode_hash_rule(sluice_hash_rule_t *r, const sluice_yaml_node_t *n, const char *path,
                              sluice_config_diag_t *diag)
 {
@@ -515,6 +534,15 @@ static void decode_data_layer(sluice_org_t *org, sluice_dec_map_t *orgm, const c
                 once(&seen, m.diag, &org->drop[i], path, &seq->items[i]->pos);
         }
     }
+    /* Mirrors: traits.X also covers context.traits.X, unless a rule names that itself. */
+    for (size_t i = 0; i < org->hash_rule_count; i++)
+        mirror_of(&seen, &org->hash_rules[i].path, &org->hash_rules[i].mirror);
+    for (size_t i = 0; i < org->mask_rule_count; i++)
+        mirror_of(&seen, &org->mask_rules[i].path, &org->mask_rules[i].mirror);
+    if (org->drop_count > 0)
+        org->drop_mirrors = sluice_dec_xcalloc(org->drop_count, sizeof(*org->drop_mirrors));
+    for (size_t i = 0; i < org->drop_count; i++)
+        mirror_of(&seen, &org->drop[i], &org->drop_mirrors[i]);
     free(seen.items);
     sluice_dec_map_close(&m);
 }
@@ -785,17 +813,23 @@ void sluice_org_dispose(sluice_org_t *org)
     free_strings(id->vendor_cookies, id->vendor_cookie_count);
     for (size_t i = 0; i < org->hash_rule_count; i++) {
         sluice_path_dispose(&org->hash_rules[i].path);
+        sluice_path_dispose(&org->hash_rules[i].mirror);
         free(org->hash_rules[i].default_country_code);
     }
     free(org->hash_rules);
     for (size_t i = 0; i < org->mask_rule_count; i++) {
         sluice_path_dispose(&org->mask_rules[i].path);
+        sluice_path_dispose(&org->mask_rules[i].mirror);
         free(org->mask_rules[i].plugin);
     }
     free(org->mask_rules);
-    for (size_t i = 0; i < org->drop_count; i++)
+    for (size_t i = 0; i < org->drop_count; i++) {
         sluice_path_dispose(&org->drop[i]);
+        if (org->drop_mirrors != NULL)
+            sluice_path_dispose(&org->drop_mirrors[i]);
+    }
     free(org->drop);
+    free(org->drop_mirrors);
     free_strings(org->consent.required, org->consent.required_count);
     for (size_t i = 0; i < org->consent.alias_count; i++) {
         free(org->consent.aliases[i].key);

@@ -248,35 +248,51 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
         }
     }
 
+    /* Each rule acts on its path, then on its mirror (context.traits.X of a rule on traits.X). */
     for (size_t i = 0; i < org->drop_count; i++) {
-        drop_ctx_t d = {0};
-        sluice_path_visit(event, &org->drop[i], drop_cb, &d);
-        if (d.hit) {
-            note(res->privacy, "dropped", org->drop[i].text);
-            stats->dropped++;
+        for (int k = 0; k < 2; k++) {
+            const sluice_path_t *p = k == 0 ? &org->drop[i] : org->drop_mirrors ? &org->drop_mirrors[i] : NULL;
+            if (p == NULL || p->text == NULL)
+                continue;
+            drop_ctx_t d = {0};
+            sluice_path_visit(event, p, drop_cb, &d);
+            if (d.hit) {
+                note(res->privacy, "dropped", p->text);
+                stats->dropped++;
+            }
         }
     }
 
     for (size_t i = 0; i < org->hash_rule_count; i++) {
-        hash_ctx_t h = {.rule = &org->hash_rules[i], .variants = variants, .res = res, .stats = stats};
-        sluice_path_visit(event, &org->hash_rules[i].path, hash_cb, &h);
-        if (h.hashed)
-            note(res->privacy, "hashed", org->hash_rules[i].path.text);
-        if (h.failed)
-            note(res->privacy, "dropped", org->hash_rules[i].path.text);
+        for (int k = 0; k < 2; k++) {
+            const sluice_path_t *p = k == 0 ? &org->hash_rules[i].path : &org->hash_rules[i].mirror;
+            if (p->text == NULL)
+                continue;
+            hash_ctx_t h = {.rule = &org->hash_rules[i], .variants = variants, .res = res, .stats = stats};
+            sluice_path_visit(event, p, hash_cb, &h);
+            if (h.hashed)
+                note(res->privacy, "hashed", p->text);
+            if (h.failed)
+                note(res->privacy, "dropped", p->text);
+        }
     }
 
     for (size_t i = 0; i < org->mask_rule_count; i++) {
-        mask_ctx_t m = {.org = org, .rule_index = i, .masker = masker, .event = event, .stats = stats};
-        sluice_path_visit(event, &org->mask_rules[i].path, mask_cb, &m);
-        if (m.masked)
-            note(res->privacy, "masked", org->mask_rules[i].path.text);
-        if (m.removed)
-            note(res->privacy, "dropped", org->mask_rules[i].path.text);
-        if (m.rejected) {
-            res->rejected = 1;
-            snprintf(res->reject_path, sizeof(res->reject_path), "%s", org->mask_rules[i].path.text);
-            return 0;
+        for (int k = 0; k < 2; k++) {
+            const sluice_path_t *p = k == 0 ? &org->mask_rules[i].path : &org->mask_rules[i].mirror;
+            if (p->text == NULL)
+                continue;
+            mask_ctx_t m = {.org = org, .rule_index = i, .masker = masker, .event = event, .stats = stats};
+            sluice_path_visit(event, p, mask_cb, &m);
+            if (m.masked)
+                note(res->privacy, "masked", p->text);
+            if (m.removed)
+                note(res->privacy, "dropped", p->text);
+            if (m.rejected) {
+                res->rejected = 1;
+                snprintf(res->reject_path, sizeof(res->reject_path), "%s", p->text);
+                return 0;
+            }
         }
     }
     return 0;

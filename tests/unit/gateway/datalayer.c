@@ -162,6 +162,61 @@ static void mask_failure_rejects_or_removes(void **state)
     sluice_config_free(cfg);
 }
 
+/* A rule on traits.X covers context.traits.X too (where RudderStack's identify puts traits and
+ * Segment's spec mirrors them), recorded under its own path; hashes there are the same. */
+static void rules_cover_context_traits(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = load("allow");
+    const sluice_org_t *org = &cfg->orgs[0];
+    assert_string_equal(org->hash_rules[0].mirror.text, "context.traits.email");
+    assert_null(org->hash_rules[2].mirror.text); /* properties.items[*].email: no mirror */
+    json_t *ev = event("{\"type\":\"identify\",\"context\":{\"traits\":{\"email\":\"John_Smith@gmail.com\","
+                       "\"phone\":\"(650)555-1212\"}},\"traits\":{\"email\":\"John_Smith@gmail.com\"}}");
+    sluice_dl_result_t res;
+    sluice_dl_stats_t st = {0};
+    assert_int_equal(sluice_datalayer_apply(org, sluice_datalayer_variants(org), NULL, ev, &res, &st), 0);
+    json_t *ctraits = json_object_get(json_object_get(ev, "context"), "traits");
+    assert_string_equal(json_string_value(json_object_get(ctraits, "email")),
+                        "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f");
+    assert_string_equal(json_string_value(json_object_get(ctraits, "phone")),
+                        "e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176");
+    assert_true(in_list(res.privacy, "hashed", "traits.email"));
+    assert_true(in_list(res.privacy, "hashed", "context.traits.email"));
+    assert_true(in_list(res.privacy, "hashed", "context.traits.phone"));
+    assert_non_null(json_object_get(json_object_get(res.hashes, "context.traits.phone"), "google"));
+    sluice_dl_result_dispose(&res);
+    json_decref(ev);
+    sluice_config_free(cfg);
+
+    /* A rule of the org's own for context.traits.email wins over the mirror. */
+    const char *own = "version: 1\n"
+                      "server: {http: {listen: \"127.0.0.1:0\"}}\n"
+                      "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+                      "orgs:\n"
+                      "  - id: acme\n"
+                      "    sources: [{id: web, write_key_env: ACME_WEB_WRITE_KEY}]\n"
+                      "    data_layer:\n"
+                      "      hash_fields: [{path: traits.email, normalize: email}]\n"
+                      "      drop: [context.traits.email, traits.password]\n";
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    cfg = sluice_config_load_string("own.yaml", own, strlen(own), SLUICE_CONFIG_NO_ENV, &d);
+    sluice_config_diag_dispose(&d);
+    assert_non_null(cfg);
+    assert_null(cfg->orgs[0].hash_rules[0].mirror.text);
+    assert_string_equal(cfg->orgs[0].drop_mirrors[1].text, "context.traits.password");
+    ev = event("{\"type\":\"identify\",\"context\":{\"traits\":{\"email\":\"a@b.co\",\"password\":\"pw\"}}}");
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, &res, &st), 0);
+    ctraits = json_object_get(json_object_get(ev, "context"), "traits");
+    assert_null(json_object_get(ctraits, "email"));
+    assert_null(json_object_get(ctraits, "password"));
+    assert_true(in_list(res.privacy, "dropped", "context.traits.password"));
+    sluice_dl_result_dispose(&res);
+    json_decref(ev);
+    sluice_config_free(cfg);
+}
+
 static void consent_policies(void **state)
 {
     (void)state;
@@ -224,9 +279,8 @@ static void already_hashed_is_left_alone(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(hash_drop_mask_and_privacy),
-        cmocka_unit_test(mask_failure_rejects_or_removes),
-        cmocka_unit_test(consent_policies),
+        cmocka_unit_test(hash_drop_mask_and_privacy),   cmocka_unit_test(mask_failure_rejects_or_removes),
+        cmocka_unit_test(rules_cover_context_traits),   cmocka_unit_test(consent_policies),
         cmocka_unit_test(already_hashed_is_left_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
