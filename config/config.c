@@ -278,6 +278,7 @@ static void decode_kafka(loader_t *l, sluice_dec_map_t *root)
     sluice_kafka_config_t *k = &l->cfg->kafka;
     k->topic = sluice_dec_xstrdup("sluice.events");
     k->dlq_topic = sluice_dec_xstrdup("sluice.dlq");
+    k->invalid_topic = sluice_dec_xstrdup("sluice.invalid");
     k->ack = SLUICE_ACK_KAFKA;
     k->ack_timeout_ms = 5000;
     k->queue_max_messages = 100000;
@@ -287,6 +288,12 @@ static void decode_kafka(loader_t *l, sluice_dec_map_t *root)
     checked(&m, "brokers", check_brokers, &k->brokers);
     checked(&m, "topic", check_topic, &k->topic);
     checked(&m, "dlq_topic", check_topic, &k->dlq_topic);
+    checked(&m, "invalid_topic", check_topic, &k->invalid_topic);
+    if (strcmp(k->invalid_topic, k->topic) == 0 || strcmp(k->invalid_topic, k->dlq_topic) == 0) {
+        const sluice_yaml_node_t *v = sluice_yaml_map_get(m.node, "invalid_topic");
+        sluice_config_diag_add(l->diag, v ? &v->pos : &m.pos,
+                               "kafka.invalid_topic: must differ from kafka.topic and kafka.dlq_topic");
+    }
     if (strcmp(k->topic, k->dlq_topic) == 0) {
         const sluice_yaml_node_t *v = sluice_yaml_map_get(m.node, "dlq_topic");
         sluice_config_diag_add(l->diag, v ? &v->pos : &m.pos, "kafka.dlq_topic: must differ from kafka.topic");
@@ -743,6 +750,7 @@ void sluice_config_free(sluice_config_t *cfg)
     free(k->brokers);
     free(k->topic);
     free(k->dlq_topic);
+    free(k->invalid_topic);
     for (size_t i = 0; i < k->property_count; i++) {
         free(k->properties[i].key);
         free(k->properties[i].value);

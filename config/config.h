@@ -109,9 +109,10 @@ typedef struct sluice_server_config {
 } sluice_server_config_t;
 
 typedef struct sluice_kafka_config {
-    char *brokers;   /* env SLUICE_KAFKA_BROKERS */
-    char *topic;     /* default "sluice.events" */
-    char *dlq_topic; /* default "sluice.dlq" */
+    char *brokers;       /* env SLUICE_KAFKA_BROKERS */
+    char *topic;         /* default "sluice.events" */
+    char *dlq_topic;     /* default "sluice.dlq" */
+    char *invalid_topic; /* refused events, masked, with the reason; default "sluice.invalid" */
     sluice_ack_mode_t ack;
     unsigned ack_timeout_ms;     /* how long a request waits for acks before 503; default 5000 */
     unsigned queue_max_messages; /* local producer queue; full → 503 at once; default 100000 */

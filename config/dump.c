@@ -349,6 +349,7 @@ json_t *sluice_config_to_json(const sluice_config_t *cfg)
     json_object_set_new(kafka, "brokers", str_or_null(k->brokers));
     json_object_set_new(kafka, "topic", json_string(k->topic));
     json_object_set_new(kafka, "dlq_topic", json_string(k->dlq_topic));
+    json_object_set_new(kafka, "invalid_topic", json_string(k->invalid_topic));
     json_object_set_new(kafka, "ack", json_string(k->ack == SLUICE_ACK_QUEUED ? "queued" : "kafka"));
     json_object_set_new(kafka, "ack_timeout_ms", json_integer(k->ack_timeout_ms));
     json_object_set_new(kafka, "queue_max_messages", json_integer(k->queue_max_messages));

@@ -38,6 +38,7 @@ typedef struct pending pending_t;
 typedef struct pending_msg {
     pending_t *owner;
     json_t *message_id; /* a reference to the event's messageId as received (dedup key), or NULL */
+    int invalid;        /* the record of a refused event (kafka.invalid_topic), not an event */
 } pending_msg_t;
 
 struct pending {
@@ -51,10 +52,12 @@ struct pending {
     json_t *events;   /* validated events waiting for identity and the data layer */
     json_t *indexes;  /* original batch index of each */
     json_t *rejected; /* [{index, code, message, path}] */
+    json_t *invalid;  /* [{index, error, event}]: refused events to record in kafka.invalid_topic */
     unsigned consent_dropped, duplicates;
     sluice_identity_job_t job;
     unsigned outstanding; /* produced, not yet reported */
     unsigned produced, acked, failed;
+    unsigned events_produced; /* of `produced`, events (the rest are records of refused ones) */
     int responded;
     int waiting_acks;
     uint64_t produce_us;
@@ -90,6 +93,7 @@ static pending_t *pending_new(h2o_req_t *req, sluice_worker_t *w, const sluice_r
     p->slot = h2o_mem_alloc_shared(&req->pool, sizeof(*p->slot), on_req_gone);
     *p->slot = p;
     p->rejected = json_array();
+    p->invalid = json_array();
     p->events = json_array();
     p->indexes = json_array();
     if (req->version >= 0x200 && (p->conn = sluice_conn_of(req)) != NULL)
@@ -107,6 +111,7 @@ static void pending_free(pending_t *p)
         h2o_timeout_unlink(&p->timeout);
     sluice_identity_job_dispose(&p->job);
     json_decref(p->rejected);
+    json_decref(p->invalid);
     json_decref(p->events);
     json_decref(p->indexes);
     for (unsigned i = 0; i < p->produced; i++)
@@ -151,12 +156,16 @@ static int refuse(h2o_req_t *req, sluice_worker_t *w, const sluice_reply_t *r, i
     return 0;
 }
 
-static void add_rejection(pending_t *p, size_t index, const sluice_event_error_t *e)
+/* An event refused inside the request: listed in the answer, and kept (ev, may be NULL when
+ * nothing of it can be recorded safely) for its record in kafka.invalid_topic. */
+static void add_rejection(pending_t *p, size_t index, const sluice_event_error_t *e, json_t *ev)
 {
     json_t *r = json_pack("{s:I,s:s,s:s}", "index", (json_int_t)index, "code", e->code, "message", e->message);
     if (e->path[0] != '\0')
         json_object_set_new(r, "path", json_string(e->path));
-    json_array_append_new(p->rejected, r);
+    json_array_append(p->rejected, r);
+    json_array_append_new(p->invalid, json_pack("{s:O,s:O?}", "error", r, "event", ev));
+    json_decref(r);
     reject_metric(p->w, e->code);
 }
 
@@ -191,17 +200,45 @@ static void respond_unavailable(pending_t *p, const char *why)
     sluice_identity_forget_replay(p->w->identity, &p->job);
 }
 
+/* The answer when no event of the request was queued but some were refused: the first refusal
+ * for a single event, the whole list for a batch. */
+static void respond_refused(pending_t *p)
+{
+    json_t *first = json_array_get(p->rejected, 0);
+    if (!p->batch) {
+        const char *code = json_string_value(json_object_get(first, "code"));
+        int status = strcmp(code, "payload_too_large") == 0 ? 413 : strcmp(code, "internal") == 0 ? 500 : 400;
+        sluice_reply_error(p->req, p->w, &p->reply, status, code, json_string_value(json_object_get(first, "message")),
+                           json_string_value(json_object_get(first, "path")));
+        return;
+    }
+    json_t *body = json_pack("{s:{s:s,s:s},s:I,s:O}", "error", "code", "invalid_event", "message",
+                             "no event of the batch was valid", "accepted", (json_int_t)0, "rejected", p->rejected);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    sluice_reply_send(p->req, p->w, &p->reply, 400, "application/json", text ? text : "{}", text ? strlen(text) : 2,
+                      NULL);
+    free(text);
+}
+
+/* The answer once the request's outcome is known (p->req must be there). */
+static void respond_final(pending_t *p)
+{
+    if (p->failed > 0)
+        respond_unavailable(p, "Kafka did not acknowledge every event; retry the request");
+    else if (p->events_produced == 0 && json_array_size(p->rejected) > 0 && p->consent_dropped + p->duplicates == 0)
+        respond_refused(p);
+    else
+        respond_ok(p);
+}
+
 /* Answers when nothing else is outstanding and frees the record once every report is back. */
 static void settle(pending_t *p)
 {
     if (!p->responded && p->outstanding == 0) {
         p->responded = 1;
-        if (p->req != NULL) {
-            if (p->failed > 0)
-                respond_unavailable(p, "Kafka did not acknowledge every event; retry the request");
-            else
-                respond_ok(p);
-        }
+        if (p->req != NULL)
+            respond_final(p);
     }
     if (p->responded && p->outstanding == 0)
         pending_free(p);
@@ -222,6 +259,16 @@ void sluice_ingest_on_delivery(void *opaque, int err)
     pending_t *p = m->owner;
     sluice_worker_t *w = p->w;
     p->outstanding--;
+    if (m->invalid) {
+        if (err == 0) {
+            sluice_counter_add(&w->metrics.invalid_recorded, 1);
+        } else {
+            p->failed++;
+            sluice_counter_add(&w->metrics.kafka_delivery_failed, 1);
+        }
+        settle(p);
+        return;
+    }
     if (err == 0) {
         p->acked++;
         sluice_counter_add(&w->metrics.events_accepted, 1);
@@ -247,6 +294,60 @@ static const sluice_masker_t *masker_for(pending_t *p)
     return sluice_runtime_masker(p->rt, p->w->index);
 }
 
+/* Refused events go, after the data layer masked them, to kafka.invalid_topic with the reason:
+ * no SDK reads a batch answer's `rejected`, so without this record they would vanish without a
+ * trace (Snowplow's "bad rows"). An event the consent policy drops is not recorded; one the data
+ * layer cannot mask is recorded without its fields. The request waits for these records like for
+ * its events: a record Kafka does not take makes the answer a 503, and the client's retry sends
+ * everything again. */
+static void record_invalid(pending_t *p)
+{
+    sluice_worker_t *w = p->w;
+    const sluice_org_t *org = p->src->org;
+    const sluice_kafka_config_t *kc = &p->rt->cfg->kafka;
+    char when[SLUICE_TIME_TEXT_MAX];
+    sluice_time_format(sluice_now_ms(), when);
+    size_t i;
+    json_t *item;
+    json_array_foreach(p->invalid, i, item) {
+        json_t *ev = json_object_get(item, "event"), *error = json_object_get(item, "error");
+        sluice_dl_result_t dl = {0};
+        sluice_dl_stats_t st = {0};
+        json_t *kept = NULL;
+        if (json_is_object(ev) && sluice_datalayer_apply(org, 0, masker_for(p), ev, &dl, &st) == 0) {
+            if (dl.drop_event) {
+                sluice_dl_result_dispose(&dl);
+                continue;
+            }
+            if (!dl.rejected)
+                kept = ev;
+        }
+        json_t *rec =
+            json_pack("{s:i,s:s,s:s,s:s,s:O,s:O,s:O?}", "v", 1, "org", org->id, "source", p->src->src->id, "receivedAt",
+                      when, "error", error, "event", kept ? kept : json_null(), "privacy", dl.privacy);
+        sluice_dl_result_dispose(&dl);
+        size_t len;
+        char *payload = rec != NULL ? sluice_json_encode(rec, &len) : NULL;
+        json_decref(rec);
+        const char *type = json_string_value(json_object_get(kept, "type"));
+        pending_msg_t *m = &p->msgs[p->produced];
+        *m = (pending_msg_t){.owner = p, .invalid = 1};
+        char key[256];
+        int klen = snprintf(key, sizeof(key), "%s:%s", org->id, p->src->src->id);
+        int rc = payload != NULL ? sluice_producer_send(w->producer, kc->invalid_topic, key, (size_t)klen, payload, len,
+                                                        org->id, p->src->src->id, type ? type : "invalid", m)
+                                 : SLUICE_PRODUCER_EOTHER;
+        if (rc != 0) {
+            free(payload);
+            respond_unavailable(p, rc == SLUICE_PRODUCER_EFULL ? "the Kafka queue is full; retry the request"
+                                                               : "Kafka refused a record; retry the request");
+            return;
+        }
+        p->produced++;
+        p->outstanding++;
+    }
+}
+
 static void slot_release(pending_msg_t *m)
 {
     json_decref(m->message_id);
@@ -260,7 +361,9 @@ static void produce_all(pending_t *p)
     const sluice_org_rt_t *ort = &p->rt->orgs[p->src->org_index];
     const sluice_kafka_config_t *kc = &p->rt->cfg->kafka;
     size_t n = json_array_size(p->events);
-    p->msgs = calloc(n ? n : 1, sizeof(*p->msgs));
+    /* One slot per event, plus one per record of a refused event (the data layer may refuse more
+     * of the events below: their records have room among the events' slots). */
+    p->msgs = calloc(n + json_array_size(p->invalid) + 1, sizeof(*p->msgs));
     if (p->msgs == NULL) {
         p->responded = 1;
         if (p->req != NULL)
@@ -288,7 +391,7 @@ static void produce_all(pending_t *p)
         if (sluice_datalayer_apply(org, ort->variants, masker_for(p), ev, &dl, &st) != 0) {
             sluice_event_error_t e;
             sluice_event_error_set(&e, 500, "internal", "", "out of memory");
-            add_rejection(p, index, &e);
+            add_rejection(p, index, &e, NULL); /* partly through the data layer: nothing of it is kept */
             slot_release(m);
             continue;
         }
@@ -310,7 +413,7 @@ static void produce_all(pending_t *p)
             sluice_event_error_t e;
             sluice_event_error_set(&e, 400, "mask_failed", dl.reject_path,
                                    "a masking rule could not mask this field and rejects the event");
-            add_rejection(p, index, &e);
+            add_rejection(p, index, &e, NULL); /* partly through the data layer: nothing of it is kept */
             sluice_dl_result_dispose(&dl);
             slot_release(m);
             continue;
@@ -322,7 +425,7 @@ static void produce_all(pending_t *p)
         if (payload == NULL) {
             sluice_event_error_t e;
             sluice_event_error_set(&e, 500, "internal", "", "out of memory");
-            add_rejection(p, index, &e);
+            add_rejection(p, index, &e, NULL); /* partly through the data layer: nothing of it is kept */
             slot_release(m);
             continue;
         }
@@ -346,49 +449,23 @@ static void produce_all(pending_t *p)
             break;
         }
         p->produced++;
+        p->events_produced++;
         p->outstanding++;
     }
     json_decref(p->events);
     p->events = json_array();
+    if (!p->responded)
+        record_invalid(p);
 
     if (p->outstanding > 0 && !p->responded) {
         if (kc->ack == SLUICE_ACK_QUEUED) {
             /* Opt-in weaker mode: answer now; reports still arrive and are counted. */
             p->responded = 1;
             if (p->req != NULL)
-                respond_ok(p);
+                respond_final(p);
         } else {
             p->timeout.cb = on_ack_timeout;
             h2o_timeout_link(w->ctx.loop, &w->ack_timeout, &p->timeout);
-        }
-    }
-    if (p->produced == 0 && !p->responded) {
-        /* Nothing went to Kafka: everything was rejected, duplicate or dropped by consent. */
-        p->responded = 1;
-        if (p->req != NULL) {
-            if (json_array_size(p->rejected) > 0 && p->consent_dropped + p->duplicates == 0) {
-                json_t *first = json_array_get(p->rejected, 0);
-                if (!p->batch) {
-                    const char *code = json_string_value(json_object_get(first, "code"));
-                    int status = strcmp(code, "payload_too_large") == 0 ? 413
-                                 : strcmp(code, "internal") == 0        ? 500
-                                                                        : 400;
-                    sluice_reply_error(p->req, w, &p->reply, status, code,
-                                       json_string_value(json_object_get(first, "message")),
-                                       json_string_value(json_object_get(first, "path")));
-                } else {
-                    json_t *body = json_pack("{s:{s:s,s:s},s:I,s:O}", "error", "code", "invalid_event", "message",
-                                             "no event of the batch was valid", "accepted", (json_int_t)0, "rejected",
-                                             p->rejected);
-                    char *text = json_dumps(body, JSON_COMPACT);
-                    json_decref(body);
-                    sluice_reply_send(p->req, w, &p->reply, 400, "application/json", text ? text : "{}",
-                                      text ? strlen(text) : 2, NULL);
-                    free(text);
-                }
-            } else {
-                respond_ok(p);
-            }
         }
     }
     settle(p);
@@ -795,19 +872,19 @@ static int accept_events(ingest_t *in, json_t *root, int forced_type, int batch,
         sluice_event_error_t e;
         if (!json_is_object(ev)) {
             sluice_event_error_set(&e, 400, "invalid_event", prefix, "an event must be a JSON object");
-            add_rejection(p, i, &e);
+            add_rejection(p, i, &e, NULL); /* not an object: no field of it can be masked, so none is kept */
             continue;
         }
         json_object_del(ev, "writeKey"); /* a secret: never forwarded */
         if (batch)
             merge_shared(ev, root);
         if (sluice_event_validate(ev, forced_type, &cfg->limits, prefix, batch ? 0 : in->body_len, &e) < 0) {
-            add_rejection(p, i, &e);
+            add_rejection(p, i, &e, ev);
             continue;
         }
         if (sluice_event_enrich(ev, &en) != 0 || sluice_identity_assign(&p->job, ev) != 0) {
             sluice_event_error_set(&e, 500, "internal", prefix, "no random bytes available");
-            add_rejection(p, i, &e);
+            add_rejection(p, i, &e, ev);
             continue;
         }
         json_array_append(p->events, ev);

@@ -178,6 +178,11 @@ char *sluice_metrics_render(sluice_gw_metrics_t *const *blocks, size_t n, sluice
         emit(&o, "sluice_rate_limited_total{scope=\"%s\"} %llu\n", limit_names[l],
              (unsigned long long)SUM(rate_limited[l]));
     emit(&o,
+         "# HELP sluice_invalid_recorded_total Refused events recorded (masked, with the reason) in the invalid "
+         "topic.\n"
+         "# TYPE sluice_invalid_recorded_total counter\nsluice_invalid_recorded_total %llu\n",
+         (unsigned long long)SUM(invalid_recorded));
+    emit(&o,
          "# HELP sluice_bodies_inflated_total Request bodies gunzipped (only ever after authentication).\n"
          "# TYPE sluice_bodies_inflated_total counter\nsluice_bodies_inflated_total %llu\n",
          (unsigned long long)SUM(inflated));

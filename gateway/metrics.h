@@ -104,7 +104,8 @@ typedef struct sluice_gw_metrics {
     sluice_counter_t dropped_fields;
     sluice_counter_t tokens[SLUICE_TOKEN_OUTCOME_COUNT];
     sluice_counter_t rate_limited[SLUICE_LIMIT_COUNT];
-    sluice_counter_t inflated; /* request bodies gunzipped (only ever after authentication) */
+    sluice_counter_t inflated;         /* request bodies gunzipped (only ever after authentication) */
+    sluice_counter_t invalid_recorded; /* refused events recorded in kafka.invalid_topic */
     sluice_counter_t conn_closed[SLUICE_CONN_REFUSAL_COUNT];
     sluice_counter_t conn_open;            /* gauge: client connections of this thread */
     sluice_counter_t h2_refused_in_flight; /* HTTP/2 requests refused: their connection's cap was reached */

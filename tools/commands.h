@@ -12,6 +12,7 @@ int sluicectl_cmd_plugin(int argc, char **argv);    /* tools/cmd_plugin.c */
 int sluicectl_cmd_tag(int argc, char **argv);       /* tools/cmd_tag.c */
 int sluicectl_cmd_vault(int argc, char **argv);     /* tools/cmd_vault.c */
 int sluicectl_cmd_dlq(int argc, char **argv);       /* tools/cmd_dlq.c */
+int sluicectl_cmd_invalid(int argc, char **argv);   /* tools/cmd_invalid.c */
 int sluicectl_cmd_vendor(int argc, char **argv);    /* tools/cmd_vendor.c */
 int sluicectl_cmd_keys(int argc, char **argv);      /* tools/cmd_keys.c */
 int sluicectl_cmd_token(int argc, char **argv);     /* tools/cmd_token.c */

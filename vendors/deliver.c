@@ -37,6 +37,7 @@
 #include "vendors/loop.h"
 #include "vendors/metrics.h"
 #include "vendors/retry.h"
+#include "vendors/selection.h"
 #include "vendors/tracker.h"
 #include "vendors/vendor.h"
 
@@ -668,6 +669,10 @@ static int64_t route_pump(worker_t *w, route_t *r, int64_t now)
 static int integration_wants(const route_t *r, const sluice_envelope_t *e)
 {
     const sluice_integration_t *it = r->it;
+    /* Segment's per-event selection ({"All": false, "Meta": true}). */
+    if (!sluice_selection_allows(json_object_get(e->event, "integrations"), it->name,
+                                 sluice_vendor_get(it->vendor)->name))
+        return 0;
     if (it->type_count > 0) {
         int ok = 0;
         for (size_t i = 0; i < it->type_count && !ok; i++)

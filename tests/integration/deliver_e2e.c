@@ -193,6 +193,58 @@ static void test_gateway_to_meta_and_ga4(void **state)
     json_decref(r);
 }
 
+static int has_request(const dstub_t *s, const char *needle)
+{
+    json_t *all = dfix_requests(s);
+    size_t i;
+    json_t *r;
+    int found = 0;
+    json_array_foreach(all, i, r) {
+        const char *body = json_string_value(json_object_get(r, "body"));
+        if (body != NULL && strstr(body, needle) != NULL)
+            found = 1;
+    }
+    json_decref(all);
+    return found;
+}
+
+static void post_track(const char *mid, const char *integrations)
+{
+    char event[512];
+    snprintf(event, sizeof(event),
+             "{\"type\":\"track\",\"event\":\"Order Completed\",\"messageId\":\"%s\",\"anonymousId\":\"anon-sel\","
+             "\"properties\":{\"order_id\":\"%s\",\"revenue\":1,\"currency\":\"EUR\"}%s%s}",
+             mid, mid, integrations ? ",\"integrations\":" : "", integrations ? integrations : "");
+    /* Meta needs the browser's user agent for website events. */
+    const char *headers[] = {"Authorization: Bearer " WRITE_KEY, "Content-Type: application/json", "User-Agent: " UA,
+                             NULL};
+    http_opts_t o = {.headers = headers, .body = event};
+    http_resp_t resp;
+    http_do(gwfix_url(&G, "/v1/track"), &o, G.ca, &resp);
+    assert_int_equal(resp.status, 200);
+    http_resp_dispose(&resp);
+}
+
+/* Segment's per-event `integrations` object picks the destinations: by the catalogue's name
+ * ("Facebook Conversions API"), the vendor kind or the integration's own name. One anonymous id,
+ * so one partition: once a vendor got the last event, it had seen the ones before. */
+static void test_integrations_object_selects(void **state)
+{
+    (void)state;
+    post_track("sel-only-meta", "{\"All\":false,\"Facebook Conversions API\":true}");
+    post_track("sel-not-ga4", "{\"Google Analytics 4\":false}");
+    post_track("sel-only-ga4", "{\"All\":false,\"ga4\":true}");
+    post_track("sel-all", NULL);
+    json_decref(wait_request(&META, "sel-all"));
+    json_decref(wait_request(&GA4, "sel-all"));
+    assert_true(has_request(&META, "sel-only-meta"));
+    assert_true(has_request(&META, "sel-not-ga4"));
+    assert_false(has_request(&META, "sel-only-ga4"));
+    assert_false(has_request(&GA4, "sel-only-meta"));
+    assert_false(has_request(&GA4, "sel-not-ga4"));
+    assert_true(has_request(&GA4, "sel-only-ga4"));
+}
+
 static void test_credentials_only_encrypted(void **state)
 {
     (void)state;
@@ -229,6 +281,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gateway_to_meta_and_ga4),
+        cmocka_unit_test(test_integrations_object_selects),
         cmocka_unit_test(test_credentials_only_encrypted),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

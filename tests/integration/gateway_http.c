@@ -18,6 +18,7 @@
 #include <openssl/hmac.h>
 #include <zlib.h>
 
+#include "common/time.h"
 #include "tests/integration/gwfix.h"
 
 static gwfix_t F;
@@ -29,6 +30,8 @@ static gwfix_t F;
 #define SLOW_KEY    "wk_live_slow"
 #define DEDUP_KEY   "wk_live_dedup"
 #define MAIL_KEY    "wk_live_mail_pixels"
+#define NODE_KEY    "wk_live_node_sdk"
+#define CONSENT_KEY "wk_live_consent_fmt"
 #define HMAC_SECRET "s2s-signing-secret-9a7f"
 
 static int setup(void **state)
@@ -64,6 +67,7 @@ static int setup(void **state)
              "      - {id: slow, write_key_env: T_SLOW_KEY, rate_limit: {per_second: 0.5, burst: 2}}\n"
              "      - {id: backend, kind: server, hmac_secret_env: T_HMAC}\n"
              "      - {id: mail, write_key_env: T_MAIL_KEY, pixel_without_referrer: true}\n"
+             "      - {id: node, write_key_env: T_NODE_KEY, sent_from: server}\n"
              "    consent: {policy: allow}\n"
              "    data_layer:\n"
              "      hash_fields:\n"
@@ -74,15 +78,29 @@ static int setup(void **state)
              "      drop: [properties.password]\n"
              "    integrations:\n"
              "      - {name: ga4, vendor: ga4, measurement_id: G-T}\n"
+             "  - id: consentco\n"
+             "    sources: [{id: web, write_key_env: T_CONSENT_KEY}]\n"
+             "    consent:\n"
+             "      required: [analytics]\n"
+             "      policy: drop\n"
+             "      aliases: {Analytics: analytics, Advertising: marketing, C0002: analytics}\n"
              "  - id: dedupco\n"
              "    sources: [{id: web, write_key_env: T_DEDUP_KEY}]\n"
              "    identity: {dedup: {enabled: true, window_s: 60}}\n"
              "    consent: {policy: allow}\n",
              F.https_port, F.certs, F.certs, F.http_port, F.metrics_port, F.kafka.bootstrap, F.redis.url, rotated);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", yaml));
-    static const char *env[] = {"T_WEB_KEY=" WEB_KEY,   "T_WEB_PREV=" WEB_PREV, "T_OLD_KEY=" OLD_KEY,
-                                "T_OLD_PREV=" OLD_PREV, "T_SLOW_KEY=" SLOW_KEY, "T_DEDUP_KEY=" DEDUP_KEY,
-                                "T_HMAC=" HMAC_SECRET,  "T_MAIL_KEY=" MAIL_KEY, NULL};
+    static const char *env[] = {"T_WEB_KEY=" WEB_KEY,
+                                "T_WEB_PREV=" WEB_PREV,
+                                "T_OLD_KEY=" OLD_KEY,
+                                "T_OLD_PREV=" OLD_PREV,
+                                "T_SLOW_KEY=" SLOW_KEY,
+                                "T_DEDUP_KEY=" DEDUP_KEY,
+                                "T_HMAC=" HMAC_SECRET,
+                                "T_MAIL_KEY=" MAIL_KEY,
+                                "T_NODE_KEY=" NODE_KEY,
+                                "T_CONSENT_KEY=" CONSENT_KEY,
+                                NULL};
     memcpy(F.env, env, sizeof(env));
     gwfix_start(&F);
     return 0;
@@ -715,6 +733,146 @@ static void dedup(void **state)
     assert_true(gwfix_metric(&F, "sluice_events_rejected_total{reason=\"duplicate\"}") >= 1);
 }
 
+/* ------------------------------------------------------------------ SDK semantics (issue 14) */
+
+static json_t *event_of(json_t *msgs, const char *mid)
+{
+    return json_object_get(json_object_get(gwfix_find_message(msgs, mid), "value"), "event");
+}
+
+static void sdk_semantics(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    /* A server SDK's batch (analytics-node: Basic auth, many users): every event keeps its own ids
+     * and its context.ip; none gets another's anonymousId. */
+    const char *node_batch = "{\"batch\":["
+                             "{\"type\":\"track\",\"event\":\"A\",\"messageId\":\"sdk-n1\",\"anonymousId\":\"anon-1\"},"
+                             "{\"type\":\"track\",\"event\":\"B\",\"messageId\":\"sdk-n2\",\"userId\":\"user-2\"},"
+                             "{\"type\":\"track\",\"event\":\"C\",\"messageId\":\"sdk-n3\",\"userId\":\"user-3\","
+                             "\"context\":{\"ip\":\"198.51.100.9\"}}]}";
+    const char *basic[] = {"Authorization: Basic d2tfbGl2ZV9ub2RlX3Nkazo=", /* wk_live_node_sdk: */
+                           "Content-Type: application/json", NULL};
+    assert_int_equal(post_raw("/v1/batch", basic, node_batch, 0, &r), 200);
+    http_resp_dispose(&r);
+    /* Segment's clock-skew correction, and "" ids (RudderStack before identify) as absent ones. */
+    const char *skewed = "{\"event\":\"Skewed\",\"messageId\":\"sdk-skew\",\"userId\":\"\","
+                         "\"timestamp\":\"2020-01-01T00:00:00.000Z\",\"sentAt\":\"2020-01-01T00:00:05.000Z\"}";
+    assert_int_equal(gwfix_post(&F, "/v1/t", WEB_KEY, skewed, &r), 200);
+    http_resp_dispose(&r);
+    /* RudderStack's identify puts traits only in context.traits: the traits.email rule covers it. */
+    const char *rs_identify = "{\"type\":\"identify\",\"messageId\":\"sdk-rs-id\",\"userId\":\"u-7\","
+                              "\"context\":{\"traits\":{\"email\":\"Rudder.Person@Example.com\"}}}";
+    assert_int_equal(gwfix_post(&F, "/v1/identify", WEB_KEY, rs_identify, &r), 200);
+    http_resp_dispose(&r);
+    /* Consent in the ecosystems' formats, through consentco's aliases. */
+    const char *seg_yes =
+        "{\"event\":\"Seg yes\",\"messageId\":\"sdk-c1\","
+        "\"context\":{\"consent\":{\"categoryPreferences\":{\"Analytics\":true,\"Advertising\":false}}}}";
+    const char *seg_no = "{\"event\":\"Seg no\",\"messageId\":\"sdk-c2\","
+                         "\"context\":{\"consent\":{\"categoryPreferences\":{\"Analytics\":false}}}}";
+    const char *rs_yes =
+        "{\"event\":\"RS yes\",\"messageId\":\"sdk-c3\",\"context\":{\"consentManagement\":"
+        "{\"provider\":\"oneTrust\",\"allowedConsentIds\":[\"C0001\",\"C0002\"],\"deniedConsentIds\":[]}}}";
+    const char *rs_no = "{\"event\":\"RS no\",\"messageId\":\"sdk-c4\",\"context\":{\"consentManagement\":"
+                        "{\"allowedConsentIds\":[\"C0002\"],\"deniedConsentIds\":[\"Analytics\"]}}}";
+    const char *const consent_bodies[] = {seg_yes, seg_no, rs_yes, rs_no};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(gwfix_post(&F, "/v1/t", CONSENT_KEY, consent_bodies[i], &r), 200);
+        http_resp_dispose(&r);
+    }
+
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    json_t *n2 = event_of(msgs, "sdk-n2"), *n3 = event_of(msgs, "sdk-n3");
+    assert_string_equal(json_string_value(json_object_get(event_of(msgs, "sdk-n1"), "anonymousId")), "anon-1");
+    assert_null(json_object_get(n2, "anonymousId"));
+    assert_string_equal(json_string_value(json_object_get(gwfix_find_message(msgs, "sdk-n2"), "key")), "acme:user-2");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(n3, "context"), "ip")), "198.51.100.9");
+    json_t *skew = event_of(msgs, "sdk-skew");
+    assert_null(json_object_get(skew, "userId"));
+    assert_string_equal(json_string_value(json_object_get(skew, "originalTimestamp")), "2020-01-01T00:00:00.000Z");
+    /* timestamp = receivedAt - 5 s */
+    int64_t ts_ms, rec_ms;
+    const char *ts = json_string_value(json_object_get(skew, "timestamp"));
+    const char *rec = json_string_value(json_object_get(skew, "receivedAt"));
+    assert_int_equal(sluice_time_parse(ts, strlen(ts), 0, &ts_ms), 0);
+    assert_int_equal(sluice_time_parse(rec, strlen(rec), 0, &rec_ms), 0);
+    assert_int_equal(rec_ms - ts_ms, 5000);
+    json_t *rs = gwfix_find_message(msgs, "sdk-rs-id");
+    assert_string_equal(
+        json_string_value(json_object_get(
+            json_object_get(json_object_get(event_of(msgs, "sdk-rs-id"), "context"), "traits"), "email")),
+        "295b521381de147840cb531e0f1e37f61f598ca48fd540ab3230e0831be063c7" /* sha256 of rudder.person@example.com */);
+    json_t *hashed = json_object_get(json_object_get(json_object_get(rs, "value"), "privacy"), "hashed");
+    assert_string_equal(json_string_value(json_array_get(hashed, 0)), "context.traits.email");
+    assert_int_equal(gwfix_count_message(msgs, "sdk-c1"), 1);
+    assert_int_equal(gwfix_count_message(msgs, "sdk-c2"), 0);
+    assert_int_equal(gwfix_count_message(msgs, "sdk-c3"), 1);
+    assert_int_equal(gwfix_count_message(msgs, "sdk-c4"), 0);
+    json_t *c1 = json_object_get(json_object_get(event_of(msgs, "sdk-c1"), "context"), "consent");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(c1, "categories"), 0)), "analytics");
+    assert_true(json_is_true(json_object_get(json_object_get(c1, "categoryPreferences"), "Analytics")));
+    char *all = json_dumps(msgs, 0);
+    assert_null(strstr(all, "Rudder.Person"));
+    assert_null(strstr(all, "rudder.person"));
+    free(all);
+    json_decref(msgs);
+}
+
+/* An event refused inside an accepted batch is not lost: it goes, masked, to sluice.invalid with
+ * the reason, and `sluicectl invalid list` shows it. */
+static void invalid_events_recorded(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    double recorded0 = gwfix_metric(&F, "sluice_invalid_recorded_total");
+    const char *batch = "{\"batch\":["
+                        "{\"type\":\"track\",\"event\":\"Fine\",\"messageId\":\"inv-ok\"},"
+                        "{\"type\":\"track\",\"messageId\":\"inv-bad\",\"traits\":{\"email\":\"Bad.Row@Example.com\"}},"
+                        "\"not an event\"]}";
+    assert_int_equal(gwfix_post(&F, "/v1/batch", WEB_KEY, batch, &r), 200);
+    assert_true(gwfix_contains(r.body, "\"accepted\":1"));
+    http_resp_dispose(&r);
+    json_t *recs = gwfix_kafka_read(&F, "sluice.invalid");
+    json_t *bad = NULL, *notobj = NULL;
+    size_t i;
+    json_t *m;
+    json_array_foreach(recs, i, m) {
+        json_t *v = json_object_get(m, "value");
+        const char *path = json_string_value(json_object_get(json_object_get(v, "error"), "path"));
+        if (path != NULL && strcmp(path, "batch[1].event") == 0)
+            bad = v;
+        if (path != NULL && strcmp(path, "batch[2]") == 0)
+            notobj = v;
+    }
+    assert_non_null(bad);
+    assert_non_null(notobj);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(bad, "error"), "code")), "invalid_event");
+    assert_string_equal(json_string_value(json_object_get(bad, "org")), "acme");
+    /* masked like any event: the e-mail is hashed */
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(bad, "event"), "traits"), "email")),
+        "acab74ec8727847165683b55f376f4ca14c6caf4ad60cd2b84e47248f149f904" /* sha256 of bad.row@example.com */);
+    assert_true(json_is_null(json_object_get(notobj, "event")));
+    char *all = json_dumps(recs, 0);
+    assert_null(strstr(all, "Bad.Row"));
+    assert_null(strstr(all, "bad.row@"));
+    free(all);
+    json_decref(recs);
+    assert_true(gwfix_metric(&F, "sluice_invalid_recorded_total") >= recorded0 + 2);
+    /* sluicectl lists them. */
+    char sluicectl[PATH_MAX];
+    snprintf(sluicectl, sizeof(sluicectl), "%s/tools/sluicectl", sluice_th_build_dir());
+    const char *argv[] = {sluicectl, "invalid", "list", "--config", F.config, "--org", "acme", NULL};
+    sluice_th_output_t out = {0};
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_th_run(argv, NULL, 0, 60000, &out, &err), 0);
+    assert_true(sluice_th_exited_with(out.wstatus, 0));
+    assert_true(gwfix_contains(out.out, "\"path\":\"batch[1].event\""));
+    assert_null(strstr(out.out, "Bad.Row"));
+    sluice_th_output_dispose(&out);
+}
+
 static void rate_limit(void **state)
 {
     (void)state;
@@ -846,6 +1004,8 @@ int main(void)
         cmocka_unit_test(signed_server_events),
         cmocka_unit_test(hashing_vectors_and_no_raw_pii),
         cmocka_unit_test(dedup),
+        cmocka_unit_test(sdk_semantics),
+        cmocka_unit_test(invalid_events_recorded),
         cmocka_unit_test(rate_limit),
         cmocka_unit_test(tls_versions_and_http1_only),
         cmocka_unit_test(trusted_proxy_forwarded_for),
