@@ -1,6 +1,7 @@
 // node run.mjs CASE: runs tests/compat/cases/CASE.mjs (started by driver.c, which owns the stack).
 // A case exports a function run(t) where t is {browser()} (a Browser, started on first use).
 // Exit status 0 when the case (and, for browser cases, the console check) passes.
+import { appendFileSync } from 'node:fs';
 import { Browser, closeDriver } from './lib.mjs';
 
 const name = process.argv[2];
@@ -35,6 +36,11 @@ try {
     }
 } finally {
     clearTimeout(limit);
+    // SLUICE_COMPAT_DUMP=FILE: what the browser sent to the gateway, for reading (docs/compat.md).
+    if (browser && process.env.SLUICE_COMPAT_DUMP) {
+        const reqs = browser.requests.map(({ url, method, headers, body, status }) => ({ url, method, headers, body, status }));
+        appendFileSync(process.env.SLUICE_COMPAT_DUMP, JSON.stringify({ case: name, requests: reqs }, null, 1) + '\n');
+    }
     if (browser) await browser.close();
     closeDriver();
 }
