@@ -166,6 +166,17 @@ export function piiHashed(envelopes, email, paths) {
     }
 }
 
+/**
+ * Segment's clock correction: an event sent from a clock skewMs ahead arrives with timestamp close
+ * to receivedAt (the gateway's clock) and the time the client stamped kept as originalTimestamp.
+ */
+export function clockCorrected(m, skewMs) {
+    const e = m.event;
+    const ts = Date.parse(e.timestamp), rcv = Date.parse(e.receivedAt), orig = Date.parse(e.originalTimestamp);
+    assert.ok(Math.abs(rcv - ts) < 60000, `timestamp ${e.timestamp} corrected to the gateway's clock (receivedAt ${e.receivedAt})`);
+    assert.ok(Math.abs(orig - rcv - skewMs) < 60000, `originalTimestamp ${e.originalTimestamp} is the client's (${skewMs} ms ahead)`);
+}
+
 /** The numbers of an event's properties read back as the same doubles (digit-exact text: issue 17). */
 export function sameNumbers(m, props) {
     for (const [k, v] of Object.entries(props)) assert.equal(m.event.properties[k], v, `properties.${k}`);
@@ -302,7 +313,14 @@ export class Browser {
         return c;
     }
 
-    /** A new page in a new context (its own storage), opened at PAGES + path. */
+    /** A context whose pages' clock runs skewMs ahead of the machine's (a visitor's wrong clock). */
+    async skewedContext(skewMs) {
+        const c = await this.context();
+        await c.clock.install({ time: Date.now() + skewMs });
+        return c;
+    }
+
+    /** A new page in context c (a new one with its own storage if none), opened at PAGES + path. */
     async open(path, c) {
         c ??= await this.context();
         const p = await c.newPage();

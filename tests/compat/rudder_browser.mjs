@@ -9,7 +9,7 @@
 // loadIntegration false and polyfillIfRequired false so no device-mode SDK or polyfill is fetched;
 // configUrl, destSDKBaseURL and pluginsSDKBaseURL on the page's own server (never asked for: the
 // bundled build carries its plugins).
-import { GW, PAGES, assert, ctl, env, eventsWhere, kafka, metric, page, piiHashed, run, sameNumbers, servePage, status503, waitFor, arrivedOnce } from './lib.mjs';
+import { GW, PAGES, assert, clockCorrected, ctl, env, eventsWhere, kafka, metric, page, piiHashed, run, sameNumbers, servePage, status503, waitFor, arrivedOnce } from './lib.mjs';
 
 const UMD = '/sdk/@rudderstack/analytics-js/dist/npm/modern/bundled/umd/index.js';
 
@@ -108,6 +108,15 @@ export async function rudderCase(t, mode) {
     const where = [...new Set(posts.map((r) => new URL(r.url).pathname))].sort();
     const expected = { xhr: ['/v1/alias', '/v1/group', '/v1/identify', '/v1/page', '/v1/track'], batch: ['/v1/batch'], beacon: ['/beacon/v1/batch'] }[mode];
     assert.deepEqual(where, expected);
+    // A visitor whose clock is two hours ahead: timestamp corrected, originalTimestamp kept.
+    const skew = 2 * 3600 * 1000;
+    const ps = await b.open('/', await b.skewedContext(skew));
+    await ps.waitForFunction(() => window.__rsLoaded === true, null, { timeout: 15000 });
+    const skewedId = await ps.evaluate(() => rs('track', 'Clock Skewed', {}, {}));
+    const [skewed] = await arrivedOnce([{ type: 'track', event: 'Clock Skewed', messageId: skewedId }]);
+    clockCorrected(skewed, skew);
+    await ps.close();
+
     if (mode === 'beacon') {
         // sendBeacon's answer is not the page's to read; what counts is Kafka (above), and the key
         // in the query string.

@@ -8,7 +8,7 @@
 //       apiHost: '<gateway host:port>/v1', protocol: 'https', deliveryStrategy}}}})
 // Its lazily loaded chunks come from the directory of index.js (the page server's /sdk/).
 import { build } from 'esbuild';
-import { GW, HERE, assert, ctl, env, eventsWhere, kafka, metric, page, piiHashed, run, sameNumbers, servePage, serveFile, status503, waitFor, arrivedOnce } from './lib.mjs';
+import { GW, HERE, assert, clockCorrected, ctl, env, eventsWhere, kafka, metric, page, piiHashed, run, sameNumbers, servePage, serveFile, status503, waitFor, arrivedOnce } from './lib.mjs';
 
 const UMD = '/sdk/@segment/analytics-next/dist/umd/index.js';
 
@@ -126,6 +126,15 @@ export async function segmentCase(t, { batching = false } = {}) {
     const paths = [...new Set(posts.map((r) => new URL(r.url).pathname))].sort();
     assert.deepEqual(paths, batching ? ['/v1/b'] : ['/v1/a', '/v1/g', '/v1/i', '/v1/p', '/v1/s', '/v1/t']);
     for (const r of posts) assert.equal(r.status, 200, `${r.url}: ${r.status} ${r.failure || ''}`);
+
+    // A visitor whose clock is two hours ahead: timestamp corrected, originalTimestamp kept.
+    const skew = 2 * 3600 * 1000;
+    const ps = await b.open('/', await b.skewedContext(skew));
+    await ps.waitForFunction(() => window.analytics && window.AnalyticsNext);
+    const skewedId = await ps.evaluate(async () => (await window.analytics.track('Clock Skewed')).event.messageId);
+    const [skewed] = await arrivedOnce([{ type: 'track', event: 'Clock Skewed', messageId: skewedId }]);
+    clockCorrected(skewed, skew);
+    await ps.close();
 
     // A 503, then analytics.js's own retry, with its X-Retry-Count header.
     const route = batching ? 'batch' : 'track';
