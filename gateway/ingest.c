@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "config/path.h"
 #include "crypto/base64url.h"
 #include "crypto/ct.h"
 #include "crypto/hash.h"
@@ -294,6 +295,32 @@ static const sluice_masker_t *masker_for(pending_t *p)
     return sluice_runtime_masker(p->rt, p->w->index);
 }
 
+/* Removes from ev the member an error's path names (the part after the event's own "batch[i]."
+ * prefix, e.g. "timestamp" or "context.traits"); returns that member's path (pointing into path),
+ * or NULL when there is none to remove (an error about the event as a whole). */
+static const char *withhold_invalid_value(json_t *ev, const char *path)
+{
+    if (!json_is_object(ev) || path == NULL || path[0] == '\0')
+        return NULL;
+    if (strncmp(path, "batch[", 6) == 0) {
+        const char *close = strchr(path, ']');
+        if (close == NULL || close[1] != '.')
+            return NULL;
+        path = close + 2;
+    }
+    char err[64];
+    sluice_path_t fp;
+    if (sluice_path_parse(path, &fp, err, sizeof(err)) != 0)
+        return NULL;
+    json_t *parent = ev;
+    for (size_t i = 0; i + 1 < fp.count && parent != NULL; i++)
+        parent = fp.segs[i].kind == SLUICE_PATH_KEY ? json_object_get(parent, fp.segs[i].key) : NULL;
+    int removed = json_is_object(parent) && fp.segs[fp.count - 1].kind == SLUICE_PATH_KEY &&
+                  json_object_del(parent, fp.segs[fp.count - 1].key) == 0;
+    sluice_path_dispose(&fp);
+    return removed ? path : NULL;
+}
+
 /* Refused events go, after the data layer masked them, to kafka.invalid_topic with the reason:
  * no SDK reads a batch answer's `rejected`, so without this record they would vanish without a
  * trace (Snowplow's "bad rows"). An event the consent policy drops is not recorded; one the data
@@ -314,6 +341,9 @@ static void record_invalid(pending_t *p)
         sluice_dl_result_t dl = {0};
         sluice_dl_stats_t st = {0};
         json_t *kept = NULL;
+        /* The value that made the event invalid is no field a rule covers (a "timestamp" holding an
+         * e-mail, say): it is withheld from the record, which names it. */
+        const char *withheld = withhold_invalid_value(ev, json_string_value(json_object_get(error, "path")));
         if (json_is_object(ev) && sluice_datalayer_apply(org, 0, masker_for(p), ev, &dl, &st) == 0) {
             if (dl.drop_event) {
                 sluice_dl_result_dispose(&dl);
@@ -325,6 +355,8 @@ static void record_invalid(pending_t *p)
         json_t *rec =
             json_pack("{s:i,s:s,s:s,s:s,s:O,s:O,s:O?}", "v", 1, "org", org->id, "source", p->src->src->id, "receivedAt",
                       when, "error", error, "event", kept ? kept : json_null(), "privacy", dl.privacy);
+        if (rec != NULL && withheld != NULL && kept != NULL)
+            json_object_set_new(rec, "withheld", json_string(withheld));
         sluice_dl_result_dispose(&dl);
         size_t len;
         char *payload = rec != NULL ? sluice_json_encode(rec, &len) : NULL;

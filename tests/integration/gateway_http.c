@@ -826,15 +826,17 @@ static void invalid_events_recorded(void **state)
     (void)state;
     http_resp_t r;
     double recorded0 = gwfix_metric(&F, "sluice_invalid_recorded_total");
-    const char *batch = "{\"batch\":["
-                        "{\"type\":\"track\",\"event\":\"Fine\",\"messageId\":\"inv-ok\"},"
-                        "{\"type\":\"track\",\"messageId\":\"inv-bad\",\"traits\":{\"email\":\"Bad.Row@Example.com\"}},"
-                        "\"not an event\"]}";
+    const char *batch =
+        "{\"batch\":["
+        "{\"type\":\"track\",\"event\":\"Fine\",\"messageId\":\"inv-ok\"},"
+        "{\"type\":\"track\",\"messageId\":\"inv-bad\",\"traits\":{\"email\":\"Bad.Row@Example.com\"}},"
+        "\"not an event\","
+        "{\"type\":\"track\",\"event\":\"T\",\"messageId\":\"inv-ts\",\"timestamp\":\"Bad.Time@Example.com\"}]}";
     assert_int_equal(gwfix_post(&F, "/v1/batch", WEB_KEY, batch, &r), 200);
     assert_true(gwfix_contains(r.body, "\"accepted\":1"));
     http_resp_dispose(&r);
     json_t *recs = gwfix_kafka_read(&F, "sluice.invalid");
-    json_t *bad = NULL, *notobj = NULL;
+    json_t *bad = NULL, *notobj = NULL, *badts = NULL;
     size_t i;
     json_t *m;
     json_array_foreach(recs, i, m) {
@@ -844,6 +846,8 @@ static void invalid_events_recorded(void **state)
             bad = v;
         if (path != NULL && strcmp(path, "batch[2]") == 0)
             notobj = v;
+        if (path != NULL && strcmp(path, "batch[3].timestamp") == 0)
+            badts = v;
     }
     assert_non_null(bad);
     assert_non_null(notobj);
@@ -854,9 +858,15 @@ static void invalid_events_recorded(void **state)
         json_string_value(json_object_get(json_object_get(json_object_get(bad, "event"), "traits"), "email")),
         "acab74ec8727847165683b55f376f4ca14c6caf4ad60cd2b84e47248f149f904" /* sha256 of bad.row@example.com */);
     assert_true(json_is_null(json_object_get(notobj, "event")));
+    /* The value that made it invalid is no field a rule covers: withheld, and named. */
+    assert_non_null(badts);
+    assert_string_equal(json_string_value(json_object_get(badts, "withheld")), "timestamp");
+    assert_null(json_object_get(json_object_get(badts, "event"), "timestamp"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(badts, "event"), "event")), "T");
     char *all = json_dumps(recs, 0);
     assert_null(strstr(all, "Bad.Row"));
     assert_null(strstr(all, "bad.row@"));
+    assert_null(strstr(all, "Bad.Time"));
     free(all);
     json_decref(recs);
     assert_true(gwfix_metric(&F, "sluice_invalid_recorded_total") >= recorded0 + 2);

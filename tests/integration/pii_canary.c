@@ -62,6 +62,7 @@ enum {
     C_EMAIL_NOTE,   /* inside properties.note (redact_text) */
     C_EMAIL_URL,    /* inside URLs' query strings, raw and percent-encoded */
     C_EMAIL_STRIP,  /* traits and context.traits of events without consent (stripped) */
+    C_EMAIL_CTX,    /* context.traits.email only, as RudderStack's identify sends it (hashed: traits.email's mirror) */
     C_PHONE,        /* traits.phone (hashed) */
     C_PHONE_NOTE,   /* inside properties.note */
     C_FIRST,        /* traits.firstName (hashed) */
@@ -218,6 +219,7 @@ static void plant_all(void)
     plant_email(C_EMAIL_NOTE, "e-mail in a note");
     plant_email(C_EMAIL_URL, "e-mail in URLs");
     plant_email(C_EMAIL_STRIP, "e-mail without consent");
+    plant_email(C_EMAIL_CTX, "e-mail in context.traits only");
     plant_phone(C_PHONE, "phone", 0);
     plant_phone(C_PHONE_NOTE, "phone in a note", 1);
     char r[16], v[96];
@@ -574,6 +576,13 @@ static void test_send_canaries(void **state)
     json_t *ev = json_pack("{s:s,s:s,s:s,s:o}", "messageId", id, "anonymousId", mid("visitor-1"), "userId",
                            mid("user-1"), "traits", person_traits());
     assert_int_equal(send_json("identify", "/v1/identify", consented(ev), UA_PLAIN), 200);
+    expect(id, HOOK_GETS);
+
+    /* 2b. identify as RudderStack sends it: the traits only in context.traits. */
+    id = mid("identify-context-traits");
+    ev = json_pack("{s:s,s:s,s:s,s:{s:{s:s}}}", "messageId", id, "anonymousId", mid("visitor-4"), "userId",
+                   mid("user-4"), "context", "traits", "email", C[C_EMAIL_CTX].value);
+    assert_int_equal(send_json("identify, context.traits", "/v1/identify", consented(ev), UA_PLAIN), 200);
     expect(id, HOOK_GETS);
 
     /* 3. A batch: add to cart, a page view with the page's own URL properties, identify. */
@@ -1051,6 +1060,7 @@ static void test_no_canary_anywhere(void **state)
     usleep(1500 * 1000);
     add_topic_output("sluice.events");
     add_topic_output("sluice.dlq");
+    add_topic_output("sluice.invalid"); /* the batch's invalid events, one with an e-mail as its timestamp */
     char ctl[PATH_MAX], kafka_env[1100], db_env[320];
     snprintf(ctl, sizeof(ctl), "%s/tools/sluicectl", sluice_th_build_dir());
     snprintf(kafka_env, sizeof(kafka_env), "SLUICE_KAFKA_BROKERS=%s", G.kafka.bootstrap);
