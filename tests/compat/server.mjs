@@ -8,7 +8,7 @@
 //   context.traits too), and the raw address is nowhere in Kafka;
 // - prices come back as the same numbers;
 // - an invalid event of the accepted batch (a userId over 200 bytes) goes to sluice.invalid,
-//   with its reason, its e-mail not in clear;
+//   with its reason, its e-mail hashed, the offending value withheld;
 // - with the brokers down the gateway answers 503, and the SDK's own retry delivers the event.
 //
 // An SDK adapter: {name, make(opts) -> client, send(client, type, message), flush(client),
@@ -101,6 +101,7 @@ export async function serverCase(sdk) {
     assert.equal(bad.error.code, 'invalid_event', `the reason: ${bad.raw}`);
     assert.match(bad.error.path, /userId$/, `the reason names the field: ${bad.raw}`);
     assert.equal(bad.event.traits.marker, `invalid-${run}`);
+    assert.ok(!bad.raw.includes('u'.repeat(201)), `the value that made it invalid is withheld: ${bad.raw}`);
     piiHashed(invalid, badEmail, [[bad, 'traits.email']]);
     piiHashed(await kafka(), badEmail, []);
 
