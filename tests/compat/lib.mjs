@@ -254,6 +254,7 @@ export class Browser {
         this.problems = [];
         this.allowed = [];
         this.requests = [];
+        this.elsewhere = [];
         this.contexts = [];
     }
 
@@ -291,7 +292,12 @@ export class Browser {
         });
         const recs = new WeakMap();
         c.on('request', (r) => {
-            if (!r.url().startsWith(GW)) return;
+            if (!r.url().startsWith(GW)) {
+                // Anything but the gateway and the page server: the SDK phoning home.
+                if (!r.url().startsWith(PAGES) && !r.url().startsWith('data:') && !r.url().startsWith('blob:'))
+                    this.elsewhere.push(`${r.method()} ${r.url()}`);
+                return;
+            }
             const rec = { url: r.url(), method: r.method(), type: r.resourceType(), body: r.postData(), headers: r.headers(), at: Date.now() };
             recs.set(r, rec);
             this.requests.push(rec);
@@ -333,6 +339,11 @@ export class Browser {
         return this.requests
             .map((r) => `${r.method} ${r.url.replace(GW, '')} -> ${r.status ?? 'pending'} ${r.failure || ''}`)
             .join('\n  ');
+    }
+
+    /** The SDKs sent nothing anywhere but to the gateway (and fetched only from the page server). */
+    checkNoOtherHosts() {
+        assert.deepEqual(this.elsewhere, [], 'requests to other hosts than the gateway and the pages');
     }
 
     checkConsole() {

@@ -26,7 +26,10 @@ const limit = setTimeout(() => {
 try {
     const { default: run } = await import(`./cases/${name}.mjs`);
     await run(t);
-    if (browser) browser.checkConsole();
+    if (browser) {
+        browser.checkConsole();
+        browser.checkNoOtherHosts();
+    }
     ok = true;
 } catch (e) {
     console.error(`compat case ${name}: FAILED\n${(e && e.stack) || e}`);

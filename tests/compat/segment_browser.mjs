@@ -37,7 +37,9 @@ async function segmentPage({ key, batching, consent }) {
         protocol: 'https',
         ...(batching ? { deliveryStrategy: { strategy: 'batching', config: { size: 20, timeout: 300 } } } : {}),
     };
-    const cdnSettings = { integrations: { 'Segment.io': segmentio }, ...(consent ? { consentSettings: { allCategories: ['Analytics', 'Advertising'] } } : {}) };
+    // metrics.sampleRate 0: otherwise analytics.js reports its own counters every 30 s to
+    // Segment's api.segment.io/v1/m (the gateway has no /v1/m; docs/compat.md).
+    const cdnSettings = { integrations: { 'Segment.io': segmentio }, metrics: { sampleRate: 0 }, ...(consent ? { consentSettings: { allCategories: ['Analytics', 'Advertising'] } } : {}) };
     const load = `analytics.load({writeKey: ${JSON.stringify(key)}, cdnSettings: ${JSON.stringify(cdnSettings)}}, {initialPageview: false});`;
     let script;
     if (consent) {
