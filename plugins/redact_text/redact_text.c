@@ -1,12 +1,13 @@
 /*
  * Built-in mask plugin `redact_text`: finds e-mail addresses, card numbers that pass the Luhn
- * check and phone numbers inside free text (URLs, query strings, titles; percent-encoded too)
- * with the scanner of scan.h, and replaces each match according to `mode`:
- *   mask    "[email]", "[card]", "[phone]" (default);
+ * check, phone numbers, IBANs and (when listed) national ids inside free text (URLs, query
+ * strings, titles; percent-encoded too) with the scanner of pii/scan.h, the same one the
+ * gateway's PII guard runs, and replaces each match according to `mode`:
+ *   mask    "[email]", "[card]", "[phone]", "[iban]", "[us_ssn]", ... (default);
  *   hash    the SHA-256 hex of the match's canonical form (e-mail lowercased, card digits,
- *           phone digits with '+' when international), so matches stay countable;
+ *           phone digits with '+' when international, ...), so matches stay countable;
  *   remove  nothing.
- * `kinds` chooses what to look for (default all three). Text without a match is left
+ * `kinds` chooses what to look for (default email, card, phone, iban). Text without a match is left
  * UNCHANGED. Not declared idempotent: in mask and hash modes masked text scans clean again
  * (the fuzz target checks it), but `remove` can join two numbers into a new one. Strings and
  * numbers are scanned (a card number given as a JSON number is found and the result is a
@@ -40,7 +41,8 @@ typedef struct redact {
 static const sluice_mask_config_entry_t config[] = {
     {"mode", SLUICE_MASK_CONF_STRING, 0, "mask",
      "mask ([email], [card], [phone]), hash (SHA-256 hex of the match) or remove"},
-    {"kinds", SLUICE_MASK_CONF_STRING_LIST, 0, "[email, card, phone]", "what to look for: email, card, phone"},
+    {"kinds", SLUICE_MASK_CONF_STRING_LIST, 0, "[email, card, phone, iban]",
+     "what to look for: email, card, phone, iban, and the national ids us_ssn, uk_nino, fr_nir, es_dni"},
     {0},
 };
 
@@ -62,14 +64,14 @@ static int put(sink_t *s, const void *p, size_t n)
     return SLUICE_MASK_OK;
 }
 
-static int put_hash(const redact_t *r, const sluice_redact_scan_t *sc, const sluice_redact_match_t *m, sink_t *s)
+static int put_hash(const redact_t *r, const sluice_scan_t *sc, const sluice_scan_match_t *m, sink_t *s)
 {
     char small[320];
     size_t cap = m->dend - m->dstart + 1;
     char *canon = cap <= sizeof(small) ? small : malloc(cap);
     if (canon == NULL)
         return SLUICE_MASK_ENOMEM;
-    size_t n = sluice_redact_canonical(sc, m, canon, cap);
+    size_t n = sluice_scan_canonical(sc, m, canon, cap);
     unsigned char d[32];
     unsigned dlen = 0;
     int ok = EVP_Digest(canon, n, d, &dlen, r->sha256, NULL) == 1 && dlen == sizeof(d);
@@ -88,10 +90,10 @@ static int put_hash(const redact_t *r, const sluice_redact_scan_t *sc, const slu
 
 /* Scans v[0..n) and writes it with every match replaced. *matched says whether anything was
  * found (nothing is written then). */
-static int render(const redact_t *r, sluice_redact_scan_t *sc, const char *v, size_t n, sink_t *s, int *matched)
+static int render(const redact_t *r, sluice_scan_t *sc, const char *v, size_t n, sink_t *s, int *matched)
 {
     *matched = 0;
-    if (sluice_redact_scan(sc, v, n, r->kinds) != 0)
+    if (sluice_scan(sc, v, n, r->kinds) != 0)
         return SLUICE_MASK_ENOMEM;
     if (sc->count == 0)
         return SLUICE_MASK_OK;
@@ -99,13 +101,13 @@ static int render(const redact_t *r, sluice_redact_scan_t *sc, const char *v, si
     size_t p = 0;
     int rc = SLUICE_MASK_OK;
     for (size_t i = 0; rc == SLUICE_MASK_OK && i < sc->count; i++) {
-        const sluice_redact_match_t *m = &sc->matches[i];
+        const sluice_scan_match_t *m = &sc->matches[i];
         rc = put(s, v + p, m->start - p);
         if (rc != SLUICE_MASK_OK)
             break;
         if (r->mode == MODE_MASK) {
-            char token[16];
-            int len = snprintf(token, sizeof(token), "[%s]", sluice_redact_kind_name(m->kind));
+            char token[24];
+            int len = snprintf(token, sizeof(token), "[%s]", sluice_scan_kind_name(m->kind));
             rc = put(s, token, (size_t)len);
         } else if (r->mode == MODE_HASH) {
             rc = put_hash(r, sc, m, s);
@@ -142,16 +144,13 @@ static int create(const sluice_mask_host_t *host, sluice_mask_handle_t *self, co
             snprintf(err, err_len, "kinds item %zu has no value", i + 1);
             return SLUICE_MASK_ECONFIG;
         }
-        if (strcmp(kind, "email") == 0)
-            r.kinds |= SLUICE_REDACT_EMAIL;
-        else if (strcmp(kind, "card") == 0)
-            r.kinds |= SLUICE_REDACT_CARD;
-        else if (strcmp(kind, "phone") == 0)
-            r.kinds |= SLUICE_REDACT_PHONE;
-        else {
-            snprintf(err, err_len, "kinds item %zu must be email, card or phone", i + 1);
+        unsigned k = sluice_scan_kind_parse(kind);
+        if (k == 0) {
+            snprintf(err, err_len, "kinds item %zu must be email, card, phone, iban, us_ssn, uk_nino, fr_nir or es_dni",
+                     i + 1);
             return SLUICE_MASK_ECONFIG;
         }
+        r.kinds |= k;
     }
     if (r.kinds == 0) {
         snprintf(err, err_len, "kinds is empty: the rule would never redact anything");
@@ -184,14 +183,14 @@ static void destroy(void *instance)
 static int thread_init(void *instance, void **thread_ctx)
 {
     (void)instance;
-    *thread_ctx = calloc(1, sizeof(sluice_redact_scan_t));
+    *thread_ctx = calloc(1, sizeof(sluice_scan_t));
     return *thread_ctx != NULL ? SLUICE_MASK_OK : SLUICE_MASK_ENOMEM;
 }
 
 static void thread_dispose(void *instance, void *thread_ctx)
 {
     (void)instance;
-    sluice_redact_scan_dispose(thread_ctx);
+    sluice_scan_dispose(thread_ctx);
     free(thread_ctx);
 }
 
@@ -228,9 +227,9 @@ static int selftest(void *instance, char *err, size_t err_len)
          "&p=1e231c66011e7a2d867a9cfae267a6aff103cf4913640b6e71a99850fc0ffbc8"},
     };
     const redact_t *self = instance;
-    redact_t ref = {.host = self->host, .kinds = SLUICE_REDACT_EMAIL | SLUICE_REDACT_CARD | SLUICE_REDACT_PHONE};
+    redact_t ref = {.host = self->host, .kinds = SLUICE_SCAN_EMAIL | SLUICE_SCAN_CARD | SLUICE_SCAN_PHONE};
     ref.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
-    sluice_redact_scan_t sc = {0};
+    sluice_scan_t sc = {0};
     int rc = ref.sha256 != NULL ? SLUICE_MASK_OK : SLUICE_MASK_EINTERNAL;
     for (size_t i = 0; rc == SLUICE_MASK_OK && i < sizeof(cases) / sizeof(cases[0]); i++) {
         char buf[256];
@@ -245,7 +244,7 @@ static int selftest(void *instance, char *err, size_t err_len)
     }
     if (ref.sha256 == NULL)
         snprintf(err, err_len, "SHA-256 is not available from the crypto library");
-    sluice_redact_scan_dispose(&sc);
+    sluice_scan_dispose(&sc);
     EVP_MD_free(ref.sha256);
     return rc;
 }

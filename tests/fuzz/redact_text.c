@@ -1,5 +1,5 @@
 /*
- * libFuzzer target for the redact_text scanner (plugins/redact_text/scan.c), which reads
+ * libFuzzer target for the redact_text scanner (pii/scan.c), which reads
  * untrusted page URLs and free text on every event: every input must scan without a crash, a
  * leak or undefined behaviour, give ordered, non-overlapping matches inside the text whose
  * original and decoded ranges agree, and canonical forms no longer than the match. The plugin
@@ -15,18 +15,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugins/redact_text/scan.h"
+#include "pii/scan.h"
 
-#define ALL (SLUICE_REDACT_EMAIL | SLUICE_REDACT_CARD | SLUICE_REDACT_PHONE)
+#define ALL (SLUICE_SCAN_EMAIL | SLUICE_SCAN_CARD | SLUICE_SCAN_PHONE)
 
-static sluice_redact_scan_t S;
+static sluice_scan_t S;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *text = (const char *)data;
-    if (sluice_redact_scan(&S, text, size, ALL) != 0)
+    if (sluice_scan(&S, text, size, ALL) != 0)
         return 0; /* out of memory */
     /* The masked text: at most 7 bytes per match more than the input. */
     char *masked = malloc(size + 7 * S.count + 1);
@@ -34,33 +34,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     size_t prev = 0, o = 0;
     for (size_t i = 0; i < S.count; i++) {
-        const sluice_redact_match_t *m = &S.matches[i];
+        const sluice_scan_match_t *m = &S.matches[i];
         if (m->start < prev || m->end <= m->start || m->end > size || m->dend <= m->dstart || m->dend > S.dec_len ||
             S.map[m->dstart] != m->start || S.map[m->dend] != m->end)
             abort();
-        if (m->kind != SLUICE_REDACT_EMAIL && m->kind != SLUICE_REDACT_CARD && m->kind != SLUICE_REDACT_PHONE)
+        if (m->kind != SLUICE_SCAN_EMAIL && m->kind != SLUICE_SCAN_CARD && m->kind != SLUICE_SCAN_PHONE)
             abort();
         char canon[64];
         size_t cap = m->dend - m->dstart + 1;
         char *c = cap <= sizeof(canon) ? canon : malloc(cap);
         if (c == NULL)
             abort();
-        if (sluice_redact_canonical(&S, m, c, cap) > cap)
+        if (sluice_scan_canonical(&S, m, c, cap) > cap)
             abort();
-        if (m->kind == SLUICE_REDACT_CARD && !sluice_redact_luhn(c, sluice_redact_canonical(&S, m, c, cap)))
+        if (m->kind == SLUICE_SCAN_CARD && !sluice_scan_luhn(c, sluice_scan_canonical(&S, m, c, cap)))
             abort(); /* only Luhn-valid numbers are cards */
         if (c != canon)
             free(c);
         memcpy(masked + o, text + prev, m->start - prev);
         o += m->start - prev;
-        int n = snprintf(masked + o, 8, "[%s]", sluice_redact_kind_name(m->kind));
+        int n = snprintf(masked + o, 8, "[%s]", sluice_scan_kind_name(m->kind));
         o += (size_t)n;
         prev = m->end;
     }
     memcpy(masked + o, text + prev, size - prev);
     o += size - prev;
     size_t found = S.count;
-    if (found > 0 && sluice_redact_scan(&S, masked, o, ALL) == 0 && S.count != 0) {
+    if (found > 0 && sluice_scan(&S, masked, o, ALL) == 0 && S.count != 0) {
         fprintf(stderr, "not idempotent: %zu new match(es) after masking\n", S.count);
         abort();
     }
@@ -73,5 +73,5 @@ void sluice_fuzz_cleanup(void);
 /* Called by tests/fuzz/replay.c after the corpus, so leak checkers see a clean exit. */
 void sluice_fuzz_cleanup(void)
 {
-    sluice_redact_scan_dispose(&S);
+    sluice_scan_dispose(&S);
 }

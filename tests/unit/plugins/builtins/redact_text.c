@@ -138,7 +138,7 @@ static void test_config_errors(void **state)
         const char *params, *msg;
     } cases[] = {
         {"{mode: blur}", "mode must be mask, hash or remove"},
-        {"{kinds: [email, ssn]}", "kinds item 2 must be email, card or phone"},
+        {"{kinds: [email, ssn]}", "kinds item 2 must be email, card, phone, iban, us_ssn, uk_nino, fr_nir or es_dni"},
         {"{kinds: []}", "kinds is empty"},
         {"{kind: [email]}", "kind"},
     };

@@ -58,17 +58,32 @@ static int hexval(unsigned char c)
     return -1;
 }
 
-const char *sluice_redact_kind_name(unsigned kind)
+static const struct {
+    unsigned kind;
+    const char *name;
+} kind_names[] = {
+    {SLUICE_SCAN_EMAIL, "email"},   {SLUICE_SCAN_CARD, "card"},     {SLUICE_SCAN_PHONE, "phone"},
+    {SLUICE_SCAN_IBAN, "iban"},     {SLUICE_SCAN_US_SSN, "us_ssn"}, {SLUICE_SCAN_UK_NINO, "uk_nino"},
+    {SLUICE_SCAN_FR_NIR, "fr_nir"}, {SLUICE_SCAN_ES_DNI, "es_dni"},
+};
+
+const char *sluice_scan_kind_name(unsigned kind)
 {
-    switch (kind) {
-    case SLUICE_REDACT_EMAIL: return "email";
-    case SLUICE_REDACT_CARD: return "card";
-    case SLUICE_REDACT_PHONE: return "phone";
-    default: return "unknown";
-    }
+    for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
+        if (kind_names[i].kind == kind)
+            return kind_names[i].name;
+    return "unknown";
 }
 
-int sluice_redact_luhn(const char *d, size_t n)
+unsigned sluice_scan_kind_parse(const char *name)
+{
+    for (size_t i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
+        if (strcmp(kind_names[i].name, name) == 0)
+            return kind_names[i].kind;
+    return 0;
+}
+
+int sluice_scan_luhn(const char *d, size_t n)
 {
     if (n == 0)
         return 0;
@@ -85,7 +100,7 @@ int sluice_redact_luhn(const char *d, size_t n)
     return sum % 10 == 0;
 }
 
-void sluice_redact_scan_dispose(sluice_redact_scan_t *s)
+void sluice_scan_dispose(sluice_scan_t *s)
 {
     if (s == NULL)
         return;
@@ -96,24 +111,24 @@ void sluice_redact_scan_dispose(sluice_redact_scan_t *s)
     memset(s, 0, sizeof(*s));
 }
 
-static int push(sluice_redact_scan_t *s, unsigned kind, int intl, size_t ds, size_t de)
+static int push(sluice_scan_t *s, unsigned kind, int intl, size_t ds, size_t de)
 {
     if (s->count == s->match_cap) {
         size_t cap = s->match_cap ? 2 * s->match_cap : 8;
-        sluice_redact_match_t *m = realloc(s->matches, cap * sizeof(*m));
+        sluice_scan_match_t *m = realloc(s->matches, cap * sizeof(*m));
         if (m == NULL)
             return -1;
         s->matches = m;
         s->match_cap = cap;
     }
-    s->matches[s->count++] = (sluice_redact_match_t){
+    s->matches[s->count++] = (sluice_scan_match_t){
         .kind = kind, .international = intl, .start = s->map[ds], .end = s->map[de], .dstart = ds, .dend = de};
     return 0;
 }
 
 /* Percent-decodes text into s->dec once (a '%' not followed by two hex digits stays as it is;
  * '+' stays '+': the detectors treat it as a possible form-encoded space). */
-static int decode(sluice_redact_scan_t *s, const char *text, size_t n)
+static int decode(sluice_scan_t *s, const char *text, size_t n)
 {
     if (n + 1 > s->dec_cap) {
         char *dec = realloc(s->dec, n + 1);
@@ -188,7 +203,7 @@ static int domain_ok(const char *d, size_t n)
     return labels >= 2;
 }
 
-static int find_emails(sluice_redact_scan_t *s)
+static int find_emails(sluice_scan_t *s)
 {
     const char *d = s->dec;
     size_t floor = 0;
@@ -217,10 +232,201 @@ static int find_emails(sluice_redact_scan_t *s)
         }
         if (r == p + 1)
             continue;
-        if (push(s, SLUICE_REDACT_EMAIL, 0, l, r) != 0)
+        if (push(s, SLUICE_SCAN_EMAIL, 0, l, r) != 0)
             return -1;
         floor = r;
         p = r - 1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------- ids with letters */
+
+static unsigned char upper(unsigned char c)
+{
+    return c >= 'a' && c <= 'z' ? (unsigned char)(c - ('a' - 'A')) : c;
+}
+
+/* 1 when a match already found covers dec[i]. The list is short (a value holds few matches). */
+static int taken(const sluice_scan_t *s, size_t i)
+{
+    for (size_t k = 0; k < s->count; k++)
+        if (s->matches[k].dstart <= i && i < s->matches[k].dend)
+            return 1;
+    return 0;
+}
+
+/* IBAN lengths by country (the SWIFT IBAN registry); a country not listed is not an IBAN. */
+static const char iban_lengths[][3] = {
+    "AD\x18", "AE\x17", "AL\x1c", "AT\x14", "AZ\x1c", "BA\x14", "BE\x10", "BG\x16", "BH\x16", "BR\x1d", "BY\x1c",
+    "CH\x15", "CR\x16", "CY\x1c", "CZ\x18", "DE\x16", "DK\x12", "DO\x1c", "EE\x14", "EG\x1d", "ES\x18", "FI\x12",
+    "FO\x12", "FR\x1b", "GB\x16", "GE\x16", "GI\x17", "GL\x12", "GR\x1b", "GT\x1c", "HR\x15", "HU\x1c", "IE\x16",
+    "IL\x17", "IQ\x17", "IS\x1a", "IT\x1b", "JO\x1e", "KW\x1e", "KZ\x14", "LB\x1c", "LC\x20", "LI\x15", "LT\x14",
+    "LU\x14", "LV\x15", "MC\x1b", "MD\x18", "ME\x16", "MK\x13", "MR\x1b", "MT\x1f", "MU\x1e", "NL\x12", "NO\x0f",
+    "PK\x18", "PL\x1c", "PS\x1d", "PT\x19", "QA\x1d", "RO\x18", "RS\x16", "SA\x18", "SC\x1f", "SE\x18", "SI\x13",
+    "SK\x18", "SM\x1b", "ST\x19", "SV\x1c", "TL\x17", "TN\x18", "TR\x1a", "UA\x1d", "VA\x16", "VG\x18", "XK\x14",
+};
+
+#define IBAN_MAX 34
+
+static size_t iban_length(unsigned char a, unsigned char b)
+{
+    for (size_t i = 0; i < sizeof(iban_lengths) / sizeof(iban_lengths[0]); i++)
+        if (iban_lengths[i][0] == (char)upper(a) && iban_lengths[i][1] == (char)upper(b))
+            return (size_t)(unsigned char)iban_lengths[i][2];
+    return 0;
+}
+
+/* ISO 13616 check: the first four characters moved to the end, letters as 10..35, mod 97 == 1. */
+static int iban_check(const char *c, size_t n)
+{
+    unsigned rem = 0;
+    for (size_t k = 0; k < n; k++) {
+        unsigned char ch = upper((unsigned char)c[(k + 4) % n]);
+        if (is_digit(ch))
+            rem = (rem * 10 + (ch - '0')) % 97;
+        else
+            rem = (rem * 100 + (ch - 'A' + 10)) % 97;
+    }
+    return rem == 1;
+}
+
+/* An IBAN starting at i: country, two check digits, the rest letters and digits, written in one
+ * block or in groups of four joined by single spaces, standing alone; returns its end or 0. */
+static size_t iban_at(const sluice_scan_t *s, size_t i)
+{
+    const char *d = s->dec;
+    size_t n = s->dec_len;
+    if (i + 4 > n || !is_alpha((unsigned char)d[i]) || !is_alpha((unsigned char)d[i + 1]) ||
+        !is_digit((unsigned char)d[i + 2]) || !is_digit((unsigned char)d[i + 3]))
+        return 0;
+    size_t want = iban_length((unsigned char)d[i], (unsigned char)d[i + 1]);
+    if (want == 0)
+        return 0;
+    char c[IBAN_MAX];
+    size_t got = 0, j = i;
+    int grouped = -1; /* unknown until the fifth character: one block (0) or groups of four (1) */
+    while (got < want && j < n) {
+        if (got > 0 && got % 4 == 0) {
+            int space = d[j] == ' ' && j + 1 < n && is_alnum((unsigned char)d[j + 1]);
+            if (grouped == -1)
+                grouped = space;
+            if (space != grouped)
+                return 0; /* "DE89 370400..." mixes the two forms */
+            j += (size_t)space;
+        }
+        if (!is_alnum((unsigned char)d[j]) || taken(s, j))
+            return 0;
+        c[got++] = d[j++];
+    }
+    if (got != want || (j < n && is_alnum((unsigned char)d[j])))
+        return 0;
+    return iban_check(c, got) ? j : 0;
+}
+
+/* A UK National Insurance number at i: two prefix letters (HMRC's allowed ones), six digits in
+ * one block or three pairs joined by single spaces, and the suffix letter A-D. */
+static size_t nino_at(const sluice_scan_t *s, size_t i)
+{
+    const char *d = s->dec;
+    size_t n = s->dec_len;
+    if (i + 9 > n)
+        return 0;
+    unsigned char a = upper((unsigned char)d[i]), b = upper((unsigned char)d[i + 1]);
+    if (!(a >= 'A' && a <= 'Z') || !(b >= 'A' && b <= 'Z') || strchr("DFIQUV", a) || strchr("DFIOQUV", b))
+        return 0;
+    static const char *const banned[] = {"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"};
+    for (size_t k = 0; k < sizeof(banned) / sizeof(banned[0]); k++)
+        if (banned[k][0] == (char)a && banned[k][1] == (char)b)
+            return 0;
+    size_t j = i + 2;
+    if (j < n && d[j] == ' ')
+        j++;
+    int spaced = -1;
+    for (int pair = 0; pair < 3; pair++) {
+        if (pair > 0) {
+            int sp = j < n && d[j] == ' ';
+            if (spaced == -1)
+                spaced = sp;
+            if (sp != spaced)
+                return 0;
+            j += (size_t)sp;
+        }
+        if (j + 2 > n || !is_digit((unsigned char)d[j]) || !is_digit((unsigned char)d[j + 1]))
+            return 0;
+        j += 2;
+    }
+    if (j < n && d[j] == ' ')
+        j++;
+    if (j >= n || upper((unsigned char)d[j]) < 'A' || upper((unsigned char)d[j]) > 'D')
+        return 0;
+    j++;
+    if (j < n && is_alnum((unsigned char)d[j]))
+        return 0;
+    for (size_t k = i; k < j; k++)
+        if (taken(s, k))
+            return 0;
+    return j;
+}
+
+/* A Spanish DNI (8 digits and the check letter, optionally after '-' or a space) or NIE (X, Y or
+ * Z, 7 digits, the letter) at i. */
+static size_t dni_at(const sluice_scan_t *s, size_t i)
+{
+    static const char letters[] = "TRWAGMYFPDXBNJZSQVHLCKE";
+    const char *d = s->dec;
+    size_t n = s->dec_len, j = i;
+    unsigned long v = 0;
+    unsigned char first = upper((unsigned char)d[i]);
+    if (first == 'X' || first == 'Y' || first == 'Z') {
+        v = (unsigned long)(first - 'X');
+        j++;
+        for (int k = 0; k < 7; k++, j++) {
+            if (j >= n || !is_digit((unsigned char)d[j]))
+                return 0;
+            v = v * 10 + (unsigned long)(d[j] - '0');
+        }
+    } else {
+        for (int k = 0; k < 8; k++, j++) {
+            if (j >= n || !is_digit((unsigned char)d[j]))
+                return 0;
+            v = v * 10 + (unsigned long)(d[j] - '0');
+        }
+    }
+    if (j < n && (d[j] == '-' || d[j] == ' ') && j + 1 < n && is_alpha((unsigned char)d[j + 1]))
+        j++;
+    if (j >= n || upper((unsigned char)d[j]) != (unsigned char)letters[v % 23])
+        return 0;
+    j++;
+    if (j < n && is_alnum((unsigned char)d[j]))
+        return 0;
+    for (size_t k = i; k < j; k++)
+        if (taken(s, k))
+            return 0;
+    return j;
+}
+
+/* IBANs, NINOs and DNIs: tokens that mix letters and digits, found where a word starts and no
+ * e-mail is, before the digit runs (which they then bound, like e-mails). */
+static int find_ids(sluice_scan_t *s, unsigned kinds)
+{
+    const char *d = s->dec;
+    for (size_t i = 0; i < s->dec_len; i++) {
+        if (!is_alnum((unsigned char)d[i]) || (i > 0 && is_alnum((unsigned char)d[i - 1])) || taken(s, i))
+            continue;
+        size_t end = 0;
+        unsigned kind = 0;
+        if ((kinds & SLUICE_SCAN_IBAN) && (end = iban_at(s, i)) != 0)
+            kind = SLUICE_SCAN_IBAN;
+        else if ((kinds & SLUICE_SCAN_UK_NINO) && (end = nino_at(s, i)) != 0)
+            kind = SLUICE_SCAN_UK_NINO;
+        else if ((kinds & SLUICE_SCAN_ES_DNI) && (end = dni_at(s, i)) != 0)
+            kind = SLUICE_SCAN_ES_DNI;
+        if (kind == 0)
+            continue;
+        if (push(s, kind, 0, i, end) != 0)
+            return -1;
+        i = end - 1;
     }
     return 0;
 }
@@ -238,7 +444,7 @@ static int is_run_sep(unsigned char c)
 }
 
 /* A card's groups are joined by exactly one space, dash or '+'. */
-static int card_sep(const sluice_redact_scan_t *s, const run_t *r, size_t k)
+static int card_sep(const sluice_scan_t *s, const run_t *r, size_t k)
 {
     if (r->sep[k].e - r->sep[k].s != 1)
         return 0;
@@ -246,7 +452,7 @@ static int card_sep(const sluice_redact_scan_t *s, const run_t *r, size_t k)
     return c == ' ' || c == '-' || c == '+';
 }
 
-static int luhn_groups(const sluice_redact_scan_t *s, const run_t *r, size_t a, size_t b)
+static int luhn_groups(const sluice_scan_t *s, const run_t *r, size_t a, size_t b)
 {
     char digits[CARD_MAX];
     size_t n = 0;
@@ -254,11 +460,33 @@ static int luhn_groups(const sluice_redact_scan_t *s, const run_t *r, size_t a, 
         memcpy(digits + n, s->dec + r->g[k].s, glen(r, k));
         n += glen(r, k);
     }
-    return sluice_redact_luhn(digits, n);
+    return sluice_scan_luhn(digits, n);
+}
+
+/* 1 when the number starting with the n digits at d can be a payment card: its first digits are
+ * in a card network's range (Visa 4; Mastercard 51-55 and 2221-2720; Mir 2200-2204; Amex 34, 37;
+ * Diners and JCB 30-39; Maestro and Discover 50-69; UnionPay and RuPay 81, 82). Millisecond
+ * timestamps (17...) and other long numbers that merely pass Luhn (one in ten) are not cards. */
+static int card_network(const char *d, size_t n)
+{
+    unsigned v = 0;
+    for (size_t k = 0; k < 4; k++)
+        v = v * 10 + (k < n ? (unsigned)(d[k] - '0') : 0);
+    if (n < 2 && d[0] != '4') /* a lone first digit cannot tell: let the next groups decide */
+        return d[0] >= '2' && d[0] <= '8';
+    switch (d[0]) {
+    case '2': return (v >= 2200 && v <= 2204) || (v >= 2221 && v <= 2720);
+    case '3':
+    case '4':
+    case '5':
+    case '6': return 1;
+    case '8': return v / 100 == 81 || v / 100 == 82;
+    default: return 0;
+    }
 }
 
 /* Marks cards among the run's groups in covered[]; the longest passing sub-run from each start. */
-static int find_cards(sluice_redact_scan_t *s, const run_t *r)
+static int find_cards(sluice_scan_t *s, const run_t *r)
 {
     for (size_t a = 0; a < r->count;) {
         size_t best = 0, digits = 0;
@@ -268,14 +496,14 @@ static int find_cards(sluice_redact_scan_t *s, const run_t *r)
             digits += glen(r, b);
             if (digits > CARD_MAX)
                 break;
-            if (digits >= CARD_MIN && luhn_groups(s, r, a, b + 1))
+            if (digits >= CARD_MIN && card_network(s->dec + r->g[a].s, glen(r, a)) && luhn_groups(s, r, a, b + 1))
                 best = b + 1;
         }
         if (best == 0) {
             a++;
             continue;
         }
-        if (push(s, SLUICE_REDACT_CARD, 0, r->g[a].s, r->g[best - 1].e) != 0)
+        if (push(s, SLUICE_SCAN_CARD, 0, r->g[a].s, r->g[best - 1].e) != 0)
             return -1;
         memset(r->covered + a, 1, best - a);
         a = best;
@@ -283,7 +511,7 @@ static int find_cards(sluice_redact_scan_t *s, const run_t *r)
     return 0;
 }
 
-static int sep_has(const sluice_redact_scan_t *s, const run_t *r, size_t k, char c)
+static int sep_has(const sluice_scan_t *s, const run_t *r, size_t k, char c)
 {
     return memchr(s->dec + r->sep[k].s, c, r->sep[k].e - r->sep[k].s) != NULL;
 }
@@ -300,7 +528,7 @@ static int shape_is(const run_t *r, size_t a, size_t c, const size_t *sizes, siz
 
 /* Where the '(' right before group k is (the run's prefix for k == 0, else the end of the
  * separator before it), or SIZE_MAX. */
-static size_t paren_before(const sluice_redact_scan_t *s, const run_t *r, size_t k)
+static size_t paren_before(const sluice_scan_t *s, const run_t *r, size_t k)
 {
     if (k == 0)
         return r->paren ? r->pre : SIZE_MAX;
@@ -308,7 +536,7 @@ static size_t paren_before(const sluice_redact_scan_t *s, const run_t *r, size_t
 }
 
 /* The national-form rules of scan.h for groups [a, c). */
-static int national_ok(const sluice_redact_scan_t *s, const run_t *r, size_t a, size_t c)
+static int national_ok(const sluice_scan_t *s, const run_t *r, size_t a, size_t c)
 {
     static const size_t us_dots[] = {3, 3, 4}, fr_dots[] = {2, 2, 2, 2, 2}, date1[] = {4, 2, 2}, date2[] = {2, 2, 4};
     size_t digits = 0;
@@ -346,10 +574,55 @@ static int national_ok(const sluice_redact_scan_t *s, const run_t *r, size_t a, 
     return 1;
 }
 
+/* A US Social Security number: exactly the groups 3-2-4 joined by the same single '-' or ' ',
+ * with an area other than 000, 666 and 9xx, a group other than 00 and a serial other than 0000
+ * (nine digits in one block are too common to call an SSN). */
+static int ssn_ok(const sluice_scan_t *s, const run_t *r, size_t a, size_t c)
+{
+    static const size_t shape[] = {3, 2, 4};
+    if (!shape_is(r, a, c, shape, 3) || (a == 0 && (r->plus || r->paren)))
+        return 0;
+    for (size_t k = a; k + 1 < c; k++)
+        if (r->sep[k].e - r->sep[k].s != 1 || s->dec[r->sep[k].s] != s->dec[r->sep[a].s] ||
+            (s->dec[r->sep[k].s] != '-' && s->dec[r->sep[k].s] != ' '))
+            return 0;
+    const char *area = s->dec + r->g[a].s, *group = s->dec + r->g[a + 1].s, *serial = s->dec + r->g[a + 2].s;
+    if (memcmp(area, "000", 3) == 0 || memcmp(area, "666", 3) == 0 || area[0] == '9' || memcmp(group, "00", 2) == 0 ||
+        memcmp(serial, "0000", 4) == 0)
+        return 0;
+    return 1;
+}
+
+/* A French NIR (numéro de sécurité sociale): 13 digits and their 2-digit key (97 - n mod 97),
+ * 15 digits in all in one block or groups joined by single spaces, the first digit 1, 2, 3, 7 or
+ * 8 (Corsican numbers, with 2A/2B, are not found). */
+static int nir_ok(const sluice_scan_t *s, const run_t *r, size_t a, size_t c)
+{
+    char dg[15];
+    size_t n = 0;
+    if (a == 0 && (r->plus || r->paren))
+        return 0;
+    for (size_t k = a; k < c; k++) {
+        if (k > a && (r->sep[k - 1].e - r->sep[k - 1].s != 1 || s->dec[r->sep[k - 1].s] != ' '))
+            return 0;
+        if (n + glen(r, k) > sizeof(dg))
+            return 0;
+        memcpy(dg + n, s->dec + r->g[k].s, glen(r, k));
+        n += glen(r, k);
+    }
+    if (n != 15 || !strchr("12378", dg[0]))
+        return 0;
+    unsigned long long v = 0;
+    for (size_t k = 0; k < 13; k++)
+        v = v * 10 + (unsigned)(dg[k] - '0');
+    unsigned key = (unsigned)(dg[13] - '0') * 10 + (unsigned)(dg[14] - '0');
+    return key == 97 - v % 97;
+}
+
 /* A phone among the groups [a, b) that no card covers: the whole range or nothing, since
  * which part of a longer run of groups would be the number is anyone's guess (and
  * "4111 1111 1111 1111" with cards off must not turn into a phone and a leftover group). */
-static int find_phone(sluice_redact_scan_t *s, const run_t *r, size_t a, size_t b)
+static int find_phone(sluice_scan_t *s, const run_t *r, size_t a, size_t b)
 {
     size_t digits = 0;
     for (size_t k = a; k < b; k++)
@@ -365,19 +638,19 @@ static int find_phone(sluice_redact_scan_t *s, const run_t *r, size_t a, size_t 
              s->dec[r->sep[a - 1].e - 1] == '(')
         plus = r->sep[a - 1].s;
     if (plus != SIZE_MAX && digits >= 8 && digits <= 15)
-        return push(s, SLUICE_REDACT_PHONE, 1, plus, r->g[b - 1].e);
+        return push(s, SLUICE_SCAN_PHONE, 1, plus, r->g[b - 1].e);
     if (!national_ok(s, r, a, b))
         return 0;
     size_t open = paren_before(s, r, a);
-    return push(s, SLUICE_REDACT_PHONE, 0, open != SIZE_MAX ? open : r->g[a].s, r->g[b - 1].e);
+    return push(s, SLUICE_SCAN_PHONE, 0, open != SIZE_MAX ? open : r->g[a].s, r->g[b - 1].e);
 }
 
-static int detect(sluice_redact_scan_t *s, const run_t *r, unsigned kinds)
+static int detect(sluice_scan_t *s, const run_t *r, unsigned kinds)
 {
     memset(r->covered, 0, r->count);
-    if ((kinds & SLUICE_REDACT_CARD) && find_cards(s, r) != 0)
+    if ((kinds & SLUICE_SCAN_CARD) && find_cards(s, r) != 0)
         return -1;
-    if (!(kinds & SLUICE_REDACT_PHONE))
+    if (!(kinds & (SLUICE_SCAN_PHONE | SLUICE_SCAN_US_SSN | SLUICE_SCAN_FR_NIR)))
         return 0;
     for (size_t a = 0; a < r->count;) {
         if (r->covered[a]) {
@@ -387,7 +660,14 @@ static int detect(sluice_redact_scan_t *s, const run_t *r, unsigned kinds)
         size_t b = a;
         while (b < r->count && !r->covered[b])
             b++;
-        if (find_phone(s, r, a, b) != 0)
+        int rc = 0;
+        if ((kinds & SLUICE_SCAN_US_SSN) && ssn_ok(s, r, a, b))
+            rc = push(s, SLUICE_SCAN_US_SSN, 0, r->g[a].s, r->g[b - 1].e);
+        else if ((kinds & SLUICE_SCAN_FR_NIR) && nir_ok(s, r, a, b))
+            rc = push(s, SLUICE_SCAN_FR_NIR, 0, r->g[a].s, r->g[b - 1].e);
+        else if (kinds & SLUICE_SCAN_PHONE)
+            rc = find_phone(s, r, a, b);
+        if (rc != 0)
             return -1;
         a = b;
     }
@@ -397,7 +677,7 @@ static int detect(sluice_redact_scan_t *s, const run_t *r, unsigned kinds)
 /* 1 when dec[i] is a letter or digit outside the first `emails` matches (the e-mails, in
  * order). An e-mail counts as a boundary, like the "[email]" that replaces it: so a text scans
  * the same before and after masking. */
-static int word_at(const sluice_redact_scan_t *s, size_t i, size_t emails)
+static int word_at(const sluice_scan_t *s, size_t i, size_t emails)
 {
     if (!is_alnum((unsigned char)s->dec[i]))
         return 0;
@@ -413,7 +693,7 @@ static int word_at(const sluice_redact_scan_t *s, size_t i, size_t emails)
 }
 
 /* Room for at least `need` groups in the run, from the scan object's buffer. */
-static int run_reserve(sluice_redact_scan_t *s, run_t *r, size_t need)
+static int run_reserve(sluice_scan_t *s, run_t *r, size_t need)
 {
     if (need <= r->cap)
         return 0;
@@ -435,7 +715,7 @@ static int run_reserve(sluice_redact_scan_t *s, run_t *r, size_t need)
 }
 
 /* Reads the run whose first digit is at i, stopping at limit (the next e-mail). -1 out of memory. */
-static int read_run(sluice_redact_scan_t *s, size_t emails, size_t i, size_t limit, run_t *r)
+static int read_run(sluice_scan_t *s, size_t emails, size_t i, size_t limit, run_t *r)
 {
     const char *d = s->dec;
     r->count = 0;
@@ -476,19 +756,28 @@ static int read_run(sluice_redact_scan_t *s, size_t emails, size_t i, size_t lim
 
 static int cmp_match(const void *x, const void *y)
 {
-    const sluice_redact_match_t *a = x, *b = y;
+    const sluice_scan_match_t *a = x, *b = y;
     return (a->dstart > b->dstart) - (a->dstart < b->dstart);
 }
 
-int sluice_redact_scan(sluice_redact_scan_t *s, const char *text, size_t n, unsigned kinds)
+int sluice_scan(sluice_scan_t *s, const char *text, size_t n, unsigned kinds)
 {
     s->count = 0;
     if (decode(s, text, n) != 0)
         return -1;
-    if ((kinds & SLUICE_REDACT_EMAIL) && find_emails(s) != 0)
+    if ((kinds & SLUICE_SCAN_EMAIL) && find_emails(s) != 0)
         goto oom;
+    if (kinds & (SLUICE_SCAN_IBAN | SLUICE_SCAN_UK_NINO | SLUICE_SCAN_ES_DNI)) {
+        size_t before = s->count;
+        if (find_ids(s, kinds) != 0)
+            goto oom;
+        if (s->count > before)
+            qsort(s->matches, s->count, sizeof(*s->matches), cmp_match);
+    }
+    /* E-mails and the ids with letters, in order: digit runs stop at them and read them as
+     * boundaries. */
     const size_t emails = s->count;
-    if (kinds & (SLUICE_REDACT_CARD | SLUICE_REDACT_PHONE)) {
+    if (kinds & (SLUICE_SCAN_CARD | SLUICE_SCAN_PHONE | SLUICE_SCAN_US_SSN | SLUICE_SCAN_FR_NIR)) {
         const char *d = s->dec;
         size_t e = 0;
         run_t r = {.g = s->run_buf, .cap = 0};
@@ -511,8 +800,14 @@ int sluice_redact_scan(sluice_redact_scan_t *s, const char *text, size_t n, unsi
             if (read_run(s, emails, i, limit, &r) != 0)
                 goto oom;
             size_t end = r.g[r.count - 1].e;
+            /* A run stands alone: no letter or digit touches it, nor does one through a '-' (a
+             * run hyphen-joined to a word is part of an identifier: the "3888-9912" of a UUID,
+             * "ORD-000123456"). */
             int bounded =
-                (r.pre == 0 || !word_at(s, r.pre - 1, emails)) && (end == s->dec_len || !word_at(s, end, emails));
+                (r.pre == 0 || (!word_at(s, r.pre - 1, emails) &&
+                                !(d[r.pre - 1] == '-' && r.pre >= 2 && word_at(s, r.pre - 2, emails)))) &&
+                (end == s->dec_len ||
+                 (!word_at(s, end, emails) && !(d[end] == '-' && end + 1 < s->dec_len && word_at(s, end + 1, emails))));
             if (bounded && detect(s, &r, kinds) != 0)
                 goto oom;
             i = end;
@@ -526,15 +821,17 @@ oom:
     return -1;
 }
 
-size_t sluice_redact_canonical(const sluice_redact_scan_t *s, const sluice_redact_match_t *m, char *out, size_t cap)
+size_t sluice_scan_canonical(const sluice_scan_t *s, const sluice_scan_match_t *m, char *out, size_t cap)
 {
     size_t n = 0;
-    if (m->kind == SLUICE_REDACT_PHONE && m->international && n < cap)
+    if (m->kind == SLUICE_SCAN_PHONE && m->international && n < cap)
         out[n++] = '+';
     for (size_t i = m->dstart; i < m->dend && n < cap; i++) {
         unsigned char c = (unsigned char)s->dec[i];
-        if (m->kind == SLUICE_REDACT_EMAIL)
+        if (m->kind == SLUICE_SCAN_EMAIL)
             out[n++] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+        else if ((m->kind & (SLUICE_SCAN_IBAN | SLUICE_SCAN_UK_NINO | SLUICE_SCAN_ES_DNI)) && is_alpha(c))
+            out[n++] = (char)upper(c);
         else if (is_digit(c))
             out[n++] = (char)c;
     }

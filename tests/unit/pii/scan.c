@@ -1,7 +1,8 @@
-/* Tests for plugins/redact_text/scan.c: e-mails, Luhn-valid cards and phones found in realistic
- * URLs, query strings and free text (percent-encoded too), with exact byte ranges in the
- * original text; look-alikes left alone (Luhn failures, dates, IPv4 addresses, versions, ids,
- * hex); kind selection; canonical forms for hashing; buffer reuse across scans. */
+/* Tests for pii/scan.c: e-mails, Luhn-valid cards, phones, IBANs and national ids found in
+ * realistic URLs, query strings and free text (percent-encoded too), with exact byte ranges in
+ * the original text; look-alikes left alone (Luhn failures, numbers outside card ranges, dates,
+ * IPv4 addresses, versions, ids, UUIDs, hex, wrong check digits); kind selection; canonical
+ * forms for hashing; buffer reuse across scans. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,14 +13,14 @@
 
 #include <cmocka.h>
 
-#include "plugins/redact_text/scan.h"
+#include "pii/scan.h"
 
-static sluice_redact_scan_t S;
+static sluice_scan_t S;
 
 static int teardown_scan(void **state)
 {
     (void)state;
-    sluice_redact_scan_dispose(&S);
+    sluice_scan_dispose(&S);
     return 0;
 }
 
@@ -28,13 +29,13 @@ static const char *render(const char *text, unsigned kinds)
 {
     static char out[8192];
     size_t n = strlen(text), p = 0, o = 0;
-    assert_int_equal(sluice_redact_scan(&S, text, n, kinds), 0);
+    assert_int_equal(sluice_scan(&S, text, n, kinds), 0);
     for (size_t i = 0; i < S.count; i++) {
-        const sluice_redact_match_t *m = &S.matches[i];
+        const sluice_scan_match_t *m = &S.matches[i];
         assert_true(m->start >= p && m->end > m->start && m->end <= n);
         memcpy(out + o, text + p, m->start - p);
         o += m->start - p;
-        o += (size_t)snprintf(out + o, sizeof(out) - o, "[%s]", sluice_redact_kind_name(m->kind));
+        o += (size_t)snprintf(out + o, sizeof(out) - o, "[%s]", sluice_scan_kind_name(m->kind));
         p = m->end;
     }
     memcpy(out + o, text + p, n - p);
@@ -42,19 +43,19 @@ static const char *render(const char *text, unsigned kinds)
     return out;
 }
 
-static const unsigned ALL = SLUICE_REDACT_EMAIL | SLUICE_REDACT_CARD | SLUICE_REDACT_PHONE;
+static const unsigned ALL = SLUICE_SCAN_EMAIL | SLUICE_SCAN_CARD | SLUICE_SCAN_PHONE;
 
 static void test_luhn(void **state)
 {
     (void)state;
-    assert_true(sluice_redact_luhn("4111111111111111", 16));
-    assert_true(sluice_redact_luhn("378282246310005", 15));
-    assert_true(sluice_redact_luhn("4222222222222", 13));
-    assert_true(sluice_redact_luhn("4012888888881881235", 19));
-    assert_false(sluice_redact_luhn("4111111111111112", 16));
-    assert_false(sluice_redact_luhn("1234567812345678", 16));
-    assert_true(sluice_redact_luhn("0", 1));
-    assert_false(sluice_redact_luhn("", 0));
+    assert_true(sluice_scan_luhn("4111111111111111", 16));
+    assert_true(sluice_scan_luhn("378282246310005", 15));
+    assert_true(sluice_scan_luhn("4222222222222", 13));
+    assert_true(sluice_scan_luhn("4012888888881881235", 19));
+    assert_false(sluice_scan_luhn("4111111111111112", 16));
+    assert_false(sluice_scan_luhn("1234567812345678", 16));
+    assert_true(sluice_scan_luhn("0", 1));
+    assert_false(sluice_scan_luhn("", 0));
 }
 
 static void test_checkout_url(void **state)
@@ -68,7 +69,7 @@ static void test_checkout_url(void **state)
     assert_int_equal(S.matches[0].end, strstr(url, "&card") - url);
     assert_memory_equal(S.dec + S.matches[0].dstart, "jane.doe@example.com", 20);
     assert_int_equal(S.matches[0].dend - S.matches[0].dstart, 20);
-    assert_int_equal(S.matches[1].kind, SLUICE_REDACT_CARD);
+    assert_int_equal(S.matches[1].kind, SLUICE_SCAN_CARD);
     assert_int_equal(S.matches[1].end - S.matches[1].start, 19);
 }
 
@@ -79,7 +80,7 @@ static void test_free_text_phone_and_order_number(void **state)
                         "Call me at [phone] about order 1234567812345678.");
     assert_int_equal(S.matches[0].international, 1);
     char canon[64];
-    size_t n = sluice_redact_canonical(&S, &S.matches[0], canon, sizeof(canon));
+    size_t n = sluice_scan_canonical(&S, &S.matches[0], canon, sizeof(canon));
     assert_int_equal(n, 12);
     assert_memory_equal(canon, "+16505551212", 12);
     /* A Luhn-failing card-shaped number stays too. */
@@ -92,7 +93,7 @@ static void test_query_strings_encoded(void **state)
     assert_string_equal(render("/signup?phone=%2B16505551212&e=JANE%2Bnews@Example.COM.&n=5", ALL),
                         "/signup?phone=[phone]&e=[email].&n=5");
     char canon[64];
-    size_t n = sluice_redact_canonical(&S, &S.matches[1], canon, sizeof(canon));
+    size_t n = sluice_scan_canonical(&S, &S.matches[1], canon, sizeof(canon));
     assert_int_equal(n, strlen("jane+news@example.com"));
     assert_memory_equal(canon, "jane+news@example.com", n);
     /* Form-encoded spaces between card groups, and a national number after a '+' used as a space. */
@@ -143,7 +144,7 @@ static void test_cards(void **state)
     assert_string_equal(render("4111  1111  1111  1111", ALL), "4111  1111  1111  1111");
     char canon[32];
     assert_string_equal(render("x 4111-1111-1111-1111 y", ALL), "x [card] y");
-    size_t n = sluice_redact_canonical(&S, &S.matches[0], canon, sizeof(canon));
+    size_t n = sluice_scan_canonical(&S, &S.matches[0], canon, sizeof(canon));
     assert_int_equal(n, 16);
     assert_memory_equal(canon, "4111111111111111", 16);
 }
@@ -163,22 +164,22 @@ static void test_kind_selection(void **state)
 {
     (void)state;
     const char *text = "jane@x.io 4111111111111111 +33612345678";
-    assert_string_equal(render(text, SLUICE_REDACT_EMAIL), "[email] 4111111111111111 +33612345678");
-    assert_string_equal(render(text, SLUICE_REDACT_CARD), "jane@x.io [card] +33612345678");
-    assert_string_equal(render(text, SLUICE_REDACT_PHONE), "jane@x.io 4111111111111111 [phone]");
+    assert_string_equal(render(text, SLUICE_SCAN_EMAIL), "[email] 4111111111111111 +33612345678");
+    assert_string_equal(render(text, SLUICE_SCAN_CARD), "jane@x.io [card] +33612345678");
+    assert_string_equal(render(text, SLUICE_SCAN_PHONE), "jane@x.io 4111111111111111 [phone]");
     assert_string_equal(render(text, 0), text);
     /* A card's digits are never taken for a phone when cards are off. */
-    assert_string_equal(render("4111 1111 1111 1111", SLUICE_REDACT_PHONE), "4111 1111 1111 1111");
+    assert_string_equal(render("4111 1111 1111 1111", SLUICE_SCAN_PHONE), "4111 1111 1111 1111");
 }
 
 static void test_edges_and_reuse(void **state)
 {
     (void)state;
-    assert_int_equal(sluice_redact_scan(&S, "", 0, ALL), 0);
+    assert_int_equal(sluice_scan(&S, "", 0, ALL), 0);
     assert_int_equal(S.count, 0);
     /* A NUL inside the text does not end it. */
     const char with_nul[] = "a\0b jane@x.io";
-    assert_int_equal(sluice_redact_scan(&S, with_nul, sizeof(with_nul) - 1, ALL), 0);
+    assert_int_equal(sluice_scan(&S, with_nul, sizeof(with_nul) - 1, ALL), 0);
     assert_int_equal(S.count, 1);
     assert_int_equal(S.matches[0].start, 4);
     /* Many matches in a large text, then a small scan reusing the buffers. */
@@ -190,7 +191,7 @@ static void test_edges_and_reuse(void **state)
         memcpy(big + len, unit, strlen(unit));
         len += strlen(unit);
     }
-    assert_int_equal(sluice_redact_scan(&S, big, len, ALL), 0);
+    assert_int_equal(sluice_scan(&S, big, len, ALL), 0);
     assert_int_equal(S.count, 2 * reps);
     for (size_t i = 1; i < S.count; i++)
         assert_true(S.matches[i].start >= S.matches[i - 1].end);
@@ -253,8 +254,104 @@ static void test_long_runs_are_not_cut(void **state)
     snprintf(text + n, sizeof(text) - n, "4111 1111 1111 1111");
     const char *r = render(text, ALL);
     assert_int_equal(S.count, 1);
-    assert_int_equal(S.matches[0].kind, SLUICE_REDACT_CARD);
+    assert_int_equal(S.matches[0].kind, SLUICE_SCAN_CARD);
     assert_non_null(strstr(r, "9 -[card]"));
+}
+
+static const unsigned IDS = SLUICE_SCAN_IBAN | SLUICE_SCAN_NATIONAL_IDS;
+
+/* Long numbers outside every card network's range are not cards even when they pass Luhn: a
+ * millisecond timestamp is the common case in events. */
+static void test_cards_need_a_network(void **state)
+{
+    (void)state;
+    assert_true(sluice_scan_luhn("1764671000123", 13));
+    assert_string_equal(render("ts 1764671000123 and 4222222222222", ALL), "ts 1764671000123 and [card]");
+    assert_string_equal(render("9111111111111111", ALL), "9111111111111111");
+    /* Mastercard's 2-series and Mir; 2100... is neither. */
+    assert_string_equal(render("2223000048400011 2200000000000004 2100000000000005", ALL),
+                        "[card] [card] 2100000000000005");
+}
+
+/* A run joined by '-' to a word is part of an identifier. */
+static void test_hyphen_joined_ids(void **state)
+{
+    (void)state;
+    assert_string_equal(render("a3bb189e-8bf9-3888-9912-ace4e6543002", ALL | IDS),
+                        "a3bb189e-8bf9-3888-9912-ace4e6543002");
+    assert_string_equal(render("123e4567-e89b-12d3-a456-426614174000", ALL | IDS),
+                        "123e4567-e89b-12d3-a456-426614174000");
+    assert_string_equal(render("ORD-0612345678 sku-650-555-1212-b", ALL), "ORD-0612345678 sku-650-555-1212-b");
+    /* Not joined: a separator other than '-', or a '-' with nothing word-like behind it. */
+    assert_string_equal(render("tel:0612345678 - 0612345678 (-0612345678)", ALL), "tel:[phone] - [phone] (-[phone])");
+}
+
+static void test_iban(void **state)
+{
+    (void)state;
+    assert_string_equal(render("pay to DE89 3704 0044 0532 0130 00 today", IDS), "pay to [iban] today");
+    assert_string_equal(render("iban=GB82WEST12345698765432&x=1", IDS), "iban=[iban]&x=1");
+    assert_string_equal(render("fr7630006000011234567890189", IDS), "[iban]");
+    /* Check digits wrong, unknown country, wrong length, mixed grouping, glued to a word. */
+    assert_string_equal(render("DE88 3704 0044 0532 0130 00", IDS), "DE88 3704 0044 0532 0130 00");
+    assert_string_equal(render("QQ89370400440532013000", IDS), "QQ89370400440532013000");
+    assert_string_equal(render("DE8937040044053201300", IDS), "DE8937040044053201300");
+    assert_string_equal(render("DE89 370400440532013000", IDS), "DE89 370400440532013000");
+    assert_string_equal(render("xDE89370400440532013000", IDS), "xDE89370400440532013000");
+    assert_string_equal(render("DE89370400440532013000x", IDS), "DE89370400440532013000x");
+    /* Not looked for unless asked. */
+    assert_string_equal(render("DE89 3704 0044 0532 0130 00", ALL), "DE89 3704 0044 0532 0130 00");
+    char canon[64];
+    assert_string_equal(render("gb82 west 1234 5698 7654 32", IDS), "[iban]");
+    size_t n = sluice_scan_canonical(&S, &S.matches[0], canon, sizeof(canon));
+    assert_int_equal(n, 22);
+    assert_memory_equal(canon, "GB82WEST12345698765432", 22);
+}
+
+static void test_national_ids(void **state)
+{
+    (void)state;
+    /* US SSN: 3-2-4 with one kind of separator; the SSA's never-issued areas, groups, serials. */
+    assert_string_equal(render("ssn 123-45-6789, 123 45 6789", IDS), "ssn [us_ssn], [us_ssn]");
+    assert_string_equal(render("000-12-3456 666-12-3456 912-34-5678 123-00-4567 123-45-0000 123-45 6789", IDS),
+                        "000-12-3456 666-12-3456 912-34-5678 123-00-4567 123-45-0000 123-45 6789");
+    assert_string_equal(render("123456789", IDS), "123456789");
+    /* Without us_ssn the same digits read as a phone, as before. */
+    assert_string_equal(render("123-45-6789", ALL), "[phone]");
+    assert_string_equal(render("123-45-6789", ALL | SLUICE_SCAN_US_SSN), "[us_ssn]");
+
+    /* UK NINO: allowed prefixes only, six digits together or in pairs, suffix A-D. */
+    assert_string_equal(render("nino AB123456C and QQ 12 34 56 A", IDS), "nino [uk_nino] and QQ 12 34 56 A");
+    assert_string_equal(render("GB123456A BG123456A AB123456E AB123456 AB 12 3456 C", IDS),
+                        "GB123456A BG123456A AB123456E AB123456 AB 12 3456 C");
+    assert_string_equal(render("ce 12 34 56 d", IDS), "[uk_nino]");
+
+    /* Spanish DNI and NIE with their check letter. */
+    assert_string_equal(render("dni 12345678Z, 12345678-Z, nie X1234567L", IDS),
+                        "dni [es_dni], [es_dni], nie [es_dni]");
+    assert_string_equal(render("12345678A X1234567A 12345678Zz", IDS), "12345678A X1234567A 12345678Zz");
+
+    /* French NIR: 13 digits and their mod-97 key. */
+    assert_string_equal(render("nir 1 85 05 78 006 084 91 / 185057800608491", IDS), "nir [fr_nir] / [fr_nir]");
+    assert_string_equal(render("1 85 05 78 006 084 92 485057800608491", IDS), "1 85 05 78 006 084 92 485057800608491");
+
+    char canon[64];
+    assert_string_equal(render("x1234567l", IDS), "[es_dni]");
+    assert_int_equal(sluice_scan_canonical(&S, &S.matches[0], canon, sizeof(canon)), 9);
+    assert_memory_equal(canon, "X1234567L", 9);
+    assert_string_equal(render("123 45 6789", IDS), "[us_ssn]");
+    assert_int_equal(sluice_scan_canonical(&S, &S.matches[0], canon, sizeof(canon)), 9);
+    assert_memory_equal(canon, "123456789", 9);
+}
+
+/* Every kind has a name that parses back, and names nothing else. */
+static void test_kind_names(void **state)
+{
+    (void)state;
+    for (unsigned k = 1; k <= SLUICE_SCAN_ES_DNI; k <<= 1)
+        assert_int_equal(sluice_scan_kind_parse(sluice_scan_kind_name(k)), k);
+    assert_int_equal(sluice_scan_kind_parse("ssn"), 0);
+    assert_string_equal(sluice_scan_kind_name(0), "unknown");
 }
 
 /* Masking is idempotent: the masked text scans to no match (the fuzz target checks the same on
@@ -265,16 +362,17 @@ static void test_masked_text_scans_clean(void **state)
     static const char *const texts[] = {
         "https://shop.acme.test/checkout?email=jane.doe%40example.com&card=4111-1111-1111-1111&ref=abc",
         "Call me at +1 (650) 555-1212 about order 1234567812345678.",
-        "on 2024-05 1-frord+1 1111111111111 4111 1+1 1111111111111 %zz",
+        "on 2024-05 1-frord+1 4222222222222 4111 1+1 4222222222222 %zz",
         "q=pay+551212&x=news@Example.COMn+55551212&e=1",
         "op.ac=j4111doe%40examplem.card-1111-1511&ref=a",
         "4111 1111 1111 1111+0612345678 and 0612345678 4111-1111-1111-1111",
+        "DE89 3704 0044 0532 0130 00 123-45-6789 AB123456C 12345678Z 1 85 05 78 006 084 91 jane@x.io",
     };
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         char masked[1024];
-        snprintf(masked, sizeof(masked), "%s", render(texts[i], ALL));
+        snprintf(masked, sizeof(masked), "%s", render(texts[i], ALL | IDS));
         assert_true(S.count > 0);
-        if (strcmp(render(masked, ALL), masked) != 0)
+        if (strcmp(render(masked, ALL | IDS), masked) != 0)
             fail_msg("masking \"%s\" again changed it: \"%s\"", texts[i], masked);
     }
 }
@@ -296,6 +394,11 @@ int main(void)
         cmocka_unit_test(test_email_non_ascii),
         cmocka_unit_test(test_email_is_a_boundary),
         cmocka_unit_test(test_long_runs_are_not_cut),
+        cmocka_unit_test(test_cards_need_a_network),
+        cmocka_unit_test(test_hyphen_joined_ids),
+        cmocka_unit_test(test_iban),
+        cmocka_unit_test(test_national_ids),
+        cmocka_unit_test(test_kind_names),
         cmocka_unit_test(test_masked_text_scans_clean),
     };
     return cmocka_run_group_tests(tests, NULL, teardown_scan);

@@ -1,0 +1,114 @@
+/*
+ * The PII scanner: finds e-mail addresses, card numbers (13 to 19 digits passing the Luhn check),
+ * phone numbers, IBANs and, when asked, national identity numbers inside free text such as URLs,
+ * query strings, page titles and ids. The text is percent-decoded once first (so
+ * `jane%40example.com` is found), and every match is reported as a byte range of the ORIGINAL
+ * text, ready to be replaced. The `redact_text` plugin and the gateway's PII guard use it; it
+ * depends on nothing but libc, so the plugin compiles this file into itself.
+ *
+ * What counts as a match (docs/plugins-builtin.md has the same list for operators):
+ *  - e-mail: local part [A-Za-z0-9._+-] (no leading dot), '@', a domain of two or more labels
+ *    [A-Za-z0-9-] (no label starting or ending with '-') whose last label is 2+ letters; a
+ *    domain running on into other characters is cut at the last '.' or '-' that leaves a valid
+ *    one ("jane@x.io.2024" is jane@x.io);
+ *  - card: 13..19 digits, either one block or groups joined by single spaces, dashes or '+'
+ *    (a form-encoded space), that start in a card network's range (2200-2204, 2221-2720, 3,
+ *    4, 5, 6, 81, 82) and pass the Luhn check; inside a longer run of groups the longest
+ *    passing sub-run of whole groups is taken;
+ *  - phone, international: '+' then 8..15 digits, groups joined by up to two of " -.()+";
+ *  - phone, national: 8..12 digits (up to 15 after a "00" international prefix) as one block
+ *    starting with 0 (9..11 digits, e.g. 0612345678), or as 2+ groups of at most 6 digits with
+ *    a last group of 2+ (650-555-1212, (650) 555-1212, 020 7946 0958, 06 12 34 56 78); dots only
+ *    in the shapes 3.3.4 and 2.2.2.2.2 (so IPv4 addresses are not phones); parentheses only
+ *    around the first group; no 4-2-2 or 2-2-4 shapes (dates);
+ *  - iban: a country with an IBAN length in the SWIFT registry, two check digits and the rest,
+ *    in one block or groups of four joined by single spaces, passing the mod-97 check (either
+ *    case);
+ *  - us_ssn: 3-2-4 digits joined by the same '-' or ' ', not area 000/666/9xx, group 00 or
+ *    serial 0000 (nine digits in one block are not taken: too many other numbers look so);
+ *  - uk_nino: two allowed prefix letters, six digits (one block or three pairs) and A-D;
+ *  - fr_nir: 15 digits (13 and the mod-97 key), one block or groups joined by single spaces,
+ *    starting with 1, 2, 3, 7 or 8;
+ *  - es_dni: 8 digits and the check letter (or a NIE: X/Y/Z, 7 digits, the letter).
+ * Digits are read as runs: digit groups joined by separators (one or two of " -.()+"). A run
+ * must stand alone: a letter or digit right before or after it, or joined to it by a '-', means
+ * no match, so hex strings, UUIDs, ids like `ord4111111111111111` or `ORD-0612345678` and
+ * longer numbers are left alone. E-mails are found first,
+ * then the ids that mix letters and digits (IBAN, NINO, DNI: each must stand alone too), then
+ * cards inside runs, then a whole run (or the whole of what is left before or after a card) is
+ * an SSN, a NIR or a phone ("call 650 555 1212 2 times" is not redacted: which groups would be
+ * the number is a guess). " +" inside a run starts a new run (an international number). A match
+ * next to a number counts as a boundary, as the "[email]" replacing it would, so masked text
+ * scans the same as before (idempotence; runs are never cut at a length either).
+ * Known false positives: prose numbers shaped like phones ("100 200 300 400") and 13-19 digit
+ * numbers in a card network's range that happen to pass Luhn (1 in 10 of them).
+ *
+ * Threading: a scan object is used by one thread at a time (its users keep one per thread and
+ * reuse its buffers); the functions have no other state.
+ */
+#ifndef SLUICE_PII_SCAN_H
+#define SLUICE_PII_SCAN_H
+
+#include <stddef.h>
+
+/* Kinds of match; a set of them selects what to look for. */
+enum {
+    SLUICE_SCAN_EMAIL = 1u << 0,
+    SLUICE_SCAN_CARD = 1u << 1,
+    SLUICE_SCAN_PHONE = 1u << 2,
+    SLUICE_SCAN_IBAN = 1u << 3,
+    SLUICE_SCAN_US_SSN = 1u << 4,
+    SLUICE_SCAN_UK_NINO = 1u << 5,
+    SLUICE_SCAN_FR_NIR = 1u << 6,
+    SLUICE_SCAN_ES_DNI = 1u << 7,
+};
+
+/* The national ids, which are looked for only where configured (their shapes are local). */
+#define SLUICE_SCAN_NATIONAL_IDS (SLUICE_SCAN_US_SSN | SLUICE_SCAN_UK_NINO | SLUICE_SCAN_FR_NIR | SLUICE_SCAN_ES_DNI)
+
+typedef struct sluice_scan_match {
+    unsigned kind;       /* one SLUICE_SCAN_* */
+    int international;   /* phone: written with a leading '+' */
+    size_t start, end;   /* [start, end) in the original text */
+    size_t dstart, dend; /* the same match in the decoded text (sluice_scan_t.dec) */
+} sluice_scan_match_t;
+
+/* Zero-initialise before the first scan ({0}); reuse for any number of scans; dispose once. */
+typedef struct sluice_scan_scan {
+    char *dec; /* the percent-decoded text (dec_len bytes, not NUL-terminated) */
+    size_t dec_len;
+    size_t *map; /* map[i]: offset in the original of the bytes that decoded to dec[i];
+                    map[dec_len] is the original length */
+    size_t dec_cap;
+    sluice_scan_match_t *matches; /* in order, non-overlapping */
+    size_t count, match_cap;
+    void *run_buf; /* the scanner's own: digit groups of the run being read */
+    size_t run_cap;
+} sluice_scan_t;
+
+/* Scans text[0..n) for the kinds in the set `kinds`, replacing the previous results in s. Returns
+ * 0, or -1 when memory ran out (s then holds no matches). */
+int sluice_scan(sluice_scan_t *s, const char *text, size_t n, unsigned kinds) __attribute__((warn_unused_result));
+
+/* Frees the buffers of s (NULL allowed) and zeroes it. */
+void sluice_scan_dispose(sluice_scan_t *s);
+
+/* The canonical text of match m, what `hash` modes digest, so the same address or number
+ * written differently hashes the same: e-mails lowercased (ASCII), cards, SSNs and NIRs their
+ * digits, phones their digits after a '+' when written internationally, IBANs, NINOs and DNIs
+ * their letters (uppercased) and digits. Writes at most cap
+ * bytes into out and returns the length (the canonical text is never longer than the match in
+ * the decoded text). */
+size_t sluice_scan_canonical(const sluice_scan_t *s, const sluice_scan_match_t *m, char *out, size_t cap);
+
+/* 1 when the n digits at d ('0'..'9') pass the Luhn check, else 0 (also for n == 0). */
+int sluice_scan_luhn(const char *d, size_t n);
+
+/* "email", "card", "phone", "iban", "us_ssn", "uk_nino", "fr_nir" or "es_dni" for one kind
+ * (static storage; "unknown" for anything else). Replacement tokens are "[email]" etc. */
+const char *sluice_scan_kind_name(unsigned kind);
+
+/* The kind called name, or 0. */
+unsigned sluice_scan_kind_parse(const char *name);
+
+#endif
