@@ -124,11 +124,18 @@ int sluice_tag_serve(h2o_req_t *req, sluice_worker_t *w, const char *tag_path)
     size_t which = 0; /* sluice_tag_builds[] index */
     int versioned = 0;
     if (!h2o_memis(path.base, path.len, tag_path, strlen(tag_path))) {
-        const sluice_tag_build_t *b = sluice_tag_build_at(tag_path, path.base, path.len);
-        if (b == NULL)
+        const sluice_tag_build_t *b = sluice_tag_build_at(tag_path, path.base, path.len, &versioned);
+        if (!versioned)
             return -1;
+        if (b == NULL) {
+            /* A build this release no longer keeps (or never had): counted as the tag's 404, so
+             * operators can see pages still pinning a dropped build. */
+            sluice_reply_t r = {.route = SLUICE_ROUTE_TAG};
+            sluice_reply_error(req, w, &r, 404, "not_found", "no such build of the tag: see sluicectl tag versions",
+                               NULL);
+            return 0;
+        }
         which = (size_t)(b - sluice_tag_builds);
-        versioned = 1;
     }
     int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
     if (!head && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {

@@ -23,8 +23,9 @@ void sluice_tag_prepare(void);
  * `Content-Type: application/javascript; charset=utf-8`, a strong ETag per representation,
  * `Vary: Accept-Encoding` and `Access-Control-Allow-Origin: *` (so `<script integrity
  * crossorigin>` works); 304 when If-None-Match names the representation's ETag. Other methods:
- * 405. Returns 0 when the request was answered, -1 when its path is no tag's (nothing sent: an
- * unknown hash is for the caller's 404). Loop thread of the request; w may not be NULL. */
+ * 405. A versioned path naming no build kept: 404 (counted with route "tag"). Returns 0 when the
+ * request was answered, -1 when its path is no tag's (nothing sent). Loop thread of the request;
+ * w may not be NULL. */
 int sluice_tag_serve(h2o_req_t *req, sluice_worker_t *w, const char *tag_path);
 
 #endif

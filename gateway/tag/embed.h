@@ -33,7 +33,9 @@ extern const size_t sluice_tag_builds_len;
  * or -1 when out is too small. */
 int sluice_tag_versioned(const char *base, const sluice_tag_build_t *b, char *out, size_t cap);
 
-/* The build whose versioned path for tag_path is path[0..len), or NULL. */
-const sluice_tag_build_t *sluice_tag_build_at(const char *tag_path, const char *path, size_t len);
+/* The build whose versioned path for tag_path is path[0..len), or NULL. *versioned is set to 1
+ * when path has the form of a versioned path (SLUICE_TAG_HASH_LEN lowercase hex digits), built
+ * or not, else 0. */
+const sluice_tag_build_t *sluice_tag_build_at(const char *tag_path, const char *path, size_t len, int *versioned);
 
 #endif

@@ -474,6 +474,9 @@ static void versioned_previous(void **state)
 static void versioned_unknown(void **state)
 {
     (void)state;
+    double tag404 = gwfix_metric(&F, "sluice_http_requests_total{route=\"tag\",status=\"404\"}");
+    if (tag404 < 0)
+        tag404 = 0; /* no such series yet */
     char misses[6][64];
     snprintf(misses[0], sizeof(misses[0]), "/sluice.0123456789abcdef.js"); /* no such build */
     snprintf(misses[1], sizeof(misses[1]), "/sluice.%.15s.js", js_hash);   /* too short */
@@ -481,6 +484,7 @@ static void versioned_unknown(void **state)
     snprintf(misses[3], sizeof(misses[3]), "/sluice.%s", js_hash);
     snprintf(misses[4], sizeof(misses[4]), "/sluice.%s.js.map", js_hash);
     snprintf(misses[5], sizeof(misses[5]), "/sluice-%s.js", js_hash);
+    /* misses[0] has the form of a versioned path; upper-case hex does not. */
     for (size_t i = 0; i < sizeof(misses) / sizeof(misses[0]); i++) {
         http_resp_t r;
         get(NULL, misses[i], NULL, NULL, &r);
@@ -489,6 +493,13 @@ static void versioned_unknown(void **state)
         assert_int_equal(r.status, 404);
         http_resp_dispose(&r);
     }
+    /* A well-formed hash of no kept build counts as the tag's 404 (pages pinning a dropped
+     * build); the other misses are any path's. */
+    assert_true(gwfix_metric(&F, "sluice_http_requests_total{route=\"tag\",status=\"404\"}") == tag404 + 1);
+    http_resp_t r;
+    get(NULL, "/sluice.0123456789abcdef.js", NULL, NULL, &r);
+    assert_true(gwfix_contains(r.body, "\"not_found\""));
+    http_resp_dispose(&r);
 }
 
 static void sluicectl_versions(void **state)
