@@ -2,7 +2,8 @@
 // /sluice.<hash>.js with SRI; each earlier release kept in gateway/tag/dist/previous/ (the tag
 // has changed since, so there is at least one) still loads from its own old versioned URL with
 // its own SRI hash, runs as that version and delivers events. The versioned URLs are cached
-// for a year (immutable), /sluice.js for five minutes.
+// for a year (immutable), /sluice.js for five minutes. The Content-Security-Policy docs/tag.md
+// gives (script-src by SRI hash or by origin, connect-src the gateway) lets the tag work.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -49,6 +50,31 @@ export default async function (t) {
         assert.deepEqual(e.event.properties, { n: 1 });
         await p.close();
     }
+
+    // The Content-Security-Policy of docs/tag.md: the pinned build's hash, or the gateway's
+    // origin, in script-src, and the gateway in connect-src. (A policy without them blocks the
+    // tag: the policy is enforced.)
+    const csp = (policy) => `<meta http-equiv="Content-Security-Policy" content="${policy}">`;
+    const gwOrigin = new URL(GW).origin;
+    const policies = [
+        [`script-src '${hash}'; connect-src ${gwOrigin}`, script],
+        [`script-src 'self' ${gwOrigin}; connect-src 'self' ${gwOrigin}`, `<script src="${GW}/sluice.js" data-write-key="${env.keys.web}"></script>`],
+    ];
+    for (const [i, [policy, line]] of policies.entries()) {
+        servePage(SHOP, `/csp-${i}`, page({ title: `CSP ${i}`, head: csp(policy) + line }));
+        const pc = await t.open(`${SHOP}/csp-${i}`, c);
+        const aid = await pc.evaluate(() => sluice.anonymousId());
+        await pc.evaluate((n) => sluice.track('Under CSP', { n }), i);
+        const [e] = await eventsWhere(`the event under CSP ${i}`, (x) => x.event === 'Under CSP' && x.properties.n === i && x.anonymousId === aid);
+        assert.equal(e.event.context.library.version, VERSION);
+        await pc.close();
+    }
+    t.allowConsole(/(Refused to load|Loading) the script .* violates the following Content Security Policy/);
+    servePage(SHOP, '/csp-blocked', page({ title: 'CSP blocked', head: csp("script-src 'self'") + script }));
+    const pb = await c.newPage();
+    await pb.goto(`${SHOP}/csp-blocked`);
+    await pb.waitForLoadState('load');
+    assert.equal(await pb.evaluate(() => typeof window.sluice), 'undefined', 'a policy without the tag blocks it');
 
     // The unversioned URL: the current build, briefly cached.
     const p = await c.newPage();
