@@ -84,17 +84,14 @@ var adapters = (w, cfg, consent, dbg) => {
         dbg(k, e);
       }
     };
-    WATCH[k](
-      w,
-      (granted, decided) => {
-        const c = Object.keys(map).filter((x) => Array.isArray(map[x]) && map[x].length && map[x].every((i) => granted(String(i))));
-        if ((decided || c.length) && c.join() !== last) {
-          last = c.join();
-          consent({ categories: c });
-        }
-      },
-      safe
-    );
+    const set = (granted, decided) => {
+      const c = Object.keys(map).filter((x) => Array.isArray(map[x]) && map[x].length && map[x].every((i) => granted(String(i))));
+      if ((decided || c.length) && c.join() !== last) {
+        last = c.join();
+        consent({ categories: c });
+      }
+    };
+    safe(WATCH[k])(w, set, safe);
   }
 };
 

@@ -102,16 +102,14 @@ export const adapters = (w, cfg, consent, dbg) => {
                     dbg(k, e);
                 }
             };
-        WATCH[k](
-            w,
-            (granted, decided) => {
-                const c = Object.keys(map).filter((x) => Array.isArray(map[x]) && map[x].length && map[x].every((i) => granted(String(i))));
-                if ((decided || c.length) && c.join() !== last) {
-                    last = c.join();
-                    consent({ categories: c });
-                }
-            },
-            safe
-        );
+        const set = (granted, decided) => {
+            const c = Object.keys(map).filter((x) => Array.isArray(map[x]) && map[x].length && map[x].every((i) => granted(String(i))));
+            if ((decided || c.length) && c.join() !== last) {
+                last = c.join();
+                consent({ categories: c });
+            }
+        };
+        // A CMP's globals in an unexpected shape must not stop the tag from starting.
+        safe(WATCH[k])(w, set, safe);
     }
 };

@@ -7,6 +7,7 @@
 //     wrapped dataLayer.push): what waited arrives with `analytics` only.
 //   - Granted by default (no banner where consent is not required): sent at once, with every
 //     category the signals grant.
+//   - A data layer of an unexpected shape does not stop the tag.
 import { SHOP, assert, env, kafka, page, servePage, sleep, storedKeys, tagScript, waitFor } from '../lib.mjs';
 
 const GTAG = (defaults) => `<script>
@@ -89,4 +90,11 @@ export default async function (t) {
         return m.length && m;
     });
     assert.deepEqual(pv3.event.context.consent.categories, ['analytics', 'marketing', 'personalization']);
+
+    // 4. A data layer of an unexpected shape: the tag still starts (and, with no answer, waits).
+    servePage(SHOP, '/gcm-odd', page({ title: 'Odd', head: '<script>window.dataLayer = { push: 1 };</script>' + tagScript(attrs) }));
+    const p4 = await t.open(`${SHOP}/gcm-odd`);
+    await p4.evaluate(() => sluice.track('Odd'));
+    const s4 = await p4.evaluate(() => sluice.stats());
+    assert.equal(s4.held, 2, 'started: the page view and the track wait for consent');
 }
