@@ -33,10 +33,14 @@ export default async function (t) {
     await p.waitForFunction(() => window.sluice && window.sluice.VERSION);
     const aid = await p.evaluate(() => sluice.anonymousId());
 
+    // Each navigation waits for its page view to be made (not a fixed sleep: under load the
+    // tag's task after pushState may come late).
+    const made = (n) => p.waitForFunction((k) => { const s = sluice.stats(); return s.sent + s.queued + s.invalid >= k; }, n);
+    await made(1);
     await p.evaluate(() => go('/app/products?cat=1', 'Products'));
-    await sleep(200);
+    await made(2);
     await p.evaluate(() => go('/app/cart', 'Cart'));
-    await sleep(200);
+    await made(3);
     await p.evaluate(() => sluice.track('Cart Viewed'));
     // Not new pages: the same address again, and a fragment.
     await p.evaluate(() => {
