@@ -7,7 +7,7 @@
  *   <prefix>/events                                                             signed server-to-server
  *   OPTIONS on any of them                                                      CORS preflight
  *   /healthz, /readyz, /metrics                                                 operations
- *   <server.tag_path> (default /sluice.js)                                      the JavaScript tag (tag.c)
+ *   <server.tag_path> (default /sluice.js), and /sluice.<hash>.js per build      the JavaScript tag (tag.c)
  * The metrics listener (when configured) serves only the operations routes, and then the
  * public listeners do not serve /metrics. Event-loop threads.
  */
@@ -193,9 +193,8 @@ static int dispatch(sluice_gateway_t *gw, sluice_worker_t *w, h2o_req_t *req)
     }
 
     const sluice_config_t *cfg = w->rt->cfg;
-    if (cfg->server.tag_path != NULL &&
-        h2o_memis(path.base, path.len, cfg->server.tag_path, strlen(cfg->server.tag_path)))
-        return sluice_tag_serve(req, w);
+    if (cfg->server.tag_path != NULL && sluice_tag_serve(req, w, cfg->server.tag_path) == 0)
+        return 0;
     const char *prefix = cfg->server.path_prefix ? cfg->server.path_prefix : "";
     size_t plen = strlen(prefix);
     while (plen > 0 && prefix[plen - 1] == '/')

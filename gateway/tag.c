@@ -1,10 +1,13 @@
 /*
- * Serves sluice.js, the browser tag, at server.tag_path. The tag is embedded in the binary
- * (gateway/tag/embed.h); sluice_tag_prepare makes its gzip copy and its ETags once per
- * process (main thread at start-up, under pthread_once), and the loop threads only read them.
- * Answers point at that static data, so serving copies nothing.
+ * Serves sluice.js, the browser tag: the current build at server.tag_path (short cache, so a
+ * new release reaches browsers within minutes) and every embedded build, the current one and
+ * the earlier releases kept in gateway/tag/dist/previous/, at its versioned path
+ * (/sluice.<hash>.js, immutable: its bytes never change). The builds are embedded in the binary
+ * (gateway/tag/embed.h); sluice_tag_prepare makes their gzip copies and ETags once per process
+ * (main thread at start-up, under pthread_once), and the loop threads only read them. Answers
+ * point at that static data, so serving copies nothing.
  *
- * ETags are strong and come from the SHA-256 of the tag: `"<base64url>"` for the plain bytes
+ * ETags are strong and come from the SHA-256 of the build: `"<base64url>"` for the plain bytes
  * and `"<base64url>-gz"` for the gzip copy (a strong validator names one representation).
  */
 #include "gateway/tag.h"
@@ -25,7 +28,9 @@
 
 #define CONTENT_TYPE  "application/javascript; charset=utf-8"
 #define CACHE_CONTROL "public, max-age=300"
-#define ETAG_MAX      64 /* quotes + 43 base64url characters + "-gz" + NUL */
+/* A versioned path names one build's bytes forever: a year, and no revalidation. */
+#define CACHE_CONTROL_VERSIONED "public, max-age=31536000, immutable"
+#define ETAG_MAX                64 /* quotes + 43 base64url characters + "-gz" + NUL */
 
 typedef struct rep {
     const unsigned char *body;
@@ -33,8 +38,13 @@ typedef struct rep {
     char etag[ETAG_MAX];
 } rep_t;
 
+typedef struct served {
+    rep_t plain;
+    rep_t gz; /* gz.body is NULL when compression failed */
+} served_t;
+
 static pthread_once_t once = PTHREAD_ONCE_INIT;
-static rep_t plain, gz; /* gz.body is NULL when compression failed */
+static served_t *served; /* one per sluice_tag_builds[] entry, kept for the life of the process */
 
 /* gzip (RFC 1952) of in[0..n) at the best compression, into a malloc'd buffer. */
 static unsigned char *gzip_all(const unsigned char *in, size_t n, size_t *out_len)
@@ -61,26 +71,35 @@ static unsigned char *gzip_all(const unsigned char *in, size_t n, size_t *out_le
     return out;
 }
 
-static void build(void)
+static void build_one(const sluice_tag_build_t *b, served_t *sv)
 {
     uint8_t digest[SLUICE_SHA256_LEN];
     char b64[SLUICE_SHA256_LEN * 4 / 3 + 2]; /* 43 characters and the NUL */
-    if (sluice_sha256(sluice_tag_js, sluice_tag_js_len, digest) != 0)
+    if (sluice_sha256(b->js, b->len, digest) != 0)
         h2o_fatal("SHA-256 is unavailable: cannot compute the tag's ETag");
     sluice_b64url_encode(digest, sizeof(digest), b64, sizeof(b64));
-    plain.body = sluice_tag_js;
-    plain.len = sluice_tag_js_len;
-    snprintf(plain.etag, sizeof(plain.etag), "\"%s\"", b64);
+    sv->plain.body = b->js;
+    sv->plain.len = b->len;
+    snprintf(sv->plain.etag, sizeof(sv->plain.etag), "\"%s\"", b64);
 
     size_t n;
-    unsigned char *z = gzip_all(sluice_tag_js, sluice_tag_js_len, &n);
+    unsigned char *z = gzip_all(b->js, b->len, &n);
     if (z == NULL) {
-        sluice_log_warn("tag.gzip", "could not compress the tag; serving it uncompressed");
+        sluice_log_warn("tag.gzip", "could not compress the tag %s; serving it uncompressed", b->version);
         return;
     }
-    gz.body = z; /* kept for the life of the process */
-    gz.len = n;
-    snprintf(gz.etag, sizeof(gz.etag), "\"%s-gz\"", b64);
+    sv->gz.body = z;
+    sv->gz.len = n;
+    snprintf(sv->gz.etag, sizeof(sv->gz.etag), "\"%s-gz\"", b64);
+}
+
+static void build(void)
+{
+    served = calloc(sluice_tag_builds_len, sizeof(*served));
+    if (served == NULL)
+        h2o_fatal("out of memory preparing the tag");
+    for (size_t i = 0; i < sluice_tag_builds_len; i++)
+        build_one(&sluice_tag_builds[i], &served[i]);
 }
 
 void sluice_tag_prepare(void)
@@ -98,9 +117,26 @@ static void add_str(h2o_req_t *req, const char *name, size_t nlen, const char *v
     h2o_add_header_by_str(&req->pool, &req->res.headers, name, nlen, 0, NULL, value, vlen);
 }
 
-int sluice_tag_serve(h2o_req_t *req, sluice_worker_t *w)
+int sluice_tag_serve(h2o_req_t *req, sluice_worker_t *w, const char *tag_path)
 {
     static h2o_generator_t generator = {NULL, NULL};
+    h2o_iovec_t path = req->path_normalized;
+    size_t which = 0; /* sluice_tag_builds[] index */
+    int versioned = 0;
+    if (!h2o_memis(path.base, path.len, tag_path, strlen(tag_path))) {
+        const sluice_tag_build_t *b = sluice_tag_build_at(tag_path, path.base, path.len, &versioned);
+        if (!versioned)
+            return -1;
+        if (b == NULL) {
+            /* A build this release no longer keeps (or never had): counted as the tag's 404, so
+             * operators can see pages still pinning a dropped build. */
+            sluice_reply_t r = {.route = SLUICE_ROUTE_TAG};
+            sluice_reply_error(req, w, &r, 404, "not_found", "no such build of the tag: see sluicectl tag versions",
+                               NULL);
+            return 0;
+        }
+        which = (size_t)(b - sluice_tag_builds);
+    }
     int head = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"));
     if (!head && !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
         sluice_reply_t r = {.route = SLUICE_ROUTE_TAG};
@@ -110,21 +146,25 @@ int sluice_tag_serve(h2o_req_t *req, sluice_worker_t *w)
     }
     sluice_tag_prepare();
 
-    const rep_t *rep = &plain;
+    const served_t *sv = &served[which];
+    const rep_t *rep = &sv->plain;
     h2o_iovec_t ae = sluice_http_header(req, H2O_TOKEN_ACCEPT_ENCODING);
-    if (gz.body != NULL && ae.base != NULL && sluice_negotiate_gzip(ae.base, ae.len))
-        rep = &gz;
+    if (sv->gz.body != NULL && ae.base != NULL && sluice_negotiate_gzip(ae.base, ae.len))
+        rep = &sv->gz;
     h2o_iovec_t inm = sluice_http_header(req, H2O_TOKEN_IF_NONE_MATCH);
     int not_modified = inm.base != NULL && sluice_negotiate_etag_match(inm.base, inm.len, rep->etag);
 
     req->res.status = not_modified ? 304 : 200;
     req->res.reason = not_modified ? "Not Modified" : "OK";
     add(req, H2O_TOKEN_ETAG, rep->etag, strlen(rep->etag));
-    add(req, H2O_TOKEN_CACHE_CONTROL, H2O_STRLIT(CACHE_CONTROL));
+    if (versioned)
+        add(req, H2O_TOKEN_CACHE_CONTROL, H2O_STRLIT(CACHE_CONTROL_VERSIONED));
+    else
+        add(req, H2O_TOKEN_CACHE_CONTROL, H2O_STRLIT(CACHE_CONTROL));
     add(req, H2O_TOKEN_VARY, H2O_STRLIT("Accept-Encoding"));
     if (!not_modified) {
         add(req, H2O_TOKEN_CONTENT_TYPE, H2O_STRLIT(CONTENT_TYPE));
-        if (rep == &gz)
+        if (rep == &sv->gz)
             add(req, H2O_TOKEN_CONTENT_ENCODING, H2O_STRLIT("gzip"));
         /* Public, credential-free script: any page may load it, also with SRI (crossorigin). */
         add(req, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, H2O_STRLIT("*"));

@@ -21,7 +21,7 @@ static const command_t commands[] = {
      sluicectl_cmd_dev_kafka},
     {"plugin", "plugin test PATH.so       run the masking-plugin conformance suite on a plugin (--vectors FILE)",
      sluicectl_cmd_plugin},
-    {"tag", "tag sri [--src URL]      the subresource-integrity hash of the served sluice.js, and a ready <script> tag",
+    {"tag", "tag sri|versions [--src URL]  SRI hash and versioned <script> tag of sluice.js; every build served",
      sluicectl_cmd_tag},
     {"vault", "vault put|list|delete|rotate|migrate --config FILE ...  vendor credentials in the encrypted vault",
      sluicectl_cmd_vault},

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fixture of the browser tests (ctest browser.setup): Chromium must be installed, and the npm
-# packages of the tests (playwright-core) and of the tag's build (terser) are installed with
-# `npm ci` from their lock files when missing or out of date. Only the npm registry is needed.
+# packages of the tests (playwright-core; TypeScript and esbuild for the npm package's test) and
+# of the tag's build (esbuild, terser) are installed with `npm ci` from their lock files when
+# missing or out of date. Only the npm registry is needed.
 # Fails loudly, never skips: a machine without Chromium cannot pass the browser suite.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)

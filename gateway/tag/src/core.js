@@ -1,7 +1,7 @@
-/*! sluice.js __VERSION__ | first-party event tag */
 /*
- * The browser tag of sluice. One global, `sluice`, with a Segment-shaped API; events go in
- * batches to the org's own gateway (`<endpoint><prefix>/batch`).
+ * The core of sluice.js: create() makes one tag, a Segment-shaped API whose events go in
+ * batches to the org's own gateway (`<endpoint><prefix>/batch`). The served tag (tag.js) and the
+ * npm package (index.js) are both this module with a different entry.
  *
  * Delivery: a queue per tab, kept in localStorage (key `sluice:q:<tab id>`) so events survive
  * reloads and outages. A tab that goes away marks its queue as orphaned (pagehide) and the
@@ -16,7 +16,11 @@
  *
  * Consent: with requireConsent, events wait in memory (never in storage) until consent()
  * grants at least one category; they are then sent with the granted categories. Denying
- * drops them and forgets the stored ids and queue.
+ * drops them and forgets the stored ids and queue. The consent-manager adapters (consent.js)
+ * call consent() for the site when one is configured.
+ *
+ * Single-page apps: with autoPage 'history', pushState/replaceState/popstate to a new URL send
+ * a page view whose referrer is the previous URL.
  *
  * Cross-domain: a click on a link to one of `crossDomain` fetches a single-use token from
  * the gateway and opens the link with `_dft=<token>`; on landing, the tag removes `_dft`
@@ -24,32 +28,44 @@
  *
  * Every entry point is wrapped: the tag never throws into the page.
  */
-((w, d, nav) => {
-    'use strict';
-    if (w.sluice && w.sluice.VERSION) return; // loaded twice
-    const VERSION = '__VERSION__';
-    const P = 'sluice:';
-    const STALE_MS = 300000;
-    const XD_TIMEOUT_MS = 1500;
-    const BEACON_MAX = 60000; // bytes; browsers cap beacons and keepalive bodies at 64 KiB
-    const NOOP = () => {};
-    const me = d.currentScript;
-    const D = {
-        writeKey: '',
-        endpoint: me && me.src ? new URL(me.src).origin : '',
-        prefix: '/v1',
-        batchSize: 20,
-        flushInterval: 1000,
-        maxQueue: 1000,
-        retryBase: 1000,
-        retryMax: 30000,
-        autoPage: true,
-        requireConsent: false,
-        categories: [],
-        crossDomain: [],
-        debug: false,
-    };
+import { adapters } from './consent.js';
 
+const P = 'sluice:';
+const STALE_MS = 300000;
+const XD_TIMEOUT_MS = 1500;
+const BEACON_MAX = 60000; // bytes; browsers cap beacons and keepalive bodies at 64 KiB
+const NOOP = () => {};
+
+// The options and their defaults; the served tag also reads their types off these values to
+// parse data- attributes. null: an adapter, off unless given (true, or a mapping).
+export const D = {
+    writeKey: '',
+    endpoint: '',
+    prefix: '/v1',
+    batchSize: 20,
+    flushInterval: 1000,
+    maxQueue: 1000,
+    retryBase: 1000,
+    retryMax: 30000,
+    autoPage: true,
+    requireConsent: false,
+    categories: [],
+    crossDomain: [],
+    debug: false,
+    tcf: null,
+    consentMode: null,
+    onetrust: null,
+    cookiebot: null,
+};
+
+export const VERSION = __VERSION__;
+
+const arr = (v) => (Array.isArray(v) ? v.map(String) : []);
+
+/** One tag in window w, sending to endpoint unless init() names another. */
+export const create = (w, d, nav, endpoint) => {
+    const loc = w.location;
+    const hist = w.history;
     let ls = null;
     try {
         ls = w.localStorage;
@@ -81,15 +97,18 @@
     };
     const now = () => Date.now();
     const iso = () => new Date().toISOString();
-    const arr = (v) => (Array.isArray(v) ? v.map(String) : []);
+    // A page's address as a referrer: without the fragment, as browsers send it.
+    const bare = () => loc.href.split('#')[0];
 
-    let cfg = D;
+    let cfg = Object.assign({}, D, { endpoint });
     let on = 0; // initialised
     let early = []; // calls made before init
     let q = []; // queued events, oldest first
     let held = []; // events waiting for consent (memory only)
     let cats = null; // granted categories; null while undecided
     let aid, uid, dft;
+    let ref = d.referrer; // the page's referrer; in a single-page app, the previous address
+    let here; // the address of the last automatic page view
     let size; // current batch size (halved on 413)
     let busy = 0; // a fetch is in flight
     let inflight = new Set(); // its messageIds
@@ -224,9 +243,9 @@
     };
 
     const page = () => ({
-        url: location.href,
-        path: location.pathname,
-        referrer: d.referrer,
+        url: loc.href,
+        path: loc.pathname,
+        referrer: ref,
         title: d.title,
     });
 
@@ -275,16 +294,16 @@
         if (ev.defaultPrevented || ev.button || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
         const a = ev.target.closest && ev.target.closest('a[href]');
         if (!a || a.hasAttribute('download')) return;
-        const u = new URL(a.href, location.href);
+        const u = new URL(a.href, loc.href);
         const t = a.target && a.target != '_self' ? a.target : '';
-        if (!/^https?:$/.test(u.protocol) || u.hostname == location.hostname || !cfg.crossDomain.includes(u.hostname))
+        if (!/^https?:$/.test(u.protocol) || u.hostname == loc.hostname || !cfg.crossDomain.includes(u.hostname))
             return;
         if (t && t != '_blank') return; // named frames and windows: leave them alone
         ev.preventDefault();
         const go = (tok) => {
             try {
                 if (tok) u.searchParams.set('_dft', tok);
-                t ? w.open(u.href, t, 'noopener') : location.assign(u.href);
+                t ? w.open(u.href, t, 'noopener') : loc.assign(u.href);
             } catch (e) {
                 dbg('xd', e);
             }
@@ -293,13 +312,39 @@
     };
 
     const landing = () => {
-        const s = new URLSearchParams(location.search);
+        const s = new URLSearchParams(loc.search);
         const v = s.get('_dft');
         if (v == null) return;
         dft = v;
         s.delete('_dft');
         const qs = s.toString();
-        history.replaceState(history.state, '', location.pathname + (qs ? '?' + qs : '') + location.hash);
+        hist.replaceState(hist.state, '', loc.pathname + (qs ? '?' + qs : '') + loc.hash);
+    };
+
+    // ---- single-page apps
+
+    // After pushState/replaceState/popstate: a page view when the address (without fragment)
+    // changed. It waits a task so the app can set the new route's title first.
+    const moved = () =>
+        setTimeout(() => {
+            const u = bare();
+            if (u == here) return;
+            ref = here;
+            here = u;
+            out.page();
+        });
+    const spa = () => {
+        for (const m of ['pushState', 'replaceState']) {
+            const f = hist[m];
+            hist[m] = function () {
+                const r = f.apply(this, arguments);
+                try {
+                    moved();
+                } catch (e) {}
+                return r;
+            };
+        }
+        w.addEventListener('popstate', moved);
     };
 
     // Takes over the queues of tabs that went away (or crashed); returns how many events.
@@ -330,8 +375,12 @@
         VERSION,
         init(o) {
             if (on) return;
-            cfg = Object.assign({}, D, o);
+            o = o || {};
+            cfg = Object.assign({}, D, { endpoint }, o);
             if (!cfg.writeKey) return dbg('no writeKey: not started');
+            if (!cfg.endpoint) return dbg('no endpoint: not started');
+            // A consent manager decides: nothing goes before it has, unless told otherwise.
+            if (o.requireConsent == null) cfg.requireConsent = !!(cfg.tcf || cfg.consentMode || cfg.onetrust || cfg.cookiebot);
             cfg.endpoint = String(cfg.endpoint).replace(/\/+$/, '');
             cfg.crossDomain = arr(cfg.crossDomain);
             size = Math.max(1, cfg.batchSize | 0);
@@ -342,14 +391,16 @@
             uid = get('uid');
             saveIds();
             landing();
+            here = bare();
             const adopted = adopt();
-            const L = (t, f) => w.addEventListener(t, (ev) => {
-                try {
-                    f(ev);
-                } catch (e) {
-                    dbg(t, e);
-                }
-            });
+            const L = (t, f) =>
+                w.addEventListener(t, (ev) => {
+                    try {
+                        f(ev);
+                    } catch (e) {
+                        dbg(t, e);
+                    }
+                });
             L('pagehide', () => {
                 beacon();
                 alive = 0;
@@ -385,10 +436,11 @@
             });
             const e = early;
             early = [];
-            if (cfg.autoPage) api.page();
+            adapters(w, cfg, out.consent, dbg);
+            if (cfg.autoPage) out.page();
+            if (cfg.autoPage == 'history') spa();
             for (const [m, a] of e) out[m](...a);
             if (adopted) flush(); // they waited long enough
-
         },
         track(event, properties) {
             send('track', { event: String(event), properties: props(properties) });
@@ -399,7 +451,7 @@
             send(
                 'page',
                 Object.assign(name != null ? { name: String(name) } : {}, {
-                    properties: Object.assign({ url: p.url, path: p.path, referrer: p.referrer, title: p.title, search: location.search }, props(properties)),
+                    properties: Object.assign({ url: p.url, path: p.path, referrer: p.referrer, title: p.title, search: loc.search }, props(properties)),
                 })
             );
         },
@@ -469,7 +521,10 @@
                 ? f
                 : (...a) => {
                       try {
-                          if (!on && !ready[m]) return void (early.length < D.maxQueue && early.push([m, a]));
+                          if (!on && !ready[m]) {
+                              if (early.length < D.maxQueue) early.push([m, a]);
+                              return m == 'flush' ? Promise.resolve() : undefined;
+                          }
                           const r = f(...a);
                           return r && r.catch ? r.catch(NOOP) : r;
                       } catch (e) {
@@ -477,21 +532,5 @@
                       }
                   };
     }
-
-    try {
-        const pre = w.sluice;
-        w.sluice = out;
-        const ds = (me && me.dataset) || {};
-        if (ds.writeKey) {
-            const o = {};
-            for (const k in ds) {
-                const v = ds[k];
-                const t = D[k];
-                o[k] = typeof t == 'number' ? +v : typeof t == 'boolean' ? v != 'false' : Array.isArray(t) ? v.split(/[\s,]+/).filter(Boolean) : v;
-            }
-            out.init(o);
-        }
-        // Calls queued by the loader snippet before this file arrived: [method, ...args].
-        if (Array.isArray(pre)) for (const [m, ...a] of pre) out[m] && out[m](...a);
-    } catch (e) {}
-})(window, document, navigator);
+    return out;
+};
