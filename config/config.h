@@ -228,6 +228,24 @@ typedef struct sluice_consent_config {
     size_t alias_count;
 } sluice_consent_config_t;
 
+/* The PII guard over every field no rule names (docs/privacy.md#the-pii-guard). */
+typedef enum sluice_pii_guard_mode {
+    SLUICE_PII_GUARD_OFF = 0,
+    SLUICE_PII_GUARD_REPORT = 1, /* record and count findings; values pass as sent (the default) */
+    SLUICE_PII_GUARD_MASK = 2,   /* replace each match with [kind] (ids are hashed) */
+    SLUICE_PII_GUARD_HASH = 3,   /* replace each match with its SHA-256 */
+} sluice_pii_guard_mode_t;
+
+typedef struct sluice_pii_guard_config {
+    sluice_pii_guard_mode_t mode;
+    sluice_path_t *except; /* paths (and everything under them) the guard leaves alone */
+    size_t except_count;
+    unsigned national_ids; /* pii/scan.h kinds (SLUICE_SCAN_US_SSN ...) also looked for */
+    int key_names;         /* key-name matchers on (default 1) */
+    int mode_set;          /* the file chose the mode (config check warns when it did not) */
+    sluice_yaml_pos_t pos;
+} sluice_pii_guard_config_t;
+
 typedef struct sluice_identity_config {
     char *cookie_name;            /* default "_sid" */
     char *cookie_domain;          /* NULL = host-only cookie */
@@ -303,6 +321,7 @@ typedef struct sluice_org {
     sluice_path_t *drop;
     sluice_path_t *drop_mirrors; /* [drop_count], as for hash rules */
     size_t drop_count;
+    sluice_pii_guard_config_t pii_guard; /* data_layer.pii_guard */
     sluice_consent_config_t consent;
     sluice_integration_t *integrations;
     size_t integration_count;

@@ -4,6 +4,7 @@
  * an immutable config).
  */
 #include "config/config.h"
+#include "pii/scan.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -227,6 +228,19 @@ static json_t *data_layer_json(const sluice_org_t *org)
     json_object_set_new(o, "hash_fields", hash);
     json_object_set_new(o, "mask", mask);
     json_object_set_new(o, "drop", drop);
+    static const char *const modes[] = {"off", "report", "mask", "hash"};
+    const sluice_pii_guard_config_t *g = &org->pii_guard;
+    json_t *guard = json_object(), *except = json_array(), *ids = json_array();
+    for (size_t i = 0; i < g->except_count; i++)
+        json_array_append_new(except, json_string(g->except[i].text));
+    for (unsigned k = SLUICE_SCAN_US_SSN; k <= SLUICE_SCAN_ES_DNI; k <<= 1)
+        if (g->national_ids & k)
+            json_array_append_new(ids, json_string(sluice_scan_kind_name(k)));
+    json_object_set_new(guard, "mode", json_string(modes[g->mode]));
+    json_object_set_new(guard, "except", except);
+    json_object_set_new(guard, "national_ids", ids);
+    json_object_set_new(guard, "key_names", json_boolean(g->key_names));
+    json_object_set_new(o, "pii_guard", guard);
     return o;
 }
 

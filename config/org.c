@@ -6,6 +6,7 @@
  * Main thread (config load) only.
  */
 #include "config/decode.h"
+#include "pii/scan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@ static const char *const vendor_names[] = {"meta", "ga4", "tiktok", "webhook", N
 static const char *const source_kinds[] = {"browser", "server", NULL};
 static const char *const on_error_names[] = {"remove", "reject", NULL};
 static const char *const policy_names[] = {"allow", "drop", "strip", NULL};
+static const char *const guard_modes[] = {"off", "report", "mask", "hash", NULL};
 
 int sluice_normalizer_parse(const char *name)
 {
@@ -499,6 +501,65 @@ static void decode_mask_rule(sluice_mask_rule_t *r, const sluice_yaml_node_t *n,
     r->invalid = diag->count != errors_before;
 }
 
+/* data_layer.pii_guard: a mode (`pii_guard: mask`), or a map of mode, except, national_ids and
+ * key_names. */
+static void decode_pii_guard(sluice_pii_guard_config_t *g, sluice_dec_map_t *dl)
+{
+    g->mode = SLUICE_PII_GUARD_REPORT;
+    g->key_names = 1;
+    const sluice_yaml_node_t *n = sluice_yaml_map_get(dl->node, "pii_guard");
+    if (n == NULL || sluice_yaml_is_null(n) == 0) {
+        sluice_dec_take(dl, "pii_guard");
+        return;
+    }
+    g->pos = n->pos;
+    char path[SLUICE_DEC_PATH_MAX];
+    sluice_dec_key_path(dl, "pii_guard", path, sizeof(path));
+    if (n->type == SLUICE_YAML_SCALAR) {
+        int mode = (int)g->mode;
+        if (sluice_dec_enum(dl, "pii_guard", 0, guard_modes, &mode) == 1) {
+            g->mode = (sluice_pii_guard_mode_t)mode;
+            g->mode_set = 1;
+        }
+        return;
+    }
+    sluice_dec_map_t m;
+    sluice_dec_map_sub(dl, "pii_guard", &m);
+    int mode = (int)g->mode;
+    if (sluice_dec_enum(&m, "mode", 0, guard_modes, &mode) == 1) {
+        g->mode = (sluice_pii_guard_mode_t)mode;
+        g->mode_set = 1;
+    }
+    const sluice_yaml_node_t *seq;
+    if (sluice_dec_list(&m, "except", 0, &seq) == 1) {
+        g->except = sluice_dec_xcalloc(seq->item_count ? seq->item_count : 1, sizeof(*g->except));
+        for (size_t i = 0; i < seq->item_count; i++) {
+            char ipath[SLUICE_DEC_PATH_MAX + 32];
+            item_path(ipath, sizeof(ipath), m.path, "except", i);
+            if (field_path(m.diag, seq->items[i], ipath, &g->except[g->except_count]) == 1)
+                g->except_count++;
+        }
+    }
+    char **ids = NULL;
+    size_t id_count = 0;
+    if (sluice_dec_string_list(&m, "national_ids", 0, NULL, 1, &ids, &id_count) == 1) {
+        const sluice_yaml_node_t *list = sluice_yaml_map_get(m.node, "national_ids");
+        for (size_t i = 0; i < id_count; i++) {
+            unsigned k = sluice_scan_kind_parse(ids[i]);
+            if (k == 0 || !(k & SLUICE_SCAN_NATIONAL_IDS))
+                sluice_config_diag_add(
+                    m.diag, list->type == SLUICE_YAML_SEQ && i < list->item_count ? &list->items[i]->pos : &list->pos,
+                    "%s.national_ids: '%s' is not one of us_ssn, uk_nino, fr_nir, es_dni", m.path, ids[i]);
+            else
+                g->national_ids |= k;
+            free(ids[i]);
+        }
+        free(ids);
+    }
+    sluice_dec_bool(&m, "key_names", &g->key_names);
+    sluice_dec_map_close(&m);
+}
+
 static void decode_data_layer(sluice_org_t *org, sluice_dec_map_t *orgm, const char *dir)
 {
     sluice_dec_map_t m;
@@ -544,6 +605,7 @@ static void decode_data_layer(sluice_org_t *org, sluice_dec_map_t *orgm, const c
     for (size_t i = 0; i < org->drop_count; i++)
         mirror_of(&seen, &org->drop[i], &org->drop_mirrors[i]);
     free(seen.items);
+    decode_pii_guard(&org->pii_guard, &m);
     sluice_dec_map_close(&m);
 }
 
@@ -823,6 +885,9 @@ void sluice_org_dispose(sluice_org_t *org)
         free(org->mask_rules[i].plugin);
     }
     free(org->mask_rules);
+    for (size_t i = 0; i < org->pii_guard.except_count; i++)
+        sluice_path_dispose(&org->pii_guard.except[i]);
+    free(org->pii_guard.except);
     for (size_t i = 0; i < org->drop_count; i++) {
         sluice_path_dispose(&org->drop[i]);
         if (org->drop_mirrors != NULL)

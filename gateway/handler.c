@@ -136,6 +136,15 @@ static size_t metrics_extra(void *ud, char *buf, size_t cap)
         return 0;
     if ((size_t)n >= cap)
         return (size_t)n;
+    /* The PII guard's findings, merged over the threads. */
+    sluice_piiguard_thread_t *pii[256];
+    size_t np = gw->nthreads < 256 ? gw->nthreads : 256;
+    for (size_t i = 0; i < np; i++)
+        pii[i] = gw->workers[i].pii;
+    size_t m = sluice_piiguard_metrics(pii, np, buf + n, cap - (size_t)n);
+    if (m >= cap - (size_t)n)
+        return cap; /* ask for more room */
+    n += (int)m;
     /* Per-plugin calls and errors, from the runtime this thread serves. */
     return (size_t)n + sluice_plugin_set_metrics(w->rt->plugins, buf + n, cap - (size_t)n);
 }

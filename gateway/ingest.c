@@ -331,6 +331,7 @@ static void record_invalid(pending_t *p)
 {
     sluice_worker_t *w = p->w;
     const sluice_org_t *org = p->src->org;
+    const sluice_org_rt_t *ort = &p->rt->orgs[p->src->org_index];
     const sluice_kafka_config_t *kc = &p->rt->cfg->kafka;
     char when[SLUICE_TIME_TEXT_MAX];
     sluice_time_format(sluice_now_ms(), when);
@@ -349,7 +350,9 @@ static void record_invalid(pending_t *p)
                 sluice_dl_result_dispose(&dl);
                 continue;
             }
-            if (!dl.rejected)
+            /* The guard runs here too: an invalid event is no less likely to carry an e-mail. */
+            sluice_piiguard_stats_t gst;
+            if (!dl.rejected && sluice_piiguard_apply(ort->guard, w->pii, ev, dl.privacy, sluice_now_ms(), &gst) == 0)
                 kept = ev;
         }
         json_t *rec =
@@ -450,6 +453,18 @@ static void produce_all(pending_t *p)
             slot_release(m);
             continue;
         }
+        /* What no rule names: scanned, and masked or hashed as the org's pii_guard says. */
+        sluice_piiguard_stats_t gst;
+        if (sluice_piiguard_apply(ort->guard, w->pii, ev, dl.privacy, sluice_now_ms(), &gst) != 0) {
+            sluice_event_error_t e;
+            sluice_event_error_set(&e, 500, "internal", "", "out of memory");
+            add_rejection(p, index, &e, NULL); /* possibly half-masked: nothing of it is kept */
+            sluice_dl_result_dispose(&dl);
+            slot_release(m);
+            continue;
+        }
+        sluice_counter_add(&w->metrics.pii_detected, gst.detected);
+        sluice_counter_add(&w->metrics.pii_changed, gst.changed);
         size_t payload_len;
         char *payload =
             sluice_envelope_encode(p->src->org->id, p->src->src->id, ev, dl.privacy, dl.hashes, &payload_len);

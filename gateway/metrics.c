@@ -178,6 +178,12 @@ char *sluice_metrics_render(sluice_gw_metrics_t *const *blocks, size_t n, sluice
         emit(&o, "sluice_rate_limited_total{scope=\"%s\"} %llu\n", limit_names[l],
              (unsigned long long)SUM(rate_limited[l]));
     emit(&o,
+         "# HELP sluice_pii_values_detected_total Values in fields no rule names where the PII guard found personal "
+         "data.\n# TYPE sluice_pii_values_detected_total counter\nsluice_pii_values_detected_total %llu\n"
+         "# HELP sluice_pii_values_changed_total Of those, values the guard masked, hashed or removed.\n"
+         "# TYPE sluice_pii_values_changed_total counter\nsluice_pii_values_changed_total %llu\n",
+         (unsigned long long)SUM(pii_detected), (unsigned long long)SUM(pii_changed));
+    emit(&o,
          "# HELP sluice_invalid_recorded_total Refused events recorded (masked, with the reason) in the invalid "
          "topic.\n"
          "# TYPE sluice_invalid_recorded_total counter\nsluice_invalid_recorded_total %llu\n",

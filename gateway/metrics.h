@@ -102,6 +102,8 @@ typedef struct sluice_gw_metrics {
     sluice_counter_t masked;
     sluice_counter_t mask_failed;
     sluice_counter_t dropped_fields;
+    sluice_counter_t pii_detected; /* values the PII guard found personal data in (no rule names them) */
+    sluice_counter_t pii_changed;  /* of those, masked, hashed or removed */
     sluice_counter_t tokens[SLUICE_TOKEN_OUTCOME_COUNT];
     sluice_counter_t rate_limited[SLUICE_LIMIT_COUNT];
     sluice_counter_t inflated;         /* request bodies gunzipped (only ever after authentication) */

@@ -18,6 +18,7 @@
 #include "crypto/hash.h"
 #include "gateway/datalayer.h"
 #include "gateway/limiter.h"
+#include "gateway/piiguard.h"
 
 typedef struct sluice_plugin_set sluice_plugin_set_t;
 typedef struct sluice_keyring sluice_keyring_t;
@@ -36,7 +37,8 @@ typedef struct sluice_source_rt {
 
 typedef struct sluice_org_rt {
     const sluice_org_t *org;
-    unsigned variants; /* extra hash variants its integrations read */
+    unsigned variants;        /* extra hash variants its integrations read */
+    sluice_piiguard_t *guard; /* the org's PII guard over fields no rule names (piiguard.h) */
 } sluice_org_rt_t;
 
 typedef struct sluice_runtime {

@@ -115,6 +115,17 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
 
 static void on_accept(h2o_socket_t *listener, const char *err);
 
+/* The PII guard's findings of this thread, to Redis for the privacy inbox, every few seconds. */
+#define PII_FLUSH_MS 2000
+
+static void on_pii_flush(h2o_timeout_entry_t *entry)
+{
+    sluice_worker_t *w = H2O_STRUCT_FROM_MEMBER(sluice_worker_t, pii_flush_entry, entry);
+    sluice_piiguard_thread_flush(w->pii, w->identity != NULL ? w->identity->redis : NULL);
+    if (!w->stopping)
+        h2o_timeout_link(w->ctx.loop, &w->pii_flush, &w->pii_flush_entry);
+}
+
 static void on_accept_resume(h2o_timeout_entry_t *entry)
 {
     sluice_worker_t *w = H2O_STRUCT_FROM_MEMBER(sluice_worker_t, accept_resume_entry, entry);
@@ -256,7 +267,8 @@ static int timeouts_idle(sluice_worker_t *w)
                             &c->http2.idle_timeout,
                             &c->http2.graceful_shutdown_timeout,
                             &c->proxy.io_timeout,
-                            &w->ack_timeout};
+                            &w->ack_timeout,
+                            &w->pii_flush};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         if (!h2o_linklist_is_empty(&all[i]->_entries))
             return 0;
@@ -292,6 +304,7 @@ static void worker_dispose(sluice_worker_t *w)
     sluice_client_limits_destroy(w->clients);
     w->clients = NULL;
     h2o_timeout_dispose(w->ctx.loop, &w->ack_timeout);
+    h2o_timeout_dispose(w->ctx.loop, &w->pii_flush);
     h2o_multithread_unregister_receiver(w->ctx.queue, &w->control);
     h2o_context_dispose(&w->ctx);
     h2o_evloop_destroy(w->ctx.loop); /* also frees the sockets closed since the last run */
@@ -311,11 +324,14 @@ static void *worker_main(void *arg)
     h2o_timeout_init(w->ctx.loop, &w->ack_timeout, w->rt->cfg->kafka.ack_timeout_ms);
     h2o_timeout_init(w->ctx.loop, &w->accept_resume, ACCEPT_PAUSE_MS);
     w->accept_resume_entry.cb = on_accept_resume;
+    h2o_timeout_init(w->ctx.loop, &w->pii_flush, PII_FLUSH_MS);
+    w->pii_flush_entry.cb = on_pii_flush;
     sluice_conn_guard_init(&w->guard, &w->ctx, gw->conns, &w->metrics);
     apply_guard_limits(w);
     w->clients = sluice_client_limits_create(CLIENT_BUCKETS_PER_THREAD);
-    if (w->clients == NULL)
-        sluice_err_set(&err, "out of memory for the per-client rate limits");
+    w->pii = sluice_piiguard_thread_create();
+    if (w->clients == NULL || w->pii == NULL)
+        sluice_err_set(&err, "out of memory for the per-client rate limits or the PII guard");
     else
         w->producer = sluice_producer_create(&w->rt->cfg->kafka, w->ctx.loop, sluice_ingest_on_delivery, &err);
     if (w->producer != NULL)
@@ -339,6 +355,7 @@ static void *worker_main(void *arg)
         w->listen_sock[i]->data = &w->accept[i];
         h2o_socket_read_start(w->listen_sock[i], on_accept);
     }
+    h2o_timeout_link(w->ctx.loop, &w->pii_flush, &w->pii_flush_entry);
     w->running = 1;
     sem_post(ws->started);
 
@@ -350,6 +367,13 @@ static void *worker_main(void *arg)
                         w->in_flight);
     sluice_producer_destroy(w->producer, 2000);
     w->producer = NULL;
+    if (h2o_timeout_is_linked(&w->pii_flush_entry))
+        h2o_timeout_unlink(&w->pii_flush_entry);
+    /* The last findings, answered before the Redis client closes (bounded: Redis may be gone). */
+    sluice_piiguard_thread_flush(w->pii, w->identity->redis);
+    for (uint64_t until = (uint64_t)sluice_now_ms() + 500;
+         sluice_piiguard_thread_pending(w->pii) > 0 && (uint64_t)sluice_now_ms() < until;)
+        h2o_evloop_run(w->ctx.loop, 10);
     sluice_identity_thread_destroy(w->identity);
     w->identity = NULL;
     worker_dispose(w);
@@ -451,6 +475,8 @@ static void gateway_free(sluice_gateway_t *gw, int h2o_configured)
         return;
     for (unsigned t = 0; gw->workers != NULL && t < gw->nthreads; t++) {
         sluice_worker_t *w = &gw->workers[t];
+        sluice_piiguard_thread_destroy(w->pii);
+        w->pii = NULL;
         sluice_runtime_release(w->rt);
         for (int i = 0; i < SLUICE_LISTENER_COUNT; i++) {
             if (w->listen_sock[i] == NULL && w->listen_fd[i] >= 0)

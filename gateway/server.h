@@ -51,6 +51,9 @@ typedef struct sluice_worker {
     sluice_client_limits_t *clients; /* per-client rate-limit buckets of this thread (limiter.h) */
     h2o_timeout_t accept_resume;     /* accepting paused after EMFILE resumes after this */
     h2o_timeout_entry_t accept_resume_entry;
+    sluice_piiguard_thread_t *pii; /* the PII guard's scanner and findings; freed after the join (scrapes read it) */
+    h2o_timeout_t pii_flush;       /* findings go to Redis for `sluicectl privacy inbox` this often */
+    h2o_timeout_entry_t pii_flush_entry;
 } sluice_worker_t;
 
 struct sluice_gateway {

@@ -169,6 +169,12 @@ static int is_utf8_byte(unsigned char c)
     return c >= 0x80;
 }
 
+/* A letter (any non-ASCII character counts), or a digit: what may not touch a match. */
+static int is_word(unsigned char c)
+{
+    return is_alnum(c) || is_utf8_byte(c);
+}
+
 static int is_local(unsigned char c)
 {
     return is_alnum(c) || is_utf8_byte(c) || c == '.' || c == '_' || c == '+' || c == '-';
@@ -319,7 +325,7 @@ static size_t iban_at(const sluice_scan_t *s, size_t i)
             return 0;
         c[got++] = d[j++];
     }
-    if (got != want || (j < n && is_alnum((unsigned char)d[j])))
+    if (got != want || (j < n && is_word((unsigned char)d[j])))
         return 0;
     return iban_check(c, got) ? j : 0;
 }
@@ -361,7 +367,7 @@ static size_t nino_at(const sluice_scan_t *s, size_t i)
     if (j >= n || upper((unsigned char)d[j]) < 'A' || upper((unsigned char)d[j]) > 'D')
         return 0;
     j++;
-    if (j < n && is_alnum((unsigned char)d[j]))
+    if (j < n && is_word((unsigned char)d[j]))
         return 0;
     for (size_t k = i; k < j; k++)
         if (taken(s, k))
@@ -398,7 +404,7 @@ static size_t dni_at(const sluice_scan_t *s, size_t i)
     if (j >= n || upper((unsigned char)d[j]) != (unsigned char)letters[v % 23])
         return 0;
     j++;
-    if (j < n && is_alnum((unsigned char)d[j]))
+    if (j < n && is_word((unsigned char)d[j]))
         return 0;
     for (size_t k = i; k < j; k++)
         if (taken(s, k))
@@ -412,7 +418,7 @@ static int find_ids(sluice_scan_t *s, unsigned kinds)
 {
     const char *d = s->dec;
     for (size_t i = 0; i < s->dec_len; i++) {
-        if (!is_alnum((unsigned char)d[i]) || (i > 0 && is_alnum((unsigned char)d[i - 1])) || taken(s, i))
+        if (!is_alnum((unsigned char)d[i]) || (i > 0 && is_word((unsigned char)d[i - 1])) || taken(s, i))
             continue;
         size_t end = 0;
         unsigned kind = 0;
@@ -679,7 +685,10 @@ static int detect(sluice_scan_t *s, const run_t *r, unsigned kinds)
  * the same before and after masking. */
 static int word_at(const sluice_scan_t *s, size_t i, size_t emails)
 {
-    if (!is_alnum((unsigned char)s->dec[i]))
+    /* Non-ASCII characters are letters here as in e-mail addresses: "café0612345678" is one
+     * word, and a number touching them is not standing alone (else masking it could turn the
+     * text before it into an e-mail domain, and a second scan would find more). */
+    if (!is_alnum((unsigned char)s->dec[i]) && !is_utf8_byte((unsigned char)s->dec[i]))
         return 0;
     size_t lo = 0, hi = emails;
     while (lo < hi) {

@@ -31,17 +31,15 @@
  *    starting with 1, 2, 3, 7 or 8;
  *  - es_dni: 8 digits and the check letter (or a NIE: X/Y/Z, 7 digits, the letter).
  * Digits are read as runs: digit groups joined by separators (one or two of " -.()+"). A run
- * must stand alone: a letter or digit right before or after it, or joined to it by a '-', means
- * no match, so hex strings, UUIDs, ids like `ord4111111111111111` or `ORD-0612345678` and
- * longer numbers are left alone. E-mails are found first,
- * then the ids that mix letters and digits (IBAN, NINO, DNI: each must stand alone too), then
- * cards inside runs, then a whole run (or the whole of what is left before or after a card) is
- * an SSN, a NIR or a phone ("call 650 555 1212 2 times" is not redacted: which groups would be
- * the number is a guess). " +" inside a run starts a new run (an international number). A match
- * next to a number counts as a boundary, as the "[email]" replacing it would, so masked text
- * scans the same as before (idempotence; runs are never cut at a length either).
- * Known false positives: prose numbers shaped like phones ("100 200 300 400") and 13-19 digit
- * numbers in a card network's range that happen to pass Luhn (1 in 10 of them).
+ * must stand alone: a letter (non-ASCII ones too) or digit right before or after it, or joined
+ * to it by a '-', means no match, so hex strings, UUIDs, ids like `ord4111111111111111` or
+ * `ORD-0612345678` and longer numbers are left alone. E-mails are found first, then the ids that mix letters and digits
+ * (IBAN, NINO, DNI: each must stand alone too), then cards inside runs, then a whole run (or the whole of what is left
+ * before or after a card) is an SSN, a NIR or a phone ("call 650 555 1212 2 times" is not redacted: which groups would
+ * be the number is a guess). " +" inside a run starts a new run (an international number). A match next to a number
+ * counts as a boundary, as the "[email]" replacing it would, so masked text scans the same as before (idempotence; runs
+ * are never cut at a length either). Known false positives: prose numbers shaped like phones ("100 200 300 400") and
+ * 13-19 digit numbers in a card network's range that happen to pass Luhn (1 in 10 of them).
  *
  * Threading: a scan object is used by one thread at a time (its users keep one per thread and
  * reuse its buffers); the functions have no other state.

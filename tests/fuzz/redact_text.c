@@ -17,7 +17,7 @@
 
 #include "pii/scan.h"
 
-#define ALL (SLUICE_SCAN_EMAIL | SLUICE_SCAN_CARD | SLUICE_SCAN_PHONE)
+#define ALL (SLUICE_SCAN_EMAIL | SLUICE_SCAN_CARD | SLUICE_SCAN_PHONE | SLUICE_SCAN_IBAN | SLUICE_SCAN_NATIONAL_IDS)
 
 static sluice_scan_t S;
 
@@ -28,8 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *text = (const char *)data;
     if (sluice_scan(&S, text, size, ALL) != 0)
         return 0; /* out of memory */
-    /* The masked text: at most 7 bytes per match more than the input. */
-    char *masked = malloc(size + 7 * S.count + 1);
+    /* The masked text: at most 9 bytes per match ("[uk_nino]") more than the input. */
+    char *masked = malloc(size + 9 * S.count + 1);
     if (masked == NULL)
         abort();
     size_t prev = 0, o = 0;
@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (m->start < prev || m->end <= m->start || m->end > size || m->dend <= m->dstart || m->dend > S.dec_len ||
             S.map[m->dstart] != m->start || S.map[m->dend] != m->end)
             abort();
-        if (m->kind != SLUICE_SCAN_EMAIL && m->kind != SLUICE_SCAN_CARD && m->kind != SLUICE_SCAN_PHONE)
+        if (m->kind == 0 || (m->kind & ~(unsigned)ALL) != 0 || (m->kind & (m->kind - 1)) != 0)
             abort();
         char canon[64];
         size_t cap = m->dend - m->dstart + 1;
@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             free(c);
         memcpy(masked + o, text + prev, m->start - prev);
         o += m->start - prev;
-        int n = snprintf(masked + o, 8, "[%s]", sluice_scan_kind_name(m->kind));
+        int n = snprintf(masked + o, 10, "[%s]", sluice_scan_kind_name(m->kind));
         o += (size_t)n;
         prev = m->end;
     }

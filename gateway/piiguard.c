@@ -1,0 +1,790 @@
+/*
+ * The PII guard (behaviour in piiguard.h and docs/privacy.md). One recursive walk per event over
+ * the jansson tree, carrying the event's position in a trie of the paths the guard leaves alone
+ * (so "is this covered by a rule" costs one child lookup per member) and the path text built as
+ * it goes, with `[*]` for indices. A string is only handed to the scanner when it holds a digit
+ * or an '@' (every kind of match needs one), which keeps the common event — names, URLs without
+ * numbers, flags — at the cost of one byte scan.
+ *
+ * Runs on the event-loop thread of the request; the guard is read-only, the thread state is the
+ * caller's. Findings are published to scrapes with release stores (piiguard.h).
+ */
+#include "gateway/piiguard.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/hash.h"
+#include "gateway/normalize.h"
+#include "pii/keyname.h"
+#include "pii/scan.h"
+
+/* ---------------------------------------------------------------- the trie */
+
+enum {
+    T_COVERED = 1u << 0, /* a rule of the data layer handles this value (and everything under it) */
+    T_EXCEPT = 1u << 1,  /* the org's pii_guard.except */
+    T_SKIP = 1u << 2,    /* written by the gateway or opaque by nature (ids of vendors, user agent) */
+};
+
+typedef struct tnode {
+    char *key; /* NULL: the `[*]` child */
+    struct tnode *kids;
+    size_t nkids, cap;
+    unsigned flags;
+} tnode_t;
+
+/* Fields the guard never scans: the gateway's own stamps and browser data that holds long digit
+ * runs without being personal data in the scanner's sense (vendor cookie values, click ids,
+ * timestamps, the user agent). context.ip is personal data of another kind: ip_truncate handles
+ * it. */
+static const char *const skipped[] = {
+    "type",
+    "timestamp",
+    "originalTimestamp",
+    "sentAt",
+    "receivedAt",
+    "integrations",
+    "_metadata",
+    "context.identity",
+    "context.vendorIds",
+    "context.clickIds",
+    "context.ip",
+    "context.userAgent",
+    "context.userAgentData",
+    "context.library",
+    "context.consent",
+    "context.locale",
+    "context.timezone",
+    "context.screen",
+};
+
+static const tnode_t *child_of(const tnode_t *n, const char *key)
+{
+    if (n == NULL)
+        return NULL;
+    for (size_t i = 0; i < n->nkids; i++) {
+        const tnode_t *k = &n->kids[i];
+        if (key == NULL ? k->key == NULL : (k->key != NULL && strcmp(k->key, key) == 0))
+            return k;
+    }
+    return NULL;
+}
+
+static tnode_t *child_add(tnode_t *n, const char *key)
+{
+    tnode_t *k = (tnode_t *)child_of(n, key);
+    if (k != NULL)
+        return k;
+    if (n->nkids == n->cap) {
+        size_t cap = n->cap ? 2 * n->cap : 4;
+        tnode_t *kids = realloc(n->kids, cap * sizeof(*kids));
+        if (kids == NULL)
+            return NULL;
+        n->kids = kids;
+        n->cap = cap;
+    }
+    k = &n->kids[n->nkids];
+    memset(k, 0, sizeof(*k));
+    if (key != NULL && (k->key = strdup(key)) == NULL)
+        return NULL;
+    n->nkids++;
+    return k;
+}
+
+static int trie_add(tnode_t *root, const sluice_path_t *p, unsigned flags)
+{
+    if (p == NULL || p->text == NULL)
+        return 0;
+    tnode_t *n = root;
+    for (size_t i = 0; i < p->count; i++) {
+        n = child_add(n, p->segs[i].kind == SLUICE_PATH_KEY ? p->segs[i].key : NULL);
+        if (n == NULL)
+            return -1;
+    }
+    n->flags |= flags;
+    return 0;
+}
+
+static void trie_free(tnode_t *n)
+{
+    for (size_t i = 0; i < n->nkids; i++)
+        trie_free(&n->kids[i]);
+    free(n->kids);
+    free(n->key);
+}
+
+/* ---------------------------------------------------------------- the guard */
+
+struct sluice_piiguard {
+    const sluice_org_t *org;
+    sluice_pii_guard_mode_t mode;
+    unsigned kinds;
+    int key_names;
+    tnode_t root;
+};
+
+sluice_piiguard_t *sluice_piiguard_create(const sluice_org_t *org)
+{
+    sluice_piiguard_t *g = calloc(1, sizeof(*g));
+    if (g == NULL)
+        return NULL;
+    const sluice_pii_guard_config_t *c = &org->pii_guard;
+    g->org = org;
+    g->mode = c->mode;
+    g->kinds = SLUICE_SCAN_EMAIL | SLUICE_SCAN_CARD | SLUICE_SCAN_PHONE | SLUICE_SCAN_IBAN | c->national_ids;
+    g->key_names = c->key_names;
+    int rc = 0;
+    for (size_t i = 0; i < org->hash_rule_count; i++) {
+        rc |= trie_add(&g->root, &org->hash_rules[i].path, T_COVERED);
+        rc |= trie_add(&g->root, &org->hash_rules[i].mirror, T_COVERED);
+    }
+    for (size_t i = 0; i < org->mask_rule_count; i++) {
+        rc |= trie_add(&g->root, &org->mask_rules[i].path, T_COVERED);
+        rc |= trie_add(&g->root, &org->mask_rules[i].mirror, T_COVERED);
+    }
+    for (size_t i = 0; i < org->drop_count; i++) {
+        rc |= trie_add(&g->root, &org->drop[i], T_COVERED);
+        if (org->drop_mirrors != NULL)
+            rc |= trie_add(&g->root, &org->drop_mirrors[i], T_COVERED);
+    }
+    for (size_t i = 0; i < c->except_count; i++)
+        rc |= trie_add(&g->root, &c->except[i], T_EXCEPT);
+    for (size_t i = 0; i < sizeof(skipped) / sizeof(skipped[0]); i++) {
+        sluice_path_t p;
+        char err[64];
+        if (sluice_path_parse(skipped[i], &p, err, sizeof(err)) != 0) {
+            rc = -1;
+            continue;
+        }
+        rc |= trie_add(&g->root, &p, T_SKIP);
+        sluice_path_dispose(&p);
+    }
+    if (rc != 0) {
+        sluice_piiguard_destroy(g);
+        return NULL;
+    }
+    return g;
+}
+
+void sluice_piiguard_destroy(sluice_piiguard_t *g)
+{
+    if (g == NULL)
+        return;
+    trie_free(&g->root);
+    free(g);
+}
+
+/* ---------------------------------------------------------------- per-thread state */
+
+#define INDEX_SLOTS (2 * SLUICE_PIIGUARD_FINDINGS_MAX)
+
+struct sluice_piiguard_thread {
+    sluice_scan_t scan;
+    char *out; /* the rewritten value */
+    size_t out_cap;
+    sluice_piiguard_finding_t findings[SLUICE_PIIGUARD_FINDINGS_MAX];
+    _Atomic size_t used;
+    uint16_t index[INDEX_SLOTS]; /* open addressing: finding index + 1, 0 = empty */
+    _Atomic uint64_t untracked;
+    size_t ops_pending; /* HINCRBYs sent to Redis, reply not yet in */
+};
+
+sluice_piiguard_thread_t *sluice_piiguard_thread_create(void)
+{
+    return calloc(1, sizeof(sluice_piiguard_thread_t));
+}
+
+void sluice_piiguard_thread_destroy(sluice_piiguard_thread_t *t)
+{
+    if (t == NULL)
+        return;
+    sluice_scan_dispose(&t->scan);
+    free(t->out);
+    free(t);
+}
+
+static uint32_t fnv(uint32_t h, const char *s)
+{
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return (h ^ 0xff) * 16777619u;
+}
+
+/* Counts one event's finding in the thread's table. */
+static void count_finding(sluice_piiguard_thread_t *t, const char *org, const char *path, const char *matcher,
+                          int partial, int64_t now)
+{
+    uint32_t h = fnv(fnv(fnv(2166136261u, org), path), matcher);
+    size_t used = atomic_load_explicit(&t->used, memory_order_relaxed);
+    for (size_t probe = 0; probe < INDEX_SLOTS; probe++) {
+        uint16_t *slot = &t->index[(h + probe) % INDEX_SLOTS];
+        if (*slot == 0) {
+            if (used == SLUICE_PIIGUARD_FINDINGS_MAX) {
+                atomic_store_explicit(&t->untracked, atomic_load_explicit(&t->untracked, memory_order_relaxed) + 1,
+                                      memory_order_relaxed);
+                return;
+            }
+            sluice_piiguard_finding_t *f = &t->findings[used];
+            snprintf(f->org, sizeof(f->org), "%s", org);
+            snprintf(f->path, sizeof(f->path), "%s", path);
+            f->matcher = matcher;
+            atomic_store_explicit(&f->count, 1, memory_order_relaxed);
+            atomic_store_explicit(&f->first_ms, now, memory_order_relaxed);
+            atomic_store_explicit(&f->last_ms, now, memory_order_relaxed);
+            atomic_store_explicit(&f->partial, partial, memory_order_relaxed);
+            f->flushed = f->in_flight = 0;
+            *slot = (uint16_t)(used + 1);
+            atomic_store_explicit(&t->used, used + 1, memory_order_release);
+            return;
+        }
+        sluice_piiguard_finding_t *f = &t->findings[*slot - 1];
+        if (f->matcher == matcher && strcmp(f->path, path) == 0 && strcmp(f->org, org) == 0) {
+            atomic_store_explicit(&f->count, atomic_load_explicit(&f->count, memory_order_relaxed) + 1,
+                                  memory_order_relaxed);
+            atomic_store_explicit(&f->last_ms, now, memory_order_relaxed);
+            if (partial && !atomic_load_explicit(&f->partial, memory_order_relaxed))
+                atomic_store_explicit(&f->partial, 1, memory_order_relaxed);
+            return;
+        }
+    }
+}
+
+uint64_t sluice_piiguard_thread_foreach(const sluice_piiguard_thread_t *t,
+                                        void (*cb)(const sluice_piiguard_finding_t *f, void *ud), void *ud)
+{
+    size_t used = atomic_load_explicit(&t->used, memory_order_acquire);
+    for (size_t i = 0; i < used; i++)
+        cb(&t->findings[i], ud);
+    return atomic_load_explicit(&t->untracked, memory_order_relaxed);
+}
+
+/* ---------------------------------------------------------------- the walk */
+
+typedef struct walk {
+    const sluice_piiguard_t *g;
+    sluice_piiguard_thread_t *t;
+    json_t *privacy;
+    json_t *detected;
+    sluice_piiguard_stats_t *st;
+    int64_t now;
+    size_t more;
+    int oom;
+    char path[256];
+    size_t plen;
+    /* (path, matcher) already recorded for this event: counted once per event */
+    struct {
+        uint32_t hash;
+        const char *matcher;
+    } seen[SLUICE_PIIGUARD_DETECTED_MAX];
+    size_t seen_count;
+} walk_t;
+
+static const char *const actions[] = {"reported", "reported", "masked", "hashed"};
+
+static const char *ids[] = {"userId", "anonymousId", "previousId", "groupId", "messageId"};
+
+/* Records a finding at the walk's current path. */
+static void record(walk_t *w, const char *matcher, const char *action, int partial)
+{
+    uint32_t h = fnv(2166136261u, w->path);
+    for (size_t i = 0; i < w->seen_count; i++)
+        if (w->seen[i].hash == h && w->seen[i].matcher == matcher)
+            return; /* another element of the same array: once per event */
+    count_finding(w->t, w->g->org->id, w->path, matcher, partial, w->now);
+    if (w->seen_count == SLUICE_PIIGUARD_DETECTED_MAX) {
+        w->more++;
+        return;
+    }
+    w->seen[w->seen_count].hash = h;
+    w->seen[w->seen_count].matcher = matcher;
+    w->seen_count++;
+    if (w->detected == NULL) {
+        w->detected = json_array();
+        if (w->detected == NULL || json_object_set_new(w->privacy, "detected", w->detected) != 0) {
+            w->detected = NULL;
+            w->oom = 1;
+            return;
+        }
+    }
+    if (json_array_append_new(w->detected,
+                              json_pack("{s:s,s:s,s:s}", "path", w->path, "matcher", matcher, "action", action)) != 0)
+        w->oom = 1;
+}
+
+static int push_key(walk_t *w, const char *seg, size_t n, int dot)
+{
+    size_t at = w->plen;
+    if (dot && at > 0 && at + 1 < sizeof(w->path))
+        w->path[at++] = '.';
+    for (size_t i = 0; i < n && at + 1 < sizeof(w->path); i++) {
+        unsigned char c = (unsigned char)seg[i];
+        /* Paths go to metrics labels, logs and Redis field names: no control characters. */
+        w->path[at++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+    }
+    w->path[at] = '\0';
+    size_t old = w->plen;
+    w->plen = at;
+    return (int)old;
+}
+
+static int has_trigger(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((s[i] >= '0' && s[i] <= '9') || s[i] == '@')
+            return 1;
+    return 0;
+}
+
+static int reserve(sluice_piiguard_thread_t *t, size_t n)
+{
+    if (n <= t->out_cap)
+        return 0;
+    size_t cap = t->out_cap ? t->out_cap : 256;
+    while (cap < n)
+        cap *= 2;
+    char *o = realloc(t->out, cap);
+    if (o == NULL)
+        return -1;
+    t->out = o;
+    t->out_cap = cap;
+    return 0;
+}
+
+/* SHA-256 hex of the normalised value (hash mode, ids): e-mails and phones hash as a hash rule
+ * with that normaliser would, so they join the org's hashed traits. 0 when the value cannot be
+ * normalised. */
+static int hash_whole(sluice_normalizer_t norm, const char *s, size_t n, char hex[65])
+{
+    char buf[1024];
+    long len = sluice_normalize(norm, SLUICE_VARIANT_DEFAULT, s, n, NULL, buf, sizeof(buf));
+    return len >= 0 && sluice_sha256_hex(buf, (size_t)len, hex) == 0;
+}
+
+static sluice_normalizer_t normalizer_of(sluice_keyname_class_t c)
+{
+    switch (c) {
+    case SLUICE_KEYNAME_EMAIL: return SLUICE_NORM_EMAIL;
+    case SLUICE_KEYNAME_PHONE: return SLUICE_NORM_PHONE;
+    case SLUICE_KEYNAME_NAME: return SLUICE_NORM_NAME;
+    case SLUICE_KEYNAME_POSTAL_CODE: return SLUICE_NORM_ZIP;
+    case SLUICE_KEYNAME_BIRTHDATE: return SLUICE_NORM_DATE;
+    default: return SLUICE_NORM_EXTERNAL_ID;
+    }
+}
+
+/* The scanned value with each match replaced ("[kind]", or the SHA-256 of its canonical form
+ * when hashing), into t->out. Returns the length or -1 (memory). */
+static long rewrite_matches(sluice_piiguard_thread_t *t, const char *s, size_t n, int hash)
+{
+    const sluice_scan_t *sc = &t->scan;
+    if (reserve(t, n + sc->count * 64 + 1) != 0)
+        return -1;
+    size_t o = 0, p = 0;
+    for (size_t i = 0; i < sc->count; i++) {
+        const sluice_scan_match_t *m = &sc->matches[i];
+        memcpy(t->out + o, s + p, m->start - p);
+        o += m->start - p;
+        if (hash) {
+            char canon[128], hex[65];
+            size_t cl = sluice_scan_canonical(sc, m, canon, sizeof(canon));
+            if (sluice_sha256_hex(canon, cl, hex) != 0)
+                return -1;
+            memcpy(t->out + o, hex, 64);
+            o += 64;
+        } else {
+            o += (size_t)snprintf(t->out + o, 24, "[%s]", sluice_scan_kind_name(m->kind));
+        }
+        p = m->end;
+    }
+    memcpy(t->out + o, s + p, n - p);
+    return (long)(o + n - p);
+}
+
+static void set_value(json_t *parent, const char *key, size_t index, json_t *v, walk_t *w)
+{
+    if (v == NULL || (key != NULL ? json_object_set_new(parent, key, v) : json_array_set_new(parent, index, v)) != 0)
+        w->oom = 1;
+}
+
+/* A string or integer no rule covers. key is the nearest member name (an array's for its
+ * elements); id is set for the event's top-level ids. */
+static void judge(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v, const char *name, int id,
+                  int person)
+{
+    const sluice_piiguard_t *g = w->g;
+    char num[32];
+    const char *s;
+    size_t n;
+    if (json_is_string(v)) {
+        s = json_string_value(v);
+        n = json_string_length(v);
+        if (n == 0 || sluice_is_sha256_hex(s, n))
+            return;
+    } else if (json_is_integer(v)) {
+        n = (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        s = num;
+    } else {
+        return;
+    }
+    sluice_keyname_class_t cls = SLUICE_KEYNAME_NONE;
+    if (g->key_names && name != NULL && !id) {
+        cls = sluice_keyname_classify(name, strlen(name));
+        if (cls == SLUICE_KEYNAME_NONE && person && strcmp(name, "name") == 0)
+            cls = SLUICE_KEYNAME_NAME; /* traits.name is the person's full name (Segment's spec) */
+    }
+    sluice_scan_t *sc = &w->t->scan;
+    sc->count = 0;
+    if (has_trigger(s, n) && sluice_scan(sc, s, n, g->kinds) != 0) {
+        w->oom = 1;
+        return;
+    }
+    if (sc->count == 0 && cls == SLUICE_KEYNAME_NONE)
+        return;
+
+    int act = g->mode == SLUICE_PII_GUARD_MASK || g->mode == SLUICE_PII_GUARD_HASH;
+    int hash = g->mode == SLUICE_PII_GUARD_HASH || id; /* ids are hashed even under mask */
+    const char *action = act ? (hash ? "hashed" : "masked") : actions[SLUICE_PII_GUARD_REPORT];
+    w->st->detected++;
+
+    /* What was found, before the value changes (the scan results are about the old value). */
+    if (sc->count > 0) {
+        unsigned done = 0;
+        for (size_t i = 0; i < sc->count; i++) {
+            unsigned k = sc->matches[i].kind;
+            if (done & k)
+                continue;
+            done |= k;
+            int partial = !(sc->count == 1 && sc->matches[0].start == 0 && sc->matches[0].end == n);
+            record(w, sluice_scan_kind_name(k), action, partial);
+        }
+    } else {
+        static const char *const key_matchers[SLUICE_KEYNAME_CLASS_COUNT] = {
+            "key:none",      "key:email",       "key:phone", "key:address",      "key:postal_code", "key:name",
+            "key:birthdate", "key:national_id", "key:card",  "key:bank_account", "key:password"};
+        record(w, key_matchers[cls], action, 0);
+    }
+    if (!act)
+        return;
+
+    char hex[65];
+    json_t *nv = NULL;
+    int whole_email = sc->count == 1 && sc->matches[0].kind == SLUICE_SCAN_EMAIL && sc->matches[0].start == 0 &&
+                      sc->matches[0].end == n;
+    if (id && whole_email && hash_whole(SLUICE_NORM_EMAIL, s, n, hex)) {
+        nv = json_stringn(hex, 64); /* the same hash as traits.email's */
+    } else if (cls != SLUICE_KEYNAME_NONE) {
+        if (hash && hash_whole(normalizer_of(cls), s, n, hex)) {
+            nv = json_stringn(hex, 64);
+        } else {
+            char token[24];
+            snprintf(token, sizeof(token), "[%s]", sluice_keyname_class_name(cls));
+            nv = json_string(token); /* also a value a hash normaliser refuses: never kept raw */
+        }
+    } else {
+        long len = rewrite_matches(w->t, s, n, hash);
+        if (len < 0) {
+            w->oom = 1;
+            return;
+        }
+        nv = json_stringn(w->t->out, (size_t)len);
+    }
+    set_value(parent, key, index, nv, w);
+    w->st->changed++;
+}
+
+static void visit(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v, const tnode_t *node,
+                  const char *name, int depth);
+
+/* A member whose key itself holds personal data: named by what it holds in paths, removed under
+ * mask and hash (a key cannot be replaced in place without changing what others read). Returns 1
+ * when the member was removed. */
+static int key_holds_pii(walk_t *w, json_t *obj, const char *k, size_t kn, char *seg, size_t seg_cap)
+{
+    sluice_scan_t *sc = &w->t->scan;
+    if (!has_trigger(k, kn))
+        return 0;
+    if (sluice_scan(sc, k, kn, w->g->kinds) != 0) {
+        w->oom = 1;
+        return 0;
+    }
+    if (sc->count == 0)
+        return 0;
+    const char *kind = sluice_scan_kind_name(sc->matches[0].kind);
+    snprintf(seg, seg_cap, "<%s>", kind);
+    int act = w->g->mode == SLUICE_PII_GUARD_MASK || w->g->mode == SLUICE_PII_GUARD_HASH;
+    int old = push_key(w, seg, strlen(seg), 1);
+    w->st->detected++;
+    record(w, kind, act ? "removed" : "reported", 1);
+    w->plen = (size_t)old;
+    w->path[old] = '\0';
+    if (!act)
+        return 0;
+    w->st->changed++;
+    json_object_del(obj, k);
+    return 1;
+}
+
+static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
+{
+    const char *k;
+    json_t *child;
+    void *tmp;
+    int person = (w->plen == 6 && memcmp(w->path, "traits", 6) == 0) ||
+                 (w->plen == 14 && memcmp(w->path, "context.traits", 14) == 0);
+    json_object_foreach_safe(obj, tmp, k, child) {
+        const tnode_t *cn = child_of(node, k);
+        if (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP)))
+            continue;
+        size_t kn = strlen(k);
+        char seg[24] = "";
+        if (key_holds_pii(w, obj, k, kn, seg, sizeof(seg)))
+            continue;
+        if (w->oom)
+            return;
+        int old = seg[0] != '\0' ? push_key(w, seg, strlen(seg), 1) : push_key(w, k, kn, 1);
+        if (depth == 0) {
+            int id = 0;
+            for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+                id |= strcmp(k, ids[i]) == 0;
+            if (id) {
+                judge(w, obj, k, 0, child, k, 1, 0);
+                w->plen = (size_t)old;
+                w->path[old] = '\0';
+                continue;
+            }
+        }
+        if (json_is_object(child) || json_is_array(child))
+            visit(w, obj, k, 0, child, cn, k, depth + 1);
+        else
+            judge(w, obj, k, 0, child, k, 0, person);
+        w->plen = (size_t)old;
+        w->path[old] = '\0';
+        if (w->oom)
+            return;
+    }
+}
+
+static void visit(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v, const tnode_t *node,
+                  const char *name, int depth)
+{
+    if (json_is_object(v)) {
+        visit_object(w, v, node, depth);
+    } else if (json_is_array(v)) {
+        const tnode_t *cn = child_of(node, NULL);
+        if (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP)))
+            return;
+        int old = push_key(w, "[*]", 3, 0);
+        for (size_t i = 0; i < json_array_size(v) && !w->oom; i++) {
+            json_t *e = json_array_get(v, i);
+            if (json_is_object(e) || json_is_array(e))
+                visit(w, v, NULL, i, e, cn, name, depth + 1);
+            else
+                judge(w, v, NULL, i, e, name, 0, 0);
+        }
+        w->plen = (size_t)old;
+        w->path[old] = '\0';
+    } else {
+        judge(w, parent, key, index, v, name, 0, 0);
+    }
+}
+
+int sluice_piiguard_apply(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, json_t *event, json_t *privacy,
+                          int64_t now_ms, sluice_piiguard_stats_t *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    if (g == NULL || g->mode == SLUICE_PII_GUARD_OFF || !json_is_object(event))
+        return 0;
+    walk_t *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return -1;
+    w->g = g;
+    w->t = t;
+    w->privacy = privacy;
+    w->st = stats;
+    w->now = now_ms;
+    visit_object(w, event, &g->root, 0);
+    if (w->more > 0 && !w->oom && json_object_set_new(privacy, "detected_more", json_integer((json_int_t)w->more)) != 0)
+        w->oom = 1;
+    int rc = w->oom ? -1 : 0;
+    free(w);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- the inbox in Redis */
+
+typedef struct flush_op {
+    sluice_piiguard_thread_t *t;
+    size_t index;
+    uint64_t delta;
+} flush_op_t;
+
+static void on_incr(void *ud, sluice_redis_status_t status, const redisReply *reply)
+{
+    flush_op_t *op = ud;
+    sluice_piiguard_finding_t *f = &op->t->findings[op->index];
+    f->in_flight -= op->delta;
+    op->t->ops_pending--;
+    if (status == SLUICE_REDIS_OK && reply != NULL && reply->type == REDIS_REPLY_INTEGER)
+        f->flushed += op->delta;
+    free(op);
+}
+
+static void on_ignore(void *ud, sluice_redis_status_t status, const redisReply *reply)
+{
+    (void)ud;
+    (void)status;
+    (void)reply;
+}
+
+static int send_cmd(sluice_redis_t *r, sluice_redis_cb cb, void *ud, int argc, const char **argv)
+{
+    size_t lens[6];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    return sluice_redis_command(r, cb, ud, argc, argv, lens);
+}
+
+void sluice_piiguard_thread_flush(sluice_piiguard_thread_t *t, sluice_redis_t *redis)
+{
+    if (redis == NULL || !sluice_redis_connected(redis))
+        return;
+    size_t used = atomic_load_explicit(&t->used, memory_order_relaxed);
+    for (size_t i = 0; i < used; i++) {
+        sluice_piiguard_finding_t *f = &t->findings[i];
+        uint64_t count = atomic_load_explicit(&f->count, memory_order_relaxed);
+        if (count <= f->flushed + f->in_flight)
+            continue;
+        flush_op_t *op = malloc(sizeof(*op));
+        if (op == NULL)
+            return;
+        *op = (flush_op_t){t, i, count - f->flushed - f->in_flight};
+        char key[sizeof(SLUICE_PIIGUARD_REDIS_PREFIX) + sizeof(f->org)], field[sizeof(f->path) + 48], num[32],
+            first[32], last[32];
+        snprintf(key, sizeof(key), SLUICE_PIIGUARD_REDIS_PREFIX "%s", f->org);
+        int base = snprintf(field, sizeof(field), "%s\t%s\t", f->path, f->matcher);
+        snprintf(num, sizeof(num), "%llu", (unsigned long long)op->delta);
+        snprintf(field + base, sizeof(field) - (size_t)base, "count");
+        const char *incr[] = {"HINCRBY", key, field, num};
+        if (send_cmd(redis, on_incr, op, 4, incr) != 0) {
+            free(op);
+            return;
+        }
+        f->in_flight += op->delta;
+        t->ops_pending++;
+        snprintf(first, sizeof(first), "%lld", (long long)atomic_load_explicit(&f->first_ms, memory_order_relaxed));
+        snprintf(last, sizeof(last), "%lld", (long long)atomic_load_explicit(&f->last_ms, memory_order_relaxed));
+        char ffirst[sizeof(field)], flast[sizeof(field)], fpart[sizeof(field)];
+        snprintf(ffirst, sizeof(ffirst), "%s\t%s\tfirst", f->path, f->matcher);
+        snprintf(flast, sizeof(flast), "%s\t%s\tlast", f->path, f->matcher);
+        snprintf(fpart, sizeof(fpart), "%s\t%s\tpartial", f->path, f->matcher);
+        const char *setnx[] = {"HSETNX", key, ffirst, first};
+        const char *set[] = {"HSET", key, flast, last};
+        /* partial only ever turns on: another thread's "0" must not undo it */
+        int partial = atomic_load_explicit(&f->partial, memory_order_relaxed);
+        const char *part[] = {partial ? "HSET" : "HSETNX", key, fpart, partial ? "1" : "0"};
+        char ttl[16];
+        snprintf(ttl, sizeof(ttl), "%d", SLUICE_PIIGUARD_REDIS_TTL_S);
+        const char *expire[] = {"EXPIRE", key, ttl};
+        send_cmd(redis, on_ignore, NULL, 4, setnx);
+        send_cmd(redis, on_ignore, NULL, 4, set);
+        send_cmd(redis, on_ignore, NULL, 4, part);
+        send_cmd(redis, on_ignore, NULL, 3, expire);
+    }
+}
+
+size_t sluice_piiguard_thread_pending(const sluice_piiguard_thread_t *t)
+{
+    return t != NULL ? t->ops_pending : 0;
+}
+
+/* ---------------------------------------------------------------- metrics */
+
+static int cmp_finding(const void *x, const void *y)
+{
+    const sluice_piiguard_finding_t *a = *(const sluice_piiguard_finding_t *const *)x;
+    const sluice_piiguard_finding_t *b = *(const sluice_piiguard_finding_t *const *)y;
+    int c = strcmp(a->org, b->org);
+    if (c == 0)
+        c = strcmp(a->path, b->path);
+    return c != 0 ? c : strcmp(a->matcher, b->matcher);
+}
+
+typedef struct mout {
+    char *buf;
+    size_t cap, len; /* len counts what would have been written, like snprintf */
+} mout_t;
+
+static void mput(mout_t *o, const char *s, size_t n)
+{
+    if (o->len < o->cap)
+        memcpy(o->buf + o->len, s, o->len + n <= o->cap ? n : o->cap - o->len);
+    o->len += n;
+}
+
+static void mputs(mout_t *o, const char *s)
+{
+    mput(o, s, strlen(s));
+}
+
+/* A label value: backslash, quote and newline escaped as the text format wants. */
+static void mlabel(mout_t *o, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '\\' || *s == '"')
+            mput(o, "\\", 1);
+        mput(o, s, 1);
+    }
+}
+
+size_t sluice_piiguard_metrics(sluice_piiguard_thread_t *const *threads, size_t n, char *buf, size_t cap)
+{
+    mout_t o = {buf, cap, 0};
+    size_t total = 0;
+    uint64_t untracked = 0;
+    for (size_t i = 0; i < n; i++)
+        if (threads[i] != NULL)
+            total += atomic_load_explicit(&threads[i]->used, memory_order_acquire);
+    const sluice_piiguard_finding_t **all = total ? malloc(total * sizeof(*all)) : NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n && (all != NULL || total == 0); i++) {
+        if (threads[i] == NULL)
+            continue;
+        size_t used = atomic_load_explicit(&threads[i]->used, memory_order_acquire);
+        for (size_t j = 0; j < used && k < total; j++)
+            all[k++] = &threads[i]->findings[j];
+        untracked += atomic_load_explicit(&threads[i]->untracked, memory_order_relaxed);
+    }
+    if (k > 1)
+        qsort(all, k, sizeof(*all), cmp_finding);
+    static const char head[] =
+        "# HELP sluice_pii_detected_total Events in which the PII guard found personal data in a field no rule "
+        "names, by org, path and matcher.\n# TYPE sluice_pii_detected_total counter\n";
+    mput(&o, head, sizeof(head) - 1);
+    for (size_t i = 0; i < k;) {
+        uint64_t count = 0;
+        size_t j = i;
+        for (; j < k && cmp_finding(&all[i], &all[j]) == 0; j++)
+            count += atomic_load_explicit(&all[j]->count, memory_order_relaxed);
+        mputs(&o, "sluice_pii_detected_total{org=\"");
+        mlabel(&o, all[i]->org);
+        mputs(&o, "\",path=\"");
+        mlabel(&o, all[i]->path);
+        mputs(&o, "\",matcher=\"");
+        mlabel(&o, all[i]->matcher);
+        char num[48];
+        int len = snprintf(num, sizeof(num), "\"} %llu\n", (unsigned long long)count);
+        mput(&o, num, (size_t)len);
+        i = j;
+    }
+    char tail[256];
+    int len = snprintf(tail, sizeof(tail),
+                       "# HELP sluice_pii_findings_untracked_total Findings beyond the per-thread table (counted "
+                       "here only).\n# TYPE sluice_pii_findings_untracked_total counter\n"
+                       "sluice_pii_findings_untracked_total %llu\n",
+                       (unsigned long long)untracked);
+    mput(&o, tail, (size_t)len);
+    free(all);
+    return o.len;
+}

@@ -1,0 +1,409 @@
+/* Tests for gateway/piiguard.c: personal data in fields no rule names, found by the scanner and by
+ * key names, under each mode; what rules and exceptions cover is left alone; look-alikes
+ * (UUIDs, timestamps, prices, vendor cookies) pass untouched; findings named by path only, capped
+ * per event and per thread, and rendered as metrics. Orgs come from real YAML through the loader,
+ * and the data layer runs first as in the gateway. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "crypto/hash.h"
+#include "gateway/datalayer.h"
+#include "gateway/piiguard.h"
+
+static const char yaml_fmt[] = "version: 1\n"
+                               "server: {http: {listen: \"127.0.0.1:0\"}}\n"
+                               "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+                               "orgs:\n"
+                               "  - id: acme\n"
+                               "    sources:\n"
+                               "      - {id: web, write_key_env: ACME_WEB_WRITE_KEY}\n"
+                               "    data_layer:\n"
+                               "      hash_fields:\n"
+                               "        - {path: traits.email, normalize: email}\n"
+                               "        - {path: traits.phone, normalize: phone, default_country_code: \"1\"}\n"
+                               "      drop: [properties.password]\n"
+                               "      pii_guard: %s\n";
+
+typedef struct fixture {
+    sluice_config_t *cfg;
+    sluice_piiguard_t *g;
+    sluice_piiguard_thread_t *t;
+    json_t *privacy;
+} fixture_t;
+
+static void setup(fixture_t *f, const char *guard)
+{
+    char yaml[sizeof(yaml_fmt) + 256];
+    snprintf(yaml, sizeof(yaml), yaml_fmt, guard);
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    f->cfg = sluice_config_load_string("guard.yaml", yaml, strlen(yaml), SLUICE_CONFIG_NO_ENV, &d);
+    for (size_t i = 0; i < d.count; i++)
+        print_error("%s\n", d.msgs[i]);
+    sluice_config_diag_dispose(&d);
+    assert_non_null(f->cfg);
+    f->g = sluice_piiguard_create(&f->cfg->orgs[0]);
+    f->t = sluice_piiguard_thread_create();
+    assert_non_null(f->g);
+    assert_non_null(f->t);
+    f->privacy = NULL;
+}
+
+static void teardown(fixture_t *f)
+{
+    json_decref(f->privacy);
+    sluice_piiguard_thread_destroy(f->t);
+    sluice_piiguard_destroy(f->g);
+    sluice_config_free(f->cfg);
+}
+
+/* The data layer, then the guard, as produce_all runs them. Returns the event (caller frees). */
+static json_t *run(fixture_t *f, const char *text, sluice_piiguard_stats_t *st)
+{
+    json_error_t e;
+    json_t *ev = json_loads(text, 0, &e);
+    assert_non_null(ev);
+    sluice_dl_result_t dl;
+    sluice_dl_stats_t dst = {0};
+    assert_int_equal(sluice_datalayer_apply(&f->cfg->orgs[0], 0, NULL, ev, &dl, &dst), 0);
+    sluice_piiguard_stats_t local;
+    assert_int_equal(sluice_piiguard_apply(f->g, f->t, ev, dl.privacy, 1000, st ? st : &local), 0);
+    json_decref(f->privacy);
+    f->privacy = json_incref(dl.privacy);
+    sluice_dl_result_dispose(&dl);
+    return ev;
+}
+
+static char *dump(const json_t *v)
+{
+    char *s = json_dumps(v, JSON_SORT_KEYS | JSON_COMPACT);
+    assert_non_null(s);
+    return s;
+}
+
+/* The detected entry for path, as "matcher/action", or NULL. */
+static const char *detected(const fixture_t *f, const char *path)
+{
+    static char out[96];
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(f->privacy, "detected"), i, d) {
+        if (strcmp(json_string_value(json_object_get(d, "path")), path) == 0) {
+            snprintf(out, sizeof(out), "%s/%s", json_string_value(json_object_get(d, "matcher")),
+                     json_string_value(json_object_get(d, "action")));
+            return out;
+        }
+    }
+    return NULL;
+}
+
+static size_t detected_count(const fixture_t *f)
+{
+    return json_array_size(json_object_get(f->privacy, "detected"));
+}
+
+/* The identify of the issue: an e-mail as userId, traits.phone_number (the rule names
+ * traits.phone) and a phone inside properties.contact. */
+static const char identify[] =
+    "{\"type\":\"identify\",\"userId\":\"Jane.Doe@Example.com\",\"anonymousId\":\"a3bb189e-8bf9-3888-9912-"
+    "ace4e6543002\","
+    "\"traits\":{\"email\":\"jane.doe@example.com\",\"phone_number\":\"+1 (650) 555-1212\",\"plan\":\"pro\"},"
+    "\"properties\":{\"contact\":\"call me on 020 7946 0958 after 6\"},"
+    "\"context\":{\"traits\":{\"email\":\"jane.doe@example.com\"}}}";
+
+static void test_mask_the_issue_identify(void **state)
+{
+    (void)state;
+    fixture_t f;
+    setup(&f, "mask");
+    sluice_piiguard_stats_t st;
+    json_t *ev = run(&f, identify, &st);
+    char *text = dump(ev), *priv = dump(f.privacy);
+    /* No raw e-mail or phone anywhere, in any spelling. */
+    const char *raw[] = {"@", "555-1212", "5551212", "7946", "Jane", "jane"};
+    for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
+        if (strstr(text, raw[i]) != NULL || strstr(priv, raw[i]) != NULL)
+            fail_msg("'%s' left in %s / %s", raw[i], text, priv);
+    }
+    /* The userId is the e-mail's hash under the e-mail normaliser: it joins traits.email. */
+    char hex[65];
+    assert_int_equal(sluice_sha256_hex("jane.doe@example.com", 20, hex), 0);
+    assert_string_equal(json_string_value(json_object_get(ev, "userId")), hex);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "traits"), "email")), hex);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "traits"), "phone_number")), "[phone]");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "properties"), "contact")),
+                        "call me on [phone] after 6");
+    /* Exactly the three paths; the ruled ones (traits.email and its mirror) are not findings. */
+    assert_int_equal(detected_count(&f), 3);
+    assert_string_equal(detected(&f, "userId"), "email/hashed");
+    assert_string_equal(detected(&f, "traits.phone_number"), "phone/masked");
+    assert_string_equal(detected(&f, "properties.contact"), "phone/masked");
+    assert_int_equal(st.detected, 3);
+    assert_int_equal(st.changed, 3);
+    /* Untouched: the anonymous id (a UUID), the plan. */
+    assert_string_equal(json_string_value(json_object_get(ev, "anonymousId")), "a3bb189e-8bf9-3888-9912-ace4e6543002");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "traits"), "plan")), "pro");
+    free(text);
+    free(priv);
+    json_decref(ev);
+    teardown(&f);
+}
+
+static void test_report_changes_nothing(void **state)
+{
+    (void)state;
+    fixture_t f;
+    setup(&f, "report");
+    json_t *ev = run(&f, identify, NULL);
+    assert_string_equal(json_string_value(json_object_get(ev, "userId")), "Jane.Doe@Example.com");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "traits"), "phone_number")),
+                        "+1 (650) 555-1212");
+    assert_string_equal(detected(&f, "userId"), "email/reported");
+    assert_string_equal(detected(&f, "traits.phone_number"), "phone/reported");
+    assert_string_equal(detected(&f, "properties.contact"), "phone/reported");
+    /* Paths, never values, in the record. */
+    char *priv = dump(f.privacy);
+    assert_null(strstr(priv, "Jane"));
+    assert_null(strstr(priv, "555"));
+    free(priv);
+    json_decref(ev);
+    teardown(&f);
+}
+
+static void test_off_is_off(void **state)
+{
+    (void)state;
+    fixture_t f;
+    setup(&f, "\"off\"");
+    json_t *ev = run(&f, identify, NULL);
+    assert_string_equal(json_string_value(json_object_get(ev, "userId")), "Jane.Doe@Example.com");
+    assert_null(json_object_get(f.privacy, "detected"));
+    json_decref(ev);
+    teardown(&f);
+}
+
+static void test_hash_mode(void **state)
+{
+    (void)state;
+    fixture_t f;
+    setup(&f, "hash");
+    json_t *ev = run(&f,
+                     "{\"type\":\"track\",\"event\":\"x\",\"properties\":{\"note\":\"mail Jane@X.io\","
+                     "\"customer_email\":\"Bob@Y.io \",\"shipping_street\":\"12 Main St\"}}",
+                     NULL);
+    json_t *p = json_object_get(ev, "properties");
+    char want[65], hex[65];
+    assert_int_equal(sluice_sha256_hex("jane@x.io", 9, hex), 0);
+    snprintf(want, sizeof(want), "%s", hex);
+    char note[80];
+    snprintf(note, sizeof(note), "mail %s", want);
+    assert_string_equal(json_string_value(json_object_get(p, "note")), note);
+    /* A key naming an e-mail: the whole value, normalised like a hash rule would. */
+    assert_int_equal(sluice_sha256_hex("bob@y.io", 8, hex), 0);
+    assert_string_equal(json_string_value(json_object_get(p, "customer_email")), hex);
+    assert_string_equal(detected(&f, "properties.customer_email"), "email/hashed");
+    /* A street has no normaliser: raw bytes hashed (external_id). */
+    assert_int_equal(sluice_sha256_hex("12 Main St", 10, hex), 0);
+    assert_string_equal(json_string_value(json_object_get(p, "shipping_street")), hex);
+    assert_string_equal(detected(&f, "properties.shipping_street"), "key:address/hashed");
+    json_decref(ev);
+    teardown(&f);
+}
+
+static void test_key_names_and_keys_holding_pii(void **state)
+{
+    (void)state;
+    fixture_t f;
+    setup(&f, "mask");
+    json_t *ev = run(&f,
+                     "{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"name\":\"Jane Doe\","
+                     "\"address\":{\"street\":\"12 Main St\",\"city\":\"Springfield\",\"postalCode\":\"12345\"},"
+                     "\"phone\":\"555 1212\",\"phone2\":\"555-1213\",\"email_verified\":true},"
+                     "\"properties\":{\"jane@x.io\":true,\"ok\":1}}",
+                     NULL);
+    json_t *tr = json_object_get(ev, "traits"), *addr = json_object_get(tr, "address");
+    assert_string_equal(json_string_value(json_object_get(tr, "name")), "[name]");
+    assert_string_equal(json_string_value(json_object_get(addr, "street")), "[address]");
+    assert_string_equal(json_string_value(json_object_get(addr, "city")), "Springfield");
+    assert_string_equal(json_string_value(json_object_get(addr, "postalCode")), "[postal_code]");
+    /* traits.phone has a hash rule (and a short number it cannot normalise: removed, fail closed);
+     * phone2 is the guard's. */
+    assert_null(detected(&f, "traits.phone"));
+    assert_string_equal(json_string_value(json_object_get(tr, "phone2")), "[phone]");
+    assert_string_equal(detected(&f, "traits.phone2"), "key:phone/masked");
+    assert_true(json_is_true(json_object_get(tr, "email_verified")));
+    /* A key that is an e-mail: removed, named by what it holds. */
+    json_t *props = json_object_get(ev, "properties");
+    assert_null(json_object_get(props, "jane@x.io"));
+    assert_int_equal(json_integer_value(json_object_get(props, "ok")), 1);
+    assert_string_equal(detected(&f, "properties.<email>"), "email/removed");
+    char *priv = dump(f.privacy);
+    assert_null(strstr(priv, "jane"));
+    free(priv);
+    json_decref(ev);
+    teardown(&f);
+}
+
+static void test_exceptions_rules_and_skips(void **state)
+{
+    (void)state;
+    fixture_t f;
+    setup(&f, "{mode: mask, except: [properties.order_ref, \"properties.lines[*].contact\"]}");
+    json_t *ev = run(&f,
+                     "{\"type\":\"track\",\"event\":\"Order\",\"messageId\":\"123e4567-e89b-12d3-a456-426614174000\","
+                     "\"timestamp\":\"2026-12-02T10:00:00.000Z\",\"properties\":{\"order_ref\":\"0612345678\","
+                     "\"lines\":[{\"contact\":\"0612345678\",\"sku\":\"AB-1\"}],\"price\":19.9,\"ts\":1764671000123,"
+                     "\"password\":\"0612345678\"},"
+                     "\"context\":{\"userAgent\":\"Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0.6099.109\","
+                     "\"vendorIds\":{\"fbp\":\"fb.1.1596403881668.1116446470\"},\"ip\":\"203.0.113.9\","
+                     "\"page\":{\"url\":\"https://x.test/p?id=4111111111111111\"}}}",
+                     NULL);
+    char *text = dump(ev);
+    assert_non_null(strstr(text, "\"order_ref\":\"0612345678\""));
+    assert_non_null(strstr(text, "\"contact\":\"0612345678\""));
+    assert_null(strstr(text, "password"));
+    assert_non_null(strstr(text, "1764671000123"));
+    assert_non_null(strstr(text, "fb.1.1596403881668.1116446470"));
+    assert_non_null(strstr(text, "123e4567-e89b-12d3-a456-426614174000"));
+    /* An unruled page URL with a card number in it is masked. */
+    assert_non_null(strstr(text, "https://x.test/p?id=[card]"));
+    assert_string_equal(detected(&f, "context.page.url"), "card/masked");
+    assert_int_equal(detected_count(&f), 1);
+    free(text);
+    json_decref(ev);
+    teardown(&f);
+}
+
+static void test_arrays_numbers_and_once_per_event(void **state)
+{
+    (void)state;
+    fixture_t f;
+    setup(&f, "mask");
+    sluice_piiguard_stats_t st;
+    json_t *ev = run(&f,
+                     "{\"type\":\"track\",\"event\":\"x\",\"properties\":{\"items\":[{\"buyer\":\"a@x.io\"},"
+                     "{\"buyer\":\"b@x.io\"}],\"card\":4111111111111111,\"tags\":[\"a@x.io\",\"plain\"]}}",
+                     &st);
+    json_t *p = json_object_get(ev, "properties");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(p, "items"), 1), "buyer")),
+                        "[email]");
+    assert_string_equal(json_string_value(json_object_get(p, "card")), "[card]");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(p, "tags"), 0)), "[email]");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(p, "tags"), 1)), "plain");
+    assert_string_equal(detected(&f, "properties.items[*].buyer"), "email/masked");
+    assert_string_equal(detected(&f, "properties.card"), "card/masked");
+    assert_string_equal(detected(&f, "properties.tags[*]"), "email/masked");
+    assert_int_equal(detected_count(&f), 3);
+    assert_int_equal(st.detected, 4);
+    json_decref(ev);
+    teardown(&f);
+}
+
+static void count_cb(const sluice_piiguard_finding_t *fi, void *ud)
+{
+    if (strcmp(fi->path, "properties.items[*].buyer") == 0)
+        *(uint64_t *)ud += fi->count;
+}
+
+/* Per event at most SLUICE_PIIGUARD_DETECTED_MAX entries, then a count; per thread at most
+ * SLUICE_PIIGUARD_FINDINGS_MAX findings, then only a count. */
+static void test_bounds_and_metrics(void **state)
+{
+    (void)state;
+    fixture_t f;
+    setup(&f, "report");
+    char *big = malloc(64 * 1024);
+    size_t n = (size_t)snprintf(big, 1024, "{\"type\":\"track\",\"event\":\"x\",\"properties\":{");
+    for (int i = 0; i < 300; i++)
+        n += (size_t)snprintf(big + n, 64 * 1024 - n, "%s\"k%d\":\"u%d@x.io\"", i ? "," : "", i, i);
+    snprintf(big + n, 64 * 1024 - n, "}}");
+    json_t *ev = run(&f, big, NULL);
+    assert_int_equal(detected_count(&f), SLUICE_PIIGUARD_DETECTED_MAX);
+    assert_int_equal(json_integer_value(json_object_get(f.privacy, "detected_more")),
+                     300 - SLUICE_PIIGUARD_DETECTED_MAX);
+    json_decref(ev);
+    for (int i = 0; i < 3; i++)
+        json_decref(
+            run(&f, "{\"type\":\"track\",\"event\":\"x\",\"properties\":{\"items\":[{\"buyer\":\"a@x.io\"}]}}", NULL));
+    uint64_t count = 0;
+    uint64_t untracked = sluice_piiguard_thread_foreach(f.t, count_cb, &count);
+    /* 300 distinct paths fill the table (256); the 44 left over and the buyer are counted only. */
+    assert_int_equal(untracked, 300 - SLUICE_PIIGUARD_FINDINGS_MAX + 3);
+    assert_int_equal(count, 0);
+    char buf[65536];
+    size_t len = sluice_piiguard_metrics(&f.t, 1, buf, sizeof(buf));
+    assert_true(len < sizeof(buf));
+    assert_non_null(
+        strstr(buf, "sluice_pii_detected_total{org=\"acme\",path=\"properties.k0\",matcher=\"email\"} 1\n"));
+    assert_non_null(strstr(buf, "sluice_pii_findings_untracked_total 47\n"));
+    /* Too small a buffer says how much it needs. */
+    assert_int_equal(sluice_piiguard_metrics(&f.t, 1, buf, 10), len);
+    free(big);
+    teardown(&f);
+}
+
+static void test_metrics_labels_escaped_and_merged(void **state)
+{
+    (void)state;
+    fixture_t f, f2;
+    setup(&f, "report");
+    setup(&f2, "report");
+    json_decref(run(&f, "{\"type\":\"track\",\"event\":\"x\",\"properties\":{\"a\\\"b\\\\c\\nd\":\"j@x.io\"}}", NULL));
+    json_decref(run(&f2, "{\"type\":\"track\",\"event\":\"x\",\"properties\":{\"a\\\"b\\\\c\\nd\":\"j@x.io\"}}", NULL));
+    sluice_piiguard_thread_t *both[] = {f.t, NULL, f2.t};
+    char buf[4096];
+    sluice_piiguard_metrics(both, 3, buf, sizeof(buf));
+    assert_non_null(strstr(buf, "path=\"properties.a\\\"b\\\\c?d\",matcher=\"email\"} 2\n"));
+    teardown(&f);
+    teardown(&f2);
+}
+
+static void test_config_errors(void **state)
+{
+    (void)state;
+    const char *bad[][2] = {
+        {"shout", "'shout' is not one of: off, report, mask, hash"},
+        {"{mode: mask, national_ids: [us_ssn, de_pass]}", "'de_pass' is not one of us_ssn, uk_nino, fr_nir, es_dni"},
+        {"{mode: mask, except: [\"a..b\"]}", "except"},
+        {"{mode: mask, typo: 1}", "typo"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char yaml[sizeof(yaml_fmt) + 256];
+        snprintf(yaml, sizeof(yaml), yaml_fmt, bad[i][0]);
+        sluice_config_diag_t d;
+        sluice_config_diag_init(&d);
+        sluice_config_t *cfg = sluice_config_load_string("guard.yaml", yaml, strlen(yaml), SLUICE_CONFIG_NO_ENV, &d);
+        assert_null(cfg);
+        int found = 0;
+        for (size_t k = 0; k < d.count; k++)
+            found |= strstr(d.msgs[k], bad[i][1]) != NULL && strstr(d.msgs[k], "pii_guard") != NULL;
+        if (!found)
+            fail_msg("%s: no error naming pii_guard and '%s' (first: %s)", bad[i][0], bad[i][1],
+                     d.count ? d.msgs[0] : "none");
+        sluice_config_diag_dispose(&d);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mask_the_issue_identify),
+        cmocka_unit_test(test_report_changes_nothing),
+        cmocka_unit_test(test_off_is_off),
+        cmocka_unit_test(test_hash_mode),
+        cmocka_unit_test(test_key_names_and_keys_holding_pii),
+        cmocka_unit_test(test_exceptions_rules_and_skips),
+        cmocka_unit_test(test_arrays_numbers_and_once_per_event),
+        cmocka_unit_test(test_bounds_and_metrics),
+        cmocka_unit_test(test_metrics_labels_escaped_and_merged),
+        cmocka_unit_test(test_config_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
