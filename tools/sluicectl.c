@@ -39,6 +39,8 @@ static const command_t commands[] = {
      sluicectl_cmd_fpe},
     {"unmask", "unmask --config FILE --org O --path P VALUE  reverse an encrypt or fpe value (audited)",
      sluicectl_cmd_unmask},
+    {"privacy", "privacy inbox --config FILE --org O  PII the guard found in fields no rule names, and the rule to add",
+     sluicectl_cmd_privacy},
 };
 
 static void usage(FILE *out)
