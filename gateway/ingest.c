@@ -52,6 +52,7 @@ struct pending {
     int batch;        /* answer with per-event results */
     json_t *events;   /* validated events waiting for identity and the data layer */
     json_t *indexes;  /* original batch index of each */
+    json_t *idfound;  /* what the PII guard found in each one's ids (sluice_piiguard_ids) */
     json_t *rejected; /* [{index, code, message, path}] */
     json_t *invalid;  /* [{index, error, event}]: refused events to record in kafka.invalid_topic */
     unsigned consent_dropped, duplicates;
@@ -97,6 +98,7 @@ static pending_t *pending_new(h2o_req_t *req, sluice_worker_t *w, const sluice_r
     p->invalid = json_array();
     p->events = json_array();
     p->indexes = json_array();
+    p->idfound = json_array();
     if (req->version >= 0x200 && (p->conn = sluice_conn_of(req)) != NULL)
         sluice_conn_begin(p->conn, UINT_MAX); /* the handler already checked the connection's cap */
     w->in_flight++;
@@ -115,6 +117,7 @@ static void pending_free(pending_t *p)
     json_decref(p->invalid);
     json_decref(p->events);
     json_decref(p->indexes);
+    json_decref(p->idfound);
     for (unsigned i = 0; i < p->produced; i++)
         json_decref(p->msgs[i].message_id);
     free(p->msgs);
@@ -352,7 +355,8 @@ static void record_invalid(pending_t *p)
             }
             /* The guard runs here too: an invalid event is no less likely to carry an e-mail. */
             sluice_piiguard_stats_t gst;
-            if (!dl.rejected && sluice_piiguard_apply(ort->guard, w->pii, ev, dl.privacy, sluice_now_ms(), &gst) == 0)
+            if (!dl.rejected &&
+                sluice_piiguard_apply(ort->guard, w->pii, ev, dl.privacy, sluice_now_ms(), NULL, &gst) == 0)
                 kept = ev;
         }
         json_t *rec =
@@ -455,7 +459,8 @@ static void produce_all(pending_t *p)
         }
         /* What no rule names: scanned, and masked or hashed as the org's pii_guard says. */
         sluice_piiguard_stats_t gst;
-        if (sluice_piiguard_apply(ort->guard, w->pii, ev, dl.privacy, sluice_now_ms(), &gst) != 0) {
+        uint64_t idfound = (uint64_t)json_integer_value(json_array_get(p->idfound, i));
+        if (sluice_piiguard_apply(ort->guard, w->pii, ev, dl.privacy, sluice_now_ms(), &idfound, &gst) != 0) {
             sluice_event_error_t e;
             sluice_event_error_set(&e, 500, "internal", "", "out of memory");
             add_rejection(p, index, &e, NULL); /* possibly half-masked: nothing of it is kept */
@@ -929,6 +934,14 @@ static int accept_events(ingest_t *in, json_t *root, int forced_type, int batch,
             add_rejection(p, i, &e, ev);
             continue;
         }
+        /* E-mails in ids are hashed before identity reads them (its links in Redis must not hold
+         * them); the rest of the guard runs after the data layer. */
+        uint64_t idfound = 0;
+        if (sluice_piiguard_ids(p->rt->orgs[p->src->org_index].guard, w->pii, ev, &idfound) != 0) {
+            sluice_event_error_set(&e, 500, "internal", prefix, "out of memory");
+            add_rejection(p, i, &e, NULL); /* an id may be half-hashed: nothing of it is kept */
+            continue;
+        }
         if (sluice_event_enrich(ev, &en) != 0 || sluice_identity_assign(&p->job, ev) != 0) {
             sluice_event_error_set(&e, 500, "internal", prefix, "no random bytes available");
             add_rejection(p, i, &e, ev);
@@ -936,6 +949,7 @@ static int accept_events(ingest_t *in, json_t *root, int forced_type, int batch,
         }
         json_array_append(p->events, ev);
         json_array_append_new(p->indexes, json_integer((json_int_t)i));
+        json_array_append_new(p->idfound, json_integer((json_int_t)idfound));
     }
 
     p->job.events = p->events;

@@ -279,11 +279,16 @@ typedef struct walk {
         const char *matcher;
     } seen[SLUICE_PIIGUARD_DETECTED_MAX];
     size_t seen_count;
+    int early;          /* sluice_piiguard_ids: judge the ids, note what was found in ids_found */
+    int ids_done;       /* the ids went through sluice_piiguard_ids already: leave them */
+    uint64_t ids_found; /* per id (ids[] order) SLUICE_PIIGUARD_ID_BITS: its kinds, and "inside text" */
 } walk_t;
 
 static const char *const actions[] = {"reported", "reported", "masked", "hashed"};
 
 static const char *ids[] = {"userId", "anonymousId", "previousId", "groupId", "messageId"};
+#define ID_COUNT   (sizeof(ids) / sizeof(ids[0]))
+#define ID_PARTIAL 0x100u
 
 /* Records a finding at the walk's current path. */
 static void record(walk_t *w, const char *matcher, const char *action, int partial)
@@ -409,7 +414,7 @@ static void set_value(json_t *parent, const char *key, size_t index, json_t *v, 
 }
 
 /* A string or integer no rule covers. key is the nearest member name (an array's for its
- * elements); id is set for the event's top-level ids. */
+ * elements); id is 1 + the index in ids[] for the event's top-level ids, else 0. */
 static void judge(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v, const char *name, int id,
                   int person)
 {
@@ -449,7 +454,14 @@ static void judge(walk_t *w, json_t *parent, const char *key, size_t index, json
     w->st->detected++;
 
     /* What was found, before the value changes (the scan results are about the old value). */
-    if (sc->count > 0) {
+    if (w->early) {
+        uint64_t bits = 0;
+        for (size_t i = 0; i < sc->count; i++)
+            bits |= sc->matches[i].kind & 0xffu;
+        if (!(sc->count == 1 && sc->matches[0].start == 0 && sc->matches[0].end == n))
+            bits |= ID_PARTIAL;
+        w->ids_found |= bits << (SLUICE_PIIGUARD_ID_BITS * (unsigned)(id - 1));
+    } else if (sc->count > 0) {
         unsigned done = 0;
         for (size_t i = 0; i < sc->count; i++) {
             unsigned k = sc->matches[i].kind;
@@ -546,10 +558,12 @@ static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
         int old = seg[0] != '\0' ? push_key(w, seg, strlen(seg), 1) : push_key(w, k, kn, 1);
         if (depth == 0) {
             int id = 0;
-            for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
-                id |= strcmp(k, ids[i]) == 0;
+            for (size_t i = 0; i < ID_COUNT && id == 0; i++)
+                if (strcmp(k, ids[i]) == 0)
+                    id = (int)i + 1;
             if (id) {
-                judge(w, obj, k, 0, child, k, 1, 0);
+                if (!w->ids_done)
+                    judge(w, obj, k, 0, child, k, id, 0);
                 w->plen = (size_t)old;
                 w->path[old] = '\0';
                 continue;
@@ -590,8 +604,31 @@ static void visit(walk_t *w, json_t *parent, const char *key, size_t index, json
     }
 }
 
+int sluice_piiguard_ids(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, json_t *event, uint64_t *found)
+{
+    *found = 0;
+    if (g == NULL || g->mode == SLUICE_PII_GUARD_OFF || !json_is_object(event))
+        return 0;
+    walk_t *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return -1;
+    sluice_piiguard_stats_t st;
+    *w = (walk_t){.g = g, .t = t, .st = &st, .early = 1};
+    for (size_t i = 0; i < ID_COUNT && !w->oom; i++) {
+        const tnode_t *cn = child_of(&g->root, ids[i]);
+        json_t *v = json_object_get(event, ids[i]);
+        if (v == NULL || (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP))))
+            continue;
+        judge(w, event, ids[i], 0, v, ids[i], (int)i + 1, 0);
+    }
+    *found = w->ids_found;
+    int rc = w->oom ? -1 : 0;
+    free(w);
+    return rc;
+}
+
 int sluice_piiguard_apply(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, json_t *event, json_t *privacy,
-                          int64_t now_ms, sluice_piiguard_stats_t *stats)
+                          int64_t now_ms, const uint64_t *ids_found, sluice_piiguard_stats_t *stats)
 {
     memset(stats, 0, sizeof(*stats));
     if (g == NULL || g->mode == SLUICE_PII_GUARD_OFF || !json_is_object(event))
@@ -604,6 +641,25 @@ int sluice_piiguard_apply(const sluice_piiguard_t *g, sluice_piiguard_thread_t *
     w->privacy = privacy;
     w->st = stats;
     w->now = now_ms;
+    if (ids_found != NULL) {
+        /* What sluice_piiguard_ids found (and hashed) before identity read the ids. */
+        w->ids_done = 1;
+        int act = g->mode == SLUICE_PII_GUARD_MASK || g->mode == SLUICE_PII_GUARD_HASH;
+        for (size_t i = 0; i < ID_COUNT; i++) {
+            unsigned bits =
+                (unsigned)(*ids_found >> (SLUICE_PIIGUARD_ID_BITS * i)) & ((1u << SLUICE_PIIGUARD_ID_BITS) - 1);
+            if ((bits & 0xffu) == 0)
+                continue;
+            stats->detected++;
+            stats->changed += (uint64_t)act;
+            push_key(w, ids[i], strlen(ids[i]), 0);
+            for (unsigned k = 1; k <= 0x80u; k <<= 1)
+                if (bits & k)
+                    record(w, sluice_scan_kind_name(k), act ? "hashed" : "reported", (bits & ID_PARTIAL) != 0);
+            w->plen = 0;
+            w->path[0] = '\0';
+        }
+    }
     visit_object(w, event, &g->root, 0);
     if (w->more > 0 && !w->oom && json_object_set_new(privacy, "detected_more", json_integer((json_int_t)w->more)) != 0)
         w->oom = 1;

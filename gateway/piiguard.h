@@ -61,7 +61,17 @@ typedef struct sluice_piiguard_stats {
  * half-masked). now_ms stamps the thread's findings. */
 #define SLUICE_PIIGUARD_DETECTED_MAX 64
 int sluice_piiguard_apply(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, json_t *event, json_t *privacy,
-                          int64_t now_ms, sluice_piiguard_stats_t *stats);
+                          int64_t now_ms, const uint64_t *ids_found, sluice_piiguard_stats_t *stats);
+
+/* The event's top-level ids alone (userId, anonymousId, previousId, groupId, messageId), judged and
+ * under mask or hash hashed BEFORE identity reads them: identity links and dedup keys in Redis
+ * must never hold an e-mail the guard would not let into Kafka. *found says what was found,
+ * SLUICE_PIIGUARD_ID_BITS per id in that order (pii/scan.h kinds in the low 8 bits, 0x100 when
+ * the match was inside a longer id); pass it to sluice_piiguard_apply later, which then records
+ * those findings and leaves the ids alone (NULL there: the ids are judged in the walk). Returns 0,
+ * or -1 when memory ran out. */
+#define SLUICE_PIIGUARD_ID_BITS 9
+int sluice_piiguard_ids(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, json_t *event, uint64_t *found);
 
 /* One (org, path, matcher) a thread has seen. Strings are NUL-terminated and never change once
  * the finding is visible; the counters are updated by the owning thread only. */

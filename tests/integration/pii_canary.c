@@ -14,7 +14,9 @@
  * SSN-like number, a free-text note with an e-mail and a phone inside; an IP address (a server
  * source sends its own); a password; page and property URLs, referrers and search strings whose
  * query carries an e-mail and a card number; and, for events without consent (the example
- * strips them), a street address, context traits and a user agent with a marker. They travel in
+ * strips them), a street address, context traits and a user agent with a marker; and, for the
+ * PII guard, values in fields no rule names: an e-mail as userId, a phone and a street under keys
+ * of their own, a phone, an IBAN and an SSN in free text, an e-mail as a property's key. They travel in
  * single events, batches, both kinds of pixel, signed server events, identify and alias, and in
  * requests the gateway refuses. The run also checks that the canaries really went through (the
  * hashes of the planted values where the vendors read them, masked forms in Kafka, deliveries at
@@ -75,6 +77,14 @@ enum {
     C_IP,           /* context.ip of a server source (ip_truncate) */
     C_PASSWORD,     /* properties.password (dropped) */
     C_UA,           /* the User-Agent of requests without consent (stripped) */
+    /* Fields no rule of the example names: the PII guard's (pii_guard: mask). */
+    C_EMAIL_UID,     /* an e-mail as userId (hashed like traits.email) */
+    C_PHONE_UNNAMED, /* traits.phone_number (the example names traits.phone) */
+    C_PHONE_CONTACT, /* inside properties.contact */
+    C_STREET,        /* traits.shipping_street (its key says address) */
+    C_IBAN,          /* inside properties.refund_to */
+    C_SSN_FREE,      /* a US SSN inside properties.comment (national_ids: [us_ssn]) */
+    C_EMAIL_KEY,     /* an e-mail as a property's KEY */
     C_COUNT
 };
 
@@ -210,6 +220,38 @@ static void plant_card(int i, const char *what, int dashed)
     add_form(&C[i], v);
 }
 
+/* A German IBAN with valid check digits, written in groups of four; also searched compact. */
+static void plant_iban(int i, const char *what)
+{
+    char bban[19], v[48], compact[32];
+    random_chars(bban, 18, DIGITS);
+    /* check digits: 98 - (BBAN + "DE00" as digits) mod 97, D=13, E=14 */
+    char num[32];
+    snprintf(num, sizeof(num), "%s131400", bban);
+    unsigned rem = 0;
+    for (const char *p = num; *p; p++)
+        rem = (rem * 10 + (unsigned)(*p - '0')) % 97;
+    snprintf(compact, sizeof(compact), "DE%02u%s", 98 - rem, bban);
+    snprintf(v, sizeof(v), "%.4s %.4s %.4s %.4s %.4s %.2s", compact, compact + 4, compact + 8, compact + 12,
+             compact + 16, compact + 20);
+    plant(i, what, v);
+    add_form(&C[i], compact);
+    add_form(&C[i], bban);
+}
+
+/* A US SSN (area 100-599, group and serial non-zero) written 3-2-4 with dashes; also its digits. */
+static void plant_ssn_free(int i, const char *what)
+{
+    char d[10], v[16];
+    random_chars(d, 9, DIGITS);
+    d[0] = (char)('1' + (d[0] - '0') % 5);
+    d[3] = (char)('1' + (d[3] - '0') % 9);
+    d[5] = (char)('1' + (d[5] - '0') % 9);
+    snprintf(v, sizeof(v), "%.3s-%.2s-%.4s", d, d + 3, d + 5);
+    plant(i, what, v);
+    add_form(&C[i], d);
+}
+
 static void plant_all(void)
 {
     random_chars(TAG, 8, LOWER);
@@ -261,6 +303,15 @@ static void plant_all(void)
     random_chars(r, 10, LOWER);
     snprintf(v, sizeof(v), "canaryua%s", r);
     plant(C_UA, "user-agent marker", v);
+    plant_email(C_EMAIL_UID, "e-mail as userId");
+    plant_phone(C_PHONE_UNNAMED, "phone under traits.phone_number", 0);
+    plant_phone(C_PHONE_CONTACT, "phone in properties.contact", 1);
+    random_chars(r, 8, LOWER);
+    snprintf(v, sizeof(v), "%d Canary%s Street", 10 + (r[0] % 80), r);
+    plant(C_STREET, "street under traits.shipping_street", v);
+    plant_iban(C_IBAN, "IBAN in properties.refund_to");
+    plant_ssn_free(C_SSN_FREE, "SSN in properties.comment");
+    plant_email(C_EMAIL_KEY, "e-mail as a key");
 }
 
 /* ------------------------------------------------------------------ the stack on the example config */
@@ -669,6 +720,29 @@ static void test_send_canaries(void **state)
     assert_int_equal(send_signed("server event without consent", ev, HMAC_SECRET), 200);
     expect(id, HOOK_GETS);
 
+    /* 10b. Fields no rule names (the PII guard): an identify whose userId is the person's
+     * e-mail, with a phone and a street under keys of their own; a purchase with a phone, an
+     * IBAN and an SSN in free text and an e-mail as a key. */
+    id = mid("identify-unnamed");
+    ev = json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:s}}", "messageId", id, "anonymousId", mid("visitor-5"), "userId",
+                   C[C_EMAIL_UID].value, "traits", "plan", "gold", "phone_number", C[C_PHONE_UNNAMED].value,
+                   "shipping_street", C[C_STREET].value);
+    assert_int_equal(send_json("identify, unnamed fields", "/v1/identify", consented(ev), UA_PLAIN), 200);
+    expect(id, HOOK_GETS);
+    id = mid("track-unnamed");
+    ev = consented(purchase(id, "Purchase"));
+    json_t *props = json_object_get(ev, "properties");
+    char text[256];
+    snprintf(text, sizeof(text), "ring %s after 6", C[C_PHONE_CONTACT].value);
+    json_object_set_new(props, "contact", json_string(text));
+    snprintf(text, sizeof(text), "refund to IBAN %s please", C[C_IBAN].value);
+    json_object_set_new(props, "refund_to", json_string(text));
+    snprintf(text, sizeof(text), "my ssn is %s", C[C_SSN_FREE].value);
+    json_object_set_new(props, "comment", json_string(text));
+    json_object_set_new(props, C[C_EMAIL_KEY].value, json_true());
+    assert_int_equal(send_json("track, unnamed fields", "/v1/track", ev, UA_PLAIN), 200);
+    expect(id, META_GETS | HOOK_GETS | GA4_REFUSES);
+
     /* Refused requests carrying canaries: their answers and the logs must not quote them. */
     /* 11. A batch with a valid purchase and two invalid events. */
     const char *ok = mid("batch-ok");
@@ -883,6 +957,25 @@ static void test_canaries_went_through(void **state)
     assert_string_equal(str_at(bare, "privacy.consent"), "stripped");
     assert_null(json_object_get(json_object_get(bare, "event"), "traits"));
     assert_null(str_at(bare, "event.context.userAgent"));
+    /* The guard's: hashed ids, masked values, the key removed, every path in privacy.detected. */
+    json_t *unnamed = json_object_get(events, mid("identify-unnamed"));
+    assert_non_null(unnamed);
+    assert_string_equal(str_at(unnamed, "event.userId"), hash_lower(C[C_EMAIL_UID].value));
+    assert_string_equal(str_at(unnamed, "event.traits.phone_number"), "[phone]");
+    assert_string_equal(str_at(unnamed, "event.traits.shipping_street"), "[address]");
+    assert_string_equal(str_at(unnamed, "event.traits.plan"), "gold");
+    char *pj = json_dumps(json_object_get(unnamed, "privacy"), JSON_COMPACT);
+    assert_non_null(strstr(pj, "{\"path\":\"userId\",\"matcher\":\"email\",\"action\":\"hashed\"}"));
+    assert_non_null(strstr(pj, "\"path\":\"traits.shipping_street\",\"matcher\":\"key:address\""));
+    free(pj);
+    json_t *tu = json_object_get(events, mid("track-unnamed"));
+    assert_non_null(tu);
+    assert_string_equal(str_at(tu, "event.properties.contact"), "ring [phone] after 6");
+    assert_string_equal(str_at(tu, "event.properties.refund_to"), "refund to IBAN [iban] please");
+    assert_string_equal(str_at(tu, "event.properties.comment"), "my ssn is [us_ssn]");
+    pj = json_dumps(json_object_get(tu, "privacy"), JSON_COMPACT);
+    assert_non_null(strstr(pj, "\"path\":\"properties.<email>\",\"matcher\":\"email\",\"action\":\"removed\""));
+    free(pj);
     /* Refused requests queued nothing. */
     assert_null(json_object_get(events, mid("rejected-ssn")));
     assert_null(json_object_get(events, mid("bad-signature")));

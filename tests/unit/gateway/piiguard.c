@@ -74,7 +74,7 @@ static json_t *run(fixture_t *f, const char *text, sluice_piiguard_stats_t *st)
     sluice_dl_stats_t dst = {0};
     assert_int_equal(sluice_datalayer_apply(&f->cfg->orgs[0], 0, NULL, ev, &dl, &dst), 0);
     sluice_piiguard_stats_t local;
-    assert_int_equal(sluice_piiguard_apply(f->g, f->t, ev, dl.privacy, 1000, st ? st : &local), 0);
+    assert_int_equal(sluice_piiguard_apply(f->g, f->t, ev, dl.privacy, 1000, NULL, st ? st : &local), 0);
     json_decref(f->privacy);
     f->privacy = json_incref(dl.privacy);
     sluice_dl_result_dispose(&dl);
@@ -365,6 +365,42 @@ static void test_metrics_labels_escaped_and_merged(void **state)
     teardown(&f2);
 }
 
+/* The ids pass of intake (before identity reads the ids), then the walk after the data layer
+ * records what it found and leaves the ids alone. */
+static void test_ids_before_identity(void **state)
+{
+    (void)state;
+    fixture_t f;
+    setup(&f, "mask");
+    json_error_t e;
+    json_t *ev = json_loads("{\"type\":\"track\",\"event\":\"x\",\"userId\":\"Jane@X.io\",\"anonymousId\":"
+                            "\"visitor 0612345678\",\"groupId\":\"g1\"}",
+                            0, &e);
+    uint64_t found = 0;
+    assert_int_equal(sluice_piiguard_ids(f.g, f.t, ev, &found), 0);
+    char hex[65];
+    assert_int_equal(sluice_sha256_hex("jane@x.io", 9, hex), 0);
+    assert_string_equal(json_string_value(json_object_get(ev, "userId")), hex);
+    /* A phone inside an id: the match hashed in place, so ids stay distinct. */
+    const char *anon = json_string_value(json_object_get(ev, "anonymousId"));
+    assert_int_equal(strncmp(anon, "visitor ", 8), 0);
+    assert_int_equal(strlen(anon), 8 + 64);
+    assert_int_equal(found & 0x1ff, 1);                                      /* userId: email, whole */
+    assert_int_equal((found >> SLUICE_PIIGUARD_ID_BITS) & 0x1ff, 4 | 0x100); /* anonymousId: phone, inside */
+    assert_int_equal(found >> (2 * SLUICE_PIIGUARD_ID_BITS), 0);
+    /* Later: recorded from found, not judged again (the hashes are not findings). */
+    json_t *privacy = json_object();
+    sluice_piiguard_stats_t st;
+    assert_int_equal(sluice_piiguard_apply(f.g, f.t, ev, privacy, 1000, &found, &st), 0);
+    f.privacy = privacy;
+    assert_int_equal(detected_count(&f), 2);
+    assert_string_equal(detected(&f, "userId"), "email/hashed");
+    assert_string_equal(detected(&f, "anonymousId"), "phone/hashed");
+    assert_int_equal(st.detected, 2);
+    json_decref(ev);
+    teardown(&f);
+}
+
 static void test_config_errors(void **state)
 {
     (void)state;
@@ -403,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_arrays_numbers_and_once_per_event),
         cmocka_unit_test(test_bounds_and_metrics),
         cmocka_unit_test(test_metrics_labels_escaped_and_merged),
+        cmocka_unit_test(test_ids_before_identity),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
