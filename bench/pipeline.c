@@ -2,10 +2,12 @@
  * bench/pipeline: the gateway's per-event pipeline on a fixed input, for instruction counts
  * under callgrind (bench/run). One iteration = what the gateway does to an event between the
  * HTTP body and the Kafka payload: parse with limits, validate, enrich (messageId, receivedAt,
- * IP, user agent), data layer (consent, drop, hash, mask through the real plugins), envelope.
+ * IP, user agent), the PII guard's ids pass, data layer (consent, drop, hash, mask through the
+ * real plugins), the PII guard over the fields no rule names (the org's pii_guard), envelope.
  * TLS, HTTP and Kafka are left out: they are the same for every event and measured by wrk.
  *
  *   sluice-bench-pipeline --config bench/bench.yaml --event bench/event.json [--iterations N]
+ *                         [--pii-guard off|report|mask|hash]
  *   valgrind --tool=callgrind --collect-atstart=no --toggle-collect=pipeline_once ...
  *
  * Prints the payload size and, without valgrind, the wall time per event. Single-threaded.
@@ -23,6 +25,7 @@
 #include "gateway/runtime.h"
 
 static size_t payload_bytes;
+static sluice_piiguard_thread_t *guard_thread;
 
 /* Kept out of line so callgrind can count exactly this function (--toggle-collect). */
 __attribute__((noinline)) int pipeline_once(const sluice_runtime_t *rt, const char *body, size_t len);
@@ -38,9 +41,18 @@ __attribute__((noinline)) int pipeline_once(const sluice_runtime_t *rt, const ch
     sluice_event_enrich_t en = {.received_ms = 1795420800123LL, .client_ip = "203.0.113.9", .user_agent = "bench/1"};
     sluice_dl_result_t dl;
     sluice_dl_stats_t st = {0};
+    sluice_piiguard_stats_t gst;
+    const sluice_piiguard_t *guard = rt->orgs[src->org_index].guard;
+    uint64_t idfound;
     int rc = -1;
-    if (sluice_event_enrich(ev, &en) == 0 && sluice_datalayer_apply(src->org, rt->orgs[src->org_index].variants,
-                                                                    sluice_runtime_masker(rt, 0), ev, &dl, &st) == 0) {
+    if (sluice_piiguard_ids(guard, guard_thread, ev, &idfound) == 0 && sluice_event_enrich(ev, &en) == 0 &&
+        sluice_datalayer_apply(src->org, rt->orgs[src->org_index].variants, sluice_runtime_masker(rt, 0), ev, &dl,
+                               &st) == 0) {
+        if (sluice_piiguard_apply(guard, guard_thread, ev, dl.privacy, en.received_ms, &idfound, &gst) != 0) {
+            sluice_dl_result_dispose(&dl);
+            json_decref(ev);
+            return -1;
+        }
         size_t n;
         char *payload = sluice_envelope_encode(src->org->id, src->src->id, ev, dl.privacy, dl.hashes, &n);
         if (payload != NULL) {
@@ -67,7 +79,7 @@ static char *read_file(const char *path, size_t *len)
 
 int main(int argc, char **argv)
 {
-    const char *config = NULL, *event = NULL;
+    const char *config = NULL, *event = NULL, *guard_mode = NULL;
     long iterations = 1000;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--config") == 0)
@@ -76,6 +88,8 @@ int main(int argc, char **argv)
             event = argv[i + 1];
         else if (strcmp(argv[i], "--iterations") == 0)
             iterations = strtol(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--pii-guard") == 0) /* off|report|mask|hash for every org: its cost */
+            guard_mode = argv[i + 1];
     }
     if (config == NULL || event == NULL || iterations < 1) {
         fprintf(stderr, "usage: sluice-bench-pipeline --config F --event F [--iterations N]\n");
@@ -94,6 +108,12 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < diag.count; i++)
         fprintf(stderr, "%s\n", diag.msgs[i]);
     sluice_config_diag_dispose(&diag);
+    static const char *const modes[] = {"off", "report", "mask", "hash"};
+    for (size_t m = 0; cfg != NULL && guard_mode != NULL && m < 4; m++)
+        if (strcmp(guard_mode, modes[m]) == 0)
+            for (size_t o = 0; o < cfg->org_count; o++)
+                cfg->orgs[o].pii_guard.mode = (sluice_pii_guard_mode_t)m;
+    guard_thread = sluice_piiguard_thread_create();
     sluice_err_t err = {{0}};
     sluice_keyring_t *keys = getenv("ENCRYPTION_KEY") ? sluice_keyring_from_env(&err) : NULL;
     sluice_runtime_t *rt = cfg ? sluice_runtime_create(cfg, 1, keys, NULL, &err) : NULL;
@@ -112,6 +132,7 @@ int main(int argc, char **argv)
     double ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / (double)iterations;
     printf("iterations %ld\npayload_bytes %zu\nns_per_event %.0f\n", iterations, payload_bytes, ns);
     sluice_runtime_release(rt);
+    sluice_piiguard_thread_destroy(guard_thread);
     sluice_keyring_free(keys);
     free(body);
     return 0;

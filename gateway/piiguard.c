@@ -11,6 +11,7 @@
  */
 #include "gateway/piiguard.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,11 @@
 #include "gateway/normalize.h"
 #include "pii/keyname.h"
 #include "pii/scan.h"
+
+/* The event's top-level ids: judged before identity reads them (sluice_piiguard_ids), hashed even
+ * under mask. */
+static const char *const ids[] = {"userId", "anonymousId", "previousId", "groupId", "messageId"};
+#define ID_COUNT (sizeof(ids) / sizeof(ids[0]))
 
 /* ---------------------------------------------------------------- the trie */
 
@@ -30,9 +36,11 @@ enum {
 
 typedef struct tnode {
     char *key; /* NULL: the `[*]` child */
+    size_t klen;
     struct tnode *kids;
     size_t nkids, cap;
     unsigned flags;
+    int id; /* root's children: 1 + index in ids[] for the top-level ids, else 0 */
 } tnode_t;
 
 /* Fields the guard never scans: the gateway's own stamps and browser data that holds long digit
@@ -60,23 +68,56 @@ static const char *const skipped[] = {
     "context.screen",
 };
 
-static const tnode_t *child_of(const tnode_t *n, const char *key)
+/* Children are kept sorted (trie_sort) by length, then bytes, with `[*]` (key NULL, length 0)
+ * first: one binary search per member. */
+static inline int key_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+    if (an != bn)
+        return an < bn ? -1 : 1;
+    if (a == NULL || b == NULL)
+        return (a != NULL) - (b != NULL);
+    return memcmp(a, b, an);
+}
+
+/* The child for key (length klen; NULL: the `[*]` child). */
+static inline const tnode_t *child_of(const tnode_t *n, const char *key, size_t klen)
 {
     if (n == NULL)
         return NULL;
-    for (size_t i = 0; i < n->nkids; i++) {
-        const tnode_t *k = &n->kids[i];
-        if (key == NULL ? k->key == NULL : (k->key != NULL && strcmp(k->key, key) == 0))
-            return k;
+    size_t lo = 0, hi = n->nkids;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = key_cmp(n->kids[mid].key, n->kids[mid].klen, key, klen);
+        if (c == 0)
+            return &n->kids[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return NULL;
 }
 
+static int cmp_node(const void *x, const void *y)
+{
+    const tnode_t *a = x, *b = y;
+    return key_cmp(a->key, a->klen, b->key, b->klen);
+}
+
+static void trie_sort(tnode_t *n)
+{
+    qsort(n->kids, n->nkids, sizeof(*n->kids), cmp_node);
+    for (size_t i = 0; i < n->nkids; i++)
+        trie_sort(&n->kids[i]);
+}
+
 static tnode_t *child_add(tnode_t *n, const char *key)
 {
-    tnode_t *k = (tnode_t *)child_of(n, key);
-    if (k != NULL)
-        return k;
+    size_t klen = key != NULL ? strlen(key) : 0;
+    for (size_t i = 0; i < n->nkids; i++)
+        if (key_cmp(n->kids[i].key, n->kids[i].klen, key, klen) == 0)
+            return &n->kids[i];
+    tnode_t *k;
     if (n->nkids == n->cap) {
         size_t cap = n->cap ? 2 * n->cap : 4;
         tnode_t *kids = realloc(n->kids, cap * sizeof(*kids));
@@ -89,6 +130,7 @@ static tnode_t *child_add(tnode_t *n, const char *key)
     memset(k, 0, sizeof(*k));
     if (key != NULL && (k->key = strdup(key)) == NULL)
         return NULL;
+    k->klen = key != NULL ? strlen(key) : 0;
     n->nkids++;
     return k;
 }
@@ -151,6 +193,13 @@ sluice_piiguard_t *sluice_piiguard_create(const sluice_org_t *org)
     }
     for (size_t i = 0; i < c->except_count; i++)
         rc |= trie_add(&g->root, &c->except[i], T_EXCEPT);
+    for (size_t i = 0; i < ID_COUNT && rc == 0; i++) {
+        tnode_t *n = child_add(&g->root, ids[i]);
+        if (n == NULL)
+            rc = -1;
+        else
+            n->id = (int)i + 1;
+    }
     for (size_t i = 0; i < sizeof(skipped) / sizeof(skipped[0]); i++) {
         sluice_path_t p;
         char err[64];
@@ -165,6 +214,7 @@ sluice_piiguard_t *sluice_piiguard_create(const sluice_org_t *org)
         sluice_piiguard_destroy(g);
         return NULL;
     }
+    trie_sort(&g->root);
     return g;
 }
 
@@ -180,6 +230,17 @@ void sluice_piiguard_destroy(sluice_piiguard_t *g)
 
 #define INDEX_SLOTS (2 * SLUICE_PIIGUARD_FINDINGS_MAX)
 
+/* Key names repeat from event to event ("email", "products", "page"): their classes are kept per
+ * thread, so most keys cost a hash and a compare instead of word cutting. */
+#define KEY_CACHE_SLOTS 512
+#define KEY_CACHE_LEN   30
+typedef struct key_cache {
+    uint32_t hash;
+    uint8_t len; /* 0: empty */
+    uint8_t cls;
+    char key[KEY_CACHE_LEN];
+} key_cache_t;
+
 struct sluice_piiguard_thread {
     sluice_scan_t scan;
     char *out; /* the rewritten value */
@@ -189,6 +250,7 @@ struct sluice_piiguard_thread {
     uint16_t index[INDEX_SLOTS]; /* open addressing: finding index + 1, 0 = empty */
     _Atomic uint64_t untracked;
     size_t ops_pending; /* HINCRBYs sent to Redis, reply not yet in */
+    key_cache_t keys[KEY_CACHE_SLOTS];
 };
 
 sluice_piiguard_thread_t *sluice_piiguard_thread_create(void)
@@ -260,8 +322,30 @@ uint64_t sluice_piiguard_thread_foreach(const sluice_piiguard_thread_t *t,
     return atomic_load_explicit(&t->untracked, memory_order_relaxed);
 }
 
+static sluice_keyname_class_t key_class(sluice_piiguard_thread_t *t, const char *key, size_t n)
+{
+    if (n == 0 || n > KEY_CACHE_LEN)
+        return sluice_keyname_classify(key, n);
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)key[i]) * 16777619u;
+    key_cache_t *c = &t->keys[h % KEY_CACHE_SLOTS];
+    if (c->len == n && c->hash == h && memcmp(c->key, key, n) == 0)
+        return (sluice_keyname_class_t)c->cls;
+    sluice_keyname_class_t cls = sluice_keyname_classify(key, n);
+    c->hash = h;
+    c->len = (uint8_t)n;
+    c->cls = (uint8_t)cls;
+    memcpy(c->key, key, n);
+    return cls;
+}
+
 /* ---------------------------------------------------------------- the walk */
 
+#define SEG_MAX 64 /* deeper members are judged under the path of their 64th ancestor */
+
+/* On the stack of one pass; walk_init zeroes what comes before `path` (the arrays after it are
+ * used only up to plen and seen_count). */
 typedef struct walk {
     const sluice_piiguard_t *g;
     sluice_piiguard_thread_t *t;
@@ -271,28 +355,69 @@ typedef struct walk {
     int64_t now;
     size_t more;
     int oom;
-    char path[256];
     size_t plen;
+    size_t seen_count;
+    int early;          /* sluice_piiguard_ids: judge the ids, note what was found in ids_found */
+    int ids_done;       /* the ids went through sluice_piiguard_ids already: leave them */
+    uint64_t ids_found; /* per id (ids[] order) SLUICE_PIIGUARD_ID_BITS: its kinds, and "inside text" */
+    size_t nseg;        /* where the walk is: segs[0..nseg), written out as text only for a finding */
+    struct {
+        const char *s;
+        size_t n;
+    } segs[SEG_MAX];
+    char path[256];
     /* (path, matcher) already recorded for this event: counted once per event */
     struct {
         uint32_t hash;
         const char *matcher;
     } seen[SLUICE_PIIGUARD_DETECTED_MAX];
-    size_t seen_count;
-    int early;          /* sluice_piiguard_ids: judge the ids, note what was found in ids_found */
-    int ids_done;       /* the ids went through sluice_piiguard_ids already: leave them */
-    uint64_t ids_found; /* per id (ids[] order) SLUICE_PIIGUARD_ID_BITS: its kinds, and "inside text" */
 } walk_t;
+
+static void walk_init(walk_t *w, const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, sluice_piiguard_stats_t *st)
+{
+    memset(w, 0, offsetof(walk_t, segs));
+    w->g = g;
+    w->t = t;
+    w->st = st;
+}
+
+/* The walk's position as text into w->path ("properties.items[*].email"); control characters
+ * become '?' (paths go to metrics labels, logs and Redis field names). */
+static void write_path(walk_t *w)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < w->nseg; i++) {
+        const char *seg = w->segs[i].s;
+        size_t n = w->segs[i].n;
+        if (i > 0 && seg[0] != '[' && at + 1 < sizeof(w->path))
+            w->path[at++] = '.';
+        for (size_t k = 0; k < n && at + 1 < sizeof(w->path); k++) {
+            unsigned char c = (unsigned char)seg[k];
+            w->path[at++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+        }
+    }
+    w->path[at] = '\0';
+}
+
+/* Pushes a segment; returns 1 when pushed (pop it after), 0 past SEG_MAX. */
+static int push_seg(walk_t *w, const char *seg, size_t n)
+{
+    if (w->nseg == SEG_MAX)
+        return 0;
+    w->segs[w->nseg].s = seg;
+    w->segs[w->nseg].n = n;
+    w->nseg++;
+    return 1;
+}
 
 static const char *const actions[] = {"reported", "reported", "masked", "hashed"};
 
-static const char *ids[] = {"userId", "anonymousId", "previousId", "groupId", "messageId"};
-#define ID_COUNT   (sizeof(ids) / sizeof(ids[0]))
 #define ID_PARTIAL 0x100u
 
 /* Records a finding at the walk's current path. */
 static void record(walk_t *w, const char *matcher, const char *action, int partial)
 {
+    write_path(w);
     uint32_t h = fnv(2166136261u, w->path);
     for (size_t i = 0; i < w->seen_count; i++)
         if (w->seen[i].hash == h && w->seen[i].matcher == matcher)
@@ -318,27 +443,19 @@ static void record(walk_t *w, const char *matcher, const char *action, int parti
         w->oom = 1;
 }
 
-static int push_key(walk_t *w, const char *seg, size_t n, int dot)
+/* 0 when the scanner cannot find anything in s: every kind needs an '@' or six digits or more (a
+ * NINO has six, phones eight, cards thirteen; an IBAN's account number has more). Most values
+ * ("Order Completed", "o-10021", a URL without long numbers) stop here. */
+static int worth_scanning(const char *s, size_t n)
 {
-    size_t at = w->plen;
-    if (dot && at > 0 && at + 1 < sizeof(w->path))
-        w->path[at++] = '.';
-    for (size_t i = 0; i < n && at + 1 < sizeof(w->path); i++) {
-        unsigned char c = (unsigned char)seg[i];
-        /* Paths go to metrics labels, logs and Redis field names: no control characters. */
-        w->path[at++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-    }
-    w->path[at] = '\0';
-    size_t old = w->plen;
-    w->plen = at;
-    return (int)old;
-}
-
-static int has_trigger(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((s[i] >= '0' && s[i] <= '9') || s[i] == '@')
+    if (n < 6) /* "a@b.co" is the shortest e-mail */
+        return 0;
+    size_t digits = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '@' || (c >= '0' && c <= '9' && ++digits >= 6))
             return 1;
+    }
     return 0;
 }
 
@@ -425,23 +542,35 @@ static void judge(walk_t *w, json_t *parent, const char *key, size_t index, json
     if (json_is_string(v)) {
         s = json_string_value(v);
         n = json_string_length(v);
-        if (n == 0 || sluice_is_sha256_hex(s, n))
+        if (n == 0 || (n == 64 && sluice_is_sha256_hex(s, n)))
             return;
     } else if (json_is_integer(v)) {
-        n = (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        s = num;
+        json_int_t x = json_integer_value(v);
+        if (x > -100000 && x < 100000 && (name == NULL || !g->key_names))
+            return; /* fewer than six digits: nothing to find (quantities, prices in cents) */
+        /* Digits written backwards into num's end: snprintf costs more than the rest of the guard. */
+        unsigned long long u = x < 0 ? 0ull - (unsigned long long)x : (unsigned long long)x;
+        char *p = num + sizeof(num);
+        do {
+            *--p = (char)('0' + u % 10);
+            u /= 10;
+        } while (u != 0);
+        if (x < 0)
+            *--p = '-';
+        s = p;
+        n = (size_t)(num + sizeof(num) - p);
     } else {
         return;
     }
     sluice_keyname_class_t cls = SLUICE_KEYNAME_NONE;
     if (g->key_names && name != NULL && !id) {
-        cls = sluice_keyname_classify(name, strlen(name));
+        cls = key_class(w->t, name, strlen(name));
         if (cls == SLUICE_KEYNAME_NONE && person && strcmp(name, "name") == 0)
             cls = SLUICE_KEYNAME_NAME; /* traits.name is the person's full name (Segment's spec) */
     }
     sluice_scan_t *sc = &w->t->scan;
     sc->count = 0;
-    if (has_trigger(s, n) && sluice_scan(sc, s, n, g->kinds) != 0) {
+    if (worth_scanning(s, n) && sluice_scan(sc, s, n, g->kinds) != 0) {
         w->oom = 1;
         return;
     }
@@ -515,7 +644,7 @@ static void visit(walk_t *w, json_t *parent, const char *key, size_t index, json
 static int key_holds_pii(walk_t *w, json_t *obj, const char *k, size_t kn, char *seg, size_t seg_cap)
 {
     sluice_scan_t *sc = &w->t->scan;
-    if (!has_trigger(k, kn))
+    if (!worth_scanning(k, kn))
         return 0;
     if (sluice_scan(sc, k, kn, w->g->kinds) != 0) {
         w->oom = 1;
@@ -526,11 +655,10 @@ static int key_holds_pii(walk_t *w, json_t *obj, const char *k, size_t kn, char 
     const char *kind = sluice_scan_kind_name(sc->matches[0].kind);
     snprintf(seg, seg_cap, "<%s>", kind);
     int act = w->g->mode == SLUICE_PII_GUARD_MASK || w->g->mode == SLUICE_PII_GUARD_HASH;
-    int old = push_key(w, seg, strlen(seg), 1);
+    int pushed = push_seg(w, seg, strlen(seg));
     w->st->detected++;
     record(w, kind, act ? "removed" : "reported", 1);
-    w->plen = (size_t)old;
-    w->path[old] = '\0';
+    w->nseg -= (size_t)pushed;
     if (!act)
         return 0;
     w->st->changed++;
@@ -542,39 +670,34 @@ static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
 {
     const char *k;
     json_t *child;
-    void *tmp;
-    int person = (w->plen == 6 && memcmp(w->path, "traits", 6) == 0) ||
-                 (w->plen == 14 && memcmp(w->path, "context.traits", 14) == 0);
-    json_object_foreach_safe(obj, tmp, k, child) {
-        const tnode_t *cn = child_of(node, k);
+    /* traits.name and context.traits.name are the person's name (Segment's spec). */
+    int person = (w->nseg == 1 && w->segs[0].n == 6 && memcmp(w->segs[0].s, "traits", 6) == 0) ||
+                 (w->nseg == 2 && w->segs[0].n == 7 && memcmp(w->segs[0].s, "context", 7) == 0 && w->segs[1].n == 6 &&
+                  memcmp(w->segs[1].s, "traits", 6) == 0);
+    /* The next member is taken before this one is judged: a key holding PII is deleted. */
+    for (void *it = json_object_iter(obj), *next; it != NULL; it = next) {
+        next = json_object_iter_next(obj, it);
+        k = json_object_iter_key(it);
+        child = json_object_iter_value(it);
+        size_t kn = strlen(k);
+        const tnode_t *cn = child_of(node, k, kn);
         if (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP)))
             continue;
-        size_t kn = strlen(k);
         char seg[24] = "";
         if (key_holds_pii(w, obj, k, kn, seg, sizeof(seg)))
             continue;
         if (w->oom)
             return;
-        int old = seg[0] != '\0' ? push_key(w, seg, strlen(seg), 1) : push_key(w, k, kn, 1);
-        if (depth == 0) {
-            int id = 0;
-            for (size_t i = 0; i < ID_COUNT && id == 0; i++)
-                if (strcmp(k, ids[i]) == 0)
-                    id = (int)i + 1;
-            if (id) {
-                if (!w->ids_done)
-                    judge(w, obj, k, 0, child, k, id, 0);
-                w->plen = (size_t)old;
-                w->path[old] = '\0';
-                continue;
-            }
-        }
-        if (json_is_object(child) || json_is_array(child))
+        int pushed = seg[0] != '\0' ? push_seg(w, seg, strlen(seg)) : push_seg(w, k, kn);
+        if (depth == 0 && cn != NULL && cn->id != 0) {
+            if (!w->ids_done)
+                judge(w, obj, k, 0, child, k, cn->id, 0);
+        } else if (json_is_object(child) || json_is_array(child)) {
             visit(w, obj, k, 0, child, cn, k, depth + 1);
-        else
+        } else {
             judge(w, obj, k, 0, child, k, 0, person);
-        w->plen = (size_t)old;
-        w->path[old] = '\0';
+        }
+        w->nseg -= (size_t)pushed;
         if (w->oom)
             return;
     }
@@ -586,10 +709,10 @@ static void visit(walk_t *w, json_t *parent, const char *key, size_t index, json
     if (json_is_object(v)) {
         visit_object(w, v, node, depth);
     } else if (json_is_array(v)) {
-        const tnode_t *cn = child_of(node, NULL);
+        const tnode_t *cn = child_of(node, NULL, 0);
         if (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP)))
             return;
-        int old = push_key(w, "[*]", 3, 0);
+        int pushed = push_seg(w, "[*]", 3);
         for (size_t i = 0; i < json_array_size(v) && !w->oom; i++) {
             json_t *e = json_array_get(v, i);
             if (json_is_object(e) || json_is_array(e))
@@ -597,8 +720,7 @@ static void visit(walk_t *w, json_t *parent, const char *key, size_t index, json
             else
                 judge(w, v, NULL, i, e, name, 0, 0);
         }
-        w->plen = (size_t)old;
-        w->path[old] = '\0';
+        w->nseg -= (size_t)pushed;
     } else {
         judge(w, parent, key, index, v, name, 0, 0);
     }
@@ -609,22 +731,19 @@ int sluice_piiguard_ids(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t,
     *found = 0;
     if (g == NULL || g->mode == SLUICE_PII_GUARD_OFF || !json_is_object(event))
         return 0;
-    walk_t *w = calloc(1, sizeof(*w));
-    if (w == NULL)
-        return -1;
+    walk_t walk, *w = &walk;
     sluice_piiguard_stats_t st;
-    *w = (walk_t){.g = g, .t = t, .st = &st, .early = 1};
+    walk_init(w, g, t, &st);
+    w->early = 1;
     for (size_t i = 0; i < ID_COUNT && !w->oom; i++) {
-        const tnode_t *cn = child_of(&g->root, ids[i]);
+        const tnode_t *cn = child_of(&g->root, ids[i], strlen(ids[i]));
         json_t *v = json_object_get(event, ids[i]);
         if (v == NULL || (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP))))
             continue;
         judge(w, event, ids[i], 0, v, ids[i], (int)i + 1, 0);
     }
     *found = w->ids_found;
-    int rc = w->oom ? -1 : 0;
-    free(w);
-    return rc;
+    return w->oom ? -1 : 0;
 }
 
 int sluice_piiguard_apply(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, json_t *event, json_t *privacy,
@@ -633,13 +752,9 @@ int sluice_piiguard_apply(const sluice_piiguard_t *g, sluice_piiguard_thread_t *
     memset(stats, 0, sizeof(*stats));
     if (g == NULL || g->mode == SLUICE_PII_GUARD_OFF || !json_is_object(event))
         return 0;
-    walk_t *w = calloc(1, sizeof(*w));
-    if (w == NULL)
-        return -1;
-    w->g = g;
-    w->t = t;
+    walk_t walk, *w = &walk;
+    walk_init(w, g, t, stats);
     w->privacy = privacy;
-    w->st = stats;
     w->now = now_ms;
     if (ids_found != NULL) {
         /* What sluice_piiguard_ids found (and hashed) before identity read the ids. */
@@ -652,20 +767,17 @@ int sluice_piiguard_apply(const sluice_piiguard_t *g, sluice_piiguard_thread_t *
                 continue;
             stats->detected++;
             stats->changed += (uint64_t)act;
-            push_key(w, ids[i], strlen(ids[i]), 0);
+            push_seg(w, ids[i], strlen(ids[i]));
             for (unsigned k = 1; k <= 0x80u; k <<= 1)
                 if (bits & k)
                     record(w, sluice_scan_kind_name(k), act ? "hashed" : "reported", (bits & ID_PARTIAL) != 0);
-            w->plen = 0;
-            w->path[0] = '\0';
+            w->nseg = 0;
         }
     }
     visit_object(w, event, &g->root, 0);
     if (w->more > 0 && !w->oom && json_object_set_new(privacy, "detected_more", json_integer((json_int_t)w->more)) != 0)
         w->oom = 1;
-    int rc = w->oom ? -1 : 0;
-    free(w);
-    return rc;
+    return w->oom ? -1 : 0;
 }
 
 /* ---------------------------------------------------------------- the inbox in Redis */

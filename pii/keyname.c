@@ -1,10 +1,14 @@
 /*
  * Key-name matchers (rules in keyname.h): a key is cut into at most MAX_WORDS lower-cased words
- * in a stack buffer, then its last words are compared with each class's phrases. No allocation;
- * runs for every member key the PII guard visits, on whichever thread calls it.
+ * in a stack buffer, then its last words are compared with the phrases ending in its last word.
+ * No allocation; runs for every member key the PII guard visits, on whichever thread calls it
+ * (the phrase index is built once, under pthread_once).
  */
 #include "keyname.h"
 
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_WORDS 8
@@ -76,9 +80,8 @@ static const char *from_end(const words_t *w, size_t skip, size_t i)
     return w->w[k % MAX_WORDS];
 }
 
-/* Phrases, each a space-separated sequence of words that must end the key, checked in table
- * order: the first that matches decides, so the NONE phrases first keep "ip address" from being
- * an address. */
+/* Phrases, each a space-separated sequence of words that must end the key; the longest that
+ * matches decides, so the NONE phrases keep "ip address" from being an address. */
 static const struct {
     sluice_keyname_class_t cls;
     const char *phrase;
@@ -191,23 +194,44 @@ static const struct {
     {SLUICE_KEYNAME_PASSWORD, "passwd"},
 };
 
-/* 1 when the key's words (after `skip` trailing number words) end with the phrase. */
-static int ends_with(const words_t *w, size_t skip, const char *phrase)
+/* The phrases cut into words once, sorted by their last word, so a key costs one binary search on
+ * its last word and a few compares (this runs for every member key of every event). */
+typedef struct cut {
+    const char *w[4]; /* words, last one last */
+    size_t nw;
+    sluice_keyname_class_t cls;
+} cut_t;
+
+#define PHRASE_COUNT (sizeof(phrases) / sizeof(phrases[0]))
+static cut_t cuts[PHRASE_COUNT];
+static char cut_text[PHRASE_COUNT][40];
+static pthread_once_t cuts_once = PTHREAD_ONCE_INIT;
+
+static int cmp_cut(const void *x, const void *y)
 {
-    const char *ws[MAX_WORDS];
-    size_t lens[MAX_WORDS], count = 0;
-    for (const char *p = phrase; *p != '\0' && count < MAX_WORDS;) {
-        const char *sp = strchr(p, ' ');
-        size_t len = sp ? (size_t)(sp - p) : strlen(p);
-        ws[count] = p;
-        lens[count++] = len;
-        p += len + (sp != NULL);
+    const cut_t *a = x, *b = y;
+    return strcmp(a->w[a->nw - 1], b->w[b->nw - 1]);
+}
+
+static void build_cuts(void)
+{
+    for (size_t i = 0; i < PHRASE_COUNT; i++) {
+        snprintf(cut_text[i], sizeof(cut_text[i]), "%s", phrases[i].phrase);
+        cut_t *c = &cuts[i];
+        c->cls = phrases[i].cls;
+        for (char *p = cut_text[i], *save = NULL, *t = strtok_r(p, " ", &save); t != NULL && c->nw < 4;
+             t = strtok_r(NULL, " ", &save))
+            c->w[c->nw++] = t;
     }
-    for (size_t i = 0; i < count; i++) {
+    qsort(cuts, PHRASE_COUNT, sizeof(cuts[0]), cmp_cut);
+}
+
+/* 1 when the key's words (after `skip` trailing number words) end with the phrase c. */
+static int ends_with(const words_t *w, size_t skip, const cut_t *c)
+{
+    for (size_t i = 0; i < c->nw; i++) {
         const char *word = from_end(w, skip, i);
-        const char *want = ws[count - 1 - i];
-        size_t len = lens[count - 1 - i];
-        if (word == NULL || strlen(word) != len || memcmp(word, want, len) != 0)
+        if (word == NULL || strcmp(word, c->w[c->nw - 1 - i]) != 0)
             return 0;
     }
     return 1;
@@ -215,6 +239,7 @@ static int ends_with(const words_t *w, size_t skip, const char *phrase)
 
 sluice_keyname_class_t sluice_keyname_classify(const char *key, size_t n)
 {
+    pthread_once(&cuts_once, build_cuts);
     words_t w;
     split(key, n, &w);
     size_t skip = 0;
@@ -224,10 +249,25 @@ sluice_keyname_class_t sluice_keyname_classify(const char *key, size_t n)
             break;
         skip++;
     }
-    for (size_t i = 0; i < sizeof(phrases) / sizeof(phrases[0]); i++)
-        if (ends_with(&w, skip, phrases[i].phrase))
-            return phrases[i].cls;
-    return SLUICE_KEYNAME_NONE;
+    const char *last = from_end(&w, skip, 0);
+    if (last == NULL)
+        return SLUICE_KEYNAME_NONE;
+    /* The first phrase whose last word is the key's, then every phrase with that last word. */
+    size_t lo = 0, hi = PHRASE_COUNT;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(cuts[mid].w[cuts[mid].nw - 1], last) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    /* The longest phrase that matches decides: "ip address" (not an address) over "address",
+     * "email address" (an e-mail) over "address". */
+    const cut_t *best = NULL;
+    for (size_t i = lo; i < PHRASE_COUNT && strcmp(cuts[i].w[cuts[i].nw - 1], last) == 0; i++)
+        if ((best == NULL || cuts[i].nw > best->nw) && ends_with(&w, skip, &cuts[i]))
+            best = &cuts[i];
+    return best != NULL ? best->cls : SLUICE_KEYNAME_NONE;
 }
 
 const char *sluice_keyname_class_name(sluice_keyname_class_t c)

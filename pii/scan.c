@@ -104,7 +104,7 @@ void sluice_scan_dispose(sluice_scan_t *s)
 {
     if (s == NULL)
         return;
-    free(s->dec);
+    free(s->dec_buf);
     free(s->map);
     free(s->matches);
     free(s->run_buf);
@@ -121,8 +121,12 @@ static int push(sluice_scan_t *s, unsigned kind, int intl, size_t ds, size_t de)
         s->matches = m;
         s->match_cap = cap;
     }
-    s->matches[s->count++] = (sluice_scan_match_t){
-        .kind = kind, .international = intl, .start = s->map[ds], .end = s->map[de], .dstart = ds, .dend = de};
+    s->matches[s->count++] = (sluice_scan_match_t){.kind = kind,
+                                                   .international = intl,
+                                                   .start = sluice_scan_offset(s, ds),
+                                                   .end = sluice_scan_offset(s, de),
+                                                   .dstart = ds,
+                                                   .dend = de};
     return 0;
 }
 
@@ -130,11 +134,18 @@ static int push(sluice_scan_t *s, unsigned kind, int intl, size_t ds, size_t de)
  * '+' stays '+': the detectors treat it as a possible form-encoded space). */
 static int decode(sluice_scan_t *s, const char *text, size_t n)
 {
+    /* Most values hold no '%': scan them in place, offsets unchanged. */
+    if (memchr(text, '%', n) == NULL) {
+        s->dec = text;
+        s->dec_len = n;
+        s->identity = 1;
+        return 0;
+    }
     if (n + 1 > s->dec_cap) {
-        char *dec = realloc(s->dec, n + 1);
+        char *dec = realloc(s->dec_buf, n + 1);
         if (dec == NULL)
             return -1;
-        s->dec = dec;
+        s->dec_buf = dec;
         size_t *map = realloc(s->map, (n + 1) * sizeof(*map));
         if (map == NULL)
             return -1;
@@ -147,14 +158,16 @@ static int decode(sluice_scan_t *s, const char *text, size_t n)
         int hi, lo;
         if (text[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)text[i + 1])) >= 0 &&
             (lo = hexval((unsigned char)text[i + 2])) >= 0) {
-            s->dec[j++] = (char)(hi * 16 + lo);
+            s->dec_buf[j++] = (char)(hi * 16 + lo);
             i += 3;
         } else {
-            s->dec[j++] = text[i++];
+            s->dec_buf[j++] = text[i++];
         }
     }
     s->map[j] = n;
+    s->dec = s->dec_buf;
     s->dec_len = j;
+    s->identity = 0;
     return 0;
 }
 

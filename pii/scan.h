@@ -72,11 +72,14 @@ typedef struct sluice_scan_match {
 } sluice_scan_match_t;
 
 /* Zero-initialise before the first scan ({0}); reuse for any number of scans; dispose once. */
-typedef struct sluice_scan_scan {
-    char *dec; /* the percent-decoded text (dec_len bytes, not NUL-terminated) */
+typedef struct sluice_scan {
+    const char *dec; /* the percent-decoded text (dec_len bytes, not NUL-terminated): the input
+                        itself when it holds no '%', else dec_buf */
     size_t dec_len;
+    int identity; /* dec is the input: offsets are the same in both (map unused) */
+    char *dec_buf;
     size_t *map; /* map[i]: offset in the original of the bytes that decoded to dec[i];
-                    map[dec_len] is the original length */
+                    map[dec_len] is the original length; see sluice_scan_offset */
     size_t dec_cap;
     sluice_scan_match_t *matches; /* in order, non-overlapping */
     size_t count, match_cap;
@@ -87,6 +90,12 @@ typedef struct sluice_scan_scan {
 /* Scans text[0..n) for the kinds in the set `kinds`, replacing the previous results in s. Returns
  * 0, or -1 when memory ran out (s then holds no matches). */
 int sluice_scan(sluice_scan_t *s, const char *text, size_t n, unsigned kinds) __attribute__((warn_unused_result));
+
+/* The offset in the original text of decoded byte i (i == dec_len: the original's length). */
+static inline size_t sluice_scan_offset(const sluice_scan_t *s, size_t i)
+{
+    return s->identity ? i : s->map[i];
+}
 
 /* Frees the buffers of s (NULL allowed) and zeroes it. */
 void sluice_scan_dispose(sluice_scan_t *s);

@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < S.count; i++) {
         const sluice_scan_match_t *m = &S.matches[i];
         if (m->start < prev || m->end <= m->start || m->end > size || m->dend <= m->dstart || m->dend > S.dec_len ||
-            S.map[m->dstart] != m->start || S.map[m->dend] != m->end)
+            sluice_scan_offset(&S, m->dstart) != m->start || sluice_scan_offset(&S, m->dend) != m->end)
             abort();
         if (m->kind == 0 || (m->kind & ~(unsigned)ALL) != 0 || (m->kind & (m->kind - 1)) != 0)
             abort();
