@@ -318,6 +318,8 @@ static int substitute(const regex_t *r, tctx_t *t, const char *v, size_t n, size
             return rc;
         }
         if (rc == PCRE2_ERROR_NOMEMORY) { /* out_len is now the length needed, with the NUL */
+            if (out_len <= t->cap || out_len == PCRE2_UNSET)
+                return SLUICE_MASK_ENOMEM; /* the match itself ran out of memory, not the buffer */
             if (out_len > OUT_MAX)
                 return SLUICE_MASK_ETOOBIG;
             PCRE2_UCHAR *bigger = realloc(t->buf, out_len);
