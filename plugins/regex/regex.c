@@ -30,6 +30,7 @@
 
 #include <sluice/mask_plugin.h>
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@
 #define OUT_START      4096
 #define OUT_MAX        (1024 * 1024) /* far above the host's cap: beyond it the output is too big anyway */
 #define PATTERN_MAX    4096
+#define TWIN_FAILED    INT_MIN /* run_on_twin: not a PCRE2 error code */
 
 enum { NO_MATCH_KEEP, NO_MATCH_REMOVE, NO_MATCH_ERROR };
 
@@ -101,27 +103,19 @@ static pcre2_match_context *match_context(const regex_t *r)
     return m;
 }
 
-/* Checks the replacement against the pattern's groups by running it once on a pattern that
- * has the same groups (numbers and names) and matches the empty string: every $n, ${name},
- * escape and conditional is then parsed and resolved, without an event. */
-static int check_replacement(const regex_t *r, char *err, size_t err_len)
+/* Runs the replacement once on a pattern with the same groups (numbers and names) as r's, which
+ * matches the empty string with every group set (unset 0) or every group unset (unset 1), so
+ * every $n, ${name} and escape, and both branches of each ${n:+set:unset} and ${n:-default}, are
+ * parsed and resolved without an event. Returns 0, the replacement's PCRE2 error code, or
+ * TWIN_FAILED when the twin pattern could not be built. */
+static int run_on_twin(const regex_t *r, uint32_t groups, uint32_t names, uint32_t entry, PCRE2_SPTR table, int unset)
 {
-    uint32_t groups = 0, names = 0, entry = 0;
-    PCRE2_SPTR table = NULL;
-    if (pcre2_pattern_info(r->code, PCRE2_INFO_CAPTURECOUNT, &groups) != 0 ||
-        pcre2_pattern_info(r->code, PCRE2_INFO_NAMECOUNT, &names) != 0 ||
-        pcre2_pattern_info(r->code, PCRE2_INFO_NAMEENTRYSIZE, &entry) != 0 ||
-        pcre2_pattern_info(r->code, PCRE2_INFO_NAMETABLE, &table) != 0) {
-        snprintf(err, err_len, "cannot read the pattern's groups");
-        return SLUICE_MASK_EINTERNAL;
-    }
-    size_t cap = 16 + (size_t)groups * 2 + (size_t)names * (entry + 4);
+    /* "(?:\x{10ffff}...)?" cannot match its one character in "", so its groups stay unset. */
+    size_t cap = 32 + (size_t)groups * 2 + (size_t)names * (entry + 4);
     char *mirror = malloc(cap);
-    if (mirror == NULL) {
-        snprintf(err, err_len, "out of memory");
-        return SLUICE_MASK_ENOMEM;
-    }
-    size_t len = 0;
+    if (mirror == NULL)
+        return TWIN_FAILED;
+    size_t len = (size_t)snprintf(mirror, cap, "%s", unset ? "(?:\\x{10ffff}" : "");
     for (uint32_t g = 1; g <= groups; g++) {
         const char *name = NULL;
         for (uint32_t i = 0; i < names && name == NULL; i++) {
@@ -134,24 +128,50 @@ static int check_replacement(const regex_t *r, char *err, size_t err_len)
         else
             len += (size_t)snprintf(mirror + len, cap - len, "()");
     }
+    len += (size_t)snprintf(mirror + len, cap - len, "%s", unset ? ")?" : "");
     int code = 0;
     PCRE2_SIZE offset = 0;
     pcre2_code *twin = pcre2_compile((PCRE2_SPTR)mirror, len, PCRE2_UTF | PCRE2_DUPNAMES, &code, &offset, NULL);
     free(mirror);
-    if (twin == NULL) {
-        snprintf(err, err_len, "cannot check the replacement against the pattern's groups");
-        return SLUICE_MASK_EINTERNAL;
-    }
+    if (twin == NULL)
+        return TWIN_FAILED;
     PCRE2_UCHAR out[256];
     PCRE2_SIZE out_len = sizeof(out);
     int rc = pcre2_substitute(twin, (PCRE2_SPTR) "", 0, 0, r->options | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH, NULL, NULL,
                               r->replace, r->replace_len, out, &out_len);
     pcre2_code_free(twin);
-    if (rc < 0 && rc != PCRE2_ERROR_NOMEMORY) {
-        char msg[160];
-        pcre2_text(rc, msg, sizeof(msg));
-        snprintf(err, err_len, "replace is not a valid replacement for this pattern: %s", msg);
-        return SLUICE_MASK_ECONFIG;
+    /* On "" the twin matches once: 1 replacement (NOMEMORY: only the checking buffer was too
+     * small). Anything else is the replacement's error, and PCRE2 10.42 returns a bad escape
+     * inside a ${n:+...} or ${n:-...} text as a positive compile error code (e.g. 103), which
+     * would read as a count of replacements. */
+    return rc == 1 || rc == PCRE2_ERROR_NOMEMORY ? 0 : rc != 0 ? rc : PCRE2_ERROR_BADREPLACEMENT;
+}
+
+/* Checks the replacement against the pattern's groups at create, so a $3 of a two-group pattern
+ * or a malformed escape is a config error, not a failure at the first event. */
+static int check_replacement(const regex_t *r, char *err, size_t err_len)
+{
+    uint32_t groups = 0, names = 0, entry = 0;
+    PCRE2_SPTR table = NULL;
+    if (pcre2_pattern_info(r->code, PCRE2_INFO_CAPTURECOUNT, &groups) != 0 ||
+        pcre2_pattern_info(r->code, PCRE2_INFO_NAMECOUNT, &names) != 0 ||
+        pcre2_pattern_info(r->code, PCRE2_INFO_NAMEENTRYSIZE, &entry) != 0 ||
+        pcre2_pattern_info(r->code, PCRE2_INFO_NAMETABLE, &table) != 0) {
+        snprintf(err, err_len, "cannot read the pattern's groups");
+        return SLUICE_MASK_EINTERNAL;
+    }
+    for (int unset = 0; unset < 2; unset++) {
+        int rc = run_on_twin(r, groups, names, entry, table, unset);
+        if (rc == TWIN_FAILED) {
+            snprintf(err, err_len, "cannot check the replacement against the pattern's groups");
+            return SLUICE_MASK_EINTERNAL;
+        }
+        if (rc != 0) {
+            char msg[160];
+            pcre2_text(rc, msg, sizeof(msg));
+            snprintf(err, err_len, "replace is not a valid replacement for this pattern: %s", msg);
+            return SLUICE_MASK_ECONFIG;
+        }
     }
     return SLUICE_MASK_OK;
 }
@@ -313,7 +333,10 @@ static int substitute(const regex_t *r, tctx_t *t, const char *v, size_t n, size
         PCRE2_SIZE out_len = t->cap;
         int rc = pcre2_substitute(r->code, (PCRE2_SPTR)v, n, 0, r->options | PCRE2_SUBSTITUTE_OVERFLOW_LENGTH, t->md,
                                   t->mctx, r->replace, r->replace_len, t->buf, &out_len);
-        if (rc >= 0) {
+        /* A count of replacements, at most one per character and one at the end (empty
+         * matches); more is an error code PCRE2 returned positive (see run_on_twin). */
+        if (rc >= 0 && (PCRE2_SIZE)rc <= n + 1 && ((r->options & PCRE2_SUBSTITUTE_GLOBAL) || rc <= 1) &&
+            out_len < t->cap) {
             *len = out_len;
             return rc;
         }
@@ -340,8 +363,15 @@ static int substitute(const regex_t *r, tctx_t *t, const char *v, size_t n, size
         }
         if (rc == PCRE2_ERROR_NOMATCH)
             return 0;
-        /* Invalid UTF-8 cannot come from the host; anything else is a bug. */
-        return rc <= PCRE2_ERROR_UTF8_ERR1 && rc >= PCRE2_ERROR_UTF8_ERR21 ? SLUICE_MASK_EINVAL : SLUICE_MASK_EINTERNAL;
+        /* Invalid UTF-8 (which the host never sends), or a replacement error that create's check
+         * did not see: this value is refused, fail closed, and the warning says why. */
+        if (!r->quiet && !(rc <= PCRE2_ERROR_UTF8_ERR1 && rc >= PCRE2_ERROR_UTF8_ERR21)) {
+            char msg[200], text[120];
+            pcre2_text(rc, text, sizeof(text));
+            snprintf(msg, sizeof(msg), "regex: the replacement failed on a value (%s); the field fails closed", text);
+            r->host->log(r->self, SLUICE_MASK_LOG_WARN, msg);
+        }
+        return SLUICE_MASK_EINVAL;
     }
 }
 

@@ -210,6 +210,13 @@ static void test_config_errors(void **state)
         {"{pattern: '(?<first>a)', replace: '${second}'}", "replace is not a valid replacement for this pattern"},
         {"{pattern: 'a', replace: '${1'}", "replace is not a valid replacement for this pattern"},
         {"{pattern: 'a', replace: '$'}", "replace is not a valid replacement for this pattern"},
+        /* Both branches of a conditional are checked, whichever a value would take. */
+        {"{pattern: '(a)?b', replace: '${1:+\\q:y}'}", "replace is not a valid replacement for this pattern"},
+        {"{pattern: '(a)?b', replace: '${1:+x:\\q}'}", "replace is not a valid replacement for this pattern"},
+        {"{pattern: '(a)?b', replace: '${1:-\\q}'}", "replace is not a valid replacement for this pattern"},
+        {"{pattern: '(a)?b', replace: '${1:+${1:+ok:\\q}}'}", "unrecognized character follows"},
+        {"{pattern: '(a)?b', replace: '${1:+x:$9}'}",
+         "replace is not a valid replacement for this pattern: unknown substring"},
         {"{pattern: a, no_match: drop}", "no_match must be keep, remove or error"},
         {"{pattern: a, match_limit: 0}", "match_limit and depth_limit must be between 1 and 100000000"},
         {"{pattern: a, depth_limit: 100000001}", "match_limit and depth_limit must be between 1 and 100000000"},
