@@ -7,7 +7,7 @@ packages=(
   # build
   gcc clang clang-format make cmake pkg-config git
   libh2o-evloop-dev libh2o-dev-common libssl-dev librdkafka-dev libhiredis-dev libjansson-dev
-  libyaml-dev libcurl4-openssl-dev libpq-dev zlib1g-dev libcmocka-dev libclang-rt-14-dev
+  libyaml-dev libcurl4-openssl-dev libpq-dev zlib1g-dev libcmocka-dev libclang-rt-14-dev libpcre2-dev
   # the local stack and the tests
   redis-server postgresql kcat openssl curl ca-certificates procps psmisc iproute2 util-linux
   python3-h2 nginx-light

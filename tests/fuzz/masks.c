@@ -7,9 +7,12 @@
  *
  * Besides no crash, leak or undefined behaviour, each plugin's promise is checked: `full`,
  * `null` and `drop` always give their fixed answers (`full` and `null` keep a null); `hmac`
- * gives 64 hex digits; every plugin but `encrypt` is deterministic; `encrypt` output opens
- * again under the key ring and the rule's AAD to exactly the input; `redact_text` (mask mode)
- * finds nothing in its own output; a failure always comes with a reason.
+ * gives 64 hex digits; every plugin but `encrypt` and `randomized_response` is deterministic;
+ * `encrypt` output opens again under the key ring and the rule's AAD to exactly the input;
+ * `redact_text` (mask mode) finds nothing in its own output; `generalize` is idempotent, keeps a
+ * number a number under a step and gives one of its labels under bands; `regex` gives strings;
+ * `randomized_response` answers every value of its domain with a value of the domain in the
+ * input's JSON type and refuses everything else; a failure always comes with a reason.
  *
  * Built as a fuzzer with SLUICE_FUZZ=ON (clang); in every build, tests/fuzz/replay.c runs the
  * corpus once as an ordinary test. Single-threaded.
@@ -42,6 +45,14 @@ enum {
     R_FPE_ALNUM,
     R_REDACT,
     R_REDACT_HASH,
+    R_GEN_STEP,
+    R_GEN_BANDS,
+    R_GEN_DATE,
+    R_GEN_POSTAL,
+    R_REGEX,
+    R_REGEX_LIMIT,
+    R_RR_BOOL,
+    R_RR_CAT,
     R_COUNT
 };
 
@@ -57,7 +68,17 @@ static const char rules[] =
     "        - {path: a.fpe, plugin: fpe, params: {key_env: FUZZ_FPE_KEY, preserve: \"-\"}}\n"
     "        - {path: a.fpe36, plugin: fpe, params: {key_env: FUZZ_FPE_KEY, alphabet: lower_alnum, tweak: \"3737\"}}\n"
     "        - {path: a.text, plugin: redact_text}\n"
-    "        - {path: a.text2, plugin: redact_text, params: {mode: hash, kinds: [email, card]}}\n";
+    "        - {path: a.text2, plugin: redact_text, params: {mode: hash, kinds: [email, card]}}\n"
+    "        - {path: a.gstep, plugin: generalize, params: {kind: number, step: 0.25}}\n"
+    "        - {path: a.gbands, plugin: generalize, params: {kind: number, bands: [-5, 0, 18, 30, 40, 65]}}\n"
+    "        - {path: a.gdate, plugin: generalize, params: {kind: date, granularity: month}}\n"
+    "        - {path: a.gpostal, plugin: generalize, params: {kind: postal, keep: 3, fill: \"\\u2022\"}}\n"
+    "        - {path: a.re, plugin: regex, params: {pattern: '(?<user>[^@\\s]+)@(?<host>[\\w.-]+)|\\b([A-Z]{2})\\d{2}"
+    "(?: ?[A-Z0-9]){11,30}\\b', replace: '${user:+***@${host}:$3**[iban]}'}}\n"
+    "        - {path: a.re2, plugin: regex, params: {pattern: '(\\w+\\s?)*$', replace: '\\U$1', match_limit: 2000, "
+    "no_match: remove}}\n"
+    "        - {path: a.rr, plugin: randomized_response, params: {epsilon: 1}}\n"
+    "        - {path: a.rr2, plugin: randomized_response, params: {epsilon: 0.5, categories: [1, 2, 3, 5]}}\n";
 
 static sluice_config_t *cfg;
 static sluice_keyring_t *keys;
@@ -70,7 +91,7 @@ static void load(void)
     sluice_err_t err = {{0}};
     keys = sluice_keyring_from_strings("8f1e1a9c0a3d4b5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6", "3", NULL,
                                        &err);
-    char yaml[4096];
+    char yaml[8192];
     snprintf(yaml, sizeof(yaml),
              "version: 1\n"
              "server: {http: {listen: \"127.0.0.1:0\"}}\n"
@@ -180,6 +201,57 @@ static int all_hex(const char *s, size_t n)
     return 1;
 }
 
+/* One of generalize's band labels for [-5, 0, 18, 30, 40, 65]. */
+static int band_label(const json_t *out)
+{
+    static const char *const labels[] = {"<-5", "-5--1", "0-17", "18-29", "30-39", "40-64", "65+"};
+    for (size_t i = 0; json_is_string(out) && i < sizeof(labels) / sizeof(labels[0]); i++)
+        if (strcmp(json_string_value(out), labels[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* randomized_response: 1 when value is in the rule's domain, as text ("true", "3"). */
+static int rr_in_domain(size_t rule, const json_t *value, char *text, size_t cap)
+{
+    text[0] = '\0';
+    if (json_is_string(value) && json_string_length(value) < cap &&
+        strlen(json_string_value(value)) == json_string_length(value))
+        snprintf(text, cap, "%s", json_string_value(value));
+    else if (json_is_boolean(value))
+        snprintf(text, cap, "%s", json_is_true(value) ? "true" : "false");
+    else if (json_is_integer(value))
+        snprintf(text, cap, "%lld", (long long)json_integer_value(value));
+    static const char *const bools[] = {"true", "false", NULL}, *const cats[] = {"1", "2", "3", "5", NULL};
+    for (const char *const *d = rule == R_RR_BOOL ? bools : cats; *d != NULL; d++)
+        if (strcmp(text, *d) == 0 && (rule == R_RR_BOOL ? !json_is_integer(value) : !json_is_boolean(value)))
+            return 1;
+    return 0;
+}
+
+/* randomized_response's answer: a value of the domain, in the input's JSON type (booleans stay
+ * booleans, numbers numbers, strings strings), for every value of the domain; an error for
+ * anything else but null. */
+static void check_rr(size_t rule, const json_t *value, sluice_plugin_outcome_t o, const json_t *out)
+{
+    char in_text[16], out_text[16];
+    if (json_is_null(value)) {
+        if (o != SLUICE_PLUGIN_UNCHANGED)
+            abort();
+        return;
+    }
+    if (!rr_in_domain(rule, value, in_text, sizeof(in_text))) {
+        if (o != SLUICE_PLUGIN_FAILED)
+            abort();
+        return;
+    }
+    /* (true and false are two jansson types: a flipped boolean is still a boolean.) */
+    if (o != SLUICE_PLUGIN_REPLACED || json_is_boolean(out) != json_is_boolean(value) ||
+        (!json_is_boolean(value) && json_typeof(out) != json_typeof(value)) ||
+        !rr_in_domain(rule, out, out_text, sizeof(out_text)))
+        abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (set == NULL)
@@ -197,7 +269,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *out, *again;
     const char *reason, *reason2;
     sluice_plugin_outcome_t o = apply(rule, value, &out, &reason);
-    if (rule != R_ENCRYPT) {
+    if (rule != R_ENCRYPT && rule != R_RR_BOOL && rule != R_RR_CAT) {
         sluice_plugin_outcome_t o2 = apply(rule, value, &again, &reason2);
         if (o2 != o || (out != NULL && !json_equal(out, again)))
             abort();
@@ -227,6 +299,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (o == SLUICE_PLUGIN_REPLACED)
             check_opens(rule, value, out);
         break;
+    case R_GEN_STEP:
+    case R_GEN_BANDS:
+    case R_GEN_DATE:
+    case R_GEN_POSTAL:
+        if (o == SLUICE_PLUGIN_REPLACED) {
+            /* A step keeps numbers numbers and strings strings; the rest are strings. */
+            if (rule == R_GEN_STEP
+                    ? json_is_number(out) != json_is_number(value) || json_is_string(out) != json_is_string(value)
+                    : !json_is_string(out))
+                abort();
+            if (rule == R_GEN_BANDS && !band_label(out))
+                abort();
+            if (rule == R_GEN_DATE && json_string_length(out) != 4 && json_string_length(out) != 7 &&
+                json_string_length(out) != 10)
+                abort();
+            /* Idempotent: a generalized value generalizes to itself. */
+            sluice_plugin_outcome_t o2 = apply(rule, out, &again, &reason2);
+            if (!(o2 == SLUICE_PLUGIN_UNCHANGED || (o2 == SLUICE_PLUGIN_REPLACED && json_equal(again, out))))
+                abort();
+            json_decref(again);
+        } else if (o == SLUICE_PLUGIN_UNCHANGED && !json_is_boolean(value) && !json_is_null(value)) {
+            abort();
+        }
+        break;
+    case R_REGEX:
+    case R_REGEX_LIMIT:
+        if (o == SLUICE_PLUGIN_REPLACED && !json_is_string(out))
+            abort();
+        break;
+    case R_RR_BOOL:
+    case R_RR_CAT: check_rr(rule, value, o, out); break;
     case R_REDACT:
         /* Idempotent: its own output has nothing left to redact. */
         if (o == SLUICE_PLUGIN_REPLACED) {

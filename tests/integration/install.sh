@@ -54,7 +54,7 @@ col=$(grep 'plugin: ip_trunacte}' "$tmp/typo.yaml" | awk '{print index($0, "ip_t
 [ -n "$n" ] && [ -n "$col" ] || fail "no ip_truncate rule in the example"
 cp -R "$src/config/examples/orgs" "$tmp/orgs"
 plugins="$tmp/p/lib/sluice/plugins"
-builtins="drop, encrypt, fpe, full, hmac, ip_truncate, null, partial, redact_text"
+builtins="drop, encrypt, fpe, full, generalize, hmac, ip_truncate, null, partial, randomized_response, redact_text, regex"
 want="$tmp/typo.yaml:$n:$col: orgs[0].data_layer.mask[1].plugin: cannot open plugin 'ip_trunacte': no ip_trunacte.so in $plugins (the built-in default: next to $tmp/p/bin/sluicectl); did you mean 'ip_truncate'? Plugins there: $builtins. Set plugins.dir in the config or SLUICE_PLUGIN_DIR to look in another directory"
 set +e
 (cd / && "$tmp/p/bin/sluicectl" config check "$tmp/typo.yaml") >"$tmp/out" 2>"$tmp/err"

@@ -85,6 +85,9 @@ enum {
     C_IBAN,          /* inside properties.refund_to */
     C_SSN_FREE,      /* a US SSN inside properties.comment (national_ids: [us_ssn]) */
     C_EMAIL_KEY,     /* an e-mail as a property's KEY */
+    C_BIRTHDAY,      /* traits.birthday (generalize: the year only) */
+    C_IBAN_MSG,      /* inside properties.message (regex: the country only) */
+    C_ANSWER_BAD,    /* properties.satisfaction outside randomized_response's categories (removed) */
     C_COUNT
 };
 
@@ -312,6 +315,28 @@ static void plant_all(void)
     plant_iban(C_IBAN, "IBAN in properties.refund_to");
     plant_ssn_free(C_SSN_FREE, "SSN in properties.comment");
     plant_email(C_EMAIL_KEY, "e-mail as a key");
+    /* A 20th-century birthday, searched also without its day and without dashes. */
+    random_chars(n, 4, DIGITS);
+    snprintf(v, sizeof(v), "19%.2s-%02d-%02d", n, 1 + (n[2] - '0'), 1 + (n[3] - '0') * 2);
+    plant(C_BIRTHDAY, "birthday", v);
+    snprintf(r, sizeof(r), "%.7s", v);
+    add_form(&C[C_BIRTHDAY], r);
+    snprintf(r, sizeof(r), "%.4s%.2s%.2s", v, v + 5, v + 8);
+    add_form(&C[C_BIRTHDAY], r);
+    /* A German-shaped IBAN written in groups; also searched compact and by its 18 digits. */
+    char d[21];
+    random_chars(d, 20, DIGITS);
+    snprintf(v, sizeof(v), "DE%.2s %.4s %.4s %.4s %.4s %.2s", d, d + 2, d + 6, d + 10, d + 14, d + 18);
+    plant(C_IBAN_MSG, "IBAN in a message", v);
+    snprintf(r, sizeof(r), "%.4s%.4s%.4s", d + 2, d + 6, d + 10);
+    add_form(&C[C_IBAN_MSG], r);
+    char compact[32];
+    snprintf(compact, sizeof(compact), "DE%s", d);
+    add_form(&C[C_IBAN_MSG], compact);
+    add_form(&C[C_IBAN_MSG], d + 2);
+    random_chars(r, 8, LOWER);
+    snprintf(v, sizeof(v), "Canaryanswer%s", r);
+    plant(C_ANSWER_BAD, "answer outside the categories", v);
 }
 
 /* ------------------------------------------------------------------ the stack on the example config */
@@ -526,7 +551,7 @@ static json_t *consented(json_t *event)
     return event;
 }
 
-static char NOTE[512];
+static char NOTE[512], MESSAGE[256];
 
 /* A purchase carrying every property-level canary. */
 static json_t *purchase(const char *id, const char *name)
@@ -617,15 +642,21 @@ static void test_send_canaries(void **state)
     snprintf(UA_MARKED, sizeof(UA_MARKED), "Mozilla/5.0 (X11; Linux x86_64; %s) Gecko/20100101 Firefox/133.0",
              C[C_UA].value);
 
-    /* 1. A single purchase with consent: Meta, GA4 (-> DLQ) and the webhook. */
+    /* 1. A single purchase with consent: Meta, GA4 (-> DLQ) and the webhook. It also carries a
+     * message with an IBAN (regex) and a satisfaction answer (randomized_response). */
     const char *id = mid("track");
-    assert_int_equal(send_json("track", "/v1/track", consented(purchase(id, "Purchase")), UA_PLAIN), 200);
+    json_t *ev = consented(purchase(id, "Purchase"));
+    snprintf(MESSAGE, sizeof(MESSAGE), "Please refund to %s before Friday.", C[C_IBAN_MSG].value);
+    json_object_set_new(json_object_get(ev, "properties"), "message", json_string(MESSAGE));
+    json_object_set_new(json_object_get(ev, "properties"), "satisfaction", json_string("unhappy"));
+    assert_int_equal(send_json("track", "/v1/track", ev, UA_PLAIN), 200);
     expect(id, META_GETS | HOOK_GETS | GA4_REFUSES);
 
     /* 2. identify with the person's traits. */
     id = mid("identify");
-    json_t *ev = json_pack("{s:s,s:s,s:s,s:o}", "messageId", id, "anonymousId", mid("visitor-1"), "userId",
-                           mid("user-1"), "traits", person_traits());
+    ev = json_pack("{s:s,s:s,s:s,s:o}", "messageId", id, "anonymousId", mid("visitor-1"), "userId", mid("user-1"),
+                   "traits", person_traits());
+    json_object_set_new(json_object_get(ev, "traits"), "birthday", json_string(C[C_BIRTHDAY].value));
     assert_int_equal(send_json("identify", "/v1/identify", consented(ev), UA_PLAIN), 200);
     expect(id, HOOK_GETS);
 
@@ -638,7 +669,9 @@ static void test_send_canaries(void **state)
 
     /* 3. A batch: add to cart, a page view with the page's own URL properties, identify. */
     const char *cart = mid("batch-cart"), *page = mid("batch-page"), *ident = mid("batch-identify");
-    json_t *b = json_pack("{s:[o,o,o]}", "batch", consented(purchase(cart, "AddToCart")),
+    json_t *cart_ev = consented(purchase(cart, "AddToCart"));
+    json_object_set_new(json_object_get(cart_ev, "properties"), "satisfaction", json_string(C[C_ANSWER_BAD].value));
+    json_t *b = json_pack("{s:[o,o,o]}", "batch", cart_ev,
                           consented(json_pack("{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s}}", "type", "page", "messageId",
                                               page, "name", "Checkout", "properties", "url", URL, "referrer", REFERRER,
                                               "search", SEARCH, "path", PATH, "title", TITLE)),
@@ -941,8 +974,24 @@ static void test_canaries_went_through(void **state)
     assert_true(list_has(json_object_get(privacy, "masked"), "properties.ssn"));
     assert_true(list_has(json_object_get(privacy, "dropped"), "properties.password"));
     assert_true(list_has(json_object_get(privacy, "masked"), "context.page.url"));
+    /* The IBAN keeps its country, the answer is one of the three (and marked masked), the
+     * birthday is its year, and the answer outside the categories is gone. */
+    char message[256];
+    snprintf(message, sizeof(message), "Please refund to DE**[iban] before Friday.");
+    assert_string_equal(str_at(track, "event.properties.message"), message);
+    const char *answer = str_at(track, "event.properties.satisfaction");
+    assert_non_null(answer);
+    assert_true(strcmp(answer, "unhappy") == 0 || strcmp(answer, "neutral") == 0 || strcmp(answer, "happy") == 0);
+    assert_true(list_has(json_object_get(privacy, "masked"), "properties.satisfaction"));
+    json_t *cart = json_object_get(events, mid("batch-cart"));
+    assert_non_null(cart);
+    assert_null(json_object_get(json_object_get(json_object_get(cart, "event"), "properties"), "satisfaction"));
+    assert_true(list_has(json_object_get(json_object_get(cart, "privacy"), "dropped"), "properties.satisfaction"));
     json_t *ident = json_object_get(events, mid("identify"));
     assert_non_null(ident);
+    char year[5];
+    snprintf(year, sizeof(year), "%.4s", C[C_BIRTHDAY].value);
+    assert_string_equal(str_at(ident, "event.traits.birthday"), year);
     assert_string_equal(str_at(ident, "event.traits.email"), hash_lower(C[C_EMAIL_TRAITS].value));
     assert_string_equal(str_at(ident, "event.traits.phone"), hash_phone(C[C_PHONE].value));
     assert_string_equal(str_at(ident, "event.traits.firstName"), hash_lower(C[C_FIRST].value));

@@ -22,7 +22,7 @@ export PKG_CONFIG_PATH="$(dirname "$pc")"
 cflags=$(pkg-config --cflags sluice-plugin)
 case "$cflags" in *"$tmp/prefix"*) ;; *) fail "pkg-config --cflags points elsewhere: $cflags" ;; esac
 plugindir=$(pkg-config --variable=plugindir sluice-plugin)
-for p in full partial null drop ip_truncate hmac encrypt fpe redact_text; do
+for p in full partial null drop ip_truncate hmac encrypt fpe redact_text generalize regex randomized_response; do
     [ -f "$plugindir/$p.so" ] || fail "built-in $p.so not installed in $plugindir"
 done
 

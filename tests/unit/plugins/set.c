@@ -201,7 +201,8 @@ static void test_rollback_on_any_failure(void **state)
     sluice_config_free(cfg);
 }
 
-#define BUILTINS "drop, encrypt, fpe, full, hmac, ip_truncate, null, partial, redact_text"
+#define BUILTINS                                                                                                       \
+    "drop, encrypt, fpe, full, generalize, hmac, ip_truncate, null, partial, randomized_response, redact_text, regex"
 
 /* No plugins.dir: the default is this build tree's plugins (this test runs from the build tree),
  * after the installed layout next to the binary, which a build tree does not have. A misspelt
