@@ -29,6 +29,10 @@ static const command_t commands[] = {
      sluicectl_cmd_dlq},
     {"invalid", "invalid list --config FILE [--org O] [--since T] [--events]  events the gateway refused, with why",
      sluicectl_cmd_invalid},
+    {"privacy",
+     "privacy map --config FILE [--org O] [--format md|svg|json|dot]  what happens to each field, and where "
+     "it goes",
+     sluicectl_cmd_privacy},
     {"vendor", "vendor check ga4 --config FILE --org O  validate a sample event at GA4's debug endpoint",
      sluicectl_cmd_vendor},
     {"keys", "keys generate            print a new random ENCRYPTION_KEY (64 hex) and how to rotate to it",
