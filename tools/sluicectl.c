@@ -29,6 +29,8 @@ static const command_t commands[] = {
      sluicectl_cmd_dlq},
     {"invalid", "invalid list --config FILE [--org O] [--since T] [--events]  events the gateway refused, with why",
      sluicectl_cmd_invalid},
+    {"tail", "tail --config FILE --org O [--source S] [--type T] [--pretty]  follow the events leaving the gateway",
+     sluicectl_cmd_tail},
     {"privacy",
      "privacy map --config FILE [--org O] [--format md|svg|json|dot]  what happens to each field, and where "
      "it goes",
