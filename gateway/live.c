@@ -252,7 +252,8 @@ char *sluice_live_collect(const sluice_live_t *l, const char *org, const char *s
     size_t text_len = 0;
     FILE *out = oom ? NULL : open_memstream(&text, &text_len);
     if (out != NULL) {
-        qsort(es, n, sizeof(*es), by_id);
+        if (n > 0)
+            qsort(es, n, sizeof(*es), by_id);
         uint64_t next = after;
         fputs("{\"events\":[", out);
         int first = 1;

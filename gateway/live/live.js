@@ -192,10 +192,13 @@
         } else {
             const privacy = env.privacy || {};
             const chips = el('div', 'chips');
-            for (const kind of ['hashed', 'masked', 'dropped']) {
-                for (const p of privacy[kind] || []) chips.append(el('span', 'chip ' + kind, kind + ' ' + p));
+            // Every list of the record (hashed, masked, dropped, and any the gateway adds later),
+            // then its other members (consent: stripped).
+            for (const [kind, v] of Object.entries(privacy)) {
+                const cls = /^[a-z]+$/.test(kind) ? kind : 'other';
+                if (Array.isArray(v)) for (const p of v) chips.append(el('span', 'chip ' + cls, kind + ' ' + p));
+                else chips.append(el('span', 'chip ' + cls, kind + ' ' + (typeof v === 'string' ? v : JSON.stringify(v))));
             }
-            if (privacy.consent) chips.append(el('span', 'chip consent', 'consent ' + privacy.consent));
             card.append(chips);
             const pre = el('pre');
             renderJson(pre, event, '', 0, { hashed: matcher(privacy.hashed), masked: matcher(privacy.masked) });
