@@ -27,6 +27,8 @@ export default async function (t) {
     await live.goto(`${LIVE}#token=${encodeURIComponent(env.liveToken)}`);
     await live.waitForFunction(() => /^following acme/.test(document.getElementById('status').textContent));
     assert.equal(new URL(live.url()).hash, '', 'the token left the address bar');
+    assert.equal(await live.locator('#login').isVisible(), false, 'no token form once the token works');
+    assert.equal(await stranger.locator('#login').isVisible(), true);
 
     // The shop sends a purchase with an e-mail and a note that looks like HTML.
     servePage(SHOP, '/checkout', page({ title: 'Checkout', head: tagScript({ 'write-key': env.keys.web, 'flush-interval': 100 }) }));
