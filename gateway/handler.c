@@ -8,8 +8,8 @@
  *   OPTIONS on any of them                                                      CORS preflight
  *   /healthz, /readyz, /metrics                                                 operations
  *   <server.tag_path> (default /sluice.js), and /sluice.<hash>.js per build      the JavaScript tag (tag.c)
- * The metrics listener (when configured) serves only the operations routes, and then the
- * public listeners do not serve /metrics. Event-loop threads.
+ * The metrics listener (when configured) serves only the operations routes and the live page
+ * (liveview.c), and then the public listeners do not serve /metrics. Event-loop threads.
  */
 #include "gateway/handler.h"
 
@@ -21,6 +21,7 @@
 
 #include "gateway/http.h"
 #include "gateway/ingest.h"
+#include "gateway/liveview.h"
 #include "identity/identity.h"
 #include "plugins/set.h"
 #include "gateway/tag.h"
@@ -400,6 +401,8 @@ static int on_ops_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     sluice_worker_t *w = sluice_worker_self();
+    if (sluice_liveview_serve(req, w) == 0) /* the live page: here only, never on the public listeners */
+        return 0;
     if (handle_ops(req, w, req->path_normalized) != 0)
         not_found(req, w);
     return 0;

@@ -26,6 +26,7 @@
 #include "gateway/envelope.h"
 #include "gateway/gzip.h"
 #include "gateway/http.h"
+#include "gateway/live.h"
 #include "identity/identity.h"
 
 #define SIGNATURE_WINDOW_MS (5 * 60 * 1000)
@@ -490,6 +491,7 @@ static void produce_all(pending_t *p)
         int klen = snprintf(key, sizeof(key), "%s:%s", org->id, anon ? anon : "");
         if (klen < 0 || (size_t)klen >= sizeof(key))
             klen = (int)sizeof(key) - 1;
+        sluice_live_record(w->gw->live, w->index, org->id, p->src->src->id, payload, payload_len); /* live view */
         int rc = sluice_producer_send(w->producer, kc->topic, key, (size_t)klen, payload, payload_len, org->id,
                                       p->src->src->id, json_string_value(json_object_get(ev, "type")), m);
         if (rc != 0) {

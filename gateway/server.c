@@ -32,6 +32,7 @@
 #include "crypto/tls.h"
 #include "gateway/handler.h"
 #include "gateway/ingest.h"
+#include "gateway/live.h"
 #include "identity/identity.h"
 
 static __thread sluice_worker_t *self;
@@ -494,6 +495,7 @@ static void gateway_free(sluice_gateway_t *gw, int h2o_configured)
     sluice_keyring_free(gw->keys);
     sluice_limiter_destroy(gw->limiter);
     sluice_conn_table_destroy(gw->conns);
+    sluice_live_destroy(gw->live);
     free(gw->config_path);
     free(gw);
 }
@@ -617,6 +619,11 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
         gateway_free(gw, 0);
         return sluice_err_set(err, "out of memory"), 1;
     }
+    if (sluice_live_from_env(gw->nthreads, &gw->live, err) != 0) {
+        sluice_config_free(cfg);
+        gateway_free(gw, 0);
+        return 1;
+    }
     const sluice_listen_t *mine[] = {&cfg->server.https, &cfg->server.http, &cfg->server.metrics};
     for (size_t i = 0; i < sizeof(mine) / sizeof(mine[0]); i++) {
         if (mine[i]->enabled && address_taken(mine[i])) {
@@ -720,6 +727,10 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     describe_listen(&sc->metrics, metrics, sizeof(metrics));
     sluice_log_info("gateway.started", "%u threads; https %s; http %s; metrics %s; kafka %s", gw->nthreads, https, http,
                     metrics, gw->current->cfg->kafka.brokers);
+    if (gw->live != NULL && sc->metrics.enabled)
+        sluice_log_info("live.on", "the live page is at http://%s/live (bearer token: SLUICE_LIVE_TOKEN)", metrics);
+    else if (gw->live != NULL)
+        sluice_log_warn("live.off", "SLUICE_LIVE_TOKEN is set, but the metrics listener is off: no live page");
 
     for (;;) {
         int sig;

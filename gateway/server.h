@@ -26,6 +26,7 @@
 
 typedef struct sluice_gateway sluice_gateway_t;
 typedef struct sluice_identity_thread sluice_identity_thread_t;
+typedef struct sluice_live sluice_live_t;
 
 enum { SLUICE_LISTENER_HTTPS = 0, SLUICE_LISTENER_HTTP = 1, SLUICE_LISTENER_METRICS = 2, SLUICE_LISTENER_COUNT = 3 };
 
@@ -71,6 +72,7 @@ struct sluice_gateway {
     sluice_limiter_t *limiter;  /* per-source buckets, kept across reloads */
     sluice_conn_table_t *conns; /* connection counts per address, and the cap over all */
     atomic_uint_fast64_t reloads_ok, reloads_failed;
+    sluice_live_t *live; /* the live view's store (live.h); NULL when SLUICE_LIVE_TOKEN is unset */
 };
 
 /* Loads the config, opens the listeners, starts the workers, and serves until SIGTERM/SIGINT,

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# `make demo`: creates the demo TLS certificates and demo secrets once, then runs the local
-# stack (Redis, PostgreSQL, the dev Kafka broker), sluice-gateway on the example config, and
-# sluice-deliver with HTTPS stubs standing in for Meta and GA4 (they print what they receive), in
-# the foreground until Ctrl-C, which stops all of it. Once it is up, scripts/demo-sample.sh sends
-# a batch of sample events through it and shows what Kafka and the stubs got.
+# `make demo`: creates the demo TLS certificates and demo secrets once, writes the example's data
+# map (build/demo/privacy-map-acme.svg), then runs the local stack (Redis, PostgreSQL, the dev
+# Kafka broker), sluice-gateway on the example config, and sluice-deliver with HTTPS stubs
+# standing in for Meta and GA4 (they print what they receive), in the foreground until Ctrl-C,
+# which stops all of it. Once it is up, scripts/demo-sample.sh sends a batch of sample events
+# through it and shows what Kafka and the stubs got.
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: scripts/demo.sh BUILD_DIR" >&2; exit 2; }
 build=$(cd "$1" && pwd)
@@ -19,6 +20,13 @@ done
 # Paths as printed: from the repository root, where the printed commands run.
 shown() { case $1 in "$PWD"/*) echo "${1#"$PWD"/}" ;; *) echo "$1" ;; esac; }
 echo "demo: TLS certificates in $(shown "$certs") (clients trust ca.crt)"
+
+# The example's data map (docs/privacy.md): what the data layer does to each field, and where it goes.
+if scripts/privacy-map.sh "$build" "$build/demo" >/dev/null; then
+  echo "demo: data map of org acme in $(shown "$build/demo")/privacy-map-acme.svg (and .md)"
+else
+  echo "demo: no data map (see the message above)" >&2
+fi
 
 # Demo secrets: random, made once, kept in the build tree (never in the repository). The
 # example config names these variables; a real deployment sets them from its secret store.

@@ -11,6 +11,8 @@ packages=(
   # the local stack and the tests
   redis-server postgresql kcat openssl curl ca-certificates procps psmisc iproute2 util-linux
   python3-h2 nginx-light
+  # the data map's picture (sluicectl privacy map --format svg; make demo; its test)
+  graphviz
   # load harness and profiling
   wrk nghttp2-client valgrind
   # browser tests

@@ -29,6 +29,12 @@ static const command_t commands[] = {
      sluicectl_cmd_dlq},
     {"invalid", "invalid list --config FILE [--org O] [--since T] [--events]  events the gateway refused, with why",
      sluicectl_cmd_invalid},
+    {"tail", "tail --config FILE --org O [--source S] [--type T] [--pretty]  follow the events leaving the gateway",
+     sluicectl_cmd_tail},
+    {"privacy",
+     "privacy map|inbox --config FILE [--org O] ...  what happens to each field and where it goes; PII found in "
+     "fields no rule names",
+     sluicectl_cmd_privacy},
     {"vendor", "vendor check ga4 --config FILE --org O  validate a sample event at GA4's debug endpoint",
      sluicectl_cmd_vendor},
     {"keys", "keys generate            print a new random ENCRYPTION_KEY (64 hex) and how to rotate to it",
@@ -39,8 +45,6 @@ static const command_t commands[] = {
      sluicectl_cmd_fpe},
     {"unmask", "unmask --config FILE --org O --path P VALUE  reverse an encrypt or fpe value (audited)",
      sluicectl_cmd_unmask},
-    {"privacy", "privacy inbox --config FILE --org O  PII the guard found in fields no rule names, and the rule to add",
-     sluicectl_cmd_privacy},
 };
 
 static void usage(FILE *out)

@@ -128,6 +128,12 @@ static const char *const field_paths[SLUICE_UF_COUNT][9] = {
     [SLUICE_UF_EXTERNAL_ID] = {"userId"},
 };
 
+/* Every row ends with NULL: the longest list (zip) has 8 paths. */
+const char *const *sluice_envelope_field_paths(sluice_user_field_t f)
+{
+    return (unsigned)f < SLUICE_UF_COUNT ? field_paths[f] : NULL;
+}
+
 const char *sluice_envelope_hashed(const sluice_envelope_t *e, sluice_user_field_t f, const char *variant)
 {
     json_t *hashes = json_object_get(e->root, "hashes");

@@ -76,6 +76,11 @@ const char *sluice_envelope_hashed(const sluice_envelope_t *e, sluice_user_field
  * take unhashed, such as GA4's city); NULL otherwise. Borrowed from e. */
 const char *sluice_envelope_raw(const sluice_envelope_t *e, sluice_user_field_t f);
 
+/* The paths field f is looked for at, in the order tried (docs/vendors.md, "The person's
+ * fields"): a NULL-terminated list in static storage. `sluicectl privacy map` draws from it
+ * which vendor field reads which event path. */
+const char *const *sluice_envelope_field_paths(sluice_user_field_t f);
+
 /* 1 when s is exactly 64 lowercase hex digits. */
 int sluice_is_sha256_hex_str(const char *s);
 

@@ -11,6 +11,9 @@
  *   {"op":"metric","series":"..."}                 a value from the gateway's /metrics
  *   {"op":"stub_requests"}     what the Meta stub received (case full_path only)
  *
+ * The gateway runs with SLUICE_LIVE_TOKEN set: its live page (metrics listener, case live) is on,
+ * and the case gets the metrics port and the token.
+ *
  * The case full_path also starts the delivery side: PostgreSQL with the vault, an HTTPS stub of
  * Meta's Conversions API (tests/stubs) and sluice-deliver, so events go browser -> gateway ->
  * Kafka -> worker -> vendor.
@@ -41,6 +44,7 @@
 #define WEB_KEY     "wk_browser_web_3c9e"
 #define SLOW_KEY    "wk_browser_slow_81d0"
 #define CONSENT_KEY "wk_browser_consent_5a2f"
+#define LIVE_TOKEN  "live_browser_token_8c41d7e2"
 
 static gwfix_t F;
 static const char *case_name;
@@ -80,8 +84,14 @@ static void write_config(void)
              "    consent: {required: [analytics], policy: drop}\n",
              F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url, origins, origins, origins);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", yaml));
-    static const char *env[] = {"T_WEB_KEY=" WEB_KEY,        "T_SLOW_KEY=" SLOW_KEY, "T_CONSENT_KEY=" CONSENT_KEY,
-                                "ENCRYPTION_KEY=" DFIX_KEY1, "SLUICE_KEY_ID=1",      NULL};
+    /* The live page is on in every case (case live opens it): the gateway keeps what it produced. */
+    static const char *env[] = {"T_WEB_KEY=" WEB_KEY,
+                                "T_SLOW_KEY=" SLOW_KEY,
+                                "T_CONSENT_KEY=" CONSENT_KEY,
+                                "ENCRYPTION_KEY=" DFIX_KEY1,
+                                "SLUICE_KEY_ID=1",
+                                "SLUICE_LIVE_TOKEN=" LIVE_TOKEN,
+                                NULL};
     memcpy(F.env, env, sizeof(env));
 }
 
@@ -194,9 +204,10 @@ static void run_case(void **state)
     const char *ch = getenv("SLUICE_CHROMIUM");
     snprintf(chromium, sizeof(chromium), "%s", ch && *ch ? ch : "/usr/bin/chromium");
     json_t *cfg =
-        json_pack("{s:i,s:i,s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s}}", "gatewayPort", F.https_port, "pagePort", page_port,
-                  "certs", F.certs, "chromium", chromium, "buildDir", sluice_th_build_dir(), "sourceDir",
-                  getenv("SLUICE_SOURCE_DIR"), "keys", "web", WEB_KEY, "slow", SLOW_KEY, "consent", CONSENT_KEY);
+        json_pack("{s:i,s:i,s:i,s:s,s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s}}", "gatewayPort", F.https_port, "pagePort",
+                  page_port, "metricsPort", F.metrics_port, "liveToken", LIVE_TOKEN, "certs", F.certs, "chromium",
+                  chromium, "buildDir", sluice_th_build_dir(), "sourceDir", getenv("SLUICE_SOURCE_DIR"), "keys", "web",
+                  WEB_KEY, "slow", SLOW_KEY, "consent", CONSENT_KEY);
     char *cfg_text = json_dumps(cfg, JSON_COMPACT);
     json_decref(cfg);
 

@@ -1,0 +1,763 @@
+/*
+ * The privacy data map of one org, from its config alone (tools/datamap.h). Three tables hold
+ * what the config cannot say: the fields the gateway writes into every event (enrichments), the
+ * fields the consent policy `strip` removes (gateway/datalayer.c), and what each vendor mapping
+ * reads (vendors/<vendor>.c). The unit tests hold each table to the code it describes.
+ * Main thread of sluicectl.
+ */
+#include "tools/datamap.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "gateway/normalize.h"
+#include "pii/scan.h"
+#include "vendors/envelope.h"
+
+/* ------------------------------------------------------------------ tables */
+
+/* What the gateway writes into events (docs/architecture.md steps 7 and 8, docs/identity.md).
+ * A new enrichment is one row here; `applies` says when an org gets it (NULL: always). */
+typedef struct enrichment {
+    const char *path;
+    const char *what;
+    int (*applies)(const sluice_config_t *cfg, const sluice_org_t *org);
+} enrichment_t;
+
+static int has_vendor_cookie(const sluice_org_t *org, const char *vendor)
+{
+    for (size_t i = 0; i < org->identity.vendor_cookie_count; i++)
+        if (strcmp(org->identity.vendor_cookies[i], vendor) == 0)
+            return 1;
+    return 0;
+}
+
+static int meta_cookies(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    (void)cfg;
+    return has_vendor_cookie(org, "meta");
+}
+
+static int ga4_cookie(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    (void)cfg;
+    return has_vendor_cookie(org, "ga4");
+}
+
+static int cross_domain(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    (void)cfg;
+    return org->identity.xd_domain_count > 0;
+}
+
+static int redis_links(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    (void)org;
+    return cfg->redis.url != NULL;
+}
+
+static const enrichment_t enrichments[] = {
+    {"messageId", "a random UUIDv4 when the event has none", NULL},
+    {"receivedAt", "when the gateway received the event", NULL},
+    {"timestamp", "corrected for the client's clock from sentAt (the original kept as originalTimestamp)", NULL},
+    {"anonymousId",
+     "the event's, else the first-party cookie's, else a new random id; a redeemed cross-domain token's id replaces it",
+     NULL},
+    {"context.ip",
+     "the client's address (X-Forwarded-For only from server.trusted_proxies); server sources keep the event's own",
+     NULL},
+    {"context.userAgent", "the request's User-Agent, when the event has none", NULL},
+    {"context.consent.categories", "the consent the event carries in any supported format, through consent.aliases",
+     NULL},
+    {"context.vendorIds.fbp", "Meta's _fbp cookie, minted when the browser has none", meta_cookies},
+    {"context.vendorIds.fbc", "Meta's _fbc cookie, from an fbclid in the page URL", meta_cookies},
+    {"context.vendorIds.ga", "GA4's _ga cookie, minted when the browser has none", ga4_cookie},
+    {"context.clickIds.gclid", "from the page URL's query string", NULL},
+    {"context.clickIds.fbclid", "from the page URL's query string", NULL},
+    {"context.clickIds.ttclid", "from the page URL's query string", NULL},
+    {"context.clickIds.msclkid", "from the page URL's query string", NULL},
+    {"context.clickIds.li_fat_id", "from the page URL's query string", NULL},
+    {"context.identity.crossDomain", "true when a cross-domain token was redeemed", cross_domain},
+    {"context.identity.linkedFrom", "the id the event arrived with, when a cross-domain token replaced it",
+     cross_domain},
+    {"context.identity.userId", "the userId Redis knows for the event's id, when the event has none", redis_links},
+};
+
+/* What consent policy `strip` removes besides every hashed and masked rule path: the list in
+ * gateway/datalayer.c (strip_identifying), which the unit test compares with the data layer. */
+static const char *const strip_paths[] = {
+    "userId",         "traits",           "context.ip", "context.userAgent", "context.vendorIds", "context.clickIds",
+    "context.traits", "context.identity", NULL,
+};
+
+typedef enum read_form {
+    READ_HASH,  /* used only when it is a SHA-256 hex digest (the gateway hashed it) */
+    READ_RAW,   /* used only when it is not a digest */
+    READ_VALUE, /* used as it is */
+} read_form_t;
+
+/* One field of a vendor's request and where it comes from. */
+typedef struct vendor_read {
+    const char *as;
+    int user_field;    /* a sluice_user_field_t (its paths come from vendors/envelope.c), or -1 */
+    read_form_t form;  /* for user fields: how vendors/<vendor>.c asks for them */
+    int personal;      /* about the person: drawn in the map even without a rule */
+    int required;      /* the vendor dead-letters an event without it */
+    const char *paths; /* space-separated, when user_field is -1; "properties.*": every other scalar property */
+    const char *note;
+} vendor_read_t;
+
+#define PRODUCT_FIELDS(a, b, c, d, e, f)                                                                               \
+    "properties.products[*]." a " properties.products[*]." b " properties.products[*]." c " properties.products[*]." d \
+    " properties.products[*]." e " properties.products[*]." f
+
+static const vendor_read_t meta_reads[] = {
+    {"user_data.em", SLUICE_UF_EMAIL, READ_HASH, 1, 0, NULL, NULL},
+    {"user_data.ph", SLUICE_UF_PHONE, READ_HASH, 1, 0, NULL, NULL},
+    {"user_data.fn", SLUICE_UF_FIRST_NAME, READ_HASH, 1, 0, NULL, NULL},
+    {"user_data.ln", SLUICE_UF_LAST_NAME, READ_HASH, 1, 0, NULL, NULL},
+    {"user_data.ge", SLUICE_UF_GENDER, READ_HASH, 1, 0, NULL, NULL},
+    {"user_data.db", SLUICE_UF_BIRTHDAY, READ_HASH, 1, 0, NULL, NULL},
+    {"user_data.ct", SLUICE_UF_CITY, READ_HASH, 1, 0, NULL, NULL},
+    {"user_data.st", SLUICE_UF_STATE, READ_HASH, 1, 0, NULL, NULL},
+    {"user_data.zp", SLUICE_UF_ZIP, READ_HASH, 1, 0, NULL, NULL},
+    {"user_data.country", SLUICE_UF_COUNTRY, READ_HASH, 1, 0, NULL, NULL},
+    {"user_data.external_id", SLUICE_UF_EXTERNAL_ID, READ_HASH, 1, 0, NULL, NULL},
+    {"user_data.client_ip_address", -1, READ_VALUE, 1, 0, "context.ip", NULL},
+    {"user_data.client_user_agent", -1, READ_VALUE, 1, 1, "context.userAgent", "Meta requires it for website events"},
+    {"user_data.fbp", -1, READ_VALUE, 1, 0, "context.vendorIds.fbp", NULL},
+    {"user_data.fbc", -1, READ_VALUE, 1, 0, "context.vendorIds.fbc context.clickIds.fbclid",
+     "fb.1.<event ms>.<fbclid> when there is no fbc"},
+    {"event_source_url", -1, READ_VALUE, 1, 0, "context.page.url", NULL},
+    {"event_id", -1, READ_VALUE, 0, 0, "messageId", NULL},
+    {"event_time", -1, READ_VALUE, 0, 0, "timestamp receivedAt", NULL},
+    {"event_name", -1, READ_VALUE, 0, 0, "event", "the standard name of a Segment event name"},
+    {"custom_data.value", -1, READ_VALUE, 0, 0, "properties.value properties.revenue properties.total", NULL},
+    {"custom_data.currency", -1, READ_VALUE, 0, 0, "properties.currency", NULL},
+    {"custom_data.order_id", -1, READ_VALUE, 0, 0, "properties.order_id", NULL},
+    {"custom_data.contents", -1, READ_VALUE, 0, 0,
+     PRODUCT_FIELDS("product_id", "sku", "id", "quantity", "price", "delivery_category") " properties.product_id "
+                                                                                         "properties.sku properties.id "
+                                                                                         "properties.quantity "
+                                                                                         "properties.price "
+                                                                                         "properties.delivery_category",
+     NULL},
+};
+
+static const vendor_read_t ga4_reads[] = {
+    {"client_id", -1, READ_VALUE, 1, 0, "context.vendorIds.ga anonymousId", "GA1.1.X.Y becomes X.Y"},
+    {"user_id", -1, READ_VALUE, 1, 0, "userId", NULL},
+    {"user_data.sha256_email_address", SLUICE_UF_EMAIL, READ_HASH, 1, 0, NULL, "only with a userId"},
+    {"user_data.sha256_phone_number", SLUICE_UF_PHONE, READ_HASH, 1, 0, NULL, "only with a userId"},
+    {"user_data.address.sha256_first_name", SLUICE_UF_FIRST_NAME, READ_HASH, 1, 0, NULL, "only with a userId"},
+    {"user_data.address.sha256_last_name", SLUICE_UF_LAST_NAME, READ_HASH, 1, 0, NULL, "only with a userId"},
+    {"user_data.address.city", SLUICE_UF_CITY, READ_RAW, 1, 0, NULL, "only with a userId; GA4 takes it unhashed"},
+    {"user_data.address.region", SLUICE_UF_STATE, READ_RAW, 1, 0, NULL, "only with a userId; GA4 takes it unhashed"},
+    {"user_data.address.postal_code", SLUICE_UF_ZIP, READ_RAW, 1, 0, NULL, "only with a userId; GA4 takes it unhashed"},
+    {"user_data.address.country", SLUICE_UF_COUNTRY, READ_RAW, 1, 0, NULL, "only with a userId; GA4 takes it unhashed"},
+    {"params.page_location", -1, READ_VALUE, 1, 0, "context.page.url", "page events"},
+    {"params.page_title", -1, READ_VALUE, 1, 0, "context.page.title", "page events"},
+    {"params.page_referrer", -1, READ_VALUE, 1, 0, "context.page.referrer", "page events"},
+    {"params.value", -1, READ_VALUE, 0, 0, "properties.value properties.revenue properties.total", NULL},
+    {"params.currency", -1, READ_VALUE, 0, 0, "properties.currency", NULL},
+    {"params.transaction_id", -1, READ_VALUE, 0, 0, "properties.order_id", NULL},
+    {"params.items", -1, READ_VALUE, 0, 0, PRODUCT_FIELDS("product_id", "sku", "id", "name", "price", "quantity"),
+     NULL},
+    {"params.<name>", -1, READ_RAW, 0, 0, "properties.*",
+     "every other scalar property; values that look like a SHA-256 digest are left out (Google's policy forbids "
+     "PII, hashed or not)"},
+};
+
+static const vendor_read_t tiktok_reads[] = {
+    {"user.email", SLUICE_UF_EMAIL, READ_HASH, 1, 0, NULL, NULL},
+    {"user.phone", SLUICE_UF_PHONE, READ_HASH, 1, 0, NULL, NULL},
+    {"user.external_id", SLUICE_UF_EXTERNAL_ID, READ_HASH, 1, 0, NULL, NULL},
+    {"user.ip", -1, READ_VALUE, 1, 0, "context.ip", NULL},
+    {"user.user_agent", -1, READ_VALUE, 1, 0, "context.userAgent", NULL},
+    {"user.ttclid", -1, READ_VALUE, 1, 0, "context.clickIds.ttclid", NULL},
+    {"user.ttp", -1, READ_VALUE, 1, 0, "context.vendorIds.ttp", NULL},
+    {"page.url", -1, READ_VALUE, 1, 0, "context.page.url", NULL},
+    {"page.referrer", -1, READ_VALUE, 1, 0, "context.page.referrer", NULL},
+    {"event_id", -1, READ_VALUE, 0, 0, "messageId", NULL},
+    {"event_time", -1, READ_VALUE, 0, 0, "timestamp receivedAt", NULL},
+    {"event", -1, READ_VALUE, 0, 0, "event", "the standard name of a Segment event name"},
+    {"properties.contents", -1, READ_VALUE, 0, 0,
+     PRODUCT_FIELDS("product_id", "sku", "id", "name", "quantity", "price") " properties.product_id properties.sku "
+                                                                            "properties.id properties.name "
+                                                                            "properties.quantity properties.price",
+     NULL},
+    {"properties.value", -1, READ_VALUE, 0, 0, "properties.value properties.revenue properties.total", NULL},
+    {"properties.currency", -1, READ_VALUE, 0, 0, "properties.currency", NULL},
+    {"properties.order_id", -1, READ_VALUE, 0, 0, "properties.order_id", NULL},
+    {"properties.query", -1, READ_VALUE, 0, 0, "properties.query", NULL},
+};
+
+/* Properties GA4 maps to its own parameters; "properties.*" means every other one. */
+static const char *const ga4_consumed[] = {"value", "revenue", "total", "currency", "order_id", "products", NULL};
+
+typedef struct vendor_info {
+    const vendor_read_t *reads; /* NULL: the vendor receives the whole envelope */
+    size_t read_count;
+    const char *const *types; /* event types its mapping sends (the others are skipped) */
+} vendor_info_t;
+
+static const char *const all_types[] = {"track", "page", "screen", "identify", "group", "alias", NULL};
+static const char *const track_page[] = {"track", "page", NULL};
+static const char *const track_page_screen[] = {"track", "page", "screen", NULL};
+
+static vendor_info_t vendor_info(sluice_vendor_kind_t v)
+{
+    switch (v) {
+    case SLUICE_VENDOR_META: return (vendor_info_t){meta_reads, sizeof(meta_reads) / sizeof(meta_reads[0]), track_page};
+    case SLUICE_VENDOR_GA4:
+        return (vendor_info_t){ga4_reads, sizeof(ga4_reads) / sizeof(ga4_reads[0]), track_page_screen};
+    case SLUICE_VENDOR_TIKTOK:
+        return (vendor_info_t){tiktok_reads, sizeof(tiktok_reads) / sizeof(tiktok_reads[0]), track_page};
+    case SLUICE_VENDOR_WEBHOOK: break;
+    }
+    return (vendor_info_t){NULL, 0, all_types};
+}
+
+/* ------------------------------------------------------------------ paths and rules */
+
+/* 1 when a rule on `rule` acts on `path`: the same path, or a path inside it. */
+static int covers(const char *rule, const char *path)
+{
+    size_t n = strlen(rule);
+    return strncmp(rule, path, n) == 0 && (path[n] == '\0' || path[n] == '.' || path[n] == '[');
+}
+
+typedef enum action { ACT_PASS = 0, ACT_HASH, ACT_MASK, ACT_DROP } action_t;
+
+static const char *const action_names[] = {"pass", "hash", "mask", "drop"};
+
+/* The rule that acts on a path: which list, which entry, and whether through its mirror. */
+typedef struct rule_ref {
+    action_t action;
+    size_t index;
+    const char *rule_path; /* the path the rule acts on (its own or its mirror) */
+    int mirror;
+} rule_ref_t;
+
+static const char *drop_path(const sluice_org_t *org, size_t i, int mirror)
+{
+    if (!mirror)
+        return org->drop[i].text;
+    return org->drop_mirrors != NULL ? org->drop_mirrors[i].text : NULL;
+}
+
+/* Finds the rule for path: an exact match first, then a rule on a path that contains it, in
+ * the data layer's order (drop, hash, mask): what acts first decides. */
+static rule_ref_t find_rule(const sluice_org_t *org, const char *path)
+{
+    for (int exact = 1; exact >= 0; exact--) {
+        for (size_t i = 0; i < org->drop_count; i++)
+            for (int m = 0; m < 2; m++) {
+                const char *p = drop_path(org, i, m);
+                if (p != NULL && (exact ? strcmp(p, path) == 0 : covers(p, path)))
+                    return (rule_ref_t){ACT_DROP, i, p, m};
+            }
+        for (size_t i = 0; i < org->hash_rule_count; i++)
+            for (int m = 0; m < 2; m++) {
+                const char *p = m ? org->hash_rules[i].mirror.text : org->hash_rules[i].path.text;
+                if (p != NULL && (exact ? strcmp(p, path) == 0 : covers(p, path)))
+                    return (rule_ref_t){ACT_HASH, i, p, m};
+            }
+        for (size_t i = 0; i < org->mask_rule_count; i++)
+            for (int m = 0; m < 2; m++) {
+                const char *p = m ? org->mask_rules[i].mirror.text : org->mask_rules[i].path.text;
+                if (p != NULL && (exact ? strcmp(p, path) == 0 : covers(p, path)))
+                    return (rule_ref_t){ACT_MASK, i, p, m};
+            }
+    }
+    return (rule_ref_t){ACT_PASS, 0, NULL, 0};
+}
+
+static int consent_strips(const sluice_org_t *org)
+{
+    return org->consent.required_count > 0 && org->consent.policy == SLUICE_CONSENT_STRIP;
+}
+
+/* 1 when `strip` removes path from events without the required consent. */
+static int stripped(const sluice_org_t *org, const char *path)
+{
+    if (!consent_strips(org))
+        return 0;
+    for (size_t i = 0; strip_paths[i] != NULL; i++)
+        if (covers(strip_paths[i], path))
+            return 1;
+    for (size_t i = 0; i < org->hash_rule_count; i++)
+        if (covers(org->hash_rules[i].path.text, path))
+            return 1;
+    for (size_t i = 0; i < org->mask_rule_count; i++)
+        if (covers(org->mask_rules[i].path.text, path))
+            return 1;
+    return 0;
+}
+
+static const enrichment_t *enrichment_of(const sluice_config_t *cfg, const sluice_org_t *org, const char *path)
+{
+    for (size_t i = 0; i < sizeof(enrichments) / sizeof(enrichments[0]); i++)
+        if (strcmp(enrichments[i].path, path) == 0 &&
+            (enrichments[i].applies == NULL || enrichments[i].applies(cfg, org)))
+            return &enrichments[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ JSON helpers */
+
+static json_t *strings(char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+static json_t *cstrings(const char *const *v)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; v[i] != NULL; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+static int json_has_string(const json_t *arr, const char *s)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int in_list(char *const *v, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+/* A mask rule's parameters as JSON, scalars as written (they never hold secrets: the config
+ * refuses inline secrets; a *_env parameter names a variable). */
+static json_t *yaml_json(const sluice_yaml_node_t *n)
+{
+    if (n == NULL)
+        return json_null();
+    if (n->type == SLUICE_YAML_MAP) {
+        json_t *o = json_object();
+        for (size_t i = 0; i < n->pair_count; i++)
+            json_object_set_new(o, n->pairs[i].key->scalar, yaml_json(n->pairs[i].value));
+        return o;
+    }
+    if (n->type == SLUICE_YAML_SEQ) {
+        json_t *a = json_array();
+        for (size_t i = 0; i < n->item_count; i++)
+            json_array_append_new(a, yaml_json(n->items[i]));
+        return a;
+    }
+    long long iv;
+    if (!n->quoted && sluice_yaml_as_int(n, &iv) == 0)
+        return json_integer(iv);
+    int b;
+    if (!n->quoted && sluice_yaml_as_bool(n, &b) == 0)
+        return json_boolean(b);
+    if (sluice_yaml_is_null(n) == 0)
+        return json_null();
+    return json_string(n->scalar);
+}
+
+/* ------------------------------------------------------------------ the map */
+
+typedef struct build {
+    const sluice_config_t *cfg;
+    const sluice_org_t *org;
+    json_t *fields; /* the array being built */
+    json_t *warnings;
+} build_t;
+
+static json_t *find_field(const build_t *b, const char *path)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(b->fields, i, f) {
+        if (strcmp(json_string_value(json_object_get(f, "path")), path) == 0)
+            return f;
+    }
+    return NULL;
+}
+
+/* The hash variants the envelope carries for a hash rule: those an enabled integration reads
+ * that differ from the default for its normaliser (gateway/datalayer.c computes the same). */
+static json_t *variants_of(const sluice_org_t *org, sluice_normalizer_t n)
+{
+    json_t *a = json_array();
+    for (int v = 1; v < SLUICE_VARIANT_COUNT; v++) {
+        if (!sluice_normalize_variant_differs(n, (sluice_hash_variant_t)v))
+            continue;
+        for (size_t i = 0; i < org->integration_count; i++) {
+            if (org->integrations[i].enabled &&
+                sluice_hash_variant_for_vendor(org->integrations[i].vendor) == (sluice_hash_variant_t)v) {
+                json_array_append_new(a, json_string(sluice_hash_variant_name((sluice_hash_variant_t)v)));
+                break;
+            }
+        }
+    }
+    return a;
+}
+
+/* Adds the field at path (once), with what the data layer does to it. */
+static json_t *add_field(build_t *b, const char *path)
+{
+    json_t *f = find_field(b, path);
+    if (f != NULL)
+        return f;
+    const sluice_org_t *org = b->org;
+    f = json_object();
+    json_object_set_new(f, "path", json_string(path));
+    const enrichment_t *en = enrichment_of(b->cfg, org, path);
+    json_object_set_new(f, "set_by", json_string(en != NULL ? "gateway" : "event"));
+    if (en != NULL)
+        json_object_set_new(f, "gateway_sets", json_string(en->what));
+    rule_ref_t r = find_rule(org, path);
+    json_object_set_new(f, "action", json_string(action_names[r.action]));
+    if (r.action != ACT_PASS) {
+        const char *list = r.action == ACT_HASH ? "hash_fields" : r.action == ACT_MASK ? "mask" : "drop";
+        char rule[64];
+        snprintf(rule, sizeof(rule), "%s[%zu]", list, r.index);
+        json_object_set_new(f, "rule", json_string(rule));
+        if (r.mirror) {
+            const char *own = r.action == ACT_HASH   ? org->hash_rules[r.index].path.text
+                              : r.action == ACT_MASK ? org->mask_rules[r.index].path.text
+                                                     : org->drop[r.index].text;
+            json_object_set_new(f, "mirror_of", json_string(own));
+        }
+        if (strcmp(r.rule_path, path) != 0)
+            json_object_set_new(f, "covered_by", json_string(r.rule_path));
+    }
+    if (r.action == ACT_HASH) {
+        const sluice_hash_rule_t *h = &org->hash_rules[r.index];
+        json_object_set_new(f, "normalize", json_string(sluice_normalizer_name(h->normalizer)));
+        if (h->default_country_code != NULL)
+            json_object_set_new(f, "default_country_code", json_string(h->default_country_code));
+        json_object_set_new(f, "variants", variants_of(org, h->normalizer));
+    } else if (r.action == ACT_MASK) {
+        const sluice_mask_rule_t *m = &org->mask_rules[r.index];
+        json_object_set_new(f, "plugin", json_string(m->plugin));
+        json_object_set_new(f, "params", m->params != NULL ? yaml_json(m->params) : json_object());
+        json_object_set_new(f, "on_error",
+                            json_string(m->on_error == SLUICE_MASK_ON_ERROR_REJECT ? "reject" : "remove"));
+    }
+    json_object_set_new(f, "removed_without_consent", json_boolean(stripped(org, path)));
+    json_object_set_new(f, "to", json_array());
+    json_array_append_new(b->fields, f);
+    return f;
+}
+
+/* The paths a read takes, expanded (user fields from vendors/envelope.c). */
+static json_t *read_paths(const vendor_read_t *r)
+{
+    if (r->user_field >= 0)
+        return cstrings(sluice_envelope_field_paths((sluice_user_field_t)r->user_field));
+    json_t *a = json_array();
+    const char *s = r->paths;
+    while (*s != '\0') {
+        const char *e = strchr(s, ' ');
+        size_t n = e != NULL ? (size_t)(e - s) : strlen(s);
+        json_array_append_new(a, json_stringn(s, n));
+        s += n;
+        while (*s == ' ')
+            s++;
+    }
+    return a;
+}
+
+/* 1 when path is a direct scalar member of properties GA4 sends as its own parameter. */
+static int ga4_generic(const char *path)
+{
+    if (strncmp(path, "properties.", 11) != 0 || strpbrk(path + 11, ".[") != NULL || path[11] == '\0')
+        return 0;
+    for (size_t i = 0; ga4_consumed[i] != NULL; i++)
+        if (strcmp(ga4_consumed[i], path + 11) == 0)
+            return 0;
+    return 1;
+}
+
+/* 1 when a value the data layer left as `action` is used by a read of that form. */
+static int reaches(action_t action, read_form_t form)
+{
+    switch (form) {
+    case READ_HASH: return action == ACT_HASH;
+    case READ_RAW: return action == ACT_PASS || action == ACT_MASK;
+    case READ_VALUE: return action != ACT_DROP;
+    }
+    return 0;
+}
+
+static action_t action_of(const json_t *f)
+{
+    const char *a = json_string_value(json_object_get(f, "action"));
+    for (int i = 0; i < 4; i++)
+        if (strcmp(a, action_names[i]) == 0)
+            return (action_t)i;
+    return ACT_PASS;
+}
+
+/* How the value looks when it reaches an integration. */
+static void form_text(const json_t *f, sluice_vendor_kind_t vendor, char *out, size_t cap)
+{
+    switch (action_of(f)) {
+    case ACT_HASH: {
+        sluice_hash_variant_t v = sluice_hash_variant_for_vendor(vendor);
+        if (v != SLUICE_VARIANT_DEFAULT && json_has_string(json_object_get(f, "variants"), sluice_hash_variant_name(v)))
+            snprintf(out, cap, "sha256, %s variant", sluice_hash_variant_name(v));
+        else
+            snprintf(out, cap, "sha256");
+        break;
+    }
+    case ACT_MASK: snprintf(out, cap, "masked by %s", json_string_value(json_object_get(f, "plugin"))); break;
+    case ACT_DROP: snprintf(out, cap, "removed"); break;
+    case ACT_PASS:
+        snprintf(out, cap, "%s",
+                 strcmp(json_string_value(json_object_get(f, "set_by")), "gateway") == 0 ? "as the gateway sets it"
+                                                                                         : "as sent");
+        break;
+    }
+}
+
+/* Records that field f reaches integration it as vendor field `as`. */
+static void add_flow(json_t *f, const sluice_integration_t *it, const char *as)
+{
+    json_t *to = json_object_get(f, "to");
+    size_t i;
+    json_t *flow;
+    json_array_foreach(to, i, flow) {
+        if (strcmp(json_string_value(json_object_get(flow, "integration")), it->name) == 0) {
+            if (!json_has_string(json_object_get(flow, "as"), as))
+                json_array_append_new(json_object_get(flow, "as"), json_string(as));
+            return;
+        }
+    }
+    char form[96];
+    form_text(f, it->vendor, form, sizeof(form));
+    json_array_append_new(to, json_pack("{s:s,s:[s],s:s}", "integration", it->name, "as", as, "form", form));
+}
+
+static json_t *integration_types(const sluice_integration_t *it, const vendor_info_t *vi)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; vi->types[i] != NULL; i++)
+        if (it->type_count == 0 || in_list(it->types, it->type_count, vi->types[i]))
+            json_array_append_new(a, json_string(vi->types[i]));
+    return a;
+}
+
+static int sees_stripped(const sluice_org_t *org, const sluice_integration_t *it)
+{
+    return consent_strips(org) &&
+           (it->consent == NULL || !in_list(org->consent.required, org->consent.required_count, it->consent));
+}
+
+static const char *const form_names[] = {"sha256", "not a hash", "value"};
+
+/* One integration: its filters, and each vendor field with the paths that reach it. */
+static json_t *integration_json(build_t *b, const sluice_integration_t *it)
+{
+    const sluice_org_t *org = b->org;
+    vendor_info_t vi = vendor_info(it->vendor);
+    json_t *o = json_pack("{s:s,s:s,s:b,s:s?,s:o,s:o,s:o,s:o,s:b}", "name", it->name, "vendor",
+                          sluice_vendor_kind_name(it->vendor), "enabled", it->enabled, "consent", it->consent, "types",
+                          strings(it->types, it->type_count), "events", strings(it->events, it->event_count),
+                          "vendor_types", cstrings(vi.types), "sends_types", integration_types(it, &vi),
+                          "sees_stripped", sees_stripped(org, it));
+    json_object_set_new(o, "receives", json_string(vi.reads == NULL ? "envelope" : "mapped"));
+    json_t *reads = json_array();
+    for (size_t k = 0; k < vi.read_count; k++) {
+        const vendor_read_t *r = &vi.reads[k];
+        json_t *paths = read_paths(r);
+        json_t *sent = json_array();
+        json_t *rj = json_pack("{s:s,s:o,s:s}", "as", r->as, "paths", paths, "form", form_names[r->form]);
+        if (r->form == READ_HASH)
+            json_object_set_new(rj, "variant",
+                                json_string(sluice_hash_variant_name(sluice_hash_variant_for_vendor(it->vendor))));
+        json_object_set_new(rj, "personal", json_boolean(r->personal));
+        json_object_set_new(rj, "required", json_boolean(r->required));
+        if (r->note != NULL)
+            json_object_set_new(rj, "note", json_string(r->note));
+        size_t i;
+        json_t *p;
+        if (strcmp(r->paths != NULL ? r->paths : "", "properties.*") == 0) {
+            /* Every other scalar property: the org's own rule paths are the ones worth naming. */
+            json_t *f;
+            json_array_foreach(b->fields, i, f) {
+                const char *path = json_string_value(json_object_get(f, "path"));
+                if (ga4_generic(path) && reaches(action_of(f), r->form)) {
+                    json_array_append_new(sent, json_string(path));
+                    if (it->enabled) {
+                        char as[160];
+                        snprintf(as, sizeof(as), "params.%.40s", path + 11);
+                        add_flow(f, it, as);
+                    }
+                }
+            }
+        } else {
+            int required_gone = r->required, required_stripped = r->required;
+            json_array_foreach(paths, i, p) {
+                const char *path = json_string_value(p);
+                json_t *f = find_field(b, path);
+                action_t act = f != NULL ? action_of(f) : find_rule(org, path).action;
+                if (act != ACT_DROP)
+                    required_gone = 0;
+                if (!stripped(org, path))
+                    required_stripped = 0;
+                if (!reaches(act, r->form))
+                    continue;
+                json_array_append_new(sent, json_string(path));
+                if (f != NULL && it->enabled)
+                    add_flow(f, it, r->as);
+            }
+            if (it->enabled && required_gone)
+                json_array_append_new(b->warnings,
+                                      json_sprintf("%s: %s needs %s, and the data layer removes every path it is read "
+                                                   "from, so %s dead-letters every event",
+                                                   it->name, sluice_vendor_kind_name(it->vendor), r->as,
+                                                   sluice_vendor_kind_name(it->vendor)));
+            else if (it->enabled && required_stripped && sees_stripped(org, it))
+                json_array_append_new(b->warnings,
+                                      json_sprintf("%s: events without consent %s reach it stripped, without %s (%s), "
+                                                   "so %s dead-letters them",
+                                                   it->name, org->consent.required[0], r->as,
+                                                   json_string_value(json_array_get(paths, 0)),
+                                                   sluice_vendor_kind_name(it->vendor)));
+        }
+        json_object_set_new(rj, "sent", sent);
+        json_array_append_new(reads, rj);
+    }
+    json_object_set_new(o, "reads", reads);
+    return o;
+}
+
+/* Adds the paths of the person's data an integration reads, as they are, without a rule. */
+static void add_unruled_reads(build_t *b, const sluice_integration_t *it)
+{
+    vendor_info_t vi = vendor_info(it->vendor);
+    for (size_t k = 0; k < vi.read_count; k++) {
+        const vendor_read_t *r = &vi.reads[k];
+        if (!r->personal || r->form == READ_HASH)
+            continue;
+        json_t *paths = read_paths(r);
+        size_t i;
+        json_t *p;
+        json_array_foreach(paths, i, p) {
+            const char *path = json_string_value(p);
+            if (find_field(b, path) == NULL && reaches(find_rule(b->org, path).action, r->form))
+                add_field(b, path);
+        }
+        json_decref(paths);
+    }
+}
+
+static const char *const policy_names[] = {"allow", "drop", "strip"};
+
+static json_t *consent_json(const sluice_org_t *org)
+{
+    const sluice_consent_config_t *c = &org->consent;
+    json_t *aliases = json_object();
+    for (size_t i = 0; i < c->alias_count; i++)
+        json_object_set_new(aliases, c->aliases[i].key, json_string(c->aliases[i].value));
+    const char *without = c->required_count == 0              ? "all passed (no category is required)"
+                          : c->policy == SLUICE_CONSENT_ALLOW ? "accepted unchanged"
+                          : c->policy == SLUICE_CONSENT_DROP  ? "answered ok and never queued"
+                                                              : "queued without identifying fields";
+    json_t *o = json_pack("{s:o,s:s,s:o,s:s}", "required", strings(c->required, c->required_count), "policy",
+                          policy_names[c->policy], "aliases", aliases, "without_consent", without);
+    json_t *removes = json_array();
+    if (consent_strips(org)) {
+        for (size_t i = 0; strip_paths[i] != NULL; i++)
+            json_array_append_new(removes, json_string(strip_paths[i]));
+        for (size_t i = 0; i < org->hash_rule_count; i++)
+            if (!json_has_string(removes, org->hash_rules[i].path.text))
+                json_array_append_new(removes, json_string(org->hash_rules[i].path.text));
+        for (size_t i = 0; i < org->mask_rule_count; i++)
+            if (!json_has_string(removes, org->mask_rules[i].path.text))
+                json_array_append_new(removes, json_string(org->mask_rules[i].path.text));
+    }
+    json_object_set_new(o, "strip_removes", removes);
+    return o;
+}
+
+json_t *sluicectl_datamap_build(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    build_t b = {.cfg = cfg, .org = org, .fields = json_array(), .warnings = json_array()};
+    /* 1. every rule path, each followed by its mirror, in the data layer's order */
+    for (size_t i = 0; i < org->drop_count; i++) {
+        add_field(&b, org->drop[i].text);
+        if (drop_path(org, i, 1) != NULL)
+            add_field(&b, drop_path(org, i, 1));
+    }
+    for (size_t i = 0; i < org->hash_rule_count; i++) {
+        add_field(&b, org->hash_rules[i].path.text);
+        if (org->hash_rules[i].mirror.text != NULL)
+            add_field(&b, org->hash_rules[i].mirror.text);
+    }
+    for (size_t i = 0; i < org->mask_rule_count; i++) {
+        add_field(&b, org->mask_rules[i].path.text);
+        if (org->mask_rules[i].mirror.text != NULL)
+            add_field(&b, org->mask_rules[i].mirror.text);
+    }
+    /* 2. what the gateway writes */
+    for (size_t i = 0; i < sizeof(enrichments) / sizeof(enrichments[0]); i++)
+        if (enrichments[i].applies == NULL || enrichments[i].applies(cfg, org))
+            add_field(&b, enrichments[i].path);
+    /* 3. the person's fields that reach a vendor without a rule */
+    for (size_t i = 0; i < org->integration_count; i++)
+        if (org->integrations[i].enabled)
+            add_unruled_reads(&b, &org->integrations[i]);
+    /* 4. where each field goes */
+    json_t *integrations = json_array();
+    for (size_t i = 0; i < org->integration_count; i++)
+        json_array_append_new(integrations, integration_json(&b, &org->integrations[i]));
+    /* The whole envelope: every field the data layer keeps. */
+    json_t *other_to = json_array();
+    for (size_t k = 0; k < org->integration_count; k++) {
+        const sluice_integration_t *it = &org->integrations[k];
+        if (!it->enabled)
+            continue;
+        if (vendor_info(it->vendor).reads == NULL) {
+            size_t i;
+            json_t *f;
+            json_array_foreach(b.fields, i, f) {
+                if (action_of(f) != ACT_DROP)
+                    add_flow(f, it, "envelope");
+            }
+            json_array_append_new(
+                other_to, json_pack("{s:s,s:[s],s:s}", "integration", it->name, "as", "envelope", "form", "as sent"));
+        } else if (it->vendor == SLUICE_VENDOR_GA4) {
+            json_array_append_new(other_to, json_pack("{s:s,s:[s],s:s}", "integration", it->name, "as", "params.<name>",
+                                                      "form", "scalar properties, as sent"));
+        }
+    }
+    /* Every other field goes through the PII guard (gateway/piiguard.h) as the org's mode says. */
+    static const char *const guard_actions[] = {"pass", "pass, PII found reported", "PII found masked",
+                                                "PII found hashed"};
+    const sluice_pii_guard_config_t *g = &org->pii_guard;
+    json_t *except = json_array(), *kinds = json_array();
+    for (size_t i = 0; i < g->except_count; i++)
+        json_array_append_new(except, json_string(g->except[i].text));
+    json_array_append_new(kinds, json_string("email"));
+    json_array_append_new(kinds, json_string("phone"));
+    json_array_append_new(kinds, json_string("card"));
+    json_array_append_new(kinds, json_string("iban"));
+    for (unsigned k = SLUICE_SCAN_US_SSN; k <= SLUICE_SCAN_ES_DNI; k <<= 1)
+        if (g->national_ids & k)
+            json_array_append_new(kinds, json_string(sluice_scan_kind_name(k)));
+    static const char *const modes[] = {"off", "report", "mask", "hash"};
+    json_t *guard = json_pack("{s:s,s:o,s:o,s:b}", "mode", modes[g->mode], "looks_for", kinds, "except", except,
+                              "key_names", g->key_names);
+    return json_pack("{s:s,s:o,s:o,s:{s:s,s:o,s:o},s:o,s:o}", "org", org->id, "consent", consent_json(org), "fields",
+                     b.fields, "other_fields", "action", guard_actions[g->mode], "pii_guard", guard, "to", other_to,
+                     "integrations", integrations, "warnings", b.warnings);
+}
