@@ -29,9 +29,11 @@
 #include "common/log.h"
 #include "common/time.h"
 #include "crypto/keyring.h"
+#include "crypto/secretenv.h"
 #include "crypto/tls.h"
 #include "gateway/handler.h"
 #include "gateway/ingest.h"
+#include "gateway/secrets.h"
 #include "identity/identity.h"
 
 static __thread sluice_worker_t *self;
@@ -319,7 +321,8 @@ static void *worker_main(void *arg)
     else
         w->producer = sluice_producer_create(&w->rt->cfg->kafka, w->ctx.loop, sluice_ingest_on_delivery, &err);
     if (w->producer != NULL)
-        w->identity = sluice_identity_thread_create(w->rt->cfg, w->ctx.loop, gw->keys, &err);
+        w->identity =
+            sluice_identity_thread_create(w->rt->cfg, w->ctx.loop, sluice_secrets_identity(gw->secrets), &err);
     if (w->producer == NULL || w->identity == NULL) {
         sluice_log_error("gateway.start", "worker %u: %s", w->index, err.msg);
         sluice_producer_destroy(w->producer, 0);
@@ -411,7 +414,8 @@ static void reload(sluice_gateway_t *gw)
 {
     sluice_err_t err = {{0}};
     sluice_config_t *cfg = load_config(gw->config_path, &err);
-    sluice_runtime_t *rt = cfg ? sluice_runtime_create(cfg, gw->nthreads, gw->keys, gw->limiter, &err) : NULL;
+    sluice_runtime_t *rt =
+        cfg ? sluice_runtime_create(cfg, gw->nthreads, sluice_secrets_encrypt(gw->secrets), gw->limiter, &err) : NULL;
     if (rt == NULL) {
         atomic_fetch_add(&gw->reloads_failed, 1);
         sluice_log_error("config.reload", "reload refused, still serving the previous config: %s", err.msg);
@@ -465,7 +469,7 @@ static void gateway_free(sluice_gateway_t *gw, int h2o_configured)
     }
     if (gw->ssl != NULL)
         SSL_CTX_free(gw->ssl);
-    sluice_keyring_free(gw->keys);
+    sluice_secrets_free(gw->secrets);
     sluice_limiter_destroy(gw->limiter);
     sluice_conn_table_destroy(gw->conns);
     free(gw->config_path);
@@ -553,6 +557,9 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Off the area /proc/<pid>/environ shows, before anything reads a key (secretenv.h). */
+    if (sluice_secretenv_detach() != 0)
+        return sluice_err_set(err, "out of memory"), 1;
 
     sluice_gateway_t *gw = calloc(1, sizeof(*gw));
     if (gw == NULL || (gw->config_path = strdup(config_path)) == NULL) {
@@ -569,13 +576,11 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     sluice_log_level_t level;
     if (cfg->log_level != NULL && sluice_log_level_parse(cfg->log_level, &level) == 0)
         sluice_log_set_level(level);
-    if (getenv("ENCRYPTION_KEY") != NULL || sluice_identity_needs_keys(cfg)) {
-        gw->keys = sluice_keyring_from_env(err);
-        if (gw->keys == NULL) {
-            sluice_config_free(cfg);
-            gateway_free(gw, 0);
-            return 1;
-        }
+    /* Only the gateway's own purposes are derived; the key variables then leave the process. */
+    if ((gw->secrets = sluice_secrets_load(cfg, sluice_now_ms(), err)) == NULL) {
+        sluice_config_free(cfg);
+        gateway_free(gw, 0);
+        return 1;
     }
     if (!cfg->server.https.enabled && !cfg->server.http.enabled) {
         sluice_config_free(cfg);
@@ -640,7 +645,7 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     }
 
     /* The runtime owns cfg from here, also when it fails. */
-    gw->current = sluice_runtime_create(cfg, gw->nthreads, gw->keys, gw->limiter, err);
+    gw->current = sluice_runtime_create(cfg, gw->nthreads, sluice_secrets_encrypt(gw->secrets), gw->limiter, err);
     if (gw->current == NULL) {
         gateway_free(gw, 1);
         return 1;
@@ -697,7 +702,7 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
 
     for (;;) {
         int sig;
-        if (sigwait(&sigs, &sig) != 0)
+        if (sluice_secrets_sigwait(gw->secrets, &sigs, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
             reload(gw);
