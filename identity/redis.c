@@ -145,8 +145,11 @@ static void on_handshake(redisAsyncContext *ac, void *reply, void *privdata)
         return; /* the connection is going away */
     if (rep->type == REDIS_REPLY_ERROR) {
         if (!r->auth_warned)
-            sluice_log_error("redis.auth", "%s:%u refused the connection's set-up (%s%s): %.*s; retrying every %d ms",
-                             r->host, r->port, r->password != NULL ? "AUTH" : "", r->db != 0 ? " SELECT" : "",
+            sluice_log_error("redis.auth", "%s:%u refused the connection's set-up (%s): %.*s; retrying every %d ms",
+                             r->host, r->port,
+                             r->password != NULL && r->db != 0 ? "AUTH, SELECT"
+                             : r->password != NULL             ? "AUTH"
+                                                               : "SELECT",
                              (int)rep->len, rep->str, RECONNECT_MS);
         r->auth_warned = 1;
         redisAsyncDisconnect(ac);
