@@ -203,6 +203,13 @@ void sluice_identity_begin(sluice_identity_thread_t *t, sluice_identity_job_t *j
     if (job->signs && c.base != NULL &&
         sluice_cookie_verify(t->keys->cookies, job->org->id, c.base, c.len, job->anonymous_id) == 0) {
         job->proof = SLUICE_IDENTITY_PROOF_COOKIE;
+    } else if (job->signs && c.base != NULL && c.len > SLUICE_COOKIE_SIG_LEN &&
+               c.base[c.len - SLUICE_COOKIE_SIG_LEN] == '.' && sluice_id_valid(c.base, c.len - SLUICE_COOKIE_SIG_LEN)) {
+        /* Signed, but not (any more) by a key of ours: altered, another org's, or a key retired
+         * from the ring. Its id still names the visitor's events; it proves nothing and is no
+         * candidate to claim. */
+        memcpy(job->anonymous_id, c.base, c.len - SLUICE_COOKIE_SIG_LEN);
+        job->anonymous_id[c.len - SLUICE_COOKIE_SIG_LEN] = '\0';
     } else if (c.base != NULL && sluice_id_valid(c.base, c.len)) {
         /* An unsigned id (every cookie of an org without cross domains; a cookie set before
          * signing began): the visitor's id for events, and, where cookies are signed, only a

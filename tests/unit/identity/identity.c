@@ -270,11 +270,12 @@ static void signed_cookie_proves_its_id(void **state)
     /* Forged: a victim's id with a made-up or another org's signature, or no signature at all.
      * The events may still carry the id (as any body may), but nothing is proven: without Redis
      * to claim it, no cookie is set and the job names no id. */
-    static const char *const forged[] = {"victim-id.AAAAAAAAAAAAAAAAAAAAAAAA", "victim-id"};
+    static const char *const forged[] = {"victim-id.AQAAAAAAAAAAAAAAAAAAAAA", "victim-id"};
     for (size_t i = 0; i < 2; i++) {
         in = browser(SHOP, forged[i]);
         evs = run(&job, &in, "{\"type\":\"page\"}");
         assert_int_not_equal(job.proof, SLUICE_IDENTITY_PROOF_COOKIE);
+        assert_string_equal(anon_of(evs, 0), "victim-id"); /* what the request said, for its own events */
         assert_string_equal(job.anonymous_id, "");
         assert_null(cookie_named(&job, "_sid"));
         done_with(&job, evs);
@@ -606,7 +607,7 @@ static void issue(void **state)
 
     /* A cookie naming a victim's id without the gateway's signature proves nothing: the token
      * carries a new id, which becomes this caller's cookie. */
-    static const char *const foreign[] = {"victim-id", "victim-id.AAAAAAAAAAAAAAAAAAAAAAAA", NULL};
+    static const char *const foreign[] = {"victim-id", "victim-id.AQAAAAAAAAAAAAAAAAAAAAA", NULL};
     for (size_t i = 0; i < 3; i++) {
         in.cookie = iov(foreign[i]);
         assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), &err), 0);
