@@ -403,8 +403,10 @@ static void warn_restart_only(const sluice_config_t *old, const sluice_config_t 
     else if (!same_str(old->kafka.brokers, new->kafka.brokers) ||
              old->kafka.ack_timeout_ms != new->kafka.ack_timeout_ms)
         what = "kafka connection settings";
-    else if (!same_str(old->redis.url, new->redis.url))
-        what = "redis.url";
+    else if (!same_str(old->redis.url, new->redis.url) || !same_str(old->redis.username, new->redis.username) ||
+             !same_str(old->redis.password_env, new->redis.password_env) ||
+             !same_str(old->redis.key_prefix, new->redis.key_prefix))
+        what = "redis settings";
     if (what != NULL)
         sluice_log_warn("config.reload", "%s changed: that takes effect at the next restart; the rest is reloaded",
                         what);
