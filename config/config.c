@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
 #include "common/install.h"
 
 /* Includes nest at most this deep (a cycle is reported before that). */
@@ -37,6 +39,15 @@ typedef struct loader {
 } loader_t;
 
 /* ------------------------------------------------------------------ small helpers */
+
+/* Frees a string that may hold a secret, overwriting it first. NULL allowed. */
+static void wipe_free(char *s)
+{
+    if (s == NULL)
+        return;
+    OPENSSL_cleanse(s, strlen(s));
+    free(s);
+}
 
 static char *dir_of(const char *path)
 {
@@ -351,6 +362,41 @@ static void parse_redis_url(loader_t *l, const sluice_yaml_pos_t *pos, const cha
     }
     free(r->host);
     r->host = sluice_dec_xstrdup(host);
+    char *user = NULL, *password = NULL;
+    if (sluice_redis_url_userinfo(r->url, &user, &password, why, sizeof(why)) < 0) {
+        sluice_config_diag_add(l->diag, pos, "%s: bad Redis URL: %s", what, why);
+        return;
+    }
+    if (password != NULL && pos != NULL) {
+        /* From the file: the environment (SLUICE_REDIS_URL, or redis.password_env) is the place. */
+        sluice_config_diag_add(l->diag, pos,
+                               "%s: a password written inline; set redis.password_env to the variable holding it "
+                               "(or give the whole URL in SLUICE_REDIS_URL)",
+                               what);
+        wipe_free(password);
+        password = NULL;
+    }
+    wipe_free(r->password);
+    r->password = password;
+    if (user != NULL && r->username == NULL)
+        r->username = user;
+    else
+        free(user);
+}
+
+/* A key prefix: 1-64 characters of A-Z a-z 0-9 : _ . - (so ACL key patterns stay simple). */
+static const char *check_key_prefix(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return "must be 1-64 characters";
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == ':' || c == '_' ||
+              c == '.' || c == '-'))
+            return "may hold only A-Z a-z 0-9 : _ . - (e.g. \"sluice:prod:\")";
+    }
+    return NULL;
 }
 
 static void decode_stores(loader_t *l, sluice_dec_map_t *root)
@@ -364,6 +410,27 @@ static void decode_stores(loader_t *l, sluice_dec_map_t *root)
         l->redis_url_from_file = 1;
     }
     sluice_dec_unsigned(&m, "timeout_ms", 0, 1, 60000, &cfg->redis.timeout_ms);
+    sluice_dec_string(&m, "username", 0, &cfg->redis.username);
+    const sluice_yaml_node_t *pe = sluice_yaml_map_get(m.node, "password_env");
+    if (sluice_dec_string(&m, "password_env", 0, &cfg->redis.password_env) == 1 &&
+        sluice_dec_check_env_name(cfg->redis.password_env) != NULL) {
+        sluice_config_diag_add(l->diag, &pe->pos,
+                               "redis.password_env: not an environment variable name (letters, digits and '_', not "
+                               "starting with a digit); the password is read from the variable, never written here");
+        free(cfg->redis.password_env);
+        cfg->redis.password_env = NULL;
+    }
+    const sluice_yaml_node_t *kp = sluice_yaml_map_get(m.node, "key_prefix");
+    if (sluice_dec_string(&m, "key_prefix", 0, &cfg->redis.key_prefix) == 1) {
+        const char *why = check_key_prefix(cfg->redis.key_prefix);
+        if (why != NULL) {
+            sluice_config_diag_add(l->diag, &kp->pos, "redis.key_prefix: '%s' %s", cfg->redis.key_prefix, why);
+            free(cfg->redis.key_prefix);
+            cfg->redis.key_prefix = NULL;
+        }
+    }
+    if (cfg->redis.key_prefix == NULL)
+        cfg->redis.key_prefix = sluice_dec_xstrdup("sluice:");
     sluice_dec_map_close(&m);
 
     sluice_dec_map_sub(root, "database", &m);
@@ -585,6 +652,8 @@ static void apply_env(loader_t *l)
         cfg->redis.host = NULL;
         cfg->redis.port = 0;
         cfg->redis.db = 0;
+        wipe_free(cfg->redis.password);
+        cfg->redis.password = NULL;
         if (cfg->redis.url != NULL)
             parse_redis_url(l, NULL, "SLUICE_REDIS_URL");
     }
@@ -630,6 +699,10 @@ static void check_final(loader_t *l)
                                "missing required key 'brokers' in kafka (SLUICE_KAFKA_BROKERS also sets it)");
     if (cfg->redis.url != NULL && l->redis_url_from_file)
         parse_redis_url(l, &l->redis_url_pos, "redis.url");
+    if (cfg->redis.password != NULL && cfg->redis.password_env != NULL)
+        sluice_config_diag_add(l->diag, NULL,
+                               "SLUICE_REDIS_URL holds a password and redis.password_env names another: give the Redis "
+                               "password one way");
     for (size_t i = 0; cfg->redis.url == NULL && i < cfg->org_count; i++) {
         const sluice_identity_config_t *id = &cfg->orgs[i].identity;
         if (id->dedup_enabled || id->xd_domain_count > 0)
@@ -758,6 +831,10 @@ void sluice_config_free(sluice_config_t *cfg)
     free(k->properties);
     free(cfg->redis.url);
     free(cfg->redis.host);
+    free(cfg->redis.username);
+    wipe_free(cfg->redis.password);
+    free(cfg->redis.password_env);
+    free(cfg->redis.key_prefix);
     free(cfg->database.url);
     free(cfg->delivery.ca_file);
     free(cfg->plugin_dir);

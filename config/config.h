@@ -121,11 +121,15 @@ typedef struct sluice_kafka_config {
 } sluice_kafka_config_t;
 
 typedef struct sluice_redis_config {
-    char *url;  /* env SLUICE_REDIS_URL; "redis://host:port[/db]"; NULL = no Redis */
+    char *url;  /* env SLUICE_REDIS_URL; "redis://[user[:password]@]host:port[/db]"; NULL = no Redis */
     char *host; /* parsed from url */
     uint16_t port;
     unsigned db;
     unsigned timeout_ms; /* per command; default 50 */
+    char *username;      /* redis.username, else the URL's user; NULL = Redis's default user */
+    char *password;      /* the URL's password (allowed in SLUICE_REDIS_URL only); wiped on free */
+    char *password_env;  /* redis.password_env: the variable the gateway reads the password from at start */
+    char *key_prefix;    /* redis.key_prefix: every key sluice writes starts with it; default "sluice:" */
 } sluice_redis_config_t;
 
 typedef struct sluice_database_config {
@@ -257,7 +261,12 @@ typedef struct sluice_identity_config {
     unsigned xd_clock_skew_s; /* default 5 */
     char **vendor_cookies;    /* "meta" (_fbp/_fbc), "ga4" (_ga) */
     size_t vendor_cookie_count;
-    unsigned link_ttl_days;  /* identify/alias links in Redis; default 400 */
+    unsigned link_ttl_days; /* identify/alias links in Redis; default 400 */
+    /* cookie_consent: the categories an event must carry for the anonymous-id cookie to be set
+     * (vendor cookies also need their integrations' consent). Unset: consent.required. */
+    char **cookie_consent;
+    size_t cookie_consent_count;
+    int cookie_consent_set;
     int dedup_enabled;       /* messageId dedup via Redis SET NX; default off */
     unsigned dedup_window_s; /* default 86400 */
 } sluice_identity_config_t;
@@ -409,9 +418,15 @@ int sluice_cidr_parse(const char *s, sluice_cidr_t *out);
  * (::ffff:10.1.2.3, as a dual-stack socket reports IPv4 peers) matches IPv4 CIDRs. */
 int sluice_cidr_contains(const sluice_cidr_t *cidr, const struct sockaddr *sa);
 
-/* "redis://host[:port][/db]" (port default 6379, db default 0; [v6] hosts allowed) into
- * host (NUL-terminated), port and db. Returns 0, or -1 with a message in err. */
+/* "redis://[user[:password]@]host[:port][/db]" (port default 6379, db default 0; [v6] hosts
+ * allowed) into host (NUL-terminated), port and db; the user part is skipped here (see
+ * sluice_redis_url_userinfo). Returns 0, or -1 with a message in err (never holding the URL). */
 int sluice_redis_url_parse(const char *url, char *host, size_t host_len, uint16_t *port, unsigned *db, char *err,
                            size_t err_len);
+
+/* The percent-decoded user and password of a Redis URL as new strings (the caller frees them and
+ * wipes the password), each NULL when absent; "redis://:pw@h" has only a password. Returns 0, or
+ * -1 with a message in err (a bad escape, or out of memory). */
+int sluice_redis_url_userinfo(const char *url, char **user, char **password, char *err, size_t err_len);
 
 #endif

@@ -51,6 +51,32 @@ static void set_secret(json_t *o, const char *key, const char *resolved)
         json_object_set_new(o, key, json_string("***"));
 }
 
+/* The Redis URL with a password (only SLUICE_REDIS_URL may carry one) replaced by ***. */
+static json_t *redacted_redis_url(const char *url)
+{
+    if (url == NULL)
+        return json_null();
+    const char *rest = strncmp(url, "redis://", 8) == 0 ? url + 8 : NULL;
+    size_t auth = rest != NULL ? strcspn(rest, "/") : 0;
+    const char *at = NULL;
+    for (size_t i = 0; i < auth; i++)
+        if (rest[i] == '@')
+            at = rest + i;
+    const char *colon = at != NULL ? memchr(rest, ':', (size_t)(at - rest)) : NULL;
+    if (colon == NULL)
+        return json_string(url);
+    char *out = malloc(strlen(url) + 4);
+    if (out == NULL)
+        return json_null();
+    size_t keep = (size_t)(colon - url) + 1;
+    memcpy(out, url, keep);
+    memcpy(out + keep, "***", 3);
+    memcpy(out + keep + 3, at, strlen(at) + 1);
+    json_t *j = json_string(out);
+    free(out);
+    return j;
+}
+
 /* The database URL with any password replaced by ***: it may come from SLUICE_DATABASE_URL. */
 static json_t *redacted_db_url(const char *url)
 {
@@ -187,6 +213,8 @@ static json_t *identity_json(const sluice_identity_config_t *id)
     json_object_set_new(xd, "clock_skew_s", json_integer(id->xd_clock_skew_s));
     json_object_set_new(o, "cross_domain", xd);
     json_object_set_new(o, "vendor_cookies", strings(id->vendor_cookies, id->vendor_cookie_count));
+    json_object_set_new(o, "cookie_consent",
+                        id->cookie_consent_set ? strings(id->cookie_consent, id->cookie_consent_count) : json_null());
     json_object_set_new(o, "link_ttl_days", json_integer(id->link_ttl_days));
     json_object_set_new(dd, "enabled", json_boolean(id->dedup_enabled));
     json_object_set_new(dd, "window_s", json_integer(id->dedup_window_s));
@@ -373,8 +401,11 @@ json_t *sluice_config_to_json(const sluice_config_t *cfg)
     json_object_set_new(root, "kafka", kafka);
 
     json_t *redis = json_object(), *db = json_object(), *plugins = json_object(), *log = json_object();
-    json_object_set_new(redis, "url", str_or_null(cfg->redis.url));
+    json_object_set_new(redis, "url", redacted_redis_url(cfg->redis.url));
     json_object_set_new(redis, "timeout_ms", json_integer(cfg->redis.timeout_ms));
+    json_object_set_new(redis, "username", str_or_null(cfg->redis.username));
+    json_object_set_new(redis, "password_env", str_or_null(cfg->redis.password_env));
+    json_object_set_new(redis, "key_prefix", str_or_null(cfg->redis.key_prefix));
     json_object_set_new(root, "redis", redis);
     json_object_set_new(db, "url", redacted_db_url(cfg->database.url));
     json_object_set_new(root, "database", db);

@@ -8,8 +8,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+
+#include <openssl/crypto.h>
 
 static int is_host_char(char c)
 {
@@ -207,7 +210,9 @@ int sluice_redis_url_parse(const char *url, char *host, size_t host_len, uint16_
                            size_t err_len)
 {
     if (strncmp(url, "rediss://", 9) == 0) {
-        snprintf(err, err_len, "TLS to Redis (rediss://) is not supported; use redis://host:port[/db]");
+        snprintf(err, err_len,
+                 "TLS to Redis (rediss://) is not built in; reach a TLS Redis through a local stunnel "
+                 "(docs/identity.md) and use redis://127.0.0.1:<its port>");
         return -1;
     }
     if (strncmp(url, "redis://", 8) != 0) {
@@ -223,10 +228,10 @@ int sluice_redis_url_parse(const char *url, char *host, size_t host_len, uint16_
     }
     memcpy(authority, rest, auth_len);
     authority[auth_len] = '\0';
-    if (strchr(authority, '@') != NULL) {
-        snprintf(err, err_len, "user or password in the URL is not supported (no secrets in the config)");
-        return -1;
-    }
+    /* user[:password]@ is taken apart by sluice_redis_url_userinfo; the host follows the last '@'. */
+    char *at = strrchr(authority, '@');
+    if (at != NULL)
+        memmove(authority, at + 1, strlen(at + 1) + 1);
     if (strpbrk(rest, "?#") != NULL) {
         snprintf(err, err_len, "query options are not supported; expected redis://host:port[/db]");
         return -1;
@@ -252,6 +257,70 @@ int sluice_redis_url_parse(const char *url, char *host, size_t host_len, uint16_
             v = v * 10 + (unsigned long)(*p - '0');
         }
         *db = (unsigned)v;
+    }
+    return 0;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* %XX only ('+' stays '+': this is a URL's userinfo, not a form), into a new string. */
+static char *userinfo_decode(const char *s, size_t n, char *err, size_t err_len)
+{
+    char *out = malloc(n + 1);
+    if (out == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '%') {
+            out[o++] = s[i];
+            continue;
+        }
+        int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
+        int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            OPENSSL_cleanse(out, n + 1);
+            free(out);
+            snprintf(err, err_len, "bad %%-escape in the user or password part");
+            return NULL;
+        }
+        out[o++] = (char)(hi * 16 + lo);
+        i += 2;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+int sluice_redis_url_userinfo(const char *url, char **user, char **password, char *err, size_t err_len)
+{
+    *user = *password = NULL;
+    if (strncmp(url, "redis://", 8) != 0)
+        return 0;
+    const char *rest = url + 8;
+    size_t auth_len = strcspn(rest, "/");
+    const char *at = NULL;
+    for (size_t i = 0; i < auth_len; i++)
+        if (rest[i] == '@')
+            at = rest + i;
+    if (at == NULL)
+        return 0;
+    size_t info_len = (size_t)(at - rest);
+    const char *colon = memchr(rest, ':', info_len);
+    size_t user_len = colon != NULL ? (size_t)(colon - rest) : info_len;
+    if (user_len > 0 && (*user = userinfo_decode(rest, user_len, err, err_len)) == NULL)
+        return -1;
+    if (colon != NULL && (size_t)(at - colon - 1) > 0 &&
+        (*password = userinfo_decode(colon + 1, (size_t)(at - colon - 1), err, err_len)) == NULL) {
+        free(*user);
+        *user = NULL;
+        return -1;
     }
     return 0;
 }

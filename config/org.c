@@ -329,6 +329,9 @@ static void decode_identity(sluice_identity_config_t *id, sluice_dec_map_t *org)
 
     sluice_dec_string_list(&m, "vendor_cookies", 0, check_vendor_cookie, 1, &id->vendor_cookies,
                            &id->vendor_cookie_count);
+    id->cookie_consent_set = sluice_yaml_map_get(m.node, "cookie_consent") != NULL;
+    sluice_dec_string_list(&m, "cookie_consent", 0, sluice_dec_check_token, 1, &id->cookie_consent,
+                           &id->cookie_consent_count);
     sluice_dec_unsigned(&m, "link_ttl_days", 0, 1, 3650, &id->link_ttl_days);
 
     sluice_dec_map_sub(&m, "dedup", &dd);
@@ -873,6 +876,7 @@ void sluice_org_dispose(sluice_org_t *org)
     free(id->cookie_domain);
     free_strings(id->xd_domains, id->xd_domain_count);
     free_strings(id->vendor_cookies, id->vendor_cookie_count);
+    free_strings(id->cookie_consent, id->cookie_consent_count);
     for (size_t i = 0; i < org->hash_rule_count; i++) {
         sluice_path_dispose(&org->hash_rules[i].path);
         sluice_path_dispose(&org->hash_rules[i].mirror);

@@ -2,7 +2,8 @@
  * The key ring: a fixed table indexed by key id, filled once from ENCRYPTION_KEY, SLUICE_KEY_ID
  * and SLUICE_KEYRING (or by sluice_keyring_add), then read-only. Built on one thread; read from
  * any thread. Error messages name variables and entry positions, never values: someone who
- * pastes a key into the wrong variable must not find it in a log.
+ * pastes a key into the wrong variable must not find it in a log. sluice_keyring_derive builds a
+ * purpose's ring from a root ring (crypto/hkdf.h).
  */
 #include "crypto/keyring.h"
 
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "crypto/ct.h"
+#include "crypto/hkdf.h"
 #include "common/hex.h"
 
 #define HEX_KEY_LEN  (2 * SLUICE_KEYRING_KEY_LEN)
@@ -199,4 +201,31 @@ sluice_keyring_t *sluice_keyring_from_env(sluice_err_t *err)
 {
     return sluice_keyring_from_strings(getenv("ENCRYPTION_KEY"), getenv("SLUICE_KEY_ID"), getenv("SLUICE_KEYRING"),
                                        err);
+}
+
+sluice_keyring_t *sluice_keyring_derive(const sluice_keyring_t *root, const char *purpose, sluice_err_t *err)
+{
+    if (purpose == NULL || purpose[0] == '\0') {
+        sluice_err_set(err, "deriving keys: no purpose given");
+        return NULL;
+    }
+    sluice_keyring_t *kr = sluice_keyring_create();
+    if (kr == NULL) {
+        sluice_err_set(err, "out of memory deriving keys for %s", purpose);
+        return NULL;
+    }
+    for (unsigned kid = 1; kid < 256; kid++) {
+        if (!root->present[kid])
+            continue;
+        if (sluice_hkdf_sha256(SLUICE_HKDF_SALT, sizeof(SLUICE_HKDF_SALT) - 1, root->keys[kid], SLUICE_KEYRING_KEY_LEN,
+                               purpose, strlen(purpose), kr->keys[kid], SLUICE_KEYRING_KEY_LEN) != 0) {
+            sluice_keyring_free(kr);
+            sluice_err_set(err, "deriving the %s key of key id %u: HKDF-SHA256 failed in OpenSSL", purpose, kid);
+            return NULL;
+        }
+        kr->present[kid] = 1;
+        kr->count++;
+    }
+    kr->primary = root->primary;
+    return kr;
 }

@@ -11,6 +11,10 @@
  * Error messages name the variable (and the entry position) and what is expected; they never
  * contain a key or any part of the variables' values.
  *
+ * These are root keys: components seal and open with rings derived from them per purpose
+ * (sluice_keyring_derive, crypto/hkdf.h); a root ring itself is used only to derive, and to open
+ * what older versions sealed under it directly (migration, docs/identity.md).
+ *
  * Ownership and threading: a ring is built on one thread (at start-up or in sluicectl), then
  * never changes, so any number of threads may read it concurrently without locks. The ring owns
  * copies of its keys and wipes them (OPENSSL_cleanse) when freed.
@@ -59,6 +63,13 @@ uint8_t sluice_keyring_primary_kid(const sluice_keyring_t *kr);
 
 /* Number of keys in the ring (the primary included). */
 size_t sluice_keyring_count(const sluice_keyring_t *kr);
+
+/* A new ring with root's key ids and primary, each key derived from root's key of the same id
+ * for purpose (one of the SLUICE_KEY_PURPOSE_* labels of crypto/hkdf.h): a ring that seals and
+ * opens only what belongs to that purpose, while key ids and rotation work as for the root ring.
+ * Returns a ring owned by the caller, or NULL with a message in err (out of memory, OpenSSL
+ * failure, empty purpose). */
+sluice_keyring_t *sluice_keyring_derive(const sluice_keyring_t *root, const char *purpose, sluice_err_t *err);
 
 /* Wipes every key and frees the ring. NULL is allowed. No other thread may still use kr. */
 void sluice_keyring_free(sluice_keyring_t *kr);

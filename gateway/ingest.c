@@ -852,13 +852,13 @@ static void merge_shared(json_t *ev, json_t *root)
 }
 
 /* Identity step 1 (docs/identity.md): the cookies, Origin (or Referer) and Host of a browser
- * request, and a `_dft` token from the query string or the top of the body. fallback_id is the
- * id to use when the cookie has none (xd/redeem). */
-static void identity_begin(ingest_t *in, pending_t *p, json_t *root, int browser, h2o_iovec_t fallback_id)
+ * request, and a `_dft` token from the query string or the top of the body. consent is the
+ * categories of a request without events (xd/redeem), or NULL. */
+static void identity_begin(ingest_t *in, pending_t *p, json_t *root, int browser, const json_t *consent)
 {
     h2o_req_t *req = in->req;
     const sluice_org_t *org = in->src->org;
-    sluice_identity_input_t id = {.browser = browser, .now_ms = in->now_ms, .fallback_id = fallback_id};
+    sluice_identity_input_t id = {.browser = browser, .now_ms = in->now_ms, .consent = consent};
     if (browser) {
         id.cookie_id = sluice_http_cookie(req, org->identity.cookie_name);
         id.fbp = sluice_http_cookie(req, "_fbp");
@@ -875,7 +875,7 @@ static void identity_begin(ingest_t *in, pending_t *p, json_t *root, int browser
     }
     p->job.cfg = in->rt->cfg;
     p->job.org = org;
-    sluice_identity_begin(&p->job, &id, root);
+    sluice_identity_begin(in->w->identity, &p->job, &id, root);
 }
 
 /* Validates and enriches events (root itself, or root.batch[]) into a new pending request. */
@@ -904,7 +904,7 @@ static int accept_events(ingest_t *in, json_t *root, int forced_type, int batch,
     p->batch = batch;
     /* A server SDK's batch holds many users: no cookie, no id spread from one event to another. */
     int server_sent = is_server || in->src->src->server_sent;
-    identity_begin(in, p, root, !server_sent, h2o_iovec_init(NULL, 0));
+    identity_begin(in, p, root, !server_sent, NULL);
     if (replay_key != NULL && replay_key[0] != '\0') {
         snprintf(p->job.replay_key, sizeof(p->job.replay_key), "%s", replay_key);
         p->job.replay_until_ms = replay_until_ms;
@@ -1310,22 +1310,16 @@ int sluice_ingest_xd_issue(h2o_req_t *req, sluice_worker_t *w)
     if (tl <= 0 || sluice_url_host(to, (size_t)tl, to_host, sizeof(to_host)) != 0)
         return xd_error(&in, 400, "invalid_request", "`to` must be the http(s) URL of the link");
 
-    /* Whose token: the cookie's id, else the tag's own id (anonymousId parameter). */
-    char anon[SLUICE_ID_MAX + 1] = "";
-    h2o_iovec_t cookie = sluice_http_cookie(req, org->identity.cookie_name);
-    char *q;
-    long ql;
-    if (cookie.base != NULL && sluice_id_valid(cookie.base, cookie.len)) {
-        memcpy(anon, cookie.base, cookie.len);
-        anon[cookie.len] = '\0';
-    } else if ((ql = sluice_http_query(req, "anonymousId", &q)) > 0 && sluice_id_valid(q, (size_t)ql)) {
-        memcpy(anon, q, (size_t)ql + 1);
-    }
-
-    char token[SLUICE_TOKEN_TEXT_MAX + 1];
+    /* Whose token: the id the signed cookie proves (or a new one); an anonymousId parameter is
+     * ignored, so nobody gets a token for an id it names. */
+    sluice_identity_issue_input_t ii = {.origin_host = have_origin ? origin_host : NULL,
+                                        .to_host = to_host,
+                                        .cookie = sluice_http_cookie(req, org->identity.cookie_name),
+                                        .host = req->authority,
+                                        .now_ms = in.now_ms};
+    char token[SLUICE_TOKEN_TEXT_MAX + 1], set_cookie[SLUICE_IDENTITY_COOKIE_LEN];
     sluice_err_t err = {{0}};
-    int rc = sluice_identity_issue(w->identity, org, have_origin ? origin_host : NULL, to_host,
-                                   anon[0] != '\0' ? anon : NULL, in.now_ms, token, sizeof(token), &err);
+    int rc = sluice_identity_issue(w->identity, org, &ii, token, sizeof(token), set_cookie, sizeof(set_cookie), &err);
     switch (rc) {
     case 0: break;
     case SLUICE_IDENTITY_EDOMAIN: return xd_error(&in, 403, "xd_domain_not_allowed", err.msg);
@@ -1338,6 +1332,8 @@ int sluice_ingest_xd_issue(h2o_req_t *req, sluice_worker_t *w)
     char body[SLUICE_TOKEN_TEXT_MAX + 16];
     int n = snprintf(body, sizeof(body), "{\"token\":\"%s\"}", token);
     sluice_counter_add(&w->metrics.tokens[SLUICE_TOKEN_ISSUED], 1);
+    if (set_cookie[0] != '\0')
+        sluice_reply_add_cookie(req, &in.reply, set_cookie, strlen(set_cookie));
     sluice_reply_send(req, w, &in.reply, 200, "application/json", body, (size_t)n, NULL);
     sluice_secure_zero(token, sizeof(token));
     sluice_secure_zero(body, sizeof(body));
@@ -1349,8 +1345,10 @@ static void on_redeem_done(sluice_identity_job_t *job)
     pending_t *p = H2O_STRUCT_FROM_MEMBER(pending_t, job, job);
     identity_finish(p);
     if (p->req != NULL) {
-        json_t *body = json_pack("{s:s,s:b}", "anonymousId", job->anonymous_id, "redeemed",
-                                 job->token_outcome == SLUICE_TOKEN_REDEEMED);
+        /* Only an id this request proved: its signed cookie's, the token's, or one made for it. */
+        json_t *body = json_pack("{s:o,s:b}", "anonymousId",
+                                 job->anonymous_id[0] != '\0' ? json_string(job->anonymous_id) : json_null(),
+                                 "redeemed", job->token_outcome == SLUICE_TOKEN_REDEEMED);
         char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
         json_decref(body);
         if (text != NULL)
@@ -1392,10 +1390,9 @@ int sluice_ingest_xd_redeem(h2o_req_t *req, sluice_worker_t *w)
         return xd_error(&in, 500, "internal", "out of memory");
     }
     p->src = in.src;
-    json_t *aid = json_object_get(root, "anonymousId");
+    /* The body's anonymousId is not used: only the signed cookie says whose id is replaced. */
     identity_begin(&in, p, root, 1,
-                   json_is_string(aid) ? h2o_iovec_init(json_string_value(aid), json_string_length(aid))
-                                       : h2o_iovec_init(NULL, 0));
+                   json_object_get(json_object_get(json_object_get(root, "context"), "consent"), "categories"));
     json_decref(root);
     p->job.events = p->events;
     p->job.done = on_redeem_done;

@@ -249,7 +249,8 @@ struct sluice_piiguard_thread {
     _Atomic size_t used;
     uint16_t index[INDEX_SLOTS]; /* open addressing: finding index + 1, 0 = empty */
     _Atomic uint64_t untracked;
-    size_t ops_pending; /* HINCRBYs sent to Redis, reply not yet in */
+    size_t ops_pending;            /* HINCRBYs sent to Redis, reply not yet in */
+    _Atomic uint64_t flush_errors; /* inbox commands Redis refused or did not answer */
     key_cache_t keys[KEY_CACHE_SLOTS];
 };
 
@@ -796,14 +797,20 @@ static void on_incr(void *ud, sluice_redis_status_t status, const redisReply *re
     op->t->ops_pending--;
     if (status == SLUICE_REDIS_OK && reply != NULL && reply->type == REDIS_REPLY_INTEGER)
         f->flushed += op->delta;
+    else
+        atomic_store_explicit(&op->t->flush_errors,
+                              atomic_load_explicit(&op->t->flush_errors, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
     free(op);
 }
 
-static void on_ignore(void *ud, sluice_redis_status_t status, const redisReply *reply)
+/* The other commands of a flush: only their failures matter (an ACL without HSETNX, say). */
+static void on_other(void *ud, sluice_redis_status_t status, const redisReply *reply)
 {
-    (void)ud;
-    (void)status;
-    (void)reply;
+    sluice_piiguard_thread_t *t = ud;
+    if (status != SLUICE_REDIS_OK || reply == NULL || reply->type == REDIS_REPLY_ERROR)
+        atomic_store_explicit(&t->flush_errors, atomic_load_explicit(&t->flush_errors, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
 }
 
 static int send_cmd(sluice_redis_t *r, sluice_redis_cb cb, void *ud, int argc, const char **argv)
@@ -814,7 +821,7 @@ static int send_cmd(sluice_redis_t *r, sluice_redis_cb cb, void *ud, int argc, c
     return sluice_redis_command(r, cb, ud, argc, argv, lens);
 }
 
-void sluice_piiguard_thread_flush(sluice_piiguard_thread_t *t, sluice_redis_t *redis)
+void sluice_piiguard_thread_flush(sluice_piiguard_thread_t *t, sluice_redis_t *redis, const char *prefix)
 {
     if (redis == NULL || !sluice_redis_connected(redis))
         return;
@@ -828,9 +835,8 @@ void sluice_piiguard_thread_flush(sluice_piiguard_thread_t *t, sluice_redis_t *r
         if (op == NULL)
             return;
         *op = (flush_op_t){t, i, count - f->flushed - f->in_flight};
-        char key[sizeof(SLUICE_PIIGUARD_REDIS_PREFIX) + sizeof(f->org)], field[sizeof(f->path) + 48], num[32],
-            first[32], last[32];
-        snprintf(key, sizeof(key), SLUICE_PIIGUARD_REDIS_PREFIX "%s", f->org);
+        char key[128 + sizeof(f->org)], field[sizeof(f->path) + 48], num[32], first[32], last[32];
+        snprintf(key, sizeof(key), "%s" SLUICE_PIIGUARD_REDIS_KEY "%s", prefix, f->org);
         int base = snprintf(field, sizeof(field), "%s\t%s\t", f->path, f->matcher);
         snprintf(num, sizeof(num), "%llu", (unsigned long long)op->delta);
         snprintf(field + base, sizeof(field) - (size_t)base, "count");
@@ -855,10 +861,10 @@ void sluice_piiguard_thread_flush(sluice_piiguard_thread_t *t, sluice_redis_t *r
         char ttl[16];
         snprintf(ttl, sizeof(ttl), "%d", SLUICE_PIIGUARD_REDIS_TTL_S);
         const char *expire[] = {"EXPIRE", key, ttl};
-        send_cmd(redis, on_ignore, NULL, 4, setnx);
-        send_cmd(redis, on_ignore, NULL, 4, set);
-        send_cmd(redis, on_ignore, NULL, 4, part);
-        send_cmd(redis, on_ignore, NULL, 3, expire);
+        send_cmd(redis, on_other, t, 4, setnx);
+        send_cmd(redis, on_other, t, 4, set);
+        send_cmd(redis, on_other, t, 4, part);
+        send_cmd(redis, on_other, t, 3, expire);
     }
 }
 
@@ -910,7 +916,7 @@ size_t sluice_piiguard_metrics(sluice_piiguard_thread_t *const *threads, size_t 
 {
     mout_t o = {buf, cap, 0};
     size_t total = 0;
-    uint64_t untracked = 0;
+    uint64_t untracked = 0, flush_errors = 0;
     for (size_t i = 0; i < n; i++)
         if (threads[i] != NULL)
             total += atomic_load_explicit(&threads[i]->used, memory_order_acquire);
@@ -923,6 +929,7 @@ size_t sluice_piiguard_metrics(sluice_piiguard_thread_t *const *threads, size_t 
         for (size_t j = 0; j < used && k < total; j++)
             all[k++] = &threads[i]->findings[j];
         untracked += atomic_load_explicit(&threads[i]->untracked, memory_order_relaxed);
+        flush_errors += atomic_load_explicit(&threads[i]->flush_errors, memory_order_relaxed);
     }
     if (k > 1)
         qsort(all, k, sizeof(*all), cmp_finding);
@@ -946,12 +953,15 @@ size_t sluice_piiguard_metrics(sluice_piiguard_thread_t *const *threads, size_t 
         mput(&o, num, (size_t)len);
         i = j;
     }
-    char tail[256];
+    char tail[512];
     int len = snprintf(tail, sizeof(tail),
                        "# HELP sluice_pii_findings_untracked_total Findings beyond the per-thread table (counted "
                        "here only).\n# TYPE sluice_pii_findings_untracked_total counter\n"
-                       "sluice_pii_findings_untracked_total %llu\n",
-                       (unsigned long long)untracked);
+                       "sluice_pii_findings_untracked_total %llu\n"
+                       "# HELP sluice_pii_inbox_errors_total Commands adding findings to the Redis inbox that failed "
+                       "(retried at the next flush).\n# TYPE sluice_pii_inbox_errors_total counter\n"
+                       "sluice_pii_inbox_errors_total %llu\n",
+                       (unsigned long long)untracked, (unsigned long long)flush_errors);
     mput(&o, tail, (size_t)len);
     free(all);
     return o.len;

@@ -101,17 +101,17 @@ uint64_t sluice_piiguard_thread_foreach(const sluice_piiguard_thread_t *t,
  * again with more room"). Any thread. */
 size_t sluice_piiguard_metrics(sluice_piiguard_thread_t *const *threads, size_t n, char *buf, size_t cap);
 
-/* Adds what changed since the last flush to Redis (`sluice privacy inbox`'s store: a hash per org
- * at "sluice:pii:<org>", fields "<path>\t<matcher>\t{count,first,last,partial}", kept 30 days after
- * the last finding). Asynchronous; what a failed command did not add is sent again next time.
- * Owning thread. */
-void sluice_piiguard_thread_flush(sluice_piiguard_thread_t *t, sluice_redis_t *redis);
+/* Adds what changed since the last flush to Redis (`sluicectl privacy inbox`'s store: a hash per
+ * org at "<prefix>pii:<org>" (prefix: redis.key_prefix, default "sluice:"), fields
+ * "<path>\t<matcher>\t{count,first,last,partial}", kept 30 days after the last finding).
+ * Asynchronous; what a failed command did not add is sent again next time. Owning thread. */
+void sluice_piiguard_thread_flush(sluice_piiguard_thread_t *t, sluice_redis_t *redis, const char *prefix);
 
 /* Flushes whose reply has not come yet (a stopping worker runs its loop until 0). */
 size_t sluice_piiguard_thread_pending(const sluice_piiguard_thread_t *t);
 
-/* Redis key prefix of the inbox hashes and the fields' separator (sluicectl reads them too). */
-#define SLUICE_PIIGUARD_REDIS_PREFIX "sluice:pii:"
-#define SLUICE_PIIGUARD_REDIS_TTL_S  (30 * 86400)
+/* The inbox hash's name after the prefix, and how long it is kept (sluicectl reads it too). */
+#define SLUICE_PIIGUARD_REDIS_KEY   "pii:"
+#define SLUICE_PIIGUARD_REDIS_TTL_S (30 * 86400)
 
 #endif

@@ -29,10 +29,12 @@
 #include "common/log.h"
 #include "common/time.h"
 #include "crypto/keyring.h"
+#include "crypto/secretenv.h"
 #include "crypto/tls.h"
 #include "gateway/handler.h"
 #include "gateway/ingest.h"
 #include "gateway/live.h"
+#include "gateway/secrets.h"
 #include "identity/identity.h"
 
 static __thread sluice_worker_t *self;
@@ -122,7 +124,8 @@ static void on_accept(h2o_socket_t *listener, const char *err);
 static void on_pii_flush(h2o_timeout_entry_t *entry)
 {
     sluice_worker_t *w = H2O_STRUCT_FROM_MEMBER(sluice_worker_t, pii_flush_entry, entry);
-    sluice_piiguard_thread_flush(w->pii, w->identity != NULL ? w->identity->redis : NULL);
+    if (w->identity != NULL)
+        sluice_piiguard_thread_flush(w->pii, w->identity->redis, w->identity->prefix);
     if (!w->stopping)
         h2o_timeout_link(w->ctx.loop, &w->pii_flush, &w->pii_flush_entry);
 }
@@ -336,7 +339,8 @@ static void *worker_main(void *arg)
     else
         w->producer = sluice_producer_create(&w->rt->cfg->kafka, w->ctx.loop, sluice_ingest_on_delivery, &err);
     if (w->producer != NULL)
-        w->identity = sluice_identity_thread_create(w->rt->cfg, w->ctx.loop, gw->keys, &err);
+        w->identity =
+            sluice_identity_thread_create(w->rt->cfg, w->ctx.loop, sluice_secrets_identity(gw->secrets), &err);
     if (w->producer == NULL || w->identity == NULL) {
         sluice_log_error("gateway.start", "worker %u: %s", w->index, err.msg);
         sluice_producer_destroy(w->producer, 0);
@@ -371,7 +375,7 @@ static void *worker_main(void *arg)
     if (h2o_timeout_is_linked(&w->pii_flush_entry))
         h2o_timeout_unlink(&w->pii_flush_entry);
     /* The last findings, answered before the Redis client closes (bounded: Redis may be gone). */
-    sluice_piiguard_thread_flush(w->pii, w->identity->redis);
+    sluice_piiguard_thread_flush(w->pii, w->identity->redis, w->identity->prefix);
     for (uint64_t until = (uint64_t)sluice_now_ms() + 500;
          sluice_piiguard_thread_pending(w->pii) > 0 && (uint64_t)sluice_now_ms() < until;)
         h2o_evloop_run(w->ctx.loop, 10);
@@ -425,8 +429,10 @@ static void warn_restart_only(const sluice_config_t *old, const sluice_config_t 
     else if (!same_str(old->kafka.brokers, new->kafka.brokers) ||
              old->kafka.ack_timeout_ms != new->kafka.ack_timeout_ms)
         what = "kafka connection settings";
-    else if (!same_str(old->redis.url, new->redis.url))
-        what = "redis.url";
+    else if (!same_str(old->redis.url, new->redis.url) || !same_str(old->redis.username, new->redis.username) ||
+             !same_str(old->redis.password_env, new->redis.password_env) ||
+             !same_str(old->redis.key_prefix, new->redis.key_prefix))
+        what = "redis settings";
     if (what != NULL)
         sluice_log_warn("config.reload", "%s changed: that takes effect at the next restart; the rest is reloaded",
                         what);
@@ -436,7 +442,8 @@ static void reload(sluice_gateway_t *gw)
 {
     sluice_err_t err = {{0}};
     sluice_config_t *cfg = load_config(gw->config_path, &err);
-    sluice_runtime_t *rt = cfg ? sluice_runtime_create(cfg, gw->nthreads, gw->keys, gw->limiter, &err) : NULL;
+    sluice_runtime_t *rt =
+        cfg ? sluice_runtime_create(cfg, gw->nthreads, sluice_secrets_encrypt(gw->secrets), gw->limiter, &err) : NULL;
     if (rt == NULL) {
         atomic_fetch_add(&gw->reloads_failed, 1);
         sluice_log_error("config.reload", "reload refused, still serving the previous config: %s", err.msg);
@@ -492,7 +499,7 @@ static void gateway_free(sluice_gateway_t *gw, int h2o_configured)
     }
     if (gw->ssl != NULL)
         SSL_CTX_free(gw->ssl);
-    sluice_keyring_free(gw->keys);
+    sluice_secrets_free(gw->secrets);
     sluice_limiter_destroy(gw->limiter);
     sluice_conn_table_destroy(gw->conns);
     sluice_live_destroy(gw->live);
@@ -581,6 +588,9 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* Off the area /proc/<pid>/environ shows, before anything reads a key (secretenv.h). */
+    if (sluice_secretenv_detach() != 0)
+        return sluice_err_set(err, "out of memory"), 1;
 
     sluice_gateway_t *gw = calloc(1, sizeof(*gw));
     if (gw == NULL || (gw->config_path = strdup(config_path)) == NULL) {
@@ -597,13 +607,11 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     sluice_log_level_t level;
     if (cfg->log_level != NULL && sluice_log_level_parse(cfg->log_level, &level) == 0)
         sluice_log_set_level(level);
-    if (getenv("ENCRYPTION_KEY") != NULL || sluice_identity_needs_keys(cfg)) {
-        gw->keys = sluice_keyring_from_env(err);
-        if (gw->keys == NULL) {
-            sluice_config_free(cfg);
-            gateway_free(gw, 0);
-            return 1;
-        }
+    /* Only the gateway's own purposes are derived; the key variables then leave the process. */
+    if ((gw->secrets = sluice_secrets_load(cfg, sluice_now_ms(), err)) == NULL) {
+        sluice_config_free(cfg);
+        gateway_free(gw, 0);
+        return 1;
     }
     if (!cfg->server.https.enabled && !cfg->server.http.enabled) {
         sluice_config_free(cfg);
@@ -673,7 +681,7 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     }
 
     /* The runtime owns cfg from here, also when it fails. */
-    gw->current = sluice_runtime_create(cfg, gw->nthreads, gw->keys, gw->limiter, err);
+    gw->current = sluice_runtime_create(cfg, gw->nthreads, sluice_secrets_encrypt(gw->secrets), gw->limiter, err);
     if (gw->current == NULL) {
         gateway_free(gw, 1);
         return 1;
@@ -734,7 +742,7 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
 
     for (;;) {
         int sig;
-        if (sigwait(&sigs, &sig) != 0)
+        if (sluice_secrets_sigwait(gw->secrets, &sigs, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
             reload(gw);

@@ -12,7 +12,14 @@
 #include <strings.h>
 
 #include "common/hex.h"
+#include "crypto/base64url.h"
+#include "crypto/ct.h"
+#include "crypto/hash.h"
 #include "crypto/random.h"
+
+#define SIG_LABEL   "sluice-sid-v1"
+#define SIG_MAC_LEN 16
+#define SIG_RAW_LEN (1 + SIG_MAC_LEN)
 
 int sluice_id_valid(const char *s, size_t len)
 {
@@ -73,6 +80,68 @@ int sluice_cookie_format(const sluice_cookie_t *c, char *out, size_t cap)
     int n = snprintf(out, cap, "%s=%s; Max-Age=%u%s%s; Path=/; Secure%s; SameSite=Lax", c->name, c->value, c->max_age_s,
                      c->domain != NULL ? "; Domain=" : "", c->domain != NULL ? c->domain : "",
                      c->http_only ? "; HttpOnly" : "");
+    if (n < 0 || (size_t)n >= cap) {
+        if (cap > 0)
+            out[0] = '\0';
+        return -1;
+    }
+    return n;
+}
+
+/* The truncated MAC of (org, id[0..len)) under key. 0 or -1. */
+static int sid_mac(const uint8_t *key, const char *org, const char *id, size_t len, uint8_t mac[SIG_MAC_LEN])
+{
+    char msg[sizeof(SIG_LABEL) + 2 * 128 + SLUICE_ID_MAX + 2];
+    int n = snprintf(msg, sizeof(msg), "%s%c%s%c%.*s", SIG_LABEL, 0, org, 0, (int)len, id);
+    uint8_t full[SLUICE_SHA256_LEN];
+    if (n <= 0 || (size_t)n >= sizeof(msg) ||
+        sluice_hmac_sha256(key, SLUICE_KEYRING_KEY_LEN, msg, (size_t)n, full) != 0)
+        return -1;
+    memcpy(mac, full, SIG_MAC_LEN);
+    sluice_secure_zero(full, sizeof(full));
+    return 0;
+}
+
+int sluice_cookie_sign(const sluice_keyring_t *kr, const char *org, const char *id, char *out, size_t cap)
+{
+    size_t len = strlen(id);
+    uint8_t kid = kr != NULL ? sluice_keyring_primary_kid(kr) : 0;
+    if (kid == 0 || !sluice_id_valid(id, len) || cap < len + SLUICE_COOKIE_SIG_LEN + 1)
+        return -1;
+    uint8_t raw[SIG_RAW_LEN];
+    raw[0] = kid;
+    if (sid_mac(sluice_keyring_key(kr, kid), org, id, len, raw + 1) != 0)
+        return -1;
+    memcpy(out, id, len);
+    out[len] = '.';
+    sluice_b64url_encode(raw, sizeof(raw), out + len + 1, cap - len - 1);
+    return (int)(len + SLUICE_COOKIE_SIG_LEN);
+}
+
+int sluice_cookie_verify(const sluice_keyring_t *kr, const char *org, const char *value, size_t len,
+                         char id_out[SLUICE_ID_MAX + 1])
+{
+    if (kr == NULL || value == NULL || len <= SLUICE_COOKIE_SIG_LEN || value[len - SLUICE_COOKIE_SIG_LEN] != '.')
+        return -1;
+    size_t id_len = len - SLUICE_COOKIE_SIG_LEN;
+    uint8_t raw[SIG_RAW_LEN + 2], mac[SIG_MAC_LEN];
+    size_t n = 0;
+    if (!sluice_id_valid(value, id_len) ||
+        sluice_b64url_decode(value + id_len + 1, SLUICE_COOKIE_SIG_LEN - 1, raw, sizeof(raw), &n) != 0 ||
+        n != SIG_RAW_LEN)
+        return -1;
+    const uint8_t *key = sluice_keyring_key(kr, raw[0]);
+    if (key == NULL || sid_mac(key, org, value, id_len, mac) != 0 || !sluice_ct_equal(mac, raw + 1, SIG_MAC_LEN))
+        return -1;
+    memcpy(id_out, value, id_len);
+    id_out[id_len] = '\0';
+    return 0;
+}
+
+int sluice_cookie_format_expired(const char *name, const char *domain, int http_only, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%s=; Max-Age=0%s%s; Path=/; Secure%s; SameSite=Lax", name,
+                     domain != NULL ? "; Domain=" : "", domain != NULL ? domain : "", http_only ? "; HttpOnly" : "");
     if (n < 0 || (size_t)n >= cap) {
         if (cap > 0)
             out[0] = '\0';

@@ -1,7 +1,12 @@
 /*
  * First-party cookies and the anonymous ids they carry: minting a random id, deciding whether an
- * id or a cookie value is safe to put in a cookie, and formatting Set-Cookie values with exact,
- * fixed attribute order (tests compare them byte for byte).
+ * id or a cookie value is safe to put in a cookie, signing and checking the anonymous-id cookie
+ * of orgs with cross-domain tokens, and formatting Set-Cookie values with exact, fixed attribute
+ * order (tests compare them byte for byte).
+ *
+ * A signed cookie value is  <id>.<base64url(kid ‖ HMAC-SHA256(key kid, "sluice-sid-v1" 0x00
+ * org 0x00 id)[0..16))>,  the key from the xd-cookie ring (crypto/hkdf.h). Only the gateway can
+ * make one, so a request that sends it proves it was given that id.
  *
  * Pure functions over caller buffers; any thread.
  */
@@ -9,6 +14,8 @@
 #define SLUICE_IDENTITY_COOKIE_H
 
 #include <stddef.h>
+
+#include "crypto/keyring.h"
 
 /* Longest anonymous id the gateway puts in a cookie or a cross-domain token. */
 #define SLUICE_ID_MAX 128
@@ -35,6 +42,20 @@ int sluice_cookie_value_ok(const char *s, size_t len);
  * a port; comparison ignores case. */
 const char *sluice_cookie_domain_for(const char *cookie_domain, const char *host, size_t host_len);
 
+/* Characters a signature adds to an id: '.' and 23 base64url characters (17 bytes). */
+#define SLUICE_COOKIE_SIG_LEN 24
+
+/* Writes <id>.<signature> under the ring's primary key into out (cap bytes, NUL added). Returns
+ * the length, or -1 when the ring has no primary, id is not sluice_id_valid, out is too small or
+ * OpenSSL failed. */
+int sluice_cookie_sign(const sluice_keyring_t *kr, const char *org, const char *id, char *out, size_t cap);
+
+/* Checks a signed value value[0..len) of org: on a valid signature under a key of the ring writes
+ * the id and a NUL into id_out and returns 0; else -1 (unsigned, altered, another org's, a key id
+ * the ring lacks). The compare is constant-time. kr may be NULL (always -1). */
+int sluice_cookie_verify(const sluice_keyring_t *kr, const char *org, const char *value, size_t len,
+                         char id_out[SLUICE_ID_MAX + 1]);
+
 typedef struct sluice_cookie {
     const char *name;
     const char *value; /* must satisfy sluice_cookie_value_ok */
@@ -48,5 +69,10 @@ typedef struct sluice_cookie {
  * into out (cap bytes, NUL added). Returns the length, or -1 when the value is not a valid
  * cookie value or the result does not fit. */
 int sluice_cookie_format(const sluice_cookie_t *c, char *out, size_t cap);
+
+/* A Set-Cookie value that deletes cookie name (set earlier with the same domain and HttpOnly):
+ *     name=; Max-Age=0[; Domain=D]; Path=/; Secure[; HttpOnly]; SameSite=Lax
+ * Returns the length, or -1 when it does not fit. */
+int sluice_cookie_format_expired(const char *name, const char *domain, int http_only, char *out, size_t cap);
 
 #endif

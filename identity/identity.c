@@ -15,6 +15,19 @@
  *
  * Tokens fail closed: anything short of "opened, bound to this org and this request's origin,
  * not expired, and Redis said this jti is new" leaves the event under its local id.
+ *
+ * Proven ids (identity.h): for an org with cross domains the cookie is signed, and what it may
+ * hold is decided per request (job->proof): the id its valid signature proves; else the first id
+ * the request brings (a legacy unsigned cookie's, or the first event's), claimed with SET NX on
+ * <prefix>own:<org>:<id> in phase 0; else a minted one. A redemption replaces only a proven id,
+ * and the links it writes re-key later events only in requests whose cookie proves the id the
+ * link points to, so nobody can move another visitor's events by naming its id.
+ *
+ * Consent before cookies: each cookie is set only when every event of the request carries its
+ * categories in context.consent.categories (identity.cookie_consent, by default the org's
+ * required categories; a vendor cookie also its integrations' categories). A request whose
+ * events lack them expires the cookies it brought (Max-Age=0); a request with no events and no
+ * consent says nothing either way.
  */
 #include "identity/identity.h"
 
@@ -25,15 +38,23 @@
 
 #include "crypto/ct.h"
 
-#define XD_KEY_PREFIX     "sluice:xd:"
-#define REPLAY_KEY_PREFIX "sluice:sig:"
+/* Key names after the deployment's prefix (redis.key_prefix, default "sluice:"). */
+#define XD_KEY     "xd:"
+#define REPLAY_KEY "sig:"
+#define LINK_KEY   "id:"
+#define DEDUP_KEY  "dedup:"
+#define OWN_KEY    "own:"
+/* A spent token's key outlives the last millisecond the token could be accepted by this much. */
+#define XD_KEY_MARGIN_MS 1000
 /* How many (org, host) pairs a refused token is tried against to explain why it was refused. */
 #define MAX_CLASSIFY_SCOPES 64
 /* Longest Redis key built from an event value (anonymous and previous ids). */
 #define LINK_KEY_MAX 512
 
+static const sluice_identity_secrets_t no_keys;
+
 sluice_identity_thread_t *sluice_identity_thread_create(const sluice_config_t *cfg, h2o_loop_t *loop,
-                                                        const sluice_keyring_t *keys, sluice_err_t *err)
+                                                        const sluice_identity_secrets_t *keys, sluice_err_t *err)
 {
     sluice_identity_thread_t *t = calloc(1, sizeof(*t));
     if (t == NULL) {
@@ -41,9 +62,12 @@ sluice_identity_thread_t *sluice_identity_thread_create(const sluice_config_t *c
         return NULL;
     }
     t->loop = loop;
-    t->keys = keys;
-    if (cfg->redis.url != NULL && cfg->redis.host[0] != '\0') {
-        t->redis = sluice_redis_create(loop, cfg->redis.host, cfg->redis.port, cfg->redis.db, cfg->redis.timeout_ms);
+    t->keys = keys != NULL ? keys : &no_keys;
+    snprintf(t->prefix, sizeof(t->prefix), "%s", cfg->redis.key_prefix != NULL ? cfg->redis.key_prefix : "sluice:");
+    if (cfg->redis.url != NULL && cfg->redis.host != NULL && cfg->redis.host[0] != '\0') {
+        const char *password = cfg->redis.password != NULL ? cfg->redis.password : t->keys->redis_password;
+        t->redis = sluice_redis_create(loop, cfg->redis.host, cfg->redis.port, cfg->redis.db, cfg->redis.timeout_ms,
+                                       cfg->redis.username, password);
         if (t->redis == NULL) {
             sluice_err_set(err, "redis.url: cannot resolve host %s", cfg->redis.host);
             free(t);
@@ -67,6 +91,19 @@ int sluice_identity_needs_keys(const sluice_config_t *cfg)
         if (cfg->orgs[i].identity.xd_domain_count > 0)
             return 1;
     return 0;
+}
+
+int64_t sluice_identity_token_window_ms(const sluice_config_t *cfg)
+{
+    int64_t longest = 0;
+    for (size_t i = 0; i < cfg->org_count; i++) {
+        const sluice_identity_config_t *idc = &cfg->orgs[i].identity;
+        /* exp is whole seconds and the check compares whole seconds: one more second. */
+        int64_t w = ((int64_t)idc->xd_token_ttl_s + idc->xd_clock_skew_s + 1) * 1000;
+        if (idc->xd_domain_count > 0 && w > longest)
+            longest = w;
+    }
+    return longest;
 }
 
 uint64_t sluice_identity_redis_errors(const sluice_identity_thread_t *t)
@@ -143,21 +180,51 @@ static void take_token_field(sluice_identity_job_t *job, json_t *holder, const c
     json_object_del(holder, key); /* a bearer credential: never forwarded */
 }
 
-void sluice_identity_begin(sluice_identity_job_t *job, const sluice_identity_input_t *in, json_t *root)
+/* 1 when org's anonymous-id cookie is signed: it exchanges cross-domain tokens, and the gateway
+ * has the keys to sign. */
+static int org_signs(const sluice_identity_thread_t *t, const sluice_org_t *org)
+{
+    return t->keys->cookies != NULL && org->identity.xd_domain_count > 0;
+}
+
+void sluice_identity_begin(sluice_identity_thread_t *t, sluice_identity_job_t *job, const sluice_identity_input_t *in,
+                           json_t *root)
 {
     const sluice_identity_config_t *idc = &job->org->identity;
+    job->t = t;
     job->token_outcome = -1;
     job->browser = in->browser;
     job->now_ms = in->now_ms;
     job->anonymous_id[0] = '\0';
     job->visitor_minted = 0;
-    if (in->cookie_id.base != NULL && sluice_id_valid(in->cookie_id.base, in->cookie_id.len)) {
-        memcpy(job->anonymous_id, in->cookie_id.base, in->cookie_id.len);
-        job->anonymous_id[in->cookie_id.len] = '\0';
-    } else if (in->fallback_id.base != NULL && sluice_id_valid(in->fallback_id.base, in->fallback_id.len)) {
-        memcpy(job->anonymous_id, in->fallback_id.base, in->fallback_id.len);
-        job->anonymous_id[in->fallback_id.len] = '\0';
+    job->signs = in->browser && org_signs(t, job->org);
+    job->proof = SLUICE_IDENTITY_PROOF_NONE;
+    h2o_iovec_t c = in->cookie_id;
+    if (job->signs && c.base != NULL &&
+        sluice_cookie_verify(t->keys->cookies, job->org->id, c.base, c.len, job->anonymous_id) == 0) {
+        job->proof = SLUICE_IDENTITY_PROOF_COOKIE;
+    } else if (job->signs && c.base != NULL && c.len > SLUICE_COOKIE_SIG_LEN &&
+               c.base[c.len - SLUICE_COOKIE_SIG_LEN] == '.' && sluice_id_valid(c.base, c.len - SLUICE_COOKIE_SIG_LEN)) {
+        /* Signed, but not (any more) by a key of ours: altered, another org's, or a key retired
+         * from the ring. Its id still names the visitor's events; it proves nothing and is no
+         * candidate to claim. */
+        memcpy(job->anonymous_id, c.base, c.len - SLUICE_COOKIE_SIG_LEN);
+        job->anonymous_id[c.len - SLUICE_COOKIE_SIG_LEN] = '\0';
+    } else if (c.base != NULL && sluice_id_valid(c.base, c.len)) {
+        /* An unsigned id (every cookie of an org without cross domains; a cookie set before
+         * signing began): the visitor's id for events, and, where cookies are signed, only a
+         * candidate to claim. */
+        memcpy(job->anonymous_id, c.base, c.len);
+        job->anonymous_id[c.len] = '\0';
+        if (job->signs)
+            job->proof = SLUICE_IDENTITY_PROOF_CLAIM;
     }
+    job->had_sid = in->browser && c.base != NULL;
+    job->had_fbp = in->browser && in->fbp.base != NULL;
+    job->had_fbc = in->browser && in->fbc.base != NULL;
+    job->had_ga = in->browser && in->ga.base != NULL;
+    json_decref(job->consent);
+    job->consent = json_is_array(in->consent) ? json_incref((json_t *)in->consent) : NULL;
     job->has_audience = in->origin.base != NULL &&
                         sluice_url_host(in->origin.base, in->origin.len, job->audience, sizeof(job->audience)) == 0;
     job->cookie_domain =
@@ -244,8 +311,11 @@ int sluice_identity_assign(sluice_identity_job_t *job, json_t *ev)
     if (json_is_string(anon)) {
         /* The body's id wins for the event; it also becomes the cookie when there is none. */
         if (job->browser && job->anonymous_id[0] == '\0' &&
-            sluice_id_valid(json_string_value(anon), json_string_length(anon)))
+            sluice_id_valid(json_string_value(anon), json_string_length(anon))) {
             memcpy(job->anonymous_id, json_string_value(anon), json_string_length(anon) + 1);
+            if (job->signs)
+                job->proof = SLUICE_IDENTITY_PROOF_CLAIM;
+        }
         return 0;
     }
     if (!job->browser) {
@@ -262,6 +332,8 @@ int sluice_identity_assign(sluice_identity_job_t *job, json_t *ev)
         if (sluice_id_mint(job->anonymous_id) != 0)
             return -1;
         job->visitor_minted = 1;
+        if (job->signs)
+            job->proof = SLUICE_IDENTITY_PROOF_MINTED;
     }
     json_object_set_new(ev, "anonymousId", json_string(job->anonymous_id));
     return 0;
@@ -328,9 +400,10 @@ static void on_exists(void *ud, sluice_redis_status_t status, const redisReply *
     step_done(job);
 }
 
-static int dedup_key(char *out, size_t cap, const sluice_org_t *org, const char *message_id)
+static int dedup_key(char *out, size_t cap, const sluice_identity_thread_t *t, const sluice_org_t *org,
+                     const char *message_id)
 {
-    int n = snprintf(out, cap, "sluice:dedup:%s:%s", org->id, message_id);
+    int n = snprintf(out, cap, "%s" DEDUP_KEY "%s:%s", t->prefix, org->id, message_id);
     return n > 0 && (size_t)n < cap ? n : -1;
 }
 
@@ -341,7 +414,7 @@ static void start_dedup(sluice_identity_job_t *job)
     json_array_foreach(job->events, i, ev) {
         const char *mid = json_string_value(json_object_get(ev, "messageId"));
         char key[512];
-        int klen = mid ? dedup_key(key, sizeof(key), job->org, mid) : -1;
+        int klen = mid ? dedup_key(key, sizeof(key), job->t, job->org, mid) : -1;
         if (klen < 0)
             continue;
         const char *argv[2] = {"EXISTS", key};
@@ -384,7 +457,7 @@ static int classify(sluice_identity_job_t *job)
                 scopes[n++] = (sluice_token_scope_t){orgs[o].id, idc->xd_domains[d]};
         }
     }
-    return sluice_token_classify(job->t->keys, job->org->id, job->token, job->token_len, scopes, n);
+    return sluice_token_classify(job->t->keys->tokens, job->org->id, job->token, job->token_len, scopes, n);
 }
 
 static void start_redeem(sluice_identity_job_t *job)
@@ -396,8 +469,16 @@ static void start_redeem(sluice_identity_job_t *job)
          * org's domains. */
         const char *host =
             job->has_audience && sluice_identity_xd_domain(job->org, job->audience) ? job->audience : NULL;
-        rc = sluice_token_open(job->t->keys, job->org->id, host, job->token, job->token_len, job->now_ms / 1000,
+        const sluice_identity_secrets_t *k = job->t->keys;
+        rc = sluice_token_open(k->tokens, job->org->id, host, job->token, job->token_len, job->now_ms / 1000,
                                idc->xd_clock_skew_s, &job->claims);
+        /* A token an older version sealed directly under the root key, issued before this gateway
+         * started: the root ring opens it for as long as such a token can live. */
+        if ((rc == SLUICE_TOKEN_BAD_TAG || rc == SLUICE_TOKEN_UNKNOWN_KID) && job->now_ms < k->legacy_until_ms &&
+            k->legacy != NULL &&
+            sluice_token_open(k->legacy, job->org->id, host, job->token, job->token_len, job->now_ms / 1000,
+                              idc->xd_clock_skew_s, &job->claims) == 0)
+            rc = 0;
         if (rc == SLUICE_TOKEN_BAD_TAG)
             rc = classify(job);
     }
@@ -410,13 +491,14 @@ static void start_redeem(sluice_identity_job_t *job)
     job->token_outcome = SLUICE_TOKEN_REDIS_UNAVAILABLE;
     if (job->t->redis == NULL)
         return;
-    /* The key lives exactly as long as the token could still be accepted; after that the
-     * expiry check refuses a replay on its own. */
-    int64_t px = (job->claims.exp + (int64_t)idc->xd_clock_skew_s) * 1000 - job->now_ms;
-    if (px < 1000)
-        px = 1000;
-    char key[64], pxs[24];
-    int klen = snprintf(key, sizeof(key), XD_KEY_PREFIX "%s", job->claims.jti);
+    /* The key outlives the token: the expiry check compares whole seconds (the token is accepted
+     * through the last millisecond of second exp + skew), and the margin covers clocks that
+     * differ between gateways. After that the expiry check refuses a replay on its own. */
+    int64_t px = (job->claims.exp + (int64_t)idc->xd_clock_skew_s + 1) * 1000 - job->now_ms + XD_KEY_MARGIN_MS;
+    if (px < XD_KEY_MARGIN_MS)
+        px = XD_KEY_MARGIN_MS;
+    char key[SLUICE_IDENTITY_PREFIX_MAX + 64], pxs[24];
+    int klen = snprintf(key, sizeof(key), "%s" XD_KEY "%s", job->t->prefix, job->claims.jti);
     int plen = snprintf(pxs, sizeof(pxs), "%lld", (long long)px);
     const char *argv[6] = {"SET", key, "1", "NX", "PX", pxs};
     size_t lens[6] = {3, (size_t)klen, 1, 2, 2, (size_t)plen};
@@ -425,6 +507,140 @@ static void start_redeem(sluice_identity_job_t *job)
         job->waiting--;
         count_error(job->t);
     }
+}
+
+/* ------------------------------------------------------------------ claiming a first id */
+
+/* <prefix>own:<org>:<id>: the id has been given to a browser in a signed cookie. */
+static int own_key(char *out, size_t cap, const sluice_identity_thread_t *t, const sluice_org_t *org, const char *id)
+{
+    int n = snprintf(out, cap, "%s" OWN_KEY "%s:%s", t->prefix, org->id, id);
+    return n > 0 && (size_t)n < cap ? n : -1;
+}
+
+static void on_claimed(void *ud, sluice_redis_status_t status, const redisReply *reply)
+{
+    sluice_identity_job_t *job = ud;
+    if (status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_STATUS) {
+        job->proof = SLUICE_IDENTITY_PROOF_CLAIMED;
+    } else {
+        /* Claimed before (another browser has it, or this one lost its cookie), or Redis could not
+         * say: not proven, so no cookie for it. */
+        job->proof = SLUICE_IDENTITY_PROOF_NONE;
+        if (status != SLUICE_REDIS_OK || reply->type == REDIS_REPLY_ERROR) {
+            count_error(job->t);
+            job->redis_slow |= status == SLUICE_REDIS_TIMEOUT;
+        }
+    }
+    step_done(job);
+}
+
+/* SET <prefix>own:<org>:<id> 1 NX EX <link_ttl_days>: the first request to bring an id that no
+ * signed cookie ever held may have it. */
+static void start_claim(sluice_identity_job_t *job)
+{
+    char key[SLUICE_IDENTITY_PREFIX_MAX + LINK_KEY_MAX], ttl[16];
+    int klen = own_key(key, sizeof(key), job->t, job->org, job->anonymous_id);
+    job->proof = SLUICE_IDENTITY_PROOF_NONE;
+    if (klen < 0 || job->t->redis == NULL)
+        return;
+    int tlen = snprintf(ttl, sizeof(ttl), "%u", job->org->identity.link_ttl_days * SLUICE_COOKIE_DAY_S);
+    const char *argv[6] = {"SET", key, "1", "NX", "EX", ttl};
+    size_t lens[6] = {3, (size_t)klen, 1, 2, 2, (size_t)tlen};
+    job->waiting++;
+    if (sluice_redis_command(job->t->redis, on_claimed, job, 6, argv, lens) != 0) {
+        job->waiting--;
+        count_error(job->t);
+        return;
+    }
+    job->proof = SLUICE_IDENTITY_PROOF_CLAIM;
+}
+
+static void on_written(void *ud, sluice_redis_status_t status, const redisReply *reply);
+
+/* Keeps an id given in a signed cookie claimed for as long as links live (fire and forget). */
+static void keep_claim(sluice_identity_thread_t *t, const sluice_org_t *org, const char *id)
+{
+    char key[SLUICE_IDENTITY_PREFIX_MAX + LINK_KEY_MAX], ttl[16];
+    int klen = own_key(key, sizeof(key), t, org, id);
+    if (klen < 0 || t->redis == NULL)
+        return;
+    int tlen = snprintf(ttl, sizeof(ttl), "%u", org->identity.link_ttl_days * SLUICE_COOKIE_DAY_S);
+    const char *argv[5] = {"SET", key, "1", "EX", ttl};
+    size_t lens[5] = {3, (size_t)klen, 1, 2, (size_t)tlen};
+    if (sluice_redis_command(t->redis, on_written, t, 5, argv, lens) != 0)
+        count_error(t);
+}
+
+/* ------------------------------------------------------------------ consent */
+
+/* 1 when the categories array cats holds cat. */
+static int has_category(const json_t *cats, const char *cat)
+{
+    size_t i;
+    const json_t *c;
+    json_array_foreach(cats, i, c) {
+        if (json_is_string(c) && strcmp(json_string_value(c), cat) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+enum { CONSENT_UNKNOWN = 0, CONSENT_YES = 1, CONSENT_NO = 2 };
+
+/* Whether this request may set a cookie needing the categories required[0..n) and extra[0..m):
+ * yes when every event carries them all (or nothing is needed), no when one does not, unknown
+ * when there is no event and no request consent to say. */
+static int consent_for(const sluice_identity_job_t *job, char *const *required, size_t n, const char *const *extra,
+                       size_t m)
+{
+    if (n == 0 && m == 0)
+        return CONSENT_YES;
+    size_t count = json_array_size(job->events);
+    if (count == 0 && job->consent == NULL)
+        return CONSENT_UNKNOWN;
+    for (size_t e = 0; e < (count > 0 ? count : 1); e++) {
+        const json_t *cats =
+            count > 0 ? json_object_get(
+                            json_object_get(json_object_get(json_array_get(job->events, e), "context"), "consent"),
+                            "categories")
+                      : job->consent;
+        for (size_t i = 0; i < n; i++)
+            if (!has_category(cats, required[i]))
+                return CONSENT_NO;
+        for (size_t i = 0; i < m; i++)
+            if (!has_category(cats, extra[i]))
+                return CONSENT_NO;
+    }
+    return CONSENT_YES;
+}
+
+/* The anonymous-id cookie's consent: identity.cookie_consent, else the org's required categories. */
+static int sid_consent(const sluice_identity_job_t *job)
+{
+    const sluice_org_t *org = job->org;
+    if (org->identity.cookie_consent_set)
+        return consent_for(job, org->identity.cookie_consent, org->identity.cookie_consent_count, NULL, 0);
+    return consent_for(job, org->consent.required, org->consent.required_count, NULL, 0);
+}
+
+/* A vendor cookie's consent: the anonymous-id cookie's, and the consent category of every enabled
+ * integration of that vendor. */
+static int vendor_consent(const sluice_identity_job_t *job, sluice_vendor_kind_t kind)
+{
+    const sluice_org_t *org = job->org;
+    const char *extra[16];
+    size_t m = 0;
+    for (size_t i = 0; i < org->integration_count && m < sizeof(extra) / sizeof(extra[0]); i++) {
+        const sluice_integration_t *it = &org->integrations[i];
+        if (it->enabled && it->vendor == kind && it->consent != NULL)
+            extra[m++] = it->consent;
+    }
+    int sid = sid_consent(job);
+    int own = consent_for(job, NULL, 0, extra, m);
+    if (sid == CONSENT_NO || own == CONSENT_NO)
+        return CONSENT_NO;
+    return sid == CONSENT_YES && own == CONSENT_YES ? CONSENT_YES : CONSENT_UNKNOWN;
 }
 
 /* ------------------------------------------------------------------ signed requests */
@@ -444,7 +660,7 @@ static void on_replay_checked(void *ud, sluice_redis_status_t status, const redi
     step_done(job);
 }
 
-/* SET sluice:sig:<key> 1 NX PX <until the signature could no longer be accepted, plus a margin>. */
+/* SET <prefix>sig:<key> 1 NX PX <until the signature could no longer be accepted, plus a margin>. */
 static void start_replay_check(sluice_identity_job_t *job)
 {
     /* Without Redis nothing remembers a signature: accepted unchecked (the gateway warns at start
@@ -454,8 +670,8 @@ static void start_replay_check(sluice_identity_job_t *job)
         return;
     job->replay = SLUICE_REPLAY_UNKNOWN;
     int64_t px = job->replay_until_ms - job->now_ms + 1000;
-    char key[sizeof(REPLAY_KEY_PREFIX) + SLUICE_IDENTITY_REPLAY_KEY_MAX], pxs[24];
-    int klen = snprintf(key, sizeof(key), REPLAY_KEY_PREFIX "%s", job->replay_key);
+    char key[SLUICE_IDENTITY_PREFIX_MAX + sizeof(REPLAY_KEY) + SLUICE_IDENTITY_REPLAY_KEY_MAX], pxs[24];
+    int klen = snprintf(key, sizeof(key), "%s" REPLAY_KEY "%s", job->t->prefix, job->replay_key);
     int plen = snprintf(pxs, sizeof(pxs), "%lld", (long long)(px < 1000 ? 1000 : px));
     const char *argv[6] = {"SET", key, "1", "NX", "PX", pxs};
     size_t lens[6] = {3, (size_t)klen, 1, 2, 2, (size_t)plen};
@@ -477,8 +693,8 @@ void sluice_identity_forget_replay(sluice_identity_thread_t *t, const sluice_ide
 {
     if (job->replay != SLUICE_REPLAY_FIRST || t->redis == NULL)
         return;
-    char key[sizeof(REPLAY_KEY_PREFIX) + SLUICE_IDENTITY_REPLAY_KEY_MAX];
-    int klen = snprintf(key, sizeof(key), REPLAY_KEY_PREFIX "%s", job->replay_key);
+    char key[SLUICE_IDENTITY_PREFIX_MAX + sizeof(REPLAY_KEY) + SLUICE_IDENTITY_REPLAY_KEY_MAX];
+    int klen = snprintf(key, sizeof(key), "%s" REPLAY_KEY "%s", t->prefix, job->replay_key);
     const char *argv[2] = {"DEL", key};
     size_t lens[2] = {3, (size_t)klen};
     if (sluice_redis_command(t->redis, on_replay_forgotten, t, 2, argv, lens) != 0)
@@ -504,19 +720,22 @@ static void adopt(sluice_identity_job_t *job)
             json_object_set(ident, "linkedFrom", anon);
         json_object_set_new(ev, "anonymousId", json_string(dfid));
     }
-    if (job->anonymous_id[0] != '\0' && !job->visitor_minted && strcmp(job->anonymous_id, dfid) != 0)
+    /* Only an id the request proved is replaced (and remembered as replaced): an id the caller
+     * merely names, in the body or an unsigned cookie, is never linked to the token's. */
+    if (job->proof == SLUICE_IDENTITY_PROOF_COOKIE && strcmp(job->anonymous_id, dfid) != 0)
         memcpy(job->replaced, job->anonymous_id, sizeof(job->replaced));
     memcpy(job->anonymous_id, dfid, strlen(dfid) + 1);
     job->visitor_minted = 0;
+    job->proof = SLUICE_IDENTITY_PROOF_TOKEN;
 }
 
 /* ------------------------------------------------------------------ links in Redis */
 
-/* Hash sluice:id:<org>:<id> with the fields userId (identify, alias) and anonymousId (the id a
+/* Hash <prefix>id:<org>:<id> with the fields userId (identify, alias) and anonymousId (the id a
  * cross-domain token adopted in place of this one). */
-static int link_key(char *out, size_t cap, const sluice_org_t *org, const char *id)
+static int link_key(char *out, size_t cap, const sluice_identity_thread_t *t, const sluice_org_t *org, const char *id)
 {
-    int n = snprintf(out, cap, "sluice:id:%s:%s", org->id, id);
+    int n = snprintf(out, cap, "%s" LINK_KEY "%s:%s", t->prefix, org->id, id);
     return n > 0 && (size_t)n < cap ? n : -1;
 }
 
@@ -550,8 +769,8 @@ static void lookup(sluice_identity_job_t *job, const char *id)
     for (size_t k = 0; k < job->lookup_count; k++)
         if (strcmp(job->lookups[k], id) == 0)
             return;
-    char key[LINK_KEY_MAX];
-    int klen = link_key(key, sizeof(key), job->org, id);
+    char key[SLUICE_IDENTITY_PREFIX_MAX + LINK_KEY_MAX];
+    int klen = link_key(key, sizeof(key), job->t, job->org, id);
     if (klen < 0)
         return;
     job->lookups[job->lookup_count] = id;
@@ -567,8 +786,6 @@ static void start_lookups(sluice_identity_job_t *job)
     /* After a timeout in phase 0, a second wait would double the bound on this request. */
     if (job->t->redis == NULL || !sluice_redis_connected(job->t->redis) || job->redis_slow)
         return;
-    if (job->browser && job->anonymous_id[0] != '\0' && !job->visitor_minted)
-        lookup(job, job->anonymous_id);
     size_t i;
     json_t *ev;
     json_array_foreach(job->events, i, ev) {
@@ -582,12 +799,18 @@ static json_t *known(const sluice_identity_job_t *job, const char *id, const cha
     return id != NULL && job->known != NULL ? json_object_get(json_object_get(job->known, id), field) : NULL;
 }
 
-/* The id a token adopted in place of id, or NULL. Followed one step only, so a loop of links
- * can never make us loop. */
+/* The id a token adopted in place of id, when this request proves it is that id's visitor (its
+ * signed cookie holds the adopted id, or it redeemed the token itself); else NULL. A link alone
+ * moves nobody: whoever wrote it, only the holder of the adopted id's cookie is re-keyed by it.
+ * Followed one step only, so a loop of links can never make us loop. */
 static const char *adopted_for(const sluice_identity_job_t *job, const char *id)
 {
     const char *m = plain_string(known(job, id, "anonymousId"));
-    return m != NULL && sluice_id_valid(m, strlen(m)) && strcmp(m, id) != 0 ? m : NULL;
+    int proven = job->proof == SLUICE_IDENTITY_PROOF_COOKIE || job->proof == SLUICE_IDENTITY_PROOF_TOKEN;
+    if (m == NULL || !sluice_id_valid(m, strlen(m)) || strcmp(m, id) == 0 || !proven ||
+        strcmp(m, job->anonymous_id) != 0)
+        return NULL;
+    return m;
 }
 
 static void on_written(void *ud, sluice_redis_status_t status, const redisReply *reply)
@@ -597,15 +820,15 @@ static void on_written(void *ud, sluice_redis_status_t status, const redisReply 
         count_error(t);
 }
 
-/* HSET sluice:id:<org>:<id> field value, then EXPIRE after link_ttl_days. Fire and forget: the
+/* HSET <prefix>id:<org>:<id> field value, then EXPIRE after link_ttl_days. Fire and forget: the
  * request does not wait, and a failure only loses the link. */
 static void write_link(sluice_identity_job_t *job, const char *id, const char *field, const char *value)
 {
     sluice_identity_thread_t *t = job->t;
     if (t->redis == NULL || id == NULL)
         return;
-    char key[LINK_KEY_MAX], ttl[16];
-    int klen = link_key(key, sizeof(key), job->org, id);
+    char key[SLUICE_IDENTITY_PREFIX_MAX + LINK_KEY_MAX], ttl[16];
+    int klen = link_key(key, sizeof(key), t, job->org, id);
     if (klen < 0)
         return;
     int tlen = snprintf(ttl, sizeof(ttl), "%u", job->org->identity.link_ttl_days * SLUICE_COOKIE_DAY_S);
@@ -630,6 +853,15 @@ static void add_cookie(sluice_identity_job_t *job, const char *name, const char 
         job->cookie_count++;
 }
 
+/* Consent refused: the cookie the browser sent is deleted. */
+static void expire_cookie(sluice_identity_job_t *job, const char *name, int http_only)
+{
+    if (job->cookie_count < SLUICE_IDENTITY_MAX_COOKIES &&
+        sluice_cookie_format_expired(name, job->cookie_domain, http_only, job->cookies[job->cookie_count],
+                                     sizeof(job->cookies[0])) >= 0)
+        job->cookie_count++;
+}
+
 /* Vendor cookies the org enabled: read when the browser has them, minted and set otherwise
  * (not HttpOnly, so the vendors' own pixels on the page share them). _fbc follows the latest
  * click: a different fbclid in the page URL replaces it, as Meta's pixel does. Returns the
@@ -642,6 +874,20 @@ static json_t *vendor_ids(sluice_identity_job_t *job)
         meta |= strcmp(idc->vendor_cookies[i], "meta") == 0;
         ga4 |= strcmp(idc->vendor_cookies[i], "ga4") == 0;
     }
+    /* Without consent for a vendor's cookie nothing of it is minted, read or passed on; a
+     * refusal deletes what the browser has. */
+    int meta_ok = meta ? vendor_consent(job, SLUICE_VENDOR_META) : CONSENT_NO;
+    int ga4_ok = ga4 ? vendor_consent(job, SLUICE_VENDOR_GA4) : CONSENT_NO;
+    if (meta && meta_ok == CONSENT_NO) {
+        if (job->had_fbp)
+            expire_cookie(job, "_fbp", 0);
+        if (job->had_fbc)
+            expire_cookie(job, "_fbc", 0);
+    }
+    if (ga4 && ga4_ok == CONSENT_NO && job->had_ga)
+        expire_cookie(job, "_ga", 0);
+    meta = meta && meta_ok == CONSENT_YES;
+    ga4 = ga4 && ga4_ok == CONSENT_YES;
     if (!meta && !ga4)
         return NULL;
     json_t *ids = json_object();
@@ -729,24 +975,47 @@ static void link_or_stamp(sluice_identity_job_t *job, json_t *ev, json_t *looked
         json_object_set(ensure_object(ensure_object(ev, "context"), "identity"), "userId", user);
 }
 
+/* The anonymous-id cookie of a browser request, as consent allows. */
+static void visitor_cookie(sluice_identity_job_t *job)
+{
+    const sluice_identity_config_t *idc = &job->org->identity;
+    if (job->anonymous_id[0] == '\0' && sluice_id_mint(job->anonymous_id) == 0) {
+        job->visitor_minted = 1;
+        if (job->signs)
+            job->proof = SLUICE_IDENTITY_PROOF_MINTED;
+    }
+    if (job->signs && job->proof != SLUICE_IDENTITY_PROOF_COOKIE && job->proof != SLUICE_IDENTITY_PROOF_CLAIMED &&
+        job->proof != SLUICE_IDENTITY_PROOF_MINTED && job->proof != SLUICE_IDENTITY_PROOF_TOKEN)
+        job->anonymous_id[0] = '\0'; /* nothing proven: nothing to put in the cookie or to tell */
+    int consent = sid_consent(job);
+    if (consent == CONSENT_NO && job->had_sid)
+        expire_cookie(job, idc->cookie_name, 1);
+    if (consent != CONSENT_YES || job->anonymous_id[0] == '\0')
+        return;
+    unsigned max_age = idc->cookie_max_age_days * SLUICE_COOKIE_DAY_S;
+    if (!job->signs) {
+        add_cookie(job, idc->cookie_name, job->anonymous_id, max_age, 1);
+        return;
+    }
+    char value[SLUICE_ID_MAX + SLUICE_COOKIE_SIG_LEN + 1];
+    if (sluice_cookie_sign(job->t->keys->cookies, job->org->id, job->anonymous_id, value, sizeof(value)) < 0)
+        return;
+    add_cookie(job, idc->cookie_name, value, max_age, 1);
+    if (job->proof != SLUICE_IDENTITY_PROOF_CLAIMED) /* a claim just set its key */
+        keep_claim(job->t, job->org, job->anonymous_id);
+}
+
 static void finish(sluice_identity_job_t *job)
 {
     json_t *vendor = NULL;
     if (job->browser) {
-        const char *m = adopted_for(job, job->anonymous_id);
-        if (m != NULL)
-            memmove(job->anonymous_id, m, strlen(m) + 1);
-        if (job->anonymous_id[0] == '\0' && sluice_id_mint(job->anonymous_id) == 0)
-            job->visitor_minted = 1;
-        if (job->anonymous_id[0] != '\0')
-            add_cookie(job, job->org->identity.cookie_name, job->anonymous_id,
-                       job->org->identity.cookie_max_age_days * SLUICE_COOKIE_DAY_S, 1);
+        visitor_cookie(job);
         vendor = vendor_ids(job);
     }
     /* A token adopted this request: remember, for the ids the visitor and the events arrived
      * with, which id replaced them (once per distinct id in a row; batches repeat one id). */
     const char *remembered = NULL;
-    if (job->replaced[0] != '\0' && strcmp(job->replaced, job->anonymous_id) != 0) {
+    if (job->replaced[0] != '\0' && job->anonymous_id[0] != '\0' && strcmp(job->replaced, job->anonymous_id) != 0) {
         write_link(job, job->replaced, "anonymousId", job->anonymous_id);
         remembered = job->replaced;
     }
@@ -790,6 +1059,12 @@ int sluice_identity_run(sluice_identity_thread_t *t, sluice_identity_job_t *job)
         start_redeem(job);
     else
         sluice_secure_zero(job->token, sizeof(job->token));
+    /* A first id is claimed only where its cookie may be set: a claim without the cookie would
+     * lock the visitor out of its own id once it consents. */
+    if (job->proof == SLUICE_IDENTITY_PROOF_CLAIM && sid_consent(job) == CONSENT_YES)
+        start_claim(job);
+    else if (job->proof == SLUICE_IDENTITY_PROOF_CLAIM)
+        job->proof = SLUICE_IDENTITY_PROOF_NONE;
     if (job->org->identity.dedup_enabled && t->redis != NULL)
         start_dedup(job);
     if (job->replay_key[0] != '\0')
@@ -804,34 +1079,56 @@ void sluice_identity_job_dispose(sluice_identity_job_t *job)
     job->duplicate = NULL;
     json_decref(job->known);
     job->known = NULL;
+    json_decref(job->consent);
+    job->consent = NULL;
     sluice_secure_zero(job->token, sizeof(job->token));
     sluice_secure_zero(&job->claims, sizeof(job->claims));
 }
 
 /* ------------------------------------------------------------------ issuing */
 
-int sluice_identity_issue(const sluice_identity_thread_t *t, const sluice_org_t *org, const char *origin_host,
-                          const char *to_host, const char *anon, int64_t now_ms, char *out, size_t cap,
-                          sluice_err_t *err)
+int sluice_identity_issue(sluice_identity_thread_t *t, const sluice_org_t *org, const sluice_identity_issue_input_t *in,
+                          char *out, size_t cap, char *set_cookie, size_t cookie_cap, sluice_err_t *err)
 {
-    if (!sluice_identity_xd_domain(org, origin_host)) {
+    set_cookie[0] = '\0';
+    if (!sluice_identity_xd_domain(org, in->origin_host)) {
         sluice_err_set(err, "the page's origin is not one of the org's cross_domain.domains");
         return SLUICE_IDENTITY_EDOMAIN;
     }
-    if (!sluice_identity_xd_domain(org, to_host)) {
+    if (!sluice_identity_xd_domain(org, in->to_host)) {
         sluice_err_set(err, "`to` is not a URL on one of the org's cross_domain.domains");
         return SLUICE_IDENTITY_EDOMAIN;
     }
-    if (anon == NULL || !sluice_id_valid(anon, strlen(anon))) {
-        sluice_err_set(err, "no anonymous id: neither the cookie nor a valid anonymousId parameter");
-        return SLUICE_IDENTITY_EID;
-    }
-    if (t->keys == NULL || sluice_keyring_primary_kid(t->keys) == 0) {
+    if (t->keys->tokens == NULL || sluice_keyring_primary_kid(t->keys->tokens) == 0 || !org_signs(t, org)) {
         sluice_err_set(err, "cross-domain tokens are unavailable: the gateway has no ENCRYPTION_KEY");
         return SLUICE_IDENTITY_ENOKEY;
     }
-    if (sluice_token_seal(t->keys, org->id, to_host, anon, now_ms / 1000, org->identity.xd_token_ttl_s, out, cap, err) <
-        0)
+    /* Whose token: the id the signed cookie proves, and nobody else's. */
+    char anon[SLUICE_ID_MAX + 1];
+    int proven = in->cookie.base != NULL &&
+                 sluice_cookie_verify(t->keys->cookies, org->id, in->cookie.base, in->cookie.len, anon) == 0;
+    if (!proven) {
+        if (sluice_id_mint(anon) != 0) {
+            sluice_err_set(err, "no random bytes available for a new anonymous id");
+            return SLUICE_IDENTITY_EID;
+        }
+        /* The request carries no consent: the new id becomes the cookie only where none is needed. */
+        const sluice_identity_config_t *idc = &org->identity;
+        size_t need = idc->cookie_consent_set ? idc->cookie_consent_count : org->consent.required_count;
+        char value[SLUICE_ID_MAX + SLUICE_COOKIE_SIG_LEN + 1];
+        if (need == 0 && sluice_cookie_sign(t->keys->cookies, org->id, anon, value, sizeof(value)) > 0) {
+            const char *domain = in->host.base != NULL
+                                     ? sluice_cookie_domain_for(idc->cookie_domain, in->host.base, in->host.len)
+                                     : NULL;
+            sluice_cookie_t c = {idc->cookie_name, value, idc->cookie_max_age_days * SLUICE_COOKIE_DAY_S, domain, 1};
+            if (sluice_cookie_format(&c, set_cookie, cookie_cap) < 0)
+                set_cookie[0] = '\0';
+            else
+                keep_claim(t, org, anon);
+        }
+    }
+    if (sluice_token_seal(t->keys->tokens, org->id, in->to_host, anon, in->now_ms / 1000, org->identity.xd_token_ttl_s,
+                          out, cap, err) < 0)
         return SLUICE_IDENTITY_EINTERNAL;
     return 0;
 }
@@ -851,7 +1148,7 @@ void sluice_identity_remember(sluice_identity_thread_t *t, const sluice_org_t *o
     if (!org->identity.dedup_enabled || t->redis == NULL || message_id == NULL)
         return;
     char key[512], ttl[16];
-    int klen = dedup_key(key, sizeof(key), org, message_id);
+    int klen = dedup_key(key, sizeof(key), t, org, message_id);
     if (klen < 0)
         return;
     int tlen = snprintf(ttl, sizeof(ttl), "%u", org->identity.dedup_window_s);

@@ -3,16 +3,23 @@
  * org's domains. docs/identity.md describes the behaviour; this header the mechanics.
  *
  * Per event-loop thread there is one sluice_identity_thread_t holding that thread's Redis client
- * and the key ring. Per request, a sluice_identity_job_t goes through three steps:
+ * and the identity keys. Per request, a sluice_identity_job_t goes through three steps:
  *   1. sluice_identity_begin: what the request brings (cookies, Origin, Host, a `_dft` token in
- *      the query or at the top of the body);
+ *      the query or at the top of the body); a signed anonymous-id cookie is checked here;
  *   2. sluice_identity_assign, once per validated event: takes the event's `_dft` and removes
  *      it (and `_dft=` from its page URLs), fills anonymousId (body, else cookie, else a new
  *      id), captures click ids, drops any client-sent context.identity;
  *   3. sluice_identity_run: the asynchronous part. Opens the token and redeems it once in Redis
- *      (SET NX PX), looks up dedup keys and known user ids, then adopts the token's id, stamps
- *      context.identity and context.vendorIds, records identify/alias links (fire and forget),
- *      prepares the Set-Cookie values, and calls job->done.
+ *      (SET NX PX), claims a first id for a new visitor (SET NX), looks up dedup keys and known
+ *      user ids, then adopts the token's id, stamps context.identity and context.vendorIds,
+ *      records identify/alias links (fire and forget), prepares the Set-Cookie values as the
+ *      events' consent allows, and calls job->done.
+ *
+ * Proven ids (orgs with cross-domain tokens): the anonymous-id cookie is signed by the gateway
+ * (an HMAC under the xd-cookie key) and holds only an id the gateway minted, a token carried, or
+ * the first id a new visitor used, claimed once in Redis. Tokens carry only such a cookie's id; a
+ * redemption replaces only it; a link a redemption recorded re-keys only requests that prove the
+ * id it points to. docs/identity.md, "Who can claim an id".
  * Nothing here blocks: Redis work runs on the loop with the client's per-command timeout, and
  * a Redis outage only means "token ignored, nothing looked up" — ingestion never fails on it.
  *
@@ -38,21 +45,42 @@
 
 typedef struct sluice_keyring sluice_keyring_t;
 
+/* What the gateway hands every identity thread, loaded once at start-up on the main thread and
+ * read-only afterwards. Every member may be NULL. Owned by the gateway; must outlive the threads. */
+typedef struct sluice_identity_secrets {
+    const sluice_keyring_t *tokens;  /* HKDF xd-token ring: seals and opens cross-domain tokens */
+    const sluice_keyring_t *cookies; /* HKDF xd-cookie ring: signs the anonymous-id cookie */
+    /* The root ring, opening tokens an older version sealed directly under it, but only while
+     * the wall clock is before legacy_until_ms (such tokens have expired by then; the gateway
+     * then wipes the ring). */
+    const sluice_keyring_t *legacy;
+    int64_t legacy_until_ms;
+    const char *redis_password; /* AUTH; from SLUICE_REDIS_URL or redis.password_env */
+} sluice_identity_secrets_t;
+
+#define SLUICE_IDENTITY_PREFIX_MAX 64
+
 typedef struct sluice_identity_thread {
     h2o_loop_t *loop;
-    sluice_redis_t *redis;         /* NULL when no Redis is configured */
-    const sluice_keyring_t *keys;  /* NULL when ENCRYPTION_KEY is not set */
-    _Atomic uint64_t redis_errors; /* commands that failed or timed out; written by this thread only */
+    sluice_redis_t *redis;                       /* NULL when no Redis is configured */
+    const sluice_identity_secrets_t *keys;       /* never NULL (an empty struct when there are no keys) */
+    char prefix[SLUICE_IDENTITY_PREFIX_MAX + 1]; /* redis.key_prefix */
+    _Atomic uint64_t redis_errors;               /* commands that failed or timed out; written by this thread only */
 } sluice_identity_thread_t;
 
-/* Creates the thread's identity state and starts connecting to Redis (in the background) when
- * cfg names one. Returns NULL with err set. Free with sluice_identity_thread_destroy. */
+/* Creates the thread's identity state and starts connecting to Redis (in the background, with
+ * AUTH when a password is given) when cfg names one. keys may be NULL (no keys at all). Returns
+ * NULL with err set. Free with sluice_identity_thread_destroy. */
 sluice_identity_thread_t *sluice_identity_thread_create(const sluice_config_t *cfg, h2o_loop_t *loop,
-                                                        const sluice_keyring_t *keys, sluice_err_t *err);
+                                                        const sluice_identity_secrets_t *keys, sluice_err_t *err);
 void sluice_identity_thread_destroy(sluice_identity_thread_t *t);
 
 /* 1 when some org needs ENCRYPTION_KEY (cross-domain tokens). */
 int sluice_identity_needs_keys(const sluice_config_t *cfg);
+
+/* The longest a token sealed before now can still be accepted, in ms, over every org with
+ * cross domains: how long the gateway keeps the root ring to open an older version's tokens. */
+int64_t sluice_identity_token_window_ms(const sluice_config_t *cfg);
 
 /* Redis commands of this thread that failed or timed out so far (for /metrics). Any thread. */
 uint64_t sluice_identity_redis_errors(const sluice_identity_thread_t *t);
@@ -61,16 +89,18 @@ uint64_t sluice_identity_redis_errors(const sluice_identity_thread_t *t);
  * stay valid only during sluice_identity_begin. */
 typedef struct sluice_identity_input {
     int browser;              /* a browser route: cookies are read and set, tokens redeemed */
-    h2o_iovec_t cookie_id;    /* the org's anonymous-id cookie (identity.cookie_name) */
-    h2o_iovec_t fallback_id;  /* an id to use when the cookie has none (xd/redeem's anonymousId) */
+    h2o_iovec_t cookie_id;    /* the org's anonymous-id cookie (identity.cookie_name) as sent */
     h2o_iovec_t fbp, fbc, ga; /* the vendor cookies _fbp, _fbc, _ga as sent */
-    h2o_iovec_t token;        /* `_dft` from the request's query string */
-    h2o_iovec_t origin;       /* the Origin header: a token's audience must be its host */
-    h2o_iovec_t host;         /* the request's Host (authority): decides the cookies' Domain */
+    /* A request without events (xd/redeem): its context.consent.categories, which decide the
+     * cookies as the events' do otherwise. Borrowed during sluice_identity_begin; may be NULL. */
+    const json_t *consent;
+    h2o_iovec_t token;  /* `_dft` from the request's query string */
+    h2o_iovec_t origin; /* the Origin header: a token's audience must be its host */
+    h2o_iovec_t host;   /* the request's Host (authority): decides the cookies' Domain */
     int64_t now_ms;
 } sluice_identity_input_t;
 
-#define SLUICE_IDENTITY_MAX_COOKIES 4 /* the anonymous id, _fbp, _fbc, _ga */
+#define SLUICE_IDENTITY_MAX_COOKIES 4 /* the anonymous id, _fbp, _fbc, _ga (set or expired) */
 #define SLUICE_IDENTITY_COOKIE_LEN  768
 #define SLUICE_IDENTITY_MAX_LOOKUPS 8 /* distinct anonymous ids looked up per request */
 
@@ -97,9 +127,12 @@ struct sluice_identity_job {
     char replay_key[SLUICE_IDENTITY_REPLAY_KEY_MAX];
     int64_t replay_until_ms;
     /* outputs, valid from done() until sluice_identity_job_dispose */
-    uint8_t *duplicate;                   /* [json_array_size(events)]: 1 for a messageId seen within the window */
-    int token_outcome;                    /* -1: the request carried no token; else a sluice_token_outcome_t */
-    char anonymous_id[SLUICE_ID_MAX + 1]; /* the visitor's id after this request; "" when none */
+    uint8_t *duplicate; /* [json_array_size(events)]: 1 for a messageId seen within the window */
+    int token_outcome;  /* -1: the request carried no token; else a sluice_token_outcome_t */
+    /* The visitor's id after this request: the id its cookie holds (or would hold, when consent
+     * keeps the cookie off). For an org with cross domains only an id the request proved (its
+     * signed cookie, a redeemed token, a claimed first id, one minted for it); else "". */
+    char anonymous_id[SLUICE_ID_MAX + 1];
     char cookies[SLUICE_IDENTITY_MAX_COOKIES][SLUICE_IDENTITY_COOKIE_LEN]; /* Set-Cookie values */
     size_t cookie_count;
     sluice_replay_t replay;
@@ -109,10 +142,14 @@ struct sluice_identity_job {
     int phase;
     int browser;
     int64_t now_ms;
-    int visitor_minted;               /* anonymous_id was minted by this request */
-    int redis_slow;                   /* a phase-0 command timed out: phase 1 is skipped */
-    char replaced[SLUICE_ID_MAX + 1]; /* the visitor's id before a redeemed token replaced it */
-    const char *cookie_domain;        /* Domain attribute for this request's cookies, or NULL */
+    int visitor_minted;                    /* anonymous_id was minted by this request */
+    int redis_slow;                        /* a phase-0 command timed out: phase 1 is skipped */
+    char replaced[SLUICE_ID_MAX + 1];      /* the proven id a redeemed token replaced */
+    int signs;                             /* the org's cookie is signed (it has cross domains and keys exist) */
+    int proof;                             /* SLUICE_IDENTITY_PROOF_*: how anonymous_id is known to be this visitor's */
+    int had_sid, had_fbp, had_fbc, had_ga; /* the request carried these cookies */
+    json_t *consent;                       /* xd/redeem's consent categories (a reference), or NULL */
+    const char *cookie_domain;             /* Domain attribute for this request's cookies, or NULL */
     int has_audience;
     char audience[SLUICE_URL_HOST_MAX + 1];
     int token_state; /* 0 none, 1 text below, 2 too long to be a token */
@@ -128,10 +165,22 @@ struct sluice_identity_job {
     size_t lookup_count;
 };
 
-/* Step 1. Reads in (copying what it keeps) and takes a `_dft` string from root (the body: the
- * event itself, or a batch), removing it. Sets token_outcome to -1 and anonymous_id to the
- * cookie's id (or fallback_id) when valid. Cannot fail. */
-void sluice_identity_begin(sluice_identity_job_t *job, const sluice_identity_input_t *in, json_t *root);
+/* How a job knows its anonymous_id (job->proof). */
+enum {
+    SLUICE_IDENTITY_PROOF_NONE = 0,    /* not proven (or an org without signed cookies) */
+    SLUICE_IDENTITY_PROOF_COOKIE = 1,  /* the request's cookie carries a valid signature for it */
+    SLUICE_IDENTITY_PROOF_CLAIM = 2,   /* a first id to claim in Redis (a legacy cookie's or the body's) */
+    SLUICE_IDENTITY_PROOF_CLAIMED = 3, /* ...and Redis said nobody had claimed it before */
+    SLUICE_IDENTITY_PROOF_MINTED = 4,  /* minted by this request */
+    SLUICE_IDENTITY_PROOF_TOKEN = 5,   /* carried by the token this request redeemed */
+};
+
+/* Step 1, on t's thread. Reads in (copying what it keeps) and takes a `_dft` string from root
+ * (the body: the event itself, or a batch), removing it. Sets token_outcome to -1 and
+ * anonymous_id to the cookie's id when valid (for an org with cross domains, when its signature
+ * is valid; an unsigned id is only a candidate to claim). Cannot fail. */
+void sluice_identity_begin(sluice_identity_thread_t *t, sluice_identity_job_t *job, const sluice_identity_input_t *in,
+                           json_t *root);
 
 /* Step 2, for each validated event of the request, in order. Returns 0, or -1 when no random
  * bytes were available for a new anonymous id (the event should then be rejected). */
@@ -153,17 +202,28 @@ void sluice_identity_job_dispose(sluice_identity_job_t *job);
 enum {
     SLUICE_IDENTITY_EINTERNAL = -1, /* randomness or OpenSSL failed */
     SLUICE_IDENTITY_EDOMAIN = -2,   /* origin or target host not in the org's cross_domain.domains */
-    SLUICE_IDENTITY_EID = -3,       /* no usable anonymous id */
+    SLUICE_IDENTITY_EID = -3,       /* no usable anonymous id (no random bytes to mint one) */
     SLUICE_IDENTITY_ENOKEY = -4,    /* no key ring (ENCRYPTION_KEY not set when the gateway started) */
 };
 
-/* GET <prefix>/xd: seals a token for anonymous id anon of org, issued to a page on origin_host
- * for the link target to_host (both must be in the org's cross_domain.domains; either may be
- * NULL, which fails EDOMAIN). Writes the token and a NUL into out (cap >= SLUICE_TOKEN_TEXT_MAX
- * + 1). Returns 0 or a negative SLUICE_IDENTITY_E* code with a message in err. */
-int sluice_identity_issue(const sluice_identity_thread_t *t, const sluice_org_t *org, const char *origin_host,
-                          const char *to_host, const char *anon, int64_t now_ms, char *out, size_t cap,
-                          sluice_err_t *err);
+/* What GET <prefix>/xd brings. */
+typedef struct sluice_identity_issue_input {
+    const char *origin_host; /* the page's host (Origin); NULL fails EDOMAIN */
+    const char *to_host;     /* the link target's host; NULL fails EDOMAIN */
+    h2o_iovec_t cookie;      /* the org's anonymous-id cookie as sent */
+    h2o_iovec_t host;        /* the request's Host: decides the cookie's Domain */
+    int64_t now_ms;
+} sluice_identity_issue_input_t;
+
+/* GET <prefix>/xd: seals a token of org for the link target (origin and target must both be in
+ * the org's cross_domain.domains) carrying the id the request's signed cookie proves, never an id
+ * the caller names. Without a valid signed cookie a new id is minted for the token and, when the
+ * org's cookie needs no consent category (the request carries no consent), set as the cookie
+ * (Set-Cookie value into set_cookie, "" when none; cookie_cap >= SLUICE_IDENTITY_COOKIE_LEN).
+ * Writes the token and a NUL into out (cap >= SLUICE_TOKEN_TEXT_MAX + 1). Returns 0 or a
+ * negative SLUICE_IDENTITY_E* code with a message in err. */
+int sluice_identity_issue(sluice_identity_thread_t *t, const sluice_org_t *org, const sluice_identity_issue_input_t *in,
+                          char *out, size_t cap, char *set_cookie, size_t cookie_cap, sluice_err_t *err);
 
 /* 1 when host (lowercase) is one of org's cross_domain.domains. */
 int sluice_identity_xd_domain(const sluice_org_t *org, const char *host);

@@ -8,6 +8,10 @@
  * callback called with TIMEOUT at once; hiredis's own callback for it, when it finally comes,
  * is then ignored. Several timeouts in a row mean the connection is stuck: it is dropped and
  * re-established.
+ *
+ * The handshake (AUTH, SELECT) is queued right after connect; the client becomes usable when
+ * every handshake reply is OK. A refused AUTH (wrong password, disabled user) is logged once with
+ * Redis's reason, never the password, and the connection is retried with the usual backoff.
  */
 #include "identity/redis.h"
 
@@ -20,6 +24,7 @@
 #include <hiredis/async.h>
 
 #include "common/log.h"
+#include "crypto/ct.h"
 
 #define RECONNECT_MS         500
 #define STUCK_AFTER_TIMEOUTS 3
@@ -39,6 +44,10 @@ struct sluice_redis {
     h2o_timeout_t reconnect_timeout;
     h2o_timeout_entry_t reconnect_entry;
     int warned;
+    char *user, *password; /* AUTH; password wiped on destroy */
+    int tcp_up;            /* the connect callback said OK */
+    unsigned handshake;    /* handshake replies still to come */
+    int auth_warned;
 };
 
 typedef struct cmd {
@@ -117,6 +126,39 @@ static void attach(sluice_redis_t *r)
 
 static void connect_now(sluice_redis_t *r);
 
+static void ready(sluice_redis_t *r)
+{
+    r->connected = 1;
+    r->consecutive_timeouts = 0;
+    r->warned = 0;
+    r->auth_warned = 0;
+    sluice_log_info("redis.up", "connected to %s:%u%s", r->host, r->port,
+                    r->password != NULL ? " (authenticated)" : "");
+}
+
+/* A reply to AUTH or SELECT. An error ends this connection (the reconnect timer tries again). */
+static void on_handshake(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    sluice_redis_t *r = privdata;
+    const redisReply *rep = reply;
+    if (rep == NULL || r->ac != ac)
+        return; /* the connection is going away */
+    if (rep->type == REDIS_REPLY_ERROR) {
+        if (!r->auth_warned)
+            sluice_log_error("redis.auth", "%s:%u refused the connection's set-up (%s): %.*s; retrying every %d ms",
+                             r->host, r->port,
+                             r->password != NULL && r->db != 0 ? "AUTH, SELECT"
+                             : r->password != NULL             ? "AUTH"
+                                                               : "SELECT",
+                             (int)rep->len, rep->str, RECONNECT_MS);
+        r->auth_warned = 1;
+        redisAsyncDisconnect(ac);
+        return;
+    }
+    if (--r->handshake == 0 && r->tcp_up)
+        ready(r);
+}
+
 static void schedule_reconnect(sluice_redis_t *r)
 {
     if (!r->closing && !h2o_timeout_is_linked(&r->reconnect_entry))
@@ -141,10 +183,9 @@ static void on_connect(const redisAsyncContext *ac, int status)
         schedule_reconnect(r);
         return;
     }
-    r->connected = 1;
-    r->consecutive_timeouts = 0;
-    r->warned = 0;
-    sluice_log_info("redis.up", "connected to %s:%u", r->host, r->port);
+    r->tcp_up = 1;
+    if (r->handshake == 0)
+        ready(r);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -154,6 +195,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     if (r->connected && !r->closing)
         sluice_log_warn("redis.down", "connection to %s:%u lost; reconnecting", r->host, r->port);
     r->connected = 0;
+    r->tcp_up = 0;
     r->ac = NULL;
     schedule_reconnect(r);
 }
@@ -179,22 +221,49 @@ static void connect_now(sluice_redis_t *r)
     attach(r);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    r->tcp_up = 0;
+    r->handshake = 0;
+    if (r->password != NULL) {
+        /* Redis 6+ AUTH user password; AUTH password alone is the default user. */
+        const char *argv[3] = {"AUTH", r->user != NULL ? r->user : r->password, r->password};
+        int argc = r->user != NULL ? 3 : 2;
+        if (redisAsyncCommandArgv(ac, on_handshake, r, argc, argv, NULL) == REDIS_OK)
+            r->handshake++;
+    }
     if (r->db != 0) {
         char db[16];
         snprintf(db, sizeof(db), "%u", r->db);
         const char *argv[2] = {"SELECT", db};
-        redisAsyncCommandArgv(ac, NULL, NULL, 2, argv, NULL);
+        if (redisAsyncCommandArgv(ac, on_handshake, r, 2, argv, NULL) == REDIS_OK)
+            r->handshake++;
     }
 }
 
-sluice_redis_t *sluice_redis_create(h2o_loop_t *loop, const char *host, uint16_t port, unsigned db, unsigned timeout_ms)
+static void free_secrets(sluice_redis_t *r)
+{
+    free(r->user);
+    if (r->password != NULL) {
+        sluice_secure_zero(r->password, strlen(r->password));
+        free(r->password);
+    }
+}
+
+sluice_redis_t *sluice_redis_create(h2o_loop_t *loop, const char *host, uint16_t port, unsigned db, unsigned timeout_ms,
+                                    const char *user, const char *password)
 {
     sluice_redis_t *r = calloc(1, sizeof(*r));
     if (r == NULL)
         return NULL;
+    if ((user != NULL && password != NULL && (r->user = strdup(user)) == NULL) ||
+        (password != NULL && (r->password = strdup(password)) == NULL)) {
+        free_secrets(r);
+        free(r);
+        return NULL;
+    }
     /* Resolve once, here: hiredis would call getaddrinfo on every reconnect, blocking the loop. */
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
     if (getaddrinfo(host, NULL, &hints, &ai) != 0) {
+        free_secrets(r);
         free(r);
         return NULL;
     }
@@ -280,5 +349,6 @@ void sluice_redis_destroy(sluice_redis_t *r)
     h2o_timeout_dispose(r->loop, &r->reconnect_timeout);
     /* Timed-out commands still linked? None: every live command is unlinked by its reply. */
     h2o_timeout_dispose(r->loop, &r->cmd_timeout);
+    free_secrets(r);
     free(r);
 }

@@ -4,6 +4,11 @@
  * socket is ready; each command has a deadline enforced with an h2o timer; a lost connection is
  * re-established in the background with backoff. While disconnected, commands fail at once.
  *
+ * Each connection first authenticates (AUTH [user] password, when a password is given) and
+ * selects its database; only then does the client count as connected. The commands sluice
+ * sends are AUTH, SELECT, SET, EXISTS, HMGET, HSET, EXPIRE and DEL, so an ACL user allowed just
+ * those (on the deployment's key prefix) is enough (docs/identity.md, "Redis").
+ *
  * One client per event-loop thread; every function must be called on that loop's thread.
  */
 #ifndef SLUICE_IDENTITY_REDIS_H
@@ -26,17 +31,19 @@ typedef enum sluice_redis_status {
 typedef void (*sluice_redis_cb)(void *ud, sluice_redis_status_t status, const redisReply *reply);
 
 /* Creates a client for host:port (database db) that connects in the background. host must be a
- * numeric address or a name resolvable now (it is resolved once, here). Returns NULL only when
- * memory runs out or the name does not resolve. */
-sluice_redis_t *sluice_redis_create(h2o_loop_t *loop, const char *host, uint16_t port, unsigned db,
-                                    unsigned timeout_ms);
+ * numeric address or a name resolvable now (it is resolved once, here). user and password (both
+ * may be NULL; a user without a password sends no AUTH) are copied; the copy of the password is
+ * wiped by sluice_redis_destroy. Returns NULL only when memory runs out or the name does not
+ * resolve. */
+sluice_redis_t *sluice_redis_create(h2o_loop_t *loop, const char *host, uint16_t port, unsigned db, unsigned timeout_ms,
+                                    const char *user, const char *password);
 
 /* Sends a command built from argv (binary-safe). Returns 0 when sent (cb will be called), or -1
  * when Redis is unavailable right now (cb will not be called). */
 int sluice_redis_command(sluice_redis_t *r, sluice_redis_cb cb, void *ud, int argc, const char **argv,
                          const size_t *argvlen);
 
-/* 1 while connected and ready. */
+/* 1 while connected, authenticated and ready. */
 int sluice_redis_connected(const sluice_redis_t *r);
 
 /* Closes the connection; pending callbacks get UNAVAILABLE before this returns. NULL allowed. */

@@ -10,6 +10,7 @@ packages=(
   libyaml-dev libcurl4-openssl-dev libpq-dev zlib1g-dev libcmocka-dev libclang-rt-14-dev libpcre2-dev
   # the local stack and the tests
   redis-server postgresql kcat openssl curl ca-certificates procps psmisc iproute2 util-linux
+  stunnel4                 # tests reach a TLS Redis through it, as docs/identity.md shows
   python3-h2 nginx-light
   # the data map's picture (sluicectl privacy map --format svg; make demo; its test)
   graphviz

@@ -2,8 +2,9 @@
  * `sluicectl token mint|inspect`: cross-domain identity tokens for operators and tests.
  * mint seals a token exactly as GET <prefix>/xd does; inspect opens one and says what it holds
  * and, when it does not open, why (trying every org and domain of the config to tell a token
- * for another domain or org from an altered one). Keys come from ENCRYPTION_KEY, SLUICE_KEY_ID
- * and SLUICE_KEYRING; a key is never printed. Main thread only.
+ * for another domain or org from an altered one). The token keys are derived from ENCRYPTION_KEY,
+ * SLUICE_KEY_ID and SLUICE_KEYRING as the gateway derives them (crypto/hkdf.h); a key is never
+ * printed. Main thread only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "common/time.h"
 #include "config/config.h"
+#include "crypto/hkdf.h"
 #include "crypto/keyring.h"
 #include "identity/identity.h"
 #include "tools/commands.h"
@@ -26,9 +28,10 @@ static void usage(FILE *out)
                  "           (default: the org's cross_domain.token_ttl_s)\n"
                  "  inspect  print the token's key id, expiry and id, whether it opens for ORG on DOMAIN, and\n"
                  "           why not; exit 0 when it opens and has not expired, else 1. Whether it was\n"
-                 "           already redeemed is known only to Redis (key sluice:xd:<jti>).\n"
+                 "           already redeemed is known only to Redis (key <redis.key_prefix>xd:<jti>).\n"
                  "\n"
-                 "Keys: ENCRYPTION_KEY (64 hex), SLUICE_KEY_ID, SLUICE_KEYRING, as for sluice-gateway.\n");
+                 "Keys: ENCRYPTION_KEY (64 hex), SLUICE_KEY_ID, SLUICE_KEYRING, as for sluice-gateway; the\n"
+                 "token keys are derived from them (HKDF, label sluice/xd-token/v1).\n");
 }
 
 typedef struct args {
@@ -92,6 +95,15 @@ static sluice_config_t *load(const args_t *a, const sluice_org_t **org)
     return cfg;
 }
 
+/* The cross-domain token keys, derived from the root ring as the gateway does (crypto/hkdf.h). */
+static sluice_keyring_t *token_ring(sluice_err_t *err)
+{
+    sluice_keyring_t *root = sluice_keyring_from_env(err);
+    sluice_keyring_t *kr = root != NULL ? sluice_keyring_derive(root, SLUICE_KEY_PURPOSE_XD_TOKEN, err) : NULL;
+    sluice_keyring_free(root);
+    return kr;
+}
+
 static int mint(const args_t *a)
 {
     if (a->id == NULL || a->token != NULL) {
@@ -115,7 +127,7 @@ static int mint(const args_t *a)
         fprintf(stderr, "sluicectl token mint: %s is not in orgs[%s].identity.cross_domain.domains\n", host, org->id);
     } else if (a->ttl != NULL && (*end != '\0' || t < 1 || t > 86400)) {
         fprintf(stderr, "sluicectl token mint: --ttl must be 1..86400 seconds\n");
-    } else if ((kr = sluice_keyring_from_env(&err)) == NULL) {
+    } else if ((kr = token_ring(&err)) == NULL) {
         fprintf(stderr, "sluicectl token mint: %s\n", err.msg);
     } else {
         if (a->ttl != NULL)
@@ -167,13 +179,25 @@ static int inspect(const args_t *a)
         return 2;
     }
     sluice_err_t err = {{0}};
-    sluice_keyring_t *kr = sluice_keyring_from_env(&err);
+    sluice_keyring_t *root = sluice_keyring_from_env(&err);
+    sluice_keyring_t *kr = root != NULL ? sluice_keyring_derive(root, SLUICE_KEY_PURPOSE_XD_TOKEN, &err) : NULL;
     if (kr == NULL)
         fprintf(stderr, "warning: %s; no token can open\n", err.msg);
     int64_t now = (int64_t)time(NULL);
     unsigned skew = org->identity.xd_clock_skew_s;
     sluice_token_claims_t c;
     int rc = sluice_token_open(kr, org->id, host, a->token, strlen(a->token), now, skew, &c);
+    /* Sealed by an older version directly under the root key (before keys by purpose)? */
+    int legacy = 0;
+    if ((rc == SLUICE_TOKEN_BAD_TAG || rc == SLUICE_TOKEN_UNKNOWN_KID) && root != NULL) {
+        sluice_token_claims_t lc;
+        int lrc = sluice_token_open(root, org->id, host, a->token, strlen(a->token), now, skew, &lc);
+        if (lrc == 0 || lrc == SLUICE_TOKEN_EXPIRED) {
+            rc = lrc;
+            c = lc;
+            legacy = 1;
+        }
+    }
     if (rc != SLUICE_TOKEN_MALFORMED)
         printf("kid: %u (%s)\n", c.kid,
                kr != NULL && sluice_keyring_key(kr, c.kid) != NULL ? "in the key ring" : "not in the key ring");
@@ -188,7 +212,11 @@ static int inspect(const args_t *a)
     }
     switch (rc) {
     case 0:
-        printf("opens: yes, for org %s on %s (redemption state: ask Redis, key sluice:xd:%s)\n", org->id, host, c.jti);
+        printf("opens: yes, for org %s on %s%s (redemption state: ask Redis, key %sxd:%s)\n", org->id, host,
+               legacy ? " under the root key (an older version's token: a gateway opens it only in its first "
+                        "minute after the upgrade)"
+                      : "",
+               cfg->redis.key_prefix != NULL ? cfg->redis.key_prefix : "sluice:", c.jti);
         break;
     case SLUICE_TOKEN_EXPIRED: printf("opens: no: expired\n"); break;
     case SLUICE_TOKEN_MALFORMED: printf("opens: no: malformed (not strict base64url of a token's length)\n"); break;
@@ -204,6 +232,7 @@ static int inspect(const args_t *a)
     default: printf("opens: no: %s\n", sluice_token_outcome_name(rc)); break;
     }
     sluice_keyring_free(kr);
+    sluice_keyring_free(root);
     sluice_config_free(cfg);
     return rc == 0 ? 0 : 1;
 }

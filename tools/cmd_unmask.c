@@ -2,9 +2,11 @@
  * `sluicectl unmask --config FILE --org O --path P VALUE`: reverses a value that the `encrypt`
  * or `fpe` mask plugin wrote, for an operator holding the keys. The org's mask rule for P says
  * which plugin and parameters were used:
- *  - encrypt: "enc:v1:" base64url(sealed) is opened with the key ring (ENCRYPTION_KEY,
- *    SLUICE_KEY_ID, SLUICE_KEYRING) under the plugin's AAD, org ‖ 0x00 ‖ rule path, so a value
- *    taken from another org or field does not open;
+ *  - encrypt: "enc:v1:" base64url(sealed) is opened with the encrypt plugin's keys, derived
+ *    from the root key ring (ENCRYPTION_KEY, SLUICE_KEY_ID, SLUICE_KEYRING; crypto/hkdf.h) as the
+ *    gateway derives them (values an older version sealed directly under the root key open with
+ *    the root ring), under the plugin's AAD, org ‖ 0x00 ‖ rule path, so a value taken from
+ *    another org or field does not open;
  *  - fpe: FF1 decryption with the rule's key_env, alphabet, tweak, preserve and min_length,
  *    through the plugin's own code (plugins/fpe/spec.c).
  * Every attempt, successful or not, appends one audit line (who from $USER, when, org, path,
@@ -28,6 +30,7 @@
 #include "config/config.h"
 #include "crypto/base64url.h"
 #include "crypto/ct.h"
+#include "crypto/hkdf.h"
 #include "crypto/keyring.h"
 #include "plugins/fpe/spec.h"
 #include "plugins/loader.h"
@@ -157,9 +160,13 @@ static int unmask_encrypt(const char *org, const char *rule_path, const char *va
         return -1;
     }
     sluice_err_t kerr = {{0}};
-    sluice_keyring_t *kr = sluice_keyring_from_env(&kerr);
+    sluice_keyring_t *root = sluice_keyring_from_env(&kerr);
+    /* The encrypt plugin's keys, derived as the gateway derives them; values an older version
+     * sealed directly under the root key still open with the root ring. */
+    sluice_keyring_t *kr = root != NULL ? sluice_keyring_derive(root, SLUICE_KEY_PURPOSE_ENCRYPT, &kerr) : NULL;
     if (kr == NULL) {
         snprintf(err, err_len, "no key ring: %.400s", kerr.msg);
+        sluice_keyring_free(root);
         return -1;
     }
     size_t cap = sluice_b64url_decoded_len(n - ENC_PREFIX_LEN), sealed_len = 0, pt_len = 0;
@@ -178,6 +185,8 @@ static int unmask_encrypt(const char *org, const char *rule_path, const char *va
     }
     sluice_err_t oerr = {{0}};
     int orc = sluice_plugin_open(kr, aad, aad_len, sealed, sealed_len, pt, cap, &pt_len, &oerr);
+    if (orc != SLUICE_MASK_OK)
+        orc = sluice_plugin_open(root, aad, aad_len, sealed, sealed_len, pt, cap, &pt_len, &oerr);
     if (orc != SLUICE_MASK_OK || pt_len == 0 || (pt[0] != 's' && pt[0] != 'j')) {
         if (orc == SLUICE_MASK_OK)
             sluice_secure_zero(pt, pt_len);
@@ -198,6 +207,7 @@ done:
     free(pt);
     free(aad);
     sluice_keyring_free(kr);
+    sluice_keyring_free(root);
     return rc;
 }
 

@@ -23,22 +23,25 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: sluicectl vault <command> --config FILE [options]\n"
-            "\n"
-            "  put     --org O --name N --vendor V [--file PATH]\n"
-            "          store (or replace) credentials: a JSON object read from PATH or, without --file, stdin.\n"
-            "          meta and tiktok: {\"access_token\":\"...\"}; ga4: {\"api_secret\":\"...\"};\n"
-            "          webhook: {\"secret\":\"...\"} (the signing key of `sign: true`)\n"
-            "  list    [--org O]                  rows without secrets (shown as ***)\n"
-            "  delete  --org O --name N --vendor V\n"
-            "  rotate                             re-seal every row under the newest key (ENCRYPTION_KEY), in one\n"
-            "                                     transaction; older keys must be in SLUICE_KEYRING; safe to rerun\n"
-            "  migrate                            apply pending schema migrations and print the version\n"
-            "\n"
-            "The database is the config's database.url (or SLUICE_DATABASE_URL). put and rotate need\n"
-            "ENCRYPTION_KEY (64 hex characters), SLUICE_KEY_ID and, for older keys, SLUICE_KEYRING.\n"
-            "Every command is recorded in the vault_audit table as $USER. docs/vault.md has the details.\n");
+    fprintf(out, "usage: sluicectl vault <command> --config FILE [options]\n"
+                 "\n"
+                 "  put     --org O --name N --vendor V [--file PATH]\n"
+                 "          store (or replace) credentials: a JSON object read from PATH or, without --file, stdin.\n"
+                 "          meta and tiktok: {\"access_token\":\"...\"}; ga4: {\"api_secret\":\"...\"};\n"
+                 "          webhook: {\"secret\":\"...\"} (the signing key of `sign: true`)\n"
+                 "  list    [--org O]                  rows without secrets (shown as ***)\n"
+                 "  delete  --org O --name N --vendor V\n"
+                 "  rotate                             re-seal every row under the vault key of the newest key\n"
+                 "                                     (ENCRYPTION_KEY), in one transaction: rows under older key ids\n"
+                 "                                     (which must be in SLUICE_KEYRING) and rows an older version\n"
+                 "                                     sealed directly under a root key (KEY shown as 'N root'); safe\n"
+                 "                                     to rerun\n"
+                 "  migrate                            apply pending schema migrations and print the version\n"
+                 "\n"
+                 "The database is the config's database.url (or SLUICE_DATABASE_URL). put and rotate need\n"
+                 "ENCRYPTION_KEY (64 hex characters), SLUICE_KEY_ID and, for older keys, SLUICE_KEYRING: the root\n"
+                 "keys, from which the vault's own keys are derived (HKDF, label sluice/vault/v1).\n"
+                 "Every command is recorded in the vault_audit table as $USER. docs/vault.md has the details.\n");
 }
 
 typedef struct args {
@@ -113,8 +116,11 @@ static char *read_secret(const char *path, size_t *len)
 
 static void print_row(const sluice_vault_row_t *row, void *ud)
 {
-    (void)ud;
-    printf("%-16s %-20s %-8s %-4d %-20s %-20s ***\n", row->org, row->name, row->vendor, row->key_id, row->created_at,
+    size_t *root_sealed = ud;
+    char key[16];
+    snprintf(key, sizeof(key), "%d%s", row->key_id, row->root_sealed ? " root" : "");
+    *root_sealed += row->root_sealed != 0;
+    printf("%-16s %-20s %-8s %-7s %-20s %-20s ***\n", row->org, row->name, row->vendor, key, row->created_at,
            row->updated_at);
 }
 
@@ -210,12 +216,18 @@ int sluicectl_cmd_vault(int argc, char **argv)
         printf("%s credentials '%s' (%s) of org '%s' under key id %u\n", created ? "stored" : "replaced", a.name,
                ops->name, a.org, sluice_keyring_primary_kid(kr));
     } else if (list) {
-        printf("%-16s %-20s %-8s %-4s %-20s %-20s %s\n", "ORG", "NAME", "VENDOR", "KEY", "CREATED", "UPDATED",
+        printf("%-16s %-20s %-8s %-7s %-20s %-20s %s\n", "ORG", "NAME", "VENDOR", "KEY", "CREATED", "UPDATED",
                "SECRET");
-        if (sluice_vault_list(v, a.org, print_row, NULL, &err) < 0) {
+        size_t root_sealed = 0;
+        if (sluice_vault_list(v, a.org, print_row, &root_sealed, &err) < 0) {
             fprintf(stderr, "sluicectl vault list: %s\n", err.msg);
             goto out;
         }
+        if (root_sealed > 0)
+            fprintf(stderr,
+                    "note: %zu row(s) sealed directly under a root key by an older version ('root'); "
+                    "`sluicectl vault rotate` re-seals them under the vault key\n",
+                    root_sealed);
     } else if (del) {
         int r = sluice_vault_delete(v, a.org, a.name, ops->name, &err);
         if (r != SLUICE_VAULT_OK) {

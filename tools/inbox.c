@@ -1,7 +1,7 @@
 /*
  * `sluicectl privacy inbox`: what the gateway's PII guard found in fields no rule names, for an
  * operator to turn into rules. The gateways' worker threads add their findings to a Redis hash
- * per org (gateway/piiguard.h: "sluice:pii:<org>", fields "<path>\t<matcher>\t<what>"); this
+ * per org (gateway/piiguard.h: "<redis.key_prefix>pii:<org>", fields "<path>\t<matcher>\t<what>"); this
  * reads it, one line per (path, matcher) with its event count, first and last seen, and the rule
  * that would cover it. --dismiss PATH forgets a path's entries (the guard records it again if it
  * is seen again). Main thread; a blocking Redis connection with a timeout.
@@ -151,6 +151,21 @@ static redisContext *connect_redis(const sluice_config_t *cfg)
         return NULL;
     }
     redisSetTimeout(c, tv);
+    /* The gateway's credentials: the URL's, or the variable redis.password_env names. */
+    const char *password = cfg->redis.password;
+    if (password == NULL && cfg->redis.password_env != NULL)
+        password = getenv(cfg->redis.password_env);
+    if (password != NULL) {
+        redisReply *r = cfg->redis.username != NULL ? redisCommand(c, "AUTH %s %s", cfg->redis.username, password)
+                                                    : redisCommand(c, "AUTH %s", password);
+        int ok = r != NULL && r->type != REDIS_REPLY_ERROR;
+        freeReplyObject(r);
+        if (!ok) {
+            fprintf(stderr, "sluicectl privacy inbox: Redis refused the credentials\n");
+            redisFree(c);
+            return NULL;
+        }
+    }
     if (cfg->redis.db != 0) {
         redisReply *r = redisCommand(c, "SELECT %u", cfg->redis.db);
         int ok = r != NULL && r->type != REDIS_REPLY_ERROR;
@@ -165,9 +180,14 @@ static redisContext *connect_redis(const sluice_config_t *cfg)
 }
 
 /* Reads the org's hash into in. Returns 0, or -1 with a message on stderr. */
-static int read_inbox(redisContext *c, const char *org, inbox_t *in)
+static const char *prefix_of(const sluice_config_t *cfg)
 {
-    redisReply *r = redisCommand(c, "HGETALL %s%s", SLUICE_PIIGUARD_REDIS_PREFIX, org);
+    return cfg->redis.key_prefix != NULL ? cfg->redis.key_prefix : "sluice:";
+}
+
+static int read_inbox(redisContext *c, const char *prefix, const char *org, inbox_t *in)
+{
+    redisReply *r = redisCommand(c, "HGETALL %s" SLUICE_PIIGUARD_REDIS_KEY "%s", prefix, org);
     if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
         fprintf(stderr, "sluicectl privacy inbox: HGETALL failed: %s\n",
                 r != NULL && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
@@ -204,7 +224,7 @@ static int read_inbox(redisContext *c, const char *org, inbox_t *in)
     return 0;
 }
 
-static int dismiss(redisContext *c, const char *org, const char *path, const inbox_t *in)
+static int dismiss(redisContext *c, const char *prefix, const char *org, const char *path, const inbox_t *in)
 {
     size_t removed = 0;
     static const char *const what[] = {"count", "first", "last", "partial"};
@@ -212,7 +232,7 @@ static int dismiss(redisContext *c, const char *org, const char *path, const inb
         if (strcmp(in->items[i].path, path) != 0)
             continue;
         for (size_t k = 0; k < 4; k++) {
-            redisReply *r = redisCommand(c, "HDEL %s%s %s\t%s\t%s", SLUICE_PIIGUARD_REDIS_PREFIX, org, path,
+            redisReply *r = redisCommand(c, "HDEL %s" SLUICE_PIIGUARD_REDIS_KEY "%s %s\t%s\t%s", prefix, org, path,
                                          in->items[i].matcher, what[k]);
             if (r == NULL || r->type == REDIS_REPLY_ERROR) {
                 fprintf(stderr, "sluicectl privacy inbox: HDEL failed\n");
@@ -317,8 +337,8 @@ int sluicectl_privacy_inbox(int argc, char **argv)
     inbox_t in = {0};
     if (org == NULL)
         fprintf(stderr, "sluicectl privacy inbox: no org '%s' in %s\n", org_id, config);
-    else if ((c = connect_redis(cfg)) != NULL && read_inbox(c, org->id, &in) == 0)
-        rc = dismiss_path != NULL          ? dismiss(c, org->id, dismiss_path, &in)
+    else if ((c = connect_redis(cfg)) != NULL && read_inbox(c, prefix_of(cfg), org->id, &in) == 0)
+        rc = dismiss_path != NULL          ? dismiss(c, prefix_of(cfg), org->id, dismiss_path, &in)
              : strcmp(format, "json") == 0 ? print_json(&in)
                                            : (print_text(org, &in), 0);
     for (size_t i = 0; i < in.count; i++) {

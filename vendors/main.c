@@ -2,6 +2,11 @@
  * sluice-deliver: the delivery worker, Kafka to vendor APIs. Main thread: arguments, the key
  * ring, the config, the vault (waiting for PostgreSQL when it is not up yet), then the worker's
  * loop on this same thread until SIGTERM/SIGINT.
+ *
+ * Keys: the worker derives only the vault's keys from the root ring (vault.h); it keeps the root
+ * ring only while the vault still has rows an older version sealed directly under it. The key
+ * variables (and the database password) leave the environment once read, also from what
+ * /proc/<pid>/environ shows (crypto/secretenv.h): nothing reloads them.
  */
 #include <errno.h>
 #include <signal.h>
@@ -16,6 +21,7 @@
 #include "common/log.h"
 #include "config/config.h"
 #include "crypto/keyring.h"
+#include "crypto/secretenv.h"
 #include "vendors/credcache.h"
 #include "vendors/vault.h"
 #include "vendors/vendor.h"
@@ -90,9 +96,15 @@ int main(int argc, char **argv)
 
     sluice_log_setup("deliver", SLUICE_LOG_INFO, 2);
     sluice_secret_allocator_install();
+    if (sluice_secretenv_detach() != 0) {
+        fprintf(stderr, "sluice-deliver: out of memory\n");
+        return 1;
+    }
 
     sluice_err_t err = {{0}};
     sluice_keyring_t *kr = sluice_keyring_from_env(&err);
+    sluice_secretenv_forget("ENCRYPTION_KEY");
+    sluice_secretenv_forget("SLUICE_KEYRING");
     if (kr == NULL) {
         fprintf(stderr, "sluice-deliver: %s\n", err.msg);
         return 1;
@@ -105,6 +117,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < diag.count; i++)
         fprintf(stderr, "%s\n", diag.msgs[i]);
     sluice_config_diag_dispose(&diag);
+    sluice_secretenv_forget("SLUICE_DATABASE_URL"); /* copied into cfg; may hold a password */
     if (cfg == NULL) {
         fprintf(stderr, "sluice-deliver: %s: the config has errors\n", config_path);
         sluice_keyring_free(kr);
@@ -147,9 +160,24 @@ int main(int argc, char **argv)
         }
         delay = delay * 2 > VAULT_RETRY_MAX_S ? VAULT_RETRY_MAX_S : delay * 2;
     }
+    /* libpq keeps what it read from PGPASSWORD with the connection (PQreset reuses it). */
+    sluice_secretenv_forget("PGPASSWORD");
     sluice_log_info("vault.ready", "vault schema version %d", SLUICE_VAULT_SCHEMA_VERSION);
+    size_t legacy_rows = 0;
+    if (sluice_vault_release_root(vault, &legacy_rows, &err) != 0) {
+        sluice_log_warn("vault.keys", "%s; keeping the root keys", err.msg);
+    } else if (legacy_rows > 0) {
+        sluice_log_warn("vault.keys",
+                        "%zu vault row(s) are sealed directly under a root key (an older version): this worker "
+                        "keeps the root keys until `sluicectl vault rotate` re-seals them under the vault key",
+                        legacy_rows);
+    } else {
+        sluice_keyring_free(kr); /* wiped: only the vault key is left in this process */
+        kr = NULL;
+    }
 
-    sluice_deliver_t *w = sluice_deliver_create(cfg, kr, vault, only, &err);
+    /* The worker itself needs no key: the vault opens the rows. */
+    sluice_deliver_t *w = sluice_deliver_create(cfg, NULL, vault, only, &err);
     if (w == NULL) {
         fprintf(stderr, "sluice-deliver: %s\n", err.msg);
         rc = 1;

@@ -1,6 +1,7 @@
 /*
  * The credential vault on PostgreSQL (see vault.h): embedded migrations, sealing and opening
- * rows with the key ring, the audit trail. Runs on the caller's thread (sluicectl's main thread,
+ * rows with the vault's derived keys (and, for rows older versions sealed directly under a root
+ * key, the root ring), the audit trail. Runs on the caller's thread (sluicectl's main thread,
  * the worker's loop thread on a cache miss) and blocks on libpq.
  */
 #include "vendors/vault.h"
@@ -13,6 +14,7 @@
 
 #include "crypto/aead.h"
 #include "crypto/ct.h"
+#include "crypto/hkdf.h"
 
 /* An arbitrary constant: the advisory lock that serialises migrations across processes. */
 #define MIGRATION_LOCK 0x736c7569 /* "slui" */
@@ -50,11 +52,16 @@ static const struct migration {
      "  key_id smallint,"
      "  detail text NOT NULL DEFAULT '');"
      "CREATE INDEX vault_audit_at ON vault_audit (at);"},
+    {2, "keys by purpose",
+     "ALTER TABLE vault_credentials ADD COLUMN kdf smallint NOT NULL DEFAULT 0 CHECK (kdf IN (0, 1));"
+     "COMMENT ON COLUMN vault_credentials.kdf IS '0: sealed directly under the root key key_id (before keys by "
+     "purpose; sluicectl vault rotate re-seals it); 1: under the vault key derived from it (HKDF, sluice/vault/v1)';"},
 };
 
 struct sluice_vault {
     PGconn *conn;
-    const sluice_keyring_t *kr;
+    sluice_keyring_t *kr;         /* the vault keys, derived from the root ring (owned); NULL without keys */
+    const sluice_keyring_t *root; /* borrowed, for rows sealed directly under a root key; NULL once released */
     char *actor;
 };
 
@@ -156,7 +163,11 @@ sluice_vault_t *sluice_vault_open(const char *conninfo, const sluice_keyring_t *
         sluice_err_set(err, "out of memory");
         return NULL;
     }
-    v->kr = kr;
+    if (kr != NULL && (v->kr = sluice_keyring_derive(kr, SLUICE_KEY_PURPOSE_VAULT, err)) == NULL) {
+        sluice_vault_close(v);
+        return NULL;
+    }
+    v->root = kr;
     /* Defaults first: values from conninfo (expanded from dbname) come later and win. */
     const char *keys[] = {"connect_timeout", "application_name", "options", "dbname", NULL};
     const char *vals[] = {"5", "sluice", "-c statement_timeout=10000", conninfo, NULL};
@@ -182,8 +193,25 @@ void sluice_vault_close(sluice_vault_t *v)
     if (v == NULL)
         return;
     PQfinish(v->conn);
+    sluice_keyring_free(v->kr);
     free(v->actor);
     free(v);
+}
+
+int sluice_vault_release_root(sluice_vault_t *v, size_t *legacy_rows, sluice_err_t *err)
+{
+    PGresult *r = PQexec(v->conn, "SELECT count(*) FROM vault_credentials WHERE kdf = 0");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        PQclear(r);
+        return pq_error(err, v->conn, "counting rows sealed under a root key");
+    }
+    size_t n = (size_t)strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    if (legacy_rows != NULL)
+        *legacy_rows = n;
+    if (n == 0)
+        v->root = NULL;
+    return 0;
 }
 
 int sluice_vault_schema_version(sluice_vault_t *v, int *version, sluice_err_t *err)
@@ -248,6 +276,10 @@ static int seal(const sluice_vault_t *v, const char *org, const char *name, cons
     uint8_t *out = malloc(cap);
     if (out == NULL)
         return sluice_err_set(err, "out of memory");
+    if (v->kr == NULL) {
+        free(out);
+        return sluice_err_set(err, "no key ring: ENCRYPTION_KEY is needed to seal credentials");
+    }
     if (sluice_aead_seal(v->kr, aad, aad_len, pt, len, out, cap, sealed_len, err) != 0) {
         free(out);
         return -1;
@@ -276,10 +308,10 @@ int sluice_vault_put(sluice_vault_t *v, const char *org, const char *name, const
         return SLUICE_VAULT_ERROR;
     }
     PGresult *r = PQexecParams(v->conn,
-                               "INSERT INTO vault_credentials (org, name, vendor, key_id, nonce, ciphertext)"
-                               " VALUES ($1, $2, $3, $4::smallint, $5::bytea, $6::bytea)"
+                               "INSERT INTO vault_credentials (org, name, vendor, key_id, nonce, ciphertext, kdf)"
+                               " VALUES ($1, $2, $3, $4::smallint, $5::bytea, $6::bytea, 1)"
                                " ON CONFLICT (org, name, vendor) DO UPDATE SET key_id = EXCLUDED.key_id,"
-                               " nonce = EXCLUDED.nonce, ciphertext = EXCLUDED.ciphertext, updated_at = now()"
+                               " nonce = EXCLUDED.nonce, ciphertext = EXCLUDED.ciphertext, kdf = 1, updated_at = now()"
                                " RETURNING (xmax = 0)",
                                6, NULL, params, lens, fmts, 0);
     int kid_used = sealed[0];
@@ -316,11 +348,21 @@ static unsigned char *bytea(PGresult *r, int row, int col, size_t *len)
     return PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), len);
 }
 
-/* Opens a row's sealed parts. Returns SLUICE_VAULT_OK, _EDECRYPT or _ERROR. */
+/* Opens a row's sealed parts: with the vault keys, or (root_sealed, a row of an older version)
+ * with the root ring. Returns SLUICE_VAULT_OK, _EDECRYPT or _ERROR. */
 static int open_row(const sluice_vault_t *v, const char *org, const char *name, const char *vendor, int kid,
-                    const unsigned char *nonce, size_t nonce_len, const unsigned char *ct, size_t ct_len, char **pt,
-                    size_t *pt_len, sluice_err_t *err)
+                    int root_sealed, const unsigned char *nonce, size_t nonce_len, const unsigned char *ct,
+                    size_t ct_len, char **pt, size_t *pt_len, sluice_err_t *err)
 {
+    const sluice_keyring_t *ring = root_sealed ? v->root : v->kr;
+    if (ring == NULL) {
+        sluice_err_set(err,
+                       root_sealed ? "sealed directly under root key id %d by an older version, and this process "
+                                     "holds only the vault key: run `sluicectl vault rotate` to re-seal it"
+                                   : "no key ring (ENCRYPTION_KEY) to open key id %d",
+                       kid);
+        return SLUICE_VAULT_EDECRYPT;
+    }
     if (nonce_len != SLUICE_AEAD_NONCE_LEN || ct_len < SLUICE_AEAD_TAG_LEN || kid < 1 || kid > 255) {
         sluice_err_set(err, "the row is malformed");
         return SLUICE_VAULT_EDECRYPT;
@@ -340,7 +382,7 @@ static int open_row(const sluice_vault_t *v, const char *org, const char *name, 
     memcpy(sealed + 1, nonce, nonce_len);
     memcpy(sealed + 1 + nonce_len, ct, ct_len);
     size_t out_len = 0;
-    int rc = sluice_aead_open(v->kr, aad, aad_len, sealed, n, (uint8_t *)out, ct_len + 1, &out_len, err);
+    int rc = sluice_aead_open(ring, aad, aad_len, sealed, n, (uint8_t *)out, ct_len + 1, &out_len, err);
     free(sealed);
     if (rc != SLUICE_AEAD_OK) {
         free(out);
@@ -365,7 +407,7 @@ static PGresult *select_row(sluice_vault_t *v, const char *org, const char *name
 {
     const char *params[3] = {org, name, vendor};
     return PQexecParams(v->conn,
-                        "SELECT key_id, nonce, ciphertext FROM vault_credentials"
+                        "SELECT key_id, nonce, ciphertext, kdf FROM vault_credentials"
                         " WHERE org = $1 AND name = $2 AND vendor = $3",
                         3, NULL, params, NULL, NULL, 0);
 }
@@ -375,7 +417,7 @@ int sluice_vault_get(sluice_vault_t *v, const char *org, const char *name, const
 {
     *secret = NULL;
     *len = 0;
-    if (v->kr == NULL)
+    if (v->kr == NULL && v->root == NULL)
         return sluice_err_set(err, "no key ring: ENCRYPTION_KEY is needed to read credentials");
     PGresult *r = select_row(v, org, name, vendor);
     if (PQresultStatus(r) != PGRES_TUPLES_OK && PQstatus(v->conn) == CONNECTION_BAD) {
@@ -396,6 +438,7 @@ int sluice_vault_get(sluice_vault_t *v, const char *org, const char *name, const
         return SLUICE_VAULT_ENOTFOUND;
     }
     int kid = (int)strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    int root_sealed = strcmp(PQgetvalue(r, 0, 3), "0") == 0;
     size_t nl = 0, cl = 0;
     unsigned char *nonce = bytea(r, 0, 1, &nl), *ct = bytea(r, 0, 2, &cl);
     PQclear(r);
@@ -404,7 +447,7 @@ int sluice_vault_get(sluice_vault_t *v, const char *org, const char *name, const
     if (nonce == NULL || ct == NULL)
         sluice_err_set(&why, "out of memory");
     else
-        rc = open_row(v, org, name, vendor, kid, nonce, nl, ct, cl, secret, len, &why);
+        rc = open_row(v, org, name, vendor, kid, root_sealed, nonce, nl, ct, cl, secret, len, &why);
     PQfreemem(nonce);
     PQfreemem(ct);
     if (audit(v, "get", org, name, vendor, kid, rc == SLUICE_VAULT_OK ? "ok" : "refused", err) != 0) {
@@ -453,7 +496,7 @@ int sluice_vault_list(sluice_vault_t *v, const char *org, void (*cb)(const sluic
 {
     const char *params[1] = {org};
     PGresult *r = PQexecParams(v->conn,
-                               "SELECT org, name, vendor, key_id,"
+                               "SELECT org, name, vendor, key_id, kdf,"
                                " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
                                " to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
                                " FROM vault_credentials WHERE $1::text IS NULL OR org = $1"
@@ -465,9 +508,13 @@ int sluice_vault_list(sluice_vault_t *v, const char *org, void (*cb)(const sluic
     }
     int n = PQntuples(r);
     for (int i = 0; i < n; i++) {
-        sluice_vault_row_t row = {PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-                                  PQgetvalue(r, i, 2), (int)strtol(PQgetvalue(r, i, 3), NULL, 10),
-                                  PQgetvalue(r, i, 4), PQgetvalue(r, i, 5)};
+        sluice_vault_row_t row = {PQgetvalue(r, i, 0),
+                                  PQgetvalue(r, i, 1),
+                                  PQgetvalue(r, i, 2),
+                                  (int)strtol(PQgetvalue(r, i, 3), NULL, 10),
+                                  strcmp(PQgetvalue(r, i, 4), "0") == 0,
+                                  PQgetvalue(r, i, 5),
+                                  PQgetvalue(r, i, 6)};
         cb(&row, ud);
     }
     PQclear(r);
@@ -487,7 +534,7 @@ int sluice_vault_rotate(sluice_vault_t *v, size_t *rotated, size_t *unchanged, s
     if (exec_ok(v, "BEGIN", err) != 0)
         return SLUICE_VAULT_ERROR;
     /* FOR UPDATE: a concurrent put or rotate waits for this transaction instead of racing it. */
-    PGresult *r = PQexec(v->conn, "SELECT org, name, vendor, key_id, nonce, ciphertext FROM vault_credentials"
+    PGresult *r = PQexec(v->conn, "SELECT org, name, vendor, key_id, nonce, ciphertext, kdf FROM vault_credentials"
                                   " ORDER BY org, name, vendor FOR UPDATE");
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         PQclear(r);
@@ -499,7 +546,8 @@ int sluice_vault_rotate(sluice_vault_t *v, size_t *rotated, size_t *unchanged, s
     for (int i = 0; i < PQntuples(r) && rc == SLUICE_VAULT_OK; i++) {
         const char *org = PQgetvalue(r, i, 0), *name = PQgetvalue(r, i, 1), *vendor = PQgetvalue(r, i, 2);
         int kid = (int)strtol(PQgetvalue(r, i, 3), NULL, 10);
-        if ((unsigned)kid == primary) {
+        int root_sealed = strcmp(PQgetvalue(r, i, 6), "0") == 0;
+        if ((unsigned)kid == primary && !root_sealed) {
             nsame++;
             continue;
         }
@@ -507,7 +555,8 @@ int sluice_vault_rotate(sluice_vault_t *v, size_t *rotated, size_t *unchanged, s
         unsigned char *nonce = bytea(r, i, 4, &nl), *ct = bytea(r, i, 5, &cl);
         char *pt = NULL;
         sluice_err_t why = {{0}};
-        rc = nonce && ct ? open_row(v, org, name, vendor, kid, nonce, nl, ct, cl, &pt, &pl, &why) : SLUICE_VAULT_ERROR;
+        rc = nonce && ct ? open_row(v, org, name, vendor, kid, root_sealed, nonce, nl, ct, cl, &pt, &pl, &why)
+                         : SLUICE_VAULT_ERROR;
         PQfreemem(nonce);
         PQfreemem(ct);
         if (rc != SLUICE_VAULT_OK) {
@@ -531,14 +580,14 @@ int sluice_vault_rotate(sluice_vault_t *v, size_t *rotated, size_t *unchanged, s
         int fmts[6] = {0, 0, 0, 0, 1, 1};
         PGresult *u = PQexecParams(v->conn,
                                    "UPDATE vault_credentials SET key_id = $4::smallint, nonce = $5::bytea,"
-                                   " ciphertext = $6::bytea, updated_at = now()"
+                                   " ciphertext = $6::bytea, kdf = 1, updated_at = now()"
                                    " WHERE org = $1 AND name = $2 AND vendor = $3",
                                    6, NULL, params, lens, fmts, 0);
         free(sealed);
         int ok = PQresultStatus(u) == PGRES_COMMAND_OK;
         PQclear(u);
-        char detail[48];
-        snprintf(detail, sizeof(detail), "key %d -> %u", kid, primary);
+        char detail[64];
+        snprintf(detail, sizeof(detail), "key %d%s -> %u", kid, root_sealed ? " (root)" : "", primary);
         if (!ok) {
             pq_error(err, v->conn, "re-sealing credentials");
             rc = SLUICE_VAULT_ERROR;

@@ -1,12 +1,16 @@
 /*
- * The vault: vendor credentials in PostgreSQL, sealed with AES-256-GCM under the key ring
- * (crypto/aead.h) and bound to their row by the AAD "sluice-vault-v1" NUL ‖ len16 org ‖ org ‖
+ * The vault: vendor credentials in PostgreSQL, sealed with AES-256-GCM under the vault's own
+ * keys (derived from the root key ring with HKDF for SLUICE_KEY_PURPOSE_VAULT, crypto/hkdf.h, so
+ * no other component's key opens a row) and bound to their row by the AAD "sluice-vault-v1" NUL ‖ len16 org ‖ org ‖
  * len16 name ‖ name ‖ len16 vendor ‖ vendor, so a row copied onto another org, name or vendor
  * no longer opens. A row stores key id, nonce and ciphertext‖tag separately.
  *
  * The schema comes from versioned migrations embedded in the binary (vault.c), applied under an
  * advisory lock by whoever opens the vault first (sluice-deliver, sluicectl vault); a database
- * whose schema is newer than the binary is refused. Every operation (put, get, delete, list,
+ * whose schema is newer than the binary is refused. Rows sealed by older versions directly under
+ * a root key (column kdf = 0) stay readable while the root ring is at hand, until `sluicectl
+ * vault rotate` re-seals them under the vault key (kdf = 1); sluice_vault_release_root tells the
+ * worker when it no longer needs the root keys. Every operation (put, get, delete, list,
  * rotate) appends a row to vault_audit: who, when, what, org/name/vendor, key id, never the
  * secret. docs/vault.md describes the tables.
  *
@@ -23,7 +27,7 @@
 #include "crypto/keyring.h"
 
 /* The newest schema version this binary knows. */
-#define SLUICE_VAULT_SCHEMA_VERSION 1
+#define SLUICE_VAULT_SCHEMA_VERSION 2
 
 /* Results. The numbers never change. */
 enum {
@@ -36,18 +40,27 @@ enum {
 typedef struct sluice_vault sluice_vault_t;
 
 /* Connects to conninfo (libpq keyword form or a postgresql:// URL), applies pending migrations
- * and checks the schema version. kr must outlive the vault (it may be NULL for operations that
- * never seal or open: list, delete). actor names who acts in the audit table ($USER for
+ * and checks the schema version. kr is the root key ring (ENCRYPTION_KEY, SLUICE_KEYRING): the
+ * vault derives its own keys from it at once, and keeps kr (borrowed: it must outlive the vault
+ * or sluice_vault_release_root) only to open rows sealed under it directly. kr may be NULL for
+ * operations that never seal or open (list, delete). actor names who acts in the audit table ($USER for
  * sluicectl, "sluice-deliver@host pid N" for the worker). Returns a handle owned by the caller,
  * or NULL with a message in err (libpq's reason when the database is unreachable). */
 sluice_vault_t *sluice_vault_open(const char *conninfo, const sluice_keyring_t *kr, const char *actor,
                                   sluice_err_t *err);
 void sluice_vault_close(sluice_vault_t *v);
 
+/* Lets go of the root key ring when no row needs it any more: counts the rows still sealed
+ * directly under a root key into *legacy_rows (may be NULL); when there are none the vault stops
+ * using the root ring, and the caller may wipe it. Returns 0, or -1 with a message in err (the
+ * vault then keeps the ring). */
+int sluice_vault_release_root(sluice_vault_t *v, size_t *legacy_rows, sluice_err_t *err)
+    __attribute__((warn_unused_result));
+
 /* The schema version recorded in schema_migrations (after open: SLUICE_VAULT_SCHEMA_VERSION). */
 int sluice_vault_schema_version(sluice_vault_t *v, int *version, sluice_err_t *err);
 
-/* Seals secret[0..len) under the ring's primary key and inserts or replaces the row; *created
+/* Seals secret[0..len) under the vault key of the ring's primary key id and inserts or replaces the row; *created
  * (may be NULL) tells which. Returns SLUICE_VAULT_OK or SLUICE_VAULT_ERROR. */
 int sluice_vault_put(sluice_vault_t *v, const char *org, const char *name, const char *vendor, const char *secret,
                      size_t len, int *created, sluice_err_t *err);
@@ -67,6 +80,7 @@ int sluice_vault_delete(sluice_vault_t *v, const char *org, const char *name, co
 typedef struct sluice_vault_row {
     const char *org, *name, *vendor;
     int key_id;
+    int root_sealed; /* 1: sealed directly under a root key by an older version (rotate re-seals it) */
     const char *created_at, *updated_at; /* ISO-8601 UTC */
 } sluice_vault_row_t;
 
@@ -75,9 +89,10 @@ typedef struct sluice_vault_row {
 int sluice_vault_list(sluice_vault_t *v, const char *org, void (*cb)(const sluice_vault_row_t *row, void *ud), void *ud,
                       sluice_err_t *err);
 
-/* Re-seals every row not yet under the ring's primary key, in one transaction: either every
- * such row moves to the primary key or (on any failure, e.g. a row whose key is missing from
- * the ring) none does. Rows already under the primary are left alone, so it is safe to rerun.
+/* Re-seals every row not yet under the vault key of the ring's primary key id (rows under an
+ * older key id, and rows sealed directly under a root key), in one transaction: either every
+ * such row moves or (on any failure, e.g. a row whose key is missing from the ring) none does.
+ * Rows already there are left alone, so it is safe to rerun.
  * *rotated and *unchanged (may be NULL) count the rows. Returns SLUICE_VAULT_OK,
  * SLUICE_VAULT_EDECRYPT (naming the row) or SLUICE_VAULT_ERROR. */
 int sluice_vault_rotate(sluice_vault_t *v, size_t *rotated, size_t *unchanged, sluice_err_t *err);

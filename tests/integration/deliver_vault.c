@@ -1,8 +1,10 @@
 /*
  * The vault against a real PostgreSQL: sluicectl vault put/list/delete/rotate/migrate, what the
  * table holds (never plaintext), the audit trail (never the secret), rows moved to another
- * org/name/vendor refusing to decrypt, key rotation with and without the old key, and
- * missing or malformed ENCRYPTION_KEY in sluicectl and sluice-deliver.
+ * org/name/vendor refusing to decrypt, key rotation with and without the old key, rows an older
+ * version sealed directly under the root key (readable until `vault rotate` re-seals them under
+ * the vault's derived key), and missing or malformed ENCRYPTION_KEY in sluicectl and
+ * sluice-deliver.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +17,9 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
+#include "common/hex.h"
+#include "crypto/aead.h"
+#include "crypto/hkdf.h"
 #include "crypto/keyring.h"
 #include "tests/integration/deliver_fix.h"
 #include "vendors/vault.h"
@@ -356,28 +361,137 @@ static void test_encryption_key_errors(void **state)
 static void test_migrations(void **state)
 {
     (void)state;
-    char *v = sql1("SELECT string_agg(version::text || ':' || name, ',') FROM schema_migrations");
-    assert_string_equal(v, "1:credentials and audit");
+    char *v = sql1("SELECT string_agg(version::text || ':' || name, ',' ORDER BY version) FROM schema_migrations");
+    assert_string_equal(v, "1:credentials and audit,2:keys by purpose");
     free(v);
     sluice_th_output_t out;
     const char *migrate[] = {"vault", "migrate", "--config", F.config, NULL};
     run(migrate, NULL, NULL, 0, &out);
-    assert_non_null(strstr(out.out, "vault schema version 1"));
+    assert_non_null(strstr(out.out, "vault schema version 2"));
     sluice_th_output_dispose(&out);
     /* A database migrated by a newer sluice is refused, not written to. */
     free(sql1("INSERT INTO schema_migrations (version, name) VALUES (99, 'from the future')"));
     run(migrate, NULL, NULL, 1, &out);
-    assert_non_null(strstr(out.errout, "schema is version 99, newer than this binary knows (1)"));
+    assert_non_null(strstr(out.errout, "schema is version 99, newer than this binary knows (2)"));
     sluice_th_output_dispose(&out);
     free(sql1("DELETE FROM schema_migrations WHERE version = 99"));
+}
+
+/* 1 when the row (org acme, vendor meta, name) opens with ring directly, as AES-256-GCM. */
+static int opens_with(const sluice_keyring_t *ring, const char *name)
+{
+    char q[256];
+    snprintf(q, sizeof(q),
+             "SELECT encode(set_byte('\\x00'::bytea, 0, key_id) || nonce || ciphertext, 'hex') FROM "
+             "vault_credentials WHERE name = '%s'",
+             name);
+    char *hex = sql1(q);
+    uint8_t sealed[512], pt[512];
+    size_t n, m;
+    assert_int_equal(sluice_hex_decode(hex, strlen(hex), sealed, sizeof(sealed), &n), 0);
+    free(hex);
+    uint8_t aad[256];
+    size_t aad_len = sluice_vault_aad("acme", name, "meta", aad, sizeof(aad));
+    return sluice_aead_open(ring, aad, aad_len, sealed, n, pt, sizeof(pt), &m, NULL) == SLUICE_AEAD_OK;
+}
+
+/* Migration from the root key: a row an older version sealed directly under ENCRYPTION_KEY
+ * (kdf 0) stays readable with the root ring; new rows are sealed under the vault key derived from
+ * it, which the root key itself does not open; `vault rotate` re-seals the old row, after which
+ * no row needs the root key and the worker may drop it. */
+static void test_root_sealed_rows(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    sluice_keyring_t *root = sluice_keyring_from_strings(DFIX_KEY1, "1", NULL, &err);
+    assert_non_null(root);
+    /* The old row, exactly as an older sluice sealed it. */
+    uint8_t aad[256], sealed[256];
+    size_t aad_len = sluice_vault_aad("acme", "old", "meta", aad, sizeof(aad)), sl;
+    const char *pt = "{\"access_token\":\"from-before\"}";
+    assert_int_equal(sluice_aead_seal(root, aad, aad_len, pt, strlen(pt), sealed, sizeof(sealed), &sl, &err), 0);
+    char nonce_hex[32], ct_hex[400], q[1024];
+    sluice_hex_encode(sealed + 1, 12, nonce_hex, sizeof(nonce_hex));
+    sluice_hex_encode(sealed + 13, sl - 13, ct_hex, sizeof(ct_hex));
+    snprintf(q, sizeof(q),
+             "INSERT INTO vault_credentials (org, name, vendor, key_id, nonce, ciphertext) VALUES ('acme', 'old', "
+             "'meta', 1, decode('%s', 'hex'), decode('%s', 'hex'))",
+             nonce_hex, ct_hex);
+    free(sql1(q));
+    sluice_th_output_t out;
+    const char *put[] = {"vault",  "put", "--config", F.config, "--org", "acme",
+                         "--name", "new", "--vendor", "meta",   NULL};
+    run(put, user_env, "{\"access_token\":\"after\"}", 0, &out);
+    sluice_th_output_dispose(&out);
+    char *kdf = sql1("SELECT string_agg(name || ':' || kdf, ',' ORDER BY name) FROM vault_credentials");
+    assert_string_equal(kdf, "new:1,old:0");
+    free(kdf);
+
+    /* The new row is sealed under HKDF(root, sluice/vault/v1), never under the root key itself. */
+    sluice_keyring_t *vault_keys = sluice_keyring_derive(root, SLUICE_KEY_PURPOSE_VAULT, &err);
+    assert_true(opens_with(vault_keys, "new"));
+    assert_false(opens_with(root, "new"));
+    assert_true(opens_with(root, "old"));
+    sluice_keyring_t *xd_keys = sluice_keyring_derive(root, SLUICE_KEY_PURPOSE_XD_TOKEN, &err);
+    assert_false(opens_with(xd_keys, "new")); /* another purpose's key opens nothing here */
+
+    /* Both read through the vault (the root ring at hand), and the vault keeps the root ring. */
+    sluice_vault_t *v = open_vault(root);
+    char *secret = NULL;
+    size_t slen = 0, legacy = 99;
+    assert_int_equal(sluice_vault_get(v, "acme", "old", "meta", &secret, &slen, &err), SLUICE_VAULT_OK);
+    assert_string_equal(secret, pt);
+    sluice_vault_free_secret(secret, slen);
+    assert_int_equal(sluice_vault_get(v, "acme", "new", "meta", &secret, &slen, &err), SLUICE_VAULT_OK);
+    sluice_vault_free_secret(secret, slen);
+    assert_int_equal(sluice_vault_release_root(v, &legacy, &err), 0);
+    assert_int_equal(legacy, 1);
+    assert_int_equal(sluice_vault_get(v, "acme", "old", "meta", &secret, &slen, &err), SLUICE_VAULT_OK);
+    sluice_vault_free_secret(secret, slen);
+
+    const char *list[] = {"vault", "list", "--config", F.config, NULL};
+    run(list, user_env, NULL, 0, &out);
+    assert_non_null(strstr(out.out, "old                  meta     1 root"));
+    assert_non_null(strstr(out.errout, "1 row(s) sealed directly under a root key"));
+    sluice_th_output_dispose(&out);
+
+    const char *rotate[] = {"vault", "rotate", "--config", F.config, NULL};
+    run(rotate, user_env, NULL, 0, &out);
+    assert_non_null(strstr(out.out, "rotated 1 rows to key id 1 (1 already under it)"));
+    sluice_th_output_dispose(&out);
+    char *audit = sql1("SELECT detail FROM vault_audit WHERE action = 'rotate' AND name = 'old'");
+    assert_string_equal(audit, "key 1 (root) -> 1");
+    free(audit);
+    assert_true(opens_with(vault_keys, "old"));
+    assert_false(opens_with(root, "old"));
+
+    /* Nothing needs the root key any more: the vault lets go of it and still reads every row. */
+    assert_int_equal(sluice_vault_release_root(v, &legacy, &err), 0);
+    assert_int_equal(legacy, 0);
+    assert_int_equal(sluice_vault_get(v, "acme", "old", "meta", &secret, &slen, &err), SLUICE_VAULT_OK);
+    assert_string_equal(secret, pt);
+    sluice_vault_free_secret(secret, slen);
+    /* ...and a root-sealed row appearing now is refused with the way out, never misread. */
+    free(sql1("UPDATE vault_credentials SET kdf = 0 WHERE name = 'new'"));
+    assert_int_equal(sluice_vault_get(v, "acme", "new", "meta", &secret, &slen, &err), SLUICE_VAULT_EDECRYPT);
+    assert_non_null(strstr(err.msg, "sluicectl vault rotate"));
+    sluice_vault_close(v);
+    sluice_keyring_free(vault_keys);
+    sluice_keyring_free(xd_keys);
+    sluice_keyring_free(root);
+    free(sql1("DELETE FROM vault_credentials"));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_put_list_delete),       cmocka_unit_test(test_secret_checks),
-        cmocka_unit_test(test_swapped_rows_refuse),   cmocka_unit_test(test_rotate),
-        cmocka_unit_test(test_encryption_key_errors), cmocka_unit_test(test_migrations),
+        cmocka_unit_test(test_put_list_delete),
+        cmocka_unit_test(test_secret_checks),
+        cmocka_unit_test(test_swapped_rows_refuse),
+        cmocka_unit_test(test_rotate),
+        cmocka_unit_test(test_encryption_key_errors),
+        cmocka_unit_test(test_root_sealed_rows),
+        cmocka_unit_test(test_migrations),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,10 +1,15 @@
 /*
- * Identity through the real gateway, real Redis and the dev Kafka broker: the first-party
+ * Identity through the real gateway, real Redis and the dev Kafka broker: the signed first-party
  * cookie on the wire, cross-domain tokens issued on one domain and redeemed on another (the
  * event in Kafka carries the first domain's id and the link), replays refused, every refusal
  * counted by reason, key rotation, identify/alias links in Redis, vendor and click ids, no token
  * ever in Kafka or the log, and Redis stopped or stalled mid-test: events still accepted, tokens
  * ignored, the loop never blocked. Also measures what redeeming a token adds to a request.
+ *
+ * The attacks of issue 15, each tried and refused: a token asked for someone else's id carries
+ * the caller's own proven id; a redemption naming a victim's id (in the body, or in a cookie
+ * without the gateway's signature) merges nothing of the victim's; a refused token reveals no
+ * link.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,7 +26,9 @@
 #include <curl/curl.h>
 #include <hiredis/hiredis.h>
 
+#include "crypto/hkdf.h"
 #include "crypto/keyring.h"
+#include "identity/cookie.h"
 #include "identity/token.h"
 #include "tests/integration/gwfix.h"
 
@@ -277,21 +284,70 @@ static char *redis_str(const char *fmt, const char *a, const char *b)
     return s;
 }
 
-/* A token sealed by the test itself under a chosen key (as another deployment or an operator
- * with an old key would). */
+/* A token sealed by the test itself under the token key derived from a chosen root key (as
+ * another deployment or an operator with an old key would). */
 static char *seal_with(uint8_t kid, const char *hex_key, const char *org, const char *host, const char *dfid,
                        int64_t issued)
 {
     sluice_err_t err;
     char kid_s[8];
     snprintf(kid_s, sizeof(kid_s), "%u", kid);
-    sluice_keyring_t *kr = sluice_keyring_from_strings(hex_key, kid_s, NULL, &err);
-    assert_non_null(kr);
+    sluice_keyring_t *root = sluice_keyring_from_strings(hex_key, kid_s, NULL, &err);
+    assert_non_null(root);
+    sluice_keyring_t *kr = sluice_keyring_derive(root, SLUICE_KEY_PURPOSE_XD_TOKEN, &err);
     char tok[SLUICE_TOKEN_TEXT_MAX + 1];
     assert_true(sluice_token_seal(kr, org, host, dfid, issued, 60, tok, sizeof(tok), &err) > 0);
     sluice_keyring_free(kr);
+    sluice_keyring_free(root);
     remember_token(tok);
     return strdup(tok);
+}
+
+/* The id inside a token the gateway sealed for checkout (opened with the gateway's own derived
+ * token keys, as only a holder of the root key could), into a static buffer. */
+static const char *token_id(const char *tok)
+{
+    static char id[SLUICE_ID_MAX + 1];
+    sluice_err_t err;
+    sluice_keyring_t *root = sluice_keyring_from_strings(NEW_KEY, "2", "1:" OLD_KEY, &err);
+    sluice_keyring_t *kr = sluice_keyring_derive(root, SLUICE_KEY_PURPOSE_XD_TOKEN, &err);
+    sluice_token_claims_t c;
+    int rc = sluice_token_open(kr, "acme", "checkout.example-pay.com", tok, strlen(tok), (int64_t)time(NULL), 5, &c);
+    sluice_keyring_free(kr);
+    sluice_keyring_free(root);
+    assert_int_equal(rc, 0);
+    snprintf(id, sizeof(id), "%s", c.dfid);
+    return id;
+}
+
+/* The id part of a signed cookie value (the signature is its last 24 characters), static. */
+static const char *sid_id(const char *value)
+{
+    static char id[SLUICE_ID_MAX + 1];
+    assert_non_null(value);
+    size_t n = strlen(value);
+    assert_true(n > SLUICE_COOKIE_SIG_LEN && value[n - SLUICE_COOKIE_SIG_LEN] == '.');
+    snprintf(id, sizeof(id), "%.*s", (int)(n - SLUICE_COOKIE_SIG_LEN), value);
+    return id;
+}
+
+/* A browser of origin seen for the first time with its tag's id: the gateway claims the id and
+ * signs it into the cookie. Returns "_sid=<signed value>" (malloc'd), ready to send back. */
+static char *proven_cookie(const char *origin, const char *id)
+{
+    char body[256];
+    snprintf(body, sizeof(body), "{\"event\":\"First\",\"anonymousId\":\"%s\"}", id);
+    req_t q = {origin, NULL, NULL};
+    http_resp_t r;
+    long st = send_req("POST", "/v1/t", &q, body, &r);
+    assert_int_equal(st, 200);
+    const char *v = cookie_value(&r, "_sid");
+    assert_non_null(v);
+    assert_string_equal(sid_id(v), id);
+    char *c = malloc(strlen(v) + 8);
+    snprintf(c, strlen(v) + 8, "_sid=%s", v);
+    http_resp_dispose(&r);
+    return c;
 }
 
 /* POSTs one page event from checkout carrying tok in context.crossDomainToken (as sluice.js
@@ -319,16 +375,19 @@ static void cookie_on_the_wire(void **state)
     char *c[8];
     size_t n = set_cookies(&r, c, 8);
     assert_int_equal(n, 3); /* _sid, _fbp, _ga (no fbclid, so no _fbc) */
+    /* A minted id, signed by the gateway: <32 hex>.<23 base64url> */
     const char *sid = cookie_value(&r, "_sid");
     assert_non_null(sid);
-    assert_int_equal(strlen(sid), 32);
+    assert_int_equal(strlen(sid), 32 + SLUICE_COOKIE_SIG_LEN);
     assert_int_equal(strspn(sid, "0123456789abcdef"), 32);
-    char want[256];
+    assert_int_equal(sid[32], '.');
+    char want[320];
     snprintf(want, sizeof(want), "_sid=%s; Max-Age=34560000; Domain=acme.test; Path=/; Secure; HttpOnly; SameSite=Lax",
              sid);
     assert_string_equal(c[0], want);
-    char saved_sid[64];
-    snprintf(saved_sid, sizeof(saved_sid), "%s", sid);
+    char saved_sid[64], saved_value[256];
+    snprintf(saved_value, sizeof(saved_value), "%s", sid);
+    snprintf(saved_sid, sizeof(saved_sid), "%.32s", sid);
     /* vendor cookies: readable by the vendors' pixels (no HttpOnly) */
     int fbp = 0, ga = 0;
     for (size_t i = 0; i < n; i++) {
@@ -357,7 +416,8 @@ static void cookie_on_the_wire(void **state)
 
     /* Next request with the cookie: the same id, refreshed; vendor cookies not re-set. */
     char cookie[512];
-    snprintf(cookie, sizeof(cookie), "_sid=%s; _fbp=fb.1.1600000000000.1234567890; _ga=GA1.1.7.1600000000", saved_sid);
+    snprintf(cookie, sizeof(cookie), "_sid=%s; _fbp=fb.1.1600000000000.1234567890; _ga=GA1.1.7.1600000000",
+             saved_value);
     req_t q2 = {SHOP, cookie, "127.0.0.1"};
     assert_int_equal(send_req("POST", "/v1/t", &q2,
                               "{\"event\":\"Again\",\"messageId\":\"ck-2\",\"context\":{\"page\":{\"url\":"
@@ -366,7 +426,7 @@ static void cookie_on_the_wire(void **state)
                      200);
     n = set_cookies(&r, c, 8);
     assert_int_equal(n, 2); /* _sid refreshed, and _fbc for the click */
-    snprintf(want, sizeof(want), "_sid=%s; Max-Age=34560000; Path=/; Secure; HttpOnly; SameSite=Lax", saved_sid);
+    snprintf(want, sizeof(want), "_sid=%s; Max-Age=34560000; Path=/; Secure; HttpOnly; SameSite=Lax", saved_value);
     assert_string_equal(c[0], want); /* host 127.0.0.1 is outside acme.test: host-only */
     assert_true(strncmp(c[1], "_fbc=fb.1.", 10) == 0);
     assert_non_null(strstr(c[1], ".FB.click-1; Max-Age=7776000; Path=/; Secure; SameSite=Lax"));
@@ -385,7 +445,7 @@ static void cookie_on_the_wire(void **state)
     req_t q3 = {SHOP, cookie, NULL};
     assert_int_equal(
         send_req("POST", "/v1/t", &q3, "{\"event\":\"B\",\"messageId\":\"ck-3\",\"anonymousId\":\"tag-id\"}", &r), 200);
-    assert_string_equal(cookie_value(&r, "_sid"), saved_sid);
+    assert_string_equal(cookie_value(&r, "_sid"), saved_value);
     http_resp_dispose(&r);
     m = event_in_kafka("ck-3");
     assert_string_equal(ev_str(m, "anonymousId"), "tag-id");
@@ -403,11 +463,18 @@ static void round_trip_across_domains(void **state)
     req_t shop = {SHOP, NULL, NULL};
     assert_int_equal(
         send_req("POST", "/v1/p", &shop, "{\"messageId\":\"rt-0\",\"anonymousId\":\"shop-visitor-1\"}", &r), 200);
-    assert_string_equal(cookie_value(&r, "_sid"), "shop-visitor-1");
+    /* The visitor's first id, claimed in Redis and signed into the cookie. */
+    assert_string_equal(sid_id(cookie_value(&r, "_sid")), "shop-visitor-1");
+    char shop_cookie[256];
+    snprintf(shop_cookie, sizeof(shop_cookie), "_sid=%s", cookie_value(&r, "_sid"));
     http_resp_dispose(&r);
-    /* A click on a link to checkout: the tag asks for a token (cookie first). */
-    char *tok = get_token("_sid=shop-visitor-1", "ignored-because-the-cookie-wins");
+    redisReply *own = redis("EXISTS sluice:own:acme:shop-visitor-1");
+    assert_int_equal(own->integer, 1);
+    freeReplyObject(own);
+    /* A click on a link to checkout: the tag asks for a token; the cookie says whose. */
+    char *tok = get_token(shop_cookie, "ignored-only-the-cookie-counts");
     assert_int_equal(tokens("issued"), issued0 + 1);
+    assert_string_equal(token_id(tok), "shop-visitor-1");
 
     /* On checkout: the first batch carries the token; the tag there has its own id. */
     char body[2048];
@@ -420,7 +487,9 @@ static void round_trip_across_domains(void **state)
              tok, tok);
     req_t co = {CHECKOUT, NULL, NULL};
     assert_int_equal(send_req("POST", "/v1/batch", &co, body, &r), 200);
-    assert_string_equal(cookie_value(&r, "_sid"), "shop-visitor-1"); /* this domain adopts shop's id */
+    assert_string_equal(sid_id(cookie_value(&r, "_sid")), "shop-visitor-1"); /* this domain adopts shop's id */
+    char co_cookie[256];
+    snprintf(co_cookie, sizeof(co_cookie), "_sid=%s", cookie_value(&r, "_sid"));
     http_resp_dispose(&r);
     assert_int_equal(tokens("redeemed"), redeemed0 + 1);
 
@@ -448,12 +517,17 @@ static void round_trip_across_domains(void **state)
     redisReply *keys = redis("KEYS sluice:xd:*");
     assert_true(keys->elements >= 1);
     redisReply *pttl = redis("PTTL %s", keys->element[0]->str);
-    assert_true(pttl->integer > 0 && pttl->integer <= 65000);
+    /* until exp + skew (65 s) is over, plus the one-second rounding and a one-second margin (less
+     * the time since the token was issued, within its whole second) */
+    if (!(pttl->integer > 64000 && pttl->integer <= 67000))
+        print_error("PTTL %lld\n", (long long)pttl->integer);
+    assert_true(pttl->integer > 64000 && pttl->integer <= 67000);
     freeReplyObject(pttl);
     freeReplyObject(keys);
 
-    /* Later events on checkout still carry the tag's own id: they are re-keyed to shop's. */
-    assert_int_equal(checkout_event("rt-3", "co-visitor-1", NULL, NULL, &r), 200);
+    /* Later events on checkout still carry the tag's own id: they are re-keyed to shop's, since the
+     * request's cookie proves shop's id. */
+    assert_int_equal(checkout_event("rt-3", "co-visitor-1", co_cookie, NULL, &r), 200);
     http_resp_dispose(&r);
     json_t *m = event_in_kafka("rt-3");
     assert_string_equal(ev_str(m, "anonymousId"), "shop-visitor-1");
@@ -465,11 +539,12 @@ static void round_trip_across_domains(void **state)
 
     /* Back to shop from checkout: checkout's cookie now holds shop's id, so the token does too,
      * and the round trip links nothing new. */
-    char *back = get_token_as(ACME_KEY, CHECKOUT, "_sid=shop-visitor-1", SHOP "/", NULL, 200);
+    char *back = get_token_as(ACME_KEY, CHECKOUT, co_cookie, SHOP "/", NULL, 200);
     snprintf(body, sizeof(body),
              "{\"messageId\":\"rt-4\",\"anonymousId\":\"shop-visitor-1\",\"context\":{\"crossDomainToken\":\"%s\"}}",
              back);
-    assert_int_equal(send_req("POST", "/v1/p", &shop, body, &r), 200);
+    req_t shop_again = {SHOP, shop_cookie, NULL};
+    assert_int_equal(send_req("POST", "/v1/p", &shop_again, body, &r), 200);
     http_resp_dispose(&r);
     m = event_in_kafka("rt-4");
     assert_string_equal(ev_str(m, "anonymousId"), "shop-visitor-1");
@@ -482,7 +557,9 @@ static void round_trip_across_domains(void **state)
 static void replay_is_refused(void **state)
 {
     (void)state;
-    char *tok = get_token(NULL, "shop-visitor-2"); /* no cookie: the tag's id from the query */
+    char *c2 = proven_cookie(SHOP, "shop-visitor-2");
+    char *tok = get_token(c2, NULL);
+    free(c2);
     double redeemed0 = tokens("redeemed"), replayed0 = tokens("replayed");
     http_resp_t r;
     assert_int_equal(checkout_event("rp-1", "co-visitor-2", NULL, tok, &r), 200);
@@ -490,7 +567,7 @@ static void replay_is_refused(void **state)
     assert_int_equal(tokens("redeemed"), redeemed0 + 1);
     /* The same token again, from another browser on checkout: accepted event, token ignored. */
     assert_int_equal(checkout_event("rp-2", "someone-else", NULL, tok, &r), 200);
-    assert_string_equal(cookie_value(&r, "_sid"), "someone-else");
+    assert_string_equal(sid_id(cookie_value(&r, "_sid")), "someone-else");
     http_resp_dispose(&r);
     assert_int_equal(tokens("replayed"), replayed0 + 1);
     assert_int_equal(tokens("redeemed"), redeemed0 + 1);
@@ -512,35 +589,192 @@ static void replay_is_refused(void **state)
     free(tok);
 }
 
+static int link_to(void *arg)
+{
+    const char **kv = arg;
+    char *v = redis_str("HGET sluice:id:acme:%s %s", kv[0], "anonymousId");
+    int ok = v != NULL && strcmp(v, kv[1]) == 0;
+    free(v);
+    return ok;
+}
+
 static void redeem_endpoint(void **state)
 {
     (void)state;
-    char *tok = get_token("_sid=shop-visitor-3", NULL);
+    char *c3 = proven_cookie(SHOP, "shop-visitor-3");
+    char *tok = get_token(c3, NULL);
+    free(c3);
+    /* A checkout visitor with a proven id of its own (its tag's id, claimed on its first event). */
+    char *co3 = proven_cookie(CHECKOUT, "co-visitor-3");
     char body[1024];
-    snprintf(body, sizeof(body), "{\"_dft\":\"%s\",\"anonymousId\":\"co-visitor-3\"}", tok);
+    snprintf(body, sizeof(body), "{\"_dft\":\"%s\"}", tok);
     http_resp_t r;
-    req_t co = {CHECKOUT, NULL, NULL};
+    req_t co = {CHECKOUT, co3, NULL};
     assert_int_equal(send_req("POST", "/v1/xd/redeem", &co, body, &r), 200);
     assert_string_equal(r.body, "{\"anonymousId\":\"shop-visitor-3\",\"redeemed\":true}");
-    assert_string_equal(cookie_value(&r, "_sid"), "shop-visitor-3");
+    assert_string_equal(sid_id(cookie_value(&r, "_sid")), "shop-visitor-3");
     assert_string_equal(http_header(&r, "access-control-allow-origin"), CHECKOUT);
     http_resp_dispose(&r);
-    /* the tag's own id was linked too (written after the answer: give it a moment) */
-    char *mapped = NULL;
-    for (int i = 0; i < 40 && mapped == NULL; i++) {
-        mapped = redis_str("HGET sluice:id:%s:%s anonymousId", "acme", "co-visitor-3");
-        if (mapped == NULL)
-            usleep(50 * 1000);
-    }
-    assert_non_null(mapped);
-    assert_string_equal(mapped, "shop-visitor-3");
-    free(mapped);
+    /* the proven id it replaced is linked (written after the answer: give it a moment) */
+    const char *kv[2] = {"co-visitor-3", "shop-visitor-3"};
+    assert_int_equal(sluice_th_wait_until(link_to, kv, 3000), 0);
     /* without a token */
     assert_int_equal(send_req("POST", "/v1/xd/redeem", &co, "{\"anonymousId\":\"x\"}", &r), 400);
     http_resp_dispose(&r);
     assert_int_equal(send_req("GET", "/v1/xd/redeem", &co, NULL, &r), 405);
     http_resp_dispose(&r);
+    free(co3);
     free(tok);
+}
+
+/* ------------------------------------------------------------------ the attacks of issue 15 */
+
+/* Asking for a token carrying someone else's id: the write key is public and Origin is a header,
+ * so the attacker has both; it gets a token for its own proven id, or a fresh one, never the
+ * victim's. */
+static void attack_token_for_foreign_id(void **state)
+{
+    (void)state;
+    char *victim = proven_cookie(SHOP, "victim-xd-1");
+    free(victim); /* the victim has the id; the attacker knows it */
+    char *mine = proven_cookie(SHOP, "attacker-xd-1");
+    char *tok = get_token(mine, "victim-xd-1"); /* anonymousId= names the victim */
+    assert_string_equal(token_id(tok), "attacker-xd-1");
+    free(tok);
+    /* No cookie, the victim's id as the parameter: a fresh id, which becomes the caller's cookie. */
+    char path[256];
+    snprintf(path, sizeof(path), "/v1/xd?to=%s&anonymousId=victim-xd-1", "https%3A%2F%2Fcheckout.example-pay.com%2F");
+    static const char *const forged[] = {NULL, "Cookie: _sid=victim-xd-1",
+                                         "Cookie: _sid=victim-xd-1.AQAAAAAAAAAAAAAAAAAAAAA"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *h[] = {"Authorization: Bearer " ACME_KEY, "Origin: " SHOP, forged[i], NULL};
+        http_opts_t o = {.headers = h};
+        http_resp_t r;
+        http_do(gwfix_url(&F, path), &o, F.ca, &r);
+        assert_int_equal(r.status, 200);
+        json_error_t je;
+        json_t *b = json_loads(r.body, 0, &je);
+        const char *t = json_string_value(json_object_get(b, "token"));
+        assert_non_null(t);
+        remember_token(t);
+        char id[SLUICE_ID_MAX + 1];
+        snprintf(id, sizeof(id), "%s", token_id(t));
+        assert_string_not_equal(id, "victim-xd-1");
+        assert_int_equal(strlen(id), 32);
+        assert_string_equal(sid_id(cookie_value(&r, "_sid")), id); /* the caller's own new id */
+        json_decref(b);
+        http_resp_dispose(&r);
+    }
+    free(mine);
+}
+
+/* A victim on checkout, its events before and after the attacks below. */
+static void victim_event(const char *mid, const char *victim_cookie)
+{
+    http_resp_t r;
+    assert_int_equal(checkout_event(mid, "victim-co-2", victim_cookie, NULL, &r), 200);
+    http_resp_dispose(&r);
+}
+
+/* Redeeming a token for the attacker's id A while naming the victim's id V (in /xd/redeem's body,
+ * in an event's body, in a cookie without the gateway's signature): V's events stay V's. */
+static void attack_redeem_merges_nothing(void **state)
+{
+    (void)state;
+    char *victim = proven_cookie(CHECKOUT, "victim-co-2");
+    victim_event("vm-0", victim);
+    char *attacker = proven_cookie(SHOP, "attacker-a-2");
+    char body[1200];
+    http_resp_t r;
+
+    /* 1: /xd/redeem with V in the body (no cookie). */
+    char *tok = get_token(attacker, NULL);
+    snprintf(body, sizeof(body), "{\"_dft\":\"%s\",\"anonymousId\":\"victim-co-2\"}", tok);
+    req_t bare = {CHECKOUT, NULL, NULL};
+    assert_int_equal(send_req("POST", "/v1/xd/redeem", &bare, body, &r), 200);
+    assert_string_equal(r.body, "{\"anonymousId\":\"attacker-a-2\",\"redeemed\":true}");
+    http_resp_dispose(&r);
+    free(tok);
+    /* 2: /xd/redeem with V in an unsigned (forged) cookie. */
+    tok = get_token(attacker, NULL);
+    snprintf(body, sizeof(body), "{\"_dft\":\"%s\"}", tok);
+    req_t forged = {CHECKOUT, "_sid=victim-co-2", NULL};
+    assert_int_equal(send_req("POST", "/v1/xd/redeem", &forged, body, &r), 200);
+    assert_null(strstr(r.body, "victim-co-2"));
+    http_resp_dispose(&r);
+    free(tok);
+    /* Neither wrote a link for V (links are written right after the answer: a second is plenty). */
+    const char *kv[2] = {"victim-co-2", "attacker-a-2"};
+    assert_int_equal(sluice_th_wait_until(link_to, kv, 1000), -1);
+    /* 3: an event carrying V and the token. */
+    tok = get_token(attacker, NULL);
+    assert_int_equal(checkout_event("vm-atk", "victim-co-2", NULL, tok, &r), 200);
+    http_resp_dispose(&r);
+    free(tok);
+    json_t *m = event_in_kafka("vm-atk");
+    assert_string_equal(ev_str(m, "anonymousId"), "attacker-a-2"); /* the attacker's own request */
+    json_decref(m);
+    assert_int_equal(tokens("redeemed") >= 3, 1);
+
+    /* Nothing the victim sends is moved: its own cookie proves V, not A. */
+    victim_event("vm-1", victim);
+    victim_event("vm-2", NULL); /* even without its cookie */
+    for (int i = 0; i < 3; i++) {
+        char mid[8];
+        snprintf(mid, sizeof(mid), "vm-%d", i);
+        m = event_in_kafka(mid);
+        assert_string_equal(ev_str(m, "anonymousId"), "victim-co-2");
+        assert_null(ev_str(m, "context.identity.linkedFrom"));
+        assert_string_equal(json_string_value(json_object_get(m, "key")), "acme:victim-co-2");
+        json_decref(m);
+    }
+    free(victim);
+    free(attacker);
+}
+
+/* A refused token with a linked id named in the body or an unsigned cookie: the answer says
+ * nothing about the link (before issue 15 it answered the id X had been merged into). */
+static void attack_invalid_token_reveals_nothing(void **state)
+{
+    (void)state;
+    /* A real link: X (proven on checkout) redeemed a token for T. */
+    char *t_cookie = proven_cookie(SHOP, "secret-target-3");
+    char *x_cookie = proven_cookie(CHECKOUT, "linked-x-3");
+    char *tok = get_token(t_cookie, NULL);
+    char body[1024];
+    snprintf(body, sizeof(body), "{\"_dft\":\"%s\"}", tok);
+    req_t x = {CHECKOUT, x_cookie, NULL};
+    http_resp_t r;
+    assert_int_equal(send_req("POST", "/v1/xd/redeem", &x, body, &r), 200);
+    http_resp_dispose(&r);
+    const char *kv[2] = {"linked-x-3", "secret-target-3"};
+    assert_int_equal(sluice_th_wait_until(link_to, kv, 3000), 0);
+
+    static const struct {
+        const char *cookie, *body;
+    } probes[] = {
+        {NULL, "{\"_dft\":\"AAAA\",\"anonymousId\":\"linked-x-3\"}"},
+        {"_sid=linked-x-3", "{\"_dft\":\"AAAA\"}"},
+        {"_sid=linked-x-3", "{\"_dft\":\"AAAA\",\"anonymousId\":\"linked-x-3\"}"},
+    };
+    for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+        req_t q = {CHECKOUT, probes[i].cookie, NULL};
+        assert_int_equal(send_req("POST", "/v1/xd/redeem", &q, probes[i].body, &r), 200);
+        assert_null(strstr(r.body, "secret-target-3"));
+        assert_null(strstr(r.headers, "secret-target-3"));
+        assert_non_null(strstr(r.body, "\"redeemed\":false"));
+        http_resp_dispose(&r);
+    }
+    /* An event naming X from a browser that does not prove T is not re-keyed to T either. */
+    assert_int_equal(checkout_event("probe-ev", "linked-x-3", NULL, "AAAA", &r), 200);
+    assert_null(strstr(r.headers, "secret-target-3"));
+    http_resp_dispose(&r);
+    json_t *m = event_in_kafka("probe-ev");
+    assert_string_equal(ev_str(m, "anonymousId"), "linked-x-3");
+    json_decref(m);
+    free(tok);
+    free(t_cookie);
+    free(x_cookie);
 }
 
 /* Each refusal, through the gateway, counted under its own reason; the event is always accepted
@@ -685,11 +919,9 @@ static void xd_issue_refusals(void **state)
     code = get_token_as(ACME_KEY, NULL, "_sid=v", CHECKOUT "/", NULL, 403); /* no Origin */
     assert_string_equal(code, "xd_domain_not_allowed");
     free(code);
-    code = get_token_as(ACME_KEY, SHOP, NULL, CHECKOUT "/", NULL, 400); /* nobody to carry */
-    assert_string_equal(code, "invalid_request");
-    free(code);
-    code = get_token_as(ACME_KEY, SHOP, NULL, CHECKOUT "/", "has%20space", 400);
-    assert_string_equal(code, "invalid_request");
+    /* No cookie: a token for a new id (the anonymousId parameter never counts) */
+    code = get_token_as(ACME_KEY, SHOP, NULL, CHECKOUT "/", "has%20space", 200);
+    assert_int_equal(strlen(token_id(code)), 32);
     free(code);
     code = get_token_as(ACME_KEY, SHOP, "_sid=v", "ftp://checkout.example-pay.com/", NULL, 400);
     assert_string_equal(code, "invalid_request");
@@ -1025,12 +1257,21 @@ static void redis_down(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(cookie_on_the_wire),   cmocka_unit_test(round_trip_across_domains),
-        cmocka_unit_test(replay_is_refused),    cmocka_unit_test(redeem_endpoint),
-        cmocka_unit_test(refusals_are_counted), cmocka_unit_test(rotation_and_sluicectl),
-        cmocka_unit_test(xd_issue_refusals),    cmocka_unit_test(identify_and_alias),
-        cmocka_unit_test(redemption_latency),   cmocka_unit_test(redis_stalled),
-        cmocka_unit_test(redis_down),           cmocka_unit_test(tokens_never_in_kafka_or_log),
+        cmocka_unit_test(cookie_on_the_wire),
+        cmocka_unit_test(round_trip_across_domains),
+        cmocka_unit_test(replay_is_refused),
+        cmocka_unit_test(redeem_endpoint),
+        cmocka_unit_test(attack_token_for_foreign_id),
+        cmocka_unit_test(attack_redeem_merges_nothing),
+        cmocka_unit_test(attack_invalid_token_reveals_nothing),
+        cmocka_unit_test(refusals_are_counted),
+        cmocka_unit_test(rotation_and_sluicectl),
+        cmocka_unit_test(xd_issue_refusals),
+        cmocka_unit_test(identify_and_alias),
+        cmocka_unit_test(redemption_latency),
+        cmocka_unit_test(redis_stalled),
+        cmocka_unit_test(redis_down),
+        cmocka_unit_test(tokens_never_in_kafka_or_log),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

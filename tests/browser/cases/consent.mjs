@@ -14,6 +14,7 @@ export default async function (t) {
     await sleep(1500); // ten flush intervals
     assert.equal(t.batches().length, 0, 'nothing sent before consent');
     assert.deepEqual(await storedKeys(p), [], 'nothing stored before consent');
+    assert.deepEqual(await c.cookies(), [], 'no cookie before consent (consent_cookies.mjs: the gateway side)');
     assert.equal((await p.evaluate(() => sluice.stats())).held, 2, 'the page view and the track wait in memory');
 
     const aid = await p.evaluate(() => {

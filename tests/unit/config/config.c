@@ -461,6 +461,69 @@ static void test_bad_network_values(void **state)
                   "x.yaml:7:14: redis.url: bad Redis URL: expected redis://host:port[/db]");
 }
 
+/* redis: AUTH (a user in the URL or redis.username, the password in the environment only), the
+ * key prefix, and a password pasted into the file refused without being echoed. */
+static void test_redis_auth_and_prefix(void **state)
+{
+    (void)state;
+    const char *head = "version: 1\n"
+                       "server: {https: {listen: \"127.0.0.1:8443\", cert: c.crt, key: c.key}}\n"
+                       "kafka: {brokers: \"127.0.0.1:9092\"}\n";
+    const char *tail = "orgs: [{id: acme, sources: [{id: web, write_key_env: K}]}]\n";
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml), "%sredis: {url: \"redis://127.0.0.1:6379\"}\n%s", head, tail);
+    sluice_config_t *cfg = load_ok(yaml, SLUICE_CONFIG_NO_ENV);
+    assert_string_equal(cfg->redis.key_prefix, "sluice:");
+    assert_null(cfg->redis.username);
+    assert_null(cfg->redis.password);
+    assert_null(cfg->redis.password_env);
+    sluice_config_free(cfg);
+
+    snprintf(yaml, sizeof(yaml),
+             "%sredis: {url: \"redis://sluice-gw@10.0.0.5:6380/1\", password_env: REDIS_PW, key_prefix: "
+             "\"sluice:prod:\"}\n%s",
+             head, tail);
+    cfg = load_ok(yaml, SLUICE_CONFIG_NO_ENV);
+    assert_string_equal(cfg->redis.host, "10.0.0.5");
+    assert_int_equal(cfg->redis.port, 6380);
+    assert_int_equal(cfg->redis.db, 1);
+    assert_string_equal(cfg->redis.username, "sluice-gw");
+    assert_string_equal(cfg->redis.password_env, "REDIS_PW");
+    assert_string_equal(cfg->redis.key_prefix, "sluice:prod:");
+    json_t *j = sluice_config_to_json(cfg);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "redis"), "key_prefix")), "sluice:prod:");
+    json_decref(j);
+    sluice_config_free(cfg);
+
+    /* From the environment the whole URL, password included, is fine; the dump hides it. */
+    setenv("SLUICE_REDIS_URL", "redis://gw:pa%24%24word@cache:6390", 1);
+    snprintf(yaml, sizeof(yaml), "%sredis: {username: fromfile}\n%s", head, tail);
+    cfg = load_ok(yaml, 0);
+    assert_string_equal(cfg->redis.host, "cache");
+    assert_string_equal(cfg->redis.username, "fromfile"); /* redis.username wins over the URL's */
+    assert_string_equal(cfg->redis.password, "pa$$word");
+    j = sluice_config_to_json(cfg);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "redis"), "url")),
+                        "redis://gw:***@cache:6390");
+    json_decref(j);
+    sluice_config_free(cfg);
+    snprintf(yaml, sizeof(yaml), "%sredis: {password_env: PW}\n%s", head, tail);
+    expect_errors_flags(yaml, 0,
+                        (const char *const[]){"SLUICE_REDIS_URL holds a password and redis.password_env names "
+                                              "another: give the Redis password one way",
+                                              NULL});
+    unsetenv("SLUICE_REDIS_URL");
+
+    snprintf(yaml, sizeof(yaml),
+             "%sredis: {url: \"redis://u:hunter2@h:1\", password_env: \"1x\", key_prefix: \"a b\"}\n%s", head, tail);
+    expect_errors(yaml,
+                  "x.yaml:4:53: redis.password_env: not an environment variable name (letters, digits and '_', not "
+                  "starting with a digit); the password is read from the variable, never written here",
+                  "x.yaml:4:71: redis.key_prefix: 'a b' may hold only A-Z a-z 0-9 : _ . - (e.g. \"sluice:prod:\")",
+                  "x.yaml:4:14: redis.url: a password written inline; set redis.password_env to the variable "
+                  "holding it (or give the whole URL in SLUICE_REDIS_URL)");
+}
+
 static void test_source_values(void **state)
 {
     (void)state;
@@ -1040,6 +1103,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_partial_after_root_syntax_error, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_env_tls_paths_have_no_position, clear_env, clear_env),
         cmocka_unit_test(test_enum_names),
+        cmocka_unit_test_setup_teardown(test_redis_auth_and_prefix, clear_env, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

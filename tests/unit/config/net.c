@@ -152,20 +152,56 @@ static void test_redis_url(void **state)
 
     assert_int_equal(sluice_redis_url_parse("http://x:1", host, sizeof(host), &port, &db, err, sizeof(err)), -1);
     assert_string_equal(err, "expected redis://host:port[/db]");
-    assert_int_equal(sluice_redis_url_parse("redis://:pw@x:1", host, sizeof(host), &port, &db, err, sizeof(err)), -1);
-    assert_string_equal(err, "user or password in the URL is not supported (no secrets in the config)");
+    /* user:password@ is skipped here; sluice_redis_url_userinfo takes it apart. */
+    assert_int_equal(sluice_redis_url_parse("redis://:pw@x:1", host, sizeof(host), &port, &db, err, sizeof(err)), 0);
+    assert_string_equal(host, "x");
+    assert_int_equal(
+        sluice_redis_url_parse("redis://u:p%40ss@[::1]:7/2", host, sizeof(host), &port, &db, err, sizeof(err)), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 7);
+    assert_int_equal(db, 2);
     assert_int_equal(sluice_redis_url_parse("redis://x:1/db", host, sizeof(host), &port, &db, err, sizeof(err)), -1);
     assert_string_equal(err, "database after '/' must be a number");
     assert_int_equal(sluice_redis_url_parse("rediss://x:1", host, sizeof(host), &port, &db, err, sizeof(err)), -1);
+    assert_non_null(strstr(err, "stunnel"));
     assert_int_equal(sluice_redis_url_parse("redis://x:0", host, sizeof(host), &port, &db, err, sizeof(err)), -1);
     assert_string_equal(err, "port out of range (1..65535)");
+}
+
+static void test_redis_userinfo(void **state)
+{
+    (void)state;
+    char *user, *pass, err[160];
+    assert_int_equal(sluice_redis_url_userinfo("redis://h:1/0", &user, &pass, err, sizeof(err)), 0);
+    assert_null(user);
+    assert_null(pass);
+    assert_int_equal(sluice_redis_url_userinfo("redis://sluice:s3cr%3At+x%40y@h:1/0", &user, &pass, err, sizeof(err)),
+                     0);
+    assert_string_equal(user, "sluice");
+    assert_string_equal(pass, "s3cr:t+x@y"); /* %-escapes decoded; '+' is no space here */
+    free(user);
+    free(pass);
+    assert_int_equal(sluice_redis_url_userinfo("redis://:only-pw@h", &user, &pass, err, sizeof(err)), 0);
+    assert_null(user);
+    assert_string_equal(pass, "only-pw");
+    free(pass);
+    assert_int_equal(sluice_redis_url_userinfo("redis://who@h", &user, &pass, err, sizeof(err)), 0);
+    assert_string_equal(user, "who");
+    assert_null(pass);
+    free(user);
+    assert_int_equal(sluice_redis_url_userinfo("redis://u:p%4@h", &user, &pass, err, sizeof(err)), -1);
+    assert_string_equal(err, "bad %-escape in the user or password part");
+    assert_null(user);
+    assert_null(pass);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_listen_forms), cmocka_unit_test(test_listen_errors),     cmocka_unit_test(test_cidr_v4),
-        cmocka_unit_test(test_cidr_v6),      cmocka_unit_test(test_cidr_parse_errors), cmocka_unit_test(test_redis_url),
+        cmocka_unit_test(test_listen_forms),      cmocka_unit_test(test_listen_errors),
+        cmocka_unit_test(test_cidr_v4),           cmocka_unit_test(test_cidr_v6),
+        cmocka_unit_test(test_cidr_parse_errors), cmocka_unit_test(test_redis_url),
+        cmocka_unit_test(test_redis_userinfo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

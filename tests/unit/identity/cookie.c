@@ -1,5 +1,6 @@
-/* Tests for identity/cookie.c: anonymous ids, cookie values, the Domain rule and the exact
- * Set-Cookie strings. */
+/* Tests for identity/cookie.c: anonymous ids, cookie values, the Domain rule, the exact
+ * Set-Cookie strings (expiring ones too), and signed anonymous-id cookies: only the gateway's key
+ * makes one, for one org and one id, and any change, another org or a key not in the ring fails. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "crypto/hkdf.h"
+#include "crypto/keyring.h"
 #include "identity/cookie.h"
 
 static void ids(void **state)
@@ -93,13 +96,78 @@ static void formats(void **state)
     assert_string_equal(tiny, "");
 }
 
+static void expired(void **state)
+{
+    (void)state;
+    char out[256];
+    assert_true(sluice_cookie_format_expired("_sid", "acme.test", 1, out, sizeof(out)) > 0);
+    assert_string_equal(out, "_sid=; Max-Age=0; Domain=acme.test; Path=/; Secure; HttpOnly; SameSite=Lax");
+    assert_true(sluice_cookie_format_expired("_fbp", NULL, 0, out, sizeof(out)) > 0);
+    assert_string_equal(out, "_fbp=; Max-Age=0; Path=/; Secure; SameSite=Lax");
+    assert_int_equal(sluice_cookie_format_expired("_fbp", NULL, 0, out, 10), -1);
+}
+
+#define ROOT_HEX "4242424242424242424242424242424242424242424242424242424242424242"
+
+static void signed_values(void **state)
+{
+    (void)state;
+    sluice_err_t err;
+    sluice_keyring_t *root = sluice_keyring_from_strings(ROOT_HEX, "3", NULL, &err);
+    sluice_keyring_t *kr = sluice_keyring_derive(root, SLUICE_KEY_PURPOSE_XD_COOKIE, &err);
+    sluice_keyring_t *other = sluice_keyring_derive(root, SLUICE_KEY_PURPOSE_XD_TOKEN, &err);
+    char v[SLUICE_ID_MAX + SLUICE_COOKIE_SIG_LEN + 1], id[SLUICE_ID_MAX + 1];
+    int n = sluice_cookie_sign(kr, "acme", "c0ffee00c0ffee00c0ffee00c0ffee00", v, sizeof(v));
+    assert_int_equal(n, 32 + SLUICE_COOKIE_SIG_LEN);
+    assert_int_equal(strlen(v), (size_t)n);
+    assert_int_equal(v[32], '.');
+    assert_true(sluice_cookie_value_ok(v, (size_t)n));
+    assert_int_equal(sluice_cookie_verify(kr, "acme", v, (size_t)n, id), 0);
+    assert_string_equal(id, "c0ffee00c0ffee00c0ffee00c0ffee00");
+    /* the same id signs the same way (a refreshed cookie does not change) */
+    char again[sizeof(v)];
+    assert_int_equal(sluice_cookie_sign(kr, "acme", id, again, sizeof(again)), n);
+    assert_string_equal(again, v);
+
+    /* another org, another purpose's key, no ring, a changed id or MAC, an unsigned id: refused */
+    assert_int_equal(sluice_cookie_verify(kr, "globex", v, (size_t)n, id), -1);
+    assert_int_equal(sluice_cookie_verify(other, "acme", v, (size_t)n, id), -1);
+    assert_int_equal(sluice_cookie_verify(NULL, "acme", v, (size_t)n, id), -1);
+    char forged[sizeof(v)];
+    memcpy(forged, v, sizeof(v));
+    forged[0] = forged[0] == 'c' ? 'd' : 'c'; /* a victim's id under someone else's MAC */
+    assert_int_equal(sluice_cookie_verify(kr, "acme", forged, (size_t)n, id), -1);
+    memcpy(forged, v, sizeof(v));
+    forged[n - 1] = forged[n - 1] == 'A' ? 'B' : 'A';
+    assert_int_equal(sluice_cookie_verify(kr, "acme", forged, (size_t)n, id), -1);
+    assert_int_equal(sluice_cookie_verify(kr, "acme", "c0ffee00c0ffee00c0ffee00c0ffee00", 32, id), -1);
+    assert_int_equal(sluice_cookie_verify(kr, "acme", v, (size_t)n - 1, id), -1);
+
+    /* a key id the ring lacks (a key retired from SLUICE_KEYRING) */
+    sluice_keyring_t *root2 = sluice_keyring_from_strings(ROOT_HEX, "4", NULL, &err);
+    sluice_keyring_t *kr2 = sluice_keyring_derive(root2, SLUICE_KEY_PURPOSE_XD_COOKIE, &err);
+    assert_int_equal(sluice_cookie_verify(kr2, "acme", v, (size_t)n, id), -1);
+
+    /* ids with dots sign and verify (the signature is the last 24 characters) */
+    n = sluice_cookie_sign(kr, "acme", "GA1.2.3.a.b", v, sizeof(v));
+    assert_true(n > 0);
+    assert_int_equal(sluice_cookie_verify(kr, "acme", v, (size_t)n, id), 0);
+    assert_string_equal(id, "GA1.2.3.a.b");
+    /* what cannot be signed */
+    assert_int_equal(sluice_cookie_sign(kr, "acme", "a;b", v, sizeof(v)), -1);
+    assert_int_equal(sluice_cookie_sign(kr, "acme", "abc", v, 10), -1);
+    sluice_keyring_free(root);
+    sluice_keyring_free(root2);
+    sluice_keyring_free(kr);
+    sluice_keyring_free(kr2);
+    sluice_keyring_free(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(ids),
-        cmocka_unit_test(values),
-        cmocka_unit_test(domain_rule),
-        cmocka_unit_test(formats),
+        cmocka_unit_test(ids),     cmocka_unit_test(values),  cmocka_unit_test(domain_rule),
+        cmocka_unit_test(formats), cmocka_unit_test(expired), cmocka_unit_test(signed_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

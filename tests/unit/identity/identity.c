@@ -1,7 +1,9 @@
 /* Tests for identity/identity.c without Redis (the integration tests add a real one): which
- * anonymous id an event is given (body, cookie, new), the Set-Cookie values of a request, the token
- * taken from every place it may travel and removed from all of them, token refusals decided
- * before Redis, client-sent context.identity dropped, vendor cookies and click ids. */
+ * anonymous id an event is given (body, cookie, new), the Set-Cookie values of a request (signed
+ * for an org with cross domains, and only as consent allows, expired on refusal), the token taken
+ * from every place it may travel and removed from all of them, token refusals decided before
+ * Redis, tokens issued only for the id a signed cookie proves, client-sent context.identity
+ * dropped, vendor cookies and click ids. */
 #include <regex.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "crypto/hkdf.h"
 #include "crypto/keyring.h"
 #include "identity/identity.h"
 
@@ -20,16 +23,21 @@
 #define SHOP     "https://shop.acme.test"
 #define CHECKOUT "https://checkout.example-pay.com"
 
-static char org_id[] = "acme", other_id[] = "globex", sid[] = "_sid", meta[] = "meta", ga4[] = "ga4";
+static char org_id[] = "acme", other_id[] = "globex", plain_id[] = "plain", sid[] = "_sid", meta[] = "meta",
+            ga4[] = "ga4", analytics[] = "analytics", ads[] = "ads", meta_name[] = "meta-capi";
+static char *required[] = {analytics};
+static sluice_integration_t integrations[1];
 static char shop[] = "shop.acme.test", checkout[] = "checkout.example-pay.com", globex_host[] = "globex.test";
 static char acme_domain[] = "acme.test";
 static char *domains[] = {shop, checkout};
 static char *globex_domains[] = {globex_host};
 static char *vendors[] = {meta, ga4};
 
-static sluice_org_t orgs[2];
+static sluice_org_t orgs[3]; /* acme and globex exchange tokens (signed cookies); plain does not */
+static sluice_org_t *cur_org;
 static sluice_config_t cfg;
-static sluice_keyring_t *keys;
+static sluice_keyring_t *keys, *token_keys, *cookie_keys; /* the root ring and what the gateway derives */
+static sluice_identity_secrets_t secrets;
 static sluice_identity_thread_t *thr, *thr_nokeys;
 static int done_calls;
 
@@ -54,13 +62,17 @@ static int setup(void **state)
     (void)state;
     init_org(&orgs[0], org_id, domains, 2);
     init_org(&orgs[1], other_id, globex_domains, 1);
+    init_org(&orgs[2], plain_id, NULL, 0);
     memset(&cfg, 0, sizeof(cfg));
     cfg.orgs = orgs;
-    cfg.org_count = 2;
+    cfg.org_count = 3;
     sluice_err_t err;
     keys = sluice_keyring_create();
     assert_int_equal(sluice_keyring_add(keys, 1, key, 1, &err), 0);
-    thr = sluice_identity_thread_create(&cfg, NULL, keys, &err);
+    token_keys = sluice_keyring_derive(keys, SLUICE_KEY_PURPOSE_XD_TOKEN, &err);
+    cookie_keys = sluice_keyring_derive(keys, SLUICE_KEY_PURPOSE_XD_COOKIE, &err);
+    secrets = (sluice_identity_secrets_t){.tokens = token_keys, .cookies = cookie_keys};
+    thr = sluice_identity_thread_create(&cfg, NULL, &secrets, &err);
     thr_nokeys = sluice_identity_thread_create(&cfg, NULL, NULL, &err);
     assert_non_null(thr);
     assert_non_null(thr_nokeys);
@@ -73,15 +85,26 @@ static int teardown(void **state)
     sluice_identity_thread_destroy(thr);
     sluice_identity_thread_destroy(thr_nokeys);
     sluice_keyring_free(keys);
+    sluice_keyring_free(token_keys);
+    sluice_keyring_free(cookie_keys);
     return 0;
 }
 
 static int reset(void **state)
 {
     (void)state;
-    orgs[0].identity.vendor_cookies = NULL;
-    orgs[0].identity.vendor_cookie_count = 0;
-    orgs[0].identity.cookie_domain = NULL;
+    for (int i = 0; i < 3; i++) {
+        orgs[i].identity.vendor_cookies = NULL;
+        orgs[i].identity.vendor_cookie_count = 0;
+        orgs[i].identity.cookie_domain = NULL;
+        orgs[i].identity.cookie_consent_set = 0;
+        orgs[i].identity.cookie_consent_count = 0;
+        orgs[i].consent.required = NULL;
+        orgs[i].consent.required_count = 0;
+        orgs[i].integrations = NULL;
+        orgs[i].integration_count = 0;
+    }
+    cur_org = &orgs[0];
     return 0;
 }
 
@@ -113,10 +136,10 @@ static json_t *run_on(sluice_identity_thread_t *t, sluice_identity_job_t *job, c
     assert_non_null(root);
     memset(job, 0, sizeof(*job));
     job->cfg = &cfg;
-    job->org = &orgs[0];
+    job->org = cur_org;
     job->done = on_done;
     json_t *events = json_array();
-    sluice_identity_begin(job, in, root);
+    sluice_identity_begin(t, job, in, root);
     json_t *list = json_object_get(root, "batch");
     if (json_is_array(list)) {
         size_t i;
@@ -168,8 +191,30 @@ static char *seal_for(const char *org, const char *host, const char *dfid, int64
 {
     static char tok[SLUICE_TOKEN_TEXT_MAX + 1];
     sluice_err_t err;
-    assert_true(sluice_token_seal(keys, org, host, dfid, now_s, 60, tok, sizeof(tok), &err) > 0);
+    assert_true(sluice_token_seal(token_keys, org, host, dfid, now_s, 60, tok, sizeof(tok), &err) > 0);
     return tok;
+}
+
+/* A cookie value signed by the gateway's xd-cookie key for id (static buffer). */
+static const char *signed_cookie(const char *org, const char *id)
+{
+    static char v[SLUICE_ID_MAX + SLUICE_COOKIE_SIG_LEN + 1];
+    assert_true(sluice_cookie_sign(cookie_keys, org, id, v, sizeof(v)) > 0);
+    return v;
+}
+
+static const char *vendor_id(json_t *ev, const char *name)
+{
+    return json_string_value(json_object_get(json_object_get(json_object_get(ev, "context"), "vendorIds"), name));
+}
+
+static const char *cookie_named(const sluice_identity_job_t *job, const char *name)
+{
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < job->cookie_count; i++)
+        if (strncmp(job->cookies[i], name, nl) == 0 && job->cookies[i][nl] == '=')
+            return job->cookies[i];
+    return NULL;
 }
 
 /* ------------------------------------------------------------------ anonymous id */
@@ -177,6 +222,7 @@ static char *seal_for(const char *org, const char *host, const char *dfid, int64
 static void new_visitor_gets_a_cookie(void **state)
 {
     (void)state;
+    cur_org = &orgs[2];
     sluice_identity_job_t job;
     sluice_identity_input_t in = browser(SHOP, NULL);
     json_t *evs = run(&job, &in, "{\"type\":\"track\",\"event\":\"x\"}");
@@ -184,17 +230,68 @@ static void new_visitor_gets_a_cookie(void **state)
     assert_true(matches("^[0-9a-f]{32}$", id));
     assert_string_equal(job.anonymous_id, id);
     assert_int_equal(job.cookie_count, 1);
-    char want[160];
+    char want[320];
     snprintf(want, sizeof(want), "_sid=%s; Max-Age=34560000; Path=/; Secure; HttpOnly; SameSite=Lax", id);
     assert_string_equal(job.cookies[0], want);
     assert_int_equal(job.token_outcome, -1);
     assert_null(json_object_get(json_object_get(json_array_get(evs, 0), "context"), "identity"));
+    done_with(&job, evs);
+
+    /* Where cookies are signed: <id>.<signature>, which proves the id on the next request. */
+    cur_org = &orgs[0];
+    evs = run(&job, &in, "{\"type\":\"track\",\"event\":\"x\"}");
+    id = anon_of(evs, 0);
+    assert_true(matches("^[0-9a-f]{32}$", id));
+    assert_string_equal(job.anonymous_id, id);
+    assert_int_equal(job.proof, SLUICE_IDENTITY_PROOF_MINTED);
+    snprintf(want, sizeof(want), "_sid=%s; Max-Age=34560000; Path=/; Secure; HttpOnly; SameSite=Lax",
+             signed_cookie(org_id, id));
+    assert_string_equal(job.cookies[0], want);
+    done_with(&job, evs);
+}
+
+/* A signed cookie proves its id: used, refreshed, and the events without an id of their own get it. */
+static void signed_cookie_proves_its_id(void **state)
+{
+    (void)state;
+    sluice_identity_job_t job;
+    char value[256], want[320];
+    snprintf(value, sizeof(value), "%s", signed_cookie(org_id, "c0ffee00c0ffee00c0ffee00c0ffee00"));
+    sluice_identity_input_t in = browser(SHOP, value);
+    json_t *evs = run(&job, &in, "{\"batch\":[{\"type\":\"page\"},{\"type\":\"page\",\"anonymousId\":\"tag-id\"}]}");
+    assert_int_equal(job.proof, SLUICE_IDENTITY_PROOF_COOKIE);
+    assert_string_equal(anon_of(evs, 0), "c0ffee00c0ffee00c0ffee00c0ffee00");
+    assert_string_equal(anon_of(evs, 1), "tag-id");
+    assert_string_equal(job.anonymous_id, "c0ffee00c0ffee00c0ffee00c0ffee00");
+    snprintf(want, sizeof(want), "_sid=%s; Max-Age=34560000; Path=/; Secure; HttpOnly; SameSite=Lax", value);
+    assert_string_equal(job.cookies[0], want);
+    done_with(&job, evs);
+
+    /* Forged: a victim's id with a made-up or another org's signature, or no signature at all.
+     * The events may still carry the id (as any body may), but nothing is proven: without Redis
+     * to claim it, no cookie is set and the job names no id. */
+    static const char *const forged[] = {"victim-id.AQAAAAAAAAAAAAAAAAAAAAA", "victim-id"};
+    for (size_t i = 0; i < 2; i++) {
+        in = browser(SHOP, forged[i]);
+        evs = run(&job, &in, "{\"type\":\"page\"}");
+        assert_int_not_equal(job.proof, SLUICE_IDENTITY_PROOF_COOKIE);
+        assert_string_equal(anon_of(evs, 0), "victim-id"); /* what the request said, for its own events */
+        assert_string_equal(job.anonymous_id, "");
+        assert_null(cookie_named(&job, "_sid"));
+        done_with(&job, evs);
+    }
+    snprintf(value, sizeof(value), "%s", signed_cookie(other_id, "victim-id"));
+    in = browser(SHOP, value);
+    evs = run(&job, &in, "{\"type\":\"page\"}");
+    assert_int_equal(job.proof, SLUICE_IDENTITY_PROOF_NONE);
+    assert_string_equal(job.anonymous_id, "");
     done_with(&job, evs);
 }
 
 static void cookie_is_used_and_refreshed(void **state)
 {
     (void)state;
+    cur_org = &orgs[2];
     sluice_identity_job_t job;
     sluice_identity_input_t in = browser(SHOP, "c0ffee00c0ffee00c0ffee00c0ffee00");
     json_t *evs = run(&job, &in, "{\"batch\":[{\"type\":\"track\",\"event\":\"a\"},{\"type\":\"page\"}]}");
@@ -206,7 +303,7 @@ static void cookie_is_used_and_refreshed(void **state)
     done_with(&job, evs);
 
     /* The org's cookie_domain, when the request came to a host inside it. */
-    orgs[0].identity.cookie_domain = acme_domain;
+    cur_org->identity.cookie_domain = acme_domain;
     in.host = iov("data.shop.acme.test");
     evs = run(&job, &in, "{\"type\":\"page\"}");
     assert_string_equal(job.cookies[0], "_sid=c0ffee00c0ffee00c0ffee00c0ffee00; Max-Age=34560000; Domain=acme.test; "
@@ -222,11 +319,13 @@ static void cookie_is_used_and_refreshed(void **state)
     evs = run(&job, &in, "{\"type\":\"page\"}");
     assert_true(matches("^[0-9a-f]{32}$", anon_of(evs, 0)));
     done_with(&job, evs);
+    orgs[2].identity.cookie_domain = NULL;
 }
 
 static void body_id_wins(void **state)
 {
     (void)state;
+    cur_org = &orgs[2];
     sluice_identity_job_t job;
     sluice_identity_input_t in = browser(SHOP, "cookieid");
     json_t *evs = run(&job, &in, "{\"type\":\"page\",\"anonymousId\":\"bodyid\"}");
@@ -246,6 +345,15 @@ static void body_id_wins(void **state)
     evs = run(&job, &in, "{\"type\":\"page\",\"anonymousId\":\"anon:42\"}");
     assert_string_equal(anon_of(evs, 0), "anon:42");
     assert_true(matches("^_sid=[0-9a-f]{32}; ", job.cookies[0]));
+    done_with(&job, evs);
+
+    /* Where cookies are signed a body id is only a candidate: it must be claimed in Redis first
+     * (none here), so it is neither signed into a cookie nor named as the visitor's id. */
+    cur_org = &orgs[0];
+    evs = run(&job, &in, "{\"type\":\"page\",\"anonymousId\":\"bodyid\"}");
+    assert_string_equal(anon_of(evs, 0), "bodyid");
+    assert_string_equal(job.anonymous_id, "");
+    assert_int_equal(job.cookie_count, 0);
     done_with(&job, evs);
 }
 
@@ -402,25 +510,12 @@ static void client_identity_is_dropped(void **state)
 
 /* ------------------------------------------------------------------ vendor ids */
 
-static const char *vendor_id(json_t *ev, const char *name)
-{
-    return json_string_value(json_object_get(json_object_get(json_object_get(ev, "context"), "vendorIds"), name));
-}
-
-static const char *cookie_named(const sluice_identity_job_t *job, const char *name)
-{
-    size_t nl = strlen(name);
-    for (size_t i = 0; i < job->cookie_count; i++)
-        if (strncmp(job->cookies[i], name, nl) == 0 && job->cookies[i][nl] == '=')
-            return job->cookies[i];
-    return NULL;
-}
-
 static void vendor_cookies_minted(void **state)
 {
     (void)state;
-    orgs[0].identity.vendor_cookies = vendors;
-    orgs[0].identity.vendor_cookie_count = 2;
+    cur_org = &orgs[2]; /* the unsigned cookie "localid" is the visitor's here */
+    cur_org->identity.vendor_cookies = vendors;
+    cur_org->identity.vendor_cookie_count = 2;
     sluice_identity_job_t job;
     sluice_identity_input_t in = browser(SHOP, "localid");
     json_t *evs = run(&job, &in,
@@ -453,8 +548,9 @@ static void vendor_cookies_minted(void **state)
 static void vendor_cookies_read_not_replaced(void **state)
 {
     (void)state;
-    orgs[0].identity.vendor_cookies = vendors;
-    orgs[0].identity.vendor_cookie_count = 2;
+    cur_org = &orgs[2]; /* the unsigned cookie "localid" is the visitor's here */
+    cur_org->identity.vendor_cookies = vendors;
+    cur_org->identity.vendor_cookie_count = 2;
     sluice_identity_job_t job;
     sluice_identity_input_t in = browser(SHOP, "localid");
     in.fbp = iov("fb.1.1600000000000.1111111111");
@@ -478,12 +574,12 @@ static void vendor_cookies_read_not_replaced(void **state)
     done_with(&job, evs);
 
     /* Only the vendors the org lists. */
-    orgs[0].identity.vendor_cookie_count = 1; /* meta */
+    cur_org->identity.vendor_cookie_count = 1; /* meta */
     evs = run(&job, &in, "{\"type\":\"page\"}");
     assert_null(vendor_id(json_array_get(evs, 0), "ga"));
     assert_non_null(vendor_id(json_array_get(evs, 0), "fbp"));
     done_with(&job, evs);
-    orgs[0].identity.vendor_cookie_count = 0;
+    cur_org->identity.vendor_cookie_count = 0;
     evs = run(&job, &in, "{\"type\":\"page\"}");
     assert_null(json_object_get(json_object_get(json_array_get(evs, 0), "context"), "vendorIds"));
     done_with(&job, evs);
@@ -494,34 +590,160 @@ static void vendor_cookies_read_not_replaced(void **state)
 static void issue(void **state)
 {
     (void)state;
-    char tok[SLUICE_TOKEN_TEXT_MAX + 1];
+    char tok[SLUICE_TOKEN_TEXT_MAX + 1], set[SLUICE_IDENTITY_COOKIE_LEN], value[256];
     sluice_err_t err = {{0}};
-    assert_int_equal(sluice_identity_issue(thr, &orgs[0], shop, checkout, "abc", NOW_MS, tok, sizeof(tok), &err), 0);
     sluice_token_claims_t c;
-    assert_int_equal(sluice_token_open(keys, org_id, checkout, tok, strlen(tok), NOW_MS / 1000, 5, &c), 0);
+    /* The id the signed cookie proves, whatever the caller would like. */
+    snprintf(value, sizeof(value), "%s", signed_cookie(org_id, "abc"));
+    sluice_identity_issue_input_t in = {shop, checkout, iov(value), iov("127.0.0.1"), NOW_MS};
+    assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), &err), 0);
+    assert_int_equal(sluice_token_open(token_keys, org_id, checkout, tok, strlen(tok), NOW_MS / 1000, 5, &c), 0);
     assert_string_equal(c.dfid, "abc");
     assert_int_equal(c.exp, NOW_MS / 1000 + 60);
-    assert_int_equal(sluice_identity_issue(thr, &orgs[0], NULL, checkout, "abc", NOW_MS, tok, sizeof(tok), &err),
+    assert_string_equal(set, ""); /* the cookie is already there */
+    /* sealed under the derived token key, not the root key */
+    assert_int_equal(sluice_token_open(keys, org_id, checkout, tok, strlen(tok), NOW_MS / 1000, 5, &c),
+                     SLUICE_TOKEN_BAD_TAG);
+
+    /* A cookie naming a victim's id without the gateway's signature proves nothing: the token
+     * carries a new id, which becomes this caller's cookie. */
+    static const char *const foreign[] = {"victim-id", "victim-id.AQAAAAAAAAAAAAAAAAAAAAA", NULL};
+    for (size_t i = 0; i < 3; i++) {
+        in.cookie = iov(foreign[i]);
+        assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), &err), 0);
+        assert_int_equal(sluice_token_open(token_keys, org_id, checkout, tok, strlen(tok), NOW_MS / 1000, 5, &c), 0);
+        assert_true(matches("^[0-9a-f]{32}$", c.dfid));
+        char want[320];
+        snprintf(want, sizeof(want), "_sid=%s; Max-Age=34560000; Path=/; Secure; HttpOnly; SameSite=Lax",
+                 signed_cookie(org_id, c.dfid));
+        assert_string_equal(set, want);
+    }
+    /* An org whose cookie needs consent: the request carries none, so no cookie. */
+    orgs[0].consent.required = required;
+    orgs[0].consent.required_count = 1;
+    assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), &err), 0);
+    assert_string_equal(set, "");
+
+    in.cookie = iov(value);
+    in.origin_host = NULL;
+    assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), &err),
                      SLUICE_IDENTITY_EDOMAIN);
-    assert_int_equal(sluice_identity_issue(thr, &orgs[0], "evil.test", checkout, "abc", NOW_MS, tok, sizeof(tok), &err),
+    in.origin_host = "evil.test";
+    assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), &err),
                      SLUICE_IDENTITY_EDOMAIN);
-    assert_int_equal(sluice_identity_issue(thr, &orgs[0], shop, "evil.test", "abc", NOW_MS, tok, sizeof(tok), &err),
+    in.origin_host = shop;
+    in.to_host = "evil.test";
+    assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), &err),
                      SLUICE_IDENTITY_EDOMAIN);
-    assert_int_equal(sluice_identity_issue(thr, &orgs[0], shop, checkout, NULL, NOW_MS, tok, sizeof(tok), &err),
-                     SLUICE_IDENTITY_EID);
-    assert_int_equal(sluice_identity_issue(thr, &orgs[0], shop, checkout, "a;b", NOW_MS, tok, sizeof(tok), &err),
-                     SLUICE_IDENTITY_EID);
-    assert_int_equal(sluice_identity_issue(thr_nokeys, &orgs[0], shop, checkout, "abc", NOW_MS, tok, sizeof(tok), &err),
+    in.to_host = checkout;
+    assert_int_equal(sluice_identity_issue(thr_nokeys, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), &err),
                      SLUICE_IDENTITY_ENOKEY);
     assert_true(sluice_identity_xd_domain(&orgs[0], "Shop.Acme.Test"));
     assert_false(sluice_identity_xd_domain(&orgs[0], "acme.test"));
     assert_false(sluice_identity_xd_domain(&orgs[0], NULL));
 }
 
+/* ------------------------------------------------------------------ consent before cookies */
+
+static void cookies_wait_for_consent(void **state)
+{
+    (void)state;
+    orgs[0].consent.required = required; /* analytics */
+    orgs[0].consent.required_count = 1;
+    orgs[0].identity.vendor_cookies = vendors;
+    orgs[0].identity.vendor_cookie_count = 2;
+    integrations[0] =
+        (sluice_integration_t){.name = meta_name, .vendor = SLUICE_VENDOR_META, .enabled = 1, .consent = ads};
+    orgs[0].integrations = integrations;
+    orgs[0].integration_count = 1;
+    sluice_identity_job_t job;
+    sluice_identity_input_t in = browser(SHOP, NULL);
+
+    /* No consent: no cookie at all, no vendor ids minted; the event keeps an id of its own. */
+    json_t *evs = run(&job, &in, "{\"type\":\"page\"}");
+    assert_int_equal(job.cookie_count, 0);
+    assert_true(matches("^[0-9a-f]{32}$", anon_of(evs, 0)));
+    assert_null(json_object_get(json_object_get(json_array_get(evs, 0), "context"), "vendorIds"));
+    done_with(&job, evs);
+
+    /* analytics: the anonymous id and _ga (no integration of GA4 asks for more); _fbp also needs
+     * the Meta integration's category (ads). */
+    evs = run(&job, &in, "{\"type\":\"page\",\"context\":{\"consent\":{\"categories\":[\"analytics\"]}}}");
+    assert_non_null(cookie_named(&job, "_sid"));
+    assert_non_null(cookie_named(&job, "_ga"));
+    assert_null(cookie_named(&job, "_fbp"));
+    assert_null(vendor_id(json_array_get(evs, 0), "fbp"));
+    assert_non_null(vendor_id(json_array_get(evs, 0), "ga"));
+    done_with(&job, evs);
+    evs = run(&job, &in, "{\"type\":\"page\",\"context\":{\"consent\":{\"categories\":[\"analytics\",\"ads\"]}}}");
+    assert_non_null(cookie_named(&job, "_sid"));
+    assert_non_null(cookie_named(&job, "_fbp"));
+    assert_non_null(cookie_named(&job, "_ga"));
+    done_with(&job, evs);
+
+    /* One event of the batch without the category is enough to hold the cookie back. */
+    evs = run(&job, &in,
+              "{\"batch\":[{\"type\":\"page\",\"context\":{\"consent\":{\"categories\":[\"analytics\"]}}},"
+              "{\"type\":\"page\"}]}");
+    assert_null(cookie_named(&job, "_sid"));
+    done_with(&job, evs);
+
+    /* A refusal (consent without the category) expires what the browser sent; vendor ids are not
+     * passed on either. */
+    char value[256];
+    snprintf(value, sizeof(value), "%s", signed_cookie(org_id, "c0ffee00c0ffee00c0ffee00c0ffee00"));
+    in = browser(SHOP, value);
+    in.fbp = iov("fb.1.1600000000000.1111111111");
+    in.ga = iov("GA1.2.123.1600000000");
+    evs = run(&job, &in, "{\"type\":\"page\",\"context\":{\"consent\":{\"categories\":[]}}}");
+    assert_string_equal(cookie_named(&job, "_sid"), "_sid=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax");
+    assert_string_equal(cookie_named(&job, "_fbp"), "_fbp=; Max-Age=0; Path=/; Secure; SameSite=Lax");
+    assert_string_equal(cookie_named(&job, "_ga"), "_ga=; Max-Age=0; Path=/; Secure; SameSite=Lax");
+    assert_null(json_object_get(json_object_get(json_array_get(evs, 0), "context"), "vendorIds"));
+    assert_string_equal(anon_of(evs, 0), "c0ffee00c0ffee00c0ffee00c0ffee00");
+    done_with(&job, evs);
+    /* analytics but not ads: only the Meta cookie goes */
+    evs = run(&job, &in, "{\"type\":\"page\",\"context\":{\"consent\":{\"categories\":[\"analytics\"]}}}");
+    assert_true(matches("^_sid=c0ffee00", cookie_named(&job, "_sid")));
+    assert_string_equal(cookie_named(&job, "_fbp"), "_fbp=; Max-Age=0; Path=/; Secure; SameSite=Lax");
+    assert_null(cookie_named(&job, "_ga")); /* kept, and not re-set */
+    assert_string_equal(vendor_id(json_array_get(evs, 0), "ga"), "GA1.2.123.1600000000");
+    done_with(&job, evs);
+
+    /* identity.cookie_consent overrides the org's required categories (here: none needed). */
+    orgs[0].identity.cookie_consent_set = 1;
+    orgs[0].identity.cookie_consent_count = 0;
+    in = browser(SHOP, NULL);
+    evs = run(&job, &in, "{\"type\":\"page\"}");
+    assert_non_null(cookie_named(&job, "_sid"));
+    assert_null(cookie_named(&job, "_fbp"));
+    done_with(&job, evs);
+
+    /* A request without events says nothing (xd/redeem without consent): neither set nor expired;
+     * with the request's own consent it decides as events do. */
+    orgs[0].identity.cookie_consent_set = 0;
+    json_t *none = json_pack("[]"), *yes = json_pack("[s]", "analytics");
+    in = browser(SHOP, value);
+    evs = run(&job, &in, "{\"batch\":[]}");
+    assert_int_equal(job.cookie_count, 0);
+    done_with(&job, evs);
+    in.consent = none;
+    evs = run(&job, &in, "{\"batch\":[]}");
+    assert_string_equal(cookie_named(&job, "_sid"), "_sid=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax");
+    done_with(&job, evs);
+    in.consent = yes;
+    evs = run(&job, &in, "{\"batch\":[]}");
+    assert_true(matches("^_sid=c0ffee00", cookie_named(&job, "_sid")));
+    done_with(&job, evs);
+    json_decref(none);
+    json_decref(yes);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(new_visitor_gets_a_cookie, reset),
+        cmocka_unit_test_setup(signed_cookie_proves_its_id, reset),
         cmocka_unit_test_setup(cookie_is_used_and_refreshed, reset),
         cmocka_unit_test_setup(body_id_wins, reset),
         cmocka_unit_test_setup(server_events, reset),
@@ -532,6 +754,7 @@ int main(void)
         cmocka_unit_test_setup(vendor_cookies_minted, reset),
         cmocka_unit_test_setup(vendor_cookies_read_not_replaced, reset),
         cmocka_unit_test_setup(issue, reset),
+        cmocka_unit_test_setup(cookies_wait_for_consent, reset),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

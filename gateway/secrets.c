@@ -1,0 +1,132 @@
+/*
+ * Loading and forgetting the gateway's key material (secrets.h). Main thread.
+ */
+#include "gateway/secrets.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/time.h"
+#include "crypto/ct.h"
+#include "crypto/hkdf.h"
+#include "crypto/secretenv.h"
+
+/* After the last older token expired, how long the root ring is still kept: a request that began
+ * before the deadline may still be opening its token. */
+#define LEGACY_GRACE_MS 2000
+
+struct sluice_secrets {
+    sluice_keyring_t *encrypt, *tokens, *cookies, *root;
+    char *redis_password;
+    sluice_identity_secrets_t identity;
+};
+
+static void wipe_free(char *s)
+{
+    if (s != NULL) {
+        sluice_secure_zero(s, strlen(s));
+        free(s);
+    }
+}
+
+void sluice_secrets_free(sluice_secrets_t *s)
+{
+    if (s == NULL)
+        return;
+    sluice_keyring_free(s->encrypt);
+    sluice_keyring_free(s->tokens);
+    sluice_keyring_free(s->cookies);
+    sluice_keyring_free(s->root);
+    wipe_free(s->redis_password);
+    sluice_secure_zero(s, sizeof(*s));
+    free(s);
+}
+
+sluice_secrets_t *sluice_secrets_load(const sluice_config_t *cfg, int64_t now_ms, sluice_err_t *err)
+{
+    sluice_secrets_t *s = calloc(1, sizeof(*s));
+    if (s == NULL) {
+        sluice_err_set(err, "out of memory");
+        return NULL;
+    }
+    if (getenv("ENCRYPTION_KEY") != NULL || sluice_identity_needs_keys(cfg)) {
+        sluice_keyring_t *root = sluice_keyring_from_env(err);
+        sluice_secretenv_forget("ENCRYPTION_KEY");
+        sluice_secretenv_forget("SLUICE_KEYRING");
+        if (root == NULL || (s->encrypt = sluice_keyring_derive(root, SLUICE_KEY_PURPOSE_ENCRYPT, err)) == NULL ||
+            (s->tokens = sluice_keyring_derive(root, SLUICE_KEY_PURPOSE_XD_TOKEN, err)) == NULL ||
+            (s->cookies = sluice_keyring_derive(root, SLUICE_KEY_PURPOSE_XD_COOKIE, err)) == NULL) {
+            sluice_keyring_free(root);
+            sluice_secrets_free(s);
+            return NULL;
+        }
+        int64_t window = sluice_identity_token_window_ms(cfg);
+        if (window > 0) {
+            s->root = root;
+            s->identity.legacy = root;
+            s->identity.legacy_until_ms = now_ms + window;
+        } else {
+            sluice_keyring_free(root);
+        }
+    }
+    const char *var = cfg->redis.password_env;
+    if (var != NULL && cfg->redis.url != NULL) {
+        const char *v = getenv(var);
+        if (v == NULL || v[0] == '\0') {
+            sluice_err_set(err, "redis.password_env: environment variable %s is %s", var,
+                           v == NULL ? "not set" : "empty");
+            sluice_secrets_free(s);
+            return NULL;
+        }
+        if ((s->redis_password = strdup(v)) == NULL) {
+            sluice_err_set(err, "out of memory");
+            sluice_secrets_free(s);
+            return NULL;
+        }
+        sluice_secretenv_forget(var);
+    }
+    s->identity.tokens = s->tokens;
+    s->identity.cookies = s->cookies;
+    s->identity.redis_password = s->redis_password;
+    return s;
+}
+
+const sluice_keyring_t *sluice_secrets_encrypt(const sluice_secrets_t *s)
+{
+    return s != NULL ? s->encrypt : NULL;
+}
+
+const sluice_identity_secrets_t *sluice_secrets_identity(const sluice_secrets_t *s)
+{
+    return s != NULL ? &s->identity : NULL;
+}
+
+int sluice_secrets_holds_root(const sluice_secrets_t *s)
+{
+    return s != NULL && s->root != NULL;
+}
+
+int sluice_secrets_sigwait(sluice_secrets_t *s, const sigset_t *set, int *sig)
+{
+    if (s == NULL || s->root == NULL)
+        return sigwait(set, sig) == 0 ? 0 : -1;
+    int64_t left = s->identity.legacy_until_ms + LEGACY_GRACE_MS - sluice_now_ms();
+    if (left <= 0) {
+        /* The identity threads stopped using it at legacy_until_ms (they check the time first);
+         * the pointer they hold is never followed again. */
+        sluice_keyring_free(s->root);
+        s->root = NULL;
+        sluice_log_info("keys.root_wiped", "tokens sealed under the root key by an older version have expired; the "
+                                           "root keys are wiped from memory");
+        return -1;
+    }
+    struct timespec ts = {.tv_sec = (time_t)(left / 1000), .tv_nsec = (long)(left % 1000) * 1000000L};
+    int got = sigtimedwait(set, NULL, &ts);
+    if (got < 0)
+        return -1; /* EAGAIN: the time is up (checked on the next call); EINTR */
+    *sig = got;
+    return 0;
+}
