@@ -23,7 +23,7 @@
 #include "crypto/keyring.h"
 
 /* The newest schema version this binary knows. */
-#define SLUICE_VAULT_SCHEMA_VERSION 1
+#define SLUICE_VAULT_SCHEMA_VERSION 2
 
 /* Results. The numbers never change. */
 enum {
