@@ -16,6 +16,7 @@
 #include "common/err.h"
 #include "config/config.h"
 #include "crypto/hash.h"
+#include "crypto/pseudonym.h"
 #include "gateway/datalayer.h"
 #include "gateway/limiter.h"
 
@@ -36,7 +37,8 @@ typedef struct sluice_source_rt {
 
 typedef struct sluice_org_rt {
     const sluice_org_t *org;
-    unsigned variants; /* extra hash variants its integrations read */
+    unsigned variants;                        /* extra hash variants its integrations read */
+    uint8_t forget_key[SLUICE_PSEUDONYM_LEN]; /* pseudonyms of its ids (crypto/pseudonym.h) */
 } sluice_org_rt_t;
 
 typedef struct sluice_runtime {

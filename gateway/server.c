@@ -30,6 +30,7 @@
 #include "common/time.h"
 #include "crypto/keyring.h"
 #include "crypto/tls.h"
+#include "gateway/forgotten.h"
 #include "gateway/handler.h"
 #include "gateway/ingest.h"
 #include "identity/identity.h"
@@ -468,6 +469,7 @@ static void gateway_free(sluice_gateway_t *gw, int h2o_configured)
     sluice_keyring_free(gw->keys);
     sluice_limiter_destroy(gw->limiter);
     sluice_conn_table_destroy(gw->conns);
+    sluice_forgotten_destroy(gw->forgotten);
     free(gw->config_path);
     free(gw);
 }
@@ -642,6 +644,13 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     /* The runtime owns cfg from here, also when it fails. */
     gw->current = sluice_runtime_create(cfg, gw->nthreads, gw->keys, gw->limiter, err);
     if (gw->current == NULL) {
+        gateway_free(gw, 1);
+        return 1;
+    }
+    /* Loaded before the first request, so a forgotten person's events are dropped from the start
+     * (when Redis answers). */
+    gw->forgotten = sluice_forgotten_create(gw->current->cfg, gw->nthreads, err);
+    if (gw->forgotten == NULL) {
         gateway_free(gw, 1);
         return 1;
     }
