@@ -18,5 +18,6 @@ int sluicectl_cmd_keys(int argc, char **argv);      /* tools/cmd_keys.c */
 int sluicectl_cmd_token(int argc, char **argv);     /* tools/cmd_token.c */
 int sluicectl_cmd_fpe(int argc, char **argv);       /* tools/cmd_fpe.c */
 int sluicectl_cmd_unmask(int argc, char **argv);    /* tools/cmd_unmask.c */
+int sluicectl_cmd_forget(int argc, char **argv);    /* tools/cmd_forget.c */
 
 #endif
