@@ -290,6 +290,7 @@ static void decode_kafka(loader_t *l, sluice_dec_map_t *root)
     k->topic = sluice_dec_xstrdup("sluice.events");
     k->dlq_topic = sluice_dec_xstrdup("sluice.dlq");
     k->invalid_topic = sluice_dec_xstrdup("sluice.invalid");
+    k->dsr_topic = sluice_dec_xstrdup("sluice.dsr");
     k->ack = SLUICE_ACK_KAFKA;
     k->ack_timeout_ms = 5000;
     k->queue_max_messages = 100000;
@@ -304,6 +305,14 @@ static void decode_kafka(loader_t *l, sluice_dec_map_t *root)
         const sluice_yaml_node_t *v = sluice_yaml_map_get(m.node, "invalid_topic");
         sluice_config_diag_add(l->diag, v ? &v->pos : &m.pos,
                                "kafka.invalid_topic: must differ from kafka.topic and kafka.dlq_topic");
+    }
+    checked(&m, "dsr_topic", check_topic, &k->dsr_topic);
+    if (strcmp(k->dsr_topic, k->topic) == 0 || strcmp(k->dsr_topic, k->dlq_topic) == 0 ||
+        strcmp(k->dsr_topic, k->invalid_topic) == 0) {
+        const sluice_yaml_node_t *v = sluice_yaml_map_get(m.node, "dsr_topic");
+        sluice_config_diag_add(
+            l->diag, v ? &v->pos : &m.pos,
+            "kafka.dsr_topic: must differ from kafka.topic, kafka.dlq_topic and kafka.invalid_topic");
     }
     if (strcmp(k->topic, k->dlq_topic) == 0) {
         const sluice_yaml_node_t *v = sluice_yaml_map_get(m.node, "dlq_topic");
@@ -472,6 +481,46 @@ static void decode_misc(loader_t *l, sluice_dec_map_t *root)
     sluice_dec_map_close(&metrics);
     sluice_dec_unsigned(&m, "credentials_ttl_s", 0, 1, 86400, &d->credentials_ttl_s);
     sluice_dec_unsigned(&m, "max_in_flight", 0, 1, 10000, &d->max_in_flight);
+    sluice_dec_map_close(&m);
+}
+
+/* forget: the pseudonym key is read from its variable at every load, not only when resolving
+ * secrets: the gateway, the worker and sluicectl must all compute the same pseudonyms. A missing
+ * variable is an error when secrets are resolved (the gateway) and a warning otherwise; programs
+ * that compute pseudonyms refuse to run without it (key_env set, key NULL). */
+static void decode_forget(loader_t *l, sluice_dec_map_t *root)
+{
+    sluice_forget_config_t *f = &l->cfg->forget;
+    f->refresh_ms = 1000;
+    sluice_dec_map_t m;
+    sluice_dec_map_sub(root, "forget", &m);
+    sluice_dec_unsigned(&m, "refresh_ms", 0, 100, 3600000, &f->refresh_ms);
+    const sluice_yaml_node_t *kv = sluice_yaml_map_get(m.node, "key_env");
+    if (sluice_dec_string(&m, "key_env", 0, &f->key_env) == 1) {
+        const char *v = sluice_dec_check_env_name(f->key_env) == NULL ? getenv(f->key_env) : NULL;
+        if (sluice_dec_check_env_name(f->key_env) != NULL) {
+            sluice_config_diag_add(l->diag, &kv->pos,
+                                   "forget.key_env: not an environment variable name (letters, digits and '_', not "
+                                   "starting with a digit); the key is read from the variable, never written here");
+            free(f->key_env);
+            f->key_env = NULL;
+        } else if (v == NULL || v[0] == '\0') {
+            if (l->flags & SLUICE_CONFIG_RESOLVE_SECRETS)
+                sluice_config_diag_add(l->diag, &kv->pos, "forget.key_env: environment variable %s is %s", f->key_env,
+                                       v == NULL ? "not set" : "empty");
+            else
+                sluice_config_diag_warn(l->diag, &kv->pos, "forget.key_env: environment variable %s is %s", f->key_env,
+                                        v == NULL ? "not set" : "empty");
+        } else if (strlen(v) < 16) {
+            sluice_config_diag_add(l->diag, &kv->pos,
+                                   "forget.key_env: the key in %s is shorter than 16 bytes (use e.g. `openssl rand "
+                                   "-hex 32`)",
+                                   f->key_env);
+        } else {
+            f->key = sluice_dec_xstrdup(v);
+            f->key_len = strlen(v);
+        }
+    }
     sluice_dec_map_close(&m);
 }
 
@@ -751,6 +800,7 @@ static sluice_config_t *load_doc(sluice_yaml_doc_t *doc, const char *name, int f
     decode_kafka(&l, &root);
     decode_stores(&l, &root);
     decode_misc(&l, &root);
+    decode_forget(&l, &root);
     const sluice_yaml_node_t *orgs;
     if (sluice_dec_list(&root, "orgs", present == 1 ? SLUICE_DEC_REQUIRED : 0, &orgs) == 1) {
         if (orgs->item_count == 0)
@@ -824,6 +874,7 @@ void sluice_config_free(sluice_config_t *cfg)
     free(k->topic);
     free(k->dlq_topic);
     free(k->invalid_topic);
+    free(k->dsr_topic);
     for (size_t i = 0; i < k->property_count; i++) {
         free(k->properties[i].key);
         free(k->properties[i].value);
@@ -837,6 +888,10 @@ void sluice_config_free(sluice_config_t *cfg)
     free(cfg->redis.key_prefix);
     free(cfg->database.url);
     free(cfg->delivery.ca_file);
+    free(cfg->forget.key_env);
+    if (cfg->forget.key != NULL)
+        OPENSSL_cleanse(cfg->forget.key, cfg->forget.key_len);
+    free(cfg->forget.key);
     free(cfg->plugin_dir);
     free(cfg->log_level);
     free(cfg->audit_log);

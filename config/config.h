@@ -113,6 +113,7 @@ typedef struct sluice_kafka_config {
     char *topic;         /* default "sluice.events" */
     char *dlq_topic;     /* default "sluice.dlq" */
     char *invalid_topic; /* refused events, masked, with the reason; default "sluice.invalid" */
+    char *dsr_topic;     /* deletion records of `sluicectl forget` (hashed ids only); default "sluice.dsr" */
     sluice_ack_mode_t ack;
     unsigned ack_timeout_ms;     /* how long a request waits for acks before 503; default 5000 */
     unsigned queue_max_messages; /* local producer queue; full → 503 at once; default 100000 */
@@ -135,6 +136,14 @@ typedef struct sluice_redis_config {
 typedef struct sluice_database_config {
     char *url; /* env SLUICE_DATABASE_URL; libpq conninfo or postgresql:// URL */
 } sluice_database_config_t;
+
+/* `sluicectl forget`: deletion and suppression (docs/privacy.md). */
+typedef struct sluice_forget_config {
+    char *key_env;       /* forget.key_env: the variable holding the pseudonym key; NULL = unkeyed */
+    char *key;           /* its value, read at every load when set (gateway, worker, sluicectl); wiped on free */
+    size_t key_len;      /* at least 16 when key is set */
+    unsigned refresh_ms; /* how often gateway and worker look for changes to the suppression lists; default 1000 */
+} sluice_forget_config_t;
 
 typedef struct sluice_delivery_config {
     char *ca_file;                 /* CA bundle for vendor TLS; NULL = system bundle. Verification is always on. */
@@ -356,6 +365,7 @@ typedef struct sluice_config {
     sluice_redis_config_t redis;
     sluice_database_config_t database;
     sluice_delivery_config_t delivery;
+    sluice_forget_config_t forget;
     /* env SLUICE_PLUGIN_DIR, else plugins.dir, else the built-in plugins found next to this
      * program (common/install.h); NULL only when this program's own path cannot be read. */
     char *plugin_dir;

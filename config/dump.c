@@ -392,6 +392,7 @@ json_t *sluice_config_to_json(const sluice_config_t *cfg)
     json_object_set_new(kafka, "topic", json_string(k->topic));
     json_object_set_new(kafka, "dlq_topic", json_string(k->dlq_topic));
     json_object_set_new(kafka, "invalid_topic", json_string(k->invalid_topic));
+    json_object_set_new(kafka, "dsr_topic", json_string(k->dsr_topic));
     json_object_set_new(kafka, "ack", json_string(k->ack == SLUICE_ACK_QUEUED ? "queued" : "kafka"));
     json_object_set_new(kafka, "ack_timeout_ms", json_integer(k->ack_timeout_ms));
     json_object_set_new(kafka, "queue_max_messages", json_integer(k->queue_max_messages));
@@ -422,6 +423,12 @@ json_t *sluice_config_to_json(const sluice_config_t *cfg)
     json_object_set_new(delivery, "credentials_ttl_s", json_integer(d->credentials_ttl_s));
     json_object_set_new(delivery, "max_in_flight", json_integer(d->max_in_flight));
     json_object_set_new(root, "delivery", delivery);
+
+    json_t *forget = json_object();
+    json_object_set_new(forget, "key_env", str_or_null(cfg->forget.key_env));
+    set_secret(forget, "key", cfg->forget.key);
+    json_object_set_new(forget, "refresh_ms", json_integer(cfg->forget.refresh_ms));
+    json_object_set_new(root, "forget", forget);
 
     json_t *orgs = json_array();
     for (size_t i = 0; i < cfg->org_count; i++)

@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "gateway/forgotten.h"
 #include "gateway/http.h"
 #include "gateway/ingest.h"
 #include "gateway/liveview.h"
@@ -147,7 +148,10 @@ static size_t metrics_extra(void *ud, char *buf, size_t cap)
         return cap; /* ask for more room */
     n += (int)m;
     /* Per-plugin calls and errors, from the runtime this thread serves. */
-    return (size_t)n + sluice_plugin_set_metrics(w->rt->plugins, buf + n, cap - (size_t)n);
+    size_t used = (size_t)n + sluice_plugin_set_metrics(w->rt->plugins, buf + n, cap - (size_t)n);
+    if (used >= cap)
+        return used;
+    return used + sluice_forgotten_metrics(gw->forgotten, buf + used, cap - used);
 }
 
 static void handle_metrics(h2o_req_t *req, sluice_worker_t *w)

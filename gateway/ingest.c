@@ -24,6 +24,7 @@
 #include "common/time.h"
 #include "gateway/datalayer.h"
 #include "gateway/envelope.h"
+#include "gateway/forgotten.h"
 #include "gateway/gzip.h"
 #include "gateway/http.h"
 #include "gateway/live.h"
@@ -40,6 +41,7 @@ typedef struct pending pending_t;
 typedef struct pending_msg {
     pending_t *owner;
     json_t *message_id; /* a reference to the event's messageId as received (dedup key), or NULL */
+    char *subject;      /* the dedup key's value: pseudonyms of the event's ids (forgotten.h), or NULL */
     int invalid;        /* the record of a refused event (kafka.invalid_topic), not an event */
 } pending_msg_t;
 
@@ -57,6 +59,7 @@ struct pending {
     json_t *rejected; /* [{index, code, message, path}] */
     json_t *invalid;  /* [{index, error, event}]: refused events to record in kafka.invalid_topic */
     unsigned consent_dropped, duplicates;
+    unsigned suppressed; /* events of forgotten people: dropped, answered as accepted */
     sluice_identity_job_t job;
     unsigned outstanding; /* produced, not yet reported */
     unsigned produced, acked, failed;
@@ -119,8 +122,10 @@ static void pending_free(pending_t *p)
     json_decref(p->events);
     json_decref(p->indexes);
     json_decref(p->idfound);
-    for (unsigned i = 0; i < p->produced; i++)
+    for (unsigned i = 0; i < p->produced; i++) {
         json_decref(p->msgs[i].message_id);
+        free(p->msgs[i].subject);
+    }
     free(p->msgs);
     if (p->conn != NULL)
         sluice_conn_end(p->conn);
@@ -176,7 +181,7 @@ static void add_rejection(pending_t *p, size_t index, const sluice_event_error_t
 
 static void respond_ok(pending_t *p)
 {
-    size_t accepted = p->acked + p->consent_dropped + p->duplicates;
+    size_t accepted = p->acked + p->consent_dropped + p->duplicates + p->suppressed;
     if (p->reply.pixel) {
         sluice_reply_gif(p->req, p->w, &p->reply, 200);
         return;
@@ -231,7 +236,8 @@ static void respond_final(pending_t *p)
 {
     if (p->failed > 0)
         respond_unavailable(p, "Kafka did not acknowledge every event; retry the request");
-    else if (p->events_produced == 0 && json_array_size(p->rejected) > 0 && p->consent_dropped + p->duplicates == 0)
+    else if (p->events_produced == 0 && json_array_size(p->rejected) > 0 &&
+             p->consent_dropped + p->duplicates + p->suppressed == 0)
         respond_refused(p);
     else
         respond_ok(p);
@@ -279,7 +285,7 @@ void sluice_ingest_on_delivery(void *opaque, int err)
         sluice_counter_add(&w->metrics.events_accepted, 1);
         sluice_metrics_observe_ack(&w->metrics, sluice_mono_us() - p->produce_us);
         if (m->message_id != NULL)
-            sluice_identity_remember(w->identity, p->src->org, json_string_value(m->message_id));
+            sluice_identity_remember(w->identity, p->src->org, json_string_value(m->message_id), m->subject);
     } else {
         p->failed++;
         sluice_counter_add(&w->metrics.kafka_delivery_failed, 1);
@@ -392,6 +398,8 @@ static void slot_release(pending_msg_t *m)
 {
     json_decref(m->message_id);
     m->message_id = NULL;
+    free(m->subject);
+    m->subject = NULL;
 }
 
 static void produce_all(pending_t *p)
@@ -421,11 +429,24 @@ static void produce_all(pending_t *p)
             sluice_counter_add(&w->metrics.events_rejected[SLUICE_REJECT_DUPLICATE], 1);
             continue;
         }
+        /* A forgotten person (sluicectl forget): dropped before anything of it is processed,
+         * counted per org, and answered like an accepted event so the visitor's page works on. */
+        if (sluice_forgotten_match(w->gw->forgotten, w->index, org->id, ort->forget_key, ev)) {
+            p->suppressed++;
+            continue;
+        }
         /* The next slot; it counts only once Kafka took the message. The dedup key is the
          * messageId as received (the data layer may rewrite the field). */
         pending_msg_t *m = &p->msgs[p->produced];
         json_t *mid = json_object_get(ev, "messageId");
         *m = (pending_msg_t){.owner = p, .message_id = json_is_string(mid) ? json_incref(mid) : NULL};
+        if (m->message_id != NULL && org->identity.dedup_enabled) {
+            /* The raw ids are known only here, before the data layer: their pseudonyms go with the
+             * dedup key so that forget can find it. */
+            char subject[SLUICE_PSEUDONYM_ID_PATH_COUNT * (SLUICE_PSEUDONYM_HEX_LEN + 1)];
+            if (sluice_forgotten_subject(ort->forget_key, ev, subject, sizeof(subject)) > 0)
+                m->subject = strdup(subject);
+        }
         sluice_dl_stats_t st = {0};
         sluice_dl_result_t dl;
         if (sluice_datalayer_apply(org, ort->variants, masker_for(p), ev, &dl, &st) != 0) {

@@ -30,8 +30,10 @@ static void runtime_free(sluice_runtime_t *rt)
         sluice_secure_zero(rt->sources[i].prev_digest, sizeof(rt->sources[i].prev_digest));
     }
     free(rt->sources);
-    for (size_t i = 0; rt->orgs != NULL && i < rt->org_count; i++)
+    for (size_t i = 0; rt->orgs != NULL && i < rt->org_count; i++) {
         sluice_piiguard_destroy(rt->orgs[i].guard);
+        sluice_secure_zero(rt->orgs[i].forget_key, sizeof(rt->orgs[i].forget_key));
+    }
     free(rt->orgs);
     sluice_config_free(rt->cfg);
     free(rt);
@@ -93,6 +95,8 @@ sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads,
         rt->orgs[o].variants = sluice_datalayer_variants(org);
         if ((rt->orgs[o].guard = sluice_piiguard_create(org)) == NULL)
             goto oom;
+        if (sluice_pseudonym_org_key(cfg->forget.key, cfg->forget.key_len, org->id, rt->orgs[o].forget_key) != 0)
+            goto crypto;
         for (size_t s = 0; s < org->source_count; s++, k++) {
             sluice_source_rt_t *sr = &rt->sources[k];
             const sluice_source_t *src = &org->sources[s];
@@ -127,7 +131,7 @@ oom:
     runtime_free(rt);
     return NULL;
 crypto:
-    sluice_err_set(err, "SHA-256 unavailable");
+    sluice_err_set(err, "SHA-256 or HMAC unavailable");
     runtime_free(rt);
     return NULL;
 }

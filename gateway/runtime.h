@@ -16,6 +16,7 @@
 #include "common/err.h"
 #include "config/config.h"
 #include "crypto/hash.h"
+#include "crypto/pseudonym.h"
 #include "gateway/datalayer.h"
 #include "gateway/limiter.h"
 #include "gateway/piiguard.h"
@@ -37,8 +38,9 @@ typedef struct sluice_source_rt {
 
 typedef struct sluice_org_rt {
     const sluice_org_t *org;
-    unsigned variants;        /* extra hash variants its integrations read */
-    sluice_piiguard_t *guard; /* the org's PII guard over fields no rule names (piiguard.h) */
+    unsigned variants;                        /* extra hash variants its integrations read */
+    sluice_piiguard_t *guard;                 /* the org's PII guard over fields no rule names (piiguard.h) */
+    uint8_t forget_key[SLUICE_PSEUDONYM_LEN]; /* pseudonyms of its ids (crypto/pseudonym.h) */
 } sluice_org_rt_t;
 
 typedef struct sluice_runtime {

@@ -31,6 +31,7 @@
 #include "crypto/keyring.h"
 #include "crypto/secretenv.h"
 #include "crypto/tls.h"
+#include "gateway/forgotten.h"
 #include "gateway/handler.h"
 #include "gateway/ingest.h"
 #include "gateway/live.h"
@@ -503,6 +504,7 @@ static void gateway_free(sluice_gateway_t *gw, int h2o_configured)
     sluice_limiter_destroy(gw->limiter);
     sluice_conn_table_destroy(gw->conns);
     sluice_live_destroy(gw->live);
+    sluice_forgotten_destroy(gw->forgotten);
     free(gw->config_path);
     free(gw);
 }
@@ -683,6 +685,14 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     /* The runtime owns cfg from here, also when it fails. */
     gw->current = sluice_runtime_create(cfg, gw->nthreads, sluice_secrets_encrypt(gw->secrets), gw->limiter, err);
     if (gw->current == NULL) {
+        gateway_free(gw, 1);
+        return 1;
+    }
+    /* Loaded before the first request, so a forgotten person's events are dropped from the start
+     * (when Redis answers). */
+    gw->forgotten = sluice_forgotten_create(gw->current->cfg, gw->nthreads,
+                                            sluice_secrets_identity(gw->secrets)->redis_password, err);
+    if (gw->forgotten == NULL) {
         gateway_free(gw, 1);
         return 1;
     }

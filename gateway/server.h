@@ -27,6 +27,7 @@
 typedef struct sluice_gateway sluice_gateway_t;
 typedef struct sluice_identity_thread sluice_identity_thread_t;
 typedef struct sluice_live sluice_live_t;
+typedef struct sluice_forgotten sluice_forgotten_t;
 
 enum { SLUICE_LISTENER_HTTPS = 0, SLUICE_LISTENER_HTTP = 1, SLUICE_LISTENER_METRICS = 2, SLUICE_LISTENER_COUNT = 3 };
 
@@ -68,9 +69,10 @@ struct sluice_gateway {
     sluice_runtime_t *current;      /* main thread's reference to the newest runtime */
     uint16_t metrics_port;          /* 0 when /metrics is served on the main listeners */
     int64_t started_ms;
-    atomic_int ready;           /* config loaded and workers running */
-    sluice_limiter_t *limiter;  /* per-source buckets, kept across reloads */
-    sluice_conn_table_t *conns; /* connection counts per address, and the cap over all */
+    atomic_int ready;              /* config loaded and workers running */
+    sluice_limiter_t *limiter;     /* per-source buckets, kept across reloads */
+    sluice_conn_table_t *conns;    /* connection counts per address, and the cap over all */
+    sluice_forgotten_t *forgotten; /* the suppression list of `sluicectl forget` (gateway/forgotten.h) */
     atomic_uint_fast64_t reloads_ok, reloads_failed;
     sluice_live_t *live; /* the live view's store (live.h); NULL when SLUICE_LIVE_TOKEN is unset */
 };

@@ -1143,7 +1143,8 @@ static void on_remembered(void *ud, sluice_redis_status_t status, const redisRep
         count_error(t);
 }
 
-void sluice_identity_remember(sluice_identity_thread_t *t, const sluice_org_t *org, const char *message_id)
+void sluice_identity_remember(sluice_identity_thread_t *t, const sluice_org_t *org, const char *message_id,
+                              const char *subject)
 {
     if (!org->identity.dedup_enabled || t->redis == NULL || message_id == NULL)
         return;
@@ -1152,8 +1153,9 @@ void sluice_identity_remember(sluice_identity_thread_t *t, const sluice_org_t *o
     if (klen < 0)
         return;
     int tlen = snprintf(ttl, sizeof(ttl), "%u", org->identity.dedup_window_s);
-    const char *argv[5] = {"SET", key, "1", "EX", ttl};
-    size_t lens[5] = {3, (size_t)klen, 1, 2, (size_t)tlen};
+    const char *value = subject != NULL && subject[0] != '\0' ? subject : "1";
+    const char *argv[5] = {"SET", key, value, "EX", ttl};
+    size_t lens[5] = {3, (size_t)klen, strlen(value), 2, (size_t)tlen};
     if (sluice_redis_command(t->redis, on_remembered, t, 5, argv, lens) != 0)
         count_error(t);
 }

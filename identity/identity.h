@@ -229,7 +229,10 @@ int sluice_identity_issue(sluice_identity_thread_t *t, const sluice_org_t *org, 
 int sluice_identity_xd_domain(const sluice_org_t *org, const char *host);
 
 /* After Kafka acknowledged event: remembers its messageId for the org's dedup window
- * (fire and forget; a failure only means a later duplicate is not caught). */
-void sluice_identity_remember(sluice_identity_thread_t *t, const sluice_org_t *org, const char *message_id);
+ * (fire and forget; a failure only means a later duplicate is not caught). subject (may be NULL
+ * or "") is stored as the key's value: the pseudonyms of the event's ids, so that `sluicectl
+ * forget` can find the person's dedup keys (identity/forget.h). */
+void sluice_identity_remember(sluice_identity_thread_t *t, const sluice_org_t *org, const char *message_id,
+                              const char *subject);
 
 #endif

@@ -21,5 +21,6 @@ int sluicectl_cmd_unmask(int argc, char **argv);    /* tools/cmd_unmask.c */
 int sluicectl_cmd_privacy(int argc, char **argv);   /* tools/cmd_privacy.c */
 int sluicectl_privacy_inbox(int argc, char **argv); /* tools/inbox.c: `privacy inbox` */
 int sluicectl_cmd_tail(int argc, char **argv);      /* tools/cmd_tail.c */
+int sluicectl_cmd_forget(int argc, char **argv);    /* tools/cmd_forget.c */
 
 #endif

@@ -40,7 +40,7 @@
 #define MAX_TOPIC_NAME 249 /* Kafka's own limit */
 
 /* The topics every sluice deployment uses (DESIGN.md): events in, dead letters out. */
-static const char *const default_topics[] = {"sluice.events", "sluice.dlq", "sluice.invalid"};
+static const char *const default_topics[] = {"sluice.events", "sluice.dlq", "sluice.invalid", "sluice.dsr"};
 
 typedef struct options {
     int brokers;
@@ -59,7 +59,8 @@ static void usage(FILE *out)
             "usage: sluicectl dev-kafka [options]\n"
             "\n"
             "Runs a development Kafka cluster (librdkafka's mock cluster) on 127.0.0.1 until SIGTERM or\n"
-            "SIGINT. Creates the topics sluice.events, sluice.dlq and sluice.invalid, plus any given with --topics.\n"
+            "SIGINT. Creates the topics sluice.events, sluice.dlq, sluice.invalid and sluice.dsr, plus any given\n"
+            "with --topics.\n"
             "Prints BOOTSTRAP=<host:port,...> on stdout once clients can connect.\n"
             "\n"
             "options:\n"

@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "config/path.h"
 #include "gateway/piiguard.h"
+#include "identity/redis_sync.h"
 #include "tools/commands.h"
 
 static void usage(FILE *out)
@@ -142,44 +143,13 @@ static redisContext *connect_redis(const sluice_config_t *cfg)
                         "findings only in /metrics (sluice_pii_detected_total)\n");
         return NULL;
     }
-    struct timeval tv = {2, 0};
-    redisContext *c = redisConnectWithTimeout(cfg->redis.host, cfg->redis.port, tv);
-    if (c == NULL || c->err) {
-        fprintf(stderr, "sluicectl privacy inbox: cannot reach Redis at %s: %s\n", cfg->redis.url,
-                c ? c->errstr : "out of memory");
-        redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, tv);
-    /* The gateway's credentials: the URL's, or the variable redis.password_env names. */
-    const char *password = cfg->redis.password;
-    if (password == NULL && cfg->redis.password_env != NULL)
-        password = getenv(cfg->redis.password_env);
-    if (password != NULL) {
-        redisReply *r = cfg->redis.username != NULL ? redisCommand(c, "AUTH %s %s", cfg->redis.username, password)
-                                                    : redisCommand(c, "AUTH %s", password);
-        int ok = r != NULL && r->type != REDIS_REPLY_ERROR;
-        freeReplyObject(r);
-        if (!ok) {
-            fprintf(stderr, "sluicectl privacy inbox: Redis refused the credentials\n");
-            redisFree(c);
-            return NULL;
-        }
-    }
-    if (cfg->redis.db != 0) {
-        redisReply *r = redisCommand(c, "SELECT %u", cfg->redis.db);
-        int ok = r != NULL && r->type != REDIS_REPLY_ERROR;
-        freeReplyObject(r);
-        if (!ok) {
-            fprintf(stderr, "sluicectl privacy inbox: SELECT %u failed\n", cfg->redis.db);
-            redisFree(c);
-            return NULL;
-        }
-    }
+    sluice_err_t err = {{0}};
+    redisContext *c = sluice_redis_sync_connect(&cfg->redis, sluice_redis_sync_password(&cfg->redis), 2000, &err);
+    if (c == NULL)
+        fprintf(stderr, "sluicectl privacy inbox: %s\n", err.msg);
     return c;
 }
 
-/* Reads the org's hash into in. Returns 0, or -1 with a message on stderr. */
 static const char *prefix_of(const sluice_config_t *cfg)
 {
     return cfg->redis.key_prefix != NULL ? cfg->redis.key_prefix : "sluice:";

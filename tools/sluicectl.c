@@ -45,6 +45,8 @@ static const command_t commands[] = {
      sluicectl_cmd_fpe},
     {"unmask", "unmask --config FILE --org O --path P VALUE  reverse an encrypt or fpe value (audited)",
      sluicectl_cmd_unmask},
+    {"forget", "forget --config FILE --org O --user-id U | --list | --undo ID  deletion and suppression (GDPR/CCPA)",
+     sluicectl_cmd_forget},
 };
 
 static void usage(FILE *out)

@@ -38,6 +38,7 @@
 #include "vendors/metrics.h"
 #include "vendors/retry.h"
 #include "vendors/selection.h"
+#include "vendors/suppress.h"
 #include "vendors/tracker.h"
 #include "vendors/vendor.h"
 
@@ -145,6 +146,7 @@ struct sluice_deliver {
     sluice_loop_t *loop;
     sluice_http_t *http;
     sluice_credcache_t *creds;
+    sluice_suppress_t *suppress; /* sluicectl forget's list (vendors/suppress.h) */
     rd_kafka_t *dlq;
     int dlq_wake[2];
     item_t *dlq_flight, *dlq_retry;
@@ -744,6 +746,12 @@ static void dispatch(lane_t *l, record_t *rec, const rd_kafka_message_t *m, int6
             dead_letter(w, it, "-", 0, err.msg);
         return;
     }
+    if (sluice_suppress_match(w->suppress, &env)) {
+        /* A forgotten person's event queued before the request: skipped for every route. */
+        w->metrics.events[l->kind][SLUICE_OUTCOME_SUPPRESSED]++;
+        sluice_envelope_dispose(&env);
+        return;
+    }
     char replay_to[160];
     sluice_dlq_header(m, SLUICE_DLQ_REPLAY_TO, replay_to, sizeof(replay_to));
     int64_t wall = sluice_now_ms();
@@ -1172,6 +1180,8 @@ sluice_deliver_t *sluice_deliver_create(const sluice_config_t *cfg, const sluice
         sluice_err_set(err, "out of memory");
         goto fail;
     }
+    if ((w->suppress = sluice_suppress_create(cfg, err)) == NULL)
+        goto fail;
 
     sigset_t set;
     sigemptyset(&set);
@@ -1381,6 +1391,7 @@ void sluice_deliver_destroy(sluice_deliver_t *w)
     if (w->sigfd >= 0)
         close(w->sigfd);
     sluice_credcache_destroy(w->creds);
+    sluice_suppress_destroy(w->suppress);
     sluice_loop_destroy(w->loop);
     free(w);
 }

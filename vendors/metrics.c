@@ -57,7 +57,7 @@ static void render_hist(FILE *f, const char *name, const char *vendor, const slu
 
 char *sluice_dmetrics_render(const sluice_dmetrics_t *m, size_t *len)
 {
-    static const char *const outcomes[] = {"delivered", "dead_lettered", "skipped", "filtered"};
+    static const char *const outcomes[] = {"delivered", "dead_lettered", "skipped", "filtered", "suppressed"};
     static const char *const req_outcomes[] = {"ok", "retry", "failed"};
     static const char *const vault_outcomes[] = {"ok", "not_found", "decrypt_failed", "error"};
     char *buf = NULL;
@@ -70,7 +70,8 @@ char *sluice_dmetrics_render(const sluice_dmetrics_t *m, size_t *len)
     for (int v = 0; v < SLUICE_VENDOR_COUNT; v++)
         fprintf(f, "sluice_deliver_consumed_total{vendor=\"%s\"} %llu\n", sluice_vendor_get(v)->name,
                 (unsigned long long)m->consumed[v]);
-    fprintf(f, "# HELP sluice_deliver_events_total Deliveries of one event to one integration, by outcome.\n"
+    fprintf(f, "# HELP sluice_deliver_events_total Deliveries of one event to one integration, by outcome (suppressed: "
+               "once per vendor).\n"
                "# TYPE sluice_deliver_events_total counter\n");
     for (int v = 0; v < SLUICE_VENDOR_COUNT; v++)
         for (int o = 0; o < SLUICE_OUTCOME_COUNT; o++)

@@ -20,6 +20,7 @@ typedef enum sluice_outcome {
     SLUICE_OUTCOME_DEAD,          /* dead-lettered */
     SLUICE_OUTCOME_SKIPPED,       /* the vendor has no use for this event type */
     SLUICE_OUTCOME_FILTERED,      /* the integration's event/type/consent filter left it out */
+    SLUICE_OUTCOME_SUPPRESSED,    /* a forgotten person's (vendors/suppress.h): once per vendor, not per integration */
     SLUICE_OUTCOME_COUNT
 } sluice_outcome_t;
 

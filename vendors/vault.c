@@ -56,6 +56,34 @@ static const struct migration {
      "ALTER TABLE vault_credentials ADD COLUMN kdf smallint NOT NULL DEFAULT 0 CHECK (kdf IN (0, 1));"
      "COMMENT ON COLUMN vault_credentials.kdf IS '0: sealed directly under the root key key_id (before keys by "
      "purpose; sluicectl vault rotate re-seals it); 1: under the vault key derived from it (HKDF, sluice/vault/v1)';"},
+    /* `sluicectl forget` (docs/privacy.md): every request and its undo, with pseudonyms only; the
+     * suppression list the delivery worker reads (vendors/suppress.c). */
+    {3, "forget requests and suppression",
+     "CREATE TABLE forget_requests ("
+     "  seq bigserial PRIMARY KEY,"
+     "  request_id uuid NOT NULL UNIQUE,"
+     "  action text NOT NULL CHECK (action IN ('forget', 'undo')),"
+     "  org text NOT NULL,"
+     "  requested_by text NOT NULL,"
+     "  requested_at timestamptz NOT NULL DEFAULT now(),"
+     "  ids jsonb NOT NULL,"
+     "  undoes uuid REFERENCES forget_requests (request_id),"
+     "  links_removed integer,"
+     "  dedup_keys_removed integer,"
+     "  suppressed integer,"
+     "  lifted integer,"
+     "  dsr_published boolean NOT NULL DEFAULT false,"
+     "  state text NOT NULL CHECK (state IN ('pending', 'done', 'failed')),"
+     "  detail text NOT NULL DEFAULT '',"
+     "  completed_at timestamptz);"
+     "COMMENT ON COLUMN forget_requests.ids IS 'pseudonyms (HMAC of the ids under the org key), never raw ids';"
+     "CREATE INDEX forget_requests_org ON forget_requests (org, requested_at);"
+     "CREATE TABLE forget_suppression ("
+     "  org text NOT NULL,"
+     "  pseudonym text NOT NULL CHECK (pseudonym ~ '^[0-9a-f]{64}$'),"
+     "  request_id uuid NOT NULL REFERENCES forget_requests (request_id),"
+     "  created_at timestamptz NOT NULL DEFAULT now(),"
+     "  PRIMARY KEY (org, pseudonym, request_id));"},
 };
 
 struct sluice_vault {

@@ -27,7 +27,7 @@
 #include "crypto/keyring.h"
 
 /* The newest schema version this binary knows. */
-#define SLUICE_VAULT_SCHEMA_VERSION 2
+#define SLUICE_VAULT_SCHEMA_VERSION 3
 
 /* Results. The numbers never change. */
 enum {

@@ -362,17 +362,17 @@ static void test_migrations(void **state)
 {
     (void)state;
     char *v = sql1("SELECT string_agg(version::text || ':' || name, ',' ORDER BY version) FROM schema_migrations");
-    assert_string_equal(v, "1:credentials and audit,2:keys by purpose");
+    assert_string_equal(v, "1:credentials and audit,2:keys by purpose,3:forget requests and suppression");
     free(v);
     sluice_th_output_t out;
     const char *migrate[] = {"vault", "migrate", "--config", F.config, NULL};
     run(migrate, NULL, NULL, 0, &out);
-    assert_non_null(strstr(out.out, "vault schema version 2"));
+    assert_non_null(strstr(out.out, "vault schema version 3"));
     sluice_th_output_dispose(&out);
     /* A database migrated by a newer sluice is refused, not written to. */
     free(sql1("INSERT INTO schema_migrations (version, name) VALUES (99, 'from the future')"));
     run(migrate, NULL, NULL, 1, &out);
-    assert_non_null(strstr(out.errout, "schema is version 99, newer than this binary knows (2)"));
+    assert_non_null(strstr(out.errout, "schema is version 99, newer than this binary knows (3)"));
     sluice_th_output_dispose(&out);
     free(sql1("DELETE FROM schema_migrations WHERE version = 99"));
 }

@@ -158,10 +158,11 @@ static void test_metadata_lists_topics(void **state)
     kcat(kargs, NULL, KCAT_TIMEOUT_MS, &out);
     assert_exit_ok(&out);
     assert_non_null(strstr(out.out, " 3 brokers:"));
-    assert_non_null(strstr(out.out, " 4 topics:")); /* sluice.events named twice is created once */
+    assert_non_null(strstr(out.out, " 5 topics:")); /* sluice.events named twice is created once */
     assert_non_null(strstr(out.out, "topic \"sluice.events\" with 6 partitions:"));
     assert_non_null(strstr(out.out, "topic \"sluice.dlq\" with 6 partitions:"));
     assert_non_null(strstr(out.out, "topic \"sluice.invalid\" with 6 partitions:"));
+    assert_non_null(strstr(out.out, "topic \"sluice.dsr\" with 6 partitions:"));
     assert_non_null(strstr(out.out, "topic \"audit.trail\" with 6 partitions:"));
     /* replication = min(3, brokers) */
     assert_non_null(strstr(out.out, "replicas: 1,2,3"));

@@ -44,7 +44,7 @@
 /* The ACL user of docs/identity.md: sluice's commands, sluice's keys, nothing else. */
 /* clang-format off */
 static const char *const acl[] = {"--user", GW_USER, "on", ">" GW_PW, "resetkeys", "~" PREFIX "*", "resetchannels",
-                                  "-@all", "+set", "+exists", "+hmget", "+hset", "+hsetnx", "+hincrby", "+expire", "+del", "+select", NULL};
+                                  "-@all", "+set", "+exists", "+hmget", "+hset", "+hsetnx", "+hincrby", "+expire", "+del", "+get", "+smembers", "+select", NULL};
 /* clang-format on */
 
 static gwfix_t F;
@@ -288,7 +288,8 @@ static void acl_user_is_limited(void **state)
     redisReply *r = redisCommand(c, "AUTH %s %s", GW_USER, GW_PW);
     assert_int_equal(r->type, REDIS_REPLY_STATUS);
     freeReplyObject(r);
-    static const char *const refused[] = {"SET other:key 1", "GET " PREFIX "x", "KEYS *", "FLUSHALL", "CONFIG GET *"};
+    static const char *const refused[] = {"SET other:key 1", "GET other:key", "HGETALL " PREFIX "x",
+                                          "KEYS *",          "FLUSHALL",      "CONFIG GET *"};
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         r = redisCommand(c, refused[i]);
         assert_int_equal(r->type, REDIS_REPLY_ERROR);
@@ -356,7 +357,7 @@ static void every_command_as_the_acl_user(void **state)
     finish_job(&job, evs);
 
     /* dedup: EXISTS before, SET EX after the ack */
-    sluice_identity_remember(t, &org, "mid-acl-1");
+    sluice_identity_remember(t, &org, "mid-acl-1", NULL);
     assert_true(spin(deduped, NULL, 3000));
     evs = run_job(t, &job, SHOP, cookie, "{\"type\":\"page\",\"messageId\":\"mid-acl-1\"}", now, NULL);
     assert_int_equal(job.duplicate[0], 1);
@@ -575,6 +576,7 @@ static void gateway_through_stunnel(void **state)
         usleep(100 * 1000);
     assert_int_equal(admin_int(ST.port, "EXISTS %s", PREFIX "pii:acme"), 1);
     assert_true(gwfix_metric(&F, "sluice_pii_inbox_errors_total") == 0);
+    assert_true(gwfix_metric(&F, "sluice_suppression_refresh_failures_total") == 0);
     assert_true(gwfix_metric(&F, "sluice_redis_errors_total") == 0);
     assert_true(keys_all_prefixed(ST.port) >= 4);
 

@@ -816,6 +816,80 @@ static void test_secrets_missing(void **state)
     unsetenv("T_SLUICE_API_SECRET");
 }
 
+/* forget: the pseudonym key is read at every load (the worker and sluicectl do not resolve the
+ * sources' secrets but must compute the gateway's pseudonyms); a missing one is an error only
+ * when resolving, a short one always; the dump never shows it; the dsr topic is its own. */
+static void test_forget_section(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = load_ok(BASE, SLUICE_CONFIG_NO_ENV);
+    assert_null(cfg->forget.key_env);
+    assert_null(cfg->forget.key);
+    assert_int_equal(cfg->forget.refresh_ms, 1000);
+    assert_string_equal(cfg->kafka.dsr_topic, "sluice.dsr");
+    sluice_config_free(cfg);
+
+    setenv("T_FORGET_KEY", "0123456789abcdef-forget", 1);
+    cfg = load_ok(BASE "forget: {key_env: T_FORGET_KEY, refresh_ms: 250}\n", SLUICE_CONFIG_NO_ENV);
+    assert_string_equal(cfg->forget.key_env, "T_FORGET_KEY");
+    assert_non_null(cfg->forget.key);
+    assert_memory_equal(cfg->forget.key, "0123456789abcdef-forget", 23);
+    assert_int_equal(cfg->forget.key_len, 23);
+    assert_int_equal(cfg->forget.refresh_ms, 250);
+    json_t *j = sluice_config_to_json(cfg);
+    char *text = json_dumps(j, JSON_COMPACT);
+    assert_null(strstr(text, "0123456789abcdef-forget"));
+    assert_non_null(strstr(text, "\"forget\":{\"key_env\":\"T_FORGET_KEY\",\"key\":\"***\",\"refresh_ms\":250}"));
+    assert_non_null(strstr(text, "\"dsr_topic\":\"sluice.dsr\""));
+    free(text);
+    json_decref(j);
+    sluice_config_free(cfg);
+
+    setenv("T_FORGET_KEY", "too-short", 1);
+    expect_errors_flags(BASE "forget: {key_env: T_FORGET_KEY}\n", SLUICE_CONFIG_NO_ENV,
+                        (const char *const[]){
+                            "x.yaml:10:19: forget.key_env: the key in T_FORGET_KEY is shorter than 16 bytes (use "
+                            "e.g. `openssl rand -hex 32`)",
+                            NULL,
+                        });
+    unsetenv("T_FORGET_KEY");
+    setenv("ACME_WEB_WRITE_KEY", "wk", 1);
+    expect_errors_flags(BASE "forget: {key_env: T_FORGET_KEY, refresh_ms: 10}\n",
+                        SLUICE_CONFIG_NO_ENV | SLUICE_CONFIG_RESOLVE_SECRETS,
+                        (const char *const[]){
+                            "x.yaml:10:45: forget.refresh_ms: 10 is out of range (100..3600000)",
+                            "x.yaml:10:19: forget.key_env: environment variable T_FORGET_KEY is not set",
+                            NULL,
+                        });
+    unsetenv("ACME_WEB_WRITE_KEY");
+    sluice_config_diag_t d;
+    cfg = load(BASE "forget: {key_env: T_FORGET_KEY}\n", SLUICE_CONFIG_NO_ENV, &d);
+    assert_non_null(cfg);
+    assert_int_equal(d.count, 0);
+    assert_int_equal(d.warning_count, 2); /* and the write key's */
+    assert_string_equal(d.warnings[0], "x.yaml:10:19: forget.key_env: environment variable T_FORGET_KEY is not set");
+    assert_null(cfg->forget.key);
+    sluice_config_free(cfg);
+    sluice_config_diag_dispose(&d);
+    expect_errors_flags(BASE "forget: {key_env: \"s3cr3t value\"}\n", SLUICE_CONFIG_NO_ENV,
+                        (const char *const[]){
+                            "x.yaml:10:19: forget.key_env: not an environment variable name (letters, digits and '_', "
+                            "not starting with a digit); the key is read from the variable, never written here",
+                            NULL,
+                        });
+
+    expect_errors_flags("version: 1\n"
+                        "server: {http: {listen: \"127.0.0.1:8080\"}}\n"
+                        "kafka: {brokers: \"127.0.0.1:9092\", dsr_topic: sluice.invalid}\n"
+                        "orgs: [{id: acme, sources: [{id: web, write_key_env: K}]}]\n",
+                        SLUICE_CONFIG_NO_ENV,
+                        (const char *const[]){
+                            "x.yaml:3:47: kafka.dsr_topic: must differ from kafka.topic, kafka.dlq_topic and "
+                            "kafka.invalid_topic",
+                            NULL,
+                        });
+}
+
 /* ------------------------------------------------------------------ includes */
 
 static char tmpdir[64];
@@ -1095,6 +1169,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_env_bad_values, clear_env, clear_env),
         cmocka_unit_test_setup(test_secrets_resolved, clear_env),
         cmocka_unit_test_setup(test_secrets_missing, clear_env),
+        cmocka_unit_test_setup(test_forget_section, clear_env),
         cmocka_unit_test_setup_teardown(test_include_ok, make_tmpdir, remove_tmpdir),
         cmocka_unit_test_setup_teardown(test_include_error_names_included_file, make_tmpdir, remove_tmpdir),
         cmocka_unit_test_setup_teardown(test_include_missing_cycle_and_dup_across_files, make_tmpdir, remove_tmpdir),

@@ -27,6 +27,7 @@ static void test_render(void **state)
     m.consumed[SLUICE_VENDOR_GA4] = 30;
     m.events[SLUICE_VENDOR_META][SLUICE_OUTCOME_DELIVERED] = 3;
     m.events[SLUICE_VENDOR_META][SLUICE_OUTCOME_DEAD] = 1;
+    m.events[SLUICE_VENDOR_GA4][SLUICE_OUTCOME_SUPPRESSED] = 5;
     m.requests[SLUICE_VENDOR_TIKTOK][SLUICE_REQ_RETRY] = 2;
     m.retries[SLUICE_VENDOR_TIKTOK] = 2;
     m.dlq[SLUICE_VENDOR_META] = 1;
@@ -45,6 +46,7 @@ static void test_render(void **state)
     has(t, "sluice_deliver_consumed_total{vendor=\"ga4\"} 30\n");
     has(t, "sluice_deliver_events_total{vendor=\"meta\",outcome=\"delivered\"} 3\n");
     has(t, "sluice_deliver_events_total{vendor=\"meta\",outcome=\"dead_lettered\"} 1\n");
+    has(t, "sluice_deliver_events_total{vendor=\"ga4\",outcome=\"suppressed\"} 5\n");
     has(t, "sluice_deliver_requests_total{vendor=\"tiktok\",outcome=\"retry\"} 2\n");
     has(t, "sluice_deliver_retries_total{vendor=\"tiktok\"} 2\n");
     has(t, "sluice_deliver_dlq_total{vendor=\"meta\"} 1\n");

@@ -1,0 +1,420 @@
+/*
+ * The gateway's suppression list (forgotten.h): a refresher thread with a synchronous Redis
+ * connection builds immutable, reference-counted snapshots; each loop thread keeps a reference
+ * to the one it last saw in its own slot and swaps it when the published version moves.
+ * Threads: the refresher (its own), the loop threads (match), the main thread (create, destroy),
+ * any thread (metrics).
+ */
+#include "gateway/forgotten.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common/log.h"
+#include "identity/forget.h"
+#include "identity/redis_sync.h"
+
+#include <openssl/crypto.h>
+
+#define REDIS_TIMEOUT_FLOOR_MS 2000 /* a background read of the whole set may take longer than a hot-path command */
+#define GEN_MAX                32
+
+typedef struct snap {
+    atomic_uint refs;
+    sluice_pseudonym_set_t *set; /* sealed */
+} snap_t;
+
+/* One per loop thread, written by that thread only; padded so two threads never share a line. */
+typedef struct slot {
+    snap_t *snap;
+    uint64_t version;
+    char pad[64 - sizeof(snap_t *) - sizeof(uint64_t)];
+} slot_t;
+
+/* Suppressed-event counts per org: an append-only list (readers walk it without a lock). */
+typedef struct counter {
+    struct counter *_Atomic next;
+    atomic_uint_fast64_t n;
+    char org[];
+} counter_t;
+
+struct sluice_forgotten {
+    pthread_mutex_t mu; /* cur, and the counters' appends */
+    snap_t *cur;        /* the newest snapshot; never NULL */
+    atomic_uint_fast64_t version;
+    slot_t *slots;
+    unsigned nthreads;
+    counter_t *_Atomic counters;
+    atomic_uint_fast64_t refresh_failures;
+    atomic_size_t size; /* pseudonyms in cur, for the gauge */
+    /* refresher */
+    sluice_redis_config_t rc; /* host, port, db, username and key prefix copied from the config */
+    char *password;           /* AUTH (from the gateway's secrets), wiped at destroy */
+    unsigned timeout_ms, refresh_ms;
+    redisContext *redis;
+    char loaded_gen[GEN_MAX]; /* the generation the current set was read at */
+    int loaded, down;
+    pthread_t thread;
+    int running, stop;
+    pthread_cond_t wake;
+};
+
+/* ------------------------------------------------------------------ snapshots */
+
+static snap_t *snap_new(sluice_pseudonym_set_t *set)
+{
+    snap_t *s = malloc(sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    atomic_init(&s->refs, 1);
+    s->set = set;
+    return s;
+}
+
+static void snap_release(snap_t *s)
+{
+    if (s != NULL && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
+        sluice_pseudonym_set_destroy(s->set);
+        free(s);
+    }
+}
+
+static void publish(sluice_forgotten_t *f, snap_t *s)
+{
+    pthread_mutex_lock(&f->mu);
+    snap_t *old = f->cur;
+    f->cur = s;
+    atomic_store_explicit(&f->size, sluice_pseudonym_set_count(s->set, NULL), memory_order_relaxed);
+    atomic_fetch_add_explicit(&f->version, 1, memory_order_release);
+    pthread_mutex_unlock(&f->mu);
+    snap_release(old);
+}
+
+/* ------------------------------------------------------------------ reading Redis */
+
+static void disconnect(sluice_forgotten_t *f)
+{
+    if (f->redis != NULL)
+        redisFree(f->redis);
+    f->redis = NULL;
+}
+
+static int connect_redis(sluice_forgotten_t *f)
+{
+    if (f->redis != NULL && f->redis->err == 0)
+        return 0;
+    disconnect(f);
+    unsigned ms = f->timeout_ms > REDIS_TIMEOUT_FLOOR_MS ? f->timeout_ms : REDIS_TIMEOUT_FLOOR_MS;
+    sluice_err_t err = {{0}};
+    f->redis = sluice_redis_sync_connect(&f->rc, f->password, ms, &err);
+    return f->redis != NULL ? 0 : -1;
+}
+
+static redisReply *command(sluice_forgotten_t *f, const char *verb, const char *key)
+{
+    const char *argv[2] = {verb, key};
+    size_t lens[2] = {strlen(verb), strlen(key)};
+    return redisCommandArgv(f->redis, 2, argv, lens);
+}
+
+/* Builds a set from SMEMBERS of "<org>:<hex>" members; members of another shape are skipped. */
+static sluice_pseudonym_set_t *set_from(const redisReply *r)
+{
+    sluice_pseudonym_set_t *set = sluice_pseudonym_set_create();
+    for (size_t i = 0; set != NULL && i < r->elements; i++) {
+        const redisReply *m = r->element[i];
+        if (m->type != REDIS_REPLY_STRING || m->len < SLUICE_PSEUDONYM_HEX_LEN + 2 || m->len > 200)
+            continue;
+        char buf[201];
+        memcpy(buf, m->str, m->len);
+        buf[m->len] = '\0';
+        char *colon = strrchr(buf, ':');
+        if (colon == NULL || colon == buf)
+            continue;
+        *colon = '\0';
+        if (sluice_pseudonym_set_add_hex(set, buf, colon + 1) == -2) {
+            sluice_pseudonym_set_destroy(set);
+            return NULL;
+        }
+    }
+    if (set != NULL)
+        sluice_pseudonym_set_seal(set);
+    return set;
+}
+
+/* One refresh: 0 when the list is current (reloaded or unchanged), -1 when Redis failed. */
+static int refresh(sluice_forgotten_t *f)
+{
+    char gen_key[64], set_key[64];
+    sluice_forget_key(gen_key, sizeof(gen_key), f->rc.key_prefix, SLUICE_FORGET_KEY_SUPPRESS_GEN, NULL, NULL);
+    sluice_forget_key(set_key, sizeof(set_key), f->rc.key_prefix, SLUICE_FORGET_KEY_SUPPRESS, NULL, NULL);
+    if (connect_redis(f) != 0) {
+        disconnect(f);
+        return -1;
+    }
+    redisReply *g = command(f, "GET", gen_key);
+    if (g == NULL || (g->type != REDIS_REPLY_STRING && g->type != REDIS_REPLY_NIL)) {
+        freeReplyObject(g);
+        disconnect(f);
+        return -1;
+    }
+    char gen[GEN_MAX];
+    snprintf(gen, sizeof(gen), "%.*s", g->type == REDIS_REPLY_STRING ? (int)g->len : 1,
+             g->type == REDIS_REPLY_STRING ? g->str : "0");
+    freeReplyObject(g);
+    if (f->loaded && strcmp(gen, f->loaded_gen) == 0)
+        return 0;
+    redisReply *m = command(f, "SMEMBERS", set_key);
+    if (m == NULL || m->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(m);
+        disconnect(f);
+        return -1;
+    }
+    sluice_pseudonym_set_t *set = set_from(m);
+    freeReplyObject(m);
+    snap_t *s = set != NULL ? snap_new(set) : NULL;
+    if (s == NULL) {
+        sluice_pseudonym_set_destroy(set);
+        sluice_log_error("forget.oom", "out of memory loading the suppression list: keeping the last one");
+        return 0;
+    }
+    /* A change between GET and SMEMBERS is newer than gen: the next turn reloads it once more. */
+    snprintf(f->loaded_gen, sizeof(f->loaded_gen), "%s", gen);
+    f->loaded = 1;
+    size_t n = sluice_pseudonym_set_count(set, NULL);
+    publish(f, s);
+    sluice_log_info("forget.list_loaded", "suppression list loaded: %zu pseudonyms (generation %s)", n, gen);
+    return 0;
+}
+
+/* A refresh with the outage logged once, and its end once. */
+static void refresh_logged(sluice_forgotten_t *f)
+{
+    if (refresh(f) == 0) {
+        if (f->down)
+            sluice_log_info("forget.redis_back", "Redis reachable again: the suppression list is current");
+        f->down = 0;
+        return;
+    }
+    atomic_fetch_add_explicit(&f->refresh_failures, 1, memory_order_relaxed);
+    if (!f->down)
+        sluice_log_warn("forget.redis_unavailable",
+                        "cannot read the suppression list from Redis %s:%u: keeping the last one loaded (%zu "
+                        "pseudonyms) and retrying every %u ms",
+                        f->rc.host, f->rc.port, atomic_load_explicit(&f->size, memory_order_relaxed), f->refresh_ms);
+    f->down = 1;
+}
+
+static void *refresher(void *arg)
+{
+    sluice_forgotten_t *f = arg;
+    pthread_mutex_lock(&f->mu);
+    while (!f->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += f->refresh_ms / 1000;
+        until.tv_nsec += (long)(f->refresh_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!f->stop && pthread_cond_timedwait(&f->wake, &f->mu, &until) != ETIMEDOUT)
+            ;
+        if (f->stop)
+            break;
+        pthread_mutex_unlock(&f->mu);
+        refresh_logged(f);
+        pthread_mutex_lock(&f->mu);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ life */
+
+sluice_forgotten_t *sluice_forgotten_create(const sluice_config_t *cfg, unsigned nthreads, const char *redis_password,
+                                            sluice_err_t *err)
+{
+    sluice_forgotten_t *f = calloc(1, sizeof(*f));
+    sluice_pseudonym_set_t *empty = sluice_pseudonym_set_create();
+    if (f == NULL || empty == NULL || (f->slots = calloc(nthreads ? nthreads : 1, sizeof(*f->slots))) == NULL ||
+        (f->cur = snap_new(empty)) == NULL) {
+        sluice_pseudonym_set_destroy(empty);
+        if (f != NULL)
+            free(f->slots);
+        free(f);
+        sluice_err_set(err, "out of memory");
+        return NULL;
+    }
+    sluice_pseudonym_set_seal(empty);
+    f->nthreads = nthreads;
+    atomic_init(&f->version, 1);
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&f->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    if (cfg->redis.url == NULL || cfg->redis.host == NULL || cfg->redis.host[0] == '\0')
+        return f; /* no Redis: nothing can be on the list */
+    f->rc.port = cfg->redis.port;
+    f->rc.db = cfg->redis.db;
+    if ((f->rc.host = strdup(cfg->redis.host)) == NULL ||
+        (cfg->redis.username != NULL && (f->rc.username = strdup(cfg->redis.username)) == NULL) ||
+        (cfg->redis.key_prefix != NULL && (f->rc.key_prefix = strdup(cfg->redis.key_prefix)) == NULL) ||
+        (redis_password != NULL && (f->password = strdup(redis_password)) == NULL)) {
+        sluice_forgotten_destroy(f);
+        sluice_err_set(err, "out of memory");
+        return NULL;
+    }
+    f->timeout_ms = cfg->redis.timeout_ms;
+    f->refresh_ms = cfg->forget.refresh_ms;
+    refresh_logged(f);
+    if (pthread_create(&f->thread, NULL, refresher, f) != 0) {
+        sluice_forgotten_destroy(f);
+        sluice_err_set(err, "cannot start the suppression list's refresher thread");
+        return NULL;
+    }
+    f->running = 1;
+    return f;
+}
+
+void sluice_forgotten_destroy(sluice_forgotten_t *f)
+{
+    if (f == NULL)
+        return;
+    if (f->running) {
+        pthread_mutex_lock(&f->mu);
+        f->stop = 1;
+        pthread_cond_signal(&f->wake);
+        pthread_mutex_unlock(&f->mu);
+        pthread_join(f->thread, NULL);
+    }
+    disconnect(f);
+    for (unsigned i = 0; i < f->nthreads; i++)
+        snap_release(f->slots[i].snap);
+    snap_release(f->cur);
+    for (counter_t *c = atomic_load(&f->counters), *next; c != NULL; c = next) {
+        next = atomic_load(&c->next);
+        free(c);
+    }
+    pthread_cond_destroy(&f->wake);
+    pthread_mutex_destroy(&f->mu);
+    free(f->slots);
+    free(f->rc.host);
+    free(f->rc.username);
+    free(f->rc.key_prefix);
+    if (f->password != NULL)
+        OPENSSL_cleanse(f->password, strlen(f->password));
+    free(f->password);
+    free(f);
+}
+
+/* ------------------------------------------------------------------ the loop threads */
+
+static counter_t *counter_for(sluice_forgotten_t *f, const char *org)
+{
+    for (counter_t *c = atomic_load_explicit(&f->counters, memory_order_acquire); c != NULL;
+         c = atomic_load_explicit(&c->next, memory_order_acquire))
+        if (strcmp(c->org, org) == 0)
+            return c;
+    pthread_mutex_lock(&f->mu);
+    counter_t *found = NULL, *last = NULL;
+    for (counter_t *c = atomic_load(&f->counters); c != NULL && found == NULL; c = atomic_load(&c->next)) {
+        if (strcmp(c->org, org) == 0)
+            found = c;
+        last = c;
+    }
+    if (found == NULL && (found = malloc(sizeof(*found) + strlen(org) + 1)) != NULL) {
+        atomic_init(&found->next, NULL);
+        atomic_init(&found->n, 0);
+        memcpy(found->org, org, strlen(org) + 1);
+        atomic_store_explicit(last != NULL ? &last->next : &f->counters, found, memory_order_release);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return found;
+}
+
+/* The string at a dotted path of a JSON event (the sluice_pseudonym_get_fn of the gateway). */
+static const char *json_get(void *ud, const char *path, size_t *len)
+{
+    const json_t *v = ud;
+    char seg[64];
+    for (const char *p = path; v != NULL && *p != '\0';) {
+        size_t n = strcspn(p, ".");
+        if (n >= sizeof(seg))
+            return NULL;
+        memcpy(seg, p, n);
+        seg[n] = '\0';
+        v = json_object_get(v, seg);
+        p += n + (p[n] == '.');
+    }
+    if (!json_is_string(v))
+        return NULL;
+    *len = json_string_length(v);
+    return json_string_value(v);
+}
+
+int sluice_forgotten_match(sluice_forgotten_t *f, unsigned thread, const char *org,
+                           const uint8_t key[SLUICE_PSEUDONYM_LEN], json_t *event)
+{
+    if (f == NULL || thread >= f->nthreads)
+        return 0;
+    slot_t *sl = &f->slots[thread];
+    uint64_t v = atomic_load_explicit(&f->version, memory_order_acquire);
+    if (sl->version != v) {
+        pthread_mutex_lock(&f->mu);
+        snap_t *s = f->cur;
+        atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+        v = atomic_load_explicit(&f->version, memory_order_relaxed);
+        pthread_mutex_unlock(&f->mu);
+        snap_release(sl->snap);
+        sl->snap = s;
+        sl->version = v;
+    }
+    if (!sluice_pseudonym_set_match(sl->snap->set, org, key, json_get, event))
+        return 0;
+    counter_t *c = counter_for(f, org);
+    if (c != NULL)
+        atomic_fetch_add_explicit(&c->n, 1, memory_order_relaxed);
+    return 1;
+}
+
+size_t sluice_forgotten_subject(const uint8_t key[SLUICE_PSEUDONYM_LEN], json_t *event, char *out, size_t cap)
+{
+    return sluice_pseudonym_subject(key, json_get, event, out, cap);
+}
+
+size_t sluice_forgotten_metrics(sluice_forgotten_t *f, char *buf, size_t cap)
+{
+    size_t used = 0;
+#define APPEND(...)                                                                                                    \
+    do {                                                                                                               \
+        int n_ = snprintf(used < cap ? buf + used : NULL, used < cap ? cap - used : 0, __VA_ARGS__);                   \
+        if (n_ > 0)                                                                                                    \
+            used += (size_t)n_;                                                                                        \
+    } while (0)
+    APPEND("# HELP sluice_events_suppressed_total Events dropped because they carry an id on the org's suppression "
+           "list (sluicectl forget); the client was answered as usual.\n"
+           "# TYPE sluice_events_suppressed_total counter\n");
+    for (counter_t *c = f ? atomic_load_explicit(&f->counters, memory_order_acquire) : NULL; c != NULL;
+         c = atomic_load_explicit(&c->next, memory_order_acquire))
+        APPEND("sluice_events_suppressed_total{org=\"%s\"} %llu\n", c->org,
+               (unsigned long long)atomic_load_explicit(&c->n, memory_order_relaxed));
+    APPEND("# HELP sluice_suppression_pseudonyms Pseudonyms on the suppression lists the gateway enforces.\n"
+           "# TYPE sluice_suppression_pseudonyms gauge\nsluice_suppression_pseudonyms %zu\n"
+           "# HELP sluice_suppression_refresh_failures_total Reads of the suppression list from Redis that failed "
+           "(the last list loaded stays in force).\n"
+           "# TYPE sluice_suppression_refresh_failures_total counter\nsluice_suppression_refresh_failures_total %llu\n",
+           f ? atomic_load_explicit(&f->size, memory_order_relaxed) : (size_t)0,
+           f ? (unsigned long long)atomic_load_explicit(&f->refresh_failures, memory_order_relaxed) : 0ULL);
+#undef APPEND
+    return used;
+}

@@ -1,0 +1,57 @@
+/*
+ * Blocking Redis connections (redis_sync.h): connect, AUTH, SELECT. Runs on the calling thread.
+ */
+#include "identity/redis_sync.h"
+
+#include <stdlib.h>
+
+const char *sluice_redis_sync_password(const sluice_redis_config_t *rc)
+{
+    if (rc->password != NULL)
+        return rc->password;
+    if (rc->password_env != NULL)
+        return getenv(rc->password_env);
+    return NULL;
+}
+
+redisContext *sluice_redis_sync_connect(const sluice_redis_config_t *rc, const char *password, unsigned timeout_ms,
+                                        sluice_err_t *err)
+{
+    struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)((timeout_ms % 1000) * 1000)};
+    redisContext *c = redisConnectWithTimeout(rc->host, rc->port, tv);
+    if (c == NULL || c->err != 0) {
+        sluice_err_set(err, "cannot reach Redis at %s:%u: %s", rc->host, rc->port, c ? c->errstr : "out of memory");
+        redisFree(c);
+        return NULL;
+    }
+    if (redisSetTimeout(c, tv) != REDIS_OK) {
+        sluice_err_set(err, "Redis at %s:%u: cannot set the timeout", rc->host, rc->port);
+        redisFree(c);
+        return NULL;
+    }
+    if (password != NULL) {
+        redisReply *r = rc->username != NULL ? redisCommand(c, "AUTH %s %s", rc->username, password)
+                                             : redisCommand(c, "AUTH %s", password);
+        int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+        if (!ok) /* Redis's reason ("WRONGPASS invalid username-password pair") never quotes it */
+            sluice_err_set(err, "Redis at %s:%u refused the credentials%s%s", rc->host, rc->port,
+                           r != NULL && r->type == REDIS_REPLY_ERROR ? ": " : "",
+                           r != NULL && r->type == REDIS_REPLY_ERROR ? r->str : "");
+        freeReplyObject(r);
+        if (!ok) {
+            redisFree(c);
+            return NULL;
+        }
+    }
+    if (rc->db != 0) {
+        redisReply *r = redisCommand(c, "SELECT %u", rc->db);
+        int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
+        freeReplyObject(r);
+        if (!ok) {
+            sluice_err_set(err, "Redis at %s:%u: cannot select database %u", rc->host, rc->port, rc->db);
+            redisFree(c);
+            return NULL;
+        }
+    }
+    return c;
+}

@@ -1,0 +1,564 @@
+/*
+ * `sluicectl forget` end to end (docs/privacy.md, "Deletion and suppression"): the real gateway,
+ * Redis, PostgreSQL, the dev Kafka broker and sluice-deliver delivering to an HTTPS webhook stub.
+ *
+ * A user is identified and sends events; the worker is stopped and one more of their events is
+ * queued; `forget --user-id` then deletes their identity links and dedup keys (another visitor's
+ * stay), records the request (pseudonyms only) and publishes a deletion record without any raw
+ * id. The restarted worker skips the queued event and counts it; the gateway drops their new
+ * events (by user id and by the anonymous id Redis linked to it), still answering 200, and counts
+ * them; the same user id in another org is untouched. `--list` shows the request, `--undo` lifts
+ * the suppression and events flow again. With Redis down the gateway keeps the last list it
+ * loaded; after Redis lost its data, `--sync` puts the list back.
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+
+#include "crypto/hash.h"
+#include "crypto/pseudonym.h"
+#include "tests/integration/deliver_fix.h"
+#include "tests/integration/gwfix.h"
+
+#define ACME_KEY   "wk_forget_acme_61"
+#define GLOBEX_KEY "wk_forget_globex_62"
+#define FORGET_KEY "forget-key-0123456789abcdef-0123456789"
+#define USER       "user-4711"
+#define ANON       "anon-jane-1"
+#define BOB        "anon-bob-1"
+
+static gwfix_t G;
+static dfix_t F;
+static dstub_t HOOK;
+static char request_id[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    gwfix_stack(&G);
+    dfix_init(&F, G.kafka.bootstrap, G.certs, NULL, 1);
+    dfix_stub(&F, &HOOK, "hook", NULL, NULL);
+    static char yaml[16384];
+    /* One file for the gateway, the worker and sluicectl, as in production. */
+    snprintf(yaml, sizeof(yaml),
+             "version: 1\n"
+             "server:\n"
+             "  https: {listen: \"127.0.0.1:%d\", cert: %s/server.crt, key: %s/server.key}\n"
+             "  metrics: {listen: \"127.0.0.1:%d\"}\n"
+             "  threads: 2\n"
+             "kafka:\n"
+             "  brokers: \"%s\"\n"
+             "  properties: {session.timeout.ms: 6000, heartbeat.interval.ms: 500, fetch.wait.max.ms: 100}\n"
+             "redis: {url: \"%s\", timeout_ms: 500}\n"
+             "database: {url: \"%s\"}\n"
+             "delivery: {ca_file: %s, metrics: {listen: \"127.0.0.1:%d\"}}\n"
+             "forget: {key_env: T_FORGET_KEY, refresh_ms: 200}\n"
+             "orgs:\n"
+             "  - id: acme\n"
+             "    sources: [{id: web, write_key_env: T_ACME_KEY}]\n"
+             "    consent: {policy: allow}\n"
+             "    identity: {dedup: {enabled: true}}\n"
+             "    data_layer:\n"
+             "      hash_fields:\n"
+             "        - {path: userId, normalize: external_id}\n"
+             "    integrations:\n"
+             "      - {name: hook, vendor: webhook, url: \"%s/acme\", batch: {max_wait_ms: 50}}\n"
+             "  - id: globex\n"
+             "    sources: [{id: web, write_key_env: T_GLOBEX_KEY}]\n"
+             "    consent: {policy: allow}\n"
+             "    data_layer: {pii_guard: mask}\n",
+             G.https_port, G.certs, G.certs, G.metrics_port, G.kafka.bootstrap, G.redis.url, F.pg.url, F.ca,
+             F.metrics_port, HOOK.url);
+    snprintf(G.config, sizeof(G.config), "%s", gwfix_write("forget.yaml", yaml));
+    snprintf(F.config, sizeof(F.config), "%s", G.config);
+    static const char *genv[] = {"T_ACME_KEY=" ACME_KEY, "T_GLOBEX_KEY=" GLOBEX_KEY, "T_FORGET_KEY=" FORGET_KEY, NULL};
+    memcpy(G.env, genv, sizeof(genv));
+    for (int i = 0; i < 15; i++)
+        if (F.env[i] == NULL) {
+            F.env[i] = "T_FORGET_KEY=" FORGET_KEY;
+            F.env[i + 1] = NULL;
+            break;
+        }
+    gwfix_start(&G);
+    dfix_start_worker(&F, NULL, 1);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sluice_th_teardown();
+    return 0;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static long post(const char *path, const char *key, const char *json)
+{
+    http_resp_t resp;
+    long status = gwfix_post(&G, path, key, json, &resp);
+    if (status != 200)
+        print_error("%s: %ld %s\n", path, status, resp.body ? resp.body : "");
+    http_resp_dispose(&resp);
+    return status;
+}
+
+static void track(const char *anon, const char *mid)
+{
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"type\":\"track\",\"event\":\"Viewed\",\"anonymousId\":\"%s\",\"messageId\":\"%s\"}", anon, mid);
+    assert_int_equal(post("/v1/track", ACME_KEY, body), 200);
+}
+
+static int stub_has(const char *needle)
+{
+    json_t *all = dfix_requests(&HOOK);
+    size_t i;
+    json_t *r;
+    int found = 0;
+    json_array_foreach(all, i, r) {
+        found |= gwfix_contains(json_string_value(json_object_get(r, "body")), needle);
+    }
+    json_decref(all);
+    return found;
+}
+
+static void wait_stub(const char *needle)
+{
+    for (int waited = 0; waited < 30000; waited += 100) {
+        if (stub_has(needle))
+            return;
+        usleep(100 * 1000);
+    }
+    fail_msg("the webhook stub never received %s", needle);
+}
+
+static size_t in_kafka(const char *topic, const char *mid)
+{
+    json_t *all = gwfix_kafka_read(&G, topic);
+    size_t n = gwfix_count_message(all, mid);
+    json_decref(all);
+    return n;
+}
+
+static void wait_kafka(const char *mid)
+{
+    for (int waited = 0; waited < 20000; waited += 250) {
+        if (in_kafka("sluice.events", mid) > 0)
+            return;
+        usleep(250 * 1000);
+    }
+    fail_msg("%s never reached sluice.events", mid);
+}
+
+/* Waits until the gateway's metric reaches want (its list is refreshed in the background). */
+static void wait_gw_metric(const char *series, double want)
+{
+    double v = -1;
+    for (int waited = 0; waited < 15000; waited += 100) {
+        if ((v = gwfix_metric(&G, series)) == want)
+            return;
+        usleep(100 * 1000);
+    }
+    fail_msg("%s is %g, not %g", series, v, want);
+}
+
+static redisReply *redis(const char *fmt, ...)
+{
+    redisContext *c = redisConnect("127.0.0.1", G.redis.port);
+    assert_true(c != NULL && c->err == 0);
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    redisFree(c);
+    assert_non_null(r);
+    return r;
+}
+
+static long long redis_int(const char *fmt, const char *arg)
+{
+    redisReply *r = redis(fmt, arg);
+    long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    freeReplyObject(r);
+    return v;
+}
+
+/* The first column of the first row of sql, or NULL. Caller frees. */
+static char *sql1(const char *sql, const char *param)
+{
+    PGconn *c = PQconnectdb(F.pg.url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    const char *params[1] = {param};
+    PGresult *r = PQexecParams(c, sql, param ? 1 : 0, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    char *v = PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) ? strdup(PQgetvalue(r, 0, 0)) : NULL;
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
+static void forget_cmd(const char *const *args, int want_exit, sluice_th_output_t *out)
+{
+    const char *env[] = {"T_FORGET_KEY=" FORGET_KEY, NULL};
+    dfix_sluicectl(&F, args, env, NULL, out);
+    if (!sluice_th_exited_with(out->wstatus, want_exit))
+        fail_msg("sluicectl forget: want exit %d; stdout: %s stderr: %s", want_exit, out->out, out->errout);
+}
+
+static void pseudonym_of(const char *org, const char *id, char hex[65])
+{
+    uint8_t key[SLUICE_PSEUDONYM_LEN];
+    assert_int_equal(sluice_pseudonym_org_key(FORGET_KEY, strlen(FORGET_KEY), org, key), 0);
+    assert_int_equal(sluice_pseudonym_hex(key, id, strlen(id), hex), 0);
+}
+
+/* ------------------------------------------------------------------ the story */
+
+static void test_before_forget_events_flow(void **state)
+{
+    (void)state;
+    assert_int_equal(post("/v1/identify", ACME_KEY,
+                          "{\"type\":\"identify\",\"userId\":\"" USER "\",\"anonymousId\":\"" ANON
+                          "\",\"messageId\":\"f-identify-1\",\"traits\":{\"plan\":\"pro\"}}"),
+                     200);
+    track(ANON, "f-before-1");
+    track(BOB, "f-bob-1");
+    wait_stub("f-identify-1");
+    wait_stub("f-before-1");
+    wait_stub("f-bob-1");
+    /* What forget will have to delete: the link and the dedup keys, which name pseudonyms only. */
+    char *user = NULL;
+    redisReply *r = redis("HGET sluice:id:acme:%s userId", ANON);
+    if (r->type == REDIS_REPLY_STRING)
+        user = strdup(r->str);
+    freeReplyObject(r);
+    assert_non_null(user);
+    assert_string_equal(user, USER);
+    free(user);
+    char p_anon[65];
+    pseudonym_of("acme", ANON, p_anon);
+    r = redis("GET sluice:dedup:acme:f-before-1");
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_non_null(strstr(r->str, p_anon));
+    assert_null(strstr(r->str, ANON));
+    freeReplyObject(r);
+    assert_int_equal(redis_int("EXISTS sluice:dedup:acme:%s", "f-bob-1"), 1);
+}
+
+/* The worker is stopped, one event of the user is queued, then forget. */
+static void test_forget(void **state)
+{
+    (void)state;
+    dfix_stop_worker(&F, SIGTERM);
+    track(ANON, "f-queued-1");
+    track(BOB, "f-queued-bob");
+    wait_kafka("f-queued-1");
+
+    sluice_th_output_t out;
+    const char *args[] = {"forget",    "--config", F.config, "--org",         "acme",
+                          "--user-id", USER,       "--by",   "dpo@acme.test", NULL};
+    forget_cmd(args, 0, &out);
+    const char *p = strstr(out.out, "request ");
+    assert_non_null(p);
+    assert_int_equal(sscanf(p, "request %36[0-9a-f-]", request_id), 1);
+    assert_non_null(strstr(out.out, "(1 linked in Redis)"));
+    sluice_th_output_dispose(&out);
+
+    /* Redis: the user's link and dedup keys are gone, the other visitor's are not. */
+    assert_int_equal(redis_int("EXISTS sluice:id:acme:%s", ANON), 0);
+    assert_int_equal(redis_int("EXISTS sluice:dedup:acme:%s", "f-identify-1"), 0);
+    assert_int_equal(redis_int("EXISTS sluice:dedup:acme:%s", "f-before-1"), 0);
+    assert_int_equal(redis_int("EXISTS sluice:dedup:acme:%s", "f-queued-1"), 0);
+    assert_int_equal(redis_int("EXISTS sluice:dedup:acme:%s", "f-bob-1"), 1);
+    char p_user[65], p_anon[65];
+    pseudonym_of("acme", USER, p_user);
+    pseudonym_of("acme", ANON, p_anon);
+    char member[128];
+    snprintf(member, sizeof(member), "acme:%s", p_anon);
+    assert_int_equal(redis_int("SISMEMBER sluice:suppress %s", member), 1);
+
+    /* The audit row: who, what, counts; pseudonyms only. */
+    char *row = sql1("SELECT concat_ws(' ', action, org, requested_by, state, links_removed, dedup_keys_removed,"
+                     " dsr_published) FROM forget_requests WHERE request_id = $1::uuid",
+                     request_id);
+    assert_non_null(row);
+    assert_string_equal(row, "forget acme dpo@acme.test done 1 3 t");
+    free(row);
+    char *ids = sql1("SELECT ids::text FROM forget_requests WHERE request_id = $1::uuid", request_id);
+    assert_non_null(strstr(ids, p_user));
+    assert_non_null(strstr(ids, p_anon));
+    assert_null(strstr(ids, USER));
+    assert_null(strstr(ids, ANON));
+    free(ids);
+    char *n = sql1("SELECT count(*) FROM forget_suppression WHERE request_id = $1::uuid", request_id);
+    assert_string_equal(n, "3"); /* the user id raw and as hash_fields writes it, the linked anonymous id */
+    free(n);
+
+    /* The deletion record: org, request id, pseudonyms; no raw id anywhere in the topic. */
+    json_t *dsr = gwfix_kafka_read(&G, "sluice.dsr");
+    assert_int_equal(json_array_size(dsr), 1);
+    json_t *rec = json_object_get(json_array_get(dsr, 0), "value");
+    assert_string_equal(json_string_value(json_object_get(rec, "type")), "forget");
+    assert_string_equal(json_string_value(json_object_get(rec, "org")), "acme");
+    assert_string_equal(json_string_value(json_object_get(rec, "request_id")), request_id);
+    assert_true(json_is_true(json_object_get(rec, "keyed")));
+    char *text = json_dumps(dsr, JSON_COMPACT);
+    assert_non_null(strstr(text, p_user));
+    assert_non_null(strstr(text, p_anon));
+    assert_null(strstr(text, USER));
+    assert_null(strstr(text, ANON));
+    free(text);
+    json_decref(dsr);
+}
+
+/* The restarted worker skips the event queued before forget, and counts it. */
+static void test_worker_skips_queued(void **state)
+{
+    (void)state;
+    dfix_start_worker(&F, NULL, 1);
+    wait_stub("f-queued-bob");
+    double skipped = -1;
+    for (int waited = 0; waited < 20000 && skipped < 1; waited += 100) {
+        skipped = dfix_metric(&F, "sluice_deliver_events_total{vendor=\"webhook\",outcome=\"suppressed\"}");
+        usleep(100 * 1000);
+    }
+    /* (The user's earlier events were committed before the stop; were any read again, they would
+     * be skipped too.) */
+    assert_true(skipped >= 1);
+    assert_false(stub_has("f-queued-1"));
+}
+
+/* The gateway drops new events of the user, by user id and by the linked anonymous id, answers
+ * 200 all the same, and counts them; other visitors and other orgs are untouched. */
+static void test_gateway_drops_and_counts(void **state)
+{
+    (void)state;
+    wait_gw_metric("sluice_suppression_pseudonyms", 3);
+    track(ANON, "f-after-anon");
+    assert_int_equal(post("/v1/track", ACME_KEY,
+                          "{\"type\":\"track\",\"event\":\"Viewed\",\"userId\":\"" USER
+                          "\",\"anonymousId\":\"anon-new-device\",\"messageId\":\"f-after-user\"}"),
+                     200);
+    /* A batch mixing both: every event counts as accepted. */
+    http_resp_t resp;
+    assert_int_equal(gwfix_post(&G, "/v1/batch", ACME_KEY,
+                                "{\"batch\":[{\"type\":\"track\",\"event\":\"A\",\"anonymousId\":\"" ANON
+                                "\",\"messageId\":\"f-after-batch\"},{\"type\":\"track\",\"event\":\"B\","
+                                "\"anonymousId\":\"" BOB "\",\"messageId\":\"f-bob-2\"}]}",
+                                &resp),
+                     200);
+    assert_non_null(strstr(resp.body, "\"accepted\":2"));
+    http_resp_dispose(&resp);
+    assert_int_equal(post("/v1/track", GLOBEX_KEY,
+                          "{\"type\":\"track\",\"event\":\"Viewed\",\"userId\":\"" USER
+                          "\",\"messageId\":\"f-globex-1\"}"),
+                     200);
+    wait_kafka("f-bob-2");
+    wait_kafka("f-globex-1");
+    assert_int_equal(in_kafka("sluice.events", "f-after-anon"), 0);
+    assert_int_equal(in_kafka("sluice.events", "f-after-user"), 0);
+    assert_int_equal(in_kafka("sluice.events", "f-after-batch"), 0);
+    assert_true(gwfix_metric(&G, "sluice_events_suppressed_total{org=\"acme\"}") == 3);
+    assert_true(gwfix_metric(&G, "sluice_events_suppressed_total{org=\"globex\"}") == -1);
+}
+
+static void test_list(void **state)
+{
+    (void)state;
+    sluice_th_output_t out;
+    const char *args[] = {"forget", "--config", F.config, "--list", "--org", "acme", NULL};
+    forget_cmd(args, 0, &out);
+    json_error_t je;
+    json_t *line = json_loads(out.out, JSON_DISABLE_EOF_CHECK, &je);
+    assert_non_null(line);
+    assert_string_equal(json_string_value(json_object_get(line, "request_id")), request_id);
+    assert_string_equal(json_string_value(json_object_get(line, "action")), "forget");
+    assert_string_equal(json_string_value(json_object_get(line, "state")), "done");
+    assert_string_equal(json_string_value(json_object_get(line, "requested_by")), "dpo@acme.test");
+    assert_true(json_is_true(json_object_get(line, "suppressing")));
+    assert_int_equal(json_integer_value(json_object_get(line, "suppressed")), 3);
+    assert_int_equal(json_array_size(json_object_get(line, "ids")), 3);
+    assert_null(strstr(out.out, USER));
+    json_decref(line);
+    sluice_th_output_dispose(&out);
+    /* Another org's list is empty. */
+    const char *globex[] = {"forget", "--config", F.config, "--list", "--org", "globex", NULL};
+    forget_cmd(globex, 0, &out);
+    assert_string_equal(out.out, "");
+    sluice_th_output_dispose(&out);
+}
+
+/* Undo lifts the suppression (audited, published); events flow again through gateway and worker. */
+static void test_undo(void **state)
+{
+    (void)state;
+    sluice_th_output_t out;
+    const char *args[] = {"forget", "--config", F.config, "--undo", request_id, "--by", "dpo@acme.test", NULL};
+    forget_cmd(args, 0, &out);
+    assert_non_null(strstr(out.out, "3 pseudonyms lifted"));
+    sluice_th_output_dispose(&out);
+    char *row = sql1("SELECT concat_ws(' ', action, org, requested_by, state, lifted, dsr_published) FROM"
+                     " forget_requests WHERE undoes = $1::uuid",
+                     request_id);
+    assert_non_null(row);
+    assert_string_equal(row, "undo acme dpo@acme.test done 3 t");
+    free(row);
+    char *n = sql1("SELECT count(*) FROM forget_suppression WHERE request_id = $1::uuid", request_id);
+    assert_string_equal(n, "0");
+    free(n);
+    /* (Records of two requests may sit in two partitions: found by type, not by order.) */
+    json_t *dsr = gwfix_kafka_read(&G, "sluice.dsr");
+    assert_int_equal(json_array_size(dsr), 2);
+    json_t *undo = NULL, *m;
+    size_t i;
+    json_array_foreach(dsr, i, m) {
+        json_t *v = json_object_get(m, "value");
+        if (strcmp(json_string_value(json_object_get(v, "type")), "undo") == 0)
+            undo = v;
+    }
+    assert_non_null(undo);
+    assert_string_equal(json_string_value(json_object_get(undo, "undoes")), request_id);
+    assert_string_equal(json_string_value(json_object_get(undo, "org")), "acme");
+    json_decref(dsr);
+
+    wait_gw_metric("sluice_suppression_pseudonyms", 0);
+    track(ANON, "f-undone-1");
+    wait_kafka("f-undone-1");
+    wait_stub("f-undone-1");
+
+    /* Twice is refused; --list shows who undid it. */
+    forget_cmd(args, 1, &out);
+    assert_non_null(strstr(out.errout, "was undone already"));
+    sluice_th_output_dispose(&out);
+    const char *list[] = {"forget", "--config", F.config, "--list", NULL};
+    forget_cmd(list, 0, &out);
+    assert_non_null(strstr(out.out, "\"undone_by\""));
+    assert_non_null(strstr(out.out, "\"suppressing\" : false"));
+    sluice_th_output_dispose(&out);
+}
+
+/* Redis down: the gateway keeps the last list it loaded. Redis back empty: the list is gone
+ * with it, and --sync rewrites it from PostgreSQL. */
+static void test_redis_outage_and_sync(void **state)
+{
+    (void)state;
+    sluice_th_output_t out;
+    const char *args[] = {"forget", "--config", F.config, "--org", "acme", "--anonymous-id", BOB, NULL};
+    forget_cmd(args, 0, &out);
+    sluice_th_output_dispose(&out);
+    wait_gw_metric("sluice_suppression_pseudonyms", 1);
+
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_th_redis_stop(&G.redis, &err), 0);
+    double failures = 0;
+    for (int waited = 0; waited < 10000 && failures < 1; waited += 100) {
+        failures = gwfix_metric(&G, "sluice_suppression_refresh_failures_total");
+        usleep(100 * 1000);
+    }
+    assert_true(failures >= 1);
+    track(BOB, "f-bob-while-down");
+    assert_true(gwfix_metric(&G, "sluice_events_suppressed_total{org=\"acme\"}") == 4);
+
+    assert_int_equal(sluice_th_redis_restart(&G.redis, &err), 0);
+    wait_gw_metric("sluice_suppression_pseudonyms", 0);
+    const char *sync[] = {"forget", "--config", F.config, "--sync", NULL};
+    forget_cmd(sync, 0, &out);
+    assert_non_null(strstr(out.out, "holds the 1 pseudonyms"));
+    sluice_th_output_dispose(&out);
+    wait_gw_metric("sluice_suppression_pseudonyms", 1);
+    track(BOB, "f-bob-after-sync");
+    assert_true(gwfix_metric(&G, "sluice_events_suppressed_total{org=\"acme\"}") == 5);
+    assert_int_equal(in_kafka("sluice.events", "f-bob-while-down"), 0);
+    assert_int_equal(in_kafka("sluice.events", "f-bob-after-sync"), 0);
+}
+
+static void test_usage_errors(void **state)
+{
+    (void)state;
+    sluice_th_output_t out;
+    const char *no_org[] = {"forget", "--config", F.config, "--user-id", USER, NULL};
+    forget_cmd(no_org, 2, &out);
+    sluice_th_output_dispose(&out);
+    const char *unknown[] = {"forget", "--config", F.config, "--org", "initech", "--user-id", USER, NULL};
+    forget_cmd(unknown, 1, &out);
+    assert_non_null(strstr(out.errout, "org 'initech' is not in"));
+    sluice_th_output_dispose(&out);
+    const char *bad_undo[] = {"forget", "--config", F.config, "--undo", "not-a-uuid", NULL};
+    forget_cmd(bad_undo, 2, &out);
+    sluice_th_output_dispose(&out);
+    /* Without the key the pseudonyms would not be the gateway's: refused. */
+    const char *args[] = {"forget", "--config", F.config, "--org", "acme", "--user-id", USER, NULL};
+    dfix_sluicectl(&F, args, NULL, NULL, &out);
+    assert_true(sluice_th_exited_with(out.wstatus, 1));
+    assert_non_null(strstr(out.errout, "T_FORGET_KEY"));
+    sluice_th_output_dispose(&out);
+}
+
+/* A user id that is an e-mail, in an org whose PII guard hashes it before anything reads the ids:
+ * forget computes the guard's form too, so the gateway drops the person's events. */
+static void test_email_user_id_under_the_guard(void **state)
+{
+    (void)state;
+    static const char email[] = "Jane.Doe@Example.com";
+    assert_int_equal(post("/v1/track", GLOBEX_KEY,
+                          "{\"type\":\"track\",\"event\":\"Viewed\",\"userId\":\"Jane.Doe@Example.com\","
+                          "\"messageId\":\"f-guard-before\"}"),
+                     200);
+    wait_kafka("f-guard-before");
+    json_t *all = gwfix_kafka_read(&G, "sluice.events");
+    json_t *m = gwfix_find_message(all, "f-guard-before");
+    char hex[65];
+    assert_int_equal(sluice_sha256_hex("jane.doe@example.com", 20, hex), 0);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(m, "value"), "event"), "userId")), hex);
+    json_decref(all);
+
+    double before = gwfix_metric(&G, "sluice_suppression_pseudonyms");
+    sluice_th_output_t out;
+    const char *args[] = {"forget", "--config", F.config, "--org", "globex", "--user-id", email, NULL};
+    forget_cmd(args, 0, &out);
+    sluice_th_output_dispose(&out);
+    char p_guard[65];
+    pseudonym_of("globex", hex, p_guard);
+    char *n = sql1("SELECT count(*) FROM forget_suppression WHERE org = 'globex' AND pseudonym = $1", p_guard);
+    assert_string_equal(n, "1");
+    free(n);
+    wait_gw_metric("sluice_suppression_pseudonyms", before + 2); /* raw and the guard's form */
+    assert_int_equal(post("/v1/track", GLOBEX_KEY,
+                          "{\"type\":\"track\",\"event\":\"Viewed\",\"userId\":\"Jane.Doe@Example.com\","
+                          "\"messageId\":\"f-guard-after\"}"),
+                     200);
+    assert_true(gwfix_metric(&G, "sluice_events_suppressed_total{org=\"globex\"}") == 1);
+    assert_int_equal(in_kafka("sluice.events", "f-guard-after"), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_before_forget_events_flow),
+        cmocka_unit_test(test_forget),
+        cmocka_unit_test(test_worker_skips_queued),
+        cmocka_unit_test(test_gateway_drops_and_counts),
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_undo),
+        cmocka_unit_test(test_redis_outage_and_sync),
+        cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_email_user_id_under_the_guard),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
