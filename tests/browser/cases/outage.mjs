@@ -4,11 +4,15 @@
 // that was closed during the outage.
 import { SHOP, assert, ctl, delivered, env, kafka, page, servePage, sleep, storedQueue, tagScript, waitFor } from '../lib.mjs';
 
-// What the tag queued must be what Kafka holds; the gateway only adds its own fields.
+// What the tag queued must be what Kafka holds; the gateway only adds its own fields, and corrects
+// timestamp for the visitor's clock (the queued one kept as originalTimestamp; the clocks here
+// agree, so the correction is a matter of milliseconds however long the event waited).
 function sameEvent(sent, got) {
-    const { context, ...rest } = sent;
-    const { context: gctx, receivedAt, sentAt, ...grest } = got;
+    const { context, timestamp, ...rest } = sent;
+    const { context: gctx, receivedAt, sentAt, timestamp: gts, originalTimestamp, ...grest } = got;
     assert.ok(receivedAt && sentAt);
+    assert.equal(originalTimestamp, timestamp, 'the queued timestamp, kept');
+    assert.ok(Math.abs(Date.parse(gts) - Date.parse(timestamp)) < 2000, `timestamp ${gts} corrected from ${timestamp}`);
     assert.deepEqual(grest, rest);
     const { ip, userAgent, vendorIds, ...gc } = gctx; // vendorIds: the gateway's _fbp (identity.vendor_cookies)
     assert.ok(ip && userAgent && vendorIds);
