@@ -257,6 +257,20 @@ static int dispatch(sluice_gateway_t *gw, sluice_worker_t *w, h2o_req_t *req)
         }
         return sluice_ingest_xd_redeem(req, w);
     }
+    if (h2o_memis(rest.base, rest.len, H2O_STRLIT("/m"))) {
+        /* analytics.js reports its own delivery metrics to <apiHost>/m every 30 s; pointed at
+         * sluice they would be 404s in every visitor's console. Nothing of the visitor is in
+         * them, and sluice has no use for them: taken and dropped, unread. */
+        if (is_method(req, "OPTIONS"))
+            return sluice_ingest_preflight(req, w, SLUICE_ROUTE_OTHER);
+        if (!is_method(req, "POST")) {
+            method_not_allowed(req, w, SLUICE_ROUTE_OTHER, "POST, OPTIONS");
+            return 0;
+        }
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL, H2O_STRLIT("*"));
+        send_text(req, w, SLUICE_ROUTE_OTHER, 204, "text/plain", "", 0);
+        return 0;
+    }
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (!h2o_memis(rest.base, rest.len, routes[i].path, strlen(routes[i].path)))
             continue;

@@ -1230,14 +1230,17 @@ int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
 }
 
 /* The request headers a preflight allows: those the SDKs people run send (Segment's analytics.js
- * adds X-Retry-Count on retries; RudderStack's adds AnonymousId, SentAt and RSA-Retry-*), plus
+ * adds X-Retry-Count on retries; RudderStack's adds AnonymousId and SentAt, and on retries
+ * Rsa-Retry-Attempt, Rsa-Retry-Reason, Rsa-Since-Last-Attempt, Rsa-Since-First-Attempt and, for
+ * events taken over from another tab, Rsa-Recovered: tests/compat/FINDINGS.md), plus
  * whatever the browser asks for in Access-Control-Request-Headers, kept to header-name
  * characters. Allowing a header lets a page send it, nothing more: every request is still
  * authenticated and origin-checked on its own. Pool memory. */
 static h2o_iovec_t allowed_headers(h2o_req_t *req)
 {
     static const char fixed[] = "Authorization, Content-Type, Content-Encoding, X-Write-Key, X-Retry-Count, "
-                                "AnonymousId, SentAt, RSA-Retry-Attempt, RSA-Retry-Reason, RSA-Retry-Interval";
+                                "AnonymousId, SentAt, Rsa-Retry-Attempt, Rsa-Retry-Reason, Rsa-Since-Last-Attempt, "
+                                "Rsa-Since-First-Attempt, Rsa-Recovered";
     h2o_iovec_t asked = sluice_http_header_str(req, "access-control-request-headers");
     if (asked.base == NULL || asked.len == 0 || asked.len > 2048)
         return h2o_iovec_init(fixed, sizeof(fixed) - 1);
