@@ -714,6 +714,21 @@ static int word_at(const sluice_scan_t *s, size_t i, size_t emails)
     return !(lo < emails && s->matches[lo].dstart <= i);
 }
 
+/* 1 when the word that ends (dir -1) or starts (dir 1) at i holds a letter. */
+static int lettered_word(const sluice_scan_t *s, size_t i, int dir, size_t emails)
+{
+    for (;;) {
+        if (!word_at(s, i, emails))
+            return 0;
+        unsigned char c = (unsigned char)s->dec[i];
+        if (is_alpha(c) || is_utf8_byte(c))
+            return 1;
+        if ((dir < 0 && i == 0) || (dir > 0 && i + 1 >= s->dec_len))
+            return 0;
+        i = dir < 0 ? i - 1 : i + 1;
+    }
+}
+
 /* Room for at least `need` groups in the run, from the scan object's buffer. */
 static int run_reserve(sluice_scan_t *s, run_t *r, size_t need)
 {
@@ -822,14 +837,15 @@ int sluice_scan(sluice_scan_t *s, const char *text, size_t n, unsigned kinds)
             if (read_run(s, emails, i, limit, &r) != 0)
                 goto oom;
             size_t end = r.g[r.count - 1].e;
-            /* A run stands alone: no letter or digit touches it, nor does one through a '-' (a
-             * run hyphen-joined to a word is part of an identifier: the "3888-9912" of a UUID,
-             * "ORD-000123456"). */
+            /* A run stands alone: no letter or digit touches it, nor does a word with a letter
+             * in it through a '-' (a run hyphen-joined to such a word is part of an identifier:
+             * the "3888-9912" of a UUID, "ORD-000123456"). A word of digits alone does not
+             * count: it may itself be a match, and once replaced by "[phone]" it would not. */
             int bounded =
                 (r.pre == 0 || (!word_at(s, r.pre - 1, emails) &&
-                                !(d[r.pre - 1] == '-' && r.pre >= 2 && word_at(s, r.pre - 2, emails)))) &&
-                (end == s->dec_len ||
-                 (!word_at(s, end, emails) && !(d[end] == '-' && end + 1 < s->dec_len && word_at(s, end + 1, emails))));
+                                !(d[r.pre - 1] == '-' && r.pre >= 2 && lettered_word(s, r.pre - 2, -1, emails)))) &&
+                (end == s->dec_len || (!word_at(s, end, emails) && !(d[end] == '-' && end + 1 < s->dec_len &&
+                                                                     lettered_word(s, end + 1, 1, emails))));
             if (bounded && detect(s, &r, kinds) != 0)
                 goto oom;
             i = end;
