@@ -106,6 +106,8 @@ static int cmp_node(const void *x, const void *y)
 
 static void trie_sort(tnode_t *n)
 {
+    if (n->nkids == 0)
+        return; /* kids is NULL then, and qsort's base must not be */
     qsort(n->kids, n->nkids, sizeof(*n->kids), cmp_node);
     for (size_t i = 0; i < n->nkids; i++)
         trie_sort(&n->kids[i]);

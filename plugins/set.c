@@ -100,7 +100,8 @@ static void builtin_names(names_t *l)
             names_add(l, p, len);
         p += len + (p[len] == ' ');
     }
-    qsort(l->v, l->n, sizeof(l->v[0]), by_name);
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof(l->v[0]), by_name);
 }
 
 /* The plugin names in dir: its regular *.so files, without the suffix. */
@@ -117,7 +118,8 @@ static void dir_names(names_t *l, const char *dir)
             names_add(l, de->d_name, len - 3);
     }
     closedir(d);
-    qsort(l->v, l->n, sizeof(l->v[0]), by_name);
+    if (l->n > 1)
+        qsort(l->v, l->n, sizeof(l->v[0]), by_name);
 }
 
 typedef struct text {

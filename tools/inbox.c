@@ -190,7 +190,8 @@ static int read_inbox(redisContext *c, const char *prefix, const char *org, inbo
             e->partial = n != 0;
     }
     freeReplyObject(r);
-    qsort(in->items, in->count, sizeof(*in->items), by_count);
+    if (in->count > 1)
+        qsort(in->items, in->count, sizeof(*in->items), by_count);
     return 0;
 }
 
