@@ -11,7 +11,7 @@
 
 #include "common/time.h"
 #include "crypto/random.h"
-#include "gateway/json.h"
+#include "json/parse.h"
 
 #define ID_MAX_BYTES 200
 
@@ -61,10 +61,11 @@ static const char *join(char *out, size_t cap, const char *prefix, const char *m
     return out;
 }
 
-json_t *sluice_event_parse(const char *buf, size_t len, const sluice_limits_t *lim, sluice_event_error_t *e)
+json_t *sluice_event_parse(const char *buf, size_t len, const sluice_limits_t *lim, sluice_jsonnum_t *nums,
+                           sluice_event_error_t *e)
 {
     sluice_json_error_t je;
-    json_t *root = sluice_json_parse(buf, len, lim->max_depth, lim->max_string_bytes, lim->max_batch_events, &je);
+    json_t *root = sluice_json_parse(buf, len, lim->max_depth, lim->max_string_bytes, lim->max_batch_events, nums, &je);
     if (root == NULL) {
         if (je.kind == SLUICE_JSON_BATCH)
             sluice_event_error_set(e, 413, "payload_too_large", je.path, "%s", je.message);
@@ -363,7 +364,7 @@ size_t sluice_event_encoded_size(const json_t *ev)
     }
     case JSON_STRING: return string_size(json_string_value(ev), json_string_length(ev));
     case JSON_INTEGER: return integer_size(json_integer_value(ev));
-    case JSON_REAL: return 26; /* the longest "%.17g" form plus ".0": an upper bound */
+    case JSON_REAL: return SLUICE_JSONNUM_MAX_TEXT; /* formatted (26 at most) or as sent: an upper bound */
     case JSON_TRUE: return 4;
     case JSON_FALSE: return 5;
     default: return 4; /* null */

@@ -17,6 +17,8 @@
 
 #include <jansson.h>
 
+#include "json/numbers.h"
+
 #include "config/config.h"
 
 typedef struct sluice_event_error {
@@ -30,11 +32,13 @@ typedef struct sluice_event_error {
 int sluice_event_error_set(sluice_event_error_t *e, int status, const char *code, const char *path, const char *fmt,
                            ...) __attribute__((format(printf, 5, 6)));
 
-/* Parses buf as a JSON object (gateway/json.h: duplicate keys refused) with lim->max_depth
+/* Parses buf as a JSON object (json/parse.h: duplicate keys refused) with lim->max_depth
  * (nesting of objects and arrays, the body itself being level 1) and lim->max_string_bytes
- * enforced while parsing. Returns a new reference (caller decrefs) or NULL with e set
+ * enforced while parsing. nums (may be NULL) receives the numbers' texts, for the envelope to
+ * give them back as sent. Returns a new reference (caller decrefs) or NULL with e set
  * (400 invalid_json, with the path of the member that broke a limit). */
-json_t *sluice_event_parse(const char *buf, size_t len, const sluice_limits_t *lim, sluice_event_error_t *e);
+json_t *sluice_event_parse(const char *buf, size_t len, const sluice_limits_t *lim, sluice_jsonnum_t *nums,
+                           sluice_event_error_t *e);
 
 /* Event types of the spec. */
 typedef enum sluice_event_type {

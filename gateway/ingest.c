@@ -28,6 +28,7 @@
 #include "gateway/gzip.h"
 #include "gateway/http.h"
 #include "gateway/live.h"
+#include "json/write.h"
 #include "identity/identity.h"
 
 #define SIGNATURE_WINDOW_MS (5 * 60 * 1000)
@@ -68,8 +69,9 @@ struct pending {
     int waiting_acks;
     uint64_t produce_us;
     h2o_timeout_entry_t timeout;
-    pending_msg_t *msgs; /* [produced]: one per message handed to Kafka */
-    sluice_conn_t *conn; /* HTTP/2: the connection whose in-flight place this holds (conn.h) */
+    pending_msg_t *msgs;    /* [produced]: one per message handed to Kafka */
+    sluice_jsonnum_t *nums; /* the body's numbers as sent (json/numbers.h), or NULL */
+    sluice_conn_t *conn;    /* HTTP/2: the connection whose in-flight place this holds (conn.h) */
 };
 
 /* ------------------------------------------------------------------ pending lifetime */
@@ -127,6 +129,7 @@ static void pending_free(pending_t *p)
         free(p->msgs[i].subject);
     }
     free(p->msgs);
+    sluice_jsonnum_free(p->nums);
     if (p->conn != NULL)
         sluice_conn_end(p->conn);
     p->w->in_flight--;
@@ -373,7 +376,7 @@ static void record_invalid(pending_t *p)
             json_object_set_new(rec, "withheld", json_string(withheld));
         sluice_dl_result_dispose(&dl);
         size_t len;
-        char *payload = rec != NULL ? sluice_json_encode(rec, &len) : NULL;
+        char *payload = rec != NULL ? sluice_json_encode(rec, p->nums, &len) : NULL;
         json_decref(rec);
         const char *type = json_string_value(json_object_get(kept, "type"));
         pending_msg_t *m = &p->msgs[p->produced];
@@ -494,7 +497,7 @@ static void produce_all(pending_t *p)
         sluice_counter_add(&w->metrics.pii_changed, gst.changed);
         size_t payload_len;
         char *payload =
-            sluice_envelope_encode(p->src->org->id, p->src->src->id, ev, dl.privacy, dl.hashes, &payload_len);
+            sluice_envelope_encode(p->src->org->id, p->src->src->id, ev, dl.privacy, dl.hashes, p->nums, &payload_len);
         sluice_dl_result_dispose(&dl);
         if (payload == NULL) {
             sluice_event_error_t e;
@@ -899,29 +902,38 @@ static void identity_begin(ingest_t *in, pending_t *p, json_t *root, int browser
     sluice_identity_begin(in->w->identity, &p->job, &id, root);
 }
 
-/* Validates and enriches events (root itself, or root.batch[]) into a new pending request. */
-static int accept_events(ingest_t *in, json_t *root, int forced_type, int batch, int is_server, const char *replay_key,
-                         int64_t replay_until_ms)
+/* Validates and enriches events (root itself, or root.batch[]) into a new pending request,
+ * which takes nums (the body's numbers' texts; may be NULL) in every case. */
+static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, int forced_type, int batch, int is_server,
+                         const char *replay_key, int64_t replay_until_ms)
 {
     h2o_req_t *req = in->req;
     sluice_worker_t *w = in->w;
     const sluice_config_t *cfg = in->rt->cfg;
     json_t *list = batch ? json_object_get(root, "batch") : NULL;
-    if (batch && !json_is_array(list))
-        return refuse(req, w, &in->reply, 400, "invalid_event", "batch must be a list of events", "batch");
     size_t n = batch ? json_array_size(list) : 1;
-    if (batch && n == 0)
+    if (batch && !json_is_array(list)) {
+        sluice_jsonnum_free(nums);
+        return refuse(req, w, &in->reply, 400, "invalid_event", "batch must be a list of events", "batch");
+    }
+    if (batch && n == 0) {
+        sluice_jsonnum_free(nums);
         return refuse(req, w, &in->reply, 400, "invalid_event", "batch is empty", "batch");
+    }
     if (n > cfg->limits.max_batch_events) {
         char msg[96];
         snprintf(msg, sizeof(msg), "batch holds more than %zu events", cfg->limits.max_batch_events);
+        sluice_jsonnum_free(nums);
         return refuse(req, w, &in->reply, 413, "payload_too_large", msg, "batch");
     }
 
     pending_t *p = pending_new(req, w, &in->reply);
-    if (p == NULL)
+    if (p == NULL) {
+        sluice_jsonnum_free(nums);
         return refuse(req, w, &in->reply, 500, "internal", "out of memory", NULL);
+    }
     p->src = in->src;
+    p->nums = nums;
     p->batch = batch;
     /* A server SDK's batch holds many users: no cookie, no id spread from one event to another. */
     int server_sent = is_server || in->src->src->server_sent;
@@ -1074,8 +1086,12 @@ int sluice_ingest_post(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route,
         return 0;
     in.body_len = body.len;
     sluice_event_error_t e;
-    json_t *root = sluice_event_parse(body.base, body.len, &in.rt->cfg->limits, &e);
+    /* Numbers go to Kafka as the client wrote them: their texts are kept while parsing. Without
+     * memory for the table they are formatted (same values), which is no reason to refuse. */
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    json_t *root = sluice_event_parse(body.base, body.len, &in.rt->cfg->limits, nums, &e);
     if (root == NULL) {
+        sluice_jsonnum_free(nums);
         free(owned);
         return json_or_media_error(&in, &e);
     }
@@ -1084,12 +1100,13 @@ int sluice_ingest_post(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route,
     if (body_key != NULL && (!json_is_string(wk) || json_string_length(wk) != key_len ||
                              memcmp(json_string_value(wk), body_key, key_len) != 0)) {
         json_decref(root);
+        sluice_jsonnum_free(nums);
         free(owned);
         return refuse(req, w, &in.reply, 401, "unauthorized", "writeKey must be a top-level member of the body", NULL);
     }
     int batch = route == SLUICE_ROUTE_BATCH || (is_server && json_object_get(root, "batch") != NULL);
     json_object_del(root, "writeKey");
-    accept_events(&in, root, forced_type, batch, is_server, replay_key, replay_until);
+    accept_events(&in, root, nums, forced_type, batch, is_server, replay_key, replay_until);
     json_decref(root);
     free(owned);
     return 0;
@@ -1200,6 +1217,7 @@ int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
         return refuse(req, w, &in.reply, 503, "kafka_unavailable", "the gateway is shutting down; retry", NULL);
 
     json_t *root = NULL;
+    sluice_jsonnum_t *nums = NULL;
     char *data;
     long dl = sluice_http_query(req, "data", &data);
     if (dl > 0) {
@@ -1209,9 +1227,12 @@ int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
             sluice_b64_decode_any(data, (size_t)dl, dec, cap, &n) != 0)
             return refuse(req, w, &in.reply, 400, "invalid_json", "data must be base64 of a JSON event", "data");
         sluice_event_error_t e;
-        root = sluice_event_parse((const char *)dec, n, &in.rt->cfg->limits, &e);
-        if (root == NULL)
+        nums = sluice_jsonnum_new();
+        root = sluice_event_parse((const char *)dec, n, &in.rt->cfg->limits, nums, &e);
+        if (root == NULL) {
+            sluice_jsonnum_free(nums);
             return refuse(req, w, &in.reply, e.status, e.code, e.message, e.path);
+        }
     } else {
         pixel_build_t b = {json_object()};
         sluice_http_query_foreach(req, pixel_param, &b);
@@ -1221,10 +1242,11 @@ int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
     const char *key = find_write_key(&in, root, &key_len);
     if (authenticate_key(&in, key, key_len) != 0 || check_pixel_origin(&in) != 0 || admit(&in) != 0) {
         json_decref(root);
+        sluice_jsonnum_free(nums);
         return 0;
     }
     json_object_del(root, "writeKey");
-    accept_events(&in, root, forced, 0, 0, NULL, 0);
+    accept_events(&in, root, nums, forced, 0, 0, NULL, 0);
     json_decref(root);
     return 0;
 }
@@ -1394,7 +1416,7 @@ int sluice_ingest_xd_redeem(h2o_req_t *req, sluice_worker_t *w)
     if (read_body(&in, &body, &owned) != 0)
         return 0;
     sluice_event_error_t e;
-    json_t *root = sluice_event_parse(body.base, body.len, &in.rt->cfg->limits, &e);
+    json_t *root = sluice_event_parse(body.base, body.len, &in.rt->cfg->limits, NULL, &e);
     free(owned);
     if (root == NULL)
         return xd_error(&in, e.status, e.code, e.message);

@@ -4,9 +4,11 @@
  */
 #include "vendors/envelope.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "common/time.h"
+#include "json/parse.h"
 
 int sluice_is_sha256_hex_str(const char *s)
 {
@@ -29,11 +31,14 @@ static int parse_time(const json_t *v, int64_t *out)
 int sluice_envelope_parse(sluice_envelope_t *e, const char *raw, size_t len, sluice_err_t *err)
 {
     memset(e, 0, sizeof(*e));
-    json_error_t je;
-    e->root = json_loadb(raw, len, JSON_REJECT_DUPLICATES, &je);
+    /* The gateway's parser, keeping each number's text: a vendor body gives prices back as the
+     * client sent them (sluice_vendor_number_json). Without memory for the table they are
+     * formatted instead. */
+    sluice_json_error_t je;
+    e->nums = sluice_jsonnum_new();
+    e->root = sluice_json_parse(raw, len, 2048, SIZE_MAX, 0, e->nums, &je);
     if (e->root == NULL || !json_is_object(e->root)) {
-        json_decref(e->root);
-        e->root = NULL;
+        sluice_envelope_dispose(e);
         return sluice_err_set(err, "envelope is not a JSON object");
     }
     e->raw = raw;
@@ -80,6 +85,7 @@ void sluice_envelope_dispose(sluice_envelope_t *e)
     if (e == NULL)
         return;
     json_decref(e->root);
+    sluice_jsonnum_free(e->nums);
     memset(e, 0, sizeof(*e));
 }
 

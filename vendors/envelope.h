@@ -20,10 +20,12 @@
 #include <jansson.h>
 
 #include "common/err.h"
+#include "json/numbers.h"
 
 typedef struct sluice_envelope {
-    json_t *root;    /* owned */
-    const char *raw; /* the bytes as consumed (not owned; valid while the caller keeps them) */
+    json_t *root;           /* owned */
+    sluice_jsonnum_t *nums; /* owned: the numbers' texts as the envelope has them (json/numbers.h) */
+    const char *raw;        /* the bytes as consumed (not owned; valid while the caller keeps them) */
     size_t raw_len;
     const char *org;        /* never NULL after a successful parse */
     const char *type;       /* track, page, screen, identify, group, alias */

@@ -70,7 +70,7 @@ static int client_id_from_ga(const char *ga, char *out, size_t cap)
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
-static json_t *item_of(const json_t *p)
+static json_t *item_of(const sluice_envelope_t *e, const json_t *p)
 {
     json_t *it = json_object();
     const char *id = json_string_value(json_object_get(p, "product_id"));
@@ -83,11 +83,11 @@ static json_t *item_of(const json_t *p)
     const char *name = json_string_value(json_object_get(p, "name"));
     if (name != NULL)
         json_object_set_new(it, "item_name", ga4_value(name));
-    double d;
-    if (sluice_vendor_number(json_object_get(p, "price"), &d) == 0)
-        json_object_set_new(it, "price", json_real(d));
-    if (sluice_vendor_number(json_object_get(p, "quantity"), &d) == 0)
-        json_object_set_new(it, "quantity", json_integer((json_int_t)d));
+    json_t *n;
+    if ((n = sluice_vendor_number_json(e, json_object_get(p, "price"), 0)) != NULL)
+        json_object_set_new(it, "price", n);
+    if ((n = sluice_vendor_number_json(e, json_object_get(p, "quantity"), 1)) != NULL)
+        json_object_set_new(it, "quantity", n);
     if (json_object_get(it, "item_id") == NULL && json_object_get(it, "item_name") == NULL) {
         json_decref(it);
         return NULL;
@@ -137,11 +137,10 @@ static json_t *event_params(const sluice_envelope_t *e)
     const json_t *props = e->properties;
     if (props == NULL)
         return params;
-    double d;
-    if (sluice_vendor_number(json_object_get(props, "value"), &d) == 0 ||
-        sluice_vendor_number(json_object_get(props, "revenue"), &d) == 0 ||
-        sluice_vendor_number(json_object_get(props, "total"), &d) == 0)
-        set_param(params, "value", json_real(d));
+    static const char *const value_names[] = {"value", "revenue", "total", NULL};
+    json_t *value = sluice_vendor_first_number(e, props, value_names);
+    if (value != NULL)
+        set_param(params, "value", value);
     const char *s;
     if ((s = json_string_value(json_object_get(props, "currency"))) != NULL)
         set_param(params, "currency", ga4_value(s));
@@ -154,7 +153,7 @@ static json_t *event_params(const sluice_envelope_t *e)
     json_array_foreach(products, i, p) {
         if (json_array_size(items) >= GA4_MAX_ITEMS)
             break;
-        json_t *it = item_of(p);
+        json_t *it = item_of(e, p);
         if (it != NULL)
             json_array_append_new(items, it);
     }

@@ -29,7 +29,7 @@ static void add_hashed(json_t *ud, const char *key, const sluice_envelope_t *e, 
         json_object_set_new(ud, key, json_pack("[s]", h));
 }
 
-static json_t *product_content(const json_t *p)
+static json_t *product_content(const sluice_envelope_t *e, const json_t *p)
 {
     json_t *c = json_object();
     const char *id = json_string_value(json_object_get(p, "product_id"));
@@ -38,11 +38,11 @@ static json_t *product_content(const json_t *p)
     if (id == NULL)
         id = json_string_value(json_object_get(p, "id"));
     sluice_vendor_set_str(c, "id", id);
-    double d;
-    if (sluice_vendor_number(json_object_get(p, "quantity"), &d) == 0)
-        json_object_set_new(c, "quantity", json_integer((json_int_t)d));
-    if (sluice_vendor_number(json_object_get(p, "price"), &d) == 0)
-        json_object_set_new(c, "item_price", json_real(d));
+    json_t *n;
+    if ((n = sluice_vendor_number_json(e, json_object_get(p, "quantity"), 1)) != NULL)
+        json_object_set_new(c, "quantity", n);
+    if ((n = sluice_vendor_number_json(e, json_object_get(p, "price"), 0)) != NULL)
+        json_object_set_new(c, "item_price", n);
     sluice_vendor_set_str(c, "delivery_category", json_string_value(json_object_get(p, "delivery_category")));
     if (json_object_get(c, "id") == NULL) {
         json_decref(c);
@@ -57,23 +57,22 @@ static json_t *custom_data(const sluice_envelope_t *e)
     json_t *cd = json_object();
     if (props == NULL)
         return cd;
-    double d;
-    if (sluice_vendor_number(json_object_get(props, "value"), &d) == 0 ||
-        sluice_vendor_number(json_object_get(props, "revenue"), &d) == 0 ||
-        sluice_vendor_number(json_object_get(props, "total"), &d) == 0)
-        json_object_set_new(cd, "value", json_real(d));
+    static const char *const value_names[] = {"value", "revenue", "total", NULL};
+    json_t *value = sluice_vendor_first_number(e, props, value_names);
+    if (value != NULL)
+        json_object_set_new(cd, "value", value);
     sluice_vendor_set_str(cd, "currency", json_string_value(json_object_get(props, "currency")));
     json_t *contents = json_array();
     json_t *products = json_object_get(props, "products");
     size_t i;
     json_t *p;
     json_array_foreach(products, i, p) {
-        json_t *c = product_content(p);
+        json_t *c = product_content(e, p);
         if (c != NULL)
             json_array_append_new(contents, c);
     }
     if (json_array_size(contents) == 0 && !json_is_array(products)) {
-        json_t *c = product_content(props); /* single-product events carry the product in properties */
+        json_t *c = product_content(e, props); /* single-product events carry the product in properties */
         if (c != NULL)
             json_array_append_new(contents, c);
     }

@@ -21,7 +21,7 @@ static int needs_secret(const sluice_integration_t *it)
     return 1;
 }
 
-static json_t *content_of(const json_t *p)
+static json_t *content_of(const sluice_envelope_t *e, const json_t *p)
 {
     json_t *c = json_object();
     const char *id = json_string_value(json_object_get(p, "product_id"));
@@ -31,11 +31,11 @@ static json_t *content_of(const json_t *p)
         id = json_string_value(json_object_get(p, "id"));
     sluice_vendor_set_str(c, "content_id", id);
     sluice_vendor_set_str(c, "content_name", json_string_value(json_object_get(p, "name")));
-    double d;
-    if (sluice_vendor_number(json_object_get(p, "quantity"), &d) == 0)
-        json_object_set_new(c, "quantity", json_integer((json_int_t)d));
-    if (sluice_vendor_number(json_object_get(p, "price"), &d) == 0)
-        json_object_set_new(c, "price", json_real(d));
+    json_t *n;
+    if ((n = sluice_vendor_number_json(e, json_object_get(p, "quantity"), 1)) != NULL)
+        json_object_set_new(c, "quantity", n);
+    if ((n = sluice_vendor_number_json(e, json_object_get(p, "price"), 0)) != NULL)
+        json_object_set_new(c, "price", n);
     if (json_object_get(c, "content_id") == NULL) {
         json_decref(c);
         return NULL;
@@ -54,12 +54,12 @@ static json_t *properties(const sluice_envelope_t *e)
     size_t i;
     json_t *p;
     json_array_foreach(products, i, p) {
-        json_t *c = content_of(p);
+        json_t *c = content_of(e, p);
         if (c != NULL)
             json_array_append_new(contents, c);
     }
     if (json_array_size(contents) == 0 && !json_is_array(products)) {
-        json_t *c = content_of(props);
+        json_t *c = content_of(e, props);
         if (c != NULL)
             json_array_append_new(contents, c);
     }
@@ -69,11 +69,10 @@ static json_t *properties(const sluice_envelope_t *e)
     } else {
         json_decref(contents);
     }
-    double d;
-    if (sluice_vendor_number(json_object_get(props, "value"), &d) == 0 ||
-        sluice_vendor_number(json_object_get(props, "revenue"), &d) == 0 ||
-        sluice_vendor_number(json_object_get(props, "total"), &d) == 0)
-        json_object_set_new(out, "value", json_real(d));
+    static const char *const value_names[] = {"value", "revenue", "total", NULL};
+    json_t *value = sluice_vendor_first_number(e, props, value_names);
+    if (value != NULL)
+        json_object_set_new(out, "value", value);
     sluice_vendor_set_str(out, "currency", json_string_value(json_object_get(props, "currency")));
     sluice_vendor_set_str(out, "order_id", json_string_value(json_object_get(props, "order_id")));
     sluice_vendor_set_str(out, "query", json_string_value(json_object_get(props, "query")));

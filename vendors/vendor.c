@@ -5,6 +5,8 @@
  */
 #include "vendors/vendor.h"
 
+#include "json/write.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,10 +143,9 @@ int sluice_vendor_check_secret(const sluice_vendor_ops_t *ops, const char *json,
 
 char *sluice_vendor_dump(const json_t *v, size_t *len)
 {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(15));
-    if (s != NULL && len != NULL)
-        *len = strlen(s);
-    return s;
+    sluice_jsonw_t w = {.flags = SLUICE_JSONW_RAW_NUMBERS};
+    sluice_jsonw_value(&w, v);
+    return sluice_jsonw_finish(&w, len);
 }
 
 void sluice_vendor_set_nonempty(json_t *obj, const char *key, json_t *value)
@@ -269,6 +270,47 @@ int sluice_vendor_number(const json_t *v, double *out)
         }
     }
     return -1;
+}
+
+/* 1 when a number's text has a fraction or an exponent. */
+static int has_fraction(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '.' || s[i] == 'e' || s[i] == 'E')
+            return 1;
+    return 0;
+}
+
+json_t *sluice_vendor_number_json(const sluice_envelope_t *e, const json_t *v, int integer)
+{
+    const char *text = NULL;
+    size_t n = 0;
+    if (json_is_number(v)) {
+        text = sluice_jsonnum_find(e != NULL ? e->nums : NULL, v, &n);
+    } else if (json_is_string(v)) {
+        text = json_string_value(v);
+        n = json_string_length(v);
+        if (!sluice_json_is_number_text(text, n))
+            text = NULL; /* " 19.9", "0x1A": read by strtod below, written formatted */
+    }
+    if (text != NULL && !(integer && has_fraction(text, n)))
+        return sluice_json_number_text(text, n);
+    double d;
+    if (sluice_vendor_number(v, &d) != 0)
+        return NULL;
+    if (integer)
+        return json_is_integer(v) ? json_integer(json_integer_value(v)) : json_integer((json_int_t)d);
+    return json_is_integer(v) ? json_integer(json_integer_value(v)) : json_real(d);
+}
+
+json_t *sluice_vendor_first_number(const sluice_envelope_t *e, const json_t *props, const char *const *names)
+{
+    for (size_t i = 0; names[i] != NULL; i++) {
+        json_t *n = sluice_vendor_number_json(e, json_object_get(props, names[i]), 0);
+        if (n != NULL)
+            return n;
+    }
+    return NULL;
 }
 
 sluice_verdict_t sluice_vendor_classify_http(long status, char *why, size_t why_len)

@@ -116,7 +116,8 @@ int sluice_vendor_check_secret(const sluice_vendor_ops_t *ops, const char *json,
 
 /* ---------------------------------------------------------------- helpers for vendor files */
 
-/* Compact JSON with money-friendly reals (19.99 stays 19.99). Caller frees; NULL on OOM. */
+/* Compact JSON (json/write.h): numbers made by sluice_vendor_number_json as the client sent
+ * them, other reals as their shortest text (19.99 stays 19.99). Caller frees; NULL on OOM. */
 char *sluice_vendor_dump(const json_t *v, size_t *len);
 
 /* Sets obj[key] = value (taking the reference) when value is a non-empty object or array, else
@@ -144,6 +145,17 @@ void sluice_vendor_set_str(json_t *obj, const char *key, const char *value);
 
 /* A number from a JSON number or a numeric string; -1 when it is neither. */
 int sluice_vendor_number(const json_t *v, double *out);
+
+/* The number at v (a JSON number of e, or a string holding one) for a vendor body, written as
+ * the client wrote it (19.9 stays 19.9, 12345678901234567890 stays so): a price or a value is
+ * the customer's figure, not a double's. With integer set (a quantity), a number with a fraction
+ * or an exponent is cut to its integer part instead. NULL when v holds no number. New reference,
+ * for sluice_vendor_dump. */
+json_t *sluice_vendor_number_json(const sluice_envelope_t *e, const json_t *v, int integer);
+
+/* The first of props' members names[] (NULL-terminated) that holds a number, as
+ * sluice_vendor_number_json gives it; NULL when none does. */
+json_t *sluice_vendor_first_number(const sluice_envelope_t *e, const json_t *props, const char *const *names);
 
 /* The default classification: 2xx ok; 408, 425, 429, 5xx retry; everything else failed. */
 sluice_verdict_t sluice_vendor_classify_http(long status, char *why, size_t why_len);

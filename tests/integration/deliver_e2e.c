@@ -193,6 +193,67 @@ static void test_gateway_to_meta_and_ga4(void **state)
     json_decref(r);
 }
 
+/* Prices and quantities as the client wrote them, all the way: the same text in Kafka's envelope
+ * and in Meta's and GA4's request bodies (issue 17): 19.9, 0.1, 1e21, -0, 12345678901234567890. */
+static void test_numbers_as_sent(void **state)
+{
+    (void)state;
+    static const char props[] =
+        "\"properties\":{\"order_id\":\"ORD-NUM\",\"revenue\":19.9,\"currency\":\"EUR\","
+        "\"products\":[{\"product_id\":\"N-1\",\"price\":0.1,\"quantity\":12345678901234567890},"
+        "{\"product_id\":\"N-2\",\"price\":1e21,\"quantity\":-0}]}";
+    char event[1024];
+    snprintf(event, sizeof(event),
+             "{\"type\":\"track\",\"event\":\"Order Completed\",\"messageId\":\"e2e-num-1\","
+             "\"anonymousId\":\"anon-num\",%s}",
+             props);
+    const char *headers[] = {"Authorization: Bearer " WRITE_KEY, "Content-Type: application/json", "User-Agent: " UA,
+                             NULL};
+    http_opts_t o = {.headers = headers, .body = event};
+    http_resp_t resp;
+    http_do(gwfix_url(&G, "/v1/track"), &o, G.ca, &resp);
+    assert_int_equal(resp.status, 200);
+    http_resp_dispose(&resp);
+
+    /* Kafka: the properties object byte for byte. */
+    json_t *msgs = gwfix_kafka_read(&G, "sluice.events");
+    size_t i, found = 0;
+    json_t *m;
+    json_array_foreach(msgs, i, m) {
+        const char *raw = json_string_value(json_object_get(m, "raw"));
+        if (raw != NULL && strstr(raw, "e2e-num-1") != NULL) {
+            found++;
+            if (strstr(raw, props) == NULL)
+                print_error("envelope: %s\n", raw);
+            assert_non_null(strstr(raw, props));
+        }
+    }
+    assert_int_equal(found, 1);
+    json_decref(msgs);
+
+    static const char *const meta_want[] = {"\"value\":19.9,", "\"item_price\":0.1",
+                                            "\"quantity\":12345678901234567890", "\"item_price\":1e21",
+                                            "\"quantity\":-0"};
+    json_t *r = wait_request(&META, "e2e-num-1");
+    const char *body = json_string_value(json_object_get(r, "body"));
+    for (size_t k = 0; k < sizeof(meta_want) / sizeof(meta_want[0]); k++) {
+        if (strstr(body, meta_want[k]) == NULL)
+            print_error("meta: %s not in %s\n", meta_want[k], body);
+        assert_non_null(strstr(body, meta_want[k]));
+    }
+    json_decref(r);
+    static const char *const ga4_want[] = {"\"value\":19.9", "\"price\":0.1", "\"quantity\":12345678901234567890",
+                                           "\"price\":1e21", "\"quantity\":-0"};
+    r = wait_request(&GA4, "ORD-NUM");
+    body = json_string_value(json_object_get(r, "body"));
+    for (size_t k = 0; k < sizeof(ga4_want) / sizeof(ga4_want[0]); k++) {
+        if (strstr(body, ga4_want[k]) == NULL)
+            print_error("ga4: %s not in %s\n", ga4_want[k], body);
+        assert_non_null(strstr(body, ga4_want[k]));
+    }
+    json_decref(r);
+}
+
 static int has_request(const dstub_t *s, const char *needle)
 {
     json_t *all = dfix_requests(s);
@@ -281,6 +342,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_gateway_to_meta_and_ga4),
+        cmocka_unit_test(test_numbers_as_sent),
         cmocka_unit_test(test_integrations_object_selects),
         cmocka_unit_test(test_credentials_only_encrypted),
     };

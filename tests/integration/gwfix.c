@@ -263,9 +263,9 @@ json_t *gwfix_kafka_read(const gwfix_t *f, const char *topic)
             *s1 = *s2 = *s3 = '\0';
             json_error_t je;
             json_t *v = json_loads(s3 + 1, 0, &je);
-            json_array_append_new(all, json_pack("{s:s,s:s,s:I,s:o}", "key", rec, "headers", s1 + 1, "partition",
+            json_array_append_new(all, json_pack("{s:s,s:s,s:I,s:o,s:s}", "key", rec, "headers", s1 + 1, "partition",
                                                  (json_int_t)strtol(s2 + 1, NULL, 10), "value",
-                                                 v ? v : json_string(s3 + 1)));
+                                                 v ? v : json_string(s3 + 1), "raw", s3 + 1));
         }
         rec = end + 1;
     }

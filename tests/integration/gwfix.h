@@ -83,7 +83,9 @@ const char *gwfix_metrics_url(const gwfix_t *f, const char *path);
 /* POSTs a JSON body with a Bearer key to the gateway; returns the status, body in *resp. */
 long gwfix_post(const gwfix_t *f, const char *path, const char *key, const char *json, http_resp_t *resp);
 
-/* Every message of topic as [{"key":..., "headers":"org=..,source=..", "partition":N, "value":{...}}]. */
+/* Every message of topic as [{"key":..., "headers":"org=..,source=..", "partition":N, "value":{...},
+ * "raw":"<the value's bytes>"}] (value is the raw string when jansson cannot read it, e.g. an
+ * integer beyond 64 bits the client sent). */
 json_t *gwfix_kafka_read(const gwfix_t *f, const char *topic);
 
 /* The envelopes in msgs whose event.messageId equals id. */

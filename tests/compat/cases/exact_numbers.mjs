@@ -1,7 +1,6 @@
 // Numbers exactly as the SDK sent them (issue 17): prices from Segment's analytics-node 3 and
 // RudderStack's node SDK (gzip) arrive in Kafka with the same digits ("price":19.9, never
-// 19.899999999999999). Registered DISABLED in CMakeLists.txt until issue 17 lands: ctest lists it
-// as not run, never as passed.
+// 19.899999999999999): the parser keeps each number's text (json/numbers.h) for the envelope.
 import { Analytics as SegmentAnalytics } from '@segment/analytics-node';
 import RudderAnalytics from '@rudderstack/rudder-sdk-node';
 import { GW, arrivedOnce, assert, env, run } from '../lib.mjs';

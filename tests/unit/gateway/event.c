@@ -21,7 +21,7 @@ static const sluice_limits_t limits = {
 
 static json_t *parse(const char *s, sluice_event_error_t *e)
 {
-    return sluice_event_parse(s, strlen(s), &limits, e);
+    return sluice_event_parse(s, strlen(s), &limits, NULL, e);
 }
 
 static int validate(const char *s, int type, sluice_event_error_t *e)

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/vendors/vfix.h"
 #include "vendors/vendor.h"
 
 static void test_registry(void **state)
@@ -103,11 +104,79 @@ static void test_classify_http(void **state)
         assert_int_equal(sluice_vendor_classify_http(cases[i].status, why, sizeof(why)), cases[i].v);
 }
 
+/* A body's number member as written: the text after "name": up to the next ',', '}' or ']'. */
+static void member_text(const char *body, const char *name, char *out, size_t cap)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "\"%s\":", name);
+    const char *at = strstr(body, key);
+    assert_non_null(at);
+    at += strlen(key);
+    size_t n = strcspn(at, ",}]");
+    assert_true(n < cap);
+    memcpy(out, at, n);
+    out[n] = '\0';
+}
+
+/* Prices, quantities and values reach Meta, GA4 and TikTok as the client wrote them (the
+ * envelope's text), not as doubles printed back: 19.9, 0.1, 1e21, -0, 12345678901234567890. */
+static void test_numbers_as_sent(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = vfix_config();
+    size_t len;
+    char *base = vfix_envelope("{\"event\":\"Order Completed\",\"properties\":{\"ph\":0}}", &len);
+    static const char props[] =
+        "{\"value\":19.9,\"currency\":\"USD\",\"products\":[{\"product_id\":\"a\",\"price\":0.1,"
+        "\"quantity\":12345678901234567890},{\"product_id\":\"b\",\"price\":1e21,\"quantity\":-0},"
+        "{\"product_id\":\"c\",\"price\":\"19.90\",\"quantity\":2.7}]}";
+    const char *at = strstr(base, "{\"ph\":0}");
+    assert_non_null(at);
+    char raw[8192];
+    int n = snprintf(raw, sizeof(raw), "%.*s%s%s", (int)(at - base), base, props, at + strlen("{\"ph\":0}"));
+    assert_true(n > 0 && (size_t)n < sizeof(raw));
+    static const struct {
+        const char *vendor, *value, *price, *quantity;
+    } cases[] = {{"meta", "value", "item_price", "quantity"},
+                 {"ga4", "value", "price", "quantity"},
+                 {"tiktok", "value", "price", "quantity"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sluice_vendor_item_t item;
+        char why[256], got[64];
+        vfix_map(vfix_integration(cfg, cases[i].vendor), raw, (size_t)n, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why,
+                 sizeof(why));
+        member_text(item.body, cases[i].value, got, sizeof(got));
+        assert_string_equal(got, "19.9");
+        const char *p1 = strstr(item.body, "\"a\"");
+        assert_non_null(p1);
+        member_text(p1, cases[i].price, got, sizeof(got));
+        assert_string_equal(got, "0.1");
+        member_text(p1, cases[i].quantity, got, sizeof(got));
+        assert_string_equal(got, "12345678901234567890");
+        const char *p2 = strstr(item.body, "\"b\"");
+        member_text(p2, cases[i].price, got, sizeof(got));
+        assert_string_equal(got, "1e21");
+        member_text(p2, cases[i].quantity, got, sizeof(got));
+        assert_string_equal(got, "-0");
+        /* A numeric string is written as the number it spells; a quantity with a fraction is cut
+         * to its integer part, as vendors want integers there. */
+        const char *p3 = strstr(item.body, "\"c\"");
+        member_text(p3, cases[i].price, got, sizeof(got));
+        assert_string_equal(got, "19.90");
+        member_text(p3, cases[i].quantity, got, sizeof(got));
+        assert_string_equal(got, "2");
+        sluice_vendor_item_dispose(&item);
+    }
+    free(base);
+    sluice_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_registry),        cmocka_unit_test(test_check_secret),  cmocka_unit_test(test_url),
-        cmocka_unit_test(test_standard_events), cmocka_unit_test(test_classify_http),
+        cmocka_unit_test(test_registry),      cmocka_unit_test(test_check_secret),
+        cmocka_unit_test(test_url),           cmocka_unit_test(test_standard_events),
+        cmocka_unit_test(test_classify_http), cmocka_unit_test(test_numbers_as_sent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

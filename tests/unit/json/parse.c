@@ -1,4 +1,4 @@
-/* Tests for gateway/json.c: it must accept exactly what jansson's json_loadb accepts (with
+/* Tests for json/parse.c: it must accept exactly what jansson's json_loadb accepts (with
  * duplicate keys refused) and build equal values, over a list of tricky inputs; and its limits
  * name the path of what broke them. tests/fuzz/json.c does the same comparison on random input. */
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "gateway/json.h"
+#include "json/parse.h"
 
 /* 1 when both parsers agree on buf[0..len): both refuse, or both accept equal values. */
 static int agrees(const char *buf, size_t len)
@@ -19,7 +19,7 @@ static int agrees(const char *buf, size_t len)
     json_error_t je;
     json_t *want = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     sluice_json_error_t err;
-    json_t *got = sluice_json_parse(buf, len, 2048, SIZE_MAX, 0, &err);
+    json_t *got = sluice_json_parse(buf, len, 2048, SIZE_MAX, 0, NULL, &err);
     int ok = (want == NULL) == (got == NULL) && (want == NULL || json_equal(want, got));
     if (!ok)
         print_error("disagree on %.*s: jansson %s (%s), ours %s (%s)\n", (int)len, buf, want ? "ok" : "error",
@@ -98,8 +98,8 @@ static void nul_after_scalar_is_refused(void **state)
 {
     (void)state;
     sluice_json_error_t err;
-    assert_null(sluice_json_parse("0\0", 2, 8, 100, 0, &err));
-    assert_null(sluice_json_parse("true\0", 5, 8, 100, 0, &err));
+    assert_null(sluice_json_parse("0\0", 2, 8, 100, 0, NULL, &err));
+    assert_null(sluice_json_parse("true\0", 5, 8, 100, 0, NULL, &err));
     assert_string_equal(err.message, "end of input expected");
 }
 
@@ -108,21 +108,21 @@ static void limits_name_paths(void **state)
     (void)state;
     sluice_json_error_t err;
     const char *deep = "{\"a\":{\"b\":[{\"c\":1}]}}";
-    assert_null(sluice_json_parse(deep, strlen(deep), 3, 100, 0, &err));
+    assert_null(sluice_json_parse(deep, strlen(deep), 3, 100, 0, NULL, &err));
     assert_int_equal(err.kind, SLUICE_JSON_DEPTH);
     assert_string_equal(err.path, "a.b[0]");
     assert_string_equal(err.message, "JSON nesting deeper than 3 levels");
-    json_t *ok = sluice_json_parse(deep, strlen(deep), 4, 100, 0, &err);
+    json_t *ok = sluice_json_parse(deep, strlen(deep), 4, 100, 0, NULL, &err);
     assert_non_null(ok);
     json_decref(ok);
 
     const char *str = "{\"props\":{\"list\":[\"ok\",\"too long here\"]}}";
-    assert_null(sluice_json_parse(str, strlen(str), 10, 8, 0, &err));
+    assert_null(sluice_json_parse(str, strlen(str), 10, 8, 0, NULL, &err));
     assert_int_equal(err.kind, SLUICE_JSON_STRING);
     assert_string_equal(err.path, "props.list[1]");
     assert_string_equal(err.message, "string longer than 8 bytes");
     const char *key = "{\"a_very_long_key\":1}";
-    assert_null(sluice_json_parse(key, strlen(key), 10, 8, 0, &err));
+    assert_null(sluice_json_parse(key, strlen(key), 10, 8, 0, NULL, &err));
     assert_string_equal(err.message, "object key longer than 8 bytes");
 }
 
@@ -134,15 +134,15 @@ static void batch_refused_while_parsing(void **state)
     (void)state;
     sluice_json_error_t err;
     const char *three = "{\"batch\":[{},{},{} this is never read";
-    assert_null(sluice_json_parse(three, strlen(three), 10, 100, 2, &err));
+    assert_null(sluice_json_parse(three, strlen(three), 10, 100, 2, NULL, &err));
     assert_int_equal(err.kind, SLUICE_JSON_BATCH);
     assert_string_equal(err.path, "batch");
     assert_string_equal(err.message, "batch holds more than 2 events");
     const char *two = "{\"batch\":[{},{}],\"x\":{\"batch\":[1,2,3]},\"y\":[[1,2,3]]}";
-    json_t *ok = sluice_json_parse(two, strlen(two), 10, 100, 2, &err);
+    json_t *ok = sluice_json_parse(two, strlen(two), 10, 100, 2, NULL, &err);
     assert_non_null(ok);
     json_decref(ok);
-    ok = sluice_json_parse(three, 17, 10, 100, 0, &err); /* no limit: "{...}" up to the third {} fails later */
+    ok = sluice_json_parse(three, 17, 10, 100, 0, NULL, &err); /* no limit: "{...}" up to the third {} fails later */
     assert_null(ok);
     assert_int_equal(err.kind, SLUICE_JSON_SYNTAX);
 }
@@ -152,14 +152,14 @@ static void syntax_positions(void **state)
     (void)state;
     sluice_json_error_t err;
     const char *doc = "{\n  \"a\": 1,\n  \"b\": tru\n}";
-    assert_null(sluice_json_parse(doc, strlen(doc), 10, 100, 0, &err));
+    assert_null(sluice_json_parse(doc, strlen(doc), 10, 100, 0, NULL, &err));
     assert_int_equal(err.kind, SLUICE_JSON_SYNTAX);
     assert_int_equal(err.line, 3);
     assert_int_equal(err.column, 8);
     assert_string_equal(err.message, "invalid token");
     /* Messages describe, never quote: no input bytes in them. */
     const char *secret = "{\"k\":\"hunter2\\q\"}";
-    assert_null(sluice_json_parse(secret, strlen(secret), 10, 100, 0, &err));
+    assert_null(sluice_json_parse(secret, strlen(secret), 10, 100, 0, NULL, &err));
     assert_null(strstr(err.message, "hunter2"));
 }
 

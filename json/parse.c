@@ -1,12 +1,12 @@
 /*
- * JSON parser for request bodies, building jansson values. Recursive descent over the buffer:
+ * JSON parser for request bodies and Kafka envelopes, building jansson values. Recursive descent over the buffer:
  * strings are scanned in runs up to the next quote, backslash, control or non-ASCII byte;
  * numbers are checked against the RFC 8259 grammar before strtoll/strtod; the depth and string
  * limits are checked as the document is read. Whatever it accepts and refuses must match
  * jansson's json_loadb(JSON_REJECT_DUPLICATES | JSON_DECODE_ANY): tests/fuzz/json.c compares
  * the two. Any thread.
  */
-#include "gateway/json.h"
+#include "json/parse.h"
 
 #include <errno.h>
 #include <math.h>
@@ -32,8 +32,9 @@ typedef struct parser {
     sluice_json_error_t *err;
     char *sbuf; /* unescaping buffer for strings that need it */
     size_t scap;
-    int heap;        /* sbuf was malloc'd */
-    frame_t *frames; /* [max_depth + 2]: the members being read, for limit messages */
+    int heap;               /* sbuf was malloc'd */
+    frame_t *frames;        /* [max_depth + 2]: the members being read, for limit messages */
+    sluice_jsonnum_t *nums; /* where each number's text goes, or NULL */
 } parser_t;
 
 static json_t *parse_value(parser_t *ps);
@@ -335,13 +336,20 @@ static json_t *parse_number(parser_t *ps)
     errno = 0;
     if (!is_real) {
         long long ll = strtoll(num, NULL, 10);
-        v = errno == ERANGE ? syntax(ps, s, "integer too big") : json_integer((json_int_t)ll);
+        if (errno != ERANGE)
+            v = json_integer((json_int_t)ll);
+        else if (ps->nums != NULL && n <= SLUICE_JSONNUM_MAX_TEXT) /* kept as its text; the value approximates it */
+            v = json_real(strtod(num, NULL));
+        else
+            v = syntax(ps, s, "integer too big");
     } else {
         double d = strtod(num, NULL);
         v = errno == ERANGE && (d == HUGE_VAL || d == -HUGE_VAL) ? syntax(ps, s, "real number overflow") : json_real(d);
     }
     if (num != tmp)
         free(num);
+    if (v != NULL && ps->nums != NULL)
+        (void)sluice_jsonnum_add(ps->nums, v, s, n); /* on failure it is formatted instead */
     ps->p = q;
     return v;
 }
@@ -531,12 +539,17 @@ static json_t *parse_value(parser_t *ps)
 }
 
 json_t *sluice_json_parse(const char *buf, size_t len, size_t max_depth, size_t max_string, size_t max_batch,
-                          sluice_json_error_t *err)
+                          sluice_jsonnum_t *nums, sluice_json_error_t *err)
 {
     memset(err, 0, sizeof(*err));
     /* Request bodies are limited to a few dozen levels: their frames fit on the stack. */
-    parser_t ps = {
-        .p = buf, .start = buf, .end = buf + len, .max_string = max_string, .max_batch = max_batch, .err = err};
+    parser_t ps = {.p = buf,
+                   .start = buf,
+                   .end = buf + len,
+                   .max_string = max_string,
+                   .max_batch = max_batch,
+                   .err = err,
+                   .nums = nums};
     ps.max_depth = max_depth < MAX_FRAMES ? max_depth : MAX_FRAMES;
     frame_t small[64];
     ps.frames =
@@ -563,5 +576,7 @@ json_t *sluice_json_parse(const char *buf, size_t len, size_t max_depth, size_t 
         free(ps.sbuf);
     if (ps.frames != small)
         free(ps.frames);
+    if (v == NULL)
+        sluice_jsonnum_clear(nums); /* what it recorded was freed with the half-built document */
     return v;
 }

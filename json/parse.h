@@ -1,6 +1,6 @@
 /*
- * The gateway's JSON parser for request bodies. It builds ordinary jansson values, accepts
- * exactly what jansson's json_loadb(JSON_REJECT_DUPLICATES) accepts (RFC 8259 text, valid
+ * The JSON parser for request bodies (the gateway) and Kafka envelopes (the delivery worker). It builds ordinary
+ * jansson values, accepts exactly what jansson's json_loadb(JSON_REJECT_DUPLICATES) accepts (RFC 8259 text, valid
  * UTF-8, no raw control characters, no \u0000, no lone surrogates, integers that fit in 64
  * bits, finite reals, no duplicate keys), and enforces the configured depth and string-length
  * limits while parsing, so an oversized document is refused before it is built.
@@ -11,12 +11,14 @@
  *
  * Pure; any thread. The returned value is owned by the caller (json_decref).
  */
-#ifndef SLUICE_GATEWAY_JSON_H
-#define SLUICE_GATEWAY_JSON_H
+#ifndef SLUICE_JSON_PARSE_H
+#define SLUICE_JSON_PARSE_H
 
 #include <stddef.h>
 
 #include <jansson.h>
+
+#include "json/numbers.h"
 
 typedef enum sluice_json_fail {
     SLUICE_JSON_SYNTAX = 1, /* not JSON (message says what and where) */
@@ -35,9 +37,14 @@ typedef struct sluice_json_error {
 /* Parses buf[0..len) as one JSON value (any type) surrounded by optional whitespace.
  * max_depth counts nesting levels (a top-level object is depth 1); max_string bounds every
  * string and key in bytes after unescaping; max_batch (0: none) bounds the items of the member
- * "batch" of a top-level object, refused when one more begins. Returns a new reference, or NULL
- * with err set. */
+ * "batch" of a top-level object, refused when one more begins.
+ *
+ * nums (may be NULL) receives the text of every number (json/numbers.h), so that the writer
+ * gives each back as sent; with it, an integer beyond 64 bits is accepted too (as a real whose
+ * text is kept) where jansson, and this parser without nums, refuse it.
+ *
+ * Returns a new reference, or NULL with err set (and nums cleared). */
 json_t *sluice_json_parse(const char *buf, size_t len, size_t max_depth, size_t max_string, size_t max_batch,
-                          sluice_json_error_t *err);
+                          sluice_jsonnum_t *nums, sluice_json_error_t *err);
 
 #endif

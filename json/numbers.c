@@ -1,0 +1,116 @@
+/*
+ * The numbers' text table (json/numbers.h): open addressing on the value's address, the texts
+ * in one growing buffer. Any thread; a table is used by one thread at a time.
+ */
+#include "json/numbers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+sluice_jsonnum_t *sluice_jsonnum_new(void)
+{
+    return calloc(1, sizeof(sluice_jsonnum_t));
+}
+
+void sluice_jsonnum_free(sluice_jsonnum_t *t)
+{
+    if (t == NULL)
+        return;
+    free(t->slots);
+    free(t->text);
+    free(t);
+}
+
+void sluice_jsonnum_clear(sluice_jsonnum_t *t)
+{
+    if (t == NULL)
+        return;
+    if (t->count > 0)
+        memset(t->slots, 0, t->cap * sizeof(*t->slots));
+    t->count = 0;
+    t->text_len = 0;
+}
+
+static size_t slot_of(const json_t *v, size_t cap)
+{
+    uint64_t h = (uint64_t)(uintptr_t)v;
+    h ^= h >> 29;
+    h *= 0x9E3779B97F4A7C15ull; /* Fibonacci hashing: jansson values are 8-byte aligned */
+    return (size_t)(h >> 32) & (cap - 1);
+}
+
+static void insert(sluice_jsonnum_entry_t *slots, size_t cap, const sluice_jsonnum_entry_t *e)
+{
+    size_t i = slot_of(e->v, cap);
+    while (slots[i].v != NULL && slots[i].v != e->v)
+        i = (i + 1) & (cap - 1);
+    slots[i] = *e;
+}
+
+static int grow(sluice_jsonnum_t *t)
+{
+    size_t cap = t->cap ? t->cap * 2 : 64;
+    sluice_jsonnum_entry_t *slots = calloc(cap, sizeof(*slots));
+    if (slots == NULL)
+        return -1;
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->slots[i].v != NULL)
+            insert(slots, cap, &t->slots[i]);
+    free(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    return 0;
+}
+
+int sluice_jsonnum_add(sluice_jsonnum_t *t, const json_t *v, const char *text, size_t len)
+{
+    if (len > SLUICE_JSONNUM_MAX_TEXT || t->text_len + len > UINT32_MAX || !(json_is_integer(v) || json_is_real(v)))
+        return -1;
+    if ((t->count + 1) * 2 > t->cap && grow(t) != 0) /* at most half full: short probes */
+        return -1;
+    if (t->text_len + len > t->text_cap) {
+        size_t cap = t->text_cap ? t->text_cap : 256;
+        while (cap < t->text_len + len)
+            cap *= 2;
+        char *p = realloc(t->text, cap);
+        if (p == NULL)
+            return -1;
+        t->text = p;
+        t->text_cap = cap;
+    }
+    memcpy(t->text + t->text_len, text, len);
+    sluice_jsonnum_entry_t e = {.v = v, .off = (uint32_t)t->text_len, .len = (uint16_t)len, .real = json_is_real(v)};
+    if (e.real)
+        e.as.d = json_real_value(v);
+    else
+        e.as.i = json_integer_value(v);
+    t->text_len += len;
+    insert(t->slots, t->cap, &e);
+    t->count++;
+    return 0;
+}
+
+const char *sluice_jsonnum_find(const sluice_jsonnum_t *t, const json_t *v, size_t *len)
+{
+    if (t == NULL || t->count == 0)
+        return NULL;
+    size_t i = slot_of(v, t->cap);
+    while (t->slots[i].v != NULL) {
+        const sluice_jsonnum_entry_t *e = &t->slots[i];
+        if (e->v == v) {
+            /* The same address may hold a newer value (the old one freed): its text is the
+             * client's only if it is still that number. */
+            if (e->real) {
+                double d = json_is_real(v) ? json_real_value(v) : 0;
+                if (!json_is_real(v) || memcmp(&d, &e->as.d, sizeof(d)) != 0)
+                    return NULL;
+            } else if (!json_is_integer(v) || json_integer_value(v) != e->as.i) {
+                return NULL;
+            }
+            *len = e->len;
+            return t->text + e->off;
+        }
+        i = (i + 1) & (t->cap - 1);
+    }
+    return NULL;
+}

@@ -1,0 +1,72 @@
+/*
+ * Compact JSON writer: the Kafka envelope (gateway/envelope.c), the vendor request bodies of
+ * the delivery worker (vendors/vendor.c) and anything else that must give numbers back as they
+ * were sent. Output is jansson's compact form (insertion order, the same escapes) except for
+ * numbers: a number the parser recorded (json/numbers.h) is written as its original text; any
+ * other real as the shortest text that reads back as the same double (19.9, not
+ * 19.899999999999999), with ".0" when that would read as an integer and the exponent without
+ * '+' or leading zeros, as jansson writes them.
+ *
+ * Pure; any thread. Strings returned are malloc'd and owned by the caller.
+ */
+#ifndef SLUICE_JSON_WRITE_H
+#define SLUICE_JSON_WRITE_H
+
+#include <stddef.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "json/numbers.h"
+
+/* With SLUICE_JSONW_RAW_NUMBERS, a string made by sluice_json_number_text is written as the
+ * number it holds. Only the delivery worker sets it, for bodies it builds itself. */
+#define SLUICE_JSONW_RAW_NUMBERS 1u
+
+typedef struct sluice_jsonw {
+    char *p;
+    size_t len, cap;
+    int oom;                      /* set once memory ran out; finish then returns NULL */
+    const sluice_jsonnum_t *nums; /* the numbers' texts, or NULL */
+    unsigned flags;
+} sluice_jsonw_t;
+
+/* Room for n more bytes and a final NUL. 0, or -1 when memory runs out (w->oom set). */
+int sluice_jsonw_grow(sluice_jsonw_t *w, size_t n);
+
+static inline void sluice_jsonw_put(sluice_jsonw_t *w, const char *s, size_t n)
+{
+    if (w->len + n + 1 <= w->cap || sluice_jsonw_grow(w, n) == 0) {
+        memcpy(w->p + w->len, s, n);
+        w->len += n;
+    }
+}
+
+#define SLUICE_JSONW_LIT(w, lit) sluice_jsonw_put((w), (lit), sizeof(lit) - 1)
+
+/* s[0..n) as a JSON string, quotes included. */
+void sluice_jsonw_string(sluice_jsonw_t *w, const char *s, size_t n);
+
+/* v in compact form. */
+void sluice_jsonw_value(sluice_jsonw_t *w, const json_t *v);
+
+/* The text written, NUL-terminated, its length in *len (may be NULL); NULL when memory ran out
+ * (the buffer is freed then). The caller frees it. */
+char *sluice_jsonw_finish(sluice_jsonw_t *w, size_t *len);
+
+/* Compact JSON of any value; nums may be NULL. malloc'd; NULL when memory runs out. */
+char *sluice_json_encode(const json_t *v, const sluice_jsonnum_t *nums, size_t *len);
+
+/* The shortest text of d that reads back as d, in jansson's spelling (see above), in out (at
+ * least 32 bytes). Returns its length. */
+size_t sluice_json_format_real(double d, char *out);
+
+/* A value that a writer with SLUICE_JSONW_RAW_NUMBERS writes as the number text[0..len), which
+ * must be a JSON number (else NULL is returned). The delivery worker uses it to copy a number
+ * from an envelope into a vendor body exactly as the client sent it. New reference. */
+json_t *sluice_json_number_text(const char *text, size_t len);
+
+/* 1 if text[0..len) is one JSON number (RFC 8259 grammar), else 0. */
+int sluice_json_is_number_text(const char *text, size_t len);
+
+#endif

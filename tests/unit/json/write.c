@@ -1,0 +1,246 @@
+/* Tests for json/write.c and json/numbers.c: jansson's compact form, reals as their shortest
+ * text, numbers as the parser read them, the worker's marked number strings. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "json/parse.h"
+#include "json/write.h"
+
+static json_t *load(const char *s)
+{
+    json_error_t e;
+    json_t *v = json_loads(s, JSON_DECODE_ANY, &e);
+    assert_non_null(v);
+    return v;
+}
+
+/* Everything but reals: byte for byte what jansson's compact json_dumps writes. */
+static void same_bytes_as_jansson(void **state)
+{
+    (void)state;
+    static const char *const docs[] = {
+        "{}",
+        "[]",
+        "null",
+        "true",
+        "0",
+        "-9223372036854775807",
+        "\"\"",
+        "{\"a\":[1,25,{\"b\":null}],\"c\":\"\\u0001\\u001f\\b\\f\\n\\r\\t \\\" \\\\ / \\u007f\",\"d\":false}",
+        "{\"utf8\":\"Val\\u00e9ry \\u20ac \\ud83d\\ude00\",\"keys \\\"quoted\\\"\":1}",
+        "{\"event\":\"Order Completed\",\"properties\":{\"items\":[{\"sku\":\"a\",\"price\":999,\"q\":2}]}}",
+    };
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        json_t *v = load(docs[i]);
+        char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        size_t len;
+        char *got = sluice_json_encode(v, NULL, &len);
+        assert_string_equal(got, want);
+        assert_int_equal(len, strlen(want));
+        free(got);
+        free(want);
+        json_decref(v);
+    }
+}
+
+/* Every character that needs escaping, at every offset of strings around the encoder's 8-byte
+ * steps, next to multi-byte UTF-8 and DEL (which need none). */
+static void escapes_at_every_offset(void **state)
+{
+    (void)state;
+    static const char specials[] = {'"', '\\', '\n', '\t', '\x01', '\x1f', '\x7f', '\xc3', '/'};
+    for (size_t len = 1; len <= 25; len++)
+        for (size_t at = 0; at < len; at++)
+            for (size_t k = 0; k < sizeof(specials); k++) {
+                char text[32];
+                memset(text, 'a', len);
+                text[len] = '\0';
+                if (specials[k] == '\xc3') {
+                    if (at + 1 >= len)
+                        continue;
+                    text[at] = '\xc3';
+                    text[at + 1] = '\xa9'; /* e acute */
+                } else {
+                    text[at] = specials[k];
+                }
+                json_t *v = json_string(text);
+                assert_non_null(v);
+                char *want = json_dumps(v, JSON_ENCODE_ANY);
+                size_t n;
+                char *got = sluice_json_encode(v, NULL, &n);
+                assert_string_equal(got, want);
+                assert_int_equal(n, strlen(want));
+                free(got);
+                free(want);
+                json_decref(v);
+            }
+}
+
+/* Reals nobody wrote (a mask's result, a vendor's value): the shortest text that reads back as
+ * the same double, in jansson's spelling. */
+static void reals_shortest(void **state)
+{
+    (void)state;
+    static const struct {
+        double d;
+        const char *want;
+    } cases[] = {
+        {19.9, "19.9"},
+        {0.1, "0.1"},
+        {0.1 + 0.2, "0.30000000000000004"},
+        {100.0, "100.0"},
+        {1e21, "1e21"},
+        {1e-7, "1e-7"},
+        {-0.0, "-0.0"},
+        {19.99, "19.99"},
+        {1.0 / 3, "0.3333333333333333"},
+        {-1.7976931348623157e308, "-1.7976931348623157e308"},
+        {5e-324, "4.94065645841247e-324"},
+        {123456789012345.6, "123456789012345.6"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char out[40];
+        size_t n = sluice_json_format_real(cases[i].d, out);
+        assert_string_equal(out, cases[i].want);
+        assert_int_equal(n, strlen(cases[i].want));
+        assert_true(strtod(out, NULL) == cases[i].d);
+    }
+}
+
+/* Parsed with a table, written with it: every number exactly as sent, whatever its spelling. */
+static void numbers_as_sent(void **state)
+{
+    (void)state;
+    static const char *const docs[] = {
+        "[19.9,0.1,1e21,-0,12345678901234567890,-0.0,1E+2,1.50,0.000001,2e-7,9007199254740993]",
+        "{\"price\":19.90,\"q\":{\"n\":[1.0,-12345678901234567890123]}}",
+        "-0",
+        "1.7976931348623157e308",
+    };
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        sluice_jsonnum_t *nums = sluice_jsonnum_new();
+        sluice_json_error_t err;
+        json_t *v = sluice_json_parse(docs[i], strlen(docs[i]), 64, 1024, 0, nums, &err);
+        assert_non_null(v);
+        size_t len;
+        char *got = sluice_json_encode(v, nums, &len);
+        assert_string_equal(got, docs[i]);
+        free(got);
+        /* Without the table the same values come out formatted. */
+        got = sluice_json_encode(v, NULL, &len);
+        if (i == 0)
+            assert_string_equal(got,
+                                "[19.9,0.1,1e21,0,1.2345678901234567e19,-0.0,100.0,1.5,1e-6,2e-7,9007199254740993]");
+        free(got);
+        json_decref(v);
+        sluice_jsonnum_free(nums);
+    }
+}
+
+/* Beyond 64 bits: refused without a table (as jansson does), kept as text with one; beyond the
+ * text bound, refused either way. */
+static void big_integers(void **state)
+{
+    (void)state;
+    sluice_json_error_t err;
+    const char *big = "12345678901234567890";
+    assert_null(sluice_json_parse(big, strlen(big), 8, 100, 0, NULL, &err));
+    assert_non_null(strstr(err.message, "integer too big"));
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    json_t *v = sluice_json_parse(big, strlen(big), 8, 100, 0, nums, &err);
+    assert_true(json_is_real(v));
+    json_decref(v);
+    char huge[64];
+    memset(huge, '9', 50);
+    huge[50] = '\0';
+    assert_null(sluice_json_parse(huge, 50, 8, 100, 0, nums, &err));
+    sluice_jsonnum_free(nums);
+}
+
+/* The table answers for a value only while it is the number it recorded: a replaced value at a
+ * reused address is formatted. */
+static void replaced_values_are_formatted(void **state)
+{
+    (void)state;
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    json_t *a = json_real(19.9);
+    assert_int_equal(sluice_jsonnum_add(nums, a, "19.90", 5), 0);
+    size_t n;
+    const char *t = sluice_jsonnum_find(nums, a, &n);
+    assert_non_null(t);
+    assert_int_equal(n, 5);
+    json_real_set(a, 20.0); /* the same address, another number */
+    assert_null(sluice_jsonnum_find(nums, a, &n));
+    json_t *i = json_integer(7);
+    assert_null(sluice_jsonnum_find(nums, i, &n));
+    /* Many entries: the table grows and finds each. */
+    json_t *many[500];
+    for (int k = 0; k < 500; k++) {
+        char text[16];
+        int len = snprintf(text, sizeof(text), "%d.50", k);
+        many[k] = json_real(k + 0.5);
+        assert_int_equal(sluice_jsonnum_add(nums, many[k], text, (size_t)len), 0);
+    }
+    for (int k = 0; k < 500; k++) {
+        char text[16];
+        int len = snprintf(text, sizeof(text), "%d.50", k);
+        t = sluice_jsonnum_find(nums, many[k], &n);
+        assert_non_null(t);
+        assert_int_equal(n, (size_t)len);
+        assert_memory_equal(t, text, n);
+        json_decref(many[k]);
+    }
+    sluice_jsonnum_clear(nums);
+    assert_null(sluice_jsonnum_find(nums, a, &n));
+    json_decref(a);
+    json_decref(i);
+    sluice_jsonnum_free(nums);
+}
+
+/* The worker's marked number strings: written as the number with the flag, as an (escaped)
+ * string without it; only JSON numbers can be marked. */
+static void marked_numbers(void **state)
+{
+    (void)state;
+    json_t *v = json_pack("{s:o}", "value", sluice_json_number_text("19.90", 5));
+    sluice_jsonw_t w = {.flags = SLUICE_JSONW_RAW_NUMBERS};
+    sluice_jsonw_value(&w, v);
+    size_t len;
+    char *s = sluice_jsonw_finish(&w, &len);
+    assert_string_equal(s, "{\"value\":19.90}");
+    free(s);
+    s = sluice_json_encode(v, NULL, &len);
+    assert_string_equal(s, "{\"value\":\"\\u0000#19.90\"}");
+    free(s);
+    json_decref(v);
+    assert_null(sluice_json_number_text("1,\"x\":2", 7));
+    assert_null(sluice_json_number_text("", 0));
+    assert_null(sluice_json_number_text("01", 2));
+    assert_null(sluice_json_number_text("1.", 2));
+    /* A string that looks marked but is not a number is written as a string even with the flag. */
+    json_t *fake = json_stringn("\0#1]", 4);
+    sluice_jsonw_t w2 = {.flags = SLUICE_JSONW_RAW_NUMBERS};
+    sluice_jsonw_value(&w2, fake);
+    s = sluice_jsonw_finish(&w2, &len);
+    assert_string_equal(s, "\"\\u0000#1]\"");
+    free(s);
+    json_decref(fake);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(same_bytes_as_jansson), cmocka_unit_test(escapes_at_every_offset),
+        cmocka_unit_test(reals_shortest),        cmocka_unit_test(numbers_as_sent),
+        cmocka_unit_test(big_integers),          cmocka_unit_test(replaced_values_are_formatted),
+        cmocka_unit_test(marked_numbers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
