@@ -23,6 +23,7 @@
 #include "gateway/envelope.h"
 #include "gateway/event.h"
 #include "gateway/runtime.h"
+#include "json/arena.h"
 #include "json/numbers.h"
 
 static size_t payload_bytes;
@@ -38,7 +39,10 @@ __attribute__((noinline)) int pipeline_once(const sluice_runtime_t *rt, const ch
     const sluice_source_rt_t *src = &rt->sources[0];
     sluice_event_error_t e;
     sluice_jsonnum_clear(nums);
+    sluice_json_arena_t *arena = sluice_json_arena_new(); /* as the gateway parses a body */
+    sluice_json_arena_enter(arena);
     json_t *ev = sluice_event_parse(body, len, &cfg->limits, nums, &e);
+    sluice_json_arena_leave();
     if (ev == NULL || sluice_event_validate(ev, SLUICE_EVENT_TRACK, &cfg->limits, "", len, &e) < 0)
         return -1;
     sluice_event_enrich_t en = {.received_ms = 1795420800123LL, .client_ip = "203.0.113.9", .user_agent = "bench/1"};
@@ -66,6 +70,7 @@ __attribute__((noinline)) int pipeline_once(const sluice_runtime_t *rt, const ch
         sluice_dl_result_dispose(&dl);
     }
     json_decref(ev);
+    sluice_json_arena_free(arena);
     return rc;
 }
 
@@ -116,6 +121,8 @@ int main(int argc, char **argv)
         if (strcmp(guard_mode, modes[m]) == 0)
             for (size_t o = 0; o < cfg->org_count; o++)
                 cfg->orgs[o].pii_guard.mode = (sluice_pii_guard_mode_t)m;
+    if (getenv("BENCH_NO_ARENA") == NULL)
+        sluice_json_arena_install();
     guard_thread = sluice_piiguard_thread_create();
     nums = sluice_jsonnum_new();
     sluice_err_t err = {{0}};

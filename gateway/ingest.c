@@ -28,6 +28,7 @@
 #include "gateway/gzip.h"
 #include "gateway/http.h"
 #include "gateway/live.h"
+#include "json/arena.h"
 #include "json/write.h"
 #include "identity/identity.h"
 
@@ -69,9 +70,10 @@ struct pending {
     int waiting_acks;
     uint64_t produce_us;
     h2o_timeout_entry_t timeout;
-    pending_msg_t *msgs;    /* [produced]: one per message handed to Kafka */
-    sluice_jsonnum_t *nums; /* the body's numbers as sent (json/numbers.h), or NULL */
-    sluice_conn_t *conn;    /* HTTP/2: the connection whose in-flight place this holds (conn.h) */
+    pending_msg_t *msgs;        /* [produced]: one per message handed to Kafka */
+    sluice_jsonnum_t *nums;     /* the body's numbers as sent (json/numbers.h), or NULL */
+    sluice_json_arena_t *arena; /* where the body's values live (json/arena.h), or NULL */
+    sluice_conn_t *conn;        /* HTTP/2: the connection whose in-flight place this holds (conn.h) */
 };
 
 /* ------------------------------------------------------------------ pending lifetime */
@@ -130,6 +132,7 @@ static void pending_free(pending_t *p)
     }
     free(p->msgs);
     sluice_jsonnum_free(p->nums);
+    sluice_json_arena_free(p->arena); /* after every reference above: the body's values live there */
     if (p->conn != NULL)
         sluice_conn_end(p->conn);
     p->w->in_flight--;
@@ -903,9 +906,10 @@ static void identity_begin(ingest_t *in, pending_t *p, json_t *root, int browser
 }
 
 /* Validates and enriches events (root itself, or root.batch[]) into a new pending request,
- * which takes nums (the body's numbers' texts; may be NULL) in every case. */
-static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, int forced_type, int batch, int is_server,
-                         const char *replay_key, int64_t replay_until_ms)
+ * which takes nums (the body's numbers' texts; may be NULL) in every case, and holds arena (where
+ * root's values live; may be NULL) for as long as it keeps any of them. */
+static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, sluice_json_arena_t *arena,
+                         int forced_type, int batch, int is_server, const char *replay_key, int64_t replay_until_ms)
 {
     h2o_req_t *req = in->req;
     sluice_worker_t *w = in->w;
@@ -934,6 +938,7 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, int
     }
     p->src = in->src;
     p->nums = nums;
+    p->arena = sluice_json_arena_hold(arena);
     p->batch = batch;
     /* A server SDK's batch holds many users: no cookie, no id spread from one event to another. */
     int server_sent = is_server || in->src->src->server_sent;
@@ -1089,9 +1094,15 @@ int sluice_ingest_post(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route,
     /* Numbers go to Kafka as the client wrote them: their texts are kept while parsing. Without
      * memory for the table they are formatted (same values), which is no reason to refuse. */
     sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    /* The body's values are bump-allocated in an arena, given back whole once the request and
+     * its events are done: no malloc and free per value. */
+    sluice_json_arena_t *arena = sluice_json_arena_new();
+    sluice_json_arena_enter(arena);
     json_t *root = sluice_event_parse(body.base, body.len, &in.rt->cfg->limits, nums, &e);
+    sluice_json_arena_leave();
     if (root == NULL) {
         sluice_jsonnum_free(nums);
+        sluice_json_arena_free(arena);
         free(owned);
         return json_or_media_error(&in, &e);
     }
@@ -1101,13 +1112,15 @@ int sluice_ingest_post(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route,
                              memcmp(json_string_value(wk), body_key, key_len) != 0)) {
         json_decref(root);
         sluice_jsonnum_free(nums);
+        sluice_json_arena_free(arena);
         free(owned);
         return refuse(req, w, &in.reply, 401, "unauthorized", "writeKey must be a top-level member of the body", NULL);
     }
     int batch = route == SLUICE_ROUTE_BATCH || (is_server && json_object_get(root, "batch") != NULL);
     json_object_del(root, "writeKey");
-    accept_events(&in, root, nums, forced_type, batch, is_server, replay_key, replay_until);
+    accept_events(&in, root, nums, arena, forced_type, batch, is_server, replay_key, replay_until);
     json_decref(root);
+    sluice_json_arena_free(arena); /* the request, if any, holds it on */
     free(owned);
     return 0;
 }
@@ -1246,7 +1259,7 @@ int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
         return 0;
     }
     json_object_del(root, "writeKey");
-    accept_events(&in, root, nums, forced, 0, 0, NULL, 0);
+    accept_events(&in, root, nums, NULL, forced, 0, 0, NULL, 0);
     json_decref(root);
     return 0;
 }

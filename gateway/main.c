@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "gateway/server.h"
+#include "json/arena.h"
 
 static void usage(FILE *out)
 {
@@ -50,6 +51,9 @@ int main(int argc, char **argv)
         return 2;
     }
     sluice_log_setup("gateway", SLUICE_LOG_INFO, 2);
+    /* Before any thread or jansson value: request bodies are parsed into arenas (json/arena.h). */
+    if (sluice_json_arena_install() != 0)
+        sluice_log(SLUICE_LOG_WARN, "gateway.arena", "no address range for JSON arenas: bodies are parsed with malloc");
     sluice_err_t err = {{0}};
     int rc = sluice_gateway_run(config, &err);
     if (rc != 0)
