@@ -455,7 +455,12 @@ static void produce_all(pending_t *p)
         }
         sluice_dl_stats_t st = {0};
         sluice_dl_result_t dl;
-        if (sluice_datalayer_apply(org, ort->variants, masker_for(p), ev, &dl, &st) != 0) {
+        /* What the data layer and the guard add lives with the body's values (json/arena.h);
+         * nothing in this stretch writes a response or keeps a value beyond the request. */
+        sluice_json_arena_enter(p->arena);
+        int dl_rc = sluice_datalayer_apply(org, ort->variants, masker_for(p), ev, &dl, &st);
+        sluice_json_arena_leave();
+        if (dl_rc != 0) {
             sluice_event_error_t e;
             sluice_event_error_set(&e, 500, "internal", "", "out of memory");
             add_rejection(p, index, &e, NULL); /* partly through the data layer: nothing of it is kept */
@@ -488,7 +493,10 @@ static void produce_all(pending_t *p)
         /* What no rule names: scanned, and masked or hashed as the org's pii_guard says. */
         sluice_piiguard_stats_t gst;
         uint64_t idfound = (uint64_t)json_integer_value(json_array_get(p->idfound, i));
-        if (sluice_piiguard_apply(ort->guard, w->pii, ev, dl.privacy, sluice_now_ms(), &idfound, &gst) != 0) {
+        sluice_json_arena_enter(p->arena);
+        int guard_rc = sluice_piiguard_apply(ort->guard, w->pii, ev, dl.privacy, sluice_now_ms(), &idfound, &gst);
+        sluice_json_arena_leave();
+        if (guard_rc != 0) {
             sluice_event_error_t e;
             sluice_event_error_set(&e, 500, "internal", "", "out of memory");
             add_rejection(p, index, &e, NULL); /* possibly half-masked: nothing of it is kept */
@@ -956,6 +964,9 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
     if (ua.base != NULL)
         en.user_agent = h2o_strdup(&req->pool, ua.base, ua.len).base;
 
+    /* Validation, the ids pass and enrichment allocate next to the body's values; they write no
+     * response and keep nothing beyond the request (json/arena.h). */
+    sluice_json_arena_enter(arena);
     for (size_t i = 0; i < n; i++) {
         json_t *ev = batch ? json_array_get(list, i) : root;
         char prefix[32] = "";
@@ -991,6 +1002,7 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
         json_array_append_new(p->indexes, json_integer((json_int_t)i));
         json_array_append_new(p->idfound, json_integer((json_int_t)idfound));
     }
+    sluice_json_arena_leave();
 
     p->job.events = p->events;
     p->job.done = on_identity_done;

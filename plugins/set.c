@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "common/install.h"
+#include "json/write.h"
 #include "common/strdist.h"
 #include "plugins/loader.h"
 #include "plugins/params.h"
@@ -422,11 +423,13 @@ sluice_plugin_outcome_t sluice_plugin_mask_json(sluice_plugin_instance_t *inst, 
         in.value = json_string_value(value);
         in.value_len = json_string_length(value);
     } else {
-        text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+        /* Compact JSON with reals as their shortest text (19.9, as the client wrote it, not
+         * 19.899999999999999), malloc'd even while the thread allocates jansson values in an
+         * arena (json/arena.h). */
+        text = sluice_json_encode(value, NULL, &in.value_len);
         if (text == NULL)
             return failed(inst, thread, reason, "out of memory");
         in.value = text;
-        in.value_len = strlen(text);
     }
     const char *why = NULL;
     int rc = sluice_plugin_instance_mask(inst, thread, &in, out, &why);
