@@ -29,7 +29,7 @@ static void note(json_t *privacy, const char *list, const char *path)
         if (strcmp(json_string_value(v), path) == 0)
             return;
     }
-    json_array_append_new(arr, json_string(path));
+    json_array_append_new(arr, json_string_nocheck(path)); /* a config or event path: UTF-8 already */
 }
 
 /* ---------------------------------------------------------------- consent */
@@ -162,16 +162,17 @@ static int hash_cb(json_t *parent, const char *key, size_t index, json_t *value,
             continue;
         if (vhashes == NULL)
             vhashes = json_object();
-        json_object_set_new(vhashes, sluice_hash_variant_name((sluice_hash_variant_t)v), json_stringn(vhex, 64));
+        json_object_set_new_nocheck(vhashes, sluice_hash_variant_name((sluice_hash_variant_t)v),
+                                    json_stringn_nocheck(vhex, 64));
     }
     if (key != NULL)
-        json_object_set_new(parent, key, json_stringn(hex, 64));
+        json_object_set_new_nocheck(parent, key, json_stringn_nocheck(hex, 64)); /* the event's own key */
     else
-        json_array_set_new(parent, index, json_stringn(hex, 64));
+        json_array_set_new(parent, index, json_stringn_nocheck(hex, 64));
     if (vhashes != NULL) {
         if (h->res->hashes == NULL)
             h->res->hashes = json_object();
-        json_object_set_new(h->res->hashes, concrete, vhashes);
+        json_object_set_new_nocheck(h->res->hashes, concrete, vhashes);
     }
     h->hashed = 1;
     h->stats->hashed[h->rule->normalizer]++;
@@ -242,7 +243,7 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
             return 0;
         case SLUICE_CONSENT_STRIP:
             strip_identifying(org, event, res->privacy);
-            json_object_set_new(res->privacy, "consent", json_string("stripped"));
+            json_object_set_new_nocheck(res->privacy, "consent", json_string_nocheck("stripped"));
             stats->consent_stripped_events++;
             break;
         }

@@ -108,7 +108,7 @@ static int check_field(json_t *ev, const char *key, field_kind_t kind, const cha
         if (json_is_integer(v)) {
             char num[32];
             snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-            json_object_set_new(ev, key, json_string(num));
+            json_object_set_new_nocheck(ev, key, json_string_nocheck(num)); /* digits; key is ours */
             return 1;
         }
         if (!json_is_string(v))
@@ -213,7 +213,7 @@ int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *li
             return sluice_event_error_set(e, 400, "invalid_event", path,
                                           "type must be track, page, screen, identify, group or alias");
     } else if (!json_is_string(t) || strcmp(json_string_value(t), type_names[type]) != 0) {
-        json_object_set_new(ev, "type", json_string(type_names[type]));
+        json_object_set_new_nocheck(ev, "type", json_string_nocheck(type_names[type]));
     }
 
     static const struct {
@@ -294,7 +294,7 @@ static void correct_timestamp(json_t *ev, int64_t received_ms)
         json_object_set(ev, "originalTimestamp", base);
     char when[SLUICE_TIME_TEXT_MAX];
     sluice_time_format(received_ms - (sent_ms - base_ms), when);
-    json_object_set_new(ev, "timestamp", json_string(when));
+    json_object_set_new_nocheck(ev, "timestamp", json_string_nocheck(when));
 }
 
 int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
@@ -303,17 +303,17 @@ int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
         char id[37];
         if (sluice_uuid_v4(id) != 0)
             return -1;
-        json_object_set_new(ev, "messageId", json_string(id));
+        json_object_set_new_nocheck(ev, "messageId", json_string_nocheck(id));
     }
     char when[SLUICE_TIME_TEXT_MAX];
     sluice_time_format(en->received_ms, when);
-    json_object_set_new(ev, "receivedAt", json_string(when));
+    json_object_set_new_nocheck(ev, "receivedAt", json_string_nocheck(when));
     correct_timestamp(ev, en->received_ms);
     json_t *ctx = ensure_object(ev, "context");
     if (!en->trust_client_ip || !json_is_string(json_object_get(ctx, "ip")))
-        json_object_set_new(ctx, "ip", json_string(en->client_ip));
+        json_object_set_new_nocheck(ctx, "ip", json_string(en->client_ip)); /* a header's bytes: checked */
     if (en->user_agent != NULL && !json_is_string(json_object_get(ctx, "userAgent")))
-        json_object_set_new(ctx, "userAgent", json_string(en->user_agent));
+        json_object_set_new_nocheck(ctx, "userAgent", json_string(en->user_agent));
     return 0;
 }
 

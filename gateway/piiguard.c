@@ -617,10 +617,10 @@ static void judge(walk_t *w, json_t *parent, const char *key, size_t index, json
     int whole_email = sc->count == 1 && sc->matches[0].kind == SLUICE_SCAN_EMAIL && sc->matches[0].start == 0 &&
                       sc->matches[0].end == n;
     if (id && whole_email && hash_whole(SLUICE_NORM_EMAIL, s, n, hex)) {
-        nv = json_stringn(hex, 64); /* the same hash as traits.email's */
+        nv = json_stringn_nocheck(hex, 64); /* the same hash as traits.email's */
     } else if (cls != SLUICE_KEYNAME_NONE) {
         if (hash && hash_whole(normalizer_of(cls), s, n, hex)) {
-            nv = json_stringn(hex, 64);
+            nv = json_stringn_nocheck(hex, 64);
         } else {
             char token[24];
             snprintf(token, sizeof(token), "[%s]", sluice_keyname_class_name(cls));
