@@ -34,8 +34,8 @@ RUN apt-get update \
       ca-certificates libh2o-evloop0.13 libssl3 librdkafka1 libhiredis0.14 libjansson4 libyaml-0-2 \
       libcurl4 libpq5 zlib1g libpcre2-8-0 \
  && rm -rf /var/lib/apt/lists/* \
- && groupadd --system sluice \
- && useradd --system --gid sluice --home-dir /var/lib/sluice --shell /usr/sbin/nologin sluice \
+ && groupadd --system --gid 10001 sluice \
+ && useradd --system --uid 10001 --gid sluice --home-dir /var/lib/sluice --shell /usr/sbin/nologin sluice \
  && mkdir -p /var/lib/sluice /var/log/sluice && chown sluice:sluice /var/lib/sluice /var/log/sluice
 COPY --from=build /out/ /
 # The built-in plugins are found next to the programs (/usr/bin/../lib/sluice/plugins) with nothing

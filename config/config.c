@@ -284,6 +284,119 @@ static const char *reserved_property(const char *key)
     return NULL;
 }
 
+/* kafka.<key>: a variable name; its value is checked like forget.key_env's (an error when
+ * secrets are resolved, else a warning) but not kept: librdkafka gets it straight from the
+ * environment (sluice_config_kafka_secrets). */
+static void kafka_secret_env(loader_t *l, const sluice_yaml_pos_t *pos, const char *key, char **var)
+{
+    if (sluice_dec_check_env_name(*var) != NULL) {
+        sluice_config_diag_add(l->diag, pos,
+                               "kafka.%s: not an environment variable name (letters, digits and '_', not starting "
+                               "with a digit); the secret is read from the variable, never written here",
+                               key);
+        free(*var);
+        *var = NULL;
+        return;
+    }
+    const char *v = getenv(*var);
+    if (v == NULL || v[0] == '\0') {
+        if (l->flags & SLUICE_CONFIG_RESOLVE_SECRETS)
+            sluice_config_diag_add(l->diag, pos, "kafka.%s: environment variable %s is %s", key, *var,
+                                   v == NULL ? "not set" : "empty");
+        else
+            sluice_config_diag_warn(l->diag, pos, "kafka.%s: environment variable %s is %s", key, *var,
+                                    v == NULL ? "not set" : "empty");
+    }
+}
+
+static const sluice_kv_t *kafka_property(const sluice_kafka_config_t *k, const char *key)
+{
+    for (size_t i = 0; i < k->property_count; i++)
+        if (strcmp(k->properties[i].key, key) == 0)
+            return &k->properties[i];
+    return NULL;
+}
+
+/* security.protocol, sasl.mechanism and the *_env keys agree: what a managed cluster needs is
+ * all there, and no secret variable is named for a mechanism that would not use it. nodes: the
+ * sasl_password_env, ssl_key_password_env and oauthbearer_client_secret_env nodes (or NULL). */
+static void kafka_security_check(loader_t *l, const sluice_yaml_pos_t *kpos, const sluice_yaml_node_t *const *nodes)
+{
+    const sluice_kafka_config_t *k = &l->cfg->kafka;
+    const sluice_kv_t *proto = kafka_property(k, "security.protocol");
+    const sluice_kv_t *mech = kafka_property(k, "sasl.mechanism");
+    if (mech == NULL)
+        mech = kafka_property(k, "sasl.mechanisms");
+    const char *p = proto ? proto->value : "plaintext", *mv = mech ? mech->value : NULL;
+    int sasl = strncasecmp(p, "sasl_", 5) == 0;
+    if (strcasecmp(p, "plaintext") != 0 && strcasecmp(p, "ssl") != 0 && strcasecmp(p, "sasl_plaintext") != 0 &&
+        strcasecmp(p, "sasl_ssl") != 0) {
+        sluice_config_diag_add(l->diag, kpos,
+                               "kafka.properties.security.protocol: '%s' is not one of PLAINTEXT, SSL, SASL_PLAINTEXT, "
+                               "SASL_SSL",
+                               p);
+        return;
+    }
+    int plain = mv != NULL && strcasecmp(mv, "PLAIN") == 0;
+    int scram = mv != NULL && (strcasecmp(mv, "SCRAM-SHA-256") == 0 || strcasecmp(mv, "SCRAM-SHA-512") == 0);
+    int oauth = mv != NULL && strcasecmp(mv, "OAUTHBEARER") == 0;
+    if (mv != NULL && !sasl)
+        sluice_config_diag_add(l->diag, kpos,
+                               "kafka.properties.sasl.mechanism: %s needs security.protocol SASL_SSL (or "
+                               "SASL_PLAINTEXT), not %s",
+                               mv, p);
+    if (sasl && mv == NULL)
+        sluice_config_diag_add(l->diag, kpos,
+                               "kafka.properties.sasl.mechanism: security.protocol %s needs one: PLAIN, SCRAM-SHA-256, "
+                               "SCRAM-SHA-512, OAUTHBEARER or GSSAPI",
+                               p);
+    if (mv != NULL && !plain && !scram && !oauth && strcasecmp(mv, "GSSAPI") != 0)
+        sluice_config_diag_add(
+            l->diag, kpos,
+            "kafka.properties.sasl.mechanism: '%s' is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, "
+            "OAUTHBEARER, GSSAPI",
+            mv);
+    if (plain && strcasecmp(p, "sasl_plaintext") == 0)
+        sluice_config_diag_add(
+            l->diag, kpos,
+            "kafka.properties.sasl.mechanism: PLAIN over SASL_PLAINTEXT sends the password in clear; "
+            "use security.protocol SASL_SSL");
+    if ((plain || scram) && sasl) {
+        if (kafka_property(k, "sasl.username") == NULL)
+            sluice_config_diag_add(l->diag, kpos, "kafka.properties.sasl.username: %s needs it", mv);
+        if (k->sasl_password_env == NULL)
+            sluice_config_diag_add(l->diag, kpos,
+                                   "kafka.sasl_password_env: %s needs it (the variable holding the SASL password)", mv);
+    } else if (k->sasl_password_env != NULL) {
+        sluice_config_diag_add(l->diag, &nodes[0]->pos,
+                               "kafka.sasl_password_env: only sasl.mechanism PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 "
+                               "(with security.protocol SASL_SSL) uses a password");
+    }
+    if (oauth && sasl) {
+        const sluice_kv_t *method = kafka_property(k, "sasl.oauthbearer.method");
+        if (method == NULL || strcasecmp(method->value, "oidc") != 0)
+            sluice_config_diag_add(l->diag, kpos,
+                                   "kafka.properties.sasl.oauthbearer.method: OAUTHBEARER needs 'oidc' (librdkafka's "
+                                   "default method makes unsigned tokens, for tests only)");
+        if (kafka_property(k, "sasl.oauthbearer.client.id") == NULL)
+            sluice_config_diag_add(l->diag, kpos, "kafka.properties.sasl.oauthbearer.client.id: OAUTHBEARER needs it");
+        if (kafka_property(k, "sasl.oauthbearer.token.endpoint.url") == NULL)
+            sluice_config_diag_add(l->diag, kpos,
+                                   "kafka.properties.sasl.oauthbearer.token.endpoint.url: OAUTHBEARER needs it");
+        if (k->oauthbearer_client_secret_env == NULL)
+            sluice_config_diag_add(l->diag, kpos,
+                                   "kafka.oauthbearer_client_secret_env: OAUTHBEARER needs it (the variable holding "
+                                   "the OIDC client secret)");
+    } else if (k->oauthbearer_client_secret_env != NULL) {
+        sluice_config_diag_add(l->diag, &nodes[2]->pos,
+                               "kafka.oauthbearer_client_secret_env: only sasl.mechanism OAUTHBEARER uses it");
+    }
+    if (k->ssl_key_password_env != NULL && kafka_property(k, "ssl.key.location") == NULL)
+        sluice_config_diag_add(l->diag, &nodes[1]->pos,
+                               "kafka.ssl_key_password_env: set kafka.properties.ssl.key.location (the encrypted "
+                               "client key it opens)");
+}
+
 static void decode_kafka(loader_t *l, sluice_dec_map_t *root)
 {
     sluice_kafka_config_t *k = &l->cfg->kafka;
@@ -341,9 +454,21 @@ static void decode_kafka(loader_t *l, sluice_dec_map_t *root)
                     continue;
                 }
                 if (strstr(key->scalar, "password") != NULL || strstr(key->scalar, "secret") != NULL ||
-                    strcmp(key->scalar, "sasl.oauthbearer.config") == 0) {
-                    sluice_config_diag_add(l->diag, &key->pos,
-                                           "%s: a secret written inline; secrets never go in the config file", path);
+                    strcmp(key->scalar, "sasl.oauthbearer.config") == 0 || strcmp(key->scalar, "ssl.key.pem") == 0) {
+                    const char *hint = strcmp(key->scalar, "sasl.password") == 0      ? "kafka.sasl_password_env"
+                                       : strcmp(key->scalar, "ssl.key.password") == 0 ? "kafka.ssl_key_password_env"
+                                       : strcmp(key->scalar, "sasl.oauthbearer.client.secret") == 0
+                                           ? "kafka.oauthbearer_client_secret_env"
+                                           : NULL;
+                    if (hint != NULL)
+                        sluice_config_diag_add(l->diag, &key->pos,
+                                               "%s: a secret written inline; give the variable holding it in %s", path,
+                                               hint);
+                    else
+                        sluice_config_diag_add(
+                            l->diag, &key->pos, "%s: a secret written inline; secrets never go in the config file%s",
+                            path,
+                            strcmp(key->scalar, "ssl.key.pem") == 0 ? " (give the key file in ssl.key.location)" : "");
                     continue;
                 }
                 if (val->type != SLUICE_YAML_SCALAR || sluice_yaml_is_null(val) == 0) {
@@ -357,6 +482,16 @@ static void decode_kafka(loader_t *l, sluice_dec_map_t *root)
             }
         }
     }
+    static const char *const secret_keys[] = {"sasl_password_env", "ssl_key_password_env",
+                                              "oauthbearer_client_secret_env"};
+    char **secret_vars[] = {&k->sasl_password_env, &k->ssl_key_password_env, &k->oauthbearer_client_secret_env};
+    const sluice_yaml_node_t *secret_nodes[3];
+    for (size_t i = 0; i < 3; i++) {
+        secret_nodes[i] = sluice_yaml_map_get(m.node, secret_keys[i]);
+        if (sluice_dec_string(&m, secret_keys[i], 0, secret_vars[i]) == 1)
+            kafka_secret_env(l, &secret_nodes[i]->pos, secret_keys[i], secret_vars[i]);
+    }
+    kafka_security_check(l, &m.pos, secret_nodes);
     sluice_dec_map_close(&m);
 }
 
@@ -880,6 +1015,9 @@ void sluice_config_free(sluice_config_t *cfg)
         free(k->properties[i].value);
     }
     free(k->properties);
+    free(k->sasl_password_env);
+    free(k->ssl_key_password_env);
+    free(k->oauthbearer_client_secret_env);
     free(cfg->redis.url);
     free(cfg->redis.host);
     free(cfg->redis.username);

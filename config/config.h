@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "common/err.h"
 #include "config/path.h"
 #include "config/yaml.h"
 
@@ -119,7 +120,20 @@ typedef struct sluice_kafka_config {
     unsigned queue_max_messages; /* local producer queue; full → 503 at once; default 100000 */
     sluice_kv_t *properties;     /* extra librdkafka properties, passed through */
     size_t property_count;
+    /* Managed Kafka (config/kafka_auth.c): the variables holding the secret librdkafka settings,
+     * never the secrets themselves. NULL = not used. */
+    char *sasl_password_env;             /* -> sasl.password (PLAIN, SCRAM-SHA-256/512) */
+    char *ssl_key_password_env;          /* -> ssl.key.password (an encrypted client key) */
+    char *oauthbearer_client_secret_env; /* -> sasl.oauthbearer.client.secret (OIDC) */
 } sluice_kafka_config_t;
+
+/* Hands every secret librdkafka setting the kafka config names (kafka.sasl_password_env, ...) to
+ * set(ud, property, value, err), the value read from its environment variable at this call;
+ * nothing is copied. Returns 0, or -1 with err naming the variable (never its value) when one is
+ * unset or empty, or set's own failure. Any thread (reads the environment). */
+typedef int (*sluice_kafka_secret_fn)(void *ud, const char *property, const char *value, sluice_err_t *err);
+int sluice_config_kafka_secrets(const sluice_kafka_config_t *k, sluice_kafka_secret_fn set, void *ud,
+                                sluice_err_t *err);
 
 typedef struct sluice_redis_config {
     char *url;  /* env SLUICE_REDIS_URL; "redis://[user[:password]@]host:port[/db]"; NULL = no Redis */

@@ -396,6 +396,9 @@ json_t *sluice_config_to_json(const sluice_config_t *cfg)
     json_object_set_new(kafka, "ack", json_string(k->ack == SLUICE_ACK_QUEUED ? "queued" : "kafka"));
     json_object_set_new(kafka, "ack_timeout_ms", json_integer(k->ack_timeout_ms));
     json_object_set_new(kafka, "queue_max_messages", json_integer(k->queue_max_messages));
+    json_object_set_new(kafka, "sasl_password_env", str_or_null(k->sasl_password_env));
+    json_object_set_new(kafka, "ssl_key_password_env", str_or_null(k->ssl_key_password_env));
+    json_object_set_new(kafka, "oauthbearer_client_secret_env", str_or_null(k->oauthbearer_client_secret_env));
     for (size_t i = 0; i < k->property_count; i++)
         json_object_set_new(props, k->properties[i].key, json_string(k->properties[i].value));
     json_object_set_new(kafka, "properties", props);

@@ -130,6 +130,11 @@ static int set(rd_kafka_conf_t *conf, const char *k, const char *v, sluice_err_t
     return 0;
 }
 
+static int set_secret(void *conf, const char *k, const char *v, sluice_err_t *err)
+{
+    return set(conf, k, v, err);
+}
+
 sluice_producer_t *sluice_producer_create(const sluice_kafka_config_t *kc, h2o_loop_t *loop, sluice_producer_dr_cb cb,
                                           sluice_err_t *err)
 {
@@ -161,6 +166,8 @@ sluice_producer_t *sluice_producer_create(const sluice_kafka_config_t *kc, h2o_l
     for (size_t i = 0; i < kc->property_count; i++)
         if (set(conf, kc->properties[i].key, kc->properties[i].value, err))
             goto fail_conf;
+    if (sluice_config_kafka_secrets(kc, set_secret, conf, err) != 0) /* SASL password etc. (config/kafka_auth.c) */
+        goto fail_conf;
     rd_kafka_conf_set_opaque(conf, p);
     rd_kafka_conf_set_dr_msg_cb(conf, on_dr);
     rd_kafka_conf_set_error_cb(conf, on_error);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "config/config.h"
 #include "crypto/ct.h"
 #include "crypto/keyring.h"
@@ -80,6 +82,58 @@ static void check_tls(const sluice_config_t *cfg, sluice_config_diag_t *d)
         if (sluice_tls_check_ca(cfg->delivery.ca_file, &err) != 0)
             file_error(d, &cfg->delivery.ca_file_pos, "delivery.ca_file", NULL, err.msg);
     }
+}
+
+/* ------------------------------------------------------------------ Kafka client settings */
+
+static int scratch_set(void *conf, const char *k, const char *v, sluice_err_t *err)
+{
+    char errstr[512];
+    if (rd_kafka_conf_set(conf, k, v, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
+        return sluice_err_set(err, "%s: %s", k, errstr);
+    return 0;
+}
+
+static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk, (void)level, (void)fac, (void)buf;
+}
+
+/* kafka.properties and the secret settings as the linked librdkafka takes them: a name it does
+ * not know, a value it refuses, a feature this build lacks (Debian's 2.0.2 has no OIDC), and,
+ * when the secrets are at hand, a client made from them (CA, client certificate and key files,
+ * the key's password). Nothing connects: the client is destroyed at once. */
+static void check_kafka(const sluice_config_t *cfg, sluice_config_diag_t *d)
+{
+    const sluice_kafka_config_t *k = &cfg->kafka;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, quiet_log);
+    int ok = 1;
+    sluice_err_t err = {{0}};
+    for (size_t i = 0; i < k->property_count; i++) {
+        if (scratch_set(conf, k->properties[i].key, k->properties[i].value, &err) != 0) {
+            sluice_config_diag_add(d, NULL, "kafka.properties.%s (librdkafka %s)", err.msg, rd_kafka_version_str());
+            ok = 0;
+        }
+    }
+    if (sluice_config_kafka_secrets(k, scratch_set, conf, &err) != 0) {
+        ok = 0; /* unset: reported by the loader (a warning, an error with --secrets); else refused */
+        if (strncmp(err.msg, "kafka.", 6) != 0)
+            sluice_config_diag_add(d, NULL, "kafka: librdkafka %s refuses %s", rd_kafka_version_str(), err.msg);
+    }
+    char errstr[512];
+    if (ok && scratch_set(conf, "bootstrap.servers", "127.0.0.1:1", &err) == 0) {
+        rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+        if (rk != NULL) {
+            conf = NULL; /* the client owns it now */
+            rd_kafka_destroy(rk);
+        } else {
+            sluice_config_diag_add(d, NULL, "kafka: librdkafka %s cannot make a client with these settings: %s",
+                                   rd_kafka_version_str(), errstr);
+        }
+    }
+    if (conf != NULL)
+        rd_kafka_conf_destroy(conf);
 }
 
 /* ------------------------------------------------------------------ the vault */
@@ -217,6 +271,7 @@ static int check(const char *file, int flags)
     sluice_config_t *cfg = sluice_config_load(file, flags | SLUICE_CONFIG_PARTIAL, &d);
     if (cfg != NULL) {
         check_tls(cfg, &d);
+        check_kafka(cfg, &d);
         check_vault(cfg, &d);
         check_plugins_and_keys(cfg, flags, &d);
     }

@@ -1,5 +1,6 @@
 /*
- * The delivery worker (see deliver.h). One thread, one epoll loop:
+ * The delivery worker (see deliver.h). One thread, one epoll loop (vault reads on a cache miss run
+ * on the vault reader's thread, vendors/vaultq.c; the loop only asks and collects):
  *
  *   lane    one vendor kind: a KafkaConsumer in group sluice-deliver-<vendor>, its assigned
  *           partitions (each with a completion tracker) and its routes;
@@ -31,6 +32,7 @@
 #include "common/time.h"
 #include "crypto/random.h"
 #include "vendors/credcache.h"
+#include "vendors/vaultq.h"
 #include "vendors/dlq.h"
 #include "vendors/envelope.h"
 #include "vendors/http.h"
@@ -49,6 +51,8 @@
 #define DLQ_RETRY_MS       1000
 #define MAX_WAIT_MS        100 /* the loop wakes at least this often (librdkafka queues, sweeps) */
 #define OPEN_BUCKETS       64
+#define VAULT_POLL_MS      20   /* a batch waiting for the vault reader looks again this often */
+#define VAULT_STOP_WAIT_MS 3000 /* at exit, how long to wait for a vault read still running */
 
 typedef struct sluice_deliver worker_t;
 typedef struct lane lane_t;
@@ -146,6 +150,7 @@ struct sluice_deliver {
     sluice_loop_t *loop;
     sluice_http_t *http;
     sluice_credcache_t *creds;
+    sluice_vaultq_t *vaultq;     /* vault reads off this loop (vendors/vaultq.h) */
     sluice_suppress_t *suppress; /* sluicectl forget's list (vendors/suppress.h) */
     rd_kafka_t *dlq;
     int dlq_wake[2];
@@ -465,17 +470,30 @@ static void batch_prune(batch_t *b)
 
 /* ------------------------------------------------------------------ sending */
 
-static const json_t *route_secret(worker_t *w, route_t *r, char *why, size_t why_len)
+/* The route's credentials: from the cache, else asked of the vault reader thread. *pending is set
+ * while that read runs (the caller parks the batch); a read that has not answered within the
+ * integration's timeout_ms fails this attempt like a vendor timeout would (it stays asked). */
+static const json_t *route_secret(worker_t *w, route_t *r, char *why, size_t why_len, int *pending)
 {
     int64_t now = sluice_mono_ms();
     const char *org = r->org->id, *name = r->it->credentials, *vendor = r->ops->name;
+    *pending = 0;
     const json_t *s = sluice_credcache_get(w->creds, org, name, vendor, now);
     if (s != NULL)
         return s;
     char *pt = NULL;
     size_t len = 0;
+    int64_t waiting = 0;
     sluice_err_t err = {{0}};
-    int rc = sluice_vault_get(w->vault, org, name, vendor, &pt, &len, &err);
+    int rc = sluice_vaultq_get(w->vaultq, org, name, vendor, now, &pt, &len, &waiting, &err);
+    if (rc == SLUICE_VAULTQ_PENDING) {
+        if (waiting < (int64_t)r->it->timeout_ms) {
+            *pending = 1;
+            return NULL;
+        }
+        snprintf(why, why_len, "vault: PostgreSQL has not answered for %" PRId64 " ms", waiting);
+        return NULL;
+    }
     w->metrics.vault_reads[rc == SLUICE_VAULT_OK          ? SLUICE_VAULT_READ_OK
                            : rc == SLUICE_VAULT_ENOTFOUND ? SLUICE_VAULT_READ_NOT_FOUND
                            : rc == SLUICE_VAULT_EDECRYPT  ? SLUICE_VAULT_READ_DECRYPT_FAILED
@@ -580,7 +598,15 @@ static void batch_send(worker_t *w, batch_t *b, int64_t now)
     b->attempts++;
     char why[SLUICE_ERR_MSG_MAX + 16] = "";
     const json_t *secret = NULL;
-    if (r->ops->needs_secret(r->it) && (secret = route_secret(w, r, why, sizeof(why))) == NULL) {
+    int pending = 0;
+    if (r->ops->needs_secret(r->it) && (secret = route_secret(w, r, why, sizeof(why), &pending)) == NULL) {
+        if (pending) { /* the vault is being read on its thread: not an attempt, look again soon */
+            b->attempts--;
+            b->state = B_QUEUED;
+            b->due_ms = now + VAULT_POLL_MS;
+            list_append(&r->queue_head, &r->queue_tail, b);
+            return;
+        }
         batch_retry(w, b, "-", why, -1);
         return;
     }
@@ -1180,7 +1206,8 @@ sluice_deliver_t *sluice_deliver_create(const sluice_config_t *cfg, const sluice
         sluice_err_set(err, "out of memory");
         goto fail;
     }
-    if ((w->suppress = sluice_suppress_create(cfg, err)) == NULL)
+    if ((w->suppress = sluice_suppress_create(cfg, err)) == NULL ||
+        (vault != NULL && (w->vaultq = sluice_vaultq_create(vault, err)) == NULL))
         goto fail;
 
     sigset_t set;
@@ -1332,10 +1359,11 @@ static void free_list(batch_t *b)
     }
 }
 
-void sluice_deliver_destroy(sluice_deliver_t *w)
+int sluice_deliver_destroy(sluice_deliver_t *w)
 {
+    int vault_abandoned = 0;
     if (w == NULL)
-        return;
+        return 0;
     sluice_metrics_server_stop(w->msrv);
     /* Requests still on the wire are aborted without callbacks; then every batch is freed. */
     sluice_http_destroy(w->http);
@@ -1390,8 +1418,11 @@ void sluice_deliver_destroy(sluice_deliver_t *w)
     }
     if (w->sigfd >= 0)
         close(w->sigfd);
+    if (sluice_vaultq_destroy(w->vaultq, VAULT_STOP_WAIT_MS) != 0)
+        vault_abandoned = 1; /* its thread still holds the vault: main must not close it */
     sluice_credcache_destroy(w->creds);
     sluice_suppress_destroy(w->suppress);
     sluice_loop_destroy(w->loop);
     free(w);
+    return vault_abandoned ? -1 : 0;
 }

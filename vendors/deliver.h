@@ -32,7 +32,9 @@ sluice_deliver_t *sluice_deliver_create(const sluice_config_t *cfg, const sluice
  * after a graceful stop, -1 with a message in err when the loop failed. */
 int sluice_deliver_run(sluice_deliver_t *w, sluice_err_t *err);
 
-/* Frees everything. NULL is allowed. */
-void sluice_deliver_destroy(sluice_deliver_t *w);
+/* Frees everything. NULL is allowed. Returns 0, or -1 when the vault reader thread is still
+ * blocked in PostgreSQL after a few seconds (vendors/vaultq.h): it keeps the vault handle, which
+ * the caller must then not close (the process is about to exit anyway). */
+int sluice_deliver_destroy(sluice_deliver_t *w);
 
 #endif

@@ -132,6 +132,11 @@ int sluice_dlq_kafka_property_applies(const char *name, rd_kafka_type_t type)
     return yes;
 }
 
+static int set_secret(void *conf, const char *k, const char *v, sluice_err_t *err)
+{
+    return sluice_dlq_conf_set(conf, k, v, err);
+}
+
 rd_kafka_conf_t *sluice_dlq_kafka_conf(const sluice_kafka_config_t *kc, const char *client_id, rd_kafka_type_t type,
                                        const char *const *defaults, sluice_err_t *err)
 {
@@ -161,6 +166,8 @@ rd_kafka_conf_t *sluice_dlq_kafka_conf(const sluice_kafka_config_t *kc, const ch
         }
     }
     free(table);
+    if (sluice_config_kafka_secrets(kc, set_secret, conf, err) != 0) /* SASL password etc. (config/kafka_auth.c) */
+        goto fail;
     return conf;
 fail:
     rd_kafka_conf_destroy(conf);

@@ -152,6 +152,7 @@ int main(int argc, char **argv)
 
     int rc = 0, delay = 1;
     sluice_vault_t *vault = NULL;
+    int vault_free = 1; /* 0: the vault reader thread still holds it at exit (vendors/vaultq.h) */
     while ((vault = sluice_vault_open(cfg->database.url, kr, actor, &err)) == NULL) {
         sluice_log_error("vault.unavailable", "%s; retrying in %d s", err.msg, delay);
         if (wait_signal(&set, delay)) {
@@ -187,11 +188,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluice-deliver: %s\n", err.msg);
         rc = 1;
     }
-    sluice_deliver_destroy(w);
+    vault_free = sluice_deliver_destroy(w) == 0; /* else its reader thread still holds it (and the keys) */
 out:
-    sluice_vault_close(vault);
+    if (vault_free) {
+        sluice_vault_close(vault);
+        sluice_keyring_free(kr);
+    }
     curl_global_cleanup();
     sluice_config_free(cfg);
-    sluice_keyring_free(kr);
     return rc;
 }

@@ -221,7 +221,16 @@ void sluice_suppress_destroy(sluice_suppress_t *s)
         s->stop = 1;
         pthread_cond_signal(&s->wake);
         pthread_mutex_unlock(&s->mu);
-        pthread_join(s->thread, NULL);
+        /* A refresh blocked in a database that does not answer (paused, cut off without a FIN)
+         * must not hold the worker's exit: after 3 s the thread is left with its state. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 3;
+        if (pthread_timedjoin_np(s->thread, NULL, &until) != 0) {
+            sluice_log_warn("forget.stuck", "the suppression list refresh is still waiting on PostgreSQL; not waiting");
+            pthread_detach(s->thread);
+            return;
+        }
     }
     PQfinish(s->conn);
     sluice_pseudonym_set_destroy(atomic_exchange(&s->handoff, NULL));

@@ -15,7 +15,8 @@
  * secret. docs/vault.md describes the tables.
  *
  * Threading: a vault handle is one libpq connection; use it from one thread at a time. Calls
- * block on the database (the worker calls get only when its credential cache misses).
+ * block on the database (in the worker only its vault reader thread calls get, on a credential
+ * cache miss: vendors/vaultq.h).
  */
 #ifndef SLUICE_VENDORS_VAULT_H
 #define SLUICE_VENDORS_VAULT_H

@@ -184,6 +184,12 @@ static void post(client_t *c, long first, int n, int batch)
         } else if (status >= 200 && status < 300) {
             on_accepted(c, first, n, batch);
             return;
+        } else if (o->retry_bad_gateway && (status == 502 || status == 504)) {
+            /* The balancer lost its upstream mid-request: the event may or may not be in Kafka,
+             * so the client sends it again (a second copy is counted by messageId). */
+            c->st.s502++;
+            wait = backoff;
+            backoff = backoff * 2 > CONN_BACKOFF_MAX ? CONN_BACKOFF_MAX : backoff * 2;
         } else if (status == 503 || status == 429) {
             if (status == 503)
                 c->st.s503++;
@@ -311,6 +317,7 @@ loadgen_stats_t loadgen_stats(const loadgen_t *lg)
         t.s503 += s->s503;
         t.s429 += s->s429;
         t.conn_errors += s->conn_errors;
+        t.s502 += s->s502;
         t.unexpected += s->unexpected;
         t.rejected += s->rejected;
         t.no_retry_after += s->no_retry_after;

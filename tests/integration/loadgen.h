@@ -31,6 +31,7 @@ typedef struct loadgen_opts {
     int batch_size;         /* events per batch, 2..100 */
     int pace_ms;            /* pause between two requests of a thread (0: none) */
     long retry_for_ms;      /* how long one request is retried before it is given up */
+    int retry_bad_gateway;  /* behind a load balancer: retry 502 and 504 like a connection error */
 } loadgen_opts_t;
 
 /* What the clients saw, summed over threads. */
@@ -42,6 +43,7 @@ typedef struct loadgen_stats {
     long given_up;         /* events never answered 2xx within retry_for_ms */
     long s503, s429;       /* answers that asked for a retry */
     long conn_errors;      /* connection refused, reset, timeouts, TLS errors */
+    long s502;             /* 502/504 from a load balancer (retried with retry_bad_gateway) */
     long unexpected;       /* any other non-2xx answer (never retried) */
     long rejected;         /* events a 2xx batch answer listed as rejected */
     long first_unexpected; /* the status of the first unexpected answer, 0 if none */

@@ -622,8 +622,8 @@ static void test_inline_secrets_refused(void **state)
                        "        hmac_secret_env: API_SECRET\n"
                        "        secret: hunter2\n";
     expect_errors(yaml,
-                  "x.yaml:6:16: kafka.properties.sasl.password: a secret written inline; secrets never go in the "
-                  "config file",
+                  "x.yaml:6:16: kafka.properties.sasl.password: a secret written inline; give the variable holding "
+                  "it in kafka.sasl_password_env",
                   "x.yaml:6:40: kafka.properties.bootstrap.servers: set kafka.brokers instead",
                   "x.yaml:7:17: database.url: a password written inline; leave it out and set PGPASSWORD (or use a "
                   ".pgpass file), or give the whole URL in SLUICE_DATABASE_URL",

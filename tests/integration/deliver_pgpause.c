@@ -1,0 +1,251 @@
+/*
+ * The worker never blocks on PostgreSQL (vendors/vaultq.c): with every process of the vault's
+ * PostgreSQL cluster paused (SIGSTOP: connections stay open, queries never answer), a lane whose
+ * credentials are cached or not needed keeps delivering, the worker's /metrics (served on the
+ * same loop) keeps answering at once, and the lane whose credential expired from the cache waits
+ * without holding anything else up; once PostgreSQL runs again (SIGCONT) it delivers too, with
+ * nothing lost and nothing dead-lettered. A clean SIGTERM stop while a read is stuck exits within
+ * the drain bound.
+ */
+#include <dirent.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/integration/deliver_fix.h"
+
+#define N 200 /* events per round */
+
+static dfix_t F;
+static dstub_t META, HOOK;
+
+static int setup(void **state)
+{
+    (void)state;
+    dfix_init(&F, NULL, NULL, NULL, 1);
+    dfix_stub(&F, &META, "meta", NULL, NULL);
+    dfix_stub(&F, &HOOK, "hook", NULL, NULL);
+    char integrations[2048];
+    /* Meta reads its token from the vault (cached 2 s); the unsigned webhook needs no credential. */
+    snprintf(integrations, sizeof(integrations),
+             "      - {name: meta, vendor: meta, pixel_id: \"7\", base_url: \"%s\",\n"
+             "         batch: {max_events: 50, max_wait_ms: 50}, timeout_ms: 1000,\n"
+             "         retry: {max_attempts: 30, base_ms: 200, max_ms: 1000, max_elapsed_s: 120}}\n"
+             "      - {name: hook, vendor: webhook, url: \"%s/in\", batch: {max_events: 50, max_wait_ms: 50}}\n",
+             META.url, HOOK.url);
+    dfix_write_config(&F, integrations, NULL);
+    /* credentials_ttl_s: 2 (dfix_write_config writes 60): rewrite that one value. */
+    char *text = sluice_th_read_file(F.config, NULL, NULL);
+    assert_non_null(text);
+    char *p = strstr(text, "credentials_ttl_s: 60");
+    assert_non_null(p);
+    memcpy(p, "credentials_ttl_s: 2 ", 21);
+    FILE *f = fopen(F.config, "w");
+    fputs(text, f);
+    fclose(f);
+    free(text);
+    dfix_vault_put(&F, "meta", "meta", "{\"access_token\":\"tok-pause\"}");
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sluice_th_teardown();
+    return 0;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sends sig to every process of the PostgreSQL cluster (postmaster and backends: their working
+ * directory is inside its data dir). Returns how many. */
+static int signal_postgres(int sig)
+{
+    int n = 0;
+    DIR *d = opendir("/proc");
+    assert_non_null(d);
+    size_t dl = strlen(F.pg.dir);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end != '\0' || pid <= 0)
+            continue;
+        char link[64], cwd[4096];
+        snprintf(link, sizeof(link), "/proc/%ld/cwd", pid);
+        ssize_t len = readlink(link, cwd, sizeof(cwd) - 1);
+        if (len <= 0)
+            continue;
+        cwd[len] = '\0';
+        if (strncmp(cwd, F.pg.dir, dl) == 0 && kill((pid_t)pid, sig) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static void produce_round(const char *prefix)
+{
+    char *envs[N];
+    int64_t now = dfix_now_ms();
+    for (int i = 0; i < N; i++) {
+        char id[32], edit[96];
+        snprintf(id, sizeof(id), "%s-%03d", prefix, i);
+        snprintf(edit, sizeof(edit), "{\"anonymousId\":\"visitor-%d\"}", i / 5);
+        envs[i] = dfix_envelope(id, now, edit);
+    }
+    dfix_produce(&F, envs, N, NULL);
+    for (int i = 0; i < N; i++)
+        free(envs[i]);
+}
+
+/* How many of prefix-000..N-1 the Meta stub answered 2xx for. */
+static int meta_delivered(const char *prefix)
+{
+    json_t *reqs = dfix_requests(&META), *ids = dfix_event_ids(reqs, "data", "event_id");
+    int n = 0;
+    for (int i = 0; i < N; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "%s-%03d", prefix, i);
+        n += json_object_get(ids, id) != NULL;
+    }
+    json_decref(ids);
+    json_decref(reqs);
+    return n;
+}
+
+/* How many of prefix-000..N-1 appear in the webhook stub's request bodies. */
+static int hook_delivered(const char *prefix)
+{
+    json_t *reqs = dfix_requests(&HOOK);
+    int n = 0;
+    for (int i = 0; i < N; i++) {
+        char needle[40];
+        snprintf(needle, sizeof(needle), "\"%s-%03d\"", prefix, i);
+        size_t k;
+        json_t *r;
+        json_array_foreach(reqs, k, r) {
+            const char *body = json_string_value(json_object_get(r, "body"));
+            if (body != NULL && strstr(body, needle) != NULL) {
+                n++;
+                break;
+            }
+        }
+    }
+    json_decref(reqs);
+    return n;
+}
+
+/* The worker's /metrics, timed (ms); -1 when it did not answer. */
+static long metrics_ms(void)
+{
+    int64_t t0 = mono_ms();
+    double v = dfix_metric(&F, "sluice_deliver_events_total{vendor=\"webhook\",outcome=\"delivered\"}");
+    return v < 0 ? -1 : (long)(mono_ms() - t0);
+}
+
+static void test_paused_postgres_blocks_no_other_lane(void **state)
+{
+    (void)state;
+    dfix_start_worker(&F, NULL, 2);
+    /* Round 1, everything up: both lanes deliver; Meta's token is now cached (2 s). */
+    produce_round("warm");
+    for (int64_t end = mono_ms() + 30000;
+         mono_ms() < end && (meta_delivered("warm") < N || hook_delivered("warm") < N);)
+        usleep(200 * 1000);
+    assert_int_equal(meta_delivered("warm"), N);
+    assert_int_equal(hook_delivered("warm"), N);
+    sleep(3); /* past credentials_ttl_s: the next Meta batch misses the cache */
+
+    int stopped = signal_postgres(SIGSTOP);
+    assert_true(stopped >= 2); /* the postmaster and at least the worker's backend */
+    int64_t paused_at = mono_ms();
+    produce_round("paused");
+    /* The webhook lane delivers the whole round while PostgreSQL does not answer. */
+    int64_t hook_done = -1;
+    long worst_metrics = 0;
+    for (int64_t end = mono_ms() + 20000; mono_ms() < end;) {
+        long m = metrics_ms();
+        assert_true(m >= 0);
+        if (m > worst_metrics)
+            worst_metrics = m;
+        if (hook_delivered("paused") == N) {
+            hook_done = mono_ms() - paused_at;
+            break;
+        }
+        usleep(200 * 1000);
+    }
+    int meta_while_paused = meta_delivered("paused");
+    double vault_waits = dfix_metric(&F, "sluice_deliver_retries_total{vendor=\"meta\"}");
+    print_message("PostgreSQL paused (%d processes): webhook delivered %d/%d in %lld ms; Meta delivered %d (its "
+                  "token expired from the cache); /metrics answered in at most %ld ms; Meta retries so far %.0f\n",
+                  stopped, hook_delivered("paused"), N, (long long)hook_done, meta_while_paused, worst_metrics,
+                  vault_waits);
+    assert_true(hook_done >= 0);
+    assert_int_equal(meta_while_paused, 0); /* it really needed the database */
+    assert_true(worst_metrics < 1000);
+    assert_true(sluice_th_proc_running(F.worker));
+
+    /* PostgreSQL runs again: the waiting lane delivers the round, nothing dead-lettered. */
+    assert_int_equal(signal_postgres(SIGCONT), stopped);
+    int64_t resumed = mono_ms();
+    for (int64_t end = mono_ms() + 60000; mono_ms() < end && meta_delivered("paused") < N;)
+        usleep(200 * 1000);
+    print_message("after SIGCONT: Meta delivered %d/%d within %lld ms\n", meta_delivered("paused"), N,
+                  (long long)(mono_ms() - resumed));
+    assert_int_equal(meta_delivered("paused"), N);
+    json_t *dead = dfix_dlq_list(&F, NULL);
+    assert_int_equal(json_array_size(dead), 0);
+    json_decref(dead);
+    assert_true(sluice_th_exited_with(dfix_stop_worker(&F, SIGTERM), 0));
+}
+
+/* Stopped while a vault read is stuck: the worker exits 0 within the drain bound plus the vault
+ * reader's 3 s, not whenever PostgreSQL comes back. */
+static void test_sigterm_while_vault_read_stuck(void **state)
+{
+    (void)state;
+    dfix_start_worker(&F, NULL, 2);
+    sleep(3); /* the token from the last test expired */
+    int stopped = signal_postgres(SIGSTOP);
+    assert_true(stopped >= 2);
+    produce_round("stuck");
+    sluice_err_t err = {{0}};
+    /* A Meta batch is waiting on the vault once its first attempt gave up (timeout_ms 1000). */
+    if (sluice_th_wait_log(F.worker, "vault: PostgreSQL has not answered", 1, 20000, &err) != 0)
+        fail_msg("%s", err.msg);
+    int64_t t0 = mono_ms();
+    int status = dfix_stop_worker(&F, SIGTERM);
+    int64_t took = mono_ms() - t0;
+    signal_postgres(SIGCONT);
+    print_message("SIGTERM with a vault read stuck: exit status %d after %lld ms\n",
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -1, (long long)took);
+    assert_true(sluice_th_exited_with(status, 0));
+    assert_true(took < 16000);
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.worker), NULL, NULL);
+    assert_non_null(strstr(log, "vault.stuck"));
+    free(log);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_paused_postgres_blocks_no_other_lane),
+        cmocka_unit_test(test_sigterm_while_vault_read_stuck),
+    };
+    return cmocka_run_group_tests_name("integration.deliver_pgpause", tests, setup, teardown);
+}
