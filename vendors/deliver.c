@@ -775,7 +775,7 @@ static void dispatch(lane_t *l, record_t *rec, const rd_kafka_message_t *m, int6
             continue;
         }
         char why[256] = "";
-        sluice_map_result_t res = r->ops->map(r->it, &env, wall, &it->v, why, sizeof(why));
+        sluice_map_result_t res = sluice_vendor_map(r->ops, r->it, &env, wall, &it->v, why, sizeof(why));
         if (res == SLUICE_MAP_SKIP) {
             item_finish(it, SLUICE_OUTCOME_SKIPPED);
         } else if (res == SLUICE_MAP_DEAD) {

@@ -81,6 +81,19 @@ static int in_list(const char *const *list, const char *name)
     return 0;
 }
 
+/* A vault member the vendor's options declare (secret: 1), with required set from them. */
+static int secret_option(const sluice_vendor_ops_t *ops, const char *name, int *required)
+{
+    for (size_t i = 0; ops->options != NULL && ops->options[i].name != NULL; i++) {
+        if (ops->options[i].secret && strcmp(ops->options[i].name, name) == 0) {
+            if (required != NULL)
+                *required = ops->options[i].required;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void list_names(const sluice_vendor_ops_t *ops, char *buf, size_t cap)
 {
     size_t n = 0;
@@ -93,6 +106,15 @@ static void list_names(const sluice_vendor_ops_t *ops, char *buf, size_t cap)
                 return;
             n += (size_t)w;
         }
+    }
+    for (size_t i = 0; ops->options != NULL && ops->options[i].name != NULL; i++) {
+        const sluice_vendor_option_t *o = &ops->options[i];
+        if (!o->secret || in_list(ops->secret_required, o->name) || in_list(ops->secret_optional, o->name))
+            continue;
+        int w = snprintf(buf + n, cap - n, "%s%s%s", n ? ", " : "", o->name, o->required ? "" : " (optional)");
+        if (w < 0 || (size_t)w >= cap - n)
+            return;
+        n += (size_t)w;
     }
 }
 
@@ -114,7 +136,8 @@ int sluice_vendor_check_secret(const sluice_vendor_ops_t *ops, const char *json,
     const char *key;
     json_t *v;
     json_object_foreach(root, key, v) {
-        if (!in_list(ops->secret_required, key) && !in_list(ops->secret_optional, key)) {
+        if (!in_list(ops->secret_required, key) && !in_list(ops->secret_optional, key) &&
+            !secret_option(ops, key, NULL)) {
             char shown[65];
             snprintf(shown, sizeof(shown), "%s", key);
             json_decref(root);
@@ -133,6 +156,13 @@ int sluice_vendor_check_secret(const sluice_vendor_ops_t *ops, const char *json,
             json_decref(root);
             return sluice_err_set(err, "the secret lacks '%s'; %s expects: %s", ops->secret_required[i], ops->name,
                                   names);
+        }
+    }
+    for (size_t i = 0; ops->options != NULL && ops->options[i].name != NULL; i++) {
+        const sluice_vendor_option_t *o = &ops->options[i];
+        if (o->secret && o->required && json_object_get(root, o->name) == NULL) {
+            json_decref(root);
+            return sluice_err_set(err, "the secret lacks '%s'; %s expects: %s", o->name, ops->name, names);
         }
     }
     json_decref(root);
@@ -169,36 +199,48 @@ sluice_map_result_t sluice_vendor_item_body(json_t *ev, sluice_vendor_item_t *ou
 
 typedef struct std_event {
     const char *segment;
-    const char *name[SLUICE_VENDOR_COUNT]; /* by sluice_vendor_kind_t; NULL = no standard event */
+    const char *meta, *ga4, *tiktok; /* NULL = no standard event */
 } std_event_t;
 
-/* Segment's e-commerce and lifecycle specs mapped onto each vendor's standard events. */
+/* Segment's e-commerce and lifecycle specs mapped onto the first vendors' standard events; later
+ * vendors carry their own table (ops->standard_events). */
 static const std_event_t std_events[] = {
-    {"Products Searched", {"Search", "search", "Search", NULL}},
-    {"Product List Viewed", {NULL, "view_item_list", NULL, NULL}},
-    {"Product Clicked", {NULL, "select_item", "ClickButton", NULL}},
-    {"Product Viewed", {"ViewContent", "view_item", "ViewContent", NULL}},
-    {"Product Added", {"AddToCart", "add_to_cart", "AddToCart", NULL}},
-    {"Product Removed", {NULL, "remove_from_cart", NULL, NULL}},
-    {"Cart Viewed", {NULL, "view_cart", NULL, NULL}},
-    {"Checkout Started", {"InitiateCheckout", "begin_checkout", "InitiateCheckout", NULL}},
-    {"Payment Info Entered", {"AddPaymentInfo", "add_payment_info", "AddPaymentInfo", NULL}},
-    {"Order Completed", {"Purchase", "purchase", "CompletePayment", NULL}},
-    {"Order Refunded", {NULL, "refund", NULL, NULL}},
-    {"Product Added to Wishlist", {"AddToWishlist", "add_to_wishlist", "AddToWishlist", NULL}},
-    {"Signed Up", {"CompleteRegistration", "sign_up", "CompleteRegistration", NULL}},
-    {"Signed In", {NULL, "login", NULL, NULL}},
-    {"Lead Generated", {"Lead", "generate_lead", "SubmitForm", NULL}},
-    {"Subscription Started", {"Subscribe", NULL, "Subscribe", NULL}},
+    {"Products Searched", "Search", "search", "Search"},
+    {"Product List Viewed", NULL, "view_item_list", NULL},
+    {"Product Clicked", NULL, "select_item", "ClickButton"},
+    {"Product Viewed", "ViewContent", "view_item", "ViewContent"},
+    {"Product Added", "AddToCart", "add_to_cart", "AddToCart"},
+    {"Product Removed", NULL, "remove_from_cart", NULL},
+    {"Cart Viewed", NULL, "view_cart", NULL},
+    {"Checkout Started", "InitiateCheckout", "begin_checkout", "InitiateCheckout"},
+    {"Payment Info Entered", "AddPaymentInfo", "add_payment_info", "AddPaymentInfo"},
+    {"Order Completed", "Purchase", "purchase", "CompletePayment"},
+    {"Order Refunded", NULL, "refund", NULL},
+    {"Product Added to Wishlist", "AddToWishlist", "add_to_wishlist", "AddToWishlist"},
+    {"Signed Up", "CompleteRegistration", "sign_up", "CompleteRegistration"},
+    {"Signed In", NULL, "login", NULL},
+    {"Lead Generated", "Lead", "generate_lead", "SubmitForm"},
+    {"Subscription Started", "Subscribe", NULL, "Subscribe"},
 };
 
 const char *sluice_vendor_standard_event(sluice_vendor_kind_t kind, const char *segment_name)
 {
-    if (segment_name == NULL || (size_t)kind >= SLUICE_VENDOR_COUNT)
+    const sluice_vendor_ops_t *ops = sluice_vendor_get(kind);
+    if (segment_name == NULL || ops == NULL)
         return NULL;
+    for (size_t i = 0; ops->standard_events != NULL && ops->standard_events[i].segment != NULL; i++) {
+        if (strcmp(ops->standard_events[i].segment, segment_name) == 0)
+            return ops->standard_events[i].name;
+    }
     for (size_t i = 0; i < sizeof(std_events) / sizeof(std_events[0]); i++) {
-        if (strcmp(std_events[i].segment, segment_name) == 0)
-            return std_events[i].name[kind];
+        if (strcmp(std_events[i].segment, segment_name) == 0) {
+            switch (kind) {
+            case SLUICE_VENDOR_META: return std_events[i].meta;
+            case SLUICE_VENDOR_GA4: return std_events[i].ga4;
+            case SLUICE_VENDOR_TIKTOK: return std_events[i].tiktok;
+            default: return NULL;
+            }
+        }
     }
     return NULL;
 }

@@ -14,6 +14,10 @@
  * parameters, TikTok's Access-Token): sluice_vendor_request_dispose wipes them. Error texts
  * never contain secrets or event values.
  *
+ * Config: each vendor declares its options (sluice_vendor_option_t); vendors/options.c installs
+ * this registry into config/ (sluice_config_set_vendors) when the library is linked, so loading
+ * a config checks every integration's vendor keys with file:line:col errors.
+ *
  * Threading: the descriptors are immutable; every function is reentrant.
  */
 #ifndef SLUICE_VENDORS_VENDOR_H
@@ -27,6 +31,49 @@
 #include "common/err.h"
 #include "config/config.h"
 #include "vendors/envelope.h"
+
+/* The kinds, in vendors.def order: SLUICE_VENDOR_META = 0, ... (config/ only sees ints). */
+enum {
+#define SLUICE_VENDOR_DEF(KIND, name) SLUICE_VENDOR_##KIND,
+#include "vendors/vendors.def"
+#undef SLUICE_VENDOR_DEF
+};
+
+/* "meta" → its kind; -1 when unknown. */
+int sluice_vendor_kind_parse(const char *name);
+/* The kind's name, "unknown" when out of range. */
+const char *sluice_vendor_kind_name(sluice_vendor_kind_t v);
+
+/* ---------------------------------------------------------------- a vendor's config map */
+
+typedef enum sluice_vopt_type {
+    SLUICE_VOPT_STRING = 0, /* any scalar, kept as written (a plain 1234 stays "1234") */
+    SLUICE_VOPT_BOOL,       /* true / false */
+    SLUICE_VOPT_UINT,       /* an unsigned integer in [min, max] */
+    SLUICE_VOPT_HEADERS,    /* a map of HTTP header names to values; credential-like names refused */
+} sluice_vopt_type_t;
+
+/* One option an integration of this vendor takes in the YAML (the keys next to `vendor:`),
+ * or, with secret set, one member of its vault secret (never in the file: written there it is
+ * refused as a secret written inline). Lists end with an entry whose name is NULL. */
+typedef struct sluice_vendor_option {
+    const char *name;
+    sluice_vopt_type_t type;
+    int required;
+    const char *def;                     /* default, as it would be written ("v21.0", "false", "100"); NULL = none */
+    int secret;                          /* a vault member, not a YAML key */
+    unsigned long long min, max;         /* UINT range */
+    const char *(*check)(const char *s); /* STRING: NULL when fine, else a reason ("is not ...") */
+    const char *inline_hint;             /* HEADERS: what to do instead of a credential header (message tail) */
+} sluice_vendor_option_t;
+
+/* The option's value for integration it: the file's, else the default; NULL when neither (or
+ * the option is unknown to the vendor). Borrowed from the loaded config. */
+const char *sluice_vendor_opt(const sluice_integration_t *it, const char *name);
+int sluice_vendor_opt_bool(const sluice_integration_t *it, const char *name);
+unsigned long long sluice_vendor_opt_uint(const sluice_integration_t *it, const char *name);
+/* A HEADERS option's pairs; *n = 0 and NULL when unset. */
+const sluice_kv_t *sluice_vendor_opt_headers(const sluice_integration_t *it, const char *name, size_t *n);
 
 typedef enum sluice_map_result {
     SLUICE_MAP_OK = 0,   /* *out holds the item */
@@ -87,6 +134,22 @@ typedef struct sluice_vendor_ops {
     sluice_verdict_t (*classify)(long status, const char *body, size_t len, char *why, size_t why_len);
     /* Bytes a request adds around its events, for batch sizing. */
     size_t request_overhead;
+    /* The vendor's config map: YAML options and vault members (see sluice_vendor_option_t). */
+    const sluice_vendor_option_t *options;
+    /* Per-request limits the platform publishes: default and maximum batch.max_events and
+     * batch.max_bytes. */
+    unsigned batch_events, batch_events_max;
+    size_t batch_bytes, batch_bytes_max;
+    /* Where `mapping.fields` and `mapping.set` write inside the vendor's event object ("custom_data");
+     * NULL = the event object itself. */
+    const char *fields_root;
+    /* The gateway's hash variant this vendor reads ("google", "tiktok"; NULL = the default). */
+    const char *hash_variant;
+    /* Segment event names → the vendor's standard events (ends with a NULL segment); NULL for
+     * the first vendors, whose names are in vendor.c. */
+    const struct sluice_vendor_std_event {
+        const char *segment, *name;
+    } * standard_events;
 } sluice_vendor_ops_t;
 
 #define SLUICE_VENDOR_DEF(KIND, name) extern const sluice_vendor_ops_t sluice_vendor_##name;
@@ -105,6 +168,12 @@ enum {
  * when unknown). */
 const sluice_vendor_ops_t *sluice_vendor_get(sluice_vendor_kind_t kind);
 const sluice_vendor_ops_t *sluice_vendor_find(const char *name);
+
+/* Step 1 with the integration's mapping applied: the event renamed before ops->map, then the
+ * mapped and constant fields set in the item (docs/vendors.md, "Event mapping"). */
+sluice_map_result_t sluice_vendor_map(const sluice_vendor_ops_t *ops, const sluice_integration_t *it,
+                                      const sluice_envelope_t *e, int64_t now_ms, sluice_vendor_item_t *out, char *why,
+                                      size_t why_len);
 
 /* "meta, ga4, tiktok, webhook" (static storage), for usage texts. */
 const char *sluice_vendor_names(void);
