@@ -681,6 +681,17 @@ static void decode_mapping(sluice_integration_t *it, sluice_dec_map_t *parent)
                     free(to);
                     continue;
                 }
+                int filtered = it->event_count > 0;
+                for (size_t j = 0; j < it->event_count && filtered; j++)
+                    filtered = strcmp(it->events[j], k->scalar) != 0;
+                if (filtered) {
+                    sluice_config_diag_add(m.diag, &k->pos,
+                                           "%s: '%s' is not among this integration's events, which are chosen "
+                                           "before renaming",
+                                           base, k->scalar);
+                    free(to);
+                    continue;
+                }
                 sluice_event_rename_t *r = &mp->renames[mp->rename_count++];
                 r->from = sluice_dec_xstrdup(k->scalar);
                 r->to = to;
