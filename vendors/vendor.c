@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crypto/ct.h"
 
@@ -347,4 +348,98 @@ int sluice_vendor_join(const char *prefix, const sluice_vendor_item_t *const *it
     *out = s;
     *out_len = o;
     return 0;
+}
+
+/* Appends "name=<form-encoded value>" (with '&' before all but the first). */
+static int form_add(char **body, size_t *len, const char *name, const char *value)
+{
+    char *tmp = strdup("x");
+    if (tmp == NULL || sluice_vendor_url_param(&tmp, name, value) != 0) {
+        free(tmp);
+        return -1;
+    }
+    /* tmp is "x?name=value": keep from the name on. */
+    size_t add = strlen(tmp + 2), sep = *len > 0;
+    char *nb = malloc(*len + sep + add + 1);
+    if (nb == NULL) {
+        wipe_free(tmp);
+        return -1;
+    }
+    if (*len > 0)
+        memcpy(nb, *body, *len);
+    if (sep)
+        nb[*len] = '&';
+    memcpy(nb + *len + sep, tmp + 2, add + 1);
+    wipe_free(tmp);
+    if (*body != NULL)
+        sluice_secure_zero(*body, *len);
+    free(*body);
+    *body = nb;
+    *len += sep + add;
+    return 0;
+}
+
+int sluice_vendor_oauth_refresh(const char *token_url, const char *client_id, const char *client_secret,
+                                const char *refresh_token, sluice_vendor_request_t *out, sluice_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (client_id == NULL || client_secret == NULL || refresh_token == NULL)
+        return sluice_err_set(err, "the vault secret lacks client_id, client_secret or refresh_token");
+    out->url = strdup(token_url);
+    if (out->url == NULL || form_add(&out->body, &out->body_len, "grant_type", "refresh_token") != 0 ||
+        form_add(&out->body, &out->body_len, "client_id", client_id) != 0 ||
+        form_add(&out->body, &out->body_len, "client_secret", client_secret) != 0 ||
+        form_add(&out->body, &out->body_len, "refresh_token", refresh_token) != 0 ||
+        (out->headers[out->header_count++] = strdup("Content-Type: application/x-www-form-urlencoded")) == NULL) {
+        if (out->body != NULL)
+            sluice_secure_zero(out->body, out->body_len);
+        sluice_vendor_request_dispose(out);
+        return sluice_err_set(err, "out of memory building a token request");
+    }
+    return 0;
+}
+
+sluice_verdict_t sluice_vendor_oauth_parse(long status, const char *body, size_t len, char **token, int64_t *ttl_s,
+                                           char *why, size_t why_len)
+{
+    *token = NULL;
+    *ttl_s = 0;
+    sluice_verdict_t v = sluice_vendor_classify_http(status, why, why_len);
+    json_t *root = json_loadb(body, len, 0, NULL);
+    if (v == SLUICE_VERDICT_OK) {
+        json_t *t = json_object_get(root, "access_token"), *exp = json_object_get(root, "expires_in");
+        if (!json_is_string(t) || json_string_length(t) == 0) {
+            snprintf(why, why_len, "token: HTTP %ld without an access_token", status);
+            v = SLUICE_VERDICT_RETRY;
+        } else if ((*token = strdup(json_string_value(t))) == NULL) {
+            snprintf(why, why_len, "token: out of memory");
+            v = SLUICE_VERDICT_RETRY;
+        } else {
+            *ttl_s = json_is_integer(exp) && json_integer_value(exp) > 0 ? (int64_t)json_integer_value(exp) : 3600;
+        }
+        if (json_is_string(t))
+            sluice_secure_zero((char *)json_string_value(t), json_string_length(t));
+    } else {
+        /* RFC 6749 error codes are fixed words, safe to show; anything else is not quoted. */
+        const char *code = json_string_value(json_object_get(root, "error"));
+        if (code != NULL && strlen(code) < 40 && strspn(code, "abcdefghijklmnopqrstuvwxyz_") == strlen(code))
+            snprintf(why, why_len, "token: HTTP %ld (%s)", status, code);
+        else
+            snprintf(why, why_len, "token: HTTP %ld", status);
+    }
+    json_decref(root);
+    return v;
+}
+
+void sluice_vendor_time_google(int64_t ms, char *out, size_t cap)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(out, cap, "%Y-%m-%d %H:%M:%S+00:00", &tm);
+}
+
+void sluice_vendor_amount_text(double v, char *out, size_t cap)
+{
+    snprintf(out, cap, "%.15g", v);
 }

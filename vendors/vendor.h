@@ -145,6 +145,21 @@ typedef struct sluice_vendor_ops {
     const char *fields_root;
     /* The gateway's hash variant this vendor reads ("google", "tiktok"; NULL = the default). */
     const char *hash_variant;
+    /* OAuth2 vendors (Google Ads): the request that trades the vault secret for a short-lived
+     * access token, and the reading of its answer (OK with *token, which the caller wipes and
+     * frees, and its lifetime; RETRY or FAIL with why, never quoting the body). The worker
+     * caches the token per integration until shortly before it expires, drops it on an HTTP
+     * 401, and gives it to build() as the secret's member "access_token". NULL for vendors
+     * whose vault secret is sent as it is. */
+    int (*token_request)(const sluice_integration_t *it, const json_t *secret, sluice_vendor_request_t *out,
+                         sluice_err_t *err);
+    sluice_verdict_t (*token_parse)(long status, const char *body, size_t len, char **token, int64_t *ttl_s, char *why,
+                                    size_t why_len);
+    /* `sluicectl vendor check`: the request of build() in the platform's validation mode (nothing
+     * is recorded), or NULL when the platform has none. */
+    int (*build_check)(const sluice_integration_t *it, const json_t *secret, const char *group,
+                       const sluice_vendor_item_t *const *items, size_t n, int64_t now_ms, sluice_vendor_request_t *out,
+                       sluice_err_t *err);
     /* Segment event names → the vendor's standard events (ends with a NULL segment); NULL for
      * the first vendors, whose names are in vendor.c. */
     const struct sluice_vendor_std_event {
@@ -216,6 +231,24 @@ int sluice_vendor_number(const json_t *v, double *out);
 
 /* The default classification: 2xx ok; 408, 425, 429, 5xx retry; everything else failed. */
 sluice_verdict_t sluice_vendor_classify_http(long status, char *why, size_t why_len);
+
+/* An OAuth2 refresh-token grant (RFC 6749 section 6) to token_url as a form POST. The body holds
+ * the client secret and refresh token: the worker wipes it. Returns 0, or -1 with err set. */
+int sluice_vendor_oauth_refresh(const char *token_url, const char *client_id, const char *client_secret,
+                                const char *refresh_token, sluice_vendor_request_t *out, sluice_err_t *err);
+
+/* The token endpoint's answer: 2xx {"access_token", "expires_in"} → OK; 429 and 5xx → RETRY;
+ * other refusals ({"error": "invalid_grant"}: a revoked or expired refresh token) → FAIL with the
+ * OAuth error code in why. */
+sluice_verdict_t sluice_vendor_oauth_parse(long status, const char *body, size_t len, char **token, int64_t *ttl_s,
+                                           char *why, size_t why_len);
+
+/* "YYYY-MM-DD hh:mm:ss+00:00" (Google Ads' conversion time) of ms since the epoch, UTC. */
+void sluice_vendor_time_google(int64_t ms, char *out, size_t cap);
+
+/* A value the vendors take as decimal text ("59.98"): 15 significant digits, no exponent for
+ * amounts. */
+void sluice_vendor_amount_text(double v, char *out, size_t cap);
 
 /* Joins items into "<prefix><item>,<item>...<suffix>" (prefix and suffix literal). */
 int sluice_vendor_join(const char *prefix, const sluice_vendor_item_t *const *items, size_t n, const char *suffix,

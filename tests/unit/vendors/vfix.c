@@ -27,7 +27,11 @@ static const char config_yaml[] =
     "      - {name: tiktok, vendor: tiktok, pixel_code: CABC123, base_url: \"https://tiktok.test\"}\n"
     "      - {name: hook, vendor: webhook, url: \"https://hooks.test/in\", sign: true,\n"
     "         headers: {X-Team: growth}}\n"
-    "      - {name: hook1, vendor: webhook, url: \"https://hooks.test/one\", batch: {max_events: 1}}\n";
+    "      - {name: hook1, vendor: webhook, url: \"https://hooks.test/one\", batch: {max_events: 1}}\n"
+    "      - {name: gads, vendor: google_ads, customer_id: \"1234567890\", conversion_action: \"987654321\",\n"
+    "         login_customer_id: \"1112223334\", base_url: \"https://gads.test\", token_url: "
+    "\"https://oauth.test/token\",\n"
+    "         consent: marketing}\n";
 
 sluice_config_t *vfix_config(void)
 {
@@ -109,4 +113,20 @@ void vfix_map(const sluice_integration_t *it, const char *raw, size_t len, int64
     if (got != want)
         print_error("map gave %d (%s), wanted %d\n", (int)got, why, (int)want);
     assert_int_equal(got, want);
+}
+
+char *vfix_envelope_click(const char *name, const char *value, size_t *len)
+{
+    char *raw = vfix_read("envelope.json", NULL);
+    json_t *root = json_loads(raw, 0, NULL);
+    assert_non_null(root);
+    free(raw);
+    json_t *ids = json_object_get(json_object_get(json_object_get(root, "event"), "context"), "clickIds");
+    assert_non_null(ids);
+    json_object_set_new(ids, name, json_string(value));
+    raw = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (len != NULL)
+        *len = strlen(raw);
+    return raw;
 }
