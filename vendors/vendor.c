@@ -443,3 +443,32 @@ void sluice_vendor_amount_text(double v, char *out, size_t cap)
 {
     snprintf(out, cap, "%.15g", v);
 }
+
+void sluice_vendor_add_hash(json_t *obj, const char *key, const sluice_envelope_t *e, sluice_user_field_t f,
+                            const char *variant, int as_array)
+{
+    const char *h = sluice_envelope_hashed(e, f, variant);
+    if (h != NULL)
+        json_object_set_new(obj, key, as_array ? json_pack("[s]", h) : json_string(h));
+}
+
+const char *sluice_vendor_product_id(const json_t *product)
+{
+    static const char *const keys[] = {"product_id", "sku", "id"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *id = json_string_value(json_object_get(product, keys[i]));
+        if (id != NULL && id[0] != '\0')
+            return id;
+    }
+    return NULL;
+}
+
+int sluice_vendor_value(const sluice_envelope_t *e, double *out)
+{
+    const json_t *props = e->properties;
+    if (sluice_vendor_number(json_object_get(props, "value"), out) == 0 ||
+        sluice_vendor_number(json_object_get(props, "revenue"), out) == 0 ||
+        sluice_vendor_number(json_object_get(props, "total"), out) == 0)
+        return 0;
+    return -1;
+}

@@ -250,6 +250,17 @@ void sluice_vendor_time_google(int64_t ms, char *out, size_t cap);
  * amounts. */
 void sluice_vendor_amount_text(double v, char *out, size_t cap);
 
+/* obj[key] = the gateway's hash of field f in variant (NULL: default), as a one-element array
+ * when as_array; nothing when the event carries no hash of it. */
+void sluice_vendor_add_hash(json_t *obj, const char *key, const sluice_envelope_t *e, sluice_user_field_t f,
+                            const char *variant, int as_array);
+
+/* A product's id: product_id, else sku, else id (strings only); NULL when none. */
+const char *sluice_vendor_product_id(const json_t *product);
+
+/* The event's value: properties.value, else revenue, else total. Returns 0, or -1 when none. */
+int sluice_vendor_value(const sluice_envelope_t *e, double *out);
+
 /* Joins items into "<prefix><item>,<item>...<suffix>" (prefix and suffix literal). */
 int sluice_vendor_join(const char *prefix, const sluice_vendor_item_t *const *items, size_t n, const char *suffix,
                        char **out, size_t *out_len);

@@ -584,24 +584,24 @@ static void test_mask_and_hash_rule_shapes(void **state)
 static void test_integration_shapes(void **state)
 {
     (void)state;
-    expect_errors(
-        BASE "    integrations:\n"
-             "      - {name: a, vendor: myspace}\n"
-             "      - {name: b, vendor: meta}\n"
-             "      - {name: c, vendor: ga4, measurement_id: G-1, pixel_id: \"1\"}\n"
-             "      - {name: d, vendor: tiktok}\n"
-             "      - {name: e, vendor: webhook, url: \"ftp://x\"}\n"
-             "      - {name: f, vendor: ga4, measurement_id: G-1, batch: {max_events: 100}}\n"
-             "      - {name: g, vendor: webhook, url: \"https://h.test\", headers: {Authorization: abc}}\n",
-        "x.yaml:11:27: orgs[0].integrations[0].vendor: 'myspace' is not one of: meta, ga4, tiktok, webhook, google_ads",
-        "x.yaml:12:9: missing required key 'pixel_id' in orgs[0].integrations[1] (needed by vendor meta)",
-        "x.yaml:13:53: orgs[0].integrations[2].pixel_id: only for vendor meta",
-        "x.yaml:14:9: missing required key 'pixel_code' in orgs[0].integrations[3] (needed by vendor "
-        "tiktok)",
-        "x.yaml:15:41: orgs[0].integrations[4].url: 'ftp://x' is not an http:// or https:// URL",
-        "x.yaml:16:73: orgs[0].integrations[5].batch.max_events: 100 is out of range (1..25)",
-        "x.yaml:17:69: orgs[0].integrations[6].headers.Authorization: a secret written inline; webhook "
-        "credentials live in the vault (sluicectl vault put) and requests are signed with 'sign: true'");
+    expect_errors(BASE "    integrations:\n"
+                       "      - {name: a, vendor: myspace}\n"
+                       "      - {name: b, vendor: meta}\n"
+                       "      - {name: c, vendor: ga4, measurement_id: G-1, pixel_id: \"1\"}\n"
+                       "      - {name: d, vendor: tiktok}\n"
+                       "      - {name: e, vendor: webhook, url: \"ftp://x\"}\n"
+                       "      - {name: f, vendor: ga4, measurement_id: G-1, batch: {max_events: 100}}\n"
+                       "      - {name: g, vendor: webhook, url: \"https://h.test\", headers: {Authorization: abc}}\n",
+                  "x.yaml:11:27: orgs[0].integrations[0].vendor: 'myspace' is not one of: meta, ga4, tiktok, webhook, "
+                  "google_ads, pinterest",
+                  "x.yaml:12:9: missing required key 'pixel_id' in orgs[0].integrations[1] (needed by vendor meta)",
+                  "x.yaml:13:53: orgs[0].integrations[2].pixel_id: only for vendor meta",
+                  "x.yaml:14:9: missing required key 'pixel_code' in orgs[0].integrations[3] (needed by vendor "
+                  "tiktok)",
+                  "x.yaml:15:41: orgs[0].integrations[4].url: 'ftp://x' is not an http:// or https:// URL",
+                  "x.yaml:16:73: orgs[0].integrations[5].batch.max_events: 100 is out of range (1..25)",
+                  "x.yaml:17:69: orgs[0].integrations[6].headers.Authorization: a secret written inline; webhook "
+                  "credentials live in the vault (sluicectl vault put) and requests are signed with 'sign: true'");
 }
 
 static void test_inline_secrets_refused(void **state)

@@ -31,7 +31,9 @@ static const char config_yaml[] =
     "      - {name: gads, vendor: google_ads, customer_id: \"1234567890\", conversion_action: \"987654321\",\n"
     "         login_customer_id: \"1112223334\", base_url: \"https://gads.test\", token_url: "
     "\"https://oauth.test/token\",\n"
-    "         consent: marketing}\n";
+    "         consent: marketing}\n"
+    "      - {name: pinterest, vendor: pinterest, ad_account_id: \"549755885175\", base_url: "
+    "\"https://pinterest.test\"}\n";
 
 sluice_config_t *vfix_config(void)
 {
@@ -129,4 +131,21 @@ char *vfix_envelope_click(const char *name, const char *value, size_t *len)
     if (len != NULL)
         *len = strlen(raw);
     return raw;
+}
+
+void vfix_expect_golden(const char *name, const char *body)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/tests/fixtures/vendors/%s", getenv("SLUICE_SOURCE_DIR"), name);
+    if (getenv("VFIX_WRITE_GOLDEN") != NULL) { /* regenerating: read the diff before committing it */
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f, "%s\n", body);
+        fclose(f);
+    }
+    char *golden = vfix_read(name, NULL);
+    if (strcmp(body, golden) != 0)
+        print_error("%s differs; the body (VFIX_WRITE_GOLDEN=1 rewrites the file):\n%.900s...\n", name, body);
+    assert_string_equal(body, golden);
+    free(golden);
 }

@@ -34,6 +34,10 @@ char *vfix_envelope_click(const char *name, const char *value, size_t *len);
 /* The reference envelope with context.clickIds[name] = value added. Caller frees. */
 char *vfix_envelope_click(const char *name, const char *value, size_t *len);
 
+/* Asserts body equals tests/fixtures/vendors/<name>; with VFIX_WRITE_GOLDEN set, writes it
+ * there first (to regenerate a golden file, whose diff is then read before committing). */
+void vfix_expect_golden(const char *name, const char *body);
+
 /* Maps raw through the integration's vendor; asserts the result is `want`. On OK, *item holds
  * the item (caller disposes). */
 void vfix_map(const sluice_integration_t *it, const char *raw, size_t len, int64_t now_ms, sluice_map_result_t want,
