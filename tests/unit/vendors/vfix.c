@@ -33,7 +33,8 @@ static const char config_yaml[] =
     "\"https://oauth.test/token\",\n"
     "         consent: marketing}\n"
     "      - {name: pinterest, vendor: pinterest, ad_account_id: \"549755885175\", base_url: "
-    "\"https://pinterest.test\"}\n";
+    "\"https://pinterest.test\"}\n"
+    "      - {name: snapchat, vendor: snapchat, pixel_id: 45fd6b2c-pixel, base_url: \"https://snap.test\"}\n";
 
 sluice_config_t *vfix_config(void)
 {
