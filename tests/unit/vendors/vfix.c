@@ -34,7 +34,8 @@ static const char config_yaml[] =
     "         consent: marketing}\n"
     "      - {name: pinterest, vendor: pinterest, ad_account_id: \"549755885175\", base_url: "
     "\"https://pinterest.test\"}\n"
-    "      - {name: snapchat, vendor: snapchat, pixel_id: 45fd6b2c-pixel, base_url: \"https://snap.test\"}\n";
+    "      - {name: snapchat, vendor: snapchat, pixel_id: 45fd6b2c-pixel, base_url: \"https://snap.test\"}\n"
+    "      - {name: linkedin, vendor: linkedin, conversion_id: \"104012\", base_url: \"https://linkedin.test\"}\n";
 
 sluice_config_t *vfix_config(void)
 {
