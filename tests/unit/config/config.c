@@ -593,7 +593,7 @@ static void test_integration_shapes(void **state)
                        "      - {name: f, vendor: ga4, measurement_id: G-1, batch: {max_events: 100}}\n"
                        "      - {name: g, vendor: webhook, url: \"https://h.test\", headers: {Authorization: abc}}\n",
                   "x.yaml:11:27: orgs[0].integrations[0].vendor: 'myspace' is not one of: meta, ga4, tiktok, webhook, "
-                  "google_ads, pinterest, snapchat, linkedin",
+                  "google_ads, pinterest, snapchat, linkedin, reddit",
                   "x.yaml:12:9: missing required key 'pixel_id' in orgs[0].integrations[1] (needed by vendor meta)",
                   "x.yaml:13:53: orgs[0].integrations[2].pixel_id: only for vendor meta",
                   "x.yaml:14:9: missing required key 'pixel_code' in orgs[0].integrations[3] (needed by vendor "

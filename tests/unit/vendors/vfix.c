@@ -35,7 +35,8 @@ static const char config_yaml[] =
     "      - {name: pinterest, vendor: pinterest, ad_account_id: \"549755885175\", base_url: "
     "\"https://pinterest.test\"}\n"
     "      - {name: snapchat, vendor: snapchat, pixel_id: 45fd6b2c-pixel, base_url: \"https://snap.test\"}\n"
-    "      - {name: linkedin, vendor: linkedin, conversion_id: \"104012\", base_url: \"https://linkedin.test\"}\n";
+    "      - {name: linkedin, vendor: linkedin, conversion_id: \"104012\", base_url: \"https://linkedin.test\"}\n"
+    "      - {name: reddit, vendor: reddit, pixel_id: a2_test123, base_url: \"https://reddit.test\"}\n";
 
 sluice_config_t *vfix_config(void)
 {
