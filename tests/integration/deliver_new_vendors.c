@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -370,6 +371,74 @@ static void test_retry_and_dead_letters(void **state)
     dfix_stub_plan(&F, &LI, "200");
 }
 
+/* Runs `sluicectl vendor check VENDOR` (plus extra, may be NULL); returns the exit status and
+ * leaves the output in out (caller disposes). */
+static int vendor_check(const char *vendor, const char *extra, sluice_th_output_t *out)
+{
+    const char *args[] = {"vendor", "check", vendor, "--config", F.config, "--org", "acme", extra, NULL};
+    dfix_sluicectl(&F, args, F.env, NULL, out);
+    return WIFEXITED(out->wstatus) ? WEXITSTATUS(out->wstatus) : -1;
+}
+
+static json_t *last_request(const dstub_t *s)
+{
+    json_t *all = dfix_requests(s);
+    json_t *r = json_incref(json_array_get(all, json_array_size(all) - 1));
+    json_decref(all);
+    return r;
+}
+
+static void test_vendor_check_each(void **state)
+{
+    (void)state;
+    sluice_th_output_t out;
+    /* Google Ads: a token first, then validateOnly. */
+    size_t tokens = count_path(&GADS, "/token");
+    if (vendor_check("google_ads", NULL, &out) != 0)
+        print_error("%s%s\n", out.out, out.errout);
+    assert_non_null(strstr(out.out, "ok: google_ads integration 'gads' of org 'acme'"));
+    sluice_th_output_dispose(&out);
+    assert_int_equal(count_path(&GADS, "/token"), tokens + 1);
+    json_t *r = last_request(&GADS);
+    assert_true(json_is_true(json_object_get(json_object_get(r, "json"), "validateOnly")));
+    assert_int_equal(strncmp(hdr(r, "authorization"), "Bearer stub-access-", 19), 0);
+    json_decref(r);
+    /* Pinterest: ?test=true. */
+    assert_int_equal(vendor_check("pinterest", NULL, &out), 0);
+    sluice_th_output_dispose(&out);
+    r = last_request(&PIN);
+    assert_string_equal(json_string_value(json_object_get(r, "query")), "test=true");
+    json_decref(r);
+    /* Snapchat: the validate endpoint. */
+    assert_int_equal(vendor_check("snapchat", NULL, &out), 0);
+    sluice_th_output_dispose(&out);
+    r = last_request(&SNAP);
+    assert_string_equal(json_string_value(json_object_get(r, "path")), "/v3/snap-pixel-1/events/validate");
+    json_decref(r);
+    /* Reddit: a test_id. */
+    assert_int_equal(vendor_check("reddit", NULL, &out), 0);
+    sluice_th_output_dispose(&out);
+    r = last_request(&RDT);
+    assert_non_null(strstr(json_string_value(json_object_get(r, "body")), "\"test_id\":\"sluicectl-vendor-check\""));
+    json_decref(r);
+    /* LinkedIn has no validation mode: only with --send, as a real event. */
+    assert_int_equal(vendor_check("linkedin", NULL, &out), 2);
+    assert_non_null(strstr(out.errout, "linkedin has no validation mode"));
+    sluice_th_output_dispose(&out);
+    assert_int_equal(vendor_check("linkedin", "--send", &out), 0);
+    assert_non_null(strstr(out.out, "sent as a real event"));
+    sluice_th_output_dispose(&out);
+    /* A refusal is reported with the vendor's reason, exit 1. */
+    dfix_stub_plan(&F, &PIN, "401");
+    assert_int_equal(vendor_check("pinterest", NULL, &out), 1);
+    assert_non_null(strstr(out.errout, "pinterest refused the sample: HTTP 401"));
+    sluice_th_output_dispose(&out);
+    /* An unknown vendor names the known ones. */
+    assert_int_equal(vendor_check("myspace", NULL, &out), 2);
+    assert_non_null(strstr(out.errout, "google_ads, pinterest, snapchat, linkedin, reddit"));
+    sluice_th_output_dispose(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -377,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_mapping_renames_through_the_pipeline),
         cmocka_unit_test(test_google_ads_token_reused_then_refreshed),
         cmocka_unit_test(test_retry_and_dead_letters),
+        cmocka_unit_test(test_vendor_check_each),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
