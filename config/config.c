@@ -1070,3 +1070,8 @@ const sluice_integration_t *sluice_org_find_integration(const sluice_org_t *org,
     }
     return NULL;
 }
+
+const char *sluice_config_check_http_url(const char *s)
+{
+    return sluice_dec_check_http_url(s);
+}

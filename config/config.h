@@ -294,38 +294,50 @@ typedef struct sluice_identity_config {
     unsigned dedup_window_s; /* default 86400 */
 } sluice_identity_config_t;
 
-typedef enum sluice_vendor_kind {
-    SLUICE_VENDOR_META = 0,
-    SLUICE_VENDOR_GA4,
-    SLUICE_VENDOR_TIKTOK,
-    SLUICE_VENDOR_WEBHOOK,
-} sluice_vendor_kind_t;
+/* A vendor's index in the program's registry (vendors/vendors.def); config/ knows none by name.
+ * -1 when no registry is installed or the name is unknown. */
+typedef int sluice_vendor_kind_t;
 
-int sluice_vendor_kind_parse(const char *name); /* -1 when unknown */
-const char *sluice_vendor_kind_name(sluice_vendor_kind_t v);
+/* Per-integration event mapping (docs/vendors.md, "Event mapping"), applied on top of each
+ * vendor's built-in standard names. */
+typedef struct sluice_event_rename {
+    char *from; /* the event name as sent (track `event`, page/screen `name`) */
+    char *to;   /* the name sent instead (a Segment standard name picks the vendor's standard event) */
+    sluice_yaml_pos_t pos;
+} sluice_event_rename_t;
+
+typedef struct sluice_field_map {
+    char *field;                        /* dotted path inside the vendor's event object ("custom_data.value") */
+    sluice_path_t source;               /* event path to copy from ("properties.total"); .text NULL for a constant */
+    const sluice_yaml_node_t *constant; /* the constant's scalar node (typed on output); NULL for a copy */
+    sluice_yaml_pos_t pos;
+} sluice_field_map_t;
+
+typedef struct sluice_event_mapping {
+    sluice_event_rename_t *renames;
+    size_t rename_count;
+    sluice_field_map_t *fields; /* copies first, then constants, in file order */
+    size_t field_count;
+} sluice_event_mapping_t;
 
 typedef struct sluice_integration {
-    char *name; /* unique inside the org; also the vault credential name */
-    sluice_vendor_kind_t vendor;
-    int enabled;   /* default 1 */
-    char **events; /* event-name filter (track `event`); empty = all */
+    char *name;                  /* unique inside the org; also the vault credential name */
+    char *vendor_name;           /* `vendor:` as written; NULL when missing */
+    sluice_vendor_kind_t vendor; /* resolved by the installed registry; -1 otherwise */
+    int enabled;                 /* default 1 */
+    char **events;               /* event-name filter (track `event`); empty = all */
     size_t event_count;
     char **types; /* type filter (track, page, ...); empty = all */
     size_t type_count;
     char *consent;  /* category required in context.consent.categories; NULL = none */
     char *base_url; /* NULL = the vendor's production host */
-    /* vendor options */
-    char *pixel_id;        /* meta */
-    char *api_version;     /* meta; default "v21.0" */
-    char *test_event_code; /* meta, optional */
-    char *measurement_id;  /* ga4 */
-    char *pixel_code;      /* tiktok */
-    char *url;             /* webhook */
-    sluice_kv_t *headers;  /* webhook custom headers */
-    size_t header_count;
-    int sign; /* webhook: X-Sluice-Signature with the vault secret */
+    /* The integration's YAML map (positions included; kept alive by the config's documents):
+     * every key config/ does not know (sluice_config_integration_keys) is the vendor's. */
+    const sluice_yaml_node_t *node;
+    void *options; /* the vendor's decoded options (vendors/vendor.h); owned by the registry */
+    sluice_event_mapping_t mapping;
     /* batching, pacing, retries */
-    unsigned batch_max_events;    /* default: the vendor's limit (meta 1000, ga4 25, tiktok 1000, webhook 100) */
+    unsigned batch_max_events;    /* default: the vendor's limit */
     size_t batch_max_bytes;       /* default: vendor's limit */
     unsigned batch_max_wait_ms;   /* default 1000 */
     double rate_limit_rps;        /* requests/s; default 100 */
@@ -337,6 +349,30 @@ typedef struct sluice_integration {
     sluice_yaml_pos_t pos;
     char *credentials; /* vault row name (org, credentials, vendor); default = name */
 } sluice_integration_t;
+
+/* The keys of an integration config/ decodes itself (NULL-terminated); the others are the
+ * vendor's. */
+extern const char *const sluice_config_integration_keys[];
+
+/* What config/ asks of the vendors compiled into a program. vendors/ installs its registry when
+ * it is linked in (a constructor in vendors/vendor.c); without one, `vendor:` is kept as written,
+ * kinds stay -1 and vendor keys are not checked. */
+typedef struct sluice_config_vendors {
+    int (*find)(const char *name); /* the kind, or -1 */
+    const char *(*names)(void);    /* "meta, ga4, ..." for messages */
+    /* Batch limits of a kind: default and maximum events and bytes per request. */
+    void (*limits)(int kind, unsigned *def_events, unsigned *max_events, size_t *def_bytes, size_t *max_bytes);
+    /* Validates the vendor's keys of it->node (path is its key path) into it->options, each
+     * problem "file:line:col: ..." into diag; flags as for sluice_config_load. */
+    void (*decode)(sluice_integration_t *it, const char *path, int flags, sluice_config_diag_t *diag);
+    void (*dispose)(sluice_integration_t *it);
+    /* Adds the vendor's options (after defaults) to o, for `config dump`. */
+    void (*dump)(const sluice_integration_t *it, json_t *o);
+} sluice_config_vendors_t;
+
+/* Installs the registry (NULL removes it). Call before loading, from one thread. */
+void sluice_config_set_vendors(const sluice_config_vendors_t *v);
+const sluice_config_vendors_t *sluice_config_vendors(void);
 
 typedef struct sluice_org {
     char *id;
@@ -432,6 +468,10 @@ const sluice_integration_t *sluice_org_find_integration(const sluice_org_t *org,
  * shape with its value after defaults and env overrides. Resolved secrets appear as "***" and a
  * password inside the database URL is replaced by "***". Caller owns the reference. */
 json_t *sluice_config_to_json(const sluice_config_t *cfg);
+
+/* NULL when s is an http:// or https:// URL with a host and no user info, else the reason
+ * ("is not an http:// or https:// URL"), for checks outside config/ (vendor options). */
+const char *sluice_config_check_http_url(const char *s);
 
 /* "host:port" or "[v6]:port" or "" (disabled) into out. Returns 0, or -1 with a message in err. */
 int sluice_listen_parse(const char *s, sluice_listen_t *out, char *err, size_t err_len);

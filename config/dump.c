@@ -276,31 +276,16 @@ static json_t *integration_json(const sluice_integration_t *it)
 {
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(it->name));
-    json_object_set_new(o, "vendor", json_string(sluice_vendor_kind_name(it->vendor)));
+    json_object_set_new(o, "vendor", str_or_null(it->vendor_name));
     json_object_set_new(o, "enabled", json_boolean(it->enabled));
     json_object_set_new(o, "credentials", json_string(it->credentials));
     json_object_set_new(o, "events", strings(it->events, it->event_count));
     json_object_set_new(o, "types", strings(it->types, it->type_count));
     json_object_set_new(o, "consent", str_or_null(it->consent));
     json_object_set_new(o, "base_url", str_or_null(it->base_url));
-    switch (it->vendor) {
-    case SLUICE_VENDOR_META:
-        json_object_set_new(o, "pixel_id", str_or_null(it->pixel_id));
-        json_object_set_new(o, "api_version", str_or_null(it->api_version));
-        json_object_set_new(o, "test_event_code", str_or_null(it->test_event_code));
-        break;
-    case SLUICE_VENDOR_GA4: json_object_set_new(o, "measurement_id", str_or_null(it->measurement_id)); break;
-    case SLUICE_VENDOR_TIKTOK: json_object_set_new(o, "pixel_code", str_or_null(it->pixel_code)); break;
-    case SLUICE_VENDOR_WEBHOOK: {
-        json_object_set_new(o, "url", str_or_null(it->url));
-        json_t *h = json_object();
-        for (size_t i = 0; i < it->header_count; i++)
-            json_object_set_new(h, it->headers[i].key, json_string(it->headers[i].value));
-        json_object_set_new(o, "headers", h);
-        json_object_set_new(o, "sign", json_boolean(it->sign));
-        break;
-    }
-    }
+    const sluice_config_vendors_t *reg = sluice_config_vendors();
+    if (reg != NULL && it->vendor >= 0)
+        reg->dump(it, o);
     json_t *b = json_object(), *r = json_object();
     json_object_set_new(b, "max_events", json_integer(it->batch_max_events));
     json_object_set_new(b, "max_bytes", json_integer((json_int_t)it->batch_max_bytes));
@@ -313,6 +298,22 @@ static json_t *integration_json(const sluice_integration_t *it)
     json_object_set_new(r, "max_elapsed_s", json_integer(it->retry_max_elapsed_s));
     json_object_set_new(o, "retry", r);
     json_object_set_new(o, "timeout_ms", json_integer(it->timeout_ms));
+    if (it->mapping.rename_count > 0 || it->mapping.field_count > 0) {
+        json_t *mp = json_object(), *ev = json_object(), *fields = json_object(), *set = json_object();
+        for (size_t i = 0; i < it->mapping.rename_count; i++)
+            json_object_set_new(ev, it->mapping.renames[i].from, json_string(it->mapping.renames[i].to));
+        for (size_t i = 0; i < it->mapping.field_count; i++) {
+            const sluice_field_map_t *f = &it->mapping.fields[i];
+            if (f->constant != NULL)
+                json_object_set_new(set, f->field, json_string(f->constant->scalar));
+            else
+                json_object_set_new(fields, f->field, json_string(f->source.text));
+        }
+        json_object_set_new(mp, "events", ev);
+        json_object_set_new(mp, "fields", fields);
+        json_object_set_new(mp, "set", set);
+        json_object_set_new(o, "mapping", mp);
+    }
     return o;
 }
 

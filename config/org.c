@@ -17,7 +17,6 @@
 
 static const char *const normalizer_names[] = {"email",   "phone",  "name", "city",        "state", "zip",
                                                "country", "gender", "date", "external_id", "raw",   NULL};
-static const char *const vendor_names[] = {"meta", "ga4", "tiktok", "webhook", NULL};
 static const char *const source_kinds[] = {"browser", "server", NULL};
 static const char *const on_error_names[] = {"remove", "reject", NULL};
 static const char *const policy_names[] = {"allow", "drop", "strip", NULL};
@@ -35,20 +34,6 @@ int sluice_normalizer_parse(const char *name)
 const char *sluice_normalizer_name(sluice_normalizer_t n)
 {
     return (unsigned)n <= SLUICE_NORM_RAW ? normalizer_names[n] : "unknown";
-}
-
-int sluice_vendor_kind_parse(const char *name)
-{
-    for (int i = 0; vendor_names[i] != NULL; i++) {
-        if (strcmp(name, vendor_names[i]) == 0)
-            return i;
-    }
-    return -1;
-}
-
-const char *sluice_vendor_kind_name(sluice_vendor_kind_t v)
-{
-    return (unsigned)v <= SLUICE_VENDOR_WEBHOOK ? vendor_names[v] : "unknown";
 }
 
 /* ------------------------------------------------------------------ helpers */
@@ -165,13 +150,6 @@ static const char *check_country_code(const char *s)
     size_t n = strlen(s);
     if (n == 0 || n > 3 || strspn(s, "0123456789") != n)
         return "is not a calling code (1 to 3 digits, without '+')";
-    return NULL;
-}
-
-static const char *check_api_version(const char *s)
-{
-    if (s[0] != 'v' || strspn(s + 1, "0123456789.") != strlen(s + 1) || strchr(s, '.') == NULL)
-        return "is not a Graph API version (e.g. v21.0)";
     return NULL;
 }
 
@@ -614,82 +592,148 @@ static void decode_data_layer(sluice_org_t *org, sluice_dec_map_t *orgm, const c
 
 /* ------------------------------------------------------------------ integrations */
 
-typedef struct vendor_limits {
-    unsigned def_events, max_events;
-    size_t def_bytes, max_bytes;
-} vendor_limits_t;
+static const sluice_config_vendors_t *registry;
 
-/* Per-request limits published by each vendor (docs VENDORS.md); webhooks have none, so their
- * defaults are conservative and the caps generous. */
-static const vendor_limits_t limits_of[] = {
-    [SLUICE_VENDOR_META] = {1000, 1000, 1000000, 10000000},
-    [SLUICE_VENDOR_GA4] = {25, 25, 130000, 130000},
-    [SLUICE_VENDOR_TIKTOK] = {1000, 1000, 1000000, 10000000},
-    [SLUICE_VENDOR_WEBHOOK] = {100, 10000, 1000000, 10000000},
-};
-
-/* Headers that carry credentials; those belong in the vault (and `sign: true`), not the file. */
-static int is_secret_header(const char *name)
+void sluice_config_set_vendors(const sluice_config_vendors_t *v)
 {
-    static const char *const exact[] = {"authorization", "proxy-authorization", "cookie", NULL};
-    static const char *const parts[] = {"token", "secret", "password", "api-key", "apikey", "api_key", NULL};
-    for (size_t i = 0; exact[i] != NULL; i++) {
-        if (strcasecmp(name, exact[i]) == 0)
-            return 1;
-    }
-    for (size_t i = 0; parts[i] != NULL; i++) {
-        if (strcasestr(name, parts[i]) != NULL)
+    registry = v;
+}
+
+const sluice_config_vendors_t *sluice_config_vendors(void)
+{
+    return registry;
+}
+
+const char *const sluice_config_integration_keys[] = {
+    "name",     "vendor",  "enabled", "credentials",    "events", "types",      "consent",
+    "base_url", "mapping", "batch",   "rate_limit_rps", "retry",  "timeout_ms", NULL};
+
+static int is_integration_key(const char *k)
+{
+    for (size_t i = 0; sluice_config_integration_keys[i] != NULL; i++) {
+        if (strcmp(sluice_config_integration_keys[i], k) == 0)
             return 1;
     }
     return 0;
 }
 
-static void decode_headers(sluice_integration_t *it, sluice_dec_map_t *m)
+/* A vendor field: dotted names of [A-Za-z0-9_-]. */
+static const char *check_vendor_field(const char *s)
 {
-    const sluice_yaml_node_t *h = sluice_dec_take(m, "headers");
-    if (h == NULL || sluice_yaml_is_null(h) == 0)
-        return;
-    char base[SLUICE_DEC_PATH_MAX];
-    sluice_dec_key_path(m, "headers", base, sizeof(base));
-    if (h->type != SLUICE_YAML_MAP) {
-        sluice_config_diag_add(m->diag, &h->pos, "%s: expected a map, got %s", base, sluice_yaml_describe(h));
-        return;
+    if (*s == '\0' || *s == '.')
+        return "is not a vendor field (names joined by '.')";
+    for (const char *p = s; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '.' && (p[1] == '.' || p[1] == '\0'))
+            return "is not a vendor field (names joined by '.')";
+        if (c != '.' && c != '_' && c != '-' && !(c >= '0' && c <= '9') && !((c | 32) >= 'a' && (c | 32) <= 'z'))
+            return "is not a vendor field (letters, digits, '_' and '-', joined by '.')";
     }
-    it->headers = sluice_dec_xcalloc(h->pair_count, sizeof(*it->headers));
-    for (size_t i = 0; i < h->pair_count; i++) {
-        const sluice_yaml_node_t *k = h->pairs[i].key;
-        char path[SLUICE_DEC_PATH_MAX + 80];
-        snprintf(path, sizeof(path), "%s.%s", base, k->scalar);
-        if (sluice_dec_check_token(k->scalar) != NULL) {
-            sluice_config_diag_add(m->diag, &k->pos, "%s: '%s' is not a header name", path, k->scalar);
-            continue;
-        }
-        if (is_secret_header(k->scalar)) {
-            sluice_config_diag_add(m->diag, &k->pos,
-                                   "%s: a secret written inline; webhook credentials live in the vault "
-                                   "(sluicectl vault put) and requests are signed with 'sign: true'",
-                                   path);
-            continue;
-        }
-        char *value = NULL;
-        if (sluice_dec_node_string(m->diag, h->pairs[i].value, path, &value) < 0)
-            continue;
-        if (strpbrk(value, "\r\n") != NULL) {
-            sluice_config_diag_add(m->diag, &h->pairs[i].value->pos, "%s: header values may not contain line breaks",
-                                   path);
-            free(value);
-            continue;
-        }
-        it->headers[it->header_count].key = sluice_dec_xstrdup(k->scalar);
-        it->headers[it->header_count].value = value;
-        it->header_count++;
-    }
+    return NULL;
 }
 
-static void decode_integration(sluice_integration_t *it, const sluice_yaml_node_t *n, const char *path,
+static const sluice_field_map_t *find_field(const sluice_event_mapping_t *mp, const char *field)
+{
+    for (size_t i = 0; i < mp->field_count; i++) {
+        if (strcmp(mp->fields[i].field, field) == 0)
+            return &mp->fields[i];
+    }
+    return NULL;
+}
+
+/* mapping: {events: {From: To}, fields: {vendor.field: event.path}, set: {vendor.field: constant}} */
+static void decode_mapping(sluice_integration_t *it, sluice_dec_map_t *parent)
+{
+    sluice_dec_map_t m;
+    if (sluice_dec_map_sub(parent, "mapping", &m) <= 0) {
+        sluice_dec_map_close(&m);
+        return;
+    }
+    sluice_event_mapping_t *mp = &it->mapping;
+    const sluice_yaml_node_t *ev = sluice_dec_take(&m, "events");
+    const sluice_yaml_node_t *fields = sluice_dec_take(&m, "fields");
+    const sluice_yaml_node_t *set = sluice_dec_take(&m, "set");
+    char base[SLUICE_DEC_PATH_MAX + 16], path[SLUICE_DEC_PATH_MAX + 160];
+    const sluice_yaml_node_t *const maps[3] = {ev, fields, set};
+    const char *const names[3] = {"events", "fields", "set"};
+    for (int w = 0; w < 3; w++) {
+        const sluice_yaml_node_t *n = maps[w];
+        if (n == NULL || sluice_yaml_is_null(n) == 0)
+            continue;
+        sluice_dec_key_path(&m, names[w], base, sizeof(base));
+        if (n->type != SLUICE_YAML_MAP) {
+            sluice_config_diag_add(m.diag, &n->pos, "%s: expected a map, got %s", base, sluice_yaml_describe(n));
+            continue;
+        }
+        if (w == 0)
+            mp->renames = sluice_dec_xrealloc(mp->renames, mp->rename_count + n->pair_count, sizeof(*mp->renames));
+        else
+            mp->fields = sluice_dec_xrealloc(mp->fields, mp->field_count + n->pair_count, sizeof(*mp->fields));
+        for (size_t i = 0; i < n->pair_count; i++) {
+            const sluice_yaml_node_t *k = n->pairs[i].key, *v = n->pairs[i].value;
+            sluice_dec_pathf(path, sizeof(path), "%s.%s", base, k->scalar);
+            if (w == 0) {
+                char *to = NULL;
+                if (sluice_dec_node_string(m.diag, v, path, &to) < 0)
+                    continue;
+                if (to[0] == '\0') {
+                    sluice_config_diag_add(m.diag, &v->pos, "%s: the new event name is empty", path);
+                    free(to);
+                    continue;
+                }
+                int filtered = it->event_count > 0;
+                for (size_t j = 0; j < it->event_count && filtered; j++)
+                    filtered = strcmp(it->events[j], k->scalar) != 0;
+                if (filtered) {
+                    sluice_config_diag_add(m.diag, &k->pos,
+                                           "%s: '%s' is not among this integration's events, which are chosen "
+                                           "before renaming",
+                                           base, k->scalar);
+                    free(to);
+                    continue;
+                }
+                sluice_event_rename_t *r = &mp->renames[mp->rename_count++];
+                r->from = sluice_dec_xstrdup(k->scalar);
+                r->to = to;
+                r->pos = k->pos;
+                continue;
+            }
+            const char *why = check_vendor_field(k->scalar);
+            if (why != NULL) {
+                sluice_config_diag_add(m.diag, &k->pos, "%s: '%s' %s", base, k->scalar, why);
+                continue;
+            }
+            const sluice_field_map_t *dup = find_field(mp, k->scalar);
+            if (dup != NULL) {
+                sluice_config_diag_add(m.diag, &k->pos, "%s: '%s' is already mapped at line %u", base, k->scalar,
+                                       dup->pos.line);
+                continue;
+            }
+            sluice_field_map_t f = {.pos = k->pos};
+            if (w == 1) {
+                if (field_path(m.diag, v, path, &f.source) < 0)
+                    continue;
+            } else {
+                if (v->type != SLUICE_YAML_SCALAR) {
+                    sluice_config_diag_add(m.diag, &v->pos, "%s: expected a string, number or boolean, got %s", path,
+                                           sluice_yaml_describe(v));
+                    continue;
+                }
+                f.constant = v;
+            }
+            f.field = sluice_dec_xstrdup(k->scalar);
+            mp->fields[mp->field_count++] = f;
+        }
+    }
+    sluice_dec_map_close(&m);
+}
+
+static void decode_integration(sluice_integration_t *it, const sluice_yaml_node_t *n, const char *path, int flags,
                                sluice_config_diag_t *diag)
 {
     it->pos = n->pos;
+    it->node = n;
+    it->vendor = -1;
     it->enabled = 1;
     it->batch_max_wait_ms = 1000;
     it->rate_limit_rps = 100;
@@ -700,13 +744,19 @@ static void decode_integration(sluice_integration_t *it, const sluice_yaml_node_
     it->timeout_ms = 10000;
     sluice_dec_map_t m;
     if (sluice_dec_map_open(&m, diag, n, &n->pos, path) <= 0) {
+        it->node = NULL;
         sluice_dec_map_close(&m);
         return;
     }
     checked_string(&m, "name", SLUICE_DEC_REQUIRED, sluice_dec_check_id, &it->name);
-    int vendor = -1;
-    sluice_dec_enum(&m, "vendor", SLUICE_DEC_REQUIRED, vendor_names, &vendor);
-    it->vendor = vendor < 0 ? SLUICE_VENDOR_WEBHOOK : (sluice_vendor_kind_t)vendor;
+    const sluice_yaml_node_t *vn = sluice_yaml_map_get(n, "vendor");
+    if (sluice_dec_string(&m, "vendor", SLUICE_DEC_REQUIRED, &it->vendor_name) == 1 && registry != NULL) {
+        it->vendor = registry->find(it->vendor_name);
+        if (it->vendor < 0) {
+            sluice_config_diag_add(diag, &vn->pos, "%s.vendor: '%s' is not one of: %s", path, it->vendor_name,
+                                   registry->names());
+        }
+    }
     sluice_dec_bool(&m, "enabled", &it->enabled);
     checked_string(&m, "credentials", 0, sluice_dec_check_id, &it->credentials);
     if (it->credentials == NULL && it->name != NULL)
@@ -716,49 +766,26 @@ static void decode_integration(sluice_integration_t *it, const sluice_yaml_node_
     checked_string(&m, "consent", 0, sluice_dec_check_token, &it->consent);
     checked_string(&m, "base_url", 0, sluice_dec_check_http_url, &it->base_url);
 
-    /* Vendor options: read them all, then refuse the ones that belong to another vendor. */
-    sluice_dec_string(&m, "pixel_id", 0, &it->pixel_id);
-    it->api_version = sluice_dec_xstrdup("v21.0");
-    checked_string(&m, "api_version", 0, check_api_version, &it->api_version);
-    if (it->api_version == NULL)
-        it->api_version = sluice_dec_xstrdup("v21.0");
-    sluice_dec_string(&m, "test_event_code", 0, &it->test_event_code);
-    sluice_dec_string(&m, "measurement_id", 0, &it->measurement_id);
-    sluice_dec_string(&m, "pixel_code", 0, &it->pixel_code);
-    checked_string(&m, "url", 0, sluice_dec_check_http_url, &it->url);
-    decode_headers(it, &m);
-    sluice_dec_bool(&m, "sign", &it->sign);
-
-    if (vendor >= 0) {
-        static const struct {
-            const char *key;
-            sluice_vendor_kind_t vendor;
-            int required;
-        } options[] = {
-            {"pixel_id", SLUICE_VENDOR_META, 1},        {"api_version", SLUICE_VENDOR_META, 0},
-            {"test_event_code", SLUICE_VENDOR_META, 0}, {"measurement_id", SLUICE_VENDOR_GA4, 1},
-            {"pixel_code", SLUICE_VENDOR_TIKTOK, 1},    {"url", SLUICE_VENDOR_WEBHOOK, 1},
-            {"headers", SLUICE_VENDOR_WEBHOOK, 0},      {"sign", SLUICE_VENDOR_WEBHOOK, 0},
-        };
-        for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++) {
-            if (options[i].vendor != it->vendor) {
-                char what[40];
-                snprintf(what, sizeof(what), "vendor %s", vendor_names[options[i].vendor]);
-                not_for(&m, options[i].key, what);
-            } else if (options[i].required && sluice_dec_key_pos(&m, options[i].key) == NULL) {
-                sluice_config_diag_add(diag, &m.pos, "missing required key '%s' in %s (needed by vendor %s)",
-                                       options[i].key, path, vendor_names[it->vendor]);
-            }
-        }
+    /* The vendor's own keys: validated by the vendor (unknown ones with a did-you-mean over the
+     * vendor's options and the keys above), then taken so that closing does not report them. */
+    if (it->vendor >= 0)
+        registry->decode(it, path, flags, diag);
+    for (size_t i = 0; i < n->pair_count; i++) {
+        const char *k = n->pairs[i].key->scalar;
+        if (!is_integration_key(k))
+            sluice_dec_take(&m, k);
     }
 
-    const vendor_limits_t *lim = &limits_of[it->vendor];
-    it->batch_max_events = lim->def_events;
-    it->batch_max_bytes = lim->def_bytes;
+    unsigned def_events = 100, max_events = 10000;
+    size_t def_bytes = 1000000, max_bytes = 10000000;
+    if (it->vendor >= 0)
+        registry->limits(it->vendor, &def_events, &max_events, &def_bytes, &max_bytes);
+    it->batch_max_events = def_events;
+    it->batch_max_bytes = def_bytes;
     sluice_dec_map_t b, r;
     sluice_dec_map_sub(&m, "batch", &b);
-    sluice_dec_unsigned(&b, "max_events", 0, 1, lim->max_events, &it->batch_max_events);
-    sluice_dec_size(&b, "max_bytes", 0, 1024, lim->max_bytes, &it->batch_max_bytes);
+    sluice_dec_unsigned(&b, "max_events", 0, 1, max_events, &it->batch_max_events);
+    sluice_dec_size(&b, "max_bytes", 0, 1024, max_bytes, &it->batch_max_bytes);
     sluice_dec_unsigned(&b, "max_wait_ms", 0, 0, 60000, &it->batch_max_wait_ms);
     sluice_dec_map_close(&b);
     sluice_dec_double(&m, "rate_limit_rps", 0, 0.01, 100000, &it->rate_limit_rps);
@@ -772,6 +799,7 @@ static void decode_integration(sluice_integration_t *it, const sluice_yaml_node_
     sluice_dec_unsigned(&r, "max_elapsed_s", 0, 1, 604800, &it->retry_max_elapsed_s);
     sluice_dec_map_close(&r);
     sluice_dec_unsigned(&m, "timeout_ms", 0, 1, 300000, &it->timeout_ms);
+    decode_mapping(it, &m);
     sluice_dec_map_close(&m);
 }
 
@@ -821,7 +849,7 @@ void sluice_org_decode(sluice_org_t *org, const sluice_yaml_node_t *node, const 
         org->integration_count = seq->item_count;
         for (size_t i = 0; i < seq->item_count; i++) {
             item_path(ipath, sizeof(ipath), path, "integrations", i);
-            decode_integration(&org->integrations[i], seq->items[i], ipath, diag);
+            decode_integration(&org->integrations[i], seq->items[i], ipath, flags, diag);
             const sluice_integration_t *it = &org->integrations[i];
             for (size_t j = 0; it->name != NULL && j < i; j++) {
                 if (org->integrations[j].name != NULL && strcmp(org->integrations[j].name, it->name) == 0) {
@@ -913,17 +941,19 @@ void sluice_org_dispose(sluice_org_t *org)
         free_strings(it->types, it->type_count);
         free(it->consent);
         free(it->base_url);
-        free(it->pixel_id);
-        free(it->api_version);
-        free(it->test_event_code);
-        free(it->measurement_id);
-        free(it->pixel_code);
-        free(it->url);
-        for (size_t j = 0; j < it->header_count; j++) {
-            free(it->headers[j].key);
-            free(it->headers[j].value);
+        free(it->vendor_name);
+        if (it->options != NULL && registry != NULL)
+            registry->dispose(it);
+        for (size_t j = 0; j < it->mapping.rename_count; j++) {
+            free(it->mapping.renames[j].from);
+            free(it->mapping.renames[j].to);
         }
-        free(it->headers);
+        free(it->mapping.renames);
+        for (size_t j = 0; j < it->mapping.field_count; j++) {
+            free(it->mapping.fields[j].field);
+            sluice_path_dispose(&it->mapping.fields[j].source);
+        }
+        free(it->mapping.fields);
     }
     free(org->integrations);
     memset(org, 0, sizeof(*org));

@@ -363,13 +363,19 @@ const char *sluice_hash_variant_name(sluice_hash_variant_t v)
     }
 }
 
+sluice_hash_variant_t sluice_hash_variant_parse(const char *name)
+{
+    for (int v = 1; name != NULL && v < SLUICE_VARIANT_COUNT; v++) {
+        if (strcmp(name, sluice_hash_variant_name((sluice_hash_variant_t)v)) == 0)
+            return (sluice_hash_variant_t)v;
+    }
+    return SLUICE_VARIANT_DEFAULT;
+}
+
 sluice_hash_variant_t sluice_hash_variant_for_vendor(sluice_vendor_kind_t vendor)
 {
-    switch (vendor) {
-    case SLUICE_VENDOR_GA4: return SLUICE_VARIANT_GOOGLE;
-    case SLUICE_VENDOR_TIKTOK: return SLUICE_VARIANT_TIKTOK;
-    default: return SLUICE_VARIANT_DEFAULT;
-    }
+    const sluice_vendor_ops_t *ops = sluice_vendor_get(vendor);
+    return ops != NULL ? sluice_hash_variant_parse(ops->hash_variant) : SLUICE_VARIANT_DEFAULT;
 }
 
 int sluice_is_sha256_hex(const char *s, size_t len)

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "config/config.h"
+#include "vendors/vendor.h"
 
 typedef enum sluice_hash_variant {
     SLUICE_VARIANT_DEFAULT = 0, /* Meta's rules; what the field itself holds */
@@ -25,7 +26,10 @@ typedef enum sluice_hash_variant {
 /* "default", "google", "tiktok" (the names used as keys in the envelope's `hashes`). */
 const char *sluice_hash_variant_name(sluice_hash_variant_t v);
 
-/* The variant a vendor's worker reads. */
+/* "google" → SLUICE_VARIANT_GOOGLE ...; NULL or unknown names give the default. */
+sluice_hash_variant_t sluice_hash_variant_parse(const char *name);
+
+/* The variant a vendor's worker reads (its descriptor's hash_variant). */
 sluice_hash_variant_t sluice_hash_variant_for_vendor(sluice_vendor_kind_t vendor);
 
 /* 1 when normaliser n gives a different result under variant v than under the default for

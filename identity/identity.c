@@ -626,14 +626,14 @@ static int sid_consent(const sluice_identity_job_t *job)
 
 /* A vendor cookie's consent: the anonymous-id cookie's, and the consent category of every enabled
  * integration of that vendor. */
-static int vendor_consent(const sluice_identity_job_t *job, sluice_vendor_kind_t kind)
+static int vendor_consent(const sluice_identity_job_t *job, const char *vendor)
 {
     const sluice_org_t *org = job->org;
     const char *extra[16];
     size_t m = 0;
     for (size_t i = 0; i < org->integration_count && m < sizeof(extra) / sizeof(extra[0]); i++) {
         const sluice_integration_t *it = &org->integrations[i];
-        if (it->enabled && it->vendor == kind && it->consent != NULL)
+        if (it->enabled && it->vendor_name != NULL && strcmp(it->vendor_name, vendor) == 0 && it->consent != NULL)
             extra[m++] = it->consent;
     }
     int sid = sid_consent(job);
@@ -876,8 +876,8 @@ static json_t *vendor_ids(sluice_identity_job_t *job)
     }
     /* Without consent for a vendor's cookie nothing of it is minted, read or passed on; a
      * refusal deletes what the browser has. */
-    int meta_ok = meta ? vendor_consent(job, SLUICE_VENDOR_META) : CONSENT_NO;
-    int ga4_ok = ga4 ? vendor_consent(job, SLUICE_VENDOR_GA4) : CONSENT_NO;
+    int meta_ok = meta ? vendor_consent(job, "meta") : CONSENT_NO;
+    int ga4_ok = ga4 ? vendor_consent(job, "ga4") : CONSENT_NO;
     if (meta && meta_ok == CONSENT_NO) {
         if (job->had_fbp)
             expire_cookie(job, "_fbp", 0);

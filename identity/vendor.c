@@ -66,7 +66,8 @@ int sluice_vendor_ga(int64_t now_s, char *out, size_t cap)
 
 json_t *sluice_click_ids(const char *url)
 {
-    static const char *const names[] = {"gclid", "fbclid", "ttclid", "msclkid", "li_fat_id"};
+    static const char *const names[] = {"gclid",   "gbraid",    "wbraid", "fbclid", "ttclid",
+                                        "msclkid", "li_fat_id", "epik",   "ScCid",  "rdt_cid"};
     json_t *ids = NULL;
     char value[SLUICE_CLICK_ID_MAX + 1];
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {

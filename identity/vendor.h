@@ -4,7 +4,8 @@
  *   Meta  _fbp = fb.1.<creation ms>.<10 random digits>        (90 days)
  *         _fbc = fb.1.<creation ms>.<fbclid>                   (90 days, when the page URL has fbclid)
  *   GA4   _ga  = GA1.1.<random uint32>.<creation unix seconds> (2 years)
- * and the click ids gclid, fbclid, ttclid, msclkid, li_fat_id from a page URL's query string.
+ * and the click ids gclid, gbraid, wbraid (Google Ads), fbclid, ttclid, msclkid, li_fat_id (LinkedIn),
+ * epik (Pinterest), ScCid (Snapchat) and rdt_cid (Reddit) from a page URL's query string.
  *
  * Pure functions over caller buffers (json values are new references); any thread.
  */

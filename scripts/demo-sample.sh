@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Part of `make demo`: once the stack is ready, sends one batch of sample events with planted
 # PII through the gateway as a site would (identify, page, an order), then prints what Kafka
-# holds for them: hashed and masked, never the raw values. The vendor stubs print what Meta and
-# GA4 then receive from sluice-deliver.
+# holds for them: hashed and masked, never the raw values. The vendor stubs print what Meta,
+# GA4 and Pinterest then receive from sluice-deliver.
 #   scripts/demo-sample.sh BUILD_DIR DEVSTACK_ENV_FILE   (ACME_WEB_WRITE_KEY in the environment)
 set -euo pipefail
 build=$1 env_file=$2
@@ -42,6 +42,6 @@ for line in sys.stdin:
     print("  " + json.dumps(shown))
     print("    privacy: " + json.dumps(env.get("privacy")))
 ' || echo "demo: (kcat could not read the topic)"
-echo "demo: the [meta] and [ga4] lines are what sluice-deliver sent the vendor stubs for them. Open"
+echo "demo: the [meta], [ga4] and [pinterest] lines are what sluice-deliver sent the vendor stubs for them. Open"
 ca=$build/demo/certs/ca.crt
 echo "      https://localhost:8444/ (trust ${ca#"$PWD"/}) to send your own from the tag."

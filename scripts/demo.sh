@@ -2,7 +2,7 @@
 # `make demo`: creates the demo TLS certificates and demo secrets once, writes the example's data
 # map (build/demo/privacy-map-acme.svg), then runs the local stack (Redis, PostgreSQL, the dev
 # Kafka broker), sluice-gateway on the example config, and sluice-deliver with HTTPS stubs
-# standing in for Meta and GA4 (they print what they receive), in the foreground until Ctrl-C,
+# standing in for Meta, GA4 and Pinterest (they print what they receive), in the foreground until Ctrl-C,
 # which stops all of it. Once it is up, scripts/demo-sample.sh sends a batch of sample events
 # through it and shows what Kafka and the stubs got.
 set -euo pipefail

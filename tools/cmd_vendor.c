@@ -1,9 +1,12 @@
 /*
- * `sluicectl vendor check ga4 --config F --org O [--integration N]`: maps a sample event the way
- * the worker would, with the integration's real credentials from the vault, and posts it to
- * GA4's validation endpoint (/debug/mp/collect, which records nothing); prints GA4's
- * validationMessages. Main thread; one blocking HTTPS request (TLS verification on, the
- * config's delivery.ca_file when set).
+ * `sluicectl vendor check VENDOR --config F --org O [--integration N] [--send]`: maps a sample
+ * event the way the worker would, with the integration's real credentials from the vault (an
+ * OAuth2 vendor's access token fetched first, as the worker does), and posts it to the vendor's
+ * validation mode, which records nothing: GA4's /debug/mp/collect (its validationMessages are
+ * printed), Google Ads' validateOnly, Pinterest's ?test=true, Snapchat's events/validate,
+ * Reddit's test_id. A vendor without one (Meta, TikTok, LinkedIn, webhooks) is checked only with
+ * --send, which posts the sample as a real event. Main thread; blocking HTTPS requests (TLS
+ * verification on, the config's delivery.ca_file when set).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@
 #include "common/err.h"
 #include "common/time.h"
 #include "config/config.h"
+#include "crypto/ct.h"
 #include "crypto/keyring.h"
 #include "crypto/random.h"
 #include "tools/commands.h"
@@ -27,12 +31,17 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: sluicectl vendor check ga4 --config FILE --org O [--integration NAME]\n"
-                 "\n"
-                 "Sends a sample purchase, mapped as sluice-deliver maps events and signed with the integration's\n"
-                 "vault credentials, to GA4's validation endpoint ({base_url}/debug/mp/collect, which records\n"
-                 "nothing) and prints GA4's validation messages. Exit status 0 when there are none, 1 otherwise.\n"
-                 "Needs ENCRYPTION_KEY (and SLUICE_KEYRING for older keys) to open the vault.\n");
+    fprintf(out,
+            "usage: sluicectl vendor check VENDOR --config FILE --org O [--integration NAME] [--send]\n"
+            "\n"
+            "Sends a sample purchase, mapped as sluice-deliver maps events and authenticated with the\n"
+            "integration's vault credentials, to the vendor's validation mode, which records nothing:\n"
+            "ga4 {base_url}/debug/mp/collect (prints GA4's validation messages), google_ads validateOnly,\n"
+            "pinterest ?test=true, snapchat events/validate, reddit test_id. Vendors without one (%s)\n"
+            "need --send, which posts the sample as a real event. Exit status 0 when the vendor accepts\n"
+            "it, 1 otherwise. Needs ENCRYPTION_KEY (and SLUICE_KEYRING for older keys) to open the vault.\n"
+            "VENDOR: %s\n",
+            "meta, tiktok, linkedin, webhook", sluice_vendor_names());
 }
 
 static const char *or_dash(const char *s)
@@ -61,12 +70,12 @@ static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
     return add;
 }
 
-static const sluice_integration_t *pick(const sluice_org_t *org, const char *name)
+static const sluice_integration_t *pick(const sluice_org_t *org, sluice_vendor_kind_t kind, const char *name)
 {
     const sluice_integration_t *found = NULL;
     for (size_t i = 0; i < org->integration_count; i++) {
         const sluice_integration_t *it = &org->integrations[i];
-        if (it->vendor != SLUICE_VENDOR_GA4)
+        if (it->vendor != kind)
             continue;
         if (name != NULL ? strcmp(it->name, name) == 0 : found == NULL)
             found = it;
@@ -74,6 +83,80 @@ static const sluice_integration_t *pick(const sluice_org_t *org, const char *nam
             return NULL; /* several: the caller must name one */
     }
     return found;
+}
+
+/* SHA-256 of "sluicectl-check@example.com": vendors that match on a person need one. */
+#define SAMPLE_EMAIL_HASH "bfbaccdd39cd90f71681eb93cea1354e2a00a44a035ba333895eb8e3c238a8b3"
+
+typedef struct answer {
+    long status;
+    char *body;
+    size_t len;
+} answer_t;
+
+/* One blocking POST of r. Returns 0 with the answer, or -1 with curl's reason in err. */
+static int post(const sluice_config_t *cfg, const sluice_vendor_request_t *r, unsigned timeout_ms, answer_t *a,
+                sluice_err_t *err)
+{
+    buf_t body = {0};
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return sluice_err_set(err, "curl_easy_init failed");
+    struct curl_slist *hl = NULL;
+    for (size_t i = 0; i < r->header_count; i++)
+        hl = curl_slist_append(hl, r->headers[i]);
+    curl_easy_setopt(c, CURLOPT_URL, r->url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)r->body_len);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (cfg->delivery.ca_file != NULL)
+        curl_easy_setopt(c, CURLOPT_CAINFO, cfg->delivery.ca_file);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    char errbuf[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    CURLcode cc = curl_easy_perform(c);
+    a->status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &a->status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    if (cc != CURLE_OK) {
+        free(body.p);
+        return sluice_err_set(err, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    }
+    a->body = body.p;
+    a->len = body.len;
+    return 0;
+}
+
+/* An OAuth2 vendor's access token, fetched as the worker does, added to secret. */
+static int add_token(const sluice_config_t *cfg, const sluice_vendor_ops_t *ops, const sluice_integration_t *it,
+                     json_t *secret, sluice_err_t *err)
+{
+    sluice_vendor_request_t req;
+    if (ops->token_request(it, secret, &req, err) != 0)
+        return -1;
+    answer_t a = {0};
+    int rc = post(cfg, &req, it->timeout_ms, &a, err);
+    sluice_secure_zero(req.body, req.body_len);
+    sluice_vendor_request_dispose(&req);
+    if (rc != 0)
+        return -1;
+    char why[256], *token = NULL;
+    int64_t ttl;
+    sluice_verdict_t v = ops->token_parse(a.status, a.body ? a.body : "", a.len, &token, &ttl, why, sizeof(why));
+    if (a.body != NULL)
+        sluice_secure_zero(a.body, a.len);
+    free(a.body);
+    if (v != SLUICE_VERDICT_OK)
+        return sluice_err_set(err, "%s", why);
+    json_object_set_new(secret, "access_token", json_string(token));
+    sluice_secure_zero(token, strlen(token));
+    free(token);
+    return 0;
 }
 
 /* The sample: a purchase from an anonymous visitor, stamped now. */
@@ -86,14 +169,14 @@ static char *sample_envelope(const char *org)
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-    json_t *env =
-        json_pack("{s:i,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s,s:{s:s,s:f,s:s,s:[{s:s,s:s,s:f,s:i}]},"
-                  "s:{s:{s:s,s:s},s:s}}}",
-                  "v", 1, "org", org, "source", "sluicectl", "receivedAt", when, "event", "type", "track", "event",
-                  "Order Completed", "messageId", id, "anonymousId", anon, "timestamp", when, "properties", "order_id",
-                  "sluicectl-check", "value", 1.0, "currency", "EUR", "products", "product_id", "check-1", "name",
-                  "Validation sample", "price", 1.0, "quantity", 1, "context", "page", "url",
-                  "https://example.com/checkout", "title", "Checkout", "userAgent", "sluicectl vendor check");
+    json_t *env = json_pack("{s:i,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:s,s:{s:s,s:f,s:s,s:[{s:s,s:s,s:f,s:i}]},"
+                            "s:{s:{s:s,s:s},s:s,s:s,s:{s:s}}}}",
+                            "v", 1, "org", org, "source", "sluicectl", "receivedAt", when, "event", "type", "track",
+                            "event", "Order Completed", "messageId", id, "anonymousId", anon, "timestamp", when,
+                            "properties", "order_id", "sluicectl-check", "value", 1.0, "currency", "EUR", "products",
+                            "product_id", "check-1", "name", "Validation sample", "price", 1.0, "quantity", 1,
+                            "context", "page", "url", "https://example.com/checkout", "title", "Checkout", "userAgent",
+                            "sluicectl vendor check", "ip", "192.0.2.10", "traits", "email", SAMPLE_EMAIL_HASH);
     char *s = json_dumps(env, JSON_COMPACT);
     json_decref(env);
     return s;
@@ -109,12 +192,18 @@ int sluicectl_cmd_vendor(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (strcmp(argv[2], "ga4") != 0) {
-        fprintf(stderr, "sluicectl vendor check: only ga4 has a validation endpoint (got '%s')\n", argv[2]);
+    const sluice_vendor_ops_t *ops = sluice_vendor_find(argv[2]);
+    if (ops == NULL) {
+        fprintf(stderr, "sluicectl vendor check: unknown vendor '%s' (one of: %s)\n", argv[2], sluice_vendor_names());
         return 2;
     }
+    int is_ga4 = ops == &sluice_vendor_ga4, send = 0;
     const char *config = NULL, *org_id = NULL, *name = NULL;
     for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--send") == 0) {
+            send = 1;
+            continue;
+        }
         const char **slot = strcmp(argv[i], "--config") == 0        ? &config
                             : strcmp(argv[i], "--org") == 0         ? &org_id
                             : strcmp(argv[i], "--integration") == 0 ? &name
@@ -128,6 +217,11 @@ int sluicectl_cmd_vendor(int argc, char **argv)
     }
     if (config == NULL || org_id == NULL) {
         usage(stderr);
+        return 2;
+    }
+    if (!is_ga4 && ops->build_check == NULL && !send) {
+        fprintf(stderr, "sluicectl vendor check: %s has no validation mode; --send posts the sample as a real event\n",
+                ops->name);
         return 2;
     }
     sluice_secret_allocator_install();
@@ -152,22 +246,23 @@ int sluicectl_cmd_vendor(int argc, char **argv)
     sluice_envelope_t env = {0};
     sluice_vendor_item_t item = {0};
     sluice_vendor_request_t req = {0};
-    buf_t body = {0};
+    answer_t got = {0};
     if (cfg == NULL)
         goto out;
     const sluice_org_t *org = sluice_config_find_org(cfg, org_id);
-    const sluice_integration_t *it = org ? pick(org, name) : NULL;
+    const sluice_integration_t *it = org ? pick(org, ops->kind, name) : NULL;
     if (it == NULL) {
-        fprintf(stderr, "sluicectl vendor check: %s\n",
+        fprintf(stderr, "sluicectl vendor check: %s%s%s\n",
                 org == NULL ? "no such org in the config"
-                : name      ? "the org has no ga4 integration of that name"
-                            : "the org has no ga4 integration, or several (name one with --integration)");
+                : name      ? "the org has no integration of that name for "
+                            : "the org has no integration, or several (name one with --integration), for ",
+                org == NULL ? "" : "vendor ", org == NULL ? "" : ops->name);
         goto out;
     }
     char who[96];
     snprintf(who, sizeof(who), "%s (sluicectl vendor check)", or_dash(getenv("USER")));
     if ((v = sluice_vault_open(cfg->database.url, kr, who, &err)) == NULL ||
-        sluice_vault_get(v, org->id, it->credentials, "ga4", &secret, &secret_len, &err) != SLUICE_VAULT_OK) {
+        sluice_vault_get(v, org->id, it->credentials, ops->name, &secret, &secret_len, &err) != SLUICE_VAULT_OK) {
         fprintf(stderr, "sluicectl vendor check: %s\n", err.msg);
         goto out;
     }
@@ -179,46 +274,44 @@ int sluicectl_cmd_vendor(int argc, char **argv)
         goto out;
     }
     char why[256];
-    if (sluice_vendor_ga4.map(it, &env, sluice_now_ms(), &item, why, sizeof(why)) != SLUICE_MAP_OK) {
-        fprintf(stderr, "sluicectl vendor check: the sample does not map: %s\n", why);
+    if (sluice_vendor_map(ops, it, &env, sluice_now_ms(), &item, why, sizeof(why)) != SLUICE_MAP_OK) {
+        fprintf(stderr, "sluicectl vendor check: the sample does not map%s%s\n", why[0] ? ": " : "", why);
         goto out;
     }
-    const sluice_vendor_item_t *items[1] = {&item};
-    if (sluice_ga4_build_debug(it, parsed, item.group, items, 1, &req, &err) != 0) {
+    if (ops->token_request != NULL && add_token(cfg, ops, it, parsed, &err) != 0) {
         fprintf(stderr, "sluicectl vendor check: %s\n", err.msg);
         goto out;
     }
-    CURL *c = curl_easy_init();
-    struct curl_slist *hl = NULL;
-    for (size_t i = 0; i < req.header_count; i++)
-        hl = curl_slist_append(hl, req.headers[i]);
-    curl_easy_setopt(c, CURLOPT_URL, req.url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, req.body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)req.body_len);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)it->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (cfg->delivery.ca_file != NULL)
-        curl_easy_setopt(c, CURLOPT_CAINFO, cfg->delivery.ca_file);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-    char errbuf[CURL_ERROR_SIZE] = "";
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    CURLcode cc = curl_easy_perform(c);
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_slist_free_all(hl);
-    curl_easy_cleanup(c);
-    if (cc != CURLE_OK || status < 200 || status >= 300) {
-        fprintf(stderr, "sluicectl vendor check: %s\n",
-                cc != CURLE_OK ? (errbuf[0] ? errbuf : curl_easy_strerror(cc))
-                               : "the validation endpoint refused the request");
-        if (cc == CURLE_OK)
-            fprintf(stderr, "  HTTP %ld\n", status);
+    const sluice_vendor_item_t *items[1] = {&item};
+    int built = is_ga4 ? sluice_ga4_build_debug(it, parsed, item.group, items, 1, &req, &err)
+                : ops->build_check != NULL && !send
+                    ? ops->build_check(it, parsed, item.group, items, 1, sluice_now_ms(), &req, &err)
+                    : ops->build(it, parsed, item.group, items, 1, sluice_now_ms(), &req, &err);
+    if (built != 0) {
+        fprintf(stderr, "sluicectl vendor check: %s\n", err.msg);
         goto out;
     }
-    answer = json_loadb(body.p ? body.p : "", body.len, 0, NULL);
+    if (post(cfg, &req, it->timeout_ms, &got, &err) != 0) {
+        fprintf(stderr, "sluicectl vendor check: %s\n", err.msg);
+        goto out;
+    }
+    if (!is_ga4) {
+        sluice_verdict_t verdict = ops->classify(got.status, got.body ? got.body : "", got.len, why, sizeof(why));
+        if (verdict != SLUICE_VERDICT_OK) {
+            fprintf(stderr, "sluicectl vendor check: %s refused the sample: %s\n", ops->name, why);
+            goto out;
+        }
+        printf("ok: %s integration '%s' of org '%s': %s\n", ops->name, it->name, org->id,
+               send ? "the sample was accepted (sent as a real event)" : "the sample passes the vendor's validation");
+        rc = 0;
+        goto out;
+    }
+    if (got.status < 200 || got.status >= 300) {
+        fprintf(stderr, "sluicectl vendor check: the validation endpoint refused the request\n  HTTP %ld\n",
+                got.status);
+        goto out;
+    }
+    answer = json_loadb(got.body ? got.body : "", got.len, 0, NULL);
     json_t *msgs = json_object_get(answer, "validationMessages");
     if (!json_is_array(msgs)) {
         fprintf(stderr, "sluicectl vendor check: the answer has no validationMessages\n");
@@ -235,12 +328,17 @@ int sluicectl_cmd_vendor(int argc, char **argv)
         printf("ok: ga4 integration '%s' of org '%s': the sample event passes GA4's validation\n", it->name, org->id);
     rc = json_array_size(msgs) == 0 ? 0 : 1;
 out:
-    free(body.p);
+    free(got.body);
     json_decref(answer);
     sluice_vendor_request_dispose(&req);
     sluice_vendor_item_dispose(&item);
     sluice_envelope_dispose(&env);
     free(raw);
+    if (parsed != NULL) {
+        json_t *tok = json_object_get(parsed, "access_token");
+        if (json_is_string(tok))
+            sluice_secure_zero((char *)json_string_value(tok), json_string_length(tok));
+    }
     json_decref(parsed);
     sluice_vault_free_secret(secret, secret_len);
     sluice_vault_close(v);

@@ -35,7 +35,7 @@ static const command_t commands[] = {
      "privacy map|inbox --config FILE [--org O] ...  what happens to each field and where it goes; PII found in "
      "fields no rule names",
      sluicectl_cmd_privacy},
-    {"vendor", "vendor check ga4 --config FILE --org O  validate a sample event at GA4's debug endpoint",
+    {"vendor", "vendor check VENDOR --config FILE --org O [--send]  validate a sample event in the vendor's test mode",
      sluicectl_cmd_vendor},
     {"keys", "keys generate            print a new random ENCRYPTION_KEY (64 hex) and how to rotate to it",
      sluicectl_cmd_keys},

@@ -30,6 +30,7 @@
 
 #include "common/log.h"
 #include "common/time.h"
+#include "crypto/ct.h"
 #include "crypto/random.h"
 #include "vendors/credcache.h"
 #include "vendors/vaultq.h"
@@ -107,6 +108,7 @@ struct batch {
     int state;  /* OPEN, QUEUED, SENDING */
     char *body; /* while sending */
     size_t body_len;
+    int body_secret;      /* body is a token request holding the vault secret: wiped when freed */
     batch_t *hnext;       /* open: hash chain */
     batch_t *prev, *next; /* the route's list for the state: age, queue, sending */
 };
@@ -125,6 +127,8 @@ struct route {
     batch_t *send_head, *send_tail;   /* on the wire */
     double tokens, burst;
     int64_t tokens_ms;
+    char *access_token;  /* OAuth2 vendors (ops->token_request): the cached token, wiped when dropped */
+    int64_t token_until; /* monotonic ms after which it is fetched again */
 };
 
 struct lane {
@@ -395,8 +399,20 @@ static void batch_free(batch_t *b)
 {
     free(b->group);
     free(b->items);
+    if (b->body != NULL && b->body_secret)
+        sluice_secure_zero(b->body, b->body_len);
     free(b->body);
     free(b);
+}
+
+static void token_drop(route_t *r)
+{
+    if (r->access_token != NULL) {
+        sluice_secure_zero(r->access_token, strlen(r->access_token));
+        free(r->access_token);
+    }
+    r->access_token = NULL;
+    r->token_until = 0;
 }
 
 /* Moves an open batch to the send queue. */
@@ -565,6 +581,11 @@ static void on_response(void *ud, const sluice_http_result_t *res)
     } else {
         snprintf(status, sizeof(status), "%ld", res->status);
         v = r->ops->classify(res->status, res->body, res->body_len, why, sizeof(why));
+        if (res->status == 401 && r->ops->token_request != NULL) {
+            /* The access token expired or was revoked before its time: fetch a new one for the
+             * retry (the vendor's classify says whether a 401 is worth one). */
+            token_drop(r);
+        }
     }
     if (b->n == 0) {
         batch_free(b);
@@ -583,6 +604,142 @@ static void on_response(void *ud, const sluice_http_result_t *res)
     } else {
         batch_retry(w, b, status, why, sluice_retry_after_ms(res->retry_after, sluice_now_ms()));
     }
+}
+
+/* Builds the batch's request with the secret and puts it on the wire. */
+static void batch_post(worker_t *w, batch_t *b, const json_t *secret)
+{
+    route_t *r = b->route;
+    sluice_vendor_request_t req;
+    sluice_err_t err = {{0}};
+    const sluice_vendor_item_t **vi = malloc(b->n * sizeof(*vi));
+    if (vi == NULL) {
+        batch_retry(w, b, "-", "out of memory", -1);
+        return;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        vi[i] = &b->items[i]->v;
+    int built = r->ops->build(r->it, secret, b->group, vi, b->n, sluice_now_ms(), &req, &err);
+    free(vi);
+    if (built != 0) {
+        batch_retry(w, b, "-", err.msg, -1);
+        return;
+    }
+    b->body = req.body;
+    b->body_len = req.body_len;
+    b->body_secret = 0;
+    req.body = NULL;
+    int rc = sluice_http_post(w->http, req.url, req.headers, req.header_count, b->body, b->body_len, r->it->timeout_ms,
+                              on_response, b, &err);
+    sluice_vendor_request_dispose(&req); /* libcurl copied URL and headers: wipe ours now */
+    if (rc != 0) {
+        free(b->body);
+        b->body = NULL;
+        batch_retry(w, b, "-", err.msg, -1);
+        return;
+    }
+    b->state = B_SENDING;
+    list_append(&r->send_head, &r->send_tail, b);
+    sluice_dmetrics_batch(&w->metrics, r->lane->kind, b->n);
+}
+
+/* The secret with the cached access token added as "access_token" (a shallow copy: the
+ * credential cache's strings are shared, the token's copy is wiped by post_with_token). */
+static void post_with_token(worker_t *w, batch_t *b, const json_t *secret)
+{
+    route_t *r = b->route;
+    json_t *s = json_copy((json_t *)secret), *tok = json_string(r->access_token);
+    if (s == NULL || tok == NULL || json_object_set(s, "access_token", tok) != 0) {
+        json_decref(s);
+        json_decref(tok);
+        batch_retry(w, b, "-", "out of memory", -1);
+        return;
+    }
+    batch_post(w, b, s);
+    json_decref(s);
+    sluice_secure_zero((char *)json_string_value(tok), json_string_length(tok));
+    json_decref(tok);
+}
+
+static void on_token(void *ud, const sluice_http_result_t *res)
+{
+    batch_t *b = ud;
+    route_t *r = b->route;
+    worker_t *w = r->lane->w;
+    list_remove(&r->send_head, &r->send_tail, b);
+    sluice_secure_zero(b->body, b->body_len);
+    free(b->body);
+    b->body = NULL;
+    b->body_secret = 0;
+    batch_prune(b);
+    char why[256], status[24] = "-";
+    char *token = NULL;
+    int64_t ttl_s = 0;
+    sluice_verdict_t v;
+    if (res->curl_code != 0 || res->status < 100) {
+        snprintf(why, sizeof(why), "token: %s", res->error[0] ? res->error : "no HTTP answer");
+        v = SLUICE_VERDICT_RETRY;
+    } else {
+        snprintf(status, sizeof(status), "%ld", res->status);
+        v = r->ops->token_parse(res->status, res->body, res->body_len, &token, &ttl_s, why, sizeof(why));
+    }
+    if (v == SLUICE_VERDICT_OK) {
+        token_drop(r);
+        r->access_token = token;
+        /* A minute's margin so a token is never used in its last seconds. */
+        r->token_until = sluice_mono_ms() + (ttl_s > 120 ? ttl_s - 60 : ttl_s / 2) * 1000;
+        sluice_log_debug("deliver.token", "vendor %s, org %s, integration %s: access token refreshed", r->ops->name,
+                         r->org->id, r->it->name);
+    }
+    if (b->n == 0) {
+        batch_free(b);
+        return;
+    }
+    if (v == SLUICE_VERDICT_FAIL) {
+        batch_failed(w, b, status, why);
+        return;
+    }
+    if (v == SLUICE_VERDICT_RETRY) {
+        batch_retry(w, b, status, why, sluice_retry_after_ms(res->retry_after, sluice_now_ms()));
+        return;
+    }
+    char vwhy[SLUICE_ERR_MSG_MAX + 16] = "";
+    int pending = 0; /* the secret was read for the token request just now: a miss here is rare */
+    const json_t *secret = route_secret(w, r, vwhy, sizeof(vwhy), &pending);
+    if (secret == NULL) {
+        batch_retry(w, b, "-", pending ? "the vault is being read" : vwhy, -1);
+        return;
+    }
+    post_with_token(w, b, secret);
+}
+
+/* Trades the vault secret for an access token (OAuth2 refresh), then sends the batch. */
+static void token_fetch(worker_t *w, batch_t *b, const json_t *secret)
+{
+    route_t *r = b->route;
+    sluice_vendor_request_t req;
+    sluice_err_t err = {{0}};
+    if (r->ops->token_request(r->it, secret, &req, &err) != 0) {
+        batch_retry(w, b, "-", err.msg, -1);
+        return;
+    }
+    b->body = req.body;
+    b->body_len = req.body_len;
+    b->body_secret = 1;
+    req.body = NULL;
+    int rc = sluice_http_post(w->http, req.url, req.headers, req.header_count, b->body, b->body_len, r->it->timeout_ms,
+                              on_token, b, &err);
+    sluice_vendor_request_dispose(&req);
+    if (rc != 0) {
+        sluice_secure_zero(b->body, b->body_len);
+        free(b->body);
+        b->body = NULL;
+        b->body_secret = 0;
+        batch_retry(w, b, "-", err.msg, -1);
+        return;
+    }
+    b->state = B_SENDING;
+    list_append(&r->send_head, &r->send_tail, b);
 }
 
 static void batch_send(worker_t *w, batch_t *b, int64_t now)
@@ -610,36 +767,12 @@ static void batch_send(worker_t *w, batch_t *b, int64_t now)
         batch_retry(w, b, "-", why, -1);
         return;
     }
-    sluice_vendor_request_t req;
-    sluice_err_t err = {{0}};
-    const sluice_vendor_item_t **vi = malloc(b->n * sizeof(*vi));
-    if (vi == NULL) {
-        batch_retry(w, b, "-", "out of memory", -1);
-        return;
-    }
-    for (size_t i = 0; i < b->n; i++)
-        vi[i] = &b->items[i]->v;
-    int built = r->ops->build(r->it, secret, b->group, vi, b->n, sluice_now_ms(), &req, &err);
-    free(vi);
-    if (built != 0) {
-        batch_retry(w, b, "-", err.msg, -1);
-        return;
-    }
-    b->body = req.body;
-    b->body_len = req.body_len;
-    req.body = NULL;
-    int rc = sluice_http_post(w->http, req.url, req.headers, req.header_count, b->body, b->body_len, r->it->timeout_ms,
-                              on_response, b, &err);
-    sluice_vendor_request_dispose(&req); /* libcurl copied URL and headers: wipe ours now */
-    if (rc != 0) {
-        free(b->body);
-        b->body = NULL;
-        batch_retry(w, b, "-", err.msg, -1);
-        return;
-    }
-    b->state = B_SENDING;
-    list_append(&r->send_head, &r->send_tail, b);
-    sluice_dmetrics_batch(&w->metrics, r->lane->kind, b->n);
+    if (r->ops->token_request == NULL)
+        batch_post(w, b, secret);
+    else if (r->access_token == NULL || now >= r->token_until)
+        token_fetch(w, b, secret);
+    else
+        post_with_token(w, b, secret);
 }
 
 static void refill(route_t *r, int64_t now)
@@ -801,7 +934,7 @@ static void dispatch(lane_t *l, record_t *rec, const rd_kafka_message_t *m, int6
             continue;
         }
         char why[256] = "";
-        sluice_map_result_t res = r->ops->map(r->it, &env, wall, &it->v, why, sizeof(why));
+        sluice_map_result_t res = sluice_vendor_map(r->ops, r->it, &env, wall, &it->v, why, sizeof(why));
         if (res == SLUICE_MAP_SKIP) {
             item_finish(it, SLUICE_OUTCOME_SKIPPED);
         } else if (res == SLUICE_MAP_DEAD) {
@@ -1373,6 +1506,7 @@ int sluice_deliver_destroy(sluice_deliver_t *w)
             free_list(l->routes[i].age_head);
             free_list(l->routes[i].queue_head);
             free_list(l->routes[i].send_head);
+            token_drop(&l->routes[i]);
         }
     }
     if (w->dlq != NULL)

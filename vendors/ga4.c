@@ -23,6 +23,12 @@
 
 static const char *const secret_required[] = {"api_secret", NULL};
 
+static const sluice_vendor_option_t options[] = {
+    {.name = "measurement_id", .type = SLUICE_VOPT_STRING, .required = 1},
+    {.name = "api_secret", .secret = 1, .required = 1},
+    {.name = NULL},
+};
+
 static int needs_secret(const sluice_integration_t *it)
 {
     (void)it;
@@ -276,7 +282,8 @@ static int build_path(const sluice_integration_t *it, const json_t *secret, cons
     if (group == NULL)
         return sluice_err_set(err, "ga4: a batch without a client");
     out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://www.google-analytics.com", path);
-    if (out->url == NULL || sluice_vendor_url_param(&out->url, "measurement_id", it->measurement_id) != 0 ||
+    if (out->url == NULL ||
+        sluice_vendor_url_param(&out->url, "measurement_id", sluice_vendor_opt(it, "measurement_id")) != 0 ||
         sluice_vendor_url_param(&out->url, "api_secret", api_secret) != 0)
         goto oom;
     size_t gl = strlen(group);
@@ -327,4 +334,11 @@ const sluice_vendor_ops_t sluice_vendor_ga4 = {
     .build = build,
     .classify = classify,
     .request_overhead = 600,
+    .options = options,
+    .batch_events = 25,
+    .batch_events_max = 25,
+    .batch_bytes = 130000,
+    .batch_bytes_max = 130000,
+    .fields_root = "params",
+    .hash_variant = "google",
 };

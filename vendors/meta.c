@@ -16,6 +16,21 @@
 
 static const char *const secret_required[] = {"access_token", NULL};
 
+static const char *check_api_version(const char *s)
+{
+    if (s[0] != 'v' || strspn(s + 1, "0123456789.") != strlen(s + 1) || strchr(s, '.') == NULL)
+        return "is not a Graph API version (e.g. v21.0)";
+    return NULL;
+}
+
+static const sluice_vendor_option_t options[] = {
+    {.name = "pixel_id", .type = SLUICE_VOPT_STRING, .required = 1},
+    {.name = "api_version", .type = SLUICE_VOPT_STRING, .def = "v21.0", .check = check_api_version},
+    {.name = "test_event_code", .type = SLUICE_VOPT_STRING},
+    {.name = "access_token", .secret = 1, .required = 1},
+    {.name = NULL},
+};
+
 static int needs_secret(const sluice_integration_t *it)
 {
     (void)it;
@@ -158,13 +173,15 @@ static int build(const sluice_integration_t *it, const json_t *secret, const cha
     if (token == NULL)
         return sluice_err_set(err, "meta: the vault secret has no access_token");
     char path[512];
-    snprintf(path, sizeof(path), "/%s/%s/events", it->api_version, it->pixel_id);
+    snprintf(path, sizeof(path), "/%s/%s/events", sluice_vendor_opt(it, "api_version"),
+             sluice_vendor_opt(it, "pixel_id"));
     out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://graph.facebook.com", path);
     if (out->url == NULL || sluice_vendor_url_param(&out->url, "access_token", token) != 0)
         goto oom;
     char suffix[600] = "]}";
-    if (it->test_event_code != NULL) {
-        json_t *code = json_string(it->test_event_code);
+    const char *test_event_code = sluice_vendor_opt(it, "test_event_code");
+    if (test_event_code != NULL) {
+        json_t *code = json_string(test_event_code);
         char *s = json_dumps(code, JSON_ENCODE_ANY);
         json_decref(code);
         if (s == NULL)
@@ -216,4 +233,10 @@ const sluice_vendor_ops_t sluice_vendor_meta = {
     .build = build,
     .classify = classify,
     .request_overhead = 64,
+    .options = options,
+    .batch_events = 1000,
+    .batch_events_max = 1000,
+    .batch_bytes = 1000000,
+    .batch_bytes_max = 10000000,
+    .fields_root = "custom_data",
 };

@@ -15,6 +15,12 @@
 
 static const char *const secret_required[] = {"access_token", NULL};
 
+static const sluice_vendor_option_t options[] = {
+    {.name = "pixel_code", .type = SLUICE_VOPT_STRING, .required = 1},
+    {.name = "access_token", .secret = 1, .required = 1},
+    {.name = NULL},
+};
+
 static int needs_secret(const sluice_integration_t *it)
 {
     (void)it;
@@ -132,7 +138,7 @@ static int build(const sluice_integration_t *it, const json_t *secret, const cha
         return sluice_err_set(err, "tiktok: the vault secret has no access_token");
     out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://business-api.tiktok.com",
                                  "/open_api/v1.3/event/track/");
-    json_t *code = json_string(it->pixel_code);
+    json_t *code = json_string(sluice_vendor_opt(it, "pixel_code"));
     char *qcode = json_dumps(code, JSON_ENCODE_ANY);
     json_decref(code);
     size_t hl = strlen("Access-Token: ") + strlen(token) + 1;
@@ -195,4 +201,11 @@ const sluice_vendor_ops_t sluice_vendor_tiktok = {
     .build = build,
     .classify = classify,
     .request_overhead = 128,
+    .options = options,
+    .batch_events = 1000,
+    .batch_events_max = 1000,
+    .batch_bytes = 1000000,
+    .batch_bytes_max = 10000000,
+    .fields_root = "properties",
+    .hash_variant = "tiktok",
 };

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "crypto/ct.h"
 
@@ -83,6 +84,19 @@ static int in_list(const char *const *list, const char *name)
     return 0;
 }
 
+/* A vault member the vendor's options declare (secret: 1), with required set from them. */
+static int secret_option(const sluice_vendor_ops_t *ops, const char *name, int *required)
+{
+    for (size_t i = 0; ops->options != NULL && ops->options[i].name != NULL; i++) {
+        if (ops->options[i].secret && strcmp(ops->options[i].name, name) == 0) {
+            if (required != NULL)
+                *required = ops->options[i].required;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void list_names(const sluice_vendor_ops_t *ops, char *buf, size_t cap)
 {
     size_t n = 0;
@@ -95,6 +109,15 @@ static void list_names(const sluice_vendor_ops_t *ops, char *buf, size_t cap)
                 return;
             n += (size_t)w;
         }
+    }
+    for (size_t i = 0; ops->options != NULL && ops->options[i].name != NULL; i++) {
+        const sluice_vendor_option_t *o = &ops->options[i];
+        if (!o->secret || in_list(ops->secret_required, o->name) || in_list(ops->secret_optional, o->name))
+            continue;
+        int w = snprintf(buf + n, cap - n, "%s%s%s", n ? ", " : "", o->name, o->required ? "" : " (optional)");
+        if (w < 0 || (size_t)w >= cap - n)
+            return;
+        n += (size_t)w;
     }
 }
 
@@ -116,7 +139,8 @@ int sluice_vendor_check_secret(const sluice_vendor_ops_t *ops, const char *json,
     const char *key;
     json_t *v;
     json_object_foreach(root, key, v) {
-        if (!in_list(ops->secret_required, key) && !in_list(ops->secret_optional, key)) {
+        if (!in_list(ops->secret_required, key) && !in_list(ops->secret_optional, key) &&
+            !secret_option(ops, key, NULL)) {
             char shown[65];
             snprintf(shown, sizeof(shown), "%s", key);
             json_decref(root);
@@ -135,6 +159,13 @@ int sluice_vendor_check_secret(const sluice_vendor_ops_t *ops, const char *json,
             json_decref(root);
             return sluice_err_set(err, "the secret lacks '%s'; %s expects: %s", ops->secret_required[i], ops->name,
                                   names);
+        }
+    }
+    for (size_t i = 0; ops->options != NULL && ops->options[i].name != NULL; i++) {
+        const sluice_vendor_option_t *o = &ops->options[i];
+        if (o->secret && o->required && json_object_get(root, o->name) == NULL) {
+            json_decref(root);
+            return sluice_err_set(err, "the secret lacks '%s'; %s expects: %s", o->name, ops->name, names);
         }
     }
     json_decref(root);
@@ -170,36 +201,48 @@ sluice_map_result_t sluice_vendor_item_body(json_t *ev, sluice_vendor_item_t *ou
 
 typedef struct std_event {
     const char *segment;
-    const char *name[SLUICE_VENDOR_COUNT]; /* by sluice_vendor_kind_t; NULL = no standard event */
+    const char *meta, *ga4, *tiktok; /* NULL = no standard event */
 } std_event_t;
 
-/* Segment's e-commerce and lifecycle specs mapped onto each vendor's standard events. */
+/* Segment's e-commerce and lifecycle specs mapped onto the first vendors' standard events; later
+ * vendors carry their own table (ops->standard_events). */
 static const std_event_t std_events[] = {
-    {"Products Searched", {"Search", "search", "Search", NULL}},
-    {"Product List Viewed", {NULL, "view_item_list", NULL, NULL}},
-    {"Product Clicked", {NULL, "select_item", "ClickButton", NULL}},
-    {"Product Viewed", {"ViewContent", "view_item", "ViewContent", NULL}},
-    {"Product Added", {"AddToCart", "add_to_cart", "AddToCart", NULL}},
-    {"Product Removed", {NULL, "remove_from_cart", NULL, NULL}},
-    {"Cart Viewed", {NULL, "view_cart", NULL, NULL}},
-    {"Checkout Started", {"InitiateCheckout", "begin_checkout", "InitiateCheckout", NULL}},
-    {"Payment Info Entered", {"AddPaymentInfo", "add_payment_info", "AddPaymentInfo", NULL}},
-    {"Order Completed", {"Purchase", "purchase", "CompletePayment", NULL}},
-    {"Order Refunded", {NULL, "refund", NULL, NULL}},
-    {"Product Added to Wishlist", {"AddToWishlist", "add_to_wishlist", "AddToWishlist", NULL}},
-    {"Signed Up", {"CompleteRegistration", "sign_up", "CompleteRegistration", NULL}},
-    {"Signed In", {NULL, "login", NULL, NULL}},
-    {"Lead Generated", {"Lead", "generate_lead", "SubmitForm", NULL}},
-    {"Subscription Started", {"Subscribe", NULL, "Subscribe", NULL}},
+    {"Products Searched", "Search", "search", "Search"},
+    {"Product List Viewed", NULL, "view_item_list", NULL},
+    {"Product Clicked", NULL, "select_item", "ClickButton"},
+    {"Product Viewed", "ViewContent", "view_item", "ViewContent"},
+    {"Product Added", "AddToCart", "add_to_cart", "AddToCart"},
+    {"Product Removed", NULL, "remove_from_cart", NULL},
+    {"Cart Viewed", NULL, "view_cart", NULL},
+    {"Checkout Started", "InitiateCheckout", "begin_checkout", "InitiateCheckout"},
+    {"Payment Info Entered", "AddPaymentInfo", "add_payment_info", "AddPaymentInfo"},
+    {"Order Completed", "Purchase", "purchase", "CompletePayment"},
+    {"Order Refunded", NULL, "refund", NULL},
+    {"Product Added to Wishlist", "AddToWishlist", "add_to_wishlist", "AddToWishlist"},
+    {"Signed Up", "CompleteRegistration", "sign_up", "CompleteRegistration"},
+    {"Signed In", NULL, "login", NULL},
+    {"Lead Generated", "Lead", "generate_lead", "SubmitForm"},
+    {"Subscription Started", "Subscribe", NULL, "Subscribe"},
 };
 
 const char *sluice_vendor_standard_event(sluice_vendor_kind_t kind, const char *segment_name)
 {
-    if (segment_name == NULL || (size_t)kind >= SLUICE_VENDOR_COUNT)
+    const sluice_vendor_ops_t *ops = sluice_vendor_get(kind);
+    if (segment_name == NULL || ops == NULL)
         return NULL;
+    for (size_t i = 0; ops->standard_events != NULL && ops->standard_events[i].segment != NULL; i++) {
+        if (strcmp(ops->standard_events[i].segment, segment_name) == 0)
+            return ops->standard_events[i].name;
+    }
     for (size_t i = 0; i < sizeof(std_events) / sizeof(std_events[0]); i++) {
-        if (strcmp(std_events[i].segment, segment_name) == 0)
-            return std_events[i].name[kind];
+        if (strcmp(std_events[i].segment, segment_name) == 0) {
+            switch (kind) {
+            case SLUICE_VENDOR_META: return std_events[i].meta;
+            case SLUICE_VENDOR_GA4: return std_events[i].ga4;
+            case SLUICE_VENDOR_TIKTOK: return std_events[i].tiktok;
+            default: return NULL;
+            }
+        }
     }
     return NULL;
 }
@@ -347,4 +390,127 @@ int sluice_vendor_join(const char *prefix, const sluice_vendor_item_t *const *it
     *out = s;
     *out_len = o;
     return 0;
+}
+
+/* Appends "name=<form-encoded value>" (with '&' before all but the first). */
+static int form_add(char **body, size_t *len, const char *name, const char *value)
+{
+    char *tmp = strdup("x");
+    if (tmp == NULL || sluice_vendor_url_param(&tmp, name, value) != 0) {
+        free(tmp);
+        return -1;
+    }
+    /* tmp is "x?name=value": keep from the name on. */
+    size_t add = strlen(tmp + 2), sep = *len > 0;
+    char *nb = malloc(*len + sep + add + 1);
+    if (nb == NULL) {
+        wipe_free(tmp);
+        return -1;
+    }
+    if (*len > 0)
+        memcpy(nb, *body, *len);
+    if (sep)
+        nb[*len] = '&';
+    memcpy(nb + *len + sep, tmp + 2, add + 1);
+    wipe_free(tmp);
+    if (*body != NULL)
+        sluice_secure_zero(*body, *len);
+    free(*body);
+    *body = nb;
+    *len += sep + add;
+    return 0;
+}
+
+int sluice_vendor_oauth_refresh(const char *token_url, const char *client_id, const char *client_secret,
+                                const char *refresh_token, sluice_vendor_request_t *out, sluice_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (client_id == NULL || client_secret == NULL || refresh_token == NULL)
+        return sluice_err_set(err, "the vault secret lacks client_id, client_secret or refresh_token");
+    out->url = strdup(token_url);
+    if (out->url == NULL || form_add(&out->body, &out->body_len, "grant_type", "refresh_token") != 0 ||
+        form_add(&out->body, &out->body_len, "client_id", client_id) != 0 ||
+        form_add(&out->body, &out->body_len, "client_secret", client_secret) != 0 ||
+        form_add(&out->body, &out->body_len, "refresh_token", refresh_token) != 0 ||
+        (out->headers[out->header_count++] = strdup("Content-Type: application/x-www-form-urlencoded")) == NULL) {
+        if (out->body != NULL)
+            sluice_secure_zero(out->body, out->body_len);
+        sluice_vendor_request_dispose(out);
+        return sluice_err_set(err, "out of memory building a token request");
+    }
+    return 0;
+}
+
+sluice_verdict_t sluice_vendor_oauth_parse(long status, const char *body, size_t len, char **token, int64_t *ttl_s,
+                                           char *why, size_t why_len)
+{
+    *token = NULL;
+    *ttl_s = 0;
+    sluice_verdict_t v = sluice_vendor_classify_http(status, why, why_len);
+    json_t *root = json_loadb(body, len, 0, NULL);
+    if (v == SLUICE_VERDICT_OK) {
+        json_t *t = json_object_get(root, "access_token"), *exp = json_object_get(root, "expires_in");
+        if (!json_is_string(t) || json_string_length(t) == 0) {
+            snprintf(why, why_len, "token: HTTP %ld without an access_token", status);
+            v = SLUICE_VERDICT_RETRY;
+        } else if ((*token = strdup(json_string_value(t))) == NULL) {
+            snprintf(why, why_len, "token: out of memory");
+            v = SLUICE_VERDICT_RETRY;
+        } else {
+            *ttl_s = json_is_integer(exp) && json_integer_value(exp) > 0 ? (int64_t)json_integer_value(exp) : 3600;
+        }
+        if (json_is_string(t))
+            sluice_secure_zero((char *)json_string_value(t), json_string_length(t));
+    } else {
+        /* RFC 6749 error codes are fixed words, safe to show; anything else is not quoted. */
+        const char *code = json_string_value(json_object_get(root, "error"));
+        if (code != NULL && strlen(code) < 40 && strspn(code, "abcdefghijklmnopqrstuvwxyz_") == strlen(code))
+            snprintf(why, why_len, "token: HTTP %ld (%s)", status, code);
+        else
+            snprintf(why, why_len, "token: HTTP %ld", status);
+    }
+    json_decref(root);
+    return v;
+}
+
+void sluice_vendor_time_google(int64_t ms, char *out, size_t cap)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(out, cap, "%Y-%m-%d %H:%M:%S+00:00", &tm);
+}
+
+void sluice_vendor_amount_text(double v, char *out, size_t cap)
+{
+    snprintf(out, cap, "%.15g", v);
+}
+
+void sluice_vendor_add_hash(json_t *obj, const char *key, const sluice_envelope_t *e, sluice_user_field_t f,
+                            const char *variant, int as_array)
+{
+    const char *h = sluice_envelope_hashed(e, f, variant);
+    if (h != NULL)
+        json_object_set_new(obj, key, as_array ? json_pack("[s]", h) : json_string(h));
+}
+
+const char *sluice_vendor_product_id(const json_t *product)
+{
+    static const char *const keys[] = {"product_id", "sku", "id"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *id = json_string_value(json_object_get(product, keys[i]));
+        if (id != NULL && id[0] != '\0')
+            return id;
+    }
+    return NULL;
+}
+
+int sluice_vendor_value(const sluice_envelope_t *e, double *out)
+{
+    const json_t *props = e->properties;
+    if (sluice_vendor_number(json_object_get(props, "value"), out) == 0 ||
+        sluice_vendor_number(json_object_get(props, "revenue"), out) == 0 ||
+        sluice_vendor_number(json_object_get(props, "total"), out) == 0)
+        return 0;
+    return -1;
 }

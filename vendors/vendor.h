@@ -14,6 +14,10 @@
  * parameters, TikTok's Access-Token): sluice_vendor_request_dispose wipes them. Error texts
  * never contain secrets or event values.
  *
+ * Config: each vendor declares its options (sluice_vendor_option_t); vendors/options.c installs
+ * this registry into config/ (sluice_config_set_vendors) when the library is linked, so loading
+ * a config checks every integration's vendor keys with file:line:col errors.
+ *
  * Threading: the descriptors are immutable; every function is reentrant.
  */
 #ifndef SLUICE_VENDORS_VENDOR_H
@@ -27,6 +31,49 @@
 #include "common/err.h"
 #include "config/config.h"
 #include "vendors/envelope.h"
+
+/* The kinds, in vendors.def order: SLUICE_VENDOR_META = 0, ... (config/ only sees ints). */
+enum {
+#define SLUICE_VENDOR_DEF(KIND, name) SLUICE_VENDOR_##KIND,
+#include "vendors/vendors.def"
+#undef SLUICE_VENDOR_DEF
+};
+
+/* "meta" → its kind; -1 when unknown. */
+int sluice_vendor_kind_parse(const char *name);
+/* The kind's name, "unknown" when out of range. */
+const char *sluice_vendor_kind_name(sluice_vendor_kind_t v);
+
+/* ---------------------------------------------------------------- a vendor's config map */
+
+typedef enum sluice_vopt_type {
+    SLUICE_VOPT_STRING = 0, /* any scalar, kept as written (a plain 1234 stays "1234") */
+    SLUICE_VOPT_BOOL,       /* true / false */
+    SLUICE_VOPT_UINT,       /* an unsigned integer in [min, max] */
+    SLUICE_VOPT_HEADERS,    /* a map of HTTP header names to values; credential-like names refused */
+} sluice_vopt_type_t;
+
+/* One option an integration of this vendor takes in the YAML (the keys next to `vendor:`),
+ * or, with secret set, one member of its vault secret (never in the file: written there it is
+ * refused as a secret written inline). Lists end with an entry whose name is NULL. */
+typedef struct sluice_vendor_option {
+    const char *name;
+    sluice_vopt_type_t type;
+    int required;
+    const char *def;                     /* default, as it would be written ("v21.0", "false", "100"); NULL = none */
+    int secret;                          /* a vault member, not a YAML key */
+    unsigned long long min, max;         /* UINT range */
+    const char *(*check)(const char *s); /* STRING: NULL when fine, else a reason ("is not ...") */
+    const char *inline_hint;             /* HEADERS: what to do instead of a credential header (message tail) */
+} sluice_vendor_option_t;
+
+/* The option's value for integration it: the file's, else the default; NULL when neither (or
+ * the option is unknown to the vendor). Borrowed from the loaded config. */
+const char *sluice_vendor_opt(const sluice_integration_t *it, const char *name);
+int sluice_vendor_opt_bool(const sluice_integration_t *it, const char *name);
+unsigned long long sluice_vendor_opt_uint(const sluice_integration_t *it, const char *name);
+/* A HEADERS option's pairs; *n = 0 and NULL when unset. */
+const sluice_kv_t *sluice_vendor_opt_headers(const sluice_integration_t *it, const char *name, size_t *n);
 
 typedef enum sluice_map_result {
     SLUICE_MAP_OK = 0,   /* *out holds the item */
@@ -87,6 +134,37 @@ typedef struct sluice_vendor_ops {
     sluice_verdict_t (*classify)(long status, const char *body, size_t len, char *why, size_t why_len);
     /* Bytes a request adds around its events, for batch sizing. */
     size_t request_overhead;
+    /* The vendor's config map: YAML options and vault members (see sluice_vendor_option_t). */
+    const sluice_vendor_option_t *options;
+    /* Per-request limits the platform publishes: default and maximum batch.max_events and
+     * batch.max_bytes. */
+    unsigned batch_events, batch_events_max;
+    size_t batch_bytes, batch_bytes_max;
+    /* Where `mapping.fields` and `mapping.set` write inside the vendor's event object ("custom_data");
+     * NULL = the event object itself. */
+    const char *fields_root;
+    /* The gateway's hash variant this vendor reads ("google", "tiktok"; NULL = the default). */
+    const char *hash_variant;
+    /* OAuth2 vendors (Google Ads): the request that trades the vault secret for a short-lived
+     * access token, and the reading of its answer (OK with *token, which the caller wipes and
+     * frees, and its lifetime; RETRY or FAIL with why, never quoting the body). The worker
+     * caches the token per integration until shortly before it expires, drops it on an HTTP
+     * 401, and gives it to build() as the secret's member "access_token". NULL for vendors
+     * whose vault secret is sent as it is. */
+    int (*token_request)(const sluice_integration_t *it, const json_t *secret, sluice_vendor_request_t *out,
+                         sluice_err_t *err);
+    sluice_verdict_t (*token_parse)(long status, const char *body, size_t len, char **token, int64_t *ttl_s, char *why,
+                                    size_t why_len);
+    /* `sluicectl vendor check`: the request of build() in the platform's validation mode (nothing
+     * is recorded), or NULL when the platform has none. */
+    int (*build_check)(const sluice_integration_t *it, const json_t *secret, const char *group,
+                       const sluice_vendor_item_t *const *items, size_t n, int64_t now_ms, sluice_vendor_request_t *out,
+                       sluice_err_t *err);
+    /* Segment event names → the vendor's standard events (ends with a NULL segment); NULL for
+     * the first vendors, whose names are in vendor.c. */
+    const struct sluice_vendor_std_event {
+        const char *segment, *name;
+    } * standard_events;
 } sluice_vendor_ops_t;
 
 #define SLUICE_VENDOR_DEF(KIND, name) extern const sluice_vendor_ops_t sluice_vendor_##name;
@@ -105,6 +183,12 @@ enum {
  * when unknown). */
 const sluice_vendor_ops_t *sluice_vendor_get(sluice_vendor_kind_t kind);
 const sluice_vendor_ops_t *sluice_vendor_find(const char *name);
+
+/* Step 1 with the integration's mapping applied: the event renamed before ops->map, then the
+ * mapped and constant fields set in the item (docs/vendors.md, "Event mapping"). */
+sluice_map_result_t sluice_vendor_map(const sluice_vendor_ops_t *ops, const sluice_integration_t *it,
+                                      const sluice_envelope_t *e, int64_t now_ms, sluice_vendor_item_t *out, char *why,
+                                      size_t why_len);
 
 /* "meta, ga4, tiktok, webhook" (static storage), for usage texts. */
 const char *sluice_vendor_names(void);
@@ -159,6 +243,35 @@ json_t *sluice_vendor_first_number(const sluice_envelope_t *e, const json_t *pro
 
 /* The default classification: 2xx ok; 408, 425, 429, 5xx retry; everything else failed. */
 sluice_verdict_t sluice_vendor_classify_http(long status, char *why, size_t why_len);
+
+/* An OAuth2 refresh-token grant (RFC 6749 section 6) to token_url as a form POST. The body holds
+ * the client secret and refresh token: the worker wipes it. Returns 0, or -1 with err set. */
+int sluice_vendor_oauth_refresh(const char *token_url, const char *client_id, const char *client_secret,
+                                const char *refresh_token, sluice_vendor_request_t *out, sluice_err_t *err);
+
+/* The token endpoint's answer: 2xx {"access_token", "expires_in"} → OK; 429 and 5xx → RETRY;
+ * other refusals ({"error": "invalid_grant"}: a revoked or expired refresh token) → FAIL with the
+ * OAuth error code in why. */
+sluice_verdict_t sluice_vendor_oauth_parse(long status, const char *body, size_t len, char **token, int64_t *ttl_s,
+                                           char *why, size_t why_len);
+
+/* "YYYY-MM-DD hh:mm:ss+00:00" (Google Ads' conversion time) of ms since the epoch, UTC. */
+void sluice_vendor_time_google(int64_t ms, char *out, size_t cap);
+
+/* A value the vendors take as decimal text ("59.98"): 15 significant digits, no exponent for
+ * amounts. */
+void sluice_vendor_amount_text(double v, char *out, size_t cap);
+
+/* obj[key] = the gateway's hash of field f in variant (NULL: default), as a one-element array
+ * when as_array; nothing when the event carries no hash of it. */
+void sluice_vendor_add_hash(json_t *obj, const char *key, const sluice_envelope_t *e, sluice_user_field_t f,
+                            const char *variant, int as_array);
+
+/* A product's id: product_id, else sku, else id (strings only); NULL when none. */
+const char *sluice_vendor_product_id(const json_t *product);
+
+/* The event's value: properties.value, else revenue, else total. Returns 0, or -1 when none. */
+int sluice_vendor_value(const sluice_envelope_t *e, double *out);
 
 /* Joins items into "<prefix><item>,<item>...<suffix>" (prefix and suffix literal). */
 int sluice_vendor_join(const char *prefix, const sluice_vendor_item_t *const *items, size_t n, const char *suffix,

@@ -18,9 +18,20 @@
 
 static const char *const secret_optional[] = {"secret", NULL};
 
+static const sluice_vendor_option_t options[] = {
+    {.name = "url", .type = SLUICE_VOPT_STRING, .required = 1, .check = sluice_config_check_http_url},
+    {.name = "headers",
+     .type = SLUICE_VOPT_HEADERS,
+     .inline_hint = "webhook credentials live in the vault (sluicectl vault put) and requests are signed with "
+                    "'sign: true'"},
+    {.name = "sign", .type = SLUICE_VOPT_BOOL, .def = "false"},
+    {.name = "secret", .secret = 1},
+    {.name = NULL},
+};
+
 static int needs_secret(const sluice_integration_t *it)
 {
-    return it->sign;
+    return sluice_vendor_opt_bool(it, "sign");
 }
 
 static sluice_map_result_t map(const sluice_integration_t *it, const sluice_envelope_t *e, int64_t now_ms,
@@ -55,7 +66,7 @@ static int build(const sluice_integration_t *it, const json_t *secret, const cha
 {
     (void)group;
     memset(out, 0, sizeof(*out));
-    out->url = strdup(it->url);
+    out->url = strdup(sluice_vendor_opt(it, "url"));
     if (out->url == NULL)
         goto oom;
     int rc = it->batch_max_events == 1 && n == 1
@@ -65,11 +76,13 @@ static int build(const sluice_integration_t *it, const json_t *secret, const cha
         goto oom;
     if ((out->headers[out->header_count++] = strdup("Content-Type: application/json")) == NULL)
         goto oom;
-    for (size_t i = 0; i < it->header_count && out->header_count < SLUICE_VENDOR_MAX_HEADERS - 2; i++) {
-        if ((out->headers[out->header_count++] = header(it->headers[i].key, it->headers[i].value)) == NULL)
+    size_t header_count;
+    const sluice_kv_t *headers = sluice_vendor_opt_headers(it, "headers", &header_count);
+    for (size_t i = 0; i < header_count && out->header_count < SLUICE_VENDOR_MAX_HEADERS - 2; i++) {
+        if ((out->headers[out->header_count++] = header(headers[i].key, headers[i].value)) == NULL)
             goto oom;
     }
-    if (it->sign) {
+    if (sluice_vendor_opt_bool(it, "sign")) {
         const char *key = json_string_value(json_object_get(secret, "secret"));
         if (key == NULL) {
             sluice_vendor_request_dispose(out);
@@ -114,4 +127,10 @@ const sluice_vendor_ops_t sluice_vendor_webhook = {
     .build = build,
     .classify = classify,
     .request_overhead = 16,
+    .options = options,
+    .batch_events = 100,
+    .batch_events_max = 10000,
+    .batch_bytes = 1000000,
+    .batch_bytes_max = 10000000,
+    .fields_root = "event",
 };

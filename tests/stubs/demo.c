@@ -17,11 +17,13 @@ typedef struct demo_stub {
 } demo_stub_t;
 
 static struct {
-    demo_stub_t stubs[2];
+    demo_stub_t stubs[3];
     sluice_th_proc_t *worker;
     char config[PATH_MAX];
     int metrics_port;
-} D = {.stubs = {{.name = "meta"}, {.name = "ga4"}}};
+} D = {.stubs = {{.name = "meta"}, {.name = "ga4"}, {.name = "pinterest"}}};
+
+#define NSTUBS ((int)(sizeof(D.stubs) / sizeof(D.stubs[0])))
 
 const char *sluice_demo_shown_path(const char *path, char *buf, size_t cap)
 {
@@ -74,7 +76,7 @@ int sluice_demo_stubs_start(sluice_err_t *err)
     /* The stubs print what they receive straight onto the devstack's own stdout. */
     char print_to[64];
     snprintf(print_to, sizeof(print_to), "/proc/%ld/fd/1", (long)getpid());
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < NSTUBS; i++) {
         if (stub_start(&D.stubs[i], print_to, err) != 0)
             return -1;
     }
@@ -84,7 +86,7 @@ int sluice_demo_stubs_start(sluice_err_t *err)
 int sluice_demo_stubs_stop(sluice_err_t *err)
 {
     int rc = 0;
-    for (int i = 1; i >= 0; i--) {
+    for (int i = NSTUBS - 1; i >= 0; i--) {
         if (D.stubs[i].proc != NULL && sluice_th_proc_stop(D.stubs[i].proc, 5000, NULL, err) != 0)
             rc = -1;
     }
@@ -93,7 +95,7 @@ int sluice_demo_stubs_stop(sluice_err_t *err)
 
 sluice_th_proc_t *sluice_demo_stubs_proc(void)
 {
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < NSTUBS; i++) {
         if (D.stubs[i].proc != NULL && !sluice_th_proc_running(D.stubs[i].proc))
             return D.stubs[i].proc;
     }
@@ -103,10 +105,10 @@ sluice_th_proc_t *sluice_demo_stubs_proc(void)
 void sluice_demo_stubs_describe(FILE *out)
 {
     fprintf(out,
-            "\"Meta\" https://127.0.0.1:%d, \"GA4\" https://127.0.0.1:%d; requests are printed here, and kept as "
-            "JSON lines:\n",
-            D.stubs[0].port, D.stubs[1].port);
-    fprintf(out, "              tail -n 3 %s %s\n", D.stubs[0].log, D.stubs[1].log);
+            "\"Meta\" https://127.0.0.1:%d, \"GA4\" https://127.0.0.1:%d, \"Pinterest\" https://127.0.0.1:%d; "
+            "requests are printed here, and kept as JSON lines:\n",
+            D.stubs[0].port, D.stubs[1].port, D.stubs[2].port);
+    fprintf(out, "              tail -n 3 %s %s %s\n", D.stubs[0].log, D.stubs[1].log, D.stubs[2].log);
 }
 
 static int vault_put(const char *name, const char *vendor, const char *secret, sluice_err_t *err)
@@ -153,20 +155,24 @@ int sluice_demo_deliver_start(const char *kafka_bootstrap, const char *database_
             "      - {name: meta, vendor: meta, pixel_id: \"1234567890\", consent: marketing,\n"
             "         base_url: \"https://127.0.0.1:%d\", batch: {max_wait_ms: 500}}\n"
             "      - {name: ga4, vendor: ga4, measurement_id: G-ACME123, consent: analytics,\n"
-            "         base_url: \"https://127.0.0.1:%d\", batch: {max_wait_ms: 500}}\n",
-            kafka_bootstrap, database_url, ca, D.metrics_port, D.stubs[0].port, D.stubs[1].port);
+            "         base_url: \"https://127.0.0.1:%d\", batch: {max_wait_ms: 500}}\n"
+            "      - {name: pinterest, vendor: pinterest, ad_account_id: \"549755885175\", consent: marketing,\n"
+            "         base_url: \"https://127.0.0.1:%d\", batch: {max_wait_ms: 500},\n"
+            "         mapping: {events: {Checkout Step Viewed: checkout}}}\n",
+            kafka_bootstrap, database_url, ca, D.metrics_port, D.stubs[0].port, D.stubs[1].port, D.stubs[2].port);
     if (fclose(f) != 0)
         return sluice_err_set(err, "cannot write %s", D.config);
     /* Demo credentials: stored only encrypted under ENCRYPTION_KEY, read back by the worker. */
     if (vault_put("meta", "meta", "{\"access_token\":\"demo-meta-access-token\"}", err) != 0 ||
-        vault_put("ga4", "ga4", "{\"api_secret\":\"demo-ga4-api-secret\"}", err) != 0)
+        vault_put("ga4", "ga4", "{\"api_secret\":\"demo-ga4-api-secret\"}", err) != 0 ||
+        vault_put("pinterest", "pinterest", "{\"access_token\":\"demo-pinterest-token\"}", err) != 0)
         return -1;
     char bin[PATH_MAX];
     snprintf(bin, sizeof(bin), "%s/vendors/sluice-deliver", sluice_th_build_dir());
     const char *argv[] = {bin, "--config", D.config, NULL};
     if ((D.worker = sluice_th_spawn("deliver", argv, NULL, err)) == NULL)
         return -1;
-    if (sluice_th_wait_log(D.worker, "partitions assigned", 2, 60000, err) != 0)
+    if (sluice_th_wait_log(D.worker, "partitions assigned", NSTUBS, 60000, err) != 0)
         return sluice_err_prefix(err, "sluice-deliver");
     return 0;
 }

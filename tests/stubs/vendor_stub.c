@@ -17,7 +17,8 @@
  *
  * Default answers by path: .../events (Meta) {"events_received":N,...}; .../event/track/ (TikTok)
  * {"code":0,...}; /debug/mp/collect (GA4) {"validationMessages":[...]} from a few of GA4's
- * documented checks; /mp/collect 204; anything else {"ok":true}.
+ * documented checks; /mp/collect 204; .../token (an OAuth2 token endpoint) {"access_token":
+ * "stub-access-<request count>","expires_in":3599}; anything else {"ok":true}.
  *
  * One thread: an h2o 2.2.5 evloop (HTTP/1.1 and HTTP/2 over TLS, or plain HTTP).
  */
@@ -236,6 +237,7 @@ static void send_answer(h2o_req_t *req, const answer_t *a)
     int status = a->status;
     if (status >= 200 && status < 300) {
         json_t *in = json_loadb(req->entity.base, req->entity.len, 0, NULL), *out = NULL;
+        char tok[48];
         if (ends_with(path, plen, "/debug/mp/collect"))
             out = ga4_validate(in);
         else if (ends_with(path, plen, "/mp/collect"))
@@ -243,7 +245,10 @@ static void send_answer(h2o_req_t *req, const answer_t *a)
         else if (ends_with(path, plen, "/events"))
             out = json_pack("{s:I,s:[],s:s}", "events_received",
                             (json_int_t)json_array_size(json_object_get(in, "data")), "messages", "fbtrace_id", "stub");
-        else if (ends_with(path, plen, "/event/track/"))
+        else if (ends_with(path, plen, "/token")) { /* an OAuth2 token endpoint: a new token each time */
+            snprintf(tok, sizeof(tok), "stub-access-%lu", S.count);
+            out = json_pack("{s:s,s:i,s:s}", "access_token", tok, "expires_in", 3599, "token_type", "Bearer");
+        } else if (ends_with(path, plen, "/event/track/"))
             out = json_pack("{s:i,s:s,s:s}", "code", 0, "message", "OK", "request_id", "stub");
         else
             out = json_pack("{s:b}", "ok", 1);

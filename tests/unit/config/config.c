@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "vendors/vendor.h"
 
 /* A valid config; tests append lines (line 10 onwards continue the org at indent 4). */
 #define BASE                                                                                                           \
@@ -283,8 +284,8 @@ static void test_integration_defaults_per_vendor(void **state)
     assert_int_equal(w->batch_max_events, 100);
     const sluice_integration_t *m = sluice_org_find_integration(org, "m");
     assert_int_equal(m->batch_max_events, 1000);
-    assert_string_equal(m->pixel_id, "1"); /* a plain number is kept as written */
-    assert_string_equal(m->api_version, "v21.0");
+    assert_string_equal(sluice_vendor_opt(m, "pixel_id"), "1"); /* a plain number is kept as written */
+    assert_string_equal(sluice_vendor_opt(m, "api_version"), "v21.0");
     assert_string_equal(m->credentials, "meta-main");
     sluice_config_free(cfg);
 }
@@ -591,7 +592,8 @@ static void test_integration_shapes(void **state)
                        "      - {name: e, vendor: webhook, url: \"ftp://x\"}\n"
                        "      - {name: f, vendor: ga4, measurement_id: G-1, batch: {max_events: 100}}\n"
                        "      - {name: g, vendor: webhook, url: \"https://h.test\", headers: {Authorization: abc}}\n",
-                  "x.yaml:11:27: orgs[0].integrations[0].vendor: 'myspace' is not one of: meta, ga4, tiktok, webhook",
+                  "x.yaml:11:27: orgs[0].integrations[0].vendor: 'myspace' is not one of: meta, ga4, tiktok, webhook, "
+                  "google_ads, pinterest, snapchat, linkedin, reddit",
                   "x.yaml:12:9: missing required key 'pixel_id' in orgs[0].integrations[1] (needed by vendor meta)",
                   "x.yaml:13:53: orgs[0].integrations[2].pixel_id: only for vendor meta",
                   "x.yaml:14:9: missing required key 'pixel_code' in orgs[0].integrations[3] (needed by vendor "

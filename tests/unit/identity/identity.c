@@ -652,8 +652,7 @@ static void cookies_wait_for_consent(void **state)
     orgs[0].consent.required_count = 1;
     orgs[0].identity.vendor_cookies = vendors;
     orgs[0].identity.vendor_cookie_count = 2;
-    integrations[0] =
-        (sluice_integration_t){.name = meta_name, .vendor = SLUICE_VENDOR_META, .enabled = 1, .consent = ads};
+    integrations[0] = (sluice_integration_t){.name = meta_name, .vendor_name = meta, .enabled = 1, .consent = ads};
     orgs[0].integrations = integrations;
     orgs[0].integration_count = 1;
     sluice_identity_job_t job;

@@ -16,8 +16,9 @@
 static void test_registry(void **state)
 {
     (void)state;
-    const char *names[] = {"meta", "ga4", "tiktok", "webhook"};
-    assert_int_equal(SLUICE_VENDOR_COUNT, 4);
+    const char *names[] = {"meta",      "ga4",      "tiktok",   "webhook", "google_ads",
+                           "pinterest", "snapchat", "linkedin", "reddit"};
+    assert_int_equal(SLUICE_VENDOR_COUNT, 9);
     for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
         const sluice_vendor_ops_t *ops = sluice_vendor_get((sluice_vendor_kind_t)k);
         assert_non_null(ops);
@@ -28,7 +29,8 @@ static void test_registry(void **state)
     }
     assert_null(sluice_vendor_find("myspace"));
     assert_null(sluice_vendor_get((sluice_vendor_kind_t)SLUICE_VENDOR_COUNT));
-    assert_string_equal(sluice_vendor_names(), "meta, ga4, tiktok, webhook");
+    assert_string_equal(sluice_vendor_names(),
+                        "meta, ga4, tiktok, webhook, google_ads, pinterest, snapchat, linkedin, reddit");
 }
 
 static void expect_bad(const sluice_vendor_ops_t *ops, const char *json, const char *want, const char *secret)

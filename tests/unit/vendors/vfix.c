@@ -27,7 +27,16 @@ static const char config_yaml[] =
     "      - {name: tiktok, vendor: tiktok, pixel_code: CABC123, base_url: \"https://tiktok.test\"}\n"
     "      - {name: hook, vendor: webhook, url: \"https://hooks.test/in\", sign: true,\n"
     "         headers: {X-Team: growth}}\n"
-    "      - {name: hook1, vendor: webhook, url: \"https://hooks.test/one\", batch: {max_events: 1}}\n";
+    "      - {name: hook1, vendor: webhook, url: \"https://hooks.test/one\", batch: {max_events: 1}}\n"
+    "      - {name: gads, vendor: google_ads, customer_id: \"1234567890\", conversion_action: \"987654321\",\n"
+    "         login_customer_id: \"1112223334\", base_url: \"https://gads.test\", token_url: "
+    "\"https://oauth.test/token\",\n"
+    "         consent: marketing}\n"
+    "      - {name: pinterest, vendor: pinterest, ad_account_id: \"549755885175\", base_url: "
+    "\"https://pinterest.test\"}\n"
+    "      - {name: snapchat, vendor: snapchat, pixel_id: 45fd6b2c-pixel, base_url: \"https://snap.test\"}\n"
+    "      - {name: linkedin, vendor: linkedin, conversion_id: \"104012\", base_url: \"https://linkedin.test\"}\n"
+    "      - {name: reddit, vendor: reddit, pixel_id: a2_test123, base_url: \"https://reddit.test\"}\n";
 
 sluice_config_t *vfix_config(void)
 {
@@ -109,4 +118,37 @@ void vfix_map(const sluice_integration_t *it, const char *raw, size_t len, int64
     if (got != want)
         print_error("map gave %d (%s), wanted %d\n", (int)got, why, (int)want);
     assert_int_equal(got, want);
+}
+
+char *vfix_envelope_click(const char *name, const char *value, size_t *len)
+{
+    char *raw = vfix_read("envelope.json", NULL);
+    json_t *root = json_loads(raw, 0, NULL);
+    assert_non_null(root);
+    free(raw);
+    json_t *ids = json_object_get(json_object_get(json_object_get(root, "event"), "context"), "clickIds");
+    assert_non_null(ids);
+    json_object_set_new(ids, name, json_string(value));
+    raw = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    if (len != NULL)
+        *len = strlen(raw);
+    return raw;
+}
+
+void vfix_expect_golden(const char *name, const char *body)
+{
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/tests/fixtures/vendors/%s", getenv("SLUICE_SOURCE_DIR"), name);
+    if (getenv("VFIX_WRITE_GOLDEN") != NULL) { /* regenerating: read the diff before committing it */
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fprintf(f, "%s\n", body);
+        fclose(f);
+    }
+    char *golden = vfix_read(name, NULL);
+    if (strcmp(body, golden) != 0)
+        print_error("%s differs; the body (VFIX_WRITE_GOLDEN=1 rewrites the file):\n%.900s...\n", name, body);
+    assert_string_equal(body, golden);
+    free(golden);
 }

@@ -16,7 +16,8 @@
 #define VFIX_RECEIVED_MS 1795444910525LL
 #define VFIX_NOW_MS      (VFIX_RECEIVED_MS + 60000)
 
-/* The config of tests/unit/vendors (integrations meta, meta-test, ga4, tiktok, hook, hook1).
+/* The config of tests/unit/vendors (integrations meta, meta-test, ga4, tiktok, hook, hook1, and one
+ * of each later vendor: gads, ...).
  * Fails the test when it does not load. Caller frees with sluice_config_free. */
 sluice_config_t *vfix_config(void);
 const sluice_integration_t *vfix_integration(const sluice_config_t *cfg, const char *name);
@@ -26,6 +27,16 @@ char *vfix_read(const char *name, size_t *len);
 
 /* The reference envelope with `edit` applied: a JSON object merged into event (NULL: none). */
 char *vfix_envelope(const char *edit_event_json, size_t *len);
+
+/* The reference envelope with context.clickIds[name] = value added. Caller frees. */
+char *vfix_envelope_click(const char *name, const char *value, size_t *len);
+
+/* The reference envelope with context.clickIds[name] = value added. Caller frees. */
+char *vfix_envelope_click(const char *name, const char *value, size_t *len);
+
+/* Asserts body equals tests/fixtures/vendors/<name>; with VFIX_WRITE_GOLDEN set, writes it
+ * there first (to regenerate a golden file, whose diff is then read before committing). */
+void vfix_expect_golden(const char *name, const char *body);
 
 /* Maps raw through the integration's vendor; asserts the result is `want`. On OK, *item holds
  * the item (caller disposes). */

@@ -1,0 +1,226 @@
+/* Tests for vendors/google_ads.c: the exact uploadClickConversions request for the reference
+ * envelope with a gclid (golden file), the headers (bearer token, developer-token,
+ * login-customer-id), click id precedence, skipped and dead events, the validation-mode body,
+ * the OAuth2 refresh request and its answers, and the classification of Google's errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/unit/vendors/vfix.h"
+#include "vendors/vendor.h"
+
+static sluice_config_t *cfg;
+
+static int setup(void **state)
+{
+    (void)state;
+    cfg = vfix_config();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sluice_config_free(cfg);
+    return 0;
+}
+
+static json_t *secret_with_token(void)
+{
+    return json_pack("{s:s,s:s,s:s,s:s,s:s}", "developer_token", "dev-tok", "client_id", "cid.apps", "client_secret",
+                     "c-secret", "refresh_token", "1//refresh", "access_token", "ya29.access");
+}
+
+static void test_golden_request(void **state)
+{
+    (void)state;
+    size_t len;
+    char *raw = vfix_envelope_click("gclid", "Cj0KCQiA-gclid", &len);
+    const sluice_integration_t *it = vfix_integration(cfg, "gads");
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(it, raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    assert_null(item.group);
+    json_t *secret = secret_with_token();
+    const sluice_vendor_item_t *items[1] = {&item};
+    sluice_vendor_request_t req;
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_vendor_google_ads.build(it, secret, NULL, items, 1, VFIX_NOW_MS, &req, &err), 0);
+    assert_string_equal(req.url, "https://gads.test/v26/customers/1234567890:uploadClickConversions");
+    assert_int_equal(req.header_count, 4);
+    assert_string_equal(req.headers[0], "Authorization: Bearer ya29.access");
+    assert_string_equal(req.headers[1], "developer-token: dev-tok");
+    assert_string_equal(req.headers[2], "login-customer-id: 1112223334");
+    assert_string_equal(req.headers[3], "Content-Type: application/json");
+    char *golden = vfix_read("google_ads.json", NULL);
+    if (strcmp(req.body, golden) != 0)
+        print_error("body:\n%s\n", req.body);
+    assert_string_equal(req.body, golden);
+    free(golden);
+    json_t *body = json_loadb(req.body, req.body_len, 0, NULL);
+    json_t *c = json_array_get(json_object_get(body, "conversions"), 0);
+    /* Google's variant: E.164 with '+' and Gmail's dots removed, not the default hashes. */
+    json_t *ids = json_object_get(c, "userIdentifiers");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ids, 0), "hashedEmail")),
+                        "d6117306485ed0e50afab3ac871e98f81699151f30281527d63ff5f233656c69");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(ids, 1), "hashedPhoneNumber")),
+                        "1e231c66011e7a2d867a9cfae267a6aff103cf4913640b6e71a99850fc0ffbc8");
+    assert_string_equal(json_string_value(json_object_get(c, "conversionDateTime")), "2026-11-23 14:41:50+00:00");
+    assert_true(json_is_true(json_object_get(body, "partialFailure")));
+    assert_null(json_object_get(body, "validateOnly"));
+    json_decref(body);
+    sluice_vendor_request_dispose(&req);
+
+    /* The validation mode of `sluicectl vendor check`. */
+    assert_int_equal(sluice_vendor_google_ads.build_check(it, secret, NULL, items, 1, VFIX_NOW_MS, &req, &err), 0);
+    body = json_loadb(req.body, req.body_len, 0, NULL);
+    assert_true(json_is_true(json_object_get(body, "validateOnly")));
+    json_decref(body);
+    sluice_vendor_request_dispose(&req);
+
+    /* Without the access token the worker adds, nothing is built. */
+    json_object_del(secret, "access_token");
+    assert_int_equal(sluice_vendor_google_ads.build(it, secret, NULL, items, 1, VFIX_NOW_MS, &req, &err), -1);
+    sluice_vendor_item_dispose(&item);
+    json_decref(secret);
+    free(raw);
+}
+
+static json_t *mapped(const char *raw, size_t len, sluice_map_result_t want)
+{
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(vfix_integration(cfg, "gads"), raw, len, VFIX_NOW_MS, want, &item, why, sizeof(why));
+    if (want != SLUICE_MAP_OK)
+        return NULL;
+    json_t *ev = json_loadb(item.body, item.body_len, 0, NULL);
+    sluice_vendor_item_dispose(&item);
+    return ev;
+}
+
+static void test_click_ids_and_skips(void **state)
+{
+    (void)state;
+    size_t len;
+    /* gbraid when there is no gclid; one click id only. */
+    char *raw = vfix_envelope_click("gbraid", "0AAAAA-gbraid", &len);
+    json_t *ev = mapped(raw, len, SLUICE_MAP_OK);
+    assert_string_equal(json_string_value(json_object_get(ev, "gbraid")), "0AAAAA-gbraid");
+    assert_null(json_object_get(ev, "gclid"));
+    json_decref(ev);
+    free(raw);
+    /* No click id but hashed identifiers: an enhanced conversion for leads. */
+    raw = vfix_envelope(NULL, &len);
+    ev = mapped(raw, len, SLUICE_MAP_OK);
+    assert_null(json_object_get(ev, "gclid"));
+    assert_int_equal(json_array_size(json_object_get(ev, "userIdentifiers")), 2);
+    json_decref(ev);
+    free(raw);
+    /* Neither: nothing Google could attribute. */
+    raw = vfix_envelope("{\"context\":{\"ip\":\"203.0.113.7\"}}", &len);
+    mapped(raw, len, SLUICE_MAP_SKIP);
+    free(raw);
+    /* Not a track. */
+    raw = vfix_envelope("{\"type\":\"page\"}", &len);
+    mapped(raw, len, SLUICE_MAP_SKIP);
+    free(raw);
+    /* Older than the longest conversion window. */
+    raw = vfix_envelope("{\"timestamp\":\"2026-08-01T00:00:00Z\"}", &len);
+    mapped(raw, len, SLUICE_MAP_DEAD);
+    free(raw);
+}
+
+static void test_token_refresh(void **state)
+{
+    (void)state;
+    const sluice_integration_t *it = vfix_integration(cfg, "gads");
+    json_t *secret = secret_with_token();
+    sluice_vendor_request_t req;
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_vendor_google_ads.token_request(it, secret, &req, &err), 0);
+    assert_string_equal(req.url, "https://oauth.test/token");
+    assert_string_equal(req.headers[0], "Content-Type: application/x-www-form-urlencoded");
+    assert_string_equal(req.body, "grant_type=refresh_token&client_id=cid.apps&client_secret=c-secret&refresh_token="
+                                  "1%2F%2Frefresh");
+    sluice_vendor_request_dispose(&req);
+    json_decref(secret);
+
+    char why[128], *token = NULL;
+    int64_t ttl = 0;
+    const char *ok = "{\"access_token\":\"ya29.new\",\"expires_in\":3599,\"token_type\":\"Bearer\"}";
+    assert_int_equal(sluice_vendor_google_ads.token_parse(200, ok, strlen(ok), &token, &ttl, why, sizeof(why)),
+                     SLUICE_VERDICT_OK);
+    assert_string_equal(token, "ya29.new");
+    assert_int_equal(ttl, 3599);
+    free(token);
+    const char *revoked = "{\"error\":\"invalid_grant\",\"error_description\":\"Token has been expired or revoked.\"}";
+    assert_int_equal(
+        sluice_vendor_google_ads.token_parse(400, revoked, strlen(revoked), &token, &ttl, why, sizeof(why)),
+        SLUICE_VERDICT_FAIL);
+    assert_null(token);
+    assert_string_equal(why, "token: HTTP 400 (invalid_grant)");
+    assert_int_equal(sluice_vendor_google_ads.token_parse(503, "", 0, &token, &ttl, why, sizeof(why)),
+                     SLUICE_VERDICT_RETRY);
+    assert_int_equal(sluice_vendor_google_ads.token_parse(200, "{}", 2, &token, &ttl, why, sizeof(why)),
+                     SLUICE_VERDICT_RETRY);
+}
+
+static void test_classify(void **state)
+{
+    (void)state;
+    char why[256];
+    const char *ok = "{\"results\":[{\"gclid\":\"x\"}],\"jobId\":\"1\"}";
+    assert_int_equal(sluice_vendor_google_ads.classify(200, ok, strlen(ok), why, sizeof(why)), SLUICE_VERDICT_OK);
+    const char *partial = "{\"partialFailureError\":{\"code\":3,\"message\":\"at conversions[0]...\",\"details\":[{"
+                          "\"@type\":\"type.googleapis.com/google.ads.googleads.v26.errors.GoogleAdsFailure\","
+                          "\"errors\":[{\"errorCode\":{\"conversionUploadError\":\"UNPARSEABLE_GCLID\"}}]}]},"
+                          "\"results\":[{}]}";
+    assert_int_equal(sluice_vendor_google_ads.classify(200, partial, strlen(partial), why, sizeof(why)),
+                     SLUICE_VERDICT_FAIL);
+    assert_string_equal(why, "HTTP 200 (Google Ads partial failure: conversionUploadError UNPARSEABLE_GCLID)");
+    const char *expired = "{\"error\":{\"code\":401,\"status\":\"UNAUTHENTICATED\",\"details\":[{\"errors\":[{"
+                          "\"errorCode\":{\"authenticationError\":\"OAUTH_TOKEN_EXPIRED\"}}]}]}}";
+    assert_int_equal(sluice_vendor_google_ads.classify(401, expired, strlen(expired), why, sizeof(why)),
+                     SLUICE_VERDICT_RETRY);
+    assert_string_equal(why, "HTTP 401 (UNAUTHENTICATED, authenticationError OAUTH_TOKEN_EXPIRED)");
+    const char *quota = "{\"error\":{\"code\":429,\"status\":\"RESOURCE_EXHAUSTED\"}}";
+    assert_int_equal(sluice_vendor_google_ads.classify(429, quota, strlen(quota), why, sizeof(why)),
+                     SLUICE_VERDICT_RETRY);
+    const char *denied = "{\"error\":{\"code\":403,\"status\":\"PERMISSION_DENIED\",\"details\":[{\"errors\":[{"
+                         "\"errorCode\":{\"authorizationError\":\"DEVELOPER_TOKEN_NOT_APPROVED\"}}]}]}}";
+    assert_int_equal(sluice_vendor_google_ads.classify(403, denied, strlen(denied), why, sizeof(why)),
+                     SLUICE_VERDICT_FAIL);
+    assert_string_equal(why, "HTTP 403 (PERMISSION_DENIED, authorizationError DEVELOPER_TOKEN_NOT_APPROVED)");
+    assert_int_equal(sluice_vendor_google_ads.classify(400, "{}", 2, why, sizeof(why)), SLUICE_VERDICT_FAIL);
+    assert_int_equal(sluice_vendor_google_ads.classify(503, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
+}
+
+static void test_config(void **state)
+{
+    (void)state;
+    const sluice_vendor_ops_t *ops = sluice_vendor_find("google_ads");
+    assert_ptr_equal(ops, &sluice_vendor_google_ads);
+    sluice_err_t err = {{0}};
+    const char *s = "{\"developer_token\":\"d\",\"client_id\":\"c\",\"client_secret\":\"s\"}";
+    assert_int_equal(sluice_vendor_check_secret(ops, s, strlen(s), &err), -1);
+    assert_non_null(strstr(err.msg, "lacks 'refresh_token'"));
+    const sluice_integration_t *it = vfix_integration(cfg, "gads");
+    assert_int_equal(it->batch_max_events, 2000);
+    assert_string_equal(sluice_vendor_opt(it, "api_version"), "v26");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden_request), cmocka_unit_test(test_click_ids_and_skips),
+        cmocka_unit_test(test_token_refresh),  cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_config),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

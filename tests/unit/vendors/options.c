@@ -1,0 +1,159 @@
+/* Tests for vendors/options.c: each vendor's declared options checked while the config loads
+ * (positions, did-you-mean, secrets refused inline, another vendor's key named), the typed values
+ * and defaults, `config dump`, and a config loaded without the registry. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vendors/vendor.h"
+
+#define BASE                                                                                                           \
+    "version: 1\n"                                                                                                     \
+    "server: {http: {listen: \"127.0.0.1:0\"}}\n"                                                                      \
+    "kafka: {brokers: \"127.0.0.1:9092\"}\n"                                                                           \
+    "orgs:\n"                                                                                                          \
+    "  - id: acme\n"                                                                                                   \
+    "    sources: [{id: web, write_key_env: K}]\n"                                                                     \
+    "    integrations:\n"
+
+static sluice_config_t *load(const char *yaml, sluice_config_diag_t *d)
+{
+    sluice_config_diag_init(d);
+    return sluice_config_load_string("x.yaml", yaml, strlen(yaml), SLUICE_CONFIG_NO_ENV, d);
+}
+
+/* Loading must fail with exactly these messages, in order (NULL-terminated). */
+static void expect_errors_list(const char *yaml, const char *const *expected)
+{
+    sluice_config_diag_t d;
+    sluice_config_t *cfg = load(yaml, &d);
+    size_t n = 0;
+    while (expected[n] != NULL)
+        n++;
+    int same = cfg == NULL && d.count == n;
+    for (size_t i = 0; same && i < n; i++)
+        same = strcmp(d.msgs[i], expected[i]) == 0;
+    if (!same) {
+        for (size_t i = 0; i < n; i++)
+            print_message("  want: %s\n", expected[i]);
+        for (size_t i = 0; i < d.count; i++)
+            print_message("  got:  %s\n", d.msgs[i]);
+    }
+    sluice_config_free(cfg);
+    sluice_config_diag_dispose(&d);
+    assert_true(same);
+}
+
+#define expect_errors(yaml, ...) expect_errors_list(yaml, (const char *const[]){__VA_ARGS__, NULL})
+
+static sluice_config_t *load_ok(const char *yaml)
+{
+    sluice_config_diag_t d;
+    sluice_config_t *cfg = load(yaml, &d);
+    for (size_t i = 0; i < d.count; i++)
+        print_message("  got: %s\n", d.msgs[i]);
+    sluice_config_diag_dispose(&d);
+    assert_non_null(cfg);
+    return cfg;
+}
+
+static void test_vendor_keys_checked_with_positions(void **state)
+{
+    (void)state;
+    expect_errors(BASE "      - {name: a, vendor: meta, pixle_id: \"1\"}\n"
+                       "      - {name: b, vendor: meta, pixel_id: \"1\", access_token: EAAB}\n"
+                       "      - {name: c, vendor: ga4, measurement_id: G-1, pixel_code: C1}\n"
+                       "      - {name: d, vendor: ga4, measurement_id: G-1, colour: red}\n"
+                       "      - {name: e, vendor: meta, pixel_id: \"1\", api_version: \"21\"}\n"
+                       "      - {name: f, vendor: webhook, url: \"https://h.test\", sign: 3}\n"
+                       "      - {name: g, vendor: ga4, measurement_id: G-1, timeout_mss: 5}\n",
+                  "x.yaml:8:9: missing required key 'pixel_id' in orgs[0].integrations[0] (needed by vendor meta)",
+                  "x.yaml:8:33: unknown key 'pixle_id' in orgs[0].integrations[0] (did you mean 'pixel_id'?)",
+                  "x.yaml:9:48: orgs[0].integrations[1].access_token: a secret written inline; meta credentials live "
+                  "in the vault (sluicectl vault put), never in the config file",
+                  "x.yaml:10:53: orgs[0].integrations[2].pixel_code: only for vendor tiktok",
+                  "x.yaml:11:53: unknown key 'colour' in orgs[0].integrations[3] (vendor ga4 takes: measurement_id)",
+                  "x.yaml:12:61: orgs[0].integrations[4].api_version: '21' is not a Graph API version (e.g. v21.0)",
+                  "x.yaml:13:65: orgs[0].integrations[5].sign: expected true or false, got '3'",
+                  "x.yaml:14:53: unknown key 'timeout_mss' in orgs[0].integrations[6] (did you mean 'timeout_ms'?)");
+}
+
+static void test_values_and_defaults(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = load_ok(BASE "      - {name: m, vendor: meta, pixel_id: 1234, test_event_code: T1}\n"
+                                        "      - {name: w, vendor: webhook, url: \"https://h.test/in\",\n"
+                                        "         headers: {X-Team: growth}}\n");
+    const sluice_org_t *org = sluice_config_find_org(cfg, "acme");
+    const sluice_integration_t *m = sluice_org_find_integration(org, "m");
+    assert_int_equal(m->vendor, SLUICE_VENDOR_META);
+    assert_string_equal(m->vendor_name, "meta");
+    assert_string_equal(sluice_vendor_opt(m, "pixel_id"), "1234");
+    assert_string_equal(sluice_vendor_opt(m, "api_version"), "v21.0"); /* the default */
+    assert_string_equal(sluice_vendor_opt(m, "test_event_code"), "T1");
+    assert_null(sluice_vendor_opt(m, "measurement_id")); /* not meta's */
+    const sluice_integration_t *w = sluice_org_find_integration(org, "w");
+    assert_false(sluice_vendor_opt_bool(w, "sign"));
+    size_t n;
+    const sluice_kv_t *h = sluice_vendor_opt_headers(w, "headers", &n);
+    assert_int_equal(n, 1);
+    assert_string_equal(h[0].key, "X-Team");
+    assert_string_equal(h[0].value, "growth");
+    assert_int_equal(w->batch_max_events, 100); /* the vendor's default */
+
+    json_t *dump = sluice_config_to_json(cfg);
+    json_t *its = json_object_get(json_array_get(json_object_get(dump, "orgs"), 0), "integrations");
+    json_t *dm = json_array_get(its, 0), *dw = json_array_get(its, 1);
+    assert_string_equal(json_string_value(json_object_get(dm, "vendor")), "meta");
+    assert_string_equal(json_string_value(json_object_get(dm, "pixel_id")), "1234");
+    assert_string_equal(json_string_value(json_object_get(dm, "api_version")), "v21.0");
+    assert_null(json_object_get(dm, "access_token")); /* a vault member, never dumped */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(dw, "headers"), "X-Team")), "growth");
+    assert_true(json_is_false(json_object_get(dw, "sign")));
+    json_decref(dump);
+    sluice_config_free(cfg);
+}
+
+static void test_secret_members_from_options(void **state)
+{
+    (void)state;
+    /* The vault secret's members come from the options marked secret. */
+    const sluice_vendor_ops_t *meta = sluice_vendor_find("meta");
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_vendor_check_secret(meta, "{\"access_token\":\"t\"}", 20, &err), 0);
+    assert_int_equal(sluice_vendor_check_secret(meta, "{}", 2, &err), -1);
+    assert_non_null(strstr(err.msg, "lacks 'access_token'"));
+}
+
+static void test_without_registry(void **state)
+{
+    (void)state;
+    /* A program without the vendors keeps the names and does not judge the vendor keys. */
+    const sluice_config_vendors_t *reg = sluice_config_vendors();
+    assert_non_null(reg);
+    sluice_config_set_vendors(NULL);
+    sluice_config_t *cfg = load_ok(BASE "      - {name: x, vendor: myspace, anything: 1}\n");
+    const sluice_integration_t *x = sluice_org_find_integration(sluice_config_find_org(cfg, "acme"), "x");
+    assert_int_equal(x->vendor, -1);
+    assert_string_equal(x->vendor_name, "myspace");
+    assert_null(x->options);
+    sluice_config_free(cfg);
+    sluice_config_set_vendors(reg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vendor_keys_checked_with_positions),
+        cmocka_unit_test(test_values_and_defaults),
+        cmocka_unit_test(test_secret_members_from_options),
+        cmocka_unit_test(test_without_registry),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

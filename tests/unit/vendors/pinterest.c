@@ -1,0 +1,119 @@
+/* Tests for vendors/pinterest.c: the exact Conversions API request for the reference envelope
+ * (golden file), the bearer header and test mode, event names, the identity Pinterest needs, and
+ * the classification of its answers (partial processing, codes, retries). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tests/unit/vendors/vfix.h"
+#include "vendors/vendor.h"
+
+static sluice_config_t *cfg;
+
+static int setup(void **state)
+{
+    (void)state;
+    cfg = vfix_config();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sluice_config_free(cfg);
+    return 0;
+}
+
+static void test_golden_request(void **state)
+{
+    (void)state;
+    size_t len;
+    char *raw = vfix_envelope_click("epik", "dj0yJnU9epik", &len);
+    const sluice_integration_t *it = vfix_integration(cfg, "pinterest");
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(it, raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    json_t *secret = json_pack("{s:s}", "access_token", "pina_token");
+    const sluice_vendor_item_t *items[1] = {&item};
+    sluice_vendor_request_t req;
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_vendor_pinterest.build(it, secret, NULL, items, 1, VFIX_NOW_MS, &req, &err), 0);
+    assert_string_equal(req.url, "https://pinterest.test/v5/ad_accounts/549755885175/events");
+    assert_string_equal(req.headers[0], "Authorization: Bearer pina_token");
+    assert_string_equal(req.headers[1], "Content-Type: application/json");
+    vfix_expect_golden("pinterest.json", req.body);
+    sluice_vendor_request_dispose(&req);
+    assert_int_equal(sluice_vendor_pinterest.build_check(it, secret, NULL, items, 1, VFIX_NOW_MS, &req, &err), 0);
+    assert_string_equal(req.url, "https://pinterest.test/v5/ad_accounts/549755885175/events?test=true");
+    sluice_vendor_request_dispose(&req);
+    sluice_vendor_item_dispose(&item);
+    json_decref(secret);
+    free(raw);
+}
+
+static const char *event_name(const char *edit, sluice_map_result_t want)
+{
+    static char name[256];
+    size_t len;
+    char *raw = vfix_envelope(edit, &len);
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(vfix_integration(cfg, "pinterest"), raw, len, VFIX_NOW_MS, want, &item, why, sizeof(why));
+    free(raw);
+    if (want != SLUICE_MAP_OK) {
+        snprintf(name, sizeof(name), "%s", why);
+        return name;
+    }
+    json_t *ev = json_loadb(item.body, item.body_len, 0, NULL);
+    snprintf(name, sizeof(name), "%s", json_string_value(json_object_get(ev, "event_name")));
+    json_decref(ev);
+    sluice_vendor_item_dispose(&item);
+    return name;
+}
+
+static void test_names_and_identity(void **state)
+{
+    (void)state;
+    assert_string_equal(event_name("{\"event\":\"Product Added\"}", SLUICE_MAP_OK), "add_to_cart");
+    assert_string_equal(event_name("{\"event\":\"signup\"}", SLUICE_MAP_OK), "signup"); /* Pinterest's own name */
+    assert_string_equal(event_name("{\"event\":\"Coupon Applied\"}", SLUICE_MAP_OK), "custom");
+    assert_string_equal(event_name("{\"type\":\"page\"}", SLUICE_MAP_OK), "page_visit");
+    event_name("{\"type\":\"identify\"}", SLUICE_MAP_SKIP);
+    /* No e-mail hash and no user agent: Pinterest could not match it. */
+    const char *why = event_name("{\"context\":{\"ip\":\"203.0.113.7\"}}", SLUICE_MAP_DEAD);
+    assert_non_null(strstr(why, "Pinterest needs"));
+}
+
+static void test_classify(void **state)
+{
+    (void)state;
+    char why[256];
+    const char *ok = "{\"num_events_received\":2,\"num_events_processed\":2,\"events\":[]}";
+    assert_int_equal(sluice_vendor_pinterest.classify(200, ok, strlen(ok), why, sizeof(why)), SLUICE_VERDICT_OK);
+    const char *partial = "{\"num_events_received\":2,\"num_events_processed\":1,\"events\":[{\"status\":\"failed\"}]}";
+    assert_int_equal(sluice_vendor_pinterest.classify(200, partial, strlen(partial), why, sizeof(why)),
+                     SLUICE_VERDICT_FAIL);
+    assert_string_equal(why, "HTTP 200 (Pinterest processed 1 of 2)");
+    const char *bad = "{\"code\":4162,\"message\":\"Invalid ad account\"}";
+    assert_int_equal(sluice_vendor_pinterest.classify(400, bad, strlen(bad), why, sizeof(why)), SLUICE_VERDICT_FAIL);
+    assert_string_equal(why, "HTTP 400 (Pinterest code 4162)");
+    assert_int_equal(sluice_vendor_pinterest.classify(429, "{}", 2, why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    assert_int_equal(sluice_vendor_pinterest.classify(503, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    assert_int_equal(sluice_vendor_pinterest.classify(401, "", 0, why, sizeof(why)), SLUICE_VERDICT_FAIL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden_request),
+        cmocka_unit_test(test_names_and_identity),
+        cmocka_unit_test(test_classify),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,255 @@
+/*
+ * Google Ads offline click conversions (docs/vendors.md, "Google Ads"):
+ *   POST {base_url}/{api_version}/customers/{customer_id}:uploadClickConversions
+ *   headers Authorization: Bearer <access token>, developer-token, login-customer-id (optional)
+ *   body {"conversions":[ClickConversion…],"partialFailure":true}
+ * up to 2,000 conversions per request. A conversion carries one click id (gclid, else gbraid,
+ * else wbraid, from the page URL's query string) and up to five user identifiers: the gateway's
+ * hashes in the `google` variant (e-mail trimmed and lower-cased with Gmail's dots removed, phone
+ * in E.164 with '+'). An event with neither has nothing Google can attribute: skipped.
+ *
+ * Authentication is OAuth2: the vault holds developer_token, client_id, client_secret and
+ * refresh_token; the worker trades them for an access token (token_request / token_parse) and
+ * caches it until shortly before it expires; a 401 drops it and the retry fetches a new one.
+ * Partial failure mode is required by the API: an HTTP 200 with a partialFailureError means some
+ * conversions were refused; the batch then goes to the dead-letter topic whole (Google refuses a
+ * replayed conversion that was accepted as a duplicate, so replaying it is harmless).
+ * Reentrant; the worker's loop thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/ct.h"
+#include "vendors/vendor.h"
+
+#define GADS_MAX_AGE_MS (90LL * 24 * 3600 * 1000) /* the longest click-through conversion window */
+
+static const char *check_digits(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 20 || strspn(s, "0123456789") != n)
+        return "is not a Google Ads id (digits only, without dashes)";
+    return NULL;
+}
+
+static const char *check_version(const char *s)
+{
+    if (s[0] != 'v' || s[1] == '\0' || strspn(s + 1, "0123456789") != strlen(s + 1))
+        return "is not a Google Ads API version (e.g. v26)";
+    return NULL;
+}
+
+static const sluice_vendor_option_t options[] = {
+    {.name = "customer_id", .type = SLUICE_VOPT_STRING, .required = 1, .check = check_digits},
+    {.name = "conversion_action", .type = SLUICE_VOPT_STRING, .required = 1, .check = check_digits},
+    {.name = "login_customer_id", .type = SLUICE_VOPT_STRING, .check = check_digits},
+    {.name = "api_version", .type = SLUICE_VOPT_STRING, .def = "v26", .check = check_version},
+    {.name = "token_url",
+     .type = SLUICE_VOPT_STRING,
+     .def = "https://oauth2.googleapis.com/token",
+     .check = sluice_config_check_http_url},
+    {.name = "developer_token", .secret = 1, .required = 1},
+    {.name = "client_id", .secret = 1, .required = 1},
+    {.name = "client_secret", .secret = 1, .required = 1},
+    {.name = "refresh_token", .secret = 1, .required = 1},
+    {.name = NULL},
+};
+
+static int needs_secret(const sluice_integration_t *it)
+{
+    (void)it;
+    return 1;
+}
+
+static void add_identifier(json_t *ids, const char *key, const char *hash)
+{
+    if (hash != NULL && json_array_size(ids) < 5)
+        json_array_append_new(ids, json_pack("{s:s}", key, hash));
+}
+
+static sluice_map_result_t map(const sluice_integration_t *it, const sluice_envelope_t *e, int64_t now_ms,
+                               sluice_vendor_item_t *out, char *why, size_t why_len)
+{
+    if (strcmp(e->type, "track") != 0)
+        return SLUICE_MAP_SKIP;
+    if (now_ms - e->time_ms > GADS_MAX_AGE_MS) {
+        snprintf(why, why_len, "older than 90 days (Google Ads' longest conversion window)");
+        return SLUICE_MAP_DEAD;
+    }
+    json_t *ev = json_object();
+    static const char *const click_ids[] = {"gclid", "gbraid", "wbraid"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[40];
+        snprintf(path, sizeof(path), "context.clickIds.%s", click_ids[i]);
+        const char *v = sluice_envelope_str(e, path);
+        if (v != NULL && v[0] != '\0') {
+            json_object_set_new(ev, click_ids[i], json_string(v));
+            break; /* the API takes exactly one */
+        }
+    }
+    json_t *ids = json_array();
+    add_identifier(ids, "hashedEmail", sluice_envelope_hashed(e, SLUICE_UF_EMAIL, "google"));
+    add_identifier(ids, "hashedPhoneNumber", sluice_envelope_hashed(e, SLUICE_UF_PHONE, "google"));
+    if (json_object_size(ev) == 0 && json_array_size(ids) == 0) {
+        json_decref(ids);
+        json_decref(ev);
+        return SLUICE_MAP_SKIP; /* nothing Google can attribute it to */
+    }
+    char action[128], when[40];
+    snprintf(action, sizeof(action), "customers/%s/conversionActions/%s", sluice_vendor_opt(it, "customer_id"),
+             sluice_vendor_opt(it, "conversion_action"));
+    json_object_set_new(ev, "conversionAction", json_string(action));
+    sluice_vendor_time_google(e->time_ms, when, sizeof(when));
+    json_object_set_new(ev, "conversionDateTime", json_string(when));
+    const json_t *props = e->properties;
+    double d;
+    if (sluice_vendor_number(json_object_get(props, "value"), &d) == 0 ||
+        sluice_vendor_number(json_object_get(props, "revenue"), &d) == 0 ||
+        sluice_vendor_number(json_object_get(props, "total"), &d) == 0)
+        json_object_set_new(ev, "conversionValue", json_real(d));
+    sluice_vendor_set_str(ev, "currencyCode", json_string_value(json_object_get(props, "currency")));
+    sluice_vendor_set_str(ev, "orderId", json_string_value(json_object_get(props, "order_id")));
+    sluice_vendor_set_nonempty(ev, "userIdentifiers", ids);
+    if (it->consent != NULL) /* the worker sends it only with the integration's consent category */
+        json_object_set_new(ev, "consent", json_pack("{s:s}", "adUserData", "GRANTED"));
+    return sluice_vendor_item_body(ev, out, why, why_len);
+}
+
+static char *header(const char *name, const char *value)
+{
+    size_t n = strlen(name) + strlen(value) + 3;
+    char *s = malloc(n);
+    if (s != NULL)
+        snprintf(s, n, "%s: %s", name, value);
+    return s;
+}
+
+static int build_mode(const sluice_integration_t *it, const json_t *secret, const sluice_vendor_item_t *const *items,
+                      size_t n, int validate, sluice_vendor_request_t *out, sluice_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    const char *token = json_string_value(json_object_get(secret, "access_token"));
+    const char *dev = json_string_value(json_object_get(secret, "developer_token"));
+    if (token == NULL || dev == NULL)
+        return sluice_err_set(err, "google_ads: no access token or developer_token");
+    char path[160];
+    snprintf(path, sizeof(path), "/%s/customers/%s:uploadClickConversions", sluice_vendor_opt(it, "api_version"),
+             sluice_vendor_opt(it, "customer_id"));
+    out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://googleads.googleapis.com", path);
+    const char *login = sluice_vendor_opt(it, "login_customer_id");
+    char bearer[24 + 2048];
+    if (strlen(token) > 2048)
+        goto oom;
+    snprintf(bearer, sizeof(bearer), "Bearer %s", token);
+    if (out->url == NULL || (out->headers[out->header_count++] = header("Authorization", bearer)) == NULL ||
+        (out->headers[out->header_count++] = header("developer-token", dev)) == NULL ||
+        (login != NULL && (out->headers[out->header_count++] = header("login-customer-id", login)) == NULL) ||
+        (out->headers[out->header_count++] = strdup("Content-Type: application/json")) == NULL)
+        goto oom;
+    sluice_secure_zero(bearer, sizeof(bearer));
+    if (sluice_vendor_join("{\"conversions\":[", items, n,
+                           validate ? "],\"partialFailure\":true,\"validateOnly\":true}" : "],\"partialFailure\":true}",
+                           &out->body, &out->body_len) != 0)
+        goto oom;
+    return 0;
+oom:
+    sluice_secure_zero(bearer, sizeof(bearer));
+    sluice_vendor_request_dispose(out);
+    return sluice_err_set(err, "google_ads: out of memory building a request");
+}
+
+static int build(const sluice_integration_t *it, const json_t *secret, const char *group,
+                 const sluice_vendor_item_t *const *items, size_t n, int64_t now_ms, sluice_vendor_request_t *out,
+                 sluice_err_t *err)
+{
+    (void)group;
+    (void)now_ms;
+    return build_mode(it, secret, items, n, 0, out, err);
+}
+
+static int build_check(const sluice_integration_t *it, const json_t *secret, const char *group,
+                       const sluice_vendor_item_t *const *items, size_t n, int64_t now_ms, sluice_vendor_request_t *out,
+                       sluice_err_t *err)
+{
+    (void)group;
+    (void)now_ms;
+    return build_mode(it, secret, items, n, 1, out, err);
+}
+
+static int token_request(const sluice_integration_t *it, const json_t *secret, sluice_vendor_request_t *out,
+                         sluice_err_t *err)
+{
+    return sluice_vendor_oauth_refresh(sluice_vendor_opt(it, "token_url"),
+                                       json_string_value(json_object_get(secret, "client_id")),
+                                       json_string_value(json_object_get(secret, "client_secret")),
+                                       json_string_value(json_object_get(secret, "refresh_token")), out, err);
+}
+
+/* The first error code of a GoogleAdsFailure ({"authenticationError":"OAUTH_TOKEN_EXPIRED"}) as
+ * "authenticationError OAUTH_TOKEN_EXPIRED": enum names, never values from the request. */
+static void failure_code(const json_t *details, char *out, size_t cap)
+{
+    out[0] = '\0';
+    size_t i;
+    json_t *d;
+    json_array_foreach(details, i, d) {
+        json_t *code = json_object_get(json_array_get(json_object_get(d, "errors"), 0), "errorCode");
+        const char *k;
+        json_t *v;
+        json_object_foreach(code, k, v) {
+            if (json_is_string(v)) {
+                snprintf(out, cap, "%.48s %.64s", k, json_string_value(v));
+                return;
+            }
+        }
+    }
+}
+
+/* Google's errors: {"error":{"code":N,"status":"UNAUTHENTICATED","details":[GoogleAdsFailure]}}.
+ * 401 is an expired or revoked access token (the worker refreshes it: retry); 429
+ * RESOURCE_EXHAUSTED and 5xx are retried; 200 with partialFailureError refused some conversions. */
+static sluice_verdict_t classify(long status, const char *body, size_t len, char *why, size_t why_len)
+{
+    sluice_verdict_t v = sluice_vendor_classify_http(status, why, why_len);
+    json_t *root = json_loadb(body, len, 0, NULL);
+    char code[128];
+    if (v == SLUICE_VERDICT_OK) {
+        json_t *pf = json_object_get(root, "partialFailureError");
+        if (json_is_object(pf) && json_integer_value(json_object_get(pf, "code")) != 0) {
+            failure_code(json_object_get(pf, "details"), code, sizeof(code));
+            snprintf(why, why_len, "HTTP %ld (Google Ads partial failure%s%s)", status, code[0] ? ": " : "", code);
+            v = SLUICE_VERDICT_FAIL;
+        }
+    } else {
+        json_t *error = json_object_get(root, "error");
+        const char *st = json_string_value(json_object_get(error, "status"));
+        failure_code(json_object_get(error, "details"), code, sizeof(code));
+        if (st != NULL && strlen(st) < 40 && strspn(st, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") == strlen(st))
+            snprintf(why, why_len, "HTTP %ld (%s%s%s)", status, st, code[0] ? ", " : "", code);
+        if (status == 401)
+            v = SLUICE_VERDICT_RETRY;
+    }
+    json_decref(root);
+    return v;
+}
+
+const sluice_vendor_ops_t sluice_vendor_google_ads = {
+    .name = "google_ads",
+    .kind = SLUICE_VENDOR_GOOGLE_ADS,
+    .needs_secret = needs_secret,
+    .map = map,
+    .build = build,
+    .classify = classify,
+    .request_overhead = 64,
+    .options = options,
+    .batch_events = 2000,
+    .batch_events_max = 2000,
+    .batch_bytes = 1000000,
+    .batch_bytes_max = 4000000,
+    .fields_root = NULL,
+    .hash_variant = "google",
+    .token_request = token_request,
+    .token_parse = sluice_vendor_oauth_parse,
+    .build_check = build_check,
+};

@@ -1,0 +1,171 @@
+/*
+ * LinkedIn Conversions API (docs/vendors.md, "LinkedIn"):
+ *   POST {base_url}/rest/conversionEvents   headers Authorization: Bearer <token>,
+ *   LinkedIn-Version, X-Restli-Protocol-Version: 2.0.0, X-RestLi-Method: BATCH_CREATE
+ *   body {"elements":[…]}
+ * up to 5,000 events per request. One integration feeds one conversion rule
+ * (urn:lla:llaPartnerConversion:{conversion_id}); only track events are sent. The person is matched
+ * by SHA256_EMAIL (the gateway's default-variant hash: trimmed, lower-cased) and by the first-party
+ * ads tracking UUID (the li_fat_id click parameter); an event with neither is skipped. Events
+ * older than 90 days are dead-lettered. Reentrant; the loop thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/ct.h"
+#include "vendors/vendor.h"
+
+#define LI_MAX_AGE_MS (90LL * 24 * 3600 * 1000)
+
+static const char *check_id(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= 24 && strspn(s, "0123456789") == n ? NULL : "is not a conversion rule id (digits)";
+}
+
+static const char *check_version(const char *s)
+{
+    return strlen(s) == 6 && strspn(s, "0123456789") == 6 ? NULL : "is not a LinkedIn API version (YYYYMM)";
+}
+
+static const sluice_vendor_option_t options[] = {
+    {.name = "conversion_id", .type = SLUICE_VOPT_STRING, .required = 1, .check = check_id},
+    {.name = "api_version", .type = SLUICE_VOPT_STRING, .def = "202601", .check = check_version},
+    {.name = "access_token", .secret = 1, .required = 1},
+    {.name = NULL},
+};
+
+static int needs_secret(const sluice_integration_t *it)
+{
+    (void)it;
+    return 1;
+}
+
+static sluice_map_result_t map(const sluice_integration_t *it, const sluice_envelope_t *e, int64_t now_ms,
+                               sluice_vendor_item_t *out, char *why, size_t why_len)
+{
+    if (strcmp(e->type, "track") != 0)
+        return SLUICE_MAP_SKIP;
+    json_t *ids = json_array();
+    const char *em = sluice_envelope_hashed(e, SLUICE_UF_EMAIL, NULL);
+    if (em != NULL)
+        json_array_append_new(ids, json_pack("{s:s,s:s}", "idType", "SHA256_EMAIL", "idValue", em));
+    const char *fat = sluice_envelope_str(e, "context.clickIds.li_fat_id");
+    if (fat != NULL && fat[0] != '\0')
+        json_array_append_new(
+            ids, json_pack("{s:s,s:s}", "idType", "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", "idValue", fat));
+    if (json_array_size(ids) == 0) {
+        json_decref(ids);
+        return SLUICE_MAP_SKIP; /* nobody LinkedIn could match */
+    }
+    if (now_ms - e->time_ms > LI_MAX_AGE_MS) {
+        json_decref(ids);
+        snprintf(why, why_len, "older than 90 days (LinkedIn refuses it)");
+        return SLUICE_MAP_DEAD;
+    }
+    char urn[96];
+    snprintf(urn, sizeof(urn), "urn:lla:llaPartnerConversion:%s", sluice_vendor_opt(it, "conversion_id"));
+    json_t *ev = json_object();
+    json_object_set_new(ev, "conversion", json_string(urn));
+    json_object_set_new(ev, "conversionHappenedAt", json_integer((json_int_t)e->time_ms));
+    double d;
+    const char *currency = json_string_value(json_object_get(e->properties, "currency"));
+    if (sluice_vendor_value(e, &d) == 0 && currency != NULL) {
+        char amount[40];
+        sluice_vendor_amount_text(d, amount, sizeof(amount));
+        json_object_set_new(ev, "conversionValue", json_pack("{s:s,s:s}", "currencyCode", currency, "amount", amount));
+    }
+    json_object_set_new(ev, "user", json_pack("{s:o}", "userIds", ids));
+    sluice_vendor_set_str(ev, "eventId", e->message_id);
+    return sluice_vendor_item_body(ev, out, why, why_len);
+}
+
+static char *header(const char *name, const char *value)
+{
+    size_t n = strlen(name) + strlen(value) + 3;
+    char *s = malloc(n);
+    if (s != NULL)
+        snprintf(s, n, "%s: %s", name, value);
+    return s;
+}
+
+static int build(const sluice_integration_t *it, const json_t *secret, const char *group,
+                 const sluice_vendor_item_t *const *items, size_t n, int64_t now_ms, sluice_vendor_request_t *out,
+                 sluice_err_t *err)
+{
+    (void)group;
+    (void)now_ms;
+    memset(out, 0, sizeof(*out));
+    const char *token = json_string_value(json_object_get(secret, "access_token"));
+    if (token == NULL)
+        return sluice_err_set(err, "linkedin: the vault secret has no access_token");
+    size_t bl = strlen(token) + 8;
+    char *bearer = malloc(bl);
+    out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://api.linkedin.com", "/rest/conversionEvents");
+    if (bearer == NULL || out->url == NULL)
+        goto oom;
+    snprintf(bearer, bl, "Bearer %s", token);
+    if ((out->headers[out->header_count++] = header("Authorization", bearer)) == NULL ||
+        (out->headers[out->header_count++] = header("LinkedIn-Version", sluice_vendor_opt(it, "api_version"))) ==
+            NULL ||
+        (out->headers[out->header_count++] = strdup("X-Restli-Protocol-Version: 2.0.0")) == NULL ||
+        (out->headers[out->header_count++] = strdup("X-RestLi-Method: BATCH_CREATE")) == NULL ||
+        (out->headers[out->header_count++] = strdup("Content-Type: application/json")) == NULL ||
+        sluice_vendor_join("{\"elements\":[", items, n, "]}", &out->body, &out->body_len) != 0)
+        goto oom;
+    sluice_secure_zero(bearer, bl);
+    free(bearer);
+    return 0;
+oom:
+    if (bearer != NULL)
+        sluice_secure_zero(bearer, bl);
+    free(bearer);
+    sluice_vendor_request_dispose(out);
+    return sluice_err_set(err, "linkedin: out of memory building a request");
+}
+
+/* A BATCH_CREATE answer lists a status per element ({"elements":[{"status":201},{"status":400}]}):
+ * any refused element is a partial refusal. Errors carry {"serviceErrorCode":N}; 401 is an expired
+ * token (LinkedIn's last 60 days: rotate it in the vault), refused like 403; 429 and 5xx retried. */
+static sluice_verdict_t classify(long status, const char *body, size_t len, char *why, size_t why_len)
+{
+    sluice_verdict_t v = sluice_vendor_classify_http(status, why, why_len);
+    json_t *root = json_loadb(body, len, 0, NULL);
+    if (v == SLUICE_VERDICT_OK) {
+        size_t i, refused = 0, n = json_array_size(json_object_get(root, "elements"));
+        json_t *el;
+        json_array_foreach(json_object_get(root, "elements"), i, el) {
+            if (json_integer_value(json_object_get(el, "status")) >= 400)
+                refused++;
+        }
+        if (refused > 0) {
+            snprintf(why, why_len, "HTTP %ld (LinkedIn refused %zu of %zu)", status, refused, n);
+            v = SLUICE_VERDICT_FAIL;
+        }
+    } else {
+        json_t *code = json_object_get(root, "serviceErrorCode");
+        if (json_is_integer(code))
+            snprintf(why, why_len, "HTTP %ld (LinkedIn serviceErrorCode %" JSON_INTEGER_FORMAT ")", status,
+                     json_integer_value(code));
+    }
+    json_decref(root);
+    return v;
+}
+
+const sluice_vendor_ops_t sluice_vendor_linkedin = {
+    .name = "linkedin",
+    .kind = SLUICE_VENDOR_LINKEDIN,
+    .needs_secret = needs_secret,
+    .map = map,
+    .build = build,
+    .classify = classify,
+    .request_overhead = 16,
+    .options = options,
+    .batch_events = 5000,
+    .batch_events_max = 5000,
+    .batch_bytes = 2000000,
+    .batch_bytes_max = 10000000,
+    .fields_root = NULL,
+    .hash_variant = NULL,
+};

@@ -1,0 +1,240 @@
+/*
+ * Pinterest API for Conversions (docs/vendors.md, "Pinterest"):
+ *   POST {base_url}/v5/ad_accounts/{ad_account_id}/events   header Authorization: Bearer <token>
+ *   body {"data":[…]}
+ * up to 1,000 events per request (`?test=true` for `sluicectl vendor check`: validated, not
+ * recorded). user_data takes the gateway's hashes in the default variant (e-mail trimmed and
+ * lower-cased, phone digits with the country code and no '+', as Pinterest normalises), each as a
+ * one-element array; client_ip_address and client_user_agent raw; click_id from the epik
+ * parameter. Pinterest needs an e-mail hash or both the IP address and the user agent: an event
+ * with neither is dead-lettered. Values are decimal strings. Reentrant; the loop thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vendors/vendor.h"
+
+static const char *check_id(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= 32 && strspn(s, "0123456789") == n ? NULL : "is not a Pinterest ad account id (digits)";
+}
+
+static const sluice_vendor_option_t options[] = {
+    {.name = "ad_account_id", .type = SLUICE_VOPT_STRING, .required = 1, .check = check_id},
+    {.name = "access_token", .secret = 1, .required = 1},
+    {.name = NULL},
+};
+
+static const struct sluice_vendor_std_event standard[] = {
+    {"Order Completed", "checkout"},
+    {"Product Added", "add_to_cart"},
+    {"Products Searched", "search"},
+    {"Signed Up", "signup"},
+    {"Lead Generated", "lead"},
+    {"Product List Viewed", "view_category"},
+    {"Product Added to Wishlist", "add_to_wishlist"},
+    {"Payment Info Entered", "add_payment_info"},
+    {"Video Playback Started", "watch_video"},
+    {NULL, NULL},
+};
+
+/* Pinterest's own event names, accepted as they are (after a mapping rename, say). */
+static int is_pinterest_name(const char *s)
+{
+    static const char *const names[] = {
+        "add_to_cart", "add_to_wishlist", "add_payment_info", "checkout",      "custom",      "lead",
+        "page_visit",  "search",          "signup",           "view_category", "watch_video", NULL};
+    for (size_t i = 0; names[i] != NULL; i++) {
+        if (strcmp(names[i], s) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int needs_secret(const sluice_integration_t *it)
+{
+    (void)it;
+    return 1;
+}
+
+static json_t *custom_data(const sluice_envelope_t *e)
+{
+    json_t *cd = json_object();
+    const json_t *props = e->properties;
+    char num[40];
+    double d;
+    if (sluice_vendor_value(e, &d) == 0) {
+        sluice_vendor_amount_text(d, num, sizeof(num));
+        json_object_set_new(cd, "value", json_string(num));
+    }
+    sluice_vendor_set_str(cd, "currency", json_string_value(json_object_get(props, "currency")));
+    sluice_vendor_set_str(cd, "order_id", json_string_value(json_object_get(props, "order_id")));
+    sluice_vendor_set_str(cd, "search_string", json_string_value(json_object_get(props, "query")));
+    json_t *ids = json_array(), *contents = json_array();
+    json_t *products = json_object_get(props, "products");
+    json_int_t items = 0;
+    size_t i;
+    json_t *p;
+    json_array_foreach(products, i, p) {
+        const char *id = sluice_vendor_product_id(p);
+        if (id == NULL)
+            continue;
+        json_array_append_new(ids, json_string(id));
+        json_t *c = json_object();
+        if (sluice_vendor_number(json_object_get(p, "price"), &d) == 0) {
+            sluice_vendor_amount_text(d, num, sizeof(num));
+            json_object_set_new(c, "item_price", json_string(num));
+        }
+        if (sluice_vendor_number(json_object_get(p, "quantity"), &d) == 0) {
+            json_object_set_new(c, "quantity", json_integer((json_int_t)d));
+            items += (json_int_t)d;
+        }
+        json_array_append_new(contents, c);
+    }
+    sluice_vendor_set_nonempty(cd, "content_ids", ids);
+    sluice_vendor_set_nonempty(cd, "contents", contents);
+    if (items > 0)
+        json_object_set_new(cd, "num_items", json_integer(items));
+    return cd;
+}
+
+static sluice_map_result_t map(const sluice_integration_t *it, const sluice_envelope_t *e, int64_t now_ms,
+                               sluice_vendor_item_t *out, char *why, size_t why_len)
+{
+    (void)it;
+    (void)now_ms;
+    const char *name;
+    if (strcmp(e->type, "track") == 0 && e->name != NULL) {
+        name = sluice_vendor_standard_event(SLUICE_VENDOR_PINTEREST, e->name);
+        if (name == NULL)
+            name = is_pinterest_name(e->name) ? e->name : "custom";
+    } else if (strcmp(e->type, "page") == 0) {
+        name = "page_visit";
+    } else {
+        return SLUICE_MAP_SKIP;
+    }
+    json_t *ud = json_object();
+    sluice_vendor_add_hash(ud, "em", e, SLUICE_UF_EMAIL, NULL, 1);
+    sluice_vendor_add_hash(ud, "ph", e, SLUICE_UF_PHONE, NULL, 1);
+    sluice_vendor_add_hash(ud, "fn", e, SLUICE_UF_FIRST_NAME, NULL, 1);
+    sluice_vendor_add_hash(ud, "ln", e, SLUICE_UF_LAST_NAME, NULL, 1);
+    sluice_vendor_add_hash(ud, "ge", e, SLUICE_UF_GENDER, NULL, 1);
+    sluice_vendor_add_hash(ud, "db", e, SLUICE_UF_BIRTHDAY, NULL, 1);
+    sluice_vendor_add_hash(ud, "ct", e, SLUICE_UF_CITY, NULL, 1);
+    sluice_vendor_add_hash(ud, "st", e, SLUICE_UF_STATE, NULL, 1);
+    sluice_vendor_add_hash(ud, "zp", e, SLUICE_UF_ZIP, NULL, 1);
+    sluice_vendor_add_hash(ud, "country", e, SLUICE_UF_COUNTRY, NULL, 1);
+    sluice_vendor_add_hash(ud, "external_id", e, SLUICE_UF_EXTERNAL_ID, NULL, 1);
+    sluice_vendor_set_str(ud, "client_ip_address", sluice_envelope_str(e, "context.ip"));
+    sluice_vendor_set_str(ud, "client_user_agent", sluice_envelope_str(e, "context.userAgent"));
+    sluice_vendor_set_str(ud, "click_id", sluice_envelope_str(e, "context.clickIds.epik"));
+    if (json_object_get(ud, "em") == NULL &&
+        (json_object_get(ud, "client_ip_address") == NULL || json_object_get(ud, "client_user_agent") == NULL)) {
+        json_decref(ud);
+        snprintf(why, why_len,
+                 "no hashed e-mail, and not both the IP address and the user agent (Pinterest needs "
+                 "one of them)");
+        return SLUICE_MAP_DEAD;
+    }
+    json_t *ev = json_object();
+    json_object_set_new(ev, "event_name", json_string(name));
+    json_object_set_new(ev, "action_source", json_string("web"));
+    json_object_set_new(ev, "event_time", json_integer((json_int_t)(e->time_ms / 1000)));
+    sluice_vendor_set_str(ev, "event_id", e->message_id);
+    sluice_vendor_set_str(ev, "event_source_url", sluice_envelope_str(e, "context.page.url"));
+    json_object_set_new(ev, "user_data", ud);
+    sluice_vendor_set_nonempty(ev, "custom_data", custom_data(e));
+    return sluice_vendor_item_body(ev, out, why, why_len);
+}
+
+static int build_mode(const sluice_integration_t *it, const json_t *secret, const sluice_vendor_item_t *const *items,
+                      size_t n, int test, sluice_vendor_request_t *out, sluice_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    const char *token = json_string_value(json_object_get(secret, "access_token"));
+    if (token == NULL)
+        return sluice_err_set(err, "pinterest: the vault secret has no access_token");
+    char path[128];
+    snprintf(path, sizeof(path), "/v5/ad_accounts/%s/events", sluice_vendor_opt(it, "ad_account_id"));
+    out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://api.pinterest.com", path);
+    size_t hl = strlen("Authorization: Bearer ") + strlen(token) + 1;
+    char *auth = malloc(hl);
+    if (out->url == NULL || auth == NULL || (test && sluice_vendor_url_param(&out->url, "test", "true") != 0)) {
+        free(auth);
+        goto oom;
+    }
+    snprintf(auth, hl, "Authorization: Bearer %s", token);
+    out->headers[out->header_count++] = auth;
+    if ((out->headers[out->header_count++] = strdup("Content-Type: application/json")) == NULL ||
+        sluice_vendor_join("{\"data\":[", items, n, "]}", &out->body, &out->body_len) != 0)
+        goto oom;
+    return 0;
+oom:
+    sluice_vendor_request_dispose(out);
+    return sluice_err_set(err, "pinterest: out of memory building a request");
+}
+
+static int build(const sluice_integration_t *it, const json_t *secret, const char *group,
+                 const sluice_vendor_item_t *const *items, size_t n, int64_t now_ms, sluice_vendor_request_t *out,
+                 sluice_err_t *err)
+{
+    (void)group;
+    (void)now_ms;
+    return build_mode(it, secret, items, n, 0, out, err);
+}
+
+static int build_check(const sluice_integration_t *it, const json_t *secret, const char *group,
+                       const sluice_vendor_item_t *const *items, size_t n, int64_t now_ms, sluice_vendor_request_t *out,
+                       sluice_err_t *err)
+{
+    (void)group;
+    (void)now_ms;
+    return build_mode(it, secret, items, n, 1, out, err);
+}
+
+/* 200 answers count what was processed ({"num_events_received":N,"num_events_processed":M,
+ * "events":[{"status":"failed",…}]}): fewer processed than received is a partial refusal.
+ * Errors are {"code":N,"message":…}; 429 and 5xx are retried. */
+static sluice_verdict_t classify(long status, const char *body, size_t len, char *why, size_t why_len)
+{
+    sluice_verdict_t v = sluice_vendor_classify_http(status, why, why_len);
+    json_t *root = json_loadb(body, len, 0, NULL);
+    if (v == SLUICE_VERDICT_OK) {
+        json_t *rec = json_object_get(root, "num_events_received"),
+               *proc = json_object_get(root, "num_events_processed");
+        if (json_is_integer(rec) && json_is_integer(proc) && json_integer_value(proc) < json_integer_value(rec)) {
+            snprintf(why, why_len,
+                     "HTTP %ld (Pinterest processed %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT ")", status,
+                     json_integer_value(proc), json_integer_value(rec));
+            v = SLUICE_VERDICT_FAIL;
+        }
+    } else {
+        json_t *code = json_object_get(root, "code");
+        if (json_is_integer(code))
+            snprintf(why, why_len, "HTTP %ld (Pinterest code %" JSON_INTEGER_FORMAT ")", status,
+                     json_integer_value(code));
+    }
+    json_decref(root);
+    return v;
+}
+
+const sluice_vendor_ops_t sluice_vendor_pinterest = {
+    .name = "pinterest",
+    .kind = SLUICE_VENDOR_PINTEREST,
+    .needs_secret = needs_secret,
+    .map = map,
+    .build = build,
+    .classify = classify,
+    .request_overhead = 16,
+    .options = options,
+    .batch_events = 1000,
+    .batch_events_max = 1000,
+    .batch_bytes = 1000000,
+    .batch_bytes_max = 5000000,
+    .fields_root = "custom_data",
+    .hash_variant = NULL,
+    .standard_events = standard,
+    .build_check = build_check,
+};

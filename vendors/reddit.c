@@ -1,0 +1,211 @@
+/*
+ * Reddit Conversions API v3 (docs/vendors.md, "Reddit"):
+ *   POST {base_url}/api/v3/pixels/{pixel_id}/conversion_events   header Authorization: Bearer <token>
+ *   body {"data":{"events":[…]}} ("test_id" added for test events)
+ * up to 1,000 events per request. The person: e-mail and phone hashes in the `tiktok` variant
+ * (Reddit, like TikTok, hashes phones in E.164 with '+'; e-mails trimmed and lower-cased),
+ * external_id, the raw user agent, and the click id from the rdt_cid parameter. Events older
+ * than 7 days are dead-lettered. Reentrant; the loop thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vendors/vendor.h"
+
+#define REDDIT_MAX_AGE_MS (7LL * 24 * 3600 * 1000)
+
+static const sluice_vendor_option_t options[] = {
+    {.name = "pixel_id", .type = SLUICE_VOPT_STRING, .required = 1},
+    {.name = "test_id", .type = SLUICE_VOPT_STRING},
+    {.name = "access_token", .secret = 1, .required = 1},
+    {.name = NULL},
+};
+
+static const struct sluice_vendor_std_event standard[] = {
+    {"Order Completed", "PURCHASE"},
+    {"Product Added", "ADD_TO_CART"},
+    {"Product Viewed", "VIEW_CONTENT"},
+    {"Products Searched", "SEARCH"},
+    {"Signed Up", "SIGN_UP"},
+    {"Lead Generated", "LEAD"},
+    {"Product Added to Wishlist", "ADD_TO_WISHLIST"},
+    {NULL, NULL},
+};
+
+static int is_reddit_type(const char *s)
+{
+    static const char *const names[] = {"PAGE_VISIT", "VIEW_CONTENT", "SEARCH",  "ADD_TO_CART", "ADD_TO_WISHLIST",
+                                        "PURCHASE",   "LEAD",         "SIGN_UP", NULL};
+    for (size_t i = 0; names[i] != NULL; i++) {
+        if (strcmp(names[i], s) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int needs_secret(const sluice_integration_t *it)
+{
+    (void)it;
+    return 1;
+}
+
+static json_t *metadata(const sluice_envelope_t *e)
+{
+    json_t *md = json_object();
+    const json_t *props = e->properties;
+    sluice_vendor_set_str(md, "conversion_id", e->message_id);
+    double d;
+    if (sluice_vendor_value(e, &d) == 0)
+        json_object_set_new(md, "value", json_real(d));
+    sluice_vendor_set_str(md, "currency", json_string_value(json_object_get(props, "currency")));
+    json_t *products = json_array();
+    json_int_t items = 0;
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(props, "products"), i, p) {
+        const char *id = sluice_vendor_product_id(p);
+        if (id == NULL)
+            continue;
+        json_t *o = json_pack("{s:s}", "id", id);
+        sluice_vendor_set_str(o, "name", json_string_value(json_object_get(p, "name")));
+        sluice_vendor_set_str(o, "category", json_string_value(json_object_get(p, "category")));
+        json_array_append_new(products, o);
+        if (sluice_vendor_number(json_object_get(p, "quantity"), &d) == 0)
+            items += (json_int_t)d;
+    }
+    if (items > 0)
+        json_object_set_new(md, "item_count", json_integer(items));
+    sluice_vendor_set_nonempty(md, "products", products);
+    return md;
+}
+
+static sluice_map_result_t map(const sluice_integration_t *it, const sluice_envelope_t *e, int64_t now_ms,
+                               sluice_vendor_item_t *out, char *why, size_t why_len)
+{
+    (void)it;
+    const char *type, *custom = NULL;
+    if (strcmp(e->type, "track") == 0 && e->name != NULL) {
+        type = sluice_vendor_standard_event(SLUICE_VENDOR_REDDIT, e->name);
+        if (type == NULL && is_reddit_type(e->name))
+            type = e->name;
+        if (type == NULL) {
+            type = "CUSTOM";
+            custom = e->name;
+        }
+    } else if (strcmp(e->type, "page") == 0) {
+        type = "PAGE_VISIT";
+    } else {
+        return SLUICE_MAP_SKIP;
+    }
+    if (now_ms - e->time_ms > REDDIT_MAX_AGE_MS) {
+        snprintf(why, why_len, "older than 7 days (Reddit refuses it)");
+        return SLUICE_MAP_DEAD;
+    }
+    json_t *user = json_object();
+    sluice_vendor_add_hash(user, "email", e, SLUICE_UF_EMAIL, "tiktok", 0);
+    sluice_vendor_add_hash(user, "phone_number", e, SLUICE_UF_PHONE, "tiktok", 0);
+    sluice_vendor_add_hash(user, "external_id", e, SLUICE_UF_EXTERNAL_ID, NULL, 0);
+    sluice_vendor_set_str(user, "user_agent", sluice_envelope_str(e, "context.userAgent"));
+    json_t *ev = json_object();
+    json_object_set_new(ev, "event_at", json_integer((json_int_t)e->time_ms));
+    json_object_set_new(ev, "action_source", json_string("WEBSITE"));
+    json_t *t = json_pack("{s:s}", "tracking_type", type);
+    sluice_vendor_set_str(t, "custom_event_name", custom);
+    json_object_set_new(ev, "type", t);
+    sluice_vendor_set_str(ev, "click_id", sluice_envelope_str(e, "context.clickIds.rdt_cid"));
+    sluice_vendor_set_nonempty(ev, "metadata", metadata(e));
+    sluice_vendor_set_nonempty(ev, "user", user);
+    return sluice_vendor_item_body(ev, out, why, why_len);
+}
+
+static int build_mode(const sluice_integration_t *it, const json_t *secret, const sluice_vendor_item_t *const *items,
+                      size_t n, int test, sluice_vendor_request_t *out, sluice_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    const char *token = json_string_value(json_object_get(secret, "access_token"));
+    if (token == NULL)
+        return sluice_err_set(err, "reddit: the vault secret has no access_token");
+    char path[256], prefix[160] = "{\"data\":{\"events\":[";
+    snprintf(path, sizeof(path), "/api/v3/pixels/%s/conversion_events", sluice_vendor_opt(it, "pixel_id"));
+    const char *test_id = sluice_vendor_opt(it, "test_id");
+    if (test_id == NULL && test)
+        test_id = "sluicectl-vendor-check";
+    if (test_id != NULL) {
+        json_t *s = json_string(test_id);
+        char *q = json_dumps(s, JSON_ENCODE_ANY);
+        json_decref(s);
+        if (q == NULL)
+            return sluice_err_set(err, "reddit: out of memory building a request");
+        snprintf(prefix, sizeof(prefix), "{\"data\":{\"test_id\":%.100s,\"events\":[", q);
+        free(q);
+    }
+    out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://ads-api.reddit.com", path);
+    size_t hl = strlen("Authorization: Bearer ") + strlen(token) + 1;
+    char *auth = malloc(hl);
+    if (out->url == NULL || auth == NULL) {
+        free(auth);
+        goto oom;
+    }
+    snprintf(auth, hl, "Authorization: Bearer %s", token);
+    out->headers[out->header_count++] = auth;
+    if ((out->headers[out->header_count++] = strdup("Content-Type: application/json")) == NULL ||
+        sluice_vendor_join(prefix, items, n, "]}}", &out->body, &out->body_len) != 0)
+        goto oom;
+    return 0;
+oom:
+    sluice_vendor_request_dispose(out);
+    return sluice_err_set(err, "reddit: out of memory building a request");
+}
+
+static int build(const sluice_integration_t *it, const json_t *secret, const char *group,
+                 const sluice_vendor_item_t *const *items, size_t n, int64_t now_ms, sluice_vendor_request_t *out,
+                 sluice_err_t *err)
+{
+    (void)group;
+    (void)now_ms;
+    return build_mode(it, secret, items, n, 0, out, err);
+}
+
+static int build_check(const sluice_integration_t *it, const json_t *secret, const char *group,
+                       const sluice_vendor_item_t *const *items, size_t n, int64_t now_ms, sluice_vendor_request_t *out,
+                       sluice_err_t *err)
+{
+    (void)group;
+    (void)now_ms;
+    return build_mode(it, secret, items, n, 1, out, err);
+}
+
+/* Reddit answers HTTP statuses; errors look like {"error":{"code":N,…}}: 429 and 5xx retried,
+ * the rest (400 a malformed event, 401/403 the token) dead-lettered with Reddit's code. */
+static sluice_verdict_t classify(long status, const char *body, size_t len, char *why, size_t why_len)
+{
+    sluice_verdict_t v = sluice_vendor_classify_http(status, why, why_len);
+    if (v == SLUICE_VERDICT_OK)
+        return v;
+    json_t *root = json_loadb(body, len, 0, NULL);
+    json_t *code = json_object_get(json_object_get(root, "error"), "code");
+    if (json_is_integer(code))
+        snprintf(why, why_len, "HTTP %ld (Reddit code %" JSON_INTEGER_FORMAT ")", status, json_integer_value(code));
+    json_decref(root);
+    return v;
+}
+
+const sluice_vendor_ops_t sluice_vendor_reddit = {
+    .name = "reddit",
+    .kind = SLUICE_VENDOR_REDDIT,
+    .needs_secret = needs_secret,
+    .map = map,
+    .build = build,
+    .classify = classify,
+    .request_overhead = 64,
+    .options = options,
+    .batch_events = 1000,
+    .batch_events_max = 1000,
+    .batch_bytes = 1000000,
+    .batch_bytes_max = 2000000,
+    .fields_root = "metadata",
+    .hash_variant = "tiktok",
+    .standard_events = standard,
+    .build_check = build_check,
+};

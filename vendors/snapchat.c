@@ -1,0 +1,218 @@
+/*
+ * Snapchat Conversions API v3 (docs/vendors.md, "Snapchat"):
+ *   POST {base_url}/v3/{pixel_id}/events?access_token=…   body {"data":[…]}
+ * up to 2,000 events per request; `sluicectl vendor check` posts to .../events/validate, which
+ * checks and records nothing. user_data takes the gateway's hashes in the default variant (e-mail
+ * trimmed and lower-cased, phone digits with the country code and no '+'), each as a one-element
+ * array; client_ip_address and client_user_agent raw; sc_click_id from the ScCid parameter. Snap
+ * takes only its own event names: a track event with neither a standard name nor one of Snap's
+ * names is skipped (rename it with mapping.events, to CUSTOM_EVENT_1 say). Events older than
+ * 37 days are dead-lettered. Reentrant; the loop thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vendors/vendor.h"
+
+#define SNAP_MAX_AGE_MS (37LL * 24 * 3600 * 1000)
+
+static const sluice_vendor_option_t options[] = {
+    {.name = "pixel_id", .type = SLUICE_VOPT_STRING, .required = 1},
+    {.name = "access_token", .secret = 1, .required = 1},
+    {.name = NULL},
+};
+
+static const struct sluice_vendor_std_event standard[] = {
+    {"Order Completed", "PURCHASE"},
+    {"Product Added", "ADD_CART"},
+    {"Product Viewed", "VIEW_CONTENT"},
+    {"Product List Viewed", "LIST_VIEW"},
+    {"Checkout Started", "START_CHECKOUT"},
+    {"Payment Info Entered", "ADD_BILLING"},
+    {"Products Searched", "SEARCH"},
+    {"Signed Up", "SIGN_UP"},
+    {"Signed In", "LOGIN"},
+    {"Product Added to Wishlist", "ADD_TO_WISHLIST"},
+    {"Subscription Started", "SUBSCRIBE"},
+    {"Product Shared", "SHARE"},
+    {NULL, NULL},
+};
+
+static int is_snap_name(const char *s)
+{
+    static const char *const names[] = {"PAGE_VIEW",      "VIEW_CONTENT",
+                                        "ADD_CART",       "ADD_TO_WISHLIST",
+                                        "SIGN_UP",        "SEARCH",
+                                        "PURCHASE",       "ADD_BILLING",
+                                        "SUBSCRIBE",      "START_CHECKOUT",
+                                        "START_TRIAL",    "LIST_VIEW",
+                                        "LOGIN",          "SAVE",
+                                        "SHARE",          "INVITE",
+                                        "RESERVE",        "RATE",
+                                        "AD_CLICK",       "AD_VIEW",
+                                        "CUSTOM_EVENT_1", "CUSTOM_EVENT_2",
+                                        "CUSTOM_EVENT_3", "CUSTOM_EVENT_4",
+                                        "CUSTOM_EVENT_5", NULL};
+    for (size_t i = 0; names[i] != NULL; i++) {
+        if (strcmp(names[i], s) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int needs_secret(const sluice_integration_t *it)
+{
+    (void)it;
+    return 1;
+}
+
+static json_t *custom_data(const sluice_envelope_t *e)
+{
+    json_t *cd = json_object();
+    const json_t *props = e->properties;
+    double d;
+    if (sluice_vendor_value(e, &d) == 0)
+        json_object_set_new(cd, "value", json_real(d));
+    sluice_vendor_set_str(cd, "currency", json_string_value(json_object_get(props, "currency")));
+    sluice_vendor_set_str(cd, "order_id", json_string_value(json_object_get(props, "order_id")));
+    sluice_vendor_set_str(cd, "search_string", json_string_value(json_object_get(props, "query")));
+    json_t *contents = json_array();
+    json_int_t items = 0;
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(props, "products"), i, p) {
+        const char *id = sluice_vendor_product_id(p);
+        if (id == NULL)
+            continue;
+        json_t *c = json_pack("{s:s}", "id", id);
+        if (sluice_vendor_number(json_object_get(p, "quantity"), &d) == 0) {
+            json_object_set_new(c, "quantity", json_integer((json_int_t)d));
+            items += (json_int_t)d;
+        }
+        if (sluice_vendor_number(json_object_get(p, "price"), &d) == 0)
+            json_object_set_new(c, "item_price", json_real(d));
+        json_array_append_new(contents, c);
+    }
+    sluice_vendor_set_nonempty(cd, "contents", contents);
+    if (items > 0)
+        json_object_set_new(cd, "num_items", json_integer(items));
+    return cd;
+}
+
+static sluice_map_result_t map(const sluice_integration_t *it, const sluice_envelope_t *e, int64_t now_ms,
+                               sluice_vendor_item_t *out, char *why, size_t why_len)
+{
+    (void)it;
+    const char *name;
+    if (strcmp(e->type, "track") == 0 && e->name != NULL) {
+        name = sluice_vendor_standard_event(SLUICE_VENDOR_SNAPCHAT, e->name);
+        if (name == NULL && is_snap_name(e->name))
+            name = e->name;
+        if (name == NULL)
+            return SLUICE_MAP_SKIP; /* Snap takes only its own names */
+    } else if (strcmp(e->type, "page") == 0) {
+        name = "PAGE_VIEW";
+    } else {
+        return SLUICE_MAP_SKIP;
+    }
+    if (now_ms - e->time_ms > SNAP_MAX_AGE_MS) {
+        snprintf(why, why_len, "older than 37 days (Snap refuses it)");
+        return SLUICE_MAP_DEAD;
+    }
+    json_t *ud = json_object();
+    sluice_vendor_add_hash(ud, "em", e, SLUICE_UF_EMAIL, NULL, 1);
+    sluice_vendor_add_hash(ud, "ph", e, SLUICE_UF_PHONE, NULL, 1);
+    sluice_vendor_add_hash(ud, "fn", e, SLUICE_UF_FIRST_NAME, NULL, 1);
+    sluice_vendor_add_hash(ud, "ln", e, SLUICE_UF_LAST_NAME, NULL, 1);
+    sluice_vendor_add_hash(ud, "ge", e, SLUICE_UF_GENDER, NULL, 1);
+    sluice_vendor_add_hash(ud, "db", e, SLUICE_UF_BIRTHDAY, NULL, 1);
+    sluice_vendor_add_hash(ud, "ct", e, SLUICE_UF_CITY, NULL, 1);
+    sluice_vendor_add_hash(ud, "st", e, SLUICE_UF_STATE, NULL, 1);
+    sluice_vendor_add_hash(ud, "zp", e, SLUICE_UF_ZIP, NULL, 1);
+    sluice_vendor_add_hash(ud, "country", e, SLUICE_UF_COUNTRY, NULL, 1);
+    sluice_vendor_add_hash(ud, "external_id", e, SLUICE_UF_EXTERNAL_ID, NULL, 1);
+    sluice_vendor_set_str(ud, "client_ip_address", sluice_envelope_str(e, "context.ip"));
+    sluice_vendor_set_str(ud, "client_user_agent", sluice_envelope_str(e, "context.userAgent"));
+    sluice_vendor_set_str(ud, "sc_click_id", sluice_envelope_str(e, "context.clickIds.ScCid"));
+    json_t *ev = json_object();
+    json_object_set_new(ev, "event_name", json_string(name));
+    json_object_set_new(ev, "event_time", json_integer((json_int_t)(e->time_ms / 1000)));
+    sluice_vendor_set_str(ev, "event_id", e->message_id);
+    json_object_set_new(ev, "action_source", json_string("WEB"));
+    sluice_vendor_set_str(ev, "event_source_url", sluice_envelope_str(e, "context.page.url"));
+    sluice_vendor_set_nonempty(ev, "user_data", ud);
+    sluice_vendor_set_nonempty(ev, "custom_data", custom_data(e));
+    return sluice_vendor_item_body(ev, out, why, why_len);
+}
+
+static int build_path(const sluice_integration_t *it, const json_t *secret, const sluice_vendor_item_t *const *items,
+                      size_t n, const char *suffix, sluice_vendor_request_t *out, sluice_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    const char *token = json_string_value(json_object_get(secret, "access_token"));
+    if (token == NULL)
+        return sluice_err_set(err, "snapchat: the vault secret has no access_token");
+    char path[256];
+    snprintf(path, sizeof(path), "/v3/%s/%s", sluice_vendor_opt(it, "pixel_id"), suffix);
+    out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://tr.snapchat.com", path);
+    if (out->url == NULL || sluice_vendor_url_param(&out->url, "access_token", token) != 0 ||
+        (out->headers[out->header_count++] = strdup("Content-Type: application/json")) == NULL ||
+        sluice_vendor_join("{\"data\":[", items, n, "]}", &out->body, &out->body_len) != 0) {
+        sluice_vendor_request_dispose(out);
+        return sluice_err_set(err, "snapchat: out of memory building a request");
+    }
+    return 0;
+}
+
+static int build(const sluice_integration_t *it, const json_t *secret, const char *group,
+                 const sluice_vendor_item_t *const *items, size_t n, int64_t now_ms, sluice_vendor_request_t *out,
+                 sluice_err_t *err)
+{
+    (void)group;
+    (void)now_ms;
+    return build_path(it, secret, items, n, "events", out, err);
+}
+
+static int build_check(const sluice_integration_t *it, const json_t *secret, const char *group,
+                       const sluice_vendor_item_t *const *items, size_t n, int64_t now_ms, sluice_vendor_request_t *out,
+                       sluice_err_t *err)
+{
+    (void)group;
+    (void)now_ms;
+    return build_path(it, secret, items, n, "events/validate", out, err);
+}
+
+/* Snap answers HTTP statuses: 2xx accepted; 429 and 5xx retried; 400 (a malformed event), 401
+ * and 403 (the token) refused, with Snap's `reason` when it is a code word. */
+static sluice_verdict_t classify(long status, const char *body, size_t len, char *why, size_t why_len)
+{
+    sluice_verdict_t v = sluice_vendor_classify_http(status, why, why_len);
+    if (v == SLUICE_VERDICT_OK)
+        return v;
+    json_t *root = json_loadb(body, len, 0, NULL);
+    const char *reason = json_string_value(json_object_get(root, "reason"));
+    if (reason != NULL && strlen(reason) < 48 && strspn(reason, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") == strlen(reason))
+        snprintf(why, why_len, "HTTP %ld (Snap %s)", status, reason);
+    json_decref(root);
+    return v;
+}
+
+const sluice_vendor_ops_t sluice_vendor_snapchat = {
+    .name = "snapchat",
+    .kind = SLUICE_VENDOR_SNAPCHAT,
+    .needs_secret = needs_secret,
+    .map = map,
+    .build = build,
+    .classify = classify,
+    .request_overhead = 16,
+    .options = options,
+    .batch_events = 2000,
+    .batch_events_max = 2000,
+    .batch_bytes = 1000000,
+    .batch_bytes_max = 4000000,
+    .fields_root = "custom_data",
+    .hash_variant = NULL,
+    .standard_events = standard,
+    .build_check = build_check,
+};
