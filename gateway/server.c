@@ -431,7 +431,10 @@ static void warn_restart_only(const sluice_config_t *old, const sluice_config_t 
     else if (old->server.threads != new->server.threads)
         what = "server.threads";
     else if (!same_str(old->kafka.brokers, new->kafka.brokers) ||
-             old->kafka.ack_timeout_ms != new->kafka.ack_timeout_ms)
+             old->kafka.ack_timeout_ms != new->kafka.ack_timeout_ms ||
+             !same_str(old->kafka.sasl_password_env, new->kafka.sasl_password_env) ||
+             !same_str(old->kafka.ssl_key_password_env, new->kafka.ssl_key_password_env) ||
+             !same_str(old->kafka.oauthbearer_client_secret_env, new->kafka.oauthbearer_client_secret_env))
         what = "kafka connection settings";
     else if (!same_str(old->redis.url, new->redis.url) || !same_str(old->redis.username, new->redis.username) ||
              !same_str(old->redis.password_env, new->redis.password_env) ||
