@@ -157,6 +157,10 @@ static const char *secret_name(sluice_vendor_kind_t vendor)
         return ops->secret_required[0];
     if (ops->secret_optional != NULL && ops->secret_optional[0] != NULL)
         return ops->secret_optional[0];
+    for (size_t i = 0; ops->options != NULL && ops->options[i].name != NULL; i++) {
+        if (ops->options[i].secret)
+            return ops->options[i].name; /* the first vault member its options declare */
+    }
     return "credentials";
 }
 

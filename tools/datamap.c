@@ -77,6 +77,11 @@ static const enrichment_t enrichments[] = {
     {"context.clickIds.ttclid", "from the page URL's query string", NULL},
     {"context.clickIds.msclkid", "from the page URL's query string", NULL},
     {"context.clickIds.li_fat_id", "from the page URL's query string", NULL},
+    {"context.clickIds.gbraid", "from the page URL's query string", NULL},
+    {"context.clickIds.wbraid", "from the page URL's query string", NULL},
+    {"context.clickIds.epik", "from the page URL's query string", NULL},
+    {"context.clickIds.ScCid", "from the page URL's query string", NULL},
+    {"context.clickIds.rdt_cid", "from the page URL's query string", NULL},
     {"context.identity.crossDomain", "true when a cross-domain token was redeemed", cross_domain},
     {"context.identity.linkedFrom", "the id the event arrived with, when a cross-domain token replaced it",
      cross_domain},
@@ -192,6 +197,96 @@ static const vendor_read_t tiktok_reads[] = {
     {"properties.query", -1, READ_VALUE, 0, 0, "properties.query", NULL},
 };
 
+/* The later vendors (vendors/google_ads.c, pinterest.c, snapchat.c, linkedin.c, reddit.c). */
+static const vendor_read_t google_ads_reads[] = {
+    {"gclid gbraid wbraid", -1, READ_VALUE, 1, 0,
+     "context.clickIds.gclid context.clickIds.gbraid context.clickIds.wbraid",
+     "one of them; an event with no click id and no identifier is skipped"},
+    {"userIdentifiers.hashedEmail", SLUICE_UF_EMAIL, READ_HASH, 1, 0, NULL, NULL},
+    {"userIdentifiers.hashedPhoneNumber", SLUICE_UF_PHONE, READ_HASH, 1, 0, NULL, NULL},
+    {"conversionDateTime", -1, READ_VALUE, 0, 0, "timestamp receivedAt", NULL},
+    {"conversionValue", -1, READ_VALUE, 0, 0, "properties.value properties.revenue properties.total", NULL},
+    {"currencyCode", -1, READ_VALUE, 0, 0, "properties.currency", NULL},
+    {"orderId", -1, READ_VALUE, 0, 0, "properties.order_id", NULL},
+};
+
+#define SOCIAL_USER_DATA(prefix)                                                                                       \
+    {prefix "em", SLUICE_UF_EMAIL, READ_HASH, 1, 0, NULL, NULL},                                                       \
+        {prefix "ph", SLUICE_UF_PHONE, READ_HASH, 1, 0, NULL, NULL},                                                   \
+        {prefix "fn", SLUICE_UF_FIRST_NAME, READ_HASH, 1, 0, NULL, NULL},                                              \
+        {prefix "ln", SLUICE_UF_LAST_NAME, READ_HASH, 1, 0, NULL, NULL},                                               \
+        {prefix "ge", SLUICE_UF_GENDER, READ_HASH, 1, 0, NULL, NULL},                                                  \
+        {prefix "db", SLUICE_UF_BIRTHDAY, READ_HASH, 1, 0, NULL, NULL},                                                \
+        {prefix "ct", SLUICE_UF_CITY, READ_HASH, 1, 0, NULL, NULL},                                                    \
+        {prefix "st", SLUICE_UF_STATE, READ_HASH, 1, 0, NULL, NULL},                                                   \
+        {prefix "zp", SLUICE_UF_ZIP, READ_HASH, 1, 0, NULL, NULL},                                                     \
+        {prefix "country", SLUICE_UF_COUNTRY, READ_HASH, 1, 0, NULL, NULL},                                            \
+        {prefix "external_id", SLUICE_UF_EXTERNAL_ID, READ_HASH, 1, 0, NULL, NULL},                                    \
+        {prefix "client_ip_address", -1, READ_VALUE, 1, 0, "context.ip", NULL},                                        \
+    {                                                                                                                  \
+        prefix "client_user_agent", -1, READ_VALUE, 1, 0, "context.userAgent", NULL                                    \
+    }
+
+static const vendor_read_t pinterest_reads[] = {
+    SOCIAL_USER_DATA("user_data."),
+    {"user_data.click_id", -1, READ_VALUE, 1, 0, "context.clickIds.epik", NULL},
+    {"event_source_url", -1, READ_VALUE, 1, 0, "context.page.url", NULL},
+    {"event_id", -1, READ_VALUE, 0, 0, "messageId", NULL},
+    {"event_time", -1, READ_VALUE, 0, 0, "timestamp receivedAt", NULL},
+    {"event_name", -1, READ_VALUE, 0, 0, "event", "Pinterest's name for a Segment event name, else custom"},
+    {"custom_data.value", -1, READ_VALUE, 0, 0, "properties.value properties.revenue properties.total", NULL},
+    {"custom_data.currency", -1, READ_VALUE, 0, 0, "properties.currency", NULL},
+    {"custom_data.order_id", -1, READ_VALUE, 0, 0, "properties.order_id", NULL},
+    {"custom_data.search_string", -1, READ_VALUE, 0, 0, "properties.query", NULL},
+    {"custom_data.contents", -1, READ_VALUE, 0, 0,
+     "properties.products[*].product_id properties.products[*].sku properties.products[*].id "
+     "properties.products[*].price properties.products[*].quantity",
+     NULL},
+};
+
+static const vendor_read_t snapchat_reads[] = {
+    SOCIAL_USER_DATA("user_data."),
+    {"user_data.sc_click_id", -1, READ_VALUE, 1, 0, "context.clickIds.ScCid", NULL},
+    {"event_source_url", -1, READ_VALUE, 1, 0, "context.page.url", NULL},
+    {"event_id", -1, READ_VALUE, 0, 0, "messageId", NULL},
+    {"event_time", -1, READ_VALUE, 0, 0, "timestamp receivedAt", NULL},
+    {"event_name", -1, READ_VALUE, 0, 0, "event", "Snap's name for a Segment event name; others skipped"},
+    {"custom_data.value", -1, READ_VALUE, 0, 0, "properties.value properties.revenue properties.total", NULL},
+    {"custom_data.currency", -1, READ_VALUE, 0, 0, "properties.currency", NULL},
+    {"custom_data.order_id", -1, READ_VALUE, 0, 0, "properties.order_id", NULL},
+    {"custom_data.search_string", -1, READ_VALUE, 0, 0, "properties.query", NULL},
+    {"custom_data.contents", -1, READ_VALUE, 0, 0,
+     "properties.products[*].product_id properties.products[*].sku properties.products[*].id "
+     "properties.products[*].price properties.products[*].quantity",
+     NULL},
+};
+
+static const vendor_read_t linkedin_reads[] = {
+    {"user.userIds.SHA256_EMAIL", SLUICE_UF_EMAIL, READ_HASH, 1, 0, NULL, NULL},
+    {"user.userIds.LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", -1, READ_VALUE, 1, 0, "context.clickIds.li_fat_id", NULL},
+    {"eventId", -1, READ_VALUE, 0, 0, "messageId", NULL},
+    {"conversionHappenedAt", -1, READ_VALUE, 0, 0, "timestamp receivedAt", NULL},
+    {"conversionValue", -1, READ_VALUE, 0, 0,
+     "properties.value properties.revenue properties.total properties.currency", NULL},
+};
+
+static const vendor_read_t reddit_reads[] = {
+    {"user.email", SLUICE_UF_EMAIL, READ_HASH, 1, 0, NULL, NULL},
+    {"user.phone_number", SLUICE_UF_PHONE, READ_HASH, 1, 0, NULL, NULL},
+    {"user.external_id", SLUICE_UF_EXTERNAL_ID, READ_HASH, 1, 0, NULL, NULL},
+    {"user.user_agent", -1, READ_VALUE, 1, 0, "context.userAgent", NULL},
+    {"click_id", -1, READ_VALUE, 1, 0, "context.clickIds.rdt_cid", NULL},
+    {"event_at", -1, READ_VALUE, 0, 0, "timestamp receivedAt", NULL},
+    {"type.tracking_type", -1, READ_VALUE, 0, 0, "event", "Reddit's type for a Segment event name, else CUSTOM"},
+    {"metadata.conversion_id", -1, READ_VALUE, 0, 0, "messageId", NULL},
+    {"metadata.value", -1, READ_VALUE, 0, 0, "properties.value properties.revenue properties.total", NULL},
+    {"metadata.currency", -1, READ_VALUE, 0, 0, "properties.currency", NULL},
+    {"metadata.products", -1, READ_VALUE, 0, 0,
+     "properties.products[*].product_id properties.products[*].sku properties.products[*].id "
+     "properties.products[*].name properties.products[*].category properties.products[*].quantity",
+     NULL},
+};
+
 /* Properties GA4 maps to its own parameters; "properties.*" means every other one. */
 static const char *const ga4_consumed[] = {"value", "revenue", "total", "currency", "order_id", "products", NULL};
 
@@ -204,6 +299,9 @@ typedef struct vendor_info {
 static const char *const all_types[] = {"track", "page", "screen", "identify", "group", "alias", NULL};
 static const char *const track_page[] = {"track", "page", NULL};
 static const char *const track_page_screen[] = {"track", "page", "screen", NULL};
+static const char *const track_only[] = {"track", NULL};
+
+#define READS(t) (t), sizeof(t) / sizeof((t)[0])
 
 static vendor_info_t vendor_info(sluice_vendor_kind_t v)
 {
@@ -213,7 +311,12 @@ static vendor_info_t vendor_info(sluice_vendor_kind_t v)
         return (vendor_info_t){ga4_reads, sizeof(ga4_reads) / sizeof(ga4_reads[0]), track_page_screen};
     case SLUICE_VENDOR_TIKTOK:
         return (vendor_info_t){tiktok_reads, sizeof(tiktok_reads) / sizeof(tiktok_reads[0]), track_page};
-    case SLUICE_VENDOR_WEBHOOK: break;
+    case SLUICE_VENDOR_GOOGLE_ADS: return (vendor_info_t){READS(google_ads_reads), track_only};
+    case SLUICE_VENDOR_PINTEREST: return (vendor_info_t){READS(pinterest_reads), track_page};
+    case SLUICE_VENDOR_SNAPCHAT: return (vendor_info_t){READS(snapchat_reads), track_page};
+    case SLUICE_VENDOR_LINKEDIN: return (vendor_info_t){READS(linkedin_reads), track_only};
+    case SLUICE_VENDOR_REDDIT: return (vendor_info_t){READS(reddit_reads), track_page};
+    default: break;
     }
     return (vendor_info_t){NULL, 0, all_types};
 }

@@ -682,6 +682,8 @@ static void on_token(void *ud, const sluice_http_result_t *res)
     } else {
         snprintf(status, sizeof(status), "%ld", res->status);
         v = r->ops->token_parse(res->status, res->body, res->body_len, &token, &ttl_s, why, sizeof(why));
+        /* The answer holds the token; http.c frees it after this call, so wipe it here. */
+        sluice_secure_zero((char *)res->body, res->body_len);
     }
     if (v == SLUICE_VERDICT_OK) {
         token_drop(r);

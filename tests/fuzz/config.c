@@ -4,6 +4,9 @@
  * `config check` does (SLUICE_CONFIG_PARTIAL), the same errors and a config. Env overrides are off
  * and secrets are not resolved, so the result only depends on the input.
  *
+ * The vendors' registry is linked in (as in every program that loads a config), so each vendor's
+ * options are decoded and checked too.
+ *
  * Built as a fuzzer with SLUICE_FUZZ=ON (clang); in every build, tests/fuzz/replay.c runs the
  * corpus once as an ordinary test. Single-threaded.
  */
@@ -13,11 +16,14 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "vendors/vendor.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    if (sluice_config_vendors() == NULL || sluice_vendor_find("meta") == NULL)
+        abort(); /* the registry must be installed, or vendor keys go unchecked */
     sluice_config_diag_t diag;
     sluice_config_diag_init(&diag);
     sluice_config_t *cfg =
