@@ -714,6 +714,7 @@ static void decode_integration(sluice_integration_t *it, const sluice_yaml_node_
     sluice_dec_string_list(&m, "events", 0, NULL, 1, &it->events, &it->event_count);
     sluice_dec_string_list(&m, "types", 0, check_event_type, 1, &it->types, &it->type_count);
     checked_string(&m, "consent", 0, sluice_dec_check_token, &it->consent);
+    sluice_dec_bool(&m, "send_bots", &it->send_bots);
     checked_string(&m, "base_url", 0, sluice_dec_check_http_url, &it->base_url);
 
     /* Vendor options: read them all, then refuse the ones that belong to another vendor. */
@@ -816,6 +817,7 @@ void sluice_org_decode(sluice_org_t *org, const sluice_yaml_node_t *node, const 
     decode_identity(&org->identity, &m);
     decode_consent(&org->consent, &m);
     decode_data_layer(org, &m, dir);
+    sluice_enrich_config_decode(&org->enrich, &m);
     if (sluice_dec_list(&m, "integrations", 0, &seq) == 1) {
         org->integrations = sluice_dec_xcalloc(seq->item_count, sizeof(*org->integrations));
         org->integration_count = seq->item_count;
@@ -905,6 +907,7 @@ void sluice_org_dispose(sluice_org_t *org)
         free(org->consent.aliases[i].value);
     }
     free(org->consent.aliases);
+    sluice_enrich_config_dispose(&org->enrich);
     for (size_t i = 0; i < org->integration_count; i++) {
         sluice_integration_t *it = &org->integrations[i];
         free(it->name);

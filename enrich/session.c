@@ -1,0 +1,124 @@
+/*
+ * Session cookies (session.h): signing, checking and advancing. Pure; any thread.
+ */
+#include "enrich/session.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/base64url.h"
+#include "crypto/ct.h"
+#include "crypto/hash.h"
+#include "crypto/random.h"
+
+#define LABEL    "sluice-session-v1"
+#define MAC_LEN  16
+#define RAW_LEN  (1 + MAC_LEN)
+#define SIG_TEXT 23 /* base64url of RAW_LEN bytes */
+#define SKEW_S   60
+
+static int mac_of(const uint8_t *key, const char *org, const char *payload, size_t len, uint8_t mac[MAC_LEN])
+{
+    char msg[sizeof(LABEL) + 130 + SLUICE_SESSION_VALUE_MAX];
+    int n = snprintf(msg, sizeof(msg), "%s%c%s%c%.*s", LABEL, 0, org, 0, (int)len, payload);
+    uint8_t full[SLUICE_SHA256_LEN];
+    if (n <= 0 || (size_t)n >= sizeof(msg) ||
+        sluice_hmac_sha256(key, SLUICE_KEYRING_KEY_LEN, msg, (size_t)n, full) != 0)
+        return -1;
+    memcpy(mac, full, MAC_LEN);
+    sluice_secure_zero(full, sizeof(full));
+    return 0;
+}
+
+int sluice_session_sign(const sluice_keyring_t *kr, const char *org, const sluice_session_t *s, char *out, size_t cap)
+{
+    uint8_t kid = kr != NULL ? sluice_keyring_primary_kid(kr) : 0;
+    if (kid == 0)
+        return -1;
+    int n = snprintf(out, cap, "1.%s.%" PRIu32 ".%" PRId64 ".%" PRId64 ".", s->id, s->number, s->start_s, s->last_s);
+    if (n < 0 || (size_t)n + SIG_TEXT + 1 > cap)
+        return -1;
+    uint8_t raw[RAW_LEN];
+    raw[0] = kid;
+    if (mac_of(sluice_keyring_key(kr, kid), org, out, (size_t)n - 1, raw + 1) != 0)
+        return -1;
+    sluice_b64url_encode(raw, sizeof(raw), out + n, cap - (size_t)n);
+    return n + SIG_TEXT;
+}
+
+/* A decimal number of at most 19 digits from s[0..len): 0 or -1. */
+static int decimal(const char *s, size_t len, int64_t *out)
+{
+    if (len == 0 || len > 18)
+        return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int sluice_session_verify(const sluice_keyring_t *kr, const char *org, const char *value, size_t len,
+                          sluice_session_t *out)
+{
+    if (kr == NULL || value == NULL || len <= SIG_TEXT + 1 || len > SLUICE_SESSION_VALUE_MAX ||
+        value[len - SIG_TEXT - 1] != '.' || len < 2 || value[0] != '1' || value[1] != '.')
+        return -1;
+    size_t plen = len - SIG_TEXT - 1; /* "1.<id>.<n>.<start>.<last>" */
+    uint8_t raw[RAW_LEN + 2], mac[MAC_LEN];
+    size_t n = 0;
+    if (sluice_b64url_decode(value + plen + 1, SIG_TEXT, raw, sizeof(raw), &n) != 0 || n != RAW_LEN)
+        return -1;
+    const uint8_t *key = sluice_keyring_key(kr, raw[0]);
+    if (key == NULL || mac_of(key, org, value, plen, mac) != 0 || !sluice_ct_equal(mac, raw + 1, MAC_LEN))
+        return -1;
+    /* Signed by us: the fields are well formed, but read them strictly anyway. */
+    const char *f[5];
+    size_t fl[5], k = 0;
+    const char *p = value, *end = value + plen;
+    while (k < 5 && p <= end) {
+        const char *dot = memchr(p, '.', (size_t)(end - p));
+        if (dot == NULL)
+            dot = end;
+        f[k] = p;
+        fl[k++] = (size_t)(dot - p);
+        p = dot + 1;
+    }
+    int64_t number, start, last;
+    if (k != 5 || p <= end || fl[1] != SLUICE_SESSION_ID_LEN || decimal(f[2], fl[2], &number) != 0 ||
+        number > UINT32_MAX || decimal(f[3], fl[3], &start) != 0 || decimal(f[4], fl[4], &last) != 0)
+        return -1;
+    memcpy(out->id, f[1], SLUICE_SESSION_ID_LEN);
+    out->id[SLUICE_SESSION_ID_LEN] = '\0';
+    out->number = (uint32_t)number;
+    out->start_s = start;
+    out->last_s = last;
+    return 0;
+}
+
+int sluice_session_advance(sluice_session_t *s, int have, int64_t now_s, unsigned timeout_s)
+{
+    if (have && now_s - s->last_s <= (int64_t)timeout_s && s->last_s - now_s <= SKEW_S) {
+        if (now_s > s->last_s)
+            s->last_s = now_s;
+        return 0;
+    }
+    uint8_t b[SLUICE_SESSION_ID_LEN / 2];
+    if (sluice_random_bytes(b, sizeof(b)) != 0)
+        return -1;
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof(b); i++) {
+        s->id[2 * i] = hex[b[i] >> 4];
+        s->id[2 * i + 1] = hex[b[i] & 15];
+    }
+    s->id[SLUICE_SESSION_ID_LEN] = '\0';
+    s->number = have && s->number < UINT32_MAX ? s->number + 1 : 1;
+    s->start_s = now_s;
+    s->last_s = now_s;
+    return 1;
+}
