@@ -11,7 +11,9 @@
  *  - a crawler of an org with `bots: drop` is answered 200, never reaches Kafka and is counted in
  *    sluice_bots_total{action="drop"}; another org's `bots: flag` marks context.bot;
  *  - the session cookie: two events share a session, a forged cookie is not believed, and after
- *    the inactivity timeout (2 s here) the next event starts session number 2.
+ *    the inactivity timeout (2 s here) the next event starts session number 2;
+ *  - the gateway starts without its database (geolocation off, said once in the log) and a SIGHUP
+ *    after the file appears turns it on.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +30,7 @@
 #include "tests/integration/gwfix.h"
 
 static gwfix_t F;
+static char geo_path[PATH_MAX]; /* absent when the gateway starts; the first test puts it there */
 
 #define ACME_KEY   "wk_live_enrich_acme"
 #define GLOBEX_KEY "wk_live_enrich_globex"
@@ -46,6 +49,8 @@ static int setup(void **state)
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     gwfix_stack(&F);
+    sluice_err_t err = {{0}};
+    snprintf(geo_path, sizeof(geo_path), "%s/city.mmdb", sluice_th_tmpdir(&err));
     char yaml[32768];
     snprintf(yaml, sizeof(yaml),
              "version: 1\n"
@@ -57,7 +62,7 @@ static int setup(void **state)
              "kafka: {brokers: \"%s\", ack_timeout_ms: 4000}\n"
              "redis: {url: \"%s\", timeout_ms: 200}\n"
              "log: {level: debug}\n"
-             "enrichment: {geo_database: %s/tests/fixtures/geo/test-city.mmdb}\n"
+             "enrichment: {geo_database: %s}\n"
              "orgs:\n"
              "  - id: acme\n"
              "    sources: [{id: web, write_key_env: T_ACME_KEY}]\n"
@@ -79,7 +84,7 @@ static int setup(void **state)
              "    data_layer:\n"
              "      mask:\n"
              "        - {path: context.ip, plugin: ip_truncate}\n",
-             F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url, sluice_th_build_dir());
+             F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url, geo_path);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", yaml));
     static const char *env[] = {"T_ACME_KEY=" ACME_KEY, "T_GLOBEX_KEY=" GLOBEX_KEY, "ENCRYPTION_KEY=" ENC_KEY,
                                 "SLUICE_KEY_ID=1", NULL};
@@ -164,6 +169,50 @@ static const char *at(json_t *env, const char *a, const char *b)
 }
 
 /* ------------------------------------------------------------------ tests */
+
+/* No database at start: events go on without a location, the log says why once; the file
+ * copied into place and a SIGHUP turn geolocation on. */
+static void test_no_database_then_reload(void **state)
+{
+    (void)state;
+    assert_int_equal(post(ACME_KEY, "enrich-nodb-1", IPHONE, NULL, NULL, NULL).status, 200);
+    json_t *all;
+    json_t *env = envelope("enrich-nodb-1", &all);
+    assert_null(json_object_get(json_object_get(json_object_get(env, "event"), "context"), "location"));
+    assert_string_equal(at(env, "os", "name"), "iOS"); /* the rest of enrichment runs */
+    json_decref(all);
+    sluice_err_t err = {{0}};
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, &err);
+    assert_non_null(log);
+    const char *first = strstr(log, "enrich.geo_off");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "enrich.geo_off")); /* once, not per event */
+    free(log);
+
+    char src[PATH_MAX];
+    snprintf(src, sizeof(src), "%s/tests/fixtures/geo/test-city.mmdb", sluice_th_build_dir());
+    size_t len = 0;
+    char *db = sluice_th_read_file(src, &len, &err);
+    assert_non_null(db);
+    FILE *f = fopen(geo_path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(db, 1, len, f), len);
+    fclose(f);
+    free(db);
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", 1, 10000, &err), 0);
+    /* Each loop thread swaps at its next turn: ask until one answers with the new runtime. */
+    int found = 0;
+    for (int i = 0; i < 20 && !found; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "enrich-reload-%d", i);
+        assert_int_equal(post(ACME_KEY, id, IPHONE, NULL, NULL, NULL).status, 200);
+        env = envelope(id, &all);
+        found = at(env, "location", "city") != NULL;
+        json_decref(all);
+    }
+    assert_true(found);
+}
 
 static void test_geo_before_truncation(void **state)
 {
@@ -299,6 +348,7 @@ static void test_log_clean(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_database_then_reload),
         cmocka_unit_test(test_geo_before_truncation),
         cmocka_unit_test(test_bots),
         cmocka_unit_test(test_session),
