@@ -5,3 +5,4 @@ wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_WRITE_KEY")
+if os.getenv("BENCH_UA") then wrk.headers["User-Agent"] = os.getenv("BENCH_UA") end

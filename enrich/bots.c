@@ -5,26 +5,8 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <string.h>
-
-/* User agents of automation that uap-core does not call a Spider. */
-static const char *const builtin_patterns[] = {
-    "HeadlessChrome",  "PhantomJS",     "Applebot",  "Chrome-Lighthouse",
-    "python-requests", "python-urllib", "curl/",     "Wget/",
-    "Go-http-client",  "node-fetch",    "axios/",    "Scrapy",
-    "HttpClient",      "Playwright",    "Puppeteer", NULL,
-};
-
-static int has(const char *ua, size_t len, const char *needle)
-{
-    size_t n = strlen(needle);
-    if (n == 0 || n > len)
-        return 0;
-    for (size_t i = 0; i + n <= len; i++)
-        if (strncasecmp(ua + i, needle, n) == 0)
-            return 1;
-    return 0;
-}
 
 static int in_ranges(const sluice_enrich_config_t *e, const char *ip)
 {
@@ -54,12 +36,13 @@ sluice_bot_reason_t sluice_bots_detect(const sluice_enrich_config_t *e, const ch
         return SLUICE_BOT_NO_UA;
     if (parsed != NULL && parsed->bot)
         return SLUICE_BOT_SPIDER;
-    for (const char *const *p = builtin_patterns; len > 0 && *p != NULL; p++)
-        if (has(ua, len, *p))
-            return SLUICE_BOT_PATTERN;
-    for (size_t i = 0; len > 0 && i < e->bot_pattern_count; i++)
-        if (has(ua, len, e->bot_patterns[i]))
-            return SLUICE_BOT_PATTERN;
+    /* The built-in patterns were looked for when the user agent was parsed (and cached). */
+    if (len > 0 &&
+        (parsed != NULL ? parsed->automation : sluice_ua_contains_any(ua, len, sluice_ua_automation, SIZE_MAX)))
+        return SLUICE_BOT_PATTERN;
+    if (len > 0 && e->bot_pattern_count > 0 &&
+        sluice_ua_contains_any(ua, len, (const char *const *)e->bot_patterns, e->bot_pattern_count))
+        return SLUICE_BOT_PATTERN;
     if (in_ranges(e, ip))
         return SLUICE_BOT_IP_RANGE;
     return SLUICE_BOT_NONE;

@@ -104,18 +104,21 @@ int sluice_session_verify(const sluice_keyring_t *kr, const char *org, const cha
 int sluice_session_advance(sluice_session_t *s, int have, int64_t now_s, unsigned timeout_s)
 {
     if (have && now_s - s->last_s <= (int64_t)timeout_s && s->last_s - now_s <= SKEW_S) {
-        if (now_s > s->last_s)
-            s->last_s = now_s;
+        int64_t refresh = timeout_s / 30 < 60 ? timeout_s / 30 : 60;
+        if (now_s - s->last_s < refresh || now_s <= s->last_s)
+            return 2;
+        s->last_s = now_s;
         return 0;
     }
-    uint8_t b[SLUICE_SESSION_ID_LEN / 2];
-    if (sluice_random_bytes(b, sizeof(b)) != 0)
+    /* A UUIDv4's hex digits (122 random bits) from the thread's pooled generator: one RAND_bytes
+     * call per 64 ids rather than one per session. */
+    char uuid[37];
+    if (sluice_uuid_v4(uuid) != 0)
         return -1;
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof(b); i++) {
-        s->id[2 * i] = hex[b[i] >> 4];
-        s->id[2 * i + 1] = hex[b[i] & 15];
-    }
+    size_t k = 0;
+    for (size_t i = 0; uuid[i] != '\0' && k < SLUICE_SESSION_ID_LEN; i++)
+        if (uuid[i] != '-')
+            s->id[k++] = uuid[i];
     s->id[SLUICE_SESSION_ID_LEN] = '\0';
     s->number = have && s->number < UINT32_MAX ? s->number + 1 : 1;
     s->start_s = now_s;

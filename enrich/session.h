@@ -42,8 +42,14 @@ int sluice_session_sign(const sluice_keyring_t *kr, const char *org, const sluic
 
 /* Moves s to now_s: a session whose last event is more than timeout_s ago, one from the future
  * beyond a minute of clock skew, or none at all (have 0) is replaced by a new one (a new id,
- * number + 1, start now); otherwise only last_s moves. Returns 1 when a new session started, 0
- * when it went on, -1 when no random bytes were available. */
+ * number + 1, start now); otherwise it goes on. Returns
+ *    1  a new session started (the cookie must be written),
+ *    0  it went on and last_s moved to now_s (the cookie must be written),
+ *    2  it went on within the refresh interval, s unchanged (the cookie stays as it is),
+ *   -1  no random bytes were available.
+ * The refresh interval (timeout_s / 30, at most 60 s) saves signing and sending a cookie on
+ * every event: last-seen then lags by at most that much, so a session may end that much early
+ * (a minute of a 30-minute timeout). */
 int sluice_session_advance(sluice_session_t *s, int have, int64_t now_s, unsigned timeout_s);
 
 #endif

@@ -357,6 +357,34 @@ static const char *device_type(const sluice_ua_result_t *r, const char *ua, size
     return "other";
 }
 
+const char *const sluice_ua_automation[] = {
+    "HeadlessChrome",  "PhantomJS",     "Applebot",  "Chrome-Lighthouse",
+    "python-requests", "python-urllib", "curl/",     "Wget/",
+    "Go-http-client",  "node-fetch",    "axios/",    "Scrapy",
+    "HttpClient",      "Playwright",    "Puppeteer", NULL,
+};
+
+int sluice_ua_contains_any(const char *s, size_t len, const char *const *patterns, size_t count)
+{
+    /* One lowercased copy, then the C library's substring search per pattern. */
+    char low[KEY_MAX + 1], pat[128];
+    if (len > KEY_MAX)
+        len = KEY_MAX;
+    for (size_t i = 0; i < len; i++)
+        low[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : (s[i] == '\0' ? ' ' : s[i]));
+    low[len] = '\0';
+    for (size_t k = 0; k < count && patterns[k] != NULL; k++) {
+        size_t n = strlen(patterns[k]);
+        if (n == 0 || n >= sizeof(pat) || n > len)
+            continue;
+        for (size_t i = 0; i <= n; i++)
+            pat[i] = (char)((patterns[k][i] >= 'A' && patterns[k][i] <= 'Z') ? patterns[k][i] + 32 : patterns[k][i]);
+        if (strstr(low, pat) != NULL)
+            return 1;
+    }
+    return 0;
+}
+
 static void unknown(sluice_ua_result_t *r)
 {
     memset(r, 0, sizeof(*r));
@@ -404,6 +432,7 @@ static void parse_uncached(const sluice_ua_parser_t *p, pcre2_match_data *md, co
             snprintf(r->device, sizeof(r->device), "Other");
     }
     r->bot = strcmp(r->device, "Spider") == 0;
+    r->automation = sluice_ua_contains_any(ua, len, sluice_ua_automation, SIZE_MAX);
     r->type = device_type(r, ua, len);
 }
 

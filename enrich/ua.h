@@ -40,7 +40,16 @@ typedef struct sluice_ua_result {
     char model[64];
     const char *type; /* "desktop", "mobile", "tablet", "bot" or "other" */
     int bot;          /* 1 for uap-core's Spider family */
+    int automation;   /* 1 when it holds a sluice_ua_automation pattern (headless browsers, HTTP libraries) */
 } sluice_ua_result_t;
+
+/* Case-insensitive substrings of user agents of automation that uap-core does not call a Spider
+ * (HeadlessChrome, curl/, python-requests, ...), NULL-terminated. Checked once per distinct user
+ * agent (the answer is cached with the rest); enrich/bots.c turns it into a bot reason. */
+extern const char *const sluice_ua_automation[];
+
+/* 1 when s[0..len) contains one of the NULL-terminated patterns, ignoring ASCII case. */
+int sluice_ua_contains_any(const char *s, size_t len, const char *const *patterns, size_t count);
 
 /* Loads and compiles the regex set at path (NULL: SLUICE_UA_REGEXES_DEFAULT). A regex PCRE2
  * refuses is skipped and counted (sluice_ua_parser_skipped); a file that cannot be read or holds

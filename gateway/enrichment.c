@@ -164,16 +164,19 @@ static int user_agent(sluice_enrichment_req_t *r, json_t *ev)
         int hit = sluice_ua_parse(r->e->ua, cache, ua, len, &res);
         sluice_counter_add(hit == 1 ? &r->w->metrics.ua_cache_hits : &r->w->metrics.ua_cache_misses, 1);
         parsed = &res;
-        if (r->browser) {
-            sluice_ua_hints_t h = {
-                .ch_ua = header(r->req, "sec-ch-ua"),
-                .full_version_list = header(r->req, "sec-ch-ua-full-version-list"),
-                .platform = header(r->req, "sec-ch-ua-platform"),
-                .platform_version = header(r->req, "sec-ch-ua-platform-version"),
-                .mobile = header(r->req, "sec-ch-ua-mobile"),
-                .model = header(r->req, "sec-ch-ua-model"),
-            };
-            sluice_ua_apply_hints(&res, &h);
+        if (r->browser) { /* the request's own hints, read once for all its events */
+            if (!r->hints_read) {
+                r->hints = (sluice_ua_hints_t){
+                    .ch_ua = header(r->req, "sec-ch-ua"),
+                    .full_version_list = header(r->req, "sec-ch-ua-full-version-list"),
+                    .platform = header(r->req, "sec-ch-ua-platform"),
+                    .platform_version = header(r->req, "sec-ch-ua-platform-version"),
+                    .mobile = header(r->req, "sec-ch-ua-mobile"),
+                    .model = header(r->req, "sec-ch-ua-model"),
+                };
+                r->hints_read = 1;
+            }
+            sluice_ua_apply_hints(&res, &r->hints);
         }
     }
     if (c->bots != SLUICE_BOTS_OFF) {
@@ -228,6 +231,22 @@ static void geo(sluice_enrichment_req_t *r, json_t *ev)
     fill(loc, "city", r->geo.city);
 }
 
+/* 1 when ev's context.consent.categories holds every one of need[0..n). */
+static int has_categories(const json_t *ev, char *const *need, size_t n)
+{
+    const json_t *cats = json_object_get(json_object_get(json_object_get(ev, "context"), "consent"), "categories");
+    for (size_t i = 0; i < n; i++) {
+        int found = 0;
+        size_t k;
+        const json_t *v;
+        json_array_foreach(cats, k, v)
+            found |= json_is_string(v) && strcmp(json_string_value(v), need[i]) == 0;
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
 /* 1 when the event carries every category the session cookie needs. */
 static int session_consent(const sluice_org_t *org, json_t *ev)
 {
@@ -240,19 +259,10 @@ static int session_consent(const sluice_org_t *org, json_t *ev)
     }
     if (n == 0)
         return 1;
-    if (sluice_consent_normalize(ev, &org->consent) != 0)
-        return 0;
-    const json_t *cats = json_object_get(json_object_get(json_object_get(ev, "context"), "consent"), "categories");
-    for (size_t i = 0; i < n; i++) {
-        int found = 0;
-        size_t k;
-        const json_t *v;
-        json_array_foreach(cats, k, v)
-            found |= json_is_string(v) && strcmp(json_string_value(v), need[i]) == 0;
-        if (!found)
-            return 0;
-    }
-    return 1;
+    /* sluice.js's own form first; the other SDKs' forms only when it lacks a category. */
+    if (has_categories(ev, need, n))
+        return 1;
+    return sluice_consent_normalize(ev, &org->consent) == 0 && has_categories(ev, need, n);
 }
 
 static void session(sluice_enrichment_req_t *r, json_t *ev, sluice_reply_t *reply)
@@ -283,6 +293,10 @@ static void session(sluice_enrichment_req_t *r, json_t *ev, sluice_reply_t *repl
             r->session_state = -1;
             return;
         }
+        if (started == 2) { /* the cookie the browser holds stays right */
+            r->session_state = 1;
+            goto write;
+        }
         sluice_counter_add(&r->w->metrics.sessions_started, (uint64_t)started);
         /* The cookie lives as long as the anonymous id's; the timeout is inside it. */
         sluice_cookie_t ck = {.name = c->session_cookie,
@@ -295,6 +309,7 @@ static void session(sluice_enrichment_req_t *r, json_t *ev, sluice_reply_t *repl
             sluice_reply_add_cookie(r->req, reply, set, (size_t)n);
         r->session_state = 1;
     }
+write:;
     json_t *s = context_obj(ev, "session");
     if (s == NULL)
         return;

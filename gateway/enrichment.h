@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "enrich/geo.h"
 #include "enrich/session.h"
+#include "enrich/ua.h"
 #include "gateway/event.h"
 #include "gateway/http.h"
 
@@ -44,7 +45,9 @@ typedef struct sluice_enrichment_req {
     const sluice_enrichment_t *e;
     const sluice_org_t *org;
     const sluice_event_enrich_t *en;
-    int browser;       /* a browser's request: client hints and the session cookie are its own */
+    int browser;    /* a browser's request: client hints and the session cookie are its own */
+    int hints_read; /* `hints` holds the request's client hints */
+    sluice_ua_hints_t hints;
     int session_state; /* 0: not yet looked at, 1: this request's session is in `session`, -1: none */
     sluice_session_t session;
     char geo_ip[48]; /* the address `geo` was looked up for */

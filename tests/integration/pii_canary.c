@@ -2,9 +2,9 @@
  * The PII canary run: events carrying planted personal data, unique to this run, go through the
  * real gateway -> dev Kafka -> sluice-deliver -> HTTPS vendor stubs, on the example config
  * itself (config/examples/acme.yaml; only its vendor URLs, CA file and worker metrics port are
- * changed, and every enrichment turned on for acme with the test MaxMind database (the enriched
- * fields must not bring a planted value back); the rest comes in through SLUICE_* variables), with
- * GA4's stub refusing everything
+ * changed; its enrichment runs with the test MaxMind database, and the enriched fields must not
+ * bring a planted value back; the rest comes in through SLUICE_* variables), with GA4's stub
+ * refusing everything
  * (400) so its events land in the dead-letter topic. Then every output is searched for every
  * planted value, as sent, lowercased and URL-encoded, plus the forms a normaliser would make of
  * it (digits of a phone, local part of an e-mail...): both topics (keys, headers, values), the
@@ -401,14 +401,9 @@ static int setup(void **state)
     yaml = replace_once(yaml, "include: orgs/globex.yaml", to);
     snprintf(to, sizeof(to), "audit_file: %s/audit.log", sluice_th_tmpdir(&err));
     yaml = replace_once(yaml, "audit_file: ../../build/demo/audit.log", to);
-    /* Every enrichment (docs/enrichment.md) on for acme: user agents, bots flagged, geolocation,
-     * sessions, campaigns, referrers. */
-    snprintf(
-        to, sizeof(to),
-        "enrichment: {geo_database: %s/tests/fixtures/geo/test-city.mmdb}\norgs:\n  - id: acme\n"
-        "    enrichment: {user_agent: true, bots: flag, geo: city, session: true, campaign: true, referrer: true}\n",
-        sluice_th_build_dir());
-    yaml = replace_once(yaml, "orgs:\n  - id: acme\n", to);
+    /* The example's enrichment (every part on for acme) with this build's test MaxMind database. */
+    snprintf(to, sizeof(to), "geo_database: %s/tests/fixtures/geo/test-city.mmdb", sluice_th_build_dir());
+    yaml = replace_once(yaml, "geo_database: ../../build/tests/fixtures/geo/test-city.mmdb", to);
     snprintf(G.config, sizeof(G.config), "%s", gwfix_write("acme-canary.yaml", yaml));
     snprintf(D.config, sizeof(D.config), "%s", G.config);
     free(yaml);

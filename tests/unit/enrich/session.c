@@ -83,6 +83,16 @@ static void test_timeout(void **state)
     assert_int_equal(sluice_session_advance(&s, 1, now, timeout), 0);
     assert_string_equal(s.id, first);
 
+    /* Within the refresh interval (a minute of a 30-minute timeout) the cookie stays as it is. */
+    assert_int_equal(sluice_session_advance(&s, 1, now + 59, timeout), 2);
+    assert_int_equal(s.last_s, now);
+    assert_int_equal(sluice_session_advance(&s, 1, now + 60, timeout), 0);
+    assert_int_equal(s.last_s, now + 60);
+    now += 60;
+    /* A short timeout refreshes on every event. */
+    sluice_session_t t = s;
+    assert_int_equal(sluice_session_advance(&t, 1, now + 1, 2), 0);
+
     now += 30 * 60 + 1; /* idle past the timeout: session 2 */
     assert_int_equal(sluice_session_advance(&s, 1, now, timeout), 1);
     assert_string_not_equal(s.id, first);
