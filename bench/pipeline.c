@@ -5,8 +5,9 @@
  * IP, user agent), the PII guard's ids pass, data layer (consent, drop, hash, mask through the
  * real plugins), the PII guard over the fields no rule names (the org's pii_guard), envelope.
  * When the config turns enrichment on for the org (bench/run --enrich), its step runs too, as in
- * ingest.c: user agent (through the thread's cache), bots, geolocation, a new session with its
- * signed cookie, campaign and referrer. The user agent is $BENCH_UA when set, else "bench/1".
+ * ingest.c: user agent (through the thread's cache), bots, geolocation, the session (the cookie
+ * the first event gets is sent with the next ones, as a browser does), campaign and referrer. The
+ * user agent is $BENCH_UA when set, else "bench/1".
  * TLS, HTTP and Kafka are left out: they are the same for every event and measured by wrk.
  *
  *   sluice-bench-pipeline --config bench/bench.yaml --event bench/event.json [--iterations N]
@@ -39,6 +40,16 @@ static sluice_gateway_t gateway;
 static sluice_worker_t worker;
 static h2o_req_t request;
 
+/* The session cookie of the first answer goes with every later request. 0. */
+static int keep_cookie(const sluice_reply_t *reply)
+{
+    if (reply->cookie_count == 0 || h2o_find_header(&request.headers, H2O_TOKEN_COOKIE, -1) >= 0)
+        return 0;
+    size_t n = strcspn(reply->cookies[0].base, ";");
+    h2o_add_header(&request.pool, &request.headers, H2O_TOKEN_COOKIE, NULL, reply->cookies[0].base, n);
+    return 0;
+}
+
 /* Kept out of line so callgrind can count exactly this function (--toggle-collect). */
 __attribute__((noinline)) int pipeline_once(const sluice_runtime_t *rt, const char *body, size_t len);
 
@@ -61,7 +72,7 @@ __attribute__((noinline)) int pipeline_once(const sluice_runtime_t *rt, const ch
     sluice_reply_t reply = {0};
     sluice_enrichment_begin(&enr, &request, &worker, rt, src, &en);
     if (sluice_piiguard_ids(guard, guard_thread, ev, &idfound) == 0 && sluice_event_enrich(ev, &en) == 0 &&
-        sluice_enrichment_event(&enr, ev, &reply) == 0 &&
+        sluice_enrichment_event(&enr, ev, &reply) == 0 && keep_cookie(&reply) == 0 &&
         sluice_datalayer_apply(src->org, rt->orgs[src->org_index].variants, sluice_runtime_masker(rt, 0), ev, &dl,
                                &st) == 0) {
         if (sluice_piiguard_apply(guard, guard_thread, ev, dl.privacy, en.received_ms, &idfound, &gst) != 0) {

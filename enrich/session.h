@@ -40,6 +40,23 @@ int sluice_session_verify(const sluice_keyring_t *kr, const char *org, const cha
  * the length, or -1 (no primary key, out too small, OpenSSL failed). */
 int sluice_session_sign(const sluice_keyring_t *kr, const char *org, const sluice_session_t *s, char *out, size_t cap);
 
+/* A loop thread's memory of cookie values it verified or signed (direct-mapped, `slots`
+ * entries; 0: 1024), so the cookie a browser sends with each of its events costs one hash and one
+ * compare instead of an HMAC. Only exact values that passed sluice_session_verify (or that
+ * sluice_session_sign wrote) under the same org are found. One thread at a time. */
+typedef struct sluice_session_cache sluice_session_cache_t;
+sluice_session_cache_t *sluice_session_cache_create(size_t slots);
+void sluice_session_cache_destroy(sluice_session_cache_t *c);
+
+/* sluice_session_verify through c: a value c holds for org answers without a MAC; a value that
+ * verifies is remembered. Same returns. */
+int sluice_session_verify_cached(sluice_session_cache_t *c, const sluice_keyring_t *kr, const char *org,
+                                 const char *value, size_t len, sluice_session_t *out);
+
+/* Remembers value[0..len) (just signed) as org's cookie for s. */
+void sluice_session_cache_put(sluice_session_cache_t *c, const char *org, const char *value, size_t len,
+                              const sluice_session_t *s);
+
 /* Moves s to now_s: a session whose last event is more than timeout_s ago, one from the future
  * beyond a minute of clock skew, or none at all (have 0) is replaced by a new one (a new id,
  * number + 1, start now); otherwise it goes on. Returns

@@ -26,7 +26,8 @@ struct sluice_enrichment {
     sluice_geo_t *geo;      /* NULL: no org asks for geolocation, or no database */
     unsigned ua_cache_size;
     unsigned nthreads;
-    sluice_ua_cache_t **caches; /* [nthreads], made by each thread on first use */
+    sluice_ua_cache_t **caches;       /* [nthreads], made by each thread on first use */
+    sluice_session_cache_t **scaches; /* [nthreads]: session cookies verified or signed, likewise */
 };
 
 int sluice_enrichment_needs_keys(const sluice_config_t *cfg)
@@ -40,7 +41,10 @@ int sluice_enrichment_needs_keys(const sluice_config_t *cfg)
 sluice_enrichment_t *sluice_enrichment_create(const sluice_config_t *cfg, unsigned nthreads, sluice_err_t *err)
 {
     sluice_enrichment_t *e = calloc(1, sizeof(*e));
-    if (e == NULL || (e->caches = calloc(nthreads ? nthreads : 1, sizeof(*e->caches))) == NULL) {
+    if (e == NULL || (e->caches = calloc(nthreads ? nthreads : 1, sizeof(*e->caches))) == NULL ||
+        (e->scaches = calloc(nthreads ? nthreads : 1, sizeof(*e->scaches))) == NULL) {
+        if (e != NULL)
+            free(e->caches);
         free(e);
         sluice_err_set(err, "out of memory");
         return NULL;
@@ -80,9 +84,12 @@ void sluice_enrichment_destroy(sluice_enrichment_t *e)
 {
     if (e == NULL)
         return;
-    for (unsigned i = 0; i < e->nthreads; i++)
+    for (unsigned i = 0; i < e->nthreads; i++) {
         sluice_ua_cache_destroy(e->caches[i]);
+        sluice_session_cache_destroy(e->scaches[i]);
+    }
     free(e->caches);
+    free(e->scaches);
     sluice_ua_parser_destroy(e->ua);
     sluice_geo_close(e->geo);
     free(e);
@@ -286,17 +293,26 @@ static void session(sluice_enrichment_req_t *r, json_t *ev, sluice_reply_t *repl
     if (r->session_state <= 0) {
         const sluice_keyring_t *kr = sluice_secrets_session(r->w->gw->secrets);
         h2o_iovec_t v = sluice_http_cookie(r->req, c->session_cookie);
-        int have = v.base != NULL && sluice_session_verify(kr, org->id, v.base, v.len, &r->session) == 0;
+        unsigned t = r->w->index;
+        sluice_session_cache_t *sc = NULL;
+        if (t < r->e->nthreads) { /* this thread's slot only, as for the user-agent cache */
+            if (r->e->scaches[t] == NULL)
+                r->e->scaches[t] = sluice_session_cache_create(0);
+            sc = r->e->scaches[t];
+        }
+        int have = v.base != NULL && sluice_session_verify_cached(sc, kr, org->id, v.base, v.len, &r->session) == 0;
         int started = sluice_session_advance(&r->session, have, r->en->received_ms / 1000, c->session_timeout_s);
         char value[SLUICE_SESSION_VALUE_MAX + 1], set[SLUICE_SESSION_VALUE_MAX + 256];
-        if (started < 0 || sluice_session_sign(kr, org->id, &r->session, value, sizeof(value)) < 0) {
-            r->session_state = -1;
-            return;
-        }
         if (started == 2) { /* the cookie the browser holds stays right */
             r->session_state = 1;
             goto write;
         }
+        int vlen;
+        if (started < 0 || (vlen = sluice_session_sign(kr, org->id, &r->session, value, sizeof(value))) < 0) {
+            r->session_state = -1;
+            return;
+        }
+        sluice_session_cache_put(sc, org->id, value, (size_t)vlen, &r->session);
         sluice_counter_add(&r->w->metrics.sessions_started, (uint64_t)started);
         /* The cookie lives as long as the anonymous id's; the timeout is inside it. */
         sluice_cookie_t ck = {.name = c->session_cookie,

@@ -105,11 +105,48 @@ static void test_timeout(void **state)
     assert_int_equal(s.number, 3);
 }
 
+/* The per-thread cache: a value verified (or signed) once answers without a MAC, for its org only;
+ * a value never verified still goes through the MAC. */
+static void test_cache(void **state)
+{
+    (void)state;
+    sluice_keyring_t *kr = ring(1, 0x33, 1, NULL);
+    sluice_session_cache_t *c = sluice_session_cache_create(4);
+    assert_non_null(c);
+    sluice_session_t s = {0}, back;
+    assert_int_equal(sluice_session_advance(&s, 0, 1767225600, 1800), 1);
+    char v[SLUICE_SESSION_VALUE_MAX + 1];
+    int n = sluice_session_sign(kr, "acme", &s, v, sizeof(v));
+    assert_true(n > 0);
+    /* Not yet seen: without a ring nothing verifies it. */
+    assert_int_equal(sluice_session_verify_cached(c, NULL, "acme", v, (size_t)n, &back), -1);
+    assert_int_equal(sluice_session_verify_cached(c, kr, "acme", v, (size_t)n, &back), 0);
+    /* Now remembered: answered without the ring (no MAC computed), for acme only. */
+    memset(&back, 0, sizeof(back));
+    assert_int_equal(sluice_session_verify_cached(c, NULL, "acme", v, (size_t)n, &back), 0);
+    assert_string_equal(back.id, s.id);
+    assert_int_equal(sluice_session_verify_cached(c, NULL, "globex", v, (size_t)n, &back), -1);
+    assert_int_equal(sluice_session_verify_cached(c, kr, "globex", v, (size_t)n, &back), -1);
+    /* One byte different is another value: the MAC decides (and refuses). */
+    v[n - 1] = v[n - 1] == 'A' ? 'B' : 'A';
+    assert_int_equal(sluice_session_verify_cached(c, kr, "acme", v, (size_t)n, &back), -1);
+    /* What the gateway just signed is remembered too. */
+    sluice_session_t s2 = s;
+    assert_int_equal(sluice_session_advance(&s2, 1, 1767225600 + 120, 1800), 0);
+    n = sluice_session_sign(kr, "acme", &s2, v, sizeof(v));
+    sluice_session_cache_put(c, "acme", v, (size_t)n, &s2);
+    assert_int_equal(sluice_session_verify_cached(c, NULL, "acme", v, (size_t)n, &back), 0);
+    assert_int_equal(back.last_s, 1767225600 + 120);
+    sluice_session_cache_destroy(c);
+    sluice_keyring_free(kr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
