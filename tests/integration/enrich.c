@@ -11,7 +11,8 @@
  *  - a crawler of an org with `bots: drop` is answered 200, never reaches Kafka and is counted in
  *    sluice_bots_total{action="drop"}; another org's `bots: flag` marks context.bot;
  *  - the session cookie: two events share a session, a forged cookie is not believed, and after
- *    the inactivity timeout (2 s here) the next event starts session number 2;
+ *    the inactivity timeout (2 s here) the next event starts session number 2; an org whose session
+ *    cookie needs consent keeps none without it, and deletes the one the browser has;
  *  - the gateway starts without its database (geolocation off, said once in the log) and a SIGHUP
  *    after the file appears turns it on.
  */
@@ -80,7 +81,7 @@ static int setup(void **state)
              "  - id: globex\n"
              "    sources: [{id: web, write_key_env: T_GLOBEX_KEY}]\n"
              "    consent: {policy: allow}\n"
-             "    enrichment: {bots: flag, geo: country}\n"
+             "    enrichment: {bots: flag, geo: country, session: {consent: [analytics]}}\n"
              "    data_layer:\n"
              "      mask:\n"
              "        - {path: context.ip, plugin: ip_truncate}\n",
@@ -335,6 +336,41 @@ static void test_session(void **state)
     assert_true(gwfix_metric(&F, "sluice_sessions_started_total") >= 3.0);
 }
 
+/* globex's session cookie needs the analytics category: without it no session, and a session
+ * cookie the browser still has is deleted; with it, a session. */
+static void test_session_consent(void **state)
+{
+    (void)state;
+    char auth[128];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", GLOBEX_KEY);
+    const char *headers[] = {auth,
+                             "Content-Type: application/json",
+                             "X-Forwarded-For: " LONDON,
+                             "User-Agent: " IPHONE,
+                             "Cookie: _sluice_ses=1.left-over",
+                             NULL};
+    http_opts_t o = {.headers = headers,
+                     .body = "{\"type\":\"track\",\"event\":\"Viewed\",\"messageId\":\"enrich-consent-1\","
+                             "\"anonymousId\":\"a-2\"}"};
+    http_resp_t r;
+    http_do(gwfix_url(&F, "/v1/track"), &o, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(gwfix_contains(r.headers, "_sluice_ses=; Max-Age=0"));
+    http_resp_dispose(&r);
+    json_t *all;
+    json_t *env = envelope("enrich-consent-1", &all);
+    assert_null(json_object_get(json_object_get(json_object_get(env, "event"), "context"), "session"));
+    json_decref(all);
+
+    sent_t s = post(GLOBEX_KEY, "enrich-consent-2", IPHONE, NULL,
+                    ",\"context\":{\"consent\":{\"categories\":[\"analytics\"]}}", NULL);
+    assert_int_equal(s.status, 200);
+    assert_true(strncmp(s.cookie, "_sluice_ses=1.", 14) == 0);
+    env = envelope("enrich-consent-2", &all);
+    assert_non_null(at(env, "session", "id"));
+    json_decref(all);
+}
+
 /* Last: the gateway's own log (debug level) never held the full address. */
 static void test_log_clean(void **state)
 {
@@ -354,6 +390,7 @@ int main(void)
         cmocka_unit_test(test_geo_before_truncation),
         cmocka_unit_test(test_bots),
         cmocka_unit_test(test_session),
+        cmocka_unit_test(test_session_consent),
         cmocka_unit_test(test_log_clean),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
