@@ -417,6 +417,7 @@ typedef struct sluice_enrich_global {
     char *geo_database;     /* a MaxMind-format file; NULL: geolocation off for every org */
     char *ua_regexes;       /* default /usr/share/uap-core/regexes.yaml */
     unsigned ua_cache_size; /* user agents each loop thread keeps parsed; default 4096 */
+    unsigned geo_check_s; /* the gateway reloads when geo_database changes, looked at this often; 0: off; default 60 */
 } sluice_enrich_global_t;
 
 typedef struct sluice_config {

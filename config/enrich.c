@@ -137,6 +137,7 @@ void sluice_enrich_config_decode(sluice_enrich_config_t *e, sluice_dec_map_t *or
 void sluice_enrich_global_decode(sluice_enrich_global_t *g, sluice_dec_map_t *root, const char *dir)
 {
     g->ua_cache_size = 4096;
+    g->geo_check_s = 60;
     sluice_dec_map_t m;
     sluice_dec_map_sub(root, "enrichment", &m);
     char *s = NULL;
@@ -148,6 +149,7 @@ void sluice_enrich_global_decode(sluice_enrich_global_t *g, sluice_dec_map_t *ro
         g->ua_regexes = sluice_dec_resolve_path(dir, s);
     free(s);
     sluice_dec_unsigned(&m, "ua_cache_size", 0, 16, 1u << 20, &g->ua_cache_size);
+    sluice_dec_unsigned(&m, "geo_check_s", 0, 0, 86400, &g->geo_check_s);
     sluice_dec_map_close(&m);
 }
 
@@ -226,5 +228,6 @@ json_t *sluice_enrich_global_json(const sluice_enrich_global_t *g)
     json_object_set_new(o, "geo_database", g->geo_database ? json_string(g->geo_database) : json_null());
     json_object_set_new(o, "ua_regexes", g->ua_regexes ? json_string(g->ua_regexes) : json_null());
     json_object_set_new(o, "ua_cache_size", json_integer(g->ua_cache_size));
+    json_object_set_new(o, "geo_check_s", json_integer(g->geo_check_s));
     return o;
 }

@@ -5,10 +5,15 @@
  */
 #include "gateway/enrichment.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/time.h"
@@ -29,6 +34,70 @@ struct sluice_enrichment {
     sluice_ua_cache_t **caches;       /* [nthreads], made by each thread on first use */
     sluice_session_cache_t **scaches; /* [nthreads]: session cookies verified or signed, likewise */
 };
+
+/* ------------------------------------------------------------------ the database watcher */
+
+/* What the watcher looks at: set by each runtime's create (main thread), read by the watcher. */
+static pthread_mutex_t watch_mu = PTHREAD_MUTEX_INITIALIZER;
+static char *watch_path; /* NULL: nothing to watch */
+static unsigned watch_every_s;
+static struct stat watch_seen;
+static int watch_have; /* watch_seen holds the file as the runtime opened it */
+
+static void watch_set(const char *path, unsigned every_s)
+{
+    pthread_mutex_lock(&watch_mu);
+    free(watch_path);
+    watch_path = path != NULL && every_s > 0 ? strdup(path) : NULL;
+    watch_every_s = every_s;
+    watch_have = watch_path != NULL && stat(watch_path, &watch_seen) == 0;
+    pthread_mutex_unlock(&watch_mu);
+}
+
+static int same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+static void *watch_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&watch_mu);
+        unsigned every = watch_every_s ? watch_every_s : 1;
+        pthread_mutex_unlock(&watch_mu);
+        struct timespec ts = {.tv_sec = (time_t)every};
+        nanosleep(&ts, NULL);
+        int fire = 0;
+        pthread_mutex_lock(&watch_mu);
+        struct stat st;
+        if (watch_path != NULL && stat(watch_path, &st) == 0 && (!watch_have || !same_file(&st, &watch_seen))) {
+            watch_seen = st; /* once per change, also when the reload fails */
+            watch_have = 1;
+            fire = 1;
+        }
+        pthread_mutex_unlock(&watch_mu);
+        if (fire) {
+            sluice_log_info("enrich.geo_changed", "the geolocation database changed on disk: reloading");
+            kill(getpid(), SIGHUP);
+        }
+    }
+    return NULL;
+}
+
+int sluice_enrichment_watch_start(sluice_err_t *err)
+{
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int rc = pthread_create(&t, &attr, watch_main, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
+        return sluice_err_set(err, "cannot start the geolocation database watcher: %s", strerror(rc));
+    return 0;
+}
 
 int sluice_enrichment_needs_keys(const sluice_config_t *cfg)
 {
@@ -66,6 +135,7 @@ sluice_enrichment_t *sluice_enrichment_create(const sluice_config_t *cfg, unsign
             sluice_log_info("enrich.ua", "user-agent regexes loaded: %zu (%zu skipped)", sluice_ua_parser_count(e->ua),
                             sluice_ua_parser_skipped(e->ua));
     }
+    watch_set(want_geo ? cfg->enrich.geo_database : NULL, cfg->enrich.geo_check_s);
     if (want_geo && cfg->enrich.geo_database == NULL) {
         sluice_log_warn("enrich.geo_off", "geolocation is off: an org asks for it but enrichment.geo_database is "
                                           "not set");

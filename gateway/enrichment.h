@@ -35,6 +35,13 @@ typedef struct sluice_worker sluice_worker_t;
 sluice_enrichment_t *sluice_enrichment_create(const sluice_config_t *cfg, unsigned nthreads, sluice_err_t *err);
 void sluice_enrichment_destroy(sluice_enrichment_t *e);
 
+/* Starts the gateway's watcher of the geolocation database: a thread that looks at the file of
+ * the newest runtime's config (enrichment.geo_database, every enrichment.geo_check_s) and sends
+ * the process SIGHUP when it changed (mtime, size or inode), so the usual reload reopens it.
+ * Only the gateway calls it (main thread, after blocking SIGHUP: the thread inherits the mask).
+ * Returns 0, or -1 with a message in err. */
+int sluice_enrichment_watch_start(sluice_err_t *err);
+
 /* 1 when an org of cfg keeps sessions (their cookie needs ENCRYPTION_KEY: secrets.c). */
 int sluice_enrichment_needs_keys(const sluice_config_t *cfg);
 

@@ -13,8 +13,8 @@
  *  - the session cookie: two events share a session, a forged cookie is not believed, and after
  *    the inactivity timeout (2 s here) the next event starts session number 2; an org whose session
  *    cookie needs consent keeps none without it, and deletes the one the browser has;
- *  - the gateway starts without its database (geolocation off, said once in the log) and a SIGHUP
- *    after the file appears turns it on.
+ *  - the gateway starts without its database (geolocation off, said once in the log); the file
+ *    appearing turns it on without a signal (enrichment.geo_check_s: 1), and SIGHUP reloads it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -63,7 +63,7 @@ static int setup(void **state)
              "kafka: {brokers: \"%s\", ack_timeout_ms: 4000}\n"
              "redis: {url: \"%s\", timeout_ms: 200}\n"
              "log: {level: debug}\n"
-             "enrichment: {geo_database: %s}\n"
+             "enrichment: {geo_database: %s, geo_check_s: 1}\n"
              "orgs:\n"
              "  - id: acme\n"
              "    sources: [{id: web, write_key_env: T_ACME_KEY}]\n"
@@ -172,7 +172,7 @@ static const char *at(json_t *env, const char *a, const char *b)
 /* ------------------------------------------------------------------ tests */
 
 /* No database at start: events go on without a location, the log says why once; the file
- * copied into place and a SIGHUP turn geolocation on. */
+ * copied into place turns geolocation on by itself (the watcher's reload), and SIGHUP reloads. */
 static void test_no_database_then_reload(void **state)
 {
     (void)state;
@@ -200,7 +200,7 @@ static void test_no_database_then_reload(void **state)
     assert_int_equal(fwrite(db, 1, len, f), len);
     fclose(f);
     free(db);
-    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "enrich.geo_changed", 1, 10000, &err), 0);
     assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", 1, 10000, &err), 0);
     /* Each loop thread swaps at its next turn: ask until one answers with the new runtime. */
     int found = 0;
@@ -213,6 +213,20 @@ static void test_no_database_then_reload(void **state)
         json_decref(all);
     }
     assert_true(found);
+
+    /* SIGHUP reopens it too (and the unchanged file sets off no second reload). */
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", 2, 10000, &err), 0);
+    struct timespec ts = {2, 500 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, &err);
+    first = strstr(log, "enrich.geo_changed");
+    assert_null(strstr(first + 1, "enrich.geo_changed"));
+    free(log);
+    assert_int_equal(post(ACME_KEY, "enrich-reload-hup", IPHONE, NULL, NULL, NULL).status, 200);
+    env = envelope("enrich-reload-hup", &all);
+    assert_string_equal(at(env, "location", "city"), "London");
+    json_decref(all);
 }
 
 static void test_geo_before_truncation(void **state)

@@ -409,10 +409,12 @@ static void test_enrichment(void **state)
     assert_int_equal(e->session_timeout_s, 1800);
     assert_null(cfg->enrich.geo_database);
     assert_int_equal(cfg->enrich.ua_cache_size, 4096);
+    assert_int_equal(cfg->enrich.geo_check_s, 60);
     sluice_config_free(cfg);
 
     cfg =
-        load_ok("enrichment: {geo_database: /var/lib/geo/city.mmdb, ua_cache_size: 100}\n" BASE "    enrichment:\n"
+        load_ok("enrichment: {geo_database: /var/lib/geo/city.mmdb, ua_cache_size: 100, geo_check_s: 0}\n" BASE
+                "    enrichment:\n"
                 "      user_agent: true\n"
                 "      bots: {action: drop, patterns: [AcmeMonitor], ip_ranges: [66.249.64.0/19, \"2001:db8::/32\"]}\n"
                 "      geo: city\n"
@@ -439,6 +441,7 @@ static void test_enrichment(void **state)
     assert_int_equal(e->referrer_hosts[1].medium, SLUICE_REFERRER_INTERNAL);
     assert_string_equal(cfg->enrich.geo_database, "/var/lib/geo/city.mmdb");
     assert_int_equal(cfg->enrich.ua_cache_size, 100);
+    assert_int_equal(cfg->enrich.geo_check_s, 0);
     assert_true(cfg->orgs[0].integrations[0].send_bots);
     json_t *dump = sluice_config_to_json(cfg);
     json_t *ej = json_object_get(json_array_get(json_object_get(dump, "orgs"), 0), "enrichment");
