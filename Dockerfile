@@ -14,7 +14,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       gcc libc6-dev make cmake pkg-config ca-certificates \
       libh2o-evloop-dev libh2o-dev-common libssl-dev librdkafka-dev libhiredis-dev libjansson-dev \
-      libyaml-dev libcurl4-openssl-dev libpq-dev zlib1g-dev libpcre2-dev \
+      libyaml-dev libcurl4-openssl-dev libpq-dev zlib1g-dev libpcre2-dev libmaxminddb-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -32,7 +32,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates libh2o-evloop0.13 libssl3 librdkafka1 libhiredis0.14 libjansson4 libyaml-0-2 \
-      libcurl4 libpq5 zlib1g libpcre2-8-0 \
+      libcurl4 libpq5 zlib1g libpcre2-8-0 libmaxminddb0 uap-core \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 sluice \
  && useradd --system --uid 10001 --gid sluice --home-dir /var/lib/sluice --shell /usr/sbin/nologin sluice \

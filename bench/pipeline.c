@@ -4,6 +4,10 @@
  * HTTP body and the Kafka payload: parse with limits, validate, enrich (messageId, receivedAt,
  * IP, user agent), the PII guard's ids pass, data layer (consent, drop, hash, mask through the
  * real plugins), the PII guard over the fields no rule names (the org's pii_guard), envelope.
+ * When the config turns enrichment on for the org (bench/run --enrich), its step runs too, as in
+ * ingest.c: user agent (through the thread's cache), bots, geolocation, the session (the cookie
+ * the first event gets is sent with the next ones, as a browser does), campaign and referrer. The
+ * user agent is $BENCH_UA when set, else "bench/1".
  * TLS, HTTP and Kafka are left out: they are the same for every event and measured by wrk.
  *
  *   sluice-bench-pipeline --config bench/bench.yaml --event bench/event.json [--iterations N]
@@ -22,13 +26,32 @@
 #include "gateway/datalayer.h"
 #include "gateway/envelope.h"
 #include "gateway/event.h"
+#include "gateway/enrichment.h"
 #include "gateway/runtime.h"
+#include "gateway/secrets.h"
+#include "gateway/server.h"
 #include "json/arena.h"
 #include "json/numbers.h"
 
 static size_t payload_bytes;
 static sluice_piiguard_thread_t *guard_thread;
 static sluice_jsonnum_t *nums; /* the body's numbers' texts, reused like a worker's */
+static const char *user_agent = "bench/1";
+/* What the enrichment step reads of a request and its thread: a request with only a User-Agent,
+ * a worker of index 0 whose gateway holds the keys (sessions sign their cookie). */
+static sluice_gateway_t gateway;
+static sluice_worker_t worker;
+static h2o_req_t request;
+
+/* The session cookie of the first answer goes with every later request. 0. */
+static int keep_cookie(const sluice_reply_t *reply)
+{
+    if (reply->cookie_count == 0 || h2o_find_header(&request.headers, H2O_TOKEN_COOKIE, -1) >= 0)
+        return 0;
+    size_t n = strcspn(reply->cookies[0].base, ";");
+    h2o_add_header(&request.pool, &request.headers, H2O_TOKEN_COOKIE, NULL, reply->cookies[0].base, n);
+    return 0;
+}
 
 /* Kept out of line so callgrind can count exactly this function (--toggle-collect). */
 __attribute__((noinline)) int pipeline_once(const sluice_runtime_t *rt, const char *body, size_t len);
@@ -46,14 +69,18 @@ __attribute__((noinline)) int pipeline_once(const sluice_runtime_t *rt, const ch
     json_t *ev = sluice_event_parse(body, len, &cfg->limits, nums, &e);
     if (ev == NULL || sluice_event_validate(ev, SLUICE_EVENT_TRACK, &cfg->limits, "", len, &e) < 0)
         return -1;
-    sluice_event_enrich_t en = {.received_ms = 1795420800123LL, .client_ip = "203.0.113.9", .user_agent = "bench/1"};
+    sluice_event_enrich_t en = {.received_ms = 1795420800123LL, .client_ip = "203.0.113.9", .user_agent = user_agent};
     sluice_dl_result_t dl;
     sluice_dl_stats_t st = {0};
     sluice_piiguard_stats_t gst;
     const sluice_piiguard_t *guard = rt->orgs[src->org_index].guard;
     uint64_t idfound;
     int rc = -1;
+    sluice_enrichment_req_t enr;
+    sluice_reply_t reply = {0};
+    sluice_enrichment_begin(&enr, &request, &worker, rt, src, &en);
     if (sluice_piiguard_ids(guard, guard_thread, ev, &idfound) == 0 && sluice_event_enrich(ev, &en) == 0 &&
+        sluice_enrichment_event(&enr, ev, &reply) == 0 && keep_cookie(&reply) == 0 &&
         sluice_datalayer_apply(src->org, rt->orgs[src->org_index].variants, sluice_runtime_masker(rt, 0), ev, &dl,
                                &st) == 0) {
         if (sluice_piiguard_apply(guard, guard_thread, ev, dl.privacy, en.received_ms, &idfound, &gst) != 0) {
@@ -65,8 +92,6 @@ __attribute__((noinline)) int pipeline_once(const sluice_runtime_t *rt, const ch
         char *payload = sluice_envelope_encode(src->org->id, src->src->id, ev, dl.privacy, dl.hashes, nums, &n);
         if (payload != NULL) {
             payload_bytes = n;
-            if (getenv("BENCH_PRINT") != NULL)
-                fprintf(stderr, "%s\n", payload);
             free(payload);
             rc = 0;
         }
@@ -136,6 +161,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "runtime: %s\n", err.msg);
         return 1;
     }
+    if (getenv("BENCH_UA") != NULL)
+        user_agent = getenv("BENCH_UA");
+    if ((gateway.secrets = sluice_secrets_load(cfg, 0, &err)) == NULL) {
+        fprintf(stderr, "keys: %s\n", err.msg);
+        return 1;
+    }
+    worker.gw = &gateway;
+    h2o_mem_init_pool(&request.pool);
+    h2o_add_header(&request.pool, &request.headers, H2O_TOKEN_USER_AGENT, NULL, user_agent, strlen(user_agent));
+    request.authority = h2o_iovec_init(H2O_STRLIT("127.0.0.1"));
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long i = 0; i < iterations; i++)
@@ -147,6 +182,8 @@ int main(int argc, char **argv)
     double ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / (double)iterations;
     printf("iterations %ld\npayload_bytes %zu\nns_per_event %.0f\n", iterations, payload_bytes, ns);
     sluice_runtime_release(rt);
+    sluice_secrets_free(gateway.secrets);
+    h2o_mem_clear_pool(&request.pool);
     sluice_piiguard_thread_destroy(guard_thread);
     sluice_jsonnum_free(nums);
     sluice_keyring_free(keys);

@@ -936,6 +936,7 @@ static sluice_config_t *load_doc(sluice_yaml_doc_t *doc, const char *name, int f
     decode_stores(&l, &root);
     decode_misc(&l, &root);
     decode_forget(&l, &root);
+    sluice_enrich_global_decode(&cfg->enrich, &root, cfg->dir);
     const sluice_yaml_node_t *orgs;
     if (sluice_dec_list(&root, "orgs", present == 1 ? SLUICE_DEC_REQUIRED : 0, &orgs) == 1) {
         if (orgs->item_count == 0)
@@ -1026,6 +1027,7 @@ void sluice_config_free(sluice_config_t *cfg)
     free(cfg->redis.key_prefix);
     free(cfg->database.url);
     free(cfg->delivery.ca_file);
+    sluice_enrich_global_dispose(&cfg->enrich);
     free(cfg->forget.key_env);
     if (cfg->forget.key != NULL)
         OPENSSL_cleanse(cfg->forget.key, cfg->forget.key_len);

@@ -294,6 +294,60 @@ typedef struct sluice_identity_config {
     unsigned dedup_window_s; /* default 86400 */
 } sluice_identity_config_t;
 
+/* Enrichment at the edge (docs/enrichment.md), per org; every part off unless configured. */
+typedef enum sluice_bots_action {
+    SLUICE_BOTS_OFF = 0,  /* no bot detection */
+    SLUICE_BOTS_KEEP = 1, /* detected and counted; the event goes on unmarked */
+    SLUICE_BOTS_FLAG = 2, /* context.bot set; integrations skip it unless send_bots */
+    SLUICE_BOTS_DROP = 3, /* counted, never queued */
+} sluice_bots_action_t;
+
+typedef enum sluice_geo_granularity {
+    SLUICE_GEO_OFF = 0,
+    SLUICE_GEO_COUNTRY = 1,
+    SLUICE_GEO_REGION = 2,
+    SLUICE_GEO_CITY = 3,
+} sluice_geo_granularity_t;
+
+typedef enum sluice_referrer_medium {
+    SLUICE_REFERRER_SEARCH = 0,
+    SLUICE_REFERRER_SOCIAL = 1,
+    SLUICE_REFERRER_EMAIL = 2,
+    SLUICE_REFERRER_INTERNAL = 3,
+    SLUICE_REFERRER_OTHER = 4,
+} sluice_referrer_medium_t;
+
+typedef struct sluice_referrer_host {
+    char *host; /* a DNS name; matches itself and its subdomains */
+    sluice_referrer_medium_t medium;
+} sluice_referrer_host_t;
+
+#define SLUICE_ENRICH_SESSION_TIMEOUT_S 1800
+#define SLUICE_ENRICH_SESSION_COOKIE    "_sluice_ses"
+
+typedef struct sluice_enrich_config {
+    int enabled;    /* any part below is on */
+    int user_agent; /* context.device, context.os, context.browser */
+    sluice_bots_action_t bots;
+    char **bot_patterns; /* case-insensitive substrings of a user agent, beyond uap-core's Spider family */
+    size_t bot_pattern_count;
+    sluice_cidr_t *bot_ranges; /* client addresses that are bots */
+    size_t bot_range_count;
+    int bots_no_user_agent; /* a request without a User-Agent is a bot (default 1) */
+    sluice_geo_granularity_t geo;
+    int session;                /* context.session from the session cookie */
+    unsigned session_timeout_s; /* inactivity that ends a session; default 1800 */
+    char *session_cookie;       /* default "_sluice_ses" */
+    char **session_consent;     /* categories the cookie needs; unset: identity.cookie_consent's */
+    size_t session_consent_count;
+    int session_consent_set;
+    int campaign;                           /* UTM parameters of the page URL into context.campaign */
+    int referrer;                           /* context.referrer.medium from the table below and the built-in one */
+    sluice_referrer_host_t *referrer_hosts; /* the org's table, looked up before the built-ins */
+    size_t referrer_host_count;
+    sluice_yaml_pos_t pos;
+} sluice_enrich_config_t;
+
 /* A vendor's index in the program's registry (vendors/vendors.def); config/ knows none by name.
  * -1 when no registry is installed or the name is unknown. */
 typedef int sluice_vendor_kind_t;
@@ -348,6 +402,7 @@ typedef struct sluice_integration {
     unsigned timeout_ms;          /* per request; default 10000 */
     sluice_yaml_pos_t pos;
     char *credentials; /* vault row name (org, credentials, vendor); default = name */
+    int send_bots;     /* deliver events flagged as bots (context.bot); default 0 */
 } sluice_integration_t;
 
 /* The keys of an integration config/ decodes itself (NULL-terminated); the others are the
@@ -391,6 +446,7 @@ typedef struct sluice_org {
     size_t drop_count;
     sluice_pii_guard_config_t pii_guard; /* data_layer.pii_guard */
     sluice_consent_config_t consent;
+    sluice_enrich_config_t enrich; /* enrichment */
     sluice_integration_t *integrations;
     size_t integration_count;
     char *file; /* the file this org was read from */
@@ -406,6 +462,14 @@ typedef enum sluice_config_from {
     SLUICE_CONFIG_FROM_ENV = 2,  /* a SLUICE_* environment variable */
 } sluice_config_from_t;
 
+/* The process's enrichment resources (root key enrichment). */
+typedef struct sluice_enrich_global {
+    char *geo_database;     /* a MaxMind-format file; NULL: geolocation off for every org */
+    char *ua_regexes;       /* default /usr/share/uap-core/regexes.yaml */
+    unsigned ua_cache_size; /* user agents each loop thread keeps parsed; default 4096 */
+    unsigned geo_check_s; /* the gateway reloads when geo_database changes, looked at this often; 0: off; default 60 */
+} sluice_enrich_global_t;
+
 typedef struct sluice_config {
     char *path; /* the root file as given */
     char *dir;  /* its directory; relative paths in the file resolve against it */
@@ -416,6 +480,7 @@ typedef struct sluice_config {
     sluice_database_config_t database;
     sluice_delivery_config_t delivery;
     sluice_forget_config_t forget;
+    sluice_enrich_global_t enrich;
     /* env SLUICE_PLUGIN_DIR, else plugins.dir, else the built-in plugins found next to this
      * program (common/install.h); NULL only when this program's own path cannot be read. */
     char *plugin_dir;

@@ -120,4 +120,16 @@ void sluice_org_decode(sluice_org_t *org, const sluice_yaml_node_t *node, const 
                        sluice_config_diag_t *diag);
 void sluice_org_dispose(sluice_org_t *org);
 
+/* ------------------------------------------------------------------ enrichment (enrich.c) */
+
+/* The org's `enrichment` map into org->enrich, and the root's into cfg->enrich (dir resolves
+ * relative paths). Errors go to the maps' diag. */
+void sluice_enrich_config_decode(sluice_enrich_config_t *e, sluice_dec_map_t *orgm);
+void sluice_enrich_global_decode(sluice_enrich_global_t *g, sluice_dec_map_t *root, const char *dir);
+void sluice_enrich_config_dispose(sluice_enrich_config_t *e);
+void sluice_enrich_global_dispose(sluice_enrich_global_t *g);
+/* What `config dump` shows of them. */
+json_t *sluice_enrich_config_json(const sluice_enrich_config_t *e);
+json_t *sluice_enrich_global_json(const sluice_enrich_global_t *g);
+
 #endif

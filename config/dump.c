@@ -4,6 +4,7 @@
  * an immutable config).
  */
 #include "config/config.h"
+#include "config/decode.h"
 #include "pii/scan.h"
 
 #include <arpa/inet.h>
@@ -282,6 +283,7 @@ static json_t *integration_json(const sluice_integration_t *it)
     json_object_set_new(o, "events", strings(it->events, it->event_count));
     json_object_set_new(o, "types", strings(it->types, it->type_count));
     json_object_set_new(o, "consent", str_or_null(it->consent));
+    json_object_set_new(o, "send_bots", json_boolean(it->send_bots));
     json_object_set_new(o, "base_url", str_or_null(it->base_url));
     const sluice_config_vendors_t *reg = sluice_config_vendors();
     if (reg != NULL && it->vendor >= 0)
@@ -335,6 +337,7 @@ static json_t *org_json(const sluice_org_t *org)
     json_object_set_new(consent, "policy", json_string(policies[org->consent.policy]));
     json_object_set_new(o, "consent", consent);
     json_object_set_new(o, "data_layer", data_layer_json(org));
+    json_object_set_new(o, "enrichment", sluice_enrich_config_json(&org->enrich));
     for (size_t i = 0; i < org->integration_count; i++)
         json_array_append_new(integrations, integration_json(&org->integrations[i]));
     json_object_set_new(o, "integrations", integrations);
@@ -433,6 +436,8 @@ json_t *sluice_config_to_json(const sluice_config_t *cfg)
     set_secret(forget, "key", cfg->forget.key);
     json_object_set_new(forget, "refresh_ms", json_integer(cfg->forget.refresh_ms));
     json_object_set_new(root, "forget", forget);
+
+    json_object_set_new(root, "enrichment", sluice_enrich_global_json(&cfg->enrich));
 
     json_t *orgs = json_array();
     for (size_t i = 0; i < cfg->org_count; i++)

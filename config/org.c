@@ -604,9 +604,9 @@ const sluice_config_vendors_t *sluice_config_vendors(void)
     return registry;
 }
 
-const char *const sluice_config_integration_keys[] = {
-    "name",     "vendor",  "enabled", "credentials",    "events", "types",      "consent",
-    "base_url", "mapping", "batch",   "rate_limit_rps", "retry",  "timeout_ms", NULL};
+const char *const sluice_config_integration_keys[] = {"name",  "vendor",         "enabled",   "credentials", "events",
+                                                      "types", "consent",        "send_bots", "base_url",    "mapping",
+                                                      "batch", "rate_limit_rps", "retry",     "timeout_ms",  NULL};
 
 static int is_integration_key(const char *k)
 {
@@ -764,6 +764,7 @@ static void decode_integration(sluice_integration_t *it, const sluice_yaml_node_
     sluice_dec_string_list(&m, "events", 0, NULL, 1, &it->events, &it->event_count);
     sluice_dec_string_list(&m, "types", 0, check_event_type, 1, &it->types, &it->type_count);
     checked_string(&m, "consent", 0, sluice_dec_check_token, &it->consent);
+    sluice_dec_bool(&m, "send_bots", &it->send_bots);
     checked_string(&m, "base_url", 0, sluice_dec_check_http_url, &it->base_url);
 
     /* The vendor's own keys: validated by the vendor (unknown ones with a did-you-mean over the
@@ -844,6 +845,7 @@ void sluice_org_decode(sluice_org_t *org, const sluice_yaml_node_t *node, const 
     decode_identity(&org->identity, &m);
     decode_consent(&org->consent, &m);
     decode_data_layer(org, &m, dir);
+    sluice_enrich_config_decode(&org->enrich, &m);
     if (sluice_dec_list(&m, "integrations", 0, &seq) == 1) {
         org->integrations = sluice_dec_xcalloc(seq->item_count, sizeof(*org->integrations));
         org->integration_count = seq->item_count;
@@ -933,6 +935,7 @@ void sluice_org_dispose(sluice_org_t *org)
         free(org->consent.aliases[i].value);
     }
     free(org->consent.aliases);
+    sluice_enrich_config_dispose(&org->enrich);
     for (size_t i = 0; i < org->integration_count; i++) {
         sluice_integration_t *it = &org->integrations[i];
         free(it->name);

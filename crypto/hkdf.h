@@ -25,6 +25,7 @@
 #define SLUICE_KEY_PURPOSE_XD_COOKIE "sluice/xd-cookie/v1" /* the signed anonymous-id cookie (gateway) */
 #define SLUICE_KEY_PURPOSE_ENCRYPT   "sluice/encrypt/v1"   /* the encrypt plugin (gateway), sluicectl unmask */
 #define SLUICE_KEY_PURPOSE_VAULT     "sluice/vault/v1"     /* vault rows (sluice-deliver, sluicectl vault) */
+#define SLUICE_KEY_PURPOSE_SESSION   "sluice/session/v1"   /* the session cookie of enrichment (gateway) */
 
 /* HKDF-SHA256 extract-and-expand of ikm with salt and info into out (out_len bytes, at most
  * 255 * 32). salt and info may be NULL when their length is 0. Returns 0, or -1 when OpenSSL

@@ -8,7 +8,7 @@
 
 #include "gateway/server.h"
 
-#define SLUICE_REPLY_MAX_COOKIES 4
+#define SLUICE_REPLY_MAX_COOKIES 6 /* _sid, _fbp, _fbc, _ga, the session cookie */
 
 /* How to answer a request, gathered while handling it; everything points into req->pool. */
 typedef struct sluice_reply {

@@ -23,6 +23,7 @@
 #include "common/hex.h"
 #include "common/time.h"
 #include "gateway/datalayer.h"
+#include "gateway/enrichment.h"
 #include "gateway/envelope.h"
 #include "gateway/forgotten.h"
 #include "gateway/gzip.h"
@@ -963,6 +964,8 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
     h2o_iovec_t ua = sluice_http_header(req, H2O_TOKEN_USER_AGENT);
     if (ua.base != NULL)
         en.user_agent = h2o_strdup(&req->pool, ua.base, ua.len).base;
+    sluice_enrichment_req_t enr; /* device, bots, geolocation, session, campaign (enrichment.h) */
+    sluice_enrichment_begin(&enr, req, w, in->rt, in->src, &en);
 
     /* Validation, the ids pass and enrichment allocate next to the body's values; they write no
      * response and keep nothing beyond the request (json/arena.h). */
@@ -996,6 +999,10 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
         if (sluice_event_enrich(ev, &en) != 0 || sluice_identity_assign(&p->job, ev) != 0) {
             sluice_event_error_set(&e, 500, "internal", prefix, "no random bytes available");
             add_rejection(p, i, &e, ev);
+            continue;
+        }
+        if (sluice_enrichment_event(&enr, ev, &p->reply) != 0) {
+            p->suppressed++; /* a bot its org drops: counted there, answered as accepted, never queued */
             continue;
         }
         json_array_append(p->events, ev);

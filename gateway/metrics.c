@@ -184,6 +184,22 @@ char *sluice_metrics_render(sluice_gw_metrics_t *const *blocks, size_t n, sluice
          "# TYPE sluice_pii_values_changed_total counter\nsluice_pii_values_changed_total %llu\n",
          (unsigned long long)SUM(pii_detected), (unsigned long long)SUM(pii_changed));
     emit(&o,
+         "# HELP sluice_bots_total Requests' events from bots, by the org's action (drop: never queued).\n"
+         "# TYPE sluice_bots_total counter\nsluice_bots_total{action=\"keep\"} %llu\n"
+         "sluice_bots_total{action=\"flag\"} %llu\nsluice_bots_total{action=\"drop\"} %llu\n"
+         "# HELP sluice_enrich_ua_total User agents parsed, by where the answer came from.\n"
+         "# TYPE sluice_enrich_ua_total counter\nsluice_enrich_ua_total{source=\"cache\"} %llu\n"
+         "sluice_enrich_ua_total{source=\"regexes\"} %llu\n"
+         "# HELP sluice_enrich_geo_total Geolocation lookups, by result.\n"
+         "# TYPE sluice_enrich_geo_total counter\nsluice_enrich_geo_total{result=\"found\"} %llu\n"
+         "sluice_enrich_geo_total{result=\"unknown\"} %llu\n"
+         "# HELP sluice_sessions_started_total Sessions started (a first visit, or after the inactivity timeout).\n"
+         "# TYPE sluice_sessions_started_total counter\nsluice_sessions_started_total %llu\n",
+         (unsigned long long)SUM(bots[SLUICE_BOTS_KEEP]), (unsigned long long)SUM(bots[SLUICE_BOTS_FLAG]),
+         (unsigned long long)SUM(bots[SLUICE_BOTS_DROP]), (unsigned long long)SUM(ua_cache_hits),
+         (unsigned long long)SUM(ua_cache_misses), (unsigned long long)SUM(geo[0]), (unsigned long long)SUM(geo[1]),
+         (unsigned long long)SUM(sessions_started));
+    emit(&o,
          "# HELP sluice_invalid_recorded_total Refused events recorded (masked, with the reason) in the invalid "
          "topic.\n"
          "# TYPE sluice_invalid_recorded_total counter\nsluice_invalid_recorded_total %llu\n",

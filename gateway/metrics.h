@@ -112,6 +112,12 @@ typedef struct sluice_gw_metrics {
     sluice_counter_t conn_open;            /* gauge: client connections of this thread */
     sluice_counter_t h2_refused_in_flight; /* HTTP/2 requests refused: their connection's cap was reached */
     sluice_counter_t h2_resets;            /* HTTP/2 streams abandoned before their answer */
+    /* enrichment (gateway/enrichment.c) */
+    sluice_counter_t bots[4];         /* bots detected, by the org's action (sluice_bots_action_t; [0] unused) */
+    sluice_counter_t ua_cache_hits;   /* user agents answered by the thread's cache */
+    sluice_counter_t ua_cache_misses; /* ... and by the regexes */
+    sluice_counter_t geo[2];          /* lookups: [0] found, [1] unknown address */
+    sluice_counter_t sessions_started;
 } sluice_gw_metrics_t;
 
 void sluice_metrics_count_request(sluice_gw_metrics_t *m, sluice_route_t route, int status);

@@ -66,6 +66,13 @@ static const char *const skipped[] = {
     "context.locale",
     "context.timezone",
     "context.screen",
+    /* enrichment's own (gateway/enrichment.c): looked up, not sent by the visitor */
+    "context.device",
+    "context.os",
+    "context.browser",
+    "context.bot",
+    "context.location",
+    "context.session",
 };
 
 /* Children are kept sorted (trie_sort) by length, then bytes, with `[*]` (key NULL, length 0)

@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "crypto/ct.h"
+#include "gateway/enrichment.h"
 #include "gateway/masker.h"
 #include "plugins/set.h"
 
@@ -25,6 +26,7 @@ static void runtime_free(sluice_runtime_t *rt)
      * they were created from is still alive. */
     sluice_gw_maskers_free(rt->maskers);
     sluice_plugin_set_free(rt->plugins);
+    sluice_enrichment_destroy(rt->enrich);
     for (size_t i = 0; i < rt->source_count; i++) {
         sluice_secure_zero(rt->sources[i].key_digest, sizeof(rt->sources[i].key_digest));
         sluice_secure_zero(rt->sources[i].prev_digest, sizeof(rt->sources[i].prev_digest));
@@ -120,7 +122,7 @@ sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads,
                 goto oom;
         }
     }
-    if (load_plugins(rt, keys, err) != 0) {
+    if (load_plugins(rt, keys, err) != 0 || (rt->enrich = sluice_enrichment_create(cfg, nthreads, err)) == NULL) {
         runtime_free(rt);
         return NULL;
     }

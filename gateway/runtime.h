@@ -52,8 +52,9 @@ typedef struct sluice_runtime {
     size_t org_count;
     sluice_source_rt_t *sources;
     size_t source_count;
-    sluice_plugin_set_t *plugins; /* the mask rules' plugin instances */
-    sluice_gw_maskers_t *maskers; /* the data layer's mask seam, one per thread */
+    sluice_plugin_set_t *plugins;     /* the mask rules' plugin instances */
+    sluice_gw_maskers_t *maskers;     /* the data layer's mask seam, one per thread */
+    struct sluice_enrichment *enrich; /* regexes, geolocation database, user-agent caches (enrichment.h) */
 } sluice_runtime_t;
 
 /* Builds a runtime over cfg (taking ownership of it; it is freed with the runtime, also on

@@ -13,13 +13,14 @@
 #include "crypto/ct.h"
 #include "crypto/hkdf.h"
 #include "crypto/secretenv.h"
+#include "gateway/enrichment.h"
 
 /* After the last older token expired, how long the root ring is still kept: a request that began
  * before the deadline may still be opening its token. */
 #define LEGACY_GRACE_MS 2000
 
 struct sluice_secrets {
-    sluice_keyring_t *encrypt, *tokens, *cookies, *root;
+    sluice_keyring_t *encrypt, *tokens, *cookies, *session, *root;
     char *redis_password;
     sluice_identity_secrets_t identity;
 };
@@ -39,6 +40,7 @@ void sluice_secrets_free(sluice_secrets_t *s)
     sluice_keyring_free(s->encrypt);
     sluice_keyring_free(s->tokens);
     sluice_keyring_free(s->cookies);
+    sluice_keyring_free(s->session);
     sluice_keyring_free(s->root);
     wipe_free(s->redis_password);
     sluice_secure_zero(s, sizeof(*s));
@@ -52,13 +54,14 @@ sluice_secrets_t *sluice_secrets_load(const sluice_config_t *cfg, int64_t now_ms
         sluice_err_set(err, "out of memory");
         return NULL;
     }
-    if (getenv("ENCRYPTION_KEY") != NULL || sluice_identity_needs_keys(cfg)) {
+    if (getenv("ENCRYPTION_KEY") != NULL || sluice_identity_needs_keys(cfg) || sluice_enrichment_needs_keys(cfg)) {
         sluice_keyring_t *root = sluice_keyring_from_env(err);
         sluice_secretenv_forget("ENCRYPTION_KEY");
         sluice_secretenv_forget("SLUICE_KEYRING");
         if (root == NULL || (s->encrypt = sluice_keyring_derive(root, SLUICE_KEY_PURPOSE_ENCRYPT, err)) == NULL ||
             (s->tokens = sluice_keyring_derive(root, SLUICE_KEY_PURPOSE_XD_TOKEN, err)) == NULL ||
-            (s->cookies = sluice_keyring_derive(root, SLUICE_KEY_PURPOSE_XD_COOKIE, err)) == NULL) {
+            (s->cookies = sluice_keyring_derive(root, SLUICE_KEY_PURPOSE_XD_COOKIE, err)) == NULL ||
+            (s->session = sluice_keyring_derive(root, SLUICE_KEY_PURPOSE_SESSION, err)) == NULL) {
             sluice_keyring_free(root);
             sluice_secrets_free(s);
             return NULL;
@@ -97,6 +100,11 @@ sluice_secrets_t *sluice_secrets_load(const sluice_config_t *cfg, int64_t now_ms
 const sluice_keyring_t *sluice_secrets_encrypt(const sluice_secrets_t *s)
 {
     return s != NULL ? s->encrypt : NULL;
+}
+
+const sluice_keyring_t *sluice_secrets_session(const sluice_secrets_t *s)
+{
+    return s != NULL ? s->session : NULL;
 }
 
 const sluice_identity_secrets_t *sluice_secrets_identity(const sluice_secrets_t *s)

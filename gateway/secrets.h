@@ -1,7 +1,8 @@
 /*
  * The gateway's key material, loaded once at start-up on the main thread: the root key ring from
  * ENCRYPTION_KEY / SLUICE_KEY_ID / SLUICE_KEYRING, from which only the gateway's own purposes are
- * derived (cross-domain tokens, the signed anonymous-id cookie, the encrypt plugin; never the
+ * derived (cross-domain tokens, the signed anonymous-id cookie, the encrypt plugin, the session
+ * cookie of enrichment; never the
  * vault's), and the Redis password from redis.password_env. The variables are then removed from
  * the environment and their bytes wiped (crypto/secretenv.h): a SIGHUP reload reads neither (keys
  * and Redis settings change only with a restart), while the write-key, HMAC and plugin variables
@@ -35,6 +36,9 @@ sluice_secrets_t *sluice_secrets_load(const sluice_config_t *cfg, int64_t now_ms
 
 /* The encrypt plugin's ring (host->seal), or NULL when the gateway has no keys. */
 const sluice_keyring_t *sluice_secrets_encrypt(const sluice_secrets_t *s);
+
+/* The session cookie's ring (enrichment), or NULL when the gateway has no keys. */
+const sluice_keyring_t *sluice_secrets_session(const sluice_secrets_t *s);
 
 /* What the identity threads get (never NULL for a loaded object). */
 const sluice_identity_secrets_t *sluice_secrets_identity(const sluice_secrets_t *s);

@@ -35,6 +35,7 @@
 #include "gateway/handler.h"
 #include "gateway/ingest.h"
 #include "gateway/live.h"
+#include "gateway/enrichment.h"
 #include "gateway/secrets.h"
 #include "identity/identity.h"
 
@@ -691,6 +692,11 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     /* The runtime owns cfg from here, also when it fails. */
     gw->current = sluice_runtime_create(cfg, gw->nthreads, sluice_secrets_encrypt(gw->secrets), gw->limiter, err);
     if (gw->current == NULL) {
+        gateway_free(gw, 1);
+        return 1;
+    }
+    /* enrichment.geo_database replaced on disk: the gateway reloads as on SIGHUP (enrichment.h). */
+    if (sluice_enrichment_watch_start(err) != 0) {
         gateway_free(gw, 1);
         return 1;
     }

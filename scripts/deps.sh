@@ -8,6 +8,8 @@ packages=(
   gcc clang clang-format make cmake pkg-config git
   libh2o-evloop-dev libh2o-dev-common libssl-dev librdkafka-dev libhiredis-dev libjansson-dev
   libyaml-dev libcurl4-openssl-dev libpq-dev zlib1g-dev libcmocka-dev libclang-rt-14-dev libpcre2-dev
+  # enrichment (docs/enrichment.md): the ua-parser regexes, MaxMind databases
+  uap-core libmaxminddb-dev
   # the local stack and the tests
   redis-server postgresql kcat openssl curl ca-certificates procps psmisc iproute2 util-linux
   stunnel4                 # tests reach a TLS Redis through it, as docs/identity.md shows

@@ -56,6 +56,42 @@ static int redis_links(const sluice_config_t *cfg, const sluice_org_t *org)
     return cfg->redis.url != NULL;
 }
 
+/* The org's enrichment (docs/enrichment.md), by part. */
+static int en_user_agent(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    (void)cfg;
+    return org->enrich.user_agent;
+}
+
+static int en_bot_flag(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    (void)cfg;
+    return org->enrich.bots == SLUICE_BOTS_FLAG;
+}
+
+static int en_geo(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    return org->enrich.geo != SLUICE_GEO_OFF && cfg->enrich.geo_database != NULL;
+}
+
+static int en_session(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    (void)cfg;
+    return org->enrich.session;
+}
+
+static int en_campaign(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    (void)cfg;
+    return org->enrich.campaign;
+}
+
+static int en_referrer(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    (void)cfg;
+    return org->enrich.referrer;
+}
+
 static const enrichment_t enrichments[] = {
     {"messageId", "a random UUIDv4 when the event has none", NULL},
     {"receivedAt", "when the gateway received the event", NULL},
@@ -86,6 +122,19 @@ static const enrichment_t enrichments[] = {
     {"context.identity.linkedFrom", "the id the event arrived with, when a cross-domain token replaced it",
      cross_domain},
     {"context.identity.userId", "the userId Redis knows for the event's id, when the event has none", redis_links},
+    {"context.device", "type, manufacturer, model from the User-Agent and client hints (enrichment.user_agent)",
+     en_user_agent},
+    {"context.os", "name and version from the User-Agent and client hints (enrichment.user_agent)", en_user_agent},
+    {"context.browser", "name and version from the User-Agent and client hints (enrichment.user_agent)", en_user_agent},
+    {"context.bot", "why the request is a bot (enrichment.bots: flag); integrations without send_bots skip the event",
+     en_bot_flag},
+    {"context.location",
+     "country, region, city looked up with the full client address before any mask (enrichment.geo)", en_geo},
+    {"context.session",
+     "id, number, start of the visit, from the signed _sluice_ses cookie, only with its consent (enrichment.session)",
+     en_session},
+    {"context.campaign", "the page URL's utm_* parameters (enrichment.campaign)", en_campaign},
+    {"context.referrer", "the referrer's medium and source (enrichment.referrer)", en_referrer},
 };
 
 /* What consent policy `strip` removes besides every hashed and masked rule path: the list in

@@ -832,6 +832,9 @@ static int64_t route_pump(worker_t *w, route_t *r, int64_t now)
 static int integration_wants(const route_t *r, const sluice_envelope_t *e)
 {
     const sluice_integration_t *it = r->it;
+    /* An event the gateway flagged as a bot (enrichment, context.bot) goes only where asked for. */
+    if (!sluice_selection_bots_allow(e->event, it->send_bots))
+        return 0;
     /* Segment's per-event selection ({"All": false, "Meta": true}). */
     if (!sluice_selection_allows(json_object_get(e->event, "integrations"), it->name,
                                  sluice_vendor_get(it->vendor)->name))

@@ -55,3 +55,11 @@ int sluice_selection_allows(const json_t *integrations, const char *name, const 
     }
     return named ? named_on : result;
 }
+
+int sluice_selection_bots_allow(const json_t *event, int send_bots)
+{
+    if (send_bots)
+        return 1;
+    const json_t *bot = json_object_get(json_object_get(event, "context"), "bot");
+    return bot == NULL || json_is_null(bot);
+}

@@ -15,4 +15,8 @@
  * kind `vendor`, receive it. */
 int sluice_selection_allows(const json_t *integrations, const char *name, const char *vendor);
 
+/* 1 when an integration with send_bots (its config) may receive event: always with send_bots,
+ * else only when the gateway did not flag the event as a bot (context.bot, docs/enrichment.md). */
+int sluice_selection_bots_allow(const json_t *event, int send_bots);
+
 #endif

@@ -2,7 +2,9 @@
  * The PII canary run: events carrying planted personal data, unique to this run, go through the
  * real gateway -> dev Kafka -> sluice-deliver -> HTTPS vendor stubs, on the example config
  * itself (config/examples/acme.yaml; only its vendor URLs, CA file and worker metrics port are
- * changed, the rest comes in through SLUICE_* variables), with GA4's stub refusing everything
+ * changed; its enrichment runs with the test MaxMind database, and the enriched fields must not
+ * bring a planted value back; the rest comes in through SLUICE_* variables), with GA4's stub
+ * refusing everything
  * (400) so its events land in the dead-letter topic. Then every output is searched for every
  * planted value, as sent, lowercased and URL-encoded, plus the forms a normaliser would make of
  * it (digits of a phone, local part of an e-mail...): both topics (keys, headers, values), the
@@ -399,6 +401,9 @@ static int setup(void **state)
     yaml = replace_once(yaml, "include: orgs/globex.yaml", to);
     snprintf(to, sizeof(to), "audit_file: %s/audit.log", sluice_th_tmpdir(&err));
     yaml = replace_once(yaml, "audit_file: ../../build/demo/audit.log", to);
+    /* The example's enrichment (every part on for acme) with this build's test MaxMind database. */
+    snprintf(to, sizeof(to), "geo_database: %s/tests/fixtures/geo/test-city.mmdb", sluice_th_build_dir());
+    yaml = replace_once(yaml, "geo_database: ../../build/tests/fixtures/geo/test-city.mmdb", to);
     snprintf(G.config, sizeof(G.config), "%s", gwfix_write("acme-canary.yaml", yaml));
     snprintf(D.config, sizeof(D.config), "%s", G.config);
     free(yaml);
@@ -1006,6 +1011,9 @@ static void test_canaries_went_through(void **state)
     assert_string_equal(str_at(bare, "privacy.consent"), "stripped");
     assert_null(json_object_get(json_object_get(bare, "event"), "traits"));
     assert_null(str_at(bare, "event.context.userAgent"));
+    /* Enrichment ran on the marked user agent: the browser it names, not the marker. */
+    assert_string_equal(str_at(bare, "event.context.browser.name"), "Firefox");
+    assert_string_equal(str_at(bare, "event.context.os.name"), "Linux");
     /* The guard's: hashed ids, masked values, the key removed, every path in privacy.detected. */
     json_t *unnamed = json_object_get(events, mid("identify-unnamed"));
     assert_non_null(unnamed);

@@ -398,6 +398,78 @@ static void test_range_enum_cross_limits(void **state)
                   "x.yaml:6:14: log.level: 'verbose' is not one of: debug, info, warn, error");
 }
 
+/* enrichment: off unless written; `true` or a scalar takes the defaults, a map its options. */
+static void test_enrichment(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = load_ok(BASE, SLUICE_CONFIG_NO_ENV);
+    const sluice_enrich_config_t *e = &cfg->orgs[0].enrich;
+    assert_false(e->enabled);
+    assert_int_equal(e->bots, SLUICE_BOTS_OFF);
+    assert_int_equal(e->geo, SLUICE_GEO_OFF);
+    assert_int_equal(e->session_timeout_s, 1800);
+    assert_null(cfg->enrich.geo_database);
+    assert_int_equal(cfg->enrich.ua_cache_size, 4096);
+    assert_int_equal(cfg->enrich.geo_check_s, 60);
+    sluice_config_free(cfg);
+
+    cfg =
+        load_ok("enrichment: {geo_database: /var/lib/geo/city.mmdb, ua_cache_size: 100, geo_check_s: 0}\n" BASE
+                "    enrichment:\n"
+                "      user_agent: true\n"
+                "      bots: {action: drop, patterns: [AcmeMonitor], ip_ranges: [66.249.64.0/19, \"2001:db8::/32\"]}\n"
+                "      geo: city\n"
+                "      session: {timeout_min: 45, consent: [analytics]}\n"
+                "      campaign: true\n"
+                "      referrer: {internal: [shop-eu.acme.test], email: [news.acme-mail.test]}\n"
+                "    integrations:\n"
+                "      - {name: hook, vendor: webhook, url: \"https://hooks.acme.test/in\", send_bots: true}\n",
+                SLUICE_CONFIG_NO_ENV);
+    e = &cfg->orgs[0].enrich;
+    assert_true(e->enabled);
+    assert_true(e->user_agent);
+    assert_int_equal(e->bots, SLUICE_BOTS_DROP);
+    assert_int_equal(e->bot_pattern_count, 1);
+    assert_int_equal(e->bot_range_count, 2);
+    assert_true(e->bots_no_user_agent);
+    assert_int_equal(e->geo, SLUICE_GEO_CITY);
+    assert_true(e->session);
+    assert_int_equal(e->session_timeout_s, 45 * 60);
+    assert_string_equal(e->session_cookie, "_sluice_ses");
+    assert_true(e->session_consent_set);
+    assert_int_equal(e->referrer_host_count, 2);
+    assert_int_equal(e->referrer_hosts[0].medium, SLUICE_REFERRER_EMAIL); /* by medium, then as written */
+    assert_int_equal(e->referrer_hosts[1].medium, SLUICE_REFERRER_INTERNAL);
+    assert_string_equal(cfg->enrich.geo_database, "/var/lib/geo/city.mmdb");
+    assert_int_equal(cfg->enrich.ua_cache_size, 100);
+    assert_int_equal(cfg->enrich.geo_check_s, 0);
+    assert_true(cfg->orgs[0].integrations[0].send_bots);
+    json_t *dump = sluice_config_to_json(cfg);
+    json_t *ej = json_object_get(json_array_get(json_object_get(dump, "orgs"), 0), "enrichment");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ej, "bots"), "action")), "drop");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(ej, "bots"), "ip_ranges"), 1)),
+                        "2001:db8::/32");
+    json_decref(dump);
+    sluice_config_free(cfg);
+
+    cfg = load_ok(BASE "    enrichment: {bots: flag, session: true, geo: country}\n", SLUICE_CONFIG_NO_ENV);
+    e = &cfg->orgs[0].enrich;
+    assert_int_equal(e->bots, SLUICE_BOTS_FLAG);
+    assert_true(e->session);
+    assert_int_equal(e->session_timeout_s, 1800);
+    assert_false(e->session_consent_set);
+    sluice_config_free(cfg);
+
+    expect_errors(BASE "    enrichment:\n"
+                       "      geo: street\n"
+                       "      bots: {action: block, ip_ranges: [10.0.0.0/33]}\n"
+                       "      sesion: true\n",
+                  "x.yaml:12:22: orgs[0].enrichment.bots.action: 'block' is not one of: off, keep, flag, drop",
+                  "x.yaml:12:41: orgs[0].enrichment.bots.ip_ranges: '10.0.0.0/33' is not an address or CIDR range",
+                  "x.yaml:11:12: orgs[0].enrichment.geo: 'street' is not one of: off, country, region, city",
+                  "x.yaml:13:7: unknown key 'sesion' in orgs[0].enrichment (did you mean 'session'?)");
+}
+
 static void test_duplicate_ids(void **state)
 {
     (void)state;
@@ -1160,6 +1232,7 @@ int main(void)
         cmocka_unit_test_setup(test_duplicate_ids, clear_env),
         cmocka_unit_test_setup(test_bad_field_paths, clear_env),
         cmocka_unit_test_setup(test_field_handled_twice, clear_env),
+        cmocka_unit_test_setup(test_enrichment, clear_env),
         cmocka_unit_test_setup(test_bad_network_values, clear_env),
         cmocka_unit_test_setup(test_source_values, clear_env),
         cmocka_unit_test_setup(test_mask_and_hash_rule_shapes, clear_env),

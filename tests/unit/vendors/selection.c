@@ -41,8 +41,25 @@ static void test_selection(void **state)
     assert_true(allows("[false]", "meta", "meta"));
 }
 
+/* Events the gateway flagged as bots (context.bot) reach only integrations with send_bots. */
+static void test_bots(void **state)
+{
+    (void)state;
+    json_error_t je;
+    json_t *bot = json_loads("{\"type\":\"page\",\"context\":{\"bot\":{\"reason\":\"spider\"}}}", 0, &je);
+    json_t *human = json_loads("{\"type\":\"page\",\"context\":{\"ip\":\"81.2.69.0\",\"bot\":null}}", 0, &je);
+    json_t *bare = json_loads("{\"type\":\"page\"}", 0, &je);
+    assert_int_equal(sluice_selection_bots_allow(bot, 0), 0);
+    assert_int_equal(sluice_selection_bots_allow(bot, 1), 1);
+    assert_int_equal(sluice_selection_bots_allow(human, 0), 1);
+    assert_int_equal(sluice_selection_bots_allow(bare, 0), 1);
+    json_decref(bot);
+    json_decref(human);
+    json_decref(bare);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_selection)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_selection), cmocka_unit_test(test_bots)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

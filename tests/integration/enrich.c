@@ -1,0 +1,411 @@
+/*
+ * Enrichment end to end (docs/enrichment.md): a real sluice-gateway with the test MaxMind
+ * database (tests/fixtures/geo/make_mmdb.py), events posted over HTTPS from MaxMind's London test
+ * address through a trusted proxy, read back from the dev Kafka broker.
+ *
+ *  - geolocation used the full address: the event has country, region and city, while Kafka holds
+ *    only the truncated address (ip_truncate ran after) and the full one appears nowhere in Kafka
+ *    or in the gateway's log;
+ *  - the user agent became context.device/os/browser, client hints won over a reduced UA, the
+ *    landing URL's UTM parameters are context.campaign and the referrer is classed;
+ *  - a crawler of an org with `bots: drop` is answered 200, never reaches Kafka and is counted in
+ *    sluice_bots_total{action="drop"}; another org's `bots: flag` marks context.bot;
+ *  - the session cookie: two events share a session, a forged cookie is not believed, and after
+ *    the inactivity timeout (2 s here) the next event starts session number 2; an org whose session
+ *    cookie needs consent keeps none without it, and deletes the one the browser has;
+ *  - the gateway starts without its database (geolocation off, said once in the log); the file
+ *    appearing turns it on without a signal (enrichment.geo_check_s: 1), and SIGHUP reloads it.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "tests/integration/gwfix.h"
+
+static gwfix_t F;
+static char geo_path[PATH_MAX]; /* absent when the gateway starts; the first test puts it there */
+
+#define ACME_KEY   "wk_live_enrich_acme"
+#define GLOBEX_KEY "wk_live_enrich_globex"
+#define ENC_KEY    "8d4f0e1c2b3a49586776a5b4c3d2e1f00112233445566778899aabbccddeeff0"
+#define LONDON     "81.2.69.142" /* MaxMind's test address for London */
+#define TRUNCATED  "81.2.69.0"
+#define CHROME_WIN                                                                                                     \
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+#define IPHONE                                                                                                         \
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 "    \
+    "Mobile/15E148 Safari/604.1"
+#define GOOGLEBOT "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+static int setup(void **state)
+{
+    (void)state;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    gwfix_stack(&F);
+    sluice_err_t err = {{0}};
+    snprintf(geo_path, sizeof(geo_path), "%s/city.mmdb", sluice_th_tmpdir(&err));
+    char yaml[32768];
+    snprintf(yaml, sizeof(yaml),
+             "version: 1\n"
+             "server:\n"
+             "  https: {listen: \"127.0.0.1:%d\", cert: %s/server.crt, key: %s/server.key}\n"
+             "  metrics: {listen: \"127.0.0.1:%d\"}\n"
+             "  threads: 2\n"
+             "  trusted_proxies: [127.0.0.1]\n"
+             "kafka: {brokers: \"%s\", ack_timeout_ms: 4000}\n"
+             "redis: {url: \"%s\", timeout_ms: 200}\n"
+             "log: {level: debug}\n"
+             "enrichment: {geo_database: %s, geo_check_s: 1}\n"
+             "orgs:\n"
+             "  - id: acme\n"
+             "    sources: [{id: web, write_key_env: T_ACME_KEY}]\n"
+             "    consent: {policy: allow}\n"
+             "    enrichment:\n"
+             "      user_agent: true\n"
+             "      bots: drop\n"
+             "      geo: city\n"
+             "      session: {timeout_s: 2}\n"
+             "      campaign: true\n"
+             "      referrer: {internal: [shop-eu.acme.test]}\n"
+             "    data_layer:\n"
+             "      mask:\n"
+             "        - {path: context.ip, plugin: ip_truncate}\n"
+             "  - id: globex\n"
+             "    sources: [{id: web, write_key_env: T_GLOBEX_KEY}]\n"
+             "    consent: {policy: allow}\n"
+             "    enrichment: {bots: flag, geo: country, session: {consent: [analytics]}}\n"
+             "    data_layer:\n"
+             "      mask:\n"
+             "        - {path: context.ip, plugin: ip_truncate}\n",
+             F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url, geo_path);
+    snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", yaml));
+    static const char *env[] = {"T_ACME_KEY=" ACME_KEY, "T_GLOBEX_KEY=" GLOBEX_KEY, "ENCRYPTION_KEY=" ENC_KEY,
+                                "SLUICE_KEY_ID=1", NULL};
+    memcpy(F.env, env, sizeof(env));
+    gwfix_start(&F);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    gwfix_stop(&F, SIGTERM);
+    sluice_th_teardown();
+    return 0;
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+typedef struct sent {
+    long status;
+    char cookie[512]; /* the session cookie's name=value from Set-Cookie, or "" */
+} sent_t;
+
+/* POSTs one track event of messageId id with user agent ua (NULL: none) and extra headers. */
+static sent_t post(const char *key, const char *id, const char *ua, const char *cookie, const char *extra_json,
+                   const char *const *more_headers)
+{
+    char auth[128], uah[512], ck[600], body[2048];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+    snprintf(uah, sizeof(uah), "User-Agent: %s", ua ? ua : "");
+    snprintf(ck, sizeof(ck), "Cookie: %s", cookie ? cookie : "");
+    const char *headers[16] = {auth, "Content-Type: application/json", "X-Forwarded-For: " LONDON, uah};
+    size_t n = 4;
+    if (cookie != NULL)
+        headers[n++] = ck;
+    for (size_t i = 0; more_headers != NULL && more_headers[i] != NULL; i++)
+        headers[n++] = more_headers[i];
+    headers[n] = NULL;
+    snprintf(body, sizeof(body),
+             "{\"type\":\"track\",\"event\":\"Viewed\",\"messageId\":\"%s\",\"anonymousId\":\"a-1\"%s}", id,
+             extra_json ? extra_json : "");
+    http_opts_t o = {.headers = headers, .body = body};
+    http_resp_t r;
+    http_do(gwfix_url(&F, "/v1/track"), &o, F.ca, &r);
+    sent_t s = {.status = r.status};
+    if (r.status != 200)
+        print_error("status %ld: %s\n", r.status, r.body ? r.body : "");
+    /* Every Set-Cookie line; keep the session cookie's name=value. */
+    for (const char *h = r.headers; h != NULL && (h = strcasestr(h, "set-cookie: _sluice_ses=")) != NULL; h++) {
+        const char *v = h + strlen("set-cookie: ");
+        size_t len = strcspn(v, ";\r\n");
+        if (len < sizeof(s.cookie)) {
+            memcpy(s.cookie, v, len);
+            s.cookie[len] = '\0';
+        }
+    }
+    http_resp_dispose(&r);
+    return s;
+}
+
+static json_t *envelope(const char *id, json_t **all)
+{
+    for (int tries = 0; tries < 60; tries++) {
+        json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+        json_t *m = gwfix_find_message(msgs, id);
+        if (m != NULL) {
+            *all = msgs;
+            return json_object_get(m, "value");
+        }
+        json_decref(msgs);
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("message %s never reached Kafka", id);
+    return NULL;
+}
+
+static const char *at(json_t *env, const char *a, const char *b)
+{
+    return json_string_value(
+        json_object_get(json_object_get(json_object_get(json_object_get(env, "event"), "context"), a), b));
+}
+
+/* ------------------------------------------------------------------ tests */
+
+/* No database at start: events go on without a location, the log says why once; the file
+ * copied into place turns geolocation on by itself (the watcher's reload), and SIGHUP reloads. */
+static void test_no_database_then_reload(void **state)
+{
+    (void)state;
+    assert_int_equal(post(ACME_KEY, "enrich-nodb-1", IPHONE, NULL, NULL, NULL).status, 200);
+    json_t *all;
+    json_t *env = envelope("enrich-nodb-1", &all);
+    assert_null(json_object_get(json_object_get(json_object_get(env, "event"), "context"), "location"));
+    assert_string_equal(at(env, "os", "name"), "iOS"); /* the rest of enrichment runs */
+    json_decref(all);
+    sluice_err_t err = {{0}};
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, &err);
+    assert_non_null(log);
+    const char *first = strstr(log, "enrich.geo_off");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "enrich.geo_off")); /* once, not per event */
+    free(log);
+
+    char src[PATH_MAX];
+    snprintf(src, sizeof(src), "%s/tests/fixtures/geo/test-city.mmdb", sluice_th_build_dir());
+    size_t len = 0;
+    char *db = sluice_th_read_file(src, &len, &err);
+    assert_non_null(db);
+    FILE *f = fopen(geo_path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(db, 1, len, f), len);
+    fclose(f);
+    free(db);
+    assert_int_equal(sluice_th_wait_log(F.gw, "enrich.geo_changed", 1, 10000, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", 1, 10000, &err), 0);
+    /* Each loop thread swaps at its next turn: ask until one answers with the new runtime. */
+    int found = 0;
+    for (int i = 0; i < 20 && !found; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "enrich-reload-%d", i);
+        assert_int_equal(post(ACME_KEY, id, IPHONE, NULL, NULL, NULL).status, 200);
+        env = envelope(id, &all);
+        found = at(env, "location", "city") != NULL;
+        json_decref(all);
+    }
+    assert_true(found);
+
+    /* SIGHUP reopens it too (and the unchanged file sets off no second reload). */
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", 2, 10000, &err), 0);
+    struct timespec ts = {2, 500 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, &err);
+    first = strstr(log, "enrich.geo_changed");
+    assert_null(strstr(first + 1, "enrich.geo_changed"));
+    free(log);
+    assert_int_equal(post(ACME_KEY, "enrich-reload-hup", IPHONE, NULL, NULL, NULL).status, 200);
+    env = envelope("enrich-reload-hup", &all);
+    assert_string_equal(at(env, "location", "city"), "London");
+    json_decref(all);
+}
+
+static void test_geo_before_truncation(void **state)
+{
+    (void)state;
+    static const char *const hints[] = {"Sec-CH-UA: \"Chromium\";v=\"124\", \"Google Chrome\";v=\"124\", "
+                                        "\"Not-A.Brand\";v=\"99\"",
+                                        "Sec-CH-UA-Platform: \"Windows\"", "Sec-CH-UA-Platform-Version: \"15.0.0\"",
+                                        "Sec-CH-UA-Mobile: ?0", NULL};
+    sent_t s = post(ACME_KEY, "enrich-geo-1", CHROME_WIN, NULL,
+                    ",\"context\":{\"page\":{\"url\":\"https://shop.acme.test/?utm_source=newsletter&utm_medium=email"
+                    "&utm_campaign=winter%20sale\",\"referrer\":\"https://www.google.co.uk/\"}}",
+                    hints);
+    assert_int_equal(s.status, 200);
+    json_t *all;
+    json_t *env = envelope("enrich-geo-1", &all);
+    json_t *ctx = json_object_get(json_object_get(env, "event"), "context");
+    assert_string_equal(json_string_value(json_object_get(ctx, "ip")), TRUNCATED);
+    assert_string_equal(at(env, "location", "country"), "United Kingdom");
+    assert_string_equal(at(env, "location", "countryCode"), "GB");
+    assert_string_equal(at(env, "location", "region"), "England");
+    assert_string_equal(at(env, "location", "city"), "London");
+    assert_string_equal(at(env, "browser", "name"), "Chrome");
+    assert_string_equal(at(env, "browser", "version"), "124");
+    assert_string_equal(at(env, "os", "name"), "Windows");
+    assert_string_equal(at(env, "os", "version"), "11"); /* the hint, not the UA's "10" */
+    assert_string_equal(at(env, "device", "type"), "desktop");
+    assert_string_equal(at(env, "campaign", "name"), "winter sale");
+    assert_string_equal(at(env, "campaign", "source"), "newsletter");
+    assert_string_equal(at(env, "campaign", "medium"), "email");
+    assert_string_equal(at(env, "referrer", "medium"), "search");
+    assert_string_equal(at(env, "referrer", "source"), "Google");
+    assert_null(json_object_get(ctx, "bot"));
+    /* The full address is nowhere in Kafka. */
+    char *text = json_dumps(all, JSON_COMPACT);
+    assert_false(gwfix_contains(text, LONDON));
+    free(text);
+    json_decref(all);
+
+    /* A coarser org: country only, and its IPv4 lookup still used the full address. */
+    assert_int_equal(post(GLOBEX_KEY, "enrich-geo-2", IPHONE, NULL, NULL, NULL).status, 200);
+    env = envelope("enrich-geo-2", &all);
+    assert_string_equal(at(env, "location", "countryCode"), "GB");
+    assert_null(at(env, "location", "city"));
+    assert_null(at(env, "location", "region"));
+    assert_null(at(env, "device", "type")); /* user_agent is off for globex */
+    json_decref(all);
+}
+
+static void test_bots(void **state)
+{
+    (void)state;
+    double before = gwfix_metric(&F, "sluice_bots_total{action=\"drop\"}");
+    assert_int_equal(post(ACME_KEY, "enrich-bot-1", GOOGLEBOT, NULL, NULL, NULL).status, 200);
+    assert_int_equal(post(ACME_KEY, "enrich-bot-2", NULL, NULL, NULL, NULL).status, 200); /* no user agent */
+    assert_int_equal(post(ACME_KEY, "enrich-human", IPHONE, NULL, NULL, NULL).status, 200);
+    json_t *all;
+    json_t *env = envelope("enrich-human", &all); /* after it, the dropped ones would have arrived too */
+    assert_string_equal(at(env, "device", "type"), "mobile");
+    assert_string_equal(at(env, "os", "name"), "iOS");
+    assert_int_equal(gwfix_count_message(all, "enrich-bot-1"), 0);
+    assert_int_equal(gwfix_count_message(all, "enrich-bot-2"), 0);
+    json_decref(all);
+    assert_true(gwfix_metric(&F, "sluice_bots_total{action=\"drop\"}") - before == 2.0);
+
+    /* globex flags instead: queued, with context.bot for the delivery worker to skip. */
+    assert_int_equal(post(GLOBEX_KEY, "enrich-bot-3", GOOGLEBOT, NULL, NULL, NULL).status, 200);
+    env = envelope("enrich-bot-3", &all);
+    assert_string_equal(at(env, "bot", "reason"), "spider");
+    assert_string_equal(at(env, "bot", "name"), "Googlebot");
+    json_decref(all);
+    assert_true(gwfix_metric(&F, "sluice_bots_total{action=\"flag\"}") >= 1.0);
+}
+
+static void test_session(void **state)
+{
+    (void)state;
+    sent_t a = post(ACME_KEY, "enrich-ses-1", IPHONE, NULL, NULL, NULL);
+    assert_int_equal(a.status, 200);
+    assert_true(strncmp(a.cookie, "_sluice_ses=1.", 14) == 0);
+    sent_t b = post(ACME_KEY, "enrich-ses-2", IPHONE, a.cookie, NULL, NULL);
+    assert_int_equal(b.status, 200);
+    /* The browser's cookie: b's when the gateway refreshed it, else a's, which stays right. */
+    const char *jar = b.cookie[0] != '\0' ? b.cookie : a.cookie;
+    json_t *all1, *all2;
+    json_t *e1 = envelope("enrich-ses-1", &all1);
+    json_t *e2 = envelope("enrich-ses-2", &all2);
+    assert_non_null(at(e1, "session", "id"));
+    assert_string_equal(at(e1, "session", "id"), at(e2, "session", "id"));
+    json_t *s2 = json_object_get(json_object_get(json_object_get(e2, "event"), "context"), "session");
+    assert_int_equal(json_integer_value(json_object_get(s2, "number")), 1);
+    assert_string_equal(at(e1, "session", "start"), at(e2, "session", "start"));
+    char first_id[64];
+    snprintf(first_id, sizeof(first_id), "%s", at(e1, "session", "id"));
+    json_decref(all1);
+    json_decref(all2);
+
+    /* A cookie with its number changed is not believed: a new session, number 1. */
+    char forged[512];
+    snprintf(forged, sizeof(forged), "%s", jar);
+    char *num = forged + strlen("_sluice_ses=1.") + 32 + 1;
+    assert_int_equal(*num, '1');
+    *num = '7';
+    assert_int_equal(post(ACME_KEY, "enrich-ses-forged", IPHONE, forged, NULL, NULL).status, 200);
+    json_t *ef = envelope("enrich-ses-forged", &all1);
+    assert_string_not_equal(at(ef, "session", "id"), first_id);
+    json_t *sf = json_object_get(json_object_get(json_object_get(ef, "event"), "context"), "session");
+    assert_int_equal(json_integer_value(json_object_get(sf, "number")), 1);
+    json_decref(all1);
+
+    /* Idle past the timeout (2 s): session number 2 with a new id. */
+    struct timespec ts = {3, 200 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    sent_t c = post(ACME_KEY, "enrich-ses-3", IPHONE, jar, NULL, NULL);
+    assert_int_equal(c.status, 200);
+    json_t *e3 = envelope("enrich-ses-3", &all1);
+    assert_string_not_equal(at(e3, "session", "id"), first_id);
+    json_t *s3 = json_object_get(json_object_get(json_object_get(e3, "event"), "context"), "session");
+    assert_int_equal(json_integer_value(json_object_get(s3, "number")), 2);
+    json_decref(all1);
+    assert_true(gwfix_metric(&F, "sluice_sessions_started_total") >= 3.0);
+}
+
+/* globex's session cookie needs the analytics category: without it no session, and a session
+ * cookie the browser still has is deleted; with it, a session. */
+static void test_session_consent(void **state)
+{
+    (void)state;
+    char auth[128];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", GLOBEX_KEY);
+    const char *headers[] = {auth,
+                             "Content-Type: application/json",
+                             "X-Forwarded-For: " LONDON,
+                             "User-Agent: " IPHONE,
+                             "Cookie: _sluice_ses=1.left-over",
+                             NULL};
+    http_opts_t o = {.headers = headers,
+                     .body = "{\"type\":\"track\",\"event\":\"Viewed\",\"messageId\":\"enrich-consent-1\","
+                             "\"anonymousId\":\"a-2\"}"};
+    http_resp_t r;
+    http_do(gwfix_url(&F, "/v1/track"), &o, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    assert_true(gwfix_contains(r.headers, "_sluice_ses=; Max-Age=0"));
+    http_resp_dispose(&r);
+    json_t *all;
+    json_t *env = envelope("enrich-consent-1", &all);
+    assert_null(json_object_get(json_object_get(json_object_get(env, "event"), "context"), "session"));
+    json_decref(all);
+
+    sent_t s = post(GLOBEX_KEY, "enrich-consent-2", IPHONE, NULL,
+                    ",\"context\":{\"consent\":{\"categories\":[\"analytics\"]}}", NULL);
+    assert_int_equal(s.status, 200);
+    assert_true(strncmp(s.cookie, "_sluice_ses=1.", 14) == 0);
+    env = envelope("enrich-consent-2", &all);
+    assert_non_null(at(env, "session", "id"));
+    json_decref(all);
+}
+
+/* Last: the gateway's own log (debug level) never held the full address. */
+static void test_log_clean(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, &err);
+    assert_non_null(log);
+    assert_true(gwfix_contains(log, "enrich.geo"));
+    assert_false(gwfix_contains(log, LONDON));
+    free(log);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_database_then_reload),
+        cmocka_unit_test(test_geo_before_truncation),
+        cmocka_unit_test(test_bots),
+        cmocka_unit_test(test_session),
+        cmocka_unit_test(test_session_consent),
+        cmocka_unit_test(test_log_clean),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,85 @@
+/* Tests for enrich/campaign.c: UTM parameters into Segment's names (decoded, first wins, the
+ * fragment ignored), and referrers classified by the built-in table and the org's, with the
+ * page's own host internal. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "enrich/campaign.h"
+
+static void test_utm(void **state)
+{
+    (void)state;
+    sluice_campaign_t c;
+    assert_int_equal(sluice_campaign_parse("https://shop.example/landing?utm_source=newsletter&utm_medium=email&"
+                                           "utm_campaign=Winter%20Sale&utm_term=red+boots&utm_content=hero&x=1",
+                                           &c),
+                     5);
+    assert_string_equal(c.name, "Winter Sale");
+    assert_string_equal(c.source, "newsletter");
+    assert_string_equal(c.medium, "email");
+    assert_string_equal(c.term, "red boots");
+    assert_string_equal(c.content, "hero");
+    assert_int_equal(sluice_campaign_parse("https://a.example/?UTM_SOURCE=g&utm_source=h#utm_medium=frag", &c), 1);
+    assert_string_equal(c.source, "g");
+    assert_string_equal(c.medium, "");
+    assert_int_equal(sluice_campaign_parse("https://a.example/?utm_source=&q=1", &c), 0);
+    assert_int_equal(sluice_campaign_parse("https://a.example/path", &c), 0);
+    assert_int_equal(sluice_campaign_parse(NULL, &c), 0);
+    /* A bad escape is kept as sent rather than dropped. */
+    assert_int_equal(sluice_campaign_parse("https://a.example/?utm_campaign=100%", &c), 1);
+    assert_string_equal(c.name, "100%");
+}
+
+static void test_referrer(void **state)
+{
+    (void)state;
+    const char *src;
+    const char *page = "https://shop.example/p/1";
+    assert_int_equal(sluice_referrer_classify(NULL, "https://www.google.com/", page, &src), SLUICE_REFERRER_SEARCH);
+    assert_string_equal(src, "Google");
+    assert_int_equal(sluice_referrer_classify(NULL, "https://www.google.co.uk/search?q=x", page, &src),
+                     SLUICE_REFERRER_SEARCH);
+    assert_int_equal(sluice_referrer_classify(NULL, "https://mail.google.com/mail/u/0/", page, &src),
+                     SLUICE_REFERRER_EMAIL);
+    assert_string_equal(src, "Gmail");
+    assert_int_equal(sluice_referrer_classify(NULL, "https://l.facebook.com/l.php?u=x", page, &src),
+                     SLUICE_REFERRER_SOCIAL);
+    assert_string_equal(src, "Facebook");
+    assert_int_equal(sluice_referrer_classify(NULL, "https://t.co/abc", page, &src), SLUICE_REFERRER_SOCIAL);
+    assert_int_equal(sluice_referrer_classify(NULL, "https://SHOP.example:443/cart", page, &src),
+                     SLUICE_REFERRER_INTERNAL);
+    assert_int_equal(sluice_referrer_classify(NULL, "https://blog.other.example/", page, &src), SLUICE_REFERRER_OTHER);
+    assert_null(src);
+    /* Not look-alikes: notgoogle.com, bing.com.evil.example. */
+    assert_int_equal(sluice_referrer_classify(NULL, "https://notgoogle.com/", page, &src), SLUICE_REFERRER_OTHER);
+    assert_int_equal(sluice_referrer_classify(NULL, "https://bing.com.evil.example/", page, &src),
+                     SLUICE_REFERRER_OTHER);
+    assert_int_equal(sluice_referrer_classify(NULL, "android-app://com.google.android.gm/", page, &src),
+                     SLUICE_REFERRER_OTHER);
+
+    /* The org's table comes first: its other shop is internal, its newsletter tool is e-mail. */
+    sluice_referrer_host_t hosts[] = {{"shop-eu.example", SLUICE_REFERRER_INTERNAL},
+                                      {"news.acme-mail.example", SLUICE_REFERRER_EMAIL},
+                                      {"google.com", SLUICE_REFERRER_OTHER}};
+    sluice_enrich_config_t e = {.referrer = 1, .referrer_hosts = hosts, .referrer_host_count = 3};
+    assert_int_equal(sluice_referrer_classify(&e, "https://www.shop-eu.example/", page, &src),
+                     SLUICE_REFERRER_INTERNAL);
+    assert_int_equal(sluice_referrer_classify(&e, "https://news.acme-mail.example/c/1", page, &src),
+                     SLUICE_REFERRER_EMAIL);
+    assert_int_equal(sluice_referrer_classify(&e, "https://www.google.com/", page, &src), SLUICE_REFERRER_OTHER);
+    assert_string_equal(sluice_referrer_medium_name(SLUICE_REFERRER_SOCIAL), "social");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_utm),
+        cmocka_unit_test(test_referrer),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

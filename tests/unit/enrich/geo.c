@@ -1,0 +1,100 @@
+/* Tests for enrich/geo.c over the test database (tests/fixtures/geo/make_mmdb.py, MaxMind's own
+ * test addresses): each granularity, IPv4 and IPv6, unknown and malformed addresses, a missing
+ * and a corrupt file. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "enrich/geo.h"
+
+static sluice_geo_t *db;
+
+static int setup(void **state)
+{
+    (void)state;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/tests/fixtures/geo/test-city.mmdb", getenv("SLUICE_BUILD_DIR"));
+    sluice_err_t err;
+    db = sluice_geo_open(path, &err);
+    if (db == NULL)
+        fail_msg("%s", err.msg);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sluice_geo_close(db);
+    return 0;
+}
+
+static void test_granularity(void **state)
+{
+    (void)state;
+    sluice_geo_result_t r;
+    assert_int_equal(sluice_geo_lookup(db, "81.2.69.142", SLUICE_GEO_COUNTRY, &r), 1);
+    assert_string_equal(r.country_code, "GB");
+    assert_string_equal(r.country, "United Kingdom");
+    assert_string_equal(r.region, "");
+    assert_string_equal(r.city, "");
+    assert_int_equal(sluice_geo_lookup(db, "81.2.69.142", SLUICE_GEO_REGION, &r), 1);
+    assert_string_equal(r.region_code, "ENG");
+    assert_string_equal(r.region, "England");
+    assert_string_equal(r.city, "");
+    assert_int_equal(sluice_geo_lookup(db, "81.2.69.142", SLUICE_GEO_CITY, &r), 1);
+    assert_string_equal(r.city, "London");
+    assert_int_equal(sluice_geo_lookup(db, "89.160.20.120", SLUICE_GEO_CITY, &r), 1);
+    assert_string_equal(r.country_code, "SE");
+    assert_string_equal(r.city, "Linköping");
+    assert_int_equal(sluice_geo_lookup(db, "2a02:d300:1::5", SLUICE_GEO_CITY, &r), 1);
+    assert_string_equal(r.country_code, "DE");
+    assert_string_equal(r.city, "Berlin");
+    /* An IPv4 address as a dual-stack socket reports it. */
+    assert_int_equal(sluice_geo_lookup(db, "::ffff:216.160.83.58", SLUICE_GEO_CITY, &r), 1);
+    assert_string_equal(r.city, "Milton");
+    assert_string_equal(sluice_geo_type(db), "Sluice-Test-City");
+}
+
+static void test_unknown(void **state)
+{
+    (void)state;
+    sluice_geo_result_t r;
+    assert_int_equal(sluice_geo_lookup(db, "8.8.8.8", SLUICE_GEO_CITY, &r), 0);
+    assert_string_equal(r.country_code, "");
+    assert_int_equal(sluice_geo_lookup(db, "81.2.69.0", SLUICE_GEO_CITY, &r), 0); /* a truncated address */
+    assert_int_equal(sluice_geo_lookup(db, "not-an-ip", SLUICE_GEO_CITY, &r), -1);
+    assert_int_equal(sluice_geo_lookup(db, "", SLUICE_GEO_CITY, &r), -1);
+}
+
+static void test_open_errors(void **state)
+{
+    (void)state;
+    sluice_err_t err;
+    assert_null(sluice_geo_open("/nonexistent/city.mmdb", &err));
+    assert_non_null(strstr(err.msg, "/nonexistent/city.mmdb"));
+    char path[] = "/tmp/sluice-geo-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs("not a database", f);
+    fclose(f);
+    assert_null(sluice_geo_open(path, &err));
+    assert_non_null(strstr(err.msg, path));
+    remove(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_granularity),
+        cmocka_unit_test(test_unknown),
+        cmocka_unit_test(test_open_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,306 @@
+/* Tests for enrich/ua.c against Debian's uap-core regexes: real user agents of desktop and
+ * mobile browsers, in-app browsers and a dozen crawlers, the client hints that override a
+ * reduced user agent, and the per-thread cache (hits, eviction, a new parser empties it). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "enrich/ua.h"
+
+static sluice_ua_parser_t *parser;
+
+static int setup(void **state)
+{
+    (void)state;
+    sluice_err_t err;
+    parser = sluice_ua_parser_load(NULL, &err);
+    if (parser == NULL)
+        fail_msg("%s", err.msg);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sluice_ua_parser_destroy(parser);
+    return 0;
+}
+
+typedef struct ua_case {
+    const char *ua, *browser, *browser_version, *os, *os_version, *type;
+    const char *brand, *model; /* NULL: not checked */
+} ua_case_t;
+
+static void check(const ua_case_t *c, size_t n)
+{
+    sluice_ua_cache_t *cache = sluice_ua_cache_create(0);
+    assert_non_null(cache);
+    for (size_t i = 0; i < n; i++) {
+        sluice_ua_result_t r;
+        assert_int_equal(sluice_ua_parse(parser, cache, c[i].ua, strlen(c[i].ua), &r), 0);
+        if (strcmp(r.browser, c[i].browser) != 0 || strcmp(r.browser_version, c[i].browser_version) != 0 ||
+            strcmp(r.os, c[i].os) != 0 || strcmp(r.os_version, c[i].os_version) != 0 ||
+            strcmp(r.type, c[i].type) != 0 || (c[i].brand != NULL && strcmp(r.brand, c[i].brand) != 0) ||
+            (c[i].model != NULL && strcmp(r.model, c[i].model) != 0))
+            fail_msg("%s\n got  %s %s | %s %s | %s | %s %s\n want %s %s | %s %s | %s | %s %s", c[i].ua, r.browser,
+                     r.browser_version, r.os, r.os_version, r.type, r.brand, r.model, c[i].browser,
+                     c[i].browser_version, c[i].os, c[i].os_version, c[i].type, c[i].brand ? c[i].brand : "-",
+                     c[i].model ? c[i].model : "-");
+        if (r.bot != (strcmp(c[i].type, "bot") == 0))
+            fail_msg("%s: bot %d", c[i].ua, r.bot);
+    }
+    sluice_ua_cache_destroy(cache);
+}
+
+static void test_desktop(void **state)
+{
+    (void)state;
+    static const ua_case_t c[] = {
+        {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+         "Safari/537.36",
+         "Chrome", "120.0.0", "Windows", "10", "desktop", NULL, NULL},
+        {"Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:121.0) Gecko/20100101 Firefox/121.0", "Firefox", "121.0",
+         "Mac OS X", "10.15", "desktop", "Apple", "Mac"},
+        {"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 "
+         "Safari/605.1.15",
+         "Safari", "17.2", "Mac OS X", "10.15.7", "desktop", "Apple", "Mac"},
+        {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+         "Safari/537.36 Edg/120.0.2210.91",
+         "Edge", "120.0.2210", "Windows", "10", "desktop", NULL, NULL},
+        {"Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0", "Firefox", "120.0", "Ubuntu",
+         "", "desktop", NULL, NULL},
+    };
+    check(c, sizeof(c) / sizeof(c[0]));
+}
+
+static void test_mobile(void **state)
+{
+    (void)state;
+    static const ua_case_t c[] = {
+        {"Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+         "Version/17.2 Mobile/15E148 Safari/604.1",
+         "Mobile Safari", "17.2", "iOS", "17.2", "mobile", "Apple", "iPhone"},
+        {"Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.144 "
+         "Mobile Safari/537.36",
+         "Chrome Mobile", "120.0.6099", "Android", "14", "mobile", "Google", "Pixel 8"},
+        {"Mozilla/5.0 (Linux; Android 13; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 "
+         "Chrome/115.0.0.0 Mobile Safari/537.36",
+         "Samsung Internet", "23.0", "Android", "13", "mobile", "Samsung", "SM-S918B"},
+        {"Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 "
+         "Mobile/15E148 Safari/604.1",
+         "Mobile Safari", "16.6", "iOS", "16.6", "tablet", "Apple", "iPad"},
+    };
+    check(c, sizeof(c) / sizeof(c[0]));
+}
+
+static void test_in_app(void **state)
+{
+    (void)state;
+    static const ua_case_t c[] = {
+        {"Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+         "Mobile/15E148 [FBAN/FBIOS;FBDV/iPhone15,2;FBMD/iPhone;FBSN/iOS;FBSV/17.1.2;FBSS/3;FBID/phone;FBLC/en_US;"
+         "FBOP/5]",
+         "Facebook", "", "iOS", "17.1.2", "mobile", "Apple", "iPhone15,2"},
+        {"Mozilla/5.0 (iPhone; CPU iPhone OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+         "Mobile/15E148 Instagram 302.0.0.23.114 (iPhone14,5; iOS 16_6; en_US; en; scale=3.00; 1170x2532; "
+         "522207213)",
+         "Instagram", "302.0.0", "iOS", "16.6", "mobile", "Apple", "iPhone14,5"},
+        {"Mozilla/5.0 (Linux; Android 13; SM-A536B Build/TP1A.220624.014; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Version/4.0 Chrome/119.0.6045.193 Mobile Safari/537.36",
+         "Chrome Mobile WebView", "119.0.6045", "Android", "13", "mobile", "Samsung", "SM-A536B"},
+        /* TikTok's in-app browser: an Android WebView */
+        {"Mozilla/5.0 (Linux; Android 12; M2101K6G Build/SKQ1.210908.001; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Version/4.0 Chrome/120.0.6099.43 Mobile Safari/537.36 musical_ly_2023206030 JsSdk/1.0 NetType/WIFI "
+         "Channel/googleplay AppName/musical_ly app_version/32.6.3 ByteLocale/en ByteFullLocale/en Region/US",
+         "Chrome Mobile WebView", "120.0.6099", "Android", "12", "mobile", NULL, "M2101K6G"},
+    };
+    check(c, sizeof(c) / sizeof(c[0]));
+}
+
+static void test_bots(void **state)
+{
+    (void)state;
+    static const ua_case_t c[] = {
+        {"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "Googlebot", "2.1", "Other", "",
+         "bot", NULL, NULL},
+        {"Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Chrome/120.0.6099.71 Mobile Safari/537.36 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+         "Googlebot", "2.1", "Android", "6.0.1", "bot", NULL, NULL},
+        {"Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "bingbot", "2.0", "Other", "",
+         "bot", NULL, NULL},
+        {"Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)", "YandexBot", "3.0", "Other", "", "bot",
+         NULL, NULL},
+        {"Mozilla/5.0 (compatible; Baiduspider/2.0; +http://www.baidu.com/search/spider.html)", "Baiduspider", "2.0",
+         "Other", "", "bot", NULL, NULL},
+        {"DuckDuckBot/1.1; (+http://duckduckgo.com/duckduckbot.html)", "DuckDuckBot", "1.1", "Other", "", "bot", NULL,
+         NULL},
+        {"Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", "AhrefsBot", "7.0", "Other", "", "bot",
+         NULL, NULL},
+        {"Mozilla/5.0 (compatible; SemrushBot/7~bl; +http://www.semrush.com/bot.html)", "SemrushBot", "7", "Other", "",
+         "bot", NULL, NULL},
+        {"facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", "FacebookBot", "1.1", "Other", "",
+         "bot", NULL, NULL},
+        {"Twitterbot/1.0", "Twitterbot", "1.0", "Other", "", "bot", NULL, NULL},
+        {"Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.0; +https://openai.com/gptbot)",
+         "GPTBot", "1.0", "Other", "", "bot", NULL, NULL},
+        {"Mozilla/5.0 (compatible; Yahoo! Slurp; http://help.yahoo.com/help/us/ysearch/slurp)", "Yahoo! Slurp", "",
+         "Other", "", "bot", NULL, NULL},
+        {"LinkedInBot/1.0 (compatible; Mozilla/5.0; Apache-HttpClient +http://www.linkedin.com)", "LinkedInBot", "1.0",
+         "Other", "", "bot", NULL, NULL},
+    };
+    check(c, sizeof(c) / sizeof(c[0]));
+}
+
+static void test_unknown_and_empty(void **state)
+{
+    (void)state;
+    sluice_ua_cache_t *cache = sluice_ua_cache_create(4);
+    sluice_ua_result_t r;
+    assert_int_equal(sluice_ua_parse(parser, cache, "", 0, &r), 0);
+    assert_string_equal(r.browser, "Other");
+    assert_string_equal(r.os, "Other");
+    assert_string_equal(r.type, "other");
+    assert_int_equal(r.bot, 0);
+    assert_int_equal(sluice_ua_parse(parser, cache, NULL, 0, &r), 1); /* the same key: empty */
+    const char *junk = "\x01\xff garbage (((";
+    assert_int_equal(sluice_ua_parse(parser, cache, junk, strlen(junk), &r), 0);
+    assert_string_equal(r.browser, "Other");
+    sluice_ua_cache_destroy(cache);
+}
+
+/* Chrome's reduced user agent says Windows 10 and Android 10 "K"; the hints say what it is. */
+static void test_client_hints(void **state)
+{
+    (void)state;
+    sluice_ua_cache_t *cache = sluice_ua_cache_create(0);
+    sluice_ua_result_t r;
+    const char *win = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                      "Chrome/124.0.0.0 Safari/537.36 Edg/124.0.0.0";
+    sluice_ua_parse(parser, cache, win, strlen(win), &r);
+    assert_string_equal(r.os_version, "10");
+    sluice_ua_hints_t h = {
+        .ch_ua = "\"Chromium\";v=\"124\", \"Microsoft Edge\";v=\"124\", \"Not-A.Brand\";v=\"99\"",
+        .full_version_list =
+            "\"Chromium\";v=\"124.0.6367.91\", \"Microsoft Edge\";v=\"124.0.2478.67\", \"Not-A.Brand\";v=\"99.0.0.0\"",
+        .platform = "\"Windows\"",
+        .platform_version = "\"15.0.0\"",
+        .mobile = "?0",
+    };
+    assert_int_equal(sluice_ua_apply_hints(&r, &h), 1);
+    assert_string_equal(r.browser, "Edge");
+    assert_string_equal(r.browser_version, "124.0.2478.67");
+    assert_string_equal(r.os, "Windows");
+    assert_string_equal(r.os_version, "11");
+    assert_string_equal(r.type, "desktop");
+
+    /* Low-entropy hints only: the brand's major version, GREASE and Chromium passed over. */
+    sluice_ua_parse(parser, cache, win, strlen(win), &r);
+    sluice_ua_hints_t low = {.ch_ua = "\"Not_A Brand\";v=\"8\", \"Chromium\";v=\"120\", \"Google Chrome\";v=\"120\"",
+                             .platform = "\"macOS\"",
+                             .mobile = "?0"};
+    assert_int_equal(sluice_ua_apply_hints(&r, &low), 1);
+    assert_string_equal(r.browser, "Chrome");
+    assert_string_equal(r.browser_version, "120");
+    assert_string_equal(r.os, "Mac OS X");
+    assert_string_equal(r.os_version, ""); /* the string's "10" was Windows' */
+
+    /* A reduced Android UA: the model and the mobile flag come from the hints. */
+    const char *k = "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+                    "Mobile Safari/537.36";
+    sluice_ua_parse(parser, cache, k, strlen(k), &r);
+    assert_string_equal(r.model, "K");
+    sluice_ua_hints_t and = {.ch_ua = "\"Chromium\";v=\"120\", \"Not?A_Brand\";v=\"24\"",
+                             .platform = "\"Android\"",
+                             .platform_version = "\"14.0.0\"",
+                             .model = "\"Pixel 7\"",
+                             .mobile = "?1"};
+    sluice_ua_apply_hints(&r, &and);
+    assert_string_equal(r.browser, "Chromium");
+    assert_string_equal(r.model, "Pixel 7");
+    assert_string_equal(r.os, "Android");
+    assert_string_equal(r.os_version, "14.0.0");
+    assert_string_equal(r.type, "mobile");
+
+    /* No hints: nothing changes. A bot claiming a browser in hints stays a bot. */
+    sluice_ua_hints_t none = {0};
+    assert_int_equal(sluice_ua_apply_hints(&r, &none), 0);
+    const char *gb = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+    sluice_ua_parse(parser, cache, gb, strlen(gb), &r);
+    sluice_ua_apply_hints(&r, &low);
+    assert_string_equal(r.browser, "Googlebot");
+    assert_string_equal(r.type, "bot");
+    assert_int_equal(r.bot, 1);
+    sluice_ua_cache_destroy(cache);
+}
+
+static void test_cache(void **state)
+{
+    (void)state;
+    sluice_ua_cache_t *cache = sluice_ua_cache_create(2);
+    const char *a = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+    const char *b = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:121.0) Gecko/20100101 Firefox/121.0";
+    const char *c = "Twitterbot/1.0";
+    sluice_ua_result_t r1, r2;
+    uint64_t hits, misses;
+    assert_int_equal(sluice_ua_parse(parser, cache, a, strlen(a), &r1), 0);
+    assert_int_equal(sluice_ua_parse(parser, cache, a, strlen(a), &r2), 1); /* the hit path */
+    assert_memory_equal(&r1, &r2, sizeof(r1));
+    assert_int_equal(sluice_ua_parse(parser, cache, b, strlen(b), &r1), 0);
+    assert_int_equal(sluice_ua_parse(parser, cache, a, strlen(a), &r1), 1); /* a is now the most recent */
+    assert_int_equal(sluice_ua_parse(parser, cache, c, strlen(c), &r1), 0); /* evicts b, the least recent */
+    assert_int_equal(sluice_ua_parse(parser, cache, a, strlen(a), &r1), 1);
+    assert_int_equal(sluice_ua_parse(parser, cache, b, strlen(b), &r1), 0);
+    assert_string_equal(r1.browser, "Firefox");
+    /* A prefix of a cached key is another key. */
+    assert_int_equal(sluice_ua_parse(parser, cache, c, 7, &r1), 0);
+    sluice_ua_cache_stats(cache, &hits, &misses);
+    assert_int_equal(hits, 3);
+    assert_int_equal(misses, 5);
+
+    /* A reloaded parser: the cache starts over rather than answer from the old one. */
+    sluice_err_t err;
+    sluice_ua_parser_t *other = sluice_ua_parser_load(NULL, &err);
+    assert_non_null(other);
+    assert_int_equal(sluice_ua_parse(other, cache, c, 7, &r1), 0);
+    assert_int_equal(sluice_ua_parse(other, cache, c, 7, &r1), 1);
+    sluice_ua_parser_destroy(other);
+    /* Many distinct keys through a small cache: every answer still right. */
+    char ua[64];
+    for (int i = 0; i < 50; i++) {
+        snprintf(ua, sizeof(ua), "Twitterbot/%d.0", i);
+        sluice_ua_parse(parser, cache, ua, strlen(ua), &r1);
+        assert_string_equal(r1.browser, "Twitterbot");
+    }
+    sluice_ua_cache_destroy(cache);
+}
+
+static void test_load_errors(void **state)
+{
+    (void)state;
+    sluice_err_t err;
+    assert_null(sluice_ua_parser_load("/nonexistent/regexes.yaml", &err));
+    assert_non_null(strstr(err.msg, "/nonexistent/regexes.yaml"));
+    assert_non_null(strstr(err.msg, "uap-core"));
+    assert_int_equal(sluice_ua_parser_skipped(parser), 0);
+    assert_true(sluice_ua_parser_count(parser) > 1000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_desktop),
+        cmocka_unit_test(test_mobile),
+        cmocka_unit_test(test_in_app),
+        cmocka_unit_test(test_bots),
+        cmocka_unit_test(test_unknown_and_empty),
+        cmocka_unit_test(test_client_hints),
+        cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_load_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
