@@ -73,6 +73,9 @@ static int setup(void **state)
              "      - {name: gads, vendor: google_ads, customer_id: \"1234567890\", conversion_action: \"777\",\n"
              "         base_url: \"%s\", token_url: \"%s/token\", events: [Order Completed],\n"
              "         batch: {max_wait_ms: 100}, retry: {base_ms: 100, max_ms: 300}}\n"
+             "      - {name: gads-short, vendor: google_ads, customer_id: \"1234567890\", conversion_action: \"778\",\n"
+             "         base_url: \"%s\", token_url: \"%s/token?ttl=2\", events: [Lead Generated],\n"
+             "         batch: {max_wait_ms: 100}}\n"
              "      - {name: pinterest, vendor: pinterest, ad_account_id: \"549755885175\", base_url: \"%s\",\n"
              "         batch: {max_wait_ms: 100}, retry: {base_ms: 100, max_ms: 300}}\n"
              "      - {name: snapchat, vendor: snapchat, pixel_id: snap-pixel-1, base_url: \"%s\",\n"
@@ -82,7 +85,7 @@ static int setup(void **state)
              "      - {name: reddit, vendor: reddit, pixel_id: a2_nv, base_url: \"%s\", batch: {max_wait_ms: 100},\n"
              "         mapping: {events: {Basket Paid: Order Completed}, set: {currency: EUR}}}\n",
              G.https_port, G.certs, G.certs, G.metrics_port, G.kafka.bootstrap, G.redis.url, F.pg.url, F.ca,
-             F.metrics_port, GADS.url, GADS.url, PIN.url, SNAP.url, LI.url, RDT.url);
+             F.metrics_port, GADS.url, GADS.url, GADS.url, GADS.url, PIN.url, SNAP.url, LI.url, RDT.url);
     snprintf(G.config, sizeof(G.config), "%s", gwfix_write("new_vendors.yaml", yaml));
     snprintf(F.config, sizeof(F.config), "%s", G.config);
     static const char *genv[] = {"NV_WRITE_KEY=" WRITE_KEY, NULL};
@@ -91,6 +94,9 @@ static int setup(void **state)
     dfix_vault_put(&F, "gads", "google_ads",
                    "{\"developer_token\":\"dev-tok-1\",\"client_id\":\"cid.apps.googleusercontent.com\","
                    "\"client_secret\":\"gads-client-secret\",\"refresh_token\":\"1//gads-refresh\"}");
+    dfix_vault_put(&F, "gads-short", "google_ads",
+                   "{\"developer_token\":\"dev-tok-2\",\"client_id\":\"cid2\",\"client_secret\":\"s2\","
+                   "\"refresh_token\":\"r2\"}");
     dfix_vault_put(&F, "pinterest", "pinterest", "{\"access_token\":\"pina-token\"}");
     dfix_vault_put(&F, "snapchat", "snapchat", "{\"access_token\":\"snap-token\"}");
     dfix_vault_put(&F, "linkedin", "linkedin", "{\"access_token\":\"li-token\"}");
@@ -324,6 +330,52 @@ static void test_google_ads_token_reused_then_refreshed(void **state)
     assert_true(dfix_metric(&F, "sluice_deliver_retries_total{vendor=\"google_ads\"}") >= 1);
 }
 
+/* Token requests to the short-lived token URL (?ttl=2). */
+static size_t short_tokens(void)
+{
+    json_t *all = dfix_requests(&GADS);
+    size_t i, n = 0;
+    json_t *r;
+    json_array_foreach(all, i, r) {
+        const char *q = json_string_value(json_object_get(r, "query"));
+        n += q != NULL && strcmp(q, "ttl=2") == 0;
+    }
+    json_decref(all);
+    return n;
+}
+
+static void post_lead(const char *mid)
+{
+    char event[1024];
+    snprintf(event, sizeof(event),
+             "{\"type\":\"track\",\"event\":\"Lead Generated\",\"messageId\":\"%s\",\"anonymousId\":\"anon-lead\","
+             "\"properties\":{\"order_id\":\"%s\"},\"context\":{\"page\":{\"url\":\"https://shop.acme.test/"
+             "lead?gclid=Cj0-lead\"}}}",
+             mid, mid);
+    post(event);
+}
+
+static void test_google_ads_token_expires(void **state)
+{
+    (void)state;
+    /* A token that lives 2 s is used for at most half of that (a minute's margin would exceed its
+     * life), then fetched again before the next conversion. */
+    post_lead("nv-lead-1");
+    json_t *r = wait_request(&GADS, "nv-lead-1");
+    const char *first = hdr(r, "authorization");
+    assert_non_null(first);
+    char first_copy[64];
+    snprintf(first_copy, sizeof(first_copy), "%s", first);
+    json_decref(r);
+    assert_int_equal(short_tokens(), 1);
+    usleep(1500 * 1000);
+    post_lead("nv-lead-2");
+    r = wait_request(&GADS, "nv-lead-2");
+    assert_string_not_equal(hdr(r, "authorization"), first_copy);
+    json_decref(r);
+    assert_int_equal(short_tokens(), 2);
+}
+
 static json_t *wait_dlq(const char *vendor, size_t n)
 {
     const char *args[] = {"--vendor", vendor, NULL};
@@ -375,7 +427,10 @@ static void test_retry_and_dead_letters(void **state)
  * leaves the output in out (caller disposes). */
 static int vendor_check(const char *vendor, const char *extra, sluice_th_output_t *out)
 {
-    const char *args[] = {"vendor", "check", vendor, "--config", F.config, "--org", "acme", extra, NULL};
+    /* Google Ads has two integrations here: name the first. */
+    const char *pick = strcmp(vendor, "google_ads") == 0 ? "--integration" : extra;
+    const char *args[] = {
+        "vendor", "check", vendor, "--config", F.config, "--org", "acme", pick, pick == extra ? NULL : "gads", NULL};
     dfix_sluicectl(&F, args, F.env, NULL, out);
     return WIFEXITED(out->wstatus) ? WEXITSTATUS(out->wstatus) : -1;
 }
@@ -445,6 +500,7 @@ int main(void)
         cmocka_unit_test(test_gateway_to_every_new_vendor),
         cmocka_unit_test(test_mapping_renames_through_the_pipeline),
         cmocka_unit_test(test_google_ads_token_reused_then_refreshed),
+        cmocka_unit_test(test_google_ads_token_expires),
         cmocka_unit_test(test_retry_and_dead_letters),
         cmocka_unit_test(test_vendor_check_each),
     };

@@ -18,7 +18,7 @@
  * Default answers by path: .../events (Meta) {"events_received":N,...}; .../event/track/ (TikTok)
  * {"code":0,...}; /debug/mp/collect (GA4) {"validationMessages":[...]} from a few of GA4's
  * documented checks; /mp/collect 204; .../token (an OAuth2 token endpoint) {"access_token":
- * "stub-access-<request count>","expires_in":3599}; anything else {"ok":true}.
+ * "stub-access-<request count>","expires_in":3599, or N with ?ttl=N}; anything else {"ok":true}.
  *
  * One thread: an h2o 2.2.5 evloop (HTTP/1.1 and HTTP/2 over TLS, or plain HTTP).
  */
@@ -247,7 +247,11 @@ static void send_answer(h2o_req_t *req, const answer_t *a)
                             (json_int_t)json_array_size(json_object_get(in, "data")), "messages", "fbtrace_id", "stub");
         else if (ends_with(path, plen, "/token")) { /* an OAuth2 token endpoint: a new token each time */
             snprintf(tok, sizeof(tok), "stub-access-%lu", S.count);
-            out = json_pack("{s:s,s:i,s:s}", "access_token", tok, "expires_in", 3599, "token_type", "Bearer");
+            /* ?ttl=N in the URL sets expires_in (default 3599), for tests of a token's expiry. */
+            int ttl = 3599;
+            if (plen + 5 < req->path.len && memcmp(path + plen, "?ttl=", 5) == 0)
+                ttl = (int)strtol(path + plen + 5, NULL, 10);
+            out = json_pack("{s:s,s:i,s:s}", "access_token", tok, "expires_in", ttl, "token_type", "Bearer");
         } else if (ends_with(path, plen, "/event/track/"))
             out = json_pack("{s:i,s:s,s:s}", "code", 0, "message", "OK", "request_id", "stub");
         else
