@@ -6,6 +6,7 @@
  * around a vendor's map(). Decoding runs on the thread that loads the config; the getters and
  * sluice_vendor_map are reentrant (the worker's loop thread).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 
 #include "common/strdist.h"
 #include "crypto/ct.h"
+#include "json/parse.h"
+#include "json/write.h"
 #include "vendors/vendor.h"
 
 typedef struct opt_value {
@@ -517,7 +520,11 @@ sluice_map_result_t sluice_vendor_map(const sluice_vendor_ops_t *ops, const slui
     sluice_map_result_t res = ops->map(it, &renamed, now_ms, out, why, why_len);
     if (res != SLUICE_MAP_OK || mp->field_count == 0)
         return res;
-    json_t *body = json_loadb(out->body, out->body_len, 0, NULL);
+    /* The vendor's body is read back with its numbers' texts, so that prices the vendor wrote as
+     * the client sent them stay so (and an integer beyond 64 bits does not make it unreadable). */
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    sluice_json_error_t jerr;
+    json_t *body = sluice_json_parse(out->body, out->body_len, 2048, SIZE_MAX, 0, nums, &jerr);
     json_t *root = body;
     if (json_is_object(body) && ops->fields_root != NULL) {
         root = json_object_get(body, ops->fields_root);
@@ -528,6 +535,7 @@ sluice_map_result_t sluice_vendor_map(const sluice_vendor_ops_t *ops, const slui
     }
     if (!json_is_object(root)) {
         json_decref(body);
+        sluice_jsonnum_free(nums);
         return res; /* not an object: nothing to set (the vendor's own form stands) */
     }
     for (size_t i = 0; i < mp->field_count; i++) {
@@ -538,14 +546,20 @@ sluice_map_result_t sluice_vendor_map(const sluice_vendor_ops_t *ops, const slui
         else {
             json_t *found = NULL;
             sluice_path_visit(e->event, &f->source, first_value, &found);
-            v = found != NULL ? json_deep_copy(found) : NULL;
+            /* A number as the client sent it (properties.total -> value: 19.9 stays 19.9). */
+            v = json_is_number(found) ? sluice_vendor_number_json(e, found, 0)
+                : found != NULL       ? json_deep_copy(found)
+                                      : NULL;
         }
         if (v != NULL)
             set_field(root, f->field, v);
     }
     size_t len;
-    char *s = sluice_vendor_dump(body, &len);
+    sluice_jsonw_t w = {.nums = nums, .flags = SLUICE_JSONW_RAW_NUMBERS};
+    sluice_jsonw_value(&w, body);
+    char *s = sluice_jsonw_finish(&w, &len);
     json_decref(body);
+    sluice_jsonnum_free(nums);
     if (s == NULL) {
         sluice_vendor_item_dispose(out);
         snprintf(why, why_len, "out of memory");

@@ -129,6 +129,44 @@ static void test_rename_fields_constants(void **state)
     sluice_config_free(cfg);
 }
 
+/* A mapped field is the client's number as sent, and the vendor's own numbers stay as it wrote
+ * them when the body is rewritten (an integer beyond 64 bits once made the body unreadable and
+ * the mapping was skipped). */
+static void test_mapping_numbers_as_sent(void **state)
+{
+    (void)state;
+    sluice_config_diag_t d;
+    sluice_config_t *cfg = load(mapped_yaml, &d);
+    sluice_config_diag_dispose(&d);
+    assert_non_null(cfg);
+    const sluice_integration_t *meta = sluice_org_find_integration(sluice_config_find_org(cfg, "acme"), "meta");
+    size_t len;
+    char *base = vfix_envelope("{\"event\":\"Order Completed\",\"properties\":{\"ph\":0}}", &len);
+    static const char props[] = "{\"total\":19.90,\"products\":[{\"product_id\":\"a\",\"name\":\"Mug\",\"price\":1e21,"
+                                "\"quantity\":12345678901234567890}]}";
+    const char *at = strstr(base, "{\"ph\":0}");
+    assert_non_null(at);
+    char raw[8192];
+    int n = snprintf(raw, sizeof(raw), "%.*s%s%s", (int)(at - base), base, props, at + strlen("{\"ph\":0}"));
+    assert_true(n > 0 && (size_t)n < sizeof(raw));
+    sluice_envelope_t env;
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_envelope_parse(&env, raw, (size_t)n, &err), 0);
+    sluice_vendor_item_t item;
+    char why[200] = "";
+    assert_int_equal(
+        sluice_vendor_map(sluice_vendor_get(meta->vendor), meta, &env, VFIX_NOW_MS, &item, why, sizeof(why)),
+        SLUICE_MAP_OK);
+    assert_non_null(strstr(item.body, "\"value\":19.90"));                   /* mapped from properties.total */
+    assert_non_null(strstr(item.body, "\"item_price\":1e21"));               /* the vendor's own, kept */
+    assert_non_null(strstr(item.body, "\"quantity\":12345678901234567890")); /* and not unreadable */
+    assert_non_null(strstr(item.body, "\"currency\":\"EUR\""));              /* the constants applied */
+    sluice_vendor_item_dispose(&item);
+    sluice_envelope_dispose(&env);
+    free(base);
+    sluice_config_free(cfg);
+}
+
 static void test_mapping_errors(void **state)
 {
     (void)state;
@@ -172,6 +210,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rename_fields_constants),
+        cmocka_unit_test(test_mapping_numbers_as_sent),
         cmocka_unit_test(test_mapping_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
