@@ -103,11 +103,10 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     sluice_vendor_time_google(e->time_ms, when, sizeof(when));
     json_object_set_new(ev, "conversionDateTime", json_string(when));
     const json_t *props = e->properties;
-    double d;
-    if (sluice_vendor_number(json_object_get(props, "value"), &d) == 0 ||
-        sluice_vendor_number(json_object_get(props, "revenue"), &d) == 0 ||
-        sluice_vendor_number(json_object_get(props, "total"), &d) == 0)
-        json_object_set_new(ev, "conversionValue", json_real(d));
+    static const char *const value_names[] = {"value", "revenue", "total", NULL};
+    json_t *value = sluice_vendor_first_number(e, props, value_names); /* as the client sent it */
+    if (value != NULL)
+        json_object_set_new(ev, "conversionValue", value);
     sluice_vendor_set_str(ev, "currencyCode", json_string_value(json_object_get(props, "currency")));
     sluice_vendor_set_str(ev, "orderId", json_string_value(json_object_get(props, "order_id")));
     sluice_vendor_set_nonempty(ev, "userIdentifiers", ids);

@@ -56,8 +56,10 @@ static json_t *metadata(const sluice_envelope_t *e)
     const json_t *props = e->properties;
     sluice_vendor_set_str(md, "conversion_id", e->message_id);
     double d;
-    if (sluice_vendor_value(e, &d) == 0)
-        json_object_set_new(md, "value", json_real(d));
+    static const char *const value_names[] = {"value", "revenue", "total", NULL};
+    json_t *value = sluice_vendor_first_number(e, props, value_names); /* as the client sent it */
+    if (value != NULL)
+        json_object_set_new(md, "value", value);
     sluice_vendor_set_str(md, "currency", json_string_value(json_object_get(props, "currency")));
     json_t *products = json_array();
     json_int_t items = 0;

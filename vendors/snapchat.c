@@ -72,8 +72,10 @@ static json_t *custom_data(const sluice_envelope_t *e)
     json_t *cd = json_object();
     const json_t *props = e->properties;
     double d;
-    if (sluice_vendor_value(e, &d) == 0)
-        json_object_set_new(cd, "value", json_real(d));
+    static const char *const value_names[] = {"value", "revenue", "total", NULL};
+    json_t *value = sluice_vendor_first_number(e, props, value_names); /* as the client sent it */
+    if (value != NULL)
+        json_object_set_new(cd, "value", value);
     sluice_vendor_set_str(cd, "currency", json_string_value(json_object_get(props, "currency")));
     sluice_vendor_set_str(cd, "order_id", json_string_value(json_object_get(props, "order_id")));
     sluice_vendor_set_str(cd, "search_string", json_string_value(json_object_get(props, "query")));
@@ -90,8 +92,9 @@ static json_t *custom_data(const sluice_envelope_t *e)
             json_object_set_new(c, "quantity", json_integer((json_int_t)d));
             items += (json_int_t)d;
         }
-        if (sluice_vendor_number(json_object_get(p, "price"), &d) == 0)
-            json_object_set_new(c, "item_price", json_real(d));
+        json_t *price = sluice_vendor_number_json(e, json_object_get(p, "price"), 0);
+        if (price != NULL)
+            json_object_set_new(c, "item_price", price);
         json_array_append_new(contents, c);
     }
     sluice_vendor_set_nonempty(cd, "contents", contents);

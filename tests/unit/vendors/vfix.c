@@ -3,6 +3,8 @@
  */
 #include "tests/unit/vendors/vfix.h"
 
+#include "json/write.h"
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -94,7 +96,7 @@ char *vfix_envelope(const char *edit_event_json, size_t *len)
     json_object_update(json_object_get(root, "event"), edit);
     json_decref(edit);
     free(raw);
-    raw = json_dumps(root, JSON_COMPACT);
+    raw = sluice_json_encode(root, NULL, NULL); /* reals as the gateway writes them: 59.98 */
     json_decref(root);
     if (len != NULL)
         *len = strlen(raw);
@@ -129,7 +131,7 @@ char *vfix_envelope_click(const char *name, const char *value, size_t *len)
     json_t *ids = json_object_get(json_object_get(json_object_get(root, "event"), "context"), "clickIds");
     assert_non_null(ids);
     json_object_set_new(ids, name, json_string(value));
-    raw = json_dumps(root, JSON_COMPACT);
+    raw = sluice_json_encode(root, NULL, NULL); /* reals as the gateway writes them: 59.98 */
     json_decref(root);
     if (len != NULL)
         *len = strlen(raw);
