@@ -18,7 +18,8 @@ build: deps
 # Every test through ctest (unit, integration, browser, and the "build" label: the Dockerfile's
 # configure line and clang Release, scripts/check-builds.sh), then under AddressSanitizer +
 # UndefinedBehaviorSanitizer the unit tests and every integration test that drives the gateway or
-# the delivery worker (label "asan").
+# the delivery worker (label "asan"), $(JOBS) at a time (each starts its own services on free
+# ports; the timing-bound checks are in the regular build's serial run).
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure --timeout 600
 	$(MAKE) --no-print-directory test-asan
@@ -29,7 +30,7 @@ test-unit: build
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
-	ctest --test-dir $(ASAN_BUILD) --output-on-failure --timeout 900 -L 'unit|asan'
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure --timeout 900 -L 'unit|asan' -j $(JOBS)
 
 # The Dockerfile's configure line (gcc Release, tests off) and clang Release, as `make test` runs
 # them (ctest -L build); CLEAN=1 builds them from scratch.
