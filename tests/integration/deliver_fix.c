@@ -237,6 +237,9 @@ json_t *dfix_event_ids(json_t *requests, const char *array, const char *id)
 void dfix_write_config(dfix_t *f, const char *integrations_yaml, const char *extra_top)
 {
     sluice_err_t err = {{0}};
+    char inflight[40] = "";
+    if (f->max_in_flight > 0)
+        snprintf(inflight, sizeof(inflight), ", max_in_flight: %u", f->max_in_flight);
     char *yaml = malloc(65536);
     snprintf(yaml, 65536,
              "version: 1\n"
@@ -246,7 +249,7 @@ void dfix_write_config(dfix_t *f, const char *integrations_yaml, const char *ext
              "  properties: {session.timeout.ms: 6000, heartbeat.interval.ms: 500, fetch.wait.max.ms: 100,\n"
              "               topic.metadata.refresh.interval.ms: 1000}\n"
              "database: {url: \"host=127.0.0.1 port=%d user=%s dbname=sluice_vault\"}\n"
-             "delivery: {ca_file: %s, metrics: {listen: \"127.0.0.1:%d\"}, credentials_ttl_s: 60}\n"
+             "delivery: {ca_file: %s, metrics: {listen: \"127.0.0.1:%d\"}, credentials_ttl_s: 60%s}\n"
              "%s"
              "orgs:\n"
              "  - id: acme\n"
@@ -254,7 +257,7 @@ void dfix_write_config(dfix_t *f, const char *integrations_yaml, const char *ext
              "    consent: {policy: allow}\n"
              "    integrations:\n"
              "%s",
-             f->bootstrap, f->pg_port, SLUICE_TH_PG_USER, f->ca, f->metrics_port, extra_top ? extra_top : "",
+             f->bootstrap, f->pg_port, SLUICE_TH_PG_USER, f->ca, f->metrics_port, inflight, extra_top ? extra_top : "",
              integrations_yaml);
     if (sluice_th_path(f->config, sizeof(f->config), "deliver.yaml", &err) != 0)
         fail_with("tmpdir", &err);

@@ -39,7 +39,8 @@ typedef struct dfix {
     char ca[PATH_MAX + 16];
     char config[PATH_MAX];
     int metrics_port;
-    int pg_port; /* fixed before PostgreSQL starts, so a config can name it first */
+    unsigned max_in_flight; /* delivery.max_in_flight written by dfix_write_config; 0: the default */
+    int pg_port;            /* fixed before PostgreSQL starts, so a config can name it first */
     sluice_th_proc_t *worker;
     const char *env[16]; /* the worker's extra environment (ENCRYPTION_KEY=...) */
 } dfix_t;
