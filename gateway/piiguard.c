@@ -542,8 +542,8 @@ static void set_value(json_t *parent, const char *key, size_t index, json_t *v, 
 
 /* A string or integer no rule covers. key is the nearest member name (an array's for its
  * elements); id is 1 + the index in ids[] for the event's top-level ids, else 0. */
-static void judge(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v, const char *name, int id,
-                  int person)
+static void judge(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v, const char *name,
+                  size_t name_len, int id, int person)
 {
     const sluice_piiguard_t *g = w->g;
     char num[32];
@@ -574,8 +574,8 @@ static void judge(walk_t *w, json_t *parent, const char *key, size_t index, json
     }
     sluice_keyname_class_t cls = SLUICE_KEYNAME_NONE;
     if (g->key_names && name != NULL && !id) {
-        cls = key_class(w->t, name, strlen(name));
-        if (cls == SLUICE_KEYNAME_NONE && person && strcmp(name, "name") == 0)
+        cls = key_class(w->t, name, name_len);
+        if (cls == SLUICE_KEYNAME_NONE && person && name_len == 4 && memcmp(name, "name", 4) == 0)
             cls = SLUICE_KEYNAME_NAME; /* traits.name is the person's full name (Segment's spec) */
     }
     sluice_scan_t *sc = &w->t->scan;
@@ -646,7 +646,7 @@ static void judge(walk_t *w, json_t *parent, const char *key, size_t index, json
 }
 
 static void visit(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v, const tnode_t *node,
-                  const char *name, int depth);
+                  const char *name, size_t name_len, int depth);
 
 /* A member whose key itself holds personal data: named by what it holds in paths, removed under
  * mask and hash (a key cannot be replaced in place without changing what others read). Returns 1
@@ -689,7 +689,7 @@ static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
         next = json_object_iter_next(obj, it);
         k = json_object_iter_key(it);
         child = json_object_iter_value(it);
-        size_t kn = strlen(k);
+        size_t kn = json_object_iter_key_len(it);
         const tnode_t *cn = child_of(node, k, kn);
         if (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP)))
             continue;
@@ -701,11 +701,11 @@ static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
         int pushed = seg[0] != '\0' ? push_seg(w, seg, strlen(seg)) : push_seg(w, k, kn);
         if (depth == 0 && cn != NULL && cn->id != 0) {
             if (!w->ids_done)
-                judge(w, obj, k, 0, child, k, cn->id, 0);
+                judge(w, obj, k, 0, child, k, kn, cn->id, 0);
         } else if (json_is_object(child) || json_is_array(child)) {
-            visit(w, obj, k, 0, child, cn, k, depth + 1);
+            visit(w, obj, k, 0, child, cn, k, kn, depth + 1);
         } else {
-            judge(w, obj, k, 0, child, k, 0, person);
+            judge(w, obj, k, 0, child, k, kn, 0, person);
         }
         w->nseg -= (size_t)pushed;
         if (w->oom)
@@ -714,7 +714,7 @@ static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
 }
 
 static void visit(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v, const tnode_t *node,
-                  const char *name, int depth)
+                  const char *name, size_t name_len, int depth)
 {
     if (json_is_object(v)) {
         visit_object(w, v, node, depth);
@@ -726,13 +726,13 @@ static void visit(walk_t *w, json_t *parent, const char *key, size_t index, json
         for (size_t i = 0; i < json_array_size(v) && !w->oom; i++) {
             json_t *e = json_array_get(v, i);
             if (json_is_object(e) || json_is_array(e))
-                visit(w, v, NULL, i, e, cn, name, depth + 1);
+                visit(w, v, NULL, i, e, cn, name, name_len, depth + 1);
             else
-                judge(w, v, NULL, i, e, name, 0, 0);
+                judge(w, v, NULL, i, e, name, name_len, 0, 0);
         }
         w->nseg -= (size_t)pushed;
     } else {
-        judge(w, parent, key, index, v, name, 0, 0);
+        judge(w, parent, key, index, v, name, name_len, 0, 0);
     }
 }
 
@@ -746,11 +746,12 @@ int sluice_piiguard_ids(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t,
     walk_init(w, g, t, &st);
     w->early = 1;
     for (size_t i = 0; i < ID_COUNT && !w->oom; i++) {
-        const tnode_t *cn = child_of(&g->root, ids[i], strlen(ids[i]));
-        json_t *v = json_object_get(event, ids[i]);
+        size_t n = strlen(ids[i]);
+        const tnode_t *cn = child_of(&g->root, ids[i], n);
+        json_t *v = json_object_getn(event, ids[i], n);
         if (v == NULL || (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP))))
             continue;
-        judge(w, event, ids[i], 0, v, ids[i], (int)i + 1, 0);
+        judge(w, event, ids[i], 0, v, ids[i], n, (int)i + 1, 0);
     }
     *found = w->ids_found;
     return w->oom ? -1 : 0;
