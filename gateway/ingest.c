@@ -603,7 +603,7 @@ typedef struct ingest {
     sluice_reply_t reply;
     const sluice_source_rt_t *src;
     int64_t now_ms;
-    size_t body_len; /* decoded body length, when the body is one event */
+    size_t body_len; /* decoded body length */
 } ingest_t;
 
 static int is_media(h2o_iovec_t v, const char *type)
@@ -984,7 +984,8 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
         json_object_del(ev, "writeKey"); /* a secret: never forwarded */
         if (batch)
             merge_shared(ev, root);
-        if (sluice_event_validate(ev, forced_type, &cfg->limits, prefix, batch ? 0 : in->body_len, &e) < 0) {
+        /* The body bounds each event's size: a batch under half the event limit is not walked. */
+        if (sluice_event_validate(ev, forced_type, &cfg->limits, prefix, in->body_len, &e) < 0) {
             add_rejection(p, i, &e, ev);
             continue;
         }
