@@ -43,9 +43,11 @@ typedef struct pending pending_t;
  * events Kafka never had). The array is allocated once per request, not per message. */
 typedef struct pending_msg {
     pending_t *owner;
-    json_t *message_id; /* a reference to the event's messageId as received (dedup key), or NULL */
-    char *subject;      /* the dedup key's value: pseudonyms of the event's ids (forgotten.h), or NULL */
-    int invalid;        /* the record of a refused event (kafka.invalid_topic), not an event */
+    size_t message_id; /* the event's messageId as received (dedup key): 1 + its offset in the
+                        * request's `ids`, or 0 for none (a copy: the event's values are gone by
+                        * the time Kafka reports) */
+    char *subject;     /* the dedup key's value: pseudonyms of the event's ids (forgotten.h), or NULL */
+    int invalid;       /* the record of a refused event (kafka.invalid_topic), not an event */
 } pending_msg_t;
 
 struct pending {
@@ -72,6 +74,8 @@ struct pending {
     uint64_t produce_us;
     h2o_timeout_entry_t timeout;
     pending_msg_t *msgs;        /* [produced]: one per message handed to Kafka */
+    char *ids;                  /* the produced events' messageIds, NUL-terminated one after another */
+    size_t ids_len, ids_cap;
     sluice_jsonnum_t *nums;     /* the body's numbers as sent (json/numbers.h), or NULL */
     sluice_json_arena_t *arena; /* where the body's values live (json/arena.h), or NULL */
     sluice_conn_t *conn;        /* HTTP/2: the connection whose in-flight place this holds (conn.h) */
@@ -127,11 +131,10 @@ static void pending_free(pending_t *p)
     json_decref(p->events);
     json_decref(p->indexes);
     json_decref(p->idfound);
-    for (unsigned i = 0; i < p->produced; i++) {
-        json_decref(p->msgs[i].message_id);
+    for (unsigned i = 0; i < p->produced; i++)
         free(p->msgs[i].subject);
-    }
     free(p->msgs);
+    free(p->ids);
     sluice_jsonnum_free(p->nums);
     sluice_json_arena_free(p->arena); /* after every reference above: the body's values live there */
     if (p->conn != NULL)
@@ -291,8 +294,8 @@ void sluice_ingest_on_delivery(void *opaque, int err)
         p->acked++;
         sluice_counter_add(&w->metrics.events_accepted, 1);
         sluice_metrics_observe_ack(&w->metrics, sluice_mono_us() - p->produce_us);
-        if (m->message_id != NULL)
-            sluice_identity_remember(w->identity, p->src->org, json_string_value(m->message_id), m->subject);
+        if (m->message_id != 0)
+            sluice_identity_remember(w->identity, p->src->org, p->ids + m->message_id - 1, m->subject);
     } else {
         p->failed++;
         sluice_counter_add(&w->metrics.kafka_delivery_failed, 1);
@@ -403,10 +406,62 @@ static void record_invalid(pending_t *p)
 
 static void slot_release(pending_msg_t *m)
 {
-    json_decref(m->message_id);
-    m->message_id = NULL;
+    m->message_id = 0;
     free(m->subject);
     m->subject = NULL;
+}
+
+/* Copies a messageId into p->ids; returns 1 + its offset, or 0 (none, or out of memory: the
+ * event then goes without dedup memory, which only makes a retry of it a duplicate in Kafka). */
+static size_t keep_message_id(pending_t *p, const json_t *mid)
+{
+    if (!json_is_string(mid))
+        return 0;
+    size_t n = strlen(json_string_value(mid)); /* as identity reads it when it looks the id up */
+    if (p->ids_len + n + 1 > p->ids_cap) {
+        size_t cap = p->ids_cap ? p->ids_cap * 2 : 256;
+        while (cap < p->ids_len + n + 1)
+            cap *= 2;
+        char *ids = realloc(p->ids, cap);
+        if (ids == NULL)
+            return 0;
+        p->ids = ids;
+        p->ids_cap = cap;
+    }
+    size_t at = p->ids_len;
+    memcpy(p->ids + at, json_string_value(mid), n);
+    p->ids[at + n] = '\0';
+    p->ids_len += n + 1;
+    return at + 1;
+}
+
+/* Once every event is in Kafka's hands (or refused), nothing needs the body's values any more:
+ * the arena goes back to the thread now, not when the last delivery report comes back, so a
+ * request waiting for its acknowledgements holds no more than its record (1,024 such requests
+ * held 16 MB of arenas). What the answer still needs (the refusals) is copied out first. */
+static void release_values(pending_t *p)
+{
+    if (p->arena == NULL)
+        return;
+    if (json_array_size(p->rejected) > 0) {
+        json_t *kept = json_deep_copy(p->rejected); /* outside the arena: no arena is current here */
+        if (kept == NULL)
+            return; /* keep the arena and what lives in it until the record goes */
+        json_decref(p->rejected);
+        p->rejected = kept;
+    }
+    json_decref(p->invalid);
+    p->invalid = NULL;
+    json_decref(p->indexes);
+    p->indexes = NULL;
+    json_decref(p->idfound);
+    p->idfound = NULL;
+    json_decref(p->events);
+    p->events = NULL;
+    sluice_jsonnum_free(p->nums);
+    p->nums = NULL;
+    sluice_json_arena_free(p->arena);
+    p->arena = NULL;
 }
 
 static void produce_all(pending_t *p)
@@ -446,8 +501,8 @@ static void produce_all(pending_t *p)
          * messageId as received (the data layer may rewrite the field). */
         pending_msg_t *m = &p->msgs[p->produced];
         json_t *mid = json_object_get(ev, "messageId");
-        *m = (pending_msg_t){.owner = p, .message_id = json_is_string(mid) ? json_incref(mid) : NULL};
-        if (m->message_id != NULL && org->identity.dedup_enabled) {
+        *m = (pending_msg_t){.owner = p, .message_id = keep_message_id(p, mid)};
+        if (m->message_id != 0 && org->identity.dedup_enabled) {
             /* The raw ids are known only here, before the data layer: their pseudonyms go with the
              * dedup key so that forget can find it. */
             char subject[SLUICE_PSEUDONYM_ID_PATH_COUNT * (SLUICE_PSEUDONYM_HEX_LEN + 1)];
@@ -542,10 +597,9 @@ static void produce_all(pending_t *p)
         p->events_produced++;
         p->outstanding++;
     }
-    json_decref(p->events);
-    p->events = json_array();
     if (!p->responded)
         record_invalid(p);
+    release_values(p);
 
     if (p->outstanding > 0 && !p->responded) {
         if (kc->ack == SLUICE_ACK_QUEUED) {
