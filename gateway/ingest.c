@@ -73,8 +73,8 @@ struct pending {
     int waiting_acks;
     uint64_t produce_us;
     h2o_timeout_entry_t timeout;
-    pending_msg_t *msgs;        /* [produced]: one per message handed to Kafka */
-    char *ids;                  /* the produced events' messageIds, NUL-terminated one after another */
+    pending_msg_t *msgs; /* [produced]: one per message handed to Kafka */
+    char *ids;           /* the produced events' messageIds, NUL-terminated one after another */
     size_t ids_len, ids_cap;
     sluice_jsonnum_t *nums;     /* the body's numbers as sent (json/numbers.h), or NULL */
     sluice_json_arena_t *arena; /* where the body's values live (json/arena.h), or NULL */
