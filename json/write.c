@@ -4,6 +4,9 @@
  */
 #include "json/write.h"
 
+#include "json/scan.h"
+
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -24,13 +27,6 @@ int sluice_jsonw_grow(sluice_jsonw_t *w, size_t n)
     return 0;
 }
 
-/* 1 for the bytes a JSON string must escape: control characters, quote, backslash. */
-static const unsigned char escape_byte[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-};
-
 static void put_escape(sluice_jsonw_t *w, unsigned char c)
 {
     static const char hex[] = "0123456789ABCDEF"; /* jansson writes \u001F */
@@ -49,22 +45,65 @@ static void put_escape(sluice_jsonw_t *w, unsigned char c)
     }
 }
 
+/* The rest of a string from its first byte that needs an escape, p, on (the output is at
+ * w->len, with room for end - p bytes and 11 more reserved): the rare path, out of line. */
+static __attribute__((noinline)) void put_string_escaped(sluice_jsonw_t *w, const char *p, const char *end, char tail)
+{
+    while (p < end) {
+        const char *run = p;
+        while (p < end && (unsigned char)*p >= 0x20 && *p != '"' && *p != '\\')
+            p++;
+        sluice_jsonw_put(w, run, (size_t)(p - run));
+        if (p == end)
+            break;
+        put_escape(w, (unsigned char)*p++);
+    }
+    char close[2] = {'"', tail};
+    sluice_jsonw_put(w, close, tail != 0 ? 2 : 1);
+}
+
+/* s[0..n) as a JSON string, then the byte tail unless it is 0 (a key's ':'). Plain bytes are
+ * copied 8 at a time as they are checked: each word is stored whole, and the output advances
+ * only past the bytes before the first that needs an escape. The last 1..7 bytes are read as
+ * one word too (at most two loads inside s, the word's other bytes spaces), so the output keeps
+ * 8 bytes of slack beyond the string, its quotes, tail and final NUL: room for all of that is
+ * made once, up front. From the first byte to escape on, put_string_escaped takes over. */
+static inline void put_string(sluice_jsonw_t *w, const char *s, size_t n, char tail)
+{
+    if (w->len + n + 12 > w->cap && sluice_jsonw_grow(w, n + 11) != 0)
+        return;
+    char *o = w->p + w->len;
+    *o++ = '"';
+    const char *p = s, *end = s + n;
+    uint64_t x, stops;
+    while (end - p >= 8) {
+        x = sluice_jscan_load(p);
+        sluice_jscan_store(o, x);
+        if ((stops = sluice_jscan_stops(x, 0)) != 0)
+            goto escape;
+        o += 8;
+        p += 8;
+    }
+    if (p < end) {
+        size_t r = (size_t)(end - p);
+        x = sluice_jscan_load_short(p, r);
+        sluice_jscan_store(o, x);
+        if ((stops = sluice_jscan_stops(x, 0)) != 0)
+            goto escape;
+        o += r;
+    }
+    *o++ = '"';
+    *o = tail;
+    w->len = (size_t)(o + (tail != 0) - w->p);
+    return;
+escape:
+    w->len = (size_t)(o - w->p) + sluice_jscan_first(stops);
+    put_string_escaped(w, p + sluice_jscan_first(stops), end, tail);
+}
+
 void sluice_jsonw_string(sluice_jsonw_t *w, const char *s, size_t n)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    if (w->len + n + 3 > w->cap && sluice_jsonw_grow(w, n + 2) != 0)
-        return;
-    w->p[w->len++] = '"';
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!escape_byte[u[i]])
-            continue;
-        sluice_jsonw_put(w, s + run, i - run);
-        put_escape(w, u[i]);
-        run = i + 1;
-    }
-    sluice_jsonw_put(w, s + run, n - run);
-    sluice_jsonw_put(w, "\"", 1);
+    put_string(w, s, n, 0);
 }
 
 static void put_integer(sluice_jsonw_t *w, json_int_t v)
@@ -182,16 +221,14 @@ void sluice_jsonw_value(sluice_jsonw_t *w, const json_t *v)
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
         sluice_jsonw_put(w, "{", 1);
-        const char *key;
-        json_t *child;
-        int first = 1;
-        json_object_foreach((json_t *)v, key, child) {
-            if (!first)
+        /* The iterator gives each key's length (no strlen), in insertion order. */
+        json_t *obj = (json_t *)v;
+        for (void *it = json_object_iter(obj); it != NULL;) {
+            put_string(w, json_object_iter_key(it), json_object_iter_key_len(it), ':');
+            sluice_jsonw_value(w, json_object_iter_value(it));
+            it = json_object_iter_next(obj, it);
+            if (it != NULL)
                 sluice_jsonw_put(w, ",", 1);
-            first = 0;
-            sluice_jsonw_string(w, key, strlen(key));
-            sluice_jsonw_put(w, ":", 1);
-            sluice_jsonw_value(w, child);
         }
         sluice_jsonw_put(w, "}", 1);
         return;
