@@ -467,7 +467,8 @@ static json_t *parse_object(parser_t *ps)
         return NULL;
     frame_t *f = &ps->frames[ps->depth];
     json_t *obj = json_object();
-    ps->p++; /* '{' */
+    size_t members = 0; /* inserted so far: the object's size unless a key came twice */
+    ps->p++;            /* '{' */
     skip_ws(ps);
     if (ps->p < ps->end && *ps->p == '}') {
         ps->p++;
@@ -523,11 +524,10 @@ static json_t *parse_object(parser_t *ps)
             /* A duplicate key replaces the member instead of adding one: the object does not
              * grow. Checked after the value (one hash lookup instead of two); a document bad in
              * both ways may so report its value's fault rather than the duplicate. */
-            size_t before = json_object_size(obj);
             if (json_object_setn_new_nocheck(obj, key, klen, v) != 0) {
                 syntax(ps, after_key, "out of memory");
                 bad = 1;
-            } else if (json_object_size(obj) == before) {
+            } else if (json_object_size(obj) != ++members) {
                 syntax(ps, after_key, "duplicate object key");
                 bad = 1;
             }

@@ -68,7 +68,7 @@ static __attribute__((noinline)) void put_string_escaped(sluice_jsonw_t *w, cons
  * one word too (at most two loads inside s, the word's other bytes spaces), so the output keeps
  * 8 bytes of slack beyond the string, its quotes, tail and final NUL: room for all of that is
  * made once, up front. From the first byte to escape on, put_string_escaped takes over. */
-static inline void put_string(sluice_jsonw_t *w, const char *s, size_t n, char tail)
+static inline __attribute__((always_inline)) void put_string(sluice_jsonw_t *w, const char *s, size_t n, char tail)
 {
     if (w->len + n + 12 > w->cap && sluice_jsonw_grow(w, n + 11) != 0)
         return;
@@ -252,7 +252,7 @@ void sluice_jsonw_value(sluice_jsonw_t *w, const json_t *v)
             sluice_json_is_number_text(s + sizeof(mark), n - sizeof(mark)))
             sluice_jsonw_put(w, s + sizeof(mark), n - sizeof(mark));
         else
-            sluice_jsonw_string(w, s, n);
+            put_string(w, s, n, 0);
         return;
     }
     case JSON_INTEGER:
