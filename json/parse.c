@@ -127,6 +127,22 @@ static inline void skip_ws(parser_t *ps)
     }
 }
 
+/* Consumes c, after any whitespace, if it is next: 1, else 0 (ps->p then past the whitespace).
+ * Compact JSON has its separators right there: one test. */
+static inline int take(parser_t *ps, char c)
+{
+    if (ps->p < ps->end && *ps->p == c) {
+        ps->p++;
+        return 1;
+    }
+    skip_ws(ps);
+    if (ps->p < ps->end && *ps->p == c) {
+        ps->p++;
+        return 1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ strings */
 
 /* Length of the valid UTF-8 sequence at s (first byte >= 0x80), or 0 when invalid: overlong
@@ -469,19 +485,15 @@ static json_t *parse_object(parser_t *ps)
     json_t *obj = json_object();
     size_t members = 0; /* inserted so far: the object's size unless a key came twice */
     ps->p++;            /* '{' */
-    skip_ws(ps);
-    if (ps->p < ps->end && *ps->p == '}') {
-        ps->p++;
+    if (take(ps, '}')) {
         ps->depth--;
         return obj;
     }
     for (;;) {
-        skip_ws(ps);
-        if (ps->p >= ps->end || *ps->p != '"') {
+        if (!take(ps, '"')) {
             syntax(ps, ps->p, "string or '}' expected");
             goto fail;
         }
-        ps->p++;
         const char *key;
         size_t klen;
         if (parse_string(ps, &key, &klen) != 0)
@@ -509,14 +521,11 @@ static json_t *parse_object(parser_t *ps)
             limit(ps, SLUICE_JSON_STRING, "object key longer than");
             bad = 1;
         } else {
-            skip_ws(ps);
-            if (ps->p >= ps->end || *ps->p != ':') {
+            if (!take(ps, ':')) {
                 syntax(ps, ps->p, "':' expected");
                 bad = 1;
             } else {
-                ps->p++;
-                skip_ws(ps);
-                v = parse_value(ps);
+                v = parse_value(ps); /* it skips whitespace before the value */
                 bad = v == NULL;
             }
         }
@@ -537,13 +546,9 @@ static json_t *parse_object(parser_t *ps)
             free(kcopy);
         if (bad)
             goto fail;
-        skip_ws(ps);
-        if (ps->p < ps->end && *ps->p == ',') {
-            ps->p++;
+        if (take(ps, ','))
             continue;
-        }
-        if (ps->p < ps->end && *ps->p == '}') {
-            ps->p++;
+        if (take(ps, '}')) {
             ps->depth--;
             return obj;
         }
@@ -562,9 +567,7 @@ static json_t *parse_array(parser_t *ps)
     frame_t *f = &ps->frames[ps->depth];
     json_t *arr = json_array();
     ps->p++; /* '[' */
-    skip_ws(ps);
-    if (ps->p < ps->end && *ps->p == ']') {
-        ps->p++;
+    if (take(ps, ']')) {
         ps->depth--;
         return arr;
     }
@@ -573,7 +576,6 @@ static json_t *parse_array(parser_t *ps)
     int is_batch = ps->max_batch > 0 && ps->depth == 2 && ps->frames[1].key != NULL && ps->frames[1].key_len == 5 &&
                    memcmp(ps->frames[1].key, "batch", 5) == 0;
     for (;;) {
-        skip_ws(ps);
         f->index = json_array_size(arr);
         if (is_batch && f->index == ps->max_batch) {
             ps->depth--; /* the path names the batch itself */
@@ -584,13 +586,9 @@ static json_t *parse_array(parser_t *ps)
         if (v == NULL)
             goto fail;
         json_array_append_new(arr, v);
-        skip_ws(ps);
-        if (ps->p < ps->end && *ps->p == ',') {
-            ps->p++;
+        if (take(ps, ','))
             continue;
-        }
-        if (ps->p < ps->end && *ps->p == ']') {
-            ps->p++;
+        if (take(ps, ']')) {
             ps->depth--;
             return arr;
         }
@@ -612,11 +610,16 @@ static json_t *literal(parser_t *ps, const char *word, json_t *value)
     return value;
 }
 
+/* The value at ps->p, after any whitespace. */
 static json_t *parse_value(parser_t *ps)
 {
     if (ps->p >= ps->end)
         return syntax(ps, ps->p, "premature end of input");
     switch (*ps->p) {
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\r': skip_ws(ps); return parse_value(ps);
     case '{': return parse_object(ps);
     case '[': return parse_array(ps);
     case '"': {

@@ -216,6 +216,27 @@ static void put_number(sluice_jsonw_t *w, const json_t *v)
     }
 }
 
+/* A JSON_STRING value (with SLUICE_JSONW_RAW_NUMBERS, a marked number is written as its text). */
+static inline __attribute__((always_inline)) void put_string_value(sluice_jsonw_t *w, const json_t *v)
+{
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    if ((w->flags & SLUICE_JSONW_RAW_NUMBERS) && n > sizeof(mark) && memcmp(s, mark, sizeof(mark)) == 0 &&
+        sluice_json_is_number_text(s + sizeof(mark), n - sizeof(mark)))
+        sluice_jsonw_put(w, s + sizeof(mark), n - sizeof(mark));
+    else
+        put_string(w, s, n, 0);
+}
+
+/* A member or element: strings, most of them, without a call. */
+static inline __attribute__((always_inline)) void put_child(sluice_jsonw_t *w, const json_t *v)
+{
+    if (json_is_string(v))
+        put_string_value(w, v);
+    else
+        sluice_jsonw_value(w, v);
+}
+
 void sluice_jsonw_value(sluice_jsonw_t *w, const json_t *v)
 {
     switch (json_typeof(v)) {
@@ -225,7 +246,7 @@ void sluice_jsonw_value(sluice_jsonw_t *w, const json_t *v)
         json_t *obj = (json_t *)v;
         for (void *it = json_object_iter(obj); it != NULL;) {
             put_string(w, json_object_iter_key(it), json_object_iter_key_len(it), ':');
-            sluice_jsonw_value(w, json_object_iter_value(it));
+            put_child(w, json_object_iter_value(it));
             it = json_object_iter_next(obj, it);
             if (it != NULL)
                 sluice_jsonw_put(w, ",", 1);
@@ -240,21 +261,12 @@ void sluice_jsonw_value(sluice_jsonw_t *w, const json_t *v)
         json_array_foreach(v, i, child) {
             if (i > 0)
                 sluice_jsonw_put(w, ",", 1);
-            sluice_jsonw_value(w, child);
+            put_child(w, child);
         }
         sluice_jsonw_put(w, "]", 1);
         return;
     }
-    case JSON_STRING: {
-        const char *s = json_string_value(v);
-        size_t n = json_string_length(v);
-        if ((w->flags & SLUICE_JSONW_RAW_NUMBERS) && n > sizeof(mark) && memcmp(s, mark, sizeof(mark)) == 0 &&
-            sluice_json_is_number_text(s + sizeof(mark), n - sizeof(mark)))
-            sluice_jsonw_put(w, s + sizeof(mark), n - sizeof(mark));
-        else
-            put_string(w, s, n, 0);
-        return;
-    }
+    case JSON_STRING: put_string_value(w, v); return;
     case JSON_INTEGER:
     case JSON_REAL: put_number(w, v); return;
     case JSON_TRUE: SLUICE_JSONW_LIT(w, "true"); return;
