@@ -463,6 +463,27 @@ static json_t *parse_number(parser_t *ps)
 
 /* ------------------------------------------------------------------ containers */
 
+/* The string value at ps->p (its opening quote). */
+static inline json_t *parse_string_value(parser_t *ps)
+{
+    ps->p++;
+    const char *s;
+    size_t n;
+    if (parse_string(ps, &s, &n) != 0)
+        return NULL;
+    if (n > ps->max_string)
+        return limit(ps, SLUICE_JSON_STRING, "string longer than");
+    return json_stringn_nocheck(s, n);
+}
+
+/* A member's or element's value: strings, most of them, without a call. */
+static inline json_t *parse_child(parser_t *ps)
+{
+    if (ps->p < ps->end && *ps->p == '"')
+        return parse_string_value(ps);
+    return parse_value(ps);
+}
+
 static int enter(parser_t *ps)
 {
     if (ps->depth + 1 > MAX_FRAMES)
@@ -525,7 +546,7 @@ static json_t *parse_object(parser_t *ps)
                 syntax(ps, ps->p, "':' expected");
                 bad = 1;
             } else {
-                v = parse_value(ps); /* it skips whitespace before the value */
+                v = parse_child(ps); /* parse_value skips whitespace before the value */
                 bad = v == NULL;
             }
         }
@@ -582,7 +603,7 @@ static json_t *parse_array(parser_t *ps)
             limit(ps, SLUICE_JSON_BATCH, "batch holds more than");
             goto fail;
         }
-        json_t *v = parse_value(ps);
+        json_t *v = parse_child(ps);
         if (v == NULL)
             goto fail;
         json_array_append_new(arr, v);
@@ -622,16 +643,7 @@ static json_t *parse_value(parser_t *ps)
     case '\r': skip_ws(ps); return parse_value(ps);
     case '{': return parse_object(ps);
     case '[': return parse_array(ps);
-    case '"': {
-        ps->p++;
-        const char *s;
-        size_t n;
-        if (parse_string(ps, &s, &n) != 0)
-            return NULL;
-        if (n > ps->max_string)
-            return limit(ps, SLUICE_JSON_STRING, "string longer than");
-        return json_stringn_nocheck(s, n);
-    }
+    case '"': return parse_string_value(ps);
     case 't': return literal(ps, "true", json_true());
     case 'f': return literal(ps, "false", json_false());
     case 'n': return literal(ps, "null", json_null());
