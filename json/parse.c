@@ -242,10 +242,18 @@ static size_t put_utf8(char *out, unsigned cp)
 }
 
 /* The first byte at or after s that is not plain printable ASCII ('"', '\\', a control
- * character or a byte >= 0x80), or end: 8 bytes a step, the last 1..7 as one word too. */
-static inline const char *skip_plain(const char *s, const char *end)
+ * character or a byte >= 0x80), or end: 16 or 8 bytes a step, the last 1..7 as one word too. */
+static const char *skip_plain_loop(const char *s, const char *end)
 {
     uint64_t stops;
+#ifdef SLUICE_JSCAN_HAVE16
+    while (end - s >= 16) {
+        unsigned bits = sluice_jscan_stops16(s, 1);
+        if (bits != 0)
+            return s + __builtin_ctz(bits);
+        s += 16;
+    }
+#endif
     while (end - s >= 8) {
         if ((stops = sluice_jscan_stops(sluice_jscan_load(s), 1)) != 0)
             return s + sluice_jscan_first(stops);
@@ -254,6 +262,23 @@ static inline const char *skip_plain(const char *s, const char *end)
     if (s < end && (stops = sluice_jscan_stops(sluice_jscan_load_short(s, (size_t)(end - s)), 1)) != 0)
         return s + sluice_jscan_first(stops);
     return end;
+}
+
+/* skip_plain_loop, its first step inline: most strings (keys) end within it. */
+static inline const char *skip_plain(const char *s, const char *end)
+{
+#ifdef SLUICE_JSCAN_HAVE16
+    if (end - s >= 16) {
+        unsigned bits = sluice_jscan_stops16(s, 1);
+        return bits != 0 ? s + __builtin_ctz(bits) : skip_plain_loop(s + 16, end);
+    }
+#else
+    if (end - s >= 8) {
+        uint64_t stops = sluice_jscan_stops(sluice_jscan_load(s), 1);
+        return stops != 0 ? s + sluice_jscan_first(stops) : skip_plain_loop(s + 8, end);
+    }
+#endif
+    return skip_plain_loop(s, end);
 }
 
 /* parse_string from s, the first byte past the plain run it began with: escapes, UTF-8 and

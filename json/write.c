@@ -76,6 +76,19 @@ static inline __attribute__((always_inline)) void put_string(sluice_jsonw_t *w, 
     *o++ = '"';
     const char *p = s, *end = s + n;
     uint64_t x, stops;
+    size_t k;
+#ifdef SLUICE_JSCAN_HAVE16
+    while (end - p >= 16) {
+        memcpy(o, p, 16);
+        unsigned bits = sluice_jscan_stops16(p, 0);
+        if (bits != 0) {
+            k = (size_t)__builtin_ctz(bits);
+            goto escape_at;
+        }
+        o += 16;
+        p += 16;
+    }
+#endif
     while (end - p >= 8) {
         x = sluice_jscan_load(p);
         sluice_jscan_store(o, x);
@@ -97,8 +110,10 @@ static inline __attribute__((always_inline)) void put_string(sluice_jsonw_t *w, 
     w->len = (size_t)(o + (tail != 0) - w->p);
     return;
 escape:
-    w->len = (size_t)(o - w->p) + sluice_jscan_first(stops);
-    put_string_escaped(w, p + sluice_jscan_first(stops), end, tail);
+    k = sluice_jscan_first(stops);
+escape_at:
+    w->len = (size_t)(o - w->p) + k;
+    put_string_escaped(w, p + k, end, tail);
 }
 
 void sluice_jsonw_string(sluice_jsonw_t *w, const char *s, size_t n)

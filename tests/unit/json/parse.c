@@ -222,7 +222,7 @@ static int agrees_exact(const char *buf, size_t len)
     return ok;
 }
 
-/* Strings of every length around the scanner's 8-byte steps, each with one special byte (or
+/* Strings of every length around the scanner's 16- and 8-byte steps, each with one special byte (or
  * none) at every offset, ending at the very end of the input or just before it. */
 static void strings_at_every_offset(void **state)
 {
@@ -231,7 +231,7 @@ static void strings_at_every_offset(void **state)
                                            "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
                                            "\xc3", "\xff",     "\\u00e9",      "\\x"};
     char doc[64];
-    for (size_t len = 0; len <= 20; len++)
+    for (size_t len = 0; len <= 40; len++)
         for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++)
             for (size_t at = 0; at <= len; at++) {
                 size_t o = 0, sl = strlen(specials[k]);
