@@ -367,9 +367,11 @@ static inline int parse_string(parser_t *ps, const char **out, size_t *len)
 
 /* ------------------------------------------------------------------ numbers */
 
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
 /* Exact powers of ten as doubles (10^22 is the last one a double holds exactly). */
 static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                      1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+#endif
 
 /* The value of a number without strtoll/strtod when that is exact: an integer of at most 18
  * digits, or a real whose digits (at most 19) form an integer m <= 2^53 scaled by 10^e with

@@ -63,7 +63,7 @@ static __attribute__((noinline)) void put_string_escaped(sluice_jsonw_t *w, cons
 }
 
 /* s[0..n) as a JSON string, then the byte tail unless it is 0 (a key's ':'). Plain bytes are
- * copied 8 at a time as they are checked: each word is stored whole, and the output advances
+ * copied 16 (SSE2) or 8 at a time as they are checked: each step is stored whole, the output advances
  * only past the bytes before the first that needs an escape. The last 1..7 bytes are read as
  * one word too (at most two loads inside s, the word's other bytes spaces), so the output keeps
  * 8 bytes of slack beyond the string, its quotes, tail and final NUL: room for all of that is
@@ -83,7 +83,7 @@ static inline __attribute__((always_inline)) void put_string(sluice_jsonw_t *w, 
         unsigned bits = sluice_jscan_stops16(p, 0);
         if (bits != 0) {
             k = (size_t)__builtin_ctz(bits);
-            goto escape_at;
+            goto escape;
         }
         o += 16;
         p += 16;
@@ -92,8 +92,10 @@ static inline __attribute__((always_inline)) void put_string(sluice_jsonw_t *w, 
     while (end - p >= 8) {
         x = sluice_jscan_load(p);
         sluice_jscan_store(o, x);
-        if ((stops = sluice_jscan_stops(x, 0)) != 0)
+        if ((stops = sluice_jscan_stops(x, 0)) != 0) {
+            k = sluice_jscan_first(stops);
             goto escape;
+        }
         o += 8;
         p += 8;
     }
@@ -101,8 +103,10 @@ static inline __attribute__((always_inline)) void put_string(sluice_jsonw_t *w, 
         size_t r = (size_t)(end - p);
         x = sluice_jscan_load_short(p, r);
         sluice_jscan_store(o, x);
-        if ((stops = sluice_jscan_stops(x, 0)) != 0)
+        if ((stops = sluice_jscan_stops(x, 0)) != 0) {
+            k = sluice_jscan_first(stops);
             goto escape;
+        }
         o += r;
     }
     *o++ = '"';
@@ -110,8 +114,6 @@ static inline __attribute__((always_inline)) void put_string(sluice_jsonw_t *w, 
     w->len = (size_t)(o + (tail != 0) - w->p);
     return;
 escape:
-    k = sluice_jscan_first(stops);
-escape_at:
     w->len = (size_t)(o - w->p) + k;
     put_string_escaped(w, p + k, end, tail);
 }
