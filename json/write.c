@@ -63,11 +63,13 @@ static __attribute__((noinline)) void put_string_escaped(sluice_jsonw_t *w, cons
 }
 
 /* s[0..n) as a JSON string, then the byte tail unless it is 0 (a key's ':'). Plain bytes are
- * copied 16 (SSE2) or 8 at a time as they are checked: each step is stored whole, the output advances
- * only past the bytes before the first that needs an escape. The last 1..7 bytes are read as
- * one word too (at most two loads inside s, the word's other bytes spaces), so the output keeps
- * 8 bytes of slack beyond the string, its quotes, tail and final NUL: room for all of that is
- * made once, up front. From the first byte to escape on, put_string_escaped takes over. */
+ * copied 16 (SSE2) or 8 at a time as they are checked: each step is stored whole, the output
+ * advances only past the bytes before the first that needs an escape. The last step of a
+ * string of at least one step's length is the string's last 16 or 8 bytes, overlapping bytes
+ * already checked and copied (rewritten with themselves); a shorter string is read as one word
+ * from at most two loads inside it, its other bytes spaces. The output keeps 8 bytes of slack
+ * beyond the string, its quotes, tail and final NUL: room for all of that is made once, up
+ * front. From the first byte to escape on, put_string_escaped takes over. */
 static inline __attribute__((always_inline)) void put_string(sluice_jsonw_t *w, const char *s, size_t n, char tail)
 {
     if (w->len + n + 12 > w->cap && sluice_jsonw_grow(w, n + 11) != 0)
@@ -76,39 +78,60 @@ static inline __attribute__((always_inline)) void put_string(sluice_jsonw_t *w, 
     *o++ = '"';
     const char *p = s, *end = s + n;
     uint64_t x, stops;
-    size_t k;
+    size_t k, back;
 #ifdef SLUICE_JSCAN_HAVE16
-    while (end - p >= 16) {
-        memcpy(o, p, 16);
-        unsigned bits = sluice_jscan_stops16(p, 0);
-        if (bits != 0) {
+    if (n >= 16) {
+        unsigned bits;
+        while (end - p > 16) {
+            memcpy(o, p, 16);
+            if ((bits = sluice_jscan_stops16(p, 0)) != 0) {
+                k = (size_t)__builtin_ctz(bits);
+                goto escape;
+            }
+            o += 16;
+            p += 16;
+        }
+        back = 16 - (size_t)(end - p);
+        memcpy(o - back, end - 16, 16);
+        if ((bits = sluice_jscan_stops16(end - 16, 0) >> back) != 0) {
             k = (size_t)__builtin_ctz(bits);
             goto escape;
         }
-        o += 16;
-        p += 16;
+        o += end - p;
+        goto close;
     }
 #endif
-    while (end - p >= 8) {
-        x = sluice_jscan_load(p);
+    if (n >= 8) {
+        while (end - p > 8) {
+            x = sluice_jscan_load(p);
+            sluice_jscan_store(o, x);
+            if ((stops = sluice_jscan_stops(x, 0)) != 0) {
+                k = sluice_jscan_first(stops);
+                goto escape;
+            }
+            o += 8;
+            p += 8;
+        }
+        back = 8 - (size_t)(end - p);
+        x = sluice_jscan_load(end - 8);
+        sluice_jscan_store(o - back, x);
+        if ((stops = sluice_jscan_stops(x, 0) >> (8 * back)) != 0) {
+            k = sluice_jscan_first(stops);
+            goto escape;
+        }
+        o += end - p;
+    } else if (n > 0) {
+        x = sluice_jscan_load_short(p, n);
         sluice_jscan_store(o, x);
         if ((stops = sluice_jscan_stops(x, 0)) != 0) {
             k = sluice_jscan_first(stops);
             goto escape;
         }
-        o += 8;
-        p += 8;
+        o += n;
     }
-    if (p < end) {
-        size_t r = (size_t)(end - p);
-        x = sluice_jscan_load_short(p, r);
-        sluice_jscan_store(o, x);
-        if ((stops = sluice_jscan_stops(x, 0)) != 0) {
-            k = sluice_jscan_first(stops);
-            goto escape;
-        }
-        o += r;
-    }
+#ifdef SLUICE_JSCAN_HAVE16
+close:
+#endif
     *o++ = '"';
     *o = tail;
     w->len = (size_t)(o + (tail != 0) - w->p);
