@@ -1,10 +1,12 @@
 /*
  * JSON parser for request bodies and Kafka envelopes, building jansson values. Recursive descent over the buffer:
- * strings are scanned in runs up to the next quote, backslash, control or non-ASCII byte;
- * numbers are checked against the RFC 8259 grammar before strtoll/strtod; the depth and string
- * limits are checked as the document is read. Whatever it accepts and refuses must match
- * jansson's json_loadb(JSON_REJECT_DUPLICATES | JSON_DECODE_ANY): tests/fuzz/json.c compares
- * the two. Any thread.
+ * strings are scanned 16 or 8 bytes a step (json/scan.h) up to the next quote, backslash,
+ * control or non-ASCII byte; numbers are checked against the RFC 8259 grammar, then read
+ * directly where that is exact and with strtoll/strtod otherwise; the depth and string limits
+ * are checked as the document is read; a duplicate key is seen as an object that did not grow.
+ * Whatever it accepts and refuses must match jansson's
+ * json_loadb(JSON_REJECT_DUPLICATES | JSON_DECODE_ANY): tests/fuzz/json.c compares the two.
+ * Any thread.
  */
 #include "json/parse.h"
 
@@ -623,8 +625,8 @@ static json_t *parse_array(parser_t *ps)
      * an oversized batch costs anything. */
     int is_batch = ps->max_batch > 0 && ps->depth == 2 && ps->frames[1].key != NULL && ps->frames[1].key_len == 5 &&
                    memcmp(ps->frames[1].key, "batch", 5) == 0;
-    for (;;) {
-        f->index = json_array_size(arr);
+    for (size_t count = 0;; count++) {
+        f->index = count; /* the array's size so far */
         if (is_batch && f->index == ps->max_batch) {
             ps->depth--; /* the path names the batch itself */
             limit(ps, SLUICE_JSON_BATCH, "batch holds more than");
@@ -633,7 +635,10 @@ static json_t *parse_array(parser_t *ps)
         json_t *v = parse_child(ps);
         if (v == NULL)
             goto fail;
-        json_array_append_new(arr, v);
+        if (json_array_append_new(arr, v) != 0) {
+            syntax(ps, ps->p, "out of memory");
+            goto fail;
+        }
         if (take(ps, ','))
             continue;
         if (take(ps, ']')) {
