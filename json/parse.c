@@ -513,7 +513,7 @@ static inline json_t *parse_child(parser_t *ps)
     return parse_value(ps);
 }
 
-static int enter(parser_t *ps)
+static inline int enter(parser_t *ps)
 {
     if (ps->depth + 1 > MAX_FRAMES)
         return syntax(ps, ps->p, "maximum parsing depth reached"), -1;

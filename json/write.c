@@ -62,7 +62,8 @@ static __attribute__((noinline)) void put_string_escaped(sluice_jsonw_t *w, cons
     sluice_jsonw_put(w, close, tail != 0 ? 2 : 1);
 }
 
-/* s[0..n) as a JSON string, then the byte tail unless it is 0 (a key's ':'). Plain bytes are
+/* s[0..n) as a JSON string, after the byte lead and before the byte tail unless they are 0 (a
+ * key's '{' or ',' and ':'). Plain bytes are
  * copied 16 (SSE2) or 8 at a time as they are checked: each step is stored whole, the output
  * advances only past the bytes before the first that needs an escape. The last step of a
  * string of at least one step's length is the string's last 16 or 8 bytes, overlapping bytes
@@ -70,11 +71,14 @@ static __attribute__((noinline)) void put_string_escaped(sluice_jsonw_t *w, cons
  * from at most two loads inside it, its other bytes spaces. The output keeps 8 bytes of slack
  * beyond the string, its quotes, tail and final NUL: room for all of that is made once, up
  * front. From the first byte to escape on, put_string_escaped takes over. */
-static inline __attribute__((always_inline)) void put_string(sluice_jsonw_t *w, const char *s, size_t n, char tail)
+static inline __attribute__((always_inline)) void put_string(sluice_jsonw_t *w, char lead, const char *s, size_t n,
+                                                             char tail)
 {
-    if (w->len + n + 12 > w->cap && sluice_jsonw_grow(w, n + 11) != 0)
+    if (w->len + n + 13 > w->cap && sluice_jsonw_grow(w, n + 12) != 0)
         return;
     char *o = w->p + w->len;
+    if (lead != 0)
+        *o++ = lead;
     *o++ = '"';
     const char *p = s, *end = s + n;
     uint64_t x, stops;
@@ -143,7 +147,7 @@ escape:
 
 void sluice_jsonw_string(sluice_jsonw_t *w, const char *s, size_t n)
 {
-    put_string(w, s, n, 0);
+    put_string(w, 0, s, n, 0);
 }
 
 static void put_integer(sluice_jsonw_t *w, json_int_t v)
@@ -265,7 +269,7 @@ static inline __attribute__((always_inline)) void put_string_value(sluice_jsonw_
         sluice_json_is_number_text(s + sizeof(mark), n - sizeof(mark)))
         sluice_jsonw_put(w, s + sizeof(mark), n - sizeof(mark));
     else
-        put_string(w, s, n, 0);
+        put_string(w, 0, s, n, 0);
 }
 
 /* A member or element: strings, most of them, without a call. */
@@ -281,17 +285,19 @@ void sluice_jsonw_value(sluice_jsonw_t *w, const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
-        sluice_jsonw_put(w, "{", 1);
-        /* The iterator gives each key's length (no strlen), in insertion order. */
+        /* The iterator gives each key's length (no strlen), in insertion order. '{' or ',' goes
+         * out with the key. */
         json_t *obj = (json_t *)v;
-        for (void *it = json_object_iter(obj); it != NULL;) {
-            put_string(w, json_object_iter_key(it), json_object_iter_key_len(it), ':');
+        char lead = '{';
+        for (void *it = json_object_iter(obj); it != NULL; it = json_object_iter_next(obj, it)) {
+            put_string(w, lead, json_object_iter_key(it), json_object_iter_key_len(it), ':');
             put_child(w, json_object_iter_value(it));
-            it = json_object_iter_next(obj, it);
-            if (it != NULL)
-                sluice_jsonw_put(w, ",", 1);
+            lead = ',';
         }
-        sluice_jsonw_put(w, "}", 1);
+        if (lead == '{')
+            SLUICE_JSONW_LIT(w, "{}");
+        else
+            sluice_jsonw_put(w, "}", 1);
         return;
     }
     case JSON_ARRAY: {
