@@ -39,7 +39,7 @@ static size_t slot_of(const json_t *v, size_t cap)
     return (size_t)(h >> 32) & (cap - 1);
 }
 
-static void insert(sluice_jsonnum_entry_t *slots, size_t cap, const sluice_jsonnum_entry_t *e)
+static inline void insert(sluice_jsonnum_entry_t *slots, size_t cap, const sluice_jsonnum_entry_t *e)
 {
     size_t i = slot_of(e->v, cap);
     while (slots[i].v != NULL && slots[i].v != e->v)

@@ -1,14 +1,19 @@
 /*
  * JSON parser for request bodies and Kafka envelopes, building jansson values. Recursive descent over the buffer:
- * strings are scanned in runs up to the next quote, backslash, control or non-ASCII byte;
- * numbers are checked against the RFC 8259 grammar before strtoll/strtod; the depth and string
- * limits are checked as the document is read. Whatever it accepts and refuses must match
- * jansson's json_loadb(JSON_REJECT_DUPLICATES | JSON_DECODE_ANY): tests/fuzz/json.c compares
- * the two. Any thread.
+ * strings are scanned 16 or 8 bytes a step (json/scan.h) up to the next quote, backslash,
+ * control or non-ASCII byte; numbers are checked against the RFC 8259 grammar, then read
+ * directly where that is exact and with strtoll/strtod otherwise; the depth and string limits
+ * are checked as the document is read; a duplicate key is seen as an object that did not grow.
+ * Whatever it accepts and refuses must match jansson's
+ * json_loadb(JSON_REJECT_DUPLICATES | JSON_DECODE_ANY): tests/fuzz/json.c compares the two.
+ * Any thread.
  */
 #include "json/parse.h"
 
+#include "json/scan.h"
+
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -114,10 +119,30 @@ static json_t *limit(parser_t *ps, sluice_json_fail_t kind, const char *what)
     return NULL;
 }
 
-static void skip_ws(parser_t *ps)
+static inline void skip_ws(parser_t *ps)
 {
-    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+    while (ps->p < ps->end) {
+        unsigned char c = (unsigned char)*ps->p;
+        if (c > ' ' || (c != ' ' && c != '\t' && c != '\n' && c != '\r')) /* compact JSON: one test */
+            return;
         ps->p++;
+    }
+}
+
+/* Consumes c, after any whitespace, if it is next: 1, else 0 (ps->p then past the whitespace).
+ * Compact JSON has its separators right there: one test. */
+static inline int take(parser_t *ps, char c)
+{
+    if (ps->p < ps->end && *ps->p == c) {
+        ps->p++;
+        return 1;
+    }
+    skip_ws(ps);
+    if (ps->p < ps->end && *ps->p == c) {
+        ps->p++;
+        return 1;
+    }
+    return 0;
 }
 
 /* ------------------------------------------------------------------ strings */
@@ -218,17 +243,54 @@ static size_t put_utf8(char *out, unsigned cp)
     return 4;
 }
 
-/* Reads the string starting after the opening quote. On success *out points at the contents
- * (in the input when nothing was escaped, else in ps->sbuf) and *len is its length. */
-static int parse_string(parser_t *ps, const char **out, size_t *len)
+/* The first byte at or after s that is not plain printable ASCII ('"', '\\', a control
+ * character or a byte >= 0x80), or end: 16 or 8 bytes a step, the last 1..7 as one word too. */
+static const char *skip_plain_loop(const char *s, const char *end)
 {
-    const char *s = ps->p, *run = s;
+    uint64_t stops;
+#ifdef SLUICE_JSCAN_HAVE16
+    while (end - s >= 16) {
+        unsigned bits = sluice_jscan_stops16(s, 1);
+        if (bits != 0)
+            return s + __builtin_ctz(bits);
+        s += 16;
+    }
+#endif
+    while (end - s >= 8) {
+        if ((stops = sluice_jscan_stops(sluice_jscan_load(s), 1)) != 0)
+            return s + sluice_jscan_first(stops);
+        s += 8;
+    }
+    if (s < end && (stops = sluice_jscan_stops(sluice_jscan_load_short(s, (size_t)(end - s)), 1)) != 0)
+        return s + sluice_jscan_first(stops);
+    return end;
+}
+
+/* skip_plain_loop, its first step inline: most strings (keys) end within it. */
+static inline const char *skip_plain(const char *s, const char *end)
+{
+#ifdef SLUICE_JSCAN_HAVE16
+    if (end - s >= 16) {
+        unsigned bits = sluice_jscan_stops16(s, 1);
+        return bits != 0 ? s + __builtin_ctz(bits) : skip_plain_loop(s + 16, end);
+    }
+#else
+    if (end - s >= 8) {
+        uint64_t stops = sluice_jscan_stops(sluice_jscan_load(s), 1);
+        return stops != 0 ? s + sluice_jscan_first(stops) : skip_plain_loop(s + 8, end);
+    }
+#endif
+    return skip_plain_loop(s, end);
+}
+
+/* parse_string from s, the first byte past the plain run it began with: escapes, UTF-8 and
+ * errors (out of line; most strings end at their first stop, a quote). */
+static __attribute__((noinline)) int parse_string_rest(parser_t *ps, const char *s, const char **out, size_t *len)
+{
+    const char *run = ps->p;
     size_t used = 0;
     int escaped = 0;
     for (;;) {
-        /* The common case: plain printable ASCII up to the closing quote. */
-        while (s < ps->end && (unsigned char)*s >= 0x20 && (unsigned char)*s < 0x80 && *s != '"' && *s != '\\')
-            s++;
         if (s >= ps->end)
             return syntax(ps, s, "premature end of input in a string"), -1;
         unsigned char c = (unsigned char)*s;
@@ -279,6 +341,7 @@ static int parse_string(parser_t *ps, const char **out, size_t *len)
                 return syntax(ps, s, "invalid escape"), -1;
             }
             run = s;
+            s = skip_plain(s, ps->end);
             continue;
         }
         if (c < 0x20)
@@ -286,48 +349,121 @@ static int parse_string(parser_t *ps, const char **out, size_t *len)
         size_t n = utf8_seq((const unsigned char *)s, (const unsigned char *)ps->end);
         if (n == 0)
             return syntax(ps, s, "invalid UTF-8 in a string"), -1;
-        s += n;
+        s = skip_plain(s + n, ps->end);
     }
+}
+
+/* Reads the string starting after the opening quote. On success *out points at the contents
+ * (in the input when nothing was escaped, else in ps->sbuf) and *len is its length. */
+static inline int parse_string(parser_t *ps, const char **out, size_t *len)
+{
+    const char *s = skip_plain(ps->p, ps->end);
+    if (s < ps->end && *s == '"') {
+        *out = ps->p;
+        *len = (size_t)(s - ps->p);
+        ps->p = s + 1;
+        return 0;
+    }
+    return parse_string_rest(ps, s, out, len);
 }
 
 /* ------------------------------------------------------------------ numbers */
 
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+/* Exact powers of ten as doubles (10^22 is the last one a double holds exactly). */
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+#endif
+
+/* The value of a number without strtoll/strtod when that is exact: an integer of at most 18
+ * digits, or a real whose digits (at most 19) form an integer m <= 2^53 scaled by 10^e with
+ * |e| <= 22 (m and 10^|e| are then exact doubles, and one IEEE multiplication or division
+ * rounds correctly, as strtod does: Clinger's fast path). 0 when it does not apply. */
+static int number_fast(int neg, int is_real, uint64_t mant, int ndigits, long e10, json_int_t *i, double *d)
+{
+    if (!is_real)
+        return ndigits <= 18 ? (*i = neg ? -(json_int_t)mant : (json_int_t)mant, 1) : 0;
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+    if (ndigits > 19 || mant > (1ull << 53) || e10 < -22 || e10 > 22)
+        return 0;
+    double v = (double)mant;
+    v = e10 < 0 ? v / pow10_exact[-e10] : v * pow10_exact[e10];
+    *d = neg ? -v : v;
+    return 1;
+#else
+    (void)mant, (void)e10, (void)d;
+    return 0;
+#endif
+}
+
 static json_t *parse_number(parser_t *ps)
 {
     const char *s = ps->p, *q = s;
-    int is_real = 0;
-    if (q < ps->end && *q == '-')
+    int is_real = 0, neg = 0, ndigits = 0;
+    uint64_t mant = 0; /* the digits before and after '.', while there are at most 19 */
+    long e10 = 0, exp = 0;
+#define DIGIT(c) ((c) >= '0' && (c) <= '9')
+#define TAKE_DIGIT()                                                                                                   \
+    do {                                                                                                               \
+        if (ndigits < 19)                                                                                              \
+            mant = mant * 10 + (uint64_t)(*q - '0');                                                                   \
+        ndigits++;                                                                                                     \
+        q++;                                                                                                           \
+    } while (0)
+    if (q < ps->end && *q == '-') {
+        neg = 1;
         q++;
-    if (q >= ps->end || *q < '0' || *q > '9')
+    }
+    if (q >= ps->end || !DIGIT(*q))
         return syntax(ps, s, "invalid number");
     if (*q == '0') {
-        q++;
-        if (q < ps->end && *q >= '0' && *q <= '9')
+        TAKE_DIGIT();
+        if (q < ps->end && DIGIT(*q))
             return syntax(ps, s, "invalid number: leading zero");
     } else {
-        while (q < ps->end && *q >= '0' && *q <= '9')
-            q++;
+        while (q < ps->end && DIGIT(*q))
+            TAKE_DIGIT();
     }
     if (q < ps->end && *q == '.') {
         is_real = 1;
         q++;
-        if (q >= ps->end || *q < '0' || *q > '9')
+        if (q >= ps->end || !DIGIT(*q))
             return syntax(ps, s, "invalid number: no digit after '.'");
-        while (q < ps->end && *q >= '0' && *q <= '9')
-            q++;
+        while (q < ps->end && DIGIT(*q)) {
+            TAKE_DIGIT();
+            e10--;
+        }
     }
     if (q < ps->end && (*q == 'e' || *q == 'E')) {
         is_real = 1;
         q++;
+        int eneg = 0;
         if (q < ps->end && (*q == '+' || *q == '-'))
-            q++;
-        if (q >= ps->end || *q < '0' || *q > '9')
+            eneg = *q++ == '-';
+        if (q >= ps->end || !DIGIT(*q))
             return syntax(ps, s, "invalid number: no digit in the exponent");
-        while (q < ps->end && *q >= '0' && *q <= '9')
+        while (q < ps->end && DIGIT(*q)) {
+            if (exp < 100000) /* far beyond the fast path's range either way */
+                exp = exp * 10 + (*q - '0');
             q++;
+        }
+        e10 += eneg ? -exp : exp;
+    }
+#undef TAKE_DIGIT
+#undef DIGIT
+    json_int_t iv;
+    double dv;
+    size_t n = (size_t)(q - s);
+    if (number_fast(neg, is_real, mant, ndigits, e10, &iv, &dv)) {
+        json_t *v = is_real ? json_real(dv) : json_integer(iv);
+        if (v == NULL)
+            return syntax(ps, s, "out of memory");
+        if (ps->nums != NULL)
+            (void)sluice_jsonnum_add(ps->nums, v, s, n); /* on failure it is formatted instead */
+        ps->p = q;
+        return v;
     }
     char tmp[64], *num = tmp;
-    size_t n = (size_t)(q - s);
     if (n >= sizeof(tmp) && (num = malloc(n + 1)) == NULL)
         return syntax(ps, s, "out of memory");
     memcpy(num, s, n);
@@ -356,7 +492,28 @@ static json_t *parse_number(parser_t *ps)
 
 /* ------------------------------------------------------------------ containers */
 
-static int enter(parser_t *ps)
+/* The string value at ps->p (its opening quote). */
+static inline json_t *parse_string_value(parser_t *ps)
+{
+    ps->p++;
+    const char *s;
+    size_t n;
+    if (parse_string(ps, &s, &n) != 0)
+        return NULL;
+    if (n > ps->max_string)
+        return limit(ps, SLUICE_JSON_STRING, "string longer than");
+    return json_stringn_nocheck(s, n);
+}
+
+/* A member's or element's value: strings, most of them, without a call. */
+static inline json_t *parse_child(parser_t *ps)
+{
+    if (ps->p < ps->end && *ps->p == '"')
+        return parse_string_value(ps);
+    return parse_value(ps);
+}
+
+static inline int enter(parser_t *ps)
 {
     if (ps->depth + 1 > MAX_FRAMES)
         return syntax(ps, ps->p, "maximum parsing depth reached"), -1;
@@ -376,73 +533,72 @@ static json_t *parse_object(parser_t *ps)
         return NULL;
     frame_t *f = &ps->frames[ps->depth];
     json_t *obj = json_object();
-    ps->p++; /* '{' */
-    skip_ws(ps);
-    if (ps->p < ps->end && *ps->p == '}') {
-        ps->p++;
+    size_t members = 0; /* inserted so far: the object's size unless a key came twice */
+    ps->p++;            /* '{' */
+    if (take(ps, '}')) {
         ps->depth--;
         return obj;
     }
     for (;;) {
-        skip_ws(ps);
-        if (ps->p >= ps->end || *ps->p != '"') {
+        if (!take(ps, '"')) {
             syntax(ps, ps->p, "string or '}' expected");
             goto fail;
         }
-        ps->p++;
         const char *key;
         size_t klen;
         if (parse_string(ps, &key, &klen) != 0)
             goto fail;
-        if (memchr(key, '\0', klen) != NULL) {
-            syntax(ps, ps->p, "NUL byte in object key not supported");
-            goto fail;
+        /* No key holds a NUL byte (jansson's "NUL byte in object key not supported"): the
+         * string scan refuses raw control characters and \u0000 alike. */
+        const char *after_key = ps->p;
+        /* A key that was unescaped lives in the buffer the value will reuse: keep a copy. One
+         * that was not points into the input, which stays. */
+        char kbuf[128], *kcopy = NULL;
+        if (key == ps->sbuf) {
+            kcopy = klen < sizeof(kbuf) ? kbuf : malloc(klen + 1);
+            if (kcopy == NULL) {
+                syntax(ps, after_key, "out of memory");
+                goto fail;
+            }
+            memcpy(kcopy, key, klen);
+            key = kcopy;
         }
-        /* The key may live in the unescape buffer that the value will reuse: keep a copy. */
-        char kbuf[128], *kcopy = kbuf;
-        if (klen >= sizeof(kbuf) && (kcopy = malloc(klen + 1)) == NULL) {
-            syntax(ps, ps->p, "out of memory");
-            goto fail;
-        }
-        memcpy(kcopy, key, klen);
-        kcopy[klen] = '\0';
-        f->key = kcopy;
+        f->key = key;
         f->key_len = klen;
         int bad = 0;
+        json_t *v = NULL;
         if (klen > ps->max_string) {
             limit(ps, SLUICE_JSON_STRING, "object key longer than");
             bad = 1;
-        } else if (json_object_getn(obj, kcopy, klen) != NULL) {
-            syntax(ps, ps->p, "duplicate object key");
-            bad = 1;
-        }
-        json_t *v = NULL;
-        if (!bad) {
-            skip_ws(ps);
-            if (ps->p >= ps->end || *ps->p != ':') {
+        } else {
+            if (!take(ps, ':')) {
                 syntax(ps, ps->p, "':' expected");
                 bad = 1;
             } else {
-                ps->p++;
-                skip_ws(ps);
-                v = parse_value(ps);
+                v = parse_child(ps); /* parse_value skips whitespace before the value */
                 bad = v == NULL;
             }
         }
-        if (!bad)
-            json_object_setn_new_nocheck(obj, kcopy, klen, v);
+        if (!bad) {
+            /* A duplicate key replaces the member instead of adding one: the object does not
+             * grow. Checked after the value (one hash lookup instead of two); a document bad in
+             * both ways may so report its value's fault rather than the duplicate. */
+            if (json_object_setn_new_nocheck(obj, key, klen, v) != 0) {
+                syntax(ps, after_key, "out of memory");
+                bad = 1;
+            } else if (json_object_size(obj) != ++members) {
+                syntax(ps, after_key, "duplicate object key");
+                bad = 1;
+            }
+        }
         f->key = NULL;
-        if (kcopy != kbuf)
+        if (kcopy != NULL && kcopy != kbuf)
             free(kcopy);
         if (bad)
             goto fail;
-        skip_ws(ps);
-        if (ps->p < ps->end && *ps->p == ',') {
-            ps->p++;
+        if (take(ps, ','))
             continue;
-        }
-        if (ps->p < ps->end && *ps->p == '}') {
-            ps->p++;
+        if (take(ps, '}')) {
             ps->depth--;
             return obj;
         }
@@ -461,9 +617,7 @@ static json_t *parse_array(parser_t *ps)
     frame_t *f = &ps->frames[ps->depth];
     json_t *arr = json_array();
     ps->p++; /* '[' */
-    skip_ws(ps);
-    if (ps->p < ps->end && *ps->p == ']') {
-        ps->p++;
+    if (take(ps, ']')) {
         ps->depth--;
         return arr;
     }
@@ -471,25 +625,23 @@ static json_t *parse_array(parser_t *ps)
      * an oversized batch costs anything. */
     int is_batch = ps->max_batch > 0 && ps->depth == 2 && ps->frames[1].key != NULL && ps->frames[1].key_len == 5 &&
                    memcmp(ps->frames[1].key, "batch", 5) == 0;
-    for (;;) {
-        skip_ws(ps);
-        f->index = json_array_size(arr);
+    for (size_t count = 0;; count++) {
+        f->index = count; /* the array's size so far */
         if (is_batch && f->index == ps->max_batch) {
             ps->depth--; /* the path names the batch itself */
             limit(ps, SLUICE_JSON_BATCH, "batch holds more than");
             goto fail;
         }
-        json_t *v = parse_value(ps);
+        json_t *v = parse_child(ps);
         if (v == NULL)
             goto fail;
-        json_array_append_new(arr, v);
-        skip_ws(ps);
-        if (ps->p < ps->end && *ps->p == ',') {
-            ps->p++;
-            continue;
+        if (json_array_append_new(arr, v) != 0) {
+            syntax(ps, ps->p, "out of memory");
+            goto fail;
         }
-        if (ps->p < ps->end && *ps->p == ']') {
-            ps->p++;
+        if (take(ps, ','))
+            continue;
+        if (take(ps, ']')) {
             ps->depth--;
             return arr;
         }
@@ -511,23 +663,19 @@ static json_t *literal(parser_t *ps, const char *word, json_t *value)
     return value;
 }
 
+/* The value at ps->p, after any whitespace. */
 static json_t *parse_value(parser_t *ps)
 {
     if (ps->p >= ps->end)
         return syntax(ps, ps->p, "premature end of input");
     switch (*ps->p) {
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\r': skip_ws(ps); return parse_value(ps);
     case '{': return parse_object(ps);
     case '[': return parse_array(ps);
-    case '"': {
-        ps->p++;
-        const char *s;
-        size_t n;
-        if (parse_string(ps, &s, &n) != 0)
-            return NULL;
-        if (n > ps->max_string)
-            return limit(ps, SLUICE_JSON_STRING, "string longer than");
-        return json_stringn_nocheck(s, n);
-    }
+    case '"': return parse_string_value(ps);
     case 't': return literal(ps, "true", json_true());
     case 'f': return literal(ps, "false", json_false());
     case 'n': return literal(ps, "null", json_null());

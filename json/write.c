@@ -1,9 +1,12 @@
 /*
- * Compact JSON writer (json/write.h). One growing buffer; strings copied in runs between the
- * characters that need escaping. Any thread.
+ * Compact JSON writer (json/write.h). One growing buffer; strings copied 16 or 8 bytes a step
+ * while they are checked (json/scan.h), escapes out of line. Any thread.
  */
 #include "json/write.h"
 
+#include "json/scan.h"
+
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -24,13 +27,6 @@ int sluice_jsonw_grow(sluice_jsonw_t *w, size_t n)
     return 0;
 }
 
-/* 1 for the bytes a JSON string must escape: control characters, quote, backslash. */
-static const unsigned char escape_byte[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-};
-
 static void put_escape(sluice_jsonw_t *w, unsigned char c)
 {
     static const char hex[] = "0123456789ABCDEF"; /* jansson writes \u001F */
@@ -49,22 +45,109 @@ static void put_escape(sluice_jsonw_t *w, unsigned char c)
     }
 }
 
+/* The rest of a string from its first byte that needs an escape, p, on (the output is at
+ * w->len, with room for end - p bytes and 11 more reserved): the rare path, out of line. */
+static __attribute__((noinline)) void put_string_escaped(sluice_jsonw_t *w, const char *p, const char *end, char tail)
+{
+    while (p < end) {
+        const char *run = p;
+        while (p < end && (unsigned char)*p >= 0x20 && *p != '"' && *p != '\\')
+            p++;
+        sluice_jsonw_put(w, run, (size_t)(p - run));
+        if (p == end)
+            break;
+        put_escape(w, (unsigned char)*p++);
+    }
+    char close[2] = {'"', tail};
+    sluice_jsonw_put(w, close, tail != 0 ? 2 : 1);
+}
+
+/* s[0..n) as a JSON string, after the byte lead and before the byte tail unless they are 0 (a
+ * key's '{' or ',' and ':'). Plain bytes are
+ * copied 16 (SSE2) or 8 at a time as they are checked: each step is stored whole, the output
+ * advances only past the bytes before the first that needs an escape. The last step of a
+ * string of at least one step's length is the string's last 16 or 8 bytes, overlapping bytes
+ * already checked and copied (rewritten with themselves); a shorter string is read as one word
+ * from at most two loads inside it, its other bytes spaces. The output keeps 8 bytes of slack
+ * beyond the string, its quotes, tail and final NUL: room for all of that is made once, up
+ * front. From the first byte to escape on, put_string_escaped takes over. */
+static inline __attribute__((always_inline)) void put_string(sluice_jsonw_t *w, char lead, const char *s, size_t n,
+                                                             char tail)
+{
+    if (w->len + n + 13 > w->cap && sluice_jsonw_grow(w, n + 12) != 0)
+        return;
+    char *o = w->p + w->len;
+    if (lead != 0)
+        *o++ = lead;
+    *o++ = '"';
+    const char *p = s, *end = s + n;
+    uint64_t x, stops;
+    size_t k, back;
+#ifdef SLUICE_JSCAN_HAVE16
+    if (n >= 16) {
+        unsigned bits;
+        while (end - p > 16) {
+            memcpy(o, p, 16);
+            if ((bits = sluice_jscan_stops16(p, 0)) != 0) {
+                k = (size_t)__builtin_ctz(bits);
+                goto escape;
+            }
+            o += 16;
+            p += 16;
+        }
+        back = 16 - (size_t)(end - p);
+        memcpy(o - back, end - 16, 16);
+        if ((bits = sluice_jscan_stops16(end - 16, 0) >> back) != 0) {
+            k = (size_t)__builtin_ctz(bits);
+            goto escape;
+        }
+        o += end - p;
+        goto close;
+    }
+#endif
+    if (n >= 8) {
+        while (end - p > 8) {
+            x = sluice_jscan_load(p);
+            sluice_jscan_store(o, x);
+            if ((stops = sluice_jscan_stops(x, 0)) != 0) {
+                k = sluice_jscan_first(stops);
+                goto escape;
+            }
+            o += 8;
+            p += 8;
+        }
+        back = 8 - (size_t)(end - p);
+        x = sluice_jscan_load(end - 8);
+        sluice_jscan_store(o - back, x);
+        if ((stops = sluice_jscan_stops(x, 0) >> (8 * back)) != 0) {
+            k = sluice_jscan_first(stops);
+            goto escape;
+        }
+        o += end - p;
+    } else if (n > 0) {
+        x = sluice_jscan_load_short(p, n);
+        sluice_jscan_store(o, x);
+        if ((stops = sluice_jscan_stops(x, 0)) != 0) {
+            k = sluice_jscan_first(stops);
+            goto escape;
+        }
+        o += n;
+    }
+#ifdef SLUICE_JSCAN_HAVE16
+close:
+#endif
+    *o++ = '"';
+    *o = tail;
+    w->len = (size_t)(o + (tail != 0) - w->p);
+    return;
+escape:
+    w->len = (size_t)(o - w->p) + k;
+    put_string_escaped(w, p + k, end, tail);
+}
+
 void sluice_jsonw_string(sluice_jsonw_t *w, const char *s, size_t n)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    if (w->len + n + 3 > w->cap && sluice_jsonw_grow(w, n + 2) != 0)
-        return;
-    w->p[w->len++] = '"';
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!escape_byte[u[i]])
-            continue;
-        sluice_jsonw_put(w, s + run, i - run);
-        put_escape(w, u[i]);
-        run = i + 1;
-    }
-    sluice_jsonw_put(w, s + run, n - run);
-    sluice_jsonw_put(w, "\"", 1);
+    put_string(w, 0, s, n, 0);
 }
 
 static void put_integer(sluice_jsonw_t *w, json_int_t v)
@@ -177,47 +260,57 @@ static void put_number(sluice_jsonw_t *w, const json_t *v)
     }
 }
 
+/* A JSON_STRING value (with SLUICE_JSONW_RAW_NUMBERS, a marked number is written as its text). */
+static inline __attribute__((always_inline)) void put_string_value(sluice_jsonw_t *w, const json_t *v)
+{
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    if ((w->flags & SLUICE_JSONW_RAW_NUMBERS) && n > sizeof(mark) && memcmp(s, mark, sizeof(mark)) == 0 &&
+        sluice_json_is_number_text(s + sizeof(mark), n - sizeof(mark)))
+        sluice_jsonw_put(w, s + sizeof(mark), n - sizeof(mark));
+    else
+        put_string(w, 0, s, n, 0);
+}
+
+/* A member or element: strings, most of them, without a call. */
+static inline __attribute__((always_inline)) void put_child(sluice_jsonw_t *w, const json_t *v)
+{
+    if (json_is_string(v))
+        put_string_value(w, v);
+    else
+        sluice_jsonw_value(w, v);
+}
+
 void sluice_jsonw_value(sluice_jsonw_t *w, const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
-        sluice_jsonw_put(w, "{", 1);
-        const char *key;
-        json_t *child;
-        int first = 1;
-        json_object_foreach((json_t *)v, key, child) {
-            if (!first)
-                sluice_jsonw_put(w, ",", 1);
-            first = 0;
-            sluice_jsonw_string(w, key, strlen(key));
-            sluice_jsonw_put(w, ":", 1);
-            sluice_jsonw_value(w, child);
+        /* The iterator gives each key's length (no strlen), in insertion order. '{' or ',' goes
+         * out with the key. */
+        json_t *obj = (json_t *)v;
+        char lead = '{';
+        for (void *it = json_object_iter(obj); it != NULL; it = json_object_iter_next(obj, it)) {
+            put_string(w, lead, json_object_iter_key(it), json_object_iter_key_len(it), ':');
+            put_child(w, json_object_iter_value(it));
+            lead = ',';
         }
-        sluice_jsonw_put(w, "}", 1);
+        if (lead == '{')
+            SLUICE_JSONW_LIT(w, "{}");
+        else
+            sluice_jsonw_put(w, "}", 1);
         return;
     }
     case JSON_ARRAY: {
         sluice_jsonw_put(w, "[", 1);
-        size_t i;
-        json_t *child;
-        json_array_foreach(v, i, child) {
+        for (size_t i = 0, n = json_array_size(v); i < n; i++) {
             if (i > 0)
                 sluice_jsonw_put(w, ",", 1);
-            sluice_jsonw_value(w, child);
+            put_child(w, json_array_get(v, i));
         }
         sluice_jsonw_put(w, "]", 1);
         return;
     }
-    case JSON_STRING: {
-        const char *s = json_string_value(v);
-        size_t n = json_string_length(v);
-        if ((w->flags & SLUICE_JSONW_RAW_NUMBERS) && n > sizeof(mark) && memcmp(s, mark, sizeof(mark)) == 0 &&
-            sluice_json_is_number_text(s + sizeof(mark), n - sizeof(mark)))
-            sluice_jsonw_put(w, s + sizeof(mark), n - sizeof(mark));
-        else
-            sluice_jsonw_string(w, s, n);
-        return;
-    }
+    case JSON_STRING: put_string_value(w, v); return;
     case JSON_INTEGER:
     case JSON_REAL: put_number(w, v); return;
     case JSON_TRUE: SLUICE_JSONW_LIT(w, "true"); return;

@@ -58,7 +58,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_decref(got);
 
     /* With the table: never refuses what jansson takes; written and read again, the numbers'
-     * texts are the input's, in the same order. */
+     * texts are the input's, in the same order. A number longer than SLUICE_JSONNUM_MAX_TEXT is
+     * not recorded but formatted (json/numbers.h): then the output holds one recorded text more
+     * than the input did, and only the values are compared. */
     sluice_jsonnum_t *a = sluice_jsonnum_new(), *b = sluice_jsonnum_new();
     if (a == NULL || b == NULL)
         abort();
@@ -69,8 +71,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t len;
         char *ours = sluice_json_encode(got, a, &len);
         json_t *again = ours != NULL ? sluice_json_parse(ours, len, 2048, SIZE_MAX, 0, b, &err) : NULL;
-        if (again == NULL || !json_equal(again, got) || a->text_len != b->text_len ||
-            (a->text_len > 0 && memcmp(a->text, b->text, a->text_len) != 0))
+        if (again == NULL || !json_equal(again, got) || b->count < a->count)
+            abort();
+        if (a->count == b->count &&
+            (a->text_len != b->text_len || (a->text_len > 0 && memcmp(a->text, b->text, a->text_len) != 0)))
             abort();
         json_decref(again);
         free(ours);

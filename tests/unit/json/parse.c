@@ -183,12 +183,175 @@ static void long_strings_and_escapes_round_trip(void **state)
     free(doc);
 }
 
+/* A duplicate key is reported at the key (after its closing quote), whether or not either
+ * spelling was escaped; the first member's value is not what decides it. */
+static void duplicate_keys(void **state)
+{
+    (void)state;
+    sluice_json_error_t err;
+    const char *doc = "{\"a\":1,\n \"b\":{\"x\":[1,2]},\n \"a\":2}";
+    assert_null(sluice_json_parse(doc, strlen(doc), 10, 100, 0, NULL, &err));
+    assert_int_equal(err.kind, SLUICE_JSON_SYNTAX);
+    assert_string_equal(err.message, "duplicate object key");
+    assert_int_equal(err.line, 3);
+    assert_int_equal(err.column, 5);
+    const char *esc = "{\"caf\\u00e9\":\"x\",\"caf\xc3\xa9\":{}}";
+    assert_null(sluice_json_parse(esc, strlen(esc), 10, 100, 0, NULL, &err));
+    assert_string_equal(err.message, "duplicate object key");
+    assert_int_equal(err.column, 25);
+    const char *nested = "[{\"k\":1},{\"k\":2,\"j\":[{\"k\":3,\"k\":4}]}]";
+    assert_null(sluice_json_parse(nested, strlen(nested), 10, 100, 0, NULL, &err));
+    assert_string_equal(err.message, "duplicate object key");
+    assert_int_equal(err.column, 32);
+    const char *fine = "{\"k\":1,\"K\":2,\"k \":3,\"\":4,\"a\":{\"k\":5}}";
+    json_t *ok = sluice_json_parse(fine, strlen(fine), 10, 100, 0, NULL, &err);
+    assert_non_null(ok);
+    assert_int_equal(json_object_size(ok), 5);
+    json_decref(ok);
+}
+
+/* 1 when buf[0..len), copied to a block of exactly that size (so a read past its end is a
+ * sanitizer error), parses to what jansson reads. */
+static int agrees_exact(const char *buf, size_t len)
+{
+    char *c = malloc(len > 0 ? len : 1);
+    assert_non_null(c);
+    memcpy(c, buf, len);
+    int ok = agrees(c, len);
+    free(c);
+    return ok;
+}
+
+/* Strings of every length around the scanner's 16- and 8-byte steps, each with one special byte (or
+ * none) at every offset, ending at the very end of the input or just before it. */
+static void strings_at_every_offset(void **state)
+{
+    (void)state;
+    static const char *const specials[] = {"\"",   "\\n",      "\t",           "\x01",
+                                           "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                           "\xc3", "\xff",     "\\u00e9",      "\\x"};
+    char doc[64];
+    for (size_t len = 0; len <= 40; len++)
+        for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); k++)
+            for (size_t at = 0; at <= len; at++) {
+                size_t o = 0, sl = strlen(specials[k]);
+                doc[o++] = '"';
+                for (size_t i = 0; i < at; i++)
+                    doc[o++] = (char)('a' + i % 26);
+                memcpy(doc + o, specials[k], sl);
+                o += sl;
+                for (size_t i = at; i < len; i++)
+                    doc[o++] = (char)('A' + i % 26);
+                assert_true(agrees_exact(doc, o)); /* unterminated */
+                doc[o++] = '"';
+                assert_true(agrees_exact(doc, o));
+                doc[o++] = ' ';
+                assert_true(agrees_exact(doc, o));
+            }
+}
+
+/* Numbers read without strtod where that is exact must be the very doubles strtod gives (and
+ * integers what strtoll gives): random digits, points and exponents across the fast path's
+ * edges (19 digits, 2^53, 10^22). */
+static void numbers_as_strtod_reads_them(void **state)
+{
+    (void)state;
+    static const char *const edges[] = {
+        "0",
+        "-0",
+        "0.0",
+        "-0.0",
+        "0e0",
+        "-0e-5",
+        "1e22",
+        "1e23",
+        "-1e22",
+        "1e-22",
+        "1e-23",
+        "9007199254740992.0",
+        "9007199254740993.0",
+        "9007199254740993e-1",
+        "900719925474099.3",
+        "1234567890123456789.0",
+        "12345678901234567890.0",
+        "0.1",
+        "0.2",
+        "0.3",
+        "19.99",
+        "9.99",
+        "1e21",
+        "4.35",
+        "2.675",
+        "1.7976931348623157e308",
+        "5e-324",
+        "0.000001",
+        "123456789012345678",
+        "999999999999999999",
+        "-999999999999999999",
+        "1000000000000000000",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "0.00000000000000000000000000001",
+        "100000000000000000000000e-22",
+        "1E+2",
+        "1e0000000000000000000001",
+    };
+    char doc[64];
+    uint64_t seed = 0x9e3779b97f4a7c15ull;
+    for (size_t t = 0; t < sizeof(edges) / sizeof(edges[0]) + 20000; t++) {
+        const char *text = doc;
+        if (t < sizeof(edges) / sizeof(edges[0])) {
+            text = edges[t];
+        } else {
+            size_t o = 0;
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            uint64_t r = seed >> 11;
+            if (r & 1)
+                doc[o++] = '-';
+            size_t ni = 1 + (r >> 1) % 20, nf = (r >> 6) % 3 == 0 ? 0 : (r >> 8) % 20;
+            for (size_t i = 0; i < ni; i++) {
+                seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                doc[o++] = (char)('0' + (i == 0 && ni > 1 ? 1 + (seed >> 40) % 9 : (seed >> 40) % 10));
+            }
+            if (nf > 0) {
+                doc[o++] = '.';
+                for (size_t i = 0; i < nf; i++) {
+                    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+                    doc[o++] = (char)('0' + (seed >> 40) % 10);
+                }
+            }
+            if ((r >> 14) % 3 == 0)
+                o += (size_t)snprintf(doc + o, 16, "e%d", (int)((r >> 16) % 61) - 30);
+            doc[o] = '\0';
+        }
+        sluice_json_error_t err;
+        json_t *v = sluice_json_parse(text, strlen(text), 4, 100, 0, NULL, &err);
+        if (json_is_integer(v)) {
+            assert_int_equal(json_integer_value(v), strtoll(text, NULL, 10));
+        } else if (json_is_real(v)) {
+            double got = json_real_value(v), want = strtod(text, NULL);
+            if (memcmp(&got, &want, sizeof(got)) != 0)
+                print_error("%s read as %.17g, strtod %.17g\n", text, got, want);
+            assert_memory_equal(&got, &want, sizeof(got));
+        } else {
+            assert_true(agrees(text, strlen(text))); /* out of range: refused as jansson does */
+        }
+        json_decref(v);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(agrees_with_jansson), cmocka_unit_test(nul_after_scalar_is_refused),
-        cmocka_unit_test(limits_name_paths),   cmocka_unit_test(batch_refused_while_parsing),
-        cmocka_unit_test(syntax_positions),    cmocka_unit_test(long_strings_and_escapes_round_trip),
+        cmocka_unit_test(agrees_with_jansson),
+        cmocka_unit_test(nul_after_scalar_is_refused),
+        cmocka_unit_test(limits_name_paths),
+        cmocka_unit_test(batch_refused_while_parsing),
+        cmocka_unit_test(syntax_positions),
+        cmocka_unit_test(long_strings_and_escapes_round_trip),
+        cmocka_unit_test(duplicate_keys),
+        cmocka_unit_test(strings_at_every_offset),
+        cmocka_unit_test(numbers_as_strtod_reads_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

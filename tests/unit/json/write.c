@@ -50,37 +50,47 @@ static void same_bytes_as_jansson(void **state)
     }
 }
 
-/* Every character that needs escaping, at every offset of strings around the encoder's 8-byte
- * steps, next to multi-byte UTF-8 and DEL (which need none). */
+/* Every character that needs escaping, at every offset of strings around the encoder's 8- and
+ * 16-byte steps, next to multi-byte UTF-8 and DEL (which need none); alone and followed by a
+ * newline at the end; as a value and as an object key. */
 static void escapes_at_every_offset(void **state)
 {
     (void)state;
     static const char specials[] = {'"', '\\', '\n', '\t', '\x01', '\x1f', '\x7f', '\xc3', '/'};
-    for (size_t len = 1; len <= 25; len++)
+    for (size_t len = 1; len <= 40; len++)
         for (size_t at = 0; at < len; at++)
-            for (size_t k = 0; k < sizeof(specials); k++) {
-                char text[32];
-                memset(text, 'a', len);
-                text[len] = '\0';
-                if (specials[k] == '\xc3') {
-                    if (at + 1 >= len)
-                        continue;
-                    text[at] = '\xc3';
-                    text[at + 1] = '\xa9'; /* e acute */
-                } else {
-                    text[at] = specials[k];
+            for (size_t k = 0; k < sizeof(specials); k++)
+                for (int second = 0; second <= 1; second++) {
+                    char text[48];
+                    memset(text, 'a', len);
+                    text[len] = '\0';
+                    if (specials[k] == '\xc3') {
+                        if (at + 1 >= len)
+                            continue;
+                        text[at] = '\xc3';
+                        text[at + 1] = '\xa9'; /* e acute */
+                    } else {
+                        text[at] = specials[k];
+                    }
+                    if (second && at + 2 < len)
+                        text[len - 1] = '\n';
+                    json_t *v = json_string(text);
+                    assert_non_null(v);
+                    json_t *o = json_pack("{s:i}", text, 1);
+                    assert_non_null(o);
+                    for (int as_key = 0; as_key <= 1; as_key++) {
+                        json_t *doc = as_key ? o : v;
+                        char *want = json_dumps(doc, JSON_COMPACT | JSON_ENCODE_ANY);
+                        size_t n;
+                        char *got = sluice_json_encode(doc, NULL, &n);
+                        assert_string_equal(got, want);
+                        assert_int_equal(n, strlen(want));
+                        free(got);
+                        free(want);
+                    }
+                    json_decref(o);
+                    json_decref(v);
                 }
-                json_t *v = json_string(text);
-                assert_non_null(v);
-                char *want = json_dumps(v, JSON_ENCODE_ANY);
-                size_t n;
-                char *got = sluice_json_encode(v, NULL, &n);
-                assert_string_equal(got, want);
-                assert_int_equal(n, strlen(want));
-                free(got);
-                free(want);
-                json_decref(v);
-            }
 }
 
 /* Reals nobody wrote (a mask's result, a vendor's value): the shortest text that reads back as
