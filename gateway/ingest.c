@@ -57,12 +57,14 @@ struct pending {
     sluice_runtime_t *rt; /* the config this request started on */
     const sluice_source_rt_t *src;
     sluice_reply_t reply;
-    int batch;        /* answer with per-event results */
-    json_t *events;   /* validated events waiting for identity and the data layer */
-    json_t *indexes;  /* original batch index of each */
-    json_t *idfound;  /* what the PII guard found in each one's ids (sluice_piiguard_ids) */
-    json_t *rejected; /* [{index, code, message, path}] */
-    json_t *invalid;  /* [{index, error, event}]: refused events to record in kafka.invalid_topic */
+    int batch;      /* answer with per-event results */
+    json_t *events; /* validated events waiting for identity and the data layer */
+    struct {
+        size_t index;     /* the event's index in the batch */
+        uint64_t idfound; /* what the PII guard found in its ids (sluice_piiguard_ids) */
+    } * accepted;         /* [json_array_size(events)], one per event in `events` */
+    json_t *rejected;     /* [{index, code, message, path}] */
+    json_t *invalid;      /* [{index, error, event}]: refused events to record in kafka.invalid_topic */
     unsigned consent_dropped, duplicates;
     unsigned suppressed; /* events of forgotten people: dropped, answered as accepted */
     sluice_identity_job_t job;
@@ -110,8 +112,6 @@ static pending_t *pending_new(h2o_req_t *req, sluice_worker_t *w, const sluice_r
     p->rejected = json_array();
     p->invalid = json_array();
     p->events = json_array();
-    p->indexes = json_array();
-    p->idfound = json_array();
     if (req->version >= 0x200 && (p->conn = sluice_conn_of(req)) != NULL)
         sluice_conn_begin(p->conn, UINT_MAX); /* the handler already checked the connection's cap */
     w->in_flight++;
@@ -129,8 +129,7 @@ static void pending_free(pending_t *p)
     json_decref(p->rejected);
     json_decref(p->invalid);
     json_decref(p->events);
-    json_decref(p->indexes);
-    json_decref(p->idfound);
+    free(p->accepted);
     for (unsigned i = 0; i < p->produced; i++)
         free(p->msgs[i].subject);
     free(p->msgs);
@@ -452,10 +451,6 @@ static void release_values(pending_t *p)
     }
     json_decref(p->invalid);
     p->invalid = NULL;
-    json_decref(p->indexes);
-    p->indexes = NULL;
-    json_decref(p->idfound);
-    p->idfound = NULL;
     json_decref(p->events);
     p->events = NULL;
     sluice_jsonnum_free(p->nums);
@@ -485,7 +480,7 @@ static void produce_all(pending_t *p)
 
     for (size_t i = 0; i < n && !p->responded; i++) {
         json_t *ev = json_array_get(p->events, i);
-        size_t index = (size_t)json_integer_value(json_array_get(p->indexes, i));
+        size_t index = p->accepted[i].index;
         if (p->job.duplicate != NULL && p->job.duplicate[i]) {
             p->duplicates++;
             sluice_counter_add(&w->metrics.events_rejected[SLUICE_REJECT_DUPLICATE], 1);
@@ -548,7 +543,7 @@ static void produce_all(pending_t *p)
         }
         /* What no rule names: scanned, and masked or hashed as the org's pii_guard says. */
         sluice_piiguard_stats_t gst;
-        uint64_t idfound = (uint64_t)json_integer_value(json_array_get(p->idfound, i));
+        uint64_t idfound = p->accepted[i].idfound;
         sluice_json_arena_enter(p->arena);
         int guard_rc = sluice_piiguard_apply(ort->guard, w->pii, ev, dl.privacy, sluice_now_ms(), &idfound, &gst);
         sluice_json_arena_leave();
@@ -917,16 +912,33 @@ static int check_origin(ingest_t *in)
 }
 
 /* Segment batches carry shared context and integrations at the top level. */
-static void merge_shared(json_t *ev, json_t *root)
+/* The batch's own members that its events inherit, looked up once per batch. */
+typedef struct shared {
+    json_t *top[2]; /* context, integrations (objects), or NULL */
+    json_t *sent;   /* sentAt (a string), or NULL */
+} shared_t;
+
+static const char *const shared_names[] = {"context", "integrations"};
+
+static void shared_of(shared_t *sh, json_t *root)
 {
-    static const char *const shared[] = {"context", "integrations"};
     for (size_t k = 0; k < 2; k++) {
-        json_t *top = json_object_get(root, shared[k]);
-        if (!json_is_object(top))
+        json_t *top = json_object_get(root, shared_names[k]);
+        sh->top[k] = json_is_object(top) ? top : NULL;
+    }
+    json_t *sent = json_object_get(root, "sentAt");
+    sh->sent = json_is_string(sent) ? sent : NULL;
+}
+
+static void merge_shared(json_t *ev, const shared_t *sh)
+{
+    for (size_t k = 0; k < 2; k++) {
+        json_t *top = sh->top[k];
+        if (top == NULL)
             continue;
-        json_t *own = json_object_get(ev, shared[k]);
+        json_t *own = json_object_get(ev, shared_names[k]);
         if (own == NULL) {
-            json_object_set_new(ev, shared[k], json_deep_copy(top));
+            json_object_set_new(ev, shared_names[k], json_deep_copy(top));
         } else if (json_is_object(own)) {
             const char *key;
             json_t *v;
@@ -936,9 +948,8 @@ static void merge_shared(json_t *ev, json_t *root)
             }
         }
     }
-    json_t *sent = json_object_get(root, "sentAt");
-    if (json_is_string(sent) && json_object_get(ev, "sentAt") == NULL)
-        json_object_set(ev, "sentAt", sent);
+    if (sh->sent != NULL && json_object_get(ev, "sentAt") == NULL)
+        json_object_set(ev, "sentAt", sh->sent);
 }
 
 /* Identity step 1 (docs/identity.md): the cookies, Origin (or Referer) and Host of a browser
@@ -1003,6 +1014,12 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
     p->nums = nums;
     p->arena = sluice_json_arena_hold(arena);
     p->batch = batch;
+    if ((p->accepted = malloc((n > 0 ? n : 1) * sizeof(*p->accepted))) == NULL) {
+        p->responded = 1;
+        sluice_reply_error(req, w, &p->reply, 500, "internal", "out of memory", NULL);
+        settle(p);
+        return 0;
+    }
     /* A server SDK's batch holds many users: no cookie, no id spread from one event to another. */
     int server_sent = is_server || in->src->src->server_sent;
     identity_begin(in, p, root, !server_sent, NULL);
@@ -1024,6 +1041,9 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
     /* Validation, the ids pass and enrichment allocate next to the body's values; they write no
      * response and keep nothing beyond the request (json/arena.h). */
     sluice_json_arena_enter(arena);
+    shared_t shared;
+    if (batch)
+        shared_of(&shared, root);
     for (size_t i = 0; i < n; i++) {
         json_t *ev = batch ? json_array_get(list, i) : root;
         char prefix[32] = "";
@@ -1037,7 +1057,7 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
         }
         json_object_del(ev, "writeKey"); /* a secret: never forwarded */
         if (batch)
-            merge_shared(ev, root);
+            merge_shared(ev, &shared);
         /* The body bounds each event's size: a batch under half the event limit is not walked. */
         if (sluice_event_validate(ev, forced_type, &cfg->limits, prefix, in->body_len, &e) < 0) {
             add_rejection(p, i, &e, ev);
@@ -1060,9 +1080,14 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
             p->suppressed++; /* a bot its org drops: counted there, answered as accepted, never queued */
             continue;
         }
-        json_array_append(p->events, ev);
-        json_array_append_new(p->indexes, json_integer((json_int_t)i));
-        json_array_append_new(p->idfound, json_integer((json_int_t)idfound));
+        size_t k = json_array_size(p->events);
+        if (json_array_append(p->events, ev) != 0) {
+            sluice_event_error_set(&e, 500, "internal", prefix, "out of memory");
+            add_rejection(p, i, &e, NULL);
+            continue;
+        }
+        p->accepted[k].index = i;
+        p->accepted[k].idfound = idfound;
     }
     sluice_json_arena_leave();
 
