@@ -329,8 +329,6 @@ static void *worker_main(void *arg)
     sluice_err_t err = {{0}};
 
     h2o_context_init(&w->ctx, h2o_evloop_create(), &gw->h2o);
-    if (getenv("XP_BUF"))
-        h2o_socket_buffer_prototype._initial_buf.capacity = (size_t)atoi(getenv("XP_BUF"));
     h2o_multithread_register_receiver(w->ctx.queue, &w->control, on_control);
     h2o_timeout_init(w->ctx.loop, &w->ack_timeout, w->rt->cfg->kafka.ack_timeout_ms);
     h2o_timeout_init(w->ctx.loop, &w->accept_resume, ACCEPT_PAUSE_MS);
