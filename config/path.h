@@ -19,7 +19,8 @@ typedef enum sluice_path_seg_kind {
 
 typedef struct sluice_path_seg {
     sluice_path_seg_kind_t kind;
-    char *key; /* KEY only */
+    char *key;      /* KEY only */
+    size_t key_len; /* strlen(key), so a walk hashes the key without measuring it */
 } sluice_path_seg_t;
 
 typedef struct sluice_path {

@@ -40,6 +40,22 @@ static int add_all(json_t *out, const json_t *arr, const sluice_consent_config_t
     return 0;
 }
 
+/* 1 when rebuilding from cats alone would give cats back: strings only, none an alias, none twice
+ * (the common case of a client that already speaks sluice's format). */
+static int already_normal(const json_t *cats, const sluice_consent_config_t *c)
+{
+    size_t n = json_array_size(cats);
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_string_value(json_array_get(cats, i));
+        if (s == NULL || strcmp(category_of(c, s), s) != 0)
+            return 0;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(json_string_value(json_array_get(cats, k)), s) == 0)
+                return 0;
+    }
+    return 1;
+}
+
 int sluice_consent_normalize(json_t *event, const sluice_consent_config_t *c)
 {
     json_t *ctx = json_object_get(event, "context");
@@ -48,6 +64,8 @@ int sluice_consent_normalize(json_t *event, const sluice_consent_config_t *c)
     json_t *prefs = json_object_get(consent, "categoryPreferences");
     json_t *cm = json_object_get(ctx, "consentManagement");
     if (!json_is_array(cats) && !json_is_object(prefs) && !json_is_object(cm))
+        return 0;
+    if (!json_is_object(prefs) && !json_is_object(cm) && already_normal(cats, c))
         return 0;
 
     json_t *granted = json_array();

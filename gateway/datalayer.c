@@ -20,9 +20,20 @@ static void remove_value(json_t *parent, const char *key, size_t index)
         json_array_set_new(parent, index, json_null());
 }
 
-static void note(json_t *privacy, const char *list, const char *path)
+/* The three lists of res->privacy, held so a note costs no member lookup. */
+typedef struct lists {
+    json_t *hashed, *masked, *dropped;
+} lists_t;
+
+/* An empty array set as privacy[name]; borrowed, or NULL. */
+static json_t *new_list(json_t *privacy, const char *name)
 {
-    json_t *arr = json_object_get(privacy, list);
+    json_t *arr = json_array();
+    return json_object_set_new_nocheck(privacy, name, arr) == 0 ? arr : NULL;
+}
+
+static void note(json_t *arr, const char *path)
+{
     size_t i;
     json_t *v;
     json_array_foreach(arr, i, v) {
@@ -67,7 +78,7 @@ static int strip_cb(json_t *parent, const char *key, size_t index, json_t *value
 }
 
 /* Consent "strip": the event stays, everything that identifies the person goes. */
-static void strip_identifying(const sluice_org_t *org, json_t *event, json_t *privacy)
+static void strip_identifying(const sluice_org_t *org, json_t *event, const lists_t *l)
 {
     for (size_t i = 0; i < sizeof(identifying) / sizeof(identifying[0]); i++) {
         sluice_path_t p;
@@ -75,16 +86,16 @@ static void strip_identifying(const sluice_org_t *org, json_t *event, json_t *pr
         if (sluice_path_parse(identifying[i], &p, err, sizeof(err)) != 0)
             continue;
         sluice_path_visit(event, &p, strip_cb, NULL);
-        note(privacy, "dropped", identifying[i]);
+        note(l->dropped, identifying[i]);
         sluice_path_dispose(&p);
     }
     for (size_t i = 0; i < org->hash_rule_count; i++) {
         sluice_path_visit(event, &org->hash_rules[i].path, strip_cb, NULL);
-        note(privacy, "dropped", org->hash_rules[i].path.text);
+        note(l->dropped, org->hash_rules[i].path.text);
     }
     for (size_t i = 0; i < org->mask_rule_count; i++) {
         sluice_path_visit(event, &org->mask_rules[i].path, strip_cb, NULL);
-        note(privacy, "dropped", org->mask_rules[i].path.text);
+        note(l->dropped, org->mask_rules[i].path.text);
     }
 }
 
@@ -227,9 +238,15 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
                            sluice_dl_result_t *res, sluice_dl_stats_t *stats)
 {
     memset(res, 0, sizeof(*res));
-    res->privacy = json_pack("{s:[],s:[],s:[]}", "hashed", "masked", "dropped");
-    if (res->privacy == NULL)
+    /* Built member by member: json_pack would parse its format string for every event. */
+    lists_t l;
+    if ((res->privacy = json_object()) == NULL || (l.hashed = new_list(res->privacy, "hashed")) == NULL ||
+        (l.masked = new_list(res->privacy, "masked")) == NULL ||
+        (l.dropped = new_list(res->privacy, "dropped")) == NULL) {
+        json_decref(res->privacy);
+        res->privacy = NULL;
         return -1;
+    }
 
     /* Consent in Segment's or RudderStack's format counts like sluice's own. */
     if (sluice_consent_normalize(event, &org->consent) != 0)
@@ -242,7 +259,7 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
             stats->consent_dropped_events++;
             return 0;
         case SLUICE_CONSENT_STRIP:
-            strip_identifying(org, event, res->privacy);
+            strip_identifying(org, event, &l);
             json_object_set_new_nocheck(res->privacy, "consent", json_string_nocheck("stripped"));
             stats->consent_stripped_events++;
             break;
@@ -258,7 +275,7 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
             drop_ctx_t d = {0};
             sluice_path_visit(event, p, drop_cb, &d);
             if (d.hit) {
-                note(res->privacy, "dropped", p->text);
+                note(l.dropped, p->text);
                 stats->dropped++;
             }
         }
@@ -272,9 +289,9 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
             hash_ctx_t h = {.rule = &org->hash_rules[i], .variants = variants, .res = res, .stats = stats};
             sluice_path_visit(event, p, hash_cb, &h);
             if (h.hashed)
-                note(res->privacy, "hashed", p->text);
+                note(l.hashed, p->text);
             if (h.failed)
-                note(res->privacy, "dropped", p->text);
+                note(l.dropped, p->text);
         }
     }
 
@@ -286,9 +303,9 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
             mask_ctx_t m = {.org = org, .rule_index = i, .masker = masker, .event = event, .stats = stats};
             sluice_path_visit(event, p, mask_cb, &m);
             if (m.masked)
-                note(res->privacy, "masked", p->text);
+                note(l.masked, p->text);
             if (m.removed)
-                note(res->privacy, "dropped", p->text);
+                note(l.dropped, p->text);
             if (m.rejected) {
                 res->rejected = 1;
                 snprintf(res->reject_path, sizeof(res->reject_path), "%s", p->text);

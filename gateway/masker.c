@@ -54,7 +54,8 @@ static sluice_mask_outcome_t on_mask(void *ud, const sluice_org_t *org, size_t r
         sluice_plugin_set_apply(m->set, m->thread, org_index, rule_index, &field, value, &nv, &reason);
     switch (out) {
     case SLUICE_PLUGIN_REPLACED: {
-        int rc = key != NULL ? json_object_set_new(parent, key, nv) : json_array_set_new(parent, index, nv);
+        /* key is one the parent already holds (the value was reached through it): valid UTF-8. */
+        int rc = key != NULL ? json_object_set_new_nocheck(parent, key, nv) : json_array_set_new(parent, index, nv);
         if (rc == 0)
             return SLUICE_MASK_REPLACED;
         reason = "out of memory";

@@ -448,7 +448,8 @@ sluice_plugin_outcome_t sluice_plugin_mask_json(sluice_plugin_instance_t *inst, 
         if (*result == NULL)
             return failed(inst, thread, reason, "output is not one valid JSON value");
     } else {
-        *result = json_stringn(out->buf, out->len);
+        /* sluice_plugin_instance_mask let only valid UTF-8 through (as strict as jansson's check). */
+        *result = json_stringn_nocheck(out->buf, out->len);
         if (*result == NULL)
             return failed(inst, thread, reason, "out of memory");
     }
