@@ -95,14 +95,79 @@ typedef enum field_kind {
     F_OBJECT,
 } field_kind_t;
 
-/* Checks member `key` of ev. Returns 1 when present and valid, 0 when absent, -1 on error. */
-static int check_field(json_t *ev, const char *key, field_kind_t kind, const char *prefix, sluice_event_error_t *e)
+/* The top-level members validation reads, found in one pass over the event's members instead of
+ * a hash lookup each (most events carry most of them). */
+typedef enum member {
+    M_MESSAGE_ID,
+    M_ANONYMOUS_ID,
+    M_USER_ID,
+    M_TIMESTAMP,
+    M_SENT_AT,
+    M_ORIGINAL_TIMESTAMP,
+    M_CONTEXT,
+    M_INTEGRATIONS,
+    M_PROPERTIES,
+    M_TRAITS,
+    M_TYPE,
+    M_EVENT,
+    M_NAME,
+    M_CATEGORY,
+    M_GROUP_ID,
+    M_PREVIOUS_ID,
+    M_COUNT
+} member_t;
+
+#define MEMBER(s)                                                                                                      \
+    {                                                                                                                  \
+        s, sizeof(s) - 1                                                                                               \
+    }
+static const struct {
+    const char *key;
+    size_t len;
+} wanted[M_COUNT] = {
+    MEMBER("messageId"),  MEMBER("anonymousId"),  MEMBER("userId"),
+    MEMBER("timestamp"),  MEMBER("sentAt"),       MEMBER("originalTimestamp"),
+    MEMBER("context"),    MEMBER("integrations"), MEMBER("properties"),
+    MEMBER("traits"),     MEMBER("type"),         MEMBER("event"),
+    MEMBER("name"),       MEMBER("category"),     MEMBER("groupId"),
+    MEMBER("previousId"),
+};
+#undef MEMBER
+
+/* Past this many members a lookup per wanted key is cheaper than matching every member. */
+#define SCAN_MAX_MEMBERS 32
+
+static void find_members(json_t *ev, json_t *found[M_COUNT])
 {
-    json_t *v = json_object_get(ev, key);
+    memset(found, 0, M_COUNT * sizeof(found[0]));
+    if (json_object_size(ev) > SCAN_MAX_MEMBERS) {
+        for (int m = 0; m < M_COUNT; m++)
+            found[m] = json_object_getn(ev, wanted[m].key, wanted[m].len);
+        return;
+    }
+    const char *key;
+    size_t len;
+    json_t *v;
+    json_object_keylen_foreach(ev, key, len, v)
+    {
+        for (int m = 0; m < M_COUNT; m++) {
+            if (wanted[m].len == len && memcmp(wanted[m].key, key, len) == 0) {
+                found[m] = v;
+                break;
+            }
+        }
+    }
+}
+
+/* Checks member m of ev, whose value is v (NULL when absent). Returns 1 when present and valid, 0
+ * when absent, -1 on error. The error's path is only joined when there is an error. */
+static int check_field(json_t *ev, member_t m, json_t *v, field_kind_t kind, const char *prefix,
+                       sluice_event_error_t *e)
+{
     if (v == NULL || json_is_null(v))
         return 0;
+    const char *key = wanted[m].key;
     char path[160];
-    join(path, sizeof(path), prefix, key);
     switch (kind) {
     case F_ID:
         if (json_is_integer(v)) {
@@ -112,25 +177,29 @@ static int check_field(json_t *ev, const char *key, field_kind_t kind, const cha
             return 1;
         }
         if (!json_is_string(v))
-            return sluice_event_error_set(e, 400, "invalid_event", path, "%s must be a string", key);
+            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
+                                          "%s must be a string", key);
         if (json_string_length(v) == 0 || json_string_length(v) > ID_MAX_BYTES)
-            return sluice_event_error_set(e, 400, "invalid_event", path, "%s must be 1 to %d bytes long", key,
-                                          ID_MAX_BYTES);
+            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
+                                          "%s must be 1 to %d bytes long", key, ID_MAX_BYTES);
         return 1;
     case F_NAME:
         if (!json_is_string(v))
-            return sluice_event_error_set(e, 400, "invalid_event", path, "%s must be a string", key);
+            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
+                                          "%s must be a string", key);
         if (json_string_length(v) == 0)
-            return sluice_event_error_set(e, 400, "invalid_event", path, "%s must not be empty", key);
+            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
+                                          "%s must not be empty", key);
         return 1;
     case F_STRING:
         if (!json_is_string(v))
-            return sluice_event_error_set(e, 400, "invalid_event", path, "%s must be a string", key);
+            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
+                                          "%s must be a string", key);
         return 1;
     case F_TIME: {
         int64_t ms;
         if (!json_is_string(v) || sluice_time_parse(json_string_value(v), json_string_length(v), 0, &ms) != 0)
-            return sluice_event_error_set(e, 400, "invalid_event", path,
+            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
                                           "%s must be an ISO-8601 date-time with a time zone, e.g. "
                                           "2026-11-23T10:00:00.000Z",
                                           key);
@@ -138,44 +207,47 @@ static int check_field(json_t *ev, const char *key, field_kind_t kind, const cha
     }
     case F_OBJECT:
         if (!json_is_object(v))
-            return sluice_event_error_set(e, 400, "invalid_event", path, "%s must be an object", key);
+            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
+                                          "%s must be an object", key);
         return 1;
     }
     return 0;
 }
 
-static int require(json_t *ev, const char *key, field_kind_t kind, const char *type, const char *prefix,
+static int require(json_t *ev, member_t m, json_t *v, field_kind_t kind, const char *type, const char *prefix,
                    sluice_event_error_t *e)
 {
-    int rc = check_field(ev, key, kind, prefix, e);
+    int rc = check_field(ev, m, v, kind, prefix, e);
     if (rc == 0) {
         char path[160];
-        return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
-                                      "%s events need %s", type, key);
+        return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, wanted[m].key),
+                                      "%s events need %s", type, wanted[m].key);
     }
     return rc;
 }
 
-static int check_consent(json_t *ev, const char *prefix, sluice_event_error_t *e)
+static int check_consent(json_t *context, const char *prefix, sluice_event_error_t *e)
 {
-    json_t *consent = json_object_get(json_object_get(ev, "context"), "consent");
+    json_t *consent = json_object_get(context, "consent");
     if (consent == NULL || json_is_null(consent))
         return 0;
     char path[160];
-    join(path, sizeof(path), prefix, "context.consent");
     if (!json_is_object(consent))
-        return sluice_event_error_set(e, 400, "invalid_event", path, "context.consent must be an object");
+        return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, "context.consent"),
+                                      "context.consent must be an object");
     json_t *cats = json_object_get(consent, "categories");
     if (cats == NULL)
         return 0;
-    join(path, sizeof(path), prefix, "context.consent.categories");
     if (!json_is_array(cats))
-        return sluice_event_error_set(e, 400, "invalid_event", path, "context.consent.categories must be a list");
+        return sluice_event_error_set(e, 400, "invalid_event",
+                                      join(path, sizeof(path), prefix, "context.consent.categories"),
+                                      "context.consent.categories must be a list");
     size_t i;
     json_t *c;
     json_array_foreach(cats, i, c) {
         if (!json_is_string(c))
-            return sluice_event_error_set(e, 400, "invalid_event", path,
+            return sluice_event_error_set(e, 400, "invalid_event",
+                                          join(path, sizeof(path), prefix, "context.consent.categories"),
                                           "context.consent.categories must hold strings");
     }
     return 0;
@@ -187,13 +259,16 @@ int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *li
     char path[160];
     if (!json_is_object(ev))
         return sluice_event_error_set(e, 400, "invalid_event", prefix, "an event must be a JSON object");
+    json_t *v[M_COUNT];
+    find_members(ev, v);
     /* Segment's and RudderStack's SDKs send "" for an id they do not have yet (RudderStack's
      * userId before identify): an empty id is an absent one. */
-    static const char *const ids[] = {"userId", "anonymousId"};
+    static const member_t ids[] = {M_USER_ID, M_ANONYMOUS_ID};
     for (size_t i = 0; i < 2; i++) {
-        json_t *v = json_object_get(ev, ids[i]);
-        if (json_is_string(v) && json_string_length(v) == 0)
-            json_object_del(ev, ids[i]);
+        if (json_is_string(v[ids[i]]) && json_string_length(v[ids[i]]) == 0) {
+            json_object_del(ev, wanted[ids[i]].key);
+            v[ids[i]] = NULL;
+        }
     }
     /* Re-encoding can only grow a document by reformatting numbers, never to twice its text. */
     if ((source_len == 0 || source_len * 2 > lim->max_event_bytes) &&
@@ -202,7 +277,7 @@ int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *li
                                       lim->max_event_bytes);
 
     int type = forced_type;
-    json_t *t = json_object_get(ev, "type");
+    json_t *t = v[M_TYPE];
     if (type < 0) {
         join(path, sizeof(path), prefix, "type");
         if (!json_is_string(t))
@@ -217,37 +292,41 @@ int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *li
     }
 
     static const struct {
-        const char *key;
+        member_t m;
         field_kind_t kind;
     } common[] = {
-        {"messageId", F_ID},      {"anonymousId", F_ID},         {"userId", F_ID},      {"timestamp", F_TIME},
-        {"sentAt", F_TIME},       {"originalTimestamp", F_TIME}, {"context", F_OBJECT}, {"integrations", F_OBJECT},
-        {"properties", F_OBJECT}, {"traits", F_OBJECT},
+        {M_MESSAGE_ID, F_ID},     {M_ANONYMOUS_ID, F_ID},         {M_USER_ID, F_ID},     {M_TIMESTAMP, F_TIME},
+        {M_SENT_AT, F_TIME},      {M_ORIGINAL_TIMESTAMP, F_TIME}, {M_CONTEXT, F_OBJECT}, {M_INTEGRATIONS, F_OBJECT},
+        {M_PROPERTIES, F_OBJECT}, {M_TRAITS, F_OBJECT},
     };
     for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
-        if (check_field(ev, common[i].key, common[i].kind, prefix, e) < 0)
+        if (check_field(ev, common[i].m, v[common[i].m], common[i].kind, prefix, e) < 0)
             return -1;
-    if (check_consent(ev, prefix, e) < 0)
+    if (check_consent(v[M_CONTEXT], prefix, e) < 0)
         return -1;
 
     const char *tn = type_names[type];
     switch ((sluice_event_type_t)type) {
     case SLUICE_EVENT_TRACK:
-        if (require(ev, "event", F_NAME, tn, prefix, e) < 0)
+        if (require(ev, M_EVENT, v[M_EVENT], F_NAME, tn, prefix, e) < 0)
             return -1;
         break;
     case SLUICE_EVENT_PAGE:
     case SLUICE_EVENT_SCREEN:
-        if (check_field(ev, "name", F_STRING, prefix, e) < 0 || check_field(ev, "category", F_STRING, prefix, e) < 0)
+        if (check_field(ev, M_NAME, v[M_NAME], F_STRING, prefix, e) < 0 ||
+            check_field(ev, M_CATEGORY, v[M_CATEGORY], F_STRING, prefix, e) < 0)
             return -1;
         break;
     case SLUICE_EVENT_IDENTIFY: break;
     case SLUICE_EVENT_GROUP:
-        if (require(ev, "groupId", F_ID, tn, prefix, e) < 0)
+        if (require(ev, M_GROUP_ID, v[M_GROUP_ID], F_ID, tn, prefix, e) < 0)
             return -1;
         break;
     case SLUICE_EVENT_ALIAS:
-        if (require(ev, "previousId", F_ID, tn, prefix, e) < 0 || require(ev, "userId", F_ID, tn, prefix, e) < 0)
+        if (require(ev, M_PREVIOUS_ID, v[M_PREVIOUS_ID], F_ID, tn, prefix, e) < 0)
+            return -1;
+        /* userId may have been converted from a number above: read it again. */
+        if (require(ev, M_USER_ID, json_object_get(ev, "userId"), F_ID, tn, prefix, e) < 0)
             return -1;
         break;
     default: break;

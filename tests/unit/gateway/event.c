@@ -82,6 +82,21 @@ static void required_fields(void **state)
     assert_int_equal(validate("{\"groupId\":42}", SLUICE_EVENT_GROUP, &e), SLUICE_EVENT_GROUP);
     assert_int_equal(validate("{\"name\":\"Home\"}", SLUICE_EVENT_PAGE, &e), SLUICE_EVENT_PAGE);
     assert_int_equal(validate("{\"traits\":{\"email\":\"x\"}}", SLUICE_EVENT_IDENTIFY, &e), SLUICE_EVENT_IDENTIFY);
+    /* A numeric userId is made a string first, and alias then finds it. */
+    assert_int_equal(validate("{\"previousId\":\"a\",\"userId\":7}", SLUICE_EVENT_ALIAS, &e), SLUICE_EVENT_ALIAS);
+    /* An event with many members (looked up one by one rather than matched) is checked alike. */
+    char wide[1024];
+    size_t n = 0;
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(wide + n, sizeof(wide) - n, "%s\"k%d\":%d", i ? "," : "{", i, i);
+    snprintf(wide + n, sizeof(wide) - n, ",\"sentAt\":\"yesterday\",\"event\":\"\"}");
+    assert_int_equal(validate(wide, SLUICE_EVENT_TRACK, &e), -1);
+    assert_string_equal(e.path, "sentAt");
+    snprintf(wide + n, sizeof(wide) - n, ",\"sentAt\":\"2026-11-23T10:00:00Z\",\"event\":\"\"}");
+    assert_int_equal(validate(wide, SLUICE_EVENT_TRACK, &e), -1);
+    assert_string_equal(e.message, "event must not be empty");
+    snprintf(wide + n, sizeof(wide) - n, ",\"event\":\"Buy\"}");
+    assert_int_equal(validate(wide, SLUICE_EVENT_TRACK, &e), SLUICE_EVENT_TRACK);
 }
 
 static void types_from_body(void **state)
