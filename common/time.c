@@ -12,13 +12,14 @@ static int digits(const char *s, const char *end, int n, int *out)
     if (end - s < n)
         return -1;
     int v = 0;
+    unsigned bad = 0;
     for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
+        unsigned c = (unsigned)(unsigned char)s[i] - '0';
+        bad |= c > 9; /* checked once after the loop: one branch per field, not per digit */
+        v = v * 10 + (int)c;
     }
     *out = v;
-    return 0;
+    return bad ? -1 : 0;
 }
 
 static int is_leap(int y)
@@ -114,6 +115,13 @@ int sluice_time_parse(const char *s, size_t len, int flags, int64_t *unix_ms)
     return 0;
 }
 
+/* v (0..99) as two digits. */
+static void put2(char *o, int v)
+{
+    o[0] = (char)('0' + v / 10);
+    o[1] = (char)('0' + v % 10);
+}
+
 size_t sluice_time_format(int64_t unix_ms, char out[SLUICE_TIME_TEXT_MAX])
 {
     static const int64_t min_ms = -62167219200000LL; /* 0000-01-01T00:00:00.000Z */
@@ -126,19 +134,26 @@ size_t sluice_time_format(int64_t unix_ms, char out[SLUICE_TIME_TEXT_MAX])
     int64_t rest = unix_ms - days * 86400000; /* 0 .. 86399999 */
     int y, m, d;
     civil_from_days(days, &y, &m, &d);
-    int vals[] = {
-        y, m, d, (int)(rest / 3600000), (int)(rest / 60000 % 60), (int)(rest / 1000 % 60), (int)(rest % 1000)};
-    static const int widths[] = {4, 2, 2, 2, 2, 2, 3};
-    static const char seps[] = "--T::.Z";
-    char *o = out;
-    for (int i = 0; i < 7; i++) {
-        for (int k = widths[i] - 1, v = vals[i]; k >= 0; k--, v /= 10)
-            o[k] = (char)('0' + v % 10);
-        o += widths[i];
-        *o++ = seps[i];
-    }
-    *o = '\0';
-    return (size_t)(o - out);
+    int ms = (int)(rest % 1000), secs = (int)(rest / 1000);
+    /* YYYY-MM-DDTHH:MM:SS.mmmZ, two digits at a time: every event gets two of these. */
+    put2(out, y / 100);
+    put2(out + 2, y % 100);
+    out[4] = '-';
+    put2(out + 5, m);
+    out[7] = '-';
+    put2(out + 8, d);
+    out[10] = 'T';
+    put2(out + 11, secs / 3600);
+    out[13] = ':';
+    put2(out + 14, secs / 60 % 60);
+    out[16] = ':';
+    put2(out + 17, secs % 60);
+    out[19] = '.';
+    out[20] = (char)('0' + ms / 100);
+    put2(out + 21, ms % 100);
+    out[23] = 'Z';
+    out[24] = '\0';
+    return 24;
 }
 
 int64_t sluice_now_ms(void)

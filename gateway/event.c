@@ -137,6 +137,29 @@ static const struct {
 /* Past this many members a lookup per wanted key is cheaper than matching every member. */
 #define SCAN_MAX_MEMBERS 32
 
+/* The member a key names, or M_COUNT: by first character, then the few keys starting with it
+ * (constant-length compares the compiler inlines). */
+static member_t member_of(const char *key, size_t len)
+{
+#define IS(lit) (len == sizeof(lit) - 1 && memcmp(key, lit, sizeof(lit) - 1) == 0)
+    switch (len > 0 ? key[0] : 0) {
+    case 'a': return IS("anonymousId") ? M_ANONYMOUS_ID : M_COUNT;
+    case 'c': return IS("context") ? M_CONTEXT : IS("category") ? M_CATEGORY : M_COUNT;
+    case 'e': return IS("event") ? M_EVENT : M_COUNT;
+    case 'g': return IS("groupId") ? M_GROUP_ID : M_COUNT;
+    case 'i': return IS("integrations") ? M_INTEGRATIONS : M_COUNT;
+    case 'm': return IS("messageId") ? M_MESSAGE_ID : M_COUNT;
+    case 'n': return IS("name") ? M_NAME : M_COUNT;
+    case 'o': return IS("originalTimestamp") ? M_ORIGINAL_TIMESTAMP : M_COUNT;
+    case 'p': return IS("properties") ? M_PROPERTIES : IS("previousId") ? M_PREVIOUS_ID : M_COUNT;
+    case 's': return IS("sentAt") ? M_SENT_AT : M_COUNT;
+    case 't': return IS("timestamp") ? M_TIMESTAMP : IS("traits") ? M_TRAITS : IS("type") ? M_TYPE : M_COUNT;
+    case 'u': return IS("userId") ? M_USER_ID : M_COUNT;
+    default: return M_COUNT;
+    }
+#undef IS
+}
+
 static void find_members(json_t *ev, json_t *found[M_COUNT])
 {
     memset(found, 0, M_COUNT * sizeof(found[0]));
@@ -145,17 +168,10 @@ static void find_members(json_t *ev, json_t *found[M_COUNT])
             found[m] = json_object_getn(ev, wanted[m].key, wanted[m].len);
         return;
     }
-    const char *key;
-    size_t len;
-    json_t *v;
-    json_object_keylen_foreach(ev, key, len, v)
-    {
-        for (int m = 0; m < M_COUNT; m++) {
-            if (wanted[m].len == len && memcmp(wanted[m].key, key, len) == 0) {
-                found[m] = v;
-                break;
-            }
-        }
+    for (void *it = json_object_iter(ev); it != NULL; it = json_object_iter_next(ev, it)) {
+        member_t m = member_of(json_object_iter_key(it), json_object_iter_key_len(it));
+        if (m != M_COUNT)
+            found[m] = json_object_iter_value(it);
     }
 }
 
@@ -336,16 +352,6 @@ int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *li
 
 /* ---------------------------------------------------------------- enrichment */
 
-static json_t *ensure_object(json_t *parent, const char *key)
-{
-    json_t *o = json_object_get(parent, key);
-    if (!json_is_object(o)) {
-        o = json_object();
-        json_object_set_new(parent, key, o);
-    }
-    return o;
-}
-
 /* ms of a JSON string holding an RFC 3339 time, or -1 (validation let only such times through). */
 static int time_of(json_t *v, int64_t *ms)
 {
@@ -357,14 +363,13 @@ static int time_of(json_t *v, int64_t *ms)
  * is the event's time by the gateway's clock. The time the client stamped is kept as
  * originalTimestamp (RudderStack sends only originalTimestamp and sentAt). Without sentAt nothing
  * can be corrected and timestamp stays as sent. */
-static void correct_timestamp(json_t *ev, int64_t received_ms)
+static void correct_timestamp(json_t *ev, json_t *ts, json_t *orig, json_t *sent_at, int64_t received_ms)
 {
-    json_t *ts = json_object_get(ev, "timestamp"), *orig = json_object_get(ev, "originalTimestamp");
     json_t *base = json_is_string(orig) ? orig : ts;
     int64_t base_ms, sent_ms;
     if (time_of(base, &base_ms) != 0)
         return;
-    if (time_of(json_object_get(ev, "sentAt"), &sent_ms) != 0) {
+    if (time_of(sent_at, &sent_ms) != 0) {
         if (ts == NULL)
             json_object_set(ev, "timestamp", base);
         return;
@@ -378,7 +383,12 @@ static void correct_timestamp(json_t *ev, int64_t received_ms)
 
 int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
 {
-    if (!json_is_string(json_object_get(ev, "messageId"))) {
+    /* Read before anything is set: setting other members leaves these values where they are. */
+    json_t *v[M_COUNT];
+    static const member_t read[] = {M_MESSAGE_ID, M_TIMESTAMP, M_ORIGINAL_TIMESTAMP, M_SENT_AT, M_CONTEXT};
+    for (size_t i = 0; i < sizeof(read) / sizeof(read[0]); i++)
+        v[read[i]] = json_object_getn(ev, wanted[read[i]].key, wanted[read[i]].len);
+    if (!json_is_string(v[M_MESSAGE_ID])) {
         char id[37];
         if (sluice_uuid_v4(id) != 0)
             return -1;
@@ -387,8 +397,12 @@ int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
     char when[SLUICE_TIME_TEXT_MAX];
     sluice_time_format(en->received_ms, when);
     json_object_set_new_nocheck(ev, "receivedAt", json_string_nocheck(when));
-    correct_timestamp(ev, en->received_ms);
-    json_t *ctx = ensure_object(ev, "context");
+    correct_timestamp(ev, v[M_TIMESTAMP], v[M_ORIGINAL_TIMESTAMP], v[M_SENT_AT], en->received_ms);
+    json_t *ctx = v[M_CONTEXT];
+    if (!json_is_object(ctx)) {
+        ctx = json_object();
+        json_object_set_new(ev, "context", ctx);
+    }
     if (!en->trust_client_ip || !json_is_string(json_object_get(ctx, "ip")))
         json_object_set_new_nocheck(ctx, "ip", json_string(en->client_ip)); /* a header's bytes: checked */
     if (en->user_agent != NULL && !json_is_string(json_object_get(ctx, "userAgent")))
