@@ -59,7 +59,7 @@ static int flush(sink_t *s)
     return rc;
 }
 
-static int put(sink_t *s, const void *p, size_t n)
+static int put_slow(sink_t *s, const void *p, size_t n)
 {
     if (s->out != NULL) {
         if (n > sizeof(s->pending) - s->npending) {
@@ -80,16 +80,36 @@ static int put(sink_t *s, const void *p, size_t n)
     return SLUICE_MASK_OK;
 }
 
-/* Decodes the UTF-8 code point at s[0..n) into *cp; returns its length, or 0 when malformed
- * (overlong, surrogate, above U+10FFFF, truncated). */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+/* One character (1..4 bytes) into the pending block when it has room, without a call. */
+static inline int put(sink_t *s, const void *p, size_t n)
 {
-    if (n == 0)
-        return 0;
-    if (s[0] < 0x80) {
+    if (s->out != NULL && n <= sizeof(s->pending) - s->npending) {
+        const char *c = p;
+        for (size_t i = 0; i < n; i++)
+            s->pending[s->npending + i] = c[i];
+        s->npending += n;
+        return SLUICE_MASK_OK;
+    }
+    return put_slow(s, p, n);
+}
+
+static size_t utf8_next_multi(const unsigned char *s, size_t n, uint32_t *cp);
+
+/* Decodes the UTF-8 code point at s[0..n) into *cp; returns its length, or 0 when malformed
+ * (overlong, surrogate, above U+10FFFF, truncated). ASCII without a call. */
+static inline size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    if (n > 0 && s[0] < 0x80) {
         *cp = s[0];
         return 1;
     }
+    return utf8_next_multi(s, n, cp);
+}
+
+static size_t utf8_next_multi(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    if (n == 0)
+        return 0;
     size_t len;
     uint32_t c, min;
     if ((s[0] & 0xe0) == 0xc0) {
@@ -114,7 +134,7 @@ static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
     return len;
 }
 
-static int preserved(const partial_t *p, uint32_t cp)
+static inline int preserved(const partial_t *p, uint32_t cp)
 {
     for (size_t i = 0; i < p->preserve_count; i++)
         if (p->preserve[i] == cp)
