@@ -56,13 +56,22 @@ static int already_normal(const json_t *cats, const sluice_consent_config_t *c)
     return 1;
 }
 
+#define GET(obj, lit) json_object_getn(obj, lit, sizeof(lit) - 1)
+
 int sluice_consent_normalize(json_t *event, const sluice_consent_config_t *c)
 {
-    json_t *ctx = json_object_get(event, "context");
-    json_t *consent = json_object_get(ctx, "consent");
-    json_t *cats = json_object_get(consent, "categories");
-    json_t *prefs = json_object_get(consent, "categoryPreferences");
-    json_t *cm = json_object_get(ctx, "consentManagement");
+    json_t *cats;
+    return sluice_consent_normalize_get(event, c, &cats);
+}
+
+int sluice_consent_normalize_get(json_t *event, const sluice_consent_config_t *c, json_t **categories)
+{
+    json_t *ctx = GET(event, "context");
+    json_t *consent = GET(ctx, "consent");
+    json_t *cats = GET(consent, "categories");
+    json_t *prefs = GET(consent, "categoryPreferences");
+    json_t *cm = GET(ctx, "consentManagement");
+    *categories = cats;
     if (!json_is_array(cats) && !json_is_object(prefs) && !json_is_object(cm))
         return 0;
     if (!json_is_object(prefs) && !json_is_object(cm) && already_normal(cats, c))
@@ -97,7 +106,10 @@ int sluice_consent_normalize(json_t *event, const sluice_consent_config_t *c)
         if (!json_is_object(ctx) || json_object_set_new(ctx, "consent", consent = json_object()) != 0)
             goto oom;
     }
-    return json_object_set_new(consent, "categories", granted) == 0 ? 0 : -1;
+    if (json_object_set_new(consent, "categories", granted) != 0)
+        return -1;
+    *categories = granted;
+    return 0;
 
 oom:
     json_decref(granted);

@@ -5,6 +5,7 @@
  */
 #include "gateway/datalayer.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "crypto/hash.h"
@@ -45,9 +46,8 @@ static void note(json_t *arr, const char *path)
 
 /* ---------------------------------------------------------------- consent */
 
-static int has_categories(const json_t *event, const sluice_consent_config_t *c)
+static int has_categories(const json_t *cats, const sluice_consent_config_t *c)
 {
-    json_t *cats = json_object_get(json_object_get(json_object_get(event, "context"), "consent"), "categories");
     for (size_t r = 0; r < c->required_count; r++) {
         int found = 0;
         size_t i;
@@ -77,17 +77,30 @@ static int strip_cb(json_t *parent, const char *key, size_t index, json_t *value
     return 0;
 }
 
+#define IDENTIFYING_COUNT (sizeof(identifying) / sizeof(identifying[0]))
+
+/* The identifying paths, parsed once per process (read-only afterwards; never freed). */
+static sluice_path_t identifying_paths[IDENTIFYING_COUNT];
+static pthread_once_t identifying_once = PTHREAD_ONCE_INIT;
+
+static void parse_identifying(void)
+{
+    for (size_t i = 0; i < IDENTIFYING_COUNT; i++) {
+        char err[64];
+        if (sluice_path_parse(identifying[i], &identifying_paths[i], err, sizeof(err)) != 0)
+            memset(&identifying_paths[i], 0, sizeof(identifying_paths[i])); /* never: they are ours */
+    }
+}
+
 /* Consent "strip": the event stays, everything that identifies the person goes. */
 static void strip_identifying(const sluice_org_t *org, json_t *event, const lists_t *l)
 {
-    for (size_t i = 0; i < sizeof(identifying) / sizeof(identifying[0]); i++) {
-        sluice_path_t p;
-        char err[64];
-        if (sluice_path_parse(identifying[i], &p, err, sizeof(err)) != 0)
+    pthread_once(&identifying_once, parse_identifying);
+    for (size_t i = 0; i < IDENTIFYING_COUNT; i++) {
+        if (identifying_paths[i].count == 0)
             continue;
-        sluice_path_visit(event, &p, strip_cb, NULL);
+        sluice_path_visit(event, &identifying_paths[i], strip_cb, NULL);
         note(l->dropped, identifying[i]);
-        sluice_path_dispose(&p);
     }
     for (size_t i = 0; i < org->hash_rule_count; i++) {
         sluice_path_visit(event, &org->hash_rules[i].path, strip_cb, NULL);
@@ -249,9 +262,10 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
     }
 
     /* Consent in Segment's or RudderStack's format counts like sluice's own. */
-    if (sluice_consent_normalize(event, &org->consent) != 0)
+    json_t *cats;
+    if (sluice_consent_normalize_get(event, &org->consent, &cats) != 0)
         return -1;
-    if (org->consent.required_count > 0 && !has_categories(event, &org->consent)) {
+    if (org->consent.required_count > 0 && !has_categories(cats, &org->consent)) {
         switch (org->consent.policy) {
         case SLUICE_CONSENT_ALLOW: break;
         case SLUICE_CONSENT_DROP:
