@@ -5,6 +5,7 @@
 #include "crypto/random.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/rand.h>
@@ -29,13 +30,29 @@ int sluice_random_bytes(void *buf, size_t len)
 }
 
 /* Identifiers are minted per event on the hot path; one RAND_bytes call per 64 of them costs a
- * sixtieth of one call each. Keys and nonces never come from this buffer. Per thread, so no lock. */
+ * sixtieth of one call each. Keys and nonces never come from this buffer. Per thread, so no lock.
+ * Fork-safe: a child would otherwise hand out the identifiers its parent has yet to, so the child
+ * starts with an empty pool (the only thread a child has is the one that forked, and OpenSSL's
+ * DRBG reseeds itself after a fork). */
 static _Thread_local uint8_t id_pool[1024];
 static _Thread_local size_t id_pool_left;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void empty_pool_in_child(void)
+{
+    sluice_secure_zero(id_pool, sizeof(id_pool));
+    id_pool_left = 0;
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, empty_pool_in_child);
+}
 
 static int id_bytes(uint8_t out[16])
 {
     if (id_pool_left < 16) {
+        pthread_once(&atfork_once, register_atfork);
         if (sluice_random_bytes(id_pool, sizeof(id_pool)) != 0)
             return -1;
         id_pool_left = sizeof(id_pool);
