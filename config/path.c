@@ -172,6 +172,15 @@ static int walk(json_t *parent, const char *key, size_t index, json_t *value, co
     return 0;
 }
 
+int sluice_path_visit_first(json_t *root, json_t *first, const sluice_path_t *p, sluice_path_visit_cb cb, void *ud)
+{
+    if (root == NULL || first == NULL || p == NULL || p->count == 0 || p->segs[0].kind != SLUICE_PATH_KEY)
+        return 0;
+    char buf[SLUICE_PATH_CONCRETE_MAX] = "";
+    size_t n = concrete_push(buf, 0, p->segs[0].key, p->segs[0].key_len, 0);
+    return walk(root, p->segs[0].key, 0, first, p, 1, buf, n, cb, ud);
+}
+
 int sluice_path_visit(json_t *root, const sluice_path_t *p, sluice_path_visit_cb cb, void *ud)
 {
     if (root == NULL || p == NULL || p->count == 0)

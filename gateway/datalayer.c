@@ -44,6 +44,45 @@ static void note(json_t *arr, const char *path)
     json_array_append_new(arr, json_string_nocheck(path)); /* a config or event path: UTF-8 already */
 }
 
+/* ---------------------------------------------------------------- first keys */
+
+/* The event's members the rules' paths start with, each looked up once per event: most rules
+ * start with one of a few keys (traits, context, properties). Only a one-key path can change the
+ * event's own members (its callback's parent is the event), so such a walk empties the cache. */
+#define FIRSTS_MAX 8
+
+typedef struct firsts {
+    json_t *root;
+    size_t n;
+    struct {
+        const char *key;
+        size_t len;
+        json_t *value; /* NULL: the event has no such member */
+    } e[FIRSTS_MAX];
+} firsts_t;
+
+static int visit(firsts_t *f, const sluice_path_t *p, sluice_path_visit_cb cb, void *ud)
+{
+    if (p->count < 2 || p->segs[0].kind != SLUICE_PATH_KEY) {
+        int rc = sluice_path_visit(f->root, p, cb, ud);
+        f->n = 0;
+        return rc;
+    }
+    const sluice_path_seg_t *k = &p->segs[0];
+    for (size_t i = 0; i < f->n; i++) {
+        if (f->e[i].len == k->key_len && memcmp(f->e[i].key, k->key, k->key_len) == 0)
+            return sluice_path_visit_first(f->root, f->e[i].value, p, cb, ud);
+    }
+    json_t *first = json_object_getn(f->root, k->key, k->key_len);
+    if (f->n < FIRSTS_MAX) {
+        f->e[f->n].key = k->key;
+        f->e[f->n].len = k->key_len;
+        f->e[f->n].value = first;
+        f->n++;
+    }
+    return sluice_path_visit_first(f->root, first, p, cb, ud);
+}
+
 /* ---------------------------------------------------------------- consent */
 
 static int has_categories(const json_t *cats, const sluice_consent_config_t *c)
@@ -281,13 +320,16 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
     }
 
     /* Each rule acts on its path, then on its mirror (context.traits.X of a rule on traits.X). */
+    firsts_t firsts;
+    firsts.root = event;
+    firsts.n = 0;
     for (size_t i = 0; i < org->drop_count; i++) {
         for (int k = 0; k < 2; k++) {
             const sluice_path_t *p = k == 0 ? &org->drop[i] : org->drop_mirrors ? &org->drop_mirrors[i] : NULL;
             if (p == NULL || p->text == NULL)
                 continue;
             drop_ctx_t d = {0};
-            sluice_path_visit(event, p, drop_cb, &d);
+            visit(&firsts, p, drop_cb, &d);
             if (d.hit) {
                 note(l.dropped, p->text);
                 stats->dropped++;
@@ -301,7 +343,7 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
             if (p->text == NULL)
                 continue;
             hash_ctx_t h = {.rule = &org->hash_rules[i], .variants = variants, .res = res, .stats = stats};
-            sluice_path_visit(event, p, hash_cb, &h);
+            visit(&firsts, p, hash_cb, &h);
             if (h.hashed)
                 note(l.hashed, p->text);
             if (h.failed)
@@ -315,7 +357,7 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
             if (p->text == NULL)
                 continue;
             mask_ctx_t m = {.org = org, .rule_index = i, .masker = masker, .event = event, .stats = stats};
-            sluice_path_visit(event, p, mask_cb, &m);
+            visit(&firsts, p, mask_cb, &m);
             if (m.masked)
                 note(l.masked, p->text);
             if (m.removed)
