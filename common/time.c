@@ -5,6 +5,7 @@
  */
 #include "common/time.h"
 
+#include <string.h>
 #include <time.h>
 
 static int digits(const char *s, const char *end, int n, int *out)
@@ -83,7 +84,43 @@ static int parse_iso_utc_ms(const char *s, size_t len, int64_t *unix_ms)
     return 0;
 }
 
+/* The last few texts this thread parsed, and their times: an event's timestamp and sentAt are
+ * read by validation and again by enrichment. Parsing is a pure function of the bytes and the
+ * flags, so a text seen before gives the same answer. */
+#define MEMO_TEXT_MAX 32
+#define MEMO_COUNT    2
+
+static _Thread_local struct {
+    char text[MEMO_TEXT_MAX];
+    size_t len; /* 0: empty */
+    int flags;
+    int64_t unix_ms;
+} memo[MEMO_COUNT];
+static _Thread_local unsigned memo_next;
+
+static int parse_uncached(const char *s, size_t len, int flags, int64_t *unix_ms);
+
 int sluice_time_parse(const char *s, size_t len, int flags, int64_t *unix_ms)
+{
+    if (len == 0 || len > MEMO_TEXT_MAX)
+        return parse_uncached(s, len, flags, unix_ms);
+    for (unsigned i = 0; i < MEMO_COUNT; i++) {
+        if (memo[i].len == len && memo[i].flags == flags && memcmp(memo[i].text, s, len) == 0) {
+            *unix_ms = memo[i].unix_ms;
+            return 0;
+        }
+    }
+    if (parse_uncached(s, len, flags, unix_ms) != 0)
+        return -1;
+    unsigned k = memo_next++ % MEMO_COUNT;
+    memcpy(memo[k].text, s, len);
+    memo[k].len = len;
+    memo[k].flags = flags;
+    memo[k].unix_ms = *unix_ms;
+    return 0;
+}
+
+static int parse_uncached(const char *s, size_t len, int flags, int64_t *unix_ms)
 {
     if (parse_iso_utc_ms(s, len, unix_ms) == 0)
         return 0;

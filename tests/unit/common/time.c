@@ -137,6 +137,25 @@ static void test_round_trip(void **state)
     }
 }
 
+/* Texts parsed before (the last few are remembered per thread) give the same answers again, and
+ * what one set of flags accepts is not taken for another. */
+static void test_repeated_texts(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        expect("2026-11-20T00:00:00Z", 1795132800000LL);
+        expect("2026-11-23T10:00:00.050Z", 1795428000050LL);
+        expect("2026-11-20T01:00:00+01:00", 1795132800000LL);
+        int64_t ms;
+        assert_int_equal(parse("2026-11-20", SLUICE_TIME_DATE_OK, &ms), 0);
+        assert_int_equal(ms, 1795132800000LL);
+        refuse("2026-11-20", 0);
+        refuse("2026-11-20T00:00:00", 0);
+        /* Same length and first bytes as a remembered text, one digit apart. */
+        expect("2026-11-23T10:00:00.051Z", 1795428000051LL);
+    }
+}
+
 /* The fixed form YYYY-MM-DDTHH:MM:SS.mmmZ refuses what the general rules refuse. */
 static void test_fixed_form(void **state)
 {
@@ -168,9 +187,9 @@ static void test_clocks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accepts),    cmocka_unit_test(test_fixed_form),     cmocka_unit_test(test_refuses),
-        cmocka_unit_test(test_date_only),  cmocka_unit_test(test_length_bounded), cmocka_unit_test(test_format),
-        cmocka_unit_test(test_round_trip), cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_accepts), cmocka_unit_test(test_fixed_form), cmocka_unit_test(test_repeated_texts),
+        cmocka_unit_test(test_refuses), cmocka_unit_test(test_date_only),  cmocka_unit_test(test_length_bounded),
+        cmocka_unit_test(test_format),  cmocka_unit_test(test_round_trip), cmocka_unit_test(test_clocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
