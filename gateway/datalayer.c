@@ -228,10 +228,19 @@ static int hash_cb(json_t *parent, const char *key, size_t index, json_t *value,
         json_object_set_new_nocheck(vhashes, sluice_hash_variant_name((sluice_hash_variant_t)v),
                                     json_stringn_nocheck(vhex, 64));
     }
-    if (key != NULL)
-        json_object_set_new_nocheck(parent, key, json_stringn_nocheck(hex, 64)); /* the event's own key */
+    /* A string nothing else holds is rewritten where it is (no new value, no member lookup);
+     * otherwise the hash replaces it. Out of memory, the raw value is removed, not kept. */
+    int rc;
+    if (json_is_string(value) && value->refcount == 1)
+        rc = json_string_setn_nocheck(value, hex, 64);
+    else if (key != NULL)
+        rc = json_object_set_new_nocheck(parent, key, json_stringn_nocheck(hex, 64)); /* the event's own key */
     else
-        json_array_set_new(parent, index, json_stringn_nocheck(hex, 64));
+        rc = json_array_set_new(parent, index, json_stringn_nocheck(hex, 64));
+    if (rc != 0) {
+        json_decref(vhashes);
+        return hash_fail(h, parent, key, index);
+    }
     if (vhashes != NULL) {
         if (h->res->hashes == NULL)
             h->res->hashes = json_object();

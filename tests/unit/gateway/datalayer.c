@@ -277,6 +277,29 @@ static void already_hashed_is_left_alone(void **state)
     sluice_config_free(cfg);
 }
 
+/* A value someone else also holds is replaced in the event, not rewritten under them. */
+static void shared_value_replaced(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = load("allow");
+    json_t *ev = event("{\"context\":{\"consent\":{\"categories\":[\"analytics\"]}},"
+                       "\"traits\":{\"email\":\"John_Smith@gmail.com\",\"phone\":\"(650)555-1212\"}}");
+    json_t *held_email = json_incref(json_object_get(json_object_get(ev, "traits"), "email"));
+    sluice_dl_result_t res;
+    sluice_dl_stats_t st = {0};
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, &res, &st), 0);
+    json_t *traits = json_object_get(ev, "traits");
+    assert_string_equal(json_string_value(json_object_get(traits, "email")),
+                        "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f");
+    assert_string_equal(json_string_value(json_object_get(traits, "phone")),
+                        "e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176");
+    assert_string_equal(json_string_value(held_email), "John_Smith@gmail.com");
+    json_decref(held_email);
+    sluice_dl_result_dispose(&res);
+    json_decref(ev);
+    sluice_config_free(cfg);
+}
+
 /* jansson's frees held back until the end of a test, so a value reached after it was removed
  * from the event still looks intact (and wrongly counts) instead of being undefined behaviour. */
 static void *held[4096];
@@ -360,6 +383,7 @@ int main(void)
         cmocka_unit_test(hash_drop_mask_and_privacy),   cmocka_unit_test(mask_failure_rejects_or_removes),
         cmocka_unit_test(rules_cover_context_traits),   cmocka_unit_test(consent_policies),
         cmocka_unit_test(already_hashed_is_left_alone), cmocka_unit_test(whole_member_rules),
+        cmocka_unit_test(shared_value_replaced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
