@@ -54,6 +54,10 @@ static sluice_mask_outcome_t on_mask(void *ud, const sluice_org_t *org, size_t r
         sluice_plugin_set_apply(m->set, m->thread, org_index, rule_index, &field, value, &nv, &reason);
     switch (out) {
     case SLUICE_PLUGIN_REPLACED: {
+        if (nv == value) { /* rewritten where it is */
+            json_decref(nv);
+            return SLUICE_MASK_REPLACED;
+        }
         /* key is one the parent already holds (the value was reached through it): valid UTF-8. */
         int rc = key != NULL ? json_object_set_new_nocheck(parent, key, nv) : json_array_set_new(parent, index, nv);
         if (rc == 0)

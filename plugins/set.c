@@ -400,9 +400,9 @@ static sluice_plugin_outcome_t failed(sluice_plugin_instance_t *inst, unsigned t
     return SLUICE_PLUGIN_FAILED;
 }
 
-sluice_plugin_outcome_t sluice_plugin_mask_json(sluice_plugin_instance_t *inst, unsigned thread,
-                                                sluice_mask_output_t *out, const sluice_plugin_field_t *field,
-                                                json_t *value, json_t **result, const char **reason)
+static sluice_plugin_outcome_t mask_json(sluice_plugin_instance_t *inst, unsigned thread, sluice_mask_output_t *out,
+                                         const sluice_plugin_field_t *field, json_t *value, int in_place,
+                                         json_t **result, const char **reason)
 {
     *result = NULL;
     const char *empty = "";
@@ -447,6 +447,11 @@ sluice_plugin_outcome_t sluice_plugin_mask_json(sluice_plugin_instance_t *inst, 
         *result = json_loadb(out->buf, out->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
         if (*result == NULL)
             return failed(inst, thread, reason, "output is not one valid JSON value");
+    } else if (in_place && json_is_string(value) && value->refcount == 1) {
+        /* Valid UTF-8 (below); on failure value is left as it was and the caller removes it. */
+        if (json_string_setn_nocheck(value, out->buf, out->len) != 0)
+            return failed(inst, thread, reason, "out of memory");
+        *result = json_incref(value);
     } else {
         /* sluice_plugin_instance_mask let only valid UTF-8 through (as strict as jansson's check). */
         *result = json_stringn_nocheck(out->buf, out->len);
@@ -454,6 +459,13 @@ sluice_plugin_outcome_t sluice_plugin_mask_json(sluice_plugin_instance_t *inst, 
             return failed(inst, thread, reason, "out of memory");
     }
     return SLUICE_PLUGIN_REPLACED;
+}
+
+sluice_plugin_outcome_t sluice_plugin_mask_json(sluice_plugin_instance_t *inst, unsigned thread,
+                                                sluice_mask_output_t *out, const sluice_plugin_field_t *field,
+                                                json_t *value, json_t **result, const char **reason)
+{
+    return mask_json(inst, thread, out, field, value, 0, result, reason);
 }
 
 sluice_plugin_outcome_t sluice_plugin_set_apply(sluice_plugin_set_t *set, unsigned thread, size_t org_index,
@@ -466,7 +478,7 @@ sluice_plugin_outcome_t sluice_plugin_set_apply(sluice_plugin_set_t *set, unsign
         *reason = "plugin not loaded";
         return SLUICE_PLUGIN_FAILED;
     }
-    return sluice_plugin_mask_json(inst, thread, &set->outputs[thread], field, value, result, reason);
+    return mask_json(inst, thread, &set->outputs[thread], field, value, 1, result, reason);
 }
 
 /* ------------------------------------------------------------------ metrics */

@@ -89,7 +89,10 @@ sluice_plugin_outcome_t sluice_plugin_mask_json(sluice_plugin_instance_t *inst, 
                                                 json_t *value, json_t **result, const char **reason);
 
 /* sluice_plugin_mask_json with the instance of (org_index, rule_index) and the set's output of
- * that thread. A missing instance is FAILED ("plugin not loaded"). */
+ * that thread. A missing instance is FAILED ("plugin not loaded"). One difference: when value is
+ * a string nothing but its parent holds (refcount 1) and the plugin answers with a string, value
+ * itself is rewritten and *result is value (a new reference): the caller has nothing to put in
+ * place. */
 sluice_plugin_outcome_t sluice_plugin_set_apply(sluice_plugin_set_t *set, unsigned thread, size_t org_index,
                                                 size_t rule_index, const sluice_plugin_field_t *field, json_t *value,
                                                 json_t **result, const char **reason);
