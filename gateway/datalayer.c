@@ -253,11 +253,24 @@ static int hash_cb(json_t *parent, const char *key, size_t index, json_t *value,
 
 /* ---------------------------------------------------------------- mask */
 
+/* track events are named by `event`, the others by their type. */
+static const char *event_name(const json_t *event)
+{
+    const char *type = json_string_value(json_object_getn(event, "type", 4));
+    if (type != NULL && strcmp(type, "track") == 0) {
+        const char *name = json_string_value(json_object_getn(event, "event", 5));
+        if (name != NULL)
+            return name;
+    }
+    return type;
+}
+
 typedef struct mask_ctx {
     const sluice_org_t *org;
     size_t rule_index;
     const sluice_masker_t *masker;
     json_t *event;
+    const char *event_name;
     sluice_dl_stats_t *stats;
     int masked, removed, rejected;
 } mask_ctx_t;
@@ -269,7 +282,8 @@ static int mask_cb(json_t *parent, const char *key, size_t index, json_t *value,
         return 0;
     sluice_mask_outcome_t out = SLUICE_MASK_FAILED;
     if (m->masker != NULL)
-        out = m->masker->mask(m->masker->ud, m->org, m->rule_index, m->event, parent, key, index, value, concrete);
+        out = m->masker->mask(m->masker->ud, m->org, m->rule_index, m->event, m->event_name, parent, key, index, value,
+                              concrete);
     switch (out) {
     case SLUICE_MASK_REPLACED:
     case SLUICE_MASK_UNCHANGED:
@@ -360,13 +374,24 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
         }
     }
 
+    const char *name = NULL;
+    int have_name = 0;
     for (size_t i = 0; i < org->mask_rule_count; i++) {
         for (int k = 0; k < 2; k++) {
             const sluice_path_t *p = k == 0 ? &org->mask_rules[i].path : &org->mask_rules[i].mirror;
             if (p->text == NULL)
                 continue;
-            mask_ctx_t m = {.org = org, .rule_index = i, .masker = masker, .event = event, .stats = stats};
+            /* The name is read once for all mask rules; only a rule on a whole member (the event's
+             * own `event` or `type`, say) can change it, and the next rule reads it again. */
+            if (!have_name && masker != NULL) {
+                name = event_name(event);
+                have_name = 1;
+            }
+            mask_ctx_t m = {
+                .org = org, .rule_index = i, .masker = masker, .event = event, .event_name = name, .stats = stats};
             visit(&firsts, p, mask_cb, &m);
+            if (p->count < 2)
+                have_name = 0;
             if (m.masked)
                 note(l.masked, p->text);
             if (m.removed)

@@ -24,22 +24,11 @@ struct sluice_gw_maskers {
     unsigned nthreads;
 };
 
-/* track events are named by `event`, the others by their type. */
-static const char *event_name(json_t *event)
-{
-    const char *type = json_string_value(json_object_get(event, "type"));
-    if (type != NULL && strcmp(type, "track") == 0) {
-        const char *name = json_string_value(json_object_get(event, "event"));
-        if (name != NULL)
-            return name;
-    }
-    return type;
-}
-
 static sluice_mask_outcome_t on_mask(void *ud, const sluice_org_t *org, size_t rule_index, json_t *event,
-                                     json_t *parent, const char *key, size_t index, json_t *value,
-                                     const char *concrete_path)
+                                     const char *event_name, json_t *parent, const char *key, size_t index,
+                                     json_t *value, const char *concrete_path)
 {
+    (void)event;
     thread_masker_t *m = ud;
     /* The data layer hands the org by pointer into this runtime's config. */
     if (org < m->cfg->orgs || org >= m->cfg->orgs + m->cfg->org_count || rule_index >= org->mask_rule_count)
@@ -47,7 +36,7 @@ static sluice_mask_outcome_t on_mask(void *ud, const sluice_org_t *org, size_t r
     size_t org_index = (size_t)(org - m->cfg->orgs);
     const sluice_mask_rule_t *rule = &org->mask_rules[rule_index];
     sluice_plugin_field_t field = {
-        .org = org->id, .path = concrete_path, .rule_path = rule->path.text, .event = event_name(event)};
+        .org = org->id, .path = concrete_path, .rule_path = rule->path.text, .event = event_name};
     json_t *nv = NULL;
     const char *reason = "unknown";
     sluice_plugin_outcome_t out =

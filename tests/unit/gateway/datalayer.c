@@ -65,12 +65,17 @@ static int in_list(const json_t *privacy, const char *list, const char *path)
     return 0;
 }
 
+/* The event name the masker was last given. */
+static char seen_event_name[64];
+
 /* A masker standing in for the plugin set: "partial" keeps the last 4, "fpe" fails. */
-static sluice_mask_outcome_t fake_mask(void *ud, const sluice_org_t *org, size_t rule, json_t *event, json_t *parent,
-                                       const char *key, size_t index, json_t *value, const char *concrete)
+static sluice_mask_outcome_t fake_mask(void *ud, const sluice_org_t *org, size_t rule, json_t *event,
+                                       const char *event_name, json_t *parent, const char *key, size_t index,
+                                       json_t *value, const char *concrete)
 {
     (void)ud;
     (void)event;
+    snprintf(seen_event_name, sizeof(seen_event_name), "%s", event_name ? event_name : "(null)");
     (void)index;
     (void)concrete;
     if (strcmp(org->mask_rules[rule].plugin, "fpe") == 0)
@@ -105,6 +110,7 @@ static void hash_drop_mask_and_privacy(void **state)
     assert_null(json_object_get(traits, "gender"));
     assert_null(json_object_get(props, "password"));
     assert_string_equal(json_string_value(json_object_get(props, "card_number")), "****1111");
+    assert_string_equal(seen_event_name, "identify");
     json_t *item0 = json_array_get(json_object_get(props, "items"), 0);
     assert_null(json_object_get(item0, "secret"));
     assert_int_equal(strlen(json_string_value(json_object_get(item0, "email"))), 64);
@@ -341,6 +347,7 @@ static void whole_member_rules(void **state)
                                "        - {path: properties.email, normalize: email}\n"
                                "      mask:\n"
                                "        - {path: properties.card_number, plugin: partial}\n"
+                               "        - {path: context.page.title, plugin: partial}\n"
                                "      drop: [properties.password, properties, context.secret]\n";
     sluice_config_diag_t d;
     sluice_config_diag_init(&d);
@@ -349,13 +356,16 @@ static void whole_member_rules(void **state)
         print_error("%s\n", d.msgs[i]);
     sluice_config_diag_dispose(&d);
     assert_non_null(cfg);
-    json_t *ev = event("{\"userId\":\"u-1\",\"traits\":{\"email\":\"a@b.c\",\"phone\":\"6505551212\"},"
+    json_t *ev = event("{\"type\":\"track\",\"event\":\"Order "
+                       "Completed\",\"userId\":\"u-1\",\"traits\":{\"email\":\"a@b.c\",\"phone\":\"6505551212\"},"
                        "\"properties\":{\"password\":\"p\",\"email\":\"x@y.z\",\"card_number\":\"4111111111111111\"},"
-                       "\"context\":{\"secret\":1,\"page\":{}}}");
+                       "\"context\":{\"secret\":1,\"page\":{\"title\":\"Checkout\"}}}");
+    seen_event_name[0] = '\0';
     sluice_masker_t m = {fake_mask, NULL};
     sluice_dl_result_t res;
     sluice_dl_stats_t st = {0};
     assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, &m, ev, &res, &st), 0);
+    assert_string_equal(seen_event_name, "Order Completed"); /* a track event is named by `event` */
     /* properties went whole, after its password: the mask rule finds nothing to mask. */
     assert_null(json_object_get(ev, "properties"));
     assert_true(in_list(res.privacy, "dropped", "properties.password"));
