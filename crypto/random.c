@@ -73,14 +73,14 @@ int sluice_uuid_v4(char out[37])
     }
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* variant 10xx (RFC 9562) */
-    size_t o = 0;
+    /* Where each byte's two digits go in xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx. */
+    static const uint8_t at[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
     for (size_t i = 0; i < sizeof(b); i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        out[o++] = digits[b[i] >> 4];
-        out[o++] = digits[b[i] & 0x0f];
+        out[at[i]] = digits[b[i] >> 4];
+        out[at[i] + 1] = digits[b[i] & 0x0f];
     }
-    out[o] = '\0';
+    out[8] = out[13] = out[18] = out[23] = '-';
+    out[36] = '\0';
     return 0;
 }
 

@@ -69,7 +69,8 @@ int sluice_consent_normalize_get(json_t *event, const sluice_consent_config_t *c
     json_t *ctx = GET(event, "context");
     json_t *consent = GET(ctx, "consent");
     json_t *cats = GET(consent, "categories");
-    json_t *prefs = GET(consent, "categoryPreferences");
+    /* A consent object holding only its categories has no preferences to look for. */
+    json_t *prefs = cats != NULL && json_object_size(consent) == 1 ? NULL : GET(consent, "categoryPreferences");
     json_t *cm = GET(ctx, "consentManagement");
     *categories = cats;
     if (!json_is_array(cats) && !json_is_object(prefs) && !json_is_object(cm))

@@ -371,11 +371,11 @@ static void correct_timestamp(json_t *ev, json_t *ts, json_t *orig, json_t *sent
         return;
     if (time_of(sent_at, &sent_ms) != 0) {
         if (ts == NULL)
-            json_object_set(ev, "timestamp", base);
+            json_object_set_nocheck(ev, "timestamp", base);
         return;
     }
     if (!json_is_string(orig))
-        json_object_set(ev, "originalTimestamp", base);
+        json_object_set_nocheck(ev, "originalTimestamp", base);
     char when[SLUICE_TIME_TEXT_MAX];
     sluice_time_format(received_ms - (sent_ms - base_ms), when);
     json_object_set_new_nocheck(ev, "timestamp", json_string_nocheck(when));
