@@ -94,6 +94,8 @@ static void test_load_builtin_names_and_paths(void **state)
     const char *why = NULL;
     assert_int_equal(sluice_plugin_set_apply(set, 0, 0, 0, &f, v, &out, &why), SLUICE_PLUGIN_REPLACED);
     assert_string_equal(json_string_value(out), "c:4111");
+    json_decref(out);
+    json_decref(v);
 
     /* The second rule: its own parameters (default prefix, fail_on). */
     f.path = "properties.items[1].sku";
