@@ -40,7 +40,7 @@ static sluice_mask_outcome_t on_mask(void *ud, const sluice_org_t *org, size_t r
     json_t *nv = NULL;
     const char *reason = "unknown";
     sluice_plugin_outcome_t out =
-        sluice_plugin_set_apply(m->set, m->thread, org_index, rule_index, &field, value, &nv, &reason);
+        sluice_plugin_set_apply_in_place(m->set, m->thread, org_index, rule_index, &field, value, &nv, &reason);
     switch (out) {
     case SLUICE_PLUGIN_REPLACED: {
         if (nv == value) { /* rewritten where it is */

@@ -468,9 +468,9 @@ sluice_plugin_outcome_t sluice_plugin_mask_json(sluice_plugin_instance_t *inst, 
     return mask_json(inst, thread, out, field, value, 0, result, reason);
 }
 
-sluice_plugin_outcome_t sluice_plugin_set_apply(sluice_plugin_set_t *set, unsigned thread, size_t org_index,
-                                                size_t rule_index, const sluice_plugin_field_t *field, json_t *value,
-                                                json_t **result, const char **reason)
+static sluice_plugin_outcome_t set_apply(sluice_plugin_set_t *set, unsigned thread, size_t org_index, size_t rule_index,
+                                         const sluice_plugin_field_t *field, json_t *value, int in_place,
+                                         json_t **result, const char **reason)
 {
     *result = NULL;
     sluice_plugin_instance_t *inst = sluice_plugin_set_instance(set, org_index, rule_index);
@@ -478,7 +478,21 @@ sluice_plugin_outcome_t sluice_plugin_set_apply(sluice_plugin_set_t *set, unsign
         *reason = "plugin not loaded";
         return SLUICE_PLUGIN_FAILED;
     }
-    return mask_json(inst, thread, &set->outputs[thread], field, value, 1, result, reason);
+    return mask_json(inst, thread, &set->outputs[thread], field, value, in_place, result, reason);
+}
+
+sluice_plugin_outcome_t sluice_plugin_set_apply(sluice_plugin_set_t *set, unsigned thread, size_t org_index,
+                                                size_t rule_index, const sluice_plugin_field_t *field, json_t *value,
+                                                json_t **result, const char **reason)
+{
+    return set_apply(set, thread, org_index, rule_index, field, value, 0, result, reason);
+}
+
+sluice_plugin_outcome_t sluice_plugin_set_apply_in_place(sluice_plugin_set_t *set, unsigned thread, size_t org_index,
+                                                         size_t rule_index, const sluice_plugin_field_t *field,
+                                                         json_t *value, json_t **result, const char **reason)
+{
+    return set_apply(set, thread, org_index, rule_index, field, value, 1, result, reason);
 }
 
 /* ------------------------------------------------------------------ metrics */

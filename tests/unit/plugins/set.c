@@ -149,8 +149,9 @@ static void test_load_builtin_names_and_paths(void **state)
     sluice_config_free(cfg);
 }
 
-/* Through the set, a string only its holder has is rewritten where it is (the gateway then has
- * nothing to put in place); a shared one, and sluice_plugin_mask_json's input, are left alone. */
+/* Through the gateway's entry, a string only its holder has is rewritten where it is (the data
+ * layer then has nothing to put in place); a shared one is left alone, and so is the input of
+ * sluice_plugin_set_apply and sluice_plugin_mask_json (sluicectl plugin test, the fuzz target). */
 static void test_strings_rewritten_in_place(void **state)
 {
     (void)state;
@@ -164,19 +165,25 @@ static void test_strings_rewritten_in_place(void **state)
         .org = "acme", .path = "properties.card", .rule_path = "properties.card", .event = "Order Completed"};
     json_t *v = json_string("4111"), *out = NULL;
     const char *why = NULL;
-    assert_int_equal(sluice_plugin_set_apply(set, 0, 0, 0, &f, v, &out, &why), SLUICE_PLUGIN_REPLACED);
+    assert_int_equal(sluice_plugin_set_apply_in_place(set, 0, 0, 0, &f, v, &out, &why), SLUICE_PLUGIN_REPLACED);
     assert_string_equal(json_string_value(out), "c:4111");
     assert_ptr_equal(out, v);
     json_decref(out);
     json_decref(v);
     v = json_string("4242");
     json_t *other = json_incref(v);
-    assert_int_equal(sluice_plugin_set_apply(set, 0, 0, 0, &f, v, &out, &why), SLUICE_PLUGIN_REPLACED);
+    assert_int_equal(sluice_plugin_set_apply_in_place(set, 0, 0, 0, &f, v, &out, &why), SLUICE_PLUGIN_REPLACED);
     assert_ptr_not_equal(out, v);
     assert_string_equal(json_string_value(out), "c:4242");
     assert_string_equal(json_string_value(other), "4242");
     json_decref(out);
     json_decref(other);
+    json_decref(v);
+    v = json_string("4444");
+    assert_int_equal(sluice_plugin_set_apply(set, 0, 0, 0, &f, v, &out, &why), SLUICE_PLUGIN_REPLACED);
+    assert_ptr_not_equal(out, v);
+    assert_string_equal(json_string_value(v), "4444");
+    json_decref(out);
     json_decref(v);
     sluice_mask_output_t mo;
     assert_int_equal(sluice_plugin_output_init(&mo, 0), 0);
