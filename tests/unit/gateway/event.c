@@ -203,6 +203,31 @@ static void enrich(void **state)
     assert_string_equal(json_string_value(json_object_get(ev, "messageId")), "m-1");
     assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "context"), "ip")), "198.51.100.7");
     json_decref(ev);
+
+    /* Header bytes: UTF-8 of any length is kept, anything else is not taken. */
+    static const char *const agents[] = {
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+        "Agent \xc3\x9c"
+        "n\xc3\xaf"
+        "c\xc3\xb8"
+        "d\xc3\xa9 0123456789abcdef",
+        "x", ""};
+    for (size_t i = 0; i < sizeof(agents) / sizeof(agents[0]); i++) {
+        ev = parse("{\"event\":\"x\"}", &e);
+        en.user_agent = agents[i];
+        assert_int_equal(sluice_event_enrich(ev, &en), 0);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "context"), "userAgent")), agents[i]);
+        json_decref(ev);
+    }
+    static const char *const bad[] = {"UA \xff\xfe", "0123456789abcdef\xc3", "\xe2\x82",
+                                      "long ascii prefix \xed\xa0\x80"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ev = parse("{\"event\":\"x\"}", &e);
+        en.user_agent = bad[i];
+        assert_int_equal(sluice_event_enrich(ev, &en), 0);
+        assert_null(json_object_get(json_object_get(ev, "context"), "userAgent"));
+        json_decref(ev);
+    }
 }
 
 static const char *str(json_t *ev, const char *key)
