@@ -5,6 +5,7 @@
  */
 #include "common/time.h"
 
+#include <string.h>
 #include <time.h>
 
 static int digits(const char *s, const char *end, int n, int *out)
@@ -12,13 +13,14 @@ static int digits(const char *s, const char *end, int n, int *out)
     if (end - s < n)
         return -1;
     int v = 0;
+    unsigned bad = 0;
     for (int i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
+        unsigned c = (unsigned)(unsigned char)s[i] - '0';
+        bad |= c > 9; /* checked once after the loop: one branch per field, not per digit */
+        v = v * 10 + (int)c;
     }
     *out = v;
-    return 0;
+    return bad ? -1 : 0;
 }
 
 static int is_leap(int y)
@@ -57,8 +59,71 @@ static void civil_from_days(int64_t z, int *y, int *m, int *d)
     *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
+/* The form nearly every client sends, YYYY-MM-DDTHH:MM:SS.mmmZ (JavaScript's toISOString), read
+ * at fixed places. Returns 0 with *unix_ms set, or -1 to let the general parser decide: it takes
+ * nothing the general parser refuses and gives the same time. */
+static int parse_iso_utc_ms(const char *s, size_t len, int64_t *unix_ms)
+{
+    if (len != 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' ||
+        s[23] != 'Z')
+        return -1;
+#define DG(i) ((unsigned)(unsigned char)s[i] - '0')
+    unsigned y0 = DG(0), y1 = DG(1), y2 = DG(2), y3 = DG(3), mo0 = DG(5), mo1 = DG(6), d0 = DG(8), d1 = DG(9);
+    unsigned h0 = DG(11), h1 = DG(12), mi0 = DG(14), mi1 = DG(15), s0 = DG(17), s1 = DG(18);
+    unsigned f0 = DG(20), f1 = DG(21), f2 = DG(22);
+#undef DG
+    if ((y0 > 9) | (y1 > 9) | (y2 > 9) | (y3 > 9) | (mo0 > 9) | (mo1 > 9) | (d0 > 9) | (d1 > 9) | (h0 > 9) | (h1 > 9) |
+        (mi0 > 9) | (mi1 > 9) | (s0 > 9) | (s1 > 9) | (f0 > 9) | (f1 > 9) | (f2 > 9))
+        return -1;
+    int y = (int)(y0 * 1000 + y1 * 100 + y2 * 10 + y3), mo = (int)(mo0 * 10 + mo1), d = (int)(d0 * 10 + d1);
+    int h = (int)(h0 * 10 + h1), mi = (int)(mi0 * 10 + mi1), sec = (int)(s0 * 10 + s1);
+    int ms = (int)(f0 * 100 + f1 * 10 + f2);
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
+        return -1;
+    *unix_ms = (days_from_civil(y, mo, d) * 86400 + h * 3600LL + mi * 60LL + sec) * 1000 + ms;
+    return 0;
+}
+
+/* The last few texts this thread parsed, and their times: an event's timestamp and sentAt are
+ * read by validation and again by enrichment. Parsing is a pure function of the bytes and the
+ * flags, so a text seen before gives the same answer. */
+#define MEMO_TEXT_MAX 32
+#define MEMO_COUNT    2
+
+static _Thread_local struct {
+    char text[MEMO_TEXT_MAX];
+    size_t len; /* 0: empty */
+    int flags;
+    int64_t unix_ms;
+} memo[MEMO_COUNT];
+static _Thread_local unsigned memo_next;
+
+static int parse_uncached(const char *s, size_t len, int flags, int64_t *unix_ms);
+
 int sluice_time_parse(const char *s, size_t len, int flags, int64_t *unix_ms)
 {
+    if (len == 0 || len > MEMO_TEXT_MAX)
+        return parse_uncached(s, len, flags, unix_ms);
+    for (unsigned i = 0; i < MEMO_COUNT; i++) {
+        if (memo[i].len == len && memo[i].flags == flags && memcmp(memo[i].text, s, len) == 0) {
+            *unix_ms = memo[i].unix_ms;
+            return 0;
+        }
+    }
+    if (parse_uncached(s, len, flags, unix_ms) != 0)
+        return -1;
+    unsigned k = memo_next++ % MEMO_COUNT;
+    memcpy(memo[k].text, s, len);
+    memo[k].len = len;
+    memo[k].flags = flags;
+    memo[k].unix_ms = *unix_ms;
+    return 0;
+}
+
+static int parse_uncached(const char *s, size_t len, int flags, int64_t *unix_ms)
+{
+    if (parse_iso_utc_ms(s, len, unix_ms) == 0)
+        return 0;
     const char *p = s, *end = s + len;
     int y, mo, d, h = 0, mi = 0, sec = 0, ms = 0;
     if (digits(p, end, 4, &y) != 0 || end - p < 10 || p[4] != '-' || digits(p + 5, end, 2, &mo) != 0 || p[7] != '-' ||
@@ -114,6 +179,13 @@ int sluice_time_parse(const char *s, size_t len, int flags, int64_t *unix_ms)
     return 0;
 }
 
+/* v (0..99) as two digits. */
+static void put2(char *o, int v)
+{
+    o[0] = (char)('0' + v / 10);
+    o[1] = (char)('0' + v % 10);
+}
+
 size_t sluice_time_format(int64_t unix_ms, char out[SLUICE_TIME_TEXT_MAX])
 {
     static const int64_t min_ms = -62167219200000LL; /* 0000-01-01T00:00:00.000Z */
@@ -126,19 +198,26 @@ size_t sluice_time_format(int64_t unix_ms, char out[SLUICE_TIME_TEXT_MAX])
     int64_t rest = unix_ms - days * 86400000; /* 0 .. 86399999 */
     int y, m, d;
     civil_from_days(days, &y, &m, &d);
-    int vals[] = {
-        y, m, d, (int)(rest / 3600000), (int)(rest / 60000 % 60), (int)(rest / 1000 % 60), (int)(rest % 1000)};
-    static const int widths[] = {4, 2, 2, 2, 2, 2, 3};
-    static const char seps[] = "--T::.Z";
-    char *o = out;
-    for (int i = 0; i < 7; i++) {
-        for (int k = widths[i] - 1, v = vals[i]; k >= 0; k--, v /= 10)
-            o[k] = (char)('0' + v % 10);
-        o += widths[i];
-        *o++ = seps[i];
-    }
-    *o = '\0';
-    return (size_t)(o - out);
+    int ms = (int)(rest % 1000), secs = (int)(rest / 1000);
+    /* YYYY-MM-DDTHH:MM:SS.mmmZ, two digits at a time: every event gets two of these. */
+    put2(out, y / 100);
+    put2(out + 2, y % 100);
+    out[4] = '-';
+    put2(out + 5, m);
+    out[7] = '-';
+    put2(out + 8, d);
+    out[10] = 'T';
+    put2(out + 11, secs / 3600);
+    out[13] = ':';
+    put2(out + 14, secs / 60 % 60);
+    out[16] = ':';
+    put2(out + 17, secs % 60);
+    out[19] = '.';
+    out[20] = (char)('0' + ms / 100);
+    put2(out + 21, ms % 100);
+    out[23] = 'Z';
+    out[24] = '\0';
+    return 24;
 }
 
 int64_t sluice_now_ms(void)

@@ -89,6 +89,7 @@ int sluice_path_parse(const char *text, sluice_path_t *out, char *err, size_t er
         }
         segs[count].kind = SLUICE_PATH_KEY;
         segs[count].key = xcalloc(i - start + 1, 1);
+        segs[count].key_len = i - start;
         memcpy(segs[count].key, text + start, i - start);
         count++;
         want_key = 0;
@@ -111,14 +112,14 @@ fail:
 
 /* Appends a segment to the concrete path being built (cut silently at the buffer's end; the
  * path is informational: metrics labels and the envelope's `hashes` keys). */
-static size_t concrete_push(char *buf, size_t len, const char *key, size_t index)
+static size_t concrete_push(char *buf, size_t len, const char *key, size_t key_len, size_t index)
 {
     size_t cap = SLUICE_PATH_CONCRETE_MAX - 1; /* room for the NUL */
     char num[24];
     const char *add = key;
     size_t n;
     if (key != NULL) {
-        n = strlen(key);
+        n = key_len;
     } else {
         /* "[<index>]" without printf: this runs for every value a rule reaches. */
         size_t i = sizeof(num);
@@ -150,10 +151,10 @@ static int walk(json_t *parent, const char *key, size_t index, json_t *value, co
         return cb(parent, key, index, value, buf, ud);
     const sluice_path_seg_t *s = &p->segs[seg];
     if (s->kind == SLUICE_PATH_KEY) {
-        json_t *child = json_object_get(value, s->key); /* NULL for non-objects too */
+        json_t *child = json_object_getn(value, s->key, s->key_len); /* NULL for non-objects too */
         if (child == NULL)
             return 0;
-        size_t n = concrete_push(buf, len, s->key, 0);
+        size_t n = concrete_push(buf, len, s->key, s->key_len, 0);
         int rc = walk(value, s->key, 0, child, p, seg + 1, buf, n, cb, ud);
         buf[len] = '\0';
         return rc;
@@ -162,13 +163,22 @@ static int walk(json_t *parent, const char *key, size_t index, json_t *value, co
         return 0;
     /* Size re-read each round: the callback may replace elements (never remove them). */
     for (size_t i = 0; i < json_array_size(value); i++) {
-        size_t n = concrete_push(buf, len, NULL, i);
+        size_t n = concrete_push(buf, len, NULL, 0, i);
         int rc = walk(value, NULL, i, json_array_get(value, i), p, seg + 1, buf, n, cb, ud);
         buf[len] = '\0';
         if (rc != 0)
             return rc;
     }
     return 0;
+}
+
+int sluice_path_visit_first(json_t *root, json_t *first, const sluice_path_t *p, sluice_path_visit_cb cb, void *ud)
+{
+    if (root == NULL || first == NULL || p == NULL || p->count == 0 || p->segs[0].kind != SLUICE_PATH_KEY)
+        return 0;
+    char buf[SLUICE_PATH_CONCRETE_MAX] = "";
+    size_t n = concrete_push(buf, 0, p->segs[0].key, p->segs[0].key_len, 0);
+    return walk(root, p->segs[0].key, 0, first, p, 1, buf, n, cb, ud);
 }
 
 int sluice_path_visit(json_t *root, const sluice_path_t *p, sluice_path_visit_cb cb, void *ud)

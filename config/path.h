@@ -19,7 +19,8 @@ typedef enum sluice_path_seg_kind {
 
 typedef struct sluice_path_seg {
     sluice_path_seg_kind_t kind;
-    char *key; /* KEY only */
+    char *key;      /* KEY only */
+    size_t key_len; /* strlen(key), so a walk hashes the key without measuring it */
 } sluice_path_seg_t;
 
 typedef struct sluice_path {
@@ -48,5 +49,10 @@ typedef int (*sluice_path_visit_cb)(json_t *parent, const char *key, size_t inde
  * event does not carry is not an error). Deleting inside an array during the walk is not
  * supported; replace with null instead. Returns 0 or the first non-zero callback result. */
 int sluice_path_visit(json_t *root, const sluice_path_t *p, sluice_path_visit_cb cb, void *ud);
+
+/* The same walk when the caller has already looked up p's first key in root: first is that
+ * member's value (NULL when root has none: nothing is visited). For callers that walk many paths
+ * from one root and share the lookups of their first keys. */
+int sluice_path_visit_first(json_t *root, json_t *first, const sluice_path_t *p, sluice_path_visit_cb cb, void *ud);
 
 #endif

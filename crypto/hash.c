@@ -2,8 +2,8 @@
  * SHA-256 and HMAC-SHA256 over OpenSSL 3 EVP. The SHA-256 EVP_MD and a digest-configured HMAC
  * template context are fetched once per process (pthread_once): an explicit fetch makes a
  * one-shot digest about three times cheaper than passing EVP_sha256(), which re-fetches on
- * every call. Each HMAC duplicates the template, so nothing mutable is shared between threads
- * and no key state outlives the call. Any thread.
+ * every call; each thread reuses one digest context. Each HMAC duplicates the template, so nothing mutable is shared
+ * between threads and no key state outlives the call. Any thread.
  */
 #include "crypto/hash.h"
 
@@ -20,9 +20,22 @@ static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
 /* Never freed: shared, read-only after fetch_all, and needed until the process exits. */
 static EVP_MD *sha256_md;
 static EVP_MAC_CTX *hmac_template;
+/* Each thread's SHA-256 context, reused from one digest to the next (a new context per digest
+ * costs two allocations and their cleansing); freed by the key's destructor when the thread
+ * ends. SHA256_Final cleanses the context's data block, so no input outlives its digest. */
+static pthread_key_t md_ctx_key;
+static int md_ctx_key_ok;
+static _Thread_local EVP_MD_CTX *md_ctx;
+
+static void md_ctx_free(void *ctx)
+{
+    EVP_MD_CTX_free(ctx);
+    md_ctx = NULL;
+}
 
 static void fetch_all(void)
 {
+    md_ctx_key_ok = pthread_key_create(&md_ctx_key, md_ctx_free) == 0;
     sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
     EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     if (mac == NULL)
@@ -42,10 +55,25 @@ static void fetch_all(void)
     hmac_template = ctx;
 }
 
+/* This thread's context, created on its first digest; NULL when memory ran out. */
+static EVP_MD_CTX *thread_md_ctx(void)
+{
+    if (md_ctx != NULL)
+        return md_ctx;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (ctx == NULL || !md_ctx_key_ok || pthread_setspecific(md_ctx_key, ctx) != 0) {
+        EVP_MD_CTX_free(ctx);
+        return NULL;
+    }
+    return md_ctx = ctx;
+}
+
 int sluice_sha256(const void *data, size_t n, uint8_t out[SLUICE_SHA256_LEN])
 {
     pthread_once(&fetch_once, fetch_all);
-    if (sha256_md == NULL || EVP_Digest(data, n, out, NULL, sha256_md, NULL) != 1) {
+    EVP_MD_CTX *ctx = sha256_md != NULL ? thread_md_ctx() : NULL;
+    if (ctx == NULL || EVP_DigestInit_ex2(ctx, sha256_md, NULL) != 1 || EVP_DigestUpdate(ctx, data, n) != 1 ||
+        EVP_DigestFinal_ex(ctx, out, NULL) != 1) {
         memset(out, 0, SLUICE_SHA256_LEN);
         return -1;
     }

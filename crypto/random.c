@@ -5,6 +5,7 @@
 #include "crypto/random.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <openssl/rand.h>
@@ -29,13 +30,29 @@ int sluice_random_bytes(void *buf, size_t len)
 }
 
 /* Identifiers are minted per event on the hot path; one RAND_bytes call per 64 of them costs a
- * sixtieth of one call each. Keys and nonces never come from this buffer. Per thread, so no lock. */
+ * sixtieth of one call each. Keys and nonces never come from this buffer. Per thread, so no lock.
+ * Fork-safe: a child would otherwise hand out the identifiers its parent has yet to, so the child
+ * starts with an empty pool (the only thread a child has is the one that forked, and OpenSSL's
+ * DRBG reseeds itself after a fork). */
 static _Thread_local uint8_t id_pool[1024];
 static _Thread_local size_t id_pool_left;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void empty_pool_in_child(void)
+{
+    sluice_secure_zero(id_pool, sizeof(id_pool));
+    id_pool_left = 0;
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, empty_pool_in_child);
+}
 
 static int id_bytes(uint8_t out[16])
 {
     if (id_pool_left < 16) {
+        pthread_once(&atfork_once, register_atfork);
         if (sluice_random_bytes(id_pool, sizeof(id_pool)) != 0)
             return -1;
         id_pool_left = sizeof(id_pool);
@@ -56,14 +73,14 @@ int sluice_uuid_v4(char out[37])
     }
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* variant 10xx (RFC 9562) */
-    size_t o = 0;
+    /* Where each byte's two digits go in xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx. */
+    static const uint8_t at[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
     for (size_t i = 0; i < sizeof(b); i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        out[o++] = digits[b[i] >> 4];
-        out[o++] = digits[b[i] & 0x0f];
+        out[at[i]] = digits[b[i] >> 4];
+        out[at[i] + 1] = digits[b[i] & 0x0f];
     }
-    out[o] = '\0';
+    out[8] = out[13] = out[18] = out[23] = '-';
+    out[36] = '\0';
     return 0;
 }
 

@@ -40,14 +40,42 @@ static int add_all(json_t *out, const json_t *arr, const sluice_consent_config_t
     return 0;
 }
 
+/* 1 when rebuilding from cats alone would give cats back: strings only, none an alias, none twice
+ * (the common case of a client that already speaks sluice's format). */
+static int already_normal(const json_t *cats, const sluice_consent_config_t *c)
+{
+    size_t n = json_array_size(cats);
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_string_value(json_array_get(cats, i));
+        if (s == NULL || strcmp(category_of(c, s), s) != 0)
+            return 0;
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(json_string_value(json_array_get(cats, k)), s) == 0)
+                return 0;
+    }
+    return 1;
+}
+
+#define GET(obj, lit) json_object_getn(obj, lit, sizeof(lit) - 1)
+
 int sluice_consent_normalize(json_t *event, const sluice_consent_config_t *c)
 {
-    json_t *ctx = json_object_get(event, "context");
-    json_t *consent = json_object_get(ctx, "consent");
-    json_t *cats = json_object_get(consent, "categories");
-    json_t *prefs = json_object_get(consent, "categoryPreferences");
-    json_t *cm = json_object_get(ctx, "consentManagement");
+    json_t *cats;
+    return sluice_consent_normalize_get(event, c, &cats);
+}
+
+int sluice_consent_normalize_get(json_t *event, const sluice_consent_config_t *c, json_t **categories)
+{
+    json_t *ctx = GET(event, "context");
+    json_t *consent = GET(ctx, "consent");
+    json_t *cats = GET(consent, "categories");
+    /* A consent object holding only its categories has no preferences to look for. */
+    json_t *prefs = cats != NULL && json_object_size(consent) == 1 ? NULL : GET(consent, "categoryPreferences");
+    json_t *cm = GET(ctx, "consentManagement");
+    *categories = cats;
     if (!json_is_array(cats) && !json_is_object(prefs) && !json_is_object(cm))
+        return 0;
+    if (!json_is_object(prefs) && !json_is_object(cm) && already_normal(cats, c))
         return 0;
 
     json_t *granted = json_array();
@@ -79,7 +107,10 @@ int sluice_consent_normalize(json_t *event, const sluice_consent_config_t *c)
         if (!json_is_object(ctx) || json_object_set_new(ctx, "consent", consent = json_object()) != 0)
             goto oom;
     }
-    return json_object_set_new(consent, "categories", granted) == 0 ? 0 : -1;
+    if (json_object_set_new(consent, "categories", granted) != 0)
+        return -1;
+    *categories = granted;
+    return 0;
 
 oom:
     json_decref(granted);

@@ -24,4 +24,9 @@
  * memory (the event is then unchanged). */
 int sluice_consent_normalize(json_t *event, const sluice_consent_config_t *c);
 
+/* The same, and *categories is then what context.consent.categories holds (borrowed; NULL when
+ * absent, possibly not a list when the event has no consent format to read it from), so the
+ * caller does not look it up again. */
+int sluice_consent_normalize_get(json_t *event, const sluice_consent_config_t *c, json_t **categories);
+
 #endif

@@ -5,6 +5,7 @@
  */
 #include "gateway/datalayer.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "crypto/hash.h"
@@ -20,9 +21,20 @@ static void remove_value(json_t *parent, const char *key, size_t index)
         json_array_set_new(parent, index, json_null());
 }
 
-static void note(json_t *privacy, const char *list, const char *path)
+/* The three lists of res->privacy, held so a note costs no member lookup. */
+typedef struct lists {
+    json_t *hashed, *masked, *dropped;
+} lists_t;
+
+/* An empty array set as privacy[name]; borrowed, or NULL. */
+static json_t *new_list(json_t *privacy, const char *name)
 {
-    json_t *arr = json_object_get(privacy, list);
+    json_t *arr = json_array();
+    return json_object_set_new_nocheck(privacy, name, arr) == 0 ? arr : NULL;
+}
+
+static void note(json_t *arr, const char *path)
+{
     size_t i;
     json_t *v;
     json_array_foreach(arr, i, v) {
@@ -32,11 +44,49 @@ static void note(json_t *privacy, const char *list, const char *path)
     json_array_append_new(arr, json_string_nocheck(path)); /* a config or event path: UTF-8 already */
 }
 
+/* ---------------------------------------------------------------- first keys */
+
+/* The event's members the rules' paths start with, each looked up once per event: most rules
+ * start with one of a few keys (traits, context, properties). Only a one-key path can change the
+ * event's own members (its callback's parent is the event), so such a walk empties the cache. */
+#define FIRSTS_MAX 8
+
+typedef struct firsts {
+    json_t *root;
+    size_t n;
+    struct {
+        const char *key;
+        size_t len;
+        json_t *value; /* NULL: the event has no such member */
+    } e[FIRSTS_MAX];
+} firsts_t;
+
+static int visit(firsts_t *f, const sluice_path_t *p, sluice_path_visit_cb cb, void *ud)
+{
+    if (p->count < 2 || p->segs[0].kind != SLUICE_PATH_KEY) {
+        int rc = sluice_path_visit(f->root, p, cb, ud);
+        f->n = 0;
+        return rc;
+    }
+    const sluice_path_seg_t *k = &p->segs[0];
+    for (size_t i = 0; i < f->n; i++) {
+        if (f->e[i].len == k->key_len && memcmp(f->e[i].key, k->key, k->key_len) == 0)
+            return sluice_path_visit_first(f->root, f->e[i].value, p, cb, ud);
+    }
+    json_t *first = json_object_getn(f->root, k->key, k->key_len);
+    if (f->n < FIRSTS_MAX) {
+        f->e[f->n].key = k->key;
+        f->e[f->n].len = k->key_len;
+        f->e[f->n].value = first;
+        f->n++;
+    }
+    return sluice_path_visit_first(f->root, first, p, cb, ud);
+}
+
 /* ---------------------------------------------------------------- consent */
 
-static int has_categories(const json_t *event, const sluice_consent_config_t *c)
+static int has_categories(const json_t *cats, const sluice_consent_config_t *c)
 {
-    json_t *cats = json_object_get(json_object_get(json_object_get(event, "context"), "consent"), "categories");
     for (size_t r = 0; r < c->required_count; r++) {
         int found = 0;
         size_t i;
@@ -66,25 +116,38 @@ static int strip_cb(json_t *parent, const char *key, size_t index, json_t *value
     return 0;
 }
 
-/* Consent "strip": the event stays, everything that identifies the person goes. */
-static void strip_identifying(const sluice_org_t *org, json_t *event, json_t *privacy)
+#define IDENTIFYING_COUNT (sizeof(identifying) / sizeof(identifying[0]))
+
+/* The identifying paths, parsed once per process (read-only afterwards; never freed). */
+static sluice_path_t identifying_paths[IDENTIFYING_COUNT];
+static pthread_once_t identifying_once = PTHREAD_ONCE_INIT;
+
+static void parse_identifying(void)
 {
-    for (size_t i = 0; i < sizeof(identifying) / sizeof(identifying[0]); i++) {
-        sluice_path_t p;
+    for (size_t i = 0; i < IDENTIFYING_COUNT; i++) {
         char err[64];
-        if (sluice_path_parse(identifying[i], &p, err, sizeof(err)) != 0)
+        if (sluice_path_parse(identifying[i], &identifying_paths[i], err, sizeof(err)) != 0)
+            memset(&identifying_paths[i], 0, sizeof(identifying_paths[i])); /* never: they are ours */
+    }
+}
+
+/* Consent "strip": the event stays, everything that identifies the person goes. */
+static void strip_identifying(const sluice_org_t *org, json_t *event, const lists_t *l)
+{
+    pthread_once(&identifying_once, parse_identifying);
+    for (size_t i = 0; i < IDENTIFYING_COUNT; i++) {
+        if (identifying_paths[i].count == 0)
             continue;
-        sluice_path_visit(event, &p, strip_cb, NULL);
-        note(privacy, "dropped", identifying[i]);
-        sluice_path_dispose(&p);
+        sluice_path_visit(event, &identifying_paths[i], strip_cb, NULL);
+        note(l->dropped, identifying[i]);
     }
     for (size_t i = 0; i < org->hash_rule_count; i++) {
         sluice_path_visit(event, &org->hash_rules[i].path, strip_cb, NULL);
-        note(privacy, "dropped", org->hash_rules[i].path.text);
+        note(l->dropped, org->hash_rules[i].path.text);
     }
     for (size_t i = 0; i < org->mask_rule_count; i++) {
         sluice_path_visit(event, &org->mask_rules[i].path, strip_cb, NULL);
-        note(privacy, "dropped", org->mask_rules[i].path.text);
+        note(l->dropped, org->mask_rules[i].path.text);
     }
 }
 
@@ -165,10 +228,19 @@ static int hash_cb(json_t *parent, const char *key, size_t index, json_t *value,
         json_object_set_new_nocheck(vhashes, sluice_hash_variant_name((sluice_hash_variant_t)v),
                                     json_stringn_nocheck(vhex, 64));
     }
-    if (key != NULL)
-        json_object_set_new_nocheck(parent, key, json_stringn_nocheck(hex, 64)); /* the event's own key */
+    /* A string nothing else holds is rewritten where it is (no new value, no member lookup);
+     * otherwise the hash replaces it. Out of memory, the raw value is removed, not kept. */
+    int rc;
+    if (json_is_string(value) && value->refcount == 1)
+        rc = json_string_setn_nocheck(value, hex, 64);
+    else if (key != NULL)
+        rc = json_object_set_new_nocheck(parent, key, json_stringn_nocheck(hex, 64)); /* the event's own key */
     else
-        json_array_set_new(parent, index, json_stringn_nocheck(hex, 64));
+        rc = json_array_set_new(parent, index, json_stringn_nocheck(hex, 64));
+    if (rc != 0) {
+        json_decref(vhashes);
+        return hash_fail(h, parent, key, index);
+    }
     if (vhashes != NULL) {
         if (h->res->hashes == NULL)
             h->res->hashes = json_object();
@@ -181,11 +253,24 @@ static int hash_cb(json_t *parent, const char *key, size_t index, json_t *value,
 
 /* ---------------------------------------------------------------- mask */
 
+/* track events are named by `event`, the others by their type. */
+static const char *event_name(const json_t *event)
+{
+    const char *type = json_string_value(json_object_getn(event, "type", 4));
+    if (type != NULL && strcmp(type, "track") == 0) {
+        const char *name = json_string_value(json_object_getn(event, "event", 5));
+        if (name != NULL)
+            return name;
+    }
+    return type;
+}
+
 typedef struct mask_ctx {
     const sluice_org_t *org;
     size_t rule_index;
     const sluice_masker_t *masker;
     json_t *event;
+    const char *event_name;
     sluice_dl_stats_t *stats;
     int masked, removed, rejected;
 } mask_ctx_t;
@@ -197,7 +282,8 @@ static int mask_cb(json_t *parent, const char *key, size_t index, json_t *value,
         return 0;
     sluice_mask_outcome_t out = SLUICE_MASK_FAILED;
     if (m->masker != NULL)
-        out = m->masker->mask(m->masker->ud, m->org, m->rule_index, m->event, parent, key, index, value, concrete);
+        out = m->masker->mask(m->masker->ud, m->org, m->rule_index, m->event, m->event_name, parent, key, index, value,
+                              concrete);
     switch (out) {
     case SLUICE_MASK_REPLACED:
     case SLUICE_MASK_UNCHANGED:
@@ -227,14 +313,21 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
                            sluice_dl_result_t *res, sluice_dl_stats_t *stats)
 {
     memset(res, 0, sizeof(*res));
-    res->privacy = json_pack("{s:[],s:[],s:[]}", "hashed", "masked", "dropped");
-    if (res->privacy == NULL)
+    /* Built member by member: json_pack would parse its format string for every event. */
+    lists_t l;
+    if ((res->privacy = json_object()) == NULL || (l.hashed = new_list(res->privacy, "hashed")) == NULL ||
+        (l.masked = new_list(res->privacy, "masked")) == NULL ||
+        (l.dropped = new_list(res->privacy, "dropped")) == NULL) {
+        json_decref(res->privacy);
+        res->privacy = NULL;
         return -1;
+    }
 
     /* Consent in Segment's or RudderStack's format counts like sluice's own. */
-    if (sluice_consent_normalize(event, &org->consent) != 0)
+    json_t *cats;
+    if (sluice_consent_normalize_get(event, &org->consent, &cats) != 0)
         return -1;
-    if (org->consent.required_count > 0 && !has_categories(event, &org->consent)) {
+    if (org->consent.required_count > 0 && !has_categories(cats, &org->consent)) {
         switch (org->consent.policy) {
         case SLUICE_CONSENT_ALLOW: break;
         case SLUICE_CONSENT_DROP:
@@ -242,7 +335,7 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
             stats->consent_dropped_events++;
             return 0;
         case SLUICE_CONSENT_STRIP:
-            strip_identifying(org, event, res->privacy);
+            strip_identifying(org, event, &l);
             json_object_set_new_nocheck(res->privacy, "consent", json_string_nocheck("stripped"));
             stats->consent_stripped_events++;
             break;
@@ -250,15 +343,18 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
     }
 
     /* Each rule acts on its path, then on its mirror (context.traits.X of a rule on traits.X). */
+    firsts_t firsts;
+    firsts.root = event;
+    firsts.n = 0;
     for (size_t i = 0; i < org->drop_count; i++) {
         for (int k = 0; k < 2; k++) {
             const sluice_path_t *p = k == 0 ? &org->drop[i] : org->drop_mirrors ? &org->drop_mirrors[i] : NULL;
             if (p == NULL || p->text == NULL)
                 continue;
             drop_ctx_t d = {0};
-            sluice_path_visit(event, p, drop_cb, &d);
+            visit(&firsts, p, drop_cb, &d);
             if (d.hit) {
-                note(res->privacy, "dropped", p->text);
+                note(l.dropped, p->text);
                 stats->dropped++;
             }
         }
@@ -270,25 +366,36 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
             if (p->text == NULL)
                 continue;
             hash_ctx_t h = {.rule = &org->hash_rules[i], .variants = variants, .res = res, .stats = stats};
-            sluice_path_visit(event, p, hash_cb, &h);
+            visit(&firsts, p, hash_cb, &h);
             if (h.hashed)
-                note(res->privacy, "hashed", p->text);
+                note(l.hashed, p->text);
             if (h.failed)
-                note(res->privacy, "dropped", p->text);
+                note(l.dropped, p->text);
         }
     }
 
+    const char *name = NULL;
+    int have_name = 0;
     for (size_t i = 0; i < org->mask_rule_count; i++) {
         for (int k = 0; k < 2; k++) {
             const sluice_path_t *p = k == 0 ? &org->mask_rules[i].path : &org->mask_rules[i].mirror;
             if (p->text == NULL)
                 continue;
-            mask_ctx_t m = {.org = org, .rule_index = i, .masker = masker, .event = event, .stats = stats};
-            sluice_path_visit(event, p, mask_cb, &m);
+            /* The name is read once for all mask rules; only a rule on a whole member (the event's
+             * own `event` or `type`, say) can change it, and the next rule reads it again. */
+            if (!have_name && masker != NULL) {
+                name = event_name(event);
+                have_name = 1;
+            }
+            mask_ctx_t m = {
+                .org = org, .rule_index = i, .masker = masker, .event = event, .event_name = name, .stats = stats};
+            visit(&firsts, p, mask_cb, &m);
+            if (p->count < 2)
+                have_name = 0;
             if (m.masked)
-                note(res->privacy, "masked", p->text);
+                note(l.masked, p->text);
             if (m.removed)
-                note(res->privacy, "dropped", p->text);
+                note(l.dropped, p->text);
             if (m.rejected) {
                 res->rejected = 1;
                 snprintf(res->reject_path, sizeof(res->reject_path), "%s", p->text);

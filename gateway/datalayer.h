@@ -28,11 +28,14 @@ typedef enum sluice_mask_outcome {
 } sluice_mask_outcome_t;
 
 /* The plugin seam: called for each value a mask rule reaches. It must either replace the value
- * in parent (json_object_set_new / json_array_set_new) and return REPLACED, or return one of
- * the other outcomes without touching parent. */
+ * in parent (json_object_set_new / json_array_set_new, or rewrite a string value nothing else
+ * holds) and return REPLACED, or return one of the other outcomes without touching parent.
+ * event_name is the event's `event` for a track event, else its `type` (NULL when neither is a
+ * string), found once for all the values of one event. */
 typedef struct sluice_masker {
-    sluice_mask_outcome_t (*mask)(void *ud, const sluice_org_t *org, size_t rule_index, json_t *event, json_t *parent,
-                                  const char *key, size_t index, json_t *value, const char *concrete_path);
+    sluice_mask_outcome_t (*mask)(void *ud, const sluice_org_t *org, size_t rule_index, json_t *event,
+                                  const char *event_name, json_t *parent, const char *key, size_t index, json_t *value,
+                                  const char *concrete_path);
     void *ud;
 } sluice_masker_t;
 

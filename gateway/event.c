@@ -5,6 +5,7 @@
 #include "gateway/event.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -95,14 +96,95 @@ typedef enum field_kind {
     F_OBJECT,
 } field_kind_t;
 
-/* Checks member `key` of ev. Returns 1 when present and valid, 0 when absent, -1 on error. */
-static int check_field(json_t *ev, const char *key, field_kind_t kind, const char *prefix, sluice_event_error_t *e)
+/* The top-level members validation reads, found in one pass over the event's members instead of
+ * a hash lookup each (most events carry most of them). */
+typedef enum member {
+    M_MESSAGE_ID,
+    M_ANONYMOUS_ID,
+    M_USER_ID,
+    M_TIMESTAMP,
+    M_SENT_AT,
+    M_ORIGINAL_TIMESTAMP,
+    M_CONTEXT,
+    M_INTEGRATIONS,
+    M_PROPERTIES,
+    M_TRAITS,
+    M_TYPE,
+    M_EVENT,
+    M_NAME,
+    M_CATEGORY,
+    M_GROUP_ID,
+    M_PREVIOUS_ID,
+    M_COUNT
+} member_t;
+
+#define MEMBER(s)                                                                                                      \
+    {                                                                                                                  \
+        s, sizeof(s) - 1                                                                                               \
+    }
+static const struct {
+    const char *key;
+    size_t len;
+} wanted[M_COUNT] = {
+    MEMBER("messageId"),  MEMBER("anonymousId"),  MEMBER("userId"),
+    MEMBER("timestamp"),  MEMBER("sentAt"),       MEMBER("originalTimestamp"),
+    MEMBER("context"),    MEMBER("integrations"), MEMBER("properties"),
+    MEMBER("traits"),     MEMBER("type"),         MEMBER("event"),
+    MEMBER("name"),       MEMBER("category"),     MEMBER("groupId"),
+    MEMBER("previousId"),
+};
+#undef MEMBER
+
+/* Past this many members a lookup per wanted key is cheaper than matching every member. */
+#define SCAN_MAX_MEMBERS 32
+
+/* The member a key names, or M_COUNT: by first character, then the few keys starting with it
+ * (constant-length compares the compiler inlines). */
+static member_t member_of(const char *key, size_t len)
 {
-    json_t *v = json_object_get(ev, key);
+#define IS(lit) (len == sizeof(lit) - 1 && memcmp(key, lit, sizeof(lit) - 1) == 0)
+    switch (len > 0 ? key[0] : 0) {
+    case 'a': return IS("anonymousId") ? M_ANONYMOUS_ID : M_COUNT;
+    case 'c': return IS("context") ? M_CONTEXT : IS("category") ? M_CATEGORY : M_COUNT;
+    case 'e': return IS("event") ? M_EVENT : M_COUNT;
+    case 'g': return IS("groupId") ? M_GROUP_ID : M_COUNT;
+    case 'i': return IS("integrations") ? M_INTEGRATIONS : M_COUNT;
+    case 'm': return IS("messageId") ? M_MESSAGE_ID : M_COUNT;
+    case 'n': return IS("name") ? M_NAME : M_COUNT;
+    case 'o': return IS("originalTimestamp") ? M_ORIGINAL_TIMESTAMP : M_COUNT;
+    case 'p': return IS("properties") ? M_PROPERTIES : IS("previousId") ? M_PREVIOUS_ID : M_COUNT;
+    case 's': return IS("sentAt") ? M_SENT_AT : M_COUNT;
+    case 't': return IS("timestamp") ? M_TIMESTAMP : IS("traits") ? M_TRAITS : IS("type") ? M_TYPE : M_COUNT;
+    case 'u': return IS("userId") ? M_USER_ID : M_COUNT;
+    default: return M_COUNT;
+    }
+#undef IS
+}
+
+static void find_members(json_t *ev, json_t *found[M_COUNT])
+{
+    memset(found, 0, M_COUNT * sizeof(found[0]));
+    if (json_object_size(ev) > SCAN_MAX_MEMBERS) {
+        for (int m = 0; m < M_COUNT; m++)
+            found[m] = json_object_getn(ev, wanted[m].key, wanted[m].len);
+        return;
+    }
+    for (void *it = json_object_iter(ev); it != NULL; it = json_object_iter_next(ev, it)) {
+        member_t m = member_of(json_object_iter_key(it), json_object_iter_key_len(it));
+        if (m != M_COUNT)
+            found[m] = json_object_iter_value(it);
+    }
+}
+
+/* Checks member m of ev, whose value is v (NULL when absent). Returns 1 when present and valid, 0
+ * when absent, -1 on error. The error's path is only joined when there is an error. */
+static int check_field(json_t *ev, member_t m, json_t *v, field_kind_t kind, const char *prefix,
+                       sluice_event_error_t *e)
+{
     if (v == NULL || json_is_null(v))
         return 0;
+    const char *key = wanted[m].key;
     char path[160];
-    join(path, sizeof(path), prefix, key);
     switch (kind) {
     case F_ID:
         if (json_is_integer(v)) {
@@ -112,25 +194,29 @@ static int check_field(json_t *ev, const char *key, field_kind_t kind, const cha
             return 1;
         }
         if (!json_is_string(v))
-            return sluice_event_error_set(e, 400, "invalid_event", path, "%s must be a string", key);
+            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
+                                          "%s must be a string", key);
         if (json_string_length(v) == 0 || json_string_length(v) > ID_MAX_BYTES)
-            return sluice_event_error_set(e, 400, "invalid_event", path, "%s must be 1 to %d bytes long", key,
-                                          ID_MAX_BYTES);
+            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
+                                          "%s must be 1 to %d bytes long", key, ID_MAX_BYTES);
         return 1;
     case F_NAME:
         if (!json_is_string(v))
-            return sluice_event_error_set(e, 400, "invalid_event", path, "%s must be a string", key);
+            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
+                                          "%s must be a string", key);
         if (json_string_length(v) == 0)
-            return sluice_event_error_set(e, 400, "invalid_event", path, "%s must not be empty", key);
+            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
+                                          "%s must not be empty", key);
         return 1;
     case F_STRING:
         if (!json_is_string(v))
-            return sluice_event_error_set(e, 400, "invalid_event", path, "%s must be a string", key);
+            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
+                                          "%s must be a string", key);
         return 1;
     case F_TIME: {
         int64_t ms;
         if (!json_is_string(v) || sluice_time_parse(json_string_value(v), json_string_length(v), 0, &ms) != 0)
-            return sluice_event_error_set(e, 400, "invalid_event", path,
+            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
                                           "%s must be an ISO-8601 date-time with a time zone, e.g. "
                                           "2026-11-23T10:00:00.000Z",
                                           key);
@@ -138,44 +224,47 @@ static int check_field(json_t *ev, const char *key, field_kind_t kind, const cha
     }
     case F_OBJECT:
         if (!json_is_object(v))
-            return sluice_event_error_set(e, 400, "invalid_event", path, "%s must be an object", key);
+            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
+                                          "%s must be an object", key);
         return 1;
     }
     return 0;
 }
 
-static int require(json_t *ev, const char *key, field_kind_t kind, const char *type, const char *prefix,
+static int require(json_t *ev, member_t m, json_t *v, field_kind_t kind, const char *type, const char *prefix,
                    sluice_event_error_t *e)
 {
-    int rc = check_field(ev, key, kind, prefix, e);
+    int rc = check_field(ev, m, v, kind, prefix, e);
     if (rc == 0) {
         char path[160];
-        return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
-                                      "%s events need %s", type, key);
+        return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, wanted[m].key),
+                                      "%s events need %s", type, wanted[m].key);
     }
     return rc;
 }
 
-static int check_consent(json_t *ev, const char *prefix, sluice_event_error_t *e)
+static int check_consent(json_t *context, const char *prefix, sluice_event_error_t *e)
 {
-    json_t *consent = json_object_get(json_object_get(ev, "context"), "consent");
+    json_t *consent = json_object_get(context, "consent");
     if (consent == NULL || json_is_null(consent))
         return 0;
     char path[160];
-    join(path, sizeof(path), prefix, "context.consent");
     if (!json_is_object(consent))
-        return sluice_event_error_set(e, 400, "invalid_event", path, "context.consent must be an object");
+        return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, "context.consent"),
+                                      "context.consent must be an object");
     json_t *cats = json_object_get(consent, "categories");
     if (cats == NULL)
         return 0;
-    join(path, sizeof(path), prefix, "context.consent.categories");
     if (!json_is_array(cats))
-        return sluice_event_error_set(e, 400, "invalid_event", path, "context.consent.categories must be a list");
+        return sluice_event_error_set(e, 400, "invalid_event",
+                                      join(path, sizeof(path), prefix, "context.consent.categories"),
+                                      "context.consent.categories must be a list");
     size_t i;
     json_t *c;
     json_array_foreach(cats, i, c) {
         if (!json_is_string(c))
-            return sluice_event_error_set(e, 400, "invalid_event", path,
+            return sluice_event_error_set(e, 400, "invalid_event",
+                                          join(path, sizeof(path), prefix, "context.consent.categories"),
                                           "context.consent.categories must hold strings");
     }
     return 0;
@@ -187,13 +276,16 @@ int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *li
     char path[160];
     if (!json_is_object(ev))
         return sluice_event_error_set(e, 400, "invalid_event", prefix, "an event must be a JSON object");
+    json_t *v[M_COUNT];
+    find_members(ev, v);
     /* Segment's and RudderStack's SDKs send "" for an id they do not have yet (RudderStack's
      * userId before identify): an empty id is an absent one. */
-    static const char *const ids[] = {"userId", "anonymousId"};
+    static const member_t ids[] = {M_USER_ID, M_ANONYMOUS_ID};
     for (size_t i = 0; i < 2; i++) {
-        json_t *v = json_object_get(ev, ids[i]);
-        if (json_is_string(v) && json_string_length(v) == 0)
-            json_object_del(ev, ids[i]);
+        if (json_is_string(v[ids[i]]) && json_string_length(v[ids[i]]) == 0) {
+            json_object_del(ev, wanted[ids[i]].key);
+            v[ids[i]] = NULL;
+        }
     }
     /* Re-encoding can only grow a document by reformatting numbers, never to twice its text. */
     if ((source_len == 0 || source_len * 2 > lim->max_event_bytes) &&
@@ -202,7 +294,7 @@ int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *li
                                       lim->max_event_bytes);
 
     int type = forced_type;
-    json_t *t = json_object_get(ev, "type");
+    json_t *t = v[M_TYPE];
     if (type < 0) {
         join(path, sizeof(path), prefix, "type");
         if (!json_is_string(t))
@@ -217,37 +309,41 @@ int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *li
     }
 
     static const struct {
-        const char *key;
+        member_t m;
         field_kind_t kind;
     } common[] = {
-        {"messageId", F_ID},      {"anonymousId", F_ID},         {"userId", F_ID},      {"timestamp", F_TIME},
-        {"sentAt", F_TIME},       {"originalTimestamp", F_TIME}, {"context", F_OBJECT}, {"integrations", F_OBJECT},
-        {"properties", F_OBJECT}, {"traits", F_OBJECT},
+        {M_MESSAGE_ID, F_ID},     {M_ANONYMOUS_ID, F_ID},         {M_USER_ID, F_ID},     {M_TIMESTAMP, F_TIME},
+        {M_SENT_AT, F_TIME},      {M_ORIGINAL_TIMESTAMP, F_TIME}, {M_CONTEXT, F_OBJECT}, {M_INTEGRATIONS, F_OBJECT},
+        {M_PROPERTIES, F_OBJECT}, {M_TRAITS, F_OBJECT},
     };
     for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
-        if (check_field(ev, common[i].key, common[i].kind, prefix, e) < 0)
+        if (check_field(ev, common[i].m, v[common[i].m], common[i].kind, prefix, e) < 0)
             return -1;
-    if (check_consent(ev, prefix, e) < 0)
+    if (check_consent(v[M_CONTEXT], prefix, e) < 0)
         return -1;
 
     const char *tn = type_names[type];
     switch ((sluice_event_type_t)type) {
     case SLUICE_EVENT_TRACK:
-        if (require(ev, "event", F_NAME, tn, prefix, e) < 0)
+        if (require(ev, M_EVENT, v[M_EVENT], F_NAME, tn, prefix, e) < 0)
             return -1;
         break;
     case SLUICE_EVENT_PAGE:
     case SLUICE_EVENT_SCREEN:
-        if (check_field(ev, "name", F_STRING, prefix, e) < 0 || check_field(ev, "category", F_STRING, prefix, e) < 0)
+        if (check_field(ev, M_NAME, v[M_NAME], F_STRING, prefix, e) < 0 ||
+            check_field(ev, M_CATEGORY, v[M_CATEGORY], F_STRING, prefix, e) < 0)
             return -1;
         break;
     case SLUICE_EVENT_IDENTIFY: break;
     case SLUICE_EVENT_GROUP:
-        if (require(ev, "groupId", F_ID, tn, prefix, e) < 0)
+        if (require(ev, M_GROUP_ID, v[M_GROUP_ID], F_ID, tn, prefix, e) < 0)
             return -1;
         break;
     case SLUICE_EVENT_ALIAS:
-        if (require(ev, "previousId", F_ID, tn, prefix, e) < 0 || require(ev, "userId", F_ID, tn, prefix, e) < 0)
+        if (require(ev, M_PREVIOUS_ID, v[M_PREVIOUS_ID], F_ID, tn, prefix, e) < 0)
+            return -1;
+        /* userId may have been converted from a number above: read it again. */
+        if (require(ev, M_USER_ID, json_object_get(ev, "userId"), F_ID, tn, prefix, e) < 0)
             return -1;
         break;
     default: break;
@@ -256,16 +352,6 @@ int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *li
 }
 
 /* ---------------------------------------------------------------- enrichment */
-
-static json_t *ensure_object(json_t *parent, const char *key)
-{
-    json_t *o = json_object_get(parent, key);
-    if (!json_is_object(o)) {
-        o = json_object();
-        json_object_set_new(parent, key, o);
-    }
-    return o;
-}
 
 /* ms of a JSON string holding an RFC 3339 time, or -1 (validation let only such times through). */
 static int time_of(json_t *v, int64_t *ms)
@@ -278,28 +364,50 @@ static int time_of(json_t *v, int64_t *ms)
  * is the event's time by the gateway's clock. The time the client stamped is kept as
  * originalTimestamp (RudderStack sends only originalTimestamp and sentAt). Without sentAt nothing
  * can be corrected and timestamp stays as sent. */
-static void correct_timestamp(json_t *ev, int64_t received_ms)
+static void correct_timestamp(json_t *ev, json_t *ts, json_t *orig, json_t *sent_at, int64_t received_ms)
 {
-    json_t *ts = json_object_get(ev, "timestamp"), *orig = json_object_get(ev, "originalTimestamp");
     json_t *base = json_is_string(orig) ? orig : ts;
     int64_t base_ms, sent_ms;
     if (time_of(base, &base_ms) != 0)
         return;
-    if (time_of(json_object_get(ev, "sentAt"), &sent_ms) != 0) {
+    if (time_of(sent_at, &sent_ms) != 0) {
         if (ts == NULL)
-            json_object_set(ev, "timestamp", base);
+            json_object_set_nocheck(ev, "timestamp", base);
         return;
     }
     if (!json_is_string(orig))
-        json_object_set(ev, "originalTimestamp", base);
+        json_object_set_nocheck(ev, "originalTimestamp", base);
     char when[SLUICE_TIME_TEXT_MAX];
     sluice_time_format(received_ms - (sent_ms - base_ms), when);
     json_object_set_new_nocheck(ev, "timestamp", json_string_nocheck(when));
 }
 
+/* A string of a header's bytes, or NULL when they are not UTF-8 (as json_string): ASCII, what
+ * headers nearly always hold, is recognised a word at a time instead of jansson's check per byte. */
+static json_t *header_string(const char *s)
+{
+    if (s == NULL)
+        return NULL;
+    size_t n = strlen(s), i = 0;
+    uint64_t high = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        high |= w;
+    }
+    for (; i < n; i++)
+        high |= (unsigned char)s[i];
+    return (high & 0x8080808080808080ull) == 0 ? json_stringn_nocheck(s, n) : json_stringn(s, n);
+}
+
 int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
 {
-    if (!json_is_string(json_object_get(ev, "messageId"))) {
+    /* Read before anything is set: setting other members leaves these values where they are. */
+    json_t *v[M_COUNT];
+    static const member_t read[] = {M_MESSAGE_ID, M_TIMESTAMP, M_ORIGINAL_TIMESTAMP, M_SENT_AT, M_CONTEXT};
+    for (size_t i = 0; i < sizeof(read) / sizeof(read[0]); i++)
+        v[read[i]] = json_object_getn(ev, wanted[read[i]].key, wanted[read[i]].len);
+    if (!json_is_string(v[M_MESSAGE_ID])) {
         char id[37];
         if (sluice_uuid_v4(id) != 0)
             return -1;
@@ -308,12 +416,16 @@ int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
     char when[SLUICE_TIME_TEXT_MAX];
     sluice_time_format(en->received_ms, when);
     json_object_set_new_nocheck(ev, "receivedAt", json_string_nocheck(when));
-    correct_timestamp(ev, en->received_ms);
-    json_t *ctx = ensure_object(ev, "context");
+    correct_timestamp(ev, v[M_TIMESTAMP], v[M_ORIGINAL_TIMESTAMP], v[M_SENT_AT], en->received_ms);
+    json_t *ctx = v[M_CONTEXT];
+    if (!json_is_object(ctx)) {
+        ctx = json_object();
+        json_object_set_new(ev, "context", ctx);
+    }
     if (!en->trust_client_ip || !json_is_string(json_object_get(ctx, "ip")))
-        json_object_set_new_nocheck(ctx, "ip", json_string(en->client_ip)); /* a header's bytes: checked */
+        json_object_set_new_nocheck(ctx, "ip", header_string(en->client_ip)); /* a header's bytes: checked */
     if (en->user_agent != NULL && !json_is_string(json_object_get(ctx, "userAgent")))
-        json_object_set_new_nocheck(ctx, "userAgent", json_string(en->user_agent));
+        json_object_set_new_nocheck(ctx, "userAgent", header_string(en->user_agent));
     return 0;
 }
 

@@ -24,22 +24,11 @@ struct sluice_gw_maskers {
     unsigned nthreads;
 };
 
-/* track events are named by `event`, the others by their type. */
-static const char *event_name(json_t *event)
-{
-    const char *type = json_string_value(json_object_get(event, "type"));
-    if (type != NULL && strcmp(type, "track") == 0) {
-        const char *name = json_string_value(json_object_get(event, "event"));
-        if (name != NULL)
-            return name;
-    }
-    return type;
-}
-
 static sluice_mask_outcome_t on_mask(void *ud, const sluice_org_t *org, size_t rule_index, json_t *event,
-                                     json_t *parent, const char *key, size_t index, json_t *value,
-                                     const char *concrete_path)
+                                     const char *event_name, json_t *parent, const char *key, size_t index,
+                                     json_t *value, const char *concrete_path)
 {
+    (void)event;
     thread_masker_t *m = ud;
     /* The data layer hands the org by pointer into this runtime's config. */
     if (org < m->cfg->orgs || org >= m->cfg->orgs + m->cfg->org_count || rule_index >= org->mask_rule_count)
@@ -47,14 +36,19 @@ static sluice_mask_outcome_t on_mask(void *ud, const sluice_org_t *org, size_t r
     size_t org_index = (size_t)(org - m->cfg->orgs);
     const sluice_mask_rule_t *rule = &org->mask_rules[rule_index];
     sluice_plugin_field_t field = {
-        .org = org->id, .path = concrete_path, .rule_path = rule->path.text, .event = event_name(event)};
+        .org = org->id, .path = concrete_path, .rule_path = rule->path.text, .event = event_name};
     json_t *nv = NULL;
     const char *reason = "unknown";
     sluice_plugin_outcome_t out =
-        sluice_plugin_set_apply(m->set, m->thread, org_index, rule_index, &field, value, &nv, &reason);
+        sluice_plugin_set_apply_in_place(m->set, m->thread, org_index, rule_index, &field, value, &nv, &reason);
     switch (out) {
     case SLUICE_PLUGIN_REPLACED: {
-        int rc = key != NULL ? json_object_set_new(parent, key, nv) : json_array_set_new(parent, index, nv);
+        if (nv == value) { /* rewritten where it is */
+            json_decref(nv);
+            return SLUICE_MASK_REPLACED;
+        }
+        /* key is one the parent already holds (the value was reached through it): valid UTF-8. */
+        int rc = key != NULL ? json_object_set_new_nocheck(parent, key, nv) : json_array_set_new(parent, index, nv);
         if (rc == 0)
             return SLUICE_MASK_REPLACED;
         reason = "out of memory";

@@ -93,11 +93,25 @@ static long finish(outbuf_t *o)
     return o->overflow || o->len == 0 ? -1 : (long)o->len;
 }
 
-/* Lowercase; drop characters for which skip() says so (ASCII only; multibyte always kept). */
-static long lower_filtered(const char *in, size_t len, int (*skip)(unsigned char), outbuf_t *o)
+/* Lowercase; drop characters for which skip() says so (ASCII only; multibyte always kept).
+ * Inlined into each caller so skip is a known function there, and ASCII (nearly every byte of an
+ * email or a name) is written without a call. */
+static inline __attribute__((always_inline)) long lower_filtered(const char *in, size_t len, int (*skip)(unsigned char),
+                                                                 outbuf_t *o)
 {
     const unsigned char *s = (const unsigned char *)in;
     for (size_t i = 0; i < len;) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            if (!skip(c)) {
+                if (o->len < o->cap)
+                    o->p[o->len++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+                else
+                    o->overflow = 1;
+            }
+            i++;
+            continue;
+        }
         size_t n = u8len(s, i, len);
         if (!(n == 1 && skip(s[i])))
             put_lower(o, s + i, n);

@@ -620,6 +620,12 @@ int sluice_plugin_utf8_valid(const char *str, size_t len)
     const unsigned char *s = (const unsigned char *)str;
     size_t i = 0;
     while (i < len) {
+        /* ASCII eight bytes at a time (most outputs are ASCII: masks, hashes, truncated IPs). */
+        uint64_t w;
+        while (len - i >= 8 && (memcpy(&w, s + i, 8), (w & 0x8080808080808080ull) == 0))
+            i += 8;
+        if (i == len)
+            break;
         unsigned c = s[i];
         if (c < 0x80) {
             i++;

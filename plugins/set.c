@@ -400,9 +400,9 @@ static sluice_plugin_outcome_t failed(sluice_plugin_instance_t *inst, unsigned t
     return SLUICE_PLUGIN_FAILED;
 }
 
-sluice_plugin_outcome_t sluice_plugin_mask_json(sluice_plugin_instance_t *inst, unsigned thread,
-                                                sluice_mask_output_t *out, const sluice_plugin_field_t *field,
-                                                json_t *value, json_t **result, const char **reason)
+static sluice_plugin_outcome_t mask_json(sluice_plugin_instance_t *inst, unsigned thread, sluice_mask_output_t *out,
+                                         const sluice_plugin_field_t *field, json_t *value, int in_place,
+                                         json_t **result, const char **reason)
 {
     *result = NULL;
     const char *empty = "";
@@ -447,17 +447,30 @@ sluice_plugin_outcome_t sluice_plugin_mask_json(sluice_plugin_instance_t *inst, 
         *result = json_loadb(out->buf, out->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
         if (*result == NULL)
             return failed(inst, thread, reason, "output is not one valid JSON value");
+    } else if (in_place && json_is_string(value) && value->refcount == 1) {
+        /* Valid UTF-8 (below); on failure value is left as it was and the caller removes it. */
+        if (json_string_setn_nocheck(value, out->buf, out->len) != 0)
+            return failed(inst, thread, reason, "out of memory");
+        *result = json_incref(value);
     } else {
-        *result = json_stringn(out->buf, out->len);
+        /* sluice_plugin_instance_mask let only valid UTF-8 through (as strict as jansson's check). */
+        *result = json_stringn_nocheck(out->buf, out->len);
         if (*result == NULL)
             return failed(inst, thread, reason, "out of memory");
     }
     return SLUICE_PLUGIN_REPLACED;
 }
 
-sluice_plugin_outcome_t sluice_plugin_set_apply(sluice_plugin_set_t *set, unsigned thread, size_t org_index,
-                                                size_t rule_index, const sluice_plugin_field_t *field, json_t *value,
-                                                json_t **result, const char **reason)
+sluice_plugin_outcome_t sluice_plugin_mask_json(sluice_plugin_instance_t *inst, unsigned thread,
+                                                sluice_mask_output_t *out, const sluice_plugin_field_t *field,
+                                                json_t *value, json_t **result, const char **reason)
+{
+    return mask_json(inst, thread, out, field, value, 0, result, reason);
+}
+
+static sluice_plugin_outcome_t set_apply(sluice_plugin_set_t *set, unsigned thread, size_t org_index, size_t rule_index,
+                                         const sluice_plugin_field_t *field, json_t *value, int in_place,
+                                         json_t **result, const char **reason)
 {
     *result = NULL;
     sluice_plugin_instance_t *inst = sluice_plugin_set_instance(set, org_index, rule_index);
@@ -465,7 +478,21 @@ sluice_plugin_outcome_t sluice_plugin_set_apply(sluice_plugin_set_t *set, unsign
         *reason = "plugin not loaded";
         return SLUICE_PLUGIN_FAILED;
     }
-    return sluice_plugin_mask_json(inst, thread, &set->outputs[thread], field, value, result, reason);
+    return mask_json(inst, thread, &set->outputs[thread], field, value, in_place, result, reason);
+}
+
+sluice_plugin_outcome_t sluice_plugin_set_apply(sluice_plugin_set_t *set, unsigned thread, size_t org_index,
+                                                size_t rule_index, const sluice_plugin_field_t *field, json_t *value,
+                                                json_t **result, const char **reason)
+{
+    return set_apply(set, thread, org_index, rule_index, field, value, 0, result, reason);
+}
+
+sluice_plugin_outcome_t sluice_plugin_set_apply_in_place(sluice_plugin_set_t *set, unsigned thread, size_t org_index,
+                                                         size_t rule_index, const sluice_plugin_field_t *field,
+                                                         json_t *value, json_t **result, const char **reason)
+{
+    return set_apply(set, thread, org_index, rule_index, field, value, 1, result, reason);
 }
 
 /* ------------------------------------------------------------------ metrics */

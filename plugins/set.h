@@ -94,6 +94,14 @@ sluice_plugin_outcome_t sluice_plugin_set_apply(sluice_plugin_set_t *set, unsign
                                                 size_t rule_index, const sluice_plugin_field_t *field, json_t *value,
                                                 json_t **result, const char **reason);
 
+/* sluice_plugin_set_apply for the gateway's data layer, which owns the event: when value is a
+ * string nothing else holds (refcount 1) and the plugin answers with a string, value itself is
+ * rewritten and *result is value (a new reference), so the caller has nothing to put in place
+ * (no new value, no member lookup). Otherwise as sluice_plugin_set_apply. */
+sluice_plugin_outcome_t sluice_plugin_set_apply_in_place(sluice_plugin_set_t *set, unsigned thread, size_t org_index,
+                                                         size_t rule_index, const sluice_plugin_field_t *field,
+                                                         json_t *value, json_t **result, const char **reason);
+
 /* Prometheus text for sluice_plugin_calls_total and sluice_plugin_errors_total with labels
  * plugin, org and rule, written into buf[0..cap) like snprintf: returns the length the whole
  * text needs (>= cap means it was cut). Nothing when the set has no instance. Any thread. */

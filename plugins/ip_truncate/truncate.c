@@ -26,12 +26,52 @@ static void keep_prefix(uint8_t *addr, size_t len, unsigned bits)
     }
 }
 
+/* The common case without inet_pton/inet_ntop (whose IPv4 side prints with sprintf): plain
+ * dotted-quad text, four groups of 1..3 digits without leading zeros, each <= 255. Everything it
+ * takes inet_pton takes alike; anything else (including what inet_pton may still accept) is left
+ * to the general path. Returns the length written into out, or 0 to fall through. */
+static size_t quad_truncate(const char *text, size_t n, unsigned bits, char *out)
+{
+    uint8_t a[4];
+    size_t i = 0;
+    for (int k = 0; k < 4; k++) {
+        if (k > 0 && (i >= n || text[i++] != '.'))
+            return 0;
+        size_t start = i;
+        unsigned v = 0;
+        while (i < n && i - start < 3 && text[i] >= '0' && text[i] <= '9')
+            v = v * 10 + (unsigned)(text[i++] - '0');
+        if (i == start || v > 255 || (i - start > 1 && text[start] == '0'))
+            return 0;
+        a[k] = (uint8_t)v;
+    }
+    if (i != n)
+        return 0;
+    keep_prefix(a, 4, bits);
+    size_t o = 0;
+    for (int k = 0; k < 4; k++) {
+        unsigned v = a[k];
+        if (k > 0)
+            out[o++] = '.';
+        if (v >= 100)
+            out[o++] = (char)('0' + v / 100);
+        if (v >= 10)
+            out[o++] = (char)('0' + v / 10 % 10);
+        out[o++] = (char)('0' + v % 10);
+    }
+    out[o] = '\0';
+    return o;
+}
+
 size_t sluice_ip_truncate(const char *text, size_t n, unsigned v4_prefix, unsigned v6_prefix, char *out, size_t cap)
 {
     char buf[SLUICE_IP_TRUNCATE_OUT_MAX];
     if (n == 0 || n >= sizeof(buf) || memchr(text, '\0', n) != NULL || v4_prefix > 32 || v6_prefix > 128 ||
         cap < SLUICE_IP_TRUNCATE_OUT_MAX)
         return 0;
+    size_t quick = quad_truncate(text, n, v4_prefix, out);
+    if (quick > 0)
+        return quick;
     memcpy(buf, text, n);
     buf[n] = '\0';
     uint8_t a[16];

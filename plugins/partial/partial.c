@@ -40,18 +40,39 @@ static const sluice_mask_config_entry_t config[] = {
     {0},
 };
 
-/* Where the plugin writes: the host's output in mask, a local buffer in selftest. */
+/* Where the plugin writes: the host's output in mask, a local buffer in selftest. Bytes for the
+ * host gather in `pending` and go out a block at a time (one append per character would cost a
+ * call through the host table each). */
 typedef struct sink {
     const sluice_mask_host_t *host;
     sluice_mask_output_t *out;
     char *buf;
     size_t len, cap;
+    char pending[256];
+    size_t npending;
 } sink_t;
 
-static int put(sink_t *s, const void *p, size_t n)
+static int flush(sink_t *s)
 {
-    if (s->out != NULL)
-        return s->host->append(s->out, p, n);
+    int rc = s->npending > 0 ? s->host->append(s->out, s->pending, s->npending) : SLUICE_MASK_OK;
+    s->npending = 0;
+    return rc;
+}
+
+static int put_slow(sink_t *s, const void *p, size_t n)
+{
+    if (s->out != NULL) {
+        if (n > sizeof(s->pending) - s->npending) {
+            int rc = flush(s);
+            if (rc != SLUICE_MASK_OK)
+                return rc;
+            if (n > sizeof(s->pending))
+                return s->host->append(s->out, p, n);
+        }
+        memcpy(s->pending + s->npending, p, n);
+        s->npending += n;
+        return SLUICE_MASK_OK;
+    }
     if (n > s->cap - s->len)
         return SLUICE_MASK_ETOOBIG;
     memcpy(s->buf + s->len, p, n);
@@ -59,16 +80,36 @@ static int put(sink_t *s, const void *p, size_t n)
     return SLUICE_MASK_OK;
 }
 
-/* Decodes the UTF-8 code point at s[0..n) into *cp; returns its length, or 0 when malformed
- * (overlong, surrogate, above U+10FFFF, truncated). */
-static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+/* One character (1..4 bytes) into the pending block when it has room, without a call. */
+static inline int put(sink_t *s, const void *p, size_t n)
 {
-    if (n == 0)
-        return 0;
-    if (s[0] < 0x80) {
+    if (s->out != NULL && n <= sizeof(s->pending) - s->npending) {
+        const char *c = p;
+        for (size_t i = 0; i < n; i++)
+            s->pending[s->npending + i] = c[i];
+        s->npending += n;
+        return SLUICE_MASK_OK;
+    }
+    return put_slow(s, p, n);
+}
+
+static size_t utf8_next_multi(const unsigned char *s, size_t n, uint32_t *cp);
+
+/* Decodes the UTF-8 code point at s[0..n) into *cp; returns its length, or 0 when malformed
+ * (overlong, surrogate, above U+10FFFF, truncated). ASCII without a call. */
+static inline size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    if (n > 0 && s[0] < 0x80) {
         *cp = s[0];
         return 1;
     }
+    return utf8_next_multi(s, n, cp);
+}
+
+static size_t utf8_next_multi(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    if (n == 0)
+        return 0;
     size_t len;
     uint32_t c, min;
     if ((s[0] & 0xe0) == 0xc0) {
@@ -93,7 +134,7 @@ static size_t utf8_next(const unsigned char *s, size_t n, uint32_t *cp)
     return len;
 }
 
-static int preserved(const partial_t *p, uint32_t cp)
+static inline int preserved(const partial_t *p, uint32_t cp)
 {
     for (size_t i = 0; i < p->preserve_count; i++)
         if (p->preserve[i] == cp)
@@ -101,9 +142,32 @@ static int preserved(const partial_t *p, uint32_t cp)
     return 0;
 }
 
+/* render for ASCII text and no preserve characters, the common case (card numbers, ids): every
+ * byte is one countable character, so what is kept is a prefix and a suffix. Same output. */
+static int render_ascii(const partial_t *p, const char *v, size_t n, sink_t *s)
+{
+    const int reveal = (uint64_t)p->keep_first + (uint64_t)p->keep_last < n;
+    size_t first = reveal ? (size_t)p->keep_first : 0, last = reveal ? (size_t)p->keep_last : 0;
+    int rc = put(s, v, first);
+    for (size_t k = first; rc == SLUICE_MASK_OK && k < n - last; k++)
+        rc = put(s, p->mask_char, p->mask_len);
+    if (rc == SLUICE_MASK_OK)
+        rc = put(s, v + n - last, last);
+    return rc;
+}
+
 static int render(const partial_t *p, const char *v, size_t n, sink_t *s)
 {
     const unsigned char *u = (const unsigned char *)v;
+    if (p->preserve_count == 0) {
+        size_t i = 0;
+        while (i < n && u[i] < 0x80)
+            i++;
+        if (i == n) {
+            int rc = render_ascii(p, v, n, s);
+            return rc == SLUICE_MASK_OK && s->out != NULL ? flush(s) : rc;
+        }
+    }
     uint32_t cp;
     size_t countable = 0;
     for (size_t i = 0, len; i < n; i += len) {
@@ -127,7 +191,7 @@ static int render(const partial_t *p, const char *v, size_t n, sink_t *s)
         if (rc != SLUICE_MASK_OK)
             return rc;
     }
-    return SLUICE_MASK_OK;
+    return s->out != NULL ? flush(s) : SLUICE_MASK_OK;
 }
 
 static int parse_params(partial_t *p, const char *mask, size_t mask_len, const char *preserve, size_t preserve_len,
@@ -209,7 +273,8 @@ static int mask(void *instance, void *thread_ctx, const sluice_mask_input_t *in,
     switch (in->type) {
     case SLUICE_MASK_JSON_STRING:
     case SLUICE_MASK_JSON_NUMBER: {
-        sink_t s = {.host = p->host, .out = out};
+        sink_t s; /* pending is not cleared: only its first npending bytes are ever read */
+        s.host = p->host, s.out = out, s.buf = NULL, s.len = s.cap = 0, s.npending = 0;
         return render(p, in->value, in->value_len, &s);
     }
     case SLUICE_MASK_JSON_BOOL:

@@ -130,7 +130,47 @@ static void test_round_trip(void **state)
         sluice_time_format(ms, out);
         assert_int_equal(sluice_time_parse(out, strlen(out), 0, &back), 0);
         assert_int_equal(back, ms);
+        /* The same instant spelled so the general parser reads it (the fixed form has a fast path). */
+        out[23] = 'z';
+        assert_int_equal(sluice_time_parse(out, strlen(out), 0, &back), 0);
+        assert_int_equal(back, ms);
     }
+}
+
+/* Texts parsed before (the last few are remembered per thread) give the same answers again, and
+ * what one set of flags accepts is not taken for another. */
+static void test_repeated_texts(void **state)
+{
+    (void)state;
+    for (int round = 0; round < 3; round++) {
+        expect("2026-11-20T00:00:00Z", 1795132800000LL);
+        expect("2026-11-23T10:00:00.050Z", 1795428000050LL);
+        expect("2026-11-20T01:00:00+01:00", 1795132800000LL);
+        int64_t ms;
+        assert_int_equal(parse("2026-11-20", SLUICE_TIME_DATE_OK, &ms), 0);
+        assert_int_equal(ms, 1795132800000LL);
+        refuse("2026-11-20", 0);
+        refuse("2026-11-20T00:00:00", 0);
+        /* Same length and first bytes as a remembered text, one digit apart. */
+        expect("2026-11-23T10:00:00.051Z", 1795428000051LL);
+    }
+}
+
+/* The fixed form YYYY-MM-DDTHH:MM:SS.mmmZ refuses what the general rules refuse. */
+static void test_fixed_form(void **state)
+{
+    (void)state;
+    expect("2026-11-23T10:00:00.050Z", 1795428000050LL); /* 2026-11-20 + 3 d 10 h */
+    expect("2016-12-31T23:59:60.000Z", 1483228800000LL);
+    expect("0000-01-01T00:00:00.000Z", -62167219200000LL);
+    expect("9999-12-31T23:59:59.999Z", 253402300799999LL);
+    const char *bad[] = {"2025-02-29T00:00:00.000Z", "2026-13-01T00:00:00.000Z", "2026-00-01T00:00:00.000Z",
+                         "2026-04-31T00:00:00.000Z", "2026-11-00T00:00:00.000Z", "2026-11-20T24:00:00.000Z",
+                         "2026-11-20T00:60:00.000Z", "2026-11-20T00:00:61.000Z", "2026-11-20T00:00:00.00aZ",
+                         "2026-11-20T00:00:00.000X", "2026-11-20T00:00:00,000Z", "2026-1a-20T00:00:00.000Z",
+                         "-026-11-20T00:00:00.000Z", "2026-11-20T00:00:00.000 "};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        refuse(bad[i], 0);
 }
 
 static void test_clocks(void **state)
@@ -147,9 +187,9 @@ static void test_clocks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accepts),        cmocka_unit_test(test_refuses), cmocka_unit_test(test_date_only),
-        cmocka_unit_test(test_length_bounded), cmocka_unit_test(test_format),  cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_accepts), cmocka_unit_test(test_fixed_form), cmocka_unit_test(test_repeated_texts),
+        cmocka_unit_test(test_refuses), cmocka_unit_test(test_date_only),  cmocka_unit_test(test_length_bounded),
+        cmocka_unit_test(test_format),  cmocka_unit_test(test_round_trip), cmocka_unit_test(test_clocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

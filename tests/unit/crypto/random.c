@@ -1,10 +1,13 @@
-/* Tests for crypto/random.c: random bytes, UUIDv4 format and uniqueness, 64-bit values. */
+/* Tests for crypto/random.c: random bytes, UUIDv4 format and uniqueness (also across a fork), 64-bit
+ * values. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -57,6 +60,43 @@ static void test_uuid_v4_unique(void **state)
     free(ids);
 }
 
+/* A child of a process that has identifiers pooled mints none of the parent's next ones. */
+static void test_uuid_v4_after_fork(void **state)
+{
+    (void)state;
+    char first[37], parent[8][37], child[8][37];
+    assert_int_equal(sluice_uuid_v4(first), 0); /* the pool is filled now */
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int ok = 1;
+        for (int i = 0; i < 8; i++)
+            ok &= sluice_uuid_v4(child[i]) == 0;
+        ok &= write(fds[1], child, sizeof(child)) == (ssize_t)sizeof(child);
+        _exit(ok ? 0 : 1);
+    }
+    close(fds[1]);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(sluice_uuid_v4(parent[i]), 0);
+    size_t got = 0;
+    while (got < sizeof(child)) {
+        ssize_t n = read(fds[0], (char *)child + got, sizeof(child) - got);
+        assert_true(n > 0);
+        got += (size_t)n;
+    }
+    close(fds[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (int i = 0; i < 8; i++) {
+        check_uuid(child[i]);
+        for (int k = 0; k < 8; k++)
+            assert_string_not_equal(child[i], parent[k]);
+    }
+}
+
 static void test_random_bytes(void **state)
 {
     (void)state;
@@ -105,9 +145,8 @@ static void test_random_uint64(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_uuid_v4_format),
-        cmocka_unit_test(test_uuid_v4_unique),
-        cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_uuid_v4_format),     cmocka_unit_test(test_uuid_v4_unique),
+        cmocka_unit_test(test_uuid_v4_after_fork), cmocka_unit_test(test_random_bytes),
         cmocka_unit_test(test_random_uint64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -81,6 +81,31 @@ static void test_sluice_and_mixed(void **state)
                         "analytics");
 }
 
+/* Categories alone: left as they are when already normal, rebuilt when an alias, a repeat or a
+ * non-string is in them. */
+static void test_categories_alone(void **state)
+{
+    (void)state;
+    assert_string_equal(categories("{\"context\":{\"consent\":{\"categories\":[]}}}"), "");
+    assert_string_equal(categories("{\"context\":{\"consent\":{\"categories\":[\"x\",\"analytics\",\"y\"]}}}"),
+                        "x,analytics,y");
+    assert_string_equal(
+        categories("{\"context\":{\"consent\":{\"categories\":[\"analytics\",\"marketing\",\"analytics\"]}}}"),
+        "analytics,marketing");
+    assert_string_equal(categories("{\"context\":{\"consent\":{\"categories\":[\"x\",\"C0004\",\"marketing\"]}}}"),
+                        "x,marketing");
+    assert_string_equal(categories("{\"context\":{\"consent\":{\"categories\":[\"ANALYTICS\"]}}}"), "analytics");
+    assert_string_equal(categories("{\"context\":{\"consent\":{\"categories\":[\"a\",true,\"b\"]}}}"), "a,b");
+    /* The member keeps its place among the consent object's members either way. */
+    json_error_t je;
+    json_t *ev = json_loads("{\"context\":{\"consent\":{\"v\":1,\"categories\":[\"a\"],\"w\":2}}}", 0, &je);
+    assert_int_equal(sluice_consent_normalize(ev, &cfg), 0);
+    char *text = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    assert_string_equal(text, "{\"context\":{\"consent\":{\"v\":1,\"categories\":[\"a\"],\"w\":2}}}");
+    free(text);
+    json_decref(ev);
+}
+
 /* The formats the client sent stay as sent. */
 static void test_formats_kept(void **state)
 {
@@ -96,9 +121,8 @@ static void test_formats_kept(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_segment_preferences),
-        cmocka_unit_test(test_rudderstack_consent_management),
-        cmocka_unit_test(test_sluice_and_mixed),
+        cmocka_unit_test(test_segment_preferences), cmocka_unit_test(test_rudderstack_consent_management),
+        cmocka_unit_test(test_sluice_and_mixed),    cmocka_unit_test(test_categories_alone),
         cmocka_unit_test(test_formats_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

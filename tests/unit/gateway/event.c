@@ -82,6 +82,21 @@ static void required_fields(void **state)
     assert_int_equal(validate("{\"groupId\":42}", SLUICE_EVENT_GROUP, &e), SLUICE_EVENT_GROUP);
     assert_int_equal(validate("{\"name\":\"Home\"}", SLUICE_EVENT_PAGE, &e), SLUICE_EVENT_PAGE);
     assert_int_equal(validate("{\"traits\":{\"email\":\"x\"}}", SLUICE_EVENT_IDENTIFY, &e), SLUICE_EVENT_IDENTIFY);
+    /* A numeric userId is made a string first, and alias then finds it. */
+    assert_int_equal(validate("{\"previousId\":\"a\",\"userId\":7}", SLUICE_EVENT_ALIAS, &e), SLUICE_EVENT_ALIAS);
+    /* An event with many members (looked up one by one rather than matched) is checked alike. */
+    char wide[1024];
+    size_t n = 0;
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(wide + n, sizeof(wide) - n, "%s\"k%d\":%d", i ? "," : "{", i, i);
+    snprintf(wide + n, sizeof(wide) - n, ",\"sentAt\":\"yesterday\",\"event\":\"\"}");
+    assert_int_equal(validate(wide, SLUICE_EVENT_TRACK, &e), -1);
+    assert_string_equal(e.path, "sentAt");
+    snprintf(wide + n, sizeof(wide) - n, ",\"sentAt\":\"2026-11-23T10:00:00Z\",\"event\":\"\"}");
+    assert_int_equal(validate(wide, SLUICE_EVENT_TRACK, &e), -1);
+    assert_string_equal(e.message, "event must not be empty");
+    snprintf(wide + n, sizeof(wide) - n, ",\"event\":\"Buy\"}");
+    assert_int_equal(validate(wide, SLUICE_EVENT_TRACK, &e), SLUICE_EVENT_TRACK);
 }
 
 static void types_from_body(void **state)
@@ -188,6 +203,31 @@ static void enrich(void **state)
     assert_string_equal(json_string_value(json_object_get(ev, "messageId")), "m-1");
     assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "context"), "ip")), "198.51.100.7");
     json_decref(ev);
+
+    /* Header bytes: UTF-8 of any length is kept, anything else is not taken. */
+    static const char *const agents[] = {
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+        "Agent \xc3\x9c"
+        "n\xc3\xaf"
+        "c\xc3\xb8"
+        "d\xc3\xa9 0123456789abcdef",
+        "x", ""};
+    for (size_t i = 0; i < sizeof(agents) / sizeof(agents[0]); i++) {
+        ev = parse("{\"event\":\"x\"}", &e);
+        en.user_agent = agents[i];
+        assert_int_equal(sluice_event_enrich(ev, &en), 0);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "context"), "userAgent")), agents[i]);
+        json_decref(ev);
+    }
+    static const char *const bad[] = {"UA \xff\xfe", "0123456789abcdef\xc3", "\xe2\x82",
+                                      "long ascii prefix \xed\xa0\x80"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ev = parse("{\"event\":\"x\"}", &e);
+        en.user_agent = bad[i];
+        assert_int_equal(sluice_event_enrich(ev, &en), 0);
+        assert_null(json_object_get(json_object_get(ev, "context"), "userAgent"));
+        json_decref(ev);
+    }
 }
 
 static const char *str(json_t *ev, const char *key)

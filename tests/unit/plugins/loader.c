@@ -360,6 +360,25 @@ static void test_utf8(void **state)
         if (sluice_plugin_utf8_valid(bad[i], strlen(bad[i])))
             fail_msg("bad[%zu] accepted", i);
     }
+    /* The same after and before ASCII runs of every length around the 8-byte steps. */
+    char buf[64];
+    for (size_t pre = 0; pre < 18; pre++) {
+        for (size_t post = 0; post < 10; post += 3) {
+            for (size_t k = 0; k < 2; k++) {
+                const char *const *set = k == 0 ? good : bad;
+                size_t count = k == 0 ? sizeof(good) / sizeof(good[0]) : sizeof(bad) / sizeof(bad[0]);
+                for (size_t i = 0; i < count; i++) {
+                    size_t n = strlen(set[i]);
+                    memset(buf, 'a', pre);
+                    memcpy(buf + pre, set[i], n);
+                    memset(buf + pre + n, 'z', post);
+                    if (sluice_plugin_utf8_valid(buf, pre + n + post) != (k == 0))
+                        fail_msg("%s[%zu] after %zu and before %zu ASCII bytes: wrong answer", k ? "bad" : "good", i,
+                                 pre, post);
+                }
+            }
+        }
+    }
 }
 
 int main(void)

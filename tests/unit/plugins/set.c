@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "plugins/loader.h"
 #include "plugins/set.h"
 #include "fixtures.h"
 
@@ -145,6 +146,57 @@ static void test_load_builtin_names_and_paths(void **state)
 
     sluice_plugin_set_free(set);
     sluice_config_diag_dispose(&d);
+    sluice_config_free(cfg);
+}
+
+/* Through the gateway's entry, a string only its holder has is rewritten where it is (the data
+ * layer then has nothing to put in place); a shared one is left alone, and so is the input of
+ * sluice_plugin_set_apply and sluice_plugin_mask_json (sluicectl plugin test, the fuzz target). */
+static void test_strings_rewritten_in_place(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = config_with("        - {path: properties.card, plugin: fixture, params: {prefix: 'c:'}}\n");
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    sluice_plugin_set_t *set = sluice_plugin_set_load(cfg, NULL, 1, 0, &d);
+    assert_non_null(set);
+    sluice_config_diag_dispose(&d);
+    sluice_plugin_field_t f = {
+        .org = "acme", .path = "properties.card", .rule_path = "properties.card", .event = "Order Completed"};
+    json_t *v = json_string("4111"), *out = NULL;
+    const char *why = NULL;
+    assert_int_equal(sluice_plugin_set_apply_in_place(set, 0, 0, 0, &f, v, &out, &why), SLUICE_PLUGIN_REPLACED);
+    assert_string_equal(json_string_value(out), "c:4111");
+    assert_ptr_equal(out, v);
+    json_decref(out);
+    json_decref(v);
+    v = json_string("4242");
+    json_t *other = json_incref(v);
+    assert_int_equal(sluice_plugin_set_apply_in_place(set, 0, 0, 0, &f, v, &out, &why), SLUICE_PLUGIN_REPLACED);
+    assert_ptr_not_equal(out, v);
+    assert_string_equal(json_string_value(out), "c:4242");
+    assert_string_equal(json_string_value(other), "4242");
+    json_decref(out);
+    json_decref(other);
+    json_decref(v);
+    v = json_string("4444");
+    assert_int_equal(sluice_plugin_set_apply(set, 0, 0, 0, &f, v, &out, &why), SLUICE_PLUGIN_REPLACED);
+    assert_ptr_not_equal(out, v);
+    assert_string_equal(json_string_value(v), "4444");
+    json_decref(out);
+    json_decref(v);
+    sluice_mask_output_t mo;
+    assert_int_equal(sluice_plugin_output_init(&mo, 0), 0);
+    v = json_string("4343");
+    assert_int_equal(sluice_plugin_mask_json(sluice_plugin_set_instance(set, 0, 0), 0, &mo, &f, v, &out, &why),
+                     SLUICE_PLUGIN_REPLACED);
+    assert_ptr_not_equal(out, v);
+    assert_string_equal(json_string_value(out), "c:4343");
+    assert_string_equal(json_string_value(v), "4343");
+    json_decref(out);
+    json_decref(v);
+    sluice_plugin_output_dispose(&mo);
+    sluice_plugin_set_free(set);
     sluice_config_free(cfg);
 }
 
@@ -375,7 +427,7 @@ int main(void)
         cmocka_unit_test(test_load_builtin_names_and_paths),   cmocka_unit_test(test_rollback_on_any_failure),
         cmocka_unit_test(test_misspelt_builtin_default_dir),   cmocka_unit_test(test_missing_dir_from_env),
         cmocka_unit_test(test_check_only_skips_unset_secrets), cmocka_unit_test(test_empty_set),
-        cmocka_unit_test(test_partial_invalid_and_key_use),
+        cmocka_unit_test(test_partial_invalid_and_key_use),    cmocka_unit_test(test_strings_rewritten_in_place),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -1,9 +1,13 @@
 /* Tests for plugins/ip_truncate/truncate.c: IPv4 and IPv6 prefixes (defaults and edges),
- * canonical output, IPv4-mapped addresses, and everything that is not an address refused. */
+ * canonical output, IPv4-mapped addresses, everything that is not an address refused, and the
+ * dotted-quad fast path against inet_pton/inet_ntop on near-addresses of every shape. */
+#define _POSIX_C_SOURCE 200809L /* inet_pton / inet_ntop */
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -84,6 +88,56 @@ static void test_not_addresses(void **state)
     assert_int_equal(sluice_ip_truncate("1.2.3.4", 7, 24, 48, out, 16), 0);
 }
 
+/* What inet_pton + clearing the host bits + inet_ntop give for IPv4 text, or NULL. */
+static const char *reference_v4(const char *in, unsigned bits, char *out)
+{
+    uint8_t a[4];
+    if (inet_pton(AF_INET, in, a) != 1)
+        return NULL;
+    uint32_t v = (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+    v &= bits == 0 ? 0 : 0xffffffffu << (32 - bits);
+    a[0] = (uint8_t)(v >> 24), a[1] = (uint8_t)(v >> 16), a[2] = (uint8_t)(v >> 8), a[3] = (uint8_t)v;
+    return inet_ntop(AF_INET, a, out, SLUICE_IP_TRUNCATE_OUT_MAX);
+}
+
+static void test_quads_like_inet_pton(void **state)
+{
+    (void)state;
+    /* Groups of every length and value near the edges, leading zeros, missing and extra groups,
+     * stray characters: the fast path must take exactly what inet_pton takes, print the same. */
+    static const char *const groups[] = {"0",    "00",  "01",  "1",   "9",   "10",  "09",  "99",  "100",
+                                         "199",  "200", "249", "250", "255", "256", "300", "999", "0255",
+                                         "1000", "",    "a",   "1a",  " 1",  "+1",  "-1",  "1 "};
+    const size_t ng = sizeof(groups) / sizeof(groups[0]);
+    static const unsigned prefixes[] = {0, 7, 8, 20, 24, 31, 32};
+    char in[64], want[SLUICE_IP_TRUNCATE_OUT_MAX];
+    size_t checked = 0;
+    for (size_t a = 0; a < ng; a++)
+        for (size_t b = 0; b < ng; b += 3)
+            for (size_t c = 0; c < ng; c += 5)
+                for (size_t d = 0; d < ng; d++)
+                    for (int shape = 0; shape < 4; shape++) {
+                        if (shape == 0)
+                            snprintf(in, sizeof(in), "%s.%s.%s.%s", groups[a], groups[b], groups[c], groups[d]);
+                        else if (shape == 1)
+                            snprintf(in, sizeof(in), "%s.%s.%s", groups[a], groups[c], groups[d]);
+                        else if (shape == 2)
+                            snprintf(in, sizeof(in), "%s.%s.%s.%s.%s", groups[a], groups[b], groups[c], groups[d],
+                                     groups[a]);
+                        else
+                            snprintf(in, sizeof(in), "%s.%s..%s", groups[a], groups[b], groups[d]);
+                        unsigned bits = prefixes[(a + d + (size_t)shape) % 7];
+                        const char *ref = reference_v4(in, bits, want);
+                        const char *got = trunc_(in, bits, 48);
+                        if (ref == NULL && got != NULL)
+                            fail_msg("accepted \"%s\" as %s; inet_pton refuses it", in, got);
+                        if (ref != NULL && (got == NULL || strcmp(got, ref) != 0))
+                            fail_msg("\"%s\" /%u gave %s; inet_ntop prints %s", in, bits, got ? got : "(refused)", ref);
+                        checked += ref != NULL;
+                    }
+    assert_true(checked > 1000); /* the grid does hold many real addresses */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -91,6 +145,7 @@ int main(void)
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_ipv4_mapped),
         cmocka_unit_test(test_not_addresses),
+        cmocka_unit_test(test_quads_like_inet_pton),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,6 +44,24 @@ static void test_preserve_and_keep_first(void **state)
     assert_int_equal(bt_open(&b, "partial", "{keep_first: 1, keep_last: 0}", NULL), 0);
     assert_string_equal(bt_mask(&b, "\"jane@example.com\""), "\"j***************\"");
     bt_close(&b);
+    assert_int_equal(bt_open(&b, "partial", "{keep_first: 2, keep_last: 3}", NULL), 0);
+    assert_string_equal(bt_mask(&b, "\"abcdefgh\""), "\"ab***fgh\"");
+    assert_string_equal(bt_mask(&b, "\"abcdef\""), "\"ab*def\"");
+    assert_string_equal(bt_mask(&b, "\"abcde\""), "\"*****\"");
+    assert_string_equal(bt_mask(&b, "4111111111111111"), "\"41***********111\"");
+    bt_close(&b);
+    /* Kept runs longer than the plugin's output block. */
+    assert_int_equal(bt_open(&b, "partial", "{keep_first: 300, keep_last: 300}", NULL), 0);
+    char in[1000], want[1000];
+    in[0] = want[0] = '"';
+    for (int i = 1; i <= 700; i++) {
+        in[i] = (char)('a' + i % 26);
+        want[i] = i <= 300 || i > 400 ? in[i] : '*';
+    }
+    in[701] = want[701] = '"';
+    in[702] = want[702] = '\0';
+    assert_string_equal(bt_mask(&b, in), want);
+    bt_close(&b);
 }
 
 static void test_utf8_code_points(void **state)
