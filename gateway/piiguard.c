@@ -34,6 +34,61 @@ enum {
     T_SKIP = 1u << 2,    /* written by the gateway or opaque by nature (ids of vendors, user agent) */
 };
 
+/* A key of at most KEY_WORDS_MAX bytes as words that, with its length, hold every byte of it
+ * (overlapping loads): two keys of the same length are equal when their words are. Longer keys
+ * are compared with memcmp. */
+#define KEY_WORDS_MAX 32
+typedef struct kwords {
+    uint64_t w[4];
+} kwords_t;
+
+static inline uint64_t load64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t load32(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Fills kw for key k of n <= KEY_WORDS_MAX bytes and returns its hash. */
+static inline uint64_t key_words(const char *k, size_t n, kwords_t *kw)
+{
+    kw->w[2] = kw->w[3] = 0;
+    if (n >= 8) {
+        kw->w[0] = load64(k);
+        if (n <= 16) {
+            kw->w[1] = load64(k + n - 8);
+        } else {
+            kw->w[1] = load64(k + 8);
+            kw->w[2] = load64(k + n - 16);
+            kw->w[3] = load64(k + n - 8);
+        }
+    } else if (n >= 4) {
+        kw->w[0] = load32(k);
+        kw->w[1] = load32(k + n - 4);
+    } else {
+        kw->w[0] = n > 0 ? (uint64_t)(unsigned char)k[0] | (uint64_t)(unsigned char)k[n / 2] << 8 |
+                               (uint64_t)(unsigned char)k[n - 1] << 16
+                         : 0;
+        kw->w[1] = 0;
+    }
+    uint64_t h = (kw->w[0] * 0x9e3779b97f4a7c15ull) ^ (kw->w[1] * 0xc2b2ae3d27d4eb4full) ^ n;
+    if (n > 16)
+        h ^= (kw->w[2] * 0x165667b19e3779f9ull) ^ (kw->w[3] * 0x27d4eb2f165667c5ull);
+    return h ^ (h >> 29) ^ (h >> 47);
+}
+
+static inline int same_words(const kwords_t *a, const kwords_t *b, size_t n)
+{
+    return a->w[0] == b->w[0] && a->w[1] == b->w[1] && (n <= 16 || (a->w[2] == b->w[2] && a->w[3] == b->w[3]));
+}
+
 typedef struct tnode {
     char *key; /* NULL: the `[*]` child */
     size_t klen;
@@ -41,6 +96,13 @@ typedef struct tnode {
     size_t nkids, cap;
     unsigned flags;
     int id; /* root's children: 1 + index in ids[] for the top-level ids, else 0 */
+    /* Built once the trie is sorted (trie_index): the `[*]` child, and the named children by the
+     * hash of their key (open addressing, index + 1, 0 = empty). */
+    struct tnode *star;
+    size_t nnamed;
+    uint16_t *slots; /* NULL with more children than it can index: child_of then */
+    size_t mask;
+    kwords_t words; /* of key, when klen <= KEY_WORDS_MAX */
 } tnode_t;
 
 /* Fields the guard never scans: the gateway's own stamps and browser data that holds long digit
@@ -120,6 +182,63 @@ static void trie_sort(tnode_t *n)
         trie_sort(&n->kids[i]);
 }
 
+/* The slots of n's named children (and of theirs). -1 when memory runs out. */
+static int trie_index(tnode_t *n)
+{
+    size_t named = 0;
+    for (size_t i = 0; i < n->nkids; i++) {
+        tnode_t *k = &n->kids[i];
+        if (k->key == NULL) {
+            n->star = k;
+            continue;
+        }
+        named++;
+        if (k->klen <= KEY_WORDS_MAX)
+            key_words(k->key, k->klen, &k->words);
+    }
+    n->nnamed = named;
+    if (named > 0 && n->nkids < UINT16_MAX) {
+        size_t cap = 4;
+        while (cap < 2 * named)
+            cap *= 2;
+        if ((n->slots = calloc(cap, sizeof(*n->slots))) == NULL)
+            return -1;
+        n->mask = cap - 1;
+        for (size_t i = 0; i < n->nkids; i++) {
+            tnode_t *k = &n->kids[i];
+            if (k->key == NULL)
+                continue;
+            kwords_t kw;
+            size_t at = (size_t)(k->klen <= KEY_WORDS_MAX ? key_words(k->key, k->klen, &kw) : 0) & n->mask;
+            while (n->slots[at] != 0)
+                at = (at + 1) & n->mask;
+            n->slots[at] = (uint16_t)(i + 1);
+        }
+    }
+    for (size_t i = 0; i < n->nkids; i++)
+        if (trie_index(&n->kids[i]) != 0)
+            return -1;
+    return 0;
+}
+
+/* The named child of n for key k (kn bytes; kw and h from key_words when kn <= KEY_WORDS_MAX),
+ * as child_of finds it. */
+static inline const tnode_t *child_named(const tnode_t *n, const char *k, size_t kn, const kwords_t *kw, uint64_t h)
+{
+    if (n == NULL || n->nnamed == 0)
+        return NULL;
+    if (kn > KEY_WORDS_MAX || n->slots == NULL)
+        return child_of(n, k, kn);
+    for (size_t at = (size_t)h & n->mask;; at = (at + 1) & n->mask) {
+        uint16_t slot = n->slots[at];
+        if (slot == 0)
+            return NULL;
+        const tnode_t *c = &n->kids[slot - 1];
+        if (c->klen == kn && same_words(&c->words, kw, kn))
+            return c;
+    }
+}
+
 static tnode_t *child_add(tnode_t *n, const char *key)
 {
     size_t klen = key != NULL ? strlen(key) : 0;
@@ -164,6 +283,7 @@ static void trie_free(tnode_t *n)
         trie_free(&n->kids[i]);
     free(n->kids);
     free(n->key);
+    free(n->slots);
 }
 
 /* ---------------------------------------------------------------- the guard */
@@ -174,6 +294,8 @@ struct sluice_piiguard {
     unsigned kinds;
     int key_names;
     tnode_t root;
+    size_t id_len[ID_COUNT];
+    int id_judged[ID_COUNT]; /* no rule, exception or skip covers the id: sluice_piiguard_ids judges it */
 };
 
 sluice_piiguard_t *sluice_piiguard_create(const sluice_org_t *org)
@@ -224,6 +346,15 @@ sluice_piiguard_t *sluice_piiguard_create(const sluice_org_t *org)
         return NULL;
     }
     trie_sort(&g->root);
+    if (trie_index(&g->root) != 0) {
+        sluice_piiguard_destroy(g);
+        return NULL;
+    }
+    for (size_t i = 0; i < ID_COUNT; i++) {
+        g->id_len[i] = strlen(ids[i]);
+        const tnode_t *cn = child_of(&g->root, ids[i], g->id_len[i]);
+        g->id_judged[i] = cn == NULL || !(cn->flags & (T_COVERED | T_EXCEPT | T_SKIP));
+    }
     return g;
 }
 
@@ -239,16 +370,17 @@ void sluice_piiguard_destroy(sluice_piiguard_t *g)
 
 #define INDEX_SLOTS (2 * SLUICE_PIIGUARD_FINDINGS_MAX)
 
-/* Key names repeat from event to event ("email", "products", "page"): their classes are kept per
- * thread, so most keys cost a hash and a compare instead of word cutting. */
-#define KEY_CACHE_SLOTS 512
-#define KEY_CACHE_LEN   30
-typedef struct key_cache {
-    uint32_t hash;
+/* What a member's key says: its class (pii/keyname.h) and whether the key itself may hold
+ * personal data (sluice_scan_may_match). Key names repeat from event to event ("email",
+ * "products", "page"), so they are kept per thread by the key's words: most keys cost their words
+ * and one compare instead of word cutting and a byte scan. */
+#define KEY_MEMO_SLOTS 512
+typedef struct key_memo {
+    kwords_t words;
     uint8_t len; /* 0: empty */
     uint8_t cls;
-    char key[KEY_CACHE_LEN];
-} key_cache_t;
+    uint8_t scan;
+} key_memo_t;
 
 struct sluice_piiguard_thread {
     sluice_scan_t scan;
@@ -260,7 +392,7 @@ struct sluice_piiguard_thread {
     _Atomic uint64_t untracked;
     size_t ops_pending;            /* HINCRBYs sent to Redis, reply not yet in */
     _Atomic uint64_t flush_errors; /* inbox commands Redis refused or did not answer */
-    key_cache_t keys[KEY_CACHE_SLOTS];
+    key_memo_t keys[KEY_MEMO_SLOTS];
 };
 
 sluice_piiguard_thread_t *sluice_piiguard_thread_create(void)
@@ -332,22 +464,23 @@ uint64_t sluice_piiguard_thread_foreach(const sluice_piiguard_thread_t *t,
     return atomic_load_explicit(&t->untracked, memory_order_relaxed);
 }
 
-static sluice_keyname_class_t key_class(sluice_piiguard_thread_t *t, const char *key, size_t n)
+/* What key k (n bytes; kw and h from key_words when 0 < n <= KEY_WORDS_MAX) says, into out. */
+static inline void key_facts(sluice_piiguard_thread_t *t, const char *k, size_t n, const kwords_t *kw, uint64_t h,
+                             key_memo_t *out)
 {
-    if (n == 0 || n > KEY_CACHE_LEN)
-        return sluice_keyname_classify(key, n);
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)key[i]) * 16777619u;
-    key_cache_t *c = &t->keys[h % KEY_CACHE_SLOTS];
-    if (c->len == n && c->hash == h && memcmp(c->key, key, n) == 0)
-        return (sluice_keyname_class_t)c->cls;
-    sluice_keyname_class_t cls = sluice_keyname_classify(key, n);
-    c->hash = h;
-    c->len = (uint8_t)n;
-    c->cls = (uint8_t)cls;
-    memcpy(c->key, key, n);
-    return cls;
+    if (n == 0 || n > KEY_WORDS_MAX) {
+        out->cls = (uint8_t)sluice_keyname_classify(k, n);
+        out->scan = (uint8_t)sluice_scan_may_match(k, n);
+        return;
+    }
+    key_memo_t *m = &t->keys[(h >> 16) % KEY_MEMO_SLOTS];
+    if (m->len != n || !same_words(&m->words, kw, n)) {
+        m->words = *kw;
+        m->len = (uint8_t)n;
+        m->cls = (uint8_t)sluice_keyname_classify(k, n);
+        m->scan = (uint8_t)sluice_scan_may_match(k, n);
+    }
+    *out = *m;
 }
 
 /* ---------------------------------------------------------------- the walk */
@@ -453,22 +586,6 @@ static void record(walk_t *w, const char *matcher, const char *action, int parti
         w->oom = 1;
 }
 
-/* 0 when the scanner cannot find anything in s: every kind needs an '@' or six digits or more (a
- * NINO has six, phones eight, cards thirteen; an IBAN's account number has more). Most values
- * ("Order Completed", "o-10021", a URL without long numbers) stop here. */
-static int worth_scanning(const char *s, size_t n)
-{
-    if (n < 6) /* "a@b.co" is the shortest e-mail */
-        return 0;
-    size_t digits = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '@' || (c >= '0' && c <= '9' && ++digits >= 6))
-            return 1;
-    }
-    return 0;
-}
-
 static int reserve(sluice_piiguard_thread_t *t, size_t n)
 {
     if (n <= t->out_cap)
@@ -540,10 +657,11 @@ static void set_value(json_t *parent, const char *key, size_t index, json_t *v, 
         w->oom = 1;
 }
 
-/* A string or integer no rule covers. key is the nearest member name (an array's for its
- * elements); id is 1 + the index in ids[] for the event's top-level ids, else 0. */
-static void judge(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v, const char *name,
-                  size_t name_len, int id, int person)
+/* A string or integer no rule covers, at parent's member key (NULL: element index). cls is what
+ * the nearest member name says (an array's for its elements; NONE without key_names and for the
+ * ids); id is 1 + the index in ids[] for the event's top-level ids, else 0. Called through judge. */
+__attribute__((noinline)) static void judge_value(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v,
+                                                  sluice_keyname_class_t cls, int id)
 {
     const sluice_piiguard_t *g = w->g;
     char num[32];
@@ -556,7 +674,7 @@ static void judge(walk_t *w, json_t *parent, const char *key, size_t index, json
             return;
     } else if (json_is_integer(v)) {
         json_int_t x = json_integer_value(v);
-        if (x > -100000 && x < 100000 && (name == NULL || !g->key_names))
+        if (x > -100000 && x < 100000 && cls == SLUICE_KEYNAME_NONE)
             return; /* fewer than six digits: nothing to find (quantities, prices in cents) */
         /* Digits written backwards into num's end: snprintf costs more than the rest of the guard. */
         unsigned long long u = x < 0 ? 0ull - (unsigned long long)x : (unsigned long long)x;
@@ -572,15 +690,9 @@ static void judge(walk_t *w, json_t *parent, const char *key, size_t index, json
     } else {
         return;
     }
-    sluice_keyname_class_t cls = SLUICE_KEYNAME_NONE;
-    if (g->key_names && name != NULL && !id) {
-        cls = key_class(w->t, name, name_len);
-        if (cls == SLUICE_KEYNAME_NONE && person && name_len == 4 && memcmp(name, "name", 4) == 0)
-            cls = SLUICE_KEYNAME_NAME; /* traits.name is the person's full name (Segment's spec) */
-    }
     sluice_scan_t *sc = &w->t->scan;
     sc->count = 0;
-    if (worth_scanning(s, n) && sluice_scan(sc, s, n, g->kinds) != 0) {
+    if (sluice_scan_may_match(s, n) && sluice_scan(sc, s, n, g->kinds) != 0) {
         w->oom = 1;
         return;
     }
@@ -645,17 +757,33 @@ static void judge(walk_t *w, json_t *parent, const char *key, size_t index, json
     w->st->changed++;
 }
 
-static void visit(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v, const tnode_t *node,
-                  const char *name, size_t name_len, int depth);
+/* judge_value's first steps, in line: values with neither a key class nor an '@' or six digits
+ * (most: "Order Completed", "o-10021", a URL without long numbers, quantities) stop here, at one
+ * SWAR pass and without a call. */
+static inline void judge(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v,
+                         sluice_keyname_class_t cls, int id)
+{
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        size_t n = json_string_length(v);
+        if (cls == SLUICE_KEYNAME_NONE && !sluice_scan_may_match(s, n))
+            return;
+    } else if (json_is_integer(v)) {
+        json_int_t x = json_integer_value(v);
+        if (x > -100000 && x < 100000 && cls == SLUICE_KEYNAME_NONE)
+            return;
+    } else {
+        return;
+    }
+    judge_value(w, parent, key, index, v, cls, id);
+}
 
-/* A member whose key itself holds personal data: named by what it holds in paths, removed under
- * mask and hash (a key cannot be replaced in place without changing what others read). Returns 1
- * when the member was removed. */
+/* A member whose key itself holds personal data (the caller saw sluice_scan_may_match say so):
+ * named by what it holds in paths, removed under mask and hash (a key cannot be replaced in place
+ * without changing what others read). Returns 1 when the member was removed. */
 static int key_holds_pii(walk_t *w, json_t *obj, const char *k, size_t kn, char *seg, size_t seg_cap)
 {
     sluice_scan_t *sc = &w->t->scan;
-    if (!worth_scanning(k, kn))
-        return 0;
     if (sluice_scan(sc, k, kn, w->g->kinds) != 0) {
         w->oom = 1;
         return 0;
@@ -676,6 +804,8 @@ static int key_holds_pii(walk_t *w, json_t *obj, const char *k, size_t kn, char 
     return 1;
 }
 
+static void visit(walk_t *w, json_t *v, const tnode_t *node, sluice_keyname_class_t cls, int depth);
+
 static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
 {
     const char *k;
@@ -690,22 +820,34 @@ static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
         k = json_object_iter_key(it);
         child = json_object_iter_value(it);
         size_t kn = json_object_iter_key_len(it);
-        const tnode_t *cn = child_of(node, k, kn);
+        kwords_t kw;
+        uint64_t h = 0;
+        if (kn <= KEY_WORDS_MAX)
+            h = key_words(k, kn, &kw);
+        else
+            memset(&kw, 0, sizeof(kw));
+        const tnode_t *cn = child_named(node, k, kn, &kw, h);
         if (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP)))
             continue;
-        char seg[24] = "";
-        if (key_holds_pii(w, obj, k, kn, seg, sizeof(seg)))
+        key_memo_t facts;
+        key_facts(w->t, k, kn, &kw, h, &facts);
+        char seg[24];
+        seg[0] = '\0';
+        if (facts.scan && key_holds_pii(w, obj, k, kn, seg, sizeof(seg)))
             continue;
         if (w->oom)
             return;
         int pushed = seg[0] != '\0' ? push_seg(w, seg, strlen(seg)) : push_seg(w, k, kn);
+        sluice_keyname_class_t cls = w->g->key_names ? (sluice_keyname_class_t)facts.cls : SLUICE_KEYNAME_NONE;
         if (depth == 0 && cn != NULL && cn->id != 0) {
             if (!w->ids_done)
-                judge(w, obj, k, 0, child, k, kn, cn->id, 0);
+                judge(w, obj, k, 0, child, SLUICE_KEYNAME_NONE, cn->id);
         } else if (json_is_object(child) || json_is_array(child)) {
-            visit(w, obj, k, 0, child, cn, k, kn, depth + 1);
+            visit(w, child, cn, cls, depth + 1);
         } else {
-            judge(w, obj, k, 0, child, k, kn, 0, person);
+            if (w->g->key_names && cls == SLUICE_KEYNAME_NONE && person && kn == 4 && memcmp(k, "name", 4) == 0)
+                cls = SLUICE_KEYNAME_NAME; /* traits.name is the person's full name (Segment's spec) */
+            judge(w, obj, k, 0, child, cls, 0);
         }
         w->nseg -= (size_t)pushed;
         if (w->oom)
@@ -713,26 +855,25 @@ static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
     }
 }
 
-static void visit(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v, const tnode_t *node,
-                  const char *name, size_t name_len, int depth)
+/* An object or array no rule covers; cls is what its nearest member name says (for the elements
+ * of arrays). */
+static void visit(walk_t *w, json_t *v, const tnode_t *node, sluice_keyname_class_t cls, int depth)
 {
     if (json_is_object(v)) {
         visit_object(w, v, node, depth);
     } else if (json_is_array(v)) {
-        const tnode_t *cn = child_of(node, NULL, 0);
+        const tnode_t *cn = node != NULL ? node->star : NULL;
         if (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP)))
             return;
         int pushed = push_seg(w, "[*]", 3);
         for (size_t i = 0; i < json_array_size(v) && !w->oom; i++) {
             json_t *e = json_array_get(v, i);
             if (json_is_object(e) || json_is_array(e))
-                visit(w, v, NULL, i, e, cn, name, name_len, depth + 1);
+                visit(w, e, cn, cls, depth + 1);
             else
-                judge(w, v, NULL, i, e, name, name_len, 0, 0);
+                judge(w, v, NULL, i, e, cls, 0);
         }
         w->nseg -= (size_t)pushed;
-    } else {
-        judge(w, parent, key, index, v, name, name_len, 0, 0);
     }
 }
 
@@ -746,12 +887,9 @@ int sluice_piiguard_ids(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t,
     walk_init(w, g, t, &st);
     w->early = 1;
     for (size_t i = 0; i < ID_COUNT && !w->oom; i++) {
-        size_t n = strlen(ids[i]);
-        const tnode_t *cn = child_of(&g->root, ids[i], n);
-        json_t *v = json_object_getn(event, ids[i], n);
-        if (v == NULL || (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP))))
-            continue;
-        judge(w, event, ids[i], 0, v, ids[i], n, (int)i + 1, 0);
+        json_t *v = g->id_judged[i] ? json_object_getn(event, ids[i], g->id_len[i]) : NULL;
+        if (v != NULL)
+            judge(w, event, ids[i], 0, v, SLUICE_KEYNAME_NONE, (int)i + 1);
     }
     *found = w->ids_found;
     return w->oom ? -1 : 0;
@@ -778,7 +916,7 @@ int sluice_piiguard_apply(const sluice_piiguard_t *g, sluice_piiguard_thread_t *
                 continue;
             stats->detected++;
             stats->changed += (uint64_t)act;
-            push_seg(w, ids[i], strlen(ids[i]));
+            push_seg(w, ids[i], g->id_len[i]);
             for (unsigned k = 1; k <= 0x80u; k <<= 1)
                 if (bits & k)
                     record(w, sluice_scan_kind_name(k), act ? "hashed" : "reported", (bits & ID_PARTIAL) != 0);
