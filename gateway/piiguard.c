@@ -464,14 +464,15 @@ uint64_t sluice_piiguard_thread_foreach(const sluice_piiguard_thread_t *t,
     return atomic_load_explicit(&t->untracked, memory_order_relaxed);
 }
 
-/* What key k (n bytes; kw and h from key_words when 0 < n <= KEY_WORDS_MAX) says, into out. */
-static inline void key_facts(sluice_piiguard_thread_t *t, const char *k, size_t n, const kwords_t *kw, uint64_t h,
-                             key_memo_t *out)
+/* What key k (n bytes; kw and h from key_words when 0 < n <= KEY_WORDS_MAX) says: the thread's
+ * memo, or *out for keys it does not keep. Valid until the next call. */
+static inline const key_memo_t *key_facts(sluice_piiguard_thread_t *t, const char *k, size_t n, const kwords_t *kw,
+                                          uint64_t h, key_memo_t *out)
 {
     if (n == 0 || n > KEY_WORDS_MAX) {
         out->cls = (uint8_t)sluice_keyname_classify(k, n);
         out->scan = (uint8_t)sluice_scan_may_match(k, n);
-        return;
+        return out;
     }
     key_memo_t *m = &t->keys[(h >> 16) % KEY_MEMO_SLOTS];
     if (m->len != n || !same_words(&m->words, kw, n)) {
@@ -480,15 +481,15 @@ static inline void key_facts(sluice_piiguard_thread_t *t, const char *k, size_t 
         m->cls = (uint8_t)sluice_keyname_classify(k, n);
         m->scan = (uint8_t)sluice_scan_may_match(k, n);
     }
-    *out = *m;
+    return m;
 }
 
 /* ---------------------------------------------------------------- the walk */
 
 #define SEG_MAX 64 /* deeper members are judged under the path of their 64th ancestor */
 
-/* On the stack of one pass; walk_init zeroes what comes before `path` (the arrays after it are
- * used only up to plen and seen_count). */
+/* On the stack of one pass; walk_init sets what comes before `segs` (the arrays from there on are
+ * used only up to nseg and seen_count). */
 typedef struct walk {
     const sluice_piiguard_t *g;
     sluice_piiguard_thread_t *t;
@@ -498,7 +499,7 @@ typedef struct walk {
     int64_t now;
     size_t more;
     int oom;
-    size_t plen;
+    int key_names; /* the guard's */
     size_t seen_count;
     int early;          /* sluice_piiguard_ids: judge the ids, note what was found in ids_found */
     int ids_done;       /* the ids went through sluice_piiguard_ids already: leave them */
@@ -518,10 +519,19 @@ typedef struct walk {
 
 static void walk_init(walk_t *w, const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, sluice_piiguard_stats_t *st)
 {
-    memset(w, 0, offsetof(walk_t, segs));
+    /* field by field: a memset of the whole head costs a call more than these stores */
     w->g = g;
     w->t = t;
+    w->privacy = w->detected = NULL;
     w->st = st;
+    w->now = 0;
+    w->more = 0;
+    w->oom = 0;
+    w->key_names = g->key_names;
+    w->seen_count = 0;
+    w->early = w->ids_done = 0;
+    w->ids_found = 0;
+    w->nseg = 0;
 }
 
 /* The walk's position as text into w->path ("properties.items[*].email"); control characters
@@ -660,8 +670,8 @@ static void set_value(json_t *parent, const char *key, size_t index, json_t *v, 
 /* A string or integer no rule covers, at parent's member key (NULL: element index). cls is what
  * the nearest member name says (an array's for its elements; NONE without key_names and for the
  * ids); id is 1 + the index in ids[] for the event's top-level ids, else 0. Called through judge. */
-__attribute__((noinline)) static void judge_value(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v,
-                                                  sluice_keyname_class_t cls, int id)
+static void judge_here(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v, sluice_keyname_class_t cls,
+                       int id)
 {
     const sluice_piiguard_t *g = w->g;
     char num[32];
@@ -757,17 +767,27 @@ __attribute__((noinline)) static void judge_value(walk_t *w, json_t *parent, con
     w->st->changed++;
 }
 
+/* judge_here under the path segment seg (seg_n bytes; NULL: the walk is at the value already). */
+__attribute__((noinline)) static void judge_value(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v,
+                                                  sluice_keyname_class_t cls, int id, const char *seg, size_t seg_n)
+{
+    int pushed = seg != NULL ? push_seg(w, seg, seg_n) : 0;
+    judge_here(w, parent, key, index, v, cls, id);
+    w->nseg -= (size_t)pushed;
+}
+
 /* judge_value's first steps, in line: values with neither a key class nor an '@' or six digits
  * (most: "Order Completed", "o-10021", a URL without long numbers, quantities) stop here, at one
- * SWAR pass and without a call. */
+ * SWAR pass, without a call and without their path segment pushed. */
 static inline void judge(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v,
-                         sluice_keyname_class_t cls, int id)
+                         sluice_keyname_class_t cls, int id, const char *seg, size_t seg_n)
 {
     if (json_is_string(v)) {
-        const char *s = json_string_value(v);
-        size_t n = json_string_length(v);
-        if (cls == SLUICE_KEYNAME_NONE && !sluice_scan_may_match(s, n))
-            return;
+        if (cls == SLUICE_KEYNAME_NONE) {
+            size_t n = json_string_length(v);
+            if (n < 6 || !sluice_scan_may_match(json_string_value(v), n))
+                return;
+        }
     } else if (json_is_integer(v)) {
         json_int_t x = json_integer_value(v);
         if (x > -100000 && x < 100000 && cls == SLUICE_KEYNAME_NONE)
@@ -775,7 +795,7 @@ static inline void judge(walk_t *w, json_t *parent, const char *key, size_t inde
     } else {
         return;
     }
-    judge_value(w, parent, key, index, v, cls, id);
+    judge_value(w, parent, key, index, v, cls, id, seg, seg_n);
 }
 
 /* A member whose key itself holds personal data (the caller saw sluice_scan_may_match say so):
@@ -804,7 +824,7 @@ static int key_holds_pii(walk_t *w, json_t *obj, const char *k, size_t kn, char 
     return 1;
 }
 
-static void visit(walk_t *w, json_t *v, const tnode_t *node, sluice_keyname_class_t cls, int depth);
+static void visit_array(walk_t *w, json_t *v, const tnode_t *node, sluice_keyname_class_t cls, int depth);
 
 static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
 {
@@ -829,52 +849,62 @@ static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
         const tnode_t *cn = child_named(node, k, kn, &kw, h);
         if (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP)))
             continue;
-        key_memo_t facts;
-        key_facts(w->t, k, kn, &kw, h, &facts);
-        char seg[24];
-        seg[0] = '\0';
-        if (facts.scan && key_holds_pii(w, obj, k, kn, seg, sizeof(seg)))
-            continue;
-        if (w->oom)
-            return;
-        int pushed = seg[0] != '\0' ? push_seg(w, seg, strlen(seg)) : push_seg(w, k, kn);
-        sluice_keyname_class_t cls = w->g->key_names ? (sluice_keyname_class_t)facts.cls : SLUICE_KEYNAME_NONE;
+        key_memo_t own;
+        const key_memo_t *facts = key_facts(w->t, k, kn, &kw, h, &own);
+        /* the member's path segment: its key, or what the key holds ("<email>") */
+        const char *seg = k;
+        size_t seg_n = kn;
+        char held[24];
+        if (facts->scan) {
+            held[0] = '\0';
+            if (key_holds_pii(w, obj, k, kn, held, sizeof(held)))
+                continue;
+            if (w->oom)
+                return;
+            if (held[0] != '\0') {
+                seg = held;
+                seg_n = strlen(held);
+            }
+        }
+        sluice_keyname_class_t cls = w->key_names ? (sluice_keyname_class_t)facts->cls : SLUICE_KEYNAME_NONE;
         if (depth == 0 && cn != NULL && cn->id != 0) {
             if (!w->ids_done)
-                judge(w, obj, k, 0, child, SLUICE_KEYNAME_NONE, cn->id);
-        } else if (json_is_object(child) || json_is_array(child)) {
-            visit(w, child, cn, cls, depth + 1);
+                judge(w, obj, k, 0, child, SLUICE_KEYNAME_NONE, cn->id, seg, seg_n);
+        } else if (json_is_object(child)) {
+            int pushed = push_seg(w, seg, seg_n);
+            visit_object(w, child, cn, depth + 1);
+            w->nseg -= (size_t)pushed;
+        } else if (json_is_array(child)) {
+            int pushed = push_seg(w, seg, seg_n);
+            visit_array(w, child, cn, cls, depth + 1);
+            w->nseg -= (size_t)pushed;
         } else {
-            if (w->g->key_names && cls == SLUICE_KEYNAME_NONE && person && kn == 4 && memcmp(k, "name", 4) == 0)
+            if (w->key_names && cls == SLUICE_KEYNAME_NONE && person && kn == 4 && memcmp(k, "name", 4) == 0)
                 cls = SLUICE_KEYNAME_NAME; /* traits.name is the person's full name (Segment's spec) */
-            judge(w, obj, k, 0, child, cls, 0);
+            judge(w, obj, k, 0, child, cls, 0, seg, seg_n);
         }
-        w->nseg -= (size_t)pushed;
         if (w->oom)
             return;
     }
 }
 
-/* An object or array no rule covers; cls is what its nearest member name says (for the elements
- * of arrays). */
-static void visit(walk_t *w, json_t *v, const tnode_t *node, sluice_keyname_class_t cls, int depth)
+/* An array no rule covers; cls is what its member name says (for its elements). */
+static void visit_array(walk_t *w, json_t *v, const tnode_t *node, sluice_keyname_class_t cls, int depth)
 {
-    if (json_is_object(v)) {
-        visit_object(w, v, node, depth);
-    } else if (json_is_array(v)) {
-        const tnode_t *cn = node != NULL ? node->star : NULL;
-        if (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP)))
-            return;
-        int pushed = push_seg(w, "[*]", 3);
-        for (size_t i = 0; i < json_array_size(v) && !w->oom; i++) {
-            json_t *e = json_array_get(v, i);
-            if (json_is_object(e) || json_is_array(e))
-                visit(w, e, cn, cls, depth + 1);
-            else
-                judge(w, v, NULL, i, e, cls, 0);
-        }
-        w->nseg -= (size_t)pushed;
+    const tnode_t *cn = node != NULL ? node->star : NULL;
+    if (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP)))
+        return;
+    int pushed = push_seg(w, "[*]", 3);
+    for (size_t i = 0; i < json_array_size(v) && !w->oom; i++) {
+        json_t *e = json_array_get(v, i);
+        if (json_is_object(e))
+            visit_object(w, e, cn, depth + 1);
+        else if (json_is_array(e))
+            visit_array(w, e, cn, cls, depth + 1);
+        else
+            judge(w, v, NULL, i, e, cls, 0, NULL, 0);
     }
+    w->nseg -= (size_t)pushed;
 }
 
 int sluice_piiguard_ids(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, json_t *event, uint64_t *found)
@@ -889,7 +919,7 @@ int sluice_piiguard_ids(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t,
     for (size_t i = 0; i < ID_COUNT && !w->oom; i++) {
         json_t *v = g->id_judged[i] ? json_object_getn(event, ids[i], g->id_len[i]) : NULL;
         if (v != NULL)
-            judge(w, event, ids[i], 0, v, SLUICE_KEYNAME_NONE, (int)i + 1);
+            judge(w, event, ids[i], 0, v, SLUICE_KEYNAME_NONE, (int)i + 1, NULL, 0);
     }
     *found = w->ids_found;
     return w->oom ? -1 : 0;
