@@ -1,10 +1,14 @@
 /*
  * The PII guard (behaviour in piiguard.h and docs/privacy.md). One recursive walk per event over
  * the jansson tree, carrying the event's position in a trie of the paths the guard leaves alone
- * (so "is this covered by a rule" costs one child lookup per member) and the path text built as
- * it goes, with `[*]` for indices. A string is only handed to the scanner when it holds a digit
- * or an '@' (every kind of match needs one), which keeps the common event — names, URLs without
- * numbers, flags — at the cost of one byte scan.
+ * and the path segments, with `[*]` for indices, written out as text only for a finding. Per
+ * member the key is read as a few 8-byte words (key_words) whose hash finds the trie child
+ * (open addressing, no string compares) and what the key says (its keyname class, whether the
+ * key itself may hold PII) in a per-thread memo, since key names repeat from event to event. A
+ * value is only handed to the scanner when it holds an '@' or six digits (every kind of match
+ * needs one: sluice_scan_may_match, 8 bytes at a time) or its key names personal data, which
+ * keeps the common event — names, URLs without long numbers, flags — at one SWAR pass per value,
+ * in line.
  *
  * Runs on the event-loop thread of the request; the guard is read-only, the thread state is the
  * caller's. Findings are published to scrapes with release stores (piiguard.h).
