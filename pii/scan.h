@@ -93,11 +93,22 @@ typedef struct sluice_scan {
  * 0, or -1 when memory ran out (s then holds no matches). */
 int sluice_scan(sluice_scan_t *s, const char *text, size_t n, unsigned kinds) __attribute__((warn_unused_result));
 
+/* 1 when text[0..n) holds "%40", a percent-encoded '@' (sluice_scan_may_match's slow path). */
+static inline int sluice_scan_has_pct40(const char *text, size_t n)
+{
+    for (const char *p = text, *end = text + n; end - p >= 3 && (p = memchr(p, '%', (size_t)(end - p - 2))) != NULL;
+         p++)
+        if (p[1] == '4' && p[2] == '0')
+            return 1;
+    return 0;
+}
+
 /* 0 when sluice_scan cannot find anything in text[0..n), whatever the kinds: every kind of match
  * needs an '@' (e-mails; "a@b.co", six bytes, is the shortest) or six digits or more (a NINO has
- * six, phones eight, cards thirteen, an IBAN's account number more), and a percent-encoded '@'
- * or digit is itself written with digits. 1 when the text holds an '@' or at least six digits.
- * Eight bytes at a time (SWAR), so callers can ask it of every value they see. */
+ * six, phones eight, cards thirteen, an IBAN's account number more) in the percent-decoded text.
+ * Decoding never adds digits (a "%3X" that becomes one is written with two), but it does add '@'
+ * ("jane%40example.com"). 1 when the text holds an '@', "%40" or at least six digits. Eight bytes
+ * at a time (SWAR), so callers can ask it of every value they see. */
 static inline int sluice_scan_may_match(const char *text, size_t n)
 {
     if (n < 6)
@@ -129,7 +140,7 @@ static inline int sluice_scan_may_match(const char *text, size_t n)
         if (digits >= 6)
             return 1;
         if (i >= n)
-            return 0;
+            return digits >= 2 && sluice_scan_has_pct40(text, n); /* "%40" holds two digits */
         if (i + 8 <= n) {
             memcpy(&x, text + i, 8);
             i += 8;
@@ -147,7 +158,7 @@ static inline int sluice_scan_may_match(const char *text, size_t n)
         if (c == '@' || (c >= '0' && c <= '9' && ++digits >= 6))
             return 1;
     }
-    return 0;
+    return sluice_scan_has_pct40(text, n);
 #endif
 }
 
