@@ -83,10 +83,17 @@ static inline uint64_t key_words(const char *k, size_t n, kwords_t *kw)
                          : 0;
         kw->w[1] = 0;
     }
-    uint64_t h = (kw->w[0] * 0x9e3779b97f4a7c15ull) ^ (kw->w[1] * 0xc2b2ae3d27d4eb4full) ^ n;
+    /* multiplicative: the high bits mix every input bit (users take theirs from there) */
+    uint64_t h = kw->w[0] + kw->w[1] * 0x9e3779b97f4a7c15ull + n;
     if (n > 16)
-        h ^= (kw->w[2] * 0x165667b19e3779f9ull) ^ (kw->w[3] * 0x27d4eb2f165667c5ull);
-    return h ^ (h >> 29) ^ (h >> 47);
+        h += kw->w[2] * 0x165667b19e3779f9ull + kw->w[3] * 0x27d4eb2f165667c5ull;
+    return h * 0xc2b2ae3d27d4eb4full;
+}
+
+/* The first slot for hash h in a table of mask + 1 slots. */
+static inline size_t slot_of(uint64_t h, size_t mask)
+{
+    return (size_t)(h >> 32) & mask;
 }
 
 static inline int same_words(const kwords_t *a, const kwords_t *b, size_t n)
@@ -214,7 +221,7 @@ static int trie_index(tnode_t *n)
             if (k->key == NULL)
                 continue;
             kwords_t kw;
-            size_t at = (size_t)(k->klen <= KEY_WORDS_MAX ? key_words(k->key, k->klen, &kw) : 0) & n->mask;
+            size_t at = slot_of(k->klen <= KEY_WORDS_MAX ? key_words(k->key, k->klen, &kw) : 0, n->mask);
             while (n->slots[at] != 0)
                 at = (at + 1) & n->mask;
             n->slots[at] = (uint16_t)(i + 1);
@@ -234,7 +241,7 @@ static inline const tnode_t *child_named(const tnode_t *n, const char *k, size_t
         return NULL;
     if (kn > KEY_WORDS_MAX || n->slots == NULL)
         return child_of(n, k, kn);
-    for (size_t at = (size_t)h & n->mask;; at = (at + 1) & n->mask) {
+    for (size_t at = slot_of(h, n->mask);; at = (at + 1) & n->mask) {
         uint16_t slot = n->slots[at];
         if (slot == 0)
             return NULL;
@@ -382,7 +389,8 @@ void sluice_piiguard_destroy(sluice_piiguard_t *g)
  * personal data (sluice_scan_may_match). Key names repeat from event to event ("email",
  * "products", "page"), so they are kept per thread by the key's words: most keys cost their words
  * and one compare instead of word cutting and a byte scan. */
-#define KEY_MEMO_SLOTS 512
+#define KEY_MEMO_BITS  9
+#define KEY_MEMO_SLOTS (1u << KEY_MEMO_BITS)
 typedef struct key_memo {
     kwords_t words;
     uint8_t len; /* 0: empty */
@@ -482,7 +490,7 @@ static inline const key_memo_t *key_facts(sluice_piiguard_thread_t *t, const cha
         out->scan = (uint8_t)sluice_scan_may_match(k, n);
         return out;
     }
-    key_memo_t *m = &t->keys[(h >> 16) % KEY_MEMO_SLOTS];
+    key_memo_t *m = &t->keys[h >> (64 - KEY_MEMO_BITS)];
     if (m->len != n || !same_words(&m->words, kw, n)) {
         m->words = *kw;
         m->len = (uint8_t)n;
