@@ -96,6 +96,8 @@ static inline size_t slot_of(uint64_t h, size_t mask)
     return (size_t)(h >> 32) & mask;
 }
 
+_Static_assert(ID_LEN_MAX <= KEY_WORDS_MAX, "the ids are compared by their words");
+
 static inline int same_words(const kwords_t *a, const kwords_t *b, size_t n)
 {
     return a->w[0] == b->w[0] && a->w[1] == b->w[1] && (n <= 16 || (a->w[2] == b->w[2] && a->w[3] == b->w[3]));
@@ -309,6 +311,7 @@ struct sluice_piiguard {
     size_t id_len[ID_COUNT];
     int id_judged[ID_COUNT];           /* no rule, exception or skip covers the id: sluice_piiguard_ids judges it */
     uint8_t id_by_len[ID_LEN_MAX + 1]; /* 1 + the index in ids[] of the judged id of that length, or 0 */
+    kwords_t id_words[ID_COUNT];       /* key_words of each id (exact: ID_LEN_MAX <= KEY_WORDS_MAX) */
 };
 
 sluice_piiguard_t *sluice_piiguard_create(const sluice_org_t *org)
@@ -365,6 +368,7 @@ sluice_piiguard_t *sluice_piiguard_create(const sluice_org_t *org)
     }
     for (size_t i = 0; i < ID_COUNT; i++) {
         g->id_len[i] = strlen(ids[i]);
+        key_words(ids[i], g->id_len[i], &g->id_words[i]);
         const tnode_t *cn = child_of(&g->root, ids[i], g->id_len[i]);
         g->id_judged[i] = cn == NULL || !(cn->flags & (T_COVERED | T_EXCEPT | T_SKIP));
         if (g->id_judged[i] && g->id_len[i] <= ID_LEN_MAX && g->id_by_len[g->id_len[i]] == 0)
@@ -941,7 +945,11 @@ int sluice_piiguard_ids(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t,
         for (void *it = json_object_iter(event); it != NULL && !w->oom; it = json_object_iter_next(event, it)) {
             size_t kn = json_object_iter_key_len(it);
             unsigned i = kn <= ID_LEN_MAX ? g->id_by_len[kn] : 0;
-            if (i != 0 && memcmp(json_object_iter_key(it), ids[i - 1], kn) == 0)
+            if (i == 0)
+                continue;
+            kwords_t kw; /* "traits", "context", "timestamp" and "properties" have an id's length */
+            key_words(json_object_iter_key(it), kn, &kw);
+            if (same_words(&kw, &g->id_words[i - 1], kn))
                 judge(w, event, ids[i - 1], 0, json_object_iter_value(it), SLUICE_KEYNAME_NONE, (int)i, NULL, 0);
         }
     } else {
