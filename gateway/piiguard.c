@@ -116,7 +116,8 @@ typedef struct tnode {
     size_t nnamed;
     uint16_t *slots; /* NULL with more children than it can index: child_of then */
     size_t mask;
-    kwords_t words; /* of key, when klen <= KEY_WORDS_MAX */
+    kwords_t words;    /* of key, when klen <= KEY_WORDS_MAX */
+    uint8_t cls, scan; /* what key says, as key_facts would (named children only) */
 } tnode_t;
 
 /* Fields the guard never scans: the gateway's own stamps and browser data that holds long digit
@@ -209,6 +210,8 @@ static int trie_index(tnode_t *n)
         named++;
         if (k->klen <= KEY_WORDS_MAX)
             key_words(k->key, k->klen, &k->words);
+        k->cls = (uint8_t)sluice_keyname_classify(k->key, k->klen);
+        k->scan = (uint8_t)sluice_scan_may_match(k->key, k->klen);
     }
     n->nnamed = named;
     if (named > 0 && n->nkids < UINT16_MAX) {
@@ -870,7 +873,14 @@ static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
         if (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP)))
             continue;
         key_memo_t own;
-        const key_memo_t *facts = key_facts(w->t, k, kn, &kw, h, &own);
+        const key_memo_t *facts;
+        if (cn != NULL) { /* a key the trie names knows what it says */
+            own.cls = cn->cls;
+            own.scan = cn->scan;
+            facts = &own;
+        } else {
+            facts = key_facts(w->t, k, kn, &kw, h, &own);
+        }
         /* the member's path segment: its key, or what the key holds ("<email>") */
         const char *seg = k;
         size_t seg_n = kn;
