@@ -1,10 +1,14 @@
 /*
  * The PII guard (behaviour in piiguard.h and docs/privacy.md). One recursive walk per event over
  * the jansson tree, carrying the event's position in a trie of the paths the guard leaves alone
- * (so "is this covered by a rule" costs one child lookup per member) and the path text built as
- * it goes, with `[*]` for indices. A string is only handed to the scanner when it holds a digit
- * or an '@' (every kind of match needs one), which keeps the common event — names, URLs without
- * numbers, flags — at the cost of one byte scan.
+ * and the path segments, with `[*]` for indices, written out as text only for a finding. Per
+ * member the key is read as a few 8-byte words (key_words) whose hash finds the trie child
+ * (open addressing, no string compares) and what the key says (its keyname class, whether the
+ * key itself may hold PII) in a per-thread memo, since key names repeat from event to event. A
+ * value is only handed to the scanner when it holds an '@' or six digits (every kind of match
+ * needs one: sluice_scan_may_match, 8 bytes at a time) or its key names personal data, which
+ * keeps the common event — names, URLs without long numbers, flags — at one SWAR pass per value,
+ * in line.
  *
  * Runs on the event-loop thread of the request; the guard is read-only, the thread state is the
  * caller's. Findings are published to scrapes with release stores (piiguard.h).
@@ -24,7 +28,8 @@
 /* The event's top-level ids: judged before identity reads them (sluice_piiguard_ids), hashed even
  * under mask. */
 static const char *const ids[] = {"userId", "anonymousId", "previousId", "groupId", "messageId"};
-#define ID_COUNT (sizeof(ids) / sizeof(ids[0]))
+#define ID_COUNT   (sizeof(ids) / sizeof(ids[0]))
+#define ID_LEN_MAX 11 /* "anonymousId"; the ids' lengths differ */
 
 /* ---------------------------------------------------------------- the trie */
 
@@ -34,6 +39,70 @@ enum {
     T_SKIP = 1u << 2,    /* written by the gateway or opaque by nature (ids of vendors, user agent) */
 };
 
+/* A key of at most KEY_WORDS_MAX bytes as words that, with its length, hold every byte of it
+ * (overlapping loads): two keys of the same length are equal when their words are. Longer keys
+ * are compared with memcmp. */
+#define KEY_WORDS_MAX 32
+typedef struct kwords {
+    uint64_t w[4];
+} kwords_t;
+
+static inline uint64_t load64(const char *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+static inline uint32_t load32(const char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* Fills kw for key k of n <= KEY_WORDS_MAX bytes and returns its hash. */
+static inline uint64_t key_words(const char *k, size_t n, kwords_t *kw)
+{
+    kw->w[2] = kw->w[3] = 0;
+    if (n >= 8) {
+        kw->w[0] = load64(k);
+        if (n <= 16) {
+            kw->w[1] = load64(k + n - 8);
+        } else {
+            kw->w[1] = load64(k + 8);
+            kw->w[2] = load64(k + n - 16);
+            kw->w[3] = load64(k + n - 8);
+        }
+    } else if (n >= 4) {
+        kw->w[0] = load32(k);
+        kw->w[1] = load32(k + n - 4);
+    } else {
+        kw->w[0] = n > 0 ? (uint64_t)(unsigned char)k[0] | (uint64_t)(unsigned char)k[n / 2] << 8 |
+                               (uint64_t)(unsigned char)k[n - 1] << 16
+                         : 0;
+        kw->w[1] = 0;
+    }
+    /* multiplicative: the high bits mix every input bit (users take theirs from there) */
+    uint64_t h = kw->w[0] + kw->w[1] * 0x9e3779b97f4a7c15ull + n;
+    if (n > 16)
+        h += kw->w[2] * 0x165667b19e3779f9ull + kw->w[3] * 0x27d4eb2f165667c5ull;
+    return h * 0xc2b2ae3d27d4eb4full;
+}
+
+/* The first slot for hash h in a table of mask + 1 slots. */
+static inline size_t slot_of(uint64_t h, size_t mask)
+{
+    return (size_t)(h >> 32) & mask;
+}
+
+_Static_assert(ID_LEN_MAX <= KEY_WORDS_MAX, "the ids are compared by their words");
+
+static inline int same_words(const kwords_t *a, const kwords_t *b, size_t n)
+{
+    return a->w[0] == b->w[0] && a->w[1] == b->w[1] && (n <= 16 || (a->w[2] == b->w[2] && a->w[3] == b->w[3]));
+}
+
 typedef struct tnode {
     char *key; /* NULL: the `[*]` child */
     size_t klen;
@@ -41,6 +110,14 @@ typedef struct tnode {
     size_t nkids, cap;
     unsigned flags;
     int id; /* root's children: 1 + index in ids[] for the top-level ids, else 0 */
+    /* Built once the trie is sorted (trie_index): the `[*]` child, and the named children by the
+     * hash of their key (open addressing, index + 1, 0 = empty). */
+    struct tnode *star;
+    size_t nnamed;
+    uint16_t *slots; /* NULL with more children than it can index: child_of then */
+    size_t mask;
+    kwords_t words;    /* of key, when klen <= KEY_WORDS_MAX */
+    uint8_t cls, scan; /* what key says, as key_facts would (named children only) */
 } tnode_t;
 
 /* Fields the guard never scans: the gateway's own stamps and browser data that holds long digit
@@ -120,6 +197,65 @@ static void trie_sort(tnode_t *n)
         trie_sort(&n->kids[i]);
 }
 
+/* The slots of n's named children (and of theirs). -1 when memory runs out. */
+static int trie_index(tnode_t *n)
+{
+    size_t named = 0;
+    for (size_t i = 0; i < n->nkids; i++) {
+        tnode_t *k = &n->kids[i];
+        if (k->key == NULL) {
+            n->star = k;
+            continue;
+        }
+        named++;
+        if (k->klen <= KEY_WORDS_MAX)
+            key_words(k->key, k->klen, &k->words);
+        k->cls = (uint8_t)sluice_keyname_classify(k->key, k->klen);
+        k->scan = (uint8_t)sluice_scan_may_match(k->key, k->klen);
+    }
+    n->nnamed = named;
+    if (named > 0 && n->nkids < UINT16_MAX) {
+        size_t cap = 4;
+        while (cap < 2 * named)
+            cap *= 2;
+        if ((n->slots = calloc(cap, sizeof(*n->slots))) == NULL)
+            return -1;
+        n->mask = cap - 1;
+        for (size_t i = 0; i < n->nkids; i++) {
+            tnode_t *k = &n->kids[i];
+            if (k->key == NULL)
+                continue;
+            kwords_t kw;
+            size_t at = slot_of(k->klen <= KEY_WORDS_MAX ? key_words(k->key, k->klen, &kw) : 0, n->mask);
+            while (n->slots[at] != 0)
+                at = (at + 1) & n->mask;
+            n->slots[at] = (uint16_t)(i + 1);
+        }
+    }
+    for (size_t i = 0; i < n->nkids; i++)
+        if (trie_index(&n->kids[i]) != 0)
+            return -1;
+    return 0;
+}
+
+/* The named child of n for key k (kn bytes; kw and h from key_words when kn <= KEY_WORDS_MAX),
+ * as child_of finds it. */
+static inline const tnode_t *child_named(const tnode_t *n, const char *k, size_t kn, const kwords_t *kw, uint64_t h)
+{
+    if (n == NULL || n->nnamed == 0)
+        return NULL;
+    if (kn > KEY_WORDS_MAX || n->slots == NULL)
+        return child_of(n, k, kn);
+    for (size_t at = slot_of(h, n->mask);; at = (at + 1) & n->mask) {
+        uint16_t slot = n->slots[at];
+        if (slot == 0)
+            return NULL;
+        const tnode_t *c = &n->kids[slot - 1];
+        if (c->klen == kn && same_words(&c->words, kw, kn))
+            return c;
+    }
+}
+
 static tnode_t *child_add(tnode_t *n, const char *key)
 {
     size_t klen = key != NULL ? strlen(key) : 0;
@@ -164,6 +300,7 @@ static void trie_free(tnode_t *n)
         trie_free(&n->kids[i]);
     free(n->kids);
     free(n->key);
+    free(n->slots);
 }
 
 /* ---------------------------------------------------------------- the guard */
@@ -174,6 +311,10 @@ struct sluice_piiguard {
     unsigned kinds;
     int key_names;
     tnode_t root;
+    size_t id_len[ID_COUNT];
+    int id_judged[ID_COUNT];           /* no rule, exception or skip covers the id: sluice_piiguard_ids judges it */
+    uint8_t id_by_len[ID_LEN_MAX + 1]; /* 1 + the index in ids[] of the judged id of that length, or 0 */
+    kwords_t id_words[ID_COUNT];       /* key_words of each id (exact: ID_LEN_MAX <= KEY_WORDS_MAX) */
 };
 
 sluice_piiguard_t *sluice_piiguard_create(const sluice_org_t *org)
@@ -224,6 +365,18 @@ sluice_piiguard_t *sluice_piiguard_create(const sluice_org_t *org)
         return NULL;
     }
     trie_sort(&g->root);
+    if (trie_index(&g->root) != 0) {
+        sluice_piiguard_destroy(g);
+        return NULL;
+    }
+    for (size_t i = 0; i < ID_COUNT; i++) {
+        g->id_len[i] = strlen(ids[i]);
+        key_words(ids[i], g->id_len[i], &g->id_words[i]);
+        const tnode_t *cn = child_of(&g->root, ids[i], g->id_len[i]);
+        g->id_judged[i] = cn == NULL || !(cn->flags & (T_COVERED | T_EXCEPT | T_SKIP));
+        if (g->id_judged[i] && g->id_len[i] <= ID_LEN_MAX && g->id_by_len[g->id_len[i]] == 0)
+            g->id_by_len[g->id_len[i]] = (uint8_t)(i + 1);
+    }
     return g;
 }
 
@@ -239,16 +392,18 @@ void sluice_piiguard_destroy(sluice_piiguard_t *g)
 
 #define INDEX_SLOTS (2 * SLUICE_PIIGUARD_FINDINGS_MAX)
 
-/* Key names repeat from event to event ("email", "products", "page"): their classes are kept per
- * thread, so most keys cost a hash and a compare instead of word cutting. */
-#define KEY_CACHE_SLOTS 512
-#define KEY_CACHE_LEN   30
-typedef struct key_cache {
-    uint32_t hash;
+/* What a member's key says: its class (pii/keyname.h) and whether the key itself may hold
+ * personal data (sluice_scan_may_match). Key names repeat from event to event ("email",
+ * "products", "page"), so they are kept per thread by the key's words: most keys cost their words
+ * and one compare instead of word cutting and a byte scan. */
+#define KEY_MEMO_BITS  9
+#define KEY_MEMO_SLOTS (1u << KEY_MEMO_BITS)
+typedef struct key_memo {
+    kwords_t words;
     uint8_t len; /* 0: empty */
     uint8_t cls;
-    char key[KEY_CACHE_LEN];
-} key_cache_t;
+    uint8_t scan;
+} key_memo_t;
 
 struct sluice_piiguard_thread {
     sluice_scan_t scan;
@@ -260,7 +415,7 @@ struct sluice_piiguard_thread {
     _Atomic uint64_t untracked;
     size_t ops_pending;            /* HINCRBYs sent to Redis, reply not yet in */
     _Atomic uint64_t flush_errors; /* inbox commands Redis refused or did not answer */
-    key_cache_t keys[KEY_CACHE_SLOTS];
+    key_memo_t keys[KEY_MEMO_SLOTS];
 };
 
 sluice_piiguard_thread_t *sluice_piiguard_thread_create(void)
@@ -332,30 +487,32 @@ uint64_t sluice_piiguard_thread_foreach(const sluice_piiguard_thread_t *t,
     return atomic_load_explicit(&t->untracked, memory_order_relaxed);
 }
 
-static sluice_keyname_class_t key_class(sluice_piiguard_thread_t *t, const char *key, size_t n)
+/* What key k (n bytes; kw and h from key_words when 0 < n <= KEY_WORDS_MAX) says: the thread's
+ * memo, or *out for keys it does not keep. Valid until the next call. */
+static inline const key_memo_t *key_facts(sluice_piiguard_thread_t *t, const char *k, size_t n, const kwords_t *kw,
+                                          uint64_t h, key_memo_t *out)
 {
-    if (n == 0 || n > KEY_CACHE_LEN)
-        return sluice_keyname_classify(key, n);
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)key[i]) * 16777619u;
-    key_cache_t *c = &t->keys[h % KEY_CACHE_SLOTS];
-    if (c->len == n && c->hash == h && memcmp(c->key, key, n) == 0)
-        return (sluice_keyname_class_t)c->cls;
-    sluice_keyname_class_t cls = sluice_keyname_classify(key, n);
-    c->hash = h;
-    c->len = (uint8_t)n;
-    c->cls = (uint8_t)cls;
-    memcpy(c->key, key, n);
-    return cls;
+    if (n == 0 || n > KEY_WORDS_MAX) {
+        out->cls = (uint8_t)sluice_keyname_classify(k, n);
+        out->scan = (uint8_t)sluice_scan_may_match(k, n);
+        return out;
+    }
+    key_memo_t *m = &t->keys[h >> (64 - KEY_MEMO_BITS)];
+    if (m->len != n || !same_words(&m->words, kw, n)) {
+        m->words = *kw;
+        m->len = (uint8_t)n;
+        m->cls = (uint8_t)sluice_keyname_classify(k, n);
+        m->scan = (uint8_t)sluice_scan_may_match(k, n);
+    }
+    return m;
 }
 
 /* ---------------------------------------------------------------- the walk */
 
 #define SEG_MAX 64 /* deeper members are judged under the path of their 64th ancestor */
 
-/* On the stack of one pass; walk_init zeroes what comes before `path` (the arrays after it are
- * used only up to plen and seen_count). */
+/* On the stack of one pass; walk_init sets what comes before `segs` (the arrays from there on are
+ * used only up to nseg and seen_count). */
 typedef struct walk {
     const sluice_piiguard_t *g;
     sluice_piiguard_thread_t *t;
@@ -365,7 +522,7 @@ typedef struct walk {
     int64_t now;
     size_t more;
     int oom;
-    size_t plen;
+    int key_names; /* the guard's */
     size_t seen_count;
     int early;          /* sluice_piiguard_ids: judge the ids, note what was found in ids_found */
     int ids_done;       /* the ids went through sluice_piiguard_ids already: leave them */
@@ -385,10 +542,19 @@ typedef struct walk {
 
 static void walk_init(walk_t *w, const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, sluice_piiguard_stats_t *st)
 {
-    memset(w, 0, offsetof(walk_t, segs));
+    /* field by field: a memset of the whole head costs a call more than these stores */
     w->g = g;
     w->t = t;
+    w->privacy = w->detected = NULL;
     w->st = st;
+    w->now = 0;
+    w->more = 0;
+    w->oom = 0;
+    w->key_names = g->key_names;
+    w->seen_count = 0;
+    w->early = w->ids_done = 0;
+    w->ids_found = 0;
+    w->nseg = 0;
 }
 
 /* The walk's position as text into w->path ("properties.items[*].email"); control characters
@@ -451,22 +617,6 @@ static void record(walk_t *w, const char *matcher, const char *action, int parti
     if (json_array_append_new(w->detected,
                               json_pack("{s:s,s:s,s:s}", "path", w->path, "matcher", matcher, "action", action)) != 0)
         w->oom = 1;
-}
-
-/* 0 when the scanner cannot find anything in s: every kind needs an '@' or six digits or more (a
- * NINO has six, phones eight, cards thirteen; an IBAN's account number has more). Most values
- * ("Order Completed", "o-10021", a URL without long numbers) stop here. */
-static int worth_scanning(const char *s, size_t n)
-{
-    if (n < 6) /* "a@b.co" is the shortest e-mail */
-        return 0;
-    size_t digits = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '@' || (c >= '0' && c <= '9' && ++digits >= 6))
-            return 1;
-    }
-    return 0;
 }
 
 static int reserve(sluice_piiguard_thread_t *t, size_t n)
@@ -540,10 +690,11 @@ static void set_value(json_t *parent, const char *key, size_t index, json_t *v, 
         w->oom = 1;
 }
 
-/* A string or integer no rule covers. key is the nearest member name (an array's for its
- * elements); id is 1 + the index in ids[] for the event's top-level ids, else 0. */
-static void judge(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v, const char *name,
-                  size_t name_len, int id, int person)
+/* A string or integer no rule covers, at parent's member key (NULL: element index). cls is what
+ * the nearest member name says (an array's for its elements; NONE without key_names and for the
+ * ids); id is 1 + the index in ids[] for the event's top-level ids, else 0. Called through judge. */
+static void judge_here(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v, sluice_keyname_class_t cls,
+                       int id)
 {
     const sluice_piiguard_t *g = w->g;
     char num[32];
@@ -556,7 +707,7 @@ static void judge(walk_t *w, json_t *parent, const char *key, size_t index, json
             return;
     } else if (json_is_integer(v)) {
         json_int_t x = json_integer_value(v);
-        if (x > -100000 && x < 100000 && (name == NULL || !g->key_names))
+        if (x > -100000 && x < 100000 && cls == SLUICE_KEYNAME_NONE)
             return; /* fewer than six digits: nothing to find (quantities, prices in cents) */
         /* Digits written backwards into num's end: snprintf costs more than the rest of the guard. */
         unsigned long long u = x < 0 ? 0ull - (unsigned long long)x : (unsigned long long)x;
@@ -572,15 +723,9 @@ static void judge(walk_t *w, json_t *parent, const char *key, size_t index, json
     } else {
         return;
     }
-    sluice_keyname_class_t cls = SLUICE_KEYNAME_NONE;
-    if (g->key_names && name != NULL && !id) {
-        cls = key_class(w->t, name, name_len);
-        if (cls == SLUICE_KEYNAME_NONE && person && name_len == 4 && memcmp(name, "name", 4) == 0)
-            cls = SLUICE_KEYNAME_NAME; /* traits.name is the person's full name (Segment's spec) */
-    }
     sluice_scan_t *sc = &w->t->scan;
     sc->count = 0;
-    if (worth_scanning(s, n) && sluice_scan(sc, s, n, g->kinds) != 0) {
+    if (sluice_scan_may_match(s, n) && sluice_scan(sc, s, n, g->kinds) != 0) {
         w->oom = 1;
         return;
     }
@@ -645,17 +790,43 @@ static void judge(walk_t *w, json_t *parent, const char *key, size_t index, json
     w->st->changed++;
 }
 
-static void visit(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v, const tnode_t *node,
-                  const char *name, size_t name_len, int depth);
+/* judge_here under the path segment seg (seg_n bytes; NULL: the walk is at the value already). */
+__attribute__((noinline)) static void judge_value(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v,
+                                                  sluice_keyname_class_t cls, int id, const char *seg, size_t seg_n)
+{
+    int pushed = seg != NULL ? push_seg(w, seg, seg_n) : 0;
+    judge_here(w, parent, key, index, v, cls, id);
+    w->nseg -= (size_t)pushed;
+}
 
-/* A member whose key itself holds personal data: named by what it holds in paths, removed under
- * mask and hash (a key cannot be replaced in place without changing what others read). Returns 1
- * when the member was removed. */
+/* judge_value's first steps, in line: values with neither a key class nor an '@' or six digits
+ * (most: "Order Completed", "o-10021", a URL without long numbers, quantities) stop here, at one
+ * SWAR pass, without a call and without their path segment pushed. */
+static inline void judge(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v,
+                         sluice_keyname_class_t cls, int id, const char *seg, size_t seg_n)
+{
+    if (json_is_string(v)) {
+        if (cls == SLUICE_KEYNAME_NONE) {
+            size_t n = json_string_length(v);
+            if (n < 6 || !sluice_scan_may_match(json_string_value(v), n))
+                return;
+        }
+    } else if (json_is_integer(v)) {
+        json_int_t x = json_integer_value(v);
+        if (x > -100000 && x < 100000 && cls == SLUICE_KEYNAME_NONE)
+            return;
+    } else {
+        return;
+    }
+    judge_value(w, parent, key, index, v, cls, id, seg, seg_n);
+}
+
+/* A member whose key itself holds personal data (the caller saw sluice_scan_may_match say so):
+ * named by what it holds in paths, removed under mask and hash (a key cannot be replaced in place
+ * without changing what others read). Returns 1 when the member was removed. */
 static int key_holds_pii(walk_t *w, json_t *obj, const char *k, size_t kn, char *seg, size_t seg_cap)
 {
     sluice_scan_t *sc = &w->t->scan;
-    if (!worth_scanning(k, kn))
-        return 0;
     if (sluice_scan(sc, k, kn, w->g->kinds) != 0) {
         w->oom = 1;
         return 0;
@@ -676,6 +847,8 @@ static int key_holds_pii(walk_t *w, json_t *obj, const char *k, size_t kn, char 
     return 1;
 }
 
+static void visit_array(walk_t *w, json_t *v, const tnode_t *node, sluice_keyname_class_t cls, int depth);
+
 static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
 {
     const char *k;
@@ -690,51 +863,81 @@ static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
         k = json_object_iter_key(it);
         child = json_object_iter_value(it);
         size_t kn = json_object_iter_key_len(it);
-        const tnode_t *cn = child_of(node, k, kn);
+        kwords_t kw;
+        uint64_t h = 0;
+        if (kn <= KEY_WORDS_MAX)
+            h = key_words(k, kn, &kw);
+        else
+            memset(&kw, 0, sizeof(kw));
+        const tnode_t *cn = child_named(node, k, kn, &kw, h);
         if (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP)))
             continue;
-        char seg[24] = "";
-        if (key_holds_pii(w, obj, k, kn, seg, sizeof(seg)))
-            continue;
-        if (w->oom)
-            return;
-        int pushed = seg[0] != '\0' ? push_seg(w, seg, strlen(seg)) : push_seg(w, k, kn);
+        key_memo_t own;
+        const key_memo_t *facts;
+        if (cn != NULL) { /* a key the trie names knows what it says */
+            own.cls = cn->cls;
+            own.scan = cn->scan;
+            facts = &own;
+        } else {
+            facts = key_facts(w->t, k, kn, &kw, h, &own);
+        }
+        /* the member's path segment: its key, or what the key holds ("<email>") */
+        const char *seg = k;
+        size_t seg_n = kn;
+        char held[24];
+        if (facts->scan) {
+            held[0] = '\0';
+            if (key_holds_pii(w, obj, k, kn, held, sizeof(held)))
+                continue;
+            if (w->oom)
+                return;
+            if (held[0] != '\0') {
+                seg = held;
+                seg_n = strlen(held);
+            }
+        }
+        sluice_keyname_class_t cls = w->key_names ? (sluice_keyname_class_t)facts->cls : SLUICE_KEYNAME_NONE;
         if (depth == 0 && cn != NULL && cn->id != 0) {
             if (!w->ids_done)
-                judge(w, obj, k, 0, child, k, kn, cn->id, 0);
-        } else if (json_is_object(child) || json_is_array(child)) {
-            visit(w, obj, k, 0, child, cn, k, kn, depth + 1);
+                judge(w, obj, k, 0, child, SLUICE_KEYNAME_NONE, cn->id, seg, seg_n);
+        } else if (json_is_object(child)) {
+            int pushed = push_seg(w, seg, seg_n);
+            visit_object(w, child, cn, depth + 1);
+            w->nseg -= (size_t)pushed;
+        } else if (json_is_array(child)) {
+            int pushed = push_seg(w, seg, seg_n);
+            visit_array(w, child, cn, cls, depth + 1);
+            w->nseg -= (size_t)pushed;
         } else {
-            judge(w, obj, k, 0, child, k, kn, 0, person);
+            if (w->key_names && cls == SLUICE_KEYNAME_NONE && person && kn == 4 && memcmp(k, "name", 4) == 0)
+                cls = SLUICE_KEYNAME_NAME; /* traits.name is the person's full name (Segment's spec) */
+            judge(w, obj, k, 0, child, cls, 0, seg, seg_n);
         }
-        w->nseg -= (size_t)pushed;
         if (w->oom)
             return;
     }
 }
 
-static void visit(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v, const tnode_t *node,
-                  const char *name, size_t name_len, int depth)
+/* An array no rule covers; cls is what its member name says (for its elements). */
+static void visit_array(walk_t *w, json_t *v, const tnode_t *node, sluice_keyname_class_t cls, int depth)
 {
-    if (json_is_object(v)) {
-        visit_object(w, v, node, depth);
-    } else if (json_is_array(v)) {
-        const tnode_t *cn = child_of(node, NULL, 0);
-        if (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP)))
-            return;
-        int pushed = push_seg(w, "[*]", 3);
-        for (size_t i = 0; i < json_array_size(v) && !w->oom; i++) {
-            json_t *e = json_array_get(v, i);
-            if (json_is_object(e) || json_is_array(e))
-                visit(w, v, NULL, i, e, cn, name, name_len, depth + 1);
-            else
-                judge(w, v, NULL, i, e, name, name_len, 0, 0);
-        }
-        w->nseg -= (size_t)pushed;
-    } else {
-        judge(w, parent, key, index, v, name, name_len, 0, 0);
+    const tnode_t *cn = node != NULL ? node->star : NULL;
+    if (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP)))
+        return;
+    int pushed = push_seg(w, "[*]", 3);
+    for (size_t i = 0; i < json_array_size(v) && !w->oom; i++) {
+        json_t *e = json_array_get(v, i);
+        if (json_is_object(e))
+            visit_object(w, e, cn, depth + 1);
+        else if (json_is_array(e))
+            visit_array(w, e, cn, cls, depth + 1);
+        else
+            judge(w, v, NULL, i, e, cls, 0, NULL, 0);
     }
+    w->nseg -= (size_t)pushed;
 }
+
+#define IDS_BY_WALK 12
 
 int sluice_piiguard_ids(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, json_t *event, uint64_t *found)
 {
@@ -745,13 +948,26 @@ int sluice_piiguard_ids(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t,
     sluice_piiguard_stats_t st;
     walk_init(w, g, t, &st);
     w->early = 1;
-    for (size_t i = 0; i < ID_COUNT && !w->oom; i++) {
-        size_t n = strlen(ids[i]);
-        const tnode_t *cn = child_of(&g->root, ids[i], n);
-        json_t *v = json_object_getn(event, ids[i], n);
-        if (v == NULL || (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP))))
-            continue;
-        judge(w, event, ids[i], 0, v, ids[i], n, (int)i + 1, 0);
+    if (json_object_size(event) <= IDS_BY_WALK) {
+        /* One pass over the members, each told apart by its length (cheaper than five look-ups,
+         * each hashing its key, for the few members an event has before enrichment). A judged id
+         * is replaced in place, which keeps the iteration valid. */
+        for (void *it = json_object_iter(event); it != NULL && !w->oom; it = json_object_iter_next(event, it)) {
+            size_t kn = json_object_iter_key_len(it);
+            unsigned i = kn <= ID_LEN_MAX ? g->id_by_len[kn] : 0;
+            if (i == 0)
+                continue;
+            kwords_t kw; /* "traits", "context", "timestamp" and "properties" have an id's length */
+            key_words(json_object_iter_key(it), kn, &kw);
+            if (same_words(&kw, &g->id_words[i - 1], kn))
+                judge(w, event, ids[i - 1], 0, json_object_iter_value(it), SLUICE_KEYNAME_NONE, (int)i, NULL, 0);
+        }
+    } else {
+        for (size_t i = 0; i < ID_COUNT && !w->oom; i++) {
+            json_t *v = g->id_judged[i] ? json_object_getn(event, ids[i], g->id_len[i]) : NULL;
+            if (v != NULL)
+                judge(w, event, ids[i], 0, v, SLUICE_KEYNAME_NONE, (int)i + 1, NULL, 0);
+        }
     }
     *found = w->ids_found;
     return w->oom ? -1 : 0;
@@ -778,7 +994,7 @@ int sluice_piiguard_apply(const sluice_piiguard_t *g, sluice_piiguard_thread_t *
                 continue;
             stats->detected++;
             stats->changed += (uint64_t)act;
-            push_seg(w, ids[i], strlen(ids[i]));
+            push_seg(w, ids[i], g->id_len[i]);
             for (unsigned k = 1; k <= 0x80u; k <<= 1)
                 if (bits & k)
                     record(w, sluice_scan_kind_name(k), act ? "hashed" : "reported", (bits & ID_PARTIAL) != 0);

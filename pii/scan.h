@@ -48,6 +48,8 @@
 #define SLUICE_PII_SCAN_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 /* Kinds of match; a set of them selects what to look for. */
 enum {
@@ -90,6 +92,75 @@ typedef struct sluice_scan {
 /* Scans text[0..n) for the kinds in the set `kinds`, replacing the previous results in s. Returns
  * 0, or -1 when memory ran out (s then holds no matches). */
 int sluice_scan(sluice_scan_t *s, const char *text, size_t n, unsigned kinds) __attribute__((warn_unused_result));
+
+/* 1 when text[0..n) holds "%40", a percent-encoded '@' (sluice_scan_may_match's slow path). */
+static inline int sluice_scan_has_pct40(const char *text, size_t n)
+{
+    for (const char *p = text, *end = text + n; end - p >= 3 && (p = memchr(p, '%', (size_t)(end - p - 2))) != NULL;
+         p++)
+        if (p[1] == '4' && p[2] == '0')
+            return 1;
+    return 0;
+}
+
+/* 0 when sluice_scan cannot find anything in text[0..n), whatever the kinds: every kind of match
+ * needs an '@' (e-mails; "a@b.co", six bytes, is the shortest) or six digits or more (a NINO has
+ * six, phones eight, cards thirteen, an IBAN's account number more) in the percent-decoded text.
+ * Decoding never adds digits (a "%3X" that becomes one is written with two), but it does add '@'
+ * ("jane%40example.com"). 1 when the text holds an '@', "%40" or at least six digits. Eight bytes
+ * at a time (SWAR), so callers can ask it of every value they see. */
+static inline int sluice_scan_may_match(const char *text, size_t n)
+{
+    if (n < 6)
+        return 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull, low7 = 0x7f7f7f7f7f7f7f7full;
+    uint64_t x, digits = 0;
+    size_t i;
+    if (n < 8) {
+        /* six or seven bytes: the first four, then what the last four add */
+        uint32_t a, b;
+        memcpy(&a, text, 4);
+        memcpy(&b, text + n - 4, 4);
+        x = (uint64_t)a | ((uint64_t)(b >> (8 * (8 - n))) << 32);
+        i = n;
+    } else {
+        memcpy(&x, text, 8);
+        i = 8;
+    }
+    for (;;) {
+        /* a byte's high bit in d: it is '0'..'9'; in z: it is '@' (exact: no carry crosses a byte) */
+        uint64_t hx = x | high;
+        uint64_t d = (hx - 0x30 * ones) & ~(hx - 0x3a * ones) & ~x & high;
+        uint64_t y = x ^ (0x40 * ones);
+        uint64_t z = ~(((y & low7) + low7) | y) & high;
+        if (z != 0)
+            return 1;
+        digits += ((d >> 7) * ones) >> 56;
+        if (digits >= 6)
+            return 1;
+        if (i >= n)
+            return digits >= 2 && sluice_scan_has_pct40(text, n); /* "%40" holds two digits */
+        if (i + 8 <= n) {
+            memcpy(&x, text + i, 8);
+            i += 8;
+        } else {
+            /* the last 8 bytes without those already counted (little-endian: the low ones) */
+            memcpy(&x, text + n - 8, 8);
+            x >>= 8 * (8 - (n - i));
+            i = n;
+        }
+    }
+#else
+    size_t digits = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '@' || (c >= '0' && c <= '9' && ++digits >= 6))
+            return 1;
+    }
+    return sluice_scan_has_pct40(text, n);
+#endif
+}
 
 /* The offset in the original text of decoded byte i (i == dec_len: the original's length). */
 static inline size_t sluice_scan_offset(const sluice_scan_t *s, size_t i)

@@ -177,6 +177,28 @@ static void test_report_changes_nothing(void **state)
     teardown(&f);
 }
 
+/* A percent-encoded e-mail in a field no rule names (a referrer's query string, an id) is found
+ * and masked like a plain one: the guard's prefilter once let it through unscanned because it
+ * holds neither an '@' nor six digits. */
+static void test_percent_encoded_email(void **state)
+{
+    (void)state;
+    fixture_t f;
+    setup(&f, "mask");
+    json_t *ev = run(&f,
+                     "{\"type\":\"track\",\"anonymousId\":\"jane%40example.com\",\"properties\":{\"ref\":"
+                     "\"https://x.test/?e=jane%40example.com\",\"note\":\"Hello%20World\"}}",
+                     NULL);
+    json_t *props = json_object_get(ev, "properties");
+    assert_string_equal(json_string_value(json_object_get(props, "ref")), "https://x.test/?e=[email]");
+    assert_string_equal(json_string_value(json_object_get(props, "note")), "Hello%20World");
+    assert_string_equal(detected(&f, "properties.ref"), "email/masked");
+    assert_string_equal(detected(&f, "anonymousId"), "email/hashed");
+    assert_null(strstr(json_string_value(json_object_get(ev, "anonymousId")), "jane"));
+    json_decref(ev);
+    teardown(&f);
+}
+
 static void test_off_is_off(void **state)
 {
     (void)state;
@@ -433,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_mask_the_issue_identify),
         cmocka_unit_test(test_report_changes_nothing),
         cmocka_unit_test(test_off_is_off),
+        cmocka_unit_test(test_percent_encoded_email),
         cmocka_unit_test(test_hash_mode),
         cmocka_unit_test(test_key_names_and_keys_holding_pii),
         cmocka_unit_test(test_exceptions_rules_and_skips),

@@ -377,6 +377,77 @@ static void test_masked_text_scans_clean(void **state)
     }
 }
 
+/* sluice_scan_may_match, the guard's prefilter: an '@', "%40" or six digits anywhere, whatever
+ * the length and wherever they fall against its 8-byte words; bytes with the high bit set that
+ * look like digits or '@' in their low bits (0xb0..0xb9, 0xc0) and the ASCII neighbours of the
+ * digits are not digits; and nothing the scanner finds is ever missed (percent-encoded e-mails
+ * included: the prefilter once let "jane%40example.com" through unscanned). */
+static int may_match_bytewise(const char *s, size_t n)
+{
+    size_t digits = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '@' || (s[i] >= '0' && s[i] <= '9' && ++digits >= 6) ||
+            (s[i] == '%' && i + 2 < n && s[i + 1] == '4' && s[i + 2] == '0'))
+            return n >= 6;
+    return 0;
+}
+
+static void test_may_match(void **state)
+{
+    (void)state;
+    char buf[48];
+    /* every length, with five digits (never) then six (always), spread over word boundaries */
+    for (size_t n = 0; n <= 40; n++) {
+        for (size_t gap = 1; gap <= 7; gap++) {
+            memset(buf, 'x', sizeof(buf));
+            size_t put = 0;
+            for (size_t i = 0; i < n && put < 6; i += gap, put++)
+                buf[i] = (char)('0' + put);
+            int want = may_match_bytewise(buf, n);
+            if (sluice_scan_may_match(buf, n) != want)
+                fail_msg("length %zu, digits every %zu bytes: want %d", n, gap, want);
+        }
+        for (size_t at = 0; at < n; at++) {
+            memset(buf, 'x', sizeof(buf));
+            buf[at] = '@';
+            assert_int_equal(sluice_scan_may_match(buf, n), n >= 6);
+        }
+    }
+    /* look-alikes: high-bit bytes, '/' and ':' on either side of the digits, NUL bytes */
+    static const unsigned char alike[] = {0xb0, 0xb5, 0xb9, 0xc0, '/', ':', 0, 0x80, 0xff, '?'};
+    for (size_t n = 6; n <= 40; n++) {
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (char)alike[(i * 7 + n) % sizeof(alike)];
+        assert_int_equal(sluice_scan_may_match(buf, n), 0);
+        buf[n - 1] = '@';
+        assert_int_equal(sluice_scan_may_match(buf, n), 1);
+    }
+    /* a pseudo-random sweep against the byte loop */
+    unsigned x = 12345;
+    static const char alphabet[] = "0123456789@/:ax\x80\xb0\xb9\xc0\xff%%%44400";
+    for (int round = 0; round < 200000; round++) {
+        x = x * 1103515245u + 12345u;
+        size_t n = (x >> 8) % 41;
+        for (size_t i = 0; i < n; i++) {
+            x = x * 1103515245u + 12345u;
+            buf[i] = alphabet[(x >> 10) % (sizeof(alphabet) - 1)];
+        }
+        if (sluice_scan_may_match(buf, n) != may_match_bytewise(buf, n))
+            fail_msg("round %d, length %zu: want %d", round, n, may_match_bytewise(buf, n));
+    }
+    /* what the scanner finds, the prefilter lets through */
+    static const char *const found[] = {"a@b.co",           "jane%40example.com", "https://x.test/?e=jane%40x.io",
+                                        "4111111111111111", "+1 (650) 555-1212",  "GB82 WEST 1234 5698 7654 32",
+                                        "AB123456C",        "123-45-6789",        "12345678Z"};
+    for (size_t i = 0; i < sizeof(found) / sizeof(found[0]); i++)
+        assert_int_equal(sluice_scan_may_match(found[i], strlen(found[i])), 1);
+    assert_int_equal(sluice_scan_may_match("Order Completed", 15), 0);
+    assert_int_equal(sluice_scan_may_match("https://shop.acme.test/checkout?step=2", 38), 0);
+    assert_int_equal(sluice_scan_may_match("o-10021", 7), 0);
+    assert_int_equal(sluice_scan_may_match("50%4 off %4", 11), 0);
+    assert_int_equal(sluice_scan_may_match("Hello%20World", 13), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -400,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_national_ids),
         cmocka_unit_test(test_kind_names),
         cmocka_unit_test(test_masked_text_scans_clean),
+        cmocka_unit_test(test_may_match),
     };
     return cmocka_run_group_tests(tests, NULL, teardown_scan);
 }
