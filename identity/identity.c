@@ -266,7 +266,8 @@ static void page_url(sluice_identity_job_t *job, json_t *ctx, const char *url)
             take_token_text(job, tok, tl);
         else if (rc < 0)
             job->token_state = 2;
-        sluice_secure_zero(tok, sizeof(tok));
+        if (rc != 0) /* absent: nothing was decoded into tok (the common case skips the wipe) */
+            sluice_secure_zero(tok, sizeof(tok));
     }
     json_t *ids = sluice_click_ids(url);
     if (ids == NULL)

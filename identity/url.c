@@ -109,6 +109,38 @@ int sluice_url_param(const char *url, const char *name, char *out, size_t cap, s
     return 0;
 }
 
+size_t sluice_url_params_raw(const char *url, const char *const *names, size_t count, struct iovec *values)
+{
+    size_t found = 0;
+    for (size_t i = 0; i < count; i++)
+        values[i] = (struct iovec){0};
+    const char *q, *qend;
+    if (!query_span(url, &q, &qend))
+        return 0;
+    while (q < qend && found < count) {
+        const char *amp = memchr(q, '&', (size_t)(qend - q));
+        const char *stop = amp != NULL ? amp : qend;
+        const char *eq = memchr(q, '=', (size_t)(stop - q));
+        const char *name_end = eq != NULL ? eq : stop;
+        char buf[64];
+        size_t bl;
+        /* Decoded once per parameter, not once per name asked for. */
+        if (sluice_pct_decode(q, (size_t)(name_end - q), buf, sizeof(buf), &bl) == 0) {
+            for (size_t i = 0; i < count; i++) {
+                if (values[i].iov_base == NULL && strcmp(buf, names[i]) == 0) {
+                    const char *v = eq != NULL ? eq + 1 : stop;
+                    values[i].iov_base = (void *)v;
+                    values[i].iov_len = (size_t)(stop - v);
+                    found++;
+                    break;
+                }
+            }
+        }
+        q = stop + 1;
+    }
+    return found;
+}
+
 size_t sluice_url_remove_param(char *url, const char *name)
 {
     const char *cq, *cqend;

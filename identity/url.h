@@ -9,6 +9,7 @@
 #define SLUICE_IDENTITY_URL_H
 
 #include <stddef.h>
+#include <sys/uio.h>
 
 /* Longest host name accepted (RFC 1035: 253 characters). */
 #define SLUICE_URL_HOST_MAX 253
@@ -27,6 +28,12 @@ int sluice_url_host(const char *s, size_t len, char *out, size_t cap);
  * Returns 1 when found and decoded, 0 when absent, -1 when present but badly encoded (a bad
  * escape or an encoded NUL) or longer than cap - 1 (out is then the empty string). */
 int sluice_url_param(const char *url, const char *name, char *out, size_t cap, size_t *out_len);
+
+/* One pass over url's query for several names at once: for each names[i], the raw (still
+ * encoded) value of its first occurrence, as sluice_url_param finds it, in values[i] (base NULL
+ * when absent; a parameter without '=' has an empty value). Names are compared after
+ * percent-decoding, like sluice_url_param's. Returns how many names were found. */
+size_t sluice_url_params_raw(const char *url, const char *const *names, size_t count, struct iovec *values);
 
 /* Removes every query parameter called `name` (compared after percent-decoding the parameter
  * name) from the NUL-terminated url in place, with its '&' or the '?' that is no longer needed;

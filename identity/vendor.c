@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/pct.h"
 #include "crypto/random.h"
 #include "identity/cookie.h"
 #include "identity/url.h"
@@ -68,11 +69,17 @@ json_t *sluice_click_ids(const char *url)
 {
     static const char *const names[] = {"gclid",   "gbraid",    "wbraid", "fbclid", "ttclid",
                                         "msclkid", "li_fat_id", "epik",   "ScCid",  "rdt_cid"};
+    enum { N = sizeof(names) / sizeof(names[0]) };
     json_t *ids = NULL;
     char value[SLUICE_CLICK_ID_MAX + 1];
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    struct iovec raw[N];
+    if (sluice_url_params_raw(url, names, N, raw) == 0) /* one pass over the query for all ten */
+        return NULL;
+    for (size_t i = 0; i < N; i++) {
         size_t len;
-        if (sluice_url_param(url, names[i], value, sizeof(value), &len) != 1 || len == 0)
+        /* As sluice_url_param: decoded, refused when badly encoded or too long for value. */
+        if (raw[i].iov_base == NULL ||
+            sluice_pct_decode(raw[i].iov_base, raw[i].iov_len, value, sizeof(value), &len) != 0 || len == 0)
             continue;
         json_t *s = json_stringn(value, len);
         if (s == NULL) /* not UTF-8 after decoding */

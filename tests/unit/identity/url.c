@@ -1,4 +1,5 @@
-/* Tests for identity/url.c: hosts of origins and links, one decoded query parameter, removing
+/* Tests for identity/url.c: hosts of origins and links, one decoded query parameter (and several
+ * in one pass), removing
  * `_dft` from URLs in place. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "common/pct.h"
 #include "identity/url.h"
 
 static void host_of(const char *in, const char *want)
@@ -101,6 +103,46 @@ static void params(void **state)
     param_is(url, "gclid", -1, NULL);
 }
 
+/* sluice_url_params_raw, decoded, finds what sluice_url_param finds for every name at once. */
+static void params_at_once(void **state)
+{
+    (void)state;
+    static const char *const urls[] = {
+        "https://shop.acme.test/?gclid=abc",
+        "https://shop.acme.test/p?utm_source=x&gclid=abc&fbclid=F&utm_medium=y",
+        "https://shop.acme.test/p?%67clid=enc&gclid=second&fbclid=&fbclid=late",
+        "https://shop.acme.test/p?fbclid&gclid=a#frag&ttclid=no",
+        "https://shop.acme.test/p?gclid=%zz&fbclid=ok&ttclid=a%00b",
+        "https://shop.acme.test/p#?gclid=in-fragment",
+        "?ttclid=1&gclid=2&&=&fbclid=%66",
+        "https://shop.acme.test/p",
+    };
+    static const char *const names[] = {"gclid", "fbclid", "ttclid", "absent"};
+    for (size_t u = 0; u < sizeof(urls) / sizeof(urls[0]); u++) {
+        struct iovec raw[4];
+        size_t found = sluice_url_params_raw(urls[u], names, 4, raw);
+        size_t want_found = 0;
+        for (size_t i = 0; i < 4; i++) {
+            char one[64], many[64];
+            size_t n1 = 0, n2 = 0;
+            int rc = sluice_url_param(urls[u], names[i], one, sizeof(one), &n1);
+            if (rc == 0) {
+                assert_null(raw[i].iov_base);
+                continue;
+            }
+            want_found++;
+            assert_non_null(raw[i].iov_base);
+            int drc = sluice_pct_decode(raw[i].iov_base, raw[i].iov_len, many, sizeof(many), &n2);
+            assert_int_equal(drc == 0 ? 1 : -1, rc);
+            if (rc == 1) {
+                assert_int_equal(n1, n2);
+                assert_memory_equal(one, many, n1);
+            }
+        }
+        assert_int_equal(found, want_found);
+    }
+}
+
 static void removed(const char *in, const char *want, size_t want_n)
 {
     char buf[256];
@@ -134,6 +176,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hosts),
         cmocka_unit_test(params),
+        cmocka_unit_test(params_at_once),
         cmocka_unit_test(remove_param),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
