@@ -168,6 +168,13 @@ void dfix_stub_plan(const dfix_t *f, const dstub_t *s, const char *plan)
     assert_int_equal(http("PUT", url, f->ca, plan, NULL), 200);
 }
 
+void dfix_stub_plan_for(const dfix_t *f, const dstub_t *s, const char *plan, const char *match)
+{
+    char url[320];
+    assert_true((size_t)snprintf(url, sizeof(url), "%s/__stub/plan?match=%s", s->url, match) < sizeof(url));
+    assert_int_equal(http("PUT", url, f->ca, plan, NULL), 200);
+}
+
 json_t *dfix_requests(const dstub_t *s)
 {
     json_t *all = json_array();

@@ -62,6 +62,11 @@ void dfix_stub(dfix_t *f, dstub_t *s, const char *name, const char *plan, const 
 /* Replaces a running stub's plan. */
 void dfix_stub_plan(const dfix_t *f, const dstub_t *s, const char *plan);
 
+/* Replaces a running stub's plan, whose answers then go only to requests whose body contains
+ * match (plain text, no characters that need escaping in a query); every other request gets the
+ * default. For tests where a late delivery of an earlier event must not take a planned answer. */
+void dfix_stub_plan_for(const dfix_t *f, const dstub_t *s, const char *plan, const char *match);
+
 /* Every request the stub recorded: [{method, path, query, headers{}, body, json (parsed body),
  * ts_ms}]. Caller decrefs. */
 json_t *dfix_requests(const dstub_t *s);

@@ -12,8 +12,11 @@
  *        xN after an entry repeats it N times
  *   --print / --print-bodies write a line (and the pretty body) per request on stdout, or on the
  *   file given with --print-to (the demo points it at sluice-devstack's terminal).
- *   PUT /__stub/plan (body: a plan) replaces the plan at run time; GET /__stub/count answers the
- *   number of requests recorded. These control requests are not recorded.
+ *   PUT /__stub/plan (body: a plan) replaces the plan at run time; with ?match=TEXT the plan's
+ *   answers go only to requests whose body contains TEXT (taken as is, no percent-decoding), and
+ *   every other request gets the default, so a delivery of an earlier test's event that arrives
+ *   late cannot take an answer meant for this one. GET /__stub/count answers the number of
+ *   requests recorded. These control requests are not recorded.
  *
  * Default answers by path: .../events (Meta) {"events_received":N,...}; .../event/track/ (TikTok)
  * {"code":0,...}; /debug/mp/collect (GA4) {"validationMessages":[...]} from a few of GA4's
@@ -54,6 +57,7 @@ typedef struct answer {
 static struct {
     answer_t plan[MAX_PLAN];
     size_t plan_len, plan_pos;
+    char plan_match[128]; /* empty: the plan answers every request */
     int default_status;
     FILE *log;
     const char *name;
@@ -125,9 +129,12 @@ static int parse_plan(const char *text, answer_t *out, size_t *n, char *why, siz
     return 0;
 }
 
-static answer_t next_answer(void)
+static answer_t next_answer(const h2o_req_t *req)
 {
-    if (S.plan_pos < S.plan_len)
+    int matches = S.plan_match[0] == '\0' ||
+                  (req->entity.base != NULL &&
+                   memmem(req->entity.base, req->entity.len, S.plan_match, strlen(S.plan_match)) != NULL);
+    if (matches && S.plan_pos < S.plan_len)
         return S.plan[S.plan_pos++];
     answer_t a = {.status = S.default_status, .retry_after = -1};
     return a;
@@ -363,9 +370,22 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             h2o_send_error_400(req, "Bad Plan", why, 0);
             return 0;
         }
+        const char *match = "";
+        size_t match_len = 0;
+        if (req->query_at != SIZE_MAX && req->path.len - req->query_at > 7 &&
+            memcmp(req->path.base + req->query_at, "?match=", 7) == 0) {
+            match = req->path.base + req->query_at + 7;
+            match_len = req->path.len - req->query_at - 7;
+        }
+        if (match_len >= sizeof(S.plan_match)) {
+            h2o_send_error_400(req, "Bad Plan", "match is too long", 0);
+            return 0;
+        }
         memcpy(S.plan, plan, n * sizeof(plan[0]));
         S.plan_len = n;
         S.plan_pos = 0;
+        memcpy(S.plan_match, match, match_len);
+        S.plan_match[match_len] = '\0';
         req->res.status = 200;
         req->res.reason = "OK";
         h2o_send_inline(req, H2O_STRLIT("ok\n"));
@@ -379,7 +399,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         h2o_send_inline(req, v, (size_t)l);
         return 0;
     }
-    answer_t a = next_answer();
+    answer_t a = next_answer(req);
     record(req, &a);
     if (a.status == 0)
         return 0; /* hang: never answered; the client's timeout ends it */
