@@ -117,19 +117,22 @@ int sluice_secrets_holds_root(const sluice_secrets_t *s)
     return s != NULL && s->root != NULL;
 }
 
-int sluice_secrets_sigwait(sluice_secrets_t *s, const sigset_t *set, int *sig)
+int sluice_secrets_sigwait(sluice_secrets_t *s, const sigset_t *set, int64_t max_ms, int *sig)
 {
-    if (s == NULL || s->root == NULL)
-        return sigwait(set, sig) == 0 ? 0 : -1;
-    int64_t left = s->identity.legacy_until_ms + LEGACY_GRACE_MS - sluice_now_ms();
-    if (left <= 0) {
-        /* The identity threads stopped using it at legacy_until_ms (they check the time first);
-         * the pointer they hold is never followed again. */
-        sluice_keyring_free(s->root);
-        s->root = NULL;
-        sluice_log_info("keys.root_wiped", "tokens sealed under the root key by an older version have expired; the "
-                                           "root keys are wiped from memory");
-        return -1;
+    int64_t left = max_ms;
+    if (s != NULL && s->root != NULL) {
+        int64_t ring = s->identity.legacy_until_ms + LEGACY_GRACE_MS - sluice_now_ms();
+        if (ring <= 0) {
+            /* The identity threads stopped using it at legacy_until_ms (they check the time
+             * first); the pointer they hold is never followed again. */
+            sluice_keyring_free(s->root);
+            s->root = NULL;
+            sluice_log_info("keys.root_wiped", "tokens sealed under the root key by an older version have expired; "
+                                               "the root keys are wiped from memory");
+            return -1;
+        }
+        if (ring < left)
+            left = ring;
     }
     struct timespec ts = {.tv_sec = (time_t)(left / 1000), .tv_nsec = (long)(left % 1000) * 1000000L};
     int got = sigtimedwait(set, NULL, &ts);

@@ -43,10 +43,10 @@ const sluice_keyring_t *sluice_secrets_session(const sluice_secrets_t *s);
 /* What the identity threads get (never NULL for a loaded object). */
 const sluice_identity_secrets_t *sluice_secrets_identity(const sluice_secrets_t *s);
 
-/* sigwait(set, sig), except that while the root ring is kept for older tokens it waits at most
- * until that ring's time is up, then wipes it and returns -1 (no signal; call again). s may be
- * NULL. Returns 0 with *sig set, or -1. */
-int sluice_secrets_sigwait(sluice_secrets_t *s, const sigset_t *set, int *sig);
+/* Waits for a signal of set for at most max_ms; while the root ring is kept for older tokens it
+ * waits at most until that ring's time is up, then wipes it. s may be NULL. Returns 0 with *sig
+ * set, or -1 when no signal came (time up, EINTR): call again. */
+int sluice_secrets_sigwait(sluice_secrets_t *s, const sigset_t *set, int64_t max_ms, int *sig);
 
 /* 1 while the root ring is still kept (tests, logs). */
 int sluice_secrets_holds_root(const sluice_secrets_t *s);
