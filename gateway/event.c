@@ -446,9 +446,11 @@ static size_t string_size(const char *s, size_t n)
     return size;
 }
 
+/* Digits and sign of v, formatted or as the client wrote it: JSON writes an integer only one
+ * way but 0, which "-0" also is (json/numbers.h gives it back so): 0 counts 2. */
 static size_t integer_size(json_int_t v)
 {
-    size_t n = v < 0 ? 2 : 1;
+    size_t n = v <= 0 ? 2 : 1;
     for (unsigned long long u = v < 0 ? -(unsigned long long)v : (unsigned long long)v; u >= 10; u /= 10)
         n++;
     return n;

@@ -58,8 +58,10 @@ int sluice_event_type_parse(const char *s);
 /* Validates one event object in place. forced_type >= 0 is the type the route implies (it
  * overrides the body's `type`); -1 means the body must carry `type`. path_prefix ("" or
  * "batch[3]") prefixes error paths. source_len is the length of a JSON text that held all of
- * the event (the request's decoded body: a batch's event and the shared members merged into it
- * are disjoint parts of it), or 0; when twice it is within the limit, re-encoding is skipped.
+ * the event, every number of which will be written as that text spelled it (the numbers' table,
+ * json/numbers.h), or 0; when twice it is within the limit, re-encoding is skipped. Copies of a
+ * batch's shared members are not in the table (their numbers are formatted, 1e14 taking 17
+ * bytes): an event holding them is validated with 0.
  * Numbers given for id fields are turned into strings. Returns the event type, or -1 with e set. */
 int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *lim, const char *path_prefix,
                           size_t source_len, sluice_event_error_t *e);

@@ -930,8 +930,10 @@ static void shared_of(shared_t *sh, json_t *root)
     sh->sent = json_is_string(sent) ? sent : NULL;
 }
 
-static void merge_shared(json_t *ev, const shared_t *sh)
+/* Returns 1 when something of the batch's context or integrations was copied into ev. */
+static int merge_shared(json_t *ev, const shared_t *sh)
 {
+    int copied = 0;
     for (size_t k = 0; k < 2; k++) {
         json_t *top = sh->top[k];
         if (top == NULL)
@@ -939,17 +941,21 @@ static void merge_shared(json_t *ev, const shared_t *sh)
         json_t *own = json_object_get(ev, shared_names[k]);
         if (own == NULL) {
             json_object_set_new(ev, shared_names[k], json_deep_copy(top));
+            copied = 1;
         } else if (json_is_object(own)) {
             const char *key;
             json_t *v;
             json_object_foreach(top, key, v) {
-                if (json_object_get(own, key) == NULL)
+                if (json_object_get(own, key) == NULL) {
                     json_object_set_new(own, key, json_deep_copy(v));
+                    copied = 1;
+                }
             }
         }
     }
     if (sh->sent != NULL && json_object_get(ev, "sentAt") == NULL)
         json_object_set(ev, "sentAt", sh->sent);
+    return copied;
 }
 
 /* Identity step 1 (docs/identity.md): the cookies, Origin (or Referer) and Host of a browser
@@ -1056,10 +1062,15 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
             continue;
         }
         json_object_del(ev, "writeKey"); /* a secret: never forwarded */
-        if (batch)
-            merge_shared(ev, &shared);
-        /* The body bounds each event's size: a batch under half the event limit is not walked. */
-        if (sluice_event_validate(ev, forced_type, &cfg->limits, prefix, in->body_len, &e) < 0) {
+        /* The body bounds each event's size, so a body under half the event limit is not
+         * walked, as long as the event's numbers go out as sent. Copies of the batch's shared
+         * members are new values the numbers' table does not know: their numbers are formatted
+         * (1e14 as 100000000000000.0), so such an event is walked; so is every event when the
+         * table could not be had. */
+        size_t source_len = nums != NULL ? in->body_len : 0;
+        if (batch && merge_shared(ev, &shared))
+            source_len = 0;
+        if (sluice_event_validate(ev, forced_type, &cfg->limits, prefix, source_len, &e) < 0) {
             add_rejection(p, i, &e, ev);
             continue;
         }

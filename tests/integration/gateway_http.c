@@ -495,6 +495,18 @@ static void limits(void **state)
     gwfix_post(&F, "/v1/batch", WEB_KEY, batch, &r);
     expect_error(&r, 413, "payload_too_large", "batch");
     http_resp_dispose(&r);
+    /* A batch under half max_event_bytes whose shared context each event inherits as a copy: the
+     * copy's numbers are written formatted (1e14 as 100000000000000.0), so the one event is over
+     * 4 KB though the body is under 2 KB. */
+    off = snprintf(batch, sizeof(batch), "{\"context\":{\"n\":[");
+    for (int i = 0; i < 380; i++)
+        off += snprintf(batch + off, sizeof(batch) - (size_t)off, "%s1e14", i ? "," : "");
+    snprintf(batch + off, sizeof(batch) - (size_t)off, "]},\"batch\":[{\"type\":\"track\",\"event\":\"x\"}]}");
+    assert_true(strlen(batch) * 2 <= 4096);
+    gwfix_post(&F, "/v1/batch", WEB_KEY, batch, &r);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "\"code\":\"payload_too_large\""));
+    http_resp_dispose(&r);
     /* Nesting deeper than 8. */
     gwfix_post(&F, "/v1/t", WEB_KEY,
                "{\"event\":\"x\",\"properties\":{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":{\"f\":{\"g\":{\"h\":1}}}}}}}}}",

@@ -9,6 +9,8 @@
 #include <cmocka.h>
 
 #include "gateway/event.h"
+#include "json/numbers.h"
+#include "json/write.h"
 
 static const sluice_limits_t limits = {
     .max_body_bytes = 524288,
@@ -300,7 +302,7 @@ static void encoded_size_matches_jansson(void **state)
     static const char *const docs[] = {
         "{}",
         "{\"a\":[],\"b\":{},\"c\":null,\"d\":true,\"e\":false}",
-        "{\"n\":0,\"m\":-9223372036854775807,\"p\":1234567890,\"q\":[1,-2,30,400]}",
+        "{\"n\":7,\"m\":-9223372036854775807,\"p\":1234567890,\"q\":[1,-2,30,400]}",
         "{\"quote\\\"\":\"tab\\there\\nnew \\\\ back \\u0001 ctl \\u001f\",\"utf8\":\"Val\u00e9ry \u20ac\"}",
         "{\"event\":\"Order Completed\",\"properties\":{\"items\":[{\"sku\":\"a\",\"q\":2},{\"sku\":\"b\"}]}}",
     };
@@ -313,13 +315,38 @@ static void encoded_size_matches_jansson(void **state)
         free(text);
         json_decref(v);
     }
-    /* Fractions count as their longest form: never less than the real encoding. */
+    /* 0 counts as "-0", which the client may have written (encoded_size_counts_numbers_as_sent). */
     json_error_t je;
+    json_t *zero = json_loads("{\"n\":0}", 0, &je);
+    assert_int_equal(sluice_event_encoded_size(zero), strlen("{\"n\":-0}"));
+    json_decref(zero);
+    /* Fractions count as their longest form: never less than the real encoding. */
     json_t *v = json_loads("{\"total\":19.99,\"tiny\":1e-300,\"big\":-1.7976931348623157e308}", 0, &je);
     char *text = json_dumps(v, JSON_COMPACT);
     assert_true(sluice_event_encoded_size(v) >= strlen(text));
     free(text);
     json_decref(v);
+}
+
+/* A number goes out as the client wrote it (json/numbers.h): "-0" is the integer 0 written with
+ * two bytes, and the size, an upper bound, must count them. */
+static void encoded_size_counts_numbers_as_sent(void **state)
+{
+    (void)state;
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    assert_non_null(nums);
+    static const char body[] = "{\"event\":\"x\",\"properties\":{\"z\":[-0,-0,-0,-0,0,-0],\"d\":-0}}";
+    sluice_event_error_t e;
+    json_t *ev = sluice_event_parse(body, strlen(body), &limits, nums, &e);
+    assert_non_null(ev);
+    size_t len;
+    char *text = sluice_json_encode(ev, nums, &len);
+    assert_non_null(text);
+    assert_string_equal(text, body);
+    assert_true(sluice_event_encoded_size(ev) >= len);
+    free(text);
+    json_decref(ev);
+    sluice_jsonnum_free(nums);
 }
 
 int main(void)
@@ -337,6 +364,7 @@ int main(void)
         cmocka_unit_test(timestamp_corrected_for_client_clock),
         cmocka_unit_test(empty_ids_are_absent),
         cmocka_unit_test(encoded_size_matches_jansson),
+        cmocka_unit_test(encoded_size_counts_numbers_as_sent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
