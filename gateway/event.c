@@ -271,7 +271,7 @@ static int check_consent(json_t *context, const char *prefix, sluice_event_error
 }
 
 int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *lim, const char *prefix,
-                          size_t source_len, sluice_event_error_t *e)
+                          size_t source_len, const sluice_jsonnum_t *nums, sluice_event_error_t *e)
 {
     char path[160];
     if (!json_is_object(ev))
@@ -289,7 +289,7 @@ int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *li
     }
     /* Re-encoding can only grow a document by reformatting numbers, never to twice its text. */
     if ((source_len == 0 || source_len * 2 > lim->max_event_bytes) &&
-        sluice_event_encoded_size(ev) > lim->max_event_bytes)
+        sluice_event_encoded_size(ev, nums) > lim->max_event_bytes)
         return sluice_event_error_set(e, 413, "payload_too_large", prefix, "event larger than %zu bytes",
                                       lim->max_event_bytes);
 
@@ -456,7 +456,7 @@ static size_t integer_size(json_int_t v)
     return n;
 }
 
-size_t sluice_event_encoded_size(const json_t *ev)
+size_t sluice_event_encoded_size(const json_t *ev, const sluice_jsonnum_t *nums)
 {
     switch (json_typeof(ev)) {
     case JSON_OBJECT: {
@@ -464,7 +464,7 @@ size_t sluice_event_encoded_size(const json_t *ev)
         const char *key;
         json_t *v;
         json_object_foreach((json_t *)ev, key, v) {
-            size += string_size(key, strlen(key)) + 1 + sluice_event_encoded_size(v);
+            size += string_size(key, strlen(key)) + 1 + sluice_event_encoded_size(v, nums);
             members++;
         }
         return size + (members ? members - 1 : 0);
@@ -473,12 +473,17 @@ size_t sluice_event_encoded_size(const json_t *ev)
         size_t size = 2, i, n = json_array_size(ev);
         json_t *v;
         json_array_foreach(ev, i, v)
-            size += sluice_event_encoded_size(v);
+            size += sluice_event_encoded_size(v, nums);
         return size + (n ? n - 1 : 0);
     }
     case JSON_STRING: return string_size(json_string_value(ev), json_string_length(ev));
     case JSON_INTEGER: return integer_size(json_integer_value(ev));
-    case JSON_REAL: return SLUICE_JSONNUM_MAX_TEXT; /* formatted (26 at most) or as sent: an upper bound */
+    case JSON_REAL: {
+        size_t n;
+        if (nums == NULL)
+            return SLUICE_JSONNUM_MAX_TEXT;                        /* unknown: as sent (40 at most) or formatted (26) */
+        return sluice_jsonnum_find(nums, ev, &n) != NULL ? n : 26; /* as sent, or formatted */
+    }
     case JSON_TRUE: return 4;
     case JSON_FALSE: return 5;
     default: return 4; /* null */

@@ -59,12 +59,12 @@ int sluice_event_type_parse(const char *s);
  * overrides the body's `type`); -1 means the body must carry `type`. path_prefix ("" or
  * "batch[3]") prefixes error paths. source_len is the length of a JSON text that held all of
  * the event, every number of which will be written as that text spelled it (the numbers' table,
- * json/numbers.h), or 0; when twice it is within the limit, re-encoding is skipped. Copies of a
- * batch's shared members are not in the table (their numbers are formatted, 1e14 taking 17
- * bytes): an event holding them is validated with 0.
+ * json/numbers.h), or 0; when twice it is within the limit, re-encoding is skipped. A batch's
+ * shared members copied into an event are not in that text: such an event is validated with 0.
+ * nums (may be NULL) gives the numbers' texts for measuring the event when it is walked.
  * Numbers given for id fields are turned into strings. Returns the event type, or -1 with e set. */
 int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *lim, const char *path_prefix,
-                          size_t source_len, sluice_event_error_t *e);
+                          size_t source_len, const sluice_jsonnum_t *nums, sluice_event_error_t *e);
 
 typedef struct sluice_event_enrich {
     int64_t received_ms;
@@ -77,8 +77,10 @@ typedef struct sluice_event_enrich {
  * Returns 0, or -1 when no random bytes were available for the messageId. */
 int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en);
 
-/* Size of ev encoded as compact JSON, computed without encoding it: exact, except that each
- * number with a fraction counts as its longest form (26 bytes), so it is an upper bound. */
-size_t sluice_event_encoded_size(const json_t *ev);
+/* Size of ev encoded as compact JSON with nums (json/write.h), computed without encoding it:
+ * exact, except that 0 counts as "-0" and a number with a fraction that nums has no text for
+ * counts as its longest formatted form (26 bytes; 40, the longest text kept, when nums is NULL),
+ * so it is an upper bound. */
+size_t sluice_event_encoded_size(const json_t *ev, const sluice_jsonnum_t *nums);
 
 #endif

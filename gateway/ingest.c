@@ -930,8 +930,9 @@ static void shared_of(shared_t *sh, json_t *root)
     sh->sent = json_is_string(sent) ? sent : NULL;
 }
 
-/* Returns 1 when something of the batch's context or integrations was copied into ev. */
-static int merge_shared(json_t *ev, const shared_t *sh)
+/* Returns 1 when something of the batch's context or integrations was copied into ev. The
+ * copies' numbers keep the text they were sent as (nums, may be NULL). */
+static int merge_shared(json_t *ev, const shared_t *sh, sluice_jsonnum_t *nums)
 {
     int copied = 0;
     for (size_t k = 0; k < 2; k++) {
@@ -940,14 +941,14 @@ static int merge_shared(json_t *ev, const shared_t *sh)
             continue;
         json_t *own = json_object_get(ev, shared_names[k]);
         if (own == NULL) {
-            json_object_set_new(ev, shared_names[k], json_deep_copy(top));
+            json_object_set_new(ev, shared_names[k], sluice_jsonnum_copy(nums, top));
             copied = 1;
         } else if (json_is_object(own)) {
             const char *key;
             json_t *v;
             json_object_foreach(top, key, v) {
                 if (json_object_get(own, key) == NULL) {
-                    json_object_set_new(own, key, json_deep_copy(v));
+                    json_object_set_new(own, key, sluice_jsonnum_copy(nums, v));
                     copied = 1;
                 }
             }
@@ -1064,13 +1065,13 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
         json_object_del(ev, "writeKey"); /* a secret: never forwarded */
         /* The body bounds each event's size, so a body under half the event limit is not
          * walked, as long as the event's numbers go out as sent. Copies of the batch's shared
-         * members are new values the numbers' table does not know: their numbers are formatted
-         * (1e14 as 100000000000000.0), so such an event is walked; so is every event when the
-         * table could not be had. */
+         * members take their numbers' texts along, but a text the table could not record (out
+         * of memory) would be formatted, 1e14 as 100000000000000.0: such an event is walked; so
+         * is every event when the table could not be had. */
         size_t source_len = nums != NULL ? in->body_len : 0;
-        if (batch && merge_shared(ev, &shared))
+        if (batch && merge_shared(ev, &shared, nums))
             source_len = 0;
-        if (sluice_event_validate(ev, forced_type, &cfg->limits, prefix, source_len, &e) < 0) {
+        if (sluice_event_validate(ev, forced_type, &cfg->limits, prefix, source_len, nums, &e) < 0) {
             add_rejection(p, i, &e, ev);
             continue;
         }

@@ -114,3 +114,47 @@ const char *sluice_jsonnum_find(const sluice_jsonnum_t *t, const json_t *v, size
     }
     return NULL;
 }
+
+json_t *sluice_jsonnum_copy(sluice_jsonnum_t *t, const json_t *v)
+{
+    if (t == NULL || t->count == 0)
+        return json_deep_copy(v);
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        json_t *o = json_object();
+        for (void *it = json_object_iter((json_t *)v); it != NULL && o != NULL;
+             it = json_object_iter_next((json_t *)v, it)) {
+            json_t *c = sluice_jsonnum_copy(t, json_object_iter_value(it));
+            if (c == NULL ||
+                json_object_setn_new_nocheck(o, json_object_iter_key(it), json_object_iter_key_len(it), c) != 0) {
+                json_decref(o);
+                o = NULL;
+            }
+        }
+        return o;
+    }
+    case JSON_ARRAY: {
+        json_t *a = json_array();
+        for (size_t i = 0; i < json_array_size(v) && a != NULL; i++) {
+            if (json_array_append_new(a, sluice_jsonnum_copy(t, json_array_get(v, i))) != 0) {
+                json_decref(a);
+                a = NULL;
+            }
+        }
+        return a;
+    }
+    case JSON_INTEGER:
+    case JSON_REAL: {
+        json_t *c = json_deep_copy(v);
+        size_t n;
+        const char *text = sluice_jsonnum_find(t, v, &n);
+        if (c != NULL && text != NULL) {
+            char own[SLUICE_JSONNUM_MAX_TEXT]; /* add may move the table's text */
+            memcpy(own, text, n);
+            (void)sluice_jsonnum_add(t, c, own, n);
+        }
+        return c;
+    }
+    default: return json_deep_copy(v);
+    }
+}

@@ -57,4 +57,10 @@ int sluice_jsonnum_add(sluice_jsonnum_t *t, const json_t *v, const char *text, s
 /* The text v was written as, or NULL (t may be NULL). *len is set when found. */
 const char *sluice_jsonnum_find(const sluice_jsonnum_t *t, const json_t *v, size_t *len);
 
+/* A deep copy of v (json_deep_copy) whose numbers keep the text t holds for v's: a batch's shared
+ * context copied into each of its events goes out as sent too. t may be NULL (a plain deep
+ * copy); a number whose text cannot be recorded is formatted. New reference, or NULL when memory
+ * runs out. */
+json_t *sluice_jsonnum_copy(sluice_jsonnum_t *t, const json_t *v);
+
 #endif

@@ -35,7 +35,7 @@ static sluice_jsonnum_t *nums;
 static void check_event(json_t *ev, int type, const char *prefix)
 {
     sluice_event_error_t e;
-    int t = sluice_event_validate(ev, type, &limits, prefix, 0, &e);
+    int t = sluice_event_validate(ev, type, &limits, prefix, 0, nums, &e);
     if (t < 0) {
         if (e.code == NULL || e.message[0] == '\0')
             abort(); /* every refusal says why */
@@ -46,7 +46,7 @@ static void check_event(json_t *ev, int type, const char *prefix)
         abort();
     size_t len;
     char *text = sluice_json_encode(ev, nums, &len);
-    if (text == NULL || len > sluice_event_encoded_size(ev))
+    if (text == NULL || len > sluice_event_encoded_size(ev, nums))
         abort();
     free(text);
 }

@@ -154,6 +154,39 @@ static void numbers_as_sent(void **state)
     }
 }
 
+/* A copy made through the table (a batch's shared context copied into each event) goes out
+ * as sent too; a plain deep copy is formatted. */
+static void copies_keep_numbers(void **state)
+{
+    (void)state;
+    const char *doc = "{\"app\":{\"build\":1.50,\"n\":[1e14,-0,12345678901234567890],\"s\":\"x\",\"t\":true}}";
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    sluice_json_error_t err;
+    json_t *v = sluice_json_parse(doc, strlen(doc), 64, 1024, 0, nums, &err);
+    assert_non_null(v);
+    json_t *copy = sluice_jsonnum_copy(nums, v);
+    assert_non_null(copy);
+    assert_ptr_not_equal(json_object_get(copy, "app"), json_object_get(v, "app"));
+    json_decref(v); /* the copy stands on its own */
+    size_t len;
+    char *got = sluice_json_encode(copy, nums, &len);
+    assert_string_equal(got, doc);
+    free(got);
+    json_decref(copy);
+    v = sluice_json_parse(doc, strlen(doc), 64, 1024, 0, nums, &err);
+    copy = json_deep_copy(v);
+    got = sluice_json_encode(copy, nums, &len);
+    assert_non_null(strstr(got, "100000000000000"));
+    free(got);
+    json_decref(copy);
+    /* Without a table: a plain deep copy. */
+    copy = sluice_jsonnum_copy(NULL, v);
+    assert_true(json_equal(copy, v));
+    json_decref(copy);
+    json_decref(v);
+    sluice_jsonnum_free(nums);
+}
+
 /* Beyond 64 bits: refused without a table (as jansson does), kept as text with one; beyond the
  * text bound, refused either way. */
 static void big_integers(void **state)
@@ -247,9 +280,13 @@ static void marked_numbers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(same_bytes_as_jansson), cmocka_unit_test(escapes_at_every_offset),
-        cmocka_unit_test(reals_shortest),        cmocka_unit_test(numbers_as_sent),
-        cmocka_unit_test(big_integers),          cmocka_unit_test(replaced_values_are_formatted),
+        cmocka_unit_test(same_bytes_as_jansson),
+        cmocka_unit_test(escapes_at_every_offset),
+        cmocka_unit_test(reals_shortest),
+        cmocka_unit_test(numbers_as_sent),
+        cmocka_unit_test(copies_keep_numbers),
+        cmocka_unit_test(big_integers),
+        cmocka_unit_test(replaced_values_are_formatted),
         cmocka_unit_test(marked_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
