@@ -356,7 +356,13 @@ static void test_connection_caps(void **state)
         fds[i] = tcp_from("127.0.0.9", F.https_port);
         assert_true(fds[i] >= 0);
     }
-    sleep_ms(300);
+    /* The 257th only once the gateway has taken in the 256 (not after a fixed 300 ms): its two
+     * threads accept from queues of their own, so one that is behind could otherwise take in
+     * the 257th before some of the first 256, and close one of those instead. */
+    double open = 0;
+    for (int waited = 0; waited < 20000 && (open = gwfix_metric(&F, "sluice_connections_open")) < 256; waited += 50)
+        sleep_ms(50);
+    assert_true(open >= 256);
     fds[256] = tcp_from("127.0.0.9", F.https_port);
     assert_true(fds[256] >= 0);
     assert_true(closed_by_server(fds[256], 2000));
