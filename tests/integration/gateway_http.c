@@ -933,6 +933,7 @@ static void rate_limit(void **state)
     (void)state;
     http_resp_t r;
     int limited = 0;
+    long long t0 = now_ms();
     for (int i = 0; i < 6; i++) {
         gwfix_post(&F, "/v1/t", SLOW_KEY, "{\"event\":\"x\"}", &r);
         if (r.status == 429) {
@@ -942,8 +943,12 @@ static void rate_limit(void **state)
         }
         http_resp_dispose(&r);
     }
-    /* burst 2 per source over 2 threads, 0.5/s: at most 2 pass quickly. */
-    assert_true(limited >= 4);
+    /* burst 2 per source over 2 threads, 0.5/s: at most 2 pass quickly, plus what refilled while
+     * the six requests took (nothing under 2 s; the ASan build on a loaded machine can take more). */
+    double took_s = (double)(now_ms() - t0) / 1000.0;
+    print_message("rate limit: %d of 6 limited in %.2f s\n", limited, took_s);
+    assert_true(6 - limited <= 2 + 0.5 * took_s);
+    assert_true(limited >= 1);
 }
 
 /* ------------------------------------------------------------------ TLS, HTTP/2, operations */
