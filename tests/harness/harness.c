@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -145,7 +146,47 @@ const char *sluice_th_build_dir(void)
     return dir && dir[0] != '\0' ? dir : SLUICE_TH_BUILD_DIR;
 }
 
-int sluice_th_free_port(sluice_err_t *err)
+/* Ports are handed out from below the kernel's ephemeral range (ip_local_port_range), where no
+ * outgoing connection takes them, and reserved across the test processes that run at once
+ * (ctest -j): a lock file per port in a shared directory, flock'd for this process's life (the
+ * kernel drops the lock when it exits, however it ends). Before, a port from bind(0) was free
+ * only "a moment ago": another test, or any client's connect(), could take it before the
+ * service bound it, and a readiness probe could then answer for someone else's server. */
+#define PORT_LOCK_DIR "/tmp/sluice-test-ports"
+
+/* 1 when this process now holds port's lock (the fd stays open on purpose), 0 when another live
+ * process holds it, -1 when there is no usable lock directory. */
+static int reserve_port(int port)
+{
+    if (mkdir(PORT_LOCK_DIR, 01777) == 0)
+        chmod(PORT_LOCK_DIR, 01777); /* past the umask: every user's tests share it */
+    char path[64];
+    snprintf(path, sizeof(path), PORT_LOCK_DIR "/%d", port);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return 0;
+    }
+    return 1;
+}
+
+/* 1 when 127.0.0.1:port can be bound now. */
+static int port_bindable(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_in sa = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
+
+/* The old way: whatever bind(0) gives, free a moment ago. */
+static int any_free_port(sluice_err_t *err)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
@@ -159,6 +200,36 @@ int sluice_th_free_port(sluice_err_t *err)
     }
     close(fd);
     return ntohs(sa.sin_port);
+}
+
+int sluice_th_free_port(sluice_err_t *err)
+{
+    /* Candidates: [10000, the ephemeral range's start); none when that is too low to leave room. */
+    int lo = 10000, hi = 0;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%d", &hi) != 1)
+            hi = 0;
+        fclose(f);
+    }
+    if (hi - lo >= 2000) {
+        static unsigned seed;
+        if (seed == 0) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            seed = (unsigned)getpid() * 2654435761u ^ (unsigned)ts.tv_nsec;
+        }
+        for (int tries = 0; tries < 200; tries++) {
+            seed = seed * 1103515245u + 12345u;
+            int port = lo + (int)((seed >> 8) % (unsigned)(hi - lo));
+            int r = reserve_port(port);
+            if (r < 0)
+                break; /* no lock directory: as before */
+            if (r == 1 && port_bindable(port))
+                return port; /* a port we hold but cannot bind stays held: it is not handed out again */
+        }
+    }
+    return any_free_port(err);
 }
 
 int sluice_th_port_open(int port)

@@ -53,8 +53,10 @@ int sluice_th_path(char *buf, size_t cap, const char *name, sluice_err_t *err);
  * library was configured in. Never NULL; owned by the harness. */
 const char *sluice_th_build_dir(void);
 
-/* A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0 and released).
- * Returns the port, or -1. */
+/* A TCP port on 127.0.0.1 that is free, below the kernel's ephemeral range (no connect() takes
+ * it), and reserved for this process among the tests running at once (a flock'd file in
+ * /tmp/sluice-test-ports, held until it exits). Without that directory, a port that was free a
+ * moment ago (bound to port 0 and released). Returns the port, or -1. */
 int sluice_th_free_port(sluice_err_t *err);
 
 /* 1 when something accepts TCP connections on 127.0.0.1:port, else 0. */

@@ -223,10 +223,18 @@ static void test_sigterm_while_vault_read_stuck(void **state)
     sleep(3); /* the token from the last test expired */
     int stopped = signal_postgres(SIGSTOP);
     assert_true(stopped >= 2);
+    /* The log file is the one the previous test's worker wrote too, with its own "has not
+     * answered" lines: only lines after these count (matching those, the stop came before any
+     * read was stuck, and the worker exited without vault.stuck). */
+    char *before = sluice_th_read_file(sluice_th_proc_log(F.worker), NULL, NULL);
+    assert_non_null(before);
+    int waits0 = sluice_th_count(before, "vault: PostgreSQL has not answered");
+    int stuck0 = sluice_th_count(before, "vault.stuck");
+    free(before);
     produce_round("stuck");
     sluice_err_t err = {{0}};
     /* A Meta batch is waiting on the vault once its first attempt gave up (timeout_ms 1000). */
-    if (sluice_th_wait_log(F.worker, "vault: PostgreSQL has not answered", 1, 20000, &err) != 0)
+    if (sluice_th_wait_log(F.worker, "vault: PostgreSQL has not answered", waits0 + 1, 20000, &err) != 0)
         fail_msg("%s", err.msg);
     int64_t t0 = mono_ms();
     int status = dfix_stop_worker(&F, SIGTERM);
@@ -237,7 +245,8 @@ static void test_sigterm_while_vault_read_stuck(void **state)
     assert_true(sluice_th_exited_with(status, 0));
     assert_true(took < 16000);
     char *log = sluice_th_read_file(sluice_th_proc_log(F.worker), NULL, NULL);
-    assert_non_null(strstr(log, "vault.stuck"));
+    assert_non_null(log);
+    assert_true(sluice_th_count(log, "vault.stuck") > stuck0);
     free(log);
 }
 

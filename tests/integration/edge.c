@@ -356,7 +356,13 @@ static void test_connection_caps(void **state)
         fds[i] = tcp_from("127.0.0.9", F.https_port);
         assert_true(fds[i] >= 0);
     }
-    sleep_ms(300);
+    /* The 257th only once the gateway has taken in the 256 (not after a fixed 300 ms): its two
+     * threads accept from queues of their own, so one that is behind could otherwise take in
+     * the 257th before some of the first 256, and close one of those instead. */
+    double open = 0;
+    for (int waited = 0; waited < 20000 && (open = gwfix_metric(&F, "sluice_connections_open")) < 256; waited += 50)
+        sleep_ms(50);
+    assert_true(open >= 256);
     fds[256] = tcp_from("127.0.0.9", F.https_port);
     assert_true(fds[256] >= 0);
     assert_true(closed_by_server(fds[256], 2000));
@@ -611,6 +617,7 @@ static void test_client_flood_limited(void **state)
     restart(0, NULL, NULL);
     /* Behind a trusted proxy (127.0.0.2), X-Forwarded-For names the client. */
     int ok_a = 0, limited_a = 0;
+    long long flood_start = mono_ms();
     for (int i = 0; i < 60; i++) {
         char mid[32];
         snprintf(mid, sizeof(mid), "flood-a-%d", i);
@@ -624,13 +631,18 @@ static void test_client_flood_limited(void **state)
         snprintf(mid, sizeof(mid), "flood-b-%d", i);
         ok_b += post_from(FLOOD_KEY, "203.0.113.20", mid) == 200;
     }
-    print_message("client A flooding: %d accepted, %d limited; client B: %d of 5 accepted\n", ok_a, limited_a, ok_b);
     /* Client buckets are per worker thread (two here), each with the full rate: a client spreading
-     * its connections over both gets at most twice burst 10 plus 1/s (docs/security.md). */
-    assert_true(ok_a <= 24);
-    assert_true(limited_a >= 36);
+     * its connections over both gets at most twice burst 10 plus 1/s per thread (docs/security.md):
+     * 24 while the flood takes up to 2 s, and what refilled meanwhile when it takes longer (the
+     * ASan build on a loaded machine needs several seconds for the 60 requests). */
+    double flood_s = (double)(mono_ms() - flood_start) / 1000.0;
+    double allowed = 20 + 2 * flood_s < 24 ? 24 : 20 + 2 * flood_s;
+    print_message("client A flooding: %d accepted, %d limited in %.1f s (allowed %.0f); client B: %d of 5 accepted\n",
+                  ok_a, limited_a, flood_s, allowed, ok_b);
+    assert_true(ok_a <= allowed);
+    assert_true(limited_a >= 60 - allowed);
     assert_int_equal(ok_b, 5);
-    assert_true(gwfix_metric(&F, "sluice_rate_limited_total{scope=\"client\"}") >= 36);
+    assert_true(gwfix_metric(&F, "sluice_rate_limited_total{scope=\"client\"}") >= 60 - allowed);
     /* The buckets survive a reload: right after SIGHUP client A gets only what refilled meanwhile
      * (1/s per thread), not a fresh burst of 10 per thread. */
     long long flood_end = mono_ms();

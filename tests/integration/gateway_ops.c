@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -69,6 +70,14 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Under ASan+UBSan (make test-asan) every gateway request is several times slower: latency
+ * bounds widen there (as in edge.c); the regular build checks the bounds themselves. */
+static int sanitized(void)
+{
+    const char *s = getenv("SLUICE_SANITIZED");
+    return s != NULL && (strcmp(s, "1") == 0 || strcmp(s, "ON") == 0);
+}
+
 static long post_event(const char *key, const char *mid, http_resp_t *r)
 {
     char body[256];
@@ -110,7 +119,10 @@ static void kafka_down_then_up(void **state)
     waited = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     assert_int_equal(r.status, 503);
     assert_non_null(http_header(&r, "retry-after"));
-    assert_true(waited < 0.5);
+    /* At once: well under ack_timeout_ms (2 s), which is what a request waits while the producer
+     * has not noticed. Under ASan+UBSan (make test-asan, two tests at a time) a request with its
+     * TLS handshake alone can take a few hundred ms: 1.5 s there, still short of the 2 s. */
+    assert_true(waited < (sanitized() ? 1.5 : 0.5));
     http_resp_dispose(&r);
 
     assert_int_equal(sluice_th_kafka_up(&F.kafka, &err), 0);
@@ -185,6 +197,8 @@ typedef struct load {
     int sent;
 } load_t;
 
+static atomic_int load_acked; /* 200s the load threads got so far */
+
 static void *load_main(void *arg)
 {
     load_t *l = arg;
@@ -195,6 +209,8 @@ static void *load_main(void *arg)
         long s = post_event(KEY, mid, &r);
         http_resp_dispose(&r);
         l->ok[i] = s == 200;
+        if (s == 200)
+            atomic_fetch_add(&load_acked, 1);
         l->sent++;
         if (s == 0)
             break; /* connection refused: the gateway is gone */
@@ -212,8 +228,12 @@ static void sigterm_drains_without_loss(void **state)
         loads[t].thread = t;
         pthread_create(&th[t], NULL, load_main, &loads[t]);
     }
-    struct timespec ts = {0, 400 * 1000000};
-    nanosleep(&ts, NULL);
+    /* Stopped mid-stream: after 400 ms and once some events were answered 200 (the ASan build on
+     * a loaded machine may not have any after 400 ms; acked > 0 below needs one). */
+    for (int waited = 0; waited < 400 || (atomic_load(&load_acked) == 0 && waited < 30000); waited += 50) {
+        struct timespec ts = {0, 50 * 1000000};
+        nanosleep(&ts, NULL);
+    }
     int status = gwfix_stop(&F, SIGTERM);
     for (int t = 0; t < LOAD_THREADS; t++)
         pthread_join(th[t], NULL);

@@ -426,27 +426,44 @@ static void replay_at_the_edges_of_exp(void **state)
     (void)state;
     sluice_identity_thread_t *t = thread_on(RA.port, GW_PW);
     assert_true(spin(connected, t, 5000));
-    int64_t issued = now_ms() / 1000, exp = issued + 2;
-    char tok[SLUICE_TOKEN_TEXT_MAX + 1];
-    sluice_err_t err;
-    assert_true(sluice_token_seal(tokens, "acme", checkout, "edge-visitor", issued, 2, tok, sizeof(tok), &err) > 0);
-    assert_int_equal(present(t, tok, now_ms()), SLUICE_TOKEN_REDEEMED);
+    /* The two presentations must happen at those times on the real clock (Redis's), which a
+     * loaded machine may miss by a few ms (the first has 19 ms): such a try proves nothing either
+     * way and is made again with a fresh token; every try that is on time is checked. */
+    int on_time = 0;
+    for (int attempt = 0; attempt < 5 && !on_time; attempt++) {
+        int64_t issued = now_ms() / 1000, exp = issued + 2;
+        char tok[SLUICE_TOKEN_TEXT_MAX + 1], visitor[32];
+        sluice_err_t err;
+        snprintf(visitor, sizeof(visitor), "edge-visitor-%d", attempt);
+        assert_true(sluice_token_seal(tokens, "acme", checkout, visitor, issued, 2, tok, sizeof(tok), &err) > 0);
+        assert_int_equal(present(t, tok, now_ms()), SLUICE_TOKEN_REDEEMED);
 
-    /* The gateway's clock says exp - 1 ms; Redis's (the real one) is a little earlier still. */
-    sleep_until(exp * 1000 - 20);
-    int64_t at1 = now_ms();
-    assert_true(at1 < exp * 1000 - 1);
-    int o1 = present(t, tok, exp * 1000 - 1);
-    sleep_until(exp * 1000 + 1);
-    int64_t at2 = now_ms();
-    int o2 = present(t, tok, at2);
-    fprintf(stderr, "replays at exp-1 ms and exp%+lld ms: %s, %s\n", (long long)(at2 - exp * 1000),
-            sluice_token_outcome_name(o1), sluice_token_outcome_name(o2));
-    assert_int_equal(o1, SLUICE_TOKEN_REPLAYED);
-    assert_true(at2 < (exp + 1) * 1000); /* still inside the token's last second, or the check proves nothing */
-    assert_int_equal(o2, SLUICE_TOKEN_REPLAYED);
-    sleep_until((exp + 1) * 1000 + 1);
-    assert_int_equal(present(t, tok, now_ms()), SLUICE_TOKEN_EXPIRED);
+        /* The gateway's clock says exp - 1 ms; Redis's (the real one) is a little earlier still. */
+        sleep_until(exp * 1000 - 20);
+        int64_t at1 = now_ms();
+        if (at1 >= exp * 1000 - 1) {
+            fprintf(stderr, "try %d: woke at exp%+lld ms, too late for exp-1 ms: again\n", attempt + 1,
+                    (long long)(at1 - exp * 1000));
+            continue;
+        }
+        int o1 = present(t, tok, exp * 1000 - 1);
+        sleep_until(exp * 1000 + 1);
+        int64_t at2 = now_ms();
+        int o2 = present(t, tok, at2);
+        fprintf(stderr, "replays at exp-1 ms and exp%+lld ms: %s, %s\n", (long long)(at2 - exp * 1000),
+                sluice_token_outcome_name(o1), sluice_token_outcome_name(o2));
+        assert_int_equal(o1, SLUICE_TOKEN_REPLAYED);
+        if (at2 >= (exp + 1) * 1000) {
+            /* past the token's last second: the second check would prove nothing */
+            fprintf(stderr, "try %d: the second replay came after the token's last second: again\n", attempt + 1);
+            continue;
+        }
+        assert_int_equal(o2, SLUICE_TOKEN_REPLAYED);
+        sleep_until((exp + 1) * 1000 + 1);
+        assert_int_equal(present(t, tok, now_ms()), SLUICE_TOKEN_EXPIRED);
+        on_time = 1;
+    }
+    assert_true(on_time);
     sluice_identity_thread_destroy(t);
 }
 

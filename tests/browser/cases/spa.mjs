@@ -16,11 +16,15 @@ window.go = (path, title) => { history.pushState({ path }, '', path); if (title)
 </script>`,
     });
 
+// In the order the visitor made them, by the page's own clock: timestamp is the gateway's
+// correction for the visitor's clock, per request, so it can put a page view that travelled in a
+// slow request after a later one (the queued time is kept as originalTimestamp).
+const madeAt = (e) => Date.parse(e.originalTimestamp ?? e.timestamp);
 const pagesOf = async (aid) =>
     (await kafka())
         .filter((m) => m.event.anonymousId === aid && m.event.type === 'page')
         .map((m) => m.event)
-        .sort((a, b) => (a.timestamp < b.timestamp ? -1 : 1));
+        .sort((a, b) => madeAt(a) - madeAt(b));
 
 export default async function (t) {
     servePage(SHOP, '/start', page({ title: 'Start', body: '<a id="in" href="/app">the app</a>' }));
@@ -58,7 +62,7 @@ export default async function (t) {
     assert.equal((await pagesOf(aid)).length, 3, 'replaceState, the same address and a fragment send nothing');
     // In the order the visitor made them: each may travel in a request of its own, and two
     // requests reach Kafka in either order.
-    three.sort((a, b) => Date.parse(a.originalTimestamp ?? a.timestamp) - Date.parse(b.originalTimestamp ?? b.timestamp));
+    three.sort((a, b) => madeAt(a) - madeAt(b));
     const want = [
         { path: '/app', url: `${SHOP}/app`, referrer: `${SHOP}/start`, title: 'App' },
         { path: '/app/products', url: `${SHOP}/app/products?cat=1`, referrer: `${SHOP}/app`, title: 'Products' },
