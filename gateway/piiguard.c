@@ -690,7 +690,18 @@ static void set_value(json_t *parent, const char *key, size_t index, json_t *v, 
         w->oom = 1;
 }
 
-/* A string or integer no rule covers, at parent's member key (NULL: element index). cls is what
+/* 1 for a real that is a whole number a double holds exactly (below 2^53): a card or phone
+ * number sent as 4111111111111111.0 is judged by its digits like the integer. Larger reals have
+ * lost their low digits (a 19-digit number beyond 64 bits is one): no check digit would hold. */
+static int integral_real(const json_t *v)
+{
+    if (!json_is_real(v))
+        return 0;
+    double x = json_real_value(v);
+    return x > -9007199254740992.0 && x < 9007199254740992.0 && x == (double)(json_int_t)x;
+}
+
+/* A string or integer (or integral real) no rule covers, at parent's member key (NULL: element index). cls is what
  * the nearest member name says (an array's for its elements; NONE without key_names and for the
  * ids); id is 1 + the index in ids[] for the event's top-level ids, else 0. Called through judge. */
 static void judge_here(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v, sluice_keyname_class_t cls,
@@ -705,8 +716,8 @@ static void judge_here(walk_t *w, json_t *parent, const char *key, size_t index,
         n = json_string_length(v);
         if (n == 0 || (n == 64 && sluice_is_sha256_hex(s, n)))
             return;
-    } else if (json_is_integer(v)) {
-        json_int_t x = json_integer_value(v);
+    } else if (json_is_integer(v) || integral_real(v)) {
+        json_int_t x = json_is_integer(v) ? json_integer_value(v) : (json_int_t)json_real_value(v);
         if (x > -100000 && x < 100000 && cls == SLUICE_KEYNAME_NONE)
             return; /* fewer than six digits: nothing to find (quantities, prices in cents) */
         /* Digits written backwards into num's end: snprintf costs more than the rest of the guard. */
@@ -813,6 +824,10 @@ static inline void judge(walk_t *w, json_t *parent, const char *key, size_t inde
         }
     } else if (json_is_integer(v)) {
         json_int_t x = json_integer_value(v);
+        if (x > -100000 && x < 100000 && cls == SLUICE_KEYNAME_NONE)
+            return;
+    } else if (integral_real(v)) {
+        double x = json_real_value(v);
         if (x > -100000 && x < 100000 && cls == SLUICE_KEYNAME_NONE)
             return;
     } else {

@@ -328,6 +328,31 @@ static void test_arrays_numbers_and_once_per_event(void **state)
     teardown(&f);
 }
 
+/* A card or phone number sent as a whole-number real is judged by its digits like the integer;
+ * prices and reals beyond 2^53 (their low digits lost) are left alone. */
+static void test_integral_reals(void **state)
+{
+    (void)state;
+    fixture_t f;
+    setup(&f, "mask");
+    sluice_piiguard_stats_t st;
+    json_t *ev = run(&f,
+                     "{\"type\":\"track\",\"event\":\"x\",\"properties\":{\"card\":4111111111111111.0,"
+                     "\"price\":4111111111111111.5,\"total\":1234567.0,\"big\":1e300,\"q\":2.0}}",
+                     &st);
+    json_t *p = json_object_get(ev, "properties");
+    assert_true(json_is_string(json_object_get(p, "card")));
+    assert_string_equal(json_string_value(json_object_get(p, "card")), "[card]");
+    assert_string_equal(detected(&f, "properties.card"), "card/masked");
+    assert_true(json_is_real(json_object_get(p, "price")));
+    assert_true(json_is_real(json_object_get(p, "total")));
+    assert_true(json_is_real(json_object_get(p, "big")));
+    assert_true(json_is_real(json_object_get(p, "q")));
+    assert_int_equal(detected_count(&f), 1);
+    json_decref(ev);
+    teardown(&f);
+}
+
 static void count_cb(const sluice_piiguard_finding_t *fi, void *ud)
 {
     if (strcmp(fi->path, "properties.items[*].buyer") == 0)
@@ -460,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_key_names_and_keys_holding_pii),
         cmocka_unit_test(test_exceptions_rules_and_skips),
         cmocka_unit_test(test_arrays_numbers_and_once_per_event),
+        cmocka_unit_test(test_integral_reals),
         cmocka_unit_test(test_bounds_and_metrics),
         cmocka_unit_test(test_metrics_labels_escaped_and_merged),
         cmocka_unit_test(test_ids_before_identity),
