@@ -411,7 +411,8 @@ static void test_connection_caps(void **state)
     }
     SSL_CTX_free(ctx);
     /* What the connections held goes back to the kernel, not only to malloc (the main thread
-     * trims the heaps every 2 s): at least two thirds of what they added, within 6 s. Not under
+     * trims the heaps once a wave of connections has closed; it looks every 2 s): at least two
+     * thirds of what they added, within 6 s. Not under
      * ASan, whose allocator keeps freed memory in its quarantine on purpose. */
     if (sanitized())
         return;
