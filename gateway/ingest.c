@@ -372,7 +372,7 @@ static void record_invalid(pending_t *p)
             /* The guard runs here too: an invalid event is no less likely to carry an e-mail. */
             sluice_piiguard_stats_t gst;
             if (!dl.rejected &&
-                sluice_piiguard_apply(ort->guard, w->pii, ev, dl.privacy, sluice_now_ms(), NULL, &gst) == 0)
+                sluice_piiguard_apply(ort->guard, w->pii, ev, p->nums, dl.privacy, sluice_now_ms(), NULL, &gst) == 0)
                 kept = ev;
         }
         json_t *rec =
@@ -545,7 +545,8 @@ static void produce_all(pending_t *p)
         sluice_piiguard_stats_t gst;
         uint64_t idfound = p->accepted[i].idfound;
         sluice_json_arena_enter(p->arena);
-        int guard_rc = sluice_piiguard_apply(ort->guard, w->pii, ev, dl.privacy, sluice_now_ms(), &idfound, &gst);
+        int guard_rc =
+            sluice_piiguard_apply(ort->guard, w->pii, ev, p->nums, dl.privacy, sluice_now_ms(), &idfound, &gst);
         sluice_json_arena_leave();
         if (guard_rc != 0) {
             sluice_event_error_t e;

@@ -524,10 +524,11 @@ typedef struct walk {
     int oom;
     int key_names; /* the guard's */
     size_t seen_count;
-    int early;          /* sluice_piiguard_ids: judge the ids, note what was found in ids_found */
-    int ids_done;       /* the ids went through sluice_piiguard_ids already: leave them */
-    uint64_t ids_found; /* per id (ids[] order) SLUICE_PIIGUARD_ID_BITS: its kinds, and "inside text" */
-    size_t nseg;        /* where the walk is: segs[0..nseg), written out as text only for a finding */
+    int early;                    /* sluice_piiguard_ids: judge the ids, note what was found in ids_found */
+    int ids_done;                 /* the ids went through sluice_piiguard_ids already: leave them */
+    const sluice_jsonnum_t *nums; /* the numbers' texts as sent (json/numbers.h), or NULL */
+    uint64_t ids_found;           /* per id (ids[] order) SLUICE_PIIGUARD_ID_BITS: its kinds, and "inside text" */
+    size_t nseg;                  /* where the walk is: segs[0..nseg), written out as text only for a finding */
     struct {
         const char *s;
         size_t n;
@@ -555,6 +556,7 @@ static void walk_init(walk_t *w, const sluice_piiguard_t *g, sluice_piiguard_thr
     w->early = w->ids_done = 0;
     w->ids_found = 0;
     w->nseg = 0;
+    w->nums = NULL;
 }
 
 /* The walk's position as text into w->path ("properties.items[*].email"); control characters
@@ -701,6 +703,70 @@ static int integral_real(const json_t *v)
     return x > -9007199254740992.0 && x < 9007199254740992.0 && x == (double)(json_int_t)x;
 }
 
+/* 1 for a real beyond 2^53 whose text as sent is a whole number (a 19-digit card number beyond
+ * 64 bits is sent so, and a double has lost its low digits): its digits, with a '-' when
+ * negative, go into buf (at least 64 bytes) and *s, *n point at them. "9111111111111111111",
+ * "9111111111111111111.0" and "9.111111111111111111e18" give the same digits; a fraction that is
+ * not all zeros, a text with more than 40 digits or no text (a value the data layer made) give 0. */
+static int big_real_digits(const walk_t *w, const json_t *v, char *buf, const char **s, size_t *n)
+{
+    if (!json_is_real(v) || w->nums == NULL)
+        return 0;
+    double x = json_real_value(v);
+    if (x > -9007199254740992.0 && x < 9007199254740992.0)
+        return 0;
+    size_t tn;
+    const char *t = sluice_jsonnum_find(w->nums, v, &tn);
+    if (t == NULL)
+        return 0;
+    char digits[SLUICE_JSONNUM_MAX_TEXT + 1];
+    size_t nd = 0, i = 0, whole = 0; /* whole: how many of digits precede the point */
+    int neg = 0, point = 0;
+    long exp = 0;
+    if (i < tn && t[i] == '-') {
+        neg = 1;
+        i++;
+    }
+    for (; i < tn; i++) {
+        char c = t[i];
+        if (c >= '0' && c <= '9') {
+            if (nd == 0 && c == '0' && !point)
+                continue; /* leading zeros say nothing */
+            digits[nd++] = c;
+            whole += !point;
+        } else if (c == '.' && !point) {
+            point = 1;
+        } else {
+            break;
+        }
+    }
+    if (i < tn) { /* an exponent, the only other thing a JSON number holds */
+        if (t[i] != 'e' && t[i] != 'E')
+            return 0;
+        i++;
+        int eneg = i < tn && t[i] == '-';
+        if (i < tn && (t[i] == '-' || t[i] == '+'))
+            i++;
+        for (; i < tn && exp < 1000; i++)
+            exp = exp * 10 + (t[i] - '0');
+        exp = eneg ? -exp : exp;
+    }
+    long int_len = (long)whole + exp; /* digits left of the point once the exponent is applied */
+    if (int_len <= 0 || int_len > SLUICE_JSONNUM_MAX_TEXT)
+        return 0;
+    for (size_t k = (size_t)int_len; k < nd; k++)
+        if (digits[k] != '0')
+            return 0; /* not a whole number */
+    char *o = buf;
+    if (neg)
+        *o++ = '-';
+    for (long k = 0; k < int_len; k++)
+        *o++ = (size_t)k < nd ? digits[k] : '0';
+    *s = buf;
+    *n = (size_t)(o - buf);
+    return 1;
+}
+
 /* A string or integer (or integral real) no rule covers, at parent's member key (NULL: element index). cls is what
  * the nearest member name says (an array's for its elements; NONE without key_names and for the
  * ids); id is 1 + the index in ids[] for the event's top-level ids, else 0. Called through judge. */
@@ -708,7 +774,7 @@ static void judge_here(walk_t *w, json_t *parent, const char *key, size_t index,
                        int id)
 {
     const sluice_piiguard_t *g = w->g;
-    char num[32];
+    char num[64];
     const char *s;
     size_t n;
     if (json_is_string(v)) {
@@ -731,7 +797,7 @@ static void judge_here(walk_t *w, json_t *parent, const char *key, size_t index,
             *--p = '-';
         s = p;
         n = (size_t)(num + sizeof(num) - p);
-    } else {
+    } else if (!big_real_digits(w, v, num, &s, &n)) {
         return;
     }
     sluice_scan_t *sc = &w->t->scan;
@@ -830,8 +896,9 @@ static inline void judge(walk_t *w, json_t *parent, const char *key, size_t inde
         double x = json_real_value(v);
         if (x > -100000 && x < 100000 && cls == SLUICE_KEYNAME_NONE)
             return;
-    } else {
-        return;
+    } else if (!json_is_real(v) || w->nums == NULL ||
+               (json_real_value(v) > -9007199254740992.0 && json_real_value(v) < 9007199254740992.0)) {
+        return; /* big reals are judged by their text (big_real_digits) */
     }
     judge_value(w, parent, key, index, v, cls, id, seg, seg_n);
 }
@@ -988,8 +1055,9 @@ int sluice_piiguard_ids(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t,
     return w->oom ? -1 : 0;
 }
 
-int sluice_piiguard_apply(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, json_t *event, json_t *privacy,
-                          int64_t now_ms, const uint64_t *ids_found, sluice_piiguard_stats_t *stats)
+int sluice_piiguard_apply(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, json_t *event,
+                          const sluice_jsonnum_t *nums, json_t *privacy, int64_t now_ms, const uint64_t *ids_found,
+                          sluice_piiguard_stats_t *stats)
 {
     memset(stats, 0, sizeof(*stats));
     if (g == NULL || g->mode == SLUICE_PII_GUARD_OFF || !json_is_object(event))
@@ -998,6 +1066,7 @@ int sluice_piiguard_apply(const sluice_piiguard_t *g, sluice_piiguard_thread_t *
     walk_init(w, g, t, stats);
     w->privacy = privacy;
     w->now = now_ms;
+    w->nums = nums;
     if (ids_found != NULL) {
         /* What sluice_piiguard_ids found (and hashed) before identity read the ids. */
         w->ids_done = 1;

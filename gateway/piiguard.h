@@ -32,6 +32,7 @@
 
 #include "config/config.h"
 #include "identity/redis.h"
+#include "json/numbers.h"
 
 typedef struct sluice_piiguard sluice_piiguard_t;
 typedef struct sluice_piiguard_thread sluice_piiguard_thread_t;
@@ -58,10 +59,13 @@ typedef struct sluice_piiguard_stats {
  * {"path", "matcher", "action"} objects to privacy.detected (created when the first finding is
  * made; at most SLUICE_PIIGUARD_DETECTED_MAX, then privacy.detected_more counts the rest).
  * Returns 0, or -1 when memory ran out (the event must then be refused: it may hold a value
- * half-masked). now_ms stamps the thread's findings. */
+ * half-masked). now_ms stamps the thread's findings. nums (may be NULL) holds the texts the
+ * event's numbers were sent as: a whole number beyond 2^53, which a double no longer holds
+ * digit for digit, is judged by that text. */
 #define SLUICE_PIIGUARD_DETECTED_MAX 64
-int sluice_piiguard_apply(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, json_t *event, json_t *privacy,
-                          int64_t now_ms, const uint64_t *ids_found, sluice_piiguard_stats_t *stats);
+int sluice_piiguard_apply(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, json_t *event,
+                          const sluice_jsonnum_t *nums, json_t *privacy, int64_t now_ms, const uint64_t *ids_found,
+                          sluice_piiguard_stats_t *stats);
 
 /* The event's top-level ids alone (userId, anonymousId, previousId, groupId, messageId), judged and
  * under mask or hash hashed BEFORE identity reads them: identity links and dedup keys in Redis

@@ -281,10 +281,54 @@ static void test_identify_through_the_example(void **state)
     free(log);
 }
 
+/* A card number beyond 64 bits, sent as a JSON number under a member that names it a card: the
+ * parser keeps it as a real with its text, and the guard judges that text (a double has lost the
+ * low digits). Kafka holds "[card]"; a number of the same size under a plain name passes as sent,
+ * digit for digit. */
+static void test_big_number_under_a_card_name(void **state)
+{
+    (void)state;
+    const char *body = "{\"event\":\"Order Completed\",\"anonymousId\":\"anon-guard-2\",\"messageId\":\"guard-big-1\","
+                       "\"properties\":{\"creditCard\":12345678901234567890,\"total\":98765432109876543210,"
+                       "\"shares\":9.8765432109876543210e19},"
+                       "\"context\":{\"consent\":{\"categories\":[\"analytics\",\"marketing\"]}}}";
+    const char *headers[] = {"Content-Type: application/json", "Authorization: Bearer " WEB_KEY,
+                             "Origin: https://shop.acme.test", NULL};
+    http_opts_t o = {.headers = headers, .body = body};
+    http_resp_t r;
+    http_do(gwfix_url(&F, "/v1/track"), &o, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+
+    /* jansson cannot read the envelope (a number beyond 64 bits): its bytes are what is checked. */
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    const char *bytes = NULL;
+    size_t i;
+    json_t *m;
+    json_array_foreach(msgs, i, m) {
+        const char *t = json_string_value(json_object_get(m, "raw"));
+        if (t != NULL && strstr(t, "\"guard-big-1\"") != NULL)
+            bytes = t;
+    }
+    assert_non_null(bytes);
+    char *all = json_dumps(msgs, JSON_COMPACT); /* keys and headers too */
+    assert_null(strstr(all, "12345678901234567890"));
+    assert_null(strstr(all, "1.2345678901234567e19"));
+    free(all);
+    assert_non_null(strstr(bytes, "\"creditCard\":\"[card]\""));
+    assert_non_null(
+        strstr(bytes, "{\"path\":\"properties.creditCard\",\"matcher\":\"key:card\",\"action\":\"masked\"}"));
+    /* the others, as sent */
+    assert_non_null(strstr(bytes, "\"total\":98765432109876543210"));
+    assert_non_null(strstr(bytes, "\"shares\":9.8765432109876543210e19"));
+    json_decref(msgs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identify_through_the_example),
+        cmocka_unit_test(test_big_number_under_a_card_name),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
