@@ -876,6 +876,21 @@ __attribute__((noinline)) static void judge_value(walk_t *w, json_t *parent, con
     w->nseg -= (size_t)pushed;
 }
 
+/* judge's step for reals, out of line so that judge stays small enough to be in line: a whole
+ * number of six digits or more, or one beyond 2^53 (judged by its text, big_real_digits). */
+__attribute__((noinline)) static void judge_real(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v,
+                                                 sluice_keyname_class_t cls, int id, const char *seg, size_t seg_n)
+{
+    double x = json_real_value(v);
+    if (integral_real(v)) {
+        if (x > -100000 && x < 100000 && cls == SLUICE_KEYNAME_NONE)
+            return;
+    } else if (w->nums == NULL || (x > -9007199254740992.0 && x < 9007199254740992.0)) {
+        return;
+    }
+    judge_value(w, parent, key, index, v, cls, id, seg, seg_n);
+}
+
 /* judge_value's first steps, in line: values with neither a key class nor an '@' or six digits
  * (most: "Order Completed", "o-10021", a URL without long numbers, quantities) stop here, at one
  * SWAR pass, without a call and without their path segment pushed. */
@@ -892,13 +907,11 @@ static inline void judge(walk_t *w, json_t *parent, const char *key, size_t inde
         json_int_t x = json_integer_value(v);
         if (x > -100000 && x < 100000 && cls == SLUICE_KEYNAME_NONE)
             return;
-    } else if (integral_real(v)) {
-        double x = json_real_value(v);
-        if (x > -100000 && x < 100000 && cls == SLUICE_KEYNAME_NONE)
-            return;
-    } else if (!json_is_real(v) || w->nums == NULL ||
-               (json_real_value(v) > -9007199254740992.0 && json_real_value(v) < 9007199254740992.0)) {
-        return; /* big reals are judged by their text (big_real_digits) */
+    } else if (json_is_real(v)) {
+        judge_real(w, parent, key, index, v, cls, id, seg, seg_n);
+        return;
+    } else {
+        return;
     }
     judge_value(w, parent, key, index, v, cls, id, seg, seg_n);
 }
