@@ -155,9 +155,10 @@ sluice_producer_t *sluice_producer_create(const sluice_kafka_config_t *kc, h2o_l
      * delivered later (the client's retry then makes a duplicate, which at-least-once allows). */
     snprintf(timeout, sizeof(timeout), "%u", kc->ack_timeout_ms * 12 > 60000 ? kc->ack_timeout_ms * 12 : 60000);
     /* linger.ms 0.5: every client waits for the ack, so the linger is paid on each request.
-     * Against 2 ms, single events at 64 connections went from 16.5k to 24k/s (p99 5.8 -> 4.7 ms)
-     * and batches of 20 stayed within the VM's noise (-5 %); 0 sends a request to the broker per
-     * message and halved both (docs/performance.md). */
+     * Against 2 ms, single events at 64 connections went from 16.5k to 24k/s (p99 5.8 -> 4.7 ms);
+     * batches of 20, CPU-bound, lost about 10 % to the extra produce requests (an org whose
+     * traffic is mostly server-side batches may set 2 in kafka.properties). 0 sends a request to
+     * the broker per message and halved both (docs/performance.md). */
     if (set(conf, "bootstrap.servers", kc->brokers, err) || set(conf, "enable.idempotence", "true", err) ||
         set(conf, "acks", "all", err) || set(conf, "linger.ms", "0.5", err) ||
         set(conf, "compression.codec", "lz4", err) || set(conf, "queue.buffering.max.messages", qmax, err) ||
