@@ -82,7 +82,7 @@ __attribute__((noinline)) int pipeline_once(const sluice_runtime_t *rt, const ch
     sluice_enrichment_begin(&enr, &request, &worker, rt, src, &en);
     if (sluice_piiguard_ids(guard, guard_thread, ev, &idfound) == 0 && sluice_event_enrich(ev, &en) == 0 &&
         sluice_enrichment_event(&enr, ev, &reply) == 0 && keep_cookie(&reply) == 0 &&
-        sluice_datalayer_apply(src->org, rt->orgs[src->org_index].variants, sluice_runtime_masker(rt, 0), ev, &dl,
+        sluice_datalayer_apply(src->org, rt->orgs[src->org_index].variants, sluice_runtime_masker(rt, 0), ev, nums, &dl,
                                &st) == 0) {
         if (sluice_piiguard_apply(guard, guard_thread, ev, nums, dl.privacy, en.received_ms, &idfound, &gst) != 0) {
             sluice_dl_result_dispose(&dl);

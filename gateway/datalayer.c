@@ -271,6 +271,7 @@ typedef struct mask_ctx {
     const sluice_masker_t *masker;
     json_t *event;
     const char *event_name;
+    sluice_jsonnum_t *nums;
     sluice_dl_stats_t *stats;
     int masked, removed, rejected;
 } mask_ctx_t;
@@ -283,7 +284,7 @@ static int mask_cb(json_t *parent, const char *key, size_t index, json_t *value,
     sluice_mask_outcome_t out = SLUICE_MASK_FAILED;
     if (m->masker != NULL)
         out = m->masker->mask(m->masker->ud, m->org, m->rule_index, m->event, m->event_name, parent, key, index, value,
-                              concrete);
+                              concrete, m->nums);
     switch (out) {
     case SLUICE_MASK_REPLACED:
     case SLUICE_MASK_UNCHANGED:
@@ -310,7 +311,7 @@ static int mask_cb(json_t *parent, const char *key, size_t index, json_t *value,
 /* ---------------------------------------------------------------- apply */
 
 int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const sluice_masker_t *masker, json_t *event,
-                           sluice_dl_result_t *res, sluice_dl_stats_t *stats)
+                           sluice_jsonnum_t *nums, sluice_dl_result_t *res, sluice_dl_stats_t *stats)
 {
     memset(res, 0, sizeof(*res));
     /* Built member by member: json_pack would parse its format string for every event. */
@@ -387,8 +388,13 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
                 name = event_name(event);
                 have_name = 1;
             }
-            mask_ctx_t m = {
-                .org = org, .rule_index = i, .masker = masker, .event = event, .event_name = name, .stats = stats};
+            mask_ctx_t m = {.org = org,
+                            .rule_index = i,
+                            .masker = masker,
+                            .event = event,
+                            .event_name = name,
+                            .nums = nums,
+                            .stats = stats};
             visit(&firsts, p, mask_cb, &m);
             if (p->count < 2)
                 have_name = 0;

@@ -18,6 +18,7 @@
 
 #include "config/config.h"
 #include "gateway/normalize.h"
+#include "json/numbers.h"
 
 /* What a masker did with one value. */
 typedef enum sluice_mask_outcome {
@@ -31,11 +32,12 @@ typedef enum sluice_mask_outcome {
  * in parent (json_object_set_new / json_array_set_new, or rewrite a string value nothing else
  * holds) and return REPLACED, or return one of the other outcomes without touching parent.
  * event_name is the event's `event` for a track event, else its `type` (NULL when neither is a
- * string), found once for all the values of one event. */
+ * string), found once for all the values of one event. nums is sluice_datalayer_apply's: the
+ * texts the event's numbers were sent as. */
 typedef struct sluice_masker {
     sluice_mask_outcome_t (*mask)(void *ud, const sluice_org_t *org, size_t rule_index, json_t *event,
                                   const char *event_name, json_t *parent, const char *key, size_t index, json_t *value,
-                                  const char *concrete_path);
+                                  const char *concrete_path, sluice_jsonnum_t *nums);
     void *ud;
 } sluice_masker_t;
 
@@ -60,9 +62,12 @@ typedef struct sluice_dl_result {
 
 /* variants: bit (1 << sluice_hash_variant_t) for each extra variant the org's integrations read.
  * masker may be NULL only when the org has no mask rules; with rules and no masker every
- * masked field is removed (fail closed). Returns 0 (see res for drop/reject), -1 on out of memory. */
+ * masked field is removed (fail closed). nums (may be NULL) holds the texts event's numbers were
+ * sent as (json/numbers.h): a masking plugin gets a number as sent, and a number it returns is
+ * recorded there, so that the envelope holds it as the plugin wrote it. Returns 0 (see res for
+ * drop/reject), -1 on out of memory. */
 int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const sluice_masker_t *masker, json_t *event,
-                           sluice_dl_result_t *res, sluice_dl_stats_t *stats);
+                           sluice_jsonnum_t *nums, sluice_dl_result_t *res, sluice_dl_stats_t *stats);
 
 void sluice_dl_result_dispose(sluice_dl_result_t *res);
 

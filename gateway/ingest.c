@@ -364,7 +364,7 @@ static void record_invalid(pending_t *p)
         /* The value that made the event invalid is no field a rule covers (a "timestamp" holding an
          * e-mail, say): it is withheld from the record, which names it. */
         const char *withheld = withhold_invalid_value(ev, json_string_value(json_object_get(error, "path")));
-        if (json_is_object(ev) && sluice_datalayer_apply(org, 0, masker_for(p), ev, &dl, &st) == 0) {
+        if (json_is_object(ev) && sluice_datalayer_apply(org, 0, masker_for(p), ev, p->nums, &dl, &st) == 0) {
             if (dl.drop_event) {
                 sluice_dl_result_dispose(&dl);
                 continue;
@@ -509,7 +509,7 @@ static void produce_all(pending_t *p)
         /* What the data layer and the guard add lives with the body's values (json/arena.h);
          * nothing in this stretch writes a response or keeps a value beyond the request. */
         sluice_json_arena_enter(p->arena);
-        int dl_rc = sluice_datalayer_apply(org, ort->variants, masker_for(p), ev, &dl, &st);
+        int dl_rc = sluice_datalayer_apply(org, ort->variants, masker_for(p), ev, p->nums, &dl, &st);
         sluice_json_arena_leave();
         if (dl_rc != 0) {
             sluice_event_error_t e;

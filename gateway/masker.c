@@ -26,7 +26,7 @@ struct sluice_gw_maskers {
 
 static sluice_mask_outcome_t on_mask(void *ud, const sluice_org_t *org, size_t rule_index, json_t *event,
                                      const char *event_name, json_t *parent, const char *key, size_t index,
-                                     json_t *value, const char *concrete_path)
+                                     json_t *value, const char *concrete_path, sluice_jsonnum_t *nums)
 {
     (void)event;
     thread_masker_t *m = ud;
@@ -36,7 +36,7 @@ static sluice_mask_outcome_t on_mask(void *ud, const sluice_org_t *org, size_t r
     size_t org_index = (size_t)(org - m->cfg->orgs);
     const sluice_mask_rule_t *rule = &org->mask_rules[rule_index];
     sluice_plugin_field_t field = {
-        .org = org->id, .path = concrete_path, .rule_path = rule->path.text, .event = event_name};
+        .org = org->id, .path = concrete_path, .rule_path = rule->path.text, .event = event_name, .nums = nums};
     json_t *nv = NULL;
     const char *reason = "unknown";
     sluice_plugin_outcome_t out =

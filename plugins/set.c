@@ -17,8 +17,10 @@
 #include <sys/stat.h>
 
 #include "common/install.h"
-#include "json/write.h"
 #include "common/strdist.h"
+#include "json/numbers.h"
+#include "json/parse.h"
+#include "json/write.h"
 #include "plugins/loader.h"
 #include "plugins/params.h"
 
@@ -400,6 +402,15 @@ static sluice_plugin_outcome_t failed(sluice_plugin_instance_t *inst, unsigned t
     return SLUICE_PLUGIN_FAILED;
 }
 
+/* 1 when a plugin's JSON output is a number (its first non-blank byte starts one). */
+static int returns_number(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
+        i++;
+    return i < n && (s[i] == '-' || (s[i] >= '0' && s[i] <= '9'));
+}
+
 static sluice_plugin_outcome_t mask_json(sluice_plugin_instance_t *inst, unsigned thread, sluice_mask_output_t *out,
                                          const sluice_plugin_field_t *field, json_t *value, int in_place,
                                          json_t **result, const char **reason)
@@ -426,7 +437,7 @@ static sluice_plugin_outcome_t mask_json(sluice_plugin_instance_t *inst, unsigne
         /* Compact JSON with reals as their shortest text (19.9, as the client wrote it, not
          * 19.899999999999999), malloc'd even while the thread allocates jansson values in an
          * arena (json/arena.h). */
-        text = sluice_json_encode(value, NULL, &in.value_len);
+        text = sluice_json_encode(value, field->nums, &in.value_len);
         if (text == NULL)
             return failed(inst, thread, reason, "out of memory");
         in.value = text;
@@ -443,8 +454,22 @@ static sluice_plugin_outcome_t mask_json(sluice_plugin_instance_t *inst, unsigne
     if (rc == SLUICE_MASK_REMOVE)
         return SLUICE_PLUGIN_REMOVE;
     if (out->type == SLUICE_MASK_OUT_JSON) {
-        json_error_t jerr;
-        *result = json_loadb(out->buf, out->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+        if (field->nums != NULL && returns_number(out->buf, out->len)) {
+            /* Read by the request parser, which records the number's text: 0.25 steps of a large
+             * price stay what generalize wrote, and a number beyond 64 bits is kept, not refused.
+             * Into a table of its own first: a failed parse clears the table it was given. */
+            sluice_jsonnum_t *own = sluice_jsonnum_new();
+            sluice_json_error_t perr;
+            *result = own != NULL ? sluice_json_parse(out->buf, out->len, 1, out->len, 0, own, &perr) : NULL;
+            size_t tn;
+            const char *t = *result != NULL ? sluice_jsonnum_find(own, *result, &tn) : NULL;
+            if (t != NULL)
+                (void)sluice_jsonnum_add(field->nums, *result, t, tn); /* on failure: formatted */
+            sluice_jsonnum_free(own);
+        } else {
+            json_error_t jerr;
+            *result = json_loadb(out->buf, out->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+        }
         if (*result == NULL)
             return failed(inst, thread, reason, "output is not one valid JSON value");
     } else if (in_place && json_is_string(value) && value->refcount == 1) {

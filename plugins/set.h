@@ -18,6 +18,7 @@
 
 #include "config/config.h"
 #include "crypto/keyring.h"
+#include "json/numbers.h"
 
 /* Declared, not included: the gateway includes this header next to its own mask outcome names,
  * which the public ABI header's status names would clash with (plugins/loader.h has both). */
@@ -76,6 +77,10 @@ typedef struct sluice_plugin_field {
     const char *path;      /* concrete path, "properties.items[2].card" */
     const char *rule_path; /* the rule's path */
     const char *event;     /* track: event name; otherwise the type; may be NULL */
+    /* The texts the event's numbers were sent as (json/numbers.h), or NULL: with it a number goes
+     * to the plugin as sent (12345678901234567890, 19.90), and a number the plugin returns is
+     * recorded, so that it is written out as the plugin wrote it. */
+    sluice_jsonnum_t *nums;
 } sluice_plugin_field_t;
 
 /* Masks value through inst on thread `thread` with out as the output buffer (that thread's),

@@ -81,6 +81,7 @@ static int setup(void **state)
         "        - {path: properties.internal, plugin: drop}\n"
         "        - {path: properties.pin, plugin: fpe, params: {key_env: T_FPE_KEY}}\n"
         "        - {path: properties.strict_pin, plugin: fpe, params: {key_env: T_FPE_KEY}, on_error: reject}\n"
+        "        - {path: properties.price_band, plugin: generalize, params: {kind: number, step: 0.25}}\n"
         "  - id: globex\n"
         "    sources: [{id: web, write_key_env: T_GLOBEX_KEY}]\n"
         "    consent: {policy: allow}\n"
@@ -322,6 +323,29 @@ static void test_on_error_reject(void **state)
     http_resp_dispose(&r);
 }
 
+/* A plugin gets a number as the client sent it and the envelope holds its answer as the plugin
+ * wrote it: generalize's 0.25 step on 673493333333332.33 is 673493333333332.25 in Kafka (a double
+ * would have made it 673493333333332.2, and the plugin would have seen 673493333333332.4); the
+ * numbers no rule names pass as sent. */
+static void test_numbers_through_a_plugin(void **state)
+{
+    (void)state;
+    const char *body = "{\"type\":\"track\",\"event\":\"x\",\"messageId\":\"e2e-num-1\",\"anonymousId\":\"a\","
+                       "\"properties\":{\"price_band\":673493333333332.33,\"total\":19.90,\"big\":1e21}}";
+    http_resp_t r;
+    assert_int_equal(gwfix_post(&F, "/v1/track", WEB_KEY, body, &r), 200);
+    http_resp_dispose(&r);
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    json_t *m = gwfix_find_message(msgs, "e2e-num-1");
+    assert_non_null(m);
+    const char *raw = json_string_value(json_object_get(m, "raw"));
+    assert_non_null(raw);
+    assert_non_null(strstr(raw, "\"price_band\":673493333333332.25,"));
+    assert_non_null(strstr(raw, "\"total\":19.90,"));
+    assert_non_null(strstr(raw, "\"big\":1e21}"));
+    json_decref(msgs);
+}
+
 static void test_unmask_round_trips(void **state)
 {
     (void)state;
@@ -536,9 +560,13 @@ static void test_sluicectl_fpe(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_masked_as_configured), cmocka_unit_test(test_no_raw_value_anywhere),
-        cmocka_unit_test(test_on_error_reject),      cmocka_unit_test(test_unmask_round_trips),
-        cmocka_unit_test(test_unmask_refusals),      cmocka_unit_test(test_unmask_audit_file_unwritable),
+        cmocka_unit_test(test_masked_as_configured),
+        cmocka_unit_test(test_no_raw_value_anywhere),
+        cmocka_unit_test(test_on_error_reject),
+        cmocka_unit_test(test_numbers_through_a_plugin),
+        cmocka_unit_test(test_unmask_round_trips),
+        cmocka_unit_test(test_unmask_refusals),
+        cmocka_unit_test(test_unmask_audit_file_unwritable),
         cmocka_unit_test(test_sluicectl_fpe),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

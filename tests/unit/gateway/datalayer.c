@@ -71,9 +71,10 @@ static char seen_event_name[64];
 /* A masker standing in for the plugin set: "partial" keeps the last 4, "fpe" fails. */
 static sluice_mask_outcome_t fake_mask(void *ud, const sluice_org_t *org, size_t rule, json_t *event,
                                        const char *event_name, json_t *parent, const char *key, size_t index,
-                                       json_t *value, const char *concrete)
+                                       json_t *value, const char *concrete, sluice_jsonnum_t *nums)
 {
     (void)ud;
+    (void)nums;
     (void)event;
     snprintf(seen_event_name, sizeof(seen_event_name), "%s", event_name ? event_name : "(null)");
     (void)index;
@@ -100,7 +101,7 @@ static void hash_drop_mask_and_privacy(void **state)
     sluice_masker_t m = {fake_mask, NULL};
     sluice_dl_result_t res;
     sluice_dl_stats_t st = {0};
-    assert_int_equal(sluice_datalayer_apply(org, sluice_datalayer_variants(org), &m, ev, &res, &st), 0);
+    assert_int_equal(sluice_datalayer_apply(org, sluice_datalayer_variants(org), &m, ev, NULL, &res, &st), 0);
     json_t *traits = json_object_get(ev, "traits"), *props = json_object_get(ev, "properties");
     assert_string_equal(json_string_value(json_object_get(traits, "email")),
                         "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f");
@@ -149,7 +150,7 @@ static void mask_failure_rejects_or_removes(void **state)
     sluice_dl_stats_t st = {0};
     json_t *ev =
         event("{\"context\":{\"consent\":{\"categories\":[\"analytics\"]}},\"properties\":{\"ssn\":\"123-45-6789\"}}");
-    assert_int_equal(sluice_datalayer_apply(org, 0, &m, ev, &res, &st), 0);
+    assert_int_equal(sluice_datalayer_apply(org, 0, &m, ev, NULL, &res, &st), 0);
     assert_true(res.rejected);
     assert_string_equal(res.reject_path, "properties.ssn");
     assert_null(json_object_get(json_object_get(ev, "properties"), "ssn"));
@@ -160,7 +161,7 @@ static void mask_failure_rejects_or_removes(void **state)
     /* No masker at all: every masked field is removed (fail closed). */
     ev =
         event("{\"context\":{\"consent\":{\"categories\":[\"analytics\"]}},\"properties\":{\"card_number\":\"4111\"}}");
-    assert_int_equal(sluice_datalayer_apply(org, 0, NULL, ev, &res, &st), 0);
+    assert_int_equal(sluice_datalayer_apply(org, 0, NULL, ev, NULL, &res, &st), 0);
     assert_false(res.rejected);
     assert_null(json_object_get(json_object_get(ev, "properties"), "card_number"));
     assert_true(in_list(res.privacy, "dropped", "properties.card_number"));
@@ -182,7 +183,7 @@ static void rules_cover_context_traits(void **state)
                        "\"phone\":\"(650)555-1212\"}},\"traits\":{\"email\":\"John_Smith@gmail.com\"}}");
     sluice_dl_result_t res;
     sluice_dl_stats_t st = {0};
-    assert_int_equal(sluice_datalayer_apply(org, sluice_datalayer_variants(org), NULL, ev, &res, &st), 0);
+    assert_int_equal(sluice_datalayer_apply(org, sluice_datalayer_variants(org), NULL, ev, NULL, &res, &st), 0);
     json_t *ctraits = json_object_get(json_object_get(ev, "context"), "traits");
     assert_string_equal(json_string_value(json_object_get(ctraits, "email")),
                         "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f");
@@ -214,7 +215,7 @@ static void rules_cover_context_traits(void **state)
     assert_null(cfg->orgs[0].hash_rules[0].mirror.text);
     assert_string_equal(cfg->orgs[0].drop_mirrors[1].text, "context.traits.password");
     ev = event("{\"type\":\"identify\",\"context\":{\"traits\":{\"email\":\"a@b.co\",\"password\":\"pw\"}}}");
-    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, &res, &st), 0);
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, NULL, &res, &st), 0);
     ctraits = json_object_get(json_object_get(ev, "context"), "traits");
     assert_null(json_object_get(ctraits, "email"));
     assert_null(json_object_get(ctraits, "password"));
@@ -234,7 +235,7 @@ static void consent_policies(void **state)
 
     sluice_config_t *cfg = load("drop");
     json_t *ev = event(no_consent);
-    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, &res, &st), 0);
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, NULL, &res, &st), 0);
     assert_true(res.drop_event);
     assert_int_equal(st.consent_dropped_events, 1);
     sluice_dl_result_dispose(&res);
@@ -243,7 +244,7 @@ static void consent_policies(void **state)
 
     cfg = load("strip");
     ev = event(no_consent);
-    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, &res, &st), 0);
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, NULL, &res, &st), 0);
     assert_false(res.drop_event);
     assert_null(json_object_get(ev, "userId"));
     assert_null(json_object_get(ev, "traits"));
@@ -257,7 +258,7 @@ static void consent_policies(void **state)
 
     cfg = load("allow");
     ev = event(no_consent);
-    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, &res, &st), 0);
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, NULL, &res, &st), 0);
     assert_false(res.drop_event);
     assert_string_equal(json_string_value(json_object_get(ev, "userId")), "u1");
     sluice_dl_result_dispose(&res);
@@ -276,7 +277,7 @@ static void already_hashed_is_left_alone(void **state)
     json_t *ev = event(s);
     sluice_dl_result_t res;
     sluice_dl_stats_t st = {0};
-    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, &res, &st), 0);
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, NULL, &res, &st), 0);
     assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "traits"), "email")), h);
     sluice_dl_result_dispose(&res);
     json_decref(ev);
@@ -293,7 +294,7 @@ static void shared_value_replaced(void **state)
     json_t *held_email = json_incref(json_object_get(json_object_get(ev, "traits"), "email"));
     sluice_dl_result_t res;
     sluice_dl_stats_t st = {0};
-    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, &res, &st), 0);
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, NULL, &res, &st), 0);
     json_t *traits = json_object_get(ev, "traits");
     assert_string_equal(json_string_value(json_object_get(traits, "email")),
                         "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f");
@@ -364,7 +365,7 @@ static void whole_member_rules(void **state)
     sluice_masker_t m = {fake_mask, NULL};
     sluice_dl_result_t res;
     sluice_dl_stats_t st = {0};
-    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, &m, ev, &res, &st), 0);
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, &m, ev, NULL, &res, &st), 0);
     assert_string_equal(seen_event_name, "Order Completed"); /* a track event is named by `event` */
     /* properties went whole, after its password: the mask rule finds nothing to mask. */
     assert_null(json_object_get(ev, "properties"));

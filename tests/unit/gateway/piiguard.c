@@ -74,7 +74,7 @@ static json_t *run(fixture_t *f, const char *text, sluice_piiguard_stats_t *st)
     assert_non_null(ev);
     sluice_dl_result_t dl;
     sluice_dl_stats_t dst = {0};
-    assert_int_equal(sluice_datalayer_apply(&f->cfg->orgs[0], 0, NULL, ev, &dl, &dst), 0);
+    assert_int_equal(sluice_datalayer_apply(&f->cfg->orgs[0], 0, NULL, ev, NULL, &dl, &dst), 0);
     sluice_piiguard_stats_t local;
     assert_int_equal(sluice_piiguard_apply(f->g, f->t, ev, NULL, dl.privacy, 1000, NULL, st ? st : &local), 0);
     json_decref(f->privacy);
@@ -375,7 +375,7 @@ static void test_big_reals_by_text(void **state)
         assert_non_null(ev);
         sluice_dl_result_t dl;
         sluice_dl_stats_t dst = {0};
-        assert_int_equal(sluice_datalayer_apply(&f.cfg->orgs[0], 0, NULL, ev, &dl, &dst), 0);
+        assert_int_equal(sluice_datalayer_apply(&f.cfg->orgs[0], 0, NULL, ev, NULL, &dl, &dst), 0);
         sluice_piiguard_stats_t st;
         assert_int_equal(sluice_piiguard_apply(f.g, f.t, ev, with_nums ? nums : NULL, dl.privacy, 1000, NULL, &st), 0);
         json_decref(f.privacy);

@@ -8,12 +8,16 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "json/numbers.h"
+#include "json/parse.h"
+#include "json/write.h"
 #include "plugins/loader.h"
 #include "plugins/set.h"
 #include "fixtures.h"
@@ -146,6 +150,63 @@ static void test_load_builtin_names_and_paths(void **state)
 
     sluice_plugin_set_free(set);
     sluice_config_diag_dispose(&d);
+    sluice_config_free(cfg);
+}
+
+/* With the event's number texts (field.nums) a number goes to the plugin as sent and comes back as
+ * the plugin wrote it. Before, the plugin got the shortest text of the double, and its answer was
+ * formatted again: generalize's 0.25 step at 673493333333332.33 saw 673493333333332.4, answered
+ * 673493333333332.25, which went out as 673493333333332.2 and was not a multiple of the step. */
+static void test_numbers_as_sent_to_and_from_plugins(void **state)
+{
+    (void)state;
+    char plugins[PATH_MAX + 64];
+    snprintf(plugins, sizeof(plugins), "plugins: {dir: %s/plugins}", getenv("SLUICE_BUILD_DIR"));
+    sluice_config_t *cfg = config_from(
+        plugins, "        - {path: properties.price, plugin: generalize, params: {kind: number, step: 0.25}}\n",
+        SLUICE_CONFIG_NO_ENV);
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    sluice_plugin_set_t *set = sluice_plugin_set_load(cfg, NULL, 1, 0, &d);
+    for (size_t i = 0; i < d.count; i++)
+        print_error("%s\n", d.msgs[i]);
+    assert_non_null(set);
+    sluice_config_diag_dispose(&d);
+    const char *cases[][2] = {
+        {"673493333333332.33", "673493333333332.25"},
+        {"19.90", "19.75"},
+        {"-0.1", "-0.25"},
+        {"1e2", "100.00"},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        sluice_jsonnum_t *nums = sluice_jsonnum_new();
+        char doc[64];
+        snprintf(doc, sizeof(doc), "{\"price\":%s}", cases[k][0]);
+        sluice_json_error_t je;
+        json_t *root = sluice_json_parse(doc, strlen(doc), 8, 1024, 0, nums, &je);
+        assert_non_null(root);
+        sluice_plugin_field_t f = {.org = "acme",
+                                   .path = "properties.price",
+                                   .rule_path = "properties.price",
+                                   .event = "Order Completed",
+                                   .nums = nums};
+        json_t *out = NULL;
+        const char *why = NULL;
+        for (int round = 0; round < 2; round++) { /* twice: the second leaves the first's answer */
+            json_t *v = json_object_get(root, "price");
+            assert_int_equal(sluice_plugin_set_apply(set, 0, 0, 0, &f, v, &out, &why), SLUICE_PLUGIN_REPLACED);
+            json_object_set_new(root, "price", out);
+            size_t n;
+            char *text = sluice_json_encode(root, nums, &n);
+            char want[64];
+            snprintf(want, sizeof(want), "{\"price\":%s}", cases[k][1]);
+            assert_string_equal(text, want);
+            free(text);
+        }
+        json_decref(root);
+        sluice_jsonnum_free(nums);
+    }
+    sluice_plugin_set_free(set);
     sluice_config_free(cfg);
 }
 
@@ -424,10 +485,11 @@ static void test_partial_invalid_and_key_use(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_load_builtin_names_and_paths),   cmocka_unit_test(test_rollback_on_any_failure),
-        cmocka_unit_test(test_misspelt_builtin_default_dir),   cmocka_unit_test(test_missing_dir_from_env),
-        cmocka_unit_test(test_check_only_skips_unset_secrets), cmocka_unit_test(test_empty_set),
-        cmocka_unit_test(test_partial_invalid_and_key_use),    cmocka_unit_test(test_strings_rewritten_in_place),
+        cmocka_unit_test(test_load_builtin_names_and_paths),        cmocka_unit_test(test_rollback_on_any_failure),
+        cmocka_unit_test(test_misspelt_builtin_default_dir),        cmocka_unit_test(test_missing_dir_from_env),
+        cmocka_unit_test(test_check_only_skips_unset_secrets),      cmocka_unit_test(test_empty_set),
+        cmocka_unit_test(test_partial_invalid_and_key_use),         cmocka_unit_test(test_strings_rewritten_in_place),
+        cmocka_unit_test(test_numbers_as_sent_to_and_from_plugins),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

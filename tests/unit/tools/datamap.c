@@ -246,7 +246,7 @@ static void test_strip_list_is_the_data_layers(void **state)
     json_t *ev = json_pack("{s:s,s:s}", "type", "track", "event", "x");
     sluice_dl_result_t res;
     sluice_dl_stats_t st = {0};
-    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, &res, &st), 0);
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, NULL, &res, &st), 0);
     json_t *dropped = json_object_get(res.privacy, "dropped");
     assert_int_equal(json_array_size(dropped), json_array_size(removes));
     size_t i;
