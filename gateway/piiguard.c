@@ -720,7 +720,8 @@ static int big_real_digits(const walk_t *w, const json_t *v, char *buf, const ch
     if (t == NULL)
         return 0;
     char digits[SLUICE_JSONNUM_MAX_TEXT + 1];
-    size_t nd = 0, i = 0, whole = 0; /* whole: how many of digits precede the point */
+    size_t nd = 0, i = 0;
+    long whole = 0; /* where the point is, in digits[] (negative: zeros between it and the first digit) */
     int neg = 0, point = 0;
     long exp = 0;
     if (i < tn && t[i] == '-') {
@@ -730,8 +731,10 @@ static int big_real_digits(const walk_t *w, const json_t *v, char *buf, const ch
     for (; i < tn; i++) {
         char c = t[i];
         if (c >= '0' && c <= '9') {
-            if (nd == 0 && c == '0' && !point)
-                continue; /* leading zeros say nothing */
+            if (nd == 0 && c == '0') { /* leading zeros say nothing, but after the point they move it */
+                whole -= point;
+                continue;
+            }
             digits[nd++] = c;
             whole += !point;
         } else if (c == '.' && !point) {
@@ -751,7 +754,7 @@ static int big_real_digits(const walk_t *w, const json_t *v, char *buf, const ch
             exp = exp * 10 + (t[i] - '0');
         exp = eneg ? -exp : exp;
     }
-    long int_len = (long)whole + exp; /* digits left of the point once the exponent is applied */
+    long int_len = whole + exp; /* digits left of the point once the exponent is applied */
     if (int_len <= 0 || int_len > SLUICE_JSONNUM_MAX_TEXT)
         return 0;
     for (size_t k = (size_t)int_len; k < nd; k++)

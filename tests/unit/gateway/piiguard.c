@@ -367,6 +367,7 @@ static void test_big_reals_by_text(void **state)
     const char *text = "{\"type\":\"track\",\"event\":\"x\",\"properties\":{"
                        "\"creditCard\":12345678901234567890,\"phone\":1.2345678901234567890e19,"
                        "\"card_number\":12345678901234567890.00,\"total\":12345678901234567890.5,"
+                       "\"cardNumber\":0.000012345678901234567890e24,"
                        "\"big\":12345678901234567890,\"tiny\":1e-300,\"huge\":1e300}}";
     for (int with_nums = 1; with_nums >= 0; with_nums--) {
         sluice_jsonnum_t *nums = sluice_jsonnum_new();
@@ -391,11 +392,13 @@ static void test_big_reals_by_text(void **state)
             assert_true(json_is_string(json_object_get(p, "card_number")));
             assert_string_equal(json_string_value(json_object_get(p, "creditCard")), "[card]");
             assert_string_equal(json_string_value(json_object_get(p, "card_number")), "[card]");
+            assert_string_equal(json_string_value(json_object_get(p, "cardNumber")), "[card]");
             assert_true(json_is_string(json_object_get(p, "phone")));
             assert_null(strstr(json_string_value(json_object_get(p, "phone")), "1234567890"));
             assert_string_equal(detected(&f, "properties.creditCard"), "key:card/masked");
             assert_string_equal(detected(&f, "properties.card_number"), "key:card/masked");
-            assert_int_equal(detected_count(&f), 3);
+            assert_string_equal(detected(&f, "properties.cardNumber"), "key:card/masked");
+            assert_int_equal(detected_count(&f), 4);
         } else {
             assert_true(json_is_real(json_object_get(p, "creditCard")));
             assert_int_equal(detected_count(&f), 0);
