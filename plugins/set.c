@@ -210,7 +210,9 @@ static char *not_found(const sluice_config_t *cfg, const char *plugin)
         names_add(&all, builtins.v[i], strlen(builtins.v[i]));
     all.v[all.n] = NULL;
     const char *best = sluice_strdist_closest(plugin, (const char *const *)all.v, 2);
-    if (best != NULL)
+    if (best != NULL && strcmp(best, plugin) == 0) /* not a misspelling: a built-in this dir lacks */
+        say(&t, "; '%s' is a built-in plugin, but this directory does not hold it.", plugin);
+    else if (best != NULL)
         say(&t, "; did you mean '%s'?", best);
     else
         say(&t, ".");

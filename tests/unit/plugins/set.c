@@ -153,6 +153,24 @@ static void test_load_builtin_names_and_paths(void **state)
     sluice_config_free(cfg);
 }
 
+/* A built-in's name in a directory without it is no misspelling: the message says so, instead
+ * of "did you mean 'generalize'?" for 'generalize'. */
+static void test_builtin_missing_from_dir(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = config_with("        - {path: a.b, plugin: generalize, params: {kind: number, step: 1}}\n");
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    assert_null(sluice_plugin_set_load(cfg, NULL, 1, 0, &d));
+    assert_int_equal(d.count, 1);
+    assert_non_null(strstr(d.msgs[0], "cannot open plugin 'generalize': no generalize.so in "));
+    assert_non_null(
+        strstr(d.msgs[0], "; 'generalize' is a built-in plugin, but this directory does not hold it. Plugins there: "));
+    assert_null(strstr(d.msgs[0], "did you mean"));
+    sluice_config_diag_dispose(&d);
+    sluice_config_free(cfg);
+}
+
 /* With the event's number texts (field.nums) a number goes to the plugin as sent and comes back as
  * the plugin wrote it. Before, the plugin got the shortest text of the double, and its answer was
  * formatted again: generalize's 0.25 step at 673493333333332.33 saw 673493333333332.4, answered
@@ -489,7 +507,7 @@ int main(void)
         cmocka_unit_test(test_misspelt_builtin_default_dir),        cmocka_unit_test(test_missing_dir_from_env),
         cmocka_unit_test(test_check_only_skips_unset_secrets),      cmocka_unit_test(test_empty_set),
         cmocka_unit_test(test_partial_invalid_and_key_use),         cmocka_unit_test(test_strings_rewritten_in_place),
-        cmocka_unit_test(test_numbers_as_sent_to_and_from_plugins),
+        cmocka_unit_test(test_numbers_as_sent_to_and_from_plugins), cmocka_unit_test(test_builtin_missing_from_dir),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
