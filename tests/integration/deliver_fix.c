@@ -175,6 +175,16 @@ void dfix_stub_plan_for(const dfix_t *f, const dstub_t *s, const char *plan, con
     assert_int_equal(http("PUT", url, f->ca, plan, NULL), 200);
 }
 
+long dfix_stub_hung_age_ms(const dfix_t *f, const dstub_t *s)
+{
+    char url[160], *out = NULL;
+    snprintf(url, sizeof(url), "%s/__stub/hung", s->url);
+    assert_int_equal(http("GET", url, f->ca, NULL, &out), 200);
+    long age = strtol(out, NULL, 10);
+    free(out);
+    return age;
+}
+
 json_t *dfix_requests(const dstub_t *s)
 {
     json_t *all = json_array();

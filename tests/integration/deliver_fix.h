@@ -67,6 +67,10 @@ void dfix_stub_plan(const dfix_t *f, const dstub_t *s, const char *plan);
  * default. For tests where a late delivery of an earlier event must not take a planned answer. */
 void dfix_stub_plan_for(const dfix_t *f, const dstub_t *s, const char *plan, const char *match);
 
+/* How many ms ago the newest request the stub left hanging came in (its plan's `hang`); -1: none
+ * yet. Asks the stub, so it is cheap enough to poll. */
+long dfix_stub_hung_age_ms(const dfix_t *f, const dstub_t *s);
+
 /* Every request the stub recorded: [{method, path, query, headers{}, body, json (parsed body),
  * ts_ms}]. Caller decrefs. */
 json_t *dfix_requests(const dstub_t *s);

@@ -16,7 +16,9 @@
  *   answers go only to requests whose body contains TEXT (taken as is, no percent-decoding), and
  *   every other request gets the default, so a delivery of an earlier test's event that arrives
  *   late cannot take an answer meant for this one. GET /__stub/count answers the number of
- *   requests recorded. These control requests are not recorded.
+ *   requests recorded; GET /__stub/hung how many ms ago the newest request left hanging came in
+ *   (-1: none), which a test can ask many times a second without reading the whole log. These
+ *   control requests are not recorded.
  *
  * Default answers by path: .../events (Meta) {"events_received":N,...}; .../event/track/ (TikTok)
  * {"code":0,...}; /debug/mp/collect (GA4) {"validationMessages":[...]} from a few of GA4's
@@ -28,6 +30,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +67,7 @@ static struct {
     int print, print_bodies;
     FILE *out; /* where --print goes: stdout, or --print-to */
     unsigned long count;
+    int64_t last_hang_ms; /* monotonic time of the newest request left hanging; 0: none yet */
     h2o_globalconf_t config;
     h2o_context_t ctx;
     h2o_accept_ctx_t accept;
@@ -181,6 +185,13 @@ static json_t *ga4_validate(json_t *body)
         }
     }
     return json_pack("{s:o}", "validationMessages", msgs);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void record(h2o_req_t *req, const answer_t *a)
@@ -399,10 +410,20 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         h2o_send_inline(req, v, (size_t)l);
         return 0;
     }
+    if (plen == 12 && memcmp(req->path.base, "/__stub/hung", 12) == 0) {
+        char *v = h2o_mem_alloc_pool(&req->pool, 32);
+        int l = snprintf(v, 32, "%lld\n", S.last_hang_ms ? (long long)(mono_ms() - S.last_hang_ms) : -1LL);
+        req->res.status = 200;
+        req->res.reason = "OK";
+        h2o_send_inline(req, v, (size_t)l);
+        return 0;
+    }
     answer_t a = next_answer(req);
     record(req, &a);
-    if (a.status == 0)
+    if (a.status == 0) {
+        S.last_hang_ms = mono_ms();
         return 0; /* hang: never answered; the client's timeout ends it */
+    }
     if (a.delay_ms <= 0) {
         send_answer(req, &a);
         return 0;
