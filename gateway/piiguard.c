@@ -703,22 +703,34 @@ static int integral_real(const json_t *v)
     return x > -9007199254740992.0 && x < 9007199254740992.0 && x == (double)(json_int_t)x;
 }
 
-/* 1 for a real beyond 2^53 whose text as sent is a whole number (a 19-digit card number beyond
- * 64 bits is sent so, and a double has lost its low digits): its digits, with a '-' when
- * negative, go into buf (at least 64 bytes) and *s, *n point at them. "9111111111111111111",
- * "9111111111111111111.0" and "9.111111111111111111e18" give the same digits; a fraction that is
- * not all zeros, a text with more than 40 digits or no text (a value the data layer made) give 0. */
-static int big_real_digits(const walk_t *w, const json_t *v, char *buf, const char **s, size_t *n)
+/* Room for a '-' and the digits real_digits writes (at most SLUICE_JSONNUM_MAX_TEXT). */
+#define REAL_DIGITS_MAX 64
+
+/* The digits a real is judged by, or 0 when it is not judged: into buf (REAL_DIGITS_MAX bytes),
+ * with a '-' when negative, and *s, *n point at them. With the text the client sent (w->nums),
+ * that text decides, as a double does not: below 2^53 it rounds too (4111111111111111.2 is the
+ * double 4111111111111111.0, 123456.000000000000001 is 123456.0), so a fraction that is not all
+ * zeros is never a finding, whatever the double; beyond 2^53 the double has lost the low digits of
+ * a whole number. "9111111111111111111", "9111111111111111111.0" and "9.111111111111111111e18"
+ * give the same digits; more than 40 digits give 0. Without a text, a double below 2^53 that is
+ * a whole number gives its digits. */
+static int real_digits(const walk_t *w, const json_t *v, char *buf, const char **s, size_t *n)
 {
-    if (!json_is_real(v) || w->nums == NULL)
-        return 0;
     double x = json_real_value(v);
-    if (x > -9007199254740992.0 && x < 9007199254740992.0)
-        return 0;
-    size_t tn;
+    size_t tn = 0;
     const char *t = sluice_jsonnum_find(w->nums, v, &tn);
-    if (t == NULL)
-        return 0;
+    if (t == NULL) {
+        int len;
+        if (integral_real(v))
+            len = snprintf(buf, REAL_DIGITS_MAX, "%lld", (long long)x);
+        else
+            return 0;
+        if (len <= 0 || len >= REAL_DIGITS_MAX)
+            return 0;
+        *s = buf;
+        *n = (size_t)len;
+        return 1;
+    }
     char digits[SLUICE_JSONNUM_MAX_TEXT + 1];
     size_t nd = 0, i = 0;
     long whole = 0; /* where the point is, in digits[] (negative: zeros between it and the first digit) */
@@ -754,9 +766,15 @@ static int big_real_digits(const walk_t *w, const json_t *v, char *buf, const ch
             exp = exp * 10 + (t[i] - '0');
         exp = eneg ? -exp : exp;
     }
+    if (nd == 0) { /* 0.0, -0e5: zero, written as the integer 0 is */
+        buf[0] = '0';
+        *s = buf;
+        *n = 1;
+        return 1;
+    }
     long int_len = whole + exp; /* digits left of the point once the exponent is applied */
     if (int_len <= 0 || int_len > SLUICE_JSONNUM_MAX_TEXT)
-        return 0;
+        return 0; /* below 1: not a whole number */
     for (size_t k = (size_t)int_len; k < nd; k++)
         if (digits[k] != '0')
             return 0; /* not a whole number */
@@ -770,14 +788,14 @@ static int big_real_digits(const walk_t *w, const json_t *v, char *buf, const ch
     return 1;
 }
 
-/* A string or integer (or integral real) no rule covers, at parent's member key (NULL: element index). cls is what
- * the nearest member name says (an array's for its elements; NONE without key_names and for the
- * ids); id is 1 + the index in ids[] for the event's top-level ids, else 0. Called through judge. */
+/* A string, integer or whole-number real (real_digits) no rule covers, at parent's member key (NULL: element index).
+ * cls is what the nearest member name says (an array's for its elements; NONE without key_names and for the ids); id is
+ * 1 + the index in ids[] for the event's top-level ids, else 0. Called through judge. */
 static void judge_here(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v, sluice_keyname_class_t cls,
                        int id)
 {
     const sluice_piiguard_t *g = w->g;
-    char num[64];
+    char num[REAL_DIGITS_MAX];
     const char *s;
     size_t n;
     if (json_is_string(v)) {
@@ -785,8 +803,8 @@ static void judge_here(walk_t *w, json_t *parent, const char *key, size_t index,
         n = json_string_length(v);
         if (n == 0 || (n == 64 && sluice_is_sha256_hex(s, n)))
             return;
-    } else if (json_is_integer(v) || integral_real(v)) {
-        json_int_t x = json_is_integer(v) ? json_integer_value(v) : (json_int_t)json_real_value(v);
+    } else if (json_is_integer(v)) {
+        json_int_t x = json_integer_value(v);
         if (x > -100000 && x < 100000 && cls == SLUICE_KEYNAME_NONE)
             return; /* fewer than six digits: nothing to find (quantities, prices in cents) */
         /* Digits written backwards into num's end: snprintf costs more than the rest of the guard. */
@@ -800,7 +818,7 @@ static void judge_here(walk_t *w, json_t *parent, const char *key, size_t index,
             *--p = '-';
         s = p;
         n = (size_t)(num + sizeof(num) - p);
-    } else if (!big_real_digits(w, v, num, &s, &n)) {
+    } else if (!json_is_real(v) || !real_digits(w, v, num, &s, &n)) {
         return;
     }
     sluice_scan_t *sc = &w->t->scan;
@@ -879,8 +897,9 @@ __attribute__((noinline)) static void judge_value(walk_t *w, json_t *parent, con
     w->nseg -= (size_t)pushed;
 }
 
-/* judge's step for reals, out of line so that judge stays small enough to be in line: a whole
- * number of six digits or more, or one beyond 2^53 (judged by its text, big_real_digits). */
+/* judge's step for reals, out of line so that judge stays small enough to be in line: a double
+ * that is a whole number of six digits or more, or one beyond 2^53; real_digits then asks the
+ * text whether the client sent a whole number. */
 __attribute__((noinline)) static void judge_real(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v,
                                                  sluice_keyname_class_t cls, int id, const char *seg, size_t seg_n)
 {
