@@ -713,23 +713,30 @@ static int integral_real(const json_t *v)
  * zeros is never a finding, whatever the double; beyond 2^53 the double has lost the low digits of
  * a whole number. "9111111111111111111", "9111111111111111111.0" and "9.111111111111111111e18"
  * give the same digits; more than 40 digits give 0. Without a text, a double below 2^53 that is
- * a whole number gives its digits. */
-static int real_digits(const walk_t *w, const json_t *v, char *buf, const char **s, size_t *n)
+ * a whole number gives its digits. Returns 1 for digits the client sent, 2 for a double's that
+ * are not: a number beyond 2^53 without a text (longer than SLUICE_JSONNUM_MAX_TEXT, or made by the
+ * gateway) in an event that has texts, under a member name (cls), is a whole number (every double
+ * beyond 2^53 is), and what is under a card or phone name is masked whatever its digits; without
+ * a member name its digits are not the client's to scan. */
+static int real_digits(const walk_t *w, const json_t *v, sluice_keyname_class_t cls, char *buf, const char **s,
+                       size_t *n)
 {
     double x = json_real_value(v);
     size_t tn = 0;
     const char *t = sluice_jsonnum_find(w->nums, v, &tn);
     if (t == NULL) {
-        int len;
-        if (integral_real(v))
+        int len, exact = integral_real(v);
+        if (exact)
             len = snprintf(buf, REAL_DIGITS_MAX, "%lld", (long long)x);
+        else if (w->nums != NULL && cls != SLUICE_KEYNAME_NONE && x > -1e40 && x < 1e40)
+            len = snprintf(buf, REAL_DIGITS_MAX, "%.0f", x); /* beyond 2^53: judge_real saw to it */
         else
             return 0;
         if (len <= 0 || len >= REAL_DIGITS_MAX)
             return 0;
         *s = buf;
         *n = (size_t)len;
-        return 1;
+        return exact ? 1 : 2;
     }
     char digits[SLUICE_JSONNUM_MAX_TEXT + 1];
     size_t nd = 0, i = 0;
@@ -798,6 +805,7 @@ static void judge_here(walk_t *w, json_t *parent, const char *key, size_t index,
     char num[REAL_DIGITS_MAX];
     const char *s;
     size_t n;
+    int exact = 1; /* s is what the client sent (real_digits) */
     if (json_is_string(v)) {
         s = json_string_value(v);
         n = json_string_length(v);
@@ -818,12 +826,14 @@ static void judge_here(walk_t *w, json_t *parent, const char *key, size_t index,
             *--p = '-';
         s = p;
         n = (size_t)(num + sizeof(num) - p);
-    } else if (!json_is_real(v) || !real_digits(w, v, num, &s, &n)) {
+    } else if (!json_is_real(v) || (exact = real_digits(w, v, cls, num, &s, &n)) == 0) {
         return;
+    } else {
+        exact = exact == 1;
     }
     sluice_scan_t *sc = &w->t->scan;
     sc->count = 0;
-    if (sluice_scan_may_match(s, n) && sluice_scan(sc, s, n, g->kinds) != 0) {
+    if (exact && sluice_scan_may_match(s, n) && sluice_scan(sc, s, n, g->kinds) != 0) {
         w->oom = 1;
         return;
     }
@@ -869,7 +879,8 @@ static void judge_here(walk_t *w, json_t *parent, const char *key, size_t index,
     if (id && whole_email && hash_whole(SLUICE_NORM_EMAIL, s, n, hex)) {
         nv = json_stringn_nocheck(hex, 64); /* the same hash as traits.email's */
     } else if (cls != SLUICE_KEYNAME_NONE) {
-        if (hash && hash_whole(normalizer_of(cls), s, n, hex)) {
+        /* Not the client's digits: a hash of them would join nothing. */
+        if (hash && exact && hash_whole(normalizer_of(cls), s, n, hex)) {
             nv = json_stringn_nocheck(hex, 64);
         } else {
             char token[24];

@@ -451,6 +451,48 @@ static void test_fractions_by_text_below_2_53(void **state)
     teardown(&f);
 }
 
+/* A number whose text is longer than the table keeps (SLUICE_JSONNUM_MAX_TEXT) has no text: padded
+ * with zeros after the point, a 19-digit card under creditCard went to Kafka as
+ * 9.111111111111111e18, 16 of its digits, where 9111111111111111111.0 is masked. Every double
+ * beyond 2^53 is a whole number, so under a member named for a card or phone it is masked (never
+ * hashed: its low digits are not the client's, and a hash of them would join nothing); without
+ * a member name its digits are not the client's to scan, and it stays. */
+static void test_big_reals_without_text(void **state)
+{
+    (void)state;
+    const char *modes[] = {"mask", "hash"};
+    for (size_t m = 0; m < 2; m++) {
+        fixture_t f;
+        setup(&f, modes[m]);
+        const char *text = "{\"type\":\"track\",\"event\":\"x\",\"properties\":{"
+                           "\"creditCard\":9111111111111111111.0000000000000000000000,"
+                           "\"card_number\":[9111111111111111111.0000000000000000000000000001],"
+                           "\"total\":9111111111111111111.0000000000000000000000}}";
+        sluice_jsonnum_t *nums = sluice_jsonnum_new();
+        sluice_json_error_t je;
+        json_t *ev = sluice_json_parse(text, strlen(text), 64, 1 << 20, 1000, nums, &je);
+        assert_non_null(ev);
+        sluice_dl_result_t dl;
+        sluice_dl_stats_t dst = {0};
+        assert_int_equal(sluice_datalayer_apply(&f.cfg->orgs[0], 0, NULL, ev, NULL, &dl, &dst), 0);
+        sluice_piiguard_stats_t st;
+        assert_int_equal(sluice_piiguard_apply(f.g, f.t, ev, nums, dl.privacy, 1000, NULL, &st), 0);
+        f.privacy = json_incref(dl.privacy);
+        sluice_dl_result_dispose(&dl);
+        json_t *p = json_object_get(ev, "properties");
+        assert_string_equal(json_string_value(json_object_get(p, "creditCard")), "[card]");
+        assert_string_equal(json_string_value(json_array_get(json_object_get(p, "card_number"), 0)), "[card]");
+        assert_true(json_is_real(json_object_get(p, "total")));
+        const char *action = m == 0 ? "key:card/masked" : "key:card/hashed";
+        assert_string_equal(detected(&f, "properties.creditCard"), action);
+        assert_string_equal(detected(&f, "properties.card_number[*]"), action);
+        assert_int_equal(detected_count(&f), 2);
+        json_decref(ev);
+        sluice_jsonnum_free(nums);
+        teardown(&f);
+    }
+}
+
 static void count_cb(const sluice_piiguard_finding_t *fi, void *ud)
 {
     if (strcmp(fi->path, "properties.items[*].buyer") == 0)
@@ -586,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_integral_reals),
         cmocka_unit_test(test_big_reals_by_text),
         cmocka_unit_test(test_fractions_by_text_below_2_53),
+        cmocka_unit_test(test_big_reals_without_text),
         cmocka_unit_test(test_bounds_and_metrics),
         cmocka_unit_test(test_metrics_labels_escaped_and_merged),
         cmocka_unit_test(test_ids_before_identity),
