@@ -81,6 +81,14 @@ static void names_add(names_t *l, const char *name, size_t len)
         l->n++;
 }
 
+static int listed(const names_t *l, const char *name)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], name) == 0)
+            return 1;
+    return 0;
+}
+
 static int by_name(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -210,7 +218,13 @@ static char *not_found(const sluice_config_t *cfg, const char *plugin)
         names_add(&all, builtins.v[i], strlen(builtins.v[i]));
     all.v[all.n] = NULL;
     const char *best = sluice_strdist_closest(plugin, (const char *const *)all.v, 2);
-    if (best != NULL && strcmp(best, plugin) == 0) /* not a misspelling: a built-in this dir lacks */
+    /* The name itself is no misspelling. Listed in the dir yet missing, its .so is a symbolic link
+     * to nothing, whoever wrote it; else it is a built-in, and a directory there may be none of. */
+    if (best != NULL && strcmp(best, plugin) == 0 && listed(&there, plugin))
+        say(&t, "; %s.so there is a symbolic link to nothing.", plugin);
+    else if (best != NULL && strcmp(best, plugin) == 0 && dir == NULL)
+        say(&t, "; '%s' is a built-in plugin.", plugin);
+    else if (best != NULL && strcmp(best, plugin) == 0)
         say(&t, "; '%s' is a built-in plugin, but this directory does not hold it.", plugin);
     else if (best != NULL)
         say(&t, "; did you mean '%s'?", best);

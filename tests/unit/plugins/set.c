@@ -171,6 +171,47 @@ static void test_builtin_missing_from_dir(void **state)
     sluice_config_free(cfg);
 }
 
+/* "'x' is a built-in plugin, but this directory does not hold it" was said whenever the closest
+ * name was the name itself: with no plugin directory at all ("this directory" is none), and for a
+ * name the directory lists but cannot open (a symbolic link to nothing), built-in or not: a
+ * third-party plugin was called built-in, and a listed file said not to be there. */
+static void test_not_found_wording(void **state)
+{
+    (void)state;
+    /* No directory: a built-in's name is said to be one, and no directory is spoken of. */
+    sluice_config_t *cfg = config_with("        - {path: a.b, plugin: generalize, params: {kind: number, step: 1}}\n");
+    char *dir = cfg->plugin_dir;
+    cfg->plugin_dir = NULL;
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    assert_null(sluice_plugin_set_load(cfg, NULL, 1, 0, &d));
+    assert_int_equal(d.count, 1);
+    assert_non_null(strstr(d.msgs[0], "no plugin directory is set"));
+    assert_non_null(strstr(d.msgs[0], "; 'generalize' is a built-in plugin. Built-in plugins: "));
+    assert_null(strstr(d.msgs[0], "this directory"));
+    sluice_config_diag_dispose(&d);
+    cfg->plugin_dir = dir;
+    sluice_config_free(cfg);
+
+    /* A link to nothing in the directory: said to be one, never called built-in. */
+    char tmp[] = "/tmp/sluice-set-XXXXXX";
+    assert_non_null(mkdtemp(tmp));
+    char link[sizeof(tmp) + 32], plugins[sizeof(tmp) + 32];
+    snprintf(link, sizeof(link), "%s/myplugin.so", tmp);
+    assert_int_equal(symlink("/nonexistent/myplugin.so", link), 0);
+    snprintf(plugins, sizeof(plugins), "plugins: {dir: %s}", tmp);
+    cfg = config_from(plugins, "        - {path: a.b, plugin: myplugin}\n", SLUICE_CONFIG_NO_ENV);
+    sluice_config_diag_init(&d);
+    assert_null(sluice_plugin_set_load(cfg, NULL, 1, 0, &d));
+    assert_int_equal(d.count, 1);
+    assert_null(strstr(d.msgs[0], "built-in plugin,"));
+    assert_non_null(strstr(d.msgs[0], "; myplugin.so there is a symbolic link to nothing. Plugins there: myplugin."));
+    sluice_config_diag_dispose(&d);
+    sluice_config_free(cfg);
+    unlink(link);
+    rmdir(tmp);
+}
+
 /* With the event's number texts (field.nums) a number goes to the plugin as sent and comes back as
  * the plugin wrote it. Before, the plugin got the shortest text of the double, and its answer was
  * formatted again: generalize's 0.25 step at 673493333333332.33 saw 673493333333332.4, answered
@@ -503,11 +544,17 @@ static void test_partial_invalid_and_key_use(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_load_builtin_names_and_paths),        cmocka_unit_test(test_rollback_on_any_failure),
-        cmocka_unit_test(test_misspelt_builtin_default_dir),        cmocka_unit_test(test_missing_dir_from_env),
-        cmocka_unit_test(test_check_only_skips_unset_secrets),      cmocka_unit_test(test_empty_set),
-        cmocka_unit_test(test_partial_invalid_and_key_use),         cmocka_unit_test(test_strings_rewritten_in_place),
-        cmocka_unit_test(test_numbers_as_sent_to_and_from_plugins), cmocka_unit_test(test_builtin_missing_from_dir),
+        cmocka_unit_test(test_load_builtin_names_and_paths),
+        cmocka_unit_test(test_rollback_on_any_failure),
+        cmocka_unit_test(test_misspelt_builtin_default_dir),
+        cmocka_unit_test(test_missing_dir_from_env),
+        cmocka_unit_test(test_check_only_skips_unset_secrets),
+        cmocka_unit_test(test_empty_set),
+        cmocka_unit_test(test_partial_invalid_and_key_use),
+        cmocka_unit_test(test_strings_rewritten_in_place),
+        cmocka_unit_test(test_numbers_as_sent_to_and_from_plugins),
+        cmocka_unit_test(test_builtin_missing_from_dir),
+        cmocka_unit_test(test_not_found_wording),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
