@@ -489,3 +489,8 @@ size_t sluice_event_encoded_size(const json_t *ev, const sluice_jsonnum_t *nums)
     default: return 4; /* null */
     }
 }
+
+size_t sluice_event_member_size(const char *key, size_t key_len, const json_t *v, const sluice_jsonnum_t *nums)
+{
+    return string_size(key, key_len) + 1 + sluice_event_encoded_size(v, nums);
+}

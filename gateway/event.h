@@ -83,4 +83,7 @@ int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en);
  * so it is an upper bound. */
 size_t sluice_event_encoded_size(const json_t *ev, const sluice_jsonnum_t *nums);
 
+/* The same for one object member, `"key":value` (without a separating comma). */
+size_t sluice_event_member_size(const char *key, size_t key_len, const json_t *v, const sluice_jsonnum_t *nums);
+
 #endif

@@ -543,6 +543,110 @@ static void limits(void **state)
     http_resp_dispose(&r);
 }
 
+/* The gateway's peak resident memory since the last call (kB): VmHWM after clear_refs resets it. */
+static long peak_kb_since_reset(int reset)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/clear_refs", (long)sluice_th_proc_pid(F.gw));
+    if (reset) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs("5", f); /* resets VmHWM to the current RSS */
+        fclose(f);
+        return 0;
+    }
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long)sluice_th_proc_pid(F.gw));
+    char *s = sluice_th_read_file(path, NULL, NULL);
+    const char *at = s ? strstr(s, "VmHWM:") : NULL;
+    long kb = at ? strtol(at + 6, NULL, 10) : -1;
+    free(s);
+    return kb;
+}
+
+/* A batch's shared context is copied into each of its events, and only then was each event
+ * measured: a ~60 KB context of numbers (a few hundred bytes gzipped) became 20 copies of 30,000
+ * values (~1.2 MB of JSON, ~100 MB of memory with their numbers' texts; 500 copies of a 500 KB
+ * context under the default limits took 15 GB and 2 minutes) and 20 records of 60 KB each in
+ * sluice.invalid. An event the copy would take over max_event_bytes is refused without it. */
+static void batch_shared_context_not_amplified(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    size_t cap = 65536, off = 0;
+    char *body = malloc(cap);
+    off += (size_t)snprintf(body, cap, "{\"context\":{\"n\":[0");
+    while (off < 60000)
+        off += (size_t)snprintf(body + off, cap - off, ",0");
+    off += (size_t)snprintf(body + off, cap - off, "]},\"batch\":[");
+    for (int i = 0; i < 20; i++)
+        off += (size_t)snprintf(body + off, cap - off,
+                                "%s{\"type\":\"track\",\"event\":\"x\",\"messageId\":\"amp-%d\"}", i ? "," : "", i);
+    off += (size_t)snprintf(body + off, cap - off, "]}");
+    assert_true(off < 65536);
+    size_t zl;
+    char *z = gzip_buf(body, off, &zl);
+    free(body);
+    const char *gz[] = {"Content-Type: application/json", "Content-Encoding: gzip", "Authorization: Bearer " WEB_KEY,
+                        NULL};
+    peak_kb_since_reset(1);
+    long before = peak_kb_since_reset(0);
+    post_raw("/v1/batch", gz, z, zl, &r);
+    long after = peak_kb_since_reset(0);
+    free(z);
+    if (r.status != 400)
+        print_error("%s\n", r.body);
+    assert_int_equal(r.status, 400);
+    json_t *b = json_loads(r.body, 0, NULL);
+    json_t *rej = json_object_get(b, "rejected");
+    assert_int_equal(json_array_size(rej), 20);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rej, 19), "code")), "payload_too_large");
+    json_decref(b);
+    http_resp_dispose(&r);
+    if (after - before >= 16384)
+        print_error("peak memory grew by %ld kB for a 64 KB batch\n", after - before);
+    assert_true(after - before < 16384);
+    /* What sluice.invalid holds of them is the events as sent, not 20 copies of the context. */
+    json_t *recs = gwfix_kafka_read(&F, "sluice.invalid");
+    size_t i, found = 0;
+    json_t *m;
+    json_array_foreach(recs, i, m) {
+        const char *raw = json_string_value(json_object_get(m, "raw"));
+        if (raw != NULL && strstr(raw, "\"amp-") != NULL) {
+            found++;
+            assert_true(strlen(raw) < 8192);
+        }
+    }
+    assert_int_equal(found, 20);
+    json_decref(recs);
+    /* Copies that each fit their event still add up: a 3.8 KB context in 20 events is 76 KB of
+     * copies; those past max_body_bytes (64 KB) in all are refused, the first 17 accepted. */
+    char pad[1901];
+    memset(pad, 'p', 1900);
+    pad[1900] = '\0';
+    body = malloc(cap);
+    off = (size_t)snprintf(body, cap, "{\"context\":{\"a\":\"%s\",\"b\":\"%s\"},\"batch\":[", pad, pad);
+    for (int j = 0; j < 20; j++)
+        off += (size_t)snprintf(body + off, cap - off,
+                                "%s{\"type\":\"track\",\"event\":\"x\",\"messageId\":\"bud-%d\"}", j ? "," : "", j);
+    off += (size_t)snprintf(body + off, cap - off, "]}");
+    z = gzip_buf(body, off, &zl);
+    free(body);
+    post_raw("/v1/batch", gz, z, zl, &r);
+    free(z);
+    if (r.status != 200)
+        print_error("%s\n", r.body);
+    assert_int_equal(r.status, 200);
+    b = json_loads(r.body, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(b, "accepted")), 17);
+    rej = json_object_get(b, "rejected");
+    assert_int_equal(json_array_size(rej), 3);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(rej, 0), "index")), 17);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rej, 0), "code")), "payload_too_large");
+    assert_true(gwfix_contains(json_string_value(json_object_get(json_array_get(rej, 0), "message")), "fewer events"));
+    json_decref(b);
+    http_resp_dispose(&r);
+}
+
 static void validation_errors(void **state)
 {
     (void)state;
@@ -1093,6 +1197,7 @@ int main(void)
         cmocka_unit_test(media_types_and_beacon),
         cmocka_unit_test(gzip_and_bombs),
         cmocka_unit_test(limits),
+        cmocka_unit_test(batch_shared_context_not_amplified),
         cmocka_unit_test(validation_errors),
         cmocka_unit_test(pixel),
         cmocka_unit_test(signed_server_events),

@@ -358,6 +358,23 @@ static void encoded_size_counts_numbers_as_sent(void **state)
     sluice_jsonnum_free(nums);
 }
 
+/* A member's size is what it adds to an object: the batch's shared members are measured with it
+ * before they are copied into each event (gateway/ingest.c). */
+static void member_size_is_the_members_share(void **state)
+{
+    (void)state;
+    json_t *v = json_loads("{\"a\\\"b\":[1,\"x\\n\"],\"c\":{}}", 0, NULL);
+    assert_non_null(v);
+    size_t sum = 2 + 1; /* braces and the comma between the two members */
+    const char *key;
+    json_t *m;
+    json_object_foreach(v, key, m)
+        sum += sluice_event_member_size(key, strlen(key), m, NULL);
+    assert_int_equal(sum, sluice_event_encoded_size(v, NULL));
+    assert_int_equal(sluice_event_member_size("c", 1, json_object_get(v, "c"), NULL), strlen("\"c\":{}"));
+    json_decref(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +391,7 @@ int main(void)
         cmocka_unit_test(empty_ids_are_absent),
         cmocka_unit_test(encoded_size_matches_jansson),
         cmocka_unit_test(encoded_size_counts_numbers_as_sent),
+        cmocka_unit_test(member_size_is_the_members_share),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
