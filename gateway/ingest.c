@@ -694,9 +694,14 @@ static int json_or_media_error(ingest_t *in, const sluice_event_error_t *e)
     h2o_iovec_t ct = sluice_http_header(in->req, H2O_TOKEN_CONTENT_TYPE);
     if (strcmp(e->code, "invalid_json") == 0 && ct.base != NULL && !is_media(ct, "application/json") &&
         !is_media(ct, "text/plain")) {
-        char msg[200];
-        snprintf(msg, sizeof(msg), "the body must be JSON (it is sent as %.*s, and is not JSON)",
-                 (int)(ct.len < 80 ? ct.len : 80), ct.base);
+        /* The label is quoted as printable ASCII: a header may hold any byte, and a message that
+         * is not UTF-8 (or is cut inside a character) cannot be encoded, which made this a 500. */
+        char label[81], msg[200];
+        size_t n = ct.len < 80 ? ct.len : 80;
+        for (size_t i = 0; i < n; i++)
+            label[i] = ct.base[i] >= 0x20 && ct.base[i] < 0x7f ? ct.base[i] : '?';
+        label[n] = '\0';
+        snprintf(msg, sizeof(msg), "the body must be JSON (it is sent as %s, and is not JSON)", label);
         return refuse(in->req, in->w, &in->reply, 415, "unsupported_media_type", msg, NULL);
     }
     return refuse(in->req, in->w, &in->reply, e->status, e->code, e->message, e->path);

@@ -417,6 +417,18 @@ static void media_types_and_beacon(void **state)
                               "{\"batch\":[{\"type\":\"track\",\"event\":\"Batched\",\"messageId\":\"mt-b\"}]}", 0, &r),
                      200);
     http_resp_dispose(&r);
+    /* The answer quotes the label: one that is not UTF-8, or UTF-8 cut where the quote ends, made
+     * the error unencodable and the answer a 500 "out of memory". */
+    const char *latin1[] = {"Content-Type: application/x-caf\xe9", "Authorization: Bearer " WEB_KEY, NULL};
+    post_raw("/v1/t", latin1, "event=x", 0, &r);
+    expect_error(&r, 415, "unsupported_media_type", NULL);
+    http_resp_dispose(&r);
+    const char *cut[] = {"Content-Type: application/x-"
+                         "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9",
+                         "Authorization: Bearer " WEB_KEY, NULL};
+    post_raw("/v1/t", cut, "event=x", 0, &r);
+    expect_error(&r, 415, "unsupported_media_type", NULL);
+    http_resp_dispose(&r);
     const char *br[] = {"Content-Type: application/json", "Content-Encoding: br", "Authorization: Bearer " WEB_KEY,
                         NULL};
     post_raw("/v1/t", br, "{}", 0, &r);
