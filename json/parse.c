@@ -94,8 +94,16 @@ static void frame_path(parser_t *ps, char *out, size_t cap)
             add = seg;
             len = w > 0 ? (size_t)w : 0;
         }
-        if (len > cap - 1 - n)
+        if (len > cap - 1 - n) {
             len = cap - 1 - n;
+            /* Cut before a character, not inside one: the path is quoted in JSON answers, where
+             * half a character is no UTF-8 (keys are valid UTF-8: back off its continuations). */
+            while (len > 0 && ((unsigned char)add[len] & 0xc0) == 0x80)
+                len--;
+            memcpy(out + n, add, len);
+            out[n + len] = '\0';
+            return; /* nothing after a cut: the room freed must not take a deeper member */
+        }
         memcpy(out + n, add, len);
         n += len;
         out[n] = '\0';

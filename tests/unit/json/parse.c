@@ -126,6 +126,30 @@ static void limits_name_paths(void **state)
     assert_string_equal(err.message, "object key longer than 8 bytes");
 }
 
+/* A path longer than err.path is cut at a character, never inside one: the gateway quotes it in a
+ * JSON answer, and half a character there made the path vanish from the error. */
+static void long_paths_cut_at_characters(void **state)
+{
+    (void)state;
+    char doc[1024];
+    size_t off = (size_t)snprintf(doc, sizeof(doc), "{\"properties\":{\"a");
+    for (int i = 0; i < 100; i++)
+        off += (size_t)snprintf(doc + off, sizeof(doc) - off, "\xc3\xa9"); /* é: "properties.a" then 2-byte steps */
+    off += (size_t)snprintf(doc + off, sizeof(doc) - off, "\":{\"x\":1}}}");
+    sluice_json_error_t err;
+    for (size_t depth = 2; depth <= 3; depth++) { /* the depth limit, then the key's own length */
+        assert_null(sluice_json_parse(doc, off, depth, depth == 2 ? 1000 : 100, 0, NULL, &err));
+        assert_int_equal(err.kind, depth == 2 ? SLUICE_JSON_DEPTH : SLUICE_JSON_STRING);
+        size_t n = strlen(err.path);
+        assert_true(n > 100 && n < sizeof(err.path));
+        json_t *s = json_stringn(err.path, n); /* NULL when not UTF-8 */
+        if (s == NULL)
+            print_error("path cut inside a character: ...%s\n", err.path + n - 4);
+        assert_non_null(s);
+        json_decref(s);
+    }
+}
+
 /* The top-level batch is refused at its (max_batch + 1)th item, before the rest is parsed: the
  * tail here is not even JSON, and the error is the batch's, not a syntax error. Arrays named
  * "batch" elsewhere, and the top-level batch within the limit, are not limited. */
@@ -346,6 +370,7 @@ int main(void)
         cmocka_unit_test(agrees_with_jansson),
         cmocka_unit_test(nul_after_scalar_is_refused),
         cmocka_unit_test(limits_name_paths),
+        cmocka_unit_test(long_paths_cut_at_characters),
         cmocka_unit_test(batch_refused_while_parsing),
         cmocka_unit_test(syntax_positions),
         cmocka_unit_test(long_strings_and_escapes_round_trip),
