@@ -1541,11 +1541,10 @@ static int xd_error(ingest_t *in, int status, const char *code, const char *mess
     return 0;
 }
 
-/* The browser source of the write key, CORS and the rate limit, as for events. 0 or -1 (answered). */
-static int xd_admit(ingest_t *in, json_t *root)
+/* The browser source of the write key (key, may be NULL), CORS and the rate limit, as for events.
+ * 0 or -1 (answered). */
+static int xd_admit(ingest_t *in, const char *key, size_t key_len)
 {
-    size_t key_len = 0;
-    const char *key = find_write_key(in, root, &key_len);
     in->src = key ? sluice_runtime_auth(in->rt, key, key_len, in->now_ms) : NULL;
     if (in->src == NULL || in->src->src->kind != SLUICE_SOURCE_BROWSER)
         return xd_error(in, 401, "unauthorized", "a browser source's write key is required (Bearer or writeKey)") - 1;
@@ -1562,7 +1561,9 @@ static int xd_admit(ingest_t *in, json_t *root)
 int sluice_ingest_xd_issue(h2o_req_t *req, sluice_worker_t *w)
 {
     ingest_t in = {.req = req, .w = w, .rt = w->rt, .reply = {.route = SLUICE_ROUTE_XD}, .now_ms = sluice_now_ms()};
-    if (xd_admit(&in, NULL) != 0)
+    size_t key_len = 0;
+    const char *key = head_write_key(&in, &key_len);
+    if (xd_admit(&in, key, key_len) != 0)
         return 0;
     const sluice_org_t *org = in.src->org;
     char origin_host[SLUICE_URL_HOST_MAX + 1], to_host[SLUICE_URL_HOST_MAX + 1];
@@ -1629,6 +1630,15 @@ int sluice_ingest_xd_redeem(h2o_req_t *req, sluice_worker_t *w)
 {
     ingest_t in = {
         .req = req, .w = w, .rt = w->rt, .reply = {.route = SLUICE_ROUTE_XD_REDEEM}, .now_ms = sluice_now_ms()};
+    /* Authenticate before work, as for events (docs/security.md): the head's key, or the body's
+     * writeKey found by a scan of a body that is not gzip. The body was inflated and parsed first,
+     * so anyone could make the gateway gunzip max_body_bytes without a key. */
+    size_t key_len = 0;
+    const char *key = head_write_key(&in, &key_len), *body_key = NULL;
+    if (key == NULL && !is_gzip(req))
+        key = body_key = body_write_key(req->entity.base != NULL ? req->entity : h2o_iovec_init("", 0), &key_len);
+    if (xd_admit(&in, key, key_len) != 0)
+        return 0;
     h2o_iovec_t body;
     char *owned;
     if (read_body(&in, &body, &owned) != 0)
@@ -1638,15 +1648,18 @@ int sluice_ingest_xd_redeem(h2o_req_t *req, sluice_worker_t *w)
     free(owned);
     if (root == NULL)
         return xd_error(&in, e.status, e.code, e.message);
+    /* A key found by the scan must be the body's own top-level writeKey. */
+    json_t *wk = json_object_get(root, "writeKey");
+    if (body_key != NULL && (!json_is_string(wk) || json_string_length(wk) != key_len ||
+                             memcmp(json_string_value(wk), body_key, key_len) != 0)) {
+        json_decref(root);
+        return xd_error(&in, 401, "unauthorized", "writeKey must be a top-level member of the body");
+    }
     char *q;
     if (!json_is_object(root) ||
         (!json_is_string(json_object_get(root, "_dft")) && sluice_http_query(req, "_dft", &q) <= 0)) {
         json_decref(root);
         return xd_error(&in, 400, "invalid_request", "the body must be {\"_dft\":\"<token>\"}");
-    }
-    if (xd_admit(&in, root) != 0) {
-        json_decref(root);
-        return 0;
     }
     pending_t *p = pending_new(req, w, &in.reply);
     if (p == NULL) {

@@ -470,6 +470,25 @@ static void gzip_and_bombs(void **state)
     post_raw("/v1/t", gz, "not gzip at all", 0, &r);
     expect_error(&r, 400, "invalid_json", NULL);
     http_resp_dispose(&r);
+    /* Nothing is inflated before authentication, on /xd/redeem either: it gunzipped and parsed
+     * the body first and asked for a key afterwards. */
+    double inflated0 = gwfix_metric(&F, "sluice_bodies_inflated_total");
+    const char *gz_nokey[] = {"Content-Type: application/json", "Content-Encoding: gzip", NULL};
+    const char *redeem = "{\"_dft\":\"x\",\"writeKey\":\"" WEB_KEY "\"}";
+    z = gzip_buf(redeem, strlen(redeem), &zl);
+    post_raw("/v1/xd/redeem", gz_nokey, z, zl, &r);
+    free(z);
+    expect_error(&r, 401, "unauthorized", NULL);
+    http_resp_dispose(&r);
+    assert_true(gwfix_metric(&F, "sluice_bodies_inflated_total") == inflated0);
+    /* A body that is not gzip may carry the key, as for events; the scan's find must be its own. */
+    const char *plain_nokey[] = {"Content-Type: application/json", NULL};
+    post_raw("/v1/xd/redeem", plain_nokey, "{\"_dft\":\"x\",\"p\":{\"writeKey\":\"" WEB_KEY "\"}}", 0, &r);
+    expect_error(&r, 401, "unauthorized", NULL);
+    http_resp_dispose(&r);
+    post_raw("/v1/xd/redeem", plain_nokey, redeem, 0, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
     json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
     assert_int_equal(gwfix_count_message(msgs, "gzip-1"), 1);
     json_decref(msgs);
