@@ -90,6 +90,17 @@ int sluice_jsonnum_add(sluice_jsonnum_t *t, const json_t *v, const char *text, s
     return 0;
 }
 
+int sluice_jsonnum_merge(sluice_jsonnum_t *into, const sluice_jsonnum_t *from)
+{
+    int rc = 0;
+    for (size_t i = 0; from != NULL && i < from->cap; i++) {
+        const sluice_jsonnum_entry_t *e = &from->slots[i];
+        if (e->v != NULL && sluice_jsonnum_add(into, e->v, from->text + e->off, e->len) != 0)
+            rc = -1;
+    }
+    return rc;
+}
+
 const char *sluice_jsonnum_find(const sluice_jsonnum_t *t, const json_t *v, size_t *len)
 {
     if (t == NULL || t->count == 0)

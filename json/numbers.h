@@ -54,6 +54,11 @@ void sluice_jsonnum_clear(sluice_jsonnum_t *t);
  * which loses nothing but its spelling). */
 int sluice_jsonnum_add(sluice_jsonnum_t *t, const json_t *v, const char *text, size_t len);
 
+/* Adds every text `from` holds to `into` (a document parsed apart whose values then join the one
+ * `into` describes: a plugin's answer). Returns 0, or -1 when memory ran out part way (the rest
+ * are formatted). */
+int sluice_jsonnum_merge(sluice_jsonnum_t *into, const sluice_jsonnum_t *from);
+
 /* The text v was written as, or NULL (t may be NULL). *len is set when found. */
 const char *sluice_jsonnum_find(const sluice_jsonnum_t *t, const json_t *v, size_t *len);
 

@@ -418,13 +418,26 @@ static sluice_plugin_outcome_t failed(sluice_plugin_instance_t *inst, unsigned t
     return SLUICE_PLUGIN_FAILED;
 }
 
-/* 1 when a plugin's JSON output is a number (its first non-blank byte starts one). */
-static int returns_number(const char *s, size_t n)
+/* How deep an answer the request parser reads for a plugin; a deeper one is jansson's to read. */
+#define ANSWER_MAX_DEPTH 64
+
+/* A plugin's JSON answer read by the request parser, which records each number's text, into a
+ * table of its own (a failed parse clears the table it was given) whose texts then join the
+ * event's: 0.25 steps of a large price stay what generalize wrote, an object or array answered
+ * keeps the spelling of the numbers in it, and a number beyond 64 bits is kept, not refused.
+ * NULL when that parser refuses the answer: the caller then has jansson read it, as before, which
+ * takes what the request parser does not ("\u0000" in a string, deeper nesting). */
+static json_t *parse_keeping_numbers(const char *buf, size_t len, sluice_jsonnum_t *nums)
 {
-    size_t i = 0;
-    while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
-        i++;
-    return i < n && (s[i] == '-' || (s[i] >= '0' && s[i] <= '9'));
+    sluice_jsonnum_t *own = sluice_jsonnum_new();
+    if (own == NULL)
+        return NULL;
+    sluice_json_error_t perr;
+    json_t *v = sluice_json_parse(buf, len, ANSWER_MAX_DEPTH, len, 0, own, &perr);
+    if (v != NULL)
+        (void)sluice_jsonnum_merge(nums, own); /* on failure: those numbers are formatted */
+    sluice_jsonnum_free(own);
+    return v;
 }
 
 static sluice_plugin_outcome_t mask_json(sluice_plugin_instance_t *inst, unsigned thread, sluice_mask_output_t *out,
@@ -470,19 +483,9 @@ static sluice_plugin_outcome_t mask_json(sluice_plugin_instance_t *inst, unsigne
     if (rc == SLUICE_MASK_REMOVE)
         return SLUICE_PLUGIN_REMOVE;
     if (out->type == SLUICE_MASK_OUT_JSON) {
-        if (field->nums != NULL && returns_number(out->buf, out->len)) {
-            /* Read by the request parser, which records the number's text: 0.25 steps of a large
-             * price stay what generalize wrote, and a number beyond 64 bits is kept, not refused.
-             * Into a table of its own first: a failed parse clears the table it was given. */
-            sluice_jsonnum_t *own = sluice_jsonnum_new();
-            sluice_json_error_t perr;
-            *result = own != NULL ? sluice_json_parse(out->buf, out->len, 1, out->len, 0, own, &perr) : NULL;
-            size_t tn;
-            const char *t = *result != NULL ? sluice_jsonnum_find(own, *result, &tn) : NULL;
-            if (t != NULL)
-                (void)sluice_jsonnum_add(field->nums, *result, t, tn); /* on failure: formatted */
-            sluice_jsonnum_free(own);
-        } else {
+        if (field->nums != NULL)
+            *result = parse_keeping_numbers(out->buf, out->len, field->nums);
+        if (*result == NULL) {
             json_error_t jerr;
             *result = json_loadb(out->buf, out->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
         }

@@ -269,6 +269,38 @@ static void test_numbers_as_sent_to_and_from_plugins(void **state)
     sluice_config_free(cfg);
 }
 
+/* A plugin answering an object or array: the numbers in it are written as the plugin wrote them
+ * (before, jansson read the answer: 19.90 went out as 19.9, and 12345678901234567890 made the
+ * whole answer invalid, so the field was removed). */
+static void test_numbers_in_an_answered_object(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = config_with("        - {path: properties.card, plugin: fixture}\n");
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    sluice_plugin_set_t *set = sluice_plugin_set_load(cfg, NULL, 1, 0, &d);
+    assert_non_null(set);
+    sluice_config_diag_dispose(&d);
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    sluice_plugin_field_t f = {.org = "acme",
+                               .path = "properties.card",
+                               .rule_path = "properties.card",
+                               .event = "Order Completed",
+                               .nums = nums};
+    json_t *root = json_pack("{s:s}", "card", "__numbers__"), *out = NULL;
+    const char *why = NULL;
+    assert_int_equal(sluice_plugin_set_apply(set, 0, 0, 0, &f, json_object_get(root, "card"), &out, &why),
+                     SLUICE_PLUGIN_REPLACED);
+    json_object_set_new(root, "card", out);
+    char *text = sluice_json_encode(root, nums, NULL);
+    assert_string_equal(text, "{\"card\":{\"price\":19.90,\"big\":12345678901234567890,\"list\":[1e21,-0,0.1]}}");
+    free(text);
+    json_decref(root);
+    sluice_jsonnum_free(nums);
+    sluice_plugin_set_free(set);
+    sluice_config_free(cfg);
+}
+
 /* Through the gateway's entry, a string only its holder has is rewritten where it is (the data
  * layer then has nothing to put in place); a shared one is left alone, and so is the input of
  * sluice_plugin_set_apply and sluice_plugin_mask_json (sluicectl plugin test, the fuzz target). */
@@ -555,6 +587,7 @@ int main(void)
         cmocka_unit_test(test_numbers_as_sent_to_and_from_plugins),
         cmocka_unit_test(test_builtin_missing_from_dir),
         cmocka_unit_test(test_not_found_wording),
+        cmocka_unit_test(test_numbers_in_an_answered_object),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
