@@ -280,7 +280,7 @@ int main(int argc, char **argv)
     double rate = 10000, duration = 10;
     char headers[4096] = "";
     size_t hlen = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (v == NULL)
             die("every option takes a value");
@@ -305,7 +305,6 @@ int main(int argc, char **argv)
             hlen += (size_t)n;
         } else
             die("unknown option (see the comment at the top of bench/openload.c)");
-        i++;
     }
     if (port <= 0 || body_file == NULL || conns <= 0 || rate <= 0 || duration <= 0)
         die("--port and --body are required; --conns, --rate, --duration must be positive");
