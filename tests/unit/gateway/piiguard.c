@@ -67,20 +67,39 @@ static void teardown(fixture_t *f)
     sluice_config_free(f->cfg);
 }
 
-/* The data layer, then the guard, as produce_all runs them. Returns the event (caller frees). */
+/* The data layer, then the guard (with the numbers' texts nums, may be NULL), on ev, as
+ * produce_all runs them. */
+static void apply(fixture_t *f, json_t *ev, const sluice_jsonnum_t *nums, sluice_piiguard_stats_t *st)
+{
+    sluice_dl_result_t dl;
+    sluice_dl_stats_t dst = {0};
+    assert_int_equal(sluice_datalayer_apply(&f->cfg->orgs[0], 0, NULL, ev, NULL, &dl, &dst), 0);
+    sluice_piiguard_stats_t local;
+    assert_int_equal(sluice_piiguard_apply(f->g, f->t, ev, nums, dl.privacy, 1000, NULL, st ? st : &local), 0);
+    json_decref(f->privacy);
+    f->privacy = json_incref(dl.privacy);
+    sluice_dl_result_dispose(&dl);
+}
+
+/* text read by jansson, then apply without texts. Returns the event (caller frees). */
 static json_t *run(fixture_t *f, const char *text, sluice_piiguard_stats_t *st)
 {
     json_error_t e;
     json_t *ev = json_loads(text, 0, &e);
     assert_non_null(ev);
-    sluice_dl_result_t dl;
-    sluice_dl_stats_t dst = {0};
-    assert_int_equal(sluice_datalayer_apply(&f->cfg->orgs[0], 0, NULL, ev, NULL, &dl, &dst), 0);
-    sluice_piiguard_stats_t local;
-    assert_int_equal(sluice_piiguard_apply(f->g, f->t, ev, NULL, dl.privacy, 1000, NULL, st ? st : &local), 0);
-    json_decref(f->privacy);
-    f->privacy = json_incref(dl.privacy);
-    sluice_dl_result_dispose(&dl);
+    apply(f, ev, NULL, st);
+    return ev;
+}
+
+/* text read by the request parser, which records each number's text in nums (cleared first);
+ * then apply, the guard given those texts when use_texts. Returns the event (caller frees). */
+static json_t *run_as_sent(fixture_t *f, const char *text, sluice_jsonnum_t *nums, int use_texts)
+{
+    sluice_json_error_t je;
+    sluice_jsonnum_clear(nums);
+    json_t *ev = sluice_json_parse(text, strlen(text), 64, 1 << 20, 1000, nums, &je);
+    assert_non_null(ev);
+    apply(f, ev, use_texts ? nums : NULL, NULL);
     return ev;
 }
 
@@ -372,17 +391,7 @@ static void test_big_reals_by_text(void **state)
                        "\"big\":12345678901234567890,\"tiny\":1e-300,\"huge\":1e300}}";
     for (int with_nums = 1; with_nums >= 0; with_nums--) {
         sluice_jsonnum_t *nums = sluice_jsonnum_new();
-        sluice_json_error_t je;
-        json_t *ev = sluice_json_parse(text, strlen(text), 64, 1 << 20, 1000, nums, &je);
-        assert_non_null(ev);
-        sluice_dl_result_t dl;
-        sluice_dl_stats_t dst = {0};
-        assert_int_equal(sluice_datalayer_apply(&f.cfg->orgs[0], 0, NULL, ev, NULL, &dl, &dst), 0);
-        sluice_piiguard_stats_t st;
-        assert_int_equal(sluice_piiguard_apply(f.g, f.t, ev, with_nums ? nums : NULL, dl.privacy, 1000, NULL, &st), 0);
-        json_decref(f.privacy);
-        f.privacy = json_incref(dl.privacy);
-        sluice_dl_result_dispose(&dl);
+        json_t *ev = run_as_sent(&f, text, nums, with_nums);
         json_t *p = json_object_get(ev, "properties");
         assert_true(json_is_real(json_object_get(p, "total"))); /* not a whole number */
         assert_true(json_is_real(json_object_get(p, "big")));   /* no member name, no pattern */
@@ -424,16 +433,7 @@ static void test_fractions_by_text_below_2_53(void **state)
                        "\"creditCard\":1e-999,\"zip\":123456.000000000000001,\"n\":{\"v\":4.1111111111111112},"
                        "\"c\":4111111111111111.000,\"d\":41111111111111110e-1,\"cvv\":0.0}}";
     sluice_jsonnum_t *nums = sluice_jsonnum_new();
-    sluice_json_error_t je;
-    json_t *ev = sluice_json_parse(text, strlen(text), 64, 1 << 20, 1000, nums, &je);
-    assert_non_null(ev);
-    sluice_dl_result_t dl;
-    sluice_dl_stats_t dst = {0};
-    assert_int_equal(sluice_datalayer_apply(&f.cfg->orgs[0], 0, NULL, ev, NULL, &dl, &dst), 0);
-    sluice_piiguard_stats_t st;
-    assert_int_equal(sluice_piiguard_apply(f.g, f.t, ev, nums, dl.privacy, 1000, NULL, &st), 0);
-    f.privacy = json_incref(dl.privacy);
-    sluice_dl_result_dispose(&dl);
+    json_t *ev = run_as_sent(&f, text, nums, 1);
     size_t n;
     char *out = sluice_json_encode(ev, nums, &n);
     assert_non_null(out);
@@ -469,16 +469,7 @@ static void test_big_reals_without_text(void **state)
                            "\"card_number\":[9111111111111111111.0000000000000000000000000001],"
                            "\"total\":9111111111111111111.0000000000000000000000}}";
         sluice_jsonnum_t *nums = sluice_jsonnum_new();
-        sluice_json_error_t je;
-        json_t *ev = sluice_json_parse(text, strlen(text), 64, 1 << 20, 1000, nums, &je);
-        assert_non_null(ev);
-        sluice_dl_result_t dl;
-        sluice_dl_stats_t dst = {0};
-        assert_int_equal(sluice_datalayer_apply(&f.cfg->orgs[0], 0, NULL, ev, NULL, &dl, &dst), 0);
-        sluice_piiguard_stats_t st;
-        assert_int_equal(sluice_piiguard_apply(f.g, f.t, ev, nums, dl.privacy, 1000, NULL, &st), 0);
-        f.privacy = json_incref(dl.privacy);
-        sluice_dl_result_dispose(&dl);
+        json_t *ev = run_as_sent(&f, text, nums, 1);
         json_t *p = json_object_get(ev, "properties");
         assert_string_equal(json_string_value(json_object_get(p, "creditCard")), "[card]");
         assert_string_equal(json_string_value(json_array_get(json_object_get(p, "card_number"), 0)), "[card]");
