@@ -712,12 +712,13 @@ static int integral_real(const json_t *v)
  * double 4111111111111111.0, 123456.000000000000001 is 123456.0), so a fraction that is not all
  * zeros is never a finding, whatever the double; beyond 2^53 the double has lost the low digits of
  * a whole number. "9111111111111111111", "9111111111111111111.0" and "9.111111111111111111e18"
- * give the same digits; more than 40 digits give 0. Without a text, a double below 2^53 that is
- * a whole number gives its digits. Returns 1 for digits the client sent, 2 for a double's that
- * are not: a number beyond 2^53 without a text (longer than SLUICE_JSONNUM_MAX_TEXT, or made by the
- * gateway) in an event that has texts, under a member name (cls), is a whole number (every double
- * beyond 2^53 is), and what is under a card or phone name is masked whatever its digits; without
- * a member name its digits are not the client's to scan. */
+ * give the same digits. Without a text, a double below 2^53 that is a whole number gives its
+ * digits. Returns 1 for digits the client sent, 2 for a whole number whose digits are not read
+ * (*n is 0): a whole number of more than SLUICE_JSONNUM_MAX_TEXT digits (1e45), or a number beyond
+ * 2^53 without a text (longer than SLUICE_JSONNUM_MAX_TEXT, or made by the gateway) in an event that
+ * has texts (every double beyond 2^53 is a whole number), under a member name (cls): what is under
+ * a card or phone name is masked whatever its digits. Without a member name such digits are not
+ * the client's to scan, or too many for any card or phone: 0. */
 static int real_digits(const walk_t *w, const json_t *v, sluice_keyname_class_t cls, char *buf, const char **s,
                        size_t *n)
 {
@@ -725,18 +726,19 @@ static int real_digits(const walk_t *w, const json_t *v, sluice_keyname_class_t 
     size_t tn = 0;
     const char *t = sluice_jsonnum_find(w->nums, v, &tn);
     if (t == NULL) {
-        int len, exact = integral_real(v);
-        if (exact)
-            len = snprintf(buf, REAL_DIGITS_MAX, "%lld", (long long)x);
-        else if (w->nums != NULL && cls != SLUICE_KEYNAME_NONE && x > -1e40 && x < 1e40)
-            len = snprintf(buf, REAL_DIGITS_MAX, "%.0f", x); /* beyond 2^53: judge_real saw to it */
-        else
+        if (integral_real(v)) {
+            int len = snprintf(buf, REAL_DIGITS_MAX, "%lld", (long long)x);
+            if (len <= 0 || len >= REAL_DIGITS_MAX)
+                return 0;
+            *s = buf;
+            *n = (size_t)len;
+            return 1;
+        }
+        if (w->nums == NULL || cls == SLUICE_KEYNAME_NONE)
             return 0;
-        if (len <= 0 || len >= REAL_DIGITS_MAX)
-            return 0;
-        *s = buf;
-        *n = (size_t)len;
-        return exact ? 1 : 2;
+        *s = buf; /* beyond 2^53 (judge_real saw to it): masked, its digits unread */
+        *n = 0;
+        return 2;
     }
     char digits[SLUICE_JSONNUM_MAX_TEXT + 1];
     size_t nd = 0, i = 0;
@@ -780,8 +782,15 @@ static int real_digits(const walk_t *w, const json_t *v, sluice_keyname_class_t 
         return 1;
     }
     long int_len = whole + exp; /* digits left of the point once the exponent is applied */
-    if (int_len <= 0 || int_len > SLUICE_JSONNUM_MAX_TEXT)
-        return 0; /* below 1: not a whole number */
+    if (int_len <= 0)
+        return 0;                            /* below 1: not a whole number */
+    if (int_len > SLUICE_JSONNUM_MAX_TEXT) { /* every digit sent is left of the point: a whole number */
+        if (cls == SLUICE_KEYNAME_NONE)
+            return 0; /* no card or phone has so many digits */
+        *s = buf;     /* under a member name: masked like a number without text */
+        *n = 0;
+        return 2;
+    }
     for (size_t k = (size_t)int_len; k < nd; k++)
         if (digits[k] != '0')
             return 0; /* not a whole number */

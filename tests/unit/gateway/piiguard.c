@@ -98,6 +98,8 @@ static json_t *run_as_sent(fixture_t *f, const char *text, sluice_jsonnum_t *num
     sluice_json_error_t je;
     sluice_jsonnum_clear(nums);
     json_t *ev = sluice_json_parse(text, strlen(text), 64, 1 << 20, 1000, nums, &je);
+    if (ev == NULL)
+        print_message("parse: %s at %u:%u\n", je.message, je.line, je.column);
     assert_non_null(ev);
     apply(f, ev, use_texts ? nums : NULL, NULL);
     return ev;
@@ -484,6 +486,54 @@ static void test_big_reals_without_text(void **state)
     }
 }
 
+/* Under a member named for a phone or a card, a whole number is masked however many digits it
+ * has: 1e20 was, while 1e45 (46 digits, more than the guard reads) and a 46-digit number written
+ * out (longer than the texts kept: it has no text) went to Kafka as sent. Without a member name they stay, and a
+ * fraction stays under any name (test_fractions_by_text_below_2_53). */
+static void test_whole_numbers_beyond_40_digits(void **state)
+{
+    (void)state;
+    const char *modes[] = {"mask", "hash"};
+    for (size_t m = 0; m < 2; m++) {
+        fixture_t f;
+        setup(&f, modes[m]);
+        const char *text = "{\"type\":\"track\",\"event\":\"x\",\"properties\":{"
+                           "\"phone\":1e45,\"creditCard\":-1.5E60,"
+                           "\"cardNumber\":1000000000000000000000000000000000000000000000.0,"
+                           "\"mobile\":[1e20],\"big\":1e45,\"long\":1000000000000000000000000000000000000000000000.0,"
+                           "\"zip\":1.5e-50}}";
+        sluice_jsonnum_t *nums = sluice_jsonnum_new();
+        json_t *ev = run_as_sent(&f, text, nums, 1);
+        size_t n;
+        char *out = sluice_json_encode(ev, nums, &n);
+        assert_non_null(out);
+        /* 1e20's digits are the client's: hashed under hash, as a phone number sent as digits is. */
+        const char *mobile =
+            json_string_value(json_array_get(json_object_get(json_object_get(ev, "properties"), "mobile"), 0));
+        assert_non_null(mobile);
+        if (m == 1) {
+            assert_int_equal(strlen(mobile), 64);
+            json_array_set_new(json_object_get(json_object_get(ev, "properties"), "mobile"), 0, json_string("[phone]"));
+            free(out);
+            out = sluice_json_encode(ev, nums, &n);
+        }
+        assert_string_equal(out, "{\"type\":\"track\",\"event\":\"x\",\"properties\":{"
+                                 "\"phone\":\"[phone]\",\"creditCard\":\"[card]\",\"cardNumber\":\"[card]\","
+                                 "\"mobile\":[\"[phone]\"],\"big\":1e45,"
+                                 "\"long\":1e45,\"zip\":1.5e-50}}");
+        const char *phone = m == 0 ? "key:phone/masked" : "key:phone/hashed";
+        const char *card = m == 0 ? "key:card/masked" : "key:card/hashed";
+        assert_string_equal(detected(&f, "properties.phone"), phone);
+        assert_string_equal(detected(&f, "properties.creditCard"), card);
+        assert_string_equal(detected(&f, "properties.cardNumber"), card);
+        assert_int_equal(detected_count(&f), 4);
+        free(out);
+        json_decref(ev);
+        sluice_jsonnum_free(nums);
+        teardown(&f);
+    }
+}
+
 static void count_cb(const sluice_piiguard_finding_t *fi, void *ud)
 {
     if (strcmp(fi->path, "properties.items[*].buyer") == 0)
@@ -620,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_big_reals_by_text),
         cmocka_unit_test(test_fractions_by_text_below_2_53),
         cmocka_unit_test(test_big_reals_without_text),
+        cmocka_unit_test(test_whole_numbers_beyond_40_digits),
         cmocka_unit_test(test_bounds_and_metrics),
         cmocka_unit_test(test_metrics_labels_escaped_and_merged),
         cmocka_unit_test(test_ids_before_identity),
