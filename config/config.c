@@ -36,6 +36,9 @@ typedef struct loader {
     sluice_yaml_pos_t root_pos, server_pos, https_pos, kafka_pos;
     sluice_yaml_pos_t redis_url_pos;
     int redis_url_from_file;
+    sluice_yaml_pos_t listen_pos[3]; /* server.https, http, metrics .listen values (line 0: not in the file) */
+    sluice_yaml_pos_t tag_path_pos;
+    int brokers_written; /* kafka.brokers is in the file (perhaps with a bad value, reported already) */
 } loader_t;
 
 /* ------------------------------------------------------------------ small helpers */
@@ -92,10 +95,26 @@ static const char *check_topic(const char *s)
     return NULL;
 }
 
+/* "$NAME" or "${NAME}" anywhere: an operator expecting a shell's substitution, which sluice does
+ * not do (each such value has a SLUICE_* variable instead). */
+static int looks_like_variable(const char *s)
+{
+    if (strstr(s, "${") != NULL)
+        return 1;
+    if (s[0] != '$')
+        return 0;
+    char c = s[1];
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+}
+
+#define NO_SUBSTITUTION "looks like an environment variable: sluice does not substitute variables in values"
+
 static const char *check_brokers(const char *s)
 {
     if (s[0] == '\0')
         return "is empty";
+    if (looks_like_variable(s))
+        return NO_SUBSTITUTION " (set SLUICE_KAFKA_BROKERS instead)";
     if (strpbrk(s, " \t\r\n") != NULL)
         return "contains spaces (expected host:port[,host:port...])";
     if (s[0] == ',' || s[strlen(s) - 1] == ',' || strstr(s, ",,") != NULL)
@@ -143,29 +162,11 @@ static int path_value(sluice_dec_map_t *m, const char *key, const char *dir, cha
     return rc;
 }
 
-static int checked(sluice_dec_map_t *m, const char *key, sluice_dec_check_fn check, char **out)
+static void listen_value(sluice_dec_map_t *m, const char *key, sluice_listen_t *out, sluice_yaml_pos_t *pos)
 {
     const sluice_yaml_node_t *v = sluice_yaml_map_get(m->node, key);
-    char *s = NULL;
-    int rc = sluice_dec_string(m, key, 0, &s);
-    if (rc != 1)
-        return rc;
-    const char *why = check(s);
-    if (why != NULL) {
-        char path[SLUICE_DEC_PATH_MAX];
-        sluice_dec_key_path(m, key, path, sizeof(path));
-        sluice_config_diag_add(m->diag, &v->pos, "%s: '%s' %s", path, s, why);
-        free(s);
-        return -1;
-    }
-    free(*out);
-    *out = s;
-    return 1;
-}
-
-static void listen_value(sluice_dec_map_t *m, const char *key, sluice_listen_t *out)
-{
-    const sluice_yaml_node_t *v = sluice_yaml_map_get(m->node, key);
+    if (v != NULL)
+        *pos = v->pos;
     char *s = NULL;
     if (sluice_dec_string(m, key, 0, &s) == 1) {
         char why[160];
@@ -198,21 +199,22 @@ static void decode_server(loader_t *l, sluice_dec_map_t *root)
     l->server_pos = m.pos;
     sluice_dec_map_sub(&m, "https", &https);
     l->https_pos = https.pos;
-    listen_value(&https, "listen", &sv->https);
+    listen_value(&https, "listen", &sv->https, &l->listen_pos[0]);
     path_value(&https, "cert", dir, &sv->tls_cert, &sv->tls_cert_pos);
     path_value(&https, "key", dir, &sv->tls_key, &sv->tls_key_pos);
     sluice_dec_bool(&https, "http2", &sv->http2);
     sluice_dec_map_close(&https);
     sluice_dec_map_sub(&m, "http", &http);
-    listen_value(&http, "listen", &sv->http);
+    listen_value(&http, "listen", &sv->http, &l->listen_pos[1]);
     sluice_dec_map_close(&http);
     sluice_dec_map_sub(&m, "metrics", &metrics);
-    listen_value(&metrics, "listen", &sv->metrics);
+    listen_value(&metrics, "listen", &sv->metrics, &l->listen_pos[2]);
     sluice_dec_map_close(&metrics);
 
     sluice_dec_unsigned(&m, "threads", 0, 0, 1024, &sv->threads);
-    checked(&m, "path_prefix", check_path_prefix, &sv->path_prefix);
-    checked(&m, "tag_path", check_path_prefix, &sv->tag_path);
+    sluice_dec_checked_string(&m, "path_prefix", 0, check_path_prefix, &sv->path_prefix);
+    if (sluice_dec_checked_string(&m, "tag_path", 0, check_path_prefix, &sv->tag_path) == 1)
+        l->tag_path_pos = sluice_yaml_map_get(m.node, "tag_path")->pos;
     const sluice_yaml_node_t *seq;
     if (sluice_dec_list(&m, "trusted_proxies", 0, &seq) == 1) {
         sv->trusted_proxies = sluice_dec_xcalloc(seq->item_count, sizeof(*sv->trusted_proxies));
@@ -410,16 +412,16 @@ static void decode_kafka(loader_t *l, sluice_dec_map_t *root)
     sluice_dec_map_t m;
     sluice_dec_map_sub(root, "kafka", &m);
     l->kafka_pos = m.pos;
-    checked(&m, "brokers", check_brokers, &k->brokers);
-    checked(&m, "topic", check_topic, &k->topic);
-    checked(&m, "dlq_topic", check_topic, &k->dlq_topic);
-    checked(&m, "invalid_topic", check_topic, &k->invalid_topic);
+    l->brokers_written = sluice_dec_checked_string(&m, "brokers", 0, check_brokers, &k->brokers) != 0;
+    sluice_dec_checked_string(&m, "topic", 0, check_topic, &k->topic);
+    sluice_dec_checked_string(&m, "dlq_topic", 0, check_topic, &k->dlq_topic);
+    sluice_dec_checked_string(&m, "invalid_topic", 0, check_topic, &k->invalid_topic);
     if (strcmp(k->invalid_topic, k->topic) == 0 || strcmp(k->invalid_topic, k->dlq_topic) == 0) {
         const sluice_yaml_node_t *v = sluice_yaml_map_get(m.node, "invalid_topic");
         sluice_config_diag_add(l->diag, v ? &v->pos : &m.pos,
                                "kafka.invalid_topic: must differ from kafka.topic and kafka.dlq_topic");
     }
-    checked(&m, "dsr_topic", check_topic, &k->dsr_topic);
+    sluice_dec_checked_string(&m, "dsr_topic", 0, check_topic, &k->dsr_topic);
     if (strcmp(k->dsr_topic, k->topic) == 0 || strcmp(k->dsr_topic, k->dlq_topic) == 0 ||
         strcmp(k->dsr_topic, k->invalid_topic) == 0) {
         const sluice_yaml_node_t *v = sluice_yaml_map_get(m.node, "dsr_topic");
@@ -552,6 +554,14 @@ static void decode_stores(loader_t *l, sluice_dec_map_t *root)
     if (sluice_dec_string(&m, "url", 0, &cfg->redis.url) == 1) {
         l->redis_url_pos = sluice_yaml_map_get(m.node, "url")->pos;
         l->redis_url_from_file = 1;
+        if (looks_like_variable(cfg->redis.url)) { /* a variable's name holds no password: echoed */
+            sluice_config_diag_add(l->diag, &l->redis_url_pos,
+                                   "redis.url: '%s' " NO_SUBSTITUTION " (set SLUICE_REDIS_URL instead)",
+                                   cfg->redis.url);
+            free(cfg->redis.url);
+            cfg->redis.url = NULL;
+            l->redis_url_from_file = 0;
+        }
     }
     sluice_dec_unsigned(&m, "timeout_ms", 0, 1, 60000, &cfg->redis.timeout_ms);
     sluice_dec_string(&m, "username", 0, &cfg->redis.username);
@@ -578,7 +588,11 @@ static void decode_stores(loader_t *l, sluice_dec_map_t *root)
     sluice_dec_map_close(&m);
 
     sluice_dec_map_sub(root, "database", &m);
-    if (sluice_dec_string(&m, "url", 0, &cfg->database.url) == 1 && has_inline_password(cfg->database.url))
+    if (sluice_dec_string(&m, "url", 0, &cfg->database.url) == 1 && looks_like_variable(cfg->database.url))
+        sluice_config_diag_add(l->diag, &sluice_yaml_map_get(m.node, "url")->pos,
+                               "database.url: '%s' " NO_SUBSTITUTION " (set SLUICE_DATABASE_URL instead)",
+                               cfg->database.url);
+    else if (cfg->database.url != NULL && has_inline_password(cfg->database.url))
         sluice_config_diag_add(l->diag, &sluice_yaml_map_get(m.node, "url")->pos,
                                "database.url: a password written inline; leave it out and set PGPASSWORD (or use a "
                                ".pgpass file), or give the whole URL in SLUICE_DATABASE_URL");
@@ -612,7 +626,8 @@ static void decode_misc(loader_t *l, sluice_dec_map_t *root)
     sluice_dec_map_sub(root, "delivery", &m);
     path_value(&m, "ca_file", cfg->dir, &d->ca_file, &d->ca_file_pos);
     sluice_dec_map_sub(&m, "metrics", &metrics);
-    listen_value(&metrics, "listen", &d->metrics);
+    sluice_yaml_pos_t delivery_metrics_pos; /* another process's listener: not checked against the gateway's */
+    listen_value(&metrics, "listen", &d->metrics, &delivery_metrics_pos);
     sluice_dec_map_close(&metrics);
     sluice_dec_unsigned(&m, "credentials_ttl_s", 0, 1, 86400, &d->credentials_ttl_s);
     sluice_dec_unsigned(&m, "max_in_flight", 0, 1, 10000, &d->max_in_flight);
@@ -812,9 +827,13 @@ static int env_string(loader_t *l, const char *var, int empty_ok, int is_path, c
 static void apply_env(loader_t *l)
 {
     sluice_config_t *cfg = l->cfg;
-    env_listen(l, "SLUICE_HTTPS_LISTEN", &cfg->server.https);
-    env_listen(l, "SLUICE_HTTP_LISTEN", &cfg->server.http);
-    env_listen(l, "SLUICE_METRICS_LISTEN", &cfg->server.metrics);
+    static const char *const listen_vars[3] = {"SLUICE_HTTPS_LISTEN", "SLUICE_HTTP_LISTEN", "SLUICE_METRICS_LISTEN"};
+    sluice_listen_t *listens[3] = {&cfg->server.https, &cfg->server.http, &cfg->server.metrics};
+    for (size_t i = 0; i < 3; i++) {
+        env_listen(l, listen_vars[i], listens[i]);
+        if (getenv(listen_vars[i]) != NULL)
+            l->listen_pos[i] = (sluice_yaml_pos_t){NULL, 0, 0}; /* not the file's any more */
+    }
     if (env_string(l, "SLUICE_TLS_CERT", 0, 1, &cfg->server.tls_cert) == 1)
         cfg->server.tls_cert_pos = (sluice_yaml_pos_t){NULL, 0, 0};
     if (env_string(l, "SLUICE_TLS_KEY", 0, 1, &cfg->server.tls_key) == 1)
@@ -861,9 +880,109 @@ static void apply_env(loader_t *l)
 }
 
 /* Checks that need the values after env overrides. */
+static int wildcard_host(const char *h)
+{
+    return h[0] == '\0' || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0 || strcmp(h, "[::]") == 0;
+}
+
+/* Listeners share nothing: each opens its socket with SO_REUSEPORT, so two on one address both
+ * open and the kernel deals the connections out between them (HTTPS clients on the plain port or
+ * on /metrics, at random). Port 0 is a free port the kernel picks, a different one for each. */
+static void check_listeners(loader_t *l)
+{
+    static const char *const names[3] = {"server.https.listen", "server.http.listen", "server.metrics.listen"};
+    const sluice_listen_t *ls[3] = {&l->cfg->server.https, &l->cfg->server.http, &l->cfg->server.metrics};
+    for (size_t i = 1; i < 3; i++) {
+        for (size_t j = 0; j < i; j++) {
+            const sluice_listen_t *a = ls[i], *b = ls[j];
+            if (!a->enabled || !b->enabled || a->port == 0 || a->port != b->port)
+                continue;
+            if (strcasecmp(a->host, b->host) != 0 && !wildcard_host(a->host) && !wildcard_host(b->host))
+                continue;
+            int v6 = strchr(a->host, ':') != NULL && a->host[0] != '[';
+            sluice_config_diag_add(l->diag, l->listen_pos[i].line > 0 ? &l->listen_pos[i] : NULL,
+                                   "%s: %s%s%s:%u is also %s's port on that address: each listener needs its own",
+                                   names[i], v6 ? "[" : "", a->host, v6 ? "]" : "", (unsigned)a->port, names[j]);
+            break;
+        }
+    }
+}
+
+/* The tag is looked for before the event routes: at a path they or the operations routes use, it
+ * would answer those requests itself (405 to every POST of a batch at /v1/batch). */
+static void check_tag_path(loader_t *l)
+{
+    const sluice_server_config_t *sv = &l->cfg->server;
+    const char *tag = sv->tag_path, *prefix = sv->path_prefix;
+    if (tag == NULL || l->tag_path_pos.line == 0)
+        return;
+    size_t pn = prefix != NULL ? strlen(prefix) : 0;
+    char why[160];
+    if (strcmp(tag, "/healthz") == 0 || strcmp(tag, "/readyz") == 0 || strcmp(tag, "/metrics") == 0)
+        snprintf(why, sizeof(why), "an operations route");
+    else if (pn > 0 && strncmp(tag, prefix, pn) == 0 && (tag[pn] == '\0' || tag[pn] == '/'))
+        snprintf(why, sizeof(why), "path_prefix %s holds the event routes", prefix);
+    else if (strncmp(tag, "/beacon", 7) == 0 && pn > 0 && strncmp(tag + 7, prefix, pn) == 0)
+        snprintf(why, sizeof(why), "RudderStack's beacon route");
+    else
+        return;
+    sluice_config_diag_add(l->diag, &l->tag_path_pos,
+                           "server.tag_path: '%s' is a path the gateway serves already (%s): serve the tag elsewhere, "
+                           "e.g. /sluice.js",
+                           tag, why);
+}
+
+/* A write key is how a request finds its source: the gateway takes the first source whose key
+ * matches, so a key held by two (a copy-paste between orgs, or the rotated-out key left equal to
+ * the current one) sent the second's events into the first's stream, under its data layer. Keys
+ * are compared only once resolved, and never echoed. */
+static void check_write_keys_unique(loader_t *l)
+{
+    if (!(l->flags & SLUICE_CONFIG_RESOLVE_SECRETS))
+        return;
+    typedef struct {
+        const char *key, *env;
+        const sluice_yaml_pos_t *pos;
+        size_t org, src;
+        const char *what;
+    } held_t;
+    size_t n = 0, cap = 0;
+    for (size_t o = 0; o < l->cfg->org_count; o++)
+        cap += 2 * l->cfg->orgs[o].source_count;
+    held_t *h = sluice_dec_xcalloc(cap + 1, sizeof(*h));
+    for (size_t o = 0; o < l->cfg->org_count; o++) {
+        for (size_t i = 0; i < l->cfg->orgs[o].source_count; i++) {
+            const sluice_source_t *s = &l->cfg->orgs[o].sources[i];
+            if (s->write_key != NULL)
+                h[n++] = (held_t){s->write_key, s->write_key_env, &s->write_key_env_pos, o, i, "write_key_env"};
+            if (s->previous_write_key != NULL)
+                h[n++] =
+                    (held_t){s->previous_write_key,   s->previous_write_key_env, &s->previous_write_key_env_pos, o, i,
+                             "previous_write_key_env"};
+        }
+    }
+    for (size_t i = 1; i < n; i++) {
+        for (size_t j = 0; j < i; j++) {
+            size_t a = strlen(h[i].key);
+            if (a != strlen(h[j].key) || CRYPTO_memcmp(h[i].key, h[j].key, a) != 0)
+                continue;
+            sluice_config_diag_add(
+                l->diag, h[i].pos->line > 0 ? h[i].pos : NULL,
+                "orgs[%zu].sources[%zu].%s: %s holds the same key as orgs[%zu].sources[%zu].%s (%s): "
+                "each source needs a key of its own",
+                h[i].org, h[i].src, h[i].what, h[i].env, h[j].org, h[j].src, h[j].what, h[j].env);
+            break;
+        }
+    }
+    free(h);
+}
+
 static void check_final(loader_t *l)
 {
     sluice_config_t *cfg = l->cfg;
+    check_listeners(l);
+    check_tag_path(l);
+    check_write_keys_unique(l);
     if (cfg->server.https.enabled) {
         if (cfg->server.tls_cert == NULL)
             sluice_config_diag_add(l->diag, &l->https_pos,
@@ -878,7 +997,7 @@ static void check_final(loader_t *l)
         sluice_config_diag_add(l->diag, &l->server_pos,
                                "server: nothing to listen on; set server.https.listen or server.http.listen (or "
                                "SLUICE_HTTPS_LISTEN / SLUICE_HTTP_LISTEN)");
-    if (cfg->kafka.brokers == NULL)
+    if (cfg->kafka.brokers == NULL && !l->brokers_written)
         sluice_config_diag_add(l->diag, &l->kafka_pos,
                                "missing required key 'brokers' in kafka (SLUICE_KAFKA_BROKERS also sets it)");
     if (cfg->redis.url != NULL && l->redis_url_from_file)

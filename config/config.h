@@ -194,6 +194,7 @@ typedef struct sluice_source {
     char *previous_write_key;
     char *hmac_secret;
     sluice_yaml_pos_t pos;
+    sluice_yaml_pos_t write_key_env_pos, previous_write_key_env_pos; /* where the names are written */
 } sluice_source_t;
 
 typedef enum sluice_normalizer {

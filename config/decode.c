@@ -331,6 +331,34 @@ int sluice_dec_string(sluice_dec_map_t *m, const char *key, int flags, char **ou
     return sluice_dec_node_string(m->diag, v, path, out);
 }
 
+int sluice_dec_checked_string(sluice_dec_map_t *m, const char *key, int flags, sluice_dec_check_fn check, char **out)
+{
+    char *s = NULL;
+    int rc = sluice_dec_string(m, key, flags, &s);
+    if (rc != 1)
+        return rc;
+    const char *why = check(s);
+    if (why != NULL) {
+        char path[SLUICE_DEC_PATH_MAX];
+        sluice_dec_key_path(m, key, path, sizeof(path));
+        const sluice_yaml_pos_t *pos = &sluice_yaml_map_get(m->node, key)->pos;
+        /* A value with a line break or other control character is not echoed: it would break the
+         * message (and the log line) it is quoted in. */
+        int plain = 1;
+        for (const unsigned char *p = (const unsigned char *)s; *p && plain; p++)
+            plain = *p >= 0x20 && *p != 0x7f;
+        if (plain)
+            sluice_config_diag_add(m->diag, pos, "%s: '%s' %s", path, s, why);
+        else
+            sluice_config_diag_add(m->diag, pos, "%s: %s", path, why);
+        free(s);
+        return -1;
+    }
+    free(*out);
+    *out = s;
+    return 1;
+}
+
 static int get_integer(sluice_dec_map_t *m, const char *key, int flags, unsigned long long min, unsigned long long max,
                        unsigned long long *out)
 {
@@ -509,6 +537,17 @@ const char *sluice_dec_check_token(const char *s)
     for (const char *p = s; *p; p++) {
         if (!is_alnum(*p) && *p != '_' && *p != '-' && *p != '.')
             return "may only contain letters, digits, '_', '-' and '.'";
+    }
+    return NULL;
+}
+
+const char *sluice_dec_check_cookie_name(const char *s)
+{
+    if (s[0] == '\0' || strlen(s) > 64)
+        return "must be 1 to 64 characters long";
+    for (const char *p = s; *p; p++) {
+        if (!is_alnum(*p) && *p != '_' && *p != '-' && *p != '.')
+            return "is not a cookie name (letters, digits, '_', '-' and '.')";
     }
     return NULL;
 }

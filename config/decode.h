@@ -74,6 +74,9 @@ int sluice_dec_list(sluice_dec_map_t *m, const char *key, int flags, const sluic
 
 /* Checks a string value; returns NULL when fine or a short reason ("not an origin ..."). */
 typedef const char *(*sluice_dec_check_fn)(const char *s);
+/* A string checked with check: on a failure the error names the key and quotes the value (unless
+ * it holds a control character), and *out keeps what it had (a default, or NULL). */
+int sluice_dec_checked_string(sluice_dec_map_t *m, const char *key, int flags, sluice_dec_check_fn check, char **out);
 /* A list of strings; each item is checked with check (may be NULL) and, when nodup, must not
  * repeat. Items are appended to *out (caller frees each and the array). */
 int sluice_dec_string_list(sluice_dec_map_t *m, const char *key, int flags, sluice_dec_check_fn check, int nodup,
@@ -87,12 +90,13 @@ int sluice_dec_node_string(sluice_config_diag_t *diag, const sluice_yaml_node_t 
 int sluice_dec_is_secret_key(const char *k);
 
 /* Value checkers (NULL = fine, else the reason). */
-const char *sluice_dec_check_id(const char *s);       /* org/source/integration ids: [A-Za-z0-9_-], 1..64 */
-const char *sluice_dec_check_env_name(const char *s); /* [A-Za-z_][A-Za-z0-9_]* */
-const char *sluice_dec_check_origin(const char *s);   /* scheme://host[:port] */
-const char *sluice_dec_check_host(const char *s);     /* a DNS name */
-const char *sluice_dec_check_http_url(const char *s); /* http:// or https:// with a host */
-const char *sluice_dec_check_token(const char *s);    /* [A-Za-z0-9_.-]+, e.g. consent categories */
+const char *sluice_dec_check_id(const char *s);          /* org/source/integration ids: [A-Za-z0-9_-], 1..64 */
+const char *sluice_dec_check_env_name(const char *s);    /* [A-Za-z_][A-Za-z0-9_]* */
+const char *sluice_dec_check_origin(const char *s);      /* scheme://host[:port] */
+const char *sluice_dec_check_host(const char *s);        /* a DNS name */
+const char *sluice_dec_check_http_url(const char *s);    /* http:// or https:// with a host */
+const char *sluice_dec_check_token(const char *s);       /* [A-Za-z0-9_.-]+, e.g. consent categories */
+const char *sluice_dec_check_cookie_name(const char *s); /* [A-Za-z0-9_.-], 1..64 */
 
 /* An RFC 3339 date-time with a zone by common/time.h's rules ("2026-11-20T00:00:00Z"), or a date
  * (midnight UTC), not before 1970. Returns 0 or -1. */

@@ -84,10 +84,11 @@ static void decode_session(sluice_enrich_config_t *e, sluice_dec_map_t *em)
         e->session_timeout_s = minutes * 60;
     /* Tests and short demos: seconds win over minutes. */
     sluice_dec_unsigned(&m, "timeout_s", 0, 1, 24 * 3600, &e->session_timeout_s);
-    sluice_dec_string(&m, "cookie_name", 0, &e->session_cookie);
-    if (e->session_cookie == NULL)
-        e->session_cookie = sluice_dec_xstrdup(SLUICE_ENRICH_SESSION_COOKIE);
-    e->session_consent_set = sluice_yaml_map_get(m.node, "consent") != NULL;
+    /* Into every answer's Set-Cookie: the rules of identity.cookie_name. */
+    sluice_dec_checked_string(&m, "cookie_name", 0, sluice_dec_check_cookie_name, &e->session_cookie);
+    const sluice_yaml_node_t *consent =
+        sluice_yaml_map_get(m.node, "consent"); /* null: absent (org.c's cookie_consent) */
+    e->session_consent_set = consent != NULL && sluice_yaml_is_null(consent) != 0;
     sluice_dec_string_list(&m, "consent", 0, sluice_dec_check_token, 1, &e->session_consent, &e->session_consent_count);
     sluice_dec_map_close(&m);
 }

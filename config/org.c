@@ -44,6 +44,14 @@ static int env_name(sluice_dec_map_t *m, const char *key, int flags, char **out)
 {
     const sluice_yaml_node_t *v = sluice_yaml_map_get(m->node, key);
     int rc = sluice_dec_string(m, key, flags, out);
+    if (rc == 0 && v != NULL && sluice_yaml_is_null(v) == 0) {
+        /* Elsewhere a null is the default; a secret's variable has none, and without one the
+         * source could never authenticate. */
+        char path[SLUICE_DEC_PATH_MAX];
+        sluice_dec_key_path(m, key, path, sizeof(path));
+        sluice_config_diag_add(m->diag, &v->pos, "%s: expected the name of an environment variable, got null", path);
+        return -1;
+    }
     if (rc == 1 && sluice_dec_check_env_name(*out) != NULL) {
         char path[SLUICE_DEC_PATH_MAX];
         sluice_dec_key_path(m, key, path, sizeof(path));
@@ -51,23 +59,6 @@ static int env_name(sluice_dec_map_t *m, const char *key, int flags, char **out)
                                "%s: not an environment variable name (letters, digits and '_', not starting with a "
                                "digit); the value is read from the variable, never written here",
                                path);
-        free(*out);
-        *out = NULL;
-        return -1;
-    }
-    return rc;
-}
-
-/* A string checked by check; the value is echoed in the error (ids, URLs, host names). */
-static int checked_string(sluice_dec_map_t *m, const char *key, int flags, sluice_dec_check_fn check, char **out)
-{
-    const sluice_yaml_node_t *v = sluice_yaml_map_get(m->node, key);
-    int rc = sluice_dec_string(m, key, flags, out);
-    const char *why = rc == 1 ? check(*out) : NULL;
-    if (why != NULL) {
-        char path[SLUICE_DEC_PATH_MAX];
-        sluice_dec_key_path(m, key, path, sizeof(path));
-        sluice_config_diag_add(m->diag, &v->pos, "%s: '%s' %s", path, *out, why);
         free(*out);
         *out = NULL;
         return -1;
@@ -133,18 +124,6 @@ static const char *check_event_type(const char *s)
     return "is not one of: track, page, screen, identify, group, alias";
 }
 
-static const char *check_cookie_name(const char *s)
-{
-    if (s[0] == '\0' || strlen(s) > 64)
-        return "must be 1 to 64 characters long";
-    for (const char *p = s; *p; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_' ||
-              *p == '-' || *p == '.'))
-            return "is not a cookie name (letters, digits, '_', '-' and '.')";
-    }
-    return NULL;
-}
-
 static const char *check_country_code(const char *s)
 {
     size_t n = strlen(s);
@@ -180,12 +159,31 @@ static void resolve_secret(sluice_dec_map_t *m, const char *key, const char *var
     const sluice_yaml_pos_t *pos = &sluice_yaml_map_get(m->node, key)->pos;
     const char *state = v == NULL ? "not set" : "empty";
     const char *sid = s->id ? s->id : "?", *oid = org_id ? org_id : "?";
-    if (flags & SLUICE_CONFIG_RESOLVE_SECRETS)
-        sluice_config_diag_add(m->diag, pos, "%s: environment variable %s is %s (source '%s' of org '%s')", path, var,
-                               state, sid, oid);
+    void (*say)(sluice_config_diag_t *, const sluice_yaml_pos_t *, const char *, ...) =
+        (flags & SLUICE_CONFIG_RESOLVE_SECRETS) ? sluice_config_diag_add : sluice_config_diag_warn;
+    /* A key pasted where its variable's name goes is a valid name too: the message (and the log
+     * it goes to) would print the key. Only a name written the usual way is echoed. */
+    if (strspn(var, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == strlen(var))
+        say(m->diag, pos, "%s: environment variable %s is %s (source '%s' of org '%s')", path, var, state, sid, oid);
     else
-        sluice_config_diag_warn(m->diag, pos, "%s: environment variable %s is %s (source '%s' of org '%s')", path, var,
-                                state, sid, oid);
+        say(m->diag, pos,
+            "%s: the environment variable named here is %s (source '%s' of org '%s'); the name is not shown: it is "
+            "not written like a variable's (capitals, digits, '_'), and may be a key pasted in its place",
+            path, state, sid, oid);
+}
+
+/* A burst is how far above the rate a client may go; per_second is the rate, and without one
+ * there is no limit at all, whatever the burst says. */
+static void burst_needs_rate(sluice_dec_map_t *rl)
+{
+    if (rl->node == NULL)
+        return;
+    const sluice_yaml_node_t *b = sluice_yaml_map_get(rl->node, "burst"),
+                             *r = sluice_yaml_map_get(rl->node, "per_second");
+    if (b != NULL && sluice_yaml_is_null(b) != 0 && (r == NULL || sluice_yaml_is_null(r) == 0))
+        sluice_config_diag_add(rl->diag, &rl->pos,
+                               "%s: burst without per_second (which sets the rate; without it there is no limit)",
+                               rl->path);
 }
 
 static void decode_source(sluice_source_t *s, const sluice_yaml_node_t *n, const char *path, const char *org_id,
@@ -201,7 +199,7 @@ static void decode_source(sluice_source_t *s, const sluice_yaml_node_t *n, const
         sluice_dec_map_close(&m);
         return;
     }
-    checked_string(&m, "id", SLUICE_DEC_REQUIRED, sluice_dec_check_id, &s->id);
+    sluice_dec_checked_string(&m, "id", SLUICE_DEC_REQUIRED, sluice_dec_check_id, &s->id);
     int kind = SLUICE_SOURCE_BROWSER;
     sluice_dec_enum(&m, "kind", 0, source_kinds, &kind);
     s->kind = (sluice_source_kind_t)kind;
@@ -234,6 +232,7 @@ static void decode_source(sluice_source_t *s, const sluice_yaml_node_t *n, const
     sluice_dec_double(&rl, "per_second", 0, 0, 1e9, &s->rate_limit.per_second);
     s->rate_limit.burst = s->rate_limit.per_second;
     sluice_dec_double(&rl, "burst", 0, 0, 1e9, &s->rate_limit.burst);
+    burst_needs_rate(&rl);
     sluice_dec_map_close(&rl);
     /* Per client address: none unless configured (offices and mobile carriers put many visitors
      * behind one address, so only the operator knows a fair share); config check warns when a
@@ -242,6 +241,7 @@ static void decode_source(sluice_source_t *s, const sluice_yaml_node_t *n, const
     if (sluice_dec_double(&rl, "per_second", 0, 0, 1e9, &s->client_rate_limit.per_second) == 1)
         s->client_rate_limit.burst = s->client_rate_limit.per_second;
     sluice_dec_double(&rl, "burst", 0, 0, 1e9, &s->client_rate_limit.burst);
+    burst_needs_rate(&rl);
     sluice_dec_map_close(&rl);
     if (s->kind == SLUICE_SOURCE_BROWSER && s->rate_limit.per_second > 0 && s->client_rate_limit.per_second <= 0)
         sluice_config_diag_warn(diag, &s->pos,
@@ -269,6 +269,12 @@ static void decode_source(sluice_source_t *s, const sluice_yaml_node_t *n, const
             not_for(&m, browser_only[i], "browser sources (kind: browser)");
     }
     if (s->kind == SLUICE_SOURCE_BROWSER) {
+        const sluice_yaml_node_t *wv = sluice_yaml_map_get(m.node, "write_key_env"),
+                                 *pv = sluice_yaml_map_get(m.node, "previous_write_key_env");
+        if (wv != NULL)
+            s->write_key_env_pos = wv->pos;
+        if (pv != NULL)
+            s->previous_write_key_env_pos = pv->pos;
         resolve_secret(&m, "write_key_env", s->write_key_env, s, org_id, flags, &s->write_key);
         resolve_secret(&m, "previous_write_key_env", s->previous_write_key_env, s, org_id, flags,
                        &s->previous_write_key);
@@ -291,10 +297,10 @@ static void decode_identity(sluice_identity_config_t *id, sluice_dec_map_t *org)
 
     sluice_dec_map_t m, xd, dd;
     sluice_dec_map_sub(org, "identity", &m);
-    checked_string(&m, "cookie_name", 0, check_cookie_name, &id->cookie_name);
+    sluice_dec_checked_string(&m, "cookie_name", 0, sluice_dec_check_cookie_name, &id->cookie_name);
     if (id->cookie_name == NULL)
         id->cookie_name = sluice_dec_xstrdup("_sid");
-    checked_string(&m, "cookie_domain", 0, sluice_dec_check_host, &id->cookie_domain);
+    sluice_dec_checked_string(&m, "cookie_domain", 0, sluice_dec_check_host, &id->cookie_domain);
     sluice_dec_unsigned(&m, "cookie_max_age_days", 0, 1, 400, &id->cookie_max_age_days);
 
     sluice_dec_map_sub(&m, "cross_domain", &xd);
@@ -307,7 +313,10 @@ static void decode_identity(sluice_identity_config_t *id, sluice_dec_map_t *org)
 
     sluice_dec_string_list(&m, "vendor_cookies", 0, check_vendor_cookie, 1, &id->vendor_cookies,
                            &id->vendor_cookie_count);
-    id->cookie_consent_set = sluice_yaml_map_get(m.node, "cookie_consent") != NULL;
+    /* Written with no value (its list commented out) it is absent, as null is everywhere: the
+     * cookies then wait for consent.required. An empty list written out is a decision. */
+    const sluice_yaml_node_t *cc = sluice_yaml_map_get(m.node, "cookie_consent");
+    id->cookie_consent_set = cc != NULL && sluice_yaml_is_null(cc) != 0;
     sluice_dec_string_list(&m, "cookie_consent", 0, sluice_dec_check_token, 1, &id->cookie_consent,
                            &id->cookie_consent_count);
     sluice_dec_unsigned(&m, "link_ttl_days", 0, 1, 3650, &id->link_ttl_days);
@@ -419,7 +428,7 @@ static void decode_hash_rule(sluice_hash_rule_t *r, const sluice_yaml_node_t *n,
     int norm = SLUICE_NORM_RAW;
     sluice_dec_enum(&m, "normalize", SLUICE_DEC_REQUIRED, normalizer_names, &norm);
     r->normalizer = (sluice_normalizer_t)norm;
-    checked_string(&m, "default_country_code", 0, check_country_code, &r->default_country_code);
+    sluice_dec_checked_string(&m, "default_country_code", 0, check_country_code, &r->default_country_code);
     if (r->normalizer != SLUICE_NORM_PHONE)
         not_for(&m, "default_country_code", "normalize: phone");
     sluice_dec_map_close(&m);
@@ -748,7 +757,7 @@ static void decode_integration(sluice_integration_t *it, const sluice_yaml_node_
         sluice_dec_map_close(&m);
         return;
     }
-    checked_string(&m, "name", SLUICE_DEC_REQUIRED, sluice_dec_check_id, &it->name);
+    sluice_dec_checked_string(&m, "name", SLUICE_DEC_REQUIRED, sluice_dec_check_id, &it->name);
     const sluice_yaml_node_t *vn = sluice_yaml_map_get(n, "vendor");
     if (sluice_dec_string(&m, "vendor", SLUICE_DEC_REQUIRED, &it->vendor_name) == 1 && registry != NULL) {
         it->vendor = registry->find(it->vendor_name);
@@ -758,14 +767,14 @@ static void decode_integration(sluice_integration_t *it, const sluice_yaml_node_
         }
     }
     sluice_dec_bool(&m, "enabled", &it->enabled);
-    checked_string(&m, "credentials", 0, sluice_dec_check_id, &it->credentials);
+    sluice_dec_checked_string(&m, "credentials", 0, sluice_dec_check_id, &it->credentials);
     if (it->credentials == NULL && it->name != NULL)
         it->credentials = sluice_dec_xstrdup(it->name);
     sluice_dec_string_list(&m, "events", 0, NULL, 1, &it->events, &it->event_count);
     sluice_dec_string_list(&m, "types", 0, check_event_type, 1, &it->types, &it->type_count);
-    checked_string(&m, "consent", 0, sluice_dec_check_token, &it->consent);
+    sluice_dec_checked_string(&m, "consent", 0, sluice_dec_check_token, &it->consent);
     sluice_dec_bool(&m, "send_bots", &it->send_bots);
-    checked_string(&m, "base_url", 0, sluice_dec_check_http_url, &it->base_url);
+    sluice_dec_checked_string(&m, "base_url", 0, sluice_dec_check_http_url, &it->base_url);
 
     /* The vendor's own keys: validated by the vendor (unknown ones with a did-you-mean over the
      * vendor's options and the keys above), then taken so that closing does not report them. */
@@ -819,7 +828,7 @@ void sluice_org_decode(sluice_org_t *org, const sluice_yaml_node_t *node, const 
         sluice_dec_map_close(&m);
         return;
     }
-    checked_string(&m, "id", SLUICE_DEC_REQUIRED, sluice_dec_check_id, &org->id);
+    sluice_dec_checked_string(&m, "id", SLUICE_DEC_REQUIRED, sluice_dec_check_id, &org->id);
 
     const sluice_yaml_node_t *seq;
     char ipath[SLUICE_DEC_PATH_MAX + 32];

@@ -1217,6 +1217,202 @@ static void test_enum_names(void **state)
     assert_string_equal(sluice_vendor_kind_name(SLUICE_VENDOR_GA4), "ga4");
 }
 
+/* ------------------------------------------------------------------ an operator's mistakes (review of 2026-12-03) */
+
+/* The session cookie's name goes into every answer's Set-Cookie: with a CR LF in it the config
+ * wrote headers of its own into responses, and "my session" made a broken cookie. It takes the
+ * rules of identity.cookie_name. */
+static void test_session_cookie_name_checked(void **state)
+{
+    (void)state;
+    expect_errors(BASE "    enrichment: {session: {cookie_name: \"my session; Domain=x\"}}\n",
+                  "x.yaml:10:41: orgs[0].enrichment.session.cookie_name: 'my session; Domain=x' is not a cookie name "
+                  "(letters, digits, '_', '-' and '.')");
+    expect_errors(BASE "    enrichment: {session: {cookie_name: \"s\\r\\nX-Injected: yes\"}}\n",
+                  "x.yaml:10:41: orgs[0].enrichment.session.cookie_name: is not a cookie name (letters, digits, '_', "
+                  "'-' and '.')");
+    sluice_config_t *cfg = load_ok(BASE "    enrichment: {session: {cookie_name: my_ses}}\n", SLUICE_CONFIG_NO_ENV);
+    assert_string_equal(cfg->orgs[0].enrich.session_cookie, "my_ses");
+    sluice_config_free(cfg);
+}
+
+/* Two listeners on one address both opened (SO_REUSEPORT), and the kernel shared the connections
+ * between them: HTTPS clients landed on the plain listener or on /metrics at random. */
+static void test_listeners_need_their_own_address(void **state)
+{
+    (void)state;
+    expect_errors("version: 1\n"
+                  "server:\n"
+                  "  https: {listen: \"127.0.0.1:8443\", cert: c.crt, key: c.key}\n"
+                  "  http: {listen: \"127.0.0.1:8443\"}\n"
+                  "  metrics: {listen: \"0.0.0.0:8443\"}\n"
+                  "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+                  "orgs:\n"
+                  "  - id: acme\n"
+                  "    sources: [{id: web, write_key_env: K}]\n",
+                  "x.yaml:4:18: server.http.listen: 127.0.0.1:8443 is also server.https.listen's port on that "
+                  "address: each listener needs its own",
+                  "x.yaml:5:21: server.metrics.listen: 0.0.0.0:8443 is also server.https.listen's port on that "
+                  "address: each listener needs its own");
+    /* Port 0 is a free port of the kernel's choosing, a different one for each (bench/bench.yaml). */
+    sluice_config_t *cfg = load_ok("version: 1\n"
+                                   "server:\n"
+                                   "  https: {listen: \"127.0.0.1:0\", cert: c.crt, key: c.key}\n"
+                                   "  metrics: {listen: \"127.0.0.1:0\"}\n"
+                                   "  http: {listen: \"127.0.0.2:8443\"}\n"
+                                   "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+                                   "orgs:\n"
+                                   "  - id: acme\n"
+                                   "    sources: [{id: web, write_key_env: K}]\n",
+                                   SLUICE_CONFIG_NO_ENV);
+    sluice_config_free(cfg);
+}
+
+/* One write key in two sources: the gateway took the first source it found, so the second org's
+ * events went into the first org's stream under its data layer. The keys are never echoed. */
+static void test_write_key_shared_by_two_sources(void **state)
+{
+    (void)state;
+    setenv("T_SLUICE_K1", "samesamesamesame", 1);
+    setenv("T_SLUICE_K2", "samesamesamesame", 1);
+    setenv("T_SLUICE_K3", "otherotherother", 1);
+    const char *yaml = "version: 1\n"
+                       "server: {http: {listen: \"127.0.0.1:8080\"}}\n"
+                       "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+                       "orgs:\n"
+                       "  - id: acme\n"
+                       "    sources: [{id: web, write_key_env: T_SLUICE_K1}]\n"
+                       "  - id: globex\n"
+                       "    sources:\n"
+                       "      - {id: web, write_key_env: T_SLUICE_K3, previous_write_key_env: T_SLUICE_K2, "
+                       "rotated_at: 2026-11-20T00:00:00Z}\n";
+    expect_errors_flags(yaml, SLUICE_CONFIG_RESOLVE_SECRETS | SLUICE_CONFIG_NO_ENV,
+                        (const char *const[]){
+                            "x.yaml:9:71: orgs[1].sources[0].previous_write_key_env: T_SLUICE_K2 holds the same key "
+                            "as orgs[0].sources[0].write_key_env (T_SLUICE_K1): each source needs a key of its own",
+                            NULL,
+                        });
+    sluice_config_t *cfg = load_ok(yaml, SLUICE_CONFIG_NO_ENV); /* config check without --secrets reads no key */
+    sluice_config_free(cfg);
+    unsetenv("T_SLUICE_K1");
+    unsetenv("T_SLUICE_K2");
+    unsetenv("T_SLUICE_K3");
+}
+
+/* A key given no value is absent, as everywhere else: `cookie_consent:` with its list commented
+ * out meant "no consent needed" and set cookies without any. */
+static void test_null_consent_lists_are_absent(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = load_ok(BASE "    consent: {required: [analytics]}\n"
+                                        "    identity:\n"
+                                        "      cookie_consent:\n"
+                                        "        # - analytics\n"
+                                        "    enrichment:\n"
+                                        "      session: {consent: }\n",
+                                   SLUICE_CONFIG_NO_ENV);
+    assert_false(cfg->orgs[0].identity.cookie_consent_set);
+    assert_false(cfg->orgs[0].enrich.session_consent_set);
+    sluice_config_free(cfg);
+    /* An empty list written out is a decision, and is kept. */
+    cfg = load_ok(BASE "    identity: {cookie_consent: []}\n", SLUICE_CONFIG_NO_ENV);
+    assert_true(cfg->orgs[0].identity.cookie_consent_set);
+    assert_int_equal(cfg->orgs[0].identity.cookie_consent_count, 0);
+    sluice_config_free(cfg);
+}
+
+/* A source whose secret names no variable can never authenticate. */
+static void test_secret_env_without_a_name(void **state)
+{
+    (void)state;
+    expect_errors(BASE "      - {id: srv, kind: server, hmac_secret_env: ~}\n"
+                       "      - {id: app, write_key_env: }\n",
+                  "x.yaml:10:50: orgs[0].sources[1].hmac_secret_env: expected the name of an environment variable, "
+                  "got null",
+                  "x.yaml:11:34: orgs[0].sources[2].write_key_env: expected the name of an environment variable, got "
+                  "null");
+}
+
+/* The tag outside the ingest and operations routes: at tag_path /v1/batch it answered every POST
+ * of a batch with 405. */
+static void test_tag_path_apart_from_routes(void **state)
+{
+    (void)state;
+    const char *bad[] = {"/v1/batch", "/v1", "/healthz", "/metrics", "/readyz", "/beacon/v1/batch"};
+    const char *why[] = {"path_prefix /v1 holds the event routes",
+                         "path_prefix /v1 holds the event routes",
+                         "an operations route",
+                         "an operations route",
+                         "an operations route",
+                         "RudderStack's beacon route"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char yaml[1024], want[512];
+        snprintf(yaml, sizeof(yaml),
+                 "version: 1\nserver:\n  https: {listen: \"127.0.0.1:8443\", cert: c.crt, key: c.key}\n"
+                 "  tag_path: %s\nkafka: {brokers: \"127.0.0.1:9092\"}\norgs:\n  - id: acme\n"
+                 "    sources: [{id: web, write_key_env: K}]\n",
+                 bad[i]);
+        snprintf(want, sizeof(want),
+                 "x.yaml:4:13: server.tag_path: '%s' is a path the gateway serves already (%s): serve the tag "
+                 "elsewhere, e.g. /sluice.js",
+                 bad[i], why[i]);
+        expect_errors_flags(yaml, SLUICE_CONFIG_NO_ENV, (const char *const[]){want, NULL});
+    }
+    sluice_config_t *cfg =
+        load_ok("version: 1\nserver:\n  https: {listen: \"127.0.0.1:8443\", cert: c.crt, key: c.key}\n"
+                "  tag_path: /v1x/tag.js\nkafka: {brokers: \"127.0.0.1:9092\"}\norgs:\n  - id: acme\n"
+                "    sources: [{id: web, write_key_env: K}]\n",
+                SLUICE_CONFIG_NO_ENV);
+    sluice_config_free(cfg);
+}
+
+/* A burst without per_second was read as no limit at all. */
+static void test_burst_needs_a_rate(void **state)
+{
+    (void)state;
+    expect_errors(BASE "        rate_limit: {burst: 500}\n"
+                       "        client_rate_limit: {burst: 5}\n",
+                  "x.yaml:10:21: orgs[0].sources[0].rate_limit: burst without per_second (which sets the rate; "
+                  "without it there is no limit)",
+                  "x.yaml:11:28: orgs[0].sources[0].client_rate_limit: burst without per_second (which sets the rate; "
+                  "without it there is no limit)");
+}
+
+/* "$KAFKA_BROKERS" was taken as a host name: sluice does not substitute variables in values. */
+static void test_variables_are_not_substituted(void **state)
+{
+    (void)state;
+    expect_errors("version: 1\n"
+                  "server: {http: {listen: \"127.0.0.1:8080\"}}\n"
+                  "kafka: {brokers: \"${KAFKA_BROKERS}\"}\n"
+                  "redis: {url: \"$REDIS_URL\"}\n"
+                  "orgs:\n"
+                  "  - id: acme\n"
+                  "    sources: [{id: web, write_key_env: K}]\n",
+                  "x.yaml:3:18: kafka.brokers: '${KAFKA_BROKERS}' looks like an environment variable: sluice does not "
+                  "substitute variables in values (set SLUICE_KAFKA_BROKERS instead)",
+                  "x.yaml:4:14: redis.url: '$REDIS_URL' looks like an environment variable: sluice does not substitute "
+                  "variables in values (set SLUICE_REDIS_URL instead)");
+}
+
+/* A secret pasted where the variable's name goes: the log printed it ("environment variable
+ * sk_live_... is not set"). Names that are not written like a variable's are not echoed. */
+static void test_secret_pasted_as_a_variable_name(void **state)
+{
+    (void)state;
+    unsetenv("sk_live_9fQ2xLm7TzP4vW8kRr3N");
+    expect_errors_flags(BASE "      - {id: app, write_key_env: sk_live_9fQ2xLm7TzP4vW8kRr3N}\n",
+                        SLUICE_CONFIG_RESOLVE_SECRETS | SLUICE_CONFIG_NO_ENV,
+                        (const char *const[]){
+                            "x.yaml:9:24: orgs[0].sources[0].write_key_env: environment variable ACME_WEB_WRITE_KEY "
+                            "is not set (source 'web' of org 'acme')",
+                            "x.yaml:10:34: orgs[0].sources[1].write_key_env: the environment variable named here is "
+                            "not set (source 'app' of org 'acme'); the name is not shown: it is not written like a "
+                            "variable's (capitals, digits, '_'), and may be a key pasted in its place",
+                            NULL,
+                        });
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1254,6 +1450,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_env_tls_paths_have_no_position, clear_env, clear_env),
         cmocka_unit_test(test_enum_names),
         cmocka_unit_test_setup_teardown(test_redis_auth_and_prefix, clear_env, clear_env),
+        cmocka_unit_test_setup(test_session_cookie_name_checked, clear_env),
+        cmocka_unit_test_setup(test_listeners_need_their_own_address, clear_env),
+        cmocka_unit_test_setup(test_write_key_shared_by_two_sources, clear_env),
+        cmocka_unit_test_setup(test_null_consent_lists_are_absent, clear_env),
+        cmocka_unit_test_setup(test_secret_env_without_a_name, clear_env),
+        cmocka_unit_test_setup(test_tag_path_apart_from_routes, clear_env),
+        cmocka_unit_test_setup(test_burst_needs_a_rate, clear_env),
+        cmocka_unit_test_setup(test_variables_are_not_substituted, clear_env),
+        cmocka_unit_test_setup(test_secret_pasted_as_a_variable_name, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
