@@ -232,6 +232,23 @@ static int on_event(builder_t *b, const yaml_event_t *ev)
  * "found a tab character that violates indentation", which does not tell a person that YAML
  * forbids tabs there; the caller says so instead. Columns count characters, which are bytes
  * here: everything before the tab on its line is a space or a tab. */
+/* The line and column (both from 0, as libyaml's marks) of byte offset off in buf. */
+static yaml_mark_t mark_at(const char *buf, size_t len, size_t off)
+{
+    yaml_mark_t m = {.index = off};
+    if (off > len)
+        off = len;
+    for (size_t i = 0; i < off; i++) {
+        if (buf[i] == '\n') {
+            m.line++;
+            m.column = 0;
+        } else {
+            m.column++;
+        }
+    }
+    return m;
+}
+
 static int tab_in_indentation(const char *buf, size_t len, const yaml_mark_t *mark)
 {
     size_t pos = 0;
@@ -275,7 +292,15 @@ sluice_yaml_doc_t *sluice_yaml_load_string(const char *name, const char *buf, si
         yaml_event_t ev;
         if (!yaml_parser_parse(&parser, &ev)) {
             yaml_mark_t mark = parser.problem_mark;
-            if (tab_in_indentation(buf, len, &mark))
+            if (parser.error == YAML_READER_ERROR) {
+                /* A byte the reader refuses comes with its offset, not a mark (which stays at 1:1). */
+                mark = mark_at(buf, len, parser.problem_offset);
+                if (parser.problem_value >= 0)
+                    fail(&b, &mark, "YAML syntax error: %s (byte 0x%02x)", parser.problem ? parser.problem : "unknown",
+                         (unsigned)parser.problem_value);
+                else
+                    fail(&b, &mark, "YAML syntax error: %s", parser.problem ? parser.problem : "unknown");
+            } else if (tab_in_indentation(buf, len, &mark))
                 fail(&b, &mark, "tab character at line %zu col %zu: YAML indentation must use spaces", mark.line + 1,
                      mark.column + 1);
             else if (parser.context != NULL)
@@ -321,6 +346,7 @@ sluice_yaml_doc_t *sluice_yaml_load_file(const char *path, char *err, size_t err
             cap = cap ? cap * 2 : 8192;
             buf = xrealloc(buf, cap);
         }
+        errno = 0;
         size_t n = fread(buf + len, 1, cap - len, f);
         len += n;
         if (len > MAX_FILE_BYTES) {
@@ -332,10 +358,10 @@ sluice_yaml_doc_t *sluice_yaml_load_file(const char *path, char *err, size_t err
         if (n == 0)
             break;
     }
-    int read_failed = ferror(f);
+    int read_failed = ferror(f) ? (errno != 0 ? errno : EIO) : 0; /* a directory opens, then fails with EISDIR */
     fclose(f);
     if (read_failed) {
-        snprintf(err, err_len, "%s: read error", path);
+        snprintf(err, err_len, "%s: cannot read: %s", path, strerror(read_failed));
         free(buf);
         return NULL;
     }

@@ -219,6 +219,24 @@ static void test_nul_and_depth_refused(void **state)
     expect_error(deep, "t.yaml:1:65: nesting deeper than 64 levels");
 }
 
+/* libyaml reports a byte it cannot read (not UTF-8, a control character) by its offset, not by a
+ * mark: every such error was said to be at 1:1, wherever in a long file it was. */
+static void test_unreadable_bytes_positioned(void **state)
+{
+    (void)state;
+    expect_error("a: 1\nb: 2\nc: x\xff\n", "t.yaml:3:5: YAML syntax error: invalid leading UTF-8 octet (byte 0xff)");
+    expect_error("a: 1\nbb: \x01\n", "t.yaml:2:5: YAML syntax error: control characters are not allowed (byte 0x01)");
+}
+
+/* A directory is not a config file: named as such, not "read error". */
+static void test_load_file_directory(void **state)
+{
+    (void)state;
+    char err[512];
+    assert_null(sluice_yaml_load_file("/tmp", err, sizeof(err)));
+    assert_string_equal(err, "/tmp: cannot read: Is a directory");
+}
+
 static void test_load_file_missing(void **state)
 {
     (void)state;
@@ -231,6 +249,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_positions),
+        cmocka_unit_test(test_unreadable_bytes_positioned),
+        cmocka_unit_test(test_load_file_directory),
         cmocka_unit_test(test_scalars_plain_vs_quoted),
         cmocka_unit_test(test_int_overflow_refused),
         cmocka_unit_test(test_duplicate_key),
