@@ -479,6 +479,19 @@ static void reload(sluice_gateway_t *gw)
 {
     sluice_err_t err = {{0}};
     sluice_config_t *cfg = load_config(gw->config_path, &err);
+    /* The keys are read once, at the start (ENCRYPTION_KEY is then wiped from the environment):
+     * a config that needs them now, where the start had none, would serve without session
+     * cookies or cross-domain tokens. */
+    if (cfg != NULL && sluice_secrets_session(gw->secrets) == NULL &&
+        (sluice_identity_needs_keys(cfg) || sluice_enrichment_needs_keys(cfg))) {
+        sluice_err_set(&err,
+                       "the new config needs ENCRYPTION_KEY (%s), which was not set when the gateway started: "
+                       "restart it with the key",
+                       sluice_enrichment_needs_keys(cfg) ? "enrichment.session signs its cookie"
+                                                         : "identity.cross_domain seals its tokens");
+        sluice_config_free(cfg);
+        cfg = NULL;
+    }
     sluice_runtime_t *rt =
         cfg ? sluice_runtime_create(cfg, gw->nthreads, sluice_secrets_encrypt(gw->secrets), gw->limiter, &err) : NULL;
     if (rt == NULL) {

@@ -214,7 +214,7 @@ static sluice_keyring_t *check_ring(sluice_config_diag_t *d, int *from_env)
 }
 
 /* ENCRYPTION_KEY, only where something in the config needs it: a mask rule whose plugin seals
- * (the gateway), cross-domain identity tokens (the gateway), integrations whose credentials are
+ * (the gateway), cross-domain identity tokens and session cookies (the gateway), integrations whose credentials are
  * in the vault (sluice-deliver). Each need is a warning at its position, or an error with
  * --secrets (the check then stands for the real start). */
 static void check_keys(const sluice_config_t *cfg, const sluice_plugin_set_t *set, int flags, sluice_config_diag_t *d)
@@ -235,6 +235,11 @@ static void check_keys(const sluice_config_t *cfg, const sluice_plugin_set_t *se
                        o, r, sluice_plugin_set_plugin_name(set, o, r), unset,
                        strict ? "" : " (checked here with a throwaway key)");
         }
+        if (org->enrich.session) /* gateway/secrets.c: sessions sign their cookie */
+            report(d, &org->enrich.pos,
+                   "orgs[%zu].enrichment.session: the session cookie is signed with the key ring: sluice-gateway "
+                   "needs %s",
+                   o, unset);
         if (org->identity.xd_domain_count > 0)
             report(d, &org->identity.xd_pos,
                    "orgs[%zu].identity.cross_domain.domains: cross-domain tokens are sealed with the key ring: "

@@ -177,8 +177,16 @@ static void reload_good_and_bad(void **state)
     http_resp_dispose(&r);
     assert_int_equal(post_event(KEY, "reload-4", &r), 200);
     http_resp_dispose(&r);
+    /* A config that needs ENCRYPTION_KEY, which this gateway started without (it reads the key
+     * once): refused, where it used to be taken and serve without session cookies. */
+    gwfix_write("gateway.yaml", config_text("    enrichment: {session: true}\n"));
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "which was not set when the gateway started", 1, 10000, &err), 0);
+    assert_int_equal(post_event(KEY, "reload-5", &r), 200);
+    assert_null(strstr(r.headers, "_sluice_ses"));
+    http_resp_dispose(&r);
     assert_int_equal(gwfix_metric(&F, "sluice_config_reloads_total{result=\"ok\"}"), 1);
-    assert_int_equal(gwfix_metric(&F, "sluice_config_reloads_total{result=\"failed\"}"), 1);
+    assert_int_equal(gwfix_metric(&F, "sluice_config_reloads_total{result=\"failed\"}"), 2);
     /* Put the good file back for the next test, then check the error named file and position. */
     gwfix_write("gateway.yaml", config_text(""));
     char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
