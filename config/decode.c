@@ -617,7 +617,17 @@ const char *sluice_dec_check_origin(const char *s)
         return "is not an origin (expected http(s)://host[:port], e.g. https://shop.example)";
     if (strpbrk(rest, "/?#@*") != NULL)
         return "is not an origin (no path, trailing '/', query, user or wildcard: http(s)://host[:port])";
-    return check_authority(rest, strlen(rest));
+    /* Origins are compared byte for byte with the browser's Origin header, which leaves out the
+     * scheme's default port and a host's trailing dot: such an entry would never match. */
+    size_t n = strlen(rest);
+    int https = rest == s + 8;
+    if ((https && n > 4 && strcmp(rest + n - 4, ":443") == 0) || (!https && n > 3 && strcmp(rest + n - 3, ":80") == 0))
+        return "names the scheme's default port, which a browser's Origin leaves out: write it without the port";
+    const char *colon = rest[0] == '[' ? NULL : strrchr(rest, ':');
+    size_t host_len = colon != NULL ? (size_t)(colon - rest) : n;
+    if (host_len > 0 && rest[host_len - 1] == '.')
+        return "ends its host with '.', which a browser's Origin leaves out: write it without the dot";
+    return check_authority(rest, n);
 }
 
 const char *sluice_dec_check_host(const char *s)

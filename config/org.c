@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -66,6 +67,43 @@ static int env_name(sluice_dec_map_t *m, const char *key, int flags, char **out)
     return rc;
 }
 
+/* 1, with the reason in why, for a path that parses (config/path.c: any key an event may hold)
+ * but that no event's field would match as an operator meant it: the rule would never act, and a
+ * hash rule silently off is raw PII in Kafka. */
+static int never_matches(const char *text, char *why, size_t why_len)
+{
+    if (text[0] == '$' || text[0] == '/') {
+        snprintf(why, why_len,
+                 "column 1: a path is written from the event's top, as traits.email (not $.traits.email or "
+                 "/traits/email)");
+        return 1;
+    }
+    for (size_t i = 0, start = 0; text[i] != '\0'; i++) {
+        char c = text[i];
+        if (c == '\\') {
+            snprintf(why, why_len,
+                     "column %zu: a backslash escapes nothing in a path (a key with a '.' in it cannot be named)",
+                     i + 1);
+            return 1;
+        }
+        int key_start = i == start, key_end = text[i + 1] == '\0' || text[i + 1] == '.' || text[i + 1] == '[';
+        if (c == ' ' && (key_start || key_end)) {
+            snprintf(why, why_len, "column %zu: a key %s with a space (no field has one; take it out)", i + 1,
+                     key_start ? "starts" : "ends");
+            return 1;
+        }
+        if (c == '*' && key_start && key_end) {
+            snprintf(why, why_len,
+                     "column %zu: '*' is not a wildcard for members (name each one; [*] is every element of an array)",
+                     i + 1);
+            return 1;
+        }
+        if (c == '.' || c == ']')
+            start = i + 1;
+    }
+    return 0;
+}
+
 /* A field path; errors point at the path scalar and name the column inside the path. */
 static int field_path(sluice_config_diag_t *diag, const sluice_yaml_node_t *n, const char *path, sluice_path_t *out)
 {
@@ -74,6 +112,10 @@ static int field_path(sluice_config_diag_t *diag, const sluice_yaml_node_t *n, c
         return -1;
     char why[200];
     int rc = sluice_path_parse(text, out, why, sizeof(why)) == 0 ? 1 : -1;
+    if (rc > 0 && never_matches(text, why, sizeof(why))) {
+        sluice_path_dispose(out);
+        rc = -1;
+    }
     if (rc < 0)
         sluice_config_diag_add(diag, &n->pos, "%s: bad field path '%s': %s", path, text, why);
     free(text);
@@ -221,6 +263,14 @@ static void decode_source(sluice_source_t *s, const sluice_yaml_node_t *n, const
         sluice_config_diag_add(diag, &sluice_yaml_map_get(m.node, "rotated_at")->pos,
                                "%s.rotated_at: '%s' is not an ISO-8601 time with a zone (e.g. 2026-11-20T00:00:00Z)",
                                path, rotated);
+    } else if (rotated != NULL && s->rotated_at > time(NULL) + 86400) {
+        /* The previous key stays valid until rotated_at + grace_hours: a date years ahead (2062
+         * for 2026) keeps a key that was rotated out, perhaps because it leaked, for years. A day
+         * of slack for clocks and zones. */
+        sluice_config_diag_add(diag, &sluice_yaml_map_get(m.node, "rotated_at")->pos,
+                               "%s.rotated_at: '%s' is in the future; it says when the current key replaced the "
+                               "previous one, which stays valid until then plus grace_hours",
+                               path, rotated);
     }
     free(rotated);
     sluice_dec_unsigned(&m, "grace_hours", 0, 0, 8760, &s->grace_hours);
@@ -352,6 +402,17 @@ static void decode_consent(sluice_consent_config_t *c, sluice_dec_map_t *org)
             if (v->type != SLUICE_YAML_SCALAR || sluice_yaml_is_null(v) == 0 || sluice_dec_check_token(v->scalar)) {
                 sluice_config_diag_add(m.diag, &v->pos, "%s: expected a category name (letters, digits, _.-), got %s",
                                        path, sluice_yaml_describe(v));
+                continue;
+            }
+            /* Aliases match the site's names case-insensitively: two keys that differ only in case
+             * would leave one of them never used, whichever it is. */
+            size_t dup = 0;
+            while (dup < i && strcasecmp(a->pairs[dup].key->scalar, k->scalar) != 0)
+                dup++;
+            if (dup < i) {
+                sluice_config_diag_add(m.diag, &k->pos,
+                                       "%s: aliases match without regard to case, and '%s' is already one (line %u)",
+                                       path, a->pairs[dup].key->scalar, a->pairs[dup].key->pos.line);
                 continue;
             }
             c->aliases[c->alias_count].key = sluice_dec_xstrdup(k->scalar);

@@ -504,6 +504,35 @@ static void test_bad_field_paths(void **state)
                   "x.yaml:15:35: orgs[0].data_layer.drop[1]: bad field path 'a.': column 2: path ends with '.'");
 }
 
+/* Paths that parse but name no field an event could have, so the rule never acts (a hash rule
+ * silently off): a key with a space at either end, a `*` for every member, a JSONPath's `$` or a
+ * JSON pointer's `/`, a backslash meant to escape a dot. */
+static void test_field_paths_that_never_match(void **state)
+{
+    (void)state;
+    expect_errors(
+        BASE "    data_layer:\n"
+             "      hash_fields:\n"
+             "        - {path: \"traits.email \", normalize: email}\n"
+             "        - {path: \"traits. name\", normalize: name}\n"
+             "      drop: [\"traits.*\", \"$.traits.phone\", /traits/zip, \"properties.items.*.email\", "
+             "\"traits\\\\.x\"]\n",
+        "x.yaml:12:18: orgs[0].data_layer.hash_fields[0].path: bad field path 'traits.email ': column 13: a "
+        "key ends with a space (no field has one; take it out)",
+        "x.yaml:13:18: orgs[0].data_layer.hash_fields[1].path: bad field path 'traits. name': column 8: a key "
+        "starts with a space (no field has one; take it out)",
+        "x.yaml:14:14: orgs[0].data_layer.drop[0]: bad field path 'traits.*': column 8: '*' is not a "
+        "wildcard for members (name each one; [*] is every element of an array)",
+        "x.yaml:14:26: orgs[0].data_layer.drop[1]: bad field path '$.traits.phone': column 1: a path is "
+        "written from the event's top, as traits.email (not $.traits.email or /traits/email)",
+        "x.yaml:14:44: orgs[0].data_layer.drop[2]: bad field path '/traits/zip': column 1: a path is written "
+        "from the event's top, as traits.email (not $.traits.email or /traits/email)",
+        "x.yaml:14:57: orgs[0].data_layer.drop[3]: bad field path 'properties.items.*.email': column 18: '*' "
+        "is not a wildcard for members (name each one; [*] is every element of an array)",
+        "x.yaml:14:85: orgs[0].data_layer.drop[4]: bad field path 'traits\\.x': column 7: a backslash "
+        "escapes nothing in a path (a key with a '.' in it cannot be named)");
+}
+
 static void test_field_handled_twice(void **state)
 {
     (void)state;
@@ -1366,6 +1395,52 @@ static void test_tag_path_apart_from_routes(void **state)
     sluice_config_free(cfg);
 }
 
+/* Origins are compared byte for byte with the browser's Origin header, which never carries the
+ * default port or a trailing dot: such entries never matched, and the site's events got 403. */
+static void test_origins_a_browser_never_sends(void **state)
+{
+    (void)state;
+    expect_errors(
+        BASE "        allowed_origins: [\"https://shop.acme.test:443\", \"https://shop.acme.test.\", "
+             "\"http://a.test:80\", \"https://b.test.:8443\"]\n",
+        "x.yaml:10:27: orgs[0].sources[0].allowed_origins[0]: 'https://shop.acme.test:443' names the scheme's "
+        "default port, which a browser's Origin leaves out: write it without the port",
+        "x.yaml:10:57: orgs[0].sources[0].allowed_origins[1]: 'https://shop.acme.test.' ends its host with "
+        "'.', which a browser's Origin leaves out: write it without the dot",
+        "x.yaml:10:84: orgs[0].sources[0].allowed_origins[2]: 'http://a.test:80' names the scheme's default "
+        "port, which a browser's Origin leaves out: write it without the port",
+        "x.yaml:10:104: orgs[0].sources[0].allowed_origins[3]: 'https://b.test.:8443' ends its host with '.', "
+        "which a browser's Origin leaves out: write it without the dot");
+    sluice_config_t *cfg = load_ok(BASE "        allowed_origins: [\"https://shop.acme.test:8443\", \"http://a.test\", "
+                                        "\"http://[::1]:8080\"]\n",
+                                   SLUICE_CONFIG_NO_ENV);
+    sluice_config_free(cfg);
+}
+
+/* Aliases match the site's category names whatever their case: of two keys that differ only in
+ * case one was never used. */
+static void test_consent_aliases_differing_in_case(void **state)
+{
+    (void)state;
+    expect_errors(BASE "    consent:\n"
+                       "      aliases: {Analytics: marketing, analytics: analytics, ANALYTICS: ads}\n",
+                  "x.yaml:11:39: orgs[0].consent.aliases.analytics: aliases match without regard to case, and "
+                  "'Analytics' is already one (line 11)",
+                  "x.yaml:11:61: orgs[0].consent.aliases.ANALYTICS: aliases match without regard to case, and "
+                  "'Analytics' is already one (line 11)");
+}
+
+/* rotated_at says when the current key replaced the previous one, which stays valid for
+ * grace_hours after it: a date in the future kept a rotated-out key valid until then. */
+static void test_rotated_at_in_the_future(void **state)
+{
+    (void)state;
+    expect_errors(BASE "        previous_write_key_env: OLD_KEY\n"
+                       "        rotated_at: 9999-12-31T23:59:59Z\n",
+                  "x.yaml:11:21: orgs[0].sources[0].rotated_at: '9999-12-31T23:59:59Z' is in the future; it says when "
+                  "the current key replaced the previous one, which stays valid until then plus grace_hours");
+}
+
 /* A burst without per_second was read as no limit at all. */
 static void test_burst_needs_a_rate(void **state)
 {
@@ -1427,6 +1502,7 @@ int main(void)
         cmocka_unit_test_setup(test_range_enum_cross_limits, clear_env),
         cmocka_unit_test_setup(test_duplicate_ids, clear_env),
         cmocka_unit_test_setup(test_bad_field_paths, clear_env),
+        cmocka_unit_test_setup(test_field_paths_that_never_match, clear_env),
         cmocka_unit_test_setup(test_field_handled_twice, clear_env),
         cmocka_unit_test_setup(test_enrichment, clear_env),
         cmocka_unit_test_setup(test_bad_network_values, clear_env),
@@ -1457,6 +1533,9 @@ int main(void)
         cmocka_unit_test_setup(test_secret_env_without_a_name, clear_env),
         cmocka_unit_test_setup(test_tag_path_apart_from_routes, clear_env),
         cmocka_unit_test_setup(test_burst_needs_a_rate, clear_env),
+        cmocka_unit_test_setup(test_rotated_at_in_the_future, clear_env),
+        cmocka_unit_test_setup(test_consent_aliases_differing_in_case, clear_env),
+        cmocka_unit_test_setup(test_origins_a_browser_never_sends, clear_env),
         cmocka_unit_test_setup(test_variables_are_not_substituted, clear_env),
         cmocka_unit_test_setup(test_secret_pasted_as_a_variable_name, clear_env),
     };
