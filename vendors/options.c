@@ -452,6 +452,40 @@ __attribute__((constructor)) static void install_registry(void)
 /* ---------------------------------------------------------------- event mapping */
 
 /* The first value source reaches in the event (borrowed), or NULL. */
+/* A copy of v, a value of e's event, whose numbers the vendor's body writes as the client sent
+ * them (sluice_vendor_number_json); json_deep_copy knows no texts. NULL when memory runs out. The
+ * event's nesting is bounded by the gateway's max_depth. */
+static json_t *copy_as_sent(const sluice_envelope_t *e, json_t *v)
+{
+    if (json_is_number(v))
+        return sluice_vendor_number_json(e, v, 0);
+    json_t *out = NULL;
+    if (json_is_object(v)) {
+        out = json_object();
+        const char *k;
+        json_t *c;
+        json_object_foreach(v, k, c) {
+            if (out == NULL || json_object_set_new(out, k, copy_as_sent(e, c)) != 0) {
+                json_decref(out);
+                return NULL;
+            }
+        }
+    } else if (json_is_array(v)) {
+        out = json_array();
+        size_t i;
+        json_t *c;
+        json_array_foreach(v, i, c) {
+            if (out == NULL || json_array_append_new(out, copy_as_sent(e, c)) != 0) {
+                json_decref(out);
+                return NULL;
+            }
+        }
+    } else {
+        out = json_deep_copy(v); /* strings, booleans, null */
+    }
+    return out;
+}
+
 static int first_value(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
 {
     (void)parent;
@@ -546,10 +580,9 @@ sluice_map_result_t sluice_vendor_map(const sluice_vendor_ops_t *ops, const slui
         else {
             json_t *found = NULL;
             sluice_path_visit(e->event, &f->source, first_value, &found);
-            /* A number as the client sent it (properties.total -> value: 19.9 stays 19.9). */
-            v = json_is_number(found) ? sluice_vendor_number_json(e, found, 0)
-                : found != NULL       ? json_deep_copy(found)
-                                      : NULL;
+            /* Numbers as the client sent them (properties.total -> value: 19.90 stays 19.90),
+             * also inside an object or array copied whole. */
+            v = found != NULL ? copy_as_sent(e, found) : NULL;
         }
         if (v != NULL)
             set_field(root, f->field, v);

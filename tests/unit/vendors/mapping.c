@@ -167,6 +167,51 @@ static void test_mapping_numbers_as_sent(void **state)
     sluice_config_free(cfg);
 }
 
+/* An object or array a mapping copies keeps its numbers as sent too: it was copied with
+ * json_deep_copy, which knows no texts (19.90 went out as 19.9, 12345678901234567890 as
+ * 1.2345678901234567e19, -0 as 0). */
+static void test_mapping_copies_objects_as_sent(void **state)
+{
+    (void)state;
+    static const char yaml[] = BASE "      - name: meta\n"
+                                    "        vendor: meta\n"
+                                    "        pixel_id: \"1\"\n"
+                                    "        mapping: {fields: {x: properties.extra, y: properties.list}}\n";
+    sluice_config_diag_t d;
+    sluice_config_t *cfg = load(yaml, &d);
+    sluice_config_diag_dispose(&d);
+    assert_non_null(cfg);
+    const sluice_integration_t *meta = sluice_org_find_integration(sluice_config_find_org(cfg, "acme"), "meta");
+    size_t len;
+    char *base = vfix_envelope("{\"event\":\"Order Completed\",\"properties\":{\"ph\":0}}", &len);
+    static const char props[] = "{\"extra\":{\"a\":19.90,\"b\":0.1,\"c\":1e21,\"d\":-0,\"e\":12345678901234567890,"
+                                "\"f\":{\"g\":[1.50,\"s\",true,null]}},\"list\":[-0.0,1E+2]}";
+    const char *at = strstr(base, "{\"ph\":0}");
+    assert_non_null(at);
+    char raw[8192];
+    int n = snprintf(raw, sizeof(raw), "%.*s%s%s", (int)(at - base), base, props, at + strlen("{\"ph\":0}"));
+    assert_true(n > 0 && (size_t)n < sizeof(raw));
+    sluice_envelope_t env;
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_envelope_parse(&env, raw, (size_t)n, &err), 0);
+    sluice_vendor_item_t item;
+    char why[200] = "";
+    assert_int_equal(
+        sluice_vendor_map(sluice_vendor_get(meta->vendor), meta, &env, VFIX_NOW_MS, &item, why, sizeof(why)),
+        SLUICE_MAP_OK);
+    if (strstr(item.body, "\"x\":{\"a\":19.90,\"b\":0.1,\"c\":1e21,\"d\":-0,\"e\":12345678901234567890,"
+                          "\"f\":{\"g\":[1.50,\"s\",true,null]}}") == NULL ||
+        strstr(item.body, "\"y\":[-0.0,1E+2]") == NULL)
+        print_error("body: %.*s\n", (int)item.body_len, item.body);
+    assert_non_null(strstr(item.body, "\"x\":{\"a\":19.90,\"b\":0.1,\"c\":1e21,\"d\":-0,\"e\":12345678901234567890,"
+                                      "\"f\":{\"g\":[1.50,\"s\",true,null]}}"));
+    assert_non_null(strstr(item.body, "\"y\":[-0.0,1E+2]"));
+    sluice_vendor_item_dispose(&item);
+    sluice_envelope_dispose(&env);
+    free(base);
+    sluice_config_free(cfg);
+}
+
 static void test_mapping_errors(void **state)
 {
     (void)state;
@@ -210,6 +255,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rename_fields_constants),
+        cmocka_unit_test(test_mapping_copies_objects_as_sent),
         cmocka_unit_test(test_mapping_numbers_as_sent),
         cmocka_unit_test(test_mapping_errors),
     };
