@@ -185,8 +185,19 @@ static int token_request(const sluice_integration_t *it, const json_t *secret, s
                                        json_string_value(json_object_get(secret, "refresh_token")), out, err);
 }
 
+/* 1 when s is an enum name of Google's ([A-Z_], as "UNAUTHENTICATED", "UNPARSEABLE_GCLID"): the
+ * allow-list the other vendors apply to the codes they quote, so that a value from the request
+ * never reaches the dead-letter reason or the logs. */
+static int is_enum_name(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= max && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") == n;
+}
+
 /* The first error code of a GoogleAdsFailure ({"authenticationError":"OAUTH_TOKEN_EXPIRED"}) as
- * "authenticationError OAUTH_TOKEN_EXPIRED": enum names, never values from the request. */
+ * "authenticationError OAUTH_TOKEN_EXPIRED": the error's kind (a camelCase field name) and its
+ * enum name, each shown only when it is one; an answer quoting the request there (an e-mail in
+ * place of the enum) gives the kind alone. */
 static void failure_code(const json_t *details, char *out, size_t cap)
 {
     out[0] = '\0';
@@ -197,10 +208,16 @@ static void failure_code(const json_t *details, char *out, size_t cap)
         const char *k;
         json_t *v;
         json_object_foreach(code, k, v) {
-            if (json_is_string(v)) {
-                snprintf(out, cap, "%.48s %.64s", k, json_string_value(v));
+            if (!json_is_string(v))
+                continue;
+            size_t kn = strlen(k);
+            if (kn == 0 || kn > 48 || strspn(k, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != kn)
                 return;
-            }
+            if (is_enum_name(json_string_value(v), 64))
+                snprintf(out, cap, "%s %s", k, json_string_value(v));
+            else
+                snprintf(out, cap, "%s", k);
+            return;
         }
     }
 }
@@ -224,7 +241,7 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
         json_t *error = json_object_get(root, "error");
         const char *st = json_string_value(json_object_get(error, "status"));
         failure_code(json_object_get(error, "details"), code, sizeof(code));
-        if (st != NULL && strlen(st) < 40 && strspn(st, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") == strlen(st))
+        if (st != NULL && is_enum_name(st, 39))
             snprintf(why, why_len, "HTTP %ld (%s%s%s)", status, st, code[0] ? ", " : "", code);
         if (status == 401)
             v = SLUICE_VERDICT_RETRY;

@@ -69,11 +69,9 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     json_t *ev = json_object();
     json_object_set_new(ev, "conversion", json_string(urn));
     json_object_set_new(ev, "conversionHappenedAt", json_integer((json_int_t)e->time_ms));
-    double d;
     const char *currency = json_string_value(json_object_get(e->properties, "currency"));
-    if (sluice_vendor_value(e, &d) == 0 && currency != NULL) {
-        char amount[40];
-        sluice_vendor_amount_text(d, amount, sizeof(amount));
+    char amount[SLUICE_VENDOR_AMOUNT_CAP];
+    if (currency != NULL && sluice_vendor_value_text(e, amount, sizeof(amount)) == 0) { /* as the client sent it */
         json_object_set_new(ev, "conversionValue", json_pack("{s:s,s:s}", "currencyCode", currency, "amount", amount));
     }
     json_object_set_new(ev, "user", json_pack("{s:o}", "userIds", ids));

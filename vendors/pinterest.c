@@ -63,12 +63,9 @@ static json_t *custom_data(const sluice_envelope_t *e)
 {
     json_t *cd = json_object();
     const json_t *props = e->properties;
-    char num[40];
-    double d;
-    if (sluice_vendor_value(e, &d) == 0) {
-        sluice_vendor_amount_text(d, num, sizeof(num));
+    char num[SLUICE_VENDOR_AMOUNT_CAP];
+    if (sluice_vendor_value_text(e, num, sizeof(num)) == 0) /* as the client sent it */
         json_object_set_new(cd, "value", json_string(num));
-    }
     sluice_vendor_set_str(cd, "currency", json_string_value(json_object_get(props, "currency")));
     sluice_vendor_set_str(cd, "order_id", json_string_value(json_object_get(props, "order_id")));
     sluice_vendor_set_str(cd, "search_string", json_string_value(json_object_get(props, "query")));
@@ -83,14 +80,16 @@ static json_t *custom_data(const sluice_envelope_t *e)
             continue;
         json_array_append_new(ids, json_string(id));
         json_t *c = json_object();
-        if (sluice_vendor_number(json_object_get(p, "price"), &d) == 0) {
-            sluice_vendor_amount_text(d, num, sizeof(num));
+        if (sluice_vendor_amount_text(e, json_object_get(p, "price"), num, sizeof(num)) == 0)
             json_object_set_new(c, "item_price", json_string(num));
-        }
-        if (sluice_vendor_number(json_object_get(p, "quantity"), &d) == 0) {
-            json_object_set_new(c, "quantity", json_integer((json_int_t)d));
-            items += (json_int_t)d;
-        }
+        /* The quantity as sent (or left out when it is no count: vendor.h); num_items sums only
+         * real counts, so 1e21 or -1 can neither overflow nor skew it. */
+        json_t *v = json_object_get(p, "quantity"), *q = sluice_vendor_number_json(e, v, 1);
+        if (q != NULL)
+            json_object_set_new(c, "quantity", q);
+        json_int_t n;
+        if (sluice_vendor_quantity(v, &n) == 0)
+            items = sluice_vendor_quantity_add(items, n);
         json_array_append_new(contents, c);
     }
     sluice_vendor_set_nonempty(cd, "content_ids", ids);

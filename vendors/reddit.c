@@ -55,7 +55,6 @@ static json_t *metadata(const sluice_envelope_t *e)
     json_t *md = json_object();
     const json_t *props = e->properties;
     sluice_vendor_set_str(md, "conversion_id", e->message_id);
-    double d;
     static const char *const value_names[] = {"value", "revenue", "total", NULL};
     json_t *value = sluice_vendor_first_number(e, props, value_names); /* as the client sent it */
     if (value != NULL)
@@ -73,8 +72,9 @@ static json_t *metadata(const sluice_envelope_t *e)
         sluice_vendor_set_str(o, "name", json_string_value(json_object_get(p, "name")));
         sluice_vendor_set_str(o, "category", json_string_value(json_object_get(p, "category")));
         json_array_append_new(products, o);
-        if (sluice_vendor_number(json_object_get(p, "quantity"), &d) == 0)
-            items += (json_int_t)d;
+        json_int_t n; /* only real counts are summed: 1e21 or -1 can neither overflow nor skew it */
+        if (sluice_vendor_quantity(json_object_get(p, "quantity"), &n) == 0)
+            items = sluice_vendor_quantity_add(items, n);
     }
     if (items > 0)
         json_object_set_new(md, "item_count", json_integer(items));

@@ -71,7 +71,6 @@ static json_t *custom_data(const sluice_envelope_t *e)
 {
     json_t *cd = json_object();
     const json_t *props = e->properties;
-    double d;
     static const char *const value_names[] = {"value", "revenue", "total", NULL};
     json_t *value = sluice_vendor_first_number(e, props, value_names); /* as the client sent it */
     if (value != NULL)
@@ -88,10 +87,14 @@ static json_t *custom_data(const sluice_envelope_t *e)
         if (id == NULL)
             continue;
         json_t *c = json_pack("{s:s}", "id", id);
-        if (sluice_vendor_number(json_object_get(p, "quantity"), &d) == 0) {
-            json_object_set_new(c, "quantity", json_integer((json_int_t)d));
-            items += (json_int_t)d;
-        }
+        /* The quantity as sent (or left out when it is no count: vendor.h); num_items sums only
+         * real counts, so 1e21 or -1 can neither overflow nor skew it. */
+        json_t *v = json_object_get(p, "quantity"), *q = sluice_vendor_number_json(e, v, 1);
+        if (q != NULL)
+            json_object_set_new(c, "quantity", q);
+        json_int_t n;
+        if (sluice_vendor_quantity(v, &n) == 0)
+            items = sluice_vendor_quantity_add(items, n);
         json_t *price = sluice_vendor_number_json(e, json_object_get(p, "price"), 0);
         if (price != NULL)
             json_object_set_new(c, "item_price", price);

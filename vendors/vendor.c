@@ -5,8 +5,10 @@
  */
 #include "vendors/vendor.h"
 
+#include "json/numbers.h"
 #include "json/write.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,26 +326,58 @@ static int has_fraction(const char *s, size_t n)
     return 0;
 }
 
+/* The text v was written as: the client's for a JSON number of e (json/numbers.h), a string's
+ * own when it spells a JSON number; NULL otherwise (" 19.9" and "0x1A" are read by strtod and
+ * formatted, as is a number the data layer made). */
+static const char *number_text(const sluice_envelope_t *e, const json_t *v, size_t *n)
+{
+    if (json_is_number(v))
+        return sluice_jsonnum_find(e != NULL ? e->nums : NULL, v, n);
+    if (json_is_string(v) && sluice_json_is_number_text(json_string_value(v), json_string_length(v))) {
+        *n = json_string_length(v);
+        return json_string_value(v);
+    }
+    return NULL;
+}
+
+int sluice_vendor_quantity(const json_t *v, json_int_t *out)
+{
+    if (json_is_integer(v)) {
+        json_int_t i = json_integer_value(v);
+        if (i < 0 || i > SLUICE_VENDOR_MAX_QUANTITY)
+            return -1;
+        *out = i;
+        return 0;
+    }
+    double d;
+    /* Range-checked before the cast: converting a double outside int64 (1e21, inf) or NaN is
+     * undefined behaviour. The negated test is false for NaN too. */
+    if (sluice_vendor_number(v, &d) != 0 || !(d >= 0 && d < SLUICE_VENDOR_MAX_QUANTITY + 1.0))
+        return -1;
+    *out = (json_int_t)d;
+    return 0;
+}
+
+json_int_t sluice_vendor_quantity_add(json_int_t sum, json_int_t q)
+{
+    /* Both are at most the maximum (q from sluice_vendor_quantity), so the test cannot overflow. */
+    return sum > SLUICE_VENDOR_MAX_QUANTITY - q ? SLUICE_VENDOR_MAX_QUANTITY : sum + q;
+}
+
 json_t *sluice_vendor_number_json(const sluice_envelope_t *e, const json_t *v, int integer)
 {
-    const char *text = NULL;
     size_t n = 0;
-    if (json_is_number(v)) {
-        text = sluice_jsonnum_find(e != NULL ? e->nums : NULL, v, &n);
-    } else if (json_is_string(v)) {
-        text = json_string_value(v);
-        n = json_string_length(v);
-        if (!sluice_json_is_number_text(text, n))
-            text = NULL; /* " 19.9", "0x1A": read by strtod below, written formatted */
-    }
+    const char *text = number_text(e, v, &n);
     if (text != NULL && !(integer && has_fraction(text, n)))
         return sluice_json_number_text(text, n);
+    if (json_is_integer(v))
+        return json_integer(json_integer_value(v));
+    if (integer) {
+        json_int_t q;
+        return sluice_vendor_quantity(v, &q) == 0 ? json_integer(q) : NULL;
+    }
     double d;
-    if (sluice_vendor_number(v, &d) != 0)
-        return NULL;
-    if (integer)
-        return json_is_integer(v) ? json_integer(json_integer_value(v)) : json_integer((json_int_t)d);
-    return json_is_integer(v) ? json_integer(json_integer_value(v)) : json_real(d);
+    return sluice_vendor_number(v, &d) == 0 ? json_real(d) : NULL;
 }
 
 json_t *sluice_vendor_first_number(const sluice_envelope_t *e, const json_t *props, const char *const *names)
@@ -481,9 +515,25 @@ void sluice_vendor_time_google(int64_t ms, char *out, size_t cap)
     strftime(out, cap, "%Y-%m-%d %H:%M:%S+00:00", &tm);
 }
 
-void sluice_vendor_amount_text(double v, char *out, size_t cap)
+_Static_assert(SLUICE_VENDOR_AMOUNT_CAP > SLUICE_JSONNUM_MAX_TEXT, "an amount buffer holds any recorded text");
+
+int sluice_vendor_amount_text(const sluice_envelope_t *e, const json_t *v, char *out, size_t cap)
 {
-    snprintf(out, cap, "%.15g", v);
+    size_t n = 0;
+    const char *text = number_text(e, v, &n);
+    if (text != NULL && n < cap) {
+        memcpy(out, text, n);
+        out[n] = '\0';
+        return 0;
+    }
+    double d;
+    if (sluice_vendor_number(v, &d) != 0 || !isfinite(d))
+        return -1; /* "inf" and "nan" are read by strtod but are no amount */
+    if (json_is_integer(v))
+        snprintf(out, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else
+        snprintf(out, cap, "%.15g", d);
+    return 0;
 }
 
 void sluice_vendor_add_hash(json_t *obj, const char *key, const sluice_envelope_t *e, sluice_user_field_t f,
@@ -505,12 +555,12 @@ const char *sluice_vendor_product_id(const json_t *product)
     return NULL;
 }
 
-int sluice_vendor_value(const sluice_envelope_t *e, double *out)
+int sluice_vendor_value_text(const sluice_envelope_t *e, char *out, size_t cap)
 {
-    const json_t *props = e->properties;
-    if (sluice_vendor_number(json_object_get(props, "value"), out) == 0 ||
-        sluice_vendor_number(json_object_get(props, "revenue"), out) == 0 ||
-        sluice_vendor_number(json_object_get(props, "total"), out) == 0)
-        return 0;
+    static const char *const names[] = {"value", "revenue", "total"};
+    for (size_t i = 0; i < 3; i++) {
+        if (sluice_vendor_amount_text(e, json_object_get(e->properties, names[i]), out, cap) == 0)
+            return 0;
+    }
     return -1;
 }

@@ -232,10 +232,26 @@ int sluice_vendor_number(const json_t *v, double *out);
 
 /* The number at v (a JSON number of e, or a string holding one) for a vendor body, written as
  * the client wrote it (19.9 stays 19.9, 12345678901234567890 stays so): a price or a value is
- * the customer's figure, not a double's. With integer set (a quantity), a number with a fraction
- * or an exponent is cut to its integer part instead. NULL when v holds no number. New reference,
- * for sluice_vendor_dump. */
+ * the customer's figure, not a double's. With integer set (a quantity), a whole number's text is
+ * still kept as written (-1 and 12345678901234567890 included: the vendor judges them), but a
+ * number with a fraction or an exponent is cut to its integer part only when that is a count
+ * (sluice_vendor_quantity: 2.5 → 2) and is left out otherwise (5e18, 1e21, "1e400", "nan").
+ * NULL when v holds no number, or no usable quantity. New reference, for sluice_vendor_dump. */
 json_t *sluice_vendor_number_json(const sluice_envelope_t *e, const json_t *v, int integer);
+
+/* The largest product quantity counted: far beyond any real order, and small enough that a
+ * vendor reading it (or a sum of them, capped here too) into a 32-bit integer keeps it. */
+#define SLUICE_VENDOR_MAX_QUANTITY 1000000000
+
+/* A product's quantity as a count: v a JSON number or numeric string whose integer part is in
+ * 0..SLUICE_VENDOR_MAX_QUANTITY (2.5 counts 2). Returns 0 with *out, or -1 when v is no such
+ * number (negative, too large for a count, not finite, not a number): it is then counted as
+ * nothing rather than converted, which for 1e21 or NaN would be undefined behaviour. */
+int sluice_vendor_quantity(const json_t *v, json_int_t *out);
+
+/* *sum + q, saturating at SLUICE_VENDOR_MAX_QUANTITY: the quantities' sum (num_items, item_count)
+ * never overflows, however many products an event lists. */
+json_int_t sluice_vendor_quantity_add(json_int_t sum, json_int_t q);
 
 /* The first of props' members names[] (NULL-terminated) that holds a number, as
  * sluice_vendor_number_json gives it; NULL when none does. */
@@ -258,9 +274,13 @@ sluice_verdict_t sluice_vendor_oauth_parse(long status, const char *body, size_t
 /* "YYYY-MM-DD hh:mm:ss+00:00" (Google Ads' conversion time) of ms since the epoch, UTC. */
 void sluice_vendor_time_google(int64_t ms, char *out, size_t cap);
 
-/* A value the vendors take as decimal text ("59.98"): 15 significant digits, no exponent for
- * amounts. */
-void sluice_vendor_amount_text(double v, char *out, size_t cap);
+/* The number at v (a JSON number of e, or a numeric string) as the text vendors that take
+ * amounts as strings get (Pinterest, LinkedIn): the client's text when there is one ("19.90",
+ * "1e21", "-0", "12345678901234567890" stay so), else the number formatted (an integer exactly,
+ * a real with 15 significant digits). cap of SLUICE_VENDOR_AMOUNT_CAP holds any recorded text.
+ * Returns 0, or -1 when v holds no finite number. */
+#define SLUICE_VENDOR_AMOUNT_CAP 48
+int sluice_vendor_amount_text(const sluice_envelope_t *e, const json_t *v, char *out, size_t cap);
 
 /* obj[key] = the gateway's hash of field f in variant (NULL: default), as a one-element array
  * when as_array; nothing when the event carries no hash of it. */
@@ -270,8 +290,9 @@ void sluice_vendor_add_hash(json_t *obj, const char *key, const sluice_envelope_
 /* A product's id: product_id, else sku, else id (strings only); NULL when none. */
 const char *sluice_vendor_product_id(const json_t *product);
 
-/* The event's value: properties.value, else revenue, else total. Returns 0, or -1 when none. */
-int sluice_vendor_value(const sluice_envelope_t *e, double *out);
+/* The event's value as sluice_vendor_amount_text gives it: properties.value, else revenue, else
+ * total. Returns 0, or -1 when none holds a number. */
+int sluice_vendor_value_text(const sluice_envelope_t *e, char *out, size_t cap);
 
 /* Joins items into "<prefix><item>,<item>...<suffix>" (prefix and suffix literal). */
 int sluice_vendor_join(const char *prefix, const sluice_vendor_item_t *const *items, size_t n, const char *suffix,

@@ -201,6 +201,29 @@ static void test_classify(void **state)
     assert_int_equal(sluice_vendor_google_ads.classify(503, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
 }
 
+/* The dead-letter reason (the DLQ `error` header, the logs) shows Google's enum names only: a
+ * partial failure whose errorCode carries other text (an e-mail and a phone number here) is not
+ * quoted, while the error's kind still is. */
+static void test_classify_quotes_no_values(void **state)
+{
+    (void)state;
+    char why[256];
+    const char *pii = "{\"partialFailureError\":{\"code\":3,\"details\":[{\"errors\":[{\"errorCode\":{"
+                      "\"conversionUploadError\":\"jane.doe@example.com +1 650 555 1212\"}}]}]}}";
+    assert_int_equal(sluice_vendor_google_ads.classify(200, pii, strlen(pii), why, sizeof(why)), SLUICE_VERDICT_FAIL);
+    assert_string_equal(why, "HTTP 200 (Google Ads partial failure: conversionUploadError)");
+    /* A key that is not a camelCase name is not shown either, nor is what it holds. */
+    const char *key = "{\"error\":{\"code\":400,\"status\":\"INVALID_ARGUMENT\",\"details\":[{\"errors\":[{"
+                      "\"errorCode\":{\"jane.doe@example.com\":\"CLICK_NOT_FOUND\"}}]}]}}";
+    assert_int_equal(sluice_vendor_google_ads.classify(400, key, strlen(key), why, sizeof(why)), SLUICE_VERDICT_FAIL);
+    assert_string_equal(why, "HTTP 400 (INVALID_ARGUMENT)");
+    const char *normal = "{\"partialFailureError\":{\"code\":3,\"details\":[{\"errors\":[{\"errorCode\":{"
+                         "\"conversionUploadError\":\"CLICK_NOT_FOUND\"}}]}]}}";
+    assert_int_equal(sluice_vendor_google_ads.classify(200, normal, strlen(normal), why, sizeof(why)),
+                     SLUICE_VERDICT_FAIL);
+    assert_string_equal(why, "HTTP 200 (Google Ads partial failure: conversionUploadError CLICK_NOT_FOUND)");
+}
+
 static void test_config(void **state)
 {
     (void)state;
@@ -220,7 +243,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_request), cmocka_unit_test(test_click_ids_and_skips),
         cmocka_unit_test(test_token_refresh),  cmocka_unit_test(test_classify),
-        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_config),         cmocka_unit_test(test_classify_quotes_no_values),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "json/parse.h"
 #include "tests/unit/vendors/vfix.h"
 #include "vendors/vendor.h"
 
@@ -173,12 +174,219 @@ static void test_numbers_as_sent(void **state)
     sluice_config_free(cfg);
 }
 
+/* The reference envelope as an Order Completed whose properties are props, spliced in as raw text
+ * so that its numbers are exactly as written. Caller frees. */
+static char *with_props(const char *props, size_t *len)
+{
+    size_t base_len;
+    char *base = vfix_envelope("{\"event\":\"Order Completed\",\"properties\":{\"ph\":0}}", &base_len);
+    const char *at = strstr(base, "{\"ph\":0}");
+    assert_non_null(at);
+    size_t cap = base_len + strlen(props) + 1;
+    char *raw = malloc(cap);
+    assert_non_null(raw);
+    int n = snprintf(raw, cap, "%.*s%s%s", (int)(at - base), base, props, at + strlen("{\"ph\":0}"));
+    assert_true(n > 0 && (size_t)n < cap);
+    free(base);
+    *len = (size_t)n;
+    return raw;
+}
+
+/* An item's body parsed with its numbers' text kept (json/parse.h), to read them as written. */
+typedef struct parsed_body {
+    json_t *root;
+    sluice_jsonnum_t *nums;
+} parsed_body_t;
+
+static void parse_body(const sluice_vendor_item_t *item, parsed_body_t *pb)
+{
+    sluice_json_error_t jerr;
+    pb->nums = sluice_jsonnum_new();
+    assert_non_null(pb->nums);
+    pb->root = sluice_json_parse(item->body, item->body_len, 64, 1 << 20, 0, pb->nums, &jerr);
+    if (pb->root == NULL)
+        print_error("body: %s\n%.*s\n", jerr.message, (int)item->body_len, item->body);
+    assert_non_null(pb->root);
+}
+
+static void parsed_dispose(parsed_body_t *pb)
+{
+    json_decref(pb->root);
+    sluice_jsonnum_free(pb->nums);
+}
+
+/* v at a dotted path of pb ("events.0.params.items"; digits index arrays); NULL when absent. */
+static json_t *at_path(json_t *v, const char *path)
+{
+    char buf[128];
+    snprintf(buf, sizeof(buf), "%s", path);
+    char *save = NULL;
+    for (char *k = strtok_r(buf, ".", &save); k != NULL && v != NULL; k = strtok_r(NULL, ".", &save))
+        v = json_is_array(v) ? json_array_get(v, strtoul(k, NULL, 10)) : json_object_get(v, k);
+    return v;
+}
+
+/* Asserts that member key of obj is the number written as want, or absent when want is NULL. */
+static void expect_number(const parsed_body_t *pb, const json_t *obj, const char *key, const char *want,
+                          const char *vendor, size_t index)
+{
+    const json_t *v = json_object_get(obj, key);
+    size_t n = 0;
+    const char *text = json_is_number(v) ? sluice_jsonnum_find(pb->nums, v, &n) : NULL;
+    char got[64];
+    if (v == NULL)
+        snprintf(got, sizeof(got), "(absent)");
+    else if (text == NULL)
+        snprintf(got, sizeof(got), "(not a number)");
+    else
+        snprintf(got, sizeof(got), "%.*s", (int)n, text);
+    if (strcmp(got, want != NULL ? want : "(absent)") != 0)
+        print_error("%s: %s of product %zu is %s, wanted %s\n", vendor, key, index, got,
+                    want != NULL ? want : "(absent)");
+    assert_string_equal(got, want != NULL ? want : "(absent)");
+}
+
+/* Quantities that are not a whole number a vendor could count (5e18 twice: their sum overflows
+ * 64 bits; 1e21 and "1e400" do not fit one; -1 and beyond-64-bit integers are not a count) are
+ * never converted to an integer (undefined behaviour, which UBSan aborts on: the worker then
+ * crash-loops on the uncommitted message). A whole-number text is passed as the client sent it;
+ * anything else is left out, or cut to its integer part when that is a sane count (2.5 → 2, as
+ * before). The sums (num_items, item_count) count only sane counts. */
+static void test_quantities(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = vfix_config();
+    static const char props[] =
+        "{\"value\":19.9,\"currency\":\"USD\",\"products\":["
+        "{\"product_id\":\"a\",\"quantity\":5e18},{\"product_id\":\"b\",\"quantity\":5e18},"
+        "{\"product_id\":\"c\",\"quantity\":1e21},{\"product_id\":\"d\",\"quantity\":12345678901234567890},"
+        "{\"product_id\":\"e\",\"quantity\":-1},{\"product_id\":\"f\",\"quantity\":2.5},"
+        "{\"product_id\":\"g\",\"quantity\":\"1e400\"},{\"product_id\":\"h\",\"quantity\":\"nan\"},"
+        "{\"product_id\":\"i\",\"quantity\":2},{\"product_id\":\"j\",\"quantity\":3}]}";
+    /* The quantity each vendor's product entry carries, product by product. */
+    static const char *const want[] = {NULL, NULL, NULL, "12345678901234567890", "-1", "2", NULL, NULL, "2", "3"};
+    static const struct {
+        const char *vendor, *array, *total;
+    } cases[] = {
+        {"pinterest", "custom_data.contents", "custom_data.num_items"},
+        {"snapchat", "custom_data.contents", "custom_data.num_items"},
+        {"reddit", NULL, "metadata.item_count"},
+        {"meta", "custom_data.contents", NULL},
+        {"ga4", "params.items", NULL},
+        {"tiktok", "properties.contents", NULL},
+    };
+    size_t len;
+    char *raw = with_props(props, &len);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sluice_vendor_item_t item;
+        char why[256];
+        vfix_map(vfix_integration(cfg, cases[i].vendor), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+        parsed_body_t pb;
+        parse_body(&item, &pb);
+        if (cases[i].array != NULL) {
+            json_t *arr = at_path(pb.root, cases[i].array);
+            if (json_array_size(arr) != 10)
+                print_error("%s: %.*s\n", cases[i].vendor, (int)item.body_len, item.body);
+            assert_int_equal(json_array_size(arr), 10);
+            for (size_t p = 0; p < 10; p++)
+                expect_number(&pb, json_array_get(arr, p), "quantity", want[p], cases[i].vendor, p);
+        }
+        if (cases[i].total != NULL) {
+            const char *dot = strrchr(cases[i].total, '.');
+            char parent[64];
+            snprintf(parent, sizeof(parent), "%.*s", (int)(dot - cases[i].total), cases[i].total);
+            expect_number(&pb, at_path(pb.root, parent), dot + 1, "7", cases[i].vendor, 0); /* 2 + 2 + 3 */
+        }
+        parsed_dispose(&pb);
+        sluice_vendor_item_dispose(&item);
+    }
+    free(raw);
+
+    /* Nothing countable: no num_items / item_count at all rather than a wrapped or negative sum. */
+    static const char none[] = "{\"products\":[{\"product_id\":\"a\",\"quantity\":9223372036854775807},"
+                               "{\"product_id\":\"b\",\"quantity\":9223372036854775807},"
+                               "{\"product_id\":\"c\",\"quantity\":-5}]}";
+    raw = with_props(none, &len);
+    static const struct {
+        const char *vendor, *parent, *key;
+    } totals[] = {{"pinterest", "custom_data", "num_items"},
+                  {"snapchat", "custom_data", "num_items"},
+                  {"reddit", "metadata", "item_count"}};
+    for (size_t i = 0; i < sizeof(totals) / sizeof(totals[0]); i++) {
+        sluice_vendor_item_t item;
+        char why[256];
+        vfix_map(vfix_integration(cfg, totals[i].vendor), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why,
+                 sizeof(why));
+        parsed_body_t pb;
+        parse_body(&item, &pb);
+        expect_number(&pb, at_path(pb.root, totals[i].parent), totals[i].key, NULL, totals[i].vendor, 0);
+        parsed_dispose(&pb);
+        sluice_vendor_item_dispose(&item);
+    }
+    free(raw);
+    sluice_config_free(cfg);
+}
+
+/* Pinterest and LinkedIn take amounts as decimal strings: the client's text, not a double printed
+ * with 15 digits (19.90 had become "19.9", 12345678901234567890 "1.23456789012346e+19", 1e21
+ * "1e+21", -0 "0"). A value without text of its own (a numeric string with spaces) is formatted. */
+static void test_amounts_as_sent(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = vfix_config();
+    static const char *const values[] = {"19.90", "0.1", "1e21", "-0", "12345678901234567890", "\"19.90\"", NULL};
+    static const char *const want[] = {"19.90", "0.1", "1e21", "-0", "12345678901234567890", "19.90"};
+    for (size_t v = 0; values[v] != NULL; v++) {
+        char props[512];
+        snprintf(props, sizeof(props),
+                 "{\"revenue\":%s,\"currency\":\"EUR\",\"products\":[{\"product_id\":\"a\",\"price\":%s,"
+                 "\"quantity\":1}]}",
+                 values[v], values[v]);
+        size_t len;
+        char *raw = with_props(props, &len);
+        sluice_vendor_item_t item;
+        char why[256];
+        vfix_map(vfix_integration(cfg, "pinterest"), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+        json_t *ev = json_loadb(item.body, item.body_len, 0, NULL);
+        assert_non_null(ev);
+        json_t *cd = json_object_get(ev, "custom_data");
+        assert_string_equal(json_string_value(json_object_get(cd, "value")), want[v]);
+        assert_string_equal(json_string_value(at_path(cd, "contents.0.item_price")), want[v]);
+        json_decref(ev);
+        sluice_vendor_item_dispose(&item);
+        vfix_map(vfix_integration(cfg, "linkedin"), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+        ev = json_loadb(item.body, item.body_len, 0, NULL);
+        assert_non_null(ev);
+        assert_string_equal(json_string_value(at_path(ev, "conversionValue.amount")), want[v]);
+        json_decref(ev);
+        sluice_vendor_item_dispose(&item);
+        free(raw);
+    }
+    /* No text to keep: a string strtod reads but JSON does not spell a number that way. */
+    size_t len;
+    char *raw = with_props("{\"value\":\" 19.5\",\"currency\":\"EUR\"}", &len);
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(vfix_integration(cfg, "pinterest"), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    assert_non_null(strstr(item.body, "\"value\":\"19.5\""));
+    sluice_vendor_item_dispose(&item);
+    free(raw);
+    /* Not a finite number: no value rather than "inf" or "nan". */
+    raw = with_props("{\"value\":\"inf\",\"revenue\":\"nan\",\"currency\":\"EUR\"}", &len);
+    vfix_map(vfix_integration(cfg, "pinterest"), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    assert_null(strstr(item.body, "\"value\""));
+    sluice_vendor_item_dispose(&item);
+    free(raw);
+    sluice_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry),      cmocka_unit_test(test_check_secret),
         cmocka_unit_test(test_url),           cmocka_unit_test(test_standard_events),
         cmocka_unit_test(test_classify_http), cmocka_unit_test(test_numbers_as_sent),
+        cmocka_unit_test(test_quantities),    cmocka_unit_test(test_amounts_as_sent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
