@@ -145,6 +145,7 @@ struct lane {
     size_t live;
     int paused;
     int64_t last_commit_ms;
+    int64_t unrouted_logged_ms; /* when an unknown org's event was last logged (once a minute) */
 };
 
 struct sluice_deliver {
@@ -918,6 +919,26 @@ static void dispatch(lane_t *l, record_t *rec, const rd_kafka_message_t *m, int6
     }
     char replay_to[160];
     sluice_dlq_header(m, SLUICE_DLQ_REPLAY_TO, replay_to, sizeof(replay_to));
+    if (sluice_config_find_org(w->cfg, env.org) == NULL) {
+        /* Committed with nothing done, as before, but no longer silently: a replica still on an
+         * older config in a rolling update, or an org removed while its events queued. */
+        w->metrics.events[l->kind][SLUICE_OUTCOME_UNROUTED]++;
+        int64_t mono = sluice_mono_ms();
+        if (l->unrouted_logged_ms == 0 || mono - l->unrouted_logged_ms >= 60000) {
+            l->unrouted_logged_ms = mono;
+            sluice_log_warn("deliver.unrouted",
+                            "vendor %s: an event of org '%s', which this worker's config does not "
+                            "have, was skipped (logged once a minute; "
+                            "sluice_deliver_events_total{outcome=\"unrouted\"} counts them)",
+                            l->ops->name, env.org);
+        }
+        sluice_envelope_dispose(&env);
+        return;
+    }
+    size_t replay_len = strlen(l->ops->name);
+    int replay_here =
+            replay_to[0] != '\0' && strncmp(replay_to, l->ops->name, replay_len) == 0 && replay_to[replay_len] == '/',
+        replayed = 0;
     int64_t wall = sluice_now_ms();
     for (size_t i = 0; i < l->nroutes; i++) {
         route_t *r = &l->routes[i];
@@ -928,6 +949,7 @@ static void dispatch(lane_t *l, record_t *rec, const rd_kafka_message_t *m, int6
             snprintf(want, sizeof(want), "%s/%s", r->ops->name, r->it->name);
             if (strcmp(want, replay_to) != 0)
                 continue; /* a replay meant for another integration */
+            replayed = 1;
         }
         if (!integration_wants(r, &env)) {
             w->metrics.events[l->kind][SLUICE_OUTCOME_FILTERED]++;
@@ -947,6 +969,16 @@ static void dispatch(lane_t *l, record_t *rec, const rd_kafka_message_t *m, int6
         } else if (route_add(r, it, now) != 0) {
             item_abandon(it);
         }
+    }
+    if (replay_here && !replayed) {
+        /* Replayed to one of this vendor's integrations that is gone (renamed or removed since
+         * the dead letter): back to the DLQ with the reason, from this lane only. */
+        char why[256];
+        snprintf(why, sizeof(why), "replayed to %s, which this worker's config does not have for org %s", replay_to,
+                 env.org);
+        item_t *it = item_new(l, rec, NULL);
+        if (it != NULL)
+            dead_letter(w, it, "-", 0, why);
     }
     sluice_envelope_dispose(&env);
 }

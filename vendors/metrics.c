@@ -57,7 +57,8 @@ static void render_hist(FILE *f, const char *name, const char *vendor, const slu
 
 char *sluice_dmetrics_render(const sluice_dmetrics_t *m, size_t *len)
 {
-    static const char *const outcomes[] = {"delivered", "dead_lettered", "skipped", "filtered", "suppressed"};
+    static const char *const outcomes[] = {"delivered", "dead_lettered", "skipped",
+                                           "filtered",  "suppressed",    "unrouted"};
     static const char *const req_outcomes[] = {"ok", "retry", "failed"};
     static const char *const vault_outcomes[] = {"ok", "not_found", "decrypt_failed", "error"};
     char *buf = NULL;

@@ -21,6 +21,7 @@ typedef enum sluice_outcome {
     SLUICE_OUTCOME_SKIPPED,       /* the vendor has no use for this event type */
     SLUICE_OUTCOME_FILTERED,      /* the integration's event/type/consent filter left it out */
     SLUICE_OUTCOME_SUPPRESSED,    /* a forgotten person's (vendors/suppress.h): once per vendor, not per integration */
+    SLUICE_OUTCOME_UNROUTED,      /* of an org this worker's config does not have: once per vendor */
     SLUICE_OUTCOME_COUNT
 } sluice_outcome_t;
 

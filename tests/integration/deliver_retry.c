@@ -311,13 +311,76 @@ static void test_replay(void **state)
     assert_true(dfix_metric(&F, "sluice_deliver_dlq_total{vendor=\"meta\"}") >= 4);
 }
 
+/* An event this worker has no route for is counted and logged, not committed silently: an org
+ * its config does not know (a replica still on the old config in a rolling update), and a replay
+ * to an integration that no longer exists, which is dead-lettered again with the reason. */
+static void test_unrouted_counted_and_stale_replay_dead_lettered(void **state)
+{
+    (void)state;
+    char *env = dfix_envelope("m-unknown-org", dfix_now_ms(), NULL);
+    char *at = strstr(env, "\"org\":\"acme\"");
+    assert_non_null(at);
+    char *globex = malloc(strlen(env) + 8);
+    snprintf(globex, strlen(env) + 8, "%.*s\"org\":\"globex\"%s", (int)(at - env), env,
+             at + strlen("\"org\":\"acme\""));
+    dfix_produce(&F, &globex, 1, NULL);
+    char *stale = dfix_envelope("m-stale-replay", dfix_now_ms(), NULL);
+    const char *headers[] = {"replay-to=webhook/hook-old", NULL};
+    dfix_produce(&F, &stale, 1, headers);
+
+    json_t *found = NULL;
+    for (int waited = 0; waited <= 20000 && found == NULL; waited += 250) {
+        const char *args[] = {"--vendor", "webhook", NULL};
+        json_t *dlq = dfix_dlq_list(&F, args);
+        size_t i;
+        json_t *d;
+        json_array_foreach(dlq, i, d) {
+            const char *error = json_string_value(json_object_get(d, "error"));
+            if (error != NULL && strstr(error, "webhook/hook-old") != NULL)
+                found = json_incref(d);
+        }
+        json_decref(dlq);
+        if (found == NULL)
+            usleep(250 * 1000);
+    }
+    assert_non_null(found);
+    assert_string_equal(json_string_value(json_object_get(found, "error")),
+                        "replayed to webhook/hook-old, which this worker's config does not have for org acme");
+    json_decref(found);
+    for (int waited = 0; waited <= 10000; waited += 250) {
+        if (dfix_metric(&F, "sluice_deliver_events_total{vendor=\"meta\",outcome=\"unrouted\"}") >= 1)
+            break;
+        usleep(250 * 1000);
+    }
+    assert_int_equal(dfix_metric(&F, "sluice_deliver_events_total{vendor=\"meta\",outcome=\"unrouted\"}"), 1);
+    assert_int_equal(dfix_metric(&F, "sluice_deliver_events_total{vendor=\"ga4\",outcome=\"unrouted\"}"), 1);
+    /* Neither reached a vendor. */
+    json_t *reqs = requests_with(&META, "m-unknown-org");
+    assert_int_equal(json_array_size(reqs), 0);
+    json_decref(reqs);
+    reqs = requests_with(&META, "m-stale-replay");
+    assert_int_equal(json_array_size(reqs), 0);
+    json_decref(reqs);
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.worker), NULL, NULL);
+    assert_non_null(strstr(log, "org 'globex'"));
+    free(log);
+    free(globex);
+    free(env);
+    free(stale);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_500_retried_then_delivered), cmocka_unit_test(test_429_retry_after),
-        cmocka_unit_test(test_400_dead_lettered),          cmocka_unit_test(test_timeout_retried),
-        cmocka_unit_test(test_retries_exhausted),          cmocka_unit_test(test_untrusted_certificate),
-        cmocka_unit_test(test_too_old_for_meta),           cmocka_unit_test(test_replay),
+        cmocka_unit_test(test_500_retried_then_delivered),
+        cmocka_unit_test(test_429_retry_after),
+        cmocka_unit_test(test_400_dead_lettered),
+        cmocka_unit_test(test_timeout_retried),
+        cmocka_unit_test(test_retries_exhausted),
+        cmocka_unit_test(test_untrusted_certificate),
+        cmocka_unit_test(test_too_old_for_meta),
+        cmocka_unit_test(test_replay),
+        cmocka_unit_test(test_unrouted_counted_and_stale_replay_dead_lettered),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
