@@ -83,6 +83,7 @@ struct record {
     char *key;
     size_t key_len;
     char *org, *source, *type; /* original Kafka headers, copied to the DLQ */
+    int64_t offset;            /* in the events topic, for a dead letter that cannot carry the payload */
 };
 
 struct item {
@@ -96,6 +97,7 @@ struct item {
     char error[SLUICE_DLQ_ERROR_MAX + 1];
     item_t *dlq_prev, *dlq_next; /* in worker->dlq_flight or worker->dlq_retry */
     int in_dlq_flight;
+    int dlq_without_payload; /* the payload is more than the DLQ takes: sent without it */
 };
 
 struct batch {
@@ -249,6 +251,35 @@ static void dlq_list_del(item_t **head, item_t *it)
     it->dlq_prev = it->dlq_next = NULL;
 }
 
+/* A dead letter the DLQ can never take (the payload over message.max.bytes here, or over the DLQ
+ * topic's own max.message.bytes): retried for ever, it held its partition's commits, so every
+ * later event was delivered again after each restart. It goes without the payload, the reason
+ * saying where the event stays. 1 when it (e) was such a refusal, not seen before for it. */
+static int too_large_for_dlq(worker_t *w, item_t *it, rd_kafka_resp_err_t e)
+{
+    if ((e != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE && e != RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE) ||
+        it->dlq_without_payload)
+        return 0;
+    it->dlq_without_payload = 1;
+    char was[sizeof(it->error)];
+    memcpy(was, it->error, sizeof(was));
+    /* The note first, then as much of the reason as fits. */
+    int k = snprintf(it->error, sizeof(it->error),
+                     "payload (%zu bytes) left out, too large for the DLQ; it stays at %s[%d]@%lld; ", it->rec->len,
+                     w->cfg->kafka.topic, (int)it->rec->part->partition, (long long)it->rec->offset);
+    if (k > 0 && (size_t)k < sizeof(it->error) - 1) {
+        size_t room = sizeof(it->error) - 1 - (size_t)k, wl = strlen(was);
+        wl = wl < room ? wl : room;
+        memcpy(it->error + k, was, wl);
+        it->error[(size_t)k + wl] = '\0';
+    }
+    sluice_log_warn("dlq.too_large",
+                    "a dead letter of %zu bytes is more than the dead-letter topic takes (%s): sent "
+                    "without its payload",
+                    it->rec->len, rd_kafka_err2str(e));
+    return 1;
+}
+
 static int dlq_produce(worker_t *w, item_t *it)
 {
     record_t *rec = it->rec;
@@ -269,12 +300,15 @@ static int dlq_produce(worker_t *w, item_t *it)
         rd_kafka_headers_destroy(h);
         return -1;
     }
-    rd_kafka_resp_err_t e =
-        rd_kafka_producev(w->dlq, RD_KAFKA_V_TOPIC(w->cfg->kafka.dlq_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_KEY(rec->key, rec->key_len), RD_KAFKA_V_VALUE(rec->payload, rec->len),
-                          RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(it), RD_KAFKA_V_END);
+    int bare = it->dlq_without_payload;
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        w->dlq, RD_KAFKA_V_TOPIC(w->cfg->kafka.dlq_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(rec->key, rec->key_len), RD_KAFKA_V_VALUE(bare ? NULL : rec->payload, bare ? 0 : rec->len),
+        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(it), RD_KAFKA_V_END);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         rd_kafka_headers_destroy(h); /* owned by the message only on success */
+        if (too_large_for_dlq(w, it, e))
+            return dlq_produce(w, it); /* once more, without the payload */
         sluice_log_warn("dlq.produce_failed", "cannot queue a dead letter (%s): retrying", rd_kafka_err2str(e));
         return -1;
     }
@@ -320,8 +354,9 @@ static void on_dlq_report(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opa
         item_finish(it, SLUICE_OUTCOME_DEAD);
         return;
     }
-    sluice_log_warn("dlq.delivery_failed", "a dead letter was not acknowledged (%s): retrying",
-                    rd_kafka_err2str(m->err));
+    if (!too_large_for_dlq(w, it, m->err))
+        sluice_log_warn("dlq.delivery_failed", "a dead letter was not acknowledged (%s): retrying",
+                        rd_kafka_err2str(m->err));
     if (it->rec->part->revoked)
         item_abandon(it);
     else
@@ -1000,6 +1035,8 @@ static void on_message(lane_t *l, rd_kafka_message_t *m, int64_t now)
         rec->key = malloc(m->key_len + 1);
     }
     int tracked = rec != NULL ? sluice_tracker_add(&p->tracker, m->offset, &rec->seq) : -2;
+    if (rec != NULL)
+        rec->offset = m->offset;
     if (rec == NULL || rec->payload == NULL || rec->key == NULL || tracked == -2) {
         /* An untracked message would let the commit offset pass it: out of memory here is fatal
          * (STYLE.md allows core code to abort on OOM); the next owner reads it again. */

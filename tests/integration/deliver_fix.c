@@ -394,6 +394,26 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         (*failed)++;
 }
 
+void dfix_produce_raw(const dfix_t *f, const char *payload, size_t len)
+{
+    int failed = 0;
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", f->bootstrap, errstr, sizeof(errstr));
+    rd_kafka_conf_set(conf, "message.max.bytes", "8000000", errstr, sizeof(errstr));
+    rd_kafka_conf_set_opaque(conf, &failed);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_dr);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    assert_non_null(rk);
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("sluice.events"), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_VALUE((void *)payload, len), RD_KAFKA_V_END);
+    assert_int_equal(e, RD_KAFKA_RESP_ERR_NO_ERROR);
+    assert_int_equal(rd_kafka_flush(rk, 30000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_destroy(rk);
+    assert_int_equal(failed, 0);
+}
+
 void dfix_produce(const dfix_t *f, char *const *envelopes, size_t n, const char *const *headers)
 {
     int failed = 0;

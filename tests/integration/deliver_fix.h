@@ -111,6 +111,9 @@ char *dfix_envelope(const char *id, int64_t now_ms, const char *edit);
  * source, type (plus extra headers "name=value", NULL-terminated, may be NULL); waits for acks. */
 void dfix_produce(const dfix_t *f, char *const *envelopes, size_t n, const char *const *headers);
 
+/* Produces payload[0..len) as it is (no key, no headers) to the events topic, up to 8 MB. */
+void dfix_produce_raw(const dfix_t *f, const char *payload, size_t len);
+
 /* `sluicectl dlq list` (args after it, e.g. "--vendor", "meta"), parsed: one object per line. */
 json_t *dfix_dlq_list(const dfix_t *f, const char *const *args);
 

@@ -369,6 +369,40 @@ static void test_unrouted_counted_and_stale_replay_dead_lettered(void **state)
     free(stale);
 }
 
+/* A message the dead-letter topic cannot take (over the DLQ producer's message.max.bytes: a
+ * 1.1 MB body that is no envelope, which any consumer of the topic may meet) was retried once a
+ * second for ever: its partition's commits stopped there, every later event was delivered again
+ * after each restart, and SIGTERM always waited out the drain. It is dead-lettered without the
+ * payload, the reason saying where it stays. */
+static void test_dead_letter_too_large_for_the_dlq(void **state)
+{
+    (void)state;
+    size_t n = 1100 * 1000;
+    char *big = malloc(n);
+    memset(big, 'x', n);
+    dfix_produce_raw(&F, big, n);
+    free(big);
+    json_t *found = NULL;
+    for (int waited = 0; waited <= 20000 && found == NULL; waited += 250) {
+        const char *args[] = {"--vendor", "meta", NULL};
+        json_t *dlq = dfix_dlq_list(&F, args);
+        size_t i;
+        json_t *d;
+        json_array_foreach(dlq, i, d) {
+            const char *error = json_string_value(json_object_get(d, "error"));
+            if (error != NULL && strstr(error, "payload (1100000 bytes) left out, too large for the DLQ") != NULL)
+                found = json_incref(d);
+        }
+        json_decref(dlq);
+        if (found == NULL)
+            usleep(250 * 1000);
+    }
+    assert_non_null(found);
+    const char *error = json_string_value(json_object_get(found, "error"));
+    assert_non_null(strstr(error, "it stays at sluice.events["));
+    json_decref(found);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -381,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_too_old_for_meta),
         cmocka_unit_test(test_replay),
         cmocka_unit_test(test_unrouted_counted_and_stale_replay_dead_lettered),
+        cmocka_unit_test(test_dead_letter_too_large_for_the_dlq),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
