@@ -203,9 +203,17 @@ oom:
 static sluice_verdict_t classify(long status, const char *body, size_t len, char *why, size_t why_len)
 {
     sluice_verdict_t v = sluice_vendor_classify_http(status, why, why_len);
-    if (v == SLUICE_VERDICT_OK)
-        return v;
     json_t *root = json_loadb(body, len, 0, NULL);
+    if (v == SLUICE_VERDICT_OK) {
+        /* Meta's success always says how many events it took; a 2xx without it (a captive
+         * portal's or a proxy's page, an error body) delivered nothing. */
+        if (json_is_integer(json_object_get(root, "events_received"))) {
+            json_decref(root);
+            return v;
+        }
+        v = SLUICE_VERDICT_RETRY;
+        snprintf(why, why_len, "HTTP %ld without events_received: not an answer from Meta (a proxy?)", status);
+    }
     json_t *error = json_object_get(root, "error");
     json_t *code = json_object_get(error, "code"), *sub = json_object_get(error, "error_subcode");
     if (json_is_integer(code)) {
@@ -216,7 +224,7 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
         else
             snprintf(why, why_len, "HTTP %ld (Meta error %" JSON_INTEGER_FORMAT ")", status, c);
         if (json_is_true(json_object_get(error, "is_transient")) || c == 1 || c == 2 || c == 4 || c == 17 || c == 341 ||
-            c == 613)
+            c == 613 || (status >= 200 && status < 300))
             v = SLUICE_VERDICT_RETRY;
     }
     json_decref(root);

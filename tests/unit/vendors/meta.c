@@ -224,6 +224,13 @@ static void test_classify(void **state)
     assert_int_equal(sluice_vendor_meta.classify(403, "not json", 8, why, sizeof(why)), SLUICE_VERDICT_FAIL);
     /* The message text of Meta's answer is never copied: it can quote the event. */
     assert_null(strstr(why, "Invalid parameter"));
+    /* A 200 that is not Meta's answer (a proxy's page, an error body) delivered nothing: it was
+     * counted as delivered. Retried, then dead-lettered. */
+    const char *html = "<html>Sign in to the network</html>";
+    assert_int_equal(sluice_vendor_meta.classify(200, html, strlen(html), why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    assert_string_equal(why, "HTTP 200 without events_received: not an answer from Meta (a proxy?)");
+    assert_int_equal(sluice_vendor_meta.classify(200, bad, strlen(bad), why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    assert_string_equal(why, "HTTP 200 (Meta error 100/2804003)");
 }
 
 int main(void)

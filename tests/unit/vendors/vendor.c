@@ -377,6 +377,20 @@ static void test_amounts_as_sent(void **state)
     assert_null(strstr(item.body, "\"value\""));
     sluice_vendor_item_dispose(&item);
     free(raw);
+    /* A string spelt as a JSON number but beyond a double ("1e400"): it went into the body as the
+     * number 1e400, which vendors' parsers refuse, and Meta or TikTok then refuse the whole batch
+     * with the other events in it. No value, as for "inf". */
+    raw =
+        with_props("{\"value\":\"1e400\",\"currency\":\"EUR\",\"products\":[{\"product_id\":\"a\",\"price\":\"-1e400\","
+                   "\"quantity\":1}]}",
+                   &len);
+    vfix_map(vfix_integration(cfg, "meta"), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    assert_null(strstr(item.body, "e400"));
+    sluice_vendor_item_dispose(&item);
+    vfix_map(vfix_integration(cfg, "pinterest"), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    assert_null(strstr(item.body, "e400"));
+    sluice_vendor_item_dispose(&item);
+    free(raw);
     sluice_config_free(cfg);
 }
 
