@@ -663,6 +663,12 @@ const char *sluice_dec_check_http_url(const char *s)
         if ((unsigned char)*p <= 0x20 || *p == 0x7f)
             return "contains spaces or control characters";
     }
+    /* Plain http only to this machine (a local stub or sidecar): elsewhere the vendor's
+     * credentials (in the URL or a header) and the events would cross the network in clear. */
+    if (rest == s + 7 && !(strncmp(rest, "127.", 4) == 0 || strncmp(rest, "[::1]", 5) == 0 ||
+                           (strncmp(rest, "localhost", 9) == 0 && strchr(":/?#", rest[9]) != NULL)))
+        return "is plain http:// to another machine: credentials and events would cross the network unencrypted "
+               "(use https://; http:// is for 127.0.0.1, [::1] and localhost)";
     return NULL;
 }
 

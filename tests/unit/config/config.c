@@ -1441,6 +1441,29 @@ static void test_rotated_at_in_the_future(void **state)
                   "the current key replaced the previous one, which stays valid until then plus grace_hours");
 }
 
+/* A vendor's base_url or a webhook's url in plain http to another machine sent the credentials
+ * (Meta's token is in the URL) and the events over the network unencrypted. */
+static void test_plain_http_only_to_loopback(void **state)
+{
+    (void)state;
+    expect_errors(BASE "    integrations:\n"
+                       "      - {name: m, vendor: meta, pixel_id: \"1\", base_url: \"http://graph.example\"}\n"
+                       "      - {name: h, vendor: webhook, url: \"http://collector.internal/hook\"}\n",
+                  "x.yaml:11:58: orgs[0].integrations[0].base_url: 'http://graph.example' is plain http:// to another "
+                  "machine: credentials and events would cross the network unencrypted (use https://; http:// is for "
+                  "127.0.0.1, [::1] and localhost)",
+                  "x.yaml:12:41: orgs[0].integrations[1].url: 'http://collector.internal/hook' is plain http:// to "
+                  "another machine: credentials and events would cross the network unencrypted (use https://; http:// "
+                  "is for 127.0.0.1, [::1] and localhost)");
+    sluice_config_t *cfg =
+        load_ok(BASE "    integrations:\n"
+                     "      - {name: m, vendor: meta, pixel_id: \"1\", base_url: \"http://127.0.0.1:9\"}\n"
+                     "      - {name: h, vendor: webhook, url: \"http://localhost:8080/hook\"}\n"
+                     "      - {name: g, vendor: webhook, url: \"https://collector.example/hook\"}\n",
+                SLUICE_CONFIG_NO_ENV);
+    sluice_config_free(cfg);
+}
+
 /* A burst without per_second was read as no limit at all. */
 static void test_burst_needs_a_rate(void **state)
 {
@@ -1533,6 +1556,7 @@ int main(void)
         cmocka_unit_test_setup(test_secret_env_without_a_name, clear_env),
         cmocka_unit_test_setup(test_tag_path_apart_from_routes, clear_env),
         cmocka_unit_test_setup(test_burst_needs_a_rate, clear_env),
+        cmocka_unit_test_setup(test_plain_http_only_to_loopback, clear_env),
         cmocka_unit_test_setup(test_rotated_at_in_the_future, clear_env),
         cmocka_unit_test_setup(test_consent_aliases_differing_in_case, clear_env),
         cmocka_unit_test_setup(test_origins_a_browser_never_sends, clear_env),
