@@ -223,11 +223,18 @@ static void decode_server(loader_t *l, sluice_dec_map_t *root)
             snprintf(path, sizeof(path), "server.trusted_proxies[%zu]", i);
             if (sluice_dec_node_string(l->diag, seq->items[i], path, &s) < 0)
                 continue;
-            if (sluice_cidr_parse(s, &sv->trusted_proxies[sv->trusted_proxy_count]) < 0)
+            if (sluice_cidr_parse(s, &sv->trusted_proxies[sv->trusted_proxy_count]) < 0) {
                 sluice_config_diag_add(l->diag, &seq->items[i]->pos,
                                        "%s: '%s' is not an IP address or CIDR range (e.g. 10.0.0.0/8, ::1)", path, s);
-            else
+            } else {
+                if (sv->trusted_proxies[sv->trusted_proxy_count].prefix_len == 0)
+                    sluice_config_diag_warn(l->diag, &seq->items[i]->pos,
+                                            "%s: '%s' trusts every peer: any client can then choose the address the "
+                                            "gateway sees (its context.ip, rate limits and geolocation); list your "
+                                            "proxies' addresses",
+                                            path, s);
                 sv->trusted_proxy_count++;
+            }
             free(s);
         }
     }
@@ -277,6 +284,21 @@ static void decode_limits(loader_t *l, sluice_dec_map_t *root)
 }
 
 /* Properties sluice sets itself: overriding them would break its guarantees or its config. */
+/* The other name librdkafka accepts for the same property, or NULL: given both, which one wins
+ * is librdkafka's business, while sluice's own checks read one of them. */
+static const char *property_alias(const char *key)
+{
+    static const char *const pairs[][2] = {{"sasl.mechanism", "sasl.mechanisms"},
+                                           {"linger.ms", "queue.buffering.max.ms"}};
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        if (strcmp(key, pairs[i][0]) == 0)
+            return pairs[i][1];
+        if (strcmp(key, pairs[i][1]) == 0)
+            return pairs[i][0];
+    }
+    return NULL;
+}
+
 static const char *reserved_property(const char *key)
 {
     if (strcmp(key, "bootstrap.servers") == 0 || strcmp(key, "metadata.broker.list") == 0)
@@ -478,6 +500,32 @@ static void decode_kafka(loader_t *l, sluice_dec_map_t *root)
                                            sluice_yaml_describe(val));
                     continue;
                 }
+                /* librdkafka reads the text: "10_000" (YAML 1.1's integer) is 10 to it. */
+                const char *v = val->scalar;
+                if (v[0] >= '0' && v[0] <= '9' && strchr(v, '_') != NULL && strspn(v, "0123456789_") == strlen(v)) {
+                    char digits[64];
+                    size_t dn = 0;
+                    for (const char *c = v; *c && dn + 1 < sizeof(digits); c++)
+                        if (*c != '_')
+                            digits[dn++] = *c;
+                    digits[dn] = '\0';
+                    sluice_config_diag_add(
+                        l->diag, &val->pos,
+                        "%s: '%s' is passed to librdkafka as written, which reads it as %.*s: write %s", path, v,
+                        (int)strcspn(v, "_"), v, digits);
+                    continue;
+                }
+                const char *alias = property_alias(key->scalar);
+                for (size_t j = 0; alias != NULL && j < i; j++) {
+                    if (strcmp(props->pairs[j].key->scalar, alias) == 0) {
+                        sluice_config_diag_add(l->diag, &key->pos,
+                                               "%s: another name for %s, which is set too: give one", path, alias);
+                        alias = NULL;
+                        v = NULL;
+                    }
+                }
+                if (v == NULL)
+                    continue;
                 k->properties[k->property_count].key = sluice_dec_xstrdup(key->scalar);
                 k->properties[k->property_count].value = sluice_dec_xstrdup(val->scalar);
                 k->property_count++;

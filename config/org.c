@@ -214,6 +214,15 @@ static void resolve_secret(sluice_dec_map_t *m, const char *key, const char *var
             path, state, sid, oid);
 }
 
+/* A cookie's Domain: a host name, written without the leading dot that old habits add. */
+static const char *check_cookie_domain(const char *s)
+{
+    if (s[0] == '.')
+        return "is not a host name (empty label); a cookie domain is written without the leading dot (acme.test "
+               "covers its subdomains)";
+    return sluice_dec_check_host(s);
+}
+
 /* A burst is how far above the rate a client may go; per_second is the rate, and without one
  * there is no limit at all, whatever the burst says. */
 static void burst_needs_rate(sluice_dec_map_t *rl)
@@ -350,7 +359,15 @@ static void decode_identity(sluice_identity_config_t *id, sluice_dec_map_t *org)
     sluice_dec_checked_string(&m, "cookie_name", 0, sluice_dec_check_cookie_name, &id->cookie_name);
     if (id->cookie_name == NULL)
         id->cookie_name = sluice_dec_xstrdup("_sid");
-    sluice_dec_checked_string(&m, "cookie_domain", 0, sluice_dec_check_host, &id->cookie_domain);
+    if (sluice_dec_checked_string(&m, "cookie_domain", 0, check_cookie_domain, &id->cookie_domain) == 1 &&
+        strncmp(id->cookie_name, "__Host-", 7) == 0) {
+        char path[SLUICE_DEC_PATH_MAX];
+        sluice_dec_key_path(&m, "cookie_domain", path, sizeof(path));
+        sluice_config_diag_add(m.diag, &sluice_yaml_map_get(m.node, "cookie_domain")->pos,
+                               "%s: a __Host- cookie may not have a Domain (browsers refuse it): drop cookie_domain or "
+                               "the prefix",
+                               path);
+    }
     sluice_dec_unsigned(&m, "cookie_max_age_days", 0, 1, 400, &id->cookie_max_age_days);
 
     sluice_dec_map_sub(&m, "cross_domain", &xd);

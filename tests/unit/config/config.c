@@ -1464,6 +1464,70 @@ static void test_plain_http_only_to_loopback(void **state)
     sluice_config_free(cfg);
 }
 
+/* Kafka properties go to librdkafka as the text written: YAML's 10_000 (an integer to a YAML
+ * reader) was read by librdkafka as 10; and a property given under both its names (linger.ms and
+ * queue.buffering.max.ms, sasl.mechanism and sasl.mechanisms) left which one wins to librdkafka,
+ * while sluice's security check read one of them. */
+static void test_kafka_property_values(void **state)
+{
+    (void)state;
+    expect_errors(
+        "version: 1\n"
+        "server: {http: {listen: \"127.0.0.1:8080\"}}\n"
+        "kafka:\n"
+        "  brokers: \"127.0.0.1:9092\"\n"
+        "  properties: {batch.num.messages: 10_000, linger.ms: 5, queue.buffering.max.ms: 50}\n"
+        "orgs:\n"
+        "  - id: acme\n"
+        "    sources: [{id: web, write_key_env: K}]\n",
+        "x.yaml:5:36: kafka.properties.batch.num.messages: '10_000' is passed to librdkafka as written, which "
+        "reads it as 10: write 10000",
+        "x.yaml:5:58: kafka.properties.queue.buffering.max.ms: another name for linger.ms, which is set too: "
+        "give one");
+}
+
+/* Cookie settings a browser would refuse, or that an operator writes from habit. */
+static void test_cookie_domain_rules(void **state)
+{
+    (void)state;
+    expect_errors(
+        BASE "    identity: {cookie_name: __Host-sid, cookie_domain: acme.test}\n",
+        "x.yaml:10:56: orgs[0].identity.cookie_domain: a __Host- cookie may not have a Domain (browsers refuse "
+        "it): drop cookie_domain or the prefix");
+    expect_errors(
+        BASE "    identity: {cookie_domain: .acme.test}\n",
+        "x.yaml:10:31: orgs[0].identity.cookie_domain: '.acme.test' is not a host name (empty label); a cookie "
+        "domain is written without the leading dot (acme.test covers its subdomains)");
+}
+
+/* Trusting every peer's X-Forwarded-For lets any client choose the address the gateway sees. */
+static void test_trusted_proxies_everyone_warned(void **state)
+{
+    (void)state;
+    sluice_config_diag_t d;
+    sluice_config_t *cfg = load("version: 1\n"
+                                "server:\n"
+                                "  http: {listen: \"127.0.0.1:8080\"}\n"
+                                "  trusted_proxies: [10.0.0.0/8, 0.0.0.0/0, \"::/0\"]\n"
+                                "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+                                "orgs:\n"
+                                "  - id: acme\n"
+                                "    sources: [{id: web, write_key_env: K}]\n",
+                                SLUICE_CONFIG_NO_ENV, &d);
+    assert_non_null(cfg);
+    size_t everyone = 0, first = d.warning_count;
+    for (size_t i = 0; i < d.warning_count; i++) {
+        if (strstr(d.warnings[i], "trusts every peer") != NULL && everyone++ == 0)
+            first = i;
+    }
+    assert_int_equal(everyone, 2);
+    assert_string_equal(d.warnings[first], "x.yaml:4:33: server.trusted_proxies[1]: '0.0.0.0/0' trusts every peer: any "
+                                           "client can then choose the address the gateway sees (its context.ip, rate "
+                                           "limits and geolocation); list your proxies' addresses");
+    sluice_config_free(cfg);
+    sluice_config_diag_dispose(&d);
+}
+
 /* A burst without per_second was read as no limit at all. */
 static void test_burst_needs_a_rate(void **state)
 {
@@ -1556,6 +1620,9 @@ int main(void)
         cmocka_unit_test_setup(test_secret_env_without_a_name, clear_env),
         cmocka_unit_test_setup(test_tag_path_apart_from_routes, clear_env),
         cmocka_unit_test_setup(test_burst_needs_a_rate, clear_env),
+        cmocka_unit_test_setup(test_kafka_property_values, clear_env),
+        cmocka_unit_test_setup(test_cookie_domain_rules, clear_env),
+        cmocka_unit_test_setup(test_trusted_proxies_everyone_warned, clear_env),
         cmocka_unit_test_setup(test_plain_http_only_to_loopback, clear_env),
         cmocka_unit_test_setup(test_rotated_at_in_the_future, clear_env),
         cmocka_unit_test_setup(test_consent_aliases_differing_in_case, clear_env),
