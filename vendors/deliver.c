@@ -300,11 +300,13 @@ static int dlq_produce(worker_t *w, item_t *it)
         rd_kafka_headers_destroy(h);
         return -1;
     }
-    int bare = it->dlq_without_payload;
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        w->dlq, RD_KAFKA_V_TOPIC(w->cfg->kafka.dlq_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(rec->key, rec->key_len), RD_KAFKA_V_VALUE(bare ? NULL : rec->payload, bare ? 0 : rec->len),
-        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(it), RD_KAFKA_V_END);
+    /* Apart: RD_KAFKA_V_VALUE casts its argument unparenthesised. */
+    char *value = it->dlq_without_payload ? NULL : rec->payload;
+    size_t value_len = it->dlq_without_payload ? 0 : rec->len;
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(w->dlq, RD_KAFKA_V_TOPIC(w->cfg->kafka.dlq_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_KEY(rec->key, rec->key_len), RD_KAFKA_V_VALUE(value, value_len),
+                          RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(it), RD_KAFKA_V_END);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         rd_kafka_headers_destroy(h); /* owned by the message only on success */
         if (too_large_for_dlq(w, it, e))
