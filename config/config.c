@@ -6,6 +6,7 @@
  * `sluicectl config check`, with SLUICE_CONFIG_PARTIAL, in any case).
  * Main thread only (reads the environment); a loaded config is immutable and shared read-only.
  */
+#include "common/strdist.h"
 #include "config/decode.h"
 
 #include <errno.h>
@@ -872,6 +873,43 @@ static int env_string(loader_t *l, const char *var, int empty_ok, int is_path, c
     return 1;
 }
 
+/* Every SLUICE_* variable some part of sluice reads: near one of these, a name is a typo
+ * (SLUICE_KAFKA_BROKER), silently ignored until now. Names far from all of them may belong to
+ * something else, and are left alone. */
+static const char *const env_read[] = {"SLUICE_HTTPS_LISTEN", "SLUICE_HTTP_LISTEN",     "SLUICE_METRICS_LISTEN",
+                                       "SLUICE_TLS_CERT",     "SLUICE_TLS_KEY",         "SLUICE_KAFKA_BROKERS",
+                                       "SLUICE_REDIS_URL",    "SLUICE_DATABASE_URL",    "SLUICE_PLUGIN_DIR",
+                                       "SLUICE_LOG_LEVEL",    "SLUICE_KEY_ID",          "SLUICE_KEYRING",
+                                       "SLUICE_LIVE_TOKEN",   "SLUICE_DEMO_CA",         "SLUICE_DEMO_SECRETS",
+                                       "SLUICE_BUILD_DIR",    "SLUICE_SOURCE_DIR",      "SLUICE_KEEP_TMP",
+                                       "SLUICE_PG_BINDIR",    "SLUICE_SANITIZED",       "SLUICE_BROWSER",
+                                       "SLUICE_CHROMIUM",     "SLUICE_COMPAT",          "SLUICE_DOT",
+                                       "SLUICE_TEST_SALT",    "SLUICE_TEST_UNSET_SALT", NULL};
+
+static void warn_mistyped_env(loader_t *l)
+{
+    extern char **environ;
+    for (char **e = environ; e != NULL && *e != NULL; e++) {
+        if (strncmp(*e, "SLUICE_", 7) != 0)
+            continue;
+        char name[64];
+        size_t n = strcspn(*e, "=");
+        if (n >= sizeof(name))
+            continue;
+        memcpy(name, *e, n);
+        name[n] = '\0';
+        size_t i = 0;
+        while (env_read[i] != NULL && strcmp(env_read[i], name) != 0)
+            i++;
+        if (env_read[i] != NULL)
+            continue;
+        const char *close = sluice_strdist_closest(name, env_read, 2);
+        if (close != NULL) /* the value is never echoed: it may be a secret */
+            sluice_config_diag_warn(
+                l->diag, NULL, "%s: not a variable sluice reads, so it is ignored (did you mean %s?)", name, close);
+    }
+}
+
 static void apply_env(loader_t *l)
 {
     sluice_config_t *cfg = l->cfg;
@@ -1112,8 +1150,10 @@ static sluice_config_t *load_doc(sluice_yaml_doc_t *doc, const char *name, int f
     }
     sluice_dec_map_close(&root);
     check_org_ids(&l);
-    if (!(flags & SLUICE_CONFIG_NO_ENV))
+    if (!(flags & SLUICE_CONFIG_NO_ENV)) {
         apply_env(&l);
+        warn_mistyped_env(&l);
+    }
     if (present == 1)
         check_final(&l);
 

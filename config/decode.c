@@ -271,7 +271,10 @@ void sluice_dec_map_close(sluice_dec_map_t *m)
             snprintf(where, sizeof(where), "at the top level");
         else
             snprintf(where, sizeof(where), "in %s", m->path);
-        if (best != NULL)
+        if (strcmp(k->scalar, "<<") == 0)
+            sluice_config_diag_add(
+                m->diag, &k->pos, "unknown key '<<' %s (YAML merge keys are not supported: write the keys out)", where);
+        else if (best != NULL)
             sluice_config_diag_add(m->diag, &k->pos, "unknown key '%s' %s (did you mean '%s'?)", k->scalar, where,
                                    best);
         else
@@ -368,6 +371,16 @@ static int get_integer(sluice_dec_map_t *m, const char *key, int flags, unsigned
     long long n;
     if (v->type != SLUICE_YAML_SCALAR || sluice_yaml_as_int(v, &n) < 0)
         return type_error(m, key, v, "an integer");
+    const char *d = v->scalar + (v->scalar[0] == '-' || v->scalar[0] == '+');
+    if (d[0] == '0' && d[1] != '\0') {
+        char path[SLUICE_DEC_PATH_MAX];
+        sluice_dec_key_path(m, key, path, sizeof(path));
+        sluice_config_diag_add(m->diag, &v->pos,
+                               "%s: '%s' has a leading zero, which YAML 1.1 reads as octal: write it without the zero "
+                               "(sluice reads decimal)",
+                               path, v->scalar);
+        return -1;
+    }
     if (n < 0 || (unsigned long long)n < min || (unsigned long long)n > max) {
         char path[SLUICE_DEC_PATH_MAX];
         sluice_dec_key_path(m, key, path, sizeof(path));

@@ -214,6 +214,12 @@ static void resolve_secret(sluice_dec_map_t *m, const char *key, const char *var
             path, state, sid, oid);
 }
 
+/* An event name in an integration's filter: any text the site may send, but not none. */
+static const char *check_event_name(const char *s)
+{
+    return s[0] == '\0' ? "matches no event: an event name cannot be empty" : NULL;
+}
+
 /* A cookie's Domain: a host name, written without the leading dot that old habits add. */
 static const char *check_cookie_domain(const char *s)
 {
@@ -848,7 +854,7 @@ static void decode_integration(sluice_integration_t *it, const sluice_yaml_node_
     sluice_dec_checked_string(&m, "credentials", 0, sluice_dec_check_id, &it->credentials);
     if (it->credentials == NULL && it->name != NULL)
         it->credentials = sluice_dec_xstrdup(it->name);
-    sluice_dec_string_list(&m, "events", 0, NULL, 1, &it->events, &it->event_count);
+    sluice_dec_string_list(&m, "events", 0, check_event_name, 1, &it->events, &it->event_count);
     sluice_dec_string_list(&m, "types", 0, check_event_type, 1, &it->types, &it->type_count);
     sluice_dec_checked_string(&m, "consent", 0, sluice_dec_check_token, &it->consent);
     sluice_dec_bool(&m, "send_bots", &it->send_bots);

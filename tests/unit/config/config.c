@@ -1528,6 +1528,60 @@ static void test_trusted_proxies_everyone_warned(void **state)
     sluice_config_diag_dispose(&d);
 }
 
+/* A leading zero: YAML 1.1 readers take 010 as octal 8, sluice read it as 10. Neither is what
+ * everyone reading the file agrees on. */
+static void test_integer_with_a_leading_zero(void **state)
+{
+    (void)state;
+    expect_errors("version: 1\n"
+                  "server: {http: {listen: \"127.0.0.1:8080\"}}\n"
+                  "kafka: {brokers: \"127.0.0.1:9092\", ack_timeout_ms: 010}\n"
+                  "orgs:\n"
+                  "  - id: acme\n"
+                  "    sources: [{id: web, write_key_env: K}]\n",
+                  "x.yaml:3:52: kafka.ack_timeout_ms: '010' has a leading zero, which YAML 1.1 reads as octal: write "
+                  "it without the zero (sluice reads decimal)");
+}
+
+/* YAML merge keys are not supported: say so rather than "unknown key '<<'". */
+static void test_merge_key_named(void **state)
+{
+    (void)state;
+    expect_errors(BASE "        <<: {grace_hours: 1}\n",
+                  "x.yaml:10:9: unknown key '<<' in orgs[0].sources[0] (YAML merge keys are not supported: write the "
+                  "keys out)");
+}
+
+/* A mistyped override (SLUICE_KAFKA_BROKER) was silently ignored: the file's value served. */
+static void test_mistyped_override_warned(void **state)
+{
+    (void)state;
+    setenv("SLUICE_KAFKA_BROKER", "10.0.0.1:9092", 1);
+    sluice_config_diag_t d;
+    sluice_config_t *cfg = load(BASE, 0, &d);
+    assert_non_null(cfg);
+    size_t found = 0;
+    for (size_t i = 0; i < d.warning_count; i++)
+        found += strcmp(d.warnings[i], "SLUICE_KAFKA_BROKER: not a variable sluice reads, so it is ignored (did you "
+                                       "mean SLUICE_KAFKA_BROKERS?)") == 0;
+    if (found != 1)
+        for (size_t i = 0; i < d.warning_count; i++)
+            print_message("  warning: %s\n", d.warnings[i]);
+    assert_int_equal(found, 1);
+    sluice_config_free(cfg);
+    sluice_config_diag_dispose(&d);
+    unsetenv("SLUICE_KAFKA_BROKER");
+}
+
+/* An integration's events list naming "" matched nothing a site sends. */
+static void test_empty_event_name(void **state)
+{
+    (void)state;
+    expect_errors(BASE "    integrations:\n"
+                       "      - {name: m, vendor: meta, pixel_id: \"1\", events: [Purchase, \"\"]}\n",
+                  "x.yaml:11:67: orgs[0].integrations[0].events[1]: '' matches no event: an event name cannot be empty");
+}
+
 /* A burst without per_second was read as no limit at all. */
 static void test_burst_needs_a_rate(void **state)
 {
@@ -1620,6 +1674,10 @@ int main(void)
         cmocka_unit_test_setup(test_secret_env_without_a_name, clear_env),
         cmocka_unit_test_setup(test_tag_path_apart_from_routes, clear_env),
         cmocka_unit_test_setup(test_burst_needs_a_rate, clear_env),
+        cmocka_unit_test_setup(test_integer_with_a_leading_zero, clear_env),
+        cmocka_unit_test_setup(test_merge_key_named, clear_env),
+        cmocka_unit_test_setup(test_mistyped_override_warned, clear_env),
+        cmocka_unit_test_setup(test_empty_event_name, clear_env),
         cmocka_unit_test_setup(test_kafka_property_values, clear_env),
         cmocka_unit_test_setup(test_cookie_domain_rules, clear_env),
         cmocka_unit_test_setup(test_trusted_proxies_everyone_warned, clear_env),
