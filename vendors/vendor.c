@@ -369,6 +369,16 @@ json_int_t sluice_vendor_quantity_add(json_int_t sum, json_int_t q)
     return sum > SLUICE_VENDOR_MAX_QUANTITY - q ? SLUICE_VENDOR_MAX_QUANTITY : sum + q;
 }
 
+json_int_t sluice_vendor_put_quantity(const sluice_envelope_t *e, json_t *content, const json_t *product,
+                                      json_int_t sum)
+{
+    json_t *v = json_object_get(product, "quantity"), *q = sluice_vendor_number_json(e, v, 1);
+    if (q != NULL)
+        json_object_set_new(content, "quantity", q);
+    json_int_t n;
+    return sluice_vendor_quantity(v, &n) == 0 ? sluice_vendor_quantity_add(sum, n) : sum;
+}
+
 json_t *sluice_vendor_number_json(const sluice_envelope_t *e, const json_t *v, int integer)
 {
     size_t n = 0;

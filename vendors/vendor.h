@@ -253,6 +253,12 @@ int sluice_vendor_quantity(const json_t *v, json_int_t *out);
  * never overflows, however many products an event lists. */
 json_int_t sluice_vendor_quantity_add(json_int_t sum, json_int_t q);
 
+/* Sets content's "quantity" to product's as sent (sluice_vendor_number_json; left out when it is
+ * no count) and returns sum plus that count (sluice_vendor_quantity_add): a sum such as num_items
+ * counts only real quantities, so 1e21 or -1 can neither overflow nor skew it. */
+json_int_t sluice_vendor_put_quantity(const sluice_envelope_t *e, json_t *content, const json_t *product,
+                                      json_int_t sum);
+
 /* The first of props' members names[] (NULL-terminated) that holds a number, as
  * sluice_vendor_number_json gives it; NULL when none does. */
 json_t *sluice_vendor_first_number(const sluice_envelope_t *e, const json_t *props, const char *const *names);

@@ -262,6 +262,27 @@ static void test_too_old_for_meta(void **state)
     json_decref(dlq);
 }
 
+/* The first dead letter of vendor whose error holds needle, waiting for it; NULL after timeout_ms.
+ * New reference. */
+static json_t *wait_dlq_error(const char *vendor, const char *needle, int timeout_ms)
+{
+    const char *args[] = {"--vendor", vendor, NULL};
+    for (int waited = 0; waited <= timeout_ms; waited += 250) {
+        json_t *dlq = dfix_dlq_list(&F, args), *found = NULL, *d;
+        size_t i;
+        json_array_foreach(dlq, i, d) {
+            const char *error = json_string_value(json_object_get(d, "error"));
+            if (found == NULL && error != NULL && strstr(error, needle) != NULL)
+                found = json_incref(d);
+        }
+        json_decref(dlq);
+        if (found != NULL)
+            return found;
+        usleep(250 * 1000);
+    }
+    return NULL;
+}
+
 static void test_replay(void **state)
 {
     (void)state;
@@ -328,21 +349,7 @@ static void test_unrouted_counted_and_stale_replay_dead_lettered(void **state)
     const char *headers[] = {"replay-to=webhook/hook-old", NULL};
     dfix_produce(&F, &stale, 1, headers);
 
-    json_t *found = NULL;
-    for (int waited = 0; waited <= 20000 && found == NULL; waited += 250) {
-        const char *args[] = {"--vendor", "webhook", NULL};
-        json_t *dlq = dfix_dlq_list(&F, args);
-        size_t i;
-        json_t *d;
-        json_array_foreach(dlq, i, d) {
-            const char *error = json_string_value(json_object_get(d, "error"));
-            if (error != NULL && strstr(error, "webhook/hook-old") != NULL)
-                found = json_incref(d);
-        }
-        json_decref(dlq);
-        if (found == NULL)
-            usleep(250 * 1000);
-    }
+    json_t *found = wait_dlq_error("webhook", "webhook/hook-old", 20000);
     assert_non_null(found);
     assert_string_equal(json_string_value(json_object_get(found, "error")),
                         "replayed to webhook/hook-old, which this worker's config does not have for org acme");
@@ -382,21 +389,7 @@ static void test_dead_letter_too_large_for_the_dlq(void **state)
     memset(big, 'x', n);
     dfix_produce_raw(&F, big, n);
     free(big);
-    json_t *found = NULL;
-    for (int waited = 0; waited <= 20000 && found == NULL; waited += 250) {
-        const char *args[] = {"--vendor", "meta", NULL};
-        json_t *dlq = dfix_dlq_list(&F, args);
-        size_t i;
-        json_t *d;
-        json_array_foreach(dlq, i, d) {
-            const char *error = json_string_value(json_object_get(d, "error"));
-            if (error != NULL && strstr(error, "payload (1100000 bytes) left out, too large for the DLQ") != NULL)
-                found = json_incref(d);
-        }
-        json_decref(dlq);
-        if (found == NULL)
-            usleep(250 * 1000);
-    }
+    json_t *found = wait_dlq_error("meta", "payload (1100000 bytes) left out, too large for the DLQ", 20000);
     assert_non_null(found);
     const char *error = json_string_value(json_object_get(found, "error"));
     assert_non_null(strstr(error, "it stays at sluice.events["));
