@@ -1577,9 +1577,10 @@ static void test_mistyped_override_warned(void **state)
 static void test_empty_event_name(void **state)
 {
     (void)state;
-    expect_errors(BASE "    integrations:\n"
-                       "      - {name: m, vendor: meta, pixel_id: \"1\", events: [Purchase, \"\"]}\n",
-                  "x.yaml:11:67: orgs[0].integrations[0].events[1]: '' matches no event: an event name cannot be empty");
+    expect_errors(
+        BASE "    integrations:\n"
+             "      - {name: m, vendor: meta, pixel_id: \"1\", events: [Purchase, \"\"]}\n",
+        "x.yaml:11:67: orgs[0].integrations[0].events[1]: '' matches no event: an event name cannot be empty");
 }
 
 /* A burst without per_second was read as no limit at all. */
