@@ -10,14 +10,77 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdint.h>
+#include <stdio.h>
+
 #include "common/log.h"
+#include "json/numbers.h"
+#include "pii/scan.h"
 
 typedef struct thread_masker {
     sluice_masker_t base;
     sluice_plugin_set_t *set;
     const sluice_config_t *cfg;
     unsigned thread;
+    sluice_scan_t scan; /* this thread's: values a plugin left as they were */
 } thread_masker_t;
+
+/* FNV-1a over a string's length and bytes. */
+static uint64_t fingerprint(const json_t *s)
+{
+    const unsigned char *p = (const unsigned char *)json_string_value(s);
+    size_t n = json_string_length(s);
+    uint64_t h = 14695981039346656037ull ^ n;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+/* What personal data a value that a plugin left as it was holds, as words for the log ("a card
+ * number"), or NULL when it holds none. A mask rule is the operator's word that the field leaves
+ * masked, and the PII guard does not look at what a rule covers: a plugin answering UNCHANGED
+ * (the SDK's example does for every non-string, so a card sent as a number) or its input as its
+ * answer sent the card or e-mail to Kafka as sent, listed as masked. Only values handed back as
+ * they were are judged: a plugin's own output may look like personal data by design (fpe keeps a
+ * card's shape). */
+static const char *left_as_it_was(thread_masker_t *m, const sluice_org_t *org, const json_t *value,
+                                  const sluice_jsonnum_t *nums)
+{
+    char num[64];
+    const char *text = NULL;
+    size_t n = 0;
+    if (json_is_string(value)) {
+        text = json_string_value(value);
+        n = json_string_length(value);
+    } else if (json_is_number(value)) {
+        text = sluice_jsonnum_find(nums, value, &n);
+        if (text == NULL) {
+            int len = json_is_integer(value)
+                          ? snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(value))
+                          : snprintf(num, sizeof(num), "%.17g", json_real_value(value));
+            if (len <= 0 || (size_t)len >= sizeof(num))
+                return NULL;
+            text = num;
+            n = (size_t)len;
+        }
+    }
+    if (text == NULL || !sluice_scan_may_match(text, n))
+        return NULL;
+    unsigned kinds =
+        SLUICE_SCAN_EMAIL | SLUICE_SCAN_CARD | SLUICE_SCAN_PHONE | SLUICE_SCAN_IBAN | org->pii_guard.national_ids;
+    m->scan.count = 0;
+    if (sluice_scan(&m->scan, text, n, kinds) != 0)
+        return "data it could not be scanned for"; /* out of memory: fail closed all the same */
+    if (m->scan.count == 0)
+        return NULL;
+    switch (m->scan.matches[0].kind) {
+    case SLUICE_SCAN_EMAIL: return "an e-mail address";
+    case SLUICE_SCAN_CARD: return "a card number";
+    case SLUICE_SCAN_PHONE: return "a phone number";
+    case SLUICE_SCAN_IBAN: return "an IBAN";
+    default: return "a national id number";
+    }
+}
 
 struct sluice_gw_maskers {
     thread_masker_t *threads;
@@ -38,9 +101,26 @@ static sluice_mask_outcome_t on_mask(void *ud, const sluice_org_t *org, size_t r
     sluice_plugin_field_t field = {
         .org = org->id, .path = concrete_path, .rule_path = rule->path.text, .event = event_name, .nums = nums};
     json_t *nv = NULL;
-    const char *reason = "unknown";
+    const char *reason = "unknown", *kept = NULL;
+    char why[128];
+    /* A string answer may be written over the value in place: its fingerprint before, to tell an
+     * echo afterwards (only for strings that may hold personal data at all). */
+    uint64_t before = 0;
+    int watch = json_is_string(value) && sluice_scan_may_match(json_string_value(value), json_string_length(value));
+    if (watch)
+        before = fingerprint(value);
     sluice_plugin_outcome_t out =
         sluice_plugin_set_apply_in_place(m->set, m->thread, org_index, rule_index, &field, value, &nv, &reason);
+    int same = out == SLUICE_PLUGIN_UNCHANGED ||
+               (out == SLUICE_PLUGIN_REPLACED &&
+                (nv != value ? json_equal(nv, value) : watch && json_is_string(value) && fingerprint(value) == before));
+    if (same && (kept = left_as_it_was(m, org, value, nums)) != NULL) {
+        if (out == SLUICE_PLUGIN_REPLACED)
+            json_decref(nv);
+        snprintf(why, sizeof(why), "it left a value holding personal data (%s) as it was", kept);
+        reason = why;
+        out = SLUICE_PLUGIN_FAILED;
+    }
     switch (out) {
     case SLUICE_PLUGIN_REPLACED: {
         if (nv == value) { /* rewritten where it is */
@@ -94,6 +174,8 @@ void sluice_gw_maskers_free(sluice_gw_maskers_t *m)
 {
     if (m == NULL)
         return;
+    for (unsigned t = 0; t < m->nthreads; t++)
+        sluice_scan_dispose(&m->threads[t].scan);
     free(m->threads);
     free(m);
 }

@@ -49,6 +49,7 @@ static void write_config(const char *extra_rule)
              "        - {path: \"properties.items[*].sku\", plugin: %s/fixture.so, params: {prefix: 'sku:'}}\n"
              "        - {path: properties.ssn, plugin: fixture, params: {fail_on: poison-ssn}, on_error: reject}\n"
              "        - {path: properties.nickname, plugin: fixture}\n"
+             "        - {path: properties.echo, plugin: fixture, params: {prefix: ''}}\n"
              "%s",
              F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url, fixtures, fixtures,
              extra_rule);
@@ -220,6 +221,54 @@ static void plugin_error_fails_closed(void **state)
     free(log);
 }
 
+/* A plugin that hands a value back as it was (UNCHANGED, or the same value as its answer: the
+ * fixture keeps numbers, and with prefix '' echoes strings) sent the card number or e-mail the
+ * rule names to Kafka as sent, listed as masked, and the PII guard skipped it (the rule covers
+ * it). A value left so that holds personal data now fails closed; one that holds none stays. */
+static void plugin_leaving_pii_fails_closed(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    assert_int_equal(gwfix_post(&F, "/v1/t", WEB_KEY,
+                                "{\"event\":\"Order\",\"messageId\":\"pl-keep-1\",\"properties\":{\"card\":"
+                                "4111111111111111,\"echo\":\"bob@example.com\",\"total\":7}}",
+                                &r),
+                     200);
+    http_resp_dispose(&r);
+    assert_int_equal(gwfix_post(&F, "/v1/t", WEB_KEY,
+                                "{\"event\":\"Order\",\"messageId\":\"pl-keep-2\",\"properties\":{\"card\":"
+                                "\"__keep__\",\"echo\":\"gift wrap\"}}",
+                                &r),
+                     200);
+    http_resp_dispose(&r);
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    json_t *props = json_object_get(event_of(msgs, "pl-keep-1"), "properties");
+    assert_null(json_object_get(props, "card"));
+    assert_null(json_object_get(props, "echo"));
+    assert_int_equal(json_integer_value(json_object_get(props, "total")), 7);
+    assert_true(listed(privacy_of(msgs, "pl-keep-1"), "dropped", "properties.card"));
+    assert_false(listed(privacy_of(msgs, "pl-keep-1"), "masked", "properties.card"));
+    props = json_object_get(event_of(msgs, "pl-keep-2"), "properties");
+    assert_string_equal(json_string_value(json_object_get(props, "card")), "__keep__");
+    assert_string_equal(json_string_value(json_object_get(props, "echo")), "gift wrap");
+    char *all = json_dumps(msgs, 0);
+    assert_false(gwfix_contains(all, "4111111111111111"));
+    assert_false(gwfix_contains(all, "bob@example.com"));
+    free(all);
+    json_decref(msgs);
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_th_wait_log(F.gw, "left a value holding personal data", 2, 5000, &err), 0);
+    char *log = gateway_log();
+    assert_true(gwfix_contains(log, "plugin fixture failed on org acme path properties.card (rule properties.card): "
+                                    "it left a value holding personal data (a card number) as it was; the field is "
+                                    "removed"));
+    assert_true(gwfix_contains(log, "path properties.echo (rule properties.echo): it left a value holding personal "
+                                    "data (an e-mail address) as it was"));
+    assert_false(gwfix_contains(log, "4111111111111111"));
+    assert_false(gwfix_contains(log, "bob@example.com"));
+    free(log);
+}
+
 static void broken_plugin_refuses_reload(void **state)
 {
     (void)state;
@@ -228,7 +277,7 @@ static void broken_plugin_refuses_reload(void **state)
     assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
     assert_int_equal(sluice_th_wait_log(F.gw, "reload refused", 1, 10000, &err), 0);
     char *log = gateway_log();
-    assert_true(gwfix_contains(log, "orgs[0].data_layer.mask[4]: plugin 'broken' ("));
+    assert_true(gwfix_contains(log, "orgs[0].data_layer.mask[5]: plugin 'broken' ("));
     assert_true(gwfix_contains(log, "refused its configuration: the key must be 32 bytes"));
     free(log);
     /* The previous config (and its plugins) keeps serving. */
@@ -287,6 +336,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(masked_in_kafka),
         cmocka_unit_test(plugin_error_fails_closed),
+        cmocka_unit_test(plugin_leaving_pii_fails_closed),
         cmocka_unit_test(broken_plugin_refuses_reload),
         cmocka_unit_test(broken_plugin_refuses_start),
     };
