@@ -69,6 +69,13 @@ static int valid_plugin_name(const char *s)
 }
 
 /* Checks the exported object and fills lib->desc. No plugin code runs here. */
+/* 1 when p is an address inside the loaded object whose base is base (NULL is not). */
+static int in_plugin(const void *base, const void *p)
+{
+    Dl_info info;
+    return p != NULL && dladdr(p, &info) != 0 && info.dli_fbase == base;
+}
+
 static int check_descriptor(sluice_plugin_lib_t *lib, sluice_err_t *err)
 {
     dlerror();
@@ -141,6 +148,31 @@ static int check_descriptor(sluice_plugin_lib_t *lib, sluice_err_t *err)
     lib->declared_size = p.descriptor_size;
 
     const sluice_mask_plugin_t *d = &lib->desc;
+    /* Every pointer the descriptor hands over is followed below: each must point into the plugin
+     * itself (a forgotten {0} made the map run on into whatever followed it, and a name of 0x1
+     * crashed the loader: `config check` and, on SIGHUP, the running gateway). */
+    const void *base = info.dli_fbase;
+    if (!in_plugin(base, d->name) || !in_plugin(base, d->version) ||
+        (d->description != NULL && !in_plugin(base, d->description)))
+        return sluice_err_set(err, "descriptor: name, version or description points outside the plugin");
+    if (d->config != NULL) {
+        for (int n = 0; n <= SLUICE_PLUGIN_MAP_MAX; n++) {
+            const sluice_mask_config_entry_t *e = &d->config[n];
+            if (!in_plugin(base, e) || !in_plugin(base, (const char *)(e + 1) - 1))
+                return sluice_err_set(err,
+                                      "descriptor of '%s': config map entry %d lies outside the plugin (is the map "
+                                      "{0}-terminated?)",
+                                      in_plugin(base, d->name) ? d->name : "?", n);
+            if (e->name == NULL)
+                break;
+            if (!in_plugin(base, e->name) || (e->default_value != NULL && !in_plugin(base, e->default_value)) ||
+                (e->description != NULL && !in_plugin(base, e->description)))
+                return sluice_err_set(err,
+                                      "descriptor of '%s': config map entry %d points outside the plugin (is the map "
+                                      "{0}-terminated?)",
+                                      d->name, n);
+        }
+    }
     if (d->name == NULL || !valid_plugin_name(d->name))
         return sluice_err_set(err, "descriptor: name is missing or not 1..64 characters of [a-z0-9_-]");
     if (d->version == NULL || d->version[0] == '\0')

@@ -52,6 +52,8 @@ static void test_broken_descriptors_refused(void **state)
         {"broken_function_symbol", "'sluice_mask_plugin_v1' is not a data object"},
         {"broken_no_mask", "descriptor of 'no_mask': create, destroy and mask are required"},
         {"broken_bad_map", "descriptor of 'bad_map': config map entry 'width': default \"wide\" is not an integer"},
+        {"broken_unterminated_map", "descriptor of 'unterminated_map': config map entry 1 points outside the plugin "
+                                    "(is the map {0}-terminated?)"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char path[512], want[1024];
