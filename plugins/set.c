@@ -427,17 +427,44 @@ static sluice_plugin_outcome_t failed(sluice_plugin_instance_t *inst, unsigned t
  * keeps the spelling of the numbers in it, and a number beyond 64 bits is kept, not refused.
  * NULL when that parser refuses the answer: the caller then has jansson read it, as before, which
  * takes what the request parser does not ("\u0000" in a string, deeper nesting). */
-static json_t *parse_keeping_numbers(const char *buf, size_t len, sluice_jsonnum_t *nums)
+/* The answer read by the request parser, its numbers' texts merged into nums (may be NULL: they
+ * are then formatted); NULL with *kind set (0: out of memory) when it refuses the answer. */
+static json_t *parse_keeping_numbers(const char *buf, size_t len, sluice_jsonnum_t *nums, sluice_json_fail_t *kind)
 {
+    *kind = 0;
     sluice_jsonnum_t *own = sluice_jsonnum_new();
     if (own == NULL)
         return NULL;
     sluice_json_error_t perr;
     json_t *v = sluice_json_parse(buf, len, ANSWER_MAX_DEPTH, len, 0, own, &perr);
-    if (v != NULL)
+    if (v != NULL && nums != NULL)
         (void)sluice_jsonnum_merge(nums, own); /* on failure: those numbers are formatted */
+    if (v == NULL)
+        *kind = perr.kind;
     sluice_jsonnum_free(own);
     return v;
+}
+
+/* 1 when v nests deeper than max levels (a scalar is at level 1). */
+static int deeper_than(const json_t *v, int max)
+{
+    if (max <= 0)
+        return 1;
+    size_t i;
+    const char *k;
+    json_t *c;
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, c) {
+            if ((json_is_array(c) || json_is_object(c)) && deeper_than(c, max - 1))
+                return 1;
+        }
+    } else if (json_is_object(v)) {
+        json_object_foreach((json_t *)v, k, c) {
+            if ((json_is_array(c) || json_is_object(c)) && deeper_than(c, max - 1))
+                return 1;
+        }
+    }
+    return 0;
 }
 
 static sluice_plugin_outcome_t mask_json(sluice_plugin_instance_t *inst, unsigned thread, sluice_mask_output_t *out,
@@ -483,12 +510,22 @@ static sluice_plugin_outcome_t mask_json(sluice_plugin_instance_t *inst, unsigne
     if (rc == SLUICE_MASK_REMOVE)
         return SLUICE_PLUGIN_REMOVE;
     if (out->type == SLUICE_MASK_OUT_JSON) {
-        if (field->nums != NULL)
-            *result = parse_keeping_numbers(out->buf, out->len, field->nums);
-        if (*result == NULL) {
+        sluice_json_fail_t kind;
+        *result = parse_keeping_numbers(out->buf, out->len, field->nums, &kind);
+        /* What the request parser refuses but jansson reads (a \u0000 in a string) is read by
+         * jansson, within the same depth: jansson allows 2,048 levels, and an event that deep was
+         * accepted with 200 and then unreadable to the delivery worker. */
+        if (*result == NULL && kind != SLUICE_JSON_DEPTH) {
             json_error_t jerr;
             *result = json_loadb(out->buf, out->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+            if (*result != NULL && deeper_than(*result, ANSWER_MAX_DEPTH)) {
+                json_decref(*result);
+                *result = NULL;
+                kind = SLUICE_JSON_DEPTH;
+            }
         }
+        if (*result == NULL && kind == SLUICE_JSON_DEPTH)
+            return failed(inst, thread, reason, "output nests deeper than 64 levels");
         if (*result == NULL)
             return failed(inst, thread, reason, "output is not one valid JSON value");
     } else if (in_place && json_is_string(value) && value->refcount == 1) {

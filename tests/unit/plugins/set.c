@@ -301,6 +301,41 @@ static void test_numbers_in_an_answered_object(void **state)
     sluice_config_free(cfg);
 }
 
+/* An answer nested deeper than 64 levels fails closed: refused by the request parser, it was read
+ * again by jansson (for the \u0000 it refuses), which allows 2,048, so a 2,047-deep answer went
+ * into a 200-accepted event that the delivery worker could not read back (dead-lettered as "not
+ * a JSON object"). With or without the numbers table, and with a \u0000 in it too. */
+static void test_deep_answer_fails_closed(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = config_with("        - {path: properties.card, plugin: fixture}\n");
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    sluice_plugin_set_t *set = sluice_plugin_set_load(cfg, NULL, 1, 0, &d);
+    assert_non_null(set);
+    sluice_config_diag_dispose(&d);
+    const char *values[] = {"__deep__", "__deep_nul__"};
+    for (int with_nums = 0; with_nums < 2; with_nums++) {
+        for (size_t v = 0; v < 2; v++) {
+            sluice_jsonnum_t *nums = with_nums ? sluice_jsonnum_new() : NULL;
+            sluice_plugin_field_t f = {.org = "acme",
+                                       .path = "properties.card",
+                                       .rule_path = "properties.card",
+                                       .event = "Order Completed",
+                                       .nums = nums};
+            json_t *value = json_string(values[v]), *out = NULL;
+            const char *why = NULL;
+            assert_int_equal(sluice_plugin_set_apply(set, 0, 0, 0, &f, value, &out, &why), SLUICE_PLUGIN_FAILED);
+            assert_null(out);
+            assert_string_equal(why, "output nests deeper than 64 levels");
+            json_decref(value);
+            sluice_jsonnum_free(nums);
+        }
+    }
+    sluice_plugin_set_free(set);
+    sluice_config_free(cfg);
+}
+
 /* Through the gateway's entry, a string only its holder has is rewritten where it is (the data
  * layer then has nothing to put in place); a shared one is left alone, and so is the input of
  * sluice_plugin_set_apply and sluice_plugin_mask_json (sluicectl plugin test, the fuzz target). */
@@ -588,6 +623,7 @@ int main(void)
         cmocka_unit_test(test_builtin_missing_from_dir),
         cmocka_unit_test(test_not_found_wording),
         cmocka_unit_test(test_numbers_in_an_answered_object),
+        cmocka_unit_test(test_deep_answer_fails_closed),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
