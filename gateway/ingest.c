@@ -74,6 +74,7 @@ struct pending {
     int responded;
     int waiting_acks;
     uint64_t produce_us;
+    uint64_t ack_due_us; /* when the acks are late, on the monotonic clock (not the loop's) */
     h2o_timeout_entry_t timeout;
     pending_msg_t *msgs; /* [produced]: one per message handed to Kafka */
     char *ids;           /* the produced events' messageIds, NUL-terminated one after another */
@@ -267,6 +268,13 @@ static void settle(pending_t *p)
 static void on_ack_timeout(h2o_timeout_entry_t *entry)
 {
     pending_t *p = H2O_STRUCT_FROM_MEMBER(pending_t, timeout, entry);
+    /* h2o counts from the loop's clock, read when the turn began: a turn held by a slow plugin
+     * made the deadline pass at once, and a 503 "Kafka did not acknowledge" went out for events
+     * Kafka had taken (a retry then made duplicates). Not due yet: wait another period. */
+    if (!p->responded && sluice_mono_us() < p->ack_due_us) {
+        h2o_timeout_link(p->w->ctx.loop, &p->w->ack_timeout, &p->timeout);
+        return;
+    }
     if (!p->responded) {
         sluice_counter_add(&p->w->metrics.events_rejected[SLUICE_REJECT_KAFKA], p->outstanding);
         respond_unavailable(p, "Kafka did not acknowledge in time; retry the request");
@@ -605,6 +613,7 @@ static void produce_all(pending_t *p)
                 respond_final(p);
         } else {
             p->timeout.cb = on_ack_timeout;
+            p->ack_due_us = sluice_mono_us() + (uint64_t)kc->ack_timeout_ms * 1000;
             h2o_timeout_link(w->ctx.loop, &w->ack_timeout, &p->timeout);
         }
     }

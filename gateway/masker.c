@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "common/log.h"
+#include "common/time.h"
 #include "json/numbers.h"
 #include "pii/scan.h"
 
@@ -23,7 +24,11 @@ typedef struct thread_masker {
     const sluice_config_t *cfg;
     unsigned thread;
     sluice_scan_t scan; /* this thread's: values a plugin left as they were */
+    uint64_t slow_logged_us;
 } thread_masker_t;
+
+/* A mask call this long is logged (mask.slow): a lookup over the network, a lock. */
+#define SLOW_MASK_US 100000
 
 /* FNV-1a over a string's length and bytes. */
 static uint64_t fingerprint(const json_t *s)
@@ -109,8 +114,21 @@ static sluice_mask_outcome_t on_mask(void *ud, const sluice_org_t *org, size_t r
     int watch = json_is_string(value) && sluice_scan_may_match(json_string_value(value), json_string_length(value));
     if (watch)
         before = fingerprint(value);
+    uint64_t started = sluice_mono_us();
     sluice_plugin_outcome_t out =
         sluice_plugin_set_apply_in_place(m->set, m->thread, org_index, rule_index, &field, value, &nv, &reason);
+    uint64_t took = sluice_mono_us() - started;
+    if (took >= SLOW_MASK_US && started - m->slow_logged_us >= 10000000) {
+        /* Plugins run on the event-loop thread: while one waits, no other request of any org on
+         * this thread is served. Said once in 10 s per thread. */
+        m->slow_logged_us = started;
+        const char *pn = sluice_plugin_set_plugin_name(m->set, org_index, rule_index);
+        sluice_log_warn("mask.slow",
+                        "plugin %s held the event-loop thread for %llu ms on org %s path %s (rule %s): every "
+                        "request on this thread waited; a plugin must not block",
+                        pn ? pn : rule->plugin, (unsigned long long)(took / 1000), org->id, concrete_path,
+                        rule->path.text);
+    }
     int same = out == SLUICE_PLUGIN_UNCHANGED ||
                (out == SLUICE_PLUGIN_REPLACED &&
                 (nv != value ? json_equal(nv, value) : watch && json_is_string(value) && fingerprint(value) == before));

@@ -269,6 +269,31 @@ static void plugin_leaving_pii_fails_closed(void **state)
     free(log);
 }
 
+/* A plugin that holds the event-loop thread longer than kafka.ack_timeout_ms (4 s here): the
+ * ack deadline was counted from the loop's clock of before the call, so it ran out at once and
+ * the client got 503 "Kafka did not acknowledge in time; retry" for an event Kafka had taken (a
+ * retry made a duplicate). The deadline now runs from the produce, and the slow call is logged. */
+static void slow_plugin_is_not_blamed_on_kafka(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    assert_int_equal(gwfix_post(&F, "/v1/t", WEB_KEY,
+                                "{\"event\":\"Order\",\"messageId\":\"pl-slow-1\",\"properties\":{\"card\":"
+                                "\"__slow__\"}}",
+                                &r),
+                     200);
+    http_resp_dispose(&r);
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    assert_int_equal(gwfix_count_message(msgs, "pl-slow-1"), 1);
+    json_decref(msgs);
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_th_wait_log(F.gw, "\"mask.slow\"", 1, 5000, &err), 0);
+    char *log = gateway_log();
+    assert_true(gwfix_contains(log, "plugin fixture held the event-loop thread for"));
+    assert_true(gwfix_contains(log, "org acme path properties.card"));
+    free(log);
+}
+
 static void broken_plugin_refuses_reload(void **state)
 {
     (void)state;
@@ -337,6 +362,7 @@ int main(void)
         cmocka_unit_test(masked_in_kafka),
         cmocka_unit_test(plugin_error_fails_closed),
         cmocka_unit_test(plugin_leaving_pii_fails_closed),
+        cmocka_unit_test(slow_plugin_is_not_blamed_on_kafka),
         cmocka_unit_test(broken_plugin_refuses_reload),
         cmocka_unit_test(broken_plugin_refuses_start),
     };
