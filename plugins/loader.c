@@ -173,8 +173,16 @@ static int check_descriptor(sluice_plugin_lib_t *lib, sluice_err_t *err)
                                       d->name, n);
         }
     }
-    if (d->name == NULL || !valid_plugin_name(d->name))
-        return sluice_err_set(err, "descriptor: name is missing or not 1..64 characters of [a-z0-9_-]");
+    if (d->name == NULL)
+        return sluice_err_set(err, "descriptor: name is missing");
+    if (!valid_plugin_name(d->name)) {
+        char shown[80];
+        size_t k = 0;
+        for (const char *c = d->name; *c && k + 1 < sizeof(shown); c++) /* control characters shown as '?' */
+            shown[k++] = (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c;
+        shown[k] = '\0';
+        return sluice_err_set(err, "descriptor: name '%s' is not 1..64 characters of [a-z0-9_-]", shown);
+    }
     if (d->version == NULL || d->version[0] == '\0')
         return sluice_err_set(err, "descriptor of '%s': version is missing", d->name);
     if (d->create == NULL || d->destroy == NULL || d->mask == NULL)
@@ -198,6 +206,11 @@ sluice_plugin_lib_t *sluice_plugin_lib_open(const char *path, sluice_err_t *err)
     }
     if (!S_ISREG(st.st_mode)) {
         sluice_err_set(err, "cannot open plugin %s: not a regular file", path);
+        return NULL;
+    }
+    /* Code the gateway runs with the event data and its keys: not one every user may rewrite. */
+    if (st.st_mode & S_IWOTH) {
+        sluice_err_set(err, "refusing plugin %s: every user may write it (chmod o-w)", path);
         return NULL;
     }
     sluice_plugin_lib_t *lib = calloc(1, sizeof(*lib));
@@ -514,8 +527,14 @@ int sluice_plugin_instance_create(sluice_plugin_lib_t *lib, const sluice_plugin_
     msg[sizeof(msg) - 1] = '\0';
     if (rc != SLUICE_MASK_OK) {
         /* A failed create owns its cleanup (header contract); the host never destroys it. */
-        sluice_config_diag_add(diag, where, "%s: plugin '%s' (%s) refused its configuration: %s", label, d->name,
-                               lib->path, msg[0] ? msg : sluice_mask_strerror(rc));
+        if (rc > 0) /* UNCHANGED, REMOVE or unknown: not a status create returns; msg is not read */
+            sluice_config_diag_add(diag, where,
+                                   "%s: plugin '%s' (%s) create returned status %d, which is neither SLUICE_MASK_OK "
+                                   "nor an error (a plugin bug)",
+                                   label, d->name, lib->path, rc);
+        else
+            sluice_config_diag_add(diag, where, "%s: plugin '%s' (%s) refused its configuration: %s", label, d->name,
+                                   lib->path, msg[0] ? msg : sluice_mask_strerror(rc));
         instance_free(pi);
         return -1;
     }

@@ -79,7 +79,7 @@
  *
  * A negative status from `mask` (or an output over the cap, or invalid UTF-8) never lets the raw
  * value through: the field is removed, or the whole event rejected when the rule says
- * `on_error: reject`. The host counts it in sluice_plugin_errors_total{plugin,rule} and logs a
+ * `on_error: reject`. The host counts it in sluice_plugin_errors_total{plugin,org,rule} and logs a
  * warning naming the plugin and the path, never the value. Plugins must keep to the same rule:
  * never put a value, a key or a secret in a log line or an error message.
  *
@@ -383,7 +383,8 @@ typedef struct sluice_mask_plugin {
     /* Required. One instance per rule, single-threaded, at config load. self identifies the
      * instance to host->log/seal/open (keep it in the instance; valid until destroy returns).
      * Returns SLUICE_MASK_OK with *instance set (it may be NULL if the plugin needs no state),
-     * or a negative status with one sentence in err (err_len > 0, always NUL-terminate). */
+     * or a negative status with one sentence in err (err_len > 0, always NUL-terminate). On
+     * failure the host never calls destroy: free what create allocated before returning. */
     int (*create)(const sluice_mask_host_t *host, sluice_mask_handle_t *self, const sluice_mask_config_t *cfg,
                   void **instance, char *err, size_t err_len);
     /* Required. Frees the instance (NULL allowed if create set it so). */

@@ -6,8 +6,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -54,6 +56,7 @@ static void test_broken_descriptors_refused(void **state)
         {"broken_bad_map", "descriptor of 'bad_map': config map entry 'width': default \"wide\" is not an integer"},
         {"broken_unterminated_map", "descriptor of 'unterminated_map': config map entry 1 points outside the plugin "
                                     "(is the map {0}-terminated?)"},
+        {"broken_bad_name", "descriptor: name 'Upper Case' is not 1..64 characters of [a-z0-9_-]"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         char path[512], want[1024];
@@ -158,6 +161,57 @@ static void test_failing_create_reports_plugin_message(void **state)
     assert_string_equal(d.msgs[0], want);
     sluice_plugin_lib_close(lib);
     sluice_config_diag_dispose(&d);
+}
+
+/* A create answering a mask status (UNCHANGED) was reported as "refused its configuration:
+ * unchanged", and the same in the gateway's reload log: name the plugin bug. */
+static void test_create_positive_status_named(void **state)
+{
+    (void)state;
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    sluice_plugin_lib_t *lib;
+    sluice_plugin_instance_t *inst = NULL;
+    assert_int_equal(create_from("broken_create_positive", NULL, &lib, &inst, &d, 1), -1);
+    assert_null(inst);
+    char want[1024];
+    snprintf(want, sizeof(want),
+             "acme.yaml:7:9: orgs[0].data_layer.mask[0]: plugin 'broken' (%s) create returned status 1, which is "
+             "neither SLUICE_MASK_OK nor an error (a plugin bug)",
+             sluice_plugin_lib_path(lib));
+    assert_int_equal(d.count, 1);
+    assert_string_equal(d.msgs[0], want);
+    sluice_plugin_lib_close(lib);
+    sluice_config_diag_dispose(&d);
+}
+
+/* A plugin file every user may rewrite is code anyone on the machine could put into the gateway. */
+static void test_world_writable_refused(void **state)
+{
+    (void)state;
+    char src[512], dst[600];
+    fixture_path(src, sizeof(src), "fixture");
+    snprintf(dst, sizeof(dst), "%s.ww.so", src);
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    assert_non_null(in);
+    assert_non_null(out);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    fclose(out);
+    assert_int_equal(chmod(dst, 0666), 0);
+    sluice_err_t err = {{0}};
+    assert_null(sluice_plugin_lib_open(dst, &err));
+    char want[1024];
+    snprintf(want, sizeof(want), "refusing plugin %s: every user may write it (chmod o-w)", dst);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(chmod(dst, 0644), 0);
+    sluice_plugin_lib_t *lib = sluice_plugin_lib_open(dst, &err);
+    assert_non_null(lib);
+    sluice_plugin_lib_close(lib);
+    unlink(dst);
 }
 
 static void test_failing_selftest_destroys_instance(void **state)
@@ -390,6 +444,8 @@ int main(void)
         cmocka_unit_test(test_unloadable_files),
         cmocka_unit_test(test_good_descriptor),
         cmocka_unit_test(test_failing_create_reports_plugin_message),
+        cmocka_unit_test(test_create_positive_status_named),
+        cmocka_unit_test(test_world_writable_refused),
         cmocka_unit_test(test_failing_selftest_destroys_instance),
         cmocka_unit_test(test_mask_statuses_and_checks),
         cmocka_unit_test(test_output_cap),
