@@ -306,7 +306,10 @@ typedef struct suite {
 /* Creates an instance with params given as YAML (or JSON) map text; NULL with the diag
  * messages printed. nthreads 3: thread 0 for the single-thread runs, 1 and 2 for the
  * concurrent one. */
-static sluice_plugin_instance_t *create_instance(suite_t *s, const char *name, const char *params_text, int report)
+/* An instance of the plugin with params_text (YAML; NULL or "" for none). With report, problems
+ * are lines of the report; without, the first is put into why (why_len bytes; may be NULL). */
+static sluice_plugin_instance_t *create_instance(suite_t *s, const char *name, const char *params_text, int report,
+                                                 char *why, size_t why_len)
 {
     char err[256];
     sluice_yaml_doc_t *doc = NULL;
@@ -315,6 +318,8 @@ static sluice_plugin_instance_t *create_instance(suite_t *s, const char *name, c
         if (doc == NULL) {
             if (report)
                 line(&s->rep, "FAIL", "create: parameters: %s", err);
+            else if (why != NULL)
+                snprintf(why, why_len, "%s", err);
             return NULL;
         }
     }
@@ -336,6 +341,8 @@ static sluice_plugin_instance_t *create_instance(suite_t *s, const char *name, c
         for (size_t i = 0; i < diag.count; i++)
             printf("        %s\n", diag.msgs[i]);
     }
+    if (rc != 0 && !report && why != NULL)
+        snprintf(why, why_len, "%s", diag.count > 0 ? diag.msgs[0] : "no reason given");
     for (size_t i = 0; report && i < diag.warning_count; i++)
         printf("        warning: %s\n", diag.warnings[i]);
     sluice_config_diag_dispose(&diag);
@@ -672,11 +679,17 @@ static int run_vector(suite_t *s, json_t *v, sluice_plugin_instance_t *base_inst
             if (strcmp(cache[i].params, key) == 0)
                 inst = cache[i].inst;
         }
-        if (inst == NULL && key != NULL && *ncache < MAX_VECTORS) {
+        if (inst == NULL && key != NULL && *ncache >= MAX_VECTORS) {
+            snprintf(why, why_len, "more than %d different params among the vectors", MAX_VECTORS);
+            free(key);
+            return 0;
+        }
+        if (inst == NULL && key != NULL) {
             /* JSON is YAML flow syntax, so the loader validates vector params like a rule's. */
-            inst = create_instance(s, "vector params", key, 0);
+            char reason[512];
+            inst = create_instance(s, "vector params", key, 0, reason, sizeof(reason));
             if (inst == NULL) {
-                snprintf(why, why_len, "the plugin refused params %s", key);
+                snprintf(why, why_len, "the plugin refused params %s: %s", key, reason);
                 free(key);
                 return 0;
             }
@@ -875,7 +888,7 @@ static int run_suite(const char *path, char **params, int nparams, const char *v
     }
     sluice_keyring_t *keys = suite_keys();
     s.keys = keys;
-    sluice_plugin_instance_t *inst = create_instance(&s, "--param", s.params_yaml, 1);
+    sluice_plugin_instance_t *inst = create_instance(&s, "--param", s.params_yaml, 1, NULL, 0);
     if (inst != NULL) {
         line(&s.rep, "PASS", "create: with %s", nparams ? "the --param values" : "default parameters");
         if (s.d->selftest != NULL)

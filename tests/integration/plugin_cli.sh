@@ -86,6 +86,8 @@ set -e
 [ "$rc" -eq 1 ] || fail "bad vectors exit $rc"
 grep -qF "$tmp/bad.jsonl:1 wrong: expected \"nope\", got \"m:abc\"" "$tmp/out" || fail "wrong answer: $(cat "$tmp/out")"
 grep -qF "$tmp/bad.jsonl:2: the plugin refused params" "$tmp/out" || fail "bad params: $(cat "$tmp/out")"
+# ... saying why, with the loader's "did you mean" (it was only "refused params {...}").
+grep -qF "unknown parameter of plugin 'fixture'; did you mean 'prefix'?" "$tmp/out" || fail "bad params why: $(cat "$tmp/out")"
 grep -qF "$tmp/bad.jsonl:3: not a JSON object" "$tmp/out" || fail "malformed: $(cat "$tmp/out")"
 grep -q '^FAIL  vectors: 3 of 3' "$tmp/out" || fail "vector count: $(cat "$tmp/out")"
 
