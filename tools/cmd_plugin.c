@@ -822,20 +822,35 @@ static sluice_keyring_t *suite_keys(void)
     return kr;
 }
 
+/* s for a terminal: control characters (an escape sequence in a plugin's text) as '?', at most
+ * cap - 1 bytes. Returns out. */
+static const char *printable(const char *s, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (; s != NULL && *s && k + 1 < cap; s++)
+        out[k++] = (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s;
+    out[k] = '\0';
+    return out;
+}
+
 static void describe(const sluice_mask_plugin_t *d, uint32_t declared)
 {
-    printf("plugin %s %s (ABI %u.%u, descriptor %u bytes, flags:%s%s%s)\n", d->name, d->version, d->abi_major,
-           d->abi_minor, (unsigned)declared, (d->flags & SLUICE_MASK_FLAG_DETERMINISTIC) ? " deterministic" : "",
+    char version[64], text[256];
+    printf("plugin %s %s (ABI %u.%u, descriptor %u bytes, flags:%s%s%s)\n", d->name,
+           printable(d->version, version, sizeof(version)), d->abi_major, d->abi_minor, (unsigned)declared,
+           (d->flags & SLUICE_MASK_FLAG_DETERMINISTIC) ? " deterministic" : "",
            (d->flags & SLUICE_MASK_FLAG_IDEMPOTENT) ? " idempotent" : "", d->flags == 0 ? " none" : "");
     if (d->description != NULL)
-        printf("  %s\n", d->description);
+        printf("  %s\n", printable(d->description, text, sizeof(text)));
     for (size_t i = 0; d->config != NULL && d->config[i].name != NULL; i++) {
         const sluice_mask_config_entry_t *e = &d->config[i];
         int secret = (e->flags & SLUICE_MASK_CONF_SECRET) != 0;
+        char dflt[128];
         printf("  param %s%s: %s%s%s%s: %s\n", e->name, secret ? "_env" : "",
                secret ? "name of an env var holding a secret" : sluice_plugin_conf_type_name(e->type),
                (e->flags & SLUICE_MASK_CONF_REQUIRED) ? ", required" : "", e->default_value ? ", default " : "",
-               e->default_value ? e->default_value : "", e->description ? e->description : "");
+               e->default_value ? printable(e->default_value, dflt, sizeof(dflt)) : "",
+               e->description ? printable(e->description, text, sizeof(text)) : "");
     }
 }
 

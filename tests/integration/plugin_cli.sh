@@ -91,6 +91,13 @@ grep -qF "unknown parameter of plugin 'fixture'; did you mean 'prefix'?" "$tmp/o
 grep -qF "$tmp/bad.jsonl:3: not a JSON object" "$tmp/out" || fail "malformed: $(cat "$tmp/out")"
 grep -q '^FAIL  vectors: 3 of 3' "$tmp/out" || fail "vector count: $(cat "$tmp/out")"
 
+# A plugin's own texts reach the terminal without their control characters (an escape sequence
+# in a description could rewrite what the author reads).
+"$ctl" plugin test "$fx/broken_escape_text.so" >"$tmp/out" 2>&1 || true
+grep -qF 'plugin escape_text 1?[31m' "$tmp/out" || fail "version shown: $(cat "$tmp/out")"
+grep -qF 'clears ?[2J the screen' "$tmp/out" || fail "description shown: $(cat "$tmp/out")"
+if grep -q "$(printf '\033')" "$tmp/out"; then fail "an escape reached the output"; fi
+
 # A --param value YAML would read as a block collection (" -" is a sequence) is taken as text.
 printf '{"input": "abc", "expect": " -abc"}\n' >"$tmp/dash.jsonl"
 "$ctl" plugin test "$fx/fixture.so" --param 'prefix= -' --vectors "$tmp/dash.jsonl" >"$tmp/out" 2>&1 ||

@@ -410,16 +410,17 @@ static void test_rollback_on_any_failure(void **state)
              "must be 32 bytes",
              bad);
     /* A name that is not there: where it looked and why there, what is there instead. */
-    snprintf(want[1], sizeof(want[1]),
-             "set.yaml:13:40: orgs[0].data_layer.mask[2].plugin: cannot open plugin 'nosuch': no nosuch.so in %s "
-             "(from plugins.dir at set.yaml:4:16). Plugins there: broken_abi2_only, broken_bad_magic, broken_bad_map, "
-             "broken_bad_name, broken_bad_signature, broken_create_positive, broken_failing_create, "
-             "broken_failing_selftest, broken_function_symbol, "
-             "broken_lying_size, broken_missing_symbol, broken_newer_minor, broken_no_mask, broken_short_descriptor, "
-             "broken_unterminated_map, broken_wrong_major, cuts_utf8, fixture, typed. Set plugins.dir in the config or "
-             "SLUICE_PLUGIN_DIR to look in "
-             "another directory",
-             fixtures_dir);
+    snprintf(
+        want[1], sizeof(want[1]),
+        "set.yaml:13:40: orgs[0].data_layer.mask[2].plugin: cannot open plugin 'nosuch': no nosuch.so in %s "
+        "(from plugins.dir at set.yaml:4:16). Plugins there: broken_abi2_only, broken_bad_magic, broken_bad_map, "
+        "broken_bad_name, broken_bad_signature, broken_create_positive, broken_escape_text, broken_failing_create, "
+        "broken_failing_selftest, broken_function_symbol, "
+        "broken_lying_size, broken_missing_symbol, broken_newer_minor, broken_no_mask, broken_short_descriptor, "
+        "broken_unterminated_map, broken_wrong_major, cuts_utf8, fixture, typed. Set plugins.dir in the config or "
+        "SLUICE_PLUGIN_DIR to look in "
+        "another directory",
+        fixtures_dir);
     snprintf(want[2], sizeof(want[2]),
              "set.yaml:14:58: orgs[0].data_layer.mask[3].params.prefx: unknown parameter of plugin 'fixture'; did "
              "you mean 'prefix'?");
