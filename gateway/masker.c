@@ -111,8 +111,12 @@ static sluice_mask_outcome_t on_mask(void *ud, const sluice_org_t *org, size_t r
     /* A string answer may be written over the value in place: its fingerprint before, to tell an
      * echo afterwards (only for strings that may hold personal data at all). */
     uint64_t before = 0;
-    int watch = json_is_string(value) && sluice_scan_may_match(json_string_value(value), json_string_length(value));
-    if (watch)
+    char copy[64]; /* short strings (most) are kept as they were and compared; longer ones hashed */
+    size_t before_len = json_is_string(value) ? json_string_length(value) : 0;
+    int watch = json_is_string(value) && sluice_scan_may_match(json_string_value(value), before_len);
+    if (watch && before_len <= sizeof(copy))
+        memcpy(copy, json_string_value(value), before_len);
+    else if (watch)
         before = fingerprint(value);
     uint64_t started = sluice_mono_us();
     sluice_plugin_outcome_t out =
@@ -131,7 +135,10 @@ static sluice_mask_outcome_t on_mask(void *ud, const sluice_org_t *org, size_t r
     }
     int same = out == SLUICE_PLUGIN_UNCHANGED ||
                (out == SLUICE_PLUGIN_REPLACED &&
-                (nv != value ? json_equal(nv, value) : watch && json_is_string(value) && fingerprint(value) == before));
+                (nv != value ? json_equal(nv, value)
+                             : watch && json_is_string(value) && json_string_length(value) == before_len &&
+                                   (before_len <= sizeof(copy) ? memcmp(copy, json_string_value(value), before_len) == 0
+                                                               : fingerprint(value) == before)));
     if (same && (kept = left_as_it_was(m, org, value, nums)) != NULL) {
         if (out == SLUICE_PLUGIN_REPLACED)
             json_decref(nv);
