@@ -1443,6 +1443,13 @@ int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
     if (w->stopping)
         return refuse(req, w, &in.reply, 503, "kafka_unavailable", "the gateway is shutting down; retry", NULL);
 
+    /* Authenticate before work: with the key in the URL or a header (the usual pixel), the key,
+     * the page's origin and the limits are judged before data= is decoded or parsed; only a key
+     * inside data= needs the parse first. */
+    size_t key_len = 0;
+    const char *key = head_write_key(&in, &key_len);
+    if (key != NULL && (authenticate_key(&in, key, key_len) != 0 || check_pixel_origin(&in) != 0 || admit(&in) != 0))
+        return 0;
     json_t *root = NULL;
     sluice_jsonnum_t *nums = NULL;
     char *data;
@@ -1465,12 +1472,13 @@ int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
         sluice_http_query_foreach(req, pixel_param, &b);
         root = b.ev;
     }
-    size_t key_len = 0;
-    const char *key = find_write_key(&in, root, &key_len);
-    if (authenticate_key(&in, key, key_len) != 0 || check_pixel_origin(&in) != 0 || admit(&in) != 0) {
-        json_decref(root);
-        sluice_jsonnum_free(nums);
-        return 0;
+    if (key == NULL) {
+        key = find_write_key(&in, root, &key_len);
+        if (authenticate_key(&in, key, key_len) != 0 || check_pixel_origin(&in) != 0 || admit(&in) != 0) {
+            json_decref(root);
+            sluice_jsonnum_free(nums);
+            return 0;
+        }
     }
     json_object_del(root, "writeKey");
     accept_events(&in, root, nums, NULL, forced, 0, 0, NULL, 0);

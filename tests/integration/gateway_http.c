@@ -735,6 +735,22 @@ static void pixel(void **state)
     assert_string_equal(http_header(&r, "content-type"), "image/gif");
     assert_string_equal(http_header(&r, "x-sluice-error"), "unauthorized");
     http_resp_dispose(&r);
+    /* A wrong key in the URL is refused before data= is decoded or parsed: an unauthenticated
+     * client gets no work done and learns nothing of the parser. */
+    http_do(gwfix_url(&F, "/v1/pixel/t?writeKey=bad&data=%25%25not-base64"), &o, F.ca, &r);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(http_header(&r, "x-sluice-error"), "unauthorized");
+    http_resp_dispose(&r);
+    http_do(gwfix_url(&F, "/v1/pixel/t?writeKey=bad&data=eyJldmVudCI6"), &o, F.ca, &r); /* {"event": */
+    assert_int_equal(r.status, 401);
+    http_resp_dispose(&r);
+    /* From another site's page, the origin is judged before the data too. */
+    const char *other_site[] = {"Referer: https://evil.example/page", NULL};
+    http_opts_t os = {.headers = other_site};
+    http_do(gwfix_url(&F, "/v1/pixel/t?writeKey=" WEB_KEY "&data=eyJldmVudCI6"), &os, F.ca, &r);
+    assert_int_equal(r.status, 403);
+    assert_string_equal(http_header(&r, "x-sluice-error"), "origin_not_allowed");
+    http_resp_dispose(&r);
     http_do(gwfix_url(&F, "/v1/pixel/track?writeKey=" WEB_KEY), &o, F.ca, &r);
     assert_int_equal(r.status, 400);
     assert_string_equal(http_header(&r, "x-sluice-error"), "invalid_event");
