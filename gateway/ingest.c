@@ -247,9 +247,12 @@ static void respond_final(pending_t *p)
     if (p->failed > 0)
         respond_unavailable(p, "Kafka did not acknowledge every event; retry the request");
     else if (p->events_produced == 0 && json_array_size(p->rejected) > 0 &&
-             p->consent_dropped + p->duplicates + p->suppressed == 0)
+             p->consent_dropped + p->duplicates + p->suppressed == 0) {
         respond_refused(p);
-    else
+        /* Nothing taken: the same signed bytes again get the same refusal, not a 409 saying
+         * they were accepted. */
+        sluice_identity_forget_replay(p->w->identity, &p->job);
+    } else
         respond_ok(p);
 }
 

@@ -646,6 +646,24 @@ static int vendor_consent(const sluice_identity_job_t *job, const char *vendor)
 
 /* ------------------------------------------------------------------ signed requests */
 
+static void on_replay_forgotten(void *ud, sluice_redis_status_t status, const redisReply *reply)
+{
+    (void)reply;
+    if (status != SLUICE_REDIS_OK)
+        count_error(ud);
+}
+
+/* DEL <prefix>sig:<key>: the signed request was not accepted, so its retry is no replay. */
+static void forget_replay_key(sluice_identity_thread_t *t, const char *replay_key)
+{
+    char key[SLUICE_IDENTITY_PREFIX_MAX + sizeof(REPLAY_KEY) + SLUICE_IDENTITY_REPLAY_KEY_MAX];
+    int klen = snprintf(key, sizeof(key), "%s" REPLAY_KEY "%s", t->prefix, replay_key);
+    const char *argv[2] = {"DEL", key};
+    size_t lens[2] = {3, (size_t)klen};
+    if (sluice_redis_command(t->redis, on_replay_forgotten, t, 2, argv, lens) != 0)
+        count_error(t);
+}
+
 static void on_replay_checked(void *ud, sluice_redis_status_t status, const redisReply *reply)
 {
     sluice_identity_job_t *job = ud;
@@ -657,6 +675,12 @@ static void on_replay_checked(void *ud, sluice_redis_status_t status, const redi
         job->replay = SLUICE_REPLAY_UNKNOWN;
         job->redis_slow = status == SLUICE_REDIS_TIMEOUT;
         count_error(job->t);
+        /* The request is answered 503 and the client retries the same bytes. A SET that timed
+         * out is still queued on this connection and lands when a stalled Redis resumes; the
+         * retry would then be refused as a replay and its events lost. A DEL queued behind it on
+         * the same connection runs after it and takes it back. */
+        if (status == SLUICE_REDIS_TIMEOUT)
+            forget_replay_key(job->t, job->replay_key);
     }
     step_done(job);
 }
@@ -683,23 +707,11 @@ static void start_replay_check(sluice_identity_job_t *job)
     }
 }
 
-static void on_replay_forgotten(void *ud, sluice_redis_status_t status, const redisReply *reply)
-{
-    (void)reply;
-    if (status != SLUICE_REDIS_OK)
-        count_error(ud);
-}
-
 void sluice_identity_forget_replay(sluice_identity_thread_t *t, const sluice_identity_job_t *job)
 {
     if (job->replay != SLUICE_REPLAY_FIRST || t->redis == NULL)
         return;
-    char key[SLUICE_IDENTITY_PREFIX_MAX + sizeof(REPLAY_KEY) + SLUICE_IDENTITY_REPLAY_KEY_MAX];
-    int klen = snprintf(key, sizeof(key), "%s" REPLAY_KEY "%s", t->prefix, job->replay_key);
-    const char *argv[2] = {"DEL", key};
-    size_t lens[2] = {3, (size_t)klen};
-    if (sluice_redis_command(t->redis, on_replay_forgotten, t, 2, argv, lens) != 0)
-        count_error(t);
+    forget_replay_key(t, job->replay_key);
 }
 
 /* First redemption: the token's anonymous id becomes this domain's (see docs/identity.md,

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -882,6 +884,46 @@ static void signed_server_events(void **state)
     json_decref(msgs);
 }
 
+/* A signed request answered 503 because Redis stalled was not accepted, so the client's retry of
+ * the same bytes is accepted once Redis answers again, not refused as a replay: the stalled SET
+ * lands late, and the gateway takes it back. A request whose every event was refused is not
+ * remembered either: the same bytes get the same 400, not a 409 saying they were accepted. */
+static void signed_retry_after_refusal(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    sluice_err_t err;
+    const char *body = "{\"type\":\"track\",\"event\":\"Stalled\",\"messageId\":\"s2s-stall\",\"userId\":\"u-9\"}";
+    gwfix_signed_t sg;
+    gwfix_sign(&sg, HMAC_SECRET, "acme/backend", "POST", "/v1/events", now_ms(), body);
+    const char *h[] = {"Content-Type: application/json", sg.source, sg.timestamp, sg.signature, NULL};
+    assert_int_equal(sluice_th_proc_signal(F.redis.proc, SIGSTOP, &err), 0);
+    post_raw("/v1/events", h, body, 0, &r);
+    int resumed = sluice_th_proc_signal(F.redis.proc, SIGCONT, &err);
+    expect_error(&r, 503, "replay_check_unavailable", NULL);
+    http_resp_dispose(&r);
+    assert_int_equal(resumed, 0);
+    usleep(500 * 1000); /* Redis runs what waited for it */
+    assert_int_equal(post_raw("/v1/events", h, body, 0, &r), 200);
+    http_resp_dispose(&r);
+    /* Accepted now, so the same bytes again are a replay, with its own reason phrase. */
+    post_raw("/v1/events", h, body, 0, &r);
+    expect_error(&r, 409, "replayed", NULL);
+    assert_true(strncmp(r.headers, "HTTP/1.1 409 Conflict\r\n", 23) == 0);
+    http_resp_dispose(&r);
+
+    const char *invalid = "{\"type\":\"track\",\"messageId\":\"s2s-noname\",\"userId\":\"u-9\"}";
+    gwfix_sign(&sg, HMAC_SECRET, "acme/backend", "POST", "/v1/events", now_ms(), invalid);
+    for (int i = 0; i < 2; i++) {
+        post_raw("/v1/events", h, invalid, 0, &r);
+        expect_error(&r, 400, "invalid_event", "event");
+        http_resp_dispose(&r);
+    }
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    assert_int_equal(gwfix_count_message(msgs, "s2s-stall"), 1);
+    json_decref(msgs);
+}
+
 /* ------------------------------------------------------------------ data layer through Kafka */
 
 static void hashing_vectors_and_no_raw_pii(void **state)
@@ -1248,6 +1290,7 @@ int main(void)
         cmocka_unit_test(validation_errors),
         cmocka_unit_test(pixel),
         cmocka_unit_test(signed_server_events),
+        cmocka_unit_test(signed_retry_after_refusal),
         cmocka_unit_test(hashing_vectors_and_no_raw_pii),
         cmocka_unit_test(dedup),
         cmocka_unit_test(sdk_semantics),
