@@ -28,11 +28,11 @@ static int in_ranges(const sluice_enrich_config_t *e, const char *ip)
 }
 
 sluice_bot_reason_t sluice_bots_detect(const sluice_enrich_config_t *e, const char *ua, size_t len,
-                                       const sluice_ua_result_t *parsed, const char *ip)
+                                       const sluice_ua_result_t *parsed, const char *ip, int judge_missing)
 {
     if (ua == NULL)
         len = 0;
-    if (len == 0 && e->bots_no_user_agent)
+    if (len == 0 && e->bots_no_user_agent && judge_missing)
         return SLUICE_BOT_NO_UA;
     if (parsed != NULL && parsed->bot)
         return SLUICE_BOT_SPIDER;

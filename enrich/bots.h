@@ -23,9 +23,10 @@ typedef enum sluice_bot_reason {
 
 /* Why the request (user agent ua[0..len), parsed into parsed, from client address ip, NULL when
  * unknown) is a bot under e, or SLUICE_BOT_NONE. parsed may be NULL (then only patterns, ranges
- * and an empty user agent count). */
+ * and an empty user agent count). An empty user agent counts (under e's no_user_agent) only when
+ * judge_missing is set: a browser always sends one, a server's event may name none. */
 sluice_bot_reason_t sluice_bots_detect(const sluice_enrich_config_t *e, const char *ua, size_t len,
-                                       const sluice_ua_result_t *parsed, const char *ip);
+                                       const sluice_ua_result_t *parsed, const char *ip, int judge_missing);
 
 /* "spider", "pattern", "ip_range", "no_user_agent" (or "none"). */
 const char *sluice_bots_reason_name(sluice_bot_reason_t r);

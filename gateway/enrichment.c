@@ -237,7 +237,11 @@ static int user_agent(sluice_enrichment_req_t *r, json_t *ev)
     size_t len = ua != NULL ? strlen(ua) : 0;
     sluice_ua_result_t res, *parsed = NULL;
     sluice_ua_cache_t *cache = r->e->ua != NULL ? thread_cache(r->e, r->w->index) : NULL;
-    if (cache != NULL) {
+    /* A server's event that names no user agent has no visitor's to parse or to find missing
+     * (the request's own is the server's, and is not copied into it): only the address ranges
+     * judge it. */
+    int judge_missing = r->browser;
+    if (cache != NULL && (len > 0 || judge_missing)) {
         int hit = sluice_ua_parse(r->e->ua, cache, ua, len, &res);
         sluice_counter_add(hit == 1 ? &r->w->metrics.ua_cache_hits : &r->w->metrics.ua_cache_misses, 1);
         parsed = &res;
@@ -257,7 +261,7 @@ static int user_agent(sluice_enrichment_req_t *r, json_t *ev)
         }
     }
     if (c->bots != SLUICE_BOTS_OFF) {
-        sluice_bot_reason_t why = sluice_bots_detect(c, ua, len, parsed, str2(ev, "context", "ip"));
+        sluice_bot_reason_t why = sluice_bots_detect(c, ua, len, parsed, str2(ev, "context", "ip"), judge_missing);
         if (why != SLUICE_BOT_NONE) {
             sluice_counter_add(&r->w->metrics.bots[c->bots], 1);
             if (c->bots == SLUICE_BOTS_DROP)

@@ -1123,8 +1123,10 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
         .client_ip = sluice_http_client_ip(req, &cfg->server),
         .trust_client_ip = server_sent,
     };
+    /* A server's request carries the server's own User-Agent (Go-http-client, node-fetch): not
+     * the visitor's, so not their context.userAgent, nor grounds to call their events bots. */
     h2o_iovec_t ua = sluice_http_header(req, H2O_TOKEN_USER_AGENT);
-    if (ua.base != NULL)
+    if (ua.base != NULL && !server_sent)
         en.user_agent = h2o_strdup(&req->pool, ua.base, ua.len).base;
     sluice_enrichment_req_t enr; /* device, bots, geolocation, session, campaign (enrichment.h) */
     sluice_enrichment_begin(&enr, req, w, in->rt, in->src, &en);

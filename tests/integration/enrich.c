@@ -35,6 +35,7 @@ static char geo_path[PATH_MAX]; /* absent when the gateway starts; the first tes
 
 #define ACME_KEY   "wk_live_enrich_acme"
 #define GLOBEX_KEY "wk_live_enrich_globex"
+#define SERVER_KEY "wk_live_enrich_acme_server"
 #define ENC_KEY    "8d4f0e1c2b3a49586776a5b4c3d2e1f00112233445566778899aabbccddeeff0"
 #define LONDON     "81.2.69.142" /* MaxMind's test address for London */
 #define TRUNCATED  "81.2.69.0"
@@ -66,7 +67,9 @@ static int setup(void **state)
              "enrichment: {geo_database: %s, geo_check_s: 1}\n"
              "orgs:\n"
              "  - id: acme\n"
-             "    sources: [{id: web, write_key_env: T_ACME_KEY}]\n"
+             "    sources:\n"
+             "      - {id: web, write_key_env: T_ACME_KEY}\n"
+             "      - {id: backend, write_key_env: T_SERVER_KEY, sent_from: server}\n"
              "    consent: {policy: allow}\n"
              "    enrichment:\n"
              "      user_agent: true\n"
@@ -87,8 +90,8 @@ static int setup(void **state)
              "        - {path: context.ip, plugin: ip_truncate}\n",
              F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url, geo_path);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", yaml));
-    static const char *env[] = {"T_ACME_KEY=" ACME_KEY, "T_GLOBEX_KEY=" GLOBEX_KEY, "ENCRYPTION_KEY=" ENC_KEY,
-                                "SLUICE_KEY_ID=1", NULL};
+    static const char *env[] = {"T_ACME_KEY=" ACME_KEY,    "T_GLOBEX_KEY=" GLOBEX_KEY, "T_SERVER_KEY=" SERVER_KEY,
+                                "ENCRYPTION_KEY=" ENC_KEY, "SLUICE_KEY_ID=1",          NULL};
     memcpy(F.env, env, sizeof(env));
     gwfix_start(&F);
     return 0;
@@ -301,6 +304,36 @@ static void test_bots(void **state)
     assert_true(gwfix_metric(&F, "sluice_bots_total{action=\"flag\"}") >= 1.0);
 }
 
+/* A server SDK's request carries the server's User-Agent (Go-http-client, node-fetch, curl) or
+ * none: it says nothing of the visitor, so it neither makes the events bots (under `bots: drop`
+ * they were answered 200 and never queued) nor becomes their context.userAgent. A user agent
+ * the event itself carries is the visitor's, and is judged. */
+static void test_bots_server_source(void **state)
+{
+    (void)state;
+    assert_int_equal(post(SERVER_KEY, "enrich-server-go", "Go-http-client/1.1", NULL, NULL, NULL).status, 200);
+    assert_int_equal(post(SERVER_KEY, "enrich-server-none", NULL, NULL, NULL, NULL).status, 200);
+    assert_int_equal(post(SERVER_KEY, "enrich-server-crawler", "node-fetch/1.0", NULL,
+                          ",\"context\":{\"userAgent\":\"" GOOGLEBOT "\"}", NULL)
+                         .status,
+                     200);
+    assert_int_equal(post(SERVER_KEY, "enrich-server-phone", "node-fetch/1.0", NULL,
+                          ",\"context\":{\"userAgent\":\"" IPHONE "\"}", NULL)
+                         .status,
+                     200);
+    json_t *all;
+    json_t *env = envelope("enrich-server-phone", &all);
+    assert_string_equal(at(env, "os", "name"), "iOS");
+    json_decref(all);
+    env = envelope("enrich-server-go", &all);
+    json_t *ctx = json_object_get(json_object_get(env, "event"), "context");
+    assert_null(json_object_get(ctx, "userAgent"));
+    assert_null(json_object_get(ctx, "bot"));
+    assert_int_equal(gwfix_count_message(all, "enrich-server-none"), 1);
+    assert_int_equal(gwfix_count_message(all, "enrich-server-crawler"), 0);
+    json_decref(all);
+}
+
 static void test_session(void **state)
 {
     (void)state;
@@ -403,6 +436,7 @@ int main(void)
         cmocka_unit_test(test_no_database_then_reload),
         cmocka_unit_test(test_geo_before_truncation),
         cmocka_unit_test(test_bots),
+        cmocka_unit_test(test_bots_server_source),
         cmocka_unit_test(test_session),
         cmocka_unit_test(test_session_consent),
         cmocka_unit_test(test_log_clean),

@@ -36,7 +36,7 @@ static sluice_bot_reason_t detect(const sluice_enrich_config_t *e, const char *u
     sluice_ua_result_t r;
     size_t len = ua ? strlen(ua) : 0;
     sluice_ua_parse(parser, cache, ua, len, &r);
-    return sluice_bots_detect(e, ua, len, &r, ip);
+    return sluice_bots_detect(e, ua, len, &r, ip, 1);
 }
 
 static void test_reasons(void **state)
@@ -59,6 +59,8 @@ static void test_reasons(void **state)
                      SLUICE_BOT_PATTERN);
     assert_int_equal(detect(&e, "", NULL), SLUICE_BOT_NO_UA);
     assert_int_equal(detect(&e, NULL, NULL), SLUICE_BOT_NO_UA);
+    /* A server's event that names no user agent is not missing the visitor's. */
+    assert_int_equal(sluice_bots_detect(&e, NULL, 0, NULL, NULL, 0), SLUICE_BOT_NONE);
     e.bots_no_user_agent = 0;
     assert_int_equal(detect(&e, "", NULL), SLUICE_BOT_NONE);
     assert_string_equal(sluice_bots_reason_name(SLUICE_BOT_SPIDER), "spider");
