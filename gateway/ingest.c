@@ -1435,10 +1435,10 @@ int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
     static const struct {
         const char *name;
         int type;
-    } types[] = {{"t", SLUICE_EVENT_TRACK},           {"track", SLUICE_EVENT_TRACK},   {"p", SLUICE_EVENT_PAGE},
-                 {"page", SLUICE_EVENT_PAGE},         {"screen", SLUICE_EVENT_SCREEN}, {"i", SLUICE_EVENT_IDENTIFY},
-                 {"identify", SLUICE_EVENT_IDENTIFY}, {"g", SLUICE_EVENT_GROUP},       {"group", SLUICE_EVENT_GROUP},
-                 {"alias", SLUICE_EVENT_ALIAS}};
+    } types[] = {{"t", SLUICE_EVENT_TRACK},     {"track", SLUICE_EVENT_TRACK},       {"p", SLUICE_EVENT_PAGE},
+                 {"page", SLUICE_EVENT_PAGE},   {"s", SLUICE_EVENT_SCREEN},          {"screen", SLUICE_EVENT_SCREEN},
+                 {"i", SLUICE_EVENT_IDENTIFY},  {"identify", SLUICE_EVENT_IDENTIFY}, {"g", SLUICE_EVENT_GROUP},
+                 {"group", SLUICE_EVENT_GROUP}, {"a", SLUICE_EVENT_ALIAS},           {"alias", SLUICE_EVENT_ALIAS}};
     int forced = -1;
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
         if (h2o_memis(type.base, type.len, types[i].name, strlen(types[i].name)))
@@ -1455,6 +1455,12 @@ int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
     const char *key = head_write_key(&in, &key_len);
     if (key != NULL && (authenticate_key(&in, key, key_len) != 0 || check_pixel_origin(&in) != 0 || admit(&in) != 0))
         return 0;
+    /* HEAD is what link checkers, prefetchers and e-mail scanners send, not a view: it gets the
+     * GIF's head as GET would after the checks above, and records nothing. */
+    if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("HEAD"))) {
+        sluice_reply_gif(req, w, &in.reply, 200);
+        return 0;
+    }
     json_t *root = NULL;
     sluice_jsonnum_t *nums = NULL;
     char *data;

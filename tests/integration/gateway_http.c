@@ -770,6 +770,25 @@ static void pixel(void **state)
     assert_int_equal(r.status, 200);
     http_resp_dispose(&r);
 
+    /* The short names of every event route work for the pixel too. */
+    http_do(gwfix_url(&F, "/v1/pixel/s?writeKey=" WEB_KEY "&name=Home&messageId=px-screen"), &o, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+    http_do(gwfix_url(&F, "/v1/pixel/a?writeKey=" WEB_KEY "&userId=u-px&previousId=a-px&messageId=px-alias"), &o, F.ca,
+            &r);
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+    /* HEAD (link checkers, e-mail scanners) gets the GIF's head and records nothing; a wrong key
+     * is still told. */
+    http_opts_t head = {.headers = from_shop, .method = "HEAD"};
+    http_do(gwfix_url(&F, "/v1/pixel/track?writeKey=" WEB_KEY "&event=Scanned&messageId=px-head"), &head, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(http_header(&r, "content-type"), "image/gif");
+    http_resp_dispose(&r);
+    http_do(gwfix_url(&F, "/v1/pixel/track?writeKey=bad&event=Scanned"), &head, F.ca, &r);
+    assert_int_equal(r.status, 401);
+    http_resp_dispose(&r);
+
     /* A pixel embedded on a page of another site, or an Origin of one, is refused... */
     const char *elsewhere[] = {"Referer: https://evil.example/page", NULL};
     const char *evil_origin[] = {"Origin: https://evil.example", NULL};
@@ -799,6 +818,11 @@ static void pixel(void **state)
         json_string_value(json_object_get(json_object_get(json_object_get(ev, "context"), "page"), "url")),
         "https://shop.acme.test/p");
     assert_int_equal(gwfix_count_message(msgs, "px-2"), 1);
+    json_t *screen = json_object_get(json_object_get(gwfix_find_message(msgs, "px-screen"), "value"), "event");
+    assert_string_equal(json_string_value(json_object_get(screen, "type")), "screen");
+    assert_string_equal(json_string_value(json_object_get(screen, "name")), "Home");
+    assert_int_equal(gwfix_count_message(msgs, "px-alias"), 1);
+    assert_int_equal(gwfix_count_message(msgs, "px-head"), 0);
     assert_int_equal(gwfix_count_message(msgs, "px-evil"), 0);
     assert_int_equal(gwfix_count_message(msgs, "px-bare"), 0);
     assert_int_equal(gwfix_count_message(msgs, "px-mail"), 1);
