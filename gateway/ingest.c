@@ -172,6 +172,19 @@ static int refuse(h2o_req_t *req, sluice_worker_t *w, const sluice_reply_t *r, i
                   const char *message, const char *path)
 {
     reject_metric(w, code);
+    /* Refused before the origin was judged against a source (no key, a wrong or retired one, an
+     * encoding, a size as sent): a page of a site some source allows may read why, as its
+     * preflight already could. Without the headers the browser reports a network error, and a
+     * tag cannot tell a retired key from an outage. */
+    sluice_reply_t echo;
+    if (r->origin.base == NULL) {
+        h2o_iovec_t origin = sluice_http_header_str(req, "origin");
+        if (origin.base != NULL && sluice_runtime_origin_allowed(w->rt, NULL, origin.base, origin.len)) {
+            echo = *r;
+            echo.origin = origin;
+            r = &echo;
+        }
+    }
     sluice_reply_error(req, w, r, status, code, message, path);
     return 0;
 }

@@ -379,6 +379,30 @@ static void cors(void **state)
     expect_error(&r, 403, "origin_not_allowed", NULL);
     assert_null(http_header(&r, "access-control-allow-origin"));
     http_resp_dispose(&r);
+
+    /* Refused before the origin was judged (a wrong or retired key, an encoding, a size): a
+     * page of a site the gateway serves can still read why, as its preflight could; without the
+     * headers it sees a network error and cannot tell a wrong key from an outage. */
+    const char *bad_key[] = {"Origin: https://shop.acme.test", "Authorization: Bearer wk_retired",
+                             "Content-Type: application/json", NULL};
+    post_raw("/v1/t", bad_key, "{\"event\":\"x\"}", 0, &r);
+    expect_error(&r, 401, "unauthorized", NULL);
+    assert_string_equal(http_header(&r, "access-control-allow-origin"), "https://shop.acme.test");
+    assert_string_equal(http_header(&r, "access-control-allow-credentials"), "true");
+    http_resp_dispose(&r);
+    const char *brotli[] = {"Origin: https://shop.acme.test", "Authorization: Bearer " WEB_KEY,
+                            "Content-Type: application/json", "Content-Encoding: br", NULL};
+    post_raw("/v1/t", brotli, "{\"event\":\"x\"}", 0, &r);
+    expect_error(&r, 415, "unsupported_media_type", NULL);
+    assert_string_equal(http_header(&r, "access-control-allow-origin"), "https://shop.acme.test");
+    http_resp_dispose(&r);
+    /* Another site's page learns nothing. */
+    const char *bad_key_evil[] = {"Origin: https://evil.test", "Authorization: Bearer wk_retired",
+                                  "Content-Type: application/json", NULL};
+    post_raw("/v1/t", bad_key_evil, "{\"event\":\"x\"}", 0, &r);
+    expect_error(&r, 401, "unauthorized", NULL);
+    assert_null(http_header(&r, "access-control-allow-origin"));
+    http_resp_dispose(&r);
 }
 
 /* ------------------------------------------------------------------ bodies */
