@@ -726,7 +726,12 @@ static int json_or_media_error(ingest_t *in, const sluice_event_error_t *e)
         for (size_t i = 0; i < n; i++)
             label[i] = ct.base[i] >= 0x20 && ct.base[i] < 0x7f ? ct.base[i] : '?';
         label[n] = '\0';
-        snprintf(msg, sizeof(msg), "the body must be JSON (it is sent as %s, and is not JSON)", label);
+        /* JSON that is not an object (an array, a string) is told as such: "is not JSON" would send
+         * the client looking for a syntax error that is not there. */
+        if (strcmp(e->message, "body must be a JSON object") == 0)
+            snprintf(msg, sizeof(msg), "the body must be a JSON object (it is sent as %s, and is not one)", label);
+        else
+            snprintf(msg, sizeof(msg), "the body must be JSON (it is sent as %s, and is not JSON)", label);
         return refuse(in->req, in->w, &in->reply, 415, "unsupported_media_type", msg, NULL);
     }
     return refuse(in->req, in->w, &in->reply, e->status, e->code, e->message, e->path);

@@ -455,6 +455,13 @@ static void media_types_and_beacon(void **state)
     post_raw("/v1/t", cut, "event=x", 0, &r);
     expect_error(&r, 415, "unsupported_media_type", NULL);
     http_resp_dispose(&r);
+    /* JSON that is not an object, under curl -d's label: the message says what is wrong with it. */
+    const char *curl_d[] = {"Content-Type: application/x-www-form-urlencoded", "Authorization: Bearer " WEB_KEY, NULL};
+    post_raw("/v1/t", curl_d, "[1]", 0, &r);
+    expect_error(&r, 415, "unsupported_media_type", NULL);
+    assert_true(gwfix_contains(r.body, "must be a JSON object"));
+    assert_false(gwfix_contains(r.body, "is not JSON"));
+    http_resp_dispose(&r);
     const char *br[] = {"Content-Type: application/json", "Content-Encoding: br", "Authorization: Bearer " WEB_KEY,
                         NULL};
     post_raw("/v1/t", br, "{}", 0, &r);
