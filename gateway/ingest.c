@@ -1593,7 +1593,10 @@ static int xd_admit(ingest_t *in, const char *key, size_t key_len)
 {
     in->src = key ? sluice_runtime_auth(in->rt, key, key_len, in->now_ms) : NULL;
     if (in->src == NULL || in->src->src->kind != SLUICE_SOURCE_BROWSER)
-        return xd_error(in, 401, "unauthorized", "a browser source's write key is required (Bearer or writeKey)") - 1;
+        return xd_error(in, 401, "unauthorized",
+                        "a browser source's write key is required (Authorization: Bearer or Basic, X-Write-Key, or "
+                        "writeKey in the query)") -
+               1;
     h2o_iovec_t origin = sluice_http_header_str(in->req, "origin");
     if (origin.base != NULL && !sluice_runtime_origin_allowed(in->rt, in->src, origin.base, origin.len))
         return xd_error(in, 403, "origin_not_allowed", "this origin is not allowed for this write key") - 1;
