@@ -217,7 +217,8 @@ const char *sluice_normalizer_name(sluice_normalizer_t n);
 
 typedef struct sluice_hash_rule {
     sluice_path_t path;
-    sluice_path_t mirror; /* context.traits.X for a rule on traits.X (see sluice_org_t); .text NULL when none */
+    sluice_path_t mirror; /* context.traits.X for traits.X, context.identity.userId for userId,
+                           * context.identity.linkedFrom for anonymousId (see sluice_org_t); .text NULL when none */
     sluice_normalizer_t normalizer;
     char *default_country_code; /* phone: digits, e.g. "1"; NULL = none */
     sluice_yaml_pos_t pos;
@@ -437,7 +438,9 @@ typedef struct sluice_org {
     sluice_identity_config_t identity;
     /* The data layer. A rule on traits.X also covers context.traits.X (its `mirror`): Segment's
      * spec mirrors traits there, and RudderStack's identify puts them only there; a rule the org
-     * writes for context.traits.X itself takes precedence and the mirror is then absent. */
+     * writes for context.traits.X itself takes precedence and the mirror is then absent. A rule on
+     * userId likewise covers context.identity.userId, one on anonymousId context.identity.linkedFrom
+     * (identity's copies of those ids). */
     sluice_hash_rule_t *hash_rules;
     size_t hash_rule_count;
     sluice_mask_rule_t *mask_rules;

@@ -480,13 +480,24 @@ static void once(seen_paths_t *seen, sluice_config_diag_t *diag, const sluice_pa
     s->line = pos->line;
 }
 
-/* The context.traits.X path a rule on traits.X also covers (out->text stays NULL otherwise, and
- * when the data layer has a rule of its own for context.traits.X). */
+/* The path a rule also covers: context.traits.X for a rule on traits.X; context.identity.userId
+ * for a rule on userId and context.identity.linkedFrom for one on anonymousId (identity copies
+ * there the user id Redis knows and the id a token replaced, which the rule must change as it
+ * changes the id itself). out->text stays NULL otherwise, and when the data layer has a rule of
+ * its own for that path. */
 static void mirror_of(const seen_paths_t *seen, const sluice_path_t *p, sluice_path_t *out)
 {
-    if (p->text == NULL || p->count < 2 || p->segs[0].kind != SLUICE_PATH_KEY || strcmp(p->segs[0].key, "traits") != 0)
+    if (p->text == NULL || p->count < 1 || p->segs[0].kind != SLUICE_PATH_KEY)
         return;
-    char *text = sluice_dec_xasprintf("context.%s", p->text);
+    char *text;
+    if (p->count >= 2 && strcmp(p->segs[0].key, "traits") == 0)
+        text = sluice_dec_xasprintf("context.%s", p->text);
+    else if (p->count == 1 && strcmp(p->segs[0].key, "userId") == 0)
+        text = sluice_dec_xstrdup("context.identity.userId");
+    else if (p->count == 1 && strcmp(p->segs[0].key, "anonymousId") == 0)
+        text = sluice_dec_xstrdup("context.identity.linkedFrom");
+    else
+        return;
     for (size_t i = 0; i < seen->count; i++) {
         if (strcmp(seen->items[i].text, text) == 0) {
             free(text);
@@ -669,7 +680,8 @@ static void decode_data_layer(sluice_org_t *org, sluice_dec_map_t *orgm, const c
                 once(&seen, m.diag, &org->drop[i], path, &seq->items[i]->pos);
         }
     }
-    /* Mirrors: traits.X also covers context.traits.X, unless a rule names that itself. */
+    /* Mirrors: traits.X also covers context.traits.X, userId context.identity.userId, anonymousId
+     * context.identity.linkedFrom, unless a rule names that itself. */
     for (size_t i = 0; i < org->hash_rule_count; i++)
         mirror_of(&seen, &org->hash_rules[i].path, &org->hash_rules[i].mirror);
     for (size_t i = 0; i < org->mask_rule_count; i++)

@@ -193,6 +193,9 @@ static int refuse(h2o_req_t *req, sluice_worker_t *w, const sluice_reply_t *r, i
  * nothing of it can be recorded safely) for its record in kafka.invalid_topic. */
 static void add_rejection(pending_t *p, size_t index, const sluice_event_error_t *e, json_t *ev)
 {
+    /* Recorded in kafka.invalid_topic: a token the event carries (identity never took it) must
+     * not go with it. */
+    sluice_identity_scrub(ev);
     json_t *r = json_pack("{s:I,s:s,s:s}", "index", (json_int_t)index, "code", e->code, "message", e->message);
     if (e->path[0] != '\0')
         json_object_set_new(r, "path", json_string(e->path));

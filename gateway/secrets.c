@@ -124,7 +124,10 @@ int sluice_secrets_sigwait(sluice_secrets_t *s, const sigset_t *set, int64_t max
         int64_t ring = s->identity.legacy_until_ms + LEGACY_GRACE_MS - sluice_now_ms();
         if (ring <= 0) {
             /* The identity threads stopped using it at legacy_until_ms (they check the time
-             * first); the pointer they hold is never followed again. */
+             * first). Whatever their clock says from now on (a wall clock stepped back), they find
+             * neither a deadline ahead nor a ring to follow. */
+            s->identity.legacy_until_ms = 0;
+            s->identity.legacy = NULL;
             sluice_keyring_free(s->root);
             s->root = NULL;
             sluice_log_info("keys.root_wiped", "tokens sealed under the root key by an older version have expired; "

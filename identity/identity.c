@@ -284,18 +284,16 @@ static void page_url(sluice_identity_job_t *job, json_t *ctx, const char *url)
     }
 }
 
-int sluice_identity_assign(sluice_identity_job_t *job, json_t *ev)
+void sluice_identity_scrub(json_t *ev)
 {
-    take_token_field(job, ev, "_dft");
+    if (!json_is_object(ev))
+        return;
+    json_object_del(ev, "_dft");
     json_t *ctx = json_object_get(ev, "context");
     if (json_is_object(ctx)) {
-        take_token_field(job, ctx, "crossDomainToken"); /* where sluice.js puts it */
-        json_object_del(ctx, "identity");               /* ours to write: a client cannot claim links */
+        json_object_del(ctx, "crossDomainToken");
         json_t *page = json_object_get(ctx, "page");
         if (json_is_object(page)) {
-            const char *url = plain_string(json_object_get(page, "url"));
-            if (url != NULL)
-                page_url(job, ctx, url);
             scrub(page, "url");
             scrub(page, "search");
             scrub(page, "referrer");
@@ -307,6 +305,21 @@ int sluice_identity_assign(sluice_identity_job_t *job, json_t *ev)
         scrub(props, "search");
         scrub(props, "referrer");
     }
+}
+
+int sluice_identity_assign(sluice_identity_job_t *job, json_t *ev)
+{
+    take_token_field(job, ev, "_dft");
+    json_t *ctx = json_object_get(ev, "context");
+    if (json_is_object(ctx)) {
+        take_token_field(job, ctx, "crossDomainToken"); /* where sluice.js puts it */
+        json_object_del(ctx, "identity");               /* ours to write: a client cannot claim links */
+        json_t *page = json_object_get(ctx, "page");
+        const char *url = json_is_object(page) ? plain_string(json_object_get(page, "url")) : NULL;
+        if (url != NULL)
+            page_url(job, ctx, url);
+    }
+    sluice_identity_scrub(ev);
 
     json_t *anon = json_object_get(ev, "anonymousId");
     if (json_is_string(anon)) {
@@ -475,10 +488,12 @@ static void start_redeem(sluice_identity_job_t *job)
                                idc->xd_clock_skew_s, &job->claims);
         /* A token an older version sealed directly under the root key, issued before this gateway
          * started: the root ring opens it for as long as such a token can live. */
-        if ((rc == SLUICE_TOKEN_BAD_TAG || rc == SLUICE_TOKEN_UNKNOWN_KID) && job->now_ms < k->legacy_until_ms &&
-            k->legacy != NULL &&
-            sluice_token_open(k->legacy, job->org->id, host, job->token, job->token_len, job->now_ms / 1000,
-                              idc->xd_clock_skew_s, &job->claims) == 0)
+        const sluice_keyring_t *legacy =
+            (rc == SLUICE_TOKEN_BAD_TAG || rc == SLUICE_TOKEN_UNKNOWN_KID) && job->now_ms < k->legacy_until_ms
+                ? k->legacy
+                : NULL;
+        if (legacy != NULL && sluice_token_open(legacy, job->org->id, host, job->token, job->token_len,
+                                                job->now_ms / 1000, idc->xd_clock_skew_s, &job->claims) == 0)
             rc = 0;
         if (rc == SLUICE_TOKEN_BAD_TAG)
             rc = classify(job);

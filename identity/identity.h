@@ -52,9 +52,11 @@ typedef struct sluice_identity_secrets {
     const sluice_keyring_t *cookies; /* HKDF xd-cookie ring: signs the anonymous-id cookie */
     /* The root ring, opening tokens an older version sealed directly under it, but only while
      * the wall clock is before legacy_until_ms (such tokens have expired by then; the gateway
-     * then wipes the ring). */
-    const sluice_keyring_t *legacy;
-    int64_t legacy_until_ms;
+     * then wipes the ring, and sets legacy_until_ms to 0 and legacy to NULL first, so that a
+     * clock stepped back afterwards cannot lead a thread to it). Atomic: written by the main
+     * thread while the loop threads read them. */
+    const sluice_keyring_t *_Atomic legacy;
+    _Atomic int64_t legacy_until_ms;
     const char *redis_password; /* AUTH; from SLUICE_REDIS_URL or redis.password_env */
 } sluice_identity_secrets_t;
 
@@ -185,6 +187,11 @@ void sluice_identity_begin(sluice_identity_thread_t *t, sluice_identity_job_t *j
 /* Step 2, for each validated event of the request, in order. Returns 0, or -1 when no random
  * bytes were available for a new anonymous id (the event should then be rejected). */
 int sluice_identity_assign(sluice_identity_job_t *job, json_t *event);
+
+/* Removes from event every place a token may travel in (what sluice_identity_assign takes and
+ * removes): `_dft`, context.crossDomainToken and `_dft` parameters of its page and properties
+ * URLs. For an event refused before step 2, which goes to kafka.invalid_topic as sent. Any thread. */
+void sluice_identity_scrub(json_t *event);
 
 /* Step 3: runs the Redis work and the rest, and calls job->done exactly once, on this thread,
  * possibly before returning. Returns 0, or -1 when out of memory (then done is not called). */

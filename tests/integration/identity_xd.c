@@ -34,13 +34,14 @@
 
 static gwfix_t F;
 
-#define ACME_KEY   "wk_acme_xd_7c1"
-#define GLOBEX_KEY "wk_globex_xd_2b9"
-#define OLD_KEY    "1111111111111111111111111111111111111111111111111111111111111111"
-#define NEW_KEY    "2222222222222222222222222222222222222222222222222222222222222222"
-#define SHOP       "https://shop.acme.test"
-#define CHECKOUT   "https://checkout.example-pay.com"
-#define BLOG       "https://blog.acme.test"
+#define ACME_KEY    "wk_acme_xd_7c1"
+#define GLOBEX_KEY  "wk_globex_xd_2b9"
+#define INITECH_KEY "wk_initech_xd_5d3"
+#define OLD_KEY     "1111111111111111111111111111111111111111111111111111111111111111"
+#define NEW_KEY     "2222222222222222222222222222222222222222222222222222222222222222"
+#define SHOP        "https://shop.acme.test"
+#define CHECKOUT    "https://checkout.example-pay.com"
+#define BLOG        "https://blog.acme.test"
 
 /* Every token this test handled, to check none reached Kafka or the log. */
 static char *seen_tokens[1200];
@@ -79,11 +80,23 @@ static int setup(void **state)
              "  - id: globex\n"
              "    sources: [{id: web, write_key_env: T_GLOBEX_KEY, allowed_origins: [\"https://globex.test\"]}]\n"
              "    identity: {cross_domain: {domains: [globex.test]}}\n"
+             "    consent: {policy: allow}\n"
+             "  - id: initech\n"
+             "    sources: [{id: web, write_key_env: T_INITECH_KEY,\n"
+             "               allowed_origins: [\"https://initech.test\", \"https://b.initech.test\"]}]\n"
+             "    identity: {cross_domain: {domains: [initech.test, b.initech.test]}}\n"
+             "    data_layer: {hash_fields: [{path: userId, normalize: external_id},\n"
+             "                               {path: anonymousId, normalize: external_id}]}\n"
              "    consent: {policy: allow}\n",
              F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("identity.yaml", yaml));
-    static const char *env[] = {"T_ACME_KEY=" ACME_KEY, "T_GLOBEX_KEY=" GLOBEX_KEY,  "ENCRYPTION_KEY=" NEW_KEY,
-                                "SLUICE_KEY_ID=2",      "SLUICE_KEYRING=1:" OLD_KEY, NULL};
+    static const char *env[] = {"T_ACME_KEY=" ACME_KEY,
+                                "T_GLOBEX_KEY=" GLOBEX_KEY,
+                                "T_INITECH_KEY=" INITECH_KEY,
+                                "ENCRYPTION_KEY=" NEW_KEY,
+                                "SLUICE_KEY_ID=2",
+                                "SLUICE_KEYRING=1:" OLD_KEY,
+                                NULL};
     memcpy(F.env, env, sizeof(env));
     gwfix_start(&F);
     return 0;
@@ -1009,7 +1022,126 @@ static void identify_and_alias(void **state)
     json_decref(m);
 }
 
+/* An org whose data layer hashes userId and anonymousId: the user id identify recorded comes back
+ * on the visitor's later events as context.identity.userId, and the id a token replaced as
+ * context.identity.linkedFrom; each must be what the rule makes of the id, never the raw value the
+ * rule keeps out of Kafka. */
+static int initech_link(void *arg)
+{
+    (void)arg;
+    char *v = redis_str("HGET sluice:id:initech:%s %s", "hx-anon", "userId");
+    int ok = v != NULL;
+    free(v);
+    return ok;
+}
+
+static void hashed_user_id_stays_hashed(void **state)
+{
+    (void)state;
+    static const char *const headers[] = {"Authorization: Bearer " INITECH_KEY, "Content-Type: application/json",
+                                          "Origin: https://initech.test", NULL};
+    static const char *const bodies[][2] = {
+        {"/v1/identify", "{\"messageId\":\"hx-1\",\"userId\":\"Jane.Doe@example.com\",\"anonymousId\":\"hx-anon\"}"},
+        {"/v1/t", "{\"event\":\"E\",\"messageId\":\"hx-2\",\"anonymousId\":\"hx-anon\"}"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        http_opts_t o = {.method = "POST", .headers = headers, .body = bodies[i][1]};
+        http_resp_t r;
+        http_do(gwfix_url(&F, bodies[i][0]), &o, F.ca, &r);
+        assert_int_equal(r.curl_error, 0);
+        assert_int_equal(r.status, 200);
+        http_resp_dispose(&r);
+        if (i == 0)
+            assert_int_equal(sluice_th_wait_until(initech_link, NULL, 3000), 0);
+    }
+    json_t *first = event_in_kafka("hx-1"), *later = event_in_kafka("hx-2");
+    const char *hashed = ev_str(first, "userId");
+    assert_non_null(hashed);
+    assert_int_equal(strlen(hashed), 64); /* SHA-256, hex */
+    const char *stamped = ev_str(later, "context.identity.userId");
+    assert_non_null(stamped);
+    assert_string_equal(stamped, hashed);
+    char *text = json_dumps(later, JSON_COMPACT);
+    assert_null(strcasestr(text, "jane.doe"));
+    assert_null(strstr(text, "hx-anon"));
+    free(text);
+    json_decref(first);
+    json_decref(later);
+
+    static const char *const on_b[] = {"Authorization: Bearer " INITECH_KEY, "Content-Type: application/json",
+                                       "Origin: https://b.initech.test", NULL};
+    char *tok = seal_with(2, NEW_KEY, "initech", "b.initech.test", "ix-from", (int64_t)time(NULL));
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"type\":\"page\",\"messageId\":\"hx-3\",\"anonymousId\":\"ix-local\",\"context\":{"
+             "\"crossDomainToken\":\"%s\"}}",
+             tok);
+    free(tok);
+    http_opts_t o = {.method = "POST", .headers = on_b, .body = body};
+    http_resp_t r;
+    http_do(gwfix_url(&F, "/v1/p"), &o, F.ca, &r);
+    assert_int_equal(r.curl_error, 0);
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+    json_t *m = event_in_kafka("hx-3");
+    assert_true(json_is_true(json_object_get(
+        json_object_get(json_object_get(json_object_get(json_object_get(m, "value"), "event"), "context"), "identity"),
+        "crossDomain")));
+    const char *from = ev_str(m, "context.identity.linkedFrom");
+    assert_non_null(from);
+    assert_int_equal(strlen(from), 64);
+    assert_int_equal(strlen(ev_str(m, "anonymousId")), 64);
+    text = json_dumps(m, JSON_COMPACT);
+    assert_null(strstr(text, "ix-local"));
+    assert_null(strstr(text, "ix-from"));
+    free(text);
+    json_decref(m);
+}
+
 /* ------------------------------------------------------------------ secrecy */
+
+/* A refused event goes to sluice.invalid as it was sent (after the data layer). The tag's first
+ * event carries the token: when that event is the one refused (a bad timestamp here), the token
+ * must not go to Kafka with it, from any place it may travel in. */
+static void refused_events_carry_no_token(void **state)
+{
+    (void)state;
+    char *tok = seal_with(2, NEW_KEY, "acme", "checkout.example-pay.com", "shop-visitor-inv", (int64_t)time(NULL));
+    char body[4096];
+    snprintf(body, sizeof(body),
+             "{\"batch\":[{\"type\":\"page\",\"messageId\":\"xd-inv-1\",\"timestamp\":\"yesterday\","
+             "\"context\":{\"crossDomainToken\":\"%s\"}},"
+             "{\"type\":\"page\",\"messageId\":\"xd-inv-2\",\"timestamp\":\"yesterday\",\"_dft\":\"%s\","
+             "\"context\":{\"page\":{\"url\":\"https://checkout.example-pay.com/?_dft=%s&a=1\","
+             "\"referrer\":\"https://shop.acme.test/?_dft=%s\"}},"
+             "\"properties\":{\"url\":\"https://checkout.example-pay.com/?_dft=%s\"}}]}",
+             tok, tok, tok, tok, tok);
+    req_t q = {CHECKOUT, NULL, NULL};
+    http_resp_t r;
+    assert_int_equal(send_req("POST", "/v1/batch", &q, body, &r), 400);
+    http_resp_dispose(&r);
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.invalid");
+    json_t *m1 = gwfix_find_message(msgs, "xd-inv-1"), *m2 = gwfix_find_message(msgs, "xd-inv-2");
+    assert_non_null(m1);
+    assert_non_null(m2);
+    const char *url = json_string_value(json_object_get(
+        json_object_get(json_object_get(json_object_get(json_object_get(m2, "value"), "event"), "context"), "page"),
+        "url"));
+    assert_string_equal(url, "https://checkout.example-pay.com/?a=1");
+    char *text1 = json_dumps(m1, JSON_COMPACT), *text2 = json_dumps(m2, JSON_COMPACT);
+    json_decref(msgs);
+    for (size_t i = 0; i < 2; i++) {
+        const char *text = i == 0 ? text1 : text2;
+        if (strstr(text, tok) != NULL)
+            print_error("token found in sluice.invalid: %s\n", text);
+        assert_null(strstr(text, tok));
+        assert_null(strstr(text, "_dft"));
+        assert_null(strstr(text, "crossDomainToken"));
+    }
+    free(text1);
+    free(text2);
+    free(tok);
+}
 
 static void tokens_never_in_kafka_or_log(void **state)
 {
@@ -1277,9 +1409,11 @@ int main(void)
         cmocka_unit_test(rotation_and_sluicectl),
         cmocka_unit_test(xd_issue_refusals),
         cmocka_unit_test(identify_and_alias),
+        cmocka_unit_test(hashed_user_id_stays_hashed),
         cmocka_unit_test(redemption_latency),
         cmocka_unit_test(redis_stalled),
         cmocka_unit_test(redis_down),
+        cmocka_unit_test(refused_events_carry_no_token),
         cmocka_unit_test(tokens_never_in_kafka_or_log),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

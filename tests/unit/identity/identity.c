@@ -445,6 +445,27 @@ static void urls_are_scrubbed(void **state)
     done_with(&job, evs);
 }
 
+/* An event refused before identity saw it (it goes to sluice.invalid as sent) keeps no token. */
+static void refused_event_is_scrubbed(void **state)
+{
+    (void)state;
+    json_error_t je;
+    json_t *ev =
+        json_loads("{\"type\":\"page\",\"_dft\":\"T0\",\"context\":{\"crossDomainToken\":\"T1\",\"page\":{"
+                   "\"url\":\"https://c.test/p?_dft=T2&x=1\",\"search\":\"?_dft=T2\",\"referrer\":"
+                   "\"https://shop.acme.test/?_dft=T3\"}},\"properties\":{\"url\":\"https://c.test/?_dft=T2\"}}",
+                   0, &je);
+    assert_non_null(ev);
+    sluice_identity_scrub(ev);
+    sluice_identity_scrub(NULL);
+    char *text = json_dumps(ev, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(text, "{\"context\":{\"page\":{\"referrer\":\"https://shop.acme.test/\",\"search\":\"\","
+                              "\"url\":\"https://c.test/p?x=1\"}},\"properties\":{\"url\":\"https://c.test/\"},"
+                              "\"type\":\"page\"}");
+    free(text);
+    json_decref(ev);
+}
+
 static int outcome_of(sluice_identity_thread_t *t, const char *origin, const char *token)
 {
     char body[1200];
@@ -748,6 +769,7 @@ int main(void)
         cmocka_unit_test_setup(server_events, reset),
         cmocka_unit_test_setup(token_never_survives, reset),
         cmocka_unit_test_setup(urls_are_scrubbed, reset),
+        cmocka_unit_test_setup(refused_event_is_scrubbed, reset),
         cmocka_unit_test_setup(refusals_before_redis, reset),
         cmocka_unit_test_setup(client_identity_is_dropped, reset),
         cmocka_unit_test_setup(vendor_cookies_minted, reset),
