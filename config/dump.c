@@ -97,6 +97,9 @@ static json_t *redacted_db_url(const char *url)
     if (rest != NULL) {
         size_t auth = strcspn(rest, "/?");
         const char *at = memchr(rest, '@', auth);
+        /* A password holding a '/' or '?' its writer did not escape: up to the last '@'. */
+        if (at == NULL && memchr(rest, ':', auth) != NULL)
+            at = strrchr(rest, '@');
         const char *colon = at != NULL ? memchr(rest, ':', (size_t)(at - rest)) : NULL;
         if (colon != NULL) {
             memcpy(out, url, (size_t)(colon - url) + 1);

@@ -6,10 +6,10 @@
  *   <prefix>/xd (GET), <prefix>/xd/redeem (POST)                                cross-domain identity tokens
  *   <prefix>/events                                                             signed server-to-server
  *   OPTIONS on any of them                                                      CORS preflight
- *   /healthz, /readyz, /metrics                                                 operations
+ *   /healthz, /readyz (/metrics on the metrics listener only)                  operations
  *   <server.tag_path> (default /sluice.js), and /sluice.<hash>.js per build      the JavaScript tag (tag.c)
  * The metrics listener (when configured) serves only the operations routes and the live page
- * (liveview.c), and then the public listeners do not serve /metrics. Event-loop threads.
+ * (liveview.c); the public listeners never serve /metrics. Event-loop threads.
  */
 #include "gateway/handler.h"
 
@@ -198,10 +198,11 @@ static int handle_ops(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t path)
 
 static int dispatch(sluice_gateway_t *gw, sluice_worker_t *w, h2o_req_t *req)
 {
+    (void)gw; /* w->gw */
     h2o_iovec_t path = req->path_normalized;
 
-    /* With a metrics listener of its own, /metrics is not served to the public. */
-    if (gw->metrics_port == 0 || !h2o_memis(path.base, path.len, H2O_STRLIT("/metrics"))) {
+    /* /metrics only ever on the metrics listener (none when it is off): never to the public. */
+    if (!h2o_memis(path.base, path.len, H2O_STRLIT("/metrics"))) {
         if (handle_ops(req, w, path) == 0)
             return 0;
     }

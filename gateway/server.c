@@ -670,7 +670,6 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
         return sluice_err_set(err, "no listener: set server.https.listen or server.http.listen"), 1;
     }
     gw->nthreads = thread_count(cfg);
-    gw->metrics_port = cfg->server.metrics.enabled ? cfg->server.metrics.port : 0;
     gw->limiter = sluice_limiter_create(gw->nthreads);
     gw->conns = sluice_conn_table_create(connection_cap(cfg, gw->nthreads));
     if (gw->limiter == NULL || gw->conns == NULL) {

@@ -67,7 +67,6 @@ struct sluice_gateway {
     SSL_CTX *ssl;
     struct sluice_secrets *secrets; /* key material and the Redis password (secrets.h) */
     sluice_runtime_t *current;      /* main thread's reference to the newest runtime */
-    uint16_t metrics_port;          /* 0 when /metrics is served on the main listeners */
     int64_t started_ms;
     atomic_int ready;              /* config loaded and workers running */
     sluice_limiter_t *limiter;     /* per-source buckets, kept across reloads */

@@ -502,8 +502,13 @@ static int pg_connect(req_t *r)
     const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
     const char *vals[] = {"5", "sluicectl forget", r->cfg->database.url, NULL};
     r->pg = PQconnectdbParams(keys, vals, 1);
-    if (r->pg == NULL || PQstatus(r->pg) != CONNECTION_OK)
-        return pg_failed(r, "database");
+    if (r->pg == NULL || PQstatus(r->pg) != CONNECTION_OK) {
+        char m[SLUICE_ERR_MSG_MAX];
+        sluice_vault_conn_message(r->cfg->database.url, r->pg != NULL ? PQerrorMessage(r->pg) : "out of memory", m,
+                                  sizeof(m));
+        fprintf(stderr, "sluicectl forget: database: %s\n", m);
+        return -1;
+    }
     return 0;
 }
 
@@ -800,6 +805,17 @@ static int undo(req_t *r, const char *target)
         fprintf(stderr, "sluicectl forget --undo: request %s was undone already\n", target);
         return 1;
     }
+    if (n == 0) {
+        /* An earlier undo lifted the worker's list but failed after (Redis, Kafka): this one does
+         * the rest again for the pseudonyms that one lifted. */
+        PQclear(x);
+        if ((x = pg_exec(r,
+                         "SELECT DISTINCT e->>'pseudonym' FROM forget_requests u, jsonb_array_elements(u.ids) e"
+                         " WHERE u.undoes = $1::uuid AND u.action = 'undo' AND u.state <> 'done'",
+                         1, p0, PGRES_TUPLES_OK, "reading the earlier undo")) == NULL)
+            return 1;
+        n = (size_t)PQntuples(x);
+    }
     char **lifted = calloc(n ? n : 1, sizeof(*lifted));
     json_t *ids = json_array();
     for (size_t i = 0; lifted != NULL && i < n; i++) {
@@ -856,7 +872,7 @@ static int undo(req_t *r, const char *target)
     if (why[0] != '\0') {
         fprintf(stderr,
                 "sluicectl forget --undo: undo %s is recorded and the worker no longer skips the ids, but it is not "
-                "complete: %s; run `sluicectl forget --sync` once Redis answers\n",
+                "complete: %s; run the same command again\n",
                 r->request_id, why);
         goto out;
     }
@@ -1019,6 +1035,8 @@ int sluicectl_cmd_forget(int argc, char **argv)
         fprintf(stderr, "sluicectl forget: org '%s' is not in %s\n", org, config);
         goto out;
     }
+    if (org != NULL && r.org == NULL && do_list) /* a typo, or an org since removed: its audit all the same */
+        fprintf(stderr, "warning: org '%s' is not in %s; listing its requests all the same\n", org, config);
     if (pg_connect(&r) != 0)
         goto out;
     if (r.id_count > 0) {

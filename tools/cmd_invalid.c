@@ -27,7 +27,7 @@ static void usage(FILE *out)
                  "line each: partition, offset, timestamp_ms, org, source, receivedAt and error {code, message,\n"
                  "path, index}. --events adds each record's event, as the data layer left it (hashed, masked,\n"
                  "dropped: never raw PII), and its privacy record. --since takes an ISO-8601 time or an age\n"
-                 "(30m, 6h, 2d). A summary line goes to stderr.\n");
+                 "(30m, 6h, 2d). --org must name an org of the config. A summary line goes to stderr.\n");
 }
 
 typedef struct run {
@@ -115,6 +115,11 @@ int sluicectl_cmd_invalid(int argc, char **argv)
     sluice_config_diag_dispose(&diag);
     if (cfg == NULL)
         return 1;
+    if (r.org != NULL && sluice_config_find_org(cfg, r.org) == NULL) {
+        fprintf(stderr, "sluicectl invalid: no org '%s' in %s\n", r.org, config);
+        sluice_config_free(cfg);
+        return 1;
+    }
 
     int rc = 1;
     sluice_err_t err = {{0}};

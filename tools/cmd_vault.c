@@ -98,8 +98,16 @@ static char *read_secret(const char *path, size_t *len)
     }
     char *buf = malloc(SECRET_MAX + 1);
     size_t n = buf ? fread(buf, 1, SECRET_MAX + 1, f) : 0;
+    int read_errno = ferror(f) ? errno : 0;
     if (path != NULL)
         fclose(f);
+    if (buf != NULL && read_errno != 0) {
+        /* A directory, say: not an empty secret. */
+        sluice_secure_zero(buf, SECRET_MAX + 1);
+        free(buf);
+        fprintf(stderr, "sluicectl vault: %s: %s\n", path ? path : "stdin", strerror(read_errno));
+        return NULL;
+    }
     if (buf == NULL || n > SECRET_MAX) {
         if (buf != NULL)
             sluice_secure_zero(buf, SECRET_MAX + 1);
@@ -151,6 +159,16 @@ int sluicectl_cmd_vault(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* An option the command does not take is refused, not ignored (`rotate --org acme` would
+     * rotate every org, `list --name meta` list every name). */
+    const char *given[] = {a.org, a.name, a.vendor, a.file};
+    static const char *const option[] = {"--org", "--name", "--vendor", "--file"};
+    const int takes[] = {put || del || list, put || del, put || del, put};
+    for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++)
+        if (given[i] != NULL && !takes[i]) {
+            fprintf(stderr, "sluicectl vault %s does not take %s\n", a.cmd, option[i]);
+            return 2;
+        }
     if (need(&a, "--config", a.config) != 0 ||
         ((put || del) && (need(&a, "--org", a.org) || need(&a, "--name", a.name) || need(&a, "--vendor", a.vendor))))
         return 2;

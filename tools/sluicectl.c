@@ -2,6 +2,7 @@
  * sluicectl: the operator's command-line tool. This file only dispatches to the subcommands
  * declared in commands.h; each lives in its own file.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,6 +59,17 @@ static void usage(FILE *out)
                  "\n`sluicectl <command> --help` describes one command.\n");
 }
 
+/* rc, or 1 when what was printed on stdout did not all reach it (a full disk under `> file`):
+ * a script must not take a key it never got. */
+static int flushed(int rc)
+{
+    int e = fflush(stdout) == 0 ? 0 : errno;
+    if (e == 0 && !ferror(stdout))
+        return rc;
+    fprintf(stderr, "sluicectl: cannot write the output%s%s\n", e != 0 ? ": " : "", e != 0 ? strerror(e) : "");
+    return rc != 0 ? rc : 1;
+}
+
 int main(int argc, char **argv)
 {
     sluice_log_setup("sluicectl", SLUICE_LOG_WARN, 2);
@@ -67,15 +79,15 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         usage(stdout);
-        return 0;
+        return flushed(0);
     }
     if (strcmp(argv[1], "--version") == 0) {
         printf("sluicectl %s\n", SLUICE_VERSION);
-        return 0;
+        return flushed(0);
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
         if (strcmp(argv[1], commands[i].name) == 0)
-            return commands[i].run(argc - 1, argv + 1);
+            return flushed(commands[i].run(argc - 1, argv + 1));
     }
     fprintf(stderr, "sluicectl: unknown command '%s'\n\n", argv[1]);
     usage(stderr);

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "crypto/ct.h"
 #include "crypto/pseudonym.h"
+#include "vendors/vault.h"
 
 typedef struct org_key {
     const char *org; /* the config's */
@@ -58,6 +59,15 @@ static int pq_error(sluice_err_t *err, PGconn *conn, const char *what)
     return sluice_err_set(err, "%s: %.*s", what, (int)n, m);
 }
 
+/* A connection failure: libpq's message may quote parts of database.url (vendors/vault.h). */
+static int conn_error(sluice_err_t *err, const sluice_suppress_t *s, const char *what)
+{
+    char m[SLUICE_ERR_MSG_MAX];
+    sluice_vault_conn_message(s->cfg->database.url, s->conn != NULL ? PQerrorMessage(s->conn) : "out of memory", m,
+                              sizeof(m));
+    return sluice_err_set(err, "%s: %s", what, m);
+}
+
 static int connect_pg(sluice_suppress_t *s, sluice_err_t *err)
 {
     if (s->conn != NULL && PQstatus(s->conn) == CONNECTION_OK)
@@ -66,13 +76,13 @@ static int connect_pg(sluice_suppress_t *s, sluice_err_t *err)
         PQreset(s->conn);
         if (PQstatus(s->conn) == CONNECTION_OK)
             return 0;
-        return pq_error(err, s->conn, "suppression list: cannot reconnect to the database");
+        return conn_error(err, s, "suppression list: cannot reconnect to the database");
     }
     const char *keys[] = {"connect_timeout", "application_name", "options", "dbname", NULL};
     const char *vals[] = {"5", "sluice-deliver suppression", "-c statement_timeout=30000", s->cfg->database.url, NULL};
     s->conn = PQconnectdbParams(keys, vals, 1);
     if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK)
-        return pq_error(err, s->conn, "suppression list: cannot connect to the database");
+        return conn_error(err, s, "suppression list: cannot connect to the database");
     PQsetNoticeProcessor(s->conn, quiet_notices, NULL);
     return 0;
 }

@@ -109,6 +109,109 @@ static int pq_error(sluice_err_t *err, PGconn *conn, const char *what)
     return sluice_err_set(err, "%s: %.*s", what, (int)n, m);
 }
 
+/* ------------------------------------------------------------------ connection messages */
+
+typedef struct span {
+    const char *p;
+    size_t n;
+} span_t;
+
+/* Where conninfo holds a password: a URI's after "user:" up to its last '@' (a password may hold
+ * an unescaped '/' or '?'), and each password= value, to the next '&' in a URI, to the end of a
+ * keyword string (a value with a space runs on) and, there, also its first word. */
+static size_t password_spans(const char *conninfo, span_t *out, size_t max)
+{
+    size_t k = 0;
+    const char *rest = NULL;
+    if (strncmp(conninfo, "postgresql://", 13) == 0)
+        rest = conninfo + 13;
+    else if (strncmp(conninfo, "postgres://", 11) == 0)
+        rest = conninfo + 11;
+    if (rest != NULL) {
+        const char *at = strrchr(rest, '@');
+        const char *colon = at != NULL ? memchr(rest, ':', (size_t)(at - rest)) : NULL;
+        if (colon != NULL && at > colon + 1)
+            out[k++] = (span_t){colon + 1, (size_t)(at - colon - 1)};
+    }
+    for (const char *p = strcasestr(conninfo, "password"); p != NULL && k + 2 <= max;
+         p = strcasestr(p + 1, "password")) {
+        const char *q = p + 8;
+        while (*q == ' ')
+            q++;
+        if (*q != '=')
+            continue;
+        for (q++; *q == ' ';)
+            q++;
+        size_t n = rest != NULL ? strcspn(q, "&") : strlen(q), word = strcspn(q, " ");
+        if (n > 0)
+            out[k++] = (span_t){q, n};
+        if (rest == NULL && word > 0 && word < n)
+            out[k++] = (span_t){q, word};
+    }
+    return k;
+}
+
+/* s holds a password, or is a piece of one. */
+static int secret_part(const span_t *sp, size_t k, const char *s, size_t n)
+{
+    for (size_t i = 0; i < k; i++)
+        if ((n > 0 && n <= sp[i].n && memmem(sp[i].p, sp[i].n, s, n) != NULL) ||
+            (sp[i].n <= n && memmem(s, n, sp[i].p, sp[i].n) != NULL))
+            return 1;
+    return 0;
+}
+
+static int option_name(const char *s, size_t n)
+{
+    PQconninfoOption *opts = PQconndefaults();
+    int found = 0;
+    for (const PQconninfoOption *o = opts; o != NULL && o->keyword != NULL && !found; o++)
+        found = strlen(o->keyword) == n && memcmp(o->keyword, s, n) == 0;
+    PQconninfoFree(opts);
+    return found;
+}
+
+static void put(char *out, size_t cap, size_t *o, const char *s, size_t n)
+{
+    if (*o + n >= cap)
+        n = cap - 1 - *o;
+    memcpy(out + *o, s, n);
+    *o += n;
+}
+
+void sluice_vault_conn_message(const char *conninfo, const char *msg, char *out, size_t cap)
+{
+    if (cap == 0)
+        return;
+    span_t sp[8];
+    size_t k = conninfo != NULL ? password_spans(conninfo, sp, sizeof(sp) / sizeof(sp[0])) : 0;
+    size_t n = strlen(msg), o = 0;
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        n--;
+    for (size_t i = 0; i < n;) {
+        if (msg[i] == '"') {
+            const char *s = msg + i + 1, *close = memchr(s, '"', n - i - 1);
+            size_t len = close != NULL ? (size_t)(close - s) : n - i - 1;
+            put(out, cap, &o, "\"", 1);
+            if (secret_part(sp, k, s, len) && !option_name(s, len))
+                put(out, cap, &o, "***", 3);
+            else
+                put(out, cap, &o, s, len);
+            put(out, cap, &o, "\"", close != NULL);
+            i += 1 + len + (close != NULL);
+            continue;
+        }
+        /* Unquoted, the password itself (a short one would blank ordinary words). */
+        size_t hit = 0;
+        for (size_t j = 0; j < k && hit == 0; j++)
+            if (sp[j].n >= 4 && sp[j].n <= n - i && memcmp(msg + i, sp[j].p, sp[j].n) == 0)
+                hit = sp[j].n;
+        put(out, cap, &o, hit ? "***" : msg + i, hit ? 3 : 1);
+        i += hit ? hit : 1;
+    }
+    out[o] = '\0';
+}
+
 static int exec_ok(sluice_vault_t *v, const char *sql, sluice_err_t *err)
 {
     PGresult *r = PQexec(v->conn, sql);
@@ -203,8 +306,11 @@ sluice_vault_t *sluice_vault_open(const char *conninfo, const sluice_keyring_t *
     if (v->conn == NULL || PQstatus(v->conn) != CONNECTION_OK) {
         if (v->conn == NULL)
             sluice_err_set(err, "cannot connect to the vault database: out of memory");
-        else
-            pq_error(err, v->conn, "cannot connect to the vault database");
+        else {
+            char m[SLUICE_ERR_MSG_MAX];
+            sluice_vault_conn_message(conninfo, PQerrorMessage(v->conn), m, sizeof(m));
+            sluice_err_set(err, "cannot connect to the vault database: %s", m);
+        }
         sluice_vault_close(v);
         return NULL;
     }
@@ -575,22 +681,28 @@ int sluice_vault_rotate(sluice_vault_t *v, size_t *rotated, size_t *unchanged, s
         const char *org = PQgetvalue(r, i, 0), *name = PQgetvalue(r, i, 1), *vendor = PQgetvalue(r, i, 2);
         int kid = (int)strtol(PQgetvalue(r, i, 3), NULL, 10);
         int root_sealed = strcmp(PQgetvalue(r, i, 6), "0") == 0;
-        if ((unsigned)kid == primary && !root_sealed) {
-            nsame++;
-            continue;
-        }
+        int same = (unsigned)kid == primary && !root_sealed;
         size_t nl = 0, cl = 0, pl = 0;
         unsigned char *nonce = bytea(r, i, 4, &nl), *ct = bytea(r, i, 5, &cl);
         char *pt = NULL;
         sluice_err_t why = {{0}};
+        /* A row already under the primary key id is opened too: a new ENCRYPTION_KEY given the old
+         * SLUICE_KEY_ID would otherwise find every row "already under it" and open none. */
         rc = nonce && ct ? open_row(v, org, name, vendor, kid, root_sealed, nonce, nl, ct, cl, &pt, &pl, &why)
                          : SLUICE_VAULT_ERROR;
         PQfreemem(nonce);
         PQfreemem(ct);
         if (rc != SLUICE_VAULT_OK) {
-            sluice_err_set(err, "org '%s', name '%s', vendor '%s': %s; nothing was rotated", org, name, vendor,
-                           why.msg[0] ? why.msg : "out of memory");
+            sluice_err_set(err, "org '%s', name '%s', vendor '%s': %s%s; nothing was rotated", org, name, vendor,
+                           why.msg[0] ? why.msg : "out of memory",
+                           same ? "; a new ENCRYPTION_KEY needs a new SLUICE_KEY_ID, with the old key in SLUICE_KEYRING"
+                                : "");
             break;
+        }
+        if (same) {
+            sluice_vault_free_secret(pt, pl);
+            nsame++;
+            continue;
         }
         uint8_t *sealed = NULL;
         size_t sl = 0;

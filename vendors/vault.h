@@ -51,6 +51,15 @@ sluice_vault_t *sluice_vault_open(const char *conninfo, const sluice_keyring_t *
                                   sluice_err_t *err);
 void sluice_vault_close(sluice_vault_t *v);
 
+/* libpq's message msg about connecting with conninfo, into out (cap bytes, NUL-terminated),
+ * without its trailing newline and without the password conninfo may hold: libpq quotes parts
+ * of a connection string it cannot parse or use (the whole URI, the password token, the part of
+ * a password with an unescaped '/' it took for the port), and every quoted part holding or
+ * taken from the password (the URI's after `user:`, up to its last '@'; a `password=` value) is
+ * shown as "***", as is the password itself anywhere else. Connection option names stay. For
+ * every program that connects with database.url (sluicectl prints, sluice-deliver logs). */
+void sluice_vault_conn_message(const char *conninfo, const char *msg, char *out, size_t cap);
+
 /* Lets go of the root key ring when no row needs it any more: counts the rows still sealed
  * directly under a root key into *legacy_rows (may be NULL); when there are none the vault stops
  * using the root ring, and the caller may wipe it. Returns 0, or -1 with a message in err (the
@@ -93,7 +102,8 @@ int sluice_vault_list(sluice_vault_t *v, const char *org, void (*cb)(const sluic
 /* Re-seals every row not yet under the vault key of the ring's primary key id (rows under an
  * older key id, and rows sealed directly under a root key), in one transaction: either every
  * such row moves or (on any failure, e.g. a row whose key is missing from the ring) none does.
- * Rows already there are left alone, so it is safe to rerun.
+ * Rows already there are left alone (but opened: one that does not open under its key id, as
+ * with a new key given the old id, fails the rotation too), so it is safe to rerun.
  * *rotated and *unchanged (may be NULL) count the rows. Returns SLUICE_VAULT_OK,
  * SLUICE_VAULT_EDECRYPT (naming the row) or SLUICE_VAULT_ERROR. */
 int sluice_vault_rotate(sluice_vault_t *v, size_t *rotated, size_t *unchanged, sluice_err_t *err);

@@ -194,6 +194,16 @@ static void test_secret_checks(void **state)
                               "ga4",   "--vendor", "ga4",      "--file", path,    NULL};
     run(put_file, user_env, NULL, 0, &out);
     sluice_th_output_dispose(&out);
+    /* A directory given for the file is named as such, not read as an empty secret. */
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    *strrchr(dir, '/') = '\0';
+    const char *put_dir[] = {"vault", "put",      "--config", F.config, "--org", "acme", "--name",
+                             "ga4",   "--vendor", "ga4",      "--file", dir,     NULL};
+    run(put_dir, user_env, NULL, 1, &out);
+    assert_non_null(strstr(out.errout, "Is a directory"));
+    assert_null(strstr(out.errout, "not valid JSON"));
+    sluice_th_output_dispose(&out);
     const char *put_argv[] = {"vault", "put",      "--config", F.config,   "--org", "acme", "--name",
                               "ga4",   "--vendor", "ga4",      "--secret", "x",     NULL};
     run(put_argv, user_env, NULL, 2, &out);
@@ -277,6 +287,14 @@ static void test_rotate(void **state)
     char *kids = sql1("SELECT string_agg(key_id::text, ',' ORDER BY name) FROM vault_credentials");
     assert_string_equal(kids, "1,1,1");
     free(kids);
+    /* A new key under the old id (SLUICE_KEY_ID not moved on): the rows are under key id 1 but
+     * do not open with it. Refused, naming the mistake, rather than "already under it". */
+    const char *same_id[] = {"ENCRYPTION_KEY=" DFIX_KEY2, "SLUICE_KEY_ID=1", NULL};
+    run(rotate, same_id, NULL, 1, &out);
+    assert_non_null(strstr(out.errout, "does not decrypt under key id 1"));
+    assert_non_null(strstr(out.errout, "SLUICE_KEY_ID"));
+    assert_non_null(strstr(out.errout, "nothing was rotated"));
+    sluice_th_output_dispose(&out);
     /* With the old key in the ring: every row moves to key 2, in one go. */
     const char *with_ring[] = {"ENCRYPTION_KEY=" DFIX_KEY2, "SLUICE_KEY_ID=2", "SLUICE_KEYRING=1:" DFIX_KEY1, NULL};
     run(rotate, with_ring, NULL, 0, &out);
@@ -285,6 +303,15 @@ static void test_rotate(void **state)
     kids = sql1("SELECT string_agg(key_id::text, ',' ORDER BY name) FROM vault_credentials");
     assert_string_equal(kids, "2,2,2");
     free(kids);
+    /* Options a command does not take are refused, not ignored: rotate is never of one org. */
+    const char *rotate_org[] = {"vault", "rotate", "--config", F.config, "--org", "acme", NULL};
+    run(rotate_org, with_ring, NULL, 2, &out);
+    assert_non_null(strstr(out.errout, "vault rotate does not take --org"));
+    sluice_th_output_dispose(&out);
+    const char *list_name[] = {"vault", "list", "--config", F.config, "--name", "r1", NULL};
+    run(list_name, with_ring, NULL, 2, &out);
+    assert_non_null(strstr(out.errout, "vault list does not take --name"));
+    sluice_th_output_dispose(&out);
     /* Safe to rerun. */
     run(rotate, with_ring, NULL, 0, &out);
     assert_non_null(strstr(out.out, "rotated 0 rows to key id 2 (3 already under it)"));

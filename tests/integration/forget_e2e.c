@@ -400,6 +400,13 @@ static void test_list(void **state)
     const char *globex[] = {"forget", "--config", F.config, "--list", "--org", "globex", NULL};
     forget_cmd(globex, 0, &out);
     assert_string_equal(out.out, "");
+    assert_null(strstr(out.errout, "warning"));
+    sluice_th_output_dispose(&out);
+    /* An org the config does not have (a typo, or one since removed): listed, with a warning. */
+    const char *typo[] = {"forget", "--config", F.config, "--list", "--org", "acmee", NULL};
+    forget_cmd(typo, 0, &out);
+    assert_string_equal(out.out, "");
+    assert_non_null(strstr(out.errout, "warning: org 'acmee' is not in"));
     sluice_th_output_dispose(&out);
 }
 
@@ -547,6 +554,52 @@ static void test_email_user_id_under_the_guard(void **state)
     assert_int_equal(in_kafka("sluice.events", "f-guard-after"), 0);
 }
 
+/* An undo that Redis failed (the worker's list lifted, the gateway's not) completes when run
+ * again, as the failure says: the gateway's list loses the pseudonyms too. */
+static void test_undo_rerun_completes(void **state)
+{
+    (void)state;
+    static const char carol[] = "anon-carol-1";
+    double before = gwfix_metric(&G, "sluice_suppression_pseudonyms");
+    sluice_th_output_t out;
+    const char *args[] = {"forget", "--config", F.config, "--org", "acme", "--anonymous-id", carol, NULL};
+    forget_cmd(args, 0, &out);
+    char id[64];
+    const char *p = strstr(out.out, "request ");
+    assert_non_null(p);
+    assert_int_equal(sscanf(p, "request %36[0-9a-f-]", id), 1);
+    sluice_th_output_dispose(&out);
+    wait_gw_metric("sluice_suppression_pseudonyms", before + 1);
+    char p_carol[65], member[128];
+    pseudonym_of("acme", carol, p_carol);
+    snprintf(member, sizeof(member), "acme:%s", p_carol);
+    assert_int_equal(redis_int("SISMEMBER sluice:suppress %s", member), 1);
+
+    /* Redis unreachable for the undo: recorded, not complete. */
+    const char *undo[] = {"forget", "--config", F.config, "--undo", id, NULL};
+    const char *no_redis[] = {"T_FORGET_KEY=" FORGET_KEY, "SLUICE_REDIS_URL=redis://127.0.0.1:1", NULL};
+    dfix_sluicectl(&F, undo, no_redis, NULL, &out);
+    assert_true(sluice_th_exited_with(out.wstatus, 1));
+    assert_non_null(strstr(out.errout, "not complete"));
+    sluice_th_output_dispose(&out);
+    assert_int_equal(redis_int("SISMEMBER sluice:suppress %s", member), 1);
+
+    /* Again: the pseudonym leaves the gateway's list, and the record downstream names it. */
+    forget_cmd(undo, 0, &out);
+    assert_non_null(strstr(out.out, "1 pseudonyms lifted"));
+    sluice_th_output_dispose(&out);
+    assert_int_equal(redis_int("SISMEMBER sluice:suppress %s", member), 0);
+    wait_gw_metric("sluice_suppression_pseudonyms", before);
+    char *rec = sql1("SELECT ids::text FROM forget_requests WHERE undoes = $1::uuid AND state = 'done'", id);
+    assert_non_null(rec);
+    assert_non_null(strstr(rec, p_carol));
+    free(rec);
+    /* Then it is undone: once more is refused. */
+    forget_cmd(undo, 1, &out);
+    assert_non_null(strstr(out.errout, "was undone already"));
+    sluice_th_output_dispose(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -559,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_redis_outage_and_sync),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_email_user_id_under_the_guard),
+        cmocka_unit_test(test_undo_rerun_completes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

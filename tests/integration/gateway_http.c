@@ -1208,6 +1208,12 @@ static void invalid_events_recorded(void **state)
     assert_true(gwfix_contains(out.out, "\"path\":\"batch[1].event\""));
     assert_null(strstr(out.out, "Bad.Row"));
     sluice_th_output_dispose(&out);
+    /* A typo in --org is an error (as for tail), not "0 refused events". */
+    const char *typo[] = {sluicectl, "invalid", "list", "--config", F.config, "--org", "acmee", NULL};
+    assert_int_equal(sluice_th_run(typo, NULL, 0, 60000, &out, &err), 0);
+    assert_true(sluice_th_exited_with(out.wstatus, 1));
+    assert_true(gwfix_contains(out.errout, "no org 'acmee'"));
+    sluice_th_output_dispose(&out);
 }
 
 static void rate_limit(void **state)

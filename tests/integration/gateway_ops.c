@@ -276,12 +276,52 @@ static void sigterm_drains_without_loss(void **state)
     http_resp_dispose(&r);
 }
 
+/* ------------------------------------------------------------------ metrics listener off */
+
+/* `server.metrics.listen: ""` turns the metrics off; /metrics does not move to the public
+ * listeners (org names, traffic, the PII guard's findings per field and how many people asked
+ * to be forgotten are nobody's on the internet). /healthz and /readyz stay, for load balancers. */
+static void metrics_off_is_not_public(void **state)
+{
+    (void)state;
+    assert_true(sluice_th_exited_with(gwfix_stop(&F, SIGTERM), 0));
+    /* The public plain listener where the metrics listener was (gwfix waits on its /readyz). */
+    static char plain[64];
+    snprintf(plain, sizeof(plain), "SLUICE_HTTP_LISTEN=127.0.0.1:%d", F.metrics_port);
+    const char *env[] = {"T_KEY=" KEY, "T_NEW=" NEW_KEY, "SLUICE_METRICS_LISTEN=", plain, NULL};
+    memcpy(F.env, env, sizeof(env));
+    gwfix_start(&F);
+    http_resp_t r;
+    assert_int_equal(post_event(KEY, "metrics-off-1", &r), 200);
+    http_resp_dispose(&r);
+    http_opts_t o = {0};
+    const char *urls[] = {gwfix_metrics_url(&F, "/metrics"), NULL};
+    char https_metrics[128];
+    snprintf(https_metrics, sizeof(https_metrics), "%s", gwfix_url(&F, "/metrics"));
+    urls[1] = https_metrics;
+    for (int i = 0; i < 2; i++) {
+        char url[128];
+        snprintf(url, sizeof(url), "%s", urls[i]);
+        http_do(url, &o, F.ca, &r);
+        assert_int_equal(r.status, 404);
+        assert_false(gwfix_contains(r.body, "sluice_events_accepted_total"));
+        http_resp_dispose(&r);
+    }
+    http_do(gwfix_url(&F, "/healthz"), &o, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+    http_do(gwfix_metrics_url(&F, "/readyz"), &o, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(kafka_down_then_up),
         cmocka_unit_test(reload_good_and_bad),
         cmocka_unit_test(sigterm_drains_without_loss),
+        cmocka_unit_test(metrics_off_is_not_public),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -816,6 +816,14 @@ static void test_env_overrides(void **state)
                         "postgresql://u:***@db/sluice");
     json_decref(j);
     sluice_config_free(cfg);
+    /* nor one holding a '/' or '?' its writer did not escape: the user part runs to the last '@' */
+    setenv("SLUICE_DATABASE_URL", "postgresql://u:p/w?d@db/sluice", 1);
+    cfg = load_ok(BASE, 0);
+    j = sluice_config_to_json(cfg);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "database"), "url")),
+                        "postgresql://u:***@db/sluice");
+    json_decref(j);
+    sluice_config_free(cfg);
 
     /* SLUICE_CONFIG_NO_ENV ignores all of them */
     cfg = load_ok(BASE, SLUICE_CONFIG_NO_ENV);
