@@ -809,15 +809,15 @@ static const char *head_write_key(ingest_t *in, size_t *len)
 }
 
 /* The writeKey member of a JSON body as sent (navigator.sendBeacon cannot set headers), found
- * without parsing or decoding anything: the first `"writeKey"` followed by `:` and a string
- * without escapes. One pass over the body, no allocation. The parsed body's top-level writeKey
- * is checked against it afterwards (ingest_post), so a key placed first somewhere else proves
- * nothing. NULL when there is none. */
-static const char *body_write_key(h2o_iovec_t body, size_t *len)
+ * without parsing or decoding anything: the first `"writeKey"` at or after *from followed by `:`
+ * and a string without escapes (*from is moved past it). One pass over the body, no allocation.
+ * The parsed body's top-level writeKey is checked against it afterwards (ingest_post), so a key
+ * placed somewhere else proves nothing. NULL when there is none. */
+static const char *body_write_key_from(h2o_iovec_t body, const char **from, size_t *len)
 {
     static const char name[] = "\"writeKey\"";
     const size_t nl = sizeof(name) - 1;
-    const char *p = body.base, *end = body.base + body.len;
+    const char *p = *from, *end = body.base + body.len;
     while (p + nl <= end && (p = memmem(p, (size_t)(end - p), name, nl)) != NULL) {
         const char *q = p + nl;
         p += nl;
@@ -835,9 +835,37 @@ static const char *body_write_key(h2o_iovec_t body, size_t *len)
         if (q == end || *q != '"' || q == v)
             continue;
         *len = (size_t)(q - v);
+        *from = q;
         return v;
     }
     return NULL;
+}
+
+/* The body's write key as body_write_key_from finds it; when the first one found is no browser
+ * source's key, the next few are tried: a member named writeKey inside the event (an event about
+ * API keys) may come before the top-level one. Still nothing is parsed before a key passed; the
+ * one taken is checked against the parsed body's top-level writeKey afterwards. */
+static const char *body_write_key(ingest_t *in, h2o_iovec_t body, size_t *len)
+{
+    const char *from = body.base, *first = NULL;
+    size_t first_len = 0;
+    for (int tries = 0; tries < 4; tries++) {
+        size_t n = 0;
+        const char *k = body_write_key_from(body, &from, &n);
+        if (k == NULL)
+            break;
+        if (first == NULL) {
+            first = k;
+            first_len = n;
+        }
+        const sluice_source_rt_t *s = sluice_runtime_auth(in->rt, k, n, in->now_ms);
+        if (s != NULL && s->src->kind == SLUICE_SOURCE_BROWSER) {
+            *len = n;
+            return k;
+        }
+    }
+    *len = first_len;
+    return first;
 }
 
 /* The head's write key, else a parsed body's top-level writeKey (the pixel's data, /xd/redeem's
@@ -1318,7 +1346,7 @@ int sluice_ingest_post(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route,
     } else {
         key = head_write_key(&in, &key_len);
         if (key == NULL && !is_gzip(req))
-            key = body_key = body_write_key(wire, &key_len);
+            key = body_key = body_write_key(&in, wire, &key_len);
         if (authenticate_key(&in, key, key_len) != 0)
             return 0;
     }
@@ -1688,7 +1716,7 @@ int sluice_ingest_xd_redeem(h2o_req_t *req, sluice_worker_t *w)
     size_t key_len = 0;
     const char *key = head_write_key(&in, &key_len), *body_key = NULL;
     if (key == NULL && !is_gzip(req))
-        key = body_key = body_write_key(req->entity.base != NULL ? req->entity : h2o_iovec_init("", 0), &key_len);
+        key = body_key = body_write_key(&in, req->entity.base != NULL ? req->entity : h2o_iovec_init("", 0), &key_len);
     if (xd_admit(&in, key, key_len) != 0)
         return 0;
     h2o_iovec_t body;

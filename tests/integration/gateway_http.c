@@ -261,6 +261,18 @@ static void auth_modes(void **state)
         post_raw("/v1/t", plain, "{\"event\":\"x\",\"messageId\":\"auth-body\",\"writeKey\":\"" WEB_KEY "\"}", 0, &r),
         200);
     http_resp_dispose(&r);
+    /* A member named writeKey inside the event, before the top-level one (an event about API
+     * keys): the body's own key is found all the same, and the event's member goes on as sent. */
+    assert_int_equal(post_raw("/v1/t", plain,
+                              "{\"properties\":{\"writeKey\":\"wk_live_of_a_customer\"},\"event\":\"Key Created\","
+                              "\"messageId\":\"auth-nested\",\"writeKey\":\"" WEB_KEY "\"}",
+                              0, &r),
+                     200);
+    http_resp_dispose(&r);
+    /* The key must still be the body's top-level one: one only inside the event is refused. */
+    post_raw("/v1/t", plain, "{\"event\":\"x\",\"properties\":{\"writeKey\":\"" WEB_KEY "\"}}", 0, &r);
+    expect_error(&r, 401, "unauthorized", NULL);
+    http_resp_dispose(&r);
     /* writeKey in the query. */
     assert_int_equal(
         post_raw("/v1/t?writeKey=" WEB_KEY, plain, "{\"event\":\"x\",\"messageId\":\"auth-query\"}", 0, &r), 200);
@@ -286,6 +298,10 @@ static void auth_modes(void **state)
     assert_int_equal(gwfix_count_message(msgs, "auth-basic"), 1);
     assert_int_equal(gwfix_count_message(msgs, "auth-query"), 1);
     assert_int_equal(gwfix_count_message(msgs, "auth-prev"), 1);
+    json_t *nested = json_object_get(json_object_get(gwfix_find_message(msgs, "auth-nested"), "value"), "event");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(nested, "properties"), "writeKey")),
+                        "wk_live_of_a_customer");
+    assert_null(json_object_get(nested, "writeKey"));
     json_t *m = gwfix_find_message(msgs, "auth-body");
     assert_non_null(m);
     char *dump = json_dumps(json_object_get(m, "value"), 0);
