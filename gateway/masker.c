@@ -54,6 +54,28 @@ static const char *left_as_it_was(thread_masker_t *m, const sluice_org_t *org, c
     char num[64];
     const char *text = NULL;
     size_t n = 0;
+    /* An object or a list (a payment object holding the card) is judged by what it holds; the
+     * parser's depth limit bounds the recursion. */
+    if (json_is_object(value)) {
+        const char *k;
+        const json_t *v;
+        json_object_foreach((json_t *)value, k, v) {
+            const char *kept = left_as_it_was(m, org, v, nums);
+            if (kept != NULL)
+                return kept;
+        }
+        return NULL;
+    }
+    if (json_is_array(value)) {
+        size_t i;
+        const json_t *v;
+        json_array_foreach(value, i, v) {
+            const char *kept = left_as_it_was(m, org, v, nums);
+            if (kept != NULL)
+                return kept;
+        }
+        return NULL;
+    }
     if (json_is_string(value)) {
         text = json_string_value(value);
         n = json_string_length(value);

@@ -241,7 +241,29 @@ static void plugin_leaving_pii_fails_closed(void **state)
                                 &r),
                      200);
     http_resp_dispose(&r);
+    /* An object or a list the plugin leaves as it was is looked into too: a card in a payment
+     * object under the rule's path went to Kafka listed as masked. */
+    assert_int_equal(
+        gwfix_post(&F, "/v1/t", WEB_KEY,
+                   "{\"event\":\"Order\",\"messageId\":\"pl-keep-3\",\"properties\":{\"card\":"
+                   "{\"brand\":\"visa\",\"number\":\"4012888888881881\"},\"echo\":[\"x\",[\"carol@example.org\"]],"
+                   "\"total\":9}}",
+                   &r),
+        200);
+    http_resp_dispose(&r);
+    assert_int_equal(gwfix_post(&F, "/v1/t", WEB_KEY,
+                                "{\"event\":\"Order\",\"messageId\":\"pl-keep-4\",\"properties\":{\"card\":"
+                                "{\"brand\":\"visa\",\"last4\":\"1881\"}}}",
+                                &r),
+                     200);
+    http_resp_dispose(&r);
     json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    json_t *kept3 = json_object_get(event_of(msgs, "pl-keep-3"), "properties");
+    assert_null(json_object_get(kept3, "card"));
+    assert_null(json_object_get(kept3, "echo"));
+    assert_int_equal(json_integer_value(json_object_get(kept3, "total")), 9);
+    json_t *kept4 = json_object_get(json_object_get(event_of(msgs, "pl-keep-4"), "properties"), "card");
+    assert_string_equal(json_string_value(json_object_get(kept4, "last4")), "1881");
     json_t *props = json_object_get(event_of(msgs, "pl-keep-1"), "properties");
     assert_null(json_object_get(props, "card"));
     assert_null(json_object_get(props, "echo"));
@@ -254,6 +276,8 @@ static void plugin_leaving_pii_fails_closed(void **state)
     char *all = json_dumps(msgs, 0);
     assert_false(gwfix_contains(all, "4111111111111111"));
     assert_false(gwfix_contains(all, "bob@example.com"));
+    assert_false(gwfix_contains(all, "4012888888881881"));
+    assert_false(gwfix_contains(all, "carol@example.org"));
     free(all);
     json_decref(msgs);
     sluice_err_t err = {{0}};
