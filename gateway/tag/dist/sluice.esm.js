@@ -1,4 +1,4 @@
-/*! sluice.js 0.2.0 | first-party event tag */
+/*! sluice.js 0.2.1 | first-party event tag */
 // src/consent.js
 var MAPS = {
   tcf: { analytics: [1, 8], marketing: [1, 3, 4, 7] },
@@ -121,8 +121,19 @@ var D = {
   onetrust: null,
   cookiebot: null
 };
-var VERSION = "0.2.0";
+var VERSION = "0.2.1";
 var arr = (v) => Array.isArray(v) ? v.map(String) : [];
+var json = (v) => {
+  const A = Array.prototype;
+  const t = Object.getOwnPropertyDescriptor(A, "toJSON");
+  if (t && t.configurable) delete A.toJSON;
+  try {
+    return JSON.stringify(v, (k, x) => typeof x == "bigint" ? String(x) : x).replace(/\\(ud[89a-f]..|.)/g, (m) => m.length > 2 ? "\\ufffd" : m);
+  } finally {
+    if (t && t.configurable) Object.defineProperty(A, "toJSON", t);
+  }
+};
+var bytes = (s) => new TextEncoder().encode(s).length;
 var create = (w, d, nav, endpoint) => {
   const loc = w.location;
   const hist = w.history;
@@ -140,7 +151,7 @@ var create = (w, d, nav, endpoint) => {
   };
   const put = (k, v) => {
     try {
-      v == null ? ls.removeItem(P + k) : ls.setItem(P + k, JSON.stringify(v));
+      v == null ? ls.removeItem(P + k) : ls.setItem(P + k, json(v));
     } catch (e) {
     }
   };
@@ -161,6 +172,7 @@ var create = (w, d, nav, endpoint) => {
   let cfg = Object.assign({}, D, { endpoint });
   let on = 0;
   let early = [];
+  let at = "";
   let q = [];
   let held = [];
   let cats = null;
@@ -168,6 +180,7 @@ var create = (w, d, nav, endpoint) => {
   let ref = d.referrer;
   let here;
   let size;
+  let cut = 0;
   let busy = 0;
   let inflight = /* @__PURE__ */ new Set();
   let timer = 0;
@@ -212,7 +225,12 @@ var create = (w, d, nav, endpoint) => {
     stats.retries++;
     return ms;
   };
-  const body = (batch) => JSON.stringify({ batch, sentAt: iso(), writeKey: cfg.writeKey });
+  const body = (batch) => json({ batch, sentAt: iso(), writeKey: cfg.writeKey });
+  const next = (list) => {
+    let batch = list.slice(0, cut || size), b;
+    while (b = body(batch), batch.length > 1 && bytes(b) > BEACON_MAX) batch = batch.slice(0, batch.length >> 1);
+    return [batch, b];
+  };
   const flush = async () => {
     if (busy || !q.length || !allowed()) return;
     if (now() < retryAt) return void (timer || later(retryAt - now()));
@@ -221,29 +239,31 @@ var create = (w, d, nav, endpoint) => {
     busy = 1;
     let r, delay = 0;
     try {
-      const batch = q.slice(0, size);
+      const [batch, b] = next(q);
       inflight = new Set(batch.map((e) => e.messageId));
       save();
-      const b = body(batch);
       r = await fetch(url("/batch"), {
         method: "POST",
         body: b,
-        keepalive: b.length < BEACON_MAX,
+        keepalive: bytes(b) < BEACON_MAX,
         credentials: "include"
       }).catch((e) => dbg("network", e));
       const s = r ? r.status : 0;
+      const j = r && await r.json().catch(NOOP);
       healthy = s > 0 && s < 500 && s != 429;
       if (s >= 200 && s < 300) {
         attempt = 0;
-        const j = await r.json().catch(NOOP);
         const bad = j && j.rejected && j.rejected.length || 0;
         stats.invalid += bad;
         stats.sent += batch.length - bad;
         drop(inflight);
+        cut = cut * 2 < size ? cut * 2 : 0;
       } else if (!s || s == 429 || s >= 500) {
         delay = backoff(r);
       } else if (s == 413 && size > 1) {
         size = Math.ceil(size / 2);
+      } else if (s == 400 && batch.length > 1) {
+        cut = Math.ceil(batch.length / 2);
       } else {
         dbg("dropped, status " + s);
         stats.invalid += batch.length;
@@ -258,7 +278,7 @@ var create = (w, d, nav, endpoint) => {
     if (delay) {
       retryAt = now() + delay;
       later(delay);
-    } else if (q.length >= size || q.length && r && r.ok) {
+    } else if (q.length >= size || q.length && r && (r.ok || r.status == 400)) {
       flush();
     } else {
       schedule();
@@ -266,13 +286,18 @@ var create = (w, d, nav, endpoint) => {
   };
   const beacon = () => {
     if (!healthy || !allowed() || !nav.sendBeacon) return;
-    const rest = q.filter((e) => !inflight.has(e.messageId));
-    for (let i = 0; i < rest.length; i += size) {
-      const batch = rest.slice(i, i + size);
-      const b = body(batch);
-      if (b.length > BEACON_MAX || !nav.sendBeacon(url("/batch"), b)) break;
+    let rest = q.filter((e) => !inflight.has(e.messageId));
+    while (rest.length) {
+      const [batch, b] = next(rest);
+      let ok = 0;
+      try {
+        ok = bytes(b) <= BEACON_MAX && nav.sendBeacon(url("/batch"), b);
+      } catch (e) {
+      }
+      if (!ok) break;
       stats.sent += batch.length;
       drop(new Set(batch.map((e) => e.messageId)));
+      rest = rest.slice(batch.length);
     }
   };
   const push = (e) => {
@@ -291,8 +316,14 @@ var create = (w, d, nav, endpoint) => {
     title: d.title
   });
   const send = (type, fields) => {
+    try {
+      fields = JSON.parse(json(fields));
+    } catch (x) {
+      stats.invalid++;
+      return dbg("dropped, not JSON", x);
+    }
     const e = Object.assign(
-      { type, messageId: uuid(), timestamp: iso(), anonymousId: aid },
+      { type, messageId: uuid(), timestamp: at || iso(), anonymousId: aid },
       uid ? { userId: uid } : {},
       fields
     );
@@ -329,7 +360,7 @@ var create = (w, d, nav, endpoint) => {
     if (!a || a.hasAttribute("download")) return;
     const u = new URL(a.href, loc.href);
     const t = a.target && a.target != "_self" ? a.target : "";
-    if (!/^https?:$/.test(u.protocol) || u.hostname == loc.hostname || !cfg.crossDomain.includes(u.hostname))
+    if (!allowed() || !/^https?:$/.test(u.protocol) || u.hostname == loc.hostname || !cfg.crossDomain.includes(u.hostname))
       return;
     if (t && t != "_blank") return;
     ev.preventDefault();
@@ -377,13 +408,16 @@ var create = (w, d, nav, endpoint) => {
     if (!ls || !allowed()) return 0;
     const n = q.length;
     const have = new Set(q.map((e) => e.messageId));
-    for (let i = ls.length; i--; ) {
-      const k = ls.key(i);
-      if (!k || k.indexOf(P + "q:") || k == P + tab) continue;
-      const s = get(k.slice(P.length));
-      if (s && s.t && now() - s.t < STALE_MS) continue;
-      put(k.slice(P.length), null);
-      for (const e of s && s.q || []) if (e && e.messageId && !have.has(e.messageId)) q.push(e);
+    try {
+      for (let i = ls.length; i--; ) {
+        const k = ls.key(i);
+        if (!k || k.indexOf(P + "q:") || k == P + tab) continue;
+        const s = get(k.slice(P.length));
+        if (s && s.t && now() - s.t < STALE_MS) continue;
+        put(k.slice(P.length), null);
+        for (const e of s && s.q || []) if (e && e.messageId && !have.has(e.messageId)) q.push(e);
+      }
+    } catch (e) {
     }
     q.sort((a, b) => a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0);
     while (q.length > cfg.maxQueue) {
@@ -441,6 +475,9 @@ var create = (w, d, nav, endpoint) => {
         } catch (e2) {
         }
       });
+      L("storage", (ev) => {
+        if (ev.key == P + "consent" && cfg.requireConsent && !(JSON.parse(ev.newValue) || [1]).length) out.consent({ categories: [] });
+      });
       L("online", () => {
         retryAt = 0;
         flush();
@@ -457,7 +494,11 @@ var create = (w, d, nav, endpoint) => {
       adapters(w, cfg, out.consent, dbg);
       if (cfg.autoPage) out.page();
       if (cfg.autoPage == "history") spa();
-      for (const [m, a] of e) out[m](...a);
+      for (const [m, a, t] of e) {
+        at = t;
+        out[m](...a);
+      }
+      at = "";
       if (adopted) flush();
     },
     track(event, properties) {
@@ -506,9 +547,15 @@ var create = (w, d, nav, endpoint) => {
         q = [];
         aid = uuid();
         uid = null;
-        put(tab, null);
         put("aid", null);
         put("uid", null);
+        try {
+          for (let i = ls.length; i--; ) {
+            const k = ls.key(i);
+            if (k && !k.indexOf(P + "q:")) ls.removeItem(k);
+          }
+        } catch (e) {
+        }
       }
     },
     reset() {
@@ -533,7 +580,14 @@ var create = (w, d, nav, endpoint) => {
     out[m] = typeof f != "function" ? f : (...a) => {
       try {
         if (!on && !ready[m]) {
-          if (early.length < D.maxQueue) early.push([m, a]);
+          const c = (x) => {
+            try {
+              return x && typeof x == "object" ? JSON.parse(json(x)) : x;
+            } catch (e) {
+              return x;
+            }
+          };
+          if (early.length < D.maxQueue) early.push([m, a.map(c), iso()]);
           return m == "flush" ? Promise.resolve() : void 0;
         }
         const r = f(...a);

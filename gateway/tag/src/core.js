@@ -62,6 +62,23 @@ export const VERSION = __VERSION__;
 
 const arr = (v) => (Array.isArray(v) ? v.map(String) : []);
 
+// JSON text the gateway accepts whatever the page did: Array.prototype.toJSON (Prototype.js
+// before 1.7 makes arrays strings) set aside while encoding, a BigInt as a string, a lone
+// surrogate (a string cut in the middle of an emoji, which the gateway refuses with the whole
+// batch) as U+FFFD. Throws on what JSON cannot encode (a cycle).
+const json = (v) => {
+    const A = Array.prototype;
+    const t = Object.getOwnPropertyDescriptor(A, 'toJSON');
+    if (t && t.configurable) delete A.toJSON;
+    try {
+        return JSON.stringify(v, (k, x) => (typeof x == 'bigint' ? String(x) : x)).replace(/\\(ud[89a-f]..|.)/g, (m) => (m.length > 2 ? '\\ufffd' : m));
+    } finally {
+        if (t && t.configurable) Object.defineProperty(A, 'toJSON', t);
+    }
+};
+// UTF-8 bytes: the browsers' 64 KiB limit of keepalive requests and beacons counts those.
+const bytes = (s) => new TextEncoder().encode(s).length;
+
 /** One tag in window w, sending to endpoint unless init() names another. */
 export const create = (w, d, nav, endpoint) => {
     const loc = w.location;
@@ -79,7 +96,7 @@ export const create = (w, d, nav, endpoint) => {
     };
     const put = (k, v) => {
         try {
-            v == null ? ls.removeItem(P + k) : ls.setItem(P + k, JSON.stringify(v));
+            v == null ? ls.removeItem(P + k) : ls.setItem(P + k, json(v));
         } catch (e) {} // full or blocked: memory only
     };
 
@@ -102,7 +119,8 @@ export const create = (w, d, nav, endpoint) => {
 
     let cfg = Object.assign({}, D, { endpoint });
     let on = 0; // initialised
-    let early = []; // calls made before init
+    let early = []; // calls made before init: [method, args, time of the call]
+    let at = ''; // while init replays them: the time of the call being replayed
     let q = []; // queued events, oldest first
     let held = []; // events waiting for consent (memory only)
     let cats = null; // granted categories; null while undecided
@@ -110,6 +128,7 @@ export const create = (w, d, nav, endpoint) => {
     let ref = d.referrer; // the page's referrer; in a single-page app, the previous address
     let here; // the address of the last automatic page view
     let size; // current batch size (halved on 413)
+    let cut = 0; // after a 400 for a whole batch: the size of the next ones (doubled back after a 200)
     let busy = 0; // a fetch is in flight
     let inflight = new Set(); // its messageIds
     let timer = 0;
@@ -161,7 +180,16 @@ export const create = (w, d, nav, endpoint) => {
         return ms;
     };
 
-    const body = (batch) => JSON.stringify({ batch, sentAt: iso(), writeKey: cfg.writeKey });
+    const body = (batch) => json({ batch, sentAt: iso(), writeKey: cfg.writeKey });
+    // The next batch of list and its body: up to `size` events, fewer when big events would take
+    // the body past BEACON_MAX (at least one). So a request can be keepalive or a beacon, and
+    // stays far under the gateway's max_body_bytes, whose 413 a browser may only see as a
+    // network error (no CORS headers, or a reset HTTP/2 stream), which would be retried forever.
+    const next = (list) => {
+        let batch = list.slice(0, cut || size), b;
+        while (((b = body(batch)), batch.length > 1 && bytes(b) > BEACON_MAX)) batch = batch.slice(0, batch.length >> 1);
+        return [batch, b];
+    };
 
     // Sends one batch, then goes on while a full batch waits; never rejects.
     const flush = async () => {
@@ -173,29 +201,36 @@ export const create = (w, d, nav, endpoint) => {
         busy = 1;
         let r, delay = 0;
         try {
-            const batch = q.slice(0, size);
+            const [batch, b] = next(q);
             inflight = new Set(batch.map((e) => e.messageId));
             save(); // also tells other tabs this queue is alive
-            const b = body(batch);
             r = await fetch(url('/batch'), {
                 method: 'POST',
                 body: b,
-                keepalive: b.length < BEACON_MAX,
+                keepalive: bytes(b) < BEACON_MAX,
                 credentials: 'include',
             }).catch((e) => dbg('network', e));
             const s = r ? r.status : 0;
+            // Every answer is read: one left unread keeps its keepalive request counting against
+            // the browser's 64 KiB for requests in flight, and the next batches fail to start.
+            const j = r && (await r.json().catch(NOOP));
             healthy = s > 0 && s < 500 && s != 429;
             if (s >= 200 && s < 300) {
                 attempt = 0;
-                const j = await r.json().catch(NOOP);
                 const bad = (j && j.rejected && j.rejected.length) || 0;
                 stats.invalid += bad;
                 stats.sent += batch.length - bad;
                 drop(inflight);
+                cut = cut * 2 < size ? cut * 2 : 0; // back to full batches
             } else if (!s || s == 429 || s >= 500) {
                 delay = backoff(r);
             } else if (s == 413 && size > 1) {
                 size = Math.ceil(size / 2);
+            } else if (s == 400 && batch.length > 1) {
+                // The gateway refuses a whole body for one event over a limit it checks while
+                // parsing (a string too long, too deep): halves until that event is alone, so
+                // only it is dropped.
+                cut = Math.ceil(batch.length / 2);
             } else {
                 // The gateway refused the events themselves (400/401/403/413/415): a retry
                 // would be refused again.
@@ -212,7 +247,7 @@ export const create = (w, d, nav, endpoint) => {
         if (delay) {
             retryAt = now() + delay;
             later(delay);
-        } else if (q.length >= size || (q.length && r && r.ok)) {
+        } else if (q.length >= size || (q.length && r && (r.ok || r.status == 400))) {
             flush();
         } else {
             schedule();
@@ -222,13 +257,17 @@ export const create = (w, d, nav, endpoint) => {
     // Hands what is queued (and not already in flight) to sendBeacon.
     const beacon = () => {
         if (!healthy || !allowed() || !nav.sendBeacon) return;
-        const rest = q.filter((e) => !inflight.has(e.messageId));
-        for (let i = 0; i < rest.length; i += size) {
-            const batch = rest.slice(i, i + size);
-            const b = body(batch);
-            if (b.length > BEACON_MAX || !nav.sendBeacon(url('/batch'), b)) break;
+        let rest = q.filter((e) => !inflight.has(e.messageId));
+        while (rest.length) {
+            const [batch, b] = next(rest);
+            let ok = 0;
+            try {
+                ok = bytes(b) <= BEACON_MAX && nav.sendBeacon(url('/batch'), b);
+            } catch (e) {} // a page's broken wrapper ("Illegal invocation"): the next page sends them
+            if (!ok) break;
             stats.sent += batch.length;
             drop(new Set(batch.map((e) => e.messageId)));
+            rest = rest.slice(batch.length);
         }
     };
 
@@ -250,8 +289,16 @@ export const create = (w, d, nav, endpoint) => {
     });
 
     const send = (type, fields) => {
+        // A copy, as JSON: what the page changes after the call is not sent, and an event JSON
+        // cannot encode is dropped here instead of blocking every batch after it.
+        try {
+            fields = JSON.parse(json(fields));
+        } catch (x) {
+            stats.invalid++;
+            return dbg('dropped, not JSON', x);
+        }
         const e = Object.assign(
-            { type, messageId: uuid(), timestamp: iso(), anonymousId: aid },
+            { type, messageId: uuid(), timestamp: at || iso(), anonymousId: aid },
             uid ? { userId: uid } : {},
             fields
         );
@@ -296,7 +343,8 @@ export const create = (w, d, nav, endpoint) => {
         if (!a || a.hasAttribute('download')) return;
         const u = new URL(a.href, loc.href);
         const t = a.target && a.target != '_self' ? a.target : '';
-        if (!/^https?:$/.test(u.protocol) || u.hostname == loc.hostname || !cfg.crossDomain.includes(u.hostname))
+        // Without consent (requireConsent) the gateway is not asked for a token: nothing leaves the page.
+        if (!allowed() || !/^https?:$/.test(u.protocol) || u.hostname == loc.hostname || !cfg.crossDomain.includes(u.hostname))
             return;
         if (t && t != '_blank') return; // named frames and windows: leave them alone
         ev.preventDefault();
@@ -352,14 +400,16 @@ export const create = (w, d, nav, endpoint) => {
         if (!ls || !allowed()) return 0;
         const n = q.length;
         const have = new Set(q.map((e) => e.messageId));
-        for (let i = ls.length; i--; ) {
-            const k = ls.key(i);
-            if (!k || k.indexOf(P + 'q:') || k == P + tab) continue;
-            const s = get(k.slice(P.length));
-            if (s && s.t && now() - s.t < STALE_MS) continue;
-            put(k.slice(P.length), null);
-            for (const e of (s && s.q) || []) if (e && e.messageId && !have.has(e.messageId)) q.push(e);
-        }
+        try {
+            for (let i = ls.length; i--; ) {
+                const k = ls.key(i);
+                if (!k || k.indexOf(P + 'q:') || k == P + tab) continue;
+                const s = get(k.slice(P.length));
+                if (s && s.t && now() - s.t < STALE_MS) continue;
+                put(k.slice(P.length), null);
+                for (const e of (s && s.q) || []) if (e && e.messageId && !have.has(e.messageId)) q.push(e);
+            }
+        } catch (e) {} // storage that throws (Firefox's NS_ERROR_FILE_CORRUPTED): nothing to adopt
         q.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
         while (q.length > cfg.maxQueue) {
             q.shift();
@@ -423,6 +473,11 @@ export const create = (w, d, nav, endpoint) => {
                     d.visibilityState == 'hidden' ? beacon() : flush();
                 } catch (e) {}
             });
+            // A refusal in another tab of the site (the same visitor) applies here at once; a
+            // grant there applies here from the next page.
+            L('storage', (ev) => {
+                if (ev.key == P + 'consent' && cfg.requireConsent && !(JSON.parse(ev.newValue) || [1]).length) out.consent({ categories: [] });
+            });
             L('online', () => {
                 retryAt = 0;
                 flush();
@@ -439,7 +494,11 @@ export const create = (w, d, nav, endpoint) => {
             adapters(w, cfg, out.consent, dbg);
             if (cfg.autoPage) out.page();
             if (cfg.autoPage == 'history') spa();
-            for (const [m, a] of e) out[m](...a);
+            for (const [m, a, t] of e) {
+                at = t;
+                out[m](...a);
+            }
+            at = '';
             if (adopted) flush(); // they waited long enough
         },
         track(event, properties) {
@@ -490,9 +549,16 @@ export const create = (w, d, nav, endpoint) => {
                 q = [];
                 aid = uuid();
                 uid = null;
-                put(tab, null);
                 put('aid', null);
                 put('uid', null);
+                // The queues of every tab: this one's, and those left by tabs closed during an
+                // outage, which a later grant would otherwise adopt and send.
+                try {
+                    for (let i = ls.length; i--; ) {
+                        const k = ls.key(i);
+                        if (k && !k.indexOf(P + 'q:')) ls.removeItem(k);
+                    }
+                } catch (e) {}
             }
         },
         reset() {
@@ -522,7 +588,16 @@ export const create = (w, d, nav, endpoint) => {
                 : (...a) => {
                       try {
                           if (!on && !ready[m]) {
-                              if (early.length < D.maxQueue) early.push([m, a]);
+                              // Kept with the time of the call, and objects as they are now
+                              // (one JSON cannot encode is kept as is, for send() to drop).
+                              const c = (x) => {
+                                  try {
+                                      return x && typeof x == 'object' ? JSON.parse(json(x)) : x;
+                                  } catch (e) {
+                                      return x;
+                                  }
+                              };
+                              if (early.length < D.maxQueue) early.push([m, a.map(c), iso()]);
                               return m == 'flush' ? Promise.resolve() : undefined;
                           }
                           const r = f(...a);

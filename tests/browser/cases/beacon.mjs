@@ -1,7 +1,8 @@
 // Leaving a page hands the queue to navigator.sendBeacon: events tracked just before a
 // navigation arrive, once, although the flush timer never fired. (Chromium does not report
 // beacons to playwright, so the page records its sendBeacon calls in sessionStorage, which
-// outlives the navigation within the tab.)
+// outlives the navigation within the tab.) A page whose sendBeacon throws (a wrapper that lost
+// its `this`): the queue is still left to the next page, which sends it at once.
 import { GW, SHOP, assert, delivered, env, kafka, page, servePage, sleep, storedKeys, storedQueue, tagScript } from '../lib.mjs';
 
 export default async function (t) {
@@ -79,4 +80,18 @@ export default async function (t) {
     await sleep(1000);
     const steps = (await kafka()).filter((m) => /^Step \d$/.test(m.event.event || '')).map((m) => m.event.event);
     assert.deepEqual(steps.sort(), ['Step 3', 'Step 4', 'Step 5']);
+
+    // sendBeacon replaced by a wrapper that calls it unbound: "Illegal invocation".
+    servePage(SHOP, '/next', page({ title: 'Next', head: tagScript({ 'write-key': env.keys.web, 'flush-interval': 100 }) }));
+    const cb = await t.context();
+    await cb.addInitScript(() => {
+        const send = navigator.sendBeacon;
+        navigator.sendBeacon = (url, data) => send(url, data);
+    });
+    const pt = await t.open(`${SHOP}/cart`, cb);
+    await pt.evaluate(() => sluice.track('Unbound Beacon'));
+    const mine = (await storedQueue(pt)).map((e) => e.messageId);
+    await pt.evaluate(() => (location.href = '/next'));
+    await pt.waitForURL(`${SHOP}/next`);
+    await delivered(mine, 10000); // not after the 5 minutes of a queue whose tab seems alive
 }

@@ -1,7 +1,8 @@
 // requireConsent: before consent() grants a category nothing leaves the page and nothing is
 // stored; granting sends what waited, with the granted categories (which the org requires:
 // its gateway drops events without them); the choice is remembered across pages; refusing
-// drops everything and forgets the ids.
+// drops everything and forgets the ids, the queues other tabs left behind included, and applies
+// at once in the visitor's other open tabs.
 import { SHOP, assert, env, kafka, page, servePage, sleep, storedKeys, tagScript, waitFor } from '../lib.mjs';
 
 export default async function (t) {
@@ -35,14 +36,26 @@ export default async function (t) {
     assert.ok(pv2);
     assert.equal(await p2.evaluate(() => sluice.anonymousId()), aid, 'the same anonymous id');
 
-    // Refusing: nothing more is sent or kept.
+    // Refusing: nothing more is sent or kept. Also not the queue a tab closed during an outage
+    // left in localStorage for the next page (as the tag writes it: orphaned, t 0), nor what
+    // another open tab of the visitor collects from then on.
+    const p3 = await t.open(`${SHOP}/`, c);
+    await waitFor('the other tab sent its page view', () => p3.evaluate(() => sluice.stats().sent === 1));
     const sentBefore = t.batches().length;
+    await p2.evaluate((aid) => {
+        const e = { type: 'track', event: 'Orphaned', properties: {}, messageId: crypto.randomUUID(), timestamp: new Date().toISOString(), anonymousId: aid };
+        e.context = { page: { url: location.href, path: '/', referrer: '', title: 'Shop' }, library: { name: 'sluice.js', version: sluice.VERSION }, consent: { categories: ['analytics'] } };
+        localStorage.setItem('sluice:q:' + crypto.randomUUID(), JSON.stringify({ t: 0, q: [e] }));
+    }, aid);
     await p2.evaluate(() => {
         sluice.consent({ categories: [] });
         sluice.track('After Refusal');
     });
+    await sleep(200);
+    await p3.evaluate(() => sluice.track('Other Tab After Refusal'));
     await sleep(1000);
     assert.equal(t.batches().length, sentBefore, 'nothing sent after refusal');
+    assert.equal((await p3.evaluate(() => sluice.stats())).denied, 1, 'the other tab dropped its event');
     assert.deepEqual(await storedKeys(p2), ['sluice:consent']);
     assert.deepEqual(await p2.evaluate(() => JSON.parse(localStorage.getItem('sluice:consent'))), []);
     assert.ok((await p2.evaluate(() => sluice.stats())).denied >= 1);
@@ -61,4 +74,6 @@ export default async function (t) {
     assert.deepEqual(again.event.context.consent, { categories: ['analytics', 'ads'] });
     assert.equal(again.event.anonymousId, id);
     assert.notEqual(id, aid, 'refusing forgot the old anonymous id');
+    await sleep(1000);
+    assert.equal((await kafka()).filter((m) => m.event.event === 'Orphaned').length, 0, 'the queue left before the refusal was never sent');
 }

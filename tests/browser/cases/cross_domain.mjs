@@ -2,7 +2,8 @@
 // token from the shop's gateway and appends it as _dft; the checkout page removes it from the
 // address bar and sends it with its first event; the gateway adopts the shop's anonymous id
 // for that event and for the checkout's later ones. The same link opened again (a shared or
-// bookmarked URL) is refused as a replay and links nothing.
+// bookmarked URL) is refused as a replay and links nothing. Before consent (requireConsent)
+// a click asks the gateway for nothing: the link opens as it is.
 import { CHECKOUT, GW, GW_PAY, SHOP, assert, ctl, env, eventsWhere, page, servePage, tagScript, waitFor } from '../lib.mjs';
 
 export default async function (t) {
@@ -69,4 +70,26 @@ export default async function (t) {
     assert.ok(replayed);
     assert.equal(await ctl('metric', { series: 'sluice_xd_tokens_total{outcome="redeemed"}' }), 1);
     assert.equal(await ctl('metric', { series: 'sluice_xd_tokens_total{outcome="issued"}' }), 1);
+
+    // requireConsent and no answer yet: the click sends nothing (not the anonymous id to /xd).
+    servePage(
+        SHOP,
+        '/ask',
+        page({
+            title: 'Shop, banner up',
+            head: tagScript({ ...attrs, 'require-consent': 'true', 'cross-domain': 'checkout.acme-pay.test' }, GW),
+            body: `<a id="pay" href="${CHECKOUT}/pay?order=10">Pay</a>`,
+        })
+    );
+    const fresh = await t.context();
+    const asked = t.requests.length;
+    const pa = await t.open(`${SHOP}/ask`, fresh);
+    await pa.click('#pay');
+    await pa.waitForURL(`${CHECKOUT}/pay?order=10`);
+    await pa.waitForFunction(() => window.sluice && window.sluice.VERSION);
+    assert.deepEqual(
+        t.requests.slice(asked).filter((r) => /\/v1\/xd\?/.test(r.url)).map((r) => r.url),
+        [],
+        'no token was asked for before consent'
+    );
 }

@@ -1,7 +1,8 @@
 // The ways a site installs the tag: the <script> tag printed by `sluicectl tag sri` (with
 // subresource integrity, which Chromium checks against the bytes the gateway served), a wrong
 // integrity hash (the browser refuses the script), and the loader snippet that queues calls
-// made before the file arrives (`window.sluice = [[method, ...args], ...]`), and push after it.
+// made before the file arrives (`window.sluice = [[method, ...args], ...]`), and push after it;
+// calls made on the API before init() keep their time and their properties as they were.
 import { execFileSync } from 'node:child_process';
 import { GW, SHOP, assert, env, eventsWhere, page, servePage, sleep } from '../lib.mjs';
 
@@ -54,4 +55,22 @@ sluice.push(['track', 'Signed Up', { via: 'snippet' }]);
     await ps.evaluate(() => sluice.push(['track', 'Late Push', { n: 2 }]));
     const [late] = await eventsWhere('the late push', (e) => e.event === 'Late Push' && e.anonymousId === aid2);
     assert.deepEqual(late.event.properties, { n: 2 });
+
+    // 4. The API before init() (init once the app has its settings): the event keeps the time
+    // of the call and its properties as they were then.
+    servePage(SHOP, '/late-init', page({ title: 'Late init', head: `<script src="${GW}/sluice.js"></script>` }));
+    const pl = await t.open(`${SHOP}/late-init`);
+    const call = await pl.evaluate(async ({ key, gw }) => {
+        const o = { step: 1 };
+        const at = new Date().toISOString();
+        sluice.track('Before Init', o);
+        o.step = 2;
+        await new Promise((r) => setTimeout(r, 1500));
+        sluice.init({ writeKey: key, endpoint: gw, autoPage: false, flushInterval: 100 });
+        return { at, aid: sluice.anonymousId() };
+    }, { key: env.keys.web, gw: GW });
+    const [early] = await eventsWhere('the call before init', (e) => e.event === 'Before Init' && e.anonymousId === call.aid);
+    assert.deepEqual(early.event.properties, { step: 1 });
+    const lag = Date.parse(early.event.timestamp) - Date.parse(call.at);
+    assert.ok(lag >= 0 && lag < 500, `timestamp ${early.event.timestamp} is the call's (${call.at}), not init's`);
 }

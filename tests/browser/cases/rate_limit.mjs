@@ -1,7 +1,9 @@
 // A rate-limited source (0.5 requests/s, burst 1): the gateway answers 429 with Retry-After: 1;
 // the tag never retries sooner than that, and every event arrives exactly once (a 429 queues
-// nothing, so a retry cannot duplicate). Delays use the page's own clock.
-import { SHOP, assert, delivered, env, fetchLog, kafka, page, servePage, sleep, tagScript, waitFor } from '../lib.mjs';
+// nothing, so a retry cannot duplicate). Delays use the page's own clock. Big events too: each
+// 429 answer is read, so the keepalive requests it answered stop counting against the browser's
+// 64 KiB for requests in flight and the retries start (they would fail in the page, unsent).
+import { SHOP, assert, delivered, env, eventsWhere, fetchLog, kafka, page, servePage, sleep, tagScript, waitFor } from '../lib.mjs';
 
 export default async function (t) {
     t.allowConsole(/Failed to load resource: the server responded with a status of 429/);
@@ -38,4 +40,17 @@ export default async function (t) {
     const s = await p.evaluate(() => sluice.stats());
     assert.equal(s.sent, 3);
     assert.equal(s.retries, limited.length);
+
+    // Big events, one per request (about 29 KB each, keepalive).
+    servePage(SHOP, '/big', page({ title: 'Big', head: tagScript({ 'write-key': env.keys.slow, 'flush-interval': 50, 'batch-size': 1, 'retry-base': 50, 'auto-page': 'false' }) }));
+    const pb = await t.open(`${SHOP}/big`, await t.timedContext());
+    const aid = await pb.evaluate(() => {
+        const x = 'x'.repeat(7000);
+        for (const n of ['One', 'Two', 'Three', 'Four']) sluice.track(`Big ${n}`, { a: x, b: x, c: x, d: x });
+        return sluice.anonymousId();
+    });
+    await eventsWhere('the big events', (e) => e.anonymousId === aid && /^Big /.test(e.event || ''), 4, 30000);
+    const blog = await fetchLog(pb);
+    assert.ok(blog.some((f) => f.status === 429), 'the gateway limited some requests');
+    assert.deepEqual(blog.filter((f) => !f.status), [], 'every request started reached the gateway');
 }
