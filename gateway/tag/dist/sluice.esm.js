@@ -360,7 +360,7 @@ var create = (w, d, nav, endpoint) => {
     if (!a || a.hasAttribute("download")) return;
     const u = new URL(a.href, loc.href);
     const t = a.target && a.target != "_self" ? a.target : "";
-    if (!allowed() || !/^https?:$/.test(u.protocol) || u.hostname == loc.hostname || !cfg.crossDomain.includes(u.hostname))
+    if (!allowed() || u.protocol != "https:" || u.hostname == loc.hostname || !cfg.crossDomain.includes(u.hostname))
       return;
     if (t && t != "_blank") return;
     ev.preventDefault();

@@ -344,7 +344,8 @@ export const create = (w, d, nav, endpoint) => {
         const u = new URL(a.href, loc.href);
         const t = a.target && a.target != '_self' ? a.target : '';
         // Without consent (requireConsent) the gateway is not asked for a token: nothing leaves the page.
-        if (!allowed() || !/^https?:$/.test(u.protocol) || u.hostname == loc.hostname || !cfg.crossDomain.includes(u.hostname))
+        // Only https links carry one: on a plain-http link anyone on the path could redeem it first.
+        if (!allowed() || u.protocol != 'https:' || u.hostname == loc.hostname || !cfg.crossDomain.includes(u.hostname))
             return;
         if (t && t != '_blank') return; // named frames and windows: leave them alone
         ev.preventDefault();

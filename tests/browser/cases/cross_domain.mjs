@@ -3,7 +3,8 @@
 // address bar and sends it with its first event; the gateway adopts the shop's anonymous id
 // for that event and for the checkout's later ones. The same link opened again (a shared or
 // bookmarked URL) is refused as a replay and links nothing. Before consent (requireConsent)
-// a click asks the gateway for nothing: the link opens as it is.
+// a click asks the gateway for nothing: the link opens as it is. A plain-http link never
+// carries a token.
 import { CHECKOUT, GW, GW_PAY, SHOP, assert, ctl, env, eventsWhere, page, servePage, tagScript, waitFor } from '../lib.mjs';
 
 export default async function (t) {
@@ -14,7 +15,8 @@ export default async function (t) {
         page({
             title: 'Shop',
             head: tagScript({ ...attrs, 'cross-domain': 'checkout.acme-pay.test' }, GW),
-            body: `<a id="pay" href="${CHECKOUT}/pay?order=9#summary">Pay</a>`,
+            body: `<a id="pay" href="${CHECKOUT}/pay?order=9#summary">Pay</a>` +
+                `<a id="plain" target="_blank" href="${CHECKOUT.replace('https:', 'http:')}/plain">Plain</a>`,
         })
     );
     servePage(CHECKOUT, '/pay', page({ title: 'Checkout', head: tagScript({ ...attrs, 'cross-domain': 'shop.acme.test' }, GW_PAY) }));
@@ -25,6 +27,16 @@ export default async function (t) {
     const p = await t.open(`${SHOP}/`, c);
     const shopId = await p.evaluate(() => sluice.anonymousId());
     await eventsWhere('the shop page view', (e) => e.type === 'page' && e.anonymousId === shopId);
+
+    // A plain-http link to a listed domain gets no token: on the wire it could be read and
+    // redeemed by someone else first.
+    const popup = c.waitForEvent('page');
+    await p.click('#plain');
+    const opened = await popup;
+    await waitFor('the plain link to open', () => navigations.some((u) => u.includes('/plain')));
+    assert.ok(!t.requests.some((r) => /\/v1\/xd\?/.test(r.url)), 'no token was asked for the http link');
+    assert.ok(!navigations.some((u) => u.includes('/plain') && u.includes('_dft')), 'the http link carried no _dft');
+    await opened.close();
 
     await p.click('#pay');
     await p.waitForURL(/\/pay\?order=9#summary$/);
