@@ -22,6 +22,7 @@
 #include "crypto/hash.h"
 #include "common/hex.h"
 #include "common/time.h"
+#include "enrich/ua.h"
 #include "gateway/datalayer.h"
 #include "gateway/enrichment.h"
 #include "gateway/envelope.h"
@@ -1172,10 +1173,12 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
         .client_ip = sluice_http_client_ip(req, &cfg->server),
         .trust_client_ip = server_sent,
     };
-    /* A server's request carries the server's own User-Agent (Go-http-client, node-fetch): not
-     * the visitor's, so not their context.userAgent, nor grounds to call their events bots. */
+    /* A server's request usually carries its HTTP library's User-Agent (Go-http-client,
+     * node-fetch): not the visitor's, so not their context.userAgent, nor grounds to call their
+     * events bots. A server relaying a visitor's request may pass the browser's on, which is
+     * kept as a browser's is. */
     h2o_iovec_t ua = sluice_http_header(req, H2O_TOKEN_USER_AGENT);
-    if (ua.base != NULL && !server_sent)
+    if (ua.base != NULL && (!server_sent || !sluice_ua_contains_any(ua.base, ua.len, sluice_ua_automation, SIZE_MAX)))
         en.user_agent = h2o_strdup(&req->pool, ua.base, ua.len).base;
     sluice_enrichment_req_t enr; /* device, bots, geolocation, session, campaign (enrichment.h) */
     sluice_enrichment_begin(&enr, req, w, in->rt, in->src, &en);

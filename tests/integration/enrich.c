@@ -304,10 +304,11 @@ static void test_bots(void **state)
     assert_true(gwfix_metric(&F, "sluice_bots_total{action=\"flag\"}") >= 1.0);
 }
 
-/* A server SDK's request carries the server's User-Agent (Go-http-client, node-fetch, curl) or
- * none: it says nothing of the visitor, so it neither makes the events bots (under `bots: drop`
- * they were answered 200 and never queued) nor becomes their context.userAgent. A user agent
- * the event itself carries is the visitor's, and is judged. */
+/* A server SDK's request carries its HTTP library's User-Agent (Go-http-client, node-fetch, curl)
+ * or none: it says nothing of the visitor, so it neither makes the events bots (under `bots: drop`
+ * they were answered 200 and never queued) nor becomes their context.userAgent. A user agent the
+ * event itself carries is the visitor's, and is judged; so is a browser's that a relaying server
+ * passes on in its request. */
 static void test_bots_server_source(void **state)
 {
     (void)state;
@@ -321,9 +322,17 @@ static void test_bots_server_source(void **state)
                           ",\"context\":{\"userAgent\":\"" IPHONE "\"}", NULL)
                          .status,
                      200);
+    /* A server relaying a visitor's request with the browser's User-Agent: that one is theirs. */
+    assert_int_equal(post(SERVER_KEY, "enrich-server-relayed", IPHONE, NULL, NULL, NULL).status, 200);
     json_t *all;
     json_t *env = envelope("enrich-server-phone", &all);
     assert_string_equal(at(env, "os", "name"), "iOS");
+    json_decref(all);
+    env = envelope("enrich-server-relayed", &all);
+    assert_string_equal(at(env, "os", "name"), "iOS");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(env, "event"), "context"), "userAgent")),
+        IPHONE);
     json_decref(all);
     env = envelope("enrich-server-go", &all);
     json_t *ctx = json_object_get(json_object_get(env, "event"), "context");
