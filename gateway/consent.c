@@ -4,14 +4,33 @@
 #include <string.h>
 #include <strings.h>
 
-/* The org's category for a name another format uses: its alias, or the name itself. */
+#include "pii/scan.h"
+
+/* 1 when the PII scanner finds personal data in name (or cannot tell, out of memory). */
+static int holds_pii(const char *name)
+{
+    size_t n = strlen(name);
+    if (!sluice_scan_may_match(name, n))
+        return 0;
+    sluice_scan_t sc = {0};
+    int found = sluice_scan(&sc, name, n,
+                            SLUICE_SCAN_EMAIL | SLUICE_SCAN_CARD | SLUICE_SCAN_PHONE | SLUICE_SCAN_IBAN |
+                                SLUICE_SCAN_NATIONAL_IDS) != 0 ||
+                sc.count > 0;
+    sluice_scan_dispose(&sc);
+    return found;
+}
+
+/* The org's category for a name another format uses: its alias, or the name itself; NULL for a
+ * name that is personal data (an e-mail among a CMP's ids): context.consent, where categories are
+ * written, is not scanned by the PII guard, and such a name is no category. */
 static const char *category_of(const sluice_consent_config_t *c, const char *name)
 {
     for (size_t i = 0; i < c->alias_count; i++) {
         if (strcasecmp(c->aliases[i].key, name) == 0)
             return c->aliases[i].value;
     }
-    return name;
+    return holds_pii(name) ? NULL : name;
 }
 
 static int has(const json_t *list, const char *cat)
@@ -20,6 +39,17 @@ static int has(const json_t *list, const char *cat)
     json_t *v;
     json_array_foreach(list, i, v) {
         if (strcmp(json_string_value(v), cat) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int has_nocase(const json_t *list, const char *cat)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v) {
+        if (strcasecmp(json_string_value(v), cat) == 0)
             return 1;
     }
     return 0;
@@ -34,20 +64,21 @@ static int add_all(json_t *out, const json_t *arr, const sluice_consent_config_t
         if (!json_is_string(v))
             continue;
         const char *cat = category_of(c, json_string_value(v));
-        if (!has(out, cat) && json_array_append_new(out, json_string(cat)) != 0)
+        if (cat != NULL && !has(out, cat) && json_array_append_new(out, json_string(cat)) != 0)
             return -1;
     }
     return 0;
 }
 
-/* 1 when rebuilding from cats alone would give cats back: strings only, none an alias, none twice
- * (the common case of a client that already speaks sluice's format). */
+/* 1 when rebuilding from cats alone would give cats back: strings only, none an alias or personal
+ * data, none twice (the common case of a client that already speaks sluice's format). */
 static int already_normal(const json_t *cats, const sluice_consent_config_t *c)
 {
     size_t n = json_array_size(cats);
     for (size_t i = 0; i < n; i++) {
         const char *s = json_string_value(json_array_get(cats, i));
-        if (s == NULL || strcmp(category_of(c, s), s) != 0)
+        const char *cat = s != NULL ? category_of(c, s) : NULL;
+        if (cat == NULL || strcmp(cat, s) != 0)
             return 0;
         for (size_t k = 0; k < i; k++)
             if (strcmp(json_string_value(json_array_get(cats, k)), s) == 0)
@@ -78,31 +109,31 @@ int sluice_consent_normalize_get(json_t *event, const sluice_consent_config_t *c
     if (!json_is_object(prefs) && !json_is_object(cm) && already_normal(cats, c))
         return 0;
 
-    json_t *granted = json_array();
-    if (granted == NULL || add_all(granted, cats, c) != 0)
+    json_t *granted = json_array(), *denied = json_array();
+    if (granted == NULL || denied == NULL || add_all(granted, cats, c) != 0)
         goto oom;
     const char *name;
     json_t *v;
     json_object_foreach(prefs, name, v) {
         const char *cat = category_of(c, name);
-        if (json_is_true(v) && !has(granted, cat) && json_array_append_new(granted, json_string(cat)) != 0)
+        /* Segment's false is the visitor's refusal: it denies like RudderStack's denied ids. */
+        json_t *to = cat == NULL ? NULL : json_is_true(v) ? granted : json_is_false(v) ? denied : NULL;
+        if (to != NULL && !has(to, cat) && json_array_append_new(to, json_string(cat)) != 0)
             goto oom;
     }
     if (json_is_object(cm)) {
-        if (add_all(granted, json_object_get(cm, "allowedConsentIds"), c) != 0)
+        if (add_all(granted, json_object_get(cm, "allowedConsentIds"), c) != 0 ||
+            add_all(denied, json_object_get(cm, "deniedConsentIds"), c) != 0)
             goto oom;
-        json_t *denied = json_array();
-        if (denied == NULL || add_all(denied, json_object_get(cm, "deniedConsentIds"), c) != 0) {
-            json_decref(denied);
-            goto oom;
-        }
-        /* A category one of its ids denies is not granted, whatever another id allowed. */
-        for (size_t i = json_array_size(granted); i-- > 0;) {
-            if (has(denied, json_string_value(json_array_get(granted, i))))
-                json_array_remove(granted, i);
-        }
-        json_decref(denied);
     }
+    /* A category a format denies is not granted, whatever another format or id allowed; a denial
+     * counts in any case. */
+    for (size_t i = json_array_size(granted); i-- > 0;) {
+        if (has_nocase(denied, json_string_value(json_array_get(granted, i))))
+            json_array_remove(granted, i);
+    }
+    json_decref(denied);
+    denied = NULL;
     if (!json_is_object(consent)) {
         if (!json_is_object(ctx) || json_object_set_new(ctx, "consent", consent = json_object()) != 0)
             goto oom;
@@ -114,5 +145,6 @@ int sluice_consent_normalize_get(json_t *event, const sluice_consent_config_t *c
 
 oom:
     json_decref(granted);
+    json_decref(denied);
     return -1;
 }

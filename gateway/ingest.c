@@ -23,6 +23,7 @@
 #include "common/hex.h"
 #include "common/time.h"
 #include "enrich/ua.h"
+#include "gateway/consent.h"
 #include "gateway/datalayer.h"
 #include "gateway/enrichment.h"
 #include "gateway/envelope.h"
@@ -1232,6 +1233,14 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
             source_len = 0;
         if (sluice_event_validate(ev, forced_type, &cfg->limits, prefix, source_len, nums, &e) < 0) {
             add_rejection(p, i, &e, ev);
+            continue;
+        }
+        /* Consent in the SDKs' formats into context.consent.categories now, before identity and
+         * enrichment decide on cookies from that list: the data layer reads the same categories,
+         * so a cookie is set with the consent an event is kept with, never without it. */
+        if (sluice_consent_normalize(ev, &p->src->org->consent) != 0) {
+            sluice_event_error_set(&e, 500, "internal", prefix, "out of memory");
+            add_rejection(p, i, &e, NULL);
             continue;
         }
         /* E-mails in ids are hashed before identity reads them (its links in Redis must not hold

@@ -631,6 +631,20 @@ static int consent_for(const sluice_identity_job_t *job, char *const *required, 
     return CONSENT_YES;
 }
 
+/* 1 when the org's consent policy keeps ev's identity: the policy allows every event, or ev
+ * carries every required category (the data layer's test, on the same normalised list). */
+static int event_consents(const sluice_identity_job_t *job, const json_t *ev)
+{
+    const sluice_consent_config_t *c = &job->org->consent;
+    if (c->policy == SLUICE_CONSENT_ALLOW)
+        return 1;
+    const json_t *cats = json_object_get(json_object_get(json_object_get(ev, "context"), "consent"), "categories");
+    for (size_t i = 0; i < c->required_count; i++)
+        if (!has_category(cats, c->required[i]))
+            return 0;
+    return 1;
+}
+
 /* The anonymous-id cookie's consent: identity.cookie_consent, else the org's required categories. */
 static int sid_consent(const sluice_identity_job_t *job)
 {
@@ -982,6 +996,10 @@ static void link_or_stamp(sluice_identity_job_t *job, json_t *ev, json_t *looked
     json_t *ident = json_object_get(json_object_get(ev, "context"), "identity");
     const char *from = plain_string(json_object_get(ident, "linkedFrom"));
     if (uid != NULL) {
+        /* An event the consent policy drops or strips links nothing: its userId never reaches
+         * Kafka, so Redis must not keep it to stamp on the visitor's later events. */
+        if (!event_consents(job, ev))
+            return;
         if (type != NULL && strcmp(type, "identify") == 0 && anon != NULL) {
             /* Under the final id and the id the visitor's tag still sends, so that one lookup of
              * either finds it. */

@@ -11,6 +11,7 @@
 #include "json/parse.h"
 
 #include "json/scan.h"
+#include "pii/scan.h"
 
 #include <errno.h>
 #include <float.h>
@@ -89,6 +90,21 @@ static void frame_path(parser_t *ps, char *out, size_t cap)
             len = f->key_len;
             if (n > 0 && n < cap - 1)
                 out[n++] = '.';
+            /* A key that is itself personal data is named by what it holds, as the PII guard
+             * names it (docs/privacy.md): the path goes back to the client in the error. */
+            if (sluice_scan_may_match(add, len)) {
+                sluice_scan_t sc = {0};
+                if (sluice_scan(&sc, add, len,
+                                SLUICE_SCAN_EMAIL | SLUICE_SCAN_CARD | SLUICE_SCAN_PHONE | SLUICE_SCAN_IBAN |
+                                    SLUICE_SCAN_NATIONAL_IDS) != 0 ||
+                    sc.count > 0) {
+                    int w = snprintf(seg, sizeof(seg), "<%s>",
+                                     sc.count > 0 ? sluice_scan_kind_name(sc.matches[0].kind) : "key");
+                    add = seg;
+                    len = w > 0 ? (size_t)w : 0;
+                }
+                sluice_scan_dispose(&sc);
+            }
         } else {
             int w = snprintf(seg, sizeof(seg), "[%zu]", f->index);
             add = seg;

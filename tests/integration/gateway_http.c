@@ -1119,11 +1119,35 @@ static void sdk_semantics(void **state)
         "{\"provider\":\"oneTrust\",\"allowedConsentIds\":[\"C0001\",\"C0002\"],\"deniedConsentIds\":[]}}}";
     const char *rs_no = "{\"event\":\"RS no\",\"messageId\":\"sdk-c4\",\"context\":{\"consentManagement\":"
                         "{\"allowedConsentIds\":[\"C0002\"],\"deniedConsentIds\":[\"Analytics\"]}}}";
-    const char *const consent_bodies[] = {seg_yes, seg_no, rs_yes, rs_no};
-    for (size_t i = 0; i < 4; i++) {
+    /* sluice's own list beside a format that denies: the denial wins */
+    const char *rs_denies =
+        "{\"event\":\"RS denies\",\"messageId\":\"sdk-c5\",\"context\":{\"consent\":"
+        "{\"categories\":[\"analytics\"]},\"consentManagement\":{\"deniedConsentIds\":[\"C0002\"]}}}";
+    const char *seg_denies = "{\"event\":\"Seg denies\",\"messageId\":\"sdk-c6\",\"context\":{\"consent\":"
+                             "{\"categories\":[\"analytics\"],\"categoryPreferences\":{\"Analytics\":false}}}}";
+    const char *const consent_bodies[] = {seg_yes, seg_no, rs_yes, rs_no, rs_denies, seg_denies};
+    /* The anonymous-id cookie (consentco's cookie_consent: its required analytics) follows the
+     * same consent as the event: set with it, whatever the format, never without it. */
+    const int cookie_set[] = {1, 0, 1, 0, 0, 0};
+    for (size_t i = 0; i < 6; i++) {
         assert_int_equal(gwfix_post(&F, "/v1/t", CONSENT_KEY, consent_bodies[i], &r), 200);
+        if ((strstr(r.headers, "_sid=") != NULL) != cookie_set[i])
+            print_error("body %zu: headers %s\n", i, r.headers);
+        assert_int_equal(strstr(r.headers, "_sid=") != NULL, cookie_set[i]);
         http_resp_dispose(&r);
     }
+
+    /* An identify the consent policy refuses links nobody: its userId is not kept in Redis and
+     * does not come back on the visitor's next event, which has consent. */
+    const char *id_no = "{\"type\":\"identify\",\"messageId\":\"sdk-c7\",\"userId\":\"cu-no-consent\","
+                        "\"anonymousId\":\"anon-no-consent\",\"context\":{\"consent\":{\"categories\":[]}}}";
+    assert_int_equal(gwfix_post(&F, "/v1/identify", CONSENT_KEY, id_no, &r), 200);
+    http_resp_dispose(&r);
+    assert_false(redis_key_appears("sluice:id:consentco:anon-no-consent", 1500));
+    const char *after = "{\"event\":\"After\",\"messageId\":\"sdk-c8\",\"anonymousId\":\"anon-no-consent\","
+                        "\"context\":{\"consent\":{\"categories\":[\"analytics\"]}}}";
+    assert_int_equal(gwfix_post(&F, "/v1/t", CONSENT_KEY, after, &r), 200);
+    http_resp_dispose(&r);
 
     json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
     json_t *n2 = event_of(msgs, "sdk-n2"), *n3 = event_of(msgs, "sdk-n3");
@@ -1152,6 +1176,13 @@ static void sdk_semantics(void **state)
     assert_int_equal(gwfix_count_message(msgs, "sdk-c2"), 0);
     assert_int_equal(gwfix_count_message(msgs, "sdk-c3"), 1);
     assert_int_equal(gwfix_count_message(msgs, "sdk-c4"), 0);
+    assert_int_equal(gwfix_count_message(msgs, "sdk-c5"), 0);
+    assert_int_equal(gwfix_count_message(msgs, "sdk-c6"), 0);
+    assert_int_equal(gwfix_count_message(msgs, "sdk-c7"), 0);
+    assert_null(json_object_get(json_object_get(event_of(msgs, "sdk-c8"), "context"), "identity"));
+    char *seen = json_dumps(msgs, 0);
+    assert_null(strstr(seen, "cu-no-consent"));
+    free(seen);
     json_t *c1 = json_object_get(json_object_get(event_of(msgs, "sdk-c1"), "context"), "consent");
     assert_string_equal(json_string_value(json_array_get(json_object_get(c1, "categories"), 0)), "analytics");
     assert_true(json_is_true(json_object_get(json_object_get(c1, "categoryPreferences"), "Analytics")));

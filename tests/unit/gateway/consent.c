@@ -106,6 +106,48 @@ static void test_categories_alone(void **state)
     json_decref(ev);
 }
 
+/* A category the visitor took back in one format is not granted because another format, or a
+ * stale list of sluice's own, still names it: Segment's `false` denies like RudderStack's
+ * deniedConsentIds, and a denial counts in any case. */
+static void test_withdrawal_wins(void **state)
+{
+    (void)state;
+    assert_string_equal(categories("{\"context\":{\"consent\":{\"categories\":[\"analytics\",\"x\"],"
+                                   "\"categoryPreferences\":{\"Analytics\":false}}}}"),
+                        "x");
+    assert_string_equal(categories("{\"context\":{\"consent\":{\"categoryPreferences\":{\"C0002\":true,"
+                                   "\"Analytics\":false}}}}"),
+                        "");
+    assert_string_equal(categories("{\"context\":{\"consent\":{\"categoryPreferences\":{\"Analytics\":false}},"
+                                   "\"consentManagement\":{\"allowedConsentIds\":[\"C0002\"]}}}"),
+                        "");
+    /* without an alias, a denial in another case than the grant */
+    assert_string_equal(categories("{\"context\":{\"consent\":{\"categories\":[\"functional\"]},"
+                                   "\"consentManagement\":{\"deniedConsentIds\":[\"FUNCTIONAL\"]}}}"),
+                        "");
+    assert_string_equal(categories("{\"context\":{\"consent\":{\"categories\":[\"functional\"],"
+                                   "\"categoryPreferences\":{\"Functional\":false}}}}"),
+                        "");
+    /* only an explicit false denies; other junk is ignored as before */
+    assert_string_equal(categories("{\"context\":{\"consent\":{\"categories\":[\"analytics\"],"
+                                   "\"categoryPreferences\":{\"Analytics\":null,\"C0002\":0}}}}"),
+                        "analytics");
+}
+
+/* context.consent is not scanned by the PII guard (docs/privacy.md), so what is copied there from
+ * the other formats must be no personal data: RudderStack's ids are scanned where they are sent,
+ * and an e-mail among them (or as a Segment key) is no category. */
+static void test_no_pii_copied(void **state)
+{
+    (void)state;
+    assert_string_equal(categories("{\"context\":{\"consentManagement\":{\"allowedConsentIds\":"
+                                   "[\"jane.doe@example.com\",\"C0002\",\"+1 415 555 0123\",\"C0001\"]}}}"),
+                        "analytics,C0001");
+    assert_string_equal(categories("{\"context\":{\"consent\":{\"categoryPreferences\":{\"jane%40example.com\":true,"
+                                   "\"Analytics\":true}}}}"),
+                        "analytics");
+}
+
 /* The formats the client sent stay as sent. */
 static void test_formats_kept(void **state)
 {
@@ -123,7 +165,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_segment_preferences), cmocka_unit_test(test_rudderstack_consent_management),
         cmocka_unit_test(test_sluice_and_mixed),    cmocka_unit_test(test_categories_alone),
-        cmocka_unit_test(test_formats_kept),
+        cmocka_unit_test(test_formats_kept),        cmocka_unit_test(test_withdrawal_wins),
+        cmocka_unit_test(test_no_pii_copied),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,6 +126,28 @@ static void limits_name_paths(void **state)
     assert_string_equal(err.message, "object key longer than 8 bytes");
 }
 
+/* A key that is itself personal data is named by what it holds, as the PII guard names it
+ * (docs/privacy.md): the path goes back to the client in the error and must not carry it. */
+static void limit_paths_name_pii_keys(void **state)
+{
+    (void)state;
+    sluice_json_error_t err;
+    const char *deep = "{\"properties\":{\"jane.doe@example.com\":{\"+1 415 555 0123\":{\"x\":1}}}}";
+    assert_null(sluice_json_parse(deep, strlen(deep), 3, 100, 0, NULL, &err));
+    assert_int_equal(err.kind, SLUICE_JSON_DEPTH);
+    assert_string_equal(err.path, "properties.<email>.<phone>");
+    const char *str = "{\"props\":{\"jane%40example.com\":[\"ok\",\"this one is longer than twenty\"]}}";
+    assert_null(sluice_json_parse(str, strlen(str), 10, 20, 0, NULL, &err));
+    assert_string_equal(err.path, "props.<email>[1]");
+    assert_null(sluice_json_parse(str, strlen(str), 10, 8, 0, NULL, &err)); /* the key itself too long */
+    assert_string_equal(err.message, "object key longer than 8 bytes");
+    assert_string_equal(err.path, "props.<email>");
+    /* keys that only look busy stay as they are */
+    const char *plain = "{\"order_123\":{\"a@b\":{\"x\":1}}}";
+    assert_null(sluice_json_parse(plain, strlen(plain), 2, 100, 0, NULL, &err));
+    assert_string_equal(err.path, "order_123.a@b");
+}
+
 /* A path longer than err.path is cut at a character, never inside one: the gateway quotes it in a
  * JSON answer, and half a character there made the path vanish from the error. */
 static void long_paths_cut_at_characters(void **state)
@@ -370,6 +392,7 @@ int main(void)
         cmocka_unit_test(agrees_with_jansson),
         cmocka_unit_test(nul_after_scalar_is_refused),
         cmocka_unit_test(limits_name_paths),
+        cmocka_unit_test(limit_paths_name_pii_keys),
         cmocka_unit_test(long_paths_cut_at_characters),
         cmocka_unit_test(batch_refused_while_parsing),
         cmocka_unit_test(syntax_positions),
