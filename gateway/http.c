@@ -6,12 +6,15 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
+#include "common/log.h"
 #include "common/pct.h"
+#include "common/time.h"
 
 /* A 1x1 transparent GIF. */
 static const unsigned char gif[] = {0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80,
@@ -279,15 +282,51 @@ int sluice_http1_framing_conflict(h2o_req_t *req)
     return conflict || (te && first_len != NULL);
 }
 
+/* Every X-Forwarded-For header as one list, in their order: a proxy that adds its own header
+ * instead of appending to the client's makes the last header hold the right-most addresses. */
+static h2o_iovec_t forwarded_for(h2o_req_t *req)
+{
+    ssize_t i = h2o_find_header(&req->headers, H2O_TOKEN_X_FORWARDED_FOR, -1);
+    if (i < 0)
+        return h2o_iovec_init(NULL, 0);
+    h2o_iovec_t all = req->headers.entries[i].value;
+    while ((i = h2o_find_header(&req->headers, H2O_TOKEN_X_FORWARDED_FOR, i)) >= 0) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        char *p = h2o_mem_alloc_pool(&req->pool, all.len + 1 + v.len);
+        memcpy(p, all.base, all.len);
+        p[all.len] = ',';
+        memcpy(p + all.len + 1, v.base, v.len);
+        all = h2o_iovec_init(p, all.len + 1 + v.len);
+    }
+    return all;
+}
+
 const char *sluice_http_client_ip(h2o_req_t *req, const sluice_server_config_t *sc)
 {
     struct sockaddr_storage peer;
     socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&peer);
     if (len == 0)
         return "";
-    if (!trusted(sc, (struct sockaddr *)&peer))
-        return ntop(&req->pool, (struct sockaddr *)&peer);
-    h2o_iovec_t xff = sluice_http_header(req, H2O_TOKEN_X_FORWARDED_FOR);
+    if (!trusted(sc, (struct sockaddr *)&peer)) {
+        const char *ip = ntop(&req->pool, (struct sockaddr *)&peer);
+        /* X-Forwarded-For on the plain listener (the one behind a front proxy) from a peer not
+         * listed: most likely the operator's own proxy, forgotten in trusted_proxies, and every
+         * visitor then shares its address. Said at most once a minute. */
+        static atomic_llong warned_at = -60000;
+        h2o_socket_t *sock =
+            req->conn->callbacks->get_socket != NULL ? req->conn->callbacks->get_socket(req->conn) : NULL;
+        if (sock != NULL && sock->ssl == NULL && sluice_http_header(req, H2O_TOKEN_X_FORWARDED_FOR).base != NULL) {
+            long long now = (long long)sluice_mono_ms(), last = atomic_load(&warned_at);
+            if (now - last >= 60000 && atomic_compare_exchange_strong(&warned_at, &last, now))
+                sluice_log_warn("http.untrusted_proxy",
+                                "X-Forwarded-For from %s, which server.trusted_proxies does not list: ignored, so "
+                                "%s is the client's address of its requests (context.ip, client_rate_limit, "
+                                "geolocation); list a front proxy in server.trusted_proxies",
+                                ip, ip);
+        }
+        return ip;
+    }
+    h2o_iovec_t xff = forwarded_for(req);
     if (xff.base == NULL)
         return ntop(&req->pool, (struct sockaddr *)&peer);
     /* Right to left: the first address not of a trusted proxy is the client. */

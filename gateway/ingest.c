@@ -1284,21 +1284,22 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
 
 /* ------------------------------------------------------------------ entry points */
 
-/* The source's bucket, then the client's (the address behind trusted proxies). NULL when
+/* The client's bucket (the address behind trusted proxies), then the source's: a client over its
+ * own limit must not go on spending the source's, which every other client shares. NULL when
  * allowed, else the answer's message; the refusal is counted by scope. */
 static const char *rate_limited(ingest_t *in)
 {
     sluice_worker_t *w = in->w;
     const sluice_source_rt_t *s = in->src;
     uint64_t now = (uint64_t)sluice_mono_ms();
-    if (!sluice_limiter_allow(w->gw->limiter, s->limit_slot, w->index, &s->src->rate_limit, now)) {
-        sluice_counter_add(&w->metrics.rate_limited[SLUICE_LIMIT_KEY], 1);
-        return "too many requests for this write key";
-    }
     const char *ip = sluice_http_client_ip(in->req, &in->rt->cfg->server);
     if (!sluice_client_limits_allow(w->clients, s->limit_slot, ip, &s->src->client_rate_limit, now)) {
         sluice_counter_add(&w->metrics.rate_limited[SLUICE_LIMIT_CLIENT], 1);
         return "too many requests from this client";
+    }
+    if (!sluice_limiter_allow(w->gw->limiter, s->limit_slot, w->index, &s->src->rate_limit, now)) {
+        sluice_counter_add(&w->metrics.rate_limited[SLUICE_LIMIT_KEY], 1);
+        return "too many requests for this write key";
     }
     return NULL;
 }
