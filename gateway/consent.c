@@ -33,23 +33,13 @@ static const char *category_of(const sluice_consent_config_t *c, const char *nam
     return holds_pii(name) ? NULL : name;
 }
 
-static int has(const json_t *list, const char *cat)
+/* 1 when list holds cat (any case with nocase: a denial counts however it is spelt). */
+static int has(const json_t *list, const char *cat, int nocase)
 {
     size_t i;
     json_t *v;
     json_array_foreach(list, i, v) {
-        if (strcmp(json_string_value(v), cat) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static int has_nocase(const json_t *list, const char *cat)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(list, i, v) {
-        if (strcasecmp(json_string_value(v), cat) == 0)
+        if ((nocase ? strcasecmp(json_string_value(v), cat) : strcmp(json_string_value(v), cat)) == 0)
             return 1;
     }
     return 0;
@@ -64,7 +54,7 @@ static int add_all(json_t *out, const json_t *arr, const sluice_consent_config_t
         if (!json_is_string(v))
             continue;
         const char *cat = category_of(c, json_string_value(v));
-        if (cat != NULL && !has(out, cat) && json_array_append_new(out, json_string(cat)) != 0)
+        if (cat != NULL && !has(out, cat, 0) && json_array_append_new(out, json_string(cat)) != 0)
             return -1;
     }
     return 0;
@@ -118,7 +108,7 @@ int sluice_consent_normalize_get(json_t *event, const sluice_consent_config_t *c
         const char *cat = category_of(c, name);
         /* Segment's false is the visitor's refusal: it denies like RudderStack's denied ids. */
         json_t *to = cat == NULL ? NULL : json_is_true(v) ? granted : json_is_false(v) ? denied : NULL;
-        if (to != NULL && !has(to, cat) && json_array_append_new(to, json_string(cat)) != 0)
+        if (to != NULL && !has(to, cat, 0) && json_array_append_new(to, json_string(cat)) != 0)
             goto oom;
     }
     if (json_is_object(cm)) {
@@ -129,7 +119,7 @@ int sluice_consent_normalize_get(json_t *event, const sluice_consent_config_t *c
     /* A category a format denies is not granted, whatever another format or id allowed; a denial
      * counts in any case. */
     for (size_t i = json_array_size(granted); i-- > 0;) {
-        if (has_nocase(denied, json_string_value(json_array_get(granted, i))))
+        if (has(denied, json_string_value(json_array_get(granted, i)), 1))
             json_array_remove(granted, i);
     }
     json_decref(denied);
