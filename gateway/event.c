@@ -66,6 +66,19 @@ json_t *sluice_event_parse(const char *buf, size_t len, const sluice_limits_t *l
                            sluice_event_error_t *e)
 {
     sluice_json_error_t je;
+    /* A UTF-8 byte order mark is no part of the JSON: RFC 8259 (8.1) forbids sending one but lets
+     * a parser ignore it, and a file saved by Windows' editors or .NET's StreamWriter starts with
+     * one. UTF-16 and UTF-32 (a mark of their own, or a NUL among the first bytes, which JSON in
+     * UTF-8 cannot have) are named, not reported as an invalid token at column 1. */
+    if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+        buf += 3;
+        len -= 3;
+    }
+    if (len >= 2 &&
+        (memcmp(buf, "\xff\xfe", 2) == 0 || memcmp(buf, "\xfe\xff", 2) == 0 || buf[0] == '\0' || buf[1] == '\0')) {
+        sluice_event_error_set(e, 400, "invalid_json", "", "body is UTF-16 or UTF-32: JSON must be sent as UTF-8");
+        return NULL;
+    }
     json_t *root = sluice_json_parse(buf, len, lim->max_depth, lim->max_string_bytes, lim->max_batch_events, nums, &je);
     if (root == NULL) {
         if (je.kind == SLUICE_JSON_BATCH)

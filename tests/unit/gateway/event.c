@@ -46,6 +46,23 @@ static void parse_errors(void **state)
     assert_string_equal(e.message, "body must be a JSON object");
     assert_null(parse("{\"a\":1,\"a\":2}", &e));
     assert_string_equal(e.code, "invalid_json");
+    /* A UTF-8 byte order mark is skipped (RFC 8259 8.1); only one, and only at the start. */
+    json_t *bom = parse("\xef\xbb\xbf{\"a\":1}", &e);
+    assert_non_null(bom);
+    assert_int_equal(json_integer_value(json_object_get(bom, "a")), 1);
+    json_decref(bom);
+    assert_null(parse("\xef\xbb\xbf\xef\xbb\xbf{\"a\":1}", &e));
+    assert_null(parse(" \xef\xbb\xbf{\"a\":1}", &e));
+    assert_null(parse("\xef\xbb\xbf", &e));
+    /* UTF-16 and UTF-32, with a mark or without (a NUL among the first bytes), are named. */
+    static const char *const wide[] = {"\xff\xfe{\0}\0", "\xfe\xff\0{\0}", "{\0}\0", "\0{\0}", "\0\0\0{"};
+    static const size_t wide_len[] = {6, 6, 4, 4, 4};
+    for (size_t i = 0; i < 5; i++) {
+        assert_null(sluice_event_parse(wide[i], wide_len[i], &limits, NULL, &e));
+        assert_int_equal(e.status, 400);
+        assert_string_equal(e.code, "invalid_json");
+        assert_non_null(strstr(e.message, "UTF-16 or UTF-32"));
+    }
 }
 
 static void depth_and_string_limits(void **state)
