@@ -346,6 +346,11 @@ static __attribute__((noinline)) int parse_string_rest(parser_t *ps, const char 
                 if (hex4(s + 2, ps->end, &cp) != 0)
                     return syntax(ps, s, "invalid escape"), -1;
                 s += 6;
+                /* A surrogate escape without its other half is U+FFFD: what a browser's
+                 * JSON.stringify writes for a string cut in the middle of an emoji (a title
+                 * shortened with substring) cannot be UTF-8, and refusing it refused every event
+                 * of the SDK's batch. Browsers (USVString), Go's decoder (Segment's and
+                 * RudderStack's servers) and sluice.js replace it the same way. */
                 if (cp >= 0xd800 && cp <= 0xdbff) {
                     unsigned lo;
                     if (s + 1 < ps->end && s[0] == '\\' && s[1] == 'u' && hex4(s + 2, ps->end, &lo) == 0 &&
@@ -353,10 +358,10 @@ static __attribute__((noinline)) int parse_string_rest(parser_t *ps, const char 
                         cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                         s += 6;
                     } else {
-                        return syntax(ps, s, "invalid Unicode surrogate pair"), -1;
+                        cp = 0xfffd;
                     }
                 } else if (cp >= 0xdc00 && cp <= 0xdfff) {
-                    return syntax(ps, s, "invalid Unicode: lone low surrogate"), -1;
+                    cp = 0xfffd;
                 } else if (cp == 0) {
                     return syntax(ps, s, "\\u0000 is not allowed"), -1;
                 }

@@ -1,8 +1,9 @@
 /*
  * The JSON parser for request bodies (the gateway) and Kafka envelopes (the delivery worker). It builds ordinary
  * jansson values, accepts exactly what jansson's json_loadb(JSON_REJECT_DUPLICATES) accepts (RFC 8259 text, valid
- * UTF-8, no raw control characters, no \u0000, no lone surrogates, integers that fit in 64
- * bits, finite reals, no duplicate keys), and enforces the configured depth and string-length
+ * UTF-8, no raw control characters, no \u0000, integers that fit in 64 bits, finite reals, no
+ * duplicate keys) but for one thing: an escaped lone surrogate (`"\ud83d"`, which jansson
+ * refuses) is read as U+FFFD, as browsers and Go do. It enforces the configured depth and string-length
  * limits while parsing, so an oversized document is refused before it is built.
  *
  * Why not json_loadb: jansson reads through a per-character stream abstraction, and parsing

@@ -13,6 +13,11 @@
  * every NUL byte outside a string (and inside one, like jansson). So for inputs holding a NUL
  * byte we only check that ours refuses them.
  *
+ * One deliberate difference: an escaped surrogate without its other half ("\ud83d", what a
+ * browser's JSON.stringify writes for a string cut in the middle of an emoji) is U+FFFD to ours
+ * and an error to jansson. jansson is given the input with each such escape spelled \ufffd
+ * (the same length, so positions agree), and the two must agree on that.
+ *
  * Built as a fuzzer with SLUICE_FUZZ=ON (clang); in every build, tests/fuzz/replay.c runs the
  * corpus once as an ordinary test. Single-threaded.
  */
@@ -28,6 +33,51 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static int hex4(const char *p, const char *end, unsigned *cp)
+{
+    if (end - p < 4)
+        return -1;
+    *cp = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                     : c >= 'A' && c <= 'F' ? (unsigned)(c - 'A' + 10)
+                                            : 16u;
+        if (d == 16)
+            return -1;
+        *cp = *cp << 4 | d;
+    }
+    return 0;
+}
+
+/* A copy of buf with every escaped lone surrogate spelled \ufffd: what jansson must accept for
+ * ours to be right. Outside a string a backslash is an error either way. */
+static char *usv_reference(const char *buf, size_t size)
+{
+    char *ref = malloc(size + 1);
+    if (ref == NULL)
+        abort();
+    memcpy(ref, buf, size);
+    const char *end = ref + size;
+    for (char *p = ref; p + 1 < end;) {
+        unsigned cp, lo;
+        if (p[0] != '\\') {
+            p++;
+        } else if (p[1] != 'u' || hex4(p + 2, end, &cp) != 0) {
+            p += 2;
+        } else if (cp >= 0xd800 && cp <= 0xdbff && end - p >= 12 && p[6] == '\\' && p[7] == 'u' &&
+                   hex4(p + 8, end, &lo) == 0 && lo >= 0xdc00 && lo <= 0xdfff) {
+            p += 12;
+        } else {
+            if (cp >= 0xd800 && cp <= 0xdfff)
+                memcpy(p + 2, "fffd", 4);
+            p += 6;
+        }
+    }
+    return ref;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;
@@ -38,7 +88,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     json_error_t je;
-    json_t *want = json_loadb(buf, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    char *ref = usv_reference(buf, size);
+    json_t *want = json_loadb(ref, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    free(ref);
     json_t *got = sluice_json_parse(buf, size, 2048, SIZE_MAX, 0, NULL, &err);
     if ((want == NULL) != (got == NULL) || (want != NULL && !json_equal(want, got)))
         abort();
