@@ -191,8 +191,20 @@ static void find_members(json_t *ev, json_t *found[M_COUNT])
 
 /* Checks member m of ev, whose value is v (NULL when absent). Returns 1 when present and valid, 0
  * when absent, -1 on error. The error's path is only joined when there is an error. */
+/* 1 when text[0..len) is a whole number as JSON spells one: digits, with a leading '-'. */
+static int integer_text(const char *text, size_t len)
+{
+    size_t i = len > 0 && text[0] == '-';
+    if (i == len)
+        return 0;
+    for (; i < len; i++)
+        if (text[i] < '0' || text[i] > '9')
+            return 0;
+    return 1;
+}
+
 static int check_field(json_t *ev, member_t m, json_t *v, field_kind_t kind, const char *prefix,
-                       sluice_event_error_t *e)
+                       const sluice_jsonnum_t *nums, sluice_event_error_t *e)
 {
     if (v == NULL || json_is_null(v))
         return 0;
@@ -200,10 +212,28 @@ static int check_field(json_t *ev, member_t m, json_t *v, field_kind_t kind, con
     char path[160];
     switch (kind) {
     case F_ID:
-        if (json_is_integer(v)) {
-            char num[32];
-            snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-            json_object_set_new_nocheck(ev, key, json_string_nocheck(num)); /* digits; key is ours */
+        if (json_is_number(v)) {
+            /* A whole number is taken as its digits as sent, of any length: one past 64 bits (a
+             * 20-digit account number) is a real to jansson and was refused as "not a string". */
+            size_t tl = 0;
+            const char *text = nums != NULL ? sluice_jsonnum_find(nums, v, &tl) : NULL;
+            json_t *id = NULL;
+            if (text != NULL && integer_text(text, tl)) {
+                id = json_stringn_nocheck(text, tl);
+            } else if (text == NULL && json_is_integer(v)) {
+                char num[32];
+                snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+                id = json_string_nocheck(num);
+            }
+            if (id == NULL)
+                return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
+                                              "%s must be a string or a whole number", key);
+            if (json_string_length(id) > ID_MAX_BYTES) {
+                json_decref(id);
+                return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
+                                              "%s must be 1 to %d bytes long", key, ID_MAX_BYTES);
+            }
+            json_object_set_new_nocheck(ev, key, id); /* digits; key is ours */
             return 1;
         }
         if (!json_is_string(v))
@@ -245,9 +275,9 @@ static int check_field(json_t *ev, member_t m, json_t *v, field_kind_t kind, con
 }
 
 static int require(json_t *ev, member_t m, json_t *v, field_kind_t kind, const char *type, const char *prefix,
-                   sluice_event_error_t *e)
+                   const sluice_jsonnum_t *nums, sluice_event_error_t *e)
 {
-    int rc = check_field(ev, m, v, kind, prefix, e);
+    int rc = check_field(ev, m, v, kind, prefix, nums, e);
     if (rc == 0) {
         char path[160];
         return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, wanted[m].key),
@@ -330,7 +360,7 @@ int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *li
         {M_PROPERTIES, F_OBJECT}, {M_TRAITS, F_OBJECT},
     };
     for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
-        if (check_field(ev, common[i].m, v[common[i].m], common[i].kind, prefix, e) < 0)
+        if (check_field(ev, common[i].m, v[common[i].m], common[i].kind, prefix, nums, e) < 0)
             return -1;
     if (check_consent(v[M_CONTEXT], prefix, e) < 0)
         return -1;
@@ -338,25 +368,25 @@ int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *li
     const char *tn = type_names[type];
     switch ((sluice_event_type_t)type) {
     case SLUICE_EVENT_TRACK:
-        if (require(ev, M_EVENT, v[M_EVENT], F_NAME, tn, prefix, e) < 0)
+        if (require(ev, M_EVENT, v[M_EVENT], F_NAME, tn, prefix, nums, e) < 0)
             return -1;
         break;
     case SLUICE_EVENT_PAGE:
     case SLUICE_EVENT_SCREEN:
-        if (check_field(ev, M_NAME, v[M_NAME], F_STRING, prefix, e) < 0 ||
-            check_field(ev, M_CATEGORY, v[M_CATEGORY], F_STRING, prefix, e) < 0)
+        if (check_field(ev, M_NAME, v[M_NAME], F_STRING, prefix, nums, e) < 0 ||
+            check_field(ev, M_CATEGORY, v[M_CATEGORY], F_STRING, prefix, nums, e) < 0)
             return -1;
         break;
     case SLUICE_EVENT_IDENTIFY: break;
     case SLUICE_EVENT_GROUP:
-        if (require(ev, M_GROUP_ID, v[M_GROUP_ID], F_ID, tn, prefix, e) < 0)
+        if (require(ev, M_GROUP_ID, v[M_GROUP_ID], F_ID, tn, prefix, nums, e) < 0)
             return -1;
         break;
     case SLUICE_EVENT_ALIAS:
-        if (require(ev, M_PREVIOUS_ID, v[M_PREVIOUS_ID], F_ID, tn, prefix, e) < 0)
+        if (require(ev, M_PREVIOUS_ID, v[M_PREVIOUS_ID], F_ID, tn, prefix, nums, e) < 0)
             return -1;
         /* userId may have been converted from a number above: read it again. */
-        if (require(ev, M_USER_ID, json_object_get(ev, "userId"), F_ID, tn, prefix, e) < 0)
+        if (require(ev, M_USER_ID, json_object_get(ev, "userId"), F_ID, tn, prefix, nums, e) < 0)
             return -1;
         break;
     default: break;

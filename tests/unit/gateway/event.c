@@ -160,6 +160,27 @@ static void numbers_become_strings(void **state)
     assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &limits, "", 0, NULL, &e), SLUICE_EVENT_TRACK);
     assert_string_equal(json_string_value(json_object_get(ev, "userId")), "12345");
     json_decref(ev);
+    /* Whole numbers of any length, as sent (one past 64 bits is a real to jansson: it was "userId
+     * must be a string"); other numbers are no id, and the message says what is. */
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    const char *big = "{\"event\":\"x\",\"userId\":12345678901234567890,\"anonymousId\":-0,\"messageId\":7}";
+    ev = sluice_event_parse(big, strlen(big), &limits, nums, &e);
+    assert_non_null(ev);
+    assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &limits, "", 0, nums, &e), SLUICE_EVENT_TRACK);
+    assert_string_equal(json_string_value(json_object_get(ev, "userId")), "12345678901234567890");
+    assert_string_equal(json_string_value(json_object_get(ev, "anonymousId")), "-0");
+    assert_string_equal(json_string_value(json_object_get(ev, "messageId")), "7");
+    json_decref(ev);
+    const char *real[] = {"{\"event\":\"x\",\"userId\":1.5}", "{\"event\":\"x\",\"userId\":1e3}"};
+    for (size_t i = 0; i < 2; i++) {
+        ev = sluice_event_parse(real[i], strlen(real[i]), &limits, nums, &e);
+        assert_non_null(ev);
+        assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &limits, "", 0, nums, &e), -1);
+        assert_string_equal(e.message, "userId must be a string or a whole number");
+        assert_string_equal(e.path, "userId");
+        json_decref(ev);
+    }
+    sluice_jsonnum_free(nums);
 }
 
 static void event_size_limit(void **state)
