@@ -8,22 +8,33 @@
 #include <strings.h>
 
 #include "common/pct.h"
+#include "common/utf8.h"
 
 /* ------------------------------------------------------------------ UTM */
 
-/* Decodes v[0..n) ('+' is a space) into out, cut to cap; an undecodable value is kept as sent. */
+/* Decodes v[0..n) ('+' is a space) into out, cut to cap at a character's start; a value that does
+ * not decode, or decodes to bytes that are not UTF-8 (`%FF`), is kept as sent (a JSON string
+ * cannot hold it: it was lost). */
 static void decode_value(const char *v, size_t n, char *out, size_t cap)
 {
     char tmp[SLUICE_CAMPAIGN_VALUE_MAX * 3 + 1];
-    if (n >= sizeof(tmp))
-        n = sizeof(tmp) - 1;
+    if (n >= sizeof(tmp)) {
+        n = sizeof(tmp) - 1; /* enough for cap decoded bytes; not inside an escape */
+        if (v[n - 1] == '%')
+            n -= 1;
+        else if (v[n - 2] == '%')
+            n -= 2;
+    }
     size_t len = 0;
     if (sluice_pct_decode(v, n, tmp, sizeof(tmp), &len) != 0) {
         memcpy(tmp, v, n);
         len = n;
     }
-    if (len >= cap)
-        len = cap - 1;
+    len = sluice_utf8_cut(tmp, len, cap - 1);
+    if (!sluice_utf8_valid(tmp, len)) {
+        memcpy(tmp, v, n); /* the URL's own text is UTF-8 (it came in a JSON string) */
+        len = sluice_utf8_cut(tmp, n, cap - 1);
+    }
     memcpy(out, tmp, len);
     out[len] = '\0';
 }
@@ -33,12 +44,11 @@ int sluice_campaign_parse(const char *url, sluice_campaign_t *out)
     memset(out, 0, sizeof(*out));
     if (url == NULL)
         return 0;
-    const char *q = strchr(url, '?');
+    /* The query ends at the fragment, and a '?' inside the fragment (a hash route's) is not one. */
+    const char *end = url + strcspn(url, "#");
+    const char *q = memchr(url, '?', (size_t)(end - url));
     if (q == NULL)
         return 0;
-    const char *end = strchr(q, '#');
-    if (end == NULL)
-        end = q + strlen(q);
     static const struct {
         const char *key;
         size_t off;

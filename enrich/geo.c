@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/utf8.h"
+
 struct sluice_geo {
     MMDB_s db;
 };
@@ -53,7 +55,7 @@ static int get_string(MMDB_entry_s *e, char *out, size_t cap, const char *const 
     MMDB_entry_data_s d;
     if (MMDB_aget_value(e, &d, path) != MMDB_SUCCESS || !d.has_data || d.type != MMDB_DATA_TYPE_UTF8_STRING)
         return 0;
-    size_t n = d.data_size < cap - 1 ? d.data_size : cap - 1;
+    size_t n = sluice_utf8_cut(d.utf8_string, d.data_size, cap - 1); /* half a character: no JSON string */
     memcpy(out, d.utf8_string, n);
     out[n] = '\0';
     return 1;

@@ -15,6 +15,8 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "common/utf8.h"
+
 enum { LIST_UA, LIST_OS, LIST_DEVICE, LIST_COUNT };
 
 /* A rule's replacements, by list:
@@ -43,7 +45,7 @@ struct sluice_ua_parser {
 static atomic_uint_fast64_t parser_serial;
 
 /* A user agent longer than this is parsed from its first KEY_MAX bytes and not cached. */
-#define KEY_MAX 1024
+#define KEY_MAX SLUICE_UA_CACHE_KEY_MAX
 /* Bounds a pathological regex on a hostile user agent (the JIT counts calls, not time). */
 #define MATCH_LIMIT 100000
 
@@ -231,8 +233,7 @@ typedef struct match {
 
 static void put(char *out, size_t cap, const char *s, size_t len)
 {
-    if (len >= cap)
-        len = cap - 1;
+    len = sluice_utf8_cut(s, len, cap - 1); /* half a character would lose the field in JSON */
     memcpy(out, s, len);
     out[len] = '\0';
 }
@@ -282,9 +283,7 @@ static void expand(const match_t *m, const char *repl, int dflt, char *out, size
             int g = c[1] - '0';
             c++;
             if (g < m->n && m->ov[2 * g] != PCRE2_UNSET) {
-                size_t len = m->ov[2 * g + 1] - m->ov[2 * g];
-                if (len > cap - 1 - o)
-                    len = cap - 1 - o;
+                size_t len = sluice_utf8_cut(m->s + m->ov[2 * g], m->ov[2 * g + 1] - m->ov[2 * g], cap - 1 - o);
                 memcpy(out + o, m->s + m->ov[2 * g], len);
                 o += len;
             }
@@ -348,8 +347,11 @@ static const char *device_type(const sluice_ua_result_t *r, const char *ua, size
         return "bot";
     if (strcmp(r->device, "iPad") == 0 || strstr(r->device, "Tablet") != NULL || strstr(r->device, "Kindle") != NULL)
         return "tablet";
+    /* Android's browsers say "Mobile" on phones only; an app's own requests (Dalvik, its HTTP
+     * stack) never do, so there the word's absence says nothing: most are phones. */
     if (strcmp(r->os, "Android") == 0)
-        return memmem(ua, len, "Mobile", 6) != NULL ? "mobile" : "tablet";
+        return memmem(ua, len, "Mobile", 6) != NULL || (len >= 7 && memcmp(ua, "Dalvik/", 7) == 0) ? "mobile"
+                                                                                                   : "tablet";
     if (in_list(r->os, mobile_os) || strcmp(r->device, "iPhone") == 0 || strstr(r->device, "Phone") != NULL)
         return "mobile";
     if (in_list(r->os, desktop_os) || strncmp(r->os, "Windows", 7) == 0)
@@ -357,11 +359,23 @@ static const char *device_type(const sluice_ua_result_t *r, const char *ua, size
     return "other";
 }
 
+/* The HTTP libraries first: sluice_ua_http_libraries is this list's head. */
+#define HTTP_LIBRARIES                                                                                                 \
+    "python-requests", "python-urllib", "curl/", "Wget/", "Go-http-client", "node-fetch", "axios/", "HttpClient",      \
+        "Playwright"
+
+const char *const sluice_ua_http_libraries[] = {HTTP_LIBRARIES, NULL};
+
+/* Google's crawlers that render pages (URL inspection, GoogleOther) and the AI assistants'
+ * fetchers are not in Debian's uap-core. */
 const char *const sluice_ua_automation[] = {
-    "HeadlessChrome",  "PhantomJS",     "Applebot",  "Chrome-Lighthouse",
-    "python-requests", "python-urllib", "curl/",     "Wget/",
-    "Go-http-client",  "node-fetch",    "axios/",    "Scrapy",
-    "HttpClient",      "Playwright",    "Puppeteer", NULL,
+    HTTP_LIBRARIES,      "HeadlessChrome",
+    "PhantomJS",         "Applebot",
+    "Chrome-Lighthouse", "Scrapy",
+    "Puppeteer",         "Google-InspectionTool",
+    "GoogleOther",       "Google-Read-Aloud",
+    "ChatGPT-User",      "OAI-SearchBot",
+    "DuckAssistBot",     NULL,
 };
 
 int sluice_ua_contains_any(const char *s, size_t len, const char *const *patterns, size_t count)

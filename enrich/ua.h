@@ -48,6 +48,11 @@ typedef struct sluice_ua_result {
  * agent (the answer is cached with the rest); enrich/bots.c turns it into a bot reason. */
 extern const char *const sluice_ua_automation[];
 
+/* The part of sluice_ua_automation that names HTTP libraries (curl/, python-requests,
+ * Go-http-client, ...): a server source's own User-Agent, which says nothing of the visitor. A
+ * headless browser's or crawler's that a server passes on is the visitor's, and a bot's. */
+extern const char *const sluice_ua_http_libraries[];
+
 /* 1 when s[0..len) contains one of the NULL-terminated patterns, ignoring ASCII case. */
 int sluice_ua_contains_any(const char *s, size_t len, const char *const *patterns, size_t count);
 
@@ -72,6 +77,10 @@ void sluice_ua_cache_destroy(sluice_ua_cache_t *c);
 
 /* Lookups answered from the cache and by the regexes, since the cache was created. */
 void sluice_ua_cache_stats(const sluice_ua_cache_t *c, uint64_t *hits, uint64_t *misses);
+
+/* A user agent longer than this is parsed from its first SLUICE_UA_CACHE_KEY_MAX bytes, every
+ * time: the cache does not keep it. */
+#define SLUICE_UA_CACHE_KEY_MAX 1024
 
 /* Parses ua[0..len) with p, through c, into out. A cache filled by another parser is emptied
  * first. An empty user agent gives "Other" everywhere with type "other". Returns 1 when the

@@ -57,6 +57,9 @@ typedef struct sluice_enrichment_req {
     sluice_ua_hints_t hints;
     int session_state; /* 0: not yet looked at, 1: this request's session is in `session`, -1: none */
     sluice_session_t session;
+    const char *long_ua; /* the last user agent too long for the thread's cache (pool), and its answer */
+    size_t long_ua_len;
+    sluice_ua_result_t long_ua_res;
     char geo_ip[48]; /* the address `geo` was looked up for */
     int geo_rc;
     sluice_geo_result_t geo;

@@ -7,10 +7,12 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "common/time.h"
+#include "common/utf8.h"
 #include "crypto/random.h"
 #include "json/parse.h"
 
@@ -409,6 +411,8 @@ static int time_of(json_t *v, int64_t *ms)
  * can be corrected and timestamp stays as sent. */
 static void correct_timestamp(json_t *ev, json_t *ts, json_t *orig, json_t *sent_at, int64_t received_ms)
 {
+    if (json_is_null(ts))
+        ts = NULL; /* validation lets null through as absent: originalTimestamp may give it */
     json_t *base = json_is_string(orig) ? orig : ts;
     int64_t base_ms, sent_ms;
     if (time_of(base, &base_ms) != 0)
@@ -420,13 +424,19 @@ static void correct_timestamp(json_t *ev, json_t *ts, json_t *orig, json_t *sent
     }
     if (!json_is_string(orig))
         json_object_set_nocheck(ev, "originalTimestamp", base);
+    /* An event stamped after its sentAt (a clock stepped between the two, or a made-up time)
+     * would land after the gateway received it, up to year 9999: it happened by then at the
+     * latest. */
+    int64_t at = received_ms - (sent_ms - base_ms);
     char when[SLUICE_TIME_TEXT_MAX];
-    sluice_time_format(received_ms - (sent_ms - base_ms), when);
+    sluice_time_format(at < received_ms ? at : received_ms, when);
     json_object_set_new_nocheck(ev, "timestamp", json_string_nocheck(when));
 }
 
-/* A string of a header's bytes, or NULL when they are not UTF-8 (as json_string): ASCII, what
- * headers nearly always hold, is recognised a word at a time instead of jansson's check per byte. */
+/* A string of a header's bytes: ASCII, what headers nearly always hold, is recognised a word at a
+ * time instead of jansson's check per byte. A byte that is not UTF-8 (a Latin-1 device name in a
+ * User-Agent) becomes U+FFFD: leaving the header out made the event one without a user agent,
+ * which `bots: drop` drops. */
 static json_t *header_string(const char *s)
 {
     if (s == NULL)
@@ -440,7 +450,14 @@ static json_t *header_string(const char *s)
     }
     for (; i < n; i++)
         high |= (unsigned char)s[i];
-    return (high & 0x8080808080808080ull) == 0 ? json_stringn_nocheck(s, n) : json_stringn(s, n);
+    if ((high & 0x8080808080808080ull) == 0 || sluice_utf8_valid(s, n))
+        return json_stringn_nocheck(s, n);
+    char *fixed = n <= SIZE_MAX / 3 - 1 ? malloc(3 * n + 1) : NULL;
+    if (fixed == NULL)
+        return NULL;
+    json_t *v = json_stringn_nocheck(fixed, sluice_utf8_repair(s, n, fixed));
+    free(fixed);
+    return v;
 }
 
 int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
@@ -467,7 +484,10 @@ int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
     }
     if (!en->trust_client_ip || !json_is_string(json_object_get(ctx, "ip")))
         json_object_set_new_nocheck(ctx, "ip", header_string(en->client_ip)); /* a header's bytes: checked */
-    if (en->user_agent != NULL && !json_is_string(json_object_get(ctx, "userAgent")))
+    json_t *ua = json_object_get(ctx, "userAgent");
+    /* An empty one is none (an SDK that could not read its platform's): kept, the event would be
+     * one without a user agent, which `bots: drop` drops. */
+    if (en->user_agent != NULL && (!json_is_string(ua) || json_string_length(ua) == 0))
         json_object_set_new_nocheck(ctx, "userAgent", header_string(en->user_agent));
     return 0;
 }

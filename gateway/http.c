@@ -173,6 +173,11 @@ long sluice_http_query(h2o_req_t *req, const char *name, char **out)
 
 h2o_iovec_t sluice_http_cookie(h2o_req_t *req, const char *name)
 {
+    return sluice_http_cookie_nth(req, name, 0);
+}
+
+h2o_iovec_t sluice_http_cookie_nth(h2o_req_t *req, const char *name, size_t nth)
+{
     size_t nl = strlen(name);
     for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0;) {
         const char *p = req->headers.entries[i].value.base, *end = p + req->headers.entries[i].value.len;
@@ -181,7 +186,7 @@ h2o_iovec_t sluice_http_cookie(h2o_req_t *req, const char *name)
                 p++;
             const char *semi = memchr(p, ';', (size_t)(end - p));
             const char *stop = semi ? semi : end;
-            if ((size_t)(stop - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=')
+            if ((size_t)(stop - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=' && nth-- == 0)
                 return h2o_iovec_init(p + nl + 1, (size_t)(stop - p - nl - 1));
             p = stop;
         }

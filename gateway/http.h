@@ -49,6 +49,11 @@ int sluice_http_query_foreach(h2o_req_t *req, int (*cb)(void *ud, const char *na
 /* The value of cookie `name` from the Cookie headers, or {NULL, 0}. */
 h2o_iovec_t sluice_http_cookie(h2o_req_t *req, const char *name);
 
+/* The nth (from 0) cookie named `name` in the Cookie headers, or {NULL, 0}: a browser sends two
+ * of one name when they differ in Domain or Path (a host-only one and a domain one), the older
+ * first. */
+h2o_iovec_t sluice_http_cookie_nth(h2o_req_t *req, const char *name, size_t nth);
+
 /* 1 when an HTTP/1.x request's head frames its body ambiguously: two Content-Length headers with
  * different values, or Content-Length together with Transfer-Encoding. h2o 2.2.5 resolves both
  * silently (the first length, or chunked) and hides them from req->headers, while a proxy in

@@ -1177,9 +1177,11 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
     /* A server's request usually carries its HTTP library's User-Agent (Go-http-client,
      * node-fetch): not the visitor's, so not their context.userAgent, nor grounds to call their
      * events bots. A server relaying a visitor's request may pass the browser's on, which is
-     * kept as a browser's is. */
+     * kept as a browser's is; so is a crawler's or headless browser's (Applebot, HeadlessChrome),
+     * which makes the events bots. */
     h2o_iovec_t ua = sluice_http_header(req, H2O_TOKEN_USER_AGENT);
-    if (ua.base != NULL && (!server_sent || !sluice_ua_contains_any(ua.base, ua.len, sluice_ua_automation, SIZE_MAX)))
+    if (ua.base != NULL &&
+        (!server_sent || !sluice_ua_contains_any(ua.base, ua.len, sluice_ua_http_libraries, SIZE_MAX)))
         en.user_agent = h2o_strdup(&req->pool, ua.base, ua.len).base;
     sluice_enrichment_req_t enr; /* device, bots, geolocation, session, campaign (enrichment.h) */
     sluice_enrichment_begin(&enr, req, w, in->rt, in->src, &en);

@@ -45,6 +45,13 @@ static char geo_path[PATH_MAX]; /* absent when the gateway starts; the first tes
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 "    \
     "Mobile/15E148 Safari/604.1"
 #define GOOGLEBOT "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+#define APPLEBOT                                                                                                       \
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/13.1.1 "         \
+    "Safari/605.1.15 (Applebot/0.1; +http://www.apple.com/go/applebot)"
+#define HEADLESS                                                                                                       \
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36"
+/* Google's crawler behind Search Console's URL inspection: it runs the page's scripts. */
+#define INSPECTION "Mozilla/5.0 (compatible; Google-InspectionTool/1.0;)"
 
 static int setup(void **state)
 {
@@ -116,7 +123,7 @@ typedef struct sent {
 static sent_t post(const char *key, const char *id, const char *ua, const char *cookie, const char *extra_json,
                    const char *const *more_headers)
 {
-    char auth[128], uah[512], ck[600], body[2048];
+    char auth[128], uah[512], ck[1200], body[2048];
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
     snprintf(uah, sizeof(uah), "User-Agent: %s", ua ? ua : "");
     snprintf(ck, sizeof(ck), "Cookie: %s", cookie ? cookie : "");
@@ -285,6 +292,7 @@ static void test_bots(void **state)
     double before = gwfix_metric(&F, "sluice_bots_total{action=\"drop\"}");
     assert_int_equal(post(ACME_KEY, "enrich-bot-1", GOOGLEBOT, NULL, NULL, NULL).status, 200);
     assert_int_equal(post(ACME_KEY, "enrich-bot-2", NULL, NULL, NULL, NULL).status, 200); /* no user agent */
+    assert_int_equal(post(ACME_KEY, "enrich-bot-4", INSPECTION, NULL, NULL, NULL).status, 200);
     assert_int_equal(post(ACME_KEY, "enrich-human", IPHONE, NULL, NULL, NULL).status, 200);
     json_t *all;
     json_t *env = envelope("enrich-human", &all); /* after it, the dropped ones would have arrived too */
@@ -292,8 +300,9 @@ static void test_bots(void **state)
     assert_string_equal(at(env, "os", "name"), "iOS");
     assert_int_equal(gwfix_count_message(all, "enrich-bot-1"), 0);
     assert_int_equal(gwfix_count_message(all, "enrich-bot-2"), 0);
+    assert_int_equal(gwfix_count_message(all, "enrich-bot-4"), 0);
     json_decref(all);
-    assert_true(gwfix_metric(&F, "sluice_bots_total{action=\"drop\"}") - before == 2.0);
+    assert_true(gwfix_metric(&F, "sluice_bots_total{action=\"drop\"}") - before == 3.0);
 
     /* globex flags instead: queued, with context.bot for the delivery worker to skip. */
     assert_int_equal(post(GLOBEX_KEY, "enrich-bot-3", GOOGLEBOT, NULL, NULL, NULL).status, 200);
@@ -301,7 +310,102 @@ static void test_bots(void **state)
     assert_string_equal(at(env, "bot", "reason"), "spider");
     assert_string_equal(at(env, "bot", "name"), "Googlebot");
     json_decref(all);
+    /* The flag is the gateway's: a `context.bot: null` in the body (which the delivery worker
+     * reads as "no bot") left it unwritten, and the crawler's event went to every integration. */
+    assert_int_equal(post(GLOBEX_KEY, "enrich-bot-5", GOOGLEBOT, NULL, ",\"context\":{\"bot\":null}", NULL).status,
+                     200);
+    env = envelope("enrich-bot-5", &all);
+    assert_string_equal(at(env, "bot", "reason"), "spider");
+    json_decref(all);
     assert_true(gwfix_metric(&F, "sluice_bots_total{action=\"flag\"}") >= 1.0);
+
+    /* A phone whose User-Agent holds a byte that is not UTF-8 (a Latin-1 device name) is a phone:
+     * the header was left out, and the event, judged to have no user agent, was dropped. */
+    before = gwfix_metric(&F, "sluice_bots_total{action=\"drop\"}");
+    assert_int_equal(post(ACME_KEY, "enrich-latin1",
+                          "Mozilla/5.0 (Linux; Android 9; Caf\xe9 Phone) AppleWebKit/537.36 "
+                          "(KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
+                          NULL, NULL, NULL)
+                         .status,
+                     200);
+    env = envelope("enrich-latin1", &all);
+    assert_string_equal(at(env, "os", "name"), "Android");
+    assert_string_equal(at(env, "device", "type"), "mobile");
+    assert_true(gwfix_contains(
+        json_string_value(json_object_get(json_object_get(json_object_get(env, "event"), "context"), "userAgent")),
+        "Caf\xef\xbf\xbd Phone"));
+    json_decref(all);
+    /* So is a phone whose SDK sent an empty context.userAgent: the header's is taken. */
+    assert_int_equal(post(ACME_KEY, "enrich-empty-ua", IPHONE, NULL, ",\"context\":{\"userAgent\":\"\"}", NULL).status,
+                     200);
+    env = envelope("enrich-empty-ua", &all);
+    assert_string_equal(at(env, "os", "name"), "iOS");
+    json_decref(all);
+    assert_true(gwfix_metric(&F, "sluice_bots_total{action=\"drop\"}") == before);
+}
+
+/* A user agent longer than the parser's cache key (1,024 bytes) is parsed by the regexes each time
+ * (0.7 ms): sent once as the header of a batch of 500 events, it ran them 500 times, blocking the
+ * loop thread for a third of a second for a 30 KB request. The request's own user agent is parsed
+ * once per request. */
+static void test_long_user_agent_once_per_request(void **state)
+{
+    (void)state;
+    char ua[1300];
+    size_t n = (size_t)snprintf(ua, sizeof(ua), "User-Agent: %s ", IPHONE);
+    memset(ua + n, 'x', 1200 - n);
+    ua[1200] = '\0';
+    enum { EVENTS = 200 };
+    static char body[EVENTS * 120 + 64];
+    size_t b = (size_t)snprintf(body, sizeof(body), "{\"batch\":[");
+    for (int i = 0; i < EVENTS; i++)
+        b += (size_t)snprintf(
+            body + b, sizeof(body) - b,
+            "%s{\"type\":\"track\",\"event\":\"Long\",\"messageId\":\"enrich-long-%d\",\"anonymousId\":\"a-l\"}",
+            i ? "," : "", i);
+    snprintf(body + b, sizeof(body) - b, "]}");
+    char auth[128];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", ACME_KEY);
+    const char *headers[] = {auth, "Content-Type: application/json", "X-Forwarded-For: " LONDON, ua, NULL};
+    double before = gwfix_metric(&F, "sluice_enrich_ua_total{source=\"regexes\"}");
+    http_opts_t o = {.headers = headers, .body = body};
+    http_resp_t r;
+    http_do(gwfix_url(&F, "/v1/batch"), &o, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+    json_t *all;
+    json_t *env = envelope("enrich-long-199", &all);
+    assert_string_equal(at(env, "os", "name"), "iOS");
+    json_decref(all);
+    assert_true(gwfix_metric(&F, "sluice_enrich_ua_total{source=\"regexes\"}") - before <= 2.0);
+}
+
+/* Clock correction never moves an event past the moment the gateway received it: a client that
+ * stamped its event after its sentAt (a clock stepped between the two, or a made-up time) got a
+ * timestamp in the future, up to year 9999. A time without sentAt passes as sent, byte for byte. */
+static void test_times(void **state)
+{
+    (void)state;
+    assert_int_equal(post(ACME_KEY, "enrich-time-ahead", IPHONE, NULL,
+                          ",\"timestamp\":\"9999-12-31T23:59:59.999Z\",\"sentAt\":\"2020-01-01T00:00:00Z\"", NULL)
+                         .status,
+                     200);
+    assert_int_equal(
+        post(ACME_KEY, "enrich-time-asis", IPHONE, NULL, ",\"timestamp\":\"2026-12-03t10:00:00.123456789+05:45\"", NULL)
+            .status,
+        200);
+    json_t *all;
+    json_t *env = envelope("enrich-time-ahead", &all);
+    json_t *ev = json_object_get(env, "event");
+    const char *ts = json_string_value(json_object_get(ev, "timestamp"));
+    assert_non_null(ts);
+    assert_string_equal(ts, json_string_value(json_object_get(ev, "receivedAt")));
+    assert_string_equal(json_string_value(json_object_get(ev, "originalTimestamp")), "9999-12-31T23:59:59.999Z");
+    json_decref(all);
+    env = envelope("enrich-time-asis", &all);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(env, "event"), "timestamp")),
+                        "2026-12-03t10:00:00.123456789+05:45");
+    json_decref(all);
 }
 
 /* A server SDK's request carries its HTTP library's User-Agent (Go-http-client, node-fetch, curl)
@@ -334,12 +438,19 @@ static void test_bots_server_source(void **state)
         json_string_value(json_object_get(json_object_get(json_object_get(env, "event"), "context"), "userAgent")),
         IPHONE);
     json_decref(all);
+    /* A server relaying a crawler's or headless browser's request passes that user agent on: it is
+     * the visitor's, and a bot's (it was taken for the server's own HTTP library's, left out, and
+     * the event went on as a person's). */
+    assert_int_equal(post(SERVER_KEY, "enrich-server-relayed-bot", APPLEBOT, NULL, NULL, NULL).status, 200);
+    assert_int_equal(post(SERVER_KEY, "enrich-server-relayed-headless", HEADLESS, NULL, NULL, NULL).status, 200);
     env = envelope("enrich-server-go", &all);
     json_t *ctx = json_object_get(json_object_get(env, "event"), "context");
     assert_null(json_object_get(ctx, "userAgent"));
     assert_null(json_object_get(ctx, "bot"));
     assert_int_equal(gwfix_count_message(all, "enrich-server-none"), 1);
     assert_int_equal(gwfix_count_message(all, "enrich-server-crawler"), 0);
+    assert_int_equal(gwfix_count_message(all, "enrich-server-relayed-bot"), 0);
+    assert_int_equal(gwfix_count_message(all, "enrich-server-relayed-headless"), 0);
     json_decref(all);
 }
 
@@ -388,8 +499,33 @@ static void test_session(void **state)
     assert_string_not_equal(at(e3, "session", "id"), first_id);
     json_t *s3 = json_object_get(json_object_get(json_object_get(e3, "event"), "context"), "session");
     assert_int_equal(json_integer_value(json_object_get(s3, "number")), 2);
+    char second_id[64];
+    snprintf(second_id, sizeof(second_id), "%s", at(e3, "session", "id"));
     json_decref(all1);
     assert_true(gwfix_metric(&F, "sluice_sessions_started_total") >= 3.0);
+
+    /* A browser holding two session cookies (the site moved from a host-only cookie to
+     * `cookie_domain`: the old cookie stays, and browsers send the older first) is in the session
+     * of the newer one. Reading only the first, every event after the old one's timeout started
+     * a new session. */
+    assert_true(strncmp(c.cookie, "_sluice_ses=1.", 14) == 0);
+    char both[1100];
+    snprintf(both, sizeof(both), "%s; %s", jar, c.cookie);
+    assert_int_equal(post(ACME_KEY, "enrich-ses-two", IPHONE, both, NULL, NULL).status, 200);
+    json_t *e4 = envelope("enrich-ses-two", &all1);
+    assert_string_equal(at(e4, "session", "id"), second_id);
+    json_t *s4 = json_object_get(json_object_get(json_object_get(e4, "event"), "context"), "session");
+    assert_int_equal(json_integer_value(json_object_get(s4, "number")), 2);
+    json_decref(all1);
+
+    /* context.session is the gateway's whatever the client put there: a string the client sent
+     * was kept, and the event had no session. */
+    assert_int_equal(
+        post(ACME_KEY, "enrich-ses-string", IPHONE, c.cookie, ",\"context\":{\"session\":\"forged\"}", NULL).status,
+        200);
+    json_t *e5 = envelope("enrich-ses-string", &all1);
+    assert_string_equal(at(e5, "session", "id"), second_id);
+    json_decref(all1);
 }
 
 /* globex's session cookie needs the analytics category: without it no session, and a session
@@ -446,6 +582,8 @@ int main(void)
         cmocka_unit_test(test_geo_before_truncation),
         cmocka_unit_test(test_bots),
         cmocka_unit_test(test_bots_server_source),
+        cmocka_unit_test(test_times),
+        cmocka_unit_test(test_long_user_agent_once_per_request),
         cmocka_unit_test(test_session),
         cmocka_unit_test(test_session_consent),
         cmocka_unit_test(test_log_clean),

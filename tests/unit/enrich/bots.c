@@ -57,6 +57,24 @@ static void test_reasons(void **state)
                             "Version/13.1.1 Safari/605.1.15 (Applebot/0.1; +http://www.apple.com/go/applebot)",
                             NULL),
                      SLUICE_BOT_PATTERN);
+    /* Crawlers that run the page's scripts (so the tag) and that Debian's uap-core does not know. */
+    static const char *const unlisted[] = {
+        "Mozilla/5.0 (compatible; Google-InspectionTool/1.0;)",
+        "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.6778.69 Mobile Safari/537.36 (compatible; GoogleOther)",
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko); compatible; ChatGPT-User/1.0; +https://openai.com/bot",
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+        "Safari/537.36; compatible; OAI-SearchBot/1.0; +https://openai.com/searchbot",
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 "
+        "Safari/537.36 (compatible; DuckAssistBot/1.2; +http://duckduckgo.com/duckassistbot.html)",
+    };
+    for (size_t i = 0; i < sizeof(unlisted) / sizeof(unlisted[0]); i++)
+        if (detect(&e, unlisted[i], NULL) == SLUICE_BOT_NONE)
+            fail_msg("not a bot: %s", unlisted[i]);
+    /* Of the built-in patterns, only HTTP libraries are a server's own user agent. */
+    const char *applebot = "Mozilla/5.0 (Macintosh) Safari/605.1.15 (Applebot/0.1; +http://www.apple.com/go/applebot)";
+    assert_false(sluice_ua_contains_any(applebot, strlen(applebot), sluice_ua_http_libraries, SIZE_MAX));
+    assert_true(sluice_ua_contains_any("Go-http-client/2.0", 18, sluice_ua_http_libraries, SIZE_MAX));
     assert_int_equal(detect(&e, "", NULL), SLUICE_BOT_NO_UA);
     assert_int_equal(detect(&e, NULL, NULL), SLUICE_BOT_NO_UA);
     /* A server's event that names no user agent is not missing the visitor's. */

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -33,6 +34,32 @@ static void test_utm(void **state)
     /* A bad escape is kept as sent rather than dropped. */
     assert_int_equal(sluice_campaign_parse("https://a.example/?utm_campaign=100%", &c), 1);
     assert_string_equal(c.name, "100%");
+    /* A '?' inside the fragment (a single-page app's hash route) is not the query. */
+    assert_int_equal(sluice_campaign_parse("https://a.example/#/landing?utm_source=frag", &c), 0);
+    assert_string_equal(c.source, "");
+    assert_int_equal(sluice_campaign_parse("https://a.example/?utm_medium=q#/x?utm_source=frag", &c), 1);
+    assert_string_equal(c.medium, "q");
+    assert_string_equal(c.source, "");
+}
+
+/* Values are cut to 127 bytes at a character's start, and a value that decodes to bytes that are
+ * not UTF-8 is kept as sent: a JSON string cannot hold half a character, and such a value was
+ * lost whole (context.campaign came out {}). */
+static void test_utm_utf8(void **state)
+{
+    (void)state;
+    sluice_campaign_t c;
+    char url[2048];
+    size_t n = (size_t)snprintf(url, sizeof(url), "https://a.example/?utm_campaign=");
+    for (int i = 0; i < 60; i++) /* 60 x U+51AC, 180 bytes decoded, 540 encoded */
+        n += (size_t)snprintf(url + n, sizeof(url) - n, "%%E5%%86%%AC");
+    snprintf(url + n, sizeof(url) - n, "&utm_source=%%FF%%FE&utm_term=Z%%C3%%BCrich");
+    assert_int_equal(sluice_campaign_parse(url, &c), 3);
+    assert_int_equal(strlen(c.name), 126); /* 42 characters: the 43rd would end at byte 129 */
+    for (size_t i = 0; i < 126; i += 3)
+        assert_memory_equal(c.name + i, "\xe5\x86\xac", 3);
+    assert_string_equal(c.source, "%FF%FE");
+    assert_string_equal(c.term, "Z\xc3\xbcrich");
 }
 
 static void test_referrer(void **state)
@@ -79,6 +106,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_utm),
+        cmocka_unit_test(test_utm_utf8),
         cmocka_unit_test(test_referrer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "common/utf8.h"
 #include "enrich/geo.h"
 
 static sluice_geo_t *db;
@@ -61,6 +62,20 @@ static void test_granularity(void **state)
     assert_string_equal(sluice_geo_type(db), "Sluice-Test-City");
 }
 
+/* Names longer than their field are cut at a character's start: half a character is no UTF-8,
+ * and the gateway's JSON string of it was left out of context.location. */
+static void test_long_names(void **state)
+{
+    (void)state;
+    sluice_geo_result_t r;
+    assert_int_equal(sluice_geo_lookup(db, "89.160.20.130", SLUICE_GEO_CITY, &r), 1);
+    assert_true(strlen(r.region) >= 60);
+    assert_true(strlen(r.city) >= 60);
+    assert_true(sluice_utf8_valid(r.region, strlen(r.region)));
+    assert_true(sluice_utf8_valid(r.city, strlen(r.city)));
+    assert_int_equal(strncmp(r.city, "Östra Göinge församling", strlen("Östra Göinge församling")), 0);
+}
+
 static void test_unknown(void **state)
 {
     (void)state;
@@ -93,6 +108,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_granularity),
+        cmocka_unit_test(test_long_names),
         cmocka_unit_test(test_unknown),
         cmocka_unit_test(test_open_errors),
     };

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "common/utf8.h"
 #include "enrich/ua.h"
 
 static sluice_ua_parser_t *parser;
@@ -94,8 +95,46 @@ static void test_mobile(void **state)
         {"Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 "
          "Mobile/15E148 Safari/604.1",
          "Mobile Safari", "16.6", "iOS", "16.6", "tablet", "Apple", "iPad"},
+        /* A mobile app's own requests (Android's HTTP stack: analytics-android, RudderStack's SDK)
+         * say Dalvik, and never "Mobile": that says nothing of a tablet. They were all tablets. */
+        {"Dalvik/2.1.0 (Linux; U; Android 14; Pixel 8 Build/AP2A.240805.005)", "Android", "14", "Android", "14",
+         "mobile", "Google", "Pixel 8"},
+        {"Dalvik/2.1.0 (Linux; U; Android 13; SM-G991B Build/TP1A.220624.014)", "Android", "13", "Android", "13",
+         "mobile", "Samsung", "SM-G991B"},
     };
     check(c, sizeof(c) / sizeof(c[0]));
+}
+
+/* What the regexes capture is cut to its field at a character's start: half a character is no
+ * UTF-8, and a field holding one was left out of the event (a JSON string cannot hold it). */
+static void test_cut_at_characters(void **state)
+{
+    (void)state;
+    char ua[512];
+    size_t n = (size_t)snprintf(ua, sizeof(ua), "Mozilla/5.0 (Linux; Android 14; ");
+    for (int i = 0; i < 40; i++) /* 40 x U+00C4, 80 bytes */
+        n += (size_t)snprintf(ua + n, sizeof(ua) - n, "\xc3\x84");
+    snprintf(ua + n, sizeof(ua) - n,
+             " Build/AP2A) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36");
+    sluice_ua_cache_t *cache = sluice_ua_cache_create(4);
+    sluice_ua_result_t r;
+    sluice_ua_parse(parser, cache, ua, strlen(ua), &r);
+    const char *fields[] = {r.browser, r.browser_version, r.os, r.os_version, r.device, r.brand, r.model};
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+        if (!sluice_utf8_valid(fields[i], strlen(fields[i])))
+            fail_msg("field %zu is not UTF-8: %s", i, fields[i]);
+    assert_true(strlen(r.model) >= 60); /* cut, not emptied */
+    /* A hint's value too. */
+    char model[256];
+    n = (size_t)snprintf(model, sizeof(model), "\"");
+    for (int i = 0; i < 40; i++)
+        n += (size_t)snprintf(model + n, sizeof(model) - n, "\xc3\x84");
+    snprintf(model + n, sizeof(model) - n, "\"");
+    sluice_ua_hints_t h = {.model = model};
+    sluice_ua_apply_hints(&r, &h);
+    assert_true(sluice_utf8_valid(r.model, strlen(r.model)));
+    assert_true(strlen(r.model) >= 60);
+    sluice_ua_cache_destroy(cache);
 }
 
 static void test_in_app(void **state)
@@ -293,14 +332,9 @@ static void test_load_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_desktop),
-        cmocka_unit_test(test_mobile),
-        cmocka_unit_test(test_in_app),
-        cmocka_unit_test(test_bots),
-        cmocka_unit_test(test_unknown_and_empty),
-        cmocka_unit_test(test_client_hints),
-        cmocka_unit_test(test_cache),
-        cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_desktop),      cmocka_unit_test(test_mobile), cmocka_unit_test(test_cut_at_characters),
+        cmocka_unit_test(test_in_app),       cmocka_unit_test(test_bots),   cmocka_unit_test(test_unknown_and_empty),
+        cmocka_unit_test(test_client_hints), cmocka_unit_test(test_cache),  cmocka_unit_test(test_load_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -259,13 +259,29 @@ static void enrich(void **state)
         assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "context"), "userAgent")), agents[i]);
         json_decref(ev);
     }
-    static const char *const bad[] = {"UA \xff\xfe", "0123456789abcdef\xc3", "\xe2\x82",
-                                      "long ascii prefix \xed\xa0\x80"};
+    /* An empty context.userAgent (an SDK that could not read its platform's) is none: the
+     * header's is taken. Kept, the event was one without a user agent, which `bots: drop` drops. */
+    ev = parse("{\"event\":\"x\",\"context\":{\"userAgent\":\"\"}}", &e);
+    en.user_agent = "Dalvik/2.1.0 (Linux; U; Android 14; Pixel 8 Build/AP2A.240805.005)";
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "context"), "userAgent")), en.user_agent);
+    json_decref(ev);
+    /* Bytes that are not UTF-8 (a Latin-1 device name, a cut header) become U+FFFD each: the
+     * user agent is kept, so the event is parsed and judged by it. Not taking it made the event
+     * one "without a user agent", and an org with `bots: drop` lost it. */
+    static const char *const bad[][2] = {
+        {"UA \xff\xfe", "UA \xef\xbf\xbd\xef\xbf\xbd"},
+        {"0123456789abcdef\xc3", "0123456789abcdef\xef\xbf\xbd"},
+        {"\xe2\x82", "\xef\xbf\xbd\xef\xbf\xbd"},
+        {"long ascii prefix \xed\xa0\x80", "long ascii prefix \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+        {"Mozilla/5.0 (Linux; Android 9; Caf\xe9 Phone) Mobile",
+         "Mozilla/5.0 (Linux; Android 9; Caf\xef\xbf\xbd Phone) Mobile"},
+    };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         ev = parse("{\"event\":\"x\"}", &e);
-        en.user_agent = bad[i];
+        en.user_agent = bad[i][0];
         assert_int_equal(sluice_event_enrich(ev, &en), 0);
-        assert_null(json_object_get(json_object_get(ev, "context"), "userAgent"));
+        assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "context"), "userAgent")), bad[i][1]);
         json_decref(ev);
     }
 }
@@ -304,6 +320,24 @@ static void timestamp_corrected_for_client_clock(void **state)
     assert_null(json_object_get(ev, "originalTimestamp"));
     json_decref(ev);
     ev = parse("{\"event\":\"x\",\"originalTimestamp\":\"2026-11-20T10:00:00Z\"}", &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-11-20T10:00:00Z");
+    json_decref(ev);
+    /* An event stamped after its own sentAt (a client whose clock stepped, a hostile one) is not
+     * moved into the future: an event cannot have happened after the gateway received it. */
+    ev = parse("{\"event\":\"x\",\"timestamp\":\"2026-11-23T09:00:05.000Z\","
+               "\"sentAt\":\"2026-11-23T09:00:00.000Z\"}",
+               &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-11-23T08:00:00.000Z"); /* receivedAt */
+    assert_string_equal(str(ev, "originalTimestamp"), "2026-11-23T09:00:05.000Z");
+    json_decref(ev);
+    ev = parse("{\"event\":\"x\",\"timestamp\":\"9999-12-31T23:59:59.999Z\",\"sentAt\":\"2020-01-01T00:00:00Z\"}", &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-11-23T08:00:00.000Z");
+    json_decref(ev);
+    /* A null timestamp is an absent one: originalTimestamp gives it. */
+    ev = parse("{\"event\":\"x\",\"timestamp\":null,\"originalTimestamp\":\"2026-11-20T10:00:00Z\"}", &e);
     assert_int_equal(sluice_event_enrich(ev, &en), 0);
     assert_string_equal(str(ev, "timestamp"), "2026-11-20T10:00:00Z");
     json_decref(ev);
