@@ -26,9 +26,12 @@ typedef struct sluice_geo_result {
     char city[64];
 } sluice_geo_result_t;
 
-/* Opens the database at path (memory-mapped). Returns it (owned by the caller), or NULL with
- * libmaxminddb's reason in err. */
+/* Opens the database at path (a private copy in memory, mapped: the file may change afterwards). Returns it (owned by
+ * the caller), or NULL with libmaxminddb's reason in err. */
 sluice_geo_t *sluice_geo_open(const char *path, sluice_err_t *err);
+/* Another reference to g (runtimes of successive reloads share an unchanged database); any
+ * thread. sluice_geo_close drops one; the last closes the database. */
+sluice_geo_t *sluice_geo_acquire(sluice_geo_t *g);
 void sluice_geo_close(sluice_geo_t *g);
 
 /* The database's type ("GeoLite2-City") and build time (Unix seconds), for the log. */

@@ -29,6 +29,8 @@
 struct sluice_enrichment {
     sluice_ua_parser_t *ua; /* NULL: no org parses user agents, or the regexes could not be read */
     sluice_geo_t *geo;      /* NULL: no org asks for geolocation, or no database */
+    char *geo_path;         /* the file geo was read from */
+    struct stat geo_seen;   /* that file as it was when read (zero: unknown) */
     unsigned ua_cache_size;
     unsigned nthreads;
     sluice_ua_cache_t **caches;       /* [nthreads], made by each thread on first use */
@@ -107,7 +109,44 @@ int sluice_enrichment_needs_keys(const sluice_config_t *cfg)
     return 0;
 }
 
-sluice_enrichment_t *sluice_enrichment_create(const sluice_config_t *cfg, unsigned nthreads, sluice_err_t *err)
+/* The database of path into e: prev's when the file is the one prev read (no second copy in
+ * memory), a new copy when it changed, prev's again when the changed file is no database (a copy
+ * being written in place: libmaxminddb finds its metadata at the end); off when it is missing. */
+static void geo_load(sluice_enrichment_t *e, const char *path, const sluice_enrichment_t *prev)
+{
+    struct stat st;
+    int have = stat(path, &st) == 0;
+    const sluice_geo_t *had =
+        prev != NULL && prev->geo != NULL && prev->geo_path != NULL && strcmp(prev->geo_path, path) == 0 ? prev->geo
+                                                                                                         : NULL;
+    if ((e->geo_path = strdup(path)) == NULL)
+        return;
+    if (had != NULL && have && same_file(&st, &prev->geo_seen)) {
+        e->geo = sluice_geo_acquire(prev->geo);
+        e->geo_seen = prev->geo_seen;
+        return;
+    }
+    sluice_err_t why;
+    e->geo = sluice_geo_open(path, &why);
+    if (e->geo != NULL) {
+        if (have)
+            e->geo_seen = st;
+        sluice_log_info("enrich.geo", "geolocation database %s (%s, built %llu)", path, sluice_geo_type(e->geo),
+                        (unsigned long long)sluice_geo_build_epoch(e->geo));
+    } else if (had != NULL && have) {
+        e->geo = sluice_geo_acquire(prev->geo);
+        e->geo_seen = prev->geo_seen; /* so the complete file is read at the next reload */
+        sluice_log_warn("enrich.geo_kept",
+                        "%s; the database read before stays in use until the file is a whole database again "
+                        "(replace it by renaming a complete copy over it)",
+                        why.msg);
+    } else {
+        sluice_log_warn("enrich.geo_off", "geolocation is off: %s", why.msg);
+    }
+}
+
+sluice_enrichment_t *sluice_enrichment_create(const sluice_config_t *cfg, unsigned nthreads,
+                                              const sluice_enrichment_t *prev, sluice_err_t *err)
 {
     sluice_enrichment_t *e = calloc(1, sizeof(*e));
     if (e == NULL || (e->caches = calloc(nthreads ? nthreads : 1, sizeof(*e->caches))) == NULL ||
@@ -140,12 +179,7 @@ sluice_enrichment_t *sluice_enrichment_create(const sluice_config_t *cfg, unsign
         sluice_log_warn("enrich.geo_off", "geolocation is off: an org asks for it but enrichment.geo_database is "
                                           "not set");
     } else if (want_geo) {
-        e->geo = sluice_geo_open(cfg->enrich.geo_database, &why);
-        if (e->geo == NULL)
-            sluice_log_warn("enrich.geo_off", "geolocation is off: %s", why.msg);
-        else
-            sluice_log_info("enrich.geo", "geolocation database %s (%s, built %llu)", cfg->enrich.geo_database,
-                            sluice_geo_type(e->geo), (unsigned long long)sluice_geo_build_epoch(e->geo));
+        geo_load(e, cfg->enrich.geo_database, prev);
     }
     return e;
 }
@@ -162,6 +196,7 @@ void sluice_enrichment_destroy(sluice_enrichment_t *e)
     free(e->scaches);
     sluice_ua_parser_destroy(e->ua);
     sluice_geo_close(e->geo);
+    free(e->geo_path);
     free(e);
 }
 

@@ -30,9 +30,12 @@ typedef struct sluice_worker sluice_worker_t;
 
 /* Loads what the orgs of cfg use: the regexes when one parses user agents or detects bots, the
  * database when one asks for geolocation. A missing or unreadable file turns that part off with
- * one warning in the log; the gateway runs on. Returns NULL only when out of memory (message in
- * err); with nothing configured, an object that does nothing. */
-sluice_enrichment_t *sluice_enrichment_create(const sluice_config_t *cfg, unsigned nthreads, sluice_err_t *err);
+ * one warning in the log; the gateway runs on. prev (the runtime being replaced, or NULL): its
+ * database is shared when the file has not changed since it was read, and kept when the file is
+ * there but is no database (being rewritten in place). Returns NULL only when out of memory
+ * (message in err); with nothing configured, an object that does nothing. */
+sluice_enrichment_t *sluice_enrichment_create(const sluice_config_t *cfg, unsigned nthreads,
+                                              const sluice_enrichment_t *prev, sluice_err_t *err);
 void sluice_enrichment_destroy(sluice_enrichment_t *e);
 
 /* Starts the gateway's watcher of the geolocation database: a thread that looks at the file of

@@ -113,27 +113,35 @@ static size_t metrics_extra(void *ud, char *buf, size_t cap)
             queued += sluice_producer_queue_len(gw->workers[i].producer);
         redis_errors += sluice_identity_redis_errors(gw->workers[i].identity);
     }
-    int n = snprintf(buf, cap,
-                     "# HELP sluice_kafka_queue_messages Messages queued in the producers or in flight to Kafka.\n"
-                     "# TYPE sluice_kafka_queue_messages gauge\nsluice_kafka_queue_messages %lld\n"
-                     "# HELP sluice_kafka_up 1 when a Kafka broker is reachable.\n"
-                     "# TYPE sluice_kafka_up gauge\nsluice_kafka_up %d\n"
-                     "# HELP sluice_config_reloads_total Config reloads, by result.\n"
-                     "# TYPE sluice_config_reloads_total counter\n"
-                     "sluice_config_reloads_total{result=\"ok\"} %llu\n"
-                     "sluice_config_reloads_total{result=\"failed\"} %llu\n"
-                     "# HELP sluice_config_generation Generation of the config being served.\n"
-                     "# TYPE sluice_config_generation gauge\nsluice_config_generation %llu\n"
-                     "# HELP sluice_worker_threads Event-loop threads.\n"
-                     "# TYPE sluice_worker_threads gauge\nsluice_worker_threads %u\n"
-                     "# HELP sluice_start_time_seconds When the gateway started.\n"
-                     "# TYPE sluice_start_time_seconds gauge\nsluice_start_time_seconds %lld\n"
-                     "# HELP sluice_redis_errors_total Redis commands that failed or timed out.\n"
-                     "# TYPE sluice_redis_errors_total counter\nsluice_redis_errors_total %llu\n",
-                     queued, any_producer_ready(gw), (unsigned long long)atomic_load(&gw->reloads_ok),
-                     (unsigned long long)atomic_load(&gw->reloads_failed),
-                     (unsigned long long)(gw->current ? gw->current->generation : 0), gw->nthreads,
-                     (long long)(gw->started_ms / 1000), redis_errors);
+    int n =
+        snprintf(buf, cap,
+                 "# HELP sluice_kafka_queue_messages Messages queued in the producers or in flight to Kafka.\n"
+                 "# TYPE sluice_kafka_queue_messages gauge\nsluice_kafka_queue_messages %lld\n"
+                 "# HELP sluice_kafka_up 1 when a Kafka broker is reachable.\n"
+                 "# TYPE sluice_kafka_up gauge\nsluice_kafka_up %d\n"
+                 "# HELP sluice_config_reloads_total Config reloads, by result.\n"
+                 "# TYPE sluice_config_reloads_total counter\n"
+                 "sluice_config_reloads_total{result=\"ok\"} %llu\n"
+                 "sluice_config_reloads_total{result=\"failed\"} %llu\n"
+                 "# HELP sluice_config_generation Generation of the config being served.\n"
+                 "# TYPE sluice_config_generation gauge\nsluice_config_generation %llu\n"
+                 "# HELP sluice_config_last_reload_successful 0 from a refused reload until the next good one "
+                 "(the config served is older than the file).\n"
+                 "# TYPE sluice_config_last_reload_successful gauge\nsluice_config_last_reload_successful %d\n"
+                 "# HELP sluice_config_last_reload_success_timestamp_seconds When the config being served was "
+                 "loaded.\n"
+                 "# TYPE sluice_config_last_reload_success_timestamp_seconds gauge\n"
+                 "sluice_config_last_reload_success_timestamp_seconds %lld\n"
+                 "# HELP sluice_worker_threads Event-loop threads.\n"
+                 "# TYPE sluice_worker_threads gauge\nsluice_worker_threads %u\n"
+                 "# HELP sluice_start_time_seconds When the gateway started.\n"
+                 "# TYPE sluice_start_time_seconds gauge\nsluice_start_time_seconds %lld\n"
+                 "# HELP sluice_redis_errors_total Redis commands that failed or timed out.\n"
+                 "# TYPE sluice_redis_errors_total counter\nsluice_redis_errors_total %llu\n",
+                 queued, any_producer_ready(gw), (unsigned long long)atomic_load(&gw->reloads_ok),
+                 (unsigned long long)atomic_load(&gw->reloads_failed), (unsigned long long)atomic_load(&gw->generation),
+                 atomic_load(&gw->last_reload_ok), (long long)(atomic_load(&gw->config_loaded_ms) / 1000), gw->nthreads,
+                 (long long)(gw->started_ms / 1000), redis_errors);
     if (n < 0)
         return 0;
     if ((size_t)n >= cap)

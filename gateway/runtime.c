@@ -27,6 +27,8 @@ static void runtime_free(sluice_runtime_t *rt)
     sluice_gw_maskers_free(rt->maskers);
     sluice_plugin_set_free(rt->plugins);
     sluice_enrichment_destroy(rt->enrich);
+    if (rt->tls != NULL && rt->tls_free != NULL)
+        rt->tls_free(rt->tls); /* connections accepted with it hold references of their own */
     for (size_t i = 0; i < rt->source_count; i++) {
         sluice_secure_zero(rt->sources[i].key_digest, sizeof(rt->sources[i].key_digest));
         sluice_secure_zero(rt->sources[i].prev_digest, sizeof(rt->sources[i].prev_digest));
@@ -69,7 +71,7 @@ const sluice_masker_t *sluice_runtime_masker(const sluice_runtime_t *rt, unsigne
 }
 
 sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads, const sluice_keyring_t *keys,
-                                        sluice_limiter_t *limiter, sluice_err_t *err)
+                                        sluice_limiter_t *limiter, const sluice_runtime_t *prev, sluice_err_t *err)
 {
     static atomic_uint_fast64_t generations;
     sluice_runtime_t *rt = calloc(1, sizeof(*rt));
@@ -122,7 +124,8 @@ sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads,
                 goto oom;
         }
     }
-    if (load_plugins(rt, keys, err) != 0 || (rt->enrich = sluice_enrichment_create(cfg, nthreads, err)) == NULL) {
+    if (load_plugins(rt, keys, err) != 0 ||
+        (rt->enrich = sluice_enrichment_create(cfg, nthreads, prev != NULL ? prev->enrich : NULL, err)) == NULL) {
         runtime_free(rt);
         return NULL;
     }

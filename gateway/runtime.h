@@ -55,6 +55,11 @@ typedef struct sluice_runtime {
     sluice_plugin_set_t *plugins;     /* the mask rules' plugin instances */
     sluice_gw_maskers_t *maskers;     /* the data layer's mask seam, one per thread */
     struct sluice_enrichment *enrich; /* regexes, geolocation database, user-agent caches (enrichment.h) */
+    /* The HTTPS listener's TLS context (an SSL_CTX) for connections accepted while this runtime
+     * is a worker's current one, made by a reload (server.c) so that a renewed certificate is
+     * served; NULL: the one made at start. One reference, dropped with tls_free at the end. */
+    void *tls;
+    void (*tls_free)(void *tls);
 } sluice_runtime_t;
 
 /* Builds a runtime over cfg (taking ownership of it; it is freed with the runtime, also on
@@ -62,9 +67,10 @@ typedef struct sluice_runtime {
  * plugins' host->seal and must outlive the runtime) and finding each source's rate-limit slot in
  * limiter (may be NULL: no limits; must outlive the runtime). Returns a runtime holding one
  * reference, or NULL with err set (a plugin that fails to load gives its "file:line:col:
- * reason"s). Main thread. */
+ * reason"s). prev: the runtime it replaces (a reload), or NULL; what is unchanged on disk is
+ * shared with it (enrichment.h). Main thread. */
 sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads, const sluice_keyring_t *keys,
-                                        sluice_limiter_t *limiter, sluice_err_t *err);
+                                        sluice_limiter_t *limiter, const sluice_runtime_t *prev, sluice_err_t *err);
 
 /* The mask seam for event-loop thread `thread` (gateway/masker.h). Thread `thread` only. */
 const sluice_masker_t *sluice_runtime_masker(const sluice_runtime_t *rt, unsigned thread);

@@ -101,6 +101,10 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
         if (m->kind == CTL_RUNTIME) {
             sluice_runtime_t *old = w->rt;
             w->rt = m->rt;
+            /* Connections accepted from now on get the reload's certificate (the old runtime's
+             * context stays alive in the connections that use it). */
+            if (w->rt->tls != NULL && w->accept[SLUICE_LISTENER_HTTPS].ssl_ctx != NULL)
+                w->accept[SLUICE_LISTENER_HTTPS].ssl_ctx = w->rt->tls;
             sluice_runtime_release(old);
             apply_guard_limits(w);
         } else if (!w->stopping) {
@@ -243,7 +247,8 @@ static void trim_after_wave(const sluice_gateway_t *gw, unsigned *peak)
  * pointer, so the lists are static. */
 static const h2o_iovec_t alpn_http1[] = {{H2O_STRLIT("http/1.1")}, {NULL, 0}};
 
-static SSL_CTX *tls_create(const sluice_server_config_t *sc, sluice_err_t *err)
+/* http2: offer h2 by ALPN (the start's server.https.http2; a reload keeps it). */
+static SSL_CTX *tls_create(const sluice_server_config_t *sc, int http2, sluice_err_t *err)
 {
     SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
     if (ssl == NULL) {
@@ -276,8 +281,13 @@ static SSL_CTX *tls_create(const sluice_server_config_t *sc, sluice_err_t *err)
         SSL_CTX_free(ssl);
         return NULL;
     }
-    h2o_ssl_register_alpn_protocols(ssl, sc->http2 ? h2o_alpn_protocols : alpn_http1);
+    h2o_ssl_register_alpn_protocols(ssl, http2 ? h2o_alpn_protocols : alpn_http1);
     return ssl;
+}
+
+static void tls_free(void *ctx)
+{
+    SSL_CTX_free(ctx);
 }
 
 /* ------------------------------------------------------------------ workers */
@@ -421,7 +431,15 @@ static void *worker_main(void *arg)
 
 /* ------------------------------------------------------------------ config */
 
-static sluice_config_t *load_config(const char *path, sluice_err_t *err)
+/* 1 when msg says a variable the config names is missing from the environment. */
+static int env_missing(const char *msg)
+{
+    return strstr(msg, "environment variable") != NULL &&
+           (strstr(msg, " is not set") != NULL || strstr(msg, " is empty") != NULL);
+}
+
+/* Loads the config file; reloading: on SIGHUP, where a missing variable gets a word on why. */
+static sluice_config_t *load_config(const char *path, int reloading, sluice_err_t *err)
 {
     sluice_config_diag_t diag;
     sluice_config_diag_init(&diag);
@@ -429,10 +447,19 @@ static sluice_config_t *load_config(const char *path, sluice_err_t *err)
     for (size_t i = 0; i < diag.warning_count; i++)
         sluice_log_warn("config.warning", "%s", diag.warnings[i]);
     if (cfg == NULL) {
-        for (size_t i = 0; i < diag.count; i++)
+        int env = 0;
+        for (size_t i = 0; i < diag.count; i++) {
             sluice_log_error("config.error", "%s", diag.msgs[i]);
-        sluice_err_set(err, "%s: %zu error%s in the config%s%s", path, diag.count, diag.count == 1 ? "" : "s",
-                       diag.count ? "; first: " : "", diag.count ? diag.msgs[0] : "");
+            env |= env_missing(diag.msgs[i]);
+        }
+        /* An operator who has just exported the variable and sent SIGHUP would otherwise read
+         * that it is not set, and look for a typo. */
+        const char *why = reloading && env ? " (the gateway keeps the environment it was started with: a variable "
+                                             "exported or changed since, in a shell, a unit file or a Kubernetes "
+                                             "Secret, needs a restart)"
+                                           : "";
+        sluice_err_set(err, "%s: %zu error%s in the config%s%s%s", path, diag.count, diag.count == 1 ? "" : "s",
+                       diag.count ? "; first: " : "", diag.count ? diag.msgs[0] : "", why);
     }
     sluice_config_diag_dispose(&diag);
     return cfg;
@@ -448,37 +475,68 @@ static int same_str(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-/* Settings that only take effect at start-up: say so instead of pretending. */
+static int same_properties(const sluice_kafka_config_t *a, const sluice_kafka_config_t *b)
+{
+    if (a->property_count != b->property_count)
+        return 0;
+    for (size_t i = 0; i < a->property_count; i++)
+        if (!same_str(a->properties[i].key, b->properties[i].key) ||
+            !same_str(a->properties[i].value, b->properties[i].value))
+            return 0;
+    return 1;
+}
+
+/* Settings that only take effect at start-up: say so, naming every one that changed, instead of
+ * pretending (the producers, the TLS context, h2o's own timers and body cap, the connection
+ * table and the suppression list's refresher are made once). */
 static void warn_restart_only(const sluice_config_t *old, const sluice_config_t *new)
 {
-    const char *what = NULL;
-    if (!same_listen(&old->server.https, &new->server.https) || !same_listen(&old->server.http, &new->server.http) ||
-        !same_listen(&old->server.metrics, &new->server.metrics))
-        what = "listeners";
-    else if (!same_str(old->server.tls_cert, new->server.tls_cert) ||
-             !same_str(old->server.tls_key, new->server.tls_key))
-        what = "TLS files";
-    else if (old->server.threads != new->server.threads)
-        what = "server.threads";
-    else if (!same_str(old->kafka.brokers, new->kafka.brokers) ||
-             old->kafka.ack_timeout_ms != new->kafka.ack_timeout_ms ||
-             !same_str(old->kafka.sasl_password_env, new->kafka.sasl_password_env) ||
-             !same_str(old->kafka.ssl_key_password_env, new->kafka.ssl_key_password_env) ||
-             !same_str(old->kafka.oauthbearer_client_secret_env, new->kafka.oauthbearer_client_secret_env))
-        what = "kafka connection settings";
-    else if (!same_str(old->redis.url, new->redis.url) || !same_str(old->redis.username, new->redis.username) ||
+    const sluice_server_config_t *o = &old->server, *n = &new->server;
+    const sluice_kafka_config_t *ok = &old->kafka, *nk = &new->kafka;
+    const struct {
+        int changed;
+        const char *what;
+    } all[] = {
+        {!same_listen(&o->https, &n->https) || !same_listen(&o->http, &n->http) ||
+             !same_listen(&o->metrics, &n->metrics),
+         "listeners"},
+        {o->http2 != n->http2, "server.https.http2"},
+        {o->threads != n->threads, "server.threads"},
+        {o->max_connections != n->max_connections, "server.max_connections"},
+        /* h2o's HTTP/1.1 timer keeps the start's value (the HTTP/2 sweep takes the new one). */
+        {o->request_timeout_ms != n->request_timeout_ms, "server.request_timeout_ms"},
+        /* Lowered, it applies (the handler checks it); raised, h2o's own cap stays. */
+        {new->limits.max_wire_bytes > old->limits.max_wire_bytes, "limits.max_wire_bytes (raised)"},
+        {!same_str(ok->brokers, nk->brokers) || !same_str(ok->sasl_password_env, nk->sasl_password_env) ||
+             !same_str(ok->ssl_key_password_env, nk->ssl_key_password_env) ||
+             !same_str(ok->oauthbearer_client_secret_env, nk->oauthbearer_client_secret_env),
+         "kafka connection settings"},
+        {ok->ack_timeout_ms != nk->ack_timeout_ms, "kafka.ack_timeout_ms"},
+        {ok->queue_max_messages != nk->queue_max_messages, "kafka.queue_max_messages"},
+        {!same_properties(ok, nk), "kafka.properties"},
+        {!same_str(old->redis.url, new->redis.url) || !same_str(old->redis.username, new->redis.username) ||
              !same_str(old->redis.password_env, new->redis.password_env) ||
-             !same_str(old->redis.key_prefix, new->redis.key_prefix))
-        what = "redis settings";
-    if (what != NULL)
-        sluice_log_warn("config.reload", "%s changed: that takes effect at the next restart; the rest is reloaded",
-                        what);
+             !same_str(old->redis.key_prefix, new->redis.key_prefix) || old->redis.timeout_ms != new->redis.timeout_ms,
+         "redis settings"},
+        {old->forget.refresh_ms != new->forget.refresh_ms, "forget.refresh_ms"},
+    };
+    char list[512] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        if (all[i].changed && used < sizeof(list))
+            used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "", all[i].what);
+    }
+    if (used > 0)
+        sluice_log_warn("config.reload",
+                        "changed, but read only at start: %s; they take effect at the next restart, "
+                        "the rest is reloaded",
+                        list);
 }
 
 static void reload(sluice_gateway_t *gw)
 {
     sluice_err_t err = {{0}};
-    sluice_config_t *cfg = load_config(gw->config_path, &err);
+    sluice_config_t *cfg = load_config(gw->config_path, 1, &err);
     /* The keys are read once, at the start (ENCRYPTION_KEY is then wiped from the environment):
      * a config that needs them now, where the start had none, would serve without session
      * cookies or cross-domain tokens. */
@@ -492,10 +550,35 @@ static void reload(sluice_gateway_t *gw)
         sluice_config_free(cfg);
         cfg = NULL;
     }
-    sluice_runtime_t *rt =
-        cfg ? sluice_runtime_create(cfg, gw->nthreads, sluice_secrets_encrypt(gw->secrets), gw->limiter, &err) : NULL;
+    /* The HTTPS listener's certificate and key are read again (a renewal keeps their paths), before
+     * the runtime is built (building it points the database watcher at the new config): a context
+     * of the new runtime's, or, when the new config has HTTPS off (that takes a restart), the one
+     * in use. */
+    SSL_CTX *tls = NULL;
+    if (cfg != NULL && gw->ssl != NULL) {
+        if (cfg->server.https.enabled) {
+            tls = tls_create(&cfg->server, gw->http2, &err);
+        } else {
+            tls = gw->current->tls != NULL ? gw->current->tls : gw->ssl;
+            SSL_CTX_up_ref(tls);
+        }
+        if (tls == NULL) {
+            sluice_config_free(cfg);
+            cfg = NULL;
+        }
+    }
+    sluice_runtime_t *rt = cfg ? sluice_runtime_create(cfg, gw->nthreads, sluice_secrets_encrypt(gw->secrets),
+                                                       gw->limiter, gw->current, &err)
+                               : NULL;
+    if (rt != NULL && tls != NULL) {
+        rt->tls = tls;
+        rt->tls_free = tls_free;
+    } else if (tls != NULL) {
+        SSL_CTX_free(tls);
+    }
     if (rt == NULL) {
         atomic_fetch_add(&gw->reloads_failed, 1);
+        atomic_store(&gw->last_reload_ok, 0);
         sluice_log_error("config.reload", "reload refused, still serving the previous config: %s", err.msg);
         return;
     }
@@ -507,6 +590,9 @@ static void reload(sluice_gateway_t *gw)
         send_ctl(&gw->workers[i], CTL_RUNTIME, sluice_runtime_acquire(rt));
     sluice_runtime_release(gw->current);
     gw->current = rt;
+    atomic_store(&gw->generation, rt->generation);
+    atomic_store(&gw->config_loaded_ms, sluice_now_ms());
+    atomic_store(&gw->last_reload_ok, 1);
     atomic_fetch_add(&gw->reloads_ok, 1);
     sluice_log_info("config.reload", "config reloaded (generation %llu)", (unsigned long long)rt->generation);
 }
@@ -650,7 +736,7 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     }
     gw->started_ms = sluice_now_ms();
 
-    sluice_config_t *cfg = load_config(config_path, err);
+    sluice_config_t *cfg = load_config(config_path, 0, err);
     if (cfg == NULL) {
         gateway_free(gw, 0);
         return 1;
@@ -724,18 +810,22 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     sluice_handler_register_ops(h2o_config_register_path(ops, "/", 0), gw);
     sluice_handler_register_error_filter(ops);
 
-    if (cfg->server.https.enabled && (gw->ssl = tls_create(&cfg->server, err)) == NULL) {
+    gw->http2 = cfg->server.http2;
+    if (cfg->server.https.enabled && (gw->ssl = tls_create(&cfg->server, cfg->server.http2, err)) == NULL) {
         sluice_config_free(cfg);
         gateway_free(gw, 1);
         return 1;
     }
 
     /* The runtime owns cfg from here, also when it fails. */
-    gw->current = sluice_runtime_create(cfg, gw->nthreads, sluice_secrets_encrypt(gw->secrets), gw->limiter, err);
+    gw->current = sluice_runtime_create(cfg, gw->nthreads, sluice_secrets_encrypt(gw->secrets), gw->limiter, NULL, err);
     if (gw->current == NULL) {
         gateway_free(gw, 1);
         return 1;
     }
+    atomic_store(&gw->generation, gw->current->generation);
+    atomic_store(&gw->config_loaded_ms, sluice_now_ms());
+    atomic_store(&gw->last_reload_ok, 1);
     /* enrichment.geo_database replaced on disk: the gateway reloads as on SIGHUP (enrichment.h). */
     if (sluice_enrichment_watch_start(err) != 0) {
         gateway_free(gw, 1);

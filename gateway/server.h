@@ -63,8 +63,9 @@ struct sluice_gateway {
     unsigned nthreads;
     sluice_worker_t *workers;
     h2o_globalconf_t h2o;
-    h2o_globalconf_t h2o_ops; /* the metrics listener's hosts: operations routes only */
-    SSL_CTX *ssl;
+    h2o_globalconf_t h2o_ops;       /* the metrics listener's hosts: operations routes only */
+    SSL_CTX *ssl;                   /* the HTTPS listener's TLS context made at start (a reload makes its own) */
+    int http2;                      /* server.https.http2 at start: ALPN offers what the h2o setup serves */
     struct sluice_secrets *secrets; /* key material and the Redis password (secrets.h) */
     sluice_runtime_t *current;      /* main thread's reference to the newest runtime */
     int64_t started_ms;
@@ -73,7 +74,11 @@ struct sluice_gateway {
     sluice_conn_table_t *conns;    /* connection counts per address, and the cap over all */
     sluice_forgotten_t *forgotten; /* the suppression list of `sluicectl forget` (gateway/forgotten.h) */
     atomic_uint_fast64_t reloads_ok, reloads_failed;
-    sluice_live_t *live; /* the live view's store (live.h); NULL when SLUICE_LIVE_TOKEN is unset */
+    /* For /metrics on the loop threads, which must not read current (the main thread drops it). */
+    atomic_uint_fast64_t generation;      /* current's */
+    atomic_int last_reload_ok;            /* 0 from a refused reload until the next good one */
+    atomic_int_fast64_t config_loaded_ms; /* when current was loaded */
+    sluice_live_t *live;                  /* the live view's store (live.h); NULL when SLUICE_LIVE_TOKEN is unset */
 };
 
 /* Loads the config, opens the listeners, starts the workers, and serves until SIGTERM/SIGINT,

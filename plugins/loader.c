@@ -12,12 +12,15 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "crypto/aead.h"
@@ -29,6 +32,7 @@
 
 struct sluice_plugin_lib {
     void *handle;
+    int copy_fd; /* the memory file the library was loaded from (own_copy), or -1 */
     char *path;
     sluice_mask_plugin_t desc; /* host-sized copy; members past declared_size are zero */
     uint32_t declared_size;
@@ -197,6 +201,69 @@ static int check_descriptor(sluice_plugin_lib_t *lib, sluice_err_t *err)
     return 0;
 }
 
+/* The library is loaded from a copy in a sealed memory file of the process's own, not from the
+ * file itself, for two reasons. The dynamic loader hands back the library already in memory for
+ * a path (or an inode) it has loaded: a new version installed under the same path and a SIGHUP
+ * went on running the old version while the log said "config reloaded". And the file mapped
+ * into the process is the one on disk: `cp` over it rewrote the code under the loop threads.
+ * Each config generation gets the bytes the file holds when it loads. Returns the memory file,
+ * or -1 when none can be made (the file is then loaded by path, as before). */
+static int own_copy(const char *abs, const char *path)
+{
+    int in = open(abs, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    /* Named after the file (its end, past the kernel's 249 bytes), as /proc/<pid>/maps and a
+     * core dump then show it: "/memfd:sluice-plugin:/opt/acme/plugins/x.so (deleted)". */
+    char label[250];
+    size_t len = strlen(path), keep = sizeof(label) - 1 - strlen("sluice-plugin:");
+    snprintf(label, sizeof(label), "sluice-plugin:%s", len > keep ? path + (len - keep) : path);
+    int fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    char buf[65536];
+    ssize_t n = 0;
+    while (fd >= 0 && (n = read(in, buf, sizeof(buf))) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        for (ssize_t off = 0; n > 0 && off < n;) {
+            ssize_t w = write(fd, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0)
+                n = -1;
+            else
+                off += w;
+        }
+        if (n < 0) {
+            close(fd);
+            fd = -1;
+        }
+    }
+    close(in);
+    if (fd >= 0)
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    return fd;
+}
+
+/* "/proc/self/fd/<copy_fd>" into name, a name no library in the process is known by: the loader
+ * matches names before inodes, and a library that stayed in memory after its dlclose (one marked
+ * NODELETE) keeps the name of a descriptor number since reused. 0, or -1 (load by path). */
+static int copy_name(sluice_plugin_lib_t *lib, char *name, size_t cap)
+{
+    for (int tries = 0; tries < 8; tries++) {
+        snprintf(name, cap, "/proc/self/fd/%d", lib->copy_fd);
+        void *there = dlopen(name, RTLD_LAZY | RTLD_NOLOAD);
+        if (there == NULL)
+            return 0;
+        dlclose(there);
+        int other = fcntl(lib->copy_fd, F_DUPFD_CLOEXEC, lib->copy_fd + 1);
+        close(lib->copy_fd);
+        lib->copy_fd = other;
+        if (other < 0)
+            return -1;
+    }
+    return -1;
+}
+
 sluice_plugin_lib_t *sluice_plugin_lib_open(const char *path, sluice_err_t *err)
 {
     struct stat st;
@@ -219,6 +286,7 @@ sluice_plugin_lib_t *sluice_plugin_lib_open(const char *path, sluice_err_t *err)
         sluice_err_set(err, "out of memory");
         return NULL;
     }
+    lib->copy_fd = -1;
     /* A name without '/' would make dlopen search the system library path instead of the file
      * that was just checked. */
     char *abs = realpath(path, NULL);
@@ -227,8 +295,22 @@ sluice_plugin_lib_t *sluice_plugin_lib_open(const char *path, sluice_err_t *err)
         sluice_plugin_lib_close(lib);
         return NULL;
     }
-    dlerror();
-    lib->handle = dlopen(abs, RTLD_NOW | RTLD_LOCAL);
+    char name[64] = "";
+    lib->copy_fd = own_copy(abs, path);
+    if (lib->copy_fd >= 0 && copy_name(lib, name, sizeof(name)) != 0 && lib->copy_fd >= 0) {
+        close(lib->copy_fd);
+        lib->copy_fd = -1;
+    }
+    lib->handle = lib->copy_fd >= 0 ? dlopen(name, RTLD_NOW | RTLD_LOCAL) : NULL;
+    if (lib->handle == NULL) {
+        /* By path: no memory file, or the copy did not load (a broken file then gets the loader's
+         * reason with its real name; a plugin finding its own libraries through $ORIGIN loads). */
+        if (lib->copy_fd >= 0)
+            close(lib->copy_fd);
+        lib->copy_fd = -1;
+        dlerror();
+        lib->handle = dlopen(abs, RTLD_NOW | RTLD_LOCAL);
+    }
     free(abs);
     if (lib->handle == NULL) {
         const char *why = dlerror();
@@ -265,6 +347,8 @@ void sluice_plugin_lib_close(sluice_plugin_lib_t *lib)
         return;
     if (lib->handle != NULL)
         dlclose(lib->handle);
+    if (lib->copy_fd >= 0)
+        close(lib->copy_fd); /* after dlclose: while the library is loaded, its name stays taken */
     free(lib->path);
     free(lib);
 }

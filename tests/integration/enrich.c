@@ -14,7 +14,8 @@
  *    the inactivity timeout (2 s here) the next event starts session number 2; an org whose session
  *    cookie needs consent keeps none without it, and deletes the one the browser has;
  *  - the gateway starts without its database (geolocation off, said once in the log); the file
- *    appearing turns it on without a signal (enrichment.geo_check_s: 1), and SIGHUP reloads it.
+ *    appearing turns it on without a signal (enrichment.geo_check_s: 1), and SIGHUP reloads it;
+ *  - the database rewritten in place (cp over it) while the gateway looks up in it: it goes on.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -563,6 +565,62 @@ static void test_session_consent(void **state)
     json_decref(all);
 }
 
+/* Next month's database copied over the file in place (`cp` truncates, then writes): the gateway
+ * goes on answering, the reload the watcher starts mid-copy keeps the database it had (the file
+ * is no database yet), and the complete file is then loaded. The database was the file itself,
+ * memory-mapped: the truncation killed the gateway (SIGBUS) at the next lookup; and a reload that
+ * caught the file half written turned geolocation off until the next look. */
+static void test_database_rewritten_in_place(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, &err);
+    int reloads = sluice_th_count(log, "config reloaded");
+    free(log);
+    size_t len = 0;
+    char *db = sluice_th_read_file(geo_path, &len, &err);
+    assert_non_null(db);
+    FILE *f = fopen(geo_path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(ftruncate(fileno(f), 0), 0); /* cp's first step; its writes come next */
+    for (int i = 0; i < 4; i++) {
+        char id[40];
+        snprintf(id, sizeof(id), "enrich-inplace-%d", i);
+        assert_int_equal(post(ACME_KEY, id, IPHONE, NULL, NULL, NULL).status, 200);
+    }
+    assert_true(sluice_th_proc_running(F.gw));
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", reloads + 1, 10000, &err), 0);
+    log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, &err);
+    assert_true(gwfix_contains(log, "enrich.geo_kept"));
+    free(log);
+    for (int i = 0; i < 4; i++) { /* both loop threads, on the reloaded config */
+        char id[40];
+        snprintf(id, sizeof(id), "enrich-inplace-empty-%d", i);
+        assert_int_equal(post(ACME_KEY, id, IPHONE, NULL, NULL, NULL).status, 200);
+        json_t *all;
+        const char *city = at(envelope(id, &all), "location", "city");
+        if (city == NULL || strcmp(city, "London") != 0)
+            fail_msg("%s: no location while the file is being rewritten", id);
+        json_decref(all);
+    }
+    /* The copy completes: the next look reloads the whole file. */
+    assert_int_equal(fwrite(db, 1, len, f), len);
+    fclose(f);
+    free(db);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", reloads + 2, 10000, &err), 0);
+    int found = 0;
+    for (int i = 0; i < 20 && !found; i++) {
+        char id[40];
+        snprintf(id, sizeof(id), "enrich-inplace-after-%d", i);
+        assert_int_equal(post(ACME_KEY, id, IPHONE, NULL, NULL, NULL).status, 200);
+        json_t *all;
+        found = at(envelope(id, &all), "location", "city") != NULL;
+        json_decref(all);
+    }
+    assert_true(found);
+    assert_true(sluice_th_proc_running(F.gw));
+}
+
 /* Last: the gateway's own log (debug level) never held the full address. */
 static void test_log_clean(void **state)
 {
@@ -586,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_long_user_agent_once_per_request),
         cmocka_unit_test(test_session),
         cmocka_unit_test(test_session_consent),
+        cmocka_unit_test(test_database_rewritten_in_place),
         cmocka_unit_test(test_log_clean),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

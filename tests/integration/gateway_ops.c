@@ -167,12 +167,16 @@ static void reload_good_and_bad(void **state)
     http_resp_dispose(&r);
     assert_int_equal(post_event(KEY, "reload-2", &r), 200);
     http_resp_dispose(&r);
+    assert_int_equal(gwfix_metric(&F, "sluice_config_last_reload_successful"), 1);
 
     /* A broken one is refused; the previous config keeps serving both keys. */
     gwfix_write("gateway.yaml", "version: 1\nserver:\n  https: {listen: nope\n");
     assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
     assert_int_equal(sluice_th_wait_log(F.gw, "reload refused", 1, 10000, &err), 0);
     assert_true(sluice_th_proc_running(F.gw));
+    /* /metrics says the config served is not the file's for as long as that lasts (the failed
+     * reloads' counter alone could not tell a refused reload from one put right since). */
+    assert_int_equal(gwfix_metric(&F, "sluice_config_last_reload_successful"), 0);
     assert_int_equal(post_event(NEW_KEY, "reload-3", &r), 200);
     http_resp_dispose(&r);
     assert_int_equal(post_event(KEY, "reload-4", &r), 200);
@@ -187,11 +191,170 @@ static void reload_good_and_bad(void **state)
     http_resp_dispose(&r);
     assert_int_equal(gwfix_metric(&F, "sluice_config_reloads_total{result=\"ok\"}"), 1);
     assert_int_equal(gwfix_metric(&F, "sluice_config_reloads_total{result=\"failed\"}"), 2);
-    /* Put the good file back for the next test, then check the error named file and position. */
-    gwfix_write("gateway.yaml", config_text(""));
+    /* The operator rotates the write key: exports the new one in a shell and sends SIGHUP. The
+     * gateway keeps the environment it started with, which the refusal now says: it only said
+     * the variable was not set, which the operator had just done. */
+    gwfix_write("gateway.yaml", config_text("      - {id: mobile, write_key_env: T_EXPORTED_SINCE}\n"));
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "reload refused", 3, 10000, &err), 0);
     char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    assert_true(gwfix_contains(log, "environment variable T_EXPORTED_SINCE is not set"));
+    assert_true(gwfix_contains(log, "the gateway keeps the environment it was started with"));
+    free(log);
+    /* The good file back: the gauge says so. */
+    gwfix_write("gateway.yaml", config_text(""));
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", 2, 10000, &err), 0);
+    assert_int_equal(gwfix_metric(&F, "sluice_config_last_reload_successful"), 1);
+    /* The errors named file and position. */
+    log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
     assert_true(gwfix_contains(log, "gateway.yaml:4:1: YAML syntax error"));
     free(log);
+}
+
+/* text with the first `from` replaced by `to` (static buffer). */
+static const char *replaced(const char *text, const char *from, const char *to)
+{
+    static char out[16384];
+    const char *at = strstr(text, from);
+    assert_non_null(at);
+    snprintf(out, sizeof(out), "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+    return out;
+}
+
+/* Settings read once at start, changed in a reload: the log names each of them. It named the
+ * first of listeners, TLS files, threads, Kafka connection and Redis only: a reload changing
+ * kafka.properties (say linger.ms), HTTP/2, the connection cap, the request timeout or the body
+ * cap said "config reloaded" and nothing else, and the operator believed them in force. */
+static void reload_names_restart_only_settings(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    int reloads = sluice_th_count(log, "config reloaded");
+    free(log);
+    char yaml[16384];
+    snprintf(yaml, sizeof(yaml), "%s", config_text(""));
+    snprintf(yaml, sizeof(yaml), "%s",
+             replaced(yaml, "ack_timeout_ms: 2000}", "ack_timeout_ms: 2000, properties: {linger.ms: 5}}"));
+    snprintf(yaml, sizeof(yaml), "%s",
+             replaced(yaml, "  threads: 2\n", "  threads: 2\n  max_connections: 5000\n  request_timeout_ms: 20000\n"));
+    snprintf(yaml, sizeof(yaml), "%s", replaced(yaml, "kafka: {", "limits: {max_body_bytes: 2000000}\nkafka: {"));
+    snprintf(yaml, sizeof(yaml), "%s", replaced(yaml, "server.key}", "server.key, http2: true}"));
+    gwfix_write("gateway.yaml", yaml);
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", reloads + 1, 10000, &err), 0);
+    log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    const char *warn = strstr(log, "take effect at the next restart");
+    if (warn == NULL)
+        fail_msg("no restart warning in the log");
+    const char *line = warn;
+    while (line > log && line[-1] != '\n')
+        line--;
+    static const char *const named[] = {"kafka.properties", "server.https.http2", "server.max_connections",
+                                        "server.request_timeout_ms", "limits.max_wire_bytes"};
+    for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
+        const char *nl = strchr(line, '\n');
+        const char *hit = strstr(line, named[i]);
+        if (hit == NULL || (nl != NULL && hit > nl))
+            fail_msg("%s not named in: %.*s", named[i], nl ? (int)(nl - line) : 300, line);
+    }
+    free(log);
+    gwfix_write("gateway.yaml", config_text(""));
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", reloads + 2, 10000, &err), 0);
+}
+
+/* Copies file src over dst the way certbot or cert-manager leave it: a complete new file under
+ * the same name. */
+static void replace_file(const char *src, const char *dst)
+{
+    sluice_err_t err = {{0}};
+    size_t len = 0;
+    char *data = sluice_th_read_file(src, &len, &err);
+    assert_non_null(data);
+    char tmp[PATH_MAX + 8];
+    snprintf(tmp, sizeof(tmp), "%s.new", dst);
+    FILE *f = fopen(tmp, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    free(data);
+    assert_int_equal(rename(tmp, dst), 0);
+}
+
+/* The certificate renewed under the same paths, then SIGHUP (certbot's or cert-manager's reload
+ * hook): new connections get the new certificate. The TLS context was made once at start, so the
+ * gateway served the old certificate until it expired, and the log said "config reloaded" only
+ * (the paths had not changed). */
+static void reload_takes_renewed_certificate(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    char renewed[PATH_MAX], script[PATH_MAX], file[PATH_MAX + 32], cur[PATH_MAX + 32], keep[PATH_MAX + 32];
+    assert_int_equal(sluice_th_path(renewed, sizeof(renewed), "renewed", &err), 0);
+    snprintf(script, sizeof(script), "%s/scripts/certs.sh", getenv("SLUICE_SOURCE_DIR"));
+    const char *argv[] = {script, renewed, NULL};
+    sluice_th_output_t out = {0};
+    assert_int_equal(sluice_th_run(argv, NULL, 0, 60000, &out, &err), 0);
+    assert_true(sluice_th_exited_with(out.wstatus, 0));
+    sluice_th_output_dispose(&out);
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    int reloads = sluice_th_count(log, "config reloaded");
+    free(log);
+
+    static const char *const names[] = {"server.crt", "server.key"};
+    for (int i = 0; i < 2; i++) { /* the originals kept aside, the renewed ones in their place */
+        snprintf(cur, sizeof(cur), "%s/%s", F.certs, names[i]);
+        snprintf(keep, sizeof(keep), "%s/%s.orig", F.certs, names[i]);
+        replace_file(cur, keep);
+        snprintf(file, sizeof(file), "%s/%s", renewed, names[i]);
+        replace_file(file, cur);
+    }
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", reloads + 1, 10000, &err), 0);
+    /* A client that trusts only the renewed certificate's CA; each loop thread swaps at its next
+     * turn, so a few connections. */
+    snprintf(file, sizeof(file), "%s/ca.crt", renewed);
+    for (int i = 0; i < 4; i++) {
+        http_opts_t o = {0};
+        http_resp_t r;
+        http_do(gwfix_url(&F, "/healthz"), &o, file, &r);
+        if (r.status != 200)
+            fail_msg("connection %d after the reload: status %ld, curl error %d (the old certificate?)", i, r.status,
+                     r.curl_error);
+        http_resp_dispose(&r);
+    }
+    /* A certificate file left empty (a renewal gone wrong) is refused like any bad file: the
+     * renewed certificate keeps being served. */
+    char *text = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    int refused = sluice_th_count(text, "reload refused");
+    free(text);
+    snprintf(cur, sizeof(cur), "%s/server.crt", F.certs);
+    FILE *empty = fopen(cur, "w");
+    assert_non_null(empty);
+    fclose(empty);
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "reload refused", refused + 1, 10000, &err), 0);
+    text = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    assert_true(gwfix_contains(text, "still serving the previous config: TLS certificate"));
+    free(text);
+    http_opts_t o = {0};
+    http_resp_t hr;
+    http_do(gwfix_url(&F, "/healthz"), &o, file, &hr);
+    assert_int_equal(hr.status, 200);
+    http_resp_dispose(&hr);
+    /* The originals back, for the tests after this one. */
+    for (int i = 0; i < 2; i++) {
+        snprintf(cur, sizeof(cur), "%s/%s", F.certs, names[i]);
+        snprintf(keep, sizeof(keep), "%s/%s.orig", F.certs, names[i]);
+        replace_file(keep, cur);
+    }
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", reloads + 2, 10000, &err), 0);
+    http_resp_t r;
+    assert_int_equal(post_event(KEY, "after-renewal", &r), 200);
+    http_resp_dispose(&r);
 }
 
 /* ------------------------------------------------------------------ drain */
@@ -320,6 +483,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(kafka_down_then_up),
         cmocka_unit_test(reload_good_and_bad),
+        cmocka_unit_test(reload_names_restart_only_settings),
+        cmocka_unit_test(reload_takes_renewed_certificate),
         cmocka_unit_test(sigterm_drains_without_loss),
         cmocka_unit_test(metrics_off_is_not_public),
     };

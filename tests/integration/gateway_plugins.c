@@ -4,7 +4,8 @@
  * arrays and batches, on both event-loop threads; privacy.masked lists the rule paths; a plugin
  * error removes the field (or rejects the event, per on_error) with the per-plugin metric up and
  * the log naming plugin and path but never the value; a broken plugin refuses start-up and a
- * reload, with its reason, while the old config keeps serving.
+ * reload, with its reason, while the old config keeps serving; a new version installed under the
+ * same path is what a reload loads, and one rewritten in place does not reach the running copy.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -344,6 +346,95 @@ static void broken_plugin_refuses_reload(void **state)
     write_config("");
 }
 
+/* The card of a posted event as it reached Kafka. */
+static const char *card_after(const char *id, json_t **msgs)
+{
+    char body[256];
+    snprintf(body, sizeof(body),
+             "{\"event\":\"Order\",\"messageId\":\"%s\",\"properties\":{\"up\":\"4111222233334444\"}}", id);
+    http_resp_t r;
+    assert_int_equal(gwfix_post(&F, "/v1/t", WEB_KEY, body, &r), 200);
+    http_resp_dispose(&r);
+    *msgs = gwfix_kafka_read(&F, "sluice.events");
+    return json_string_value(json_object_get(json_object_get(event_of(*msgs, id), "properties"), "up"));
+}
+
+/* Writes the bytes of build/plugins/<name>.so to path: by a new file renamed over it (install,
+ * mv), or in place (cp: truncated, then written). */
+static void put_plugin(const char *name, const char *path, int in_place)
+{
+    char src[PATH_MAX], tmp[PATH_MAX + 8];
+    snprintf(src, sizeof(src), "%s/plugins/%s.so", sluice_th_build_dir(), name);
+    sluice_err_t err = {{0}};
+    size_t len = 0;
+    char *so = sluice_th_read_file(src, &len, &err);
+    assert_non_null(so);
+    snprintf(tmp, sizeof(tmp), "%s.new", path);
+    FILE *f = fopen(in_place ? path : tmp, in_place ? "r+b" : "wb");
+    assert_non_null(f);
+    if (in_place)
+        assert_int_equal(ftruncate(fileno(f), 0), 0);
+    assert_int_equal(fwrite(so, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    free(so);
+    if (!in_place)
+        assert_int_equal(rename(tmp, path), 0);
+}
+
+static void reload_with(const char *rule, int count)
+{
+    write_config(rule);
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", count, 10000, &err), 0);
+}
+
+/* An operator upgrades a plugin under the same path (install or mv, as plugins.md says) and sends
+ * SIGHUP. The gateway said "config reloaded" and went on masking with the old version: the
+ * dynamic loader hands back the copy already in memory for a path. Then the file is rewritten in
+ * place (cp): the running copy, the file itself mapped, changed under the loop threads. */
+static void plugin_replaced_under_same_path(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    char path[PATH_MAX], rule[PATH_MAX + 128];
+    snprintf(path, sizeof(path), "%s/upgrade.so", sluice_th_tmpdir(&err));
+    snprintf(rule, sizeof(rule), "        - {path: properties.up, plugin: %s}\n", path);
+    char *log = gateway_log();
+    int reloads = sluice_th_count(log, "config reloaded");
+    free(log);
+
+    put_plugin("full", path, 0);
+    reload_with(rule, ++reloads);
+    json_t *msgs;
+    assert_string_equal(card_after("pl-up-1", &msgs), "***");
+    json_decref(msgs);
+
+    put_plugin("partial", path, 0); /* version 2: keeps the last 4 */
+    reload_with(rule, ++reloads);
+    /* Each loop thread swaps at its next turn: a few requests, both threads. */
+    for (int i = 0; i < 4; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "pl-up-2-%d", i);
+        assert_string_equal(card_after(id, &msgs), "************4444");
+        json_decref(msgs);
+    }
+
+    /* cp over it: the running copy is not the file. */
+    put_plugin("full", path, 1);
+    for (int i = 0; i < 4; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "pl-up-3-%d", i);
+        assert_string_equal(card_after(id, &msgs), "************4444");
+        json_decref(msgs);
+    }
+    assert_true(sluice_th_proc_running(F.gw));
+    reload_with(rule, ++reloads);
+    assert_string_equal(card_after("pl-up-4", &msgs), "***");
+    json_decref(msgs);
+    write_config("");
+}
+
 static void broken_plugin_refuses_start(void **state)
 {
     (void)state;
@@ -388,6 +479,7 @@ int main(void)
         cmocka_unit_test(plugin_leaving_pii_fails_closed),
         cmocka_unit_test(slow_plugin_is_not_blamed_on_kafka),
         cmocka_unit_test(broken_plugin_refuses_reload),
+        cmocka_unit_test(plugin_replaced_under_same_path),
         cmocka_unit_test(broken_plugin_refuses_start),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,6 +1,6 @@
 /* Tests for enrich/geo.c over the test database (tests/fixtures/geo/make_mmdb.py, MaxMind's own
  * test addresses): each granularity, IPv4 and IPv6, unknown and malformed addresses, a missing
- * and a corrupt file. */
+ * and a corrupt file, and an open database whose file is then rewritten in place. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -104,6 +105,41 @@ static void test_open_errors(void **state)
     remove(path);
 }
 
+/* An operator copies next month's database over the file (`cp new.mmdb city.mmdb` truncates it,
+ * then writes): the open database must not change under the lookups. It was the file itself,
+ * memory-mapped: the truncation took its pages away and the next lookup killed the gateway
+ * (SIGBUS). */
+static void test_file_rewritten_in_place(void **state)
+{
+    (void)state;
+    char src[4096], path[] = "/tmp/sluice-geo-inplace-XXXXXX";
+    snprintf(src, sizeof(src), "%s/tests/fixtures/geo/test-city.mmdb", getenv("SLUICE_BUILD_DIR"));
+    FILE *in = fopen(src, "rb");
+    assert_non_null(in);
+    char buf[65536];
+    size_t n = fread(buf, 1, sizeof(buf), in);
+    fclose(in);
+    assert_true(n > 0 && n < sizeof(buf));
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, buf, n), (ssize_t)n);
+    sluice_err_t err;
+    sluice_geo_t *g = sluice_geo_open(path, &err);
+    if (g == NULL)
+        fail_msg("%s", err.msg);
+    sluice_geo_result_t r;
+    assert_int_equal(sluice_geo_lookup(g, "81.2.69.142", SLUICE_GEO_CITY, &r), 1);
+    /* Truncated, as cp does first, then half written. */
+    assert_int_equal(ftruncate(fd, 0), 0);
+    assert_int_equal(pwrite(fd, buf, n / 2, 0), (ssize_t)(n / 2));
+    assert_int_equal(sluice_geo_lookup(g, "81.2.69.142", SLUICE_GEO_CITY, &r), 1);
+    assert_string_equal(r.city, "London");
+    assert_int_equal(sluice_geo_lookup(g, "2a02:d300:1::5", SLUICE_GEO_CITY, &r), 1);
+    sluice_geo_close(g);
+    close(fd);
+    remove(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -111,6 +147,7 @@ int main(void)
         cmocka_unit_test(test_long_names),
         cmocka_unit_test(test_unknown),
         cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_file_rewritten_in_place),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
