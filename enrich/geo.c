@@ -4,78 +4,21 @@
  */
 #include "enrich/geo.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <maxminddb.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/memfile.h"
 #include "common/utf8.h"
 
 struct sluice_geo {
     atomic_uint refs;
     MMDB_s db;
 };
-
-/* The file's bytes in a sealed memory file of the process's own (-1 with err set when it cannot
- * be read, -2 when no memory file can be made). libmaxminddb maps what it opens: mapping the
- * file itself, an operator's `cp new.mmdb city.mmdb` (which truncates the file, then writes it)
- * took the pages away from under lookups running on every loop thread, and the next one killed
- * the gateway with SIGBUS. A copy also makes a file half written at open time fail cleanly as
- * "not a database" rather than change later. It costs the file's size in memory per open
- * database (the gateway's reloads share one while the file is unchanged: gateway/enrichment.c). */
-static int private_copy(const char *path, sluice_err_t *err)
-{
-    int in = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (in < 0 || fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
-        sluice_err_set(err, "%s: cannot be read: %s", path, in < 0 ? strerror(errno) : "not a regular file");
-        if (in >= 0)
-            close(in);
-        return -1;
-    }
-    int fd = memfd_create("sluice-geo", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0) {
-        close(in);
-        return -2;
-    }
-    char buf[65536];
-    for (;;) {
-        ssize_t n = read(in, buf, sizeof(buf));
-        if (n == 0)
-            break;
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            sluice_err_set(err, "%s: cannot be read: %s", path, strerror(errno));
-            close(in);
-            close(fd);
-            return -1;
-        }
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(fd, buf + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0) {
-                sluice_err_set(err, "%s: cannot be copied into memory: %s", path, strerror(errno));
-                close(in);
-                close(fd);
-                return -1;
-            }
-            off += w;
-        }
-    }
-    close(in);
-    /* Nothing may change it once libmaxminddb maps it. */
-    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
-    return fd;
-}
 
 sluice_geo_t *sluice_geo_open(const char *path, sluice_err_t *err)
 {
@@ -84,7 +27,14 @@ sluice_geo_t *sluice_geo_open(const char *path, sluice_err_t *err)
         sluice_err_set(err, "out of memory");
         return NULL;
     }
-    int fd = private_copy(path, err);
+    /* libmaxminddb maps what it opens, so it is given a copy in memory (common/memfile.h): with
+     * the file itself mapped, an operator's `cp new.mmdb city.mmdb` (which truncates the file,
+     * then writes it) took the pages away from under lookups running on every loop thread, and
+     * the next one killed the gateway with SIGBUS. A copy also makes a file half written at open
+     * time fail cleanly as "not a database" rather than change later. It costs the file's size
+     * in memory per open database (the gateway's reloads share one while the file is unchanged:
+     * gateway/enrichment.c). */
+    int fd = sluice_memfile_copy(path, "sluice-geo", err);
     if (fd == -1) {
         free(g);
         return NULL;

@@ -10,6 +10,7 @@
  */
 #include "json/parse.h"
 
+#include "common/utf8.h"
 #include "json/scan.h"
 #include "pii/scan.h"
 
@@ -170,37 +171,6 @@ static inline int take(parser_t *ps, char c)
 }
 
 /* ------------------------------------------------------------------ strings */
-
-/* Length of the valid UTF-8 sequence at s (first byte >= 0x80), or 0 when invalid: overlong
- * forms, surrogates and code points above U+10FFFF are refused, as jansson does. */
-static size_t utf8_seq(const unsigned char *s, const unsigned char *end)
-{
-    unsigned c = s[0];
-    size_t n;
-    unsigned cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - s) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
 
 static int hex4(const char *s, const char *end, unsigned *out)
 {
@@ -375,7 +345,7 @@ static __attribute__((noinline)) int parse_string_rest(parser_t *ps, const char 
         }
         if (c < 0x20)
             return syntax(ps, s, "control character 0x%x in a string", c), -1;
-        size_t n = utf8_seq((const unsigned char *)s, (const unsigned char *)ps->end);
+        size_t n = sluice_utf8_char(s, (size_t)(ps->end - s)); /* what jansson refuses, refused */
         if (n == 0)
             return syntax(ps, s, "invalid UTF-8 in a string"), -1;
         s = skip_plain(s + n, ps->end);

@@ -17,12 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/memfile.h"
 #include "crypto/aead.h"
 #include "crypto/ct.h"
 #include "crypto/random.h"
@@ -210,38 +210,13 @@ static int check_descriptor(sluice_plugin_lib_t *lib, sluice_err_t *err)
  * or -1 when none can be made (the file is then loaded by path, as before). */
 static int own_copy(const char *abs, const char *path)
 {
-    int in = open(abs, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return -1;
     /* Named after the file (its end, past the kernel's 249 bytes), as /proc/<pid>/maps and a
      * core dump then show it: "/memfd:sluice-plugin:/opt/acme/plugins/x.so (deleted)". */
     char label[250];
     size_t len = strlen(path), keep = sizeof(label) - 1 - strlen("sluice-plugin:");
     snprintf(label, sizeof(label), "sluice-plugin:%s", len > keep ? path + (len - keep) : path);
-    int fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    char buf[65536];
-    ssize_t n = 0;
-    while (fd >= 0 && (n = read(in, buf, sizeof(buf))) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        for (ssize_t off = 0; n > 0 && off < n;) {
-            ssize_t w = write(fd, buf + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0)
-                n = -1;
-            else
-                off += w;
-        }
-        if (n < 0) {
-            close(fd);
-            fd = -1;
-        }
-    }
-    close(in);
-    if (fd >= 0)
-        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
-    return fd;
+    int fd = sluice_memfile_copy(abs, label, NULL);
+    return fd >= 0 ? fd : -1;
 }
 
 /* "/proc/self/fd/<copy_fd>" into name, a name no library in the process is known by: the loader
