@@ -410,19 +410,29 @@ static void record_invalid(pending_t *p)
         if (rec != NULL && withheld != NULL && kept != NULL)
             json_object_set_new(rec, "withheld", json_string(withheld));
         sluice_dl_result_dispose(&dl);
-        size_t len;
-        char *payload = rec != NULL ? sluice_json_encode(rec, p->nums, &len) : NULL;
-        json_decref(rec);
         const char *type = json_string_value(json_object_get(kept, "type"));
         pending_msg_t *m = &p->msgs[p->produced];
         *m = (pending_msg_t){.owner = p, .invalid = 1};
         char key[256];
         int klen = snprintf(key, sizeof(key), "%s:%s", org->id, p->src->src->id);
-        int rc = payload != NULL ? sluice_producer_send(w->producer, kc->invalid_topic, key, (size_t)klen, payload, len,
+        int rc = SLUICE_PRODUCER_EOTHER;
+        for (int attempt = 0; attempt < 2 && rec != NULL; attempt++) {
+            size_t len;
+            char *payload = sluice_json_encode(rec, p->nums, &len);
+            rc = payload != NULL ? sluice_producer_send(w->producer, kc->invalid_topic, key, (size_t)klen, payload, len,
                                                         org->id, p->src->src->id, type ? type : "invalid", m)
                                  : SLUICE_PRODUCER_EOTHER;
+            if (rc != 0)
+                free(payload);
+            if (rc != SLUICE_PRODUCER_ETOOLARGE || json_is_null(json_object_get(rec, "event")))
+                break;
+            /* Larger than Kafka takes (an event refused for its size, under a max_body_bytes raised
+             * past message.max.bytes): recorded without the event, not 503'd for ever. */
+            json_object_set_new(rec, "event", json_null());
+            json_object_set_new(rec, "omitted", json_string("event: larger than Kafka takes"));
+        }
+        json_decref(rec);
         if (rc != 0) {
-            free(payload);
             respond_unavailable(p, rc == SLUICE_PRODUCER_EFULL ? "the Kafka queue is full; retry the request"
                                                                : "Kafka refused a record; retry the request");
             return;
@@ -610,6 +620,16 @@ static void produce_all(pending_t *p)
         sluice_live_record(w->gw->live, w->index, org->id, p->src->src->id, payload, payload_len); /* live view */
         int rc = sluice_producer_send(w->producer, kc->topic, key, (size_t)klen, payload, payload_len, org->id,
                                       p->src->src->id, json_string_value(json_object_get(ev, "type")), m);
+        if (rc == SLUICE_PRODUCER_ETOOLARGE) {
+            /* Over message.max.bytes (limits raised past it): a 503 would be retried for ever. */
+            free(payload);
+            sluice_event_error_t e;
+            sluice_event_error_set(&e, 413, "payload_too_large", "",
+                                   "event larger than Kafka takes (%zu bytes with its envelope)", payload_len);
+            add_rejection(p, index, &e, NULL); /* through the data layer: nothing of it is kept */
+            slot_release(m);
+            continue;
+        }
         if (rc != 0) {
             free(payload);
             sluice_counter_add(&w->metrics.events_rejected[SLUICE_REJECT_KAFKA], 1);

@@ -3,6 +3,11 @@
  * pipe when its main queue becomes non-empty, the loop reads the pipe and serves the queue,
  * so delivery reports, statistics and errors are all handled on the loop thread.
  * librdkafka's own log lines come from its internal threads and go to our JSON logger.
+ *
+ * A fatal error (the idempotent producer's sequence out of step with a broker's: a leader that
+ * lost what it had acknowledged) makes librdkafka refuse every later message for good. The
+ * producer is then replaced by a new one made from the same settings, on the loop, once the old
+ * one's messages have been reported as failed (their requests are answered 503).
  */
 #include "gateway/producer.h"
 
@@ -33,8 +38,13 @@ struct sluice_producer {
     sluice_producer_dr_cb cb;
     rd_kafka_topic_t *topic; /* held, not used to produce: keeps the topic's metadata fetched */
     atomic_int state;        /* SLUICE_PRODUCER_STARTING, _UP or _DOWN */
+    atomic_int queued;       /* messages produced and not yet reported (read by other threads) */
     int64_t created_ms;
     int closing;
+    int fatal;               /* rk hit a fatal error: replace it (loop thread) */
+    int64_t fatal_warned_ms; /* when a failed replacement was last logged */
+    rd_kafka_conf_t *conf;   /* a copy of rk's settings, to make a replacement from */
+    char *topic_name;
 };
 
 /* Every change of what the producer knows about the cluster is logged once, whichever callback
@@ -54,17 +64,32 @@ static void set_state(sluice_producer_t *p, int state, const char *why)
 
 static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
-    (void)rk;
     sluice_producer_t *p = opaque;
+    atomic_fetch_sub(&p->queued, 1);
     p->cb(m->_private, (int)m->err);
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && rk == p->rk && !p->fatal)
         set_state(p, SLUICE_PRODUCER_UP, "a delivery was acknowledged");
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-    (void)rk;
     sluice_producer_t *p = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[512];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
+        if (rk == p->rk && !p->fatal) {
+            p->fatal = 1;
+            /* Not "down": requests get 503 at once until the replacement is made (next loop turn). */
+            atomic_store(&p->state, SLUICE_PRODUCER_DOWN);
+            sluice_log_error("kafka.fatal",
+                             "the producer hit a fatal error (%s: %s); its unacknowledged events are answered 503 "
+                             "and a new producer replaces it",
+                             rd_kafka_err2name(orig), why);
+        }
+        return;
+    }
+    if (rk != p->rk)
+        return; /* the replaced producer, going away */
     if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
         set_state(p, SLUICE_PRODUCER_DOWN, reason);
         return;
@@ -76,8 +101,9 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
  * broker was ever up, "none up" is only "not yet" for a grace period after start. */
 static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
-    (void)rk;
     sluice_producer_t *p = opaque;
+    if (rk != p->rk || p->fatal)
+        return 0; /* the brokers may be up, but this producer takes nothing more */
     json_t *root = json_loadb(json, len, 0, NULL);
     json_t *brokers = json_object_get(root, "brokers");
     const char *name;
@@ -103,6 +129,64 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
     sluice_log(l, "kafka.log", "%s: %s", fac, buf);
 }
 
+/* A new client from the saved settings, its main queue signalling the loop's pipe. */
+static rd_kafka_t *new_client(sluice_producer_t *p, rd_kafka_topic_t **topic, char *errstr, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_dup(p->conf);
+    if (conf == NULL) {
+        snprintf(errstr, errlen, "out of memory");
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errlen);
+    if (rk == NULL) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    /* A topic handle held from the start makes librdkafka fetch the topic's metadata as soon as a
+     * broker answers, so the first event of each thread does not wait for it (it took 0.5-1 s). */
+    *topic = rd_kafka_topic_new(rk, p->topic_name, NULL);
+    rd_kafka_queue_t *q = rd_kafka_queue_get_main(rk);
+    rd_kafka_queue_io_event_enable(q, p->wake_wfd, "1", 1);
+    rd_kafka_queue_destroy(q);
+    return rk;
+}
+
+/* Replaces a producer that hit a fatal error. Its messages are purged and their reports served
+ * here, on the loop (each request still waiting is answered 503); the old client is destroyed
+ * only once nothing of it is left to report, which takes well under a millisecond (measured with
+ * librdkafka 2.0.2: purge 0.1 ms, new 0.5 ms, destroy 0.5 ms). Otherwise the next turn tries again. */
+static void replace_fatal(sluice_producer_t *p)
+{
+    rd_kafka_t *old = p->rk;
+    rd_kafka_purge(old, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(old, 0);
+    if (rd_kafka_outq_len(old) > 0)
+        return;
+    char errstr[256];
+    rd_kafka_topic_t *topic = NULL;
+    rd_kafka_t *rk = new_client(p, &topic, errstr, sizeof(errstr));
+    if (rk == NULL) {
+        int64_t now = sluice_mono_ms();
+        if (now - p->fatal_warned_ms >= 60000) {
+            p->fatal_warned_ms = now;
+            sluice_log_error("kafka.fatal", "cannot make a new producer (%s); retrying", errstr);
+        }
+        return;
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_get_main(old);
+    rd_kafka_queue_io_event_enable(q, -1, NULL, 0);
+    rd_kafka_queue_destroy(q);
+    if (p->topic != NULL)
+        rd_kafka_topic_destroy(p->topic);
+    rd_kafka_destroy(old);
+    p->rk = rk;
+    p->topic = topic;
+    p->fatal = 0;
+    p->created_ms = sluice_mono_ms();
+    atomic_store(&p->state, SLUICE_PRODUCER_STARTING); /* statistics or a delivery say UP again */
+    sluice_log_info("kafka.replaced", "a new producer replaced the one that hit a fatal error");
+}
+
 static void on_wake(h2o_socket_t *sock, const char *err)
 {
     sluice_producer_t *p = sock->data;
@@ -112,12 +196,16 @@ static void on_wake(h2o_socket_t *sock, const char *err)
     while (read(h2o_socket_get_fd(sock), buf, sizeof(buf)) > 0)
         ;
     rd_kafka_poll(p->rk, 0);
+    if (p->fatal && !p->closing)
+        replace_fatal(p); /* not from inside rd_kafka_poll's callbacks */
 }
 
 static void on_poll_timer(h2o_timeout_entry_t *entry)
 {
     sluice_producer_t *p = H2O_STRUCT_FROM_MEMBER(sluice_producer_t, poll_entry, entry);
     rd_kafka_poll(p->rk, 0);
+    if (p->fatal && !p->closing)
+        replace_fatal(p);
     if (!p->closing)
         h2o_timeout_link(p->loop, &p->poll_timeout, &p->poll_entry);
 }
@@ -178,30 +266,23 @@ sluice_producer_t *sluice_producer_create(const sluice_kafka_config_t *kc, h2o_l
     rd_kafka_conf_set_error_cb(conf, on_error);
     rd_kafka_conf_set_stats_cb(conf, on_stats);
     rd_kafka_conf_set_log_cb(conf, on_log);
-
-    char errstr[256];
-    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-    if (p->rk == NULL) {
-        sluice_err_set(err, "kafka producer: %s", errstr);
-        goto fail_conf;
-    }
-    /* A topic handle held from the start makes librdkafka fetch the topic's metadata as soon as a
-     * broker answers, so the first event of each thread does not wait for it (it took 0.5-1 s). */
-    p->topic = rd_kafka_topic_new(p->rk, kc->topic, NULL);
+    p->conf = conf; /* every client, the first and a replacement, is made from a copy */
+    p->topic_name = strdup(kc->topic);
 
     int fds[2];
-    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
-        sluice_err_set(err, "pipe: %s", strerror(errno));
-        if (p->topic != NULL)
-            rd_kafka_topic_destroy(p->topic);
-        rd_kafka_destroy(p->rk);
-        free(p);
-        return NULL;
+    if (p->topic_name == NULL || pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
+        sluice_err_set(err, "pipe: %s", p->topic_name == NULL ? "out of memory" : strerror(errno));
+        goto fail_conf;
     }
     p->wake_wfd = fds[1];
-    rd_kafka_queue_t *q = rd_kafka_queue_get_main(p->rk);
-    rd_kafka_queue_io_event_enable(q, fds[1], "1", 1);
-    rd_kafka_queue_destroy(q);
+    char errstr[256];
+    p->rk = new_client(p, &p->topic, errstr, sizeof(errstr));
+    if (p->rk == NULL) {
+        sluice_err_set(err, "kafka producer: %s", errstr);
+        close(fds[0]);
+        close(fds[1]);
+        goto fail_conf;
+    }
     p->wake = h2o_evloop_socket_create(loop, fds[0], H2O_SOCKET_FLAG_DONT_READ);
     p->wake->data = p;
     h2o_socket_read_start(p->wake, on_wake);
@@ -213,6 +294,7 @@ sluice_producer_t *sluice_producer_create(const sluice_kafka_config_t *kc, h2o_l
 
 fail_conf:
     rd_kafka_conf_destroy(conf);
+    free(p->topic_name);
     free(p);
     return NULL;
 }
@@ -225,8 +307,12 @@ int sluice_producer_send(sluice_producer_t *p, const char *topic, const char *ke
                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_HEADER("org", org, -1),
                           RD_KAFKA_V_HEADER("source", source, -1), RD_KAFKA_V_HEADER("type", type, -1),
                           RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        atomic_fetch_add(&p->queued, 1);
         return 0;
+    }
+    if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+        return SLUICE_PRODUCER_ETOOLARGE;
     return e == RD_KAFKA_RESP_ERR__QUEUE_FULL ? SLUICE_PRODUCER_EFULL : SLUICE_PRODUCER_EOTHER;
 }
 
@@ -242,7 +328,8 @@ int sluice_producer_state(const sluice_producer_t *p)
 
 int sluice_producer_queue_len(const sluice_producer_t *p)
 {
-    return rd_kafka_outq_len(p->rk);
+    /* Not rd_kafka_outq_len: other threads call this, and rk may be replaced meanwhile. */
+    return atomic_load(&((sluice_producer_t *)p)->queued);
 }
 
 void sluice_producer_poll(sluice_producer_t *p)
@@ -268,5 +355,7 @@ void sluice_producer_destroy(sluice_producer_t *p, int timeout_ms)
     h2o_socket_read_stop(p->wake);
     h2o_socket_close(p->wake);
     close(p->wake_wfd);
+    rd_kafka_conf_destroy(p->conf);
+    free(p->topic_name);
     free(p);
 }

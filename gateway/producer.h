@@ -35,8 +35,9 @@ enum {
 };
 
 enum {
-    SLUICE_PRODUCER_EFULL = -2,  /* local queue full: answer 503 at once */
-    SLUICE_PRODUCER_EOTHER = -3, /* any other produce error */
+    SLUICE_PRODUCER_EFULL = -2,     /* local queue full: answer 503 at once */
+    SLUICE_PRODUCER_EOTHER = -3,    /* any other produce error */
+    SLUICE_PRODUCER_ETOOLARGE = -4, /* larger than message.max.bytes: no retry can succeed */
 };
 
 /* Creates a producer on loop for the cluster in kc (bootstrap, idempotence, acks=all, lz4,
@@ -47,7 +48,8 @@ sluice_producer_t *sluice_producer_create(const sluice_kafka_config_t *kc, h2o_l
 
 /* Queues one message to topic. payload must come from malloc: on success the producer takes
  * ownership and frees it; on failure the caller still owns it. key is copied. Headers org,
- * source and type are added. Returns 0, SLUICE_PRODUCER_EFULL or SLUICE_PRODUCER_EOTHER. */
+ * source and type are added. Returns 0, SLUICE_PRODUCER_EFULL, SLUICE_PRODUCER_ETOOLARGE or
+ * SLUICE_PRODUCER_EOTHER. */
 int sluice_producer_send(sluice_producer_t *p, const char *topic, const char *key, size_t key_len, char *payload,
                          size_t len, const char *org, const char *source, const char *type, void *opaque);
 

@@ -36,6 +36,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/log.h"
+#include "common/time.h"
 #include "crypto/ct.h"
 
 /* Key names after the deployment's prefix (redis.key_prefix, default "sluice:"). */
@@ -115,6 +117,26 @@ static void count_error(sluice_identity_thread_t *t)
 {
     atomic_store_explicit(&t->redis_errors, atomic_load_explicit(&t->redis_errors, memory_order_relaxed) + 1,
                           memory_order_relaxed);
+}
+
+/* 1 (and counted) when a command failed: no answer, or an error reply. Redis out of memory
+ * (-OOM under noeviction) or a replica after a failover (-READONLY) answers every write with an
+ * error: counting only timeouts left dedup, links and claims failing with every metric at zero.
+ * Redis's reason is logged once a minute per thread (its error texts hold no keys or values). */
+static int command_failed(sluice_identity_thread_t *t, sluice_redis_status_t status, const redisReply *reply)
+{
+    if (status == SLUICE_REDIS_OK && reply->type != REDIS_REPLY_ERROR)
+        return 0;
+    count_error(t);
+    if (status == SLUICE_REDIS_OK) {
+        int64_t now = sluice_mono_ms();
+        if (t->refusal_logged_ms == 0 || now - t->refusal_logged_ms >= 60000) {
+            t->refusal_logged_ms = now;
+            sluice_log_warn("redis.refused", "Redis refused a command: %.*s",
+                            (int)(reply->len < 160 ? reply->len : 160), reply->str);
+        }
+    }
+    return 1;
 }
 
 int sluice_identity_xd_domain(const sluice_org_t *org, const char *host)
@@ -406,8 +428,8 @@ static void on_exists(void *ud, sluice_redis_status_t status, const redisReply *
     sluice_identity_job_t *job = p->job;
     if (status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
         job->duplicate[p->index] = 1;
-    else if (status != SLUICE_REDIS_OK)
-        count_error(job->t);
+    else
+        command_failed(job->t, status, reply);
     if (status == SLUICE_REDIS_TIMEOUT)
         job->redis_slow = 1;
     free(p);
@@ -677,9 +699,7 @@ static int vendor_consent(const sluice_identity_job_t *job, const char *vendor)
 
 static void on_replay_forgotten(void *ud, sluice_redis_status_t status, const redisReply *reply)
 {
-    (void)reply;
-    if (status != SLUICE_REDIS_OK)
-        count_error(ud);
+    command_failed(ud, status, reply);
 }
 
 /* DEL <prefix>sig:<key>: the signed request was not accepted, so its retry is no replay. */
@@ -797,8 +817,8 @@ static void on_lookup(void *ud, sluice_redis_status_t status, const redisReply *
         if (job->known == NULL)
             job->known = json_object();
         json_object_set_new(job->known, job->lookups[p->index], entry);
-    } else if (status != SLUICE_REDIS_OK) {
-        count_error(job->t);
+    } else {
+        command_failed(job->t, status, reply);
     }
     free(p);
     step_done(job);
@@ -857,9 +877,7 @@ static const char *adopted_for(const sluice_identity_job_t *job, const char *id)
 
 static void on_written(void *ud, sluice_redis_status_t status, const redisReply *reply)
 {
-    sluice_identity_thread_t *t = ud;
-    if (status != SLUICE_REDIS_OK || reply->type == REDIS_REPLY_ERROR)
-        count_error(t);
+    command_failed(ud, status, reply);
 }
 
 /* HSET <prefix>id:<org>:<id> field value, then EXPIRE after link_ttl_days. Fire and forget: the
@@ -1183,10 +1201,7 @@ int sluice_identity_issue(sluice_identity_thread_t *t, const sluice_org_t *org, 
 
 static void on_remembered(void *ud, sluice_redis_status_t status, const redisReply *reply)
 {
-    (void)reply;
-    sluice_identity_thread_t *t = ud;
-    if (status != SLUICE_REDIS_OK)
-        count_error(t);
+    command_failed(ud, status, reply);
 }
 
 void sluice_identity_remember(sluice_identity_thread_t *t, const sluice_org_t *org, const char *message_id,

@@ -68,6 +68,7 @@ typedef struct sluice_identity_thread {
     const sluice_identity_secrets_t *keys;       /* never NULL (an empty struct when there are no keys) */
     char prefix[SLUICE_IDENTITY_PREFIX_MAX + 1]; /* redis.key_prefix */
     _Atomic uint64_t redis_errors;               /* commands that failed or timed out; written by this thread only */
+    int64_t refusal_logged_ms;                   /* when an error reply of Redis was last logged (monotonic) */
 } sluice_identity_thread_t;
 
 /* Creates the thread's identity state and starts connecting to Redis (in the background, with

@@ -8,10 +8,13 @@
  * --down-after / --up-after do the same on a timer. Finer faults go through a control FIFO
  * (--control PATH): one command per line, `down N`, `up N` (one broker, or `all`) and
  * `leader TOPIC PARTITION BROKER`, so a test can take one broker of several down while the
- * others keep serving. Threads: the main thread blocks the four signals before librdkafka starts
- * its threads (they inherit the mask) and then reads them from a signalfd in a poll loop with the
- * FIFO, so no code ever runs in a signal handler. The mock cluster runs on its own librdkafka
- * thread; its API hands our calls over to that thread.
+ * others keep serving, and `produce-error COUNT ERROR`, so the next COUNT produce requests are
+ * answered with a broker error (a leader that lost what it had acknowledged answers
+ * OUT_OF_ORDER_SEQUENCE_NUMBER, which is fatal to an idempotent producer). Threads: the main
+ * thread blocks the four signals before librdkafka starts its threads (they inherit the mask) and
+ * then reads them from a signalfd in a poll loop with the FIFO, so no code ever runs in a signal
+ * handler. The mock cluster runs on its own librdkafka thread; its API hands our calls over to
+ * that thread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,6 +75,9 @@ static void usage(FILE *out)
             "                         down N|all    take broker N (1..brokers) or every broker down\n"
             "                         up N|all      bring it back up\n"
             "                         leader TOPIC PARTITION N   make broker N the partition's leader\n"
+            "                         produce-error COUNT ERROR  answer the next COUNT produce requests\n"
+            "                                       with the broker error ERROR (librdkafka's name, e.g.\n"
+            "                                       NOT_LEADER_FOR_PARTITION, OUT_OF_ORDER_SEQUENCE_NUMBER)\n"
             "                       each applied command is logged as devkafka.control, a refused one\n"
             "                       as devkafka.control_error (e.g. echo 'down 2' > FIFO)\n"
             "  --down-after MS      take every broker down MS milliseconds after start\n"
@@ -312,6 +318,23 @@ static int parse_broker(const char *s, int brokers, int *out, sluice_err_t *err)
     return 0;
 }
 
+#define PRODUCE_API_KEY 0 /* Kafka's ApiKey of Produce requests (rdkafka_protocol.h is not installed) */
+
+/* A broker error by librdkafka's name without its prefix (OUT_OF_ORDER_SEQUENCE_NUMBER); only
+ * errors a broker can send (codes above 0), not librdkafka's local ones. */
+static int error_by_name(const char *name, rd_kafka_resp_err_t *out)
+{
+    const struct rd_kafka_err_desc *descs;
+    size_t n;
+    rd_kafka_get_err_descs(&descs, &n);
+    for (size_t i = 0; i < n; i++)
+        if (descs[i].code > 0 && descs[i].name != NULL && strcmp(descs[i].name, name) == 0) {
+            *out = descs[i].code;
+            return 0;
+        }
+    return -1;
+}
+
 /* Applies one control line (NUL-terminated, without its newline). */
 static int apply_command(rd_kafka_mock_cluster_t *mc, const options_t *o, char *line, sluice_err_t *err)
 {
@@ -349,7 +372,18 @@ static int apply_command(rd_kafka_mock_cluster_t *mc, const options_t *o, char *
             return sluice_err_set(err, "leader %s %ld %d: %s", argv[1], part, id, rd_kafka_err2str(e));
         return 0;
     }
-    return sluice_err_set(err, "unknown command (expected: down N|all, up N|all, leader TOPIC PARTITION N)");
+    if (strcmp(argv[0], "produce-error") == 0 && argc == 3) {
+        long count;
+        if (parse_long("count", argv[1], 1, 1000, &count, err) != 0)
+            return -1;
+        rd_kafka_resp_err_t e;
+        if (error_by_name(argv[2], &e) != 0)
+            return sluice_err_set(err, "produce-error: no broker error named '%s'", argv[2]);
+        rd_kafka_mock_push_request_errors(mc, PRODUCE_API_KEY, (size_t)count, e);
+        return 0;
+    }
+    return sluice_err_set(
+        err, "unknown command (expected: down N|all, up N|all, leader TOPIC PARTITION N, produce-error COUNT ERROR)");
 }
 
 /* Reads what the FIFO holds and applies every complete line. `buf` keeps a partial line across

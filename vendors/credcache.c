@@ -13,7 +13,8 @@
 typedef struct entry {
     char *org, *name, *vendor;
     json_t *secret;
-    int64_t expires_ms;
+    int64_t read_ms, expires_ms;
+    int refreshing; /* expired, and the vault is being read for it: kept for sluice_credcache_renew */
     struct entry *next;
 } entry_t;
 
@@ -95,10 +96,29 @@ const json_t *sluice_credcache_get(sluice_credcache_t *c, const char *org, const
     if (pp == NULL)
         return NULL;
     if ((*pp)->expires_ms <= now_ms) {
-        unlink_entry(c, pp);
+        (*pp)->refreshing = 1;
         return NULL;
     }
     return (*pp)->secret;
+}
+
+const json_t *sluice_credcache_renew(sluice_credcache_t *c, const char *org, const char *name, const char *vendor,
+                                     int64_t now_ms, int64_t *age_ms)
+{
+    entry_t **pp = find(c, org, name, vendor);
+    if (pp == NULL || !(*pp)->refreshing)
+        return NULL;
+    (*pp)->refreshing = 0;
+    (*pp)->expires_ms = now_ms + c->ttl_ms;
+    *age_ms = now_ms - (*pp)->read_ms;
+    return (*pp)->secret;
+}
+
+void sluice_credcache_drop(sluice_credcache_t *c, const char *org, const char *name, const char *vendor)
+{
+    entry_t **pp = find(c, org, name, vendor);
+    if (pp != NULL)
+        unlink_entry(c, pp);
 }
 
 const json_t *sluice_credcache_put(sluice_credcache_t *c, const char *org, const char *name, const char *vendor,
@@ -126,6 +146,7 @@ const json_t *sluice_credcache_put(sluice_credcache_t *c, const char *org, const
         return NULL;
     }
     e->secret = secret;
+    e->read_ms = now_ms;
     e->expires_ms = now_ms + c->ttl_ms;
     e->next = c->head;
     c->head = e;
@@ -137,7 +158,11 @@ size_t sluice_credcache_sweep(sluice_credcache_t *c, int64_t now_ms)
 {
     size_t dropped = 0;
     for (entry_t **pp = &c->head; *pp != NULL;) {
-        if ((*pp)->expires_ms <= now_ms) {
+        /* An expired entry stays, unused, for one more TTL: the sweep runs every loop turn and
+         * would otherwise drop it before the next batch asks for it, leaving nothing to go on with
+         * when that batch's vault read fails. Not longer, read under way or not: plaintext lives at
+         * most two TTLs after its last read or renewal. */
+        if ((*pp)->expires_ms + c->ttl_ms <= now_ms) {
             unlink_entry(c, pp);
             dropped++;
         } else {

@@ -1,7 +1,10 @@
 /*
- * The worker's cache of decrypted vault credentials: plaintext lives only here, parsed, for at
- * most `delivery.credentials_ttl_s`; an expired or evicted entry is wiped (OPENSSL_cleanse)
- * before its memory is freed.
+ * The worker's cache of decrypted vault credentials: plaintext lives only here, parsed, for
+ * `delivery.credentials_ttl_s` after it was read; an expired or evicted entry is wiped
+ * (OPENSSL_cleanse) before its memory is freed, at the latest one more TTL later. An expired entry
+ * asked for again within that time is kept while the vault is read for it: when PostgreSQL cannot
+ * answer, the worker goes on with it for another TTL (sluice_credcache_renew) rather than failing
+ * every delivery that needs it.
  *
  * jansson frees its strings without wiping them, so a process that parses secrets with jansson
  * installs sluice_secret_allocator_install() first: every block jansson frees is then wiped
@@ -30,8 +33,9 @@ sluice_credcache_t *sluice_credcache_create(unsigned ttl_s);
 /* Wipes and frees every entry and the cache. NULL is allowed. */
 void sluice_credcache_destroy(sluice_credcache_t *c);
 
-/* The parsed secret of (org, name, vendor), or NULL when absent or expired (an expired entry
- * is wiped on the way). Borrowed: valid until the next call that changes the cache. now_ms is
+/* The parsed secret of (org, name, vendor), or NULL when absent or expired. An expired entry is
+ * kept, unused, until the caller's vault read settles it: _put replaces it, _renew extends it,
+ * _drop wipes it. Borrowed: valid until the next call that changes the cache. now_ms is
  * monotonic. */
 const json_t *sluice_credcache_get(sluice_credcache_t *c, const char *org, const char *name, const char *vendor,
                                    int64_t now_ms);
@@ -42,7 +46,17 @@ const json_t *sluice_credcache_get(sluice_credcache_t *c, const char *org, const
 const json_t *sluice_credcache_put(sluice_credcache_t *c, const char *org, const char *name, const char *vendor,
                                    const char *plaintext, size_t len, int64_t now_ms, sluice_err_t *err);
 
-/* Wipes and drops every expired entry. Returns how many were dropped. */
+/* When the vault could not be read for an expired entry that _get kept: gives it another TTL from
+ * now_ms and returns it (borrowed as above), with *age_ms the time since it was read from the
+ * vault; NULL when there is no such entry. */
+const json_t *sluice_credcache_renew(sluice_credcache_t *c, const char *org, const char *name, const char *vendor,
+                                     int64_t now_ms, int64_t *age_ms);
+
+/* Wipes and drops the entry of (org, name, vendor), if any (the vault no longer has it, or it no
+ * longer opens). */
+void sluice_credcache_drop(sluice_credcache_t *c, const char *org, const char *name, const char *vendor);
+
+/* Wipes and drops every entry expired for a TTL or more. Returns how many were dropped. */
 size_t sluice_credcache_sweep(sluice_credcache_t *c, int64_t now_ms);
 
 /* Entries held (expired ones not yet swept included). */

@@ -527,6 +527,23 @@ static void batch_prune(batch_t *b)
 /* The route's credentials: from the cache, else asked of the vault reader thread. *pending is set
  * while that read runs (the caller parks the batch); a read that has not answered within the
  * integration's timeout_ms fails this attempt like a vendor timeout would (it stays asked). */
+/* The vault could not be read (PostgreSQL down, stalled, restarting): the credential read before,
+ * if the cache kept it, serves another TTL. Failing instead made every event of every integration
+ * with a credential go to the DLQ once an outage outlasted the TTL and the retries, though the
+ * vault cannot have changed meanwhile. NULL when there is none (the batch retries). */
+static const json_t *stale_secret(worker_t *w, route_t *r, const char *why)
+{
+    int64_t age = 0;
+    const json_t *s =
+        sluice_credcache_renew(w->creds, r->org->id, r->it->credentials, r->ops->name, sluice_mono_ms(), &age);
+    if (s != NULL)
+        sluice_log_warn(
+            "vault.stale",
+            "org %s, name %s, vendor %s: %s; the credential read %" PRId64 " s ago is used for another %u s",
+            r->org->id, r->it->credentials, r->ops->name, why, age / 1000, w->cfg->delivery.credentials_ttl_s);
+    return s;
+}
+
 static const json_t *route_secret(worker_t *w, route_t *r, char *why, size_t why_len, int *pending)
 {
     int64_t now = sluice_mono_ms();
@@ -546,7 +563,7 @@ static const json_t *route_secret(worker_t *w, route_t *r, char *why, size_t why
             return NULL;
         }
         snprintf(why, why_len, "vault: PostgreSQL has not answered for %" PRId64 " ms", waiting);
-        return NULL;
+        return stale_secret(w, r, why);
     }
     w->metrics.vault_reads[rc == SLUICE_VAULT_OK          ? SLUICE_VAULT_READ_OK
                            : rc == SLUICE_VAULT_ENOTFOUND ? SLUICE_VAULT_READ_NOT_FOUND
@@ -554,12 +571,18 @@ static const json_t *route_secret(worker_t *w, route_t *r, char *why, size_t why
                                                           : SLUICE_VAULT_READ_ERROR]++;
     if (rc != SLUICE_VAULT_OK) {
         snprintf(why, why_len, "vault: %s", err.msg);
+        if (rc == SLUICE_VAULT_ERROR)
+            return stale_secret(w, r, why);
+        /* The row is gone or no longer opens: what was cached from it is not used again. */
+        sluice_credcache_drop(w->creds, org, name, vendor);
         return NULL;
     }
     s = sluice_credcache_put(w->creds, org, name, vendor, pt, len, now, &err);
     sluice_vault_free_secret(pt, len);
-    if (s == NULL)
+    if (s == NULL) {
         snprintf(why, why_len, "vault: %s", err.msg);
+        sluice_credcache_drop(w->creds, org, name, vendor);
+    }
     return s;
 }
 

@@ -186,10 +186,63 @@ static void partial_failure_then_retry(void **state)
     assert_true(gwfix_metric(&F, "sluice_events_rejected_total{reason=\"duplicate\"}") >= EVENTS / 2);
 }
 
+/* redis-cli against the test's Redis; fails the test unless it exits 0. */
+static void redis_cli(const char *const *args)
+{
+    char port[16];
+    snprintf(port, sizeof(port), "%d", F.redis.port);
+    const char *argv[16] = {"redis-cli", "-h", "127.0.0.1", "-p", port};
+    size_t n = 5;
+    for (size_t i = 0; args[i] != NULL && n < 15; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    sluice_err_t err = {{0}};
+    sluice_th_output_t out = {0};
+    if (sluice_th_run(argv, NULL, 0, 10000, &out, &err) != 0 || !sluice_th_exited_with(out.wstatus, 0))
+        fail_msg("redis-cli %s: %s", args[0], err.msg);
+    sluice_th_output_dispose(&out);
+}
+
+/* Redis out of memory (maxmemory reached under noeviction) answers writes with -OOM, and a replica
+ * (a failover that demoted the server the gateway is connected to) with -READONLY: dedup cannot
+ * remember what Kafka took. Ingestion goes on, as with any Redis failure, but the operator must
+ * see it: sluice_redis_errors_total counts every command Redis refused. It counted timeouts and
+ * lost connections only, so dedup stopped working with every metric at zero. */
+static void redis_refusing_writes_is_counted(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    double before = gwfix_metric(&F, "sluice_redis_errors_total");
+    static const char *const policy[] = {"CONFIG", "SET", "maxmemory-policy", "noeviction", NULL};
+    static const char *const full[] = {"CONFIG", "SET", "maxmemory", "1", NULL};
+    static const char *const roomy[] = {"CONFIG", "SET", "maxmemory", "0", NULL};
+    redis_cli(policy);
+    redis_cli(full);
+    const char *body = "{\"event\":\"Order Completed\",\"messageId\":\"oom-1\",\"anonymousId\":\"visitor-oom\"}";
+    long status = gwfix_post(&F, "/v1/t", KEY, body, &r);
+    http_resp_dispose(&r);
+    double after = -1;
+    for (int i = 0; i < 20 && after <= before; i++) {
+        sleep_ms(100); /* the SET after the acknowledgement is answered after the request */
+        after = gwfix_metric(&F, "sluice_redis_errors_total");
+    }
+    redis_cli(roomy);
+    assert_int_equal(status, 200);
+    print_message("redis errors before %.0f, after an event whose dedup SET got -OOM: %.0f\n", before, after);
+    assert_true(after > before);
+    /* And why, in the log. */
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    assert_non_null(log);
+    assert_true(gwfix_contains(log, "\"event\":\"redis.refused\""));
+    assert_true(gwfix_contains(log, "OOM"));
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(partial_failure_then_retry),
+        cmocka_unit_test(redis_refusing_writes_is_counted),
     };
     return cmocka_run_group_tests_name("integration.gateway_dedup", tests, setup, teardown);
 }

@@ -36,6 +36,7 @@ static const char *config_text(const char *extra_source)
              "  metrics: {listen: \"127.0.0.1:%d\"}\n"
              "  threads: 2\n"
              "  drain_timeout_ms: 15000\n"
+             "limits: {max_body_bytes: 4194304, max_event_bytes: 2097152, max_string_bytes: 2097152}\n"
              "kafka: {brokers: \"%s\", ack_timeout_ms: 2000}\n"
              "orgs:\n"
              "  - id: acme\n"
@@ -148,6 +149,133 @@ static void kafka_down_then_up(void **state)
     assert_true(gwfix_metric(&F, "sluice_events_rejected_total{reason=\"kafka_unavailable\"}") >= 1);
 }
 
+/* A broker that answers a produce request with OUT_OF_ORDER_SEQUENCE_NUMBER (a partition leader
+ * that lost what it had acknowledged: an unclean election, a broker back from a lost disk) puts
+ * librdkafka's idempotent producer in a fatal state: it refuses every later message. The thread
+ * whose producer it was must not go on answering 503 until someone restarts the gateway: the
+ * producer is replaced, and its events are taken again, while the other thread kept working. */
+static void kafka_fatal_producer_error_recovers(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    http_resp_t r;
+    assert_int_equal(post_event(KEY, "fatal-warm", &r), 200);
+    http_resp_dispose(&r);
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    int fatals = sluice_th_count(log, "\"event\":\"kafka.fatal\"");
+    free(log);
+
+    assert_int_equal(sluice_th_kafka_command(&F.kafka, "produce-error 1 OUT_OF_ORDER_SEQUENCE_NUMBER", &err), 0);
+    /* The event whose produce request got the error is not acknowledged: not a 200. */
+    assert_int_equal(post_event(KEY, "fatal-hit", &r), 503);
+    http_resp_dispose(&r);
+
+    /* Each request comes on a new connection, which the kernel gives either thread: within a few
+     * seconds every one of 20 is taken again, whichever thread serves it. */
+    int ok_in_a_row = 0, sent = 0;
+    char mid[64];
+    for (int i = 0; i < 200 && ok_in_a_row < 20; i++) {
+        snprintf(mid, sizeof(mid), "fatal-after-%d", i);
+        long s = post_event(KEY, mid, &r);
+        http_resp_dispose(&r);
+        sent++;
+        ok_in_a_row = s == 200 ? ok_in_a_row + 1 : 0;
+        if (s != 200) {
+            struct timespec ts = {0, 100 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    print_message("fatal: %d requests sent until 20 in a row were taken\n", sent);
+    assert_int_equal(ok_in_a_row, 20);
+    assert_true(sent < 120); /* ~12 s: the replacement takes a poll interval, not a restart */
+
+    http_opts_t o = {0};
+    http_do(gwfix_metrics_url(&F, "/readyz"), &o, NULL, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    for (int i = sent - 20; i < sent; i++) {
+        snprintf(mid, sizeof(mid), "fatal-after-%d", i);
+        assert_int_equal(gwfix_count_message(msgs, mid), 1);
+    }
+    json_decref(msgs);
+    /* The operator is told why, once. */
+    assert_int_equal(sluice_th_wait_log(F.gw, "\"event\":\"kafka.fatal\"", fatals + 1, 1000, &err), 0);
+}
+
+/* A body with one track event (or, with batch, a batch of a small event `<mid>-ok` and the big one)
+ * whose properties hold `blobs` strings of `size` bytes each. malloc'd. */
+static char *big_body(const char *mid, size_t size, int blobs, int batch)
+{
+    size_t cap = (size + 16) * (size_t)blobs + 256, n;
+    char *body = malloc(cap);
+    assert_non_null(body);
+    if (batch)
+        n = (size_t)snprintf(body, cap,
+                             "{\"batch\":[{\"type\":\"track\",\"event\":\"Ops\",\"messageId\":\"%s-ok\"},"
+                             "{\"type\":\"track\",\"event\":\"Ops\",\"messageId\":\"%s\",\"properties\":{",
+                             mid, mid);
+    else
+        n = (size_t)snprintf(body, cap, "{\"event\":\"Ops\",\"messageId\":\"%s\",\"properties\":{", mid);
+    for (int b = 0; b < blobs; b++) {
+        n += (size_t)snprintf(body + n, cap - n, "%s\"blob%d\":\"", b > 0 ? "," : "", b);
+        memset(body + n, 'a' + b, size);
+        n += size;
+        body[n++] = '"';
+    }
+    snprintf(body + n, cap - n, "%s", batch ? "}}]}" : "}}");
+    return body;
+}
+
+/* Kafka takes messages up to librdkafka's message.max.bytes (1,000,000 by default). With the
+ * limits raised past that (here for batches of up to 4 MB), an event, or the record of one refused
+ * for its size, can be larger than Kafka takes: it was answered 503 "retry the request", and every
+ * retry got the same 503 (a client's queue stuck behind it, a batch's other events queued again
+ * each time). Such an event is refused for its size instead, and the record of a refused event goes
+ * to kafka.invalid_topic without the event. */
+static void larger_than_kafka_takes_is_refused_not_retried(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    char *body = big_body("huge-1", 1200000, 1, 0); /* within max_event_bytes, over message.max.bytes */
+    gwfix_post(&F, "/v1/t", KEY, body, &r);
+    free(body);
+    assert_int_equal(r.status, 413);
+    assert_true(gwfix_contains(r.body, "\"payload_too_large\""));
+    http_resp_dispose(&r);
+
+    body = big_body("huge-2", 1200000, 1, 1);
+    gwfix_post(&F, "/v1/batch", KEY, body, &r);
+    free(body);
+    assert_int_equal(r.status, 200);
+    assert_true(gwfix_contains(r.body, "\"accepted\":1"));
+    assert_true(gwfix_contains(r.body, "\"index\":1,\"code\":\"payload_too_large\""));
+    http_resp_dispose(&r);
+
+    /* Over max_event_bytes (two strings within max_string_bytes): its record would be as large. */
+    body = big_body("huge-3", 1100000, 2, 0);
+    gwfix_post(&F, "/v1/t", KEY, body, &r);
+    free(body);
+    assert_int_equal(r.status, 413);
+    http_resp_dispose(&r);
+
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    assert_int_equal(gwfix_count_message(msgs, "huge-2-ok"), 1);
+    assert_int_equal(gwfix_count_message(msgs, "huge-1") + gwfix_count_message(msgs, "huge-2"), 0);
+    json_decref(msgs);
+    /* Each refusal is recorded, without the event. */
+    json_t *inv = gwfix_kafka_read(&F, "sluice.invalid");
+    size_t i, records = 0;
+    json_t *m;
+    json_array_foreach(inv, i, m) {
+        const char *raw = json_string_value(json_object_get(m, "raw"));
+        if (raw != NULL && strstr(raw, "aaaaaaaaaaaaaaaa") == NULL && strstr(raw, "payload_too_large") != NULL)
+            records++;
+    }
+    json_decref(inv);
+    assert_int_equal(records, 3);
+}
+
 /* ------------------------------------------------------------------ reload */
 
 static void reload_good_and_bad(void **state)
@@ -239,7 +367,8 @@ static void reload_names_restart_only_settings(void **state)
              replaced(yaml, "ack_timeout_ms: 2000}", "ack_timeout_ms: 2000, properties: {linger.ms: 5}}"));
     snprintf(yaml, sizeof(yaml), "%s",
              replaced(yaml, "  threads: 2\n", "  threads: 2\n  max_connections: 5000\n  request_timeout_ms: 20000\n"));
-    snprintf(yaml, sizeof(yaml), "%s", replaced(yaml, "kafka: {", "limits: {max_body_bytes: 2000000}\nkafka: {"));
+    snprintf(yaml, sizeof(yaml), "%s",
+             replaced(yaml, "limits: {max_body_bytes: 4194304,", "limits: {max_body_bytes: 8388608,"));
     snprintf(yaml, sizeof(yaml), "%s", replaced(yaml, "server.key}", "server.key, http2: true}"));
     gwfix_write("gateway.yaml", yaml);
     assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
@@ -482,6 +611,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(kafka_down_then_up),
+        cmocka_unit_test(kafka_fatal_producer_error_recovers),
+        cmocka_unit_test(larger_than_kafka_takes_is_refused_not_retried),
         cmocka_unit_test(reload_good_and_bad),
         cmocka_unit_test(reload_names_restart_only_settings),
         cmocka_unit_test(reload_takes_renewed_certificate),
