@@ -55,6 +55,8 @@ static const route_entry_t routes[] = {
     {"/s", SLUICE_ROUTE_SCREEN, SLUICE_EVENT_SCREEN},
     {"/a", SLUICE_ROUTE_ALIAS, SLUICE_EVENT_ALIAS},
     {"/b", SLUICE_ROUTE_BATCH, -1},
+    /* Segment's Java and Ruby libraries and its classic Android and iOS SDKs post batches here. */
+    {"/import", SLUICE_ROUTE_BATCH, -1},
 };
 
 static int is_method(h2o_req_t *req, const char *m)

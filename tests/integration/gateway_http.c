@@ -459,6 +459,16 @@ static void media_types_and_beacon(void **state)
                               "{\"batch\":[{\"type\":\"track\",\"event\":\"Batched\",\"messageId\":\"mt-b\"}]}", 0, &r),
                      200);
     http_resp_dispose(&r);
+    /* Segment's Java, Ruby and classic Android and iOS libraries post their batches to /v1/import
+     * (it was a 404: every event of those SDKs lost). */
+    const char *java[] = {"Content-Type: application/json; charset=utf-8",
+                          "Authorization: Basic d2tfbGl2ZV93ZWJfNWYxYzJhOg==", NULL};
+    assert_int_equal(post_raw("/v1/import", java,
+                              "{\"batch\":[{\"type\":\"identify\",\"userId\":\"u-imp\",\"messageId\":\"mt-import\"}],"
+                              "\"sentAt\":\"2026-12-03T10:00:00.000Z\"}",
+                              0, &r),
+                     200);
+    http_resp_dispose(&r);
     /* The answer quotes the label: one that is not UTF-8, or UTF-8 cut where the quote ends, made
      * the error unencodable and the answer a 500 "out of memory". */
     const char *latin1[] = {"Content-Type: application/x-caf\xe9", "Authorization: Bearer " WEB_KEY, NULL};
@@ -516,8 +526,9 @@ static void media_types_and_beacon(void **state)
     http_resp_dispose(&r);
     json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
     assert_int_equal(gwfix_count_message(msgs, "beacon-1"), 1);
-    const char *arrived[] = {"mt-form", "mt-octet", "mt-rs-beacon", "mt-b", "mt-bom", "mt-bom-key", "mt-cut-next"};
-    for (size_t i = 0; i < 7; i++)
+    const char *arrived[] = {"mt-form",   "mt-octet", "mt-rs-beacon", "mt-b",
+                             "mt-import", "mt-bom",   "mt-bom-key",   "mt-cut-next"};
+    for (size_t i = 0; i < 8; i++)
         assert_int_equal(gwfix_count_message(msgs, arrived[i]), 1);
     json_t *cut_msg = gwfix_find_message(msgs, "mt-cut");
     assert_non_null(cut_msg);
