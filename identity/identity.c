@@ -264,16 +264,19 @@ void sluice_identity_begin(sluice_identity_thread_t *t, sluice_identity_job_t *j
 /* ------------------------------------------------------------------ step 2 */
 
 /* Removes `_dft=` from the URL string obj[key] (a token in a landing URL must not reach Kafka
- * through context.page.url, .search or .referrer of this or the next page). */
+ * through context.page.url, .search or .referrer of this or the next page), and the user
+ * information of its authority: a page opened as https://user:password@staging.shop/ (basic-auth
+ * staging sites) has the password in location.href, and a server may send any URL. Browsers
+ * already strip it from referrers; no vendor takes it. */
 static void scrub(json_t *obj, const char *key)
 {
     const char *s = plain_string(json_object_get(obj, key));
-    if (s == NULL || strchr(s, '?') == NULL)
+    if (s == NULL || (strchr(s, '?') == NULL && strchr(s, '@') == NULL))
         return;
     char *copy = strdup(s);
     if (copy == NULL)
         return;
-    if (sluice_url_remove_param(copy, "_dft") > 0)
+    if (sluice_url_remove_param(copy, "_dft") + (size_t)sluice_url_remove_userinfo(copy) > 0)
         json_object_set_new(obj, key, json_string(copy));
     free(copy);
 }

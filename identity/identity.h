@@ -191,7 +191,8 @@ int sluice_identity_assign(sluice_identity_job_t *job, json_t *event);
 
 /* Removes from event every place a token may travel in (what sluice_identity_assign takes and
  * removes): `_dft`, context.crossDomainToken and `_dft` parameters of its page and properties
- * URLs. For an event refused before step 2, which goes to kafka.invalid_topic as sent. Any thread. */
+ * URLs; and the user information (a password) of those URLs. For an event refused before step 2,
+ * which goes to kafka.invalid_topic as sent. Any thread. */
 void sluice_identity_scrub(json_t *event);
 
 /* Step 3: runs the Redis work and the rest, and calls job->done exactly once, on this thread,

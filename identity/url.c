@@ -173,3 +173,29 @@ size_t sluice_url_remove_param(char *url, const char *name)
     memmove(w, qend, strlen(qend) + 1);
     return removed;
 }
+
+int sluice_url_remove_userinfo(char *url)
+{
+    char *p = url;
+    if (p[0] != '/' || p[1] != '/') {
+        /* scheme: a letter, then letters, digits, '+', '-' or '.', then "://" */
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+            return 0;
+        while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '+' ||
+               *p == '-' || *p == '.')
+            p++;
+        if (p[0] != ':' || p[1] != '/' || p[2] != '/')
+            return 0;
+        p++;
+    }
+    char *auth = p + 2;
+    size_t n = strcspn(auth, "/?#\\");
+    char *at = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (auth[i] == '@')
+            at = auth + i;
+    if (at == NULL)
+        return 0;
+    memmove(auth, at + 1, strlen(at + 1) + 1);
+    return 1;
+}

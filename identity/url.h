@@ -1,7 +1,8 @@
 /*
  * The small pieces of URL handling identity needs, on untrusted input: the host of an Origin
  * header or of a link target, one query parameter of a page URL (percent-decoded), and the
- * removal of a parameter (the `_dft` token) from URLs before an event goes to Kafka.
+ * removal of a parameter (the `_dft` token) and of user information (a password) from URLs before
+ * an event goes to Kafka.
  *
  * Pure functions over caller buffers; any thread.
  */
@@ -40,5 +41,10 @@ size_t sluice_url_params_raw(const char *url, const char *const *names, size_t c
  * the rest of the query and the fragment are kept in order. Returns the number of parameters
  * removed. */
 size_t sluice_url_remove_param(char *url, const char *name);
+
+/* Removes the user information ("user:password@") from the NUL-terminated url in place: of an
+ * absolute URL ("https://user:pw@host/") or a scheme-relative one ("//user:pw@host/"), up to the
+ * authority's last '@', as browsers read it. Returns 1 when something was removed, else 0. */
+int sluice_url_remove_userinfo(char *url);
 
 #endif

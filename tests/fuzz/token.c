@@ -75,6 +75,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort(); /* every `_dft` is gone */
     if (sluice_url_host(text, size, host, sizeof(host)) == 0 && strlen(host) > SLUICE_URL_HOST_MAX)
         abort();
+    /* User information: only ever removed, and then no '@' is left before the path. */
+    before = strlen(url);
+    int cut = sluice_url_remove_userinfo(url);
+    if (strlen(url) > before || (cut == 0 && strlen(url) != before) || (cut == 1 && strlen(url) >= before) ||
+        (cut == 1 && sluice_url_remove_userinfo(url) != 0))
+        abort();
     free(url);
     return 0;
 }

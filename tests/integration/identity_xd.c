@@ -1143,6 +1143,43 @@ static void refused_events_carry_no_token(void **state)
     free(tok);
 }
 
+/* A page opened as https://user:password@... (a basic-auth staging site) has the password in
+ * location.href, and a server may send any URL: it reached Kafka in context.page.url, in the
+ * accepted event and in the refused one's record. */
+static void url_passwords_never_in_kafka(void **state)
+{
+    (void)state;
+    const char *body = "{\"batch\":[{\"type\":\"page\",\"messageId\":\"xd-pw-1\","
+                       "\"context\":{\"page\":{\"url\":\"https://user:s3cret@staging.acme.test/p?a=1\","
+                       "\"referrer\":\"https://admin:hunter2@10.0.0.1:8443/\"}},"
+                       "\"properties\":{\"url\":\"https://user:s3cret@staging.acme.test/p?a=1\"}},"
+                       "{\"type\":\"page\",\"messageId\":\"xd-pw-2\",\"timestamp\":\"yesterday\","
+                       "\"context\":{\"page\":{\"url\":\"https://user:s3cret@staging.acme.test/q\"}}}]}";
+    req_t q = {CHECKOUT, NULL, NULL};
+    http_resp_t r;
+    assert_int_equal(send_req("POST", "/v1/batch", &q, body, &r), 200);
+    http_resp_dispose(&r);
+    json_t *ok = gwfix_kafka_read(&F, "sluice.events"), *bad = gwfix_kafka_read(&F, "sluice.invalid");
+    json_t *m1 = gwfix_find_message(ok, "xd-pw-1"), *m2 = gwfix_find_message(bad, "xd-pw-2");
+    assert_non_null(m1);
+    assert_non_null(m2);
+    json_t *ev = json_object_get(json_object_get(m1, "value"), "event");
+    json_t *page = json_object_get(json_object_get(ev, "context"), "page");
+    assert_string_equal(json_string_value(json_object_get(page, "url")), "https://staging.acme.test/p?a=1");
+    assert_string_equal(json_string_value(json_object_get(page, "referrer")), "https://10.0.0.1:8443/");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "properties"), "url")),
+                        "https://staging.acme.test/p?a=1");
+    char *t1 = json_dumps(m1, JSON_COMPACT), *t2 = json_dumps(m2, JSON_COMPACT);
+    json_decref(ok);
+    json_decref(bad);
+    assert_null(strstr(t1, "s3cret"));
+    assert_null(strstr(t1, "hunter2"));
+    assert_null(strstr(t2, "s3cret"));
+    assert_non_null(strstr(t2, "https://staging.acme.test/q"));
+    free(t1);
+    free(t2);
+}
+
 static void tokens_never_in_kafka_or_log(void **state)
 {
     (void)state;
@@ -1414,6 +1451,7 @@ int main(void)
         cmocka_unit_test(redis_stalled),
         cmocka_unit_test(redis_down),
         cmocka_unit_test(refused_events_carry_no_token),
+        cmocka_unit_test(url_passwords_never_in_kafka),
         cmocka_unit_test(tokens_never_in_kafka_or_log),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -171,13 +171,39 @@ static void remove_param(void **state)
     removed("", "", 0);
 }
 
+static void without_userinfo(const char *in, const char *want, int want_rc)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", in);
+    assert_int_equal(sluice_url_remove_userinfo(buf), want_rc);
+    assert_string_equal(buf, want);
+}
+
+/* A password in a page URL (a basic-auth staging site) never reaches Kafka. */
+static void remove_userinfo(void **state)
+{
+    (void)state;
+    without_userinfo("https://user:secret@staging.shop.test/p?a=1", "https://staging.shop.test/p?a=1", 1);
+    without_userinfo("https://admin:hunter2@10.0.0.1:8443/", "https://10.0.0.1:8443/", 1);
+    without_userinfo("HTTP://jane@example.com@shop.test#x", "HTTP://shop.test#x", 1); /* the last '@' */
+    without_userinfo("//user:pw@cdn.test/a", "//cdn.test/a", 1);
+    without_userinfo("https://user:pw@host.test", "https://host.test", 1);
+    without_userinfo("https://u:p@h.test\\x@y", "https://h.test\\x@y", 1); /* '\\' ends a special authority */
+    /* left alone: '@' outside the authority, no authority, not a URL */
+    without_userinfo("https://shop.test/u/jane@example.com", "https://shop.test/u/jane@example.com", 0);
+    without_userinfo("https://shop.test/p?email=jane@example.com", "https://shop.test/p?email=jane@example.com", 0);
+    without_userinfo("https://shop.test#a@b", "https://shop.test#a@b", 0);
+    without_userinfo("mailto:jane@example.com", "mailto:jane@example.com", 0);
+    without_userinfo("jane@example.com", "jane@example.com", 0);
+    without_userinfo("/relative@x", "/relative@x", 0);
+    without_userinfo("", "", 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(hosts),
-        cmocka_unit_test(params),
-        cmocka_unit_test(params_at_once),
-        cmocka_unit_test(remove_param),
+        cmocka_unit_test(hosts),        cmocka_unit_test(params),          cmocka_unit_test(params_at_once),
+        cmocka_unit_test(remove_param), cmocka_unit_test(remove_userinfo),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
