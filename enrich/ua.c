@@ -360,9 +360,12 @@ static const char *device_type(const sluice_ua_result_t *r, const char *ua, size
 }
 
 /* The HTTP libraries first: sluice_ua_http_libraries is this list's head. */
+/* The analytics libraries name themselves ("analytics-node/6.2.0": Segment's older node library
+ * and RudderStack's node SDK; analytics-java, -ruby, -python, -go), and so do other languages'
+ * HTTP clients (okhttp, Java's, Ruby's Net::HTTP and Faraday, PHP's Guzzle). */
 #define HTTP_LIBRARIES                                                                                                 \
     "python-requests", "python-urllib", "curl/", "Wget/", "Go-http-client", "node-fetch", "axios/", "HttpClient",      \
-        "Playwright"
+        "Playwright", "analytics-", "okhttp/", "Java-http-client", "Java/", "Ruby", "Faraday", "GuzzleHttp"
 
 const char *const sluice_ua_http_libraries[] = {HTTP_LIBRARIES, NULL};
 

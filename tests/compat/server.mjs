@@ -50,6 +50,10 @@ export async function serverCase(sdk) {
         assert.ok(lib(m.event), `${m.event.type}: context.library.name is ${sdk.library}: ${JSON.stringify(m.event.context)}`);
         assert.equal(m.org, 'compat');
         assert.equal(m.source, 'server');
+        // The library's own User-Agent ("analytics-node/6.2.0") is not the visitor's: it became
+        // every event's context.userAgent, and Meta's client_user_agent.
+        const ua = m.event.context.userAgent;
+        assert.ok(ua === undefined || !/analytics-|axios|node-fetch|undici|node/i.test(ua), `${m.event.type}: context.userAgent ${ua}`);
     }
 
     // Nobody's ids spread to another event of the batch.

@@ -454,6 +454,30 @@ static void test_bots_server_source(void **state)
     assert_int_equal(gwfix_count_message(all, "enrich-server-relayed-bot"), 0);
     assert_int_equal(gwfix_count_message(all, "enrich-server-relayed-headless"), 0);
     json_decref(all);
+    /* Segment's and RudderStack's server libraries name themselves (analytics-node 6 and
+     * RudderStack's node SDK: "analytics-node/<version>"), and the HTTP clients of other languages
+     * theirs: that User-Agent became every event's context.userAgent, and Meta's client_user_agent. */
+    static const char *const sdks[] = {"analytics-node/6.2.0",
+                                       "analytics-java/3.5.1",
+                                       "analytics-ruby/2.4.0",
+                                       "analytics-python/2.3.2",
+                                       "analytics-go (version: 3.3.0)",
+                                       "okhttp/4.12.0",
+                                       "Java-http-client/17.0.9",
+                                       "Ruby",
+                                       "Faraday v2.7.4",
+                                       "GuzzleHttp/7"};
+    for (size_t i = 0; i < sizeof(sdks) / sizeof(sdks[0]); i++) {
+        char mid[64];
+        snprintf(mid, sizeof(mid), "enrich-server-sdk-%zu", i);
+        assert_int_equal(post(SERVER_KEY, mid, sdks[i], NULL, NULL, NULL).status, 200);
+        env = envelope(mid, &all);
+        ctx = json_object_get(json_object_get(env, "event"), "context");
+        if (json_object_get(ctx, "userAgent") != NULL)
+            fail_msg("%s became the event's context.userAgent", sdks[i]);
+        assert_null(json_object_get(ctx, "bot"));
+        json_decref(all);
+    }
 }
 
 static void test_session(void **state)
