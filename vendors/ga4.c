@@ -35,20 +35,77 @@ static int needs_secret(const sluice_integration_t *it)
     return 1;
 }
 
+/* Prefixes GA4 reserves for its own event and parameter names: a name using one is dropped
+ * without a word (the endpoint answers 2xx to everything). */
+static int reserved_prefix(const char *s)
+{
+    return strncmp(s, "firebase_", 9) == 0 || strncmp(s, "ga_", 3) == 0 || strncmp(s, "google_", 7) == 0;
+}
+
+/* Event names the Measurement Protocol reference reserves: GA4 drops such an event silently. */
+static int reserved_event(const char *name)
+{
+    static const char *const names[] = {"ad_activeview",
+                                        "ad_click",
+                                        "ad_exposure",
+                                        "ad_impression",
+                                        "ad_query",
+                                        "ad_reward",
+                                        "adunit_exposure",
+                                        "app_background",
+                                        "app_clear_data",
+                                        "app_exception",
+                                        "app_remove",
+                                        "app_store_refund",
+                                        "app_store_subscription_cancel",
+                                        "app_store_subscription_convert",
+                                        "app_store_subscription_renew",
+                                        "app_update",
+                                        "app_upgrade",
+                                        "dynamic_link_app_open",
+                                        "dynamic_link_app_update",
+                                        "dynamic_link_first_open",
+                                        "error",
+                                        "first_open",
+                                        "first_visit",
+                                        "in_app_purchase",
+                                        "notification_dismiss",
+                                        "notification_foreground",
+                                        "notification_open",
+                                        "notification_receive",
+                                        "os_update",
+                                        "session_start",
+                                        "session_start_with_rollout",
+                                        "user_engagement",
+                                        NULL};
+    for (size_t i = 0; names[i] != NULL; i++) {
+        if (strcmp(names[i], name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* A GA4 name: letters, digits and '_' only, starting with a letter, at most 40 characters.
- * Other characters become '_'; a name not starting with a letter gets an "e_" prefix. */
+ * Other characters become '_'; a name not starting with a letter, or starting with a prefix GA4
+ * reserves (ga_, google_, firebase_), gets an "e_" prefix. */
 static void ga4_name(const char *in, char out[GA4_NAME_MAX + 1])
 {
+    char clean[GA4_NAME_MAX + 1];
+    size_t n = 0;
+    for (size_t i = 0; in[i] != '\0' && n < GA4_NAME_MAX; i++) {
+        unsigned char c = (unsigned char)in[i];
+        clean[n++] = (char)(isalnum(c) || c == '_' ? c : '_');
+    }
+    clean[n] = '\0';
+    /* Tested on the cleaned name: "ga-step" becomes "ga_step", reserved too. */
     size_t o = 0;
-    if (!isalpha((unsigned char)in[0])) {
+    if (!isalpha((unsigned char)in[0]) || reserved_prefix(clean)) {
         out[o++] = 'e';
         out[o++] = '_';
     }
-    for (size_t i = 0; in[i] != '\0' && o < GA4_NAME_MAX; i++) {
-        unsigned char c = (unsigned char)in[i];
-        out[o++] = (char)(isalnum(c) || c == '_' ? c : '_');
-    }
-    out[o] = '\0';
+    size_t keep = n < GA4_NAME_MAX - o ? n : GA4_NAME_MAX - o; /* the prefix counts in the 40 */
+    memcpy(out + o, clean, keep);
+    out[o + keep] = '\0';
 }
 
 /* The first 100 characters (not bytes) of a UTF-8 string. */
@@ -79,11 +136,8 @@ static int client_id_from_ga(const char *ga, char *out, size_t cap)
 static json_t *item_of(const sluice_envelope_t *e, const json_t *p)
 {
     json_t *it = json_object();
-    const char *id = json_string_value(json_object_get(p, "product_id"));
-    if (id == NULL)
-        id = json_string_value(json_object_get(p, "sku"));
-    if (id == NULL)
-        id = json_string_value(json_object_get(p, "id"));
+    char idbuf[SLUICE_VENDOR_ID_CAP];
+    const char *id = sluice_vendor_product_id(p, idbuf);
     if (id != NULL)
         json_object_set_new(it, "item_id", ga4_value(id));
     const char *name = json_string_value(json_object_get(p, "name"));
@@ -225,6 +279,11 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
         snprintf(name, sizeof(name), "screen_view");
     } else {
         return SLUICE_MAP_SKIP; /* identify, group, alias: no GA4 event */
+    }
+    if (reserved_event(name)) {
+        /* name is one of GA4's own words here, so it is safe to show. */
+        snprintf(why, why_len, "event name %s is reserved by GA4 (GA4 drops it; rename it in mapping.events)", name);
+        return SLUICE_MAP_DEAD;
     }
     if (now_ms - e->time_ms > GA4_MAX_AGE_MS) {
         snprintf(why, why_len, "event older than 72 hours (GA4 drops backdated events)");

@@ -230,7 +230,12 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
     sluice_verdict_t v = sluice_vendor_classify_http(status, why, why_len);
     json_t *root = json_loadb(body, len, 0, NULL);
     char code[128];
-    if (v == SLUICE_VERDICT_OK) {
+    if (v == SLUICE_VERDICT_OK && !json_is_object(root)) {
+        /* Google answers JSON, `{"results":[…]}` or (validateOnly) `{}`; a 2xx that is not a JSON
+         * object (a captive portal's or a proxy's page, an empty body) delivered nothing. */
+        snprintf(why, why_len, "HTTP %ld without a JSON answer: not an answer from Google Ads (a proxy?)", status);
+        v = SLUICE_VERDICT_RETRY;
+    } else if (v == SLUICE_VERDICT_OK) {
         json_t *pf = json_object_get(root, "partialFailureError");
         if (json_is_object(pf) && json_integer_value(json_object_get(pf, "code")) != 0) {
             failure_code(json_object_get(pf, "details"), code, sizeof(code));

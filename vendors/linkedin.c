@@ -130,7 +130,12 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
 {
     sluice_verdict_t v = sluice_vendor_classify_http(status, why, why_len);
     json_t *root = json_loadb(body, len, 0, NULL);
-    if (v == SLUICE_VERDICT_OK) {
+    if (v == SLUICE_VERDICT_OK && !json_is_array(json_object_get(root, "elements"))) {
+        /* A BATCH_CREATE success always lists its elements; a 2xx without them (a captive
+         * portal's or a proxy's page, an empty body) delivered nothing. */
+        snprintf(why, why_len, "HTTP %ld without elements: not an answer from LinkedIn (a proxy?)", status);
+        v = SLUICE_VERDICT_RETRY;
+    } else if (v == SLUICE_VERDICT_OK) {
         size_t i, refused = 0, n = json_array_size(json_object_get(root, "elements"));
         json_t *el;
         json_array_foreach(json_object_get(root, "elements"), i, el) {

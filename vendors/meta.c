@@ -47,12 +47,8 @@ static void add_hashed(json_t *ud, const char *key, const sluice_envelope_t *e, 
 static json_t *product_content(const sluice_envelope_t *e, const json_t *p)
 {
     json_t *c = json_object();
-    const char *id = json_string_value(json_object_get(p, "product_id"));
-    if (id == NULL)
-        id = json_string_value(json_object_get(p, "sku"));
-    if (id == NULL)
-        id = json_string_value(json_object_get(p, "id"));
-    sluice_vendor_set_str(c, "id", id);
+    char idbuf[SLUICE_VENDOR_ID_CAP];
+    sluice_vendor_set_str(c, "id", sluice_vendor_product_id(p, idbuf));
     json_t *n;
     if ((n = sluice_vendor_number_json(e, json_object_get(p, "quantity"), 1)) != NULL)
         json_object_set_new(c, "quantity", n);

@@ -75,7 +75,8 @@ static json_t *custom_data(const sluice_envelope_t *e)
     size_t i;
     json_t *p;
     json_array_foreach(products, i, p) {
-        const char *id = sluice_vendor_product_id(p);
+        char idbuf[SLUICE_VENDOR_ID_CAP];
+        const char *id = sluice_vendor_product_id(p, idbuf);
         if (id == NULL)
             continue;
         json_array_append_new(ids, json_string(id));
@@ -196,7 +197,13 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
     if (v == SLUICE_VERDICT_OK) {
         json_t *rec = json_object_get(root, "num_events_received"),
                *proc = json_object_get(root, "num_events_processed");
-        if (json_is_integer(rec) && json_is_integer(proc) && json_integer_value(proc) < json_integer_value(rec)) {
+        /* Pinterest's success always counts what it received (with ?test=true too); a 2xx without
+         * it (a captive portal's or a proxy's page, an empty body) delivered nothing. */
+        if (!json_is_integer(rec)) {
+            snprintf(why, why_len, "HTTP %ld without num_events_received: not an answer from Pinterest (a proxy?)",
+                     status);
+            v = SLUICE_VERDICT_RETRY;
+        } else if (json_is_integer(proc) && json_integer_value(proc) < json_integer_value(rec)) {
             snprintf(why, why_len,
                      "HTTP %ld (Pinterest processed %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT ")", status,
                      json_integer_value(proc), json_integer_value(rec));

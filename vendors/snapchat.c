@@ -83,7 +83,8 @@ static json_t *custom_data(const sluice_envelope_t *e)
     size_t i;
     json_t *p;
     json_array_foreach(json_object_get(props, "products"), i, p) {
-        const char *id = sluice_vendor_product_id(p);
+        char idbuf[SLUICE_VENDOR_ID_CAP];
+        const char *id = sluice_vendor_product_id(p, idbuf);
         if (id == NULL)
             continue;
         json_t *c = json_pack("{s:s}", "id", id);

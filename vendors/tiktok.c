@@ -30,12 +30,8 @@ static int needs_secret(const sluice_integration_t *it)
 static json_t *content_of(const sluice_envelope_t *e, const json_t *p)
 {
     json_t *c = json_object();
-    const char *id = json_string_value(json_object_get(p, "product_id"));
-    if (id == NULL)
-        id = json_string_value(json_object_get(p, "sku"));
-    if (id == NULL)
-        id = json_string_value(json_object_get(p, "id"));
-    sluice_vendor_set_str(c, "content_id", id);
+    char idbuf[SLUICE_VENDOR_ID_CAP];
+    sluice_vendor_set_str(c, "content_id", sluice_vendor_product_id(p, idbuf));
     sluice_vendor_set_str(c, "content_name", json_string_value(json_object_get(p, "name")));
     json_t *n;
     if ((n = sluice_vendor_number_json(e, json_object_get(p, "quantity"), 1)) != NULL)

@@ -559,13 +559,19 @@ void sluice_vendor_add_hash(json_t *obj, const char *key, const sluice_envelope_
         json_object_set_new(obj, key, as_array ? json_pack("[s]", h) : json_string(h));
 }
 
-const char *sluice_vendor_product_id(const json_t *product)
+const char *sluice_vendor_product_id(const json_t *product, char buf[SLUICE_VENDOR_ID_CAP])
 {
     static const char *const keys[] = {"product_id", "sku", "id"};
     for (size_t i = 0; i < 3; i++) {
-        const char *id = json_string_value(json_object_get(product, keys[i]));
+        const json_t *v = json_object_get(product, keys[i]);
+        const char *id = json_string_value(v);
         if (id != NULL && id[0] != '\0')
             return id;
+        /* Vendors take ids as strings; a catalog's numeric id is the same id spelt without quotes. */
+        if (json_is_integer(v)) {
+            snprintf(buf, SLUICE_VENDOR_ID_CAP, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+            return buf;
+        }
     }
     return NULL;
 }

@@ -293,8 +293,12 @@ int sluice_vendor_amount_text(const sluice_envelope_t *e, const json_t *v, char 
 void sluice_vendor_add_hash(json_t *obj, const char *key, const sluice_envelope_t *e, sluice_user_field_t f,
                             const char *variant, int as_array);
 
-/* A product's id: product_id, else sku, else id (strings only); NULL when none. */
-const char *sluice_vendor_product_id(const json_t *product);
+/* Room for a product id written as an integer (sluice_vendor_product_id). */
+#define SLUICE_VENDOR_ID_CAP 24
+
+/* A product's id: product_id, else sku, else id; a non-empty string, or an integer (many data
+ * layers write `product_id: 1234`) as its text in buf. NULL when none. */
+const char *sluice_vendor_product_id(const json_t *product, char buf[SLUICE_VENDOR_ID_CAP]);
 
 /* The event's value as sluice_vendor_amount_text gives it: properties.value, else revenue, else
  * total. Returns 0, or -1 when none holds a number. */

@@ -426,6 +426,28 @@ static void test_retry_and_dead_letters(void **state)
     dfix_stub_plan(&F, &LI, "200");
 }
 
+/* A 2xx that is not the vendor's answer (a captive portal's or a proxy's HTML page) delivered
+ * nothing: Pinterest, LinkedIn and Google Ads counted it delivered and never sent the event
+ * again. Each retries, and the second request is the vendor's. */
+static void test_proxy_page_is_retried(void **state)
+{
+    (void)state;
+    dfix_stub_plan_for(&F, &PIN, "200/html", "nv-proxy-1");
+    dfix_stub_plan_for(&F, &LI, "200/html", "nv-proxy-1");
+    dfix_stub_plan_for(&F, &GADS, "200/html", "nv-proxy-1");
+    post_order("nv-proxy-1", "Order Completed");
+    const dstub_t *stubs[] = {&PIN, &LI, &GADS};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *tries = wait_requests(stubs[i], "nv-proxy-1", 2);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(tries, 0), "answer")), 200); /* the page */
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(tries, 1), "answer")), 200);
+        json_decref(tries);
+    }
+    dfix_stub_plan(&F, &PIN, "200");
+    dfix_stub_plan(&F, &LI, "200");
+    dfix_stub_plan(&F, &GADS, "200");
+}
+
 /* Runs `sluicectl vendor check VENDOR` (plus extra, may be NULL); returns the exit status and
  * leaves the output in out (caller disposes). */
 static int vendor_check(const char *vendor, const char *extra, sluice_th_output_t *out)
@@ -520,6 +542,7 @@ int main(void)
         cmocka_unit_test(test_google_ads_token_reused_then_refreshed),
         cmocka_unit_test(test_google_ads_token_expires),
         cmocka_unit_test(test_retry_and_dead_letters),
+        cmocka_unit_test(test_proxy_page_is_retried),
         cmocka_unit_test(test_vendor_check_each),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -8,6 +8,7 @@
  *        STATUS            that status (the body looks like the vendor's, see below)
  *        STATUS/ra=N       with Retry-After: N (seconds); /ra=@N: an HTTP date N seconds ahead
  *        STATUS/delay=MS   answer after MS milliseconds
+ *        STATUS/html       an HTML page instead of the vendor's body (a captive portal, a proxy)
  *        hang              never answer (the client times out)
  *        xN after an entry repeats it N times
  *   --print / --print-bodies write a line (and the pretty body) per request on stdout, or on the
@@ -20,7 +21,9 @@
  *   (-1: none), which a test can ask many times a second without reading the whole log. These
  *   control requests are not recorded.
  *
- * Default answers by path: .../events (Meta) {"events_received":N,...}; .../event/track/ (TikTok)
+ * Default answers by path: .../events (Meta) {"events_received":N,...}; /v5/ad_accounts/…/events
+ * (Pinterest) {"num_events_received":N,"num_events_processed":N,...}; /rest/conversionEvents
+ * (LinkedIn) {"elements":[{"status":201},...]}; .../event/track/ (TikTok)
  * {"code":0,...}; /debug/mp/collect (GA4) {"validationMessages":[...]} from a few of GA4's
  * documented checks; /mp/collect 204; .../token (an OAuth2 token endpoint) {"access_token":
  * "stub-access-<request count>","expires_in":3599, or N with ?ttl=N}; anything else {"ok":true}.
@@ -55,6 +58,7 @@ typedef struct answer {
     int retry_after; /* seconds; -1 none */
     int retry_date;  /* Retry-After as an HTTP date */
     int delay_ms;
+    int html; /* an HTML page as the body, whatever the status */
 } answer_t;
 
 static struct {
@@ -119,6 +123,8 @@ static int parse_plan(const char *text, answer_t *out, size_t *n, char *why, siz
                 a.retry_after = (int)strtol(opt + 3, NULL, 10);
             } else if (strncmp(opt, "delay=", 6) == 0) {
                 a.delay_ms = (int)strtol(opt + 6, NULL, 10);
+            } else if (strcmp(opt, "html") == 0) {
+                a.html = 1;
             } else {
                 snprintf(why, why_len, "bad plan option '%s'", opt);
                 free(copy);
@@ -253,14 +259,27 @@ static void send_answer(h2o_req_t *req, const answer_t *a)
     const char *path = req->path.base;
     char *body = NULL;
     int status = a->status;
-    if (status >= 200 && status < 300) {
+    const char *type = "application/json";
+    if (a->html) {
+        body = strdup("<html><body>Welcome to the guest network</body></html>");
+        type = "text/html";
+    } else if (status >= 200 && status < 300) {
         json_t *in = json_loadb(req->entity.base, req->entity.len, 0, NULL), *out = NULL;
         char tok[48];
         if (ends_with(path, plen, "/debug/mp/collect"))
             out = ga4_validate(in);
         else if (ends_with(path, plen, "/mp/collect"))
             status = 204;
-        else if (ends_with(path, plen, "/events"))
+        else if (ends_with(path, plen, "/events") && memmem(path, plen, "/ad_accounts/", 13) != NULL) {
+            /* Pinterest: every event received and processed. */
+            json_int_t n = (json_int_t)json_array_size(json_object_get(in, "data"));
+            out = json_pack("{s:I,s:I,s:[]}", "num_events_received", n, "num_events_processed", n, "events");
+        } else if (ends_with(path, plen, "/rest/conversionEvents")) {
+            /* LinkedIn's BATCH_CREATE: a status per element. */
+            out = json_pack("{s:[]}", "elements");
+            for (size_t i = 0; out != NULL && i < json_array_size(json_object_get(in, "elements")); i++)
+                json_array_append_new(json_object_get(out, "elements"), json_pack("{s:i}", "status", 201));
+        } else if (ends_with(path, plen, "/events"))
             out = json_pack("{s:I,s:[],s:s}", "events_received",
                             (json_int_t)json_array_size(json_object_get(in, "data")), "messages", "fbtrace_id", "stub");
         else if (ends_with(path, plen, "/token")) { /* an OAuth2 token endpoint: a new token each time */
@@ -307,7 +326,7 @@ static void send_answer(h2o_req_t *req, const answer_t *a)
     char *pb = h2o_mem_alloc_pool(&req->pool, bl);
     memcpy(pb, body, bl);
     free(body);
-    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, H2O_STRLIT("application/json"));
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type, strlen(type));
     req->res.content_length = bl;
     h2o_send_inline(req, pb, bl);
 }

@@ -173,6 +173,43 @@ static void test_limits(void **state)
     json_decref(ev);
 }
 
+/* GA4 answers 2xx to everything and silently drops an event whose name it reserves (`error`,
+ * `session_start`…) and a name or parameter with a reserved prefix (`ga_`, `google_`,
+ * `firebase_`): such events were counted delivered and never seen. A reserved event name is
+ * dead-lettered with the reason (the name is GA4's own word, safe to show; a mapping can rename
+ * it); a reserved prefix gets the "e_" a name not starting with a letter gets. */
+static void test_reserved_names(void **state)
+{
+    (void)state;
+    static const char *const reserved[] = {"error", "session_start", "first_visit", "user_engagement"};
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
+        char edit[128];
+        snprintf(edit, sizeof(edit), "{\"event\":\"%s\",\"properties\":{}}", reserved[i]);
+        size_t len;
+        char *raw = vfix_envelope(edit, &len);
+        sluice_vendor_item_t item;
+        char why[256] = "", want[160];
+        vfix_map(vfix_integration(cfg, "ga4"), raw, len, VFIX_NOW_MS, SLUICE_MAP_DEAD, &item, why, sizeof(why));
+        snprintf(want, sizeof(want), "event name %s is reserved by GA4 (GA4 drops it; rename it in mapping.events)",
+                 reserved[i]);
+        assert_string_equal(why, want);
+        free(raw);
+    }
+    json_t *ev = mapped("{\"event\":\"ga_checkout\",\"properties\":{\"google_ref\":\"x\",\"firebase_id\":2,"
+                        "\"gallery\":\"g\"}}",
+                        NULL);
+    assert_string_equal(json_string_value(json_object_get(ev, "name")), "e_ga_checkout");
+    json_t *params = json_object_get(ev, "params");
+    assert_string_equal(json_string_value(json_object_get(params, "e_google_ref")), "x");
+    assert_int_equal(json_integer_value(json_object_get(params, "e_firebase_id")), 2);
+    assert_string_equal(json_string_value(json_object_get(params, "gallery")), "g"); /* not a prefix: kept */
+    assert_null(json_object_get(params, "google_ref"));
+    json_decref(ev);
+    ev = mapped("{\"event\":\"google-step\",\"properties\":{}}", NULL); /* reserved once cleaned */
+    assert_string_equal(json_string_value(json_object_get(ev, "name")), "e_google_step");
+    json_decref(ev);
+}
+
 static void test_page_screen_skip(void **state)
 {
     (void)state;
@@ -228,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_user_data),      cmocka_unit_test(test_groups),
         cmocka_unit_test(test_limits),         cmocka_unit_test(test_page_screen_skip),
         cmocka_unit_test(test_72_hours),       cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_reserved_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

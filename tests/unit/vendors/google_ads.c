@@ -199,6 +199,15 @@ static void test_classify(void **state)
     assert_string_equal(why, "HTTP 403 (PERMISSION_DENIED, authorizationError DEVELOPER_TOKEN_NOT_APPROVED)");
     assert_int_equal(sluice_vendor_google_ads.classify(400, "{}", 2, why, sizeof(why)), SLUICE_VERDICT_FAIL);
     assert_int_equal(sluice_vendor_google_ads.classify(503, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    /* A 2xx that is not Google Ads' answer (a captive portal's or a proxy's page, an empty body)
+     * delivered nothing: retried, never counted as delivered. */
+    const char *html = "<html><body>Welcome to the guest network</body></html>";
+    assert_int_equal(sluice_vendor_google_ads.classify(200, html, strlen(html), why, sizeof(why)),
+                     SLUICE_VERDICT_RETRY);
+    assert_string_equal(why, "HTTP 200 without a JSON answer: not an answer from Google Ads (a proxy?)");
+    assert_int_equal(sluice_vendor_google_ads.classify(204, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    /* validateOnly (sluicectl vendor check) answers an empty object when all is well. */
+    assert_int_equal(sluice_vendor_google_ads.classify(200, "{}", 2, why, sizeof(why)), SLUICE_VERDICT_OK);
 }
 
 /* The dead-letter reason (the DLQ `error` header, the logs) shows Google's enum names only: a

@@ -99,6 +99,13 @@ static void test_classify(void **state)
     assert_string_equal(why, "HTTP 401 (LinkedIn serviceErrorCode 65601)");
     assert_int_equal(sluice_vendor_linkedin.classify(429, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
     assert_int_equal(sluice_vendor_linkedin.classify(503, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    /* A 2xx that is not LinkedIn's BATCH_CREATE answer (a captive portal's or a proxy's page, an
+     * empty body) delivered nothing: retried, never counted as delivered. */
+    const char *html = "<html><body>Welcome to the guest network</body></html>";
+    assert_int_equal(sluice_vendor_linkedin.classify(200, html, strlen(html), why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    assert_string_equal(why, "HTTP 200 without elements: not an answer from LinkedIn (a proxy?)");
+    assert_int_equal(sluice_vendor_linkedin.classify(201, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    assert_int_equal(sluice_vendor_linkedin.classify(200, "{\"ok\":true}", 11, why, sizeof(why)), SLUICE_VERDICT_RETRY);
 }
 
 int main(void)

@@ -106,6 +106,14 @@ static void test_classify(void **state)
     assert_int_equal(sluice_vendor_pinterest.classify(429, "{}", 2, why, sizeof(why)), SLUICE_VERDICT_RETRY);
     assert_int_equal(sluice_vendor_pinterest.classify(503, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
     assert_int_equal(sluice_vendor_pinterest.classify(401, "", 0, why, sizeof(why)), SLUICE_VERDICT_FAIL);
+    /* A 2xx that is not Pinterest's answer (a captive portal's or a proxy's page, an empty body)
+     * delivered nothing: retried, never counted as delivered. */
+    const char *html = "<html><body>Welcome to the guest network</body></html>";
+    assert_int_equal(sluice_vendor_pinterest.classify(200, html, strlen(html), why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    assert_string_equal(why, "HTTP 200 without num_events_received: not an answer from Pinterest (a proxy?)");
+    assert_int_equal(sluice_vendor_pinterest.classify(204, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    assert_int_equal(sluice_vendor_pinterest.classify(200, "{\"ok\":true}", 11, why, sizeof(why)),
+                     SLUICE_VERDICT_RETRY);
 }
 
 int main(void)

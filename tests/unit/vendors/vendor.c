@@ -394,13 +394,46 @@ static void test_amounts_as_sent(void **state)
     sluice_config_free(cfg);
 }
 
+/* Product ids written as numbers (`product_id: 1234`, as many shops' data layers and Shopify
+ * send them) reach every vendor with a product list, as the id's text: they were read as strings
+ * only, so the products vanished from Meta's contents, TikTok's, Pinterest's and Snap's
+ * content_ids, Reddit's products and GA4's item_id. */
+static void test_numeric_product_ids(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = vfix_config();
+    static const char *const names[] = {"meta", "ga4", "tiktok", "pinterest", "snapchat", "reddit"};
+    size_t len;
+    char *raw = vfix_envelope("{\"properties\":{\"currency\":\"EUR\",\"value\":5,\"products\":["
+                              "{\"product_id\":1234,\"name\":\"Mug\",\"price\":5,\"quantity\":1},"
+                              "{\"sku\":987654321012,\"price\":1,\"quantity\":1}]}}",
+                              &len);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        sluice_vendor_item_t item;
+        char why[200] = "";
+        vfix_map(vfix_integration(cfg, names[i]), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+        if (strstr(item.body, "\"1234\"") == NULL || strstr(item.body, "\"987654321012\"") == NULL)
+            print_error("%s: %s\n", names[i], item.body);
+        assert_non_null(strstr(item.body, "\"1234\""));
+        assert_non_null(strstr(item.body, "\"987654321012\""));
+        sluice_vendor_item_dispose(&item);
+    }
+    free(raw);
+    sluice_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_registry),      cmocka_unit_test(test_check_secret),
-        cmocka_unit_test(test_url),           cmocka_unit_test(test_standard_events),
-        cmocka_unit_test(test_classify_http), cmocka_unit_test(test_numbers_as_sent),
-        cmocka_unit_test(test_quantities),    cmocka_unit_test(test_amounts_as_sent),
+        cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_check_secret),
+        cmocka_unit_test(test_numeric_product_ids),
+        cmocka_unit_test(test_url),
+        cmocka_unit_test(test_standard_events),
+        cmocka_unit_test(test_classify_http),
+        cmocka_unit_test(test_numbers_as_sent),
+        cmocka_unit_test(test_quantities),
+        cmocka_unit_test(test_amounts_as_sent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
