@@ -122,7 +122,9 @@ static void count_error(sluice_identity_thread_t *t)
 /* 1 (and counted) when a command failed: no answer, or an error reply. Redis out of memory
  * (-OOM under noeviction) or a replica after a failover (-READONLY) answers every write with an
  * error: counting only timeouts left dedup, links and claims failing with every metric at zero.
- * Redis's reason is logged once a minute per thread (its error texts hold no keys or values). */
+ * Redis's reason is logged once a minute per thread, cut before any "args" it quotes: an unknown
+ * (renamed) command's error ends "with args beginning with: ..." and would quote a key, which can
+ * hold an id. */
 static int command_failed(sluice_identity_thread_t *t, sluice_redis_status_t status, const redisReply *reply)
 {
     if (status == SLUICE_REDIS_OK && reply->type != REDIS_REPLY_ERROR)
@@ -132,8 +134,11 @@ static int command_failed(sluice_identity_thread_t *t, sluice_redis_status_t sta
         int64_t now = sluice_mono_ms();
         if (t->refusal_logged_ms == 0 || now - t->refusal_logged_ms >= 60000) {
             t->refusal_logged_ms = now;
-            sluice_log_warn("redis.refused", "Redis refused a command: %.*s",
-                            (int)(reply->len < 160 ? reply->len : 160), reply->str);
+            size_t n = reply->len < 160 ? reply->len : 160;
+            const char *args = memmem(reply->str, n, "args", 4);
+            if (args != NULL)
+                n = (size_t)(args - reply->str);
+            sluice_log_warn("redis.refused", "Redis refused a command: %.*s", (int)n, reply->str);
         }
     }
     return 1;
