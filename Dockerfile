@@ -7,8 +7,17 @@
 #   docker run --rm -p 8443:8443 -v /etc/sluice/tls:/tls:ro \
 #     -e SLUICE_TLS_CERT=/tls/server.crt -e SLUICE_TLS_KEY=/tls/server.key \
 #     -e SLUICE_HTTPS_LISTEN=0.0.0.0:8443 -e SLUICE_KAFKA_BROKERS=kafka:9092 \
-#     -e SLUICE_REDIS_URL=redis://redis:6379 -e ENCRYPTION_KEY=... -e ACME_WEB_WRITE_KEY=... sluice
-#   docker run --rm --entrypoint sluice-deliver -e SLUICE_DATABASE_URL=... sluice --config /etc/sluice/acme.yaml
+#     -e SLUICE_REDIS_URL=redis://redis:6379 -e ENCRYPTION_KEY -e ACME_WEB_WRITE_KEY \
+#     -e ACME_WEB_WRITE_KEY_PREVIOUS -e ACME_APP_WRITE_KEY -e ACME_BACKEND_HMAC_SECRET \
+#     -e ACME_FPE_KEY -e GLOBEX_STORE_WRITE_KEY -e GLOBEX_CRM_HMAC_SECRET sluice
+#   docker run --rm --entrypoint sluice-deliver -e SLUICE_KAFKA_BROKERS=kafka:9092 \
+#     -e SLUICE_DATABASE_URL -e ENCRYPTION_KEY sluice --config /etc/sluice/acme.yaml
+#
+# The example config (config/examples/acme.yaml with orgs/globex.yaml) names every one of these
+# variables, and the gateway refuses to start while one is unset (`sluicectl config check --secrets`
+# lists them). A bare `-e NAME` passes the shell's value: a secret written as `-e NAME=value` is in
+# the shell's history and in every `ps` listing while docker runs. tests/deploy/check.py runs
+# config check with exactly these variables.
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \

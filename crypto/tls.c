@@ -146,6 +146,15 @@ int sluice_tls_check_pair(const char *cert_path, const char *key_path, sluice_er
     return rc;
 }
 
+int sluice_tls_key_exposed(const char *path, unsigned *mode)
+{
+    struct stat st;
+    if (path == NULL || stat(path, &st) != 0 || !(st.st_mode & S_IROTH))
+        return 0;
+    *mode = (unsigned)(st.st_mode & 07777);
+    return 1;
+}
+
 int sluice_tls_check_ca(const char *path, sluice_err_t *err)
 {
     sluice_err_clear(err);

@@ -30,6 +30,12 @@ const char *sluice_tls_error_text(char *buf, size_t len);
  * error was set. */
 int sluice_tls_check_pair(const char *cert_path, const char *key_path, sluice_err_t *cert_err, sluice_err_t *key_err);
 
+/* 1 when every user of the machine may read the file at path (a private key copied under umask
+ * 022, or by a cp without -p), with its permission bits in *mode; 0 otherwise, also when it cannot
+ * be stat'ed (loading it says why). A warning, not a refusal: in a container the gateway's user
+ * may be the only one, and a Kubernetes Secret volume is 0644 unless its defaultMode says not. */
+int sluice_tls_key_exposed(const char *path, unsigned *mode);
+
 /* Checks that path is a readable PEM bundle holding at least one CA certificate, as libcurl's
  * CURLOPT_CAINFO reads it in the delivery worker. Returns 0, or -1 with a message in err. */
 int sluice_tls_check_ca(const char *path, sluice_err_t *err);

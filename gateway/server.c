@@ -16,6 +16,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
@@ -281,6 +282,11 @@ static SSL_CTX *tls_create(const sluice_server_config_t *sc, int http2, sluice_e
         SSL_CTX_free(ssl);
         return NULL;
     }
+    unsigned mode;
+    if (sluice_tls_key_exposed(sc->tls_key, &mode))
+        sluice_log_warn("tls.key_readable",
+                        "TLS key %s is readable by every user of this machine (mode %04o): chmod o-r it", sc->tls_key,
+                        mode);
     h2o_ssl_register_alpn_protocols(ssl, http2 ? h2o_alpn_protocols : alpn_http1);
     return ssl;
 }
@@ -691,10 +697,18 @@ static unsigned connection_cap(const sluice_config_t *cfg, unsigned nthreads)
     return cap;
 }
 
+/* server.threads 0: one event loop per CPU this process may run on. sysconf counts every CPU of
+ * the machine; a process pinned to fewer (taskset, a container's cpuset, Kubernetes' static CPU
+ * manager) would run loops that only take turns on its CPUs, each with its own Kafka producer and
+ * descriptor reserve. A CPU quota (a container's CPU limit) is not an affinity and is not seen:
+ * docs/config.md says to set threads to it. */
 static unsigned thread_count(const sluice_config_t *cfg)
 {
     if (cfg->server.threads > 0)
         return cfg->server.threads;
+    cpu_set_t cpus;
+    if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 0)
+        return (unsigned)CPU_COUNT(&cpus);
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (unsigned)n : 1;
 }

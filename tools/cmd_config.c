@@ -76,6 +76,14 @@ static void check_tls(const sluice_config_t *cfg, sluice_config_diag_t *d)
             file_error(d, &sv->tls_cert_pos, "server.https.cert", "SLUICE_TLS_CERT", cert_err.msg);
         if (key_err.msg[0] != '\0')
             file_error(d, &sv->tls_key_pos, "server.https.key", "SLUICE_TLS_KEY", key_err.msg);
+        unsigned mode;
+        if (key_err.msg[0] == '\0' && sluice_tls_key_exposed(sv->tls_key, &mode)) {
+            const sluice_yaml_pos_t *pos = &sv->tls_key_pos;
+            sluice_config_diag_warn(d, pos->file != NULL ? pos : NULL,
+                                    "%s: '%s' is readable by every user of this machine (mode %04o): chmod o-r it "
+                                    "(0600 or 0640, owned by the gateway's user)",
+                                    pos->file != NULL ? "server.https.key" : "SLUICE_TLS_KEY", sv->tls_key, mode);
+        }
     }
     if (cfg->delivery.ca_file != NULL) {
         sluice_err_t err;

@@ -9,15 +9,22 @@ back through `sluicectl config dump` with each service's own environment), and t
 pass `sluicectl config check --secrets` with that environment. Also: the ConfigMap carries
 deploy/sluice.yaml unchanged, compose's nginx.conf is deploy/nginx/balancer.conf filled in, the
 shutdown budgets cover drain_timeout_ms, every container is non-root with a read-only root file
-system, and README links docs/deploy.md, which names every file.
+system, the gateway's server.threads is its Deployment's CPU limit (a quota it cannot see), a
+worker Deployment is given no secret only the gateway reads, the `docker run` examples at the top
+of the Dockerfile give the example config every variable it names (config check --secrets) and
+no loopback address for Kafka, Redis or PostgreSQL, and README links docs/deploy.md, which names
+every file.
 
 usage: check.py SOURCE_DIR BUILD_DIR       (exit 0: all good; 1: problems, one per line)
 """
 import json
 import os
+import math
 import re
+import shlex
 import subprocess
 import sys
+import tempfile
 
 import yaml
 
@@ -142,11 +149,25 @@ def check_flags(where, prog, args, config_paths):
             i += 1
 
 
-def check_env(where, prog, env):
+def gateway_only_env(dump):
+    """The variables of deploy/sluice.yaml that only the gateway reads: the Redis password (the
+    worker opens no Redis) and the sources' write keys and signing secrets."""
+    names = {dump.get("redis", {}).get("password_env")}
+    for org in dump.get("orgs", []):
+        for src in org.get("sources", []):
+            names |= {src.get(k) for k in ("write_key_env", "previous_write_key_env", "hmac_secret_env")}
+    return {n for n in names if n}
+
+
+def check_env(where, prog, env, gateway_only=()):
     """Each variable given to a sluice program is one it reads: a SLUICE_* override or key variable
-    in its binary, or one that deploy/sluice.yaml names."""
+    in its binary, or one that deploy/sluice.yaml names (for sluice-deliver, not one that only the
+    gateway reads: a worker talks to every vendor's API and needs no Redis password or write key)."""
     for name in env:
         checked["env"].add(name)
+        if prog == "sluice-deliver" and name in gateway_only:
+            problem(where, "sluice-deliver is given %s, which only sluice-gateway reads" % name)
+            continue
         if name in CFG_ENV_NAMES:
             continue
         if name in THIRD_PARTY_ENV:
@@ -157,6 +178,13 @@ def check_env(where, prog, env):
         for name in CFG_ENV_NAMES:
             if name not in env:
                 problem(where, "the config names %s and the gateway is not given it" % name)
+    # docs/deploy.md rotates keys by putting SLUICE_KEY_ID and SLUICE_KEYRING in the Secret next to
+    # ENCRYPTION_KEY: a program not given them keeps the old ring, and after the switch opens no
+    # vault row, token or cookie sealed under the old key.
+    if "ENCRYPTION_KEY" in env:
+        for name in ("SLUICE_KEY_ID", "SLUICE_KEYRING"):
+            if name not in env:
+                problem(where, "%s is given ENCRYPTION_KEY but not %s (key rotation, docs/deploy.md)" % (prog, name))
 
 
 def listening_ports(prog, dump):
@@ -188,6 +216,23 @@ def base_env():
 
 # ------------------------------------------------------------------ compose
 
+def interpolate(where, env):
+    """Compose's ${VAR}, ${VAR:-default} and ${VAR:?message}, filled in from the env file
+    (--env-file deploy/compose/sluice.env) as sluice.env.example has it."""
+    out = {}
+    for k, v in env.items():
+        def fill(m):
+            var, op, arg = m.group(1), m.group(2) or "", m.group(3) or ""
+            checked["env"].add(var)
+            if var in ENV_EXAMPLE:
+                return ENV_EXAMPLE[var]
+            if op != ":-":
+                problem(where, "%s takes ${%s}, which is not in deploy/compose/sluice.env.example" % (k, var))
+            return arg
+        out[k] = re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:[-?])([^}]*))?\}", fill, str(v))
+    return out
+
+
 def check_compose():
     where0 = "deploy/compose.yaml"
     doc = yaml.safe_load(read(os.path.join(DEPLOY, "compose.yaml")))
@@ -195,6 +240,13 @@ def check_compose():
     gateway_http_ports = {}
     for name, svc in services.items():
         where = "%s: services.%s" % (where0, name)
+        # The whole env file in a container hands every secret to it: Redis or PostgreSQL (other
+        # vendors' code, on the network) would hold ENCRYPTION_KEY, a worker the Redis password.
+        for ef in svc.get("env_file", []):
+            problem(where, "env_file %s gives the service every secret; name the ones it reads in environment" % ef)
+        env3 = interpolate(where, svc.get("environment") or {})
+        if "ENCRYPTION_KEY" in env3 and not str(svc.get("image", "")).startswith("sluice"):
+            problem(where, "%s is given ENCRYPTION_KEY" % svc.get("image"))
         if not str(svc.get("image", "")).startswith("sluice"):
             continue
         argv = (svc.get("entrypoint") or ["/usr/bin/sluice-gateway"]) + (svc.get("command") or [])
@@ -211,17 +263,15 @@ def check_compose():
                 problem(where, "mounts %s, which is not in deploy/" % src)
         config_paths = {d for d, s in mounts.items() if os.path.normpath(s) == "sluice.yaml"}
         check_flags(where, prog, argv[1:], config_paths)
-        env = dict(svc.get("environment") or {})
+        env = interpolate(where, svc.get("environment") or {})
         for ef in svc.get("env_file", []):
             example = os.path.join(DEPLOY, ef + ".example")
-            if not os.path.exists(example):
-                problem(where, "env_file %s has no %s.example to start from" % (ef, ef))
-                continue
-            env.update(parse_env_file(example))
-        check_env(where, prog, env)
+            if os.path.exists(example):
+                env.update(parse_env_file(example))
         run_env = base_env()
         run_env.update(env)
         dump = config_dump(run_env)
+        check_env(where, prog, env, gateway_only_env(dump))
         if prog == "sluice-gateway":
             config_check(where, run_env)
         ports = listening_ports(prog, dump)
@@ -282,6 +332,25 @@ def check_compose():
 
 # ------------------------------------------------------------------ kubernetes
 
+def cpu_of(quantity):
+    q = str(quantity)
+    return int(q[:-1]) / 1000.0 if q.endswith("m") else float(q)
+
+
+def check_threads(where, container, dump):
+    """server.threads 0 is one loop per CPU of the node's affinity: a CPU limit is a quota the
+    gateway cannot see, so under one, threads must be set and no more than the limit."""
+    limit = container.get("resources", {}).get("limits", {}).get("cpu")
+    if limit is None:
+        return
+    threads = dump.get("server", {}).get("threads", 0)
+    cap = math.ceil(cpu_of(limit))
+    checked["probe"].add("threads %s <= limits.cpu %s" % (threads, limit))
+    if threads == 0 or threads > cap:
+        problem(where, "server.threads %s with limits.cpu %s: 0 runs a loop per CPU of the node, throttled to the "
+                       "limit; set threads to %d" % (threads, limit, cap))
+
+
 def check_kubernetes():
     kdir = os.path.join(DEPLOY, "kubernetes")
     docs = []
@@ -341,12 +410,13 @@ def check_kubernetes():
                         problem(where, "sluice-secrets key %s is not in deploy/compose/sluice.env.example "
                                        "(from which docs/deploy.md creates the Secret)" % ref["key"])
                     env[e["name"]] = ENV_EXAMPLE.get(ref["key"], "")
-            check_env(where, prog, env)
             run_env = base_env()
             run_env.update(env)
             dump = config_dump(run_env)
+            check_env(where, prog, env, gateway_only_env(dump))
             if prog == "sluice-gateway":
                 config_check(where, run_env)
+                check_threads(where, c, dump)
             ports = listening_ports(prog, dump)
             named = {}
             for p in c.get("ports", []):
@@ -406,6 +476,97 @@ def check_kubernetes():
         problem("deploy/kubernetes", "a worker Deployment per vendor group expected")
 
 
+# ------------------------------------------------------------------ Dockerfile examples
+
+def dockerfile_examples(text):
+    """The `docker run` commands in the Dockerfile's opening comment, continuations joined."""
+    cmds, buf = [], ""
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            break
+        line = line[1:].strip()
+        if line.endswith("\\"):
+            buf += line[:-1] + " "
+            continue
+        line, buf = buf + line, ""
+        if line.startswith("docker run "):
+            cmds.append(shlex.split(line)[2:])
+    return cmds
+
+
+def example_value(name, certs):
+    """A stand-in for the value a bare `-e NAME` takes from the operator's shell."""
+    if name.endswith("_KEY") and "WRITE_KEY" not in name:
+        return os.urandom(32).hex()  # ENCRYPTION_KEY, an fpe key: 64 hex digits
+    return "docker-example-" + name.lower()
+
+
+def check_dockerfile():
+    where0 = "Dockerfile"
+    text = read(os.path.join(SRC, "Dockerfile"))
+    if "cp -r config/examples/. /out/etc/sluice/" not in text:
+        problem(where0, "the image no longer carries config/examples in /etc/sluice (the examples run it)")
+    entry = json.loads(re.search(r"^ENTRYPOINT (\[.*\])$", text, re.M).group(1))
+    cmd = json.loads(re.search(r"^CMD (\[.*\])$", text, re.M).group(1))
+    examples = dockerfile_examples(text)
+    if len(examples) < 2:
+        problem(where0, "expected a `docker run` example for sluice-gateway and one for sluice-deliver")
+    certs = tempfile.mkdtemp(prefix="sluice-deploy-check.")
+    r = subprocess.run([os.path.join(SRC, "scripts", "certs.sh"), certs], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        problem(where0, "scripts/certs.sh failed: " + r.stderr.strip())
+        return
+    for args in examples:
+        env, entrypoint, i = {}, None, 0
+        while i < len(args) and args[i].startswith("-"):
+            opt, val = args[i], args[i + 1] if i + 1 < len(args) else ""
+            if opt == "-e":
+                name, eq, value = val.partition("=")
+                if value.startswith("/tls/"):
+                    value = os.path.join(certs, value[len("/tls/"):])
+                env[name] = value if eq else example_value(name, certs)
+            elif opt == "--entrypoint":
+                entrypoint = val
+            i += 1 if opt == "--rm" else 2
+        argv = ([entrypoint] if entrypoint else entry) + (args[i + 1:] or cmd)
+        prog = os.path.basename(argv[0])
+        where = "%s: docker run ... %s" % (where0, " ".join(argv))
+        if prog not in ("sluice-gateway", "sluice-deliver"):
+            problem(where, "runs %s" % argv[0])
+            continue
+        config = argv[argv.index("--config") + 1] if "--config" in argv else None
+        if config is None or not config.startswith("/etc/sluice/"):
+            problem(where, "no --config in /etc/sluice, where the image has the examples")
+            continue
+        path = os.path.join(SRC, "config", "examples", config[len("/etc/sluice/"):])
+        for name in env:
+            checked["env"].add(name)
+            if not binary_has(prog, name) and name not in read(path) + "".join(
+                    read(os.path.join(SRC, "config", "examples", "orgs", f))
+                    for f in os.listdir(os.path.join(SRC, "config", "examples", "orgs"))):
+                problem(where, "%s is given %s, which neither it nor the example config reads" % (prog, name))
+        run_env = base_env()
+        run_env.update(env)
+        r = subprocess.run([BINARIES["sluicectl"], "config", "check", "--secrets", path], capture_output=True,
+                           text=True, env=run_env, timeout=30)
+        if prog == "sluice-gateway" and (r.returncode != 0 or "is not set" in r.stderr):
+            problem(where, "sluicectl config check --secrets with the example's variables: " + r.stderr.strip())
+        if prog == "sluice-deliver" and "ENCRYPTION_KEY" not in env:
+            problem(where, "sluice-deliver refuses to start without ENCRYPTION_KEY, which the example does not give")
+        r = subprocess.run([BINARIES["sluicectl"], "config", "dump", path], capture_output=True, text=True,
+                           env=run_env, timeout=30)
+        dump = json.loads(r.stdout) if r.returncode == 0 else {}
+        addrs = {"SLUICE_KAFKA_BROKERS": dump.get("kafka", {}).get("brokers")}
+        if prog == "sluice-gateway":
+            addrs["SLUICE_REDIS_URL"] = dump.get("redis", {}).get("url")
+        else:
+            addrs["SLUICE_DATABASE_URL"] = dump.get("database", {}).get("url")
+        for var, addr in addrs.items():
+            if addr is None or re.search(r"(^|[@/,])(127\.0\.0\.1|localhost)\b", addr):
+                problem(where, "%s is not given: the example config's %s is the container itself" % (var, addr))
+    subprocess.run(["rm", "-rf", certs])
+
+
 def check_docs():
     readme = read(os.path.join(SRC, "README.md"))
     if "docs/deploy.md" not in readme:
@@ -424,6 +585,7 @@ for prog, path in BINARIES.items():
         sys.exit(1)
 check_compose()
 check_kubernetes()
+check_dockerfile()
 check_docs()
 for p in problems:
     print(p)

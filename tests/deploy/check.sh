@@ -1,5 +1,5 @@
 #!/bin/sh
-# ctest deploy.files: tests/deploy/check.py on deploy/ as it is (must pass), then on copies with
+# ctest deploy.files: tests/deploy/check.py on deploy/ (and the Dockerfile's examples) as it is (must pass), then on copies with
 # one mistake each of the kinds it exists to catch (each must fail, naming the mistake).
 # usage: check.sh SOURCE_DIR BUILD_DIR
 set -u
@@ -12,8 +12,9 @@ trap 'rm -rf "$tmp"' EXIT
 fails=0
 # mutate FILE SED-EXPR EXPECTED-MESSAGE
 mutate() {
-  rm -rf "$tmp/src" && mkdir -p "$tmp/src/docs"
+  rm -rf "$tmp/src" && mkdir -p "$tmp/src/docs" "$tmp/src/config" "$tmp/src/scripts"
   cp -r "$src/deploy" "$src/README.md" "$src/Dockerfile" "$tmp/src/" && cp "$src/docs/deploy.md" "$tmp/src/docs/"
+  cp -r "$src/config/examples" "$tmp/src/config/" && cp "$src/scripts/certs.sh" "$tmp/src/scripts/"
   sed -i "$2" "$tmp/src/$1"
   if cmp -s "$src/$1" "$tmp/src/$1"; then
     echo "mutation left $1 unchanged: $2"; fails=$((fails + 1)); return
@@ -39,5 +40,15 @@ mutate deploy/sluice.yaml 's|http: {listen: "0.0.0.0:8080"}|http: {listen: "0.0.
 mutate deploy/compose/nginx.conf 's|gateway-2:8080|gateway-2:8081|' 'balancer.conf filled in'
 mutate deploy/kubernetes/worker-meta.yaml 's|name: SLUICE_LOG_LEVEL|name: SLUICE_LOG|' 'SLUICE_LOG, which it never reads'
 mutate Dockerfile 's|--uid 10001|--uid 999|' 'uid 10001'
-[ $fails -eq 0 ] && echo "deploy check: 16 planted mistakes caught"
+mutate deploy/sluice.yaml 's|threads: 2 |threads: 0 |' 'server.threads 0 with limits.cpu 2'
+mutate deploy/kubernetes/worker-meta.yaml 's|key: SLUICE_DATABASE_URL}}|&\n            - name: SLUICE_REDIS_PASSWORD\n              valueFrom: {secretKeyRef: {name: sluice-secrets, key: SLUICE_REDIS_PASSWORD}}|' 'sluice-deliver is given SLUICE_REDIS_PASSWORD'
+mutate Dockerfile 's|-e ACME_FPE_KEY ||' 'ACME_FPE_KEY'
+mutate Dockerfile 's|entrypoint sluice-deliver -e SLUICE_KAFKA_BROKERS=kafka:9092|entrypoint sluice-deliver|' 'SLUICE_KAFKA_BROKERS is not given'
+mutate Dockerfile 's|-e ENCRYPTION_KEY sluice --config|sluice --config|' 'refuses to start without ENCRYPTION_KEY'
+mutate deploy/kubernetes/gateway.yaml '/name: SLUICE_KEYRING/,+1d' 'not SLUICE_KEYRING'
+mutate deploy/compose/sluice.env.example '/^SLUICE_KEYRING=/d' 'key SLUICE_KEYRING is not in'
+mutate deploy/compose.yaml 's|^    environment:$|    env_file: [compose/sluice.env]\n&|' 'env_file compose/sluice.env gives the service every secret'
+mutate deploy/compose.yaml 's|ACME_WEB_WRITE_KEY: ${ACME_WEB_WRITE_KEY:?|ACME_WEB_WRITE_KEY: ${ACME_WEB_KEY:?|' 'ACME_WEB_KEY}, which is not in'
+mutate deploy/compose.yaml 's|    SLUICE_DATABASE_URL: ${SLUICE_DATABASE_URL|    SLUICE_REDIS_PASSWORD: ${SLUICE_REDIS_PASSWORD:-}\n&|' 'sluice-deliver is given SLUICE_REDIS_PASSWORD'
+[ $fails -eq 0 ] && echo "deploy check: 26 planted mistakes caught"
 exit $fails

@@ -607,6 +607,28 @@ static void metrics_off_is_not_public(void **state)
     http_resp_dispose(&r);
 }
 
+/* server.threads: 0 runs one event loop per CPU the gateway may use: pinned to one CPU (taskset,
+ * a cpuset, Kubernetes' static CPU manager) it is one loop, not one per CPU of the machine, each
+ * loop with its own Kafka producer and descriptor reserve taking turns on that CPU. */
+static void threads_zero_follows_cpu_affinity(void **state)
+{
+    (void)state;
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        skip(); /* one CPU: one loop either way, nothing to tell apart */
+    assert_true(sluice_th_exited_with(gwfix_stop(&F, SIGTERM), 0));
+    snprintf(F.config, sizeof(F.config), "%s",
+             gwfix_write("gateway.yaml", replaced(config_text(""), "  threads: 2\n", "  threads: 0\n")));
+    const char *env[] = {"T_KEY=" KEY, "T_NEW=" NEW_KEY, NULL};
+    memcpy(F.env, env, sizeof(env));
+    static const char *const pin[] = {"taskset", "-c", "0", NULL};
+    gwfix_start_with(&F, pin);
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_th_wait_log(F.gw, "\"msg\":\"1 threads;", 1, 10000, &err), 0);
+    http_resp_t r;
+    assert_int_equal(post_event(KEY, "pinned-1", &r), 200);
+    http_resp_dispose(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -618,6 +640,7 @@ int main(void)
         cmocka_unit_test(reload_takes_renewed_certificate),
         cmocka_unit_test(sigterm_drains_without_loss),
         cmocka_unit_test(metrics_off_is_not_public),
+        cmocka_unit_test(threads_zero_follows_cpu_affinity),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

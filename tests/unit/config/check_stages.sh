@@ -7,7 +7,8 @@
 #      root file itself (an env override's error still shown);
 #   3. TLS files: a key of another certificate, files that are not PEM, a path from
 #      SLUICE_TLS_CERT, a CA bundle that is none: OpenSSL's reason in each, never "(null)";
-#      and sluice-gateway's own message for a missing certificate;
+#      and sluice-gateway's own message for a missing certificate; a key every user may read is
+#      a warning (from the file and from SLUICE_TLS_KEY, and in sluice-gateway's log);
 #   4. ENCRYPTION_KEY: no word about it when nothing needs it; a warning per need otherwise,
 #      an error with --secrets, silence once it is set.
 # usage: check_stages.sh SLUICECTL SLUICE_GATEWAY
@@ -49,6 +50,7 @@ mkcert() { # mkcert NAME: NAME.crt (self-signed) and NAME.key, EC P-256
 }
 mkcert a
 mkcert b
+chmod 600 "$tmp/a.key" "$tmp/b.key"
 echo "not a certificate" >"$tmp/junk.pem"
 
 # ------------------------------------------------------------------ 1. five stages, one run
@@ -135,6 +137,29 @@ tls_yaml a.crt a.key >"$tmp/tls-ok.yaml"
 run_check "$tmp/tls-ok.yaml"
 [ "$rc" -eq 0 ] && [ "$(cat "$tmp/out")" = ok ] || fail "matching pair: expected ok, got $rc: $(cat "$tmp/err")"
 [ ! -s "$tmp/err" ] || fail "matching pair: nothing expected on stderr, got: $(cat "$tmp/err")"
+
+# A key every user may read (copied under umask 022, a cp without -p) still loads, with a warning
+# naming the fix, from the file and from SLUICE_TLS_KEY; 0600 and 0640 are quiet (above: a.key).
+chmod 644 "$tmp/a.key"
+run_check "$tmp/tls-ok.yaml"
+[ "$rc" -eq 0 ] || fail "world-readable key: expected exit 0, got $rc: $(cat "$tmp/err")"
+same_lines "$tmp/warnings" "world-readable key" <<EOF
+$tmp/tls-ok.yaml:3:55: server.https.key: '$tmp/a.key' is readable by every user of this machine (mode 0644): chmod o-r it (0600 or 0640, owned by the gateway's user)
+EOF
+(cd "$tmp" && SLUICE_TLS_KEY=a.key run_check tls-ok.yaml && echo "$rc" >"$tmp/rc")
+same_lines "$tmp/warnings" "world-readable key from SLUICE_TLS_KEY" <<EOF
+SLUICE_TLS_KEY: '$tmp/a.key' is readable by every user of this machine (mode 0644): chmod o-r it (0600 or 0640, owned by the gateway's user)
+EOF
+# The gateway loads it too, and says so in its log (it starts without Kafka; stopped after 2 s).
+sed 's/127.0.0.1:8443/127.0.0.1:0/' "$tmp/tls-ok.yaml" >"$tmp/tls-gw.yaml"
+(cd "$tmp" && SLUICE_METRICS_LISTEN= SLUICE_KAFKA_BROKERS=127.0.0.1:1 timeout -s TERM 2 "$gateway" --config tls-gw.yaml) \
+    >/dev/null 2>"$tmp/gw.err" || true
+grep -q "\"event\":\"tls.key_readable\",\"msg\":\"TLS key $tmp/a.key is readable by every user" "$tmp/gw.err" ||
+    fail "sluice-gateway with a world-readable key: no tls.key_readable warning in: $(head -c 2000 "$tmp/gw.err")"
+chmod 640 "$tmp/a.key"
+run_check "$tmp/tls-ok.yaml"
+[ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ] || fail "key 0640: nothing expected on stderr, got: $(cat "$tmp/err")"
+chmod 600 "$tmp/a.key"
 
 tls_yaml a.crt b.key junk.pem >"$tmp/tls-bad.yaml"
 run_check "$tmp/tls-bad.yaml"
