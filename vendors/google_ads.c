@@ -227,15 +227,11 @@ static void failure_code(const json_t *details, char *out, size_t cap)
  * RESOURCE_EXHAUSTED and 5xx are retried; 200 with partialFailureError refused some conversions. */
 static sluice_verdict_t classify(long status, const char *body, size_t len, char *why, size_t why_len)
 {
-    sluice_verdict_t v = sluice_vendor_classify_http(status, why, why_len);
+    /* Google answers JSON, `{"results":[…]}` or (validateOnly) `{}`. */
     json_t *root = json_loadb(body, len, 0, NULL);
+    sluice_verdict_t v = sluice_vendor_classify_json(status, root, "Google Ads", why, why_len);
     char code[128];
-    if (v == SLUICE_VERDICT_OK && !json_is_object(root)) {
-        /* Google answers JSON, `{"results":[…]}` or (validateOnly) `{}`; a 2xx that is not a JSON
-         * object (a captive portal's or a proxy's page, an empty body) delivered nothing. */
-        snprintf(why, why_len, "HTTP %ld without a JSON answer: not an answer from Google Ads (a proxy?)", status);
-        v = SLUICE_VERDICT_RETRY;
-    } else if (v == SLUICE_VERDICT_OK) {
+    if (v == SLUICE_VERDICT_OK) {
         json_t *pf = json_object_get(root, "partialFailureError");
         if (json_is_object(pf) && json_integer_value(json_object_get(pf, "code")) != 0) {
             failure_code(json_object_get(pf, "details"), code, sizeof(code));

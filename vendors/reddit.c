@@ -179,14 +179,20 @@ static int build_check(const sluice_integration_t *it, const json_t *secret, con
     return build_mode(it, secret, items, n, 1, out, err);
 }
 
-/* Reddit answers HTTP statuses; errors look like {"error":{"code":N,…}}: 429 and 5xx retried,
- * the rest (400 a malformed event, 401/403 the token) dead-lettered with Reddit's code. */
+/* Reddit answers HTTP statuses and JSON, also on success; errors look like {"error":{"code":N,…}}:
+ * 429 and 5xx retried, the rest (400 a malformed event, 401/403 the token) dead-lettered with
+ * Reddit's code. */
 static sluice_verdict_t classify(long status, const char *body, size_t len, char *why, size_t why_len)
 {
-    sluice_verdict_t v = sluice_vendor_classify_http(status, why, why_len);
-    if (v == SLUICE_VERDICT_OK)
-        return v;
     json_t *root = json_loadb(body, len, 0, NULL);
+    /* A 204 (no body by definition) is taken as the vendor's: its documentation shows a JSON
+     * success body, but not that it never answers 204. */
+    sluice_verdict_t v = status == 204 ? sluice_vendor_classify_http(status, why, why_len)
+                                       : sluice_vendor_classify_json(status, root, "Reddit", why, why_len);
+    if (status >= 200 && status < 300) {
+        json_decref(root);
+        return v;
+    }
     json_t *code = json_object_get(json_object_get(root, "error"), "code");
     if (json_is_integer(code))
         snprintf(why, why_len, "HTTP %ld (Reddit code %" JSON_INTEGER_FORMAT ")", status, json_integer_value(code));

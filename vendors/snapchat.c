@@ -183,14 +183,20 @@ static int build_check(const sluice_integration_t *it, const json_t *secret, con
     return build_path(it, secret, items, n, "events/validate", out, err);
 }
 
-/* Snap answers HTTP statuses: 2xx accepted; 429 and 5xx retried; 400 (a malformed event), 401
- * and 403 (the token) refused, with Snap's `reason` when it is a code word. */
+/* Snap answers HTTP statuses and a JSON object (`{"status":"SUCCESS",…}`): 2xx with that object
+ * accepted; 429 and 5xx retried; 400 (a malformed event), 401 and 403 (the token) refused, with
+ * Snap's `reason` when it is a code word. */
 static sluice_verdict_t classify(long status, const char *body, size_t len, char *why, size_t why_len)
 {
-    sluice_verdict_t v = sluice_vendor_classify_http(status, why, why_len);
-    if (v == SLUICE_VERDICT_OK)
-        return v;
     json_t *root = json_loadb(body, len, 0, NULL);
+    /* A 204 (no body by definition) is taken as the vendor's: its documentation shows a JSON
+     * success body, but not that it never answers 204. */
+    sluice_verdict_t v = status == 204 ? sluice_vendor_classify_http(status, why, why_len)
+                                       : sluice_vendor_classify_json(status, root, "Snapchat", why, why_len);
+    if (status >= 200 && status < 300) {
+        json_decref(root);
+        return v;
+    }
     const char *reason = json_string_value(json_object_get(root, "reason"));
     if (reason != NULL && strlen(reason) < 48 && strspn(reason, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") == strlen(reason))
         snprintf(why, why_len, "HTTP %ld (Snap %s)", status, reason);

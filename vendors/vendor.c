@@ -415,6 +415,17 @@ sluice_verdict_t sluice_vendor_classify_http(long status, char *why, size_t why_
     return SLUICE_VERDICT_FAIL;
 }
 
+sluice_verdict_t sluice_vendor_classify_json(long status, const json_t *root, const char *vendor, char *why,
+                                             size_t why_len)
+{
+    sluice_verdict_t v = sluice_vendor_classify_http(status, why, why_len);
+    if (v == SLUICE_VERDICT_OK && !json_is_object(root)) {
+        snprintf(why, why_len, "HTTP %ld without a JSON answer: not an answer from %s (a proxy?)", status, vendor);
+        v = SLUICE_VERDICT_RETRY;
+    }
+    return v;
+}
+
 int sluice_vendor_join(const char *prefix, const sluice_vendor_item_t *const *items, size_t n, const char *suffix,
                        char **out, size_t *out_len)
 {

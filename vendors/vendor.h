@@ -266,6 +266,12 @@ json_t *sluice_vendor_first_number(const sluice_envelope_t *e, const json_t *pro
 /* The default classification: 2xx ok; 408, 425, 429, 5xx retry; everything else failed. */
 sluice_verdict_t sluice_vendor_classify_http(long status, char *why, size_t why_len);
 
+/* sluice_vendor_classify_http for vendors that answer a JSON object, also on success: a 2xx whose
+ * body (root, as parsed; NULL when it was not JSON) is not an object is retried, since a captive
+ * portal's or a proxy's page, or an empty body, delivered nothing. vendor names the vendor in why. */
+sluice_verdict_t sluice_vendor_classify_json(long status, const json_t *root, const char *vendor, char *why,
+                                             size_t why_len);
+
 /* An OAuth2 refresh-token grant (RFC 6749 section 6) to token_url as a form POST. The body holds
  * the client secret and refresh token: the worker wipes it. Returns 0, or -1 with err set. */
 int sluice_vendor_oauth_refresh(const char *token_url, const char *client_id, const char *client_secret,

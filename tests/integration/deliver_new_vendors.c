@@ -427,17 +427,19 @@ static void test_retry_and_dead_letters(void **state)
 }
 
 /* A 2xx that is not the vendor's answer (a captive portal's or a proxy's HTML page) delivered
- * nothing: Pinterest, LinkedIn and Google Ads counted it delivered and never sent the event
- * again. Each retries, and the second request is the vendor's. */
+ * nothing: Pinterest, LinkedIn, Google Ads, Snapchat and Reddit counted it delivered and never
+ * sent the event again. Each retries, and the second request is the vendor's. */
 static void test_proxy_page_is_retried(void **state)
 {
     (void)state;
     dfix_stub_plan_for(&F, &PIN, "200/html", "nv-proxy-1");
     dfix_stub_plan_for(&F, &LI, "200/html", "nv-proxy-1");
     dfix_stub_plan_for(&F, &GADS, "200/html", "nv-proxy-1");
+    dfix_stub_plan_for(&F, &SNAP, "200/html", "nv-proxy-1");
+    dfix_stub_plan_for(&F, &RDT, "200/html", "nv-proxy-1");
     post_order("nv-proxy-1", "Order Completed");
-    const dstub_t *stubs[] = {&PIN, &LI, &GADS};
-    for (size_t i = 0; i < 3; i++) {
+    const dstub_t *stubs[] = {&PIN, &LI, &GADS, &SNAP, &RDT};
+    for (size_t i = 0; i < 5; i++) {
         json_t *tries = wait_requests(stubs[i], "nv-proxy-1", 2);
         assert_int_equal(json_integer_value(json_object_get(json_array_get(tries, 0), "answer")), 200); /* the page */
         assert_int_equal(json_integer_value(json_object_get(json_array_get(tries, 1), "answer")), 200);
@@ -446,6 +448,8 @@ static void test_proxy_page_is_retried(void **state)
     dfix_stub_plan(&F, &PIN, "200");
     dfix_stub_plan(&F, &LI, "200");
     dfix_stub_plan(&F, &GADS, "200");
+    dfix_stub_plan(&F, &SNAP, "200");
+    dfix_stub_plan(&F, &RDT, "200");
 }
 
 /* Runs `sluicectl vendor check VENDOR` (plus extra, may be NULL); returns the exit status and

@@ -102,6 +102,13 @@ static void test_classify(void **state)
     assert_int_equal(sluice_vendor_reddit.classify(429, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
     assert_int_equal(sluice_vendor_reddit.classify(502, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
     assert_int_equal(sluice_vendor_reddit.classify(401, "", 0, why, sizeof(why)), SLUICE_VERDICT_FAIL);
+    /* A 2xx that is not Reddit's answer (a captive portal's or a proxy's page, an empty body)
+     * delivered nothing: retried. A 204 has no body by definition. */
+    const char *html = "<html><body>Welcome to the guest network</body></html>";
+    assert_int_equal(sluice_vendor_reddit.classify(200, html, strlen(html), why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    assert_string_equal(why, "HTTP 200 without a JSON answer: not an answer from Reddit (a proxy?)");
+    assert_int_equal(sluice_vendor_reddit.classify(200, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    assert_int_equal(sluice_vendor_reddit.classify(204, "", 0, why, sizeof(why)), SLUICE_VERDICT_OK);
 }
 
 int main(void)
