@@ -29,6 +29,7 @@
 
 #include <openssl/ssl.h>
 
+#include "common/cpus.h"
 #include "common/log.h"
 #include "common/time.h"
 #include "crypto/keyring.h"
@@ -697,20 +698,21 @@ static unsigned connection_cap(const sluice_config_t *cfg, unsigned nthreads)
     return cap;
 }
 
-/* server.threads 0: one event loop per CPU this process may run on. sysconf counts every CPU of
- * the machine; a process pinned to fewer (taskset, a container's cpuset, Kubernetes' static CPU
- * manager) would run loops that only take turns on its CPUs, each with its own Kafka producer and
- * descriptor reserve. A CPU quota (a container's CPU limit) is not an affinity and is not seen:
- * docs/config.md says to set threads to it. */
+/* server.threads 0: one event loop per CPU this process may use. sysconf counts every CPU of the
+ * machine; a process pinned to fewer (taskset, a container's cpuset) or held to a CPU quota
+ * (docker --cpus, Kubernetes' limits.cpu) would run loops that take turns and are throttled, each
+ * with its own Kafka producer and descriptor reserve. */
 static unsigned thread_count(const sluice_config_t *cfg)
 {
     if (cfg->server.threads > 0)
         return cfg->server.threads;
-    cpu_set_t cpus;
-    if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 0)
-        return (unsigned)CPU_COUNT(&cpus);
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (unsigned)n : 1;
+    sluice_cpus_limit_t why;
+    unsigned n = sluice_cpus_usable(&why);
+    static const char *const whys[] = {[SLUICE_CPUS_MACHINE] = "the machine's CPUs",
+                                       [SLUICE_CPUS_AFFINITY] = "the CPUs this process may run on",
+                                       [SLUICE_CPUS_QUOTA] = "the cgroup's CPU quota, rounded up"};
+    sluice_log_info("gateway.threads", "server.threads 0: %u event loops, %s", n, whys[why]);
+    return n;
 }
 
 static int open_all_listeners(sluice_gateway_t *gw, const sluice_config_t *cfg, sluice_err_t *err)

@@ -9,7 +9,7 @@ back through `sluicectl config dump` with each service's own environment), and t
 pass `sluicectl config check --secrets` with that environment. Also: the ConfigMap carries
 deploy/sluice.yaml unchanged, compose's nginx.conf is deploy/nginx/balancer.conf filled in, the
 shutdown budgets cover drain_timeout_ms, every container is non-root with a read-only root file
-system, the gateway's server.threads is its Deployment's CPU limit (a quota it cannot see), a
+system, the gateway's server.threads is 0 or at most its Deployment's CPU limit, a
 worker Deployment is given no secret only the gateway reads, the `docker run` examples at the top
 of the Dockerfile give the example config every variable it names (config check --secrets) and
 no loopback address for Kafka, Redis or PostgreSQL, and README links docs/deploy.md, which names
@@ -338,17 +338,17 @@ def cpu_of(quantity):
 
 
 def check_threads(where, container, dump):
-    """server.threads 0 is one loop per CPU of the node's affinity: a CPU limit is a quota the
-    gateway cannot see, so under one, threads must be set and no more than the limit."""
+    """server.threads 0 is one loop per CPU the gateway may use (its affinity and its cgroup's
+    quota, which a CPU limit is); a number above the limit runs loops that are throttled."""
     limit = container.get("resources", {}).get("limits", {}).get("cpu")
     if limit is None:
         return
     threads = dump.get("server", {}).get("threads", 0)
     cap = math.ceil(cpu_of(limit))
     checked["probe"].add("threads %s <= limits.cpu %s" % (threads, limit))
-    if threads == 0 or threads > cap:
-        problem(where, "server.threads %s with limits.cpu %s: 0 runs a loop per CPU of the node, throttled to the "
-                       "limit; set threads to %d" % (threads, limit, cap))
+    if threads > cap:
+        problem(where, "server.threads %s with limits.cpu %s: more loops than CPUs, throttled to the limit; set "
+                       "threads to %d or 0" % (threads, limit, cap))
 
 
 def check_kubernetes():

@@ -40,7 +40,7 @@ mutate deploy/sluice.yaml 's|http: {listen: "0.0.0.0:8080"}|http: {listen: "0.0.
 mutate deploy/compose/nginx.conf 's|gateway-2:8080|gateway-2:8081|' 'balancer.conf filled in'
 mutate deploy/kubernetes/worker-meta.yaml 's|name: SLUICE_LOG_LEVEL|name: SLUICE_LOG|' 'SLUICE_LOG, which it never reads'
 mutate Dockerfile 's|--uid 10001|--uid 999|' 'uid 10001'
-mutate deploy/sluice.yaml 's|threads: 2 |threads: 0 |' 'server.threads 0 with limits.cpu 2'
+mutate deploy/sluice.yaml 's|threads: 2 |threads: 4 |' 'server.threads 4 with limits.cpu 2'
 mutate deploy/kubernetes/worker-meta.yaml 's|key: SLUICE_DATABASE_URL}}|&\n            - name: SLUICE_REDIS_PASSWORD\n              valueFrom: {secretKeyRef: {name: sluice-secrets, key: SLUICE_REDIS_PASSWORD}}|' 'sluice-deliver is given SLUICE_REDIS_PASSWORD'
 mutate Dockerfile 's|-e ACME_FPE_KEY ||' 'ACME_FPE_KEY'
 mutate Dockerfile 's|entrypoint sluice-deliver -e SLUICE_KAFKA_BROKERS=kafka:9092|entrypoint sluice-deliver|' 'SLUICE_KAFKA_BROKERS is not given'

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,11 +63,15 @@ static int setup(void **state)
     return 0;
 }
 
+static char quota_dir[256];
+
 static int teardown(void **state)
 {
     (void)state;
     if (sluice_th_proc_running(F.gw))
         gwfix_stop(&F, SIGTERM);
+    if (quota_dir[0] != '\0')
+        rmdir(quota_dir); /* threads_zero_follows_cpu_quota's cgroup, left by a failure */
     sluice_th_teardown();
     return 0;
 }
@@ -629,6 +634,55 @@ static void threads_zero_follows_cpu_affinity(void **state)
     http_resp_dispose(&r);
 }
 
+/* A CPU quota (docker --cpus, Kubernetes' limits.cpu) is not an affinity: threads 0 ran one loop
+ * per CPU of the machine inside a 1-CPU container, loops that take turns and get throttled. Run
+ * the gateway in a cgroup v1 CPU hierarchy with a quota of one CPU (this machine's; skipped where
+ * no such hierarchy can be written). */
+static void threads_zero_follows_cpu_quota(void **state)
+{
+    (void)state;
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        skip(); /* one CPU: one loop either way, nothing to tell apart */
+    const char *mounts[] = {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"};
+    char *dir = quota_dir, file[300];
+    for (size_t i = 0; i < 2 && dir[0] == '\0'; i++) {
+        snprintf(dir, sizeof(quota_dir), "%s/sluice-test-%d", mounts[i], (int)getpid());
+        if (mkdir(dir, 0755) != 0)
+            dir[0] = '\0';
+    }
+    if (dir[0] == '\0')
+        skip();
+    snprintf(file, sizeof(file), "%s/cpu.cfs_period_us", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fprintf(f, "100000\n");
+    fclose(f);
+    snprintf(file, sizeof(file), "%s/cpu.cfs_quota_us", dir);
+    f = fopen(file, "w");
+    assert_non_null(f);
+    fprintf(f, "90000\n"); /* 0.9 CPU: rounded up to one loop */
+    fclose(f);
+    if (sluice_th_proc_running(F.gw))
+        assert_true(sluice_th_exited_with(gwfix_stop(&F, SIGTERM), 0));
+    snprintf(F.config, sizeof(F.config), "%s",
+             gwfix_write("gateway.yaml", replaced(config_text(""), "  threads: 2\n", "  threads: 0\n")));
+    const char *env[] = {"T_KEY=" KEY, "T_NEW=" NEW_KEY, NULL};
+    memcpy(F.env, env, sizeof(env));
+    char script[400];
+    snprintf(script, sizeof(script), "echo $$ > %s/cgroup.procs && exec \"$@\"", dir);
+    const char *const into[] = {"sh", "-c", script, "sh", NULL};
+    gwfix_start_with(&F, into);
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_th_wait_log(F.gw, "\"msg\":\"1 threads;", 1, 10000, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "1 event loops, the cgroup's CPU quota", 1, 10000, &err), 0);
+    http_resp_t r;
+    assert_int_equal(post_event(KEY, "quota-1", &r), 200);
+    http_resp_dispose(&r);
+    assert_true(sluice_th_exited_with(gwfix_stop(&F, SIGTERM), 0));
+    assert_int_equal(rmdir(dir), 0);
+    dir[0] = '\0';
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -641,6 +695,7 @@ int main(void)
         cmocka_unit_test(sigterm_drains_without_loss),
         cmocka_unit_test(metrics_off_is_not_public),
         cmocka_unit_test(threads_zero_follows_cpu_affinity),
+        cmocka_unit_test(threads_zero_follows_cpu_quota),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
