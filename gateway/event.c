@@ -482,8 +482,13 @@ int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
         ctx = json_object();
         json_object_set_new(ev, "context", ctx);
     }
-    if (!en->trust_client_ip || !json_is_string(json_object_get(ctx, "ip")))
+    /* A server source's request comes from the server, for many users: its address is no user's
+     * (it became every user's client_ip_address at Meta and their city the data centre's), so
+     * its events have the context.ip they carry or none. */
+    if (!en->trust_client_ip)
         json_object_set_new_nocheck(ctx, "ip", header_string(en->client_ip)); /* a header's bytes: checked */
+    else if (json_object_get(ctx, "ip") != NULL && !json_is_string(json_object_get(ctx, "ip")))
+        json_object_del(ctx, "ip");
     json_t *ua = json_object_get(ctx, "userAgent");
     /* An empty one is none (an SDK that could not read its platform's): kept, the event would be
      * one without a user agent, which `bots: drop` drops. */

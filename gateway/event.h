@@ -70,7 +70,7 @@ typedef struct sluice_event_enrich {
     int64_t received_ms;
     const char *client_ip;  /* textual address */
     const char *user_agent; /* may be NULL */
-    int trust_client_ip;    /* server sources may pass the end user's context.ip */
+    int trust_client_ip;    /* server sources pass the end user's context.ip, or none */
 } sluice_event_enrich_t;
 
 /* Fills messageId (UUIDv4) when absent, receivedAt, context.ip and context.userAgent.

@@ -1136,7 +1136,8 @@ static void sdk_semantics(void **state)
     (void)state;
     http_resp_t r;
     /* A server SDK's batch (analytics-node: Basic auth, many users): every event keeps its own ids
-     * and its context.ip; none gets another's anonymousId. */
+     * and its context.ip; none gets another's anonymousId, nor the server's address as its
+     * context.ip (it was each user's client_ip_address at Meta, and their city the server's). */
     const char *node_batch = "{\"batch\":["
                              "{\"type\":\"track\",\"event\":\"A\",\"messageId\":\"sdk-n1\",\"anonymousId\":\"anon-1\"},"
                              "{\"type\":\"track\",\"event\":\"B\",\"messageId\":\"sdk-n2\",\"userId\":\"user-2\"},"
@@ -1203,6 +1204,8 @@ static void sdk_semantics(void **state)
     assert_null(json_object_get(n2, "anonymousId"));
     assert_string_equal(json_string_value(json_object_get(gwfix_find_message(msgs, "sdk-n2"), "key")), "acme:user-2");
     assert_string_equal(json_string_value(json_object_get(json_object_get(n3, "context"), "ip")), "198.51.100.9");
+    assert_null(json_object_get(json_object_get(n2, "context"), "ip"));
+    assert_null(json_object_get(json_object_get(event_of(msgs, "sdk-n1"), "context"), "ip"));
     json_t *skew = event_of(msgs, "sdk-skew");
     assert_null(json_object_get(skew, "userId"));
     assert_string_equal(json_string_value(json_object_get(skew, "originalTimestamp")), "2020-01-01T00:00:00.000Z");
