@@ -185,24 +185,38 @@ static const char *check_plugin_name(const char *s)
 
 /* Reads the secret named by the env var `var` (from key) into *out when resolving; a missing or
  * empty variable is an error then, and a warning when only checking. */
+/* The shortest HMAC signing secret taken: 128 bits. */
+#define SLUICE_HMAC_SECRET_MIN 16
+
 static void resolve_secret(sluice_dec_map_t *m, const char *key, const char *var, const sluice_source_t *s,
                            const char *org_id, int flags, char **out)
 {
     if (var == NULL)
         return;
     const char *v = getenv(var);
+    char path[SLUICE_DEC_PATH_MAX];
+    sluice_dec_key_path(m, key, path, sizeof(path));
+    const sluice_yaml_pos_t *pos = &sluice_yaml_map_get(m->node, key)->pos;
+    const char *sid = s->id ? s->id : "?", *oid = org_id ? org_id : "?";
+    void (*say)(sluice_config_diag_t *, const sluice_yaml_pos_t *, const char *, ...) =
+        (flags & SLUICE_CONFIG_RESOLVE_SECRETS) ? sluice_config_diag_add : sluice_config_diag_warn;
+    /* Whoever knows a signing secret can send any user's events as the org's backend, and one of
+     * a few bytes (a placeholder left in, "changeme") is guessed by trying: a write key is seen
+     * by every visitor anyway, so only signing secrets have a floor. The length only is said. */
+    if (v != NULL && strcmp(key, "hmac_secret_env") == 0 && v[0] != '\0' && strlen(v) < SLUICE_HMAC_SECRET_MIN) {
+        say(m->diag, pos,
+            "%s: the secret in %s is %zu bytes long: an HMAC signing secret needs at least %d (source '%s' of org "
+            "'%s'; e.g. openssl rand -hex 32)",
+            path, strspn(var, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == strlen(var) ? var : "its variable", strlen(v),
+            SLUICE_HMAC_SECRET_MIN, sid, oid);
+        return;
+    }
     if (v != NULL && v[0] != '\0') {
         if (flags & SLUICE_CONFIG_RESOLVE_SECRETS)
             *out = sluice_dec_xstrdup(v);
         return;
     }
-    char path[SLUICE_DEC_PATH_MAX];
-    sluice_dec_key_path(m, key, path, sizeof(path));
-    const sluice_yaml_pos_t *pos = &sluice_yaml_map_get(m->node, key)->pos;
     const char *state = v == NULL ? "not set" : "empty";
-    const char *sid = s->id ? s->id : "?", *oid = org_id ? org_id : "?";
-    void (*say)(sluice_config_diag_t *, const sluice_yaml_pos_t *, const char *, ...) =
-        (flags & SLUICE_CONFIG_RESOLVE_SECRETS) ? sluice_config_diag_add : sluice_config_diag_warn;
     /* A key pasted where its variable's name goes is a valid name too: the message (and the log
      * it goes to) would print the key. Only a name written the usual way is echoed. */
     if (strspn(var, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == strlen(var))

@@ -910,6 +910,10 @@ static void test_secrets_missing(void **state)
                             "not set (source 'web' of org 'acme')",
                             "x.yaml:9:33: orgs[0].sources[0].previous_write_key_env: environment variable "
                             "T_SLUICE_WEB_OLD is empty (source 'web' of org 'acme')",
+                            /* a 1-byte signing secret is guessed in 256 tries */
+                            "x.yaml:13:26: orgs[0].sources[1].hmac_secret_env: the secret in T_SLUICE_API_SECRET is "
+                            "1 bytes long: an HMAC signing secret needs at least 16 (source 'api' of org 'acme'; "
+                            "e.g. openssl rand -hex 32)",
                             NULL,
                         });
     /* without RESOLVE_SECRETS (config check) the same are warnings and the load succeeds */
@@ -917,7 +921,7 @@ static void test_secrets_missing(void **state)
     sluice_config_t *cfg = load(SECRET_YAML, SLUICE_CONFIG_NO_ENV, &d);
     assert_non_null(cfg);
     assert_int_equal(d.count, 0);
-    assert_int_equal(d.warning_count, 2);
+    assert_int_equal(d.warning_count, 3);
     assert_string_equal(d.warnings[0], "x.yaml:8:24: orgs[0].sources[0].write_key_env: environment variable "
                                        "T_SLUICE_WEB_KEY is not set (source 'web' of org 'acme')");
     assert_null(sluice_org_find_source(&cfg->orgs[0], "api")->hmac_secret);
