@@ -341,10 +341,32 @@ static const char *const desktop_os[] = {
     "SUSE",          "Red Hat",   "Windows NT", "Windows XP",  "Windows 98", "Windows 95", "Windows 2000", "Windows ME",
     "Windows Vista", "Windows 7", "Windows 8",  "Windows 8.1", "Windows RT", NULL};
 
+/* Televisions and streaming sticks name themselves in ways of their own (matched ignoring case);
+ * Samsung's run Tizen, which phones ran too, and Android TVs' browsers never say "Mobile". */
+static const char *const tv_words[] = {"smart-tv",  "smarttv",  "smart tv",  "hbbtv",      "android tv",
+                                       "androidtv", "googletv", "google tv", "bravia",     "web0s",
+                                       "webos.tv",  "netcast",  "crkey",     "chromecast", "appletv",
+                                       "apple tv",  "roku/",    "opera tv",  " tv safari", NULL};
+static const char *const console_words[] = {"xbox", "playstation", "nintendo", NULL};
+
+/* "tv", "console" or NULL. Amazon's Fire TV models are AFT and capitals ("; AFTKA Build/"). */
+static const char *big_screen(const char *ua, size_t len)
+{
+    if (sluice_ua_contains_any(ua, len, tv_words, SIZE_MAX))
+        return "tv";
+    for (const char *p = ua; (p = memmem(p, len - (size_t)(p - ua), "; AFT", 5)) != NULL; p += 5)
+        if (p + 5 < ua + len && p[5] >= 'A' && p[5] <= 'Z')
+            return "tv";
+    return sluice_ua_contains_any(ua, len, console_words, SIZE_MAX) ? "console" : NULL;
+}
+
 static const char *device_type(const sluice_ua_result_t *r, const char *ua, size_t len)
 {
     if (r->bot)
         return "bot";
+    const char *big = big_screen(ua, len);
+    if (big != NULL)
+        return big;
     if (strcmp(r->device, "iPad") == 0 || strstr(r->device, "Tablet") != NULL || strstr(r->device, "Kindle") != NULL)
         return "tablet";
     /* Android's browsers say "Mobile" on phones only; an app's own requests (Dalvik, its HTTP
@@ -751,7 +773,8 @@ int sluice_ua_apply_hints(sluice_ua_result_t *r, const sluice_ua_hints_t *h)
             used = 1;
         }
     }
-    if (h->mobile != NULL && !r->bot) {
+    /* A television's or console's Chromium says "?0" too: it stays what its user agent says. */
+    if (h->mobile != NULL && !r->bot && strcmp(r->type, "tv") != 0 && strcmp(r->type, "console") != 0) {
         const char *s = h->mobile;
         while (*s == ' ')
             s++;

@@ -105,6 +105,79 @@ static void test_mobile(void **state)
     check(c, sizeof(c) / sizeof(c[0]));
 }
 
+/* Televisions, streaming sticks and game consoles: a Samsung TV (Tizen) was `mobile`, an Android
+ * TV or Fire TV `tablet`, an Xbox `desktop`; each is now `tv` or `console`, also when a Chromium
+ * on one sends client hints ("?0": not a phone). */
+static void test_tv_and_consoles(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *ua, *type;
+    } c[] = {
+        {"Mozilla/5.0 (SMART-TV; LINUX; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) 76.0.3809.146/6.0 TV "
+         "Safari/537.36",
+         "tv"},
+        {"Mozilla/5.0 (SMART-TV; Linux; Tizen 5.5) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/3.0 "
+         "Chrome/69.0.3497.106 TV Safari/537.36",
+         "tv"},
+        {"Mozilla/5.0 (Web0S; Linux/SmartTV) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/79.0.3945.79 Safari/537.36 "
+         "WebAppManager",
+         "tv"},
+        {"Mozilla/5.0 (Linux; Android 11; BRAVIA 4K VH2 Build/RTT2.220118.001; wv) AppleWebKit/537.36 (KHTML, like "
+         "Gecko) Version/4.0 Chrome/120.0.6099.43 Safari/537.36",
+         "tv"},
+        {"Mozilla/5.0 (Linux; Android 9; SHIELD Android TV Build/PPR1.180610.011) AppleWebKit/537.36 (KHTML, like "
+         "Gecko) Chrome/119.0.6045.163 Safari/537.36",
+         "tv"},
+        {"Mozilla/5.0 (Linux; Android 9; AFTKA Build/PS7633.3445N; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Silk/120.3.1 like Chrome/120.0.6099.230 Safari/537.36",
+         "tv"},
+        {"Mozilla/5.0 (Linux; Android 12; Chromecast Build/STTE.230319.008; wv) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Version/4.0 Chrome/117.0.0.0 Safari/537.36 CrKey/1.56.500000",
+         "tv"},
+        {"Mozilla/5.0 (Linux; Tizen 2.3; SmartHub; SMART-TV; SmartTV; U; Maple2012) AppleWebKit/538.1+ (KHTML, like "
+         "Gecko) TV Safari/538.1+",
+         "tv"},
+        {"Roku/DVP-12.5 (12.5.0.4178-88)", "tv"},
+        {"AppleTV11,1/11.1", "tv"},
+        {"Mozilla/5.0 (Windows NT 10.0; Win64; x64; Xbox; Xbox One) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Chrome/70.0.3538.102 Safari/537.36 Edge/18.19041",
+         "console"},
+        {"Mozilla/5.0 (PlayStation; PlayStation 5/2.26) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/13.0 "
+         "Safari/605.1.15",
+         "console"},
+        {"Mozilla/5.0 (Nintendo Switch; WifiWebAuthApplet) AppleWebKit/606.4 (KHTML, like Gecko) NF/6.0.1.15.4 "
+         "NintendoBrowser/5.1.0.20393",
+         "console"},
+        /* not televisions: a Tizen watch, an Android tablet, a phone whose model has "TV" in it */
+        {"Mozilla/5.0 (Linux; Tizen 2.3; SAMSUNG SM-R730A) AppleWebKit/537.3 (KHTML, like Gecko) Version/2.3 Mobile "
+         "Safari/537.3",
+         "mobile"},
+        {"Mozilla/5.0 (Linux; Android 13; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 "
+         "Safari/537.36",
+         "tablet"},
+        {"Mozilla/5.0 (Linux; Android 10; TVBOXPHONE) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile "
+         "Safari/537.36",
+         "mobile"},
+    };
+    sluice_ua_cache_t *cache = sluice_ua_cache_create(0);
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        sluice_ua_result_t r;
+        assert_int_equal(sluice_ua_parse(parser, cache, c[i].ua, strlen(c[i].ua), &r), 0);
+        if (strcmp(r.type, c[i].type) != 0)
+            fail_msg("%s\n got %s, want %s", c[i].ua, r.type, c[i].type);
+        if (r.bot)
+            fail_msg("%s: a bot", c[i].ua);
+    }
+    /* Chromium on an Android TV sends Sec-CH-UA-Mobile ?0: still a television, not a tablet. */
+    sluice_ua_result_t r;
+    assert_true(sluice_ua_parse(parser, cache, c[4].ua, strlen(c[4].ua), &r) >= 0); /* 1: from the cache */
+    sluice_ua_hints_t h = {.mobile = "?0"};
+    sluice_ua_apply_hints(&r, &h);
+    assert_string_equal(r.type, "tv");
+    sluice_ua_cache_destroy(cache);
+}
+
 /* What the regexes capture is cut to its field at a character's start: half a character is no
  * UTF-8, and a field holding one was left out of the event (a JSON string cannot hold it). */
 static void test_cut_at_characters(void **state)
@@ -332,9 +405,16 @@ static void test_load_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_desktop),      cmocka_unit_test(test_mobile), cmocka_unit_test(test_cut_at_characters),
-        cmocka_unit_test(test_in_app),       cmocka_unit_test(test_bots),   cmocka_unit_test(test_unknown_and_empty),
-        cmocka_unit_test(test_client_hints), cmocka_unit_test(test_cache),  cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_desktop),
+        cmocka_unit_test(test_mobile),
+        cmocka_unit_test(test_tv_and_consoles),
+        cmocka_unit_test(test_cut_at_characters),
+        cmocka_unit_test(test_in_app),
+        cmocka_unit_test(test_bots),
+        cmocka_unit_test(test_unknown_and_empty),
+        cmocka_unit_test(test_client_hints),
+        cmocka_unit_test(test_cache),
+        cmocka_unit_test(test_load_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
