@@ -103,9 +103,22 @@ static int has_categories(const json_t *cats, const sluice_consent_config_t *c)
     return 1;
 }
 
-static const char *const identifying[] = {
-    "userId",           "traits",         "context.ip",      "context.userAgent", "context.vendorIds",
-    "context.clickIds", "context.traits", "context.identity"};
+/* What identifies the person: their ids (an alias's previousId, an SDK's externalIds, a phone's
+ * device, advertising and push ids), traits, address and agent, the ids vendors' cookies and ad
+ * clicks gave them. context.device.type and the like stay: they say what, not who. */
+static const char *const identifying[] = {"userId",
+                                          "previousId",
+                                          "traits",
+                                          "context.ip",
+                                          "context.userAgent",
+                                          "context.vendorIds",
+                                          "context.clickIds",
+                                          "context.traits",
+                                          "context.identity",
+                                          "context.externalIds",
+                                          "context.device.id",
+                                          "context.device.advertisingId",
+                                          "context.device.token"};
 
 static int strip_cb(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
 {

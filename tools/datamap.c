@@ -140,8 +140,20 @@ static const enrichment_t enrichments[] = {
 /* What consent policy `strip` removes besides every hashed and masked rule path: the list in
  * gateway/datalayer.c (strip_identifying), which the unit test compares with the data layer. */
 static const char *const strip_paths[] = {
-    "userId",         "traits",           "context.ip", "context.userAgent", "context.vendorIds", "context.clickIds",
-    "context.traits", "context.identity", NULL,
+    "userId",
+    "previousId",
+    "traits",
+    "context.ip",
+    "context.userAgent",
+    "context.vendorIds",
+    "context.clickIds",
+    "context.traits",
+    "context.identity",
+    "context.externalIds",
+    "context.device.id",
+    "context.device.advertisingId",
+    "context.device.token",
+    NULL,
 };
 
 typedef enum read_form {

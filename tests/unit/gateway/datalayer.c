@@ -228,8 +228,14 @@ static void rules_cover_context_traits(void **state)
 static void consent_policies(void **state)
 {
     (void)state;
-    const char *no_consent = "{\"userId\":\"u1\",\"traits\":{\"email\":\"a@b.c\"},\"context\":{\"ip\":\"1.2.3.4\","
-                             "\"page\":{\"url\":\"https://x\"}},\"properties\":{\"card_number\":\"4111\"}}";
+    /* With what Segment's and RudderStack's SDKs add that identifies the person too: an alias's
+     * previousId, externalIds (an e-mail, a CRM id), a phone's advertising and device ids. */
+    const char *no_consent =
+        "{\"userId\":\"u1\",\"previousId\":\"old-user-7\",\"traits\":{\"email\":\"a@b.c\"},"
+        "\"context\":{\"ip\":\"1.2.3.4\",\"page\":{\"url\":\"https://x\"},"
+        "\"externalIds\":[{\"id\":\"a@b.c\",\"type\":\"email\",\"collection\":\"users\"}],"
+        "\"device\":{\"type\":\"ios\",\"id\":\"dev-9\",\"advertisingId\":\"6D92078A-8246-4BA4-AE5B-76104861E7DC\","
+        "\"adTrackingEnabled\":true,\"token\":\"apns-token-1\"}},\"properties\":{\"card_number\":\"4111\"}}";
     sluice_dl_result_t res;
     sluice_dl_stats_t st = {0};
 
@@ -251,6 +257,13 @@ static void consent_policies(void **state)
     assert_null(json_object_get(json_object_get(ev, "context"), "ip"));
     assert_non_null(json_object_get(json_object_get(ev, "context"), "page"));
     assert_null(json_object_get(json_object_get(ev, "properties"), "card_number"));
+    assert_null(json_object_get(ev, "previousId"));
+    assert_null(json_object_get(json_object_get(ev, "context"), "externalIds"));
+    json_t *dev = json_object_get(json_object_get(ev, "context"), "device");
+    assert_null(json_object_get(dev, "id"));
+    assert_null(json_object_get(dev, "advertisingId"));
+    assert_null(json_object_get(dev, "token"));
+    assert_string_equal(json_string_value(json_object_get(dev, "type")), "ios"); /* what kind, not whose */
     assert_string_equal(json_string_value(json_object_get(res.privacy, "consent")), "stripped");
     sluice_dl_result_dispose(&res);
     json_decref(ev);
