@@ -369,6 +369,25 @@ static const char *withhold_invalid_value(json_t *ev, const char *path)
     return removed ? path : NULL;
 }
 
+/* Removes from a refused event the members the PII guard never scans because validation vouches
+ * for them (a type name, RFC 3339 times; receivedAt the gateway writes) but did not here: it
+ * stopped at an earlier member, or at the event's size, and "timestamp" or "type" may hold an
+ * e-mail that would otherwise reach the record as sent. */
+static void withhold_unvouched(json_t *ev)
+{
+    static const char *const times[] = {"timestamp", "originalTimestamp", "sentAt", "receivedAt"};
+    json_t *t = json_object_get(ev, "type");
+    if (t != NULL && !(json_is_string(t) && sluice_event_type_parse(json_string_value(t)) >= 0))
+        json_object_del(ev, "type");
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+        json_t *v = json_object_get(ev, times[i]);
+        int64_t ms;
+        if (v != NULL && !json_is_null(v) &&
+            !(json_is_string(v) && sluice_time_parse(json_string_value(v), json_string_length(v), 0, &ms) == 0))
+            json_object_del(ev, times[i]);
+    }
+}
+
 /* Refused events go, after the data layer masked them, to kafka.invalid_topic with the reason:
  * no SDK reads a batch answer's `rejected`, so without this record they would vanish without a
  * trace (Snowplow's "bad rows"). An event the consent policy drops is not recorded; one the data
@@ -393,6 +412,8 @@ static void record_invalid(pending_t *p)
         /* The value that made the event invalid is no field a rule covers (a "timestamp" holding an
          * e-mail, say): it is withheld from the record, which names it. */
         const char *withheld = withhold_invalid_value(ev, json_string_value(json_object_get(error, "path")));
+        if (json_is_object(ev))
+            withhold_unvouched(ev);
         if (json_is_object(ev) && sluice_datalayer_apply(org, 0, masker_for(p), ev, p->nums, &dl, &st) == 0) {
             if (dl.drop_event) {
                 sluice_dl_result_dispose(&dl);

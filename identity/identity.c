@@ -39,6 +39,7 @@
 #include "common/log.h"
 #include "common/time.h"
 #include "crypto/ct.h"
+#include "identity/redis_sync.h"
 
 /* Key names after the deployment's prefix (redis.key_prefix, default "sluice:"). */
 #define XD_KEY     "xd:"
@@ -134,10 +135,7 @@ static int command_failed(sluice_identity_thread_t *t, sluice_redis_status_t sta
         int64_t now = sluice_mono_ms();
         if (t->refusal_logged_ms == 0 || now - t->refusal_logged_ms >= 60000) {
             t->refusal_logged_ms = now;
-            size_t n = reply->len < 160 ? reply->len : 160;
-            const char *args = memmem(reply->str, n, "args", 4);
-            if (args != NULL)
-                n = (size_t)(args - reply->str);
+            size_t n = sluice_redis_sync_reason_len(reply->str, reply->len < 160 ? reply->len : 160);
             sluice_log_warn("redis.refused", "Redis refused a command: %.*s", (int)n, reply->str);
         }
     }

@@ -25,6 +25,7 @@
 
 #include "common/log.h"
 #include "crypto/ct.h"
+#include "identity/redis_sync.h"
 
 #define RECONNECT_MS         500
 #define STUCK_AFTER_TIMEOUTS 3
@@ -150,7 +151,7 @@ static void on_handshake(redisAsyncContext *ac, void *reply, void *privdata)
                              r->password != NULL && r->db != 0 ? "AUTH, SELECT"
                              : r->password != NULL             ? "AUTH"
                                                                : "SELECT",
-                             (int)rep->len, rep->str, RECONNECT_MS);
+                             (int)sluice_redis_sync_reason_len(rep->str, rep->len), rep->str, RECONNECT_MS);
         r->auth_warned = 1;
         redisAsyncDisconnect(ac);
         return;

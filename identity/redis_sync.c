@@ -4,6 +4,7 @@
 #include "identity/redis_sync.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 const char *sluice_redis_sync_password(const sluice_redis_config_t *rc)
 {
@@ -12,6 +13,21 @@ const char *sluice_redis_sync_password(const sluice_redis_config_t *rc)
     if (rc->password_env != NULL)
         return getenv(rc->password_env);
     return NULL;
+}
+
+size_t sluice_redis_sync_reason_len(const char *s, size_t n)
+{
+    const char *args = memmem(s, n, "args", 4);
+    if (args == NULL)
+        return n;
+    n = (size_t)(args - s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == ','))
+        n--;
+    if (n >= 5 && memcmp(s + n - 5, " with", 5) == 0)
+        n -= 5;
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == ','))
+        n--;
+    return n;
 }
 
 redisContext *sluice_redis_sync_connect(const sluice_redis_config_t *rc, const char *password, unsigned timeout_ms,
@@ -33,10 +49,13 @@ redisContext *sluice_redis_sync_connect(const sluice_redis_config_t *rc, const c
         redisReply *r = rc->username != NULL ? redisCommand(c, "AUTH %s %s", rc->username, password)
                                              : redisCommand(c, "AUTH %s", password);
         int ok = r != NULL && r->type == REDIS_REPLY_STATUS;
-        if (!ok) /* Redis's reason ("WRONGPASS invalid username-password pair") never quotes it */
-            sluice_err_set(err, "Redis at %s:%u refused the credentials%s%s", rc->host, rc->port,
-                           r != NULL && r->type == REDIS_REPLY_ERROR ? ": " : "",
-                           r != NULL && r->type == REDIS_REPLY_ERROR ? r->str : "");
+        /* Redis's reason ("WRONGPASS invalid username-password pair"), without the arguments an
+         * AUTH renamed away would have it quote: the password. */
+        if (!ok && r != NULL && r->type == REDIS_REPLY_ERROR)
+            sluice_err_set(err, "Redis at %s:%u refused the credentials: %.*s", rc->host, rc->port,
+                           (int)sluice_redis_sync_reason_len(r->str, r->len), r->str);
+        else if (!ok)
+            sluice_err_set(err, "Redis at %s:%u refused the credentials", rc->host, rc->port);
         freeReplyObject(r);
         if (!ok) {
             redisFree(c);

@@ -20,6 +20,12 @@
  * and keeps the value in its secrets (gateway/secrets.h), which it passes explicitly. */
 const char *sluice_redis_sync_password(const sluice_redis_config_t *rc);
 
+/* How much of Redis's error text s[0..n) may be shown: Redis 6+ quotes the arguments of an
+ * unknown (renamed, disabled) command ("ERR unknown command 'HMGET', with args beginning with:
+ * 'sluice:id:acme:jane@...'"), and an argument may be a key named by an id, or AUTH's password.
+ * The text is cut before ", with args" (or any "args"). */
+size_t sluice_redis_sync_reason_len(const char *s, size_t n);
+
 /* Connects to rc's host and port with a timeout of timeout_ms for the connection and for every
  * command, authenticates with password (NULL: none) and rc->username, and selects rc->db.
  * Returns the context (caller frees with redisFree), or NULL with a message in err that never

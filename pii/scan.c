@@ -130,12 +130,61 @@ static int push(sluice_scan_t *s, unsigned kind, int intl, size_t ds, size_t de)
     return 0;
 }
 
-/* Percent-decodes text into s->dec once (a '%' not followed by two hex digits stays as it is;
- * '+' stays '+': the detectors treat it as a possible form-encoded space). */
+/* The characters read as their ASCII counterparts, being what a person meant by them: the
+ * full-width '@' and '.' of East Asian input methods (U+FF20, U+FE6B small, U+FF0E), the
+ * no-break and thin spaces that French formatting and copy-paste put between a phone's digit
+ * groups (U+00A0, U+202F, U+2009), and the hyphens of typesetting (U+2010..U+2013; web pages
+ * write phones with the no-break one). Returns the length of the one at text[i] (*out: what it reads
+ * as), or 0. */
+static size_t alias_at(const char *text, size_t n, size_t i, char *out)
+{
+    const unsigned char *t = (const unsigned char *)text;
+    if (t[i] == 0xc2 && i + 1 < n && t[i + 1] == 0xa0) {
+        *out = ' ';
+        return 2;
+    }
+    if ((t[i] != 0xef && t[i] != 0xe2) || i + 2 >= n)
+        return 0;
+    unsigned c = (unsigned)t[i] << 16 | (unsigned)t[i + 1] << 8 | t[i + 2];
+    switch (c) {
+    case 0xefbca0: /* U+FF20 */
+    case 0xefb9ab: /* U+FE6B */ *out = '@'; return 3;
+    case 0xefbc8e: /* U+FF0E */ *out = '.'; return 3;
+    case 0xe280af: /* U+202F */
+    case 0xe28089: /* U+2009 */ *out = ' '; return 3;
+    case 0xe28090: /* U+2010 */
+    case 0xe28091: /* U+2011, the no-break hyphen */
+    case 0xe28092: /* U+2012 */
+    case 0xe28093: /* U+2013 */ *out = '-'; return 3;
+    default: return 0;
+    }
+}
+
+/* The hex digits of the escape at text[i] ('%'), through any "%25" layers ("%2540" is "%40"
+ * encoded again: a URL inside another URL's query, a login's `next=`); returns where they are,
+ * or 0 when text[i] starts no escape. */
+static size_t escape_digits(const char *text, size_t n, size_t i)
+{
+    size_t h = i + 1;
+    while (h + 3 < n && text[h] == '2' && text[h + 1] == '5' && hexval((unsigned char)text[h + 2]) >= 0 &&
+           hexval((unsigned char)text[h + 3]) >= 0)
+        h += 2;
+    return h + 1 < n && hexval((unsigned char)text[h]) >= 0 && hexval((unsigned char)text[h + 1]) >= 0 ? h : 0;
+}
+
+/* Percent-decodes text into s->dec, through nested encodings (a '%' not followed by two hex
+ * digits stays as it is; '+' stays '+': the detectors treat it as a possible form-encoded
+ * space), and reads the characters of alias_at as ASCII. */
 static int decode(sluice_scan_t *s, const char *text, size_t n)
 {
-    /* Most values hold no '%': scan them in place, offsets unchanged. */
-    if (memchr(text, '%', n) == NULL) {
+    /* Most values hold neither: scan them in place, offsets unchanged. */
+    int plain = memchr(text, '%', n) == NULL;
+    for (size_t i = 0; plain && i < n; i++) {
+        char c;
+        if ((unsigned char)text[i] >= 0xc2 && alias_at(text, n, i, &c) != 0)
+            plain = 0;
+    }
+    if (plain) {
         s->dec = text;
         s->dec_len = n;
         s->identity = 1;
@@ -155,11 +204,14 @@ static int decode(sluice_scan_t *s, const char *text, size_t n)
     size_t j = 0;
     for (size_t i = 0; i < n;) {
         s->map[j] = i;
-        int hi, lo;
-        if (text[i] == '%' && i + 2 < n && (hi = hexval((unsigned char)text[i + 1])) >= 0 &&
-            (lo = hexval((unsigned char)text[i + 2])) >= 0) {
-            s->dec_buf[j++] = (char)(hi * 16 + lo);
-            i += 3;
+        size_t h, len;
+        char c;
+        if (text[i] == '%' && (h = escape_digits(text, n, i)) != 0) {
+            s->dec_buf[j++] = (char)(hexval((unsigned char)text[h]) * 16 + hexval((unsigned char)text[h + 1]));
+            i = h + 2;
+        } else if ((unsigned char)text[i] >= 0xc2 && (len = alias_at(text, n, i, &c)) != 0) {
+            s->dec_buf[j++] = c;
+            i += len;
         } else {
             s->dec_buf[j++] = text[i++];
         }
@@ -198,8 +250,28 @@ static int is_domain(unsigned char c)
     return is_alnum(c) || is_utf8_byte(c) || c == '.' || c == '-';
 }
 
+/* 1 when the label d[0..n) is an image file's extension, which no top-level domain is: the
+ * "@2x" of "logo@2x.png" names a screen density (Apple's convention, and every CMS's), not a
+ * mailbox. */
+static int image_extension(const char *d, size_t n)
+{
+    static const char *const ext[] = {"png",  "jpg", "jpeg", "gif", "webp", "svg",
+                                      "avif", "bmp", "ico",  "tif", "tiff", "heic"};
+    for (size_t k = 0; k < sizeof(ext) / sizeof(ext[0]); k++) {
+        if (strlen(ext[k]) != n)
+            continue;
+        size_t i = 0;
+        while (i < n && (d[i] | 0x20) == ext[k][i])
+            i++;
+        if (i == n)
+            return 1;
+    }
+    return 0;
+}
+
 /* Two or more non-empty labels of letters, digits, '-' and non-ASCII characters, none starting or
- * ending with '-', the last one 2+ letters (non-ASCII ones included: .рф). */
+ * ending with '-', the last one 2+ letters (non-ASCII ones included: .рф) and no image file's
+ * extension. */
 static int domain_ok(const char *d, size_t n)
 {
     size_t labels = 0, start = 0;
@@ -216,6 +288,8 @@ static int domain_ok(const char *d, size_t n)
             for (size_t k = start; k < i; k++)
                 if (!is_alpha((unsigned char)d[k]) && !is_utf8_byte((unsigned char)d[k]))
                     return 0;
+            if (image_extension(d + start, len))
+                return 0;
         }
         start = i + 1;
     }
@@ -554,10 +628,17 @@ static size_t paren_before(const sluice_scan_t *s, const run_t *r, size_t k)
     return s->dec[r->sep[k - 1].e - 1] == '(' ? r->sep[k - 1].e - 1 : SIZE_MAX;
 }
 
+/* 1 when the four digits at d are a year from 1900 to 2099. */
+static int year(const char *d)
+{
+    return (d[0] == '1' && d[1] == '9') || (d[0] == '2' && d[1] == '0');
+}
+
 /* The national-form rules of scan.h for groups [a, c). */
 static int national_ok(const sluice_scan_t *s, const run_t *r, size_t a, size_t c)
 {
-    static const size_t us_dots[] = {3, 3, 4}, fr_dots[] = {2, 2, 2, 2, 2}, date1[] = {4, 2, 2}, date2[] = {2, 2, 4};
+    static const size_t us_dots[] = {3, 3, 4}, fr_dots[] = {2, 2, 2, 2, 2}, date1[] = {4, 2, 2}, date2[] = {2, 2, 4},
+                        year_range[] = {4, 4};
     size_t digits = 0;
     for (size_t k = a; k < c; k++)
         digits += glen(r, k);
@@ -589,6 +670,10 @@ static int national_ok(const sluice_scan_t *s, const run_t *r, size_t a, size_t 
     if (dots && !shape_is(r, a, c, us_dots, 3) && !shape_is(r, a, c, fr_dots, 5))
         return 0;
     if (shape_is(r, a, c, date1, 3) || shape_is(r, a, c, date2, 3))
+        return 0;
+    /* Two years joined by a hyphen ("season 2024-2025", "1990-2024"): a range, not 4-4 digits. */
+    if (shape_is(r, a, c, year_range, 2) && year(s->dec + r->g[a].s) && year(s->dec + r->g[a + 1].s) &&
+        s->dec[r->sep[a].s] == '-' && r->sep[a].e - r->sep[a].s == 1)
         return 0;
     return 1;
 }

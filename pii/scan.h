@@ -1,14 +1,18 @@
 /*
  * The PII scanner: finds e-mail addresses, card numbers (13 to 19 digits passing the Luhn check),
  * phone numbers, IBANs and, when asked, national identity numbers inside free text such as URLs,
- * query strings, page titles and ids. The text is percent-decoded once first (so
- * `jane%40example.com` is found), and every match is reported as a byte range of the ORIGINAL
- * text, ready to be replaced. The `redact_text` plugin and the gateway's PII guard use it; it
- * depends on nothing but libc, so the plugin compiles this file into itself.
+ * query strings, page titles and ids. The text is percent-decoded first, through nested
+ * encodings (so `jane%40example.com` and the `jane%2540example.com` of a URL inside another
+ * URL's query are found), with the full-width '@' and '.' (U+FF20, U+FE6B, U+FF0E) read as '@'
+ * and '.', the no-break and thin spaces (U+00A0, U+202F, U+2009) as spaces and the hyphens of
+ * typesetting (U+2010..U+2013) as '-'; every match is
+ * reported as a byte range of the ORIGINAL text, ready to be replaced. The `redact_text` plugin and the gateway's PII
+ * guard use it; it depends on nothing but libc, so the plugin compiles this file into itself.
  *
  * What counts as a match (docs/plugins-builtin.md has the same list for operators):
  *  - e-mail: local part [A-Za-z0-9._+-] (no leading dot), '@', a domain of two or more labels
- *    [A-Za-z0-9-] (no label starting or ending with '-') whose last label is 2+ letters; a
+ *    [A-Za-z0-9-] (no label starting or ending with '-') whose last label is 2+ letters and no
+ *    image file's extension (`logo@2x.png` is a screen density, not an address); a
  *    domain running on into other characters is cut at the last '.' or '-' that leaves a valid
  *    one ("jane@x.io.2024" is jane@x.io);
  *  - card: 13..19 digits, either one block or groups joined by single spaces, dashes or '+'
@@ -20,7 +24,8 @@
  *    starting with 0 (9..11 digits, e.g. 0612345678), or as 2+ groups of at most 6 digits with
  *    a last group of 2+ (650-555-1212, (650) 555-1212, 020 7946 0958, 06 12 34 56 78); dots only
  *    in the shapes 3.3.4 and 2.2.2.2.2 (so IPv4 addresses are not phones); parentheses only
- *    around the first group; no 4-2-2 or 2-2-4 shapes (dates);
+ *    around the first group; no 4-2-2 or 2-2-4 shapes (dates), nor two years 1900..2099 joined
+ *    by one hyphen (2024-2025, a range);
  *  - iban: a country with an IBAN length in the SWIFT registry, two check digits and the rest,
  *    in one block or groups of four joined by single spaces, passing the mod-97 check (either
  *    case);
@@ -93,29 +98,47 @@ typedef struct sluice_scan {
  * 0, or -1 when memory ran out (s then holds no matches). */
 int sluice_scan(sluice_scan_t *s, const char *text, size_t n, unsigned kinds) __attribute__((warn_unused_result));
 
-/* 1 when text[0..n) holds "%40", a percent-encoded '@' (sluice_scan_may_match's slow path). */
+/* 1 when text[0..n) holds "%40", a percent-encoded '@', or one encoded again ("%2540",
+ * "%252540": a URL inside another URL's query) (sluice_scan_may_match's slow path). */
 static inline int sluice_scan_has_pct40(const char *text, size_t n)
 {
     for (const char *p = text, *end = text + n; end - p >= 3 && (p = memchr(p, '%', (size_t)(end - p - 2))) != NULL;
+         p++) {
+        const char *h = p + 1;
+        while (end - h >= 4 && h[0] == '2' && h[1] == '5')
+            h += 2;
+        if (end - h >= 2 && h[0] == '4' && h[1] == '0')
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 when text[0..n) holds a full-width '@' (U+FF20, or the small U+FE6B), which the scanner
+ * reads as '@' (sluice_scan_may_match's slow path). */
+static inline int sluice_scan_has_wide_at(const char *text, size_t n)
+{
+    for (const char *p = text, *end = text + n; end - p >= 3 && (p = memchr(p, 0xef, (size_t)(end - p - 2))) != NULL;
          p++)
-        if (p[1] == '4' && p[2] == '0')
+        if (((unsigned char)p[1] == 0xbc && (unsigned char)p[2] == 0xa0) ||
+            ((unsigned char)p[1] == 0xb9 && (unsigned char)p[2] == 0xab))
             return 1;
     return 0;
 }
 
 /* 0 when sluice_scan cannot find anything in text[0..n), whatever the kinds: every kind of match
  * needs an '@' (e-mails; "a@b.co", six bytes, is the shortest) or six digits or more (a NINO has
- * six, phones eight, cards thirteen, an IBAN's account number more) in the percent-decoded text.
+ * six, phones eight, cards thirteen, an IBAN's account number more) in the decoded text.
  * Decoding never adds digits (a "%3X" that becomes one is written with two), but it does add '@'
- * ("jane%40example.com"). 1 when the text holds an '@', "%40" or at least six digits. Eight bytes
- * at a time (SWAR), so callers can ask it of every value they see. */
+ * ("jane%40example.com", "jane%2540example.com", "jane" U+FF20 "example.com"). 1 when the text holds
+ * an '@', a full-width one, "%40" (encoded once or more) or at least six digits. Eight bytes at a
+ * time (SWAR), so callers can ask it of every value they see. */
 static inline int sluice_scan_may_match(const char *text, size_t n)
 {
     if (n < 6)
         return 0;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull, low7 = 0x7f7f7f7f7f7f7f7full;
-    uint64_t x, digits = 0;
+    uint64_t x, digits = 0, wide = 0;
     size_t i;
     if (n < 8) {
         /* six or seven bytes: the first four, then what the last four add */
@@ -136,11 +159,15 @@ static inline int sluice_scan_may_match(const char *text, size_t n)
         uint64_t z = ~(((y & low7) + low7) | y) & high;
         if (z != 0)
             return 1;
+        /* 0xef: the lead byte of a full-width '@' */
+        uint64_t w = x ^ (0xef * ones);
+        wide |= ~(((w & low7) + low7) | w) & high;
         digits += ((d >> 7) * ones) >> 56;
         if (digits >= 6)
             return 1;
         if (i >= n)
-            return digits >= 2 && sluice_scan_has_pct40(text, n); /* "%40" holds two digits */
+            return (digits >= 2 && sluice_scan_has_pct40(text, n)) || /* "%40" holds two digits */
+                   (wide != 0 && sluice_scan_has_wide_at(text, n));
         if (i + 8 <= n) {
             memcpy(&x, text + i, 8);
             i += 8;
@@ -158,7 +185,7 @@ static inline int sluice_scan_may_match(const char *text, size_t n)
         if (c == '@' || (c >= '0' && c <= '9' && ++digits >= 6))
             return 1;
     }
-    return sluice_scan_has_pct40(text, n);
+    return sluice_scan_has_pct40(text, n) || sluice_scan_has_wide_at(text, n);
 #endif
 }
 

@@ -26,6 +26,7 @@
 #include "crypto/aead.h"
 #include "crypto/ct.h"
 #include "crypto/random.h"
+#include "pii/scan.h"
 #include "plugins/params.h"
 
 /* ------------------------------------------------------------------ libraries */
@@ -360,13 +361,44 @@ struct sluice_mask_handle {
     int *key_use;
 };
 
+/* What of a plugin's log line is read (the line written is cut at 400 bytes after the scan, so
+ * that no address is cut into something the scanner no longer finds). */
+#define PLUGIN_LOG_MAX 4096
+
+/* A plugin's log line is its author's text. The SDK forbids values in it, but a third-party
+ * plugin quoting the value it failed on ("cannot mask 'jane@example.com'") would put raw personal
+ * data in the host's log: what the PII scanner finds in the line is replaced by "[<kind>]", as
+ * redact_text would (out of memory: the line is not written). */
 static void host_log(const sluice_mask_handle_t *self, int level, const char *msg)
 {
     if (level < SLUICE_MASK_LOG_DEBUG || level > SLUICE_MASK_LOG_ERROR)
         level = SLUICE_MASK_LOG_ERROR;
+    size_t n = msg != NULL ? strnlen(msg, PLUGIN_LOG_MAX) : 0;
+    /* every replacement is at most one byte longer than its match ("a@b.co" -> "[email]") */
+    char line[2 * PLUGIN_LOG_MAX + 1];
+    size_t o = 0, p = 0;
+    sluice_scan_t sc = {0};
+    if (n > 0 && sluice_scan_may_match(msg, n)) {
+        if (sluice_scan(&sc, msg, n,
+                        SLUICE_SCAN_EMAIL | SLUICE_SCAN_CARD | SLUICE_SCAN_PHONE | SLUICE_SCAN_IBAN |
+                            SLUICE_SCAN_NATIONAL_IDS) != 0) {
+            sluice_scan_dispose(&sc);
+            return;
+        }
+        for (size_t i = 0; i < sc.count; i++) {
+            memcpy(line + o, msg + p, sc.matches[i].start - p);
+            o += sc.matches[i].start - p;
+            o += (size_t)snprintf(line + o, sizeof(line) - o, "[%s]", sluice_scan_kind_name(sc.matches[i].kind));
+            p = sc.matches[i].end;
+        }
+    }
+    sluice_scan_dispose(&sc);
+    if (n > p)
+        memcpy(line + o, msg + p, n - p);
+    line[o + n - p] = '\0';
     sluice_log((sluice_log_level_t)level, "plugin.log", "plugin %s (org %s, rule %s): %.400s",
                self ? self->plugin : "?", self && self->org ? self->org : "-", self && self->rule ? self->rule : "-",
-               msg ? msg : "");
+               line);
 }
 
 static int host_append(sluice_mask_output_t *out, const void *bytes, size_t len)

@@ -268,12 +268,17 @@ static int redis_connect(req_t *r)
     return 0;
 }
 
+/* Redis's reason, cut before any "args" it quotes: an unknown (renamed) command's error ends
+ * "with args beginning with: '<key>' ...", and the keys forget reads and deletes are named by
+ * ids (identity links: the person's, and everyone's it scans), which its output never shows. */
 static int redis_failed(const req_t *r, const char *what, const redisReply *x)
 {
-    fprintf(stderr, "sluicectl forget: Redis %s: %s\n", what,
-            x != NULL && x->type == REDIS_REPLY_ERROR ? x->str
-            : r->redis->err                           ? r->redis->errstr
-                                                      : "unexpected reply");
+    if (x != NULL && x->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "sluicectl forget: Redis %s: %.*s\n", what, (int)sluice_redis_sync_reason_len(x->str, x->len),
+                x->str);
+        return -1;
+    }
+    fprintf(stderr, "sluicectl forget: Redis %s: %s\n", what, r->redis->err ? r->redis->errstr : "unexpected reply");
     return -1;
 }
 

@@ -269,7 +269,8 @@ typedef struct sluice_mask_host {
     uint16_t abi_minor;
 
     /* A log line (JSON lines on the host's stderr), tagged with the plugin's name and the
-     * rule path. msg is plain text: NEVER a value, a key or a secret. */
+     * rule path. msg is plain text: NEVER a value, a key or a secret (the host replaces the
+     * personal data its scanner finds in msg, but cannot recognise everything). */
     void (*log)(const sluice_mask_handle_t *self, int level, const char *msg);
 
     /* Appends len bytes to the output of the current mask call. Returns SLUICE_MASK_OK, or

@@ -516,6 +516,42 @@ static void test_usage_errors(void **state)
     sluice_th_output_dispose(&out);
 }
 
+/* A Redis on which a command sluicectl sends is unknown (renamed away, `rename-command HMGET ""`)
+ * answers "ERR unknown command 'HMGET', with args beginning with: '<the key>' ...": the key of
+ * an identity link is an id, another person's here. forget fails, and says which command Redis
+ * refused, but its output must not quote the key. */
+static void test_redis_refusal_quotes_no_id(void **state)
+{
+    (void)state;
+    static const char *const extra[] = {"--rename-command", "HMGET", "", NULL};
+    sluice_th_redis_opts_t ro = {.extra = extra};
+    sluice_th_redis_t other = {0};
+    sluice_err_t err = {{0}};
+    if (sluice_th_redis_start_opts(&other, 0, &ro, &err) != 0)
+        fail_msg("redis: %s", err.msg);
+    redisContext *c = redisConnect("127.0.0.1", other.port);
+    assert_non_null(c);
+    redisReply *r = redisCommand(c, "HSET sluice:id:acme:bob.other@example.com userId bob.other@example.com");
+    assert_non_null(r);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    redisFree(c);
+
+    char url[96];
+    snprintf(url, sizeof(url), "SLUICE_REDIS_URL=%s", other.url);
+    const char *env[] = {"T_FORGET_KEY=" FORGET_KEY, url, NULL};
+    const char *args[] = {"forget", "--config", F.config, "--org", "acme", "--user-id", "jane.other@example.com", NULL};
+    sluice_th_output_t out;
+    dfix_sluicectl(&F, args, env, NULL, &out);
+    assert_true(sluice_th_exited_with(out.wstatus, 1));
+    assert_non_null(strstr(out.errout, "Redis HMGET: ERR unknown command 'HMGET'"));
+    if (strstr(out.errout, "bob.other") != NULL || strstr(out.out, "bob.other") != NULL ||
+        strstr(out.errout, "jane.other") != NULL)
+        fail_msg("forget quoted an id: %s", out.errout);
+    sluice_th_output_dispose(&out);
+    assert_int_equal(sluice_th_redis_stop(&other, &err), 0);
+}
+
 /* A user id that is an e-mail, in an org whose PII guard hashes it before anything reads the ids:
  * forget computes the guard's form too, so the gateway drops the person's events. */
 static void test_email_user_id_under_the_guard(void **state)
@@ -611,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_undo),
         cmocka_unit_test(test_redis_outage_and_sync),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_redis_refusal_quotes_no_id),
         cmocka_unit_test(test_email_user_id_under_the_guard),
         cmocka_unit_test(test_undo_rerun_completes),
     };

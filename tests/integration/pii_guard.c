@@ -324,11 +324,120 @@ static void test_big_number_under_a_card_name(void **state)
     json_decref(msgs);
 }
 
+/* Personal data as sites and people really write it, beyond plain ASCII in one layer of
+ * percent-encoding: a login page whose `next=` carries another URL (the e-mail in it encoded
+ * twice, "%2540"), a comment typed with a Japanese input method (full-width "＠" and "．"), a
+ * phone copied from a French page (no-break spaces between its groups), each in a field of the
+ * example's redact_text rules and in one only the guard looks at. None may reach Kafka as sent.
+ * And the opposite mistake: a product image named for its screen density ("shoe@2x.png") is no
+ * e-mail, and a season ("2024-2025") no phone: both must arrive as sent. */
+static void test_nested_and_unicode_forms(void **state)
+{
+    (void)state;
+    const char *body =
+        "{\"name\":\"Login\",\"anonymousId\":\"anon-guard-3\",\"messageId\":\"guard-forms-1\","
+        "\"context\":{\"consent\":{\"categories\":[\"analytics\",\"marketing\"]},"
+        "\"page\":{\"url\":\"https://shop.acme.test/login?next=%2Faccount%3Femail%3Dkenji.sato%2540example.jp\"}},"
+        "\"properties\":{\"next\":\"/account?email=kenji.sato%2540example.jp\","
+        "\"comment\":\"連絡先 kenji.sato＠example．jp まで\",\"note\":\"mail: kenji.sato＠example.jp\","
+        "\"contact\":\"appelez le 06\u00a012\u00a034\u00a056\u00a078\","
+        "\"image\":\"https://cdn.acme.test/p/shoe@2x.png\",\"season\":\"2024-2025\","
+        "\"kenji.sato＠example.jp\":\"06 12 34 56 78\"}}";
+    const char *headers[] = {"Content-Type: application/json", "Authorization: Bearer " WEB_KEY,
+                             "Origin: https://shop.acme.test", NULL};
+    http_opts_t o = {.headers = headers, .body = body};
+    http_resp_t r;
+    http_do(gwfix_url(&F, "/v1/page"), &o, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    json_t *m = gwfix_find_message(msgs, "guard-forms-1");
+    assert_non_null(m);
+    char *all = json_dumps(m, JSON_COMPACT | JSON_ENSURE_ASCII);
+    static const char *const leaked[] = {"kenji",   "sato", "example.jp", "example\\uFF0Ejp", "\\u00A012\\u00A034",
+                                         "06 12 34"};
+    for (size_t i = 0; i < sizeof(leaked) / sizeof(leaked[0]); i++)
+        if (strstr(all, leaked[i]) != NULL)
+            fail_msg("the Kafka message holds '%s': %s", leaked[i], all);
+    free(all);
+    json_t *value = json_object_get(m, "value"), *ev = json_object_get(value, "event");
+    json_t *props = json_object_get(ev, "properties");
+    assert_string_equal(json_string_value(json_object_get(props, "next")), "/account?email=[email]");
+    assert_string_equal(json_string_value(json_object_get(props, "comment")), "連絡先 [email] まで");
+    assert_string_equal(json_string_value(json_object_get(props, "note")), "mail: [email]");
+    assert_string_equal(json_string_value(json_object_get(props, "contact")), "appelez le [phone]");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(ev, "context"), "page"), "url")),
+        "https://shop.acme.test/login?next=%2Faccount%3Femail%3D[email]");
+    assert_string_equal(json_string_value(json_object_get(props, "image")), "https://cdn.acme.test/p/shoe@2x.png");
+    assert_string_equal(json_string_value(json_object_get(props, "season")), "2024-2025");
+    json_t *privacy = json_object_get(value, "privacy");
+    assert_string_equal(detected_as(privacy, "properties.comment"), "email/masked");
+    assert_null(detected_as(privacy, "properties.image"));
+    /* A key that is an address is removed, and named by what it holds wherever its path shows. */
+    assert_int_equal(json_object_size(props), 6);
+    assert_string_equal(detected_as(privacy, "properties.<email>"), "email/removed");
+    json_decref(msgs);
+    http_resp_t mr;
+    http_do(gwfix_metrics_url(&F, "/metrics"), &(http_opts_t){0}, F.ca, &mr);
+    assert_int_equal(mr.status, 200);
+    if (strstr(mr.body, "kenji") != NULL)
+        fail_msg("/metrics names the address");
+    http_resp_dispose(&mr);
+}
+
+/* A consent object as a consent platform hands it over: the categories, Segment's
+ * categoryPreferences, and the platform's own record, whose data subject is often the visitor's
+ * e-mail (as an identifier, and as a key of the preferences). The gateway writes the categories
+ * and keeps no personal name among them; the rest of context.consent is the client's and was
+ * not scanned at all, so the e-mail reached Kafka as sent. */
+static void test_consent_object_is_scanned(void **state)
+{
+    (void)state;
+    const char *body =
+        "{\"event\":\"Consent Given\",\"anonymousId\":\"anon-guard-4\",\"messageId\":\"guard-consent-1\","
+        "\"context\":{\"consent\":{\"categories\":[\"analytics\",\"marketing\"],"
+        "\"categoryPreferences\":{\"Analytics\":true,\"Marketing\":true,\"yuki.tanaka@example.jp\":true},"
+        "\"identifier\":\"yuki.tanaka@example.jp\",\"receipt\":\"rcpt-77\"}}}";
+    const char *headers[] = {"Content-Type: application/json", "Authorization: Bearer " WEB_KEY,
+                             "Origin: https://shop.acme.test", NULL};
+    http_opts_t o = {.headers = headers, .body = body};
+    http_resp_t r;
+    http_do(gwfix_url(&F, "/v1/track"), &o, F.ca, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    json_t *m = gwfix_find_message(msgs, "guard-consent-1");
+    assert_non_null(m);
+    char *all = json_dumps(m, JSON_COMPACT);
+    if (strstr(all, "tanaka") != NULL)
+        fail_msg("the Kafka message holds the e-mail: %s", all);
+    free(all);
+    json_t *value = json_object_get(m, "value");
+    json_t *consent = json_object_get(json_object_get(json_object_get(value, "event"), "context"), "consent");
+    /* what consent is made of stays as sent */
+    json_t *cats = json_object_get(consent, "categories");
+    assert_string_equal(json_string_value(json_array_get(cats, 0)), "analytics");
+    assert_string_equal(json_string_value(json_array_get(cats, 1)), "marketing");
+    json_t *prefs = json_object_get(consent, "categoryPreferences");
+    assert_true(json_is_true(json_object_get(prefs, "Analytics")));
+    assert_int_equal(json_object_size(prefs), 2);
+    assert_string_equal(json_string_value(json_object_get(consent, "identifier")), "[email]");
+    assert_string_equal(json_string_value(json_object_get(consent, "receipt")), "rcpt-77");
+    json_t *privacy = json_object_get(value, "privacy");
+    assert_string_equal(detected_as(privacy, "context.consent.identifier"), "email/masked");
+    json_decref(msgs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identify_through_the_example),
         cmocka_unit_test(test_big_number_under_a_card_name),
+        cmocka_unit_test(test_nested_and_unicode_forms),
+        cmocka_unit_test(test_consent_object_is_scanned),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

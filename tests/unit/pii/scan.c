@@ -100,7 +100,132 @@ static void test_query_strings_encoded(void **state)
     assert_string_equal(render("q=pay+4111+1111+1111+1111&msg=call+0612345678", ALL), "q=pay+[card]&msg=call+[phone]");
     /* Broken escapes are kept as they are. */
     assert_string_equal(render("%zz%4%", ALL), "%zz%4%");
-    assert_string_equal(render("a%40b.co %40 x%2540y.com", ALL), "[email] %40 x%2540y.com");
+    assert_string_equal(render("a%40b.co %40 x%2540y.com", ALL), "[email] %40 [email]");
+}
+
+/* A URL carried inside another URL's query (a login's `next=`, a redirect's `return_to=`) is
+ * percent-encoded twice: its e-mail arrives as "%2540", its phone's '+' as "%252B". They were
+ * left as sent (decoded once, "%40" is no '@'), and reached Kafka raw in context.page.url. */
+static void test_nested_percent_encoding(void **state)
+{
+    (void)state;
+    const char *url =
+        "https://shop.acme.test/login?next=%2Faccount%3Femail%3Djane.doe%2540example.com%26tel%3D%252B16505551212";
+    assert_string_equal(render(url, ALL),
+                        "https://shop.acme.test/login?next=%2Faccount%3Femail%3D[email]%26tel%3D[phone]");
+    char canon[64];
+    size_t n = sluice_scan_canonical(&S, &S.matches[0], canon, sizeof(canon));
+    assert_int_equal(n, strlen("jane.doe@example.com"));
+    assert_memory_equal(canon, "jane.doe@example.com", n);
+    assert_string_equal(render("x%252540y.com and %25 and 100%2525", ALL), "[email] and %25 and 100%2525");
+    assert_int_equal(sluice_scan_may_match("a%2540b.co", 10), 1);
+}
+
+/* How people and their software write addresses and numbers beyond ASCII: the full-width '@'
+ * of East Asian input methods (U+FF20, and U+FE6B) with its full-width full stop (U+FF0E), and
+ * the no-break spaces (U+00A0, U+202F) that French formatting and copy-paste put between a
+ * phone's digit groups. They were no '@' and no separator, so the value went out as sent. */
+static void test_unicode_forms(void **state)
+{
+    (void)state;
+    assert_string_equal(render("mail jane\xef\xbc\xa0"
+                               "example.com",
+                               ALL),
+                        "mail [email]");
+    assert_string_equal(render("jane\xef\xb9\xab"
+                               "example.com",
+                               ALL),
+                        "[email]");
+    assert_string_equal(render("\xef\xbd\x8a\xef\xbd\x81\xef\xbd\x8e\xef\xbd\x85\xef\xbc\xa0"
+                               "example\xef\xbc\x8e"
+                               "com!",
+                               ALL),
+                        "[email]!");
+    char canon[64];
+    assert_string_equal(render("Jane\xef\xbc\xa0"
+                               "Example.com",
+                               ALL),
+                        "[email]");
+    size_t n = sluice_scan_canonical(&S, &S.matches[0], canon, sizeof(canon));
+    assert_int_equal(n, strlen("jane@example.com"));
+    assert_memory_equal(canon, "jane@example.com", n);
+    assert_int_equal(sluice_scan_may_match("a\xef\xbc\xa0"
+                                           "b.co",
+                                           8),
+                     1);
+    assert_int_equal(sluice_scan_may_match("\xef\xbc\xa0\xef\xbc\xa0", 6), 1);
+    assert_string_equal(render("appelez le 06\xc2\xa0"
+                               "12\xc2\xa0"
+                               "34\xc2\xa0"
+                               "56\xc2\xa0"
+                               "78 svp",
+                               ALL),
+                        "appelez le [phone] svp");
+    assert_string_equal(render("+33\xe2\x80\xaf"
+                               "6\xe2\x80\xaf"
+                               "12\xe2\x80\xaf"
+                               "34\xe2\x80\xaf"
+                               "56\xe2\x80\xaf"
+                               "78",
+                               ALL),
+                        "[phone]");
+    /* The hyphens of typesetting between a phone's groups (U+2011, the no-break one web pages use
+     * to keep a number on one line; U+2010, U+2012, U+2013). */
+    assert_string_equal(render("tel. 650\xe2\x80\x91"
+                               "555\xe2\x80\x91"
+                               "1212",
+                               ALL),
+                        "tel. [phone]");
+    assert_string_equal(render("+44 20 7946\xe2\x80\x93"
+                               "0958",
+                               ALL),
+                        "[phone]");
+    /* Other text with these bytes is left alone: a price with a no-break space, CJK punctuation. */
+    assert_string_equal(render("1\xc2\xa0"
+                               "299,00\xc2\xa0\xe2\x82\xac \xe3\x80\x82\xef\xbc\x81",
+                               ALL),
+                        "1\xc2\xa0"
+                        "299,00\xc2\xa0\xe2\x82\xac \xe3\x80\x82\xef\xbc\x81");
+}
+
+/* Image files named for screen density (Apple's and every CMS's "@2x" convention) are no
+ * e-mail addresses: a product image URL was masked to ".../[email]" and lost. No top-level
+ * domain is an image file extension. */
+static void test_image_density_names_stay(void **state)
+{
+    (void)state;
+    static const char *const stay[] = {
+        "https://cdn.acme.test/p/shoe@2x.png",
+        "logo@3x.webp",
+        "/img/hero@2x.JPG?v=3",
+        "icon@1.5x.svg",
+        "banner@2x.jpeg",
+        "a@2x.gif",
+        "sprite@2x.avif",
+    };
+    for (size_t i = 0; i < sizeof(stay) / sizeof(stay[0]); i++)
+        assert_string_equal(render(stay[i], ALL), stay[i]);
+    assert_string_equal(render("jane@example.png.com jane@png.io", ALL), "[email] [email]");
+}
+
+/* A range of years ("season 2024-2025", "1990-2024", with an en dash too) is no phone number,
+ * though it has the shape of an eight-digit one written 4-4: it was masked to "season [phone]".
+ * Other 4-4 numbers still are phones. */
+static void test_year_ranges_stay(void **state)
+{
+    (void)state;
+    static const char *const stay[] = {
+        "season 2024-2025",
+        "1990-2024",
+        "Kalender 2025\xe2\x80\x93"
+        "2026",
+        "/archive/2019-2020/",
+        "(2001-2002)",
+    };
+    for (size_t i = 0; i < sizeof(stay) / sizeof(stay[0]); i++)
+        assert_string_equal(render(stay[i], ALL), stay[i]);
+    assert_string_equal(render("call 2345-6789", ALL), "call [phone]");
+    assert_string_equal(render("call 2024 5678", ALL), "call [phone]");
 }
 
 static void test_phone_forms(void **state)
@@ -382,12 +507,22 @@ static void test_masked_text_scans_clean(void **state)
  * look like digits or '@' in their low bits (0xb0..0xb9, 0xc0) and the ASCII neighbours of the
  * digits are not digits; and nothing the scanner finds is ever missed (percent-encoded e-mails
  * included: the prefilter once let "jane%40example.com" through unscanned). */
+static int pct40_at(const char *s, size_t n, size_t i)
+{
+    if (s[i] != '%')
+        return 0;
+    for (i++; i + 3 < n && s[i] == '2' && s[i + 1] == '5';) /* "%2540": encoded again */
+        i += 2;
+    return i + 1 < n && s[i] == '4' && s[i + 1] == '0';
+}
+
 static int may_match_bytewise(const char *s, size_t n)
 {
     size_t digits = 0;
     for (size_t i = 0; i < n; i++)
-        if (s[i] == '@' || (s[i] >= '0' && s[i] <= '9' && ++digits >= 6) ||
-            (s[i] == '%' && i + 2 < n && s[i + 1] == '4' && s[i + 2] == '0'))
+        if (s[i] == '@' || (s[i] >= '0' && s[i] <= '9' && ++digits >= 6) || pct40_at(s, n, i) ||
+            (i + 2 < n && memcmp(s + i, "\xef\xbc\xa0", 3) == 0) ||
+            (i + 2 < n && memcmp(s + i, "\xef\xb9\xab", 3) == 0))
             return n >= 6;
     return 0;
 }
@@ -424,7 +559,7 @@ static void test_may_match(void **state)
     }
     /* a pseudo-random sweep against the byte loop */
     unsigned x = 12345;
-    static const char alphabet[] = "0123456789@/:ax\x80\xb0\xb9\xc0\xff%%%44400";
+    static const char alphabet[] = "0123456789@/:ax\x80\xb0\xb9\xc0\xff%%%44400%2540\xef\xbc\xa0\xb9\xab";
     for (int round = 0; round < 200000; round++) {
         x = x * 1103515245u + 12345u;
         size_t n = (x >> 8) % 41;
@@ -455,6 +590,10 @@ int main(void)
         cmocka_unit_test(test_checkout_url),
         cmocka_unit_test(test_free_text_phone_and_order_number),
         cmocka_unit_test(test_query_strings_encoded),
+        cmocka_unit_test(test_nested_percent_encoding),
+        cmocka_unit_test(test_unicode_forms),
+        cmocka_unit_test(test_image_density_names_stay),
+        cmocka_unit_test(test_year_ranges_stay),
         cmocka_unit_test(test_phone_forms),
         cmocka_unit_test(test_lookalikes_stay),
         cmocka_unit_test(test_cards),

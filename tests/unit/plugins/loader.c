@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "common/log.h"
 #include "crypto/aead.h"
 #include "crypto/keyring.h"
 #include "plugins/loader.h"
@@ -308,6 +309,46 @@ static void test_mask_statuses_and_checks(void **state)
     sluice_config_diag_dispose(&d);
 }
 
+/* A careless third-party plugin whose log line quotes the value it failed on (the SDK forbids
+ * it; the fixture's "__careless__" does it): the host's log gets the line with the personal data
+ * the scanner finds replaced, never the value. Before, the line went to the log as written. */
+static void test_plugin_log_line_scrubbed(void **state)
+{
+    (void)state;
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    sluice_plugin_lib_t *lib;
+    sluice_plugin_instance_t *inst;
+    assert_int_equal(create_from("fixture", NULL, &lib, &inst, &d, 1), 0);
+    char tmpl[] = "/tmp/sluice-plugin-log-XXXXXX";
+    int fd = mkstemp(tmpl);
+    assert_true(fd >= 0);
+    unlink(tmpl);
+    sluice_log_setup("test", SLUICE_LOG_DEBUG, fd);
+    sluice_mask_output_t out;
+    assert_int_equal(sluice_plugin_output_init(&out, 0), 0);
+    const char *why;
+    assert_int_equal(run(inst, 0, &out, SLUICE_MASK_JSON_STRING,
+                         "__careless__Jane.Doe@Example.com, +1 (650) 555-1212, 4111 1111 1111 1111", &why),
+                     SLUICE_MASK_EINVAL);
+    sluice_log_setup("test", SLUICE_LOG_INFO, 2);
+    char buf[2048];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_contains(buf, "\"plugin.log\"");
+    assert_contains(buf, "cannot mask '[email], [phone], [card]'");
+    static const char *const raw[] = {"Jane", "Example", "555", "1111"};
+    for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++)
+        if (strstr(buf, raw[i]) != NULL)
+            fail_msg("the log holds '%s': %s", raw[i], buf);
+    sluice_plugin_output_dispose(&out);
+    sluice_plugin_instance_destroy(inst);
+    sluice_plugin_lib_close(lib);
+    sluice_config_diag_dispose(&d);
+}
+
 /* A plugin that keeps the first BYTE of an e-mail's local part (tests/fixtures/plugins/cuts_utf8.c):
  * the host checks the whole output when mask returns, so half a character is refused there and
  * nothing of the output is kept; whole characters pass. */
@@ -451,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_output_cap),
         cmocka_unit_test(test_seal_domain_separated),
         cmocka_unit_test(test_split_character_refused),
+        cmocka_unit_test(test_plugin_log_line_scrubbed),
         cmocka_unit_test(test_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
