@@ -5,6 +5,7 @@
  */
 #include "gateway/conn.h"
 
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,13 +136,8 @@ static void on_sock_close(void *data)
     sluice_conn_guard_t *g = c->guard;
     h2o_linklist_unlink(&c->link);
     c->sock = NULL;
-    if (c->counted) {
-        pthread_mutex_lock(&g->table->lock);
-        addr_slot_t *s = find(g->table, c->addr, 0);
-        if (s != NULL && --s->count == 0)
-            release_slot(g->table, s);
-        pthread_mutex_unlock(&g->table->lock);
-    }
+    if (c->counted)
+        sluice_conn_table_release(g->table, c->addr);
     if (c->capped) {
         atomic_fetch_sub(&g->table->open, 1);
         sluice_counter_add(&g->metrics->conn_open, (uint64_t)-1);
@@ -149,16 +145,39 @@ static void on_sock_close(void *data)
     unref(c);
 }
 
-static void peer_addr(h2o_socket_t *sock, uint8_t out[16], struct sockaddr_storage *ss, socklen_t *len)
+void sluice_conn_addr_key(const struct sockaddr *sa, uint8_t out[16])
 {
     memset(out, 0, 16);
-    *len = h2o_socket_getpeername(sock, (struct sockaddr *)ss);
-    if (*len != 0 && ss->ss_family == AF_INET) {
+    if (sa->sa_family == AF_INET) {
         out[10] = out[11] = 0xff;
-        memcpy(out + 12, &((struct sockaddr_in *)ss)->sin_addr, 4);
-    } else if (*len != 0 && ss->ss_family == AF_INET6) {
-        memcpy(out, &((struct sockaddr_in6 *)ss)->sin6_addr, 16);
+        memcpy(out + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        /* An IPv4 peer of a dual-stack socket stays whole; an IPv6 one is cut to its /64, the block
+         * one host is given (SLAAC, a carrier's customer): counted per /128, one host could open
+         * max_connections_per_ip from each of its 2^64 addresses. */
+        memcpy(out, a, IN6_IS_ADDR_V4MAPPED(a) ? 16 : 8);
     }
+}
+
+int sluice_conn_table_acquire(sluice_conn_table_t *t, const uint8_t key[16], unsigned per_ip)
+{
+    pthread_mutex_lock(&t->lock);
+    addr_slot_t *s = find(t, key, 1);
+    int over = s->count >= per_ip;
+    if (!over)
+        s->count++;
+    pthread_mutex_unlock(&t->lock);
+    return over ? -1 : 0;
+}
+
+void sluice_conn_table_release(sluice_conn_table_t *t, const uint8_t key[16])
+{
+    pthread_mutex_lock(&t->lock);
+    addr_slot_t *s = find(t, key, 0);
+    if (s != NULL && --s->count == 0)
+        release_slot(t, s);
+    pthread_mutex_unlock(&t->lock);
 }
 
 static int trusted(const sluice_server_config_t *cfg, const struct sockaddr *sa)
@@ -203,16 +222,11 @@ int sluice_conn_admit(sluice_conn_guard_t *g, h2o_socket_t *sock, const sluice_s
         return -1;
     }
     struct sockaddr_storage ss;
-    socklen_t sl;
-    peer_addr(sock, c->addr, &ss, &sl);
+    socklen_t sl = h2o_socket_getpeername(sock, (struct sockaddr *)&ss);
+    if (sl != 0)
+        sluice_conn_addr_key((struct sockaddr *)&ss, c->addr);
     if (cfg->max_connections_per_ip > 0 && sl != 0 && !trusted(cfg, (struct sockaddr *)&ss)) {
-        pthread_mutex_lock(&t->lock);
-        addr_slot_t *s = find(t, c->addr, 1);
-        int over = s->count >= cfg->max_connections_per_ip;
-        if (!over)
-            s->count++;
-        pthread_mutex_unlock(&t->lock);
-        if (over) {
+        if (sluice_conn_table_acquire(t, c->addr, cfg->max_connections_per_ip) != 0) {
             free(c);
             atomic_fetch_sub(&t->open, 1);
             refuse_at_accept(g, sock, SLUICE_CONN_PER_IP);

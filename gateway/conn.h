@@ -27,6 +27,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <h2o.h>
 #if H2O_USE_LIBUV
@@ -47,6 +48,15 @@ void sluice_conn_table_destroy(sluice_conn_table_t *t);
 /* Connections open now, over all workers. Any thread. */
 unsigned sluice_conn_table_open(const sluice_conn_table_t *t);
 
+/* The key a peer's connections are counted under: an IPv4 address (or an IPv4-mapped IPv6 one)
+ * whole, an IPv6 address by its /64 (the block one host is given), as the per-client rate limits
+ * count them. */
+void sluice_conn_addr_key(const struct sockaddr *sa, uint8_t out[16]);
+/* Takes one of key's per_ip places: 0, or -1 when it holds per_ip already. Any thread. */
+int sluice_conn_table_acquire(sluice_conn_table_t *t, const uint8_t key[16], unsigned per_ip);
+/* Gives a place taken by sluice_conn_table_acquire back. Any thread. */
+void sluice_conn_table_release(sluice_conn_table_t *t, const uint8_t key[16]);
+
 /* What one worker needs to guard its connections; owned by the worker. */
 typedef struct sluice_conn_guard {
     sluice_conn_table_t *table;
@@ -64,7 +74,7 @@ typedef struct sluice_conn {
     h2o_linklist_t link; /* in the guard's list while the socket is open */
     h2o_socket_t *sock;  /* NULL once closed */
     sluice_conn_guard_t *guard;
-    uint8_t addr[16]; /* the peer, IPv4 mapped into IPv6 */
+    uint8_t addr[16]; /* the peer's key (sluice_conn_addr_key) */
     int capped;       /* counts against the caps (client listeners; not the metrics listener) */
     int counted;      /* holds a place in the per-address table */
     unsigned refs;    /* 1 for the open socket, plus one per request in flight (HTTP/2) */

@@ -251,25 +251,28 @@ int sluice_http1_framing_conflict(h2o_req_t *req)
     if ((size_t)(end - p) <= req->method.len || memcmp(p, req->method.base, req->method.len) != 0 ||
         p[req->method.len] != ' ')
         return 0;
-    const char *head_end = memmem(p, (size_t)(end - p), "\r\n\r\n", 4);
-    if (head_end == NULL)
-        return 0;
-    const char *line = memchr(p, '\n', (size_t)(head_end - p));
+    /* Line by line to the empty line that ends the head: h2o's parser takes a bare LF as well as
+     * CRLF at the end of any line (as do many proxies), and looking for CRLF CRLF only
+     * let two lengths through unseen. */
+    const char *line = memchr(p, '\n', (size_t)(end - p));
     const char *first_len = NULL;
     size_t first_len_n = 0;
     int te = 0, conflict = 0;
-    while (line != NULL && line < head_end) {
+    while (line != NULL) {
         line++;
-        const char *eol = memchr(line, '\n', (size_t)(head_end + 2 - line));
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
         if (eol == NULL)
-            break;
-        const char *colon = memchr(line, ':', (size_t)(eol - line));
+            return 0; /* no end of the head in the buffer: not this request's head */
+        const char *le = eol > line && eol[-1] == '\r' ? eol - 1 : eol;
+        if (le == line)
+            break; /* the empty line */
+        const char *colon = memchr(line, ':', (size_t)(le - line));
         if (colon != NULL) {
             size_t nlen = (size_t)(colon - line);
-            const char *v = colon + 1, *ve = eol;
+            const char *v = colon + 1, *ve = le;
             while (v < ve && (*v == ' ' || *v == '\t'))
                 v++;
-            while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
                 ve--;
             if (h2o_lcstris(line, nlen, H2O_STRLIT("content-length"))) {
                 if (first_len == NULL) {

@@ -811,6 +811,9 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     /* h2o's request timer is a total deadline for the head and body of a request (and the idle
      * time between requests); HTTP/2 requests get the same deadline from the sweep (conn.c). */
     gw->h2o.http1.req_timeout = cfg->server.request_timeout_ms;
+    /* A TLS handshake begun and left half done is a slow client too: it holds its connection for
+     * the same time as a request's head, not h2o's default of 10 s. */
+    gw->h2o.handshake_timeout = cfg->server.request_timeout_ms;
     /* Bodies a little over the limit are read whole and get the handler's JSON 413; beyond the
      * slack h2o answers 413 itself and may close the connection before reading it all. */
     gw->h2o.max_request_entity_size = cfg->limits.max_wire_bytes + 65536;

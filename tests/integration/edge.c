@@ -10,9 +10,10 @@
  *   - connection caps: the 257th connection from one address is closed at once; 3,000 idle TLS
  *     connections (from twelve addresses) and a legitimate request still answered within 100 ms;
  *   - at the descriptor limit (started under prlimit 1024) the loop does not spin;
- *   - slow clients (HTTP/1.1 headers and bodies, HTTP/2 streams) cut at request_timeout_ms with
- *     bounded memory;
- *   - authentication before work: a gzip bomb with a wrong key is never inflated;
+ *   - slow clients (TLS handshakes left half done, HTTP/1.1 headers and bodies, HTTP/2 streams)
+ *     cut at request_timeout_ms with bounded memory;
+ *   - authentication before work: a gzip bomb with a wrong key is never inflated; a pixel without
+ *     a key costs what one with a wrong key does, with its 15,000 parameters or 360 KB of data=;
  *   - per-client limits: one client flooding a public key is limited, another goes through;
  *   - conflicting Content-Length refused; a second gateway on the same port refused; h2o's own
  *     413 answered as JSON.
@@ -38,6 +39,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <zlib.h>
 
@@ -493,6 +495,17 @@ static void test_slow_clients_cut(void **state)
         if (i < 150)
             assert_true(send(fds[i], head, strlen(head), MSG_NOSIGNAL) > 0);
     }
+    /* 20 TLS handshakes begun and left half done: a ClientHello's first bytes, then nothing. */
+    enum { NT = 20 };
+    static const unsigned char hello_start[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03};
+    int tls_fds[NT];
+    long long tls_cut_at[NT];
+    for (int i = 0; i < NT; i++) {
+        tls_fds[i] = tcp_from("127.0.3.1", F.https_port);
+        assert_true(tls_fds[i] >= 0);
+        assert_true(send(tls_fds[i], hello_start, sizeof(hello_start), MSG_NOSIGNAL) > 0);
+        tls_cut_at[i] = -1;
+    }
     /* One HTTP/2 connection with 100 streams trickling too, alongside. */
     char port[16];
     snprintf(port, sizeof(port), "%d", F.https_port);
@@ -521,6 +534,10 @@ static void test_slow_clients_cut(void **state)
             if (send(fds[i], &c, 1, MSG_NOSIGNAL) < 0 || closed_by_server(fds[i], 0))
                 cut_at[i] = mono_ms() - t0;
         }
+        for (int i = 0; i < NT; i++) {
+            if (tls_cut_at[i] < 0 && closed_by_server(tls_fds[i], 0))
+                tls_cut_at[i] = mono_ms() - t0;
+        }
         long now = rss_kb();
         if (now > peak)
             peak = now;
@@ -540,11 +557,23 @@ static void test_slow_clients_cut(void **state)
             latest = cut_at[i];
         close(fds[i]);
     }
+    long long tls_latest = 0, tls_never = 0;
+    for (int i = 0; i < NT; i++) {
+        if (tls_cut_at[i] < 0)
+            tls_never++;
+        else if (tls_cut_at[i] > tls_latest)
+            tls_latest = tls_cut_at[i];
+        close(tls_fds[i]);
+    }
+    print_message("%d half-done TLS handshakes: %lld never cut, the last cut after %lld ms (deadline 3000 ms)\n", NT,
+                  tls_never, tls_latest);
     print_message("200 slow HTTP/1.1 clients: %lld never cut, the last cut after %lld ms (deadline 3000 ms); "
                   "HTTP/2 slow streams: %s; RSS %ld kB before, %ld kB peak (bound %d MB)\n",
                   never, latest, show(j), rss0, peak, RSS_MB_MAX);
     assert_int_equal(never, 0);
     assert_true(latest <= 3000 + 2000); /* the deadline, plus the sweep and this loop's steps */
+    assert_int_equal(tls_never, 0);
+    assert_true(tls_latest <= 3000 + 2000); /* the same deadline for a handshake (h2o's default is 10 s) */
     assert_non_null(j);
     assert_true(json_is_true(json_object_get(j, "closed")));
     assert_true(json_real_value(json_object_get(j, "closed_after")) <= 3.0 + 2.0);
@@ -608,6 +637,98 @@ static void test_gzip_bomb_wrong_key_not_inflated(void **state)
     assert_true(gwfix_metric(&F, "sluice_bodies_inflated_total") - inflated0 == 1);
     free(plain);
     free(z);
+}
+
+static void raw_exchange(const char *req, char *reply, size_t cap);
+
+/* A pixel URL of n properties.<i>=AB parameters after `lead` (malloc'd). */
+static char *pixel_url(const char *lead, int n)
+{
+    size_t cap = strlen(lead) + (size_t)n * 32 + 1, o = 0;
+    char *u = malloc(cap);
+    assert_non_null(u);
+    o += (size_t)snprintf(u, cap, "%s", lead);
+    for (int i = 0; i < n; i++)
+        o += (size_t)snprintf(u + o, cap - o, "%sproperties.a%d=%%41%%42", i ? "&" : "", i);
+    return u;
+}
+
+/* Gateway CPU ticks spent answering `count` GETs of path (each on its own connection), each 401. */
+static long pixel_cost(const char *path, int count)
+{
+    size_t cap = strlen(path) + 256;
+    char *req = malloc(cap), reply[4096];
+    snprintf(req, cap, "GET %s HTTP/1.1\r\nHost: edge\r\nReferer: https://shop.edge.test/\r\nConnection: close\r\n\r\n",
+             path);
+    long t0 = cpu_ticks();
+    for (int i = 0; i < count; i++) {
+        raw_exchange(req, reply, sizeof(reply));
+        assert_non_null(strstr(reply, "HTTP/1.1 401"));
+    }
+    long ticks = cpu_ticks() - t0;
+    free(req);
+    return ticks;
+}
+
+static void test_pixel_without_key_not_parsed(void **state)
+{
+    (void)state;
+    restart(0, NULL, NULL);
+    /* 15,000 parameters (360 KB of query, under h2o's 417,792-byte head), and the same size of
+     * data= (base64 of a JSON event of 9,000 members), without any write key; against the same
+     * query with a wrong writeKey, which is refused on the key alone. */
+    char *wrong = pixel_url("/v1/pixel/t?writeKey=wk_not_a_key&event=x&", 15000);
+    char *params = pixel_url("/v1/pixel/t?event=x&", 15000);
+    size_t jcap = 9000 * 32 + 64, jo = 0;
+    char *json = malloc(jcap);
+    jo += (size_t)snprintf(json, jcap, "{\"event\":\"x\",\"properties\":{");
+    for (int i = 0; i < 9000; i++)
+        jo += (size_t)snprintf(json + jo, jcap - jo, "%s\"k%d\":[1,2,{\"a\":\"b\"}]", i ? "," : "", i);
+    jo += (size_t)snprintf(json + jo, jcap - jo, "}}");
+    char *data = malloc(jo * 2 + 64);
+    int dn = snprintf(data, jo * 2 + 64, "/v1/pixel/t?data=");
+    data[dn + EVP_EncodeBlock((unsigned char *)data + dn, (unsigned char *)json, (int)jo)] = '\0';
+    for (char *c = data + dn; *c; c++) /* base64url: no escaping needed in a query */
+        *c = *c == '+' ? '-' : *c == '/' ? '_' : *c == '=' ? '\0' : *c;
+    enum { COUNT = 40 };
+    long wrong_ticks = pixel_cost(wrong, COUNT);
+    long params_ticks = pixel_cost(params, COUNT);
+    long data_ticks = pixel_cost(data, COUNT);
+    print_message("%d pixel requests of 360 KB each, gateway CPU: wrong key %ld ticks, no key with parameters %ld, "
+                  "no key with data= %ld\n",
+                  COUNT, wrong_ticks, params_ticks, data_ticks);
+    /* Without a key they cost what a wrong key costs (a scan of the query), not an event built. */
+    assert_true(params_ticks <= 3 * wrong_ticks + 10);
+    assert_true(data_ticks <= 3 * wrong_ticks + 10);
+    free(wrong);
+    free(params);
+    free(json);
+    free(data);
+
+    /* The key inside data= still works, at the top level of the event only. */
+    char b64[512], url[640], reply[4096];
+    const char *ok = "{\"event\":\"PixelData\",\"messageId\":\"px-data-key\",\"writeKey\":\"" KEY "\"}";
+    const char *nested =
+        "{\"event\":\"PixelData\",\"messageId\":\"px-data-nested\",\"properties\":{\"writeKey\":\"" KEY "\"}}";
+    const char *bodies[] = {ok, nested};
+    const char *want[] = {"HTTP/1.1 200", "HTTP/1.1 401"};
+    for (int i = 0; i < 2; i++) {
+        b64[EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)bodies[i], (int)strlen(bodies[i]))] = '\0';
+        for (char *c = b64; *c; c++)
+            *c = *c == '+' ? '-' : *c == '/' ? '_' : *c == '=' ? '\0' : *c;
+        snprintf(url, sizeof(url),
+                 "GET /v1/pixel/t?data=%s HTTP/1.1\r\nHost: edge\r\nReferer: https://shop.edge.test/p\r\n"
+                 "Connection: close\r\n\r\n",
+                 b64);
+        raw_exchange(url, reply, sizeof(reply));
+        print_message("pixel with its key in data= (%s): %.40s\n", i == 0 ? "top level" : "nested", reply);
+        assert_non_null(strstr(reply, want[i]));
+    }
+    sleep_ms(1000);
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    assert_int_equal(gwfix_count_message(msgs, "px-data-key"), 1);
+    assert_int_equal(gwfix_count_message(msgs, "px-data-nested"), 0);
+    json_decref(msgs);
 }
 
 /* ------------------------------------------------------------------ per-client limits */
@@ -699,6 +820,34 @@ static void test_http_hygiene(void **state)
                  "d\r\n{\"event\":\"x\"}\r\n0\r\n\r\n",
                  reply, sizeof(reply));
     assert_non_null(strstr(reply, "HTTP/1.1 400"));
+    /* The same with bare LF line endings, which h2o's parser accepts as well as CRLF (and some
+     * proxies too): still 400, the event is not taken, the connection not kept. */
+    raw_exchange("POST /v1/t HTTP/1.1\nHost: edge\nAuthorization: Bearer " KEY
+                 "\nContent-Type: application/json\nContent-Length: 36\nContent-Length: 200\n\n"
+                 "{\"event\":\"x\",\"messageId\":\"lf-cl-cl\"}",
+                 reply, sizeof(reply));
+    print_message("two Content-Lengths, bare LF: %.60s\n", reply);
+    assert_non_null(strstr(reply, "HTTP/1.1 400"));
+    assert_non_null(strstr(reply, "\"bad_request\""));
+    assert_non_null(strstr(reply, "Connection: close"));
+    raw_exchange("POST /v1/t HTTP/1.1\r\nHost: edge\nAuthorization: Bearer " KEY
+                 "\r\nContent-Type: application/json\nContent-Length: 5\r\nTransfer-Encoding: chunked\n\r\n"
+                 "24\r\n{\"event\":\"x\",\"messageId\":\"lf-cl-te\"}\r\n0\r\n\r\n",
+                 reply, sizeof(reply));
+    print_message("Content-Length and Transfer-Encoding, mixed line endings: %.60s\n", reply);
+    assert_non_null(strstr(reply, "HTTP/1.1 400"));
+    /* A well-formed request with bare LF line endings is served as before. */
+    raw_exchange("POST /v1/t HTTP/1.1\nHost: edge\nAuthorization: Bearer " KEY
+                 "\nContent-Type: application/json\nContent-Length: 37\nConnection: close\n\n"
+                 "{\"event\":\"x\",\"messageId\":\"lf-single\"}",
+                 reply, sizeof(reply));
+    assert_non_null(strstr(reply, "HTTP/1.1 200"));
+    sleep_ms(1000);
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    assert_int_equal(gwfix_count_message(msgs, "lf-single"), 1);
+    assert_int_equal(gwfix_count_message(msgs, "lf-cl-cl"), 0);
+    assert_int_equal(gwfix_count_message(msgs, "lf-cl-te"), 0);
+    json_decref(msgs);
     /* h2o's own 413 (a declared body over the limit, refused before any handler) comes as JSON. */
     raw_exchange(
         "POST /v1/t HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n",
@@ -731,10 +880,15 @@ static void test_http_hygiene(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_http2_off_by_default), cmocka_unit_test(test_rapid_reset_capped),
-        cmocka_unit_test(test_connection_caps),      cmocka_unit_test(test_fd_limit_no_spin),
-        cmocka_unit_test(test_slow_clients_cut),     cmocka_unit_test(test_gzip_bomb_wrong_key_not_inflated),
-        cmocka_unit_test(test_client_flood_limited), cmocka_unit_test(test_http_hygiene),
+        cmocka_unit_test(test_http2_off_by_default),
+        cmocka_unit_test(test_rapid_reset_capped),
+        cmocka_unit_test(test_connection_caps),
+        cmocka_unit_test(test_fd_limit_no_spin),
+        cmocka_unit_test(test_slow_clients_cut),
+        cmocka_unit_test(test_gzip_bomb_wrong_key_not_inflated),
+        cmocka_unit_test(test_pixel_without_key_not_parsed),
+        cmocka_unit_test(test_client_flood_limited),
+        cmocka_unit_test(test_http_hygiene),
     };
     return cmocka_run_group_tests_name("integration.edge", tests, setup, teardown);
 }
