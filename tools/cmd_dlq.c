@@ -55,7 +55,7 @@ typedef struct run {
     const opts_t *o;
     rd_kafka_t *producer;
     const char *events_topic;
-    long matched, produced, failed;
+    long matched, produced, failed, no_payload;
 } run_t;
 
 static int matches(const run_t *r, const rd_kafka_message_t *m, sluice_dlq_info_t *info)
@@ -110,6 +110,16 @@ static int on_replay(const rd_kafka_message_t *m, void *ud)
     if (!matches(r, m, &info))
         return 0;
     r->matched++;
+    if (m->payload == NULL || m->len == 0) {
+        /* Dead-lettered without its value (more than the DLQ takes): replaying it produced an
+         * empty message, which every vendor's worker dead-lettered again as no envelope, and
+         * the event itself never came back. Its `error` says where the event stays. */
+        r->no_payload++;
+        fprintf(stderr,
+                "sluicectl dlq replay: the dead letter at %s[%d]@%" PRId64 " has no payload, not replayed: %s\n",
+                rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset, info.error);
+        return 0;
+    }
     rd_kafka_headers_t *h = rd_kafka_headers_new(4);
     if (info.org[0])
         rd_kafka_header_add(h, "org", -1, info.org, -1);
@@ -232,8 +242,12 @@ int sluicectl_cmd_dlq(int argc, char **argv)
         rd_kafka_flush(r.producer, WAIT_MS);
         rd_kafka_poll(r.producer, 0);
         long lost = r.matched - r.produced;
-        fprintf(stderr, "replayed %ld of %ld dead letters to %s%s\n", r.produced, r.matched, cfg->kafka.topic,
+        fprintf(stderr, "replayed %ld of %ld dead letters to %s%s", r.produced, r.matched, cfg->kafka.topic,
                 o.to_vendor ? " (each for its own integration)" : "");
+        if (r.no_payload > 0)
+            fprintf(stderr, "; %ld without its payload not replayed (the event stays where its error says)",
+                    r.no_payload);
+        fputc('\n', stderr);
         rc = lost == 0 ? 0 : 1;
     } else {
         fprintf(stderr, "%ld dead letters (%ld in %s)\n", r.matched, n, cfg->kafka.dlq_topic);

@@ -146,6 +146,7 @@ struct lane {
     size_t nroutes;
     size_t live;
     int paused;
+    int stop_committed; /* the stop's commit was tried: leaving the group does not wait again */
     int64_t last_commit_ms;
     int64_t unrouted_logged_ms; /* when an unknown org's event was last logged (once a minute) */
 };
@@ -160,6 +161,9 @@ struct sluice_deliver {
     sluice_vaultq_t *vaultq;     /* vault reads off this loop (vendors/vaultq.h) */
     sluice_suppress_t *suppress; /* sluicectl forget's list (vendors/suppress.h) */
     rd_kafka_t *dlq;
+    rd_kafka_conf_t *dlq_conf; /* its settings, for a replacement after a fatal error */
+    int dlq_fatal;             /* dlq hit a fatal error: replace it (loop, not in a callback) */
+    int64_t dlq_fatal_warned_ms;
     int dlq_wake[2];
     item_t *dlq_flight, *dlq_retry;
     size_t dlq_in_flight;
@@ -363,6 +367,65 @@ static void on_dlq_report(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opa
         item_abandon(it);
     else
         dlq_retry_later(w, it);
+}
+
+/* The DLQ producer is idempotent: a broker answering OUT_OF_ORDER_SEQUENCE_NUMBER (a leader that
+ * lost what it had acknowledged) makes librdkafka refuse every later message for good. Kept, it
+ * failed every dead letter once a second until a restart, and the partitions holding them
+ * committed nothing more. */
+static void on_dlq_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    worker_t *w = opaque;
+    if (err != RD_KAFKA_RESP_ERR__FATAL) {
+        sluice_log_warn("kafka.error", "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+        return;
+    }
+    char why[512];
+    rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
+    if (rk != w->dlq || w->dlq_fatal)
+        return;
+    w->dlq_fatal = 1;
+    sluice_log_error("kafka.fatal",
+                     "the dead-letter producer hit a fatal error (%s: %s); a new producer replaces it and its "
+                     "dead letters are sent again",
+                     rd_kafka_err2name(orig), why);
+}
+
+/* Replaces a DLQ producer that hit a fatal error, as the gateway does its own (gateway/producer.c):
+ * its messages are purged and reported here (their items wait for the DLQ retry), the old client
+ * is destroyed once nothing of it is left to report, else the next turn tries again. */
+static void dlq_replace(worker_t *w)
+{
+    rd_kafka_t *old = w->dlq;
+    rd_kafka_purge(old, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(old, 0);
+    if (rd_kafka_outq_len(old) > 0)
+        return;
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_dup(w->dlq_conf);
+    rd_kafka_t *rk = conf != NULL ? rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr)) : NULL;
+    if (rk == NULL) {
+        if (conf != NULL)
+            rd_kafka_conf_destroy(conf);
+        else
+            snprintf(errstr, sizeof(errstr), "out of memory");
+        int64_t now = sluice_mono_ms();
+        if (now - w->dlq_fatal_warned_ms >= 60000) {
+            w->dlq_fatal_warned_ms = now;
+            sluice_log_error("kafka.fatal", "cannot make a new dead-letter producer (%s); retrying", errstr);
+        }
+        return;
+    }
+    rd_kafka_queue_t *q = rd_kafka_queue_get_main(old);
+    rd_kafka_queue_io_event_enable(q, -1, NULL, 0);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(old);
+    w->dlq = rk;
+    w->dlq_fatal = 0;
+    q = rd_kafka_queue_get_main(rk);
+    rd_kafka_queue_io_event_enable(q, w->dlq_wake[1], "1", 1);
+    rd_kafka_queue_destroy(q);
+    sluice_log_info("kafka.replaced", "a new dead-letter producer replaced the one that hit a fatal error");
 }
 
 static void dlq_retry_due(worker_t *w, int64_t now)
@@ -1075,7 +1138,8 @@ static void on_message(lane_t *l, rd_kafka_message_t *m, int64_t now)
         free(rec);
         return;
     }
-    memcpy(rec->payload, m->payload, m->len);
+    if (m->len > 0) /* a message without a value has a NULL payload: memcpy must not see it */
+        memcpy(rec->payload, m->payload, m->len);
     rec->payload[m->len] = '\0';
     rec->len = m->len;
     if (m->key_len > 0)
@@ -1096,8 +1160,11 @@ static void on_message(lane_t *l, rd_kafka_message_t *m, int64_t now)
 
 /* ------------------------------------------------------------------ commits and rebalances */
 
-static void commit_parts(lane_t *l, const rd_kafka_topic_partition_list_t *only, int sync)
+/* Returns how many partitions' commits failed at once (a sync commit's result; an async one's
+ * comes later to on_commit). */
+static int commit_parts(lane_t *l, const rd_kafka_topic_partition_list_t *only, int sync)
 {
+    int failed = 0;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
     for (part_t *p = l->parts; p != NULL; p = p->next) {
         if (only != NULL && rd_kafka_topic_partition_list_find(only, l->w->cfg->kafka.topic, p->partition) == NULL)
@@ -1117,9 +1184,11 @@ static void commit_parts(lane_t *l, const rd_kafka_topic_partition_list_t *only,
                 if (p != NULL)
                     p->committed = -1; /* try again at the next tick */
             }
+            failed = list->cnt;
         }
     }
     rd_kafka_topic_partition_list_destroy(list);
+    return failed;
 }
 
 static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets, void *opaque)
@@ -1158,7 +1227,10 @@ static void purge_route(route_t *r)
 
 static void revoke_parts(lane_t *l, const rd_kafka_topic_partition_list_t *parts)
 {
-    commit_parts(l, parts, 1);
+    /* Leaving the group at the stop: the stop's commit was just tried. When it failed (no
+     * coordinator), trying again here waited as long once more, past the drain. */
+    if (!l->stop_committed)
+        commit_parts(l, parts, 1);
     int n = 0;
     for (part_t **pp = &l->parts; *pp != NULL;) {
         part_t *p = *pp;
@@ -1405,6 +1477,14 @@ static void on_signal(void *ud, int fd, unsigned events)
     worker_t *w = ud;
     struct signalfd_siginfo si;
     while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            /* The gateway's reload signal, sent to every sluice process by a deploy hook or a
+             * config reloader: the worker has none, and dying of it lost the drain and commit. */
+            sluice_log_warn("deliver.sighup",
+                            "SIGHUP: sluice-deliver does not reload its config; restart it to apply a change "
+                            "(SIGTERM hands its partitions over)");
+            continue;
+        }
         if (!w->stopping) {
             sluice_log_info("deliver.stopping", "signal %u: finishing requests on the wire, then committing",
                             si.ssi_signo);
@@ -1446,6 +1526,7 @@ sluice_deliver_t *sluice_deliver_create(const sluice_config_t *cfg, const sluice
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP); /* logged, not a stop (on_signal) */
     w->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     if (w->sigfd < 0 || sluice_loop_watch(w->loop, w->sigfd, SLUICE_LOOP_IN, on_signal, w, err) != 0) {
         if (w->sigfd < 0)
@@ -1464,7 +1545,12 @@ sluice_deliver_t *sluice_deliver_create(const sluice_config_t *cfg, const sluice
     }
     rd_kafka_conf_set_opaque(conf, w);
     rd_kafka_conf_set_dr_msg_cb(conf, on_dlq_report);
-    rd_kafka_conf_set_error_cb(conf, on_kafka_error);
+    rd_kafka_conf_set_error_cb(conf, on_dlq_error);
+    if ((w->dlq_conf = rd_kafka_conf_dup(conf)) == NULL) {
+        rd_kafka_conf_destroy(conf);
+        sluice_err_set(err, "out of memory");
+        goto fail;
+    }
     char errstr[512];
     w->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (w->dlq == NULL) {
@@ -1536,6 +1622,8 @@ int sluice_deliver_run(sluice_deliver_t *w, sluice_err_t *err)
                 more |= lane_poll(w->lanes[k], now);
         }
         rd_kafka_poll(w->dlq, 0);
+        if (w->dlq_fatal)
+            dlq_replace(w); /* not from inside rd_kafka_poll's callbacks */
         dlq_retry_due(w, w->stopping ? INT64_MAX : now);
         sluice_credcache_sweep(w->creds, now);
         if (sluice_http_timeout_ms(w->http) == 0)
@@ -1565,17 +1653,28 @@ int sluice_deliver_run(sluice_deliver_t *w, sluice_err_t *err)
     }
 
     /* Stop: commit what is finished, leave the groups, flush the dead letters. */
+    int uncommitted = 0;
     for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
         lane_t *l = w->lanes[k];
         if (l == NULL)
             continue;
-        commit_parts(l, NULL, 1);
+        uncommitted += commit_parts(l, NULL, 1);
+        l->stop_committed = 1;
         rd_kafka_consumer_close(l->rk);
     }
     rd_kafka_flush(w->dlq, 5000);
     rd_kafka_poll(w->dlq, 0);
-    sluice_log_info("deliver.stopped", "offsets committed; %zu requests were still on the wire",
-                    sluice_http_in_flight(w->http));
+    if (uncommitted > 0)
+        /* It used to say "offsets committed" here too: the operator learns the next worker
+         * delivers these again (at least once), not that nothing is repeated. */
+        sluice_log_warn("deliver.stopped",
+                        "offsets not committed for %d partition%s (kafka.commit_failed above): what was "
+                        "delivered since the last commit is delivered again by the next worker; %zu requests "
+                        "were still on the wire",
+                        uncommitted, uncommitted == 1 ? "" : "s", sluice_http_in_flight(w->http));
+    else
+        sluice_log_info("deliver.stopped", "offsets committed; %zu requests were still on the wire",
+                        sluice_http_in_flight(w->http));
     return 0;
 }
 
@@ -1610,6 +1709,8 @@ int sluice_deliver_destroy(sluice_deliver_t *w)
     }
     if (w->dlq != NULL)
         rd_kafka_destroy(w->dlq);
+    if (w->dlq_conf != NULL)
+        rd_kafka_conf_destroy(w->dlq_conf);
     while (w->dlq_flight != NULL) {
         item_t *it = w->dlq_flight;
         dlq_list_del(&w->dlq_flight, it);

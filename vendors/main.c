@@ -142,7 +142,11 @@ int main(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    /* SIGHUP too: its default action killed the worker like kill -9 when a reload meant for the
+     * gateway reached it. Blocked, it waits (pending) for the worker's signalfd, which logs it. */
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
+    sigdelset(&set, SIGHUP); /* what wait_signal stops for */
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 

@@ -3,8 +3,9 @@
  * scripted: 500 retried then delivered; 429 with Retry-After (seconds and HTTP date) honoured,
  * measured at the stub; 400 dead-lettered at once with its headers; a hung request timed out and
  * retried; retries exhausted; a vendor with an untrusted certificate refused, retried and
- * dead-lettered; an event too old for Meta dead-lettered alone; and `sluicectl dlq list|replay`
- * (to one integration, and to all).
+ * dead-lettered; an event too old for Meta dead-lettered alone; `sluicectl dlq list|replay`
+ * (to one integration, and to all; a dead letter without its payload is not replayed); and a
+ * dead-letter producer in librdkafka's fatal state replaced.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -394,6 +395,70 @@ static void test_dead_letter_too_large_for_the_dlq(void **state)
     const char *error = json_string_value(json_object_get(found, "error"));
     assert_non_null(strstr(error, "it stays at sluice.events["));
     json_decref(found);
+
+    /* Replaying it produced an empty message to the events topic and said "replayed N of N":
+     * every vendor's worker then dead-lettered that as "envelope is not a JSON object", and the
+     * new dead letters no longer said where the event is. It is left out, saying where it stays,
+     * and the run says not everything was replayed. */
+    sluice_th_output_t out;
+    const char *replay[] = {"dlq", "replay", "--config", F.config, "--vendor", "meta", "--since", "1h", NULL};
+    dfix_sluicectl(&F, replay, NULL, NULL, &out);
+    print_message("replay: %s\n", out.errout);
+    assert_true(sluice_th_exited_with(out.wstatus, 1));
+    assert_non_null(strstr(out.errout, "has no payload"));
+    assert_non_null(strstr(out.errout, "it stays at sluice.events["));
+    assert_non_null(strstr(out.errout, "1 without its payload not replayed"));
+    sluice_th_output_dispose(&out);
+    /* Nothing empty came back: no dead letter saying so within 10 s (it took about one). */
+    const char *args[] = {"--vendor", "meta", NULL};
+    for (int waited = 0; waited <= 10000; waited += 500) {
+        json_t *dlq = dfix_dlq_list(&F, args), *d;
+        size_t i, empty = 0;
+        json_array_foreach(dlq, i, d) {
+            const char *e = json_string_value(json_object_get(d, "error"));
+            empty += e != NULL && strncmp(e, "envelope is not a JSON object", 29) == 0;
+        }
+        json_decref(dlq);
+        assert_int_equal(empty, 0);
+        usleep(500 * 1000);
+    }
+}
+
+/* A broker answering a dead letter's produce request with OUT_OF_ORDER_SEQUENCE_NUMBER (a leader
+ * that lost what it had acknowledged) puts the worker's idempotent DLQ producer in a fatal state:
+ * librdkafka refuses every later message. The gateway replaces its producer then; the worker kept
+ * the dead one, and tried to queue its dead letters once a second for ever: none reached the DLQ,
+ * and the partitions that held them committed nothing more until a restart. The DLQ producer is
+ * replaced and the dead letters go. */
+static void test_dlq_producer_fatal_error_recovers(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    double before = dfix_metric(&F, "sluice_deliver_dlq_total{vendor=\"meta\"}");
+    /* The answer comes late enough for the broker error to be in place before the dead letter. */
+    dfix_stub_plan_for(&F, &META, "400/delay=800", "fatal-dl-1");
+    produce_one("fatal-dl-1", dfix_now_ms(), NULL);
+    assert_int_equal(sluice_th_kafka_command(&F.kafka, "produce-error 1 OUT_OF_ORDER_SEQUENCE_NUMBER", &err), 0);
+    double after = before;
+    for (int waited = 0; waited <= 30000 && after < before + 1; waited += 250) {
+        usleep(250 * 1000);
+        after = dfix_metric(&F, "sluice_deliver_dlq_total{vendor=\"meta\"}");
+    }
+    print_message("dead letters of meta: %.0f before, %.0f after\n", before, after);
+    assert_true(after >= before + 1);
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.worker), NULL, NULL);
+    assert_non_null(strstr(log, "\"event\":\"kafka.fatal\""));
+    assert_non_null(strstr(log, "\"event\":\"kafka.replaced\""));
+    free(log);
+    /* And the next one goes too. */
+    dfix_stub_plan_for(&F, &META, "400", "fatal-dl-2");
+    produce_one("fatal-dl-2", dfix_now_ms(), NULL);
+    for (int waited = 0; waited <= 20000 && after < before + 2; waited += 250) {
+        usleep(250 * 1000);
+        after = dfix_metric(&F, "sluice_deliver_dlq_total{vendor=\"meta\"}");
+    }
+    assert_true(after >= before + 2);
+    dfix_stub_plan(&F, &META, "");
 }
 
 int main(void)
@@ -409,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_replay),
         cmocka_unit_test(test_unrouted_counted_and_stale_replay_dead_lettered),
         cmocka_unit_test(test_dead_letter_too_large_for_the_dlq),
+        cmocka_unit_test(test_dlq_producer_fatal_error_recovers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
