@@ -697,9 +697,12 @@ static void test_pixel_without_key_not_parsed(void **state)
     print_message("%d pixel requests of 360 KB each, gateway CPU: wrong key %ld ticks, no key with parameters %ld, "
                   "no key with data= %ld\n",
                   COUNT, wrong_ticks, params_ticks, data_ticks);
-    /* Without a key they cost what a wrong key costs (a scan of the query), not an event built. */
-    assert_true(params_ticks <= 3 * wrong_ticks + 10);
-    assert_true(data_ticks <= 3 * wrong_ticks + 10);
+    /* Without a key they cost what a wrong key costs (a scan of the query, and one more for data=),
+     * not an event built (84 and 101 ticks against 4 before, in the regular build). Under ASan the
+     * scans themselves cost several times more. */
+    int f = sanitized() ? 8 : 3;
+    assert_true(params_ticks <= f * wrong_ticks + 10);
+    assert_true(data_ticks <= f * wrong_ticks + 10);
     free(wrong);
     free(params);
     free(json);
