@@ -227,7 +227,10 @@ static const vendor_read_t ga4_reads[] = {
     {"params.value", -1, READ_VALUE, 0, 0, "properties.value properties.revenue properties.total", NULL},
     {"params.currency", -1, READ_VALUE, 0, 0, "properties.currency", NULL},
     {"params.transaction_id", -1, READ_VALUE, 0, 0, "properties.order_id", NULL},
-    {"params.items", -1, READ_VALUE, 0, 0, PRODUCT_FIELDS("product_id", "sku", "id", "name", "price", "quantity"),
+    {"params.items", -1, READ_VALUE, 0, 0,
+     PRODUCT_FIELDS("product_id", "sku", "id", "name", "price", "quantity") " properties.product_id properties.sku "
+                                                                            "properties.id properties.name "
+                                                                            "properties.price properties.quantity",
      NULL},
     {"params.<name>", -1, READ_RAW, 0, 0, "properties.*",
      "every other scalar property; values that look like a SHA-256 digest are left out (Google's policy forbids "
@@ -301,7 +304,8 @@ static const vendor_read_t pinterest_reads[] = {
     {"custom_data.search_string", -1, READ_VALUE, 0, 0, "properties.query", NULL},
     {"custom_data.contents", -1, READ_VALUE, 0, 0,
      "properties.products[*].product_id properties.products[*].sku properties.products[*].id "
-     "properties.products[*].price properties.products[*].quantity",
+     "properties.products[*].price properties.products[*].quantity properties.product_id properties.sku "
+     "properties.id properties.price properties.quantity",
      NULL},
 };
 
@@ -318,7 +322,8 @@ static const vendor_read_t snapchat_reads[] = {
     {"custom_data.search_string", -1, READ_VALUE, 0, 0, "properties.query", NULL},
     {"custom_data.contents", -1, READ_VALUE, 0, 0,
      "properties.products[*].product_id properties.products[*].sku properties.products[*].id "
-     "properties.products[*].price properties.products[*].quantity",
+     "properties.products[*].price properties.products[*].quantity properties.product_id properties.sku "
+     "properties.id properties.price properties.quantity",
      NULL},
 };
 
@@ -344,7 +349,8 @@ static const vendor_read_t reddit_reads[] = {
     {"metadata.currency", -1, READ_VALUE, 0, 0, "properties.currency", NULL},
     {"metadata.products", -1, READ_VALUE, 0, 0,
      "properties.products[*].product_id properties.products[*].sku properties.products[*].id "
-     "properties.products[*].name properties.products[*].category properties.products[*].quantity",
+     "properties.products[*].name properties.products[*].category properties.products[*].quantity "
+     "properties.product_id properties.sku properties.id properties.name properties.category properties.quantity",
      NULL},
 };
 

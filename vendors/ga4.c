@@ -5,8 +5,9 @@
  * One request speaks for one client, so items are grouped by (client_id, user_id, user_data)
  * and a batch holds at most 25 events of one group. Names and parameters are cut to GA4's
  * limits (40-character names of letters, digits and '_' starting with a letter; 100-character
- * values; 25 parameters). user_data uses the gateway's `google` hash variants. Events older
- * than 72 hours (GA4 drops them silently) are dead-lettered. Reentrant; the loop thread.
+ * values, longer for page_location, page_referrer and page_title; 25 parameters). user_data
+ * uses the gateway's `google` hash variants. Events older than 72 hours (GA4 drops them
+ * silently) are dead-lettered. Reentrant; the loop thread.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -18,8 +19,13 @@
 #define GA4_MAX_AGE_MS (72LL * 3600 * 1000)
 #define GA4_NAME_MAX   40
 #define GA4_VALUE_MAX  100
-#define GA4_MAX_PARAMS 25
-#define GA4_MAX_ITEMS  200
+/* GA4's longer limits for its page parameters (Analytics help, "Event collection limits"): a
+ * landing URL's utm_campaign or gclid past the 100th character is the visit's campaign. */
+#define GA4_LOCATION_MAX 1000
+#define GA4_REFERRER_MAX 420
+#define GA4_TITLE_MAX    300
+#define GA4_MAX_PARAMS   25
+#define GA4_MAX_ITEMS    200
 
 static const char *const secret_required[] = {"api_secret", NULL};
 
@@ -108,18 +114,24 @@ static void ga4_name(const char *in, char out[GA4_NAME_MAX + 1])
     out[o + keep] = '\0';
 }
 
-/* The first 100 characters (not bytes) of a UTF-8 string. */
-static json_t *ga4_value(const char *s)
+/* The first max characters (not bytes) of a UTF-8 string. */
+static json_t *ga4_value_max(const char *s, size_t max)
 {
     size_t chars = 0, i = 0;
     for (; s[i] != '\0'; i++) {
         if (((unsigned char)s[i] & 0xC0) != 0x80) {
-            if (chars == GA4_VALUE_MAX)
+            if (chars == max)
                 break;
             chars++;
         }
     }
     return json_stringn(s, i);
+}
+
+/* The first 100 characters: GA4's limit for a parameter's value. */
+static json_t *ga4_value(const char *s)
+{
+    return ga4_value_max(s, GA4_VALUE_MAX);
 }
 
 /* `_ga` is GA1.1.<random>.<seconds>; GA4's client id is <random>.<seconds>. */
@@ -137,7 +149,7 @@ static json_t *item_of(const sluice_envelope_t *e, const json_t *p)
 {
     json_t *it = json_object();
     char idbuf[SLUICE_VENDOR_ID_CAP];
-    const char *id = sluice_vendor_product_id(p, idbuf);
+    const char *id = sluice_vendor_product_id(e, p, idbuf);
     if (id != NULL)
         json_object_set_new(it, "item_id", ga4_value(id));
     const char *name = json_string_value(json_object_get(p, "name"));
@@ -153,6 +165,31 @@ static json_t *item_of(const sluice_envelope_t *e, const json_t *p)
         return NULL;
     }
     return it;
+}
+
+/* 1 when s looks like a SHA-256 digest however the site wrote it: 64 hex digits in either case
+ * (.NET's and Java's usual hex is upper case), or the 32 bytes in Base64 or base64url (43
+ * characters, the last one carrying 2 bits, then an optional '='). GA4's policy forbids PII in
+ * parameters, hashed or not. */
+static int looks_like_digest(const char *s, size_t n)
+{
+    if (n == 64) {
+        for (size_t i = 0; i < 64; i++) {
+            if (!isxdigit((unsigned char)s[i]))
+                return 0;
+        }
+        return 1;
+    }
+    if (n == 44 && s[43] == '=')
+        n = 43;
+    if (n != 43)
+        return 0;
+    for (size_t i = 0; i < 43; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!isalnum(c) && c != '+' && c != '/' && c != '-' && c != '_')
+            return 0;
+    }
+    return strchr("AEIMQUYcgkosw048", s[42]) != NULL; /* 256 bits: the last character's low 2 bits unused */
 }
 
 /* Properties with a standard GA4 meaning; the rest become custom parameters. */
@@ -188,11 +225,11 @@ static json_t *event_params(const sluice_envelope_t *e)
     if (strcmp(e->type, "page") == 0) {
         const char *v;
         if ((v = sluice_envelope_str(e, "context.page.url")) != NULL)
-            set_param(params, "page_location", ga4_value(v));
+            set_param(params, "page_location", ga4_value_max(v, GA4_LOCATION_MAX));
         if ((v = sluice_envelope_str(e, "context.page.title")) != NULL)
-            set_param(params, "page_title", ga4_value(v));
+            set_param(params, "page_title", ga4_value_max(v, GA4_TITLE_MAX));
         if ((v = sluice_envelope_str(e, "context.page.referrer")) != NULL && v[0] != '\0')
-            set_param(params, "page_referrer", ga4_value(v));
+            set_param(params, "page_referrer", ga4_value_max(v, GA4_REFERRER_MAX));
     }
     const json_t *props = e->properties;
     if (props == NULL)
@@ -204,10 +241,13 @@ static json_t *event_params(const sluice_envelope_t *e)
     const char *s;
     if ((s = json_string_value(json_object_get(props, "currency"))) != NULL)
         set_param(params, "currency", ga4_value(s));
-    if ((s = json_string_value(json_object_get(props, "order_id"))) != NULL)
+    char order[SLUICE_VENDOR_ID_CAP];
+    if ((s = sluice_vendor_order_id(e, order)) != NULL)
         set_param(params, "transaction_id", ga4_value(s));
     json_t *items = json_array();
-    json_t *products = json_object_get(props, "products");
+    /* A single-product event's own product too: view_item and add_to_cart without items mean
+     * nothing to GA4's e-commerce reports. */
+    json_t *products = sluice_vendor_products(e);
     size_t i;
     json_t *p;
     json_array_foreach(products, i, p) {
@@ -217,6 +257,7 @@ static json_t *event_params(const sluice_envelope_t *e)
         if (it != NULL)
             json_array_append_new(items, it);
     }
+    json_decref(products);
     if (json_array_size(items) > 0)
         set_param(params, "items", items);
     else
@@ -229,10 +270,10 @@ static json_t *event_params(const sluice_envelope_t *e)
             continue;
         if (json_is_string(v)) {
             /* Google's policy forbids PII in parameters, hashed or not: hashes stay out. */
-            if (!sluice_is_sha256_hex_str(json_string_value(v)))
+            if (!looks_like_digest(json_string_value(v), json_string_length(v)))
                 set_param(params, key, ga4_value(json_string_value(v)));
-        } else if (json_is_integer(v) || json_is_real(v)) {
-            set_param(params, key, json_copy(v));
+        } else if (json_is_number(v)) {
+            set_param(params, key, sluice_vendor_number_json(e, v, 0)); /* as the client wrote it */
         } else if (json_is_boolean(v)) {
             set_param(params, key, json_string(json_is_true(v) ? "true" : "false"));
         }

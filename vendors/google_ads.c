@@ -108,7 +108,8 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     if (value != NULL)
         json_object_set_new(ev, "conversionValue", value);
     sluice_vendor_set_str(ev, "currencyCode", json_string_value(json_object_get(props, "currency")));
-    sluice_vendor_set_str(ev, "orderId", json_string_value(json_object_get(props, "order_id")));
+    char order[SLUICE_VENDOR_ID_CAP];
+    sluice_vendor_set_str(ev, "orderId", sluice_vendor_order_id(e, order)); /* Google deduplicates on it */
     sluice_vendor_set_nonempty(ev, "userIdentifiers", ids);
     if (it->consent != NULL) /* the worker sends it only with the integration's consent category */
         json_object_set_new(ev, "consent", json_pack("{s:s}", "adUserData", "GRANTED"));

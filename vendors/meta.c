@@ -48,7 +48,7 @@ static json_t *product_content(const sluice_envelope_t *e, const json_t *p)
 {
     json_t *c = json_object();
     char idbuf[SLUICE_VENDOR_ID_CAP];
-    sluice_vendor_set_str(c, "id", sluice_vendor_product_id(p, idbuf));
+    sluice_vendor_set_str(c, "id", sluice_vendor_product_id(e, p, idbuf));
     json_t *n;
     if ((n = sluice_vendor_number_json(e, json_object_get(p, "quantity"), 1)) != NULL)
         json_object_set_new(c, "quantity", n);
@@ -91,8 +91,8 @@ static json_t *custom_data(const sluice_envelope_t *e)
         json_object_set_new(cd, "contents", contents);
     else
         json_decref(contents);
-    const char *order = json_string_value(json_object_get(props, "order_id"));
-    sluice_vendor_set_str(cd, "order_id", order);
+    char order[SLUICE_VENDOR_ID_CAP];
+    sluice_vendor_set_str(cd, "order_id", sluice_vendor_order_id(e, order));
     return cd;
 }
 

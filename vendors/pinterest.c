@@ -67,16 +67,17 @@ static json_t *custom_data(const sluice_envelope_t *e)
     if (sluice_vendor_value_text(e, num, sizeof(num)) == 0) /* as the client sent it */
         json_object_set_new(cd, "value", json_string(num));
     sluice_vendor_set_str(cd, "currency", json_string_value(json_object_get(props, "currency")));
-    sluice_vendor_set_str(cd, "order_id", json_string_value(json_object_get(props, "order_id")));
+    char order[SLUICE_VENDOR_ID_CAP];
+    sluice_vendor_set_str(cd, "order_id", sluice_vendor_order_id(e, order));
     sluice_vendor_set_str(cd, "search_string", json_string_value(json_object_get(props, "query")));
     json_t *ids = json_array(), *contents = json_array();
-    json_t *products = json_object_get(props, "products");
+    json_t *products = sluice_vendor_products(e); /* a single-product event's own product too */
     json_int_t items = 0;
     size_t i;
     json_t *p;
     json_array_foreach(products, i, p) {
         char idbuf[SLUICE_VENDOR_ID_CAP];
-        const char *id = sluice_vendor_product_id(p, idbuf);
+        const char *id = sluice_vendor_product_id(e, p, idbuf);
         if (id == NULL)
             continue;
         json_array_append_new(ids, json_string(id));
@@ -86,6 +87,7 @@ static json_t *custom_data(const sluice_envelope_t *e)
         items = sluice_vendor_put_quantity(e, c, p, items); /* as sent; num_items counts real counts only */
         json_array_append_new(contents, c);
     }
+    json_decref(products);
     sluice_vendor_set_nonempty(cd, "content_ids", ids);
     sluice_vendor_set_nonempty(cd, "contents", contents);
     if (items > 0)

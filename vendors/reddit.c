@@ -64,9 +64,10 @@ static json_t *metadata(const sluice_envelope_t *e)
     json_int_t items = 0;
     size_t i;
     json_t *p;
-    json_array_foreach(json_object_get(props, "products"), i, p) {
+    json_t *list = sluice_vendor_products(e); /* a single-product event's own product too */
+    json_array_foreach(list, i, p) {
         char idbuf[SLUICE_VENDOR_ID_CAP];
-        const char *id = sluice_vendor_product_id(p, idbuf);
+        const char *id = sluice_vendor_product_id(e, p, idbuf);
         if (id == NULL)
             continue;
         json_t *o = json_pack("{s:s}", "id", id);
@@ -77,6 +78,7 @@ static json_t *metadata(const sluice_envelope_t *e)
         if (sluice_vendor_quantity(json_object_get(p, "quantity"), &n) == 0)
             items = sluice_vendor_quantity_add(items, n);
     }
+    json_decref(list);
     if (items > 0)
         json_object_set_new(md, "item_count", json_integer(items));
     sluice_vendor_set_nonempty(md, "products", products);

@@ -76,15 +76,17 @@ static json_t *custom_data(const sluice_envelope_t *e)
     if (value != NULL)
         json_object_set_new(cd, "value", value);
     sluice_vendor_set_str(cd, "currency", json_string_value(json_object_get(props, "currency")));
-    sluice_vendor_set_str(cd, "order_id", json_string_value(json_object_get(props, "order_id")));
+    char order[SLUICE_VENDOR_ID_CAP];
+    sluice_vendor_set_str(cd, "order_id", sluice_vendor_order_id(e, order));
     sluice_vendor_set_str(cd, "search_string", json_string_value(json_object_get(props, "query")));
     json_t *contents = json_array();
     json_int_t items = 0;
     size_t i;
     json_t *p;
-    json_array_foreach(json_object_get(props, "products"), i, p) {
+    json_t *products = sluice_vendor_products(e); /* a single-product event's own product too */
+    json_array_foreach(products, i, p) {
         char idbuf[SLUICE_VENDOR_ID_CAP];
-        const char *id = sluice_vendor_product_id(p, idbuf);
+        const char *id = sluice_vendor_product_id(e, p, idbuf);
         if (id == NULL)
             continue;
         json_t *c = json_pack("{s:s}", "id", id);
@@ -94,6 +96,7 @@ static json_t *custom_data(const sluice_envelope_t *e)
             json_object_set_new(c, "item_price", price);
         json_array_append_new(contents, c);
     }
+    json_decref(products);
     sluice_vendor_set_nonempty(cd, "contents", contents);
     if (items > 0)
         json_object_set_new(cd, "num_items", json_integer(items));

@@ -31,7 +31,7 @@ static json_t *content_of(const sluice_envelope_t *e, const json_t *p)
 {
     json_t *c = json_object();
     char idbuf[SLUICE_VENDOR_ID_CAP];
-    sluice_vendor_set_str(c, "content_id", sluice_vendor_product_id(p, idbuf));
+    sluice_vendor_set_str(c, "content_id", sluice_vendor_product_id(e, p, idbuf));
     sluice_vendor_set_str(c, "content_name", json_string_value(json_object_get(p, "name")));
     json_t *n;
     if ((n = sluice_vendor_number_json(e, json_object_get(p, "quantity"), 1)) != NULL)
@@ -76,7 +76,8 @@ static json_t *properties(const sluice_envelope_t *e)
     if (value != NULL)
         json_object_set_new(out, "value", value);
     sluice_vendor_set_str(out, "currency", json_string_value(json_object_get(props, "currency")));
-    sluice_vendor_set_str(out, "order_id", json_string_value(json_object_get(props, "order_id")));
+    char order[SLUICE_VENDOR_ID_CAP];
+    sluice_vendor_set_str(out, "order_id", sluice_vendor_order_id(e, order));
     sluice_vendor_set_str(out, "query", json_string_value(json_object_get(props, "query")));
     return out;
 }

@@ -307,6 +307,11 @@ int sluice_vendor_number(const json_t *v, double *out)
     }
     if (json_is_string(v)) {
         const char *s = json_string_value(v);
+        /* Decimal text only: strtod also reads "0x1A" (26), "inf" and "nan", which no client
+         * writes as a price or a count. */
+        size_t lead = strspn(s, " \t\n\v\f\r");
+        if (strspn(s + lead, "0123456789+-.eE") != strlen(s + lead))
+            return -1;
         char *end;
         double d = strtod(s, &end);
         if (end != s && *end == '\0') {
@@ -570,21 +575,57 @@ void sluice_vendor_add_hash(json_t *obj, const char *key, const sluice_envelope_
         json_object_set_new(obj, key, as_array ? json_pack("[s]", h) : json_string(h));
 }
 
-const char *sluice_vendor_product_id(const json_t *product, char buf[SLUICE_VENDOR_ID_CAP])
+const char *sluice_vendor_id_text(const sluice_envelope_t *e, const json_t *v, char buf[SLUICE_VENDOR_ID_CAP])
+{
+    const char *s = json_string_value(v);
+    if (s != NULL)
+        return s[0] != '\0' ? s : NULL;
+    if (!json_is_number(v))
+        return NULL;
+    /* The client's text: a whole number past 64 bits is a real to jansson but still the same id. */
+    size_t n = 0;
+    const char *text = sluice_jsonnum_find(e != NULL ? e->nums : NULL, v, &n);
+    if (text != NULL) {
+        if (has_fraction(text, n) || n >= SLUICE_VENDOR_ID_CAP)
+            return NULL;
+        memcpy(buf, text, n);
+        buf[n] = '\0';
+        return buf;
+    }
+    if (json_is_integer(v)) {
+        snprintf(buf, SLUICE_VENDOR_ID_CAP, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return buf;
+    }
+    return NULL;
+}
+
+const char *sluice_vendor_product_id(const sluice_envelope_t *e, const json_t *product, char buf[SLUICE_VENDOR_ID_CAP])
 {
     static const char *const keys[] = {"product_id", "sku", "id"};
     for (size_t i = 0; i < 3; i++) {
-        const json_t *v = json_object_get(product, keys[i]);
-        const char *id = json_string_value(v);
-        if (id != NULL && id[0] != '\0')
+        const char *id = sluice_vendor_id_text(e, json_object_get(product, keys[i]), buf);
+        if (id != NULL)
             return id;
-        /* Vendors take ids as strings; a catalog's numeric id is the same id spelt without quotes. */
-        if (json_is_integer(v)) {
-            snprintf(buf, SLUICE_VENDOR_ID_CAP, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-            return buf;
-        }
     }
     return NULL;
+}
+
+json_t *sluice_vendor_products(const sluice_envelope_t *e)
+{
+    json_t *products = json_object_get(e->properties, "products");
+    if (json_is_array(products))
+        return json_incref(products);
+    json_t *list = json_array();
+    char idbuf[SLUICE_VENDOR_ID_CAP];
+    /* Only with a product id: a bare `name` or `price` makes no product. */
+    if (list != NULL && sluice_vendor_product_id(e, e->properties, idbuf) != NULL)
+        json_array_append(list, e->properties);
+    return list;
+}
+
+const char *sluice_vendor_order_id(const sluice_envelope_t *e, char buf[SLUICE_VENDOR_ID_CAP])
+{
+    return sluice_vendor_id_text(e, json_object_get(e->properties, "order_id"), buf);
 }
 
 int sluice_vendor_value_text(const sluice_envelope_t *e, char *out, size_t cap)

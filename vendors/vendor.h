@@ -227,7 +227,8 @@ int sluice_vendor_url_param(char **url, const char *name, const char *value);
 /* Sets a JSON member only when value is non-NULL (and, for strings, non-empty). */
 void sluice_vendor_set_str(json_t *obj, const char *key, const char *value);
 
-/* A number from a JSON number or a numeric string; -1 when it is neither. */
+/* A number from a JSON number or a string of decimal text (leading blanks allowed: " 19.5"); -1
+ * otherwise ("0x1A", "inf", "nan", "19,90", "$19.90" are no numbers). */
 int sluice_vendor_number(const json_t *v, double *out);
 
 /* The number at v (a JSON number of e, or a string holding one) for a vendor body, written as
@@ -299,12 +300,28 @@ int sluice_vendor_amount_text(const sluice_envelope_t *e, const json_t *v, char 
 void sluice_vendor_add_hash(json_t *obj, const char *key, const sluice_envelope_t *e, sluice_user_field_t f,
                             const char *variant, int as_array);
 
-/* Room for a product id written as an integer (sluice_vendor_product_id). */
-#define SLUICE_VENDOR_ID_CAP 24
+/* Room for an id written as a whole number (sluice_vendor_id_text): any text the envelope records. */
+#define SLUICE_VENDOR_ID_CAP (SLUICE_JSONNUM_MAX_TEXT + 1)
 
-/* A product's id: product_id, else sku, else id; a non-empty string, or an integer (many data
- * layers write `product_id: 1234`) as its text in buf. NULL when none. */
-const char *sluice_vendor_product_id(const json_t *product, char buf[SLUICE_VENDOR_ID_CAP]);
+/* An id at v (an order_id, a product's id): a non-empty string as it is, or a whole number
+ * (Shopify's and many data layers' `order_id: 50314`) as the client wrote it, of any length
+ * (12345678901234567890 included), in buf: vendors take ids as strings, and a catalog's or a
+ * shop's numeric id is the same id spelt without quotes. NULL for anything else (a fraction or an
+ * exponent is no id). e may be NULL (an integer is then formatted). */
+const char *sluice_vendor_id_text(const sluice_envelope_t *e, const json_t *v, char buf[SLUICE_VENDOR_ID_CAP]);
+
+/* A product of e's: its product_id, else sku, else id, as sluice_vendor_id_text reads them. NULL
+ * when none. */
+const char *sluice_vendor_product_id(const sluice_envelope_t *e, const json_t *product, char buf[SLUICE_VENDOR_ID_CAP]);
+
+/* The event's products: properties.products, or for a single-product event (Segment's Product
+ * Viewed, Product Added...: no products[] list and a product id in properties itself) a list
+ * holding properties. A new reference (an empty array when there are none); NULL when memory runs
+ * out. */
+json_t *sluice_vendor_products(const sluice_envelope_t *e);
+
+/* properties.order_id as sluice_vendor_id_text reads it; NULL when the event has none. */
+const char *sluice_vendor_order_id(const sluice_envelope_t *e, char buf[SLUICE_VENDOR_ID_CAP]);
 
 /* The event's value as sluice_vendor_amount_text gives it: properties.value, else revenue, else
  * total. Returns 0, or -1 when none holds a number. */

@@ -173,6 +173,63 @@ static void test_limits(void **state)
     json_decref(ev);
 }
 
+/* GA4's policy forbids PII in parameters, hashed or not, so digests stay out of them. Only 64
+ * lowercase hex digits counted as one: a site's own SHA-256 of an e-mail in upper case (.NET's
+ * and Java's usual hex) or in Base64 went to GA4 as a custom parameter. */
+static void test_digests_stay_out(void **state)
+{
+    (void)state;
+    json_t *ev = mapped("{\"event\":\"Signed Up\",\"properties\":{"
+                        "\"em_upper\":\"62A14E44F765419D10FEA99367361A727C12365E2520F32218D505ED9AA0F62F\","
+                        "\"em_mixed\":\"62a14e44F765419D10FEA99367361A727C12365E2520F32218D505ED9AA0F62F\","
+                        "\"em_b64\":\"YqFORPdlQZ0Q/qmTZzYacnwSNl4lIPMiGNUF7Zqg9i8=\","
+                        "\"em_b64url\":\"YqFORPdlQZ0Q_qmTZzYacnwSNl4lIPMiGNUF7Zqg9i8\","
+                        "\"plan\":\"PRO\",\"ref\":\"ABCDEF0123\"}}",
+                        NULL);
+    json_t *params = json_object_get(ev, "params");
+    assert_null(json_object_get(params, "em_upper"));
+    assert_null(json_object_get(params, "em_mixed"));
+    assert_null(json_object_get(params, "em_b64"));
+    assert_null(json_object_get(params, "em_b64url"));
+    assert_string_equal(json_string_value(json_object_get(params, "plan")), "PRO"); /* words stay */
+    assert_string_equal(json_string_value(json_object_get(params, "ref")), "ABCDEF0123");
+    json_decref(ev);
+}
+
+/* Segment's single-product events (Product Viewed, Product Added, Product Removed...) carry the
+ * product in properties itself, with no products[] array. GA4's view_item, add_to_cart and
+ * remove_from_cart need it in items: they went without items, so GA4's e-commerce reports never
+ * saw the product (Meta and TikTok already read such a product into their contents). */
+static void test_single_product(void **state)
+{
+    (void)state;
+    json_t *ev = mapped("{\"event\":\"Product Added\",\"properties\":{\"product_id\":\"P9\",\"sku\":\"S9\","
+                        "\"name\":\"Mug\",\"price\":9.5,\"quantity\":2,\"currency\":\"EUR\"}}",
+                        NULL);
+    assert_string_equal(json_string_value(json_object_get(ev, "name")), "add_to_cart");
+    json_t *items = json_object_get(json_object_get(ev, "params"), "items");
+    if (json_array_size(items) != 1) {
+        char *s = json_dumps(ev, JSON_COMPACT);
+        print_error("event: %s\n", s);
+        free(s);
+    }
+    assert_int_equal(json_array_size(items), 1);
+    json_t *item = json_array_get(items, 0);
+    assert_string_equal(json_string_value(json_object_get(item, "item_id")), "P9");
+    assert_string_equal(json_string_value(json_object_get(item, "item_name")), "Mug");
+    assert_true(json_real_value(json_object_get(item, "price")) == 9.5);
+    assert_int_equal(json_integer_value(json_object_get(item, "quantity")), 2);
+    json_decref(ev);
+    /* A track event whose properties merely have a name is no product: no item is made up. */
+    ev = mapped("{\"event\":\"Video Played\",\"properties\":{\"name\":\"Intro\"}}", NULL);
+    assert_null(json_object_get(json_object_get(ev, "params"), "items"));
+    json_decref(ev);
+    /* An empty products[] list is the event's own word: no item from the properties either. */
+    ev = mapped("{\"event\":\"Order Completed\",\"properties\":{\"product_id\":\"P9\",\"products\":[]}}", NULL);
+    assert_null(json_object_get(json_object_get(ev, "params"), "items"));
+    json_decref(ev);
+}
+
 /* GA4 answers 2xx to everything and silently drops an event whose name it reserves (`error`,
  * `session_start`…) and a name or parameter with a reserved prefix (`ga_`, `google_`,
  * `firebase_`): such events were counted delivered and never seen. A reserved event name is
@@ -207,6 +264,51 @@ static void test_reserved_names(void **state)
     json_decref(ev);
     ev = mapped("{\"event\":\"google-step\",\"properties\":{}}", NULL); /* reserved once cleaned */
     assert_string_equal(json_string_value(json_object_get(ev, "name")), "e_google_step");
+    json_decref(ev);
+}
+
+/* A string of n copies of unit (a UTF-8 character), in buf. */
+static void repeat(char *buf, size_t cap, const char *prefix, const char *unit, size_t n)
+{
+    size_t o = (size_t)snprintf(buf, cap, "%s", prefix);
+    for (size_t i = 0; i < n && o + strlen(unit) < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s", unit);
+}
+
+/* GA4 takes page_location up to 1,000 characters, page_referrer up to 420 and page_title up to
+ * 300 (only other parameter values stop at 100). They were cut at 100 like the rest, so a
+ * landing page's utm_campaign and gclid past the 100th character never reached GA4: the visit's
+ * campaign was lost. Cuts fall between characters. */
+static void test_page_limits(void **state)
+{
+    (void)state;
+    static char url[1400], ref[600], title[1200], edit[6000];
+    repeat(url, sizeof(url), "https://shop.acme.test/landing/", "p", 200);
+    size_t ul = strlen(url);
+    snprintf(url + ul, sizeof(url) - ul, "?utm_source=news&utm_medium=email&utm_campaign=winter&gclid=Cj0KCQ");
+    repeat(ref, sizeof(ref), "https://ref.test/", "r", 300);
+    repeat(title, sizeof(title), "", "\xc3\xa9", 350); /* é: 350 characters, 700 bytes */
+    snprintf(edit, sizeof(edit),
+             "{\"type\":\"page\",\"name\":\"Landing\",\"properties\":{},\"context\":{\"userAgent\":\"UA\","
+             "\"page\":{\"url\":\"%s\",\"referrer\":\"%s\",\"title\":\"%s\"}}}",
+             url, ref, title);
+    json_t *ev = mapped(edit, NULL);
+    json_t *params = json_object_get(ev, "params");
+    assert_string_equal(json_string_value(json_object_get(params, "page_location")), url); /* 298: whole */
+    assert_string_equal(json_string_value(json_object_get(params, "page_referrer")), ref); /* 317: whole */
+    const char *t = json_string_value(json_object_get(params, "page_title"));
+    assert_non_null(t);
+    assert_int_equal(strlen(t), 600); /* 300 characters of 2 bytes */
+    assert_memory_equal(t, title, 600);
+    json_decref(ev);
+    /* Past GA4's own limits they are cut there: 1,000 characters of URL. */
+    repeat(url, sizeof(url), "https://shop.acme.test/", "u", 1200);
+    snprintf(edit, sizeof(edit),
+             "{\"type\":\"page\",\"name\":\"Landing\",\"properties\":{},\"context\":{\"userAgent\":\"UA\","
+             "\"page\":{\"url\":\"%s\"}}}",
+             url);
+    ev = mapped(edit, NULL);
+    assert_int_equal(json_string_length(json_object_get(json_object_get(ev, "params"), "page_location")), 1000);
     json_decref(ev);
 }
 
@@ -265,7 +367,8 @@ int main(void)
         cmocka_unit_test(test_user_data),      cmocka_unit_test(test_groups),
         cmocka_unit_test(test_limits),         cmocka_unit_test(test_page_screen_skip),
         cmocka_unit_test(test_72_hours),       cmocka_unit_test(test_classify),
-        cmocka_unit_test(test_reserved_names),
+        cmocka_unit_test(test_reserved_names), cmocka_unit_test(test_single_product),
+        cmocka_unit_test(test_page_limits),    cmocka_unit_test(test_digests_stay_out),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -422,6 +422,179 @@ static void test_numeric_product_ids(void **state)
     sluice_config_free(cfg);
 }
 
+/* Order ids written as numbers (Shopify's and many data layers' `order_id: 50314`) reach every
+ * vendor that takes one, as the id's text, however long: they were read as strings only, so Meta,
+ * TikTok, Pinterest and Snap got no order_id, GA4 no transaction_id (its purchase deduplication)
+ * and Google Ads no orderId (the key it deduplicates conversions on). */
+static void test_numeric_order_ids(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = vfix_config();
+    static const struct {
+        const char *vendor, *path;
+    } cases[] = {
+        {"meta", "custom_data.order_id"},      {"ga4", "params.transaction_id"},
+        {"tiktok", "properties.order_id"},     {"gads", "orderId"},
+        {"pinterest", "custom_data.order_id"}, {"snapchat", "custom_data.order_id"},
+    };
+    static const char *const ids[] = {"50314", "12345678901234567890", "-7", NULL};
+    for (size_t k = 0; ids[k] != NULL; k++) {
+        char props[256];
+        snprintf(props, sizeof(props), "{\"order_id\":%s,\"revenue\":10,\"currency\":\"EUR\"}", ids[k]);
+        size_t len;
+        char *raw = with_props(props, &len);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            sluice_vendor_item_t item;
+            char why[256];
+            vfix_map(vfix_integration(cfg, cases[i].vendor), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why,
+                     sizeof(why));
+            parsed_body_t pb;
+            parse_body(&item, &pb);
+            const char *got = json_string_value(at_path(pb.root, cases[i].path));
+            if (got == NULL || strcmp(got, ids[k]) != 0)
+                print_error("%s: %s is %s, wanted \"%s\": %.*s\n", cases[i].vendor, cases[i].path,
+                            got != NULL ? got : "(absent)", ids[k], (int)item.body_len, item.body);
+            assert_non_null(got);
+            assert_string_equal(got, ids[k]);
+            parsed_dispose(&pb);
+            sluice_vendor_item_dispose(&item);
+        }
+        free(raw);
+    }
+    /* A number that is no id (a fraction, an exponent) is still left out, not invented. */
+    size_t len;
+    char *raw = with_props("{\"order_id\":5.5,\"revenue\":10,\"currency\":\"EUR\"}", &len);
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(vfix_integration(cfg, "meta"), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    assert_null(strstr(item.body, "order_id"));
+    sluice_vendor_item_dispose(&item);
+    free(raw);
+    sluice_config_free(cfg);
+}
+
+/* strtod reads C's hexadecimal floats: a price or quantity string "0x1A" went to every vendor as
+ * 26 (Pinterest "26"), a figure the client never wrote. Only decimal text is a number. */
+static void test_hex_strings_are_no_numbers(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = vfix_config();
+    size_t len;
+    char *raw = with_props("{\"value\":\"0x1A\",\"currency\":\"EUR\",\"products\":[{\"product_id\":\"a\","
+                           "\"price\":\"0x10\",\"quantity\":\"0x2p3\"}]}",
+                           &len);
+    static const char *const names[] = {"meta", "ga4", "tiktok", "gads", "pinterest", "snapchat", "linkedin", "reddit"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        sluice_vendor_item_t item;
+        char why[256];
+        vfix_map(vfix_integration(cfg, names[i]), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+        if (strstr(item.body, "26") != NULL || strstr(item.body, "16") != NULL || strstr(item.body, "\"quantity\"") ||
+            strstr(item.body, "num_items") || strstr(item.body, "item_count"))
+            print_error("%s: %s\n", names[i], item.body);
+        assert_null(strstr(item.body, "\"value\":26"));
+        assert_null(strstr(item.body, "\"value\":\"26\""));
+        assert_null(strstr(item.body, "\"amount\":\"26\""));
+        assert_null(strstr(item.body, "\"conversionValue\":26"));
+        assert_null(strstr(item.body, "16.0"));
+        assert_null(strstr(item.body, "\"16\""));
+        assert_null(strstr(item.body, "\"quantity\""));
+        sluice_vendor_item_dispose(&item);
+    }
+    free(raw);
+    sluice_config_free(cfg);
+}
+
+/* A product id written as a whole number past 64 bits (an EAN-128 or a shop's 20-digit id) is the
+ * same id: jansson holds it as a double, so only the client's text can give it back. Such
+ * products vanished from every vendor's product list. */
+static void test_long_numeric_product_ids(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = vfix_config();
+    static const char *const names[] = {"meta", "ga4", "tiktok", "pinterest", "snapchat", "reddit"};
+    size_t len;
+    char *raw = with_props("{\"currency\":\"EUR\",\"value\":5,\"products\":[{\"product_id\":12345678901234567890,"
+                           "\"name\":\"Mug\",\"price\":5,\"quantity\":1},{\"sku\":2.5,\"price\":1,\"quantity\":1}]}",
+                           &len);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        sluice_vendor_item_t item;
+        char why[200] = "";
+        vfix_map(vfix_integration(cfg, names[i]), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+        if (strstr(item.body, "\"12345678901234567890\"") == NULL)
+            print_error("%s: %s\n", names[i], item.body);
+        assert_non_null(strstr(item.body, "\"12345678901234567890\""));
+        assert_null(strstr(item.body, "\"2.5\"")); /* a fraction is no id */
+        sluice_vendor_item_dispose(&item);
+    }
+    free(raw);
+    sluice_config_free(cfg);
+}
+
+/* Segment's single-product events (Product Viewed, Product Added, Product Added to Wishlist...)
+ * carry the product in properties itself, without a products[] list. Meta and TikTok read it into
+ * their contents; Pinterest's content_ids, Snap's contents, Reddit's products and GA4's items
+ * stayed empty, so add_to_cart and view_content reached them without the product. */
+static void test_single_product_events(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = vfix_config();
+    static const struct {
+        const char *vendor, *path;
+    } cases[] = {
+        {"meta", "custom_data.contents.0.id"},     {"tiktok", "properties.contents.0.content_id"},
+        {"ga4", "params.items.0.item_id"},         {"pinterest", "custom_data.content_ids.0"},
+        {"snapchat", "custom_data.contents.0.id"}, {"reddit", "metadata.products.0.id"},
+    };
+    size_t len;
+    char *raw = vfix_envelope("{\"event\":\"Product Added\",\"properties\":{\"product_id\":\"P9\",\"sku\":\"S9\","
+                              "\"name\":\"Mug\",\"price\":9.5,\"quantity\":2,\"currency\":\"EUR\"}}",
+                              &len);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sluice_vendor_item_t item;
+        char why[256];
+        vfix_map(vfix_integration(cfg, cases[i].vendor), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+        parsed_body_t pb;
+        parse_body(&item, &pb);
+        const char *got = json_string_value(at_path(pb.root, cases[i].path));
+        if (got == NULL)
+            print_error("%s: no %s: %.*s\n", cases[i].vendor, cases[i].path, (int)item.body_len, item.body);
+        assert_non_null(got);
+        assert_string_equal(got, "P9");
+        parsed_dispose(&pb);
+        sluice_vendor_item_dispose(&item);
+    }
+    free(raw);
+    sluice_config_free(cfg);
+}
+
+/* GA4's custom parameters (the properties without a standard meaning: shipping, tax, a score)
+ * keep the client's numbers too: they were copied as doubles, so 4.90 went as 4.9, -0 as 0 and
+ * 12345678901234567890 as 1.2345678901234567e19. */
+static void test_ga4_params_as_sent(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = vfix_config();
+    size_t len;
+    char *raw = with_props("{\"order_id\":\"O1\",\"revenue\":10,\"currency\":\"EUR\",\"shipping\":4.90,"
+                           "\"tax\":1E+2,\"neg\":-0,\"big\":12345678901234567890,\"count\":3}",
+                           &len);
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(vfix_integration(cfg, "ga4"), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    parsed_body_t pb;
+    parse_body(&item, &pb);
+    json_t *params = at_path(pb.root, "params");
+    expect_number(&pb, params, "shipping", "4.90", "ga4", 0);
+    expect_number(&pb, params, "tax", "1E+2", "ga4", 0);
+    expect_number(&pb, params, "neg", "-0", "ga4", 0);
+    expect_number(&pb, params, "big", "12345678901234567890", "ga4", 0);
+    expect_number(&pb, params, "count", "3", "ga4", 0);
+    parsed_dispose(&pb);
+    sluice_vendor_item_dispose(&item);
+    free(raw);
+    sluice_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +607,11 @@ int main(void)
         cmocka_unit_test(test_numbers_as_sent),
         cmocka_unit_test(test_quantities),
         cmocka_unit_test(test_amounts_as_sent),
+        cmocka_unit_test(test_numeric_order_ids),
+        cmocka_unit_test(test_long_numeric_product_ids),
+        cmocka_unit_test(test_single_product_events),
+        cmocka_unit_test(test_hex_strings_are_no_numbers),
+        cmocka_unit_test(test_ga4_params_as_sent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
