@@ -1,4 +1,4 @@
-/*! sluice.js 0.2.1 | first-party event tag */
+/*! sluice.js 0.2.2 | first-party event tag */
 // src/consent.js
 var MAPS = {
   tcf: { analytics: [1, 8], marketing: [1, 3, 4, 7] },
@@ -121,7 +121,7 @@ var D = {
   onetrust: null,
   cookiebot: null
 };
-var VERSION = "0.2.1";
+var VERSION = "0.2.2";
 var arr = (v) => Array.isArray(v) ? v.map(String) : [];
 var json = (v) => {
   const A = Array.prototype;
@@ -333,6 +333,10 @@ var create = (w, d, nav, endpoint) => {
       locale: nav.language,
       consent: { categories: cats ? cats.slice() : [] }
     };
+    if (bytes(body([e])) > BEACON_MAX) {
+      stats.invalid++;
+      return dbg("dropped, over " + BEACON_MAX + " bytes");
+    }
     if (dft) {
       e.context.crossDomainToken = dft;
       dft = null;
@@ -404,6 +408,12 @@ var create = (w, d, nav, endpoint) => {
     }
     w.addEventListener("popstate", moved);
   };
+  const narrow = () => {
+    for (const e of q) {
+      const c = cats && e.context && e.context.consent;
+      if (c && Array.isArray(c.categories)) c.categories = c.categories.filter((x) => cats.includes(x));
+    }
+  };
   const adopt = () => {
     if (!ls || !allowed()) return 0;
     const n = q.length;
@@ -420,6 +430,7 @@ var create = (w, d, nav, endpoint) => {
     } catch (e) {
     }
     q.sort((a, b) => a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0);
+    narrow();
     while (q.length > cfg.maxQueue) {
       q.shift();
       stats.overflow++;
@@ -435,6 +446,8 @@ var create = (w, d, nav, endpoint) => {
       cfg = Object.assign({}, D, { endpoint }, o);
       if (!cfg.writeKey) return dbg("no writeKey: not started");
       if (!cfg.endpoint) return dbg("no endpoint: not started");
+      if (w.origin == "null")
+        return console.warn("sluice: not started: this page has no origin (a sandboxed iframe, a file: page), which no gateway allows");
       if (o.requireConsent == null) cfg.requireConsent = !!(cfg.tcf || cfg.consentMode || cfg.onetrust || cfg.cookiebot);
       cfg.endpoint = String(cfg.endpoint).replace(/\/+$/, "");
       cfg.crossDomain = arr(cfg.crossDomain);
@@ -476,7 +489,16 @@ var create = (w, d, nav, endpoint) => {
         }
       });
       L("storage", (ev) => {
-        if (ev.key == P + "consent" && cfg.requireConsent && !(JSON.parse(ev.newValue) || [1]).length) out.consent({ categories: [] });
+        if (ev.key == P + "uid") uid = JSON.parse(ev.newValue);
+        if (ev.key == P + "aid" && ev.newValue) aid = JSON.parse(ev.newValue);
+        const c2 = ev.key == P + "consent" && JSON.parse(ev.newValue);
+        if (!Array.isArray(c2)) return;
+        if (cfg.requireConsent && !c2.length) return out.consent({ categories: [] });
+        if (cats) {
+          cats = cats.filter((x) => c2.includes(x));
+          narrow();
+          save();
+        }
       });
       L("online", () => {
         retryAt = 0;
@@ -532,6 +554,7 @@ var create = (w, d, nav, endpoint) => {
     consent(o) {
       cats = arr(o && o.categories);
       put("consent", cats);
+      narrow();
       if (allowed()) {
         saveIds();
         for (const e of held) {

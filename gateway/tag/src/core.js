@@ -13,6 +13,7 @@
  * instead of being handed to a beacon whose failure nobody would see.
  * Retries: network errors, 429 and 5xx back off exponentially with jitter (Retry-After wins
  * when the gateway sends it); other 4xx answers drop the batch (413 first halves the batch).
+ * An event over BEACON_MAX bytes is dropped at the call: no request of the tag could carry it.
  *
  * Consent: with requireConsent, events wait in memory (never in storage) until consent()
  * grants at least one category; they are then sent with the granted categories. Denying
@@ -308,6 +309,14 @@ export const create = (w, d, nav, endpoint) => {
             locale: nav.language,
             consent: { categories: cats ? cats.slice() : [] },
         };
+        // An event no request of the tag can carry: over BEACON_MAX it goes neither with
+        // keepalive nor as a beacon, and a body far over the gateway's max_body_bytes has its
+        // connection reset, which looks like an outage: retried for ever, it held up every
+        // event after it.
+        if (bytes(body([e])) > BEACON_MAX) {
+            stats.invalid++;
+            return dbg('dropped, over ' + BEACON_MAX + ' bytes');
+        }
         if (dft) {
             e.context.crossDomainToken = dft;
             dft = null;
@@ -396,6 +405,15 @@ export const create = (w, d, nav, endpoint) => {
         w.addEventListener('popstate', moved);
     };
 
+    // Events not sent yet keep only the categories still granted: a withdrawal applies to
+    // what is still queued (the consent of an event sent later is the visitor's current one).
+    const narrow = () => {
+        for (const e of q) {
+            const c = cats && e.context && e.context.consent; // a queue from storage may hold anything
+            if (c && Array.isArray(c.categories)) c.categories = c.categories.filter((x) => cats.includes(x));
+        }
+    };
+
     // Takes over the queues of tabs that went away (or crashed); returns how many events.
     const adopt = () => {
         if (!ls || !allowed()) return 0;
@@ -412,6 +430,7 @@ export const create = (w, d, nav, endpoint) => {
             }
         } catch (e) {} // storage that throws (Firefox's NS_ERROR_FILE_CORRUPTED): nothing to adopt
         q.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
+        narrow();
         while (q.length > cfg.maxQueue) {
             q.shift();
             stats.overflow++;
@@ -430,6 +449,11 @@ export const create = (w, d, nav, endpoint) => {
             cfg = Object.assign({}, D, { endpoint }, o);
             if (!cfg.writeKey) return dbg('no writeKey: not started');
             if (!cfg.endpoint) return dbg('no endpoint: not started');
+            // A sandboxed iframe without allow-same-origin, a file: page: requests say
+            // `Origin: null`, which no allowed_origins can list, so every batch would fail CORS
+            // and be retried for ever. Said even without debug: the site has to move the tag.
+            if (w.origin == 'null')
+                return console.warn('sluice: not started: this page has no origin (a sandboxed iframe, a file: page), which no gateway allows');
             // A consent manager decides: nothing goes before it has, unless told otherwise.
             if (o.requireConsent == null) cfg.requireConsent = !!(cfg.tcf || cfg.consentMode || cfg.onetrust || cfg.cookiebot);
             cfg.endpoint = String(cfg.endpoint).replace(/\/+$/, '');
@@ -474,10 +498,21 @@ export const create = (w, d, nav, endpoint) => {
                     d.visibilityState == 'hidden' ? beacon() : flush();
                 } catch (e) {}
             });
-            // A refusal in another tab of the site (the same visitor) applies here at once; a
-            // grant there applies here from the next page.
+            // Another tab of the site (the same visitor): the ids it sets (identify, alias,
+            // reset) apply here at once, so after a log-out there this tab no longer sends the
+            // user id; so do a refusal there and a category withdrawn there (from what is
+            // queued here too); a grant there applies here from the next page.
             L('storage', (ev) => {
-                if (ev.key == P + 'consent' && cfg.requireConsent && !(JSON.parse(ev.newValue) || [1]).length) out.consent({ categories: [] });
+                if (ev.key == P + 'uid') uid = JSON.parse(ev.newValue);
+                if (ev.key == P + 'aid' && ev.newValue) aid = JSON.parse(ev.newValue);
+                const c = ev.key == P + 'consent' && JSON.parse(ev.newValue);
+                if (!Array.isArray(c)) return;
+                if (cfg.requireConsent && !c.length) return out.consent({ categories: [] });
+                if (cats) {
+                    cats = cats.filter((x) => c.includes(x));
+                    narrow();
+                    save();
+                }
             });
             L('online', () => {
                 retryAt = 0;
@@ -533,6 +568,7 @@ export const create = (w, d, nav, endpoint) => {
         consent(o) {
             cats = arr(o && o.categories);
             put('consent', cats);
+            narrow();
             if (allowed()) {
                 saveIds();
                 for (const e of held) {

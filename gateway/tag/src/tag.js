@@ -36,7 +36,9 @@ import { D, create } from './core.js';
             for (const k in ds) o[k] = attr(ds[k], D[k]);
             out.init(o);
         }
-        // Calls queued by the loader snippet before this file arrived: [method, ...args].
-        if (Array.isArray(pre)) for (const [m, ...a] of pre) out[m] && out[m](...a);
+        // Calls queued by the loader snippet before this file arrived: [method, ...args], each
+        // through push, so a malformed one (an object pushed as to a data layer) is skipped
+        // instead of stopping the calls after it.
+        if (Array.isArray(pre)) for (const c of pre) out.push(c);
     } catch (e) {}
 })(window, document);

@@ -2,7 +2,8 @@
 // stored; granting sends what waited, with the granted categories (which the org requires:
 // its gateway drops events without them); the choice is remembered across pages; refusing
 // drops everything and forgets the ids, the queues other tabs left behind included, and applies
-// at once in the visitor's other open tabs.
+// at once in the visitor's other open tabs; withdrawing one category takes it from the events
+// still queued and from what the visitor's other open tabs send from then on.
 import { SHOP, assert, env, kafka, page, servePage, sleep, storedKeys, tagScript, waitFor } from '../lib.mjs';
 
 export default async function (t) {
@@ -76,4 +77,29 @@ export default async function (t) {
     assert.notEqual(id, aid, 'refusing forgot the old anonymous id');
     await sleep(1000);
     assert.equal((await kafka()).filter((m) => m.event.event === 'Orphaned').length, 0, 'the queue left before the refusal was never sent');
+
+    // Withdrawing one category: events still queued when the visitor withdraws it (waiting for
+    // their batch, or for a gateway that is down) are sent without it, in this tab and in the
+    // visitor's other open tab, whose later events go without it too. They used to carry it, so
+    // a marketing integration got events sent after the visitor said no to marketing.
+    servePage(SHOP, '/slow', page({ title: 'Slow', head: tagScript({ ...attrs, 'flush-interval': 60000 }) }));
+    const p4 = await t.open(`${SHOP}/slow`, c);
+    const p5 = await t.open(`${SHOP}/slow`, c);
+    const queued = await p4.evaluate(() => {
+        sluice.track('Before Withdrawal');
+        return sluice.stats().queued;
+    });
+    assert.equal(queued, 2, 'the page view and the track wait for their batch');
+    assert.equal(await p5.evaluate(() => sluice.stats().queued), 1, 'the other tab\'s page view waits too');
+    await p4.evaluate(() => sluice.consent({ categories: ['analytics'] }));
+    await sleep(300);
+    await p5.evaluate(() => {
+        sluice.track('Other Tab After Withdrawal');
+        return sluice.flush();
+    });
+    const sent = await waitFor('the events queued before the withdrawal', async () => {
+        const m = (await kafka()).filter((x) => x.event.anonymousId === id && x.event.context.page.title === 'Slow');
+        return m.length >= 4 && m;
+    });
+    for (const m of sent) assert.deepEqual(m.event.context.consent, { categories: ['analytics'] }, `${m.event.event || m.event.type} without the withdrawn category`);
 }

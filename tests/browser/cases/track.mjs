@@ -1,5 +1,6 @@
 // A page view and a track call (and identify, group, alias, consent) reach Kafka with the
-// fields the tag fills in and the gateway adds; the anonymous id is the one the tag stored.
+// fields the tag fills in and the gateway adds; the anonymous id is the one the tag stored, and
+// the ids set in one tab (reset, identify) are the ones the visitor's other open tabs send.
 import { SHOP, UUID4, VERSION, assert, delivered, env, eventsWhere, page, servePage, sleep, tagScript, waitFor } from '../lib.mjs';
 
 export default async function (t) {
@@ -99,7 +100,10 @@ export default async function (t) {
     assert.equal(stats.sent, 6);
     assert.equal(stats.invalid, 0);
 
-    // reset(): a new anonymous id and no user id.
+    // reset(): a new anonymous id and no user id, also for the visitor's other open tab (a
+    // log-out on a shared computer: that tab's events went on carrying the user id).
+    const p2 = await t.open(`${SHOP}/products/widget?color=red`, c);
+    assert.equal(await p2.evaluate(() => sluice.anonymousId()), aid);
     const id2 = await p.evaluate(() => {
         sluice.reset();
         sluice.track('After Reset');
@@ -110,6 +114,11 @@ export default async function (t) {
     const [r] = await eventsWhere('the event after reset', (e) => e.event === 'After Reset');
     assert.equal(r.event.anonymousId, id2.aid);
     assert.equal(r.event.userId, undefined);
+    await sleep(300);
+    await p2.evaluate(() => sluice.track('Other Tab After Reset'));
+    const [o] = await eventsWhere('the other tab\'s event after reset', (e) => e.event === 'Other Tab After Reset');
+    assert.equal(o.event.userId, undefined, 'the other tab forgot the user id');
+    assert.equal(o.event.anonymousId, id2.aid, 'the other tab took the new anonymous id');
 
     // Events the gateway refuses are counted and dropped, never retried: a bad event next to a
     // good one (200 with rejected[]), then a batch of only a bad one (400).
