@@ -106,19 +106,20 @@ static int has_categories(const json_t *cats, const sluice_consent_config_t *c)
 /* What identifies the person: their ids (an alias's previousId, an SDK's externalIds, a phone's
  * device, advertising and push ids), traits, address and agent, the ids vendors' cookies and ad
  * clicks gave them. context.device.type and the like stay: they say what, not who. */
-static const char *const identifying[] = {"userId",
-                                          "previousId",
-                                          "traits",
-                                          "context.ip",
-                                          "context.userAgent",
-                                          "context.vendorIds",
-                                          "context.clickIds",
-                                          "context.traits",
-                                          "context.identity",
-                                          "context.externalIds",
-                                          "context.device.id",
-                                          "context.device.advertisingId",
-                                          "context.device.token"};
+const char *const sluice_datalayer_identifying[] = {"userId",
+                                                    "previousId",
+                                                    "traits",
+                                                    "context.ip",
+                                                    "context.userAgent",
+                                                    "context.vendorIds",
+                                                    "context.clickIds",
+                                                    "context.traits",
+                                                    "context.identity",
+                                                    "context.externalIds",
+                                                    "context.device.id",
+                                                    "context.device.advertisingId",
+                                                    "context.device.token",
+                                                    NULL};
 
 static int strip_cb(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
 {
@@ -129,7 +130,7 @@ static int strip_cb(json_t *parent, const char *key, size_t index, json_t *value
     return 0;
 }
 
-#define IDENTIFYING_COUNT (sizeof(identifying) / sizeof(identifying[0]))
+#define IDENTIFYING_COUNT (sizeof(sluice_datalayer_identifying) / sizeof(sluice_datalayer_identifying[0]) - 1)
 
 /* The identifying paths, parsed once per process (read-only afterwards; never freed). */
 static sluice_path_t identifying_paths[IDENTIFYING_COUNT];
@@ -139,7 +140,7 @@ static void parse_identifying(void)
 {
     for (size_t i = 0; i < IDENTIFYING_COUNT; i++) {
         char err[64];
-        if (sluice_path_parse(identifying[i], &identifying_paths[i], err, sizeof(err)) != 0)
+        if (sluice_path_parse(sluice_datalayer_identifying[i], &identifying_paths[i], err, sizeof(err)) != 0)
             memset(&identifying_paths[i], 0, sizeof(identifying_paths[i])); /* never: they are ours */
     }
 }
@@ -152,7 +153,7 @@ static void strip_identifying(const sluice_org_t *org, json_t *event, const list
         if (identifying_paths[i].count == 0)
             continue;
         sluice_path_visit(event, &identifying_paths[i], strip_cb, NULL);
-        note(l->dropped, identifying[i]);
+        note(l->dropped, sluice_datalayer_identifying[i]);
     }
     for (size_t i = 0; i < org->hash_rule_count; i++) {
         sluice_path_visit(event, &org->hash_rules[i].path, strip_cb, NULL);

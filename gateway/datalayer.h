@@ -60,6 +60,11 @@ typedef struct sluice_dl_result {
     char reject_path[128]; /* its rule path (no value) */
 } sluice_dl_result_t;
 
+/* What consent policy `strip` removes besides every hashed and masked rule path, NULL-terminated:
+ * the person's ids, traits, address and agent, the ids vendors and ad clicks gave them. The
+ * privacy map (tools/datamap.c) lists it as it is. Static, read-only. */
+extern const char *const sluice_datalayer_identifying[];
+
 /* variants: bit (1 << sluice_hash_variant_t) for each extra variant the org's integrations read.
  * masker may be NULL only when the org has no mask rules; with rules and no masker every
  * masked field is removed (fail closed). nums (may be NULL) holds the texts event's numbers were

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "gateway/datalayer.h"
 #include "gateway/normalize.h"
 #include "pii/scan.h"
 #include "vendors/envelope.h"
@@ -135,25 +136,6 @@ static const enrichment_t enrichments[] = {
      en_session},
     {"context.campaign", "the page URL's utm_* parameters (enrichment.campaign)", en_campaign},
     {"context.referrer", "the referrer's medium and source (enrichment.referrer)", en_referrer},
-};
-
-/* What consent policy `strip` removes besides every hashed and masked rule path: the list in
- * gateway/datalayer.c (strip_identifying), which the unit test compares with the data layer. */
-static const char *const strip_paths[] = {
-    "userId",
-    "previousId",
-    "traits",
-    "context.ip",
-    "context.userAgent",
-    "context.vendorIds",
-    "context.clickIds",
-    "context.traits",
-    "context.identity",
-    "context.externalIds",
-    "context.device.id",
-    "context.device.advertisingId",
-    "context.device.token",
-    NULL,
 };
 
 typedef enum read_form {
@@ -453,8 +435,8 @@ static int stripped(const sluice_org_t *org, const char *path)
 {
     if (!consent_strips(org))
         return 0;
-    for (size_t i = 0; strip_paths[i] != NULL; i++)
-        if (covers(strip_paths[i], path))
+    for (size_t i = 0; sluice_datalayer_identifying[i] != NULL; i++)
+        if (covers(sluice_datalayer_identifying[i], path))
             return 1;
     for (size_t i = 0; i < org->hash_rule_count; i++)
         if (covers(org->hash_rules[i].path.text, path))
@@ -846,8 +828,8 @@ static json_t *consent_json(const sluice_org_t *org)
                           policy_names[c->policy], "aliases", aliases, "without_consent", without);
     json_t *removes = json_array();
     if (consent_strips(org)) {
-        for (size_t i = 0; strip_paths[i] != NULL; i++)
-            json_array_append_new(removes, json_string(strip_paths[i]));
+        for (size_t i = 0; sluice_datalayer_identifying[i] != NULL; i++)
+            json_array_append_new(removes, json_string(sluice_datalayer_identifying[i]));
         for (size_t i = 0; i < org->hash_rule_count; i++)
             if (!json_has_string(removes, org->hash_rules[i].path.text))
                 json_array_append_new(removes, json_string(org->hash_rules[i].path.text));
