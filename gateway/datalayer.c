@@ -222,14 +222,20 @@ static int hash_cb(json_t *parent, const char *key, size_t index, json_t *value,
     }
 
     char norm[1024], hex[65];
-    long n = sluice_normalize(h->rule->normalizer, SLUICE_VARIANT_DEFAULT, in, len, h->rule->default_country_code, norm,
-                              sizeof(norm));
-    if (n < 0 || sluice_sha256_hex(norm, (size_t)n, hex) != 0)
-        return hash_fail(h, parent, key, index);
+    /* Hashed upstream in capitals: the same hash, written the way vendors match it. Hashing it
+     * again (it normalised like any string) gave Meta and TikTok a hash of a hash, and the phone
+     * normaliser a hash of the hash's digits: the match key was lost without a word. */
+    int prehashed = sluice_sha256_hex_lower(in, len, hex) == 0;
+    if (!prehashed) {
+        long n = sluice_normalize(h->rule->normalizer, SLUICE_VARIANT_DEFAULT, in, len, h->rule->default_country_code,
+                                  norm, sizeof(norm));
+        if (n < 0 || sluice_sha256_hex(norm, (size_t)n, hex) != 0)
+            return hash_fail(h, parent, key, index);
+    }
     /* Variants before replacing the value, which is still the raw one; only those that differ
      * from the default hash travel in the envelope. */
     json_t *vhashes = NULL;
-    for (int v = 1; v < SLUICE_VARIANT_COUNT; v++) {
+    for (int v = 1; v < SLUICE_VARIANT_COUNT && !prehashed; v++) {
         if (!(h->variants & (1u << v)) || !sluice_normalize_variant_differs(h->rule->normalizer, v))
             continue;
         char vnorm[1024], vhex[65];
@@ -261,7 +267,8 @@ static int hash_cb(json_t *parent, const char *key, size_t index, json_t *value,
         json_object_set_new_nocheck(h->res->hashes, concrete, vhashes);
     }
     h->hashed = 1;
-    h->stats->hashed[h->rule->normalizer]++;
+    if (!prehashed)
+        h->stats->hashed[h->rule->normalizer]++;
     return 0;
 }
 

@@ -403,3 +403,19 @@ int sluice_is_sha256_hex(const char *s, size_t len)
     }
     return 1;
 }
+
+int sluice_sha256_hex_lower(const char *s, size_t len, char out[65])
+{
+    if (len != 64)
+        return -1;
+    for (size_t i = 0; i < 64; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 'A' && c <= 'F')
+            c = (unsigned char)(c - 'A' + 'a');
+        if (!is_digit(c) && !(c >= 'a' && c <= 'f'))
+            return -1;
+        out[i] = (char)c;
+    }
+    out[64] = '\0';
+    return 0;
+}

@@ -47,4 +47,9 @@ long sluice_normalize(sluice_normalizer_t n, sluice_hash_variant_t v, const char
 /* 1 when s is exactly 64 lowercase hex digits (an already-hashed value, left alone). */
 int sluice_is_sha256_hex(const char *s, size_t len);
 
+/* A hash sent in capitals (.NET's Convert.ToHexString, many SQL HASHBYTES exports) is the same
+ * hash: writes its lowercase form into out (64 digits and a NUL) and returns 0, or -1 when s is
+ * not 64 hex digits of either case. */
+int sluice_sha256_hex_lower(const char *s, size_t len, char out[65]);
+
 #endif

@@ -297,6 +297,47 @@ static void already_hashed_is_left_alone(void **state)
     sluice_config_free(cfg);
 }
 
+/* A hash sent in capitals (.NET's Convert.ToHexString) is the same hash, written in lowercase:
+ * it was normalised like any string and hashed again, so vendors got a hash of a hash (and the
+ * phone rule a hash of the hash's digits). Not counted as hashed here, and no variants. */
+static void capital_hash_is_lowercased_not_rehashed(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = load("allow");
+    const char *upper = "62A14E44F765419D10FEA99367361A727C12365E2520F32218D505ED9AA0F62F";
+    const char *lower = "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f";
+    char s[512];
+    snprintf(s, sizeof(s),
+             "{\"context\":{\"consent\":{\"categories\":[\"analytics\"]}},"
+             "\"traits\":{\"email\":\"%s\",\"phone\":\"%s\"}}",
+             upper, upper);
+    json_t *ev = event(s);
+    sluice_dl_result_t res;
+    sluice_dl_stats_t st = {0};
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, NULL, &res, &st), 0);
+    json_t *traits = json_object_get(ev, "traits");
+    assert_string_equal(json_string_value(json_object_get(traits, "email")), lower);
+    assert_string_equal(json_string_value(json_object_get(traits, "phone")), lower);
+    assert_null(res.hashes);
+    assert_int_equal(st.hashed[SLUICE_NORM_EMAIL], 0);
+    assert_int_equal(st.hash_failed, 0);
+    sluice_dl_result_dispose(&res);
+    json_decref(ev);
+
+    /* 64 characters that are not all hex are a value like any other: hashed. */
+    snprintf(s, sizeof(s),
+             "{\"context\":{\"consent\":{\"categories\":[\"analytics\"]}},\"traits\":{\"email\":\"%.63sG\"}}", upper);
+    ev = event(s);
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, NULL, &res, &st), 0);
+    const char *got = json_string_value(json_object_get(json_object_get(ev, "traits"), "email"));
+    assert_non_null(got);
+    assert_string_not_equal(got, lower);
+    assert_int_equal(st.hashed[SLUICE_NORM_EMAIL], 1);
+    sluice_dl_result_dispose(&res);
+    json_decref(ev);
+    sluice_config_free(cfg);
+}
+
 /* A value someone else also holds is replaced in the event, not rewritten under them. */
 static void shared_value_replaced(void **state)
 {
@@ -406,8 +447,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hash_drop_mask_and_privacy),   cmocka_unit_test(mask_failure_rejects_or_removes),
         cmocka_unit_test(rules_cover_context_traits),   cmocka_unit_test(consent_policies),
-        cmocka_unit_test(already_hashed_is_left_alone), cmocka_unit_test(whole_member_rules),
-        cmocka_unit_test(shared_value_replaced),
+        cmocka_unit_test(already_hashed_is_left_alone), cmocka_unit_test(capital_hash_is_lowercased_not_rehashed),
+        cmocka_unit_test(whole_member_rules),           cmocka_unit_test(shared_value_replaced),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
