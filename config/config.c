@@ -220,7 +220,7 @@ static void decode_server(loader_t *l, sluice_dec_map_t *root)
     if (sluice_dec_list(&m, "trusted_proxies", 0, &seq) == 1) {
         sv->trusted_proxies = sluice_dec_xcalloc(seq->item_count, sizeof(*sv->trusted_proxies));
         for (size_t i = 0; i < seq->item_count; i++) {
-            char path[SLUICE_DEC_PATH_MAX], *s = NULL;
+            char path[SLUICE_DEC_PATH_MAX], rbuf[64], *s = NULL;
             snprintf(path, sizeof(path), "server.trusted_proxies[%zu]", i);
             if (sluice_dec_node_string(l->diag, seq->items[i], path, &s) < 0)
                 continue;
@@ -234,6 +234,14 @@ static void decode_server(loader_t *l, sluice_dec_map_t *root)
                                             "gateway sees (its context.ip, rate limits and geolocation); list your "
                                             "proxies' addresses",
                                             path, s);
+                else if (sv->trusted_proxies[sv->trusted_proxy_count].host_bits)
+                    /* 10.1.2.3/8 reads like one proxy and trusts 16 million addresses. */
+                    sluice_config_diag_warn(
+                        l->diag, &seq->items[i]->pos,
+                        "%s: '%s' has address bits past its /%u prefix: it trusts the whole "
+                        "range %s; write the proxy's address alone for one host",
+                        path, s, sv->trusted_proxies[sv->trusted_proxy_count].prefix_len,
+                        sluice_cidr_format(&sv->trusted_proxies[sv->trusted_proxy_count], rbuf, sizeof(rbuf)));
                 sv->trusted_proxy_count++;
             }
             free(s);

@@ -55,6 +55,7 @@ typedef struct sluice_cidr {
     int family; /* AF_INET or AF_INET6 */
     uint8_t addr[16];
     uint8_t prefix_len;
+    uint8_t host_bits; /* the text set bits past the prefix (10.1.2.3/8): they were cleared */
 } sluice_cidr_t;
 
 typedef enum sluice_ack_mode {
@@ -547,6 +548,8 @@ int sluice_listen_parse(const char *s, sluice_listen_t *out, char *err, size_t e
 
 /* "10.0.0.0/8", "::1/128", "192.168.1.7" into out. Returns 0 or -1. */
 int sluice_cidr_parse(const char *s, sluice_cidr_t *out);
+/* The range as "10.0.0.0/8" into buf (INET6_ADDRSTRLEN + 5 bytes hold any); returns buf. */
+const char *sluice_cidr_format(const sluice_cidr_t *c, char *buf, size_t cap);
 /* 1 when the sockaddr's address is inside the cidr. An IPv4-mapped IPv6 address
  * (::ffff:10.1.2.3, as a dual-stack socket reports IPv4 peers) matches IPv4 CIDRs. */
 int sluice_cidr_contains(const sluice_cidr_t *cidr, const struct sockaddr *sa);

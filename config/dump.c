@@ -7,7 +7,6 @@
 #include "config/decode.h"
 #include "pii/scan.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -364,11 +363,8 @@ json_t *sluice_config_to_json(const sluice_config_t *cfg)
     json_object_set_new(server, "path_prefix", json_string(sv->path_prefix));
     json_object_set_new(server, "tag_path", json_string(sv->tag_path));
     for (size_t i = 0; i < sv->trusted_proxy_count; i++) {
-        const sluice_cidr_t *c = &sv->trusted_proxies[i];
-        char addr[64], buf[80];
-        inet_ntop(c->family, c->addr, addr, sizeof(addr));
-        snprintf(buf, sizeof(buf), "%s/%u", addr, (unsigned)c->prefix_len);
-        json_array_append_new(proxies, json_string(buf));
+        char buf[64];
+        json_array_append_new(proxies, json_string(sluice_cidr_format(&sv->trusted_proxies[i], buf, sizeof(buf))));
     }
     json_object_set_new(server, "trusted_proxies", proxies);
     json_object_set_new(server, "drain_timeout_ms", json_integer(sv->drain_timeout_ms));

@@ -3,7 +3,6 @@
  * root the files they read (the MaxMind database, uap-core's regexes). Every part is off unless
  * its key is written; a part given as `true` takes its defaults. Main thread (config load).
  */
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,12 +192,8 @@ json_t *sluice_enrich_config_json(const sluice_enrich_config_t *e)
     json_object_set_new(bots, "action", json_string(bots_names[e->bots]));
     json_object_set_new(bots, "patterns", strings(e->bot_patterns, e->bot_pattern_count));
     for (size_t i = 0; i < e->bot_range_count; i++) {
-        char addr[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 8];
-        const sluice_cidr_t *c = &e->bot_ranges[i];
-        if (inet_ntop(c->family, c->addr, addr, sizeof(addr)) == NULL)
-            continue;
-        snprintf(text, sizeof(text), "%s/%u", addr, (unsigned)c->prefix_len);
-        json_array_append_new(ranges, json_string(text));
+        char text[64];
+        json_array_append_new(ranges, json_string(sluice_cidr_format(&e->bot_ranges[i], text, sizeof(text))));
     }
     json_object_set_new(bots, "ip_ranges", ranges);
     json_object_set_new(bots, "no_user_agent", json_boolean(e->bots_no_user_agent));

@@ -165,10 +165,23 @@ int sluice_cidr_parse(const char *s, sluice_cidr_t *out)
     }
     c.prefix_len = (uint8_t)prefix;
     /* Clear host bits so contains() compares whole bytes and 10.1.2.3/8 means 10.0.0.0/8. */
-    for (unsigned bit = prefix; bit < max; bit++)
-        c.addr[bit / 8] &= (uint8_t) ~(0x80u >> (bit % 8));
+    for (unsigned bit = prefix; bit < max; bit++) {
+        uint8_t m = (uint8_t)(0x80u >> (bit % 8));
+        if (c.addr[bit / 8] & m)
+            c.host_bits = 1;
+        c.addr[bit / 8] &= (uint8_t)~m;
+    }
     *out = c;
     return 0;
+}
+
+const char *sluice_cidr_format(const sluice_cidr_t *c, char *buf, size_t cap)
+{
+    char addr[INET6_ADDRSTRLEN];
+    if (inet_ntop(c->family, c->addr, addr, sizeof(addr)) == NULL)
+        addr[0] = '\0';
+    snprintf(buf, cap, "%s/%u", addr, (unsigned)c->prefix_len);
+    return buf;
 }
 
 static int prefix_match(const uint8_t *a, const uint8_t *b, unsigned prefix)

@@ -1540,6 +1540,43 @@ static void test_trusted_proxies_everyone_warned(void **state)
     sluice_config_diag_dispose(&d);
 }
 
+/* 10.1.2.3/8 reads like one proxy and trusts all of 10.0.0.0/8: warned, naming the range. A
+ * range written at its start, and an address alone, are not. */
+static void test_trusted_proxy_host_bits_warned(void **state)
+{
+    (void)state;
+    sluice_config_diag_t d;
+    sluice_config_t *cfg = load("version: 1\n"
+                                "server:\n"
+                                "  http: {listen: \"127.0.0.1:8080\"}\n"
+                                "  trusted_proxies: [10.0.0.0/8, 10.1.2.3/8, 192.168.1.7, \"fd00::1/8\"]\n"
+                                "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+                                "orgs:\n"
+                                "  - id: acme\n"
+                                "    sources: [{id: web, write_key_env: K}]\n",
+                                SLUICE_CONFIG_NO_ENV, &d);
+    assert_non_null(cfg);
+    size_t n = 0;
+    const char *first = NULL, *second = NULL;
+    for (size_t i = 0; i < d.warning_count; i++) {
+        if (strstr(d.warnings[i], "past its") != NULL) {
+            if (n++ == 0)
+                first = d.warnings[i];
+            else
+                second = d.warnings[i];
+        }
+    }
+    assert_int_equal(n, 2);
+    assert_string_equal(first, "x.yaml:4:33: server.trusted_proxies[1]: '10.1.2.3/8' has address bits past its /8 "
+                               "prefix: it trusts the whole range 10.0.0.0/8; write the proxy's address alone for "
+                               "one host");
+    assert_non_null(strstr(second, "'fd00::1/8'"));
+    assert_non_null(strstr(second, "range fd00::/8;"));
+    assert_int_equal(cfg->server.trusted_proxy_count, 4);
+    sluice_config_free(cfg);
+    sluice_config_diag_dispose(&d);
+}
+
 /* A leading zero: YAML 1.1 readers take 010 as octal 8, sluice read it as 10. Neither is what
  * everyone reading the file agrees on. */
 static void test_integer_with_a_leading_zero(void **state)
@@ -1694,6 +1731,7 @@ int main(void)
         cmocka_unit_test_setup(test_kafka_property_values, clear_env),
         cmocka_unit_test_setup(test_cookie_domain_rules, clear_env),
         cmocka_unit_test_setup(test_trusted_proxies_everyone_warned, clear_env),
+        cmocka_unit_test_setup(test_trusted_proxy_host_bits_warned, clear_env),
         cmocka_unit_test_setup(test_plain_http_only_to_loopback, clear_env),
         cmocka_unit_test_setup(test_rotated_at_in_the_future, clear_env),
         cmocka_unit_test_setup(test_consent_aliases_differing_in_case, clear_env),
