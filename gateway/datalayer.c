@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "crypto/ct.h"
 #include "crypto/hash.h"
 #include "gateway/consent.h"
 
@@ -327,6 +328,27 @@ static int mask_cb(json_t *parent, const char *key, size_t index, json_t *value,
         return 1; /* stop: the event is rejected anyway */
     }
     return 0;
+}
+
+/* ---------------------------------------------------------------- identity's form of userId */
+
+int sluice_datalayer_user_form(const sluice_org_t *org, const char *uid, char out[65])
+{
+    const sluice_hash_rule_t *rule = NULL;
+    for (size_t i = 0; i < org->hash_rule_count && rule == NULL; i++)
+        if (strcmp(org->hash_rules[i].path.text, "userId") == 0)
+            rule = &org->hash_rules[i];
+    size_t len = strlen(uid);
+    if (rule == NULL || sluice_is_sha256_hex(uid, len))
+        return 0;
+    if (sluice_sha256_hex_lower(uid, len, out) == 0)
+        return 1; /* as hash_cb writes a hash sent in capitals */
+    char norm[1024];
+    long n = sluice_normalize(rule->normalizer, SLUICE_VARIANT_DEFAULT, uid, len, rule->default_country_code, norm,
+                              sizeof(norm));
+    int rc = n >= 0 && sluice_sha256_hex(norm, (size_t)n, out) == 0 ? 1 : -1;
+    sluice_secure_zero(norm, sizeof(norm));
+    return rc;
 }
 
 /* ---------------------------------------------------------------- apply */

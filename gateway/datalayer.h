@@ -76,6 +76,14 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
 
 void sluice_dl_result_dispose(sluice_dl_result_t *res);
 
+/* The form identity keeps a userId in (its links in Redis, the userId it stamps on the visitor's
+ * later events), so that Redis never holds a user id the org hashes: with a hash_fields rule on
+ * `userId` the hash the data layer will write (normalised the same way), into out (64 hex digits
+ * and a NUL), returning 1; 0 when the id is kept as it is (no such rule, or already a hash in
+ * lowercase); -1 when the rule cannot hash it (the data layer removes it: nothing to link).
+ * A mask rule on userId is not applied here (a plugin may not be repeatable). Any thread. */
+int sluice_datalayer_user_form(const sluice_org_t *org, const char *uid, char out[65]);
+
 /* The variant bits an org needs, from its enabled integrations. */
 unsigned sluice_datalayer_variants(const sluice_org_t *org);
 

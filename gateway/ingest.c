@@ -1146,6 +1146,7 @@ static void identity_begin(ingest_t *in, pending_t *p, json_t *root, int browser
     }
     p->job.cfg = in->rt->cfg;
     p->job.org = org;
+    p->job.user_form = sluice_datalayer_user_form;
     sluice_identity_begin(in->w->identity, &p->job, &id, root);
 }
 

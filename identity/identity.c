@@ -1024,6 +1024,14 @@ static void link_or_stamp(sluice_identity_job_t *job, json_t *ev, json_t *looked
          * Kafka, so Redis must not keep it to stamp on the visitor's later events. */
         if (!event_consents(job, ev))
             return;
+        /* Linked as the envelope will carry it: an org that hashes userId kept the raw id in
+         * Redis, for link_ttl_days, out of reach of its own data layer. */
+        char form[65];
+        int f = job->user_form != NULL ? job->user_form(job->org, uid, form) : 0;
+        if (f < 0)
+            return; /* the data layer removes this userId: there is nothing to link */
+        if (f > 0)
+            uid = form;
         if (type != NULL && strcmp(type, "identify") == 0 && anon != NULL) {
             /* Under the final id and the id the visitor's tag still sends, so that one lookup of
              * either finds it. */

@@ -125,6 +125,10 @@ struct sluice_identity_job {
     const sluice_org_t *org;
     json_t *events; /* validated events (borrowed); run completes their identity fields */
     void (*done)(sluice_identity_job_t *job);
+    /* The form a userId is linked and stamped in (the gateway's sluice_datalayer_user_form: an
+     * org that hashes userId keeps no raw one in Redis): writes out and returns 1, 0 to keep the
+     * id as sent, -1 to link nothing. NULL keeps every id as sent. */
+    int (*user_form)(const sluice_org_t *org, const char *uid, char out[65]);
     /* A signed request's single-use key (its signature) and until when it could be accepted
      * (epoch ms): run remembers it with SET NX PX and reports in `replay`. "" for none. */
     char replay_key[SLUICE_IDENTITY_REPLAY_KEY_MAX];

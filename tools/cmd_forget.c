@@ -37,6 +37,7 @@
 #include "crypto/hash.h"
 #include "crypto/pseudonym.h"
 #include "crypto/random.h"
+#include "gateway/datalayer.h"
 #include "gateway/normalize.h"
 #include "gateway/piiguard.h"
 #include "identity/forget.h"
@@ -91,6 +92,10 @@ typedef struct person_id {
     char *value; /* raw; wiped and freed at the end */
     int kind;
     int linked; /* found through Redis links, not named by the request */
+    /* A user id as identity links it in Redis (after the PII guard's id pass, in the form of a
+     * hash_fields rule on userId: sluice_datalayer_user_form), when that is not the raw value;
+     * filled for user ids before the links are read. "" otherwise. */
+    char linked_as[SLUICE_SHA256_HEX_LEN + 1];
 } person_id_t;
 
 typedef struct pseudo {
@@ -155,7 +160,7 @@ static int add_id(req_t *r, const char *value, int kind, int linked)
     char *v = strdup(value);
     if (v == NULL)
         return -1;
-    r->ids[r->id_count++] = (person_id_t){v, kind, linked};
+    r->ids[r->id_count++] = (person_id_t){.value = v, .kind = kind, .linked = linked};
     return 0;
 }
 
@@ -330,7 +335,9 @@ static int collect_links(req_t *r, const redisReply *keys, void *ud)
         const redisReply *u = x->element[0], *a = x->element[1];
         int user_match = 0;
         for (size_t k = 0; u->type == REDIS_REPLY_STRING && k < r->id_count; k++)
-            user_match |= r->ids[k].kind == KIND_USER && strcmp(r->ids[k].value, u->str) == 0;
+            user_match |= r->ids[k].kind == KIND_USER &&
+                          (strcmp(r->ids[k].value, u->str) == 0 ||
+                           (r->ids[k].linked_as[0] != '\0' && strcmp(r->ids[k].linked_as, u->str) == 0));
         const redisReply *key = keys->element[i];
         if ((user_match || a->type == REDIS_REPLY_STRING) && key->len > L->prefix_len) {
             link_t *nv = realloc(L->v, (L->n + 1) * sizeof(*nv));
@@ -359,6 +366,25 @@ static void links_free(links_t *L)
     free(L->v);
 }
 
+/* How identity links each user id of the request (person_id_t.linked_as). */
+static void user_link_forms(req_t *r)
+{
+    for (size_t i = 0; i < r->id_count; i++) {
+        person_id_t *id = &r->ids[i];
+        if (id->kind != KIND_USER)
+            continue;
+        char guarded[1024];
+        const char *v =
+            guard_form(r->org, kind_names[id->kind], id->value, guarded, sizeof(guarded)) ? guarded : id->value;
+        char hex[SLUICE_SHA256_HEX_LEN + 1];
+        if (sluice_datalayer_user_form(r->org, v, hex) == 1)
+            v = hex;
+        if (strcmp(v, id->value) != 0 && strlen(v) < sizeof(id->linked_as))
+            snprintf(id->linked_as, sizeof(id->linked_as), "%s", v);
+        sluice_secure_zero(guarded, sizeof(guarded));
+    }
+}
+
 /* Step 1: the person's ids Redis knows. An anonymous id whose link names the user id is theirs;
  * so is an id a cross-domain token replaced by one of theirs, and the id that replaced one of
  * theirs (followed until nothing changes). */
@@ -369,6 +395,7 @@ static int find_linked(req_t *r)
         0)
         return -1;
     links_t L = {NULL, 0, strlen(pattern) - 1};
+    user_link_forms(r);
     if (scan(r, pattern, collect_links, &L) != 0) {
         links_free(&L);
         return -1;

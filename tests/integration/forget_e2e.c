@@ -248,8 +248,29 @@ static void test_before_forget_events_flow(void **state)
         user = strdup(r->str);
     freeReplyObject(r);
     assert_non_null(user);
-    assert_string_equal(user, USER);
+    /* acme hashes userId: the link holds the hash its envelopes carry, never the raw id (it held
+     * USER itself, for link_ttl_days, out of reach of the data layer). */
+    json_t *all = gwfix_kafka_read(&G, "sluice.events");
+    const char *hashed = json_string_value(json_object_get(
+        json_object_get(json_object_get(gwfix_find_message(all, "f-identify-1"), "value"), "event"), "userId"));
+    assert_non_null(hashed);
+    assert_int_equal(strlen(hashed), 64);
+    assert_string_equal(user, hashed);
+    json_decref(all);
     free(user);
+    /* An anonymous event of the visitor is stamped with that hash (context.identity.userId). */
+    track(ANON, "f-stamped-1");
+    wait_kafka("f-stamped-1");
+    all = gwfix_kafka_read(&G, "sluice.events");
+    json_t *ident = json_object_get(
+        json_object_get(json_object_get(json_object_get(gwfix_find_message(all, "f-stamped-1"), "value"), "event"),
+                        "context"),
+        "identity");
+    const char *stamped = json_string_value(json_object_get(ident, "userId"));
+    assert_non_null(stamped);
+    assert_int_equal(strlen(stamped), 64);
+    assert_string_not_equal(stamped, USER);
+    json_decref(all);
     char p_anon[65];
     pseudonym_of("acme", ANON, p_anon);
     r = redis("GET sluice:dedup:acme:f-before-1");
@@ -297,7 +318,8 @@ static void test_forget(void **state)
                      " dsr_published) FROM forget_requests WHERE request_id = $1::uuid",
                      request_id);
     assert_non_null(row);
-    assert_string_equal(row, "forget acme dpo@acme.test done 1 3 t");
+    assert_string_equal(row,
+                        "forget acme dpo@acme.test done 1 4 t"); /* f-identify-1, f-before-1, f-stamped-1, f-queued-1 */
     free(row);
     char *ids = sql1("SELECT ids::text FROM forget_requests WHERE request_id = $1::uuid", request_id);
     assert_non_null(strstr(ids, p_user));
@@ -571,17 +593,32 @@ static void test_email_user_id_under_the_guard(void **state)
         json_string_value(json_object_get(json_object_get(json_object_get(m, "value"), "event"), "userId")), hex);
     json_decref(all);
 
+    /* identity links the guard's form; forget, given the e-mail, still finds the visitor it is
+     * linked to (it compared the links with the raw e-mail only, and left the visitor out). */
+    assert_int_equal(post("/v1/identify", GLOBEX_KEY,
+                          "{\"type\":\"identify\",\"userId\":\"Jane.Doe@Example.com\",\"anonymousId\":"
+                          "\"anon-jane-globex\",\"messageId\":\"f-guard-identify\"}"),
+                     200);
+    wait_kafka("f-guard-identify");
+    redisReply *r = redis("HGET sluice:id:globex:%s userId", "anon-jane-globex");
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    assert_string_equal(r->str, hex);
+    freeReplyObject(r);
+
     double before = gwfix_metric(&G, "sluice_suppression_pseudonyms");
     sluice_th_output_t out;
     const char *args[] = {"forget", "--config", F.config, "--org", "globex", "--user-id", email, NULL};
     forget_cmd(args, 0, &out);
+    if (strstr(out.out, "(1 linked in Redis)") == NULL)
+        fail_msg("forget did not find the linked visitor: %s", out.out);
     sluice_th_output_dispose(&out);
+    assert_int_equal(redis_int("EXISTS sluice:id:globex:%s", "anon-jane-globex"), 0);
     char p_guard[65];
     pseudonym_of("globex", hex, p_guard);
     char *n = sql1("SELECT count(*) FROM forget_suppression WHERE org = 'globex' AND pseudonym = $1", p_guard);
     assert_string_equal(n, "1");
     free(n);
-    wait_gw_metric("sluice_suppression_pseudonyms", before + 2); /* raw and the guard's form */
+    wait_gw_metric("sluice_suppression_pseudonyms", before + 3); /* raw, the guard's form, the visitor */
     assert_int_equal(post("/v1/track", GLOBEX_KEY,
                           "{\"type\":\"track\",\"event\":\"Viewed\",\"userId\":\"Jane.Doe@Example.com\","
                           "\"messageId\":\"f-guard-after\"}"),
