@@ -9,6 +9,13 @@
  * is then ignored. Several timeouts in a row mean the connection is stuck: it is dropped and
  * re-established.
  *
+ * The address: redis.url's host is resolved at start (a name that does not resolve stops the
+ * gateway with a clear message) and again, off the loop (glibc's getaddrinfo_a), whenever the
+ * connection is lost, cannot be made, or lands on a read-only replica: managed Redis
+ * (ElastiCache, Memorystore, Azure Cache) and Sentinel-fronted DNS move the name to the new
+ * primary on a failover, and an address fixed at start kept every write going to the demoted
+ * server (-READONLY) until a restart.
+ *
  * The handshake (AUTH, SELECT) is queued right after connect; the client becomes usable when
  * every handshake reply is OK. A refused AUTH (wrong password, disabled user) is logged once with
  * Redis's reason, never the password, and the connection is retried with the usual backoff.
@@ -29,6 +36,7 @@
 
 #define RECONNECT_MS         500
 #define STUCK_AFTER_TIMEOUTS 3
+#define RESOLVE_WAIT_MS      2000 /* a lookup slower than this: connect to the last address meanwhile */
 
 struct sluice_redis {
     h2o_loop_t *loop;
@@ -49,6 +57,14 @@ struct sluice_redis {
     int tcp_up;            /* the connect callback said OK */
     unsigned handshake;    /* handshake replies still to come */
     int auth_warned;
+    /* Looking redis.url's host up again (getaddrinfo_a); by_name is 0 for a numeric address. */
+    char name[256];
+    int by_name;
+    int resolving;
+    uint64_t resolve_started_ms;
+    struct addrinfo hints;
+    struct gaicb gai;
+    int readonly_warned;
 };
 
 typedef struct cmd {
@@ -123,6 +139,51 @@ static void attach(sluice_redis_t *r)
     r->ac->ev.data = r;
 }
 
+/* ------------------------------------------------------------------ the address */
+
+static int addr_text(const struct addrinfo *ai, char *out, size_t cap)
+{
+    const void *addr = ai->ai_family == AF_INET ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
+                                                : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
+    return inet_ntop(ai->ai_family, addr, out, (socklen_t)cap) != NULL ? 0 : -1;
+}
+
+static void resolve_start(sluice_redis_t *r)
+{
+    if (!r->by_name || r->resolving || r->closing)
+        return;
+    memset(&r->gai, 0, sizeof(r->gai));
+    r->gai.ar_name = r->name;
+    r->gai.ar_request = &r->hints;
+    struct gaicb *list[1] = {&r->gai};
+    if (getaddrinfo_a(GAI_NOWAIT, list, 1, NULL) == 0) {
+        r->resolving = 1;
+        r->resolve_started_ms = h2o_now(r->loop);
+    }
+}
+
+/* 1 while a lookup runs (for at most RESOLVE_WAIT_MS); else takes its answer, if it has one. A
+ * lookup that fails keeps the address there was. */
+static int resolve_pending(sluice_redis_t *r)
+{
+    if (!r->resolving)
+        return 0;
+    int rc = gai_error(&r->gai);
+    if (rc == EAI_INPROGRESS)
+        return h2o_now(r->loop) - r->resolve_started_ms < RESOLVE_WAIT_MS;
+    r->resolving = 0;
+    char addr[sizeof(r->host)];
+    if (rc == 0 && r->gai.ar_result != NULL && addr_text(r->gai.ar_result, addr, sizeof(addr)) == 0 &&
+        strcmp(addr, r->host) != 0) {
+        sluice_log_info("redis.moved", "%s resolves to %s now (was %s)", r->name, addr, r->host);
+        memcpy(r->host, addr, sizeof(r->host));
+    }
+    if (r->gai.ar_result != NULL)
+        freeaddrinfo(r->gai.ar_result);
+    r->gai.ar_result = NULL;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ connection */
 
 static void connect_now(sluice_redis_t *r);
@@ -133,6 +194,7 @@ static void ready(sluice_redis_t *r)
     r->consecutive_timeouts = 0;
     r->warned = 0;
     r->auth_warned = 0;
+    r->readonly_warned = 0;
     sluice_log_info("redis.up", "connected to %s:%u%s", r->host, r->port,
                     r->password != NULL ? " (authenticated)" : "");
 }
@@ -162,6 +224,7 @@ static void on_handshake(redisAsyncContext *ac, void *reply, void *privdata)
 
 static void schedule_reconnect(sluice_redis_t *r)
 {
+    resolve_start(r); /* the name may point elsewhere now: asked while the timer runs */
     if (!r->closing && !h2o_timeout_is_linked(&r->reconnect_entry))
         h2o_timeout_link(r->loop, &r->reconnect_timeout, &r->reconnect_entry);
 }
@@ -203,6 +266,10 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 
 static void connect_now(sluice_redis_t *r)
 {
+    if (resolve_pending(r)) {
+        schedule_reconnect(r);
+        return;
+    }
     redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
     if (ac == NULL) {
         schedule_reconnect(r);
@@ -261,17 +328,25 @@ sluice_redis_t *sluice_redis_create(h2o_loop_t *loop, const char *host, uint16_t
         free(r);
         return NULL;
     }
-    /* Resolve once, here: hiredis would call getaddrinfo on every reconnect, blocking the loop. */
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai;
-    if (getaddrinfo(host, NULL, &hints, &ai) != 0) {
+    /* Resolved here (once, on the thread that starts the gateway), then again off the loop after
+     * a failure: hiredis would call getaddrinfo on every reconnect, blocking the loop. */
+    r->hints = (struct addrinfo){.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai;
+    if (strlen(host) >= sizeof(r->name) || getaddrinfo(host, NULL, &r->hints, &ai) != 0) {
         free_secrets(r);
         free(r);
         return NULL;
     }
-    const void *addr = ai->ai_family == AF_INET ? (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr
-                                                : (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
-    inet_ntop(ai->ai_family, addr, r->host, sizeof(r->host));
+    int ok = addr_text(ai, r->host, sizeof(r->host));
     freeaddrinfo(ai);
+    if (ok != 0) {
+        free_secrets(r);
+        free(r);
+        return NULL;
+    }
+    memcpy(r->name, host, strlen(host) + 1);
+    struct in6_addr numeric;
+    r->by_name = inet_pton(AF_INET, host, &numeric) != 1 && inet_pton(AF_INET6, host, &numeric) != 1;
     r->loop = loop;
     r->port = port;
     r->db = db;
@@ -284,17 +359,40 @@ sluice_redis_t *sluice_redis_create(h2o_loop_t *loop, const char *host, uint16_t
 
 /* ------------------------------------------------------------------ commands */
 
+/* -READONLY: the server is a replica now, a failover demoted it. Its replies are read to the end
+ * (hiredis disconnects once none is pending), no new command is sent to it, and the reconnect
+ * looks the name up again. */
+static void on_readonly(sluice_redis_t *r, redisAsyncContext *ac)
+{
+    if (r->ac != ac || !r->connected)
+        return;
+    if (!r->readonly_warned)
+        sluice_log_warn("redis.readonly", "%s:%u is a read-only replica (a failover demoted it): reconnecting%s%s%s",
+                        r->host, r->port, r->by_name ? " to where " : "", r->by_name ? r->name : "",
+                        r->by_name ? " points now"
+                                   : "; with a numeric address in redis.url the gateway stays "
+                                     "on this server: give the primary's name");
+    r->readonly_warned = 1;
+    r->connected = 0;
+    redisAsyncDisconnect(ac);
+}
+
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
-    (void)ac;
     cmd_t *c = privdata;
+    sluice_redis_t *r = c->r;
+    const redisReply *rep = reply;
+    int readonly =
+        rep != NULL && rep->type == REDIS_REPLY_ERROR && rep->len >= 8 && memcmp(rep->str, "READONLY", 8) == 0;
     if (!c->done) {
-        c->r->consecutive_timeouts = 0;
+        r->consecutive_timeouts = 0;
         h2o_timeout_unlink(&c->timeout);
         c->done = 1;
         c->cb(c->ud, reply != NULL ? SLUICE_REDIS_OK : SLUICE_REDIS_UNAVAILABLE, reply);
     }
     free(c);
+    if (readonly)
+        on_readonly(r, ac);
 }
 
 static void on_cmd_timeout(h2o_timeout_entry_t *entry)
@@ -350,6 +448,17 @@ void sluice_redis_destroy(sluice_redis_t *r)
     h2o_timeout_dispose(r->loop, &r->reconnect_timeout);
     /* Timed-out commands still linked? None: every live command is unlinked by its reply. */
     h2o_timeout_dispose(r->loop, &r->cmd_timeout);
+    if (r->resolving) {
+        /* glibc's resolver thread writes into r->gai until it is done: wait for it if it is past
+         * cancelling (a stop, not the loop's hot path). */
+        if (gai_cancel(&r->gai) != EAI_CANCELED) {
+            const struct gaicb *list[1] = {&r->gai};
+            while (gai_error(&r->gai) == EAI_INPROGRESS)
+                gai_suspend(list, 1, NULL);
+        }
+        if (r->gai.ar_result != NULL)
+            freeaddrinfo(r->gai.ar_result);
+    }
     free_secrets(r);
     free(r);
 }

@@ -31,7 +31,8 @@ typedef enum sluice_redis_status {
 typedef void (*sluice_redis_cb)(void *ud, sluice_redis_status_t status, const redisReply *reply);
 
 /* Creates a client for host:port (database db) that connects in the background. host must be a
- * numeric address or a name resolvable now (it is resolved once, here). user and password (both
+ * numeric address or a name resolvable now (resolved here, and again off the loop before each
+ * reconnect and after -READONLY: a failover moves the name). user and password (both
  * may be NULL; a user without a password sends no AUTH) are copied; the copy of the password is
  * wiped by sluice_redis_destroy. Returns NULL only when memory runs out or the name does not
  * resolve. */

@@ -21,9 +21,10 @@ int sluice_th_redis_ping(const sluice_th_redis_t *r, sluice_err_t *err)
         return sluice_err_set(err, "redis 127.0.0.1:%d (TLS): not accepting connections", r->port);
     }
     struct timeval tv = {.tv_sec = 1};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
+    const char *host = r->opts.bind != NULL ? r->opts.bind : "127.0.0.1";
+    redisContext *c = redisConnectWithTimeout(host, r->port, tv);
     if (!c || c->err) {
-        sluice_err_set(err, "redis 127.0.0.1:%d: %s", r->port, c ? c->errstr : "out of memory");
+        sluice_err_set(err, "redis %s:%d: %s", host, r->port, c ? c->errstr : "out of memory");
         redisFree(c);
         return -1;
     }
@@ -35,13 +36,13 @@ int sluice_th_redis_ping(const sluice_th_redis_t *r, sluice_err_t *err)
             freeReplyObject(a);
         if (!ok) {
             redisFree(c);
-            return sluice_err_set(err, "redis 127.0.0.1:%d: AUTH refused", r->port);
+            return sluice_err_set(err, "redis %s:%d: AUTH refused", host, r->port);
         }
     }
     redisReply *reply = redisCommand(c, "PING");
     int ok = reply && reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "PONG") == 0;
     if (!ok)
-        sluice_err_set(err, "redis 127.0.0.1:%d: PING: %s", r->port,
+        sluice_err_set(err, "redis %s:%d: PING: %s", host, r->port,
                        reply          ? "unexpected reply"
                        : c->errstr[0] ? c->errstr
                                       : "no reply");
@@ -71,10 +72,14 @@ int sluice_th_redis_start_opts(sluice_th_redis_t *r, int port, const sluice_th_r
     if (port == 0 && (port = sluice_th_free_port(err)) < 0)
         return -1;
     r->port = port;
-    snprintf(r->url, sizeof(r->url), "redis://127.0.0.1:%d", port);
+    const char *bind = r->opts.bind != NULL ? r->opts.bind : "127.0.0.1";
+    snprintf(r->url, sizeof(r->url), "redis://%s:%d", bind, port);
 
-    char name[32], port_s[16];
-    snprintf(name, sizeof(name), "redis-%d", port);
+    char name[64], port_s[16];
+    if (r->opts.bind != NULL)
+        snprintf(name, sizeof(name), "redis-%s-%d", bind, port); /* two servers may share a port */
+    else
+        snprintf(name, sizeof(name), "redis-%d", port);
     snprintf(port_s, sizeof(port_s), "%d", port);
     const char *dir = sluice_th_tmpdir(err);
     if (!dir)
@@ -82,7 +87,7 @@ int sluice_th_redis_start_opts(sluice_th_redis_t *r, int port, const sluice_th_r
     /* --logfile "" sends the log to stdout, i.e. to the harness's log file. */
     /* clang-format off */ /* one option and its value per line */
     const char *base[] = {"redis-server",
-                          "--bind", "127.0.0.1",
+                          "--bind", bind,
                           "--port", port_s,
                           "--save", "",
                           "--appendonly", "no",

@@ -15,6 +15,7 @@ typedef struct sluice_th_redis_opts {
     const char *password;     /* requirepass of the default user (the harness's PING authenticates) */
     const char *const *extra; /* more redis-server arguments, NULL-terminated, e.g. "--user", "u", "on", ... */
     const char *tls_dir;      /* TLS only: <tls_dir>/server.crt, server.key, ca.crt; no plain port */
+    const char *bind;         /* a loopback address other than 127.0.0.1 (127.0.0.2: two servers, one port) */
 } sluice_th_redis_opts_t;
 
 /* Caller storage; zero-initialise. The fields are read-only for the caller. */

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <hiredis/hiredis.h>
 #include <zlib.h>
 
 #include "tests/integration/gwfix.h"
@@ -238,11 +239,126 @@ static void redis_refusing_writes_is_counted(void **state)
     free(log);
 }
 
+/* A command to the Redis at host:port; the reply's integer (or 1 for OK), -1 on an error. */
+static long long redis_at(const char *host, int port, const char *cmd)
+{
+    redisContext *c = redisConnect(host, port);
+    if (c == NULL || c->err) {
+        redisFree(c);
+        return -1;
+    }
+    redisReply *x = redisCommand(c, cmd);
+    long long v = x == NULL ? -1 : x->type == REDIS_REPLY_INTEGER ? x->integer : x->type == REDIS_REPLY_STATUS ? 1 : -1;
+    freeReplyObject(x);
+    redisFree(c);
+    return v;
+}
+
+static void write_hosts(const char *path, const char *addr)
+{
+    FILE *f = fopen(path, "w"); /* in place: the gateway sees this file at /etc/hosts (a bind mount) */
+    assert_non_null(f);
+    fprintf(f, "127.0.0.1 localhost\n%s redis-primary.sluice.test\n", addr);
+    fclose(f);
+}
+
+/* A failover behind a name (ElastiCache's and Memorystore's primary endpoint, Sentinel-fronted
+ * DNS): the old primary becomes a replica and the name moves to the new one. The gateway resolved
+ * redis.url once at start and stayed on the demoted server, every write answered -READONLY (dedup
+ * off, links lost) until a restart. Two Redis on one port, 127.0.0.2 and 127.0.0.3; the gateway in
+ * a mount namespace of its own whose /etc/hosts is the test's file. */
+static void redis_failover_follows_the_name(void **state)
+{
+    (void)state;
+    sluice_th_output_t probe = {0};
+    sluice_err_t err = {{0}};
+    static const char *const try_unshare[] = {"unshare", "--mount", "true", NULL};
+    if (sluice_th_run(try_unshare, NULL, 0, 10000, &probe, &err) != 0 || !sluice_th_exited_with(probe.wstatus, 0)) {
+        sluice_th_output_dispose(&probe);
+        print_message("no mount namespace here (unshare --mount needs root): the failover is not shown\n");
+        skip();
+    }
+    sluice_th_output_dispose(&probe);
+
+    static sluice_th_redis_t a, b;
+    static const sluice_th_redis_opts_t oa = {.bind = "127.0.0.2"}, ob = {.bind = "127.0.0.3"};
+    if (sluice_th_redis_start_opts(&a, 0, &oa, &err) != 0 || sluice_th_redis_start_opts(&b, a.port, &ob, &err) != 0)
+        fail_msg("redis: %s", err.msg);
+    char hosts[512];
+    snprintf(hosts, sizeof(hosts), "%s", gwfix_write("hosts", ""));
+    write_hosts(hosts, "127.0.0.2");
+
+    assert_true(sluice_th_exited_with(gwfix_stop(&F, SIGTERM), 0));
+    char yaml[16384];
+    snprintf(yaml, sizeof(yaml),
+             "version: 1\n"
+             "server:\n"
+             "  https: {listen: \"127.0.0.1:%d\", cert: %s/server.crt, key: %s/server.key}\n"
+             "  metrics: {listen: \"127.0.0.1:%d\"}\n"
+             "  threads: 1\n"
+             "kafka: {brokers: \"%s\"}\n"
+             "redis: {url: \"redis://redis-primary.sluice.test:%d\", timeout_ms: 500}\n"
+             "orgs:\n"
+             "  - id: dedupco\n"
+             "    sources: [{id: web, write_key_env: T_KEY}]\n"
+             "    identity: {dedup: {enabled: true, window_s: 600}}\n"
+             "    consent: {policy: allow}\n",
+             F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, a.port);
+    snprintf(F.config, sizeof(F.config), "%s", gwfix_write("failover.yaml", yaml));
+    char script[700];
+    snprintf(script, sizeof(script), "mount --bind '%s' /etc/hosts && exec \"$@\"", hosts);
+    const char *const in_namespace[] = {"unshare", "--mount", "sh", "-c", script, "sh", NULL};
+    gwfix_start_with(&F, in_namespace);
+
+    /* Before: the name is 127.0.0.2, which remembers what Kafka took. */
+    http_resp_t r;
+    const char *body = "{\"event\":\"Viewed\",\"messageId\":\"fo-before\",\"anonymousId\":\"visitor-fo\"}";
+    assert_int_equal(gwfix_post(&F, "/v1/t", KEY, body, &r), 200);
+    http_resp_dispose(&r);
+    long long have = 0;
+    for (int i = 0; i < 30 && have != 1; i++) {
+        sleep_ms(100);
+        have = redis_at("127.0.0.2", a.port, "EXISTS sluice:dedup:dedupco:fo-before");
+    }
+    assert_int_equal(have, 1);
+
+    /* The failover: 127.0.0.3 is the primary, 127.0.0.2 its replica, and the name moves. */
+    char replicaof[64];
+    snprintf(replicaof, sizeof(replicaof), "REPLICAOF 127.0.0.3 %d", b.port);
+    assert_int_equal(redis_at("127.0.0.2", a.port, replicaof), 1);
+    write_hosts(hosts, "127.0.0.3");
+
+    /* Events go on being accepted; within seconds the new primary remembers them. */
+    long long on_new = 0;
+    int sent = 0;
+    for (; sent < 40 && on_new != 1; sent++) {
+        char mid[32], ev[160], key[96];
+        snprintf(mid, sizeof(mid), "fo-after-%d", sent);
+        snprintf(ev, sizeof(ev), "{\"event\":\"Viewed\",\"messageId\":\"%s\",\"anonymousId\":\"visitor-fo\"}", mid);
+        assert_int_equal(gwfix_post(&F, "/v1/t", KEY, ev, &r), 200);
+        http_resp_dispose(&r);
+        sleep_ms(250);
+        snprintf(key, sizeof(key), "EXISTS sluice:dedup:dedupco:%s", mid);
+        on_new = redis_at("127.0.0.3", b.port, key);
+    }
+    print_message("the new primary remembered event %d after the failover\n", sent);
+    assert_int_equal(on_new, 1);
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    assert_non_null(log);
+    assert_true(gwfix_contains(log, "\"event\":\"redis.readonly\""));
+    assert_true(gwfix_contains(log, "redis-primary.sluice.test resolves to 127.0.0.3 now (was 127.0.0.2)"));
+    free(log);
+
+    assert_int_equal(sluice_th_redis_stop(&a, &err), 0); /* the gateway: the group's teardown */
+    assert_int_equal(sluice_th_redis_stop(&b, &err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(partial_failure_then_retry),
         cmocka_unit_test(redis_refusing_writes_is_counted),
+        cmocka_unit_test(redis_failover_follows_the_name),
     };
     return cmocka_run_group_tests_name("integration.gateway_dedup", tests, setup, teardown);
 }
