@@ -178,12 +178,13 @@ typedef enum sluice_source_kind {
 typedef struct sluice_source {
     char *id;
     sluice_source_kind_t kind;
-    char *write_key_env;          /* name of the env var holding the current key */
-    char *previous_write_key_env; /* optional: the key being rotated out */
-    time_t rotated_at;            /* when the current key replaced the previous one; 0 = unset */
-    unsigned grace_hours;         /* previous key accepted until rotated_at + grace; default 72 */
-    char *hmac_secret_env;        /* server sources: env var with the signing secret */
-    char **allowed_origins;       /* exact origins, "https://shop.acme.test" */
+    char *write_key_env;            /* name of the env var holding the current key */
+    char *previous_write_key_env;   /* optional: the key being rotated out */
+    time_t rotated_at;              /* when the current key replaced the previous one; 0 = unset */
+    unsigned grace_hours;           /* previous key accepted until rotated_at + grace; default 72 */
+    char *hmac_secret_env;          /* server sources: env var with the signing secret */
+    char *previous_hmac_secret_env; /* server sources, optional: the secret being rotated out */
+    char **allowed_origins;         /* exact origins, "https://shop.acme.test" */
     size_t allowed_origin_count;
     sluice_rate_limit_t rate_limit; /* per write key (the whole source) */
     sluice_rate_limit_t
@@ -194,6 +195,7 @@ typedef struct sluice_source {
     char *write_key;
     char *previous_write_key;
     char *hmac_secret;
+    char *previous_hmac_secret;
     sluice_yaml_pos_t pos;
     sluice_yaml_pos_t write_key_env_pos, previous_write_key_env_pos; /* where the names are written */
 } sluice_source_t;

@@ -216,8 +216,8 @@ void sluice_dec_missing(sluice_dec_map_t *m, const char *key)
 /* Key names that hold a secret when given a value. Secrets only ever come from the
  * environment (source keys) or the vault (vendor credentials). */
 static const char *const secret_keys[] = {
-    "write_key", "previous_write_key", "hmac_secret", "secret", "password", "passwd", "token", "access_token",
-    "api_key",   "api_secret",         "private_key", "key",    NULL,
+    "write_key", "previous_write_key", "hmac_secret", "previous_hmac_secret", "secret",      "password", "passwd",
+    "token",     "access_token",       "api_key",     "api_secret",           "private_key", "key",      NULL,
 };
 
 int sluice_dec_is_secret_key(const char *k)

@@ -191,6 +191,12 @@ static json_t *source_json(const sluice_source_t *s)
     } else {
         json_object_set_new(o, "hmac_secret_env", str_or_null(s->hmac_secret_env));
         set_secret(o, "hmac_secret", s->hmac_secret);
+        if (s->previous_hmac_secret_env != NULL) { /* only then: dumps of other configs stay as they were */
+            json_object_set_new(o, "previous_hmac_secret_env", json_string(s->previous_hmac_secret_env));
+            set_secret(o, "previous_hmac_secret", s->previous_hmac_secret);
+            json_object_set_new(o, "rotated_at", time_json(s->rotated_at));
+            json_object_set_new(o, "grace_hours", json_integer(s->grace_hours));
+        }
     }
     json_t *rl = json_object();
     json_object_set_new(rl, "per_second", json_real(s->rate_limit.per_second));

@@ -203,7 +203,8 @@ static void resolve_secret(sluice_dec_map_t *m, const char *key, const char *var
     /* Whoever knows a signing secret can send any user's events as the org's backend, and one of
      * a few bytes (a placeholder left in, "changeme") is guessed by trying: a write key is seen
      * by every visitor anyway, so only signing secrets have a floor. The length only is said. */
-    if (v != NULL && strcmp(key, "hmac_secret_env") == 0 && v[0] != '\0' && strlen(v) < SLUICE_HMAC_SECRET_MIN) {
+    if (v != NULL && (strcmp(key, "hmac_secret_env") == 0 || strcmp(key, "previous_hmac_secret_env") == 0) &&
+        v[0] != '\0' && strlen(v) < SLUICE_HMAC_SECRET_MIN) {
         say(m->diag, pos,
             "%s: the secret in %s is %zu bytes long: an HMAC signing secret needs at least %d (source '%s' of org "
             "'%s'; e.g. openssl rand -hex 32)",
@@ -286,6 +287,7 @@ static void decode_source(sluice_source_t *s, const sluice_yaml_node_t *n, const
     env_name(&m, "write_key_env", 0, &s->write_key_env);
     env_name(&m, "previous_write_key_env", 0, &s->previous_write_key_env);
     env_name(&m, "hmac_secret_env", 0, &s->hmac_secret_env);
+    env_name(&m, "previous_hmac_secret_env", 0, &s->previous_hmac_secret_env);
 
     char *rotated = NULL;
     if (sluice_dec_string(&m, "rotated_at", 0, &rotated) == 1 && sluice_dec_parse_time(rotated, &s->rotated_at) < 0) {
@@ -334,6 +336,7 @@ static void decode_source(sluice_source_t *s, const sluice_yaml_node_t *n, const
         if (sluice_dec_key_pos(&m, "write_key_env") == NULL)
             sluice_dec_missing(&m, "write_key_env");
         not_for(&m, "hmac_secret_env", "server sources (kind: server)");
+        not_for(&m, "previous_hmac_secret_env", "server sources (kind: server)");
         if (s->previous_write_key_env != NULL && s->rotated_at == 0 && sluice_dec_key_pos(&m, "rotated_at") == NULL)
             sluice_config_diag_add(diag, sluice_dec_key_pos(&m, "previous_write_key_env"),
                                    "%s.previous_write_key_env: needs rotated_at (when the current key replaced the "
@@ -342,10 +345,16 @@ static void decode_source(sluice_source_t *s, const sluice_yaml_node_t *n, const
     } else {
         if (sluice_dec_key_pos(&m, "hmac_secret_env") == NULL)
             sluice_dec_missing(&m, "hmac_secret_env");
-        static const char *const browser_only[] = {"write_key_env", "previous_write_key_env", "rotated_at",
-                                                   "grace_hours",   "allowed_origins",        NULL};
+        /* rotated_at and grace_hours serve both kinds: a signing secret rotates as a write key does
+         * (the backend cannot switch at the very moment every gateway reloads). */
+        static const char *const browser_only[] = {"write_key_env", "previous_write_key_env", "allowed_origins", NULL};
         for (size_t i = 0; browser_only[i] != NULL; i++)
             not_for(&m, browser_only[i], "browser sources (kind: browser)");
+        if (s->previous_hmac_secret_env != NULL && s->rotated_at == 0 && sluice_dec_key_pos(&m, "rotated_at") == NULL)
+            sluice_config_diag_add(diag, sluice_dec_key_pos(&m, "previous_hmac_secret_env"),
+                                   "%s.previous_hmac_secret_env: needs rotated_at (when the current secret replaced "
+                                   "the previous one; the previous secret is accepted for grace_hours after it)",
+                                   path);
     }
     if (s->kind == SLUICE_SOURCE_BROWSER) {
         const sluice_yaml_node_t *wv = sluice_yaml_map_get(m.node, "write_key_env"),
@@ -359,6 +368,8 @@ static void decode_source(sluice_source_t *s, const sluice_yaml_node_t *n, const
                        &s->previous_write_key);
     } else {
         resolve_secret(&m, "hmac_secret_env", s->hmac_secret_env, s, org_id, flags, &s->hmac_secret);
+        resolve_secret(&m, "previous_hmac_secret_env", s->previous_hmac_secret_env, s, org_id, flags,
+                       &s->previous_hmac_secret);
     }
     sluice_dec_map_close(&m);
 }
@@ -1014,10 +1025,12 @@ void sluice_org_dispose(sluice_org_t *org)
         free(s->write_key_env);
         free(s->previous_write_key_env);
         free(s->hmac_secret_env);
+        free(s->previous_hmac_secret_env);
         free_strings(s->allowed_origins, s->allowed_origin_count);
         free_secret(s->write_key);
         free_secret(s->previous_write_key);
         free_secret(s->hmac_secret);
+        free_secret(s->previous_hmac_secret);
     }
     free(org->sources);
     sluice_identity_config_t *id = &org->identity;

@@ -87,6 +87,11 @@ static int no_passphrase(char *buf, int size, int rwflag, void *userdata)
     return -1;
 }
 
+void sluice_tls_refuse_passphrase(SSL_CTX *ctx)
+{
+    SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+}
+
 static SSL_CTX *new_ctx(sluice_err_t *err)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());

@@ -30,6 +30,13 @@ const char *sluice_tls_error_text(char *buf, size_t len);
  * error was set. */
 int sluice_tls_check_pair(const char *cert_path, const char *key_path, sluice_err_t *cert_err, sluice_err_t *key_err);
 
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
+
+/* Makes ctx refuse a private key that has a passphrase instead of asking for one: OpenSSL's
+ * default prompts on the terminal, or reads stdin without one, and the gateway's main thread
+ * would wait there for an answer nobody gives (SIGHUP and SIGTERM unanswered). */
+void sluice_tls_refuse_passphrase(struct ssl_ctx_st *ctx);
+
 /* 1 when every user of the machine may read the file at path (a private key copied under umask
  * 022, or by a cp without -p), with its permission bits in *mode; 0 otherwise, also when it cannot
  * be stat'ed (loading it says why). A warning, not a refusal: in a container the gateway's user

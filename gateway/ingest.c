@@ -979,8 +979,16 @@ static int verify_signature(ingest_t *in, h2o_iovec_t wire, char replay_key[SLUI
     o += ts.len;
     *o++ = '\n';
     uint8_t mac[SLUICE_SHA256_LEN];
-    const char *secret = named->src->hmac_secret;
+    const sluice_source_t *src = named->src;
+    const char *secret = src->hmac_secret;
     int ok = sluice_hmac_sha256_2(secret, strlen(secret), prefix, plen, wire.base, wire.len, mac) == 0 &&
+             sluice_ct_equal(mac, given, sizeof(mac));
+    /* During a rotation the backend signs with the previous secret until it is switched too; a
+     * secret swapped at once refused every request in between, and a 401 is not retried. */
+    const char *prev = src->previous_hmac_secret;
+    if (!ok && prev != NULL && prev[0] != '\0' && src->rotated_at != 0 &&
+        in->now_ms < ((int64_t)src->rotated_at + (int64_t)src->grace_hours * 3600) * 1000)
+        ok = sluice_hmac_sha256_2(prev, strlen(prev), prefix, plen, wire.base, wire.len, mac) == 0 &&
              sluice_ct_equal(mac, given, sizeof(mac));
     sluice_secure_zero(mac, sizeof(mac));
     if (!ok)

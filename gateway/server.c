@@ -278,7 +278,16 @@ static SSL_CTX *tls_create(const sluice_server_config_t *sc, int http2, sluice_e
         SSL_CTX_free(ssl);
         return NULL;
     }
-    if (SSL_CTX_use_PrivateKey_file(ssl, sc->tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ssl) != 1) {
+    /* Before the key is read: a key with a passphrase (a renewal gone wrong) is refused, where
+     * OpenSSL's prompt left the main thread waiting on stdin for good. */
+    sluice_tls_refuse_passphrase(ssl);
+    if (SSL_CTX_use_PrivateKey_file(ssl, sc->tls_key, SSL_FILETYPE_PEM) != 1) {
+        sluice_err_set(err, "TLS key %s is not a PEM private key without a passphrase: %s", sc->tls_key,
+                       sluice_tls_error_text(why, sizeof(why)));
+        SSL_CTX_free(ssl);
+        return NULL;
+    }
+    if (SSL_CTX_check_private_key(ssl) != 1) {
         sluice_err_set(err, "TLS key %s: %s", sc->tls_key, sluice_tls_error_text(why, sizeof(why)));
         SSL_CTX_free(ssl);
         return NULL;

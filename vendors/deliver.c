@@ -107,6 +107,7 @@ struct batch {
     size_t n, cap, bytes;
     int64_t opened_ms, first_ms, due_ms; /* monotonic */
     unsigned attempts;
+    int reread; /* refused with 401 once already: the credential was dropped and read again */
     int state;  /* OPEN, QUEUED, SENDING */
     char *body; /* while sending */
     size_t body_len;
@@ -709,6 +710,16 @@ static void on_response(void *ud, const sluice_http_result_t *res)
             /* The access token expired or was revoked before its time: fetch a new one for the
              * retry (the vendor's classify says whether a 401 is worth one). */
             token_drop(r);
+        } else if (res->status == 401 && v == SLUICE_VERDICT_FAIL && !b->reread && r->ops->needs_secret(r->it)) {
+            /* The vendor refused the credential: the operator has likely just replaced it with
+             * `vault put` (a revoked or expired token), and the cache would go on sending the old
+             * one for up to credentials_ttl_s, dead-lettering every batch. Read the vault again
+             * and try once more; a second 401 is the vendor's answer. */
+            sluice_credcache_drop(w->creds, r->org->id, r->it->credentials, r->ops->name);
+            b->reread = 1;
+            size_t used = strlen(why);
+            snprintf(why + used, sizeof(why) - used, "; the credential is read again from the vault");
+            v = SLUICE_VERDICT_RETRY;
         }
     }
     if (b->n == 0) {

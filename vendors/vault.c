@@ -422,6 +422,59 @@ static int seal(const sluice_vault_t *v, const char *org, const char *name, cons
     return 0;
 }
 
+static int open_row(const sluice_vault_t *v, const char *org, const char *name, const char *vendor, int kid,
+                    int root_sealed, const unsigned char *nonce, size_t nonce_len, const unsigned char *ct,
+                    size_t ct_len, char **pt, size_t *pt_len, sluice_err_t *err);
+static unsigned char *bytea(PGresult *r, int row, int col, size_t *len);
+
+/* Inside put's transaction: a row already sealed under the primary key id must open with the
+ * primary key. A new ENCRYPTION_KEY given the old SLUICE_KEY_ID would otherwise store a row no
+ * running worker (holding the old key under that id) can open, its events dead-lettered, and leave
+ * two keys under one id, which no `vault rotate` can untangle. The row being replaced is tried
+ * first, so a put that replaces the only row is checked too. */
+static int check_primary_key(sluice_vault_t *v, const char *org, const char *name, const char *vendor,
+                             sluice_err_t *err)
+{
+    char kid[8];
+    unsigned primary = sluice_keyring_primary_kid(v->kr);
+    snprintf(kid, sizeof(kid), "%u", primary);
+    const char *params[4] = {kid, org, name, vendor};
+    PGresult *r = PQexecParams(v->conn,
+                               "SELECT org, name, vendor, nonce, ciphertext FROM vault_credentials"
+                               " WHERE key_id = $1::smallint AND kdf = 1"
+                               " ORDER BY (org = $2 AND name = $3 AND vendor = $4) DESC, org, name, vendor LIMIT 1",
+                               4, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        return pq_error(err, v->conn, "checking the key against the stored credentials");
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return SLUICE_VAULT_OK;
+    }
+    size_t nl = 0, cl = 0, pl = 0;
+    unsigned char *nonce = bytea(r, 0, 3, &nl), *ct = bytea(r, 0, 4, &cl);
+    char *pt = NULL;
+    sluice_err_t why = {{0}};
+    int rc = nonce && ct ? open_row(v, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), (int)primary, 0,
+                                    nonce, nl, ct, cl, &pt, &pl, &why)
+                         : SLUICE_VAULT_ERROR;
+    PQfreemem(nonce);
+    PQfreemem(ct);
+    sluice_vault_free_secret(pt, pl);
+    if (rc == SLUICE_VAULT_EDECRYPT)
+        sluice_err_set(err,
+                       "key id %u already seals credentials (org '%s', name '%s', vendor '%s') that ENCRYPTION_KEY "
+                       "does not open: a new ENCRYPTION_KEY needs a new SLUICE_KEY_ID, with the old key in "
+                       "SLUICE_KEYRING; nothing was stored",
+                       primary, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
+    else if (rc != SLUICE_VAULT_OK)
+        sluice_err_set(err, "checking the key against the stored credentials: %s",
+                       why.msg[0] ? why.msg : "out of memory");
+    PQclear(r);
+    return rc == SLUICE_VAULT_OK ? SLUICE_VAULT_OK : SLUICE_VAULT_ERROR;
+}
+
 int sluice_vault_put(sluice_vault_t *v, const char *org, const char *name, const char *vendor, const char *secret,
                      size_t len, int *created, sluice_err_t *err)
 {
@@ -439,6 +492,11 @@ int sluice_vault_put(sluice_vault_t *v, const char *org, const char *name, const
     int fmts[6] = {0, 0, 0, 0, 1, 1};
     if (exec_ok(v, "BEGIN", err) != 0) {
         free(sealed);
+        return SLUICE_VAULT_ERROR;
+    }
+    if (check_primary_key(v, org, name, vendor, err) != SLUICE_VAULT_OK) {
+        free(sealed);
+        rollback(v);
         return SLUICE_VAULT_ERROR;
     }
     PGresult *r = PQexecParams(v->conn,

@@ -155,7 +155,8 @@ def gateway_only_env(dump):
     names = {dump.get("redis", {}).get("password_env")}
     for org in dump.get("orgs", []):
         for src in org.get("sources", []):
-            names |= {src.get(k) for k in ("write_key_env", "previous_write_key_env", "hmac_secret_env")}
+            names |= {src.get(k) for k in ("write_key_env", "previous_write_key_env", "hmac_secret_env",
+                                          "previous_hmac_secret_env")}
     return {n for n in names if n}
 
 

@@ -461,6 +461,61 @@ static void test_dlq_producer_fatal_error_recovers(void **state)
     dfix_stub_plan(&F, &META, "");
 }
 
+/* The operator replaces a revoked token with `vault put` while the worker delivers. Before, the
+ * worker went on sending the cached old token until credentials_ttl_s ran out (300 s), and each
+ * batch Meta refused with 401 went to the DLQ. Now a 401 drops the cached credential and the retry
+ * reads the vault again: the event is delivered with the new token. */
+static void test_401_after_vault_put_reads_the_new_credential(void **state)
+{
+    (void)state;
+    produce_one("rtok1", dfix_now_ms(), NULL);
+    json_t *reqs = wait_requests_with(&META, "rtok1", 1, 20000);
+    assert_int_equal(json_array_size(reqs), 1);
+    assert_non_null(strstr(json_string_value(json_object_get(json_array_get(reqs, 0), "query")), "access_token=tok"));
+    json_decref(reqs);
+
+    dfix_vault_put(&F, "meta", "meta", "{\"access_token\":\"tok-new\"}");
+    dfix_stub_plan_for(&F, &META, "401", "rtok2"); /* Meta has revoked the old token */
+    produce_one("rtok2", dfix_now_ms(), NULL);
+    reqs = wait_requests_with(&META, "rtok2", 2, 20000);
+    assert_int_equal(json_array_size(reqs), 2);
+    json_t *first = json_array_get(reqs, 0), *second = json_array_get(reqs, 1);
+    assert_int_equal(json_integer_value(json_object_get(first, "answer")), 401);
+    assert_non_null(strstr(json_string_value(json_object_get(first, "query")), "access_token=tok"));
+    assert_null(strstr(json_string_value(json_object_get(first, "query")), "tok-new"));
+    assert_non_null(strstr(json_string_value(json_object_get(second, "query")), "access_token=tok-new"));
+    assert_int_equal(json_integer_value(json_object_get(second, "answer")), 200);
+    json_decref(reqs);
+    /* Nothing of it in the DLQ. */
+    json_t *dlq = wait_dlq("meta", 1000, 0), *d;
+    size_t i;
+    json_array_foreach(dlq, i, d)
+        assert_string_not_equal(json_string_value(json_object_get(d, "status")), "401");
+    json_decref(dlq);
+
+    /* A 401 the new credential cannot cure is dead-lettered after that one more try. */
+    dfix_stub_plan_for(&F, &META, "401x2", "rtok3");
+    produce_one("rtok3", dfix_now_ms(), NULL);
+    dlq = wait_dlq("meta", 0, 0);
+    size_t before = json_array_size(dlq);
+    json_decref(dlq);
+    dlq = wait_dlq("meta", before + 1, 20000);
+    assert_int_equal(json_array_size(dlq), before + 1);
+    json_t *last = NULL;
+    json_array_foreach(dlq, i, d) {
+        if (strcmp(json_string_value(json_object_get(d, "status")), "401") == 0)
+            last = d;
+    }
+    assert_non_null(last);
+    assert_string_equal(json_string_value(json_object_get(last, "attempts")), "2");
+    json_decref(dlq);
+    reqs = requests_with(&META, "rtok3");
+    assert_int_equal(json_array_size(reqs), 2);
+    json_decref(reqs);
+    dfix_stub_plan(&F, &META, "");
+    dfix_vault_put(&F, "meta", "meta", "{\"access_token\":\"tok\"}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +530,8 @@ int main(void)
         cmocka_unit_test(test_unrouted_counted_and_stale_replay_dead_lettered),
         cmocka_unit_test(test_dead_letter_too_large_for_the_dlq),
         cmocka_unit_test(test_dlq_producer_fatal_error_recovers),
+        /* Last: it replaces the vault's credential. */
+        cmocka_unit_test(test_401_after_vault_put_reads_the_new_credential),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

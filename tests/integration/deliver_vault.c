@@ -338,6 +338,53 @@ static void test_rotate(void **state)
     free(sql1("DELETE FROM vault_credentials"));
 }
 
+/* A careless rotation: a new ENCRYPTION_KEY with SLUICE_KEY_ID left as it was, then `vault put`.
+ * The workers still hold the old key under that id: a row sealed under the new one would not open
+ * for them (its events retried, then dead-lettered), and the vault would hold two keys under one
+ * id, which `vault rotate` cannot untangle. The put is refused, naming the mistake, and every row
+ * still opens with the workers' key. */
+static void test_put_reused_key_id(void **state)
+{
+    (void)state;
+    sluice_th_output_t out;
+    const char *put_a[] = {"vault",  "put", "--config", F.config, "--org", "acme",
+                           "--name", "ka",  "--vendor", "tiktok", NULL};
+    const char *put_b[] = {"vault",  "put", "--config", F.config, "--org", "acme",
+                           "--name", "kb",  "--vendor", "tiktok", NULL};
+    run(put_a, user_env, "{\"access_token\":\"first-token\"}", 0, &out);
+    sluice_th_output_dispose(&out);
+    const char *reused[] = {"ENCRYPTION_KEY=" DFIX_KEY2, "SLUICE_KEY_ID=1", NULL};
+    /* Another row, and the same row replaced: both refused, nothing written. */
+    run(put_b, reused, "{\"access_token\":\"second-token\"}", 1, &out);
+    assert_non_null(strstr(out.errout, "SLUICE_KEY_ID"));
+    assert_non_null(strstr(out.errout, "nothing was stored"));
+    assert_null(strstr(out.errout, DFIX_KEY2));
+    assert_null(strstr(out.errout, "second-token"));
+    sluice_th_output_dispose(&out);
+    run(put_a, reused, "{\"access_token\":\"replaced-token\"}", 1, &out);
+    assert_non_null(strstr(out.errout, "SLUICE_KEY_ID"));
+    sluice_th_output_dispose(&out);
+    char *n = sql1("SELECT count(*) FROM vault_credentials");
+    assert_string_equal(n, "1");
+    free(n);
+    sluice_err_t err = {{0}};
+    sluice_keyring_t *k1 = sluice_keyring_from_strings(DFIX_KEY1, "1", NULL, &err);
+    sluice_vault_t *v1 = open_vault(k1);
+    char *secret = NULL;
+    size_t slen = 0;
+    assert_int_equal(sluice_vault_get(v1, "acme", "ka", "tiktok", &secret, &slen, &err), SLUICE_VAULT_OK);
+    assert_string_equal(secret, "{\"access_token\":\"first-token\"}");
+    sluice_vault_free_secret(secret, slen);
+    sluice_vault_close(v1);
+    sluice_keyring_free(k1);
+    /* The documented way (a new id, the old key in the ring) stores it. */
+    const char *rotated[] = {"ENCRYPTION_KEY=" DFIX_KEY2, "SLUICE_KEY_ID=2", "SLUICE_KEYRING=1:" DFIX_KEY1, NULL};
+    run(put_b, rotated, "{\"access_token\":\"second-token\"}", 0, &out);
+    assert_non_null(strstr(out.out, "under key id 2"));
+    sluice_th_output_dispose(&out);
+    free(sql1("DELETE FROM vault_credentials"));
+}
+
 static void test_encryption_key_errors(void **state)
 {
     (void)state;
@@ -512,13 +559,10 @@ static void test_root_sealed_rows(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_put_list_delete),
-        cmocka_unit_test(test_secret_checks),
-        cmocka_unit_test(test_swapped_rows_refuse),
-        cmocka_unit_test(test_rotate),
-        cmocka_unit_test(test_encryption_key_errors),
-        cmocka_unit_test(test_root_sealed_rows),
-        cmocka_unit_test(test_migrations),
+        cmocka_unit_test(test_put_list_delete),     cmocka_unit_test(test_secret_checks),
+        cmocka_unit_test(test_swapped_rows_refuse), cmocka_unit_test(test_rotate),
+        cmocka_unit_test(test_put_reused_key_id),   cmocka_unit_test(test_encryption_key_errors),
+        cmocka_unit_test(test_root_sealed_rows),    cmocka_unit_test(test_migrations),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

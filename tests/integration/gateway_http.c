@@ -35,6 +35,9 @@ static gwfix_t F;
 #define NODE_KEY    "wk_live_node_sdk"
 #define CONSENT_KEY "wk_live_consent_fmt"
 #define HMAC_SECRET "s2s-signing-secret-9a7f"
+#define HMAC_NEW    "s2s-signing-secret-rotated-11c4"
+#define HMAC_NEW2   "s2s-signing-secret-rotated-22d5"
+#define HMAC2_OLD   "s2s-signing-secret-retired-33e6"
 
 static int setup(void **state)
 {
@@ -47,62 +50,63 @@ static int setup(void **state)
     gmtime_r(&hour_ago, &tm);
     strftime(rotated, sizeof(rotated), "%Y-%m-%dT%H:%M:%SZ", &tm);
     char yaml[16384];
-    snprintf(yaml, sizeof(yaml),
-             "version: 1\n"
-             "server:\n"
-             "  https: {listen: \"127.0.0.1:%d\", cert: %s/server.crt, key: %s/server.key}\n"
-             "  http: {listen: \"127.0.0.1:%d\"}\n"
-             "  metrics: {listen: \"127.0.0.1:%d\"}\n"
-             "  threads: 2\n"
-             "  trusted_proxies: [10.9.0.0/16, 127.0.0.1]\n"
-             "limits: {max_body_bytes: 65536, max_event_bytes: 4096, max_batch_events: 20, max_depth: 8,\n"
-             "         max_string_bytes: 2048, max_wire_bytes: 65536}\n"
-             "kafka: {brokers: \"%s\", ack_timeout_ms: 4000}\n"
-             "redis: {url: \"%s\", timeout_ms: 200}\n"
-             "orgs:\n"
-             "  - id: acme\n"
-             "    sources:\n"
-             "      - {id: web, write_key_env: T_WEB_KEY, previous_write_key_env: T_WEB_PREV, rotated_at: %s,\n"
-             "         allowed_origins: [https://shop.acme.test]}\n"
-             "      - {id: old, write_key_env: T_OLD_KEY, previous_write_key_env: T_OLD_PREV,\n"
-             "         rotated_at: 2020-01-01T00:00:00Z}\n"
-             "      - {id: slow, write_key_env: T_SLOW_KEY, rate_limit: {per_second: 0.5, burst: 2}}\n"
-             "      - {id: backend, kind: server, hmac_secret_env: T_HMAC}\n"
-             "      - {id: mail, write_key_env: T_MAIL_KEY, pixel_without_referrer: true}\n"
-             "      - {id: node, write_key_env: T_NODE_KEY, sent_from: server}\n"
-             "    consent: {policy: allow}\n"
-             "    data_layer:\n"
-             "      hash_fields:\n"
-             "        - {path: traits.email, normalize: email}\n"
-             "        - {path: properties.email, normalize: email}\n"
-             "        - {path: traits.phone, normalize: phone, default_country_code: \"1\"}\n"
-             "        - {path: traits.firstName, normalize: name}\n"
-             "      drop: [properties.password]\n"
-             "    integrations:\n"
-             "      - {name: ga4, vendor: ga4, measurement_id: G-T}\n"
-             "  - id: consentco\n"
-             "    sources: [{id: web, write_key_env: T_CONSENT_KEY}]\n"
-             "    consent:\n"
-             "      required: [analytics]\n"
-             "      policy: drop\n"
-             "      aliases: {Analytics: analytics, Advertising: marketing, C0002: analytics}\n"
-             "  - id: dedupco\n"
-             "    sources: [{id: web, write_key_env: T_DEDUP_KEY}]\n"
-             "    identity: {dedup: {enabled: true, window_s: 60}}\n"
-             "    consent: {policy: allow}\n",
-             F.https_port, F.certs, F.certs, F.http_port, F.metrics_port, F.kafka.bootstrap, F.redis.url, rotated);
+    snprintf(
+        yaml, sizeof(yaml),
+        "version: 1\n"
+        "server:\n"
+        "  https: {listen: \"127.0.0.1:%d\", cert: %s/server.crt, key: %s/server.key}\n"
+        "  http: {listen: \"127.0.0.1:%d\"}\n"
+        "  metrics: {listen: \"127.0.0.1:%d\"}\n"
+        "  threads: 2\n"
+        "  trusted_proxies: [10.9.0.0/16, 127.0.0.1]\n"
+        "limits: {max_body_bytes: 65536, max_event_bytes: 4096, max_batch_events: 20, max_depth: 8,\n"
+        "         max_string_bytes: 2048, max_wire_bytes: 65536}\n"
+        "kafka: {brokers: \"%s\", ack_timeout_ms: 4000}\n"
+        "redis: {url: \"%s\", timeout_ms: 200}\n"
+        "orgs:\n"
+        "  - id: acme\n"
+        "    sources:\n"
+        "      - {id: web, write_key_env: T_WEB_KEY, previous_write_key_env: T_WEB_PREV, rotated_at: %s,\n"
+        "         allowed_origins: [https://shop.acme.test]}\n"
+        "      - {id: old, write_key_env: T_OLD_KEY, previous_write_key_env: T_OLD_PREV,\n"
+        "         rotated_at: 2020-01-01T00:00:00Z}\n"
+        "      - {id: slow, write_key_env: T_SLOW_KEY, rate_limit: {per_second: 0.5, burst: 2}}\n"
+        "      - {id: backend, kind: server, hmac_secret_env: T_HMAC}\n"
+        "      - {id: rotating, kind: server, hmac_secret_env: T_HMAC_NEW, previous_hmac_secret_env: T_HMAC,\n"
+        "         rotated_at: %s}\n"
+        "      - {id: rotated, kind: server, hmac_secret_env: T_HMAC_NEW2, previous_hmac_secret_env: T_HMAC2_OLD,\n"
+        "         rotated_at: 2020-01-01T00:00:00Z}\n"
+        "      - {id: mail, write_key_env: T_MAIL_KEY, pixel_without_referrer: true}\n"
+        "      - {id: node, write_key_env: T_NODE_KEY, sent_from: server}\n"
+        "    consent: {policy: allow}\n"
+        "    data_layer:\n"
+        "      hash_fields:\n"
+        "        - {path: traits.email, normalize: email}\n"
+        "        - {path: properties.email, normalize: email}\n"
+        "        - {path: traits.phone, normalize: phone, default_country_code: \"1\"}\n"
+        "        - {path: traits.firstName, normalize: name}\n"
+        "      drop: [properties.password]\n"
+        "    integrations:\n"
+        "      - {name: ga4, vendor: ga4, measurement_id: G-T}\n"
+        "  - id: consentco\n"
+        "    sources: [{id: web, write_key_env: T_CONSENT_KEY}]\n"
+        "    consent:\n"
+        "      required: [analytics]\n"
+        "      policy: drop\n"
+        "      aliases: {Analytics: analytics, Advertising: marketing, C0002: analytics}\n"
+        "  - id: dedupco\n"
+        "    sources: [{id: web, write_key_env: T_DEDUP_KEY}]\n"
+        "    identity: {dedup: {enabled: true, window_s: 60}}\n"
+        "    consent: {policy: allow}\n",
+        F.https_port, F.certs, F.certs, F.http_port, F.metrics_port, F.kafka.bootstrap, F.redis.url, rotated, rotated);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", yaml));
-    static const char *env[] = {"T_WEB_KEY=" WEB_KEY,
-                                "T_WEB_PREV=" WEB_PREV,
-                                "T_OLD_KEY=" OLD_KEY,
-                                "T_OLD_PREV=" OLD_PREV,
-                                "T_SLOW_KEY=" SLOW_KEY,
-                                "T_DEDUP_KEY=" DEDUP_KEY,
-                                "T_HMAC=" HMAC_SECRET,
-                                "T_MAIL_KEY=" MAIL_KEY,
-                                "T_NODE_KEY=" NODE_KEY,
-                                "T_CONSENT_KEY=" CONSENT_KEY,
-                                NULL};
+    static const char *env[] = {"T_WEB_KEY=" WEB_KEY,         "T_WEB_PREV=" WEB_PREV,
+                                "T_OLD_KEY=" OLD_KEY,         "T_OLD_PREV=" OLD_PREV,
+                                "T_SLOW_KEY=" SLOW_KEY,       "T_DEDUP_KEY=" DEDUP_KEY,
+                                "T_HMAC=" HMAC_SECRET,        "T_HMAC_NEW=" HMAC_NEW,
+                                "T_HMAC_NEW2=" HMAC_NEW2,     "T_HMAC2_OLD=" HMAC2_OLD,
+                                "T_MAIL_KEY=" MAIL_KEY,       "T_NODE_KEY=" NODE_KEY,
+                                "T_CONSENT_KEY=" CONSENT_KEY, NULL};
     memcpy(F.env, env, sizeof(env));
     gwfix_start(&F);
     return 0;
@@ -931,6 +935,49 @@ static long long now_ms(void)
     return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
+/* Rotating a signing secret: the gateways reload with the new one while the backend still signs
+ * with the old one (it cannot switch at the very moment every gateway reloads). With one secret
+ * per source, each request in between was refused 401 bad_signature, which is not retried: the
+ * events were lost. previous_hmac_secret_env keeps the old one valid until rotated_at +
+ * grace_hours, as previous_write_key_env does for a write key. */
+static void signed_server_events_during_rotation(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    gwfix_signed_t sg;
+    long long ts = now_ms();
+    static const struct {
+        const char *secret, *source, *id;
+        long status;
+    } cases[] = {
+        {HMAC_SECRET, "acme/rotating", "rot-old", 200},  /* the backend not switched yet */
+        {HMAC_NEW, "acme/rotating", "rot-new", 200},     /* switched */
+        {HMAC2_OLD, "acme/rotating", "rot-other", 401},  /* another source's previous secret */
+        {HMAC2_OLD, "acme/rotated", "rot-expired", 401}, /* rotated_at + grace_hours is past */
+        {HMAC_NEW2, "acme/rotated", "rot-current", 200},
+        {HMAC_NEW, "acme/backend", "rot-not-backend", 401}, /* no rotation there */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char body[256];
+        snprintf(body, sizeof(body),
+                 "{\"type\":\"track\",\"event\":\"Refund\",\"messageId\":\"%s\",\"userId\":\"u-9\"}", cases[i].id);
+        gwfix_sign(&sg, cases[i].secret, cases[i].source, "POST", "/v1/events", ts + (long long)i, body);
+        const char *h[] = {"Content-Type: application/json", sg.source, sg.timestamp, sg.signature, NULL};
+        long got = post_raw("/v1/events", h, body, 0, &r);
+        if (got != cases[i].status)
+            fail_msg("%s signed for %s: %ld, want %ld (%s)", cases[i].id, cases[i].source, got, cases[i].status,
+                     r.body);
+        if (got == 401)
+            expect_error(&r, 401, "bad_signature", NULL);
+        http_resp_dispose(&r);
+    }
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    assert_non_null(gwfix_find_message(msgs, "rot-old"));
+    assert_non_null(gwfix_find_message(msgs, "rot-new"));
+    assert_null(gwfix_find_message(msgs, "rot-expired"));
+    json_decref(msgs);
+}
+
 static void signed_server_events(void **state)
 {
     (void)state;
@@ -1491,6 +1538,7 @@ int main(void)
         cmocka_unit_test(validation_errors),
         cmocka_unit_test(pixel),
         cmocka_unit_test(signed_server_events),
+        cmocka_unit_test(signed_server_events_during_rotation),
         cmocka_unit_test(signed_retry_after_refusal),
         cmocka_unit_test(hashing_vectors_and_no_raw_pii),
         cmocka_unit_test(dedup),

@@ -13,7 +13,9 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -491,6 +493,61 @@ static void reload_takes_renewed_certificate(void **state)
     http_resp_dispose(&r);
 }
 
+/* A renewal that left the key with a passphrase (an `openssl genpkey -aes256`, a key exported
+ * from a keystore), then SIGHUP. OpenSSL's default asked for the passphrase on stdin: the main
+ * thread waited there for good, and the gateway answered no SIGHUP or SIGTERM after it (an
+ * orchestrator's stop had to kill it, dropping what was in flight). The gateway runs here with a
+ * stdin that stays open and silent (a pipe from a supervisor, a container started with -i). */
+static void reload_refuses_key_with_passphrase(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    char fifo[PATH_MAX], cur[PATH_MAX + 32], keep[PATH_MAX + 32], enc[PATH_MAX + 32];
+    assert_int_equal(sluice_th_path(fifo, sizeof(fifo), "stdin.fifo", &err), 0);
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    int hold = open(fifo, O_RDWR); /* a writer that never writes */
+    assert_true(hold >= 0);
+    gwfix_stop(&F, SIGTERM);
+    char redirect[PATH_MAX + 32];
+    snprintf(redirect, sizeof(redirect), "exec \"$@\" < %s", fifo);
+    const char *prefix[] = {"/bin/sh", "-c", redirect, "sh", NULL};
+    gwfix_start_with(&F, prefix);
+
+    snprintf(cur, sizeof(cur), "%s/server.key", F.certs);
+    snprintf(keep, sizeof(keep), "%s/server.key.plain", F.certs);
+    snprintf(enc, sizeof(enc), "%s/server.key.enc", F.certs);
+    replace_file(cur, keep);
+    const char *argv[] = {"openssl", "pkey", "-in", keep, "-aes256", "-passout", "pass:renewal-pw", "-out", enc, NULL};
+    sluice_th_output_t out = {0};
+    assert_int_equal(sluice_th_run(argv, NULL, 0, 30000, &out, &err), 0);
+    assert_true(sluice_th_exited_with(out.wstatus, 0));
+    sluice_th_output_dispose(&out);
+    replace_file(enc, cur);
+
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    int refused = sluice_th_count(log, "reload refused"), reloads = sluice_th_count(log, "config reloaded");
+    free(log);
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    if (sluice_th_wait_log(F.gw, "reload refused", refused + 1, 10000, &err) != 0)
+        fail_msg("no answer to SIGHUP with a key that has a passphrase (waiting for one on stdin?)");
+    log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    assert_true(gwfix_contains(log, "is not a PEM private key without a passphrase"));
+    assert_false(gwfix_contains(log, "pass phrase"));
+    free(log);
+    /* Still serving the previous certificate, and still answering signals. */
+    http_resp_t r;
+    assert_int_equal(post_event(KEY, "after-passphrase", &r), 200);
+    http_resp_dispose(&r);
+    replace_file(keep, cur);
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", reloads + 1, 10000, &err), 0);
+    assert_true(WIFEXITED(gwfix_stop(&F, SIGTERM)));
+    close(hold);
+    unlink(fifo);
+    gwfix_start(&F);
+}
+
 /* ------------------------------------------------------------------ drain */
 
 #define LOAD_THREADS    4
@@ -692,6 +749,7 @@ int main(void)
         cmocka_unit_test(reload_good_and_bad),
         cmocka_unit_test(reload_names_restart_only_settings),
         cmocka_unit_test(reload_takes_renewed_certificate),
+        cmocka_unit_test(reload_refuses_key_with_passphrase),
         cmocka_unit_test(sigterm_drains_without_loss),
         cmocka_unit_test(metrics_off_is_not_public),
         cmocka_unit_test(threads_zero_follows_cpu_affinity),

@@ -655,6 +655,48 @@ static void test_source_values(void **state)
                   "zone (e.g. 2026-11-20T00:00:00Z)");
 }
 
+/* A signing secret rotates as a write key does: the previous one needs rotated_at, is a server
+ * source's key only, is held to the same floor, and is resolved (and never dumped). */
+static void test_previous_hmac_secret(void **state)
+{
+    (void)state;
+    expect_errors(BASE
+                  "        previous_hmac_secret_env: OLD_SECRET\n"
+                  "      - {id: s2, kind: server, hmac_secret_env: NEW_SECRET, previous_hmac_secret_env: OLD_SECRET}\n",
+                  "x.yaml:10:9: orgs[0].sources[0].previous_hmac_secret_env: only for server sources (kind: server)",
+                  "x.yaml:11:61: orgs[0].sources[1].previous_hmac_secret_env: needs rotated_at (when the current "
+                  "secret replaced the previous one; the previous secret is accepted for grace_hours after it)");
+    static const char *yaml = BASE "      - {id: s2, kind: server, hmac_secret_env: T_SLUICE_NEW_SECRET,\n"
+                                   "         previous_hmac_secret_env: T_SLUICE_OLD_SECRET, rotated_at: 2026-11-20,\n"
+                                   "         grace_hours: 24}\n";
+    setenv("ACME_WEB_WRITE_KEY", "wk_current", 1);
+    setenv("T_SLUICE_NEW_SECRET", "hmac-secret-new-value", 1);
+    setenv("T_SLUICE_OLD_SECRET", "short", 1);
+    expect_errors_flags(yaml, SLUICE_CONFIG_RESOLVE_SECRETS | SLUICE_CONFIG_NO_ENV,
+                        (const char *const[]){
+                            "x.yaml:11:36: orgs[0].sources[1].previous_hmac_secret_env: the secret in "
+                            "T_SLUICE_OLD_SECRET is 5 bytes long: an HMAC signing secret needs at least 16 (source "
+                            "'s2' of org 'acme'; e.g. openssl rand -hex 32)",
+                            NULL,
+                        });
+    setenv("T_SLUICE_OLD_SECRET", "hmac-secret-old-value", 1);
+    sluice_config_t *cfg = load_ok(yaml, SLUICE_CONFIG_RESOLVE_SECRETS | SLUICE_CONFIG_NO_ENV);
+    const sluice_source_t *s2 = sluice_org_find_source(&cfg->orgs[0], "s2");
+    assert_string_equal(s2->previous_hmac_secret, "hmac-secret-old-value");
+    assert_int_equal(s2->rotated_at, 1795132800);
+    assert_int_equal(s2->grace_hours, 24);
+    json_t *j = sluice_config_to_json(cfg);
+    char *text = json_dumps(j, JSON_COMPACT);
+    assert_null(strstr(text, "hmac-secret-old-value"));
+    assert_non_null(strstr(text, "\"previous_hmac_secret\":\"***\""));
+    free(text);
+    json_decref(j);
+    sluice_config_free(cfg);
+    unsetenv("ACME_WEB_WRITE_KEY");
+    unsetenv("T_SLUICE_NEW_SECRET");
+    unsetenv("T_SLUICE_OLD_SECRET");
+}
+
 static void test_mask_and_hash_rule_shapes(void **state)
 {
     (void)state;
@@ -1698,6 +1740,7 @@ int main(void)
         cmocka_unit_test_setup(test_enrichment, clear_env),
         cmocka_unit_test_setup(test_bad_network_values, clear_env),
         cmocka_unit_test_setup(test_source_values, clear_env),
+        cmocka_unit_test_setup(test_previous_hmac_secret, clear_env),
         cmocka_unit_test_setup(test_mask_and_hash_rule_shapes, clear_env),
         cmocka_unit_test_setup(test_integration_shapes, clear_env),
         cmocka_unit_test_setup(test_inline_secrets_refused, clear_env),
