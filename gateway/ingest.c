@@ -638,7 +638,6 @@ static void produce_all(pending_t *p)
         int klen = snprintf(key, sizeof(key), "%s:%s", org->id, anon ? anon : "");
         if (klen < 0 || (size_t)klen >= sizeof(key))
             klen = (int)sizeof(key) - 1;
-        sluice_live_record(w->gw->live, w->index, org->id, p->src->src->id, payload, payload_len); /* live view */
         int rc = sluice_producer_send(w->producer, kc->topic, key, (size_t)klen, payload, payload_len, org->id,
                                       p->src->src->id, json_string_value(json_object_get(ev, "type")), m);
         if (rc == SLUICE_PRODUCER_ETOOLARGE) {
@@ -659,6 +658,11 @@ static void produce_all(pending_t *p)
             slot_release(m);
             break;
         }
+        /* The live view shows what went to Kafka, so only an event it took: one refused above
+         * (too large, queue full) is in no topic. librdkafka frees the payload (RD_KAFKA_MSG_F_FREE)
+         * only once its delivery report is served, by rd_kafka_poll on this thread (producer.c), so
+         * it is still whole here. */
+        sluice_live_record(w->gw->live, w->index, org->id, p->src->src->id, payload, payload_len);
         p->produced++;
         p->events_produced++;
         p->outstanding++;

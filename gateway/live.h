@@ -26,9 +26,10 @@
 
 typedef struct sluice_live sluice_live_t;
 
-/* Reads SLUICE_LIVE_TOKEN. Unset or empty: *out = NULL (no live view) and 0. Set: a store for
- * nthreads threads holding only the token's SHA-256, and 0. -1 with err when the token is shorter
- * than SLUICE_LIVE_TOKEN_MIN or out of memory. Main thread, before the workers start; free with
+/* Reads SLUICE_LIVE_TOKEN, then removes it from the environment and wipes it. Unset or empty:
+ * *out = NULL (no live view) and 0. Set: a store for nthreads threads holding only the token's
+ * SHA-256, and 0. -1 with err when the token is shorter than SLUICE_LIVE_TOKEN_MIN or out of
+ * memory. Main thread, before the workers start; free with
  * sluice_live_destroy once they stopped. */
 int sluice_live_from_env(unsigned nthreads, sluice_live_t **out, sluice_err_t *err);
 
@@ -48,7 +49,8 @@ void sluice_live_record(sluice_live_t *l, unsigned thread, const char *org, cons
 int sluice_live_token_ok(const sluice_live_t *l, const char *token, size_t len);
 
 /* The kept envelopes of org (NULL: every org) and source (NULL: every source) numbered after
- * `after`, at most SLUICE_LIVE_SLOTS per (org, source), oldest first, as a JSON document:
+ * `after` and before any event still being written by a thread (those come next time), at most
+ * SLUICE_LIVE_SLOTS per (org, source), oldest first, as a JSON document:
  *   {"next":N,"events":[{"id":N,"at":"<RFC 3339>","org":..,"source":..,"bytes":N,
  *                        "envelope":{...}|null}]}
  * where "next" is the number to pass as `after` next time and "envelope" is null for one longer

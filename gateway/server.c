@@ -11,6 +11,7 @@
  */
 #include "gateway/server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
 #include <netdb.h>
@@ -669,6 +670,23 @@ static void describe_listen(const sluice_listen_t *l, char *out, size_t cap)
         snprintf(out, cap, "off");
 }
 
+/* 1 when a listener on host can be reached from beyond this machine and a private network: on
+ * every interface (0.0.0.0, ::) or a public numeric address. A host name is taken at its word. */
+static int listen_exposed(const char *host)
+{
+    unsigned char a[16];
+    if (host[0] == '\0')
+        return 1;
+    if (inet_pton(AF_INET, host, a) == 1)
+        return !(a[0] == 127 || a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
+                 (a[0] == 100 && (a[1] & 0xc0) == 64) || (a[0] == 169 && a[1] == 254));
+    if (inet_pton(AF_INET6, host, a) == 1) {
+        static const unsigned char loopback[16] = {[15] = 1};
+        return !(memcmp(a, loopback, 16) == 0 || (a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80));
+    }
+    return 0;
+}
+
 /* File descriptors the gateway keeps for itself besides client connections: listeners, the Kafka
  * producers' broker connections and wake-up pipes, Redis, plugins, logs, per thread and overall. */
 #define FD_RESERVE_BASE       128
@@ -916,10 +934,21 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     describe_listen(&sc->metrics, metrics, sizeof(metrics));
     sluice_log_info("gateway.started", "%u threads; https %s; http %s; metrics %s; kafka %s", gw->nthreads, https, http,
                     metrics, gw->current->cfg->kafka.brokers);
-    if (gw->live != NULL && sc->metrics.enabled)
+    if (gw->live != NULL && sc->metrics.enabled) {
         sluice_log_info("live.on", "the live page is at http://%s/live (bearer token: SLUICE_LIVE_TOKEN)", metrics);
-    else if (gw->live != NULL)
+        /* The page's bearer token and the events it shows cross that listener in plain HTTP: an
+         * operator who put it on every interface is told so, not left to find it in the docs. */
+        const char *mhost = sc->metrics.host;
+        int everywhere = mhost[0] == '\0' || strcmp(mhost, "0.0.0.0") == 0 || strcmp(mhost, "::") == 0;
+        if (listen_exposed(mhost))
+            sluice_log_warn("live.exposed",
+                            "the live page listens on %s, %s, in plain HTTP: its bearer token and the events it "
+                            "shows cross the network in clear; put server.metrics.listen on loopback or a private "
+                            "address (and reach it through an SSH tunnel)",
+                            metrics, everywhere ? "every interface" : "a public address");
+    } else if (gw->live != NULL) {
         sluice_log_warn("live.off", "SLUICE_LIVE_TOKEN is set, but the metrics listener is off: no live page");
+    }
 
     unsigned peak_open = 0;
     for (;;) {

@@ -170,6 +170,15 @@
         }
     }
 
+    // An item of the privacy record as a chip's text: a path as it is; a finding of the PII guard
+    // ({path, matcher, action}) as "path: matcher, action", not "[object Object]".
+    function chipText(p) {
+        if (typeof p === 'string') return p;
+        if (p !== null && typeof p === 'object' && typeof p.path === 'string')
+            return p.path + ': ' + [p.matcher, p.action].filter((x) => typeof x === 'string').join(', ');
+        return JSON.stringify(p);
+    }
+
     function show(item) {
         const list = section(item.org, item.source);
         const card = el('article', 'event fresh');
@@ -192,12 +201,12 @@
         } else {
             const privacy = env.privacy || {};
             const chips = el('div', 'chips');
-            // Every list of the record (hashed, masked, dropped, and any the gateway adds later),
-            // then its other members (consent: stripped).
+            // Every list of the record (hashed, masked, dropped, the PII guard's detected, and any
+            // the gateway adds later), then its other members (consent: stripped).
             for (const [kind, v] of Object.entries(privacy)) {
                 const cls = /^[a-z]+$/.test(kind) ? kind : 'other';
-                if (Array.isArray(v)) for (const p of v) chips.append(el('span', 'chip ' + cls, kind + ' ' + p));
-                else chips.append(el('span', 'chip ' + cls, kind + ' ' + (typeof v === 'string' ? v : JSON.stringify(v))));
+                if (Array.isArray(v)) for (const p of v) chips.append(el('span', 'chip ' + cls, kind + ' ' + chipText(p)));
+                else chips.append(el('span', 'chip ' + cls, kind + ' ' + chipText(v)));
             }
             card.append(chips);
             const pre = el('pre');

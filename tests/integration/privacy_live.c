@@ -26,16 +26,17 @@ static gwfix_t F;
 #define TOKEN   "live-test-token-5f0e8a1b2c3d4e5f"
 #define EMAIL   "Jane.Doe@Example.com"
 
-static void write_config(void)
+static void write_config(const char *metrics_host)
 {
     static char yaml[16384];
     snprintf(yaml, sizeof(yaml),
              "version: 1\n"
              "server:\n"
              "  https: {listen: \"127.0.0.1:%d\", cert: %s/server.crt, key: %s/server.key}\n"
-             "  metrics: {listen: \"127.0.0.1:%d\"}\n"
+             "  metrics: {listen: \"%s:%d\"}\n"
              "  threads: 2\n"
-             "kafka: {brokers: \"%s\", ack_timeout_ms: 5000}\n"
+             /* Kafka takes envelopes up to 8000 bytes here: a larger one is refused (413). */
+             "kafka: {brokers: \"%s\", ack_timeout_ms: 5000, properties: {message.max.bytes: 8000}}\n"
              "orgs:\n"
              "  - id: acme\n"
              "    sources:\n"
@@ -44,7 +45,7 @@ static void write_config(void)
              "    consent: {policy: allow}\n"
              "    data_layer:\n"
              "      hash_fields: [{path: traits.email, normalize: email}]\n",
-             F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap);
+             F.https_port, F.certs, F.certs, metrics_host, F.metrics_port, F.kafka.bootstrap);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", yaml));
 }
 
@@ -61,7 +62,7 @@ static int setup(void **state)
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     gwfix_stack(&F);
-    write_config();
+    write_config("127.0.0.1");
     set_env(0);
     gwfix_start(&F);
     return 0;
@@ -232,6 +233,31 @@ static void events_as_they_left(void **state)
     json_decref(newer);
 }
 
+/* The page shows what the gateway produced to Kafka: an event Kafka refused (here larger than it
+ * takes, answered 413; a full queue is answered 503) never left and is not shown. It was kept
+ * before it was offered to Kafka, so the operator saw an event that is in no topic. */
+static void refused_by_kafka_not_shown(void **state)
+{
+    (void)state;
+    json_t *before = live_events("?org=acme");
+    char q[64];
+    snprintf(q, sizeof(q), "?org=acme&after=%lld", (long long)json_integer_value(json_object_get(before, "next")));
+    json_decref(before);
+    static char body[12000], pad[5001];
+    memset(pad, 'x', sizeof(pad) - 1);
+    snprintf(body, sizeof(body),
+             "{\"messageId\":\"live-too-big\",\"event\":\"Big\",\"properties\":{\"a\":\"%s\",\"b\":\"%s\"}}", pad, pad);
+    http_resp_t r;
+    assert_int_equal(gwfix_post(&F, "/v1/t", WEB_KEY, body, &r), 413);
+    assert_true(gwfix_contains(r.body, "larger than Kafka takes"));
+    http_resp_dispose(&r);
+    identify(WEB_KEY, "live-after-big");
+    json_t *after = live_events(q);
+    assert_null(find(after, "live-too-big"));
+    assert_non_null(find(after, "live-after-big"));
+    json_decref(after);
+}
+
 /* ------------------------------------------------------------------ sluicectl tail */
 
 static sluice_th_proc_t *tail(const char *name, const char *const *args)
@@ -310,13 +336,39 @@ static void tail_follows(void **state)
     free(log);
 }
 
+/* A careless operator puts the metrics listener, and with it the live page, on every interface: the
+ * page's bearer token and the events cross the network in plain HTTP. The gateway says so when it
+ * starts (it said nothing); on loopback it does not. */
+static void exposed_live_page_is_warned(void **state)
+{
+    (void)state;
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    assert_non_null(log);
+    assert_true(gwfix_contains(log, "live.on"));
+    assert_false(gwfix_contains(log, "live.exposed"));
+    free(log);
+    assert_true(sluice_th_exited_with(gwfix_stop(&F, SIGTERM), 0));
+    write_config("0.0.0.0");
+    gwfix_start(&F);
+    sluice_err_t err = {{0}};
+    if (sluice_th_wait_log(F.gw, "live.exposed", 1, 5000, &err) != 0)
+        fail_msg("no live.exposed warning with the live page on 0.0.0.0: %s", err.msg);
+    log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    assert_non_null(log);
+    assert_true(gwfix_contains(log, "every interface"));
+    assert_false(gwfix_contains(log, TOKEN)); /* the token itself is never logged */
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(page_is_off_without_a_token),
         cmocka_unit_test(page_and_token),
         cmocka_unit_test(events_as_they_left),
+        cmocka_unit_test(refused_by_kafka_not_shown),
         cmocka_unit_test(tail_follows),
+        cmocka_unit_test(exposed_live_page_is_warned),
     };
     return cmocka_run_group_tests_name("privacy_live", tests, setup, teardown);
 }

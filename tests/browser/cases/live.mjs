@@ -34,7 +34,12 @@ export default async function (t) {
     servePage(SHOP, '/checkout', page({ title: 'Checkout', head: tagScript({ 'write-key': env.keys.web, 'flush-interval': 100 }) }));
     const shop = await t.open(`${SHOP}/checkout`);
     const id = await shop.evaluate((email) => {
-        sluice.track('Order Completed', { email, order_id: 'live-1', note: '<img src=x onerror="window.pwned=1">' });
+        sluice.track('Order Completed', {
+            email,
+            order_id: 'live-1',
+            note: '<img src=x onerror="window.pwned=1">',
+            contact: 'call +1 415 555 0132 after 6',
+        });
         const k = Object.keys(localStorage).find((key) => key.startsWith('sluice:q:'));
         return JSON.parse(localStorage.getItem(k)).q.at(-1).messageId;
     }, EMAIL);
@@ -58,6 +63,13 @@ export default async function (t) {
     assert.ok((await card.locator('.chip.hashed').allTextContents()).includes('hashed properties.email'));
     const text = await live.evaluate(() => document.body.innerText);
     assert.ok(!text.includes(EMAIL) && !text.includes(EMAIL.toLowerCase()), 'the raw e-mail is not on the page');
+
+    // What the PII guard found in fields no rule names (privacy.detected, a list of objects) is a
+    // chip saying where, what and what was done: it read "detected [object Object]".
+    const chips = await card.locator('.chip.detected').allTextContents();
+    console.log(`live: detected chips ${JSON.stringify(chips)}`);
+    assert.ok(chips.includes('detected properties.contact: phone, reported'), `detected chips: ${JSON.stringify(chips)}`);
+    assert.ok(!(await card.locator('.chips').textContent()).includes('[object'), 'no chip shows [object Object]');
 
     // Values are text: the note is shown as written, and nothing in it ran.
     assert.ok((await card.locator('pre').textContent()).includes('"<img src=x onerror=\\"window.pwned=1\\">"'));
