@@ -141,8 +141,35 @@ static int skip_city(unsigned char c)
     return is_digit(c) || is_space(c) || is_ascii_punct(c);
 }
 
+/* Reddit hashes the e-mails it matches against in a canonical form (its "Manual Advanced
+ * Matching" guide, redditNormalizeEmail): lower-cased, the local part cut at its first '+' and
+ * left with letters and digits only, for every domain ("Al.ice$+Apple@Example.Com" is
+ * "alice@example.com"). A hash of the address as typed matches none of Reddit's for most
+ * addresses with a dot or an alias. */
+static long norm_email_reddit(const char *in, size_t len, outbuf_t *o)
+{
+    if (lower_filtered(in, len, skip_space, o) < 0)
+        return -1;
+    char *at = memchr(o->p, '@', o->len);
+    if (at == NULL)
+        return (long)o->len;
+    size_t local = (size_t)(at - o->p), domain_len = o->len - local - 1, w = 0;
+    for (size_t r = 0; r < local && o->p[r] != '+'; r++) {
+        unsigned char c = (unsigned char)o->p[r];
+        if (is_digit(c) || (c >= 'a' && c <= 'z'))
+            o->p[w++] = (char)c;
+    }
+    if (w == 0)
+        return -1; /* nothing of the address is left to match: no variant rather than "@domain" */
+    memmove(o->p + w, at, domain_len + 1);
+    o->len = w + domain_len + 1;
+    return finish(o);
+}
+
 static long norm_email(sluice_hash_variant_t v, const char *in, size_t len, outbuf_t *o)
 {
+    if (v == SLUICE_VARIANT_REDDIT)
+        return norm_email_reddit(in, len, o);
     if (v != SLUICE_VARIANT_GOOGLE)
         return lower_filtered(in, len, skip_nothing, o);
     /* Google: no whitespace anywhere, and no dots in the local part of gmail addresses. */
@@ -365,7 +392,7 @@ int sluice_normalize_variant_differs(sluice_normalizer_t n, sluice_hash_variant_
         return 0;
     if (n == SLUICE_NORM_PHONE)
         return 1;
-    return n == SLUICE_NORM_EMAIL && v == SLUICE_VARIANT_GOOGLE;
+    return n == SLUICE_NORM_EMAIL && (v == SLUICE_VARIANT_GOOGLE || v == SLUICE_VARIANT_REDDIT);
 }
 
 const char *sluice_hash_variant_name(sluice_hash_variant_t v)
@@ -373,6 +400,7 @@ const char *sluice_hash_variant_name(sluice_hash_variant_t v)
     switch (v) {
     case SLUICE_VARIANT_GOOGLE: return "google";
     case SLUICE_VARIANT_TIKTOK: return "tiktok";
+    case SLUICE_VARIANT_REDDIT: return "reddit";
     default: return "default";
     }
 }

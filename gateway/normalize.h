@@ -2,7 +2,8 @@
  * PII normalisers applied before SHA-256 hashing (data flow step 7, `hash_fields`).
  *
  * Vendors normalise differently (VENDORS.md): Meta wants phone digits without `+`, Google and
- * TikTok want E.164 with `+`, Google also removes dots from gmail local parts. The org's
+ * TikTok want E.164 with `+`, Google also removes dots from gmail local parts, Reddit matches
+ * e-mails by their canonical local part (no `+alias`, letters and digits only). The org's
  * default variant is Meta's; the other variants are computed only where an integration needs
  * them and travel in the envelope's `hashes`.
  *
@@ -20,10 +21,11 @@ typedef enum sluice_hash_variant {
     SLUICE_VARIANT_DEFAULT = 0, /* Meta's rules; what the field itself holds */
     SLUICE_VARIANT_GOOGLE = 1,  /* GA4 / Google Ads */
     SLUICE_VARIANT_TIKTOK = 2,
-    SLUICE_VARIANT_COUNT = 3,
+    SLUICE_VARIANT_REDDIT = 3, /* phones as TikTok; e-mails canonicalised (no alias, only [a-z0-9] before '@') */
+    SLUICE_VARIANT_COUNT = 4,
 } sluice_hash_variant_t;
 
-/* "default", "google", "tiktok" (the names used as keys in the envelope's `hashes`). */
+/* "default", "google", "tiktok", "reddit" (the names used as keys in the envelope's `hashes`). */
 const char *sluice_hash_variant_name(sluice_hash_variant_t v);
 
 /* "google" → SLUICE_VARIANT_GOOGLE ...; NULL or unknown names give the default. */

@@ -140,16 +140,18 @@ const char *const *sluice_envelope_field_paths(sluice_user_field_t f)
     return (unsigned)f < SLUICE_UF_COUNT ? field_paths[f] : NULL;
 }
 
-const char *sluice_envelope_hashed(const sluice_envelope_t *e, sluice_user_field_t f, const char *variant)
+const char *sluice_envelope_hashed_or(const sluice_envelope_t *e, sluice_user_field_t f, const char *variant,
+                                      const char *older)
 {
     json_t *hashes = json_object_get(e->root, "hashes");
+    const char *variants[2] = {variant, older};
     for (size_t i = 0; i < sizeof(field_paths[f]) / sizeof(field_paths[f][0]) && field_paths[f][i] != NULL; i++) {
         const char *path = field_paths[f][i];
         const char *v = sluice_envelope_str(e, path);
         if (v == NULL)
             continue;
-        if (variant != NULL) {
-            const char *hv = json_string_value(json_object_get(json_object_get(hashes, path), variant));
+        for (size_t k = 0; k < 2 && variants[k] != NULL; k++) {
+            const char *hv = json_string_value(json_object_get(json_object_get(hashes, path), variants[k]));
             if (sluice_is_sha256_hex_str(hv))
                 return hv;
         }
@@ -157,6 +159,11 @@ const char *sluice_envelope_hashed(const sluice_envelope_t *e, sluice_user_field
             return v;
     }
     return NULL;
+}
+
+const char *sluice_envelope_hashed(const sluice_envelope_t *e, sluice_user_field_t f, const char *variant)
+{
+    return sluice_envelope_hashed_or(e, f, variant, NULL);
 }
 
 const char *sluice_envelope_raw(const sluice_envelope_t *e, sluice_user_field_t f)

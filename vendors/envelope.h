@@ -74,6 +74,12 @@ typedef enum sluice_user_field {
  * Borrowed from e. */
 const char *sluice_envelope_hashed(const sluice_envelope_t *e, sluice_user_field_t f, const char *variant);
 
+/* sluice_envelope_hashed, trying variant `older` where `variant` is absent: envelopes a gateway
+ * wrote before it computed `variant` (Reddit's, which used to read TikTok's) still carry the
+ * older one, which for a phone is the right hash, and the field itself is not. */
+const char *sluice_envelope_hashed_or(const sluice_envelope_t *e, sluice_user_field_t f, const char *variant,
+                                      const char *older);
+
 /* The raw value of field f when the event carries one that is not a hash (for fields vendors
  * take unhashed, such as GA4's city); NULL otherwise. Borrowed from e. */
 const char *sluice_envelope_raw(const sluice_envelope_t *e, sluice_user_field_t f);

@@ -223,9 +223,49 @@ static void failure_code(const json_t *details, char *out, size_t cap)
     }
 }
 
+/* 1 when a conversion error says Google has, or needs, nothing more of that conversion: the batch
+ * was delivered. CLICK_NOT_FOUND is Google's answer for every conversion matched by e-mail or
+ * phone whose person clicked no ad ("you can safely ignore this warning", ConversionUploadError),
+ * so nearly every batch of a shop's purchases carries some; CLICK_CONVERSION_ALREADY_EXISTS and
+ * ORDER_ID_ALREADY_IN_USE answer a conversion Google recorded before: a retry after a timeout, or
+ * a redelivery (at-least-once). Dead-lettering the batch for them threw its other conversions in
+ * with them, and a replay failed again on the same duplicates. */
+static int is_settled_error(const json_t *error)
+{
+    const char *code = json_string_value(json_object_get(json_object_get(error, "errorCode"), "conversionUploadError"));
+    return code != NULL &&
+           (strcmp(code, "CLICK_NOT_FOUND") == 0 || strcmp(code, "CLICK_CONVERSION_ALREADY_EXISTS") == 0 ||
+            strcmp(code, "ORDER_ID_ALREADY_IN_USE") == 0);
+}
+
+/* The errors of a partialFailureError that refused a conversion for good (not is_settled_error),
+ * as a GoogleAdsFailure list holding only those (for failure_code); NULL when there are none. An
+ * answer listing no error at all is taken as a refusal (an empty list): nothing says otherwise. */
+static json_t *unsettled_errors(const json_t *details)
+{
+    json_t *left = json_array(), *errs = json_array();
+    size_t i, j, seen = 0;
+    json_t *d, *e;
+    json_array_foreach(details, i, d) {
+        json_array_foreach(json_object_get(d, "errors"), j, e) {
+            seen++;
+            if (!is_settled_error(e))
+                json_array_append(errs, e);
+        }
+    }
+    if (seen > 0 && json_array_size(errs) == 0) {
+        json_decref(errs);
+        json_decref(left);
+        return NULL;
+    }
+    json_array_append_new(left, json_pack("{s:o}", "errors", errs));
+    return left;
+}
+
 /* Google's errors: {"error":{"code":N,"status":"UNAUTHENTICATED","details":[GoogleAdsFailure]}}.
  * 401 is an expired or revoked access token (the worker refreshes it: retry); 429
- * RESOURCE_EXHAUSTED and 5xx are retried; 200 with partialFailureError refused some conversions. */
+ * RESOURCE_EXHAUSTED and 5xx are retried; 200 with partialFailureError refused some conversions,
+ * unless every error it lists is one that settles its conversion (is_settled_error). */
 static sluice_verdict_t classify(long status, const char *body, size_t len, char *why, size_t why_len)
 {
     /* Google answers JSON, `{"results":[…]}` or (validateOnly) `{}`. */
@@ -233,9 +273,11 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
     sluice_verdict_t v = sluice_vendor_classify_json(status, root, "Google Ads", why, why_len);
     char code[128];
     if (v == SLUICE_VERDICT_OK) {
-        json_t *pf = json_object_get(root, "partialFailureError");
-        if (json_is_object(pf) && json_integer_value(json_object_get(pf, "code")) != 0) {
-            failure_code(json_object_get(pf, "details"), code, sizeof(code));
+        json_t *pf = json_object_get(root, "partialFailureError"), *left;
+        if (json_is_object(pf) && json_integer_value(json_object_get(pf, "code")) != 0 &&
+            (left = unsettled_errors(json_object_get(pf, "details"))) != NULL) {
+            failure_code(left, code, sizeof(code)); /* the first real refusal, not a settled one */
+            json_decref(left);
             snprintf(why, why_len, "HTTP %ld (Google Ads partial failure%s%s)", status, code[0] ? ": " : "", code);
             v = SLUICE_VERDICT_FAIL;
         }

@@ -29,6 +29,7 @@ static const sluice_vendor_option_t options[] = {
 
 static const struct sluice_vendor_std_event standard[] = {
     {"Order Completed", "checkout"},
+    {"Checkout Started", "initiate_checkout"},
     {"Product Added", "add_to_cart"},
     {"Products Searched", "search"},
     {"Signed Up", "signup"},
@@ -40,12 +41,31 @@ static const struct sluice_vendor_std_event standard[] = {
     {NULL, NULL},
 };
 
-/* Pinterest's own event names, accepted as they are (after a mapping rename, say). */
+/* Pinterest's own event names, accepted as they are (after a mapping rename, say): the "Name in
+ * API" column of Pinterest's conversion event types, all of it, since a name missing here is sent
+ * as "custom" and lost to Pinterest's reporting of that event type. */
 static int is_pinterest_name(const char *s)
 {
-    static const char *const names[] = {
-        "add_to_cart", "add_to_wishlist", "add_payment_info", "checkout",      "custom",      "lead",
-        "page_visit",  "search",          "signup",           "view_category", "watch_video", NULL};
+    static const char *const names[] = {"add_payment_info",
+                                        "add_to_cart",
+                                        "add_to_wishlist",
+                                        "app_install",
+                                        "app_open",
+                                        "checkout",
+                                        "contact",
+                                        "custom",
+                                        "customize_product",
+                                        "find_location",
+                                        "initiate_checkout",
+                                        "lead",
+                                        "page_visit",
+                                        "schedule",
+                                        "search",
+                                        "signup",
+                                        "start_trial",
+                                        "view_category",
+                                        "watch_video",
+                                        NULL};
     for (size_t i = 0; names[i] != NULL; i++) {
         if (strcmp(names[i], s) == 0)
             return 1;
@@ -81,7 +101,9 @@ static json_t *custom_data(const sluice_envelope_t *e)
         if (id == NULL)
             continue;
         json_array_append_new(ids, json_string(id));
-        json_t *c = json_object();
+        /* Pinterest's contents[] items name their product: a price and a quantity of no id are
+         * of nobody in the catalog. */
+        json_t *c = json_pack("{s:s}", "id", id);
         if (sluice_vendor_amount_text(e, json_object_get(p, "price"), num, sizeof(num)) == 0)
             json_object_set_new(c, "item_price", json_string(num));
         items = sluice_vendor_put_quantity(e, c, p, items); /* as sent; num_items counts real counts only */

@@ -2,8 +2,9 @@
  * Reddit Conversions API v3 (docs/vendors.md, "Reddit"):
  *   POST {base_url}/api/v3/pixels/{pixel_id}/conversion_events   header Authorization: Bearer <token>
  *   body {"data":{"events":[…]}} ("test_id" added for test events)
- * up to 1,000 events per request. The person: e-mail and phone hashes in the `tiktok` variant
- * (Reddit, like TikTok, hashes phones in E.164 with '+'; e-mails trimmed and lower-cased),
+ * up to 1,000 events per request. The person: e-mail and phone hashes in the `reddit` variant
+ * (phones in E.164 with '+', as TikTok; e-mails canonicalised as Reddit matches them: no '+alias',
+ * only letters and digits before the '@'),
  * external_id, the raw user agent, and the click id from the rdt_cid parameter. Events older
  * than 7 days are dead-lettered. Reentrant; the loop thread.
  */
@@ -108,8 +109,11 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
         return SLUICE_MAP_DEAD;
     }
     json_t *user = json_object();
-    sluice_vendor_add_hash(user, "email", e, SLUICE_UF_EMAIL, "tiktok", 0);
-    sluice_vendor_add_hash(user, "phone_number", e, SLUICE_UF_PHONE, "tiktok", 0);
+    /* The gateway's `reddit` variant: e-mails canonicalised as Reddit matches them, phones in
+     * E.164 with '+'. An envelope written before that variant existed has TikTok's, whose phone
+     * is the same (its e-mail is then the field itself, as it was). */
+    sluice_vendor_set_str(user, "email", sluice_envelope_hashed_or(e, SLUICE_UF_EMAIL, "reddit", "tiktok"));
+    sluice_vendor_set_str(user, "phone_number", sluice_envelope_hashed_or(e, SLUICE_UF_PHONE, "reddit", "tiktok"));
     sluice_vendor_add_hash(user, "external_id", e, SLUICE_UF_EXTERNAL_ID, NULL, 0);
     sluice_vendor_set_str(user, "user_agent", sluice_envelope_str(e, "context.userAgent"));
     json_t *ev = json_object();
@@ -216,7 +220,7 @@ const sluice_vendor_ops_t sluice_vendor_reddit = {
     .batch_bytes = 1000000,
     .batch_bytes_max = 2000000,
     .fields_root = "metadata",
-    .hash_variant = "tiktok",
+    .hash_variant = "reddit",
     .standard_events = standard,
     .build_check = build_check,
 };

@@ -262,11 +262,13 @@ static void test_gateway_to_every_new_vendor(void **state)
     no_raw_pii(r);
     json_decref(r);
 
-    /* Reddit: E.164 phone hashes, rdt_cid. */
+    /* Reddit: E.164 phone hashes, e-mails in Reddit's canonical form (" Jane.Doe@Gmail.com " is
+     * "janedoe@gmail.com", here the same text as Google's), rdt_cid. */
     r = wait_request(&RDT, "nv-order-1");
     assert_string_equal(json_string_value(json_object_get(r, "path")), "/api/v3/pixels/a2_nv/conversion_events");
     b = json_object_get(r, "json");
     assert_string_equal(str(b, "data.events.0.type.tracking_type"), "PURCHASE");
+    assert_string_equal(str(b, "data.events.0.user.email"), EM_GOOGLE);
     assert_string_equal(str(b, "data.events.0.user.phone_number"), PH_E164);
     assert_string_equal(str(b, "data.events.0.click_id"), "rdt-nv-1");
     no_raw_pii(r);

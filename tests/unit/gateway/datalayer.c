@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "gateway/datalayer.h"
+#include "vendors/vendor.h"
 
 static const char base_yaml[] = "version: 1\n"
                                 "server: {http: {listen: \"127.0.0.1:0\"}}\n"
@@ -442,13 +443,83 @@ static void whole_member_rules(void **state)
     sluice_config_free(cfg);
 }
 
+/* Reddit matches e-mails by a canonical form (its Manual Advanced Matching guide: lower-cased,
+ * the local part cut at '+' and left with letters and digits): its own example,
+ * "Al.ice$+Apple@Example.Com", must reach Reddit as the hash of "alice@example.com" (ff8d98...,
+ * the hash the guide gives). It used to get TikTok's variant, the hash of the address as typed,
+ * which matches no Reddit user. The phone is E.164 with '+' as before. */
+static void reddit_gets_its_canonical_email(void **state)
+{
+    (void)state;
+    static const char yaml[] = "version: 1\n"
+                               "server: {http: {listen: \"127.0.0.1:0\"}}\n"
+                               "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+                               "orgs:\n"
+                               "  - id: acme\n"
+                               "    sources:\n"
+                               "      - {id: web, write_key_env: ACME_WEB_WRITE_KEY}\n"
+                               "    data_layer:\n"
+                               "      hash_fields:\n"
+                               "        - {path: context.traits.email, normalize: email}\n"
+                               "        - {path: context.traits.phone, normalize: phone, default_country_code: \"1\"}\n"
+                               "    integrations:\n"
+                               "      - {name: rdt, vendor: reddit, pixel_id: a2_test}\n";
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    sluice_config_t *cfg = sluice_config_load_string("dl.yaml", yaml, strlen(yaml), SLUICE_CONFIG_NO_ENV, &d);
+    for (size_t i = 0; i < d.count; i++)
+        print_error("%s\n", d.msgs[i]);
+    sluice_config_diag_dispose(&d);
+    assert_non_null(cfg);
+    const sluice_org_t *org = &cfg->orgs[0];
+    json_t *ev = event("{\"type\":\"track\",\"event\":\"Order Completed\",\"messageId\":\"m-1\","
+                       "\"timestamp\":\"2026-11-23T14:41:50.125Z\",\"context\":{\"traits\":"
+                       "{\"email\":\" Al.ice$+Apple@Example.Com \",\"phone\":\"(650) 555-1212\"}}}");
+    sluice_dl_result_t res;
+    sluice_dl_stats_t st = {0};
+    assert_int_equal(sluice_datalayer_apply(org, sluice_datalayer_variants(org), NULL, ev, NULL, &res, &st), 0);
+
+    /* The envelope as the gateway writes it to Kafka, mapped as the Reddit worker maps it. */
+    json_t *env =
+        json_pack("{s:i,s:s,s:s,s:O}", "v", 1, "org", "acme", "receivedAt", "2026-11-23T14:41:50.525Z", "event", ev);
+    if (res.hashes != NULL)
+        json_object_set(env, "hashes", res.hashes);
+    char *raw = json_dumps(env, JSON_COMPACT);
+    sluice_envelope_t e;
+    sluice_err_t err;
+    assert_int_equal(sluice_envelope_parse(&e, raw, strlen(raw), &err), 0);
+    sluice_vendor_item_t item;
+    char why[128] = "";
+    assert_int_equal(
+        sluice_vendor_map(&sluice_vendor_reddit, &org->integrations[0], &e, 1795444970525LL, &item, why, sizeof(why)),
+        SLUICE_MAP_OK);
+    json_t *body = json_loadb(item.body, item.body_len, 0, NULL), *user = json_object_get(body, "user");
+    assert_string_equal(json_string_value(json_object_get(user, "email")),
+                        "ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976");
+    assert_string_equal(json_string_value(json_object_get(user, "phone_number")),
+                        "1e231c66011e7a2d867a9cfae267a6aff103cf4913640b6e71a99850fc0ffbc8"); /* +16505551212 */
+    json_decref(body);
+    sluice_vendor_item_dispose(&item);
+    sluice_envelope_dispose(&e);
+    free(raw);
+    json_decref(env);
+    sluice_dl_result_dispose(&res);
+    json_decref(ev);
+    sluice_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(hash_drop_mask_and_privacy),   cmocka_unit_test(mask_failure_rejects_or_removes),
-        cmocka_unit_test(rules_cover_context_traits),   cmocka_unit_test(consent_policies),
-        cmocka_unit_test(already_hashed_is_left_alone), cmocka_unit_test(capital_hash_is_lowercased_not_rehashed),
-        cmocka_unit_test(whole_member_rules),           cmocka_unit_test(shared_value_replaced),
+        cmocka_unit_test(hash_drop_mask_and_privacy),
+        cmocka_unit_test(mask_failure_rejects_or_removes),
+        cmocka_unit_test(rules_cover_context_traits),
+        cmocka_unit_test(consent_policies),
+        cmocka_unit_test(already_hashed_is_left_alone),
+        cmocka_unit_test(capital_hash_is_lowercased_not_rehashed),
+        cmocka_unit_test(whole_member_rules),
+        cmocka_unit_test(shared_value_replaced),
+        cmocka_unit_test(reddit_gets_its_canonical_email),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

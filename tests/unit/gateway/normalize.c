@@ -58,6 +58,15 @@ static void email(void **state)
     /* Dots only go for Google's own domains. */
     assert_string_equal(norm(SLUICE_NORM_EMAIL, SLUICE_VARIANT_GOOGLE, "a.b@example.com", NULL), "a.b@example.com");
     assert_null(norm(SLUICE_NORM_EMAIL, SLUICE_VARIANT_DEFAULT, "   ", NULL));
+    /* Reddit's canonical form, for every domain: no alias, letters and digits before the '@'. */
+    assert_string_equal(norm(SLUICE_NORM_EMAIL, SLUICE_VARIANT_REDDIT, " Al.ice$+Apple@Example.Com ", NULL),
+                        "alice@example.com");
+    assert_string_equal(norm(SLUICE_NORM_EMAIL, SLUICE_VARIANT_REDDIT, "first_last-1@sub.example.co.uk", NULL),
+                        "firstlast1@sub.example.co.uk");
+    /* Nothing left before the '@': no variant, rather than the hash of "@example.com". */
+    assert_null(norm(SLUICE_NORM_EMAIL, SLUICE_VARIANT_REDDIT, "+tag@example.com", NULL));
+    assert_true(sluice_normalize_variant_differs(SLUICE_NORM_EMAIL, SLUICE_VARIANT_REDDIT));
+    assert_string_equal(sluice_hash_variant_name(SLUICE_VARIANT_REDDIT), "reddit");
 }
 
 static void phone(void **state)

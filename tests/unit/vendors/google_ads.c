@@ -227,10 +227,45 @@ static void test_classify_quotes_no_values(void **state)
     assert_int_equal(sluice_vendor_google_ads.classify(400, key, strlen(key), why, sizeof(why)), SLUICE_VERDICT_FAIL);
     assert_string_equal(why, "HTTP 400 (INVALID_ARGUMENT)");
     const char *normal = "{\"partialFailureError\":{\"code\":3,\"details\":[{\"errors\":[{\"errorCode\":{"
-                         "\"conversionUploadError\":\"CLICK_NOT_FOUND\"}}]}]}}";
+                         "\"conversionUploadError\":\"EXPIRED_EVENT\"}}]}]}}";
     assert_int_equal(sluice_vendor_google_ads.classify(200, normal, strlen(normal), why, sizeof(why)),
                      SLUICE_VERDICT_FAIL);
-    assert_string_equal(why, "HTTP 200 (Google Ads partial failure: conversionUploadError CLICK_NOT_FOUND)");
+    assert_string_equal(why, "HTTP 200 (Google Ads partial failure: conversionUploadError EXPIRED_EVENT)");
+}
+
+/* Partial failures that settle their conversions are no refusal. Google answers CLICK_NOT_FOUND
+ * for each conversion matched by e-mail or phone whose person clicked no ad, "you can safely
+ * ignore this warning" (ConversionUploadError reference): a shop's batch of purchases nearly
+ * always has some, and the whole batch, delivered, went to the dead-letter topic. A retry of a
+ * batch Google had recorded (its answer lost to a timeout) is answered
+ * CLICK_CONVERSION_ALREADY_EXISTS or ORDER_ID_ALREADY_IN_USE for every conversion: delivered too.
+ * One real refusal among them still dead-letters the batch, named by its own code. */
+static void test_classify_settled_partial_failures(void **state)
+{
+    (void)state;
+    char why[256];
+    const char *unmatched =
+        "{\"results\":[{},{\"gclid\":\"G1\"},{}],\"partialFailureError\":{\"code\":3,"
+        "\"message\":\"...\",\"details\":[{\"@type\":\"type.googleapis.com/google.ads.googleads.v26."
+        "errors.GoogleAdsFailure\",\"errors\":[{\"errorCode\":{\"conversionUploadError\":"
+        "\"CLICK_NOT_FOUND\"},\"location\":{\"fieldPathElements\":[{\"fieldName\":\"conversions\","
+        "\"index\":0}]}},{\"errorCode\":{\"conversionUploadError\":\"CLICK_NOT_FOUND\"},"
+        "\"location\":{\"fieldPathElements\":[{\"fieldName\":\"conversions\",\"index\":2}]}}]}]}}";
+    assert_int_equal(sluice_vendor_google_ads.classify(200, unmatched, strlen(unmatched), why, sizeof(why)),
+                     SLUICE_VERDICT_OK);
+    const char *again = "{\"partialFailureError\":{\"code\":3,\"details\":[{\"errors\":["
+                        "{\"errorCode\":{\"conversionUploadError\":\"CLICK_CONVERSION_ALREADY_EXISTS\"}},"
+                        "{\"errorCode\":{\"conversionUploadError\":\"ORDER_ID_ALREADY_IN_USE\"}}]}]}}";
+    assert_int_equal(sluice_vendor_google_ads.classify(200, again, strlen(again), why, sizeof(why)), SLUICE_VERDICT_OK);
+    const char *mixed = "{\"partialFailureError\":{\"code\":3,\"details\":[{\"errors\":["
+                        "{\"errorCode\":{\"conversionUploadError\":\"CLICK_NOT_FOUND\"}},"
+                        "{\"errorCode\":{\"conversionUploadError\":\"UNPARSEABLE_GCLID\"}}]}]}}";
+    assert_int_equal(sluice_vendor_google_ads.classify(200, mixed, strlen(mixed), why, sizeof(why)),
+                     SLUICE_VERDICT_FAIL);
+    assert_string_equal(why, "HTTP 200 (Google Ads partial failure: conversionUploadError UNPARSEABLE_GCLID)");
+    /* A failure that lists no error is not taken as settled. */
+    const char *bare = "{\"partialFailureError\":{\"code\":3,\"message\":\"...\"}}";
+    assert_int_equal(sluice_vendor_google_ads.classify(200, bare, strlen(bare), why, sizeof(why)), SLUICE_VERDICT_FAIL);
 }
 
 static void test_config(void **state)
@@ -250,9 +285,13 @@ static void test_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden_request), cmocka_unit_test(test_click_ids_and_skips),
-        cmocka_unit_test(test_token_refresh),  cmocka_unit_test(test_classify),
-        cmocka_unit_test(test_config),         cmocka_unit_test(test_classify_quotes_no_values),
+        cmocka_unit_test(test_golden_request),
+        cmocka_unit_test(test_click_ids_and_skips),
+        cmocka_unit_test(test_token_refresh),
+        cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_config),
+        cmocka_unit_test(test_classify_quotes_no_values),
+        cmocka_unit_test(test_classify_settled_partial_failures),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

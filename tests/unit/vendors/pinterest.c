@@ -77,12 +77,69 @@ static const char *event_name(const char *edit, sluice_map_result_t want)
     return name;
 }
 
+/* contents[i][key] as a string; "(none)" when absent, so that a missing member fails the
+ * comparison rather than crashing it. */
+static const char *content_str(const json_t *contents, size_t i, const char *key)
+{
+    const char *s = json_string_value(json_object_get(json_array_get(contents, i), key));
+    return s != NULL ? s : "(none)";
+}
+
+/* custom_data of the event an edit of the reference envelope maps to. Caller decrefs. */
+static json_t *custom_data_of(const char *edit)
+{
+    size_t len;
+    char *raw = vfix_envelope(edit, &len);
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(vfix_integration(cfg, "pinterest"), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    free(raw);
+    json_t *ev = json_loadb(item.body, item.body_len, 0, NULL);
+    json_t *cd = json_incref(json_object_get(ev, "custom_data"));
+    json_decref(ev);
+    sluice_vendor_item_dispose(&item);
+    return cd;
+}
+
+/* Pinterest's contents[] items are {id, item_price, quantity, ...} (Conversions API reference,
+ * custom_data.contents: "id: The id of a product. We recommend using this if you are a merchant
+ * for AddToCart and Checkouts"): each price and quantity belongs to a product of the catalog.
+ * They went without their id, so a two-product checkout told Pinterest two prices of nobody. */
+static void test_contents_carry_their_product(void **state)
+{
+    (void)state;
+    json_t *cd = custom_data_of("{\"properties\":{\"currency\":\"EUR\",\"products\":["
+                                "{\"product_id\":\"SKU-1\",\"price\":19.99,\"quantity\":2},"
+                                "{\"sku\":\"SKU-9\",\"price\":\"5.50\",\"quantity\":1},"
+                                "{\"name\":\"no id: left out\",\"price\":1}]}}");
+    json_t *contents = json_object_get(cd, "contents");
+    assert_int_equal(json_array_size(contents), 2);
+    assert_string_equal(content_str(contents, 0, "id"), "SKU-1");
+    assert_string_equal(content_str(contents, 0, "item_price"), "19.99");
+    assert_string_equal(content_str(contents, 1, "id"), "SKU-9");
+    assert_string_equal(content_str(contents, 1, "item_price"), "5.50");
+    json_decref(cd);
+    /* A single-product event (Segment's Product Added): its own product, a numeric id as its text. */
+    cd = custom_data_of("{\"event\":\"Product Added\",\"properties\":{\"product_id\":50314,\"price\":9.9,"
+                        "\"quantity\":1}}");
+    contents = json_object_get(cd, "contents");
+    assert_int_equal(json_array_size(contents), 1);
+    assert_string_equal(content_str(contents, 0, "id"), "50314");
+    json_decref(cd);
+}
+
 static void test_names_and_identity(void **state)
 {
     (void)state;
     assert_string_equal(event_name("{\"event\":\"Product Added\"}", SLUICE_MAP_OK), "add_to_cart");
     assert_string_equal(event_name("{\"event\":\"signup\"}", SLUICE_MAP_OK), "signup"); /* Pinterest's own name */
     assert_string_equal(event_name("{\"event\":\"Coupon Applied\"}", SLUICE_MAP_OK), "custom");
+    /* Pinterest's initiate_checkout is Segment's Checkout Started; its other names of the "Name in
+     * API" column pass as written (a site's rename to "contact" went as "custom"). */
+    assert_string_equal(event_name("{\"event\":\"Checkout Started\"}", SLUICE_MAP_OK), "initiate_checkout");
+    assert_string_equal(event_name("{\"event\":\"contact\"}", SLUICE_MAP_OK), "contact");
+    assert_string_equal(event_name("{\"event\":\"schedule\"}", SLUICE_MAP_OK), "schedule");
+    assert_string_equal(event_name("{\"event\":\"initiate_checkout\"}", SLUICE_MAP_OK), "initiate_checkout");
     assert_string_equal(event_name("{\"type\":\"page\"}", SLUICE_MAP_OK), "page_visit");
     event_name("{\"type\":\"identify\"}", SLUICE_MAP_SKIP);
     /* No e-mail hash and no user agent: Pinterest could not match it. */
@@ -121,6 +178,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_request),
         cmocka_unit_test(test_names_and_identity),
+        cmocka_unit_test(test_contents_carry_their_product),
         cmocka_unit_test(test_classify),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
