@@ -379,8 +379,9 @@ static void user_link_forms(req_t *r)
         char hex[SLUICE_SHA256_HEX_LEN + 1];
         if (sluice_datalayer_user_form(r->org, v, hex) == 1)
             v = hex;
-        if (strcmp(v, id->value) != 0 && strlen(v) < sizeof(id->linked_as))
-            snprintf(id->linked_as, sizeof(id->linked_as), "%s", v);
+        size_t vlen = strlen(v);
+        if (strcmp(v, id->value) != 0 && vlen < sizeof(id->linked_as))
+            memcpy(id->linked_as, v, vlen + 1);
         sluice_secure_zero(guarded, sizeof(guarded));
     }
 }
