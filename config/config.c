@@ -1028,8 +1028,13 @@ static void check_tag_path(loader_t *l)
 
 /* A write key is how a request finds its source: the gateway takes the first source whose key
  * matches, so a key held by two (a copy-paste between orgs, or the rotated-out key left equal to
- * the current one) sent the second's events into the first's stream, under its data layer. Keys
- * are compared only once resolved, and never echoed. */
+ * the current one) sent the second's events into the first's stream, under its data layer.
+ * Signing secrets are compared too: a signature covers method, path, timestamp and body but not
+ * X-Sluice-Source, so a secret two server sources share let a request signed for one be sent
+ * again naming the other (another org's stream, and a replay key of its own); and a signing
+ * secret equal to a write key, which every page carries, let anyone sign. Only a source's own
+ * current and previous signing secret may be equal (a rotation not begun yet). Keys are compared
+ * only once resolved, and never echoed. */
 static void check_write_keys_unique(loader_t *l)
 {
     if (!(l->flags & SLUICE_CONFIG_RESOLVE_SECRETS))
@@ -1039,20 +1044,36 @@ static void check_write_keys_unique(loader_t *l)
         const sluice_yaml_pos_t *pos;
         size_t org, src;
         const char *what;
+        int hmac;
     } held_t;
     size_t n = 0, cap = 0;
     for (size_t o = 0; o < l->cfg->org_count; o++)
-        cap += 2 * l->cfg->orgs[o].source_count;
+        cap += 4 * l->cfg->orgs[o].source_count;
     held_t *h = sluice_dec_xcalloc(cap + 1, sizeof(*h));
     for (size_t o = 0; o < l->cfg->org_count; o++) {
         for (size_t i = 0; i < l->cfg->orgs[o].source_count; i++) {
             const sluice_source_t *s = &l->cfg->orgs[o].sources[i];
             if (s->write_key != NULL)
-                h[n++] = (held_t){s->write_key, s->write_key_env, &s->write_key_env_pos, o, i, "write_key_env"};
+                h[n++] = (held_t){s->write_key, s->write_key_env, &s->write_key_env_pos, o, i, "write_key_env", 0};
             if (s->previous_write_key != NULL)
+                h[n++] = (held_t){s->previous_write_key,
+                                  s->previous_write_key_env,
+                                  &s->previous_write_key_env_pos,
+                                  o,
+                                  i,
+                                  "previous_write_key_env",
+                                  0};
+            if (s->hmac_secret != NULL)
                 h[n++] =
-                    (held_t){s->previous_write_key,   s->previous_write_key_env, &s->previous_write_key_env_pos, o, i,
-                             "previous_write_key_env"};
+                    (held_t){s->hmac_secret, s->hmac_secret_env, &s->hmac_secret_env_pos, o, i, "hmac_secret_env", 1};
+            if (s->previous_hmac_secret != NULL)
+                h[n++] = (held_t){s->previous_hmac_secret,
+                                  s->previous_hmac_secret_env,
+                                  &s->previous_hmac_secret_env_pos,
+                                  o,
+                                  i,
+                                  "previous_hmac_secret_env",
+                                  1};
         }
     }
     for (size_t i = 1; i < n; i++) {
@@ -1060,15 +1081,77 @@ static void check_write_keys_unique(loader_t *l)
             size_t a = strlen(h[i].key);
             if (a != strlen(h[j].key) || CRYPTO_memcmp(h[i].key, h[j].key, a) != 0)
                 continue;
-            sluice_config_diag_add(
-                l->diag, h[i].pos->line > 0 ? h[i].pos : NULL,
-                "orgs[%zu].sources[%zu].%s: %s holds the same key as orgs[%zu].sources[%zu].%s (%s): "
-                "each source needs a key of its own",
-                h[i].org, h[i].src, h[i].what, h[i].env, h[j].org, h[j].src, h[j].what, h[j].env);
+            if (h[i].hmac && h[j].hmac && h[i].org == h[j].org && h[i].src == h[j].src)
+                continue;
+            sluice_config_diag_add(l->diag, h[i].pos->line > 0 ? h[i].pos : NULL,
+                                   "orgs[%zu].sources[%zu].%s: %s holds the same %s as orgs[%zu].sources[%zu].%s (%s): "
+                                   "each source needs %s of its own",
+                                   h[i].org, h[i].src, h[i].what, h[i].env, h[i].hmac || h[j].hmac ? "secret" : "key",
+                                   h[j].org, h[j].src, h[j].what, h[j].env,
+                                   h[i].hmac || h[j].hmac ? "a secret" : "a key");
             break;
         }
     }
     free(h);
+}
+
+/* 1 when a browser sends a cookie of Domain a to hosts that also get one of Domain b: the same
+ * domain, or one inside the other. */
+static int cookie_domains_meet(const char *a, const char *b)
+{
+    size_t al = strlen(a), bl = strlen(b);
+    if (al < bl) {
+        const char *t = a;
+        a = b;
+        b = t;
+        size_t tl = al;
+        al = bl;
+        bl = tl;
+    }
+    return strcasecmp(a + al - bl, b) == 0 && (al == bl || a[al - bl - 1] == '.');
+}
+
+/* Two orgs that keep a cookie of one name on one domain (or one inside the other) get each
+ * other's: a browser sends both orgs' cookies to either, and on one domain each org's answer
+ * replaces the other's. An org that signs its anonymous-id cookie finds its own among them, but
+ * one that does not takes the other org's visitor id for its events; each org's session cookie
+ * replaced the other's, so sessions restarted at every switch. */
+static void check_cookies_apart(loader_t *l)
+{
+    const sluice_config_t *cfg = l->cfg;
+    for (size_t i = 1; i < cfg->org_count; i++) {
+        const sluice_org_t *b = &cfg->orgs[i];
+        if (b->identity.cookie_domain == NULL)
+            continue;
+        for (size_t j = 0; j < i; j++) {
+            const sluice_org_t *a = &cfg->orgs[j];
+            if (a->identity.cookie_domain == NULL ||
+                !cookie_domains_meet(a->identity.cookie_domain, b->identity.cookie_domain))
+                continue;
+            const char *what = NULL, *name = NULL;
+            if (strcmp(a->identity.cookie_name, b->identity.cookie_name) == 0) {
+                what = "anonymous-id cookie";
+                name = b->identity.cookie_name;
+            } else if (a->enrich.session && b->enrich.session && a->enrich.session_cookie != NULL &&
+                       b->enrich.session_cookie != NULL &&
+                       strcmp(a->enrich.session_cookie, b->enrich.session_cookie) == 0 &&
+                       strcasecmp(a->identity.cookie_domain, b->identity.cookie_domain) == 0) {
+                /* Session cookies are read by signature (enrichment.c), so only one domain, where
+                 * each org's Set-Cookie replaces the other's, keeps them from living side by side. */
+                what = "session cookie";
+                name = b->enrich.session_cookie;
+            }
+            if (what == NULL)
+                continue;
+            sluice_config_diag_add(l->diag,
+                                   b->identity.cookie_domain_pos.line > 0 ? &b->identity.cookie_domain_pos : NULL,
+                                   "orgs[%zu].identity.cookie_domain: org '%s' keeps its %s '%s' on %s, where org "
+                                   "'%s' keeps its own (on %s): each org would read and overwrite the other's; give "
+                                   "one a cookie name of its own",
+                                   i, b->id, what, name, b->identity.cookie_domain, a->id, a->identity.cookie_domain);
+            break;
+        }
+    }
 }
 
 static void check_final(loader_t *l)
@@ -1077,6 +1160,7 @@ static void check_final(loader_t *l)
     check_listeners(l);
     check_tag_path(l);
     check_write_keys_unique(l);
+    check_cookies_apart(l);
     if (cfg->server.https.enabled) {
         if (cfg->server.tls_cert == NULL)
             sluice_config_diag_add(l->diag, &l->https_pos,

@@ -198,6 +198,7 @@ typedef struct sluice_source {
     char *previous_hmac_secret;
     sluice_yaml_pos_t pos;
     sluice_yaml_pos_t write_key_env_pos, previous_write_key_env_pos; /* where the names are written */
+    sluice_yaml_pos_t hmac_secret_env_pos, previous_hmac_secret_env_pos;
 } sluice_source_t;
 
 typedef enum sluice_normalizer {
@@ -279,10 +280,11 @@ typedef struct sluice_pii_guard_config {
 } sluice_pii_guard_config_t;
 
 typedef struct sluice_identity_config {
-    char *cookie_name;            /* default "_sid" */
-    char *cookie_domain;          /* NULL = host-only cookie */
-    unsigned cookie_max_age_days; /* default 400 (the browsers' cap) */
-    char **xd_domains;            /* cross_domain.domains: host names that may exchange tokens */
+    char *cookie_name;                   /* default "_sid" */
+    char *cookie_domain;                 /* NULL = host-only cookie */
+    sluice_yaml_pos_t cookie_domain_pos; /* where cookie_domain is written */
+    unsigned cookie_max_age_days;        /* default 400 (the browsers' cap) */
+    char **xd_domains;                   /* cross_domain.domains: host names that may exchange tokens */
     size_t xd_domain_count;
     sluice_yaml_pos_t xd_pos; /* where cross_domain.domains is written (.file NULL when absent) */
     unsigned xd_token_ttl_s;  /* default 60 */

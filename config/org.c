@@ -367,6 +367,12 @@ static void decode_source(sluice_source_t *s, const sluice_yaml_node_t *n, const
         resolve_secret(&m, "previous_write_key_env", s->previous_write_key_env, s, org_id, flags,
                        &s->previous_write_key);
     } else {
+        const sluice_yaml_node_t *hv = sluice_yaml_map_get(m.node, "hmac_secret_env"),
+                                 *ph = sluice_yaml_map_get(m.node, "previous_hmac_secret_env");
+        if (hv != NULL)
+            s->hmac_secret_env_pos = hv->pos;
+        if (ph != NULL)
+            s->previous_hmac_secret_env_pos = ph->pos;
         resolve_secret(&m, "hmac_secret_env", s->hmac_secret_env, s, org_id, flags, &s->hmac_secret);
         resolve_secret(&m, "previous_hmac_secret_env", s->previous_hmac_secret_env, s, org_id, flags,
                        &s->previous_hmac_secret);
@@ -399,6 +405,8 @@ static void decode_identity(sluice_identity_config_t *id, sluice_dec_map_t *org)
                                "the prefix",
                                path);
     }
+    if (id->cookie_domain != NULL)
+        id->cookie_domain_pos = sluice_yaml_map_get(m.node, "cookie_domain")->pos;
     sluice_dec_unsigned(&m, "cookie_max_age_days", 0, 1, 400, &id->cookie_max_age_days);
 
     sluice_dec_map_sub(&m, "cross_domain", &xd);

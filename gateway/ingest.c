@@ -1134,6 +1134,22 @@ static int merge_shared(json_t *ev, const shared_t *sh, sluice_jsonnum_t *nums)
     return copied;
 }
 
+/* The value of org's anonymous-id cookie to read: a browser sends each cookie of the name whose
+ * domain matches, and the first was taken: another org's signed cookie on a shared domain put that
+ * org's visitor id on this org's events and hid this org's own proof (identity.h). A few at most:
+ * each costs an HMAC, and only when more than one came. */
+static h2o_iovec_t anon_cookie(h2o_req_t *req, sluice_worker_t *w, const sluice_org_t *org)
+{
+    h2o_iovec_t v[4];
+    size_t n = 0;
+    while (n < sizeof(v) / sizeof(v[0]) &&
+           (v[n] = sluice_http_cookie_nth(req, org->identity.cookie_name, n)).base != NULL)
+        n++;
+    if (n == 0)
+        return h2o_iovec_init(NULL, 0);
+    return v[sluice_identity_cookie_pick(w->identity, org, v, n)];
+}
+
 /* Identity step 1 (docs/identity.md): the cookies, Origin (or Referer) and Host of a browser
  * request, and a `_dft` token from the query string or the top of the body. consent is the
  * categories of a request without events (xd/redeem), or NULL. */
@@ -1143,7 +1159,7 @@ static void identity_begin(ingest_t *in, pending_t *p, json_t *root, int browser
     const sluice_org_t *org = in->src->org;
     sluice_identity_input_t id = {.browser = browser, .now_ms = in->now_ms, .consent = consent};
     if (browser) {
-        id.cookie_id = sluice_http_cookie(req, org->identity.cookie_name);
+        id.cookie_id = anon_cookie(req, in->w, org);
         id.fbp = sluice_http_cookie(req, "_fbp");
         id.fbc = sluice_http_cookie(req, "_fbc");
         id.ga = sluice_http_cookie(req, "_ga");
@@ -1727,7 +1743,7 @@ int sluice_ingest_xd_issue(h2o_req_t *req, sluice_worker_t *w)
      * ignored, so nobody gets a token for an id it names. */
     sluice_identity_issue_input_t ii = {.origin_host = have_origin ? origin_host : NULL,
                                         .to_host = to_host,
-                                        .cookie = sluice_http_cookie(req, org->identity.cookie_name),
+                                        .cookie = anon_cookie(req, w, org),
                                         .host = req->authority,
                                         .now_ms = in.now_ms};
     char token[SLUICE_TOKEN_TEXT_MAX + 1], set_cookie[SLUICE_IDENTITY_COOKIE_LEN];

@@ -318,6 +318,7 @@ struct sluice_piiguard {
     int id_judged[ID_COUNT];           /* no rule, exception or skip covers the id: sluice_piiguard_ids judges it */
     uint8_t id_by_len[ID_LEN_MAX + 1]; /* 1 + the index in ids[] of the judged id of that length, or 0 */
     kwords_t id_words[ID_COUNT];       /* key_words of each id (exact: ID_LEN_MAX <= KEY_WORDS_MAX) */
+    size_t share;                      /* findings this org may hold in a thread's table (sluice_piiguard_set_share) */
 };
 
 sluice_piiguard_t *sluice_piiguard_create(const sluice_org_t *org)
@@ -327,6 +328,7 @@ sluice_piiguard_t *sluice_piiguard_create(const sluice_org_t *org)
         return NULL;
     const sluice_pii_guard_config_t *c = &org->pii_guard;
     g->org = org;
+    g->share = SLUICE_PIIGUARD_FINDINGS_MAX;
     g->mode = c->mode;
     g->kinds = SLUICE_SCAN_EMAIL | SLUICE_SCAN_CARD | SLUICE_SCAN_PHONE | SLUICE_SCAN_IBAN | c->national_ids;
     g->key_names = c->key_names;
@@ -394,6 +396,8 @@ void sluice_piiguard_destroy(sluice_piiguard_t *g)
 /* ---------------------------------------------------------------- per-thread state */
 
 #define INDEX_SLOTS (2 * SLUICE_PIIGUARD_FINDINGS_MAX)
+#define SHARE_ORGS  64
+#define SHARE_MIN   16 /* an org's share however many orgs there are */
 
 /* What a member's key says: its class (pii/keyname.h) and whether the key itself may hold
  * personal data (sluice_scan_may_match). Key names repeat from event to event ("email",
@@ -415,6 +419,13 @@ struct sluice_piiguard_thread {
     sluice_piiguard_finding_t findings[SLUICE_PIIGUARD_FINDINGS_MAX];
     _Atomic size_t used;
     uint16_t index[INDEX_SLOTS]; /* open addressing: finding index + 1, 0 = empty */
+    /* How many findings each org holds in the table (owning thread; orgs beyond SHARE_ORGS are
+     * not held to a share). */
+    struct {
+        char org[72];
+        size_t n;
+    } held[SHARE_ORGS];
+    size_t held_count;
     _Atomic uint64_t untracked;
     size_t ops_pending;            /* HINCRBYs sent to Redis, reply not yet in */
     _Atomic uint64_t flush_errors; /* inbox commands Redis refused or did not answer */
@@ -442,16 +453,39 @@ static uint32_t fnv(uint32_t h, const char *s)
     return (h ^ 0xff) * 16777619u;
 }
 
-/* Counts one event's finding in the thread's table. */
-static void count_finding(sluice_piiguard_thread_t *t, const char *org, const char *path, const char *matcher,
-                          int partial, int64_t now)
+void sluice_piiguard_set_share(sluice_piiguard_t *g, size_t orgs)
+{
+    size_t share = orgs > 1 ? SLUICE_PIIGUARD_FINDINGS_MAX / orgs : SLUICE_PIIGUARD_FINDINGS_MAX;
+    g->share = share < SHARE_MIN ? SHARE_MIN : share;
+}
+
+/* The count of findings org holds in t's table, added when new; NULL when SHARE_ORGS orgs are
+ * listed already. */
+static size_t *held_by(sluice_piiguard_thread_t *t, const char *org)
+{
+    for (size_t i = 0; i < t->held_count; i++)
+        if (strcmp(t->held[i].org, org) == 0)
+            return &t->held[i].n;
+    if (t->held_count == SHARE_ORGS)
+        return NULL;
+    snprintf(t->held[t->held_count].org, sizeof(t->held[0].org), "%s", org);
+    t->held[t->held_count].n = 0;
+    return &t->held[t->held_count++].n;
+}
+
+/* Counts one event's finding in the thread's table. A new finding takes a place only within the
+ * org's share: the table never sheds an entry (its counts are counters), and a client of one org
+ * inventing keys filled it, after which no other org's findings reached /metrics or its inbox. */
+static void count_finding(sluice_piiguard_thread_t *t, size_t share, const char *org, const char *path,
+                          const char *matcher, int partial, int64_t now)
 {
     uint32_t h = fnv(fnv(fnv(2166136261u, org), path), matcher);
     size_t used = atomic_load_explicit(&t->used, memory_order_relaxed);
     for (size_t probe = 0; probe < INDEX_SLOTS; probe++) {
         uint16_t *slot = &t->index[(h + probe) % INDEX_SLOTS];
         if (*slot == 0) {
-            if (used == SLUICE_PIIGUARD_FINDINGS_MAX) {
+            size_t *held = held_by(t, org);
+            if (used == SLUICE_PIIGUARD_FINDINGS_MAX || (held != NULL && *held >= share)) {
                 atomic_store_explicit(&t->untracked, atomic_load_explicit(&t->untracked, memory_order_relaxed) + 1,
                                       memory_order_relaxed);
                 return;
@@ -466,6 +500,8 @@ static void count_finding(sluice_piiguard_thread_t *t, const char *org, const ch
             atomic_store_explicit(&f->partial, partial, memory_order_relaxed);
             f->flushed = f->in_flight = 0;
             *slot = (uint16_t)(used + 1);
+            if (held != NULL)
+                (*held)++;
             atomic_store_explicit(&t->used, used + 1, memory_order_release);
             return;
         }
@@ -603,7 +639,7 @@ static void record(walk_t *w, const char *matcher, const char *action, int parti
     for (size_t i = 0; i < w->seen_count; i++)
         if (w->seen[i].hash == h && w->seen[i].matcher == matcher)
             return; /* another element of the same array: once per event */
-    count_finding(w->t, w->g->org->id, w->path, matcher, partial, w->now);
+    count_finding(w->t, w->g->share, w->g->org->id, w->path, matcher, partial, w->now);
     if (w->seen_count == SLUICE_PIIGUARD_DETECTED_MAX) {
         w->more++;
         return;
@@ -1323,8 +1359,8 @@ size_t sluice_piiguard_metrics(sluice_piiguard_thread_t *const *threads, size_t 
     }
     char tail[512];
     int len = snprintf(tail, sizeof(tail),
-                       "# HELP sluice_pii_findings_untracked_total Findings beyond the per-thread table (counted "
-                       "here only).\n# TYPE sluice_pii_findings_untracked_total counter\n"
+                       "# HELP sluice_pii_findings_untracked_total Findings beyond the per-thread table or their "
+                       "org's share of it (counted here only).\n# TYPE sluice_pii_findings_untracked_total counter\n"
                        "sluice_pii_findings_untracked_total %llu\n"
                        "# HELP sluice_pii_inbox_errors_total Commands adding findings to the Redis inbox that failed "
                        "(retried at the next flush).\n# TYPE sluice_pii_inbox_errors_total counter\n"

@@ -42,6 +42,11 @@ typedef struct sluice_piiguard_thread sluice_piiguard_thread_t;
  * org must outlive the guard. Returns NULL when memory runs out; a guard whose mode is off is
  * still returned (it does nothing). Caller frees with sluice_piiguard_destroy (NULL allowed). */
 sluice_piiguard_t *sluice_piiguard_create(const sluice_org_t *org);
+
+/* Holds the org to its share of each thread's findings table when orgs orgs share it (the
+ * runtime's org count): SLUICE_PIIGUARD_FINDINGS_MAX / orgs, at least 16. Without a call an org
+ * may take the whole table. Before the guard is used (main thread). */
+void sluice_piiguard_set_share(sluice_piiguard_t *g, size_t orgs);
 void sluice_piiguard_destroy(sluice_piiguard_t *g);
 
 /* Returns a new per-thread state, or NULL when memory runs out. Destroy with
@@ -91,7 +96,8 @@ typedef struct sluice_piiguard_finding {
 } sluice_piiguard_finding_t;
 
 /* Findings a thread tracks at most; further distinct ones are only counted (a hostile client
- * sending ever new keys cannot grow memory, metrics or Redis without bound). */
+ * sending ever new keys cannot grow memory, metrics or Redis without bound). Each org gets a share
+ * of them (sluice_piiguard_set_share), so one org's client cannot take the others' places. */
 #define SLUICE_PIIGUARD_FINDINGS_MAX 256
 
 /* Calls cb for every finding t has published, then returns the number of findings that did not

@@ -99,6 +99,7 @@ sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads,
         rt->orgs[o].variants = sluice_datalayer_variants(org);
         if ((rt->orgs[o].guard = sluice_piiguard_create(org)) == NULL)
             goto oom;
+        sluice_piiguard_set_share(rt->orgs[o].guard, cfg->org_count);
         if (sluice_pseudonym_org_key(cfg->forget.key, cfg->forget.key_len, org->id, rt->orgs[o].forget_key) != 0)
             goto crypto;
         for (size_t s = 0; s < org->source_count; s++, k++) {

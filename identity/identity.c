@@ -212,6 +212,19 @@ static int org_signs(const sluice_identity_thread_t *t, const sluice_org_t *org)
     return t->keys->cookies != NULL && org->identity.xd_domain_count > 0;
 }
 
+size_t sluice_identity_cookie_pick(const sluice_identity_thread_t *t, const sluice_org_t *org, const h2o_iovec_t *vals,
+                                   size_t n)
+{
+    if (n < 2 || !org_signs(t, org))
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char id[SLUICE_ID_MAX + 1];
+        if (vals[i].base != NULL && sluice_cookie_verify(t->keys->cookies, org->id, vals[i].base, vals[i].len, id) == 0)
+            return i;
+    }
+    return 0;
+}
+
 void sluice_identity_begin(sluice_identity_thread_t *t, sluice_identity_job_t *job, const sluice_identity_input_t *in,
                            json_t *root)
 {

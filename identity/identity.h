@@ -241,6 +241,15 @@ int sluice_identity_issue(sluice_identity_thread_t *t, const sluice_org_t *org, 
 /* 1 when host (lowercase) is one of org's cross_domain.domains. */
 int sluice_identity_xd_domain(const sluice_org_t *org, const char *host);
 
+/* Which of the n values of org's anonymous-id cookie a request sent (vals[0..n), in the order of
+ * the Cookie header) is the org's: a browser sends every cookie of the name whose domain matches,
+ * so another org of the gateway that uses the same name on a shared domain, or the org's own
+ * host-only cookie left from before cookie_domain, comes along, the older one first. Where the
+ * org signs its cookie, the index of the first value whose signature is the org's; else (or when
+ * none is) 0. Loop thread of t. */
+size_t sluice_identity_cookie_pick(const sluice_identity_thread_t *t, const sluice_org_t *org, const h2o_iovec_t *vals,
+                                   size_t n);
+
 /* After Kafka acknowledged event: remembers its messageId for the org's dedup window
  * (fire and forget; a failure only means a later duplicate is not caught). subject (may be NULL
  * or "") is stored as the key's value: the pseudonyms of the event's ids, so that `sluicectl

@@ -38,6 +38,7 @@ static gwfix_t F;
 #define HMAC_NEW    "s2s-signing-secret-rotated-11c4"
 #define HMAC_NEW2   "s2s-signing-secret-rotated-22d5"
 #define HMAC2_OLD   "s2s-signing-secret-retired-33e6"
+#define HMAC_ROT    "s2s-signing-secret-rotating-44f7" /* each source's secrets are its own */
 
 static int setup(void **state)
 {
@@ -72,7 +73,7 @@ static int setup(void **state)
         "         rotated_at: 2020-01-01T00:00:00Z}\n"
         "      - {id: slow, write_key_env: T_SLOW_KEY, rate_limit: {per_second: 0.5, burst: 2}}\n"
         "      - {id: backend, kind: server, hmac_secret_env: T_HMAC}\n"
-        "      - {id: rotating, kind: server, hmac_secret_env: T_HMAC_NEW, previous_hmac_secret_env: T_HMAC,\n"
+        "      - {id: rotating, kind: server, hmac_secret_env: T_HMAC_NEW, previous_hmac_secret_env: T_HMAC_ROT,\n"
         "         rotated_at: %s}\n"
         "      - {id: rotated, kind: server, hmac_secret_env: T_HMAC_NEW2, previous_hmac_secret_env: T_HMAC2_OLD,\n"
         "         rotated_at: 2020-01-01T00:00:00Z}\n"
@@ -100,13 +101,11 @@ static int setup(void **state)
         "    consent: {policy: allow}\n",
         F.https_port, F.certs, F.certs, F.http_port, F.metrics_port, F.kafka.bootstrap, F.redis.url, rotated, rotated);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", yaml));
-    static const char *env[] = {"T_WEB_KEY=" WEB_KEY,         "T_WEB_PREV=" WEB_PREV,
-                                "T_OLD_KEY=" OLD_KEY,         "T_OLD_PREV=" OLD_PREV,
-                                "T_SLOW_KEY=" SLOW_KEY,       "T_DEDUP_KEY=" DEDUP_KEY,
-                                "T_HMAC=" HMAC_SECRET,        "T_HMAC_NEW=" HMAC_NEW,
-                                "T_HMAC_NEW2=" HMAC_NEW2,     "T_HMAC2_OLD=" HMAC2_OLD,
-                                "T_MAIL_KEY=" MAIL_KEY,       "T_NODE_KEY=" NODE_KEY,
-                                "T_CONSENT_KEY=" CONSENT_KEY, NULL};
+    static const char *env[] = {"T_WEB_KEY=" WEB_KEY,     "T_WEB_PREV=" WEB_PREV,       "T_OLD_KEY=" OLD_KEY,
+                                "T_OLD_PREV=" OLD_PREV,   "T_SLOW_KEY=" SLOW_KEY,       "T_DEDUP_KEY=" DEDUP_KEY,
+                                "T_HMAC=" HMAC_SECRET,    "T_HMAC_NEW=" HMAC_NEW,       "T_HMAC_ROT=" HMAC_ROT,
+                                "T_HMAC_NEW2=" HMAC_NEW2, "T_HMAC2_OLD=" HMAC2_OLD,     "T_MAIL_KEY=" MAIL_KEY,
+                                "T_NODE_KEY=" NODE_KEY,   "T_CONSENT_KEY=" CONSENT_KEY, NULL};
     memcpy(F.env, env, sizeof(env));
     gwfix_start(&F);
     return 0;
@@ -950,7 +949,7 @@ static void signed_server_events_during_rotation(void **state)
         const char *secret, *source, *id;
         long status;
     } cases[] = {
-        {HMAC_SECRET, "acme/rotating", "rot-old", 200},  /* the backend not switched yet */
+        {HMAC_ROT, "acme/rotating", "rot-old", 200},     /* the backend not switched yet */
         {HMAC_NEW, "acme/rotating", "rot-new", 200},     /* switched */
         {HMAC2_OLD, "acme/rotating", "rot-other", 401},  /* another source's previous secret */
         {HMAC2_OLD, "acme/rotated", "rot-expired", 401}, /* rotated_at + grace_hours is past */

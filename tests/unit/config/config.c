@@ -1382,6 +1382,104 @@ static void test_write_key_shared_by_two_sources(void **state)
     unsetenv("T_SLUICE_K3");
 }
 
+/* One signing secret in two server sources (one variable named by two orgs' files): the signature
+ * does not cover X-Sluice-Source, so acme's backend could send a request it signed again as
+ * "globex/crm" and the gateway queued it as globex's. A signing secret equal to a browser write
+ * key (public in every page) let anyone sign. A source's own current and previous secret may be
+ * equal. */
+static void test_hmac_secret_shared_by_two_sources(void **state)
+{
+    (void)state;
+    setenv("T_SLUICE_H1", "shared-signing-secret-0123456789", 1);
+    setenv("T_SLUICE_H2", "globex-own-secret-0123456789abcd", 1);
+    setenv("T_SLUICE_K1", "wk_public_key_in_every_page_0001", 1);
+    const char *yaml = "version: 1\n"
+                       "server: {http: {listen: \"127.0.0.1:8080\"}}\n"
+                       "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+                       "orgs:\n"
+                       "  - id: acme\n"
+                       "    sources:\n"
+                       "      - {id: backend, kind: server, hmac_secret_env: T_SLUICE_H1}\n"
+                       "  - id: globex\n"
+                       "    sources:\n"
+                       "      - {id: crm, kind: server, hmac_secret_env: T_SLUICE_H1}\n"
+                       "      - {id: web, write_key_env: T_SLUICE_K1}\n"
+                       "      - {id: app, kind: server, hmac_secret_env: T_SLUICE_K1}\n"
+                       "      - {id: erp, kind: server, hmac_secret_env: T_SLUICE_H2, previous_hmac_secret_env: "
+                       "T_SLUICE_H2, rotated_at: 2026-11-20T00:00:00Z}\n";
+    expect_errors_flags(yaml, SLUICE_CONFIG_RESOLVE_SECRETS | SLUICE_CONFIG_NO_ENV,
+                        (const char *const[]){
+                            "x.yaml:10:50: orgs[1].sources[0].hmac_secret_env: T_SLUICE_H1 holds the same secret "
+                            "as orgs[0].sources[0].hmac_secret_env (T_SLUICE_H1): each source needs a secret of its "
+                            "own",
+                            "x.yaml:12:50: orgs[1].sources[2].hmac_secret_env: T_SLUICE_K1 holds the same secret "
+                            "as orgs[1].sources[1].write_key_env (T_SLUICE_K1): each source needs a secret of its "
+                            "own",
+                            NULL,
+                        });
+    sluice_config_t *cfg = load_ok(yaml, SLUICE_CONFIG_NO_ENV); /* config check without --secrets reads none */
+    sluice_config_free(cfg);
+    unsetenv("T_SLUICE_H1");
+    unsetenv("T_SLUICE_H2");
+    unsetenv("T_SLUICE_K1");
+}
+
+/* Two orgs with one cookie name on one domain (or one inside the other): a browser sends each
+ * org's cookie to the other and each answer overwrites the other's, so an org that does not sign
+ * took the other's visitor ids, and sessions (default name _sluice_ses) restarted at every switch. */
+static void test_orgs_share_no_cookie(void **state)
+{
+    (void)state;
+    expect_errors("version: 1\n"
+                  "server: {http: {listen: \"127.0.0.1:8080\"}}\n"
+                  "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+                  "orgs:\n"
+                  "  - id: acme\n"
+                  "    sources: [{id: web, write_key_env: K1}]\n"
+                  "    identity: {cookie_domain: shared.test}\n"
+                  "    enrichment: {session: true}\n"
+                  "  - id: globex\n"
+                  "    sources: [{id: web, write_key_env: K2}]\n"
+                  "    identity: {cookie_domain: www.shared.test}\n"
+                  "  - id: initech\n"
+                  "    sources: [{id: web, write_key_env: K3}]\n"
+                  "    identity: {cookie_name: in_id, cookie_domain: Shared.test}\n"
+                  "    enrichment: {session: true}\n"
+                  "  - id: hooli\n"
+                  "    sources: [{id: web, write_key_env: K4}]\n"
+                  "    identity: {cookie_name: ho_id, cookie_domain: www.shared.test}\n"
+                  "    enrichment: {session: true}\n",
+                  "x.yaml:11:31: orgs[1].identity.cookie_domain: org 'globex' keeps its anonymous-id cookie '_sid' "
+                  "on www.shared.test, where org 'acme' keeps its own (on shared.test): each org would read and "
+                  "overwrite the other's; give one a cookie name of its own",
+                  "x.yaml:14:51: orgs[2].identity.cookie_domain: org 'initech' keeps its session cookie "
+                  "'_sluice_ses' on Shared.test, where org 'acme' keeps its own (on shared.test): each org would "
+                  "read and overwrite the other's; give one a cookie name of its own");
+    /* hooli's session cookie lives on www.shared.test beside acme's on shared.test: each org reads
+     * the one its signature opens, so that is fine. So are names of their own, or domains apart
+     * (notshared.test is not inside shared.test). */
+    sluice_config_t *cfg = load_ok("version: 1\n"
+                                   "server: {http: {listen: \"127.0.0.1:8080\"}}\n"
+                                   "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+                                   "orgs:\n"
+                                   "  - id: acme\n"
+                                   "    sources: [{id: web, write_key_env: K1}]\n"
+                                   "    identity: {cookie_domain: shared.test}\n"
+                                   "    enrichment: {session: true}\n"
+                                   "  - id: globex\n"
+                                   "    sources: [{id: web, write_key_env: K2}]\n"
+                                   "    identity: {cookie_name: gx_id, cookie_domain: www.shared.test}\n"
+                                   "    enrichment: {session: {cookie_name: gx_ses}}\n"
+                                   "  - id: initech\n"
+                                   "    sources: [{id: web, write_key_env: K3}]\n"
+                                   "    identity: {cookie_domain: notshared.test}\n"
+                                   "    enrichment: {session: true}\n"
+                                   "  - id: hooli\n"
+                                   "    sources: [{id: web, write_key_env: K4}]\n",
+                                   SLUICE_CONFIG_NO_ENV);
+    sluice_config_free(cfg);
+}
+
 /* A key given no value is absent, as everywhere else: `cookie_consent:` with its list commented
  * out meant "no consent needed" and set cookies without any. */
 static void test_null_consent_lists_are_absent(void **state)
@@ -1763,6 +1861,8 @@ int main(void)
         cmocka_unit_test_setup(test_session_cookie_name_checked, clear_env),
         cmocka_unit_test_setup(test_listeners_need_their_own_address, clear_env),
         cmocka_unit_test_setup(test_write_key_shared_by_two_sources, clear_env),
+        cmocka_unit_test_setup(test_hmac_secret_shared_by_two_sources, clear_env),
+        cmocka_unit_test(test_orgs_share_no_cookie),
         cmocka_unit_test_setup(test_null_consent_lists_are_absent, clear_env),
         cmocka_unit_test_setup(test_secret_env_without_a_name, clear_env),
         cmocka_unit_test_setup(test_tag_path_apart_from_routes, clear_env),

@@ -1,0 +1,233 @@
+/*
+ * Isolation between orgs through the real gateway, Redis and the dev Kafka broker: two orgs on
+ * one gateway, configured as a careless operator might (the same cookie name on one registrable
+ * domain), each checked for what the other org's visitor, key or cookie can make it do.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "tests/integration/gwfix.h"
+
+static gwfix_t F;
+
+#define ACME_KEY    "wk_acme_tenant_41f"
+#define GLOBEX_KEY  "wk_globex_tenant_9d2"
+#define ACME_SITE   "https://a.shared.test"
+#define GLOBEX_SITE "https://g.shared.test"
+#define ROOT_KEY    "3333333333333333333333333333333333333333333333333333333333333333"
+
+static int setup(void **state)
+{
+    (void)state;
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    gwfix_stack(&F);
+    char yaml[16384];
+    /* Both orgs keep the default cookie name: acme's cookie is host-only on its collector,
+     * globex's is shared with every host of shared.test, so a browser sends both to either. */
+    snprintf(yaml, sizeof(yaml),
+             "version: 1\n"
+             "server:\n"
+             "  https: {listen: \"127.0.0.1:%d\", cert: %s/server.crt, key: %s/server.key}\n"
+             "  metrics: {listen: \"127.0.0.1:%d\"}\n"
+             "  threads: 1\n"
+             "kafka: {brokers: \"%s\", ack_timeout_ms: 4000}\n"
+             "redis: {url: \"%s\", timeout_ms: 500}\n"
+             "orgs:\n"
+             "  - id: acme\n"
+             "    sources: [{id: web, write_key_env: T_ACME_KEY, allowed_origins: [" ACME_SITE "]}]\n"
+             "    identity: {cross_domain: {domains: [a.shared.test, a2.shared.test]}}\n"
+             "    consent: {policy: allow}\n"
+             "  - id: globex\n"
+             "    sources: [{id: web, write_key_env: T_GLOBEX_KEY, allowed_origins: [" GLOBEX_SITE "]}]\n"
+             "    identity: {cookie_domain: shared.test, cross_domain: {domains: [g.shared.test, g2.shared.test]}}\n"
+             "    consent: {policy: allow}\n",
+             F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url);
+    snprintf(F.config, sizeof(F.config), "%s", gwfix_write("tenants.yaml", yaml));
+    static const char *env[] = {"T_ACME_KEY=" ACME_KEY, "T_GLOBEX_KEY=" GLOBEX_KEY, "ENCRYPTION_KEY=" ROOT_KEY, NULL};
+    memcpy(F.env, env, sizeof(env));
+    gwfix_start(&F);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (F.gw != NULL)
+        gwfix_stop(&F, SIGTERM);
+    sluice_th_teardown();
+    curl_global_cleanup();
+    return 0;
+}
+
+/* A browser request of the site origin with write key key and Cookie header cookie (or NULL). */
+static long browser(const char *method, const char *path, const char *key, const char *origin, const char *cookie,
+                    const char *body, http_resp_t *r)
+{
+    char auth[128], org_h[128], cookie_h[1024];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+    snprintf(org_h, sizeof(org_h), "Origin: %s", origin);
+    const char *headers[5] = {auth, org_h, "Content-Type: application/json", NULL, NULL};
+    if (cookie != NULL) {
+        snprintf(cookie_h, sizeof(cookie_h), "Cookie: %s", cookie);
+        headers[3] = cookie_h;
+    }
+    http_opts_t o = {.method = method, .headers = headers, .body = body};
+    http_do(gwfix_url(&F, path), &o, F.ca, r);
+    assert_int_equal(r->curl_error, 0);
+    return r->status;
+}
+
+/* The value of the `_sid` cookie r sets ("<id>.<signature>", static buffer), or NULL. */
+static const char *set_sid(const http_resp_t *r)
+{
+    static char v[256];
+    const char *p = r->headers;
+    while (p != NULL && *p != '\0') {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        if (len > 17 && strncasecmp(p, "set-cookie: _sid=", 17) == 0 && p[17] != ';') {
+            const char *s = p + 17, *e = memchr(s, ';', len - 17);
+            size_t n = e ? (size_t)(e - s) : len - 17;
+            if (n < sizeof(v)) {
+                memcpy(v, s, n);
+                v[n] = '\0';
+                return v;
+            }
+        }
+        p = eol ? eol + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* The anonymous id the org's signed cookie names: its value up to the signature. */
+static void id_of(const char *cookie, char *out, size_t cap)
+{
+    const char *dot = strrchr(cookie, '.');
+    assert_non_null(dot);
+    snprintf(out, cap, "%.*s", (int)(dot - cookie), cookie);
+}
+
+/* The anonymousId of the event messageId mid in sluice.events (static buffer). */
+static const char *queued_anon(const char *mid)
+{
+    static char v[256];
+    for (int tries = 0; tries < 50; tries++) {
+        json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+        json_t *m = gwfix_find_message(msgs, mid);
+        if (m != NULL) {
+            snprintf(v, sizeof(v), "%s",
+                     json_string_value(
+                         json_object_get(json_object_get(json_object_get(m, "value"), "event"), "anonymousId")));
+            json_decref(msgs);
+            return v;
+        }
+        json_decref(msgs);
+        struct timespec ts = {0, 100 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    fail_msg("event %s is not in sluice.events", mid);
+    return NULL;
+}
+
+/* A visitor of both sites holds acme's host-only `_sid` (set first) and globex's domain-wide one:
+ * the browser sends both to globex's collector, acme's first. Globex read only the first, so its
+ * events were queued under acme's visitor id (one org's ids in another's stream) and its /xd
+ * gave the visitor a new id, as if its own signed cookie were not there. */
+static void cookie_of_another_org_sent_first(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    char acme_cookie[256], globex_cookie[256], acme_id[128], globex_id[128];
+    assert_int_equal(browser("POST", "/v1/track", ACME_KEY, ACME_SITE, NULL,
+                             "{\"type\":\"track\",\"event\":\"A\",\"messageId\":\"tenant-a-1\"}", &r),
+                     200);
+    assert_non_null(set_sid(&r));
+    snprintf(acme_cookie, sizeof(acme_cookie), "%s", set_sid(&r));
+    http_resp_dispose(&r);
+    assert_int_equal(browser("POST", "/v1/track", GLOBEX_KEY, GLOBEX_SITE, NULL,
+                             "{\"type\":\"track\",\"event\":\"G\",\"messageId\":\"tenant-g-1\"}", &r),
+                     200);
+    assert_non_null(set_sid(&r));
+    snprintf(globex_cookie, sizeof(globex_cookie), "%s", set_sid(&r));
+    http_resp_dispose(&r);
+    id_of(acme_cookie, acme_id, sizeof(acme_id));
+    id_of(globex_cookie, globex_id, sizeof(globex_id));
+    assert_string_equal(queued_anon("tenant-g-1"), globex_id);
+
+    char both[600];
+    snprintf(both, sizeof(both), "_sid=%s; _sid=%s", acme_cookie, globex_cookie);
+    assert_int_equal(browser("POST", "/v1/track", GLOBEX_KEY, GLOBEX_SITE, both,
+                             "{\"type\":\"track\",\"event\":\"G\",\"messageId\":\"tenant-g-2\"}", &r),
+                     200);
+    const char *again = set_sid(&r);
+    if (again != NULL) { /* a refreshed cookie keeps globex's id */
+        char id[128];
+        id_of(again, id, sizeof(id));
+        assert_string_equal(id, globex_id);
+    }
+    http_resp_dispose(&r);
+    assert_string_equal(queued_anon("tenant-g-2"), globex_id);
+
+    /* A token for the link to globex's other site carries globex's own id: no new id is minted. */
+    assert_int_equal(browser("GET", "/v1/xd?to=https://g2.shared.test/", GLOBEX_KEY, GLOBEX_SITE, both, NULL, &r), 200);
+    assert_null(set_sid(&r));
+    http_resp_dispose(&r);
+
+    /* And the other way round: acme's collector, globex's cookie first. */
+    snprintf(both, sizeof(both), "_sid=%s; _sid=%s", globex_cookie, acme_cookie);
+    assert_int_equal(browser("POST", "/v1/track", ACME_KEY, ACME_SITE, both,
+                             "{\"type\":\"track\",\"event\":\"A\",\"messageId\":\"tenant-a-2\"}", &r),
+                     200);
+    http_resp_dispose(&r);
+    assert_string_equal(queued_anon("tenant-a-2"), acme_id);
+}
+
+/* The PII guard's table of findings (org, path, matcher) is bounded per thread and never sheds an
+ * entry (its counters are Prometheus counters). Anyone holding acme's public write key filled it
+ * with invented keys, and from then on globex's findings (its own visitors' e-mails in a field no
+ * rule names) were in neither /metrics nor globex's inbox: one org blinded another's guard. */
+static void pii_findings_of_one_org_do_not_crowd_out_another(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    /* 6 events of 64 invented keys: more than the whole table (256) on the gateway's one thread. */
+    for (int e = 0; e < 6; e++) {
+        char body[16384];
+        size_t n = (size_t)snprintf(body, sizeof(body), "{\"type\":\"track\",\"event\":\"Flood\",\"properties\":{");
+        for (int k = 0; k < 64; k++)
+            n += (size_t)snprintf(body + n, sizeof(body) - n, "%s\"k%d_%d\":\"v%d.%d@example.com\"", k ? "," : "", e, k,
+                                  e, k);
+        snprintf(body + n, sizeof(body) - n, "}}");
+        assert_int_equal(browser("POST", "/v1/track", ACME_KEY, ACME_SITE, NULL, body, &r), 200);
+        http_resp_dispose(&r);
+    }
+    assert_int_equal(browser("POST", "/v1/track", GLOBEX_KEY, GLOBEX_SITE, NULL,
+                             "{\"type\":\"track\",\"event\":\"Signup\",\"properties\":{\"contact\":"
+                             "\"jane.doe@example.org\"}}",
+                             &r),
+                     200);
+    http_resp_dispose(&r);
+    assert_true(gwfix_metric(&F, "sluice_pii_detected_total{org=\"globex\",path=\"properties.contact\",matcher="
+                                 "\"email\"}") >= 1);
+    /* acme's flood is still bounded: it did not get the whole table. */
+    assert_true(gwfix_metric(&F, "sluice_pii_findings_untracked_total") > 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(cookie_of_another_org_sent_first),
+        cmocka_unit_test(pii_findings_of_one_org_do_not_crowd_out_another),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
