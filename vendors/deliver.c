@@ -1307,8 +1307,16 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
         else
             rd_kafka_assign(rk, parts);
+        /* librdkafka keeps a partition's pause across a revocation and the next assignment (a flag
+         * on its partition object, not on the assignment). A lane paused for back-pressure that
+         * loses its partitions (a session timeout while Kafka is away, a rebalance) drops their
+         * records and resumes while it holds none, which resumes nothing: the partitions came back
+         * still paused and the lane never consumed again, with nothing in the log. Each assignment
+         * therefore sets the state the lane is in now, either way. */
         if (l->paused || l->w->stopping)
             rd_kafka_pause_partitions(rk, parts);
+        else
+            rd_kafka_resume_partitions(rk, parts);
         sluice_log_info("kafka.assigned", "%s: %d partitions assigned", l->ops->name, parts->cnt);
     } else {
         if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
