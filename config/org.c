@@ -498,6 +498,20 @@ static void once(seen_paths_t *seen, sluice_config_diag_t *diag, const sluice_pa
 {
     if (p->text == NULL)
         return;
+    /* The gateway writes these itself and the wire format rests on them: `type` is the Kafka
+     * header `type` and the worker's routing, `receivedAt` the envelope's own. A rule on either
+     * (config check said ok) sent envelopes without receivedAt and a `type` header with no value,
+     * which consumers' schemas and the worker's type filters cannot read. */
+    static const char *const own[] = {"type", "receivedAt"};
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+        if (strcmp(p->text, own[i]) == 0) {
+            sluice_config_diag_add(diag, pos,
+                                   "%s: field '%s' is written by the gateway and carried by every envelope (Kafka's "
+                                   "wire format); no rule may change it",
+                                   where, p->text);
+            return;
+        }
+    }
     for (size_t i = 0; i < seen->count; i++) {
         if (strcmp(seen->items[i].text, p->text) == 0) {
             sluice_config_diag_add(diag, pos,

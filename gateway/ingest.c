@@ -406,6 +406,11 @@ static void record_invalid(pending_t *p)
     json_t *item;
     json_array_foreach(p->invalid, i, item) {
         json_t *ev = json_object_get(item, "event"), *error = json_object_get(item, "error");
+        /* A forgotten person's refused event is theirs as much as an accepted one: it is not
+         * recorded either (counted as suppressed; the answer still lists it as refused). It used
+         * to go on being written to the invalid topic after the forget, ids and all. */
+        if (json_is_object(ev) && sluice_forgotten_match(w->gw->forgotten, w->index, org->id, ort->forget_key, ev))
+            continue;
         sluice_dl_result_t dl = {0};
         sluice_dl_stats_t st = {0};
         json_t *kept = NULL;

@@ -23,6 +23,7 @@
 #include "tools/topic.h"
 #include "vendors/dlq.h"
 #include "vendors/envelope.h"
+#include "vendors/suppress.h"
 #include "vendors/vendor.h"
 
 #define WAIT_MS 15000
@@ -37,7 +38,8 @@ static void usage(FILE *out)
             "        vendor, integration, status, attempts, error, failed_at); never the event itself\n"
             "replay  produce the dead letters back to the events topic (kafka.topic) with their key and headers;\n"
             "        every vendor's worker sees them again (vendors dedupe on the event id). --to-vendor marks\n"
-            "        each for the one integration that dead-lettered it, so only that one delivers it\n"
+            "        each for the one integration that dead-lettered it, so only that one delivers it. Dead\n"
+            "        letters of people `sluicectl forget` named are left out (the list is read from database.url)\n"
             "\n"
             "  --vendor V   only dead letters of vendor V (%s)\n"
             "  --since T    only those written at or after T: an ISO-8601 time (2026-11-23T10:00:00Z) or an age\n"
@@ -55,7 +57,8 @@ typedef struct run {
     const opts_t *o;
     rd_kafka_t *producer;
     const char *events_topic;
-    long matched, produced, failed, no_payload;
+    sluice_suppress_t *suppress; /* replay: whom sluicectl forget named (the worker's list) */
+    long matched, produced, failed, no_payload, suppressed;
 } run_t;
 
 static int matches(const run_t *r, const rd_kafka_message_t *m, sluice_dlq_info_t *info)
@@ -119,6 +122,23 @@ static int on_replay(const rd_kafka_message_t *m, void *ud)
                 "sluicectl dlq replay: the dead letter at %s[%d]@%" PRId64 " has no payload, not replayed: %s\n",
                 rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset, info.error);
         return 0;
+    }
+    /* A dead letter of a person forget named since goes back nowhere: the worker would skip it,
+     * but every other consumer of the events topic would get the person's event again after
+     * acting on their deletion record. */
+    sluice_envelope_t env;
+    sluice_err_t perr = {{0}};
+    if (sluice_envelope_parse(&env, m->payload, m->len, &perr) == 0) {
+        int forgotten = sluice_suppress_match(r->suppress, &env);
+        sluice_envelope_dispose(&env);
+        if (forgotten) {
+            r->suppressed++;
+            fprintf(stderr,
+                    "sluicectl dlq replay: the dead letter at %s[%d]@%" PRId64
+                    " is of a person sluicectl forget named: not replayed\n",
+                    rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset);
+            return 0;
+        }
     }
     rd_kafka_headers_t *h = rd_kafka_headers_new(4);
     if (info.org[0])
@@ -217,6 +237,11 @@ int sluicectl_cmd_dlq(int argc, char **argv)
         fprintf(stderr, "sluicectl dlq: %s\n", err.msg);
         goto out;
     }
+    if (replay && (r.suppress = sluice_suppress_create(cfg, &err)) == NULL) {
+        fprintf(stderr, "sluicectl dlq replay: %s (it replays nothing without the list of people forget named)\n",
+                err.msg);
+        goto out;
+    }
     if (replay) {
         const char *const pdefaults[] = {"enable.idempotence", "true", "acks", "all", NULL};
         rd_kafka_conf_t *pconf =
@@ -241,12 +266,14 @@ int sluicectl_cmd_dlq(int argc, char **argv)
     if (replay) {
         rd_kafka_flush(r.producer, WAIT_MS);
         rd_kafka_poll(r.producer, 0);
-        long lost = r.matched - r.produced;
+        long lost = r.matched - r.produced - r.suppressed;
         fprintf(stderr, "replayed %ld of %ld dead letters to %s%s", r.produced, r.matched, cfg->kafka.topic,
                 o.to_vendor ? " (each for its own integration)" : "");
         if (r.no_payload > 0)
             fprintf(stderr, "; %ld without its payload not replayed (the event stays where its error says)",
                     r.no_payload);
+        if (r.suppressed > 0)
+            fprintf(stderr, "; %ld of people sluicectl forget named not replayed", r.suppressed);
         fputc('\n', stderr);
         rc = lost == 0 ? 0 : 1;
     } else {
@@ -260,6 +287,7 @@ out:
     }
     if (r.producer != NULL)
         rd_kafka_destroy(r.producer);
+    sluice_suppress_destroy(r.suppress);
     sluice_config_free(cfg);
     return rc;
 }

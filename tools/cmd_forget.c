@@ -19,6 +19,7 @@
  * Raw ids exist only in this process's memory (and on its command line, which is blanked once
  * read); everything stored or published is a pseudonym (crypto/pseudonym.h). Main thread.
  */
+#include <ctype.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -800,6 +801,12 @@ static int undo(req_t *r, const char *target)
         fprintf(stderr, "sluicectl forget --undo: '%s' is not a request id (a UUID, as --list shows)\n", target);
         return 2;
     }
+    /* As PostgreSQL and the forget's record write it: the undo's record names it in `undoes` and
+     * in its key, where a consumer matches it with the forget's request_id as text. */
+    char canon[37];
+    for (size_t i = 0; i < sizeof(canon); i++)
+        canon[i] = (char)tolower((unsigned char)target[i]);
+    target = canon;
     const char *p0[1] = {target};
     PGresult *x = pg_exec(r,
                           "SELECT org, action, (SELECT u.request_id::text FROM forget_requests u WHERE u.undoes = "
@@ -895,8 +902,12 @@ static int undo(req_t *r, const char *target)
     int published = 0;
     if (why[0] == '\0') {
         json_t *rec = dsr_record(r, "undo", r->request_id, target, ids);
+        /* Keyed by the request it undoes, not by its own id: both records then share a partition,
+         * in the order they were made. Under its own key it landed in another partition, where a
+         * consumer reading partitions in parallel could lift the suppression before applying it
+         * and then apply it for good. */
         char key[128];
-        snprintf(key, sizeof(key), "%s:%s", r->org->id, r->request_id);
+        snprintf(key, sizeof(key), "%s:%s", r->org->id, target);
         published = rec != NULL && publish(r, key, "undo", rec, why, sizeof(why)) == 0;
         json_decref(rec);
     }

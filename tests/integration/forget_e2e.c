@@ -11,6 +11,7 @@
  * the suppression and events flow again. With Redis down the gateway keeps the last list it
  * loaded; after Redis lost its data, `--sync` puts the list back.
  */
+#include <ctype.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -437,7 +438,12 @@ static void test_undo(void **state)
 {
     (void)state;
     sluice_th_output_t out;
-    const char *args[] = {"forget", "--config", F.config, "--undo", request_id, "--by", "dpo@acme.test", NULL};
+    /* Named in capitals, as an operator may paste it: the records still name it as forget did. */
+    char upper[64];
+    snprintf(upper, sizeof(upper), "%s", request_id);
+    for (char *c = upper; *c; c++)
+        *c = (char)toupper((unsigned char)*c);
+    const char *args[] = {"forget", "--config", F.config, "--undo", upper, "--by", "dpo@acme.test", NULL};
     forget_cmd(args, 0, &out);
     assert_non_null(strstr(out.out, "3 pseudonyms lifted"));
     sluice_th_output_dispose(&out);
@@ -450,19 +456,35 @@ static void test_undo(void **state)
     char *n = sql1("SELECT count(*) FROM forget_suppression WHERE request_id = $1::uuid", request_id);
     assert_string_equal(n, "0");
     free(n);
-    /* (Records of two requests may sit in two partitions: found by type, not by order.) */
+    /* The undo goes under the key of the request it undoes, so both records sit in one partition
+     * in the order they were made: a consumer reading partitions in parallel never lifts a
+     * suppression before it has applied it. */
     json_t *dsr = gwfix_kafka_read(&G, "sluice.dsr");
     assert_int_equal(json_array_size(dsr), 2);
-    json_t *undo = NULL, *m;
-    size_t i;
+    json_t *undo = NULL, *forgot = NULL, *m;
+    size_t i, undo_at = 0, forget_at = 0;
     json_array_foreach(dsr, i, m) {
         json_t *v = json_object_get(m, "value");
-        if (strcmp(json_string_value(json_object_get(v, "type")), "undo") == 0)
-            undo = v;
+        if (strcmp(json_string_value(json_object_get(v, "type")), "undo") == 0) {
+            undo = m;
+            undo_at = i;
+        } else {
+            forgot = m;
+            forget_at = i;
+        }
     }
     assert_non_null(undo);
-    assert_string_equal(json_string_value(json_object_get(undo, "undoes")), request_id);
-    assert_string_equal(json_string_value(json_object_get(undo, "org")), "acme");
+    assert_non_null(forgot);
+    json_t *uv = json_object_get(undo, "value");
+    assert_string_equal(json_string_value(json_object_get(uv, "undoes")), request_id);
+    assert_string_equal(json_string_value(json_object_get(uv, "org")), "acme");
+    char want_key[128];
+    snprintf(want_key, sizeof(want_key), "acme:%s", request_id);
+    assert_string_equal(json_string_value(json_object_get(forgot, "key")), want_key);
+    assert_string_equal(json_string_value(json_object_get(undo, "key")), want_key);
+    assert_int_equal(json_integer_value(json_object_get(undo, "partition")),
+                     json_integer_value(json_object_get(forgot, "partition")));
+    assert_true(forget_at < undo_at); /* one partition: read in the order written */
     json_decref(dsr);
 
     wait_gw_metric("sluice_suppression_pseudonyms", 0);
@@ -514,6 +536,33 @@ static void test_redis_outage_and_sync(void **state)
     assert_true(gwfix_metric(&G, "sluice_events_suppressed_total{org=\"acme\"}") == 5);
     assert_int_equal(in_kafka("sluice.events", "f-bob-while-down"), 0);
     assert_int_equal(in_kafka("sluice.events", "f-bob-after-sync"), 0);
+}
+
+/* A forgotten person's refused event is not recorded in sluice.invalid either (someone else's
+ * is): it used to be written there, ids and properties, after the forget. */
+static void test_refused_events_not_recorded(void **state)
+{
+    (void)state;
+    http_resp_t resp;
+    gwfix_post(&G, "/v1/batch", ACME_KEY,
+               "{\"batch\":[{\"type\":\"track\",\"anonymousId\":\"" BOB
+               "\",\"messageId\":\"f-bob-refused\",\"properties\":{\"city\":\"Leeds\"}},"
+               "{\"type\":\"track\",\"anonymousId\":\"anon-dan-1\",\"messageId\":\"f-dan-refused\"}]}",
+               &resp);
+    /* The client's answer is the same as for anyone: both refused. */
+    assert_int_equal(resp.status, 400);
+    assert_non_null(strstr(resp.body, "\"index\":0"));
+    assert_non_null(strstr(resp.body, "\"index\":1"));
+    http_resp_dispose(&resp);
+    int seen = 0;
+    for (int waited = 0; waited < 20000 && !seen; waited += 250) {
+        seen = in_kafka("sluice.invalid", "f-dan-refused") > 0;
+        if (!seen)
+            usleep(250 * 1000);
+    }
+    assert_true(seen);
+    assert_int_equal(in_kafka("sluice.invalid", "f-bob-refused"), 0);
+    assert_true(gwfix_metric(&G, "sluice_events_suppressed_total{org=\"acme\"}") == 6);
 }
 
 static void test_usage_errors(void **state)
@@ -673,6 +722,47 @@ static void test_undo_rerun_completes(void **state)
     sluice_th_output_dispose(&out);
 }
 
+static void wait_in(const char *topic, const char *mid)
+{
+    for (int waited = 0; waited < 30000; waited += 250) {
+        if (in_kafka(topic, mid) > 0)
+            return;
+        usleep(250 * 1000);
+    }
+    fail_msg("%s never reached %s", mid, topic);
+}
+
+/* `dlq replay` after a forget: the person's dead letter stays out of the events topic (every
+ * consumer of it would get their event again after acting on the deletion record); someone
+ * else's is replayed. */
+static void test_replay_leaves_out_the_forgotten(void **state)
+{
+    (void)state;
+    dfix_stub_plan(&F, &HOOK, "400");
+    track("anon-erin-1", "f-erin-dl");
+    track("anon-fay-1", "f-fay-dl");
+    wait_in("sluice.dlq", "f-erin-dl");
+    wait_in("sluice.dlq", "f-fay-dl");
+    dfix_stub_plan(&F, &HOOK, "");
+    sluice_th_output_t out;
+    const char *args[] = {"forget", "--config", F.config, "--org", "acme", "--anonymous-id", "anon-erin-1", NULL};
+    forget_cmd(args, 0, &out);
+    sluice_th_output_dispose(&out);
+
+    const char *replay[] = {"dlq", "replay", "--config", F.config, "--vendor", "webhook", NULL};
+    const char *env[] = {"T_FORGET_KEY=" FORGET_KEY, NULL};
+    dfix_sluicectl(&F, replay, env, NULL, &out);
+    if (!sluice_th_exited_with(out.wstatus, 0))
+        print_error("replay: %s\n", out.errout);
+    assert_true(sluice_th_exited_with(out.wstatus, 0));
+    for (int waited = 0; waited < 20000 && in_kafka("sluice.events", "f-fay-dl") < 2; waited += 250)
+        usleep(250 * 1000);
+    assert_int_equal(in_kafka("sluice.events", "f-fay-dl"), 2);
+    assert_int_equal(in_kafka("sluice.events", "f-erin-dl"), 1);
+    assert_non_null(strstr(out.errout, "of a person sluicectl forget named: not replayed"));
+    sluice_th_output_dispose(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -683,10 +773,12 @@ int main(void)
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_undo),
         cmocka_unit_test(test_redis_outage_and_sync),
+        cmocka_unit_test(test_refused_events_not_recorded),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_redis_refusal_quotes_no_id),
         cmocka_unit_test(test_email_user_id_under_the_guard),
         cmocka_unit_test(test_undo_rerun_completes),
+        cmocka_unit_test(test_replay_leaves_out_the_forgotten),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -543,6 +543,25 @@ static void test_field_handled_twice(void **state)
                   "orgs[0].data_layer.hash_fields[0] (line 11); a field takes one rule");
 }
 
+/* The gateway's own members, which the envelope and its `type` header carry: a rule on one sent
+ * envelopes without receivedAt and a `type` header without a value, and config check said ok. */
+static void test_rule_on_the_gateways_own_fields(void **state)
+{
+    (void)state;
+    expect_errors(BASE "    data_layer:\n"
+                       "      hash_fields: [{path: receivedAt, normalize: raw}]\n"
+                       "      mask: [{path: type, plugin: full}]\n"
+                       "      drop: [type, receivedAt, properties.type]\n",
+                  "x.yaml:11:21: orgs[0].data_layer.hash_fields[0]: field 'receivedAt' is written by the gateway "
+                  "and carried by every envelope (Kafka's wire format); no rule may change it",
+                  "x.yaml:12:14: orgs[0].data_layer.mask[0]: field 'type' is written by the gateway and carried "
+                  "by every envelope (Kafka's wire format); no rule may change it",
+                  "x.yaml:13:14: orgs[0].data_layer.drop[0]: field 'type' is written by the gateway and carried "
+                  "by every envelope (Kafka's wire format); no rule may change it",
+                  "x.yaml:13:20: orgs[0].data_layer.drop[1]: field 'receivedAt' is written by the gateway and "
+                  "carried by every envelope (Kafka's wire format); no rule may change it");
+}
+
 static void test_bad_network_values(void **state)
 {
     (void)state;
@@ -1835,6 +1854,7 @@ int main(void)
         cmocka_unit_test_setup(test_bad_field_paths, clear_env),
         cmocka_unit_test_setup(test_field_paths_that_never_match, clear_env),
         cmocka_unit_test_setup(test_field_handled_twice, clear_env),
+        cmocka_unit_test_setup(test_rule_on_the_gateways_own_fields, clear_env),
         cmocka_unit_test_setup(test_enrichment, clear_env),
         cmocka_unit_test_setup(test_bad_network_values, clear_env),
         cmocka_unit_test_setup(test_source_values, clear_env),
