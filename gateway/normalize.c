@@ -197,6 +197,11 @@ static long norm_email(sluice_hash_variant_t v, const char *in, size_t len, outb
  * its country code. Otherwise, with a default country code, national trunk zeros are dropped and
  * the code is prepended unless the number already starts with it and is longer than a national
  * number (10 digits covers NANP and most European plans).
+ *
+ * What forms hold besides the digits: `+44 (0)20 7946 0958` writes the trunk zero that is dialled
+ * only at home in brackets after the country code (UK, Germany, Switzerland, the Netherlands...),
+ * and it is not part of the E.164 number; `650-555-1212 ext. 42`, `x42`, `#42` or a tel: URI's
+ * `;ext=42` append an extension that is not either. Kept, they gave a hash no vendor matches.
  */
 static long norm_phone(sluice_hash_variant_t v, const char *in, size_t len, const char *default_cc, outbuf_t *o)
 {
@@ -207,6 +212,22 @@ static long norm_phone(sluice_hash_variant_t v, const char *in, size_t len, cons
         unsigned char c = (unsigned char)in[i];
         if (c == '+' && !seen_digit)
             international = 1;
+        if (seen_digit && (is_alpha(c) || c == '#' || c == ';' || c == ','))
+            break; /* an extension, a pause or a note follows the number */
+        if (c == '(' && seen_digit) {
+            size_t j = i + 1;
+            while (j < len && in[j] == ' ')
+                j++;
+            if (j < len && in[j] == '0') {
+                j++;
+                while (j < len && in[j] == ' ')
+                    j++;
+                if (j < len && in[j] == ')') {
+                    i = j; /* "(0)": the trunk prefix, dialled only within the country */
+                    continue;
+                }
+            }
+        }
         if (is_digit(c)) {
             seen_digit = 1;
             if (nd == sizeof(digits))

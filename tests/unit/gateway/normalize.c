@@ -79,6 +79,22 @@ static void phone(void **state)
     assert_string_equal(norm(SLUICE_NORM_PHONE, SLUICE_VARIANT_GOOGLE, "(650)555-1212", "1"), "+16505551212");
     assert_string_equal(norm(SLUICE_NORM_PHONE, SLUICE_VARIANT_TIKTOK, "(650)555-1212", "1"), "+16505551212");
     assert_string_equal(norm(SLUICE_NORM_PHONE, SLUICE_VARIANT_DEFAULT, "6505551212", NULL), "6505551212");
+    /* The bracketed trunk zero after the country code is not dialled from abroad. */
+    assert_string_equal(norm(SLUICE_NORM_PHONE, SLUICE_VARIANT_DEFAULT, "+44 (0)20 7946 0958", NULL), "442079460958");
+    assert_string_equal(norm(SLUICE_NORM_PHONE, SLUICE_VARIANT_GOOGLE, "+49 ( 0 ) 30 1234567", "1"), "+49301234567");
+    assert_string_equal(norm(SLUICE_NORM_PHONE, SLUICE_VARIANT_DEFAULT, "44 (0)20 7946 0958", "44"), "442079460958");
+    assert_string_equal(norm(SLUICE_NORM_PHONE, SLUICE_VARIANT_DEFAULT, "(0)20 7946 0958", "44"), "442079460958");
+    /* Extensions and notes after the number are not part of it. */
+    assert_string_equal(norm(SLUICE_NORM_PHONE, SLUICE_VARIANT_DEFAULT, "+1 650-555-1212 ext. 42", NULL),
+                        "16505551212");
+    assert_string_equal(norm(SLUICE_NORM_PHONE, SLUICE_VARIANT_DEFAULT, "650.555.1212 x42", "1"), "16505551212");
+    assert_string_equal(norm(SLUICE_NORM_PHONE, SLUICE_VARIANT_DEFAULT, "(650) 555-1212 #42", "1"), "16505551212");
+    assert_string_equal(norm(SLUICE_NORM_PHONE, SLUICE_VARIANT_DEFAULT, "tel:+1-650-555-1212;ext=42", NULL),
+                        "16505551212");
+    assert_string_equal(norm(SLUICE_NORM_PHONE, SLUICE_VARIANT_DEFAULT, "+1 650 555 1212 (mobile)", NULL),
+                        "16505551212");
+    /* A bracketed area code is the number's own. */
+    assert_string_equal(norm(SLUICE_NORM_PHONE, SLUICE_VARIANT_DEFAULT, "+1 (650) 555-1212", NULL), "16505551212");
     assert_null(norm(SLUICE_NORM_PHONE, SLUICE_VARIANT_DEFAULT, "call me", "1"));
     assert_null(norm(SLUICE_NORM_PHONE, SLUICE_VARIANT_DEFAULT, "000", "1"));
 }
