@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -150,7 +151,7 @@ static int walk(json_t *parent, const char *key, size_t index, json_t *value, co
     if (seg == p->count)
         return cb(parent, key, index, value, buf, ud);
     const sluice_path_seg_t *s = &p->segs[seg];
-    if (s->kind == SLUICE_PATH_KEY) {
+    if (s->kind == SLUICE_PATH_KEY && seg == 0) {
         json_t *child = json_object_getn(value, s->key, s->key_len); /* NULL for non-objects too */
         if (child == NULL)
             return 0;
@@ -158,6 +159,28 @@ static int walk(json_t *parent, const char *key, size_t index, json_t *value, co
         int rc = walk(value, s->key, 0, child, p, seg + 1, buf, n, cb, ud);
         buf[len] = '\0';
         return rc;
+    }
+    if (s->kind == SLUICE_PATH_KEY) {
+        /* Below the event's own fields, members are matched without regard to ASCII case: a
+         * client's `traits.Email` is the field a rule on `traits.email` names, and matched
+         * exactly it went out raw. Every spelling present is visited (a client may send both).
+         * The next member is read before the callback runs, which may delete this one. */
+        if (!json_is_object(value))
+            return 0;
+        for (void *it = json_object_iter(value), *next; it != NULL; it = next) {
+            next = json_object_iter_next(value, it);
+            if (json_object_iter_key_len(it) != s->key_len)
+                continue;
+            const char *k = json_object_iter_key(it);
+            if (strncasecmp(k, s->key, s->key_len) != 0)
+                continue;
+            size_t n = concrete_push(buf, len, k, s->key_len, 0);
+            int rc = walk(value, k, 0, json_object_iter_value(it), p, seg + 1, buf, n, cb, ud);
+            buf[len] = '\0';
+            if (rc != 0)
+                return rc;
+        }
+        return 0;
     }
     if (!json_is_array(value))
         return 0;

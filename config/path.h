@@ -46,8 +46,11 @@ typedef int (*sluice_path_visit_cb)(json_t *parent, const char *key, size_t inde
                                     void *ud);
 
 /* Walks root along p. Missing members and type mismatches are skipped silently (a field the
- * event does not carry is not an error). Deleting inside an array during the walk is not
- * supported; replace with null instead. Returns 0 or the first non-zero callback result. */
+ * event does not carry is not an error). The first key is matched exactly (the event's own
+ * fields: `traits`, `properties`, `context`...); the keys below it without regard to ASCII case,
+ * every spelling present visited (`traits.email` reaches `traits.Email` and `traits.EMAIL`), and
+ * key is then the member's own spelling, valid until the callback deletes it. Deleting inside an array during the walk
+ * is not supported; replace with null instead. Returns 0 or the first non-zero callback result. */
 int sluice_path_visit(json_t *root, const sluice_path_t *p, sluice_path_visit_cb cb, void *ud);
 
 /* The same walk when the caller has already looked up p's first key in root: first is that

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/time.h"
 #include "json/parse.h"
@@ -140,14 +141,50 @@ const char *const *sluice_envelope_field_paths(sluice_user_field_t f)
     return (unsigned)f < SLUICE_UF_COUNT ? field_paths[f] : NULL;
 }
 
+/* The value at one of field_paths' paths, its keys below the event's own fields matched without
+ * regard to ASCII case as the data layer's rules match them (a client's `traits.Email` is hashed
+ * there, and read here); the exact spelling first. concrete receives the path as the event spells
+ * it, which is how envelope.hashes is keyed. */
+static json_t *find_field(const sluice_envelope_t *e, const char *path, char *concrete, size_t cap)
+{
+    json_t *cur = e->event;
+    size_t out = 0;
+    for (const char *p = path; cur != NULL && *p != '\0';) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (!json_is_object(cur))
+            return NULL;
+        const char *key = p;
+        json_t *next = json_object_getn(cur, p, n);
+        if (next == NULL && p != path) {
+            for (void *it = json_object_iter(cur); it != NULL && next == NULL; it = json_object_iter_next(cur, it)) {
+                if (json_object_iter_key_len(it) == n && strncasecmp(json_object_iter_key(it), p, n) == 0) {
+                    next = json_object_iter_value(it);
+                    key = json_object_iter_key(it);
+                }
+            }
+        }
+        if (next == NULL || out + n + 2 > cap)
+            return NULL;
+        if (out > 0)
+            concrete[out++] = '.';
+        memcpy(concrete + out, key, n);
+        out += n;
+        concrete[out] = '\0';
+        cur = next;
+        p += n + (dot ? 1 : 0);
+    }
+    return cur;
+}
+
 const char *sluice_envelope_hashed_or(const sluice_envelope_t *e, sluice_user_field_t f, const char *variant,
                                       const char *older)
 {
     json_t *hashes = json_object_get(e->root, "hashes");
     const char *variants[2] = {variant, older};
     for (size_t i = 0; i < sizeof(field_paths[f]) / sizeof(field_paths[f][0]) && field_paths[f][i] != NULL; i++) {
-        const char *path = field_paths[f][i];
-        const char *v = sluice_envelope_str(e, path);
+        char path[128];
+        const char *v = json_string_value(find_field(e, field_paths[f][i], path, sizeof(path)));
         if (v == NULL)
             continue;
         for (size_t k = 0; k < 2 && variants[k] != NULL; k++) {
@@ -169,7 +206,8 @@ const char *sluice_envelope_hashed(const sluice_envelope_t *e, sluice_user_field
 const char *sluice_envelope_raw(const sluice_envelope_t *e, sluice_user_field_t f)
 {
     for (size_t i = 0; i < sizeof(field_paths[f]) / sizeof(field_paths[f][0]) && field_paths[f][i] != NULL; i++) {
-        const char *v = sluice_envelope_str(e, field_paths[f][i]);
+        char path[128];
+        const char *v = json_string_value(find_field(e, field_paths[f][i], path, sizeof(path)));
         if (v != NULL && v[0] != '\0' && !sluice_is_sha256_hex_str(v))
             return v;
     }

@@ -69,7 +69,8 @@ typedef enum sluice_user_field {
 
 /* The hash of field f in variant `variant` ("google", "tiktok"; NULL = the default, Meta's):
  * the first of the field's paths (context.traits.email, traits.email, properties.email, ...;
- * docs/vendors.md lists them) the event carries, its variant from envelope.hashes when present,
+ * docs/vendors.md lists them; below the event's own fields in any ASCII case, as the data layer's
+ * rules match) the event carries, its variant from envelope.hashes when present,
  * else the field itself. Only a 64-digit lowercase hex string counts; NULL otherwise.
  * Borrowed from e. */
 const char *sluice_envelope_hashed(const sluice_envelope_t *e, sluice_user_field_t f, const char *variant);

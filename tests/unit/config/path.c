@@ -148,6 +148,41 @@ static void test_visit_missing_members_and_type_mismatch(void **state)
 }
 
 static int replace_or_delete(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete,
+                             void *ud);
+
+/* A rule names a field the way the operator spells it; clients spell it their way. Below the
+ * event's own fields every spelling is reached, and the callback sees the member's own key (so
+ * it can replace or delete that one); the event's own fields stay exact. */
+static void test_visit_any_case_below_the_first_key(void **state)
+{
+    (void)state;
+    json_t *root = load("{\"traits\":{\"Email\":\"a@b.test\",\"email\":\"c@d.test\",\"EMAIL\":\"e@f.test\","
+                        "\"emails\":\"no\"},\"Traits\":{\"email\":\"x@y.test\"},"
+                        "\"properties\":{\"Billing\":{\"Phone\":\"1\"}}}");
+    seen_t s;
+    visit("traits.email", root, &s);
+    assert_int_equal(s.count, 3);
+    assert_string_equal(s.names[0], "Email=a@b.test");
+    assert_string_equal(s.names[1], "email=c@d.test");
+    assert_string_equal(s.names[2], "EMAIL=e@f.test");
+    assert_string_equal(s.concrete[0], "traits.Email");
+    assert_string_equal(s.concrete[2], "traits.EMAIL");
+    visit("properties.billing.phone", root, &s);
+    assert_int_equal(s.count, 1);
+    assert_string_equal(s.concrete[0], "properties.Billing.Phone");
+    /* Deleting every spelling in one walk leaves none. */
+    sluice_path_t p;
+    char err[200];
+    assert_int_equal(sluice_path_parse("traits.email", &p, err, sizeof(err)), 0);
+    assert_int_equal(sluice_path_visit(root, &p, replace_or_delete, NULL), 0);
+    sluice_path_dispose(&p);
+    char *out = json_dumps(json_object_get(root, "traits"), JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(out, "{\"emails\":\"no\"}");
+    free(out);
+    json_decref(root);
+}
+
+static int replace_or_delete(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete,
                              void *ud)
 {
     (void)value;
@@ -208,6 +243,7 @@ int main(void)
         cmocka_unit_test(test_parse_errors_name_the_column),
         cmocka_unit_test(test_visit_wildcards_and_nesting),
         cmocka_unit_test(test_visit_missing_members_and_type_mismatch),
+        cmocka_unit_test(test_visit_any_case_below_the_first_key),
         cmocka_unit_test(test_visit_callback_may_replace_and_delete),
         cmocka_unit_test(test_visit_stops_on_nonzero),
     };

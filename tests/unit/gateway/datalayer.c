@@ -226,6 +226,52 @@ static void rules_cover_context_traits(void **state)
     sluice_config_free(cfg);
 }
 
+/* Clients spell members their own way (`Email`, `PHONE`, `Card_Number`): every rule reaches
+ * every spelling below the event's own fields. Matched exactly, these went to Kafka raw. */
+static void rules_match_any_spelling(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = load("allow");
+    const sluice_org_t *org = &cfg->orgs[0];
+    json_t *ev = event("{\"type\":\"identify\",\"context\":{\"consent\":{\"categories\":[\"analytics\"]},"
+                       "\"traits\":{\"EMAIL\":\"John_Smith@gmail.com\"}},"
+                       "\"traits\":{\"Email\":\"John_Smith@gmail.com\",\"email\":\"John_Smith@gmail.com\","
+                       "\"PHONE\":\"(650)555-1212\"},"
+                       "\"properties\":{\"Password\":\"hunter2\",\"Card_Number\":\"4111111111111111\","
+                       "\"Items\":[{\"Email\":\"A.B@Gmail.com\",\"SECRET\":\"s1\"}]}}");
+    sluice_masker_t m = {fake_mask, NULL};
+    sluice_dl_result_t res;
+    sluice_dl_stats_t st = {0};
+    assert_int_equal(sluice_datalayer_apply(org, sluice_datalayer_variants(org), &m, ev, NULL, &res, &st), 0);
+    json_t *traits = json_object_get(ev, "traits"), *props = json_object_get(ev, "properties");
+    const char *meta = "62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f";
+    /* Hashed where they are, under the client's own names (nothing renamed). */
+    assert_string_equal(json_string_value(json_object_get(traits, "Email")), meta);
+    assert_string_equal(json_string_value(json_object_get(traits, "email")), meta);
+    assert_string_equal(json_string_value(json_object_get(traits, "PHONE")),
+                        "e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(ev, "context"), "traits"), "EMAIL")), meta);
+    assert_null(json_object_get(props, "Password"));
+    assert_string_equal(json_string_value(json_object_get(props, "Card_Number")), "****1111");
+    json_t *item0 = json_array_get(json_object_get(props, "Items"), 0);
+    assert_null(json_object_get(item0, "SECRET"));
+    assert_int_equal(strlen(json_string_value(json_object_get(item0, "Email"))), 64);
+    /* Variants are keyed by where the value is. */
+    assert_non_null(json_object_get(json_object_get(res.hashes, "traits.PHONE"), "google"));
+    assert_true(in_list(res.privacy, "hashed", "traits.email"));
+    assert_true(in_list(res.privacy, "dropped", "properties.password"));
+    char *dump = json_dumps(ev, 0);
+    assert_null(strstr(dump, "John_Smith"));
+    assert_null(strstr(dump, "555-1212"));
+    assert_null(strstr(dump, "hunter2"));
+    assert_null(strstr(dump, "4111111111111111"));
+    free(dump);
+    sluice_dl_result_dispose(&res);
+    json_decref(ev);
+    sluice_config_free(cfg);
+}
+
 static void consent_policies(void **state)
 {
     (void)state;
@@ -511,15 +557,11 @@ static void reddit_gets_its_canonical_email(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(hash_drop_mask_and_privacy),
-        cmocka_unit_test(mask_failure_rejects_or_removes),
-        cmocka_unit_test(rules_cover_context_traits),
-        cmocka_unit_test(consent_policies),
-        cmocka_unit_test(already_hashed_is_left_alone),
-        cmocka_unit_test(capital_hash_is_lowercased_not_rehashed),
-        cmocka_unit_test(whole_member_rules),
-        cmocka_unit_test(shared_value_replaced),
-        cmocka_unit_test(reddit_gets_its_canonical_email),
+        cmocka_unit_test(hash_drop_mask_and_privacy),   cmocka_unit_test(mask_failure_rejects_or_removes),
+        cmocka_unit_test(rules_cover_context_traits),   cmocka_unit_test(consent_policies),
+        cmocka_unit_test(already_hashed_is_left_alone), cmocka_unit_test(capital_hash_is_lowercased_not_rehashed),
+        cmocka_unit_test(rules_match_any_spelling),     cmocka_unit_test(whole_member_rules),
+        cmocka_unit_test(shared_value_replaced),        cmocka_unit_test(reddit_gets_its_canonical_email),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

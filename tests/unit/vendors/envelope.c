@@ -88,6 +88,31 @@ static void test_fields_and_time(void **state)
     free(raw);
 }
 
+/* The gateway hashes a client's `traits.Email` where it is (its rules match members in any case):
+ * vendors read it there too, with the variants keyed by that spelling. */
+static void test_fields_in_any_case(void **state)
+{
+    (void)state;
+    const char *raw = "{\"v\":1,\"org\":\"acme\",\"event\":{\"type\":\"identify\",\"Traits\":{\"email\":"
+                      "\"1111111111111111111111111111111111111111111111111111111111111111\"},\"traits\":{"
+                      "\"Email\":\"831f6494ad6be4fcb3a724c3d5fef22d3ceffa3c62ef3a7984e45a0ea177f982\","
+                      "\"PHONE\":\"1e231c66011e7a2d867a9cfae267a6aff103cf4913640b6e71a99850fc0ffbc8\","
+                      "\"Address\":{\"City\":\"Menlo Park\"}}},"
+                      "\"hashes\":{\"traits.PHONE\":{\"google\":"
+                      "\"d6117306485ed0e50afab3ac871e98f81699151f30281527d63ff5f233656c69\"}}}";
+    sluice_envelope_t e;
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_envelope_parse(&e, raw, strlen(raw), &err), 0);
+    assert_string_equal(sluice_envelope_hashed(&e, SLUICE_UF_EMAIL, NULL),
+                        "831f6494ad6be4fcb3a724c3d5fef22d3ceffa3c62ef3a7984e45a0ea177f982");
+    assert_string_equal(sluice_envelope_hashed(&e, SLUICE_UF_PHONE, "google"),
+                        "d6117306485ed0e50afab3ac871e98f81699151f30281527d63ff5f233656c69");
+    assert_string_equal(sluice_envelope_hashed(&e, SLUICE_UF_PHONE, NULL),
+                        "1e231c66011e7a2d867a9cfae267a6aff103cf4913640b6e71a99850fc0ffbc8");
+    assert_string_equal(sluice_envelope_raw(&e, SLUICE_UF_CITY), "Menlo Park");
+    sluice_envelope_dispose(&e);
+}
+
 static void test_sha256_hex(void **state)
 {
     (void)state;
@@ -102,6 +127,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_fields_and_time),
+        cmocka_unit_test(test_fields_in_any_case),
         cmocka_unit_test(test_sha256_hex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
