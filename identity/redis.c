@@ -65,6 +65,7 @@ struct sluice_redis {
     struct addrinfo hints;
     struct gaicb gai;
     int readonly_warned;
+    int cluster_warned;
 };
 
 typedef struct cmd {
@@ -377,6 +378,19 @@ static void on_readonly(sluice_redis_t *r, redisAsyncContext *ac)
     redisAsyncDisconnect(ac);
 }
 
+/* 1 when err (an error reply) is a Redis Cluster node's: a key of another node's slots (MOVED,
+ * ASK) or a cluster that cannot serve (CLUSTERDOWN). */
+static int cluster_error(const redisReply *rep)
+{
+    static const char *const prefixes[] = {"MOVED ", "ASK ", "CLUSTERDOWN"};
+    for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+        size_t n = strlen(prefixes[i]);
+        if ((size_t)rep->len >= n && memcmp(rep->str, prefixes[i], n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
     cmd_t *c = privdata;
@@ -384,6 +398,18 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     const redisReply *rep = reply;
     int readonly =
         rep != NULL && rep->type == REDIS_REPLY_ERROR && rep->len >= 8 && memcmp(rep->str, "READONLY", 8) == 0;
+    /* A managed Redis in cluster mode (ElastiCache "cluster mode enabled", a Redis Cluster) serves
+     * only its own slots: about two thirds of dedup, token and link commands fail, the rest work,
+     * and "Redis refused a command: MOVED 12182 ..." alone does not say what to change. */
+    if (rep != NULL && rep->type == REDIS_REPLY_ERROR && !r->cluster_warned && cluster_error(rep)) {
+        r->cluster_warned = 1;
+        sluice_log_error("redis.cluster",
+                         "%s:%u is a node of a Redis Cluster (cluster mode enabled): it answers only for the keys "
+                         "of its own slots, so dedup, cross-domain tokens and identity links fail for the others; "
+                         "sluice needs one Redis with cluster mode disabled (a primary and its replicas), "
+                         "docs/deploy.md",
+                         r->host, r->port);
+    }
     if (!c->done) {
         r->consecutive_timeouts = 0;
         h2o_timeout_unlink(&c->timeout);

@@ -12,11 +12,13 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -353,12 +355,103 @@ static void redis_failover_follows_the_name(void **state)
     assert_int_equal(sluice_th_redis_stop(&b, &err), 0);
 }
 
+/* An operator points redis.url at a node of a Redis Cluster (ElastiCache with cluster mode
+ * enabled, a self-run Redis Cluster). Each node answers only for its own slots; for the others
+ * it says MOVED. The gateway then deduplicated some events and not others, and its log said only
+ * "Redis refused a command: MOVED 12182 127.0.0.1:..." once a minute. It says what is wrong. */
+static void redis_cluster_is_named(void **state)
+{
+    (void)state;
+    static sluice_th_redis_t node[3];
+    static char conf[3][PATH_MAX];
+    static const char *extra[3][6];
+    static sluice_th_redis_opts_t opts[3];
+    sluice_err_t err = {{0}};
+    char addr[3][32];
+    for (int i = 0; i < 3; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "cluster-nodes-%d.conf", i);
+        snprintf(conf[i], sizeof(conf[i]), "%s", gwfix_write(name, ""));
+        unlink(conf[i]); /* redis-server writes it; an empty one is refused */
+        const char *e[] = {"--cluster-enabled", "yes", "--cluster-config-file", conf[i], NULL};
+        memcpy(extra[i], e, sizeof(e));
+        opts[i].extra = extra[i];
+        if (sluice_th_redis_start_opts(&node[i], 0, &opts[i], &err) != 0)
+            fail_msg("redis: %s", err.msg);
+        snprintf(addr[i], sizeof(addr[i]), "127.0.0.1:%d", node[i].port);
+    }
+    const char *create[] = {"redis-cli", "--cluster",          "create", addr[0],         addr[1],
+                            addr[2],     "--cluster-replicas", "0",      "--cluster-yes", NULL};
+    sluice_th_output_t out = {0};
+    if (sluice_th_run(create, NULL, 0, 30000, &out, &err) != 0 || !sluice_th_exited_with(out.wstatus, 0))
+        fail_msg("redis-cli --cluster create: %s %s", err.msg, out.out);
+    sluice_th_output_dispose(&out);
+    /* The cluster serves once every node agrees on the slots. */
+    for (int i = 0; i < 100; i++) {
+        char port[16];
+        snprintf(port, sizeof(port), "%d", node[0].port);
+        const char *info[] = {"redis-cli", "-p", port, "CLUSTER", "INFO", NULL};
+        int ok = sluice_th_run(info, NULL, 0, 5000, &out, &err) == 0 && strstr(out.out, "cluster_state:ok") != NULL;
+        sluice_th_output_dispose(&out);
+        if (ok)
+            break;
+        sleep_ms(100);
+    }
+
+    assert_true(sluice_th_exited_with(gwfix_stop(&F, SIGTERM), 0));
+    char yaml[16384];
+    snprintf(yaml, sizeof(yaml),
+             "version: 1\n"
+             "server:\n"
+             "  https: {listen: \"127.0.0.1:%d\", cert: %s/server.crt, key: %s/server.key}\n"
+             "  metrics: {listen: \"127.0.0.1:%d\"}\n"
+             "  threads: 1\n"
+             "kafka: {brokers: \"%s\"}\n"
+             "redis: {url: \"%s\", timeout_ms: 500}\n"
+             "orgs:\n"
+             "  - id: dedupco\n"
+             "    sources: [{id: web, write_key_env: T_KEY}]\n"
+             "    identity: {dedup: {enabled: true, window_s: 600}}\n"
+             "    consent: {policy: allow}\n",
+             F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, node[0].url);
+    snprintf(F.config, sizeof(F.config), "%s", gwfix_write("cluster.yaml", yaml));
+    gwfix_start(&F);
+
+    /* Events are still accepted (dedup is best effort); a dozen ids cover other nodes' slots. */
+    http_resp_t r;
+    for (int i = 0; i < 12; i++) {
+        char ev[160];
+        snprintf(ev, sizeof(ev), "{\"event\":\"Viewed\",\"messageId\":\"cl-%d\",\"anonymousId\":\"visitor-cl\"}", i);
+        assert_int_equal(gwfix_post(&F, "/v1/t", KEY, ev, &r), 200);
+        http_resp_dispose(&r);
+    }
+    char *log = NULL;
+    for (int i = 0; i < 30; i++) {
+        free(log);
+        sleep_ms(100);
+        log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+        if (gwfix_contains(log, "\"event\":\"redis.cluster\""))
+            break;
+    }
+    assert_non_null(log);
+    assert_true(gwfix_contains(log, "\"event\":\"redis.cluster\""));
+    assert_true(gwfix_contains(log, "is a node of a Redis Cluster (cluster mode enabled)"));
+    assert_true(gwfix_contains(log, "sluice needs one Redis with cluster mode disabled"));
+    /* Once, not per command. */
+    const char *at = strstr(log, "\"event\":\"redis.cluster\"");
+    assert_null(strstr(at + 1, "\"event\":\"redis.cluster\""));
+    free(log);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sluice_th_redis_stop(&node[i], &err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(partial_failure_then_retry),
         cmocka_unit_test(redis_refusing_writes_is_counted),
         cmocka_unit_test(redis_failover_follows_the_name),
+        cmocka_unit_test(redis_cluster_is_named),
     };
     return cmocka_run_group_tests_name("integration.gateway_dedup", tests, setup, teardown);
 }
