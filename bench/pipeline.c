@@ -67,7 +67,7 @@ __attribute__((noinline)) int pipeline_once(const sluice_runtime_t *rt, const ch
      * and the guard add, in the request's arena (json/arena.h). */
     sluice_json_arena_t *arena = sluice_json_arena_new();
     sluice_json_arena_enter(arena);
-    json_t *ev = sluice_event_parse(body, len, &cfg->limits, nums, &e);
+    json_t *ev = sluice_event_parse(body, len, &cfg->limits, nums, NULL, &e);
     if (ev == NULL || sluice_event_validate(ev, SLUICE_EVENT_TRACK, &cfg->limits, "", len, nums, &e) < 0)
         return -1;
     sluice_event_enrich_t en = {.received_ms = 1795420800123LL, .client_ip = "203.0.113.9", .user_agent = user_agent};

@@ -65,7 +65,7 @@ static const char *join(char *out, size_t cap, const char *prefix, const char *m
 }
 
 json_t *sluice_event_parse(const char *buf, size_t len, const sluice_limits_t *lim, sluice_jsonnum_t *nums,
-                           sluice_event_error_t *e)
+                           sluice_json_item_faults_t *faults, sluice_event_error_t *e)
 {
     sluice_json_error_t je;
     /* A UTF-8 byte order mark is no part of the JSON: RFC 8259 (8.1) forbids sending one but lets
@@ -81,7 +81,8 @@ json_t *sluice_event_parse(const char *buf, size_t len, const sluice_limits_t *l
         sluice_event_error_set(e, 400, "invalid_json", "", "body is UTF-16 or UTF-32: JSON must be sent as UTF-8");
         return NULL;
     }
-    json_t *root = sluice_json_parse(buf, len, lim->max_depth, lim->max_string_bytes, lim->max_batch_events, nums, &je);
+    json_t *root = sluice_json_parse_batch(buf, len, lim->max_depth, lim->max_string_bytes, lim->max_batch_events, nums,
+                                           faults, &je);
     if (root == NULL) {
         if (je.kind == SLUICE_JSON_BATCH)
             sluice_event_error_set(e, 413, "payload_too_large", je.path, "%s", je.message);

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "json/numbers.h"
+#include "json/parse.h"
 
 #include "config/config.h"
 
@@ -33,12 +34,15 @@ int sluice_event_error_set(sluice_event_error_t *e, int status, const char *code
                            ...) __attribute__((format(printf, 5, 6)));
 
 /* Parses buf as a JSON object (json/parse.h: duplicate keys refused) with lim->max_depth
- * (nesting of objects and arrays, the body itself being level 1) and lim->max_string_bytes
- * enforced while parsing. nums (may be NULL) receives the numbers' texts, for the envelope to
- * give them back as sent. Returns a new reference (caller decrefs) or NULL with e set
- * (400 invalid_json, with the path of the member that broke a limit). */
+ * (nesting of objects and arrays, the body itself being level 1, and each event of a batch
+ * counted as if sent alone) and lim->max_string_bytes enforced while parsing. nums (may be NULL)
+ * receives the numbers' texts, for the envelope to give them back as sent. faults (may be NULL)
+ * receives the batch's events that hold a string or key over max_string_bytes (json/parse.h),
+ * which the caller refuses one by one; without it such a body is refused whole. Returns a new
+ * reference (caller decrefs) or NULL with e set (400 invalid_json, with the path of the member
+ * that broke a limit). */
 json_t *sluice_event_parse(const char *buf, size_t len, const sluice_limits_t *lim, sluice_jsonnum_t *nums,
-                           sluice_event_error_t *e);
+                           sluice_json_item_faults_t *faults, sluice_event_error_t *e);
 
 /* Event types of the spec. */
 typedef enum sluice_event_type {

@@ -734,6 +734,9 @@ typedef struct ingest {
     const sluice_source_rt_t *src;
     int64_t now_ms;
     size_t body_len; /* decoded body length */
+    /* A batch's events with a string over max_string_bytes, refused one by one (json/parse.h);
+     * NULL where the body is one event. */
+    const sluice_json_item_faults_t *faults;
 } ingest_t;
 
 static int is_media(h2o_iovec_t v, const char *type)
@@ -1202,6 +1205,12 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
         sluice_jsonnum_free(nums);
         return refuse(req, w, &in->reply, 400, "invalid_event", "batch is empty", "batch");
     }
+    if (!batch && in->faults != NULL && in->faults->count > 0) {
+        /* One event whose own member is named "batch": its long string was read as null, but only a
+         * batch's events are refused one by one. */
+        sluice_jsonnum_free(nums);
+        return refuse(req, w, &in->reply, 400, "invalid_json", in->faults->item[0].message, in->faults->item[0].path);
+    }
     if (n > cfg->limits.max_batch_events) {
         char msg[96];
         snprintf(msg, sizeof(msg), "batch holds more than %zu events", cfg->limits.max_batch_events);
@@ -1261,12 +1270,20 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
         settle(p);
         return 0;
     }
+    size_t next_fault = 0; /* in->faults, in the order of their events */
     for (size_t i = 0; i < n; i++) {
         json_t *ev = batch ? json_array_get(list, i) : root;
         char prefix[32] = "";
         if (batch)
             snprintf(prefix, sizeof(prefix), "batch[%zu]", i);
         sluice_event_error_t e;
+        if (batch && in->faults != NULL && next_fault < in->faults->count && in->faults->item[next_fault].index == i) {
+            /* Refused as the same event sent alone is, recorded as read (the long string null). */
+            const sluice_json_item_fault_t *f = &in->faults->item[next_fault++];
+            sluice_event_error_set(&e, 400, "invalid_json", f->path, "%s", f->message);
+            add_rejection(p, i, &e, json_is_object(ev) ? ev : NULL);
+            continue;
+        }
         if (!json_is_object(ev)) {
             sluice_event_error_set(&e, 400, "invalid_event", prefix, "an event must be a JSON object");
             add_rejection(p, i, &e, NULL); /* not an object: no field of it can be masked, so none is kept */
@@ -1443,8 +1460,11 @@ int sluice_ingest_post(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route,
      * its events are done: no malloc and free per value. */
     sluice_json_arena_t *arena = sluice_json_arena_new();
     sluice_json_arena_enter(arena);
-    json_t *root = sluice_event_parse(body.base, body.len, &in.rt->cfg->limits, nums, &e);
+    sluice_json_item_faults_t faults;
+    faults.count = 0;
+    json_t *root = sluice_event_parse(body.base, body.len, &in.rt->cfg->limits, nums, &faults, &e);
     sluice_json_arena_leave();
+    in.faults = &faults;
     if (root == NULL) {
         sluice_jsonnum_free(nums);
         sluice_json_arena_free(arena);
@@ -1605,7 +1625,7 @@ int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
         }
         sluice_event_error_t e;
         nums = sluice_jsonnum_new();
-        root = sluice_event_parse((const char *)dec, n, &in.rt->cfg->limits, nums, &e);
+        root = sluice_event_parse((const char *)dec, n, &in.rt->cfg->limits, nums, NULL, &e);
         if (root == NULL) {
             sluice_jsonnum_free(nums);
             return refuse(req, w, &in.reply, e.status, e.code, e.message, e.path);
@@ -1813,7 +1833,7 @@ int sluice_ingest_xd_redeem(h2o_req_t *req, sluice_worker_t *w)
     if (read_body(&in, &body, &owned) != 0)
         return 0;
     sluice_event_error_t e;
-    json_t *root = sluice_event_parse(body.base, body.len, &in.rt->cfg->limits, NULL, &e);
+    json_t *root = sluice_event_parse(body.base, body.len, &in.rt->cfg->limits, NULL, NULL, &e);
     free(owned);
     if (root == NULL)
         return xd_error(&in, e.status, e.code, e.message);

@@ -39,9 +39,12 @@ typedef struct parser {
     sluice_json_error_t *err;
     char *sbuf; /* unescaping buffer for strings that need it */
     size_t scap;
-    int heap;               /* sbuf was malloc'd */
-    frame_t *frames;        /* [max_depth + 2]: the members being read, for limit messages */
-    sluice_jsonnum_t *nums; /* where each number's text goes, or NULL */
+    int heap;                          /* sbuf was malloc'd */
+    frame_t *frames;                   /* [max_depth + 4]: the members being read, for limit messages */
+    sluice_jsonnum_t *nums;            /* where each number's text goes, or NULL */
+    size_t item_base;                  /* 2 inside the top-level "batch" (its events' depth counts from 1) */
+    size_t depth_cap;                  /* max_depth + item_base */
+    sluice_json_item_faults_t *faults; /* or NULL */
 } parser_t;
 
 static json_t *parse_value(parser_t *ps);
@@ -142,6 +145,25 @@ static json_t *limit(parser_t *ps, sluice_json_fail_t kind, const char *what)
         snprintf(ps->err->message, sizeof(ps->err->message), "%s %zu bytes", what, ps->max_string);
     frame_path(ps, ps->err->path, sizeof(ps->err->path));
     return NULL;
+}
+
+/* A string (or key: what names it) over max_string inside an event of the batch: 1 when the
+ * fault is recorded against that event and parsing goes on, 0 when the body is to be refused. */
+static int item_fault(parser_t *ps, const char *what)
+{
+    sluice_json_item_faults_t *f = ps->faults;
+    if (f == NULL || ps->item_base == 0)
+        return 0;
+    size_t index = ps->frames[2].index;
+    if (f->count > 0 && f->item[f->count - 1].index == index)
+        return 1; /* the event is refused for its first fault already */
+    if (f->count == SLUICE_JSON_ITEM_FAULTS_MAX)
+        return 0;
+    sluice_json_item_fault_t *it = &f->item[f->count++];
+    it->index = index;
+    snprintf(it->message, sizeof(it->message), "%s %zu bytes", what, ps->max_string);
+    frame_path(ps, it->path, sizeof(it->path));
+    return 1;
 }
 
 static inline void skip_ws(parser_t *ps)
@@ -491,6 +513,13 @@ static json_t *parse_number(parser_t *ps)
 
 /* ------------------------------------------------------------------ containers */
 
+/* A string value over max_string: null in an event of the batch that takes the fault, else the
+ * refusal. Kept out of line, so that the string path stays inlined where it is read. */
+static __attribute__((noinline, cold)) json_t *string_over_limit(parser_t *ps)
+{
+    return item_fault(ps, "string longer than") ? json_null() : limit(ps, SLUICE_JSON_STRING, "string longer than");
+}
+
 /* The string value at ps->p (its opening quote). */
 static inline json_t *parse_string_value(parser_t *ps)
 {
@@ -500,7 +529,7 @@ static inline json_t *parse_string_value(parser_t *ps)
     if (parse_string(ps, &s, &n) != 0)
         return NULL;
     if (n > ps->max_string)
-        return limit(ps, SLUICE_JSON_STRING, "string longer than");
+        return string_over_limit(ps);
     return json_stringn_nocheck(s, n);
 }
 
@@ -517,12 +546,32 @@ static inline int enter(parser_t *ps)
     if (ps->depth + 1 > MAX_FRAMES)
         return syntax(ps, ps->p, "maximum parsing depth reached"), -1;
     ps->depth++;
-    if (ps->depth > ps->max_depth) {
+    if (ps->depth > ps->depth_cap) {
         ps->depth--; /* the path names the container that is one level too deep */
         limit(ps, SLUICE_JSON_DEPTH, "JSON nesting deeper than");
         return -1;
     }
     ps->frames[ps->depth] = (frame_t){NULL, 0, 0};
+    return 0;
+}
+
+/* A key over max_string, ps->p after it: in an event of the batch that takes the fault, its value
+ * is read and left out (the event is refused: nothing of it need be kept) and 0 returned; else
+ * the refusal, -1. Out of line: the member path stays short. */
+static __attribute__((noinline, cold)) int key_over_limit(parser_t *ps)
+{
+    if (!item_fault(ps, "object key longer than")) {
+        limit(ps, SLUICE_JSON_STRING, "object key longer than");
+        return -1;
+    }
+    if (!take(ps, ':')) {
+        syntax(ps, ps->p, "':' expected");
+        return -1;
+    }
+    json_t *v = parse_child(ps);
+    if (v == NULL)
+        return -1;
+    json_decref(v);
     return 0;
 }
 
@@ -567,8 +616,7 @@ static json_t *parse_object(parser_t *ps)
         int bad = 0;
         json_t *v = NULL;
         if (klen > ps->max_string) {
-            limit(ps, SLUICE_JSON_STRING, "object key longer than");
-            bad = 1;
+            bad = key_over_limit(ps) != 0; /* when not refused, its member is left out: v stays NULL */
         } else {
             if (!take(ps, ':')) {
                 syntax(ps, ps->p, "':' expected");
@@ -578,7 +626,7 @@ static json_t *parse_object(parser_t *ps)
                 bad = v == NULL;
             }
         }
-        if (!bad) {
+        if (v != NULL) {
             /* A duplicate key replaces the member instead of adding one: the object does not
              * grow. Checked after the value (one hash lookup instead of two); a document bad in
              * both ways may so report its value's fault rather than the duplicate. */
@@ -624,6 +672,10 @@ static json_t *parse_array(parser_t *ps)
      * an oversized batch costs anything. */
     int is_batch = ps->max_batch > 0 && ps->depth == 2 && ps->frames[1].key != NULL && ps->frames[1].key_len == 5 &&
                    memcmp(ps->frames[1].key, "batch", 5) == 0;
+    if (is_batch) {
+        ps->item_base = 2;
+        ps->depth_cap = ps->max_depth + 2;
+    }
     for (size_t count = 0;; count++) {
         f->index = count; /* the array's size so far */
         if (is_batch && f->index == ps->max_batch) {
@@ -642,6 +694,10 @@ static json_t *parse_array(parser_t *ps)
             continue;
         if (take(ps, ']')) {
             ps->depth--;
+            if (is_batch) {
+                ps->item_base = 0;
+                ps->depth_cap = ps->max_depth;
+            }
             return arr;
         }
         syntax(ps, ps->p, "',' or ']' expected");
@@ -649,7 +705,7 @@ static json_t *parse_array(parser_t *ps)
     }
 fail:
     json_decref(arr);
-    return NULL;
+    return NULL; /* nothing is parsed after a failure: item_base needs no reset */
 }
 
 static json_t *literal(parser_t *ps, const char *word, json_t *value)
@@ -688,7 +744,15 @@ static json_t *parse_value(parser_t *ps)
 json_t *sluice_json_parse(const char *buf, size_t len, size_t max_depth, size_t max_string, size_t max_batch,
                           sluice_jsonnum_t *nums, sluice_json_error_t *err)
 {
+    return sluice_json_parse_batch(buf, len, max_depth, max_string, max_batch, nums, NULL, err);
+}
+
+json_t *sluice_json_parse_batch(const char *buf, size_t len, size_t max_depth, size_t max_string, size_t max_batch,
+                                sluice_jsonnum_t *nums, sluice_json_item_faults_t *faults, sluice_json_error_t *err)
+{
     memset(err, 0, sizeof(*err));
+    if (faults != NULL)
+        faults->count = 0;
     /* Request bodies are limited to a few dozen levels: their frames fit on the stack. */
     parser_t ps = {.p = buf,
                    .start = buf,
@@ -696,11 +760,14 @@ json_t *sluice_json_parse(const char *buf, size_t len, size_t max_depth, size_t 
                    .max_string = max_string,
                    .max_batch = max_batch,
                    .err = err,
-                   .nums = nums};
+                   .nums = nums,
+                   .faults = faults};
     ps.max_depth = max_depth < MAX_FRAMES ? max_depth : MAX_FRAMES;
+    ps.depth_cap = ps.max_depth;
     frame_t small[64];
+    /* Depth max_depth, or 2 more inside an event of the batch, with the frame at 0 unused. */
     ps.frames =
-        ps.max_depth + 2 <= sizeof(small) / sizeof(small[0]) ? small : malloc((ps.max_depth + 2) * sizeof(frame_t));
+        ps.max_depth + 4 <= sizeof(small) / sizeof(small[0]) ? small : malloc((ps.max_depth + 4) * sizeof(frame_t));
     if (ps.frames == NULL) {
         err->kind = SLUICE_JSON_SYNTAX;
         snprintf(err->message, sizeof(err->message), "out of memory");

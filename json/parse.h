@@ -35,8 +35,27 @@ typedef struct sluice_json_error {
     unsigned line, column; /* 1-based position of a syntax error */
 } sluice_json_error_t;
 
+/* A string or key over max_string inside one event of the top-level "batch" array. An SDK's
+ * batch holds many visitors' events, and SDKs drop a batch answered 400: one event with a long
+ * stack trace or page URL cost all of them. Handed to sluice_json_parse_batch, the parser reads
+ * such a string as null (a key's member is left out), records the first fault of each such event
+ * here, and goes on; the caller refuses those events alone. Beyond SLUICE_JSON_ITEM_FAULTS_MAX
+ * faulty events the body is refused as before. */
+#define SLUICE_JSON_ITEM_FAULTS_MAX 16
+typedef struct sluice_json_item_fault {
+    size_t index;      /* in "batch" */
+    char message[128]; /* "string longer than 8192 bytes" */
+    char path[160];    /* "batch[3].properties.stack" */
+} sluice_json_item_fault_t;
+
+typedef struct sluice_json_item_faults {
+    size_t count; /* the caller sets 0; entries in the order of their index */
+    sluice_json_item_fault_t item[SLUICE_JSON_ITEM_FAULTS_MAX];
+} sluice_json_item_faults_t;
+
 /* Parses buf[0..len) as one JSON value (any type) surrounded by optional whitespace.
- * max_depth counts nesting levels (a top-level object is depth 1); max_string bounds every
+ * max_depth counts nesting levels (a top-level object is depth 1; an event of the top-level
+ * "batch", when max_batch is set, counts from 1 as if sent alone); max_string bounds every
  * string and key in bytes after unescaping; max_batch (0: none) bounds the items of the member
  * "batch" of a top-level object, refused when one more begins.
  *
@@ -47,5 +66,10 @@ typedef struct sluice_json_error {
  * Returns a new reference, or NULL with err set (and nums cleared). */
 json_t *sluice_json_parse(const char *buf, size_t len, size_t max_depth, size_t max_string, size_t max_batch,
                           sluice_jsonnum_t *nums, sluice_json_error_t *err);
+
+/* sluice_json_parse, with over-long strings inside the events of "batch" recorded in faults (may
+ * be NULL: refused as by sluice_json_parse) instead of refusing the body. */
+json_t *sluice_json_parse_batch(const char *buf, size_t len, size_t max_depth, size_t max_string, size_t max_batch,
+                                sluice_jsonnum_t *nums, sluice_json_item_faults_t *faults, sluice_json_error_t *err);
 
 #endif

@@ -10,6 +10,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -72,9 +73,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (nums == NULL && (nums = sluice_jsonnum_new()) == NULL)
         abort();
     sluice_jsonnum_clear(nums);
-    json_t *root = sluice_event_parse(body, len, &limits, nums, &e);
+    sluice_json_item_faults_t faults;
+    json_t *root = sluice_event_parse(body, len, &limits, nums, &faults, &e);
     if (root != NULL) {
         json_t *batch = json_object_get(root, "batch");
+        /* Faults name events of the batch, each once, in order, with their path. */
+        for (size_t i = 0; i < faults.count; i++) {
+            char want[32];
+            snprintf(want, sizeof(want), "batch[%zu]", faults.item[i].index);
+            if (!json_is_array(batch) || faults.item[i].index >= json_array_size(batch) ||
+                (i > 0 && faults.item[i].index <= faults.item[i - 1].index) ||
+                strncmp(faults.item[i].path, want, strlen(want)) != 0 || faults.item[i].message[0] == '\0')
+                abort();
+        }
         if (json_is_array(batch)) {
             size_t i;
             json_t *ev;

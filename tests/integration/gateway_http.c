@@ -672,6 +672,51 @@ static void limits(void **state)
     gwfix_post(&F, "/v1/t", WEB_KEY, s, &r);
     expect_error(&r, 400, "invalid_json", "properties.long");
     http_resp_dispose(&r);
+
+    /* The same string in one event of an SDK's batch refuses that event, not the batch: SDKs drop
+     * a batch answered 400, and one error event's stack trace cost every visitor's events in it.
+     * An over-long key the same. Each event of a batch is nested as deep as it may be alone. */
+    char *b = malloc(8192);
+    snprintf(b, 8192,
+             "{\"batch\":[{\"type\":\"track\",\"event\":\"Fine\",\"messageId\":\"long-ok\"},"
+             "{\"type\":\"track\",\"event\":\"JS Error\",\"messageId\":\"long-str\",\"properties\":{\"stack\":"
+             "\"%02100d\",\"page\":\"/cart\"}},"
+             "{\"type\":\"track\",\"event\":\"K\",\"messageId\":\"long-key\",\"properties\":{\"%02100d\":1}},"
+             "{\"type\":\"track\",\"event\":\"Deep\",\"messageId\":\"long-deep\",\"properties\":{\"a\":{\"b\":"
+             "{\"c\":{\"d\":{\"e\":{\"f\":1}}}}}}}]}",
+             0, 0);
+    assert_int_equal(gwfix_post(&F, "/v1/batch", WEB_KEY, b, &r), 200);
+    assert_true(gwfix_contains(r.body, "\"accepted\":2"));
+    assert_true(gwfix_contains(r.body, "{\"index\":1,\"code\":\"invalid_json\",\"message\":\"string longer than 2048 "
+                                       "bytes\",\"path\":\"batch[1].properties.stack\"}"));
+    assert_true(gwfix_contains(r.body, "{\"index\":2,\"code\":\"invalid_json\",\"message\":\"object key longer than "
+                                       "2048 bytes\",\"path\":\"batch[2].properties.0000"));
+    http_resp_dispose(&r);
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    assert_int_equal(gwfix_count_message(msgs, "long-ok"), 1);
+    assert_int_equal(gwfix_count_message(msgs, "long-deep"), 1);
+    assert_int_equal(gwfix_count_message(msgs, "long-str"), 0);
+    assert_int_equal(gwfix_count_message(msgs, "long-key"), 0);
+    json_decref(msgs);
+    /* Not lost: recorded in sluice.invalid as read, without the long string, the rest as sent. */
+    json_t *recs = gwfix_kafka_read(&F, "sluice.invalid"), *rec = NULL, *m;
+    size_t i;
+    json_array_foreach(recs, i, m) {
+        json_t *got = json_object_get(json_object_get(m, "value"), "event");
+        const char *id = json_string_value(json_object_get(got, "messageId"));
+        if (id != NULL && strcmp(id, "long-str") == 0)
+            rec = got;
+    }
+    assert_non_null(rec);
+    assert_false(json_is_string(json_object_get(json_object_get(rec, "properties"), "stack"))); /* null or left out */
+    assert_string_equal(json_string_value(json_object_get(json_object_get(rec, "properties"), "page")), "/cart");
+    json_decref(recs);
+    /* A single event with a member named "batch" is one event: refused whole, as before. */
+    snprintf(b, 8192, "{\"event\":\"x\",\"batch\":[{\"s\":\"%02100d\"}]}", 0);
+    gwfix_post(&F, "/v1/t", WEB_KEY, b, &r);
+    expect_error(&r, 400, "invalid_json", "batch[0].s");
+    http_resp_dispose(&r);
+    free(b);
 }
 
 /* The gateway's peak resident memory since the last call (kB): VmHWM after clear_refs resets it. */

@@ -23,7 +23,7 @@ static const sluice_limits_t limits = {
 
 static json_t *parse(const char *s, sluice_event_error_t *e)
 {
-    return sluice_event_parse(s, strlen(s), &limits, NULL, e);
+    return sluice_event_parse(s, strlen(s), &limits, NULL, NULL, e);
 }
 
 static int validate(const char *s, int type, sluice_event_error_t *e)
@@ -58,7 +58,7 @@ static void parse_errors(void **state)
     static const char *const wide[] = {"\xff\xfe{\0}\0", "\xfe\xff\0{\0}", "{\0}\0", "\0{\0}", "\0\0\0{"};
     static const size_t wide_len[] = {6, 6, 4, 4, 4};
     for (size_t i = 0; i < 5; i++) {
-        assert_null(sluice_event_parse(wide[i], wide_len[i], &limits, NULL, &e));
+        assert_null(sluice_event_parse(wide[i], wide_len[i], &limits, NULL, NULL, &e));
         assert_int_equal(e.status, 400);
         assert_string_equal(e.code, "invalid_json");
         assert_non_null(strstr(e.message, "UTF-16 or UTF-32"));
@@ -164,7 +164,7 @@ static void numbers_become_strings(void **state)
      * must be a string"); other numbers are no id, and the message says what is. */
     sluice_jsonnum_t *nums = sluice_jsonnum_new();
     const char *big = "{\"event\":\"x\",\"userId\":12345678901234567890,\"anonymousId\":-0,\"messageId\":7}";
-    ev = sluice_event_parse(big, strlen(big), &limits, nums, &e);
+    ev = sluice_event_parse(big, strlen(big), &limits, nums, NULL, &e);
     assert_non_null(ev);
     assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &limits, "", 0, nums, &e), SLUICE_EVENT_TRACK);
     assert_string_equal(json_string_value(json_object_get(ev, "userId")), "12345678901234567890");
@@ -173,7 +173,7 @@ static void numbers_become_strings(void **state)
     json_decref(ev);
     const char *real[] = {"{\"event\":\"x\",\"userId\":1.5}", "{\"event\":\"x\",\"userId\":1e3}"};
     for (size_t i = 0; i < 2; i++) {
-        ev = sluice_event_parse(real[i], strlen(real[i]), &limits, nums, &e);
+        ev = sluice_event_parse(real[i], strlen(real[i]), &limits, nums, NULL, &e);
         assert_non_null(ev);
         assert_int_equal(sluice_event_validate(ev, SLUICE_EVENT_TRACK, &limits, "", 0, nums, &e), -1);
         assert_string_equal(e.message, "userId must be a string or a whole number");
@@ -409,7 +409,7 @@ static void encoded_size_counts_numbers_as_sent(void **state)
     assert_non_null(nums);
     static const char body[] = "{\"event\":\"x\",\"properties\":{\"z\":[-0,-0,-0,-0,0,-0],\"d\":-0}}";
     sluice_event_error_t e;
-    json_t *ev = sluice_event_parse(body, strlen(body), &limits, nums, &e);
+    json_t *ev = sluice_event_parse(body, strlen(body), &limits, nums, NULL, &e);
     assert_non_null(ev);
     size_t len;
     char *text = sluice_json_encode(ev, nums, &len);
@@ -422,7 +422,7 @@ static void encoded_size_counts_numbers_as_sent(void **state)
     /* Reals with their texts are measured exactly: 100 prices do not count as 100 longest forms
      * (an event under the limit was refused when it had to be walked). */
     static const char reals[] = "{\"event\":\"x\",\"properties\":{\"p\":[19.90,1e14,0.1,1.5,-0.0,2E+3]}}";
-    ev = sluice_event_parse(reals, strlen(reals), &limits, nums, &e);
+    ev = sluice_event_parse(reals, strlen(reals), &limits, nums, NULL, &e);
     assert_non_null(ev);
     assert_int_equal(sluice_event_encoded_size(ev, nums), strlen(reals));
     assert_true(sluice_event_encoded_size(ev, NULL) > strlen(reals));

@@ -232,6 +232,54 @@ static void batch_refused_while_parsing(void **state)
     assert_int_equal(err.kind, SLUICE_JSON_SYNTAX);
 }
 
+/* An SDK's batch holds many visitors' events: a string or key over the limit in one of them is
+ * that event's fault (read as null, the member left out) when the caller takes faults, and each
+ * event of the batch is nested as deep as it may be alone. */
+static void batch_events_fault_alone(void **state)
+{
+    (void)state;
+    sluice_json_error_t err;
+    sluice_json_item_faults_t faults;
+    const char *body = "{\"batch\":[{\"s\":\"ok\"},{\"s\":\"far too long\",\"t\":\"also too long\",\"k\":1},"
+                       "{\"a_very_long_key\":{\"x\":1},\"k\":2},\"loooooooooong\",{\"a\":{\"b\":{\"c\":1}}}]}";
+    json_t *v = sluice_json_parse_batch(body, strlen(body), 3, 8, 10, NULL, &faults, &err);
+    assert_non_null(v);
+    assert_int_equal(faults.count, 3);
+    assert_int_equal(faults.item[0].index, 1); /* its first fault only */
+    assert_string_equal(faults.item[0].path, "batch[1].s");
+    assert_string_equal(faults.item[0].message, "string longer than 8 bytes");
+    assert_int_equal(faults.item[1].index, 2);
+    assert_string_equal(faults.item[1].message, "object key longer than 8 bytes");
+    assert_int_equal(faults.item[2].index, 3);
+    assert_string_equal(faults.item[2].path, "batch[3]");
+    char *out = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    assert_string_equal(out, "{\"batch\":[{\"s\":\"ok\"},{\"k\":1,\"s\":null,\"t\":null},{\"k\":2},null,"
+                             "{\"a\":{\"b\":{\"c\":1}}}]}");
+    free(out);
+    json_decref(v);
+    /* Without faults, or outside the batch, the body is refused as before. */
+    assert_null(sluice_json_parse(body, strlen(body), 3, 8, 10, NULL, &err));
+    assert_int_equal(err.kind, SLUICE_JSON_STRING);
+    assert_string_equal(err.path, "batch[1].s");
+    const char *outside = "{\"batch\":[{}],\"s\":\"far too long\"}";
+    assert_null(sluice_json_parse_batch(outside, strlen(outside), 3, 8, 10, NULL, &faults, &err));
+    assert_int_equal(faults.count, 0);
+    assert_string_equal(err.path, "s");
+    /* Alone, {"a":{"b":{"c":1}}} is 3 levels; in the batch too: one more is refused, by path. */
+    const char *deeper = "{\"batch\":[{\"a\":{\"b\":{\"c\":{}}}}]}";
+    assert_null(sluice_json_parse_batch(deeper, strlen(deeper), 3, 8, 10, NULL, &faults, &err));
+    assert_int_equal(err.kind, SLUICE_JSON_DEPTH);
+    assert_string_equal(err.path, "batch[0].a.b.c");
+    /* More faulty events than the list holds: the body is refused. */
+    char many[2048];
+    size_t n = (size_t)snprintf(many, sizeof(many), "{\"batch\":[");
+    for (int i = 0; i <= SLUICE_JSON_ITEM_FAULTS_MAX; i++)
+        n += (size_t)snprintf(many + n, sizeof(many) - n, "%s{\"s\":\"far too long\"}", i ? "," : "");
+    snprintf(many + n, sizeof(many) - n, "]}");
+    assert_null(sluice_json_parse_batch(many, strlen(many), 3, 8, 100, NULL, &faults, &err));
+    assert_int_equal(err.kind, SLUICE_JSON_STRING);
+}
+
 static void syntax_positions(void **state)
 {
     (void)state;
@@ -435,6 +483,7 @@ int main(void)
         cmocka_unit_test(limit_paths_name_pii_keys),
         cmocka_unit_test(long_paths_cut_at_characters),
         cmocka_unit_test(batch_refused_while_parsing),
+        cmocka_unit_test(batch_events_fault_alone),
         cmocka_unit_test(syntax_positions),
         cmocka_unit_test(long_strings_and_escapes_round_trip),
         cmocka_unit_test(duplicate_keys),
