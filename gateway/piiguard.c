@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/utf8.h"
 #include "crypto/hash.h"
 #include "gateway/normalize.h"
 #include "pii/keyname.h"
@@ -599,19 +600,27 @@ static void walk_init(walk_t *w, const sluice_piiguard_t *g, sluice_piiguard_thr
 }
 
 /* The walk's position as text into w->path ("properties.items[*].email"); control characters
- * become '?' (paths go to metrics labels, logs and Redis field names). */
+ * become '?' (paths go to metrics labels, logs and Redis field names). A path longer than the
+ * buffer is cut between two characters, never inside one: cut inside one, the path was not
+ * UTF-8, so jansson refused it in the event's privacy.detected (the event was answered 500
+ * "out of memory") and the finding's label made Prometheus refuse every later scrape of the
+ * gateway (the table keeps it until a restart). */
 static void write_path(walk_t *w)
 {
     size_t at = 0;
-    for (size_t i = 0; i < w->nseg; i++) {
+    const size_t room = sizeof(w->path) - 1;
+    for (size_t i = 0; i < w->nseg && at < room; i++) {
         const char *seg = w->segs[i].s;
         size_t n = w->segs[i].n;
-        if (i > 0 && seg[0] != '[' && at + 1 < sizeof(w->path))
+        if (i > 0 && seg[0] != '[')
             w->path[at++] = '.';
-        for (size_t k = 0; k < n && at + 1 < sizeof(w->path); k++) {
+        size_t take = sluice_utf8_cut(seg, n, room - at);
+        for (size_t k = 0; k < take; k++) {
             unsigned char c = (unsigned char)seg[k];
             w->path[at++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
         }
+        if (take < n)
+            break;
     }
     w->path[at] = '\0';
 }

@@ -14,6 +14,7 @@ packages=(
   redis-server postgresql kcat openssl curl ca-certificates procps psmisc iproute2 util-linux
   stunnel4                 # tests reach a TLS Redis through it, as docs/identity.md shows
   python3-h2 nginx-light
+  prometheus               # promtool checks both /metrics (tests/integration/metrics_scrape.c)
   python3-yaml             # tests/deploy/check.py parses the deployment files
   # the data map's picture (sluicectl privacy map --format svg; make demo; its test)
   graphviz

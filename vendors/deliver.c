@@ -37,6 +37,7 @@
 #include "vendors/dlq.h"
 #include "vendors/envelope.h"
 #include "vendors/http.h"
+#include "vendors/hwm.h"
 #include "vendors/loop.h"
 #include "vendors/metrics.h"
 #include "vendors/retry.h"
@@ -160,6 +161,7 @@ struct sluice_deliver {
     sluice_http_t *http;
     sluice_credcache_t *creds;
     sluice_vaultq_t *vaultq;     /* vault reads off this loop (vendors/vaultq.h) */
+    sluice_hwm_t *hwm;           /* paused partitions' high watermarks, off this loop (vendors/hwm.h) */
     sluice_suppress_t *suppress; /* sluicectl forget's list (vendors/suppress.h) */
     rd_kafka_t *dlq;
     rd_kafka_conf_t *dlq_conf; /* its settings, for a replacement after a fatal error */
@@ -1466,10 +1468,22 @@ static void refresh_gauges(void *ud)
         w->metrics.pending_events += l->live;
         int64_t lag = 0;
         for (part_t *p = l->parts; p != NULL; p = p->next) {
-            int64_t lo = 0, hi = 0;
+            int64_t lo = 0, hi = -1;
             if (rd_kafka_get_watermark_offsets(l->rk, w->cfg->kafka.topic, p->partition, &lo, &hi) !=
-                    RD_KAFKA_RESP_ERR_NO_ERROR ||
-                hi < 0)
+                RD_KAFKA_RESP_ERR_NO_ERROR) {
+                lo = 0;
+                hi = -1;
+            }
+            if (l->paused && w->hwm != NULL) {
+                /* Not fetched while paused, so the cached watermark stays where the pause left
+                 * it and the lag showed flat while the backlog grew: the broker's answer (asked
+                 * off the loop at the previous scrape, and again now) when it is newer. */
+                sluice_hwm_want(w->hwm, l->rk, k, p->partition);
+                int64_t asked = sluice_hwm_get(w->hwm, k, p->partition);
+                if (asked > hi)
+                    hi = asked;
+            }
+            if (hi < 0)
                 continue;
             int64_t base = sluice_tracker_oldest(&p->tracker);
             if (base < 0)
@@ -1603,6 +1617,8 @@ sluice_deliver_t *sluice_deliver_create(const sluice_config_t *cfg, const sluice
                        only_vendor >= 0 ? sluice_vendor_get(only_vendor)->name : "");
         goto fail;
     }
+    if ((w->hwm = sluice_hwm_create(cfg->kafka.topic, err)) == NULL)
+        goto fail;
     if (cfg->delivery.metrics.enabled &&
         (w->msrv = sluice_metrics_server_start(w->loop, &cfg->delivery.metrics, &w->metrics, refresh_gauges, w, err)) ==
             NULL)
@@ -1715,6 +1731,7 @@ int sluice_deliver_destroy(sluice_deliver_t *w)
     if (w == NULL)
         return 0;
     sluice_metrics_server_stop(w->msrv);
+    sluice_hwm_destroy(w->hwm); /* before the consumers it asks through */
     /* Requests still on the wire are aborted without callbacks; then every batch is freed. */
     sluice_http_destroy(w->http);
     for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {

@@ -104,8 +104,8 @@ char *sluice_dmetrics_render(const sluice_dmetrics_t *m, size_t *len)
     for (int v = 0; v < SLUICE_VENDOR_COUNT; v++)
         render_hist(f, "sluice_deliver_request_seconds", sluice_vendor_get(v)->name, &m->request_seconds[v],
                     latency_bounds, NB(latency_bounds));
-    fprintf(f, "# HELP sluice_deliver_consumer_lag Messages behind the partitions' high watermarks (committed "
-               "position), per consumer group.\n"
+    fprintf(f, "# HELP sluice_deliver_consumer_lag Messages between the oldest unfinished event and the partitions' "
+               "high watermarks, per consumer group.\n"
                "# TYPE sluice_deliver_consumer_lag gauge\n");
     for (int v = 0; v < SLUICE_VENDOR_COUNT; v++)
         if (m->lane_active[v])
@@ -136,6 +136,7 @@ char *sluice_dmetrics_render(const sluice_dmetrics_t *m, size_t *len)
 
 typedef struct conn {
     int fd;
+    uint64_t seq; /* accept order: the lowest is the oldest connection */
     char req[REQ_MAX];
     size_t req_len;
     char *out;
@@ -149,6 +150,7 @@ struct sluice_metrics_server {
     sluice_metrics_refresh_cb refresh;
     void *ud;
     conn_t *conns[MAX_CONNS];
+    uint64_t accepted;
 };
 
 static void conn_close(sluice_metrics_server_t *s, conn_t *c)
@@ -258,17 +260,29 @@ static void on_accept(void *ud, int fd, unsigned events)
         int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (cfd < 0)
             return;
-        int slot = -1;
+        int slot = -1, oldest = -1;
         for (int i = 0; i < MAX_CONNS && slot < 0; i++) {
             if (s->conns[i] == NULL)
                 slot = i;
+            else if (oldest < 0 || s->conns[i]->seq < s->conns[oldest]->seq)
+                oldest = i;
         }
-        conn_t *c = slot >= 0 ? calloc(1, sizeof(*c)) : NULL;
+        if (slot < 0) {
+            /* Every slot taken: the oldest connection gives way. Connections have no timeout
+             * here, so refusing the newcomer instead let 64 that never sent a request (a port
+             * scan, clients gone without a FIN) refuse /metrics and /healthz for as long as
+             * they stayed, and the liveness probe restarted a worker that was delivering fine.
+             * A scraper's request arrives right after its connect, so the oldest is the idle one. */
+            slot = oldest;
+            conn_close(s, s->conns[oldest]);
+        }
+        conn_t *c = calloc(1, sizeof(*c));
         if (c == NULL) {
-            close(cfd); /* too many scrapers at once, or out of memory */
+            close(cfd); /* out of memory */
             continue;
         }
         c->fd = cfd;
+        c->seq = s->accepted++;
         s->conns[slot] = c;
         if (sluice_loop_watch(s->loop, cfd, SLUICE_LOOP_IN, on_conn, s, NULL) != 0)
             conn_close(s, c);

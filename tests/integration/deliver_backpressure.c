@@ -6,7 +6,8 @@
  * next assignment. librdkafka keeps a partition's pause across that: the worker used to leave them
  * paused, and the lane never consumed again (seen in a soak run: GA4 stopped after a broker
  * restart, its lag flat for good, nothing in the log, every other vendor fine). Here: every event
- * must reach the webhook stub once it answers again.
+ * must reach the webhook stub once it answers again, and the lag must count what arrives while
+ * the lane is paused.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -26,6 +27,8 @@
 /* Past the lane's 20,000 records in memory (LANE_MAX_LIVE in vendors/deliver.c), small enough
  * that the dev broker's partitions (a few MB each) keep them all. */
 #define N 24000
+/* Produced once the lane is paused. */
+#define LATE 3000
 
 static dfix_t F;
 static dstub_t HOOK;
@@ -124,6 +127,34 @@ static void test_paused_lane_consumes_after_losing_its_partitions(void **state)
     print_message("back-pressure: %.0f events pending (%.1f s)\n", pending, secs() - t0);
     assert_true(pending >= 20000);
 
+    /* Events keep coming while the lane is paused: its lag says so. A paused partition is not
+     * fetched, so librdkafka's cached high watermark stopped at the pause and the lag stayed at
+     * N, flat, whatever arrived after (an alert on a growing lag never fired). */
+    char **late = calloc(LATE, sizeof(*late));
+    assert_non_null(late);
+    for (int i = 0; i < LATE; i++) {
+        char buf[512];
+        snprintf(buf, sizeof(buf),
+                 "{\"v\":1,\"org\":\"acme\",\"source\":\"web\",\"receivedAt\":\"2026-11-23T14:41:50.525Z\","
+                 "\"event\":{\"type\":\"track\",\"event\":\"Late\",\"messageId\":\"late-%05d\","
+                 "\"anonymousId\":\"bp-visitor-%d\",\"timestamp\":\"2026-11-23T14:41:50.125Z\"},"
+                 "\"privacy\":{\"hashed\":[],\"masked\":[],\"dropped\":[]},\"hashes\":{}}",
+                 i, i % 97);
+        late[i] = strdup(buf);
+    }
+    double lag_paused = dfix_metric(&F, "sluice_deliver_consumer_lag{vendor=\"webhook\"}");
+    dfix_produce(&F, late, LATE, NULL);
+    for (int i = 0; i < LATE; i++)
+        free(late[i]);
+    free(late);
+    double lag = 0;
+    for (int waited = 0; waited < 15000 && lag < N + LATE; waited += 250) {
+        lag = dfix_metric(&F, "sluice_deliver_consumer_lag{vendor=\"webhook\"}");
+        usleep(250 * 1000);
+    }
+    print_message("lag while paused: %.0f, then %.0f after %d more events\n", lag_paused, lag, LATE);
+    assert_true(lag >= N + LATE);
+
     /* Kafka away past session.timeout.ms (6 s here): the group loses the partitions, and the lane
      * its records. */
     int revoked0 = count_log("partitions revoked"), assigned0 = count_log("partitions assigned");
@@ -143,7 +174,7 @@ static void test_paused_lane_consumes_after_losing_its_partitions(void **state)
     /* Waits on the worker's counter (the stub's log is large: every failed attempt is in it),
      * then counts the events at the stub once. */
     for (int waited = 0; waited < 60000; waited += 250) {
-        if (dfix_metric(&F, "sluice_deliver_events_total{vendor=\"webhook\",outcome=\"delivered\"}") >= N)
+        if (dfix_metric(&F, "sluice_deliver_events_total{vendor=\"webhook\",outcome=\"delivered\"}") >= N + LATE)
             break;
         usleep(250 * 1000);
     }

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "common/utf8.h"
 #include "crypto/hash.h"
 #include "gateway/datalayer.h"
 #include "gateway/piiguard.h"
@@ -593,6 +594,42 @@ static void test_metrics_labels_escaped_and_merged(void **state)
     teardown(&f2);
 }
 
+/* A path longer than the 255 bytes kept is cut between characters: cut inside "é", the event was
+ * refused (jansson takes no invalid UTF-8 in privacy.detected: 500 "out of memory") and the label
+ * made Prometheus refuse every later scrape of the gateway ("invalid label value"). */
+static void test_long_path_cut_between_characters(void **state)
+{
+    (void)state;
+    fixture_t f;
+    setup(&f, "report");
+    /* "properties." (11 bytes) and 243 'a': the first byte of "é" is the 255th byte kept. */
+    char key[300];
+    memset(key, 'a', 243);
+    snprintf(key + 243, sizeof(key) - 243, "\xc3\xa9");
+    char text[512];
+    snprintf(text, sizeof(text), "{\"type\":\"track\",\"event\":\"x\",\"properties\":{\"%s\":\"jane@x.io\"}}", key);
+    json_error_t e;
+    json_t *ev = json_loads(text, 0, &e);
+    assert_non_null(ev);
+    sluice_dl_result_t dl;
+    sluice_dl_stats_t dst = {0};
+    assert_int_equal(sluice_datalayer_apply(&f.cfg->orgs[0], 0, NULL, ev, NULL, &dl, &dst), 0);
+    sluice_piiguard_stats_t st;
+    assert_int_equal(sluice_piiguard_apply(f.g, f.t, ev, NULL, dl.privacy, 1000, NULL, &st), 0);
+    json_t *d = json_array_get(json_object_get(dl.privacy, "detected"), 0);
+    const char *path = json_string_value(json_object_get(d, "path"));
+    assert_non_null(path);
+    assert_int_equal(strlen(path), 11 + 243);
+    sluice_dl_result_dispose(&dl);
+    json_decref(ev);
+    char buf[4096];
+    size_t len = sluice_piiguard_metrics(&f.t, 1, buf, sizeof(buf));
+    assert_true(len < sizeof(buf));
+    assert_true(sluice_utf8_valid(buf, len));
+    assert_non_null(strstr(buf, "aaa\",matcher=\"email\"} 1\n"));
+    teardown(&f);
+}
+
 /* The ids pass of intake (before identity reads the ids), then the walk after the data layer
  * records what it found and leaves the ids alone. */
 static void test_ids_before_identity(void **state)
@@ -673,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_whole_numbers_beyond_40_digits),
         cmocka_unit_test(test_bounds_and_metrics),
         cmocka_unit_test(test_metrics_labels_escaped_and_merged),
+        cmocka_unit_test(test_long_path_cut_between_characters),
         cmocka_unit_test(test_ids_before_identity),
         cmocka_unit_test(test_config_errors),
     };
