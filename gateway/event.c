@@ -406,15 +406,19 @@ static int time_of(json_t *v, int64_t *ms)
 }
 
 /* Segment's clock-skew correction: a client whose clock is off stamps its events off by as much,
- * and stamps sentAt with the same clock, so timestamp = receivedAt - (sentAt - originalTimestamp)
- * is the event's time by the gateway's clock. The time the client stamped is kept as
- * originalTimestamp (RudderStack sends only originalTimestamp and sentAt). Without sentAt nothing
- * can be corrected and timestamp stays as sent. */
+ * and stamps sentAt with the same clock, so timestamp = receivedAt - (sentAt - t) is the event's
+ * time by the gateway's clock. t is the timestamp the client sent, else its originalTimestamp
+ * (RudderStack's SDKs send only originalTimestamp and sentAt), and is kept as originalTimestamp.
+ * An event with both is one whose timestamp was given on purpose (RudderStack's node SDK stamps
+ * originalTimestamp with the time of the call and sends a caller's `timestamp` next to it, for an
+ * import of past events): RudderStack's server keeps that timestamp, and correcting from the
+ * call's time instead turned a week-old purchase into one made a second ago. Without sentAt
+ * nothing can be corrected and timestamp stays as sent. */
 static void correct_timestamp(json_t *ev, json_t *ts, json_t *orig, json_t *sent_at, int64_t received_ms)
 {
     if (json_is_null(ts))
         ts = NULL; /* validation lets null through as absent: originalTimestamp may give it */
-    json_t *base = json_is_string(orig) ? orig : ts;
+    json_t *base = json_is_string(ts) ? ts : orig;
     int64_t base_ms, sent_ms;
     if (time_of(base, &base_ms) != 0)
         return;

@@ -92,6 +92,7 @@ struct item {
     route_t *route; /* NULL for an envelope that could not be read */
     lane_t *lane;
     sluice_vendor_item_t v;
+    int64_t time_ms; /* the event's time (wall clock ms), for the vendor's age limit at each attempt */
     /* DLQ state */
     char status[24];
     unsigned attempts;
@@ -881,10 +882,34 @@ static void token_fetch(worker_t *w, batch_t *b, const json_t *secret)
     list_append(&r->send_head, &r->send_tail, b);
 }
 
+/* Dead-letters the items that have left the vendor's window since they were mapped (a batch
+ * waiting for a retry, or for the rate limit, while its oldest event turns 7 days old): Meta
+ * refuses a whole request for one such event, and LinkedIn's and Google Ads' per-event refusals
+ * dead-letter the batch, so the fresh events would go to the DLQ with it. */
+static void batch_drop_too_old(worker_t *w, batch_t *b)
+{
+    const sluice_vendor_ops_t *ops = b->route->ops;
+    if (ops->max_age_ms <= 0)
+        return;
+    int64_t wall = sluice_now_ms();
+    size_t o = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        item_t *it = b->items[i];
+        if (wall - it->time_ms > ops->max_age_ms) {
+            b->bytes -= it->v.body_len + 1;
+            dead_letter(w, it, "-", b->attempts, ops->too_old);
+        } else {
+            b->items[o++] = it;
+        }
+    }
+    b->n = o;
+}
+
 static void batch_send(worker_t *w, batch_t *b, int64_t now)
 {
     route_t *r = b->route;
     batch_prune(b);
+    batch_drop_too_old(w, b);
     if (b->n == 0) {
         batch_free(b);
         return;
@@ -1102,8 +1127,10 @@ static void dispatch(lane_t *l, record_t *rec, const rd_kafka_message_t *m, int6
             item_finish(it, SLUICE_OUTCOME_SKIPPED);
         } else if (res == SLUICE_MAP_DEAD) {
             dead_letter(w, it, "-", 0, why);
-        } else if (route_add(r, it, now) != 0) {
-            item_abandon(it);
+        } else {
+            it->time_ms = env.time_ms;
+            if (route_add(r, it, now) != 0)
+                item_abandon(it);
         }
     }
     if (replay_here && !replayed) {

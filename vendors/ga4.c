@@ -17,6 +17,7 @@
 #include "vendors/ga4.h"
 
 #define GA4_MAX_AGE_MS (72LL * 3600 * 1000)
+#define TOO_OLD        "event older than 72 hours (GA4 drops backdated events)"
 #define GA4_NAME_MAX   40
 #define GA4_VALUE_MAX  100
 /* GA4's longer limits for its page parameters (Analytics help, "Event collection limits"): a
@@ -327,7 +328,7 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
         return SLUICE_MAP_DEAD;
     }
     if (now_ms - e->time_ms > GA4_MAX_AGE_MS) {
-        snprintf(why, why_len, "event older than 72 hours (GA4 drops backdated events)");
+        snprintf(why, why_len, "%s", TOO_OLD);
         return SLUICE_MAP_DEAD;
     }
     char client_id[256];
@@ -434,6 +435,8 @@ const sluice_vendor_ops_t sluice_vendor_ga4 = {
     .build = build,
     .classify = classify,
     .request_overhead = 600,
+    .max_age_ms = GA4_MAX_AGE_MS,
+    .too_old = TOO_OLD,
     .options = options,
     .batch_events = 25,
     .batch_events_max = 25,

@@ -24,6 +24,7 @@
 #include "vendors/vendor.h"
 
 #define GADS_MAX_AGE_MS (90LL * 24 * 3600 * 1000) /* the longest click-through conversion window */
+#define TOO_OLD         "older than 90 days (Google Ads' longest conversion window)"
 
 static const char *check_digits(const char *s)
 {
@@ -74,7 +75,7 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     if (strcmp(e->type, "track") != 0)
         return SLUICE_MAP_SKIP;
     if (now_ms - e->time_ms > GADS_MAX_AGE_MS) {
-        snprintf(why, why_len, "older than 90 days (Google Ads' longest conversion window)");
+        snprintf(why, why_len, "%s", TOO_OLD);
         return SLUICE_MAP_DEAD;
     }
     json_t *ev = json_object();
@@ -302,6 +303,8 @@ const sluice_vendor_ops_t sluice_vendor_google_ads = {
     .build = build,
     .classify = classify,
     .request_overhead = 64,
+    .max_age_ms = GADS_MAX_AGE_MS,
+    .too_old = TOO_OLD,
     .options = options,
     .batch_events = 2000,
     .batch_events_max = 2000,

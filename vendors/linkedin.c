@@ -17,6 +17,7 @@
 #include "vendors/vendor.h"
 
 #define LI_MAX_AGE_MS (90LL * 24 * 3600 * 1000)
+#define TOO_OLD       "older than 90 days (LinkedIn refuses it)"
 
 static const char *check_id(const char *s)
 {
@@ -61,7 +62,7 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     }
     if (now_ms - e->time_ms > LI_MAX_AGE_MS) {
         json_decref(ids);
-        snprintf(why, why_len, "older than 90 days (LinkedIn refuses it)");
+        snprintf(why, why_len, "%s", TOO_OLD);
         return SLUICE_MAP_DEAD;
     }
     char urn[96];
@@ -164,6 +165,8 @@ const sluice_vendor_ops_t sluice_vendor_linkedin = {
     .build = build,
     .classify = classify,
     .request_overhead = 16,
+    .max_age_ms = LI_MAX_AGE_MS,
+    .too_old = TOO_OLD,
     .options = options,
     .batch_events = 5000,
     .batch_events_max = 5000,

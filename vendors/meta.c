@@ -13,6 +13,7 @@
 #include "vendors/vendor.h"
 
 #define META_MAX_AGE_MS (7LL * 24 * 3600 * 1000)
+#define TOO_OLD         "event older than 7 days (Meta refuses the whole request)"
 
 static const char *const secret_required[] = {"access_token", NULL};
 
@@ -111,7 +112,7 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
         return SLUICE_MAP_SKIP; /* Meta has no web event for screen, identify, group, alias */
     }
     if (now_ms - e->time_ms > META_MAX_AGE_MS) {
-        snprintf(why, why_len, "event older than 7 days (Meta refuses the whole request)");
+        snprintf(why, why_len, "%s", TOO_OLD);
         return SLUICE_MAP_DEAD;
     }
     const char *ua = sluice_envelope_str(e, "context.userAgent");
@@ -237,6 +238,8 @@ const sluice_vendor_ops_t sluice_vendor_meta = {
     .build = build,
     .classify = classify,
     .request_overhead = 64,
+    .max_age_ms = META_MAX_AGE_MS,
+    .too_old = TOO_OLD,
     .options = options,
     .batch_events = 1000,
     .batch_events_max = 1000,

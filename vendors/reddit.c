@@ -15,6 +15,7 @@
 #include "vendors/vendor.h"
 
 #define REDDIT_MAX_AGE_MS (7LL * 24 * 3600 * 1000)
+#define TOO_OLD           "older than 7 days (Reddit refuses it)"
 
 static const sluice_vendor_option_t options[] = {
     {.name = "pixel_id", .type = SLUICE_VOPT_STRING, .required = 1},
@@ -105,7 +106,7 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
         return SLUICE_MAP_SKIP;
     }
     if (now_ms - e->time_ms > REDDIT_MAX_AGE_MS) {
-        snprintf(why, why_len, "older than 7 days (Reddit refuses it)");
+        snprintf(why, why_len, "%s", TOO_OLD);
         return SLUICE_MAP_DEAD;
     }
     json_t *user = json_object();
@@ -214,6 +215,8 @@ const sluice_vendor_ops_t sluice_vendor_reddit = {
     .build = build,
     .classify = classify,
     .request_overhead = 64,
+    .max_age_ms = REDDIT_MAX_AGE_MS,
+    .too_old = TOO_OLD,
     .options = options,
     .batch_events = 1000,
     .batch_events_max = 1000,

@@ -16,6 +16,7 @@
 #include "vendors/vendor.h"
 
 #define SNAP_MAX_AGE_MS (37LL * 24 * 3600 * 1000)
+#define TOO_OLD         "older than 37 days (Snap refuses it)"
 
 static const sluice_vendor_option_t options[] = {
     {.name = "pixel_id", .type = SLUICE_VOPT_STRING, .required = 1},
@@ -120,7 +121,7 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
         return SLUICE_MAP_SKIP;
     }
     if (now_ms - e->time_ms > SNAP_MAX_AGE_MS) {
-        snprintf(why, why_len, "older than 37 days (Snap refuses it)");
+        snprintf(why, why_len, "%s", TOO_OLD);
         return SLUICE_MAP_DEAD;
     }
     json_t *ud = json_object();
@@ -215,6 +216,8 @@ const sluice_vendor_ops_t sluice_vendor_snapchat = {
     .build = build,
     .classify = classify,
     .request_overhead = 16,
+    .max_age_ms = SNAP_MAX_AGE_MS,
+    .too_old = TOO_OLD,
     .options = options,
     .batch_events = 2000,
     .batch_events_max = 2000,

@@ -143,6 +143,12 @@ typedef struct sluice_vendor_ops {
     /* Where `mapping.fields` and `mapping.set` write inside the vendor's event object ("custom_data");
      * NULL = the event object itself. */
     const char *fields_root;
+    /* The oldest event the platform takes (ms before now; 0: no limit) and the dead letter's
+     * reason for one past it. map() refuses such an event; the worker checks again before every
+     * attempt, since an event mapped just inside the window leaves it while its batch waits for a
+     * retry, and Meta then refused the whole request (every fresh event of the batch with it). */
+    int64_t max_age_ms;
+    const char *too_old;
     /* The gateway's hash variant this vendor reads ("google", "tiktok"; NULL = the default). */
     const char *hash_variant;
     /* OAuth2 vendors (Google Ads): the request that trades the vault secret for a short-lived

@@ -7,6 +7,7 @@
 // - traits.email is hashed wherever the SDK put it (RudderStack copies identify's traits into
 //   context.traits too), and the raw address is nowhere in Kafka;
 // - prices come back as the same numbers;
+// - an event given a past `timestamp` (an import) keeps that time, corrected for the clock only;
 // - an invalid event of the accepted batch (a userId over 200 bytes) goes to sluice.invalid,
 //   with its reason, its e-mail hashed, the offending value withheld;
 // - with the brokers down the gateway answers 503, and the SDK's own retry delivers the event.
@@ -17,7 +18,8 @@ import { assert, kafka, piiHashed, run, sameNumbers, through503, waitFor, arrive
 
 export async function serverCase(sdk) {
     const A = `anon-a-${run}`, B = `anon-b-${run}`;
-    const uA = `user-a-${run}`, uC = `user-c-${run}`, uD = `user-d-${run}`;
+    const uA = `user-a-${run}`, uC = `user-c-${run}`, uD = `user-d-${run}`, uI = `user-i-${run}`;
+    const past = new Date(Date.now() - 3 * 86400000);
     const email = 'Ada.Lovelace+Orders@Example.COM';
     const badEmail = 'Bad.Id@Example.com';
     const price = { revenue: 19.9, price: 0.1, quantity: 3, currency: 'EUR' };
@@ -29,6 +31,7 @@ export async function serverCase(sdk) {
         ['track', { userId: uC, event: 'Signed Up', properties: { plan: 'free' } }],
         ['page', { anonymousId: A, name: 'Pricing', category: 'Docs', properties: { path: '/pricing', price: 19.9 } }],
         ['screen', { userId: uD, name: 'Home', properties: { tab: 'feed' } }],
+        ['track', { userId: uI, event: 'Order Imported', timestamp: past }],
         ['group', { userId: uA, anonymousId: A, groupId: `grp-${run}`, traits: { name: 'Acme', employees: 12 } }],
         ['alias', { previousId: A, userId: uA, anonymousId: A }],
         ['identify', { userId: 'u'.repeat(201), traits: { email: badEmail, marker: `invalid-${run}` } }],
@@ -37,7 +40,7 @@ export async function serverCase(sdk) {
     await sdk.flush(c);
 
     const lib = (e) => e.context && e.context.library && e.context.library.name === sdk.library;
-    const [identify, track, trackC, pageEv, screen, group, alias] = await arrivedOnce([
+    const [identify, track, trackC, pageEv, screen, group, alias, imported] = await arrivedOnce([
         { type: 'identify', match: (e) => e.type === 'identify' && e.userId === uA, anonymousId: A },
         { type: 'track', event: 'Order Completed', match: (e) => e.event === 'Order Completed' && e.anonymousId === B, properties: { ...price, order_id: `o-${run}` } },
         { type: 'track', event: 'Signed Up', match: (e) => e.event === 'Signed Up' && e.userId === uC, properties: { plan: 'free' } },
@@ -45,6 +48,7 @@ export async function serverCase(sdk) {
         { type: 'screen', name: 'Home', match: (e) => e.type === 'screen' && e.userId === uD, properties: { tab: 'feed' } },
         { type: 'group', match: (e) => e.type === 'group' && e.groupId === `grp-${run}`, userId: uA, anonymousId: A, traits: { name: 'Acme', employees: 12 } },
         { type: 'alias', match: (e) => e.type === 'alias' && e.userId === uA, previousId: A },
+        { type: 'track', event: 'Order Imported', match: (e) => e.event === 'Order Imported' && e.userId === uI },
     ]);
     for (const m of [identify, track, trackC, pageEv, screen, group, alias]) {
         assert.ok(lib(m.event), `${m.event.type}: context.library.name is ${sdk.library}: ${JSON.stringify(m.event.context)}`);
@@ -74,6 +78,12 @@ export async function serverCase(sdk) {
     assert.equal(identify.event.traits.plan, 'pro');
 
     sameNumbers(track, price);
+
+    // The SDK's `timestamp` option, for events of the past: RudderStack's SDK sends it next to
+    // originalTimestamp (the time of the call), which the correction used instead, so a purchase
+    // of three days ago arrived stamped a second ago.
+    const took = Date.parse(imported.event.timestamp);
+    assert.ok(Math.abs(took - past.getTime()) < 60000, `timestamp ${imported.event.timestamp} is the one given, ${past.toISOString()}`);
     sameNumbers(pageEv, { price: 19.9 });
 
     // A 503, then the SDK's own retry.

@@ -3,7 +3,8 @@
  * scripted: 500 retried then delivered; 429 with Retry-After (seconds and HTTP date) honoured,
  * measured at the stub; 400 dead-lettered at once with its headers; a hung request timed out and
  * retried; retries exhausted; a vendor with an untrusted certificate refused, retried and
- * dead-lettered; an event too old for Meta dead-lettered alone; `sluicectl dlq list|replay`
+ * dead-lettered; an event too old for Meta dead-lettered alone, also when it turns 7 days old
+ * while its batch waits for a retry; `sluicectl dlq list|replay`
  * (to one integration, and to all; a dead letter without its payload is not replayed); and a
  * dead-letter producer in librdkafka's fatal state replaced.
  */
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -516,6 +518,57 @@ static void test_401_after_vault_put_reads_the_new_credential(void **state)
     dfix_vault_put(&F, "meta", "meta", "{\"access_token\":\"tok\"}");
 }
 
+/* An event mapped just inside Meta's 7 days whose batch then waits for a retry: by the retry it
+ * is older than 7 days, and Meta (the stub as Meta) refuses the whole request for it. It is
+ * dead-lettered alone before the retry; the fresh event of its batch is delivered. */
+static void test_retry_past_meta_window_dead_letters_only_the_old_event(void **state)
+{
+    (void)state;
+    dfix_stub_plan_for(&F, &META, "503/ra=10", "rwin-");
+    int64_t now = dfix_now_ms();
+    /* Stamped 7 days less 5 s ago (dfix_envelope puts the timestamp 400 ms before its time): inside
+     * the window when mapped, outside it by the retry 10 s later. */
+    char *envs[2] = {dfix_envelope("rwin-old", now - 7LL * 86400000 + 5400, NULL),
+                     dfix_envelope("rwin-fresh", now, NULL)};
+    dfix_produce(&F, envs, 2, NULL);
+    free(envs[0]);
+    free(envs[1]);
+    json_t *reqs = wait_requests_with(&META, "rwin-fresh", 2, 30000);
+    assert_int_equal(json_array_size(reqs), 2);
+    /* The first attempt carried both (both inside the window then); the retry only the fresh one
+     * (with the old one the stub, as Meta, refuses the whole request). */
+    const char *first = json_string_value(json_object_get(json_array_get(reqs, 0), "body"));
+    const char *retry = json_string_value(json_object_get(json_array_get(reqs, 1), "body"));
+    assert_non_null(strstr(first, "rwin-old"));
+    assert_null(strstr(retry, "rwin-old"));
+    json_decref(reqs);
+    char since[32];
+    time_t start = (time_t)(now / 1000);
+    struct tm tm;
+    gmtime_r(&start, &tm);
+    strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    const char *args[] = {"--vendor", "meta", "--since", since, NULL};
+    size_t old = 0;
+    for (int waited = 0; old == 0 && waited <= 20000; waited += 250) {
+        usleep(250 * 1000);
+        json_t *dlq = dfix_dlq_list(&F, args), *e;
+        size_t i;
+        json_array_foreach(dlq, i, e) {
+            /* Only the old event, with the reason and the attempt it missed; never the two with
+             * Meta's 400 for the whole request. */
+            const char *error = json_string_value(json_object_get(e, "error"));
+            assert_string_not_equal(json_string_value(json_object_get(e, "status")), "400");
+            if (strstr(error, "older than 7 days") != NULL) {
+                assert_string_equal(json_string_value(json_object_get(e, "attempts")), "1");
+                old++;
+            }
+        }
+        json_decref(dlq);
+    }
+    assert_int_equal(old, 1);
+    dfix_stub_plan(&F, &META, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -532,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_dlq_producer_fatal_error_recovers),
         /* Last: it replaces the vault's credential. */
         cmocka_unit_test(test_401_after_vault_put_reads_the_new_credential),
+        cmocka_unit_test(test_retry_past_meta_window_dead_letters_only_the_old_event),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -21,7 +21,8 @@
  *   (-1: none), which a test can ask many times a second without reading the whole log. These
  *   control requests are not recorded.
  *
- * Default answers by path: .../events (Meta) {"events_received":N,...}; /v5/ad_accounts/…/events
+ * Default answers by path: .../events (Meta) {"events_received":N,...}, or as Meta a 400 (error
+ * 100, subcode 2804003) for the whole request when one event_time is more than 7 days ago; /v5/ad_accounts/…/events
  * (Pinterest) {"num_events_received":N,"num_events_processed":N,...}; /rest/conversionEvents
  * (LinkedIn) {"elements":[{"status":201},...]}; .../event/track/ (TikTok)
  * {"code":0,...}; /debug/mp/collect (GA4) {"validationMessages":[...]} from a few of GA4's
@@ -252,6 +253,20 @@ static void record(h2o_req_t *req, const answer_t *a)
     }
 }
 
+/* 1 when a Meta request's data[] holds an event_time more than 7 days ago. */
+static int meta_too_old(const json_t *in)
+{
+    size_t i;
+    json_t *ev;
+    json_int_t oldest = (json_int_t)time(NULL) - 7 * 86400;
+    json_array_foreach(json_object_get(in, "data"), i, ev) {
+        json_t *t = json_object_get(ev, "event_time");
+        if (json_is_integer(t) && json_integer_value(t) < oldest)
+            return 1;
+    }
+    return 0;
+}
+
 static void send_answer(h2o_req_t *req, const answer_t *a)
 {
     static h2o_generator_t gen = {NULL, NULL};
@@ -279,6 +294,11 @@ static void send_answer(h2o_req_t *req, const answer_t *a)
             out = json_pack("{s:[]}", "elements");
             for (size_t i = 0; out != NULL && i < json_array_size(json_object_get(in, "elements")); i++)
                 json_array_append_new(json_object_get(out, "elements"), json_pack("{s:i}", "status", 201));
+        } else if (ends_with(path, plen, "/events") && meta_too_old(in)) {
+            /* Meta fails the whole request when one event is older than 7 days. */
+            status = 400;
+            body = strdup("{\"error\":{\"message\":\"Invalid parameter\",\"type\":\"OAuthException\",\"code\":100,"
+                          "\"error_subcode\":2804003,\"error_user_title\":\"Event Timestamp Too Old\"}}");
         } else if (ends_with(path, plen, "/events"))
             out = json_pack("{s:I,s:[],s:s}", "events_received",
                             (json_int_t)json_array_size(json_object_get(in, "data")), "messages", "fbtrace_id", "stub");

@@ -313,6 +313,16 @@ static void timestamp_corrected_for_client_clock(void **state)
     assert_string_equal(str(ev, "timestamp"), "2026-11-23T07:59:59.500Z");
     assert_string_equal(str(ev, "originalTimestamp"), "2026-11-23T08:59:59.500+01:00");
     json_decref(ev);
+    /* RudderStack's node SDK importing a past purchase: the caller's timestamp, the call's time
+     * as originalTimestamp, sentAt at the flush a second later. The purchase keeps its day (its
+     * timestamp corrected, 1 h 30 s for this clock); the call's time stays originalTimestamp. */
+    ev = parse("{\"event\":\"x\",\"timestamp\":\"2026-11-16T09:30:00.000Z\","
+               "\"originalTimestamp\":\"2026-11-23T09:00:29.000Z\",\"sentAt\":\"2026-11-23T09:00:30.000Z\"}",
+               &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-11-16T08:29:30.000Z");
+    assert_string_equal(str(ev, "originalTimestamp"), "2026-11-23T09:00:29.000Z");
+    json_decref(ev);
     /* Without sentAt there is nothing to correct with: timestamp as sent. */
     ev = parse("{\"event\":\"x\",\"timestamp\":\"2026-11-20T10:00:00Z\"}", &e);
     assert_int_equal(sluice_event_enrich(ev, &en), 0);
