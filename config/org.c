@@ -7,6 +7,7 @@
  */
 #include "config/decode.h"
 #include "pii/scan.h"
+#include "common/strdist.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -493,11 +494,62 @@ typedef struct seen_paths {
     size_t count;
 } seen_paths_t;
 
+/* The members of an event in Segment's spec (and RudderStack's `channel`): where a rule path
+ * starts. */
+static const char *const event_fields[] = {
+    "anonymousId", "category",     "channel",   "context",   "event",
+    "groupId",     "integrations", "messageId", "name",      "originalTimestamp",
+    "previousId",  "properties",   "sentAt",    "timestamp", "traits",
+    "type",        "userId",       NULL,
+};
+
+/* Two rule paths that name the same members: the first key exactly, the rest without regard to
+ * ASCII case, as config/path.c matches them. */
+static int same_rule_path(const char *a, const char *b)
+{
+    size_t n = strcspn(a, ".[");
+    if (strcspn(b, ".[") != n || strncmp(a, b, n) != 0)
+        return 0;
+    return strcasecmp(a + n, b + n) == 0;
+}
+
+/* A rule whose path starts with no member of an event acts only where a client sent that
+ * top-level member, which spec'd events never carry: `Traits.email` or `trait.phone` passed
+ * config check and hashed nothing (the first key is matched exactly). Warned, with the member
+ * meant when it is close. */
+static void warn_first_key(sluice_config_diag_t *diag, const sluice_path_t *p, const char *where,
+                           const sluice_yaml_pos_t *pos)
+{
+    char first[64];
+    size_t n = strcspn(p->text, ".[");
+    if (n >= sizeof(first))
+        n = sizeof(first) - 1;
+    memcpy(first, p->text, n);
+    first[n] = '\0';
+    const char *meant = NULL;
+    for (size_t i = 0; event_fields[i] != NULL; i++) {
+        if (strcmp(first, event_fields[i]) == 0)
+            return;
+        if (strcasecmp(first, event_fields[i]) == 0)
+            meant = event_fields[i];
+    }
+    if (meant == NULL)
+        meant = sluice_strdist_closest(first, event_fields, 2);
+    char hint[96] = "";
+    if (meant != NULL)
+        snprintf(hint, sizeof(hint), " (did you mean '%s'?)", meant);
+    sluice_config_diag_warn(diag, pos,
+                            "%s: '%s' starts with '%s', which is no member of an event in Segment's spec, so the rule "
+                            "acts only on events that carry a top-level '%s'%s",
+                            where, p->text, first, first, hint);
+}
+
 static void once(seen_paths_t *seen, sluice_config_diag_t *diag, const sluice_path_t *p, const char *where,
                  const sluice_yaml_pos_t *pos)
 {
     if (p->text == NULL)
         return;
+    warn_first_key(diag, p, where, pos);
     /* The gateway writes these itself and the wire format rests on them: `type` is the Kafka
      * header `type` and the worker's routing, `receivedAt` the envelope's own. A rule on either
      * (config check said ok) sent envelopes without receivedAt and a `type` header with no value,
@@ -513,7 +565,7 @@ static void once(seen_paths_t *seen, sluice_config_diag_t *diag, const sluice_pa
         }
     }
     for (size_t i = 0; i < seen->count; i++) {
-        if (strcmp(seen->items[i].text, p->text) == 0) {
+        if (same_rule_path(seen->items[i].text, p->text)) {
             sluice_config_diag_add(diag, pos,
                                    "%s: field '%s' is already handled by %s (line %u); a field takes one rule", where,
                                    p->text, seen->items[i].where, seen->items[i].line);

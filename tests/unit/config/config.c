@@ -562,6 +562,40 @@ static void test_rule_on_the_gateways_own_fields(void **state)
                   "carried by every envelope (Kafka's wire format); no rule may change it");
 }
 
+/* Rules match members below the event's own fields in any case: two rules for one field in two
+ * spellings are one field with two rules. A path that starts with no member of an event (a
+ * capital, a missing s) hashed nothing and passed config check: warned, with the member meant. */
+static void test_rule_paths_in_other_spellings(void **state)
+{
+    (void)state;
+    expect_errors(BASE "    data_layer:\n"
+                       "      hash_fields: [{path: traits.email, normalize: email}]\n"
+                       "      drop: [traits.Email, Properties.password]\n",
+                  "x.yaml:12:14: orgs[0].data_layer.drop[0]: field 'traits.Email' is already handled by orgs[0]."
+                  "data_layer.hash_fields[0] (line 11); a field takes one rule");
+    sluice_config_diag_t d;
+    sluice_config_t *cfg = load(BASE "    data_layer:\n"
+                                     "      hash_fields: [{path: Traits.email, normalize: email},\n"
+                                     "                    {path: trait.phone, normalize: phone},\n"
+                                     "                    {path: properties.Email, normalize: email}]\n"
+                                     "      drop: [channel, context.traits.password]\n",
+                                SLUICE_CONFIG_NO_ENV, &d);
+    assert_non_null(cfg);
+    const char *w[3] = {NULL, NULL, NULL};
+    size_t n = 0;
+    for (size_t i = 0; i < d.warning_count && n < 3; i++)
+        if (strstr(d.warnings[i], "no member of an event") != NULL)
+            w[n++] = d.warnings[i];
+    assert_int_equal(n, 2); /* not properties.Email, channel or context.traits.password */
+    assert_string_equal(w[0], "x.yaml:11:21: orgs[0].data_layer.hash_fields[0]: 'Traits.email' starts with 'Traits', "
+                              "which is no member of an event in Segment's spec, so the rule acts only on events "
+                              "that carry a top-level 'Traits' (did you mean 'traits'?)");
+    assert_non_null(strstr(w[1], "'trait.phone' starts with 'trait',"));
+    assert_non_null(strstr(w[1], "(did you mean 'traits'?)"));
+    sluice_config_free(cfg);
+    sluice_config_diag_dispose(&d);
+}
+
 static void test_bad_network_values(void **state)
 {
     (void)state;
@@ -1855,6 +1889,7 @@ int main(void)
         cmocka_unit_test_setup(test_field_paths_that_never_match, clear_env),
         cmocka_unit_test_setup(test_field_handled_twice, clear_env),
         cmocka_unit_test_setup(test_rule_on_the_gateways_own_fields, clear_env),
+        cmocka_unit_test_setup(test_rule_paths_in_other_spellings, clear_env),
         cmocka_unit_test_setup(test_enrichment, clear_env),
         cmocka_unit_test_setup(test_bad_network_values, clear_env),
         cmocka_unit_test_setup(test_source_values, clear_env),
