@@ -168,7 +168,7 @@ static int parse_uncached(const char *s, size_t len, int flags, int64_t *unix_ms
                 return -1;
             p += 2;
             offset_s = sign * (oh * 3600LL + om * 60LL);
-        } else {
+        } else if (!(flags & SLUICE_TIME_NO_ZONE_OK)) {
             return -1; /* no zone */
         }
         if (p != end)

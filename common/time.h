@@ -7,7 +7,8 @@
  * digits of fractions, then a zone: `Z` (or `z`), `+HH:MM`/`-HH:MM` or `+HHMM`/`-HHMM`. Dates
  * are checked against the Gregorian calendar (2025-02-29 is refused, 2024-02-29 is not); hours
  * 0-23, minutes 0-59, seconds 0-60 (a leap second reads as the next minute's first second);
- * zone hours 0-23. A time without a zone is refused: its instant would depend on the host.
+ * zone hours 0-23. A time without a zone is refused: its instant would depend on the host
+ * (unless SLUICE_TIME_NO_ZONE_OK asks for it).
  */
 #ifndef SLUICE_COMMON_TIME_H
 #define SLUICE_COMMON_TIME_H
@@ -20,6 +21,11 @@
 
 /* Also accept a bare date `YYYY-MM-DD` (midnight UTC), for config values. */
 #define SLUICE_TIME_DATE_OK 1
+
+/* Also accept a date-time without a zone, read as if it were UTC: a wall-clock reading whose
+ * instant is unknown, but whose distance to another reading of the same clock is not (Dart's
+ * DateTime.now().toIso8601String(), which Segment's Flutter SDK sends). */
+#define SLUICE_TIME_NO_ZONE_OK 2
 
 /* Parses s[0..len) (no NUL needed) by the rules above into milliseconds since the Unix epoch
  * (fractions below a millisecond are dropped). 0, or -1 when it is not such a time. */

@@ -104,9 +104,12 @@ static int has_categories(const json_t *cats, const sluice_consent_config_t *c)
     return 1;
 }
 
-/* What identifies the person: their ids (an alias's previousId, an SDK's externalIds, a phone's
+/* What identifies the person: their ids (an alias's previousId, an SDK's external ids, a phone's
  * device, advertising and push ids), traits, address and agent, the ids vendors' cookies and ad
- * clicks gave them. context.device.type and the like stay: they say what, not who. */
+ * clicks gave them. context.device.type and the like stay: they say what, not who. Segment's
+ * SDKs name the external ids context.externalIds, RudderStack's (every platform's putExternalId
+ * or externalId option) context.externalId: both, or a RudderStack app's CRM id and e-mail
+ * passed a strip. */
 const char *const sluice_datalayer_identifying[] = {"userId",
                                                     "previousId",
                                                     "traits",
@@ -117,6 +120,7 @@ const char *const sluice_datalayer_identifying[] = {"userId",
                                                     "context.traits",
                                                     "context.identity",
                                                     "context.externalIds",
+                                                    "context.externalId",
                                                     "context.device.id",
                                                     "context.device.advertisingId",
                                                     "context.device.token",

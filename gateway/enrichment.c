@@ -274,8 +274,9 @@ static int user_agent(sluice_enrichment_req_t *r, json_t *ev)
     sluice_ua_cache_t *cache = r->e->ua != NULL ? thread_cache(r->e, r->w->index) : NULL;
     /* A server's event that names no user agent has no visitor's to parse or to find missing
      * (the request's own is the server's, and is not copied into it): only the address ranges
-     * judge it. */
-    int judge_missing = r->browser;
+     * judge it. Nor has an app's whose request came through an HTTP library (React Native's
+     * OkHttp): the library's name was not copied into it either (sluice_event_app_agent). */
+    int judge_missing = r->browser && !sluice_event_app_agent(ev, r->en);
     if (cache != NULL && (len > 0 || judge_missing)) {
         int hit;
         /* One too long for the cache is parsed once per request, not per event: the header's,
@@ -442,6 +443,17 @@ static void session(sluice_enrichment_req_t *r, json_t *ev, sluice_reply_t *repl
                 r->session = s;
                 have = 1;
             }
+        }
+        /* The session lives in a cookie, which an app's HTTP client mostly does not keep
+         * (analytics-kotlin's and RudderStack's HttpURLConnection have no cookie store): each of
+         * its requests was a new session, number 1 again, every flush counted as a visit. An app's
+         * event that brings no session cookie gets none, nor a cookie: no session is better than
+         * a wrong one (its SDK's own, RudderStack's context.sessionId, stays as sent). An app's
+         * request has no Origin, which every browser sends with a POST: RudderStack's browser
+         * SDK also sends a context.app, and its sessions stay as they were. */
+        if (!have && sluice_event_from_app(ev) && sluice_http_header_str(r->req, "origin").base == NULL) {
+            r->session_state = -1;
+            return;
         }
         int started = sluice_session_advance(&r->session, have, r->en->received_ms / 1000, c->session_timeout_s);
         char value[SLUICE_SESSION_VALUE_MAX + 1], set[SLUICE_SESSION_VALUE_MAX + 256];

@@ -260,12 +260,14 @@ static int check_field(json_t *ev, member_t m, json_t *v, field_kind_t kind, con
                                           "%s must be a string", key);
         return 1;
     case F_TIME: {
+        /* A time without a zone is the device's wall clock (Segment's Flutter SDK stamps events and
+         * sentAt so): taken, and read against the sentAt of the same clock (correct_timestamp).
+         * Refused, every event of a Flutter app was lost. */
         int64_t ms;
-        if (!json_is_string(v) || sluice_time_parse(json_string_value(v), json_string_length(v), 0, &ms) != 0)
+        if (!json_is_string(v) ||
+            sluice_time_parse(json_string_value(v), json_string_length(v), SLUICE_TIME_NO_ZONE_OK, &ms) != 0)
             return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
-                                          "%s must be an ISO-8601 date-time with a time zone, e.g. "
-                                          "2026-11-23T10:00:00.000Z",
-                                          key);
+                                          "%s must be an ISO-8601 date-time, e.g. 2026-11-23T10:00:00.000Z", key);
         return 1;
     }
     case F_OBJECT:
@@ -399,10 +401,18 @@ int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *li
 
 /* ---------------------------------------------------------------- enrichment */
 
-/* ms of a JSON string holding an RFC 3339 time, or -1 (validation let only such times through). */
+/* ms of a JSON string holding an RFC 3339 time: 1 when it has a zone, 0 when it is a wall-clock
+ * reading without one (read as if UTC), -1 when it is neither (validation let only such times
+ * through). */
 static int time_of(json_t *v, int64_t *ms)
 {
-    return json_is_string(v) && sluice_time_parse(json_string_value(v), json_string_length(v), 0, ms) == 0 ? 0 : -1;
+    if (!json_is_string(v))
+        return -1;
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    if (sluice_time_parse(s, n, 0, ms) == 0)
+        return 1;
+    return sluice_time_parse(s, n, SLUICE_TIME_NO_ZONE_OK, ms) == 0 ? 0 : -1;
 }
 
 /* Segment's clock-skew correction: a client whose clock is off stamps its events off by as much,
@@ -413,19 +423,26 @@ static int time_of(json_t *v, int64_t *ms)
  * originalTimestamp with the time of the call and sends a caller's `timestamp` next to it, for an
  * import of past events): RudderStack's server keeps that timestamp, and correcting from the
  * call's time instead turned a week-old purchase into one made a second ago. Without sentAt
- * nothing can be corrected and timestamp stays as sent. */
+ * nothing can be corrected and timestamp stays as sent. A time without a zone (the device's wall
+ * clock) is corrected by a sentAt without one, the same clock; with no such sentAt its instant is
+ * unknown and the event took place, as far as anyone knows, when it was received. */
 static void correct_timestamp(json_t *ev, json_t *ts, json_t *orig, json_t *sent_at, int64_t received_ms)
 {
     if (json_is_null(ts))
         ts = NULL; /* validation lets null through as absent: originalTimestamp may give it */
     json_t *base = json_is_string(ts) ? ts : orig;
     int64_t base_ms, sent_ms;
-    if (time_of(base, &base_ms) != 0)
+    int base_zoned = time_of(base, &base_ms);
+    if (base_zoned < 0)
         return;
-    if (time_of(sent_at, &sent_ms) != 0) {
-        if (ts == NULL)
-            json_object_set_nocheck(ev, "timestamp", base);
-        return;
+    int sent_zoned = time_of(sent_at, &sent_ms);
+    if (sent_zoned < 0 || sent_zoned != base_zoned) {
+        if (base_zoned) {
+            if (ts == NULL)
+                json_object_set_nocheck(ev, "timestamp", base);
+            return;
+        }
+        sent_ms = base_ms; /* no age to go by: as received */
     }
     if (!json_is_string(orig))
         json_object_set_nocheck(ev, "originalTimestamp", base);
@@ -497,9 +514,20 @@ int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
     json_t *ua = json_object_get(ctx, "userAgent");
     /* An empty one is none (an SDK that could not read its platform's): kept, the event would be
      * one without a user agent, which `bots: drop` drops. */
-    if (en->user_agent != NULL && (!json_is_string(ua) || json_string_length(ua) == 0))
+    if (en->user_agent != NULL && (!json_is_string(ua) || json_string_length(ua) == 0) &&
+        !sluice_event_app_agent(ev, en))
         json_object_set_new_nocheck(ctx, "userAgent", header_string(en->user_agent));
     return 0;
+}
+
+int sluice_event_from_app(const json_t *ev)
+{
+    return json_is_object(json_object_get(json_object_get(ev, "context"), "app"));
+}
+
+int sluice_event_app_agent(const json_t *ev, const sluice_event_enrich_t *en)
+{
+    return en != NULL && en->library_user_agent && sluice_event_from_app(ev);
 }
 
 /* ---------------------------------------------------------------- size */

@@ -75,9 +75,21 @@ typedef struct sluice_event_enrich {
     const char *client_ip;  /* textual address */
     const char *user_agent; /* may be NULL */
     int trust_client_ip;    /* server sources pass the end user's context.ip, or none */
+    int library_user_agent; /* user_agent is an HTTP library's (okhttp/4.9.2): see sluice_event_app_agent */
 } sluice_event_enrich_t;
 
-/* Fills messageId (UUIDv4) when absent, receivedAt, context.ip and context.userAgent.
+/* 1 when ev comes from an app: it has a context.app object, which Segment's and RudderStack's
+ * mobile SDKs (Android, iOS, React Native, Flutter) send and analytics.js and sluice.js do not. */
+int sluice_event_from_app(const json_t *ev);
+
+/* 1 when the request's User-Agent is no agent of the person behind ev: an HTTP library's
+ * (en->library_user_agent) on an app's event. React Native's fetch on Android is OkHttp and says
+ * so; the SDK's context names no agent: the app's HTTP stack then made every event a bot
+ * (docs/enrichment.md). Such an event keeps the agent it carries, or none. */
+int sluice_event_app_agent(const json_t *ev, const sluice_event_enrich_t *en);
+
+/* Fills messageId (UUIDv4) when absent, receivedAt, context.ip and context.userAgent (not from
+ * an app's HTTP library, sluice_event_app_agent).
  * Returns 0, or -1 when no random bytes were available for the messageId. */
 int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en);
 

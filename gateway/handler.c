@@ -4,6 +4,7 @@
  *   <prefix>/b|batch, /beacon<prefix>/batch (RudderStack's beacon)             browser events
  *   <prefix>/pixel/<type>                                                       GET, answers a GIF
  *   <prefix>/xd (GET), <prefix>/xd/redeem (POST)                                cross-domain identity tokens
+ *   <prefix>/projects/<writeKey>/settings (GET)                                 Segment's SDKs' settings
  *   <prefix>/events                                                             signed server-to-server
  *   OPTIONS on any of them                                                      CORS preflight
  *   /healthz, /readyz (/metrics on the metrics listener only)                  operations
@@ -291,6 +292,20 @@ static int dispatch(sluice_gateway_t *gw, sluice_worker_t *w, h2o_req_t *req)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ACCESS_CONTROL_ALLOW_ORIGIN, NULL, H2O_STRLIT("*"));
         send_text(req, w, SLUICE_ROUTE_OTHER, 204, "text/plain", "", 0);
         return 0;
+    }
+    /* Segment's SDKs' settings, fetched from their cdnHost: /projects/<writeKey>/settings. */
+    if (rest.len > 10 + 9 && memcmp(rest.base, "/projects/", 10) == 0 &&
+        memcmp(rest.base + rest.len - 9, "/settings", 9) == 0) {
+        h2o_iovec_t key = h2o_iovec_init(rest.base + 10, rest.len - 10 - 9);
+        if (memchr(key.base, '/', key.len) == NULL) {
+            if (is_method(req, "OPTIONS"))
+                return sluice_ingest_preflight(req, w, SLUICE_ROUTE_OTHER);
+            if (!is_method(req, "GET") && !is_method(req, "HEAD")) {
+                method_not_allowed(req, w, SLUICE_ROUTE_OTHER, "GET, HEAD, OPTIONS");
+                return 0;
+            }
+            return sluice_ingest_settings(req, w, key);
+        }
     }
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (!h2o_memis(rest.base, rest.len, routes[i].path, strlen(routes[i].path)))

@@ -383,7 +383,8 @@ static void withhold_unvouched(json_t *ev)
         json_t *v = json_object_get(ev, times[i]);
         int64_t ms;
         if (v != NULL && !json_is_null(v) &&
-            !(json_is_string(v) && sluice_time_parse(json_string_value(v), json_string_length(v), 0, &ms) == 0))
+            !(json_is_string(v) &&
+              sluice_time_parse(json_string_value(v), json_string_length(v), SLUICE_TIME_NO_ZONE_OK, &ms) == 0))
             json_object_del(ev, times[i]);
     }
 }
@@ -828,6 +829,48 @@ static int read_body(ingest_t *in, h2o_iovec_t *body, char **owned)
     return 0;
 }
 
+/* A gzip body may expand this many times before its write key is known (inflate_keyless). */
+#define KEYLESS_GZIP_RATIO 64
+
+/* A gzip body whose request names no key in its head: its key can only be inside. Segment's
+ * analytics-kotlin (Android) sends every batch so (HTTPClient.kt: gzip, no Authorization, the
+ * writeKey at the end of the body): refused unread, every batch was a 401, which the SDK answers
+ * by deleting the batch. Such a body is inflated before its key is known, once (read_body's
+ * result is kept), but no further than KEYLESS_GZIP_RATIO times its size on the wire: a real
+ * batch of JSON events shrinks 10 to 25 times, a bomb thousands of times, and a bomb sent without
+ * a key would otherwise cost a 512 KiB inflate for a 1 KB request. Nothing is parsed before the
+ * key has passed. 0, or -1 when answered. */
+static int inflate_keyless(ingest_t *in, h2o_iovec_t *body, char **owned)
+{
+    h2o_req_t *req = in->req;
+    const sluice_limits_t *lim = &in->rt->cfg->limits;
+    size_t wire = req->entity.base != NULL ? req->entity.len : 0;
+    size_t cap = wire > lim->max_body_bytes / KEYLESS_GZIP_RATIO ? lim->max_body_bytes : wire * KEYLESS_GZIP_RATIO;
+    size_t out_len;
+    *owned = NULL;
+    sluice_counter_add(&in->w->metrics.inflated, 1);
+    int rc = sluice_gunzip(req->entity.base != NULL ? req->entity.base : "", wire, cap, owned, &out_len);
+    if (rc == SLUICE_GZIP_ETOOBIG && cap == lim->max_body_bytes)
+        return refuse(req, in->w, &in->reply, 413, "payload_too_large", "request body too large after gzip decoding",
+                      NULL) -
+               1;
+    if (rc == SLUICE_GZIP_ETOOBIG)
+        return refuse(req, in->w, &in->reply, 401, "unauthorized",
+                      "a gzip body whose write key is inside it may expand at most 64 times; send the key in the "
+                      "Authorization header",
+                      NULL) -
+               1;
+    if (rc != 0)
+        return refuse(req, in->w, &in->reply, 400, "invalid_json", "body is not valid gzip", NULL) - 1;
+    if (out_len == 0) {
+        free(*owned);
+        *owned = NULL;
+        return refuse(req, in->w, &in->reply, 400, "invalid_json", "empty body", NULL) - 1;
+    }
+    *body = h2o_iovec_init(*owned, out_len);
+    return 0;
+}
+
 /* The write key from the request's head: Authorization (Bearer, or Basic with the key as user
  * name), X-Write-Key, or the query's writeKey, in that order. Pool memory; NULL when none. */
 static const char *head_write_key(ingest_t *in, size_t *len)
@@ -1251,8 +1294,9 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
      * kept as a browser's is; so is a crawler's or headless browser's (Applebot, HeadlessChrome),
      * which makes the events bots. */
     h2o_iovec_t ua = sluice_http_header(req, H2O_TOKEN_USER_AGENT);
-    if (ua.base != NULL &&
-        (!server_sent || !sluice_ua_contains_any(ua.base, ua.len, sluice_ua_http_libraries, SIZE_MAX)))
+    en.library_user_agent =
+        ua.base != NULL && sluice_ua_contains_any(ua.base, ua.len, sluice_ua_http_libraries, SIZE_MAX);
+    if (ua.base != NULL && (!server_sent || !en.library_user_agent))
         en.user_agent = h2o_strdup(&req->pool, ua.base, ua.len).base;
     sluice_enrichment_req_t enr; /* device, bots, geolocation, session, campaign (enrichment.h) */
     sluice_enrichment_begin(&enr, req, w, in->rt, in->src, &en);
@@ -1412,7 +1456,7 @@ static int authenticate_key(ingest_t *in, const char *key, size_t key_len)
     return refuse(in->req, in->w, &in->reply, 401, "unauthorized",
                   key != NULL ? "unknown write key"
                               : "a write key is required (Authorization: Bearer or Basic, X-Write-Key, or writeKey "
-                                "in the query or in a JSON body that is not gzip-encoded)",
+                                "in the query or in the JSON body)",
                   NULL) -
            1;
 }
@@ -1434,22 +1478,33 @@ int sluice_ingest_post(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route,
     int64_t replay_until = 0;
     size_t key_len = 0;
     const char *key = NULL, *body_key = NULL;
+    h2o_iovec_t body = h2o_iovec_init(NULL, 0);
+    char *owned = NULL;
+    int inflated = 0;
     if (is_server) {
         if (verify_signature(&in, wire, replay_key, &replay_until) != 0)
             return 0;
     } else {
         key = head_write_key(&in, &key_len);
-        if (key == NULL && !is_gzip(req))
+        if (key == NULL && is_gzip(req)) {
+            if (inflate_keyless(&in, &body, &owned) != 0)
+                return 0;
+            inflated = 1;
+            key = body_key = body_write_key(&in, body, &key_len);
+        } else if (key == NULL) {
             key = body_key = body_write_key(&in, wire, &key_len);
-        if (authenticate_key(&in, key, key_len) != 0)
+        }
+        if (authenticate_key(&in, key, key_len) != 0) {
+            free(owned);
             return 0;
+        }
     }
-    if (admit(&in) != 0)
+    if (admit(&in) != 0) {
+        free(owned);
         return 0;
+    }
 
-    h2o_iovec_t body;
-    char *owned;
-    if (read_body(&in, &body, &owned) != 0)
+    if (!inflated && read_body(&in, &body, &owned) != 0)
         return 0;
     in.body_len = body.len;
     sluice_event_error_t e;
@@ -1487,6 +1542,51 @@ int sluice_ingest_post(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route,
     json_decref(root);
     sluice_json_arena_free(arena); /* the request, if any, holds it on */
     free(owned);
+    return 0;
+}
+
+/* Segment's SDKs fetch their settings from cdnHost (`GET <cdnHost>/projects/<key>/settings`) when
+ * they start, and the settings' integrations["Segment.io"].apiHost decides where their events go,
+ * whatever the app configured: analytics-kotlin from 1.20 and analytics-swift replace the apiHost
+ * they were given with the settings' one, or with api.segment.io/v1, their default, when the fetch
+ * fails. Pointed at sluice, the fetch was a 404 and the app's events went to Segment. The answer
+ * names the gateway, as the request reached it (Host and path prefix), for a browser source's
+ * key, and turns the SDKs' own metrics off (they report to Segment). Nothing else of Segment's
+ * settings applies here: no device-mode destinations, no plan. */
+int sluice_ingest_settings(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t key)
+{
+    ingest_t in = {.req = req, .w = w, .rt = w->rt, .reply = {.route = SLUICE_ROUTE_OTHER}, .now_ms = sluice_now_ms()};
+    if (authenticate_key(&in, key.base, key.len) != 0 || check_origin(&in) != 0)
+        return 0;
+    /* The host as a client named it: letters, digits, dots, dashes, a port or an IPv6 literal;
+     * anything else is no host to send events to. */
+    h2o_iovec_t host = req->authority;
+    int ok = host.len > 0 && host.len < 256;
+    for (size_t i = 0; ok && i < host.len; i++) {
+        char c = host.base[i];
+        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+             c == ':' || c == '[' || c == ']';
+    }
+    if (!ok)
+        return refuse(req, w, &in.reply, 400, "bad_request", "the request names no host (Host) to send events to",
+                      NULL);
+    const char *prefix = in.rt->cfg->server.path_prefix ? in.rt->cfg->server.path_prefix : "";
+    size_t plen = strlen(prefix);
+    while (plen > 0 && prefix[plen - 1] == '/')
+        plen--;
+    char api_host[512];
+    snprintf(api_host, sizeof(api_host), "%.*s%.*s", (int)host.len, host.base, (int)plen, prefix);
+    json_t *body = json_pack("{s:{s:{s:s%,s:s,s:s}},s:{},s:{},s:{},s:{s:i}}", "integrations", "Segment.io", "apiKey",
+                             key.base, key.len, "apiHost", api_host, "protocol", "https", "plan", "edgeFunction",
+                             "middlewareSettings", "metrics", "sampleRate", 0);
+    char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text == NULL)
+        return refuse(req, w, &in.reply, 500, "internal", "out of memory", NULL);
+    /* It names the Host it was asked for: a shared cache in front must not keep one for all. */
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL, H2O_STRLIT("no-store"));
+    sluice_reply_send(req, w, &in.reply, 200, "application/json", text, strlen(text), NULL);
+    free(text);
     return 0;
 }
 

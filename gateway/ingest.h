@@ -31,6 +31,10 @@ int sluice_ingest_xd_issue(h2o_req_t *req, sluice_worker_t *w);
  * event; answers {"anonymousId":"<id now in effect>","redeemed":true|false} with the cookie. */
 int sluice_ingest_xd_redeem(h2o_req_t *req, sluice_worker_t *w);
 
+/* GET <prefix>/projects/<writeKey>/settings: the settings Segment's SDKs fetch from their
+ * cdnHost at start, answered with the gateway as their apiHost (docs/compat.md). */
+int sluice_ingest_settings(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t key);
+
 /* Delivery report of one produced event; opaque is the pending_msg_t slot it was produced with
  * (its request and its messageId), err 0 when Kafka acknowledged it. Runs on the loop thread. */
 void sluice_ingest_on_delivery(void *opaque, int err);

@@ -91,6 +91,23 @@ static void test_date_only(void **state)
     assert_int_equal(ms, 1795132800000LL);
 }
 
+/* A wall-clock time without a zone only when asked for, read as if UTC; the memo keeps the two
+ * answers apart. */
+static void test_no_zone(void **state)
+{
+    (void)state;
+    int64_t ms;
+    assert_int_equal(parse("2026-11-20T00:00:00.123456", 0, &ms), -1);
+    assert_int_equal(parse("2026-11-20T00:00:00.123456", SLUICE_TIME_NO_ZONE_OK, &ms), 0);
+    assert_int_equal(ms, 1795132800123LL);
+    assert_int_equal(parse("2026-11-20T00:00:00.123456", 0, &ms), -1);
+    assert_int_equal(parse("2026-11-20T00:00:00+01:00", SLUICE_TIME_NO_ZONE_OK, &ms), 0);
+    assert_int_equal(ms, 1795132800000LL - 3600000);
+    refuse("2026-11-20", SLUICE_TIME_NO_ZONE_OK);
+    refuse("2026-11-20T00:00", SLUICE_TIME_NO_ZONE_OK);
+    refuse("2026-11-20T00:00:00 ", SLUICE_TIME_NO_ZONE_OK);
+}
+
 /* Only len bytes are read: a longer buffer with the time first. */
 static void test_length_bounded(void **state)
 {
@@ -189,7 +206,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accepts), cmocka_unit_test(test_fixed_form), cmocka_unit_test(test_repeated_texts),
         cmocka_unit_test(test_refuses), cmocka_unit_test(test_date_only),  cmocka_unit_test(test_length_bounded),
-        cmocka_unit_test(test_format),  cmocka_unit_test(test_round_trip), cmocka_unit_test(test_clocks),
+        cmocka_unit_test(test_no_zone), cmocka_unit_test(test_format),     cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_clocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

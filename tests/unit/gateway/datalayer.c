@@ -276,11 +276,13 @@ static void consent_policies(void **state)
 {
     (void)state;
     /* With what Segment's and RudderStack's SDKs add that identifies the person too: an alias's
-     * previousId, externalIds (an e-mail, a CRM id), a phone's advertising and device ids. */
+     * previousId, externalIds (an e-mail, a CRM id), a phone's advertising and device ids, and
+     * RudderStack's externalId (its SDKs' name for the same list). */
     const char *no_consent =
         "{\"userId\":\"u1\",\"previousId\":\"old-user-7\",\"traits\":{\"email\":\"a@b.c\"},"
         "\"context\":{\"ip\":\"1.2.3.4\",\"page\":{\"url\":\"https://x\"},"
         "\"externalIds\":[{\"id\":\"a@b.c\",\"type\":\"email\",\"collection\":\"users\"}],"
+        "\"externalId\":[{\"id\":\"a@b.c\",\"type\":\"brazeExternalId\"}],"
         "\"device\":{\"type\":\"ios\",\"id\":\"dev-9\",\"advertisingId\":\"6D92078A-8246-4BA4-AE5B-76104861E7DC\","
         "\"adTrackingEnabled\":true,\"token\":\"apns-token-1\"}},\"properties\":{\"card_number\":\"4111\"}}";
     sluice_dl_result_t res;
@@ -306,6 +308,7 @@ static void consent_policies(void **state)
     assert_null(json_object_get(json_object_get(ev, "properties"), "card_number"));
     assert_null(json_object_get(ev, "previousId"));
     assert_null(json_object_get(json_object_get(ev, "context"), "externalIds"));
+    assert_null(json_object_get(json_object_get(ev, "context"), "externalId"));
     json_t *dev = json_object_get(json_object_get(ev, "context"), "device");
     assert_null(json_object_get(dev, "id"));
     assert_null(json_object_get(dev, "advertisingId"));

@@ -197,16 +197,18 @@ static void event_size_limit(void **state)
 }
 
 /* Event times follow common/time.h's one set of rules: the same text the delivery worker reads
- * later, so an event the gateway accepts never has its time silently replaced downstream. */
+ * later, so an event the gateway accepts never has its time silently replaced downstream. A time
+ * without a zone (Segment's Flutter SDK: Dart's local toIso8601String) is taken: the gateway
+ * writes the event's timestamp from it (timestamp_corrected_for_client_clock), with a zone. */
 static void event_times(void **state)
 {
     (void)state;
     sluice_event_error_t e;
-    const char *good[] = {"2026-11-23T10:00:00Z", "2026-11-23T10:00:00.123Z", "2026-11-23T10:00:00.123456+01:00",
-                          "2026-11-23T10:00:00-0500", "2024-02-29T00:00:00Z"};
-    const char *bad[] = {
-        "2026-11-23T10:00:00",  "2026-11-23",           "2026-13-01T00:00:00Z",     "2026-04-31T00:00:00Z",
-        "2025-02-29T00:00:00Z", "2026-11-23T24:00:00Z", "2026-11-23T10:00:00Zjunk", "1700000000"};
+    const char *good[] = {"2026-11-23T10:00:00Z",     "2026-11-23T10:00:00.123Z", "2026-11-23T10:00:00.123456+01:00",
+                          "2026-11-23T10:00:00-0500", "2024-02-29T00:00:00Z",     "2026-11-23T10:00:00.123456"};
+    const char *bad[] = {"2026-11-23",           "2026-13-01T00:00:00Z", "2026-04-31T00:00:00Z",
+                         "2025-02-29T00:00:00Z", "2026-11-23T24:00:00Z", "2026-11-23T10:00:00Zjunk",
+                         "1700000000",           "2026-11-23T10:00"};
     char body[128];
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         snprintf(body, sizeof(body), "{\"event\":\"x\",\"timestamp\":\"%s\"}", good[i]);
@@ -350,6 +352,32 @@ static void timestamp_corrected_for_client_clock(void **state)
     ev = parse("{\"event\":\"x\",\"timestamp\":null,\"originalTimestamp\":\"2026-11-20T10:00:00Z\"}", &e);
     assert_int_equal(sluice_event_enrich(ev, &en), 0);
     assert_string_equal(str(ev, "timestamp"), "2026-11-20T10:00:00Z");
+    json_decref(ev);
+    /* Segment's Flutter SDK stamps the event and sentAt with the phone's wall clock, no zone: the
+     * two readings of one clock give the event's age (2.222 s), whatever the phone's zone. */
+    ev = parse("{\"event\":\"x\",\"timestamp\":\"2026-11-23T11:00:00.123456\","
+               "\"sentAt\":\"2026-11-23T11:00:02.345678\"}",
+               &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-11-23T07:59:57.778Z");
+    assert_string_equal(str(ev, "originalTimestamp"), "2026-11-23T11:00:00.123456");
+    json_decref(ev);
+    /* A wall-clock time without a sentAt of the same clock has no known instant: as received. */
+    ev = parse("{\"event\":\"x\",\"timestamp\":\"2026-11-23T11:00:00\"}", &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-11-23T08:00:00.000Z");
+    assert_string_equal(str(ev, "originalTimestamp"), "2026-11-23T11:00:00");
+    json_decref(ev);
+    ev = parse("{\"event\":\"x\",\"timestamp\":\"2026-11-23T11:00:00\",\"sentAt\":\"2026-11-23T10:00:05Z\"}", &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-11-23T08:00:00.000Z");
+    json_decref(ev);
+    /* A zoned time is not corrected by a sentAt without a zone (a different clock, as far as
+     * anyone can tell): it stays as sent. */
+    ev = parse("{\"event\":\"x\",\"timestamp\":\"2026-11-20T10:00:00Z\",\"sentAt\":\"2026-11-20T11:00:05\"}", &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-11-20T10:00:00Z");
+    assert_null(json_object_get(ev, "originalTimestamp"));
     json_decref(ev);
     /* No time at all: none is made up (receivedAt says when it arrived). */
     ev = parse("{\"event\":\"x\",\"sentAt\":\"2026-11-20T10:00:00Z\"}", &e);
