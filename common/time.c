@@ -86,14 +86,16 @@ static int parse_iso_utc_ms(const char *s, size_t len, int64_t *unix_ms)
 
 /* The last few texts this thread parsed, and their times: an event's timestamp and sentAt are
  * read by validation and again by enrichment. Parsing is a pure function of the bytes and the
- * flags, so a text seen before gives the same answer. */
+ * flags, so a text seen before gives the same answer; a text that needed no flag (a date-time
+ * with its zone, nearly all) gives it under any flags, so validation (which takes zoneless
+ * times) and enrichment (which asks first for a zone) share its entry. */
 #define MEMO_TEXT_MAX 32
 #define MEMO_COUNT    2
 
 static _Thread_local struct {
     char text[MEMO_TEXT_MAX];
     size_t len; /* 0: empty */
-    int flags;
+    int needed; /* the flags the text parses only with */
     int64_t unix_ms;
 } memo[MEMO_COUNT];
 static _Thread_local unsigned memo_next;
@@ -105,17 +107,21 @@ int sluice_time_parse(const char *s, size_t len, int flags, int64_t *unix_ms)
     if (len == 0 || len > MEMO_TEXT_MAX)
         return parse_uncached(s, len, flags, unix_ms);
     for (unsigned i = 0; i < MEMO_COUNT; i++) {
-        if (memo[i].len == len && memo[i].flags == flags && memcmp(memo[i].text, s, len) == 0) {
+        if (memo[i].len == len && (memo[i].needed & ~flags) == 0 && memcmp(memo[i].text, s, len) == 0) {
             *unix_ms = memo[i].unix_ms;
             return 0;
         }
     }
-    if (parse_uncached(s, len, flags, unix_ms) != 0)
-        return -1;
+    int needed = 0;
+    if (parse_uncached(s, len, 0, unix_ms) != 0) {
+        if (flags == 0 || parse_uncached(s, len, flags, unix_ms) != 0)
+            return -1;
+        needed = flags;
+    }
     unsigned k = memo_next++ % MEMO_COUNT;
     memcpy(memo[k].text, s, len);
     memo[k].len = len;
-    memo[k].flags = flags;
+    memo[k].needed = needed;
     memo[k].unix_ms = *unix_ms;
     return 0;
 }
