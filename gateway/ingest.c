@@ -1871,9 +1871,10 @@ int sluice_ingest_xd_issue(h2o_req_t *req, sluice_worker_t *w)
                                         .cookie = anon_cookie(req, w, org),
                                         .host = req->authority,
                                         .now_ms = in.now_ms};
-    char token[SLUICE_TOKEN_TEXT_MAX + 1], set_cookie[SLUICE_IDENTITY_COOKIE_LEN];
+    char token[SLUICE_TOKEN_TEXT_MAX + 1], set_cookie[SLUICE_IDENTITY_COOKIE_LEN], anon[SLUICE_ID_MAX + 1];
     sluice_err_t err = {{0}};
-    int rc = sluice_identity_issue(w->identity, org, &ii, token, sizeof(token), set_cookie, sizeof(set_cookie), &err);
+    int rc =
+        sluice_identity_issue(w->identity, org, &ii, token, sizeof(token), set_cookie, sizeof(set_cookie), anon, &err);
     switch (rc) {
     case 0: break;
     case SLUICE_IDENTITY_EDOMAIN: return xd_error(&in, 403, "xd_domain_not_allowed", err.msg);
@@ -1883,8 +1884,13 @@ int sluice_ingest_xd_issue(h2o_req_t *req, sluice_worker_t *w)
         sluice_log_error("xd.issue", "org %s: %s", org->id, err.msg);
         return xd_error(&in, 500, "internal", "could not seal a token");
     }
-    char body[SLUICE_TOKEN_TEXT_MAX + 16];
-    int n = snprintf(body, sizeof(body), "{\"token\":\"%s\"}", token);
+    /* The id the token carries goes back too: the tag sends its own id with its events, and one
+     * the gateway does not know (a first click before any batch set the cookie, a batch refused
+     * while Kafka was down, localStorage cleared under a kept cookie) made the other site adopt an
+     * id none of this site's events carried. The tag switches to it. It is this caller's own id
+     * (its signed cookie's, or minted for it), as /xd/redeem answers. */
+    char body[SLUICE_TOKEN_TEXT_MAX + SLUICE_ID_MAX + 40];
+    int n = snprintf(body, sizeof(body), "{\"token\":\"%s\",\"anonymousId\":\"%s\"}", token, anon);
     sluice_counter_add(&w->metrics.tokens[SLUICE_TOKEN_ISSUED], 1);
     if (set_cookie[0] != '\0')
         sluice_reply_add_cookie(req, &in.reply, set_cookie, strlen(set_cookie));

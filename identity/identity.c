@@ -1179,7 +1179,7 @@ void sluice_identity_job_dispose(sluice_identity_job_t *job)
 /* ------------------------------------------------------------------ issuing */
 
 int sluice_identity_issue(sluice_identity_thread_t *t, const sluice_org_t *org, const sluice_identity_issue_input_t *in,
-                          char *out, size_t cap, char *set_cookie, size_t cookie_cap, sluice_err_t *err)
+                          char *out, size_t cap, char *set_cookie, size_t cookie_cap, char *anon_out, sluice_err_t *err)
 {
     set_cookie[0] = '\0';
     if (!sluice_identity_xd_domain(org, in->origin_host)) {
@@ -1221,6 +1221,8 @@ int sluice_identity_issue(sluice_identity_thread_t *t, const sluice_org_t *org, 
     if (sluice_token_seal(t->keys->tokens, org->id, in->to_host, anon, in->now_ms / 1000, org->identity.xd_token_ttl_s,
                           out, cap, err) < 0)
         return SLUICE_IDENTITY_EINTERNAL;
+    if (anon_out != NULL)
+        memcpy(anon_out, anon, strlen(anon) + 1);
     return 0;
 }
 

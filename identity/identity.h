@@ -233,10 +233,12 @@ typedef struct sluice_identity_issue_input {
  * the caller names. Without a valid signed cookie a new id is minted for the token and, when the
  * org's cookie needs no consent category (the request carries no consent), set as the cookie
  * (Set-Cookie value into set_cookie, "" when none; cookie_cap >= SLUICE_IDENTITY_COOKIE_LEN).
- * Writes the token and a NUL into out (cap >= SLUICE_TOKEN_TEXT_MAX + 1). Returns 0 or a
+ * Writes the token and a NUL into out (cap >= SLUICE_TOKEN_TEXT_MAX + 1) and, when anon_out is
+ * not NULL, the id the token carries (anon_out holds SLUICE_ID_MAX + 1). Returns 0 or a
  * negative SLUICE_IDENTITY_E* code with a message in err. */
 int sluice_identity_issue(sluice_identity_thread_t *t, const sluice_org_t *org, const sluice_identity_issue_input_t *in,
-                          char *out, size_t cap, char *set_cookie, size_t cookie_cap, sluice_err_t *err);
+                          char *out, size_t cap, char *set_cookie, size_t cookie_cap, char *anon_out,
+                          sluice_err_t *err);
 
 /* 1 when host (lowercase) is one of org's cross_domain.domains. */
 int sluice_identity_xd_domain(const sluice_org_t *org, const char *host);

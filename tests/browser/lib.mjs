@@ -5,8 +5,9 @@
 // Names: the pages live at https://shop.acme.test:<pagePort> and
 // https://checkout.acme-pay.test:<pagePort>; the gateway at https://data.acme.test:<gatewayPort>
 // (same site as the shop) and https://checkout.acme-pay.test:<gatewayPort> (same site as the
-// checkout). Chromium maps those names to 127.0.0.1 and accepts the test server certificate by
-// its public key (--ignore-certificate-errors-spki-list), so TLS runs as in production.
+// checkout); https://<anything>.evil.test:<pagePort> is a site of nobody's org (a hostile page).
+// Chromium maps those names to 127.0.0.1 and accepts the test server certificate by its public
+// key (--ignore-certificate-errors-spki-list), so TLS runs as in production.
 import assert from 'node:assert/strict';
 import { X509Certificate, createHash } from 'node:crypto';
 import { readFileSync, writeSync } from 'node:fs';
@@ -163,7 +164,7 @@ export class Suite {
                 '--disable-background-networking',
                 '--disable-component-update',
                 '--disable-sync',
-                '--host-resolver-rules=MAP *.acme.test 127.0.0.1, MAP *.acme-pay.test 127.0.0.1',
+                '--host-resolver-rules=MAP *.acme.test 127.0.0.1, MAP *.acme-pay.test 127.0.0.1, MAP *.evil.test 127.0.0.1',
                 `--ignore-certificate-errors-spki-list=${spki()}`,
             ],
         });

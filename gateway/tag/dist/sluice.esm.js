@@ -1,4 +1,4 @@
-/*! sluice.js 0.2.2 | first-party event tag */
+/*! sluice.js 0.2.3 | first-party event tag */
 // src/consent.js
 var MAPS = {
   tcf: { analytics: [1, 8], marketing: [1, 3, 4, 7] },
@@ -121,7 +121,7 @@ var D = {
   onetrust: null,
   cookiebot: null
 };
-var VERSION = "0.2.2";
+var VERSION = "0.2.3";
 var arr = (v) => Array.isArray(v) ? v.map(String) : [];
 var json = (v) => {
   const A = Array.prototype;
@@ -352,26 +352,41 @@ var create = (w, d, nav, endpoint) => {
     }
   };
   const props = (p) => p && typeof p == "object" ? p : {};
+  const sent = async () => {
+    if (q.length && !busy) await flush();
+    while (busy) await new Promise((res) => setTimeout(res, 20));
+  };
   const token = (to) => Promise.race([
-    fetch(url("/xd") + "?to=" + encodeURIComponent(to) + "&writeKey=" + encodeURIComponent(cfg.writeKey) + "&anonymousId=" + encodeURIComponent(aid), {
-      credentials: "include"
-    }).then((r) => r.ok ? r.json() : {}).then((j) => j.token),
+    sent().then(
+      () => fetch(url("/xd") + "?to=" + encodeURIComponent(to) + "&writeKey=" + encodeURIComponent(cfg.writeKey) + "&anonymousId=" + encodeURIComponent(aid), {
+        credentials: "include"
+      })
+    ).then((r) => r.ok ? r.json() : {}).then((j) => {
+      if (j.token && j.anonymousId) {
+        aid = j.anonymousId;
+        saveIds();
+      }
+      return j.token;
+    }),
     new Promise((res) => setTimeout(res, XD_TIMEOUT_MS))
   ]).catch(NOOP);
   const onClick = (ev) => {
     if (ev.defaultPrevented || ev.button || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
-    const a = ev.target.closest && ev.target.closest("a[href]");
+    const a = ev.composedPath().find((n) => n.tagName == "A" && n.hasAttribute("href"));
     if (!a || a.hasAttribute("download")) return;
     const u = new URL(a.href, loc.href);
-    const t = a.target && a.target != "_self" ? a.target : "";
     if (!allowed() || u.protocol != "https:" || u.hostname == loc.hostname || !cfg.crossDomain.includes(u.hostname))
       return;
-    if (t && t != "_blank") return;
+    if (a.target && !/^_(self|top|parent|blank)$/i.test(a.target)) return;
+    if (/\bnoreferrer\b/i.test(a.rel) || ["no-referrer", "same-origin"].includes(a.referrerPolicy)) return;
     ev.preventDefault();
     const go = (tok) => {
       try {
         if (tok) u.searchParams.set("_dft", tok);
-        t ? w.open(u.href, t, "noopener") : loc.assign(u.href);
+        const b = d.createElement("a");
+        for (const k of ["target", "rel", "referrerpolicy"]) if (a.hasAttribute(k)) b.setAttribute(k, a.getAttribute(k));
+        b.href = u.href;
+        b.click();
       } catch (e) {
         dbg("xd", e);
       }
@@ -382,10 +397,11 @@ var create = (w, d, nav, endpoint) => {
     const s = new URLSearchParams(loc.search);
     const v = s.get("_dft");
     if (v == null) return;
-    dft = v;
     s.delete("_dft");
     const qs = s.toString();
     hist.replaceState(hist.state, "", loc.pathname + (qs ? "?" + qs : "") + loc.hash);
+    if (cfg.crossDomain.includes((d.referrer.split("/")[2] || "").split(":")[0])) dft = v;
+    else dbg("xd: referrer");
   };
   const moved = () => setTimeout(() => {
     const u = bare();

@@ -336,32 +336,60 @@ export const create = (w, d, nav, endpoint) => {
 
     // ---- cross-domain
 
+    // The gateway knows this browser's id only from the cookie a batch's answer sets. Events
+    // still queued go first (a click in the first second of a first visit): asked before, the
+    // gateway made the token for a new id, and the checkout's events were another visitor's.
+    const sent = async () => {
+        if (q.length && !busy) await flush();
+        while (busy) await new Promise((res) => setTimeout(res, 20));
+    };
     const token = (to) =>
         Promise.race([
-            fetch(url('/xd') + '?to=' + encodeURIComponent(to) + '&writeKey=' + encodeURIComponent(cfg.writeKey) + '&anonymousId=' + encodeURIComponent(aid), {
-                credentials: 'include',
-            })
+            sent()
+                .then(() =>
+                    fetch(url('/xd') + '?to=' + encodeURIComponent(to) + '&writeKey=' + encodeURIComponent(cfg.writeKey) + '&anonymousId=' + encodeURIComponent(aid), {
+                        credentials: 'include',
+                    })
+                )
                 .then((r) => (r.ok ? r.json() : {}))
-                .then((j) => j.token),
+                .then((j) => {
+                    // The id the token carries: when the gateway knew another (its cookie
+                    // outlived our storage) or none (it made one), this site's events switch
+                    // to it, so both sites' events name one visitor.
+                    if (j.token && j.anonymousId) {
+                        aid = j.anonymousId;
+                        saveIds();
+                    }
+                    return j.token;
+                }),
             new Promise((res) => setTimeout(res, XD_TIMEOUT_MS)),
         ]).catch(NOOP);
 
     const onClick = (ev) => {
         if (ev.defaultPrevented || ev.button || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
-        const a = ev.target.closest && ev.target.closest('a[href]');
+        // The path, not the target: a link inside a web component (a shadow root) reaches the
+        // document retargeted to the component.
+        const a = ev.composedPath().find((n) => n.tagName == 'A' && n.hasAttribute('href'));
         if (!a || a.hasAttribute('download')) return;
         const u = new URL(a.href, loc.href);
-        const t = a.target && a.target != '_self' ? a.target : '';
         // Without consent (requireConsent) the gateway is not asked for a token: nothing leaves the page.
         // Only https links carry one: on a plain-http link anyone on the path could redeem it first.
         if (!allowed() || u.protocol != 'https:' || u.hostname == loc.hostname || !cfg.crossDomain.includes(u.hostname))
             return;
-        if (t && t != '_blank') return; // named frames and windows: leave them alone
+        if (a.target && !/^_(self|top|parent|blank)$/i.test(a.target)) return; // named frames and windows: leave them alone
+        // The site asked that the other site not learn where the visitor came from, which a token
+        // tells (and the other site's tag takes a token only from a referrer it lists).
+        if (/\bnoreferrer\b/i.test(a.rel) || ['no-referrer', 'same-origin'].includes(a.referrerPolicy)) return;
         ev.preventDefault();
+        // Opened as the browser opens the site's link: by a copy of it, so its target (_top
+        // too), rel (noopener, opener) and referrerpolicy hold, which loc.assign ignored.
         const go = (tok) => {
             try {
                 if (tok) u.searchParams.set('_dft', tok);
-                t ? w.open(u.href, t, 'noopener') : loc.assign(u.href);
+                const b = d.createElement('a');
+                for (const k of ['target', 'rel', 'referrerpolicy']) if (a.hasAttribute(k)) b.setAttribute(k, a.getAttribute(k));
+                b.href = u.href;
+                b.click();
             } catch (e) {
                 dbg('xd', e);
             }
@@ -373,10 +401,15 @@ export const create = (w, d, nav, endpoint) => {
         const s = new URLSearchParams(loc.search);
         const v = s.get('_dft');
         if (v == null) return;
-        dft = v;
         s.delete('_dft');
         const qs = s.toString();
         hist.replaceState(hist.state, '', loc.pathname + (qs ? '?' + qs : '') + loc.hash);
+        // Only a link from one of the org's other sites brings a token to redeem. A page anywhere
+        // else can send a visitor here with a token its author got for himself: redeemed, this
+        // browser took the author's id, and what the visitor then did (an identify) was linked
+        // to the author's id and came back on his events.
+        if (cfg.crossDomain.includes((d.referrer.split('/')[2] || '').split(':')[0])) dft = v;
+        else dbg('xd: referrer');
     };
 
     // ---- single-page apps

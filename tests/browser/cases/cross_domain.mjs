@@ -69,10 +69,14 @@ export default async function (t) {
     assert.equal(paid.event.context.identity.linkedFrom, localId);
     assert.equal(paid.kafkaKey, `acme:${shopId}`, 'in order with the shop events');
 
-    // Replay: another visitor opens the same URL, token included.
+    // Replay: another visitor opens the same URL, token included, from a link on the shop (a
+    // pasted URL, with no referrer, is not even redeemed: case cross_domain_links).
+    servePage(SHOP, '/shared', page({ title: 'Shop, shared link', body: `<a id="shared" href="${landing}">Pay</a>` }));
     const other = await t.context();
     const r = await other.newPage();
-    await r.goto(landing);
+    await r.goto(`${SHOP}/shared`);
+    await r.click('#shared');
+    await r.waitForURL(/\/pay\?order=9$/);
     await r.waitForFunction(() => window.sluice && window.sluice.VERSION);
     assert.equal(r.url(), `${CHECKOUT}/pay?order=9`); // (a request URL has no fragment)
     const otherId = await r.evaluate(() => sluice.anonymousId());

@@ -617,7 +617,7 @@ static void issue(void **state)
     /* The id the signed cookie proves, whatever the caller would like. */
     snprintf(value, sizeof(value), "%s", signed_cookie(org_id, "abc"));
     sluice_identity_issue_input_t in = {shop, checkout, iov(value), iov("127.0.0.1"), NOW_MS};
-    assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), &err), 0);
+    assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), NULL, &err), 0);
     assert_int_equal(sluice_token_open(token_keys, org_id, checkout, tok, strlen(tok), NOW_MS / 1000, 5, &c), 0);
     assert_string_equal(c.dfid, "abc");
     assert_int_equal(c.exp, NOW_MS / 1000 + 60);
@@ -631,7 +631,7 @@ static void issue(void **state)
     static const char *const foreign[] = {"victim-id", "victim-id.AQAAAAAAAAAAAAAAAAAAAAA", NULL};
     for (size_t i = 0; i < 3; i++) {
         in.cookie = iov(foreign[i]);
-        assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), &err), 0);
+        assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), NULL, &err), 0);
         assert_int_equal(sluice_token_open(token_keys, org_id, checkout, tok, strlen(tok), NOW_MS / 1000, 5, &c), 0);
         assert_true(matches("^[0-9a-f]{32}$", c.dfid));
         char want[320];
@@ -642,22 +642,22 @@ static void issue(void **state)
     /* An org whose cookie needs consent: the request carries none, so no cookie. */
     orgs[0].consent.required = required;
     orgs[0].consent.required_count = 1;
-    assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), &err), 0);
+    assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), NULL, &err), 0);
     assert_string_equal(set, "");
 
     in.cookie = iov(value);
     in.origin_host = NULL;
-    assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), &err),
+    assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), NULL, &err),
                      SLUICE_IDENTITY_EDOMAIN);
     in.origin_host = "evil.test";
-    assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), &err),
+    assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), NULL, &err),
                      SLUICE_IDENTITY_EDOMAIN);
     in.origin_host = shop;
     in.to_host = "evil.test";
-    assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), &err),
+    assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), NULL, &err),
                      SLUICE_IDENTITY_EDOMAIN);
     in.to_host = checkout;
-    assert_int_equal(sluice_identity_issue(thr_nokeys, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), &err),
+    assert_int_equal(sluice_identity_issue(thr_nokeys, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), NULL, &err),
                      SLUICE_IDENTITY_ENOKEY);
     assert_true(sluice_identity_xd_domain(&orgs[0], "Shop.Acme.Test"));
     assert_false(sluice_identity_xd_domain(&orgs[0], "acme.test"));
