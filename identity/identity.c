@@ -297,6 +297,16 @@ static void scrub(json_t *obj, const char *key)
     free(copy);
 }
 
+/* The URL fields of a page: Segment's, and RudderStack's browser SDK 3 copies location.href,
+ * query and fragment included, into tab_url (of context.page and of a page call's properties)
+ * besides url and search, and keeps the session's first referrer as initial_referrer. */
+static void scrub_page(json_t *page)
+{
+    static const char *const keys[] = {"url", "search", "referrer", "tab_url", "initial_referrer"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        scrub(page, keys[i]);
+}
+
 static void page_url(sluice_identity_job_t *job, json_t *ctx, const char *url)
 {
     if (job->token_state == 0) {
@@ -334,18 +344,12 @@ void sluice_identity_scrub(json_t *ev)
     if (json_is_object(ctx)) {
         json_object_del(ctx, "crossDomainToken");
         json_t *page = json_object_get(ctx, "page");
-        if (json_is_object(page)) {
-            scrub(page, "url");
-            scrub(page, "search");
-            scrub(page, "referrer");
-        }
+        if (json_is_object(page))
+            scrub_page(page);
     }
     json_t *props = json_object_get(ev, "properties");
-    if (json_is_object(props)) {
-        scrub(props, "url");
-        scrub(props, "search");
-        scrub(props, "referrer");
-    }
+    if (json_is_object(props))
+        scrub_page(props);
 }
 
 int sluice_identity_assign(sluice_identity_job_t *job, json_t *ev)

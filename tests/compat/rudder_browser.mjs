@@ -117,6 +117,21 @@ export async function rudderCase(t, mode) {
     clockCorrected(skewed, skew);
     await ps.close();
 
+    if (mode === 'xhr') {
+        // A landing page opened from a cross-domain link: this SDK copies location.href, token
+        // and fragment included, into context.page.tab_url and a page call's properties.tab_url
+        // besides url and search. The token must not reach Kafka through any of them.
+        const pl = await b.open('/?ref=mail&_dft=compatTokenText123#top');
+        await pl.waitForFunction(() => window.__rsLoaded === true, null, { timeout: 15000 });
+        const landedId = await pl.evaluate(() => rs('page', 'Landing', {}, {}));
+        const [landed] = await arrivedOnce([{ type: 'page', messageId: landedId }]);
+        assert.ok(!JSON.stringify(landed).includes('compatTokenText123'), `the token reached Kafka: ${JSON.stringify(landed.event.context.page)}`);
+        assert.equal(landed.event.context.page.tab_url, `${PAGES}/?ref=mail#top`);
+        assert.equal(landed.event.properties.tab_url, `${PAGES}/?ref=mail#top`);
+        assert.equal(landed.event.context.page.url, `${PAGES}/?ref=mail`);
+        await pl.close();
+    }
+
     if (mode === 'beacon') {
         // sendBeacon's answer is not the page's to read; what counts is Kafka (above), and the key
         // in the query string.

@@ -1144,14 +1144,15 @@ static void refused_events_carry_no_token(void **state)
 }
 
 /* A page opened as https://user:password@... (a basic-auth staging site) has the password in
- * location.href, and a server may send any URL: it reached Kafka in context.page.url, in the
- * accepted event and in the refused one's record. */
+ * location.href, and a server may send any URL: it reached Kafka in context.page.url (and
+ * RudderStack's tab_url), in the accepted event and in the refused one's record. */
 static void url_passwords_never_in_kafka(void **state)
 {
     (void)state;
     const char *body = "{\"batch\":[{\"type\":\"page\",\"messageId\":\"xd-pw-1\","
                        "\"context\":{\"page\":{\"url\":\"https://user:s3cret@staging.acme.test/p?a=1\","
-                       "\"referrer\":\"https://admin:hunter2@10.0.0.1:8443/\"}},"
+                       "\"referrer\":\"https://admin:hunter2@10.0.0.1:8443/\","
+                       "\"tab_url\":\"https://user:s3cret@staging.acme.test/p?a=1#x\"}},"
                        "\"properties\":{\"url\":\"https://user:s3cret@staging.acme.test/p?a=1\"}},"
                        "{\"type\":\"page\",\"messageId\":\"xd-pw-2\",\"timestamp\":\"yesterday\","
                        "\"context\":{\"page\":{\"url\":\"https://user:s3cret@staging.acme.test/q\"}}}]}";
@@ -1167,6 +1168,7 @@ static void url_passwords_never_in_kafka(void **state)
     json_t *page = json_object_get(json_object_get(ev, "context"), "page");
     assert_string_equal(json_string_value(json_object_get(page, "url")), "https://staging.acme.test/p?a=1");
     assert_string_equal(json_string_value(json_object_get(page, "referrer")), "https://10.0.0.1:8443/");
+    assert_string_equal(json_string_value(json_object_get(page, "tab_url")), "https://staging.acme.test/p?a=1#x");
     assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "properties"), "url")),
                         "https://staging.acme.test/p?a=1");
     char *t1 = json_dumps(m1, JSON_COMPACT), *t2 = json_dumps(m2, JSON_COMPACT);
