@@ -640,6 +640,12 @@ const char *sluice_dec_check_origin(const char *s)
     size_t host_len = colon != NULL ? (size_t)(colon - rest) : n;
     if (host_len > 0 && rest[host_len - 1] == '.')
         return "ends its host with '.', which a browser's Origin leaves out: write it without the dot";
+    /* A browser serializes the host in lowercase (IPv6 hex too): Shop.Acme.test would refuse
+     * every request from the shop with 403 origin_not_allowed. */
+    for (size_t i = 0; i < n; i++) {
+        if (rest[i] >= 'A' && rest[i] <= 'Z')
+            return "has capitals in its host, which a browser's Origin writes in lowercase: write it in lowercase";
+    }
     return check_authority(rest, n);
 }
 

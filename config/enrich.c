@@ -106,9 +106,15 @@ static void decode_referrer(sluice_enrich_config_t *e, sluice_dec_map_t *em)
             continue;
         e->referrer_hosts =
             sluice_dec_xrealloc(e->referrer_hosts, e->referrer_host_count + count, sizeof(*e->referrer_hosts));
-        for (size_t i = 0; i < count; i++)
+        for (size_t i = 0; i < count; i++) {
+            /* Host names are case-insensitive, and the referrer's host is compared lowercased:
+             * Shop.Acme.test as written would never match, and internal traffic read as other. */
+            for (char *c = hosts[i]; *c != '\0'; c++)
+                if (*c >= 'A' && *c <= 'Z')
+                    *c = (char)(*c - 'A' + 'a');
             e->referrer_hosts[e->referrer_host_count++] =
                 (sluice_referrer_host_t){.host = hosts[i], .medium = (sluice_referrer_medium_t)medium};
+        }
         free(hosts);
     }
     sluice_dec_map_close(&m);

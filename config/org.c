@@ -68,11 +68,44 @@ static int env_name(sluice_dec_map_t *m, const char *key, int flags, char **out)
     return rc;
 }
 
+/* The name of an invisible or space-like character (UTF-8) at s, or NULL. A path copied from a wiki page, a chat or a
+ * word processor brings these along (a no-break space after the last key, a zero-width space inside one); YAML keeps
+ * them in a plain scalar, and the path then names a key no event has. */
+static const char *invisible_char(const unsigned char *s)
+{
+    unsigned cp;
+    if (s[0] == 0xc2 && (s[1] == 0xa0 || s[1] == 0xad))
+        cp = s[1];
+    else if (s[0] >= 0xe1 && s[0] <= 0xef && (s[1] & 0xc0) == 0x80 && (s[2] & 0xc0) == 0x80)
+        cp = ((unsigned)(s[0] & 0x0f) << 12) | ((unsigned)(s[1] & 0x3f) << 6) | (unsigned)(s[2] & 0x3f);
+    else
+        return NULL;
+    if (cp == 0xa0 || cp == 0x202f)
+        return "a no-break space";
+    if (cp == 0xad)
+        return "a soft hyphen";
+    if (cp == 0xfeff || (cp >= 0x200b && cp <= 0x200d) || cp == 0x2060)
+        return "a zero-width character";
+    if (cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x205f || cp == 0x3000)
+        return "a Unicode space";
+    if (cp == 0x180e || (cp >= 0x200e && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
+        (cp >= 0x2061 && cp <= 0x2064))
+        return "an invisible formatting character";
+    return NULL;
+}
+
 /* 1, with the reason in why, for a path that parses (config/path.c: any key an event may hold)
  * but that no event's field would match as an operator meant it: the rule would never act, and a
  * hash rule silently off is raw PII in Kafka. */
 static int never_matches(const char *text, char *why, size_t why_len)
 {
+    for (size_t i = 0; text[i] != '\0'; i++) {
+        const char *what = invisible_char((const unsigned char *)text + i);
+        if (what != NULL) {
+            snprintf(why, why_len, "column %zu: %s in a key (no field has one; retype the path)", i + 1, what);
+            return 1;
+        }
+    }
     if (text[0] == '$' || text[0] == '/') {
         snprintf(why, why_len,
                  "column 1: a path is written from the event's top, as traits.email (not $.traits.email or "
@@ -135,6 +168,16 @@ static int map_path_value(sluice_dec_map_t *m, const char *key, sluice_path_t *o
     return field_path(m->diag, v, path, out);
 }
 
+/* A list item that is YAML null (a bare `-`, or a template that rendered nothing) where a map is
+ * meant. The walker takes a null map as absent, which is right for an optional section but not
+ * for an item of a list of rules: the item still counts, and a rule with no path, plugin or
+ * vendor would be loaded silently (its readers assume the loader reported it). */
+static void null_item(sluice_config_diag_t *diag, const sluice_yaml_node_t *n, const char *path)
+{
+    if (sluice_yaml_is_null(n) == 0)
+        sluice_config_diag_add(diag, &n->pos, "%s: expected a map, got null", path);
+}
+
 /* "key only for X" at the key, when the key is present. */
 static void not_for(sluice_dec_map_t *m, const char *key, const char *what)
 {
@@ -172,6 +215,10 @@ static const char *check_country_code(const char *s)
     size_t n = strlen(s);
     if (n == 0 || n > 3 || strspn(s, "0123456789") != n)
         return "is not a calling code (1 to 3 digits, without '+')";
+    /* No calling code starts with 0 (E.164): 044 is the UK's with a dialling prefix, and it was
+     * put before every national number, so each hash matched no vendor's. */
+    if (s[0] == '0')
+        return "starts with 0, which no calling code does: write it without the dialling prefix (44, not 044)";
     return NULL;
 }
 
@@ -267,8 +314,7 @@ static void decode_source(sluice_source_t *s, const sluice_yaml_node_t *n, const
     s->pos = n->pos;
     sluice_dec_map_t m;
     if (sluice_dec_map_open(&m, diag, n, &n->pos, path) <= 0) {
-        if (sluice_yaml_is_null(n) == 0)
-            sluice_config_diag_add(diag, &n->pos, "%s: expected a map, got null", path);
+        null_item(diag, n, path);
         sluice_dec_map_close(&m);
         return;
     }
@@ -615,6 +661,7 @@ static void decode_hash_rule(sluice_hash_rule_t *r, const sluice_yaml_node_t *n,
     r->pos = n->pos;
     sluice_dec_map_t m;
     if (sluice_dec_map_open(&m, diag, n, &n->pos, path) <= 0) {
+        null_item(diag, n, path);
         sluice_dec_map_close(&m);
         return;
     }
@@ -635,6 +682,7 @@ static void decode_mask_rule(sluice_mask_rule_t *r, const sluice_yaml_node_t *n,
     size_t errors_before = diag->count;
     sluice_dec_map_t m;
     if (sluice_dec_map_open(&m, diag, n, &n->pos, path) <= 0) {
+        null_item(diag, n, path);
         sluice_dec_map_close(&m);
         r->invalid = 1;
         return;
@@ -948,6 +996,7 @@ static void decode_integration(sluice_integration_t *it, const sluice_yaml_node_
     it->timeout_ms = 10000;
     sluice_dec_map_t m;
     if (sluice_dec_map_open(&m, diag, n, &n->pos, path) <= 0) {
+        null_item(diag, n, path);
         it->node = NULL;
         sluice_dec_map_close(&m);
         return;

@@ -374,8 +374,16 @@ static void reg_decode(sluice_integration_t *it, const char *path, int flags, sl
             unknown_key(ops, k, path, diag);
             continue;
         }
-        if (is_null(val))
-            continue; /* YAML null counts as absent, as everywhere in the config */
+        if (is_null(val)) {
+            /* YAML null counts as absent, as everywhere in the config, so a required option
+             * left empty (`pixel_id:`, a template's unset value) is missing, as the walker
+             * says of its own keys: taken as unset, the vendor reads NULL where its request
+             * needs the value (meta formats it into the URL, webhook copies it). */
+            if (d->required)
+                sluice_config_diag_add(diag, &val->pos, "%s: required, got null (needed by vendor %s)", kpath,
+                                       ops->name);
+            continue;
+        }
         decode_value(ops, &vals->v[d - ops->options], val, kpath, diag);
     }
     it->options = vals;

@@ -533,6 +533,26 @@ static void test_field_paths_that_never_match(void **state)
         "escapes nothing in a path (a key with a '.' in it cannot be named)");
 }
 
+/* Invisible characters a path picks up when copied from a wiki, a chat or a word processor: a
+ * no-break space after the last key (YAML keeps it in a plain scalar), a zero-width space inside
+ * one. The rule loaded and never acted: the client's traits.email went to Kafka raw. Letters of
+ * any script stay allowed. */
+static void test_field_paths_with_invisible_characters(void **state)
+{
+    (void)state;
+    expect_errors(BASE "    data_layer:\n"
+                       "      hash_fields:\n"
+                       "        - {path: traits.email\xc2\xa0, normalize: email}\n"
+                       "        - {path: traits.ph\xe2\x80\x8bone, normalize: phone}\n"
+                       "      drop: [traits.\xef\xbb\xbfzip, traits.caf\xc3\xa9, traits.\xd0\xb8\xd0\xbc\xd1\x8f]\n",
+                  "x.yaml:12:18: orgs[0].data_layer.hash_fields[0].path: bad field path 'traits.email\xc2\xa0': "
+                  "column 13: a no-break space in a key (no field has one; retype the path)",
+                  "x.yaml:13:18: orgs[0].data_layer.hash_fields[1].path: bad field path 'traits.ph\xe2\x80\x8bone': "
+                  "column 10: a zero-width character in a key (no field has one; retype the path)",
+                  "x.yaml:14:14: orgs[0].data_layer.drop[0]: bad field path 'traits.\xef\xbb\xbfzip': column 8: a "
+                  "zero-width character in a key (no field has one; retype the path)");
+}
+
 static void test_field_handled_twice(void **state)
 {
     (void)state;
@@ -775,6 +795,18 @@ static void test_mask_and_hash_rule_shapes(void **state)
                   "environment variable and give its name (e.g. 'key_env: VAR_NAME')",
                   "x.yaml:19:40: orgs[0].data_layer.mask[4].plugin: a bare null is YAML's null; write \"null\" "
                   "(quoted) for the null plugin");
+}
+
+/* A calling code with the dialling prefix before it (044 for the UK) loaded, and was put before
+ * every national number: 07946 095800 hashed as 0447946095800, which matches no vendor's. */
+static void test_calling_code_with_a_leading_zero(void **state)
+{
+    (void)state;
+    expect_errors(BASE "    data_layer:\n"
+                       "      hash_fields:\n"
+                       "        - {path: traits.phone, normalize: phone, default_country_code: \"044\"}\n",
+                  "x.yaml:12:72: orgs[0].data_layer.hash_fields[0].default_country_code: '044' starts with 0, which "
+                  "no calling code does: write it without the dialling prefix (44, not 044)");
 }
 
 static void test_integration_shapes(void **state)
@@ -1622,6 +1654,18 @@ static void test_origins_a_browser_never_sends(void **state)
     sluice_config_free(cfg);
 }
 
+/* A browser's Origin carries the host in lowercase, and origins are compared byte for byte: an
+ * entry with capitals loaded, and every request from that shop got 403 origin_not_allowed. */
+static void test_origin_with_capitals(void **state)
+{
+    (void)state;
+    expect_errors(BASE "        allowed_origins: [https://Shop.Acme.test, \"http://[::1:AB]:8080\"]\n",
+                  "x.yaml:10:27: orgs[0].sources[0].allowed_origins[0]: 'https://Shop.Acme.test' has capitals in its "
+                  "host, which a browser's Origin writes in lowercase: write it in lowercase",
+                  "x.yaml:10:51: orgs[0].sources[0].allowed_origins[1]: 'http://[::1:AB]:8080' has capitals in its "
+                  "host, which a browser's Origin writes in lowercase: write it in lowercase");
+}
+
 /* Aliases match the site's category names whatever their case: of two keys that differ only in
  * case one was never used. */
 static void test_consent_aliases_differing_in_case(void **state)
@@ -1872,6 +1916,25 @@ static void test_secret_pasted_as_a_variable_name(void **state)
                         });
 }
 
+/* A bare `-` (or a template that rendered nothing) in a list of rules is an item all the same:
+ * taken as an absent map, it loaded as a hash rule with no path, a mask rule with no plugin and
+ * an integration with no vendor, without a word, and `sluicectl privacy map` crashed on it. */
+static void test_null_rule_items_refused(void **state)
+{
+    (void)state;
+    expect_errors(BASE "    data_layer:\n"
+                       "      hash_fields:\n"
+                       "        -\n"
+                       "        - {path: traits.email, normalize: email}\n"
+                       "      mask:\n"
+                       "        - ~\n"
+                       "    integrations:\n"
+                       "      -\n",
+                  "x.yaml:12:10: orgs[0].data_layer.hash_fields[0]: expected a map, got null",
+                  "x.yaml:15:11: orgs[0].data_layer.mask[0]: expected a map, got null",
+                  "x.yaml:17:8: orgs[0].integrations[0]: expected a map, got null");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1936,6 +1999,10 @@ int main(void)
         cmocka_unit_test_setup(test_origins_a_browser_never_sends, clear_env),
         cmocka_unit_test_setup(test_variables_are_not_substituted, clear_env),
         cmocka_unit_test_setup(test_secret_pasted_as_a_variable_name, clear_env),
+        cmocka_unit_test_setup(test_null_rule_items_refused, clear_env),
+        cmocka_unit_test_setup(test_field_paths_with_invisible_characters, clear_env),
+        cmocka_unit_test_setup(test_origin_with_capitals, clear_env),
+        cmocka_unit_test_setup(test_calling_code_with_a_leading_zero, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

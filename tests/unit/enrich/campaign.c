@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "config/config.h"
 #include "enrich/campaign.h"
 
 static void test_utm(void **state)
@@ -102,12 +103,46 @@ static void test_referrer(void **state)
     assert_string_equal(sluice_referrer_medium_name(SLUICE_REFERRER_SOCIAL), "social");
 }
 
+/* Host names in the org's table are case-insensitive, as the referrer's (read lowercased): a
+ * host written with capitals in the config loaded and never matched, so the org's other shop
+ * counted as `other`. */
+static void test_referrer_hosts_from_config_any_case(void **state)
+{
+    (void)state;
+    static const char yaml[] =
+        "version: 1\n"
+        "server: {http: {listen: \"127.0.0.1:0\"}}\n"
+        "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+        "orgs:\n"
+        "  - id: acme\n"
+        "    sources: [{id: web, write_key_env: K}]\n"
+        "    enrichment: {referrer: {internal: [Shop-EU.Example], email: [NEWS.acme-mail.example]}}\n";
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    sluice_config_t *cfg = sluice_config_load_string("x.yaml", yaml, strlen(yaml), SLUICE_CONFIG_NO_ENV, &d);
+    for (size_t i = 0; i < d.count; i++)
+        print_message("  got: %s\n", d.msgs[i]);
+    sluice_config_diag_dispose(&d);
+    assert_non_null(cfg);
+    const sluice_org_t *org = sluice_config_find_org(cfg, "acme");
+    assert_non_null(org);
+    const char *src = NULL;
+    assert_int_equal(
+        sluice_referrer_classify(&org->enrich, "https://www.shop-eu.example/", "https://shop.example/", &src),
+        SLUICE_REFERRER_INTERNAL);
+    assert_int_equal(
+        sluice_referrer_classify(&org->enrich, "https://news.acme-mail.example/c/1", "https://shop.example/", &src),
+        SLUICE_REFERRER_EMAIL);
+    sluice_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_utm),
         cmocka_unit_test(test_utm_utf8),
         cmocka_unit_test(test_referrer),
+        cmocka_unit_test(test_referrer_hosts_from_config_any_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -147,6 +147,20 @@ static void test_without_registry(void **state)
     sluice_config_set_vendors(reg);
 }
 
+/* A required option left empty (`pixel_id:`, a Helm value that was never set) is missing: taken
+ * as absent, it loaded (`config check` said ok), and the vendor read NULL where its request needs
+ * the value: meta's URL is formatted with the pixel id, webhook's url is copied. */
+static void test_required_option_null(void **state)
+{
+    (void)state;
+    expect_errors(BASE "      - name: m\n"
+                       "        vendor: meta\n"
+                       "        pixel_id:\n"
+                       "      - {name: w, vendor: webhook, url: ~}\n",
+                  "x.yaml:10:18: orgs[0].integrations[0].pixel_id: required, got null (needed by vendor meta)",
+                  "x.yaml:11:41: orgs[0].integrations[1].url: required, got null (needed by vendor webhook)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -154,6 +168,7 @@ int main(void)
         cmocka_unit_test(test_values_and_defaults),
         cmocka_unit_test(test_secret_members_from_options),
         cmocka_unit_test(test_without_registry),
+        cmocka_unit_test(test_required_option_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
