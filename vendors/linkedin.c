@@ -32,7 +32,9 @@ static const char *check_version(const char *s)
 
 static const sluice_vendor_option_t options[] = {
     {.name = "conversion_id", .type = SLUICE_VOPT_STRING, .required = 1, .check = check_id},
-    {.name = "api_version", .type = SLUICE_VOPT_STRING, .def = "202601", .check = check_version},
+    /* Each monthly version is served for a year (202601 ends 2027-01-15); 202608 is the
+     * latest LinkedIn documented when this default was set. */
+    {.name = "api_version", .type = SLUICE_VOPT_STRING, .def = "202608", .check = check_version},
     {.name = "access_token", .secret = 1, .required = 1},
     {.name = NULL},
 };
@@ -147,6 +149,14 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
             snprintf(why, why_len, "HTTP %ld (LinkedIn refused %zu of %zu)", status, refused, n);
             v = SLUICE_VERDICT_FAIL;
         }
+    } else if (status == 426) {
+        /* LinkedIn's answer to a LinkedIn-Version past its sunset: every request of this
+         * integration gets it until api_version is raised, so the events wait in Kafka for that
+         * (a reload) instead of filling the dead-letter topic. */
+        snprintf(why, why_len,
+                 "HTTP 426 (LinkedIn: this api_version is past its sunset; set the integration's api_version to a "
+                 "current one and reload: the events wait)");
+        v = SLUICE_VERDICT_RETRY;
     } else {
         json_t *code = json_object_get(root, "serviceErrorCode");
         if (json_is_integer(code))

@@ -20,13 +20,15 @@ static const char *const secret_required[] = {"access_token", NULL};
 static const char *check_api_version(const char *s)
 {
     if (s[0] != 'v' || strspn(s + 1, "0123456789.") != strlen(s + 1) || strchr(s, '.') == NULL)
-        return "is not a Graph API version (e.g. v21.0)";
+        return "is not a Graph API version (e.g. v26.0)";
     return NULL;
 }
 
 static const sluice_vendor_option_t options[] = {
     {.name = "pixel_id", .type = SLUICE_VOPT_STRING, .required = 1},
-    {.name = "api_version", .type = SLUICE_VOPT_STRING, .def = "v21.0", .check = check_api_version},
+    /* The Conversions API follows the Marketing API's versions, each served about a year
+     * (v24.0 ended 2026-11-10, v25.0 ends 2027-02-23); v26.0 came out 2026-07-29. */
+    {.name = "api_version", .type = SLUICE_VOPT_STRING, .def = "v26.0", .check = check_api_version},
     {.name = "test_event_code", .type = SLUICE_VOPT_STRING},
     {.name = "access_token", .secret = 1, .required = 1},
     {.name = NULL},
@@ -223,6 +225,16 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
         if (json_is_true(json_object_get(error, "is_transient")) || c == 1 || c == 2 || c == 4 || c == 17 || c == 341 ||
             c == 613 || (status >= 200 && status < 300))
             v = SLUICE_VERDICT_RETRY;
+        if (c == 2635) {
+            /* "You are calling a deprecated version of the Ads API": every request of this
+             * integration will get it until its api_version is raised, so the events wait in
+             * Kafka for that (a reload) instead of filling the dead-letter topic. */
+            snprintf(why, why_len,
+                     "HTTP %ld (Meta error 2635: this api_version has expired; set the integration's api_version to "
+                     "a current one and reload: the events wait)",
+                     status);
+            v = SLUICE_VERDICT_RETRY;
+        }
     }
     json_decref(root);
     return v;

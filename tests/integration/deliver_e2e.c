@@ -140,7 +140,7 @@ static void test_gateway_to_meta_and_ga4(void **state)
 
     /* Meta: default hashes (gmail dots kept, phone digits without '+'), raw ip and agent. */
     json_t *r = wait_request(&META, "e2e-order-1");
-    assert_string_equal(json_string_value(json_object_get(r, "path")), "/v21.0/998877/events");
+    assert_string_equal(json_string_value(json_object_get(r, "path")), "/v26.0/998877/events");
     assert_string_equal(json_string_value(json_object_get(r, "query")), "access_token=" META_TOKEN);
     json_t *b = json_object_get(r, "json");
     assert_int_equal(json_array_size(json_object_get(b, "data")), 1);

@@ -151,7 +151,7 @@ static void test_exact_requests(void **state)
     char *want = expected("meta.json", now - 400, "golden-1");
     assert_string_equal(json_string_value(json_object_get(r, "body")), want);
     assert_string_equal(json_string_value(json_object_get(r, "method")), "POST");
-    assert_string_equal(json_string_value(json_object_get(r, "path")), "/v21.0/1234567890/events");
+    assert_string_equal(json_string_value(json_object_get(r, "path")), "/v26.0/1234567890/events");
     assert_string_equal(json_string_value(json_object_get(r, "query")), "access_token=tok-meta%2F1%2B2");
     assert_string_equal(hdr(r, "content-type"), "application/json");
     free(want);

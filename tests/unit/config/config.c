@@ -285,7 +285,7 @@ static void test_integration_defaults_per_vendor(void **state)
     const sluice_integration_t *m = sluice_org_find_integration(org, "m");
     assert_int_equal(m->batch_max_events, 1000);
     assert_string_equal(sluice_vendor_opt(m, "pixel_id"), "1"); /* a plain number is kept as written */
-    assert_string_equal(sluice_vendor_opt(m, "api_version"), "v21.0");
+    assert_string_equal(sluice_vendor_opt(m, "api_version"), "v26.0");
     assert_string_equal(m->credentials, "meta-main");
     sluice_config_free(cfg);
 }

@@ -47,7 +47,7 @@ static void test_golden_request(void **state)
     assert_string_equal(req.url, "https://linkedin.test/rest/conversionEvents");
     assert_int_equal(req.header_count, 5);
     assert_string_equal(req.headers[0], "Authorization: Bearer AQX-token");
-    assert_string_equal(req.headers[1], "LinkedIn-Version: 202601");
+    assert_string_equal(req.headers[1], "LinkedIn-Version: 202608");
     assert_string_equal(req.headers[2], "X-Restli-Protocol-Version: 2.0.0");
     assert_string_equal(req.headers[3], "X-RestLi-Method: BATCH_CREATE");
     vfix_expect_golden("linkedin.json", req.body);
@@ -106,6 +106,13 @@ static void test_classify(void **state)
     assert_string_equal(why, "HTTP 200 without elements: not an answer from LinkedIn (a proxy?)");
     assert_int_equal(sluice_vendor_linkedin.classify(201, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
     assert_int_equal(sluice_vendor_linkedin.classify(200, "{\"ok\":true}", 11, why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    /* A LinkedIn-Version past its sunset is answered 426 for every request: the events wait for
+     * the fix instead of all going to the dead-letter topic, and the reason names the option. */
+    const char *sunset =
+        "{\"status\":426,\"code\":\"VERSION_MISSING\",\"message\":\"Requested version 20240101 is not active\"}";
+    assert_int_equal(sluice_vendor_linkedin.classify(426, sunset, strlen(sunset), why, sizeof(why)),
+                     SLUICE_VERDICT_RETRY);
+    assert_non_null(strstr(why, "api_version is past its sunset"));
 }
 
 int main(void)

@@ -59,7 +59,7 @@ static void test_golden_request(void **state)
     sluice_vendor_request_t req;
     sluice_err_t err = {{0}};
     assert_int_equal(sluice_vendor_meta.build(it, secret, NULL, items, 1, VFIX_NOW_MS, &req, &err), 0);
-    assert_string_equal(req.url, "https://meta.test/v21.0/1234567890/events?access_token=EAAB%2Ftok%2Ben%3D%26x");
+    assert_string_equal(req.url, "https://meta.test/v26.0/1234567890/events?access_token=EAAB%2Ftok%2Ben%3D%26x");
     assert_int_equal(req.header_count, 1);
     assert_string_equal(req.headers[0], "Content-Type: application/json");
     char *golden = vfix_read("meta.json", NULL);
@@ -91,7 +91,7 @@ static void test_batch_and_test_event_code(void **state)
     sluice_err_t err = {{0}};
     assert_int_equal(sluice_vendor_meta.build(it, secret, NULL, items, 3, VFIX_NOW_MS, &req, &err), 0);
     /* No base_url: Meta's production host. */
-    assert_string_equal(req.url, "https://graph.facebook.com/v21.0/1234567890/events?access_token=t");
+    assert_string_equal(req.url, "https://graph.facebook.com/v26.0/1234567890/events?access_token=t");
     json_t *body = json_loadb(req.body, req.body_len, 0, NULL);
     assert_non_null(body);
     assert_int_equal(json_array_size(json_object_get(body, "data")), 3);
@@ -231,6 +231,15 @@ static void test_classify(void **state)
     assert_string_equal(why, "HTTP 200 without events_received: not an answer from Meta (a proxy?)");
     assert_int_equal(sluice_vendor_meta.classify(200, bad, strlen(bad), why, sizeof(why)), SLUICE_VERDICT_RETRY);
     assert_string_equal(why, "HTTP 200 (Meta error 100/2804003)");
+    /* An api_version Meta has retired (a pin copied from an older example) is answered 2635 for
+     * every request: the events wait for the fix instead of all going to the dead-letter topic,
+     * and the reason names the option. */
+    const char *retired = "{\"error\":{\"message\":\"(#2635) You are calling a deprecated version of the Ads API. "
+                          "Please update to the latest version: v26.0.\",\"type\":\"OAuthException\",\"code\":2635,"
+                          "\"fbtrace_id\":\"x\"}}";
+    assert_int_equal(sluice_vendor_meta.classify(400, retired, strlen(retired), why, sizeof(why)),
+                     SLUICE_VERDICT_RETRY);
+    assert_non_null(strstr(why, "Meta error 2635: this api_version has expired"));
 }
 
 int main(void)

@@ -79,7 +79,7 @@ static void test_vendor_keys_checked_with_positions(void **state)
                   "in the vault (sluicectl vault put), never in the config file",
                   "x.yaml:10:53: orgs[0].integrations[2].pixel_code: only for vendor tiktok",
                   "x.yaml:11:53: unknown key 'colour' in orgs[0].integrations[3] (vendor ga4 takes: measurement_id)",
-                  "x.yaml:12:61: orgs[0].integrations[4].api_version: '21' is not a Graph API version (e.g. v21.0)",
+                  "x.yaml:12:61: orgs[0].integrations[4].api_version: '21' is not a Graph API version (e.g. v26.0)",
                   "x.yaml:13:65: orgs[0].integrations[5].sign: expected true or false, got '3'",
                   "x.yaml:14:53: unknown key 'timeout_mss' in orgs[0].integrations[6] (did you mean 'timeout_ms'?)");
 }
@@ -95,7 +95,7 @@ static void test_values_and_defaults(void **state)
     assert_int_equal(m->vendor, SLUICE_VENDOR_META);
     assert_string_equal(m->vendor_name, "meta");
     assert_string_equal(sluice_vendor_opt(m, "pixel_id"), "1234");
-    assert_string_equal(sluice_vendor_opt(m, "api_version"), "v21.0"); /* the default */
+    assert_string_equal(sluice_vendor_opt(m, "api_version"), "v26.0"); /* the default */
     assert_string_equal(sluice_vendor_opt(m, "test_event_code"), "T1");
     assert_null(sluice_vendor_opt(m, "measurement_id")); /* not meta's */
     const sluice_integration_t *w = sluice_org_find_integration(org, "w");
@@ -112,7 +112,7 @@ static void test_values_and_defaults(void **state)
     json_t *dm = json_array_get(its, 0), *dw = json_array_get(its, 1);
     assert_string_equal(json_string_value(json_object_get(dm, "vendor")), "meta");
     assert_string_equal(json_string_value(json_object_get(dm, "pixel_id")), "1234");
-    assert_string_equal(json_string_value(json_object_get(dm, "api_version")), "v21.0");
+    assert_string_equal(json_string_value(json_object_get(dm, "api_version")), "v26.0");
     assert_null(json_object_get(dm, "access_token")); /* a vault member, never dumped */
     assert_string_equal(json_string_value(json_object_get(json_object_get(dw, "headers"), "X-Team")), "growth");
     assert_true(json_is_false(json_object_get(dw, "sign")));
