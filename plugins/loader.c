@@ -278,6 +278,19 @@ sluice_plugin_lib_t *sluice_plugin_lib_open(const char *path, sluice_err_t *err)
         lib->copy_fd = -1;
     }
     lib->handle = lib->copy_fd >= 0 ? dlopen(name, RTLD_NOW | RTLD_LOCAL) : NULL;
+    if (lib->handle == NULL && lib->copy_fd >= 0) {
+        /* A plugin shipped with a library of its own beside it finds it through $ORIGIN, which for
+         * the copy is /proc/self/fd: the copy does not load. Loaded by path, the gateway ran the
+         * file on disk, and `cp` over it rewrote the code under the loop threads. The file is
+         * loaded by path only until the copy has loaded: the copy's dependencies are then found
+         * among the libraries already loaded (by name), and the file itself is let go. */
+        dlerror();
+        void *by_path = dlopen(abs, RTLD_NOW | RTLD_LOCAL);
+        if (by_path != NULL) {
+            lib->handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+            dlclose(by_path);
+        }
+    }
     if (lib->handle == NULL) {
         /* By path: no memory file, or the copy did not load (a broken file then gets the loader's
          * reason with its real name; a plugin finding its own libraries through $ORIGIN loads). */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -854,11 +855,32 @@ static void describe(const sluice_mask_plugin_t *d, uint32_t declared)
     }
 }
 
+/* The check under way while plugin code runs, or NULL. A plugin that calls exit() (in create, in
+ * mask, from a thread) ended the suite without a verdict, and with exit(0) `plugin test` exited 0:
+ * a release pipeline shipped a plugin that ends the gateway at its first event. */
+static const char *volatile running_check;
+
+static void ended_by_plugin(void)
+{
+    const char *check = running_check;
+    if (check == NULL)
+        return;
+    running_check = NULL;
+    printf("FAIL  %s: the plugin ended the process (exit); in the gateway that ends every request of every org\n"
+           "result: FAIL\n",
+           check);
+    fflush(stdout);
+    _exit(1); /* whatever status the plugin gave */
+}
+
 static int run_suite(const char *path, char **params, int nparams, const char *vectors, int verbose)
 {
     suite_t s = {.rep = {.verbose = verbose}, .path = path};
     sluice_err_t err = {{0}};
+    atexit(ended_by_plugin);
+    running_check = "load";
     s.lib = sluice_plugin_lib_open(path, &err);
+    running_check = NULL;
     if (s.lib == NULL) {
         line(&s.rep, "FAIL", "load: %s", err.msg);
         printf("result: FAIL\n");
@@ -903,6 +925,7 @@ static int run_suite(const char *path, char **params, int nparams, const char *v
     }
     sluice_keyring_t *keys = suite_keys();
     s.keys = keys;
+    running_check = "create";
     sluice_plugin_instance_t *inst = create_instance(&s, "--param", s.params_yaml, 1, NULL, 0);
     if (inst != NULL) {
         line(&s.rep, "PASS", "create: with %s", nparams ? "the --param values" : "default parameters");
@@ -916,11 +939,17 @@ static int run_suite(const char *path, char **params, int nparams, const char *v
         if (inputs_init(&inputs) != 0) {
             line(&s.rep, "FAIL", "mask: out of memory");
         } else {
+            running_check = "mask";
             check_mask(&s, inst, &inputs, base);
+            running_check = "size cap";
             check_size_cap(&s, inst);
+            running_check = "determinism";
             check_determinism(&s, inst, &inputs, base);
+            running_check = "threads";
             check_threads(&s, inst, &inputs, base);
+            running_check = "idempotence";
             check_idempotence(&s, inst, &inputs, base);
+            running_check = "vectors";
             check_vectors(&s, inst, vectors);
             for (size_t i = 0; i < inputs.n; i++)
                 json_decref(base[i].value);
@@ -929,9 +958,11 @@ static int run_suite(const char *path, char **params, int nparams, const char *v
         printf("calls %llu, errors %llu (the errors include refusals above)\n",
                (unsigned long long)sluice_plugin_instance_calls(inst),
                (unsigned long long)sluice_plugin_instance_errors(inst));
+        running_check = "destroy";
         sluice_plugin_instance_destroy(inst);
     }
     sluice_plugin_lib_close(s.lib);
+    running_check = NULL;
     sluice_keyring_free(keys);
     free(s.params_yaml);
     printf("result: %s (%d passed, %d failed, %d skipped)\n", s.rep.failed ? "FAIL" : "PASS", s.rep.passed,

@@ -417,18 +417,35 @@ typedef struct sluice_mask_plugin {
 #define SLUICE_MASK_PLUGIN_EXPORT
 #endif
 
+/* In C++, g++ -Wextra warns of every member a designated initialiser leaves out
+ * (-Wmissing-field-initializers), and the optional callbacks are meant to be left out: a C++
+ * plugin built with -Wall -Wextra -Werror failed in this header. Silenced around the descriptor
+ * only; the redeclaration after it takes the caller's semicolon. */
+#if defined(__cplusplus) && (defined(__GNUC__) || defined(__clang__))
+#define SLUICE_MASK_PLUGIN_BEGIN_                                                                                      \
+    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wmissing-field-initializers\"")
+#define SLUICE_MASK_PLUGIN_END_                                                                                        \
+    ;                                                                                                                  \
+    _Pragma("GCC diagnostic pop") extern const sluice_mask_plugin_t sluice_mask_plugin_v1
+#else
+#define SLUICE_MASK_PLUGIN_BEGIN_
+#define SLUICE_MASK_PLUGIN_END_
+#endif
+
 /* Defines the exported descriptor with its fixed prefix filled in; the arguments are designated
- * initialisers for the rest, e.g. SLUICE_MASK_PLUGIN(.name = "x", .create = c, ...). Build with
- * -fvisibility=hidden so this is the only exported symbol. */
+ * initialisers for the rest, e.g. SLUICE_MASK_PLUGIN(.name = "x", .create = c, ...), in the
+ * order of sluice_mask_plugin_t (C++ requires it). Build with -fvisibility=hidden so this is the
+ * only exported symbol. The visibility is on the declaration only: the definition inherits it,
+ * and g++ warns that it ignores it on the definition (an error under -Werror in a C++ plugin). */
 #define SLUICE_MASK_PLUGIN(...)                                                                                        \
     extern SLUICE_MASK_PLUGIN_EXPORT const sluice_mask_plugin_t sluice_mask_plugin_v1;                                 \
-    SLUICE_MASK_PLUGIN_EXPORT const sluice_mask_plugin_t sluice_mask_plugin_v1 = {                                     \
-        .magic = SLUICE_MASK_MAGIC,                                                                                    \
-        .abi_major = SLUICE_MASK_ABI_MAJOR,                                                                            \
-        .abi_minor = SLUICE_MASK_ABI_MINOR,                                                                            \
-        .descriptor_size = (uint32_t)sizeof(sluice_mask_plugin_t),                                                     \
-        .build_signature = SLUICE_MASK_BUILD_SIGNATURE,                                                                \
-        __VA_ARGS__}
+    SLUICE_MASK_PLUGIN_BEGIN_                                                                                          \
+    const sluice_mask_plugin_t sluice_mask_plugin_v1 = {.magic = SLUICE_MASK_MAGIC,                                    \
+                                                        .abi_major = SLUICE_MASK_ABI_MAJOR,                            \
+                                                        .abi_minor = SLUICE_MASK_ABI_MINOR,                            \
+                                                        .descriptor_size = (uint32_t)sizeof(sluice_mask_plugin_t),     \
+                                                        .build_signature = SLUICE_MASK_BUILD_SIGNATURE,                \
+                                                        __VA_ARGS__} SLUICE_MASK_PLUGIN_END_
 
 #ifdef __cplusplus
 }

@@ -5,7 +5,9 @@
  * error removes the field (or rejects the event, per on_error) with the per-plugin metric up and
  * the log naming plugin and path but never the value; a broken plugin refuses start-up and a
  * reload, with its reason, while the old config keeps serving; a new version installed under the
- * same path is what a reload loads, and one rewritten in place does not reach the running copy.
+ * same path is what a reload loads, and one rewritten in place does not reach the running copy,
+ * also when the plugin finds a library of its own through $ORIGIN; a number or an object answered
+ * as its own JSON text is an echo, judged for personal data like UNCHANGED.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -359,12 +363,11 @@ static const char *card_after(const char *id, json_t **msgs)
     return json_string_value(json_object_get(json_object_get(event_of(*msgs, id), "properties"), "up"));
 }
 
-/* Writes the bytes of build/plugins/<name>.so to path: by a new file renamed over it (install,
- * mv), or in place (cp: truncated, then written). */
-static void put_plugin(const char *name, const char *path, int in_place)
+/* Writes the bytes of the file src to path: by a new file renamed over it (install, mv), or in
+ * place (cp: truncated, then written). */
+static void put_file(const char *src, const char *path, int in_place)
 {
-    char src[PATH_MAX], tmp[PATH_MAX + 8];
-    snprintf(src, sizeof(src), "%s/plugins/%s.so", sluice_th_build_dir(), name);
+    char tmp[PATH_MAX + 8];
     sluice_err_t err = {{0}};
     size_t len = 0;
     char *so = sluice_th_read_file(src, &len, &err);
@@ -379,6 +382,14 @@ static void put_plugin(const char *name, const char *path, int in_place)
     free(so);
     if (!in_place)
         assert_int_equal(rename(tmp, path), 0);
+}
+
+/* The same with build/plugins/<name>.so. */
+static void put_plugin(const char *name, const char *path, int in_place)
+{
+    char src[PATH_MAX];
+    snprintf(src, sizeof(src), "%s/plugins/%s.so", sluice_th_build_dir(), name);
+    put_file(src, path, in_place);
 }
 
 static void reload_with(const char *rule, int count)
@@ -435,6 +446,105 @@ static void plugin_replaced_under_same_path(void **state)
     write_config("");
 }
 
+/* A plugin shipped with a library of its own beside it, found through its $ORIGIN run path: its
+ * copy in a memory file cannot find that library (the copy's origin is /proc/self/fd), so it was
+ * loaded from the file on disk, which the gateway then ran. `cp` of another version over it, which
+ * plugins.md says does not reach the running code, rewrote the code under the loop threads. */
+static void plugin_with_own_library_rewritten_in_place(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    char dir[PATH_MAX - 64], path[PATH_MAX], src[PATH_MAX + 64], rule[PATH_MAX + 128];
+    snprintf(dir, sizeof(dir), "%s/vendor", sluice_th_tmpdir(&err));
+    assert_true(mkdir(dir, 0755) == 0 || errno == EEXIST);
+    snprintf(src, sizeof(src), "%s/vendor/libsluice_fixture_origin.so", fixtures);
+    snprintf(path, sizeof(path), "%s/libsluice_fixture_origin.so", dir);
+    put_file(src, path, 0);
+    snprintf(src, sizeof(src), "%s/vendor/origin.so", fixtures);
+    snprintf(path, sizeof(path), "%s/origin.so", dir);
+    put_file(src, path, 0);
+    snprintf(rule, sizeof(rule), "        - {path: properties.up, plugin: %s}\n", path);
+    char *log = gateway_log();
+    int reloads = sluice_th_count(log, "config reloaded");
+    free(log);
+    reload_with(rule, ++reloads);
+    json_t *msgs;
+    assert_string_equal(card_after("pl-own-1", &msgs), "origin:4111222233334444");
+    json_decref(msgs);
+
+    put_plugin("full", path, 1); /* cp over it */
+    for (int i = 0; i < 4; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "pl-own-2-%d", i);
+        assert_string_equal(card_after(id, &msgs), "origin:4111222233334444");
+        json_decref(msgs);
+    }
+    assert_true(sluice_th_proc_running(F.gw));
+    reload_with(rule, ++reloads); /* and a reload loads what the file now holds */
+    assert_string_equal(card_after("pl-own-3", &msgs), "***");
+    json_decref(msgs);
+    write_config("");
+}
+
+/* A plugin that masks values of every type by rewriting their text (the SDK's upper-case example,
+ * once its author heeds "it keeps every value that is not a string") answers a card number sent
+ * as a JSON number with the string of its digits: exactly its input, which plugins.md says fails
+ * closed. The gateway compared the answer with the value as JSON (the string "4111..." is not the
+ * number 4111...), so the card went to Kafka as sent, listed as masked; so did a payment object
+ * answered as its own text. */
+static void plugin_echoing_json_text_fails_closed(void **state)
+{
+    (void)state;
+    char *log = gateway_log();
+    int reloads = sluice_th_count(log, "config reloaded");
+    free(log);
+    reload_with("        - {path: properties.acct, plugin: fixture, params: {prefix: '', every_type: true}}\n"
+                "        - {path: properties.tag, plugin: fixture, params: {prefix: 'tag:', every_type: true}}\n",
+                ++reloads);
+    http_resp_t r;
+    assert_int_equal(gwfix_post(&F, "/v1/t", WEB_KEY,
+                                "{\"event\":\"Order\",\"messageId\":\"pl-text-1\",\"properties\":{\"acct\":"
+                                "4111111111111111,\"tag\":7,\"total\":3}}",
+                                &r),
+                     200);
+    http_resp_dispose(&r);
+    assert_int_equal(gwfix_post(&F, "/v1/t", WEB_KEY,
+                                "{\"event\":\"Order\",\"messageId\":\"pl-text-2\",\"properties\":{\"acct\":"
+                                "{\"number\":\"4012888888881881\"}}}",
+                                &r),
+                     200);
+    http_resp_dispose(&r);
+    assert_int_equal(gwfix_post(&F, "/v1/t", WEB_KEY,
+                                "{\"event\":\"Order\",\"messageId\":\"pl-text-3\",\"properties\":{\"acct\":"
+                                "1234}}",
+                                &r),
+                     200);
+    http_resp_dispose(&r);
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    json_t *props = json_object_get(event_of(msgs, "pl-text-1"), "properties");
+    assert_null(json_object_get(props, "acct"));
+    assert_string_equal(json_string_value(json_object_get(props, "tag")), "tag:7"); /* its own answer */
+    assert_int_equal(json_integer_value(json_object_get(props, "total")), 3);
+    assert_true(listed(privacy_of(msgs, "pl-text-1"), "dropped", "properties.acct"));
+    assert_false(listed(privacy_of(msgs, "pl-text-1"), "masked", "properties.acct"));
+    assert_null(json_object_get(json_object_get(event_of(msgs, "pl-text-2"), "properties"), "acct"));
+    /* Text holding no personal data stays, as any value left as it was does. */
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(event_of(msgs, "pl-text-3"), "properties"), "acct")), "1234");
+    char *all = json_dumps(msgs, 0);
+    assert_false(gwfix_contains(all, "4111111111111111"));
+    assert_false(gwfix_contains(all, "4012888888881881"));
+    free(all);
+    json_decref(msgs);
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_th_wait_log(F.gw,
+                                        "path properties.acct (rule properties.acct): it left a value holding "
+                                        "personal data (a card number) as it was",
+                                        2, 5000, &err),
+                     0);
+    write_config("");
+}
+
 static void broken_plugin_refuses_start(void **state)
 {
     (void)state;
@@ -480,6 +590,8 @@ int main(void)
         cmocka_unit_test(slow_plugin_is_not_blamed_on_kafka),
         cmocka_unit_test(broken_plugin_refuses_reload),
         cmocka_unit_test(plugin_replaced_under_same_path),
+        cmocka_unit_test(plugin_echoing_json_text_fails_closed),
+        cmocka_unit_test(plugin_with_own_library_rewritten_in_place),
         cmocka_unit_test(broken_plugin_refuses_start),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

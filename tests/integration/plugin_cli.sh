@@ -42,6 +42,14 @@ grep -q '^PASS  UTF-8: no output cuts a character: [0-9]* inputs with 2-, 3- and
     fail "UTF-8: $(cat "$tmp/out")"
 grep -q '^result: PASS' "$tmp/out" || fail "fixture result"
 
+# A plugin that calls exit(0) on a value ended the suite silently with status 0: a release
+# pipeline passed a plugin that ends the gateway at its first such event.
+rc=0
+"$ctl" plugin test "$fx/fixture.so" --param exit_on=hello >"$tmp/out" 2>&1 || rc=$?
+[ "$rc" -eq 1 ] || fail "a plugin calling exit(0) in mask: status $rc: $(cat "$tmp/out")"
+grep -q '^FAIL  mask: the plugin ended the process (exit)' "$tmp/out" || fail "exit in mask: $(cat "$tmp/out")"
+grep -q '^result: FAIL' "$tmp/out" || fail "exit in mask result: $(cat "$tmp/out")"
+
 # A plugin that keeps the first byte of an e-mail's local part passes every ASCII input but cuts
 # "é", "€" and "😀" in half: the UTF-8 check, and only it, fails, naming each input escaped and in
 # hex, and the rule.

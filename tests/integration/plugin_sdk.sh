@@ -3,7 +3,8 @@
 # temporary prefix, build examples/plugin-uppercase out of tree with its own Makefile and
 # pkg-config (the header comes from the prefix, never from the source tree), check that only the
 # descriptor is exported, run the conformance suite with the example's vectors, build it again
-# with the bare one-liner, and load it through `sluicectl config check`.
+# with the bare one-liner, build a C++ plugin with -Wall -Wextra -Werror, and load the example
+# through `sluicectl config check`.
 # usage: plugin_sdk.sh BUILD_DIR SOURCE_DIR
 set -eu
 build=$1
@@ -41,6 +42,54 @@ grep -q '^result: PASS' "$tmp/test.log" || fail "conformance: $(cat "$tmp/test.l
 # The bare one-liner of the docs.
 cc -shared -fPIC $cflags -o "$tmp/one.so" "$tmp/example/uppercase.c" || fail "one-liner build"
 "$ctl" plugin test "$tmp/one.so" >"$tmp/one.log" 2>&1 || fail "one-liner plugin: $(cat "$tmp/one.log")"
+
+# In C++, as docs/plugins.md#c shows, with the warnings a C++ shop builds with: the header's own
+# macro made g++ warn on every build ("visibility attribute ignored") and, with -Wextra, on each
+# optional callback left out, so -Werror failed in the SDK's header. Every C++ compiler present
+# (clang, a dependency, brings clang++).
+cat >"$tmp/stars.cpp" <<'CPP'
+#include <sluice/mask_plugin.h>
+#include <string>
+
+namespace {
+const sluice_mask_config_entry_t config[] = {
+    {"mask", SLUICE_MASK_CONF_STRING, 0, "\"***\"", "what every string becomes"},
+    {},
+};
+struct Stars { const sluice_mask_host_t *host; std::string mask; };
+
+int create(const sluice_mask_host_t *host, sluice_mask_handle_t *, const sluice_mask_config_t *cfg,
+           void **instance, char *, size_t) noexcept
+{
+    const char *m; size_t len;
+    host->config_string(cfg, "mask", &m, &len);
+    try { *instance = new Stars{host, std::string(m, len)}; } catch (...) { return SLUICE_MASK_ENOMEM; }
+    return SLUICE_MASK_OK;
+}
+void destroy(void *instance) noexcept { delete static_cast<Stars *>(instance); }
+int mask(void *instance, void *, const sluice_mask_input_t *in, sluice_mask_output_t *out) noexcept
+{
+    const Stars *s = static_cast<const Stars *>(instance);
+    if (in->type != SLUICE_MASK_JSON_STRING) return SLUICE_MASK_REMOVE;
+    return s->host->append(out, s->mask.data(), s->mask.size());
+}
+}
+
+SLUICE_MASK_PLUGIN(.name = "stars", .version = "1.0.0", .description = "replaces strings by a mask",
+                   .config = config, .flags = SLUICE_MASK_FLAG_DETERMINISTIC | SLUICE_MASK_FLAG_IDEMPOTENT,
+                   .create = create, .destroy = destroy, .mask = mask);
+CPP
+cxx_built=0
+for cxx in g++ clang++; do
+    command -v "$cxx" >/dev/null 2>&1 || continue
+    "$cxx" -std=c++20 -Wall -Wextra -Werror -O2 -shared -fPIC -fvisibility=hidden $cflags -o "$tmp/stars.so" \
+        "$tmp/stars.cpp" >"$tmp/cxx.log" 2>&1 || fail "$cxx: $(cat "$tmp/cxx.log")"
+    syms=$(nm -D --defined-only "$tmp/stars.so" | awk '$2 != "W" && $2 != "V" && $2 != "u" {print $3}')
+    [ "$syms" = "sluice_mask_plugin_v1" ] || fail "$cxx: exported symbols: $syms"
+    "$ctl" plugin test "$tmp/stars.so" >"$tmp/cxx.out" 2>&1 || fail "$cxx plugin: $(cat "$tmp/cxx.out")"
+    cxx_built=$((cxx_built + 1))
+done
+[ "$cxx_built" -gt 0 ] || fail "no C++ compiler (g++ or clang++)"
 
 # Loaded from a config, by path, as the gateway will.
 cat >"$tmp/sluice.yaml" <<YAML
