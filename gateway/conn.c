@@ -136,6 +136,10 @@ static void on_sock_close(void *data)
     sluice_conn_guard_t *g = c->guard;
     h2o_linklist_unlink(&c->link);
     c->sock = NULL;
+    if (c->tls != NULL) {
+        SSL_CTX_free(c->tls); /* the last reference when a reload has replaced it since */
+        c->tls = NULL;
+    }
     if (c->counted)
         sluice_conn_table_release(g->table, c->addr);
     if (c->capped) {
@@ -195,7 +199,18 @@ static void refuse_at_accept(sluice_conn_guard_t *g, h2o_socket_t *sock, sluice_
     h2o_socket_close(sock);
 }
 
-int sluice_conn_admit(sluice_conn_guard_t *g, h2o_socket_t *sock, const sluice_server_config_t *cfg, int capped)
+/* The connection holds its accepting context from here to on_sock_close (conn.h). */
+static void attach(sluice_conn_t *c, h2o_socket_t *sock, SSL_CTX *tls)
+{
+    if (tls != NULL && SSL_CTX_up_ref(tls) == 1)
+        c->tls = tls;
+    h2o_linklist_insert(&c->guard->conns, &c->link);
+    sock->on_close.cb = on_sock_close;
+    sock->on_close.data = c;
+}
+
+int sluice_conn_admit(sluice_conn_guard_t *g, h2o_socket_t *sock, const sluice_server_config_t *cfg, int capped,
+                      SSL_CTX *tls)
 {
     sluice_conn_table_t *t = g->table;
     if (!capped) {
@@ -205,9 +220,7 @@ int sluice_conn_admit(sluice_conn_guard_t *g, h2o_socket_t *sock, const sluice_s
             return -1;
         }
         *c = (sluice_conn_t){.sock = sock, .guard = g, .refs = 1, .reset_tokens = -1};
-        h2o_linklist_insert(&g->conns, &c->link);
-        sock->on_close.cb = on_sock_close;
-        sock->on_close.data = c;
+        attach(c, sock, tls);
         return 0;
     }
     if (atomic_fetch_add(&t->open, 1) >= t->max) {
@@ -239,9 +252,7 @@ int sluice_conn_admit(sluice_conn_guard_t *g, h2o_socket_t *sock, const sluice_s
     c->refs = 1;
     c->reset_tokens = -1;
     c->capped = 1;
-    h2o_linklist_insert(&g->conns, &c->link);
-    sock->on_close.cb = on_sock_close;
-    sock->on_close.data = c;
+    attach(c, sock, tls);
     sluice_counter_add(&g->metrics->conn_open, 1);
     return 0;
 }

@@ -11,6 +11,9 @@
  *     has ended, refused past server.http2.max_requests_in_flight; streams abandoned before their
  *     answer (client resets, and h2o's own resets a client provokes) drain a per-connection
  *     bucket, and the connection is closed when it is empty;
+ *   - the TLS context a connection was accepted with is held until it closes: h2o 2.2.5 keeps
+ *     only its pointer and makes the connection's SSL when the first bytes arrive, and a reload
+ *     may release that context in between;
  *   - a sweep every 500 ms closes connections whose request's head and body have not arrived
  *     within server.request_timeout_ms (HTTP/2 streams: h2o 2.2.5 has no per-stream deadline),
  *     or whose answer is stuck unsent (a zero flow-control window) long after.
@@ -28,6 +31,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+#include <openssl/ssl.h>
 
 #include <h2o.h>
 #if H2O_USE_LIBUV
@@ -81,7 +86,8 @@ typedef struct sluice_conn {
     unsigned in_flight;
     double reset_tokens; /* the HTTP/2 reset bucket */
     uint64_t reset_at_ms;
-    int shut; /* shutdown(2) already called */
+    int shut;     /* shutdown(2) already called */
+    SSL_CTX *tls; /* the context it was accepted with, one reference held until it closes; or NULL */
 } sluice_conn_t;
 
 /* Sets up g on ctx's loop (the sweep runs from here on). */
@@ -93,9 +99,12 @@ void sluice_conn_guard_dispose(sluice_conn_guard_t *g);
 /* Takes a freshly accepted socket under guard: when capped, the table's cap over all connections
  * and cfg's per-address cap (cfg->trusted_proxies exempt); the metrics listener is not capped, so
  * operators can still scrape a gateway that clients hold at its cap (its descriptors come from the
- * reserve kept below RLIMIT_NOFILE). Returns 0 when it may be handed to h2o_accept (its
- * sluice_conn_t is attached), or -1 after closing it (over a cap, or out of memory; counted). */
-int sluice_conn_admit(sluice_conn_guard_t *g, h2o_socket_t *sock, const sluice_server_config_t *cfg, int capped);
+ * reserve kept below RLIMIT_NOFILE). tls is the context h2o_accept will give the socket (NULL for
+ * plain HTTP): the connection takes a reference of its own, dropped when it closes. Returns 0 when
+ * it may be handed to h2o_accept (its sluice_conn_t is attached), or -1 after closing it (over a
+ * cap, or out of memory; counted). */
+int sluice_conn_admit(sluice_conn_guard_t *g, h2o_socket_t *sock, const sluice_server_config_t *cfg, int capped,
+                      SSL_CTX *tls);
 
 /* Shuts every open connection of g down (at exit, so h2o closes them itself). */
 void sluice_conn_shutdown_all(sluice_conn_guard_t *g);

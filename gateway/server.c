@@ -169,8 +169,9 @@ static void on_accept(h2o_socket_t *listener, const char *err)
         return;
     }
     int capped = listener != self->listen_sock[SLUICE_LISTENER_METRICS];
-    if (sluice_conn_admit(&self->guard, sock, &self->rt->cfg->server, capped) == 0)
-        h2o_accept(listener->data, sock);
+    h2o_accept_ctx_t *actx = listener->data;
+    if (sluice_conn_admit(&self->guard, sock, &self->rt->cfg->server, capped, actx->ssl_ctx) == 0)
+        h2o_accept(actx, sock);
 }
 
 /* 1 when another process already listens on l's address: SO_REUSEPORT would otherwise let this
