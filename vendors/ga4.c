@@ -1,11 +1,12 @@
 /*
  * GA4 Measurement Protocol (VENDORS.md, docs/vendors.md):
  *   POST {base_url}/mp/collect?measurement_id=…&api_secret=…
- *   body {client_id, user_id?, user_data?, events:[{name, params, timestamp_micros}]}
- * One request speaks for one client, so items are grouped by (client_id, user_id, user_data)
- * and a batch holds at most 25 events of one group. Names and parameters are cut to GA4's
- * limits (40-character names of letters, digits and '_' starting with a letter; 100-character
- * values, longer for page_location, page_referrer and page_title; 25 parameters). user_data
+ *   body {client_id, user_id?, user_data?, consent?, events:[{name, params, timestamp_micros}]}
+ * One request speaks for one client and one consent choice, so items are grouped by (client_id,
+ * user_id, user_data, consent) and a batch holds at most 25 events of one group. Names and
+ * parameters are cut to GA4's limits (40-character names of letters, digits and '_' starting
+ * with a letter; 100-character values, longer for page_location, page_referrer and page_title;
+ * 25 parameters). user_data
  * uses the gateway's `google` hash variants. Events older than 72 hours (GA4 drops them
  * silently) are dead-lettered. Reentrant; the loop thread.
  */
@@ -30,8 +31,18 @@
 
 static const char *const secret_required[] = {"api_secret", NULL};
 
+/* A consent category as the org's consent config names them (docs/config.md, orgs[].consent). */
+static const char *check_category(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64 || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != n)
+        return "is not a consent category (letters, digits, '_', '-', '.')";
+    return NULL;
+}
+
 static const sluice_vendor_option_t options[] = {
     {.name = "measurement_id", .type = SLUICE_VOPT_STRING, .required = 1},
+    {.name = "ad_user_data_consent", .type = SLUICE_VOPT_STRING, .check = check_category},
     {.name = "api_secret", .secret = 1, .required = 1},
     {.name = NULL},
 };
@@ -310,7 +321,6 @@ static json_t *user_data(const sluice_envelope_t *e)
 static sluice_map_result_t map(const sluice_integration_t *it, const sluice_envelope_t *e, int64_t now_ms,
                                sluice_vendor_item_t *out, char *why, size_t why_len)
 {
-    (void)it;
     char name[GA4_NAME_MAX + 1];
     if (strcmp(e->type, "track") == 0 && e->name != NULL) {
         const char *std = sluice_vendor_standard_event(SLUICE_VENDOR_GA4, e->name);
@@ -347,6 +357,24 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
         json_object_set_new(group, "user_id", json_string(e->user_id));
         json_t *ud = user_data(e); /* GA4 accepts user_data only with a user_id */
         sluice_vendor_set_nonempty(group, "user_data", ud);
+    }
+    /* The request's consent (Measurement Protocol reference, "consent": ad_user_data GRANTED or
+     * DENIED). Google's EU user consent policy ("Updates to consent mode for traffic in the EEA")
+     * asks every upload of EEA users' data to pass the users' choices on. Which of the org's
+     * categories means "user data for advertising" is the org's to say (a GA4 integration's
+     * `consent:` is usually analytics, which grants nothing of the kind), so only the option
+     * ad_user_data_consent names it: GRANTED when the event carries that category, DENIED when
+     * not. The consent is part of the group: one request speaks for one choice. */
+    const char *ads_category = sluice_vendor_opt(it, "ad_user_data_consent");
+    if (ads_category != NULL) {
+        int granted = 0;
+        size_t i;
+        json_t *c;
+        json_array_foreach(sluice_envelope_get(e, "context.consent.categories"), i, c) {
+            if (json_is_string(c) && strcmp(json_string_value(c), ads_category) == 0)
+                granted = 1;
+        }
+        json_object_set_new(group, "consent", json_pack("{s:s}", "ad_user_data", granted ? "GRANTED" : "DENIED"));
     }
     json_t *ev = json_object();
     json_object_set_new(ev, "name", json_string(name));

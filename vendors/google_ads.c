@@ -226,8 +226,9 @@ static void failure_code(const json_t *details, char *out, size_t cap)
 
 /* 1 when a conversion error says Google has, or needs, nothing more of that conversion: the batch
  * was delivered. CLICK_NOT_FOUND is Google's answer for every conversion matched by e-mail or
- * phone whose person clicked no ad ("you can safely ignore this warning", ConversionUploadError),
- * so nearly every batch of a shop's purchases carries some; CLICK_CONVERSION_ALREADY_EXISTS and
+ * phone whose person clicked no ad ("you can safely ignore this warning", ConversionUploadError);
+ * Google stopped returning it with v21 (debug_enabled removed, Ads developer blog 2025-06-26), so
+ * only an older pin still sees it; CLICK_CONVERSION_ALREADY_EXISTS and
  * ORDER_ID_ALREADY_IN_USE answer a conversion Google recorded before: a retry after a timeout, or
  * a redelivery (at-least-once). Dead-lettering the batch for them threw its other conversions in
  * with them, and a replay failed again on the same duplicates. */
@@ -265,8 +266,8 @@ static json_t *unsettled_errors(const json_t *details)
 
 /* Google's errors: {"error":{"code":N,"status":"UNAUTHENTICATED","details":[GoogleAdsFailure]}}.
  * 401 is an expired or revoked access token (the worker refreshes it: retry); 429
- * RESOURCE_EXHAUSTED and 5xx are retried; 200 with partialFailureError refused some conversions,
- * unless every error it lists is one that settles its conversion (is_settled_error). */
+ * RESOURCE_EXHAUSTED, 5xx and a sunset api_version (UNSUPPORTED_VERSION) are retried; 200 with partialFailureError
+ * refused some conversions, unless every error it lists is one that settles its conversion (is_settled_error). */
 static sluice_verdict_t classify(long status, const char *body, size_t len, char *why, size_t why_len)
 {
     /* Google answers JSON, `{"results":[…]}` or (validateOnly) `{}`. */
@@ -290,6 +291,19 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
             snprintf(why, why_len, "HTTP %ld (%s%s%s)", status, st, code[0] ? ", " : "", code);
         if (status == 401)
             v = SLUICE_VERDICT_RETRY;
+        if (strcmp(code, "requestError UNSUPPORTED_VERSION") == 0) {
+            /* "This API version has been sunset and is no longer supported" (RequestError 38,
+             * googleads v22+ errors/request_error.proto; a v21 pin got it for every request from
+             * 2026-08-05 on). Each major version lives about a year (sunset-dates page): every
+             * request of the integration gets this until its api_version is raised, so the events
+             * wait in Kafka for that (a reload) instead of filling the dead-letter topic, as
+             * Meta's 2635 and LinkedIn's 426 do. */
+            snprintf(why, why_len,
+                     "HTTP %ld (Google Ads requestError UNSUPPORTED_VERSION: this api_version has been sunset; set the "
+                     "integration's api_version to a current one and reload: the events wait)",
+                     status);
+            v = SLUICE_VERDICT_RETRY;
+        }
     }
     json_decref(root);
     return v;

@@ -38,12 +38,18 @@ static const struct sluice_vendor_std_event standard[] = {
     {"Product Added to Wishlist", "add_to_wishlist"},
     {"Payment Info Entered", "add_payment_info"},
     {"Video Playback Started", "watch_video"},
+    {"Product Viewed", "view_content"},
+    {"Subscription Started", "subscribe"},
     {NULL, NULL},
 };
 
 /* Pinterest's own event names, accepted as they are (after a mapping rename, say): the "Name in
  * API" column of Pinterest's conversion event types, all of it, since a name missing here is sent
- * as "custom" and lost to Pinterest's reporting of that event type. */
+ * as "custom" and lost to Pinterest's reporting of that event type. Pinterest added
+ * submit_application, subscribe and view_content to the event_name enum of POST
+ * /v5/ad_accounts/{id}/events (API v5 spec, pinterest/api-description, and its SDKs in 2026):
+ * "Please use the right event_name; otherwise the event will not be accepted and show up
+ * correctly in reports". */
 static int is_pinterest_name(const char *s)
 {
     static const char *const names[] = {"add_payment_info",
@@ -63,7 +69,10 @@ static int is_pinterest_name(const char *s)
                                         "search",
                                         "signup",
                                         "start_trial",
+                                        "submit_application",
+                                        "subscribe",
                                         "view_category",
+                                        "view_content",
                                         "watch_video",
                                         NULL};
     for (size_t i = 0; names[i] != NULL; i++) {

@@ -207,7 +207,11 @@ typedef struct std_event {
 } std_event_t;
 
 /* Segment's e-commerce and lifecycle specs mapped onto the first vendors' standard events; later
- * vendors carry their own table (ops->standard_events). */
+ * vendors carry their own table (ops->standard_events). TikTok renamed CompletePayment to Purchase
+ * and SubmitForm to Lead on 2025-05-01 ("How to adopt TikTok's updated standard events", May
+ * 2025: the legacy names are converted on its side, new setups use the new ones, which the pixel
+ * now sends), so the worker sends the current names. ClickButton is soft-deprecated there (sunset
+ * in 2027) with no successor: kept until then. */
 static const std_event_t std_events[] = {
     {"Products Searched", "Search", "search", "Search"},
     {"Product List Viewed", NULL, "view_item_list", NULL},
@@ -218,12 +222,12 @@ static const std_event_t std_events[] = {
     {"Cart Viewed", NULL, "view_cart", NULL},
     {"Checkout Started", "InitiateCheckout", "begin_checkout", "InitiateCheckout"},
     {"Payment Info Entered", "AddPaymentInfo", "add_payment_info", "AddPaymentInfo"},
-    {"Order Completed", "Purchase", "purchase", "CompletePayment"},
+    {"Order Completed", "Purchase", "purchase", "Purchase"},
     {"Order Refunded", NULL, "refund", NULL},
     {"Product Added to Wishlist", "AddToWishlist", "add_to_wishlist", "AddToWishlist"},
     {"Signed Up", "CompleteRegistration", "sign_up", "CompleteRegistration"},
     {"Signed In", NULL, "login", NULL},
-    {"Lead Generated", "Lead", "generate_lead", "SubmitForm"},
+    {"Lead Generated", "Lead", "generate_lead", "Lead"},
     {"Subscription Started", "Subscribe", NULL, "Subscribe"},
 };
 

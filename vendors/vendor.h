@@ -219,7 +219,7 @@ void sluice_vendor_set_nonempty(json_t *obj, const char *key, json_t *value);
 sluice_map_result_t sluice_vendor_item_body(json_t *ev, sluice_vendor_item_t *out, char *why, size_t why_len);
 
 /* The vendor's standard event name for a Segment e-commerce / lifecycle event name
- * ("Order Completed" → Meta "Purchase", GA4 "purchase", TikTok "CompletePayment"); NULL when
+ * ("Order Completed" → Meta "Purchase", GA4 "purchase", TikTok "Purchase"); NULL when
  * the vendor has no standard event for it (the name is then sent as the vendor allows). */
 const char *sluice_vendor_standard_event(sluice_vendor_kind_t kind, const char *segment_name);
 

@@ -208,6 +208,22 @@ static void test_classify(void **state)
     assert_int_equal(sluice_vendor_google_ads.classify(204, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
     /* validateOnly (sluicectl vendor check) answers an empty object when all is well. */
     assert_int_equal(sluice_vendor_google_ads.classify(200, "{}", 2, why, sizeof(why)), SLUICE_VERDICT_OK);
+    /* An api_version Google has sunset (a v21 pin after 2026-08-05) is refused for every request
+     * with RequestError UNSUPPORTED_VERSION: the events wait for the fix instead of all going to
+     * the dead-letter topic, and the reason names the option. */
+    const char *sunset = "{\"error\":{\"code\":400,\"message\":\"Request contains an invalid argument.\","
+                         "\"status\":\"INVALID_ARGUMENT\",\"details\":[{\"@type\":\"type.googleapis.com/"
+                         "google.ads.googleads.v21.errors.GoogleAdsFailure\",\"errors\":[{\"errorCode\":{"
+                         "\"requestError\":\"UNSUPPORTED_VERSION\"},\"message\":\"Version v21 is deprecated. "
+                         "Requests to this version will be blocked.\"}]}]}}";
+    assert_int_equal(sluice_vendor_google_ads.classify(400, sunset, strlen(sunset), why, sizeof(why)),
+                     SLUICE_VERDICT_RETRY);
+    assert_non_null(strstr(why, "UNSUPPORTED_VERSION: this api_version has been sunset"));
+    /* Another request error is still the batch's own fault. */
+    const char *bad = "{\"error\":{\"code\":400,\"status\":\"INVALID_ARGUMENT\",\"details\":[{\"errors\":[{"
+                      "\"errorCode\":{\"requestError\":\"INVALID_CUSTOMER_ID\"}}]}]}}";
+    assert_int_equal(sluice_vendor_google_ads.classify(400, bad, strlen(bad), why, sizeof(why)), SLUICE_VERDICT_FAIL);
+    assert_string_equal(why, "HTTP 400 (INVALID_ARGUMENT, requestError INVALID_CUSTOMER_ID)");
 }
 
 /* The dead-letter reason (the DLQ `error` header, the logs) shows Google's enum names only: a

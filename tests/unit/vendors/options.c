@@ -78,7 +78,8 @@ static void test_vendor_keys_checked_with_positions(void **state)
                   "x.yaml:9:48: orgs[0].integrations[1].access_token: a secret written inline; meta credentials live "
                   "in the vault (sluicectl vault put), never in the config file",
                   "x.yaml:10:53: orgs[0].integrations[2].pixel_code: only for vendor tiktok",
-                  "x.yaml:11:53: unknown key 'colour' in orgs[0].integrations[3] (vendor ga4 takes: measurement_id)",
+                  "x.yaml:11:53: unknown key 'colour' in orgs[0].integrations[3] (vendor ga4 takes: measurement_id, "
+                  "ad_user_data_consent (optional))",
                   "x.yaml:12:61: orgs[0].integrations[4].api_version: '21' is not a Graph API version (e.g. v26.0)",
                   "x.yaml:13:65: orgs[0].integrations[5].sign: expected true or false, got '3'",
                   "x.yaml:14:53: unknown key 'timeout_mss' in orgs[0].integrations[6] (did you mean 'timeout_ms'?)");

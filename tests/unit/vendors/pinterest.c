@@ -140,6 +140,14 @@ static void test_names_and_identity(void **state)
     assert_string_equal(event_name("{\"event\":\"contact\"}", SLUICE_MAP_OK), "contact");
     assert_string_equal(event_name("{\"event\":\"schedule\"}", SLUICE_MAP_OK), "schedule");
     assert_string_equal(event_name("{\"event\":\"initiate_checkout\"}", SLUICE_MAP_OK), "initiate_checkout");
+    /* The names Pinterest's v5 event_name enum has since added: Segment's Product Viewed and
+     * Subscription Started are its view_content and subscribe, and a rename to one of the three
+     * passes (each went as "custom", out of Pinterest's reports of that event type). */
+    assert_string_equal(event_name("{\"event\":\"Product Viewed\"}", SLUICE_MAP_OK), "view_content");
+    assert_string_equal(event_name("{\"event\":\"Subscription Started\"}", SLUICE_MAP_OK), "subscribe");
+    assert_string_equal(event_name("{\"event\":\"view_content\"}", SLUICE_MAP_OK), "view_content");
+    assert_string_equal(event_name("{\"event\":\"submit_application\"}", SLUICE_MAP_OK), "submit_application");
+    assert_string_equal(event_name("{\"event\":\"subscribe\"}", SLUICE_MAP_OK), "subscribe");
     assert_string_equal(event_name("{\"type\":\"page\"}", SLUICE_MAP_OK), "page_visit");
     event_name("{\"type\":\"identify\"}", SLUICE_MAP_SKIP);
     /* No e-mail hash and no user agent: Pinterest could not match it. */

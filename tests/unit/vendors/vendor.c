@@ -85,7 +85,9 @@ static void test_standard_events(void **state)
     (void)state;
     assert_string_equal(sluice_vendor_standard_event(SLUICE_VENDOR_META, "Order Completed"), "Purchase");
     assert_string_equal(sluice_vendor_standard_event(SLUICE_VENDOR_GA4, "Order Completed"), "purchase");
-    assert_string_equal(sluice_vendor_standard_event(SLUICE_VENDOR_TIKTOK, "Order Completed"), "CompletePayment");
+    /* TikTok's current names (CompletePayment and SubmitForm were renamed on 2025-05-01). */
+    assert_string_equal(sluice_vendor_standard_event(SLUICE_VENDOR_TIKTOK, "Order Completed"), "Purchase");
+    assert_string_equal(sluice_vendor_standard_event(SLUICE_VENDOR_TIKTOK, "Lead Generated"), "Lead");
     assert_string_equal(sluice_vendor_standard_event(SLUICE_VENDOR_GA4, "Checkout Started"), "begin_checkout");
     assert_null(sluice_vendor_standard_event(SLUICE_VENDOR_META, "Cart Viewed"));
     assert_null(sluice_vendor_standard_event(SLUICE_VENDOR_WEBHOOK, "Order Completed"));

@@ -26,6 +26,8 @@ static const char config_yaml[] =
     "      - {name: meta, vendor: meta, pixel_id: \"1234567890\", base_url: \"https://meta.test\"}\n"
     "      - {name: meta-test, vendor: meta, pixel_id: \"1234567890\", test_event_code: TEST42}\n"
     "      - {name: ga4, vendor: ga4, measurement_id: G-TEST123, base_url: \"https://ga4.test/\"}\n"
+    "      - {name: ga4-eea, vendor: ga4, measurement_id: G-TEST123, base_url: \"https://ga4.test/\",\n"
+    "         consent: analytics, ad_user_data_consent: marketing}\n"
     "      - {name: tiktok, vendor: tiktok, pixel_code: CABC123, base_url: \"https://tiktok.test\"}\n"
     "      - {name: hook, vendor: webhook, url: \"https://hooks.test/in\", sign: true,\n"
     "         headers: {X-Team: growth}}\n"
