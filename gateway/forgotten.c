@@ -362,7 +362,7 @@ static const char *json_get(void *ud, const char *path, size_t *len)
     return json_string_value(v);
 }
 
-int sluice_forgotten_match(sluice_forgotten_t *f, unsigned thread, const char *org,
+int sluice_forgotten_known(sluice_forgotten_t *f, unsigned thread, const char *org,
                            const uint8_t key[SLUICE_PSEUDONYM_LEN], json_t *event)
 {
     if (f == NULL || thread >= f->nthreads)
@@ -379,12 +379,23 @@ int sluice_forgotten_match(sluice_forgotten_t *f, unsigned thread, const char *o
         sl->snap = s;
         sl->version = v;
     }
-    if (!sluice_pseudonym_set_match(sl->snap->set, org, key, json_get, event))
+    return sluice_pseudonym_set_match(sl->snap->set, org, key, json_get, event);
+}
+
+int sluice_forgotten_match(sluice_forgotten_t *f, unsigned thread, const char *org,
+                           const uint8_t key[SLUICE_PSEUDONYM_LEN], json_t *event)
+{
+    if (!sluice_forgotten_known(f, thread, org, key, event))
         return 0;
     counter_t *c = counter_for(f, org);
     if (c != NULL)
         atomic_fetch_add_explicit(&c->n, 1, memory_order_relaxed);
     return 1;
+}
+
+size_t sluice_forgotten_size(sluice_forgotten_t *f)
+{
+    return f != NULL ? atomic_load_explicit(&f->size, memory_order_relaxed) : 0;
 }
 
 size_t sluice_forgotten_subject(const uint8_t key[SLUICE_PSEUDONYM_LEN], json_t *event, char *out, size_t cap)

@@ -46,6 +46,14 @@ void sluice_forgotten_destroy(sluice_forgotten_t *f);
 int sluice_forgotten_match(sluice_forgotten_t *f, unsigned thread, const char *org,
                            const uint8_t key[SLUICE_PSEUDONYM_LEN], json_t *event);
 
+/* 1 when the event carries an id on the org's list, like sluice_forgotten_match, but nothing is
+ * counted: what the gateway shows (the live view), not an event it drops. Loop thread `thread`. */
+int sluice_forgotten_known(sluice_forgotten_t *f, unsigned thread, const char *org,
+                           const uint8_t key[SLUICE_PSEUDONYM_LEN], json_t *event);
+
+/* Pseudonyms on the list in force, every org's (0 for a NULL f). Any thread. */
+size_t sluice_forgotten_size(sluice_forgotten_t *f);
+
 /* The pseudonyms of the event's ids as a dedup key records them (crypto/pseudonym.h,
  * sluice_pseudonym_subject), into out (cap bytes). Any thread. */
 size_t sluice_forgotten_subject(const uint8_t key[SLUICE_PSEUDONYM_LEN], json_t *event, char *out, size_t cap);

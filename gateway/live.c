@@ -272,6 +272,12 @@ static void json_str(FILE *out, const char *s)
  * took 200 ms of the loop for one answer of a gateway with 8 threads and 64 sources. */
 char *sluice_live_collect(const sluice_live_t *l, const char *org, const char *source, uint64_t after, size_t *len)
 {
+    return sluice_live_collect_except(l, org, source, after, NULL, NULL, len);
+}
+
+char *sluice_live_collect_except(const sluice_live_t *l, const char *org, const char *source, uint64_t after,
+                                 sluice_live_skip_fn skip, void *ud, size_t *len)
+{
     size_t cap = 0, n = 0;
     entry_t *es = NULL;
     /* Only numbers every event up to which is in its slot (or already overwritten): `next` never
@@ -341,6 +347,8 @@ char *sluice_live_collect(const sluice_live_t *l, const char *org, const char *s
             if (whole && !read_bytes(&es[i], buf))
                 continue; /* overwritten since its number was read */
             const stream_t *st = refs[es[i].ref].stream;
+            if (whole && skip != NULL && skip(ud, st->org, buf, es[i].len))
+                continue;
             char when[SLUICE_TIME_TEXT_MAX];
             sluice_time_format(es[i].at_ms, when);
             fprintf(out, "%s{\"id\":%llu,\"at\":\"%s\",\"org\":", first ? "" : ",", (unsigned long long)es[i].id, when);

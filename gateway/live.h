@@ -58,4 +58,11 @@ int sluice_live_token_ok(const sluice_live_t *l, const char *token, size_t len);
  * or NULL when out of memory. Any thread. */
 char *sluice_live_collect(const sluice_live_t *l, const char *org, const char *source, uint64_t after, size_t *len);
 
+/* Says whether a kept envelope (len bytes of JSON, org's) is left out of an answer. */
+typedef int (*sluice_live_skip_fn)(void *ud, const char *org, const char *envelope, size_t len);
+
+/* sluice_live_collect, leaving out each envelope for which skip (NULL: none) says 1. */
+char *sluice_live_collect_except(const sluice_live_t *l, const char *org, const char *source, uint64_t after,
+                                 sluice_live_skip_fn skip, void *ud, size_t *len);
+
 #endif

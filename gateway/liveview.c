@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "gateway/forgotten.h"
 #include "gateway/http.h"
 #include "gateway/live.h"
 #include "gateway/live/assets.h"
@@ -57,6 +58,26 @@ static int authorized(h2o_req_t *req, const sluice_live_t *live)
     return sluice_live_token_ok(live, h.base + off, h.len - off);
 }
 
+/* An envelope of a person sluicectl forget named since it was kept: the store keeps the last 32
+ * of a source however old, and the page went on showing them (ids, traits, properties) after the
+ * request, for as long as the source sent nothing newer. Read again only while a list is in force. */
+static int forgotten_envelope(void *ud, const char *org, const char *envelope, size_t len)
+{
+    sluice_worker_t *w = ud;
+    const sluice_runtime_t *rt = w->rt;
+    for (size_t i = 0; rt != NULL && i < rt->org_count; i++) {
+        if (strcmp(rt->orgs[i].org->id, org) != 0)
+            continue;
+        json_t *env = json_loadb(envelope, len, 0, NULL);
+        json_t *ev = json_object_get(env, "event");
+        int hit =
+            json_is_object(ev) && sluice_forgotten_known(w->gw->forgotten, w->index, org, rt->orgs[i].forget_key, ev);
+        json_decref(env);
+        return hit;
+    }
+    return 0;
+}
+
 static void events(h2o_req_t *req, sluice_worker_t *w, const sluice_live_t *live)
 {
     if (!authorized(req, live)) {
@@ -80,7 +101,8 @@ static void events(h2o_req_t *req, sluice_worker_t *w, const sluice_live_t *live
         }
     }
     size_t len = 0;
-    char *body = sluice_live_collect(live, org, source, after, &len);
+    char *body = sluice_live_collect_except(
+        live, org, source, after, sluice_forgotten_size(w->gw->forgotten) > 0 ? forgotten_envelope : NULL, w, &len);
     if (body == NULL) {
         send_error(req, w, 500, "internal", "out of memory");
         return;

@@ -20,6 +20,10 @@ int sluice_forget_key(char *out, size_t cap, const char *prefix, sluice_forget_k
         if (org != NULL && id != NULL)
             n = snprintf(out, cap, "%sdedup:%s:%s", prefix, org, id);
         break;
+    case SLUICE_FORGET_KEY_OWN:
+        if (org != NULL && id != NULL)
+            n = snprintf(out, cap, "%sown:%s:%s", prefix, org, id);
+        break;
     case SLUICE_FORGET_KEY_SUPPRESS: n = snprintf(out, cap, "%ssuppress", prefix); break;
     case SLUICE_FORGET_KEY_SUPPRESS_GEN: n = snprintf(out, cap, "%ssuppress:gen", prefix); break;
     }

@@ -25,6 +25,7 @@ typedef enum sluice_forget_key {
     SLUICE_FORGET_KEY_DEDUP = 1,    /* org, messageId (or "*") */
     SLUICE_FORGET_KEY_SUPPRESS = 2, /* org and id unused */
     SLUICE_FORGET_KEY_SUPPRESS_GEN = 3,
+    SLUICE_FORGET_KEY_OWN = 4, /* org, anonymous id: the id's claim by a signed cookie (identity.md) */
 } sluice_forget_key_t;
 
 /* Writes the key and a NUL into out (prefix NULL: "sluice:"). Returns its length, or -1 when it

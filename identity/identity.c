@@ -39,6 +39,7 @@
 #include "common/log.h"
 #include "common/time.h"
 #include "crypto/ct.h"
+#include "identity/forget.h"
 #include "identity/redis_sync.h"
 
 /* Key names after the deployment's prefix (redis.key_prefix, default "sluice:"). */
@@ -46,7 +47,6 @@
 #define REPLAY_KEY "sig:"
 #define LINK_KEY   "id:"
 #define DEDUP_KEY  "dedup:"
-#define OWN_KEY    "own:"
 /* A spent token's key outlives the last millisecond the token could be accepted by this much. */
 #define XD_KEY_MARGIN_MS 1000
 /* How many (org, host) pairs a refused token is tried against to explain why it was refused. */
@@ -575,8 +575,8 @@ static void start_redeem(sluice_identity_job_t *job)
 /* <prefix>own:<org>:<id>: the id has been given to a browser in a signed cookie. */
 static int own_key(char *out, size_t cap, const sluice_identity_thread_t *t, const sluice_org_t *org, const char *id)
 {
-    int n = snprintf(out, cap, "%s" OWN_KEY "%s:%s", t->prefix, org->id, id);
-    return n > 0 && (size_t)n < cap ? n : -1;
+    /* One layout with sluicectl forget's, which deletes it. */
+    return sluice_forget_key(out, cap, t->prefix, SLUICE_FORGET_KEY_OWN, org->id, id);
 }
 
 static void on_claimed(void *ud, sluice_redis_status_t status, const redisReply *reply)

@@ -426,22 +426,28 @@ static int find_linked(req_t *r)
     return rc;
 }
 
-/* Step 3b: DEL every link keyed by one of the person's ids. */
+/* Step 3b: DEL every link keyed by one of the person's ids, and each anonymous id's claim
+ * (`own:`, an org with cross domains): a key named by the id itself, renewed by each visit for
+ * link_ttl_days, which forget left in Redis for up to 400 days after the request. */
 static int delete_links(req_t *r)
 {
     for (size_t i = 0; i < r->id_count; i++) {
-        char key[600];
-        if (sluice_forget_key(key, sizeof(key), r->cfg->redis.key_prefix, SLUICE_FORGET_KEY_LINK, r->org->id,
-                              r->ids[i].value) < 0)
-            continue;
-        redisReply *x = redisCommand(r->redis, "DEL %s", key);
-        if (x == NULL || x->type != REDIS_REPLY_INTEGER) {
-            redis_failed(r, "DEL", x);
+        for (int own = 0; own <= (r->ids[i].kind == KIND_ANON); own++) {
+            char key[600];
+            if (sluice_forget_key(key, sizeof(key), r->cfg->redis.key_prefix,
+                                  own ? SLUICE_FORGET_KEY_OWN : SLUICE_FORGET_KEY_LINK, r->org->id,
+                                  r->ids[i].value) < 0)
+                continue;
+            redisReply *x = redisCommand(r->redis, "DEL %s", key);
+            if (x == NULL || x->type != REDIS_REPLY_INTEGER) {
+                redis_failed(r, "DEL", x);
+                freeReplyObject(x);
+                return -1;
+            }
+            if (!own)
+                r->links_removed += x->integer;
             freeReplyObject(x);
-            return -1;
         }
-        r->links_removed += x->integer;
-        freeReplyObject(x);
     }
     return 0;
 }

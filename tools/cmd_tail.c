@@ -20,6 +20,8 @@
 #include "config/config.h"
 #include "tools/commands.h"
 #include "vendors/dlq.h"
+#include "vendors/envelope.h"
+#include "vendors/suppress.h"
 
 #define WAIT_MS 15000
 
@@ -39,6 +41,9 @@ static void usage(FILE *out)
                  "  --color, --no-color  force colour on or off\n"
                  "  --from-beginning   start at the oldest event the topic keeps instead of its end\n"
                  "  -n N               stop after N envelopes (default: follow until Ctrl-C)\n"
+                 "\n"
+                 "Events of people `sluicectl forget` named are left out (the list is read from database.url,\n"
+                 "as the delivery worker reads it; without one they are shown, and stderr says so).\n"
                  "\n"
                  "A line `tail: following ...` on stderr says when it reads.\n");
 }
@@ -209,6 +214,20 @@ static int wanted(const filter_t *f, const rd_kafka_message_t *m)
     return ok;
 }
 
+/* 1 when the envelope carries an id of a person sluicectl forget named (s NULL: never). */
+static int is_forgotten(sluice_suppress_t *s, const rd_kafka_message_t *m)
+{
+    if (s == NULL)
+        return 0;
+    sluice_envelope_t env;
+    sluice_err_t err = {{0}};
+    if (sluice_envelope_parse(&env, m->payload, m->len, &err) != 0)
+        return 0;
+    int hit = sluice_suppress_match(s, &env);
+    sluice_envelope_dispose(&env);
+    return hit;
+}
+
 /* Assigns every partition of topic at its current end (or beginning), waiting for the topic to
  * exist. Returns the number of partitions, 0 when stopped while waiting, or -1. */
 static int assign_all(rd_kafka_t *rk, const char *topic, int from_beginning)
@@ -328,6 +347,16 @@ int sluicectl_cmd_tail(int argc, char **argv)
 
     int rc = 1;
     sluice_err_t err = {{0}};
+    /* The topic keeps a forgotten person's events until its retention; sluice's own reader of it
+     * acts on the request like the worker does, or `--from-beginning` printed them after it. */
+    sluice_suppress_t *forgotten = NULL;
+    if (cfg->database.url == NULL)
+        fprintf(stderr, "tail: no database.url: events of people sluicectl forget named are shown too\n");
+    else if ((forgotten = sluice_suppress_create(cfg, &err)) == NULL) {
+        fprintf(stderr, "sluicectl tail: %s (it shows nothing without the list of people forget named)\n", err.msg);
+        sluice_config_free(cfg);
+        return 1;
+    }
     char group[64];
     snprintf(group, sizeof(group), "sluicectl-tail-%ld", (long)getpid());
     const char *const defaults[] = {"group.id", group, "enable.auto.commit", "false", "enable.partition.eof",
@@ -341,6 +370,7 @@ int sluicectl_cmd_tail(int argc, char **argv)
             sluice_err_set(&err, "kafka consumer: %s", errstr);
         }
         fprintf(stderr, "sluicectl tail: %s\n", err.msg);
+        sluice_suppress_destroy(forgotten);
         sluice_config_free(cfg);
         return 1;
     }
@@ -363,7 +393,7 @@ int sluicectl_cmd_tail(int argc, char **argv)
             if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
                 if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                     fprintf(stderr, "warning: %s\n", rd_kafka_message_errstr(m));
-            } else if (m->payload != NULL && wanted(&f, m)) {
+            } else if (m->payload != NULL && wanted(&f, m) && !is_forgotten(forgotten, m)) {
                 print_json(&p, m->payload, m->len);
                 fflush(stdout);
                 shown++;
@@ -376,6 +406,7 @@ int sluicectl_cmd_tail(int argc, char **argv)
     }
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
+    sluice_suppress_destroy(forgotten);
     sluice_config_free(cfg);
     return rc;
 }

@@ -109,9 +109,10 @@ struct batch {
     size_t n, cap, bytes;
     int64_t opened_ms, first_ms, due_ms; /* monotonic */
     unsigned attempts;
-    int reread; /* refused with 401 once already: the credential was dropped and read again */
-    int state;  /* OPEN, QUEUED, SENDING */
-    char *body; /* while sending */
+    int reread;                /* refused with 401 once already: the credential was dropped and read again */
+    uint64_t suppress_version; /* the suppression list its items were last checked against */
+    int state;                 /* OPEN, QUEUED, SENDING */
+    char *body;                /* while sending */
     size_t body_len;
     int body_secret;      /* body is a token request holding the vault secret: wiped when freed */
     batch_t *hnext;       /* open: hash chain */
@@ -552,6 +553,10 @@ static int route_add(route_t *r, item_t *it, int64_t now)
         b->route = r;
         b->state = B_OPEN;
         b->opened_ms = now;
+        /* Its items were checked when they were read (dispatch), against this list (taking a
+         * newer one here would leave this item unchecked against it): batch_drop_suppressed
+         * checks again once the list moved. */
+        b->suppress_version = sluice_suppress_checked(r->lane->w->suppress);
         b->bytes = r->ops->request_overhead + (b->group ? strlen(b->group) : 0);
         b->hnext = r->open[bucket];
         r->open[bucket] = b;
@@ -905,11 +910,43 @@ static void batch_drop_too_old(worker_t *w, batch_t *b)
     b->n = o;
 }
 
+/* Finishes, as suppressed, the items of a person sluicectl forget named since they were read: a
+ * batch waits up to batch.max_wait_ms, and one a vendor refused waits for its retries up to
+ * retry.max_elapsed_s (an hour by default), and each attempt sent the forgotten person's events
+ * again, to be delivered the moment the vendor was back. Checked only when the list changed since
+ * the batch was last checked (each item's envelope is read again then). */
+static void batch_drop_suppressed(worker_t *w, batch_t *b)
+{
+    uint64_t v = sluice_suppress_version(w->suppress);
+    if (v == b->suppress_version)
+        return;
+    b->suppress_version = v;
+    size_t o = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        item_t *it = b->items[i];
+        sluice_envelope_t env;
+        sluice_err_t err = {{0}};
+        int hit = 0;
+        if (sluice_envelope_parse(&env, it->rec->payload, it->rec->len, &err) == 0) {
+            hit = sluice_suppress_match(w->suppress, &env);
+            sluice_envelope_dispose(&env);
+        }
+        if (hit) {
+            b->bytes -= it->v.body_len + 1;
+            item_finish(it, SLUICE_OUTCOME_SUPPRESSED);
+        } else {
+            b->items[o++] = it;
+        }
+    }
+    b->n = o;
+}
+
 static void batch_send(worker_t *w, batch_t *b, int64_t now)
 {
     route_t *r = b->route;
     batch_prune(b);
     batch_drop_too_old(w, b);
+    batch_drop_suppressed(w, b);
     if (b->n == 0) {
         batch_free(b);
         return;

@@ -31,6 +31,7 @@ struct sluice_suppress {
     org_key_t *keys; /* one per org of the config */
     size_t key_count;
     sluice_pseudonym_set_t *current;           /* the worker's thread's */
+    uint64_t taken;                            /* sets the worker's thread took: current's version */
     _Atomic(sluice_pseudonym_set_t *) handoff; /* a newer set, not yet taken */
     /* refresher */
     PGconn *conn;
@@ -264,15 +265,34 @@ static const char *envelope_get(void *ud, const char *path, size_t *len)
     return json_string_value(v);
 }
 
-int sluice_suppress_match(sluice_suppress_t *s, const sluice_envelope_t *e)
+static void take_newer(sluice_suppress_t *s)
 {
-    if (s == NULL)
-        return 0;
     sluice_pseudonym_set_t *newer = atomic_exchange(&s->handoff, NULL);
     if (newer != NULL) {
         sluice_pseudonym_set_destroy(s->current);
         s->current = newer;
+        s->taken++;
     }
+}
+
+uint64_t sluice_suppress_version(sluice_suppress_t *s)
+{
+    if (s == NULL)
+        return 0;
+    take_newer(s);
+    return s->taken;
+}
+
+uint64_t sluice_suppress_checked(const sluice_suppress_t *s)
+{
+    return s != NULL ? s->taken : 0;
+}
+
+int sluice_suppress_match(sluice_suppress_t *s, const sluice_envelope_t *e)
+{
+    if (s == NULL)
+        return 0;
+    take_newer(s);
     if (sluice_pseudonym_set_count(s->current, e->org) == 0)
         return 0;
     for (size_t i = 0; i < s->key_count; i++)

@@ -19,6 +19,8 @@
 #ifndef SLUICE_VENDORS_SUPPRESS_H
 #define SLUICE_VENDORS_SUPPRESS_H
 
+#include <stdint.h>
+
 #include "common/err.h"
 #include "config/config.h"
 #include "vendors/envelope.h"
@@ -33,6 +35,15 @@ sluice_suppress_t *sluice_suppress_create(const sluice_config_t *cfg, sluice_err
 
 /* Stops the refresher and frees everything. NULL allowed. */
 void sluice_suppress_destroy(sluice_suppress_t *s);
+
+/* The version of the list in force: it moves each time a newer list is taken, so that what was
+ * checked against an older one (a batch waiting for its time or a retry) can be checked again.
+ * Takes a newer list when there is one. NULL list: 0. */
+uint64_t sluice_suppress_version(sluice_suppress_t *s);
+
+/* The version of the list the last check used, without taking a newer one: what an event just
+ * checked was checked against. NULL list: 0. */
+uint64_t sluice_suppress_checked(const sluice_suppress_t *s);
 
 /* 1 when the envelope's event carries an id on its org's list. */
 int sluice_suppress_match(sluice_suppress_t *s, const sluice_envelope_t *e);

@@ -9,7 +9,10 @@
  * events (by user id and by the anonymous id Redis linked to it), still answering 200, and counts
  * them; the same user id in another org is untouched. `--list` shows the request, `--undo` lifts
  * the suppression and events flow again. With Redis down the gateway keeps the last list it
- * loaded; after Redis lost its data, `--sync` puts the list back.
+ * loaded; after Redis lost its data, `--sync` puts the list back. After a forget, the person's
+ * events in another spelling of a hashed user id are dropped at the gateway, the live view and
+ * `sluicectl tail` leave theirs out, the claim of their anonymous id goes from Redis, and a batch
+ * waiting for a retry does not send theirs.
  */
 #include <ctype.h>
 #include <setjmp.h>
@@ -32,12 +35,14 @@
 #include "tests/integration/deliver_fix.h"
 #include "tests/integration/gwfix.h"
 
-#define ACME_KEY   "wk_forget_acme_61"
-#define GLOBEX_KEY "wk_forget_globex_62"
-#define FORGET_KEY "forget-key-0123456789abcdef-0123456789"
-#define USER       "user-4711"
-#define ANON       "anon-jane-1"
-#define BOB        "anon-bob-1"
+#define ACME_KEY     "wk_forget_acme_61"
+#define GLOBEX_KEY   "wk_forget_globex_62"
+#define UMBRELLA_KEY "wk_forget_umbrella_63"
+#define FORGET_KEY   "forget-key-0123456789abcdef-0123456789"
+#define LIVE_TOKEN   "live-token-forget-0123456789"
+#define USER         "user-4711"
+#define ANON         "anon-jane-1"
+#define BOB          "anon-bob-1"
 
 static gwfix_t G;
 static dfix_t F;
@@ -75,16 +80,30 @@ static int setup(void **state)
              "      hash_fields:\n"
              "        - {path: userId, normalize: external_id}\n"
              "    integrations:\n"
-             "      - {name: hook, vendor: webhook, url: \"%s/acme\", batch: {max_wait_ms: 50}}\n"
+             "      - {name: hook, vendor: webhook, url: \"%s/acme\", batch: {max_wait_ms: 50},\n"
+             "         retry: {max_attempts: 100, base_ms: 300, max_ms: 300}}\n"
              "  - id: globex\n"
              "    sources: [{id: web, write_key_env: T_GLOBEX_KEY}]\n"
              "    consent: {policy: allow}\n"
-             "    data_layer: {pii_guard: mask}\n",
+             "    data_layer: {pii_guard: mask}\n"
+             "  - id: umbrella\n"
+             "    sources: [{id: web, write_key_env: T_UMBRELLA_KEY}]\n"
+             "    consent: {policy: allow}\n"
+             "    identity: {cross_domain: {domains: [umbrella.test, pay.umbrella.test]}}\n"
+             "    data_layer:\n"
+             "      hash_fields:\n"
+             "        - {path: userId, normalize: email}\n",
              G.https_port, G.certs, G.certs, G.metrics_port, G.kafka.bootstrap, G.redis.url, F.pg.url, F.ca,
              F.metrics_port, HOOK.url);
     snprintf(G.config, sizeof(G.config), "%s", gwfix_write("forget.yaml", yaml));
     snprintf(F.config, sizeof(F.config), "%s", G.config);
-    static const char *genv[] = {"T_ACME_KEY=" ACME_KEY, "T_GLOBEX_KEY=" GLOBEX_KEY, "T_FORGET_KEY=" FORGET_KEY, NULL};
+    static const char *genv[] = {"T_ACME_KEY=" ACME_KEY,
+                                 "T_GLOBEX_KEY=" GLOBEX_KEY,
+                                 "T_UMBRELLA_KEY=" UMBRELLA_KEY,
+                                 "T_FORGET_KEY=" FORGET_KEY,
+                                 "SLUICE_LIVE_TOKEN=" LIVE_TOKEN,
+                                 "ENCRYPTION_KEY=7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a7a",
+                                 NULL};
     memcpy(G.env, genv, sizeof(genv));
     for (int i = 0; i < 15; i++)
         if (F.env[i] == NULL) {
@@ -763,6 +782,155 @@ static void test_replay_leaves_out_the_forgotten(void **state)
     sluice_th_output_dispose(&out);
 }
 
+/* An org that hashes userId as an e-mail: forget of `jane@umbrella.test` lists the raw id and
+ * the hash the rule writes, and the person's events in another spelling, which the rule makes the
+ * same hash, are dropped at the gateway too. They reached Kafka (the gateway compared the ids
+ * as sent), and only the worker skipped them. */
+static void test_user_id_in_another_spelling(void **state)
+{
+    (void)state;
+    double before = gwfix_metric(&G, "sluice_suppression_pseudonyms");
+    sluice_th_output_t out;
+    const char *args[] = {"forget", "--config", F.config, "--org", "umbrella", "--user-id", "jane@umbrella.test", NULL};
+    forget_cmd(args, 0, &out);
+    sluice_th_output_dispose(&out);
+    wait_gw_metric("sluice_suppression_pseudonyms", before + 2); /* raw, hash_fields:email */
+    http_resp_t resp;
+    assert_int_equal(gwfix_post(&G, "/v1/track", UMBRELLA_KEY,
+                                "{\"type\":\"track\",\"event\":\"Viewed\",\"userId\":\"Jane@Umbrella.test\","
+                                "\"anonymousId\":\"anon-jane-umbrella\",\"messageId\":\"f-spelled-1\"}",
+                                &resp),
+                     200);
+    http_resp_dispose(&resp);
+    assert_int_equal(in_kafka("sluice.events", "f-spelled-1"), 0);
+    assert_true(gwfix_metric(&G, "sluice_events_suppressed_total{org=\"umbrella\"}") == 1);
+    /* Someone else of the org is not. */
+    assert_int_equal(post("/v1/track", UMBRELLA_KEY,
+                          "{\"type\":\"track\",\"event\":\"Viewed\",\"userId\":\"bob@umbrella.test\","
+                          "\"messageId\":\"f-spelled-bob\"}"),
+                     200);
+    wait_kafka("f-spelled-bob");
+}
+
+/* An org with cross domains claims a visitor's first id in Redis (`own:<org>:<id>`, identity.md),
+ * a key named by the id and renewed for link_ttl_days: forget deletes it with the links. It was
+ * left, naming the forgotten visitor's id, for up to 400 days. */
+static void test_claim_of_the_id_deleted(void **state)
+{
+    (void)state;
+    assert_int_equal(post("/v1/track", UMBRELLA_KEY,
+                          "{\"type\":\"track\",\"event\":\"Viewed\",\"anonymousId\":\"anon-ivy-1\","
+                          "\"messageId\":\"f-own-ivy\"}"),
+                     200);
+    assert_int_equal(post("/v1/track", UMBRELLA_KEY,
+                          "{\"type\":\"track\",\"event\":\"Viewed\",\"anonymousId\":\"anon-jo-1\","
+                          "\"messageId\":\"f-own-jo\"}"),
+                     200);
+    assert_int_equal(redis_int("EXISTS sluice:own:umbrella:%s", "anon-ivy-1"), 1);
+    sluice_th_output_t out;
+    const char *args[] = {"forget", "--config", F.config, "--org", "umbrella", "--anonymous-id", "anon-ivy-1", NULL};
+    forget_cmd(args, 0, &out);
+    sluice_th_output_dispose(&out);
+    assert_int_equal(redis_int("EXISTS sluice:own:umbrella:%s", "anon-ivy-1"), 0);
+    assert_int_equal(redis_int("EXISTS sluice:own:umbrella:%s", "anon-jo-1"), 1);
+}
+
+/* `sluicectl tail --from-beginning` reads what the topic keeps (until its retention): the
+ * forgotten visitor's event is left out, the others' are printed. It printed them all. Of
+ * umbrella's three events one is Ivy's: asked for three, tail shows two and is stopped. */
+static void test_tail_leaves_out_the_forgotten(void **state)
+{
+    (void)state;
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof(bin), "%s/tools/sluicectl", sluice_th_build_dir());
+    const char *argv[] = {"env",      "T_FORGET_KEY=" FORGET_KEY, bin,  "tail", "--config",   F.config, "--org",
+                          "umbrella", "--from-beginning",         "-n", "3",    "--no-color", NULL};
+    sluice_th_output_t out;
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_th_run(argv, NULL, 0, 10000, &out, &err), 0);
+    if (!gwfix_contains(out.out, "f-own-jo") || !gwfix_contains(out.out, "f-spelled-bob"))
+        fail_msg("tail: %s %s", out.out, out.errout);
+    assert_false(gwfix_contains(out.out, "f-own-ivy"));
+    assert_false(gwfix_contains(out.out, "anon-ivy-1"));
+    sluice_th_output_dispose(&out);
+}
+
+/* What the live view shows of acme's web source (`sluicectl tail` reads the same). Caller frees. */
+static char *live_events(void)
+{
+    const char *headers[] = {"Authorization: Bearer " LIVE_TOKEN, NULL};
+    http_opts_t o = {.headers = headers};
+    http_resp_t r;
+    http_do(gwfix_metrics_url(&G, "/live/events?org=acme&source=web"), &o, G.ca, &r);
+    assert_int_equal(r.status, 200);
+    char *body = strdup(r.body ? r.body : "");
+    http_resp_dispose(&r);
+    return body;
+}
+
+/* The live view keeps a source's last 32 events however old: after a forget it showed the
+ * person's (ids, traits) for as long as the source sent nothing newer. */
+static void test_live_view_leaves_out_the_forgotten(void **state)
+{
+    (void)state;
+    track("anon-gina-1", "f-live-gina");
+    track("anon-hal-1", "f-live-hal");
+    char *before = live_events();
+    assert_true(gwfix_contains(before, "f-live-gina"));
+    assert_true(gwfix_contains(before, "f-live-hal"));
+    free(before);
+    double n = gwfix_metric(&G, "sluice_suppression_pseudonyms");
+    sluice_th_output_t out;
+    const char *args[] = {"forget", "--config", F.config, "--org", "acme", "--anonymous-id", "anon-gina-1", NULL};
+    forget_cmd(args, 0, &out);
+    sluice_th_output_dispose(&out);
+    wait_gw_metric("sluice_suppression_pseudonyms", n + 1);
+    char *after = live_events();
+    assert_false(gwfix_contains(after, "f-live-gina"));
+    assert_false(gwfix_contains(after, "anon-gina-1"));
+    assert_true(gwfix_contains(after, "f-live-hal"));
+    free(after);
+}
+
+/* A batch the vendor refused waits for its retries (an hour by default): a person forgotten
+ * meanwhile is not sent again, even once the vendor answers. Every attempt sent their event,
+ * checked only when the worker first read it, and the vendor's return delivered it. */
+static void test_retry_of_the_forgotten_not_sent(void **state)
+{
+    (void)state;
+    static const char *series = "sluice_deliver_events_total{vendor=\"webhook\",outcome=\"suppressed\"}";
+    dfix_stub_plan_for(&F, &HOOK, "503x250", "f-retry-1");
+    assert_int_equal(post("/v1/identify", ACME_KEY,
+                          "{\"type\":\"identify\",\"userId\":\"user-retry-9\",\"anonymousId\":\"anon-retry-9\","
+                          "\"messageId\":\"f-retry-1\"}"),
+                     200);
+    wait_stub("f-retry-1"); /* the first attempt, answered 503 */
+    double before = dfix_metric(&F, series);
+    sluice_th_output_t out;
+    const char *args[] = {"forget", "--config", F.config, "--org", "acme", "--user-id", "user-retry-9", NULL};
+    forget_cmd(args, 0, &out);
+    sluice_th_output_dispose(&out);
+    usleep(1500 * 1000); /* the worker rereads its list every 200 ms; the vendor still refuses */
+    dfix_stub_plan(&F, &HOOK, "");
+    double after = before;
+    for (int waited = 0; waited < 10000 && after <= before; waited += 100) {
+        after = dfix_metric(&F, series);
+        usleep(100 * 1000);
+    }
+    usleep(1000 * 1000);
+    json_t *all = dfix_requests(&HOOK);
+    size_t i, delivered = 0;
+    json_t *r;
+    json_array_foreach(all, i, r) {
+        if (gwfix_contains(json_string_value(json_object_get(r, "body")), "f-retry-1") &&
+            json_integer_value(json_object_get(r, "answer")) == 200)
+            delivered++;
+    }
+    json_decref(all);
+    assert_int_equal(delivered, 0);
+    assert_true(after > before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -779,6 +947,11 @@ int main(void)
         cmocka_unit_test(test_email_user_id_under_the_guard),
         cmocka_unit_test(test_undo_rerun_completes),
         cmocka_unit_test(test_replay_leaves_out_the_forgotten),
+        cmocka_unit_test(test_user_id_in_another_spelling),
+        cmocka_unit_test(test_live_view_leaves_out_the_forgotten),
+        cmocka_unit_test(test_claim_of_the_id_deleted),
+        cmocka_unit_test(test_tail_leaves_out_the_forgotten),
+        cmocka_unit_test(test_retry_of_the_forgotten_not_sent),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
