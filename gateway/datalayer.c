@@ -475,6 +475,12 @@ unsigned sluice_datalayer_variants(const sluice_org_t *org)
         sluice_hash_variant_t v = sluice_hash_variant_for_vendor(org->integrations[i].vendor);
         if (v != SLUICE_VARIANT_DEFAULT)
             bits |= 1u << v;
+        /* Reddit's worker read TikTok's variant before `reddit` existed, and during a rolling
+         * upgrade (or a rollback) such a worker reads what this gateway writes: without TikTok's
+         * phone it sent Meta's (no '+'), which matches no Reddit user. TikTok's e-mail is the
+         * field itself, so only a phone's hash is added. */
+        if (v == SLUICE_VARIANT_REDDIT)
+            bits |= 1u << SLUICE_VARIANT_TIKTOK;
     }
     return bits;
 }

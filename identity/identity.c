@@ -352,8 +352,28 @@ void sluice_identity_scrub(json_t *ev)
         scrub_page(props);
 }
 
+/* 1 when ev was sent by sluice.js from a page no cross domain of the org referred to (none did,
+ * or another site): a token it brings came in a link from elsewhere. A page anywhere can link to
+ * the org's site with a token its author got for his own id; redeemed, the visitor took his id
+ * and the user id it then identified with came back on his events. sluice.js 0.2.3 sends a token
+ * only from a listed referrer, but the 0.2.0-0.2.2 tags browsers keep running for days after an
+ * upgrade (cached, or pinned with SRI) send any, with the page's referrer beside it: judged here,
+ * they are held to the same rule. Other clients (pixels, SDKs, servers) send no referrer to judge. */
+static int foreign_landing(const sluice_identity_job_t *job, json_t *ctx)
+{
+    const char *lib = plain_string(json_object_get(json_object_get(ctx, "library"), "name"));
+    if (lib == NULL || strcmp(lib, "sluice.js") != 0)
+        return 0;
+    json_t *page = json_object_get(ctx, "page");
+    const char *ref = json_is_object(page) ? plain_string(json_object_get(page, "referrer")) : NULL;
+    char host[SLUICE_URL_HOST_MAX + 1];
+    return ref == NULL || sluice_url_host(ref, strlen(ref), host, sizeof(host)) != 0 ||
+           !sluice_identity_xd_domain(job->org, host);
+}
+
 int sluice_identity_assign(sluice_identity_job_t *job, json_t *ev)
 {
+    int had_token = job->token_state != 0;
     take_token_field(job, ev, "_dft");
     json_t *ctx = json_object_get(ev, "context");
     if (json_is_object(ctx)) {
@@ -363,6 +383,11 @@ int sluice_identity_assign(sluice_identity_job_t *job, json_t *ev)
         const char *url = json_is_object(page) ? plain_string(json_object_get(page, "url")) : NULL;
         if (url != NULL)
             page_url(job, ctx, url);
+        if (!had_token && job->token_state == 1 && foreign_landing(job, ctx)) {
+            job->token_state = 3; /* taken out of the event all the same, and counted */
+            sluice_secure_zero(job->token, sizeof(job->token));
+            job->token_len = 0;
+        }
     }
     sluice_identity_scrub(ev);
 
@@ -522,7 +547,7 @@ static int classify(sluice_identity_job_t *job)
 static void start_redeem(sluice_identity_job_t *job)
 {
     const sluice_identity_config_t *idc = &job->org->identity;
-    int rc = SLUICE_TOKEN_MALFORMED;
+    int rc = job->token_state == 3 ? SLUICE_TOKEN_FOREIGN_REFERRER : SLUICE_TOKEN_MALFORMED;
     if (job->token_state == 1) {
         /* A token only opens for the origin of the request, and only if that is still one of the
          * org's domains. */

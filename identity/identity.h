@@ -159,7 +159,7 @@ struct sluice_identity_job {
     const char *cookie_domain;             /* Domain attribute for this request's cookies, or NULL */
     int has_audience;
     char audience[SLUICE_URL_HOST_MAX + 1];
-    int token_state; /* 0 none, 1 text below, 2 too long to be a token */
+    int token_state; /* 0 none, 1 text below, 2 too long to be a token, 3 from a foreign page (wiped) */
     size_t token_len;
     char token[SLUICE_TOKEN_TEXT_MAX + 1];
     sluice_token_claims_t claims;

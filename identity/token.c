@@ -27,8 +27,8 @@
 #define AAD_MAX 640
 
 static const char *const outcome_names[SLUICE_TOKEN_OUTCOME_COUNT] = {
-    "redeemed",    "replayed",  "bad_tag",           "expired",       "wrong_audience", "wrong_org",
-    "unknown_kid", "malformed", "redis_unavailable", "redis_timeout", "internal",       "issued",
+    "redeemed",  "replayed",          "bad_tag",       "expired",  "wrong_audience",   "wrong_org", "unknown_kid",
+    "malformed", "redis_unavailable", "redis_timeout", "internal", "foreign_referrer", "issued",
 };
 
 const char *sluice_token_outcome_name(int outcome)

@@ -36,6 +36,7 @@ typedef enum sluice_token_outcome {
     SLUICE_TOKEN_REDIS_UNAVAILABLE, /* opened, but the single-use check could not run */
     SLUICE_TOKEN_REDIS_TIMEOUT,     /* opened, but Redis did not answer the single-use check in time */
     SLUICE_TOKEN_INTERNAL,          /* OpenSSL failed while opening */
+    SLUICE_TOKEN_FOREIGN_REFERRER,  /* sent by sluice.js from a page no cross domain referred to: not opened */
     SLUICE_TOKEN_ISSUED,            /* not a redemption: a token handed out by GET <prefix>/xd */
     SLUICE_TOKEN_OUTCOME_COUNT,
 } sluice_token_outcome_t;

@@ -542,21 +542,16 @@ static json_t *find_field(const build_t *b, const char *path)
     return NULL;
 }
 
-/* The hash variants the envelope carries for a hash rule: those an enabled integration reads
- * that differ from the default for its normaliser (gateway/datalayer.c computes the same). */
+/* The hash variants the envelope carries for a hash rule: those the gateway computes for the
+ * org's enabled integrations (sluice_datalayer_variants: TikTok's phone with Reddit's, for the
+ * previous release's Reddit worker, too) that differ from the default for its normaliser. */
 static json_t *variants_of(const sluice_org_t *org, sluice_normalizer_t n)
 {
     json_t *a = json_array();
+    unsigned bits = sluice_datalayer_variants(org);
     for (int v = 1; v < SLUICE_VARIANT_COUNT; v++) {
-        if (!sluice_normalize_variant_differs(n, (sluice_hash_variant_t)v))
-            continue;
-        for (size_t i = 0; i < org->integration_count; i++) {
-            if (org->integrations[i].enabled &&
-                sluice_hash_variant_for_vendor(org->integrations[i].vendor) == (sluice_hash_variant_t)v) {
-                json_array_append_new(a, json_string(sluice_hash_variant_name((sluice_hash_variant_t)v)));
-                break;
-            }
-        }
+        if ((bits & (1u << v)) && sluice_normalize_variant_differs(n, (sluice_hash_variant_t)v))
+            json_array_append_new(a, json_string(sluice_hash_variant_name((sluice_hash_variant_t)v)));
     }
     return a;
 }

@@ -431,7 +431,9 @@ static unsigned char *bytea(PGresult *r, int row, int col, size_t *len);
  * primary key. A new ENCRYPTION_KEY given the old SLUICE_KEY_ID would otherwise store a row no
  * running worker (holding the old key under that id) can open, its events dead-lettered, and leave
  * two keys under one id, which no `vault rotate` can untangle. The row being replaced is tried
- * first, so a put that replaces the only row is checked too. */
+ * first, so a put that replaces the only row is checked too. Rows an older version sealed directly
+ * under the root key (kdf 0, a vault not yet rotated after the upgrade) count as much: they are
+ * opened with the root key of that id, and were all the rows a freshly upgraded vault had. */
 static int check_primary_key(sluice_vault_t *v, const char *org, const char *name, const char *vendor,
                              sluice_err_t *err)
 {
@@ -440,8 +442,8 @@ static int check_primary_key(sluice_vault_t *v, const char *org, const char *nam
     snprintf(kid, sizeof(kid), "%u", primary);
     const char *params[4] = {kid, org, name, vendor};
     PGresult *r = PQexecParams(v->conn,
-                               "SELECT org, name, vendor, nonce, ciphertext FROM vault_credentials"
-                               " WHERE key_id = $1::smallint AND kdf = 1"
+                               "SELECT org, name, vendor, nonce, ciphertext, kdf FROM vault_credentials"
+                               " WHERE key_id = $1::smallint"
                                " ORDER BY (org = $2 AND name = $3 AND vendor = $4) DESC, org, name, vendor LIMIT 1",
                                4, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -456,8 +458,9 @@ static int check_primary_key(sluice_vault_t *v, const char *org, const char *nam
     unsigned char *nonce = bytea(r, 0, 3, &nl), *ct = bytea(r, 0, 4, &cl);
     char *pt = NULL;
     sluice_err_t why = {{0}};
-    int rc = nonce && ct ? open_row(v, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), (int)primary, 0,
-                                    nonce, nl, ct, cl, &pt, &pl, &why)
+    int root_sealed = strcmp(PQgetvalue(r, 0, 5), "0") == 0;
+    int rc = nonce && ct ? open_row(v, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2), (int)primary,
+                                    root_sealed, nonce, nl, ct, cl, &pt, &pl, &why)
                          : SLUICE_VAULT_ERROR;
     PQfreemem(nonce);
     PQfreemem(ct);

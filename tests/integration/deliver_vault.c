@@ -385,6 +385,58 @@ static void test_put_reused_key_id(void **state)
     free(sql1("DELETE FROM vault_credentials"));
 }
 
+/* A row (acme, name, meta) exactly as a version before keys by purpose sealed it: directly under
+ * the root key DFIX_KEY1 of id 1 (kdf 0 once migration 2 ran). */
+static void insert_root_sealed(const char *name, const char *pt)
+{
+    sluice_err_t err = {{0}};
+    sluice_keyring_t *root = sluice_keyring_from_strings(DFIX_KEY1, "1", NULL, &err);
+    assert_non_null(root);
+    uint8_t aad[256], sealed[256];
+    size_t aad_len = sluice_vault_aad("acme", name, "meta", aad, sizeof(aad)), sl;
+    assert_int_equal(sluice_aead_seal(root, aad, aad_len, pt, strlen(pt), sealed, sizeof(sealed), &sl, &err), 0);
+    char nonce_hex[32], ct_hex[400], q[1024];
+    sluice_hex_encode(sealed + 1, 12, nonce_hex, sizeof(nonce_hex));
+    sluice_hex_encode(sealed + 13, sl - 13, ct_hex, sizeof(ct_hex));
+    snprintf(q, sizeof(q),
+             "INSERT INTO vault_credentials (org, name, vendor, key_id, nonce, ciphertext) VALUES ('acme', '%s', "
+             "'meta', 1, decode('%s', 'hex'), decode('%s', 'hex'))",
+             name, nonce_hex, ct_hex);
+    free(sql1(q));
+    sluice_keyring_free(root);
+}
+
+/* The same careless rotation right after upgrading from a version before keys by purpose: every
+ * row is still sealed directly under the root key of id 1 (kdf 0, `vault rotate` not run yet), and
+ * `vault put` with a new ENCRYPTION_KEY under SLUICE_KEY_ID 1 took the vault for one without rows
+ * of that id. It stored a row the workers (the old key under id 1) could not open, and the new key
+ * opens none of the old rows. Refused like the rows of this version are. */
+static void test_put_reused_key_id_over_older_rows(void **state)
+{
+    (void)state;
+    insert_root_sealed("old", "{\"access_token\":\"from-before\"}");
+    sluice_th_output_t out;
+    const char *put_b[] = {"vault",  "put", "--config", F.config, "--org", "acme",
+                           "--name", "kb",  "--vendor", "tiktok", NULL};
+    const char *reused[] = {"ENCRYPTION_KEY=" DFIX_KEY2, "SLUICE_KEY_ID=1", NULL};
+    run(put_b, reused, "{\"access_token\":\"second-token\"}", 1, &out);
+    assert_non_null(strstr(out.errout, "SLUICE_KEY_ID"));
+    assert_non_null(strstr(out.errout, "nothing was stored"));
+    assert_null(strstr(out.errout, DFIX_KEY2));
+    assert_null(strstr(out.errout, "second-token"));
+    sluice_th_output_dispose(&out);
+    char *n = sql1("SELECT count(*) FROM vault_credentials");
+    assert_string_equal(n, "1");
+    free(n);
+    /* With the key that sealed them, a put goes on as before (the old row stays as it is). */
+    run(put_b, user_env, "{\"access_token\":\"second-token\"}", 0, &out);
+    sluice_th_output_dispose(&out);
+    char *kdf = sql1("SELECT string_agg(name || ':' || kdf, ',' ORDER BY name) FROM vault_credentials");
+    assert_string_equal(kdf, "kb:1,old:0");
+    free(kdf);
+    free(sql1("DELETE FROM vault_credentials"));
+}
+
 static void test_encryption_key_errors(void **state)
 {
     (void)state;
@@ -479,19 +531,8 @@ static void test_root_sealed_rows(void **state)
     sluice_err_t err = {{0}};
     sluice_keyring_t *root = sluice_keyring_from_strings(DFIX_KEY1, "1", NULL, &err);
     assert_non_null(root);
-    /* The old row, exactly as an older sluice sealed it. */
-    uint8_t aad[256], sealed[256];
-    size_t aad_len = sluice_vault_aad("acme", "old", "meta", aad, sizeof(aad)), sl;
     const char *pt = "{\"access_token\":\"from-before\"}";
-    assert_int_equal(sluice_aead_seal(root, aad, aad_len, pt, strlen(pt), sealed, sizeof(sealed), &sl, &err), 0);
-    char nonce_hex[32], ct_hex[400], q[1024];
-    sluice_hex_encode(sealed + 1, 12, nonce_hex, sizeof(nonce_hex));
-    sluice_hex_encode(sealed + 13, sl - 13, ct_hex, sizeof(ct_hex));
-    snprintf(q, sizeof(q),
-             "INSERT INTO vault_credentials (org, name, vendor, key_id, nonce, ciphertext) VALUES ('acme', 'old', "
-             "'meta', 1, decode('%s', 'hex'), decode('%s', 'hex'))",
-             nonce_hex, ct_hex);
-    free(sql1(q));
+    insert_root_sealed("old", pt);
     sluice_th_output_t out;
     const char *put[] = {"vault",  "put", "--config", F.config, "--org", "acme",
                          "--name", "new", "--vendor", "meta",   NULL};
@@ -559,10 +600,15 @@ static void test_root_sealed_rows(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_put_list_delete),     cmocka_unit_test(test_secret_checks),
-        cmocka_unit_test(test_swapped_rows_refuse), cmocka_unit_test(test_rotate),
-        cmocka_unit_test(test_put_reused_key_id),   cmocka_unit_test(test_encryption_key_errors),
-        cmocka_unit_test(test_root_sealed_rows),    cmocka_unit_test(test_migrations),
+        cmocka_unit_test(test_put_list_delete),
+        cmocka_unit_test(test_secret_checks),
+        cmocka_unit_test(test_swapped_rows_refuse),
+        cmocka_unit_test(test_rotate),
+        cmocka_unit_test(test_put_reused_key_id),
+        cmocka_unit_test(test_put_reused_key_id_over_older_rows),
+        cmocka_unit_test(test_encryption_key_errors),
+        cmocka_unit_test(test_root_sealed_rows),
+        cmocka_unit_test(test_migrations),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

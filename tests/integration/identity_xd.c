@@ -754,6 +754,70 @@ static void attack_redeem_merges_nothing(void **state)
     free(attacker);
 }
 
+/* One event of sluice.js 0.2.2 (a page that still runs the cached tag, or pinned it), landing on
+ * checkout with tok, its page referred by referrer (NULL: none). */
+static long old_tag_landing(const char *mid, const char *anon, const char *tok, const char *referrer, http_resp_t *r)
+{
+    char body[2048], ref[256] = "";
+    if (referrer != NULL)
+        snprintf(ref, sizeof(ref), ",\"referrer\":\"%s\"", referrer);
+    snprintf(body, sizeof(body),
+             "{\"type\":\"page\",\"messageId\":\"%s\",\"anonymousId\":\"%s\",\"context\":{"
+             "\"library\":{\"name\":\"sluice.js\",\"version\":\"0.2.2\"},\"crossDomainToken\":\"%s\","
+             "\"page\":{\"url\":\"https://checkout.example-pay.com/cart\"%s}}}",
+             mid, anon, tok, ref);
+    req_t q = {CHECKOUT, NULL, NULL};
+    return send_req("POST", "/v1/p", &q, body, r);
+}
+
+/* The hostile link of sluice.js 0.2.3's notes, against the tags browsers keep for days: a page of
+ * no site of the org links to checkout with a token its author got for his own id. 0.2.3 does
+ * not send it (the referrer is not one of its crossDomain hosts); 0.2.0-0.2.2 send it with the
+ * first event, and the gateway adopted the author's id for the visitor: its cookie, its events,
+ * and the user id it identified with then came back on the author's. The gateway redeems a
+ * sluice.js token only from a listed referrer, as 0.2.3 does; from shop it still works. */
+static void old_tag_token_from_foreign_page(void **state)
+{
+    (void)state;
+    char *author = proven_cookie(SHOP, "author-old-tag-1");
+    double redeemed0 = tokens("redeemed"), foreign0 = tokens("foreign_referrer");
+    static const char *const hostile[] = {"https://evil.example/post/42", NULL, "https://shop.acme.test.evil.example/"};
+    for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+        char *tok = get_token(author, NULL);
+        char mid[32], victim[32];
+        snprintf(mid, sizeof(mid), "old-tag-h%zu", i);
+        snprintf(victim, sizeof(victim), "old-tag-victim-%zu", i);
+        http_resp_t r;
+        assert_int_equal(old_tag_landing(mid, victim, tok, hostile[i], &r), 200);
+        const char *sid = cookie_value(&r, "_sid");
+        if (sid != NULL)
+            assert_string_not_equal(sid_id(sid), "author-old-tag-1");
+        http_resp_dispose(&r);
+        free(tok);
+        json_t *m = event_in_kafka(mid);
+        assert_string_equal(ev_str(m, "anonymousId"), victim);
+        assert_null(ev_str(m, "context.identity.linkedFrom"));
+        assert_null(ev_str(m, "context.crossDomainToken")); /* refused, still never forwarded */
+        json_decref(m);
+    }
+    assert_int_equal(tokens("redeemed"), redeemed0);
+    assert_int_equal(tokens("foreign_referrer"), foreign0 + 3);
+
+    /* The link on shop, followed in the same old tag: redeemed as before. */
+    char *tok = get_token(author, NULL);
+    http_resp_t r;
+    assert_int_equal(old_tag_landing("old-tag-ok", "old-tag-visitor", tok, "https://shop.acme.test/p/1", &r), 200);
+    assert_string_equal(sid_id(cookie_value(&r, "_sid")), "author-old-tag-1");
+    http_resp_dispose(&r);
+    free(tok);
+    json_t *m = event_in_kafka("old-tag-ok");
+    assert_string_equal(ev_str(m, "anonymousId"), "author-old-tag-1");
+    assert_string_equal(ev_str(m, "context.identity.linkedFrom"), "old-tag-visitor");
+    json_decref(m);
+    assert_int_equal(tokens("redeemed"), redeemed0 + 1);
+    free(author);
+}
+
 /* A refused token with a linked id named in the body or an unsigned cookie: the answer says
  * nothing about the link (before issue 15 it answered the id X had been merged into). */
 static void attack_invalid_token_reveals_nothing(void **state)
@@ -1443,6 +1507,7 @@ int main(void)
         cmocka_unit_test(redeem_endpoint),
         cmocka_unit_test(attack_token_for_foreign_id),
         cmocka_unit_test(attack_redeem_merges_nothing),
+        cmocka_unit_test(old_tag_token_from_foreign_page),
         cmocka_unit_test(attack_invalid_token_reveals_nothing),
         cmocka_unit_test(refusals_are_counted),
         cmocka_unit_test(rotation_and_sluicectl),

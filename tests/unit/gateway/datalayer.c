@@ -547,6 +547,13 @@ static void reddit_gets_its_canonical_email(void **state)
                         "ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976");
     assert_string_equal(json_string_value(json_object_get(user, "phone_number")),
                         "1e231c66011e7a2d867a9cfae267a6aff103cf4913640b6e71a99850fc0ffbc8"); /* +16505551212 */
+    /* During a rolling upgrade (gateways first, or workers rolled back) a Reddit worker of the
+     * previous release reads this envelope: its map took the phone as
+     * sluice_envelope_hashed(e, phone, "tiktok") and knows no `reddit` variant. Without the
+     * TikTok one it sent the field itself, Meta's hash of 16505551212 without '+', which matches
+     * no Reddit user. */
+    assert_string_equal(sluice_envelope_hashed(&e, SLUICE_UF_PHONE, "tiktok"),
+                        "1e231c66011e7a2d867a9cfae267a6aff103cf4913640b6e71a99850fc0ffbc8");
     json_decref(body);
     sluice_vendor_item_dispose(&item);
     sluice_envelope_dispose(&e);

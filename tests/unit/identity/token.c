@@ -368,8 +368,8 @@ static void outcome_names(void **state)
 {
     (void)state;
     static const char *const want[SLUICE_TOKEN_OUTCOME_COUNT] = {
-        "redeemed",    "replayed",  "bad_tag",           "expired",       "wrong_audience", "wrong_org",
-        "unknown_kid", "malformed", "redis_unavailable", "redis_timeout", "internal",       "issued"};
+        "redeemed",  "replayed",          "bad_tag",       "expired",  "wrong_audience",   "wrong_org", "unknown_kid",
+        "malformed", "redis_unavailable", "redis_timeout", "internal", "foreign_referrer", "issued"};
     for (int i = 0; i < SLUICE_TOKEN_OUTCOME_COUNT; i++)
         assert_string_equal(sluice_token_outcome_name(i), want[i]);
     assert_string_equal(sluice_token_outcome_name(-1), "unknown");

@@ -212,6 +212,29 @@ static void test_rule_change(void **state)
     sluice_config_free(cfg);
 }
 
+/* The variants the map lists are those the envelope carries: with Reddit alone, a phone travels in
+ * the `reddit` variant and in TikTok's (the previous release's Reddit worker read that one), an
+ * e-mail in the `reddit` variant only (TikTok's e-mail is the field itself). */
+static void test_variants_as_written(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = load("    data_layer:\n"
+                                "      hash_fields: [{path: traits.phone, normalize: phone}, {path: traits.email, "
+                                "normalize: email}]\n"
+                                "    integrations:\n"
+                                "      - {name: rdt, vendor: reddit, pixel_id: a2_x}\n");
+    json_t *m = sluicectl_datamap_build(cfg, &cfg->orgs[0]);
+    json_t *ph = json_object_get(field(m, "traits.phone"), "variants");
+    assert_int_equal(json_array_size(ph), 2);
+    assert_true(has(ph, "reddit"));
+    assert_true(has(ph, "tiktok"));
+    json_t *em = json_object_get(field(m, "traits.email"), "variants");
+    assert_int_equal(json_array_size(em), 1);
+    assert_true(has(em, "reddit"));
+    json_decref(m);
+    sluice_config_free(cfg);
+}
+
 /* The same config gives the same bytes. */
 static void test_deterministic(void **state)
 {
@@ -439,6 +462,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example),
         cmocka_unit_test(test_rule_change),
+        cmocka_unit_test(test_variants_as_written),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_strip_list_is_the_data_layers),
         cmocka_unit_test(test_vendor_table_meta),
