@@ -155,12 +155,20 @@ static void reject_metric(sluice_worker_t *w, const char *code)
         const char *code;
         sluice_reject_reason_t reason;
     } map[] = {
-        {"invalid_json", SLUICE_REJECT_INVALID_JSON},         {"invalid_event", SLUICE_REJECT_INVALID_EVENT},
-        {"payload_too_large", SLUICE_REJECT_TOO_LARGE},       {"unauthorized", SLUICE_REJECT_UNAUTHORIZED},
-        {"bad_signature", SLUICE_REJECT_UNAUTHORIZED},        {"stale_timestamp", SLUICE_REJECT_UNAUTHORIZED},
-        {"origin_not_allowed", SLUICE_REJECT_ORIGIN},         {"rate_limited", SLUICE_REJECT_RATE_LIMITED},
-        {"kafka_unavailable", SLUICE_REJECT_KAFKA},           {"mask_failed", SLUICE_REJECT_MASK},
-        {"unsupported_media_type", SLUICE_REJECT_MEDIA_TYPE}, {"replayed", SLUICE_REJECT_REPLAYED},
+        {"invalid_json", SLUICE_REJECT_INVALID_JSON},
+        {"invalid_event", SLUICE_REJECT_INVALID_EVENT},
+        {"payload_too_large", SLUICE_REJECT_TOO_LARGE},
+        {"unauthorized", SLUICE_REJECT_UNAUTHORIZED},
+        {"bad_signature", SLUICE_REJECT_UNAUTHORIZED},
+        {"stale_timestamp", SLUICE_REJECT_UNAUTHORIZED},
+        {"origin_not_allowed", SLUICE_REJECT_ORIGIN},
+        {"rate_limited", SLUICE_REJECT_RATE_LIMITED},
+        {"kafka_unavailable", SLUICE_REJECT_KAFKA},
+        {"mask_failed", SLUICE_REJECT_MASK},
+        {"unsupported_media_type", SLUICE_REJECT_MEDIA_TYPE},
+        {"replayed", SLUICE_REJECT_REPLAYED},
+        {"replay_check_unavailable", SLUICE_REJECT_REPLAY_CHECK},
+        {"request_in_flight", SLUICE_REJECT_IN_FLIGHT},
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (strcmp(map[i].code, code) == 0) {
@@ -259,19 +267,25 @@ static void respond_refused(pending_t *p)
     free(text);
 }
 
-/* The answer once the request's outcome is known (p->req must be there). */
+/* The answer once the request's outcome is known; the signature's fate is settled also when the
+ * client is gone (p->req NULL): its retry of the same bytes must learn what became of them. */
 static void respond_final(pending_t *p)
 {
     if (p->failed > 0)
         respond_unavailable(p, "Kafka did not acknowledge every event; retry the request");
     else if (p->events_produced == 0 && json_array_size(p->rejected) > 0 &&
              p->consent_dropped + p->duplicates + p->suppressed == 0) {
-        respond_refused(p);
+        if (p->req != NULL)
+            respond_refused(p);
         /* Nothing taken: the same signed bytes again get the same refusal, not a 409 saying
          * they were accepted. */
         sluice_identity_forget_replay(p->w->identity, &p->job);
-    } else
-        respond_ok(p);
+    } else {
+        /* Taken: from now on the same bytes are a replay (until now, a retry is told to wait). */
+        sluice_identity_confirm_replay(p->w->identity, &p->job);
+        if (p->req != NULL)
+            respond_ok(p);
+    }
 }
 
 /* Answers when nothing else is outstanding and frees the record once every report is back. */
@@ -279,8 +293,7 @@ static void settle(pending_t *p)
 {
     if (!p->responded && p->outstanding == 0) {
         p->responded = 1;
-        if (p->req != NULL)
-            respond_final(p);
+        respond_final(p);
     }
     if (p->responded && p->outstanding == 0)
         pending_free(p);
@@ -542,6 +555,7 @@ static void produce_all(pending_t *p)
     p->msgs = calloc(n + json_array_size(p->invalid) + 1, sizeof(*p->msgs));
     if (p->msgs == NULL) {
         p->responded = 1;
+        sluice_identity_forget_replay(w->identity, &p->job); /* not taken: the retry is no replay */
         if (p->req != NULL)
             sluice_reply_error(p->req, w, &p->reply, 500, "internal", "out of memory", NULL);
         settle(p);
@@ -697,8 +711,7 @@ static void produce_all(pending_t *p)
         if (kc->ack == SLUICE_ACK_QUEUED) {
             /* Opt-in weaker mode: answer now; reports still arrive and are counted. */
             p->responded = 1;
-            if (p->req != NULL)
-                respond_final(p);
+            respond_final(p);
         } else {
             p->timeout.cb = on_ack_timeout;
             p->ack_due_us = sluice_mono_us() + (uint64_t)kc->ack_timeout_ms * 1000;
@@ -722,7 +735,8 @@ static void on_identity_done(sluice_identity_job_t *job)
 {
     pending_t *p = H2O_STRUCT_FROM_MEMBER(pending_t, job, job);
     identity_finish(p);
-    if (job->replay == SLUICE_REPLAY_SEEN || job->replay == SLUICE_REPLAY_UNKNOWN) {
+    if (job->replay == SLUICE_REPLAY_SEEN || job->replay == SLUICE_REPLAY_UNKNOWN ||
+        job->replay == SLUICE_REPLAY_IN_FLIGHT) {
         p->responded = 1;
         if (p->req != NULL && job->replay == SLUICE_REPLAY_SEEN) {
             reject_metric(p->w, "replayed");
@@ -730,8 +744,17 @@ static void on_identity_done(sluice_identity_job_t *job)
                                "this signed request was accepted before; to send its events again, sign a new "
                                "request (a fresh X-Timestamp)",
                                NULL);
+        } else if (p->req != NULL && job->replay == SLUICE_REPLAY_IN_FLIGHT) {
+            /* Not a 409: the first attempt may still fail, and a client told "accepted" stops. */
+            reject_metric(p->w, "request_in_flight");
+            sluice_reply_error(p->req, p->w, &p->reply, 503, "request_in_flight",
+                               "this signed request is still being processed; retry the same bytes after "
+                               "Retry-After: it is then accepted, or answered 409 when the first attempt was",
+                               NULL);
         } else if (p->req != NULL) {
-            reject_metric(p->w, "kafka_unavailable");
+            /* Its own reason: counted as kafka_unavailable, a stalled Redis sent operators to
+             * look at a Kafka that was fine. */
+            reject_metric(p->w, "replay_check_unavailable");
             sluice_reply_error(p->req, p->w, &p->reply, 503, "replay_check_unavailable",
                                "signed requests are remembered in Redis, which did not answer; retry", NULL);
         }
@@ -982,6 +1005,55 @@ static const char *body_write_key(ingest_t *in, h2o_iovec_t body, size_t *len)
     return first;
 }
 
+/* Why a timestamp is outside the window, in terms the integrator can act on. A timestamp in
+ * seconds (Python's time.time(), `date +%s`) read "more than 5 minutes away from the server's
+ * clock", and its sender went looking for a clock that was right. The gateway's clock is no
+ * secret (every answer carries a Date header). */
+static void stale_reason(long long t, int64_t now_ms, char *out, size_t cap)
+{
+    static const struct {
+        long long scale_num, scale_den;
+        const char *unit;
+    } units[] = {{1000, 1, "seconds"}, {1, 1000, "microseconds"}, {1, 1000000, "nanoseconds"}};
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        long long scaled = t <= LLONG_MAX / units[i].scale_num ? t * units[i].scale_num / units[i].scale_den : -1;
+        if (scaled >= now_ms - SIGNATURE_WINDOW_MS && scaled <= now_ms + SIGNATURE_WINDOW_MS) {
+            snprintf(out, cap, "X-Timestamp looks like %s since 1970; it must be milliseconds since 1970",
+                     units[i].unit);
+            return;
+        }
+    }
+    long long off_s = (t - (long long)now_ms) / 1000;
+    snprintf(out, cap,
+             "X-Timestamp is %lld s %s the gateway's clock; at most 300 s either way: check the sender's clock "
+             "(NTP) and sign each request when it is sent",
+             off_s < 0 ? -off_s : off_s, off_s < 0 ? "behind" : "ahead of");
+}
+
+/* What a mismatching signature was checked over, minus the secret: the usual mistakes (the query
+ * string or path prefix left out, JSON re-serialised after signing, the body signed before gzip or
+ * with a newline curl -d dropped) show as another path or another byte count. Bytes of the path
+ * outside printable ASCII are written %XX (the answer is JSON, which needs UTF-8). */
+static void mismatch_reason(const h2o_req_t *req, h2o_iovec_t ts, size_t body_len, char *out, size_t cap)
+{
+    char path[200];
+    size_t o = 0, i = 0;
+    for (; i < req->path.len && o + 4 < sizeof(path); i++) {
+        unsigned char c = (unsigned char)req->path.base[i];
+        if (c > 0x20 && c < 0x7f && c != '"' && c != '\\')
+            path[o++] = (char)c;
+        else
+            o += (size_t)snprintf(path + o, sizeof(path) - o, "%%%02X", c);
+    }
+    path[o] = '\0';
+    if (i < req->path.len) /* o + 4 >= sizeof(path): room for the ellipsis */
+        snprintf(path + sizeof(path) - 4, 4, "...");
+    snprintf(out, cap,
+             "the signature does not match; it was checked over %.*s\\n%s\\n%.*s\\n followed by the %zu body "
+             "bytes as sent (before any gzip is undone)",
+             (int)req->method.len, req->method.base, path, (int)(ts.len < 20 ? ts.len : 20), ts.base, body_len);
+}
+
 /* Server-to-server (docs/security.md, "Signed events"): X-Sluice-Source names the source as
  * <org>/<source>; X-Timestamp is milliseconds since 1970, within 5 minutes of our clock;
  * X-Signature is sha256=hex(HMAC-SHA256(secret, METHOD "\n" PATH "\n" TIMESTAMP "\n" BODY)) over
@@ -1025,10 +1097,11 @@ static int verify_signature(ingest_t *in, h2o_iovec_t wire, char replay_key[SLUI
         return refuse(req, in->w, &in->reply, 401, "bad_signature", "X-Timestamp must be milliseconds since 1970",
                       NULL) -
                1;
-    if (t < in->now_ms - SIGNATURE_WINDOW_MS || t > in->now_ms + SIGNATURE_WINDOW_MS)
-        return refuse(req, in->w, &in->reply, 401, "stale_timestamp",
-                      "X-Timestamp is more than 5 minutes away from the server's clock", NULL) -
-               1;
+    if (t < in->now_ms - SIGNATURE_WINDOW_MS || t > in->now_ms + SIGNATURE_WINDOW_MS) {
+        char why[160];
+        stale_reason(t, in->now_ms, why, sizeof(why));
+        return refuse(req, in->w, &in->reply, 401, "stale_timestamp", why, NULL) - 1;
+    }
     uint8_t given[SLUICE_SHA256_LEN];
     size_t glen;
     if (sig.len != 7 + 64 || strncasecmp(sig.base, "sha256=", 7) != 0 ||
@@ -1062,8 +1135,11 @@ static int verify_signature(ingest_t *in, h2o_iovec_t wire, char replay_key[SLUI
         ok = sluice_hmac_sha256_2(prev, strlen(prev), prefix, plen, wire.base, wire.len, mac) == 0 &&
              sluice_ct_equal(mac, given, sizeof(mac));
     sluice_secure_zero(mac, sizeof(mac));
-    if (!ok)
-        return refuse(req, in->w, &in->reply, 401, "bad_signature", "the signature does not match", NULL) - 1;
+    if (!ok) {
+        char why[400];
+        mismatch_reason(req, ts, wire.len, why, sizeof(why));
+        return refuse(req, in->w, &in->reply, 401, "bad_signature", why, NULL) - 1;
+    }
     in->src = named;
     /* Single use: the signature itself names the request (org and source keep sources apart), in
      * one spelling (hex digits are accepted in either case). */

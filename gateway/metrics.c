@@ -19,7 +19,8 @@ static const char *const route_names[SLUICE_ROUTE_COUNT] = {
 static const char *const reject_names[SLUICE_REJECT_COUNT] = {
     "invalid_json",       "invalid_event",          "payload_too_large", "unauthorized",
     "origin_not_allowed", "rate_limited",           "kafka_unavailable", "mask_failed",
-    "duplicate",          "unsupported_media_type", "replayed",
+    "duplicate",          "unsupported_media_type", "replayed",          "replay_check_unavailable",
+    "request_in_flight",
 };
 
 static const char *const limit_names[SLUICE_LIMIT_COUNT] = {"write_key", "client"};

@@ -65,6 +65,8 @@ typedef enum sluice_reject_reason {
     SLUICE_REJECT_DUPLICATE,
     SLUICE_REJECT_MEDIA_TYPE,
     SLUICE_REJECT_REPLAYED,
+    SLUICE_REJECT_REPLAY_CHECK, /* Redis did not answer a signed request's replay check */
+    SLUICE_REJECT_IN_FLIGHT,    /* a signed request sent again while the first still waits */
     SLUICE_REJECT_COUNT,
 } sluice_reject_reason_t;
 

@@ -761,13 +761,43 @@ static void forget_replay_key(sluice_identity_thread_t *t, const char *replay_ke
         count_error(t);
 }
 
+/* The key of a signature that is there already: "1" once its request was accepted; "0" while
+ * that request still waits for Kafka, which may yet refuse it (the key is then deleted). Telling a
+ * retry sent meanwhile (a client timeout shorter than kafka.ack_timeout_ms) that its request was
+ * "accepted before" made it stop, and the events were lost when the first attempt failed. */
+static void on_replay_state(void *ud, sluice_redis_status_t status, const redisReply *reply)
+{
+    sluice_identity_job_t *job = ud;
+    if (status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_STRING && reply->len == 1 && reply->str[0] == '1')
+        job->replay = SLUICE_REPLAY_SEEN;
+    else if (status == SLUICE_REDIS_OK && (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_NIL))
+        job->replay = SLUICE_REPLAY_IN_FLIGHT; /* pending, or deleted since: the client retries */
+    else {
+        job->replay = SLUICE_REPLAY_UNKNOWN;
+        job->redis_slow = status == SLUICE_REDIS_TIMEOUT;
+        count_error(job->t);
+    }
+    step_done(job);
+}
+
 static void on_replay_checked(void *ud, sluice_redis_status_t status, const redisReply *reply)
 {
     sluice_identity_job_t *job = ud;
     if (status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_STATUS) {
         job->replay = SLUICE_REPLAY_FIRST;
     } else if (status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_NIL) {
+        /* Seen: accepted, or still in flight? The key's value says. */
         job->replay = SLUICE_REPLAY_SEEN;
+        char key[SLUICE_IDENTITY_PREFIX_MAX + sizeof(REPLAY_KEY) + SLUICE_IDENTITY_REPLAY_KEY_MAX];
+        int klen = snprintf(key, sizeof(key), "%s" REPLAY_KEY "%s", job->t->prefix, job->replay_key);
+        const char *argv[2] = {"GET", key};
+        size_t lens[2] = {3, (size_t)klen};
+        job->waiting++;
+        if (sluice_redis_command(job->t->redis, on_replay_state, job, 2, argv, lens) != 0) {
+            job->waiting--;
+            job->replay = SLUICE_REPLAY_UNKNOWN;
+            count_error(job->t);
+        }
     } else {
         job->replay = SLUICE_REPLAY_UNKNOWN;
         job->redis_slow = status == SLUICE_REDIS_TIMEOUT;
@@ -782,7 +812,8 @@ static void on_replay_checked(void *ud, sluice_redis_status_t status, const redi
     step_done(job);
 }
 
-/* SET <prefix>sig:<key> 1 NX PX <until the signature could no longer be accepted, plus a margin>. */
+/* SET <prefix>sig:<key> 0 NX PX <until the signature could no longer be accepted, plus a margin>:
+ * "0" until the request is accepted (sluice_identity_confirm_replay), or deleted when it is not. */
 static void start_replay_check(sluice_identity_job_t *job)
 {
     /* Without Redis nothing remembers a signature: accepted unchecked (the gateway warns at start
@@ -795,7 +826,7 @@ static void start_replay_check(sluice_identity_job_t *job)
     char key[SLUICE_IDENTITY_PREFIX_MAX + sizeof(REPLAY_KEY) + SLUICE_IDENTITY_REPLAY_KEY_MAX], pxs[24];
     int klen = snprintf(key, sizeof(key), "%s" REPLAY_KEY "%s", job->t->prefix, job->replay_key);
     int plen = snprintf(pxs, sizeof(pxs), "%lld", (long long)(px < 1000 ? 1000 : px));
-    const char *argv[6] = {"SET", key, "1", "NX", "PX", pxs};
+    const char *argv[6] = {"SET", key, "0", "NX", "PX", pxs};
     size_t lens[6] = {3, (size_t)klen, 1, 2, 2, (size_t)plen};
     job->waiting++;
     if (sluice_redis_command(job->t->redis, on_replay_checked, job, 6, argv, lens) != 0) {
@@ -809,6 +840,22 @@ void sluice_identity_forget_replay(sluice_identity_thread_t *t, const sluice_ide
     if (job->replay != SLUICE_REPLAY_FIRST || t->redis == NULL)
         return;
     forget_replay_key(t, job->replay_key);
+}
+
+void sluice_identity_confirm_replay(sluice_identity_thread_t *t, const sluice_identity_job_t *job)
+{
+    if (job->replay != SLUICE_REPLAY_FIRST || t->redis == NULL)
+        return;
+    /* XX: a key deleted meanwhile (the request was answered 503 first) stays deleted. The same
+     * lifetime as the first SET, counted from the request's arrival, a little longer at most. */
+    int64_t px = job->replay_until_ms - job->now_ms + 1000;
+    char key[SLUICE_IDENTITY_PREFIX_MAX + sizeof(REPLAY_KEY) + SLUICE_IDENTITY_REPLAY_KEY_MAX], pxs[24];
+    int klen = snprintf(key, sizeof(key), "%s" REPLAY_KEY "%s", t->prefix, job->replay_key);
+    int plen = snprintf(pxs, sizeof(pxs), "%lld", (long long)(px < 1000 ? 1000 : px));
+    const char *argv[6] = {"SET", key, "1", "XX", "PX", pxs};
+    size_t lens[6] = {3, (size_t)klen, 1, 2, 2, (size_t)plen};
+    if (sluice_redis_command(t->redis, on_replay_forgotten, t, 6, argv, lens) != 0)
+        count_error(t);
 }
 
 /* First redemption: the token's anonymous id becomes this domain's (see docs/identity.md,

@@ -111,10 +111,11 @@ typedef struct sluice_identity_job sluice_identity_job_t;
 
 /* What the single-use check of a signed request found (job->replay). */
 typedef enum sluice_replay {
-    SLUICE_REPLAY_NONE = 0,    /* nothing checked: no replay key, or no Redis configured */
-    SLUICE_REPLAY_FIRST = 1,   /* first use: remembered until replay_until_ms */
-    SLUICE_REPLAY_SEEN = 2,    /* already used: a replay */
-    SLUICE_REPLAY_UNKNOWN = 3, /* Redis could not say (down or slow) */
+    SLUICE_REPLAY_NONE = 0,      /* nothing checked: no replay key, or no Redis configured */
+    SLUICE_REPLAY_FIRST = 1,     /* first use: remembered until replay_until_ms */
+    SLUICE_REPLAY_SEEN = 2,      /* already used: a replay */
+    SLUICE_REPLAY_UNKNOWN = 3,   /* Redis could not say (down or slow) */
+    SLUICE_REPLAY_IN_FLIGHT = 4, /* used by a request still waiting for Kafka: not accepted yet */
 } sluice_replay_t;
 
 #define SLUICE_IDENTITY_REPLAY_KEY_MAX 200
@@ -207,6 +208,11 @@ int sluice_identity_run(sluice_identity_thread_t *t, sluice_identity_job_t *job)
  * request was not accepted after all, so the client's retry of the same bytes must not be taken
  * for a replay). Fire and forget. */
 void sluice_identity_forget_replay(sluice_identity_thread_t *t, const sluice_identity_job_t *job);
+
+/* Marks a signed request's key, remembered by a run that reported SLUICE_REPLAY_FIRST, as
+ * accepted: the same bytes are a replay from then on (SLUICE_REPLAY_SEEN); until then a retry is
+ * SLUICE_REPLAY_IN_FLIGHT. Fire and forget. */
+void sluice_identity_confirm_replay(sluice_identity_thread_t *t, const sluice_identity_job_t *job);
 
 /* Frees the job's outputs and wipes the token text. Safe on a zeroed job. */
 void sluice_identity_job_dispose(sluice_identity_job_t *job);

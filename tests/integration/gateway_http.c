@@ -1107,12 +1107,16 @@ static void signed_retry_after_refusal(void **state)
     gwfix_signed_t sg;
     gwfix_sign(&sg, HMAC_SECRET, "acme/backend", "POST", "/v1/events", now_ms(), body);
     const char *h[] = {"Content-Type: application/json", sg.source, sg.timestamp, sg.signature, NULL};
+    double kafka0 = gwfix_metric(&F, "sluice_events_rejected_total{reason=\"kafka_unavailable\"}");
     assert_int_equal(sluice_th_proc_signal(F.redis.proc, SIGSTOP, &err), 0);
     post_raw("/v1/events", h, body, 0, &r);
     int resumed = sluice_th_proc_signal(F.redis.proc, SIGCONT, &err);
     expect_error(&r, 503, "replay_check_unavailable", NULL);
     http_resp_dispose(&r);
     assert_int_equal(resumed, 0);
+    /* Counted as what it is: Redis, not Kafka, held it up. */
+    assert_true(gwfix_metric(&F, "sluice_events_rejected_total{reason=\"replay_check_unavailable\"}") == 1);
+    assert_true(gwfix_metric(&F, "sluice_events_rejected_total{reason=\"kafka_unavailable\"}") == kafka0);
     usleep(500 * 1000); /* Redis runs what waited for it */
     assert_int_equal(post_raw("/v1/events", h, body, 0, &r), 200);
     http_resp_dispose(&r);
@@ -1131,6 +1135,92 @@ static void signed_retry_after_refusal(void **state)
     }
     json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
     assert_int_equal(gwfix_count_message(msgs, "s2s-stall"), 1);
+    json_decref(msgs);
+}
+
+/* An integrator who got the signing wrong learns from the refusal what to fix, without the
+ * secret or the expected signature: a timestamp in seconds (Python's time.time(), `date +%s`) was
+ * "more than 5 minutes away from the server's clock", which sent its sender looking for a clock
+ * that was right, and a mismatch said only "does not match", whether the query string was left
+ * out of what was signed or the body re-serialised. */
+static void signed_refusals_say_why(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    const char *body = "{\"type\":\"track\",\"event\":\"Why\",\"messageId\":\"s2s-why\",\"userId\":\"u-9\"}";
+    gwfix_signed_t sg;
+    long long ts = now_ms();
+    const char *h[] = {"Content-Type: application/json", sg.source, sg.timestamp, sg.signature, NULL};
+    gwfix_sign(&sg, HMAC_SECRET, "acme/backend", "POST", "/v1/events", ts / 1000, body);
+    post_raw("/v1/events", h, body, 0, &r);
+    expect_error(&r, 401, "stale_timestamp", NULL);
+    if (!gwfix_contains(r.body, "looks like seconds"))
+        fail_msg("a timestamp in seconds: %s", r.body);
+    http_resp_dispose(&r);
+    gwfix_sign(&sg, HMAC_SECRET, "acme/backend", "POST", "/v1/events", ts - 600000, body);
+    post_raw("/v1/events", h, body, 0, &r);
+    expect_error(&r, 401, "stale_timestamp", NULL);
+    if (!gwfix_contains(r.body, " s behind the gateway's clock"))
+        fail_msg("ten minutes behind: %s", r.body);
+    http_resp_dispose(&r);
+    /* Signed without the query string it is sent with. */
+    gwfix_sign(&sg, HMAC_SECRET, "acme/backend", "POST", "/v1/events", ts, body);
+    post_raw("/v1/events?source=cron", h, body, 0, &r);
+    expect_error(&r, 401, "bad_signature", NULL);
+    char want[64];
+    snprintf(want, sizeof(want), "the %zu body bytes", strlen(body));
+    if (!gwfix_contains(r.body, "/v1/events?source=cron") || !gwfix_contains(r.body, want))
+        fail_msg("a mismatch: %s", r.body);
+    /* The signature it would have needed is not given away. */
+    gwfix_signed_t right;
+    gwfix_sign(&right, HMAC_SECRET, "acme/backend", "POST", "/v1/events?source=cron", ts, body);
+    assert_false(gwfix_contains(r.body, right.signature + strlen("X-Signature: sha256=")));
+    assert_false(gwfix_contains(r.body, HMAC_SECRET));
+    http_resp_dispose(&r);
+}
+
+/* A backend's client gives up before Kafka acknowledges (its timeout shorter than
+ * kafka.ack_timeout_ms) and sends the same signed bytes again while the first request is still
+ * waiting for Kafka. That retry was answered 409 "accepted before", which a client does not retry,
+ * although nothing was accepted yet: had Kafka then failed the first request (503, its signature
+ * forgotten), the events were lost. A retry while the first is in flight is told to retry (503);
+ * once the first is accepted, the same bytes are a replay. */
+static void signed_retry_while_in_flight(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    sluice_err_t err;
+    const char *body = "{\"type\":\"track\",\"event\":\"Slow\",\"messageId\":\"s2s-inflight\",\"userId\":\"u-9\"}";
+    gwfix_signed_t sg;
+    gwfix_sign(&sg, HMAC_SECRET, "acme/backend", "POST", "/v1/events", now_ms(), body);
+    const char *h[] = {"Content-Type: application/json", sg.source, sg.timestamp, sg.signature, NULL};
+    assert_int_equal(sluice_th_proc_signal(F.kafka.proc, SIGSTOP, &err), 0);
+    http_opts_t o = {.headers = h, .body = body, .timeout_ms = 1000};
+    http_do(gwfix_url(&F, "/v1/events"), &o, F.ca, &r);
+    int first_timed_out = r.curl_error != 0;
+    http_resp_dispose(&r);
+    post_raw("/v1/events", h, body, 0, &r);
+    int resumed = sluice_th_proc_signal(F.kafka.proc, SIGCONT, &err);
+    assert_int_equal(resumed, 0);
+    assert_true(first_timed_out);
+    expect_error(&r, 503, "request_in_flight", NULL);
+    assert_non_null(http_header(&r, "Retry-After"));
+    http_resp_dispose(&r);
+    /* Kafka is back and takes the first request's event: the retry, as the docs say to send it,
+     * is then a replay (or, had the first attempt run out of ack_timeout_ms on a slow machine,
+     * taken itself). Either way the event is in Kafka. */
+    int status = 503;
+    for (int i = 0; i < 50 && status == 503; i++) {
+        usleep(200 * 1000);
+        status = (int)post_raw("/v1/events", h, body, 0, &r);
+        http_resp_dispose(&r);
+    }
+    if (status != 409 && status != 200)
+        fail_msg("the retry ended with %d", status);
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    size_t copies = gwfix_count_message(msgs, "s2s-inflight");
+    if (status == 409 ? copies != 1 : copies < 1)
+        fail_msg("%zu copies in Kafka after the retry's %d", copies, status);
     json_decref(msgs);
 }
 
@@ -1584,6 +1674,8 @@ int main(void)
         cmocka_unit_test(signed_server_events),
         cmocka_unit_test(signed_server_events_during_rotation),
         cmocka_unit_test(signed_retry_after_refusal),
+        cmocka_unit_test(signed_retry_while_in_flight),
+        cmocka_unit_test(signed_refusals_say_why),
         cmocka_unit_test(hashing_vectors_and_no_raw_pii),
         cmocka_unit_test(dedup),
         cmocka_unit_test(sdk_semantics),

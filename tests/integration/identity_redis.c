@@ -363,7 +363,8 @@ static void every_command_as_the_acl_user(void **state)
     assert_int_equal(job.duplicate[0], 1);
     finish_job(&job, evs);
 
-    /* a signed request's single use: SET NX PX, DEL when it was not accepted after all */
+    /* a signed request's single use: SET NX PX ("0" while in flight, GET for a second use), SET XX
+     * once accepted, DEL when it was not accepted after all */
     const char *rk = "acme:backend:5151";
     evs = run_job(t, &job, SHOP, NULL, "{\"type\":\"track\",\"event\":\"S\",\"userId\":\"u\"}", now, rk);
     assert_int_equal(job.replay, SLUICE_REPLAY_FIRST);
@@ -373,7 +374,12 @@ static void every_command_as_the_acl_user(void **state)
     assert_int_equal(admin_int(RA.port, "EXISTS %s", PREFIX "sig:acme:backend:5151"), 0);
     evs = run_job(t, &job, SHOP, NULL, "{\"type\":\"track\",\"event\":\"S\",\"userId\":\"u\"}", now, rk);
     assert_int_equal(job.replay, SLUICE_REPLAY_FIRST);
-    finish_job(&job, evs);
+    sluice_identity_job_t first = job;
+    json_t *evs2 = run_job(t, &job, SHOP, NULL, "{\"type\":\"track\",\"event\":\"S\",\"userId\":\"u\"}", now, rk);
+    assert_int_equal(job.replay, SLUICE_REPLAY_IN_FLIGHT);
+    finish_job(&job, evs2);
+    sluice_identity_confirm_replay(t, &first);
+    finish_job(&first, evs);
     evs = run_job(t, &job, SHOP, NULL, "{\"type\":\"track\",\"event\":\"S\",\"userId\":\"u\"}", now, rk);
     assert_int_equal(job.replay, SLUICE_REPLAY_SEEN);
     finish_job(&job, evs);
