@@ -156,9 +156,12 @@ static int stub_has(const char *needle)
     return found;
 }
 
+/* The worker's way to the stub or the dead-letter topic is asynchronous; under AddressSanitizer
+ * with other suites beside it (make test runs two at once) it took more than 30 s (seen twice in
+ * eight such runs, never alone). What is asserted is that it arrives, not how soon. */
 static void wait_stub(const char *needle)
 {
-    for (int waited = 0; waited < 30000; waited += 100) {
+    for (int waited = 0; waited < 90000; waited += 100) {
         if (stub_has(needle))
             return;
         usleep(100 * 1000);
@@ -743,7 +746,7 @@ static void test_undo_rerun_completes(void **state)
 
 static void wait_in(const char *topic, const char *mid)
 {
-    for (int waited = 0; waited < 30000; waited += 250) {
+    for (int waited = 0; waited < 90000; waited += 250) {
         if (in_kafka(topic, mid) > 0)
             return;
         usleep(250 * 1000);
