@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "common/unicode_word.h"
+
 int sluice_utf8_valid(const char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
@@ -42,4 +44,19 @@ size_t sluice_utf8_repair(const char *s, size_t n, char *out)
     }
     out[o] = '\0';
     return o;
+}
+
+int sluice_unicode_word_kind(uint32_t cp)
+{
+    size_t lo = 0, hi = sizeof(sluice_unicode_word) / sizeof(sluice_unicode_word[0]);
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < sluice_unicode_word[mid].first)
+            hi = mid;
+        else if (cp > sluice_unicode_word[mid].last)
+            lo = mid + 1;
+        else
+            return sluice_unicode_word[mid].kind;
+    }
+    return 0;
 }

@@ -8,6 +8,7 @@
 #define SLUICE_COMMON_UTF8_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* The length of the UTF-8 character at s[0..n) (1 to 4), or 0 when it is not one: a stray or
  * missing continuation byte, an overlong form, a surrogate or a code point past U+10FFFF (what
@@ -44,6 +45,22 @@ static inline size_t sluice_utf8_char(const char *s, size_t n)
         return 0;
     return len;
 }
+
+/* The code point of the character sluice_utf8_char measured as len (1 to 4) bytes at s. */
+static inline uint32_t sluice_utf8_decode(const char *s, size_t len)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    static const unsigned char lead_mask[5] = {0, 0x7f, 0x1f, 0x0f, 0x07};
+    uint32_t cp = u[0] & lead_mask[len];
+    for (size_t i = 1; i < len; i++)
+        cp = (cp << 6) | (u[i] & 0x3f);
+    return cp;
+}
+
+/* For a code point past ASCII: 1 when it is a letter of any script (Unicode category L*), 2 a
+ * combining mark or a decimal digit (M*, Nd), 3 punctuation (P*), 4 a space (Zs), 0 anything
+ * else. 1 and 2 are what "letters and numbers" means in a name GA4 accepts. */
+int sluice_unicode_word_kind(uint32_t cp);
 
 /* 1 when all of s[0..n) is UTF-8. */
 int sluice_utf8_valid(const char *s, size_t n);

@@ -1,12 +1,21 @@
 /*
  * PII normalisers for hashing, one function per rule, following the vendors' published rules
- * (VENDORS.md). They work on UTF-8 bytes: ASCII is lowercased, Latin-1 and Latin Extended-A
- * capitals are lowercased too (so "Valéry" and "VALÉRY" hash alike), other code points pass
- * through unchanged. Pure; any thread.
+ * (VENDORS.md). They work on UTF-8 bytes. Text outside ASCII is put into one form before it is
+ * hashed, because the browser sends what the person typed and a hash of a differently written
+ * string matches nobody: lowercased by Unicode's mappings (Python's str.lower(), which Meta's
+ * business SDK normaliser and the JS toLowerCase() of tags that hash in the page both apply), in
+ * NFC (a macOS keyboard or a copy-paste sends "Zoë" as 'e' + U+0308, a CRM stores U+00EB), with
+ * the invisible characters that are never part of a name or an address (zero-width space, BOM,
+ * soft hyphen, bidi marks and embeddings) dropped. Phones read any script's decimal digits and
+ * full-width forms. Pure; any thread.
  */
 #include "gateway/normalize.h"
 
+#include <stdint.h>
 #include <string.h>
+
+#include "common/utf8.h"
+#include "gateway/unicode_tables.h"
 
 typedef struct outbuf {
     char *p;
@@ -67,55 +76,335 @@ static size_t u8len(const unsigned char *s, size_t i, size_t len)
     return i + n <= len ? n : 1;
 }
 
-/* Appends the lowercase form of the code point at s[i..i+n). */
-static void put_lower(outbuf_t *o, const unsigned char *s, size_t n)
-{
-    if (n == 1) {
-        unsigned char c = s[0];
-        putc1(o, (char)(c >= 'A' && c <= 'Z' ? c + 32 : c));
-        return;
-    }
-    if (n == 2) {
-        unsigned cp = ((unsigned)(s[0] & 0x1f) << 6) | (s[1] & 0x3f);
-        if (cp >= 0xc0 && cp <= 0xde && cp != 0xd7)
-            cp += 0x20; /* Latin-1 capitals */
-        else if (cp >= 0x100 && cp <= 0x17f && (cp & 1) == 0 && cp != 0x130 && cp != 0x138)
-            cp += 1; /* Latin Extended-A pairs, capital first */
-        char b[2] = {(char)(0xc0 | (cp >> 6)), (char)(0x80 | (cp & 0x3f))};
-        put(o, b, 2);
-        return;
-    }
-    put(o, (const char *)s, n);
-}
-
 static long finish(outbuf_t *o)
 {
     return o->overflow || o->len == 0 ? -1 : (long)o->len;
 }
 
+/* ---------------------------------------------------------------- Unicode text */
+
+/* Code points held while one value is folded: 1024 output bytes (the callers' buffers) never need
+ * more, even decomposed. More is refused (the field is removed), never cut. */
+#define FOLD_MAX 2048
+
+/* The code point at s[*i], advancing *i; a byte that starts no valid sequence (overlong,
+ * surrogate, truncated) comes back as itself with *bad set, so it is kept as the byte it was. */
+static uint32_t u8_decode(const unsigned char *s, size_t len, size_t *i, int *bad)
+{
+    size_t n = u8len(s, *i, len);
+    uint32_t c = s[*i];
+    *bad = 0;
+    if (n == 1) {
+        *bad = c >= 0x80;
+        (*i)++;
+        return c;
+    }
+    uint32_t cp = c & (0x7f >> n);
+    for (size_t k = 1; k < n; k++) {
+        if ((s[*i + k] & 0xc0) != 0x80) {
+            *bad = 1;
+            (*i)++;
+            return c;
+        }
+        cp = (cp << 6) | (s[*i + k] & 0x3f);
+    }
+    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+        *bad = 1;
+        (*i)++;
+        return c;
+    }
+    *i += n;
+    return cp;
+}
+
+static void u8_put(outbuf_t *o, uint32_t cp)
+{
+    char b[4];
+    size_t n;
+    if (cp < 0x80) {
+        b[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        b[0] = (char)(0xc0 | (cp >> 6));
+        b[1] = (char)(0x80 | (cp & 0x3f));
+        n = 2;
+    } else if (cp < 0x10000) {
+        b[0] = (char)(0xe0 | (cp >> 12));
+        b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        b[2] = (char)(0x80 | (cp & 0x3f));
+        n = 3;
+    } else {
+        b[0] = (char)(0xf0 | (cp >> 18));
+        b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        b[3] = (char)(0x80 | (cp & 0x3f));
+        n = 4;
+    }
+    put(o, b, n);
+}
+
+/* Characters nobody sees that a paste or a right-to-left keyboard adds to a name or an address:
+ * soft hyphen, zero-width space, LRM/RLM/ALM, bidi embeddings, overrides and isolates, word
+ * joiner, BOM. ZWJ and ZWNJ stay: they change how Persian, Indic and emoji text reads. */
+static int is_invisible(uint32_t cp)
+{
+    return cp == 0xad || cp == 0x200b || cp == 0x200e || cp == 0x200f || cp == 0x61c ||
+           (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x2069) ||
+           cp == 0xfeff;
+}
+
+static uint32_t u_lower(uint32_t cp)
+{
+    size_t lo = 0, hi = sizeof(sluice_u_lower) / sizeof(sluice_u_lower[0]);
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (sluice_u_lower[mid].cp == cp)
+            return sluice_u_lower[mid].lower;
+        if (sluice_u_lower[mid].cp < cp)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return cp;
+}
+
+static unsigned u_ccc(uint32_t cp)
+{
+    size_t lo = 0, hi = sizeof(sluice_u_ccc) / sizeof(sluice_u_ccc[0]);
+    if (cp < 0x300)
+        return 0;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < sluice_u_ccc[mid].first)
+            hi = mid;
+        else if (cp > sluice_u_ccc[mid].last)
+            lo = mid + 1;
+        else
+            return sluice_u_ccc[mid].ccc;
+    }
+    return 0;
+}
+
+#define HANGUL_S      0xac00u
+#define HANGUL_L      0x1100u
+#define HANGUL_V      0x1161u
+#define HANGUL_T      0x11a7u
+#define HANGUL_VCOUNT 21u
+#define HANGUL_TCOUNT 28u
+#define HANGUL_SCOUNT 11172u
+
+typedef struct cpbuf {
+    uint32_t cp[FOLD_MAX];
+    size_t n;
+    int overflow;
+} cpbuf_t;
+
+static void cp_push(cpbuf_t *b, uint32_t cp)
+{
+    if (b->n == FOLD_MAX)
+        b->overflow = 1;
+    else
+        b->cp[b->n++] = cp;
+}
+
+/* Canonical decomposition (NFD) of one code point. */
+static void u_decompose(cpbuf_t *b, uint32_t cp)
+{
+    if (cp >= HANGUL_S && cp < HANGUL_S + HANGUL_SCOUNT) {
+        uint32_t si = cp - HANGUL_S;
+        cp_push(b, HANGUL_L + si / (HANGUL_VCOUNT * HANGUL_TCOUNT));
+        cp_push(b, HANGUL_V + (si % (HANGUL_VCOUNT * HANGUL_TCOUNT)) / HANGUL_TCOUNT);
+        if (si % HANGUL_TCOUNT != 0)
+            cp_push(b, HANGUL_T + si % HANGUL_TCOUNT);
+        return;
+    }
+    if (cp >= 0xc0) {
+        size_t lo = 0, hi = sizeof(sluice_u_decomp) / sizeof(sluice_u_decomp[0]);
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (sluice_u_decomp[mid].cp == cp) {
+                for (size_t k = 0; k < sluice_u_decomp[mid].len; k++)
+                    cp_push(b, sluice_u_decomp_seq[sluice_u_decomp[mid].off + k]);
+                return;
+            }
+            if (sluice_u_decomp[mid].cp < cp)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    }
+    cp_push(b, cp);
+}
+
+/* The primary composite of a starter and the character after it, or 0. */
+static uint32_t u_compose(uint32_t a, uint32_t b)
+{
+    if (a >= HANGUL_L && a < HANGUL_L + 19 && b >= HANGUL_V && b < HANGUL_V + HANGUL_VCOUNT)
+        return HANGUL_S + ((a - HANGUL_L) * HANGUL_VCOUNT + (b - HANGUL_V)) * HANGUL_TCOUNT;
+    if (a >= HANGUL_S && a < HANGUL_S + HANGUL_SCOUNT && (a - HANGUL_S) % HANGUL_TCOUNT == 0 && b > HANGUL_T &&
+        b < HANGUL_T + HANGUL_TCOUNT)
+        return a + (b - HANGUL_T);
+    size_t lo = 0, hi = sizeof(sluice_u_compose) / sizeof(sluice_u_compose[0]);
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        const sluice_u_compose_t *e = &sluice_u_compose[mid];
+        if (e->first == a && e->second == b)
+            return e->composite;
+        if (e->first < a || (e->first == a && e->second < b))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return 0;
+}
+
+/* Canonical ordering then canonical composition (UAX #15): NFD in b becomes NFC in place. */
+static void u_nfc(cpbuf_t *b)
+{
+    for (size_t i = 1; i < b->n; i++) { /* stable sort of each run of non-starters by class */
+        unsigned c = u_ccc(b->cp[i]);
+        for (size_t j = i; c != 0 && j > 0; j--) {
+            unsigned p = u_ccc(b->cp[j - 1]);
+            if (p <= c)
+                break;
+            uint32_t t = b->cp[j];
+            b->cp[j] = b->cp[j - 1];
+            b->cp[j - 1] = t;
+        }
+    }
+    /* A character joins the last starter when nothing between blocks it: nothing is between,
+     * or what is has a lower, non-zero class (the run is sorted, so the last one tells). */
+    size_t w = 0, starter = 0;
+    int have_starter = 0;
+    unsigned last = 0;
+    for (size_t r = 0; r < b->n; r++) {
+        uint32_t cp = b->cp[r];
+        unsigned c = u_ccc(cp);
+        if (have_starter && (w == starter + 1 || (last != 0 && last < c))) {
+            uint32_t comp = u_compose(b->cp[starter], cp);
+            if (comp != 0) {
+                b->cp[starter] = comp;
+                continue;
+            }
+        }
+        if (c == 0) {
+            starter = w;
+            have_starter = 1;
+        }
+        last = c;
+        b->cp[w++] = cp;
+    }
+    b->n = w;
+}
+
+/* A letter with case (so it has a lowercase mapping or is one); used only around a Σ. */
+static int u_cased(uint32_t cp)
+{
+    if (u_lower(cp) != cp)
+        return 1;
+    for (size_t i = 0; i < sizeof(sluice_u_lower) / sizeof(sluice_u_lower[0]); i++)
+        if (sluice_u_lower[i].lower == cp)
+            return 1;
+    return 0;
+}
+
+/* Σ at the end of a word lowercases to ς, elsewhere to σ (Unicode's Final_Sigma, which
+ * str.lower() and toLowerCase() apply): "ΝΙΚΟΛΑΟΣ" must hash as "νικολαος", as "Νικόλαος" typed
+ * in lowercase does. Marks are looked through on both sides. */
+static uint32_t lower_sigma(const cpbuf_t *b, const unsigned char *s, size_t len, size_t next)
+{
+    int before = 0;
+    for (size_t k = b->n; k > 0; k--) {
+        if (u_ccc(b->cp[k - 1]) != 0)
+            continue;
+        before = u_cased(b->cp[k - 1]);
+        break;
+    }
+    if (!before)
+        return 0x3c3;
+    while (next < len) {
+        int bad;
+        uint32_t cp = u8_decode(s, len, &next, &bad);
+        if (bad)
+            break;
+        if (u_ccc(cp) != 0 || is_invisible(cp))
+            continue;
+        if (u_cased(cp))
+            return 0x3c3;
+        break;
+    }
+    return 0x3c2;
+}
+
+/* The slow path of lower_filtered for a value with any byte outside ASCII: lowercase,
+ * invisible characters dropped, NFC. */
+static long fold_unicode(const char *in, size_t len, int (*skip)(unsigned char), outbuf_t *o)
+{
+    static _Thread_local cpbuf_t b; /* 8 KiB: kept off the event loop's stack */
+    const unsigned char *s = (const unsigned char *)in;
+    b.n = 0;
+    b.overflow = 0;
+    size_t i = 0;
+    while (i < len) {
+        int bad;
+        uint32_t cp = u8_decode(s, len, &i, &bad);
+        if (bad) {
+            /* Not UTF-8: the byte is kept as it was, outside any composition. */
+            u_nfc(&b);
+            for (size_t k = 0; k < b.n; k++)
+                u8_put(o, b.cp[k]);
+            b.n = 0;
+            if (!skip((unsigned char)cp))
+                putc1(o, (char)cp);
+            continue;
+        }
+        if ((cp < 0x80 && skip((unsigned char)cp)) || is_invisible(cp))
+            continue;
+        /* A rule that drops ASCII punctuation (names, places) drops every script's: an iPhone
+         * types "O’Brien" with U+2019, a Japanese IME "・" and "．". One that drops spaces drops
+         * no-break and ideographic spaces too. */
+        if (cp >= 0x80) {
+            int kind = sluice_unicode_word_kind(cp);
+            if ((kind == 3 && skip('.')) || (kind == 4 && skip(' ')))
+                continue;
+        }
+        if (cp == 0x130) { /* İ: i and a combining dot above, as str.lower() and toLowerCase() give */
+            cp_push(&b, 'i');
+            cp_push(&b, 0x307);
+            continue;
+        }
+        u_decompose(&b, cp == 0x3a3 ? lower_sigma(&b, s, len, i) : u_lower(cp));
+    }
+    if (b.overflow)
+        return -1;
+    u_nfc(&b);
+    for (size_t k = 0; k < b.n; k++)
+        u8_put(o, b.cp[k]);
+    return finish(o);
+}
+
 /* Lowercase; drop characters for which skip() says so (ASCII only; multibyte always kept).
  * Inlined into each caller so skip is a known function there, and ASCII (nearly every byte of an
- * email or a name) is written without a call. */
+ * email or a name) is written without a call; a value with anything else takes fold_unicode. */
 static inline __attribute__((always_inline)) long lower_filtered(const char *in, size_t len, int (*skip)(unsigned char),
                                                                  outbuf_t *o)
 {
     const unsigned char *s = (const unsigned char *)in;
-    for (size_t i = 0; i < len;) {
+    size_t start = o->len;
+    for (size_t i = 0; i < len; i++) {
         unsigned char c = s[i];
-        if (c < 0x80) {
-            if (!skip(c)) {
-                if (o->len < o->cap)
-                    o->p[o->len++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-                else
-                    o->overflow = 1;
-            }
-            i++;
-            continue;
+        if (c >= 0x80) {
+            o->len = start;
+            o->overflow = 0;
+            return fold_unicode(in, len, skip, o);
         }
-        size_t n = u8len(s, i, len);
-        if (!(n == 1 && skip(s[i])))
-            put_lower(o, s + i, n);
-        i += n;
+        if (!skip(c)) {
+            if (o->len < o->cap)
+                o->p[o->len++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            else
+                o->overflow = 1;
+        }
     }
     return finish(o);
 }
@@ -203,8 +492,50 @@ static long norm_email(sluice_hash_variant_t v, const char *in, size_t len, outb
  * and it is not part of the E.164 number; `650-555-1212 ext. 42`, `x42`, `#42` or a tel: URI's
  * `;ext=42` append an extension that is not either. Kept, they gave a hash no vendor matches.
  */
+/* The ASCII digit a decimal digit of any script stands for ('0'..'9'), or 0. */
+static char u_digit(uint32_t cp)
+{
+    for (size_t i = 0; i < sizeof(sluice_u_digit_zero) / sizeof(sluice_u_digit_zero[0]); i++)
+        if (cp >= sluice_u_digit_zero[i] && cp < sluice_u_digit_zero[i] + 10)
+            return (char)('0' + (cp - sluice_u_digit_zero[i]));
+    return 0;
+}
+
+/* A phone typed with a Japanese or Chinese IME comes in full-width forms ("０９０-１２３４-５６７８",
+ * "＋８１"), one typed on an Arabic, Persian or Hindi keyboard in that script's digits. They are
+ * the same number: read as ASCII (full-width ASCII U+FF01..U+FF5E as its ASCII, every decimal
+ * digit as its value, anything else as a space), so the rules below see one form. */
+static size_t phone_ascii(const char *in, size_t len, char *out, size_t cap)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t n = 0;
+    for (size_t i = 0; i < len && n < cap;) {
+        int bad;
+        uint32_t cp = u8_decode(s, len, &i, &bad);
+        char c = ' ';
+        if (cp < 0x80 && !bad)
+            c = (char)cp;
+        else if (!bad && cp >= 0xff01 && cp <= 0xff5e)
+            c = (char)(cp - 0xfee0);
+        else if (!bad && u_digit(cp) != 0)
+            c = u_digit(cp);
+        out[n++] = c;
+    }
+    return n;
+}
+
 static long norm_phone(sluice_hash_variant_t v, const char *in, size_t len, const char *default_cc, outbuf_t *o)
 {
+    char ascii[256];
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)in[i] >= 0x80) {
+            if (len > sizeof(ascii))
+                return -1; /* no phone number is that long; removed rather than cut */
+            len = phone_ascii(in, len, ascii, sizeof(ascii));
+            in = ascii;
+            break;
+        }
+    }
     char digits[64];
     size_t nd = 0;
     int international = 0, seen_digit = 0;

@@ -4,8 +4,8 @@
  *   body {client_id, user_id?, user_data?, consent?, events:[{name, params, timestamp_micros}]}
  * One request speaks for one client and one consent choice, so items are grouped by (client_id,
  * user_id, user_data, consent) and a batch holds at most 25 events of one group. Names and
- * parameters are cut to GA4's limits (40-character names of letters, digits and '_' starting
- * with a letter; 100-character values, longer for page_location, page_referrer and page_title;
+ * parameters are cut to GA4's limits (40-character names of letters of any script, digits and
+ * '_' starting with a letter; 100-character values, longer for page_location, page_referrer and page_title;
  * 25 parameters). user_data
  * uses the gateway's `google` hash variants. Events older than 72 hours (GA4 drops them
  * silently) are dead-lettered. Reentrant; the loop thread.
@@ -17,9 +17,12 @@
 
 #include "vendors/ga4.h"
 
+#include "common/utf8.h"
+
 #define GA4_MAX_AGE_MS (72LL * 3600 * 1000)
 #define TOO_OLD        "event older than 72 hours (GA4 drops backdated events)"
 #define GA4_NAME_MAX   40
+#define GA4_NAME_BUF   (4 * GA4_NAME_MAX + 1) /* 40 characters of up to 4 bytes, and a NUL */
 #define GA4_VALUE_MAX  100
 /* GA4's longer limits for its page parameters (Analytics help, "Event collection limits"): a
  * landing URL's utm_campaign or gclid past the 100th character is the visit's campaign. */
@@ -104,24 +107,46 @@ static int reserved_event(const char *name)
 }
 
 /* A GA4 name: letters, digits and '_' only, starting with a letter, at most 40 characters.
- * Other characters become '_'; a name not starting with a letter, or starting with a prefix GA4
- * reserves (ga_, google_, firebase_), gets an "e_" prefix. */
-static void ga4_name(const char *in, char out[GA4_NAME_MAX + 1])
+ * Letters and digits of any script count ("Event names can include English and non-English words
+ * and letters", Analytics help 13316687, "Event naming rules"): a Japanese site's "購入完了" stays
+ * itself, where each of its bytes once became '_' and every name in a non-Latin script came out
+ * as "e_" and underscores, one GA4 event for all of them. Other characters become '_' (one per
+ * character, not per byte); a name not starting with a letter, or starting with a prefix GA4
+ * reserves (ga_, google_, firebase_), gets an "e_" prefix. out holds up to 40 characters. */
+static void ga4_name(const char *in, char out[GA4_NAME_BUF])
 {
-    char clean[GA4_NAME_MAX + 1];
-    size_t n = 0;
-    for (size_t i = 0; in[i] != '\0' && n < GA4_NAME_MAX; i++) {
+    char clean[GA4_NAME_BUF];
+    size_t n = 0, chars = 0, len = strlen(in);
+    size_t ends[GA4_NAME_MAX + 1]; /* ends[k]: bytes of clean holding its first k characters */
+    ends[0] = 0;
+    int first_letter = 0;
+    for (size_t i = 0; i < len && chars < GA4_NAME_MAX;) {
         unsigned char c = (unsigned char)in[i];
-        clean[n++] = (char)(isalnum(c) || c == '_' ? c : '_');
+        size_t k = sluice_utf8_char(in + i, len - i);
+        int word = k > 1 ? sluice_unicode_word_kind(sluice_utf8_decode(in + i, k)) : 0;
+        if (word > 2)
+            word = 0; /* punctuation and spaces: not part of a GA4 name */
+        if (i == 0)
+            first_letter = isalpha(c) || word == 1;
+        if (word) {
+            memcpy(clean + n, in + i, k);
+            n += k;
+        } else {
+            clean[n++] = (char)(c < 0x80 && (isalnum(c) || c == '_') ? c : '_');
+            if (k == 0)
+                k = 1; /* a byte that starts no character */
+        }
+        i += k;
+        ends[++chars] = n;
     }
     clean[n] = '\0';
     /* Tested on the cleaned name: "ga-step" becomes "ga_step", reserved too. */
     size_t o = 0;
-    if (!isalpha((unsigned char)in[0]) || reserved_prefix(clean)) {
+    if (!first_letter || reserved_prefix(clean)) {
         out[o++] = 'e';
         out[o++] = '_';
     }
-    size_t keep = n < GA4_NAME_MAX - o ? n : GA4_NAME_MAX - o; /* the prefix counts in the 40 */
+    size_t keep = ends[chars < GA4_NAME_MAX - o ? chars : GA4_NAME_MAX - o]; /* the prefix counts in the 40 */
     memcpy(out + o, clean, keep);
     out[o + keep] = '\0';
 }
@@ -222,7 +247,7 @@ static void set_param(json_t *params, const char *key, json_t *value)
         json_decref(value);
         return;
     }
-    char name[GA4_NAME_MAX + 1];
+    char name[GA4_NAME_BUF];
     ga4_name(key, name);
     if (json_object_get(params, name) != NULL) {
         json_decref(value);
@@ -321,7 +346,7 @@ static json_t *user_data(const sluice_envelope_t *e)
 static sluice_map_result_t map(const sluice_integration_t *it, const sluice_envelope_t *e, int64_t now_ms,
                                sluice_vendor_item_t *out, char *why, size_t why_len)
 {
-    char name[GA4_NAME_MAX + 1];
+    char name[GA4_NAME_BUF];
     if (strcmp(e->type, "track") == 0 && e->name != NULL) {
         const char *std = sluice_vendor_standard_event(SLUICE_VENDOR_GA4, e->name);
         ga4_name(std != NULL ? std : e->name, name);

@@ -347,6 +347,38 @@ static void already_hashed_is_left_alone(void **state)
     sluice_config_free(cfg);
 }
 
+/* One person, typed two ways: a macOS keyboard sends "josé" as 'e' + U+0301 and a Japanese IME a
+ * phone in full-width digits; a CRM holds "josé" as U+00E9 and the phone in ASCII. Both events
+ * carry the hashes the vendor computes from its own copy (Python hashlib of the NFC string), where
+ * the NFD e-mail hashed to a value that matched nobody and the full-width phone was removed as
+ * not a number. */
+static void one_person_typed_two_ways(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = load("allow");
+    const char *const bodies[] = {
+        "{\"context\":{\"consent\":{\"categories\":[\"analytics\"]}},"
+        "\"traits\":{\"email\":\"jose\\u0301@Example.com\",\"phone\":\"＋８１ ９０-１２３４-５６７８\"}}",
+        "{\"context\":{\"consent\":{\"categories\":[\"analytics\"]}},"
+        "\"traits\":{\"email\":\"josé@example.com\",\"phone\":\"+81 90-1234-5678\"}}",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        json_t *ev = event(bodies[i]);
+        sluice_dl_result_t res;
+        sluice_dl_stats_t st = {0};
+        assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, NULL, ev, NULL, &res, &st), 0);
+        json_t *traits = json_object_get(ev, "traits");
+        assert_string_equal(json_string_value(json_object_get(traits, "email")),
+                            "b0a53cf19e34d05b57bced7365c6b00ddbe38d62957e863de2a66a56c3b42cea");
+        assert_string_equal(json_string_value(json_object_get(traits, "phone")),
+                            "0ad07193350775c6d4377f8b039d32877e66c69a454ed886b05279771c0fca0b");
+        assert_int_equal(st.hash_failed, 0);
+        sluice_dl_result_dispose(&res);
+        json_decref(ev);
+    }
+    sluice_config_free(cfg);
+}
+
 /* A hash sent in capitals (.NET's Convert.ToHexString) is the same hash, written in lowercase:
  * it was normalised like any string and hashed again, so vendors got a hash of a hash (and the
  * phone rule a hash of the hash's digits). Not counted as hashed here, and no variants. */
@@ -567,11 +599,17 @@ static void reddit_gets_its_canonical_email(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(hash_drop_mask_and_privacy),   cmocka_unit_test(mask_failure_rejects_or_removes),
-        cmocka_unit_test(rules_cover_context_traits),   cmocka_unit_test(consent_policies),
-        cmocka_unit_test(already_hashed_is_left_alone), cmocka_unit_test(capital_hash_is_lowercased_not_rehashed),
-        cmocka_unit_test(rules_match_any_spelling),     cmocka_unit_test(whole_member_rules),
-        cmocka_unit_test(shared_value_replaced),        cmocka_unit_test(reddit_gets_its_canonical_email),
+        cmocka_unit_test(hash_drop_mask_and_privacy),
+        cmocka_unit_test(mask_failure_rejects_or_removes),
+        cmocka_unit_test(rules_cover_context_traits),
+        cmocka_unit_test(consent_policies),
+        cmocka_unit_test(already_hashed_is_left_alone),
+        cmocka_unit_test(one_person_typed_two_ways),
+        cmocka_unit_test(capital_hash_is_lowercased_not_rehashed),
+        cmocka_unit_test(rules_match_any_spelling),
+        cmocka_unit_test(whole_member_rules),
+        cmocka_unit_test(shared_value_replaced),
+        cmocka_unit_test(reddit_gets_its_canonical_email),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

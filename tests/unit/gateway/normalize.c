@@ -153,6 +153,99 @@ static void variants(void **state)
     assert_int_equal(sluice_hash_variant_for_vendor(SLUICE_VENDOR_META), SLUICE_VARIANT_DEFAULT);
 }
 
+/* The browser sends what the person typed: a macOS keyboard or a copy-paste writes "Zoë" as 'e'
+ * and U+0308 (NFD), a CRM export and most forms as U+00EB (NFC), a caps-lock form in capitals of
+ * any script. Each way must give the one hash the vendor computed from its own (NFC, lowercased)
+ * copy; the expected values are Python's unicodedata.normalize("NFC", s.lower()). */
+static void one_hash_however_typed(void **state)
+{
+    (void)state;
+    static const struct {
+        sluice_normalizer_t n;
+        const char *in, *want;
+    } cases[] = {
+        {SLUICE_NORM_NAME, "Zoë", "zoë"},
+        {SLUICE_NORM_NAME, "Zoe\u0308", "zoë"},
+        {SLUICE_NORM_NAME, "ZOE\u0308", "zoë"},
+        {SLUICE_NORM_NAME, "Jose\u0301", "josé"},
+        {SLUICE_NORM_NAME, "ØYVIND", "øyvind"},
+        {SLUICE_NORM_NAME, "Дмитрий", "дмитрий"},
+        {SLUICE_NORM_NAME, "ДМИТРИЙ", "дмитрий"},
+        {SLUICE_NORM_NAME, "ДМИТРИИ\u0306", "дмитрий"},
+        {SLUICE_NORM_NAME, "ΕΛΈΝΗ", "ελένη"},
+        {SLUICE_NORM_NAME, "Ελε\u0301νη", "ελένη"},
+        {SLUICE_NORM_NAME, "ĞÜLŞEN", "ğülşen"},
+        /* Σ ends a word as ς, as "Νικόλαος" typed in lowercase does. */
+        {SLUICE_NORM_NAME, "ΝΙΚΟΛΑΟΣ", "νικολαος"},
+        {SLUICE_NORM_NAME, "ΝΙΚΌΛΑΟΣ-ΣΑΣ", "νικόλαοςσας"},
+        {SLUICE_NORM_NAME, "G\u0306U\u0308LS\u0327EN", "ğülşen"},
+        /* İ lowercases to i and a combining dot above (str.lower(), toLowerCase()). */
+        {SLUICE_NORM_NAME, "İlker", "i\u0307lker"},
+        {SLUICE_NORM_NAME, "I\u0307lker", "i\u0307lker"},
+        {SLUICE_NORM_NAME, "김민준", "김민준"},
+        {SLUICE_NORM_NAME, "\u1100\u1175\u11b7\u1106\u1175\u11ab\u110c\u116e\u11ab", "김민준"},
+        {SLUICE_NORM_NAME, "Nguyễn", "nguyễn"},
+        {SLUICE_NORM_NAME, "NGUYE\u0302\u0303N", "nguyễn"},
+        /* The marks of one letter in another order are the same letter (canonical ordering). */
+        {SLUICE_NORM_NAME, "Nguye\u0323\u0302n", "nguyện"},
+        {SLUICE_NORM_NAME, "Nguye\u0302\u0323n", "nguyện"},
+        /* Invisible characters a paste or an RTL keyboard adds are not part of the name. */
+        {SLUICE_NORM_NAME, "\u200fمحمد\u200f", "محمد"},
+        {SLUICE_NORM_NAME, "\ufeffZoë", "zoë"},
+        /* Punctuation of any script goes where ASCII punctuation goes (Meta: "no punctuation"):
+         * iOS types a typographic apostrophe, a Japanese IME a middle dot. */
+        {SLUICE_NORM_NAME, "O’Brien", "obrien"},
+        {SLUICE_NORM_NAME, "O'Brien", "obrien"},
+        {SLUICE_NORM_NAME, "ジョン・スミス", "ジョンスミス"},
+        {SLUICE_NORM_CITY, "Saint\u00a0Étienne", "saintétienne"},
+        {SLUICE_NORM_CITY, "Saint–Étienne", "saintétienne"},
+        {SLUICE_NORM_EMAIL, "jose\u0301@example.com", "josé@example.com"},
+        {SLUICE_NORM_EMAIL, "JOSÉ@Example.com", "josé@example.com"},
+        {SLUICE_NORM_EMAIL, "jo\u200bhn@example.com", "john@example.com"},
+        {SLUICE_NORM_EMAIL, "用户@例子.广告", "用户@例子.广告"},
+        {SLUICE_NORM_CITY, "KÖLN", "köln"},
+        {SLUICE_NORM_CITY, "Ko\u0308ln", "köln"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *got = norm(cases[i].n, SLUICE_VARIANT_DEFAULT, cases[i].in, NULL);
+        if (got == NULL || strcmp(got, cases[i].want) != 0)
+            fail_msg("case %zu: \"%s\" normalised to \"%s\", want \"%s\"", i, cases[i].in, got ? got : "(null)",
+                     cases[i].want);
+    }
+    /* End to end: the hash of the NFD spelling is that of the NFC one (Python hashlib). */
+    assert_string_equal(hashed(SLUICE_NORM_NAME, "Zoe\u0308", NULL),
+                        "2752b88686847fa5c86f47b94ce652b7b3f22a91c37617d451a4db9afa431450");
+    assert_string_equal(hashed(SLUICE_NORM_NAME, "ДМИТРИЙ", NULL),
+                        "9cbb0aeda3d54683c6c83020ac29df08bb001d6d0f77bfad1e2fcfdaa1c946f2");
+    /* Bytes that are not UTF-8 (they never reach here from a parsed body) are kept, not lost. */
+    static const char raw[] = {'A', (char)0xc0, (char)0xaf, 'B', (char)0xff, 0};
+    static const char kept[] = {'a', (char)0xc0, (char)0xaf, 'b', (char)0xff, 0};
+    assert_string_equal(norm(SLUICE_NORM_NAME, SLUICE_VARIANT_DEFAULT, raw, NULL), kept);
+}
+
+/* norm(), failing (rather than crashing) when the value is refused. */
+static void expect(sluice_normalizer_t n, sluice_hash_variant_t v, const char *in, const char *cc, const char *want)
+{
+    const char *got = norm(n, v, in, cc);
+    if (got == NULL || strcmp(got, want) != 0)
+        fail_msg("\"%s\" normalised to \"%s\", want \"%s\"", in, got ? got : "(refused)", want);
+}
+
+/* Phones typed with a Japanese IME (full-width) or an Arabic, Persian or Hindi keyboard. */
+static void phone_digits_of_any_script(void **state)
+{
+    (void)state;
+    expect(SLUICE_NORM_PHONE, SLUICE_VARIANT_DEFAULT, "０９０-１２３４-５６７８", "81", "819012345678");
+    expect(SLUICE_NORM_PHONE, SLUICE_VARIANT_GOOGLE, "＋８１ ９０ １２３４ ５６７８", "1", "+819012345678");
+    expect(SLUICE_NORM_PHONE, SLUICE_VARIANT_DEFAULT, "+٩٦٦ ٥٠ ١٢٣ ٤٥٦٧", NULL, "966501234567");
+    expect(SLUICE_NORM_PHONE, SLUICE_VARIANT_DEFAULT, "۰۹۱۲ ۳۴۵ ۶۷۸۹", "98", "989123456789");
+    expect(SLUICE_NORM_PHONE, SLUICE_VARIANT_DEFAULT, "+९१ ९८७६५ ४३२१०", NULL, "919876543210");
+    /* The same number typed in ASCII gives the same answer. */
+    expect(SLUICE_NORM_PHONE, SLUICE_VARIANT_DEFAULT, "090-1234-5678", "81", "819012345678");
+    /* Letters of other scripts after the number are a note, as in ASCII. */
+    expect(SLUICE_NORM_PHONE, SLUICE_VARIANT_DEFAULT, "０９０-１２３４-５６７８（携帯）", "81", "819012345678");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -163,6 +256,8 @@ int main(void)
         cmocka_unit_test(overflow_is_refused),
         cmocka_unit_test(already_hashed),
         cmocka_unit_test(variants),
+        cmocka_unit_test(one_hash_however_typed),
+        cmocka_unit_test(phone_digits_of_any_script),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -413,6 +413,36 @@ static void test_classify(void **state)
     assert_string_equal(why, "HTTP 400");
 }
 
+/* GA4 takes event and parameter names in any script ("Event names can include English and
+ * non-English words and letters", Analytics help, "Event naming rules"). Each byte of a
+ * non-ASCII name became '_': every Japanese event was one "e_____..." event in GA4, and two
+ * Japanese properties of one length were one parameter (the second lost). */
+static void test_names_in_any_script(void **state)
+{
+    (void)state;
+    json_t *ev = mapped("{\"event\":\"購入完了\",\"properties\":{\"色\":\"赤\",\"形\":\"丸\",\"Größe\":\"M\"}}", NULL);
+    assert_string_equal(json_string_value(json_object_get(ev, "name")), "購入完了");
+    json_t *params = json_object_get(ev, "params");
+    assert_string_equal(json_string_value(json_object_get(params, "色")), "赤");
+    assert_string_equal(json_string_value(json_object_get(params, "形")), "丸");
+    assert_string_equal(json_string_value(json_object_get(params, "Größe")), "M");
+    json_decref(ev);
+    /* Not a letter first (a digit of any script, a symbol): "e_"; punctuation and emoji are one
+     * '_' per character; the 40 counts characters, not bytes. */
+    ev = mapped("{\"event\":\"٣ خطوة\"}", NULL);
+    assert_string_equal(json_string_value(json_object_get(ev, "name")), "e_٣_خطوة");
+    json_decref(ev);
+    ev = mapped("{\"event\":\"注文🛒完了\"}", NULL);
+    assert_string_equal(json_string_value(json_object_get(ev, "name")), "注文_完了");
+    json_decref(ev);
+    ev = mapped(
+        "{\"event\":\"ああああああああああああああああああああああああああああああああああああああああああああああ\"}",
+        NULL);
+    const char *name = json_string_value(json_object_get(ev, "name"));
+    assert_int_equal(strlen(name), 40 * 3);
+    json_decref(ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,7 +452,7 @@ int main(void)
         cmocka_unit_test(test_page_screen_skip), cmocka_unit_test(test_72_hours),
         cmocka_unit_test(test_classify),         cmocka_unit_test(test_reserved_names),
         cmocka_unit_test(test_single_product),   cmocka_unit_test(test_page_limits),
-        cmocka_unit_test(test_digests_stay_out),
+        cmocka_unit_test(test_digests_stay_out), cmocka_unit_test(test_names_in_any_script),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
