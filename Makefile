@@ -1,10 +1,11 @@
 # The two commands: `make demo` and `make test`. A thin layer over CMake and ctest.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build test test-unit test-asan check-builds demo install fuzz clean
+.PHONY: all deps build test test-unit test-asan test-tsan check-builds demo install fuzz clean
 
 all: build
 
@@ -31,6 +32,13 @@ test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure --timeout 900 -L 'unit|asan' -j $(JOBS)
+
+# The same gateway and worker tests under ThreadSanitizer (not part of `make test`): a race report
+# from any process they start fails the test (tests/tsan.supp lists librdkafka's own).
+test-tsan: deps
+	@cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_TSAN=ON $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(TSAN_BUILD) -j $(JOBS)
+	ctest --test-dir $(TSAN_BUILD) --output-on-failure --timeout 900 -L asan -j $(JOBS)
 
 # The Dockerfile's configure line (gcc Release, tests off) and clang Release, as `make test` runs
 # them (ctest -L build); CLEAN=1 builds them from scratch.

@@ -89,9 +89,12 @@ static void send_text(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route, 
 
 static int any_producer_ready(const sluice_gateway_t *gw)
 {
-    for (unsigned i = 0; i < gw->nthreads; i++)
-        if (gw->workers[i].producer != NULL && sluice_producer_ready(gw->workers[i].producer))
+    /* Not workers[i].producer: that is the worker's own, gone when it stops (server.h). */
+    for (unsigned i = 0; i < gw->nthreads; i++) {
+        const sluice_producer_t *p = atomic_load_explicit(&gw->workers[i].shown_producer, memory_order_acquire);
+        if (p != NULL && sluice_producer_ready(p))
             return 1;
+    }
     return 0;
 }
 
@@ -112,9 +115,11 @@ static size_t metrics_extra(void *ud, char *buf, size_t cap)
     long long queued = 0;
     unsigned long long redis_errors = 0;
     for (unsigned i = 0; i < gw->nthreads; i++) {
-        if (gw->workers[i].producer != NULL)
-            queued += sluice_producer_queue_len(gw->workers[i].producer);
-        redis_errors += sluice_identity_redis_errors(gw->workers[i].identity);
+        const sluice_producer_t *p = atomic_load_explicit(&gw->workers[i].shown_producer, memory_order_acquire);
+        if (p != NULL)
+            queued += sluice_producer_queue_len(p);
+        redis_errors +=
+            sluice_identity_redis_errors(atomic_load_explicit(&gw->workers[i].shown_identity, memory_order_acquire));
     }
     int n =
         snprintf(buf, cap,

@@ -8,6 +8,7 @@
 #include "gateway/limiter.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,11 @@ typedef struct slot {
 
 struct sluice_limiter {
     unsigned nthreads;
-    size_t count;
+    /* Slots [0, count) are set. A reload that names a new source appends one on the main thread
+     * while workers read count for their bounds check (a plain size_t was a data race,
+     * ThreadSanitizer's first report under reloads): published with release once its slot is
+     * filled in, read with acquire. */
+    atomic_size_t count;
     slot_t slots[SLUICE_LIMITER_MAX_SLOTS];
 };
 
@@ -63,7 +68,7 @@ void sluice_limiter_destroy(sluice_limiter_t *l)
 {
     if (l == NULL)
         return;
-    for (size_t i = 0; i < l->count; i++) {
+    for (size_t i = 0; i < atomic_load(&l->count); i++) {
         free(l->slots[i].name);
         free(l->slots[i].buckets);
     }
@@ -72,15 +77,15 @@ void sluice_limiter_destroy(sluice_limiter_t *l)
 
 int sluice_limiter_slot(sluice_limiter_t *l, const char *org, const char *source)
 {
-    size_t ol = strlen(org), sl = strlen(source);
-    for (size_t i = 0; i < l->count; i++) {
+    size_t ol = strlen(org), sl = strlen(source), count = atomic_load_explicit(&l->count, memory_order_relaxed);
+    for (size_t i = 0; i < count; i++) {
         const char *n = l->slots[i].name;
         if (strncmp(n, org, ol) == 0 && n[ol] == '/' && strcmp(n + ol + 1, source) == 0)
             return (int)i;
     }
-    if (l->count == SLUICE_LIMITER_MAX_SLOTS)
+    if (count == SLUICE_LIMITER_MAX_SLOTS)
         return -1;
-    slot_t *s = &l->slots[l->count];
+    slot_t *s = &l->slots[count];
     s->name = malloc(ol + sl + 2);
     s->buckets = calloc(l->nthreads, sizeof(bucket_t));
     if (s->name == NULL || s->buckets == NULL) {
@@ -94,12 +99,14 @@ int sluice_limiter_slot(sluice_limiter_t *l, const char *org, const char *source
     memcpy(s->name + ol + 1, source, sl + 1);
     for (unsigned t = 0; t < l->nthreads; t++)
         s->buckets[t].tokens = -1;
-    return (int)l->count++;
+    atomic_store_explicit(&l->count, count + 1, memory_order_release);
+    return (int)count;
 }
 
 int sluice_limiter_allow(sluice_limiter_t *l, int slot, unsigned thread, const sluice_rate_limit_t *rl, uint64_t now_ms)
 {
-    if (rl->per_second <= 0 || slot < 0 || (size_t)slot >= l->count || thread >= l->nthreads)
+    if (rl->per_second <= 0 || slot < 0 || (size_t)slot >= atomic_load_explicit(&l->count, memory_order_acquire) ||
+        thread >= l->nthreads)
         return 1;
     double burst = rl->burst / l->nthreads;
     return take(&l->slots[slot].buckets[thread], rl->per_second / l->nthreads, burst < 1 ? 1 : burst, now_ms);

@@ -67,8 +67,14 @@ int sluice_producer_queue_len(const sluice_producer_t *p);
 /* Serves delivery reports now (also done automatically when the loop sees the pipe). */
 void sluice_producer_poll(sluice_producer_t *p);
 
-/* Destroys the producer after waiting up to timeout_ms for queued messages (their delivery
- * callbacks still run, on this thread). NULL allowed. */
+/* Waits up to timeout_ms for queued messages (their delivery callbacks still run, on this
+ * thread), then destroys the Kafka client and what it used on the loop, but keeps p itself:
+ * other threads (scrapes, /readyz) may still read its state (DOWN from here) and queue length.
+ * A closed producer refuses to send. Free it with sluice_producer_destroy, on any thread, once
+ * no other thread reads it. */
+void sluice_producer_close(sluice_producer_t *p, int timeout_ms);
+
+/* Closes the producer (sluice_producer_close) unless it is closed, then frees it. NULL allowed. */
 void sluice_producer_destroy(sluice_producer_t *p, int timeout_ms);
 
 #endif

@@ -423,6 +423,8 @@ static void *worker_main(void *arg)
         h2o_socket_read_start(w->listen_sock[i], on_accept);
     }
     h2o_timeout_link(w->ctx.loop, &w->pii_flush, &w->pii_flush_entry);
+    atomic_store_explicit(&w->shown_identity, w->identity, memory_order_release);
+    atomic_store_explicit(&w->shown_producer, w->producer, memory_order_release);
     w->running = 1;
     sem_post(ws->started);
 
@@ -432,8 +434,9 @@ static void *worker_main(void *arg)
     if (!drained(w))
         sluice_log_warn("gateway.drain", "worker %u: drain timeout with %zu requests in flight", w->index,
                         w->in_flight);
-    sluice_producer_destroy(w->producer, 2000);
-    w->producer = NULL;
+    /* Closed, not freed: another worker still draining may be serving a scrape that reads it
+     * (gateway_free frees it). w->producer stays: a request still read here gets a 503 from it. */
+    sluice_producer_close(w->producer, 2000);
     if (h2o_timeout_is_linked(&w->pii_flush_entry))
         h2o_timeout_unlink(&w->pii_flush_entry);
     /* The last findings, answered before the Redis client closes (bounded: Redis may be gone). */
@@ -441,7 +444,7 @@ static void *worker_main(void *arg)
     for (uint64_t until = (uint64_t)sluice_now_ms() + 500;
          sluice_piiguard_thread_pending(w->pii) > 0 && (uint64_t)sluice_now_ms() < until;)
         h2o_evloop_run(w->ctx.loop, 10);
-    sluice_identity_thread_destroy(w->identity);
+    sluice_identity_thread_close(w->identity);
     w->identity = NULL;
     worker_dispose(w);
     return NULL;
@@ -639,6 +642,8 @@ static void gateway_free(sluice_gateway_t *gw, int h2o_configured)
         sluice_worker_t *w = &gw->workers[t];
         sluice_piiguard_thread_destroy(w->pii);
         w->pii = NULL;
+        sluice_producer_destroy(atomic_load(&w->shown_producer), 0); /* closed by the worker */
+        sluice_identity_thread_destroy(atomic_load(&w->shown_identity));
         sluice_runtime_release(w->rt);
         for (int i = 0; i < SLUICE_LISTENER_COUNT; i++) {
             if (w->listen_sock[i] == NULL && w->listen_fd[i] >= 0)

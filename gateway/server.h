@@ -54,7 +54,13 @@ typedef struct sluice_worker {
     h2o_timeout_t accept_resume;     /* accepting paused after EMFILE resumes after this */
     h2o_timeout_entry_t accept_resume_entry;
     sluice_piiguard_thread_t *pii; /* the PII guard's scanner and findings; freed after the join (scrapes read it) */
-    h2o_timeout_t pii_flush;       /* findings go to Redis for `sluicectl privacy inbox` this often */
+    /* producer and identity as other threads' scrapes and /readyz read them: set once both are
+     * made, closed (not freed) by this thread when it stops, freed after the join. The worker's
+     * own fields go NULL when it stops; a scrape served by another worker still draining read
+     * them after they were freed. */
+    _Atomic(sluice_producer_t *) shown_producer;
+    _Atomic(sluice_identity_thread_t *) shown_identity;
+    h2o_timeout_t pii_flush; /* findings go to Redis for `sluicectl privacy inbox` this often */
     h2o_timeout_entry_t pii_flush_entry;
 } sluice_worker_t;
 

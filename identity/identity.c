@@ -80,11 +80,19 @@ sluice_identity_thread_t *sluice_identity_thread_create(const sluice_config_t *c
     return t;
 }
 
-void sluice_identity_thread_destroy(sluice_identity_thread_t *t)
+void sluice_identity_thread_close(sluice_identity_thread_t *t)
 {
     if (t == NULL)
         return;
     sluice_redis_destroy(t->redis);
+    t->redis = NULL;
+}
+
+void sluice_identity_thread_destroy(sluice_identity_thread_t *t)
+{
+    if (t == NULL)
+        return;
+    sluice_identity_thread_close(t);
     free(t);
 }
 

@@ -78,6 +78,10 @@ sluice_identity_thread_t *sluice_identity_thread_create(const sluice_config_t *c
                                                         const sluice_identity_secrets_t *keys, sluice_err_t *err);
 void sluice_identity_thread_destroy(sluice_identity_thread_t *t);
 
+/* Closes t's Redis client (on t's loop thread) but keeps t, whose error count other threads may
+ * still read; sluice_identity_thread_destroy frees it later, on any thread. NULL allowed. */
+void sluice_identity_thread_close(sluice_identity_thread_t *t);
+
 /* 1 when some org needs ENCRYPTION_KEY (cross-domain tokens). */
 int sluice_identity_needs_keys(const sluice_config_t *cfg);
 

@@ -388,10 +388,12 @@ static char **merge_env(const char *const *extra)
 
 /* --- sanitizer reports ------------------------------------------------------------------ */
 
-/* What AddressSanitizer, LeakSanitizer and UndefinedBehaviorSanitizer print when they report
- * (ASan/LSan "==pid==ERROR: ...", UBSan "file:line:col: runtime error: ..." and its SUMMARY). */
-static const char *const san_markers[] = {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                                          ": runtime error: ", "SUMMARY: UndefinedBehaviorSanitizer", NULL};
+/* What AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer and ThreadSanitizer print when
+ * they report (ASan/LSan "==pid==ERROR: ...", UBSan "file:line:col: runtime error: ..." and its
+ * SUMMARY, TSan "WARNING: ThreadSanitizer: data race ..."), so a TSan build's tests fail on them. */
+static const char *const san_markers[] = {"ERROR: AddressSanitizer",  "ERROR: LeakSanitizer",
+                                          ": runtime error: ",        "SUMMARY: UndefinedBehaviorSanitizer",
+                                          "WARNING: ThreadSanitizer", NULL};
 
 static const char *find_report(const char *text)
 {

@@ -213,8 +213,9 @@ const char *http_header(const http_resp_t *r, const char *name)
 
 const char *gwfix_url(const gwfix_t *f, const char *path)
 {
-    static char url[2][8192];
-    static int which;
+    /* Per thread: gateway_ops's load threads build URLs at once (ThreadSanitizer saw them share one). */
+    static __thread char url[2][8192];
+    static __thread int which;
     which ^= 1;
     snprintf(url[which], sizeof(url[which]), "https://127.0.0.1:%d%s", f->https_port, path);
     return url[which];
@@ -222,7 +223,7 @@ const char *gwfix_url(const gwfix_t *f, const char *path)
 
 const char *gwfix_metrics_url(const gwfix_t *f, const char *path)
 {
-    static char url[8192];
+    static __thread char url[8192];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", f->metrics_port, path);
     return url;
 }
