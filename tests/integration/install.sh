@@ -70,7 +70,7 @@ $got"
 # The gateway refuses to start on it with the same message (in its JSON log, with its own path).
 cat >"$tmp/gw.yaml" <<YAML
 version: 1
-server: {http: {listen: "127.0.0.1:0"}}
+server: {http: {listen: "127.0.0.1:0"}, metrics: {listen: "127.0.0.1:0"}}
 kafka: {brokers: "127.0.0.1:9"}
 orgs:
   - id: acme
