@@ -64,10 +64,17 @@ int sluice_campaign_parse(const char *url, sluice_campaign_t *out)
             amp = end;
         const char *eq = memchr(p, '=', (size_t)(amp - p));
         if (eq != NULL) {
+            /* The name is percent-decoded as the value is (`utm%5Fsource` is utm_source, as
+             * URLSearchParams reads it): a link with escaped names made context.campaign {}. A
+             * name too long to be one of ours is not decoded. */
+            const char *name = p;
             size_t kl = (size_t)(eq - p);
+            char dec[40];
+            if (memchr(p, '%', kl) != NULL && kl < sizeof(dec) && sluice_pct_decode(p, kl, dec, sizeof(dec), &kl) == 0)
+                name = dec;
             for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
                 char *dst = (char *)out + keys[k].off;
-                if (strlen(keys[k].key) == kl && strncasecmp(p, keys[k].key, kl) == 0 && dst[0] == '\0' &&
+                if (strlen(keys[k].key) == kl && strncasecmp(name, keys[k].key, kl) == 0 && dst[0] == '\0' &&
                     amp > eq + 1) {
                     decode_value(eq + 1, (size_t)(amp - eq - 1), dst, SLUICE_CAMPAIGN_VALUE_MAX);
                     found += dst[0] != '\0';

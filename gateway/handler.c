@@ -260,8 +260,9 @@ static int dispatch(sluice_gateway_t *gw, sluice_worker_t *w, h2o_req_t *req)
     if (rest.len > 7 && memcmp(rest.base, "/pixel/", 7) == 0) {
         if (is_method(req, "OPTIONS"))
             return sluice_ingest_preflight(req, w, SLUICE_ROUTE_PIXEL);
-        if (!is_method(req, "GET") && !is_method(req, "HEAD")) {
-            method_not_allowed(req, w, SLUICE_ROUTE_PIXEL, "GET, HEAD, OPTIONS");
+        /* POST: amp-analytics' beacon and XHR transports (ingest.c) */
+        if (!is_method(req, "GET") && !is_method(req, "HEAD") && !is_method(req, "POST")) {
+            method_not_allowed(req, w, SLUICE_ROUTE_PIXEL, "GET, HEAD, POST, OPTIONS");
             return 0;
         }
         return sluice_ingest_pixel(req, w, h2o_iovec_init(rest.base + 7, rest.len - 7));
@@ -366,6 +367,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     sluice_gateway_t *gw = ((sluice_handler_t *)self)->gw;
     sluice_worker_t *w = sluice_worker_self();
+    sluice_http_origin_form(req);   /* `POST https://host/v1/batch HTTP/1.1` is /v1/batch */
+    sluice_http_merge_slashes(req); /* and so is /v1//batch */
     if (sluice_http1_framing_conflict(req)) {
         req->http1_is_persistent = 0; /* what follows on this connection cannot be trusted either */
         sluice_reply_t r = {.route = SLUICE_ROUTE_OTHER};
@@ -460,6 +463,8 @@ static int on_ops_req(h2o_handler_t *self, h2o_req_t *req)
 {
     (void)self;
     sluice_worker_t *w = sluice_worker_self();
+    sluice_http_origin_form(req);
+    sluice_http_merge_slashes(req);
     if (sluice_liveview_serve(req, w) == 0) /* the live page: here only, never on the public listeners */
         return 0;
     if (handle_ops(req, w, req->path_normalized) != 0)

@@ -239,6 +239,49 @@ static const char *ntop(h2o_mem_pool_t *pool, const struct sockaddr *sa)
     return r ? h2o_strdup(pool, buf, SIZE_MAX).base : "";
 }
 
+int sluice_http_origin_form(h2o_req_t *req)
+{
+    h2o_iovec_t t = req->path;
+    size_t skip = t.len > 7 && h2o_lcstris(t.base, 7, H2O_STRLIT("http://"))    ? 7
+                  : t.len > 8 && h2o_lcstris(t.base, 8, H2O_STRLIT("https://")) ? 8
+                                                                                : 0;
+    if (skip == 0)
+        return 0;
+    /* By hand rather than h2o_url_parse, which takes the scheme in lower case only (it is
+     * case-insensitive: RFC 3986 3.1). */
+    const char *a = t.base + skip, *end = t.base + t.len, *p = a;
+    while (p < end && *p != '/' && *p != '?' && *p != '#')
+        p++;
+    if (p == a || memchr(a, '@', (size_t)(p - a)) != NULL)
+        return 0; /* no host, or user information (RFC 9112 forbids it here): routed as it is, a 404 */
+    h2o_iovec_t path;
+    if (p < end && *p == '/') {
+        path = h2o_iovec_init(p, (size_t)(end - p));
+    } else { /* "http://host" or "http://host?q": the path is "/" */
+        path.len = 1 + (size_t)(end - p);
+        path.base = h2o_mem_alloc_pool(&req->pool, path.len);
+        path.base[0] = '/';
+        memcpy(path.base + 1, p, (size_t)(end - p));
+    }
+    req->path = path;
+    req->path_normalized = h2o_url_normalize_path(&req->pool, path.base, path.len, &req->query_at, &req->norm_indexes);
+    req->authority = h2o_iovec_init(a, (size_t)(p - a));
+    return 1;
+}
+
+void sluice_http_merge_slashes(h2o_req_t *req)
+{
+    h2o_iovec_t p = req->path_normalized;
+    if (p.len < 2 || memmem(p.base, p.len, "//", 2) == NULL)
+        return;
+    char *out = h2o_mem_alloc_pool(&req->pool, p.len);
+    size_t o = 0;
+    for (size_t i = 0; i < p.len; i++)
+        if (p.base[i] != '/' || o == 0 || out[o - 1] != '/')
+            out[o++] = p.base[i];
+    req->path_normalized = h2o_iovec_init(out, o);
+}
+
 int sluice_http1_framing_conflict(h2o_req_t *req)
 {
     if (req->version >= 0x200 || req->conn == NULL || req->conn->callbacks->get_socket == NULL)

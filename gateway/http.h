@@ -62,6 +62,19 @@ h2o_iovec_t sluice_http_cookie_nth(h2o_req_t *req, const char *name, size_t nth)
  * HTTP/2 and whenever the head cannot be found there. */
 int sluice_http1_framing_conflict(h2o_req_t *req);
 
+/* Rewrites a request whose target is in absolute form (`POST https://host/v1/batch HTTP/1.1`,
+ * what HTTP clients send through a forward proxy and some proxies pass on) to origin form: the
+ * path, its normalised copy and query offset are the URL's, and the authority is the URL's
+ * (RFC 9112 3.2.2: it replaces Host). h2o 2.2.5 keeps the whole URL as the path, so every route
+ * was a 404. Other targets are left alone. Returns 1 when it rewrote the request, else 0. */
+int sluice_http_origin_form(h2o_req_t *req);
+
+/* Merges runs of '/' in req->path_normalized into one (`/v1//b` is `/v1/b`): analytics-next
+ * posts to `<apiHost>/b`, so an apiHost written with a trailing slash (`data.shop.example/v1/`)
+ * sent every batch to /v1//b, a 404. Only routing reads the normalised path; req->path (what a
+ * signature covers) is left as sent. */
+void sluice_http_merge_slashes(h2o_req_t *req);
+
 /* The peer's address as text (numeric), honouring X-Forwarded-For only when the peer is one of
  * the trusted proxies; then the right-most untrusted address wins. Pool memory. */
 const char *sluice_http_client_ip(h2o_req_t *req, const sluice_server_config_t *sc);

@@ -1766,6 +1766,39 @@ static int check_pixel_origin(ingest_t *in)
     return 0;
 }
 
+/* A POSTed pixel's body (amp-analytics' `useBody`: its extraUrlParams as a JSON object): each
+ * top-level string member is a parameter, as if it were in the query after the query's own.
+ * post_key: a writeKey the scan found in it, which must be its own top-level member. 0, or -1
+ * when answered. */
+static int pixel_post_params(ingest_t *in, pixel_build_t *b, const char *post_key, size_t key_len)
+{
+    h2o_iovec_t body;
+    char *owned;
+    if (read_body(in, &body, &owned) != 0)
+        return -1;
+    sluice_event_error_t e;
+    json_t *params = sluice_event_parse(body.base, body.len, &in->rt->cfg->limits, NULL, NULL, &e);
+    free(owned);
+    if (params == NULL)
+        return refuse(in->req, in->w, &in->reply, e.status, e.code, e.message, e.path) - 1;
+    json_t *wk = json_object_get(params, "writeKey");
+    if (post_key != NULL && (!json_is_string(wk) || json_string_length(wk) != key_len ||
+                             memcmp(json_string_value(wk), post_key, key_len) != 0)) {
+        json_decref(params);
+        return refuse(in->req, in->w, &in->reply, 401, "unauthorized",
+                      "writeKey must be a top-level member of the body", NULL) -
+               1;
+    }
+    const char *name;
+    json_t *v;
+    json_object_foreach(params, name, v) {
+        if (json_is_string(v) && strcmp(name, "writeKey") != 0)
+            pixel_param(b, name, json_string_value(v));
+    }
+    json_decref(params);
+    return 0;
+}
+
 int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
 {
     ingest_t in = {
@@ -1786,11 +1819,30 @@ int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
     if (w->stopping)
         return refuse(req, w, &in.reply, 503, "kafka_unavailable", "the gateway is shutting down; retry", NULL);
 
+    /* amp-analytics sends its requests with navigator.sendBeacon, else an XHR POST, and only
+     * falls back to an image GET where neither exists: a POST of the pixel's URL with an empty
+     * body (or, with `useBody`, its extraUrlParams as a JSON object). Refused as a method, every
+     * AMP page view was lost unseen (a beacon has no answer). A POST is the GET of its URL, and
+     * the string members of a JSON object body are parameters after the query's. */
+    int post = h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"));
+    h2o_iovec_t post_body = h2o_iovec_init(NULL, 0);
+    if (post) {
+        if (check_wire(&in) != 0)
+            return 0;
+        if (req->entity.base != NULL && req->entity.len > 0)
+            post_body = req->entity;
+    }
+
     /* Authenticate before work: with the key in the URL or a header (the usual pixel), the key,
      * the page's origin and the limits are judged before data= is decoded or parsed; a key inside
-     * data= is found by a scan of the decoded text, before it is parsed. */
+     * data= (or a POST's body) is found by a scan of the decoded text, before it is parsed. */
     size_t key_len = 0;
-    const char *key = head_write_key(&in, &key_len);
+    const char *key = head_write_key(&in, &key_len), *post_key = NULL;
+    char *data;
+    /* (data= is looked for only here, where the key can be nowhere else: decoding a long data=
+     * for a wrong key in the URL would cost what the check of the key is there to spare.) */
+    if (key == NULL && post_body.len > 0 && !is_gzip(req) && sluice_http_query(req, "data", &data) <= 0)
+        key = post_key = body_write_key(&in, post_body, &key_len);
     if (key != NULL && (authenticate_key(&in, key, key_len) != 0 || check_pixel_origin(&in) != 0 || admit(&in) != 0))
         return 0;
     /* HEAD is what link checkers, prefetchers and e-mail scanners send, not a view: it gets the
@@ -1802,7 +1854,6 @@ int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
     json_t *root = NULL;
     sluice_jsonnum_t *nums = NULL;
     const char *body_key = NULL;
-    char *data;
     long dl = sluice_http_query(req, "data", &data);
     if (dl > 0) {
         size_t cap = sluice_b64url_decoded_len((size_t)dl) + 1, n;
@@ -1831,6 +1882,10 @@ int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
     } else {
         pixel_build_t b = {json_object()};
         sluice_http_query_foreach(req, pixel_param, &b);
+        if (post_body.len > 0 && pixel_post_params(&in, &b, post_key, key_len) != 0) {
+            json_decref(b.ev);
+            return 0;
+        }
         root = b.ev;
     }
     /* A key found by the scan must be data='s own top-level writeKey. */

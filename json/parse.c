@@ -355,7 +355,12 @@ static __attribute__((noinline)) int parse_string_rest(parser_t *ps, const char 
                 } else if (cp >= 0xdc00 && cp <= 0xdfff) {
                     cp = 0xfffd;
                 } else if (cp == 0) {
-                    return syntax(ps, s, "\\u0000 is not allowed"), -1;
+                    /* \u0000 is valid JSON, and JSON.stringify writes it for a title or form
+                     * field holding a NUL: refused, it cost the SDK's whole batch (which it drops
+                     * on a 400). It becomes U+FFFD, as a lone surrogate does, so no string holds a
+                     * NUL byte: the pipeline's strings are C strings, and numbers' marks start so
+                     * (json/write.c). */
+                    cp = 0xfffd;
                 }
                 used += put_utf8(ps->sbuf + used, cp);
             } else {
@@ -597,7 +602,7 @@ static json_t *parse_object(parser_t *ps)
         if (parse_string(ps, &key, &klen) != 0)
             goto fail;
         /* No key holds a NUL byte (jansson's "NUL byte in object key not supported"): the
-         * string scan refuses raw control characters and \u0000 alike. */
+         * string scan refuses raw control characters and reads \u0000 as U+FFFD. */
         const char *after_key = ps->p;
         /* A key that was unescaped lives in the buffer the value will reuse: keep a copy. One
          * that was not points into the input, which stays. */

@@ -202,7 +202,7 @@ size_t sluice_json_format_real(double d, char *out)
 }
 
 /* Marked number strings: a NUL byte and '#' before the text. No string the parser builds can
- * start so (it refuses \u0000), and a writer without SLUICE_JSONW_RAW_NUMBERS escapes it. */
+ * start so (it reads \u0000 as U+FFFD), and a writer without SLUICE_JSONW_RAW_NUMBERS escapes it. */
 static const char mark[2] = {'\0', '#'};
 
 int sluice_json_is_number_text(const char *s, size_t n)

@@ -426,7 +426,8 @@ static sluice_plugin_outcome_t failed(sluice_plugin_instance_t *inst, unsigned t
  * event's: 0.25 steps of a large price stay what generalize wrote, an object or array answered
  * keeps the spelling of the numbers in it, and a number beyond 64 bits is kept, not refused.
  * NULL when that parser refuses the answer: the caller then has jansson read it, as before, which
- * takes what the request parser does not ("\u0000" in a string, deeper nesting). */
+ * takes what the request parser does not (deeper nesting; "\u0000" in a string the request parser
+ * reads as U+FFFD). */
 /* The answer read by the request parser, its numbers' texts merged into nums (may be NULL: they
  * are then formatted); NULL with *kind set (0: out of memory) when it refuses the answer. */
 static json_t *parse_keeping_numbers(const char *buf, size_t len, sluice_jsonnum_t *nums, sluice_json_fail_t *kind)

@@ -13,10 +13,11 @@
  * every NUL byte outside a string (and inside one, like jansson). So for inputs holding a NUL
  * byte we only check that ours refuses them.
  *
- * One deliberate difference: an escaped surrogate without its other half ("\ud83d", what a
- * browser's JSON.stringify writes for a string cut in the middle of an emoji) is U+FFFD to ours
- * and an error to jansson. jansson is given the input with each such escape spelled \ufffd
- * (the same length, so positions agree), and the two must agree on that.
+ * Two deliberate differences: an escaped surrogate without its other half ("\ud83d", what a
+ * browser's JSON.stringify writes for a string cut in the middle of an emoji) and \u0000 (what it
+ * writes for a NUL) are U+FFFD to ours and an error to jansson. jansson is given the input with
+ * each such escape spelled \ufffd (the same length, so positions agree), and the two must agree
+ * on that.
  *
  * Built as a fuzzer with SLUICE_FUZZ=ON (clang); in every build, tests/fuzz/replay.c runs the
  * corpus once as an ordinary test. Single-threaded.
@@ -51,7 +52,7 @@ static int hex4(const char *p, const char *end, unsigned *cp)
     return 0;
 }
 
-/* A copy of buf with every escaped lone surrogate spelled \ufffd: what jansson must accept for
+/* A copy of buf with every escaped lone surrogate and \u0000 spelled \ufffd: what jansson must accept for
  * ours to be right. Outside a string a backslash is an error either way. */
 static char *usv_reference(const char *buf, size_t size)
 {
@@ -70,7 +71,7 @@ static char *usv_reference(const char *buf, size_t size)
                    hex4(p + 8, end, &lo) == 0 && lo >= 0xdc00 && lo <= 0xdfff) {
             p += 12;
         } else {
-            if (cp >= 0xd800 && cp <= 0xdfff)
+            if ((cp >= 0xd800 && cp <= 0xdfff) || cp == 0)
                 memcpy(p + 2, "fffd", 4);
             p += 6;
         }

@@ -41,6 +41,15 @@ static void test_utm(void **state)
     assert_int_equal(sluice_campaign_parse("https://a.example/?utm_medium=q#/x?utm_source=frag", &c), 1);
     assert_string_equal(c.medium, "q");
     assert_string_equal(c.source, "");
+    /* Names are percent-decoded too, as URLSearchParams reads them: `utm%5Fsource` is utm_source. */
+    assert_int_equal(sluice_campaign_parse("https://a.example/?utm%5Fsource=mail&utm%5fmedium=email&utm_%63ampaign=w&"
+                                           "utm%5Fterm%00=x&utm%5=y",
+                                           &c),
+                     3);
+    assert_string_equal(c.source, "mail");
+    assert_string_equal(c.medium, "email");
+    assert_string_equal(c.name, "w");
+    assert_string_equal(c.term, "");
 }
 
 /* Values are cut to 127 bytes at a character's start, and a value that decodes to bytes that are
