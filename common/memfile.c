@@ -11,7 +11,9 @@
 
 int sluice_memfile_copy(const char *path, const char *label, sluice_err_t *err)
 {
-    int in = open(path, O_RDONLY | O_CLOEXEC);
+    /* Not blocking in open(): a FIFO there waited for a writer, on the main thread that loads the
+     * config and handles SIGTERM; the check below then refuses it. */
+    int in = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     struct stat st;
     if (in < 0 || fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
         sluice_err_set(err, "%s: cannot be read: %s", path, in < 0 ? strerror(errno) : "not a regular file");

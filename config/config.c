@@ -97,8 +97,9 @@ static const char *check_topic(const char *s)
 }
 
 /* "$NAME" or "${NAME}" anywhere: an operator expecting a shell's substitution, which sluice does
- * not do (each such value has a SLUICE_* variable instead). */
-static int looks_like_variable(const char *s)
+ * not do (brokers and the URLs have a SLUICE_* variable instead; vendors/options.c refuses it in
+ * vendor options). */
+int sluice_config_looks_like_variable(const char *s)
 {
     if (strstr(s, "${") != NULL)
         return 1;
@@ -108,13 +109,13 @@ static int looks_like_variable(const char *s)
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
 }
 
-#define NO_SUBSTITUTION "looks like an environment variable: sluice does not substitute variables in values"
+#define NO_SUBSTITUTION SLUICE_CONFIG_NO_SUBSTITUTION
 
 static const char *check_brokers(const char *s)
 {
     if (s[0] == '\0')
         return "is empty";
-    if (looks_like_variable(s))
+    if (sluice_config_looks_like_variable(s))
         return NO_SUBSTITUTION " (set SLUICE_KAFKA_BROKERS instead)";
     if (strpbrk(s, " \t\r\n") != NULL)
         return "contains spaces (expected host:port[,host:port...])";
@@ -611,7 +612,7 @@ static void decode_stores(loader_t *l, sluice_dec_map_t *root)
     if (sluice_dec_string(&m, "url", 0, &cfg->redis.url) == 1) {
         l->redis_url_pos = sluice_yaml_map_get(m.node, "url")->pos;
         l->redis_url_from_file = 1;
-        if (looks_like_variable(cfg->redis.url)) { /* a variable's name holds no password: echoed */
+        if (sluice_config_looks_like_variable(cfg->redis.url)) { /* a variable's name holds no password: echoed */
             sluice_config_diag_add(l->diag, &l->redis_url_pos,
                                    "redis.url: '%s' " NO_SUBSTITUTION " (set SLUICE_REDIS_URL instead)",
                                    cfg->redis.url);
@@ -645,7 +646,8 @@ static void decode_stores(loader_t *l, sluice_dec_map_t *root)
     sluice_dec_map_close(&m);
 
     sluice_dec_map_sub(root, "database", &m);
-    if (sluice_dec_string(&m, "url", 0, &cfg->database.url) == 1 && looks_like_variable(cfg->database.url))
+    if (sluice_dec_string(&m, "url", 0, &cfg->database.url) == 1 &&
+        sluice_config_looks_like_variable(cfg->database.url))
         sluice_config_diag_add(l->diag, &sluice_yaml_map_get(m.node, "url")->pos,
                                "database.url: '%s' " NO_SUBSTITUTION " (set SLUICE_DATABASE_URL instead)",
                                cfg->database.url);

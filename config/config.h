@@ -43,6 +43,12 @@ void sluice_config_diag_add(sluice_config_diag_t *d, const sluice_yaml_pos_t *po
 void sluice_config_diag_warn(sluice_config_diag_t *d, const sluice_yaml_pos_t *pos, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* 1 when s is "$NAME" or holds "${": a variable left in a value, which sluice never substitutes
+ * (a template rendered without it set, or a file written for a shell). */
+int sluice_config_looks_like_variable(const char *s);
+#define SLUICE_CONFIG_NO_SUBSTITUTION                                                                                  \
+    "looks like an environment variable: sluice does not substitute variables in values"
+
 /* ------------------------------------------------------------------ process */
 
 typedef struct sluice_listen {

@@ -643,8 +643,10 @@ static void mirror_of(const seen_paths_t *seen, const sluice_path_t *p, sluice_p
         text = sluice_dec_xstrdup("context.identity.linkedFrom");
     else
         return;
+    /* In any spelling: the rule's own matches the member the mirror would (keys below the event's
+     * own fields match without regard to case), and both acted on it, one after the other. */
     for (size_t i = 0; i < seen->count; i++) {
-        if (strcmp(seen->items[i].text, text) == 0) {
+        if (same_rule_path(seen->items[i].text, text)) {
             free(text);
             return;
         }
@@ -1016,6 +1018,23 @@ static void decode_integration(sluice_integration_t *it, const sluice_yaml_node_
         it->credentials = sluice_dec_xstrdup(it->name);
     sluice_dec_string_list(&m, "events", 0, check_event_name, 1, &it->events, &it->event_count);
     sluice_dec_string_list(&m, "types", 0, check_event_type, 1, &it->types, &it->type_count);
+    /* With `events`, only the track events it names pass (vendors/deliver.c), so any other type
+     * listed beside it is never delivered: `types: [page, track]` with `events: [Order Completed]`
+     * reads as "pages and that event", loaded, and delivered no page. A warning, not an error: the
+     * example config had it, and a config that loaded before must not stop an upgraded gateway or
+     * worker from starting (nothing it delivered changes). */
+    const sluice_yaml_node_t *tn = sluice_yaml_map_get(n, "types");
+    for (size_t i = 0; it->event_count > 0 && i < it->type_count; i++) {
+        if (strcmp(it->types[i], "track") == 0)
+            continue;
+        const sluice_yaml_node_t *at =
+            tn->type == SLUICE_YAML_SEQ && tn->item_count == it->type_count ? tn->items[i] : tn;
+        sluice_config_diag_warn(diag, &at->pos,
+                                "%s.types[%zu]: '%s' events would never be delivered: with 'events' set, only the "
+                                "track events it names pass; deliver %s events with a second integration, or remove "
+                                "'events'",
+                                path, i, it->types[i], it->types[i]);
+    }
     sluice_dec_checked_string(&m, "consent", 0, sluice_dec_check_token, &it->consent);
     sluice_dec_bool(&m, "send_bots", &it->send_bots);
     sluice_dec_checked_string(&m, "base_url", 0, sluice_dec_check_http_url, &it->base_url);
@@ -1058,6 +1077,64 @@ static void decode_integration(sluice_integration_t *it, const sluice_yaml_node_
 }
 
 /* ------------------------------------------------------------------ org */
+
+/* A category written as the name another format uses, which consent.aliases turns into another
+ * category in every event (gateway/consent.c): `required: [C0002]` with `aliases: {C0002:
+ * analytics}` loaded, and every event lacked C0002 (dropped, under policy drop); an integration's
+ * `consent: C0002` delivered nothing. */
+static void check_aliased(const sluice_consent_config_t *c, const sluice_yaml_node_t *v, const char *where,
+                          sluice_config_diag_t *diag)
+{
+    if (v == NULL || v->type != SLUICE_YAML_SCALAR)
+        return;
+    for (size_t i = 0; i < c->alias_count; i++) {
+        if (strcasecmp(c->aliases[i].key, v->scalar) == 0 && strcmp(c->aliases[i].value, v->scalar) != 0) {
+            sluice_config_diag_add(diag, &v->pos,
+                                   "%s: '%s' is a name consent.aliases turns into '%s', so no event carries '%s'; "
+                                   "write '%s'",
+                                   where, v->scalar, c->aliases[i].value, v->scalar, c->aliases[i].value);
+            return;
+        }
+    }
+}
+
+static void check_aliased_list(const sluice_consent_config_t *c, const sluice_yaml_node_t *map, const char *key,
+                               const char *base, sluice_config_diag_t *diag)
+{
+    const sluice_yaml_node_t *l = sluice_yaml_map_get(map, key);
+    char where[SLUICE_DEC_PATH_MAX + 64];
+    if (l != NULL && l->type == SLUICE_YAML_SEQ) {
+        for (size_t i = 0; i < l->item_count; i++) {
+            item_path(where, sizeof(where), base, key, i);
+            check_aliased(c, l->items[i], where, diag);
+        }
+    }
+}
+
+static void check_aliased_categories(const sluice_org_t *org, const sluice_yaml_node_t *node, const char *path,
+                                     sluice_config_diag_t *diag)
+{
+    const sluice_consent_config_t *c = &org->consent;
+    if (c->alias_count == 0)
+        return;
+    char base[SLUICE_DEC_PATH_MAX + 64];
+    sluice_dec_pathf(base, sizeof(base), "%s.consent", path);
+    check_aliased_list(c, sluice_yaml_map_get(node, "consent"), "required", base, diag);
+    sluice_dec_pathf(base, sizeof(base), "%s.identity", path);
+    check_aliased_list(c, sluice_yaml_map_get(node, "identity"), "cookie_consent", base, diag);
+    sluice_dec_pathf(base, sizeof(base), "%s.enrichment.session", path);
+    check_aliased_list(c, sluice_yaml_map_get(sluice_yaml_map_get(node, "enrichment"), "session"), "consent", base,
+                       diag);
+    const sluice_yaml_node_t *ints = sluice_yaml_map_get(node, "integrations");
+    for (size_t i = 0; ints != NULL && ints->type == SLUICE_YAML_SEQ && i < ints->item_count; i++) {
+        item_path(base, sizeof(base), path, "integrations", i);
+        char where[SLUICE_DEC_PATH_MAX + 96];
+        sluice_dec_pathf(where, sizeof(where), "%s.consent", base);
+        check_aliased(c, sluice_yaml_map_get(ints->items[i], "consent"), where, diag);
+        sluice_dec_pathf(where, sizeof(where), "%s.ad_user_data_consent", base); /* ga4's category */
+        check_aliased(c, sluice_yaml_map_get(ints->items[i], "ad_user_data_consent"), where, diag);
+    }
+}
 
 void sluice_org_decode(sluice_org_t *org, const sluice_yaml_node_t *node, const char *path, const char *dir, int flags,
                        sluice_config_diag_t *diag)
@@ -1116,6 +1193,7 @@ void sluice_org_decode(sluice_org_t *org, const sluice_yaml_node_t *node, const 
             }
         }
     }
+    check_aliased_categories(org, node, path, diag);
     sluice_dec_map_close(&m);
 }
 

@@ -8,11 +8,14 @@
 #include "config/yaml.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <yaml.h>
 
@@ -334,9 +337,35 @@ sluice_yaml_doc_t *sluice_yaml_load_string(const char *name, const char *buf, si
 
 sluice_yaml_doc_t *sluice_yaml_load_file(const char *path, char *err, size_t err_len)
 {
-    FILE *f = fopen(path, "rb");
+    /* Not blocking in open(): a FIFO with no writer (a `<(envsubst ...)` path once its shell is
+     * gone, a mkfifo'd path) blocked fopen() forever, at start and in the gateway's SIGHUP reload
+     * on the thread that also handles SIGTERM, so the gateway could no longer be stopped. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, err_len, "%s: cannot read: %s", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode))
+            snprintf(err, err_len, "%s: cannot read: %s", path, strerror(EISDIR));
+        else
+            snprintf(err, err_len,
+                     "%s: not a regular file (a pipe, a socket or a device): sluice reads its config files again "
+                     "at every reload, so each must be a file (render a template into a file first)",
+                     path);
+        close(fd);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "rb");
     if (f == NULL) {
         snprintf(err, err_len, "%s: cannot open: %s", path, strerror(errno));
+        close(fd);
         return NULL;
     }
     char *buf = NULL;
@@ -358,7 +387,7 @@ sluice_yaml_doc_t *sluice_yaml_load_file(const char *path, char *err, size_t err
         if (n == 0)
             break;
     }
-    int read_failed = ferror(f) ? (errno != 0 ? errno : EIO) : 0; /* a directory opens, then fails with EISDIR */
+    int read_failed = ferror(f) ? (errno != 0 ? errno : EIO) : 0;
     fclose(f);
     if (read_failed) {
         snprintf(err, err_len, "%s: cannot read: %s", path, strerror(read_failed));

@@ -7,12 +7,15 @@
 #include "enrich/ua.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <fcntl.h>
 #include <pcre2.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #include "common/utf8.h"
@@ -36,6 +39,7 @@ typedef struct rule_list {
 } rule_list_t;
 
 struct sluice_ua_parser {
+    atomic_uint refs; /* a reload that cannot read the file keeps the parser in use (gateway/enrichment.c) */
     rule_list_t lists[LIST_COUNT];
     size_t skipped;
     uint64_t serial; /* tells a cache which parser filled it */
@@ -126,9 +130,23 @@ sluice_ua_parser_t *sluice_ua_parser_load(const char *path, sluice_err_t *err)
 {
     if (path == NULL)
         path = SLUICE_UA_REGEXES_DEFAULT;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
+    /* Not blocking in open(): a FIFO at the path stopped the gateway's reload, on the thread that
+     * also handles SIGTERM, until a writer came. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
         sluice_err_set(err, "%s: cannot open the user-agent regexes (Debian package uap-core): %m", path);
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        sluice_err_set(err, "%s: the user-agent regexes are not a regular file", path);
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (f == NULL) {
+        sluice_err_set(err, "%s: cannot open the user-agent regexes: %m", path);
+        close(fd);
         return NULL;
     }
     sluice_ua_parser_t *p = calloc(1, sizeof(*p));
@@ -197,12 +215,20 @@ sluice_ua_parser_t *sluice_ua_parser_load(const char *path, sluice_err_t *err)
     }
     pcre2_set_match_limit(p->mctx, MATCH_LIMIT);
     p->serial = atomic_fetch_add(&parser_serial, 1) + 1;
+    atomic_init(&p->refs, 1);
+    return p;
+}
+
+sluice_ua_parser_t *sluice_ua_parser_acquire(sluice_ua_parser_t *p)
+{
+    atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
     return p;
 }
 
 void sluice_ua_parser_destroy(sluice_ua_parser_t *p)
 {
-    if (p == NULL)
+    /* A parser that failed to load is freed before refs is set: it was never shared. */
+    if (p == NULL || (p->serial != 0 && atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1))
         return;
     for (int l = 0; l < LIST_COUNT; l++) {
         for (size_t i = 0; i < p->lists[l].n; i++)

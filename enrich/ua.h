@@ -62,8 +62,11 @@ int sluice_ua_contains_any(const char *s, size_t len, const char *const *pattern
  * err. Any thread; usually the main thread at start-up or reload. */
 sluice_ua_parser_t *sluice_ua_parser_load(const char *path, sluice_err_t *err);
 
-/* Frees p (NULL allowed). No thread may use p or a cache still bound to it afterwards, except to
- * rebind the cache by parsing with another parser. */
+/* Another reference to p, released by sluice_ua_parser_destroy. */
+sluice_ua_parser_t *sluice_ua_parser_acquire(sluice_ua_parser_t *p);
+
+/* Releases a reference to p (NULL allowed), freeing it with the last. No thread may use p or a
+ * cache still bound to it afterwards, except to rebind the cache by parsing with another parser. */
 void sluice_ua_parser_destroy(sluice_ua_parser_t *p);
 
 /* How many regexes p holds, and how many of the file's it skipped. */

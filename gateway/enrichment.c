@@ -28,6 +28,7 @@
 
 struct sluice_enrichment {
     sluice_ua_parser_t *ua; /* NULL: no org parses user agents, or the regexes could not be read */
+    char *ua_path;          /* the file ua was read from */
     sluice_geo_t *geo;      /* NULL: no org asks for geolocation, or no database */
     char *geo_path;         /* the file geo was read from */
     struct stat geo_seen;   /* that file as it was when read (zero: unknown) */
@@ -167,12 +168,24 @@ sluice_enrichment_t *sluice_enrichment_create(const sluice_config_t *cfg, unsign
     }
     sluice_err_t why;
     if (want_ua) {
-        e->ua = sluice_ua_parser_load(cfg->enrich.ua_regexes, &why);
-        if (e->ua == NULL)
-            sluice_log_warn("enrich.ua_off", "user-agent parsing and bot detection by user agent are off: %s", why.msg);
-        else
+        const char *path = cfg->enrich.ua_regexes != NULL ? cfg->enrich.ua_regexes : SLUICE_UA_REGEXES_DEFAULT;
+        e->ua_path = strdup(path);
+        e->ua = sluice_ua_parser_load(path, &why);
+        if (e->ua != NULL) {
             sluice_log_info("enrich.ua", "user-agent regexes loaded: %zu (%zu skipped)", sluice_ua_parser_count(e->ua),
                             sluice_ua_parser_skipped(e->ua));
+        } else if (prev != NULL && prev->ua != NULL && prev->ua_path != NULL && strcmp(prev->ua_path, path) == 0) {
+            /* The file caught while being written in place (an upgrade of uap-core, a `cp` over
+             * it): a reload turned user-agent parsing and bot detection off until the next one,
+             * and an org's `bots: drop` let every crawler's events through to its vendors. */
+            e->ua = sluice_ua_parser_acquire(prev->ua);
+            sluice_log_warn("enrich.ua_kept",
+                            "%s; the regexes read before stay in use until the file can be read whole again "
+                            "(replace it by renaming a complete copy over it, then reload)",
+                            why.msg);
+        } else {
+            sluice_log_warn("enrich.ua_off", "user-agent parsing and bot detection by user agent are off: %s", why.msg);
+        }
     }
     watch_set(want_geo ? cfg->enrich.geo_database : NULL, cfg->enrich.geo_check_s);
     if (want_geo && cfg->enrich.geo_database == NULL) {
@@ -195,6 +208,7 @@ void sluice_enrichment_destroy(sluice_enrichment_t *e)
     free(e->caches);
     free(e->scaches);
     sluice_ua_parser_destroy(e->ua);
+    free(e->ua_path);
     sluice_geo_close(e->geo);
     free(e->geo_path);
     free(e);

@@ -587,6 +587,17 @@ static void reload(sluice_gateway_t *gw)
             sluice_config_free(cfg);
             cfg = NULL;
         }
+    } else if (cfg != NULL && cfg->server.https.enabled) {
+        /* HTTPS off at start: its listener waits for a restart (warn_restart_only says so), but
+         * its certificate and key are checked now, as for a gateway serving HTTPS. Unchecked, a
+         * reload naming a missing or wrong pair said "config reloaded", and the restart meant to
+         * turn HTTPS on then failed to start the gateway at all. */
+        SSL_CTX *probe = tls_create(&cfg->server, cfg->server.http2, &err);
+        if (probe == NULL) {
+            sluice_config_free(cfg);
+            cfg = NULL;
+        }
+        SSL_CTX_free(probe);
     }
     sluice_runtime_t *rt = cfg ? sluice_runtime_create(cfg, gw->nthreads, sluice_secrets_encrypt(gw->secrets),
                                                        gw->limiter, gw->current, &err)

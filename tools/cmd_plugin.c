@@ -456,6 +456,14 @@ static void check_mask(suite_t *s, sluice_plugin_instance_t *inst, const inputs_
     if (st.bad)
         line(&s->rep, "FAIL", "mask: %zu inputs of every JSON type, %d failed in a way a plugin must not", in->n,
              st.bad);
+    else if ((size_t)st.refused == in->n)
+        /* Each refusal is allowed (fails closed), but a plugin refusing every value, from a bug or
+         * parameters it cannot work with, passed with status 0 and then removed every field its
+         * rule names in the gateway (or rejected every event, with on_error: reject). */
+        line(&s->rep, "FAIL",
+             "mask: the plugin refused every one of the %zu inputs of every JSON type (%s): in the gateway every field "
+             "its rule reaches would be removed, or its event rejected with on_error: reject",
+             in->n, s->rule);
     else
         line(&s->rep, "PASS", "mask: %zu inputs of every JSON type (%d replaced, %d unchanged, %d removed, %d refused)",
              in->n, st.replaced, st.unchanged, st.removed, st.refused);

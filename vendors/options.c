@@ -156,6 +156,9 @@ static int is_null(const sluice_yaml_node_t *n)
     return sluice_yaml_is_null(n) == 0;
 }
 
+/* What an operator with a templated config does instead. */
+#define NO_SUBSTITUTION_FIX " (write the value itself, or render the file with its variables set, e.g. envsubst)"
+
 static void decode_headers(const sluice_vendor_ops_t *ops, opt_value_t *v, const sluice_yaml_node_t *h,
                            const char *path, sluice_config_diag_t *diag)
 {
@@ -191,6 +194,11 @@ static void decode_headers(const sluice_vendor_ops_t *ops, opt_value_t *v, const
             sluice_config_diag_add(diag, &val->pos, "%s: header values may not contain line breaks", kpath);
             continue;
         }
+        if (sluice_config_looks_like_variable(val->scalar)) {
+            sluice_config_diag_add(diag, &val->pos, "%s: '%s' " SLUICE_CONFIG_NO_SUBSTITUTION "%s", kpath, val->scalar,
+                                   NO_SUBSTITUTION_FIX);
+            continue;
+        }
         v->kv[v->kv_count].key = xstrdup(k->scalar);
         v->kv[v->kv_count].value = xstrdup(val->scalar);
         v->kv_count++;
@@ -216,6 +224,13 @@ static void decode_value(const sluice_vendor_ops_t *ops, opt_value_t *v, const s
     const char *s = n->scalar;
     switch (d->type) {
     case SLUICE_VOPT_STRING: {
+        /* A template rendered without its variable set: `pixel_id: '${PIXEL_ID}'` was accepted
+         * and the worker sent every event to a URL holding the placeholder. */
+        if (sluice_config_looks_like_variable(s)) {
+            sluice_config_diag_add(diag, &n->pos, "%s: '%s' " SLUICE_CONFIG_NO_SUBSTITUTION "%s", path, s,
+                                   NO_SUBSTITUTION_FIX);
+            return;
+        }
         const char *why = d->check != NULL ? d->check(s) : NULL;
         if (why != NULL) {
             sluice_config_diag_add(diag, &n->pos, "%s: '%s' %s", path, s, why);

@@ -34,6 +34,7 @@
 
 static gwfix_t F;
 static char geo_path[PATH_MAX]; /* absent when the gateway starts; the first test puts it there */
+static char ua_path[PATH_MAX];  /* enrichment.ua_regexes: a copy of uap-core's */
 
 #define ACME_KEY   "wk_live_enrich_acme"
 #define GLOBEX_KEY "wk_live_enrich_globex"
@@ -62,6 +63,16 @@ static int setup(void **state)
     gwfix_stack(&F);
     sluice_err_t err = {{0}};
     snprintf(geo_path, sizeof(geo_path), "%s/city.mmdb", sluice_th_tmpdir(&err));
+    /* A copy of uap-core's regexes of the test's own, rewritten in place by a test below. */
+    snprintf(ua_path, sizeof(ua_path), "%s/regexes.yaml", sluice_th_tmpdir(&err));
+    size_t ua_len = 0;
+    char *regexes = sluice_th_read_file("/usr/share/uap-core/regexes.yaml", &ua_len, &err);
+    assert_non_null(regexes);
+    FILE *uf = fopen(ua_path, "wb");
+    assert_non_null(uf);
+    assert_int_equal(fwrite(regexes, 1, ua_len, uf), ua_len);
+    assert_int_equal(fclose(uf), 0);
+    free(regexes);
     char yaml[32768];
     snprintf(yaml, sizeof(yaml),
              "version: 1\n"
@@ -73,7 +84,7 @@ static int setup(void **state)
              "kafka: {brokers: \"%s\", ack_timeout_ms: 4000}\n"
              "redis: {url: \"%s\", timeout_ms: 200}\n"
              "log: {level: debug}\n"
-             "enrichment: {geo_database: %s, geo_check_s: 1}\n"
+             "enrichment: {geo_database: %s, geo_check_s: 1, ua_regexes: %s}\n"
              "orgs:\n"
              "  - id: acme\n"
              "    sources:\n"
@@ -97,7 +108,7 @@ static int setup(void **state)
              "    data_layer:\n"
              "      mask:\n"
              "        - {path: context.ip, plugin: ip_truncate}\n",
-             F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url, geo_path);
+             F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url, geo_path, ua_path);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", yaml));
     static const char *env[] = {"T_ACME_KEY=" ACME_KEY,    "T_GLOBEX_KEY=" GLOBEX_KEY, "T_SERVER_KEY=" SERVER_KEY,
                                 "ENCRYPTION_KEY=" ENC_KEY, "SLUICE_KEY_ID=1",          NULL};
@@ -650,6 +661,61 @@ static void test_database_rewritten_in_place(void **state)
     assert_true(sluice_th_proc_running(F.gw));
 }
 
+/* The user-agent regexes rewritten in place (a uap-core upgrade, a `cp` over the file) when a
+ * reload comes: the reload keeps the regexes it had, so events still get their device and os and
+ * acme's `bots: drop` still drops crawlers. It turned user-agent parsing and bot detection by user
+ * agent off until the next reload: acme's events lost context.os and context.device. */
+static void test_ua_regexes_rewritten_in_place(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, &err);
+    int reloads = sluice_th_count(log, "config reloaded");
+    free(log);
+    size_t len = 0;
+    char *re = sluice_th_read_file(ua_path, &len, &err);
+    assert_non_null(re);
+    /* Cut just inside a quoted regex past the middle: what a reader sees while cp is writing. */
+    const char *cut = strstr(re + len / 2, "regex: '");
+    assert_non_null(cut);
+    size_t half = (size_t)(cut - re) + strlen("regex: '");
+    FILE *f = fopen(ua_path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(ftruncate(fileno(f), (off_t)half), 0);
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", reloads + 1, 10000, &err), 0);
+    double before = gwfix_metric(&F, "sluice_bots_total{action=\"drop\"}");
+    for (int i = 0; i < 4; i++) { /* both loop threads, on the reloaded config */
+        char id[40];
+        snprintf(id, sizeof(id), "enrich-ua-half-%d", i);
+        assert_int_equal(post(ACME_KEY, id, IPHONE, NULL, NULL, NULL).status, 200);
+        json_t *all;
+        json_t *env = envelope(id, &all);
+        const char *os = at(env, "os", "name"), *type = at(env, "device", "type");
+        if (os == NULL || strcmp(os, "iOS") != 0 || type == NULL || strcmp(type, "mobile") != 0)
+            fail_msg("%s: os %s, device %s while the regexes are being rewritten", id, os ? os : "(none)",
+                     type ? type : "(none)");
+        json_decref(all);
+    }
+    assert_int_equal(post(ACME_KEY, "enrich-ua-half-bot", APPLEBOT, NULL, NULL, NULL).status, 200);
+    assert_true(gwfix_metric(&F, "sluice_bots_total{action=\"drop\"}") - before == 1.0);
+    log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, &err);
+    assert_true(gwfix_contains(log, "enrich.ua_kept")); /* said, with what to do */
+    free(log);
+    /* The copy completes; the next reload reads the whole file. */
+    assert_int_equal(fseek(f, (long)half, SEEK_SET), 0);
+    assert_int_equal(fwrite(re + half, 1, len - half, f), len - half);
+    assert_int_equal(fclose(f), 0);
+    free(re);
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", reloads + 2, 10000, &err), 0);
+    assert_int_equal(post(ACME_KEY, "enrich-ua-whole", IPHONE, NULL, NULL, NULL).status, 200);
+    json_t *all;
+    assert_string_equal(at(envelope("enrich-ua-whole", &all), "os", "name"), "iOS");
+    json_decref(all);
+    assert_true(sluice_th_proc_running(F.gw));
+}
+
 /* Last: the gateway's own log (debug level) never held the full address. */
 static void test_log_clean(void **state)
 {
@@ -674,6 +740,7 @@ int main(void)
         cmocka_unit_test(test_session),
         cmocka_unit_test(test_session_consent),
         cmocka_unit_test(test_database_rewritten_in_place),
+        cmocka_unit_test(test_ua_regexes_rewritten_in_place),
         cmocka_unit_test(test_log_clean),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -802,6 +802,59 @@ static void threads_zero_follows_cpu_quota(void **state)
     dir[0] = '\0';
 }
 
+/* A gateway started with plain HTTP only, reloaded with HTTPS added: the listener waits for a
+ * restart (the log says so), but the certificate and key are checked by the reload as they are
+ * for a gateway serving HTTPS. A reload naming a missing certificate said "config reloaded", and
+ * the restart meant to turn HTTPS on then did not start the gateway at all. */
+static void reload_checks_https_added_to_plain_gateway(void **state)
+{
+    (void)state;
+    if (sluice_th_proc_running(F.gw))
+        assert_true(sluice_th_exited_with(gwfix_stop(&F, SIGTERM), 0));
+    char port[64], plain[16384];
+    snprintf(port, sizeof(port), "\"127.0.0.1:%d\"", F.https_port);
+    char https_line[9000];
+    snprintf(https_line, sizeof(https_line), "  https: {listen: %s, cert: %s/server.crt, key: %s/server.key}\n", port,
+             F.certs, F.certs);
+    char http_line[128];
+    snprintf(http_line, sizeof(http_line), "  http: {listen: %s}\n", port);
+    snprintf(plain, sizeof(plain), "%s", replaced(config_text(""), https_line, http_line));
+    snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", plain));
+    const char *env[] = {"T_KEY=" KEY, "T_NEW=" NEW_KEY, NULL};
+    memcpy(F.env, env, sizeof(env));
+    gwfix_start(&F);
+    sluice_err_t err = {{0}};
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL); /* earlier gateways' too */
+    int refused = sluice_th_count(log, "reload refused"), reloads = sluice_th_count(log, "config reloaded");
+    free(log);
+
+    /* HTTPS added, its certificate at a path that does not exist. */
+    char missing[9000], bad[16384];
+    snprintf(missing, sizeof(missing),
+             "%s  https: {listen: \"127.0.0.1:0\", cert: %s/nowhere.crt, key: %s/server.key}\n", http_line, F.certs,
+             F.certs);
+    snprintf(bad, sizeof(bad), "%s", replaced(plain, http_line, missing));
+    gwfix_write("gateway.yaml", bad);
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "reload refused", refused + 1, 10000, &err), 0);
+    log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    assert_non_null(strstr(log, "nowhere.crt: system library: No such file"));
+    assert_int_equal(sluice_th_count(log, "config reloaded"), reloads);
+    free(log);
+
+    /* The pair that exists: reloaded, the listener named as waiting for a restart. */
+    char good[9000], fixed[16384];
+    snprintf(good, sizeof(good), "%s  https: {listen: \"127.0.0.1:0\", cert: %s/server.crt, key: %s/server.key}\n",
+             http_line, F.certs, F.certs);
+    snprintf(fixed, sizeof(fixed), "%s", replaced(plain, http_line, good));
+    gwfix_write("gateway.yaml", fixed);
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", reloads + 1, 10000, &err), 0);
+    log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    assert_non_null(strstr(log, "read only at start: listeners"));
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -817,6 +870,7 @@ int main(void)
         cmocka_unit_test(metrics_off_is_not_public),
         cmocka_unit_test(threads_zero_follows_cpu_affinity),
         cmocka_unit_test(threads_zero_follows_cpu_quota),
+        cmocka_unit_test(reload_checks_https_added_to_plain_gateway),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

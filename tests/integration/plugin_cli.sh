@@ -33,6 +33,7 @@ broken_abi2_only|built for ABI 2 (exports sluice_mask_plugin_v2)
 broken_failing_create|FAIL  create
 broken_failing_create|refused its configuration: the key must be 32 bytes
 broken_failing_selftest|failed its selftest: known-answer vector 2 does not match
+broken_refuses_all|FAIL  mask: the plugin refused every one of the
 CASES
 
 # The good fixture passes the whole suite.

@@ -832,6 +832,58 @@ static void test_integration_shapes(void **state)
                   "credentials live in the vault (sluicectl vault put) and requests are signed with 'sign: true'");
 }
 
+/* Filters that can never pass, which loaded: with `events`, only the track events it names are
+ * delivered, so `types: [track, page]` beside it (the example's meta integration had it, and the
+ * data map said meta received pages) delivered no page; and a category written as a name
+ * consent.aliases renames is in no event (`required: [C0002]` dropped every event of the org). */
+static void test_filters_that_never_pass(void **state)
+{
+    (void)state;
+    expect_errors(BASE
+                  "    consent: {required: [C0002], aliases: {C0002: analytics, c0004: marketing}}\n"
+                  "    identity: {cookie_consent: [analytics, c0002]}\n"
+                  "    integrations:\n"
+                  "      - {name: a, vendor: webhook, url: \"https://h.test\", events: [Purchase], types: [track]}\n"
+                  "      - {name: b, vendor: webhook, url: \"https://h.test\", consent: C0004}\n"
+                  "      - {name: c, vendor: ga4, measurement_id: G-1, ad_user_data_consent: c0004}\n"
+                  "    enrichment: {session: {consent: [C0002]}}\n",
+                  "x.yaml:10:26: orgs[0].consent.required[0]: 'C0002' is a name consent.aliases turns into "
+                  "'analytics', so no event carries 'C0002'; write 'analytics'",
+                  "x.yaml:11:44: orgs[0].identity.cookie_consent[1]: 'c0002' is a name consent.aliases turns into "
+                  "'analytics', so no event carries 'c0002'; write 'analytics'",
+                  "x.yaml:16:38: orgs[0].enrichment.session.consent[0]: 'C0002' is a name consent.aliases turns into "
+                  "'analytics', so no event carries 'C0002'; write 'analytics'",
+                  "x.yaml:14:68: orgs[0].integrations[1].consent: 'C0004' is a name consent.aliases turns into "
+                  "'marketing', so no event carries 'C0004'; write 'marketing'",
+                  "x.yaml:15:75: orgs[0].integrations[2].ad_user_data_consent: 'c0004' is a name consent.aliases turns "
+                  "into 'marketing', so no event carries 'c0004'; write 'marketing'");
+    /* `events` beside a type other than track: loaded (it loaded before; an upgrade must not stop
+     * the gateway), with a warning naming the type that is never delivered. */
+    sluice_config_diag_t d;
+    sluice_config_t *warned = load(
+        BASE "    integrations:\n"
+             "      - {name: a, vendor: webhook, url: \"https://h.test\", events: [Purchase], types: [track, page]}\n",
+        SLUICE_CONFIG_NO_ENV, &d);
+    assert_non_null(warned);
+    size_t hits = 0;
+    for (size_t i = 0; i < d.warning_count; i++)
+        if (strcmp(d.warnings[i], "x.yaml:11:94: orgs[0].integrations[0].types[1]: 'page' events would never be "
+                                  "delivered: with 'events' set, only the track events it names pass; deliver page "
+                                  "events with a second integration, or remove 'events'") == 0)
+            hits++;
+    assert_int_equal(hits, 1);
+    sluice_config_free(warned);
+    sluice_config_diag_dispose(&d);
+    /* What they meant loads: the org's own names, and a type list events agrees with. */
+    sluice_config_t *cfg =
+        load_ok(BASE "    consent: {required: [analytics], aliases: {C0002: analytics, Analytics: analytics}}\n"
+                     "    integrations:\n"
+                     "      - {name: a, vendor: webhook, url: \"https://h.test\", events: [Purchase], types: [track]}\n"
+                     "      - {name: b, vendor: webhook, url: \"https://h.test\", types: [page], consent: analytics}\n",
+                SLUICE_CONFIG_NO_ENV);
+    sluice_config_free(cfg);
+}
+
 static void test_inline_secrets_refused(void **state)
 {
     (void)state;
@@ -2003,6 +2055,7 @@ int main(void)
         cmocka_unit_test_setup(test_field_paths_with_invisible_characters, clear_env),
         cmocka_unit_test_setup(test_origin_with_capitals, clear_env),
         cmocka_unit_test_setup(test_calling_code_with_a_leading_zero, clear_env),
+        cmocka_unit_test_setup(test_filters_that_never_pass, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

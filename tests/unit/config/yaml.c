@@ -7,7 +7,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -237,6 +241,31 @@ static void test_load_file_directory(void **state)
     assert_string_equal(err, "/tmp: cannot read: Is a directory");
 }
 
+/* A FIFO (a mkfifo'd path, `--config <(envsubst < t.yaml)` read again at a reload) is refused at
+ * once: fopen() blocked until a writer came, which in the gateway's SIGHUP reload stopped the
+ * thread that handles SIGTERM too. The alarm ends this test rather than hang it. */
+static void test_load_file_fifo(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sluice-yaml-fifo.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof(path), "%s/sluice.yaml", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    char err[512], want[600];
+    alarm(10);
+    sluice_yaml_doc_t *doc = sluice_yaml_load_file(path, err, sizeof(err));
+    alarm(0);
+    unlink(path);
+    rmdir(dir);
+    assert_null(doc);
+    snprintf(want, sizeof(want),
+             "%s: not a regular file (a pipe, a socket or a device): sluice reads its config files again at every "
+             "reload, so each must be a file (render a template into a file first)",
+             path);
+    assert_string_equal(err, want);
+}
+
 static void test_load_file_missing(void **state)
 {
     (void)state;
@@ -251,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_positions),
         cmocka_unit_test(test_unreadable_bytes_positioned),
         cmocka_unit_test(test_load_file_directory),
+        cmocka_unit_test(test_load_file_fifo),
         cmocka_unit_test(test_scalars_plain_vs_quoted),
         cmocka_unit_test(test_int_overflow_refused),
         cmocka_unit_test(test_duplicate_key),

@@ -226,6 +226,44 @@ static void rules_cover_context_traits(void **state)
     sluice_config_free(cfg);
 }
 
+/* The org's own rule for context.traits.X takes the mirror's place in any spelling: fields match
+ * without regard to case, so a mirror kept beside `context.traits.Email` acted on the same member
+ * twice (hashed, then masked: the hash vendors match was replaced by the mask's output, and
+ * privacy.hashed named a field that was not left hashed). */
+static void own_rule_in_another_case_replaces_mirror(void **state)
+{
+    (void)state;
+    const char *own = "version: 1\n"
+                      "server: {http: {listen: \"127.0.0.1:0\"}}\n"
+                      "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+                      "orgs:\n"
+                      "  - id: acme\n"
+                      "    sources: [{id: web, write_key_env: ACME_WEB_WRITE_KEY}]\n"
+                      "    data_layer:\n"
+                      "      hash_fields: [{path: traits.email, normalize: email}]\n"
+                      "      mask: [{path: context.traits.Email, plugin: partial, params: {keep_last: 4}}]\n";
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    sluice_config_t *cfg = sluice_config_load_string("own.yaml", own, strlen(own), SLUICE_CONFIG_NO_ENV, &d);
+    for (size_t i = 0; i < d.count; i++)
+        print_error("%s\n", d.msgs[i]);
+    sluice_config_diag_dispose(&d);
+    assert_non_null(cfg);
+    json_t *ev = event("{\"type\":\"identify\",\"context\":{\"traits\":{\"email\":\"John_Smith@gmail.com\"}}}");
+    sluice_masker_t m = {fake_mask, NULL};
+    sluice_dl_result_t res;
+    sluice_dl_stats_t st = {0};
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, &m, ev, NULL, &res, &st), 0);
+    json_t *ctraits = json_object_get(json_object_get(ev, "context"), "traits");
+    /* Masked once, by the rule written for it, from the value as sent. */
+    assert_string_equal(json_string_value(json_object_get(ctraits, "email")), "****.com");
+    assert_false(in_list(res.privacy, "hashed", "context.traits.email"));
+    assert_true(in_list(res.privacy, "masked", "context.traits.Email"));
+    sluice_dl_result_dispose(&res);
+    json_decref(ev);
+    sluice_config_free(cfg);
+}
+
 /* Clients spell members their own way (`Email`, `PHONE`, `Card_Number`): every rule reaches
  * every spelling below the event's own fields. Matched exactly, these went to Kafka raw. */
 static void rules_match_any_spelling(void **state)
@@ -607,6 +645,7 @@ int main(void)
         cmocka_unit_test(one_person_typed_two_ways),
         cmocka_unit_test(capital_hash_is_lowercased_not_rehashed),
         cmocka_unit_test(rules_match_any_spelling),
+        cmocka_unit_test(own_rule_in_another_case_replaces_mirror),
         cmocka_unit_test(whole_member_rules),
         cmocka_unit_test(shared_value_replaced),
         cmocka_unit_test(reddit_gets_its_canonical_email),

@@ -416,7 +416,8 @@ static void test_rollback_on_any_failure(void **state)
         "(from plugins.dir at set.yaml:4:16). Plugins there: broken_abi2_only, broken_bad_magic, broken_bad_map, "
         "broken_bad_name, broken_bad_signature, broken_create_positive, broken_escape_text, broken_failing_create, "
         "broken_failing_selftest, broken_function_symbol, "
-        "broken_lying_size, broken_missing_symbol, broken_newer_minor, broken_no_mask, broken_short_descriptor, "
+        "broken_lying_size, broken_missing_symbol, broken_newer_minor, broken_no_mask, broken_refuses_all, "
+        "broken_short_descriptor, "
         "broken_unterminated_map, broken_wrong_major, cuts_utf8, fixture, typed. Set plugins.dir in the config or "
         "SLUICE_PLUGIN_DIR to look in "
         "another directory",

@@ -162,6 +162,29 @@ static void test_required_option_null(void **state)
                   "x.yaml:11:41: orgs[0].integrations[1].url: required, got null (needed by vendor webhook)");
 }
 
+/* A template rendered without its variable (`pixel_id: '${PIXEL_ID}'` with PIXEL_ID never set, a
+ * compose file's `$WEBHOOK_URL`) loaded: sluice substitutes nothing, so the worker sent events to
+ * graph.facebook.com/v26.0/${PIXEL_ID}/events. Refused where it is written, like brokers'. */
+static void test_variable_left_in_option(void **state)
+{
+    (void)state;
+    expect_errors(BASE "      - {name: m, vendor: meta, pixel_id: '${PIXEL_ID}'}\n"
+                       "      - {name: w, vendor: webhook, url: $WEBHOOK_URL}\n"
+                       "      - {name: h, vendor: webhook, url: \"https://h.test\", headers: {X-Shop: \"${SHOP}\"}}\n",
+                  "x.yaml:8:43: orgs[0].integrations[0].pixel_id: '${PIXEL_ID}' looks like an environment variable: "
+                  "sluice does not substitute variables in values (write the value itself, or render the file with "
+                  "its variables set, e.g. envsubst)",
+                  "x.yaml:9:41: orgs[0].integrations[1].url: '$WEBHOOK_URL' looks like an environment variable: "
+                  "sluice does not substitute variables in values (write the value itself, or render the file with "
+                  "its variables set, e.g. envsubst)",
+                  "x.yaml:10:77: orgs[0].integrations[2].headers.X-Shop: '${SHOP}' looks like an environment "
+                  "variable: sluice does not substitute variables in values (write the value itself, or render the "
+                  "file with its variables set, e.g. envsubst)");
+    /* A dollar inside a value is no variable. */
+    sluice_config_t *cfg = load_ok(BASE "      - {name: h, vendor: webhook, url: \"https://h.test/a$b\"}\n");
+    sluice_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_secret_members_from_options),
         cmocka_unit_test(test_without_registry),
         cmocka_unit_test(test_required_option_null),
+        cmocka_unit_test(test_variable_left_in_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
