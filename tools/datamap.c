@@ -8,10 +8,13 @@
 #include "tools/datamap.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gateway/datalayer.h"
 #include "gateway/normalize.h"
+#include "gateway/piiguard.h"
 #include "pii/scan.h"
 #include "vendors/envelope.h"
 
@@ -150,7 +153,9 @@ typedef struct vendor_read {
     int user_field;    /* a sluice_user_field_t (its paths come from vendors/envelope.c), or -1 */
     read_form_t form;  /* for user fields: how vendors/<vendor>.c asks for them */
     int personal;      /* about the person: drawn in the map even without a rule */
-    int required;      /* the vendor dead-letters an event without it */
+    int required;      /* 0, or k > 0: the vendor dead-letters an event unless, for some k, it has every read of
+                        * alternative k (Meta: the user agent; Pinterest: a hashed e-mail, or the address and
+                        * the user agent) */
     const char *paths; /* space-separated, when user_field is -1; "properties.*": every other scalar property */
     const char *note;
 } vendor_read_t;
@@ -256,8 +261,8 @@ static const vendor_read_t google_ads_reads[] = {
     {"orderId", -1, READ_VALUE, 0, 0, "properties.order_id", NULL},
 };
 
-#define SOCIAL_USER_DATA(prefix)                                                                                       \
-    {prefix "em", SLUICE_UF_EMAIL, READ_HASH, 1, 0, NULL, NULL},                                                       \
+#define SOCIAL_USER_DATA(prefix, req_em, req_ip_ua)                                                                    \
+    {prefix "em", SLUICE_UF_EMAIL, READ_HASH, 1, req_em, NULL, NULL},                                                  \
         {prefix "ph", SLUICE_UF_PHONE, READ_HASH, 1, 0, NULL, NULL},                                                   \
         {prefix "fn", SLUICE_UF_FIRST_NAME, READ_HASH, 1, 0, NULL, NULL},                                              \
         {prefix "ln", SLUICE_UF_LAST_NAME, READ_HASH, 1, 0, NULL, NULL},                                               \
@@ -268,13 +273,15 @@ static const vendor_read_t google_ads_reads[] = {
         {prefix "zp", SLUICE_UF_ZIP, READ_HASH, 1, 0, NULL, NULL},                                                     \
         {prefix "country", SLUICE_UF_COUNTRY, READ_HASH, 1, 0, NULL, NULL},                                            \
         {prefix "external_id", SLUICE_UF_EXTERNAL_ID, READ_HASH, 1, 0, NULL, NULL},                                    \
-        {prefix "client_ip_address", -1, READ_VALUE, 1, 0, "context.ip", NULL},                                        \
+        {prefix "client_ip_address", -1, READ_VALUE, 1, req_ip_ua, "context.ip", NULL},                                \
     {                                                                                                                  \
-        prefix "client_user_agent", -1, READ_VALUE, 1, 0, "context.userAgent", NULL                                    \
+        prefix "client_user_agent", -1, READ_VALUE, 1, req_ip_ua, "context.userAgent", NULL                            \
     }
 
+/* Pinterest dead-letters an event with neither a hashed e-mail nor both the address and the
+ * user agent (vendors/pinterest.c). */
 static const vendor_read_t pinterest_reads[] = {
-    SOCIAL_USER_DATA("user_data."),
+    SOCIAL_USER_DATA("user_data.", 1, 2),
     {"user_data.click_id", -1, READ_VALUE, 1, 0, "context.clickIds.epik", NULL},
     {"event_source_url", -1, READ_VALUE, 1, 0, "context.page.url", NULL},
     {"event_id", -1, READ_VALUE, 0, 0, "messageId", NULL},
@@ -292,7 +299,7 @@ static const vendor_read_t pinterest_reads[] = {
 };
 
 static const vendor_read_t snapchat_reads[] = {
-    SOCIAL_USER_DATA("user_data."),
+    SOCIAL_USER_DATA("user_data.", 0, 0),
     {"user_data.sc_click_id", -1, READ_VALUE, 1, 0, "context.clickIds.ScCid", NULL},
     {"event_source_url", -1, READ_VALUE, 1, 0, "context.page.url", NULL},
     {"event_id", -1, READ_VALUE, 0, 0, "messageId", NULL},
@@ -372,11 +379,30 @@ static vendor_info_t vendor_info(sluice_vendor_kind_t v)
 
 /* ------------------------------------------------------------------ paths and rules */
 
+/* 1 when the first n bytes of a rule path name the members path's first n bytes do, as the data
+ * layer matches them (config/path.c): the event's own field (the first key) exactly, the keys
+ * below it without regard to ASCII case. A rule on `traits.Email` hashes traits.email, which
+ * Meta reads; compared byte for byte the map said Meta received no e-mail. */
+static int same_members(const char *rule, const char *path, size_t n)
+{
+    size_t first = strcspn(rule, ".[");
+    if (first > n)
+        first = n;
+    return strncmp(rule, path, first) == 0 && strncasecmp(rule + first, path + first, n - first) == 0;
+}
+
+/* 1 when a rule on `rule` acts on exactly `path`. */
+static int names(const char *rule, const char *path)
+{
+    size_t n = strlen(rule);
+    return strlen(path) == n && same_members(rule, path, n);
+}
+
 /* 1 when a rule on `rule` acts on `path`: the same path, or a path inside it. */
 static int covers(const char *rule, const char *path)
 {
     size_t n = strlen(rule);
-    return strncmp(rule, path, n) == 0 && (path[n] == '\0' || path[n] == '.' || path[n] == '[');
+    return strlen(path) >= n && same_members(rule, path, n) && (path[n] == '\0' || path[n] == '.' || path[n] == '[');
 }
 
 typedef enum action { ACT_PASS = 0, ACT_HASH, ACT_MASK, ACT_DROP } action_t;
@@ -406,19 +432,19 @@ static rule_ref_t find_rule(const sluice_org_t *org, const char *path)
         for (size_t i = 0; i < org->drop_count; i++)
             for (int m = 0; m < 2; m++) {
                 const char *p = drop_path(org, i, m);
-                if (p != NULL && (exact ? strcmp(p, path) == 0 : covers(p, path)))
+                if (p != NULL && (exact ? names(p, path) : covers(p, path)))
                     return (rule_ref_t){ACT_DROP, i, p, m};
             }
         for (size_t i = 0; i < org->hash_rule_count; i++)
             for (int m = 0; m < 2; m++) {
                 const char *p = m ? org->hash_rules[i].mirror.text : org->hash_rules[i].path.text;
-                if (p != NULL && (exact ? strcmp(p, path) == 0 : covers(p, path)))
+                if (p != NULL && (exact ? names(p, path) : covers(p, path)))
                     return (rule_ref_t){ACT_HASH, i, p, m};
             }
         for (size_t i = 0; i < org->mask_rule_count; i++)
             for (int m = 0; m < 2; m++) {
                 const char *p = m ? org->mask_rules[i].mirror.text : org->mask_rules[i].path.text;
-                if (p != NULL && (exact ? strcmp(p, path) == 0 : covers(p, path)))
+                if (p != NULL && (exact ? names(p, path) : covers(p, path)))
                     return (rule_ref_t){ACT_MASK, i, p, m};
             }
     }
@@ -529,7 +555,87 @@ typedef struct build {
     const sluice_org_t *org;
     json_t *fields; /* the array being built */
     json_t *warnings;
+    sluice_piiguard_t *guard; /* the org's PII guard, run on probe events (guard_token) */
+    sluice_piiguard_thread_t *guard_thread;
 } build_t;
+
+/* Sets path (dots and `[*]`, one element per array) in root to v (stolen). */
+static void probe_set(json_t *root, const char *path, json_t *v)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", path);
+    json_t *cur = root;
+    char *s = buf;
+    for (;;) {
+        size_t n = strcspn(s, ".[");
+        char sep = s[n];
+        s[n] = '\0';
+        if (sep == '\0') {
+            json_object_set_new(cur, s, v);
+            return;
+        }
+        json_t *next = json_object_get(cur, s);
+        if (sep == '[') { /* "[*]" then "." or the end */
+            json_t *arr = json_array(), *el = json_object();
+            if (s[n + 3] == '\0') {
+                json_array_append_new(arr, v);
+                json_object_set_new(cur, s, arr);
+                json_decref(el);
+                return;
+            }
+            json_array_append_new(arr, el);
+            json_object_set_new(cur, s, arr);
+            cur = el;
+            s += n + 4;
+            continue;
+        }
+        if (!json_is_object(next)) {
+            next = json_object();
+            json_object_set_new(cur, s, next);
+        }
+        cur = next;
+        s += n + 1;
+    }
+}
+
+/* What the org's PII guard leaves of a value no rule covers at path when the value itself holds
+ * nothing the scanner finds: NULL when it passes, else the replacement ("[postal_code]", or a
+ * SHA-256 under hash). Under mask and hash a key that names personal data (traits.zip,
+ * traits.address.postalCode) loses its value whatever it holds; the map said those passed and
+ * reached GA4 as sent. The guard itself is run on a probe event, so the map follows its key
+ * names, exceptions and skipped fields as they are. Caller frees. */
+static char *guard_token(const build_t *b, const char *path)
+{
+    if (b->guard == NULL || b->guard_thread == NULL)
+        return NULL;
+    static const char probe[] = "sluice-map-probe";
+    json_t *ev = json_pack("{s:s,s:s,s:s}", "type", "track", "event", "map", "anonymousId", "map-probe");
+    json_t *privacy = json_object();
+    char *out = NULL;
+    if (ev != NULL && privacy != NULL) {
+        probe_set(ev, path, json_string(probe));
+        sluice_piiguard_stats_t st = {0};
+        if (sluice_piiguard_apply(b->guard, b->guard_thread, ev, NULL, privacy, 0, NULL, &st) == 0 && st.changed > 0) {
+            /* the value (or, for a path the probe could not build, nothing) is what the guard left */
+            json_t *e = ev;
+            for (const char *p = path; *p != '\0' && e != NULL;) {
+                size_t n = strcspn(p, ".[");
+                e = json_object_getn(e, p, n);
+                p += n;
+                if (strncmp(p, "[*]", 3) == 0) {
+                    e = json_array_get(e, 0);
+                    p += 3;
+                }
+                if (*p == '.')
+                    p++;
+            }
+            out = strdup(json_is_string(e) ? json_string_value(e) : "removed");
+        }
+    }
+    json_decref(ev);
+    json_decref(privacy);
+    return out;
+}
 
 static json_t *find_field(const build_t *b, const char *path)
 {
@@ -537,6 +643,19 @@ static json_t *find_field(const build_t *b, const char *path)
     json_t *f;
     json_array_foreach(b->fields, i, f) {
         if (strcmp(json_string_value(json_object_get(f, "path")), path) == 0)
+            return f;
+    }
+    return NULL;
+}
+
+/* The field a rule path names in another ASCII case (the data layer's match, names()): the
+ * row of rule traits.Email is where Meta's read of traits.email arrives. */
+static json_t *find_field_named(const build_t *b, const char *path)
+{
+    size_t i;
+    json_t *f;
+    json_array_foreach(b->fields, i, f) {
+        if (names(json_string_value(json_object_get(f, "path")), path))
             return f;
     }
     return NULL;
@@ -570,7 +689,28 @@ static json_t *add_field(build_t *b, const char *path)
     if (en != NULL)
         json_object_set_new(f, "gateway_sets", json_string(en->what));
     rule_ref_t r = find_rule(org, path);
-    json_object_set_new(f, "action", json_string(action_names[r.action]));
+    char *token = r.action == ACT_PASS && en == NULL ? guard_token(b, path) : NULL;
+    if (token != NULL) {
+        /* No rule, but the guard replaces the value whole: the vendors get what it leaves. */
+        /* Under hash the value becomes the SHA-256 of its normalised form; only a value the key's
+         * normaliser refuses (as the probe is, for a phone) becomes the token. */
+        int hashed = org->pii_guard.mode == SLUICE_PII_GUARD_HASH;
+        json_object_set_new(f, "action", json_string(hashed ? "hash" : "mask"));
+        json_object_set_new(f, "rule", json_string("pii_guard"));
+        if (hashed) {
+            json_object_set_new(f, "normalize", json_string("by its key's name (PII guard)"));
+            if (token[0] == '[')
+                json_object_set_new(f, "refused_becomes", json_string(token));
+            json_object_set_new(f, "variants", json_array());
+        } else {
+            json_object_set_new(f, "plugin", json_string("pii_guard"));
+            json_object_set_new(f, "params", json_pack("{s:s}", "becomes", token));
+            json_object_set_new(f, "on_error", json_string("remove"));
+        }
+        free(token);
+    } else {
+        json_object_set_new(f, "action", json_string(action_names[r.action]));
+    }
     if (r.action != ACT_PASS) {
         const char *list = r.action == ACT_HASH ? "hash_fields" : r.action == ACT_MASK ? "mask" : "drop";
         char rule[64];
@@ -582,7 +722,9 @@ static json_t *add_field(build_t *b, const char *path)
                                                      : org->drop[r.index].text;
             json_object_set_new(f, "mirror_of", json_string(own));
         }
-        if (strcmp(r.rule_path, path) != 0)
+        if (names(r.rule_path, path) && strcmp(r.rule_path, path) != 0)
+            json_object_set_new(f, "rule_spelling", json_string(r.rule_path)); /* another case, same field */
+        else if (strcmp(r.rule_path, path) != 0)
             json_object_set_new(f, "covered_by", json_string(r.rule_path));
     }
     if (r.action == ACT_HASH) {
@@ -702,10 +844,23 @@ static json_t *integration_types(const sluice_integration_t *it, const vendor_in
     return a;
 }
 
+/* The first required category an integration's own consent does not vouch for, or NULL: the
+ * data layer strips an event that lacks any required category, and the worker checks only the
+ * integration's one, so with `required: [analytics, marketing]` an integration on `analytics`
+ * still receives events stripped for lack of `marketing`. */
+static const char *stripped_for(const sluice_org_t *org, const sluice_integration_t *it)
+{
+    if (!consent_strips(org))
+        return NULL;
+    for (size_t i = 0; i < org->consent.required_count; i++)
+        if (it->consent == NULL || strcmp(org->consent.required[i], it->consent) != 0)
+            return org->consent.required[i];
+    return NULL;
+}
+
 static int sees_stripped(const sluice_org_t *org, const sluice_integration_t *it)
 {
-    return consent_strips(org) &&
-           (it->consent == NULL || !in_list(org->consent.required, org->consent.required_count, it->consent));
+    return stripped_for(org, it) != NULL;
 }
 
 static const char *const form_names[] = {"sha256", "not a hash", "value"};
@@ -722,6 +877,11 @@ static json_t *integration_json(build_t *b, const sluice_integration_t *it)
                           "sees_stripped", sees_stripped(org, it));
     json_object_set_new(o, "receives", json_string(vi.reads == NULL ? "envelope" : "mapped"));
     json_t *reads = json_array();
+    /* Per alternative of what the vendor requires (vendor_read_t.required): whether one of its
+     * reads is always removed (gone), or removed from events stripped for lack of consent. */
+    enum { ALT_MAX = 4 };
+    int alt_used[ALT_MAX] = {0}, alt_gone[ALT_MAX] = {0}, alt_stripped[ALT_MAX] = {0};
+    char alt_text[ALT_MAX][160] = {{0}};
     for (size_t k = 0; k < vi.read_count; k++) {
         const vendor_read_t *r = &vi.reads[k];
         json_t *paths = read_paths(r);
@@ -755,6 +915,8 @@ static json_t *integration_json(build_t *b, const sluice_integration_t *it)
             json_array_foreach(paths, i, p) {
                 const char *path = json_string_value(p);
                 json_t *f = find_field(b, path);
+                if (f == NULL)
+                    f = find_field_named(b, path);
                 action_t act = f != NULL ? action_of(f) : find_rule(org, path).action;
                 if (act != ACT_DROP)
                     required_gone = 0;
@@ -766,24 +928,47 @@ static json_t *integration_json(build_t *b, const sluice_integration_t *it)
                 if (f != NULL && it->enabled)
                     add_flow(f, it, r->as);
             }
-            if (it->enabled && required_gone)
-                json_array_append_new(b->warnings,
-                                      json_sprintf("%s: %s needs %s, and the data layer removes every path it is read "
-                                                   "from, so %s dead-letters every event",
-                                                   it->name, sluice_vendor_kind_name(it->vendor), r->as,
-                                                   sluice_vendor_kind_name(it->vendor)));
-            else if (it->enabled && required_stripped && sees_stripped(org, it))
-                json_array_append_new(b->warnings,
-                                      json_sprintf("%s: events without consent %s reach it stripped, without %s (%s), "
-                                                   "so %s dead-letters them",
-                                                   it->name, org->consent.required[0], r->as,
-                                                   json_string_value(json_array_get(paths, 0)),
-                                                   sluice_vendor_kind_name(it->vendor)));
+            if (r->required > 0 && r->required < ALT_MAX) {
+                int a = r->required;
+                char *t = alt_text[a];
+                size_t used = strlen(t);
+                snprintf(t + used, sizeof(alt_text[a]) - used, "%s%s (%s)", used > 0 ? " and " : "", r->as,
+                         json_string_value(json_array_get(paths, 0)));
+                alt_used[a] = 1;
+                alt_gone[a] |= required_gone;
+                alt_stripped[a] |= required_gone || required_stripped;
+            }
         }
         json_object_set_new(rj, "sent", sent);
         json_array_append_new(reads, rj);
     }
     json_object_set_new(o, "reads", reads);
+    int alts = 0, all_gone = 1, all_stripped = 1;
+    char without[ALT_MAX * 170] = "";
+    for (int a = 1; a < ALT_MAX; a++) {
+        if (!alt_used[a])
+            continue;
+        alts++;
+        all_gone &= alt_gone[a];
+        all_stripped &= alt_stripped[a];
+        size_t used = strlen(without);
+        snprintf(without + used, sizeof(without) - used, "%s%s", used > 0 ? ", or " : "", alt_text[a]);
+    }
+    const char *vname = sluice_vendor_kind_name(it->vendor);
+    if (alts > 0 && it->enabled && all_gone)
+        json_array_append_new(b->warnings, json_sprintf("%s: %s needs %s, and the data layer removes every path it is "
+                                                        "read from, so %s dead-letters every event",
+                                                        it->name, vname, without, vname));
+    else if (alts == 1 && it->enabled && all_stripped && sees_stripped(org, it) && strstr(without, " and ") == NULL)
+        json_array_append_new(b->warnings,
+                              json_sprintf("%s: events without consent %s reach it stripped, without %s, so %s "
+                                           "dead-letters them",
+                                           it->name, stripped_for(org, it), without, vname));
+    else if (alts > 0 && it->enabled && all_stripped && sees_stripped(org, it))
+        json_array_append_new(b->warnings,
+                              json_sprintf("%s: %s needs %s; events without consent %s reach it stripped of them, so "
+                                           "%s dead-letters them",
+                                           it->name, vname, without, stripped_for(org, it), vname));
     return o;
 }
 
@@ -793,15 +978,27 @@ static void add_unruled_reads(build_t *b, const sluice_integration_t *it)
     vendor_info_t vi = vendor_info(it->vendor);
     for (size_t k = 0; k < vi.read_count; k++) {
         const vendor_read_t *r = &vi.reads[k];
-        if (!r->personal || r->form == READ_HASH)
+        /* A hashed read takes a path no rule names only when the guard hashes it (mode hash, a
+         * key that names the person's data: traits.email without a rule reaches Meta as em). */
+        int guard_hashes = b->org->pii_guard.mode == SLUICE_PII_GUARD_HASH;
+        if (!r->personal || (r->form == READ_HASH && !guard_hashes))
             continue;
         json_t *paths = read_paths(r);
         size_t i;
         json_t *p;
         json_array_foreach(paths, i, p) {
             const char *path = json_string_value(p);
-            if (find_field(b, path) == NULL && reaches(find_rule(b->org, path).action, r->form))
+            if (find_field(b, path) != NULL || find_field_named(b, path) != NULL)
+                continue;
+            action_t act = find_rule(b->org, path).action;
+            if (r->form == READ_HASH) {
+                char *token = act == ACT_PASS ? guard_token(b, path) : NULL;
+                if (token != NULL)
+                    add_field(b, path);
+                free(token);
+            } else if (reaches(act, r->form)) {
                 add_field(b, path);
+            }
         }
         json_decref(paths);
     }
@@ -839,6 +1036,10 @@ static json_t *consent_json(const sluice_org_t *org)
 json_t *sluicectl_datamap_build(const sluice_config_t *cfg, const sluice_org_t *org)
 {
     build_t b = {.cfg = cfg, .org = org, .fields = json_array(), .warnings = json_array()};
+    if (org->pii_guard.mode == SLUICE_PII_GUARD_MASK || org->pii_guard.mode == SLUICE_PII_GUARD_HASH) {
+        b.guard = sluice_piiguard_create(org);
+        b.guard_thread = sluice_piiguard_thread_create();
+    }
     /* 1. every rule path, each followed by its mirror, in the data layer's order */
     for (size_t i = 0; i < org->drop_count; i++) {
         add_field(&b, org->drop[i].text);
@@ -904,6 +1105,8 @@ json_t *sluicectl_datamap_build(const sluice_config_t *cfg, const sluice_org_t *
     static const char *const modes[] = {"off", "report", "mask", "hash"};
     json_t *guard = json_pack("{s:s,s:o,s:o,s:b}", "mode", modes[g->mode], "looks_for", kinds, "except", except,
                               "key_names", g->key_names);
+    sluice_piiguard_thread_destroy(b.guard_thread);
+    sluice_piiguard_destroy(b.guard);
     return json_pack("{s:s,s:o,s:o,s:{s:s,s:o,s:o},s:o,s:o}", "org", org->id, "consent", consent_json(org), "fields",
                      b.fields, "other_fields", "action", guard_actions[g->mode], "pii_guard", guard, "to", other_to,
                      "integrations", integrations, "warnings", b.warnings);

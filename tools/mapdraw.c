@@ -59,6 +59,8 @@ static void md_action(FILE *out, const json_t *f)
             fputs("; variants in `hashes`: ", out);
             md_codes(out, json_object_get(f, "variants"), "");
         }
+        if (str(f, "refused_becomes") != NULL)
+            fprintf(out, "; a value it cannot normalise becomes `%s`", str(f, "refused_becomes"));
     } else if (is(f, "action", "mask")) {
         char *params = json_dumps(json_object_get(f, "params"), JSON_COMPACT | JSON_SORT_KEYS);
         fprintf(out, "**masked** by `%s`", str(f, "plugin"));
@@ -81,6 +83,8 @@ static void md_action(FILE *out, const json_t *f)
             fprintf(out, ", as the mirror of `%s`", str(f, "mirror_of"));
         if (str(f, "covered_by") != NULL)
             fprintf(out, ", inside `%s`", str(f, "covered_by"));
+        if (str(f, "rule_spelling") != NULL)
+            fprintf(out, ", written `%s`: keys below the first match in any case", str(f, "rule_spelling"));
         fputc(')', out);
     }
 }
