@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,8 @@ struct item {
     item_t *dlq_prev, *dlq_next; /* in worker->dlq_flight or worker->dlq_retry */
     int in_dlq_flight;
     int dlq_without_payload; /* the payload is more than the DLQ takes: sent without it */
+    size_t sent_at;          /* its place in the request on the wire (batch_prune shifts items) */
+    int refused;             /* the vendor's 2xx named it among the events it refused */
 };
 
 struct batch {
@@ -668,10 +671,16 @@ static void batch_failed(worker_t *w, batch_t *b, const char *status, const char
     batch_free(b);
 }
 
-/* A failed attempt: schedule another, or give up to the DLQ. */
-static void batch_retry(worker_t *w, batch_t *b, const char *status, const char *why, int64_t retry_after_ms)
+/* A failed attempt: schedule another, or give up to the DLQ. With counted unset (the vendor's
+ * SLUICE_VERDICT_WAIT: a retired api_version, which an operator fixes for every batch at once)
+ * retry.max_attempts is not applied, only retry.max_elapsed_s. */
+static void batch_retry_as(worker_t *w, batch_t *b, const char *status, const char *why, int64_t retry_after_ms,
+                           int counted)
 {
     route_t *r = b->route;
+    sluice_retry_policy_t policy = r->policy;
+    if (!counted)
+        policy.max_attempts = UINT_MAX;
     int64_t now = sluice_mono_ms(), wait = 0;
     uint64_t rnd = 0;
     double frac = sluice_random_uint64(&rnd) == 0 ? (double)(rnd >> 11) / 9007199254740992.0 : 0.5;
@@ -683,7 +692,7 @@ static void batch_retry(worker_t *w, batch_t *b, const char *status, const char 
         batch_free(b);
         return;
     }
-    if (!sluice_retry_next(&r->policy, b->attempts, b->first_ms, now, retry_after_ms, frac, &wait)) {
+    if (!sluice_retry_next(&policy, b->attempts, b->first_ms, now, retry_after_ms, frac, &wait)) {
         batch_failed(w, b, status, why);
         return;
     }
@@ -696,6 +705,65 @@ static void batch_retry(worker_t *w, batch_t *b, const char *status, const char 
     list_append(&r->queue_head, &r->queue_tail, b);
 }
 
+static void batch_retry(worker_t *w, batch_t *b, const char *status, const char *why, int64_t retry_after_ms)
+{
+    batch_retry_as(w, b, status, why, retry_after_ms, 1);
+}
+
+/* Drops the route's cached vault secret so the batch's next attempt reads the vault again (the
+ * operator's `vault put` after a revoked token), once per batch; why gets that said. */
+static void reread_secret(worker_t *w, batch_t *b, char *why, size_t why_len)
+{
+    route_t *r = b->route;
+    sluice_credcache_drop(w->creds, r->org->id, r->it->credentials, r->ops->name);
+    b->reread = 1;
+    size_t used = strlen(why);
+    snprintf(why + used, why_len - used, "; the credential is read again from the vault");
+}
+
+/* Marks the items a 2xx named as refused (ops->refused), by their place in the request (sent of
+ * them were on the wire; some may have left the batch since, with a revoked partition). Returns 1
+ * when the answer said which, 0 when it names none or makes no sense for this batch (the whole
+ * batch is then dead-lettered). */
+static int mark_refused(batch_t *b, const sluice_http_result_t *res, size_t sent)
+{
+    const sluice_vendor_ops_t *ops = b->route->ops;
+    if (ops->refused == NULL || res->status < 200 || res->status >= 300 || sent == 0)
+        return 0;
+    unsigned char *mask = calloc(sent, 1);
+    if (mask == NULL)
+        return 0;
+    int said = ops->refused(res->body, res->body_len, sent, mask) > 0;
+    for (size_t i = 0; said && i < b->n; i++)
+        b->items[i]->refused = mask[b->items[i]->sent_at];
+    free(mask);
+    return said;
+}
+
+/* A 2xx that refused some events of the batch (Pinterest's failed events, LinkedIn's elements
+ * >= 400, Google Ads' partial failure): only those are dead-lettered. The vendor recorded the
+ * others; dead-lettering them with the refused ones put recorded conversions in the DLQ, and a
+ * replay of it sent them a second time. */
+static void batch_partial(worker_t *w, batch_t *b, const char *status, const char *why)
+{
+    route_t *r = b->route;
+    w->metrics.requests[r->lane->kind][SLUICE_REQ_FAILED]++;
+    size_t delivered = 0, dead = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->items[i]->refused) {
+            dead++;
+            dead_letter(w, b->items[i], status, b->attempts, why);
+        } else {
+            delivered++;
+            item_finish(b->items[i], SLUICE_OUTCOME_DELIVERED);
+        }
+    }
+    sluice_log_info("deliver.partial", "vendor %s, org %s, integration %s: %s; %zu delivered, %zu dead-lettered",
+                    r->ops->name, r->org->id, r->it->name, why, delivered, dead);
+    b->n = 0;
+    batch_free(b);
+}
+
 static void on_response(void *ud, const sluice_http_result_t *res)
 {
     batch_t *b = ud;
@@ -705,9 +773,13 @@ static void on_response(void *ud, const sluice_http_result_t *res)
     free(b->body);
     b->body = NULL;
     sluice_dmetrics_latency(&w->metrics, r->lane->kind, res->seconds);
+    size_t sent = b->n;
+    for (size_t i = 0; i < b->n; i++)
+        b->items[i]->sent_at = i;
     batch_prune(b);
     char why[256], status[24] = "-";
     sluice_verdict_t v;
+    int partial = 0;
     if (res->curl_code != 0 || res->status < 100) {
         snprintf(why, sizeof(why), "%s", res->error[0] ? res->error : "no HTTP answer");
         v = SLUICE_VERDICT_RETRY;
@@ -718,17 +790,20 @@ static void on_response(void *ud, const sluice_http_result_t *res)
             /* The access token expired or was revoked before its time: fetch a new one for the
              * retry (the vendor's classify says whether a 401 is worth one). */
             token_drop(r);
-        } else if (res->status == 401 && v == SLUICE_VERDICT_FAIL && !b->reread && r->ops->needs_secret(r->it)) {
-            /* The vendor refused the credential: the operator has likely just replaced it with
+        } else if (((res->status == 401 && v == SLUICE_VERDICT_FAIL) || v == SLUICE_VERDICT_AUTH) && !b->reread &&
+                   r->ops->needs_secret(r->it)) {
+            /* The vendor refused the credential (a 401, or its own words for it: TikTok's 200 with
+             * code 40105, Meta's 400 with error 190): the operator has likely just replaced it with
              * `vault put` (a revoked or expired token), and the cache would go on sending the old
              * one for up to credentials_ttl_s, dead-lettering every batch. Read the vault again
-             * and try once more; a second 401 is the vendor's answer. */
-            sluice_credcache_drop(w->creds, r->org->id, r->it->credentials, r->ops->name);
-            b->reread = 1;
-            size_t used = strlen(why);
-            snprintf(why + used, sizeof(why) - used, "; the credential is read again from the vault");
+             * and try once more; a second refusal is the vendor's answer. */
+            reread_secret(w, b, why, sizeof(why));
             v = SLUICE_VERDICT_RETRY;
         }
+        if (v == SLUICE_VERDICT_AUTH)
+            v = SLUICE_VERDICT_FAIL;
+        if (v == SLUICE_VERDICT_FAIL)
+            partial = mark_refused(b, res, sent);
     }
     if (b->n == 0) {
         batch_free(b);
@@ -742,10 +817,13 @@ static void on_response(void *ud, const sluice_http_result_t *res)
             item_finish(b->items[i], SLUICE_OUTCOME_DELIVERED);
         b->n = 0;
         batch_free(b);
+    } else if (v == SLUICE_VERDICT_FAIL && partial) {
+        batch_partial(w, b, status, why);
     } else if (v == SLUICE_VERDICT_FAIL) {
         batch_failed(w, b, status, why);
     } else {
-        batch_retry(w, b, status, why, sluice_retry_after_ms(res->retry_after, sluice_now_ms()));
+        batch_retry_as(w, b, status, why, sluice_retry_after_ms(res->retry_after, sluice_now_ms()),
+                       v != SLUICE_VERDICT_WAIT);
     }
 }
 
@@ -827,6 +905,15 @@ static void on_token(void *ud, const sluice_http_result_t *res)
         v = r->ops->token_parse(res->status, res->body, res->body_len, &token, &ttl_s, why, sizeof(why));
         /* The answer holds the token; http.c frees it after this call, so wipe it here. */
         sluice_secure_zero((char *)res->body, res->body_len);
+        if (v == SLUICE_VERDICT_AUTH && !b->reread) {
+            /* invalid_grant: the refresh token was revoked, and the operator's `vault put` of a
+             * new one is not seen while the old secret sits in the cache (credentials_ttl_s):
+             * read the vault again and try once more before dead-lettering. */
+            reread_secret(w, b, why, sizeof(why));
+            v = SLUICE_VERDICT_RETRY;
+        } else if (v == SLUICE_VERDICT_AUTH) {
+            v = SLUICE_VERDICT_FAIL;
+        }
     }
     if (v == SLUICE_VERDICT_OK) {
         token_drop(r);

@@ -276,7 +276,8 @@ static json_t *event_params(const sluice_envelope_t *e)
     if (value != NULL)
         set_param(params, "value", value);
     const char *s;
-    if ((s = json_string_value(json_object_get(props, "currency"))) != NULL)
+    char cur[SLUICE_VENDOR_CURRENCY_CAP];
+    if ((s = sluice_vendor_currency(e, cur)) != NULL)
         set_param(params, "currency", ga4_value(s));
     char order[SLUICE_VENDOR_ID_CAP];
     if ((s = sluice_vendor_order_id(e, order)) != NULL)
@@ -471,11 +472,24 @@ int sluice_ga4_build_debug(const sluice_integration_t *it, const json_t *secret,
     return build_path(it, secret, group, items, n, "/debug/mp/collect", out, err);
 }
 
+/* GA4's /mp/collect answers 204 with no body, for valid and invalid events alike ("The
+ * Measurement Protocol always returns a 2xx status code if the HTTP request was received"). A 2xx
+ * whose body is a page rather than nothing or JSON is someone else's answer (a captive portal, a
+ * proxy's login page): it delivered nothing, and counting it delivered lost the events for good,
+ * since GA4 would never have said otherwise. */
 static sluice_verdict_t classify(long status, const char *body, size_t len, char *why, size_t why_len)
 {
-    (void)body;
-    (void)len;
-    return sluice_vendor_classify_http(status, why, why_len);
+    sluice_verdict_t v = sluice_vendor_classify_http(status, why, why_len);
+    if (v != SLUICE_VERDICT_OK)
+        return v;
+    size_t lead = 0;
+    while (lead < len && (body[lead] == ' ' || body[lead] == '\t' || body[lead] == '\r' || body[lead] == '\n'))
+        lead++;
+    if (lead < len && body[lead] != '{') {
+        snprintf(why, why_len, "HTTP %ld with a body that is not JSON: not an answer from GA4 (a proxy?)", status);
+        return SLUICE_VERDICT_RETRY;
+    }
+    return v;
 }
 
 const sluice_vendor_ops_t sluice_vendor_ga4 = {

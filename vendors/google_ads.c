@@ -108,7 +108,8 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     json_t *value = sluice_vendor_first_number(e, props, value_names); /* as the client sent it */
     if (value != NULL)
         json_object_set_new(ev, "conversionValue", value);
-    sluice_vendor_set_str(ev, "currencyCode", json_string_value(json_object_get(props, "currency")));
+    char cur[SLUICE_VENDOR_CURRENCY_CAP];
+    sluice_vendor_set_str(ev, "currencyCode", sluice_vendor_currency(e, cur));
     char order[SLUICE_VENDOR_ID_CAP];
     sluice_vendor_set_str(ev, "orderId", sluice_vendor_order_id(e, order)); /* Google deduplicates on it */
     sluice_vendor_set_nonempty(ev, "userIdentifiers", ids);
@@ -297,16 +298,58 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
              * 2026-08-05 on). Each major version lives about a year (sunset-dates page): every
              * request of the integration gets this until its api_version is raised, so the events
              * wait in Kafka for that (a reload) instead of filling the dead-letter topic, as
-             * Meta's 2635 and LinkedIn's 426 do. */
+             * Meta's 2635 and LinkedIn's 426 do (WAIT: not a counted retry). */
             snprintf(why, why_len,
                      "HTTP %ld (Google Ads requestError UNSUPPORTED_VERSION: this api_version has been sunset; set the "
                      "integration's api_version to a current one and reload: the events wait)",
                      status);
-            v = SLUICE_VERDICT_RETRY;
+            v = SLUICE_VERDICT_WAIT;
+        } else if (status == 404 && !json_is_object(root)) {
+            /* Google's API answers its errors in JSON, a missing customer or conversion action
+             * included; a 404 page that is not JSON comes from Google's front end for a path it
+             * does not serve, which is what a REST version becomes once sunset (the version is
+             * the path's first part). Dead-lettered at once, every conversion went to the DLQ
+             * until the pin was raised; it waits like UNSUPPORTED_VERSION (up to
+             * retry.max_elapsed_s: a mistyped base_url ends in the DLQ all the same). */
+            snprintf(why, why_len,
+                     "HTTP 404 without Google's JSON error: no such API path (a sunset api_version?); set the "
+                     "integration's api_version to a current one and reload: the events wait");
+            v = SLUICE_VERDICT_WAIT;
         }
     }
     json_decref(root);
     return v;
+}
+
+/* Which conversions a partial failure refused: each error names its conversion by
+ * location.fieldPathElements, [{"fieldName":"conversions","index":N},…] (Google Ads API,
+ * "Partial failure"); the others were uploaded. An error that settles its conversion
+ * (is_settled_error) refuses nothing; one that names no conversion leaves the answer saying nothing
+ * of which (0: the whole batch is dead-lettered, as before). */
+static size_t refused(const char *body, size_t len, size_t n, unsigned char *out)
+{
+    json_t *root = json_loadb(body, len, 0, NULL), *d, *e;
+    size_t i, j, k = 0;
+    int unplaced = 0;
+    json_array_foreach(json_object_get(json_object_get(root, "partialFailureError"), "details"), i, d) {
+        json_array_foreach(json_object_get(d, "errors"), j, e) {
+            if (is_settled_error(e))
+                continue;
+            json_t *place = json_array_get(json_object_get(json_object_get(e, "location"), "fieldPathElements"), 0);
+            const char *field = json_string_value(json_object_get(place, "fieldName"));
+            json_t *index = json_object_get(place, "index");
+            if (field == NULL || strcmp(field, "conversions") != 0 || !json_is_integer(index) ||
+                json_integer_value(index) < 0 || (size_t)json_integer_value(index) >= n) {
+                unplaced = 1;
+                continue;
+            }
+            size_t at = (size_t)json_integer_value(index);
+            k += out[at] == 0;
+            out[at] = 1;
+        }
+    }
+    json_decref(root);
+    return unplaced ? 0 : k;
 }
 
 const sluice_vendor_ops_t sluice_vendor_google_ads = {
@@ -316,6 +359,7 @@ const sluice_vendor_ops_t sluice_vendor_google_ads = {
     .map = map,
     .build = build,
     .classify = classify,
+    .refused = refused,
     .request_overhead = 64,
     .max_age_ms = GADS_MAX_AGE_MS,
     .too_old = TOO_OLD,

@@ -72,7 +72,8 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     json_t *ev = json_object();
     json_object_set_new(ev, "conversion", json_string(urn));
     json_object_set_new(ev, "conversionHappenedAt", json_integer((json_int_t)e->time_ms));
-    const char *currency = json_string_value(json_object_get(e->properties, "currency"));
+    char cur[SLUICE_VENDOR_CURRENCY_CAP];
+    const char *currency = sluice_vendor_currency(e, cur);
     char amount[SLUICE_VENDOR_AMOUNT_CAP];
     if (currency != NULL && sluice_vendor_value_text(e, amount, sizeof(amount)) == 0) { /* as the client sent it */
         json_object_set_new(ev, "conversionValue", json_pack("{s:s,s:s}", "currencyCode", currency, "amount", amount));
@@ -152,11 +153,11 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
     } else if (status == 426) {
         /* LinkedIn's answer to a LinkedIn-Version past its sunset: every request of this
          * integration gets it until api_version is raised, so the events wait in Kafka for that
-         * (a reload) instead of filling the dead-letter topic. */
+         * (a reload) instead of filling the dead-letter topic (WAIT: not a counted retry). */
         snprintf(why, why_len,
                  "HTTP 426 (LinkedIn: this api_version is past its sunset; set the integration's api_version to a "
                  "current one and reload: the events wait)");
-        v = SLUICE_VERDICT_RETRY;
+        v = SLUICE_VERDICT_WAIT;
     } else {
         json_t *code = json_object_get(root, "serviceErrorCode");
         if (json_is_integer(code))
@@ -167,6 +168,24 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
     return v;
 }
 
+/* Which elements a partial refusal refused: BATCH_CREATE answers one element per element of the
+ * request, in its order (Rest.li batch create: "elements" in the order of the input). */
+static size_t refused(const char *body, size_t len, size_t n, unsigned char *out)
+{
+    json_t *root = json_loadb(body, len, 0, NULL), *elements = json_object_get(root, "elements"), *el;
+    size_t i, k = 0;
+    if (json_array_size(elements) == n) {
+        json_array_foreach(elements, i, el) {
+            if (json_integer_value(json_object_get(el, "status")) >= 400) {
+                out[i] = 1;
+                k++;
+            }
+        }
+    }
+    json_decref(root);
+    return k;
+}
+
 const sluice_vendor_ops_t sluice_vendor_linkedin = {
     .name = "linkedin",
     .kind = SLUICE_VENDOR_LINKEDIN,
@@ -174,6 +193,7 @@ const sluice_vendor_ops_t sluice_vendor_linkedin = {
     .map = map,
     .build = build,
     .classify = classify,
+    .refused = refused,
     .request_overhead = 16,
     .max_age_ms = LI_MAX_AGE_MS,
     .too_old = TOO_OLD,

@@ -75,7 +75,8 @@ static json_t *custom_data(const sluice_envelope_t *e)
     json_t *value = sluice_vendor_first_number(e, props, value_names);
     if (value != NULL)
         json_object_set_new(cd, "value", value);
-    sluice_vendor_set_str(cd, "currency", json_string_value(json_object_get(props, "currency")));
+    char cur[SLUICE_VENDOR_CURRENCY_CAP];
+    sluice_vendor_set_str(cd, "currency", sluice_vendor_currency(e, cur));
     json_t *contents = json_array();
     json_t *products = json_object_get(props, "products");
     size_t i;
@@ -225,15 +226,21 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
         if (json_is_true(json_object_get(error, "is_transient")) || c == 1 || c == 2 || c == 4 || c == 17 || c == 341 ||
             c == 613 || (status >= 200 && status < 300))
             v = SLUICE_VERDICT_RETRY;
+        /* 190 (OAuthException: "the access token has expired, been revoked, or is otherwise
+         * invalid. Get a new access token", Graph API "Handling Errors") and 102 (API Session) come
+         * with HTTP 400, not 401: a refused credential all the same, read again from the vault. */
+        if ((c == 190 || c == 102) && status >= 400 && v == SLUICE_VERDICT_FAIL)
+            v = SLUICE_VERDICT_AUTH;
         if (c == 2635) {
             /* "You are calling a deprecated version of the Ads API": every request of this
              * integration will get it until its api_version is raised, so the events wait in
-             * Kafka for that (a reload) instead of filling the dead-letter topic. */
+             * Kafka for that (a reload) instead of filling the dead-letter topic: WAIT, since as a
+             * plain retry each batch went to the DLQ after its retry.max_attempts (about a minute). */
             snprintf(why, why_len,
                      "HTTP %ld (Meta error 2635: this api_version has expired; set the integration's api_version to "
                      "a current one and reload: the events wait)",
                      status);
-            v = SLUICE_VERDICT_RETRY;
+            v = SLUICE_VERDICT_WAIT;
         }
     }
     json_decref(root);

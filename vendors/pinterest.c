@@ -95,7 +95,8 @@ static json_t *custom_data(const sluice_envelope_t *e)
     char num[SLUICE_VENDOR_AMOUNT_CAP];
     if (sluice_vendor_value_text(e, num, sizeof(num)) == 0) /* as the client sent it */
         json_object_set_new(cd, "value", json_string(num));
-    sluice_vendor_set_str(cd, "currency", json_string_value(json_object_get(props, "currency")));
+    char cur[SLUICE_VENDOR_CURRENCY_CAP];
+    sluice_vendor_set_str(cd, "currency", sluice_vendor_currency(e, cur));
     char order[SLUICE_VENDOR_ID_CAP];
     sluice_vendor_set_str(cd, "order_id", sluice_vendor_order_id(e, order));
     sluice_vendor_set_str(cd, "search_string", json_string_value(json_object_get(props, "query")));
@@ -252,6 +253,26 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
     return v;
 }
 
+/* Which events a partial refusal refused: Pinterest's 200 lists one result per event of the
+ * request, in its order ({"events":[{"status":"processed"},{"status":"failed","error_message":…}]},
+ * API v5 "Send conversions", ConversionApiResponse.events). */
+static size_t refused(const char *body, size_t len, size_t n, unsigned char *out)
+{
+    json_t *root = json_loadb(body, len, 0, NULL), *events = json_object_get(root, "events"), *ev;
+    size_t i, k = 0;
+    if (json_array_size(events) == n) {
+        json_array_foreach(events, i, ev) {
+            const char *st = json_string_value(json_object_get(ev, "status"));
+            if (st != NULL && strcmp(st, "failed") == 0) {
+                out[i] = 1;
+                k++;
+            }
+        }
+    }
+    json_decref(root);
+    return k;
+}
+
 const sluice_vendor_ops_t sluice_vendor_pinterest = {
     .name = "pinterest",
     .kind = SLUICE_VENDOR_PINTEREST,
@@ -259,6 +280,7 @@ const sluice_vendor_ops_t sluice_vendor_pinterest = {
     .map = map,
     .build = build,
     .classify = classify,
+    .refused = refused,
     .request_overhead = 16,
     .options = options,
     .batch_events = 1000,

@@ -61,7 +61,8 @@ static json_t *metadata(const sluice_envelope_t *e)
     json_t *value = sluice_vendor_first_number(e, props, value_names); /* as the client sent it */
     if (value != NULL)
         json_object_set_new(md, "value", value);
-    sluice_vendor_set_str(md, "currency", json_string_value(json_object_get(props, "currency")));
+    char cur[SLUICE_VENDOR_CURRENCY_CAP];
+    sluice_vendor_set_str(md, "currency", sluice_vendor_currency(e, cur));
     json_t *products = json_array();
     json_int_t items = 0;
     size_t i;

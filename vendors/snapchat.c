@@ -76,7 +76,8 @@ static json_t *custom_data(const sluice_envelope_t *e)
     json_t *value = sluice_vendor_first_number(e, props, value_names); /* as the client sent it */
     if (value != NULL)
         json_object_set_new(cd, "value", value);
-    sluice_vendor_set_str(cd, "currency", json_string_value(json_object_get(props, "currency")));
+    char cur[SLUICE_VENDOR_CURRENCY_CAP];
+    sluice_vendor_set_str(cd, "currency", sluice_vendor_currency(e, cur));
     char order[SLUICE_VENDOR_ID_CAP];
     sluice_vendor_set_str(cd, "order_id", sluice_vendor_order_id(e, order));
     sluice_vendor_set_str(cd, "search_string", json_string_value(json_object_get(props, "query")));

@@ -75,7 +75,8 @@ static json_t *properties(const sluice_envelope_t *e)
     json_t *value = sluice_vendor_first_number(e, props, value_names);
     if (value != NULL)
         json_object_set_new(out, "value", value);
-    sluice_vendor_set_str(out, "currency", json_string_value(json_object_get(props, "currency")));
+    char cur[SLUICE_VENDOR_CURRENCY_CAP];
+    sluice_vendor_set_str(out, "currency", sluice_vendor_currency(e, cur));
     char order[SLUICE_VENDOR_ID_CAP];
     sluice_vendor_set_str(out, "order_id", sluice_vendor_order_id(e, order));
     sluice_vendor_set_str(out, "query", json_string_value(json_object_get(props, "query")));
@@ -167,7 +168,9 @@ oom:
 }
 
 /* TikTok's business codes: 0 ok; 40100 is its rate limit and 5xxxx its own failures (both worth
- * a retry); anything else is a refusal of the request. */
+ * a retry); 40102 (the access token expired), 40104 (none given) and 40105 ("Access token is
+ * incorrect or has been revoked"), Marketing API return codes, come with HTTP 200 and are a
+ * refused credential, as another vendor's 401; anything else is a refusal of the request. */
 static sluice_verdict_t classify(long status, const char *body, size_t len, char *why, size_t why_len)
 {
     sluice_verdict_t v = sluice_vendor_classify_http(status, why, why_len);
@@ -185,6 +188,8 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
     if (c == 0)
         return SLUICE_VERDICT_OK;
     snprintf(why, why_len, "HTTP %ld (TikTok code %" JSON_INTEGER_FORMAT ")", status, c);
+    if (c == 40102 || c == 40104 || c == 40105)
+        return SLUICE_VERDICT_AUTH;
     return c == 40100 || c >= 50000 ? SLUICE_VERDICT_RETRY : SLUICE_VERDICT_FAIL;
 }
 

@@ -537,6 +537,13 @@ sluice_verdict_t sluice_vendor_oauth_parse(long status, const char *body, size_t
             snprintf(why, why_len, "token: HTTP %ld (%s)", status, code);
         else
             snprintf(why, why_len, "token: HTTP %ld", status);
+        /* RFC 6749 section 5.2: invalid_grant is a refresh token "invalid, expired, revoked",
+         * invalid_client a client secret refused. Both are what the operator fixes with `vault
+         * put`, so the worker reads the vault again instead of using the cached secret it holds
+         * for credentials_ttl_s (every batch of those minutes went to the DLQ). */
+        if (v == SLUICE_VERDICT_FAIL && code != NULL &&
+            (strcmp(code, "invalid_grant") == 0 || strcmp(code, "invalid_client") == 0))
+            v = SLUICE_VERDICT_AUTH;
     }
     json_decref(root);
     return v;
@@ -630,6 +637,31 @@ json_t *sluice_vendor_products(const sluice_envelope_t *e)
 const char *sluice_vendor_order_id(const sluice_envelope_t *e, char buf[SLUICE_VENDOR_ID_CAP])
 {
     return sluice_vendor_id_text(e, json_object_get(e->properties, "order_id"), buf);
+}
+
+const char *sluice_vendor_currency(const sluice_envelope_t *e, char buf[SLUICE_VENDOR_CURRENCY_CAP])
+{
+    const char *c = json_string_value(json_object_get(e->properties, "currency"));
+    if (c == NULL)
+        return NULL;
+    /* ISO 4217's alphabetic codes are three upper-case letters, and the vendors' references
+     * give them so ("USD, EUR": Google Ads' and LinkedIn's currencyCode, GA4's currency
+     * reference); data layers often hold them as "usd" (Stripe's API answers lower case). A
+     * vendor matching the code against its list as written refuses "usd" or books the value
+     * without a currency. Upper case is the one form every vendor takes. */
+    size_t n = strlen(c), lead = strspn(c, " \t");
+    while (n > lead && (c[n - 1] == ' ' || c[n - 1] == '\t'))
+        n--;
+    if (n - lead != 3)
+        return c; /* not a code: as sent, the vendor judges it */
+    for (size_t i = 0; i < 3; i++) {
+        char ch = c[lead + i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')))
+            return c;
+        buf[i] = (char)(ch >= 'a' ? ch - 'a' + 'A' : ch);
+    }
+    buf[3] = '\0';
+    return buf;
 }
 
 int sluice_vendor_value_text(const sluice_envelope_t *e, char *out, size_t cap)

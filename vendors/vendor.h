@@ -109,6 +109,17 @@ typedef enum sluice_verdict {
     SLUICE_VERDICT_OK = 0,
     SLUICE_VERDICT_RETRY = 1, /* timeout, connection error, 5xx, 429, a vendor's "transient" code */
     SLUICE_VERDICT_FAIL = 2,  /* any other refusal: dead-letter */
+    /* The vendor refused the credential (expired, revoked, replaced) in its own words rather than
+     * with a 401: TikTok's HTTP 200 with code 40105, Meta's error 190 at HTTP 400, an OAuth2 token
+     * endpoint's invalid_grant. The worker treats it as a 401: the cached vault secret is dropped
+     * and the batch tried once more with the secret read again, then dead-lettered. Anything
+     * other than the worker (sluicectl vendor check) takes it as a refusal. */
+    SLUICE_VERDICT_AUTH = 3,
+    /* Retry without counting the attempt against retry.max_attempts (retry.max_elapsed_s still
+     * bounds it): every request of the integration gets this answer until an operator changes its
+     * config (a retired api_version: Meta's 2635, LinkedIn's 426, Google Ads' UNSUPPORTED_VERSION),
+     * so the events wait for that rather than each batch going to the DLQ after its few attempts. */
+    SLUICE_VERDICT_WAIT = 4,
 } sluice_verdict_t;
 
 typedef struct sluice_vendor_ops {
@@ -132,6 +143,11 @@ typedef struct sluice_vendor_ops {
     /* Step 3, for an HTTP answer (status >= 100). why gets "HTTP 400" plus the vendor's numeric
      * error code when it gives one; never the body itself. */
     sluice_verdict_t (*classify)(long status, const char *body, size_t len, char *why, size_t why_len);
+    /* For a 2xx that classify failed because it refused part of the batch: sets refused[i] = 1
+     * for each event i (its place in the request, 0..n) the answer names as refused, and returns
+     * how many; 0 when the answer does not say which (the whole batch is then dead-lettered).
+     * NULL for vendors that refuse a request whole (Meta, TikTok). */
+    size_t (*refused)(const char *body, size_t len, size_t n, unsigned char *refused);
     /* Bytes a request adds around its events, for batch sizing. */
     size_t request_overhead;
     /* The vendor's config map: YAML options and vault members (see sluice_vendor_option_t). */
@@ -285,8 +301,8 @@ int sluice_vendor_oauth_refresh(const char *token_url, const char *client_id, co
                                 const char *refresh_token, sluice_vendor_request_t *out, sluice_err_t *err);
 
 /* The token endpoint's answer: 2xx {"access_token", "expires_in"} → OK; 429 and 5xx → RETRY;
- * other refusals ({"error": "invalid_grant"}: a revoked or expired refresh token) → FAIL with the
- * OAuth error code in why. */
+ * {"error": "invalid_grant"} (a revoked or expired refresh token) or "invalid_client" (a client
+ * secret replaced) → AUTH; other refusals → FAIL; with the OAuth error code in why. */
 sluice_verdict_t sluice_vendor_oauth_parse(long status, const char *body, size_t len, char **token, int64_t *ttl_s,
                                            char *why, size_t why_len);
 
@@ -328,6 +344,12 @@ json_t *sluice_vendor_products(const sluice_envelope_t *e);
 
 /* properties.order_id as sluice_vendor_id_text reads it; NULL when the event has none. */
 const char *sluice_vendor_order_id(const sluice_envelope_t *e, char buf[SLUICE_VENDOR_ID_CAP]);
+
+/* properties.currency for a vendor: a code of three ASCII letters in any case, blanks around it
+ * allowed ("usd", " Eur "), upper-cased as ISO 4217 writes it ("USD", in buf); any other string
+ * as sent; NULL when the event has none. */
+#define SLUICE_VENDOR_CURRENCY_CAP 4
+const char *sluice_vendor_currency(const sluice_envelope_t *e, char buf[SLUICE_VENDOR_CURRENCY_CAP]);
 
 /* The event's value as sluice_vendor_amount_text gives it: properties.value, else revenue, else
  * total. Returns 0, or -1 when none holds a number. */

@@ -378,6 +378,34 @@ static void test_google_ads_token_expires(void **state)
     assert_int_equal(short_tokens(), 2);
 }
 
+/* The operator revokes the refresh token in Google and puts a new one in the vault. Google's
+ * token endpoint answers the old one `invalid_grant`; the worker held the old secret in its cache
+ * (credentials_ttl_s, 300 s by default) and dead-lettered every conversion of those minutes. Now
+ * invalid_grant drops the cached secret and the retry reads the vault again, as a vendor's 401
+ * does: the conversion is delivered with a token from the new refresh token. */
+static void test_google_ads_invalid_grant_reads_the_new_refresh_token(void **state)
+{
+    (void)state;
+    dfix_vault_put(&F, "gads-short", "google_ads",
+                   "{\"developer_token\":\"dev-tok-2\",\"client_id\":\"cid2\",\"client_secret\":\"s2\","
+                   "\"refresh_token\":\"rnew2\"}");
+    /* The old refresh token ("r2", the last member of the form) is refused. */
+    dfix_stub_plan_for(&F, &GADS, "400/oauth=invalid_grant", "refresh_token=r2");
+    usleep(1500 * 1000); /* the cached access token (ttl=2, used for 1 s) runs out */
+    post_lead("nv-lead-3");
+    json_t *r = wait_request(&GADS, "nv-lead-3");
+    assert_int_equal(json_integer_value(json_object_get(r, "answer")), 200);
+    json_decref(r);
+    json_t *refused = wait_requests(&GADS, "refresh_token=r2", 1),
+           *fresh = wait_requests(&GADS, "refresh_token=rnew2", 1);
+    json_t *last = json_array_get(refused, json_array_size(refused) - 1);
+    assert_int_equal(json_integer_value(json_object_get(last, "answer")), 400);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(fresh, 0), "answer")), 200);
+    json_decref(refused);
+    json_decref(fresh);
+    dfix_stub_plan(&F, &GADS, "");
+}
+
 static json_t *wait_dlq(const char *vendor, size_t n)
 {
     const char *args[] = {"--vendor", vendor, NULL};
@@ -540,6 +568,89 @@ static void test_vendor_check_each(void **state)
     sluice_th_output_dispose(&out);
 }
 
+/* A sunset Google Ads version's path is gone: Google's front end answers it with a 404 HTML page,
+ * not the API's JSON. Every conversion was dead-lettered at once until the pin was raised; now it
+ * waits as for UNSUPPORTED_VERSION (not a counted attempt), and goes once Google takes it (here:
+ * the stub's plan of six 404 pages runs out, gads' max_attempts being 5). */
+static void test_google_ads_404_page_waits(void **state)
+{
+    (void)state;
+    dfix_stub_plan_for(&F, &GADS, "404/htmlx6", "nv-v404");
+    post_order("nv-v404", "Order Completed");
+    json_t *tries = wait_requests(&GADS, "nv-v404", 7);
+    assert_int_equal(json_array_size(tries), 7);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(tries, 0), "answer")), 404);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(tries, 6), "answer")), 200);
+    json_decref(tries);
+    dfix_stub_plan(&F, &GADS, "");
+}
+
+/* Dead letters of vendor whose error is exactly `error`. */
+static size_t dlq_with_error(const char *vendor, const char *error)
+{
+    json_t *d = wait_dlq(vendor, 0), *e;
+    size_t i, n = 0;
+    json_array_foreach(d, i, e)
+        n += strcmp(json_string_value(json_object_get(e, "error")), error) == 0;
+    json_decref(d);
+    return n;
+}
+
+/* Pinterest, LinkedIn and Google Ads answer a batch with one event they refuse by recording the
+ * others and naming the refused one (Pinterest's events[] status "failed", LinkedIn's element
+ * 400, Google Ads' partialFailureError at conversions[N]). The whole batch went to the DLQ: the
+ * good event too, recorded by the vendor, and a replay sent it a second time. Now only the refused
+ * event is dead-lettered, the other counts as delivered. */
+static void test_partial_refusal_dead_letters_only_the_refused_event(void **state)
+{
+    (void)state;
+    static const struct {
+        dstub_t *stub;
+        const char *vendor, *error;
+    } v[] = {{&PIN, "pinterest", "HTTP 200 (Pinterest processed 1 of 2)"},
+             {&LI, "linkedin", "HTTP 200 (LinkedIn refused 1 of 2)"},
+             {&GADS, "google_ads",
+              "HTTP 200 (Google Ads partial failure: conversionUploadError INVALID_CONVERSION_ACTION)"}};
+    size_t before[3];
+    for (size_t i = 0; i < 3; i++) {
+        before[i] = dlq_with_error(v[i].vendor, v[i].error);
+        dfix_stub_plan_for(&F, v[i].stub, "200/refuse=nv-part-bad", "nv-part-bad");
+    }
+    /* One produce, one key: the two events are consumed together and batched together. */
+    int64_t now = dfix_now_ms();
+    char *envs[2] = {
+        dfix_envelope("nv-part-good", now,
+                      "{\"properties\":{\"order_id\":\"nv-part-good\",\"value\":10,\"currency\":\"EUR\"}}"),
+        dfix_envelope("nv-part-bad", now,
+                      "{\"properties\":{\"order_id\":\"nv-part-bad\",\"value\":20,\"currency\":\"EUR\"}}")};
+    dfix_produce(&F, envs, 2, NULL);
+    free(envs[0]);
+    free(envs[1]);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *r = wait_request(v[i].stub, "nv-part-bad");
+        /* The premise: both in one request, answered with the partial refusal. */
+        assert_non_null(strstr(json_string_value(json_object_get(r, "body")), "nv-part-good"));
+        assert_int_equal(json_integer_value(json_object_get(r, "answer")), 200);
+        json_decref(r);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        size_t got = 0;
+        for (int waited = 0; got < before[i] + 1 && waited <= 20000; waited += 250) {
+            usleep(250 * 1000);
+            got = dlq_with_error(v[i].vendor, v[i].error);
+        }
+        assert_int_equal(got, before[i] + 1);
+    }
+    usleep(1500 * 1000); /* a second dead letter (the good event) would be there by now */
+    for (size_t i = 0; i < 3; i++) {
+        size_t got = dlq_with_error(v[i].vendor, v[i].error);
+        if (got != before[i] + 1)
+            print_error("%s: %zu dead letters for the partial refusal, want 1\n", v[i].vendor, got - before[i]);
+        assert_int_equal(got, before[i] + 1);
+        dfix_stub_plan(&F, v[i].stub, "");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -547,9 +658,12 @@ int main(void)
         cmocka_unit_test(test_mapping_renames_through_the_pipeline),
         cmocka_unit_test(test_google_ads_token_reused_then_refreshed),
         cmocka_unit_test(test_google_ads_token_expires),
+        cmocka_unit_test(test_google_ads_invalid_grant_reads_the_new_refresh_token),
         cmocka_unit_test(test_retry_and_dead_letters),
         cmocka_unit_test(test_proxy_page_is_retried),
         cmocka_unit_test(test_vendor_check_each),
+        cmocka_unit_test(test_partial_refusal_dead_letters_only_the_refused_event),
+        cmocka_unit_test(test_google_ads_404_page_waits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

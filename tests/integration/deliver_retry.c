@@ -24,7 +24,7 @@
 #include "tests/integration/deliver_fix.h"
 
 static dfix_t F;
-static dstub_t META, GA4, BADTLS;
+static dstub_t META, GA4, BADTLS, TIKTOK;
 
 static int setup(void **state)
 {
@@ -37,18 +37,22 @@ static int setup(void **state)
     dfix_stub(&F, &META, "meta", NULL, NULL);
     dfix_stub(&F, &GA4, "ga4", NULL, NULL);
     dfix_stub(&F, &BADTLS, "badtls", NULL, other_ca);
+    dfix_stub(&F, &TIKTOK, "tiktok", NULL, NULL);
     char integrations[4096];
     snprintf(integrations, sizeof(integrations),
              "      - {name: meta, vendor: meta, pixel_id: \"42\", base_url: \"%s\", batch: {max_wait_ms: 100},\n"
              "         retry: {max_attempts: 4, base_ms: 100, max_ms: 1000, max_elapsed_s: 60}, timeout_ms: 1500}\n"
              "      - {name: ga4, vendor: ga4, measurement_id: G-R, base_url: \"%s\", batch: {max_wait_ms: 100}}\n"
              "      - {name: tls, vendor: webhook, url: \"%s/hook\", consent: tls-test, batch: {max_wait_ms: 100},\n"
-             "         retry: {max_attempts: 3, base_ms: 100, max_ms: 500}, timeout_ms: 3000}\n",
-             META.url, GA4.url, BADTLS.url);
+             "         retry: {max_attempts: 3, base_ms: 100, max_ms: 500}, timeout_ms: 3000}\n"
+             "      - {name: tiktok, vendor: tiktok, pixel_code: CRT, base_url: \"%s\", batch: {max_wait_ms: 100},\n"
+             "         retry: {max_attempts: 4, base_ms: 100, max_ms: 1000}}\n",
+             META.url, GA4.url, BADTLS.url, TIKTOK.url);
     dfix_write_config(&F, integrations, NULL);
     dfix_vault_put(&F, "meta", "meta", "{\"access_token\":\"tok\"}");
     dfix_vault_put(&F, "ga4", "ga4", "{\"api_secret\":\"sec\"}");
-    dfix_start_worker(&F, NULL, 3);
+    dfix_vault_put(&F, "tiktok", "tiktok", "{\"access_token\":\"tt-old\"}");
+    dfix_start_worker(&F, NULL, 4);
     return 0;
 }
 
@@ -518,6 +522,119 @@ static void test_401_after_vault_put_reads_the_new_credential(void **state)
     dfix_vault_put(&F, "meta", "meta", "{\"access_token\":\"tok\"}");
 }
 
+/* The same rotation where the vendor says so in its own words, not with a 401: TikTok answers a
+ * revoked token with HTTP 200 and code 40105, Meta an expired one with HTTP 400 and error 190.
+ * Both were dead-lettered at once, so every batch until the cached credential expired
+ * (credentials_ttl_s) went to the DLQ although the vault held the new token. Now they are
+ * refusals of the credential, as a 401: read again from the vault, and delivered. */
+static void test_token_refused_in_the_vendors_words_reads_the_new_credential(void **state)
+{
+    (void)state;
+    produce_one("ttok1", dfix_now_ms(), NULL);
+    json_t *reqs = wait_requests_with(&TIKTOK, "ttok1", 1, 20000);
+    assert_int_equal(json_array_size(reqs), 1);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_array_get(reqs, 0), "headers"), "access-token")),
+        "tt-old");
+    json_decref(reqs);
+
+    dfix_vault_put(&F, "tiktok", "tiktok", "{\"access_token\":\"tt-new\"}");
+    dfix_vault_put(&F, "meta", "meta", "{\"access_token\":\"tok-190\"}");
+    dfix_stub_plan_for(&F, &TIKTOK, "200/code=40105", "ttok2"); /* TikTok has revoked tt-old */
+    dfix_stub_plan_for(&F, &META, "400/code=190", "rtok190");   /* Meta has expired the old token */
+    produce_one("ttok2", dfix_now_ms(), NULL);
+    produce_one("rtok190", dfix_now_ms(), NULL);
+
+    reqs = wait_requests_with(&TIKTOK, "ttok2", 2, 20000);
+    assert_int_equal(json_array_size(reqs), 2);
+    /* (The first carried the cached tt-old, unless the cache's 60 s ran out just before it.) */
+    json_t *second = json_array_get(reqs, 1);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(second, "headers"), "access-token")),
+                        "tt-new");
+    assert_int_equal(json_integer_value(json_object_get(second, "answer")), 200);
+    json_decref(reqs);
+
+    reqs = wait_requests_with(&META, "rtok190", 2, 20000);
+    assert_int_equal(json_array_size(reqs), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(reqs, 0), "answer")), 400);
+    assert_non_null(
+        strstr(json_string_value(json_object_get(json_array_get(reqs, 1), "query")), "access_token=tok-190"));
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(reqs, 1), "answer")), 200);
+    json_decref(reqs);
+
+    /* Neither went to the DLQ (other tests' events have dead letters of their own there). */
+    usleep(500 * 1000);
+    json_t *dlq = wait_dlq("tiktok", 1000, 0), *d;
+    size_t i, refused = 0;
+    json_array_foreach(dlq, i, d)
+        assert_null(strstr(json_string_value(json_object_get(d, "error")), "TikTok code"));
+    json_decref(dlq);
+    dlq = wait_dlq("meta", 1000, 0);
+    json_array_foreach(dlq, i, d)
+        assert_null(strstr(json_string_value(json_object_get(d, "error")), "Meta error 190"));
+    json_decref(dlq);
+
+    /* A token the vault cannot cure either is the vendor's answer: dead-lettered after the one
+     * more try, with TikTok's code. */
+    dfix_stub_plan_for(&F, &TIKTOK, "200/code=40105x2", "ttok3");
+    produce_one("ttok3", dfix_now_ms(), NULL);
+    for (int waited = 0; refused == 0 && waited <= 20000; waited += 250) {
+        usleep(250 * 1000);
+        dlq = wait_dlq("tiktok", 0, 0);
+        json_array_foreach(dlq, i, d) {
+            if (strcmp(json_string_value(json_object_get(d, "error")), "HTTP 200 (TikTok code 40105)") == 0) {
+                assert_string_equal(json_string_value(json_object_get(d, "attempts")), "2");
+                refused++;
+            }
+        }
+        json_decref(dlq);
+    }
+    assert_int_equal(refused, 1);
+    dfix_stub_plan(&F, &TIKTOK, "");
+    dfix_stub_plan(&F, &META, "");
+    dfix_vault_put(&F, "meta", "meta", "{\"access_token\":\"tok\"}");
+}
+
+/* Meta answers a retired api_version with error 2635 for every request until the operator raises
+ * it. The docs promised the events wait for that; as a plain retry each batch went to the DLQ
+ * after its retry.max_attempts (4 here, about a minute by default). Now such an answer is not a
+ * counted attempt: the event outlives 6 of them (max_attempts 4) and is delivered once Meta takes
+ * the request again (here the stub's plan runs out, as the raised version would). */
+static void test_retired_api_version_waits_beyond_max_attempts(void **state)
+{
+    (void)state;
+    dfix_stub_plan_for(&F, &META, "400/code=2635x6", "rver2635");
+    produce_one("rver2635", dfix_now_ms(), NULL);
+    json_t *reqs = wait_requests_with(&META, "rver2635", 7, 30000);
+    assert_int_equal(json_array_size(reqs), 7);
+    for (size_t i = 0; i < 6; i++)
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(reqs, i), "answer")), 400);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(reqs, 6), "answer")), 200);
+    json_decref(reqs);
+    json_t *dlq = wait_dlq("meta", 1000, 0), *d;
+    size_t i;
+    json_array_foreach(dlq, i, d)
+        assert_null(strstr(json_string_value(json_object_get(d, "error")), "2635"));
+    json_decref(dlq);
+    dfix_stub_plan(&F, &META, "");
+}
+
+/* GA4 answers 204 with no body; a captive portal's or a proxy's 200 page in its place delivered
+ * nothing, and was counted delivered: the event never reached GA4 and was never sent again. It
+ * is retried, and the retry reaches GA4. */
+static void test_ga4_proxy_page_is_retried(void **state)
+{
+    (void)state;
+    dfix_stub_plan_for(&F, &GA4, "200/html", "rga4html");
+    produce_one("rga4html", dfix_now_ms(), "{\"properties\":{\"note\":\"rga4html\"}}");
+    json_t *reqs = wait_requests_with(&GA4, "rga4html", 2, 20000); /* GA4's default backoff: base 4 s */
+    assert_int_equal(json_array_size(reqs), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(reqs, 0), "answer")), 200);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(reqs, 1), "answer")), 200);
+    json_decref(reqs);
+    dfix_stub_plan(&F, &GA4, "");
+}
+
 /* An event mapped just inside Meta's 7 days whose batch then waits for a retry: by the retry it
  * is older than 7 days, and Meta (the stub as Meta) refuses the whole request for it. It is
  * dead-lettered alone before the retry; the fresh event of its batch is delivered. */
@@ -585,7 +702,10 @@ int main(void)
         cmocka_unit_test(test_dlq_producer_fatal_error_recovers),
         /* Last: it replaces the vault's credential. */
         cmocka_unit_test(test_401_after_vault_put_reads_the_new_credential),
+        cmocka_unit_test(test_token_refused_in_the_vendors_words_reads_the_new_credential),
         cmocka_unit_test(test_retry_past_meta_window_dead_letters_only_the_old_event),
+        cmocka_unit_test(test_ga4_proxy_page_is_retried),
+        cmocka_unit_test(test_retired_api_version_waits_beyond_max_attempts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -9,6 +9,12 @@
  *        STATUS/ra=N       with Retry-After: N (seconds); /ra=@N: an HTTP date N seconds ahead
  *        STATUS/delay=MS   answer after MS milliseconds
  *        STATUS/html       an HTML page instead of the vendor's body (a captive portal, a proxy)
+ *        STATUS/code=N     the vendor's error code N: TikTok's 2xx {"code":N}, else Meta's
+ *                          {"error":{"type":"OAuthException","code":N}}
+ *        STATUS/oauth=WORD an OAuth2 error ({"error":"WORD"}: invalid_grant) for a token endpoint
+ *        200/refuse=TEXT   a partial refusal of the events whose JSON holds TEXT, the others
+ *                          accepted: Pinterest's events[] "failed", LinkedIn's elements 400,
+ *                          Google Ads' partialFailureError naming their conversions' index
  *        hang              never answer (the client times out)
  *        xN after an entry repeats it N times
  *   --print / --print-bodies write a line (and the pretty body) per request on stdout, or on the
@@ -59,7 +65,10 @@ typedef struct answer {
     int retry_after; /* seconds; -1 none */
     int retry_date;  /* Retry-After as an HTTP date */
     int delay_ms;
-    int html; /* an HTML page as the body, whatever the status */
+    int html;        /* an HTML page as the body, whatever the status */
+    int code;        /* /code=N: the vendor's error code in the body; 0 none */
+    char oauth[32];  /* /oauth=WORD: an OAuth2 error body; empty none */
+    char refuse[64]; /* /refuse=TEXT: the events holding TEXT are refused, the others accepted */
 } answer_t;
 
 static struct {
@@ -126,6 +135,12 @@ static int parse_plan(const char *text, answer_t *out, size_t *n, char *why, siz
                 a.delay_ms = (int)strtol(opt + 6, NULL, 10);
             } else if (strcmp(opt, "html") == 0) {
                 a.html = 1;
+            } else if (strncmp(opt, "code=", 5) == 0) {
+                a.code = (int)strtol(opt + 5, NULL, 10);
+            } else if (strncmp(opt, "oauth=", 6) == 0) {
+                snprintf(a.oauth, sizeof(a.oauth), "%s", opt + 6);
+            } else if (strncmp(opt, "refuse=", 7) == 0) {
+                snprintf(a.refuse, sizeof(a.refuse), "%s", opt + 7);
             } else {
                 snprintf(why, why_len, "bad plan option '%s'", opt);
                 free(copy);
@@ -253,6 +268,58 @@ static void record(h2o_req_t *req, const answer_t *a)
     }
 }
 
+/* 1 when the event's JSON holds text. */
+static int holds(const json_t *ev, const char *text)
+{
+    char *s = json_dumps(ev, JSON_COMPACT);
+    int yes = s != NULL && strstr(s, text) != NULL;
+    free(s);
+    return yes;
+}
+
+/* A partial refusal (/refuse=TEXT) in the vendor's form: the events holding text refused, the
+ * others accepted. NULL for a path whose vendor refuses a request whole. */
+static json_t *partial_refusal(const char *path, size_t plen, const json_t *in, const char *text)
+{
+    size_t i;
+    json_t *ev, *out = NULL;
+    if (ends_with(path, plen, "/events") && memmem(path, plen, "/ad_accounts/", 13) != NULL) {
+        json_t *events = json_array();
+        json_int_t n = 0, ok = 0;
+        json_array_foreach(json_object_get(in, "data"), i, ev) {
+            int bad = holds(ev, text);
+            n++;
+            ok += !bad;
+            json_array_append_new(events,
+                                  bad ? json_pack("{s:s,s:s}", "status", "failed", "error_message", "planned refusal")
+                                      : json_pack("{s:s}", "status", "processed"));
+        }
+        out = json_pack("{s:I,s:I,s:o}", "num_events_received", n, "num_events_processed", ok, "events", events);
+    } else if (ends_with(path, plen, "/rest/conversionEvents")) {
+        json_t *elements = json_array();
+        json_array_foreach(json_object_get(in, "elements"), i, ev)
+            json_array_append_new(elements, json_pack("{s:i}", "status", holds(ev, text) ? 400 : 201));
+        out = json_pack("{s:o}", "elements", elements);
+    } else if (ends_with(path, plen, ":uploadClickConversions")) {
+        json_t *results = json_array(), *errors = json_array();
+        json_array_foreach(json_object_get(in, "conversions"), i, ev) {
+            if (holds(ev, text)) {
+                json_array_append_new(results, json_object());
+                json_array_append_new(errors, json_pack("{s:{s:s},s:s,s:{s:[{s:s,s:I}]}}", "errorCode",
+                                                        "conversionUploadError", "INVALID_CONVERSION_ACTION", "message",
+                                                        "planned refusal", "location", "fieldPathElements", "fieldName",
+                                                        "conversions", "index", (json_int_t)i));
+            } else {
+                json_array_append_new(results, json_pack("{s:s}", "gclid", "stub"));
+            }
+        }
+        out = json_pack("{s:o,s:{s:i,s:s,s:[{s:s,s:o}]}}", "results", results, "partialFailureError", "code", 3,
+                        "message", "planned refusal", "details", "@type",
+                        "type.googleapis.com/google.ads.googleads.v26.errors.GoogleAdsFailure", "errors", errors);
+    }
+    return out;
+}
+
 /* 1 when a Meta request's data[] holds an event_time more than 7 days ago. */
 static int meta_too_old(const json_t *in)
 {
@@ -278,10 +345,25 @@ static void send_answer(h2o_req_t *req, const answer_t *a)
     if (a->html) {
         body = strdup("<html><body>Welcome to the guest network</body></html>");
         type = "text/html";
+    } else if (a->oauth[0] != '\0') {
+        json_t *out = json_pack("{s:s,s:s}", "error", a->oauth, "error_description", "planned failure");
+        body = out != NULL ? json_dumps(out, JSON_COMPACT) : NULL;
+        json_decref(out);
+    } else if (a->code != 0 && status >= 200 && status < 300) {
+        json_t *out = json_pack("{s:i,s:s,s:s}", "code", a->code, "message", "planned failure", "request_id", "stub");
+        body = out != NULL ? json_dumps(out, JSON_COMPACT) : NULL;
+        json_decref(out);
+    } else if (a->code != 0) {
+        json_t *out = json_pack("{s:{s:s,s:s,s:i}}", "error", "message", "planned failure", "type", "OAuthException",
+                                "code", a->code);
+        body = out != NULL ? json_dumps(out, JSON_COMPACT) : NULL;
+        json_decref(out);
     } else if (status >= 200 && status < 300) {
         json_t *in = json_loadb(req->entity.base, req->entity.len, 0, NULL), *out = NULL;
         char tok[48];
-        if (ends_with(path, plen, "/debug/mp/collect"))
+        if (a->refuse[0] != '\0' && (out = partial_refusal(path, plen, in, a->refuse)) != NULL)
+            ; /* the partial refusal asked for */
+        else if (ends_with(path, plen, "/debug/mp/collect"))
             out = ga4_validate(in);
         else if (ends_with(path, plen, "/mp/collect"))
             status = 204;

@@ -406,8 +406,13 @@ static void test_72_hours(void **state)
 static void test_classify(void **state)
 {
     (void)state;
-    char why[64];
+    char why[128];
     assert_int_equal(sluice_vendor_ga4.classify(204, "", 0, why, sizeof(why)), SLUICE_VERDICT_OK);
+    /* A page in GA4's place (a captive portal, a proxy) delivered nothing: retried. */
+    const char *page = "<html><body>Welcome to the guest network</body></html>";
+    assert_int_equal(sluice_vendor_ga4.classify(200, page, strlen(page), why, sizeof(why)), SLUICE_VERDICT_RETRY);
+    assert_string_equal(why, "HTTP 200 with a body that is not JSON: not an answer from GA4 (a proxy?)");
+    assert_int_equal(sluice_vendor_ga4.classify(200, "{}", 2, why, sizeof(why)), SLUICE_VERDICT_OK);
     assert_int_equal(sluice_vendor_ga4.classify(503, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
     assert_int_equal(sluice_vendor_ga4.classify(400, "", 0, why, sizeof(why)), SLUICE_VERDICT_FAIL);
     assert_string_equal(why, "HTTP 400");

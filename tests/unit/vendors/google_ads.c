@@ -162,9 +162,12 @@ static void test_token_refresh(void **state)
     const char *revoked = "{\"error\":\"invalid_grant\",\"error_description\":\"Token has been expired or revoked.\"}";
     assert_int_equal(
         sluice_vendor_google_ads.token_parse(400, revoked, strlen(revoked), &token, &ttl, why, sizeof(why)),
-        SLUICE_VERDICT_FAIL);
+        SLUICE_VERDICT_AUTH); /* the worker reads the vault again (a new refresh token), then dead-letters */
     assert_null(token);
     assert_string_equal(why, "token: HTTP 400 (invalid_grant)");
+    const char *scope = "{\"error\":\"invalid_scope\"}";
+    assert_int_equal(sluice_vendor_google_ads.token_parse(400, scope, strlen(scope), &token, &ttl, why, sizeof(why)),
+                     SLUICE_VERDICT_FAIL);
     assert_int_equal(sluice_vendor_google_ads.token_parse(503, "", 0, &token, &ttl, why, sizeof(why)),
                      SLUICE_VERDICT_RETRY);
     assert_int_equal(sluice_vendor_google_ads.token_parse(200, "{}", 2, &token, &ttl, why, sizeof(why)),
@@ -217,13 +220,19 @@ static void test_classify(void **state)
                          "\"requestError\":\"UNSUPPORTED_VERSION\"},\"message\":\"Version v21 is deprecated. "
                          "Requests to this version will be blocked.\"}]}]}}";
     assert_int_equal(sluice_vendor_google_ads.classify(400, sunset, strlen(sunset), why, sizeof(why)),
-                     SLUICE_VERDICT_RETRY);
+                     SLUICE_VERDICT_WAIT);
     assert_non_null(strstr(why, "UNSUPPORTED_VERSION: this api_version has been sunset"));
     /* Another request error is still the batch's own fault. */
     const char *bad = "{\"error\":{\"code\":400,\"status\":\"INVALID_ARGUMENT\",\"details\":[{\"errors\":[{"
                       "\"errorCode\":{\"requestError\":\"INVALID_CUSTOMER_ID\"}}]}]}}";
     assert_int_equal(sluice_vendor_google_ads.classify(400, bad, strlen(bad), why, sizeof(why)), SLUICE_VERDICT_FAIL);
     assert_string_equal(why, "HTTP 400 (INVALID_ARGUMENT, requestError INVALID_CUSTOMER_ID)");
+    /* A sunset version's path answered by Google's front end: a 404 page, not the API's JSON. */
+    const char *page = "<!DOCTYPE html><html><title>Error 404 (Not Found)!!1</title>";
+    assert_int_equal(sluice_vendor_google_ads.classify(404, page, strlen(page), why, sizeof(why)), SLUICE_VERDICT_WAIT);
+    const char *missing = "{\"error\":{\"code\":404,\"status\":\"NOT_FOUND\"}}";
+    assert_int_equal(sluice_vendor_google_ads.classify(404, missing, strlen(missing), why, sizeof(why)),
+                     SLUICE_VERDICT_FAIL);
 }
 
 /* The dead-letter reason (the DLQ `error` header, the logs) shows Google's enum names only: a
@@ -282,6 +291,24 @@ static void test_classify_settled_partial_failures(void **state)
     /* A failure that lists no error is not taken as settled. */
     const char *bare = "{\"partialFailureError\":{\"code\":3,\"message\":\"...\"}}";
     assert_int_equal(sluice_vendor_google_ads.classify(200, bare, strlen(bare), why, sizeof(why)), SLUICE_VERDICT_FAIL);
+
+    /* Which conversions were refused: those a real refusal names (conversions[1]), not the
+     * settled ones (conversions[0]); an error naming none says nothing of which (0: all). */
+    const char *named =
+        "{\"partialFailureError\":{\"code\":3,\"details\":[{\"errors\":["
+        "{\"errorCode\":{\"conversionUploadError\":\"CLICK_NOT_FOUND\"},\"location\":{\"fieldPathElements\":"
+        "[{\"fieldName\":\"conversions\",\"index\":0}]}},"
+        "{\"errorCode\":{\"conversionUploadError\":\"UNPARSEABLE_GCLID\"},\"location\":{\"fieldPathElements\":"
+        "[{\"fieldName\":\"conversions\",\"index\":1},{\"fieldName\":\"gclid\"}]}}]}]}}";
+    unsigned char mask[3] = {0};
+    assert_int_equal(sluice_vendor_google_ads.refused(named, strlen(named), 3, mask), 1);
+    assert_int_equal(mask[0], 0);
+    assert_int_equal(mask[1], 1);
+    assert_int_equal(mask[2], 0);
+    memset(mask, 0, sizeof(mask));
+    assert_int_equal(sluice_vendor_google_ads.refused(mixed, strlen(mixed), 3, mask), 0);
+    memset(mask, 0, sizeof(mask));
+    assert_int_equal(sluice_vendor_google_ads.refused(named, strlen(named), 1, mask), 0); /* index past the batch */
 }
 
 static void test_config(void **state)

@@ -93,6 +93,12 @@ static void test_classify(void **state)
     assert_int_equal(sluice_vendor_linkedin.classify(200, partial, strlen(partial), why, sizeof(why)),
                      SLUICE_VERDICT_FAIL);
     assert_string_equal(why, "HTTP 200 (LinkedIn refused 1 of 2)");
+    unsigned char mask[2] = {0};
+    assert_int_equal(sluice_vendor_linkedin.refused(partial, strlen(partial), 2, mask), 1);
+    assert_int_equal(mask[0], 0);
+    assert_int_equal(mask[1], 1);
+    memset(mask, 0, sizeof(mask));
+    assert_int_equal(sluice_vendor_linkedin.refused(partial, strlen(partial), 3, mask), 0); /* not one per element */
     const char *expired = "{\"serviceErrorCode\":65601,\"code\":\"REVOKED_ACCESS_TOKEN\",\"status\":401}";
     assert_int_equal(sluice_vendor_linkedin.classify(401, expired, strlen(expired), why, sizeof(why)),
                      SLUICE_VERDICT_FAIL);
@@ -111,7 +117,7 @@ static void test_classify(void **state)
     const char *sunset =
         "{\"status\":426,\"code\":\"VERSION_MISSING\",\"message\":\"Requested version 20240101 is not active\"}";
     assert_int_equal(sluice_vendor_linkedin.classify(426, sunset, strlen(sunset), why, sizeof(why)),
-                     SLUICE_VERDICT_RETRY);
+                     SLUICE_VERDICT_WAIT);
     assert_non_null(strstr(why, "api_version is past its sunset"));
 }
 

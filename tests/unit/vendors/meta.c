@@ -222,6 +222,11 @@ static void test_classify(void **state)
     assert_string_equal(why, "HTTP 500");
     assert_int_equal(sluice_vendor_meta.classify(429, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
     assert_int_equal(sluice_vendor_meta.classify(403, "not json", 8, why, sizeof(why)), SLUICE_VERDICT_FAIL);
+    /* An expired or revoked token is error 190 with HTTP 400: a refused credential, as a 401. */
+    const char *expired = "{\"error\":{\"message\":\"Error validating access token: Session has expired\","
+                          "\"type\":\"OAuthException\",\"code\":190,\"error_subcode\":463,\"fbtrace_id\":\"x\"}}";
+    assert_int_equal(sluice_vendor_meta.classify(400, expired, strlen(expired), why, sizeof(why)), SLUICE_VERDICT_AUTH);
+    assert_string_equal(why, "HTTP 400 (Meta error 190/463)");
     /* The message text of Meta's answer is never copied: it can quote the event. */
     assert_null(strstr(why, "Invalid parameter"));
     /* A 200 that is not Meta's answer (a proxy's page, an error body) delivered nothing: it was
@@ -237,8 +242,7 @@ static void test_classify(void **state)
     const char *retired = "{\"error\":{\"message\":\"(#2635) You are calling a deprecated version of the Ads API. "
                           "Please update to the latest version: v26.0.\",\"type\":\"OAuthException\",\"code\":2635,"
                           "\"fbtrace_id\":\"x\"}}";
-    assert_int_equal(sluice_vendor_meta.classify(400, retired, strlen(retired), why, sizeof(why)),
-                     SLUICE_VERDICT_RETRY);
+    assert_int_equal(sluice_vendor_meta.classify(400, retired, strlen(retired), why, sizeof(why)), SLUICE_VERDICT_WAIT);
     assert_non_null(strstr(why, "Meta error 2635: this api_version has expired"));
 }
 

@@ -165,6 +165,16 @@ static void test_classify(void **state)
     assert_int_equal(sluice_vendor_pinterest.classify(200, partial, strlen(partial), why, sizeof(why)),
                      SLUICE_VERDICT_FAIL);
     assert_string_equal(why, "HTTP 200 (Pinterest processed 1 of 2)");
+    /* Which one: events[] has a result per event, in the request's order; without one per event
+     * the answer does not say (0: the whole batch). */
+    const char *named = "{\"num_events_received\":2,\"num_events_processed\":1,\"events\":"
+                        "[{\"status\":\"processed\"},{\"status\":\"failed\",\"error_message\":\"x\"}]}";
+    unsigned char mask[2] = {0};
+    assert_int_equal(sluice_vendor_pinterest.refused(named, strlen(named), 2, mask), 1);
+    assert_int_equal(mask[0], 0);
+    assert_int_equal(mask[1], 1);
+    memset(mask, 0, sizeof(mask));
+    assert_int_equal(sluice_vendor_pinterest.refused(partial, strlen(partial), 2, mask), 0);
     const char *bad = "{\"code\":4162,\"message\":\"Invalid ad account\"}";
     assert_int_equal(sluice_vendor_pinterest.classify(400, bad, strlen(bad), why, sizeof(why)), SLUICE_VERDICT_FAIL);
     assert_string_equal(why, "HTTP 400 (Pinterest code 4162)");

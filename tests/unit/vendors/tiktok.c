@@ -104,6 +104,14 @@ static void test_classify(void **state)
     assert_int_equal(sluice_vendor_tiktok.classify(200, "<html>", 6, why, sizeof(why)), SLUICE_VERDICT_RETRY);
     assert_int_equal(sluice_vendor_tiktok.classify(502, "", 0, why, sizeof(why)), SLUICE_VERDICT_RETRY);
     assert_int_equal(sluice_vendor_tiktok.classify(401, "", 0, why, sizeof(why)), SLUICE_VERDICT_FAIL);
+    /* A revoked or expired token comes with HTTP 200: a refused credential, as a 401. */
+    const char *revoked = "{\"code\":40105,\"message\":\"Access token is incorrect or has been revoked.\"}";
+    assert_int_equal(sluice_vendor_tiktok.classify(200, revoked, strlen(revoked), why, sizeof(why)),
+                     SLUICE_VERDICT_AUTH);
+    assert_string_equal(why, "HTTP 200 (TikTok code 40105)");
+    const char *expired = "{\"code\":40102}";
+    assert_int_equal(sluice_vendor_tiktok.classify(200, expired, strlen(expired), why, sizeof(why)),
+                     SLUICE_VERDICT_AUTH);
 }
 
 int main(void)

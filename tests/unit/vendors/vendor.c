@@ -597,6 +597,37 @@ static void test_ga4_params_as_sent(void **state)
     sluice_config_free(cfg);
 }
 
+/* A data layer's currency in lower case ("usd", as Stripe's API writes it) reaches every vendor as
+ * ISO 4217 writes it, "USD": vendors list the upper-case codes (Google Ads' and LinkedIn's
+ * currencyCode, GA4's currency reference). A string that is no three-letter code goes as sent. */
+static void test_currency_upper_case(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = vfix_config();
+    static const char *const vendors[] = {"meta",      "ga4",      "tiktok",   "gads",
+                                          "pinterest", "snapchat", "linkedin", "reddit"};
+    static const struct {
+        const char *props, *want;
+    } cases[] = {{"{\"value\":19.9,\"currency\":\"usd\"}", "\"USD\""},
+                 {"{\"value\":19.9,\"currency\":\" Eur \"}", "\"EUR\""},
+                 {"{\"value\":19.9,\"currency\":\"US dollars\"}", "\"US dollars\""}};
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        size_t len;
+        char *raw = with_props(cases[c].props, &len);
+        for (size_t i = 0; i < sizeof(vendors) / sizeof(vendors[0]); i++) {
+            sluice_vendor_item_t item;
+            char why[256];
+            vfix_map(vfix_integration(cfg, vendors[i]), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+            if (strstr(item.body, cases[c].want) == NULL)
+                print_error("%s: %s\n", vendors[i], item.body);
+            assert_non_null(strstr(item.body, cases[c].want));
+            sluice_vendor_item_dispose(&item);
+        }
+        free(raw);
+    }
+    sluice_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -614,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_single_product_events),
         cmocka_unit_test(test_hex_strings_are_no_numbers),
         cmocka_unit_test(test_ga4_params_as_sent),
+        cmocka_unit_test(test_currency_upper_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
