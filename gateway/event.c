@@ -455,6 +455,41 @@ static void correct_timestamp(json_t *ev, json_t *ts, json_t *orig, json_t *sent
     json_object_set_new_nocheck(ev, "timestamp", json_string_nocheck(when));
 }
 
+/* analytics-kotlin once stamped its times with SimpleDateFormat's "ss'.'Szzz"
+ * (core/.../utilities/DateTimeUtils.kt, dateTimeNowString, before SegmentInstant): `S` is
+ * the milliseconds as a number, unpadded, so 7 ms was written ".7Z" and 70 ms ".70Z", which
+ * RFC 3339 reads as 700 ms. SegmentInstant writes "SSS", always three digits, so a one or two
+ * digit fraction from that library can only be the unpadded count: it is rewritten padded, for
+ * the clock correction and for every consumer of the text. Without this an event's time moved
+ * by up to 0.99 s, and a batch's events changed order (".95Z", 95 ms, came after ".100Z"). */
+static int kotlin_library(json_t *ctx)
+{
+    json_t *name = json_object_get(json_object_get(ctx, "library"), "name");
+    return json_is_string(name) && strcmp(json_string_value(name), "analytics-kotlin") == 0;
+}
+
+/* The padded text of an unpadded "YYYY-MM-DDTHH:MM:SS.dZ" or ".ddZ", or NULL for any other. */
+static json_t *kotlin_time(json_t *v)
+{
+    if (!json_is_string(v))
+        return NULL;
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    if ((n != 22 && n != 23) || s[19] != '.' || s[n - 1] != 'Z')
+        return NULL;
+    for (size_t i = 20; i < n - 1; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return NULL;
+    char fixed[25];
+    memcpy(fixed, s, 20);
+    size_t digits = n - 21;
+    memset(fixed + 20, '0', 3 - digits);
+    memcpy(fixed + 23 - digits, s + 20, digits);
+    fixed[23] = 'Z';
+    fixed[24] = '\0';
+    return json_string_nocheck(fixed);
+}
+
 /* A string of a header's bytes: ASCII, what headers nearly always hold, is recognised a word at a
  * time instead of jansson's check per byte. A byte that is not UTF-8 (a Latin-1 device name in a
  * User-Agent) becomes U+FFFD: leaving the header out made the event one without a user agent,
@@ -498,6 +533,17 @@ int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
     char when[SLUICE_TIME_TEXT_MAX];
     sluice_time_format(en->received_ms, when);
     json_object_set_new_nocheck(ev, "receivedAt", json_string_nocheck(when));
+    if (kotlin_library(v[M_CONTEXT])) {
+        static const member_t times[] = {M_TIMESTAMP, M_ORIGINAL_TIMESTAMP, M_SENT_AT};
+        for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+            json_t *fixed = kotlin_time(v[times[i]]);
+            if (fixed == NULL)
+                continue;
+            /* Set anew, not changed in place: a batch's sentAt is one value shared by its events. */
+            json_object_set_new_nocheck(ev, wanted[times[i]].key, fixed);
+            v[times[i]] = fixed;
+        }
+    }
     correct_timestamp(ev, v[M_TIMESTAMP], v[M_ORIGINAL_TIMESTAMP], v[M_SENT_AT], en->received_ms);
     json_t *ctx = v[M_CONTEXT];
     if (!json_is_object(ctx)) {

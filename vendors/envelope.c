@@ -67,8 +67,21 @@ int sluice_envelope_parse(sluice_envelope_t *e, const char *raw, size_t len, slu
     e->user_id = json_string_value(json_object_get(e->event, "userId"));
     if (strcmp(e->type, "track") == 0)
         e->name = json_string_value(json_object_get(e->event, "event"));
-    else if (strcmp(e->type, "page") == 0 || strcmp(e->type, "screen") == 0)
+    else if (strcmp(e->type, "page") == 0)
         e->name = json_string_value(json_object_get(e->event, "name"));
+    else if (strcmp(e->type, "screen") == 0) {
+        /* Segment's SDKs name a screen in `name`; RudderStack's in `event`
+         * (rudder-sdk-kotlin ScreenEvent.kt: @SerialName("event") screenName) and in
+         * `properties.name` (rudder-sdk-android and -ios: ScreenPropertyBuilder.setScreenName), never
+         * `name`. Read from `name` only, every screen of a RudderStack app had none. */
+        e->name = json_string_value(json_object_get(e->event, "name"));
+        if (e->name == NULL || e->name[0] == '\0')
+            e->name = json_string_value(json_object_get(e->event, "event"));
+        if ((e->name == NULL || e->name[0] == '\0') && e->properties != NULL)
+            e->name = json_string_value(json_object_get(e->properties, "name"));
+        if (e->name != NULL && e->name[0] == '\0')
+            e->name = NULL;
+    }
 
     int64_t t;
     if (parse_time(json_object_get(e->root, "receivedAt"), &t) == 0)

@@ -29,7 +29,7 @@ typedef struct sluice_envelope {
     size_t raw_len;
     const char *org;        /* never NULL after a successful parse */
     const char *type;       /* track, page, screen, identify, group, alias */
-    const char *name;       /* track: `event`; page/screen: `name`; else NULL */
+    const char *name;       /* track: `event`; page: `name`; screen: `name`, `event` or `properties.name`; else NULL */
     const char *message_id; /* may be NULL (the gateway always fills it) */
     const char *anonymous_id;
     const char *user_id;

@@ -268,6 +268,11 @@ static json_t *event_params(const sluice_envelope_t *e)
         if ((v = sluice_envelope_str(e, "context.page.referrer")) != NULL && v[0] != '\0')
             set_param(params, "page_referrer", ga4_value_max(v, GA4_REFERRER_MAX));
     }
+    /* A screen_view's screen is its screen_name parameter (Firebase's Param.SCREEN_NAME, what GA4's
+     * "Page title and screen name" reports read): without it every screen_view was one unnamed
+     * screen. */
+    if (strcmp(e->type, "screen") == 0 && e->name != NULL)
+        set_param(params, "screen_name", ga4_value(e->name));
     const json_t *props = e->properties;
     if (props == NULL)
         return params;

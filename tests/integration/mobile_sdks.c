@@ -178,6 +178,14 @@ static void segment_kotlin_gzip_key_in_body(void **state)
     /* sha256("jane.doe@example.com") */
     assert_string_equal(str_at(ev, "traits", "email", NULL),
                         "86e0b9e56c17cc4d12387e1949b85053fbe73bc3ce5a1188713a9d300cc6133d");
+    /* Its times as SimpleDateFormat's unpadded `S` wrote them: ".5Z" is 5 ms and ".7Z" 7 ms (not
+     * 500 and 700), so the event was stamped 1.002 s before the batch was sent (not 1.2 s). */
+    assert_string_equal(str_at(ev, "originalTimestamp", NULL, NULL), "2026-12-04T10:00:01.005Z");
+    int64_t at, received;
+    const char *ts = str_at(ev, "timestamp", NULL, NULL), *rcv = str_at(ev, "receivedAt", NULL, NULL);
+    assert_int_equal(sluice_time_parse(ts, strlen(ts), 0, &at), 0);
+    assert_int_equal(sluice_time_parse(rcv, strlen(rcv), 0, &received), 0);
+    assert_int_equal(received - at, 1002);
     json_decref(msgs);
 }
 

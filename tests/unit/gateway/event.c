@@ -293,6 +293,39 @@ static const char *str(json_t *ev, const char *key)
     return json_string_value(json_object_get(ev, key));
 }
 
+/* analytics-kotlin's unpadded milliseconds (SimpleDateFormat "S": 95 ms is ".95Z", 7 ms ".7Z") are
+ * its milliseconds, not tenths; RFC 3339's reading (950 ms, 700 ms) moved its events. */
+static void kotlin_unpadded_milliseconds(void **state)
+{
+    (void)state;
+    sluice_event_error_t e;
+    sluice_event_enrich_t en = {.received_ms = 1795420800000LL, .client_ip = "203.0.113.9"}; /* 08:00:00Z */
+    json_t *ev = parse("{\"event\":\"x\",\"context\":{\"library\":{\"name\":\"analytics-kotlin\","
+                       "\"version\":\"1.10.0\"}},\"timestamp\":\"2026-11-23T08:00:00.95Z\","
+                       "\"sentAt\":\"2026-11-23T08:00:01.7Z\"}",
+                       &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    /* stamped 1.007 s - 0.095 s = 0.912 s before it was sent */
+    assert_string_equal(str(ev, "timestamp"), "2026-11-23T07:59:59.088Z");
+    assert_string_equal(str(ev, "originalTimestamp"), "2026-11-23T08:00:00.095Z");
+    assert_string_equal(str(ev, "sentAt"), "2026-11-23T08:00:01.007Z");
+    json_decref(ev);
+    /* Three digits are the same either way; another library's ".7Z" is RFC 3339's 700 ms. */
+    ev = parse("{\"event\":\"x\",\"context\":{\"library\":{\"name\":\"analytics-kotlin\"}},"
+               "\"timestamp\":\"2026-11-23T08:00:00.100Z\",\"sentAt\":\"2026-11-23T08:00:01.200Z\"}",
+               &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-11-23T07:59:58.900Z");
+    json_decref(ev);
+    ev = parse("{\"event\":\"x\",\"context\":{\"library\":{\"name\":\"analytics-python\"}},"
+               "\"timestamp\":\"2026-11-23T08:00:00.7Z\",\"sentAt\":\"2026-11-23T08:00:01.2Z\"}",
+               &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-11-23T07:59:59.500Z");
+    assert_string_equal(str(ev, "originalTimestamp"), "2026-11-23T08:00:00.7Z");
+    json_decref(ev);
+}
+
 /* Segment's correction: timestamp = receivedAt - (sentAt - originalTimestamp), original kept. */
 static void timestamp_corrected_for_client_clock(void **state)
 {
@@ -502,6 +535,7 @@ int main(void)
         cmocka_unit_test(encoded_size_matches_jansson),
         cmocka_unit_test(encoded_size_counts_numbers_as_sent),
         cmocka_unit_test(member_size_is_the_members_share),
+        cmocka_unit_test(kotlin_unpadded_milliseconds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

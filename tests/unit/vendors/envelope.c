@@ -113,6 +113,36 @@ static void test_fields_in_any_case(void **state)
     sluice_envelope_dispose(&e);
 }
 
+/* A screen's name wherever its SDK puts it: Segment's `name`, RudderStack's `event` (its new
+ * SDKs) or `properties.name` (rudder-sdk-android and -ios). */
+static void test_screen_name(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *edit, *want;
+    } cases[] = {
+        {"{\"type\":\"screen\",\"name\":\"Home\",\"event\":null}", "Home"},
+        {"{\"type\":\"screen\",\"event\":\"Cart\",\"properties\":{\"name\":\"Cart\"}}", "Cart"},
+        {"{\"type\":\"screen\",\"event\":null,\"properties\":{\"name\":\"Settings\"}}", "Settings"},
+        {"{\"type\":\"screen\",\"event\":null,\"properties\":{}}", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len;
+        char *raw = vfix_envelope(cases[i].edit, &len);
+        sluice_envelope_t e;
+        sluice_err_t err = {{0}};
+        assert_int_equal(sluice_envelope_parse(&e, raw, len, &err), 0);
+        if (cases[i].want == NULL)
+            assert_null(e.name);
+        else {
+            assert_non_null(e.name);
+            assert_string_equal(e.name, cases[i].want);
+        }
+        sluice_envelope_dispose(&e);
+        free(raw);
+    }
+}
+
 static void test_sha256_hex(void **state)
 {
     (void)state;
@@ -125,10 +155,9 @@ static void test_sha256_hex(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_fields_and_time),
-        cmocka_unit_test(test_fields_in_any_case),
-        cmocka_unit_test(test_sha256_hex),
+        cmocka_unit_test(test_parse_errors),       cmocka_unit_test(test_fields_and_time),
+        cmocka_unit_test(test_fields_in_any_case), cmocka_unit_test(test_sha256_hex),
+        cmocka_unit_test(test_screen_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -378,6 +378,14 @@ static void test_page_screen_skip(void **state)
     json_decref(ev);
     ev = mapped("{\"type\":\"screen\",\"name\":\"Home\"}", NULL);
     assert_string_equal(json_string_value(json_object_get(ev, "name")), "screen_view");
+    assert_non_null(json_object_get(json_object_get(ev, "params"), "screen_name"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "params"), "screen_name")), "Home");
+    json_decref(ev);
+    /* RudderStack's screen: its name in `event` and `properties.name`, no `name`. */
+    ev = mapped("{\"type\":\"screen\",\"event\":\"Cart\",\"properties\":{\"name\":\"Cart\"}}", NULL);
+    assert_string_equal(json_string_value(json_object_get(ev, "name")), "screen_view");
+    assert_non_null(json_object_get(json_object_get(ev, "params"), "screen_name"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "params"), "screen_name")), "Cart");
     json_decref(ev);
     size_t len;
     char *raw = vfix_envelope("{\"type\":\"identify\"}", &len);
