@@ -234,17 +234,21 @@ int sluice_redis_url_parse(const char *url, char *host, size_t host_len, uint16_
     }
     const char *rest = url + 8;
     size_t auth_len = strcspn(rest, "/");
+    /* user[:password]@ is taken apart by sluice_redis_url_userinfo; the host follows the last '@'.
+     * Only host:port counts against the buffer: a 64-hex-digit ACL password (ACL GENPASS) with a
+     * user and a managed Redis's long host name was refused as "host part too long". */
+    const char *host_start = rest;
+    for (size_t i = 0; i < auth_len; i++)
+        if (rest[i] == '@')
+            host_start = rest + i + 1;
+    size_t host_part_len = auth_len - (size_t)(host_start - rest);
     char authority[128];
-    if (auth_len >= sizeof(authority)) {
+    if (host_part_len >= sizeof(authority)) {
         snprintf(err, err_len, "host part too long");
         return -1;
     }
-    memcpy(authority, rest, auth_len);
-    authority[auth_len] = '\0';
-    /* user[:password]@ is taken apart by sluice_redis_url_userinfo; the host follows the last '@'. */
-    char *at = strrchr(authority, '@');
-    if (at != NULL)
-        memmove(authority, at + 1, strlen(at + 1) + 1);
+    memcpy(authority, host_start, host_part_len);
+    authority[host_part_len] = '\0';
     if (strpbrk(rest, "?#") != NULL) {
         snprintf(err, err_len, "query options are not supported; expected redis://host:port[/db]");
         return -1;

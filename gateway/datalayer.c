@@ -338,6 +338,15 @@ static int mask_cb(json_t *parent, const char *key, size_t index, json_t *value,
 
 int sluice_datalayer_user_form(const sluice_org_t *org, const char *uid, char out[65])
 {
+    /* A mask or drop rule on userId keeps the raw id out of Kafka, so Redis must not keep it for
+     * link_ttl_days either (it did: `HGET <prefix>id:<org>:<id> userId` gave the id as sent). A
+     * mask plugin need not give the same answer twice, so there is no form to link: nothing is. */
+    for (size_t i = 0; i < org->mask_rule_count; i++)
+        if (strcmp(org->mask_rules[i].path.text, "userId") == 0)
+            return -1;
+    for (size_t i = 0; i < org->drop_count; i++)
+        if (strcmp(org->drop[i].text, "userId") == 0)
+            return -1;
     const sluice_hash_rule_t *rule = NULL;
     for (size_t i = 0; i < org->hash_rule_count && rule == NULL; i++)
         if (strcmp(org->hash_rules[i].path.text, "userId") == 0)

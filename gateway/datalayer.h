@@ -80,8 +80,9 @@ void sluice_dl_result_dispose(sluice_dl_result_t *res);
  * later events), so that Redis never holds a user id the org hashes: with a hash_fields rule on
  * `userId` the hash the data layer will write (normalised the same way), into out (64 hex digits
  * and a NUL), returning 1; 0 when the id is kept as it is (no such rule, or already a hash in
- * lowercase); -1 when the rule cannot hash it (the data layer removes it: nothing to link).
- * A mask rule on userId is not applied here (a plugin may not be repeatable). Any thread. */
+ * lowercase); -1 when the rule cannot hash it, or a mask or drop rule covers userId (the data
+ * layer removes or masks it, and a mask plugin may not be repeatable: nothing to link). Any
+ * thread. */
 int sluice_datalayer_user_form(const sluice_org_t *org, const char *uid, char out[65]);
 
 /* The variant bits an org needs, from its enabled integrations. */

@@ -39,6 +39,7 @@
 #include "common/log.h"
 #include "common/time.h"
 #include "crypto/ct.h"
+#include "crypto/random.h"
 #include "identity/forget.h"
 #include "identity/redis_sync.h"
 
@@ -517,6 +518,30 @@ static void start_dedup(sluice_identity_job_t *job)
 
 /* ------------------------------------------------------------------ cross-domain token */
 
+static void on_unspent(void *ud, sluice_redis_status_t status, const redisReply *reply)
+{
+    command_failed(ud, status, reply);
+}
+
+/* Takes back the token's key after its SET NX timed out. The SET is still queued on this
+ * connection and lands when a stalled Redis resumes: the token was then spent by a redemption that
+ * answered redis_timeout and adopted nothing, and the same token presented again (a client
+ * retrying, /xd/redeem after redeemed:false) was refused as replayed, leaving the visitor split in
+ * two ids. The key is deleted only if it holds this redemption's own mark (a script, which Redis
+ * runs whole): if another redemption's SET won meanwhile (a retry on another thread's connection,
+ * run first when Redis resumed), its key stays, and the token stays spent. */
+static void unspend_token(sluice_identity_thread_t *t, const char *jti, const char *mark)
+{
+    static const char script[] =
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
+    char key[SLUICE_IDENTITY_PREFIX_MAX + 64];
+    int klen = snprintf(key, sizeof(key), "%s" XD_KEY "%s", t->prefix, jti);
+    const char *argv[5] = {"EVAL", script, "1", key, mark};
+    size_t lens[5] = {4, sizeof(script) - 1, 1, (size_t)klen, strlen(mark)};
+    if (klen < 0 || (size_t)klen >= sizeof(key) || sluice_redis_command(t->redis, on_unspent, t, 5, argv, lens) != 0)
+        count_error(t);
+}
+
 static void on_redeemed(void *ud, sluice_redis_status_t status, const redisReply *reply)
 {
     sluice_identity_job_t *job = ud;
@@ -529,6 +554,8 @@ static void on_redeemed(void *ud, sluice_redis_status_t status, const redisReply
             status == SLUICE_REDIS_TIMEOUT ? SLUICE_TOKEN_REDIS_TIMEOUT : SLUICE_TOKEN_REDIS_UNAVAILABLE;
         job->redis_slow = status == SLUICE_REDIS_TIMEOUT;
         count_error(job->t);
+        if (status == SLUICE_REDIS_TIMEOUT)
+            unspend_token(job->t, job->claims.jti, job->xd_mark);
     }
     step_done(job);
 }
@@ -594,8 +621,13 @@ static void start_redeem(sluice_identity_job_t *job)
     char key[SLUICE_IDENTITY_PREFIX_MAX + 64], pxs[24];
     int klen = snprintf(key, sizeof(key), "%s" XD_KEY "%s", job->t->prefix, job->claims.jti);
     int plen = snprintf(pxs, sizeof(pxs), "%lld", (long long)px);
-    const char *argv[6] = {"SET", key, "1", "NX", "PX", pxs};
-    size_t lens[6] = {3, (size_t)klen, 1, 2, 2, (size_t)plen};
+    /* A mark of this redemption as the value, so a timeout takes back only its own key. */
+    uint64_t rnd = 0;
+    if (sluice_random_uint64(&rnd) != 0)
+        rnd = (uint64_t)job->now_ms ^ (uint64_t)(uintptr_t)job;
+    snprintf(job->xd_mark, sizeof(job->xd_mark), "%016llx", (unsigned long long)rnd);
+    const char *argv[6] = {"SET", key, job->xd_mark, "NX", "PX", pxs};
+    size_t lens[6] = {3, (size_t)klen, 16, 2, 2, (size_t)plen};
     job->waiting++;
     if (sluice_redis_command(job->t->redis, on_redeemed, job, 6, argv, lens) != 0) {
         job->waiting--;

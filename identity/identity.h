@@ -168,6 +168,7 @@ struct sluice_identity_job {
     size_t token_len;
     char token[SLUICE_TOKEN_TEXT_MAX + 1];
     sluice_token_claims_t claims;
+    char xd_mark[17]; /* the value its SET NX gives the token's key: what a timed-out redemption may take back */
     char fbp[SLUICE_VENDOR_VALUE_MAX + 1];
     char fbc[SLUICE_VENDOR_VALUE_MAX + 1];
     char ga[SLUICE_VENDOR_VALUE_MAX + 1];

@@ -160,6 +160,15 @@ static void test_redis_url(void **state)
     assert_string_equal(host, "::1");
     assert_int_equal(port, 7);
     assert_int_equal(db, 2);
+    /* A 64-hex-digit ACL password (what ACL GENPASS makes) and a managed Redis's host name: only
+     * the host part is bounded. */
+    const char *managed = "redis://sluice-gw-prod:"
+                          "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+                          "@master.sluice-prod.abc123.use1.cache.amazonaws.com:6379/2";
+    assert_int_equal(sluice_redis_url_parse(managed, host, sizeof(host), &port, &db, err, sizeof(err)), 0);
+    assert_string_equal(host, "master.sluice-prod.abc123.use1.cache.amazonaws.com");
+    assert_int_equal(port, 6379);
+    assert_int_equal(db, 2);
     assert_int_equal(sluice_redis_url_parse("redis://x:1/db", host, sizeof(host), &port, &db, err, sizeof(err)), -1);
     assert_string_equal(err, "database after '/' must be a number");
     assert_int_equal(sluice_redis_url_parse("rediss://x:1", host, sizeof(host), &port, &db, err, sizeof(err)), -1);
