@@ -38,8 +38,10 @@ static void usage(FILE *out)
             "        vendor, integration, status, attempts, error, failed_at); never the event itself\n"
             "replay  produce the dead letters back to the events topic (kafka.topic) with their key and headers;\n"
             "        every vendor's worker sees them again (vendors dedupe on the event id). --to-vendor marks\n"
-            "        each for the one integration that dead-lettered it, so only that one delivers it. Dead\n"
-            "        letters of people `sluicectl forget` named are left out (the list is read from database.url)\n"
+            "        each for the one integration that dead-lettered it, so only that one delivers it (one\n"
+            "        whose integration the config lacks is left out, named). An event is replayed once per\n"
+            "        integration and run, however many dead letters it has. Dead letters of people\n"
+            "        `sluicectl forget` named are left out (the list is read from database.url)\n"
             "\n"
             "  --vendor V   only dead letters of vendor V (%s)\n"
             "  --since T    only those written at or after T: an ISO-8601 time (2026-11-23T10:00:00Z) or an age\n"
@@ -55,10 +57,12 @@ typedef struct opts {
 
 typedef struct run {
     const opts_t *o;
+    const sluice_config_t *cfg;
     rd_kafka_t *producer;
     const char *events_topic;
     sluice_suppress_t *suppress; /* replay: whom sluicectl forget named (the worker's list) */
-    long matched, produced, failed, no_payload, suppressed;
+    json_t *seen;                /* replay: the events produced so far, as seen_before's keys */
+    long matched, produced, failed, no_payload, suppressed, no_target, repeated;
 } run_t;
 
 static int matches(const run_t *r, const rd_kafka_message_t *m, sluice_dlq_info_t *info)
@@ -106,6 +110,59 @@ static void on_replayed(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
 }
 
+/* With --to-vendor, why the dead letter has no integration of this config to go back to (NULL
+ * when it has one). Produced anyway, it went nowhere or everywhere: a replay-to naming an
+ * integration since renamed or removed was dead-lettered again by a worker that has that
+ * vendor, and skipped by every worker when none has (the event gone without a word, "replayed 1
+ * of 1"); one without an integration ("-") carried no replay-to, so every integration of every
+ * vendor delivered it again, GA4 counting it twice. */
+static const char *no_target(const run_t *r, const sluice_dlq_info_t *info, const char *org_id)
+{
+    static char why[512];
+    if (info->integration[0] == '\0' || strcmp(info->integration, "-") == 0) {
+        snprintf(why, sizeof(why),
+                 "names no integration (its envelope could not be read, or an older worker wrote it for a replay "
+                 "to an integration it lacked); --to-vendor would send it to every integration of every vendor "
+                 "(replay it without --to-vendor if that is meant)");
+        return why;
+    }
+    const sluice_org_t *org = sluice_config_find_org(r->cfg, org_id);
+    const sluice_integration_t *it = sluice_org_find_integration(org, info->integration);
+    const sluice_vendor_ops_t *ops = sluice_vendor_find(info->vendor);
+    if (org == NULL || it == NULL || ops == NULL || it->vendor < 0 || sluice_vendor_get(it->vendor) != ops) {
+        snprintf(why, sizeof(why),
+                 "is for %s/%s, which the config does not have for org %s (renamed or removed since?)", info->vendor,
+                 info->integration, org_id != NULL && org_id[0] != '\0' ? org_id : "-");
+        return why;
+    }
+    if (!it->enabled) {
+        snprintf(why, sizeof(why), "is for %s/%s of org %s, which is disabled (enabled: false)", info->vendor,
+                 info->integration, org_id);
+        return why;
+    }
+    return NULL;
+}
+
+/* 1 when this run already replayed the same event (org and messageId) to the same place: for the
+ * same integration with --to-vendor, to every integration without it. A replay that failed again
+ * leaves a second dead letter of the event next to the first, and an event several vendors
+ * refused has one per vendor; the run that took both produced the event twice, and vendors
+ * without an event id (GA4) counted it twice. */
+static int seen_before(run_t *r, const sluice_dlq_info_t *info, const sluice_envelope_t *env)
+{
+    if (env->message_id == NULL || r->seen == NULL)
+        return 0;
+    char key[512];
+    if (r->o->to_vendor)
+        snprintf(key, sizeof(key), "%s\n%s/%s\n%s", env->org, info->vendor, info->integration, env->message_id);
+    else
+        snprintf(key, sizeof(key), "%s\n%s", env->org, env->message_id);
+    if (json_object_get(r->seen, key) != NULL)
+        return 1;
+    json_object_set_new_nocheck(r->seen, key, json_true());
+    return 0;
+}
+
 static int on_replay(const rd_kafka_message_t *m, void *ud)
 {
     run_t *r = ud;
@@ -128,17 +185,29 @@ static int on_replay(const rd_kafka_message_t *m, void *ud)
      * acting on their deletion record. */
     sluice_envelope_t env;
     sluice_err_t perr = {{0}};
-    if (sluice_envelope_parse(&env, m->payload, m->len, &perr) == 0) {
-        int forgotten = sluice_suppress_match(r->suppress, &env);
+    int parsed = sluice_envelope_parse(&env, m->payload, m->len, &perr) == 0;
+    if (parsed && sluice_suppress_match(r->suppress, &env)) {
         sluice_envelope_dispose(&env);
-        if (forgotten) {
-            r->suppressed++;
-            fprintf(stderr,
-                    "sluicectl dlq replay: the dead letter at %s[%d]@%" PRId64
-                    " is of a person sluicectl forget named: not replayed\n",
-                    rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset);
-            return 0;
-        }
+        r->suppressed++;
+        fprintf(stderr,
+                "sluicectl dlq replay: the dead letter at %s[%d]@%" PRId64
+                " is of a person sluicectl forget named: not replayed\n",
+                rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset);
+        return 0;
+    }
+    const char *why = r->o->to_vendor ? no_target(r, &info, parsed ? env.org : info.org) : NULL;
+    int again = why == NULL && parsed && seen_before(r, &info, &env);
+    if (parsed)
+        sluice_envelope_dispose(&env);
+    if (why != NULL) {
+        r->no_target++;
+        fprintf(stderr, "sluicectl dlq replay: the dead letter at %s[%d]@%" PRId64 " %s: not replayed\n",
+                rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset, why);
+        return 0;
+    }
+    if (again) {
+        r->repeated++;
+        return 0;
     }
     rd_kafka_headers_t *h = rd_kafka_headers_new(4);
     if (info.org[0])
@@ -220,7 +289,7 @@ int sluicectl_cmd_dlq(int argc, char **argv)
 
     int rc = 1;
     sluice_err_t err = {{0}};
-    run_t r = {.o = &o, .events_topic = cfg->kafka.topic};
+    run_t r = {.o = &o, .cfg = cfg, .events_topic = cfg->kafka.topic, .seen = replay ? json_object() : NULL};
     char group[64];
     snprintf(group, sizeof(group), "sluicectl-dlq-%ld", (long)getpid());
     /* A group id is required by the consumer API; it only ever assigns, never commits. */
@@ -266,7 +335,7 @@ int sluicectl_cmd_dlq(int argc, char **argv)
     if (replay) {
         rd_kafka_flush(r.producer, WAIT_MS);
         rd_kafka_poll(r.producer, 0);
-        long lost = r.matched - r.produced - r.suppressed;
+        long lost = r.matched - r.produced - r.suppressed - r.repeated;
         fprintf(stderr, "replayed %ld of %ld dead letters to %s%s", r.produced, r.matched, cfg->kafka.topic,
                 o.to_vendor ? " (each for its own integration)" : "");
         if (r.no_payload > 0)
@@ -274,6 +343,10 @@ int sluicectl_cmd_dlq(int argc, char **argv)
                     r.no_payload);
         if (r.suppressed > 0)
             fprintf(stderr, "; %ld of people sluicectl forget named not replayed", r.suppressed);
+        if (r.repeated > 0)
+            fprintf(stderr, "; %ld of an event this run had already replayed to the same place left out", r.repeated);
+        if (r.no_target > 0)
+            fprintf(stderr, "; %ld without an integration of this config to go to not replayed", r.no_target);
         fputc('\n', stderr);
         rc = lost == 0 ? 0 : 1;
     } else {
@@ -288,6 +361,7 @@ out:
     if (r.producer != NULL)
         rd_kafka_destroy(r.producer);
     sluice_suppress_destroy(r.suppress);
+    json_decref(r.seen);
     sluice_config_free(cfg);
     return rc;
 }

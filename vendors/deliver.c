@@ -103,6 +103,11 @@ struct item {
     int dlq_without_payload; /* the payload is more than the DLQ takes: sent without it */
     size_t sent_at;          /* its place in the request on the wire (batch_prune shifts items) */
     int refused;             /* the vendor's 2xx named it among the events it refused */
+    /* Without a route: the integration a replay named (`replay-to`) that this worker's config
+     * lacks, so its dead letter names it and `dlq replay --to-vendor` can aim it there again.
+     * Written as "-", the next --to-vendor replay carried no target and went to every
+     * integration of every vendor, those that had delivered the event included. "" otherwise. */
+    char integration[72];
 };
 
 struct batch {
@@ -303,7 +308,9 @@ static int dlq_produce(worker_t *w, item_t *it)
     if (rec->type != NULL)
         rd_kafka_header_add(h, "type", -1, rec->type, -1);
     sluice_dlq_failure_t f = {.vendor = it->lane->ops->name,
-                              .integration = it->route ? it->route->it->name : "-",
+                              .integration = it->route                    ? it->route->it->name
+                                             : it->integration[0] != '\0' ? it->integration
+                                                                          : "-",
                               .status = it->status,
                               .attempts = it->attempts,
                               .error = it->error,
@@ -350,7 +357,11 @@ static void dead_letter(worker_t *w, item_t *it, const char *status, unsigned at
     it->attempts = attempts;
     snprintf(it->error, sizeof(it->error), "%s", error);
     sluice_log_warn("deliver.dead_letter", "vendor %s, org %s, integration %s: %s (attempts %u)", it->lane->ops->name,
-                    it->route ? it->route->org->id : "-", it->route ? it->route->it->name : "-", error, attempts);
+                    it->route ? it->route->org->id : "-",
+                    it->route                    ? it->route->it->name
+                    : it->integration[0] != '\0' ? it->integration
+                                                 : "-",
+                    error, attempts);
     if (dlq_produce(w, it) != 0)
         dlq_retry_later(w, it);
 }
@@ -1264,8 +1275,10 @@ static void dispatch(lane_t *l, record_t *rec, const rd_kafka_message_t *m, int6
         snprintf(why, sizeof(why), "replayed to %s, which this worker's config does not have for org %s", replay_to,
                  env.org);
         item_t *it = item_new(l, rec, NULL);
-        if (it != NULL)
+        if (it != NULL) {
+            snprintf(it->integration, sizeof(it->integration), "%s", replay_to + replay_len + 1);
             dead_letter(w, it, "-", 0, why);
+        }
     }
     sluice_envelope_dispose(&env);
 }

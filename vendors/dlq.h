@@ -3,7 +3,8 @@
  * (which lists and replays it): the original envelope as value, the original key, the original
  * headers (org, source, type) and these failure headers, all plain text without PII:
  *   vendor       meta | ga4 | tiktok | webhook
- *   integration  the integration's name in the org ("-" when the envelope could not be read)
+ *   integration  the integration's name in the org ("-" when the envelope could not be read; a
+ *                replay's target that the worker's config lacks: that name, for the next replay)
  *   status       the vendor's HTTP status, or "-" when no answer decided (timeout, TLS, mapping)
  *   attempts     how many requests were made (0: refused before sending, e.g. too old)
  *   error        "HTTP 400 (Meta error 100)", curl's error text, or the mapping's reason
