@@ -164,7 +164,7 @@ int main(int argc, char **argv)
     nums = sluice_jsonnum_new();
     sluice_err_t err = {{0}};
     sluice_keyring_t *keys = getenv("ENCRYPTION_KEY") ? sluice_keyring_from_env(&err) : NULL;
-    sluice_runtime_t *rt = cfg ? sluice_runtime_create(cfg, 1, keys, NULL, NULL, &err) : NULL;
+    sluice_runtime_t *rt = cfg ? sluice_runtime_create(cfg, 1, keys, NULL, NULL, NULL, &err) : NULL;
     if (rt == NULL) {
         fprintf(stderr, "runtime: %s\n", err.msg);
         return 1;

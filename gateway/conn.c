@@ -30,6 +30,7 @@ struct sluice_conn_table {
     size_t mask;
     addr_slot_t *slots;
     atomic_uint open;
+    atomic_uint ops_open; /* metrics listener connections (SLUICE_CONN_OPS_MAX at most) */
 };
 
 sluice_conn_table_t *sluice_conn_table_create(unsigned max_connections)
@@ -145,6 +146,8 @@ static void on_sock_close(void *data)
     if (c->capped) {
         atomic_fetch_sub(&g->table->open, 1);
         sluice_counter_add(&g->metrics->conn_open, (uint64_t)-1);
+    } else {
+        atomic_fetch_sub(&g->table->ops_open, 1); /* a metrics listener connection */
     }
     unref(c);
 }
@@ -214,8 +217,18 @@ int sluice_conn_admit(sluice_conn_guard_t *g, h2o_socket_t *sock, const sluice_s
 {
     sluice_conn_table_t *t = g->table;
     if (!capped) {
+        /* Exempt from the clients' cap, but not unbounded: its descriptors come from the reserve
+         * kept below RLIMIT_NOFILE, and a flood of idle connections there (a scraper gone wrong,
+         * anyone who reaches the port) took every descriptor, so accept(2) failed on the public
+         * listeners and visitors' events went unanswered. */
+        if (atomic_fetch_add(&t->ops_open, 1) >= SLUICE_CONN_OPS_MAX) {
+            atomic_fetch_sub(&t->ops_open, 1);
+            refuse_at_accept(g, sock, SLUICE_CONN_OPS);
+            return -1;
+        }
         sluice_conn_t *c = calloc(1, sizeof(*c));
         if (c == NULL) {
+            atomic_fetch_sub(&t->ops_open, 1);
             refuse_at_accept(g, sock, SLUICE_CONN_MAX);
             return -1;
         }

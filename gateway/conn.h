@@ -43,6 +43,11 @@
 #include "config/config.h"
 #include "gateway/metrics.h"
 
+/* Connections the metrics listener holds at once, over all workers (scrapers and probes need a
+ * few; beyond it a new one is closed at accept and counted as metrics_max_connections). The
+ * gateway keeps this many descriptors out of the clients' cap (server.c). */
+#define SLUICE_CONN_OPS_MAX 64
+
 /* Per client address connection counts, shared by the workers. */
 typedef struct sluice_conn_table sluice_conn_table_t;
 
@@ -97,12 +102,12 @@ void sluice_conn_guard_init(sluice_conn_guard_t *g, h2o_context_t *ctx, sluice_c
 void sluice_conn_guard_dispose(sluice_conn_guard_t *g);
 
 /* Takes a freshly accepted socket under guard: when capped, the table's cap over all connections
- * and cfg's per-address cap (cfg->trusted_proxies exempt); the metrics listener is not capped, so
- * operators can still scrape a gateway that clients hold at its cap (its descriptors come from the
- * reserve kept below RLIMIT_NOFILE). tls is the context h2o_accept will give the socket (NULL for
- * plain HTTP): the connection takes a reference of its own, dropped when it closes. Returns 0 when
- * it may be handed to h2o_accept (its sluice_conn_t is attached), or -1 after closing it (over a
- * cap, or out of memory; counted). */
+ * and cfg's per-address cap (cfg->trusted_proxies exempt); the metrics listener is not held to
+ * them, so operators can still scrape a gateway that clients hold at its cap, but to its own
+ * SLUICE_CONN_OPS_MAX (its descriptors come from the reserve kept below RLIMIT_NOFILE). tls is the context h2o_accept
+ * will give the socket (NULL for plain HTTP): the connection takes a reference of its own, dropped when it closes.
+ * Returns 0 when it may be handed to h2o_accept (its sluice_conn_t is attached), or -1 after closing it (over a cap, or
+ * out of memory; counted). */
 int sluice_conn_admit(sluice_conn_guard_t *g, h2o_socket_t *sock, const sluice_server_config_t *cfg, int capped,
                       SSL_CTX *tls);
 

@@ -73,6 +73,8 @@ struct pending {
     unsigned outstanding; /* produced, not yet reported */
     unsigned produced, acked, failed;
     unsigned events_produced; /* of `produced`, events (the rest are records of refused ones) */
+    unsigned events_waiting;  /* of `outstanding`, events */
+    int timed_out;            /* answered 503 at the ack timeout: the events waiting then were counted refused */
     int responded;
     int waiting_acks;
     uint64_t produce_us;
@@ -310,7 +312,9 @@ static void on_ack_timeout(h2o_timeout_entry_t *entry)
         return;
     }
     if (!p->responded) {
-        sluice_counter_add(&p->w->metrics.events_rejected[SLUICE_REJECT_KAFKA], p->outstanding);
+        /* The events, not the records of refused ones (counted under their own reason). */
+        sluice_counter_add(&p->w->metrics.events_rejected[SLUICE_REJECT_KAFKA], p->events_waiting);
+        p->timed_out = 1;
         respond_unavailable(p, "Kafka did not acknowledge in time; retry the request");
     }
 }
@@ -331,9 +335,16 @@ void sluice_ingest_on_delivery(void *opaque, int err)
         settle(p);
         return;
     }
+    p->events_waiting--;
     if (err == 0) {
         p->acked++;
-        sluice_counter_add(&w->metrics.events_accepted, 1);
+        /* After a 503 at the ack timeout the event was counted refused, and the client sends it
+         * again: counting it accepted too made one event two, and accepted + refused no longer
+         * matched what clients sent. It is in Kafka all the same: its own counter says so. */
+        if (p->timed_out)
+            sluice_counter_add(&w->metrics.kafka_late_acks, 1);
+        else
+            sluice_counter_add(&w->metrics.events_accepted, 1);
         sluice_metrics_observe_ack(&w->metrics, sluice_mono_us() - p->produce_us);
         if (m->message_id != 0)
             sluice_identity_remember(w->identity, p->src->org, p->ids + m->message_id - 1, m->subject);
@@ -701,6 +712,7 @@ static void produce_all(pending_t *p)
         sluice_live_record(w->gw->live, w->index, org->id, p->src->src->id, payload, payload_len);
         p->produced++;
         p->events_produced++;
+        p->events_waiting++;
         p->outstanding++;
     }
     if (!p->responded)

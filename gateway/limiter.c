@@ -1,6 +1,8 @@
 /*
  * Token buckets per source and per client address (limiter.h). Source slots are created on the
- * main thread before a runtime is published and then only read; each bucket has one writer.
+ * main thread before a runtime is published and then only read; each bucket has one writer. A
+ * slot is released by whichever thread frees the last runtime naming it, so taking and releasing
+ * go under a mutex (never on a request's path).
  * The client table is an open-addressing hash with a short probe window: a new client takes a
  * free or refilled slot in the window, else the window's longest-idle bucket (whose client, if
  * it comes back, starts full again: the table trades exactness for a fixed size).
@@ -8,6 +10,7 @@
 #include "gateway/limiter.h"
 
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,12 +26,14 @@ typedef struct bucket {
 } bucket_t;
 
 typedef struct slot {
-    char *name;        /* "org/source" */
+    char *name;        /* "org/source"; NULL: free for another source (its buckets kept for it) */
     bucket_t *buckets; /* [nthreads] */
+    unsigned refs;     /* runtimes naming it */
 } slot_t;
 
 struct sluice_limiter {
     unsigned nthreads;
+    pthread_mutex_t lock; /* slots' names and refs: taken by the main thread, released by any */
     /* Slots [0, count) are set. A reload that names a new source appends one on the main thread
      * while workers read count for their bounds check (a plain size_t was a data race,
      * ThreadSanitizer's first report under reloads): published with release once its slot is
@@ -59,8 +64,10 @@ static int take(bucket_t *b, double rate, double burst, uint64_t now_ms)
 sluice_limiter_t *sluice_limiter_create(unsigned nthreads)
 {
     sluice_limiter_t *l = calloc(1, sizeof(*l));
-    if (l != NULL)
+    if (l != NULL) {
         l->nthreads = nthreads ? nthreads : 1;
+        pthread_mutex_init(&l->lock, NULL);
+    }
     return l;
 }
 
@@ -72,35 +79,72 @@ void sluice_limiter_destroy(sluice_limiter_t *l)
         free(l->slots[i].name);
         free(l->slots[i].buckets);
     }
+    pthread_mutex_destroy(&l->lock);
     free(l);
 }
 
 int sluice_limiter_slot(sluice_limiter_t *l, const char *org, const char *source)
 {
-    size_t ol = strlen(org), sl = strlen(source), count = atomic_load_explicit(&l->count, memory_order_relaxed);
+    size_t ol = strlen(org), sl = strlen(source);
+    pthread_mutex_lock(&l->lock);
+    size_t count = atomic_load_explicit(&l->count, memory_order_relaxed), free_slot = count;
     for (size_t i = 0; i < count; i++) {
         const char *n = l->slots[i].name;
-        if (strncmp(n, org, ol) == 0 && n[ol] == '/' && strcmp(n + ol + 1, source) == 0)
+        if (n == NULL) {
+            if (free_slot == count)
+                free_slot = i;
+            continue;
+        }
+        if (strncmp(n, org, ol) == 0 && n[ol] == '/' && strcmp(n + ol + 1, source) == 0) {
+            l->slots[i].refs++;
+            pthread_mutex_unlock(&l->lock);
             return (int)i;
+        }
     }
-    if (count == SLUICE_LIMITER_MAX_SLOTS)
+    /* A slot no runtime names any more is taken again: an operator who renames sources on every
+     * deploy used to run out of slots after 4096 names, and then every reload was refused. */
+    if (free_slot == SLUICE_LIMITER_MAX_SLOTS) {
+        pthread_mutex_unlock(&l->lock);
         return -1;
-    slot_t *s = &l->slots[count];
+    }
+    slot_t *s = &l->slots[free_slot];
+    int reused = s->buckets != NULL;
     s->name = malloc(ol + sl + 2);
-    s->buckets = calloc(l->nthreads, sizeof(bucket_t));
+    if (!reused)
+        s->buckets = calloc(l->nthreads, sizeof(bucket_t));
     if (s->name == NULL || s->buckets == NULL) {
         free(s->name);
-        free(s->buckets);
-        *s = (slot_t){0};
+        s->name = NULL;
+        if (!reused) {
+            free(s->buckets);
+            s->buckets = NULL;
+        }
+        pthread_mutex_unlock(&l->lock);
         return -1;
     }
     memcpy(s->name, org, ol);
     s->name[ol] = '/';
     memcpy(s->name + ol + 1, source, sl + 1);
+    s->refs = 1;
     for (unsigned t = 0; t < l->nthreads; t++)
-        s->buckets[t].tokens = -1;
-    atomic_store_explicit(&l->count, count + 1, memory_order_release);
-    return (int)count;
+        s->buckets[t].tokens = -1; /* a new source starts full, as it would after a restart */
+    if (free_slot == count)
+        atomic_store_explicit(&l->count, count + 1, memory_order_release);
+    pthread_mutex_unlock(&l->lock);
+    return (int)free_slot;
+}
+
+void sluice_limiter_release(sluice_limiter_t *l, int slot)
+{
+    if (l == NULL || slot < 0)
+        return;
+    pthread_mutex_lock(&l->lock);
+    slot_t *s = &l->slots[slot];
+    if ((size_t)slot < atomic_load_explicit(&l->count, memory_order_relaxed) && s->refs > 0 && --s->refs == 0) {
+        free(s->name);
+        s->name = NULL;
+    }
+    pthread_mutex_unlock(&l->lock);
 }
 
 int sluice_limiter_allow(sluice_limiter_t *l, int slot, unsigned thread, const sluice_rate_limit_t *rl, uint64_t now_ms)

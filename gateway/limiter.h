@@ -5,7 +5,8 @@
  * empties a legitimate client's.
  *
  * Source buckets live in the gateway-wide limiter: the main thread creates a slot per source
- * while it builds a runtime (before workers can see that runtime, so no lock is needed); each
+ * while it builds a runtime (before workers can see that runtime), and the runtime gives it back
+ * when it is freed, so a slot lives as long as some runtime names its source; each
  * worker thread then only touches its own bucket of a slot, refilled at per_second / threads,
  * so no bucket is ever shared. Client buckets live in a per-thread table (sluice_client_limits_t)
  * that each worker owns: a client is limited per thread at the full rate, so one that spreads
@@ -31,9 +32,15 @@ typedef struct sluice_client_limits sluice_client_limits_t;
 sluice_limiter_t *sluice_limiter_create(unsigned nthreads);
 void sluice_limiter_destroy(sluice_limiter_t *l);
 
-/* The slot of source `source` of org `org`, created (with full buckets) on first use. -1 when
- * SLUICE_LIMITER_MAX_SLOTS sources exist or out of memory. Main thread only. */
+/* The slot of source `source` of org `org`, created (with full buckets) on first use, and one
+ * reference to it (a runtime's). -1 when SLUICE_LIMITER_MAX_SLOTS sources are named by runtimes
+ * alive, or out of memory. Main thread only. */
 int sluice_limiter_slot(sluice_limiter_t *l, const char *org, const char *source);
+
+/* Drops a reference sluice_limiter_slot gave (slot < 0: nothing). The last one frees the slot for
+ * another source: a source removed by a reload and named again later starts with full buckets.
+ * Any thread (the last runtime naming it may be freed on an event-loop thread). */
+void sluice_limiter_release(sluice_limiter_t *l, int slot);
 
 /* Takes a token from thread `thread`'s bucket of slot (rate rl->per_second / nthreads, burst
  * rl->burst / nthreads, at least 1). 1 when allowed; always 1 when rl->per_second is 0. Thread

@@ -26,7 +26,7 @@ static const char *const reject_names[SLUICE_REJECT_COUNT] = {
 static const char *const limit_names[SLUICE_LIMIT_COUNT] = {"write_key", "client"};
 
 static const char *const conn_refusal_names[SLUICE_CONN_REFUSAL_COUNT] = {
-    "max_connections", "max_connections_per_ip", "fd_limit", "http2_resets", "slow_request",
+    "max_connections", "max_connections_per_ip", "fd_limit", "http2_resets", "slow_request", "metrics_max_connections",
 };
 
 static const unsigned ack_bounds_ms[SLUICE_ACK_BUCKETS] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000};
@@ -146,6 +146,11 @@ char *sluice_metrics_render(sluice_gw_metrics_t *const *blocks, size_t n, sluice
          "# HELP sluice_kafka_delivery_failed_total Messages Kafka did not acknowledge.\n"
          "# TYPE sluice_kafka_delivery_failed_total counter\nsluice_kafka_delivery_failed_total %llu\n",
          (unsigned long long)SUM(kafka_delivery_failed));
+    emit(&o,
+         "# HELP sluice_kafka_late_acks_total Events Kafka acknowledged after their request had been answered 503 "
+         "at kafka.ack_timeout_ms (counted refused, not accepted; the client's retry sends them again).\n"
+         "# TYPE sluice_kafka_late_acks_total counter\nsluice_kafka_late_acks_total %llu\n",
+         (unsigned long long)SUM(kafka_late_acks));
     emit(&o,
          "# HELP sluice_requests_in_flight Requests waiting for Kafka acknowledgements or Redis.\n"
          "# TYPE sluice_requests_in_flight gauge\nsluice_requests_in_flight %llu\n",

@@ -84,6 +84,7 @@ typedef enum sluice_conn_refusal {
     SLUICE_CONN_FD_LIMIT,     /* accept failed for want of file descriptors (the cap should prevent it) */
     SLUICE_CONN_RESETS,       /* HTTP/2: too many streams abandoned before their answer */
     SLUICE_CONN_SLOW_REQUEST, /* a request's head and body took longer than server.request_timeout_ms */
+    SLUICE_CONN_OPS,          /* the metrics listener's SLUICE_CONN_OPS_MAX reached: closed at accept */
     SLUICE_CONN_REFUSAL_COUNT,
 } sluice_conn_refusal_t;
 
@@ -98,7 +99,8 @@ typedef struct sluice_gw_metrics {
     sluice_counter_t ack_count;
     sluice_counter_t ack_sum_us;
     sluice_counter_t kafka_delivery_failed;
-    sluice_counter_t in_flight; /* gauge: requests waiting for acks or Redis */
+    sluice_counter_t kafka_late_acks; /* events acknowledged after their request was answered 503 */
+    sluice_counter_t in_flight;       /* gauge: requests waiting for acks or Redis */
     sluice_counter_t hashed[SLUICE_NORM_RAW + 1];
     sluice_counter_t hash_failed;
     sluice_counter_t masked;

@@ -29,7 +29,8 @@ static void runtime_free(sluice_runtime_t *rt)
     sluice_enrichment_destroy(rt->enrich);
     if (rt->tls != NULL && rt->tls_free != NULL)
         rt->tls_free(rt->tls); /* connections accepted with it hold references of their own */
-    for (size_t i = 0; i < rt->source_count; i++) {
+    for (size_t i = 0; rt->sources != NULL && i < rt->source_count; i++) {
+        sluice_limiter_release(rt->limiter, rt->sources[i].limit_slot);
         sluice_secure_zero(rt->sources[i].key_digest, sizeof(rt->sources[i].key_digest));
         sluice_secure_zero(rt->sources[i].prev_digest, sizeof(rt->sources[i].prev_digest));
     }
@@ -71,7 +72,8 @@ const sluice_masker_t *sluice_runtime_masker(const sluice_runtime_t *rt, unsigne
 }
 
 sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads, const sluice_keyring_t *keys,
-                                        sluice_limiter_t *limiter, const sluice_runtime_t *prev, sluice_err_t *err)
+                                        sluice_limiter_t *limiter, sluice_plugin_tally_t *tally,
+                                        const sluice_runtime_t *prev, sluice_err_t *err)
 {
     static atomic_uint_fast64_t generations;
     sluice_runtime_t *rt = calloc(1, sizeof(*rt));
@@ -91,6 +93,9 @@ sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads,
     rt->sources = calloc(rt->source_count ? rt->source_count : 1, sizeof(*rt->sources));
     if (rt->orgs == NULL || rt->sources == NULL)
         goto oom;
+    rt->limiter = limiter;
+    for (size_t i = 0; i < rt->source_count; i++)
+        rt->sources[i].limit_slot = -1; /* none taken yet: a failure below releases what was */
 
     size_t k = 0;
     for (size_t o = 0; o < cfg->org_count; o++) {
@@ -121,8 +126,14 @@ sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads,
             }
             /* The buckets are the limiter's, found by name: a reload keeps them as they are. */
             sr->limit_slot = limiter != NULL ? sluice_limiter_slot(limiter, org->id, src->id) : -1;
-            if (limiter != NULL && sr->limit_slot < 0)
-                goto oom;
+            if (limiter != NULL && sr->limit_slot < 0) {
+                sluice_err_set(err,
+                               "no rate-limit slot for %s/%s: the config and the runtimes still serving name more than "
+                               "%d sources (or out of memory)",
+                               org->id, src->id, SLUICE_LIMITER_MAX_SLOTS);
+                runtime_free(rt);
+                return NULL;
+            }
         }
     }
     if (load_plugins(rt, keys, err) != 0 ||
@@ -130,6 +141,9 @@ sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads,
         runtime_free(rt);
         return NULL;
     }
+    /* Counted with the earlier runtimes' instances: a reload does not set them back to 0. */
+    if (sluice_plugin_set_attach_tally(rt->plugins, tally) != 0)
+        goto oom;
     return rt;
 
 oom:

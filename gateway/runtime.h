@@ -22,6 +22,7 @@
 #include "gateway/piiguard.h"
 
 typedef struct sluice_plugin_set sluice_plugin_set_t;
+typedef struct sluice_plugin_tally sluice_plugin_tally_t;
 typedef struct sluice_keyring sluice_keyring_t;
 typedef struct sluice_gw_maskers sluice_gw_maskers_t;
 
@@ -52,6 +53,7 @@ typedef struct sluice_runtime {
     size_t org_count;
     sluice_source_rt_t *sources;
     size_t source_count;
+    sluice_limiter_t *limiter;        /* where the sources' limit_slots are held, given back when freed */
     sluice_plugin_set_t *plugins;     /* the mask rules' plugin instances */
     sluice_gw_maskers_t *maskers;     /* the data layer's mask seam, one per thread */
     struct sluice_enrichment *enrich; /* regexes, geolocation database, user-agent caches (enrichment.h) */
@@ -65,12 +67,14 @@ typedef struct sluice_runtime {
 /* Builds a runtime over cfg (taking ownership of it; it is freed with the runtime, also on
  * failure) for nthreads event-loop threads, loading every mask rule's plugin (keys serves the
  * plugins' host->seal and must outlive the runtime) and finding each source's rate-limit slot in
- * limiter (may be NULL: no limits; must outlive the runtime). Returns a runtime holding one
+ * limiter (may be NULL: no limits; must outlive the runtime). The plugins count into tally (may
+ * be NULL; must outlive the runtime), so their counters go on across reloads. Returns a runtime holding one
  * reference, or NULL with err set (a plugin that fails to load gives its "file:line:col:
  * reason"s). prev: the runtime it replaces (a reload), or NULL; what is unchanged on disk is
  * shared with it (enrichment.h). Main thread. */
 sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads, const sluice_keyring_t *keys,
-                                        sluice_limiter_t *limiter, const sluice_runtime_t *prev, sluice_err_t *err);
+                                        sluice_limiter_t *limiter, sluice_plugin_tally_t *tally,
+                                        const sluice_runtime_t *prev, sluice_err_t *err);
 
 /* The mask seam for event-loop thread `thread` (gateway/masker.h). Thread `thread` only. */
 const sluice_masker_t *sluice_runtime_masker(const sluice_runtime_t *rt, unsigned thread);

@@ -43,6 +43,7 @@
 #include "gateway/enrichment.h"
 #include "gateway/secrets.h"
 #include "identity/identity.h"
+#include "plugins/set.h"
 
 static __thread sluice_worker_t *self;
 
@@ -112,7 +113,9 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
             apply_guard_limits(w);
         } else if (!w->stopping) {
             w->stopping = 1;
-            w->drain_deadline_ms = (uint64_t)sluice_now_ms() + w->rt->cfg->server.drain_timeout_ms;
+            /* Monotonic: a wall clock stepped during the drain (NTP, a VM resumed) cut it short, and
+             * requests still waiting for their acks were dropped unanswered. */
+            w->drain_deadline_ms = (uint64_t)sluice_mono_ms() + w->rt->cfg->server.drain_timeout_ms;
             close_listeners(w);
             h2o_context_request_shutdown(&w->ctx);
         }
@@ -350,11 +353,11 @@ static int timeouts_idle(sluice_worker_t *w)
 static void worker_dispose(sluice_worker_t *w)
 {
     sluice_conn_shutdown_all(&w->guard);
-    uint64_t deadline = (uint64_t)sluice_now_ms() + 2000;
+    uint64_t deadline = (uint64_t)sluice_mono_ms() + 2000;
     for (;;) {
         if (h2o_linklist_is_empty(&w->guard.conns) && h2o_timeout_is_linked(&w->ctx.http2._graceful_shutdown_timeout))
             h2o_timeout_unlink(&w->ctx.http2._graceful_shutdown_timeout); /* its GOAWAY resends have no one left */
-        if ((h2o_linklist_is_empty(&w->guard.conns) && timeouts_idle(w)) || (uint64_t)sluice_now_ms() >= deadline)
+        if ((h2o_linklist_is_empty(&w->guard.conns) && timeouts_idle(w)) || (uint64_t)sluice_mono_ms() >= deadline)
             break;
         h2o_evloop_run(w->ctx.loop, 10);
     }
@@ -428,7 +431,7 @@ static void *worker_main(void *arg)
     w->running = 1;
     sem_post(ws->started);
 
-    while (!(w->stopping && (drained(w) || (uint64_t)sluice_now_ms() >= w->drain_deadline_ms)))
+    while (!(w->stopping && (drained(w) || (uint64_t)sluice_mono_ms() >= w->drain_deadline_ms)))
         h2o_evloop_run(w->ctx.loop, w->stopping ? 50 : INT32_MAX);
 
     if (!drained(w))
@@ -441,8 +444,8 @@ static void *worker_main(void *arg)
         h2o_timeout_unlink(&w->pii_flush_entry);
     /* The last findings, answered before the Redis client closes (bounded: Redis may be gone). */
     sluice_piiguard_thread_flush(w->pii, w->identity->redis, w->identity->prefix);
-    for (uint64_t until = (uint64_t)sluice_now_ms() + 500;
-         sluice_piiguard_thread_pending(w->pii) > 0 && (uint64_t)sluice_now_ms() < until;)
+    for (uint64_t until = (uint64_t)sluice_mono_ms() + 500;
+         sluice_piiguard_thread_pending(w->pii) > 0 && (uint64_t)sluice_mono_ms() < until;)
         h2o_evloop_run(w->ctx.loop, 10);
     sluice_identity_thread_close(w->identity);
     w->identity = NULL;
@@ -600,7 +603,7 @@ static void reload(sluice_gateway_t *gw)
         SSL_CTX_free(probe);
     }
     sluice_runtime_t *rt = cfg ? sluice_runtime_create(cfg, gw->nthreads, sluice_secrets_encrypt(gw->secrets),
-                                                       gw->limiter, gw->current, &err)
+                                                       gw->limiter, gw->plugin_tally, gw->current, &err)
                                : NULL;
     if (rt != NULL && tls != NULL) {
         rt->tls = tls;
@@ -671,6 +674,7 @@ static void gateway_free(sluice_gateway_t *gw, int h2o_configured)
         SSL_CTX_free(gw->ssl);
     sluice_secrets_free(gw->secrets);
     sluice_limiter_destroy(gw->limiter);
+    sluice_plugin_tally_destroy(gw->plugin_tally);
     sluice_conn_table_destroy(gw->conns);
     sluice_live_destroy(gw->live);
     sluice_forgotten_destroy(gw->forgotten);
@@ -705,7 +709,8 @@ static int listen_exposed(const char *host)
 }
 
 /* File descriptors the gateway keeps for itself besides client connections: listeners, the Kafka
- * producers' broker connections and wake-up pipes, Redis, plugins, logs, per thread and overall. */
+ * producers' broker connections and wake-up pipes, Redis, plugins, logs, per thread and overall;
+ * and the metrics listener's connections (SLUICE_CONN_OPS_MAX). */
 #define FD_RESERVE_BASE       128
 #define FD_RESERVE_PER_THREAD 64
 
@@ -726,7 +731,7 @@ static unsigned connection_cap(const sluice_config_t *cfg, unsigned nthreads)
         }
         rl = want;
     }
-    rlim_t reserve = FD_RESERVE_BASE + (rlim_t)FD_RESERVE_PER_THREAD * nthreads;
+    rlim_t reserve = FD_RESERVE_BASE + SLUICE_CONN_OPS_MAX + (rlim_t)FD_RESERVE_PER_THREAD * nthreads;
     rlim_t avail = rl.rlim_cur > reserve + 16 ? rl.rlim_cur - reserve : 16;
     if (avail > 10000000)
         avail = 10000000;
@@ -817,8 +822,9 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     }
     gw->nthreads = thread_count(cfg);
     gw->limiter = sluice_limiter_create(gw->nthreads);
+    gw->plugin_tally = sluice_plugin_tally_create();
     gw->conns = sluice_conn_table_create(connection_cap(cfg, gw->nthreads));
-    if (gw->limiter == NULL || gw->conns == NULL) {
+    if (gw->limiter == NULL || gw->plugin_tally == NULL || gw->conns == NULL) {
         sluice_config_free(cfg);
         gateway_free(gw, 0);
         return sluice_err_set(err, "out of memory"), 1;
@@ -881,7 +887,8 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     }
 
     /* The runtime owns cfg from here, also when it fails. */
-    gw->current = sluice_runtime_create(cfg, gw->nthreads, sluice_secrets_encrypt(gw->secrets), gw->limiter, NULL, err);
+    gw->current = sluice_runtime_create(cfg, gw->nthreads, sluice_secrets_encrypt(gw->secrets), gw->limiter,
+                                        gw->plugin_tally, NULL, err);
     if (gw->current == NULL) {
         gateway_free(gw, 1);
         return 1;

@@ -47,8 +47,8 @@ typedef struct sluice_worker {
     sluice_identity_thread_t *identity; /* Redis client and identity state of this thread */
     size_t in_flight;
     int stopping;
-    int running; /* set by the thread once it serves; read by the main thread after `started` */
-    uint64_t drain_deadline_ms;
+    int running;                     /* set by the thread once it serves; read by the main thread after `started` */
+    uint64_t drain_deadline_ms;      /* on the monotonic clock (sluice_mono_ms) */
     sluice_conn_guard_t guard;       /* this thread's connections and their guards (conn.h) */
     sluice_client_limits_t *clients; /* per-client rate-limit buckets of this thread (limiter.h) */
     h2o_timeout_t accept_resume;     /* accepting paused after EMFILE resumes after this */
@@ -75,10 +75,11 @@ struct sluice_gateway {
     struct sluice_secrets *secrets; /* key material and the Redis password (secrets.h) */
     sluice_runtime_t *current;      /* main thread's reference to the newest runtime */
     int64_t started_ms;
-    atomic_int ready;              /* config loaded and workers running */
-    sluice_limiter_t *limiter;     /* per-source buckets, kept across reloads */
-    sluice_conn_table_t *conns;    /* connection counts per address, and the cap over all */
-    sluice_forgotten_t *forgotten; /* the suppression list of `sluicectl forget` (gateway/forgotten.h) */
+    atomic_int ready;                         /* config loaded and workers running */
+    sluice_limiter_t *limiter;                /* per-source buckets, kept across reloads */
+    struct sluice_plugin_tally *plugin_tally; /* the plugins' counters, kept across reloads (plugins/set.h) */
+    sluice_conn_table_t *conns;               /* connection counts per address, and the cap over all */
+    sluice_forgotten_t *forgotten;            /* the suppression list of `sluicectl forget` (gateway/forgotten.h) */
     atomic_uint_fast64_t reloads_ok, reloads_failed;
     /* For /metrics on the loop threads, which must not read current (the main thread drops it). */
     atomic_uint_fast64_t generation;      /* current's */

@@ -10,6 +10,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,155 @@ struct sluice_plugin_set {
     size_t *rule_counts;
     size_t instance_count;
     sluice_mask_output_t *outputs; /* [nthreads] */
+    sluice_plugin_tally_t *tally;  /* or NULL: the set's own counts only */
 };
+
+/* ------------------------------------------------------------------ the tally */
+
+/* One series: what freed instances counted, and the live instances counting under it. */
+typedef struct tally_entry {
+    char *plugin, *org, *rule;
+    uint64_t retired_calls, retired_errors;
+    const sluice_plugin_instance_t **live;
+    size_t live_count, live_cap;
+} tally_entry_t;
+
+struct sluice_plugin_tally {
+    pthread_mutex_t lock;
+    tally_entry_t *entries;
+    size_t count, cap;
+};
+
+sluice_plugin_tally_t *sluice_plugin_tally_create(void)
+{
+    sluice_plugin_tally_t *t = calloc(1, sizeof(*t));
+    if (t != NULL)
+        pthread_mutex_init(&t->lock, NULL);
+    return t;
+}
+
+void sluice_plugin_tally_destroy(sluice_plugin_tally_t *t)
+{
+    if (t == NULL)
+        return;
+    for (size_t i = 0; i < t->count; i++) {
+        free(t->entries[i].plugin);
+        free(t->entries[i].org);
+        free(t->entries[i].rule);
+        free(t->entries[i].live);
+    }
+    free(t->entries);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+/* The entry of pi's labels, made when missing; NULL when out of memory. Under the lock. */
+static tally_entry_t *tally_entry(sluice_plugin_tally_t *t, const sluice_plugin_instance_t *pi, int make)
+{
+    const char *plugin = sluice_plugin_instance_name(pi), *org = sluice_plugin_instance_org(pi),
+               *rule = sluice_plugin_instance_rule(pi);
+    for (size_t i = 0; i < t->count; i++) {
+        tally_entry_t *e = &t->entries[i];
+        if (strcmp(e->plugin, plugin) == 0 && strcmp(e->org, org) == 0 && strcmp(e->rule, rule) == 0)
+            return e;
+    }
+    if (!make)
+        return NULL;
+    if (t->count == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 16;
+        tally_entry_t *ne = realloc(t->entries, cap * sizeof(*ne));
+        if (ne == NULL)
+            return NULL;
+        t->entries = ne;
+        t->cap = cap;
+    }
+    tally_entry_t *e = &t->entries[t->count];
+    *e = (tally_entry_t){.plugin = strdup(plugin), .org = strdup(org), .rule = strdup(rule)};
+    if (e->plugin == NULL || e->org == NULL || e->rule == NULL) {
+        free(e->plugin);
+        free(e->org);
+        free(e->rule);
+        return NULL;
+    }
+    t->count++;
+    return e;
+}
+
+static void tally_forget(tally_entry_t *e, const sluice_plugin_instance_t *pi)
+{
+    for (size_t i = 0; i < e->live_count; i++) {
+        if (e->live[i] == pi) {
+            e->live[i] = e->live[--e->live_count];
+            return;
+        }
+    }
+}
+
+int sluice_plugin_set_attach_tally(sluice_plugin_set_t *set, sluice_plugin_tally_t *t)
+{
+    if (set == NULL || t == NULL)
+        return 0;
+    pthread_mutex_lock(&t->lock);
+    size_t o = 0, r = 0;
+    int rc = 0;
+    for (o = 0; o < set->org_count && rc == 0; o++) {
+        for (r = 0; r < set->rule_counts[o]; r++) {
+            const sluice_plugin_instance_t *pi = set->rules[o][r];
+            if (pi == NULL)
+                continue;
+            tally_entry_t *e = tally_entry(t, pi, 1);
+            if (e != NULL && e->live_count == e->live_cap) {
+                size_t cap = e->live_cap ? e->live_cap * 2 : 4;
+                const sluice_plugin_instance_t **nl = realloc(e->live, cap * sizeof(*nl));
+                if (nl != NULL) {
+                    e->live = nl;
+                    e->live_cap = cap;
+                }
+            }
+            if (e == NULL || e->live_count == e->live_cap) {
+                rc = -1;
+                break;
+            }
+            e->live[e->live_count++] = pi;
+        }
+    }
+    if (rc != 0) {
+        /* Undo what was attached: the set counts on its own, as without a tally. */
+        for (size_t oo = 0; oo < set->org_count; oo++)
+            for (size_t rr = 0; rr < set->rule_counts[oo]; rr++) {
+                const sluice_plugin_instance_t *pi = set->rules[oo][rr];
+                tally_entry_t *e = pi != NULL ? tally_entry(t, pi, 0) : NULL;
+                if (e != NULL)
+                    tally_forget(e, pi);
+            }
+    } else {
+        set->tally = t;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+/* set's instances are going: their counts stay in the tally as retired ones, in the same step
+ * as they leave its live list, so no scrape sees them missing. */
+static void tally_detach(sluice_plugin_set_t *set)
+{
+    sluice_plugin_tally_t *t = set->tally;
+    if (t == NULL)
+        return;
+    pthread_mutex_lock(&t->lock);
+    for (size_t o = 0; o < set->org_count; o++)
+        for (size_t r = 0; set->rules[o] != NULL && r < set->rule_counts[o]; r++) {
+            const sluice_plugin_instance_t *pi = set->rules[o][r];
+            tally_entry_t *e = pi != NULL ? tally_entry(t, pi, 0) : NULL;
+            if (e == NULL)
+                continue;
+            e->retired_calls += sluice_plugin_instance_calls(pi);
+            e->retired_errors += sluice_plugin_instance_errors(pi);
+            tally_forget(e, pi);
+        }
+    pthread_mutex_unlock(&t->lock);
+    set->tally = NULL;
+}
 
 /* A library by path: opened once per set, its failure remembered so every rule using it is
  * reported without opening it again. */
@@ -243,6 +392,7 @@ void sluice_plugin_set_free(sluice_plugin_set_t *set)
 {
     if (set == NULL)
         return;
+    tally_detach(set);
     for (size_t o = 0; o < set->org_count; o++) {
         for (size_t r = 0; set->rules[o] != NULL && r < set->rule_counts[o]; r++)
             sluice_plugin_instance_destroy(set->rules[o][r]);
@@ -622,8 +772,15 @@ static void put_series(sink_t *s, const sluice_plugin_set_t *set, const char *me
             put_label(s, sluice_plugin_instance_org(pi));
             put(s, "\",rule=\"");
             put_label(s, sluice_plugin_instance_rule(pi));
-            put(s, "\"} %llu\n",
-                (unsigned long long)(errors ? sluice_plugin_instance_errors(pi) : sluice_plugin_instance_calls(pi)));
+            uint64_t v = errors ? sluice_plugin_instance_errors(pi) : sluice_plugin_instance_calls(pi);
+            tally_entry_t *e = set->tally != NULL ? tally_entry(set->tally, pi, 0) : NULL;
+            if (e != NULL) {
+                /* Every set's counts under these labels: the freed ones' and the live ones'. */
+                v = errors ? e->retired_errors : e->retired_calls;
+                for (size_t i = 0; i < e->live_count; i++)
+                    v += errors ? sluice_plugin_instance_errors(e->live[i]) : sluice_plugin_instance_calls(e->live[i]);
+            }
+            put(s, "\"} %llu\n", (unsigned long long)v);
         }
     }
 }
@@ -636,6 +793,8 @@ size_t sluice_plugin_set_metrics(const sluice_plugin_set_t *set, char *buf, size
             buf[0] = '\0';
         return 0;
     }
+    if (set->tally != NULL)
+        pthread_mutex_lock(&set->tally->lock);
     put(&s, "# HELP sluice_plugin_calls_total Values handed to a masking plugin, by plugin, org and rule path.\n"
             "# TYPE sluice_plugin_calls_total counter\n");
     put_series(&s, set, "sluice_plugin_calls_total", 0);
@@ -643,5 +802,7 @@ size_t sluice_plugin_set_metrics(const sluice_plugin_set_t *set, char *buf, size
             "rejected), by plugin, org and rule path.\n"
             "# TYPE sluice_plugin_errors_total counter\n");
     put_series(&s, set, "sluice_plugin_errors_total", 1);
+    if (set->tally != NULL)
+        pthread_mutex_unlock(&set->tally->lock);
     return s.len;
 }

@@ -109,7 +109,23 @@ sluice_plugin_outcome_t sluice_plugin_set_apply_in_place(sluice_plugin_set_t *se
 
 /* Prometheus text for sluice_plugin_calls_total and sluice_plugin_errors_total with labels
  * plugin, org and rule, written into buf[0..cap) like snprintf: returns the length the whole
- * text needs (>= cap means it was cut). Nothing when the set has no instance. Any thread. */
+ * text needs (>= cap means it was cut). Nothing when the set has no instance. With a tally
+ * attached, each series is the tally's (every set's counts under those labels). Any thread. */
 size_t sluice_plugin_set_metrics(const sluice_plugin_set_t *set, char *buf, size_t cap);
+
+/* Plugin counters that outlive a set: a reload builds new instances, whose own counters start
+ * at 0, and Prometheus counters must not go back without a restart. A tally sums, per series
+ * (plugin, org, rule), what the sets attached to it have counted: the sets still alive (an old
+ * runtime finishing its requests counts on) and the ones already freed. Owned by the gateway;
+ * must outlive every set attached to it. Attaching and freeing sets and rendering take its
+ * mutex; masking never does. */
+typedef struct sluice_plugin_tally sluice_plugin_tally_t;
+
+sluice_plugin_tally_t *sluice_plugin_tally_create(void); /* NULL when out of memory */
+void sluice_plugin_tally_destroy(sluice_plugin_tally_t *t);
+
+/* Counts set's instances under t from now on (0; -1 when out of memory: set keeps its own
+ * counts only). Once per set; sluice_plugin_set_free detaches it. The thread that loaded set. */
+int sluice_plugin_set_attach_tally(sluice_plugin_set_t *set, sluice_plugin_tally_t *t);
 
 #endif

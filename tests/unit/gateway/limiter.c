@@ -66,6 +66,59 @@ static void test_source_survives_reload(void **state)
     sluice_limiter_destroy(l);
 }
 
+/* An operator who renames sources on every deploy: each reload's runtime takes the new names'
+ * slots, then the runtime it replaced is freed and gives its own back. 4096 names in all used
+ * to exhaust the limiter for good (every later reload refused); only the names runtimes still
+ * hold count now, and a source kept through every deploy keeps its bucket. */
+static void test_source_slots_released_across_reloads(void **state)
+{
+    (void)state;
+    sluice_limiter_t *l = sluice_limiter_create(2);
+    enum { PER_DEPLOY = 700, DEPLOYS = 12 };
+    static int held[2][PER_DEPLOY + 1];
+    src_ctx_t kept = {l, -1, 0, {.per_second = 1, .burst = 4}};
+    char name[32];
+    for (int d = 0; d < DEPLOYS; d++) {
+        int *now = held[d % 2], *before = held[(d + 1) % 2];
+        now[0] = sluice_limiter_slot(l, "acme", "web"); /* the same through every deploy */
+        for (int i = 1; i <= PER_DEPLOY; i++) {
+            snprintf(name, sizeof(name), "src-%d-%d", d, i);
+            now[i] = sluice_limiter_slot(l, "acme", name);
+            assert_true(now[i] >= 0);
+        }
+        if (d == 0) {
+            kept.slot = now[0];
+            assert_int_equal(drain(src_allow, &kept, 1000, 100), 2); /* burst 4 over 2 threads */
+        }
+        assert_int_equal(now[0], kept.slot);
+        if (d > 0)
+            for (int i = 0; i <= PER_DEPLOY; i++)
+                sluice_limiter_release(l, before[i]);
+    }
+    /* 8,400 names over the deploys; the kept source's bucket is still the drained one. */
+    assert_int_equal(drain(src_allow, &kept, 1000, 100), 0);
+    sluice_limiter_release(l, kept.slot);
+    for (int i = 1; i <= PER_DEPLOY; i++)
+        sluice_limiter_release(l, held[(DEPLOYS - 1) % 2][i]);
+
+    /* A source removed (no runtime names it) and named again starts full, like a new one. */
+    int s = sluice_limiter_slot(l, "acme", "gone");
+    src_ctx_t g = {l, s, 0, {.per_second = 1, .burst = 4}};
+    assert_int_equal(drain(src_allow, &g, 1000, 100), 2);
+    sluice_limiter_release(l, s);
+    g.slot = sluice_limiter_slot(l, "acme", "gone");
+    assert_int_equal(drain(src_allow, &g, 1000, 100), 2);
+    sluice_limiter_release(l, g.slot);
+
+    /* What runtimes hold at once is still bounded. */
+    for (int i = 0; i < SLUICE_LIMITER_MAX_SLOTS; i++) {
+        snprintf(name, sizeof(name), "all-%d", i);
+        assert_true(sluice_limiter_slot(l, "acme", name) >= 0);
+    }
+    assert_int_equal(sluice_limiter_slot(l, "acme", "one-too-many"), -1);
+    sluice_limiter_destroy(l);
+}
+
 typedef struct cli_ctx {
     sluice_client_limits_t *t;
     int slot;
@@ -139,7 +192,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_source_share),         cmocka_unit_test(test_source_survives_reload),
         cmocka_unit_test(test_client_per_address),   cmocka_unit_test(test_client_ipv6_prefix),
-        cmocka_unit_test(test_client_table_bounded),
+        cmocka_unit_test(test_client_table_bounded), cmocka_unit_test(test_source_slots_released_across_reloads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -153,6 +153,61 @@ static void test_load_builtin_names_and_paths(void **state)
     sluice_config_free(cfg);
 }
 
+/* The value of series `series` (the whole text before the value) in a set's metrics, or -1. */
+static long long series_value(const sluice_plugin_set_t *set, const char *series)
+{
+    static char buf[4096];
+    sluice_plugin_set_metrics(set, buf, sizeof(buf));
+    const char *at = strstr(buf, series);
+    return at != NULL ? strtoll(at + strlen(series), NULL, 10) : -1;
+}
+
+/* A reload makes a new set while the old one finishes its requests: with both attached to the
+ * gateway's tally, a series counts both, is the same from either set, and does not go back when
+ * the old set is freed (its instances' own counters start at 0 in the new set). */
+static void test_tally_keeps_counts_across_sets(void **state)
+{
+    (void)state;
+    const char *rule = "        - {path: properties.card, plugin: fixture, params: {prefix: 'c:'}}\n";
+    const char *calls = "sluice_plugin_calls_total{plugin=\"fixture\",org=\"acme\",rule=\"properties.card\"} ";
+    sluice_plugin_tally_t *tally = sluice_plugin_tally_create();
+    assert_non_null(tally);
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    sluice_config_t *cfg_old = config_with(rule), *cfg_new = config_with(rule);
+    sluice_plugin_set_t *old = sluice_plugin_set_load(cfg_old, NULL, 2, 0, &d);
+    assert_non_null(old);
+    assert_int_equal(sluice_plugin_set_attach_tally(old, tally), 0);
+    sluice_plugin_field_t f = {.org = "acme", .path = "properties.card", .rule_path = "properties.card"};
+    json_t *v = json_string("4111"), *out = NULL;
+    const char *why;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sluice_plugin_set_apply(old, 0, 0, 0, &f, v, &out, &why), SLUICE_PLUGIN_REPLACED);
+        json_decref(out);
+    }
+    assert_int_equal(series_value(old, calls), 3);
+
+    sluice_plugin_set_t *new = sluice_plugin_set_load(cfg_new, NULL, 2, 0, &d);
+    assert_non_null(new);
+    assert_int_equal(sluice_plugin_set_attach_tally(new, tally), 0);
+    assert_int_equal(series_value(new, calls), 3); /* not 0 */
+    /* A request still on the old set, one on the new. */
+    assert_int_equal(sluice_plugin_set_apply(old, 1, 0, 0, &f, v, &out, &why), SLUICE_PLUGIN_REPLACED);
+    json_decref(out);
+    assert_int_equal(sluice_plugin_set_apply(new, 0, 0, 0, &f, v, &out, &why), SLUICE_PLUGIN_REPLACED);
+    json_decref(out);
+    assert_int_equal(series_value(old, calls), 5);
+    assert_int_equal(series_value(new, calls), 5);
+    sluice_plugin_set_free(old);
+    assert_int_equal(series_value(new, calls), 5);
+    json_decref(v);
+    sluice_plugin_set_free(new);
+    sluice_plugin_tally_destroy(tally);
+    sluice_config_diag_dispose(&d);
+    sluice_config_free(cfg_old);
+    sluice_config_free(cfg_new);
+}
+
 /* A built-in's name in a directory without it is no misspelling: the message says so, instead
  * of "did you mean 'generalize'?" for 'generalize'. */
 static void test_builtin_missing_from_dir(void **state)
@@ -627,6 +682,7 @@ int main(void)
         cmocka_unit_test(test_not_found_wording),
         cmocka_unit_test(test_numbers_in_an_answered_object),
         cmocka_unit_test(test_deep_answer_fails_closed),
+        cmocka_unit_test(test_tally_keeps_counts_across_sets),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
