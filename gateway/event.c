@@ -468,6 +468,15 @@ static int kotlin_library(json_t *ctx)
     return json_is_string(name) && strcmp(json_string_value(name), "analytics-kotlin") == 0;
 }
 
+/* 1 for "YYYY-MM-DDTHH:MM:SS.dZ" or ".ddZ" by its length and the fraction's dot alone. */
+static int short_fraction_time(json_t *v)
+{
+    if (!json_is_string(v))
+        return 0;
+    size_t n = json_string_length(v);
+    return (n == 22 || n == 23) && json_string_value(v)[19] == '.';
+}
+
 /* The padded text of an unpadded "YYYY-MM-DDTHH:MM:SS.dZ" or ".ddZ", or NULL for any other. */
 static json_t *kotlin_time(json_t *v)
 {
@@ -533,8 +542,13 @@ int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
     char when[SLUICE_TIME_TEXT_MAX];
     sluice_time_format(en->received_ms, when);
     json_object_set_new_nocheck(ev, "receivedAt", json_string_nocheck(when));
-    if (kotlin_library(v[M_CONTEXT])) {
-        static const member_t times[] = {M_TIMESTAMP, M_ORIGINAL_TIMESTAMP, M_SENT_AT};
+    /* The library is looked up only for a time with a short fraction: two member look-ups in
+     * context for every event were 400 instructions of the pipeline. */
+    static const member_t times[] = {M_TIMESTAMP, M_ORIGINAL_TIMESTAMP, M_SENT_AT};
+    int short_fraction = 0;
+    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
+        short_fraction |= short_fraction_time(v[times[i]]);
+    if (short_fraction && kotlin_library(v[M_CONTEXT])) {
         for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
             json_t *fixed = kotlin_time(v[times[i]]);
             if (fixed == NULL)
