@@ -362,11 +362,9 @@ static const char *json_get(void *ud, const char *path, size_t *len)
     return json_string_value(v);
 }
 
-int sluice_forgotten_known(sluice_forgotten_t *f, unsigned thread, const char *org,
-                           const uint8_t key[SLUICE_PSEUDONYM_LEN], json_t *event)
+/* The thread's snapshot of the list in force, taking a newer one when there is one. */
+static const sluice_pseudonym_set_t *current(sluice_forgotten_t *f, unsigned thread)
 {
-    if (f == NULL || thread >= f->nthreads)
-        return 0;
     slot_t *sl = &f->slots[thread];
     uint64_t v = atomic_load_explicit(&f->version, memory_order_acquire);
     if (sl->version != v) {
@@ -379,7 +377,32 @@ int sluice_forgotten_known(sluice_forgotten_t *f, unsigned thread, const char *o
         sl->snap = s;
         sl->version = v;
     }
-    return sluice_pseudonym_set_match(sl->snap->set, org, key, json_get, event);
+    return sl->snap->set;
+}
+
+int sluice_forgotten_known(sluice_forgotten_t *f, unsigned thread, const char *org,
+                           const uint8_t key[SLUICE_PSEUDONYM_LEN], json_t *event)
+{
+    if (f == NULL || thread >= f->nthreads)
+        return 0;
+    return sluice_pseudonym_set_match(current(f, thread), org, key, json_get, event);
+}
+
+/* The one id, under the first of the paths the match reads (the set holds no kinds). */
+static const char *one_id(void *ud, const char *path, size_t *len)
+{
+    if (strcmp(path, sluice_pseudonym_id_paths[0]) != 0)
+        return NULL;
+    *len = strlen(ud);
+    return ud;
+}
+
+int sluice_forgotten_id_known(sluice_forgotten_t *f, unsigned thread, const char *org,
+                              const uint8_t key[SLUICE_PSEUDONYM_LEN], const char *id)
+{
+    if (f == NULL || thread >= f->nthreads || id == NULL)
+        return 0;
+    return sluice_pseudonym_set_match(current(f, thread), org, key, one_id, (void *)id);
 }
 
 int sluice_forgotten_match(sluice_forgotten_t *f, unsigned thread, const char *org,

@@ -51,6 +51,11 @@ int sluice_forgotten_match(sluice_forgotten_t *f, unsigned thread, const char *o
 int sluice_forgotten_known(sluice_forgotten_t *f, unsigned thread, const char *org,
                            const uint8_t key[SLUICE_PSEUDONYM_LEN], json_t *event);
 
+/* 1 when the one id (of any kind) has its pseudonym on the org's list; nothing is counted.
+ * Identity asks it before writing a link or a claim naming the id. Loop thread `thread`. */
+int sluice_forgotten_id_known(sluice_forgotten_t *f, unsigned thread, const char *org,
+                              const uint8_t key[SLUICE_PSEUDONYM_LEN], const char *id);
+
 /* Pseudonyms on the list in force, every org's (0 for a NULL f). Any thread. */
 size_t sluice_forgotten_size(sluice_forgotten_t *f);
 

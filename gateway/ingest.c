@@ -1305,6 +1305,14 @@ static h2o_iovec_t anon_cookie(h2o_req_t *req, sluice_worker_t *w, const sluice_
     return v[sluice_identity_cookie_pick(w->identity, org, v, n)];
 }
 
+/* Identity's question before it names an id in Redis (identity.h: id_forgotten). */
+static int job_id_forgotten(const sluice_identity_job_t *job, const char *id)
+{
+    const pending_t *p = H2O_STRUCT_FROM_MEMBER(pending_t, job, (sluice_identity_job_t *)job);
+    const sluice_org_rt_t *ort = &p->rt->orgs[p->src->org_index];
+    return sluice_forgotten_id_known(p->w->gw->forgotten, p->w->index, p->src->org->id, ort->forget_key, id);
+}
+
 /* Identity step 1 (docs/identity.md): the cookies, Origin (or Referer) and Host of a browser
  * request, and a `_dft` token from the query string or the top of the body. consent is the
  * categories of a request without events (xd/redeem), or NULL. */
@@ -1330,6 +1338,7 @@ static void identity_begin(ingest_t *in, pending_t *p, json_t *root, int browser
     p->job.cfg = in->rt->cfg;
     p->job.org = org;
     p->job.user_form = sluice_datalayer_user_form;
+    p->job.id_forgotten = job_id_forgotten;
     sluice_identity_begin(in->w->identity, &p->job, &id, root);
 }
 
@@ -1480,9 +1489,23 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
             add_rejection(p, i, &e, NULL); /* an id may be half-hashed: nothing of it is kept */
             continue;
         }
+        /* A forgotten person's event is dropped before identity reads it: an identify of theirs
+         * on a new device wrote a link in Redis (the new anonymous id to their user id) and their
+         * id became the visitor's claimed id, new records about someone erased, though the event
+         * itself was dropped after identity. Checked on the ids the client sent, then on the id
+         * the visitor's cookie gives the event; after identity, on the ids a link fills in. */
+        const sluice_org_rt_t *ort = &p->rt->orgs[p->src->org_index];
+        if (sluice_forgotten_match(w->gw->forgotten, w->index, p->src->org->id, ort->forget_key, ev)) {
+            p->suppressed++;
+            continue;
+        }
         if (sluice_event_enrich(ev, &en) != 0 || sluice_identity_assign(&p->job, ev) != 0) {
             sluice_event_error_set(&e, 500, "internal", prefix, "no random bytes available");
             add_rejection(p, i, &e, ev);
+            continue;
+        }
+        if (sluice_forgotten_match(w->gw->forgotten, w->index, p->src->org->id, ort->forget_key, ev)) {
+            p->suppressed++;
             continue;
         }
         if (sluice_enrichment_event(&enr, ev, &p->reply) != 0) {

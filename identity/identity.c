@@ -661,14 +661,21 @@ static void on_claimed(void *ud, sluice_redis_status_t status, const redisReply 
     step_done(job);
 }
 
+/* 1 when id is of a person sluicectl forget named. */
+static int forgotten(const sluice_identity_job_t *job, const char *id)
+{
+    return id != NULL && job->id_forgotten != NULL && job->id_forgotten(job, id);
+}
+
 /* SET <prefix>own:<org>:<id> 1 NX EX <link_ttl_days>: the first request to bring an id that no
- * signed cookie ever held may have it. */
+ * signed cookie ever held may have it. A forgotten id is not claimed again (so not proven: no
+ * cookie is made for it). */
 static void start_claim(sluice_identity_job_t *job)
 {
     char key[SLUICE_IDENTITY_PREFIX_MAX + LINK_KEY_MAX], ttl[16];
     int klen = own_key(key, sizeof(key), job->t, job->org, job->anonymous_id);
     job->proof = SLUICE_IDENTITY_PROOF_NONE;
-    if (klen < 0 || job->t->redis == NULL)
+    if (klen < 0 || job->t->redis == NULL || forgotten(job, job->anonymous_id))
         return;
     int tlen = snprintf(ttl, sizeof(ttl), "%u", job->org->identity.link_ttl_days * SLUICE_COOKIE_DAY_S);
     const char *argv[6] = {"SET", key, "1", "NX", "EX", ttl};
@@ -1022,6 +1029,10 @@ static void write_link(sluice_identity_job_t *job, const char *id, const char *f
     sluice_identity_thread_t *t = job->t;
     if (t->redis == NULL || id == NULL)
         return;
+    /* Events of a forgotten person are dropped before identity, but a link can still name one
+     * of their ids from another's event (a token adopting their id): not made again. */
+    if (forgotten(job, id) || forgotten(job, value))
+        return;
     char key[SLUICE_IDENTITY_PREFIX_MAX + LINK_KEY_MAX], ttl[16];
     int klen = link_key(key, sizeof(key), t, job->org, id);
     if (klen < 0)
@@ -1208,7 +1219,9 @@ static void visitor_cookie(sluice_identity_job_t *job)
     if (sluice_cookie_sign(job->t->keys->cookies, job->org->id, job->anonymous_id, value, sizeof(value)) < 0)
         return;
     add_cookie(job, idc->cookie_name, value, max_age, 1);
-    if (job->proof != SLUICE_IDENTITY_PROOF_CLAIMED) /* a claim just set its key */
+    /* A claim just set its key. The browser of a forgotten visitor keeps its cookie (its events
+     * stay recognised, and dropped), but the claim forget deleted is not renewed. */
+    if (job->proof != SLUICE_IDENTITY_PROOF_CLAIMED && !forgotten(job, job->anonymous_id))
         keep_claim(job->t, job->org, job->anonymous_id);
 }
 

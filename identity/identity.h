@@ -134,6 +134,11 @@ struct sluice_identity_job {
      * org that hashes userId keeps no raw one in Redis): writes out and returns 1, 0 to keep the
      * id as sent, -1 to link nothing. NULL keeps every id as sent. */
     int (*user_form)(const sluice_org_t *org, const char *uid, char out[65]);
+    /* 1 when id (any kind, in the form identity keeps it) is on the org's list of people
+     * `sluicectl forget` named (the gateway's gateway/forgotten.h): run then writes nothing that
+     * names it in Redis, no link and no claim, which forget deleted and would otherwise be made
+     * again. NULL: nobody is. */
+    int (*id_forgotten)(const sluice_identity_job_t *job, const char *id);
     /* A signed request's single-use key (its signature) and until when it could be accepted
      * (epoch ms): run remembers it with SET NX PX and reports in `replay`. "" for none. */
     char replay_key[SLUICE_IDENTITY_REPLAY_KEY_MAX];

@@ -18,6 +18,7 @@
 #include "tools/commands.h"
 #include "tools/topic.h"
 #include "vendors/dlq.h"
+#include "vendors/suppress.h"
 
 static void usage(FILE *out)
 {
@@ -26,15 +27,18 @@ static void usage(FILE *out)
                  "Lists the events the gateway refused (kafka.invalid_topic, default sluice.invalid), one JSON\n"
                  "line each: partition, offset, timestamp_ms, org, source, receivedAt and error {code, message,\n"
                  "path, index}. --events adds each record's event, as the data layer left it (hashed, masked,\n"
-                 "dropped: never raw PII), and its privacy record. --since takes an ISO-8601 time or an age\n"
-                 "(30m, 6h, 2d). --org must name an org of the config. A summary line goes to stderr.\n");
+                 "dropped: never raw PII), and its privacy record; the records of people `sluicectl forget`\n"
+                 "named are then left out (the list is read from database.url). --since takes an ISO-8601\n"
+                 "time or an age (30m, 6h, 2d). --org must name an org of the config. A summary line goes to\n"
+                 "stderr.\n");
 }
 
 typedef struct run {
     const char *org;
     int64_t since_ms;
     int events;
-    long matched;
+    sluice_suppress_t *forgotten; /* --events: whom sluicectl forget named (the worker's list) */
+    long matched, left_out;
 } run_t;
 
 static int on_record(const rd_kafka_message_t *m, void *ud)
@@ -48,6 +52,14 @@ static int on_record(const rd_kafka_message_t *m, void *ud)
     json_t *rec = json_loadb(m->payload, m->len, 0, &je);
     const char *org = json_string_value(json_object_get(rec, "org"));
     if (rec == NULL || (r->org != NULL && (org == NULL || strcmp(org, r->org) != 0))) {
+        json_decref(rec);
+        return 0;
+    }
+    /* The topic keeps a forgotten person's refused events until its retention: the event (their
+     * ids, traits, properties) is theirs as much as an accepted one, which tail and the live
+     * view leave out. */
+    if (r->events && sluice_suppress_match_event(r->forgotten, org, json_object_get(rec, "event"))) {
+        r->left_out++;
         json_decref(rec);
         return 0;
     }
@@ -123,6 +135,14 @@ int sluicectl_cmd_invalid(int argc, char **argv)
 
     int rc = 1;
     sluice_err_t err = {{0}};
+    if (r.events && cfg->database.url == NULL) {
+        fprintf(stderr, "invalid: no database.url: events of people sluicectl forget named are shown too\n");
+    } else if (r.events && (r.forgotten = sluice_suppress_create(cfg, &err)) == NULL) {
+        fprintf(stderr, "sluicectl invalid list: %s (--events shows nothing without the list of people forget named)\n",
+                err.msg);
+        sluice_config_free(cfg);
+        return 1;
+    }
     char group[64];
     snprintf(group, sizeof(group), "sluicectl-invalid-%ld", (long)getpid());
     const char *const defaults[] = {"group.id", group, "enable.auto.commit", "false", "enable.partition.eof",
@@ -143,13 +163,17 @@ int sluicectl_cmd_invalid(int argc, char **argv)
         fprintf(stderr, "sluicectl invalid list: %s\n", err.msg);
         goto out;
     }
-    fprintf(stderr, "%ld refused events (%ld records in %s)\n", r.matched, n, cfg->kafka.invalid_topic);
+    fprintf(stderr, "%ld refused events (%ld records in %s)", r.matched, n, cfg->kafka.invalid_topic);
+    if (r.left_out > 0)
+        fprintf(stderr, "; %ld of people sluicectl forget named left out", r.left_out);
+    fputc('\n', stderr);
     rc = 0;
 out:
     if (consumer != NULL) {
         rd_kafka_consumer_close(consumer);
         rd_kafka_destroy(consumer);
     }
+    sluice_suppress_destroy(r.forgotten);
     sluice_config_free(cfg);
     return rc;
 }

@@ -80,6 +80,7 @@ struct record {
     uint64_t seq;
     unsigned pending; /* unfinished deliveries, plus one while being dispatched */
     int abandoned;    /* handed back: never marked done */
+    int suppressed;   /* counted as suppressed already (once per event and vendor) */
     char *payload;
     size_t len;
     char *key;
@@ -672,10 +673,16 @@ static const json_t *route_secret(worker_t *w, route_t *r, char *why, size_t why
     return s;
 }
 
+static void batch_drop_suppressed(worker_t *w, batch_t *b);
+
 static void batch_failed(worker_t *w, batch_t *b, const char *status, const char *why)
 {
     route_t *r = b->route;
     w->metrics.requests[r->lane->kind][SLUICE_REQ_FAILED]++;
+    /* A person forget named while the request was on the wire (or since the batch's last check):
+     * their events are finished as suppressed, not written whole to the dead-letter topic after
+     * the request. */
+    batch_drop_suppressed(w, b);
     for (size_t i = 0; i < b->n; i++)
         dead_letter(w, b->items[i], status, b->attempts, why);
     b->n = 0;
@@ -759,6 +766,7 @@ static void batch_partial(worker_t *w, batch_t *b, const char *status, const cha
 {
     route_t *r = b->route;
     w->metrics.requests[r->lane->kind][SLUICE_REQ_FAILED]++;
+    batch_drop_suppressed(w, b); /* as in batch_failed: a forgotten person's refused event is no dead letter */
     size_t delivered = 0, dead = 0;
     for (size_t i = 0; i < b->n; i++) {
         if (b->items[i]->refused) {
@@ -1031,7 +1039,14 @@ static void batch_drop_suppressed(worker_t *w, batch_t *b)
         }
         if (hit) {
             b->bytes -= it->v.body_len + 1;
-            item_finish(it, SLUICE_OUTCOME_SUPPRESSED);
+            /* Counted once per (event, vendor), as at dispatch: the event waits in a batch of
+             * each of the org's integrations of this vendor, and was counted once per batch, so
+             * one forgotten event read the same as two skipped at dispatch. */
+            if (!it->rec->suppressed) {
+                it->rec->suppressed = 1;
+                w->metrics.events[it->lane->kind][SLUICE_OUTCOME_SUPPRESSED]++;
+            }
+            item_free(it);
         } else {
             b->items[o++] = it;
         }
@@ -1043,8 +1058,11 @@ static void batch_send(worker_t *w, batch_t *b, int64_t now)
 {
     route_t *r = b->route;
     batch_prune(b);
-    batch_drop_too_old(w, b);
+    /* Suppression first: an event of a person forget named that also left the vendor's window
+     * while it waited was dead-lettered, its whole envelope written to the dead-letter topic
+     * after the request. */
     batch_drop_suppressed(w, b);
+    batch_drop_too_old(w, b);
     if (b->n == 0) {
         batch_free(b);
         return;

@@ -305,3 +305,15 @@ int sluice_suppress_match(sluice_suppress_t *s, const sluice_envelope_t *e)
     sluice_secure_zero(key, sizeof(key));
     return hit;
 }
+
+int sluice_suppress_match_event(sluice_suppress_t *s, const char *org, json_t *event)
+{
+    if (s == NULL || org == NULL || !json_is_object(event))
+        return 0;
+    /* The match reads the org and the ids under the event only (envelope_get). */
+    sluice_envelope_t e;
+    memset(&e, 0, sizeof(e));
+    e.org = org;
+    e.event = event;
+    return sluice_suppress_match(s, &e);
+}

@@ -48,4 +48,8 @@ uint64_t sluice_suppress_checked(const sluice_suppress_t *s);
 /* 1 when the envelope's event carries an id on its org's list. */
 int sluice_suppress_match(sluice_suppress_t *s, const sluice_envelope_t *e);
 
+/* sluice_suppress_match for an event of org outside an envelope (a record of kafka.invalid_topic:
+ * validation refused it, so it may lack what an envelope's event has). Not an object: 0. */
+int sluice_suppress_match_event(sluice_suppress_t *s, const char *org, json_t *event);
+
 #endif

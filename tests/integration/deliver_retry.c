@@ -691,6 +691,105 @@ static void test_retry_past_meta_window_dead_letters_only_the_old_event(void **s
     dfix_stub_plan(&F, &META, "");
 }
 
+/* The same, for a person `sluicectl forget` named while their event waited for the retry: it is
+ * finished as suppressed, not dead-lettered. The age check came first, so the worker wrote the
+ * person's whole envelope to the dead-letter topic after their request (kept for the topic's
+ * retention, listed by `dlq list`), where the suppression check would have dropped it. */
+static void test_forgotten_past_meta_window_not_dead_lettered(void **state)
+{
+    (void)state;
+    static const char *series = "sluice_deliver_events_total{vendor=\"meta\",outcome=\"suppressed\"}";
+    dfix_stub_plan_for(&F, &META, "503/ra=10", "fwin-");
+    int64_t now = dfix_now_ms();
+    char *envs[2] = {dfix_envelope("fwin-old", now - 7LL * 86400000 + 5400,
+                                   "{\"userId\":\"user-fwin-1\",\"anonymousId\":\"anon-fwin-1\"}"),
+                     dfix_envelope("fwin-fresh", now, NULL)};
+    dfix_produce(&F, envs, 2, NULL);
+    free(envs[0]);
+    free(envs[1]);
+    json_t *reqs = wait_requests_with(&META, "fwin-old", 1, 30000);
+    assert_int_equal(json_array_size(reqs), 1);
+    json_decref(reqs);
+    double before = dfix_metric(&F, series);
+    const char *forget[] = {"forget", "--config", F.config, "--org", "acme", "--user-id", "user-fwin-1", NULL};
+    sluice_th_output_t out;
+    dfix_sluicectl(&F, forget, NULL, NULL, &out);
+    if (!sluice_th_exited_with(out.wstatus, 0))
+        fail_msg("forget: %s %s", out.out, out.errout);
+    sluice_th_output_dispose(&out);
+    /* The retry, 10 s after the first attempt, carries the fresh event only. */
+    reqs = wait_requests_with(&META, "fwin-fresh", 2, 30000);
+    assert_int_equal(json_array_size(reqs), 2);
+    assert_null(strstr(json_string_value(json_object_get(json_array_get(reqs, 1), "body")), "fwin-old"));
+    json_decref(reqs);
+    usleep(2000 * 1000);
+    /* From a second after the start: the test before dead-letters an event of its own just before. */
+    char since[32];
+    time_t start = (time_t)(now / 1000) + 1;
+    struct tm tm;
+    gmtime_r(&start, &tm);
+    strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    const char *args[] = {"--vendor", "meta", "--since", since, NULL};
+    json_t *dlq = dfix_dlq_list(&F, args), *e;
+    size_t i, old = 0;
+    json_array_foreach(dlq, i, e) {
+        old += strstr(json_string_value(json_object_get(e, "error")), "older than 7 days") != NULL;
+    }
+    json_decref(dlq);
+    assert_int_equal(old, 0);
+    assert_true(dfix_metric(&F, series) == (before < 0 ? 0 : before) + 1);
+    dfix_stub_plan(&F, &META, "");
+}
+
+/* A request on the wire when forget named the person of one of its events, which the vendor then
+ * refuses for good: that event is finished as suppressed, not dead-lettered. Every item of the
+ * refused batch went to the dead-letter topic, the forgotten person's whole envelope with them,
+ * written after the request. */
+static void test_forgotten_in_a_refused_request_not_dead_lettered(void **state)
+{
+    (void)state;
+    static const char *series = "sluice_deliver_events_total{vendor=\"ga4\",outcome=\"suppressed\"}";
+    dfix_stub_plan_for(&F, &GA4, "400/delay=6000", "fdl-");
+    int64_t now = dfix_now_ms();
+    char *env = dfix_envelope("fdl-1", now, "{\"userId\":\"user-fdl-1\",\"anonymousId\":\"anon-fdl-1\"}");
+    dfix_produce(&F, &env, 1, NULL);
+    free(env);
+    usleep(1000 * 1000); /* read, batched for 100 ms and sent: the stub answers 6 s later */
+    double before = dfix_metric(&F, series);
+    const char *forget[] = {"forget", "--config", F.config, "--org", "acme", "--user-id", "user-fdl-1", NULL};
+    sluice_th_output_t out;
+    dfix_sluicectl(&F, forget, NULL, NULL, &out);
+    if (!sluice_th_exited_with(out.wstatus, 0))
+        fail_msg("forget: %s %s", out.out, out.errout);
+    sluice_th_output_dispose(&out);
+    json_t *reqs = wait_requests_with(&GA4, "fdl-1", 1, 30000);
+    assert_int_equal(json_array_size(reqs), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(reqs, 0), "answer")), 400);
+    json_decref(reqs);
+    char since[32];
+    time_t start = (time_t)(now / 1000);
+    struct tm tm;
+    gmtime_r(&start, &tm);
+    strftime(since, sizeof(since), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    const char *args[] = {"--vendor", "ga4", "--since", since, NULL};
+    /* The answer comes 6 s after the request: the event ends one way or the other. */
+    size_t refused = 0;
+    double after = before;
+    for (int waited = 0; waited < 30000 && refused == 0 && after <= before; waited += 250) {
+        usleep(250 * 1000);
+        after = dfix_metric(&F, series);
+        json_t *dlq = dfix_dlq_list(&F, args), *e;
+        size_t i;
+        json_array_foreach(dlq, i, e) {
+            refused += strcmp(json_string_value(json_object_get(e, "status")), "400") == 0;
+        }
+        json_decref(dlq);
+    }
+    assert_int_equal(refused, 0);
+    assert_true(after == (before < 0 ? 0 : before) + 1);
+    dfix_stub_plan(&F, &GA4, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -711,6 +810,9 @@ int main(void)
         cmocka_unit_test(test_retry_past_meta_window_dead_letters_only_the_old_event),
         cmocka_unit_test(test_ga4_proxy_page_is_retried),
         cmocka_unit_test(test_retired_api_version_waits_beyond_max_attempts),
+        /* Last: their forgets suppress the persons' later events. */
+        cmocka_unit_test(test_forgotten_past_meta_window_not_dead_lettered),
+        cmocka_unit_test(test_forgotten_in_a_refused_request_not_dead_lettered),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
