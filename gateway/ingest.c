@@ -74,7 +74,7 @@ struct pending {
     unsigned produced, acked, failed;
     unsigned events_produced; /* of `produced`, events (the rest are records of refused ones) */
     unsigned events_waiting;  /* of `outstanding`, events */
-    int timed_out;            /* answered 503 at the ack timeout: the events waiting then were counted refused */
+    int timed_out; /* answered 503 (ack timeout, full queue) while events waited: they were counted refused */
     int responded;
     int waiting_acks;
     uint64_t produce_us;
@@ -699,7 +699,11 @@ static void produce_all(pending_t *p)
         }
         if (rc != 0) {
             free(payload);
-            sluice_counter_add(&w->metrics.events_rejected[SLUICE_REJECT_KAFKA], 1);
+            /* The whole request is answered 503 and its client sends every event of it again, as
+             * at the ack timeout: this one, those this request queued before it (their acks will
+             * be late ones, not accepted) and those after it, which were counted nowhere. */
+            sluice_counter_add(&w->metrics.events_rejected[SLUICE_REJECT_KAFKA], 1 + p->events_waiting + (n - i - 1));
+            p->timed_out = 1;
             respond_unavailable(p, rc == SLUICE_PRODUCER_EFULL ? "the Kafka queue is full; retry the request"
                                                                : "Kafka refused the event; retry the request");
             slot_release(m);

@@ -10,6 +10,7 @@
 #include "gateway/limiter.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@ typedef struct slot {
     char *name;        /* "org/source"; NULL: free for another source (its buckets kept for it) */
     bucket_t *buckets; /* [nthreads] */
     unsigned refs;     /* runtimes naming it */
+    unsigned gen;      /* times it was taken by a source: part of the handle sluice_limiter_slot gives */
 } slot_t;
 
 struct sluice_limiter {
@@ -41,6 +43,23 @@ struct sluice_limiter {
     atomic_size_t count;
     slot_t slots[SLUICE_LIMITER_MAX_SLOTS];
 };
+
+/* A handle is the slot's index and how many times it was taken (modulo SLUICE_LIMITER_GENS), so
+ * that a slot taken again by another source is another key in the clients' tables: those are
+ * keyed by the handle and kept per worker thread, where the main thread cannot clear them. With
+ * the bare index, a source named by a later reload inherited the clients' drained buckets of the
+ * source removed before it (a caller throttled there was refused at once by the new source). */
+#define SLUICE_LIMITER_GENS (INT_MAX / SLUICE_LIMITER_MAX_SLOTS)
+
+static int handle(size_t index, unsigned gen)
+{
+    return (int)((gen % SLUICE_LIMITER_GENS) * SLUICE_LIMITER_MAX_SLOTS + index);
+}
+
+static size_t slot_index(int slot)
+{
+    return (size_t)slot % SLUICE_LIMITER_MAX_SLOTS;
+}
 
 /* Refills b for the time since its last use and takes one token when it can. */
 static int take(bucket_t *b, double rate, double burst, uint64_t now_ms)
@@ -97,8 +116,9 @@ int sluice_limiter_slot(sluice_limiter_t *l, const char *org, const char *source
         }
         if (strncmp(n, org, ol) == 0 && n[ol] == '/' && strcmp(n + ol + 1, source) == 0) {
             l->slots[i].refs++;
+            int h = handle(i, l->slots[i].gen);
             pthread_mutex_unlock(&l->lock);
-            return (int)i;
+            return h;
         }
     }
     /* A slot no runtime names any more is taken again: an operator who renames sources on every
@@ -126,12 +146,15 @@ int sluice_limiter_slot(sluice_limiter_t *l, const char *org, const char *source
     s->name[ol] = '/';
     memcpy(s->name + ol + 1, source, sl + 1);
     s->refs = 1;
+    if (reused)
+        s->gen++;
     for (unsigned t = 0; t < l->nthreads; t++)
         s->buckets[t].tokens = -1; /* a new source starts full, as it would after a restart */
     if (free_slot == count)
         atomic_store_explicit(&l->count, count + 1, memory_order_release);
+    int h = handle(free_slot, s->gen);
     pthread_mutex_unlock(&l->lock);
-    return (int)free_slot;
+    return h;
 }
 
 void sluice_limiter_release(sluice_limiter_t *l, int slot)
@@ -139,8 +162,9 @@ void sluice_limiter_release(sluice_limiter_t *l, int slot)
     if (l == NULL || slot < 0)
         return;
     pthread_mutex_lock(&l->lock);
-    slot_t *s = &l->slots[slot];
-    if ((size_t)slot < atomic_load_explicit(&l->count, memory_order_relaxed) && s->refs > 0 && --s->refs == 0) {
+    slot_t *s = &l->slots[slot_index(slot)];
+    if (slot_index(slot) < atomic_load_explicit(&l->count, memory_order_relaxed) &&
+        handle(slot_index(slot), s->gen) == slot && s->refs > 0 && --s->refs == 0) {
         free(s->name);
         s->name = NULL;
     }
@@ -149,11 +173,12 @@ void sluice_limiter_release(sluice_limiter_t *l, int slot)
 
 int sluice_limiter_allow(sluice_limiter_t *l, int slot, unsigned thread, const sluice_rate_limit_t *rl, uint64_t now_ms)
 {
-    if (rl->per_second <= 0 || slot < 0 || (size_t)slot >= atomic_load_explicit(&l->count, memory_order_acquire) ||
+    if (rl->per_second <= 0 || slot < 0 || slot_index(slot) >= atomic_load_explicit(&l->count, memory_order_acquire) ||
         thread >= l->nthreads)
         return 1;
     double burst = rl->burst / l->nthreads;
-    return take(&l->slots[slot].buckets[thread], rl->per_second / l->nthreads, burst < 1 ? 1 : burst, now_ms);
+    return take(&l->slots[slot_index(slot)].buckets[thread], rl->per_second / l->nthreads, burst < 1 ? 1 : burst,
+                now_ms);
 }
 
 /* ------------------------------------------------------------------ per-client table */

@@ -33,12 +33,16 @@ sluice_limiter_t *sluice_limiter_create(unsigned nthreads);
 void sluice_limiter_destroy(sluice_limiter_t *l);
 
 /* The slot of source `source` of org `org`, created (with full buckets) on first use, and one
- * reference to it (a runtime's). -1 when SLUICE_LIMITER_MAX_SLOTS sources are named by runtimes
- * alive, or out of memory. Main thread only. */
+ * reference to it (a runtime's). The handle is the same for as long as runtimes name the source;
+ * a slot freed and taken again by any source (the same or another) is another handle, so the
+ * clients' buckets (sluice_client_limits_allow, keyed by it) start full there too. -1 when
+ * SLUICE_LIMITER_MAX_SLOTS sources are named by runtimes alive, or out of memory. Main thread
+ * only. */
 int sluice_limiter_slot(sluice_limiter_t *l, const char *org, const char *source);
 
 /* Drops a reference sluice_limiter_slot gave (slot < 0: nothing). The last one frees the slot for
- * another source: a source removed by a reload and named again later starts with full buckets.
+ * another source: a source removed by a reload and named again later starts with full buckets,
+ * its own and its clients'.
  * Any thread (the last runtime naming it may be freed on an event-loop thread). */
 void sluice_limiter_release(sluice_limiter_t *l, int slot);
 

@@ -148,7 +148,9 @@ char *sluice_metrics_render(sluice_gw_metrics_t *const *blocks, size_t n, sluice
          (unsigned long long)SUM(kafka_delivery_failed));
     emit(&o,
          "# HELP sluice_kafka_late_acks_total Events Kafka acknowledged after their request had been answered 503 "
-         "at kafka.ack_timeout_ms (counted refused, not accepted; the client's retry sends them again).\n"
+         "at kafka.ack_timeout_ms or a full producer queue (counted refused, not accepted; the client's retry sends "
+         "them "
+         "again).\n"
          "# TYPE sluice_kafka_late_acks_total counter\nsluice_kafka_late_acks_total %llu\n",
          (unsigned long long)SUM(kafka_late_acks));
     emit(&o,

@@ -136,6 +136,54 @@ static void late_ack_counted_once(void **state)
     assert_true(late == 1);
 }
 
+/* The producer's queue full in the middle of a batch (kafka.queue_max_messages, a Kafka slow to
+ * take what is queued): the batch is answered 503 "the Kafka queue is full" and the client sends
+ * every event of it again. What the metrics said of those 5 events was refused 1 (the one that
+ * found the queue full), the 2 before it accepted once Kafka took them (so counted twice with the
+ * retry), and the 2 after it nothing at all: accepted + refused no longer added up to what clients
+ * sent, the invariant late_ack_counted_once checks for the ack timeout. */
+static void queue_full_batch_counted_once(void **state)
+{
+    (void)state;
+    restart("  drain_timeout_ms: 15000\n",
+            "ack_timeout_ms: 10000, queue_max_messages: 2, properties: {linger.ms: 1500}", NULL);
+    double acc0 = gwfix_metric(&F, "sluice_events_accepted_total");
+    double rej0 = gwfix_metric(&F, "sluice_events_rejected_total{reason=\"kafka_unavailable\"}");
+    double late0 = gwfix_metric(&F, "sluice_kafka_late_acks_total");
+    char body[1024];
+    size_t n = (size_t)snprintf(body, sizeof(body), "{\"batch\":[");
+    for (int i = 0; i < 5; i++)
+        n += (size_t)snprintf(body + n, sizeof(body) - n,
+                              "%s{\"type\":\"track\",\"event\":\"OnCall\",\"messageId\":\"full-%d\","
+                              "\"anonymousId\":\"a-full\"}",
+                              i ? "," : "", i);
+    snprintf(body + n, sizeof(body) - n, "]}");
+    http_resp_t r;
+    long status = gwfix_post(&F, "/v1/batch", KEY, body, &r);
+    http_resp_dispose(&r);
+    assert_int_equal(status, 503);
+
+    /* The two queued before the queue was full land once their linger is over. */
+    size_t landed = 0;
+    for (int i = 0; i < 20 && landed < 2; i++) {
+        json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+        landed = gwfix_count_message(msgs, "full-0") + gwfix_count_message(msgs, "full-1");
+        json_decref(msgs);
+        if (landed < 2)
+            sleep_ms(500);
+    }
+    assert_int_equal(landed, 2);
+    sleep_ms(500); /* the delivery reports are served on the loop's next poll */
+    double acc = gwfix_metric(&F, "sluice_events_accepted_total") - acc0;
+    double rej = gwfix_metric(&F, "sluice_events_rejected_total{reason=\"kafka_unavailable\"}") - rej0;
+    double late = gwfix_metric(&F, "sluice_kafka_late_acks_total") - late0;
+    print_message("a batch of 5 answered 503 at a full queue: accepted +%g, refused +%g, late acks +%g\n", acc, rej,
+                  late);
+    assert_true(acc == 0); /* the client's retry is the accepted one */
+    assert_true(rej == 5);
+    assert_true(late == 2);
+}
+
 /* ------------------------------------------------------------------ a flood on the metrics port */
 
 static int tcp_from(const char *from, int port)
@@ -294,6 +342,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(late_ack_counted_once),
+        cmocka_unit_test(queue_full_batch_counted_once),
         cmocka_unit_test(metrics_flood_leaves_clients_served),
         cmocka_unit_test(plugin_counters_go_on_across_reloads),
         cmocka_unit_test(drain_survives_wall_clock_step),

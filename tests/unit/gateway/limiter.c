@@ -155,6 +155,39 @@ static void test_client_per_address(void **state)
     sluice_client_limits_destroy(t);
 }
 
+/* A reload removes source "old" (its runtime freed gives its slot back) and a later one adds
+ * "new", which takes that slot. A caller throttled on "old" (one server posting for both) must
+ * start with a full client bucket on "new", as on any source it never used: the workers' client
+ * tables are keyed by what sluice_limiter_slot gives, and that was the bare index, so "new" was
+ * refused at once ("too many requests from this client"). The slot's own buckets already start
+ * full (test_source_slots_released_across_reloads). */
+static void test_client_bucket_not_inherited_by_reused_slot(void **state)
+{
+    (void)state;
+    sluice_limiter_t *l = sluice_limiter_create(1);
+    sluice_client_limits_t *t = sluice_client_limits_create(64);
+    int old = sluice_limiter_slot(l, "acme", "old");
+    assert_true(old >= 0);
+    cli_ctx_t c = {t, old, "198.51.100.20", {.per_second = 1, .burst = 5}};
+    assert_int_equal(drain(cli_allow, &c, 1000, 100), 5);
+    assert_int_equal(drain(cli_allow, &c, 1000, 100), 0);
+    /* A source kept through a reload keeps its clients' buckets: same handle. */
+    assert_int_equal(sluice_limiter_slot(l, "acme", "old"), old);
+    sluice_limiter_release(l, old);
+    sluice_limiter_release(l, old);
+
+    c.slot = sluice_limiter_slot(l, "acme", "new");
+    assert_true(c.slot >= 0);
+    assert_int_equal(drain(cli_allow, &c, 1000, 100), 5);
+    /* A stale handle given back again does not take the new source's reference. */
+    sluice_limiter_release(l, old);
+    assert_int_equal(sluice_limiter_slot(l, "acme", "other"), 1);
+    src_ctx_t s = {l, c.slot, 0, {.per_second = 1, .burst = 3}};
+    assert_int_equal(drain(src_allow, &s, 1000, 100), 3);
+    sluice_client_limits_destroy(t);
+    sluice_limiter_destroy(l);
+}
+
 /* IPv6 clients are keyed by their /64: rotating the low bits gives no new budget. */
 static void test_client_ipv6_prefix(void **state)
 {
@@ -190,9 +223,13 @@ static void test_client_table_bounded(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_source_share),         cmocka_unit_test(test_source_survives_reload),
-        cmocka_unit_test(test_client_per_address),   cmocka_unit_test(test_client_ipv6_prefix),
-        cmocka_unit_test(test_client_table_bounded), cmocka_unit_test(test_source_slots_released_across_reloads),
+        cmocka_unit_test(test_source_share),
+        cmocka_unit_test(test_source_survives_reload),
+        cmocka_unit_test(test_client_per_address),
+        cmocka_unit_test(test_client_ipv6_prefix),
+        cmocka_unit_test(test_client_table_bounded),
+        cmocka_unit_test(test_source_slots_released_across_reloads),
+        cmocka_unit_test(test_client_bucket_not_inherited_by_reused_slot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
