@@ -118,6 +118,7 @@ struct batch {
     size_t n, cap, bytes;
     int64_t opened_ms, first_ms, due_ms; /* monotonic */
     unsigned attempts;
+    unsigned waits;            /* of the attempts, those a vendor's WAIT answered (not counted) */
     int reread;                /* refused with 401 once already: the credential was dropped and read again */
     uint64_t suppress_version; /* the suppression list its items were last checked against */
     int state;                 /* OPEN, QUEUED, SENDING */
@@ -691,14 +692,21 @@ static void batch_failed(worker_t *w, batch_t *b, const char *status, const char
 
 /* A failed attempt: schedule another, or give up to the DLQ. With counted unset (the vendor's
  * SLUICE_VERDICT_WAIT: a retired api_version, which an operator fixes for every batch at once)
- * retry.max_attempts is not applied, only retry.max_elapsed_s. */
+ * the attempt does not count against retry.max_attempts, now or later; retry.max_elapsed_s
+ * bounds it. */
 static void batch_retry_as(worker_t *w, batch_t *b, const char *status, const char *why, int64_t retry_after_ms,
                            int counted)
 {
     route_t *r = b->route;
     sluice_retry_policy_t policy = r->policy;
     if (!counted)
-        policy.max_attempts = UINT_MAX;
+        b->waits++;
+    /* Only the attempts not answered WAIT count against max_attempts: counting them all, one
+     * timeout or 503 after max_attempts WAIT answers dead-lettered the batch at once, though
+     * retry.max_elapsed_s had not run out. The backoff still grows with every attempt, so a
+     * waiting batch does not ask the vendor every base_ms for an hour. */
+    int used_up = b->attempts - b->waits >= policy.max_attempts;
+    policy.max_attempts = UINT_MAX;
     int64_t now = sluice_mono_ms(), wait = 0;
     uint64_t rnd = 0;
     double frac = sluice_random_uint64(&rnd) == 0 ? (double)(rnd >> 11) / 9007199254740992.0 : 0.5;
@@ -710,7 +718,7 @@ static void batch_retry_as(worker_t *w, batch_t *b, const char *status, const ch
         batch_free(b);
         return;
     }
-    if (!sluice_retry_next(&policy, b->attempts, b->first_ms, now, retry_after_ms, frac, &wait)) {
+    if (used_up || !sluice_retry_next(&policy, b->attempts, b->first_ms, now, retry_after_ms, frac, &wait)) {
         batch_failed(w, b, status, why);
         return;
     }

@@ -297,11 +297,11 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
              * googleads v22+ errors/request_error.proto; a v21 pin got it for every request from
              * 2026-08-05 on). Each major version lives about a year (sunset-dates page): every
              * request of the integration gets this until its api_version is raised, so the events
-             * wait in Kafka for that (a reload) instead of filling the dead-letter topic, as
+             * wait in Kafka for that (a restart of sluice-deliver) instead of filling the dead-letter topic, as
              * Meta's 2635 and LinkedIn's 426 do (WAIT: not a counted retry). */
             snprintf(why, why_len,
                      "HTTP %ld (Google Ads requestError UNSUPPORTED_VERSION: this api_version has been sunset; set the "
-                     "integration's api_version to a current one and reload: the events wait)",
+                     "integration's api_version to a current one and restart sluice-deliver: the events wait)",
                      status);
             v = SLUICE_VERDICT_WAIT;
         } else if (status == 404 && !json_is_object(root)) {
@@ -313,7 +313,7 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
              * retry.max_elapsed_s: a mistyped base_url ends in the DLQ all the same). */
             snprintf(why, why_len,
                      "HTTP 404 without Google's JSON error: no such API path (a sunset api_version?); set the "
-                     "integration's api_version to a current one and reload: the events wait");
+                     "integration's api_version to a current one and restart sluice-deliver: the events wait");
             v = SLUICE_VERDICT_WAIT;
         }
     }

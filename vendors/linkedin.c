@@ -153,10 +153,11 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
     } else if (status == 426) {
         /* LinkedIn's answer to a LinkedIn-Version past its sunset: every request of this
          * integration gets it until api_version is raised, so the events wait in Kafka for that
-         * (a reload) instead of filling the dead-letter topic (WAIT: not a counted retry). */
+         * (a restart of sluice-deliver, which does not reload) instead of filling the dead-letter topic (WAIT: not a
+         * counted retry). */
         snprintf(why, why_len,
                  "HTTP 426 (LinkedIn: this api_version is past its sunset; set the integration's api_version to a "
-                 "current one and reload: the events wait)");
+                 "current one and restart sluice-deliver: the events wait)");
         v = SLUICE_VERDICT_WAIT;
     } else {
         json_t *code = json_object_get(root, "serviceErrorCode");

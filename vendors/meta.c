@@ -234,11 +234,12 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
         if (c == 2635) {
             /* "You are calling a deprecated version of the Ads API": every request of this
              * integration will get it until its api_version is raised, so the events wait in
-             * Kafka for that (a reload) instead of filling the dead-letter topic: WAIT, since as a
-             * plain retry each batch went to the DLQ after its retry.max_attempts (about a minute). */
+             * Kafka for that (a restart of sluice-deliver, which does not reload) instead of filling the dead-letter
+             * topic: WAIT, since as a plain retry each batch went to the DLQ after its retry.max_attempts (about a
+             * minute). */
             snprintf(why, why_len,
                      "HTTP %ld (Meta error 2635: this api_version has expired; set the integration's api_version to "
-                     "a current one and reload: the events wait)",
+                     "a current one and restart sluice-deliver: the events wait)",
                      status);
             v = SLUICE_VERDICT_WAIT;
         }

@@ -624,6 +624,34 @@ static void test_retired_api_version_waits_beyond_max_attempts(void **state)
     dfix_stub_plan(&F, &META, "");
 }
 
+/* The same wait broken by one ordinary failure: Meta answers 2635 more times than max_attempts
+ * (4), then a 503 (its front end, a deploy), then takes the request. The 503 is the batch's first
+ * counted failure, to be retried; counted with the 2635 answers as attempts, it dead-lettered the
+ * event at once with "HTTP 503" (5 requests, never the 6th). */
+static void test_retired_api_version_wait_then_one_503_is_retried(void **state)
+{
+    (void)state;
+    json_t *dlq = wait_dlq("meta", 1000, 0), *d;
+    size_t i, before = 0, after = 0;
+    json_array_foreach(dlq, i, d) /* other tests' 503 dead letters */
+        before += strncmp(json_string_value(json_object_get(d, "error")), "HTTP 503", 8) == 0;
+    json_decref(dlq);
+    dfix_stub_plan_for(&F, &META, "400/code=2635x4,503", "rver503");
+    produce_one("rver503", dfix_now_ms(), NULL);
+    json_t *reqs = wait_requests_with(&META, "rver503", 6, 30000);
+    assert_int_equal(json_array_size(reqs), 6); /* 5 before: no retry after the 503 */
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(reqs, 4), "answer")), 503);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(reqs, 5), "answer")), 200);
+    json_decref(reqs);
+    usleep(500 * 1000);
+    dlq = wait_dlq("meta", 1000, 0);
+    json_array_foreach(dlq, i, d)
+        after += strncmp(json_string_value(json_object_get(d, "error")), "HTTP 503", 8) == 0;
+    json_decref(dlq);
+    assert_int_equal(after, before);
+    dfix_stub_plan(&F, &META, "");
+}
+
 /* GA4 answers 204 with no body; a captive portal's or a proxy's 200 page in its place delivered
  * nothing, and was counted delivered: the event never reached GA4 and was never sent again. It
  * is retried, and the retry reaches GA4. */
@@ -810,6 +838,7 @@ int main(void)
         cmocka_unit_test(test_retry_past_meta_window_dead_letters_only_the_old_event),
         cmocka_unit_test(test_ga4_proxy_page_is_retried),
         cmocka_unit_test(test_retired_api_version_waits_beyond_max_attempts),
+        cmocka_unit_test(test_retired_api_version_wait_then_one_503_is_retried),
         /* Last: their forgets suppress the persons' later events. */
         cmocka_unit_test(test_forgotten_past_meta_window_not_dead_lettered),
         cmocka_unit_test(test_forgotten_in_a_refused_request_not_dead_lettered),

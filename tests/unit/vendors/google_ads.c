@@ -222,6 +222,9 @@ static void test_classify(void **state)
     assert_int_equal(sluice_vendor_google_ads.classify(400, sunset, strlen(sunset), why, sizeof(why)),
                      SLUICE_VERDICT_WAIT);
     assert_non_null(strstr(why, "UNSUPPORTED_VERSION: this api_version has been sunset"));
+    /* What to do once it is raised: sluice-deliver does not reload (SIGHUP is only logged), so
+     * "reload" left the events waiting until retry.max_elapsed_s sent them to the DLQ. */
+    assert_non_null(strstr(why, "restart sluice-deliver"));
     /* Another request error is still the batch's own fault. */
     const char *bad = "{\"error\":{\"code\":400,\"status\":\"INVALID_ARGUMENT\",\"details\":[{\"errors\":[{"
                       "\"errorCode\":{\"requestError\":\"INVALID_CUSTOMER_ID\"}}]}]}}";

@@ -119,6 +119,9 @@ static void test_classify(void **state)
     assert_int_equal(sluice_vendor_linkedin.classify(426, sunset, strlen(sunset), why, sizeof(why)),
                      SLUICE_VERDICT_WAIT);
     assert_non_null(strstr(why, "api_version is past its sunset"));
+    /* What to do once it is raised: sluice-deliver does not reload (SIGHUP is only logged), so
+     * "reload" left the events waiting until retry.max_elapsed_s sent them to the DLQ. */
+    assert_non_null(strstr(why, "restart sluice-deliver"));
 }
 
 int main(void)

@@ -244,6 +244,9 @@ static void test_classify(void **state)
                           "\"fbtrace_id\":\"x\"}}";
     assert_int_equal(sluice_vendor_meta.classify(400, retired, strlen(retired), why, sizeof(why)), SLUICE_VERDICT_WAIT);
     assert_non_null(strstr(why, "Meta error 2635: this api_version has expired"));
+    /* What to do once it is raised: sluice-deliver does not reload (SIGHUP is only logged), so
+     * "reload" left the events waiting until retry.max_elapsed_s sent them to the DLQ. */
+    assert_non_null(strstr(why, "restart sluice-deliver"));
 }
 
 int main(void)
