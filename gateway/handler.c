@@ -98,13 +98,35 @@ static int any_producer_ready(const sluice_gateway_t *gw)
     return 0;
 }
 
+/* 1 when every thread's Redis connection answers, 0 when one does not (its requests' dedup,
+ * tokens and links fail), -1 when no Redis is configured. From the flags the identity threads
+ * publish, never their clients (server.h: a stopping thread frees its own). */
+static int redis_up(const sluice_gateway_t *gw)
+{
+    int up = -1;
+    for (unsigned i = 0; i < gw->nthreads; i++) {
+        int u = sluice_identity_redis_up(atomic_load_explicit(&gw->workers[i].shown_identity, memory_order_acquire));
+        if (u == 0)
+            return 0;
+        if (u == 1)
+            up = 1;
+    }
+    return up;
+}
+
 static void handle_ready(h2o_req_t *req, sluice_worker_t *w)
 {
     int config = atomic_load(&w->gw->ready) && !w->stopping;
     int kafka = any_producer_ready(w->gw);
-    char body[96];
-    int n = snprintf(body, sizeof(body), "{\"ready\":%s,\"config\":%s,\"kafka\":%s}",
-                     config && kafka ? "true" : "false", config ? "true" : "false", kafka ? "true" : "false");
+    /* Named, but not part of "ready": every gateway shares one Redis, so failing readiness for it
+     * would take the whole fleet out of the load balancer (events are still accepted without it). */
+    int redis = redis_up(w->gw);
+    char body[128];
+    int n = snprintf(body, sizeof(body), "{\"ready\":%s,\"config\":%s,\"kafka\":%s%s}",
+                     config && kafka ? "true" : "false", config ? "true" : "false", kafka ? "true" : "false",
+                     redis < 0 ? ""
+                     : redis   ? ",\"redis\":true"
+                               : ",\"redis\":false");
     send_text(req, w, SLUICE_ROUTE_READY, config && kafka ? 200 : 503, "application/json", body, (size_t)n);
 }
 
@@ -114,6 +136,7 @@ static size_t metrics_extra(void *ud, char *buf, size_t cap)
     sluice_gateway_t *gw = w->gw;
     long long queued = 0;
     unsigned long long redis_errors = 0;
+    int redis = redis_up(gw);
     for (unsigned i = 0; i < gw->nthreads; i++) {
         const sluice_producer_t *p = atomic_load_explicit(&gw->workers[i].shown_producer, memory_order_acquire);
         if (p != NULL)
@@ -145,11 +168,17 @@ static size_t metrics_extra(void *ud, char *buf, size_t cap)
                  "# HELP sluice_start_time_seconds When the gateway started.\n"
                  "# TYPE sluice_start_time_seconds gauge\nsluice_start_time_seconds %lld\n"
                  "# HELP sluice_redis_errors_total Redis commands that failed or timed out.\n"
-                 "# TYPE sluice_redis_errors_total counter\nsluice_redis_errors_total %llu\n",
+                 "# TYPE sluice_redis_errors_total counter\nsluice_redis_errors_total %llu\n"
+                 "%s",
                  queued, any_producer_ready(gw), (unsigned long long)atomic_load(&gw->reloads_ok),
                  (unsigned long long)atomic_load(&gw->reloads_failed), (unsigned long long)atomic_load(&gw->generation),
                  atomic_load(&gw->last_reload_ok), (long long)(atomic_load(&gw->config_loaded_ms) / 1000), gw->nthreads,
-                 (long long)(gw->started_ms / 1000), redis_errors);
+                 (long long)(gw->started_ms / 1000), redis_errors,
+                 redis < 0   ? "" /* no Redis configured: no gauge to alert on */
+                 : redis > 0 ? "# HELP sluice_redis_up 1 while Redis answers every thread of this gateway.\n"
+                               "# TYPE sluice_redis_up gauge\nsluice_redis_up 1\n"
+                             : "# HELP sluice_redis_up 1 while Redis answers every thread of this gateway.\n"
+                               "# TYPE sluice_redis_up gauge\nsluice_redis_up 0\n");
     if (n < 0)
         return 0;
     if ((size_t)n >= cap)

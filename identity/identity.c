@@ -77,6 +77,8 @@ sluice_identity_thread_t *sluice_identity_thread_create(const sluice_config_t *c
             free(t);
             return NULL;
         }
+        t->redis_configured = 1;
+        sluice_redis_publish_up(t->redis, &t->redis_up);
     }
     return t;
 }
@@ -121,6 +123,13 @@ int64_t sluice_identity_token_window_ms(const sluice_config_t *cfg)
 uint64_t sluice_identity_redis_errors(const sluice_identity_thread_t *t)
 {
     return t != NULL ? atomic_load_explicit(&t->redis_errors, memory_order_relaxed) : 0;
+}
+
+int sluice_identity_redis_up(const sluice_identity_thread_t *t)
+{
+    if (t == NULL || !t->redis_configured)
+        return -1;
+    return atomic_load_explicit(&t->redis_up, memory_order_acquire);
 }
 
 static void count_error(sluice_identity_thread_t *t)

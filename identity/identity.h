@@ -68,7 +68,12 @@ typedef struct sluice_identity_thread {
     const sluice_identity_secrets_t *keys;       /* never NULL (an empty struct when there are no keys) */
     char prefix[SLUICE_IDENTITY_PREFIX_MAX + 1]; /* redis.key_prefix */
     _Atomic uint64_t redis_errors;               /* commands that failed or timed out; written by this thread only */
-    int64_t refusal_logged_ms;                   /* when an error reply of Redis was last logged (monotonic) */
+    /* 1 while this thread's Redis answers, written by its client (sluice_redis_publish_up): kept
+     * here because other threads' scrapes read it after sluice_identity_thread_close freed the
+     * client. */
+    _Atomic int redis_up;
+    int redis_configured;      /* set at create, read-only after: t->redis itself goes NULL at close */
+    int64_t refusal_logged_ms; /* when an error reply of Redis was last logged (monotonic) */
 } sluice_identity_thread_t;
 
 /* Creates the thread's identity state and starts connecting to Redis (in the background, with
@@ -91,6 +96,10 @@ int64_t sluice_identity_token_window_ms(const sluice_config_t *cfg);
 
 /* Redis commands of this thread that failed or timed out so far (for /metrics). Any thread. */
 uint64_t sluice_identity_redis_errors(const sluice_identity_thread_t *t);
+
+/* 1 while this thread's Redis connection answers, 0 while it does not (down, stalled, closed),
+ * -1 when no Redis is configured (or t is NULL). Any thread. */
+int sluice_identity_redis_up(const sluice_identity_thread_t *t);
 
 /* What a request brings, gathered by the gateway. Every iovec may be {NULL, 0}; they need to
  * stay valid only during sluice_identity_begin. */

@@ -24,6 +24,7 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,7 @@
 #define RECONNECT_MS         500
 #define STUCK_AFTER_TIMEOUTS 3
 #define RESOLVE_WAIT_MS      2000 /* a lookup slower than this: connect to the last address meanwhile */
+#define PROBE_MS             1000 /* a PING this often, so that a stalled Redis shows without traffic */
 
 struct sluice_redis {
     h2o_loop_t *loop;
@@ -66,6 +68,12 @@ struct sluice_redis {
     struct gaicb gai;
     int readonly_warned;
     int cluster_warned;
+    /* Up or down, for other threads (sluice_redis_publish_up): the flag outlives this client. */
+    _Atomic int *up_flag;
+    h2o_timeout_t probe_timeout;
+    h2o_timeout_entry_t probe_entry;
+    int probing;  /* a PING is waiting for its answer or its deadline */
+    int answered; /* this connection has answered a command: a stopped Redis still accepts TCP */
 };
 
 typedef struct cmd {
@@ -189,6 +197,19 @@ static int resolve_pending(sluice_redis_t *r)
 
 static void connect_now(sluice_redis_t *r);
 
+/* Up: connected (handshake done) and the last command, a PING at least, was answered in time.
+ * Only a connection that is lost or stuck drops `connected`; a SIGSTOPped Redis keeps its socket
+ * open, so the timeouts are what say it is down. */
+static void publish_up(sluice_redis_t *r)
+{
+    if (r->up_flag != NULL)
+        atomic_store_explicit(r->up_flag, !r->closing && r->connected && r->answered && r->consecutive_timeouts == 0,
+                              memory_order_release);
+}
+
+static void probe(sluice_redis_t *r);
+static void on_probe_timer(h2o_timeout_entry_t *entry);
+
 static void ready(sluice_redis_t *r)
 {
     r->connected = 1;
@@ -198,6 +219,9 @@ static void ready(sluice_redis_t *r)
     r->readonly_warned = 0;
     sluice_log_info("redis.up", "connected to %s:%u%s", r->host, r->port,
                     r->password != NULL ? " (authenticated)" : "");
+    /* Up once this connection answers: the kernel completes the connect of a SIGSTOPped Redis
+     * (without AUTH or SELECT, nothing else has been asked of it yet). */
+    probe(r);
 }
 
 /* A reply to AUTH or SELECT. An error ends this connection (the reconnect timer tries again). */
@@ -262,6 +286,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     r->connected = 0;
     r->tcp_up = 0;
     r->ac = NULL;
+    publish_up(r);
     schedule_reconnect(r);
 }
 
@@ -292,6 +317,7 @@ static void connect_now(sluice_redis_t *r)
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     r->tcp_up = 0;
     r->handshake = 0;
+    r->answered = 0;
     if (r->password != NULL) {
         /* Redis 6+ AUTH user password; AUTH password alone is the default user. */
         const char *argv[3] = {"AUTH", r->user != NULL ? r->user : r->password, r->password};
@@ -354,6 +380,8 @@ sluice_redis_t *sluice_redis_create(h2o_loop_t *loop, const char *host, uint16_t
     h2o_timeout_init(loop, &r->cmd_timeout, timeout_ms);
     h2o_timeout_init(loop, &r->reconnect_timeout, RECONNECT_MS);
     r->reconnect_entry.cb = on_reconnect_timer;
+    h2o_timeout_init(loop, &r->probe_timeout, PROBE_MS);
+    r->probe_entry.cb = on_probe_timer;
     connect_now(r);
     return r;
 }
@@ -375,6 +403,7 @@ static void on_readonly(sluice_redis_t *r, redisAsyncContext *ac)
                                      "on this server: give the primary's name");
     r->readonly_warned = 1;
     r->connected = 0;
+    publish_up(r);
     redisAsyncDisconnect(ac);
 }
 
@@ -412,6 +441,10 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     }
     if (!c->done) {
         r->consecutive_timeouts = 0;
+        if (reply != NULL) { /* NULL: the connection is going away, which on_disconnect publishes */
+            r->answered = 1;
+            publish_up(r);
+        }
         h2o_timeout_unlink(&c->timeout);
         c->done = 1;
         c->cb(c->ud, reply != NULL ? SLUICE_REDIS_OK : SLUICE_REDIS_UNAVAILABLE, reply);
@@ -427,7 +460,9 @@ static void on_cmd_timeout(h2o_timeout_entry_t *entry)
     sluice_redis_t *r = c->r;
     c->done = 1; /* freed by on_reply when hiredis lets go of it */
     c->cb(c->ud, SLUICE_REDIS_TIMEOUT, NULL);
-    if (++r->consecutive_timeouts >= STUCK_AFTER_TIMEOUTS && r->ac != NULL) {
+    ++r->consecutive_timeouts;
+    publish_up(r);
+    if (r->consecutive_timeouts >= STUCK_AFTER_TIMEOUTS && r->ac != NULL) {
         sluice_log_warn("redis.stuck", "%u commands in a row timed out; reconnecting to %s:%u", r->consecutive_timeouts,
                         r->host, r->port);
         r->consecutive_timeouts = 0;
@@ -462,16 +497,56 @@ int sluice_redis_connected(const sluice_redis_t *r)
     return r != NULL && r->connected;
 }
 
+static void on_probe_reply(void *ud, sluice_redis_status_t status, const redisReply *reply)
+{
+    /* Any answer, an error too (-NOPERM from an ACL user without +ping), shows Redis serving:
+     * on_reply has already counted it as such. */
+    (void)status;
+    (void)reply;
+    sluice_redis_t *r = ud;
+    r->probing = 0;
+}
+
+static void probe(sluice_redis_t *r)
+{
+    static const char *argv[1] = {"PING"};
+    if (r->up_flag != NULL && !r->probing && r->connected &&
+        sluice_redis_command(r, on_probe_reply, r, 1, argv, NULL) == 0)
+        r->probing = 1;
+}
+
+static void on_probe_timer(h2o_timeout_entry_t *entry)
+{
+    sluice_redis_t *r = H2O_STRUCT_FROM_MEMBER(sluice_redis_t, probe_entry, entry);
+    probe(r);
+    if (!r->closing)
+        h2o_timeout_link(r->loop, &r->probe_timeout, &r->probe_entry);
+}
+
+void sluice_redis_publish_up(sluice_redis_t *r, _Atomic int *flag)
+{
+    if (r == NULL)
+        return;
+    r->up_flag = flag;
+    publish_up(r);
+    if (flag != NULL && !h2o_timeout_is_linked(&r->probe_entry))
+        h2o_timeout_link(r->loop, &r->probe_timeout, &r->probe_entry);
+}
+
 void sluice_redis_destroy(sluice_redis_t *r)
 {
     if (r == NULL)
         return;
     r->closing = 1;
+    publish_up(r);
     if (h2o_timeout_is_linked(&r->reconnect_entry))
         h2o_timeout_unlink(&r->reconnect_entry);
+    if (h2o_timeout_is_linked(&r->probe_entry))
+        h2o_timeout_unlink(&r->probe_entry);
     if (r->ac != NULL)
         redisAsyncFree(r->ac);
     h2o_timeout_dispose(r->loop, &r->reconnect_timeout);
+    h2o_timeout_dispose(r->loop, &r->probe_timeout);
     /* Timed-out commands still linked? None: every live command is unlinked by its reply. */
     h2o_timeout_dispose(r->loop, &r->cmd_timeout);
     if (r->resolving) {

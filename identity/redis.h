@@ -6,8 +6,8 @@
  *
  * Each connection first authenticates (AUTH [user] password, when a password is given) and
  * selects its database; only then does the client count as connected. The commands sluice
- * sends are AUTH, SELECT, SET, EXISTS, HMGET, HSET, EXPIRE and DEL, so an ACL user allowed just
- * those (on the deployment's key prefix) is enough (docs/identity.md, "Redis").
+ * sends are AUTH, SELECT, SET, EXISTS, HMGET, HSET, EXPIRE, DEL and PING (sluice_redis_publish_up), so an ACL user
+ * allowed just those (on the deployment's key prefix) is enough (docs/identity.md, "Redis").
  *
  * One client per event-loop thread; every function must be called on that loop's thread.
  */
@@ -46,6 +46,12 @@ int sluice_redis_command(sluice_redis_t *r, sluice_redis_cb cb, void *ud, int ar
 
 /* 1 while connected, authenticated and ready. */
 int sluice_redis_connected(const sluice_redis_t *r);
+
+/* Has r store 1 in *flag while Redis answers (connected, and its last command answered in time)
+ * and 0 otherwise, with a PING every second so that a stalled Redis shows without traffic. Other
+ * threads read *flag (atomically) instead of r, which the loop thread may free: *flag must
+ * outlive r. sluice_redis_destroy stores 0. */
+void sluice_redis_publish_up(sluice_redis_t *r, _Atomic int *flag);
 
 /* Closes the connection; pending callbacks get UNAVAILABLE before this returns. NULL allowed. */
 void sluice_redis_destroy(sluice_redis_t *r);

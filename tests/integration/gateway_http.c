@@ -1634,7 +1634,7 @@ static void operations(void **state)
     http_resp_dispose(&r);
     http_do(gwfix_metrics_url(&F, "/readyz"), &o, F.ca, &r);
     assert_int_equal(r.status, 200);
-    assert_string_equal(r.body, "{\"ready\":true,\"config\":true,\"kafka\":true}");
+    assert_string_equal(r.body, "{\"ready\":true,\"config\":true,\"kafka\":true,\"redis\":true}");
     http_resp_dispose(&r);
     http_do(gwfix_metrics_url(&F, "/metrics"), &o, F.ca, &r);
     assert_int_equal(r.status, 200);

@@ -290,6 +290,91 @@ static void *bg_post_run(void *arg)
     return NULL;
 }
 
+/* The operator on call sees Redis's state from each gateway: /readyz names it (but stays 200, as
+ * every gateway shares one Redis: failing readiness for it would empty the load balancer) and
+ * sluice_redis_up goes 0 while Redis is stalled (SIGSTOP: its socket stays open, only the answers
+ * stop) or gone, and back to 1 when it serves again, without any traffic to the gateway. */
+static long readyz(char *body, size_t cap)
+{
+    http_resp_t r;
+    http_opts_t o = {.timeout_ms = 3000};
+    http_do(gwfix_metrics_url(&F, "/readyz"), &o, F.ca, &r);
+    long status = r.curl_error != 0 ? -1 : r.status;
+    snprintf(body, cap, "%s", r.body != NULL ? r.body : "");
+    http_resp_dispose(&r);
+    return status;
+}
+
+/* Waits (at most 10 s) until sluice_redis_up is want; returns the value last read. */
+static double wait_redis_up(double want)
+{
+    double v = -2;
+    for (int i = 0; i < 100; i++) {
+        v = gwfix_metric(&F, "sluice_redis_up");
+        if (v == want)
+            break;
+        sleep_ms(100);
+    }
+    return v;
+}
+
+static void expect_readyz(const char *redis)
+{
+    char body[256];
+    long status = readyz(body, sizeof(body));
+    char want[128];
+    snprintf(want, sizeof(want), "{\"ready\":true,\"config\":true,\"kafka\":true%s}", redis);
+    if (status != 200 || strcmp(body, want) != 0)
+        fail_msg("/readyz answered %ld %s, expected 200 %s", status, body, want);
+}
+
+static void redis_state_shown(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    /* Without Redis configured: no gauge to alert on, nothing about Redis in /readyz. */
+    restart("", "ack_timeout_ms: 5000", NULL);
+    assert_true(gwfix_metric(&F, "sluice_redis_up") == -1);
+    expect_readyz("");
+
+    char kafka[256];
+    snprintf(kafka, sizeof(kafka), "ack_timeout_ms: 5000}\nredis: {url: \"%s\", timeout_ms: 200", F.redis.url);
+    restart("", kafka, NULL);
+    assert_true(wait_redis_up(1) == 1);
+    expect_readyz(",\"redis\":true");
+
+    /* Stalled: no traffic reaches the gateway meanwhile, so only its own checks can tell. */
+    assert_int_equal(sluice_th_proc_signal(F.redis.proc, SIGSTOP, &err), 0);
+    double stalled = wait_redis_up(0);
+    /* and stays 0 while it stays stopped: after 3 timeouts the gateway reconnects, and the kernel
+     * completes that connect for a stopped Redis too (it answers nothing over it). */
+    int seen_up = 0;
+    for (int i = 0; i < 50; i++) {
+        seen_up += gwfix_metric(&F, "sluice_redis_up") != 0;
+        sleep_ms(100);
+    }
+    char body[256];
+    long status = readyz(body, sizeof(body));
+    int resumed = sluice_th_proc_signal(F.redis.proc, SIGCONT, &err);
+    assert_int_equal(resumed, 0);
+    print_message("Redis stopped: sluice_redis_up %g, /readyz %ld %s\n", stalled, status, body);
+    assert_true(stalled == 0);
+    assert_int_equal(seen_up, 0);
+    assert_int_equal(status, 200);
+    assert_string_equal(body, "{\"ready\":true,\"config\":true,\"kafka\":true,\"redis\":false}");
+    assert_true(wait_redis_up(1) == 1);
+    expect_readyz(",\"redis\":true");
+
+    /* Killed, then a fresh server on the same port. */
+    assert_int_equal(sluice_th_proc_signal(F.redis.proc, SIGKILL, &err), 0);
+    assert_int_equal(sluice_th_redis_stop(&F.redis, &err), 0); /* reaps it */
+    assert_true(wait_redis_up(0) == 0);
+    expect_readyz(",\"redis\":false");
+    assert_int_equal(sluice_th_redis_restart(&F.redis, &err), 0);
+    assert_true(wait_redis_up(1) == 1);
+    expect_readyz(",\"redis\":true");
+}
+
 /* SIGTERM gives requests in flight server.drain_timeout_ms to get their Kafka acks, then the
  * gateway flushes and exits, inside the orchestrator's grace period (docs/deploy.md: 10 s of
  * drain in 20 s). The deadline was read off the wall clock: stepped back during the drain (NTP
@@ -345,6 +430,7 @@ int main(void)
         cmocka_unit_test(queue_full_batch_counted_once),
         cmocka_unit_test(metrics_flood_leaves_clients_served),
         cmocka_unit_test(plugin_counters_go_on_across_reloads),
+        cmocka_unit_test(redis_state_shown),
         cmocka_unit_test(drain_survives_wall_clock_step),
     };
     /* Under the sanitizers the last case is not run (a preloaded library cannot come before the

@@ -44,7 +44,7 @@
 /* The ACL user of docs/identity.md: sluice's commands, sluice's keys, nothing else. */
 /* clang-format off */
 static const char *const acl[] = {"--user", GW_USER, "on", ">" GW_PW, "resetkeys", "~" PREFIX "*", "resetchannels",
-                                  "-@all", "+set", "+exists", "+hmget", "+hset", "+hsetnx", "+hincrby", "+expire", "+del", "+get", "+smembers", "+select", NULL};
+                                  "-@all", "+set", "+exists", "+hmget", "+hset", "+hsetnx", "+hincrby", "+expire", "+del", "+get", "+smembers", "+select", "+ping", NULL};
 /* clang-format on */
 
 static gwfix_t F;
@@ -601,6 +601,7 @@ static void gateway_through_stunnel(void **state)
     assert_true(gwfix_metric(&F, "sluice_pii_inbox_errors_total") == 0);
     assert_true(gwfix_metric(&F, "sluice_suppression_refresh_failures_total") == 0);
     assert_true(gwfix_metric(&F, "sluice_redis_errors_total") == 0);
+    assert_true(gwfix_metric(&F, "sluice_redis_up") == 1); /* its PING answered as the ACL user */
     assert_true(keys_all_prefixed(ST.port) >= 4);
 
     /* The gateway reads the password once: it is neither in its environment (as the kernel shows
