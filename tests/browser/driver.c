@@ -22,24 +22,19 @@
  * exits 0; its output (and the gateway's log on failure) goes to ctest's output.
  * One thread, a cmocka test with one case.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
 
 #include "tests/integration/deliver_fix.h"
 #include "tests/integration/gwfix.h"
+#include "tests/integration/nodecase.h"
 
 #define WEB_KEY     "wk_browser_web_3c9e"
 #define SLOW_KEY    "wk_browser_slow_81d0"
@@ -145,49 +140,33 @@ static int teardown(void **state)
 
 /* ------------------------------------------------------------------ requests from node */
 
-static json_t *answer_ok(json_t *result)
-{
-    return json_pack("{s:b,s:o}", "ok", 1, "result", result ? result : json_null());
-}
-
-static json_t *answer_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static json_t *answer_error(const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
-}
-
 static json_t *handle(json_t *req)
 {
     sluice_err_t err = {{0}};
     const char *op = json_string_value(json_object_get(req, "op"));
     if (op == NULL)
-        return answer_error("no op");
+        return nodecase_error("no op");
     if (strcmp(op, "kafka_read") == 0)
-        return answer_ok(gwfix_kafka_read(&F, "sluice.events"));
+        return nodecase_ok(gwfix_kafka_read(&F, "sluice.events"));
     if (strcmp(op, "kafka_down") == 0)
-        return sluice_th_kafka_down(&F.kafka, &err) == 0 ? answer_ok(NULL) : answer_error("%s", err.msg);
+        return sluice_th_kafka_down(&F.kafka, &err) == 0 ? nodecase_ok(NULL) : nodecase_error("%s", err.msg);
     if (strcmp(op, "kafka_up") == 0)
-        return sluice_th_kafka_up(&F.kafka, &err) == 0 ? answer_ok(NULL) : answer_error("%s", err.msg);
+        return sluice_th_kafka_up(&F.kafka, &err) == 0 ? nodecase_ok(NULL) : nodecase_error("%s", err.msg);
     if (strcmp(op, "gateway_stop") == 0) {
         int st = gwfix_stop(&F, SIGTERM);
-        return sluice_th_exited_with(st, 0) ? answer_ok(NULL) : answer_error("gateway exited with status %d", st);
+        return sluice_th_exited_with(st, 0) ? nodecase_ok(NULL) : nodecase_error("gateway exited with status %d", st);
     }
     if (strcmp(op, "gateway_start") == 0) {
         gwfix_start(&F);
-        return answer_ok(NULL);
+        return nodecase_ok(NULL);
     }
     if (strcmp(op, "metric") == 0) {
         const char *series = json_string_value(json_object_get(req, "series"));
-        return series ? answer_ok(json_real(gwfix_metric(&F, series))) : answer_error("metric needs series");
+        return series ? nodecase_ok(json_real(gwfix_metric(&F, series))) : nodecase_error("metric needs series");
     }
     if (strcmp(op, "stub_requests") == 0)
-        return META.proc != NULL ? answer_ok(dfix_requests(&META)) : answer_error("no vendor stub in this case");
-    return answer_error("unknown op '%s'", op);
+        return META.proc != NULL ? nodecase_ok(dfix_requests(&META)) : nodecase_error("no vendor stub in this case");
+    return nodecase_error("unknown op '%s'", op);
 }
 
 /* ------------------------------------------------------------------ the case */
@@ -195,10 +174,6 @@ static json_t *handle(json_t *req)
 static void run_case(void **state)
 {
     (void)state;
-    int to_driver[2], to_node[2];
-    assert_int_equal(pipe2(to_driver, O_CLOEXEC), 0);
-    assert_int_equal(pipe2(to_node, O_CLOEXEC), 0);
-
     char script[PATH_MAX], chromium[PATH_MAX];
     snprintf(script, sizeof(script), "%s/tests/browser/run.mjs", getenv("SLUICE_SOURCE_DIR"));
     const char *ch = getenv("SLUICE_CHROMIUM");
@@ -211,49 +186,12 @@ static void run_case(void **state)
     char *cfg_text = json_dumps(cfg, JSON_COMPACT);
     json_decref(cfg);
 
-    fflush(NULL);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        /* The node process dies with this driver, and Chromium with node (its pipe closes). */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        if (dup2(to_driver[1], 3) < 0 || dup2(to_node[0], 4) < 0)
-            _exit(127);
-        setenv("SLUICE_BROWSER", cfg_text, 1);
-        char *argv[] = {"node", script, (char *)case_name, NULL};
-        execvp("node", argv);
-        fprintf(stderr, "browser driver: cannot run node: %s\n", strerror(errno));
-        _exit(127);
-    }
+    char cfg_env[8192];
+    int n = snprintf(cfg_env, sizeof(cfg_env), "SLUICE_BROWSER=%s", cfg_text);
+    assert_true(n > 0 && (size_t)n < sizeof(cfg_env));
     free(cfg_text);
-    close(to_driver[1]);
-    close(to_node[0]);
-
-    FILE *in = fdopen(to_driver[0], "r");
-    assert_non_null(in);
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline(&line, &cap, in) > 0) {
-        json_error_t je;
-        json_t *req = json_loads(line, 0, &je);
-        json_t *ans = req ? handle(req) : answer_error("bad request line: %s", je.text);
-        json_decref(req);
-        char *text = json_dumps(ans, JSON_COMPACT);
-        json_decref(ans);
-        size_t len = strlen(text);
-        if (write(to_node[1], text, len) != (ssize_t)len || write(to_node[1], "\n", 1) != 1)
-            print_error("browser driver: node stopped reading its answers\n");
-        free(text);
-    }
-    free(line);
-    fclose(in);
-    close(to_node[1]);
-
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    const char *env[] = {cfg_env, NULL};
+    int status = nodecase_run("browser driver", script, case_name, env, handle);
     if (!sluice_th_exited_with(status, 0)) {
         char tail[2048] = "";
         if (sluice_th_proc_running(F.gw))

@@ -22,23 +22,18 @@
  * exits 0; its output (and the gateway's log on failure) goes to ctest's output.
  * One thread, a cmocka test with one case.
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
 
 #include "tests/integration/gwfix.h"
+#include "tests/integration/nodecase.h"
 
 #define WEB_KEY     "wk_compat_web_51c2"
 #define SERVER_KEY  "wk_compat_server_9e07"
@@ -120,22 +115,6 @@ static int teardown(void **state)
 
 /* ------------------------------------------------------------------ requests from node */
 
-static json_t *answer_ok(json_t *result)
-{
-    return json_pack("{s:b,s:o}", "ok", 1, "result", result ? result : json_null());
-}
-
-static json_t *answer_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static json_t *answer_error(const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
-}
-
 /* Every message of topic with its value as Kafka holds it (gwfix_kafka_read would re-encode the
  * JSON, and with it every number). A topic that does not exist yet reads as empty. */
 static json_t *kafka_raw(const char *topic)
@@ -148,8 +127,8 @@ static json_t *kafka_raw(const char *topic)
     sluice_th_output_t out = {0};
     if (sluice_th_run(argv, NULL, 0, 60000, &out, &err) != 0 || !sluice_th_exited_with(out.wstatus, 0)) {
         int unknown = out.errout != NULL && strstr(out.errout, "Unknown topic") != NULL;
-        json_t *a = unknown ? answer_ok(json_array())
-                            : answer_error("kcat failed: %s %s", err.msg, out.errout ? out.errout : "");
+        json_t *a = unknown ? nodecase_ok(json_array())
+                            : nodecase_error("kcat failed: %s %s", err.msg, out.errout ? out.errout : "");
         sluice_th_output_dispose(&out);
         return a;
     }
@@ -167,7 +146,7 @@ static json_t *kafka_raw(const char *topic)
         rec = end + 1;
     }
     sluice_th_output_dispose(&out);
-    return answer_ok(all);
+    return nodecase_ok(all);
 }
 
 static json_t *handle(json_t *req)
@@ -175,20 +154,20 @@ static json_t *handle(json_t *req)
     sluice_err_t err = {{0}};
     const char *op = json_string_value(json_object_get(req, "op"));
     if (op == NULL)
-        return answer_error("no op");
+        return nodecase_error("no op");
     if (strcmp(op, "kafka_read") == 0) {
         const char *topic = json_string_value(json_object_get(req, "topic"));
         return kafka_raw(topic ? topic : "sluice.events");
     }
     if (strcmp(op, "kafka_down") == 0)
-        return sluice_th_kafka_down(&F.kafka, &err) == 0 ? answer_ok(NULL) : answer_error("%s", err.msg);
+        return sluice_th_kafka_down(&F.kafka, &err) == 0 ? nodecase_ok(NULL) : nodecase_error("%s", err.msg);
     if (strcmp(op, "kafka_up") == 0)
-        return sluice_th_kafka_up(&F.kafka, &err) == 0 ? answer_ok(NULL) : answer_error("%s", err.msg);
+        return sluice_th_kafka_up(&F.kafka, &err) == 0 ? nodecase_ok(NULL) : nodecase_error("%s", err.msg);
     if (strcmp(op, "metric") == 0) {
         const char *series = json_string_value(json_object_get(req, "series"));
-        return series ? answer_ok(json_real(gwfix_metric(&F, series))) : answer_error("metric needs series");
+        return series ? nodecase_ok(json_real(gwfix_metric(&F, series))) : nodecase_error("metric needs series");
     }
-    return answer_error("unknown op '%s'", op);
+    return nodecase_error("unknown op '%s'", op);
 }
 
 /* ------------------------------------------------------------------ the case */
@@ -196,66 +175,24 @@ static json_t *handle(json_t *req)
 static void run_case(void **state)
 {
     (void)state;
-    int to_driver[2], to_node[2];
-    assert_int_equal(pipe2(to_driver, O_CLOEXEC), 0);
-    assert_int_equal(pipe2(to_node, O_CLOEXEC), 0);
-
-    char script[PATH_MAX], chromium[PATH_MAX], ca[PATH_MAX + 16];
+    char script[PATH_MAX], chromium[PATH_MAX];
     snprintf(script, sizeof(script), "%s/tests/compat/run.mjs", getenv("SLUICE_SOURCE_DIR"));
     const char *ch = getenv("SLUICE_CHROMIUM");
     snprintf(chromium, sizeof(chromium), "%s", ch && *ch ? ch : "/usr/bin/chromium");
-    snprintf(ca, sizeof(ca), "%s", F.ca);
     json_t *cfg = json_pack("{s:i,s:i,s:s,s:s,s:s,s:{s:s,s:s,s:s}}", "gatewayPort", F.https_port, "pagePort", page_port,
                             "certs", F.certs, "chromium", chromium, "sourceDir", getenv("SLUICE_SOURCE_DIR"), "keys",
                             "web", WEB_KEY, "server", SERVER_KEY, "consent", CONSENT_KEY);
     char *cfg_text = json_dumps(cfg, JSON_COMPACT);
     json_decref(cfg);
 
-    fflush(NULL);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        /* The node process dies with this driver, and Chromium with node (its pipe closes). */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        if (dup2(to_driver[1], 3) < 0 || dup2(to_node[0], 4) < 0)
-            _exit(127);
-        setenv("SLUICE_COMPAT", cfg_text, 1);
-        /* The server SDKs trust the test CA the way any node program is told to: no SDK option. */
-        setenv("NODE_EXTRA_CA_CERTS", ca, 1);
-        char *argv[] = {"node", script, (char *)case_name, NULL};
-        execvp("node", argv);
-        fprintf(stderr, "compat driver: cannot run node: %s\n", strerror(errno));
-        _exit(127);
-    }
+    /* The server SDKs trust the test CA the way any node program is told to: no SDK option. */
+    char cfg_env[8192], ca_env[sizeof(F.ca) + 32];
+    int n = snprintf(cfg_env, sizeof(cfg_env), "SLUICE_COMPAT=%s", cfg_text);
+    snprintf(ca_env, sizeof(ca_env), "NODE_EXTRA_CA_CERTS=%s", F.ca);
+    assert_true(n > 0 && (size_t)n < sizeof(cfg_env));
     free(cfg_text);
-    close(to_driver[1]);
-    close(to_node[0]);
-
-    FILE *in = fdopen(to_driver[0], "r");
-    assert_non_null(in);
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline(&line, &cap, in) > 0) {
-        json_error_t je;
-        json_t *req = json_loads(line, 0, &je);
-        json_t *ans = req ? handle(req) : answer_error("bad request line: %s", je.text);
-        json_decref(req);
-        char *text = json_dumps(ans, JSON_COMPACT);
-        json_decref(ans);
-        size_t len = strlen(text);
-        if (write(to_node[1], text, len) != (ssize_t)len || write(to_node[1], "\n", 1) != 1)
-            print_error("compat driver: node stopped reading its answers\n");
-        free(text);
-    }
-    free(line);
-    fclose(in);
-    close(to_node[1]);
-
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    const char *env[] = {cfg_env, ca_env, NULL};
+    int status = nodecase_run("compat driver", script, case_name, env, handle);
     if (!sluice_th_exited_with(status, 0)) {
         char tail[4096] = "";
         if (sluice_th_proc_running(F.gw))
