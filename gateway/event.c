@@ -436,20 +436,36 @@ static void correct_timestamp(json_t *ev, json_t *ts, json_t *orig, json_t *sent
     if (base_zoned < 0)
         return;
     int sent_zoned = time_of(sent_at, &sent_ms);
+    int64_t at = 0;
+    if (sent_zoned >= 0 && sent_zoned == base_zoned) {
+        at = received_ms - (sent_ms - base_ms);
+        /* An age that puts the event before 1970 is no age: the two times are not readings of
+         * one clock (a sentAt of 9999-12-31 or 2090 from a broken SDK next to a right timestamp,
+         * Go's or .NET's zero time 0001-01-01 as the timestamp). Taken as an age, it made the
+         * event's time year 0000 (the formatter's floor): Meta and GA4 then refused it as too old
+         * and TikTok the whole batch with it. With no age to go by, the event is one without a
+         * usable sentAt: its own time when that is a time it can have happened at, else receivedAt
+         * (below, as for a zoneless time). */
+        if (at < 0) {
+            if (base_zoned && base_ms >= 0 && base_ms <= received_ms)
+                sent_zoned = -1;
+            else
+                at = received_ms;
+        }
+    }
     if (sent_zoned < 0 || sent_zoned != base_zoned) {
         if (base_zoned) {
             if (ts == NULL)
                 json_object_set_nocheck(ev, "timestamp", base);
             return;
         }
-        sent_ms = base_ms; /* no age to go by: as received */
+        at = received_ms; /* no age to go by: as received */
     }
     if (!json_is_string(orig))
         json_object_set_nocheck(ev, "originalTimestamp", base);
     /* An event stamped after its sentAt (a clock stepped between the two, or a made-up time)
      * would land after the gateway received it, up to year 9999: it happened by then at the
      * latest. */
-    int64_t at = received_ms - (sent_ms - base_ms);
     char when[SLUICE_TIME_TEXT_MAX];
     sluice_time_format(at < received_ms ? at : received_ms, when);
     json_object_set_new_nocheck(ev, "timestamp", json_string_nocheck(when));

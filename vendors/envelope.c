@@ -86,8 +86,13 @@ int sluice_envelope_parse(sluice_envelope_t *e, const char *raw, size_t len, slu
     int64_t t;
     if (parse_time(json_object_get(e->root, "receivedAt"), &t) == 0)
         e->received_ms = t;
-    /* The client's clock says when it happened; it is believed unless it claims the future. */
-    if (parse_time(json_object_get(e->event, "timestamp"), &t) == 0 && (e->received_ms == 0 || t <= e->received_ms))
+    /* The client's clock says when it happened; it is believed unless it claims the future, or a
+     * time before 1970, which no event has: Go's and .NET's zero time (0001-01-01) sent as it
+     * was, and the year 0000 a gateway's clock correction once made of a far-future sentAt.
+     * Either was refused by every vendor as too old, or sent as a negative event_time, for an
+     * event that had just arrived. */
+    if (parse_time(json_object_get(e->event, "timestamp"), &t) == 0 && t >= 0 &&
+        (e->received_ms == 0 || t <= e->received_ms))
         e->time_ms = t;
     else
         e->time_ms = e->received_ms;

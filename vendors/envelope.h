@@ -37,7 +37,7 @@ typedef struct sluice_envelope {
     json_t *context;     /* may be NULL */
     json_t *properties;  /* may be NULL */
     int64_t received_ms; /* receivedAt; 0 when absent */
-    int64_t time_ms;     /* when it happened: `timestamp`, else receivedAt, never later than receivedAt */
+    int64_t time_ms; /* when it happened: `timestamp`, else receivedAt; never later than receivedAt nor before 1970 */
 } sluice_envelope_t;
 
 /* Parses raw[0..len) (not NUL-terminated) into e. Returns 0, or -1 with a message in err when

@@ -5,13 +5,23 @@
  * up to 1,000 events per call; e-mail, phone and external_id are the gateway's hashes (the
  * `tiktok` variant when the envelope carries one: phones in E.164 with '+'), ip and user_agent
  * raw, ttclid from the click ids. TikTok answers HTTP 200 with {"code":N}: 0 is success.
- * Reentrant; the loop thread.
+ * One bad row fails TikTok's whole batch (VENDORS.md), so an event older than TikTok takes is
+ * dead-lettered on its own at mapping time, as Meta's are. Reentrant; the loop thread.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vendors/vendor.h"
+
+/* TikTok takes events that happened within the previous 28 days, its longest (click-through)
+ * attribution window; older ones are not matched to ads (Amperity's TikTok Events API guide,
+ * https://docs.amperity.com/operator/events_tiktok_ads.html: "Events must have occurred within
+ * the previous 28 days"). Sent anyway, one such row (a DLQ replay a month on, a worker down for
+ * weeks, a client's zero time 0001-01-01 with no sentAt) went with every fresh event of its
+ * batch, and TikTok got event_time values of any age, negative ones too. */
+#define TIKTOK_MAX_AGE_MS (28LL * 24 * 3600 * 1000)
+#define TOO_OLD           "older than 28 days (TikTok's attribution window)"
 
 static const char *const secret_required[] = {"access_token", NULL};
 
@@ -87,9 +97,6 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
                                sluice_vendor_item_t *out, char *why, size_t why_len)
 {
     (void)it;
-    (void)now_ms;
-    (void)why;
-    (void)why_len;
     const char *name;
     if (strcmp(e->type, "track") == 0 && e->name != NULL) {
         name = sluice_vendor_standard_event(SLUICE_VENDOR_TIKTOK, e->name);
@@ -99,6 +106,10 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
         name = "Pageview";
     } else {
         return SLUICE_MAP_SKIP;
+    }
+    if (now_ms - e->time_ms > TIKTOK_MAX_AGE_MS) {
+        snprintf(why, why_len, "%s", TOO_OLD);
+        return SLUICE_MAP_DEAD;
     }
     json_t *user = json_object();
     sluice_vendor_set_str(user, "ttclid", sluice_envelope_str(e, "context.clickIds.ttclid"));
@@ -209,5 +220,7 @@ const sluice_vendor_ops_t sluice_vendor_tiktok = {
     .batch_bytes = 1000000,
     .batch_bytes_max = 10000000,
     .fields_root = "properties",
+    .max_age_ms = TIKTOK_MAX_AGE_MS,
+    .too_old = TOO_OLD,
     .hash_variant = "tiktok",
 };

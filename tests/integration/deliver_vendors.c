@@ -331,6 +331,47 @@ static void test_metrics(void **state)
     assert_int_equal(dfix_metric(&F, "sluice_deliver_dlq_total{vendor=\"meta\"}"), 0);
 }
 
+/* One bad row fails TikTok's whole batch: an event past TikTok's 28 days (a DLQ replay a month
+ * on) is dead-lettered alone, with the reason and counted, and the fresh event of its batch goes
+ * without it. After test_metrics, which counts Meta's dead letters (Meta refuses this one too). */
+static void test_too_old_for_tiktok(void **state)
+{
+    (void)state;
+    int64_t now = dfix_now_ms();
+    char *envs[2] = {dfix_envelope("tt-old-30d", now - 30LL * 86400000, NULL), dfix_envelope("tt-fresh", now, NULL)};
+    dfix_produce(&F, envs, 2, NULL);
+    free(envs[0]);
+    free(envs[1]);
+    json_t *r = find_request(&TIKTOK, "tt-fresh", 20000);
+    assert_null(strstr(json_string_value(json_object_get(r, "body")), "tt-old-30d"));
+    json_decref(r);
+    const char *args[] = {"--vendor", "tiktok", NULL};
+    json_t *found = NULL;
+    for (int waited = 0; waited <= 20000 && found == NULL; waited += 250) {
+        json_t *dlq = dfix_dlq_list(&F, args), *d;
+        size_t i;
+        json_array_foreach(dlq, i, d) {
+            const char *error = json_string_value(json_object_get(d, "error"));
+            if (found == NULL && error != NULL && strstr(error, "older than 28 days") != NULL)
+                found = json_incref(d);
+        }
+        json_decref(dlq);
+        if (found == NULL)
+            usleep(250 * 1000);
+    }
+    assert_non_null(found);
+    assert_string_equal(json_string_value(json_object_get(found, "attempts")), "0");
+    json_decref(found);
+    assert_true(dfix_metric(&F, "sluice_deliver_dlq_total{vendor=\"tiktok\"}") >= 1);
+    /* Nothing TikTok got carries it. */
+    json_t *all = dfix_requests(&TIKTOK), *x;
+    size_t i;
+    json_array_foreach(all, i, x) {
+        assert_null(strstr(json_string_value(json_object_get(x, "body")), "tt-old-30d"));
+    }
+    json_decref(all);
+}
+
 static void test_vendor_check_ga4(void **state)
 {
     (void)state;
@@ -390,9 +431,13 @@ static void test_sigterm_commits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exact_requests),   cmocka_unit_test(test_ga4_batches_of_25),
-        cmocka_unit_test(test_filters),          cmocka_unit_test(test_metrics),
-        cmocka_unit_test(test_vendor_check_ga4), cmocka_unit_test(test_sigterm_commits),
+        cmocka_unit_test(test_exact_requests),
+        cmocka_unit_test(test_ga4_batches_of_25),
+        cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_too_old_for_tiktok),
+        cmocka_unit_test(test_vendor_check_ga4),
+        cmocka_unit_test(test_sigterm_commits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1333,6 +1333,12 @@ static void sdk_semantics(void **state)
                          "\"timestamp\":\"2020-01-01T00:00:00.000Z\",\"sentAt\":\"2020-01-01T00:00:05.000Z\"}";
     assert_int_equal(gwfix_post(&F, "/v1/t", WEB_KEY, skewed, &r), 200);
     http_resp_dispose(&r);
+    /* A far-future sentAt next to a right timestamp is no clock skew: the event kept its time (it
+     * became year 0000, which every vendor refused as too old). */
+    const char *far_sent = "{\"event\":\"Far sent\",\"messageId\":\"sdk-far-sent\","
+                           "\"timestamp\":\"2024-06-01T12:00:00.000Z\",\"sentAt\":\"9999-12-31T23:59:59Z\"}";
+    assert_int_equal(gwfix_post(&F, "/v1/t", WEB_KEY, far_sent, &r), 200);
+    http_resp_dispose(&r);
     /* RudderStack's identify puts traits only in context.traits: the traits.email rule covers it. */
     const char *rs_identify = "{\"type\":\"identify\",\"messageId\":\"sdk-rs-id\",\"userId\":\"u-7\","
                               "\"context\":{\"traits\":{\"email\":\"Rudder.Person@Example.com\"}}}";
@@ -1397,6 +1403,8 @@ static void sdk_semantics(void **state)
     assert_int_equal(sluice_time_parse(ts, strlen(ts), 0, &ts_ms), 0);
     assert_int_equal(sluice_time_parse(rec, strlen(rec), 0, &rec_ms), 0);
     assert_int_equal(rec_ms - ts_ms, 5000);
+    assert_string_equal(json_string_value(json_object_get(event_of(msgs, "sdk-far-sent"), "timestamp")),
+                        "2024-06-01T12:00:00.000Z");
     json_t *rs = gwfix_find_message(msgs, "sdk-rs-id");
     assert_string_equal(
         json_string_value(json_object_get(

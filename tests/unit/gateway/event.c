@@ -419,6 +419,53 @@ static void timestamp_corrected_for_client_clock(void **state)
     json_decref(ev);
 }
 
+/* A sentAt and a timestamp that are not readings of one clock give no age: the correction never
+ * makes an event's time one before 1970 (it made year 0000 of a far-future sentAt, which every
+ * vendor refused as too old). */
+static void timestamp_never_corrected_into_nonsense(void **state)
+{
+    (void)state;
+    sluice_event_error_t e;
+    sluice_event_enrich_t en = {.received_ms = 1795420800000LL, .client_ip = "203.0.113.9"}; /* 08:00:00Z */
+    static const char *const far_sent[] = {"9999-12-31T23:59:59Z", "2090-01-01T00:00:00.000Z",
+                                           "2090-01-01T05:30:00+05:30"};
+    for (size_t i = 0; i < sizeof(far_sent) / sizeof(far_sent[0]); i++) {
+        char body[256];
+        snprintf(body, sizeof(body), "{\"event\":\"x\",\"timestamp\":\"2026-11-23T07:59:58.000Z\",\"sentAt\":\"%s\"}",
+                 far_sent[i]);
+        json_t *ev = parse(body, &e);
+        assert_int_equal(sluice_event_enrich(ev, &en), 0);
+        /* The event's own time, which it can have happened at, as sent. */
+        assert_string_equal(str(ev, "timestamp"), "2026-11-23T07:59:58.000Z");
+        json_decref(ev);
+    }
+    /* RudderStack's form: originalTimestamp gives the timestamp. */
+    json_t *ev = parse("{\"event\":\"x\",\"originalTimestamp\":\"2026-11-23T07:59:58.000Z\","
+                       "\"sentAt\":\"9999-12-31T23:59:59.999Z\"}",
+                       &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-11-23T07:59:58.000Z");
+    json_decref(ev);
+    /* Go's and .NET's zero time as the timestamp, a right sentAt: when it was received. */
+    ev = parse("{\"event\":\"x\",\"timestamp\":\"0001-01-01T00:00:00Z\",\"sentAt\":\"2026-11-23T08:00:00.000Z\"}", &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-11-23T08:00:00.000Z");
+    assert_string_equal(str(ev, "originalTimestamp"), "0001-01-01T00:00:00Z");
+    json_decref(ev);
+    /* Both far ahead, a phone whose clock says 2090: one clock, so still corrected by its age. */
+    ev = parse("{\"event\":\"x\",\"timestamp\":\"2090-01-01T00:00:00.000Z\",\"sentAt\":\"2090-01-01T00:00:05.000Z\"}",
+               &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-11-23T07:59:55.000Z");
+    json_decref(ev);
+    /* Both at 9999: the same. */
+    ev = parse("{\"event\":\"x\",\"timestamp\":\"9999-12-31T23:59:00.000Z\",\"sentAt\":\"9999-12-31T23:59:59.000Z\"}",
+               &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-11-23T07:59:01.000Z");
+    json_decref(ev);
+}
+
 /* "" ids (RudderStack's userId before identify) are absent ids, not invalid ones. */
 static void empty_ids_are_absent(void **state)
 {
@@ -531,6 +578,7 @@ int main(void)
         cmocka_unit_test(event_times),
         cmocka_unit_test(enrich),
         cmocka_unit_test(timestamp_corrected_for_client_clock),
+        cmocka_unit_test(timestamp_never_corrected_into_nonsense),
         cmocka_unit_test(empty_ids_are_absent),
         cmocka_unit_test(encoded_size_matches_jansson),
         cmocka_unit_test(encoded_size_counts_numbers_as_sent),

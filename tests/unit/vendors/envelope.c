@@ -86,6 +86,19 @@ static void test_fields_and_time(void **state)
     assert_int_equal(e.time_ms, VFIX_RECEIVED_MS);
     sluice_envelope_dispose(&e);
     free(raw);
+
+    /* Nor a time before 1970: a client's zero time sent as it was, and the year 0000 an older
+     * gateway's clock correction made of a far-future sentAt. */
+    static const char *const never[] = {"{\"timestamp\":\"0001-01-01T00:00:00Z\"}",
+                                        "{\"timestamp\":\"0000-01-01T00:00:00.000Z\"}",
+                                        "{\"timestamp\":\"1969-12-31T23:59:59.999Z\"}"};
+    for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+        raw = vfix_envelope(never[i], &len);
+        assert_int_equal(sluice_envelope_parse(&e, raw, len, &err), 0);
+        assert_int_equal(e.time_ms, VFIX_RECEIVED_MS);
+        sluice_envelope_dispose(&e);
+        free(raw);
+    }
 }
 
 /* The gateway hashes a client's `traits.Email` where it is (its rules match members in any case):

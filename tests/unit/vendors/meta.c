@@ -120,6 +120,15 @@ static void test_seven_days(void **state)
     vfix_map(it, raw, len, VFIX_RECEIVED_MS + 6LL * 86400000, SLUICE_MAP_OK, &item, why, sizeof(why));
     sluice_vendor_item_dispose(&item);
     free(raw);
+    /* A client's zero time (0001-01-01) on an event received a minute ago is no week-old event:
+     * sent, at receivedAt. */
+    raw = vfix_envelope("{\"timestamp\":\"0001-01-01T00:00:00Z\"}", &len);
+    vfix_map(it, raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    json_t *ev = json_loadb(item.body, item.body_len, 0, NULL);
+    assert_int_equal(json_integer_value(json_object_get(ev, "event_time")), VFIX_RECEIVED_MS / 1000);
+    json_decref(ev);
+    sluice_vendor_item_dispose(&item);
+    free(raw);
 }
 
 static void test_types(void **state)

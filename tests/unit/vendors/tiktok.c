@@ -86,6 +86,27 @@ static void test_types(void **state)
     free(raw);
 }
 
+/* One bad row fails TikTok's whole batch: an event past its 28 days is dead-lettered on its own,
+ * with the reason, instead of going out with (and failing) the fresh ones. */
+static void test_twenty_eight_days(void **state)
+{
+    (void)state;
+    const sluice_integration_t *it = vfix_integration(cfg, "tiktok");
+    size_t len;
+    char *raw = vfix_envelope(NULL, &len);
+    sluice_vendor_item_t item;
+    char why[256];
+    /* 28 days and 1 second after the event (a DLQ replay a month on). */
+    vfix_map(it, raw, len, VFIX_RECEIVED_MS - 400 + 28LL * 86400000 + 1000, SLUICE_MAP_DEAD, &item, why, sizeof(why));
+    assert_non_null(strstr(why, "older than 28 days"));
+    /* 27 days: still sent. */
+    vfix_map(it, raw, len, VFIX_RECEIVED_MS + 27LL * 86400000, SLUICE_MAP_OK, &item, why, sizeof(why));
+    sluice_vendor_item_dispose(&item);
+    free(raw);
+    /* The worker checks again before each attempt (a batch waiting for retries). */
+    assert_int_equal(sluice_vendor_tiktok.max_age_ms, 28LL * 86400000);
+}
+
 static void test_classify(void **state)
 {
     (void)state;
@@ -119,6 +140,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_request),
         cmocka_unit_test(test_types),
+        cmocka_unit_test(test_twenty_eight_days),
         cmocka_unit_test(test_classify),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
