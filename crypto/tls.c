@@ -5,13 +5,21 @@
 #include "crypto/tls.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 const char *sluice_tls_error_text(char *buf, size_t len)
 {
@@ -87,6 +95,55 @@ static int no_passphrase(char *buf, int size, int rwflag, void *userdata)
     return -1;
 }
 
+/* t as Unix seconds: its distance from the epoch, so no timegm and no time zone is involved. */
+static int asn1_unix(const ASN1_TIME *t, int64_t *out)
+{
+    ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
+    int days = 0, secs = 0;
+    int ok = epoch != NULL && t != NULL && ASN1_TIME_diff(&days, &secs, epoch, t) == 1;
+    ASN1_TIME_free(epoch);
+    if (!ok)
+        return -1;
+    *out = (int64_t)days * 86400 + secs;
+    return 0;
+}
+
+int sluice_tls_cert_validity(const SSL_CTX *ctx, int64_t *not_before, int64_t *not_after)
+{
+    X509 *leaf = SSL_CTX_get0_certificate(ctx);
+    if (leaf == NULL || asn1_unix(X509_get0_notBefore(leaf), not_before) != 0 ||
+        asn1_unix(X509_get0_notAfter(leaf), not_after) != 0)
+        return -1;
+    return 0;
+}
+
+static int names_ca_issuers(X509 *cert)
+{
+    AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(cert, NID_info_access, NULL, NULL);
+    int found = 0;
+    for (int i = 0; aia != NULL && i < sk_ACCESS_DESCRIPTION_num(aia) && !found; i++)
+        found = OBJ_obj2nid(sk_ACCESS_DESCRIPTION_value(aia, i)->method) == NID_ad_ca_issuers;
+    AUTHORITY_INFO_ACCESS_free(aia);
+    return found;
+}
+
+int sluice_tls_chain_incomplete(const SSL_CTX *ctx, char *issuer, size_t len)
+{
+    issuer[0] = '\0';
+    X509 *leaf = SSL_CTX_get0_certificate(ctx);
+    if (leaf == NULL || X509_check_issued(leaf, leaf) == X509_V_OK || !names_ca_issuers(leaf))
+        return 0;
+    /* The certificates after the first in the chain file (SSL_CTX_use_certificate_chain_file's). */
+    STACK_OF(X509) *chain = NULL;
+    if (SSL_CTX_get0_chain_certs((SSL_CTX *)ctx, &chain) != 1)
+        return 0;
+    for (int i = 0; chain != NULL && i < sk_X509_num(chain); i++)
+        if (X509_check_issued(sk_X509_value(chain, i), leaf) == X509_V_OK)
+            return 0;
+    X509_NAME_oneline(X509_get_issuer_name(leaf), issuer, (int)len);
+    return 1;
+}
+
 void sluice_tls_refuse_passphrase(SSL_CTX *ctx)
 {
     SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
@@ -102,6 +159,28 @@ static SSL_CTX *new_ctx(sluice_err_t *err)
     }
     SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
     return ctx;
+}
+
+/* What a gateway's reload refuses in a chain that loads (server.c): a certificate already
+ * expired, or one without the intermediate it needs. */
+static int cert_unusable(const SSL_CTX *ctx, const char *path, sluice_err_t *err)
+{
+    int64_t not_before, not_after;
+    char issuer[256];
+    if (sluice_tls_cert_validity(ctx, &not_before, &not_after) == 0 && (int64_t)time(NULL) >= not_after) {
+        char when[32] = "?";
+        time_t t = (time_t)not_after;
+        struct tm tm;
+        if (gmtime_r(&t, &tm) != NULL)
+            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+        return sluice_err_set(err, "'%s' expired on %s", path, when);
+    }
+    if (sluice_tls_chain_incomplete(ctx, issuer, sizeof(issuer)))
+        return sluice_err_set(err,
+                              "'%s' holds no certificate of its issuer %s: give the full chain (certbot's "
+                              "fullchain.pem, not cert.pem)",
+                              path, issuer);
+    return 0;
 }
 
 int sluice_tls_check_pair(const char *cert_path, const char *key_path, sluice_err_t *cert_err, sluice_err_t *key_err)
@@ -125,6 +204,8 @@ int sluice_tls_check_pair(const char *cert_path, const char *key_path, sluice_er
         SSL_CTX_free(cert_ctx);
         cert_ctx = NULL;
         rc = -1;
+    } else if (cert_unusable(cert_ctx, cert_path, cert_err) != 0) {
+        rc = -1; /* the match with the key is still checked: each file says what is wrong with it */
     }
 
     /* The key is loaded into a context of its own first, so a key that does not parse and a key
@@ -188,4 +269,148 @@ int sluice_tls_check_ca(const char *path, sluice_err_t *err)
     X509_STORE_free(store);
     ERR_clear_error();
     return rc;
+}
+
+/* ------------------------------------------------------------------ session tickets */
+
+typedef struct ticket_key {
+    unsigned char name[16];
+    unsigned char aes[32];
+    unsigned char hmac[32];
+    int64_t created; /* monotonic seconds; 0: no key in this slot */
+} ticket_key_t;
+
+struct sluice_tls_tickets {
+    pthread_mutex_t lock; /* the loop threads' handshakes take keys while one of them rotates */
+    unsigned period;
+    ticket_key_t keys[2]; /* [0] encrypts; [1], the one before, only decrypts */
+};
+
+static int64_t mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+static int ticket_key_new(ticket_key_t *k, int64_t now)
+{
+    if (RAND_bytes(k->name, sizeof(k->name)) != 1 || RAND_bytes(k->aes, sizeof(k->aes)) != 1 ||
+        RAND_bytes(k->hmac, sizeof(k->hmac)) != 1) {
+        OPENSSL_cleanse(k, sizeof(*k));
+        return -1;
+    }
+    k->created = now;
+    return 0;
+}
+
+/* Under t->lock: the encrypting key replaced once its period is over, the previous one wiped
+ * once it is too old to decrypt (2 periods). Returns -1 when no fresh key could be made (the
+ * old ones are then kept rather than leaving none). */
+static int tickets_rotate(sluice_tls_tickets_t *t, int64_t now)
+{
+    ticket_key_t *cur = &t->keys[0], *prev = &t->keys[1];
+    if (prev->created != 0 && now - prev->created >= 2 * (int64_t)t->period)
+        OPENSSL_cleanse(prev, sizeof(*prev));
+    if (now - cur->created < (int64_t)t->period)
+        return 0;
+    ticket_key_t fresh;
+    if (ticket_key_new(&fresh, now) != 0)
+        return -1;
+    *prev = *cur;
+    *cur = fresh;
+    OPENSSL_cleanse(&fresh, sizeof(fresh));
+    return 0;
+}
+
+static int tickets_index = -1;
+static pthread_once_t tickets_once = PTHREAD_ONCE_INIT;
+
+static void tickets_index_init(void)
+{
+    tickets_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+static int mac_init(EVP_MAC_CTX *hctx, unsigned char *key)
+{
+    char digest[] = "SHA256";
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, key, 32),
+                           OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                           OSSL_PARAM_construct_end()};
+    return EVP_MAC_CTX_set_params(hctx, params) == 1 ? 0 : -1;
+}
+
+/* OpenSSL's ticket callback (SSL_CTX_set_tlsext_ticket_key_evp_cb): 1 done, 2 decrypted with
+ * the previous key (OpenSSL then issues a ticket under the current one), 0 no ticket issued or
+ * no such key (the handshake goes on, in full), -1 failure (the handshake fails). */
+static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx,
+                     int enc)
+{
+    sluice_tls_tickets_t *t = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tickets_index);
+    if (t == NULL)
+        return 0;
+    int64_t now = mono_s();
+    int rc = 0; /* no ticket rather than a failed handshake */
+    pthread_mutex_lock(&t->lock);
+    if (enc) {
+        ticket_key_t *k = &t->keys[0];
+        if (tickets_rotate(t, now) == 0 && RAND_bytes(iv, EVP_MAX_IV_LENGTH) == 1 &&
+            EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) == 1 && mac_init(hctx, k->hmac) == 0) {
+            memcpy(name, k->name, sizeof(k->name));
+            rc = 1;
+        }
+    } else {
+        (void)tickets_rotate(t, now);
+        for (int i = 0; i < 2 && rc == 0; i++) {
+            ticket_key_t *k = &t->keys[i];
+            if (k->created == 0 || CRYPTO_memcmp(name, k->name, sizeof(k->name)) != 0)
+                continue;
+            if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1 || mac_init(hctx, k->hmac) != 0)
+                rc = -1;
+            else
+                rc = i == 0 ? 1 : 2;
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+sluice_tls_tickets_t *sluice_tls_tickets_create(unsigned period_s, sluice_err_t *err)
+{
+    pthread_once(&tickets_once, tickets_index_init);
+    if (tickets_index < 0) {
+        sluice_err_set(err, "TLS session tickets: no OpenSSL ex_data index");
+        return NULL;
+    }
+    sluice_tls_tickets_t *t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        sluice_err_set(err, "TLS session tickets: out of memory");
+        return NULL;
+    }
+    t->period = period_s ? period_s : 1;
+    if (ticket_key_new(&t->keys[0], mono_s()) != 0) {
+        free(t);
+        sluice_err_set(err, "TLS session tickets: no random bytes for a key");
+        return NULL;
+    }
+    pthread_mutex_init(&t->lock, NULL);
+    return t;
+}
+
+int sluice_tls_tickets_attach(sluice_tls_tickets_t *t, SSL_CTX *ctx, sluice_err_t *err)
+{
+    if (SSL_CTX_set_ex_data(ctx, tickets_index, t) != 1 || SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb) != 1)
+        return sluice_err_set(err, "TLS session tickets: OpenSSL refused the key callback");
+    /* A session (a TLS 1.2 id or a ticket) lives as long as the key that encrypts it is sure to. */
+    SSL_CTX_set_timeout(ctx, (long)t->period);
+    return 0;
+}
+
+void sluice_tls_tickets_destroy(sluice_tls_tickets_t *t)
+{
+    if (t == NULL)
+        return;
+    OPENSSL_cleanse(t->keys, sizeof(t->keys));
+    pthread_mutex_destroy(&t->lock);
+    free(t);
 }

@@ -11,6 +11,7 @@
 #define SLUICE_CRYPTO_TLS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/err.h"
 
@@ -24,8 +25,9 @@ const char *sluice_tls_error_text(char *buf, size_t len);
 
 /* Checks, as the gateway's HTTPS listener loads them: cert_path is a readable PEM certificate
  * chain, key_path a readable PEM private key without a passphrase, and the key belongs to the
- * certificate. Each file's problem goes to its own error (cert_err, key_err; both emptied
- * first); a key that does not match goes to key_err. A NULL path is not checked (nor is the
+ * certificate, which is neither expired nor missing its intermediate (sluice_tls_chain_incomplete:
+ * what a gateway's reload refuses). Each file's problem goes to its own error (cert_err, key_err;
+ * both emptied first); a key that does not match goes to key_err. A NULL path is not checked (nor is the
  * match). OpenSSL's reasons come from sluice_tls_error_text. Returns 0, or -1 when either
  * error was set. */
 int sluice_tls_check_pair(const char *cert_path, const char *key_path, sluice_err_t *cert_err, sluice_err_t *key_err);
@@ -36,6 +38,44 @@ struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
  * default prompts on the terminal, or reads stdin without one, and the gateway's main thread
  * would wait there for an answer nobody gives (SIGHUP and SIGTERM unanswered). */
 void sluice_tls_refuse_passphrase(struct ssl_ctx_st *ctx);
+
+/* The validity of the certificate ctx serves (the first of its chain file), as Unix seconds, into
+ * *not_before and *not_after. Returns 0, or -1 when ctx has no certificate or its dates do not
+ * read. The gateway warns from them at start and at each reload and shows *not_after in
+ * /metrics: nothing else tells an operator that a renewal stopped working until browsers refuse
+ * the certificate. */
+int sluice_tls_cert_validity(const struct ssl_ctx_st *ctx, int64_t *not_before, int64_t *not_after);
+
+/* 1 when the chain ctx serves lacks the certificate that issued its first one, and a client is
+ * then sure to need it: the certificate is not self-signed, no other certificate of the chain
+ * file issued it, and it names where its issuer can be fetched (authorityInfoAccess caIssuers),
+ * as every certificate of a public CA does (their roots never sign a server's certificate
+ * themselves). That is certbot's cert.pem given where fullchain.pem belongs: browsers that fetch
+ * the missing certificate work, and Firefox, Android apps, curl and the SDKs refuse the gateway.
+ * The issuer's name goes into issuer (len > 0). 0 otherwise, also for a private CA's certificate
+ * without caIssuers (the test CA's). */
+int sluice_tls_chain_incomplete(const struct ssl_ctx_st *ctx, char *issuer, size_t len);
+
+/* Session-ticket keys shared by every TLS context a gateway makes: its loop threads and every
+ * context a reload makes (a certificate renewal), so a returning client resumes its session
+ * across both; OpenSSL's own keys are per context, so each SIGHUP cost every client a full
+ * handshake, and they were never changed while no reload came (one key for months: whoever
+ * reads it decrypts every TLS 1.2 session resumed with it). A key encrypts tickets for period_s
+ * seconds, then only decrypts them (the ticket renewed) for period_s more, then is wiped; the
+ * contexts' session lifetime is period_s, so a ticket never outlives its key. Keys are random,
+ * in this process's memory only: never written anywhere, never derived from ENCRYPTION_KEY.
+ * Created and destroyed by the main thread; the contexts' callback takes them on any thread. */
+typedef struct sluice_tls_tickets sluice_tls_tickets_t;
+
+/* period_s >= 1. Returns NULL with a message in err when out of memory or randomness. */
+sluice_tls_tickets_t *sluice_tls_tickets_create(unsigned period_s, sluice_err_t *err);
+
+/* Makes ctx issue and accept tickets with t's keys (t must outlive ctx and its connections).
+ * Returns 0, or -1 with a message in err. */
+int sluice_tls_tickets_attach(sluice_tls_tickets_t *t, struct ssl_ctx_st *ctx, sluice_err_t *err);
+
+/* Wipes the keys and frees t (NULL is fine). */
+void sluice_tls_tickets_destroy(sluice_tls_tickets_t *t);
 
 /* 1 when every user of the machine may read the file at path (a private key copied under umask
  * 022, or by a cp without -p), with its permission bits in *mode; 0 otherwise, also when it cannot

@@ -183,6 +183,22 @@ static size_t metrics_extra(void *ud, char *buf, size_t cap)
         return 0;
     if ((size_t)n >= cap)
         return (size_t)n;
+    /* Only when this gateway serves HTTPS: alert on it minus time() (a renewal that stopped
+     * working shows weeks before browsers refuse the certificate). */
+    long long not_after = (long long)atomic_load(&gw->tls_not_after);
+    if (not_after > 0) {
+        int m = snprintf(buf + n, cap - (size_t)n,
+                         "# HELP sluice_tls_certificate_expiry_timestamp_seconds When the certificate the HTTPS "
+                         "listener serves expires (its notAfter).\n"
+                         "# TYPE sluice_tls_certificate_expiry_timestamp_seconds gauge\n"
+                         "sluice_tls_certificate_expiry_timestamp_seconds %lld\n",
+                         not_after);
+        if (m < 0)
+            return (size_t)n;
+        n += m;
+        if ((size_t)n >= cap)
+            return (size_t)n;
+    }
     /* The PII guard's findings, merged over every thread (server.threads goes up to 1024). */
     sluice_piiguard_thread_t **pii = malloc(gw->nthreads * sizeof(*pii));
     if (pii == NULL)

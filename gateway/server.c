@@ -254,8 +254,79 @@ static void trim_after_wave(const sluice_gateway_t *gw, unsigned *peak)
  * pointer, so the lists are static. */
 static const h2o_iovec_t alpn_http1[] = {{H2O_STRLIT("http/1.1")}, {NULL, 0}};
 
-/* http2: offer h2 by ALPN (the start's server.https.http2; a reload keeps it). */
-static SSL_CTX *tls_create(const sluice_server_config_t *sc, int http2, sluice_err_t *err)
+/* Session-ticket keys encrypt for an hour and decrypt for one more (crypto/tls.h): a stolen
+ * key opens at most two hours of resumed sessions, and clients resume across reloads. */
+#define TLS_TICKET_PERIOD_S 3600
+
+/* A certificate this close to its end gets a warning at start and at each reload: certbot renews
+ * 30 days ahead, so two weeks left means renewals have been failing for two weeks. */
+#define TLS_EXPIRY_WARN_DAYS 14
+
+/* Says in the log when the certificate just loaded is expired, not yet valid or expiring soon,
+ * and gives its notAfter (0 when it does not read) in *not_after. An expired one is refused
+ * (-1, err set) when refuse_expired: a reload must not swap a working certificate for a dead one
+ * (an old backup restored, a renewal that failed and left last year's file). At start it is a
+ * logged error only: refusing to start would leave nothing serving to say why. */
+static int tls_check_dates(const SSL_CTX *ssl, const char *path, int refuse_expired, int64_t *not_after,
+                           sluice_err_t *err)
+{
+    int64_t not_before, end, now = sluice_now_ms() / 1000;
+    *not_after = 0;
+    if (sluice_tls_cert_validity(ssl, &not_before, &end) != 0) {
+        sluice_log_warn("tls.cert_dates", "TLS certificate %s: its validity dates do not read", path);
+        return 0;
+    }
+    *not_after = end;
+    char when[32] = "?";
+    time_t t = (time_t)end;
+    struct tm tm;
+    if (gmtime_r(&t, &tm) != NULL)
+        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+    if (now >= end && refuse_expired)
+        return sluice_err_set(err, "TLS certificate %s expired on %s (the certificate in use is kept)", path, when);
+    if (now >= end)
+        sluice_log_error("tls.cert_expired",
+                         "TLS certificate %s expired on %s: browsers and SDKs refuse every HTTPS connection; "
+                         "install a renewed certificate and send SIGHUP",
+                         path, when);
+    else if (now < not_before)
+        sluice_log_error("tls.cert_not_yet_valid",
+                         "TLS certificate %s is valid only in %lld s: clients refuse it until then (is this "
+                         "machine's clock right?)",
+                         path, (long long)(not_before - now));
+    else if (end - now < (int64_t)TLS_EXPIRY_WARN_DAYS * 86400)
+        sluice_log_warn("tls.cert_expiring",
+                        "TLS certificate %s expires on %s, in %lld days %lld hours: renew it (certbot renew) and "
+                        "send SIGHUP",
+                        path, when, (long long)((end - now) / 86400), (long long)((end - now) % 86400 / 3600));
+    return 0;
+}
+
+/* A chain file without the intermediate its certificate needs (sluice_tls_chain_incomplete):
+ * refused at a reload (-1, err set), which keeps the complete chain in use; a logged error at
+ * start, where refusing would serve nothing. */
+static int tls_check_chain(const SSL_CTX *ssl, const char *path, int refuse, sluice_err_t *err)
+{
+    char issuer[256];
+    if (!sluice_tls_chain_incomplete(ssl, issuer, sizeof(issuer)))
+        return 0;
+    char text[768];
+    snprintf(text, sizeof(text),
+             "holds no certificate of its issuer %s, which clients that do not fetch it (Firefox, Android apps, "
+             "curl, the SDKs) need: give the full chain (certbot's fullchain.pem, not cert.pem)",
+             issuer);
+    if (refuse)
+        return sluice_err_set(err, "TLS certificate %s %s (the certificate in use is kept)", path, text);
+    sluice_log_error("tls.chain_incomplete", "TLS certificate %s %s", path, text);
+    return 0;
+}
+
+/* http2: offer h2 by ALPN (the start's server.https.http2; a reload keeps it). tickets: the
+ * gateway's session-ticket keys (NULL for a context made only to check the files). reloading: an
+ * expired certificate is refused (tls_check_dates). *not_after, when not NULL, gets the
+ * certificate's end of validity (Unix seconds; 0 when it does not read). */
+static SSL_CTX *tls_create(const sluice_server_config_t *sc, int http2, sluice_tls_tickets_t *tickets, int reloading,
+                           int64_t *not_after, sluice_err_t *err)
 {
     SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
     if (ssl == NULL) {
@@ -302,6 +373,15 @@ static SSL_CTX *tls_create(const sluice_server_config_t *sc, int http2, sluice_e
         sluice_log_warn("tls.key_readable",
                         "TLS key %s is readable by every user of this machine (mode %04o): chmod o-r it", sc->tls_key,
                         mode);
+    int64_t end;
+    if ((tickets != NULL && sluice_tls_tickets_attach(tickets, ssl, err) != 0) ||
+        tls_check_dates(ssl, sc->tls_cert, reloading, &end, err) != 0 ||
+        tls_check_chain(ssl, sc->tls_cert, reloading, err) != 0) {
+        SSL_CTX_free(ssl);
+        return NULL;
+    }
+    if (not_after != NULL)
+        *not_after = end;
     h2o_ssl_register_alpn_protocols(ssl, http2 ? h2o_alpn_protocols : alpn_http1);
     return ssl;
 }
@@ -579,9 +659,10 @@ static void reload(sluice_gateway_t *gw)
      * of the new runtime's, or, when the new config has HTTPS off (that takes a restart), the one
      * in use. */
     SSL_CTX *tls = NULL;
+    int64_t not_after = atomic_load(&gw->tls_not_after);
     if (cfg != NULL && gw->ssl != NULL) {
         if (cfg->server.https.enabled) {
-            tls = tls_create(&cfg->server, gw->http2, &err);
+            tls = tls_create(&cfg->server, gw->http2, gw->tickets, 1, &not_after, &err);
         } else {
             tls = gw->current->tls != NULL ? gw->current->tls : gw->ssl;
             SSL_CTX_up_ref(tls);
@@ -595,7 +676,7 @@ static void reload(sluice_gateway_t *gw)
          * its certificate and key are checked now, as for a gateway serving HTTPS. Unchecked, a
          * reload naming a missing or wrong pair said "config reloaded", and the restart meant to
          * turn HTTPS on then failed to start the gateway at all. */
-        SSL_CTX *probe = tls_create(&cfg->server, cfg->server.http2, &err);
+        SSL_CTX *probe = tls_create(&cfg->server, cfg->server.http2, NULL, 1, NULL, &err);
         if (probe == NULL) {
             sluice_config_free(cfg);
             cfg = NULL;
@@ -628,6 +709,7 @@ static void reload(sluice_gateway_t *gw)
     atomic_store(&gw->generation, rt->generation);
     atomic_store(&gw->config_loaded_ms, sluice_now_ms());
     atomic_store(&gw->last_reload_ok, 1);
+    atomic_store(&gw->tls_not_after, not_after);
     atomic_fetch_add(&gw->reloads_ok, 1);
     sluice_log_info("config.reload", "config reloaded (generation %llu)", (unsigned long long)rt->generation);
 }
@@ -672,6 +754,7 @@ static void gateway_free(sluice_gateway_t *gw, int h2o_configured)
     }
     if (gw->ssl != NULL)
         SSL_CTX_free(gw->ssl);
+    sluice_tls_tickets_destroy(gw->tickets); /* after every context that used them */
     sluice_secrets_free(gw->secrets);
     sluice_limiter_destroy(gw->limiter);
     sluice_plugin_tally_destroy(gw->plugin_tally);
@@ -880,7 +963,10 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     sluice_handler_register_error_filter(ops);
 
     gw->http2 = cfg->server.http2;
-    if (cfg->server.https.enabled && (gw->ssl = tls_create(&cfg->server, cfg->server.http2, err)) == NULL) {
+    int64_t not_after = 0;
+    if (cfg->server.https.enabled &&
+        ((gw->tickets = sluice_tls_tickets_create(TLS_TICKET_PERIOD_S, err)) == NULL ||
+         (gw->ssl = tls_create(&cfg->server, cfg->server.http2, gw->tickets, 0, &not_after, err)) == NULL)) {
         sluice_config_free(cfg);
         gateway_free(gw, 1);
         return 1;
@@ -896,6 +982,7 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
     atomic_store(&gw->generation, gw->current->generation);
     atomic_store(&gw->config_loaded_ms, sluice_now_ms());
     atomic_store(&gw->last_reload_ok, 1);
+    atomic_store(&gw->tls_not_after, not_after);
     /* enrichment.geo_database replaced on disk: the gateway reloads as on SIGHUP (enrichment.h). */
     if (sluice_enrichment_watch_start(err) != 0) {
         gateway_free(gw, 1);

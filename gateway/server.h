@@ -69,11 +69,12 @@ struct sluice_gateway {
     unsigned nthreads;
     sluice_worker_t *workers;
     h2o_globalconf_t h2o;
-    h2o_globalconf_t h2o_ops;       /* the metrics listener's hosts: operations routes only */
-    SSL_CTX *ssl;                   /* the HTTPS listener's TLS context made at start (a reload makes its own) */
-    int http2;                      /* server.https.http2 at start: ALPN offers what the h2o setup serves */
-    struct sluice_secrets *secrets; /* key material and the Redis password (secrets.h) */
-    sluice_runtime_t *current;      /* main thread's reference to the newest runtime */
+    h2o_globalconf_t h2o_ops;           /* the metrics listener's hosts: operations routes only */
+    SSL_CTX *ssl;                       /* the HTTPS listener's TLS context made at start (a reload makes its own) */
+    struct sluice_tls_tickets *tickets; /* session-ticket keys of every context, kept across reloads */
+    int http2;                          /* server.https.http2 at start: ALPN offers what the h2o setup serves */
+    struct sluice_secrets *secrets;     /* key material and the Redis password (secrets.h) */
+    sluice_runtime_t *current;          /* main thread's reference to the newest runtime */
     int64_t started_ms;
     atomic_int ready;                         /* config loaded and workers running */
     sluice_limiter_t *limiter;                /* per-source buckets, kept across reloads */
@@ -85,6 +86,7 @@ struct sluice_gateway {
     atomic_uint_fast64_t generation;      /* current's */
     atomic_int last_reload_ok;            /* 0 from a refused reload until the next good one */
     atomic_int_fast64_t config_loaded_ms; /* when current was loaded */
+    atomic_int_fast64_t tls_not_after;    /* the served certificate's notAfter (Unix s); 0 without HTTPS */
     sluice_live_t *live;                  /* the live view's store (live.h); NULL when SLUICE_LIVE_TOKEN is unset */
 };
 

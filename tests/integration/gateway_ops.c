@@ -610,6 +610,272 @@ static void reload_refuses_key_with_passphrase(void **state)
     gwfix_start(&F);
 }
 
+/* ------------------------------------------------------------------ TLS sessions and dates */
+
+/* One request over a new TLS connection to the HTTPS listener, offering sess to resume (NULL: a
+ * new session). Returns the session the connection ended with (read after the answer: TLS 1.3
+ * tickets come after the handshake), and in *reused whether sess was resumed. */
+static SSL_SESSION *tls_request(SSL_CTX *cctx, SSL_SESSION *sess, int *reused)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)F.https_port), .sin_addr.s_addr = htonl(0x7f000001)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    SSL *ssl = SSL_new(cctx);
+    assert_non_null(ssl);
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_host_name(ssl, "localhost");
+    if (sess != NULL)
+        assert_int_equal(SSL_set_session(ssl, sess), 1);
+    int rc = SSL_connect(ssl);
+    if (rc != 1)
+        fail_msg("handshake failed (%d)", SSL_get_error(ssl, rc));
+    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    assert_int_equal(SSL_write(ssl, req, (int)sizeof(req) - 1), (int)sizeof(req) - 1);
+    char buf[512];
+    int got = 0, n;
+    while ((n = SSL_read(ssl, buf + got, (int)sizeof(buf) - 1 - got)) > 0 && got < (int)sizeof(buf) - 1)
+        got += n;
+    buf[got] = '\0';
+    assert_true(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+    *reused = SSL_session_reused(ssl);
+    SSL_SESSION *out = SSL_get1_session(ssl);
+    SSL_shutdown(ssl);
+    SSL_free(ssl);
+    close(fd);
+    return out;
+}
+
+/* A returning visitor resumes its TLS session after a reload (certbot's hook sends one at every
+ * renewal, an operator at every config change). OpenSSL's ticket keys and session cache belong
+ * to a context, and each reload made a new one: every client's next connection after a SIGHUP
+ * was a full handshake, the whole audience's at once. Each version, on every loop thread. */
+static void reload_keeps_tls_sessions(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    char ca[PATH_MAX + 16];
+    snprintf(ca, sizeof(ca), "%s/ca.crt", F.certs);
+    static const int versions[] = {TLS1_2_VERSION, TLS1_3_VERSION};
+    for (int v = 0; v < 2; v++) {
+        SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+        assert_non_null(cctx);
+        assert_int_equal(SSL_CTX_load_verify_locations(cctx, ca, NULL), 1);
+        SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, NULL);
+        SSL_CTX_set_min_proto_version(cctx, versions[v]);
+        SSL_CTX_set_max_proto_version(cctx, versions[v]);
+        int reused;
+        SSL_SESSION *sess = tls_request(cctx, NULL, &reused);
+        assert_non_null(sess);
+        assert_false(reused);
+        char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+        int reloads = sluice_th_count(log, "config reloaded");
+        free(log);
+        assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+        assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", reloads + 1, 10000, &err), 0);
+        usleep(300 * 1000); /* every loop thread takes the new context at its next turn */
+        for (int i = 0; i < 4; i++) {
+            SSL_SESSION *next = tls_request(cctx, sess, &reused);
+            if (!reused)
+                fail_msg("%s, connection %d after a reload: a full handshake, the session from before it was "
+                         "not resumed",
+                         v == 0 ? "TLS 1.2" : "TLS 1.3", i);
+            SSL_SESSION_free(next);
+        }
+        SSL_SESSION_free(sess);
+        SSL_CTX_free(cctx);
+    }
+}
+
+/* certs/server.crt reissued for server.key by the test CA, valid for days (0: expired at once),
+ * written to dst. */
+static void reissue(const char *dst, const char *days)
+{
+    sluice_err_t err = {{0}};
+    char key[PATH_MAX + 16], ca[PATH_MAX + 16], cakey[PATH_MAX + 16], csr[PATH_MAX + 16];
+    snprintf(key, sizeof(key), "%s/server.key", F.certs);
+    snprintf(ca, sizeof(ca), "%s/ca.crt", F.certs);
+    snprintf(cakey, sizeof(cakey), "%s/ca.key", F.certs);
+    snprintf(csr, sizeof(csr), "%s/reissue.csr", F.certs);
+    const char *ext = gwfix_write("reissue.ext", "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+    const char *req[] = {"openssl", "req", "-new", "-key", key, "-subj", "/CN=localhost", "-out", csr, NULL};
+    const char *sign[] = {"openssl", "x509",  "-req", "-in",      csr, "-CA",  ca,  "-CAkey",
+                          cakey,     "-days", days,   "-extfile", ext, "-out", dst, NULL};
+    const char *const *steps[] = {req, sign};
+    for (int i = 0; i < 2; i++) {
+        sluice_th_output_t out = {0};
+        assert_int_equal(sluice_th_run(steps[i], NULL, 0, 30000, &out, &err), 0);
+        assert_true(sluice_th_exited_with(out.wstatus, 0));
+        sluice_th_output_dispose(&out);
+    }
+}
+
+#define EXPIRY "sluice_tls_certificate_expiry_timestamp_seconds"
+
+/* A renewal that left an expired certificate (a failed certbot run, an old backup restored), then
+ * SIGHUP: the gateway took it and every browser refused the gateway, with "config reloaded" in
+ * the log. It is refused now, the certificate in use kept. One about to expire is taken with a
+ * warning, and /metrics has the served certificate's end for alerting; nothing said either. A
+ * gateway started with an expired certificate says so. */
+static void reload_refuses_expired_certificate(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    char cur[PATH_MAX + 32], keep[PATH_MAX + 32], expired[PATH_MAX + 32], soon[PATH_MAX + 32], ca[PATH_MAX + 16];
+    snprintf(cur, sizeof(cur), "%s/server.crt", F.certs);
+    snprintf(keep, sizeof(keep), "%s/server.crt.orig", F.certs);
+    snprintf(expired, sizeof(expired), "%s/expired.crt", F.certs);
+    snprintf(soon, sizeof(soon), "%s/soon.crt", F.certs);
+    snprintf(ca, sizeof(ca), "%s/ca.crt", F.certs);
+    reissue(expired, "0");
+    reissue(soon, "3");
+    replace_file(cur, keep);
+    double now = (double)time(NULL);
+    double valid = gwfix_metric(&F, EXPIRY); /* certs.sh: a year */
+    if (!(valid > now + 300.0 * 86400 && valid < now + 366.0 * 86400))
+        fail_msg("%s is %.0f, %.1f days from now", EXPIRY, valid, (valid - now) / 86400);
+
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    int refused = sluice_th_count(log, "reload refused"), reloads = sluice_th_count(log, "config reloaded");
+    free(log);
+    sleep(1); /* "-days 0" ends the second it was made */
+    replace_file(expired, cur);
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    if (sluice_th_wait_log(F.gw, "reload refused", refused + 1, 10000, &err) != 0)
+        fail_msg("an expired certificate was not refused at reload");
+    log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    assert_true(gwfix_contains(log, "still serving the previous config: TLS certificate"));
+    assert_true(gwfix_contains(log, "expired on"));
+    free(log);
+    http_opts_t o = {0};
+    http_resp_t r;
+    http_do(gwfix_url(&F, "/healthz"), &o, ca, &r); /* curl checks the dates: the valid one is served */
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+    assert_true(gwfix_metric(&F, EXPIRY) == valid);
+
+    replace_file(soon, cur);
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", reloads + 1, 10000, &err), 0);
+    log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    if (!gwfix_contains(log, "tls.cert_expiring") || !gwfix_contains(log, "in 2 days 23 hours"))
+        fail_msg("no warning for a certificate that expires in 3 days");
+    free(log);
+    double end = gwfix_metric(&F, EXPIRY);
+    if (!(end > now + 3 * 86400 - 120 && end < now + 3 * 86400 + 120))
+        fail_msg("%s is %.0f, %.1f days from now, for a certificate of 3 days", EXPIRY, end, (end - now) / 86400);
+
+    /* Started with the expired one: it serves (nothing else would) and says why clients fail. */
+    gwfix_stop(&F, SIGTERM);
+    replace_file(expired, cur);
+    gwfix_start(&F);
+    log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    assert_true(gwfix_contains(log, "tls.cert_expired"));
+    free(log);
+
+    gwfix_stop(&F, SIGTERM);
+    replace_file(keep, cur);
+    gwfix_start(&F);
+    assert_true(gwfix_metric(&F, EXPIRY) == valid);
+}
+
+static void run_ok(const char *const *argv)
+{
+    sluice_err_t err = {{0}};
+    sluice_th_output_t out = {0};
+    assert_int_equal(sluice_th_run(argv, NULL, 0, 30000, &out, &err), 0);
+    if (!sluice_th_exited_with(out.wstatus, 0))
+        fail_msg("%s %s failed: %s", argv[0], argv[1], out.errout ? out.errout : "");
+    sluice_th_output_dispose(&out);
+}
+
+/* A public CA's certificate comes from an intermediate: certbot writes it alone to cert.pem and
+ * with the intermediate to fullchain.pem. An operator (or a deploy hook) that gave cert.pem, then
+ * SIGHUP: the gateway took it and served the certificate alone, which Firefox, Android apps, curl
+ * and the SDKs cannot verify ("unable to verify the first certificate"), while the browser the
+ * operator checked with fetched the intermediate itself. The reload is refused now (the full
+ * chain in use kept), and the full chain is taken and served whole. */
+static void reload_refuses_chain_without_intermediate(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    char cur[PATH_MAX + 32], keep[PATH_MAX + 32], ca[PATH_MAX + 16], cakey[PATH_MAX + 16], key[PATH_MAX + 16];
+    char ikey[PATH_MAX + 16], icsr[PATH_MAX + 16], icrt[PATH_MAX + 16], csr[PATH_MAX + 16], leaf[PATH_MAX + 16];
+    char full[PATH_MAX + 16];
+    snprintf(cur, sizeof(cur), "%s/server.crt", F.certs);
+    snprintf(keep, sizeof(keep), "%s/server.crt.orig", F.certs);
+    snprintf(ca, sizeof(ca), "%s/ca.crt", F.certs);
+    snprintf(cakey, sizeof(cakey), "%s/ca.key", F.certs);
+    snprintf(key, sizeof(key), "%s/server.key", F.certs);
+    snprintf(ikey, sizeof(ikey), "%s/int.key", F.certs);
+    snprintf(icsr, sizeof(icsr), "%s/int.csr", F.certs);
+    snprintf(icrt, sizeof(icrt), "%s/int.crt", F.certs);
+    snprintf(csr, sizeof(csr), "%s/leaf.csr", F.certs);
+    snprintf(leaf, sizeof(leaf), "%s/leaf.crt", F.certs);
+    snprintf(full, sizeof(full), "%s/fullchain.crt", F.certs);
+    char iext[PATH_MAX], lext[PATH_MAX]; /* gwfix_write's answer is overwritten by its next call */
+    snprintf(iext, sizeof(iext), "%s",
+             gwfix_write("int.ext", "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n"));
+    snprintf(lext, sizeof(lext), "%s",
+             gwfix_write("leaf.ext", "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                                     "authorityInfoAccess=caIssuers;URI:http://127.0.0.1:1/int.crt\n"));
+    const char *genkey[] = {"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                            "-out",    ikey,      NULL};
+    const char *ireq[] = {"openssl", "req", "-new", "-key", ikey, "-subj", "/CN=sluice test intermediate",
+                          "-out",    icsr,  NULL};
+    const char *isign[] = {"openssl", "x509",  "-req", "-in",      icsr, "-CA",  ca,   "-CAkey",
+                           cakey,     "-days", "30",   "-extfile", iext, "-out", icrt, NULL};
+    const char *lreq[] = {"openssl", "req", "-new", "-key", key, "-subj", "/CN=localhost", "-out", csr, NULL};
+    const char *lsign[] = {"openssl", "x509",  "-req", "-in",      csr,  "-CA",  icrt, "-CAkey",
+                           ikey,      "-days", "30",   "-extfile", lext, "-out", leaf, NULL};
+    const char *const *steps[] = {genkey, ireq, isign, lreq, lsign};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+        run_ok(steps[i]);
+    size_t llen = 0, ilen = 0;
+    char *ltext = sluice_th_read_file(leaf, &llen, &err), *itext = sluice_th_read_file(icrt, &ilen, &err);
+    assert_non_null(ltext);
+    assert_non_null(itext);
+    FILE *f = fopen(full, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(ltext, 1, llen, f), llen);
+    assert_int_equal(fwrite(itext, 1, ilen, f), ilen);
+    assert_int_equal(fclose(f), 0);
+    free(ltext);
+    free(itext);
+    replace_file(cur, keep);
+
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    int refused = sluice_th_count(log, "reload refused"), reloads = sluice_th_count(log, "config reloaded");
+    free(log);
+    replace_file(leaf, cur); /* cert.pem */
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    if (sluice_th_wait_log(F.gw, "reload refused", refused + 1, 10000, &err) != 0)
+        fail_msg("a certificate without its intermediate was taken at reload");
+    log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    assert_true(gwfix_contains(log, "fullchain.pem"));
+    free(log);
+    http_opts_t o = {0};
+    http_resp_t r;
+    http_do(gwfix_url(&F, "/healthz"), &o, ca, &r); /* a client that trusts the root only */
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+
+    replace_file(full, cur); /* fullchain.pem */
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", reloads + 1, 10000, &err), 0);
+    usleep(300 * 1000);
+    for (int i = 0; i < 4; i++) { /* every loop thread serves the chain whole */
+        http_do(gwfix_url(&F, "/healthz"), &o, ca, &r);
+        if (r.status != 200)
+            fail_msg("connection %d with the full chain: status %ld, curl error %d", i, r.status, r.curl_error);
+        http_resp_dispose(&r);
+    }
+    replace_file(keep, cur);
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", reloads + 2, 10000, &err), 0);
+}
+
 /* ------------------------------------------------------------------ drain */
 
 #define LOAD_THREADS    4
@@ -866,6 +1132,9 @@ int main(void)
         cmocka_unit_test(reload_takes_renewed_certificate),
         cmocka_unit_test(reload_keeps_context_of_waiting_handshake),
         cmocka_unit_test(reload_refuses_key_with_passphrase),
+        cmocka_unit_test(reload_keeps_tls_sessions),
+        cmocka_unit_test(reload_refuses_expired_certificate),
+        cmocka_unit_test(reload_refuses_chain_without_intermediate),
         cmocka_unit_test(sigterm_drains_without_loss),
         cmocka_unit_test(metrics_off_is_not_public),
         cmocka_unit_test(threads_zero_follows_cpu_affinity),

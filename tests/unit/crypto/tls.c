@@ -1,7 +1,8 @@
 /* Tests for crypto/tls.c: the OpenSSL error queue as text (never "(null)", the earliest entry,
  * the queue emptied), and the certificate/key/CA checks on files this test writes: a matching
  * pair, a key of another certificate, files that are not PEM, missing files, a directory, an
- * encrypted key, CA bundles. Keys and certificates are made here with OpenSSL (EC P-256). */
+ * encrypted key, CA bundles; session tickets resumed across contexts and their keys rotated.
+ * Keys and certificates are made here with OpenSSL (EC P-256). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +17,9 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "crypto/tls.h"
 
@@ -244,6 +247,183 @@ static void test_ca(void **state)
     expect_msg(err.msg, want, "no certificate or crl found");
 }
 
+/* A certificate for k with subject CN=cn, signed by signer as CN=issuer_cn (signer == k and
+ * cn == issuer_cn: self-signed), ending `end` seconds from now, with authorityInfoAccess
+ * caIssuers when aia, as a CA when ca; appended to path. */
+static void append_cert(const char *path, EVP_PKEY *k, const char *cn, EVP_PKEY *signer, const char *issuer_cn,
+                        long end, int aia, int ca)
+{
+    X509 *x = X509_new();
+    assert_non_null(x);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 2);
+    X509_set_version(x, 2);
+    X509_gmtime_adj(X509_getm_notBefore(x), -7200);
+    X509_gmtime_adj(X509_getm_notAfter(x), end);
+    X509_set_pubkey(x, k);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+    X509_NAME_add_entry_by_txt(X509_get_issuer_name(x), "CN", MBSTRING_ASC, (const unsigned char *)issuer_cn, -1, -1,
+                               0);
+    X509V3_CTX v3;
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+    const char *exts[][2] = {{"basicConstraints", ca ? "critical,CA:TRUE" : "critical,CA:FALSE"},
+                             {"authorityInfoAccess", "caIssuers;URI:http://127.0.0.1:1/issuer.crt"}};
+    for (int i = 0; i < (aia ? 2 : 1); i++) {
+        X509_EXTENSION *e = X509V3_EXT_conf(NULL, &v3, exts[i][0], exts[i][1]);
+        assert_non_null(e);
+        assert_int_equal(X509_add_ext(x, e, -1), 1);
+        X509_EXTENSION_free(e);
+    }
+    assert_true(X509_sign(x, signer, EVP_sha256()) > 0);
+    FILE *f = fopen(path, "a");
+    assert_non_null(f);
+    assert_int_equal(PEM_write_X509(f, x), 1);
+    fclose(f);
+    X509_free(x);
+}
+
+/* What a gateway's reload refuses, config check says first: an expired certificate, and a public
+ * CA's certificate given without its intermediate (certbot's cert.pem for fullchain.pem). Both
+ * passed, and the reload that followed the check was refused (or, before, served them). */
+static void test_pair_expired_and_without_intermediate(void **state)
+{
+    (void)state;
+    char expired[128], leaf[128], full[128], want[512];
+    path_in(expired, sizeof(expired), "expired.crt");
+    path_in(leaf, sizeof(leaf), "leaf.crt");
+    path_in(full, sizeof(full), "full.crt");
+    EVP_PKEY *a = EVP_PKEY_new(), *issuer = new_key();
+    FILE *kf = fopen(key_a, "r");
+    assert_non_null(kf);
+    assert_non_null(PEM_read_PrivateKey(kf, &a, NULL, NULL));
+    fclose(kf);
+    append_cert(expired, a, "localhost", a, "localhost", -3600, 0, 0);
+    append_cert(leaf, a, "localhost", issuer, "sluice issuer", 86400, 1, 0);
+    append_cert(full, a, "localhost", issuer, "sluice issuer", 86400, 1, 0);
+    append_cert(full, issuer, "sluice issuer", issuer, "sluice issuer", 86400, 0, 1);
+
+    sluice_err_t ce = {{0}}, ke = {{0}};
+    assert_int_equal(sluice_tls_check_pair(expired, key_a, &ce, &ke), -1);
+    snprintf(want, sizeof(want), "'%s' expired on ", expired);
+    assert_memory_equal(ce.msg, want, strlen(want));
+    assert_string_equal(ke.msg, "");
+    assert_int_equal(sluice_tls_check_pair(leaf, key_a, &ce, &ke), -1);
+    snprintf(want, sizeof(want),
+             "'%s' holds no certificate of its issuer /CN=sluice issuer: give the full chain (certbot's "
+             "fullchain.pem, not cert.pem)",
+             leaf);
+    assert_string_equal(ce.msg, want);
+    assert_string_equal(ke.msg, "");
+    assert_int_equal(sluice_tls_check_pair(full, key_a, &ce, &ke), 0);
+    assert_string_equal(ce.msg, "");
+    /* A private CA's certificate names no caIssuers: its clients are given the CA (certs.sh's). */
+    unlink(leaf);
+    append_cert(leaf, a, "localhost", issuer, "sluice issuer", 86400, 0, 0);
+    assert_int_equal(sluice_tls_check_pair(leaf, key_a, &ce, &ke), 0);
+    unlink(expired);
+    unlink(leaf);
+    unlink(full);
+    EVP_PKEY_free(a);
+    EVP_PKEY_free(issuer);
+}
+
+/* One TLS 1.2 handshake in memory between a client of cctx and a server of sctx, offering sess
+ * (NULL: none). Returns the client's session after it, and in *reused whether sess was resumed. */
+static SSL_SESSION *handshake(SSL_CTX *sctx, SSL_CTX *cctx, SSL_SESSION *sess, int *reused)
+{
+    SSL *s = SSL_new(sctx), *c = SSL_new(cctx);
+    assert_non_null(s);
+    assert_non_null(c);
+    BIO *bs, *bc;
+    assert_int_equal(BIO_new_bio_pair(&bs, 0, &bc, 0), 1);
+    SSL_set_bio(s, bs, bs);
+    SSL_set_bio(c, bc, bc);
+    SSL_set_accept_state(s);
+    SSL_set_connect_state(c);
+    if (sess != NULL)
+        assert_int_equal(SSL_set_session(c, sess), 1);
+    int rc = 0, rs = 0;
+    for (int i = 0; i < 50 && (rc != 1 || rs != 1); i++) {
+        rc = SSL_do_handshake(c);
+        rs = SSL_do_handshake(s);
+    }
+    assert_int_equal(rc, 1);
+    assert_int_equal(rs, 1);
+    *reused = SSL_session_reused(c);
+    SSL_SESSION *out = SSL_get1_session(c);
+    assert_non_null(out);
+    /* Freed without a close_notify sent, a connection's session is marked not resumable. */
+    SSL_shutdown(c);
+    SSL_shutdown(s);
+    SSL_free(c);
+    SSL_free(s);
+    return out;
+}
+
+static SSL_CTX *ticket_server(sluice_tls_tickets_t *t)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    assert_non_null(ctx);
+    assert_int_equal(SSL_CTX_use_certificate_chain_file(ctx, cert_a), 1);
+    assert_int_equal(SSL_CTX_use_PrivateKey_file(ctx, key_a, SSL_FILETYPE_PEM), 1);
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_tls_tickets_attach(t, ctx, &err), 0);
+    assert_int_equal(SSL_CTX_get_timeout(ctx), 2); /* a session lives no longer than its key encrypts */
+    /* Longer here, so that what is checked below is the keys' lifetime, not the sessions'. */
+    SSL_CTX_set_timeout(ctx, 100);
+    return ctx;
+}
+
+static int same_ticket(const SSL_SESSION *a, const SSL_SESSION *b)
+{
+    const unsigned char *ta, *tb;
+    size_t la, lb;
+    SSL_SESSION_get0_ticket(a, &ta, &la);
+    SSL_SESSION_get0_ticket(b, &tb, &lb);
+    return la == lb && la > 0 && memcmp(ta, tb, la) == 0;
+}
+
+/* A ticket from one context resumes on another of the same keys (a reload's), still with the
+ * key's successor (and is then renewed under it), and no longer once its key is two periods old:
+ * OpenSSL's own keys were per context and never changed. Period 2 s; about 4.5 s of sleep. */
+static void test_tickets_rotate(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    sluice_tls_tickets_t *t = sluice_tls_tickets_create(2, &err);
+    assert_non_null(t);
+    SSL_CTX *a = ticket_server(t), *b = ticket_server(t);
+    SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+    assert_non_null(cctx);
+    SSL_CTX_set_max_proto_version(cctx, TLS1_2_VERSION);
+    int reused;
+    SSL_SESSION *first = handshake(a, cctx, NULL, &reused);
+    assert_false(reused);
+    SSL_SESSION *again = handshake(b, cctx, first, &reused);
+    assert_true(reused); /* another context: a reload's */
+    SSL_SESSION_free(again);
+
+    usleep(2200 * 1000); /* the first key now only decrypts */
+    SSL_SESSION *renewed = handshake(a, cctx, first, &reused);
+    assert_true(reused);
+    assert_false(same_ticket(first, renewed)); /* a new ticket, under the new key */
+
+    usleep(2000 * 1000); /* the first key is gone */
+    SSL_SESSION *late = handshake(b, cctx, first, &reused);
+    assert_false(reused);
+    SSL_SESSION_free(late);
+    late = handshake(b, cctx, renewed, &reused);
+    assert_true(reused);
+    SSL_SESSION_free(late);
+
+    SSL_SESSION_free(renewed);
+    SSL_SESSION_free(first);
+    SSL_CTX_free(cctx);
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+    sluice_tls_tickets_destroy(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +435,8 @@ int main(void)
         cmocka_unit_test(test_pair_missing_and_directory),
         cmocka_unit_test(test_pair_encrypted_key),
         cmocka_unit_test(test_ca),
+        cmocka_unit_test(test_pair_expired_and_without_intermediate),
+        cmocka_unit_test(test_tickets_rotate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
