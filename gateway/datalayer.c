@@ -6,11 +6,13 @@
 #include "gateway/datalayer.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "crypto/ct.h"
 #include "crypto/hash.h"
 #include "gateway/consent.h"
+#include "json/write.h"
 
 /* Removes a reached value: object members are deleted, array elements become null (deleting
  * would shift the indices the walk is using). */
@@ -300,7 +302,31 @@ typedef struct mask_ctx {
     sluice_jsonnum_t *nums;
     sluice_dl_stats_t *stats;
     int masked, removed, rejected;
+    /* The rule's own path, when its mirror holds a value: the one value it reached as sent and
+     * the answer it got (references; visits > 1 leaves neither, as no one answer is the field's). */
+    int record, visits;
+    json_t *seen_in, *seen_out;
+    /* The mirror: a copy equal to seen_in gets seen_out. */
+    const json_t *reuse_in, *reuse_out;
 } mask_ctx_t;
+
+/* 1 when a plugin would be handed the same input for a and b: the same JSON type and text (a
+ * number as it was sent: 1e2 and 100, or two integers beyond a double's precision, are not one
+ * value to hmac). Out of memory counts as different. */
+static int same_input(const json_t *a, const json_t *b, const sluice_jsonnum_t *nums)
+{
+    if (json_typeof(a) != json_typeof(b))
+        return 0;
+    if (json_is_string(a))
+        return json_string_length(a) == json_string_length(b) &&
+               memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
+    size_t na = 0, nb = 0;
+    char *ta = sluice_json_encode(a, nums, &na), *tb = ta != NULL ? sluice_json_encode(b, nums, &nb) : NULL;
+    int same = tb != NULL && na == nb && memcmp(ta, tb, na) == 0;
+    free(ta);
+    free(tb);
+    return same;
+}
 
 static int mask_cb(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
 {
@@ -308,9 +334,24 @@ static int mask_cb(json_t *parent, const char *key, size_t index, json_t *value,
     if (json_is_null(value))
         return 0;
     sluice_mask_outcome_t out = SLUICE_MASK_FAILED;
-    if (m->masker != NULL)
-        out = m->masker->mask(m->masker->ud, m->org, m->rule_index, m->event, m->event_name, parent, key, index, value,
-                              concrete, m->nums);
+    if (m->reuse_in != NULL && same_input(value, m->reuse_in, m->nums)) {
+        /* context.traits.X is the same field as traits.X: one answer for both. Asked again, a
+         * plugin that is random by design (randomized_response) drew a second, independent report
+         * of the same value in the same event, so the event spent twice the epsilon it promises. */
+        json_t *copy = json_deep_copy(m->reuse_out);
+        int rc = copy == NULL  ? -1
+                 : key != NULL ? json_object_set_new_nocheck(parent, key, copy)
+                               : json_array_set_new(parent, index, copy);
+        out = rc == 0 ? SLUICE_MASK_REPLACED : SLUICE_MASK_FAILED; /* out of memory: removed, as any failure */
+    } else {
+        if (m->record && m->visits++ == 0)
+            m->seen_in = json_incref(value); /* held: the masker then writes a new value, not over this one */
+        if (m->masker != NULL)
+            out = m->masker->mask(m->masker->ud, m->org, m->rule_index, m->event, m->event_name, parent, key, index,
+                                  value, concrete, m->nums);
+        if (m->record && m->visits == 1 && (out == SLUICE_MASK_REPLACED || out == SLUICE_MASK_UNCHANGED))
+            m->seen_out = json_incref(key != NULL ? json_object_get(parent, key) : json_array_get(parent, index));
+    }
     switch (out) {
     case SLUICE_MASK_REPLACED:
     case SLUICE_MASK_UNCHANGED:
@@ -332,6 +373,24 @@ static int mask_cb(json_t *parent, const char *key, size_t index, json_t *value,
         return 1; /* stop: the event is rejected anyway */
     }
     return 0;
+}
+
+static int has_all(const sluice_path_t *p)
+{
+    for (size_t i = 0; i < p->count; i++)
+        if (p->segs[i].kind == SLUICE_PATH_ALL)
+            return 1;
+    return 0;
+}
+
+/* Stops a walk at the first value there is (found = 1). */
+static int any_cb(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
+{
+    (void)parent, (void)key, (void)index, (void)concrete;
+    if (json_is_null(value))
+        return 0;
+    *(int *)ud = 1;
+    return 1;
 }
 
 /* ---------------------------------------------------------------- identity's form of userId */
@@ -434,6 +493,7 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
     const char *name = NULL;
     int have_name = 0;
     for (size_t i = 0; i < org->mask_rule_count; i++) {
+        json_t *own_in = NULL, *own_out = NULL; /* the rule's own field as sent, and its answer */
         for (int k = 0; k < 2; k++) {
             const sluice_path_t *p = k == 0 ? &org->mask_rules[i].path : &org->mask_rules[i].mirror;
             if (p->text == NULL)
@@ -450,8 +510,24 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
                             .event = event,
                             .event_name = name,
                             .nums = nums,
-                            .stats = stats};
+                            .stats = stats,
+                            .reuse_in = own_in,
+                            .reuse_out = own_out};
+            /* Only when the mirror holds something (a held value costs the in-place rewrite), and
+             * for a path to one field: elements of two arrays are not known to be one another's. */
+            if (k == 0 && org->mask_rules[i].mirror.text != NULL && !has_all(p)) {
+                int found = 0;
+                visit(&firsts, &org->mask_rules[i].mirror, any_cb, &found);
+                m.record = found;
+            }
             visit(&firsts, p, mask_cb, &m);
+            if (k == 0 && m.visits == 1 && m.seen_out != NULL) {
+                own_in = m.seen_in;
+                own_out = m.seen_out;
+            } else {
+                json_decref(m.seen_in);
+                json_decref(m.seen_out);
+            }
             if (p->count < 2)
                 have_name = 0;
             if (m.masked)
@@ -459,11 +535,15 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
             if (m.removed)
                 note(l.dropped, p->text);
             if (m.rejected) {
+                json_decref(own_in);
+                json_decref(own_out);
                 res->rejected = 1;
                 snprintf(res->reject_path, sizeof(res->reject_path), "%s", p->text);
                 return 0;
             }
         }
+        json_decref(own_in);
+        json_decref(own_out);
     }
     return 0;
 }

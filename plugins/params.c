@@ -275,6 +275,18 @@ static int read_secret(param_t *p, const sluice_yaml_node_t *k, const sluice_yam
                                label, k->scalar, sluice_yaml_describe(v));
         return -1;
     }
+    /* The root key ring seals nothing directly: each purpose has a key derived from it, and the
+     * gateway wipes these variables once it has derived its own (identity.md, keys by purpose).
+     * A plugin key read from them was the root key itself where they were still set (config
+     * check, sluicectl unmask) and "not set" in the gateway. */
+    if (strcmp(v->scalar, "ENCRYPTION_KEY") == 0 || strcmp(v->scalar, "SLUICE_KEYRING") == 0) {
+        sluice_config_diag_add(diag, &v->pos,
+                               "%s.params.%s: %s holds the root key ring, which no plugin may use (the gateway "
+                               "derives a key per purpose from it and then removes it from its environment); give the "
+                               "plugin a key of its own in another variable (e.g. `openssl rand -hex 32`)",
+                               label, k->scalar, v->scalar);
+        return -1;
+    }
     const char *val = getenv(v->scalar);
     if (val == NULL || val[0] == '\0') {
         if (flags & SLUICE_PLUGIN_PARAMS_CHECK_ONLY) {

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,7 +45,8 @@ static void usage(FILE *out)
     fprintf(out, "usage: sluicectl unmask --config FILE --org ORG --path PATH VALUE\n"
                  "\n"
                  "Reverses a value written by the encrypt or fpe mask plugin. PATH is the mask rule's path\n"
-                 "(`properties.items[*].sku`) or a concrete path it reaches (`properties.items[2].sku`).\n"
+                 "(`properties.items[*].sku`) or a concrete path it reaches (`properties.items[2].sku`,\n"
+                 "`context.traits.ssn` for a rule on `traits.ssn`).\n"
                  "  encrypt  needs the key ring the gateway used: ENCRYPTION_KEY, SLUICE_KEY_ID and, for\n"
                  "           values sealed under older keys, SLUICE_KEYRING\n"
                  "  fpe      needs the environment variable named by the rule's key_env\n"
@@ -75,13 +77,30 @@ static void generalise(const char *p, char *buf, size_t cap)
     buf[o] = '\0';
 }
 
+/* 1 when rule path a names the members b does, as the gateway matches them (config/path.h): the
+ * first key exactly, the keys below it without regard to ASCII case. */
+static int same_members(const char *a, const char *b)
+{
+    size_t n = strcspn(a, ".[");
+    return strcspn(b, ".[") == n && strncmp(a, b, n) == 0 && strcasecmp(a + n, b + n) == 0;
+}
+
+/* The rule that masked the value at path: one whose path reaches it, else one whose mirror does
+ * (context.traits.X for a rule on traits.X, config.h). Either way the value was sealed under the
+ * rule's own path, which the caller uses; an exact "properties.notes" alone missed the
+ * "properties.Notes" and "context.traits.ssn" the same rules had masked. */
 static const sluice_mask_rule_t *find_rule(const sluice_org_t *org, const char *path)
 {
     char general[1024];
     generalise(path, general, sizeof(general));
     for (size_t i = 0; i < org->mask_rule_count; i++) {
         const char *text = org->mask_rules[i].path.text;
-        if (strcmp(text, path) == 0 || strcmp(text, general) == 0)
+        if (same_members(text, path) || same_members(text, general))
+            return &org->mask_rules[i];
+    }
+    for (size_t i = 0; i < org->mask_rule_count; i++) {
+        const char *text = org->mask_rules[i].mirror.text;
+        if (text != NULL && (same_members(text, path) || same_members(text, general)))
             return &org->mask_rules[i];
     }
     return NULL;

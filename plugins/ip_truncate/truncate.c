@@ -83,6 +83,8 @@ size_t sluice_ip_truncate(const char *text, size_t n, unsigned v4_prefix, unsign
         static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
         if (memcmp(a, mapped, sizeof(mapped)) == 0)
             keep_prefix(a + 12, 4, v4_prefix);
+        else if (a[0] == 0x20 && a[1] == 0x02) /* 6to4: the IPv4 address follows 2002: */
+            keep_prefix(a, 16, v6_prefix < 16 + v4_prefix ? v6_prefix : 16 + v4_prefix);
         else
             keep_prefix(a, 16, v6_prefix);
         res = inet_ntop(AF_INET6, a, out, (socklen_t)cap);

@@ -6,6 +6,11 @@
  * prefix applies to their last 32 bits and they stay in the mapped form, so
  * ::ffff:203.0.113.77 with /24 gives ::ffff:203.0.113.0.
  *
+ * 6to4 addresses (2002::/16, RFC 3056) carry the site's public IPv4 address in bits 16..47, so
+ * the usual /48 would keep that address whole: they keep at most 16 + v4_prefix bits, and the
+ * embedded address is cut as an IPv4 address would be (2002:cb00:714d::1 with /24 and /48 gives
+ * 2002:cb00:7100::, 203.0.113.0 inside).
+ *
  * Threading: pure function, any thread.
  */
 #ifndef SLUICE_PLUGINS_IP_TRUNCATE_TRUNCATE_H

@@ -1,12 +1,13 @@
 /*
  * The built-in masking plugins end to end: a real sluice-gateway with mask rules using
- * partial, ip_truncate, fpe, redact_text, encrypt, hmac, full, null and drop, events posted over
- * HTTPS and read back from the dev Kafka broker. Checks the exact masked values where the
+ * partial, ip_truncate, fpe, redact_text, encrypt, hmac, full, null, drop, generalize and
+ * randomized_response (one report per event, its context.traits copy included), events posted
+ * over HTTPS and read back from the dev Kafka broker. Checks the exact masked values where the
  * plugin is deterministic, privacy.masked, fail-closed removal (with the metric and a log line
  * that has no value), that no planted raw value appears anywhere in Kafka or the gateway's log,
  * and that `sluicectl unmask` gives back the encrypt and fpe values (with audit lines and clear
- * errors for a wrong org, path, key or an altered value). Also `sluicectl fpe` on the NIST
- * samples and its errors.
+ * errors for a wrong org, path, key or an altered value; any concrete path the rule reaches).
+ * Also `sluicectl fpe` on the NIST samples and its errors.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -82,6 +83,7 @@ static int setup(void **state)
         "        - {path: properties.pin, plugin: fpe, params: {key_env: T_FPE_KEY}}\n"
         "        - {path: properties.strict_pin, plugin: fpe, params: {key_env: T_FPE_KEY}, on_error: reject}\n"
         "        - {path: properties.price_band, plugin: generalize, params: {kind: number, step: 0.25}}\n"
+        "        - {path: traits.satisfied, plugin: randomized_response, params: {epsilon: 1.0986122886681098}}\n"
         "  - id: globex\n"
         "    sources: [{id: web, write_key_env: T_GLOBEX_KEY}]\n"
         "    consent: {policy: allow}\n"
@@ -346,6 +348,70 @@ static void test_numbers_through_a_plugin(void **state)
     json_decref(msgs);
 }
 
+/* randomized_response reports a person's answer at epsilon per event. A rule on traits.X also
+ * masks context.traits.X, the copy Segment's spec and RudderStack's SDKs put there: both copies
+ * were drawn afresh, so one event carried two independent reports of one answer and spent
+ * 2 epsilon (at ln 3, the two agreeing gives the truth with probability 0.9 instead of 0.75).
+ * The copy gets the field's own report. 40 events each holding the answer twice: independent
+ * draws would all agree with probability 0.625^40, below 10^-8. */
+static void test_randomized_response_one_report_per_event(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    json_t *batch = json_array();
+    for (int i = 0; i < N; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "e2e-rr-%d", i);
+        json_array_append_new(batch, json_pack("{s:s,s:s,s:s,s:{s:b},s:{s:{s:b}}}", "type", "identify", "messageId", id,
+                                               "anonymousId", "anon-rr", "traits", "satisfied", 1, "context", "traits",
+                                               "satisfied", 1));
+    }
+    json_t *root = json_pack("{s:o}", "batch", batch);
+    char *body = json_dumps(root, JSON_COMPACT);
+    json_decref(root);
+    http_resp_t r;
+    assert_int_equal(gwfix_post(&F, "/v1/batch", WEB_KEY, body, &r), 200);
+    http_resp_dispose(&r);
+    free(body);
+
+    /* One read of the topic once all of them are there. */
+    json_t *all = NULL;
+    (void)envelope("e2e-rr-0", &all);
+    for (int tries = 0; tries < 50; tries++) {
+        int found = 0;
+        for (int i = 0; i < N; i++) {
+            char id[32];
+            snprintf(id, sizeof(id), "e2e-rr-%d", i);
+            found += gwfix_find_message(all, id) != NULL;
+        }
+        if (found == N)
+            break;
+        json_decref(all);
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        all = gwfix_kafka_read(&F, "sluice.events");
+    }
+    int disagree = 0, flipped = 0;
+    for (int i = 0; i < N; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "e2e-rr-%d", i);
+        json_t *m = gwfix_find_message(all, id);
+        if (m == NULL)
+            fail_msg("message %s never reached Kafka", id);
+        json_t *ev = json_object_get(json_object_get(m, "value"), "event");
+        json_t *a = json_object_get(json_object_get(ev, "traits"), "satisfied");
+        json_t *b = json_object_get(json_object_get(json_object_get(ev, "context"), "traits"), "satisfied");
+        assert_true(json_is_boolean(a));
+        assert_true(json_is_boolean(b));
+        disagree += json_is_true(a) != json_is_true(b);
+        flipped += json_is_false(a);
+    }
+    json_decref(all);
+    print_message("%d of %d events reported two different answers; %d reported false\n", disagree, N, flipped);
+    assert_int_equal(disagree, 0);
+    assert_true(flipped > 0); /* still randomized: 40 kept answers in a row have odds 0.75^40 */
+}
+
 static void test_unmask_round_trips(void **state)
 {
     (void)state;
@@ -460,6 +526,46 @@ static void test_unmask_refusals(void **state)
     free(audit);
 }
 
+/* unmask takes any concrete path a rule reaches, as the gateway matched it: the mirror of a rule
+ * on traits.X (context.traits.X, where Segment's spec and RudderStack's identify carry traits)
+ * and a member spelled in another case (keys below the event's own fields match without regard
+ * to case). Both were masked by the rule, so both are the rule's to reverse; unmask answered
+ * "org 'acme' has no mask rule for path 'context.traits.ssn'". */
+static void test_unmask_concrete_paths(void **state)
+{
+    (void)state;
+    const char *body = "{\"type\":\"track\",\"event\":\"x\",\"messageId\":\"e2e-unmask-paths\",\"anonymousId\":\"a\","
+                       "\"context\":{\"traits\":{\"ssn\":\"987-65-4321\"}},"
+                       "\"properties\":{\"Notes\":\"the gate code is 5521\"}}";
+    assert_int_equal(post_event(WEB_KEY, body), 200);
+    json_t *all = NULL;
+    json_t *ev = json_object_get(envelope("e2e-unmask-paths", &all), "event");
+    const char *ssn = jstr(json_object_get(ev, "context"), "traits", "ssn");
+    const char *notes = jstr(ev, "properties", "Notes");
+    assert_non_null(ssn);
+    assert_non_null(notes);
+    assert_string_not_equal(ssn, "987-65-4321");
+    assert_int_equal(strncmp(notes, "enc:v1:", 7), 0);
+
+    run_t r;
+    unmask(&r, "acme", "context.traits.ssn", ssn, ENC_KEY, FPE_KEY);
+    if (r.code != 0)
+        fail_msg("unmask context.traits.ssn: exit %d, %s", r.code, r.out.errout);
+    assert_string_equal(r.out.out, "987-65-4321\n");
+    ctl_dispose(&r);
+    unmask(&r, "acme", "properties.Notes", notes, ENC_KEY, FPE_KEY);
+    if (r.code != 0)
+        fail_msg("unmask properties.Notes: exit %d, %s", r.code, r.out.errout);
+    assert_string_equal(r.out.out, "the gate code is 5521\n");
+    ctl_dispose(&r);
+    /* The first key is matched exactly, as the gateway matches it: no rule reaches Properties. */
+    unmask(&r, "acme", "Properties.notes", notes, ENC_KEY, FPE_KEY);
+    assert_int_equal(r.code, 1);
+    assert_true(gwfix_contains(r.out.errout, "no mask rule for path 'Properties.notes'"));
+    ctl_dispose(&r);
+    json_decref(all);
+}
+
 static void test_unmask_audit_file_unwritable(void **state)
 {
     (void)state;
@@ -564,8 +670,10 @@ int main(void)
         cmocka_unit_test(test_no_raw_value_anywhere),
         cmocka_unit_test(test_on_error_reject),
         cmocka_unit_test(test_numbers_through_a_plugin),
+        cmocka_unit_test(test_randomized_response_one_report_per_event),
         cmocka_unit_test(test_unmask_round_trips),
         cmocka_unit_test(test_unmask_refusals),
+        cmocka_unit_test(test_unmask_concrete_paths),
         cmocka_unit_test(test_unmask_audit_file_unwritable),
         cmocka_unit_test(test_sluicectl_fpe),
     };

@@ -264,6 +264,93 @@ static void own_rule_in_another_case_replaces_mirror(void **state)
     sluice_config_free(cfg);
 }
 
+/* A masker whose every answer is new, as a random plugin's (randomized_response, encrypt). */
+static int draws;
+
+static sluice_mask_outcome_t drawing_mask(void *ud, const sluice_org_t *org, size_t rule, json_t *event,
+                                          const char *event_name, json_t *parent, const char *key, size_t index,
+                                          json_t *value, const char *concrete, sluice_jsonnum_t *nums)
+{
+    (void)ud, (void)org, (void)rule, (void)event, (void)event_name, (void)index, (void)value, (void)concrete,
+        (void)nums;
+    char out[32];
+    snprintf(out, sizeof(out), "draw-%d", ++draws);
+    json_object_set_new(parent, key, json_string(out));
+    return SLUICE_MASK_REPLACED;
+}
+
+/* context.traits.X is a copy of traits.X: a rule masks the field once, and the copy holding the
+ * same value gets the same answer. Asked twice, a random plugin gave one event two independent
+ * reports of one value (randomized_response then spent twice its epsilon). A copy that differs
+ * is the copy's own value and is masked on its own. */
+static void mirror_gets_the_fields_answer(void **state)
+{
+    (void)state;
+    const char *yaml = "version: 1\n"
+                       "server: {http: {listen: \"127.0.0.1:0\"}}\n"
+                       "kafka: {brokers: \"127.0.0.1:9092\"}\n"
+                       "orgs:\n"
+                       "  - id: acme\n"
+                       "    sources: [{id: web, write_key_env: ACME_WEB_WRITE_KEY}]\n"
+                       "    data_layer:\n"
+                       "      mask: [{path: traits.satisfied, plugin: randomized_response, params: {epsilon: 1}}]\n";
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    sluice_config_t *cfg = sluice_config_load_string("rr.yaml", yaml, strlen(yaml), SLUICE_CONFIG_NO_ENV, &d);
+    for (size_t i = 0; i < d.count; i++)
+        print_error("%s\n", d.msgs[i]);
+    sluice_config_diag_dispose(&d);
+    assert_non_null(cfg);
+    sluice_masker_t m = {drawing_mask, NULL};
+    sluice_dl_result_t res;
+    sluice_dl_stats_t st = {0};
+
+    draws = 0;
+    json_t *ev = event("{\"type\":\"identify\",\"traits\":{\"satisfied\":true},"
+                       "\"context\":{\"traits\":{\"satisfied\":true}}}");
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, &m, ev, NULL, &res, &st), 0);
+    assert_int_equal(draws, 1);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "traits"), "satisfied")), "draw-1");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(ev, "context"), "traits"), "satisfied")),
+        "draw-1");
+    assert_true(in_list(res.privacy, "masked", "traits.satisfied"));
+    assert_true(in_list(res.privacy, "masked", "context.traits.satisfied"));
+    assert_int_equal(st.masked, 2);
+    sluice_dl_result_dispose(&res);
+    json_decref(ev);
+
+    /* A copy holding another value is that value's own report. */
+    draws = 0;
+    ev = event("{\"type\":\"identify\",\"traits\":{\"satisfied\":true},"
+               "\"context\":{\"traits\":{\"satisfied\":false}}}");
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, &m, ev, NULL, &res, &st), 0);
+    assert_int_equal(draws, 2);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(ev, "context"), "traits"), "satisfied")),
+        "draw-2");
+    sluice_dl_result_dispose(&res);
+    json_decref(ev);
+
+    /* The field in two spellings has no one answer: the copy is masked on its own. */
+    draws = 0;
+    ev = event("{\"type\":\"identify\",\"traits\":{\"satisfied\":true,\"Satisfied\":true},"
+               "\"context\":{\"traits\":{\"satisfied\":true}}}");
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, &m, ev, NULL, &res, &st), 0);
+    assert_int_equal(draws, 3);
+    sluice_dl_result_dispose(&res);
+    json_decref(ev);
+
+    /* Only the copy: masked on its own, once. */
+    draws = 0;
+    ev = event("{\"type\":\"identify\",\"context\":{\"traits\":{\"satisfied\":true}}}");
+    assert_int_equal(sluice_datalayer_apply(&cfg->orgs[0], 0, &m, ev, NULL, &res, &st), 0);
+    assert_int_equal(draws, 1);
+    sluice_dl_result_dispose(&res);
+    json_decref(ev);
+    sluice_config_free(cfg);
+}
+
 /* Clients spell members their own way (`Email`, `PHONE`, `Card_Number`): every rule reaches
  * every spelling below the event's own fields. Matched exactly, these went to Kafka raw. */
 static void rules_match_any_spelling(void **state)
@@ -646,6 +733,7 @@ int main(void)
         cmocka_unit_test(capital_hash_is_lowercased_not_rehashed),
         cmocka_unit_test(rules_match_any_spelling),
         cmocka_unit_test(own_rule_in_another_case_replaces_mirror),
+        cmocka_unit_test(mirror_gets_the_fields_answer),
         cmocka_unit_test(whole_member_rules),
         cmocka_unit_test(shared_value_replaced),
         cmocka_unit_test(reddit_gets_its_canonical_email),

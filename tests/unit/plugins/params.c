@@ -162,6 +162,40 @@ static void test_params_secret_env(void **state)
     sluice_config_diag_dispose(&d);
 }
 
+/* A plugin secret in the root key ring's variables: `sluicectl config check --secrets` said ok,
+ * and the gateway, which wipes ENCRYPTION_KEY and SLUICE_KEYRING from its environment once it
+ * has derived its keys by purpose (identity.md), then refused the rule with "environment
+ * variable ENCRYPTION_KEY ... is not set" while it was set; `sluicectl unmask`, which keeps its
+ * environment, reversed fpe values with the root key itself. Refused at load, everywhere, with
+ * what to do instead. */
+static void test_params_secret_not_a_root_key(void **state)
+{
+    (void)state;
+    setenv("ENCRYPTION_KEY", "8d4f0e1c2b3a49586776a5b4c3d2e1f00112233445566778899aabbccddeeff0", 1);
+    setenv("SLUICE_KEYRING", "1:8d4f0e1c2b3a49586776a5b4c3d2e1f00112233445566778899aabbccddeeff0", 1);
+    static const char *const vars[] = {"ENCRYPTION_KEY", "SLUICE_KEYRING"};
+    for (size_t i = 0; i < 2; i++) {
+        for (int flags = 0; flags <= SLUICE_PLUGIN_PARAMS_CHECK_ONLY; flags += SLUICE_PLUGIN_PARAMS_CHECK_ONLY) {
+            sluice_config_diag_t d;
+            sluice_config_diag_init(&d);
+            int skipped = 0;
+            char yaml[128], want[512];
+            snprintf(yaml, sizeof(yaml), "count: 1\nsalt_env: %s\n", vars[i]);
+            assert_null(build(yaml, flags, &d, &skipped));
+            assert_int_equal(skipped, 0);
+            snprintf(want, sizeof(want),
+                     "params.yaml:2:11: m.params.salt_env: %s holds the root key ring, which no plugin may use (the "
+                     "gateway derives a key per purpose from it and then removes it from its environment); give "
+                     "the plugin a key of its own in another variable (e.g. `openssl rand -hex 32`)",
+                     vars[i]);
+            assert_msgs(&d, (const char *const[]){want}, 1);
+            sluice_config_diag_dispose(&d);
+        }
+    }
+    unsetenv("ENCRYPTION_KEY");
+    unsetenv("SLUICE_KEYRING");
+}
+
 static void test_params_values_and_getters(void **state)
 {
     (void)state;
@@ -247,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_params_errors_with_positions),
         cmocka_unit_test(test_params_missing_required_without_params),
         cmocka_unit_test(test_params_secret_env),
+        cmocka_unit_test(test_params_secret_not_a_root_key),
         cmocka_unit_test(test_params_values_and_getters),
         cmocka_unit_test(test_typed_plugin_reads_its_config),
     };

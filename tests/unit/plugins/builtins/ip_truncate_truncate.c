@@ -57,6 +57,25 @@ static void test_ipv4_mapped(void **state)
     assert_string_equal(trunc_("::ffff:203.0.113.77", 24, 0), "::ffff:203.0.113.0");
 }
 
+/* A 6to4 address (RFC 3056, 2002::/16) carries the site's public IPv4 address in its bits 16..47,
+ * so a /48 kept all of it: 2002:cb00:714d:: is 203.0.113.77 whole, where the same client over
+ * IPv4 gives 203.0.113.0. The embedded address keeps no more than the IPv4 prefix. */
+static void test_6to4_embedded_ipv4(void **state)
+{
+    (void)state;
+    assert_string_equal(trunc_("2002:cb00:714d::1", 24, 48), "2002:cb00:7100::");
+    assert_string_equal(trunc_("2002:cb00:714d:1234:5678:9abc:def0:1", 24, 48), "2002:cb00:7100::");
+    assert_string_equal(trunc_("2002:cb00:714d::1", 16, 48), "2002:cb00::");
+    /* A shorter IPv6 prefix still applies, and the result is a fixed point (idempotence). */
+    assert_string_equal(trunc_("2002:cb00:714d::1", 24, 32), "2002:cb00::");
+    assert_string_equal(trunc_("2002:cb00:7100::", 24, 48), "2002:cb00:7100::");
+    /* The IPv4 prefix at 32 lets the whole address through, as it does for IPv4 itself; what
+     * follows it (the site's subnet) is never kept: a network address is a prefix. */
+    assert_string_equal(trunc_("2002:cb00:714d:1::1", 32, 64), "2002:cb00:714d::");
+    /* Only 2002::/16 embeds an address there. */
+    assert_string_equal(trunc_("2003:cb00:714d::1", 24, 48), "2003:cb00:714d::");
+}
+
 static void test_not_addresses(void **state)
 {
     (void)state;
@@ -141,11 +160,9 @@ static void test_quads_like_inet_pton(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ipv4),
-        cmocka_unit_test(test_ipv6),
-        cmocka_unit_test(test_ipv4_mapped),
-        cmocka_unit_test(test_not_addresses),
-        cmocka_unit_test(test_quads_like_inet_pton),
+        cmocka_unit_test(test_ipv4),          cmocka_unit_test(test_ipv6),
+        cmocka_unit_test(test_ipv4_mapped),   cmocka_unit_test(test_6to4_embedded_ipv4),
+        cmocka_unit_test(test_not_addresses), cmocka_unit_test(test_quads_like_inet_pton),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
