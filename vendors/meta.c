@@ -198,6 +198,19 @@ oom:
     return sluice_err_set(err, "meta: out of memory building a request");
 }
 
+/* 1 when a vendor's error title can go into a dead letter's reason and the log as it is: short,
+ * printable ASCII, no quotes or braces (a title that echoed a value could not pass for one). */
+static int title_is_plain(const char *t)
+{
+    if (t == NULL || t[0] == '\0' || strlen(t) > 80)
+        return 0;
+    for (const char *p = t; *p; p++) {
+        if (*p < 0x20 || *p > 0x7e || strchr("\"'{}$[]=@", *p) != NULL)
+            return 0;
+    }
+    return 1;
+}
+
 /* Meta answers errors as {"error":{"code":N,"error_subcode":M,"is_transient":bool}}; throttling
  * and temporary codes are worth a retry even when the HTTP status is 400. */
 static sluice_verdict_t classify(long status, const char *body, size_t len, char *why, size_t why_len)
@@ -218,7 +231,13 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
     json_t *code = json_object_get(error, "code"), *sub = json_object_get(error, "error_subcode");
     if (json_is_integer(code)) {
         json_int_t c = json_integer_value(code);
-        if (json_is_integer(sub))
+        const char *title = json_string_value(json_object_get(error, "error_user_title"));
+        if (json_is_integer(sub) && title_is_plain(title))
+            /* Meta's title names the refusal ("Event Timestamp Too Old", "Server-side API parameter
+             * error") without the event's values, unlike error_user_msg: the dead letter says why. */
+            snprintf(why, why_len, "HTTP %ld (Meta error %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT ": %s)",
+                     status, c, json_integer_value(sub), title);
+        else if (json_is_integer(sub))
             snprintf(why, why_len, "HTTP %ld (Meta error %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT ")", status, c,
                      json_integer_value(sub));
         else
@@ -248,6 +267,27 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
     return v;
 }
 
+/* Meta refuses the whole request when one event in it has a bad parameter: HTTP 400, error code
+ * 100 ("Invalid parameter", OAuthException) with an error_subcode of the Conversions API's
+ * 2804xxx family ("Server-side API parameter error", e.g. 2804019 "The parameter
+ * $['data'][0]['event_time'] is required", 2804003 "Event Timestamp Too Old"), the
+ * error_user_msg naming the event as $['data'][N]. Those belong to one event's data; code 100
+ * without such a subcode (a pixel that does not exist, a bad access_token parameter), 190, 2635,
+ * throttling and 5xx belong to the request. */
+static int per_event(long status, const char *body, size_t len)
+{
+    if (status != 400)
+        return 0;
+    json_t *root = json_loadb(body, len, 0, NULL);
+    json_t *error = json_object_get(root, "error");
+    json_t *code = json_object_get(error, "code"), *sub = json_object_get(error, "error_subcode");
+    int yes = json_is_integer(code) && json_integer_value(code) == 100 && json_is_integer(sub) &&
+              json_integer_value(sub) >= 2804000 && json_integer_value(sub) <= 2804999 &&
+              !json_is_true(json_object_get(error, "is_transient"));
+    json_decref(root);
+    return yes;
+}
+
 const sluice_vendor_ops_t sluice_vendor_meta = {
     .name = "meta",
     .kind = SLUICE_VENDOR_META,
@@ -257,6 +297,7 @@ const sluice_vendor_ops_t sluice_vendor_meta = {
     .map = map,
     .build = build,
     .classify = classify,
+    .per_event = per_event,
     .request_overhead = 64,
     .max_age_ms = META_MAX_AGE_MS,
     .too_old = TOO_OLD,

@@ -204,6 +204,22 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
     return c == 40100 || c >= 50000 ? SLUICE_VERDICT_RETRY : SLUICE_VERDICT_FAIL;
 }
 
+/* TikTok answers one bad event (a field of one row) with HTTP 200 and code 40002, its Marketing
+ * API's "Invalid parameters" ("There's a problem with the parameters in your request"), for the
+ * whole call: the Events API takes a batch or none of it (VENDORS.md, "one bad row fails the
+ * whole batch"). The other codes belong to the request: 40001 (no permission), 40100 (rate
+ * limit), 4010x (the access token), 5xxxx (TikTok's own failures). */
+static int per_event(long status, const char *body, size_t len)
+{
+    if (status < 200 || status >= 300)
+        return 0;
+    json_t *root = json_loadb(body, len, 0, NULL);
+    json_t *code = json_object_get(root, "code");
+    int yes = json_is_integer(code) && json_integer_value(code) == 40002;
+    json_decref(root);
+    return yes;
+}
+
 const sluice_vendor_ops_t sluice_vendor_tiktok = {
     .name = "tiktok",
     .kind = SLUICE_VENDOR_TIKTOK,
@@ -213,6 +229,7 @@ const sluice_vendor_ops_t sluice_vendor_tiktok = {
     .map = map,
     .build = build,
     .classify = classify,
+    .per_event = per_event,
     .request_overhead = 128,
     .options = options,
     .batch_events = 1000,

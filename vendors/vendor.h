@@ -148,6 +148,12 @@ typedef struct sluice_vendor_ops {
      * how many; 0 when the answer does not say which (the whole batch is then dead-lettered).
      * NULL for vendors that refuse a request whole (Meta, TikTok). */
     size_t (*refused)(const char *body, size_t len, size_t n, unsigned char *refused);
+    /* For an answer classify failed whole (SLUICE_VERDICT_FAIL) from a vendor that refuses a
+     * request for one bad event in it (Meta, TikTok): 1 when the reason belongs to an event's
+     * data (a parameter the vendor refuses), not to the request (credential, pixel, permission,
+     * rate, server). The worker then splits the batch in halves and sends them, so the good
+     * events are delivered and only the refused ones are dead-lettered. NULL: never split. */
+    int (*per_event)(long status, const char *body, size_t len);
     /* Bytes a request adds around its events, for batch sizing. */
     size_t request_overhead;
     /* The vendor's config map: YAML options and vault members (see sluice_vendor_option_t). */

@@ -14,7 +14,10 @@
  *        STATUS/oauth=WORD an OAuth2 error ({"error":"WORD"}: invalid_grant) for a token endpoint
  *        200/refuse=TEXT   a partial refusal of the events whose JSON holds TEXT, the others
  *                          accepted: Pinterest's events[] "failed", LinkedIn's elements 400,
- *                          Google Ads' partialFailureError naming their conversions' index
+ *                          Google Ads' partialFailureError naming their conversions' index; at
+ *                          Meta and TikTok, which refuse a request whole for one bad event, the
+ *                          whole request when an event holds TEXT (Meta's 400 error 100/2804050,
+ *                          TikTok's 200 with code 40002), else the usual success
  *        hang              never answer (the client times out)
  *        xN after an entry repeats it N times
  *   --print / --print-bodies write a line (and the pretty body) per request on stdout, or on the
@@ -320,6 +323,41 @@ static json_t *partial_refusal(const char *path, size_t plen, const json_t *in, 
     return out;
 }
 
+/* /refuse=TEXT at a vendor that refuses a request whole for one bad event (Meta, TikTok): when
+ * an event of the request holds text, the vendor's answer for one bad parameter, naming the first
+ * such event as Meta and TikTok do ($['data'][N], data[N]); *status gets the HTTP status. NULL
+ * when no event holds it (the request is then answered as usual) or the path is another vendor's. */
+static char *whole_refusal(const char *path, size_t plen, const json_t *in, const char *text, int *status)
+{
+    int meta = ends_with(path, plen, "/events") && memmem(path, plen, "/ad_accounts/", 13) == NULL;
+    int tiktok = ends_with(path, plen, "/event/track/");
+    if (!meta && !tiktok)
+        return NULL;
+    size_t i;
+    json_t *ev, *out = NULL;
+    json_array_foreach(json_object_get(in, "data"), i, ev) {
+        if (holds(ev, text))
+            break;
+    }
+    if (i >= json_array_size(json_object_get(in, "data")))
+        return NULL;
+    char msg[160];
+    if (meta) {
+        snprintf(msg, sizeof(msg), "The parameter $['data'][%zu]['custom_data']['currency'] is invalid.", i);
+        *status = 400;
+        out = json_pack("{s:{s:s,s:s,s:i,s:i,s:b,s:s,s:s,s:s}}", "error", "message", "Invalid parameter", "type",
+                        "OAuthException", "code", 100, "error_subcode", 2804050, "is_transient", 0, "error_user_title",
+                        "Server-side API parameter error", "error_user_msg", msg, "fbtrace_id", "stub");
+    } else {
+        snprintf(msg, sizeof(msg), "Invalid value for data[%zu].properties.currency", i);
+        *status = 200;
+        out = json_pack("{s:i,s:s,s:s}", "code", 40002, "message", msg, "request_id", "stub");
+    }
+    char *body = out != NULL ? json_dumps(out, JSON_COMPACT) : NULL;
+    json_decref(out);
+    return body;
+}
+
 /* 1 when a Meta request's data[] holds an event_time more than 7 days ago. */
 static int meta_too_old(const json_t *in)
 {
@@ -363,6 +401,8 @@ static void send_answer(h2o_req_t *req, const answer_t *a)
         char tok[48];
         if (a->refuse[0] != '\0' && (out = partial_refusal(path, plen, in, a->refuse)) != NULL)
             ; /* the partial refusal asked for */
+        else if (a->refuse[0] != '\0' && (body = whole_refusal(path, plen, in, a->refuse, &status)) != NULL)
+            ; /* the whole request refused for one event, as Meta and TikTok do */
         else if (ends_with(path, plen, "/debug/mp/collect"))
             out = ga4_validate(in);
         else if (ends_with(path, plen, "/mp/collect"))

@@ -258,6 +258,39 @@ static void test_classify(void **state)
     assert_non_null(strstr(why, "restart sluice-deliver"));
 }
 
+/* Which refusals belong to one event's data (the worker splits the batch) and which to the
+ * request (never split); the reason carries Meta's title, never its message. */
+static void test_per_event(void **state)
+{
+    (void)state;
+    char why[256];
+    const char *param = "{\"error\":{\"message\":\"Invalid parameter\",\"type\":\"OAuthException\",\"code\":100,"
+                        "\"error_subcode\":2804019,\"is_transient\":false,\"error_user_title\":\"Server-side API "
+                        "parameter error\",\"error_user_msg\":\"The parameter $['data'][3]['event_time'] is "
+                        "required.\",\"fbtrace_id\":\"x\"}}";
+    assert_int_equal(sluice_vendor_meta.per_event(400, param, strlen(param)), 1);
+    assert_int_equal(sluice_vendor_meta.classify(400, param, strlen(param), why, sizeof(why)), SLUICE_VERDICT_FAIL);
+    assert_string_equal(why, "HTTP 400 (Meta error 100/2804019: Server-side API parameter error)");
+    /* A title that quotes something is left out, as the message always is. */
+    const char *quoting = "{\"error\":{\"code\":100,\"error_subcode\":2804050,\"error_user_title\":\"Bad value "
+                          "'203.0.113.7'\",\"error_user_msg\":\"a@b.c\"}}";
+    assert_int_equal(sluice_vendor_meta.classify(400, quoting, strlen(quoting), why, sizeof(why)), SLUICE_VERDICT_FAIL);
+    assert_string_equal(why, "HTTP 400 (Meta error 100/2804050)");
+    /* The request's: code 100 without the Conversions API's subcodes (a pixel that does not
+     * exist), a refused token, throttling, a retired version, a transient one, a 5xx. */
+    const char *nopixel = "{\"error\":{\"code\":100,\"error_subcode\":33}}";
+    const char *plain = "{\"error\":{\"code\":100}}";
+    const char *token = "{\"error\":{\"code\":190,\"error_subcode\":463}}";
+    const char *throttled = "{\"error\":{\"code\":17}}";
+    const char *retired = "{\"error\":{\"code\":2635}}";
+    const char *transient = "{\"error\":{\"code\":100,\"error_subcode\":2804019,\"is_transient\":true}}";
+    const char *const requests[] = {nopixel, plain, token, throttled, retired, transient, "<html>", NULL};
+    for (size_t i = 0; requests[i] != NULL; i++)
+        assert_int_equal(sluice_vendor_meta.per_event(400, requests[i], strlen(requests[i])), 0);
+    assert_int_equal(sluice_vendor_meta.per_event(500, param, strlen(param)), 0);
+    assert_int_equal(sluice_vendor_meta.per_event(200, param, strlen(param)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +303,7 @@ int main(void)
         cmocka_unit_test(test_user_agent_required),
         cmocka_unit_test(test_missing_token),
         cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_per_event),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -135,13 +135,26 @@ static void test_classify(void **state)
                      SLUICE_VERDICT_AUTH);
 }
 
+/* 40002 (invalid parameters: one row's field) is the batch's data, split by the worker; the
+ * others are the request's. */
+static void test_per_event(void **state)
+{
+    (void)state;
+    const char *param = "{\"code\":40002,\"message\":\"Invalid value for data[3].properties.currency\"}";
+    assert_int_equal(sluice_vendor_tiktok.per_event(200, param, strlen(param)), 1);
+    const char *const requests[] = {
+        "{\"code\":0}", "{\"code\":40001}", "{\"code\":40100}", "{\"code\":40105}", "{\"code\":50002}", "<html>", NULL};
+    for (size_t i = 0; requests[i] != NULL; i++)
+        assert_int_equal(sluice_vendor_tiktok.per_event(200, requests[i], strlen(requests[i])), 0);
+    assert_int_equal(sluice_vendor_tiktok.per_event(502, param, strlen(param)), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden_request),
-        cmocka_unit_test(test_types),
-        cmocka_unit_test(test_twenty_eight_days),
-        cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_golden_request),    cmocka_unit_test(test_types),
+        cmocka_unit_test(test_twenty_eight_days), cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_per_event),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,370 @@
+/*
+ * One bad event must not cost a whole batch at a vendor that refuses a request whole for it
+ * (Meta's HTTP 400 error 100 with a 2804xxx subcode, TikTok's HTTP 200 with code 40002):
+ * sluice-deliver against HTTPS stubs (tests/stubs/vendor_stub.c, plan `200/refuse=TEXT`, which
+ * refuses every request holding an event with TEXT as the vendor would). The batch is split in
+ * halves until the refused event is alone: the good events are delivered once each (Meta's
+ * test_event_code on every request), only the bad one is dead-lettered with the vendor's reason,
+ * and the requests stay bounded (a batch of bad events only does not cost 2N requests, and after
+ * such a split the next batches are not split until a request succeeds). A batch
+ * refused whole for the request's sake (a refused credential, a rate limit, Meta's error 100
+ * without a parameter subcode) is not split.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/integration/deliver_fix.h"
+
+static dfix_t F;
+static dstub_t META, TIKTOK;
+
+static int setup(void **state)
+{
+    (void)state;
+    dfix_init(&F, NULL, NULL, NULL, 1);
+    dfix_stub(&F, &META, "meta", NULL, NULL);
+    dfix_stub(&F, &TIKTOK, "tiktok", NULL, NULL);
+    char integrations[2048];
+    /* One batch per test (1.5 s to gather the events produced at once). */
+    snprintf(integrations, sizeof(integrations),
+             "      - {name: meta, vendor: meta, pixel_id: \"42\", test_event_code: TEST777, base_url: \"%s\",\n"
+             "         batch: {max_wait_ms: 1500}, retry: {max_attempts: 4, base_ms: 100, max_ms: 500}}\n"
+             "      - {name: tiktok, vendor: tiktok, pixel_code: CSPLIT, base_url: \"%s\",\n"
+             "         batch: {max_wait_ms: 1500}, retry: {max_attempts: 4, base_ms: 100, max_ms: 500}}\n",
+             META.url, TIKTOK.url);
+    dfix_write_config(&F, integrations, NULL);
+    dfix_vault_put(&F, "meta", "meta", "{\"access_token\":\"tok-meta\"}");
+    dfix_vault_put(&F, "tiktok", "tiktok", "{\"access_token\":\"tok-tt\"}");
+    dfix_start_worker(&F, NULL, 2);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sluice_th_teardown();
+    return 0;
+}
+
+/* Produces n events at once, ids "<prefix>ok-NN", except those whose index is in bad (ids
+ * "<prefix>BAD-NN"). */
+static void produce_batch(const char *prefix, size_t n, const unsigned char *bad)
+{
+    char *envs[64];
+    int64_t now = dfix_now_ms();
+    assert_true(n <= 64);
+    for (size_t i = 0; i < n; i++) {
+        char id[64];
+        snprintf(id, sizeof(id), "%s%s-%02zu", prefix, bad != NULL && bad[i] ? "BAD" : "ok", i);
+        envs[i] = dfix_envelope(id, now, NULL);
+    }
+    dfix_produce(&F, envs, n, NULL);
+    for (size_t i = 0; i < n; i++)
+        free(envs[i]);
+}
+
+/* Requests to s whose body holds prefix. New reference. */
+static json_t *requests_with(const dstub_t *s, const char *prefix)
+{
+    json_t *all = dfix_requests(s), *out = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(all, i, r) {
+        const char *body = json_string_value(json_object_get(r, "body"));
+        if (body != NULL && strstr(body, prefix) != NULL)
+            json_array_append(out, r);
+    }
+    json_decref(all);
+    return out;
+}
+
+static double metric(const char *vendor, const char *outcome)
+{
+    char series[160];
+    snprintf(series, sizeof(series), "sluice_deliver_events_total{vendor=\"%s\",outcome=\"%s\"}", vendor, outcome);
+    double v = dfix_metric(&F, series);
+    return v < 0 ? 0 : v;
+}
+
+static size_t dlq_count(const char *vendor)
+{
+    const char *args[] = {"--vendor", vendor, NULL};
+    json_t *all = dfix_dlq_list(&F, args);
+    size_t n = json_array_size(all);
+    json_decref(all);
+    return n;
+}
+
+/* Waits until every one of the n events of the test ended (delivered + dead-lettered by the
+ * metrics, from the values before), and the DLQ holds dlq_before + dead of them. */
+static void wait_settled(const char *vendor, double delivered0, double dead0, size_t n, size_t dlq_before, size_t dead)
+{
+    for (int waited = 0; waited < 30000; waited += 250) {
+        if (metric(vendor, "delivered") - delivered0 + metric(vendor, "dead_lettered") - dead0 >= (double)n &&
+            dlq_count(vendor) >= dlq_before + dead)
+            break;
+        usleep(250 * 1000);
+    }
+    usleep(500 * 1000); /* and nothing more comes */
+}
+
+/* {event id: how many requests the stub accepted carried it} over the requests holding prefix
+ * that hold no refused event (bad: the refused events' text). */
+static json_t *accepted_ids(json_t *reqs, const char *array, const char *id_key, const char *bad)
+{
+    json_t *out = json_object();
+    size_t i, k;
+    json_t *r, *ev;
+    json_array_foreach(reqs, i, r) {
+        const char *body = json_string_value(json_object_get(r, "body"));
+        if (strstr(body, bad) != NULL)
+            continue;
+        json_array_foreach(json_object_get(json_object_get(r, "json"), array), k, ev) {
+            const char *id = json_string_value(json_object_get(ev, id_key));
+            json_t *c = json_object_get(out, id);
+            json_object_set_new(out, id, json_integer(c != NULL ? json_integer_value(c) + 1 : 1));
+        }
+    }
+    return out;
+}
+
+/* Checks that each good event of the test was in exactly one accepted request. */
+static void assert_good_delivered_once(json_t *accepted, const char *prefix, size_t n, const unsigned char *bad)
+{
+    for (size_t i = 0; i < n; i++) {
+        char id[64];
+        snprintf(id, sizeof(id), "%s%s-%02zu", prefix, bad[i] ? "BAD" : "ok", i);
+        json_int_t got = json_integer_value(json_object_get(accepted, id));
+        if (got != (bad[i] ? 0 : 1))
+            fail_msg("%s: in %lld accepted requests, expected %d", id, (long long)got, bad[i] ? 0 : 1);
+    }
+}
+
+static void test_meta_one_bad_event_does_not_cost_the_batch(void **state)
+{
+    (void)state;
+    enum { N = 20 };
+    unsigned char bad[N] = {0};
+    bad[13] = 1;
+    double d0 = metric("meta", "delivered"), x0 = metric("meta", "dead_lettered");
+    size_t q0 = dlq_count("meta");
+    dfix_stub_plan_for(&F, &META, "200/refuse=vs1-BADx40", "vs1-BAD");
+    produce_batch("vs1-", N, bad);
+    wait_settled("meta", d0, x0, N, q0, 1);
+
+    json_t *reqs = requests_with(&META, "vs1-");
+    size_t nreq = json_array_size(reqs);
+    print_message("meta: 19 good + 1 bad event took %zu requests\n", nreq);
+    json_t *accepted = accepted_ids(reqs, "data", "event_id", "vs1-BAD");
+    assert_good_delivered_once(accepted, "vs1-", N, bad);
+    json_decref(accepted);
+    /* Halving 20 down to the bad one: at most 1 + 2 per level (5 levels). */
+    assert_true(nreq >= 2 && nreq <= 11);
+    /* Every request, the halves too, is still a test event, as the integration says. */
+    size_t i;
+    json_t *r;
+    json_array_foreach(reqs, i, r) {
+        assert_string_equal(json_string_value(json_object_get(json_object_get(r, "json"), "test_event_code")),
+                            "TEST777");
+    }
+    json_decref(reqs);
+
+    assert_true(metric("meta", "delivered") - d0 == N - 1);
+    assert_true(metric("meta", "dead_lettered") - x0 == 1);
+    const char *args[] = {"--vendor", "meta", NULL};
+    json_t *dlq = dfix_dlq_list(&F, args);
+    assert_int_equal(json_array_size(dlq), q0 + 1);
+    json_t *d = json_array_get(dlq, q0);
+    assert_string_equal(json_string_value(json_object_get(d, "status")), "400");
+    /* The vendor's reason, with its title, never the event's values (error_user_msg). */
+    assert_string_equal(json_string_value(json_object_get(d, "error")),
+                        "HTTP 400 (Meta error 100/2804050: Server-side API parameter error)");
+    json_decref(dlq);
+    dfix_stub_plan(&F, &META, "");
+}
+
+static void test_tiktok_two_bad_events_do_not_cost_the_batch(void **state)
+{
+    (void)state;
+    enum { N = 16 };
+    unsigned char bad[N] = {0};
+    bad[2] = bad[11] = 1;
+    double d0 = metric("tiktok", "delivered"), x0 = metric("tiktok", "dead_lettered");
+    size_t q0 = dlq_count("tiktok");
+    dfix_stub_plan_for(&F, &TIKTOK, "200/refuse=vs2-BADx40", "vs2-BAD");
+    produce_batch("vs2-", N, bad);
+    wait_settled("tiktok", d0, x0, N, q0, 2);
+
+    json_t *reqs = requests_with(&TIKTOK, "vs2-");
+    size_t nreq = json_array_size(reqs);
+    print_message("tiktok: 14 good + 2 bad events took %zu requests\n", nreq);
+    json_t *accepted = accepted_ids(reqs, "data", "event_id", "vs2-BAD");
+    assert_good_delivered_once(accepted, "vs2-", N, bad);
+    json_decref(accepted);
+    assert_true(nreq <= 1 + 2 * 2 * 4);
+    json_decref(reqs);
+    assert_true(metric("tiktok", "delivered") - d0 == N - 2);
+    assert_true(metric("tiktok", "dead_lettered") - x0 == 2);
+    const char *args[] = {"--vendor", "tiktok", NULL};
+    json_t *dlq = dfix_dlq_list(&F, args);
+    assert_int_equal(json_array_size(dlq), q0 + 2);
+    for (size_t k = q0; k < q0 + 2; k++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(dlq, k), "error")),
+                            "HTTP 200 (TikTok code 40002)");
+    json_decref(dlq);
+    dfix_stub_plan(&F, &TIKTOK, "");
+}
+
+/* A batch of bad events only: split within its budget, then dead-lettered, not 2N - 1 requests. */
+static void test_all_bad_batch_costs_bounded_requests(void **state)
+{
+    (void)state;
+    enum { N = 32 };
+    unsigned char bad[N];
+    memset(bad, 1, sizeof(bad));
+    double d0 = metric("meta", "delivered"), x0 = metric("meta", "dead_lettered");
+    size_t q0 = dlq_count("meta");
+    dfix_stub_plan_for(&F, &META, "200/refuse=vs3-BADx200", "vs3-BAD");
+    produce_batch("vs3-", N, bad);
+    wait_settled("meta", d0, x0, N, q0, N);
+    json_t *reqs = requests_with(&META, "vs3-");
+    size_t nreq = json_array_size(reqs);
+    print_message("meta: 32 bad events took %zu requests (halving to the end: %d)\n", nreq, 2 * N - 1);
+    /* 1 + 6 per level of 5: 31 at most; every event in the DLQ, none delivered. */
+    assert_true(nreq <= 31);
+    json_decref(reqs);
+    assert_true(metric("meta", "delivered") - d0 == 0);
+    assert_true(metric("meta", "dead_lettered") - x0 == N);
+    assert_int_equal(dlq_count("meta"), q0 + N);
+    dfix_stub_plan(&F, &META, "");
+}
+
+/* After a split that had every request refused (test_all_bad_batch_costs_bounded_requests just
+ * now): the refusal was likely the request's (a pixel code the vendor does not know), so the next
+ * batch refused that way is not split (one request, not 2 per level again), until a request of
+ * the integration succeeds; then a batch with one bad event is split again. */
+static void test_next_batch_not_split_after_a_split_that_delivered_nothing(void **state)
+{
+    (void)state;
+    enum { N = 8 };
+    unsigned char bad[N];
+    memset(bad, 1, sizeof(bad));
+    double d0 = metric("meta", "delivered"), x0 = metric("meta", "dead_lettered");
+    size_t q0 = dlq_count("meta");
+    dfix_stub_plan_for(&F, &META, "200/refuse=vs8-BADx40", "vs8-BAD");
+    produce_batch("vs8-", N, bad);
+    wait_settled("meta", d0, x0, N, q0, N);
+    json_t *reqs = requests_with(&META, "vs8-");
+    assert_int_equal(json_array_size(reqs), 1);
+    json_decref(reqs);
+    const char *args[] = {"--vendor", "meta", NULL};
+    json_t *dlq = dfix_dlq_list(&F, args);
+    assert_int_equal(json_array_size(dlq), q0 + N);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(dlq, q0), "error")),
+                        "HTTP 400 (Meta error 100/2804050: Server-side API parameter error); not split: the last "
+                        "split batch had every request refused");
+    json_decref(dlq);
+
+    /* A delivered request, then one bad event among good ones is isolated again. */
+    d0 = metric("meta", "delivered");
+    x0 = metric("meta", "dead_lettered");
+    q0 = dlq_count("meta");
+    produce_batch("vs9-", 1, NULL);
+    wait_settled("meta", d0, x0, 1, q0, 0);
+    memset(bad, 0, sizeof(bad));
+    bad[5] = 1;
+    d0 = metric("meta", "delivered");
+    x0 = metric("meta", "dead_lettered");
+    dfix_stub_plan_for(&F, &META, "200/refuse=vs10-BADx40", "vs10-BAD");
+    produce_batch("vs10-", N, bad);
+    wait_settled("meta", d0, x0, N, q0, 1);
+    assert_true(metric("meta", "delivered") - d0 == N - 1);
+    assert_true(metric("meta", "dead_lettered") - x0 == 1);
+    reqs = requests_with(&META, "vs10-");
+    json_t *accepted = accepted_ids(reqs, "data", "event_id", "vs10-BAD");
+    assert_good_delivered_once(accepted, "vs10-", N, bad);
+    json_decref(accepted);
+    json_decref(reqs);
+    dfix_stub_plan(&F, &META, "");
+}
+
+/* Refusals that belong to the request: every request holds the whole batch. */
+static void assert_never_split(const dstub_t *s, const char *prefix, size_t n, size_t want_requests)
+{
+    json_t *reqs = requests_with(s, prefix);
+    assert_int_equal(json_array_size(reqs), want_requests);
+    size_t i;
+    json_t *r;
+    json_array_foreach(reqs, i, r) {
+        assert_int_equal(json_array_size(json_object_get(json_object_get(r, "json"), "data")), n);
+    }
+    json_decref(reqs);
+}
+
+static void test_request_refusals_are_not_split(void **state)
+{
+    (void)state;
+    enum { N = 8 };
+    unsigned char none[N] = {0};
+    /* A refused credential (Meta's 190 at HTTP 400): read again once, then the DLQ, whole. */
+    double x0 = metric("meta", "dead_lettered"), d0 = metric("meta", "delivered");
+    size_t q0 = dlq_count("meta");
+    dfix_stub_plan_for(&F, &META, "400/code=190x2", "vs4-");
+    produce_batch("vs4-", N, none);
+    wait_settled("meta", d0, x0, N, q0, N);
+    assert_never_split(&META, "vs4-", N, 2);
+    assert_true(metric("meta", "dead_lettered") - x0 == N);
+
+    /* Meta's error 100 without a parameter subcode (a pixel that does not exist): whole. */
+    x0 = metric("meta", "dead_lettered");
+    d0 = metric("meta", "delivered");
+    q0 = dlq_count("meta");
+    dfix_stub_plan_for(&F, &META, "400/code=100", "vs5-");
+    produce_batch("vs5-", N, none);
+    wait_settled("meta", d0, x0, N, q0, N);
+    assert_never_split(&META, "vs5-", N, 1);
+    assert_true(metric("meta", "dead_lettered") - x0 == N);
+
+    /* TikTok's rate limit (40100 at HTTP 200): retried whole, then delivered. */
+    x0 = metric("tiktok", "dead_lettered");
+    d0 = metric("tiktok", "delivered");
+    q0 = dlq_count("tiktok");
+    dfix_stub_plan_for(&F, &TIKTOK, "200/code=40100", "vs6-");
+    produce_batch("vs6-", N, none);
+    wait_settled("tiktok", d0, x0, N, q0, 0);
+    assert_never_split(&TIKTOK, "vs6-", N, 2);
+    assert_true(metric("tiktok", "delivered") - d0 == N);
+    assert_true(metric("tiktok", "dead_lettered") - x0 == 0);
+
+    /* TikTok's "no permission" (40001): the request's, whole to the DLQ. */
+    x0 = metric("tiktok", "dead_lettered");
+    d0 = metric("tiktok", "delivered");
+    q0 = dlq_count("tiktok");
+    dfix_stub_plan_for(&F, &TIKTOK, "200/code=40001", "vs7-");
+    produce_batch("vs7-", N, none);
+    wait_settled("tiktok", d0, x0, N, q0, N);
+    assert_never_split(&TIKTOK, "vs7-", N, 1);
+    assert_true(metric("tiktok", "dead_lettered") - x0 == N);
+    dfix_stub_plan(&F, &META, "");
+    dfix_stub_plan(&F, &TIKTOK, "");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_meta_one_bad_event_does_not_cost_the_batch),
+        cmocka_unit_test(test_tiktok_two_bad_events_do_not_cost_the_batch),
+        cmocka_unit_test(test_all_bad_batch_costs_bounded_requests),
+        cmocka_unit_test(test_next_batch_not_split_after_a_split_that_delivered_nothing),
+        cmocka_unit_test(test_request_refusals_are_not_split),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
