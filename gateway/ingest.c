@@ -73,8 +73,8 @@ struct pending {
     unsigned outstanding; /* produced, not yet reported */
     unsigned produced, acked, failed;
     unsigned events_produced; /* of `produced`, events (the rest are records of refused ones) */
-    unsigned events_waiting;  /* of `outstanding`, events */
-    int timed_out; /* answered 503 (ack timeout, full queue) while events waited: they were counted refused */
+    int timed_out;            /* answered 503 with events handed to Kafka: they were counted refused (count_answer) */
+    int counted;              /* its events were counted by the answer (count_answer) */
     int responded;
     int waiting_acks;
     uint64_t produce_us;
@@ -151,7 +151,7 @@ static void pending_free(pending_t *p)
 
 /* ------------------------------------------------------------------ answers */
 
-static void reject_metric(sluice_worker_t *w, const char *code)
+static void reject_metric_n(sluice_worker_t *w, const char *code, size_t n)
 {
     static const struct {
         const char *code;
@@ -174,9 +174,15 @@ static void reject_metric(sluice_worker_t *w, const char *code)
     };
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
         if (strcmp(map[i].code, code) == 0) {
-            sluice_counter_add(&w->metrics.events_rejected[map[i].reason], 1);
+            sluice_counter_add(&w->metrics.events_rejected[map[i].reason], n);
             return;
         }
+}
+
+/* A refusal of a request before its body was read, or of one event. */
+static void reject_metric(sluice_worker_t *w, const char *code)
+{
+    reject_metric_n(w, code, 1);
 }
 
 /* Refuses the whole request. */
@@ -217,9 +223,33 @@ static void add_rejection(pending_t *p, size_t index, const sluice_event_error_t
     reject_metric(p->w, e->code);
 }
 
+/* Counts the events the request handed to Kafka by what its client is told, once, when it is
+ * answered: accepted for a 2xx, refused (kafka_unavailable) for a 503, plus `unsent` events a 503
+ * stopped before they were queued. They used to be counted by their own delivery reports: a batch
+ * answered 503 because one of its events (or the record of a refused one) failed, or because the
+ * ack timeout passed with some still waiting, counted those Kafka took as accepted, and the
+ * client's retry of the whole batch counted them again. The ones Kafka holds all the same are
+ * counted as late acks (at the answer, and when their reports come later). */
+static void count_answer(pending_t *p, int ok, size_t unsent)
+{
+    sluice_gw_metrics_t *m = &p->w->metrics;
+    if (p->counted)
+        return;
+    p->counted = 1;
+    if (ok) {
+        sluice_counter_add(&m->events_accepted, p->events_produced);
+        return;
+    }
+    sluice_counter_add(&m->events_rejected[SLUICE_REJECT_KAFKA], p->events_produced + unsent);
+    sluice_counter_add(&m->kafka_late_acks, p->acked);
+    p->timed_out = 1;
+}
+
 static void respond_ok(pending_t *p)
 {
-    size_t accepted = p->acked + p->consent_dropped + p->duplicates + p->suppressed;
+    /* Every event handed to Kafka: with ack: kafka all were acknowledged by now; with ack: queued
+     * none may be yet (counting acks answered `accepted: 0` to a batch queued whole). */
+    size_t accepted = p->events_produced + p->consent_dropped + p->duplicates + p->suppressed;
     if (p->reply.pixel) {
         sluice_reply_gif(p->req, p->w, &p->reply, 200);
         return;
@@ -273,10 +303,11 @@ static void respond_refused(pending_t *p)
  * client is gone (p->req NULL): its retry of the same bytes must learn what became of them. */
 static void respond_final(pending_t *p)
 {
-    if (p->failed > 0)
+    if (p->failed > 0) {
+        count_answer(p, 0, 0);
         respond_unavailable(p, "Kafka did not acknowledge every event; retry the request");
-    else if (p->events_produced == 0 && json_array_size(p->rejected) > 0 &&
-             p->consent_dropped + p->duplicates + p->suppressed == 0) {
+    } else if (p->events_produced == 0 && json_array_size(p->rejected) > 0 &&
+               p->consent_dropped + p->duplicates + p->suppressed == 0) {
         if (p->req != NULL)
             respond_refused(p);
         /* Nothing taken: the same signed bytes again get the same refusal, not a 409 saying
@@ -284,6 +315,7 @@ static void respond_final(pending_t *p)
         sluice_identity_forget_replay(p->w->identity, &p->job);
     } else {
         /* Taken: from now on the same bytes are a replay (until now, a retry is told to wait). */
+        count_answer(p, 1, 0);
         sluice_identity_confirm_replay(p->w->identity, &p->job);
         if (p->req != NULL)
             respond_ok(p);
@@ -312,9 +344,9 @@ static void on_ack_timeout(h2o_timeout_entry_t *entry)
         return;
     }
     if (!p->responded) {
-        /* The events, not the records of refused ones (counted under their own reason). */
-        sluice_counter_add(&p->w->metrics.events_rejected[SLUICE_REJECT_KAFKA], p->events_waiting);
-        p->timed_out = 1;
+        /* The events, not the records of refused ones (counted under their own reason); those
+         * acknowledged already as well, since the client sends them all again. */
+        count_answer(p, 0, 0);
         respond_unavailable(p, "Kafka did not acknowledge in time; retry the request");
     }
 }
@@ -335,25 +367,20 @@ void sluice_ingest_on_delivery(void *opaque, int err)
         settle(p);
         return;
     }
-    p->events_waiting--;
     if (err == 0) {
         p->acked++;
-        /* After a 503 at the ack timeout the event was counted refused, and the client sends it
-         * again: counting it accepted too made one event two, and accepted + refused no longer
-         * matched what clients sent. It is in Kafka all the same: its own counter says so. */
+        /* Counted when the request is answered (count_answer), by what the client is told. After
+         * a 503 the event was counted refused, and the client sends it again: it is in Kafka all
+         * the same, and its own counter says so. */
         if (p->timed_out)
             sluice_counter_add(&w->metrics.kafka_late_acks, 1);
-        else
-            sluice_counter_add(&w->metrics.events_accepted, 1);
         sluice_metrics_observe_ack(&w->metrics, sluice_mono_us() - p->produce_us);
         if (m->message_id != 0)
             sluice_identity_remember(w->identity, p->src->org, p->ids + m->message_id - 1, m->subject);
     } else {
         p->failed++;
         sluice_counter_add(&w->metrics.kafka_delivery_failed, 1);
-        if (!p->responded)
-            sluice_counter_add(&w->metrics.events_rejected[SLUICE_REJECT_KAFKA], 1);
-        else
+        if (p->responded) /* else the 503 it leads to counts it (count_answer) */
             sluice_log_warn("kafka.delivery", "event for %s/%s not acknowledged after its request was answered",
                             p->src->org->id, p->src->src->id);
     }
@@ -489,6 +516,7 @@ static void record_invalid(pending_t *p)
         }
         json_decref(rec);
         if (rc != 0) {
+            count_answer(p, 0, 0); /* the events queued before it: their client sends them again */
             respond_unavailable(p, rc == SLUICE_PRODUCER_EFULL ? "the Kafka queue is full; retry the request"
                                                                : "Kafka refused a record; retry the request");
             return;
@@ -702,8 +730,7 @@ static void produce_all(pending_t *p)
             /* The whole request is answered 503 and its client sends every event of it again, as
              * at the ack timeout: this one, those this request queued before it (their acks will
              * be late ones, not accepted) and those after it, which were counted nowhere. */
-            sluice_counter_add(&w->metrics.events_rejected[SLUICE_REJECT_KAFKA], 1 + p->events_waiting + (n - i - 1));
-            p->timed_out = 1;
+            count_answer(p, 0, 1 + (n - i - 1));
             respond_unavailable(p, rc == SLUICE_PRODUCER_EFULL ? "the Kafka queue is full; retry the request"
                                                                : "Kafka refused the event; retry the request");
             slot_release(m);
@@ -716,7 +743,6 @@ static void produce_all(pending_t *p)
         sluice_live_record(w->gw->live, w->index, org->id, p->src->src->id, payload, payload_len);
         p->produced++;
         p->events_produced++;
-        p->events_waiting++;
         p->outstanding++;
     }
     if (!p->responded)
@@ -754,23 +780,30 @@ static void on_identity_done(sluice_identity_job_t *job)
     if (job->replay == SLUICE_REPLAY_SEEN || job->replay == SLUICE_REPLAY_UNKNOWN ||
         job->replay == SLUICE_REPLAY_IN_FLIGHT) {
         p->responded = 1;
+        /* Every event the request was to take is refused with it, as a batch answered 503 by
+         * Kafka counts them: one count per request made a signed batch of 100 one refused event
+         * (those refused one by one, and those a forget or the bot policy dropped, were counted
+         * under their own counters already). Counted also when the client is gone. */
+        size_t n = json_array_size(p->events);
+        reject_metric_n(p->w,
+                        job->replay == SLUICE_REPLAY_SEEN        ? "replayed"
+                        : job->replay == SLUICE_REPLAY_IN_FLIGHT ? "request_in_flight"
+                                                                 : "replay_check_unavailable",
+                        n);
         if (p->req != NULL && job->replay == SLUICE_REPLAY_SEEN) {
-            reject_metric(p->w, "replayed");
             sluice_reply_error(p->req, p->w, &p->reply, 409, "replayed",
                                "this signed request was accepted before; to send its events again, sign a new "
                                "request (a fresh X-Timestamp)",
                                NULL);
         } else if (p->req != NULL && job->replay == SLUICE_REPLAY_IN_FLIGHT) {
             /* Not a 409: the first attempt may still fail, and a client told "accepted" stops. */
-            reject_metric(p->w, "request_in_flight");
             sluice_reply_error(p->req, p->w, &p->reply, 503, "request_in_flight",
                                "this signed request is still being processed; retry the same bytes after "
                                "Retry-After: it is then accepted, or answered 409 when the first attempt was",
                                NULL);
         } else if (p->req != NULL) {
-            /* Its own reason: counted as kafka_unavailable, a stalled Redis sent operators to
-             * look at a Kafka that was fine. */
-            reject_metric(p->w, "replay_check_unavailable");
+            /* Its own reason (counted above): as kafka_unavailable, a stalled Redis sent operators
+             * to look at a Kafka that was fine. */
             sluice_reply_error(p->req, p->w, &p->reply, 503, "replay_check_unavailable",
                                "signed requests are remembered in Redis, which did not answer; retry", NULL);
         }

@@ -116,7 +116,8 @@ char *sluice_metrics_render(sluice_gw_metrics_t *const *blocks, size_t n, sluice
         }
 
     emit(&o,
-         "# HELP sluice_events_accepted_total Events acknowledged by Kafka (or queued with ack: queued).\n"
+         "# HELP sluice_events_accepted_total Events of requests answered 2xx: acknowledged by Kafka (or queued with "
+         "ack: queued).\n"
          "# TYPE sluice_events_accepted_total counter\nsluice_events_accepted_total %llu\n",
          (unsigned long long)SUM(events_accepted));
     emit(&o,
@@ -147,10 +148,9 @@ char *sluice_metrics_render(sluice_gw_metrics_t *const *blocks, size_t n, sluice
          "# TYPE sluice_kafka_delivery_failed_total counter\nsluice_kafka_delivery_failed_total %llu\n",
          (unsigned long long)SUM(kafka_delivery_failed));
     emit(&o,
-         "# HELP sluice_kafka_late_acks_total Events Kafka acknowledged after their request had been answered 503 "
-         "at kafka.ack_timeout_ms or a full producer queue (counted refused, not accepted; the client's retry sends "
-         "them "
-         "again).\n"
+         "# HELP sluice_kafka_late_acks_total Events Kafka acknowledged whose request was answered 503 (ack "
+         "timeout, a full producer queue, another of its messages refused): counted refused, not accepted; the "
+         "client's retry sends them again.\n"
          "# TYPE sluice_kafka_late_acks_total counter\nsluice_kafka_late_acks_total %llu\n",
          (unsigned long long)SUM(kafka_late_acks));
     emit(&o,

@@ -61,7 +61,8 @@ typedef struct run {
     rd_kafka_t *producer;
     const char *events_topic;
     sluice_suppress_t *suppress; /* replay: whom sluicectl forget named (the worker's list) */
-    json_t *seen;                /* replay: the events produced so far, as seen_before's keys */
+    json_t *seen; /* replay: the events produced so far, as seen_before's keys, each with the number of its
+                   * dead letters left out as repeats */
     long matched, produced, failed, no_payload, suppressed, no_target, repeated;
 } run_t;
 
@@ -102,12 +103,22 @@ static void on_replayed(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     (void)rk;
     run_t *r = opaque;
+    char *key = m->_private; /* its seen_before key, or NULL */
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         r->produced++;
     } else {
-        r->failed++;
-        fprintf(stderr, "sluicectl dlq replay: a replayed event was not acknowledged: %s\n", rd_kafka_err2str(m->err));
+        /* Its other dead letters were left out as repeats of a replayed event: none of them is in
+         * Kafka either ("already replayed" was said of an event Kafka never took). They are not
+         * replayed, and a later one of the same event in this run is produced again. */
+        long repeats = key != NULL ? (long)json_integer_value(json_object_get(r->seen, key)) : 0;
+        r->failed += 1 + repeats;
+        r->repeated -= repeats;
+        if (key != NULL)
+            json_object_del(r->seen, key);
+        fprintf(stderr, "sluicectl dlq replay: Kafka did not take a dead letter produced back (%s): not replayed\n",
+                rd_kafka_err2str(m->err));
     }
+    free(key);
 }
 
 /* With --to-vendor, why the dead letter has no integration of this config to go back to (NULL
@@ -148,8 +159,9 @@ static const char *no_target(const run_t *r, const sluice_dlq_info_t *info, cons
  * leaves a second dead letter of the event next to the first, and an event several vendors
  * refused has one per vendor; the run that took both produced the event twice, and vendors
  * without an event id (GA4) counted it twice. */
-static int seen_before(run_t *r, const sluice_dlq_info_t *info, const sluice_envelope_t *env)
+static int seen_before(run_t *r, const sluice_dlq_info_t *info, const sluice_envelope_t *env, char **kept)
 {
+    *kept = NULL;
     if (env->message_id == NULL || r->seen == NULL)
         return 0;
     char key[512];
@@ -157,9 +169,13 @@ static int seen_before(run_t *r, const sluice_dlq_info_t *info, const sluice_env
         snprintf(key, sizeof(key), "%s\n%s/%s\n%s", env->org, info->vendor, info->integration, env->message_id);
     else
         snprintf(key, sizeof(key), "%s\n%s", env->org, env->message_id);
-    if (json_object_get(r->seen, key) != NULL)
+    json_t *repeats = json_object_get(r->seen, key);
+    if (repeats != NULL) {
+        json_integer_set(repeats, json_integer_value(repeats) + 1);
         return 1;
-    json_object_set_new_nocheck(r->seen, key, json_true());
+    }
+    json_object_set_new_nocheck(r->seen, key, json_integer(0));
+    *kept = strdup(key); /* the produced message's opaque: its report names the event (on_replayed) */
     return 0;
 }
 
@@ -196,7 +212,8 @@ static int on_replay(const rd_kafka_message_t *m, void *ud)
         return 0;
     }
     const char *why = r->o->to_vendor ? no_target(r, &info, parsed ? env.org : info.org) : NULL;
-    int again = why == NULL && parsed && seen_before(r, &info, &env);
+    char *key = NULL;
+    int again = why == NULL && parsed && seen_before(r, &info, &env, &key);
     if (parsed)
         sluice_envelope_dispose(&env);
     if (why != NULL) {
@@ -224,13 +241,23 @@ static int on_replay(const rd_kafka_message_t *m, void *ud)
     rd_kafka_resp_err_t e;
     while ((e = rd_kafka_producev(r->producer, RD_KAFKA_V_TOPIC(r->events_topic),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(m->key, m->key_len),
-                                  RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END)) ==
-           RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                  RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(key),
+                                  RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         rd_kafka_poll(r->producer, 100);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
         rd_kafka_headers_destroy(h);
-        fprintf(stderr, "sluicectl dlq replay: %s\n", rd_kafka_err2str(e));
-        return -1;
+        if (key != NULL)
+            json_object_del(r->seen, key); /* not produced: a later dead letter of it may be */
+        free(key);
+        r->failed++;
+        fprintf(stderr,
+                "sluicectl dlq replay: the dead letter at %s[%d]@%" PRId64 " could not be produced (%s): not "
+                "replayed\n",
+                rd_kafka_topic_name(m->rkt), (int)m->partition, m->offset, rd_kafka_err2str(e));
+        /* One dead letter the producer refuses (too large for it) must not stop the others; a
+         * producer that refuses everything from now on (a fatal error) stops the run, which still
+         * waits for what it produced before and says how many went. */
+        return e == RD_KAFKA_RESP_ERR__FATAL ? -1 : 0;
     }
     rd_kafka_poll(r->producer, 0);
     return 0;
@@ -330,10 +357,19 @@ int sluicectl_cmd_dlq(int argc, char **argv)
     long n = sluicectl_topic_read(consumer, cfg->kafka.dlq_topic, replay ? on_replay : on_list, &r, &err);
     if (n < 0) {
         fprintf(stderr, "sluicectl dlq %s: %s\n", o.cmd, err.msg);
-        goto out;
+        if (!replay)
+            goto out;
     }
     if (replay) {
-        rd_kafka_flush(r.producer, WAIT_MS);
+        /* Also after an error: what was produced before it is waited for, and counted. Left
+         * unflushed, rd_kafka_destroy dropped it, some of it already in Kafka, and the run said
+         * nothing of what it had replayed (its rerun then replayed those again). */
+        if (rd_kafka_flush(r.producer, WAIT_MS) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            /* Not taken in time: reported as failed and counted not replayed (one in flight may
+             * still land; vendors dedupe a rerun's copy on the event id), none left unreported. */
+            rd_kafka_purge(r.producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+            rd_kafka_flush(r.producer, 1000);
+        }
         rd_kafka_poll(r.producer, 0);
         long lost = r.matched - r.produced - r.suppressed - r.repeated;
         fprintf(stderr, "replayed %ld of %ld dead letters to %s%s", r.produced, r.matched, cfg->kafka.topic,
@@ -347,8 +383,12 @@ int sluicectl_cmd_dlq(int argc, char **argv)
             fprintf(stderr, "; %ld of an event this run had already replayed to the same place left out", r.repeated);
         if (r.no_target > 0)
             fprintf(stderr, "; %ld without an integration of this config to go to not replayed", r.no_target);
+        if (r.failed > 0)
+            fprintf(stderr, "; %ld not taken by Kafka, not replayed (run the replay again)", r.failed);
+        if (n < 0)
+            fprintf(stderr, "; stopped before the end of %s", cfg->kafka.dlq_topic);
         fputc('\n', stderr);
-        rc = lost == 0 ? 0 : 1;
+        rc = lost == 0 && n >= 0 ? 0 : 1;
     } else {
         fprintf(stderr, "%ld dead letters (%ld in %s)\n", r.matched, n, cfg->kafka.dlq_topic);
         rc = 0;

@@ -8,9 +8,10 @@
  * --down-after / --up-after do the same on a timer. Finer faults go through a control FIFO
  * (--control PATH): one command per line, `down N`, `up N` (one broker, or `all`) and
  * `leader TOPIC PARTITION BROKER`, so a test can take one broker of several down while the
- * others keep serving, and `produce-error COUNT ERROR`, so the next COUNT produce requests are
- * answered with a broker error (a leader that lost what it had acknowledged answers
- * OUT_OF_ORDER_SEQUENCE_NUMBER, which is fatal to an idempotent producer). Threads: the main
+ * others keep serving, `produce-error COUNT ERROR [N]`, so the next COUNT produce requests (of
+ * broker N only, when given) are answered with a broker error (a leader that lost what it had
+ * acknowledged answers OUT_OF_ORDER_SEQUENCE_NUMBER, which is fatal to an idempotent producer),
+ * and `rtt N MS`, so broker N answers MS ms late. Threads: the main
  * thread blocks the four signals before librdkafka starts its threads (they inherit the mask) and
  * then reads them from a signalfd in a poll loop with the FIFO, so no code ever runs in a signal
  * handler. The mock cluster runs on its own librdkafka thread; its API hands our calls over to
@@ -75,9 +76,11 @@ static void usage(FILE *out)
             "                         down N|all    take broker N (1..brokers) or every broker down\n"
             "                         up N|all      bring it back up\n"
             "                         leader TOPIC PARTITION N   make broker N the partition's leader\n"
-            "                         produce-error COUNT ERROR  answer the next COUNT produce requests\n"
-            "                                       with the broker error ERROR (librdkafka's name, e.g.\n"
-            "                                       NOT_LEADER_FOR_PARTITION, OUT_OF_ORDER_SEQUENCE_NUMBER)\n"
+            "                         produce-error COUNT ERROR [N]  answer the next COUNT produce requests\n"
+            "                                       (of broker N only, when given) with the broker error ERROR\n"
+            "                                       (librdkafka's name, e.g. NOT_LEADER_FOR_PARTITION,\n"
+            "                                       OUT_OF_ORDER_SEQUENCE_NUMBER)\n"
+            "                         rtt N|all MS  delay broker N's (or every broker's) answers by MS ms\n"
             "                       each applied command is logged as devkafka.control, a refused one\n"
             "                       as devkafka.control_error (e.g. echo 'down 2' > FIFO)\n"
             "  --down-after MS      take every broker down MS milliseconds after start\n"
@@ -372,18 +375,43 @@ static int apply_command(rd_kafka_mock_cluster_t *mc, const options_t *o, char *
             return sluice_err_set(err, "leader %s %ld %d: %s", argv[1], part, id, rd_kafka_err2str(e));
         return 0;
     }
-    if (strcmp(argv[0], "produce-error") == 0 && argc == 3) {
+    if (strcmp(argv[0], "produce-error") == 0 && (argc == 3 || argc == 4)) {
         long count;
         if (parse_long("count", argv[1], 1, 1000, &count, err) != 0)
             return -1;
         rd_kafka_resp_err_t e;
         if (error_by_name(argv[2], &e) != 0)
             return sluice_err_set(err, "produce-error: no broker error named '%s'", argv[2]);
-        rd_kafka_mock_push_request_errors(mc, PRODUCE_API_KEY, (size_t)count, e);
+        id = 0;
+        if (argc == 4 && parse_broker(argv[3], o->brokers, &id, err) != 0)
+            return -1;
+        if (id == 0) {
+            rd_kafka_mock_push_request_errors(mc, PRODUCE_API_KEY, (size_t)count, e);
+            return 0;
+        }
+        /* One broker's requests only: the partitions other brokers lead keep taking messages, so a
+         * request that produced to both sees some of its messages fail and the others succeed. */
+        for (long i = 0; i < count; i++) {
+            rd_kafka_resp_err_t pe = rd_kafka_mock_broker_push_request_error_rtts(mc, id, PRODUCE_API_KEY, 1, e, 0);
+            if (pe != RD_KAFKA_RESP_ERR_NO_ERROR)
+                return sluice_err_set(err, "produce-error on broker %d: %s", id, rd_kafka_err2str(pe));
+        }
         return 0;
     }
-    return sluice_err_set(
-        err, "unknown command (expected: down N|all, up N|all, leader TOPIC PARTITION N, produce-error COUNT ERROR)");
+    if (strcmp(argv[0], "rtt") == 0 && argc == 3) {
+        long ms;
+        if (parse_broker(argv[1], o->brokers, &id, err) != 0 || parse_long("rtt", argv[2], 0, 60000, &ms, err) != 0)
+            return -1;
+        /* A slow broker among fast ones: one request's messages acknowledged at different times. */
+        for (int b = id == 0 ? 1 : id; b <= (id == 0 ? o->brokers : id); b++) {
+            rd_kafka_resp_err_t e = rd_kafka_mock_broker_set_rtt(mc, b, (int)ms);
+            if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+                return sluice_err_set(err, "rtt %d: %s", b, rd_kafka_err2str(e));
+        }
+        return 0;
+    }
+    return sluice_err_set(err, "unknown command (expected: down N|all, up N|all, leader TOPIC PARTITION N, "
+                               "produce-error COUNT ERROR [N], rtt N|all MS)");
 }
 
 /* Reads what the FIFO holds and applies every complete line. `buf` keeps a partial line across

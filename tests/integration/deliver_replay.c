@@ -239,12 +239,38 @@ static void test_replay_after_failing_again(void **state)
     dfix_stub_plan(&F, &GA4, "");
 }
 
+/* The replay's produce request refused by the broker (a permanent error): the event's first dead
+ * letter was not taken, and the run said of its second "1 of an event this run had already
+ * replayed to the same place left out", an event that was in Kafka nowhere. Neither is replayed,
+ * and the last line says so. */
+static void test_replay_not_taken_is_not_replayed(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    assert_int_equal(wait_dlq("ga4", 2, 1000), 2); /* rp-twice's two, from the test above */
+    size_t before = answered_with(&GA4, "m-rp-twice", 200);
+    assert_int_equal(sluice_th_kafka_command(&F.kafka, "produce-error 1 TOPIC_AUTHORIZATION_FAILED", &err), 0);
+    const char *args[] = {"dlq", "replay",  "--config", F.config,      "--vendor",
+                          "ga4", "--since", "1h",       "--to-vendor", NULL};
+    sluice_th_output_t out;
+    dfix_sluicectl(&F, args, NULL, NULL, &out);
+    print_message("replay: %s", out.errout);
+    usleep(3000 * 1000);
+    assert_int_equal(answered_with(&GA4, "m-rp-twice", 200), before); /* not in Kafka: not delivered */
+    assert_true(sluice_th_exited_with(out.wstatus, 1));
+    assert_non_null(strstr(out.errout, "replayed 0 of 2 dead letters"));
+    assert_null(strstr(out.errout, "already replayed"));
+    assert_non_null(strstr(out.errout, "2 not taken by Kafka, not replayed"));
+    sluice_th_output_dispose(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replay_to_a_renamed_integration),
         cmocka_unit_test(test_replay_to_a_removed_vendor),
         cmocka_unit_test(test_replay_after_failing_again),
+        cmocka_unit_test(test_replay_not_taken_is_not_replayed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -339,6 +339,10 @@ static void test_control_one_broker(void **state)
     assert_int_equal(sluice_th_kafka_command(&kafka, "produce-error 1 NO_SUCH_ERROR", &err), -1);
     assert_non_null(strstr(err.msg, "no broker error named 'NO_SUCH_ERROR'"));
     assert_int_equal(sluice_th_kafka_command(&kafka, "produce-error 0 NOT_LEADER_FOR_PARTITION", &err), -1);
+    assert_int_equal(sluice_th_kafka_command(&kafka, "produce-error 1 NOT_LEADER_FOR_PARTITION 3", &err), -1);
+    assert_non_null(strstr(err.msg, "broker: '3' is not a number between 1 and 2"));
+    assert_int_equal(sluice_th_kafka_command(&kafka, "rtt 3 100", &err), -1);
+    assert_non_null(strstr(err.msg, "broker: '3' is not a number between 1 and 2"));
 
     if (sluice_th_kafka_command(&kafka, "up 2", &err) != 0)
         fail_msg("%s", err.msg);
