@@ -295,7 +295,11 @@ typedef struct sluice_identity_config {
     sluice_yaml_pos_t xd_pos; /* where cross_domain.domains is written (.file NULL when absent) */
     unsigned xd_token_ttl_s;  /* default 60 */
     unsigned xd_clock_skew_s; /* default 5 */
-    char **vendor_cookies;    /* "meta" (_fbp/_fbc), "ga4" (_ga) */
+    /* default 1800: how long before the gateway received it the event carrying a token may say
+     * it was made (the visitor landed) and still be judged at that time: a tag holds the token
+     * while its consent banner is up, for minutes. 0: judged when received only. */
+    unsigned xd_hold_s;
+    char **vendor_cookies; /* "meta" (_fbp/_fbc), "ga4" (_ga) */
     size_t vendor_cookie_count;
     unsigned link_ttl_days; /* identify/alias links in Redis; default 400 */
     /* cookie_consent: the categories an event must carry for the anonymous-id cookie to be set

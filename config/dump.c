@@ -220,6 +220,7 @@ static json_t *identity_json(const sluice_identity_config_t *id)
     json_object_set_new(xd, "domains", strings(id->xd_domains, id->xd_domain_count));
     json_object_set_new(xd, "token_ttl_s", json_integer(id->xd_token_ttl_s));
     json_object_set_new(xd, "clock_skew_s", json_integer(id->xd_clock_skew_s));
+    json_object_set_new(xd, "hold_s", json_integer(id->xd_hold_s));
     json_object_set_new(o, "cross_domain", xd);
     json_object_set_new(o, "vendor_cookies", strings(id->vendor_cookies, id->vendor_cookie_count));
     json_object_set_new(o, "cookie_consent",

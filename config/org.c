@@ -435,6 +435,7 @@ static void decode_identity(sluice_identity_config_t *id, sluice_dec_map_t *org)
     id->cookie_max_age_days = 400;
     id->xd_token_ttl_s = 60;
     id->xd_clock_skew_s = 5;
+    id->xd_hold_s = 1800;
     id->link_ttl_days = 400;
     id->dedup_window_s = 86400;
 
@@ -462,6 +463,7 @@ static void decode_identity(sluice_identity_config_t *id, sluice_dec_map_t *org)
         id->xd_pos = sluice_yaml_map_get(xd.node, "domains")->pos;
     sluice_dec_unsigned(&xd, "token_ttl_s", 0, 1, 3600, &id->xd_token_ttl_s);
     sluice_dec_unsigned(&xd, "clock_skew_s", 0, 0, 300, &id->xd_clock_skew_s);
+    sluice_dec_unsigned(&xd, "hold_s", 0, 0, 86400, &id->xd_hold_s);
     sluice_dec_map_close(&xd);
 
     sluice_dec_string_list(&m, "vendor_cookies", 0, check_vendor_cookie, 1, &id->vendor_cookies,

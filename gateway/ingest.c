@@ -86,6 +86,8 @@ struct pending {
     sluice_jsonnum_t *nums;     /* the body's numbers as sent (json/numbers.h), or NULL */
     sluice_json_arena_t *arena; /* where the body's values live (json/arena.h), or NULL */
     sluice_conn_t *conn;        /* HTTP/2: the connection whose in-flight place this holds (conn.h) */
+    /* GET /xd waiting for Redis to claim its first id: that id and the hosts of the request */
+    char xd_first[SLUICE_ID_MAX + 1], xd_origin[SLUICE_URL_HOST_MAX + 1], xd_to[SLUICE_URL_HOST_MAX + 1];
 };
 
 /* ------------------------------------------------------------------ pending lifetime */
@@ -2066,6 +2068,58 @@ static int xd_admit(ingest_t *in, const char *key, size_t key_len)
     return 0;
 }
 
+/* Seals the token for ii and answers the /xd request. */
+static void xd_issue_reply(h2o_req_t *req, sluice_worker_t *w, sluice_reply_t *reply, const sluice_org_t *org,
+                           const sluice_identity_issue_input_t *ii)
+{
+    char token[SLUICE_TOKEN_TEXT_MAX + 1], set_cookie[SLUICE_IDENTITY_COOKIE_LEN], anon[SLUICE_ID_MAX + 1];
+    sluice_err_t err = {{0}};
+    int rc =
+        sluice_identity_issue(w->identity, org, ii, token, sizeof(token), set_cookie, sizeof(set_cookie), anon, &err);
+    switch (rc) {
+    case 0: break;
+    case SLUICE_IDENTITY_EDOMAIN:
+        sluice_reply_error(req, w, reply, 403, "xd_domain_not_allowed", err.msg, NULL);
+        return;
+    case SLUICE_IDENTITY_EID: sluice_reply_error(req, w, reply, 400, "invalid_request", err.msg, NULL); return;
+    case SLUICE_IDENTITY_ENOKEY: sluice_reply_error(req, w, reply, 503, "xd_unavailable", err.msg, NULL); return;
+    default:
+        sluice_log_error("xd.issue", "org %s: %s", org->id, err.msg);
+        sluice_reply_error(req, w, reply, 500, "internal", "could not seal a token", NULL);
+        return;
+    }
+    /* The id the token carries goes back too: the tag sends its own id with its events, and one
+     * the gateway does not know (a first click before any batch set the cookie, a batch refused
+     * while Kafka was down, localStorage cleared under a kept cookie) made the other site adopt an
+     * id none of this site's events carried. The tag switches to it. It is this caller's own id
+     * (its signed cookie's, the first id it just claimed, or one minted for it), as /xd/redeem
+     * answers. */
+    char body[SLUICE_TOKEN_TEXT_MAX + SLUICE_ID_MAX + 40];
+    int n = snprintf(body, sizeof(body), "{\"token\":\"%s\",\"anonymousId\":\"%s\"}", token, anon);
+    sluice_counter_add(&w->metrics.tokens[SLUICE_TOKEN_ISSUED], 1);
+    if (set_cookie[0] != '\0')
+        sluice_reply_add_cookie(req, reply, set_cookie, strlen(set_cookie));
+    sluice_reply_send(req, w, reply, 200, "application/json", body, (size_t)n, NULL);
+    sluice_secure_zero(token, sizeof(token));
+    sluice_secure_zero(body, sizeof(body));
+}
+
+/* Redis answered the claim of a /xd request's first id. */
+static void on_xd_claimed(void *ud, int claimed)
+{
+    pending_t *p = ud;
+    if (p->req != NULL) {
+        sluice_identity_issue_input_t ii = {.origin_host = p->xd_origin,
+                                            .to_host = p->xd_to,
+                                            .host = p->req->authority,
+                                            .now_ms = sluice_now_ms(),
+                                            .claimed = claimed ? p->xd_first : NULL};
+        xd_issue_reply(p->req, p->w, &p->reply, p->src->org, &ii);
+    }
+    p->responded = 1;
+    settle(p);
+}
+
 int sluice_ingest_xd_issue(h2o_req_t *req, sluice_worker_t *w)
 {
     ingest_t in = {.req = req, .w = w, .rt = w->rt, .reply = {.route = SLUICE_ROUTE_XD}, .now_ms = sluice_now_ms()};
@@ -2083,39 +2137,36 @@ int sluice_ingest_xd_issue(h2o_req_t *req, sluice_worker_t *w)
     if (tl <= 0 || sluice_url_host(to, (size_t)tl, to_host, sizeof(to_host)) != 0)
         return xd_error(&in, 400, "invalid_request", "`to` must be the http(s) URL of the link");
 
-    /* Whose token: the id the signed cookie proves (or a new one); an anonymousId parameter is
-     * ignored, so nobody gets a token for an id it names. */
+    /* Whose token: the id the signed cookie proves; without a cookie, the tag's anonymousId once
+     * Redis says nobody claimed it before (as a batch's first id); else a new one. */
     sluice_identity_issue_input_t ii = {.origin_host = have_origin ? origin_host : NULL,
                                         .to_host = to_host,
                                         .cookie = anon_cookie(req, w, org),
                                         .host = req->authority,
                                         .now_ms = in.now_ms};
-    char token[SLUICE_TOKEN_TEXT_MAX + 1], set_cookie[SLUICE_IDENTITY_COOKIE_LEN], anon[SLUICE_ID_MAX + 1];
-    sluice_err_t err = {{0}};
-    int rc =
-        sluice_identity_issue(w->identity, org, &ii, token, sizeof(token), set_cookie, sizeof(set_cookie), anon, &err);
-    switch (rc) {
-    case 0: break;
-    case SLUICE_IDENTITY_EDOMAIN: return xd_error(&in, 403, "xd_domain_not_allowed", err.msg);
-    case SLUICE_IDENTITY_EID: return xd_error(&in, 400, "invalid_request", err.msg);
-    case SLUICE_IDENTITY_ENOKEY: return xd_error(&in, 503, "xd_unavailable", err.msg);
-    default:
-        sluice_log_error("xd.issue", "org %s: %s", org->id, err.msg);
-        return xd_error(&in, 500, "internal", "could not seal a token");
+    char *first;
+    long fl = sluice_http_query(req, "anonymousId", &first);
+    char first_id[SLUICE_ID_MAX + 1] = "";
+    if (fl > 0 && (size_t)fl < sizeof(first_id)) {
+        memcpy(first_id, first, (size_t)fl);
+        first_id[fl] = '\0';
     }
-    /* The id the token carries goes back too: the tag sends its own id with its events, and one
-     * the gateway does not know (a first click before any batch set the cookie, a batch refused
-     * while Kafka was down, localStorage cleared under a kept cookie) made the other site adopt an
-     * id none of this site's events carried. The tag switches to it. It is this caller's own id
-     * (its signed cookie's, or minted for it), as /xd/redeem answers. */
-    char body[SLUICE_TOKEN_TEXT_MAX + SLUICE_ID_MAX + 40];
-    int n = snprintf(body, sizeof(body), "{\"token\":\"%s\",\"anonymousId\":\"%s\"}", token, anon);
-    sluice_counter_add(&w->metrics.tokens[SLUICE_TOKEN_ISSUED], 1);
-    if (set_cookie[0] != '\0')
-        sluice_reply_add_cookie(req, &in.reply, set_cookie, strlen(set_cookie));
-    sluice_reply_send(req, w, &in.reply, 200, "application/json", body, (size_t)n, NULL);
-    sluice_secure_zero(token, sizeof(token));
-    sluice_secure_zero(body, sizeof(body));
+    const sluice_org_rt_t *ort = &in.rt->orgs[in.src->org_index];
+    if (sluice_identity_issue_claims(w->identity, org, &ii, first_id) &&
+        !sluice_forgotten_id_known(w->gw->forgotten, w->index, org->id, ort->forget_key, first_id)) {
+        pending_t *p = pending_new(req, w, &in.reply);
+        if (p != NULL) {
+            p->src = in.src;
+            snprintf(p->xd_first, sizeof(p->xd_first), "%s", first_id);
+            snprintf(p->xd_origin, sizeof(p->xd_origin), "%s", origin_host);
+            snprintf(p->xd_to, sizeof(p->xd_to), "%s", to_host);
+            if (sluice_identity_claim(w->identity, org, p->xd_first, on_xd_claimed, p) == 0)
+                return 0;
+            p->responded = 1;
+            settle(p);
+        }
+    }
+    xd_issue_reply(req, w, &in.reply, org, &ii);
     return 0;
 }
 

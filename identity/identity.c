@@ -251,6 +251,7 @@ void sluice_identity_begin(sluice_identity_thread_t *t, sluice_identity_job_t *j
     job->token_outcome = -1;
     job->browser = in->browser;
     job->now_ms = in->now_ms;
+    job->landed_ms = 0;
     job->anonymous_id[0] = '\0';
     job->visitor_minted = 0;
     job->signs = in->browser && org_signs(t, job->org);
@@ -406,6 +407,12 @@ int sluice_identity_assign(sluice_identity_job_t *job, json_t *ev)
             sluice_secure_zero(job->token, sizeof(job->token));
             job->token_len = 0;
         }
+    }
+    if (!had_token && job->token_state == 1) {
+        const char *ts = plain_string(json_object_get(ev, "timestamp"));
+        int64_t at = 0;
+        if (ts != NULL && sluice_time_parse(ts, strlen(ts), 0, &at) == 0 && at > 0)
+            job->landed_ms = at;
     }
     sluice_identity_scrub(ev);
 
@@ -598,7 +605,16 @@ static void start_redeem(sluice_identity_job_t *job)
         const char *host =
             job->has_audience && sluice_identity_xd_domain(job->org, job->audience) ? job->audience : NULL;
         const sluice_identity_secrets_t *k = job->t->keys;
-        rc = sluice_token_open(k->tokens, job->org->id, host, job->token, job->token_len, job->now_ms / 1000,
+        /* A tag that waits for consent holds the token it landed with, in memory, and sends it
+         * with its first event once the visitor answered the banner, minutes later: judged when it
+         * arrived, the token had expired and the visitor became two. So a token is judged at the
+         * time its event was made, when that is at most hold_s before now (a client could claim
+         * any time in that window: it is the longest a token lives, and its key in Redis outlives
+         * it, so it stays single use). Nothing before consent reaches the gateway. */
+        int64_t at_ms = job->now_ms;
+        if (job->landed_ms > 0 && job->landed_ms < at_ms && at_ms - job->landed_ms <= (int64_t)idc->xd_hold_s * 1000)
+            at_ms = job->landed_ms;
+        rc = sluice_token_open(k->tokens, job->org->id, host, job->token, job->token_len, at_ms / 1000,
                                idc->xd_clock_skew_s, &job->claims);
         /* A token an older version sealed directly under the root key, issued before this gateway
          * started: the root ring opens it for as long as such a token can live. */
@@ -606,8 +622,8 @@ static void start_redeem(sluice_identity_job_t *job)
             (rc == SLUICE_TOKEN_BAD_TAG || rc == SLUICE_TOKEN_UNKNOWN_KID) && job->now_ms < k->legacy_until_ms
                 ? k->legacy
                 : NULL;
-        if (legacy != NULL && sluice_token_open(legacy, job->org->id, host, job->token, job->token_len,
-                                                job->now_ms / 1000, idc->xd_clock_skew_s, &job->claims) == 0)
+        if (legacy != NULL && sluice_token_open(legacy, job->org->id, host, job->token, job->token_len, at_ms / 1000,
+                                                idc->xd_clock_skew_s, &job->claims) == 0)
             rc = 0;
         if (rc == SLUICE_TOKEN_BAD_TAG)
             rc = classify(job);
@@ -622,9 +638,11 @@ static void start_redeem(sluice_identity_job_t *job)
     if (job->t->redis == NULL)
         return;
     /* The key outlives the token: the expiry check compares whole seconds (the token is accepted
-     * through the last millisecond of second exp + skew), and the margin covers clocks that
-     * differ between gateways. After that the expiry check refuses a replay on its own. */
-    int64_t px = (job->claims.exp + (int64_t)idc->xd_clock_skew_s + 1) * 1000 - job->now_ms + XD_KEY_MARGIN_MS;
+     * through the last millisecond of second exp + skew, and up to hold_s later by an event that
+     * says it was made by then), and the margin covers clocks that differ between gateways. After
+     * that the expiry check refuses a replay on its own. */
+    int64_t px =
+        (job->claims.exp + (int64_t)idc->xd_clock_skew_s + idc->xd_hold_s + 1) * 1000 - job->now_ms + XD_KEY_MARGIN_MS;
     if (px < XD_KEY_MARGIN_MS)
         px = XD_KEY_MARGIN_MS;
     char key[SLUICE_IDENTITY_PREFIX_MAX + 64], pxs[24];
@@ -1332,16 +1350,21 @@ int sluice_identity_issue(sluice_identity_thread_t *t, const sluice_org_t *org, 
         sluice_err_set(err, "cross-domain tokens are unavailable: the gateway has no ENCRYPTION_KEY");
         return SLUICE_IDENTITY_ENOKEY;
     }
-    /* Whose token: the id the signed cookie proves, and nobody else's. */
+    /* Whose token: the id the signed cookie proves, or the first id this browser just claimed,
+     * and nobody else's. */
     char anon[SLUICE_ID_MAX + 1];
     int proven = in->cookie.base != NULL &&
                  sluice_cookie_verify(t->keys->cookies, org->id, in->cookie.base, in->cookie.len, anon) == 0;
+    int claimed = !proven && in->claimed != NULL && sluice_id_valid(in->claimed, strlen(in->claimed));
+    if (claimed) {
+        memcpy(anon, in->claimed, strlen(in->claimed) + 1);
+    } else if (!proven && sluice_id_mint(anon) != 0) {
+        sluice_err_set(err, "no random bytes available for a new anonymous id");
+        return SLUICE_IDENTITY_EID;
+    }
     if (!proven) {
-        if (sluice_id_mint(anon) != 0) {
-            sluice_err_set(err, "no random bytes available for a new anonymous id");
-            return SLUICE_IDENTITY_EID;
-        }
-        /* The request carries no consent: the new id becomes the cookie only where none is needed. */
+        /* The request carries no consent: the new id becomes the cookie only where none is needed
+         * (a first id is claimed only there). */
         const sluice_identity_config_t *idc = &org->identity;
         size_t need = idc->cookie_consent_set ? idc->cookie_consent_count : org->consent.required_count;
         char value[SLUICE_ID_MAX + SLUICE_COOKIE_SIG_LEN + 1];
@@ -1352,7 +1375,7 @@ int sluice_identity_issue(sluice_identity_thread_t *t, const sluice_org_t *org, 
             sluice_cookie_t c = {idc->cookie_name, value, idc->cookie_max_age_days * SLUICE_COOKIE_DAY_S, domain, 1};
             if (sluice_cookie_format(&c, set_cookie, cookie_cap) < 0)
                 set_cookie[0] = '\0';
-            else
+            else if (!claimed) /* a claim just set its key */
                 keep_claim(t, org, anon);
         }
     }
@@ -1361,6 +1384,57 @@ int sluice_identity_issue(sluice_identity_thread_t *t, const sluice_org_t *org, 
         return SLUICE_IDENTITY_EINTERNAL;
     if (anon_out != NULL)
         memcpy(anon_out, anon, strlen(anon) + 1);
+    return 0;
+}
+
+int sluice_identity_issue_claims(const sluice_identity_thread_t *t, const sluice_org_t *org,
+                                 const sluice_identity_issue_input_t *in, const char *first)
+{
+    const sluice_identity_config_t *idc = &org->identity;
+    size_t need = idc->cookie_consent_set ? idc->cookie_consent_count : org->consent.required_count;
+    return in->cookie.base == NULL && first != NULL && sluice_id_valid(first, strlen(first)) && t->redis != NULL &&
+           sluice_identity_xd_domain(org, in->origin_host) && sluice_identity_xd_domain(org, in->to_host) &&
+           t->keys->tokens != NULL && sluice_keyring_primary_kid(t->keys->tokens) != 0 && org_signs(t, org) &&
+           need == 0;
+}
+
+typedef struct claim_req {
+    sluice_identity_thread_t *t;
+    sluice_identity_claim_cb cb;
+    void *ud;
+} claim_req_t;
+
+static void on_issue_claimed(void *ud, sluice_redis_status_t status, const redisReply *reply)
+{
+    claim_req_t *c = ud;
+    int ok = status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_STATUS;
+    if (status != SLUICE_REDIS_OK || reply->type == REDIS_REPLY_ERROR)
+        count_error(c->t);
+    sluice_identity_claim_cb cb = c->cb;
+    void *cud = c->ud;
+    free(c);
+    cb(cud, ok);
+}
+
+int sluice_identity_claim(sluice_identity_thread_t *t, const sluice_org_t *org, const char *id,
+                          sluice_identity_claim_cb cb, void *ud)
+{
+    char key[SLUICE_IDENTITY_PREFIX_MAX + LINK_KEY_MAX], ttl[16];
+    int klen = own_key(key, sizeof(key), t, org, id);
+    if (klen < 0 || t->redis == NULL)
+        return -1;
+    claim_req_t *c = malloc(sizeof(*c));
+    if (c == NULL)
+        return -1;
+    *c = (claim_req_t){t, cb, ud};
+    int tlen = snprintf(ttl, sizeof(ttl), "%u", org->identity.link_ttl_days * SLUICE_COOKIE_DAY_S);
+    const char *argv[6] = {"SET", key, "1", "NX", "EX", ttl};
+    size_t lens[6] = {3, (size_t)klen, 1, 2, 2, (size_t)tlen};
+    if (sluice_redis_command(t->redis, on_issue_claimed, c, 6, argv, lens) != 0) {
+        free(c);
+        count_error(t);
+        return -1;
+    }
     return 0;
 }
 

@@ -182,6 +182,9 @@ struct sluice_identity_job {
     size_t token_len;
     char token[SLUICE_TOKEN_TEXT_MAX + 1];
     sluice_token_claims_t claims;
+    /* When the event that carried the token says it was made (its timestamp, corrected to the
+     * gateway's clock), epoch ms; 0 when unknown (a token in the URL or the body's top level). */
+    int64_t landed_ms;
     char xd_mark[17]; /* the value its SET NX gives the token's key: what a timed-out redemption may take back */
     char fbp[SLUICE_VENDOR_VALUE_MAX + 1];
     char fbc[SLUICE_VENDOR_VALUE_MAX + 1];
@@ -251,6 +254,7 @@ typedef struct sluice_identity_issue_input {
     h2o_iovec_t cookie;      /* the org's anonymous-id cookie as sent */
     h2o_iovec_t host;        /* the request's Host: decides the cookie's Domain */
     int64_t now_ms;
+    const char *claimed; /* a first id sluice_identity_claim just gave this browser, or NULL */
 } sluice_identity_issue_input_t;
 
 /* GET <prefix>/xd: seals a token of org for the link target (origin and target must both be in
@@ -264,6 +268,24 @@ typedef struct sluice_identity_issue_input {
 int sluice_identity_issue(sluice_identity_thread_t *t, const sluice_org_t *org, const sluice_identity_issue_input_t *in,
                           char *out, size_t cap, char *set_cookie, size_t cookie_cap, char *anon_out,
                           sluice_err_t *err);
+
+/* 1 when GET <prefix>/xd should first claim first (the tag's anonymousId parameter) for the
+ * browser, as a batch claims its first id (docs/identity.md, Who can claim an id): the request
+ * carries no cookie of the org at all, first is a valid id, the request would get a token, the
+ * org's cookie needs no consent category and Redis is configured. Tags before 0.2.3 ask for a
+ * token before their first batch went out: the token carried an id minted here, none of the
+ * site's events carried, and the visitor was split between the sites. */
+int sluice_identity_issue_claims(const sluice_identity_thread_t *t, const sluice_org_t *org,
+                                 const sluice_identity_issue_input_t *in, const char *first);
+
+/* Called once, on the thread's loop, with 1 when Redis confirmed nobody had claimed the id
+ * (SET <prefix>own:<org>:<id> 1 NX EX <link_ttl_days>), else 0 (claimed before, Redis down or slow). */
+typedef void (*sluice_identity_claim_cb)(void *ud, int claimed);
+
+/* Claims id for the browser asking. Returns 0 when sent (cb will be called, at most
+ * redis.timeout_ms later), -1 when it could not be (then cb is not called). */
+int sluice_identity_claim(sluice_identity_thread_t *t, const sluice_org_t *org, const char *id,
+                          sluice_identity_claim_cb cb, void *ud);
 
 /* 1 when host (lowercase) is one of org's cross_domain.domains. */
 int sluice_identity_xd_domain(const sluice_org_t *org, const char *host);

@@ -384,7 +384,8 @@ var create = (w, d, nav, endpoint) => {
       try {
         if (tok) u.searchParams.set("_dft", tok);
         const b = d.createElement("a");
-        for (const k of ["target", "rel", "referrerpolicy"]) if (a.hasAttribute(k)) b.setAttribute(k, a.getAttribute(k));
+        for (const k of ["target", "rel"]) if (a.hasAttribute(k)) b.setAttribute(k, a.getAttribute(k));
+        b.referrerPolicy = a.referrerPolicy || "strict-origin";
         b.href = u.href;
         b.click();
       } catch (e) {

@@ -387,7 +387,11 @@ export const create = (w, d, nav, endpoint) => {
             try {
                 if (tok) u.searchParams.set('_dft', tok);
                 const b = d.createElement('a');
-                for (const k of ['target', 'rel', 'referrerpolicy']) if (a.hasAttribute(k)) b.setAttribute(k, a.getAttribute(k));
+                for (const k of ['target', 'rel']) if (a.hasAttribute(k)) b.setAttribute(k, a.getAttribute(k));
+                // The other site takes the token only from a referrer it lists: a page whose own
+                // policy sends none (no-referrer, helmet's default; same-origin) split every visitor.
+                // Its origin alone goes, to the org's own site, which the token tells it anyway.
+                b.referrerPolicy = a.referrerPolicy || 'strict-origin';
                 b.href = u.href;
                 b.click();
             } catch (e) {

@@ -15,6 +15,10 @@
 // - rel="noreferrer": the site asked that the checkout not learn where the visitor came from, which
 //   a token tells: no token is asked for, and the checkout gets no referrer (the tag had opened
 //   the link itself, with a referrer, and a token).
+// - A shop whose Referrer-Policy is no-referrer (helmet's default; here a <meta>): the checkout's
+//   tag takes a token only from a listed referrer, and the visitor was split. The tag opens the
+//   link sending the shop's origin only (never its path), and a link's own rel="noreferrer"
+//   still wins (above).
 // - A hostile page (of no site of the org) links a visitor to the checkout with a token its author
 //   got for his own shop id. The visitor's browser keeps its own id, and the user id it then
 //   identifies with never comes back on the author's events.
@@ -33,14 +37,23 @@ export default async function (t) {
             connectedCallback() { this.attachShadow({mode: 'open'}).innerHTML = '<a href="${CHECKOUT}/pay?case=shadow"><span>Pay (component)</span></a>'; }
         });</script>`;
     servePage(SHOP, '/', page({ title: 'Shop', head: tagScript({ 'write-key': key, 'cross-domain': 'checkout.acme-pay.test' }, GW), body: links }));
+    servePage(
+        SHOP,
+        '/private',
+        page({
+            title: 'Shop (no referrer)',
+            head: '<meta name="referrer" content="no-referrer">' + tagScript({ 'write-key': key, 'cross-domain': 'checkout.acme-pay.test' }, GW),
+            body: `<a id="priv" href="${CHECKOUT}/pay?case=private">Pay</a>`,
+        })
+    );
     servePage(CHECKOUT, '/pay', page({ title: 'Checkout', head: tagScript({ 'write-key': key, 'flush-interval': 100, 'cross-domain': 'shop.acme.test' }, GW_PAY) }));
 
     // One fresh visitor per link. The first clicks at once, with the shop's page view still
     // waiting in the queue; the others once it was delivered (the gateway's cookie is set), so
     // each shows only its own kind of link.
-    const through = async (name, click, tab = false) => {
+    const through = async (name, click, tab = false, path = '/') => {
         const c = await t.context();
-        let p = await t.open(`${SHOP}/`, c);
+        let p = await t.open(`${SHOP}${path}`, c);
         const shopId = await p.evaluate(() => sluice.anonymousId());
         if (name != 'fast') await eventsWhere(`the shop page view (${name})`, (e) => e.type === 'page' && e.anonymousId === shopId);
         const opened = tab && c.waitForEvent('page');
@@ -93,6 +106,11 @@ export default async function (t) {
     assert.equal(nr.pv.context.page.referrer, '', 'rel=noreferrer: nor did its page view');
     assert.equal(await ctl('metric', { series: 'sluice_xd_tokens_total{outcome="issued"}' }), issued, 'rel=noreferrer: no token');
     assert.equal((nr.pv.context.identity || {}).crossDomain, undefined, 'rel=noreferrer: nothing linked');
+
+    const priv = await through('private', (p) => p.click('#priv'), false, '/private');
+    adopted('private', priv);
+    assert.equal(priv.referrer, `${SHOP}/`, 'no-referrer page: the checkout learnt the shop origin only');
+    assert.equal(priv.pv.context.page.referrer, `${SHOP}/`);
 
     const author = await t.open(`${SHOP}/`, await t.context());
     const authorId = await author.evaluate(() => sluice.anonymousId());

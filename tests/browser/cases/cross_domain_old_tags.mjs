@@ -6,6 +6,11 @@
 //   the earlier tags sent it with their first event, and the gateway gave the visitor the author's
 //   id. Each earlier tag's visitor keeps its own id.
 // - A link on the shop still carries the shop's id into the checkout page running the earlier tag.
+// - The earlier tag on the shop (a CDN's cached copy), the current one on the checkout, and a
+//   click in the first second of a first visit: the earlier tags ask for the token before their
+//   first batch went out, so the gateway knew no id of this browser and sealed a new one into the
+//   token; the checkout took it while every shop event carried the tag's own id (a visitor split
+//   for good). /xd now claims the tag's id, as a batch does, and the token carries it.
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,6 +39,17 @@ export default async function (t) {
         links += `<a id="v${b.version.replace(/\./g, '_')}" href="${CHECKOUT}/old-${b.version}?case=shop">Pay ${b.version}</a>`;
     }
     servePage(SHOP, '/', page({ title: 'Shop', head: tagScript({ 'write-key': key, 'cross-domain': 'checkout.acme-pay.test' }, GW), body: links }));
+    servePage(CHECKOUT, '/pay', page({ title: 'Checkout', head: tagScript({ 'write-key': key, 'flush-interval': 100, 'cross-domain': 'shop.acme.test' }, GW_PAY) }));
+    for (const b of previous)
+        servePage(
+            SHOP,
+            `/old-${b.version}`,
+            page({
+                title: `Shop ${b.version}`,
+                head: `<script src="${GW}/sluice.${b.hash}.js" data-write-key="${key}" data-cross-domain="checkout.acme-pay.test"></script>`,
+                body: `<a id="pay" href="${CHECKOUT}/pay?case=early-${b.version}">Pay</a>`,
+            })
+        );
 
     for (const b of previous) {
         // The hostile link: the author's token, posted on a page of his own.
@@ -75,5 +91,19 @@ export default async function (t) {
         const [co] = await eventsWhere(`the checkout page view from the shop (${b.version})`, (e) => e.type === 'page' && e.context.page.url === `${CHECKOUT}/old-${b.version}?case=shop`);
         assert.equal(co.event.anonymousId, shopId, `${b.version}: the checkout adopted the shop's id`);
         assert.equal((co.event.context.identity || {}).crossDomain, true, `${b.version}: linked`);
+
+        // The earlier tag on the shop, a click at once on a first visit.
+        const fc = await t.context();
+        const fp = await t.open(`${SHOP}/old-${b.version}`, fc);
+        assert.equal(await fp.evaluate(() => sluice.VERSION), b.version, `the shop runs ${b.version}`);
+        const tagId = await fp.evaluate(() => sluice.anonymousId());
+        await fp.click('#pay');
+        await fp.waitForURL(new RegExp(`case=early-${b.version.replace(/\./g, '\\.')}$`));
+        await fp.waitForFunction(() => window.sluice && window.sluice.VERSION);
+        const [early] = await eventsWhere(`the checkout page view after an early click (${b.version})`, (e) => e.type === 'page' && e.context.page.url.endsWith(`case=early-${b.version}`));
+        const [shopView] = await eventsWhere(`the early shop page view (${b.version})`, (e) => e.type === 'page' && e.context.page.title === `Shop ${b.version}`);
+        assert.equal(shopView.event.anonymousId, tagId);
+        assert.equal(early.event.anonymousId, tagId, `${b.version} on the shop: the checkout adopted the id the shop's events carry`);
+        assert.equal((early.event.context.identity || {}).crossDomain, true, `${b.version} on the shop: linked`);
     }
 }

@@ -247,6 +247,7 @@ static void test_defaults(void **state)
     assert_int_equal(org->identity.cookie_max_age_days, 400);
     assert_int_equal(org->identity.xd_token_ttl_s, 60);
     assert_int_equal(org->identity.xd_clock_skew_s, 5);
+    assert_int_equal(org->identity.xd_hold_s, 1800);
     assert_int_equal(org->identity.link_ttl_days, 400);
     assert_false(org->identity.dedup_enabled);
     assert_int_equal(org->identity.dedup_window_s, 86400);

@@ -616,7 +616,7 @@ static void issue(void **state)
     sluice_token_claims_t c;
     /* The id the signed cookie proves, whatever the caller would like. */
     snprintf(value, sizeof(value), "%s", signed_cookie(org_id, "abc"));
-    sluice_identity_issue_input_t in = {shop, checkout, iov(value), iov("127.0.0.1"), NOW_MS};
+    sluice_identity_issue_input_t in = {shop, checkout, iov(value), iov("127.0.0.1"), NOW_MS, NULL};
     assert_int_equal(sluice_identity_issue(thr, &orgs[0], &in, tok, sizeof(tok), set, sizeof(set), NULL, &err), 0);
     assert_int_equal(sluice_token_open(token_keys, org_id, checkout, tok, strlen(tok), NOW_MS / 1000, 5, &c), 0);
     assert_string_equal(c.dfid, "abc");
