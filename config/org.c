@@ -1135,6 +1135,8 @@ static void check_aliased_categories(const sluice_org_t *org, const sluice_yaml_
         check_aliased(c, sluice_yaml_map_get(ints->items[i], "consent"), where, diag);
         sluice_dec_pathf(where, sizeof(where), "%s.ad_user_data_consent", base); /* ga4's category */
         check_aliased(c, sluice_yaml_map_get(ints->items[i], "ad_user_data_consent"), where, diag);
+        sluice_dec_pathf(where, sizeof(where), "%s.limited_data_use_unless_consent", base); /* meta's, tiktok's */
+        check_aliased(c, sluice_yaml_map_get(ints->items[i], "limited_data_use_unless_consent"), where, diag);
     }
 }
 

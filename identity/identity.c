@@ -962,26 +962,61 @@ static void adopt(sluice_identity_job_t *job)
 
 /* ------------------------------------------------------------------ links in Redis */
 
-/* Hash <prefix>id:<org>:<id> with the fields userId (identify, alias) and anonymousId (the id a
- * cross-domain token adopted in place of this one). */
+/* Hash <prefix>id:<org>:<id> with the fields userId (identify, alias), anonymousId (the id a
+ * cross-domain token adopted in place of this one) and click:<name> (kept_clicks below). */
 static int link_key(char *out, size_t cap, const sluice_identity_thread_t *t, const sluice_org_t *org, const char *id)
 {
     int n = snprintf(out, cap, "%s" LINK_KEY "%s:%s", t->prefix, org->id, id);
     return n > 0 && (size_t)n < cap ? n : -1;
 }
 
+/* Click ids kept for a visitor in its link hash, for the integrations that send them
+ * (docs/identity.md, "Vendor ids and click ids"). A field holds "<ms of the click>:<click id>":
+ * the landing page's time, which Meta wants in fbc ("fb.1.<creation time>.<fbclid>") and which
+ * bounds how long the click is worth sending. The windows are the vendors' own:
+ * - fbclid 90 days: the lifetime of the _fbc cookie Meta's pixel keeps the click in
+ *   (developers.facebook.com, "ClickID and the fbp and fbc Parameters", and "About cookie
+ *   settings for your Meta Pixel");
+ * - gclid, gbraid, wbraid 90 days: the longest click-through conversion window Google Ads
+ *   accepts an uploaded click conversion in (Google Ads API, ClickConversion, "Upload click
+ *   conversions": the conversion must be within the action's click-through window, at most 90 days);
+ * - ttclid, ScCid, rdt_cid 28 days: the longest click-through attribution window TikTok's
+ *   Attribution Manager, Snap's and Reddit's ads managers offer (1, 7 or 28 days; TikTok's Help
+ *   Center: a click id "follows the click-through attribution window" set there);
+ * - epik 60 days: the longest click window of Pinterest's conversion reporting (1, 7, 14, 30, 60);
+ * - li_fat_id 30 days: the lifetime of the li_fat_id cookie LinkedIn's Insight Tag keeps it in
+ *   (LinkedIn Cookie Table).
+ * A later click of the same vendor replaces the one kept; Google's three ids are one family
+ * (a new gbraid replaces a kept gclid: Google Ads takes exactly one per conversion). msclkid is
+ * not kept: no integration sends it. */
+typedef struct kept_click {
+    const char *name;   /* the key in context.clickIds (the URL parameter) */
+    const char *vendor; /* the integrations' vendor that sends it */
+    const char *field;  /* its field in the link hash */
+    int64_t window_days;
+    int family; /* 1: Google's ids, of which the latest click alone is restored */
+} kept_click_t;
+
+static const kept_click_t kept_clicks[] = {
+    {"gclid", "google_ads", "click:gclid", 90, 1},   {"gbraid", "google_ads", "click:gbraid", 90, 1},
+    {"wbraid", "google_ads", "click:wbraid", 90, 1}, {"fbclid", "meta", "click:fbclid", 90, 0},
+    {"ttclid", "tiktok", "click:ttclid", 28, 0},     {"epik", "pinterest", "click:epik", 60, 0},
+    {"ScCid", "snapchat", "click:ScCid", 28, 0},     {"li_fat_id", "linkedin", "click:li_fat_id", 30, 0},
+    {"rdt_cid", "reddit", "click:rdt_cid", 28, 0},
+};
+enum { KEPT_CLICKS = sizeof(kept_clicks) / sizeof(kept_clicks[0]), LOOKUP_FIELDS = 2 + KEPT_CLICKS };
+
 static void on_lookup(void *ud, sluice_redis_status_t status, const redisReply *reply)
 {
     probe_t *p = ud;
     sluice_identity_job_t *job = p->job;
-    if (status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
-        static const char *const fields[2] = {"userId", "anonymousId"};
+    if (status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_ARRAY && reply->elements == LOOKUP_FIELDS) {
         json_t *entry = json_object();
-        for (size_t f = 0; f < 2; f++) {
+        for (size_t f = 0; f < LOOKUP_FIELDS; f++) {
             const redisReply *r = reply->element[f];
             json_t *v = r->type == REDIS_REPLY_STRING ? json_stringn(r->str, r->len) : NULL;
             if (v != NULL)
-                json_object_set_new(entry, fields[f], v);
+                json_object_set_new(entry, f == 0 ? "userId" : f == 1 ? "anonymousId" : kept_clicks[f - 2].field, v);
         }
         if (job->known == NULL)
             job->known = json_object();
@@ -1005,9 +1040,13 @@ static void lookup(sluice_identity_job_t *job, const char *id)
     if (klen < 0)
         return;
     job->lookups[job->lookup_count] = id;
-    const char *argv[4] = {"HMGET", key, "userId", "anonymousId"};
-    size_t lens[4] = {5, (size_t)klen, 6, 11};
-    if (send_probe(job, job->lookup_count, on_lookup, 4, argv, lens) == 0)
+    const char *argv[2 + LOOKUP_FIELDS] = {"HMGET", key, "userId", "anonymousId"};
+    size_t lens[2 + LOOKUP_FIELDS] = {5, (size_t)klen, 6, 11};
+    for (size_t f = 0; f < KEPT_CLICKS; f++) {
+        argv[4 + f] = kept_clicks[f].field;
+        lens[4 + f] = strlen(kept_clicks[f].field);
+    }
+    if (send_probe(job, job->lookup_count, on_lookup, 2 + LOOKUP_FIELDS, argv, lens) == 0)
         job->lookup_count++;
 }
 
@@ -1220,6 +1259,117 @@ static void link_or_stamp(sluice_identity_job_t *job, json_t *ev, json_t *looked
         json_object_set(ensure_object(ensure_object(ev, "context"), "identity"), "userId", user);
 }
 
+/* 1 when ev may have its click ids of vendor kept and restored: the org has an enabled
+ * integration of that vendor, ev carries the consent category of each such integration, and the
+ * org's consent policy keeps ev's identity. Without a vendor to send it to, a click id is not
+ * kept at all. */
+static int click_consent(const sluice_identity_job_t *job, const json_t *ev, const char *vendor)
+{
+    const sluice_org_t *org = job->org;
+    const json_t *cats = json_object_get(json_object_get(json_object_get(ev, "context"), "consent"), "categories");
+    int any = 0;
+    for (size_t i = 0; i < org->integration_count; i++) {
+        const sluice_integration_t *it = &org->integrations[i];
+        if (!it->enabled || it->vendor_name == NULL || strcmp(it->vendor_name, vendor) != 0)
+            continue;
+        if (it->consent != NULL && !has_category(cats, it->consent))
+            return 0;
+        any = 1;
+    }
+    return any && event_consents(job, ev);
+}
+
+/* A kept value "<ms>:<id>": the click's time and id, or -1 when malformed. */
+static int64_t kept_click_parse(const char *v, const char **id)
+{
+    char *end;
+    long long ms = v != NULL ? strtoll(v, &end, 10) : -1;
+    if (v == NULL || end == v || *end != ':' || end[1] == '\0' || ms < 0)
+        return -1;
+    *id = end + 1;
+    return (int64_t)ms;
+}
+
+/* What is kept for ev's visitor under field: this request's own writes (an earlier event of
+ * the batch), else what Redis had for the final id or the id ev arrived with. */
+static const char *kept_click_value(const sluice_identity_job_t *job, const char *anon, const json_t *looked_up,
+                                    const char *field)
+{
+    const char *v = plain_string(known(job, anon, field));
+    return v != NULL ? v : plain_string(json_object_get(looked_up, field));
+}
+
+/* Click ids across pages: a click id in ev (its page URL's, or one the site sent) is kept for
+ * the visitor, with this request's time as the click's; an event without one gets those kept and
+ * still within their vendor's window, in context.clickIds (and Meta's as
+ * context.vendorIds.fbc "fb.1.<click ms>.<fbclid>", unless the _fbc cookie gave one), so that a
+ * purchase pages after the landing page reaches the vendors with its click. */
+static void keep_clicks(sluice_identity_job_t *job, json_t *ev, const json_t *looked_up)
+{
+    const char *anon = plain_string(json_object_get(ev, "anonymousId"));
+    if (anon == NULL || job->t->redis == NULL)
+        return;
+    json_t *ids = json_object_get(json_object_get(ev, "context"), "clickIds");
+    int family_fresh = 0;
+    for (size_t k = 0; k < KEPT_CLICKS; k++)
+        if (kept_clicks[k].family && plain_string(json_object_get(ids, kept_clicks[k].name)) != NULL &&
+            click_consent(job, ev, kept_clicks[k].vendor))
+            family_fresh = 1;
+    const char *restore[KEPT_CLICKS] = {NULL};
+    int64_t restore_ms[KEPT_CLICKS] = {0}, family_ms = -1;
+    for (size_t k = 0; k < KEPT_CLICKS; k++) {
+        const kept_click_t *kc = &kept_clicks[k];
+        const char *fresh = plain_string(json_object_get(ids, kc->name));
+        const char *kept_id = NULL, *kept = kept_click_value(job, anon, looked_up, kc->field);
+        int64_t ms = kept_click_parse(kept, &kept_id);
+        if (!click_consent(job, ev, kc->vendor)) {
+            /* A consent withdrawn (or the vendor's integration gone) also removes what was kept,
+             * as a refusal expires the vendor cookies: HSET to "" (the ACL of docs/identity.md
+             * allows no HDEL), which reads as nothing kept. */
+            if (kept != NULL && kept[0] != '\0') {
+                write_link(job, anon, kc->field, "");
+                if (job->known == NULL)
+                    job->known = json_object();
+                json_object_set_new(ensure_object(job->known, anon), kc->field, json_string(""));
+            }
+            continue;
+        }
+        if (fresh != NULL) {
+            /* The same click seen again (a reload of the landing page) keeps its first time, as
+             * Meta's pixel keeps _fbc for an fbclid it already has. */
+            if (ms >= 0 && strcmp(kept_id, fresh) == 0)
+                continue;
+            char value[32 + SLUICE_CLICK_ID_MAX + 1];
+            int n = snprintf(value, sizeof(value), "%lld:%s", (long long)job->now_ms, fresh);
+            if (n <= 0 || (size_t)n >= sizeof(value))
+                continue;
+            write_link(job, anon, kc->field, value);
+            if (job->known == NULL)
+                job->known = json_object();
+            json_object_set_new(ensure_object(job->known, anon), kc->field, json_string(value));
+            continue;
+        }
+        if (ms < 0 || (kc->family && family_fresh) || job->now_ms - ms > kc->window_days * 86400000LL)
+            continue;
+        restore[k] = kept_id;
+        restore_ms[k] = ms;
+        if (kc->family && ms > family_ms)
+            family_ms = ms;
+    }
+    for (size_t k = 0; k < KEPT_CLICKS; k++) {
+        if (restore[k] == NULL || (kept_clicks[k].family && restore_ms[k] != family_ms))
+            continue;
+        json_t *ctx = ensure_object(ev, "context");
+        ids = ensure_object(ctx, "clickIds");
+        json_object_set_new(ids, kept_clicks[k].name, json_string(restore[k]));
+        json_t *vids = json_object_get(ctx, "vendorIds");
+        char fbc[SLUICE_VENDOR_VALUE_MAX + 1];
+        if (strcmp(kept_clicks[k].name, "fbclid") == 0 && plain_string(json_object_get(vids, "fbc")) == NULL &&
+            sluice_vendor_fbc(restore_ms[k], restore[k], fbc, sizeof(fbc)) == 0)
+            json_object_set_new(ensure_object(ctx, "vendorIds"), "fbc", json_string(fbc));
+    }
+}
+
 /* The anonymous-id cookie of a browser request, as consent allows. */
 static void visitor_cookie(sluice_identity_job_t *job)
 {
@@ -1287,6 +1437,7 @@ static void finish(sluice_identity_job_t *job)
             remembered = from;
         }
         link_or_stamp(job, ev, looked_up);
+        keep_clicks(job, ev, looked_up);
     }
     json_decref(vendor);
 }

@@ -60,6 +60,54 @@ static int redis_links(const sluice_config_t *cfg, const sluice_org_t *org)
     return cfg->redis.url != NULL;
 }
 
+/* A click id of vendor's is kept in Redis (identity.c) when the org has an enabled integration of
+ * it and the gateway has Redis. */
+static int kept_click(const sluice_config_t *cfg, const sluice_org_t *org, const char *vendor)
+{
+    if (cfg->redis.url == NULL)
+        return 0;
+    for (size_t i = 0; i < org->integration_count; i++)
+        if (org->integrations[i].enabled && org->integrations[i].vendor_name != NULL &&
+            strcmp(org->integrations[i].vendor_name, vendor) == 0)
+            return 1;
+    return 0;
+}
+
+static int kept_google_ads(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    return kept_click(cfg, org, "google_ads");
+}
+
+static int kept_meta(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    return kept_click(cfg, org, "meta");
+}
+
+static int kept_tiktok(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    return kept_click(cfg, org, "tiktok");
+}
+
+static int kept_pinterest(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    return kept_click(cfg, org, "pinterest");
+}
+
+static int kept_snapchat(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    return kept_click(cfg, org, "snapchat");
+}
+
+static int kept_linkedin(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    return kept_click(cfg, org, "linkedin");
+}
+
+static int kept_reddit(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    return kept_click(cfg, org, "reddit");
+}
+
 /* The org's enrichment (docs/enrichment.md), by part. */
 static int en_user_agent(const sluice_config_t *cfg, const sluice_org_t *org)
 {
@@ -112,6 +160,45 @@ static const enrichment_t enrichments[] = {
     {"context.vendorIds.fbp", "Meta's _fbp cookie, minted when the browser has none", meta_cookies},
     {"context.vendorIds.fbc", "Meta's _fbc cookie, from an fbclid in the page URL", meta_cookies},
     {"context.vendorIds.ga", "GA4's _ga cookie, minted when the browser has none", ga4_cookie},
+    /* A click id is kept for the visitor's later events only for a vendor the org integrates
+     * (identity.c's kept_clicks): those entries come first, as the first entry that applies names
+     * what the gateway sets. */
+    {"context.clickIds.gclid",
+     "from the page URL's query string; on the visitor's later events (with the consent the google_ads integration "
+     "needs), the click kept in Redis for 90 days",
+     kept_google_ads},
+    {"context.clickIds.gbraid",
+     "from the page URL's query string; on the visitor's later events (with the consent the google_ads integration "
+     "needs), the click kept in Redis for 90 days",
+     kept_google_ads},
+    {"context.clickIds.wbraid",
+     "from the page URL's query string; on the visitor's later events (with the consent the google_ads integration "
+     "needs), the click kept in Redis for 90 days",
+     kept_google_ads},
+    {"context.clickIds.fbclid",
+     "from the page URL's query string; on the visitor's later events (with the consent the meta integration needs), "
+     "the click kept in Redis for 90 days, also as context.vendorIds.fbc",
+     kept_meta},
+    {"context.clickIds.ttclid",
+     "from the page URL's query string; on the visitor's later events (with the consent the tiktok integration needs), "
+     "the click kept in Redis for 28 days",
+     kept_tiktok},
+    {"context.clickIds.epik",
+     "from the page URL's query string; on the visitor's later events (with the consent the pinterest integration "
+     "needs), the click kept in Redis for 60 days",
+     kept_pinterest},
+    {"context.clickIds.ScCid",
+     "from the page URL's query string; on the visitor's later events (with the consent the snapchat integration "
+     "needs), the click kept in Redis for 28 days",
+     kept_snapchat},
+    {"context.clickIds.li_fat_id",
+     "from the page URL's query string; on the visitor's later events (with the consent the linkedin integration "
+     "needs), the click kept in Redis for 30 days",
+     kept_linkedin},
+    {"context.clickIds.rdt_cid",
+     "from the page URL's query string; on the visitor's later events (with the consent the reddit integration needs), "
+     "the click kept in Redis for 28 days",
+     kept_reddit},
     {"context.clickIds.gclid", "from the page URL's query string", NULL},
     {"context.clickIds.fbclid", "from the page URL's query string", NULL},
     {"context.clickIds.ttclid", "from the page URL's query string", NULL},

@@ -34,18 +34,9 @@
 
 static const char *const secret_required[] = {"api_secret", NULL};
 
-/* A consent category as the org's consent config names them (docs/config.md, orgs[].consent). */
-static const char *check_category(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 64 || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != n)
-        return "is not a consent category (letters, digits, '_', '-', '.')";
-    return NULL;
-}
-
 static const sluice_vendor_option_t options[] = {
     {.name = "measurement_id", .type = SLUICE_VOPT_STRING, .required = 1},
-    {.name = "ad_user_data_consent", .type = SLUICE_VOPT_STRING, .check = check_category},
+    {.name = "ad_user_data_consent", .type = SLUICE_VOPT_STRING, .check = sluice_vendor_check_category},
     {.name = "api_secret", .secret = 1, .required = 1},
     {.name = NULL},
 };

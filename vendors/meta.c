@@ -30,6 +30,9 @@ static const sluice_vendor_option_t options[] = {
      * (v24.0 ended 2026-11-10, v25.0 ends 2027-02-23); v26.0 came out 2026-07-29. */
     {.name = "api_version", .type = SLUICE_VOPT_STRING, .def = "v26.0", .check = check_api_version},
     {.name = "test_event_code", .type = SLUICE_VOPT_STRING},
+    /* Limited Data Use (docs/vendors.md): for every event, or for events without the category. */
+    {.name = "limited_data_use", .type = SLUICE_VOPT_BOOL, .def = "false"},
+    {.name = "limited_data_use_unless_consent", .type = SLUICE_VOPT_STRING, .check = sluice_vendor_check_category},
     {.name = "access_token", .secret = 1, .required = 1},
     {.name = NULL},
 };
@@ -103,7 +106,6 @@ static json_t *custom_data(const sluice_envelope_t *e)
 static sluice_map_result_t map(const sluice_integration_t *it, const sluice_envelope_t *e, int64_t now_ms,
                                sluice_vendor_item_t *out, char *why, size_t why_len)
 {
-    (void)it;
     const char *name;
     if (strcmp(e->type, "track") == 0 && e->name != NULL) {
         name = sluice_vendor_standard_event(SLUICE_VENDOR_META, e->name);
@@ -159,6 +161,14 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     sluice_vendor_set_str(ev, "event_source_url", sluice_envelope_str(e, "context.page.url"));
     json_object_set_new(ev, "user_data", ud);
     sluice_vendor_set_nonempty(ev, "custom_data", custom_data(e));
+    if (sluice_vendor_limited_data_use(it, e)) {
+        /* Meta's "Data Processing Options for US Users": data_processing_options ["LDU"] with
+         * country 0 and state 0 asks Meta to geolocate the event (the gateway knows no US state)
+         * and to limit its use where the visitor's state's law provides for it. */
+        json_object_set_new(ev, "data_processing_options", json_pack("[s]", "LDU"));
+        json_object_set_new(ev, "data_processing_options_country", json_integer(0));
+        json_object_set_new(ev, "data_processing_options_state", json_integer(0));
+    }
     return sluice_vendor_item_body(ev, out, why, why_len);
 }
 

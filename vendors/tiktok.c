@@ -27,6 +27,9 @@ static const char *const secret_required[] = {"access_token", NULL};
 
 static const sluice_vendor_option_t options[] = {
     {.name = "pixel_code", .type = SLUICE_VOPT_STRING, .required = 1},
+    /* Limited Data Use (docs/vendors.md): for every event, or for events without the category. */
+    {.name = "limited_data_use", .type = SLUICE_VOPT_BOOL, .def = "false"},
+    {.name = "limited_data_use_unless_consent", .type = SLUICE_VOPT_STRING, .check = sluice_vendor_check_category},
     {.name = "access_token", .secret = 1, .required = 1},
     {.name = NULL},
 };
@@ -131,6 +134,10 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     sluice_vendor_set_nonempty(ev, "page", page);
     json_t *props = properties(e);
     sluice_vendor_set_nonempty(ev, "properties", props);
+    /* The event's own flag, as TikTok's Business SDKs send it in LDU mode (limited_data_use:
+     * true in each data[] element); absent means not restricted. */
+    if (sluice_vendor_limited_data_use(it, e))
+        json_object_set_new(ev, "limited_data_use", json_true());
 
     return sluice_vendor_item_body(ev, out, why, why_len);
 }

@@ -297,6 +297,32 @@ int sluice_vendor_url_param(char **url, const char *name, const char *value)
     return 0;
 }
 
+const char *sluice_vendor_check_category(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64 || strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.") != n)
+        return "is not a consent category (letters, digits, '_', '-', '.')";
+    return NULL;
+}
+
+int sluice_vendor_limited_data_use(const sluice_integration_t *it, const sluice_envelope_t *e)
+{
+    if (sluice_vendor_opt_bool(it, "limited_data_use"))
+        return 1;
+    const char *cat = sluice_vendor_opt(it, "limited_data_use_unless_consent");
+    if (cat == NULL)
+        return 0;
+    /* Without the category the visitor has not allowed more than restricted processing: an
+     * event that carries no consent at all is restricted too (fails closed). */
+    size_t i;
+    json_t *c;
+    json_array_foreach(sluice_envelope_get(e, "context.consent.categories"), i, c) {
+        if (json_is_string(c) && strcmp(json_string_value(c), cat) == 0)
+            return 0;
+    }
+    return 1;
+}
+
 void sluice_vendor_set_str(json_t *obj, const char *key, const char *value)
 {
     if (value != NULL && value[0] != '\0')

@@ -255,6 +255,15 @@ int sluice_vendor_url_param(char **url, const char *name, const char *value);
 /* Sets a JSON member only when value is non-NULL (and, for strings, non-empty). */
 void sluice_vendor_set_str(json_t *obj, const char *key, const char *value);
 
+/* A consent category as the org's consent config names them (docs/config.md, orgs[].consent):
+ * NULL when fine, else the reason (an option's check). */
+const char *sluice_vendor_check_category(const char *s);
+/* 1 when e goes to it under the vendor's Limited Data Use (Meta, TikTok): the integration's
+ * option limited_data_use is true, or limited_data_use_unless_consent names a category e does
+ * not carry in context.consent.categories (a visitor who opted out of the sale or sharing of
+ * their data). */
+int sluice_vendor_limited_data_use(const sluice_integration_t *it, const sluice_envelope_t *e);
+
 /* A number from a JSON number or a string of decimal text (leading blanks allowed: " 19.5"); -1
  * otherwise ("0x1A", "inf", "nan", "19,90", "$19.90" are no numbers). */
 int sluice_vendor_number(const json_t *v, double *out);

@@ -9,14 +9,14 @@
  *   {"op":"kafka_down"} / {"op":"kafka_up"}       all dev brokers down / up (503s from the gateway)
  *   {"op":"gateway_stop"} / {"op":"gateway_start"} SIGTERM the gateway / start it again
  *   {"op":"metric","series":"..."}                 a value from the gateway's /metrics
- *   {"op":"stub_requests"}     what the Meta stub received (case full_path only)
+ *   {"op":"stub_requests"}     what the Meta stub received (cases full_path and click_ids only)
  *
  * The gateway runs with SLUICE_LIVE_TOKEN set: its live page (metrics listener, case live) is on,
  * and the case gets the metrics port and the token.
  *
- * The case full_path also starts the delivery side: PostgreSQL with the vault, an HTTPS stub of
- * Meta's Conversions API (tests/stubs) and sluice-deliver, so events go browser -> gateway ->
- * Kafka -> worker -> vendor.
+ * The cases full_path and click_ids also start the delivery side: PostgreSQL with the vault, an
+ * HTTPS stub of Meta's Conversions API (tests/stubs) and sluice-deliver, so events go browser ->
+ * gateway -> Kafka -> worker -> vendor.
  *
  * Answers are {"ok":true,"result":...} or {"ok":false,"error":"..."}. The case passes when node
  * exits 0; its output (and the gateway's log on failure) goes to ctest's output.
@@ -44,7 +44,7 @@
 static gwfix_t F;
 static const char *case_name;
 static int page_port;
-static dfix_t D; /* the delivery side, full_path only */
+static dfix_t D; /* the delivery side, full_path and click_ids only */
 static dstub_t META;
 
 static void write_config(void)
@@ -73,11 +73,21 @@ static void write_config(void)
              "      cross_domain: {domains: [shop.acme.test, checkout.acme-pay.test]}\n"
              "    consent: {policy: allow}\n"
              "    data_layer: {hash_fields: [{path: properties.email, normalize: email}]}\n"
+             "%s"
              "  - id: consentco\n"
              "    sources:\n"
              "      - {id: web, write_key_env: T_CONSENT_KEY, allowed_origins: %s}\n"
              "    consent: {required: [analytics], policy: drop}\n",
-             F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url, origins, origins, origins);
+             F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url, origins, origins,
+             /* The vendors whose click ids the gateway keeps across pages (case click_ids; the
+              * worker's config has the same meta integration, pointed at the stub). */
+             strcmp(case_name, "click_ids") == 0 ? "    integrations:\n"
+                                                   "      - {name: meta, vendor: meta, pixel_id: \"1234567890\"}\n"
+                                                   "      - {name: tiktok, vendor: tiktok, pixel_code: CABC123}\n"
+                                                   "      - {name: gads, vendor: google_ads, customer_id: "
+                                                   "\"1234567890\", conversion_action: \"987654321\"}\n"
+                                                 : "",
+             origins);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", yaml));
     /* The live page is on in every case (case live opens it): the gateway keeps what it produced. */
     static const char *env[] = {"T_WEB_KEY=" WEB_KEY,
@@ -113,7 +123,7 @@ static int setup(void **state)
     write_config();
     gwfix_start(&F);
     warm_up();
-    if (strcmp(case_name, "full_path") == 0) {
+    if (strcmp(case_name, "full_path") == 0 || strcmp(case_name, "click_ids") == 0) {
         dfix_init(&D, F.kafka.bootstrap, F.certs, NULL, 1);
         dfix_stub(&D, &META, "meta", NULL, NULL);
         char integrations[512];

@@ -63,6 +63,11 @@ static void write_config(void)
              "      - {id: server, write_key_env: C_SERVER_KEY, sent_from: server}\n"
              "    consent: {policy: allow}\n"
              "    data_layer: {hash_fields: [{path: traits.email, normalize: email}]}\n"
+             /* The vendors whose click ids the gateway keeps across pages (segment_browser_clicks). */
+             "    integrations:\n"
+             "      - {name: meta, vendor: meta, pixel_id: \"1234567890\"}\n"
+             "      - {name: tiktok, vendor: tiktok, pixel_code: CABC123}\n"
+             "      - {name: gads, vendor: google_ads, customer_id: \"1234567890\", conversion_action: \"987654321\"}\n"
              "  - id: consented\n"
              "    sources:\n"
              "      - {id: web, write_key_env: C_CONSENT_KEY, allowed_origins: %s}\n"

@@ -29,8 +29,8 @@ async function serveConsentTools() {
     serveFile('/consent-tools.js', out.outputFiles[0].text);
 }
 
-/** The page: analytics.js loaded from /sdk/, pointed at the gateway, as window.analytics. */
-async function segmentPage({ key, batching, consent }) {
+/** The page at path (default /): analytics.js loaded from /sdk/, pointed at the gateway, as window.analytics. */
+export async function segmentPage({ key, batching, consent, path = '/' }) {
     const segmentio = {
         apiKey: key,
         apiHost: `127.0.0.1:${env.gatewayPort}/v1`,
@@ -62,7 +62,7 @@ async function segmentPage({ key, batching, consent }) {
         script = `const analytics = new AnalyticsNext.AnalyticsBrowser(); ${load} window.analytics = analytics;`;
     }
     const head = `<script src="${UMD}"></script>${consent ? '<script src="/consent-tools.js"></script>' : ''}<script>${script}</script>`;
-    servePage('/', page({ title: 'Shop', head }));
+    servePage(path, page({ title: 'Shop', head }));
 }
 
 /** Every call type through window.analytics, one after the other; their messageIds and ids. */

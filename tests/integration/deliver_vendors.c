@@ -22,7 +22,7 @@
 #include "tests/integration/deliver_fix.h"
 
 static dfix_t F;
-static dstub_t META, GA4, TIKTOK, HOOK, HOOK2;
+static dstub_t META, GA4, TIKTOK, HOOK, HOOK2, META_LDU, TIKTOK_LDU;
 
 static int setup(void **state)
 {
@@ -33,6 +33,8 @@ static int setup(void **state)
     dfix_stub(&F, &TIKTOK, "tiktok", NULL, NULL);
     dfix_stub(&F, &HOOK, "hook", NULL, NULL);
     dfix_stub(&F, &HOOK2, "hook2", NULL, NULL);
+    dfix_stub(&F, &META_LDU, "meta-ldu", NULL, NULL);
+    dfix_stub(&F, &TIKTOK_LDU, "tiktok-ldu", NULL, NULL);
     char integrations[4096];
     snprintf(
         integrations, sizeof(integrations),
@@ -44,13 +46,20 @@ static int setup(void **state)
         "      - {name: purchases, vendor: webhook, url: \"%s/purchases\", events: [Order Completed],\n"
         "         consent: marketing, batch: {max_events: 1}}\n"
         "      - {name: pages, vendor: webhook, url: \"%s/pages\", types: [page], batch: {max_events: 1}}\n"
-        "      - {name: off, vendor: webhook, url: \"%s/off\", enabled: false}\n",
-        META.url, GA4.url, TIKTOK.url, HOOK.url, HOOK2.url, HOOK2.url, HOOK2.url);
+        "      - {name: off, vendor: webhook, url: \"%s/off\", enabled: false}\n"
+        /* Limited Data Use: always, and for events without the org's opt-out category ("sale"). */
+        "      - {name: meta-ldu, vendor: meta, pixel_id: \"1234567890\", base_url: \"%s\", limited_data_use: true,\n"
+        "         batch: {max_wait_ms: 200}}\n"
+        "      - {name: tiktok-ldu, vendor: tiktok, pixel_code: CABC123, base_url: \"%s\",\n"
+        "         limited_data_use_unless_consent: sale, batch: {max_wait_ms: 200}}\n",
+        META.url, GA4.url, TIKTOK.url, HOOK.url, HOOK2.url, HOOK2.url, HOOK2.url, META_LDU.url, TIKTOK_LDU.url);
     dfix_write_config(&F, integrations, NULL);
     dfix_vault_put(&F, "meta", "meta", "{\"access_token\":\"tok-meta/1+2\"}");
     dfix_vault_put(&F, "ga4", "ga4", "{\"api_secret\":\"sec-ga4\"}");
     dfix_vault_put(&F, "tiktok", "tiktok", "{\"access_token\":\"tok-tt\"}");
     dfix_vault_put(&F, "hook", "webhook", "{\"secret\":\"whsec-1\"}");
+    dfix_vault_put(&F, "meta-ldu", "meta", "{\"access_token\":\"tok-meta-ldu\"}");
+    dfix_vault_put(&F, "tiktok-ldu", "tiktok", "{\"access_token\":\"tok-tt-ldu\"}");
     dfix_start_worker(&F, NULL, 4);
     return 0;
 }
@@ -202,6 +211,61 @@ static void test_exact_requests(void **state)
     free(batch);
     json_decref(r);
     free(env);
+}
+
+/* want with text inserted before its last n characters. */
+static char *inserted(char *want, size_t n, const char *text)
+{
+    size_t len = strlen(want);
+    assert_true(len > n);
+    char *out = malloc(len + strlen(text) + 1);
+    assert_non_null(out);
+    snprintf(out, len + strlen(text) + 1, "%.*s%s%s", (int)(len - n), want, text, want + len - n);
+    free(want);
+    return out;
+}
+
+/* Limited Data Use through sluice-deliver, at the stubs, byte for byte: Meta's
+ * data_processing_options ["LDU"] with country and state 0 on every event of meta-ldu; TikTok's
+ * limited_data_use on the events of tiktok-ldu without the category "sale" (the reference
+ * envelope carries analytics and marketing), and not on one with it. */
+static void test_limited_data_use(void **state)
+{
+    (void)state;
+    int64_t now = dfix_now_ms();
+    /* One at a time, so that each request carries one event (the golden body). */
+    char *envs[2] = {dfix_envelope("ldu-1", now, NULL),
+                     dfix_envelope("ldu-2", now,
+                                   "{\"context\":{\"ip\":\"203.0.113.7\",\"userAgent\":"
+                                   "\"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0\","
+                                   "\"consent\":{\"categories\":[\"sale\"]}}}")};
+    dfix_produce(&F, envs, 1, NULL);
+
+    json_t *r = find_request(&META_LDU, "ldu-1", 20000);
+    char *want = inserted(expected("meta.json", now - 400, "ldu-1"), 3,
+                          ",\"data_processing_options\":[\"LDU\"],\"data_processing_options_country\":0,"
+                          "\"data_processing_options_state\":0");
+    assert_string_equal(json_string_value(json_object_get(r, "body")), want);
+    free(want);
+    json_decref(r);
+
+    r = find_request(&TIKTOK_LDU, "ldu-1", 20000);
+    want = inserted(expected("tiktok.json", now - 400, "ldu-1"), 3, ",\"limited_data_use\":true");
+    assert_string_equal(json_string_value(json_object_get(r, "body")), want);
+    free(want);
+    json_decref(r);
+    dfix_produce(&F, envs + 1, 1, NULL);
+    r = find_request(&TIKTOK_LDU, "ldu-2", 20000);
+    const char *body = json_string_value(json_object_get(r, "body"));
+    assert_non_null(strstr(body, "\"event_id\":\"ldu-2\""));
+    assert_null(strstr(body, "limited_data_use"));
+    json_decref(r);
+    /* The integrations without the options: unchanged (test_exact_requests has them whole). */
+    r = find_request(&TIKTOK, "ldu-1", 20000);
+    assert_null(strstr(json_string_value(json_object_get(r, "body")), "limited_data_use"));
+    json_decref(r);
+    free(envs[0]);
+    free(envs[1]);
 }
 
 static void test_ga4_batches_of_25(void **state)
@@ -431,13 +495,10 @@ static void test_sigterm_commits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exact_requests),
-        cmocka_unit_test(test_ga4_batches_of_25),
-        cmocka_unit_test(test_filters),
-        cmocka_unit_test(test_metrics),
-        cmocka_unit_test(test_too_old_for_tiktok),
-        cmocka_unit_test(test_vendor_check_ga4),
-        cmocka_unit_test(test_sigterm_commits),
+        cmocka_unit_test(test_exact_requests),   cmocka_unit_test(test_ga4_batches_of_25),
+        cmocka_unit_test(test_limited_data_use), cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_metrics),          cmocka_unit_test(test_too_old_for_tiktok),
+        cmocka_unit_test(test_vendor_check_ga4), cmocka_unit_test(test_sigterm_commits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -833,6 +833,32 @@ static void test_integration_shapes(void **state)
                   "credentials live in the vault (sluicectl vault put) and requests are signed with 'sign: true'");
 }
 
+/* Meta's and TikTok's limited_data_use_unless_consent names a category as `consent:` does: a
+ * name consent.aliases renames is in no event, which would have put every event under Limited
+ * Data Use without a word. */
+static void test_limited_data_use_category(void **state)
+{
+    (void)state;
+    expect_errors(BASE
+                  "    consent: {aliases: {C0004: marketing}}\n"
+                  "    integrations:\n"
+                  "      - {name: t, vendor: tiktok, pixel_code: C1, limited_data_use_unless_consent: C0004}\n"
+                  "      - {name: m, vendor: meta, pixel_id: \"1\", limited_data_use_unless_consent: \"not one\"}\n",
+                  "x.yaml:13:81: orgs[0].integrations[1].limited_data_use_unless_consent: 'not one' is not a consent "
+                  "category (letters, digits, '_', '-', '.')",
+                  "x.yaml:12:84: orgs[0].integrations[0].limited_data_use_unless_consent: 'C0004' is a name "
+                  "consent.aliases turns into 'marketing', so no event carries 'C0004'; write 'marketing'");
+    sluice_config_diag_t d;
+    sluice_config_t *ok =
+        load(BASE "    integrations:\n"
+                  "      - {name: t, vendor: tiktok, pixel_code: C1, limited_data_use: true}\n"
+                  "      - {name: m, vendor: meta, pixel_id: \"1\", limited_data_use_unless_consent: sale}\n",
+             SLUICE_CONFIG_NO_ENV, &d);
+    assert_non_null(ok);
+    sluice_config_diag_dispose(&d);
+    sluice_config_free(ok);
+}
+
 /* Filters that can never pass, which loaded: with `events`, only the track events it names are
  * delivered, so `types: [track, page]` beside it (the example's meta integration had it, and the
  * data map said meta received pages) delivered no page; and a category written as a name
@@ -2057,6 +2083,7 @@ int main(void)
         cmocka_unit_test_setup(test_origin_with_capitals, clear_env),
         cmocka_unit_test_setup(test_calling_code_with_a_leading_zero, clear_env),
         cmocka_unit_test_setup(test_filters_that_never_pass, clear_env),
+        cmocka_unit_test_setup(test_limited_data_use_category, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -74,6 +74,91 @@ static void test_golden_request(void **state)
     free(raw);
 }
 
+/* The reference envelope with its consent member ("consent":{...}) replaced by `consent`
+ * (NULL: unchanged), as text: the rest of the envelope byte for byte. */
+static char *with_consent(const char *consent, size_t *len)
+{
+    char *raw = vfix_envelope(NULL, len);
+    if (consent == NULL)
+        return raw;
+    static const char member[] = "\"consent\":{\"categories\":[\"analytics\",\"marketing\"]}";
+    char *at = strstr(raw, member);
+    assert_non_null(at);
+    size_t head = (size_t)(at - raw), tail = strlen(at + sizeof(member) - 1);
+    char *out = malloc(head + strlen(consent) + tail + 1);
+    assert_non_null(out);
+    memcpy(out, raw, head);
+    memcpy(out + head, consent, strlen(consent));
+    memcpy(out + head + strlen(consent), at + sizeof(member) - 1, tail + 1);
+    *len = strlen(out);
+    free(raw);
+    return out;
+}
+
+/* The request body for that envelope through integration `name`. */
+static char *request_body(const sluice_config_t *c, const char *name, const char *consent)
+{
+    size_t len;
+    char *raw = with_consent(consent, &len);
+    const sluice_integration_t *it = vfix_integration(c, name);
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(it, raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    json_t *secret = json_pack("{s:s}", "access_token", "tok");
+    const sluice_vendor_item_t *items[1] = {&item};
+    sluice_vendor_request_t req;
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_vendor_meta.build(it, secret, NULL, items, 1, VFIX_NOW_MS, &req, &err), 0);
+    char *body = strdup(req.body);
+    sluice_vendor_request_dispose(&req);
+    sluice_vendor_item_dispose(&item);
+    json_decref(secret);
+    free(raw);
+    return body;
+}
+
+/* Limited Data Use, as Meta's "Data Processing Options for US Users" spells it: the golden
+ * event with data_processing_options ["LDU"] and country/state 0 (Meta geolocates), for every
+ * event (limited_data_use: true) or for the events without the org's category (a visitor who
+ * opted out of the sale of their data); nothing otherwise. Before, an org could not ask for it. */
+static void test_limited_data_use(void **state)
+{
+    (void)state;
+    sluice_config_t *ldu = vfix_config_with(
+        "      - {name: meta-ldu, vendor: meta, pixel_id: \"1234567890\", base_url: \"https://meta.test\",\n"
+        "         limited_data_use: true}\n"
+        "      - {name: meta-optout, vendor: meta, pixel_id: \"1234567890\", base_url: \"https://meta.test\",\n"
+        "         limited_data_use_unless_consent: marketing}\n");
+    char *golden = vfix_read("meta.json", NULL);
+    size_t glen = strlen(golden);
+    assert_true(glen > 3 && strcmp(golden + glen - 3, "}]}") == 0);
+    char want[8192];
+    snprintf(want, sizeof(want),
+             "%.*s,\"data_processing_options\":[\"LDU\"],\"data_processing_options_country\":0,"
+             "\"data_processing_options_state\":0}]}",
+             (int)(glen - 3), golden);
+    char *body = request_body(ldu, "meta-ldu", NULL);
+    assert_string_equal(body, want);
+    free(body);
+    /* The reference envelope carries analytics and marketing: not restricted. */
+    body = request_body(ldu, "meta-optout", NULL);
+    assert_string_equal(body, golden);
+    free(body);
+    body = request_body(ldu, "meta-optout", "\"consent\":{\"categories\":[\"analytics\"]}");
+    assert_string_equal(body, want);
+    free(body);
+    /* No consent said at all: restricted too (the opt-out cannot be told from its absence). */
+    body = request_body(ldu, "meta-optout", "\"consent\":null");
+    assert_string_equal(body, want);
+    free(body);
+    /* Without the options nothing changes. */
+    body = request_body(ldu, "meta", "\"consent\":{\"categories\":[]}");
+    assert_string_equal(body, golden);
+    free(body);
+    free(golden);
+    sluice_config_free(ldu);
+}
+
 static void test_batch_and_test_event_code(void **state)
 {
     (void)state;
@@ -296,6 +381,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_request),
         cmocka_unit_test(test_batch_and_test_event_code),
+        cmocka_unit_test(test_limited_data_use),
         cmocka_unit_test(test_seven_days),
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_raw_pii_never_sent),

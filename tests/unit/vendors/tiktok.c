@@ -67,6 +67,76 @@ static void test_golden_request(void **state)
     free(raw);
 }
 
+/* The reference envelope with its consent member ("consent":{...}) replaced by `consent`
+ * (NULL: unchanged), as text: the rest of the envelope byte for byte. */
+static char *with_consent(const char *consent, size_t *len)
+{
+    char *raw = vfix_envelope(NULL, len);
+    if (consent == NULL)
+        return raw;
+    static const char member[] = "\"consent\":{\"categories\":[\"analytics\",\"marketing\"]}";
+    char *at = strstr(raw, member);
+    assert_non_null(at);
+    size_t head = (size_t)(at - raw), tail = strlen(at + sizeof(member) - 1);
+    char *out = malloc(head + strlen(consent) + tail + 1);
+    assert_non_null(out);
+    memcpy(out, raw, head);
+    memcpy(out + head, consent, strlen(consent));
+    memcpy(out + head + strlen(consent), at + sizeof(member) - 1, tail + 1);
+    *len = strlen(out);
+    free(raw);
+    return out;
+}
+
+/* The request body for that envelope through integration `name`. */
+static char *request_body(const sluice_config_t *c, const char *name, const char *consent)
+{
+    size_t len;
+    char *raw = with_consent(consent, &len);
+    const sluice_integration_t *it = vfix_integration(c, name);
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(it, raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    json_t *secret = json_pack("{s:s}", "access_token", "tt-token-1");
+    const sluice_vendor_item_t *items[1] = {&item};
+    sluice_vendor_request_t req;
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_vendor_tiktok.build(it, secret, NULL, items, 1, VFIX_NOW_MS, &req, &err), 0);
+    char *body = strdup(req.body);
+    sluice_vendor_request_dispose(&req);
+    sluice_vendor_item_dispose(&item);
+    json_decref(secret);
+    free(raw);
+    return body;
+}
+
+/* TikTok's Limited Data Use: "limited_data_use":true in the event (as TikTok's Business SDKs send
+ * it) for events without the org's category (limited_data_use_unless_consent: marketing), the
+ * golden request unchanged for events with it. Before, no event could carry the flag. */
+static void test_limited_data_use(void **state)
+{
+    (void)state;
+    sluice_config_t *ldu = vfix_config_with(
+        "      - {name: tiktok-ldu, vendor: tiktok, pixel_code: CABC123, base_url: \"https://tiktok.test\",\n"
+        "         limited_data_use_unless_consent: marketing}\n");
+    char *golden = vfix_read("tiktok.json", NULL);
+    size_t glen = strlen(golden);
+    assert_true(glen > 3 && strcmp(golden + glen - 3, "}]}") == 0);
+    char want[8192];
+    snprintf(want, sizeof(want), "%.*s,\"limited_data_use\":true}]}", (int)(glen - 3), golden);
+    char *body = request_body(ldu, "tiktok-ldu", NULL); /* analytics and marketing */
+    assert_string_equal(body, golden);
+    free(body);
+    body = request_body(ldu, "tiktok-ldu", "\"consent\":{\"categories\":[\"analytics\"]}");
+    assert_string_equal(body, want);
+    free(body);
+    body = request_body(ldu, "tiktok", "\"consent\":{\"categories\":[\"analytics\"]}");
+    assert_string_equal(body, golden);
+    free(body);
+    free(golden);
+    sluice_config_free(ldu);
+}
+
 static void test_types(void **state)
 {
     (void)state;
@@ -152,9 +222,9 @@ static void test_per_event(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden_request),    cmocka_unit_test(test_types),
-        cmocka_unit_test(test_twenty_eight_days), cmocka_unit_test(test_classify),
-        cmocka_unit_test(test_per_event),
+        cmocka_unit_test(test_golden_request), cmocka_unit_test(test_limited_data_use),
+        cmocka_unit_test(test_types),          cmocka_unit_test(test_twenty_eight_days),
+        cmocka_unit_test(test_classify),       cmocka_unit_test(test_per_event),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -44,12 +44,24 @@ static const char config_yaml[] =
 
 sluice_config_t *vfix_config(void)
 {
+    return vfix_config_with(NULL);
+}
+
+sluice_config_t *vfix_config_with(const char *more_integrations)
+{
     sluice_config_diag_t diag;
     sluice_config_diag_init(&diag);
     char name[512];
     snprintf(name, sizeof(name), "%s/tests/unit/vendors/vfix.yaml", getenv("SLUICE_SOURCE_DIR"));
+    size_t more = more_integrations != NULL ? strlen(more_integrations) : 0;
+    char *yaml = malloc(sizeof(config_yaml) + more);
+    assert_non_null(yaml);
+    memcpy(yaml, config_yaml, sizeof(config_yaml) - 1);
+    if (more > 0)
+        memcpy(yaml + sizeof(config_yaml) - 1, more_integrations, more);
     sluice_config_t *cfg =
-        sluice_config_load_string(name, config_yaml, sizeof(config_yaml) - 1, SLUICE_CONFIG_NO_ENV, &diag);
+        sluice_config_load_string(name, yaml, sizeof(config_yaml) - 1 + more, SLUICE_CONFIG_NO_ENV, &diag);
+    free(yaml);
     for (size_t i = 0; i < diag.count; i++)
         print_error("%s\n", diag.msgs[i]);
     sluice_config_diag_dispose(&diag);

@@ -20,6 +20,8 @@
  * of each later vendor: gads, ...).
  * Fails the test when it does not load. Caller frees with sluice_config_free. */
 sluice_config_t *vfix_config(void);
+/* The same with more integrations (YAML lines of the list, as indented there). */
+sluice_config_t *vfix_config_with(const char *more_integrations);
 const sluice_integration_t *vfix_integration(const sluice_config_t *cfg, const char *name);
 
 /* A file of tests/fixtures/vendors/, NUL-terminated, trailing newline removed. Caller frees. */
