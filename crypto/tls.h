@@ -53,7 +53,10 @@ int sluice_tls_cert_validity(const struct ssl_ctx_st *ctx, int64_t *not_before, 
  * themselves). That is certbot's cert.pem given where fullchain.pem belongs: browsers that fetch
  * the missing certificate work, and Firefox, Android apps, curl and the SDKs refuse the gateway.
  * The issuer's name goes into issuer (len > 0). 0 otherwise, also for a private CA's certificate
- * without caIssuers (the test CA's). */
+ * without caIssuers (the test CA's), and for one that verifies against this machine's trust store
+ * as it is (a company's root that issues servers' certificates itself and names its URL as
+ * caIssuers, as Active Directory Certificate Services does). Reads the trust store: not on a loop
+ * thread. */
 int sluice_tls_chain_incomplete(const struct ssl_ctx_st *ctx, char *issuer, size_t len);
 
 /* Session-ticket keys shared by every TLS context a gateway makes: its loop threads and every

@@ -445,8 +445,10 @@ static void correct_timestamp(json_t *ev, json_t *ts, json_t *orig, json_t *sent
          * event's time year 0000 (the formatter's floor): Meta and GA4 then refused it as too old
          * and TikTok the whole batch with it. With no age to go by, the event is one without a
          * usable sentAt: its own time when that is a time it can have happened at, else receivedAt
-         * (below, as for a zoneless time). */
-        if (at < 0) {
+         * (below, as for a zoneless time). A sentAt before 1970 is no reading of a clock either
+         * (Go's or .NET's zero time as a SentAt never set): taken as one, the event was stamped
+         * 2,025 years after it was sent, and its own time became receivedAt. */
+        if (at < 0 || sent_ms < 0) {
             if (base_zoned && base_ms >= 0 && base_ms <= received_ms)
                 sent_zoned = -1;
             else

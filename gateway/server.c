@@ -265,8 +265,10 @@ static const h2o_iovec_t alpn_http1[] = {{H2O_STRLIT("http/1.1")}, {NULL, 0}};
 /* Says in the log when the certificate just loaded is expired, not yet valid or expiring soon,
  * and gives its notAfter (0 when it does not read) in *not_after. An expired one is refused
  * (-1, err set) when refuse_expired: a reload must not swap a working certificate for a dead one
- * (an old backup restored, a renewal that failed and left last year's file). At start it is a
- * logged error only: refusing to start would leave nothing serving to say why. */
+ * (an old backup restored, a renewal that failed and left last year's file). At start, and at a
+ * reload while the certificate in use is expired too, it is a logged error only: refusing to
+ * start would leave nothing serving to say why, and refusing the reload would serve nothing
+ * better while it kept every config change out. */
 static int tls_check_dates(const SSL_CTX *ssl, const char *path, int refuse_expired, int64_t *not_after,
                            sluice_err_t *err)
 {
@@ -304,7 +306,10 @@ static int tls_check_dates(const SSL_CTX *ssl, const char *path, int refuse_expi
 
 /* A chain file without the intermediate its certificate needs (sluice_tls_chain_incomplete):
  * refused at a reload (-1, err set), which keeps the complete chain in use; a logged error at
- * start, where refusing would serve nothing. */
+ * start, where refusing would serve nothing, and at a reload while the chain in use lacks its
+ * issuer too (the check cannot tell a private root's certificate that names its root's URL,
+ * served alone to clients that trust the root, from certbot's cert.pem: refusing left such a
+ * gateway without its renewals and every config change for good). */
 static int tls_check_chain(const SSL_CTX *ssl, const char *path, int refuse, sluice_err_t *err)
 {
     char issuer[256];
@@ -321,11 +326,32 @@ static int tls_check_chain(const SSL_CTX *ssl, const char *path, int refuse, slu
     return 0;
 }
 
+/* What a reload refuses in the certificate it loads: only what makes the HTTPS listener worse
+ * than the context in use (serving; NULL: none, everything is refused). An expired certificate or
+ * an incomplete chain that is already served, since the start, is no reason to keep the reload's
+ * config out: refused, such a reload left a new privacy rule unapplied until the file changed. */
+#define TLS_REFUSE_EXPIRED 1
+#define TLS_REFUSE_CHAIN   2
+
+static int tls_refusals(const SSL_CTX *serving)
+{
+    if (serving == NULL)
+        return TLS_REFUSE_EXPIRED | TLS_REFUSE_CHAIN;
+    int refuse = 0;
+    int64_t not_before, not_after;
+    char issuer[256];
+    if (sluice_tls_cert_validity(serving, &not_before, &not_after) != 0 || sluice_now_ms() / 1000 < not_after)
+        refuse |= TLS_REFUSE_EXPIRED;
+    if (!sluice_tls_chain_incomplete(serving, issuer, sizeof(issuer)))
+        refuse |= TLS_REFUSE_CHAIN;
+    return refuse;
+}
+
 /* http2: offer h2 by ALPN (the start's server.https.http2; a reload keeps it). tickets: the
- * gateway's session-ticket keys (NULL for a context made only to check the files). reloading: an
- * expired certificate is refused (tls_check_dates). *not_after, when not NULL, gets the
- * certificate's end of validity (Unix seconds; 0 when it does not read). */
-static SSL_CTX *tls_create(const sluice_server_config_t *sc, int http2, sluice_tls_tickets_t *tickets, int reloading,
+ * gateway's session-ticket keys (NULL for a context made only to check the files). refuse:
+ * TLS_REFUSE_* bits (tls_refusals; 0 at start), what is refused rather than logged. *not_after,
+ * when not NULL, gets the certificate's end of validity (Unix seconds; 0 when it does not read). */
+static SSL_CTX *tls_create(const sluice_server_config_t *sc, int http2, sluice_tls_tickets_t *tickets, int refuse,
                            int64_t *not_after, sluice_err_t *err)
 {
     SSL_CTX *ssl = SSL_CTX_new(TLS_server_method());
@@ -375,8 +401,8 @@ static SSL_CTX *tls_create(const sluice_server_config_t *sc, int http2, sluice_t
                         mode);
     int64_t end;
     if ((tickets != NULL && sluice_tls_tickets_attach(tickets, ssl, err) != 0) ||
-        tls_check_dates(ssl, sc->tls_cert, reloading, &end, err) != 0 ||
-        tls_check_chain(ssl, sc->tls_cert, reloading, err) != 0) {
+        tls_check_dates(ssl, sc->tls_cert, (refuse & TLS_REFUSE_EXPIRED) != 0, &end, err) != 0 ||
+        tls_check_chain(ssl, sc->tls_cert, (refuse & TLS_REFUSE_CHAIN) != 0, err) != 0) {
         SSL_CTX_free(ssl);
         return NULL;
     }
@@ -662,7 +688,8 @@ static void reload(sluice_gateway_t *gw)
     int64_t not_after = atomic_load(&gw->tls_not_after);
     if (cfg != NULL && gw->ssl != NULL) {
         if (cfg->server.https.enabled) {
-            tls = tls_create(&cfg->server, gw->http2, gw->tickets, 1, &not_after, &err);
+            const SSL_CTX *serving = gw->current->tls != NULL ? gw->current->tls : gw->ssl;
+            tls = tls_create(&cfg->server, gw->http2, gw->tickets, tls_refusals(serving), &not_after, &err);
         } else {
             tls = gw->current->tls != NULL ? gw->current->tls : gw->ssl;
             SSL_CTX_up_ref(tls);
@@ -676,7 +703,7 @@ static void reload(sluice_gateway_t *gw)
          * its certificate and key are checked now, as for a gateway serving HTTPS. Unchecked, a
          * reload naming a missing or wrong pair said "config reloaded", and the restart meant to
          * turn HTTPS on then failed to start the gateway at all. */
-        SSL_CTX *probe = tls_create(&cfg->server, cfg->server.http2, NULL, 1, NULL, &err);
+        SSL_CTX *probe = tls_create(&cfg->server, cfg->server.http2, NULL, tls_refusals(NULL), NULL, &err);
         if (probe == NULL) {
             sluice_config_free(cfg);
             cfg = NULL;

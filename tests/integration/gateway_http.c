@@ -1339,6 +1339,12 @@ static void sdk_semantics(void **state)
                            "\"timestamp\":\"2024-06-01T12:00:00.000Z\",\"sentAt\":\"9999-12-31T23:59:59Z\"}";
     assert_int_equal(gwfix_post(&F, "/v1/t", WEB_KEY, far_sent, &r), 200);
     http_resp_dispose(&r);
+    /* Nor is Go's zero time as the sentAt (a SentAt never set): the event kept its time (it became
+     * receivedAt, the time it was stamped lost). */
+    const char *zero_sent = "{\"event\":\"Zero sent\",\"messageId\":\"sdk-zero-sent\","
+                            "\"timestamp\":\"2024-06-01T12:00:00.000Z\",\"sentAt\":\"0001-01-01T00:00:00Z\"}";
+    assert_int_equal(gwfix_post(&F, "/v1/t", WEB_KEY, zero_sent, &r), 200);
+    http_resp_dispose(&r);
     /* RudderStack's identify puts traits only in context.traits: the traits.email rule covers it. */
     const char *rs_identify = "{\"type\":\"identify\",\"messageId\":\"sdk-rs-id\",\"userId\":\"u-7\","
                               "\"context\":{\"traits\":{\"email\":\"Rudder.Person@Example.com\"}}}";
@@ -1404,6 +1410,8 @@ static void sdk_semantics(void **state)
     assert_int_equal(sluice_time_parse(rec, strlen(rec), 0, &rec_ms), 0);
     assert_int_equal(rec_ms - ts_ms, 5000);
     assert_string_equal(json_string_value(json_object_get(event_of(msgs, "sdk-far-sent"), "timestamp")),
+                        "2024-06-01T12:00:00.000Z");
+    assert_string_equal(json_string_value(json_object_get(event_of(msgs, "sdk-zero-sent"), "timestamp")),
                         "2024-06-01T12:00:00.000Z");
     json_t *rs = gwfix_find_message(msgs, "sdk-rs-id");
     assert_string_equal(

@@ -876,6 +876,96 @@ static void reload_refuses_chain_without_intermediate(void **state)
     assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", reloads + 2, 10000, &err), 0);
 }
 
+/* A certificate issued straight from a private root that names its root's URL (authorityInfoAccess
+ * caIssuers: Active Directory Certificate Services and Vault's PKI with issuing_certificates set do
+ * that), given alone as its clients trust the root: a valid deployment, which the chain check
+ * takes for certbot's cert.pem (tls.chain_incomplete at start, served). Every reload then refused
+ * for it, the certificate's renewal and any config change with it (a new privacy rule stayed
+ * unapplied), though the reload serves nothing worse than the certificate in use. A certificate
+ * served since start as expired did the same to every reload until it was replaced. */
+static void reload_goes_on_with_certificate_served_since_start(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    char cur[PATH_MAX + 32], keep[PATH_MAX + 32], ca[PATH_MAX + 16], cakey[PATH_MAX + 16], key[PATH_MAX + 16];
+    char csr[PATH_MAX + 16], direct[PATH_MAX + 16], renewed[PATH_MAX + 32], expired[PATH_MAX + 32];
+    snprintf(cur, sizeof(cur), "%s/server.crt", F.certs);
+    snprintf(keep, sizeof(keep), "%s/server.crt.orig", F.certs);
+    snprintf(ca, sizeof(ca), "%s/ca.crt", F.certs);
+    snprintf(cakey, sizeof(cakey), "%s/ca.key", F.certs);
+    snprintf(key, sizeof(key), "%s/server.key", F.certs);
+    snprintf(csr, sizeof(csr), "%s/direct.csr", F.certs);
+    snprintf(direct, sizeof(direct), "%s/direct.crt", F.certs);
+    snprintf(renewed, sizeof(renewed), "%s/direct-renewed.crt", F.certs);
+    snprintf(expired, sizeof(expired), "%s/expired.crt", F.certs);
+    char ext[PATH_MAX];
+    snprintf(ext, sizeof(ext), "%s",
+             gwfix_write("direct.ext", "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                                       "authorityInfoAccess=caIssuers;URI:http://pki.example.internal/root.crt\n"));
+    const char *req[] = {"openssl", "req", "-new", "-key", key, "-subj", "/CN=localhost", "-out", csr, NULL};
+    const char *sign1[] = {"openssl", "x509",  "-req", "-in",      csr, "-CA",  ca,     "-CAkey",
+                           cakey,     "-days", "30",   "-extfile", ext, "-out", direct, NULL};
+    const char *sign2[] = {"openssl", "x509",  "-req", "-in",      csr, "-CA",  ca,      "-CAkey",
+                           cakey,     "-days", "90",   "-extfile", ext, "-out", renewed, NULL};
+    const char *const *steps[] = {req, sign1, sign2};
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+        run_ok(steps[i]);
+    reissue(expired, "0");
+    replace_file(cur, keep);
+
+    gwfix_stop(&F, SIGTERM);
+    replace_file(direct, cur);
+    gwfix_start(&F);
+    http_opts_t o = {0};
+    http_resp_t r;
+    http_do(gwfix_url(&F, "/healthz"), &o, ca, &r); /* a client that trusts the root verifies it */
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+    double before = gwfix_metric(&F, EXPIRY);
+
+    /* Its renewal, the same shape for 90 days: taken. */
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    int refused = sluice_th_count(log, "reload refused"), reloads = sluice_th_count(log, "config reloaded");
+    free(log);
+    replace_file(renewed, cur);
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    if (sluice_th_wait_log(F.gw, "config reloaded", reloads + 1, 10000, &err) != 0)
+        fail_msg("the renewal of the certificate served since start was refused");
+    log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    assert_int_equal(sluice_th_count(log, "reload refused"), refused);
+    free(log);
+    double after = gwfix_metric(&F, EXPIRY);
+    if (!(after > before + 50.0 * 86400))
+        fail_msg("%s is %.0f after the renewal, %.0f before: the renewed certificate is not served", EXPIRY, after,
+                 before);
+    http_do(gwfix_url(&F, "/healthz"), &o, ca, &r);
+    assert_int_equal(r.status, 200);
+    http_resp_dispose(&r);
+
+    /* Started with an expired certificate: a config change still applies (the certificate is no
+     * worse for it, and said again in the log). */
+    gwfix_stop(&F, SIGTERM);
+    sleep(1); /* "-days 0" ends the second it was made */
+    replace_file(expired, cur);
+    gwfix_start(&F);
+    log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    refused = sluice_th_count(log, "reload refused");
+    reloads = sluice_th_count(log, "config reloaded");
+    int said = sluice_th_count(log, "tls.cert_expired");
+    free(log);
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    if (sluice_th_wait_log(F.gw, "config reloaded", reloads + 1, 10000, &err) != 0)
+        fail_msg("a reload of a gateway started with an expired certificate was refused");
+    log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
+    assert_int_equal(sluice_th_count(log, "reload refused"), refused);
+    assert_true(sluice_th_count(log, "tls.cert_expired") > said);
+    free(log);
+
+    gwfix_stop(&F, SIGTERM);
+    replace_file(keep, cur);
+    gwfix_start(&F);
+}
+
 /* ------------------------------------------------------------------ drain */
 
 #define LOAD_THREADS    4
@@ -1135,6 +1225,7 @@ int main(void)
         cmocka_unit_test(reload_keeps_tls_sessions),
         cmocka_unit_test(reload_refuses_expired_certificate),
         cmocka_unit_test(reload_refuses_chain_without_intermediate),
+        cmocka_unit_test(reload_goes_on_with_certificate_served_since_start),
         cmocka_unit_test(sigterm_drains_without_loss),
         cmocka_unit_test(metrics_off_is_not_public),
         cmocka_unit_test(threads_zero_follows_cpu_affinity),

@@ -320,6 +320,32 @@ static void test_pair_expired_and_without_intermediate(void **state)
     unlink(leaf);
     append_cert(leaf, a, "localhost", issuer, "sluice issuer", 86400, 0, 0);
     assert_int_equal(sluice_tls_check_pair(leaf, key_a, &ce, &ke), 0);
+
+    /* A company's root that issues servers' certificates itself and names its own URL as caIssuers
+     * (Active Directory Certificate Services, Vault's PKI), installed in this machine's trust store
+     * as on its clients: the certificate alone is the whole chain. It was taken for certbot's
+     * cert.pem, and config check and every reload refused it. */
+    char root[128], direct[128];
+    path_in(root, sizeof(root), "root.crt");
+    path_in(direct, sizeof(direct), "direct.crt");
+    append_cert(root, issuer, "sluice issuer", issuer, "sluice issuer", 86400, 0, 1);
+    append_cert(direct, a, "localhost", issuer, "sluice issuer", 86400, 1, 0);
+    const char *had = getenv("SSL_CERT_FILE");
+    char *saved = had != NULL ? strdup(had) : NULL;
+    assert_int_equal(setenv("SSL_CERT_FILE", root, 1), 0);
+    int rc = sluice_tls_check_pair(direct, key_a, &ce, &ke);
+    if (saved != NULL)
+        setenv("SSL_CERT_FILE", saved, 1);
+    else
+        unsetenv("SSL_CERT_FILE");
+    free(saved);
+    if (rc != 0)
+        fail_msg("a certificate issued by a root this machine trusts was refused: %s", ce.msg);
+    /* The same certificate where its root is not trusted is still the cert.pem case. */
+    assert_int_equal(sluice_tls_check_pair(direct, key_a, &ce, &ke), -1);
+    assert_non_null(strstr(ce.msg, "holds no certificate of its issuer /CN=sluice issuer"));
+    unlink(root);
+    unlink(direct);
     unlink(expired);
     unlink(leaf);
     unlink(full);

@@ -466,6 +466,35 @@ static void timestamp_never_corrected_into_nonsense(void **state)
     json_decref(ev);
 }
 
+/* Go's and .NET's zero time as the sentAt (a struct's SentAt never set) next to a right
+ * timestamp: no reading of the client's clock either. Taken as one, it said the event was stamped
+ * 2,025 years after it was sent, and the event's own time (an hour ago, queued offline) became
+ * receivedAt. */
+static void zero_sent_at_is_no_age(void **state)
+{
+    (void)state;
+    sluice_event_error_t e;
+    sluice_event_enrich_t en = {.received_ms = 1795420800000LL, .client_ip = "203.0.113.9"}; /* 08:00:00Z */
+    static const char *const zero_sent[] = {"0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000Z",
+                                            "1900-01-01T00:00:00+01:00"};
+    for (size_t i = 0; i < sizeof(zero_sent) / sizeof(zero_sent[0]); i++) {
+        char body[256];
+        snprintf(body, sizeof(body), "{\"event\":\"x\",\"timestamp\":\"2026-11-23T07:00:00.000Z\",\"sentAt\":\"%s\"}",
+                 zero_sent[i]);
+        json_t *ev = parse(body, &e);
+        assert_int_equal(sluice_event_enrich(ev, &en), 0);
+        if (strcmp(str(ev, "timestamp"), "2026-11-23T07:00:00.000Z") != 0)
+            fail_msg("sentAt %s: timestamp %s, the event's own time lost", zero_sent[i], str(ev, "timestamp"));
+        json_decref(ev);
+    }
+    /* Both zero: no time at all to go by, when it was received. */
+    json_t *ev =
+        parse("{\"event\":\"x\",\"timestamp\":\"0001-01-01T00:00:00Z\",\"sentAt\":\"0001-01-01T00:00:00Z\"}", &e);
+    assert_int_equal(sluice_event_enrich(ev, &en), 0);
+    assert_string_equal(str(ev, "timestamp"), "2026-11-23T08:00:00.000Z");
+    json_decref(ev);
+}
+
 /* "" ids (RudderStack's userId before identify) are absent ids, not invalid ones. */
 static void empty_ids_are_absent(void **state)
 {
@@ -579,6 +608,7 @@ int main(void)
         cmocka_unit_test(enrich),
         cmocka_unit_test(timestamp_corrected_for_client_clock),
         cmocka_unit_test(timestamp_never_corrected_into_nonsense),
+        cmocka_unit_test(zero_sent_at_is_no_age),
         cmocka_unit_test(empty_ids_are_absent),
         cmocka_unit_test(encoded_size_matches_jansson),
         cmocka_unit_test(encoded_size_counts_numbers_as_sent),
