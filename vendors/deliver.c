@@ -62,6 +62,9 @@
  * only, or a refusal per_event misread, costs at most 61 rather than 1,999 (what is left then
  * goes to the DLQ whole). */
 #define SPLIT_PER_LEVEL 6
+/* After a split batch had every request refused, how long the route's next such refusals are not
+ * split (route->split_off_ms). */
+#define SPLIT_OFF_MS 30000
 
 typedef struct sluice_deliver worker_t;
 typedef struct lane lane_t;
@@ -163,8 +166,12 @@ struct route {
     /* The route's last split batch delivered none of its events: every request was refused, so the
      * refusal was the request's after all (a pixel code the vendor does not know is a "parameter"
      * too) or every event is bad (a mapping). Splitting the next batches would cost each up to 61
-     * requests for nothing; they go to the DLQ whole until a request of the route succeeds. */
-    int split_off;
+     * requests for nothing; they go to the DLQ whole until a request of the route succeeds, or for
+     * SPLIT_OFF_MS: kept until a success, it never ended on a route whose every batch holds a bad
+     * event (1 in 500 events, batches of 1,000), as each went to the DLQ whole and none succeeded,
+     * so every good event of the integration went to the DLQ from then on. Monotonic ms when set
+     * (by the last split that delivered nothing), 0 when splitting. */
+    int64_t split_off_ms;
 };
 
 struct lane {
@@ -541,12 +548,14 @@ static void batch_free(batch_t *b)
 {
     if (b->split != NULL && --b->split->refs == 0) {
         route_t *r = b->split->route;
-        if (b->split->delivered == 0 && !r->split_off) {
-            r->split_off = 1;
-            sluice_log_warn("deliver.split_off",
-                            "vendor %s, org %s, integration %s: a batch split for one event's data had every "
-                            "request refused; the next such refusals go to the DLQ whole until a request succeeds",
-                            r->ops->name, r->org->id, r->it->name);
+        if (b->split->delivered == 0) {
+            if (r->split_off_ms == 0)
+                sluice_log_warn("deliver.split_off",
+                                "vendor %s, org %s, integration %s: a batch split for one event's data had every "
+                                "request refused; the next such refusals go to the DLQ whole for %d s, or until a "
+                                "request succeeds",
+                                r->ops->name, r->org->id, r->it->name, SPLIT_OFF_MS / 1000);
+            r->split_off_ms = sluice_mono_ms();
         }
         free(b->split);
     }
@@ -836,11 +845,15 @@ static int batch_split(worker_t *w, batch_t *b, char *why, size_t why_len)
     /* Also while stopping: the halves are sent within the drain, or handed back at its end. */
     if (b->n < 2)
         return 0;
-    if (b->split == NULL && r->split_off) {
+    if (b->split == NULL && r->split_off_ms != 0 && sluice_mono_ms() - r->split_off_ms < SPLIT_OFF_MS) {
         size_t used = strlen(why);
         snprintf(why + used, why_len - used, "; not split: the last split batch had every request refused");
         return 0;
     }
+    if (b->split == NULL && r->split_off_ms != 0)
+        /* The first split after SPLIT_OFF_MS, a probe: the batches refused while it runs are not
+         * split too (at up to 61 requests each); a delivered half ends the pause. */
+        r->split_off_ms = sluice_mono_ms();
     if (b->split == NULL) {
         unsigned levels = 0;
         for (size_t k = b->n - 1; k > 0; k >>= 1)
@@ -881,11 +894,15 @@ static int batch_split(worker_t *w, batch_t *b, char *why, size_t why_len)
         for (size_t k = 0; k < x->n; k++)
             x->bytes += x->items[k]->v.body_len + 1;
         x->opened_ms = b->opened_ms;
+        /* retry.max_elapsed_s runs from the batch's first attempt, its halves' too: from their own
+         * first one, a batch split after 59 of its 60 minutes had each half retried for another
+         * hour (and their halves after them), its partitions' commits held all the while. */
+        x->first_ms = b->first_ms;
         x->suppress_version = b->suppress_version;
         x->reread = b->reread;
         x->split = b->split;
         b->split->refs++;
-        /* A fresh attempt count: a half that meets a 503 gets its own retries. */
+        /* A fresh attempt count: a half that meets a 503 gets its own retries (within the time). */
         x->state = B_QUEUED;
         x->due_ms = now;
         list_append(&r->queue_head, &r->queue_tail, x);
@@ -946,7 +963,7 @@ static void on_response(void *ud, const sluice_http_result_t *res)
     }
     if (v == SLUICE_VERDICT_OK) {
         w->metrics.requests[r->lane->kind][SLUICE_REQ_OK]++;
-        r->split_off = 0;
+        r->split_off_ms = 0;
         if (b->split != NULL)
             b->split->delivered += b->n;
         sluice_log_debug("deliver.sent", "vendor %s, org %s, integration %s: %zu events, %s", r->ops->name, r->org->id,
@@ -1188,7 +1205,7 @@ static void batch_send(worker_t *w, batch_t *b, int64_t now)
         batch_free(b);
         return;
     }
-    if (b->attempts == 0)
+    if (b->attempts == 0 && b->first_ms == 0) /* a split's half keeps its batch's (batch_split) */
         b->first_ms = now;
     b->attempts++;
     char why[SLUICE_ERR_MSG_MAX + 16] = "";

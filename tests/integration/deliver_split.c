@@ -6,7 +6,7 @@
  * halves until the refused event is alone: the good events are delivered once each (Meta's
  * test_event_code on every request), only the bad one is dead-lettered with the vendor's reason,
  * and the requests stay bounded (a batch of bad events only does not cost 2N requests, and after
- * such a split the next batches are not split until a request succeeds). A batch
+ * such a split the next batches are not split for 30 s or until a request succeeds). A batch
  * refused whole for the request's sake (a refused credential, a rate limit, Meta's error 100
  * without a parameter subcode) is not split.
  */
@@ -24,7 +24,7 @@
 #include "tests/integration/deliver_fix.h"
 
 static dfix_t F;
-static dstub_t META, TIKTOK;
+static dstub_t META, TIKTOK, META2;
 
 static int setup(void **state)
 {
@@ -32,17 +32,22 @@ static int setup(void **state)
     dfix_init(&F, NULL, NULL, NULL, 1);
     dfix_stub(&F, &META, "meta", NULL, NULL);
     dfix_stub(&F, &TIKTOK, "tiktok", NULL, NULL);
+    dfix_stub(&F, &META2, "meta2", NULL, NULL);
     char integrations[2048];
     /* One batch per test (1.5 s to gather the events produced at once). */
     snprintf(integrations, sizeof(integrations),
              "      - {name: meta, vendor: meta, pixel_id: \"42\", test_event_code: TEST777, base_url: \"%s\",\n"
              "         batch: {max_wait_ms: 1500}, retry: {max_attempts: 4, base_ms: 100, max_ms: 500}}\n"
              "      - {name: tiktok, vendor: tiktok, pixel_code: CSPLIT, base_url: \"%s\",\n"
-             "         batch: {max_wait_ms: 1500}, retry: {max_attempts: 4, base_ms: 100, max_ms: 500}}\n",
-             META.url, TIKTOK.url);
+             "         batch: {max_wait_ms: 1500}, retry: {max_attempts: 4, base_ms: 100, max_ms: 500}}\n"
+             "      - {name: meta2, vendor: meta, pixel_id: \"43\", base_url: \"%s\", events: [Elapsed Probe],\n"
+             "         batch: {max_wait_ms: 1500}, retry: {max_attempts: 20, base_ms: 100, max_ms: 200, "
+             "max_elapsed_s: 3}}\n",
+             META.url, TIKTOK.url, META2.url);
     dfix_write_config(&F, integrations, NULL);
     dfix_vault_put(&F, "meta", "meta", "{\"access_token\":\"tok-meta\"}");
     dfix_vault_put(&F, "tiktok", "tiktok", "{\"access_token\":\"tok-tt\"}");
+    dfix_vault_put(&F, "meta2", "meta", "{\"access_token\":\"tok-meta2\"}");
     dfix_start_worker(&F, NULL, 2);
     return 0;
 }
@@ -249,8 +254,8 @@ static void test_all_bad_batch_costs_bounded_requests(void **state)
 
 /* After a split that had every request refused (test_all_bad_batch_costs_bounded_requests just
  * now): the refusal was likely the request's (a pixel code the vendor does not know), so the next
- * batch refused that way is not split (one request, not 2 per level again), until a request of
- * the integration succeeds; then a batch with one bad event is split again. */
+ * batch refused that way is not split (one request, not 2 per level again), for 30 s or until a
+ * request of the integration succeeds; then a batch with one bad event is split again. */
 static void test_next_batch_not_split_after_a_split_that_delivered_nothing(void **state)
 {
     (void)state;
@@ -293,6 +298,60 @@ static void test_next_batch_not_split_after_a_split_that_delivered_nothing(void 
     assert_good_delivered_once(accepted, "vs10-", N, bad);
     json_decref(accepted);
     json_decref(reqs);
+    dfix_stub_plan(&F, &META, "");
+}
+
+/* The route's batches each hold one bad event (1 in 500 events, batches of 1,000) when a split
+ * delivered nothing (a batch of 4 bad events here). Not splitting until a request succeeded sent
+ * each batch whole to the DLQ, so none ever succeeded, and every good event of the integration
+ * went to the DLQ from then on: within 30 s of that split a batch still goes whole, after them
+ * its good events are delivered again. */
+static void test_batches_each_with_a_bad_event_are_split_again_after_30_s(void **state)
+{
+    (void)state;
+    enum { N = 8 };
+    unsigned char bad[N];
+    memset(bad, 1, sizeof(bad));
+    double d0 = metric("meta", "delivered"), x0 = metric("meta", "dead_lettered");
+    size_t q0 = dlq_count("meta");
+    dfix_stub_plan_for(&F, &META, "200/refuse=vs14-BADx40", "vs14-BAD");
+    produce_batch("vs14-", 4, bad);
+    wait_settled("meta", d0, x0, 4, q0, 4);
+    assert_true(metric("meta", "delivered") - d0 == 0);
+    int64_t start = dfix_now_ms();
+
+    memset(bad, 0, sizeof(bad));
+    bad[3] = 1;
+    d0 = metric("meta", "delivered");
+    x0 = metric("meta", "dead_lettered");
+    q0 = dlq_count("meta");
+    dfix_stub_plan_for(&F, &META, "200/refuse=vs11-BADx40", "vs11-BAD");
+    produce_batch("vs11-", N, bad);
+    wait_settled("meta", d0, x0, N, q0, N);
+    assert_true(metric("meta", "dead_lettered") - x0 == N);
+    json_t *reqs = requests_with(&META, "vs11-");
+    assert_int_equal(json_array_size(reqs), 1);
+    json_decref(reqs);
+
+    int64_t left = 31000 - (dfix_now_ms() - start);
+    if (left > 0)
+        usleep((useconds_t)left * 1000);
+    memset(bad, 0, sizeof(bad));
+    bad[6] = 1;
+    d0 = metric("meta", "delivered");
+    x0 = metric("meta", "dead_lettered");
+    q0 = dlq_count("meta");
+    dfix_stub_plan_for(&F, &META, "200/refuse=vs12-BADx40", "vs12-BAD");
+    produce_batch("vs12-", N, bad);
+    wait_settled("meta", d0, x0, N, q0, 1);
+    reqs = requests_with(&META, "vs12-");
+    json_t *accepted = accepted_ids(reqs, "data", "event_id", "vs12-BAD");
+    assert_good_delivered_once(accepted, "vs12-", N, bad);
+    json_decref(accepted);
+    json_decref(reqs);
+    assert_true(metric("meta", "delivered") - d0 == N - 1);
+    assert_true(metric("meta", "dead_lettered") - x0 == 1);
+    assert_int_equal(dlq_count("meta"), q0 + 1);
     dfix_stub_plan(&F, &META, "");
 }
 
@@ -357,6 +416,60 @@ static void test_request_refusals_are_not_split(void **state)
     dfix_stub_plan(&F, &TIKTOK, "");
 }
 
+/* retry.max_elapsed_s bounds a batch's retries from its first attempt, its halves' too: a batch
+ * retried for 59 of its 60 minutes, then split, had each half retried for another hour (and
+ * theirs after them), its events held in memory and its partitions' commits held with them.
+ * meta2 (max_elapsed_s 3) gets two 503s a second apart, the refusal that splits the batch at
+ * about 2 s, then 503s: every request of the batch is within its 3 s, then the DLQ. Last: meta2's
+ * dead letters count among Meta's. */
+static void test_halves_keep_the_batch_retry_deadline(void **state)
+{
+    (void)state;
+    enum { N = 4 };
+    char *envs[N];
+    int64_t now = dfix_now_ms();
+    for (size_t i = 0; i < N; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "vs13-%s-%02zu", i == 1 ? "BAD" : "ok", i);
+        envs[i] = dfix_envelope(id, now, "{\"event\":\"Elapsed Probe\"}");
+    }
+    dfix_stub_plan_for(&F, &META2, "503/ra=1x2,200/refuse=vs13-BAD,503/ra=1x40", "vs13-");
+    dfix_produce(&F, envs, N, NULL);
+    for (size_t i = 0; i < N; i++)
+        free(envs[i]);
+    const char *args[] = {"--vendor", "meta", NULL};
+    size_t dead = 0;
+    for (int waited = 0; waited < 20000 && dead < N; waited += 250) {
+        json_t *dlq = dfix_dlq_list(&F, args), *d;
+        size_t i;
+        dead = 0;
+        json_array_foreach(dlq, i, d) {
+            const char *itg = json_string_value(json_object_get(d, "integration"));
+            dead += itg != NULL && strcmp(itg, "meta2") == 0;
+        }
+        json_decref(dlq);
+        if (dead < N)
+            usleep(250 * 1000);
+    }
+    assert_int_equal(dead, N);
+    usleep(1500 * 1000); /* a half still retrying would ask again meanwhile */
+    json_t *reqs = requests_with(&META2, "vs13-");
+    size_t n = json_array_size(reqs);
+    assert_true(n >= 4);
+    json_int_t first = json_integer_value(json_object_get(json_array_get(reqs, 0), "ts_ms")), last = first;
+    size_t i;
+    json_t *r;
+    json_array_foreach(reqs, i, r) {
+        json_int_t t = json_integer_value(json_object_get(r, "ts_ms"));
+        first = t < first ? t : first;
+        last = t > last ? t : last;
+    }
+    print_message("meta2: %zu requests over %lld ms (retry.max_elapsed_s: 3)\n", n, (long long)(last - first));
+    json_decref(reqs);
+    assert_true(last - first <= 3500);
+    dfix_stub_plan(&F, &META2, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,7 +477,9 @@ int main(void)
         cmocka_unit_test(test_tiktok_two_bad_events_do_not_cost_the_batch),
         cmocka_unit_test(test_all_bad_batch_costs_bounded_requests),
         cmocka_unit_test(test_next_batch_not_split_after_a_split_that_delivered_nothing),
+        cmocka_unit_test(test_batches_each_with_a_bad_event_are_split_again_after_30_s),
         cmocka_unit_test(test_request_refusals_are_not_split),
+        cmocka_unit_test(test_halves_keep_the_batch_retry_deadline),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
