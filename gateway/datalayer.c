@@ -393,6 +393,28 @@ static int any_cb(json_t *parent, const char *key, size_t index, json_t *value, 
     return 1;
 }
 
+/* ---------------------------------------------------------------- identity's kept click ids */
+
+int sluice_datalayer_click_covered(const sluice_org_t *org, const char *name)
+{
+    /* Identity keeps a click id as sent, before the data layer runs: with a rule on
+     * context.clickIds.<name> (or on context.clickIds, or context, which reach it) Redis kept for
+     * the vendor's window the value the org removes, masks or hashes in every event. A probe event
+     * holding only that click id tells whether any rule reaches it, as the rules walk events. */
+    json_t *probe = json_pack("{s:{s:{s:s}}}", "context", "clickIds", name, "x");
+    if (probe == NULL)
+        return 1; /* fail closed: nothing kept */
+    int found = 0;
+    for (size_t i = 0; i < org->mask_rule_count && !found; i++)
+        sluice_path_visit(probe, &org->mask_rules[i].path, any_cb, &found);
+    for (size_t i = 0; i < org->drop_count && !found; i++)
+        sluice_path_visit(probe, &org->drop[i], any_cb, &found);
+    for (size_t i = 0; i < org->hash_rule_count && !found; i++)
+        sluice_path_visit(probe, &org->hash_rules[i].path, any_cb, &found);
+    json_decref(probe);
+    return found;
+}
+
 /* ---------------------------------------------------------------- identity's form of userId */
 
 int sluice_datalayer_user_form(const sluice_org_t *org, const char *uid, char out[65])

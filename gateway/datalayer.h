@@ -85,6 +85,12 @@ void sluice_dl_result_dispose(sluice_dl_result_t *res);
  * thread. */
 int sluice_datalayer_user_form(const sluice_org_t *org, const char *uid, char out[65]);
 
+/* 1 when a mask, drop or hash_fields rule of org reaches context.clickIds.<name> (a rule on the
+ * click id itself or on an object holding it), so identity keeps no such click id in Redis: the
+ * data layer removes or rewrites it in every event, and a restored one would be no more than the
+ * org lets through. 0 when no rule does. Any thread. */
+int sluice_datalayer_click_covered(const sluice_org_t *org, const char *name);
+
 /* The variant bits an org needs, from its enabled integrations. */
 unsigned sluice_datalayer_variants(const sluice_org_t *org);
 

@@ -1377,6 +1377,7 @@ static void identity_begin(ingest_t *in, pending_t *p, json_t *root, int browser
     p->job.cfg = in->rt->cfg;
     p->job.org = org;
     p->job.user_form = sluice_datalayer_user_form;
+    p->job.click_covered = sluice_datalayer_click_covered;
     p->job.id_forgotten = job_id_forgotten;
     sluice_identity_begin(in->w->identity, &p->job, &id, root);
 }

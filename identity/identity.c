@@ -252,6 +252,7 @@ void sluice_identity_begin(sluice_identity_thread_t *t, sluice_identity_job_t *j
     job->browser = in->browser;
     job->now_ms = in->now_ms;
     job->landed_ms = 0;
+    job->clicks_covered = -1;
     job->anonymous_id[0] = '\0';
     job->visitor_minted = 0;
     job->signs = in->browser && org_signs(t, job->org);
@@ -1056,6 +1057,14 @@ static void start_lookups(sluice_identity_job_t *job)
     /* After a timeout in phase 0, a second wait would double the bound on this request. */
     if (job->t->redis == NULL || !sluice_redis_connected(job->t->redis) || job->redis_slow)
         return;
+    /* First the id the request proves (its cookie's, or the one a token just adopted): a tag that
+     * still sends its own id after a token adopted another's (one a CDN cached) has its events
+     * re-keyed to the proven id, and what is kept for the visitor since (its click ids, its
+     * userId) is kept under that id. Looking up only the events' ids, such a visitor's purchase
+     * lost the click its landing page kept. */
+    int proven = job->proof == SLUICE_IDENTITY_PROOF_COOKIE || job->proof == SLUICE_IDENTITY_PROOF_TOKEN;
+    if (job->browser && proven && job->anonymous_id[0] != '\0')
+        lookup(job, job->anonymous_id);
     size_t i;
     json_t *ev;
     json_array_foreach(job->events, i, ev) {
@@ -1279,6 +1288,19 @@ static int click_consent(const sluice_identity_job_t *job, const json_t *ev, con
     return any && event_consents(job, ev);
 }
 
+/* 1 when a data-layer rule of the org reaches kept_clicks[k] (asked once per request, and only
+ * for a request with a click id to keep or restore). */
+static int click_covered(sluice_identity_job_t *job, size_t k)
+{
+    if (job->clicks_covered < 0) {
+        job->clicks_covered = 0;
+        for (size_t i = 0; i < KEPT_CLICKS && job->click_covered != NULL; i++)
+            if (job->click_covered(job->org, kept_clicks[i].name))
+                job->clicks_covered |= 1 << i;
+    }
+    return (job->clicks_covered >> k) & 1;
+}
+
 /* A kept value "<ms>:<id>": the click's time and id, or -1 when malformed. */
 static int64_t kept_click_parse(const char *v, const char **id)
 {
@@ -1313,7 +1335,7 @@ static void keep_clicks(sluice_identity_job_t *job, json_t *ev, const json_t *lo
     int family_fresh = 0;
     for (size_t k = 0; k < KEPT_CLICKS; k++)
         if (kept_clicks[k].family && plain_string(json_object_get(ids, kept_clicks[k].name)) != NULL &&
-            click_consent(job, ev, kept_clicks[k].vendor))
+            click_consent(job, ev, kept_clicks[k].vendor) && !click_covered(job, k))
             family_fresh = 1;
     const char *restore[KEPT_CLICKS] = {NULL};
     int64_t restore_ms[KEPT_CLICKS] = {0}, family_ms = -1;
@@ -1322,10 +1344,13 @@ static void keep_clicks(sluice_identity_job_t *job, json_t *ev, const json_t *lo
         const char *fresh = plain_string(json_object_get(ids, kc->name));
         const char *kept_id = NULL, *kept = kept_click_value(job, anon, looked_up, kc->field);
         int64_t ms = kept_click_parse(kept, &kept_id);
-        if (!click_consent(job, ev, kc->vendor)) {
+        if (fresh == NULL && (kept == NULL || kept[0] == '\0'))
+            continue;
+        if (!click_consent(job, ev, kc->vendor) || click_covered(job, k)) {
             /* A consent withdrawn (or the vendor's integration gone) also removes what was kept,
              * as a refusal expires the vendor cookies: HSET to "" (the ACL of docs/identity.md
-             * allows no HDEL), which reads as nothing kept. */
+             * allows no HDEL), which reads as nothing kept. So does a data-layer rule on the click
+             * id: Redis would keep for the vendor's window the value the org keeps out of Kafka. */
             if (kept != NULL && kept[0] != '\0') {
                 write_link(job, anon, kc->field, "");
                 if (job->known == NULL)

@@ -143,6 +143,9 @@ struct sluice_identity_job {
      * org that hashes userId keeps no raw one in Redis): writes out and returns 1, 0 to keep the
      * id as sent, -1 to link nothing. NULL keeps every id as sent. */
     int (*user_form)(const sluice_org_t *org, const char *uid, char out[65]);
+    /* 1 when a data-layer rule reaches context.clickIds.<name> (the gateway's
+     * sluice_datalayer_click_covered): such a click id is not kept in Redis. NULL: none does. */
+    int (*click_covered)(const sluice_org_t *org, const char *name);
     /* 1 when id (any kind, in the form identity keeps it) is on the org's list of people
      * `sluicectl forget` named (the gateway's gateway/forgotten.h): run then writes nothing that
      * names it in Redis, no link and no claim, which forget deleted and would otherwise be made
@@ -185,7 +188,8 @@ struct sluice_identity_job {
     /* When the event that carried the token says it was made (its timestamp, corrected to the
      * gateway's clock), epoch ms; 0 when unknown (a token in the URL or the body's top level). */
     int64_t landed_ms;
-    char xd_mark[17]; /* the value its SET NX gives the token's key: what a timed-out redemption may take back */
+    int clicks_covered; /* bit k: kept_clicks[k] is reached by a data-layer rule; -1 not known yet */
+    char xd_mark[17];   /* the value its SET NX gives the token's key: what a timed-out redemption may take back */
     char fbp[SLUICE_VENDOR_VALUE_MAX + 1];
     char fbc[SLUICE_VENDOR_VALUE_MAX + 1];
     char ga[SLUICE_VENDOR_VALUE_MAX + 1];

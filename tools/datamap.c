@@ -61,10 +61,11 @@ static int redis_links(const sluice_config_t *cfg, const sluice_org_t *org)
 }
 
 /* A click id of vendor's is kept in Redis (identity.c) when the org has an enabled integration of
- * it and the gateway has Redis. */
-static int kept_click(const sluice_config_t *cfg, const sluice_org_t *org, const char *vendor)
+ * it, the gateway has Redis and no data-layer rule reaches the click id (the data layer removes or
+ * rewrites it in every event, so identity keeps none: sluice_datalayer_click_covered). */
+static int kept_click(const sluice_config_t *cfg, const sluice_org_t *org, const char *vendor, const char *name)
 {
-    if (cfg->redis.url == NULL)
+    if (cfg->redis.url == NULL || sluice_datalayer_click_covered(org, name))
         return 0;
     for (size_t i = 0; i < org->integration_count; i++)
         if (org->integrations[i].enabled && org->integrations[i].vendor_name != NULL &&
@@ -73,39 +74,49 @@ static int kept_click(const sluice_config_t *cfg, const sluice_org_t *org, const
     return 0;
 }
 
-static int kept_google_ads(const sluice_config_t *cfg, const sluice_org_t *org)
+static int kept_gclid(const sluice_config_t *cfg, const sluice_org_t *org)
 {
-    return kept_click(cfg, org, "google_ads");
+    return kept_click(cfg, org, "google_ads", "gclid");
+}
+
+static int kept_gbraid(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    return kept_click(cfg, org, "google_ads", "gbraid");
+}
+
+static int kept_wbraid(const sluice_config_t *cfg, const sluice_org_t *org)
+{
+    return kept_click(cfg, org, "google_ads", "wbraid");
 }
 
 static int kept_meta(const sluice_config_t *cfg, const sluice_org_t *org)
 {
-    return kept_click(cfg, org, "meta");
+    return kept_click(cfg, org, "meta", "fbclid");
 }
 
 static int kept_tiktok(const sluice_config_t *cfg, const sluice_org_t *org)
 {
-    return kept_click(cfg, org, "tiktok");
+    return kept_click(cfg, org, "tiktok", "ttclid");
 }
 
 static int kept_pinterest(const sluice_config_t *cfg, const sluice_org_t *org)
 {
-    return kept_click(cfg, org, "pinterest");
+    return kept_click(cfg, org, "pinterest", "epik");
 }
 
 static int kept_snapchat(const sluice_config_t *cfg, const sluice_org_t *org)
 {
-    return kept_click(cfg, org, "snapchat");
+    return kept_click(cfg, org, "snapchat", "ScCid");
 }
 
 static int kept_linkedin(const sluice_config_t *cfg, const sluice_org_t *org)
 {
-    return kept_click(cfg, org, "linkedin");
+    return kept_click(cfg, org, "linkedin", "li_fat_id");
 }
 
 static int kept_reddit(const sluice_config_t *cfg, const sluice_org_t *org)
 {
-    return kept_click(cfg, org, "reddit");
+    return kept_click(cfg, org, "reddit", "rdt_cid");
 }
 
 /* The org's enrichment (docs/enrichment.md), by part. */
@@ -166,15 +177,15 @@ static const enrichment_t enrichments[] = {
     {"context.clickIds.gclid",
      "from the page URL's query string; on the visitor's later events (with the consent the google_ads integration "
      "needs), the click kept in Redis for 90 days",
-     kept_google_ads},
+     kept_gclid},
     {"context.clickIds.gbraid",
      "from the page URL's query string; on the visitor's later events (with the consent the google_ads integration "
      "needs), the click kept in Redis for 90 days",
-     kept_google_ads},
+     kept_gbraid},
     {"context.clickIds.wbraid",
      "from the page URL's query string; on the visitor's later events (with the consent the google_ads integration "
      "needs), the click kept in Redis for 90 days",
-     kept_google_ads},
+     kept_wbraid},
     {"context.clickIds.fbclid",
      "from the page URL's query string; on the visitor's later events (with the consent the meta integration needs), "
      "the click kept in Redis for 90 days, also as context.vendorIds.fbc",

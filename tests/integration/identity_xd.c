@@ -79,6 +79,7 @@ static int setup(void **state)
              "      cross_domain: {domains: [shop.acme.test, checkout.example-pay.com], token_ttl_s: 60,\n"
              "                     clock_skew_s: 5}\n"
              "      vendor_cookies: [meta, ga4]\n"
+             "    integrations: [{name: meta, vendor: meta, pixel_id: \"1\"}]\n"
              "    consent: {policy: allow}\n"
              "  - id: globex\n"
              "    sources: [{id: web, write_key_env: T_GLOBEX_KEY, allowed_origins: [\"https://globex.test\"]}]\n"
@@ -93,11 +94,14 @@ static int setup(void **state)
              "    consent: {policy: allow}\n"
              "  - id: umask\n"
              "    sources: [{id: web, write_key_env: T_UMASK_KEY}]\n"
-             "    data_layer: {mask: [{path: userId, plugin: partial, params: {keep_last: 4}}]}\n"
+             "    data_layer: {mask: [{path: userId, plugin: partial, params: {keep_last: 4}},\n"
+             "                        {path: context.clickIds.fbclid, plugin: partial, params: {keep_last: 4}}]}\n"
+             "    integrations: [{name: meta, vendor: meta, pixel_id: \"1\"}]\n"
              "    consent: {policy: allow}\n"
              "  - id: udrop\n"
              "    sources: [{id: web, write_key_env: T_UDROP_KEY}]\n"
-             "    data_layer: {drop: [userId]}\n"
+             "    data_layer: {drop: [userId, context.clickIds]}\n"
+             "    integrations: [{name: meta, vendor: meta, pixel_id: \"1\"}]\n"
              "    consent: {policy: allow}\n",
              F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("identity.yaml", yaml));
@@ -582,6 +586,54 @@ static void round_trip_across_domains(void **state)
     json_decref(m);
     free(back);
     free(tok);
+}
+
+/* A visitor whose tag on checkout still sends its own id after a token adopted shop's (a tag a
+ * CDN cached, as round_trip_across_domains): its events are re-keyed to shop's id, and the click
+ * ids kept for it are kept under shop's id. Only the ids the events arrived with were looked up,
+ * so the purchase after an ad's landing page on checkout came without its fbclid (and a consent
+ * withdrawn erased the click under one id while the other still held it). */
+static void adopted_visitor_keeps_its_click(void **state)
+{
+    (void)state;
+    char *shop_cookie = proven_cookie(SHOP, "ck-shop-1");
+    char *tok = get_token(shop_cookie, NULL);
+    http_resp_t r;
+    assert_int_equal(checkout_event("ak-1", "ck-co-1", NULL, tok, &r), 200);
+    char co_cookie[256];
+    snprintf(co_cookie, sizeof(co_cookie), "_sid=%s", cookie_value(&r, "_sid"));
+    assert_string_equal(sid_id(cookie_value(&r, "_sid")), "ck-shop-1");
+    http_resp_dispose(&r);
+    /* The ad's landing page on checkout, then the purchase pages later (no fbclid in its URL). */
+    req_t co = {CHECKOUT, co_cookie, NULL};
+    assert_int_equal(send_req("POST", "/v1/p", &co,
+                              "{\"messageId\":\"ak-2\",\"anonymousId\":\"ck-co-1\",\"context\":{\"page\":{\"url\":"
+                              "\"https://checkout.example-pay.com/shoes?fbclid=FB-ADOPTED-1\"}}}",
+                              &r),
+                     200);
+    http_resp_dispose(&r);
+    json_t *m = event_in_kafka("ak-2");
+    assert_string_equal(ev_str(m, "anonymousId"), "ck-shop-1");
+    assert_string_equal(ev_str(m, "context.clickIds.fbclid"), "FB-ADOPTED-1");
+    json_decref(m);
+    struct timespec ts = {0, 300 * 1000000L}; /* the kept click's write lands */
+    nanosleep(&ts, NULL);
+    assert_int_equal(send_req("POST", "/v1/t", &co,
+                              "{\"messageId\":\"ak-3\",\"event\":\"Order Completed\",\"anonymousId\":\"ck-co-1\","
+                              "\"context\":{\"page\":{\"url\":\"https://checkout.example-pay.com/done\"}}}",
+                              &r),
+                     200);
+    http_resp_dispose(&r);
+    m = event_in_kafka("ak-3");
+    assert_string_equal(ev_str(m, "anonymousId"), "ck-shop-1");
+    const char *restored = ev_str(m, "context.clickIds.fbclid");
+    if (restored == NULL)
+        print_error("the purchase of an adopted visitor came without its kept fbclid\n");
+    assert_non_null(restored);
+    assert_string_equal(restored, "FB-ADOPTED-1");
+    json_decref(m);
+    free(tok);
+    free(shop_cookie);
 }
 
 static void replay_is_refused(void **state)
@@ -1335,6 +1387,53 @@ static void masked_or_dropped_user_id_not_in_redis(void **state)
     assert_int_equal(raw, 0);
 }
 
+/* A mask or drop rule on context.clickIds (the click id, or the object holding it) keeps the
+ * fbclid as sent out of Kafka; identity kept it anyway, raw, in the visitor's link hash
+ * (click:fbclid) for Meta's 90 days, and added it back to the visitor's later events. */
+static void masked_or_dropped_click_id_not_in_redis(void **state)
+{
+    (void)state;
+    static const char *const orgs[][2] = {{"umask", UMASK_KEY}, {"udrop", UDROP_KEY}};
+    for (size_t o = 0; o < 2; o++) {
+        char auth[96], body[512], mid[32];
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", orgs[o][1]);
+        const char *headers[] = {auth, "Content-Type: application/json", NULL};
+        snprintf(mid, sizeof(mid), "ck-%s", orgs[o][0]);
+        snprintf(body, sizeof(body),
+                 "{\"messageId\":\"%s\",\"anonymousId\":\"ck-anon\",\"context\":{\"page\":"
+                 "{\"url\":\"" SHOP "/shoes?fbclid=IwAR-secret-click-9z\"}}}",
+                 mid);
+        http_opts_t op = {.method = "POST", .headers = headers, .body = body};
+        http_resp_t r;
+        http_do(gwfix_url(&F, "/v1/page"), &op, F.ca, &r);
+        assert_int_equal(r.curl_error, 0);
+        assert_int_equal(r.status, 200);
+        http_resp_dispose(&r);
+        json_t *m = event_in_kafka(mid); /* the page went through: its writes were sent */
+        /* the rule works on the event (the page URL, which no rule names, keeps it) */
+        const char *sent = ev_str(m, "context.clickIds.fbclid");
+        if (o == 0)
+            assert_true(sent != NULL && strstr(sent, "IwAR-secret") == NULL);
+        else
+            assert_null(sent);
+        json_decref(m);
+    }
+    struct timespec ts = {0, 500 * 1000000L};
+    nanosleep(&ts, NULL);
+    int raw = 0;
+    for (size_t o = 0; o < 2; o++) {
+        redisReply *all = redis("HGETALL sluice:id:%s:ck-anon", orgs[o][0]);
+        assert_non_null(all);
+        for (size_t i = 0; i < all->elements; i++)
+            if (all->element[i]->type == REDIS_REPLY_STRING && strstr(all->element[i]->str, "IwAR-secret") != NULL) {
+                print_error("org %s: Redis keeps the click id as sent: %s\n", orgs[o][0], all->element[i]->str);
+                raw++;
+            }
+        freeReplyObject(all);
+    }
+    assert_int_equal(raw, 0);
+}
+
 /* ------------------------------------------------------------------ secrecy */
 
 /* A refused event goes to sluice.invalid as it was sent (after the data layer). The tag's first
@@ -1713,6 +1812,8 @@ int main(void)
         cmocka_unit_test(identify_and_alias),
         cmocka_unit_test(hashed_user_id_stays_hashed),
         cmocka_unit_test(masked_or_dropped_user_id_not_in_redis),
+        cmocka_unit_test(masked_or_dropped_click_id_not_in_redis),
+        cmocka_unit_test(adopted_visitor_keeps_its_click),
         cmocka_unit_test(redemption_latency),
         cmocka_unit_test(redis_stalled),
         cmocka_unit_test(redis_down),

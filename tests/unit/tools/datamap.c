@@ -213,6 +213,36 @@ static void test_rule_change(void **state)
     sluice_config_free(cfg);
 }
 
+/* The map says a click id is kept in Redis for the visitor's later events only when identity
+ * keeps it: not when a mask, drop or hash rule reaches it (on the click id or an object above it),
+ * since the gateway then keeps none. It said "kept in Redis for 90 days" for an org that drops
+ * the click ids. */
+static void test_click_kept_only_without_a_rule(void **state)
+{
+    (void)state;
+    static const char fmt[] = "    data_layer:\n"
+                              "      %s\n"
+                              "    integrations:\n"
+                              "      - {name: meta, vendor: meta, pixel_id: \"1\"}\n"
+                              "redis: {url: \"redis://127.0.0.1:6390\"}\n";
+    const char *rules[] = {"hash_fields: [{path: traits.phone, normalize: phone}]", "drop: [context.clickIds.fbclid]",
+                           "drop: [context.clickIds]", "mask: [{path: context.clickIds.FBCLID, plugin: full}]",
+                           "hash_fields: [{path: context.clickIds.fbclid, normalize: external_id}]"};
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        char part[1024];
+        snprintf(part, sizeof(part), fmt, rules[i]);
+        sluice_config_t *cfg = load(part);
+        assert_int_equal(sluice_datalayer_click_covered(&cfg->orgs[0], "fbclid"), i > 0);
+        assert_int_equal(sluice_datalayer_click_covered(&cfg->orgs[0], "gclid"), i == 2); /* the whole object */
+        json_t *m = sluicectl_datamap_build(cfg, &cfg->orgs[0]);
+        const char *says = str(field(m, "context.clickIds.fbclid"), "gateway_sets");
+        assert_non_null(says);
+        assert_int_equal(strstr(says, "kept in Redis") != NULL, i == 0);
+        json_decref(m);
+        sluice_config_free(cfg);
+    }
+}
+
 /* The variants the map lists are those the envelope carries: with Reddit alone, a phone travels in
  * the `reddit` variant and in TikTok's (the previous release's Reddit worker read that one), an
  * e-mail in the `reddit` variant only (TikTok's e-mail is the field itself). */
@@ -775,6 +805,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example),
         cmocka_unit_test(test_rule_change),
+        cmocka_unit_test(test_click_kept_only_without_a_rule),
         cmocka_unit_test(test_variants_as_written),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_strip_list_is_the_data_layers),
