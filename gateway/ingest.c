@@ -382,9 +382,15 @@ void sluice_ingest_on_delivery(void *opaque, int err)
     } else {
         p->failed++;
         sluice_counter_add(&w->metrics.kafka_delivery_failed, 1);
-        if (p->responded) /* else the 503 it leads to counts it (count_answer) */
-            sluice_log_warn("kafka.delivery", "event for %s/%s not acknowledged after its request was answered",
-                            p->src->org->id, p->src->src->id);
+        /* Else the 503 it leads to counts it (count_answer). Answered already: after a 503 it was
+         * counted refused; after a 2xx (ack: queued) it was counted accepted and is lost, which
+         * kafka_delivery_failed alone did not tell from the messages of requests answered 503. */
+        if (p->responded) {
+            if (!p->timed_out)
+                sluice_counter_add(&w->metrics.kafka_lost, 1);
+            sluice_log_warn("kafka.delivery", "event for %s/%s not acknowledged after its request was answered %s",
+                            p->src->org->id, p->src->src->id, p->timed_out ? "503" : "2xx: lost");
+        }
     }
     settle(p);
 }

@@ -154,6 +154,11 @@ char *sluice_metrics_render(sluice_gw_metrics_t *const *blocks, size_t n, sluice
          "# TYPE sluice_kafka_late_acks_total counter\nsluice_kafka_late_acks_total %llu\n",
          (unsigned long long)SUM(kafka_late_acks));
     emit(&o,
+         "# HELP sluice_kafka_lost_after_answer_total Events whose request was answered 2xx (kafka.ack: queued) and "
+         "that Kafka then refused: counted accepted, and in no topic.\n"
+         "# TYPE sluice_kafka_lost_after_answer_total counter\nsluice_kafka_lost_after_answer_total %llu\n",
+         (unsigned long long)SUM(kafka_lost));
+    emit(&o,
          "# HELP sluice_requests_in_flight Requests waiting for Kafka acknowledgements or Redis.\n"
          "# TYPE sluice_requests_in_flight gauge\nsluice_requests_in_flight %llu\n",
          (unsigned long long)SUM(in_flight));

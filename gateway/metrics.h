@@ -100,6 +100,7 @@ typedef struct sluice_gw_metrics {
     sluice_counter_t ack_sum_us;
     sluice_counter_t kafka_delivery_failed;
     sluice_counter_t kafka_late_acks; /* events acknowledged after their request was answered 503 */
+    sluice_counter_t kafka_lost;      /* events answered 2xx (ack: queued) that Kafka then refused */
     sluice_counter_t in_flight;       /* gauge: requests waiting for acks or Redis */
     sluice_counter_t hashed[SLUICE_NORM_RAW + 1];
     sluice_counter_t hash_failed;

@@ -195,6 +195,44 @@ static void queued_batch_answer_counts_events(void **state)
     assert_true(c.kafka - c0.kafka == 0);
 }
 
+/* With kafka.ack: queued an event is answered 200 and counted accepted once queued; when Kafka
+ * then refuses it (a permanent error), it is in no topic. What told on-call so was
+ * sluice_kafka_delivery_failed_total alone, a count of messages that also holds every event of a
+ * request answered 503 and every refused event's record: events answered accepted and lost were
+ * counted nowhere as such (accepted said 1, Kafka had 0). */
+static void queued_then_refused_counted_lost(void **state)
+{
+    (void)state;
+    restart("ack: queued");
+    counts_t c0 = read_counts();
+    double lost0 = gwfix_metric(&F, "sluice_kafka_lost_after_answer_total");
+    double failed0 = gwfix_metric(&F, "sluice_kafka_delivery_failed_total");
+    command("produce-error 1 MSG_SIZE_TOO_LARGE 1");
+    http_resp_t r;
+    long status =
+        gwfix_post(&F, "/v1/t", KEY, "{\"event\":\"Acct\",\"messageId\":\"ql-0\",\"anonymousId\":\"a-ql\"}", &r);
+    http_resp_dispose(&r);
+    assert_int_equal(status, 200);
+    double failed = 0;
+    for (int i = 0; i < 40 && failed < 1; i++) {
+        sleep_ms(100);
+        failed = gwfix_metric(&F, "sluice_kafka_delivery_failed_total") - failed0;
+    }
+    assert_true(failed == 1);
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    size_t in_kafka = gwfix_count_message(msgs, "ql-0");
+    json_decref(msgs);
+    counts_t c = read_counts();
+    double lost = gwfix_metric(&F, "sluice_kafka_lost_after_answer_total");
+    print_message("ack: queued, one event answered 200 then refused by Kafka: accepted +%g, in Kafka %zu, lost %g\n",
+                  c.accepted - c0.accepted, in_kafka, lost - lost0);
+    assert_int_equal(in_kafka, 0);
+    assert_true(c.accepted - c0.accepted == 1); /* what its client was told */
+    assert_true(lost >= 0);                     /* the series exists */
+    assert_true(lost - lost0 == 1);
+    assert_true(c.kafka - c0.kafka == 0 && c.late - c0.late == 0);
+}
+
 /* A signed batch of 3 sent again with the same bytes (a server's retry after a lost answer): it
  * is answered 409 `replayed`, and its 3 events are refused, not taken twice. The metric counted
  * one refused event per request: accepted + refused for the 6 events sent was 4. */
@@ -292,6 +330,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(batch_503_on_partial_failure_counted_once),
         cmocka_unit_test(queued_batch_answer_counts_events),
+        cmocka_unit_test(queued_then_refused_counted_lost),
         cmocka_unit_test(signed_replay_counts_every_event),
         cmocka_unit_test(ack_timeout_with_some_acked_counted_once),
     };
