@@ -1346,7 +1346,11 @@ static void keep_clicks(sluice_identity_job_t *job, json_t *ev, const json_t *lo
         int64_t ms = kept_click_parse(kept, &kept_id);
         if (fresh == NULL && (kept == NULL || kept[0] == '\0'))
             continue;
-        if (!click_consent(job, ev, kc->vendor) || click_covered(job, k)) {
+        /* Past the vendor's window a kept click serves nothing, and the link hash lives for
+         * link_ttl_days (400 by default): it is removed the first time it is seen old, as for a
+         * consent withdrawn, rather than kept a year for no purpose. */
+        int expired = fresh == NULL && ms >= 0 && job->now_ms - ms > kc->window_days * 86400000LL;
+        if (expired || !click_consent(job, ev, kc->vendor) || click_covered(job, k)) {
             /* A consent withdrawn (or the vendor's integration gone) also removes what was kept,
              * as a refusal expires the vendor cookies: HSET to "" (the ACL of docs/identity.md
              * allows no HDEL), which reads as nothing kept. So does a data-layer rule on the click

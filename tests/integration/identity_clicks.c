@@ -291,6 +291,16 @@ static void windows(void **state)
     evs = request(PURCHASE("v-old", "[\"marketing\"]"), t0 + 91 * DAY_MS);
     assert_null(ev_path(evs, 0, "clickIds", "gclid"));
     json_decref(evs);
+    /* Past their windows the clicks are no longer in Redis either: the link hash lives 400 days. */
+    redisContext *c = redisConnect("127.0.0.1", R.port);
+    redisReply *r = redisCommand(c, "HMGET " PREFIX "id:acme:v-old click:ttclid click:gclid");
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(r->element[i]->type, REDIS_REPLY_STRING);
+        assert_string_equal(r->element[i]->str, "");
+    }
+    freeReplyObject(r);
+    redisFree(c);
 }
 
 /* A vendor the org does not send to: its click id is not kept (nothing would use it). */
