@@ -265,6 +265,10 @@ typedef struct sluice_consent_config {
      * "C0002") → the org's category; matched without regard to case. */
     sluice_kv_t *aliases;
     size_t alias_count;
+    /* consent.gpc.withdraws: categories a browser's `Sec-GPC: 1` takes out of its events' consent
+     * (gateway/consent.c); none by default, and the header is then never looked up. */
+    char **gpc_withdraws;
+    size_t gpc_withdraw_count;
 } sluice_consent_config_t;
 
 /* The PII guard over every field no rule names (docs/privacy.md#the-pii-guard). */

@@ -525,6 +525,12 @@ static void decode_consent(sluice_consent_config_t *c, sluice_dec_map_t *org)
             c->alias_count++;
         }
     }
+    /* Global Privacy Control: which of the org's categories the browser's signal withdraws is
+     * the org's legal reading (sale, sharing), so nothing is withdrawn unless listed. */
+    sluice_dec_map_t gpc;
+    sluice_dec_map_sub(&m, "gpc", &gpc);
+    sluice_dec_string_list(&gpc, "withdraws", 0, sluice_dec_check_token, 1, &c->gpc_withdraws, &c->gpc_withdraw_count);
+    sluice_dec_map_close(&gpc);
     sluice_dec_map_close(&m);
 }
 
@@ -1122,6 +1128,10 @@ static void check_aliased_categories(const sluice_org_t *org, const sluice_yaml_
     char base[SLUICE_DEC_PATH_MAX + 64];
     sluice_dec_pathf(base, sizeof(base), "%s.consent", path);
     check_aliased_list(c, sluice_yaml_map_get(node, "consent"), "required", base, diag);
+    char where_gpc[SLUICE_DEC_PATH_MAX + 96];
+    sluice_dec_pathf(where_gpc, sizeof(where_gpc), "%s.gpc", base);
+    check_aliased_list(c, sluice_yaml_map_get(sluice_yaml_map_get(node, "consent"), "gpc"), "withdraws", where_gpc,
+                       diag);
     sluice_dec_pathf(base, sizeof(base), "%s.identity", path);
     check_aliased_list(c, sluice_yaml_map_get(node, "identity"), "cookie_consent", base, diag);
     sluice_dec_pathf(base, sizeof(base), "%s.enrichment.session", path);
@@ -1272,6 +1282,7 @@ void sluice_org_dispose(sluice_org_t *org)
         free(org->consent.aliases[i].value);
     }
     free(org->consent.aliases);
+    free_strings(org->consent.gpc_withdraws, org->consent.gpc_withdraw_count);
     sluice_enrich_config_dispose(&org->enrich);
     for (size_t i = 0; i < org->integration_count; i++) {
         sluice_integration_t *it = &org->integrations[i];

@@ -79,6 +79,59 @@ static int already_normal(const json_t *cats, const sluice_consent_config_t *c)
 
 #define GET(obj, lit) json_object_getn(obj, lit, sizeof(lit) - 1)
 
+/* consent.categories without the categories Global Privacy Control withdraws. */
+static int withdraw(json_t *consent, const sluice_consent_config_t *c)
+{
+    json_t *cats = GET(consent, "categories");
+    if (!json_is_array(cats))
+        return 0;
+    /* A new list, not the old one edited: a batch's events may share what the batch sent. */
+    json_t *kept = json_array();
+    if (kept == NULL)
+        return -1;
+    size_t i;
+    json_t *v;
+    json_array_foreach(cats, i, v) {
+        const char *cat = json_string_value(v);
+        int withdrawn = 0;
+        /* Without regard to case, as a denial counts: "Marketing" sent must not outlive a
+         * withdrawn "marketing". */
+        for (size_t k = 0; cat != NULL && k < c->gpc_withdraw_count && !withdrawn; k++)
+            withdrawn = strcasecmp(cat, c->gpc_withdraws[k]) == 0;
+        if (!withdrawn && json_array_append(kept, v) != 0) {
+            json_decref(kept);
+            return -1;
+        }
+    }
+    return json_object_set_new(consent, "categories", kept);
+}
+
+int sluice_consent_gpc(json_t *event, const sluice_consent_config_t *c, int gpc)
+{
+    json_t *ctx = GET(event, "context");
+    json_t *consent = GET(ctx, "consent");
+    if (!gpc) {
+        /* Only a browser's header says Global Privacy Control was on: a body's own claim would
+         * tell the DPO a reason the request never gave, and withdraw on a server's word. */
+        if (json_is_object(consent))
+            json_object_del(consent, "gpc");
+        return 0;
+    }
+    if (ctx == NULL) {
+        if ((ctx = json_object()) == NULL || json_object_set_new(event, "context", ctx) != 0)
+            return -1;
+    }
+    if (!json_is_object(ctx))
+        return 0; /* refused by validation before this runs */
+    if (!json_is_object(consent)) {
+        if ((consent = json_object()) == NULL || json_object_set_new(ctx, "consent", consent) != 0)
+            return -1;
+    }
+    if (json_object_set_new(consent, "gpc", json_true()) != 0)
+        return -1;
+    return withdraw(consent, c);
+}
+
 int sluice_consent_normalize(json_t *event, const sluice_consent_config_t *c)
 {
     json_t *cats;
@@ -130,7 +183,11 @@ int sluice_consent_normalize_get(json_t *event, const sluice_consent_config_t *c
     }
     if (json_object_set_new(consent, "categories", granted) != 0)
         return -1;
-    *categories = granted;
+    /* Normalised again later (the data layer, enrichment), Segment's or RudderStack's grants
+     * would bring back what Global Privacy Control withdrew. */
+    if (c->gpc_withdraw_count > 0 && json_is_true(GET(consent, "gpc")) && withdraw(consent, c) != 0)
+        return -1;
+    *categories = GET(consent, "categories");
     return 0;
 
 oom:

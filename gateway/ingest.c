@@ -1459,6 +1459,14 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
         en.user_agent = h2o_strdup(&req->pool, ua.base, ua.len).base;
     sluice_enrichment_req_t enr; /* device, bots, geolocation, session, campaign (enrichment.h) */
     sluice_enrichment_begin(&enr, req, w, in->rt, in->src, &en);
+    /* Global Privacy Control (docs/privacy.md): the browser's own signal, so a server's header
+     * (its, not the person's) withdraws nothing. Looked up only for an org that uses it. */
+    const sluice_consent_config_t *consent = &in->src->org->consent;
+    int gpc = 0;
+    if (consent->gpc_withdraw_count > 0 && !server_sent && in->src->src->kind == SLUICE_SOURCE_BROWSER) {
+        h2o_iovec_t v = sluice_http_header_str(req, "sec-gpc");
+        gpc = v.len == 1 && v.base[0] == '1';
+    }
 
     /* Validation, the ids pass and enrichment allocate next to the body's values; they write no
      * response and keep nothing beyond the request (json/arena.h). */
@@ -1522,7 +1530,8 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
         /* Consent in the SDKs' formats into context.consent.categories now, before identity and
          * enrichment decide on cookies from that list: the data layer reads the same categories,
          * so a cookie is set with the consent an event is kept with, never without it. */
-        if (sluice_consent_normalize(ev, &p->src->org->consent) != 0) {
+        if (sluice_consent_normalize(ev, consent) != 0 ||
+            (consent->gpc_withdraw_count > 0 && sluice_consent_gpc(ev, consent, gpc) != 0)) {
             sluice_event_error_set(&e, 500, "internal", prefix, "out of memory");
             add_rejection(p, i, &e, NULL);
             continue;
@@ -2239,6 +2248,17 @@ int sluice_ingest_xd_redeem(h2o_req_t *req, sluice_worker_t *w)
         return xd_error(&in, 500, "internal", "out of memory");
     }
     p->src = in.src;
+    /* The cookies the link's landing sets follow the same Global Privacy Control as its events. */
+    const sluice_consent_config_t *consent = &in.src->org->consent;
+    h2o_iovec_t gpc =
+        consent->gpc_withdraw_count > 0 ? sluice_http_header_str(req, "sec-gpc") : h2o_iovec_init(NULL, 0);
+    if (gpc.len == 1 && gpc.base[0] == '1' && sluice_consent_gpc(root, consent, 1) != 0) {
+        json_decref(root);
+        p->responded = 1;
+        sluice_reply_error(req, w, &p->reply, 500, "internal", "out of memory", NULL);
+        settle(p);
+        return 0;
+    }
     /* The body's anonymousId is not used: only the signed cookie says whose id is replaced. */
     identity_begin(&in, p, root, 1,
                    json_object_get(json_object_get(json_object_get(root, "context"), "consent"), "categories"));

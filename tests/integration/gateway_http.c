@@ -34,6 +34,8 @@ static gwfix_t F;
 #define MAIL_KEY    "wk_live_mail_pixels"
 #define NODE_KEY    "wk_live_node_sdk"
 #define CONSENT_KEY "wk_live_consent_fmt"
+#define GPC_KEY     "wk_live_gpc_web"
+#define GPC_NODE    "wk_live_gpc_node"
 #define HMAC_SECRET "s2s-signing-secret-9a7f"
 #define HMAC_NEW    "s2s-signing-secret-rotated-11c4"
 #define HMAC_NEW2   "s2s-signing-secret-rotated-22d5"
@@ -98,14 +100,36 @@ static int setup(void **state)
         "  - id: dedupco\n"
         "    sources: [{id: web, write_key_env: T_DEDUP_KEY}]\n"
         "    identity: {dedup: {enabled: true, window_s: 60}}\n"
-        "    consent: {policy: allow}\n",
+        "    consent: {policy: allow}\n"
+        "  - id: gpcco\n"
+        "    sources:\n"
+        "      - {id: web, write_key_env: T_GPC_KEY}\n"
+        "      - {id: node, write_key_env: T_GPC_NODE, sent_from: server}\n"
+        "    identity: {vendor_cookies: [meta]}\n"
+        "    integrations: [{name: meta, vendor: meta, pixel_id: \"1\", consent: marketing}]\n"
+        "    consent:\n"
+        "      policy: allow\n"
+        "      aliases: {Advertising: marketing}\n"
+        "      gpc: {withdraws: [marketing]}\n",
         F.https_port, F.certs, F.certs, F.http_port, F.metrics_port, F.kafka.bootstrap, F.redis.url, rotated, rotated);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", yaml));
-    static const char *env[] = {"T_WEB_KEY=" WEB_KEY,     "T_WEB_PREV=" WEB_PREV,       "T_OLD_KEY=" OLD_KEY,
-                                "T_OLD_PREV=" OLD_PREV,   "T_SLOW_KEY=" SLOW_KEY,       "T_DEDUP_KEY=" DEDUP_KEY,
-                                "T_HMAC=" HMAC_SECRET,    "T_HMAC_NEW=" HMAC_NEW,       "T_HMAC_ROT=" HMAC_ROT,
-                                "T_HMAC_NEW2=" HMAC_NEW2, "T_HMAC2_OLD=" HMAC2_OLD,     "T_MAIL_KEY=" MAIL_KEY,
-                                "T_NODE_KEY=" NODE_KEY,   "T_CONSENT_KEY=" CONSENT_KEY, NULL};
+    static const char *env[] = {"T_WEB_KEY=" WEB_KEY,
+                                "T_WEB_PREV=" WEB_PREV,
+                                "T_OLD_KEY=" OLD_KEY,
+                                "T_OLD_PREV=" OLD_PREV,
+                                "T_SLOW_KEY=" SLOW_KEY,
+                                "T_DEDUP_KEY=" DEDUP_KEY,
+                                "T_HMAC=" HMAC_SECRET,
+                                "T_HMAC_NEW=" HMAC_NEW,
+                                "T_HMAC_ROT=" HMAC_ROT,
+                                "T_HMAC_NEW2=" HMAC_NEW2,
+                                "T_HMAC2_OLD=" HMAC2_OLD,
+                                "T_MAIL_KEY=" MAIL_KEY,
+                                "T_NODE_KEY=" NODE_KEY,
+                                "T_CONSENT_KEY=" CONSENT_KEY,
+                                "T_GPC_KEY=" GPC_KEY,
+                                "T_GPC_NODE=" GPC_NODE,
+                                NULL};
     memcpy(F.env, env, sizeof(env));
     gwfix_start(&F);
     return 0;
@@ -1441,6 +1465,72 @@ static void sdk_semantics(void **state)
     json_decref(msgs);
 }
 
+/* Global Privacy Control: a browser's `Sec-GPC: 1` takes gpcco's withdrawn category out of every
+ * event it sends, in any consent format, and says so in the event; the same body without the
+ * header, from a server, or to an org that did not ask for it, is queued as sent. */
+static void global_privacy_control(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    const char *gpc[] = {"Content-Type: application/json", "Sec-GPC: 1", NULL};
+    const char *none[] = {"Content-Type: application/json", NULL};
+    const struct {
+        const char *const *headers;
+        const char *key, *mid, *want;
+    } cases[] = {
+        {gpc, GPC_KEY, "gpc-on", "[\"analytics\"]"},
+        {none, GPC_KEY, "gpc-off", "[\"analytics\",\"marketing\"]"},
+        {gpc, GPC_NODE, "gpc-server", "[\"analytics\",\"marketing\"]"},
+        {gpc, WEB_KEY, "gpc-other-org", "[\"analytics\",\"marketing\"]"},
+    };
+    char body[512];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(body, sizeof(body),
+                 "{\"writeKey\":\"%s\",\"event\":\"Bought\",\"messageId\":\"%s\",\"anonymousId\":\"a-gpc\","
+                 "\"context\":{\"consent\":{\"categories\":[\"analytics\",\"marketing\"],\"gpc\":true}}}",
+                 cases[i].key, cases[i].mid);
+        assert_int_equal(post_raw("/v1/t", cases[i].headers, body, 0, &r), 200);
+        /* Meta's browser id follows the consent left: not minted once marketing is withdrawn */
+        if (i < 2)
+            assert_int_equal(strstr(r.headers, "_fbp=") != NULL, i == 1);
+        http_resp_dispose(&r);
+    }
+    /* Segment's preferences in a batch, the tag's beacon: every event, and the data layer's own
+     * reading of the preferences does not grant the category back. */
+    const char *batch =
+        "{\"writeKey\":\"" GPC_KEY "\",\"batch\":["
+        "{\"type\":\"track\",\"event\":\"A\",\"messageId\":\"gpc-seg1\",\"anonymousId\":\"a-gpc\","
+        "\"context\":{\"consent\":{\"categoryPreferences\":{\"Analytics\":true,\"Advertising\":true}}}},"
+        "{\"type\":\"page\",\"messageId\":\"gpc-seg2\",\"anonymousId\":\"a-gpc\"}]}";
+    assert_int_equal(post_raw("/v1/batch", gpc, batch, 0, &r), 200);
+    http_resp_dispose(&r);
+
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *consent = json_object_get(json_object_get(event_of(msgs, cases[i].mid), "context"), "consent");
+        assert_non_null(consent);
+        char *cats = json_dumps(json_object_get(consent, "categories"), JSON_COMPACT);
+        if (strcmp(cats, cases[i].want) != 0)
+            print_error("%s: categories %s\n", cases[i].mid, cats);
+        assert_string_equal(cats, cases[i].want);
+        free(cats);
+        /* stamped only where the browser's header withdrew; a body's own claim is not kept by an
+         * org that honours the header */
+        if (i == 0)
+            assert_true(json_is_true(json_object_get(consent, "gpc")));
+        else if (strcmp(cases[i].key, WEB_KEY) != 0)
+            assert_null(json_object_get(consent, "gpc"));
+    }
+    json_t *seg1 = json_object_get(json_object_get(event_of(msgs, "gpc-seg1"), "context"), "consent");
+    char *cats = json_dumps(json_object_get(seg1, "categories"), JSON_COMPACT);
+    assert_string_equal(cats, "[\"Analytics\"]");
+    free(cats);
+    assert_true(json_is_true(json_object_get(seg1, "gpc")));
+    json_t *seg2 = json_object_get(json_object_get(event_of(msgs, "gpc-seg2"), "context"), "consent");
+    assert_true(json_is_true(json_object_get(seg2, "gpc")));
+    json_decref(msgs);
+}
+
 /* An event refused inside an accepted batch is not lost: it goes, masked, to sluice.invalid with
  * the reason, and `sluicectl invalid list` shows it. */
 static void invalid_events_recorded(void **state)
@@ -1695,6 +1785,7 @@ int main(void)
         cmocka_unit_test(hashing_vectors_and_no_raw_pii),
         cmocka_unit_test(dedup),
         cmocka_unit_test(sdk_semantics),
+        cmocka_unit_test(global_privacy_control),
         cmocka_unit_test(invalid_events_recorded),
         cmocka_unit_test(rate_limit),
         cmocka_unit_test(tls_versions_and_http1_only),

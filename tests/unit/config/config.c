@@ -833,6 +833,34 @@ static void test_integration_shapes(void **state)
                   "credentials live in the vault (sluicectl vault put) and requests are signed with 'sign: true'");
 }
 
+/* consent.gpc.withdraws: off unless listed; a name consent.aliases renames is in no event, so
+ * Global Privacy Control would have withdrawn nothing without a word. */
+static void test_consent_gpc(void **state)
+{
+    (void)state;
+    sluice_config_diag_t d;
+    sluice_config_t *off = load(BASE, SLUICE_CONFIG_NO_ENV, &d);
+    assert_non_null(off);
+    assert_int_equal(off->orgs[0].consent.gpc_withdraw_count, 0);
+    sluice_config_diag_dispose(&d);
+    sluice_config_free(off);
+    sluice_config_t *on = load(BASE "    consent: {gpc: {withdraws: [marketing, sale]}}\n", SLUICE_CONFIG_NO_ENV, &d);
+    assert_non_null(on);
+    assert_int_equal(on->orgs[0].consent.gpc_withdraw_count, 2);
+    assert_string_equal(on->orgs[0].consent.gpc_withdraws[0], "marketing");
+    assert_string_equal(on->orgs[0].consent.gpc_withdraws[1], "sale");
+    sluice_config_diag_dispose(&d);
+    sluice_config_free(on);
+    expect_errors(BASE "    consent:\n"
+                       "      aliases: {C0004: marketing}\n"
+                       "      gpc: {withdraws: [sale, C0004, \"not one\"], withdraw: [x]}\n",
+                  "x.yaml:12:38: orgs[0].consent.gpc.withdraws[2]: 'not one' may only contain letters, digits, '_', "
+                  "'-' and '.'",
+                  "x.yaml:12:50: unknown key 'withdraw' in orgs[0].consent.gpc (did you mean 'withdraws'?)",
+                  "x.yaml:12:31: orgs[0].consent.gpc.withdraws[1]: 'C0004' is a name consent.aliases turns into "
+                  "'marketing', so no event carries 'C0004'; write 'marketing'");
+}
+
 /* Meta's and TikTok's limited_data_use_unless_consent names a category as `consent:` does: a
  * name consent.aliases renames is in no event, which would have put every event under Limited
  * Data Use without a word. */
@@ -2084,6 +2112,7 @@ int main(void)
         cmocka_unit_test_setup(test_calling_code_with_a_leading_zero, clear_env),
         cmocka_unit_test_setup(test_filters_that_never_pass, clear_env),
         cmocka_unit_test_setup(test_limited_data_use_category, clear_env),
+        cmocka_unit_test_setup(test_consent_gpc, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

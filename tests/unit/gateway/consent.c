@@ -160,13 +160,60 @@ static void test_formats_kept(void **state)
     json_decref(ev);
 }
 
+/* Global Privacy Control: `event` normalised, the header's step run with `gpc`, normalised again
+ * as the data layer does; the event written back compactly with sorted keys. */
+static const char *after_gpc(const char *event, int gpc)
+{
+    static char *withdraws[] = {"marketing", "sale"};
+    static const sluice_consent_config_t gcfg = {
+        .aliases = aliases, .alias_count = 4, .gpc_withdraws = withdraws, .gpc_withdraw_count = 2};
+    static char out[512];
+    json_error_t je;
+    json_t *ev = json_loads(event, 0, &je);
+    assert_non_null(ev);
+    json_t *cats;
+    assert_int_equal(sluice_consent_normalize(ev, &gcfg), 0);
+    assert_int_equal(sluice_consent_gpc(ev, &gcfg, gpc), 0);
+    assert_int_equal(sluice_consent_normalize_get(ev, &gcfg, &cats), 0);
+    char *text = json_dumps(json_object_get(ev, "context"), JSON_COMPACT | JSON_SORT_KEYS);
+    snprintf(out, sizeof(out), "%s", text);
+    free(text);
+    json_decref(ev);
+    return out;
+}
+
+static void test_gpc(void **state)
+{
+    (void)state;
+    /* the withdrawn categories go, whatever their case; the others stay; the event says why */
+    assert_string_equal(
+        after_gpc("{\"context\":{\"consent\":{\"categories\":[\"analytics\",\"Marketing\",\"sale\"]}}}", 1),
+        "{\"consent\":{\"categories\":[\"analytics\"],\"gpc\":true}}");
+    /* Segment's grants, read again by the data layer, do not bring a withdrawn category back */
+    assert_string_equal(after_gpc("{\"context\":{\"consent\":{\"categoryPreferences\":"
+                                  "{\"Analytics\":true,\"Advertising\":true}}}}",
+                                  1),
+                        "{\"consent\":{\"categories\":[\"analytics\"],\"categoryPreferences\":"
+                        "{\"Advertising\":true,\"Analytics\":true},\"gpc\":true}}");
+    /* nor do RudderStack's */
+    assert_string_equal(after_gpc("{\"context\":{\"consentManagement\":{\"allowedConsentIds\":[\"C0004\"]}}}", 1),
+                        "{\"consent\":{\"categories\":[],\"gpc\":true},\"consentManagement\":"
+                        "{\"allowedConsentIds\":[\"C0004\"]}}");
+    /* an event without consent says GPC was on, and is granted nothing it did not have */
+    assert_string_equal(after_gpc("{\"context\":{}}", 1), "{\"consent\":{\"gpc\":true}}");
+    assert_string_equal(after_gpc("{}", 1), "{\"consent\":{\"gpc\":true}}");
+    /* without the header, nothing is withdrawn, and a body's own claim of GPC is not kept */
+    assert_string_equal(after_gpc("{\"context\":{\"consent\":{\"categories\":[\"marketing\"],\"gpc\":true}}}", 0),
+                        "{\"consent\":{\"categories\":[\"marketing\"]}}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_segment_preferences), cmocka_unit_test(test_rudderstack_consent_management),
         cmocka_unit_test(test_sluice_and_mixed),    cmocka_unit_test(test_categories_alone),
         cmocka_unit_test(test_formats_kept),        cmocka_unit_test(test_withdrawal_wins),
-        cmocka_unit_test(test_no_pii_copied),
+        cmocka_unit_test(test_no_pii_copied),       cmocka_unit_test(test_gpc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
