@@ -185,9 +185,12 @@ int sluice_consent_normalize_get(json_t *event, const sluice_consent_config_t *c
         return -1;
     /* Normalised again later (the data layer, enrichment), Segment's or RudderStack's grants
      * would bring back what Global Privacy Control withdrew. */
-    if (c->gpc_withdraw_count > 0 && json_is_true(GET(consent, "gpc")) && withdraw(consent, c) != 0)
-        return -1;
-    *categories = GET(consent, "categories");
+    if (c->gpc_withdraw_count > 0 && json_is_true(GET(consent, "gpc"))) {
+        if (withdraw(consent, c) != 0)
+            return -1;
+        granted = GET(consent, "categories"); /* withdraw() put a new list in its place */
+    }
+    *categories = granted;
     return 0;
 
 oom:
