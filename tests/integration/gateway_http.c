@@ -1505,6 +1505,17 @@ static void global_privacy_control(void **state)
     assert_int_equal(post_raw("/v1/batch", gpc, batch, 0, &r), 200);
     http_resp_dispose(&r);
 
+    /* A cross-domain landing's redemption sets the same cookies an event would: Meta's browser id
+     * only when the header did not withdraw marketing. */
+    const char *redeem = "{\"writeKey\":\"" GPC_KEY "\",\"_dft\":\"not-a-token\","
+                         "\"context\":{\"consent\":{\"categories\":[\"analytics\",\"marketing\"]}}}";
+    for (int with = 0; with < 2; with++) {
+        assert_int_equal(post_raw("/v1/xd/redeem", with ? gpc : none, redeem, 0, &r), 200);
+        if ((strstr(r.headers, "_fbp=") != NULL) == with)
+            fail_msg("/xd/redeem %s Sec-GPC: %s", with ? "with" : "without", r.headers);
+        http_resp_dispose(&r);
+    }
+
     json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         json_t *consent = json_object_get(json_object_get(event_of(msgs, cases[i].mid), "context"), "consent");
