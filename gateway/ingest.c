@@ -448,6 +448,14 @@ static void withhold_unvouched(json_t *ev)
     }
 }
 
+/* The 503's message for a produce that failed with rc (other: anything but a full queue). */
+static const char *queue_full_why(int rc, const char *other)
+{
+    if (rc == SLUICE_PRODUCER_EORGFULL)
+        return "this org holds its share of the gateway's Kafka queue; retry the request";
+    return rc == SLUICE_PRODUCER_EFULL ? "the Kafka queue is full; retry the request" : other;
+}
+
 /* Refused events go, after the data layer masked them, to kafka.invalid_topic with the reason:
  * no SDK reads a batch answer's `rejected`, so without this record they would vanish without a
  * trace (Snowplow's "bad rows"). An event the consent policy drops is not recorded; one the data
@@ -510,9 +518,10 @@ static void record_invalid(pending_t *p)
         for (int attempt = 0; attempt < 2 && rec != NULL; attempt++) {
             size_t len;
             char *payload = sluice_json_encode(rec, p->nums, &len);
-            rc = payload != NULL ? sluice_producer_send(w->producer, kc->invalid_topic, key, (size_t)klen, payload, len,
-                                                        org->id, p->src->src->id, type ? type : "invalid", m)
-                                 : SLUICE_PRODUCER_EOTHER;
+            rc = payload != NULL
+                     ? sluice_producer_send(w->producer, kc->invalid_topic, key, (size_t)klen, payload, len, org->id,
+                                            p->src->src->id, type ? type : "invalid", p->rt->cfg->org_count, m)
+                     : SLUICE_PRODUCER_EOTHER;
             if (rc != 0)
                 free(payload);
             if (rc != SLUICE_PRODUCER_ETOOLARGE || json_is_null(json_object_get(rec, "event")))
@@ -525,8 +534,7 @@ static void record_invalid(pending_t *p)
         json_decref(rec);
         if (rc != 0) {
             count_answer(p, 0, 0); /* the events queued before it: their client sends them again */
-            respond_unavailable(p, rc == SLUICE_PRODUCER_EFULL ? "the Kafka queue is full; retry the request"
-                                                               : "Kafka refused a record; retry the request");
+            respond_unavailable(p, queue_full_why(rc, "Kafka refused a record; retry the request"));
             return;
         }
         p->produced++;
@@ -722,7 +730,8 @@ static void produce_all(pending_t *p)
         if (klen < 0 || (size_t)klen >= sizeof(key))
             klen = (int)sizeof(key) - 1;
         int rc = sluice_producer_send(w->producer, kc->topic, key, (size_t)klen, payload, payload_len, org->id,
-                                      p->src->src->id, json_string_value(json_object_get(ev, "type")), m);
+                                      p->src->src->id, json_string_value(json_object_get(ev, "type")),
+                                      p->rt->cfg->org_count, m);
         if (rc == SLUICE_PRODUCER_ETOOLARGE) {
             /* Over message.max.bytes (limits raised past it): a 503 would be retried for ever. */
             free(payload);
@@ -739,8 +748,7 @@ static void produce_all(pending_t *p)
              * at the ack timeout: this one, those this request queued before it (their acks will
              * be late ones, not accepted) and those after it, which were counted nowhere. */
             count_answer(p, 0, 1 + (n - i - 1));
-            respond_unavailable(p, rc == SLUICE_PRODUCER_EFULL ? "the Kafka queue is full; retry the request"
-                                                               : "Kafka refused the event; retry the request");
+            respond_unavailable(p, queue_full_why(rc, "Kafka refused the event; retry the request"));
             slot_release(m);
             break;
         }

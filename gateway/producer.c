@@ -8,6 +8,10 @@
  * lost what it had acknowledged) makes librdkafka refuse every later message for good. The
  * producer is then replaced by a new one made from the same settings, on the loop, once the old
  * one's messages have been reported as failed (their requests are answered 503).
+ *
+ * Every org of the gateway shares the thread's local queue (queue.buffering.max.messages and
+ * .max.kbytes). Each org's part of it is counted here, so that one org cannot fill it for the
+ * others (sluice_producer_send says the rule).
  */
 #include "gateway/producer.h"
 
@@ -26,7 +30,15 @@
 #include "common/time.h"
 
 #define POLL_INTERVAL_MS 100
+#define ORG_USE_MIN      16   /* slots of the per-org table at first (a power of two) */
 #define START_GRACE_MS   5000 /* no broker up this long after start: down, not starting */
+
+/* One org's messages and payload bytes in the local queue, produced and not yet reported. */
+typedef struct org_use {
+    char *org; /* NULL: a free slot */
+    size_t len;
+    size_t msgs, bytes;
+} org_use_t;
 
 struct sluice_producer {
     rd_kafka_t *rk;
@@ -46,7 +58,84 @@ struct sluice_producer {
     int64_t fatal_warned_ms; /* when a failed replacement was last logged */
     rd_kafka_conf_t *conf;   /* a copy of rk's settings, to make a replacement from */
     char *topic_name;
+    /* The local queue's limits as librdkafka applies them, and what every org holds of it (loop
+     * thread only): an open-addressing table by org id, slots never freed (one per org the
+     * thread ever produced for: a reload that renames orgs adds a few). */
+    size_t max_msgs, max_bytes, total_msgs, total_bytes;
+    org_use_t *uses;
+    size_t uses_cap, uses_count;
 };
+
+static uint64_t org_hash(const char *org, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)org[i]) * 1099511628211ULL;
+    return h;
+}
+
+/* The slot of org (len bytes, not NUL-terminated) in a table of cap slots: its own or the free
+ * one where it would go. */
+static org_use_t *org_slot(org_use_t *uses, size_t cap, const char *org, size_t len)
+{
+    for (size_t i = (size_t)org_hash(org, len) & (cap - 1);; i = (i + 1) & (cap - 1)) {
+        org_use_t *u = &uses[i];
+        if (u->org == NULL || (u->len == len && memcmp(u->org, org, len) == 0))
+            return u;
+    }
+}
+
+/* org's counters, made when add is set and it has none; NULL when it has none (or out of
+ * memory: that org's messages are then not held to a share, as before). */
+static org_use_t *org_use(sluice_producer_t *p, const char *org, size_t len, int add)
+{
+    if (p->uses_cap > 0) {
+        org_use_t *u = org_slot(p->uses, p->uses_cap, org, len);
+        if (u->org != NULL || !add)
+            return u->org != NULL ? u : NULL;
+    }
+    if (!add)
+        return NULL;
+    if ((p->uses_count + 1) * 2 > p->uses_cap) { /* kept at most half full */
+        size_t cap = p->uses_cap ? p->uses_cap * 2 : ORG_USE_MIN;
+        org_use_t *uses = calloc(cap, sizeof(*uses));
+        if (uses == NULL)
+            return NULL;
+        for (size_t i = 0; i < p->uses_cap; i++)
+            if (p->uses[i].org != NULL)
+                *org_slot(uses, cap, p->uses[i].org, p->uses[i].len) = p->uses[i];
+        free(p->uses);
+        p->uses = uses;
+        p->uses_cap = cap;
+    }
+    org_use_t *u = org_slot(p->uses, p->uses_cap, org, len);
+    u->org = malloc(len + 1);
+    if (u->org == NULL)
+        return NULL;
+    memcpy(u->org, org, len);
+    u->org[len] = '\0';
+    u->len = len;
+    p->uses_count++;
+    return u;
+}
+
+/* A message of org, len payload bytes, left the local queue (reported, acknowledged or not). */
+static void org_release(sluice_producer_t *p, const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *org = NULL;
+    size_t olen = 0;
+    if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        rd_kafka_header_get_last(hdrs, "org", &org, &olen) != RD_KAFKA_RESP_ERR_NO_ERROR || org == NULL)
+        return;
+    org_use_t *u = org_use(p, org, olen, 0);
+    if (u == NULL || u->msgs == 0)
+        return; /* not counted when it was sent (out of memory) */
+    u->msgs--;
+    u->bytes -= m->len <= u->bytes ? m->len : u->bytes;
+    p->total_msgs--;
+    p->total_bytes -= m->len <= p->total_bytes ? m->len : p->total_bytes;
+}
 
 /* Every change of what the producer knows about the cluster is logged once, whichever callback
  * learned it first (a delivery, an error or the statistics). Loop thread. */
@@ -67,6 +156,7 @@ static void on_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     sluice_producer_t *p = opaque;
     atomic_fetch_sub(&p->queued, 1);
+    org_release(p, m);
     p->cb(m->_private, (int)m->err);
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && rk == p->rk && !p->fatal)
         set_state(p, SLUICE_PRODUCER_UP, "a delivery was acknowledged");
@@ -262,6 +352,17 @@ sluice_producer_t *sluice_producer_create(const sluice_kafka_config_t *kc, h2o_l
             goto fail_conf;
     if (sluice_config_kafka_secrets(kc, set_secret, conf, err) != 0) /* SASL password etc. (config/kafka_auth.c) */
         goto fail_conf;
+    /* The limits librdkafka will apply, after kafka.properties (queue.buffering.max.kbytes may be
+     * set there): an org's share is taken of these. */
+    char v[64];
+    size_t vlen = sizeof(v);
+    p->max_msgs = kc->queue_max_messages;
+    if (rd_kafka_conf_get(conf, "queue.buffering.max.messages", v, &vlen) == RD_KAFKA_CONF_OK)
+        p->max_msgs = strtoull(v, NULL, 10);
+    vlen = sizeof(v);
+    p->max_bytes = (size_t)1048576 * 1024;
+    if (rd_kafka_conf_get(conf, "queue.buffering.max.kbytes", v, &vlen) == RD_KAFKA_CONF_OK)
+        p->max_bytes = strtoull(v, NULL, 10) * 1024;
     rd_kafka_conf_set_opaque(conf, p);
     rd_kafka_conf_set_dr_msg_cb(conf, on_dr);
     rd_kafka_conf_set_error_cb(conf, on_error);
@@ -300,11 +401,25 @@ fail_conf:
     return NULL;
 }
 
+/* An org may take a message while what it holds stays within the room the queue has left for
+ * the others: a lone flood gets half the queue, k orgs flooding together a (k+1)th each, and an
+ * org holding nothing always finds room while the queue is not full. Without it, one org's public
+ * write key filled the queue and every org of the gateway was answered 503 until it drained. */
+static int org_over_share(const sluice_producer_t *p, const org_use_t *u, size_t len)
+{
+    size_t free_msgs = p->max_msgs > p->total_msgs ? p->max_msgs - p->total_msgs : 0;
+    size_t free_bytes = p->max_bytes > p->total_bytes ? p->max_bytes - p->total_bytes : 0;
+    return u->msgs > 0 && (u->msgs >= free_msgs || u->bytes + len > free_bytes);
+}
+
 int sluice_producer_send(sluice_producer_t *p, const char *topic, const char *key, size_t key_len, char *payload,
-                         size_t len, const char *org, const char *source, const char *type, void *opaque)
+                         size_t len, const char *org, const char *source, const char *type, size_t orgs, void *opaque)
 {
     if (p->closed)
         return SLUICE_PRODUCER_EOTHER; /* a request read while the worker stops: 503 */
+    org_use_t *u = org_use(p, org, strlen(org), 1);
+    if (orgs > 1 && u != NULL && org_over_share(p, u, len))
+        return SLUICE_PRODUCER_EORGFULL;
     rd_kafka_resp_err_t e =
         rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(payload, len),
                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_HEADER("org", org, -1),
@@ -312,6 +427,12 @@ int sluice_producer_send(sluice_producer_t *p, const char *topic, const char *ke
                           RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
         atomic_fetch_add(&p->queued, 1);
+        if (u != NULL) {
+            u->msgs++;
+            u->bytes += len;
+            p->total_msgs++;
+            p->total_bytes += len;
+        }
         return 0;
     }
     if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
@@ -379,5 +500,8 @@ void sluice_producer_destroy(sluice_producer_t *p, int timeout_ms)
     if (p == NULL)
         return;
     sluice_producer_close(p, timeout_ms);
+    for (size_t i = 0; i < p->uses_cap; i++)
+        free(p->uses[i].org);
+    free(p->uses);
     free(p);
 }

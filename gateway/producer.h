@@ -38,6 +38,7 @@ enum {
     SLUICE_PRODUCER_EFULL = -2,     /* local queue full: answer 503 at once */
     SLUICE_PRODUCER_EOTHER = -3,    /* any other produce error */
     SLUICE_PRODUCER_ETOOLARGE = -4, /* larger than message.max.bytes: no retry can succeed */
+    SLUICE_PRODUCER_EORGFULL = -5,  /* the org holds its share of the local queue: 503 at once */
 };
 
 /* Creates a producer on loop for the cluster in kc (bootstrap, idempotence, acks=all, lz4,
@@ -48,10 +49,13 @@ sluice_producer_t *sluice_producer_create(const sluice_kafka_config_t *kc, h2o_l
 
 /* Queues one message to topic. payload must come from malloc: on success the producer takes
  * ownership and frees it; on failure the caller still owns it. key is copied. Headers org,
- * source and type are added. Returns 0, SLUICE_PRODUCER_EFULL, SLUICE_PRODUCER_ETOOLARGE or
+ * source and type are added. orgs is how many orgs the gateway serves: with more than one, an
+ * org holding messages may take another only while what it holds stays within the room the
+ * local queue has left (messages and bytes), so one org cannot fill it for the others. Returns 0,
+ * SLUICE_PRODUCER_EFULL, SLUICE_PRODUCER_EORGFULL, SLUICE_PRODUCER_ETOOLARGE or
  * SLUICE_PRODUCER_EOTHER. */
 int sluice_producer_send(sluice_producer_t *p, const char *topic, const char *key, size_t key_len, char *payload,
-                         size_t len, const char *org, const char *source, const char *type, void *opaque);
+                         size_t len, const char *org, const char *source, const char *type, size_t orgs, void *opaque);
 
 /* 1 when the state is SLUICE_PRODUCER_UP: a broker was reachable at the last statistics report
  * or delivery, and no "all brokers down" error came after it. Any thread. */

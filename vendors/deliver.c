@@ -159,6 +159,7 @@ struct route {
     batch_t *age_head, *age_tail;     /* open batches, oldest first */
     batch_t *queue_head, *queue_tail; /* closed, waiting to be sent (now or after a backoff) */
     batch_t *send_head, *send_tail;   /* on the wire */
+    size_t sending;                   /* batches in send_head's list: its part of max_in_flight */
     double tokens, burst;
     int64_t tokens_ms;
     char *access_token;  /* OAuth2 vendors (ops->token_request): the cached token, wiped when dropped */
@@ -211,6 +212,7 @@ struct sluice_deliver {
     size_t dlq_in_flight;
     int64_t dlq_retry_due;
     lane_t *lanes[SLUICE_VENDOR_COUNT];
+    size_t routes; /* in every lane: with more than one, a route keeps to its share of max_in_flight */
     sluice_dmetrics_t metrics;
     sluice_metrics_server_t *msrv;
     int sigfd;
@@ -922,6 +924,7 @@ static void on_response(void *ud, const sluice_http_result_t *res)
     route_t *r = b->route;
     worker_t *w = r->lane->w;
     list_remove(&r->send_head, &r->send_tail, b);
+    r->sending--;
     free(b->body);
     b->body = NULL;
     sluice_dmetrics_latency(&w->metrics, r->lane->kind, res->seconds);
@@ -1018,6 +1021,7 @@ static void batch_post(worker_t *w, batch_t *b, const json_t *secret)
     }
     b->state = B_SENDING;
     list_append(&r->send_head, &r->send_tail, b);
+    r->sending++;
     sluice_dmetrics_batch(&w->metrics, r->lane->kind, b->n);
 }
 
@@ -1045,6 +1049,7 @@ static void on_token(void *ud, const sluice_http_result_t *res)
     route_t *r = b->route;
     worker_t *w = r->lane->w;
     list_remove(&r->send_head, &r->send_tail, b);
+    r->sending--;
     sluice_secure_zero(b->body, b->body_len);
     free(b->body);
     b->body = NULL;
@@ -1129,6 +1134,7 @@ static void token_fetch(worker_t *w, batch_t *b, const json_t *secret)
     }
     b->state = B_SENDING;
     list_append(&r->send_head, &r->send_tail, b);
+    r->sending++;
 }
 
 /* Dead-letters the items that have left the vendor's window since they were mapped (a batch
@@ -1265,8 +1271,15 @@ static int64_t route_pump(worker_t *w, route_t *r, int64_t now)
                 next = b->due_ms;
             continue;
         }
-        if (sluice_http_in_flight(w->http) >= w->cfg->delivery.max_in_flight)
+        size_t in_flight = sluice_http_in_flight(w->http), max = w->cfg->delivery.max_in_flight;
+        if (in_flight >= max)
             break; /* a finishing request wakes the loop */
+        /* Routes are pumped in the config's order, each taking every place it could: one
+         * integration whose vendor hung (30 s answers) with a backlog held all of max_in_flight,
+         * took each place again as it came free, and every other org's deliveries waited behind
+         * it. A route on the wire keeps within the room left for the others (alone, half). */
+        if (w->routes > 1 && r->sending > 0 && r->sending >= max - in_flight)
+            break;
         if (r->tokens < 1.0) {
             int64_t t = now + (int64_t)((1.0 - r->tokens) * 1000.0 / r->it->rate_limit_rps) + 1;
             if (t < next)
@@ -1720,6 +1733,7 @@ static int lane_create(worker_t *w, sluice_vendor_kind_t kind, sluice_err_t *err
                 return sluice_err_set(err, "out of memory");
             l->routes = nr;
             route_t *r = &l->routes[l->nroutes++];
+            w->routes++;
             memset(r, 0, sizeof(*r));
             r->lane = l;
             r->org = org;

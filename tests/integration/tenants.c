@@ -3,6 +3,7 @@
  * one gateway, configured as a careless operator might (the same cookie name on one registrable
  * domain), each checked for what the other org's visitor, key or cookie can make it do.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -223,11 +224,144 @@ static void pii_findings_of_one_org_do_not_crowd_out_another(void **state)
     assert_true(gwfix_metric(&F, "sluice_pii_findings_untracked_total") > 0);
 }
 
+/* ------------------------------------------------------------------ one Kafka queue, two orgs */
+
+/* The gateway again on yaml's config with kafka settings kafka (the text inside `kafka: {...}`). */
+static void restart_kafka(const char *kafka)
+{
+    gwfix_stop(&F, SIGTERM);
+    char yaml[16384];
+    snprintf(yaml, sizeof(yaml),
+             "version: 1\n"
+             "server:\n"
+             "  https: {listen: \"127.0.0.1:%d\", cert: %s/server.crt, key: %s/server.key}\n"
+             "  metrics: {listen: \"127.0.0.1:%d\"}\n"
+             "  threads: 1\n"
+             "  drain_timeout_ms: 15000\n"
+             "kafka: {brokers: \"%s\", %s}\n"
+             "redis: {url: \"%s\", timeout_ms: 500}\n"
+             "orgs:\n"
+             "  - id: acme\n"
+             "    sources: [{id: web, write_key_env: T_ACME_KEY, allowed_origins: [" ACME_SITE "]}]\n"
+             "    consent: {policy: allow}\n"
+             "  - id: globex\n"
+             "    sources: [{id: web, write_key_env: T_GLOBEX_KEY, allowed_origins: [" GLOBEX_SITE "]}]\n"
+             "    consent: {policy: allow}\n",
+             F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, kafka, F.redis.url);
+    snprintf(F.config, sizeof(F.config), "%s", gwfix_write("tenants-queue.yaml", yaml));
+    gwfix_start(&F);
+}
+
+typedef struct flood {
+    const char *body;
+    long status;
+    char answer[512];
+} flood_t;
+
+/* acme's request, sent from another thread: it waits for Kafka while globex's is sent. */
+static void *acme_post(void *arg)
+{
+    flood_t *fl = arg;
+    const char *headers[] = {"Authorization: Bearer " ACME_KEY, "Origin: " ACME_SITE, "Content-Type: application/json",
+                             NULL};
+    http_opts_t o = {.method = "POST", .headers = headers, .body = fl->body};
+    char url[128]; /* not gwfix_url: its buffer is the main thread's */
+    snprintf(url, sizeof(url), "https://127.0.0.1:%d/v1/batch", F.https_port);
+    http_resp_t r;
+    http_do(url, &o, F.ca, &r);
+    fl->status = r.curl_error ? -1 : r.status;
+    snprintf(fl->answer, sizeof(fl->answer), "%s", r.body ? r.body : "");
+    http_resp_dispose(&r);
+    return NULL;
+}
+
+/* acme's batch of n events of pad bytes of text each (static buffer). */
+static const char *acme_batch(int n, size_t pad, const char *tag)
+{
+    static char body[1 << 20];
+    char *fill = malloc(pad + 1);
+    assert_non_null(fill);
+    memset(fill, 'x', pad);
+    fill[pad] = '\0';
+    size_t len = (size_t)snprintf(body, sizeof(body), "{\"batch\":[");
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(body + len, sizeof(body) - len,
+                                "%s{\"type\":\"track\",\"event\":\"Flood\",\"messageId\":\"%s-%d\","
+                                "\"anonymousId\":\"flood-%d\",\"properties\":{\"pad\":\"%s\"}}",
+                                i ? "," : "", tag, i, i, fill);
+    snprintf(body + len, sizeof(body) - len, "]}");
+    free(fill);
+    return body;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* acme's flood holds the thread's Kafka queue (its events wait there while Kafka is slow), and
+ * globex's visitor sends one small event meanwhile: globex must get its answer, not acme's 503. */
+static void globex_event_during(flood_t *fl, const char *mid, size_t pad)
+{
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, acme_post, fl), 0);
+    sleep_ms(500); /* acme's events are queued now, and stay there for the linger (1.5 s) */
+    char body[8192];
+    assert_true(pad < sizeof(body) - 256);
+    snprintf(body, sizeof(body),
+             "{\"type\":\"track\",\"event\":\"Signup\",\"messageId\":\"%s\",\"properties\":{\"note\":\"%0*d\"}}", mid,
+             (int)pad, 0);
+    http_resp_t r;
+    long status = browser("POST", "/v1/track", GLOBEX_KEY, GLOBEX_SITE, NULL, body, &r);
+    print_message("globex during acme's flood: %ld %s\n", status, r.body);
+    http_resp_dispose(&r);
+    pthread_join(t, NULL);
+    print_message("acme's flood: %ld %s\n", fl->status, fl->answer);
+    assert_int_equal(status, 200);
+}
+
+/* Every org of a gateway shares each thread's Kafka queue (kafka.queue_max_messages). acme's
+ * public write key, used for one large batch while Kafka was slow, filled it, and globex's
+ * visitors were answered `503 the Kafka queue is full` until acme's events left it: one org's
+ * flood took the other's events. An org now keeps to its share and leaves room for the others. */
+static void one_org_does_not_fill_the_queue_for_another(void **state)
+{
+    (void)state;
+    restart_kafka("ack_timeout_ms: 10000, queue_max_messages: 20, properties: {linger.ms: 1500}");
+    flood_t fl = {.body = acme_batch(20, 16, "qflood")};
+    globex_event_during(&fl, "globex-during-flood", 1);
+    /* acme alone is not starved either: it kept half the queue, and its answer says why the rest
+     * was refused, so its client retries. */
+    assert_int_equal(fl.status, 503);
+    assert_true(gwfix_contains(fl.answer, "share"));
+    /* Once Kafka took acme's events, its share is free again. */
+    http_resp_t r;
+    assert_int_equal(browser("POST", "/v1/track", ACME_KEY, ACME_SITE, NULL,
+                             "{\"type\":\"track\",\"event\":\"After\",\"messageId\":\"acme-after-flood\"}", &r),
+                     200);
+    http_resp_dispose(&r);
+}
+
+/* The same with bytes (librdkafka's queue.buffering.max.kbytes, 1 GB by default, which 32 kB
+ * events reach before queue_max_messages): acme's events filled it to its last kilobyte, and
+ * globex's event of 4 kB was refused for acme's bytes. */
+static void one_org_does_not_fill_the_queue_bytes_for_another(void **state)
+{
+    (void)state;
+    restart_kafka("ack_timeout_ms: 10000, properties: {linger.ms: 1500, queue.buffering.max.kbytes: 64}");
+    flood_t fl = {.body = acme_batch(80, 1000, "bflood")}; /* 80 x 1.3 kB: over the 64 kB */
+    globex_event_during(&fl, "globex-during-big-flood", 4000);
+    assert_int_equal(fl.status, 503);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cookie_of_another_org_sent_first),
         cmocka_unit_test(pii_findings_of_one_org_do_not_crowd_out_another),
+        cmocka_unit_test(one_org_does_not_fill_the_queue_for_another),
+        cmocka_unit_test(one_org_does_not_fill_the_queue_bytes_for_another),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,109 @@
+/*
+ * One org's integration must not hold up another org's in the delivery worker: two orgs, each
+ * with a webhook of its own (one lane: the webhook vendor's), on the dev Kafka, PostgreSQL and
+ * HTTPS stubs. acme's endpoint hangs; globex's answers at once.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tests/integration/deliver_fix.h"
+
+static dfix_t F;
+static dstub_t SLOW, FAST;
+
+#define IN_FLIGHT 4
+
+static int setup(void **state)
+{
+    (void)state;
+    dfix_init(&F, NULL, NULL, NULL, 1);
+    /* acme's endpoint takes every request and never answers (the worker gives up after 30 s). */
+    dfix_stub(&F, &SLOW, "slow", "hangx200", NULL);
+    dfix_stub(&F, &FAST, "fast", NULL, NULL);
+    F.max_in_flight = IN_FLIGHT;
+    char integrations[2048];
+    /* dfix_write_config writes acme's integrations last: globex follows them as a second org. */
+    snprintf(integrations, sizeof(integrations),
+             "      - {name: hook, vendor: webhook, url: \"%s/in\", timeout_ms: 30000, rate_limit_rps: 1000,\n"
+             "         batch: {max_events: 1, max_wait_ms: 50}}\n"
+             "  - id: globex\n"
+             "    sources: [{id: web, write_key_env: DFIX_GLOBEX_KEY}]\n"
+             "    consent: {policy: allow}\n"
+             "    integrations:\n"
+             "      - {name: hook, vendor: webhook, url: \"%s/in\", batch: {max_events: 1, max_wait_ms: 50}}\n",
+             SLOW.url, FAST.url);
+    dfix_write_config(&F, integrations, NULL);
+    dfix_start_worker(&F, NULL, 1);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    sluice_th_teardown();
+    return 0;
+}
+
+/* delivery.max_in_flight is the worker's, for every org. Routes were served in the config's
+ * order, each taking every free place: acme's webhook, hung with a backlog, held all of them and
+ * took each again as it came free, so globex's events waited for acme's timeouts (30 s each
+ * round), however healthy globex's own endpoint was. */
+static void hung_vendor_of_one_org_does_not_hold_another(void **state)
+{
+    (void)state;
+    int64_t now = dfix_now_ms();
+    char *acme[12];
+    for (int i = 0; i < 12; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "acme-flood-%d", i);
+        acme[i] = dfix_envelope(id, now, NULL);
+    }
+    dfix_produce(&F, acme, 12, NULL);
+    for (int i = 0; i < 12; i++)
+        free(acme[i]);
+    /* acme's requests are on the wire, hanging. */
+    assert_true(dfix_wait_requests(&SLOW, 2, 15000) >= 2);
+    usleep(1000 * 1000);
+    size_t hung = dfix_wait_requests(&SLOW, 0, 0);
+    print_message("acme's hung requests: %zu of max_in_flight %d\n", hung, IN_FLIGHT);
+
+    char *g = dfix_envelope("globex-during-hang", dfix_now_ms(), NULL);
+    const char *from = "\"org\":\"acme\"";
+    char *at = strstr(g, from);
+    assert_non_null(at);
+    size_t glen = strlen(g);
+    char *globex = malloc(glen + 16);
+    assert_non_null(globex);
+    snprintf(globex, glen + 16, "%.*s\"org\":\"globex\"%s", (int)(at - g), g, at + strlen(from));
+    free(g);
+    int64_t t0 = dfix_now_ms();
+    dfix_produce(&F, &globex, 1, NULL);
+    free(globex);
+    size_t got = dfix_wait_requests(&FAST, 1, 8000);
+    print_message("globex's event at its endpoint: %zu request(s) after %lld ms\n", got,
+                  (long long)(dfix_now_ms() - t0));
+    assert_int_equal(got, 1);
+    json_t *reqs = dfix_requests(&FAST);
+    const char *body = json_string_value(json_object_get(json_array_get(reqs, 0), "body"));
+    assert_non_null(body);
+    assert_non_null(strstr(body, "globex-during-hang"));
+    json_decref(reqs);
+    /* acme still has some of the places: a slow vendor is not shut out either. */
+    assert_true(hung >= 1 && hung < IN_FLIGHT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(hung_vendor_of_one_org_does_not_hold_another),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
