@@ -469,7 +469,9 @@ static void session(sluice_enrichment_req_t *r, json_t *ev, sluice_reply_t *repl
             r->session_state = -1;
             return;
         }
+        r->prev = r->session;
         int started = sluice_session_advance(&r->session, have, r->en->received_ms / 1000, c->session_timeout_s);
+        r->have_prev = have && started == 1;
         char value[SLUICE_SESSION_VALUE_MAX + 1], set[SLUICE_SESSION_VALUE_MAX + 256];
         if (started == 2) { /* the cookie the browser holds stays right */
             r->session_state = 1;
@@ -497,13 +499,32 @@ write:;
     json_t *ctx = json_object_get(ev, "context");
     if (json_is_object(ctx) && !json_is_object(json_object_get(ctx, "session")))
         json_object_del(ctx, "session"); /* the gateway's, whatever the client put there */
+    /* The session the event happened in, by its own time (timestamp, corrected by sentAt), not
+     * by when it arrived: an SDK's offline queue flushed after the timeout carries events of the
+     * session the cookie held, and stamping them with the session their arrival began put them
+     * hours before its start (GA4 wants an event's time inside its session). An event less than
+     * the timeout before the session's start is of that session (a batch's first events precede
+     * the request); one of the cookie's earlier session is stamped with it; one older than
+     * either happened in a session no longer known, and gets none rather than a wrong one. */
+    const sluice_session_t *in = &r->session;
+    const char *ts = json_string_value(json_object_get(ev, "timestamp"));
+    int64_t t_ms, tmo = (int64_t)c->session_timeout_s;
+    if (ts != NULL && sluice_time_parse(ts, strlen(ts), 0, &t_ms) == 0 && t_ms / 1000 < in->start_s - tmo) {
+        int64_t t = t_ms / 1000;
+        if (!r->have_prev || t < r->prev.start_s - tmo || t > r->prev.last_s + tmo) {
+            if (json_is_object(ctx))
+                json_object_del(ctx, "session"); /* nor the client's */
+            return;
+        }
+        in = &r->prev;
+    }
     json_t *s = context_obj(ev, "session");
     if (s == NULL)
         return;
     char start[SLUICE_TIME_TEXT_MAX];
-    sluice_time_format(r->session.start_s * 1000, start);
-    json_object_set_new(s, "id", json_string(r->session.id));
-    json_object_set_new(s, "number", json_integer(r->session.number));
+    sluice_time_format(in->start_s * 1000, start);
+    json_object_set_new(s, "id", json_string(in->id));
+    json_object_set_new(s, "number", json_integer(in->number));
     json_object_set_new(s, "start", json_string(start));
 }
 

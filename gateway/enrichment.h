@@ -60,6 +60,10 @@ typedef struct sluice_enrichment_req {
     sluice_ua_hints_t hints;
     int session_state; /* 0: not yet looked at, 1: this request's session is in `session`, -1: none */
     sluice_session_t session;
+    /* The session the browser's cookie held when this request began another: an offline queue's
+     * events, flushed after the timeout, happened in it (have_prev 1), not in the new one. */
+    int have_prev;
+    sluice_session_t prev;
     const char *long_ua; /* the last user agent too long for the thread's cache (pool), and its answer */
     size_t long_ua_len;
     sluice_ua_result_t long_ua_res;

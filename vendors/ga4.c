@@ -1,9 +1,10 @@
 /*
  * GA4 Measurement Protocol (VENDORS.md, docs/vendors.md):
  *   POST {base_url}/mp/collect?measurement_id=…&api_secret=…
- *   body {client_id, user_id?, user_data?, consent?, events:[{name, params, timestamp_micros}]}
- * One request speaks for one client and one consent choice, so items are grouped by (client_id,
- * user_id, user_data, consent) and a batch holds at most 25 events of one group. Names and
+ *   body {client_id, user_id?, user_data?, consent?, user_location?, events:[{name, params, timestamp_micros}]}
+ * One request speaks for one client, one consent choice and one place, so items are grouped by
+ * (client_id, user_id, user_data, consent, user_location) and a batch holds at most 25 events of
+ * one group. Every event carries its session (session_id, engagement_time_msec) and its page. Names and
  * parameters are cut to GA4's limits (40-character names of letters of any script, digits and
  * '_' starting with a letter; 100-character values, longer for page_location, page_referrer and page_title;
  * 25 parameters). user_data
@@ -17,6 +18,7 @@
 
 #include "vendors/ga4.h"
 
+#include "common/time.h"
 #include "common/utf8.h"
 
 #define GA4_MAX_AGE_MS (72LL * 3600 * 1000)
@@ -162,9 +164,27 @@ static json_t *ga4_value(const char *s)
     return ga4_value_max(s, GA4_VALUE_MAX);
 }
 
-/* `_ga` is GA1.1.<random>.<seconds>; GA4's client id is <random>.<seconds>. */
+/* 1 when s is <digits>.<digits>: a client id as gtag itself gives it (gtag('get', …,
+ * 'client_id') answers "918273645.1700000000", the cookie without its GA1.1. prefix). */
+static int bare_client_id(const char *s)
+{
+    size_t a = strspn(s, "0123456789");
+    if (a == 0 || s[a] != '.')
+        return 0;
+    size_t b = strspn(s + a + 1, "0123456789");
+    return b > 0 && s[a + 1 + b] == '\0';
+}
+
+/* `_ga` is GA1.1.<random>.<seconds>; GA4's client id is <random>.<seconds>. A site that sends the
+ * client id gtag gave it (already <random>.<seconds>) means the same visitor: before, it was not
+ * a cookie value, so the anonymous id went instead, and GA4 counted gtag's visitor and the
+ * server's as two users that never joined. */
 static int client_id_from_ga(const char *ga, char *out, size_t cap)
 {
+    if (bare_client_id(ga)) {
+        int n = snprintf(out, cap, "%s", ga);
+        return n > 0 && (size_t)n < cap ? 0 : -1;
+    }
     const char *p = strchr(ga, '.');
     p = p ? strchr(p + 1, '.') : NULL;
     if (p == NULL || p[1] == '\0' || strchr(p + 1, '.') == NULL)
@@ -247,17 +267,66 @@ static void set_param(json_t *params, const char *key, json_t *value)
     json_object_set_new(params, name, value);
 }
 
+/* The session GA4 puts the event in (Measurement Protocol use cases: without session_id and
+ * engagement_time_msec an event is in no session, so it is missing from session-based reports,
+ * realtime and engaged sessions, and the visit's events count as sessions of their own). In order:
+ * the site's own session_id/session_number in properties (gtag's, from `gtag('get', …,
+ * 'session_id')`: the server events then join the gtag session rather than start another), else
+ * the gateway's context.session (session_id its start in Unix seconds, as gtag's is, unique per
+ * client_id), else the SDK's context.sessionId (RudderStack's, a start in milliseconds). Set
+ * before the other parameters so the 25-parameter cut never drops them. engagement_time_msec is
+ * the client's when it sent a positive one, else 1: GA4 wants it on every event for realtime and
+ * engagement, and sluice does not measure engagement, so it claims the least it can. */
+static void session_params(const sluice_envelope_t *e, json_t *params)
+{
+    const json_t *props = e->properties;
+    json_t *sid = json_object_get(props, "session_id");
+    json_t *snum = json_object_get(props, "session_number");
+    if (json_is_integer(sid) || (json_is_string(sid) && json_string_length(sid) > 0)) {
+        set_param(params, "session_id",
+                  json_is_integer(sid) ? json_integer(json_integer_value(sid)) : ga4_value(json_string_value(sid)));
+        if (json_is_integer(snum))
+            set_param(params, "session_number", json_integer(json_integer_value(snum)));
+    } else {
+        const char *start = sluice_envelope_str(e, "context.session.start");
+        json_t *number = sluice_envelope_get(e, "context.session.number");
+        json_t *sdk = sluice_envelope_get(e, "context.sessionId");
+        int64_t ms;
+        if (start != NULL && sluice_time_parse(start, strlen(start), 0, &ms) == 0) {
+            set_param(params, "session_id", json_integer((json_int_t)(ms / 1000)));
+            if (json_is_integer(number))
+                set_param(params, "session_number", json_integer(json_integer_value(number)));
+        } else if (json_is_integer(sdk) || (json_is_string(sdk) && json_string_length(sdk) > 0)) {
+            set_param(params, "session_id",
+                      json_is_integer(sdk) ? json_integer(json_integer_value(sdk)) : ga4_value(json_string_value(sdk)));
+        }
+    }
+    json_t *eng = json_object_get(props, "engagement_time_msec");
+    if (json_is_integer(eng) && json_integer_value(eng) > 0)
+        set_param(params, "engagement_time_msec", json_integer(json_integer_value(eng)));
+    else
+        set_param(params, "engagement_time_msec", json_integer(1));
+}
+
 static json_t *event_params(const sluice_envelope_t *e)
 {
     json_t *params = json_object();
-    if (strcmp(e->type, "page") == 0) {
-        const char *v;
-        if ((v = sluice_envelope_str(e, "context.page.url")) != NULL)
-            set_param(params, "page_location", ga4_value_max(v, GA4_LOCATION_MAX));
-        if ((v = sluice_envelope_str(e, "context.page.title")) != NULL)
-            set_param(params, "page_title", ga4_value_max(v, GA4_TITLE_MAX));
-        if ((v = sluice_envelope_str(e, "context.page.referrer")) != NULL && v[0] != '\0')
-            set_param(params, "page_referrer", ga4_value_max(v, GA4_REFERRER_MAX));
+    session_params(e, params);
+    /* The page of every event, as gtag sends it with each (dl, dt, dr): a purchase without
+     * page_location is "(not set)" in GA4's page and landing-page reports, where gtag's is on its
+     * page. A page event's own properties when its context has none (Segment's and RudderStack's
+     * server libraries send url, title and referrer only there). */
+    int page = strcmp(e->type, "page") == 0;
+    static const char *const fields[3][3] = {{"page_location", "context.page.url", "properties.url"},
+                                             {"page_title", "context.page.title", "properties.title"},
+                                             {"page_referrer", "context.page.referrer", "properties.referrer"}};
+    static const size_t max[3] = {GA4_LOCATION_MAX, GA4_TITLE_MAX, GA4_REFERRER_MAX};
+    for (size_t i = 0; i < 3; i++) {
+        const char *v = sluice_envelope_str(e, fields[i][1]);
+        if ((v == NULL || v[0] == '\0') && page)
+            v = sluice_envelope_str(e, fields[i][2]);
+        if (v != NULL && v[0] != '\0')
+            set_param(params, fields[i][0], ga4_value_max(v, max[i]));
     }
     /* A screen_view's screen is its screen_name parameter (Firebase's Param.SCREEN_NAME, what GA4's
      * "Page title and screen name" reports read): without it every screen_view was one unnamed
@@ -340,6 +409,40 @@ static json_t *user_data(const sluice_envelope_t *e)
     return ud;
 }
 
+/* The visitor's location, from the gateway's geolocation (context.location: enrichment.md), as
+ * the Measurement Protocol's user_location (country_id ISO 3166-1 alpha-2, region_id ISO 3166-2,
+ * city). Without it GA4 cannot place the event where the browser was: the request comes from the
+ * gateway's host, not the visitor's, so GA4's country and city reports showed every server event
+ * in the data centre or "(not set)". Only with a two-letter country code (a client's own
+ * context.location, Segment's, carries a country name): a region or city without their country
+ * is no place. NULL when there is none. */
+static json_t *user_location(const sluice_envelope_t *e)
+{
+    const char *cc = sluice_envelope_str(e, "context.location.countryCode");
+    if (cc == NULL || strlen(cc) != 2 || !isalpha((unsigned char)cc[0]) || !isalpha((unsigned char)cc[1]))
+        return NULL;
+    json_t *loc = json_object();
+    char id[16];
+    snprintf(id, sizeof(id), "%c%c", toupper((unsigned char)cc[0]), toupper((unsigned char)cc[1]));
+    json_object_set_new(loc, "country_id", json_string(id));
+    const char *rc = sluice_envelope_str(e, "context.location.regionCode");
+    size_t rl = rc != NULL ? strlen(rc) : 0;
+    int alnum = rl > 0 && rl <= 3;
+    for (size_t i = 0; alnum && i < rl; i++)
+        alnum = isalnum((unsigned char)rc[i]) != 0;
+    /* A subdivision's own code ("CA", "ENG"): ISO 3166-2 is the country's code, '-' and it. */
+    if (alnum) {
+        snprintf(id, sizeof(id), "%s-%s", json_string_value(json_object_get(loc, "country_id")), rc);
+        for (char *c = id; *c != '\0'; c++)
+            *c = (char)toupper((unsigned char)*c);
+        json_object_set_new(loc, "region_id", json_string(id));
+    }
+    const char *city = sluice_envelope_str(e, "context.location.city");
+    if (city != NULL && city[0] != '\0')
+        json_object_set_new(loc, "city", ga4_value(city));
+    return loc;
+}
+
 static sluice_map_result_t map(const sluice_integration_t *it, const sluice_envelope_t *e, int64_t now_ms,
                                sluice_vendor_item_t *out, char *why, size_t why_len)
 {
@@ -398,6 +501,9 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
         }
         json_object_set_new(group, "consent", json_pack("{s:s}", "ad_user_data", granted ? "GRANTED" : "DENIED"));
     }
+    json_t *loc = user_location(e);
+    if (loc != NULL)
+        json_object_set_new(group, "user_location", loc); /* one request speaks for one place too */
     json_t *ev = json_object();
     json_object_set_new(ev, "name", json_string(name));
     json_object_set_new(ev, "params", event_params(e));

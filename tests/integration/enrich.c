@@ -30,6 +30,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
+#include "common/time.h"
 #include "tests/integration/gwfix.h"
 
 static gwfix_t F;
@@ -570,6 +571,61 @@ static void test_session(void **state)
     json_decref(all1);
 }
 
+/* An SDK's offline queue flushed after the inactivity timeout: its events happened in the
+ * session the browser's cookie held, by their own time (timestamp, read against sentAt), not in
+ * the one their arrival began. Before, they were stamped with the new session, hours before its
+ * start at worst, and GA4's session_id put them in it. An event older than any session the
+ * gateway knows gets none, not the current one. */
+static void test_session_offline(void **state)
+{
+    (void)state;
+    char queued_at[SLUICE_TIME_TEXT_MAX], now[SLUICE_TIME_TEXT_MAX], old[SLUICE_TIME_TEXT_MAX];
+    int64_t t0 = sluice_now_ms();
+    sent_t a = post(ACME_KEY, "enrich-off-1", IPHONE, NULL, NULL, NULL);
+    assert_int_equal(a.status, 200);
+    assert_true(strncmp(a.cookie, "_sluice_ses=1.", 14) == 0);
+    /* Offline past the timeout (2 s); the queue then sends an event of 200 ms after t0. */
+    struct timespec ts = {3, 200 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    sluice_time_format(t0 + 200, queued_at);
+    sluice_time_format(sluice_now_ms(), now);
+    char extra[256];
+    snprintf(extra, sizeof(extra), ",\"timestamp\":\"%s\",\"sentAt\":\"%s\"", queued_at, now);
+    sent_t b = post(ACME_KEY, "enrich-off-queued", IPHONE, a.cookie, extra, NULL);
+    assert_int_equal(b.status, 200);
+    assert_true(strncmp(b.cookie, "_sluice_ses=1.", 14) == 0); /* this request began session 2 */
+    /* An hour-old event in session 2: it happened in none the gateway knows. */
+    sluice_time_format(sluice_now_ms() - 3600 * 1000, old);
+    sluice_time_format(sluice_now_ms(), now);
+    snprintf(extra, sizeof(extra), ",\"timestamp\":\"%s\",\"sentAt\":\"%s\",\"context\":{\"session\":{\"id\":\"x\"}}",
+             old, now);
+    assert_int_equal(post(ACME_KEY, "enrich-off-old", IPHONE, b.cookie, extra, NULL).status, 200);
+    assert_int_equal(post(ACME_KEY, "enrich-off-now", IPHONE, b.cookie, NULL, NULL).status, 200);
+
+    json_t *all1, *all2;
+    json_t *e1 = envelope("enrich-off-1", &all1);
+    json_t *eq = envelope("enrich-off-queued", &all2);
+    assert_non_null(at(e1, "session", "id"));
+    assert_non_null(at(eq, "session", "id"));
+    assert_string_equal(at(eq, "session", "id"), at(e1, "session", "id"));
+    assert_string_equal(at(eq, "session", "start"), at(e1, "session", "start"));
+    json_t *sq = json_object_get(json_object_get(json_object_get(eq, "event"), "context"), "session");
+    assert_int_equal(json_integer_value(json_object_get(sq, "number")), 1);
+    char first_id[64];
+    snprintf(first_id, sizeof(first_id), "%s", at(e1, "session", "id"));
+    json_decref(all1);
+    json_decref(all2);
+
+    json_t *eo = envelope("enrich-off-old", &all1);
+    assert_null(json_object_get(json_object_get(json_object_get(eo, "event"), "context"), "session"));
+    json_decref(all1);
+    json_t *en = envelope("enrich-off-now", &all1); /* the cookie's session 2 goes on */
+    json_t *sn = json_object_get(json_object_get(json_object_get(en, "event"), "context"), "session");
+    assert_int_equal(json_integer_value(json_object_get(sn, "number")), 2);
+    assert_string_not_equal(at(en, "session", "id"), first_id);
+    json_decref(all1);
+}
+
 /* globex's session cookie needs the analytics category: without it no session, and a session
  * cookie the browser still has is deleted; with it, a session. */
 static void test_session_consent(void **state)
@@ -738,6 +794,7 @@ int main(void)
         cmocka_unit_test(test_times),
         cmocka_unit_test(test_long_user_agent_once_per_request),
         cmocka_unit_test(test_session),
+        cmocka_unit_test(test_session_offline),
         cmocka_unit_test(test_session_consent),
         cmocka_unit_test(test_database_rewritten_in_place),
         cmocka_unit_test(test_ua_regexes_rewritten_in_place),

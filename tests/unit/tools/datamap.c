@@ -347,8 +347,11 @@ static char *mapped(const sluice_integration_t *it, const char *type, const char
                            "context", "userAgent", "UA-base", "ip", "192.0.2.1");
     if (strcmp(type, "track") == 0)
         json_object_set_new(ev, "event", json_string("Order Completed"));
-    if (it->vendor == SLUICE_VENDOR_GA4) /* GA4 sends user_data only with a user id */
+    if (it->vendor == SLUICE_VENDOR_GA4) { /* GA4 sends user_data only with a user id */
         json_object_set_new(ev, "userId", json_string("user-base"));
+        /* and user_location only with a two-letter country code */
+        json_object_set_new(json_object_get(ev, "context"), "location", json_pack("{s:s}", "countryCode", "ZZ"));
+    }
     if (path != NULL)
         set_path(ev, path, json_string(value));
     char when[SLUICE_TIME_TEXT_MAX];
@@ -446,6 +449,15 @@ static void check_vendor(const char *integration)
             snprintf(raw, sizeof(raw), "raw-%zu-%zu", i, k);
             if (strcmp(path, "context.vendorIds.ga") == 0) {
                 if (!reaches(it, path, "GA1.1.424242.171717", "\"424242.171717\""))
+                    fail_msg("%s: %s does not reach %s", it->name, path, as);
+                checked++;
+                continue;
+            }
+            /* GA4's user_location takes ISO codes: a country's two letters, a region's code after
+             * its country's */
+            if (strcmp(path, "context.location.countryCode") == 0 || strcmp(path, "context.location.regionCode") == 0) {
+                int country = strcmp(path, "context.location.countryCode") == 0;
+                if (!reaches(it, path, country ? "GB" : "ENG", country ? "\"GB\"" : "\"ZZ-ENG\""))
                     fail_msg("%s: %s does not reach %s", it->name, path, as);
                 checked++;
                 continue;
@@ -640,9 +652,11 @@ static void check_guard(const char *mode)
     json_t *f;
     json_array_foreach(json_object_get(m, "fields"), i, f) {
         const char *path = str(f, "path");
-        /* context.vendorIds.ga is GA4's own cookie format (test_vendor_table_ga4 checks it) */
+        /* context.vendorIds.ga is GA4's own cookie format, context.location's codes ISO's
+         * (test_vendor_table_ga4 checks them) */
         if (strcmp(str(f, "set_by"), "event") != 0 || strchr(path, '[') != NULL ||
-            strcmp(path, "context.vendorIds.ga") == 0)
+            strcmp(path, "context.vendorIds.ga") == 0 || strcmp(path, "context.location.countryCode") == 0 ||
+            strcmp(path, "context.location.regionCode") == 0)
             continue;
         json_t *ev = json_pack("{s:s,s:s,s:s}", "type", "track", "event", "Order Completed", "anonymousId", "a-1");
         const char *sent_value = strstr(path, "birthday") ? "1990-01-31" : "90210";
@@ -682,8 +696,10 @@ static void check_guard(const char *mode)
                 continue;
             json_array_foreach(json_object_get(r, "paths"), pi, p) {
                 const char *path = json_string_value(p);
-                if (strchr(path, '[') != NULL || strcmp(path, "context.vendorIds.ga") == 0)
-                    continue;
+                if (strchr(path, '[') != NULL || strcmp(path, "context.vendorIds.ga") == 0 ||
+                    strcmp(path, "context.location.countryCode") == 0 ||
+                    strcmp(path, "context.location.regionCode") == 0)
+                    continue; /* formats of their own: test_vendor_table_ga4 */
                 const char *value = strstr(path, "mail")       ? "jane@example.com"
                                     : strstr(path, "phone")    ? "+15551234567"
                                     : strstr(path, "birthday") ? "1990-01-31"

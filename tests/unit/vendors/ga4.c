@@ -101,6 +101,16 @@ static void test_client_id(void **state)
     assert_string_equal(json_string_value(json_object_get(g, "client_id")), "a1b2c3d4-0000-4000-8000-000000000001");
     json_decref(ev);
     json_decref(g);
+    /* The client id as gtag('get', …, 'client_id') gives it: the same visitor as gtag's. Before,
+     * the anonymous id went instead, and GA4 counted two users. Not a number pair: not one. */
+    ev = mapped("{\"context\":{\"vendorIds\":{\"ga\":\"918273645.1700000000\"}}}", &g);
+    assert_string_equal(json_string_value(json_object_get(g, "client_id")), "918273645.1700000000");
+    json_decref(ev);
+    json_decref(g);
+    ev = mapped("{\"context\":{\"vendorIds\":{\"ga\":\"abc.123\"}}}", &g);
+    assert_string_equal(json_string_value(json_object_get(g, "client_id")), "a1b2c3d4-0000-4000-8000-000000000001");
+    json_decref(ev);
+    json_decref(g);
 }
 
 static void test_user_data(void **state)
@@ -456,6 +466,127 @@ static void test_names_in_any_script(void **state)
     json_decref(ev);
 }
 
+/* The session GA4 puts an event in: without session_id and engagement_time_msec a Measurement
+ * Protocol event is in no session (missing from session reports, realtime and engaged sessions).
+ * Before, GA4 got neither. The gateway's session: session_id its start in Unix seconds (gtag's
+ * form), session_number its number; engagement_time_msec 1 (sluice measures none). */
+static void test_session(void **state)
+{
+    (void)state;
+    json_t *ev = mapped("{\"context\":{\"session\":{\"id\":\"0123456789abcdef0123456789abcdef\",\"number\":3,"
+                        "\"start\":\"2026-11-23T14:30:00.000Z\"}}}",
+                        NULL);
+    json_t *params = json_object_get(ev, "params");
+    assert_true(json_is_integer(json_object_get(params, "session_id")));
+    assert_int_equal(json_integer_value(json_object_get(params, "session_id")), 1795444200);
+    assert_int_equal(json_integer_value(json_object_get(params, "session_number")), 3);
+    assert_int_equal(json_integer_value(json_object_get(params, "engagement_time_msec")), 1);
+    json_decref(ev);
+    /* The site's own gtag session (properties.session_id, from gtag('get')) wins: the server's
+     * events then join the gtag session instead of making a second one; so does its engagement. */
+    ev = mapped("{\"properties\":{\"session_id\":\"1795444000\",\"session_number\":7,\"engagement_time_msec\":"
+                "5400},\"context\":{\"session\":{\"id\":\"0123456789abcdef0123456789abcdef\",\"number\":3,"
+                "\"start\":\"2026-11-23T14:30:00.000Z\"}}}",
+                NULL);
+    params = json_object_get(ev, "params");
+    assert_string_equal(json_string_value(json_object_get(params, "session_id")), "1795444000");
+    assert_int_equal(json_integer_value(json_object_get(params, "session_number")), 7);
+    assert_int_equal(json_integer_value(json_object_get(params, "engagement_time_msec")), 5400);
+    json_decref(ev);
+    /* An app SDK's own session (RudderStack's context.sessionId) when the gateway kept none. */
+    ev = mapped("{\"context\":{\"sessionId\":1795444123456}}", NULL);
+    params = json_object_get(ev, "params");
+    assert_int_equal(json_integer_value(json_object_get(params, "session_id")), 1795444123456LL);
+    assert_null(json_object_get(params, "session_number"));
+    json_decref(ev);
+    /* 25 parameters at most: the session's are never the ones cut. */
+    char edit[2048];
+    int o = snprintf(edit, sizeof(edit),
+                     "{\"context\":{\"session\":{\"number\":1,\"start\":\"2026-11-23T14:30:00.000Z\"}},"
+                     "\"properties\":{");
+    for (int i = 0; i < 40; i++)
+        o += snprintf(edit + o, sizeof(edit) - (size_t)o, "%s\"p%02d\":%d", i ? "," : "", i, i);
+    snprintf(edit + o, sizeof(edit) - (size_t)o, "}}");
+    ev = mapped(edit, NULL);
+    params = json_object_get(ev, "params");
+    assert_int_equal(json_object_size(params), 25);
+    assert_int_equal(json_integer_value(json_object_get(params, "session_id")), 1795444200);
+    assert_non_null(json_object_get(params, "engagement_time_msec"));
+    json_decref(ev);
+}
+
+/* The page goes with every event, as gtag's does: a purchase without page_location is "(not set)"
+ * in GA4's page reports. Before, only page_view had it. A page event from a server library, whose
+ * page is only in its properties (Segment's url, title, referrer), got no page_location at all. */
+static void test_page_everywhere(void **state)
+{
+    (void)state;
+    json_t *ev = mapped(NULL, NULL); /* the reference purchase, on the thank-you page */
+    json_t *params = json_object_get(ev, "params");
+    assert_non_null(json_object_get(params, "page_location"));
+    assert_string_equal(json_string_value(json_object_get(params, "page_location")),
+                        "https://shop.acme.test/checkout/done?fbclid=IwAR2xQ");
+    assert_string_equal(json_string_value(json_object_get(params, "page_title")), "Thank you");
+    assert_string_equal(json_string_value(json_object_get(params, "page_referrer")), "https://shop.acme.test/cart");
+    json_decref(ev);
+    ev = mapped("{\"type\":\"page\",\"context\":{\"page\":null},\"properties\":{\"url\":\"https://shop.acme.test/"
+                "p?utm_source=news\",\"title\":\"Mugs\",\"referrer\":\"https://news.test/\"}}",
+                NULL);
+    params = json_object_get(ev, "params");
+    assert_non_null(json_object_get(params, "page_location"));
+    assert_string_equal(json_string_value(json_object_get(params, "page_location")),
+                        "https://shop.acme.test/p?utm_source=news");
+    assert_string_equal(json_string_value(json_object_get(params, "page_title")), "Mugs");
+    assert_string_equal(json_string_value(json_object_get(params, "page_referrer")), "https://news.test/");
+    json_decref(ev);
+}
+
+/* Where the visitor was: the gateway's geolocation (context.location) as user_location. GA4 sees
+ * the gateway's host send the request, so before every server event was placed in its data
+ * centre or nowhere. A client's own location with a country name is no ISO code: left out. */
+static void test_user_location(void **state)
+{
+    (void)state;
+    json_t *g;
+    json_t *ev = mapped("{\"context\":{\"location\":{\"country\":\"United Kingdom\",\"countryCode\":\"GB\","
+                        "\"region\":\"England\",\"regionCode\":\"ENG\",\"city\":\"London\"}}}",
+                        &g);
+    json_t *loc = json_object_get(g, "user_location");
+    assert_non_null(loc);
+    assert_string_equal(json_string_value(json_object_get(loc, "country_id")), "GB");
+    assert_string_equal(json_string_value(json_object_get(loc, "region_id")), "GB-ENG");
+    assert_string_equal(json_string_value(json_object_get(loc, "city")), "London");
+    json_decref(ev);
+    json_decref(g);
+    /* geo: country only */
+    ev = mapped("{\"context\":{\"location\":{\"country\":\"United States\",\"countryCode\":\"US\"}}}", &g);
+    loc = json_object_get(g, "user_location");
+    assert_non_null(loc);
+    assert_string_equal(json_string_value(json_object_get(loc, "country_id")), "US");
+    assert_int_equal(json_object_size(loc), 1);
+    json_decref(ev);
+    json_decref(g);
+    /* Segment's mobile context.location: a country name, no code. */
+    ev = mapped("{\"context\":{\"location\":{\"country\":\"United States\",\"city\":\"Austin\"}}}", &g);
+    assert_null(json_object_get(g, "user_location"));
+    json_decref(ev);
+    json_decref(g);
+    /* Two places are two requests: the same client in two groups. */
+    size_t la, lb;
+    char *a = vfix_envelope("{\"context\":{\"location\":{\"countryCode\":\"GB\"}}}", &la);
+    char *b = vfix_envelope("{\"context\":{\"location\":{\"countryCode\":\"FR\"}}}", &lb);
+    sluice_vendor_item_t ia, ib;
+    char why[256];
+    const sluice_integration_t *it = vfix_integration(cfg, "ga4");
+    vfix_map(it, a, la, VFIX_NOW_MS, SLUICE_MAP_OK, &ia, why, sizeof(why));
+    vfix_map(it, b, lb, VFIX_NOW_MS, SLUICE_MAP_OK, &ib, why, sizeof(why));
+    assert_string_not_equal(ia.group, ib.group);
+    sluice_vendor_item_dispose(&ia);
+    sluice_vendor_item_dispose(&ib);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -466,6 +597,8 @@ int main(void)
         cmocka_unit_test(test_classify),         cmocka_unit_test(test_reserved_names),
         cmocka_unit_test(test_single_product),   cmocka_unit_test(test_page_limits),
         cmocka_unit_test(test_digests_stay_out), cmocka_unit_test(test_names_in_any_script),
+        cmocka_unit_test(test_session),          cmocka_unit_test(test_page_everywhere),
+        cmocka_unit_test(test_user_location),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
