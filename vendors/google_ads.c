@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto/ct.h"
 #include "vendors/vendor.h"
 
 #define GADS_MAX_AGE_MS (90LL * 24 * 3600 * 1000) /* the longest click-through conversion window */
@@ -57,12 +56,6 @@ static const sluice_vendor_option_t options[] = {
     {.name = NULL},
 };
 
-static int needs_secret(const sluice_integration_t *it)
-{
-    (void)it;
-    return 1;
-}
-
 static void add_identifier(json_t *ids, const char *key, const char *hash)
 {
     if (hash != NULL && json_array_size(ids) < 5)
@@ -74,10 +67,8 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
 {
     if (strcmp(e->type, "track") != 0)
         return SLUICE_MAP_SKIP;
-    if (now_ms - e->time_ms > GADS_MAX_AGE_MS) {
-        snprintf(why, why_len, "%s", TOO_OLD);
+    if (sluice_vendor_too_old(&sluice_vendor_google_ads, e, now_ms, why, why_len))
         return SLUICE_MAP_DEAD;
-    }
     json_t *ev = json_object();
     static const char *const click_ids[] = {"gclid", "gbraid", "wbraid"};
     for (size_t i = 0; i < 3; i++) {
@@ -103,9 +94,7 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     json_object_set_new(ev, "conversionAction", json_string(action));
     sluice_vendor_time_google(e->time_ms, when, sizeof(when));
     json_object_set_new(ev, "conversionDateTime", json_string(when));
-    const json_t *props = e->properties;
-    static const char *const value_names[] = {"value", "revenue", "total", NULL};
-    json_t *value = sluice_vendor_first_number(e, props, value_names); /* as the client sent it */
+    json_t *value = sluice_vendor_value_json(e); /* as the client sent it */
     if (value != NULL)
         json_object_set_new(ev, "conversionValue", value);
     char cur[SLUICE_VENDOR_CURRENCY_CAP];
@@ -116,15 +105,6 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     if (it->consent != NULL) /* the worker sends it only with the integration's consent category */
         json_object_set_new(ev, "consent", json_pack("{s:s}", "adUserData", "GRANTED"));
     return sluice_vendor_item_body(ev, out, why, why_len);
-}
-
-static char *header(const char *name, const char *value)
-{
-    size_t n = strlen(name) + strlen(value) + 3;
-    char *s = malloc(n);
-    if (s != NULL)
-        snprintf(s, n, "%s: %s", name, value);
-    return s;
 }
 
 static int build_mode(const sluice_integration_t *it, const json_t *secret, const sluice_vendor_item_t *const *items,
@@ -140,25 +120,17 @@ static int build_mode(const sluice_integration_t *it, const json_t *secret, cons
              sluice_vendor_opt(it, "customer_id"));
     out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://googleads.googleapis.com", path);
     const char *login = sluice_vendor_opt(it, "login_customer_id");
-    char bearer[24 + 2048];
-    if (strlen(token) > 2048)
-        goto oom;
-    snprintf(bearer, sizeof(bearer), "Bearer %s", token);
-    if (out->url == NULL || (out->headers[out->header_count++] = header("Authorization", bearer)) == NULL ||
-        (out->headers[out->header_count++] = header("developer-token", dev)) == NULL ||
-        (login != NULL && (out->headers[out->header_count++] = header("login-customer-id", login)) == NULL) ||
-        (out->headers[out->header_count++] = strdup("Content-Type: application/json")) == NULL)
-        goto oom;
-    sluice_secure_zero(bearer, sizeof(bearer));
-    if (sluice_vendor_join("{\"conversions\":[", items, n,
+    if (out->url == NULL || sluice_vendor_request_bearer(out, token) != 0 ||
+        sluice_vendor_request_header(out, "developer-token", dev) != 0 ||
+        (login != NULL && sluice_vendor_request_header(out, "login-customer-id", login) != 0) ||
+        sluice_vendor_request_header(out, "Content-Type", "application/json") != 0 ||
+        sluice_vendor_join("{\"conversions\":[", items, n,
                            validate ? "],\"partialFailure\":true,\"validateOnly\":true}" : "],\"partialFailure\":true}",
-                           &out->body, &out->body_len) != 0)
-        goto oom;
+                           &out->body, &out->body_len) != 0) {
+        sluice_vendor_request_dispose(out);
+        return sluice_err_set(err, "google_ads: out of memory building a request");
+    }
     return 0;
-oom:
-    sluice_secure_zero(bearer, sizeof(bearer));
-    sluice_vendor_request_dispose(out);
-    return sluice_err_set(err, "google_ads: out of memory building a request");
 }
 
 static int build(const sluice_integration_t *it, const json_t *secret, const char *group,
@@ -355,7 +327,7 @@ static size_t refused(const char *body, size_t len, size_t n, unsigned char *out
 const sluice_vendor_ops_t sluice_vendor_google_ads = {
     .name = "google_ads",
     .kind = SLUICE_VENDOR_GOOGLE_ADS,
-    .needs_secret = needs_secret,
+    .needs_secret = sluice_vendor_needs_secret,
     .map = map,
     .build = build,
     .classify = classify,

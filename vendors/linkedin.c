@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto/ct.h"
 #include "vendors/vendor.h"
 
 #define LI_MAX_AGE_MS (90LL * 24 * 3600 * 1000)
@@ -39,12 +38,6 @@ static const sluice_vendor_option_t options[] = {
     {.name = NULL},
 };
 
-static int needs_secret(const sluice_integration_t *it)
-{
-    (void)it;
-    return 1;
-}
-
 static sluice_map_result_t map(const sluice_integration_t *it, const sluice_envelope_t *e, int64_t now_ms,
                                sluice_vendor_item_t *out, char *why, size_t why_len)
 {
@@ -62,9 +55,8 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
         json_decref(ids);
         return SLUICE_MAP_SKIP; /* nobody LinkedIn could match */
     }
-    if (now_ms - e->time_ms > LI_MAX_AGE_MS) {
+    if (sluice_vendor_too_old(&sluice_vendor_linkedin, e, now_ms, why, why_len)) {
         json_decref(ids);
-        snprintf(why, why_len, "%s", TOO_OLD);
         return SLUICE_MAP_DEAD;
     }
     char urn[96];
@@ -83,48 +75,32 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     return sluice_vendor_item_body(ev, out, why, why_len);
 }
 
-static char *header(const char *name, const char *value)
-{
-    size_t n = strlen(name) + strlen(value) + 3;
-    char *s = malloc(n);
-    if (s != NULL)
-        snprintf(s, n, "%s: %s", name, value);
-    return s;
-}
-
 static int build(const sluice_integration_t *it, const json_t *secret, const char *group,
                  const sluice_vendor_item_t *const *items, size_t n, int64_t now_ms, sluice_vendor_request_t *out,
                  sluice_err_t *err)
 {
     (void)group;
     (void)now_ms;
-    memset(out, 0, sizeof(*out));
-    const char *token = json_string_value(json_object_get(secret, "access_token"));
+    const char *token = sluice_vendor_access_token(secret, "linkedin", out, err);
     if (token == NULL)
-        return sluice_err_set(err, "linkedin: the vault secret has no access_token");
-    size_t bl = strlen(token) + 8;
-    char *bearer = malloc(bl);
+        return -1;
     out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://api.linkedin.com", "/rest/conversionEvents");
-    if (bearer == NULL || out->url == NULL)
-        goto oom;
-    snprintf(bearer, bl, "Bearer %s", token);
-    if ((out->headers[out->header_count++] = header("Authorization", bearer)) == NULL ||
-        (out->headers[out->header_count++] = header("LinkedIn-Version", sluice_vendor_opt(it, "api_version"))) ==
-            NULL ||
-        (out->headers[out->header_count++] = strdup("X-Restli-Protocol-Version: 2.0.0")) == NULL ||
-        (out->headers[out->header_count++] = strdup("X-RestLi-Method: BATCH_CREATE")) == NULL ||
-        (out->headers[out->header_count++] = strdup("Content-Type: application/json")) == NULL ||
-        sluice_vendor_join("{\"elements\":[", items, n, "]}", &out->body, &out->body_len) != 0)
-        goto oom;
-    sluice_secure_zero(bearer, bl);
-    free(bearer);
+    if (out->url == NULL || sluice_vendor_request_bearer(out, token) != 0 ||
+        sluice_vendor_request_header(out, "LinkedIn-Version", sluice_vendor_opt(it, "api_version")) != 0 ||
+        sluice_vendor_request_header(out, "X-Restli-Protocol-Version", "2.0.0") != 0 ||
+        sluice_vendor_request_header(out, "X-RestLi-Method", "BATCH_CREATE") != 0 ||
+        sluice_vendor_request_header(out, "Content-Type", "application/json") != 0 ||
+        sluice_vendor_join("{\"elements\":[", items, n, "]}", &out->body, &out->body_len) != 0) {
+        sluice_vendor_request_dispose(out);
+        return sluice_err_set(err, "linkedin: out of memory building a request");
+    }
     return 0;
-oom:
-    if (bearer != NULL)
-        sluice_secure_zero(bearer, bl);
-    free(bearer);
-    sluice_vendor_request_dispose(out);
-    return sluice_err_set(err, "linkedin: out of memory building a request");
+}
+
+/* A refused element of a BATCH_CREATE answer: its status is an HTTP error. */
+static int element_refused(const json_t *el)
+{
+    return json_integer_value(json_object_get(el, "status")) >= 400;
 }
 
 /* A BATCH_CREATE answer lists a status per element ({"elements":[{"status":201},{"status":400}]}):
@@ -143,7 +119,7 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
         size_t i, refused = 0, n = json_array_size(json_object_get(root, "elements"));
         json_t *el;
         json_array_foreach(json_object_get(root, "elements"), i, el) {
-            if (json_integer_value(json_object_get(el, "status")) >= 400)
+            if (element_refused(el))
                 refused++;
         }
         if (refused > 0) {
@@ -173,24 +149,13 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
  * request, in its order (Rest.li batch create: "elements" in the order of the input). */
 static size_t refused(const char *body, size_t len, size_t n, unsigned char *out)
 {
-    json_t *root = json_loadb(body, len, 0, NULL), *elements = json_object_get(root, "elements"), *el;
-    size_t i, k = 0;
-    if (json_array_size(elements) == n) {
-        json_array_foreach(elements, i, el) {
-            if (json_integer_value(json_object_get(el, "status")) >= 400) {
-                out[i] = 1;
-                k++;
-            }
-        }
-    }
-    json_decref(root);
-    return k;
+    return sluice_vendor_refused_list(body, len, "elements", element_refused, n, out);
 }
 
 const sluice_vendor_ops_t sluice_vendor_linkedin = {
     .name = "linkedin",
     .kind = SLUICE_VENDOR_LINKEDIN,
-    .needs_secret = needs_secret,
+    .needs_secret = sluice_vendor_needs_secret,
     .map = map,
     .build = build,
     .classify = classify,

@@ -37,19 +37,6 @@ static const sluice_vendor_option_t options[] = {
     {.name = NULL},
 };
 
-static int needs_secret(const sluice_integration_t *it)
-{
-    (void)it;
-    return 1;
-}
-
-static void add_hashed(json_t *ud, const char *key, const sluice_envelope_t *e, sluice_user_field_t f)
-{
-    const char *h = sluice_envelope_hashed(e, f, NULL);
-    if (h != NULL)
-        json_object_set_new(ud, key, json_pack("[s]", h));
-}
-
 static json_t *product_content(const sluice_envelope_t *e, const json_t *p)
 {
     json_t *c = json_object();
@@ -74,14 +61,13 @@ static json_t *custom_data(const sluice_envelope_t *e)
     json_t *cd = json_object();
     if (props == NULL)
         return cd;
-    static const char *const value_names[] = {"value", "revenue", "total", NULL};
-    json_t *value = sluice_vendor_first_number(e, props, value_names);
+    json_t *value = sluice_vendor_value_json(e);
     if (value != NULL)
         json_object_set_new(cd, "value", value);
     char cur[SLUICE_VENDOR_CURRENCY_CAP];
     sluice_vendor_set_str(cd, "currency", sluice_vendor_currency(e, cur));
     json_t *contents = json_array();
-    json_t *products = json_object_get(props, "products");
+    json_t *products = sluice_vendor_products(e); /* a single-product event's own product too */
     size_t i;
     json_t *p;
     json_array_foreach(products, i, p) {
@@ -89,11 +75,7 @@ static json_t *custom_data(const sluice_envelope_t *e)
         if (c != NULL)
             json_array_append_new(contents, c);
     }
-    if (json_array_size(contents) == 0 && !json_is_array(products)) {
-        json_t *c = product_content(e, props); /* single-product events carry the product in properties */
-        if (c != NULL)
-            json_array_append_new(contents, c);
-    }
+    json_decref(products);
     if (json_array_size(contents) > 0)
         json_object_set_new(cd, "contents", contents);
     else
@@ -116,10 +98,8 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     } else {
         return SLUICE_MAP_SKIP; /* Meta has no web event for screen, identify, group, alias */
     }
-    if (now_ms - e->time_ms > META_MAX_AGE_MS) {
-        snprintf(why, why_len, "%s", TOO_OLD);
+    if (sluice_vendor_too_old(&sluice_vendor_meta, e, now_ms, why, why_len))
         return SLUICE_MAP_DEAD;
-    }
     const char *ua = sluice_envelope_str(e, "context.userAgent");
     if (ua == NULL) {
         snprintf(why, why_len, "no context.userAgent (Meta requires client_user_agent for website events)");
@@ -127,17 +107,7 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     }
 
     json_t *ud = json_object();
-    add_hashed(ud, "em", e, SLUICE_UF_EMAIL);
-    add_hashed(ud, "ph", e, SLUICE_UF_PHONE);
-    add_hashed(ud, "fn", e, SLUICE_UF_FIRST_NAME);
-    add_hashed(ud, "ln", e, SLUICE_UF_LAST_NAME);
-    add_hashed(ud, "ge", e, SLUICE_UF_GENDER);
-    add_hashed(ud, "db", e, SLUICE_UF_BIRTHDAY);
-    add_hashed(ud, "ct", e, SLUICE_UF_CITY);
-    add_hashed(ud, "st", e, SLUICE_UF_STATE);
-    add_hashed(ud, "zp", e, SLUICE_UF_ZIP);
-    add_hashed(ud, "country", e, SLUICE_UF_COUNTRY);
-    add_hashed(ud, "external_id", e, SLUICE_UF_EXTERNAL_ID);
+    sluice_vendor_add_user_hashes(ud, e);
     sluice_vendor_set_str(ud, "client_ip_address", sluice_envelope_str(e, "context.ip"));
     sluice_vendor_set_str(ud, "client_user_agent", ua);
     sluice_vendor_set_str(ud, "fbp", sluice_envelope_str(e, "context.vendorIds.fbp"));
@@ -178,30 +148,22 @@ static int build(const sluice_integration_t *it, const json_t *secret, const cha
 {
     (void)group;
     (void)now_ms;
-    memset(out, 0, sizeof(*out));
-    const char *token = json_string_value(json_object_get(secret, "access_token"));
+    const char *token = sluice_vendor_access_token(secret, "meta", out, err);
     if (token == NULL)
-        return sluice_err_set(err, "meta: the vault secret has no access_token");
+        return -1;
     char path[512];
     snprintf(path, sizeof(path), "/%s/%s/events", sluice_vendor_opt(it, "api_version"),
              sluice_vendor_opt(it, "pixel_id"));
     out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://graph.facebook.com", path);
     if (out->url == NULL || sluice_vendor_url_param(&out->url, "access_token", token) != 0)
         goto oom;
-    char suffix[600] = "]}";
     const char *test_event_code = sluice_vendor_opt(it, "test_event_code");
-    if (test_event_code != NULL) {
-        json_t *code = json_string(test_event_code);
-        char *s = json_dumps(code, JSON_ENCODE_ANY);
-        json_decref(code);
-        if (s == NULL)
-            goto oom;
-        snprintf(suffix, sizeof(suffix), "],\"test_event_code\":%s}", s);
-        free(s);
-    }
-    if (sluice_vendor_join("{\"data\":[", items, n, suffix, &out->body, &out->body_len) != 0)
+    char *suffix =
+        test_event_code != NULL ? sluice_vendor_quoted("],\"test_event_code\":", test_event_code, "}") : strdup("]}");
+    int rc = suffix == NULL ? -1 : sluice_vendor_join("{\"data\":[", items, n, suffix, &out->body, &out->body_len);
+    free(suffix);
+    if (rc != 0 || sluice_vendor_request_header(out, "Content-Type", "application/json") != 0)
         goto oom;
-    out->headers[out->header_count++] = strdup("Content-Type: application/json");
     return 0;
 oom:
     sluice_vendor_request_dispose(out);
@@ -303,7 +265,7 @@ const sluice_vendor_ops_t sluice_vendor_meta = {
     .kind = SLUICE_VENDOR_META,
     .secret_required = secret_required,
     .secret_optional = NULL,
-    .needs_secret = needs_secret,
+    .needs_secret = sluice_vendor_needs_secret,
     .map = map,
     .build = build,
     .classify = classify,

@@ -50,43 +50,29 @@ static const struct sluice_vendor_std_event standard[] = {
  * /v5/ad_accounts/{id}/events (API v5 spec, pinterest/api-description, and its SDKs in 2026):
  * "Please use the right event_name; otherwise the event will not be accepted and show up
  * correctly in reports". */
-static int is_pinterest_name(const char *s)
-{
-    static const char *const names[] = {"add_payment_info",
-                                        "add_to_cart",
-                                        "add_to_wishlist",
-                                        "app_install",
-                                        "app_open",
-                                        "checkout",
-                                        "contact",
-                                        "custom",
-                                        "customize_product",
-                                        "find_location",
-                                        "initiate_checkout",
-                                        "lead",
-                                        "page_visit",
-                                        "schedule",
-                                        "search",
-                                        "signup",
-                                        "start_trial",
-                                        "submit_application",
-                                        "subscribe",
-                                        "view_category",
-                                        "view_content",
-                                        "watch_video",
-                                        NULL};
-    for (size_t i = 0; names[i] != NULL; i++) {
-        if (strcmp(names[i], s) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static int needs_secret(const sluice_integration_t *it)
-{
-    (void)it;
-    return 1;
-}
+static const char *const pinterest_names[] = {"add_payment_info",
+                                              "add_to_cart",
+                                              "add_to_wishlist",
+                                              "app_install",
+                                              "app_open",
+                                              "checkout",
+                                              "contact",
+                                              "custom",
+                                              "customize_product",
+                                              "find_location",
+                                              "initiate_checkout",
+                                              "lead",
+                                              "page_visit",
+                                              "schedule",
+                                              "search",
+                                              "signup",
+                                              "start_trial",
+                                              "submit_application",
+                                              "subscribe",
+                                              "view_category",
+                                              "view_content",
+                                              "watch_video",
+                                              NULL};
 
 static json_t *custom_data(const sluice_envelope_t *e)
 {
@@ -136,24 +122,14 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     if (strcmp(e->type, "track") == 0 && e->name != NULL) {
         name = sluice_vendor_standard_event(SLUICE_VENDOR_PINTEREST, e->name);
         if (name == NULL)
-            name = is_pinterest_name(e->name) ? e->name : "custom";
+            name = sluice_vendor_name_in(pinterest_names, e->name) ? e->name : "custom";
     } else if (strcmp(e->type, "page") == 0) {
         name = "page_visit";
     } else {
         return SLUICE_MAP_SKIP;
     }
     json_t *ud = json_object();
-    sluice_vendor_add_hash(ud, "em", e, SLUICE_UF_EMAIL, NULL, 1);
-    sluice_vendor_add_hash(ud, "ph", e, SLUICE_UF_PHONE, NULL, 1);
-    sluice_vendor_add_hash(ud, "fn", e, SLUICE_UF_FIRST_NAME, NULL, 1);
-    sluice_vendor_add_hash(ud, "ln", e, SLUICE_UF_LAST_NAME, NULL, 1);
-    sluice_vendor_add_hash(ud, "ge", e, SLUICE_UF_GENDER, NULL, 1);
-    sluice_vendor_add_hash(ud, "db", e, SLUICE_UF_BIRTHDAY, NULL, 1);
-    sluice_vendor_add_hash(ud, "ct", e, SLUICE_UF_CITY, NULL, 1);
-    sluice_vendor_add_hash(ud, "st", e, SLUICE_UF_STATE, NULL, 1);
-    sluice_vendor_add_hash(ud, "zp", e, SLUICE_UF_ZIP, NULL, 1);
-    sluice_vendor_add_hash(ud, "country", e, SLUICE_UF_COUNTRY, NULL, 1);
-    sluice_vendor_add_hash(ud, "external_id", e, SLUICE_UF_EXTERNAL_ID, NULL, 1);
+    sluice_vendor_add_user_hashes(ud, e);
     sluice_vendor_set_str(ud, "client_ip_address", sluice_envelope_str(e, "context.ip"));
     sluice_vendor_set_str(ud, "client_user_agent", sluice_envelope_str(e, "context.userAgent"));
     sluice_vendor_set_str(ud, "click_id", sluice_envelope_str(e, "context.clickIds.epik"));
@@ -179,28 +155,20 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
 static int build_mode(const sluice_integration_t *it, const json_t *secret, const sluice_vendor_item_t *const *items,
                       size_t n, int test, sluice_vendor_request_t *out, sluice_err_t *err)
 {
-    memset(out, 0, sizeof(*out));
-    const char *token = json_string_value(json_object_get(secret, "access_token"));
+    const char *token = sluice_vendor_access_token(secret, "pinterest", out, err);
     if (token == NULL)
-        return sluice_err_set(err, "pinterest: the vault secret has no access_token");
+        return -1;
     char path[128];
     snprintf(path, sizeof(path), "/v5/ad_accounts/%s/events", sluice_vendor_opt(it, "ad_account_id"));
     out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://api.pinterest.com", path);
-    size_t hl = strlen("Authorization: Bearer ") + strlen(token) + 1;
-    char *auth = malloc(hl);
-    if (out->url == NULL || auth == NULL || (test && sluice_vendor_url_param(&out->url, "test", "true") != 0)) {
-        free(auth);
-        goto oom;
+    if (out->url == NULL || (test && sluice_vendor_url_param(&out->url, "test", "true") != 0) ||
+        sluice_vendor_request_bearer(out, token) != 0 ||
+        sluice_vendor_request_header(out, "Content-Type", "application/json") != 0 ||
+        sluice_vendor_join("{\"data\":[", items, n, "]}", &out->body, &out->body_len) != 0) {
+        sluice_vendor_request_dispose(out);
+        return sluice_err_set(err, "pinterest: out of memory building a request");
     }
-    snprintf(auth, hl, "Authorization: Bearer %s", token);
-    out->headers[out->header_count++] = auth;
-    if ((out->headers[out->header_count++] = strdup("Content-Type: application/json")) == NULL ||
-        sluice_vendor_join("{\"data\":[", items, n, "]}", &out->body, &out->body_len) != 0)
-        goto oom;
     return 0;
-oom:
-    sluice_vendor_request_dispose(out);
-    return sluice_err_set(err, "pinterest: out of memory building a request");
 }
 
 static int build(const sluice_integration_t *it, const json_t *secret, const char *group,
@@ -256,27 +224,21 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
 /* Which events a partial refusal refused: Pinterest's 200 lists one result per event of the
  * request, in its order ({"events":[{"status":"processed"},{"status":"failed","error_message":…}]},
  * API v5 "Send conversions", ConversionApiResponse.events). */
+static int event_failed(const json_t *ev)
+{
+    const char *st = json_string_value(json_object_get(ev, "status"));
+    return st != NULL && strcmp(st, "failed") == 0;
+}
+
 static size_t refused(const char *body, size_t len, size_t n, unsigned char *out)
 {
-    json_t *root = json_loadb(body, len, 0, NULL), *events = json_object_get(root, "events"), *ev;
-    size_t i, k = 0;
-    if (json_array_size(events) == n) {
-        json_array_foreach(events, i, ev) {
-            const char *st = json_string_value(json_object_get(ev, "status"));
-            if (st != NULL && strcmp(st, "failed") == 0) {
-                out[i] = 1;
-                k++;
-            }
-        }
-    }
-    json_decref(root);
-    return k;
+    return sluice_vendor_refused_list(body, len, "events", event_failed, n, out);
 }
 
 const sluice_vendor_ops_t sluice_vendor_pinterest = {
     .name = "pinterest",
     .kind = SLUICE_VENDOR_PINTEREST,
-    .needs_secret = needs_secret,
+    .needs_secret = sluice_vendor_needs_secret,
     .map = map,
     .build = build,
     .classify = classify,

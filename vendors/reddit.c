@@ -35,30 +35,15 @@ static const struct sluice_vendor_std_event standard[] = {
     {NULL, NULL},
 };
 
-static int is_reddit_type(const char *s)
-{
-    static const char *const names[] = {"PAGE_VISIT", "VIEW_CONTENT", "SEARCH",  "ADD_TO_CART", "ADD_TO_WISHLIST",
-                                        "PURCHASE",   "LEAD",         "SIGN_UP", NULL};
-    for (size_t i = 0; names[i] != NULL; i++) {
-        if (strcmp(names[i], s) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static int needs_secret(const sluice_integration_t *it)
-{
-    (void)it;
-    return 1;
-}
+/* Reddit's own tracking types, taken as they are (after a mapping rename, say). */
+static const char *const reddit_types[] = {"PAGE_VISIT", "VIEW_CONTENT", "SEARCH",  "ADD_TO_CART", "ADD_TO_WISHLIST",
+                                           "PURCHASE",   "LEAD",         "SIGN_UP", NULL};
 
 static json_t *metadata(const sluice_envelope_t *e)
 {
     json_t *md = json_object();
-    const json_t *props = e->properties;
     sluice_vendor_set_str(md, "conversion_id", e->message_id);
-    static const char *const value_names[] = {"value", "revenue", "total", NULL};
-    json_t *value = sluice_vendor_first_number(e, props, value_names); /* as the client sent it */
+    json_t *value = sluice_vendor_value_json(e); /* as the client sent it */
     if (value != NULL)
         json_object_set_new(md, "value", value);
     char cur[SLUICE_VENDOR_CURRENCY_CAP];
@@ -95,7 +80,7 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     const char *type, *custom = NULL;
     if (strcmp(e->type, "track") == 0 && e->name != NULL) {
         type = sluice_vendor_standard_event(SLUICE_VENDOR_REDDIT, e->name);
-        if (type == NULL && is_reddit_type(e->name))
+        if (type == NULL && sluice_vendor_name_in(reddit_types, e->name))
             type = e->name;
         if (type == NULL) {
             type = "CUSTOM";
@@ -106,10 +91,8 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     } else {
         return SLUICE_MAP_SKIP;
     }
-    if (now_ms - e->time_ms > REDDIT_MAX_AGE_MS) {
-        snprintf(why, why_len, "%s", TOO_OLD);
+    if (sluice_vendor_too_old(&sluice_vendor_reddit, e, now_ms, why, why_len))
         return SLUICE_MAP_DEAD;
-    }
     json_t *user = json_object();
     /* The gateway's `reddit` variant: e-mails canonicalised as Reddit matches them, phones in
      * E.164 with '+'. An envelope written before that variant existed has TikTok's, whose phone
@@ -133,40 +116,26 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
 static int build_mode(const sluice_integration_t *it, const json_t *secret, const sluice_vendor_item_t *const *items,
                       size_t n, int test, sluice_vendor_request_t *out, sluice_err_t *err)
 {
-    memset(out, 0, sizeof(*out));
-    const char *token = json_string_value(json_object_get(secret, "access_token"));
+    const char *token = sluice_vendor_access_token(secret, "reddit", out, err);
     if (token == NULL)
-        return sluice_err_set(err, "reddit: the vault secret has no access_token");
-    char path[256], prefix[160] = "{\"data\":{\"events\":[";
+        return -1;
+    char path[256];
     snprintf(path, sizeof(path), "/api/v3/pixels/%s/conversion_events", sluice_vendor_opt(it, "pixel_id"));
     const char *test_id = sluice_vendor_opt(it, "test_id");
     if (test_id == NULL && test)
         test_id = "sluicectl-vendor-check";
-    if (test_id != NULL) {
-        json_t *s = json_string(test_id);
-        char *q = json_dumps(s, JSON_ENCODE_ANY);
-        json_decref(s);
-        if (q == NULL)
-            return sluice_err_set(err, "reddit: out of memory building a request");
-        snprintf(prefix, sizeof(prefix), "{\"data\":{\"test_id\":%.100s,\"events\":[", q);
-        free(q);
-    }
+    char *prefix = test_id != NULL ? sluice_vendor_quoted("{\"data\":{\"test_id\":", test_id, ",\"events\":[")
+                                   : strdup("{\"data\":{\"events\":[");
     out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://ads-api.reddit.com", path);
-    size_t hl = strlen("Authorization: Bearer ") + strlen(token) + 1;
-    char *auth = malloc(hl);
-    if (out->url == NULL || auth == NULL) {
-        free(auth);
-        goto oom;
+    if (prefix == NULL || out->url == NULL || sluice_vendor_request_bearer(out, token) != 0 ||
+        sluice_vendor_request_header(out, "Content-Type", "application/json") != 0 ||
+        sluice_vendor_join(prefix, items, n, "]}}", &out->body, &out->body_len) != 0) {
+        free(prefix);
+        sluice_vendor_request_dispose(out);
+        return sluice_err_set(err, "reddit: out of memory building a request");
     }
-    snprintf(auth, hl, "Authorization: Bearer %s", token);
-    out->headers[out->header_count++] = auth;
-    if ((out->headers[out->header_count++] = strdup("Content-Type: application/json")) == NULL ||
-        sluice_vendor_join(prefix, items, n, "]}}", &out->body, &out->body_len) != 0)
-        goto oom;
+    free(prefix);
     return 0;
-oom:
-    sluice_vendor_request_dispose(out);
-    return sluice_err_set(err, "reddit: out of memory building a request");
 }
 
 static int build(const sluice_integration_t *it, const json_t *secret, const char *group,
@@ -192,11 +161,8 @@ static int build_check(const sluice_integration_t *it, const json_t *secret, con
  * Reddit's code. */
 static sluice_verdict_t classify(long status, const char *body, size_t len, char *why, size_t why_len)
 {
-    json_t *root = json_loadb(body, len, 0, NULL);
-    /* A 204 (no body by definition) is taken as the vendor's: its documentation shows a JSON
-     * success body, but not that it never answers 204. */
-    sluice_verdict_t v = status == 204 ? sluice_vendor_classify_http(status, why, why_len)
-                                       : sluice_vendor_classify_json(status, root, "Reddit", why, why_len);
+    json_t *root;
+    sluice_verdict_t v = sluice_vendor_classify_answer(status, body, len, "Reddit", &root, why, why_len);
     if (status >= 200 && status < 300) {
         json_decref(root);
         return v;
@@ -211,7 +177,7 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
 const sluice_vendor_ops_t sluice_vendor_reddit = {
     .name = "reddit",
     .kind = SLUICE_VENDOR_REDDIT,
-    .needs_secret = needs_secret,
+    .needs_secret = sluice_vendor_needs_secret,
     .map = map,
     .build = build,
     .classify = classify,

@@ -40,40 +40,26 @@ static const struct sluice_vendor_std_event standard[] = {
     {NULL, NULL},
 };
 
-static int is_snap_name(const char *s)
-{
-    static const char *const names[] = {"PAGE_VIEW",      "VIEW_CONTENT",
-                                        "ADD_CART",       "ADD_TO_WISHLIST",
-                                        "SIGN_UP",        "SEARCH",
-                                        "PURCHASE",       "ADD_BILLING",
-                                        "SUBSCRIBE",      "START_CHECKOUT",
-                                        "START_TRIAL",    "LIST_VIEW",
-                                        "LOGIN",          "SAVE",
-                                        "SHARE",          "INVITE",
-                                        "RESERVE",        "RATE",
-                                        "AD_CLICK",       "AD_VIEW",
-                                        "CUSTOM_EVENT_1", "CUSTOM_EVENT_2",
-                                        "CUSTOM_EVENT_3", "CUSTOM_EVENT_4",
-                                        "CUSTOM_EVENT_5", NULL};
-    for (size_t i = 0; names[i] != NULL; i++) {
-        if (strcmp(names[i], s) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static int needs_secret(const sluice_integration_t *it)
-{
-    (void)it;
-    return 1;
-}
+/* Snap's own event names, taken as they are (after a mapping rename, say). */
+static const char *const snap_names[] = {"PAGE_VIEW",      "VIEW_CONTENT",
+                                         "ADD_CART",       "ADD_TO_WISHLIST",
+                                         "SIGN_UP",        "SEARCH",
+                                         "PURCHASE",       "ADD_BILLING",
+                                         "SUBSCRIBE",      "START_CHECKOUT",
+                                         "START_TRIAL",    "LIST_VIEW",
+                                         "LOGIN",          "SAVE",
+                                         "SHARE",          "INVITE",
+                                         "RESERVE",        "RATE",
+                                         "AD_CLICK",       "AD_VIEW",
+                                         "CUSTOM_EVENT_1", "CUSTOM_EVENT_2",
+                                         "CUSTOM_EVENT_3", "CUSTOM_EVENT_4",
+                                         "CUSTOM_EVENT_5", NULL};
 
 static json_t *custom_data(const sluice_envelope_t *e)
 {
     json_t *cd = json_object();
     const json_t *props = e->properties;
-    static const char *const value_names[] = {"value", "revenue", "total", NULL};
-    json_t *value = sluice_vendor_first_number(e, props, value_names); /* as the client sent it */
+    json_t *value = sluice_vendor_value_json(e); /* as the client sent it */
     if (value != NULL)
         json_object_set_new(cd, "value", value);
     char cur[SLUICE_VENDOR_CURRENCY_CAP];
@@ -112,7 +98,7 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     const char *name;
     if (strcmp(e->type, "track") == 0 && e->name != NULL) {
         name = sluice_vendor_standard_event(SLUICE_VENDOR_SNAPCHAT, e->name);
-        if (name == NULL && is_snap_name(e->name))
+        if (name == NULL && sluice_vendor_name_in(snap_names, e->name))
             name = e->name;
         if (name == NULL)
             return SLUICE_MAP_SKIP; /* Snap takes only its own names */
@@ -121,22 +107,10 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     } else {
         return SLUICE_MAP_SKIP;
     }
-    if (now_ms - e->time_ms > SNAP_MAX_AGE_MS) {
-        snprintf(why, why_len, "%s", TOO_OLD);
+    if (sluice_vendor_too_old(&sluice_vendor_snapchat, e, now_ms, why, why_len))
         return SLUICE_MAP_DEAD;
-    }
     json_t *ud = json_object();
-    sluice_vendor_add_hash(ud, "em", e, SLUICE_UF_EMAIL, NULL, 1);
-    sluice_vendor_add_hash(ud, "ph", e, SLUICE_UF_PHONE, NULL, 1);
-    sluice_vendor_add_hash(ud, "fn", e, SLUICE_UF_FIRST_NAME, NULL, 1);
-    sluice_vendor_add_hash(ud, "ln", e, SLUICE_UF_LAST_NAME, NULL, 1);
-    sluice_vendor_add_hash(ud, "ge", e, SLUICE_UF_GENDER, NULL, 1);
-    sluice_vendor_add_hash(ud, "db", e, SLUICE_UF_BIRTHDAY, NULL, 1);
-    sluice_vendor_add_hash(ud, "ct", e, SLUICE_UF_CITY, NULL, 1);
-    sluice_vendor_add_hash(ud, "st", e, SLUICE_UF_STATE, NULL, 1);
-    sluice_vendor_add_hash(ud, "zp", e, SLUICE_UF_ZIP, NULL, 1);
-    sluice_vendor_add_hash(ud, "country", e, SLUICE_UF_COUNTRY, NULL, 1);
-    sluice_vendor_add_hash(ud, "external_id", e, SLUICE_UF_EXTERNAL_ID, NULL, 1);
+    sluice_vendor_add_user_hashes(ud, e);
     sluice_vendor_set_str(ud, "client_ip_address", sluice_envelope_str(e, "context.ip"));
     sluice_vendor_set_str(ud, "client_user_agent", sluice_envelope_str(e, "context.userAgent"));
     sluice_vendor_set_str(ud, "sc_click_id", sluice_envelope_str(e, "context.clickIds.ScCid"));
@@ -154,15 +128,14 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
 static int build_path(const sluice_integration_t *it, const json_t *secret, const sluice_vendor_item_t *const *items,
                       size_t n, const char *suffix, sluice_vendor_request_t *out, sluice_err_t *err)
 {
-    memset(out, 0, sizeof(*out));
-    const char *token = json_string_value(json_object_get(secret, "access_token"));
+    const char *token = sluice_vendor_access_token(secret, "snapchat", out, err);
     if (token == NULL)
-        return sluice_err_set(err, "snapchat: the vault secret has no access_token");
+        return -1;
     char path[256];
     snprintf(path, sizeof(path), "/v3/%s/%s", sluice_vendor_opt(it, "pixel_id"), suffix);
     out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://tr.snapchat.com", path);
     if (out->url == NULL || sluice_vendor_url_param(&out->url, "access_token", token) != 0 ||
-        (out->headers[out->header_count++] = strdup("Content-Type: application/json")) == NULL ||
+        sluice_vendor_request_header(out, "Content-Type", "application/json") != 0 ||
         sluice_vendor_join("{\"data\":[", items, n, "]}", &out->body, &out->body_len) != 0) {
         sluice_vendor_request_dispose(out);
         return sluice_err_set(err, "snapchat: out of memory building a request");
@@ -193,11 +166,8 @@ static int build_check(const sluice_integration_t *it, const json_t *secret, con
  * Snap's `reason` when it is a code word. */
 static sluice_verdict_t classify(long status, const char *body, size_t len, char *why, size_t why_len)
 {
-    json_t *root = json_loadb(body, len, 0, NULL);
-    /* A 204 (no body by definition) is taken as the vendor's: its documentation shows a JSON
-     * success body, but not that it never answers 204. */
-    sluice_verdict_t v = status == 204 ? sluice_vendor_classify_http(status, why, why_len)
-                                       : sluice_vendor_classify_json(status, root, "Snapchat", why, why_len);
+    json_t *root;
+    sluice_verdict_t v = sluice_vendor_classify_answer(status, body, len, "Snapchat", &root, why, why_len);
     if (status >= 200 && status < 300) {
         json_decref(root);
         return v;
@@ -212,7 +182,7 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
 const sluice_vendor_ops_t sluice_vendor_snapchat = {
     .name = "snapchat",
     .kind = SLUICE_VENDOR_SNAPCHAT,
-    .needs_secret = needs_secret,
+    .needs_secret = sluice_vendor_needs_secret,
     .map = map,
     .build = build,
     .classify = classify,

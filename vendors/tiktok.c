@@ -34,12 +34,6 @@ static const sluice_vendor_option_t options[] = {
     {.name = NULL},
 };
 
-static int needs_secret(const sluice_integration_t *it)
-{
-    (void)it;
-    return 1;
-}
-
 static json_t *content_of(const sluice_envelope_t *e, const json_t *p)
 {
     json_t *c = json_object();
@@ -65,7 +59,7 @@ static json_t *properties(const sluice_envelope_t *e)
     if (props == NULL)
         return out;
     json_t *contents = json_array();
-    json_t *products = json_object_get(props, "products");
+    json_t *products = sluice_vendor_products(e); /* a single-product event's own product too */
     size_t i;
     json_t *p;
     json_array_foreach(products, i, p) {
@@ -73,19 +67,14 @@ static json_t *properties(const sluice_envelope_t *e)
         if (c != NULL)
             json_array_append_new(contents, c);
     }
-    if (json_array_size(contents) == 0 && !json_is_array(products)) {
-        json_t *c = content_of(e, props);
-        if (c != NULL)
-            json_array_append_new(contents, c);
-    }
+    json_decref(products);
     if (json_array_size(contents) > 0) {
         json_object_set_new(out, "contents", contents);
         json_object_set_new(out, "content_type", json_string("product"));
     } else {
         json_decref(contents);
     }
-    static const char *const value_names[] = {"value", "revenue", "total", NULL};
-    json_t *value = sluice_vendor_first_number(e, props, value_names);
+    json_t *value = sluice_vendor_value_json(e);
     if (value != NULL)
         json_object_set_new(out, "value", value);
     char cur[SLUICE_VENDOR_CURRENCY_CAP];
@@ -110,10 +99,8 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     } else {
         return SLUICE_MAP_SKIP;
     }
-    if (now_ms - e->time_ms > TIKTOK_MAX_AGE_MS) {
-        snprintf(why, why_len, "%s", TOO_OLD);
+    if (sluice_vendor_too_old(&sluice_vendor_tiktok, e, now_ms, why, why_len))
         return SLUICE_MAP_DEAD;
-    }
     json_t *user = json_object();
     sluice_vendor_set_str(user, "ttclid", sluice_envelope_str(e, "context.clickIds.ttclid"));
     sluice_vendor_set_str(user, "external_id", sluice_envelope_hashed(e, SLUICE_UF_EXTERNAL_ID, "tiktok"));
@@ -148,41 +135,22 @@ static int build(const sluice_integration_t *it, const json_t *secret, const cha
 {
     (void)group;
     (void)now_ms;
-    memset(out, 0, sizeof(*out));
-    const char *token = json_string_value(json_object_get(secret, "access_token"));
+    const char *token = sluice_vendor_access_token(secret, "tiktok", out, err);
     if (token == NULL)
-        return sluice_err_set(err, "tiktok: the vault secret has no access_token");
+        return -1;
     out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://business-api.tiktok.com",
                                  "/open_api/v1.3/event/track/");
-    json_t *code = json_string(sluice_vendor_opt(it, "pixel_code"));
-    char *qcode = json_dumps(code, JSON_ENCODE_ANY);
-    json_decref(code);
-    size_t hl = strlen("Access-Token: ") + strlen(token) + 1;
-    char *auth = malloc(hl);
-    if (out->url == NULL || qcode == NULL || auth == NULL) {
-        free(qcode);
-        free(auth);
-        goto oom;
+    char *prefix = sluice_vendor_quoted(
+        "{\"event_source\":\"web\",\"event_source_id\":", sluice_vendor_opt(it, "pixel_code"), ",\"data\":[");
+    if (out->url == NULL || prefix == NULL || sluice_vendor_request_header(out, "Access-Token", token) != 0 ||
+        sluice_vendor_request_header(out, "Content-Type", "application/json") != 0 ||
+        sluice_vendor_join(prefix, items, n, "]}", &out->body, &out->body_len) != 0) {
+        free(prefix);
+        sluice_vendor_request_dispose(out);
+        return sluice_err_set(err, "tiktok: out of memory building a request");
     }
-    snprintf(auth, hl, "Access-Token: %s", token);
-    out->headers[out->header_count++] = auth;
-    out->headers[out->header_count++] = strdup("Content-Type: application/json");
-    size_t pl = strlen(qcode) + 64;
-    char *prefix = malloc(pl);
-    if (prefix == NULL) {
-        free(qcode);
-        goto oom;
-    }
-    snprintf(prefix, pl, "{\"event_source\":\"web\",\"event_source_id\":%s,\"data\":[", qcode);
-    free(qcode);
-    int rc = sluice_vendor_join(prefix, items, n, "]}", &out->body, &out->body_len);
     free(prefix);
-    if (rc != 0)
-        goto oom;
     return 0;
-oom:
-    sluice_vendor_request_dispose(out);
-    return sluice_err_set(err, "tiktok: out of memory building a request");
 }
 
 /* TikTok's business codes: 0 ok; 40100 is its rate limit and 5xxxx its own failures (both worth
@@ -232,7 +200,7 @@ const sluice_vendor_ops_t sluice_vendor_tiktok = {
     .kind = SLUICE_VENDOR_TIKTOK,
     .secret_required = secret_required,
     .secret_optional = NULL,
-    .needs_secret = needs_secret,
+    .needs_secret = sluice_vendor_needs_secret,
     .map = map,
     .build = build,
     .classify = classify,

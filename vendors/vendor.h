@@ -310,6 +310,13 @@ sluice_verdict_t sluice_vendor_classify_http(long status, char *why, size_t why_
 sluice_verdict_t sluice_vendor_classify_json(long status, const json_t *root, const char *vendor, char *why,
                                              size_t why_len);
 
+/* sluice_vendor_classify_json of body[0..len) for vendors whose documentation shows a JSON success
+ * body but not that they never answer 204 (Reddit, Snapchat): a 204 (no body by definition) is
+ * taken as theirs (sluice_vendor_classify_http). *root gets the parsed body (NULL when it is not
+ * JSON), for the vendor's error code; the caller decrefs it. */
+sluice_verdict_t sluice_vendor_classify_answer(long status, const char *body, size_t len, const char *vendor,
+                                               json_t **root, char *why, size_t why_len);
+
 /* An OAuth2 refresh-token grant (RFC 6749 section 6) to token_url as a form POST. The body holds
  * the client secret and refresh token: the worker wipes it. Returns 0, or -1 with err set. */
 int sluice_vendor_oauth_refresh(const char *token_url, const char *client_id, const char *client_secret,
@@ -373,5 +380,57 @@ int sluice_vendor_value_text(const sluice_envelope_t *e, char *out, size_t cap);
 /* Joins items into "<prefix><item>,<item>...<suffix>" (prefix and suffix literal). */
 int sluice_vendor_join(const char *prefix, const sluice_vendor_item_t *const *items, size_t n, const char *suffix,
                        char **out, size_t *out_len);
+
+/* ------------------------------------------- what the conversions APIs' files share
+ * (meta, tiktok, google_ads, pinterest, snapchat, linkedin, reddit, webhook): one copy each, so a
+ * fix reaches every vendor. */
+
+/* needs_secret for vendors that always send a vault secret (all but the webhook). */
+int sluice_vendor_needs_secret(const sluice_integration_t *it);
+
+/* 1 when s is one of names[] (NULL-terminated; NULL names: none), compared exactly: a vendor's
+ * own event names, taken as they are. */
+int sluice_vendor_name_in(const char *const *names, const char *s);
+
+/* 1 when e is older than ops->max_age_ms at now_ms (0: no limit), with ops->too_old in why: the
+ * age check of map(), the same the worker makes before each attempt. */
+int sluice_vendor_too_old(const sluice_vendor_ops_t *ops, const sluice_envelope_t *e, int64_t now_ms, char *why,
+                          size_t why_len);
+
+/* The event's value (properties.value, else revenue, else total: sluice_vendor_value_text's
+ * names) as sluice_vendor_number_json gives it; NULL when none holds a number. New reference. */
+json_t *sluice_vendor_value_json(const sluice_envelope_t *e);
+
+/* The person's default-variant hashes under the keys of Meta's user_data, which Snapchat and
+ * Pinterest took over (em, ph, fn, ln, ge, db, ct, st, zp, country, external_id), each as a
+ * one-element array; a field the event has no hash of is left out. */
+void sluice_vendor_add_user_hashes(json_t *ud, const sluice_envelope_t *e);
+
+/* before + s as a JSON string + after, in a new string the caller frees; NULL when out of
+ * memory. For an operator's value written into a request (a test code, a pixel code): quoted and
+ * escaped whatever its length, never cut short into broken JSON. */
+char *sluice_vendor_quoted(const char *before, const char *s, const char *after);
+
+/* The start of build() for a vendor whose vault secret is {"access_token": …}: zeroes *out and
+ * returns the token (borrowed from secret), or NULL with "<vendor>: the vault secret has no
+ * access_token" in err. */
+const char *sluice_vendor_access_token(const json_t *secret, const char *vendor, sluice_vendor_request_t *out,
+                                       sluice_err_t *err);
+
+/* Appends the header "name: value" to r (owned by r: sluice_vendor_request_dispose wipes it, as
+ * the value may be a secret). Returns 0, or -1 when out of memory or r holds
+ * SLUICE_VENDOR_MAX_HEADERS already. */
+int sluice_vendor_request_header(sluice_vendor_request_t *r, const char *name, const char *value);
+
+/* sluice_vendor_request_header(r, "Authorization", "Bearer <token>"), for a token of any length
+ * and with no copy of it left behind. */
+int sluice_vendor_request_bearer(sluice_vendor_request_t *r, const char *token);
+
+/* refused() for a 2xx answer that lists one result per event of the request, in its order, in
+ * the array member key (Pinterest's "events", LinkedIn's "elements"): sets out[i] = 1 for each
+ * result is_refused says so of, and returns how many; 0 when the list is missing or its length
+ * is not n (the answer does not say which). */
+size_t sluice_vendor_refused_list(const char *body, size_t len, const char *key,
+                                  int (*is_refused)(const json_t *result), size_t n, unsigned char *out);
 
 #endif

@@ -51,15 +51,6 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     return SLUICE_MAP_OK;
 }
 
-static char *header(const char *name, const char *value)
-{
-    size_t n = strlen(name) + strlen(value) + 3;
-    char *s = malloc(n);
-    if (s != NULL)
-        snprintf(s, n, "%s: %s", name, value);
-    return s;
-}
-
 static int build(const sluice_integration_t *it, const json_t *secret, const char *group,
                  const sluice_vendor_item_t *const *items, size_t n, int64_t now_ms, sluice_vendor_request_t *out,
                  sluice_err_t *err)
@@ -79,7 +70,7 @@ static int build(const sluice_integration_t *it, const json_t *secret, const cha
     size_t header_count;
     const sluice_kv_t *headers = sluice_vendor_opt_headers(it, "headers", &header_count);
     for (size_t i = 0; i < header_count && out->header_count < SLUICE_VENDOR_MAX_HEADERS - 2; i++) {
-        if ((out->headers[out->header_count++] = header(headers[i].key, headers[i].value)) == NULL)
+        if (sluice_vendor_request_header(out, headers[i].key, headers[i].value) != 0)
             goto oom;
     }
     if (sluice_vendor_opt_bool(it, "sign")) {
@@ -100,8 +91,8 @@ static int build(const sluice_integration_t *it, const json_t *secret, const cha
         sluice_secure_zero(mac, sizeof(mac));
         snprintf(sig, sizeof(sig), "sha256=%s", hex);
         ts[tl - 1] = '\0'; /* drop the "." that joined it to the body */
-        if ((out->headers[out->header_count++] = header("X-Sluice-Timestamp", ts)) == NULL ||
-            (out->headers[out->header_count++] = header("X-Sluice-Signature", sig)) == NULL)
+        if (sluice_vendor_request_header(out, "X-Sluice-Timestamp", ts) != 0 ||
+            sluice_vendor_request_header(out, "X-Sluice-Signature", sig) != 0)
             goto oom;
     }
     return 0;

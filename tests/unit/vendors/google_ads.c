@@ -136,6 +136,37 @@ static void test_click_ids_and_skips(void **state)
     free(raw);
 }
 
+/* The access token goes into the Authorization header whatever its length, as every Bearer
+ * vendor's does: token_parse takes one of any length from the token endpoint and the worker caches
+ * it, but build refused one past 2048 bytes (a stack buffer's size) as "out of memory", so each
+ * batch was retried until it went to the dead-letter topic for the token's whole lifetime. */
+static void test_long_access_token(void **state)
+{
+    (void)state;
+    size_t len;
+    char *raw = vfix_envelope_click("gclid", "Cj0KCQ-test-gclid", &len);
+    const sluice_integration_t *it = vfix_integration(cfg, "gads");
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(it, raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    char token[3001], want[3100];
+    memset(token, 'a', sizeof(token) - 1);
+    token[sizeof(token) - 1] = '\0';
+    memcpy(token, "ya29.", 5);
+    json_t *secret = secret_with_token();
+    json_object_set_new(secret, "access_token", json_string(token));
+    const sluice_vendor_item_t *items[1] = {&item};
+    sluice_vendor_request_t req;
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_vendor_google_ads.build(it, secret, NULL, items, 1, VFIX_NOW_MS, &req, &err), 0);
+    snprintf(want, sizeof(want), "Authorization: Bearer %s", token);
+    assert_string_equal(req.headers[0], want);
+    sluice_vendor_request_dispose(&req);
+    sluice_vendor_item_dispose(&item);
+    json_decref(secret);
+    free(raw);
+}
+
 static void test_token_refresh(void **state)
 {
     (void)state;
@@ -334,6 +365,7 @@ int main(void)
         cmocka_unit_test(test_golden_request),
         cmocka_unit_test(test_click_ids_and_skips),
         cmocka_unit_test(test_token_refresh),
+        cmocka_unit_test(test_long_access_token),
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_classify_quotes_no_values),

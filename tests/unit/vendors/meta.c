@@ -190,6 +190,29 @@ static void test_batch_and_test_event_code(void **state)
     free(raw);
 }
 
+/* test_event_code goes into the body whole, as a JSON string, whatever its length: it was written
+ * into a 600-byte buffer, so a longer one (or one whose escaping made it so) cut the body short
+ * into broken JSON that Meta refused, with every event of the request. */
+static void test_long_test_event_code(void **state)
+{
+    (void)state;
+    char code[701], more[1000];
+    memset(code, '7', sizeof(code) - 1);
+    code[sizeof(code) - 1] = '\0';
+    memcpy(code, "TEST", 4);
+    snprintf(more, sizeof(more),
+             "      - {name: meta-long, vendor: meta, pixel_id: \"1234567890\", test_event_code: %s}\n", code);
+    sluice_config_t *c = vfix_config_with(more);
+    json_t *secret = json_pack("{s:s}", "access_token", "t");
+    json_t *body = vfix_build_reference(vfix_integration(c, "meta-long"), secret);
+    assert_non_null(body);
+    assert_int_equal(json_array_size(json_object_get(body, "data")), 1);
+    assert_string_equal(json_string_value(json_object_get(body, "test_event_code")), code);
+    json_decref(body);
+    json_decref(secret);
+    sluice_config_free(c);
+}
+
 static void test_seven_days(void **state)
 {
     (void)state;
@@ -381,6 +404,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_request),
         cmocka_unit_test(test_batch_and_test_event_code),
+        cmocka_unit_test(test_long_test_event_code),
         cmocka_unit_test(test_limited_data_use),
         cmocka_unit_test(test_seven_days),
         cmocka_unit_test(test_types),

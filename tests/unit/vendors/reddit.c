@@ -111,12 +111,37 @@ static void test_classify(void **state)
     assert_int_equal(sluice_vendor_reddit.classify(204, "", 0, why, sizeof(why)), SLUICE_VERDICT_OK);
 }
 
+/* The operator's test_id goes into the body whole, as a JSON string, whatever its length: it was
+ * cut at 100 bytes (closing quote included), so a longer one made every request broken JSON that
+ * Reddit refused, and each of its events went to the dead-letter topic. */
+static void test_long_test_id(void **state)
+{
+    (void)state;
+    char id[161], more[400];
+    memset(id, 'x', sizeof(id) - 1);
+    id[sizeof(id) - 1] = '\0';
+    memcpy(id, "t2_", 3);
+    snprintf(more, sizeof(more), "      - {name: reddit-test, vendor: reddit, pixel_id: a2_test123, test_id: %s}\n",
+             id);
+    sluice_config_t *c = vfix_config_with(more);
+    json_t *secret = json_pack("{s:s}", "access_token", "rdt-token");
+    json_t *body = vfix_build_reference(vfix_integration(c, "reddit-test"), secret);
+    assert_non_null(body);
+    json_t *data = json_object_get(body, "data");
+    assert_string_equal(json_string_value(json_object_get(data, "test_id")), id);
+    assert_int_equal(json_array_size(json_object_get(data, "events")), 1);
+    json_decref(body);
+    json_decref(secret);
+    sluice_config_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_request),
         cmocka_unit_test(test_types_and_age),
         cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_long_test_id),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -628,6 +628,43 @@ static void test_currency_upper_case(void **state)
     sluice_config_free(cfg);
 }
 
+static int result_failed(const json_t *r)
+{
+    const char *st = json_string_value(json_object_get(r, "status"));
+    return st != NULL && strcmp(st, "failed") == 0;
+}
+
+/* The shared request pieces: headers are "Name: value", never past SLUICE_VENDOR_MAX_HEADERS;
+ * an operator's value is quoted and escaped into the body whole; a per-event result list refuses
+ * only when it has one result per event. */
+static void test_request_pieces(void **state)
+{
+    (void)state;
+    sluice_vendor_request_t r;
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(sluice_vendor_request_bearer(&r, "tok"), 0);
+    assert_int_equal(sluice_vendor_request_header(&r, "Content-Type", "application/json"), 0);
+    assert_string_equal(r.headers[0], "Authorization: Bearer tok");
+    assert_string_equal(r.headers[1], "Content-Type: application/json");
+    while (r.header_count < SLUICE_VENDOR_MAX_HEADERS)
+        assert_int_equal(sluice_vendor_request_header(&r, "X-A", "b"), 0);
+    assert_int_equal(sluice_vendor_request_header(&r, "X-A", "b"), -1);
+    assert_int_equal(r.header_count, SLUICE_VENDOR_MAX_HEADERS);
+    sluice_vendor_request_dispose(&r);
+
+    char *q = sluice_vendor_quoted("{\"code\":", "a\"b\\c", "}");
+    assert_string_equal(q, "{\"code\":\"a\\\"b\\\\c\"}");
+    free(q);
+
+    unsigned char refused[3] = {0};
+    const char *answer = "{\"events\":[{\"status\":\"processed\"},{\"status\":\"failed\"},{}]}";
+    assert_int_equal(sluice_vendor_refused_list(answer, strlen(answer), "events", result_failed, 3, refused), 1);
+    assert_memory_equal(refused, "\0\1\0", 3);
+    memset(refused, 0, sizeof(refused));
+    assert_int_equal(sluice_vendor_refused_list(answer, strlen(answer), "events", result_failed, 2, refused), 0);
+    assert_memory_equal(refused, "\0\0\0", 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -646,6 +683,7 @@ int main(void)
         cmocka_unit_test(test_hex_strings_are_no_numbers),
         cmocka_unit_test(test_ga4_params_as_sent),
         cmocka_unit_test(test_currency_upper_case),
+        cmocka_unit_test(test_request_pieces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

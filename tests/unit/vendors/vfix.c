@@ -136,6 +136,27 @@ void vfix_map(const sluice_integration_t *it, const char *raw, size_t len, int64
     assert_int_equal(got, want);
 }
 
+json_t *vfix_build_reference(const sluice_integration_t *it, const json_t *secret)
+{
+    size_t len;
+    char *raw = vfix_envelope(NULL, &len);
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(it, raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    free(raw);
+    const sluice_vendor_item_t *items[1] = {&item};
+    sluice_vendor_request_t req;
+    sluice_err_t err = {{0}};
+    int rc = sluice_vendor_get(it->vendor)->build(it, secret, NULL, items, 1, VFIX_NOW_MS, &req, &err);
+    sluice_vendor_item_dispose(&item);
+    if (rc != 0)
+        print_error("build: %s\n", err.msg);
+    assert_int_equal(rc, 0);
+    json_t *body = json_loadb(req.body, req.body_len, 0, NULL);
+    sluice_vendor_request_dispose(&req);
+    return body;
+}
+
 char *vfix_envelope_click(const char *name, const char *value, size_t *len)
 {
     char *raw = vfix_read("envelope.json", NULL);

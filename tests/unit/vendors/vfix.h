@@ -45,4 +45,8 @@ void vfix_expect_golden(const char *name, const char *body);
 void vfix_map(const sluice_integration_t *it, const char *raw, size_t len, int64_t now_ms, sluice_map_result_t want,
               sluice_vendor_item_t *item, char *why, size_t why_len);
 
+/* The body the integration's vendor builds of the reference envelope (mapped OK at VFIX_NOW_MS)
+ * with secret, parsed; NULL when it is not JSON. Asserts build returns 0. Caller decrefs. */
+json_t *vfix_build_reference(const sluice_integration_t *it, const json_t *secret);
+
 #endif
