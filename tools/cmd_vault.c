@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "common/err.h"
 #include "config/config.h"
 #include "crypto/ct.h"
@@ -122,6 +124,42 @@ static char *read_secret(const char *path, size_t *len)
     return buf;
 }
 
+/* Refuses a member whose value begins or ends with white space or holds a control character:
+ * a token from `jq -Rs '{access_token: .}' < token.txt` carries the file's "\n", one pasted from
+ * a console often a space. Vendors compare tokens byte for byte, so every batch was refused and
+ * dead-lettered (Meta's error 190, after the one re-read), and a CR or LF reached the HTTP
+ * request as it was: libcurl writes a header line holding them raw, ending the headers early or
+ * adding one (TikTok's Access-Token, the Authorization of the Bearer vendors). Names the
+ * member, never the value. Runs after sluice_vendor_check_secret: the JSON is an object. */
+static int check_secret_values(const char *json, size_t len, sluice_err_t *err)
+{
+    json_t *root = json_loadb(json, len, 0, NULL);
+    const char *key;
+    json_t *v;
+    int rc = 0;
+    json_object_foreach(root, key, v) {
+        const unsigned char *s = (const unsigned char *)json_string_value(v);
+        size_t n = json_string_length(v), ctl = 0;
+        if (s == NULL || n == 0)
+            continue;
+        for (size_t i = 0; i < n; i++)
+            ctl += s[i] < 0x20 || s[i] == 0x7f;
+        int edge = s[0] == ' ' || s[n - 1] == ' ';
+        if (ctl > 0 || edge) {
+            char shown[65];
+            snprintf(shown, sizeof(shown), "%s", key);
+            rc = sluice_err_set(
+                err,
+                "the secret's member '%s' %s (pasted or read with it?): vendors compare it byte "
+                "for byte; store it without",
+                shown, ctl > 0 ? "holds a newline, tab or other control character" : "begins or ends with a space");
+            break;
+        }
+    }
+    json_decref(root);
+    return rc;
+}
+
 static void print_row(const sluice_vault_row_t *row, void *ud)
 {
     size_t *root_sealed = ud;
@@ -214,7 +252,8 @@ int sluicectl_cmd_vault(int argc, char **argv)
                     a.name);
         if ((secret = read_secret(a.file, &secret_len)) == NULL)
             goto out;
-        if (sluice_vendor_check_secret(ops, secret, secret_len, &err) != 0) {
+        if (sluice_vendor_check_secret(ops, secret, secret_len, &err) != 0 ||
+            check_secret_values(secret, secret_len, &err) != 0) {
             fprintf(stderr, "sluicectl vault put: %s\n", err.msg);
             goto out;
         }

@@ -5,6 +5,7 @@
 #include "vendors/credcache.h"
 
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,6 +130,28 @@ const json_t *sluice_credcache_put(sluice_credcache_t *c, const char *org, const
         json_decref(secret);
         sluice_err_set(err, "the stored secret is not a JSON object");
         return NULL;
+    }
+    /* A CR or LF in a value would reach the vendor's request as it is: libcurl writes a header
+     * line holding them raw (TikTok's Access-Token, the Bearer vendors' Authorization), ending the
+     * headers early or adding one. `vault put` refuses them now; a row stored before it did is
+     * refused here, so its events fail with the way out instead. */
+    const char *key;
+    json_t *v;
+    json_object_foreach(secret, key, v) {
+        const char *sv = json_string_value(v);
+        size_t n = json_string_length(v), ctl = 0;
+        for (size_t i = 0; sv != NULL && i < n; i++)
+            ctl += (unsigned char)sv[i] < 0x20 || sv[i] == 0x7f;
+        if (ctl > 0) {
+            char shown[65];
+            snprintf(shown, sizeof(shown), "%s", key);
+            json_decref(secret);
+            sluice_err_set(err,
+                           "the stored secret's member '%s' holds a newline or other control character, which no "
+                           "request may carry: `sluicectl vault put` it again without",
+                           shown);
+            return NULL;
+        }
     }
     entry_t **pp = find(c, org, name, vendor);
     if (pp != NULL)

@@ -135,7 +135,7 @@ struct batch {
     size_t n, cap, bytes;
     int64_t opened_ms, first_ms, due_ms; /* monotonic */
     unsigned attempts;
-    unsigned waits;            /* of the attempts, those a vendor's WAIT answered (not counted) */
+    unsigned waits;            /* of the attempts, those not counted: a vendor's WAIT, a re-read credential's */
     int reread;                /* refused with 401 once already: the credential was dropped and read again */
     uint64_t suppress_version; /* the suppression list its items were last checked against */
     int state;                 /* OPEN, QUEUED, SENDING */
@@ -934,7 +934,7 @@ static void on_response(void *ud, const sluice_http_result_t *res)
     batch_prune(b);
     char why[256], status[24] = "-";
     sluice_verdict_t v;
-    int partial = 0;
+    int partial = 0, reread = 0;
     if (res->curl_code != 0 || res->status < 100) {
         snprintf(why, sizeof(why), "%s", res->error[0] ? res->error : "no HTTP answer");
         v = SLUICE_VERDICT_RETRY;
@@ -954,6 +954,7 @@ static void on_response(void *ud, const sluice_http_result_t *res)
              * and try once more; a second refusal is the vendor's answer. */
             reread_secret(w, b, why, sizeof(why));
             v = SLUICE_VERDICT_RETRY;
+            reread = 1;
         }
         if (v == SLUICE_VERDICT_AUTH)
             v = SLUICE_VERDICT_FAIL;
@@ -982,8 +983,12 @@ static void on_response(void *ud, const sluice_http_result_t *res)
             !batch_split(w, b, why, sizeof(why)))
             batch_failed(w, b, status, why);
     } else {
+        /* The try with the re-read credential is not counted either: the vendor recorded nothing
+         * of a request it refused the credential of, and counted, a batch on its last attempt
+         * (every batch, with retry.max_attempts 1) went to the DLQ on the vendor's first refusal
+         * of a rotated token, the new one in the vault unused. */
         batch_retry_as(w, b, status, why, sluice_retry_after_ms(res->retry_after, sluice_now_ms()),
-                       v != SLUICE_VERDICT_WAIT);
+                       v != SLUICE_VERDICT_WAIT && !reread);
     }
 }
 
@@ -1059,6 +1064,7 @@ static void on_token(void *ud, const sluice_http_result_t *res)
     char *token = NULL;
     int64_t ttl_s = 0;
     sluice_verdict_t v;
+    int reread = 0;
     if (res->curl_code != 0 || res->status < 100) {
         snprintf(why, sizeof(why), "token: %s", res->error[0] ? res->error : "no HTTP answer");
         v = SLUICE_VERDICT_RETRY;
@@ -1073,6 +1079,7 @@ static void on_token(void *ud, const sluice_http_result_t *res)
              * read the vault again and try once more before dead-lettering. */
             reread_secret(w, b, why, sizeof(why));
             v = SLUICE_VERDICT_RETRY;
+            reread = 1;
         } else if (v == SLUICE_VERDICT_AUTH) {
             v = SLUICE_VERDICT_FAIL;
         }
@@ -1094,7 +1101,8 @@ static void on_token(void *ud, const sluice_http_result_t *res)
         return;
     }
     if (v == SLUICE_VERDICT_RETRY) {
-        batch_retry(w, b, status, why, sluice_retry_after_ms(res->retry_after, sluice_now_ms()));
+        /* Not counted after a re-read, as in on_response. */
+        batch_retry_as(w, b, status, why, sluice_retry_after_ms(res->retry_after, sluice_now_ms()), !reread);
         return;
     }
     char vwhy[SLUICE_ERR_MSG_MAX + 16] = "";

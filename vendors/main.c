@@ -168,6 +168,18 @@ int main(int argc, char **argv)
     /* libpq keeps what it read from PGPASSWORD with the connection (PQreset reuses it). */
     sluice_secretenv_forget("PGPASSWORD");
     sluice_log_info("vault.ready", "vault schema version %d", SLUICE_VAULT_SCHEMA_VERSION);
+    /* A worker given another key under a key id the vault uses (a new ENCRYPTION_KEY without a
+     * new SLUICE_KEY_ID, a mistyped Secret) opened no credential, and sent every event of every
+     * integration with one to the DLQ after its retries. Stopping here leaves them in Kafka, and
+     * a rolling update with the wrong key stops at its first pod while the others deliver. */
+    int keys = sluice_vault_check_keys(vault, &err);
+    if (keys == SLUICE_VAULT_EDECRYPT) {
+        sluice_log_error("vault.keys", "%s; not starting", err.msg);
+        rc = 1;
+        goto out;
+    }
+    if (keys != SLUICE_VAULT_OK)
+        sluice_log_warn("vault.keys", "%s; starting without that check", err.msg);
     size_t legacy_rows = 0;
     if (sluice_vault_release_root(vault, &legacy_rows, &err) != 0) {
         sluice_log_warn("vault.keys", "%s; keeping the root keys", err.msg);

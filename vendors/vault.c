@@ -234,7 +234,29 @@ static int migrate(sluice_vault_t *v, sluice_err_t *err)
     if (exec_ok(v, lock, err) != 0)
         return sluice_err_prefix(err, "vault migrations");
     int rc = -1;
-    if (exec_ok(v,
+    /* Created only when missing: CREATE TABLE IF NOT EXISTS checks the right to create tables in
+     * the schema before it looks for the table, so a role without that right (PostgreSQL 15's
+     * default for every role but the database owner's, and a worker given only the rights it
+     * uses, docs/vault.md) could never open a vault an owner had migrated. */
+    PGresult *t = PQexec(v->conn, "SELECT to_regclass('schema_migrations') IS NOT NULL,"
+                                  " current_setting('transaction_read_only') = 'on'");
+    if (PQresultStatus(t) != PGRES_TUPLES_OK || PQntuples(t) != 1) {
+        PQclear(t);
+        pq_error(err, v->conn, "database");
+        goto out;
+    }
+    int have_table = PQgetvalue(t, 0, 0)[0] == 't', read_only = PQgetvalue(t, 0, 1)[0] == 't';
+    PQclear(t);
+    /* Said at once, as the CREATE TABLE that used to run here did: every read of a credential
+     * is recorded in vault_audit, so on a standby every one would fail, and the worker would
+     * dead-letter events instead of waiting for the primary. */
+    if (read_only) {
+        sluice_err_set(err, "the vault database is read-only (a standby, or default_transaction_read_only): "
+                            "sluice records every credential read in vault_audit; point database.url at the primary");
+        goto out;
+    }
+    if (!have_table &&
+        exec_ok(v,
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL,"
                 " applied_at timestamptz NOT NULL DEFAULT now())",
                 err) != 0)
@@ -654,6 +676,62 @@ int sluice_vault_get(sluice_vault_t *v, const char *org, const char *name, const
     if (rc != SLUICE_VAULT_OK)
         sluice_err_set(err, "credentials for org '%s', name '%s', vendor '%s': %s", org, name, vendor, why.msg);
     return rc;
+}
+
+int sluice_vault_check_keys(sluice_vault_t *v, sluice_err_t *err)
+{
+    PGresult *r = PQexec(v->conn, "SELECT org, name, vendor, key_id, kdf, nonce, ciphertext FROM vault_credentials"
+                                  " ORDER BY key_id, kdf, org, name, vendor");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        return pq_error(err, v->conn, "checking the keys against the stored credentials");
+    }
+    /* Per key id and kdf: rows tried, whether one opened, the first that did not. */
+    unsigned char tried[2][256] = {{0}}, opened[2][256] = {{0}};
+    int first_bad[2][256];
+    int n = PQntuples(r);
+    for (int i = 0; i < n; i++) {
+        int kid = (int)strtol(PQgetvalue(r, i, 3), NULL, 10), kdf = strcmp(PQgetvalue(r, i, 4), "0") != 0;
+        const sluice_keyring_t *ring = kdf ? v->kr : v->root;
+        if (kid < 1 || kid > 255 || ring == NULL || sluice_keyring_key(ring, (uint8_t)kid) == NULL || opened[kdf][kid])
+            continue;
+        size_t nl = 0, cl = 0, pl = 0;
+        unsigned char *nonce = bytea(r, i, 5, &nl), *ct = bytea(r, i, 6, &cl);
+        char *pt = NULL;
+        sluice_err_t why = {{0}};
+        int rc = nonce && ct ? open_row(v, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), PQgetvalue(r, i, 2), kid, !kdf,
+                                        nonce, nl, ct, cl, &pt, &pl, &why)
+                             : SLUICE_VAULT_ERROR;
+        PQfreemem(nonce);
+        PQfreemem(ct);
+        sluice_vault_free_secret(pt, pl);
+        if (rc == SLUICE_VAULT_ERROR) {
+            PQclear(r);
+            return sluice_err_set(err, "checking the keys against the stored credentials: %s",
+                                  why.msg[0] ? why.msg : "out of memory");
+        }
+        if (!tried[kdf][kid])
+            first_bad[kdf][kid] = i;
+        tried[kdf][kid] = 1;
+        opened[kdf][kid] = rc == SLUICE_VAULT_OK;
+    }
+    for (int kdf = 1; kdf >= 0; kdf--)
+        for (int kid = 1; kid < 256; kid++)
+            if (tried[kdf][kid] && !opened[kdf][kid]) {
+                int i = first_bad[kdf][kid];
+                sluice_err_set(err,
+                               "%s key id %d opens none of the vault rows sealed under it (such as org '%s', name "
+                               "'%s', vendor '%s'): %s holds another key under id %d than the one that sealed them",
+                               kdf ? "the vault key of" : "root", kid, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
+                               PQgetvalue(r, i, 2),
+                               v->kr != NULL && (unsigned)kid == sluice_keyring_primary_kid(v->kr) ? "ENCRYPTION_KEY"
+                                                                                                   : "SLUICE_KEYRING",
+                               kid);
+                PQclear(r);
+                return SLUICE_VAULT_EDECRYPT;
+            }
+    PQclear(r);
+    return SLUICE_VAULT_OK;
 }
 
 int sluice_vault_delete(sluice_vault_t *v, const char *org, const char *name, const char *vendor, sluice_err_t *err)

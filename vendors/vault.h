@@ -67,6 +67,14 @@ void sluice_vault_conn_message(const char *conninfo, const char *msg, char *out,
 int sluice_vault_release_root(sluice_vault_t *v, size_t *legacy_rows, sluice_err_t *err)
     __attribute__((warn_unused_result));
 
+/* Checks that this process's keys are the ones that sealed the rows: for every key id the rings
+ * hold (the vault keys; the root ring for rows older versions sealed under it) with rows under
+ * it, at least one of those rows must open. Rows under a key id the rings lack are left to the
+ * reads (another worker may hold that key). Nothing is audited: no plaintext leaves, and each
+ * opened copy is wiped at once. Returns SLUICE_VAULT_OK, SLUICE_VAULT_EDECRYPT (a key that opens
+ * none of its rows: another key given that id; err names the id and a row) or SLUICE_VAULT_ERROR. */
+int sluice_vault_check_keys(sluice_vault_t *v, sluice_err_t *err);
+
 /* The schema version recorded in schema_migrations (after open: SLUICE_VAULT_SCHEMA_VERSION). */
 int sluice_vault_schema_version(sluice_vault_t *v, int *version, sluice_err_t *err);
 

@@ -3,16 +3,21 @@
  * table holds (never plaintext), the audit trail (never the secret), rows moved to another
  * org/name/vendor refusing to decrypt, key rotation with and without the old key, rows an older
  * version sealed directly under the root key (readable until `vault rotate` re-seals them under
- * the vault's derived key), and missing or malformed ENCRYPTION_KEY in sluicectl and
- * sluice-deliver.
+ * the vault's derived key), missing or malformed ENCRYPTION_KEY in sluicectl and
+ * sluice-deliver, and a worker given another key under the vault's key id stopping at start;
+ * secrets with a newline or edge space refused by `vault put` and, stored before, by the worker;
+ * the worker as a role with only the rights it needs, a read-only database refused; a vendor
+ * token rotated under retry.max_attempts 1.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <libpq-fe.h>
@@ -178,6 +183,26 @@ static void test_secret_checks(void **state)
     sluice_th_output_dispose(&out);
     run(put, user_env, "{}", 1, &out);
     assert_non_null(strstr(out.errout, "lacks 'api_secret'"));
+    sluice_th_output_dispose(&out);
+    /* A value read or pasted with its newline (`jq -Rs '{api_secret: .}' < secret.txt`) or a
+     * space: stored, every request carried it and the vendor refused each one, and a CR or LF
+     * went raw into the header of the vendors that take the token there. Refused, naming the
+     * member and not the value. */
+    run(put, user_env, "{\"api_secret\":\"abc123\\n\"}", 1, &out);
+    assert_non_null(strstr(out.errout, "member 'api_secret' holds a newline"));
+    assert_null(strstr(out.errout, "abc123"));
+    sluice_th_output_dispose(&out);
+    run(put, user_env, "{\"api_secret\":\"abc123\\r\\nX-Extra: 1\"}", 1, &out);
+    assert_non_null(strstr(out.errout, "member 'api_secret' holds a newline"));
+    sluice_th_output_dispose(&out);
+    run(put, user_env, "{\"api_secret\":\"abc123 \"}", 1, &out);
+    assert_non_null(strstr(out.errout, "member 'api_secret' begins or ends with a space"));
+    assert_null(strstr(out.errout, "abc123"));
+    sluice_th_output_dispose(&out);
+    const char *put_tt[] = {"vault",  "put",    "--config", F.config, "--org", "acme",
+                            "--name", "tiktok", "--vendor", "tiktok", NULL};
+    run(put_tt, user_env, "{\"access_token\":\"\\ttt-123\"}", 1, &out);
+    assert_non_null(strstr(out.errout, "member 'access_token' holds a newline, tab"));
     sluice_th_output_dispose(&out);
     char *count = sql1("SELECT count(*) FROM vault_credentials");
     assert_string_equal(count, "0");
@@ -481,6 +506,29 @@ static void test_encryption_key_errors(void **state)
     assert_int_equal(sluice_vault_get(v, "acme", "meta", "meta", &secret, &slen, &err), SLUICE_VAULT_EDECRYPT);
     sluice_vault_close(v);
     sluice_keyring_free(other);
+
+    /* ...and a worker given it (a new ENCRYPTION_KEY without a new SLUICE_KEY_ID, a mistyped
+     * Secret) stops at start, naming the key id and a row, the key nowhere. Before, it ran, opened
+     * no credential and dead-lettered every event after its retries; a rolling update with the
+     * wrong key went through every pod. */
+    const char *argv3[] = {"env", "ENCRYPTION_KEY=" DFIX_KEY2, "SLUICE_KEY_ID=1", bin, "--config", F.config, NULL};
+    assert_int_equal(sluice_th_run(argv3, NULL, 0, 15000, &out, &err), 0);
+    assert_false(out.timed_out);
+    assert_true(sluice_th_exited_with(out.wstatus, 1));
+    assert_non_null(strstr(out.errout, "the vault key of key id 1 opens none of the vault rows sealed under it (such "
+                                       "as org 'acme', name 'meta', vendor 'meta'): ENCRYPTION_KEY holds another key"));
+    assert_null(strstr(out.errout, DFIX_KEY2));
+    sluice_th_output_dispose(&out);
+    /* The right key under a new id, the old one in SLUICE_KEYRING (a rotation's step 2): it
+     * starts (and is stopped here once its vault check has passed). */
+    const char *argv4[] = {
+        "env", "ENCRYPTION_KEY=" DFIX_KEY2, "SLUICE_KEY_ID=2", "SLUICE_KEYRING=1:" DFIX_KEY1, bin, "--config", F.config,
+        NULL};
+    assert_int_equal(sluice_th_run(argv4, NULL, 0, 4000, &out, &err), 0);
+    assert_true(out.timed_out);
+    assert_non_null(strstr(out.errout, "vault.ready"));
+    assert_null(strstr(out.errout, "opens none"));
+    sluice_th_output_dispose(&out);
     free(sql1("DELETE FROM vault_credentials"));
 }
 
@@ -597,6 +645,188 @@ static void test_root_sealed_rows(void **state)
     free(sql1("DELETE FROM vault_credentials"));
 }
 
+/* The worker's database role with only the rights docs/vault.md lists ("The worker's database
+ * role"), on a vault an owner migrated, in a schema it may not create tables in (PostgreSQL 15's
+ * default for every role but the database owner's). Before, opening the vault ran CREATE TABLE IF
+ * NOT EXISTS schema_migrations, which PostgreSQL refuses for want of the schema's CREATE right
+ * before it sees the table is there: sluice-deliver logged vault.unavailable ("permission denied
+ * for schema public") and retried for ever, delivering nothing. */
+static void test_least_privilege_worker_role(void **state)
+{
+    (void)state;
+    sluice_th_output_t out;
+    const char *put[] = {"vault",  "put",  "--config", F.config, "--org", "acme",
+                         "--name", "meta", "--vendor", "meta",   NULL};
+    run(put, user_env, "{\"access_token\":\"" TOKEN "\"}", 0, &out);
+    sluice_th_output_dispose(&out);
+    free(sql1("REVOKE CREATE ON SCHEMA public FROM PUBLIC"));
+    free(sql1("DROP ROLE IF EXISTS sluice_worker"));
+    free(sql1("CREATE ROLE sluice_worker LOGIN"));
+    free(sql1("GRANT SELECT ON schema_migrations, vault_credentials, forget_requests, forget_suppression TO "
+              "sluice_worker"));
+    free(sql1("GRANT INSERT ON vault_audit TO sluice_worker"));
+    free(sql1("GRANT USAGE ON SEQUENCE vault_audit_id_seq TO sluice_worker"));
+
+    char conninfo[sizeof(F.pg.conninfo) + 32];
+    snprintf(conninfo, sizeof(conninfo), "%s user=sluice_worker", F.pg.conninfo);
+    PGconn *as_worker = PQconnectdb(conninfo);
+    assert_int_equal(PQstatus(as_worker), CONNECTION_OK);
+    PGresult *r = PQexec(as_worker, "CREATE TABLE t (x int)"); /* the role really may not create */
+    assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+    PQclear(r);
+    PQfinish(as_worker);
+
+    sluice_err_t err = {{0}};
+    sluice_keyring_t *kr = sluice_keyring_from_strings(DFIX_KEY1, "1", NULL, &err);
+    sluice_vault_t *v = sluice_vault_open(conninfo, kr, "least privilege", &err);
+    if (v == NULL)
+        print_error("%s\n", err.msg);
+    assert_non_null(v);
+    char *secret = NULL;
+    size_t slen = 0, legacy = 99;
+    assert_int_equal(sluice_vault_release_root(v, &legacy, &err), 0);
+    assert_int_equal(legacy, 0);
+    assert_int_equal(sluice_vault_get(v, "acme", "meta", "meta", &secret, &slen, &err), SLUICE_VAULT_OK);
+    assert_string_equal(secret, "{\"access_token\":\"" TOKEN "\"}");
+    sluice_vault_free_secret(secret, slen);
+    sluice_vault_close(v);
+    sluice_keyring_free(kr);
+    char *audit = sql1("SELECT count(*) FROM vault_audit WHERE actor = 'least privilege' AND detail = 'ok'");
+    assert_string_equal(audit, "1");
+    free(audit);
+    /* sluice-deliver itself as that role: it starts (the vault, its key check, the suppression
+     * list) and runs until stopped, nothing refused. */
+    char bin[PATH_MAX], url[sizeof(conninfo) + 32];
+    snprintf(bin, sizeof(bin), "%s/vendors/sluice-deliver", sluice_th_build_dir());
+    snprintf(url, sizeof(url), "SLUICE_DATABASE_URL=%s", conninfo);
+    const char *argv[] = {"env", "ENCRYPTION_KEY=" DFIX_KEY1, "SLUICE_KEY_ID=1", url, bin, "--config", F.config, NULL};
+    assert_int_equal(sluice_th_run(argv, NULL, 0, 5000, &out, &err), 0);
+    if (!out.timed_out || strstr(out.errout, "deliver.started") == NULL)
+        print_error("%s\n", out.errout);
+    assert_true(out.timed_out);
+    assert_non_null(strstr(out.errout, "vault.ready"));
+    assert_non_null(strstr(out.errout, "forget.list_loaded"));
+    assert_non_null(strstr(out.errout, "deliver.started"));
+    assert_null(strstr(out.errout, "denied"));
+    sluice_th_output_dispose(&out);
+
+    /* A read-only database (a standby, as a replica's address would give) is refused at once:
+     * every read is audited there, so the worker would dead-letter instead of waiting. */
+    free(sql1("ALTER ROLE sluice_worker SET default_transaction_read_only = on"));
+    kr = sluice_keyring_from_strings(DFIX_KEY1, "1", NULL, &err);
+    assert_null(sluice_vault_open(conninfo, kr, "least privilege", &err));
+    assert_non_null(strstr(err.msg, "the vault database is read-only"));
+    sluice_keyring_free(kr);
+
+    free(sql1("GRANT CREATE ON SCHEMA public TO PUBLIC"));
+    free(sql1("DELETE FROM vault_credentials"));
+}
+
+/* A vendor token rotated while the worker runs, on an integration with retry.max_attempts 1
+ * (an operator who wants no second request for a failed batch). The new token is put, Meta then
+ * refuses the old one the worker still has cached (401): the batch must be tried with the
+ * vault's new token, as docs/vault.md promises ("rotating a vendor token dead-letters nothing").
+ * Before, the try with the re-read credential counted against max_attempts, so the batch went to
+ * the DLQ at the first refusal and the new token was never sent. */
+static void test_token_rotation_with_one_attempt(void **state)
+{
+    (void)state;
+    static dstub_t meta;
+    dfix_stub(&F, &meta, "meta", NULL, NULL);
+    char integrations[1024];
+    snprintf(integrations, sizeof(integrations),
+             "      - {name: meta, vendor: meta, pixel_id: \"111\", base_url: \"%s\", batch: {max_wait_ms: 50},\n"
+             "         retry: {max_attempts: 1, base_ms: 100, max_ms: 500}}\n",
+             meta.url);
+    dfix_write_config(&F, integrations, NULL);
+    dfix_vault_put(&F, "meta", "meta", "{\"access_token\":\"tok-old\"}");
+    dfix_start_worker(&F, NULL, 1);
+
+    char *env = dfix_envelope("rot1", dfix_now_ms(), NULL);
+    dfix_produce(&F, &env, 1, NULL);
+    free(env);
+    assert_int_equal(dfix_wait_requests(&meta, 1, 20000), 1);
+
+    dfix_vault_put(&F, "meta", "meta", "{\"access_token\":\"tok-new\"}");
+    dfix_stub_plan_for(&F, &meta, "401", "rot2"); /* Meta has revoked tok-old */
+    env = dfix_envelope("rot2", dfix_now_ms(), NULL);
+    dfix_produce(&F, &env, 1, NULL);
+    free(env);
+    dfix_wait_requests(&meta, 3, 20000);
+    json_t *reqs = dfix_requests(&meta);
+    assert_int_equal(json_array_size(reqs), 3);
+    json_t *refused = json_array_get(reqs, 1), *again = json_array_get(reqs, 2);
+    assert_int_equal(json_integer_value(json_object_get(refused, "answer")), 401);
+    assert_non_null(strstr(json_string_value(json_object_get(refused, "query")), "access_token=tok-old"));
+    assert_non_null(strstr(json_string_value(json_object_get(again, "query")), "access_token=tok-new"));
+    assert_non_null(strstr(json_string_value(json_object_get(again, "body")), "rot2"));
+    assert_int_equal(json_integer_value(json_object_get(again, "answer")), 200);
+    json_decref(reqs);
+    const char *args[] = {"--vendor", "meta", NULL};
+    json_t *dlq = dfix_dlq_list(&F, args);
+    assert_int_equal(json_array_size(dlq), 0);
+    json_decref(dlq);
+    dfix_stop_worker(&F, SIGTERM);
+    free(sql1("DELETE FROM vault_credentials"));
+}
+
+/* A token stored with a CR LF in it (by a sluicectl that did not refuse it yet): the worker put it
+ * in TikTok's Access-Token header as it was, and libcurl sent the header line with it raw, so the
+ * request carried a header of the secret's making (or ended its headers early, with a bare
+ * "\n"). Now the worker refuses the stored secret, naming the member and the way out: nothing
+ * reaches the vendor, and the event fails into the DLQ with that message. */
+static void test_stored_token_with_a_newline_reaches_no_header(void **state)
+{
+    (void)state;
+    static dstub_t tiktok;
+    dfix_stub(&F, &tiktok, "tiktok", NULL, NULL);
+    char integrations[1024];
+    snprintf(integrations, sizeof(integrations),
+             "      - {name: tiktok, vendor: tiktok, pixel_code: CNL, base_url: \"%s\", batch: {max_wait_ms: 50},\n"
+             "         retry: {max_attempts: 1, base_ms: 100, max_ms: 500}}\n",
+             tiktok.url);
+    dfix_write_config(&F, integrations, NULL);
+    sluice_err_t err = {{0}};
+    sluice_keyring_t *kr = sluice_keyring_from_strings(DFIX_KEY1, "1", NULL, &err);
+    sluice_vault_t *v = open_vault(kr);
+    const char *stored = "{\"access_token\":\"tt-123\\r\\nX-Extra: injected\"}";
+    assert_int_equal(sluice_vault_put(v, "acme", "tiktok", "tiktok", stored, strlen(stored), NULL, &err),
+                     SLUICE_VAULT_OK);
+    sluice_vault_close(v);
+    sluice_keyring_free(kr);
+    dfix_start_worker(&F, NULL, 1);
+
+    char *env = dfix_envelope("nl1", dfix_now_ms(), NULL);
+    dfix_produce(&F, &env, 1, NULL);
+    free(env);
+    const char *args[] = {"--vendor", "tiktok", NULL};
+    json_t *dlq = NULL;
+    for (int waited = 0; waited <= 20000 && json_array_size(dlq) == 0 && dfix_wait_requests(&tiktok, 1, 0) == 0;
+         waited += 250) {
+        json_decref(dlq);
+        usleep(250 * 1000);
+        dlq = dfix_dlq_list(&F, args);
+    }
+    json_t *reqs = dfix_requests(&tiktok);
+    size_t i;
+    json_t *r;
+    json_array_foreach(reqs, i, r)
+        print_error("the stub got a request, headers: %s\n",
+                    json_dumps(json_object_get(r, "headers"), JSON_COMPACT)); /* leaked: failing anyway */
+    assert_int_equal(json_array_size(reqs), 0);
+    json_decref(reqs);
+    /* (The earlier test's events are in the topic too: this lane reads them as well.) */
+    assert_true(json_array_size(dlq) >= 1);
+    json_array_foreach(dlq, i, r) {
+        const char *error = json_string_value(json_object_get(r, "error"));
+        assert_non_null(strstr(error, "member 'access_token' holds a newline or other control character"));
+        assert_null(strstr(error, "tt-123"));
+    }
+    json_decref(dlq);
+    dfix_stop_worker(&F, SIGTERM);
+    free(sql1("DELETE FROM vault_credentials"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -609,6 +839,9 @@ int main(void)
         cmocka_unit_test(test_encryption_key_errors),
         cmocka_unit_test(test_root_sealed_rows),
         cmocka_unit_test(test_migrations),
+        cmocka_unit_test(test_least_privilege_worker_role),
+        cmocka_unit_test(test_token_rotation_with_one_attempt),
+        cmocka_unit_test(test_stored_token_with_a_newline_reaches_no_header),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,6 +1,6 @@
 /* Tests for vendors/credcache.c: TTL expiry on read and on sweep, renewal when the vault cannot
- * be read, replacement, refusal of non-objects; run with the wiping allocator installed, as the
- * worker runs. */
+ * be read, replacement, refusal of non-objects and of values holding control characters; run
+ * with the wiping allocator installed, as the worker runs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -92,6 +92,16 @@ static void test_refuses_non_objects(void **state)
     assert_null(sluice_credcache_put(c, "a", "b", "meta", "[1]", 3, 0, &err));
     assert_null(sluice_credcache_put(c, "a", "b", "meta", "tok-123", 7, 0, &err));
     assert_null(strstr(err.msg, "tok-123"));
+    /* A value with a CR or LF would reach a request header as it is (a row stored before `vault
+     * put` refused them): refused, naming the member, never the value. */
+    const char *crlf = "{\"access_token\":\"tok-123\\r\\nX-Extra: 1\"}", *lf = "{\"access_token\":\"tok-123\\n\"}";
+    assert_null(sluice_credcache_put(c, "a", "b", "tiktok", crlf, strlen(crlf), 0, &err));
+    assert_non_null(strstr(err.msg, "member 'access_token' holds a newline"));
+    assert_null(strstr(err.msg, "tok-123"));
+    assert_null(sluice_credcache_put(c, "a", "b", "meta", lf, strlen(lf), 0, &err));
+    const char *inner = "{\"secret\":\"two words\"}"; /* a space inside is a value like any other */
+    assert_non_null(sluice_credcache_put(c, "a", "b", "webhook", inner, strlen(inner), 0, &err));
+    sluice_credcache_drop(c, "a", "b", "webhook");
     assert_int_equal(sluice_credcache_size(c), 0);
     sluice_credcache_destroy(c);
     sluice_credcache_destroy(NULL);
