@@ -379,7 +379,11 @@ sluice_yaml_doc_t *sluice_yaml_load_file(const char *path, char *err, size_t err
         size_t n = fread(buf + len, 1, cap - len, f);
         len += n;
         if (len > MAX_FILE_BYTES) {
-            snprintf(err, err_len, "%s: larger than %u bytes; not a config file?", path, MAX_FILE_BYTES);
+            /* A generated config of thousands of orgs reaches this honestly: say what to do. */
+            snprintf(err, err_len,
+                     "%s: larger than %u bytes (16 MiB), the most one config file may hold: put orgs in files of "
+                     "their own, each named by an `- include:` entry of orgs (docs/config.md, Includes)",
+                     path, MAX_FILE_BYTES);
             free(buf);
             fclose(f);
             return NULL;

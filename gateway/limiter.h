@@ -23,7 +23,11 @@
 
 #include "config/config.h"
 
-#define SLUICE_LIMITER_MAX_SLOTS 4096
+/* Sources named at once by the runtimes alive (the config served, and during a reload the one
+ * replacing it). 4096 refused to start a gateway of 2,000 orgs with three write keys each, a
+ * config `sluicectl config check` passed. The slot table is one allocation whose pages the
+ * kernel gives only as they are first written: a gateway of a few sources pays for a few. */
+#define SLUICE_LIMITER_MAX_SLOTS 65536
 
 typedef struct sluice_limiter sluice_limiter_t;
 typedef struct sluice_client_limits sluice_client_limits_t;

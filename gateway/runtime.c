@@ -35,6 +35,8 @@ static void runtime_free(sluice_runtime_t *rt)
         sluice_secure_zero(rt->sources[i].prev_digest, sizeof(rt->sources[i].prev_digest));
     }
     free(rt->sources);
+    free(rt->key_index);
+    free(rt->origin_index);
     for (size_t i = 0; rt->orgs != NULL && i < rt->org_count; i++) {
         sluice_piiguard_destroy(rt->orgs[i].guard);
         sluice_secure_zero(rt->orgs[i].forget_key, sizeof(rt->orgs[i].forget_key));
@@ -69,6 +71,75 @@ static int load_plugins(sluice_runtime_t *rt, const sluice_keyring_t *keys, slui
 const sluice_masker_t *sluice_runtime_masker(const sluice_runtime_t *rt, unsigned thread)
 {
     return sluice_gw_maskers_get(rt->maskers, thread);
+}
+
+/* Where a digest's probe starts: its first bytes are as random as the rest. */
+static size_t key_home(const uint8_t d[SLUICE_SHA256_LEN], size_t cap)
+{
+    uint64_t h = 0;
+    memcpy(&h, d, sizeof(h));
+    return (size_t)h & (cap - 1);
+}
+
+static void key_index_put(sluice_runtime_t *rt, const uint8_t d[SLUICE_SHA256_LEN], size_t entry)
+{
+    size_t at = key_home(d, rt->key_index_cap);
+    while (rt->key_index[at] != 0)
+        at = (at + 1) & (rt->key_index_cap - 1);
+    rt->key_index[at] = entry + 1;
+}
+
+/* Indexes every source's digests; -1 when out of memory. */
+static int build_key_index(sluice_runtime_t *rt)
+{
+    size_t cap = 16;
+    while (cap < 4 * rt->source_count) /* two digests a source at most: at most half full */
+        cap *= 2;
+    if ((rt->key_index = calloc(cap, sizeof(*rt->key_index))) == NULL)
+        return -1;
+    rt->key_index_cap = cap;
+    for (size_t i = 0; i < rt->source_count; i++) {
+        const sluice_source_rt_t *s = &rt->sources[i];
+        if (s->has_key)
+            key_index_put(rt, s->key_digest, i << 1);
+        if (s->has_prev)
+            key_index_put(rt, s->prev_digest, i << 1 | 1);
+    }
+    return 0;
+}
+
+static size_t origin_home(const char *origin, size_t len, size_t cap)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)origin[i];
+        h *= 1099511628211ULL;
+    }
+    return (size_t)h & (cap - 1);
+}
+
+/* Indexes every source's allowed origins (each text once); -1 when out of memory. */
+static int build_origin_index(sluice_runtime_t *rt)
+{
+    size_t n = 0, cap = 16;
+    for (size_t i = 0; i < rt->source_count; i++)
+        n += rt->sources[i].src->allowed_origin_count;
+    while (cap < 2 * n)
+        cap *= 2;
+    if ((rt->origin_index = calloc(cap, sizeof(*rt->origin_index))) == NULL)
+        return -1;
+    rt->origin_index_cap = cap;
+    for (size_t i = 0; i < rt->source_count; i++) {
+        const sluice_source_t *src = rt->sources[i].src;
+        for (size_t k = 0; k < src->allowed_origin_count; k++) {
+            const char *o = src->allowed_origins[k];
+            size_t at = origin_home(o, strlen(o), cap);
+            while (rt->origin_index[at] != NULL && strcmp(rt->origin_index[at], o) != 0)
+                at = (at + 1) & (cap - 1);
+            rt->origin_index[at] = o;
+        }
+    }
+    return 0;
 }
 
 sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads, const sluice_keyring_t *keys,
@@ -136,6 +207,8 @@ sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads,
             }
         }
     }
+    if (build_key_index(rt) != 0 || build_origin_index(rt) != 0)
+        goto oom;
     if (load_plugins(rt, keys, err) != 0 ||
         (rt->enrich = sluice_enrichment_create(cfg, nthreads, prev != NULL ? prev->enrich : NULL, err)) == NULL) {
         runtime_free(rt);
@@ -173,13 +246,16 @@ const sluice_source_rt_t *sluice_runtime_auth(const sluice_runtime_t *rt, const 
     uint8_t d[SLUICE_SHA256_LEN];
     if (len == 0 || sluice_sha256(key, len, d) != 0)
         return NULL;
-    /* Every source is compared, whatever matched, so timing says nothing about which did. */
+    /* The lowest-numbered source wins, as when every source was scanned in order (keys are
+     * unique across sources when secrets are resolved, so at most one matches). */
     const sluice_source_rt_t *found = NULL;
-    for (size_t i = 0; i < rt->source_count; i++) {
-        const sluice_source_rt_t *s = &rt->sources[i];
-        int cur = s->has_key & sluice_ct_equal(d, s->key_digest, sizeof(d));
-        int prev = s->has_prev & (now_ms < s->prev_until_ms) & sluice_ct_equal(d, s->prev_digest, sizeof(d));
-        if ((cur | prev) && found == NULL)
+    for (size_t at = key_home(d, rt->key_index_cap); rt->key_index[at] != 0; at = (at + 1) & (rt->key_index_cap - 1)) {
+        size_t entry = rt->key_index[at] - 1;
+        const sluice_source_rt_t *s = &rt->sources[entry >> 1];
+        int prev = (int)(entry & 1);
+        int match = prev ? (now_ms < s->prev_until_ms) & sluice_ct_equal(d, s->prev_digest, sizeof(d))
+                         : sluice_ct_equal(d, s->key_digest, sizeof(d));
+        if (match && (found == NULL || s < found))
             found = s;
     }
     sluice_secure_zero(d, sizeof(d));
@@ -201,8 +277,11 @@ int sluice_runtime_origin_allowed(const sluice_runtime_t *rt, const sluice_sourc
 {
     if (s != NULL)
         return origin_in(s->src, origin, len);
-    for (size_t i = 0; i < rt->source_count; i++)
-        if (origin_in(rt->sources[i].src, origin, len))
+    for (size_t at = origin_home(origin, len, rt->origin_index_cap); rt->origin_index[at] != NULL;
+         at = (at + 1) & (rt->origin_index_cap - 1)) {
+        const char *a = rt->origin_index[at];
+        if (strlen(a) == len && memcmp(a, origin, len) == 0)
             return 1;
+    }
     return 0;
 }

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,12 @@ struct sluice_plugin_tally {
     pthread_mutex_t lock;
     tally_entry_t *entries;
     size_t count, cap;
+    /* Open-addressing index of entries by their labels (entry index + 1; 0 is empty), so that
+     * finding an instance's series costs the same with 2 orgs as with 2,000: a scan of the
+     * entries made attaching, detaching and every /metrics scrape quadratic in the mask rules
+     * (2,000 orgs with 14 rules each: a scrape took 55 s on an event-loop thread). */
+    size_t *index;
+    size_t index_cap; /* a power of two, at least twice count */
 };
 
 sluice_plugin_tally_t *sluice_plugin_tally_create(void)
@@ -76,8 +83,33 @@ void sluice_plugin_tally_destroy(sluice_plugin_tally_t *t)
         free(t->entries[i].live);
     }
     free(t->entries);
+    free(t->index);
     pthread_mutex_destroy(&t->lock);
     free(t);
+}
+
+static size_t labels_hash(const char *plugin, const char *org, const char *rule)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a over the three labels, each with its NUL */
+    const char *parts[3] = {plugin, org, rule};
+    for (size_t i = 0; i < 3; i++) {
+        const unsigned char *c = (const unsigned char *)parts[i];
+        do {
+            h ^= *c;
+            h *= 1099511628211ULL;
+        } while (*c++ != '\0');
+    }
+    return (size_t)h;
+}
+
+/* Puts entry i into the index (room checked by the caller). */
+static void index_put(sluice_plugin_tally_t *t, size_t i)
+{
+    const tally_entry_t *e = &t->entries[i];
+    size_t mask = t->index_cap - 1, at = labels_hash(e->plugin, e->org, e->rule) & mask;
+    while (t->index[at] != 0)
+        at = (at + 1) & mask;
+    t->index[at] = i + 1;
 }
 
 /* The entry of pi's labels, made when missing; NULL when out of memory. Under the lock. */
@@ -85,13 +117,26 @@ static tally_entry_t *tally_entry(sluice_plugin_tally_t *t, const sluice_plugin_
 {
     const char *plugin = sluice_plugin_instance_name(pi), *org = sluice_plugin_instance_org(pi),
                *rule = sluice_plugin_instance_rule(pi);
-    for (size_t i = 0; i < t->count; i++) {
-        tally_entry_t *e = &t->entries[i];
+    size_t h = labels_hash(plugin, org, rule);
+    for (size_t at = t->index_cap ? h & (t->index_cap - 1) : 0; t->index_cap && t->index[at] != 0;
+         at = (at + 1) & (t->index_cap - 1)) {
+        tally_entry_t *e = &t->entries[t->index[at] - 1];
         if (strcmp(e->plugin, plugin) == 0 && strcmp(e->org, org) == 0 && strcmp(e->rule, rule) == 0)
             return e;
     }
     if (!make)
         return NULL;
+    if ((t->count + 1) * 2 > t->index_cap) {
+        size_t cap = t->index_cap ? t->index_cap * 2 : 64;
+        size_t *ni = calloc(cap, sizeof(*ni));
+        if (ni == NULL)
+            return NULL;
+        free(t->index);
+        t->index = ni;
+        t->index_cap = cap;
+        for (size_t i = 0; i < t->count; i++)
+            index_put(t, i);
+    }
     if (t->count == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 16;
         tally_entry_t *ne = realloc(t->entries, cap * sizeof(*ne));
@@ -108,6 +153,7 @@ static tally_entry_t *tally_entry(sluice_plugin_tally_t *t, const sluice_plugin_
         free(e->rule);
         return NULL;
     }
+    index_put(t, t->count);
     t->count++;
     return e;
 }
@@ -746,16 +792,30 @@ static void put(sink_t *s, const char *fmt, ...)
         s->len += (size_t)n;
 }
 
-/* A Prometheus label value: backslash, quote and newline escaped. */
+/* Appends n bytes as they are. */
+static void put_bytes(sink_t *s, const char *v, size_t n)
+{
+    if (s->len < s->cap)
+        memcpy(s->buf + s->len, v, s->len + n < s->cap ? n : s->cap - s->len - 1);
+    s->len += n;
+    if (s->cap > 0)
+        s->buf[s->len < s->cap ? s->len : s->cap - 1] = '\0';
+}
+
+/* A Prometheus label value: backslash, quote and newline escaped. Runs without any are copied
+ * whole: a formatted call per character made a scrape of 2,000 orgs' rules take seconds. */
 static void put_label(sink_t *s, const char *v)
 {
-    for (; *v; v++) {
+    while (*v) {
+        size_t run = strcspn(v, "\\\"\n");
+        put_bytes(s, v, run);
+        v += run;
         if (*v == '\\' || *v == '"')
-            put(s, "\\%c", *v);
-        else if (*v == '\n')
+            put(s, "\\%c", *v++);
+        else if (*v == '\n') {
             put(s, "\\n");
-        else
-            put(s, "%c", *v);
+            v++;
+        }
     }
 }
 

@@ -232,6 +232,29 @@ static void test_unreadable_bytes_positioned(void **state)
     expect_error("a: 1\nbb: \x01\n", "t.yaml:2:5: YAML syntax error: control characters are not allowed (byte 0x01)");
 }
 
+/* A SaaS's generated config of 20,000 orgs is 52 MB in one file. The loader refuses a file over
+ * 16 MiB, which docs/config.md did not say, with "not a config file?": the operator was left to
+ * guess that includes (each file with its own limit) carry such a config. */
+static void test_load_file_too_large_says_include(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/sluice-yaml-big.XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *fp = fdopen(fd, "w");
+    assert_non_null(fp);
+    fputs("version: 1\norgs:\n", fp);
+    for (long written = 0; written <= 17L << 20;)
+        written += fprintf(fp, "  - {id: org%ld, sources: [{id: web, write_key_env: K}]}\n", written);
+    fclose(fp);
+    char err[512];
+    sluice_yaml_doc_t *doc = sluice_yaml_load_file(path, err, sizeof(err));
+    unlink(path);
+    assert_null(doc);
+    assert_non_null(strstr(err, "larger than 16777216 bytes (16 MiB)"));
+    assert_non_null(strstr(err, "include:"));
+}
+
 /* A directory is not a config file: named as such, not "read error". */
 static void test_load_file_directory(void **state)
 {
@@ -293,6 +316,7 @@ int main(void)
         cmocka_unit_test(test_empty_document),
         cmocka_unit_test(test_nul_and_depth_refused),
         cmocka_unit_test(test_load_file_missing),
+        cmocka_unit_test(test_load_file_too_large_says_include),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -119,6 +119,49 @@ static void test_source_slots_released_across_reloads(void **state)
     sluice_limiter_destroy(l);
 }
 
+/* A SaaS's gateway: 2,000 orgs with ten sources each, then a reload that drops every third
+ * source. All 20,000 got a slot (4096 was the most: the gateway refused to start), each is found
+ * again by name with its own handle and bucket after others left, and a source named anew takes
+ * a freed slot. */
+static void test_twenty_thousand_sources(void **state)
+{
+    (void)state;
+    enum { ORGS = 2000, PER_ORG = 10 };
+    sluice_limiter_t *l = sluice_limiter_create(1);
+    static int h[ORGS][PER_ORG];
+    char org[32], src[32];
+    for (int o = 0; o < ORGS; o++)
+        for (int s = 0; s < PER_ORG; s++) {
+            snprintf(org, sizeof(org), "org%d", o);
+            snprintf(src, sizeof(src), "src%d", s);
+            h[o][s] = sluice_limiter_slot(l, org, src);
+            assert_true(h[o][s] >= 0);
+        }
+    /* Drain the last source's bucket: finding it again by name must not refill it. */
+    src_ctx_t last = {l, h[ORGS - 1][PER_ORG - 1], 0, {.per_second = 1, .burst = 3}};
+    assert_int_equal(drain(src_allow, &last, 1000, 100), 3);
+    for (int o = 0; o < ORGS; o++)
+        for (int s = 0; s < PER_ORG; s++)
+            if ((o * PER_ORG + s) % 3 == 0)
+                sluice_limiter_release(l, h[o][s]);
+    for (int o = 0; o < ORGS; o++)
+        for (int s = 0; s < PER_ORG; s++) {
+            if ((o * PER_ORG + s) % 3 == 0)
+                continue;
+            snprintf(org, sizeof(org), "org%d", o);
+            snprintf(src, sizeof(src), "src%d", s);
+            assert_int_equal(sluice_limiter_slot(l, org, src), h[o][s]);
+        }
+    assert_int_equal(drain(src_allow, &last, 1000, 100), 0);
+    /* A new name takes a slot a dropped source left, full. */
+    int fresh = sluice_limiter_slot(l, "org-new", "web");
+    assert_true(fresh >= 0);
+    assert_true(fresh % SLUICE_LIMITER_MAX_SLOTS < ORGS * PER_ORG);
+    src_ctx_t f = {l, fresh, 0, {.per_second = 1, .burst = 3}};
+    assert_int_equal(drain(src_allow, &f, 1000, 100), 3);
+    sluice_limiter_destroy(l);
+}
+
 typedef struct cli_ctx {
     sluice_client_limits_t *t;
     int slot;
@@ -230,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_client_table_bounded),
         cmocka_unit_test(test_source_slots_released_across_reloads),
         cmocka_unit_test(test_client_bucket_not_inherited_by_reused_slot),
+        cmocka_unit_test(test_twenty_thousand_sources),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
