@@ -46,7 +46,8 @@ export interface Options {
     /** Longest wait between retries in milliseconds. Default 30000. */
     retryMax?: number;
     /**
-     * `true` (default): a page view when the tag starts. `'history'`: also one after each
+     * `true` (default): a page view when the tag starts (a prerendered page: when it is shown)
+     * and each time the back/forward cache restores the page. `'history'`: also one after each
      * `pushState`, `replaceState` or `popstate` that changes the address (single-page apps),
      * with the previous address as referrer. `false`: none.
      */

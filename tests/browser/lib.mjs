@@ -94,8 +94,9 @@ export async function eventsWhere(what, pred, n = 1, timeout = 20000) {
 
 const pages = new Map(); // origin + path -> html
 
-export function servePage(origin, path, html) {
-    pages.set(origin + path, html);
+/** Serves html at origin + path; with cacheControl other than no-store (a page the back/forward cache may keep). */
+export function servePage(origin, path, html, cacheControl = 'no-store') {
+    pages.set(origin + path, { html, cacheControl });
 }
 
 export function page({ title, head = '', body = '' }) {
@@ -116,8 +117,8 @@ async function startPages() {
     const key = readFileSync(`${env.certs}/server.key`);
     server = https.createServer({ cert, key }, (req, res) => {
         const path = new URL(req.url, 'https://x').pathname;
-        const html = pages.get(`https://${req.headers.host}${path}`);
-        res.setHeader('cache-control', 'no-store');
+        const { html, cacheControl = 'no-store' } = pages.get(`https://${req.headers.host}${path}`) || {};
+        res.setHeader('cache-control', cacheControl);
         if (html === undefined) {
             res.statusCode = path === '/favicon.ico' ? 204 : 404;
             return res.end();
@@ -138,6 +139,21 @@ function spki() {
     return createHash('sha256').update(der).digest('base64');
 }
 
+/** Chromium's flags for every case: the test names mapped to 127.0.0.1, the test certificate accepted. */
+export function chromiumArgs() {
+    return [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--host-resolver-rules=MAP *.acme.test 127.0.0.1, MAP *.acme-pay.test 127.0.0.1, MAP *.evil.test 127.0.0.1',
+        `--ignore-certificate-errors-spki-list=${spki()}`,
+    ];
+}
+
 /**
  * One case's world: the page server, Chromium, and every page's console errors and uncaught
  * exceptions. A case allows the browser's own network messages it provokes (a refused
@@ -154,29 +170,16 @@ export class Suite {
 
     async start() {
         await startPages();
-        this.browser = await chromium.launch({
-            executablePath: env.chromium,
-            args: [
-                '--no-sandbox',
-                '--disable-gpu',
-                '--disable-quic',
-                '--no-first-run',
-                '--disable-background-networking',
-                '--disable-component-update',
-                '--disable-sync',
-                '--host-resolver-rules=MAP *.acme.test 127.0.0.1, MAP *.acme-pay.test 127.0.0.1, MAP *.evil.test 127.0.0.1',
-                `--ignore-certificate-errors-spki-list=${spki()}`,
-            ],
-        });
+        this.browser = await chromium.launch({ executablePath: env.chromium, args: chromiumArgs() });
     }
 
     allowConsole(re) {
         this.allowed.push(re);
     }
 
-    /** A fresh browser profile (its own localStorage and cookies). */
-    async context() {
-        const c = await this.browser.newContext();
+    /** A fresh browser profile (its own localStorage and cookies), of this.browser or another. */
+    async context(browser = this.browser) {
+        const c = await browser.newContext();
         this.contexts.push(c);
         const watch = (p) => {
             p.on('console', (m) => {

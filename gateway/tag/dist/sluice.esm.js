@@ -163,7 +163,7 @@ var create = (w, d, nav, endpoint) => {
       b[6] = b[6] & 15 | 64;
       b[8] = b[8] & 63 | 128;
       const h = [...b].map((x) => (x + 256).toString(16).slice(1)).join("");
-      return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)].join("-");
+      return h.replace(/(.{8})(.{4})(.{4})(.{4})/, "$1-$2-$3-$4-");
     }
   };
   const now = () => Date.now();
@@ -441,12 +441,12 @@ var create = (w, d, nav, endpoint) => {
         if (!k || k.indexOf(P + "q:") || k == P + tab) continue;
         const s = get(k.slice(P.length));
         if (s && s.t && now() - s.t < STALE_MS) continue;
-        put(k.slice(P.length), null);
+        put(k.slice(P.length));
         for (const e of s && s.q || []) if (e && e.messageId && !have.has(e.messageId)) q.push(e);
       }
     } catch (e) {
     }
-    q.sort((a, b) => a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0);
+    q.sort((a, b) => (a.timestamp > b.timestamp) - (a.timestamp < b.timestamp));
     narrow();
     while (q.length > cfg.maxQueue) {
       q.shift();
@@ -459,6 +459,7 @@ var create = (w, d, nav, endpoint) => {
     VERSION,
     init(o) {
       if (on) return;
+      if (d.prerendering) return d.addEventListener("prerenderingchange", () => out.init(o));
       o = o || {};
       cfg = Object.assign({}, D, { endpoint }, o);
       if (!cfg.writeKey) return dbg("no writeKey: not started");
@@ -478,13 +479,25 @@ var create = (w, d, nav, endpoint) => {
       landing();
       here = bare();
       const adopted = adopt();
-      const L = (t, f) => w.addEventListener(t, (ev) => {
+      const L = (t, f, o2 = w) => o2.addEventListener(t, (ev) => {
         try {
           f(ev);
         } catch (e2) {
           dbg(t, e2);
         }
       });
+      const sync = (k, v) => {
+        if (k == P + "uid") uid = JSON.parse(v);
+        if (k == P + "aid" && v) aid = JSON.parse(v);
+        const c2 = k == P + "consent" && JSON.parse(v);
+        if (!Array.isArray(c2)) return;
+        if (cfg.requireConsent && !c2.length) return out.consent({ categories: [] });
+        if (cats) {
+          cats = cats.filter((x) => c2.includes(x));
+          narrow();
+          save();
+        }
+      };
       L("pagehide", () => {
         beacon();
         alive = 0;
@@ -493,41 +506,24 @@ var create = (w, d, nav, endpoint) => {
       });
       L("pageshow", (ev) => {
         if (!ev.persisted) return;
+        try {
+          if (allowed()) for (const k of ["uid", "aid", "consent"]) sync(P + k, ls.getItem(P + k));
+        } catch (e2) {
+        }
         alive = 1;
         const s = get(tab);
         q = s && s.q || [];
         save();
+        if (cfg.autoPage) out.page();
         flush();
       });
-      d.addEventListener("visibilitychange", () => {
-        try {
-          d.visibilityState == "hidden" ? beacon() : flush();
-        } catch (e2) {
-        }
-      });
-      L("storage", (ev) => {
-        if (ev.key == P + "uid") uid = JSON.parse(ev.newValue);
-        if (ev.key == P + "aid" && ev.newValue) aid = JSON.parse(ev.newValue);
-        const c2 = ev.key == P + "consent" && JSON.parse(ev.newValue);
-        if (!Array.isArray(c2)) return;
-        if (cfg.requireConsent && !c2.length) return out.consent({ categories: [] });
-        if (cats) {
-          cats = cats.filter((x) => c2.includes(x));
-          narrow();
-          save();
-        }
-      });
+      L("visibilitychange", () => d.visibilityState == "hidden" ? beacon() : flush(), d);
+      L("storage", (ev) => sync(ev.key, ev.newValue));
       L("online", () => {
         retryAt = 0;
         flush();
       });
-      d.addEventListener("click", (ev) => {
-        try {
-          onClick(ev);
-        } catch (e2) {
-          dbg("click", e2);
-        }
-      });
+      L("click", onClick, d);
       const e = early;
       early = [];
       adapters(w, cfg, out.consent, dbg);
@@ -545,11 +541,10 @@ var create = (w, d, nav, endpoint) => {
     },
     page(name, properties) {
       if (typeof name == "object") properties = name, name = void 0;
-      const p = page();
       send(
         "page",
         Object.assign(name != null ? { name: String(name) } : {}, {
-          properties: Object.assign({ url: p.url, path: p.path, referrer: p.referrer, title: p.title, search: loc.search }, props(properties))
+          properties: Object.assign(page(), { search: loc.search }, props(properties))
         })
       );
     },
@@ -587,8 +582,8 @@ var create = (w, d, nav, endpoint) => {
         q = [];
         aid = uuid();
         uid = null;
-        put("aid", null);
-        put("uid", null);
+        put("aid");
+        put("uid");
         try {
           for (let i = ls.length; i--; ) {
             const k = ls.key(i);
@@ -601,7 +596,7 @@ var create = (w, d, nav, endpoint) => {
     reset() {
       uid = null;
       aid = uuid();
-      put("uid", null);
+      put("uid");
       saveIds();
     },
     flush() {
@@ -613,7 +608,7 @@ var create = (w, d, nav, endpoint) => {
     // The loader snippet's array method, so a snippet that runs after the file still works.
     push: ([m, ...a]) => m != "push" && out[m] && out[m](...a)
   };
-  const ready = { init: 1, VERSION: 1, anonymousId: 1, stats: 1, push: 1 };
+  const ready = { init: 1, anonymousId: 1, stats: 1, push: 1 };
   const out = {};
   for (const m in api) {
     const f = api[m];
@@ -627,7 +622,7 @@ var create = (w, d, nav, endpoint) => {
               return x;
             }
           };
-          if (early.length < D.maxQueue) early.push([m, a.map(c), iso()]);
+          if (early.length < D.maxQueue) early.push([m, a.map(c), d.prerendering ? "" : iso()]);
           return m == "flush" ? Promise.resolve() : void 0;
         }
         const r = f(...a);

@@ -23,6 +23,10 @@
  * Single-page apps: with autoPage 'history', pushState/replaceState/popstate to a new URL send
  * a page view whose referrer is the previous URL.
  *
+ * Navigation: a prerendered page starts the tag when it is shown (never, if it is not); a page
+ * restored from the back/forward cache takes what other pages stored meanwhile (ids, consent)
+ * and, with autoPage, sends a page view, as the same page loaded again would.
+ *
  * Cross-domain: a click on a link to one of `crossDomain` fetches a single-use token from
  * the gateway and opens the link with `_dft=<token>`; on landing, the tag removes `_dft`
  * from the address bar and sends it with the first event, where the gateway redeems it.
@@ -95,6 +99,7 @@ export const create = (w, d, nav, endpoint) => {
             return null;
         }
     };
+    // Stores v as JSON; v null or left out removes the key.
     const put = (k, v) => {
         try {
             v == null ? ls.removeItem(P + k) : ls.setItem(P + k, json(v));
@@ -110,7 +115,7 @@ export const create = (w, d, nav, endpoint) => {
             b[6] = (b[6] & 15) | 64;
             b[8] = (b[8] & 63) | 128;
             const h = [...b].map((x) => (x + 256).toString(16).slice(1)).join('');
-            return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)].join('-');
+            return h.replace(/(.{8})(.{4})(.{4})(.{4})/, '$1-$2-$3-$4-');
         }
     };
     const now = () => Date.now();
@@ -462,11 +467,11 @@ export const create = (w, d, nav, endpoint) => {
                 if (!k || k.indexOf(P + 'q:') || k == P + tab) continue;
                 const s = get(k.slice(P.length));
                 if (s && s.t && now() - s.t < STALE_MS) continue;
-                put(k.slice(P.length), null);
+                put(k.slice(P.length));
                 for (const e of (s && s.q) || []) if (e && e.messageId && !have.has(e.messageId)) q.push(e);
             }
         } catch (e) {} // storage that throws (Firefox's NS_ERROR_FILE_CORRUPTED): nothing to adopt
-        q.sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0));
+        q.sort((a, b) => (a.timestamp > b.timestamp) - (a.timestamp < b.timestamp));
         narrow();
         while (q.length > cfg.maxQueue) {
             q.shift();
@@ -482,6 +487,10 @@ export const create = (w, d, nav, endpoint) => {
         VERSION,
         init(o) {
             if (on) return;
+            // A prerendered page (Speculation Rules) runs before the visitor sees it, and may
+            // never be: the tag starts when it is shown, so a page it never showed sends nothing
+            // (calls made meanwhile wait, as calls before init do).
+            if (d.prerendering) return d.addEventListener('prerenderingchange', () => out.init(o));
             o = o || {};
             cfg = Object.assign({}, D, { endpoint }, o);
             if (!cfg.writeKey) return dbg('no writeKey: not started');
@@ -505,14 +514,30 @@ export const create = (w, d, nav, endpoint) => {
             landing();
             here = bare();
             const adopted = adopt();
-            const L = (t, f) =>
-                w.addEventListener(t, (ev) => {
+            const L = (t, f, o = w) =>
+                o.addEventListener(t, (ev) => {
                     try {
                         f(ev);
                     } catch (e) {
                         dbg(t, e);
                     }
                 });
+            // Another page of the site (the same visitor): the ids it sets (identify, alias,
+            // reset) apply here at once, so after a log-out there this page no longer sends the
+            // user id; so do a refusal there and a category withdrawn there (from what is
+            // queued here too); a grant there applies here from the next page.
+            const sync = (k, v) => {
+                if (k == P + 'uid') uid = JSON.parse(v);
+                if (k == P + 'aid' && v) aid = JSON.parse(v);
+                const c = k == P + 'consent' && JSON.parse(v);
+                if (!Array.isArray(c)) return;
+                if (cfg.requireConsent && !c.length) return out.consent({ categories: [] });
+                if (cats) {
+                    cats = cats.filter((x) => c.includes(x));
+                    narrow();
+                    save();
+                }
+            };
             L('pagehide', () => {
                 beacon();
                 alive = 0;
@@ -523,45 +548,30 @@ export const create = (w, d, nav, endpoint) => {
             });
             L('pageshow', (ev) => {
                 if (!ev.persisted) return;
-                // Back from the back/forward cache: another tab may have adopted our queue.
+                // Back from the back/forward cache. Meanwhile the site's other pages may have
+                // logged the visitor out or stored a refusal: their storage events reach this page
+                // only after this handler, too late for the page view below. (Before consent this
+                // page stored no ids and sends nothing: those events come in time.)
+                try {
+                    if (allowed()) for (const k of ['uid', 'aid', 'consent']) sync(P + k, ls.getItem(P + k));
+                } catch (e) {} // no storage: nothing another page could have set
+                // Another tab may have adopted our queue.
                 alive = 1;
                 const s = get(tab);
                 q = (s && s.q) || [];
                 save();
+                // The visitor sees the page again, as after a reload, which a back/forward cache
+                // only makes faster: a page view, or counts would depend on the cache.
+                if (cfg.autoPage) out.page();
                 flush();
             });
-            d.addEventListener('visibilitychange', () => {
-                try {
-                    d.visibilityState == 'hidden' ? beacon() : flush();
-                } catch (e) {}
-            });
-            // Another tab of the site (the same visitor): the ids it sets (identify, alias,
-            // reset) apply here at once, so after a log-out there this tab no longer sends the
-            // user id; so do a refusal there and a category withdrawn there (from what is
-            // queued here too); a grant there applies here from the next page.
-            L('storage', (ev) => {
-                if (ev.key == P + 'uid') uid = JSON.parse(ev.newValue);
-                if (ev.key == P + 'aid' && ev.newValue) aid = JSON.parse(ev.newValue);
-                const c = ev.key == P + 'consent' && JSON.parse(ev.newValue);
-                if (!Array.isArray(c)) return;
-                if (cfg.requireConsent && !c.length) return out.consent({ categories: [] });
-                if (cats) {
-                    cats = cats.filter((x) => c.includes(x));
-                    narrow();
-                    save();
-                }
-            });
+            L('visibilitychange', () => (d.visibilityState == 'hidden' ? beacon() : flush()), d);
+            L('storage', (ev) => sync(ev.key, ev.newValue));
             L('online', () => {
                 retryAt = 0;
                 flush();
             });
-            d.addEventListener('click', (ev) => {
-                try {
-                    onClick(ev);
-                } catch (e) {
-                    dbg('click', e);
-                }
-            });
+            L('click', onClick, d);
             const e = early;
             early = [];
             adapters(w, cfg, out.consent, dbg);
@@ -579,11 +589,10 @@ export const create = (w, d, nav, endpoint) => {
         },
         page(name, properties) {
             if (typeof name == 'object') (properties = name), (name = undefined);
-            const p = page();
             send(
                 'page',
                 Object.assign(name != null ? { name: String(name) } : {}, {
-                    properties: Object.assign({ url: p.url, path: p.path, referrer: p.referrer, title: p.title, search: loc.search }, props(properties)),
+                    properties: Object.assign(page(), { search: loc.search }, props(properties)),
                 })
             );
         },
@@ -623,8 +632,8 @@ export const create = (w, d, nav, endpoint) => {
                 q = [];
                 aid = uuid();
                 uid = null;
-                put('aid', null);
-                put('uid', null);
+                put('aid');
+                put('uid');
                 // The queues of every tab: this one's, and those left by tabs closed during an
                 // outage, which a later grant would otherwise adopt and send.
                 try {
@@ -638,7 +647,7 @@ export const create = (w, d, nav, endpoint) => {
         reset() {
             uid = null;
             aid = uuid();
-            put('uid', null);
+            put('uid');
             saveIds();
         },
         flush() {
@@ -652,7 +661,7 @@ export const create = (w, d, nav, endpoint) => {
     };
 
     // Every entry point: queued until init, and never throwing into the page.
-    const ready = { init: 1, VERSION: 1, anonymousId: 1, stats: 1, push: 1 };
+    const ready = { init: 1, anonymousId: 1, stats: 1, push: 1 }; // (VERSION is no function)
     const out = {};
     for (const m in api) {
         const f = api[m];
@@ -671,7 +680,8 @@ export const create = (w, d, nav, endpoint) => {
                                       return x;
                                   }
                               };
-                              if (early.length < D.maxQueue) early.push([m, a.map(c), iso()]);
+                              // (While prerendering, the time it is shown: the visitor saw nothing before.)
+                              if (early.length < D.maxQueue) early.push([m, a.map(c), d.prerendering ? '' : iso()]);
                               return m == 'flush' ? Promise.resolve() : undefined;
                           }
                           const r = f(...a);
