@@ -81,16 +81,16 @@ static void ensure_atexit(void)
     }
 }
 
-static long long now_ms(void)
+int64_t sluice_th_mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sleep_ms(int ms)
+void sluice_th_sleep_ms(long ms)
 {
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }
@@ -581,11 +581,11 @@ int sluice_th_proc_signal(sluice_th_proc_t *p, int sig, sluice_err_t *err)
 
 int sluice_th_proc_wait(sluice_th_proc_t *p, int timeout_ms, int *wstatus, sluice_err_t *err)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = sluice_th_mono_ms() + timeout_ms;
     while (sluice_th_proc_running(p)) {
-        if (now_ms() >= deadline)
+        if (sluice_th_mono_ms() >= deadline)
             return sluice_err_set(err, "%s (pid %ld) still running after %d ms", p->name, (long)p->pid, timeout_ms);
-        sleep_ms(10);
+        sluice_th_sleep_ms(10);
     }
     if (wstatus)
         *wstatus = p->wstatus;
@@ -629,14 +629,14 @@ void sluice_th_log_tail(const sluice_th_proc_t *p, char *buf, size_t cap)
 
 int sluice_th_wait_log(sluice_th_proc_t *p, const char *needle, int count, int timeout_ms, sluice_err_t *err)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = sluice_th_mono_ms() + timeout_ms;
     for (;;) {
         char *log = sluice_th_read_file(p->log_path, NULL, NULL);
         int n = log ? sluice_th_count(log, needle) : 0;
         free(log);
         if (n >= count)
             return 0;
-        if (!sluice_th_proc_running(p) || now_ms() >= deadline) {
+        if (!sluice_th_proc_running(p) || sluice_th_mono_ms() >= deadline) {
             char how[64], tail[200];
             if (p->running)
                 snprintf(how, sizeof(how), "timed out after %d ms", timeout_ms);
@@ -646,7 +646,7 @@ int sluice_th_wait_log(sluice_th_proc_t *p, const char *needle, int count, int t
             return sluice_err_set(err, "%s (pid %ld) %s before logging '%s' (log: %s)", p->name, (long)p->pid, how,
                                   needle, tail);
         }
-        sleep_ms(20);
+        sluice_th_sleep_ms(20);
     }
 }
 
@@ -800,9 +800,9 @@ int sluice_th_run(const char *const *argv, const char *input, size_t input_len, 
         fd_in = -1;
     }
     int open_out = 1, open_err = 1, oom = 0;
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = sluice_th_mono_ms() + timeout_ms;
     while ((open_out || open_err) && !oom) {
-        long long left = deadline - now_ms();
+        long long left = deadline - sluice_th_mono_ms();
         if (left <= 0) {
             res->timed_out = 1;
             kill(pid, SIGKILL);
@@ -847,11 +847,11 @@ int sluice_th_run(const char *const *argv, const char *input, size_t input_len, 
         pid_t r = waitpid(pid, &st, WNOHANG);
         if (r == pid || (r < 0 && errno != EINTR))
             break;
-        if (now_ms() >= deadline && !res->timed_out) {
+        if (sluice_th_mono_ms() >= deadline && !res->timed_out) {
             res->timed_out = 1;
             kill(pid, SIGKILL);
         }
-        sleep_ms(5);
+        sluice_th_sleep_ms(5);
     }
     res->wstatus = st;
     res->out = bo.data ? bo.data : strdup("");
@@ -884,13 +884,13 @@ void sluice_th_output_dispose(sluice_th_output_t *res)
 
 int sluice_th_wait_until(int (*cond)(void *arg), void *arg, int timeout_ms)
 {
-    long long deadline = now_ms() + timeout_ms;
+    long long deadline = sluice_th_mono_ms() + timeout_ms;
     for (;;) {
         if (cond(arg))
             return 0;
-        if (now_ms() >= deadline)
+        if (sluice_th_mono_ms() >= deadline)
             return -1;
-        sleep_ms(20);
+        sluice_th_sleep_ms(20);
     }
 }
 
@@ -925,4 +925,32 @@ int sluice_th_count(const char *haystack, const char *needle)
     for (const char *p = strstr(haystack, needle); p; p = strstr(p + nlen, needle))
         n++;
     return n;
+}
+
+size_t sluice_th_buf_append(char *ptr, size_t size, size_t n, void *ud)
+{
+    sluice_th_buf_t *b = ud;
+    size_t add = size * n;
+    char *np = realloc(b->p, b->len + add + 1);
+    if (np == NULL)
+        return 0;
+    memcpy(np + b->len, ptr, add);
+    b->p = np;
+    b->len += add;
+    b->p[b->len] = '\0';
+    return add;
+}
+
+double sluice_th_metric_value(const char *text, const char *series)
+{
+    /* The whole series up to the space before the value, so that `x_total` is not read from
+     * `x_total{label="…"}` nor from `x_total_more`. */
+    size_t sl = strlen(series);
+    for (const char *line = text; line != NULL && *line != '\0';) {
+        const char *nl = strchr(line, '\n');
+        if (strncmp(line, series, sl) == 0 && line[sl] == ' ')
+            return strtod(line + sl + 1, NULL);
+        line = nl ? nl + 1 : NULL;
+    }
+    return -1;
 }

@@ -30,6 +30,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "common/err.h"
@@ -160,6 +161,13 @@ void sluice_th_output_dispose(sluice_th_output_t *res);
 
 /* --- waiting and files ------------------------------------------------------------------- */
 
+/* CLOCK_MONOTONIC in milliseconds: for deadlines and durations, which the wall clock's steps
+ * would bend. */
+int64_t sluice_th_mono_ms(void);
+
+/* Sleeps ms milliseconds, the whole of them also when a signal interrupts. */
+void sluice_th_sleep_ms(long ms);
+
 /* Calls cond(arg) every interval until it returns nonzero (→ 0) or timeout_ms passed (→ -1). */
 int sluice_th_wait_until(int (*cond)(void *arg), void *arg, int timeout_ms);
 
@@ -169,5 +177,20 @@ char *sluice_th_read_file(const char *path, size_t *len, sluice_err_t *err);
 
 /* Number of non-overlapping occurrences of needle in haystack. */
 int sluice_th_count(const char *haystack, const char *needle);
+
+/* A growing NUL-terminated byte buffer: p is malloc'd (the caller frees it), NULL until the first
+ * byte. */
+typedef struct sluice_th_buf {
+    char *p;
+    size_t len;
+} sluice_th_buf_t;
+
+/* Appends size * n bytes of ptr to the sluice_th_buf_t ud, in the shape of a libcurl write or
+ * header callback; returns the bytes taken, 0 when out of memory (libcurl then stops). */
+size_t sluice_th_buf_append(char *ptr, size_t size, size_t n, void *ud);
+
+/* The value of the line of Prometheus text whose series (name and labels, e.g.
+ * `sluice_events_rejected_total{reason="invalid_event"}`) is exactly series; -1 when absent. */
+double sluice_th_metric_value(const char *text, const char *series);
 
 #endif

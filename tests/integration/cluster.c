@@ -57,18 +57,6 @@ static int WORKER_METRICS[2];
 static int NGINX_PORT;
 static char CONFIG[2][PATH_MAX];
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    usleep((useconds_t)ms * 1000);
-}
-
 static void check(int rc, const sluice_err_t *err, const char *what)
 {
     if (rc != 0)
@@ -240,7 +228,7 @@ static int64_t T_START;
 static int setup(void **state)
 {
     (void)state;
-    T_START = mono_ms();
+    T_START = sluice_th_mono_ms();
     curl_global_init(CURL_GLOBAL_DEFAULT);
     /* Three brokers, every topic replicated three times; the partitions' leaders spread over them. */
     static const char *const kafka_args[] = {"--brokers", "3", "--partitions", "12", NULL};
@@ -286,9 +274,9 @@ static int teardown(void **state)
 static void wait_acked(loadgen_t *lg, long more, int timeout_ms, const char *during)
 {
     long from = loadgen_acked_now(lg);
-    int64_t end = mono_ms() + timeout_ms;
-    while (loadgen_acked_now(lg) < from + more && mono_ms() < end)
-        sleep_ms(50);
+    int64_t end = sluice_th_mono_ms() + timeout_ms;
+    while (loadgen_acked_now(lg) < from + more && sluice_th_mono_ms() < end)
+        sluice_th_sleep_ms(50);
     if (loadgen_acked_now(lg) < from + more)
         fail_msg("%s: the load did not get %ld more events acknowledged within %d ms", during, more, timeout_ms);
 }
@@ -474,7 +462,7 @@ static void test_cluster_under_faults(void **state)
 {
     (void)state;
     sluice_err_t err = {{0}};
-    int64_t run_start = mono_ms();
+    int64_t run_start = sluice_th_mono_ms();
     static char url[256];
     snprintf(url, sizeof(url), "https://127.0.0.1:%d/v1", NGINX_PORT);
     loadgen_opts_t o = {.url = url,
@@ -495,20 +483,20 @@ static void test_cluster_under_faults(void **state)
     assert_true(dfix_wait_requests(&META, 1, 30000) >= 1);
 
     /* 1. kill -9 one gateway: the clients go on through the other. */
-    int64_t t0 = mono_ms();
+    int64_t t0 = sluice_th_mono_ms();
     int st = gwfix_stop(&G[0], SIGKILL);
     assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
     long acked_at_kill = loadgen_acked_now(lg);
-    sleep_ms(3000);
+    sluice_th_sleep_ms(3000);
     wait_acked(lg, 300, 30000, "gateway 1 killed");
     long through_one = loadgen_acked_now(lg) - acked_at_kill;
-    int64_t one_gateway_ms = mono_ms() - t0;
+    int64_t one_gateway_ms = sluice_th_mono_ms() - t0;
     start_gateway(0);
     wait_acked(lg, 200, 30000, "gateway 1 restarted");
 
     /* 2. One broker of three down for 4 s, then up. */
     check(sluice_th_kafka_command(&G[0].kafka, "down 2", &err), &err, "down 2");
-    sleep_ms(4000);
+    sluice_th_sleep_ms(4000);
     check(sluice_th_kafka_command(&G[0].kafka, "up 2", &err), &err, "up 2");
     wait_acked(lg, 300, 60000, "broker 2 back");
 
@@ -544,14 +532,14 @@ static void test_cluster_under_faults(void **state)
     wait_acked(lg, 200, 30000, "token race");
     loadgen_stop(lg);
     loadgen_stats_t s = loadgen_stats(lg);
-    int64_t load_ms = mono_ms() - run_start;
+    int64_t load_ms = sluice_th_mono_ms() - run_start;
 
     /* Counted by messageId: in Kafka, then delivered or dead-lettered. */
     json_t *kafka = ids_in_topic("sluice.events", "cl");
     long missing = loadgen_count_missing(lg, in_set, kafka, 20);
     outcome_t out = {NULL, NULL};
     long lost = -1;
-    for (int64_t until = mono_ms() + 90000; mono_ms() < until; sleep_ms(1000)) {
+    for (int64_t until = sluice_th_mono_ms() + 90000; sluice_th_mono_ms() < until; sluice_th_sleep_ms(1000)) {
         json_decref(out.dead);
         json_decref(out.delivered);
         out.dead = ids_in_topic("sluice.dlq", "cl");
@@ -560,7 +548,7 @@ static void test_cluster_under_faults(void **state)
             break;
     }
     lost = loadgen_count_missing(lg, delivered_or_dead, &out, 20);
-    int64_t wall_ms = mono_ms() - T_START;
+    int64_t wall_ms = sluice_th_mono_ms() - T_START;
 
     print_message("cluster: %ld events in %ld requests over %.1f s through nginx; 2xx %ld; retried %ld (503: %ld, "
                   "429: %ld, 502 from nginx: %ld, connection errors: %ld); given up %ld; unexpected %ld (first %ld)\n",

@@ -107,9 +107,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    if (F.gw != NULL && sluice_th_proc_running(F.gw))
-        gwfix_stop(&F, SIGTERM);
-    sluice_th_teardown();
+    gwfix_teardown(&F);
     curl_global_cleanup();
     return 0;
 }

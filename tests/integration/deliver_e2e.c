@@ -86,28 +86,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static json_t *wait_request(const dstub_t *s, const char *needle)
-{
-    for (int waited = 0; waited < 30000; waited += 100) {
-        json_t *all = dfix_requests(s);
-        size_t i;
-        json_t *r;
-        json_array_foreach(all, i, r) {
-            const char *body = json_string_value(json_object_get(r, "body"));
-            if (body != NULL && strstr(body, needle) != NULL) {
-                json_incref(r);
-                json_decref(all);
-                return r;
-            }
-        }
-        json_decref(all);
-        usleep(100 * 1000);
-    }
-    print_error("%s received nothing with %s\n", s->name, needle);
-    fail();
-    return NULL;
-}
-
 static const char *str(json_t *obj, const char *path)
 {
     char buf[256];
@@ -139,7 +117,7 @@ static void test_gateway_to_meta_and_ga4(void **state)
     http_resp_dispose(&resp);
 
     /* Meta: default hashes (gmail dots kept, phone digits without '+'), raw ip and agent. */
-    json_t *r = wait_request(&META, "e2e-order-1");
+    json_t *r = dfix_wait_request(&META, "e2e-order-1", 30000);
     assert_string_equal(json_string_value(json_object_get(r, "path")), "/v26.0/998877/events");
     assert_string_equal(json_string_value(json_object_get(r, "query")), "access_token=" META_TOKEN);
     json_t *b = json_object_get(r, "json");
@@ -171,7 +149,7 @@ static void test_gateway_to_meta_and_ga4(void **state)
     json_decref(r);
 
     /* GA4: Google's variants (no gmail dots, E.164 with '+'), client from the anonymous id. */
-    r = wait_request(&GA4, "ORD-77");
+    r = dfix_wait_request(&GA4, "ORD-77", 30000);
     assert_string_equal(json_string_value(json_object_get(r, "path")), "/mp/collect");
     assert_string_equal(json_string_value(json_object_get(r, "query")), "measurement_id=G-E2E&api_secret=" GA4_SECRET);
     b = json_object_get(r, "json");
@@ -234,7 +212,7 @@ static void test_numbers_as_sent(void **state)
     static const char *const meta_want[] = {"\"value\":19.9,", "\"item_price\":0.1",
                                             "\"quantity\":12345678901234567890", "\"item_price\":1e21",
                                             "\"quantity\":-0"};
-    json_t *r = wait_request(&META, "e2e-num-1");
+    json_t *r = dfix_wait_request(&META, "e2e-num-1", 30000);
     const char *body = json_string_value(json_object_get(r, "body"));
     for (size_t k = 0; k < sizeof(meta_want) / sizeof(meta_want[0]); k++) {
         if (strstr(body, meta_want[k]) == NULL)
@@ -244,7 +222,7 @@ static void test_numbers_as_sent(void **state)
     json_decref(r);
     static const char *const ga4_want[] = {"\"value\":19.9", "\"price\":0.1", "\"quantity\":12345678901234567890",
                                            "\"price\":1e21", "\"quantity\":-0"};
-    r = wait_request(&GA4, "ORD-NUM");
+    r = dfix_wait_request(&GA4, "ORD-NUM", 30000);
     body = json_string_value(json_object_get(r, "body"));
     for (size_t k = 0; k < sizeof(ga4_want) / sizeof(ga4_want[0]); k++) {
         if (strstr(body, ga4_want[k]) == NULL)
@@ -296,8 +274,8 @@ static void test_integrations_object_selects(void **state)
     post_track("sel-not-ga4", "{\"Google Analytics 4\":false}");
     post_track("sel-only-ga4", "{\"All\":false,\"ga4\":true}");
     post_track("sel-all", NULL);
-    json_decref(wait_request(&META, "sel-all"));
-    json_decref(wait_request(&GA4, "sel-all"));
+    json_decref(dfix_wait_request(&META, "sel-all", 30000));
+    json_decref(dfix_wait_request(&GA4, "sel-all", 30000));
     assert_true(has_request(&META, "sel-only-meta"));
     assert_true(has_request(&META, "sel-not-ga4"));
     assert_false(has_request(&META, "sel-only-ga4"));

@@ -53,13 +53,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The stub's event ids (id -> times received) once n of them start with prefix (NULL: any). */
 static json_t *wait_ids_with(const char *prefix, size_t n, int timeout_ms)
 {
@@ -282,9 +275,9 @@ static void test_sigterm_hands_back(void **state)
             break;
         usleep(100 * 1000);
     }
-    int64_t t0 = mono_ms();
+    int64_t t0 = sluice_th_mono_ms();
     int status = dfix_stop_worker(&F, SIGTERM);
-    int64_t took = mono_ms() - t0;
+    int64_t took = sluice_th_mono_ms() - t0;
     print_message("SIGTERM with a hung request: exit after %lld ms\n", (long long)took);
     assert_true(sluice_th_exited_with(status, 0));
     assert_true(took < 15000); /* bounded by the 10 s drain */
@@ -361,9 +354,9 @@ static void test_sigterm_with_kafka_down(void **state)
     }
     assert_true(on_wire);
     assert_int_equal(sluice_th_kafka_down(&F.kafka, &err), 0);
-    int64_t t0 = mono_ms();
+    int64_t t0 = sluice_th_mono_ms();
     int status = dfix_stop_worker(&F, SIGTERM);
-    int64_t took = mono_ms() - t0;
+    int64_t took = sluice_th_mono_ms() - t0;
     print_message("SIGTERM with Kafka down: exit after %lld ms\n", (long long)took);
     assert_int_equal(sluice_th_kafka_up(&F.kafka, &err), 0);
     assert_true(sluice_th_exited_with(status, 0));

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -116,35 +117,16 @@ void dfix_stub(dfix_t *f, dstub_t *s, const char *name, const char *plan, const 
         fail_with("vendor stub start", &err);
 }
 
-typedef struct buf {
-    char *p;
-    size_t len;
-} buf_t;
-
-static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
-{
-    buf_t *b = ud;
-    size_t add = size * n;
-    char *np = realloc(b->p, b->len + add + 1);
-    if (np == NULL)
-        return 0;
-    memcpy(np + b->len, ptr, add);
-    b->p = np;
-    b->len += add;
-    b->p[b->len] = '\0';
-    return add;
-}
-
 /* One request; returns the status and the body (caller frees). */
 static long http(const char *method, const char *url, const char *ca, const char *body, char **out)
 {
     CURL *c = curl_easy_init();
-    buf_t b = {0};
+    sluice_th_buf_t b = {0};
     curl_easy_setopt(c, CURLOPT_URL, url);
     if (ca != NULL)
         curl_easy_setopt(c, CURLOPT_CAINFO, ca);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sluice_th_buf_append);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
     if (body != NULL) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -229,6 +211,35 @@ size_t dfix_wait_requests(const dstub_t *s, size_t n, int timeout_ms)
     size_t got = json_array_size(r);
     json_decref(r);
     return got;
+}
+
+json_t *dfix_requests_with(const dstub_t *s, const char *needle)
+{
+    json_t *all = dfix_requests(s), *out = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(all, i, r) {
+        const char *body = json_string_value(json_object_get(r, "body"));
+        if (body != NULL && strstr(body, needle) != NULL)
+            json_array_append(out, r);
+    }
+    json_decref(all);
+    return out;
+}
+
+json_t *dfix_wait_request(const dstub_t *s, const char *needle, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 100) {
+        json_t *found = dfix_requests_with(s, needle);
+        json_t *r = json_incref(json_array_get(found, 0));
+        json_decref(found);
+        if (r != NULL)
+            return r;
+        usleep(100 * 1000);
+    }
+    print_error("%s received nothing with %s\n", s->name, needle);
+    fail();
+    return NULL;
 }
 
 json_t *dfix_event_ids(json_t *requests, const char *array, const char *id)
@@ -490,16 +501,7 @@ double dfix_metric(const dfix_t *f, const char *series)
         free(body);
         return -1;
     }
-    double v = -1;
-    size_t sl = strlen(series);
-    for (char *line = body; line != NULL && *line != '\0';) {
-        char *nl = strchr(line, '\n');
-        if (strncmp(line, series, sl) == 0 && line[sl] == ' ') {
-            v = strtod(line + sl + 1, NULL);
-            break;
-        }
-        line = nl ? nl + 1 : NULL;
-    }
+    double v = sluice_th_metric_value(body, series);
     free(body);
     return v;
 }

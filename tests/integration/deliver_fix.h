@@ -78,6 +78,13 @@ json_t *dfix_requests(const dstub_t *s);
 /* Waits until the stub recorded at least n requests; returns how many it has. */
 size_t dfix_wait_requests(const dstub_t *s, size_t n, int timeout_ms);
 
+/* The requests the stub recorded whose body contains needle, in arrival order. New reference. */
+json_t *dfix_requests_with(const dstub_t *s, const char *needle);
+
+/* The first request whose body contains needle, polled for up to timeout_ms; fails the test
+ * when none came. New reference. */
+json_t *dfix_wait_request(const dstub_t *s, const char *needle, int timeout_ms);
+
 /* The distinct event ids (Meta event_id, TikTok event_id, GA4 params.event_id is absent so the
  * webhook/GA4 callers pass their own path) in every request's JSON body under `array` (e.g.
  * "data") at member `id`. Returns a new object used as a set: {"id": count, ...}. */

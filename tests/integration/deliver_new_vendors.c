@@ -116,15 +116,7 @@ static int teardown(void **state)
 static json_t *wait_requests(const dstub_t *s, const char *needle, size_t n)
 {
     for (int waited = 0; waited < 30000; waited += 100) {
-        json_t *all = dfix_requests(s), *found = json_array();
-        size_t i;
-        json_t *r;
-        json_array_foreach(all, i, r) {
-            const char *body = json_string_value(json_object_get(r, "body"));
-            if (body != NULL && strstr(body, needle) != NULL)
-                json_array_append(found, r);
-        }
-        json_decref(all);
+        json_t *found = dfix_requests_with(s, needle);
         if (json_array_size(found) >= n)
             return found;
         json_decref(found);
@@ -133,14 +125,6 @@ static json_t *wait_requests(const dstub_t *s, const char *needle, size_t n)
     print_error("%s received fewer than %zu requests with %s\n", s->name, n, needle);
     fail();
     return NULL;
-}
-
-static json_t *wait_request(const dstub_t *s, const char *needle)
-{
-    json_t *all = wait_requests(s, needle, 1);
-    json_t *r = json_incref(json_array_get(all, 0));
-    json_decref(all);
-    return r;
 }
 
 static const char *str(json_t *obj, const char *path)
@@ -200,7 +184,7 @@ static void test_gateway_to_every_new_vendor(void **state)
     post_order("nv-order-1", "Order Completed");
 
     /* Google Ads: a token fetched with the vault's refresh token, then the conversion with it. */
-    json_t *r = wait_request(&GADS, "nv-order-1");
+    json_t *r = dfix_wait_request(&GADS, "nv-order-1", 30000);
     assert_string_equal(json_string_value(json_object_get(r, "path")),
                         "/v26/customers/1234567890:uploadClickConversions");
     assert_string_equal(hdr(r, "developer-token"), "dev-tok-1");
@@ -226,7 +210,7 @@ static void test_gateway_to_every_new_vendor(void **state)
     json_decref(tokens);
 
     /* Pinterest: default-variant hashes, the epik click id, bearer conversion token. */
-    r = wait_request(&PIN, "nv-order-1");
+    r = dfix_wait_request(&PIN, "nv-order-1", 30000);
     assert_string_equal(json_string_value(json_object_get(r, "path")), "/v5/ad_accounts/549755885175/events");
     assert_string_equal(hdr(r, "authorization"), "Bearer pina-token");
     b = json_object_get(r, "json");
@@ -240,7 +224,7 @@ static void test_gateway_to_every_new_vendor(void **state)
     json_decref(r);
 
     /* Snapchat: the token in the query, Snap's names, ScCid. */
-    r = wait_request(&SNAP, "nv-order-1");
+    r = dfix_wait_request(&SNAP, "nv-order-1", 30000);
     assert_string_equal(json_string_value(json_object_get(r, "path")), "/v3/snap-pixel-1/events");
     assert_string_equal(json_string_value(json_object_get(r, "query")), "access_token=snap-token");
     b = json_object_get(r, "json");
@@ -251,7 +235,7 @@ static void test_gateway_to_every_new_vendor(void **state)
     json_decref(r);
 
     /* LinkedIn: Rest.li batch create, SHA256_EMAIL and the first-party tracking id. */
-    r = wait_request(&LI, "nv-order-1");
+    r = dfix_wait_request(&LI, "nv-order-1", 30000);
     assert_string_equal(json_string_value(json_object_get(r, "path")), "/rest/conversionEvents");
     assert_string_equal(hdr(r, "x-restli-method"), "BATCH_CREATE");
     assert_string_equal(hdr(r, "authorization"), "Bearer li-token");
@@ -264,7 +248,7 @@ static void test_gateway_to_every_new_vendor(void **state)
 
     /* Reddit: E.164 phone hashes, e-mails in Reddit's canonical form (" Jane.Doe@Gmail.com " is
      * "janedoe@gmail.com", here the same text as Google's), rdt_cid. */
-    r = wait_request(&RDT, "nv-order-1");
+    r = dfix_wait_request(&RDT, "nv-order-1", 30000);
     assert_string_equal(json_string_value(json_object_get(r, "path")), "/api/v3/pixels/a2_nv/conversion_events");
     b = json_object_get(r, "json");
     assert_string_equal(str(b, "data.events.0.type.tracking_type"), "PURCHASE");
@@ -280,13 +264,13 @@ static void test_mapping_renames_through_the_pipeline(void **state)
     (void)state;
     /* Reddit's integration renames "Basket Paid" to the standard "Order Completed". */
     post_order("nv-basket-1", "Basket Paid");
-    json_t *r = wait_request(&RDT, "nv-basket-1");
+    json_t *r = dfix_wait_request(&RDT, "nv-basket-1", 30000);
     json_t *b = json_object_get(r, "json");
     assert_string_equal(str(b, "data.events.0.type.tracking_type"), "PURCHASE");
     assert_string_equal(str(b, "data.events.0.metadata.currency"), "EUR");
     json_decref(r);
     /* Pinterest has no such mapping: a name it does not know goes as "custom". */
-    r = wait_request(&PIN, "nv-basket-1");
+    r = dfix_wait_request(&PIN, "nv-basket-1", 30000);
     assert_string_equal(str(json_object_get(r, "json"), "data.0.event_name"), "custom");
     json_decref(r);
 }
@@ -311,7 +295,7 @@ static void test_google_ads_token_reused_then_refreshed(void **state)
     size_t tokens_before = count_path(&GADS, "/token");
     /* A second conversion reuses the cached token. */
     post_order("nv-order-2", "Order Completed");
-    json_t *r = wait_request(&GADS, "nv-order-2");
+    json_t *r = dfix_wait_request(&GADS, "nv-order-2", 30000);
     json_decref(r);
     assert_int_equal(count_path(&GADS, "/token"), tokens_before);
 
@@ -363,7 +347,7 @@ static void test_google_ads_token_expires(void **state)
     /* A token that lives 2 s is used for at most half of that (a minute's margin would exceed its
      * life), then fetched again before the next conversion. */
     post_lead("nv-lead-1");
-    json_t *r = wait_request(&GADS, "nv-lead-1");
+    json_t *r = dfix_wait_request(&GADS, "nv-lead-1", 30000);
     const char *first = hdr(r, "authorization");
     assert_non_null(first);
     char first_copy[64];
@@ -372,7 +356,7 @@ static void test_google_ads_token_expires(void **state)
     assert_int_equal(short_tokens(), 1);
     usleep(1500 * 1000);
     post_lead("nv-lead-2");
-    r = wait_request(&GADS, "nv-lead-2");
+    r = dfix_wait_request(&GADS, "nv-lead-2", 30000);
     assert_string_not_equal(hdr(r, "authorization"), first_copy);
     json_decref(r);
     assert_int_equal(short_tokens(), 2);
@@ -393,7 +377,7 @@ static void test_google_ads_invalid_grant_reads_the_new_refresh_token(void **sta
     dfix_stub_plan_for(&F, &GADS, "400/oauth=invalid_grant", "refresh_token=r2");
     usleep(1500 * 1000); /* the cached access token (ttl=2, used for 1 s) runs out */
     post_lead("nv-lead-3");
-    json_t *r = wait_request(&GADS, "nv-lead-3");
+    json_t *r = dfix_wait_request(&GADS, "nv-lead-3", 30000);
     assert_int_equal(json_integer_value(json_object_get(r, "answer")), 200);
     json_decref(r);
     json_t *refused = wait_requests(&GADS, "refresh_token=r2", 1),
@@ -627,7 +611,7 @@ static void test_partial_refusal_dead_letters_only_the_refused_event(void **stat
     free(envs[0]);
     free(envs[1]);
     for (size_t i = 0; i < 3; i++) {
-        json_t *r = wait_request(v[i].stub, "nv-part-bad");
+        json_t *r = dfix_wait_request(v[i].stub, "nv-part-bad", 30000);
         /* The premise: both in one request, answered with the partial refusal. */
         assert_non_null(strstr(json_string_value(json_object_get(r, "body")), "nv-part-good"));
         assert_int_equal(json_integer_value(json_object_get(r, "answer")), 200);

@@ -74,13 +74,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Sends sig to every process of the PostgreSQL cluster (postmaster and backends: their working
  * directory is inside its data dir). Returns how many. */
 static int signal_postgres(int sig)
@@ -162,9 +155,9 @@ static int hook_delivered(const char *prefix)
 /* The worker's /metrics, timed (ms); -1 when it did not answer. */
 static long metrics_ms(void)
 {
-    int64_t t0 = mono_ms();
+    int64_t t0 = sluice_th_mono_ms();
     double v = dfix_metric(&F, "sluice_deliver_events_total{vendor=\"webhook\",outcome=\"delivered\"}");
-    return v < 0 ? -1 : (long)(mono_ms() - t0);
+    return v < 0 ? -1 : (long)(sluice_th_mono_ms() - t0);
 }
 
 static void test_paused_postgres_blocks_no_other_lane(void **state)
@@ -173,8 +166,8 @@ static void test_paused_postgres_blocks_no_other_lane(void **state)
     dfix_start_worker(&F, NULL, 2);
     /* Round 1, everything up: both lanes deliver; Meta's token is now cached (2 s). */
     produce_round("warm");
-    for (int64_t end = mono_ms() + 30000;
-         mono_ms() < end && (meta_delivered("warm") < N || hook_delivered("warm") < N);)
+    for (int64_t end = sluice_th_mono_ms() + 30000;
+         sluice_th_mono_ms() < end && (meta_delivered("warm") < N || hook_delivered("warm") < N);)
         usleep(200 * 1000);
     assert_int_equal(meta_delivered("warm"), N);
     assert_int_equal(hook_delivered("warm"), N);
@@ -185,18 +178,18 @@ static void test_paused_postgres_blocks_no_other_lane(void **state)
 
     int stopped = signal_postgres(SIGSTOP);
     assert_true(stopped >= 2); /* the postmaster and at least the worker's backend */
-    int64_t paused_at = mono_ms();
+    int64_t paused_at = sluice_th_mono_ms();
     produce_round("paused");
     /* The webhook lane delivers the whole round while PostgreSQL does not answer. */
     int64_t hook_done = -1;
     long worst_metrics = 0;
-    for (int64_t end = mono_ms() + 20000; mono_ms() < end;) {
+    for (int64_t end = sluice_th_mono_ms() + 20000; sluice_th_mono_ms() < end;) {
         long m = metrics_ms();
         assert_true(m >= 0);
         if (m > worst_metrics)
             worst_metrics = m;
         if (hook_delivered("paused") == N) {
-            hook_done = mono_ms() - paused_at;
+            hook_done = sluice_th_mono_ms() - paused_at;
             break;
         }
         usleep(200 * 1000);
@@ -214,11 +207,11 @@ static void test_paused_postgres_blocks_no_other_lane(void **state)
 
     /* PostgreSQL runs again: the waiting lane delivers the round, nothing dead-lettered. */
     assert_int_equal(signal_postgres(SIGCONT), stopped);
-    int64_t resumed = mono_ms();
-    for (int64_t end = mono_ms() + 60000; mono_ms() < end && meta_delivered("paused") < N;)
+    int64_t resumed = sluice_th_mono_ms();
+    for (int64_t end = sluice_th_mono_ms() + 60000; sluice_th_mono_ms() < end && meta_delivered("paused") < N;)
         usleep(200 * 1000);
     print_message("after SIGCONT: Meta delivered %d/%d within %lld ms\n", meta_delivered("paused"), N,
-                  (long long)(mono_ms() - resumed));
+                  (long long)(sluice_th_mono_ms() - resumed));
     assert_int_equal(meta_delivered("paused"), N);
     json_t *dead = dfix_dlq_list(&F, NULL);
     assert_int_equal(json_array_size(dead), 0);
@@ -248,9 +241,9 @@ static void test_sigterm_while_vault_read_stuck(void **state)
     /* A Meta batch is waiting on the vault once its first attempt gave up (timeout_ms 1000). */
     if (sluice_th_wait_log(F.worker, "vault: PostgreSQL has not answered", waits0 + 1, 20000, &err) != 0)
         fail_msg("%s", err.msg);
-    int64_t t0 = mono_ms();
+    int64_t t0 = sluice_th_mono_ms();
     int status = dfix_stop_worker(&F, SIGTERM);
-    int64_t took = mono_ms() - t0;
+    int64_t took = sluice_th_mono_ms() - t0;
     signal_postgres(SIGCONT);
     print_message("SIGTERM with a vault read stuck: exit status %d after %lld ms\n",
                   WIFEXITED(status) ? WEXITSTATUS(status) : -1, (long long)took);
@@ -276,7 +269,7 @@ static void test_postgres_out_past_the_ttl_keeps_delivering(void **state)
     json_decref(dead);
     dfix_start_worker(&F, NULL, 2);
     produce_round("ttl-warm");
-    for (int64_t end = mono_ms() + 30000; mono_ms() < end && meta_delivered("ttl-warm") < N;)
+    for (int64_t end = sluice_th_mono_ms() + 30000; sluice_th_mono_ms() < end && meta_delivered("ttl-warm") < N;)
         usleep(200 * 1000);
     assert_int_equal(meta_delivered("ttl-warm"), N);
     /* Past credentials_ttl_s (5 s): the next batch reads the vault again. (An expired credential
@@ -286,7 +279,7 @@ static void test_postgres_out_past_the_ttl_keeps_delivering(void **state)
     int stopped = signal_postgres(SIGSTOP);
     assert_true(stopped >= 2);
     produce_round("ttl-out");
-    for (int64_t end = mono_ms() + 20000; mono_ms() < end && meta_delivered("ttl-out") < N;)
+    for (int64_t end = sluice_th_mono_ms() + 20000; sluice_th_mono_ms() < end && meta_delivered("ttl-out") < N;)
         usleep(200 * 1000);
     int delivered = meta_delivered("ttl-out");
     dead = dfix_dlq_list(&F, NULL);

@@ -61,13 +61,9 @@ static int teardown(void **state)
 
 static size_t count_with(const dstub_t *s, const char *needle)
 {
-    json_t *all = dfix_requests(s), *r;
-    size_t i, n = 0;
-    json_array_foreach(all, i, r) {
-        const char *body = json_string_value(json_object_get(r, "body"));
-        n += body != NULL && strstr(body, needle) != NULL;
-    }
-    json_decref(all);
+    json_t *found = dfix_requests_with(s, needle);
+    size_t n = json_array_size(found);
+    json_decref(found);
     return n;
 }
 

@@ -63,27 +63,12 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Requests to s whose body contains needle, in arrival order. New reference. */
-static json_t *requests_with(const dstub_t *s, const char *needle)
-{
-    json_t *all = dfix_requests(s), *out = json_array();
-    size_t i;
-    json_t *r;
-    json_array_foreach(all, i, r) {
-        const char *body = json_string_value(json_object_get(r, "body"));
-        if (body != NULL && strstr(body, needle) != NULL)
-            json_array_append(out, r);
-    }
-    json_decref(all);
-    return out;
-}
-
 static json_t *wait_requests_with(const dstub_t *s, const char *needle, size_t n, int timeout_ms)
 {
     json_t *got = NULL;
     for (int waited = 0; waited <= timeout_ms; waited += 100) {
         json_decref(got);
-        got = requests_with(s, needle);
+        got = dfix_requests_with(s, needle);
         if (json_array_size(got) >= n)
             break;
         usleep(100 * 1000);
@@ -134,7 +119,7 @@ static void test_500_retried_then_delivered(void **state)
         assert_non_null(strstr(json_string_value(json_object_get(json_array_get(reqs, i), "body")), "\"r500\""));
     json_decref(reqs);
     usleep(500 * 1000);
-    reqs = requests_with(&META, "r500");
+    reqs = dfix_requests_with(&META, "r500");
     assert_int_equal(json_array_size(reqs), 3);
     json_decref(reqs);
     assert_true(dfix_metric(&F, "sluice_deliver_retries_total{vendor=\"meta\"}") >= 2);
@@ -187,7 +172,7 @@ static void test_400_dead_lettered(void **state)
     free(s);
     json_decref(dlq);
     /* Not retried; and GA4 delivered its copy as usual. */
-    json_t *reqs = requests_with(&META, "\"r400\"");
+    json_t *reqs = dfix_requests_with(&META, "\"r400\"");
     assert_int_equal(json_array_size(reqs), 1);
     json_decref(reqs);
     reqs = wait_requests_with(&GA4, "m-r400", 1, 20000);
@@ -223,7 +208,7 @@ static void test_retries_exhausted(void **state)
     assert_string_equal(json_string_value(json_object_get(d, "attempts")), "4");
     assert_string_equal(json_string_value(json_object_get(d, "error")), "HTTP 503 (Meta error 100)");
     json_decref(dlq);
-    json_t *reqs = requests_with(&META, "r503");
+    json_t *reqs = dfix_requests_with(&META, "r503");
     assert_int_equal(json_array_size(reqs), 4); /* retry.max_attempts */
     json_decref(reqs);
 }
@@ -323,7 +308,7 @@ static void test_replay(void **state)
     assert_non_null(strstr(json_string_value(json_object_get(json_array_get(dlq, 3), "error")), "older than 7 days"));
     json_decref(dlq);
     usleep(1000 * 1000);
-    reqs = requests_with(&GA4, "m-r400");
+    reqs = dfix_requests_with(&GA4, "m-r400");
     assert_int_equal(json_array_size(reqs), 1);
     json_decref(reqs);
 
@@ -374,10 +359,10 @@ static void test_unrouted_counted_and_stale_replay_dead_lettered(void **state)
     assert_int_equal(dfix_metric(&F, "sluice_deliver_events_total{vendor=\"meta\",outcome=\"unrouted\"}"), 1);
     assert_int_equal(dfix_metric(&F, "sluice_deliver_events_total{vendor=\"ga4\",outcome=\"unrouted\"}"), 1);
     /* Neither reached a vendor. */
-    json_t *reqs = requests_with(&META, "m-unknown-org");
+    json_t *reqs = dfix_requests_with(&META, "m-unknown-org");
     assert_int_equal(json_array_size(reqs), 0);
     json_decref(reqs);
-    reqs = requests_with(&META, "m-stale-replay");
+    reqs = dfix_requests_with(&META, "m-stale-replay");
     assert_int_equal(json_array_size(reqs), 0);
     json_decref(reqs);
     char *log = sluice_th_read_file(sluice_th_proc_log(F.worker), NULL, NULL);
@@ -520,7 +505,7 @@ static void test_401_after_vault_put_reads_the_new_credential(void **state)
     assert_non_null(last);
     assert_string_equal(json_string_value(json_object_get(last, "attempts")), "2");
     json_decref(dlq);
-    reqs = requests_with(&META, "rtok3");
+    reqs = dfix_requests_with(&META, "rtok3");
     assert_int_equal(json_array_size(reqs), 2);
     json_decref(reqs);
     dfix_stub_plan(&F, &META, "");

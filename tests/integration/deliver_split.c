@@ -76,21 +76,6 @@ static void produce_batch(const char *prefix, size_t n, const unsigned char *bad
         free(envs[i]);
 }
 
-/* Requests to s whose body holds prefix. New reference. */
-static json_t *requests_with(const dstub_t *s, const char *prefix)
-{
-    json_t *all = dfix_requests(s), *out = json_array();
-    size_t i;
-    json_t *r;
-    json_array_foreach(all, i, r) {
-        const char *body = json_string_value(json_object_get(r, "body"));
-        if (body != NULL && strstr(body, prefix) != NULL)
-            json_array_append(out, r);
-    }
-    json_decref(all);
-    return out;
-}
-
 static double metric(const char *vendor, const char *outcome)
 {
     char series[160];
@@ -165,7 +150,7 @@ static void test_meta_one_bad_event_does_not_cost_the_batch(void **state)
     produce_batch("vs1-", N, bad);
     wait_settled("meta", d0, x0, N, q0, 1);
 
-    json_t *reqs = requests_with(&META, "vs1-");
+    json_t *reqs = dfix_requests_with(&META, "vs1-");
     size_t nreq = json_array_size(reqs);
     print_message("meta: 19 good + 1 bad event took %zu requests\n", nreq);
     json_t *accepted = accepted_ids(reqs, "data", "event_id", "vs1-BAD");
@@ -208,7 +193,7 @@ static void test_tiktok_two_bad_events_do_not_cost_the_batch(void **state)
     produce_batch("vs2-", N, bad);
     wait_settled("tiktok", d0, x0, N, q0, 2);
 
-    json_t *reqs = requests_with(&TIKTOK, "vs2-");
+    json_t *reqs = dfix_requests_with(&TIKTOK, "vs2-");
     size_t nreq = json_array_size(reqs);
     print_message("tiktok: 14 good + 2 bad events took %zu requests\n", nreq);
     json_t *accepted = accepted_ids(reqs, "data", "event_id", "vs2-BAD");
@@ -240,7 +225,7 @@ static void test_all_bad_batch_costs_bounded_requests(void **state)
     dfix_stub_plan_for(&F, &META, "200/refuse=vs3-BADx200", "vs3-BAD");
     produce_batch("vs3-", N, bad);
     wait_settled("meta", d0, x0, N, q0, N);
-    json_t *reqs = requests_with(&META, "vs3-");
+    json_t *reqs = dfix_requests_with(&META, "vs3-");
     size_t nreq = json_array_size(reqs);
     print_message("meta: 32 bad events took %zu requests (halving to the end: %d)\n", nreq, 2 * N - 1);
     /* 1 + 6 per level of 5: 31 at most; every event in the DLQ, none delivered. */
@@ -267,7 +252,7 @@ static void test_next_batch_not_split_after_a_split_that_delivered_nothing(void 
     dfix_stub_plan_for(&F, &META, "200/refuse=vs8-BADx40", "vs8-BAD");
     produce_batch("vs8-", N, bad);
     wait_settled("meta", d0, x0, N, q0, N);
-    json_t *reqs = requests_with(&META, "vs8-");
+    json_t *reqs = dfix_requests_with(&META, "vs8-");
     assert_int_equal(json_array_size(reqs), 1);
     json_decref(reqs);
     const char *args[] = {"--vendor", "meta", NULL};
@@ -293,7 +278,7 @@ static void test_next_batch_not_split_after_a_split_that_delivered_nothing(void 
     wait_settled("meta", d0, x0, N, q0, 1);
     assert_true(metric("meta", "delivered") - d0 == N - 1);
     assert_true(metric("meta", "dead_lettered") - x0 == 1);
-    reqs = requests_with(&META, "vs10-");
+    reqs = dfix_requests_with(&META, "vs10-");
     json_t *accepted = accepted_ids(reqs, "data", "event_id", "vs10-BAD");
     assert_good_delivered_once(accepted, "vs10-", N, bad);
     json_decref(accepted);
@@ -329,7 +314,7 @@ static void test_batches_each_with_a_bad_event_are_split_again_after_30_s(void *
     produce_batch("vs11-", N, bad);
     wait_settled("meta", d0, x0, N, q0, N);
     assert_true(metric("meta", "dead_lettered") - x0 == N);
-    json_t *reqs = requests_with(&META, "vs11-");
+    json_t *reqs = dfix_requests_with(&META, "vs11-");
     assert_int_equal(json_array_size(reqs), 1);
     json_decref(reqs);
 
@@ -344,7 +329,7 @@ static void test_batches_each_with_a_bad_event_are_split_again_after_30_s(void *
     dfix_stub_plan_for(&F, &META, "200/refuse=vs12-BADx40", "vs12-BAD");
     produce_batch("vs12-", N, bad);
     wait_settled("meta", d0, x0, N, q0, 1);
-    reqs = requests_with(&META, "vs12-");
+    reqs = dfix_requests_with(&META, "vs12-");
     json_t *accepted = accepted_ids(reqs, "data", "event_id", "vs12-BAD");
     assert_good_delivered_once(accepted, "vs12-", N, bad);
     json_decref(accepted);
@@ -358,7 +343,7 @@ static void test_batches_each_with_a_bad_event_are_split_again_after_30_s(void *
 /* Refusals that belong to the request: every request holds the whole batch. */
 static void assert_never_split(const dstub_t *s, const char *prefix, size_t n, size_t want_requests)
 {
-    json_t *reqs = requests_with(s, prefix);
+    json_t *reqs = dfix_requests_with(s, prefix);
     assert_int_equal(json_array_size(reqs), want_requests);
     size_t i;
     json_t *r;
@@ -453,7 +438,7 @@ static void test_halves_keep_the_batch_retry_deadline(void **state)
     }
     assert_int_equal(dead, N);
     usleep(1500 * 1000); /* a half still retrying would ask again meanwhile */
-    json_t *reqs = requests_with(&META2, "vs13-");
+    json_t *reqs = dfix_requests_with(&META2, "vs13-");
     size_t n = json_array_size(reqs);
     assert_true(n >= 4);
     json_int_t first = json_integer_value(json_object_get(json_array_get(reqs, 0), "ts_ms")), last = first;

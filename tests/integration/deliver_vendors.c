@@ -71,29 +71,6 @@ static int teardown(void **state)
     return 0;
 }
 
-/* The first request whose body mentions `needle`. New reference. */
-static json_t *find_request(const dstub_t *s, const char *needle, int timeout_ms)
-{
-    for (int waited = 0; waited <= timeout_ms; waited += 100) {
-        json_t *all = dfix_requests(s);
-        size_t i;
-        json_t *r;
-        json_array_foreach(all, i, r) {
-            const char *body = json_string_value(json_object_get(r, "body"));
-            if (body != NULL && strstr(body, needle) != NULL) {
-                json_incref(r);
-                json_decref(all);
-                return r;
-            }
-        }
-        json_decref(all);
-        usleep(100 * 1000);
-    }
-    print_error("%s received nothing with %s\n", s->name, needle);
-    fail();
-    return NULL;
-}
-
 /* The golden body with the reference times and id replaced by this run's. */
 static char *expected(const char *golden, int64_t t_ms, const char *id)
 {
@@ -156,7 +133,7 @@ static void test_exact_requests(void **state)
     char *env = dfix_envelope("golden-1", now, NULL);
     dfix_produce(&F, &env, 1, NULL);
 
-    json_t *r = find_request(&META, "golden-1", 20000);
+    json_t *r = dfix_wait_request(&META, "golden-1", 20000);
     char *want = expected("meta.json", now - 400, "golden-1");
     assert_string_equal(json_string_value(json_object_get(r, "body")), want);
     assert_string_equal(json_string_value(json_object_get(r, "method")), "POST");
@@ -169,7 +146,7 @@ static void test_exact_requests(void **state)
     /* GA4 carries no event id: the request is found by the event's time. */
     char micros[32];
     snprintf(micros, sizeof(micros), "%lld", (long long)(now - 400) * 1000);
-    r = find_request(&GA4, micros, 20000);
+    r = dfix_wait_request(&GA4, micros, 20000);
     want = expected("ga4.json", now - 400, "golden-1");
     assert_string_equal(json_string_value(json_object_get(r, "body")), want);
     assert_string_equal(json_string_value(json_object_get(r, "path")), "/mp/collect");
@@ -177,7 +154,7 @@ static void test_exact_requests(void **state)
     free(want);
     json_decref(r);
 
-    r = find_request(&TIKTOK, "golden-1", 20000);
+    r = dfix_wait_request(&TIKTOK, "golden-1", 20000);
     want = expected("tiktok.json", now - 400, "golden-1");
     assert_string_equal(json_string_value(json_object_get(r, "body")), want);
     assert_string_equal(json_string_value(json_object_get(r, "path")), "/open_api/v1.3/event/track/");
@@ -185,7 +162,7 @@ static void test_exact_requests(void **state)
     free(want);
     json_decref(r);
 
-    r = find_request(&HOOK, "golden-1", 20000);
+    r = dfix_wait_request(&HOOK, "golden-1", 20000);
     char *batch = malloc(strlen(env) + 32);
     snprintf(batch, strlen(env) + 32, "{\"batch\":[%s]}", env);
     const char *body = json_string_value(json_object_get(r, "body"));
@@ -241,7 +218,7 @@ static void test_limited_data_use(void **state)
                                    "\"consent\":{\"categories\":[\"sale\"]}}}")};
     dfix_produce(&F, envs, 1, NULL);
 
-    json_t *r = find_request(&META_LDU, "ldu-1", 20000);
+    json_t *r = dfix_wait_request(&META_LDU, "ldu-1", 20000);
     char *want = inserted(expected("meta.json", now - 400, "ldu-1"), 3,
                           ",\"data_processing_options\":[\"LDU\"],\"data_processing_options_country\":0,"
                           "\"data_processing_options_state\":0");
@@ -249,19 +226,19 @@ static void test_limited_data_use(void **state)
     free(want);
     json_decref(r);
 
-    r = find_request(&TIKTOK_LDU, "ldu-1", 20000);
+    r = dfix_wait_request(&TIKTOK_LDU, "ldu-1", 20000);
     want = inserted(expected("tiktok.json", now - 400, "ldu-1"), 3, ",\"limited_data_use\":true");
     assert_string_equal(json_string_value(json_object_get(r, "body")), want);
     free(want);
     json_decref(r);
     dfix_produce(&F, envs + 1, 1, NULL);
-    r = find_request(&TIKTOK_LDU, "ldu-2", 20000);
+    r = dfix_wait_request(&TIKTOK_LDU, "ldu-2", 20000);
     const char *body = json_string_value(json_object_get(r, "body"));
     assert_non_null(strstr(body, "\"event_id\":\"ldu-2\""));
     assert_null(strstr(body, "limited_data_use"));
     json_decref(r);
     /* The integrations without the options: unchanged (test_exact_requests has them whole). */
-    r = find_request(&TIKTOK, "ldu-1", 20000);
+    r = dfix_wait_request(&TIKTOK, "ldu-1", 20000);
     assert_null(strstr(json_string_value(json_object_get(r, "body")), "limited_data_use"));
     json_decref(r);
     free(envs[0]);
@@ -305,7 +282,7 @@ static void test_ga4_batches_of_25(void **state)
     assert_int_equal(sizes[1], 5);
     /* Meta takes up to 1000 per request: everything arrived, in fewer requests. Its lane is not
      * GA4's, so its last batch may still be on its way: wait for it by the last event's id. */
-    json_decref(find_request(&META, "b25-29", 20000));
+    json_decref(dfix_wait_request(&META, "b25-29", 20000));
     json_t *mreq = dfix_requests(&META);
     json_t *ids = dfix_event_ids(mreq, "data", "event_id");
     for (int i = 0; i < 30; i++) {
@@ -333,17 +310,17 @@ static void test_filters(void **state)
         dfix_envelope("f-identify", now, "{\"type\":\"identify\",\"event\":null}"),
     };
     dfix_produce(&F, envs, 5, NULL);
-    json_t *r = find_request(&HOOK2, "f-purchase-consented", 20000);
+    json_t *r = dfix_wait_request(&HOOK2, "f-purchase-consented", 20000);
     assert_string_equal(json_string_value(json_object_get(r, "path")), "/purchases");
     assert_string_equal(json_string_value(json_object_get(r, "body")), envs[0]); /* max_events 1: the envelope */
     json_decref(r);
-    r = find_request(&HOOK2, "f-page", 20000);
+    r = dfix_wait_request(&HOOK2, "f-page", 20000);
     assert_string_equal(json_string_value(json_object_get(r, "path")), "/pages");
     json_decref(r);
     /* The signed hook (no filter) sees all five, so everything has been consumed by now. */
     const char *ids5[5] = {"f-purchase-consented", "f-purchase-no-marketing", "f-viewed", "f-page", "f-identify"};
     for (int i = 0; i < 5; i++)
-        json_decref(find_request(&HOOK, ids5[i], 20000));
+        json_decref(dfix_wait_request(&HOOK, ids5[i], 20000));
     usleep(1000 * 1000);
     json_t *all = dfix_requests(&HOOK2);
     size_t i;
@@ -368,7 +345,7 @@ static void test_filters(void **state)
     json_decref(all);
     /* Meta has no identify event: skipped, not sent, not dead-lettered. Meta's lane is not the
      * hook's: wait until it delivered f-page (and counted f-identify, after it, as skipped). */
-    json_decref(find_request(&META, "f-page", 20000));
+    json_decref(dfix_wait_request(&META, "f-page", 20000));
     assert_true(metric_at_least("sluice_deliver_events_total{vendor=\"meta\",outcome=\"skipped\"}", 1) >= 1);
     json_t *m = dfix_requests(&META);
     json_t *ids = dfix_event_ids(m, "data", "event_id");
@@ -406,7 +383,7 @@ static void test_too_old_for_tiktok(void **state)
     dfix_produce(&F, envs, 2, NULL);
     free(envs[0]);
     free(envs[1]);
-    json_t *r = find_request(&TIKTOK, "tt-fresh", 20000);
+    json_t *r = dfix_wait_request(&TIKTOK, "tt-fresh", 20000);
     assert_null(strstr(json_string_value(json_object_get(r, "body")), "tt-old-30d"));
     json_decref(r);
     const char *args[] = {"--vendor", "tiktok", NULL};
@@ -448,7 +425,7 @@ static void test_vendor_check_ga4(void **state)
     assert_non_null(strstr(out.out, "ok: ga4 integration 'ga4' of org 'acme'"));
     sluice_th_output_dispose(&out);
     /* It went to the validation endpoint, with the vault's secret, as a mapped purchase. */
-    json_t *r = find_request(&GA4, "sluicectl-check", 10000);
+    json_t *r = dfix_wait_request(&GA4, "sluicectl-check", 10000);
     assert_string_equal(json_string_value(json_object_get(r, "path")), "/debug/mp/collect");
     assert_string_equal(json_string_value(json_object_get(r, "query")), "measurement_id=G-TEST123&api_secret=sec-ga4");
     json_t *ev = json_array_get(json_object_get(json_object_get(r, "json"), "events"), 0);
@@ -481,9 +458,9 @@ static void test_sigterm_commits(void **state)
     int64_t now = dfix_now_ms();
     char *env = dfix_envelope("after-restart", now, NULL);
     dfix_produce(&F, &env, 1, NULL);
-    json_t *r = find_request(&META, "after-restart", 30000);
+    json_t *r = dfix_wait_request(&META, "after-restart", 30000);
     json_decref(r);
-    r = find_request(&HOOK, "after-restart", 30000);
+    r = dfix_wait_request(&HOOK, "after-restart", 30000);
     json_decref(r);
     usleep(1500 * 1000);
     assert_int_equal(dfix_wait_requests(&META, 0, 0), before_meta + 1);

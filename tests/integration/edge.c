@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,7 +40,6 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
-#include <zlib.h>
 
 #include "tests/integration/gwfix.h"
 
@@ -63,19 +61,6 @@ static int sanitized(void)
 static long rss_bound_kb(void)
 {
     return (sanitized() ? 8 : 1) * RSS_MB_MAX * 1024L;
-}
-
-static long long mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec t = {ms / 1000, (ms % 1000) * 1000000};
-    nanosleep(&t, NULL);
 }
 
 /* The gateway config; `server_extra` goes inside `server:`. */
@@ -120,13 +105,9 @@ static int setup(void **state)
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     /* The test itself holds thousands of sockets. */
-    struct rlimit rl;
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-    if (rl.rlim_cur < 4000)
-        fail_msg("the edge tests hold 3,000 connections: RLIMIT_NOFILE's hard limit is %llu",
-                 (unsigned long long)rl.rlim_cur);
+    unsigned long long nofile = gwfix_raise_nofile();
+    if (nofile < 4000)
+        fail_msg("the edge tests hold 3,000 connections: RLIMIT_NOFILE's hard limit is %llu", nofile);
     gwfix_stack(&F);
     static const char *env[] = {"T_KEY=" KEY, "T_FLOOD=" FLOOD_KEY, "T_HMAC=" HMAC, NULL};
     memcpy(F.env, env, sizeof(env));
@@ -136,9 +117,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    if (F.gw != NULL && sluice_th_proc_running(F.gw))
-        gwfix_stop(&F, SIGTERM);
-    sluice_th_teardown();
+    gwfix_teardown(&F);
     return 0;
 }
 
@@ -204,22 +183,6 @@ static json_t *python(const char *const *args, int timeout_ms)
     return j;
 }
 
-/* A TCP connection from local address `from` (127.0.0.x) to port; -1 when refused. */
-static int tcp_from(const char *from, int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET}, b = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, from, &a.sin_addr);
-    inet_pton(AF_INET, "127.0.0.1", &b.sin_addr);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        connect(fd, (struct sockaddr *)&b, sizeof(b)) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* 1 when the server closed fd (EOF or reset) within wait_ms. */
 static int closed_by_server(int fd, int wait_ms)
 {
@@ -266,9 +229,9 @@ static long legit_request_ms(const char *mid, long *status)
     const char *h[] = {"Authorization: Bearer " KEY, "Content-Type: application/json", NULL};
     http_opts_t o = {.headers = h, .body = body, .local_ip = "127.0.0.250"};
     http_resp_t r;
-    long long t0 = mono_ms();
+    long long t0 = sluice_th_mono_ms();
     http_do(gwfix_url(&F, "/v1/t"), &o, F.ca, &r);
-    long took = (long)(mono_ms() - t0);
+    long took = (long)(sluice_th_mono_ms() - t0);
     *status = r.status;
     http_resp_dispose(&r);
     return took;
@@ -318,7 +281,7 @@ static void test_rapid_reset_capped(void **state)
             peak = now;
         print_message("rapid reset client %d: %s\n", k, show(results[k]));
     }
-    sleep_ms(1500); /* acknowledgements of what did start */
+    sluice_th_sleep_ms(1500); /* acknowledgements of what did start */
     json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
     long rss1 = rss_kb();
     for (int k = 0; k < 4; k++) {
@@ -355,7 +318,7 @@ static void test_connection_caps(void **state)
     /* 256 connections from 127.0.0.9 are kept; the 257th is closed at once. */
     int fds[257];
     for (int i = 0; i < 256; i++) {
-        fds[i] = tcp_from("127.0.0.9", F.https_port);
+        fds[i] = gwfix_tcp_from("127.0.0.9", F.https_port);
         assert_true(fds[i] >= 0);
     }
     /* The 257th only once the gateway has taken in the 256 (not after a fixed 300 ms): its two
@@ -363,9 +326,9 @@ static void test_connection_caps(void **state)
      * the 257th before some of the first 256, and close one of those instead. */
     double open = 0;
     for (int waited = 0; waited < 20000 && (open = gwfix_metric(&F, "sluice_connections_open")) < 256; waited += 50)
-        sleep_ms(50);
+        sluice_th_sleep_ms(50);
     assert_true(open >= 256);
-    fds[256] = tcp_from("127.0.0.9", F.https_port);
+    fds[256] = gwfix_tcp_from("127.0.0.9", F.https_port);
     assert_true(fds[256] >= 0);
     assert_true(closed_by_server(fds[256], 2000));
     assert_false(closed_by_server(fds[0], 10));
@@ -383,19 +346,19 @@ static void test_connection_caps(void **state)
     static int tls_fd[N];
     static SSL *tls[N];
     long rss_idle = rss_kb();
-    long long t0 = mono_ms();
+    long long t0 = sluice_th_mono_ms();
     int ok = 0;
     for (int i = 0; i < N; i++) {
         char from[32];
         snprintf(from, sizeof(from), "127.0.0.%d", 10 + i / 250);
-        tls_fd[i] = tcp_from(from, F.https_port);
+        tls_fd[i] = gwfix_tcp_from(from, F.https_port);
         tls[i] = SSL_new(ctx);
         SSL_set_fd(tls[i], tls_fd[i]);
         if (tls_fd[i] >= 0 && SSL_connect(tls[i]) == 1)
             ok++;
     }
-    long long opened = mono_ms() - t0;
-    sleep_ms(500);
+    long long opened = sluice_th_mono_ms() - t0;
+    sluice_th_sleep_ms(500);
     long open_now = (long)gwfix_metric(&F, "sluice_connections_open");
     long took = legit_request_ms("legit-3000", &status);
     long took2 = legit_request_ms("legit-3000-2", &status);
@@ -420,7 +383,7 @@ static void test_connection_caps(void **state)
         return;
     long rss_closed = rss_open;
     for (int waited = 0; waited < 6000 && rss_closed - rss_idle > (rss_open - rss_idle) / 3; waited += 250) {
-        sleep_ms(250);
+        sluice_th_sleep_ms(250);
         rss_closed = rss_kb();
     }
     print_message("RSS: %ld kB before the 3,000 connections, %ld kB with them open, %ld kB after they closed\n",
@@ -449,11 +412,11 @@ static void test_fd_limit_no_spin(void **state)
     for (int i = 0; i < N; i++) {
         char from[32];
         snprintf(from, sizeof(from), "127.0.1.%d", 1 + i / 200);
-        fds[i] = tcp_from(from, F.http_port);
+        fds[i] = gwfix_tcp_from(from, F.http_port);
     }
-    sleep_ms(1000);
+    sluice_th_sleep_ms(1000);
     long c0 = cpu_ticks();
-    sleep_ms(2000);
+    sluice_th_sleep_ms(2000);
     long used = cpu_ticks() - c0;
     long ticks = sysconf(_SC_CLK_TCK);
     double refused = gwfix_metric(&F, "sluice_connections_closed_total{reason=\"max_connections\"}");
@@ -466,7 +429,7 @@ static void test_fd_limit_no_spin(void **state)
     for (int i = 0; i < N; i++)
         if (fds[i] >= 0)
             close(fds[i]);
-    sleep_ms(500);
+    sluice_th_sleep_ms(500);
     long status;
     legit_request_ms("after-fd-limit", &status);
     assert_int_equal(status, 200);
@@ -485,11 +448,11 @@ static void test_slow_clients_cut(void **state)
     /* 150 slow bodies (a 60 KB body declared, one byte every 500 ms) and 50 slow heads. */
     const char *head = "POST /v1/t HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer " KEY
                        "\r\nContent-Type: application/json\r\nContent-Length: 60000\r\n\r\n";
-    long long t0 = mono_ms();
+    long long t0 = sluice_th_mono_ms();
     for (int i = 0; i < N; i++) {
         char from[32];
         snprintf(from, sizeof(from), "127.0.2.%d", 1 + i / 100);
-        fds[i] = tcp_from(from, F.http_port);
+        fds[i] = gwfix_tcp_from(from, F.http_port);
         assert_true(fds[i] >= 0);
         cut_at[i] = -1;
         if (i < 150)
@@ -501,7 +464,7 @@ static void test_slow_clients_cut(void **state)
     int tls_fds[NT];
     long long tls_cut_at[NT];
     for (int i = 0; i < NT; i++) {
-        tls_fds[i] = tcp_from("127.0.3.1", F.https_port);
+        tls_fds[i] = gwfix_tcp_from("127.0.3.1", F.https_port);
         assert_true(tls_fds[i] >= 0);
         assert_true(send(tls_fds[i], hello_start, sizeof(hello_start), MSG_NOSIGNAL) > 0);
         tls_cut_at[i] = -1;
@@ -532,16 +495,16 @@ static void test_slow_clients_cut(void **state)
                 continue;
             char c = i < 150 ? ' ' : head[header_byte[i]++ % strlen(head)];
             if (send(fds[i], &c, 1, MSG_NOSIGNAL) < 0 || closed_by_server(fds[i], 0))
-                cut_at[i] = mono_ms() - t0;
+                cut_at[i] = sluice_th_mono_ms() - t0;
         }
         for (int i = 0; i < NT; i++) {
             if (tls_cut_at[i] < 0 && closed_by_server(tls_fds[i], 0))
-                tls_cut_at[i] = mono_ms() - t0;
+                tls_cut_at[i] = sluice_th_mono_ms() - t0;
         }
         long now = rss_kb();
         if (now > peak)
             peak = now;
-        sleep_ms(500);
+        sluice_th_sleep_ms(500);
     }
     int status;
     sluice_th_proc_wait(h2, 30000, &status, NULL);
@@ -596,21 +559,12 @@ static void test_gzip_bomb_wrong_key_not_inflated(void **state)
         plain[i] = (i % 3 == 0) ? '{' : (i % 3 == 1) ? '}' : ',';
     plain[n - 2] = ']';
     plain[n - 1] = '}';
-    uLongf zl = compressBound((uLong)n) + 32;
-    unsigned char *z = malloc(zl);
-    z_stream zs = {0};
-    deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY);
-    zs.next_in = (Bytef *)plain;
-    zs.avail_in = (uInt)n;
-    zs.next_out = z;
-    zs.avail_out = (uInt)zl;
-    deflate(&zs, Z_FINISH);
-    size_t zlen = zs.total_out;
-    deflateEnd(&zs);
+    size_t zlen;
+    char *z = gwfix_gzip(plain, n, &zlen);
     double inflated0 = gwfix_metric(&F, "sluice_bodies_inflated_total");
     const char *bad[] = {"Authorization: Bearer wk_not_a_key", "Content-Type: application/json",
                          "Content-Encoding: gzip", NULL};
-    http_opts_t o = {.headers = bad, .body = (const char *)z, .body_len = zlen};
+    http_opts_t o = {.headers = bad, .body = z, .body_len = zlen};
     http_resp_t r;
     for (int i = 0; i < 20; i++) {
         http_do(gwfix_url(&F, "/v1/batch"), &o, F.ca, &r);
@@ -644,8 +598,6 @@ static void test_gzip_bomb_wrong_key_not_inflated(void **state)
     free(z);
 }
 
-static void raw_exchange(const char *req, char *reply, size_t cap);
-
 /* A pixel URL of n properties.<i>=AB parameters after `lead` (malloc'd). */
 static char *pixel_url(const char *lead, int n)
 {
@@ -667,7 +619,7 @@ static long pixel_cost(const char *path, int count)
              path);
     long t0 = cpu_ticks();
     for (int i = 0; i < count; i++) {
-        raw_exchange(req, reply, sizeof(reply));
+        gwfix_raw_exchange(&F, req, reply, sizeof(reply));
         assert_non_null(strstr(reply, "HTTP/1.1 401"));
     }
     long ticks = cpu_ticks() - t0;
@@ -728,11 +680,11 @@ static void test_pixel_without_key_not_parsed(void **state)
                  "GET /v1/pixel/t?data=%s HTTP/1.1\r\nHost: edge\r\nReferer: https://shop.edge.test/p\r\n"
                  "Connection: close\r\n\r\n",
                  b64);
-        raw_exchange(url, reply, sizeof(reply));
+        gwfix_raw_exchange(&F, url, reply, sizeof(reply));
         print_message("pixel with its key in data= (%s): %.40s\n", i == 0 ? "top level" : "nested", reply);
         assert_non_null(strstr(reply, want[i]));
     }
-    sleep_ms(1000);
+    sluice_th_sleep_ms(1000);
     json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
     assert_int_equal(gwfix_count_message(msgs, "px-data-key"), 1);
     assert_int_equal(gwfix_count_message(msgs, "px-data-nested"), 0);
@@ -747,7 +699,7 @@ static void test_client_flood_limited(void **state)
     restart(0, NULL, NULL);
     /* Behind a trusted proxy (127.0.0.2), X-Forwarded-For names the client. */
     int ok_a = 0, limited_a = 0;
-    long long flood_start = mono_ms();
+    long long flood_start = sluice_th_mono_ms();
     for (int i = 0; i < 60; i++) {
         char mid[32];
         snprintf(mid, sizeof(mid), "flood-a-%d", i);
@@ -765,7 +717,7 @@ static void test_client_flood_limited(void **state)
      * its connections over both gets at most twice burst 10 plus 1/s per thread (docs/security.md):
      * 24 while the flood takes up to 2 s, and what refilled meanwhile when it takes longer (the
      * ASan build on a loaded machine needs several seconds for the 60 requests). */
-    double flood_s = (double)(mono_ms() - flood_start) / 1000.0;
+    double flood_s = (double)(sluice_th_mono_ms() - flood_start) / 1000.0;
     double allowed = 20 + 2 * flood_s < 24 ? 24 : 20 + 2 * flood_s;
     print_message("client A flooding: %d accepted, %d limited in %.1f s (allowed %.0f); client B: %d of 5 accepted\n",
                   ok_a, limited_a, flood_s, allowed, ok_b);
@@ -775,7 +727,7 @@ static void test_client_flood_limited(void **state)
     assert_true(gwfix_metric(&F, "sluice_rate_limited_total{scope=\"client\"}") >= 60 - allowed);
     /* The buckets survive a reload: right after SIGHUP client A gets only what refilled meanwhile
      * (1/s per thread), not a fresh burst of 10 per thread. */
-    long long flood_end = mono_ms();
+    long long flood_end = sluice_th_mono_ms();
     sluice_err_t err = {{0}};
     assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
     assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", 1, 10000, &err), 0);
@@ -785,7 +737,7 @@ static void test_client_flood_limited(void **state)
         snprintf(mid, sizeof(mid), "flood-a-reload-%d", i);
         ok_after += post_from(FLOOD_KEY, "203.0.113.10", mid) == 200;
     }
-    double elapsed = (double)(mono_ms() - flood_end) / 1000.0;
+    double elapsed = (double)(sluice_th_mono_ms() - flood_end) / 1000.0;
     print_message("after a reload %.1f s later: %d of 20 accepted (refill allows %.0f)\n", elapsed, ok_after,
                   2 + 2 * elapsed);
     assert_true(ok_after <= 2 + 2 * elapsed);
@@ -793,72 +745,60 @@ static void test_client_flood_limited(void **state)
 
 /* ------------------------------------------------------------------ HTTP hygiene */
 
-static void raw_exchange(const char *req, char *reply, size_t cap)
-{
-    int fd = tcp_from("127.0.0.1", F.http_port);
-    assert_true(fd >= 0);
-    assert_true(send(fd, req, strlen(req), MSG_NOSIGNAL) > 0);
-    size_t got = 0;
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    while (got + 1 < cap && poll(&p, 1, 3000) > 0) {
-        ssize_t r = recv(fd, reply + got, cap - 1 - got, 0);
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    reply[got] = '\0';
-    close(fd);
-}
-
 static void test_http_hygiene(void **state)
 {
     (void)state;
     restart(0, NULL, NULL);
     char reply[4096];
     /* Two different Content-Length headers: 400, and the connection is not kept. */
-    raw_exchange("POST /v1/t HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer " KEY
-                 "\r\nContent-Type: application/json\r\nContent-Length: 13\r\nContent-Length: 200\r\n\r\n"
-                 "{\"event\":\"x\"}",
-                 reply, sizeof(reply));
+    gwfix_raw_exchange(&F,
+                       "POST /v1/t HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer " KEY
+                       "\r\nContent-Type: application/json\r\nContent-Length: 13\r\nContent-Length: 200\r\n\r\n"
+                       "{\"event\":\"x\"}",
+                       reply, sizeof(reply));
     print_message("two Content-Lengths: %.60s\n", reply);
     assert_non_null(strstr(reply, "HTTP/1.1 400"));
     assert_non_null(strstr(reply, "\"bad_request\""));
-    raw_exchange("POST /v1/t HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer " KEY
-                 "\r\nContent-Type: application/json\r\nContent-Length: 13\r\nTransfer-Encoding: chunked\r\n\r\n"
-                 "d\r\n{\"event\":\"x\"}\r\n0\r\n\r\n",
-                 reply, sizeof(reply));
+    gwfix_raw_exchange(&F,
+                       "POST /v1/t HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer " KEY
+                       "\r\nContent-Type: application/json\r\nContent-Length: 13\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "d\r\n{\"event\":\"x\"}\r\n0\r\n\r\n",
+                       reply, sizeof(reply));
     assert_non_null(strstr(reply, "HTTP/1.1 400"));
     /* The same with bare LF line endings, which h2o's parser accepts as well as CRLF (and some
      * proxies too): still 400, the event is not taken, the connection not kept. */
-    raw_exchange("POST /v1/t HTTP/1.1\nHost: edge\nAuthorization: Bearer " KEY
-                 "\nContent-Type: application/json\nContent-Length: 36\nContent-Length: 200\n\n"
-                 "{\"event\":\"x\",\"messageId\":\"lf-cl-cl\"}",
-                 reply, sizeof(reply));
+    gwfix_raw_exchange(&F,
+                       "POST /v1/t HTTP/1.1\nHost: edge\nAuthorization: Bearer " KEY
+                       "\nContent-Type: application/json\nContent-Length: 36\nContent-Length: 200\n\n"
+                       "{\"event\":\"x\",\"messageId\":\"lf-cl-cl\"}",
+                       reply, sizeof(reply));
     print_message("two Content-Lengths, bare LF: %.60s\n", reply);
     assert_non_null(strstr(reply, "HTTP/1.1 400"));
     assert_non_null(strstr(reply, "\"bad_request\""));
     assert_non_null(strstr(reply, "Connection: close"));
-    raw_exchange("POST /v1/t HTTP/1.1\r\nHost: edge\nAuthorization: Bearer " KEY
-                 "\r\nContent-Type: application/json\nContent-Length: 5\r\nTransfer-Encoding: chunked\n\r\n"
-                 "24\r\n{\"event\":\"x\",\"messageId\":\"lf-cl-te\"}\r\n0\r\n\r\n",
-                 reply, sizeof(reply));
+    gwfix_raw_exchange(&F,
+                       "POST /v1/t HTTP/1.1\r\nHost: edge\nAuthorization: Bearer " KEY
+                       "\r\nContent-Type: application/json\nContent-Length: 5\r\nTransfer-Encoding: chunked\n\r\n"
+                       "24\r\n{\"event\":\"x\",\"messageId\":\"lf-cl-te\"}\r\n0\r\n\r\n",
+                       reply, sizeof(reply));
     print_message("Content-Length and Transfer-Encoding, mixed line endings: %.60s\n", reply);
     assert_non_null(strstr(reply, "HTTP/1.1 400"));
     /* A well-formed request with bare LF line endings is served as before. */
-    raw_exchange("POST /v1/t HTTP/1.1\nHost: edge\nAuthorization: Bearer " KEY
-                 "\nContent-Type: application/json\nContent-Length: 37\nConnection: close\n\n"
-                 "{\"event\":\"x\",\"messageId\":\"lf-single\"}",
-                 reply, sizeof(reply));
+    gwfix_raw_exchange(&F,
+                       "POST /v1/t HTTP/1.1\nHost: edge\nAuthorization: Bearer " KEY
+                       "\nContent-Type: application/json\nContent-Length: 37\nConnection: close\n\n"
+                       "{\"event\":\"x\",\"messageId\":\"lf-single\"}",
+                       reply, sizeof(reply));
     assert_non_null(strstr(reply, "HTTP/1.1 200"));
-    sleep_ms(1000);
+    sluice_th_sleep_ms(1000);
     json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
     assert_int_equal(gwfix_count_message(msgs, "lf-single"), 1);
     assert_int_equal(gwfix_count_message(msgs, "lf-cl-cl"), 0);
     assert_int_equal(gwfix_count_message(msgs, "lf-cl-te"), 0);
     json_decref(msgs);
     /* h2o's own 413 (a declared body over the limit, refused before any handler) comes as JSON. */
-    raw_exchange(
-        "POST /v1/t HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n",
+    gwfix_raw_exchange(
+        &F, "POST /v1/t HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n",
         reply, sizeof(reply));
     print_message("h2o's 413: %s\n", reply);
     assert_non_null(strstr(reply, "HTTP/1.1 413"));

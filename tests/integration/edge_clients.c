@@ -13,9 +13,6 @@
  *   - analytics-next with its apiHost written with a trailing slash, which posts to /v1//b (it was
  *     a 404).
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -24,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,12 +34,6 @@
 #define UA     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
 static gwfix_t F;
-
-static void sleep_ms(long ms)
-{
-    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&t, NULL);
-}
 
 static int setup(void **state)
 {
@@ -76,31 +66,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    if (F.gw != NULL && sluice_th_proc_running(F.gw))
-        gwfix_stop(&F, SIGTERM);
-    sluice_th_teardown();
+    gwfix_teardown(&F);
     return 0;
-}
-
-/* Sends req as it is on a new connection to the plain listener; the answer into reply. */
-static void raw_exchange(const char *req, char *reply, size_t cap)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)F.http_port)};
-    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_true(send(fd, req, strlen(req), MSG_NOSIGNAL) > 0);
-    size_t got = 0;
-    struct pollfd p = {.fd = fd, .events = POLLIN};
-    while (got + 1 < cap && poll(&p, 1, 3000) > 0) {
-        ssize_t r = recv(fd, reply + got, cap - 1 - got, 0);
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
-    reply[got] = '\0';
-    close(fd);
 }
 
 static json_t *event_of(json_t *msgs, const char *mid)
@@ -129,7 +96,7 @@ static void test_nul_escape_keeps_the_batch(void **state)
     assert_int_equal(r.status, 200);
     assert_true(gwfix_contains(r.body, "\"accepted\":20"));
     http_resp_dispose(&r);
-    sleep_ms(500);
+    sluice_th_sleep_ms(500);
     json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
     for (int i = 0; i < 20; i++) {
         char mid[16];
@@ -148,27 +115,30 @@ static void test_absolute_form_request_line(void **state)
 {
     (void)state;
     char reply[4096];
-    raw_exchange("POST http://data.clients.test/v1/t?src=abs HTTP/1.1\r\nHost: data.clients.test\r\n"
-                 "Authorization: Bearer " KEY "\r\nUser-Agent: " UA "\r\nContent-Type: application/json\r\n"
-                 "Content-Length: 40\r\nConnection: close\r\n\r\n"
-                 "{\"event\":\"Absolute\",\"messageId\":\"abs-1\"}",
-                 reply, sizeof(reply));
+    gwfix_raw_exchange(&F,
+                       "POST http://data.clients.test/v1/t?src=abs HTTP/1.1\r\nHost: data.clients.test\r\n"
+                       "Authorization: Bearer " KEY "\r\nUser-Agent: " UA "\r\nContent-Type: application/json\r\n"
+                       "Content-Length: 40\r\nConnection: close\r\n\r\n"
+                       "{\"event\":\"Absolute\",\"messageId\":\"abs-1\"}",
+                       reply, sizeof(reply));
     print_message("absolute form: %.120s\n", reply);
     assert_non_null(strstr(reply, "HTTP/1.1 200"));
     /* The URL's authority is the request's host (it replaces Host): Segment's settings name it. */
-    raw_exchange("GET HTTPS://Data.Clients.Test/v1/projects/" KEY "/settings HTTP/1.1\r\nHost: other.test\r\n"
-                 "Connection: close\r\n\r\n",
-                 reply, sizeof(reply));
+    gwfix_raw_exchange(&F,
+                       "GET HTTPS://Data.Clients.Test/v1/projects/" KEY "/settings HTTP/1.1\r\nHost: other.test\r\n"
+                       "Connection: close\r\n\r\n",
+                       reply, sizeof(reply));
     print_message("absolute form, settings: %s\n", reply);
     assert_non_null(strstr(reply, "HTTP/1.1 200"));
     assert_non_null(strstr(reply, "\"apiHost\":\"Data.Clients.Test/v1\""));
     /* An origin-form request is routed as before, and a target that is no URL is still a 404. */
-    raw_exchange("GET /healthz HTTP/1.1\r\nHost: data.clients.test\r\nConnection: close\r\n\r\n", reply, sizeof(reply));
+    gwfix_raw_exchange(&F, "GET /healthz HTTP/1.1\r\nHost: data.clients.test\r\nConnection: close\r\n\r\n", reply,
+                       sizeof(reply));
     assert_non_null(strstr(reply, "HTTP/1.1 200"));
-    raw_exchange("GET http:/v1/t HTTP/1.1\r\nHost: data.clients.test\r\nConnection: close\r\n\r\n", reply,
-                 sizeof(reply));
+    gwfix_raw_exchange(&F, "GET http:/v1/t HTTP/1.1\r\nHost: data.clients.test\r\nConnection: close\r\n\r\n", reply,
+                       sizeof(reply));
     assert_non_null(strstr(reply, "HTTP/1.1 404"));
-    sleep_ms(500);
+    sluice_th_sleep_ms(500);
     json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
     assert_int_equal(gwfix_count_message(msgs, "abs-1"), 1);
     json_decref(msgs);
@@ -225,7 +195,7 @@ static void test_amp_analytics_posts_the_pixel(void **state)
     assert_int_equal(r.status, 403);
     http_resp_dispose(&r);
 
-    sleep_ms(500);
+    sluice_th_sleep_ms(500);
     json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
     json_t *ev = event_of(msgs, "amp-beacon");
     assert_non_null(ev);
@@ -261,7 +231,7 @@ static void test_double_slash_paths(void **state)
     http_do(gwfix_url(&F, "//v1/t"), &o, F.ca, &r);
     assert_int_equal(r.status, 200);
     http_resp_dispose(&r);
-    sleep_ms(500);
+    sluice_th_sleep_ms(500);
     json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
     assert_int_equal(gwfix_count_message(msgs, "slash-1"), 1);
     assert_int_equal(gwfix_count_message(msgs, "slash-2"), 1);

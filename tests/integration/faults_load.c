@@ -127,18 +127,6 @@ static int teardown(void **state)
 
 /* ------------------------------------------------------------------ helpers */
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    usleep((useconds_t)ms * 1000);
-}
-
 static loadgen_t *start_load_batches(const char *prefix, const char *event_name, int threads, int pace_ms,
                                      int batch_every)
 {
@@ -169,9 +157,9 @@ static loadgen_t *start_load(const char *prefix, const char *event_name, int thr
 static void wait_acked(loadgen_t *lg, long more, int timeout_ms)
 {
     long from = loadgen_acked_now(lg);
-    int64_t end = mono_ms() + timeout_ms;
-    while (loadgen_acked_now(lg) < from + more && mono_ms() < end)
-        sleep_ms(50);
+    int64_t end = sluice_th_mono_ms() + timeout_ms;
+    while (loadgen_acked_now(lg) < from + more && sluice_th_mono_ms() < end)
+        sluice_th_sleep_ms(50);
     if (loadgen_acked_now(lg) < from + more) {
         print_error("the load did not get %ld more events acknowledged within %d ms\n", more, timeout_ms);
         fail();
@@ -249,7 +237,7 @@ static void test_kafka_down_during_load(void **state)
 
     assert_int_equal(sluice_th_kafka_down(&G.kafka, &err), 0);
     long before = loadgen_acked_now(lg);
-    sleep_ms(5000);
+    sluice_th_sleep_ms(5000);
     long during = loadgen_acked_now(lg) - before;
     assert_int_equal(sluice_th_kafka_up(&G.kafka, &err), 0);
     /* Clients get through again (after their Retry-After), then the load goes on a while. */
@@ -304,12 +292,12 @@ static void test_broken_reload_during_load(void **state)
     };
     for (int i = 0; i < 3; i++) {
         reload(broken[i], "reload refused", bad0 + i + 1);
-        sleep_ms(800);
+        sluice_th_sleep_ms(800);
         wait_acked(lg, 300, 30000);
         /* The good one alternates between adding and removing a second source. */
         reload(config_text(i % 2 == 0 ? "      - {id: mobile, write_key_env: T_NEW}\n" : ""), "config reloaded",
                ok0 + i + 1);
-        sleep_ms(800);
+        sluice_th_sleep_ms(800);
         wait_acked(lg, 300, 30000);
     }
     /* The last good reload (i = 2) added the source: its key works, under the same load. */
@@ -347,13 +335,13 @@ static void test_sigterm_restart_during_load(void **state)
     (void)state;
     loadgen_t *lg = start_load("st", "Gateway Load", 6, 0);
     wait_acked(lg, 500, 30000);
-    int64_t t0 = mono_ms();
+    int64_t t0 = sluice_th_mono_ms();
     int status = gwfix_stop(&G, SIGTERM);
     assert_true(sluice_th_exited_with(status, 0));
     long at_stop = loadgen_acked_now(lg);
-    sleep_ms(1000); /* the port stays closed a moment: clients see refused connections */
+    sluice_th_sleep_ms(1000); /* the port stays closed a moment: clients see refused connections */
     gwfix_start(&G);
-    int64_t gap = mono_ms() - t0;
+    int64_t gap = sluice_th_mono_ms() - t0;
     wait_acked(lg, 1000, 60000);
     loadgen_stop(lg);
 
@@ -420,15 +408,15 @@ static void test_e2e_vendor_faults_and_worker_kill(void **state)
 
     /* The vendor fails in three ways, a couple of seconds each, the load going on. */
     dfix_stub_plan(&D, &META, "500x256");
-    sleep_ms(2000);
+    sluice_th_sleep_ms(2000);
     dfix_stub_plan(&D, &META, "429/ra=1x256");
-    sleep_ms(2000);
+    sluice_th_sleep_ms(2000);
     dfix_stub_plan(&D, &META, "hangx256");
-    sleep_ms(2500); /* past timeout_ms (1500): requests timed out and were retried */
+    sluice_th_sleep_ms(2500); /* past timeout_ms (1500): requests timed out and were retried */
     /* Killed while a batch hangs on the wire: one received less than 500 ms ago, well inside
      * the worker's 1500 ms timeout. */
     long age = -1;
-    for (int64_t end = mono_ms() + 20000; mono_ms() < end; sleep_ms(20)) {
+    for (int64_t end = sluice_th_mono_ms() + 20000; sluice_th_mono_ms() < end; sluice_th_sleep_ms(20)) {
         age = dfix_stub_hung_age_ms(&D, &META); /* asked of the stub: parsing its log of ~200 batches takes ~0.45 s, so
                                                    an age read from it was always near 500 ms */
         if (age >= 0 && age < 500)
@@ -447,7 +435,7 @@ static void test_e2e_vendor_faults_and_worker_kill(void **state)
     /* Everything 2xx'd reaches the vendor (answered 2xx) or the DLQ. */
     outcome_t o = {NULL, NULL};
     long lost = -1;
-    for (int64_t until = mono_ms() + 120000; mono_ms() < until;) {
+    for (int64_t until = sluice_th_mono_ms() + 120000; sluice_th_mono_ms() < until;) {
         json_decref(o.dead);
         json_decref(o.delivered);
         o.dead = ids_in_topic("sluice.dlq", "e2e");
@@ -456,7 +444,7 @@ static void test_e2e_vendor_faults_and_worker_kill(void **state)
         lost = loadgen_count_missing(lg, delivered_or_dead, &o, 0);
         if (lost == 0)
             break;
-        sleep_ms(2000);
+        sluice_th_sleep_ms(2000);
     }
     lost = loadgen_count_missing(lg, delivered_or_dead, &o, 20);
     long missing;
@@ -491,7 +479,7 @@ static void test_dedup_one_broker_down_during_load(void **state)
     loadgen_t *lg = start_load_batches("dd", "Gateway Load", 6, 0, 2);
     wait_acked(lg, 500, 30000);
     assert_int_equal(sluice_th_kafka_command(&G.kafka, "down 2", &err), 0);
-    sleep_ms(8000);
+    sluice_th_sleep_ms(8000);
     assert_int_equal(sluice_th_kafka_command(&G.kafka, "up 2", &err), 0);
     wait_acked(lg, 1000, 60000);
     loadgen_stop(lg);

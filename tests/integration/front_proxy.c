@@ -62,13 +62,6 @@ static char *fill(const char *text, const char *const *pairs)
     return out;
 }
 
-static long long mono_ms(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static int nginx_up(void *arg)
 {
     (void)arg;
@@ -298,7 +291,7 @@ static void test_client_rate_limit_through_nginx(void **state)
     (void)state;
     const char *forge[] = {"X-Forwarded-For: 127.0.0.121", NULL};
     int ok = 0, limited = 0;
-    long long t0 = mono_ms();
+    long long t0 = sluice_th_mono_ms();
     for (int i = 0; i < 20; i++) {
         char mid[32];
         snprintf(mid, sizeof(mid), "lim-a-%d", i);
@@ -307,7 +300,7 @@ static void test_client_rate_limit_through_nginx(void **state)
         limited += s == 429;
     }
     /* What refilled meanwhile (0.2/s per thread) on a slow run counts too. */
-    double allowed = 4 + 2 * 0.2 * (double)(mono_ms() - t0) / 1000.0;
+    double allowed = 4 + 2 * 0.2 * (double)(sluice_th_mono_ms() - t0) / 1000.0;
     print_message("client A: %d accepted (allowed %.1f), %d limited\n", ok, allowed, limited);
     assert_true(ok >= 2 && ok <= allowed);
     assert_int_equal(ok + limited, 20);
@@ -384,13 +377,13 @@ static void test_idle_upstream_released_by_nginx_first(void **state)
 {
     (void)state;
     assert_int_equal(track_via_nginx(KEY, "127.0.0.160", "idle-1", NULL, 0), 200);
-    long long t0 = mono_ms();
+    long long t0 = sluice_th_mono_ms();
     double open = gwfix_metric(&F, "sluice_connections_open");
-    while (open > 0 && mono_ms() - t0 < 8500) {
+    while (open > 0 && sluice_th_mono_ms() - t0 < 8500) {
         usleep(250 * 1000);
         open = gwfix_metric(&F, "sluice_connections_open");
     }
-    print_message("nginx's idle connections to the gateway: %.0f open after %lld ms\n", open, mono_ms() - t0);
+    print_message("nginx's idle connections to the gateway: %.0f open after %lld ms\n", open, sluice_th_mono_ms() - t0);
     assert_true(open == 0);
 }
 

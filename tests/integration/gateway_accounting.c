@@ -84,16 +84,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    if (F.gw != NULL && sluice_th_proc_running(F.gw))
-        gwfix_stop(&F, SIGTERM);
-    sluice_th_teardown();
+    gwfix_teardown(&F);
     return 0;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
 }
 
 typedef struct counts {
@@ -148,10 +140,10 @@ static void batch_503_on_partial_failure_counted_once(void **state)
                  gwfix_count_message(msgs, "part-2");
         json_decref(msgs);
         if (landed < 6)
-            sleep_ms(250);
+            sluice_th_sleep_ms(250);
     }
     assert_int_equal(landed, 6); /* each attempt put the 3 events in Kafka (no dedup configured) */
-    sleep_ms(300);
+    sluice_th_sleep_ms(300);
     counts_t c = read_counts();
     double acc = c.accepted - c0.accepted, kaf = c.kafka - c0.kafka, inv = c.invalid - c0.invalid,
            late = c.late - c0.late;
@@ -188,7 +180,7 @@ static void queued_batch_answer_counts_events(void **state)
     assert_int_equal(json_integer_value(json_object_get(ans, "accepted")), 2);
     assert_int_equal(json_array_size(json_object_get(ans, "rejected")), 1);
     json_decref(ans);
-    sleep_ms(800);
+    sluice_th_sleep_ms(800);
     counts_t c = read_counts();
     assert_true(c.accepted - c0.accepted == 2);
     assert_true(c.invalid - c0.invalid == 1);
@@ -215,7 +207,7 @@ static void queued_then_refused_counted_lost(void **state)
     assert_int_equal(status, 200);
     double failed = 0;
     for (int i = 0; i < 40 && failed < 1; i++) {
-        sleep_ms(100);
+        sluice_th_sleep_ms(100);
         failed = gwfix_metric(&F, "sluice_kafka_delivery_failed_total") - failed0;
     }
     assert_true(failed == 1);
@@ -309,13 +301,13 @@ static void ack_timeout_with_some_acked_counted_once(void **state)
         }
         json_decref(msgs);
         if (landed < 8)
-            sleep_ms(250);
+            sluice_th_sleep_ms(250);
     }
     command("rtt 2 0");
     command("leader sluice.events 2 1");
     command("leader sluice.events 3 1");
     assert_int_equal(landed, 8);
-    sleep_ms(500);
+    sluice_th_sleep_ms(500);
     counts_t c = read_counts();
     double acc = c.accepted - c0.accepted, kaf = c.kafka - c0.kafka, late = c.late - c0.late;
     print_message("a batch of 8 answered 503 at the ack timeout: accepted +%g, kafka_unavailable +%g, late acks +%g\n",

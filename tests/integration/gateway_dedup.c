@@ -128,12 +128,6 @@ static char *batch_body(void)
     return text;
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
 static void partial_failure_then_retry(void **state)
 {
     (void)state;
@@ -160,7 +154,7 @@ static void partial_failure_then_retry(void **state)
     /* The client retries the same batch, as an SDK does after a 503, until it is taken. */
     status = 0;
     for (int attempt = 0; attempt < 20 && status != 200; attempt++) {
-        sleep_ms(1000);
+        sluice_th_sleep_ms(1000);
         status = gwfix_post(&F, "/v1/batch", KEY, body, &r);
         print_message("retry %d: %ld %s\n", attempt + 1, status, r.body);
         if (status != 200)
@@ -226,7 +220,7 @@ static void redis_refusing_writes_is_counted(void **state)
     http_resp_dispose(&r);
     double after = -1;
     for (int i = 0; i < 20 && after <= before; i++) {
-        sleep_ms(100); /* the SET after the acknowledgement is answered after the request */
+        sluice_th_sleep_ms(100); /* the SET after the acknowledgement is answered after the request */
         after = gwfix_metric(&F, "sluice_redis_errors_total");
     }
     redis_cli(roomy);
@@ -319,7 +313,7 @@ static void redis_failover_follows_the_name(void **state)
     http_resp_dispose(&r);
     long long have = 0;
     for (int i = 0; i < 30 && have != 1; i++) {
-        sleep_ms(100);
+        sluice_th_sleep_ms(100);
         have = redis_at("127.0.0.2", a.port, "EXISTS sluice:dedup:dedupco:fo-before");
     }
     assert_int_equal(have, 1);
@@ -339,7 +333,7 @@ static void redis_failover_follows_the_name(void **state)
         snprintf(ev, sizeof(ev), "{\"event\":\"Viewed\",\"messageId\":\"%s\",\"anonymousId\":\"visitor-fo\"}", mid);
         assert_int_equal(gwfix_post(&F, "/v1/t", KEY, ev, &r), 200);
         http_resp_dispose(&r);
-        sleep_ms(250);
+        sluice_th_sleep_ms(250);
         snprintf(key, sizeof(key), "EXISTS sluice:dedup:dedupco:%s", mid);
         on_new = redis_at("127.0.0.3", b.port, key);
     }
@@ -395,7 +389,7 @@ static void redis_cluster_is_named(void **state)
         sluice_th_output_dispose(&out);
         if (ok)
             break;
-        sleep_ms(100);
+        sluice_th_sleep_ms(100);
     }
 
     assert_true(sluice_th_exited_with(gwfix_stop(&F, SIGTERM), 0));
@@ -428,7 +422,7 @@ static void redis_cluster_is_named(void **state)
     char *log = NULL;
     for (int i = 0; i < 30; i++) {
         free(log);
-        sleep_ms(100);
+        sluice_th_sleep_ms(100);
         log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
         if (gwfix_contains(log, "\"event\":\"redis.cluster\""))
             break;

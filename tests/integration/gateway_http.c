@@ -18,7 +18,6 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <openssl/hmac.h>
-#include <zlib.h>
 
 #include "common/time.h"
 #include "tests/integration/gwfix.h"
@@ -166,23 +165,6 @@ static long post_raw(const char *path, const char *const *headers, const void *b
     http_opts_t o = {.headers = headers, .body = body, .body_len = len};
     http_do(gwfix_url(&F, path), &o, F.ca, r);
     return r->status;
-}
-
-static char *gzip_buf(const void *in, size_t n, size_t *out_len)
-{
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY);
-    size_t cap = deflateBound(&zs, (uLong)n);
-    char *out = malloc(cap);
-    zs.next_in = (Bytef *)in;
-    zs.avail_in = (uInt)n;
-    zs.next_out = (Bytef *)out;
-    zs.avail_out = (uInt)cap;
-    deflate(&zs, Z_FINISH);
-    *out_len = cap - zs.avail_out;
-    deflateEnd(&zs);
-    return out;
 }
 
 /* ------------------------------------------------------------------ endpoints */
@@ -574,7 +556,7 @@ static void gzip_and_bombs(void **state)
                         NULL};
     const char *json = "{\"event\":\"Zipped\",\"messageId\":\"gzip-1\"}";
     size_t zl;
-    char *z = gzip_buf(json, strlen(json), &zl);
+    char *z = gwfix_gzip(json, strlen(json), &zl);
     assert_int_equal(post_raw("/v1/t", gz, z, zl, &r), 200);
     http_resp_dispose(&r);
     free(z);
@@ -584,7 +566,7 @@ static void gzip_and_bombs(void **state)
     memset(big, ' ', n);
     big[0] = '{';
     big[n - 1] = '}';
-    z = gzip_buf(big, n, &zl);
+    z = gwfix_gzip(big, n, &zl);
     free(big);
     assert_true(zl < 65536);
     post_raw("/v1/t", gz, z, zl, &r);
@@ -599,7 +581,7 @@ static void gzip_and_bombs(void **state)
     double inflated0 = gwfix_metric(&F, "sluice_bodies_inflated_total");
     const char *gz_nokey[] = {"Content-Type: application/json", "Content-Encoding: gzip", NULL};
     const char *redeem = "{\"_dft\":\"x\",\"writeKey\":\"" WEB_KEY "\"}";
-    z = gzip_buf(redeem, strlen(redeem), &zl);
+    z = gwfix_gzip(redeem, strlen(redeem), &zl);
     post_raw("/v1/xd/redeem", gz_nokey, z, zl, &r);
     free(z);
     expect_error(&r, 401, "unauthorized", NULL);
@@ -784,7 +766,7 @@ static void batch_shared_context_not_amplified(void **state)
     off += (size_t)snprintf(body + off, cap - off, "]}");
     assert_true(off < 65536);
     size_t zl;
-    char *z = gzip_buf(body, off, &zl);
+    char *z = gwfix_gzip(body, off, &zl);
     free(body);
     const char *gz[] = {"Content-Type: application/json", "Content-Encoding: gzip", "Authorization: Bearer " WEB_KEY,
                         NULL};
@@ -829,7 +811,7 @@ static void batch_shared_context_not_amplified(void **state)
         off += (size_t)snprintf(body + off, cap - off,
                                 "%s{\"type\":\"track\",\"event\":\"x\",\"messageId\":\"bud-%d\"}", j ? "," : "", j);
     off += (size_t)snprintf(body + off, cap - off, "]}");
-    z = gzip_buf(body, off, &zl);
+    z = gwfix_gzip(body, off, &zl);
     free(body);
     post_raw("/v1/batch", gz, z, zl, &r);
     free(z);

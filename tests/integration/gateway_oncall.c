@@ -3,8 +3,6 @@
  * while Kafka is slow, while a client floods the metrics listener, and across reloads. Each
  * check is what the operator would look at (a counter, a request that must still be served).
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,8 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <limits.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,10 +61,7 @@ static int setup(void **state)
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     /* The flood below holds over a thousand sockets. */
-    struct rlimit rl;
-    getrlimit(RLIMIT_NOFILE, &rl);
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
+    gwfix_raise_nofile();
     gwfix_stack(&F);
     static const char *env[] = {"T_KEY=" KEY, NULL};
     memcpy(F.env, env, sizeof(env));
@@ -78,16 +71,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    if (F.gw != NULL && sluice_th_proc_running(F.gw))
-        gwfix_stop(&F, SIGTERM);
-    sluice_th_teardown();
+    gwfix_teardown(&F);
     return 0;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
 }
 
 static long post_event(const char *mid)
@@ -122,10 +107,10 @@ static void late_ack_counted_once(void **state)
         landed = gwfix_count_message(msgs, "late-1");
         json_decref(msgs);
         if (landed == 0)
-            sleep_ms(500);
+            sluice_th_sleep_ms(500);
     }
     assert_int_equal(landed, 1);
-    sleep_ms(500); /* the delivery report is served on the loop's next poll */
+    sluice_th_sleep_ms(500); /* the delivery report is served on the loop's next poll */
     double acc = gwfix_metric(&F, "sluice_events_accepted_total") - acc0;
     double rej = gwfix_metric(&F, "sluice_events_rejected_total{reason=\"kafka_unavailable\"}") - rej0;
     double late = gwfix_metric(&F, "sluice_kafka_late_acks_total");
@@ -170,10 +155,10 @@ static void queue_full_batch_counted_once(void **state)
         landed = gwfix_count_message(msgs, "full-0") + gwfix_count_message(msgs, "full-1");
         json_decref(msgs);
         if (landed < 2)
-            sleep_ms(500);
+            sluice_th_sleep_ms(500);
     }
     assert_int_equal(landed, 2);
-    sleep_ms(500); /* the delivery reports are served on the loop's next poll */
+    sluice_th_sleep_ms(500); /* the delivery reports are served on the loop's next poll */
     double acc = gwfix_metric(&F, "sluice_events_accepted_total") - acc0;
     double rej = gwfix_metric(&F, "sluice_events_rejected_total{reason=\"kafka_unavailable\"}") - rej0;
     double late = gwfix_metric(&F, "sluice_kafka_late_acks_total") - late0;
@@ -185,21 +170,6 @@ static void queue_full_batch_counted_once(void **state)
 }
 
 /* ------------------------------------------------------------------ a flood on the metrics port */
-
-static int tcp_from(const char *from, int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET}, b = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, from, &a.sin_addr);
-    inet_pton(AF_INET, "127.0.0.1", &b.sin_addr);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        connect(fd, (struct sockaddr *)&b, sizeof(b)) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 /* The metrics listener has no authentication and is exempt from server.max_connections (so a
  * gateway whose clients hold every place can still be scraped). A scraper gone wrong, or anyone
@@ -217,10 +187,10 @@ static void metrics_flood_leaves_clients_served(void **state)
     for (int i = 0; i < N; i++) {
         char from[32];
         snprintf(from, sizeof(from), "127.0.4.%d", 1 + i / 200);
-        fds[i] = tcp_from(from, F.metrics_port);
+        fds[i] = gwfix_tcp_from(from, F.metrics_port);
         opened += fds[i] >= 0;
     }
-    sleep_ms(1000);
+    sluice_th_sleep_ms(1000);
     /* A visitor's event on the public listener, with the flood still open. */
     char body[256];
     snprintf(body, sizeof(body), "{\"event\":\"OnCall\",\"messageId\":\"during-flood\"}");
@@ -238,7 +208,7 @@ static void metrics_flood_leaves_clients_served(void **state)
         if (fds[i] >= 0)
             close(fds[i]);
     assert_int_equal(status, 200);
-    sleep_ms(500);
+    sluice_th_sleep_ms(500);
     double refused = gwfix_metric(&F, "sluice_connections_closed_total{reason=\"metrics_max_connections\"}");
     assert_true(refused > 0);
 }
@@ -313,7 +283,7 @@ static double wait_redis_up(double want)
         v = gwfix_metric(&F, "sluice_redis_up");
         if (v == want)
             break;
-        sleep_ms(100);
+        sluice_th_sleep_ms(100);
     }
     return v;
 }
@@ -351,7 +321,7 @@ static void redis_state_shown(void **state)
     int seen_up = 0;
     for (int i = 0; i < 50; i++) {
         seen_up += gwfix_metric(&F, "sluice_redis_up") != 0;
-        sleep_ms(100);
+        sluice_th_sleep_ms(100);
     }
     char body[256];
     long status = readyz(body, sizeof(body));
@@ -400,11 +370,11 @@ static void drain_survives_wall_clock_step(void **state)
 
     bg_post_t b = {0};
     assert_int_equal(pthread_create(&b.thread, NULL, bg_post_run, &b), 0);
-    sleep_ms(500);
+    sluice_th_sleep_ms(500);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     assert_int_equal(sluice_th_proc_signal(F.gw, SIGTERM, &err), 0);
-    sleep_ms(200); /* the drain has begun, its deadline set */
+    sluice_th_sleep_ms(200); /* the drain has begun, its deadline set */
     FILE *f = fopen(step_file, "w");
     assert_non_null(f);
     fclose(f);

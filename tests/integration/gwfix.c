@@ -4,19 +4,27 @@
  */
 #include "tests/integration/gwfix.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <zlib.h>
 
 static void fail_with(const char *what, const sluice_err_t *err)
 {
@@ -123,32 +131,20 @@ int gwfix_stop(gwfix_t *f, int sig)
     return status;
 }
 
-/* ------------------------------------------------------------------ HTTP */
-
-typedef struct buf {
-    char *p;
-    size_t len;
-} buf_t;
-
-static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
+void gwfix_teardown(gwfix_t *f)
 {
-    buf_t *b = ud;
-    size_t add = size * n;
-    char *np = realloc(b->p, b->len + add + 1);
-    if (np == NULL)
-        return 0;
-    memcpy(np + b->len, ptr, add);
-    b->p = np;
-    b->len += add;
-    b->p[b->len] = '\0';
-    return add;
+    if (f->gw != NULL && sluice_th_proc_running(f->gw))
+        gwfix_stop(f, SIGTERM);
+    sluice_th_teardown();
 }
+
+/* ------------------------------------------------------------------ HTTP */
 
 void http_do(const char *url, const http_opts_t *o, const char *ca, http_resp_t *resp)
 {
     memset(resp, 0, sizeof(*resp));
     CURL *c = curl_easy_init();
-    buf_t body = {0}, head = {0};
+    sluice_th_buf_t body = {0}, head = {0};
     struct curl_slist *hl = NULL;
     for (const char *const *h = o->headers; h != NULL && *h != NULL; h++)
         hl = curl_slist_append(hl, *h);
@@ -156,9 +152,9 @@ void http_do(const char *url, const http_opts_t *o, const char *ca, http_resp_t 
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(c, CURLOPT_CAINFO, ca);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sluice_th_buf_append);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, sluice_th_buf_append);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &head);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, o->timeout_ms ? o->timeout_ms : 15000L);
     curl_easy_setopt(c, CURLOPT_HTTP_VERSION, o->http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
@@ -306,16 +302,7 @@ double gwfix_metric(const gwfix_t *f, const char *series)
     http_opts_t o = {0};
     http_do(gwfix_metrics_url(f, "/metrics"), &o, f->ca, &r);
     assert_int_equal(r.status, 200);
-    double v = -1;
-    size_t sl = strlen(series);
-    for (char *line = r.body; line != NULL && *line != '\0';) {
-        char *nl = strchr(line, '\n');
-        if (strncmp(line, series, sl) == 0 && line[sl] == ' ') {
-            v = strtod(line + sl + 1, NULL);
-            break;
-        }
-        line = nl ? nl + 1 : NULL;
-    }
+    double v = sluice_th_metric_value(r.body, series);
     http_resp_dispose(&r);
     return v;
 }
@@ -342,4 +329,67 @@ void gwfix_sign(gwfix_signed_t *out, const char *secret, const char *source, con
 int gwfix_contains(const char *text, const char *needle)
 {
     return text != NULL && strstr(text, needle) != NULL;
+}
+
+/* ------------------------------------------------------------------ raw sockets and bodies */
+
+unsigned long long gwfix_raise_nofile(void)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NOFILE, &rl);
+    rl.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+    return (unsigned long long)rl.rlim_cur;
+}
+
+int gwfix_tcp_from(const char *from, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET}, b = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, from, &a.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &b.sin_addr);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        connect(fd, (struct sockaddr *)&b, sizeof(b)) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void gwfix_raw_exchange(const gwfix_t *f, const char *req, char *reply, size_t cap)
+{
+    int fd = gwfix_tcp_from("127.0.0.1", f->http_port);
+    assert_true(fd >= 0);
+    assert_true(send(fd, req, strlen(req), MSG_NOSIGNAL) > 0);
+    size_t got = 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    while (got + 1 < cap && poll(&p, 1, 3000) > 0) {
+        ssize_t r = recv(fd, reply + got, cap - 1 - got, 0);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    reply[got] = '\0';
+    close(fd);
+}
+
+char *gwfix_gzip(const void *in, size_t n, size_t *out_len)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    /* The strongest compression: the bomb and budget cases need the most plain bytes per wire byte. */
+    assert_int_equal(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 9, Z_DEFAULT_STRATEGY), Z_OK);
+    size_t cap = deflateBound(&zs, (uLong)n);
+    char *out = malloc(cap);
+    assert_non_null(out);
+    zs.next_in = (Bytef *)in;
+    zs.avail_in = (uInt)n;
+    zs.next_out = (Bytef *)out;
+    zs.avail_out = (uInt)cap;
+    assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    *out_len = cap - zs.avail_out;
+    deflateEnd(&zs);
+    return out;
 }

@@ -49,6 +49,10 @@ void gwfix_start_with(gwfix_t *f, const char *const *prefix);
 /* Sends sig to the gateway and waits for it to exit; returns its wait status. */
 int gwfix_stop(gwfix_t *f, int sig);
 
+/* A suite's teardown: stops the gateway with SIGTERM when it still runs (a case may have stopped
+ * it, or left it stopped), then everything the harness started. */
+void gwfix_teardown(gwfix_t *f);
+
 typedef struct http_resp {
     long status;
     char *body; /* NUL-terminated */
@@ -106,5 +110,19 @@ void gwfix_sign(gwfix_signed_t *out, const char *secret, const char *source, con
 
 /* 1 when needle occurs in text (a small strstr wrapper that also accepts NULL text). */
 int gwfix_contains(const char *text, const char *needle);
+
+/* Raises this process's RLIMIT_NOFILE soft limit to its hard limit, for the cases that hold
+ * thousands of sockets; returns the soft limit now in force. */
+unsigned long long gwfix_raise_nofile(void);
+
+/* A TCP connection from local address from (127.0.0.x) to 127.0.0.1:port; -1 when refused. */
+int gwfix_tcp_from(const char *from, int port);
+
+/* Sends req as it is on a new connection to the plain listener (f->http_port) and reads the
+ * answer into reply (NUL-terminated) until the server closes or says nothing for 3 s. */
+void gwfix_raw_exchange(const gwfix_t *f, const char *req, char *reply, size_t cap);
+
+/* in gzip-compressed (level 9) into a malloc'd buffer of *out_len bytes (caller frees). */
+char *gwfix_gzip(const void *in, size_t n, size_t *out_len);
 
 #endif

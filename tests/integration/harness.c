@@ -327,6 +327,35 @@ static void test_sanitizer_reports_fail_the_process(void **state)
     assert_int_equal(sluice_th_sanitizer_reports(), 0); /* the copies' reports stayed in the copies */
 }
 
+/* The small helpers the gateway and delivery fixtures share (gwfix.c, deliver_fix.c, loadgen.c). */
+static void test_shared_helpers(void **state)
+{
+    (void)state;
+    /* A series is read whole: neither from a longer name nor from the same name with labels. */
+    const char *text = "# TYPE x_total counter\n"
+                       "x_total{reason=\"a\"} 7\n"
+                       "x_total_more 5\n"
+                       "x_total 3\n"
+                       "y 2.5";
+    assert_true(sluice_th_metric_value(text, "x_total") == 3);
+    assert_true(sluice_th_metric_value(text, "x_total{reason=\"a\"}") == 7);
+    assert_true(sluice_th_metric_value(text, "y") == 2.5); /* the last line, with no newline after it */
+    assert_true(sluice_th_metric_value(text, "x") == -1);
+    assert_true(sluice_th_metric_value(text, "x_total{reason=\"b\"}") == -1);
+
+    char abc[] = "abc", de[] = "de";
+    sluice_th_buf_t b = {0};
+    assert_int_equal(sluice_th_buf_append(abc, 1, 3, &b), 3);
+    assert_int_equal(sluice_th_buf_append(de, 2, 1, &b), 2);
+    assert_int_equal(b.len, 5);
+    assert_string_equal(b.p, "abcde");
+    free(b.p);
+
+    int64_t t0 = sluice_th_mono_ms();
+    sluice_th_sleep_ms(50);
+    assert_true(sluice_th_mono_ms() - t0 >= 50);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +365,7 @@ int main(void)
         cmocka_unit_test_teardown(test_teardown_stops_and_cleans, teardown),
         cmocka_unit_test_teardown(test_process_helpers, teardown),
         cmocka_unit_test_teardown(test_sanitizer_reports_fail_the_process, teardown),
+        cmocka_unit_test(test_shared_helpers),
     };
     return cmocka_run_group_tests_name("integration.harness", tests, NULL, group_teardown);
 }

@@ -6,6 +6,8 @@
  */
 #include "tests/integration/loadgen.h"
 
+#include "tests/harness/harness.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -34,10 +36,8 @@ typedef struct client {
     size_t acked_len, acked_cap;
     loadgen_stats_t st;
     atomic_long acked_now;
-    /* The current answer. */
-    char *body;
-    size_t body_len;
-    long retry_after_s; /* -1: none */
+    sluice_th_buf_t body; /* the current answer */
+    long retry_after_s;   /* -1: none */
 } client_t;
 
 struct loadgen {
@@ -48,34 +48,6 @@ struct loadgen {
     int64_t started_ms, elapsed_ms;
     client_t clients[MAX_THREADS];
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    client_t *c = ud;
-    size_t add = size * n;
-    char *nb = realloc(c->body, c->body_len + add + 1);
-    if (nb == NULL)
-        return 0;
-    memcpy(nb + c->body_len, p, add);
-    c->body = nb;
-    c->body_len += add;
-    c->body[c->body_len] = '\0';
-    return add;
-}
 
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
@@ -115,7 +87,7 @@ static void on_accepted(client_t *c, long first, int n, int batch)
 {
     char skip[128] = {0};
     if (batch) {
-        json_t *b = json_loadb(c->body ? c->body : "", c->body_len, 0, NULL);
+        json_t *b = json_loadb(c->body.p ? c->body.p : "", c->body.len, 0, NULL);
         size_t i;
         json_t *r;
         json_array_foreach(json_object_get(b, "rejected"), i, r) {
@@ -165,12 +137,11 @@ static void post(client_t *c, long first, int n, int batch)
     curl_easy_setopt(c->curl, CURLOPT_URL, batch ? c->lg->batch_url : c->lg->single_url);
     curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)len);
-    int64_t start = now_ms();
+    int64_t start = sluice_th_mono_ms();
     long backoff = CONN_BACKOFF_MIN;
     for (;;) {
-        free(c->body);
-        c->body = NULL;
-        c->body_len = 0;
+        free(c->body.p);
+        c->body = (sluice_th_buf_t){0};
         c->retry_after_s = -1;
         CURLcode rc = curl_easy_perform(c->curl);
         c->st.requests++;
@@ -207,12 +178,12 @@ static void post(client_t *c, long first, int n, int batch)
             c->st.given_up += n;
             return;
         }
-        if (now_ms() + wait - start > o->retry_for_ms) {
+        if (sluice_th_mono_ms() + wait - start > o->retry_for_ms) {
             c->st.given_up += n;
             return;
         }
         c->st.retries++;
-        sleep_ms(wait);
+        sluice_th_sleep_ms(wait);
     }
 }
 
@@ -227,7 +198,7 @@ static void *client_main(void *arg)
         c->next_seq += n;
         post(c, first, n, batch);
         if (o->pace_ms > 0)
-            sleep_ms(o->pace_ms);
+            sluice_th_sleep_ms(o->pace_ms);
     }
     return NULL;
 }
@@ -250,8 +221,8 @@ static int client_init(loadgen_t *lg, client_t *c, int index)
     curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, 15000L);
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, sluice_th_buf_append);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->body);
     curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
     if (lg->o.user_agent != NULL)
@@ -272,7 +243,7 @@ loadgen_t *loadgen_start(const loadgen_opts_t *o)
     lg->o = *o;
     snprintf(lg->single_url, sizeof(lg->single_url), "%s/t", o->url);
     snprintf(lg->batch_url, sizeof(lg->batch_url), "%s/batch", o->url);
-    lg->started_ms = now_ms();
+    lg->started_ms = sluice_th_mono_ms();
     for (int i = 0; i < o->threads; i++) {
         if (client_init(lg, &lg->clients[i], i) != 0 ||
             pthread_create(&lg->clients[i].thread, NULL, client_main, &lg->clients[i]) != 0) {
@@ -301,7 +272,7 @@ void loadgen_stop(loadgen_t *lg)
     for (int i = 0; i < lg->nthreads; i++)
         pthread_join(lg->clients[i].thread, NULL);
     lg->joined = 1;
-    lg->elapsed_ms = now_ms() - lg->started_ms;
+    lg->elapsed_ms = sluice_th_mono_ms() - lg->started_ms;
 }
 
 loadgen_stats_t loadgen_stats(const loadgen_t *lg)
@@ -355,7 +326,7 @@ void loadgen_destroy(loadgen_t *lg)
             curl_easy_cleanup(c->curl);
         curl_slist_free_all(c->headers);
         free(c->acked);
-        free(c->body);
+        free(c->body.p);
     }
     free(lg);
 }

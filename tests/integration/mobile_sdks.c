@@ -16,7 +16,6 @@
 
 #include <cmocka.h>
 #include <curl/curl.h>
-#include <zlib.h>
 
 #include "common/time.h"
 #include "tests/integration/gwfix.h"
@@ -84,24 +83,6 @@ static int teardown(void **state)
 
 /* ------------------------------------------------------------------ helpers */
 
-static char *gzip_buf(const void *in, size_t n, size_t *out_len)
-{
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-    size_t cap = deflateBound(&zs, (uLong)n);
-    char *out = malloc(cap);
-    assert_non_null(out);
-    zs.next_in = (Bytef *)in;
-    zs.avail_in = (uInt)n;
-    zs.next_out = (Bytef *)out;
-    zs.avail_out = (uInt)cap;
-    assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
-    *out_len = cap - zs.avail_out;
-    deflateEnd(&zs);
-    return out;
-}
-
 static long post(const char *path, const char *const *headers, const void *body, size_t len, http_resp_t *r)
 {
     http_opts_t o = {.headers = headers, .body = body, .body_len = len};
@@ -161,7 +142,7 @@ static void segment_kotlin_gzip_key_in_body(void **state)
         "\"analytics-kotlin\",\"version\":\"1.16.3\"}},\"userId\":\"u-1001\",\"timestamp\":\"2026-12-04T10:00:01.5Z\"}"
         "],\"sentAt\":\"2026-12-04T10:00:02.7Z\",\"writeKey\":\"" APP_KEY "\"}";
     size_t zl;
-    char *z = gzip_buf(body, strlen(body), &zl);
+    char *z = gwfix_gzip(body, strlen(body), &zl);
     const char *h[] = {"Content-Type: text/plain", "Content-Encoding: gzip", "Transfer-Encoding: chunked",
                        "User-Agent: analytics-kotlin/1.16.3", NULL};
     http_resp_t r;
@@ -402,7 +383,7 @@ static void app_without_cookies_sessions(void **state)
                  "\"writeKey\":\"" APP_KEY "\"}",
                  i, i, i);
         size_t zl;
-        char *z = gzip_buf(body, strlen(body), &zl);
+        char *z = gwfix_gzip(body, strlen(body), &zl);
         http_resp_t r;
         assert_int_equal(post("/v1/b", h, z, zl, &r), 200);
         assert_false(gwfix_contains(r.headers, "_sluice_ses="));
