@@ -502,21 +502,25 @@ write:;
     /* The session the event happened in, by its own time (timestamp, corrected by sentAt), not
      * by when it arrived: an SDK's offline queue flushed after the timeout carries events of the
      * session the cookie held, and stamping them with the session their arrival began put them
-     * hours before its start (GA4 wants an event's time inside its session). An event less than
-     * the timeout before the session's start is of that session (a batch's first events precede
-     * the request); one of the cookie's earlier session is stamped with it; one older than
-     * either happened in a session no longer known, and gets none rather than a wrong one. */
+     * hours before its start (GA4 wants an event's time inside its session). An event within the
+     * timeout of the cookie's earlier session is stamped with it, even when it is also less than
+     * the timeout before the new one's start: it happened before the new session began, minutes
+     * after the earlier one's last event (a queue of 10:00 to 10:20 flushed at 10:45 was split in
+     * two sessions at 10:15). Else an event less than the timeout before the session's start is
+     * of that session (a batch's first events precede the request); one older happened in a
+     * session no longer known, and gets none rather than a wrong one. */
     const sluice_session_t *in = &r->session;
     const char *ts = json_string_value(json_object_get(ev, "timestamp"));
     int64_t t_ms, tmo = (int64_t)c->session_timeout_s;
-    if (ts != NULL && sluice_time_parse(ts, strlen(ts), 0, &t_ms) == 0 && t_ms / 1000 < in->start_s - tmo) {
+    if (ts != NULL && sluice_time_parse(ts, strlen(ts), 0, &t_ms) == 0 && t_ms / 1000 < in->start_s) {
         int64_t t = t_ms / 1000;
-        if (!r->have_prev || t < r->prev.start_s - tmo || t > r->prev.last_s + tmo) {
+        if (r->have_prev && t >= r->prev.start_s - tmo && t <= r->prev.last_s + tmo) {
+            in = &r->prev;
+        } else if (t < in->start_s - tmo) {
             if (json_is_object(ctx))
                 json_object_del(ctx, "session"); /* nor the client's */
             return;
         }
-        in = &r->prev;
     }
     json_t *s = context_obj(ev, "session");
     if (s == NULL)

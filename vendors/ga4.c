@@ -4,7 +4,8 @@
  *   body {client_id, user_id?, user_data?, consent?, user_location?, events:[{name, params, timestamp_micros}]}
  * One request speaks for one client, one consent choice and one place, so items are grouped by
  * (client_id, user_id, user_data, consent, user_location) and a batch holds at most 25 events of
- * one group. Every event carries its session (session_id, engagement_time_msec) and its page. Names and
+ * one group. Every event carries its session (session_id, engagement_time_msec) and, where its own
+ * parameters leave room, its page. Names and
  * parameters are cut to GA4's limits (40-character names of letters of any script, digits and
  * '_' starting with a letter; 100-character values, longer for page_location, page_referrer and page_title;
  * 25 parameters). user_data
@@ -267,6 +268,19 @@ static void set_param(json_t *params, const char *key, json_t *value)
     json_object_set_new(params, name, value);
 }
 
+/* 1 when v can be a GA4 session id: a positive whole number, or one written as a string of digits
+ * ("1795444000", as gtag('get', …, 'session_id') and Google's examples give it). GA4 keeps a
+ * session id as a number (ga_session_id, the session's start in seconds): a site's own session
+ * id of another kind (a UUID, a server's session token) puts an event in no GA4 session. */
+static int ga4_session_id(const json_t *v)
+{
+    if (json_is_integer(v))
+        return json_integer_value(v) > 0;
+    const char *s = json_string_value(v);
+    size_t n = s != NULL ? strlen(s) : 0;
+    return n > 0 && n <= 19 && strspn(s, "0123456789") == n && strspn(s, "0") < n;
+}
+
 /* The session GA4 puts the event in (Measurement Protocol use cases: without session_id and
  * engagement_time_msec an event is in no session, so it is missing from session-based reports,
  * realtime and engaged sessions, and the visit's events count as sessions of their own). In order:
@@ -282,7 +296,9 @@ static void session_params(const sluice_envelope_t *e, json_t *params)
     const json_t *props = e->properties;
     json_t *sid = json_object_get(props, "session_id");
     json_t *snum = json_object_get(props, "session_number");
-    if (json_is_integer(sid) || (json_is_string(sid) && json_string_length(sid) > 0)) {
+    /* A site's session_id that is no GA4 session id (its own app's: a UUID) does not displace
+     * the gateway's session: it took its place, and every event it rode on was in no session. */
+    if (ga4_session_id(sid)) {
         set_param(params, "session_id",
                   json_is_integer(sid) ? json_integer(json_integer_value(sid)) : ga4_value(json_string_value(sid)));
         if (json_is_integer(snum))
@@ -296,27 +312,27 @@ static void session_params(const sluice_envelope_t *e, json_t *params)
             set_param(params, "session_id", json_integer((json_int_t)(ms / 1000)));
             if (json_is_integer(number))
                 set_param(params, "session_number", json_integer(json_integer_value(number)));
-        } else if (json_is_integer(sdk) || (json_is_string(sdk) && json_string_length(sdk) > 0)) {
+        } else if (ga4_session_id(sdk)) {
             set_param(params, "session_id",
                       json_is_integer(sdk) ? json_integer(json_integer_value(sdk)) : ga4_value(json_string_value(sdk)));
         }
     }
+    /* The site's own engagement time also as a string of digits: Google's Measurement Protocol
+     * examples write it so ("engagement_time_msec": "100"), and a site that copied them had its
+     * measured time replaced by 1. */
     json_t *eng = json_object_get(props, "engagement_time_msec");
-    if (json_is_integer(eng) && json_integer_value(eng) > 0)
-        set_param(params, "engagement_time_msec", json_integer(json_integer_value(eng)));
-    else
-        set_param(params, "engagement_time_msec", json_integer(1));
+    json_int_t ms = json_is_integer(eng) ? json_integer_value(eng) : 0;
+    const char *es = json_string_value(eng);
+    if (es != NULL && es[0] != '\0' && strlen(es) <= 15 && strspn(es, "0123456789") == strlen(es))
+        ms = (json_int_t)strtoll(es, NULL, 10);
+    set_param(params, "engagement_time_msec", json_integer(ms > 0 ? ms : 1));
 }
 
-static json_t *event_params(const sluice_envelope_t *e)
+/* The page the event happened on: page_location, page_title, page_referrer from context.page,
+ * for a page event from its properties when its context has none (Segment's and RudderStack's
+ * server libraries send url, title and referrer only there). */
+static void page_params(const sluice_envelope_t *e, json_t *params, int page)
 {
-    json_t *params = json_object();
-    session_params(e, params);
-    /* The page of every event, as gtag sends it with each (dl, dt, dr): a purchase without
-     * page_location is "(not set)" in GA4's page and landing-page reports, where gtag's is on its
-     * page. A page event's own properties when its context has none (Segment's and RudderStack's
-     * server libraries send url, title and referrer only there). */
-    int page = strcmp(e->type, "page") == 0;
     static const char *const fields[3][3] = {{"page_location", "context.page.url", "properties.url"},
                                              {"page_title", "context.page.title", "properties.title"},
                                              {"page_referrer", "context.page.referrer", "properties.referrer"}};
@@ -328,14 +344,27 @@ static json_t *event_params(const sluice_envelope_t *e)
         if (v != NULL && v[0] != '\0')
             set_param(params, fields[i][0], ga4_value_max(v, max[i]));
     }
+}
+
+static json_t *event_params(const sluice_envelope_t *e)
+{
+    json_t *params = json_object();
+    session_params(e, params);
+    /* A page view's page is what it says, so it goes first. */
+    int page = strcmp(e->type, "page") == 0;
+    if (page)
+        page_params(e, params, 1);
     /* A screen_view's screen is its screen_name parameter (Firebase's Param.SCREEN_NAME, what GA4's
      * "Page title and screen name" reports read): without it every screen_view was one unnamed
      * screen. */
     if (strcmp(e->type, "screen") == 0 && e->name != NULL)
         set_param(params, "screen_name", ga4_value(e->name));
     const json_t *props = e->properties;
-    if (props == NULL)
+    if (props == NULL) {
+        if (!page)
+            page_params(e, params, 0);
         return params;
+    }
     static const char *const value_names[] = {"value", "revenue", "total", NULL};
     json_t *value = sluice_vendor_first_number(e, props, value_names);
     if (value != NULL)
@@ -381,6 +410,12 @@ static json_t *event_params(const sluice_envelope_t *e)
             set_param(params, key, json_string(json_is_true(v) ? "true" : "false"));
         }
     }
+    /* The page of every other event too, as gtag sends it with each (dl, dt, dr): a purchase
+     * without page_location is "(not set)" in GA4's page reports. Last, in the room the event's
+     * own parameters leave: set before them, these three took the places of a site's own
+     * parameters that went before (an event of 25 lost its last 3 without a word). */
+    if (!page)
+        page_params(e, params, 0);
     return params;
 }
 

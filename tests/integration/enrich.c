@@ -626,6 +626,54 @@ static void test_session_offline(void **state)
     json_decref(all1);
 }
 
+/* An offline queue whose last event is less than the timeout before the session its flush
+ * begins, and also less than the timeout after the cookie's session's last event: it happened in
+ * the cookie's session (it came before the new one began, and within the timeout of the old),
+ * as enrichment.md says. Before, it was stamped with the new session, starting after it: a queue
+ * of 10:00 to 10:20 flushed at 10:45 was split in two sessions at 10:15. */
+static void test_session_offline_overlap(void **state)
+{
+    (void)state;
+    sent_t a = post(ACME_KEY, "enrich-ovl-1", IPHONE, NULL, NULL, NULL);
+    assert_int_equal(a.status, 200);
+    json_t *all;
+    json_t *e1 = envelope("enrich-ovl-1", &all);
+    int64_t start_ms;
+    char s1[SLUICE_TIME_TEXT_MAX], first_id[64];
+    assert_non_null(at(e1, "session", "start"));
+    snprintf(s1, sizeof(s1), "%s", at(e1, "session", "start"));
+    assert_int_equal(sluice_time_parse(s1, strlen(s1), 0, &start_ms), 0);
+    snprintf(first_id, sizeof(first_id), "%s", at(e1, "session", "id"));
+    json_decref(all);
+    /* The session (timeout 2 s) was last seen in second L = start. The flush arrives in second
+     * L + 3, which begins a new session: its start minus the timeout is L + 1. The queued event
+     * happened in second L + 2: after that, but within the timeout of the old session's L. */
+    int64_t flush_at = start_ms + 3000 + 150;
+    int64_t wait = flush_at - sluice_now_ms();
+    assert_true(wait > 0);
+    struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    char queued_at[SLUICE_TIME_TEXT_MAX], now[SLUICE_TIME_TEXT_MAX], extra[256];
+    sluice_time_format(start_ms + 2000 + 400, queued_at);
+    sluice_time_format(sluice_now_ms(), now);
+    snprintf(extra, sizeof(extra), ",\"timestamp\":\"%s\",\"sentAt\":\"%s\"", queued_at, now);
+    sent_t b = post(ACME_KEY, "enrich-ovl-queued", IPHONE, a.cookie, extra, NULL);
+    assert_int_equal(b.status, 200);
+    assert_true(strncmp(b.cookie, "_sluice_ses=1.", 14) == 0); /* a new session began */
+    assert_int_equal(post(ACME_KEY, "enrich-ovl-now", IPHONE, b.cookie, NULL, NULL).status, 200);
+
+    json_t *eq = envelope("enrich-ovl-queued", &all);
+    assert_non_null(at(eq, "session", "id"));
+    assert_string_equal(at(eq, "session", "id"), first_id);
+    assert_string_equal(at(eq, "session", "start"), s1);
+    json_decref(all);
+    json_t *en = envelope("enrich-ovl-now", &all); /* the flush's own session goes on */
+    json_t *sn = json_object_get(json_object_get(json_object_get(en, "event"), "context"), "session");
+    assert_int_equal(json_integer_value(json_object_get(sn, "number")), 2);
+    assert_string_not_equal(at(en, "session", "id"), first_id);
+    json_decref(all);
+}
+
 /* globex's session cookie needs the analytics category: without it no session, and a session
  * cookie the browser still has is deleted; with it, a session. */
 static void test_session_consent(void **state)
@@ -795,6 +843,7 @@ int main(void)
         cmocka_unit_test(test_long_user_agent_once_per_request),
         cmocka_unit_test(test_session),
         cmocka_unit_test(test_session_offline),
+        cmocka_unit_test(test_session_offline_overlap),
         cmocka_unit_test(test_session_consent),
         cmocka_unit_test(test_database_rewritten_in_place),
         cmocka_unit_test(test_ua_regexes_rewritten_in_place),

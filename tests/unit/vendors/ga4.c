@@ -541,6 +541,81 @@ static void test_page_everywhere(void **state)
     json_decref(ev);
 }
 
+/* The page fields every event now carries yield to the event's own parameters: an order of 24
+ * parameters (value, currency, transaction_id, items and 20 of the site's) went whole to GA4
+ * before they came; then page_location, page_title and page_referrer, set first, took the last
+ * three of the site's places and p17, p18 and p19 were lost without a word. */
+static void test_own_params_before_page(void **state)
+{
+    (void)state;
+    char edit[2048];
+    int o = snprintf(edit, sizeof(edit),
+                     "{\"properties\":{\"order_id\":\"ORD-1\",\"revenue\":10,\"currency\":\"EUR\","
+                     "\"products\":[{\"product_id\":\"SKU-1\"}]");
+    for (int i = 0; i < 20; i++)
+        o += snprintf(edit + o, sizeof(edit) - (size_t)o, ",\"p%02d\":%d", i, i);
+    snprintf(edit + o, sizeof(edit) - (size_t)o, "}}");
+    json_t *ev = mapped(edit, NULL); /* the reference's context.page: a thank-you page */
+    json_t *params = json_object_get(ev, "params");
+    assert_int_equal(json_object_size(params), 25);
+    for (int i = 0; i < 20; i++) {
+        char k[8];
+        snprintf(k, sizeof(k), "p%02d", i);
+        if (json_object_get(params, k) == NULL)
+            fail_msg("the site's parameter %s was cut", k);
+    }
+    assert_non_null(json_object_get(params, "engagement_time_msec"));
+    assert_non_null(json_object_get(params, "transaction_id"));
+    assert_non_null(json_object_get(params, "items"));
+    json_decref(ev);
+    /* With room left, the page still goes with the event. */
+    ev = mapped("{\"properties\":{\"order_id\":\"ORD-1\",\"revenue\":10,\"coupon\":\"W\"}}", NULL);
+    params = json_object_get(ev, "params");
+    assert_string_equal(json_string_value(json_object_get(params, "page_location")),
+                        "https://shop.acme.test/checkout/done?fbclid=IwAR2xQ");
+    assert_string_equal(json_string_value(json_object_get(params, "coupon")), "W");
+    json_decref(ev);
+}
+
+/* A site's own session_id property that is not gtag's (its app's session, a UUID) is no GA4
+ * session id (GA4's is a number, the session's start in seconds): before, it took the place of
+ * the gateway's session, and the event was in no GA4 session. The gateway's session stays. */
+static void test_foreign_session_id(void **state)
+{
+    (void)state;
+    json_t *ev = mapped("{\"properties\":{\"session_id\":\"b1946ac9-2c8d-4f44-9d07-5e4a5b8c3d21\"},"
+                        "\"context\":{\"session\":{\"id\":\"0123456789abcdef0123456789abcdef\",\"number\":3,"
+                        "\"start\":\"2026-11-23T14:30:00.000Z\"}}}",
+                        NULL);
+    json_t *params = json_object_get(ev, "params");
+    assert_true(json_is_integer(json_object_get(params, "session_id")));
+    assert_int_equal(json_integer_value(json_object_get(params, "session_id")), 1795444200);
+    assert_int_equal(json_integer_value(json_object_get(params, "session_number")), 3);
+    json_decref(ev);
+    /* gtag's, as a whole number too, stays the site's. */
+    ev = mapped("{\"properties\":{\"session_id\":1795444000},\"context\":{\"session\":{\"number\":3,"
+                "\"start\":\"2026-11-23T14:30:00.000Z\"}}}",
+                NULL);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(ev, "params"), "session_id")), 1795444000);
+    json_decref(ev);
+}
+
+/* The site's engagement time as Google's Measurement Protocol examples write it, a string of
+ * digits ("engagement_time_msec": "100"): before, replaced by 1. */
+static void test_engagement_text(void **state)
+{
+    (void)state;
+    json_t *ev = mapped("{\"properties\":{\"engagement_time_msec\":\"5400\"}}", NULL);
+    json_t *eng = json_object_get(json_object_get(ev, "params"), "engagement_time_msec");
+    assert_true(json_is_integer(eng));
+    assert_int_equal(json_integer_value(eng), 5400);
+    json_decref(ev);
+    /* Not a number, or none: 1, the least GA4 counts. */
+    ev = mapped("{\"properties\":{\"engagement_time_msec\":\"long\"}}", NULL);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(ev, "params"), "engagement_time_msec")), 1);
+    json_decref(ev);
+}
+
 /* Where the visitor was: the gateway's geolocation (context.location) as user_location. GA4 sees
  * the gateway's host send the request, so before every server event was placed in its data
  * centre or nowhere. A client's own location with a country name is no ISO code: left out. */
@@ -598,7 +673,8 @@ int main(void)
         cmocka_unit_test(test_single_product),   cmocka_unit_test(test_page_limits),
         cmocka_unit_test(test_digests_stay_out), cmocka_unit_test(test_names_in_any_script),
         cmocka_unit_test(test_session),          cmocka_unit_test(test_page_everywhere),
-        cmocka_unit_test(test_user_location),
+        cmocka_unit_test(test_user_location),    cmocka_unit_test(test_own_params_before_page),
+        cmocka_unit_test(test_engagement_text),  cmocka_unit_test(test_foreign_session_id),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
