@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,6 +360,10 @@ sluice_producer_t *sluice_producer_create(const sluice_kafka_config_t *kc, h2o_l
     p->max_msgs = kc->queue_max_messages;
     if (rd_kafka_conf_get(conf, "queue.buffering.max.messages", v, &vlen) == RD_KAFKA_CONF_OK)
         p->max_msgs = strtoull(v, NULL, 10);
+    /* 0 is librdkafka's "no limit on the count" (only the bytes bound the queue): a share of 0
+     * messages refused every org's second event on an idle gateway. */
+    if (p->max_msgs == 0)
+        p->max_msgs = SIZE_MAX;
     vlen = sizeof(v);
     p->max_bytes = (size_t)1048576 * 1024;
     if (rd_kafka_conf_get(conf, "queue.buffering.max.kbytes", v, &vlen) == RD_KAFKA_CONF_OK)

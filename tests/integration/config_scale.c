@@ -160,7 +160,10 @@ typedef struct probe {
     int sent, failed;
 } probe_t;
 
-/* Sends requests one after the other, as a site's visitors do, until told to stop. */
+/* Sends requests one after the other, as a site's visitors do, until told to stop. Only to orgs
+ * both configs serve (the first FEW_ORGS): an org the reload adds answers 401 until the reload is
+ * done, so a reload slower than FEW_ORGS requests (a loaded machine, ASan: 4.9 s, 67 such 401s)
+ * failed the test for what the gateway rightly did. */
 static void *probe_run(void *arg)
 {
     probe_t *p = arg;
@@ -168,7 +171,7 @@ static void *probe_run(void *arg)
     while (!atomic_load(&p->stop)) {
         snprintf(mid, sizeof(mid), "5ca1e001-0000-4000-8000-%012d", p->sent);
         double t0 = now_s();
-        long status = track(p->sent % ORGS, p->sent % SOURCES, mid, 120000);
+        long status = track(p->sent % FEW_ORGS, p->sent % SOURCES, mid, 120000);
         double took = now_s() - t0;
         if (took > p->max_s)
             p->max_s = took;

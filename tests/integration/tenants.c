@@ -355,6 +355,21 @@ static void one_org_does_not_fill_the_queue_bytes_for_another(void **state)
     assert_int_equal(fl.status, 503);
 }
 
+/* librdkafka reads queue.buffering.max.messages 0 as no limit on the count (only the bytes
+ * bound the queue). The share was taken of 0 messages: with two orgs, an org holding one event
+ * was refused the next, so every batch of two events or more was answered 503 "this org holds
+ * its share" on an idle gateway, and its client's retries got the same for ever. */
+static void no_message_limit_is_no_share_of_zero(void **state)
+{
+    (void)state;
+    restart_kafka("ack_timeout_ms: 10000, properties: {queue.buffering.max.messages: 0}");
+    http_resp_t r;
+    long status = browser("POST", "/v1/batch", ACME_KEY, ACME_SITE, NULL, acme_batch(5, 8, "nolimit"), &r);
+    print_message("acme's batch of 5 with no message limit: %ld %s\n", status, r.body);
+    http_resp_dispose(&r);
+    assert_int_equal(status, 200);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +377,7 @@ int main(void)
         cmocka_unit_test(pii_findings_of_one_org_do_not_crowd_out_another),
         cmocka_unit_test(one_org_does_not_fill_the_queue_for_another),
         cmocka_unit_test(one_org_does_not_fill_the_queue_bytes_for_another),
+        cmocka_unit_test(no_message_limit_is_no_share_of_zero),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
