@@ -1186,6 +1186,15 @@ static void check_final(loader_t *l)
         sluice_config_diag_add(l->diag, NULL,
                                "SLUICE_REDIS_URL holds a password and redis.password_env names another: give the Redis "
                                "password one way");
+    /* With several orgs, an org holding messages of a thread's queue takes another only while it
+     * holds less than the room left (gateway/producer.c): a batch larger than half the queue is
+     * then refused on every try, even on an idle gateway. */
+    if (cfg->org_count > 1 && cfg->kafka.queue_max_messages < 2 * cfg->limits.max_batch_events)
+        sluice_config_diag_warn(l->diag, &l->kafka_pos,
+                                "kafka.queue_max_messages %u is less than twice limits.max_batch_events (%zu): with "
+                                "%zu orgs, one org holds at most half the queue, so its largest batches would be "
+                                "answered 503 on every try",
+                                cfg->kafka.queue_max_messages, cfg->limits.max_batch_events, cfg->org_count);
     for (size_t i = 0; cfg->redis.url == NULL && i < cfg->org_count; i++) {
         const sluice_identity_config_t *id = &cfg->orgs[i].identity;
         if (id->dedup_enabled || id->xd_domain_count > 0)

@@ -861,6 +861,46 @@ static void test_consent_gpc(void **state)
                   "'marketing', so no event carries 'C0004'; write 'marketing'");
 }
 
+/* Several orgs share a thread's Kafka queue by halves at most: a queue smaller than two of the
+ * largest batches would refuse those batches for ever, which config check says. */
+static void test_queue_smaller_than_two_batches(void **state)
+{
+    (void)state;
+    const char *two_orgs = "  - id: globex\n"
+                           "    sources:\n"
+                           "      - id: web\n"
+                           "        write_key_env: GLOBEX_WEB_WRITE_KEY\n";
+    char yaml[2048];
+    sluice_config_diag_t d;
+    const struct {
+        const char *kafka, *orgs;
+        int warned;
+    } cases[] = {
+        {"kafka: {brokers: \"127.0.0.1:9092\", queue_max_messages: 999}\n", two_orgs, 1},
+        {"kafka: {brokers: \"127.0.0.1:9092\", queue_max_messages: 1000}\n", two_orgs, 0},
+        {"kafka: {brokers: \"127.0.0.1:9092\", queue_max_messages: 999}\n", "", 0}, /* one org: the whole queue */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(yaml, sizeof(yaml),
+                 "version: 1\nserver:\n  https: {listen: \"127.0.0.1:8443\", cert: c.crt, key: c.key}\n%s"
+                 "orgs:\n  - id: acme\n    sources:\n      - id: web\n        write_key_env: ACME_WEB_WRITE_KEY\n%s",
+                 cases[i].kafka, cases[i].orgs);
+        sluice_config_t *cfg = load(yaml, SLUICE_CONFIG_NO_ENV, &d);
+        assert_non_null(cfg);
+        int warned = 0;
+        for (size_t k = 0; k < d.warning_count; k++)
+            if (strcmp(d.warnings[k], "x.yaml:4:8: kafka.queue_max_messages 999 is less than twice "
+                                      "limits.max_batch_events (500): with 2 orgs, one org holds at most half the "
+                                      "queue, so its largest batches would be answered 503 on every try") == 0)
+                warned = 1;
+        if (warned != cases[i].warned)
+            fail_msg("case %zu: warned %d (%zu warnings, first: %s)", i, warned, d.warning_count,
+                     d.warning_count ? d.warnings[0] : "-");
+        sluice_config_diag_dispose(&d);
+        sluice_config_free(cfg);
+    }
+}
+
 /* Meta's and TikTok's limited_data_use_unless_consent names a category as `consent:` does: a
  * name consent.aliases renames is in no event, which would have put every event under Limited
  * Data Use without a word. */
@@ -2113,6 +2153,7 @@ int main(void)
         cmocka_unit_test_setup(test_filters_that_never_pass, clear_env),
         cmocka_unit_test_setup(test_limited_data_use_category, clear_env),
         cmocka_unit_test_setup(test_consent_gpc, clear_env),
+        cmocka_unit_test_setup(test_queue_smaller_than_two_batches, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
