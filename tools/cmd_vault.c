@@ -131,13 +131,17 @@ static char *read_secret(const char *path, size_t *len)
  * request as it was: libcurl writes a header line holding them raw, ending the headers early or
  * adding one (TikTok's Access-Token, the Authorization of the Bearer vendors). Names the
  * member, never the value. Runs after sluice_vendor_check_secret: the JSON is an object. */
-static int check_secret_values(const char *json, size_t len, sluice_err_t *err)
+static int check_secret_values(const sluice_vendor_ops_t *ops, const char *json, size_t len, sluice_err_t *err)
 {
     json_t *root = json_loadb(json, len, 0, NULL);
     const char *key;
     json_t *v;
     int rc = 0;
     json_object_foreach(root, key, v) {
+        /* Key bytes only (the webhook's HMAC key): any bytes the receiver holds, a two-line
+         * `openssl rand -base64 64` too; none of them reaches a request. */
+        if (!sluice_vendor_secret_in_request(ops, key))
+            continue;
         const unsigned char *s = (const unsigned char *)json_string_value(v);
         size_t n = json_string_length(v), ctl = 0;
         if (s == NULL || n == 0)
@@ -253,7 +257,7 @@ int sluicectl_cmd_vault(int argc, char **argv)
         if ((secret = read_secret(a.file, &secret_len)) == NULL)
             goto out;
         if (sluice_vendor_check_secret(ops, secret, secret_len, &err) != 0 ||
-            check_secret_values(secret, secret_len, &err) != 0) {
+            check_secret_values(ops, secret, secret_len, &err) != 0) {
             fprintf(stderr, "sluicectl vault put: %s\n", err.msg);
             goto out;
         }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "crypto/ct.h"
+#include "vendors/vendor.h"
 
 typedef struct entry {
     char *org, *name, *vendor;
@@ -134,10 +135,16 @@ const json_t *sluice_credcache_put(sluice_credcache_t *c, const char *org, const
     /* A CR or LF in a value would reach the vendor's request as it is: libcurl writes a header
      * line holding them raw (TikTok's Access-Token, the Bearer vendors' Authorization), ending the
      * headers early or adding one. `vault put` refuses them now; a row stored before it did is
-     * refused here, so its events fail with the way out instead. */
+     * refused here, so its events fail with the way out instead. A member used only as key
+     * bytes (the webhook's HMAC key) reaches no request: refusing it dead-lettered every event
+     * of a signed webhook whose key has a newline (`openssl rand -base64 64` wraps its lines),
+     * delivered until then, and which its receiver verifies with those very bytes. */
+    const sluice_vendor_ops_t *ops = sluice_vendor_find(vendor);
     const char *key;
     json_t *v;
     json_object_foreach(secret, key, v) {
+        if (!sluice_vendor_secret_in_request(ops, key))
+            continue;
         const char *sv = json_string_value(v);
         size_t n = json_string_length(v), ctl = 0;
         for (size_t i = 0; sv != NULL && i < n; i++)

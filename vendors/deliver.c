@@ -212,7 +212,8 @@ struct sluice_deliver {
     size_t dlq_in_flight;
     int64_t dlq_retry_due;
     lane_t *lanes[SLUICE_VENDOR_COUNT];
-    size_t routes; /* in every lane: with more than one, a route keeps to its share of max_in_flight */
+    size_t routes;    /* in every lane: with more than one, a route keeps to its share of max_in_flight */
+    size_t pump_from; /* the route (lanes' order) pumped first: the one after the last to take a place */
     sluice_dmetrics_t metrics;
     sluice_metrics_server_t *msrv;
     int sigfd;
@@ -2007,12 +2008,28 @@ int sluice_deliver_run(sluice_deliver_t *w, sluice_err_t *err)
             sluice_http_run_timers(w->http);
 
         int64_t next = now + MAX_WAIT_MS;
-        for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
-            lane_t *l = w->lanes[k];
-            for (size_t i = 0; l != NULL && i < l->nroutes; i++) {
-                int64_t t = route_pump(w, &l->routes[i], now);
-                if (t < next)
-                    next = t;
+        /* Pumped in turn, from the route after the last one that took a place. Always from the
+         * first, a place coming free went to the first route with none on the wire: a route
+         * whose request had just finished took it again (its share allows one), so with
+         * max_in_flight 1, or more hung routes than places, one org's hung webhook with a backlog
+         * took every freed place before the routes after it, and their events waited for its
+         * whole backlog (every timeout of every retry). */
+        size_t from = w->routes > 0 ? w->pump_from % w->routes : 0;
+        for (int pass = 0; pass < 2; pass++) {
+            size_t idx = 0;
+            for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
+                lane_t *l = w->lanes[k];
+                for (size_t i = 0; l != NULL && i < l->nroutes; i++, idx++) {
+                    if ((pass == 0) != (idx >= from))
+                        continue;
+                    route_t *r = &l->routes[i];
+                    size_t sending = r->sending;
+                    int64_t t = route_pump(w, r, now);
+                    if (r->sending > sending)
+                        w->pump_from = idx + 1;
+                    if (t < next)
+                        next = t;
+                }
             }
         }
         if (w->dlq_retry != NULL && w->dlq_retry_due < next)

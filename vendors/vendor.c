@@ -99,6 +99,15 @@ static int secret_option(const sluice_vendor_ops_t *ops, const char *name, int *
     return 0;
 }
 
+int sluice_vendor_secret_in_request(const sluice_vendor_ops_t *ops, const char *member)
+{
+    for (size_t i = 0; ops != NULL && ops->options != NULL && ops->options[i].name != NULL; i++) {
+        if (ops->options[i].secret && strcmp(ops->options[i].name, member) == 0)
+            return !ops->options[i].key_only;
+    }
+    return 1;
+}
+
 static void list_names(const sluice_vendor_ops_t *ops, char *buf, size_t cap)
 {
     size_t n = 0;
@@ -793,7 +802,14 @@ static int request_header(sluice_vendor_request_t *r, const char *name, const ch
     char *s = malloc(n);
     if (s == NULL)
         return -1;
-    snprintf(s, n, "%s: %s%s", name, prefix, value);
+    /* libcurl sends no header for "Name: " with nothing but blanks after the colon (that form
+     * removes a header of its own): a webhook's `headers: {X-Env: ""}` never reached the
+     * receiver. "Name;" is its way to send the header with an empty value (blanks round a value
+     * are no part of it in HTTP). */
+    if (prefix[strspn(prefix, " \t")] == '\0' && value[strspn(value, " \t")] == '\0')
+        snprintf(s, n, "%s;", name);
+    else
+        snprintf(s, n, "%s: %s%s", name, prefix, value);
     r->headers[r->header_count++] = s;
     return 0;
 }

@@ -62,6 +62,7 @@ typedef struct sluice_vendor_option {
     int required;
     const char *def;                     /* default, as it would be written ("v21.0", "false", "100"); NULL = none */
     int secret;                          /* a vault member, not a YAML key */
+    int key_only;                        /* secret: used only as key bytes (an HMAC key), never in a request */
     unsigned long long min, max;         /* UINT range */
     const char *(*check)(const char *s); /* STRING: NULL when fine, else a reason ("is not ...") */
     const char *inline_hint;             /* HEADERS: what to do instead of a credential header (message tail) */
@@ -211,6 +212,13 @@ enum {
  * when unknown). */
 const sluice_vendor_ops_t *sluice_vendor_get(sluice_vendor_kind_t kind);
 const sluice_vendor_ops_t *sluice_vendor_find(const char *name);
+
+/* 0 when the vault member `member` of ops's secret is used only as key bytes (an option with
+ * key_only: the webhook's HMAC key), so no byte of it is written into a request; else 1 (an
+ * unknown member, or ops NULL, too). The refusal of control characters in stored secrets, there
+ * to keep them out of header lines, spares those: a signing key is whatever bytes the receiver
+ * holds, newlines included. */
+int sluice_vendor_secret_in_request(const sluice_vendor_ops_t *ops, const char *member);
 
 /* Step 1 with the integration's mapping applied: the event renamed before ops->map, then the
  * mapped and constant fields set in the item (docs/vendors.md, "Event mapping"). */

@@ -25,7 +25,7 @@ static const sluice_vendor_option_t options[] = {
      .inline_hint = "webhook credentials live in the vault (sluicectl vault put) and requests are signed with "
                     "'sign: true'"},
     {.name = "sign", .type = SLUICE_VOPT_BOOL, .def = "false"},
-    {.name = "secret", .secret = 1},
+    {.name = "secret", .secret = 1, .key_only = 1}, /* the HMAC key: never in a header */
     {.name = NULL},
 };
 

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -100,10 +101,71 @@ static void hung_vendor_of_one_org_does_not_hold_another(void **state)
     assert_true(hung >= 1 && hung < IN_FLIGHT);
 }
 
+/* The same with delivery.max_in_flight 1 (an operator keeping the worker to one request at a
+ * time): acme's hung webhook, first in the config, has a backlog; each of its requests gives up
+ * after 2 s. globex's event must take the place when acme's request gives it up, not wait for
+ * every event and retry of acme's backlog: pumped from the first route every time, acme (none
+ * on the wire again) took each freed place back, and globex's event waited the backlog out. */
+static void hung_vendor_does_not_take_the_only_place_back_each_time(void **state)
+{
+    (void)state;
+    dfix_stop_worker(&F, SIGTERM);
+    F.max_in_flight = 1;
+    char integrations[2048];
+    snprintf(integrations, sizeof(integrations),
+             "      - {name: hook, vendor: webhook, url: \"%s/in\", timeout_ms: 2000, rate_limit_rps: 1000,\n"
+             "         batch: {max_events: 1, max_wait_ms: 50}}\n"
+             "  - id: globex\n"
+             "    sources: [{id: web, write_key_env: DFIX_GLOBEX_KEY}]\n"
+             "    consent: {policy: allow}\n"
+             "    integrations:\n"
+             "      - {name: hook, vendor: webhook, url: \"%s/in\", batch: {max_events: 1, max_wait_ms: 50}}\n",
+             SLOW.url, FAST.url);
+    dfix_write_config(&F, integrations, NULL);
+    dfix_start_worker(&F, NULL, 1);
+    int64_t now = dfix_now_ms();
+    char *acme[12];
+    for (int i = 0; i < 12; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "acme-one-%d", i);
+        acme[i] = dfix_envelope(id, now, NULL);
+    }
+    dfix_produce(&F, acme, 12, NULL);
+    for (int i = 0; i < 12; i++)
+        free(acme[i]);
+    size_t seen = dfix_wait_requests(&SLOW, 0, 0);
+    assert_true(dfix_wait_requests(&SLOW, seen + 1, 15000) >= seen + 1);
+
+    char *g = dfix_envelope("globex-one-place", dfix_now_ms(), NULL);
+    const char *from = "\"org\":\"acme\"";
+    char *at = strstr(g, from);
+    assert_non_null(at);
+    size_t glen = strlen(g);
+    char *globex = malloc(glen + 16);
+    assert_non_null(globex);
+    snprintf(globex, glen + 16, "%.*s\"org\":\"globex\"%s", (int)(at - g), g, at + strlen(from));
+    free(g);
+    size_t before = dfix_wait_requests(&FAST, 0, 0);
+    int64_t t0 = dfix_now_ms();
+    dfix_produce(&F, &globex, 1, NULL);
+    free(globex);
+    /* At most one of acme's 2 s timeouts, and the time to read the event. */
+    size_t got = dfix_wait_requests(&FAST, before + 1, 10000);
+    print_message("globex's event at its endpoint: %zu request(s) after %lld ms\n", got - before,
+                  (long long)(dfix_now_ms() - t0));
+    assert_int_equal(got, before + 1);
+    json_t *reqs = dfix_requests(&FAST);
+    const char *body = json_string_value(json_object_get(json_array_get(reqs, (size_t)before), "body"));
+    assert_non_null(body);
+    assert_non_null(strstr(body, "globex-one-place"));
+    json_decref(reqs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hung_vendor_of_one_org_does_not_hold_another),
+        cmocka_unit_test(hung_vendor_does_not_take_the_only_place_back_each_time),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -24,6 +24,7 @@
 
 #include "common/hex.h"
 #include "crypto/aead.h"
+#include "crypto/hash.h"
 #include "crypto/hkdf.h"
 #include "crypto/keyring.h"
 #include "tests/integration/deliver_fix.h"
@@ -827,6 +828,80 @@ static void test_stored_token_with_a_newline_reaches_no_header(void **state)
     free(sql1("DELETE FROM vault_credentials"));
 }
 
+/* A webhook's signing secret made as many are, `openssl rand -base64 64` (two lines: the tool
+ * wraps base64 at 64 characters), put with its newlines, the receiver verifying with the same
+ * file. That secret is HMAC key bytes, never written into a request, so no header can carry its
+ * newline; yet `vault put` refused it, and the worker refused the row an earlier sluicectl had
+ * stored ("holds a newline ... which no request may carry"), dead-lettering every event of a
+ * webhook that had delivered until the upgrade. It must go on signing with the secret as stored. */
+static void test_webhook_signing_secret_with_newlines_still_signs(void **state)
+{
+    (void)state;
+    static dstub_t hook;
+    dfix_stub(&F, &hook, "webhook", NULL, NULL);
+    char integrations[1024];
+    snprintf(integrations, sizeof(integrations),
+             "      - {name: hook, vendor: webhook, url: \"%s/in\", sign: true, batch: {max_wait_ms: 50},\n"
+             "         retry: {max_attempts: 1, base_ms: 100, max_ms: 500}}\n",
+             hook.url);
+    dfix_write_config(&F, integrations, NULL);
+    const char *key = "Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4Zm9vYmFyYmF6cXV4\nZm9vYmFyYmF6cXV4Zm9v\n";
+    json_t *js = json_pack("{s:s}", "secret", key);
+    char *stored = json_dumps(js, JSON_COMPACT);
+    json_decref(js);
+    /* `vault put` takes it as it is (a key, not a token a vendor compares). */
+    sluice_th_output_t out;
+    const char *put[] = {"vault",  "put",  "--config", F.config,  "--org", "acme",
+                         "--name", "hook", "--vendor", "webhook", NULL};
+    run(put, user_env, stored, 0, &out);
+    sluice_th_output_dispose(&out);
+    free(stored);
+    dfix_start_worker(&F, NULL, 1);
+
+    char *env = dfix_envelope("whnl1", dfix_now_ms(), NULL);
+    dfix_produce(&F, &env, 1, NULL);
+    free(env);
+    json_t *r = NULL;
+    for (int waited = 0; waited <= 20000 && r == NULL; waited += 250) {
+        json_t *reqs = dfix_requests(&hook);
+        size_t i;
+        json_t *q;
+        json_array_foreach(reqs, i, q) {
+            const char *body = json_string_value(json_object_get(q, "body"));
+            if (r == NULL && body != NULL && strstr(body, "whnl1") != NULL)
+                r = json_incref(q);
+        }
+        json_decref(reqs);
+        if (r == NULL)
+            usleep(250 * 1000);
+    }
+    if (r == NULL) {
+        const char *args[] = {"--vendor", "webhook", NULL};
+        json_t *dlq = dfix_dlq_list(&F, args);
+        print_error("no request reached the webhook; DLQ: %s\n", json_dumps(dlq, JSON_COMPACT)); /* failing anyway */
+        json_decref(dlq);
+    }
+    assert_non_null(r);
+    json_t *headers = json_object_get(r, "headers");
+    const char *ts = json_string_value(json_object_get(headers, "x-sluice-timestamp"));
+    const char *sig = json_string_value(json_object_get(headers, "x-sluice-signature"));
+    const char *body = json_string_value(json_object_get(r, "body"));
+    assert_non_null(ts);
+    assert_non_null(sig);
+    assert_non_null(body);
+    /* Signed with the secret as the receiver holds it, newlines and all. */
+    char dotted[40];
+    snprintf(dotted, sizeof(dotted), "%s.", ts);
+    uint8_t mac[32];
+    assert_int_equal(sluice_hmac_sha256_2(key, strlen(key), dotted, strlen(dotted), body, strlen(body), mac), 0);
+    char want[80] = "sha256=";
+    sluice_hex_encode(mac, sizeof(mac), want + 7, sizeof(want) - 7);
+    assert_string_equal(sig, want);
+    json_decref(r);
+    dfix_stop_worker(&F, SIGTERM);
+    free(sql1("DELETE FROM vault_credentials"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -842,6 +917,7 @@ int main(void)
         cmocka_unit_test(test_least_privilege_worker_role),
         cmocka_unit_test(test_token_rotation_with_one_attempt),
         cmocka_unit_test(test_stored_token_with_a_newline_reaches_no_header),
+        cmocka_unit_test(test_webhook_signing_secret_with_newlines_still_signs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -41,7 +41,7 @@ static int setup(void **state)
         "      - {name: meta, vendor: meta, pixel_id: \"1234567890\", base_url: \"%s\", batch: {max_wait_ms: 200}}\n"
         "      - {name: ga4, vendor: ga4, measurement_id: G-TEST123, base_url: \"%s\", batch: {max_wait_ms: 2000}}\n"
         "      - {name: tiktok, vendor: tiktok, pixel_code: CABC123, base_url: \"%s\", batch: {max_wait_ms: 200}}\n"
-        "      - {name: hook, vendor: webhook, url: \"%s/in\", sign: true, headers: {X-Team: growth},\n"
+        "      - {name: hook, vendor: webhook, url: \"%s/in\", sign: true, headers: {X-Team: growth, X-Empty: \"\"},\n"
         "         batch: {max_wait_ms: 200}}\n"
         "      - {name: purchases, vendor: webhook, url: \"%s/purchases\", events: [Order Completed],\n"
         "         consent: marketing, batch: {max_events: 1}}\n"
@@ -169,6 +169,9 @@ static void test_exact_requests(void **state)
     assert_string_equal(body, batch);
     assert_string_equal(json_string_value(json_object_get(r, "path")), "/in");
     assert_string_equal(hdr(r, "x-team"), "growth");
+    /* A header configured with an empty value is sent with it (libcurl dropped "X-Empty: "). */
+    assert_non_null(hdr(r, "x-empty"));
+    assert_string_equal(hdr(r, "x-empty"), "");
     /* The signature verifies with the vault secret over "<timestamp>.<body>". */
     const char *ts = hdr(r, "x-sluice-timestamp");
     assert_non_null(ts);

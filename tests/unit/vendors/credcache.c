@@ -102,6 +102,11 @@ static void test_refuses_non_objects(void **state)
     const char *inner = "{\"secret\":\"two words\"}"; /* a space inside is a value like any other */
     assert_non_null(sluice_credcache_put(c, "a", "b", "webhook", inner, strlen(inner), 0, &err));
     sluice_credcache_drop(c, "a", "b", "webhook");
+    /* The webhook's HMAC key reaches no request: its newlines (`openssl rand -base64 64` wraps
+     * lines) are key bytes the receiver holds too, and refusing them dead-lettered its events. */
+    const char *key = "{\"secret\":\"Zm9vYmFy\\nYmF6\\n\"}";
+    assert_non_null(sluice_credcache_put(c, "a", "b", "webhook", key, strlen(key), 0, &err));
+    sluice_credcache_drop(c, "a", "b", "webhook");
     assert_int_equal(sluice_credcache_size(c), 0);
     sluice_credcache_destroy(c);
     sluice_credcache_destroy(NULL);
