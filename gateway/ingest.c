@@ -1366,6 +1366,12 @@ static int job_id_forgotten(const sluice_identity_job_t *job, const char *id)
     return sluice_forgotten_id_known(p->w->gw->forgotten, p->w->index, p->src->org->id, ort->forget_key, id);
 }
 
+/* sluice_identity_input_t.cookie: a cookie of the request, by name. */
+static h2o_iovec_t req_cookie(void *req, const char *name)
+{
+    return sluice_http_cookie(req, name);
+}
+
 /* Identity step 1 (docs/identity.md): the cookies, Origin (or Referer) and Host of a browser
  * request, and a `_dft` token from the query string or the top of the body. consent is the
  * categories of a request without events (xd/redeem), or NULL. */
@@ -1379,6 +1385,8 @@ static void identity_begin(ingest_t *in, pending_t *p, json_t *root, int browser
         id.fbp = sluice_http_cookie(req, "_fbp");
         id.fbc = sluice_http_cookie(req, "_fbc");
         id.ga = sluice_http_cookie(req, "_ga");
+        id.cookie = req_cookie; /* gtag's _ga_<container>, named after the org's GA4 streams */
+        id.cookie_ctx = req;
         id.origin = sluice_http_header_str(req, "origin");
         if (id.origin.base == NULL) /* image pixels carry no Origin; their Referer names the page */
             id.origin = sluice_http_header(req, H2O_TOKEN_REFERER);

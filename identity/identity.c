@@ -196,6 +196,45 @@ static void copy_cookie(char *dst, size_t cap, h2o_iovec_t v)
     }
 }
 
+/* gtag's session cookie of each GA4 stream of the org, _ga_<container> (the measurement id without
+ * "G-": gtag.js names it so), as the browser sent it, into job->ga_stream/ga_session. Only the
+ * org's own streams are read: another property's cookie on the site is none of its business. The
+ * value is checked only as a cookie value here; vendors/ga4.c reads its format. */
+static void read_ga_sessions(sluice_identity_job_t *job, const sluice_identity_input_t *in)
+{
+    job->ga_stream_count = 0;
+    if (!in->browser || in->cookie == NULL)
+        return;
+    const sluice_org_t *org = job->org;
+    for (size_t i = 0; i < org->integration_count && job->ga_stream_count < SLUICE_IDENTITY_MAX_GA_STREAMS; i++) {
+        const sluice_integration_t *it = &org->integrations[i];
+        if (!it->enabled || it->vendor_name == NULL || strcmp(it->vendor_name, "ga4") != 0 || it->node == NULL)
+            continue;
+        const sluice_yaml_node_t *mid = sluice_yaml_map_get(it->node, "measurement_id");
+        if (mid == NULL || mid->type != SLUICE_YAML_SCALAR || mid->scalar == NULL)
+            continue;
+        const char *c = strncmp(mid->scalar, "G-", 2) == 0 ? mid->scalar + 2 : mid->scalar;
+        size_t cl = strlen(c);
+        if (cl == 0 || cl > SLUICE_IDENTITY_GA_STREAM_MAX ||
+            strspn(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                      "abcdefghijklmnopqrstuvwxyz0123456789") != cl)
+            continue;
+        char name[SLUICE_IDENTITY_GA_STREAM_MAX + 5];
+        snprintf(name, sizeof(name), "_ga_%s", c);
+        size_t k = 0;
+        while (k < job->ga_stream_count && strcmp(job->ga_stream[k], name + 1) != 0)
+            k++;
+        if (k < job->ga_stream_count) /* two integrations of one stream */
+            continue;
+        h2o_iovec_t v = in->cookie(in->cookie_ctx, name);
+        copy_cookie(job->ga_session[k], sizeof(job->ga_session[k]), v);
+        if (job->ga_session[k][0] == '\0')
+            continue;
+        memcpy(job->ga_stream[k], name + 1, strlen(name)); /* "ga_<container>" and its NUL */
+        job->ga_stream_count++;
+    }
+}
+
 static void take_token_text(sluice_identity_job_t *job, const char *s, size_t len)
 {
     if (job->token_state != 0 || len == 0)
@@ -290,6 +329,7 @@ void sluice_identity_begin(sluice_identity_thread_t *t, sluice_identity_job_t *j
     copy_cookie(job->fbp, sizeof(job->fbp), in->fbp);
     copy_cookie(job->fbc, sizeof(job->fbc), in->fbc);
     copy_cookie(job->ga, sizeof(job->ga), in->ga);
+    read_ga_sessions(job, in);
     job->fbclid[0] = '\0';
     if (in->token.base != NULL)
         take_token_text(job, in->token.base, in->token.len);
@@ -1194,6 +1234,10 @@ static json_t *vendor_ids(sluice_identity_job_t *job)
             add_cookie(job, "_ga", job->ga, SLUICE_VENDOR_GA_MAX_AGE_S, 0);
         if (job->ga[0] != '\0')
             json_object_set_new(ids, "ga", json_string(job->ga));
+        /* gtag's sessions, under the consent _ga needs: GA4's integration of that stream puts
+         * the events in gtag's session rather than in a second one (vendors/ga4.c). */
+        for (size_t k = 0; k < job->ga_stream_count; k++)
+            json_object_set_new(ids, job->ga_stream[k], json_string(job->ga_session[k]));
     }
     if (json_object_size(ids) == 0) {
         json_decref(ids);

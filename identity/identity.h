@@ -107,6 +107,11 @@ typedef struct sluice_identity_input {
     int browser;              /* a browser route: cookies are read and set, tokens redeemed */
     h2o_iovec_t cookie_id;    /* the org's anonymous-id cookie (identity.cookie_name) as sent */
     h2o_iovec_t fbp, fbc, ga; /* the vendor cookies _fbp, _fbc, _ga as sent */
+    /* The request's cookie `name` as sent, or {NULL, 0} (the gateway's sluice_http_cookie over
+     * cookie_ctx): gtag's session cookies _ga_<container> are named after the org's GA4 streams,
+     * which only identity looks up. NULL: none is read. */
+    h2o_iovec_t (*cookie)(void *cookie_ctx, const char *name);
+    void *cookie_ctx;
     /* A request without events (xd/redeem): its context.consent.categories, which decide the
      * cookies as the events' do otherwise. Borrowed during sluice_identity_begin; may be NULL. */
     const json_t *consent;
@@ -116,9 +121,15 @@ typedef struct sluice_identity_input {
     int64_t now_ms;
 } sluice_identity_input_t;
 
-#define SLUICE_IDENTITY_MAX_COOKIES 4 /* the anonymous id, _fbp, _fbc, _ga (set or expired) */
-#define SLUICE_IDENTITY_COOKIE_LEN  768
-#define SLUICE_IDENTITY_MAX_LOOKUPS 8 /* distinct anonymous ids looked up per request */
+/* gtag's session cookies read per request: one per GA4 stream of the org, the first this many. */
+#define SLUICE_IDENTITY_MAX_GA_STREAMS 4
+/* Longest container id (measurement id without "G-") and _ga_<container> value kept: gtag's are
+ * about 10 and 50 characters. */
+#define SLUICE_IDENTITY_GA_STREAM_MAX  24
+#define SLUICE_IDENTITY_GA_SESSION_MAX 160
+#define SLUICE_IDENTITY_MAX_COOKIES    4 /* the anonymous id, _fbp, _fbc, _ga (set or expired) */
+#define SLUICE_IDENTITY_COOKIE_LEN     768
+#define SLUICE_IDENTITY_MAX_LOOKUPS    8 /* distinct anonymous ids looked up per request */
 
 typedef struct sluice_identity_job sluice_identity_job_t;
 
@@ -193,6 +204,10 @@ struct sluice_identity_job {
     char fbp[SLUICE_VENDOR_VALUE_MAX + 1];
     char fbc[SLUICE_VENDOR_VALUE_MAX + 1];
     char ga[SLUICE_VENDOR_VALUE_MAX + 1];
+    /* gtag's sessions: "ga_<container>" and the _ga_<container> cookie's value as sent */
+    char ga_stream[SLUICE_IDENTITY_MAX_GA_STREAMS][SLUICE_IDENTITY_GA_STREAM_MAX + 4];
+    char ga_session[SLUICE_IDENTITY_MAX_GA_STREAMS][SLUICE_IDENTITY_GA_SESSION_MAX + 1];
+    size_t ga_stream_count;
     char fbclid[SLUICE_CLICK_ID_MAX + 1];
     json_t *known; /* anonymousId → userId found in Redis */
     const char *lookups[SLUICE_IDENTITY_MAX_LOOKUPS];

@@ -171,6 +171,9 @@ static const enrichment_t enrichments[] = {
     {"context.vendorIds.fbp", "Meta's _fbp cookie, minted when the browser has none", meta_cookies},
     {"context.vendorIds.fbc", "Meta's _fbc cookie, from an fbclid in the page URL", meta_cookies},
     {"context.vendorIds.ga", "GA4's _ga cookie, minted when the browser has none", ga4_cookie},
+    {"context.vendorIds.ga_<stream>",
+     "gtag's session cookie _ga_<stream> of each GA4 stream of the org, as the browser sent it (never set)",
+     ga4_cookie},
     /* A click id is kept for the visitor's later events only for a vendor the org integrates
      * (identity.c's kept_clicks): those entries come first, as the first entry that applies names
      * what the gateway sets. */
@@ -315,9 +318,11 @@ static const vendor_read_t ga4_reads[] = {
      "every event; properties.title for page events"},
     {"params.page_referrer", -1, READ_VALUE, 1, 0, "context.page.referrer properties.referrer",
      "every event; properties.referrer for page events"},
-    {"params.session_id", -1, READ_VALUE, 0, 0, "properties.session_id context.session.start context.sessionId",
-     "the gateway's session: its start in Unix seconds"},
-    {"params.session_number", -1, READ_VALUE, 0, 0, "properties.session_number context.session.number", NULL},
+    {"params.session_id", -1, READ_VALUE, 0, 0,
+     "properties.session_id context.vendorIds.ga_<stream> context.session.start context.sessionId",
+     "gtag's session from its cookie, else the gateway's: its start in Unix seconds"},
+    {"params.session_number", -1, READ_VALUE, 0, 0,
+     "properties.session_number context.vendorIds.ga_<stream> context.session.number", NULL},
     {"params.engagement_time_msec", -1, READ_VALUE, 0, 0, "properties.engagement_time_msec", "else 1"},
     {"params.value", -1, READ_VALUE, 0, 0, "properties.value properties.revenue properties.total", NULL},
     {"params.currency", -1, READ_VALUE, 0, 0, "properties.currency", NULL},

@@ -281,28 +281,110 @@ static int ga4_session_id(const json_t *v)
     return n > 0 && n <= 19 && strspn(s, "0123456789") == n && strspn(s, "0") < n;
 }
 
+/* Reads n (1..max_digits) decimal digits at *p into *out and moves *p past them; -1 when there
+ * are none or too many. */
+static int gtag_number(const char **p, size_t max_digits, int64_t *out)
+{
+    size_t n = strspn(*p, "0123456789");
+    if (n == 0 || n > max_digits)
+        return -1;
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + ((*p)[i] - '0');
+    *p += n;
+    *out = v;
+    return 0;
+}
+
+/* gtag's session from its _ga_<container> cookie value: GS1.<level>.<session start s>.<session
+ * number>.<engaged>.<last hit s>... (positional), or GS2.<level>.s<start>$o<number>$g…$t…
+ * (one-letter prefixes joined by '$', in any order). *number is 0 when the value has none.
+ * Returns 0, or -1 for anything else: a cookie is the browser's to write, so a malformed one
+ * only means no gtag session. */
+static int gtag_session(const char *v, int64_t *start, int64_t *number)
+{
+    int64_t level;
+    *start = 0;
+    *number = 0;
+    if (strncmp(v, "GS1.", 4) == 0) {
+        const char *p = v + 4;
+        if (gtag_number(&p, 3, &level) != 0 || *p++ != '.' || gtag_number(&p, 12, start) != 0 || *p++ != '.' ||
+            gtag_number(&p, 9, number) != 0 || (*p != '.' && *p != '\0'))
+            return -1;
+        return *start > 0 ? 0 : -1;
+    }
+    if (strncmp(v, "GS2.", 4) != 0)
+        return -1;
+    const char *p = v + 4;
+    if (gtag_number(&p, 3, &level) != 0 || *p++ != '.')
+        return -1;
+    while (*p != '\0') {
+        const char *end = strchr(p, '$');
+        size_t len = end != NULL ? (size_t)(end - p) : strlen(p);
+        const char *q = p + 1;
+        int64_t n = 0;
+        if ((*p == 's' || *p == 'o') && (gtag_number(&q, *p == 's' ? 12 : 9, &n) != 0 || q != p + len))
+            return -1; /* the two fields used here must be numbers; the others are gtag's business */
+        if (*p == 's')
+            *start = n;
+        else if (*p == 'o')
+            *number = n;
+        p += len + (end != NULL);
+    }
+    return *start > 0 ? 0 : -1;
+}
+
+/* The session gtag holds for this integration's stream: context.vendorIds.ga_<container> (the
+ * gateway copies the browser's _ga_<container> cookie there, container being the measurement id
+ * without "G-", under the consent _ga needs). Only for an event that happened after that session
+ * began: an event of an earlier visit (an offline queue) was not in it. Returns 0 or -1. */
+static int cookie_session(const sluice_integration_t *it, const sluice_envelope_t *e, int64_t *start, int64_t *number)
+{
+    const char *mid = sluice_vendor_opt(it, "measurement_id");
+    if (mid == NULL)
+        return -1;
+    if (strncmp(mid, "G-", 2) == 0)
+        mid += 2;
+    char key[64];
+    int n = snprintf(key, sizeof(key), "ga_%s", mid);
+    if (n <= 3 || (size_t)n >= sizeof(key))
+        return -1;
+    const char *v = json_string_value(json_object_get(sluice_envelope_get(e, "context.vendorIds"), key));
+    if (v == NULL || gtag_session(v, start, number) != 0 || e->time_ms < *start * 1000)
+        return -1;
+    return 0;
+}
+
 /* The session GA4 puts the event in (Measurement Protocol use cases: without session_id and
  * engagement_time_msec an event is in no session, so it is missing from session-based reports,
  * realtime and engaged sessions, and the visit's events count as sessions of their own). In order:
  * the site's own session_id/session_number in properties (gtag's, from `gtag('get', …,
  * 'session_id')`: the server events then join the gtag session rather than start another), else
- * the gateway's context.session (session_id its start in Unix seconds, as gtag's is, unique per
- * client_id), else the SDK's context.sessionId (RudderStack's, a start in milliseconds). Set
- * before the other parameters so the 25-parameter cut never drops them. engagement_time_msec is
+ * gtag's session from its _ga_<container> cookie (cookie_session), else the gateway's
+ * context.session (session_id its start in Unix seconds, as gtag's is, unique per client_id),
+ * else the SDK's context.sessionId (RudderStack's, a start in milliseconds). Set before the
+ * other parameters so the 25-parameter cut never drops them. engagement_time_msec is
  * the client's when it sent a positive one, else 1: GA4 wants it on every event for realtime and
  * engagement, and sluice does not measure engagement, so it claims the least it can. */
-static void session_params(const sluice_envelope_t *e, json_t *params)
+static void session_params(const sluice_integration_t *it, const sluice_envelope_t *e, json_t *params)
 {
     const json_t *props = e->properties;
     json_t *sid = json_object_get(props, "session_id");
     json_t *snum = json_object_get(props, "session_number");
     /* A site's session_id that is no GA4 session id (its own app's: a UUID) does not displace
      * the gateway's session: it took its place, and every event it rode on was in no session. */
+    int64_t gtag_start, gtag_number;
     if (ga4_session_id(sid)) {
         set_param(params, "session_id",
                   json_is_integer(sid) ? json_integer(json_integer_value(sid)) : ga4_value(json_string_value(sid)));
         if (json_is_integer(snum))
             set_param(params, "session_number", json_integer(json_integer_value(snum)));
+    } else if (cookie_session(it, e, &gtag_start, &gtag_number) == 0) {
+        /* gtag's session on the same site: the gateway's own would be a second session of the
+         * same visit in GA4, which counts a session per (client_id, session_id). */
+        set_param(params, "session_id", json_integer((json_int_t)gtag_start));
+        if (gtag_number > 0)
+            set_param(params, "session_number", json_integer((json_int_t)gtag_number));
     } else {
         const char *start = sluice_envelope_str(e, "context.session.start");
         json_t *number = sluice_envelope_get(e, "context.session.number");
@@ -346,10 +428,10 @@ static void page_params(const sluice_envelope_t *e, json_t *params, int page)
     }
 }
 
-static json_t *event_params(const sluice_envelope_t *e)
+static json_t *event_params(const sluice_integration_t *it, const sluice_envelope_t *e)
 {
     json_t *params = json_object();
-    session_params(e, params);
+    session_params(it, e, params);
     /* A page view's page is what it says, so it goes first. */
     int page = strcmp(e->type, "page") == 0;
     if (page)
@@ -385,9 +467,9 @@ static json_t *event_params(const sluice_envelope_t *e)
     json_array_foreach(products, i, p) {
         if (json_array_size(items) >= GA4_MAX_ITEMS)
             break;
-        json_t *it = item_of(e, p);
-        if (it != NULL)
-            json_array_append_new(items, it);
+        json_t *item = item_of(e, p);
+        if (item != NULL)
+            json_array_append_new(items, item);
     }
     json_decref(products);
     if (json_array_size(items) > 0)
@@ -541,7 +623,7 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
         json_object_set_new(group, "user_location", loc); /* one request speaks for one place too */
     json_t *ev = json_object();
     json_object_set_new(ev, "name", json_string(name));
-    json_object_set_new(ev, "params", event_params(e));
+    json_object_set_new(ev, "params", event_params(it, e));
     json_object_set_new(ev, "timestamp_micros", json_integer((json_int_t)e->time_ms * 1000));
 
     memset(out, 0, sizeof(*out));

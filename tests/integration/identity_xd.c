@@ -32,6 +32,8 @@
 #include "identity/cookie.h"
 #include "identity/token.h"
 #include "tests/integration/gwfix.h"
+#include "vendors/envelope.h"
+#include "vendors/vendor.h"
 
 static gwfix_t F;
 
@@ -45,6 +47,9 @@ static gwfix_t F;
 #define SHOP        "https://shop.acme.test"
 #define CHECKOUT    "https://checkout.example-pay.com"
 #define BLOG        "https://blog.acme.test"
+
+/* The gateway's config as written, for mapping an event from Kafka as the worker would. */
+static char *config_yaml;
 
 /* Every token this test handled, to check none reached Kafka or the log. */
 static char *seen_tokens[1200];
@@ -79,7 +84,8 @@ static int setup(void **state)
              "      cross_domain: {domains: [shop.acme.test, checkout.example-pay.com], token_ttl_s: 60,\n"
              "                     clock_skew_s: 5}\n"
              "      vendor_cookies: [meta, ga4]\n"
-             "    integrations: [{name: meta, vendor: meta, pixel_id: \"1\"}]\n"
+             "    integrations: [{name: meta, vendor: meta, pixel_id: \"1\"},\n"
+             "                   {name: ga4, vendor: ga4, measurement_id: G-GTAG7X}]\n"
              "    consent: {policy: allow}\n"
              "  - id: globex\n"
              "    sources: [{id: web, write_key_env: T_GLOBEX_KEY, allowed_origins: [\"https://globex.test\"]}]\n"
@@ -105,6 +111,7 @@ static int setup(void **state)
              "    consent: {policy: allow}\n",
              F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("identity.yaml", yaml));
+    config_yaml = strdup(yaml); /* the worker's view of the integrations (gtag_session_cookie) */
     static const char *env[] = {"T_ACME_KEY=" ACME_KEY,   "T_GLOBEX_KEY=" GLOBEX_KEY,  "T_INITECH_KEY=" INITECH_KEY,
                                 "T_UMASK_KEY=" UMASK_KEY, "T_UDROP_KEY=" UDROP_KEY,    "ENCRYPTION_KEY=" NEW_KEY,
                                 "SLUICE_KEY_ID=2",        "SLUICE_KEYRING=1:" OLD_KEY, NULL};
@@ -116,6 +123,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
+    free(config_yaml);
     if (F.gw != NULL)
         gwfix_stop(&F, SIGTERM);
     for (size_t i = 0; i < seen_count; i++)
@@ -1786,10 +1794,94 @@ static void redis_down(void **state)
     timed_dispose(&co);
 }
 
+/* The GA4 event body the worker's integration `ga4` of acme makes of the Kafka message m. */
+static char *ga4_body(json_t *m)
+{
+    sluice_config_diag_t diag;
+    sluice_config_diag_init(&diag);
+    sluice_config_t *cfg =
+        sluice_config_load_string("identity.yaml", config_yaml, strlen(config_yaml), SLUICE_CONFIG_NO_ENV, &diag);
+    for (size_t i = 0; i < diag.count; i++)
+        print_error("%s\n", diag.msgs[i]);
+    sluice_config_diag_dispose(&diag);
+    assert_non_null(cfg);
+    const sluice_integration_t *it = sluice_org_find_integration(sluice_config_find_org(cfg, "acme"), "ga4");
+    assert_non_null(it);
+    char *raw = json_dumps(json_object_get(m, "value"), JSON_COMPACT);
+    sluice_envelope_t env;
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_envelope_parse(&env, raw, strlen(raw), &err), 0);
+    sluice_vendor_item_t item;
+    char why[256] = "";
+    sluice_map_result_t got = sluice_vendor_get(it->vendor)->map(it, &env, sluice_now_ms(), &item, why, sizeof(why));
+    if (got != SLUICE_MAP_OK)
+        print_error("map: %d %s\n", (int)got, why);
+    assert_int_equal(got, SLUICE_MAP_OK);
+    char *body = strndup(item.body, item.body_len);
+    sluice_vendor_item_dispose(&item);
+    sluice_envelope_dispose(&env);
+    free(raw);
+    sluice_config_free(cfg);
+    return body;
+}
+
+/* A site that also runs gtag.js for acme's GA4 stream G-GTAG7X: gtag keeps its session in the
+ * first-party cookie _ga_GTAG7X. The event in Kafka carries it (context.vendorIds.ga_GTAG7X), and
+ * the GA4 body puts the event in gtag's session, its id and number: before, the gateway read only
+ * _ga, and GA4 counted gtag's session and sluice's as two for one visit. Another property's cookie
+ * on the site is not read; a malformed one is no error and no session. */
+static void gtag_session_cookie(void **state)
+{
+    (void)state;
+    int64_t start = sluice_now_ms() / 1000 - 60;
+    char session[128], cookie[512], want[160];
+    snprintf(session, sizeof(session), "GS2.1.s%lld$o5$g1$t%lld$j0$l0$h0", (long long)start, (long long)start + 50);
+    snprintf(cookie, sizeof(cookie), "_ga=GA1.1.7.1600000000; _ga_GTAG7X=%s; _ga_OTHER1=GS2.1.s1700000000$o9", session);
+    req_t q = {SHOP, cookie, NULL};
+    http_resp_t r;
+    assert_int_equal(send_req("POST", "/v1/t", &q, "{\"event\":\"Signed Up\",\"messageId\":\"gs-1\"}", &r), 200);
+    http_resp_dispose(&r);
+    json_t *m = event_in_kafka("gs-1");
+    assert_string_equal(ev_str(m, "context.vendorIds.ga"), "GA1.1.7.1600000000");
+    assert_non_null(ev_str(m, "context.vendorIds.ga_GTAG7X"));
+    assert_string_equal(ev_str(m, "context.vendorIds.ga_GTAG7X"), session);
+    assert_null(ev_str(m, "context.vendorIds.ga_OTHER1"));
+    char *body = ga4_body(m);
+    snprintf(want, sizeof(want), "{\"name\":\"sign_up\",\"params\":{\"session_id\":%lld,\"session_number\":5,",
+             (long long)start);
+    if (strncmp(body, want, strlen(want)) != 0)
+        print_error("body %s\nwant %s\n", body, want);
+    assert_true(strncmp(body, want, strlen(want)) == 0);
+    free(body);
+    json_decref(m);
+
+    /* gtag's older format (GS1) too */
+    snprintf(session, sizeof(session), "GS1.1.%lld.5.1.%lld.0.0.0", (long long)start, (long long)start + 50);
+    snprintf(cookie, sizeof(cookie), "_ga=GA1.1.7.1600000000; _ga_GTAG7X=%s", session);
+    assert_int_equal(send_req("POST", "/v1/t", &q, "{\"event\":\"Signed Up\",\"messageId\":\"gs-2\"}", &r), 200);
+    http_resp_dispose(&r);
+    m = event_in_kafka("gs-2");
+    body = ga4_body(m);
+    assert_true(strncmp(body, want, strlen(want)) == 0);
+    free(body);
+    json_decref(m);
+
+    /* malformed: accepted, and the body has no session of it */
+    snprintf(cookie, sizeof(cookie), "_ga=GA1.1.7.1600000000; _ga_GTAG7X=GS2.1.sjunk$o5");
+    assert_int_equal(send_req("POST", "/v1/t", &q, "{\"event\":\"Signed Up\",\"messageId\":\"gs-3\"}", &r), 200);
+    http_resp_dispose(&r);
+    m = event_in_kafka("gs-3");
+    body = ga4_body(m);
+    assert_null(strstr(body, "session_id"));
+    free(body);
+    json_decref(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cookie_on_the_wire),
+        cmocka_unit_test(gtag_session_cookie),
         cmocka_unit_test(round_trip_across_domains),
         cmocka_unit_test(a_token_held_for_consent_redeems),
         cmocka_unit_test(replay_is_refused),

@@ -606,6 +606,76 @@ static void vendor_cookies_read_not_replaced(void **state)
     done_with(&job, evs);
 }
 
+/* The browser's cookies for sluice_identity_input_t.cookie: gtag's of two streams. */
+static h2o_iovec_t gtag_cookies(void *ctx, const char *name)
+{
+    (void)ctx;
+    if (strcmp(name, "_ga_ABC123") == 0)
+        return iov("GS2.1.s1700000000$o3$g1$t1700000100$j0$l0$h0");
+    if (strcmp(name, "_ga_OTHER9") == 0)
+        return iov("GS2.1.s1600000000$o9");
+    return iov(NULL);
+}
+
+/* gtag's session cookie _ga_<container> of each GA4 stream of the org reaches the events as
+ * context.vendorIds.ga_<container>, as sent, with the consent _ga needs (here also the GA4
+ * integration's own category, ads): GA4's integration then puts the events in gtag's session.
+ * Another property's cookie on the site is never read; a refusal passes none on and, the
+ * cookie being gtag's, deletes nothing of it. */
+static void gtag_session_cookie_with_ga_consent(void **state)
+{
+    (void)state;
+    char err[256];
+    static const char yaml[] = "{name: ga4, vendor: ga4, measurement_id: G-ABC123}";
+    sluice_yaml_doc_t *doc = sluice_yaml_load_string("t.yaml", yaml, strlen(yaml), err, sizeof(err));
+    assert_non_null(doc);
+    orgs[0].consent.required = required; /* analytics */
+    orgs[0].consent.required_count = 1;
+    orgs[0].identity.vendor_cookies = vendors;
+    orgs[0].identity.vendor_cookie_count = 2;
+    integrations[0] =
+        (sluice_integration_t){.name = ga4, .vendor_name = ga4, .enabled = 1, .consent = ads, .node = doc->root};
+    orgs[0].integrations = integrations;
+    orgs[0].integration_count = 1;
+    sluice_identity_job_t job;
+    sluice_identity_input_t in = browser(SHOP, NULL);
+    in.ga = iov("GA1.1.918273645.1700000000");
+    in.cookie = gtag_cookies;
+
+    json_t *evs =
+        run(&job, &in, "{\"type\":\"page\",\"context\":{\"consent\":{\"categories\":[\"analytics\",\"ads\"]}}}");
+    json_t *ev = json_array_get(evs, 0);
+    assert_string_equal(vendor_id(ev, "ga"), "GA1.1.918273645.1700000000");
+    assert_non_null(vendor_id(ev, "ga_ABC123"));
+    assert_string_equal(vendor_id(ev, "ga_ABC123"), "GS2.1.s1700000000$o3$g1$t1700000100$j0$l0$h0");
+    assert_null(vendor_id(ev, "ga_OTHER9"));
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(json_object_get(ev, "context"), "vendorIds"), k, v) {
+        (void)v;
+        assert_true(strncmp(k, "ga_", 3) != 0 || strcmp(k, "ga_ABC123") == 0); /* _fbp's "fbp" too */
+    }
+    done_with(&job, evs);
+
+    /* Without the GA4 integration's category: neither _ga nor gtag's session goes on, and only
+     * _ga (which the gateway may have set) is expired. */
+    evs = run(&job, &in, "{\"type\":\"page\",\"context\":{\"consent\":{\"categories\":[\"analytics\"]}}}");
+    ev = json_array_get(evs, 0);
+    assert_null(vendor_id(ev, "ga"));
+    assert_null(vendor_id(ev, "ga_ABC123"));
+    assert_string_equal(cookie_named(&job, "_ga"), "_ga=; Max-Age=0; Path=/; Secure; SameSite=Lax");
+    assert_null(cookie_named(&job, "_ga_ABC123"));
+    done_with(&job, evs);
+
+    /* A server request (no browser) reads no cookie. */
+    in.browser = 0;
+    evs = run(&job, &in, "{\"type\":\"page\",\"context\":{\"consent\":{\"categories\":[\"analytics\",\"ads\"]}}}");
+    assert_null(vendor_id(json_array_get(evs, 0), "ga_ABC123"));
+    done_with(&job, evs);
+    integrations[0].node = NULL;
+    sluice_yaml_doc_free(doc);
+}
+
 /* ------------------------------------------------------------------ issuing */
 
 static void issue(void **state)
@@ -774,6 +844,7 @@ int main(void)
         cmocka_unit_test_setup(client_identity_is_dropped, reset),
         cmocka_unit_test_setup(vendor_cookies_minted, reset),
         cmocka_unit_test_setup(vendor_cookies_read_not_replaced, reset),
+        cmocka_unit_test_setup(gtag_session_cookie_with_ga_consent, reset),
         cmocka_unit_test_setup(issue, reset),
         cmocka_unit_test_setup(cookies_wait_for_consent, reset),
     };

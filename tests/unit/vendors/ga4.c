@@ -662,19 +662,106 @@ static void test_user_location(void **state)
     free(b);
 }
 
+/* The bytes of the mapped event's body for an envelope edit, up to and including its session
+ * parameters (the first three, set before any other). */
+static void session_bytes(const char *edit, const char *want)
+{
+    size_t len;
+    char *raw = vfix_envelope(edit, &len);
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(vfix_integration(cfg, "ga4"), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    if (item.body_len < strlen(want) || memcmp(item.body, want, strlen(want)) != 0)
+        print_error("edit %s\nbody %.*s\nwant %s\n", edit, (int)item.body_len, item.body, want);
+    assert_true(item.body_len >= strlen(want) && memcmp(item.body, want, strlen(want)) == 0);
+    sluice_vendor_item_dispose(&item);
+    free(raw);
+}
+
+/* A site that also runs gtag.js: gtag's session is in its _ga_<container> cookie (the stream's
+ * measurement id without "G-"; this integration's is G-TEST123), which the gateway copies to
+ * context.vendorIds.ga_TEST123. The GA4 events use that session, in both of gtag's formats: before,
+ * they carried the gateway's own session, and GA4 counted two sessions for one visit (gtag's and
+ * sluice's). A malformed value, another stream's cookie, or an event from before gtag's session
+ * began leave the gateway's session; the site's own properties.session_id still goes first. */
+static void test_gtag_session_cookie(void **state)
+{
+    (void)state;
+#define GW_SESSION                                                                                                     \
+    "\"session\":{\"id\":\"0123456789abcdef0123456789abcdef\",\"number\":3,"                                           \
+    "\"start\":\"2026-11-23T14:30:00.000Z\"}"
+#define WITH_COOKIE(key, v) "{\"context\":{" GW_SESSION ",\"vendorIds\":{\"" key "\":\"" v "\"}}}"
+    static const char gtag[] =
+        "{\"name\":\"purchase\",\"params\":{\"session_id\":1795444500,\"session_number\":4,\"engagement_time_msec\":1,";
+    static const char gateway[] =
+        "{\"name\":\"purchase\",\"params\":{\"session_id\":1795444200,\"session_number\":3,\"engagement_time_msec\":1,";
+    session_bytes(WITH_COOKIE("ga_TEST123", "GS2.1.s1795444500$o4$g1$t1795444900$j0$l0$h0"), gtag);
+    session_bytes(WITH_COOKIE("ga_TEST123", "GS1.1.1795444500.4.1.1795444900.0.0.0"), gtag);
+    /* GS2's fields come in any order; a subdomain level other than 1 */
+    session_bytes(WITH_COOKIE("ga_TEST123", "GS2.2.t1795444900$g0$o4$s1795444500"), gtag);
+    /* without a session number: only the id */
+    session_bytes(WITH_COOKIE("ga_TEST123", "GS2.1.s1795444500$g1"),
+                  "{\"name\":\"purchase\",\"params\":{\"session_id\":1795444500,\"engagement_time_msec\":1,");
+    /* without the gateway's session too */
+    session_bytes("{\"context\":{\"vendorIds\":{\"ga_TEST123\":\"GS1.1.1795444500.4.0.1795444500.0.0.0\"}}}", gtag);
+    static const char *const malformed[] = {
+        "GS2.1.sabc$o4",
+        "GS2.1.s$o4",
+        "GS2.1.o4$g1",
+        "GS2.1.s1795444500$o4x",
+        "GS2.s1795444500$o4",
+        "GS1.1.1795444500",
+        "GS1.1.x.4.1",
+        "GS1.1.1795444500x.4",
+        "GS1.1.0.4.1.1795444900",
+        "GA1.1.1234567890.1763900000",
+        "GS3.1.s1795444500",
+        "GS2.1.s99999999999999999999",
+        "",
+        "GS1.1.1795444500.4x.1",
+    };
+    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+        char edit[512];
+        snprintf(edit, sizeof(edit), "{\"context\":{" GW_SESSION ",\"vendorIds\":{\"ga_TEST123\":\"%s\"}}}",
+                 malformed[i]);
+        session_bytes(edit, gateway);
+    }
+    /* another stream's session (a second gtag property on the site) is not this one's */
+    session_bytes(WITH_COOKIE("ga_OTHER99", "GS2.1.s1795444500$o4"), gateway);
+    /* the event (14:41:50) happened before this gtag session began: a queued event of the last visit */
+    session_bytes(WITH_COOKIE("ga_TEST123", "GS2.1.s1795445000$o5"), gateway);
+    /* the site's own session_id (gtag('get')) still goes first */
+    session_bytes("{\"properties\":{\"session_id\":1795444100},\"context\":{" GW_SESSION
+                  ",\"vendorIds\":{\"ga_TEST123\":\"GS2.1.s1795444500$o4\"}}}",
+                  "{\"name\":\"purchase\",\"params\":{\"session_id\":1795444100,\"engagement_time_msec\":1}");
+#undef WITH_COOKIE
+#undef GW_SESSION
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden_request),   cmocka_unit_test(test_client_id),
-        cmocka_unit_test(test_user_data),        cmocka_unit_test(test_groups),
-        cmocka_unit_test(test_consent),          cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_page_screen_skip), cmocka_unit_test(test_72_hours),
-        cmocka_unit_test(test_classify),         cmocka_unit_test(test_reserved_names),
-        cmocka_unit_test(test_single_product),   cmocka_unit_test(test_page_limits),
-        cmocka_unit_test(test_digests_stay_out), cmocka_unit_test(test_names_in_any_script),
-        cmocka_unit_test(test_session),          cmocka_unit_test(test_page_everywhere),
-        cmocka_unit_test(test_user_location),    cmocka_unit_test(test_own_params_before_page),
-        cmocka_unit_test(test_engagement_text),  cmocka_unit_test(test_foreign_session_id),
+        cmocka_unit_test(test_golden_request),
+        cmocka_unit_test(test_client_id),
+        cmocka_unit_test(test_user_data),
+        cmocka_unit_test(test_groups),
+        cmocka_unit_test(test_consent),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_page_screen_skip),
+        cmocka_unit_test(test_72_hours),
+        cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_reserved_names),
+        cmocka_unit_test(test_single_product),
+        cmocka_unit_test(test_page_limits),
+        cmocka_unit_test(test_digests_stay_out),
+        cmocka_unit_test(test_names_in_any_script),
+        cmocka_unit_test(test_session),
+        cmocka_unit_test(test_page_everywhere),
+        cmocka_unit_test(test_user_location),
+        cmocka_unit_test(test_own_params_before_page),
+        cmocka_unit_test(test_engagement_text),
+        cmocka_unit_test(test_foreign_session_id),
+        cmocka_unit_test(test_gtag_session_cookie),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
