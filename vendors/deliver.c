@@ -137,6 +137,7 @@ struct batch {
     unsigned attempts;
     unsigned waits;            /* of the attempts, those not counted: a vendor's WAIT, a re-read credential's */
     int reread;                /* refused with 401 once already: the credential was dropped and read again */
+    int token_redone;          /* an OAuth vendor's 401 once already: its access token was fetched again */
     uint64_t suppress_version; /* the suppression list its items were last checked against */
     int state;                 /* OPEN, QUEUED, SENDING */
     char *body;                /* while sending */
@@ -903,6 +904,7 @@ static int batch_split(worker_t *w, batch_t *b, char *why, size_t why_len)
         x->first_ms = b->first_ms;
         x->suppress_version = b->suppress_version;
         x->reread = b->reread;
+        x->token_redone = b->token_redone;
         x->split = b->split;
         b->split->refs++;
         /* A fresh attempt count: a half that meets a 503 gets its own retries (within the time). */
@@ -944,8 +946,15 @@ static void on_response(void *ud, const sluice_http_result_t *res)
         v = r->ops->classify(res->status, res->body, res->body_len, why, sizeof(why));
         if (res->status == 401 && r->ops->token_request != NULL) {
             /* The access token expired or was revoked before its time: fetch a new one for the
-             * retry (the vendor's classify says whether a 401 is worth one). */
+             * retry (the vendor's classify says whether a 401 is worth one). That retry is not
+             * counted, once per batch, as the vault's re-read below: counted, a batch on its last
+             * attempt (every batch, with retry.max_attempts 1) went to the DLQ for an access token
+             * Google revoked early, the refresh token in the vault still good. */
             token_drop(r);
+            if (v == SLUICE_VERDICT_RETRY && !b->token_redone) {
+                b->token_redone = 1;
+                reread = 1;
+            }
         } else if (((res->status == 401 && v == SLUICE_VERDICT_FAIL) || v == SLUICE_VERDICT_AUTH) && !b->reread &&
                    r->ops->needs_secret(r->it)) {
             /* The vendor refused the credential (a 401, or its own words for it: TikTok's 200 with

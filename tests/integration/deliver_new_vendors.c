@@ -76,6 +76,9 @@ static int setup(void **state)
              "      - {name: gads-short, vendor: google_ads, customer_id: \"1234567890\", conversion_action: \"778\",\n"
              "         base_url: \"%s\", token_url: \"%s/token?ttl=2\", events: [Lead Generated],\n"
              "         batch: {max_wait_ms: 100}}\n"
+             "      - {name: gads-once, vendor: google_ads, customer_id: \"1234567890\", conversion_action: \"779\",\n"
+             "         base_url: \"%s\", token_url: \"%s/token\", events: [Trial Started],\n"
+             "         batch: {max_wait_ms: 100}, retry: {max_attempts: 1, base_ms: 100, max_ms: 300}}\n"
              "      - {name: pinterest, vendor: pinterest, ad_account_id: \"549755885175\", base_url: \"%s\",\n"
              "         batch: {max_wait_ms: 100}, retry: {base_ms: 100, max_ms: 300}}\n"
              "      - {name: snapchat, vendor: snapchat, pixel_id: snap-pixel-1, base_url: \"%s\",\n"
@@ -85,7 +88,8 @@ static int setup(void **state)
              "      - {name: reddit, vendor: reddit, pixel_id: a2_nv, base_url: \"%s\", batch: {max_wait_ms: 100},\n"
              "         mapping: {events: {Basket Paid: Order Completed}, set: {currency: EUR}}}\n",
              G.https_port, G.certs, G.certs, G.metrics_port, G.kafka.bootstrap, G.redis.url, F.pg.url, F.ca,
-             F.metrics_port, GADS.url, GADS.url, GADS.url, GADS.url, PIN.url, SNAP.url, LI.url, RDT.url);
+             F.metrics_port, GADS.url, GADS.url, GADS.url, GADS.url, GADS.url, GADS.url, PIN.url, SNAP.url, LI.url,
+             RDT.url);
     snprintf(G.config, sizeof(G.config), "%s", gwfix_write("new_vendors.yaml", yaml));
     snprintf(F.config, sizeof(F.config), "%s", G.config);
     static const char *genv[] = {"NV_WRITE_KEY=" WRITE_KEY, NULL};
@@ -97,6 +101,9 @@ static int setup(void **state)
     dfix_vault_put(&F, "gads-short", "google_ads",
                    "{\"developer_token\":\"dev-tok-2\",\"client_id\":\"cid2\",\"client_secret\":\"s2\","
                    "\"refresh_token\":\"r2\"}");
+    dfix_vault_put(&F, "gads-once", "google_ads",
+                   "{\"developer_token\":\"dev-tok-3\",\"client_id\":\"cid3\",\"client_secret\":\"s3\","
+                   "\"refresh_token\":\"r3\"}");
     dfix_vault_put(&F, "pinterest", "pinterest", "{\"access_token\":\"pina-token\"}");
     dfix_vault_put(&F, "snapchat", "snapchat", "{\"access_token\":\"snap-token\"}");
     dfix_vault_put(&F, "linkedin", "linkedin", "{\"access_token\":\"li-token\"}");
@@ -314,6 +321,34 @@ static void test_google_ads_token_reused_then_refreshed(void **state)
                 json_integer_value(json_object_get(second, "ts_ms")));
     json_decref(tries);
     assert_true(dfix_metric(&F, "sluice_deliver_retries_total{vendor=\"google_ads\"}") >= 1);
+}
+
+/* Google revokes an access token before its time (a password change, a security event): the
+ * conversion is answered 401, and the retry with a new access token (the refresh token in the
+ * vault is still good) is not one of retry.max_attempts: with 1, the batch went to the DLQ. */
+static void test_google_ads_401_with_one_attempt(void **state)
+{
+    (void)state;
+    const char *args[] = {"--vendor", "google_ads", NULL};
+    json_t *dlq = dfix_dlq_list(&F, args);
+    size_t dead_before = json_array_size(dlq);
+    json_decref(dlq);
+    dfix_stub_plan_for(&F, &GADS, "401", "nv-once-1");
+    char event[512];
+    snprintf(
+        event, sizeof(event),
+        "{\"type\":\"track\",\"event\":\"Trial Started\",\"messageId\":\"nv-once-1\",\"anonymousId\":\"anon-once\","
+        "\"properties\":{\"order_id\":\"nv-once-1\"},\"context\":{\"page\":{\"url\":\"https://shop.acme.test/"
+        "trial?gclid=Cj0-once\"}}}");
+    post(event);
+    json_t *tries = wait_requests(&GADS, "nv-once-1", 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(tries, 0), "answer")), 401);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(tries, 1), "answer")), 200);
+    json_decref(tries);
+    dlq = dfix_dlq_list(&F, args);
+    assert_int_equal(json_array_size(dlq), dead_before);
+    json_decref(dlq);
+    dfix_stub_plan(&F, &GADS, "");
 }
 
 /* Token requests to the short-lived token URL (?ttl=2). */
@@ -643,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_google_ads_token_reused_then_refreshed),
         cmocka_unit_test(test_google_ads_token_expires),
         cmocka_unit_test(test_google_ads_invalid_grant_reads_the_new_refresh_token),
+        cmocka_unit_test(test_google_ads_401_with_one_attempt),
         cmocka_unit_test(test_retry_and_dead_letters),
         cmocka_unit_test(test_proxy_page_is_retried),
         cmocka_unit_test(test_vendor_check_each),
