@@ -53,30 +53,25 @@ static int teardown(void **state)
     return 0;
 }
 
-/* delivery.max_in_flight is the worker's, for every org. Routes were served in the config's
- * order, each taking every free place: acme's webhook, hung with a backlog, held all of them and
- * took each again as it came free, so globex's events waited for acme's timeouts (30 s each
- * round), however healthy globex's own endpoint was. */
-static void hung_vendor_of_one_org_does_not_hold_another(void **state)
+/* Twelve of acme's events, ids <prefix>-0 to -11, produced at once: a backlog for its webhook. */
+static void produce_acme_backlog(const char *prefix)
 {
-    (void)state;
     int64_t now = dfix_now_ms();
     char *acme[12];
     for (int i = 0; i < 12; i++) {
         char id[32];
-        snprintf(id, sizeof(id), "acme-flood-%d", i);
+        snprintf(id, sizeof(id), "%s-%d", prefix, i);
         acme[i] = dfix_envelope(id, now, NULL);
     }
     dfix_produce(&F, acme, 12, NULL);
     for (int i = 0; i < 12; i++)
         free(acme[i]);
-    /* acme's requests are on the wire, hanging. */
-    assert_true(dfix_wait_requests(&SLOW, 2, 15000) >= 2);
-    usleep(1000 * 1000);
-    size_t hung = dfix_wait_requests(&SLOW, 0, 0);
-    print_message("acme's hung requests: %zu of max_in_flight %d\n", hung, IN_FLIGHT);
+}
 
-    char *g = dfix_envelope("globex-during-hang", dfix_now_ms(), NULL);
+/* One event of globex (the reference envelope is acme's: its org rewritten), produced now. */
+static void produce_globex(const char *id)
+{
+    char *g = dfix_envelope(id, dfix_now_ms(), NULL);
     const char *from = "\"org\":\"acme\"";
     char *at = strstr(g, from);
     assert_non_null(at);
@@ -85,9 +80,26 @@ static void hung_vendor_of_one_org_does_not_hold_another(void **state)
     assert_non_null(globex);
     snprintf(globex, glen + 16, "%.*s\"org\":\"globex\"%s", (int)(at - g), g, at + strlen(from));
     free(g);
-    int64_t t0 = dfix_now_ms();
     dfix_produce(&F, &globex, 1, NULL);
     free(globex);
+}
+
+/* delivery.max_in_flight is the worker's, for every org. Routes were served in the config's
+ * order, each taking every free place: acme's webhook, hung with a backlog, held all of them and
+ * took each again as it came free, so globex's events waited for acme's timeouts (30 s each
+ * round), however healthy globex's own endpoint was. */
+static void hung_vendor_of_one_org_does_not_hold_another(void **state)
+{
+    (void)state;
+    produce_acme_backlog("acme-flood");
+    /* acme's requests are on the wire, hanging. */
+    assert_true(dfix_wait_requests(&SLOW, 2, 15000) >= 2);
+    usleep(1000 * 1000);
+    size_t hung = dfix_wait_requests(&SLOW, 0, 0);
+    print_message("acme's hung requests: %zu of max_in_flight %d\n", hung, IN_FLIGHT);
+
+    int64_t t0 = dfix_now_ms();
+    produce_globex("globex-during-hang");
     size_t got = dfix_wait_requests(&FAST, 1, 8000);
     print_message("globex's event at its endpoint: %zu request(s) after %lld ms\n", got,
                   (long long)(dfix_now_ms() - t0));
@@ -123,32 +135,13 @@ static void hung_vendor_does_not_take_the_only_place_back_each_time(void **state
              SLOW.url, FAST.url);
     dfix_write_config(&F, integrations, NULL);
     dfix_start_worker(&F, NULL, 1);
-    int64_t now = dfix_now_ms();
-    char *acme[12];
-    for (int i = 0; i < 12; i++) {
-        char id[32];
-        snprintf(id, sizeof(id), "acme-one-%d", i);
-        acme[i] = dfix_envelope(id, now, NULL);
-    }
-    dfix_produce(&F, acme, 12, NULL);
-    for (int i = 0; i < 12; i++)
-        free(acme[i]);
+    produce_acme_backlog("acme-one");
     size_t seen = dfix_wait_requests(&SLOW, 0, 0);
     assert_true(dfix_wait_requests(&SLOW, seen + 1, 15000) >= seen + 1);
 
-    char *g = dfix_envelope("globex-one-place", dfix_now_ms(), NULL);
-    const char *from = "\"org\":\"acme\"";
-    char *at = strstr(g, from);
-    assert_non_null(at);
-    size_t glen = strlen(g);
-    char *globex = malloc(glen + 16);
-    assert_non_null(globex);
-    snprintf(globex, glen + 16, "%.*s\"org\":\"globex\"%s", (int)(at - g), g, at + strlen(from));
-    free(g);
     size_t before = dfix_wait_requests(&FAST, 0, 0);
     int64_t t0 = dfix_now_ms();
-    dfix_produce(&F, &globex, 1, NULL);
-    free(globex);
+    produce_globex("globex-one-place");
     /* At most one of acme's 2 s timeouts, and the time to read the event. */
     size_t got = dfix_wait_requests(&FAST, before + 1, 10000);
     print_message("globex's event at its endpoint: %zu request(s) after %lld ms\n", got - before,
