@@ -162,7 +162,11 @@ static int add_primary(sluice_keyring_t *kr, const char *primary_hex, const char
 {
     if (primary_hex == NULL)
         return sluice_err_set(err, "ENCRYPTION_KEY is not set; " EXPECT_KEY);
+    /* Spaces and line ends around the key are dropped, as around SLUICE_KEYRING's entries: a key
+     * read from a file or a Kubernetes secret (`$(cat key)` keeps none, `--from-file` and
+     * `echo` keep the newline) is the same key, and was refused as "65 characters". */
     size_t len = strlen(primary_hex);
+    trim(&primary_hex, &len);
     if (len == 0)
         return sluice_err_set(err, "ENCRYPTION_KEY is empty; " EXPECT_KEY);
     if (len != HEX_KEY_LEN)

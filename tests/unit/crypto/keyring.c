@@ -118,15 +118,37 @@ static void test_encryption_key_wrong_length(void **state)
                  "ENCRYPTION_KEY has 65 characters; expected exactly 64 hex characters (a 32-byte AES-256 key, e.g. "
                  "from `openssl rand -hex 32`)",
                  long_key);
-    /* A 32-character "key" (someone pasted 16 bytes), and one with a trailing newline. */
+    /* A 32-character "key" (someone pasted 16 bytes). */
     expect_error("00112233445566778899aabbccddeeff", NULL, NULL,
                  "ENCRYPTION_KEY has 32 characters; expected exactly 64 hex characters (a 32-byte AES-256 key, e.g. "
                  "from `openssl rand -hex 32`)",
                  "00112233445566778899aabbccddeeff");
-    expect_error(KEY_A "\n", NULL, NULL,
+    /* Space inside the key is not dropped, only around it. */
+    expect_error("0001020304050607 08090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", NULL, NULL,
                  "ENCRYPTION_KEY has 65 characters; expected exactly 64 hex characters (a 32-byte AES-256 key, e.g. "
                  "from `openssl rand -hex 32`)",
-                 KEY_A);
+                 "08090a0b0c0d0e0f");
+}
+
+/* A key read from a file keeps its newline (`kubectl create secret --from-file`, `echo $KEY >
+ * file`, a systemd EnvironmentFile edited on Windows): it is the same key, as SLUICE_KEYRING's
+ * entries are with spaces around them. */
+static void test_encryption_key_with_line_end(void **state)
+{
+    (void)state;
+    static const char *const keys[] = {KEY_A "\n", KEY_A "\r\n", "  " KEY_A " \t", "\n" KEY_A};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        sluice_err_t err = {{0}};
+        sluice_keyring_t *kr = sluice_keyring_from_strings(keys[i], "3", NULL, &err);
+        assert_non_null(kr);
+        assert_int_equal(sluice_keyring_primary_kid(kr), 3);
+        check_key_a(sluice_keyring_key(kr, 3));
+        sluice_keyring_free(kr);
+    }
+    expect_error(" \n", NULL, NULL,
+                 "ENCRYPTION_KEY is empty; expected exactly 64 hex characters (a 32-byte AES-256 key, e.g. from "
+                 "`openssl rand -hex 32`)",
+                 NULL);
 }
 
 static void test_encryption_key_not_hex(void **state)
@@ -285,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_kid_bounds),
         cmocka_unit_test(test_encryption_key_missing_or_empty),
         cmocka_unit_test(test_encryption_key_wrong_length),
+        cmocka_unit_test(test_encryption_key_with_line_end),
         cmocka_unit_test(test_encryption_key_not_hex),
         cmocka_unit_test(test_bad_key_id),
         cmocka_unit_test(test_ring_entry_errors),
