@@ -260,12 +260,25 @@ static void resolve_secret(sluice_dec_map_t *m, const char *key, const char *var
             SLUICE_HMAC_SECRET_MIN, sid, oid);
         return;
     }
-    if (v != NULL && v[0] != '\0') {
+    /* A write key read from a file or a Kubernetes secret keeps its line end, and no client can
+     * send one (header values lose the spaces around them; no SDK adds a newline): every request
+     * was refused 401 while `config check` said ok. Spaces and line ends around a write key are
+     * dropped. A signing secret is kept as it is: the backend signs with its exact bytes. */
+    size_t vlen = v != NULL ? strlen(v) : 0;
+    if (v != NULL && strstr(key, "write_key_env") != NULL) {
+        while (vlen > 0 && strchr(" \t\r\n", v[vlen - 1]) != NULL)
+            vlen--;
+        while (vlen > 0 && strchr(" \t\r\n", v[0]) != NULL) {
+            v++;
+            vlen--;
+        }
+    }
+    if (v != NULL && vlen > 0) {
         if (flags & SLUICE_CONFIG_RESOLVE_SECRETS)
-            *out = sluice_dec_xstrdup(v);
+            *out = sluice_dec_xasprintf("%.*s", (int)vlen, v);
         return;
     }
-    const char *state = v == NULL ? "not set" : "empty";
+    const char *state = v == NULL ? "not set" : v[0] == '\0' ? "empty" : "only spaces and line ends";
     /* A key pasted where its variable's name goes is a valid name too: the message (and the log
      * it goes to) would print the key. Only a name written the usual way is echoed. */
     if (strspn(var, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == strlen(var))

@@ -1172,6 +1172,34 @@ static void test_secrets_resolved(void **state)
     unsetenv("T_SLUICE_API_SECRET");
 }
 
+/* A write key read from a file keeps its line end (`kubectl create secret --from-file`,
+ * `echo $KEY > file`): no client can send it, and every request was refused 401 while config
+ * check said ok. Spaces and line ends around a write key are dropped; a signing secret keeps its
+ * bytes (the backend signs with them); a key of only spaces is as good as empty. */
+static void test_secrets_with_line_ends(void **state)
+{
+    (void)state;
+    setenv("T_SLUICE_WEB_KEY", "wk_current\n", 1);
+    setenv("T_SLUICE_WEB_OLD", " wk_previous\r\n", 1);
+    setenv("T_SLUICE_API_SECRET", "hmac-secret-value\n", 1);
+    sluice_config_t *cfg = load_ok(SECRET_YAML, SLUICE_CONFIG_RESOLVE_SECRETS | SLUICE_CONFIG_NO_ENV);
+    const sluice_source_t *web = sluice_org_find_source(&cfg->orgs[0], "web");
+    assert_string_equal(web->write_key, "wk_current");
+    assert_string_equal(web->previous_write_key, "wk_previous");
+    assert_string_equal(sluice_org_find_source(&cfg->orgs[0], "api")->hmac_secret, "hmac-secret-value\n");
+    sluice_config_free(cfg);
+    setenv("T_SLUICE_WEB_KEY", " \n", 1);
+    expect_errors_flags(SECRET_YAML, SLUICE_CONFIG_RESOLVE_SECRETS | SLUICE_CONFIG_NO_ENV,
+                        (const char *const[]){
+                            "x.yaml:8:24: orgs[0].sources[0].write_key_env: environment variable T_SLUICE_WEB_KEY is "
+                            "only spaces and line ends (source 'web' of org 'acme')",
+                            NULL,
+                        });
+    unsetenv("T_SLUICE_WEB_KEY");
+    unsetenv("T_SLUICE_WEB_OLD");
+    unsetenv("T_SLUICE_API_SECRET");
+}
+
 static void test_secrets_missing(void **state)
 {
     (void)state;
@@ -2112,6 +2140,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_env_overrides, clear_env, clear_env),
         cmocka_unit_test_setup_teardown(test_env_bad_values, clear_env, clear_env),
         cmocka_unit_test_setup(test_secrets_resolved, clear_env),
+        cmocka_unit_test_setup(test_secrets_with_line_ends, clear_env),
         cmocka_unit_test_setup(test_secrets_missing, clear_env),
         cmocka_unit_test_setup(test_forget_section, clear_env),
         cmocka_unit_test_setup_teardown(test_include_ok, make_tmpdir, remove_tmpdir),
