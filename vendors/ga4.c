@@ -37,8 +37,22 @@
 
 static const char *const secret_required[] = {"api_secret", NULL};
 
+/* A web stream's measurement id: "G-" and letters and digits (Admin > Data streams > the stream >
+ * Measurement ID; "The measurement_id isn't your Stream ID", Measurement Protocol guide). GA4
+ * answers a 2xx to any request it received, so events sent under the stream's numeric id, a
+ * Universal Analytics "UA-" property or a Google tag's "GT-" id were counted delivered and lost. */
+static const char *check_measurement_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 3 || n > 32 || strncmp(s, "G-", 2) != 0 ||
+        strspn(s + 2, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") != n - 2)
+        return "is not a GA4 measurement id (G- and letters and digits, e.g. G-ABC123XYZ9; not the stream's numeric "
+               "id, a UA- or a GT- id: GA4 drops events sent with those without an error)";
+    return NULL;
+}
+
 static const sluice_vendor_option_t options[] = {
-    {.name = "measurement_id", .type = SLUICE_VOPT_STRING, .required = 1},
+    {.name = "measurement_id", .type = SLUICE_VOPT_STRING, .required = 1, .check = check_measurement_id},
     {.name = "ad_user_data_consent", .type = SLUICE_VOPT_STRING, .check = sluice_vendor_check_category},
     {.name = "api_secret", .secret = 1, .required = 1},
     {.name = NULL},

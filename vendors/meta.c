@@ -24,8 +24,17 @@ static const char *check_api_version(const char *s)
     return NULL;
 }
 
+/* A pixel (dataset) id is a Graph API node id, digits. Anything else written into the path went
+ * elsewhere with the org's token: "1/../../me" climbed to another node, "1?x=" posted to the
+ * pixel node itself, and an id past the path buffer was cut (docs/vendors.md, "Meta"). */
+static const char *check_pixel(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= 32 && strspn(s, "0123456789") == n ? NULL : "is not a Meta pixel id (digits, at most 32)";
+}
+
 static const sluice_vendor_option_t options[] = {
-    {.name = "pixel_id", .type = SLUICE_VOPT_STRING, .required = 1},
+    {.name = "pixel_id", .type = SLUICE_VOPT_STRING, .required = 1, .check = check_pixel},
     /* The Conversions API follows the Marketing API's versions, each served about a year
      * (v24.0 ended 2026-11-10, v25.0 ends 2027-02-23); v26.0 came out 2026-07-29. */
     {.name = "api_version", .type = SLUICE_VOPT_STRING, .def = "v26.0", .check = check_api_version},
@@ -151,10 +160,9 @@ static int build(const sluice_integration_t *it, const json_t *secret, const cha
     const char *token = sluice_vendor_access_token(secret, "meta", out, err);
     if (token == NULL)
         return -1;
-    char path[512];
-    snprintf(path, sizeof(path), "/%s/%s/events", sluice_vendor_opt(it, "api_version"),
-             sluice_vendor_opt(it, "pixel_id"));
-    out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://graph.facebook.com", path);
+    out->url = sluice_vendor_url_path(
+        it->base_url ? it->base_url : "https://graph.facebook.com",
+        (const char *const[]){sluice_vendor_opt(it, "api_version"), sluice_vendor_opt(it, "pixel_id"), "events", NULL});
     if (out->url == NULL || sluice_vendor_url_param(&out->url, "access_token", token) != 0)
         goto oom;
     const char *test_event_code = sluice_vendor_opt(it, "test_event_code");

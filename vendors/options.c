@@ -131,6 +131,23 @@ static int is_secret_header(const char *name)
     return 0;
 }
 
+/* Why a configured header cannot be sent as written, or NULL. The body's framing is libcurl's:
+ * `Content-Length: 3` went out with the whole body after it, so the receiver read 3 bytes as the
+ * request and the rest (other events) as the next one on the connection. The X-Sluice-* pair is
+ * the signature: a configured one went out next to sluice's, and a receiver taking the first
+ * refused every request. */
+static const char *reserved_header(const char *name)
+{
+    static const char *const framing[] = {"content-length", "transfer-encoding", NULL};
+    for (size_t i = 0; framing[i] != NULL; i++) {
+        if (strcasecmp(name, framing[i]) == 0)
+            return "frames the request; libcurl sets it from the body";
+    }
+    if (strcasecmp(name, "x-sluice-signature") == 0 || strcasecmp(name, "x-sluice-timestamp") == 0)
+        return "is set by sluice on signed requests (sign: true)";
+    return NULL;
+}
+
 static int is_token(const char *s)
 {
     if (*s == '\0')
@@ -168,12 +185,20 @@ static void decode_headers(const sluice_vendor_ops_t *ops, opt_value_t *v, const
     }
     v->kv = xcalloc(h->pair_count, sizeof(*v->kv));
     v->set = 1;
+    if (h->pair_count > SLUICE_VENDOR_MAX_OPT_HEADERS)
+        sluice_config_diag_add(diag, &h->pos, "%s: %zu headers, at most %d", path, h->pair_count,
+                               SLUICE_VENDOR_MAX_OPT_HEADERS);
     for (size_t i = 0; i < h->pair_count; i++) {
         const sluice_yaml_node_t *k = h->pairs[i].key, *val = h->pairs[i].value;
         char kpath[512];
         join_path(kpath, sizeof(kpath), path, k->scalar);
         if (!is_token(k->scalar)) {
             sluice_config_diag_add(diag, &k->pos, "%s: '%s' is not a header name", kpath, k->scalar);
+            continue;
+        }
+        const char *reserved = reserved_header(k->scalar);
+        if (reserved != NULL) {
+            sluice_config_diag_add(diag, &k->pos, "%s: '%s' %s", kpath, k->scalar, reserved);
             continue;
         }
         if (is_secret_header(k->scalar)) {

@@ -17,8 +17,19 @@
 #define REDDIT_MAX_AGE_MS (7LL * 24 * 3600 * 1000)
 #define TOO_OLD           "older than 7 days (Reddit refuses it)"
 
+/* Reddit's pixel ids are a kind prefix and base-36 letters ("a2_…", "t2_…"). Anything else
+ * written into the path went elsewhere with the org's token ('/', '?', '#', "..") or, past the
+ * path buffer, was cut. */
+static const char *check_pixel(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= 64 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n
+               ? NULL
+               : "is not a Reddit pixel id (letters, digits and '_', e.g. a2_abc123, at most 64)";
+}
+
 static const sluice_vendor_option_t options[] = {
-    {.name = "pixel_id", .type = SLUICE_VOPT_STRING, .required = 1},
+    {.name = "pixel_id", .type = SLUICE_VOPT_STRING, .required = 1, .check = check_pixel},
     {.name = "test_id", .type = SLUICE_VOPT_STRING},
     {.name = "access_token", .secret = 1, .required = 1},
     {.name = NULL},
@@ -119,14 +130,14 @@ static int build_mode(const sluice_integration_t *it, const json_t *secret, cons
     const char *token = sluice_vendor_access_token(secret, "reddit", out, err);
     if (token == NULL)
         return -1;
-    char path[256];
-    snprintf(path, sizeof(path), "/api/v3/pixels/%s/conversion_events", sluice_vendor_opt(it, "pixel_id"));
     const char *test_id = sluice_vendor_opt(it, "test_id");
     if (test_id == NULL && test)
         test_id = "sluicectl-vendor-check";
     char *prefix = test_id != NULL ? sluice_vendor_quoted("{\"data\":{\"test_id\":", test_id, ",\"events\":[")
                                    : strdup("{\"data\":{\"events\":[");
-    out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://ads-api.reddit.com", path);
+    out->url = sluice_vendor_url_path(
+        it->base_url ? it->base_url : "https://ads-api.reddit.com",
+        (const char *const[]){"api", "v3", "pixels", sluice_vendor_opt(it, "pixel_id"), "conversion_events", NULL});
     if (prefix == NULL || out->url == NULL || sluice_vendor_request_bearer(out, token) != 0 ||
         sluice_vendor_request_header(out, "Content-Type", "application/json") != 0 ||
         sluice_vendor_join(prefix, items, n, "]}}", &out->body, &out->body_len) != 0) {

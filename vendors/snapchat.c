@@ -18,8 +18,18 @@
 #define SNAP_MAX_AGE_MS (37LL * 24 * 3600 * 1000)
 #define TOO_OLD         "older than 37 days (Snap refuses it)"
 
+/* Snap's pixel ids are UUIDs. Anything else written into the path went elsewhere with the org's
+ * token ('/', '?', '#', "..") or, past the path buffer, was cut. */
+static const char *check_pixel(const char *s)
+{
+    size_t n = strlen(s);
+    return n > 0 && n <= 64 && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == n
+               ? NULL
+               : "is not a Snap pixel id (letters, digits and '-', a UUID, at most 64)";
+}
+
 static const sluice_vendor_option_t options[] = {
-    {.name = "pixel_id", .type = SLUICE_VOPT_STRING, .required = 1},
+    {.name = "pixel_id", .type = SLUICE_VOPT_STRING, .required = 1, .check = check_pixel},
     {.name = "access_token", .secret = 1, .required = 1},
     {.name = NULL},
 };
@@ -126,14 +136,14 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
 }
 
 static int build_path(const sluice_integration_t *it, const json_t *secret, const sluice_vendor_item_t *const *items,
-                      size_t n, const char *suffix, sluice_vendor_request_t *out, sluice_err_t *err)
+                      size_t n, int validate, sluice_vendor_request_t *out, sluice_err_t *err)
 {
     const char *token = sluice_vendor_access_token(secret, "snapchat", out, err);
     if (token == NULL)
         return -1;
-    char path[256];
-    snprintf(path, sizeof(path), "/v3/%s/%s", sluice_vendor_opt(it, "pixel_id"), suffix);
-    out->url = sluice_vendor_url(it->base_url ? it->base_url : "https://tr.snapchat.com", path);
+    out->url = sluice_vendor_url_path(
+        it->base_url ? it->base_url : "https://tr.snapchat.com",
+        (const char *const[]){"v3", sluice_vendor_opt(it, "pixel_id"), "events", validate ? "validate" : NULL, NULL});
     if (out->url == NULL || sluice_vendor_url_param(&out->url, "access_token", token) != 0 ||
         sluice_vendor_request_header(out, "Content-Type", "application/json") != 0 ||
         sluice_vendor_join("{\"data\":[", items, n, "]}", &out->body, &out->body_len) != 0) {
@@ -149,7 +159,7 @@ static int build(const sluice_integration_t *it, const json_t *secret, const cha
 {
     (void)group;
     (void)now_ms;
-    return build_path(it, secret, items, n, "events", out, err);
+    return build_path(it, secret, items, n, 0, out, err);
 }
 
 static int build_check(const sluice_integration_t *it, const json_t *secret, const char *group,
@@ -158,7 +168,7 @@ static int build_check(const sluice_integration_t *it, const json_t *secret, con
 {
     (void)group;
     (void)now_ms;
-    return build_path(it, secret, items, n, "events/validate", out, err);
+    return build_path(it, secret, items, n, 1, out, err);
 }
 
 /* Snap answers HTTP statuses and a JSON object (`{"status":"SUCCESS",…}`): 2xx with that object

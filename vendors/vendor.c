@@ -276,9 +276,56 @@ char *sluice_vendor_url(const char *base, const char *path)
     return s;
 }
 
-int sluice_vendor_url_param(char **url, const char *name, const char *value)
+static int is_unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+           c == '.' || c == '~';
+}
+
+/* value percent-encoded at s (room for 3 bytes per byte of it); returns the bytes written. */
+static size_t percent_encode(char *s, const char *value, int dots)
 {
     static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (const char *p = value; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (is_unreserved(c) && !(dots && c == '.')) {
+            s[o++] = (char)c;
+        } else {
+            s[o++] = '%';
+            s[o++] = hex[c >> 4];
+            s[o++] = hex[c & 15];
+        }
+    }
+    return o;
+}
+
+char *sluice_vendor_url_path(const char *base, const char *const *segs)
+{
+    size_t bl = strlen(base);
+    while (bl > 0 && base[bl - 1] == '/')
+        bl--;
+    size_t cap = bl + 1;
+    for (size_t i = 0; segs[i] != NULL; i++)
+        cap += 1 + 3 * strlen(segs[i]);
+    char *s = malloc(cap);
+    if (s == NULL)
+        return NULL;
+    memcpy(s, base, bl);
+    size_t o = bl;
+    for (size_t i = 0; segs[i] != NULL; i++) {
+        s[o++] = '/';
+        /* A segment of dots alone is a dot segment, which libcurl (and the vendor's front end)
+         * resolve against the path before it: encoded, it is a name like any other. */
+        int dots = strspn(segs[i], ".") == strlen(segs[i]) && strlen(segs[i]) <= 2;
+        o += percent_encode(s + o, segs[i], dots);
+    }
+    s[o] = '\0';
+    return s;
+}
+
+int sluice_vendor_url_param(char **url, const char *name, const char *value)
+{
     size_t ul = strlen(*url), nl = strlen(name), vl = strlen(value);
     char *s = malloc(ul + 1 + nl + 1 + vl * 3 + 1);
     if (s == NULL)
@@ -289,17 +336,7 @@ int sluice_vendor_url_param(char **url, const char *name, const char *value)
     memcpy(s + o, name, nl);
     o += nl;
     s[o++] = '=';
-    for (size_t i = 0; i < vl; i++) {
-        unsigned char c = (unsigned char)value[i];
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-            c == '.' || c == '~') {
-            s[o++] = (char)c;
-        } else {
-            s[o++] = '%';
-            s[o++] = hex[c >> 4];
-            s[o++] = hex[c & 15];
-        }
-    }
+    o += percent_encode(s + o, value, 0);
     s[o] = '\0';
     wipe_free(*url);
     *url = s;

@@ -93,6 +93,10 @@ typedef struct sluice_vendor_item {
 void sluice_vendor_item_dispose(sluice_vendor_item_t *item);
 
 #define SLUICE_VENDOR_MAX_HEADERS 24
+/* The most headers a HEADERS option holds: a request's room less the ones a vendor adds itself
+ * (the webhook's Content-Type and its two signature headers). The config refuses more, which the
+ * webhook dropped without a word. */
+#define SLUICE_VENDOR_MAX_OPT_HEADERS (SLUICE_VENDOR_MAX_HEADERS - 3)
 
 /* One HTTP POST. Owns its strings. */
 typedef struct sluice_vendor_request {
@@ -255,6 +259,14 @@ const char *sluice_vendor_standard_event(sluice_vendor_kind_t kind, const char *
 
 /* base (trailing '/' dropped) + path into a new string. Caller frees. */
 char *sluice_vendor_url(const char *base, const char *path);
+
+/* base (trailing '/' dropped), then "/<segment>" for each of segs[] (NULL-terminated), each
+ * percent-encoded as one path segment (all but RFC 3986's unreserved characters; "." and ".."
+ * as "%2E" and "%2E%2E"), in a new string of whatever length it takes. For an operator's id in a
+ * vendor's path (a pixel id): a fixed buffer cut a long one, and an id holding '/', '?', '#' or a
+ * dot segment, written as it was, sent the org's token to another endpoint of the vendor (libcurl
+ * resolves "/../"). Caller frees; NULL when out of memory. */
+char *sluice_vendor_url_path(const char *base, const char *const *segs);
 
 /* Appends "&name=<percent-encoded value>" (or "?" first) to *url, reallocating it; the old
  * buffer is wiped, since the value may be a secret. Returns 0, or -1 when out of memory. */

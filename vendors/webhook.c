@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "crypto/ct.h"
 #include "crypto/hash.h"
@@ -65,11 +66,17 @@ static int build(const sluice_integration_t *it, const json_t *secret, const cha
                  : sluice_vendor_join("{\"batch\":[", items, n, "]}", &out->body, &out->body_len);
     if (rc != 0)
         goto oom;
-    if ((out->headers[out->header_count++] = strdup("Content-Type: application/json")) == NULL)
-        goto oom;
     size_t header_count;
     const sluice_kv_t *headers = sluice_vendor_opt_headers(it, "headers", &header_count);
-    for (size_t i = 0; i < header_count && out->header_count < SLUICE_VENDOR_MAX_HEADERS - 2; i++) {
+    /* A configured Content-Type (application/cloudevents-batch+json, say) replaces the default:
+     * added to it, the receiver got two, and one taking the first never saw the operator's. */
+    int own_type = 0;
+    for (size_t i = 0; i < header_count; i++)
+        own_type |= strcasecmp(headers[i].key, "Content-Type") == 0;
+    if (!own_type && sluice_vendor_request_header(out, "Content-Type", "application/json") != 0)
+        goto oom;
+    /* The config holds at most SLUICE_VENDOR_MAX_OPT_HEADERS: all of them are sent. */
+    for (size_t i = 0; i < header_count; i++) {
         if (sluice_vendor_request_header(out, headers[i].key, headers[i].value) != 0)
             goto oom;
     }

@@ -185,6 +185,123 @@ static void test_variable_left_in_option(void **state)
     sluice_config_free(cfg);
 }
 
+/* The ids written into a vendor's URL path (Meta's, Snapchat's and Reddit's pixel_id) went in as
+ * written: "1/../../me" (libcurl resolves the dots) or "1?x=" sent the org's access token to
+ * another endpoint of the vendor, '#' cut the token off the URL, a space or a line break made every
+ * request fail, and an id longer than the path buffer was cut. `config check` said ok. Each is now
+ * refused where it is written, with the shape the vendor's ids have. */
+static void test_path_ids_checked(void **state)
+{
+    (void)state;
+    char long_id[601], yaml[2048];
+    memset(long_id, '7', sizeof(long_id) - 1);
+    long_id[sizeof(long_id) - 1] = '\0';
+    snprintf(yaml, sizeof(yaml),
+             BASE "      - {name: m1, vendor: meta, pixel_id: \"1/../../me\"}\n"
+                  "      - {name: m2, vendor: meta, pixel_id: \"1?fields=\"}\n"
+                  "      - {name: m3, vendor: meta, pixel_id: \"%s\"}\n"
+                  "      - {name: s1, vendor: snapchat, pixel_id: \"..\"}\n"
+                  "      - {name: s2, vendor: snapchat, pixel_id: \"45fd6b2c pixel\"}\n"
+                  "      - {name: r1, vendor: reddit, pixel_id: \"a2_x#\"}\n"
+                  "      - {name: r2, vendor: reddit, pixel_id: \"a2_x\\r\\n\"}\n"
+                  "      - {name: r3, vendor: reddit, pixel_id: \"a2_%%2F..\"}\n"
+                  "      - {name: r4, vendor: reddit, pixel_id: \"a2_\u00e9t\u00e9\"}\n"
+                  "      - {name: m4, vendor: meta, pixel_id: \"\"}\n",
+             long_id);
+    char want_long[800];
+    snprintf(want_long, sizeof(want_long),
+             "x.yaml:10:44: orgs[0].integrations[2].pixel_id: '%s' is not a Meta pixel id (digits, at most 32)",
+             long_id);
+    expect_errors(yaml,
+                  "x.yaml:8:44: orgs[0].integrations[0].pixel_id: '1/../../me' is not a Meta pixel id (digits, at "
+                  "most 32)",
+                  "x.yaml:9:44: orgs[0].integrations[1].pixel_id: '1?fields=' is not a Meta pixel id (digits, at most "
+                  "32)",
+                  want_long,
+                  "x.yaml:11:48: orgs[0].integrations[3].pixel_id: '..' is not a Snap pixel id (letters, digits and "
+                  "'-', a UUID, at most 64)",
+                  "x.yaml:12:48: orgs[0].integrations[4].pixel_id: '45fd6b2c pixel' is not a Snap pixel id (letters, "
+                  "digits and '-', a UUID, at most 64)",
+                  "x.yaml:13:46: orgs[0].integrations[5].pixel_id: 'a2_x#' is not a Reddit pixel id (letters, digits "
+                  "and '_', e.g. a2_abc123, at most 64)",
+                  "x.yaml:14:46: orgs[0].integrations[6].pixel_id: 'a2_x\r\n' is not a Reddit pixel id (letters, "
+                  "digits and '_', e.g. a2_abc123, at most 64)",
+                  "x.yaml:15:46: orgs[0].integrations[7].pixel_id: 'a2_%2F..' is not a Reddit pixel id (letters, "
+                  "digits and '_', e.g. a2_abc123, at most 64)",
+                  "x.yaml:16:46: orgs[0].integrations[8].pixel_id: 'a2_\u00e9t\u00e9' is not a Reddit pixel id "
+                  "(letters, digits and '_', e.g. a2_abc123, at most 64)",
+                  "x.yaml:17:44: orgs[0].integrations[9].pixel_id: '' is not a Meta pixel id (digits, at most 32)");
+    /* The ids the vendors hand out load as before. */
+    sluice_config_t *cfg =
+        load_ok(BASE "      - {name: m, vendor: meta, pixel_id: 1234567890123456}\n"
+                     "      - {name: s, vendor: snapchat, pixel_id: 8a2f6d2c-1b3e-4c5d-9e8f-0a1b2c3d4e5f}\n"
+                     "      - {name: r, vendor: reddit, pixel_id: a2_f0x1k9q2z8}\n");
+    sluice_config_free(cfg);
+}
+
+/* Webhook headers the request's framing or its signature own were sent as configured:
+ * `Content-Length: 3` went out with the whole body behind it, so the receiver took 3 bytes for
+ * the request and the rest (other people's events) for the next one; a configured
+ * X-Sluice-Signature went out next to sluice's. Past 21 headers the later ones were dropped
+ * without a word. Each is refused where it is written (Connection: close is no framing: it loads). */
+static void test_webhook_headers_checked(void **state)
+{
+    (void)state;
+    char yaml[4096], want[256];
+    size_t o = (size_t)snprintf(yaml, sizeof(yaml),
+                                BASE "      - {name: w, vendor: webhook, url: \"https://h.test\",\n"
+                                     "         headers: {Content-Length: \"3\", transfer-encoding: chunked,\n"
+                                     "                   X-Sluice-Signature: x, Connection: close}}\n"
+                                     "      - {name: many, vendor: webhook, url: \"https://h.test\", headers: {");
+    for (int i = 0; i <= SLUICE_VENDOR_MAX_OPT_HEADERS; i++)
+        o += (size_t)snprintf(yaml + o, sizeof(yaml) - o, "%sX-H%d: v", i ? ", " : "", i);
+    snprintf(yaml + o, sizeof(yaml) - o, "}}\n");
+    snprintf(want, sizeof(want), "x.yaml:11:71: orgs[0].integrations[1].headers: %d headers, at most %d",
+             SLUICE_VENDOR_MAX_OPT_HEADERS + 1, SLUICE_VENDOR_MAX_OPT_HEADERS);
+    expect_errors(yaml,
+                  "x.yaml:9:20: orgs[0].integrations[0].headers.Content-Length: 'Content-Length' frames the request; "
+                  "libcurl sets it from the body",
+                  "x.yaml:9:41: orgs[0].integrations[0].headers.transfer-encoding: 'transfer-encoding' frames the "
+                  "request; libcurl sets it from the body",
+                  "x.yaml:10:20: orgs[0].integrations[0].headers.X-Sluice-Signature: 'X-Sluice-Signature' is set by "
+                  "sluice on signed requests (sign: true)",
+                  want);
+    /* As many as there is room for load, a Content-Type of the operator's too. */
+    o = (size_t)snprintf(yaml, sizeof(yaml),
+                         BASE "      - {name: w, vendor: webhook, url: \"https://h.test\", sign: true, headers: {");
+    for (int i = 0; i < SLUICE_VENDOR_MAX_OPT_HEADERS; i++)
+        o += (size_t)snprintf(yaml + o, sizeof(yaml) - o, "%sX-H%d: v", i ? ", " : "", i);
+    snprintf(yaml + o, sizeof(yaml) - o, "}}\n");
+    sluice_config_t *cfg = load_ok(yaml);
+    sluice_config_free(cfg);
+}
+
+/* GA4 answers a 2xx to every request it received: a measurement_id that is the stream's numeric
+ * id (the number next to it in GA4's admin), a Universal Analytics property or a Google tag id
+ * loaded, and every event counted delivered was dropped by GA4. */
+static void test_ga4_measurement_id_checked(void **state)
+{
+    (void)state;
+    expect_errors(BASE "      - {name: a, vendor: ga4, measurement_id: \"4412345678\"}\n"
+                       "      - {name: b, vendor: ga4, measurement_id: UA-12345678-1}\n"
+                       "      - {name: c, vendor: ga4, measurement_id: GT-ABC1234}\n"
+                       "      - {name: d, vendor: ga4, measurement_id: \"G-ABC 123\"}\n",
+                  "x.yaml:8:48: orgs[0].integrations[0].measurement_id: '4412345678' is not a GA4 measurement id (G- "
+                  "and letters and digits, e.g. G-ABC123XYZ9; not the stream's numeric id, a UA- or a GT- id: GA4 "
+                  "drops events sent with those without an error)",
+                  "x.yaml:9:48: orgs[0].integrations[1].measurement_id: 'UA-12345678-1' is not a GA4 measurement id "
+                  "(G- and letters and digits, e.g. G-ABC123XYZ9; not the stream's numeric id, a UA- or a GT- id: GA4 "
+                  "drops events sent with those without an error)",
+                  "x.yaml:10:48: orgs[0].integrations[2].measurement_id: 'GT-ABC1234' is not a GA4 measurement id (G- "
+                  "and letters and digits, e.g. G-ABC123XYZ9; not the stream's numeric id, a UA- or a GT- id: GA4 "
+                  "drops events sent with those without an error)",
+                  "x.yaml:11:48: orgs[0].integrations[3].measurement_id: 'G-ABC 123' is not a GA4 measurement id (G- "
+                  "and letters and digits, e.g. G-ABC123XYZ9; not the stream's numeric id, a UA- or a GT- id: GA4 "
+                  "drops events sent with those without an error)");
+    sluice_config_t *cfg = load_ok(BASE "      - {name: a, vendor: ga4, measurement_id: G-ABC123XYZ9}\n");
+    sluice_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +311,9 @@ int main(void)
         cmocka_unit_test(test_without_registry),
         cmocka_unit_test(test_required_option_null),
         cmocka_unit_test(test_variable_left_in_option),
+        cmocka_unit_test(test_path_ids_checked),
+        cmocka_unit_test(test_webhook_headers_checked),
+        cmocka_unit_test(test_ga4_measurement_id_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

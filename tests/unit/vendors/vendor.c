@@ -80,6 +80,25 @@ static void test_url(void **state)
     free(u);
 }
 
+/* Path segments are encoded whole, of any length: no id leaves its segment or is cut. */
+static void test_url_path(void **state)
+{
+    (void)state;
+    char *u = sluice_vendor_url_path("https://h.test/base/", (const char *const[]){"v1.0", "1/../x?y#z %", "e", NULL});
+    assert_string_equal(u, "https://h.test/base/v1.0/1%2F..%2Fx%3Fy%23z%20%25/e");
+    free(u);
+    u = sluice_vendor_url_path("https://h.test", (const char *const[]){"..", ".", "a\r\n\xc3\xa9", "~._-", NULL});
+    assert_string_equal(u, "https://h.test/%2E%2E/%2E/a%0D%0A%C3%A9/~._-");
+    free(u);
+    char id[2001];
+    memset(id, '9', sizeof(id) - 1);
+    id[sizeof(id) - 1] = '\0';
+    u = sluice_vendor_url_path("https://h.test", (const char *const[]){id, "events", NULL});
+    assert_int_equal(strlen(u), strlen("https://h.test/") + 2000 + strlen("/events"));
+    assert_string_equal(u + strlen(u) - 7, "/events");
+    free(u);
+}
+
 static void test_standard_events(void **state)
 {
     (void)state;
@@ -672,6 +691,7 @@ int main(void)
         cmocka_unit_test(test_check_secret),
         cmocka_unit_test(test_numeric_product_ids),
         cmocka_unit_test(test_url),
+        cmocka_unit_test(test_url_path),
         cmocka_unit_test(test_standard_events),
         cmocka_unit_test(test_classify_http),
         cmocka_unit_test(test_numbers_as_sent),

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cmocka.h>
 #include <openssl/evp.h>
@@ -122,12 +123,57 @@ static void test_every_type_passes(void **state)
     free(raw);
 }
 
+static size_t count_header(const sluice_vendor_request_t *r, const char *name)
+{
+    size_t n = strlen(name), k = 0;
+    for (size_t i = 0; i < r->header_count; i++)
+        k += strncasecmp(r->headers[i], name, n) == 0 && r->headers[i][n] == ':';
+    return k;
+}
+
+/* The request a webhook integration of more_integrations (one, named "h") makes of the reference
+ * envelope, unsigned. */
+static void build_hook(const char *more, sluice_config_t **c, sluice_vendor_request_t *req)
+{
+    *c = vfix_config_with(more);
+    const sluice_integration_t *it = vfix_integration(*c, "h");
+    size_t len;
+    char *raw = vfix_envelope(NULL, &len);
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(it, raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    const sluice_vendor_item_t *items[1] = {&item};
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_vendor_webhook.build(it, NULL, NULL, items, 1, VFIX_NOW_MS, req, &err), 0);
+    sluice_vendor_item_dispose(&item);
+    free(raw);
+}
+
+/* A configured Content-Type (a receiver that wants CloudEvents) was sent after sluice's own
+ * application/json: two Content-Type headers, and a receiver reading the first (Go's
+ * Header.Get) never saw the operator's. It replaces the default now, whatever its case. */
+static void test_own_content_type(void **state)
+{
+    (void)state;
+    sluice_config_t *c;
+    sluice_vendor_request_t req;
+    build_hook("      - {name: h, vendor: webhook, url: \"https://hooks.test/ce\",\n"
+               "         headers: {content-type: application/cloudevents-batch+json, X-Team: growth}}\n",
+               &c, &req);
+    assert_int_equal(count_header(&req, "Content-Type"), 1);
+    assert_string_equal(header(&req, "content-type"), "application/cloudevents-batch+json");
+    assert_string_equal(header(&req, "X-Team"), "growth");
+    sluice_vendor_request_dispose(&req);
+    sluice_config_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_signed_batch),
         cmocka_unit_test(test_single_unsigned),
         cmocka_unit_test(test_every_type_passes),
+        cmocka_unit_test(test_own_content_type),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
