@@ -25,6 +25,7 @@
 
 #define REDIS_TIMEOUT_FLOOR_MS 2000 /* a background read of the whole set may take longer than a hot-path command */
 #define GEN_MAX                32
+#define SCAN_COUNT             "1000" /* members per SSCAN: about a millisecond of Redis each */
 
 typedef struct snap {
     atomic_uint refs;
@@ -53,7 +54,8 @@ struct sluice_forgotten {
     unsigned nthreads;
     counter_t *_Atomic counters;
     atomic_uint_fast64_t refresh_failures;
-    atomic_size_t size; /* pseudonyms in cur, for the gauge */
+    atomic_size_t size;     /* pseudonyms in cur, for the gauge */
+    atomic_int loaded_once; /* cur was read from Redis (or there is no Redis to read): /readyz */
     /* refresher */
     sluice_redis_config_t rc; /* host, port, db, username and key prefix copied from the config */
     char *password;           /* AUTH (from the gateway's secrets), wiped at destroy */
@@ -61,6 +63,7 @@ struct sluice_forgotten {
     redisContext *redis;
     char loaded_gen[GEN_MAX]; /* the generation the current set was read at */
     int loaded, down;
+    int sscan_refused; /* logged once: an ACL without +sscan */
     pthread_t thread;
     int running, stop;
     pthread_cond_t wake;
@@ -124,11 +127,11 @@ static redisReply *command(sluice_forgotten_t *f, const char *verb, const char *
     return redisCommandArgv(f->redis, 2, argv, lens);
 }
 
-/* Builds a set from SMEMBERS of "<org>:<hex>" members; members of another shape are skipped. */
-static sluice_pseudonym_set_t *set_from(const redisReply *r)
+/* Adds the "<org>:<hex>" members of a reply's array to set; members of another shape are
+ * skipped. 0, or -1 when out of memory. */
+static int add_members(sluice_pseudonym_set_t *set, const redisReply *r)
 {
-    sluice_pseudonym_set_t *set = sluice_pseudonym_set_create();
-    for (size_t i = 0; set != NULL && i < r->elements; i++) {
+    for (size_t i = 0; i < r->elements; i++) {
         const redisReply *m = r->element[i];
         if (m->type != REDIS_REPLY_STRING || m->len < SLUICE_PSEUDONYM_HEX_LEN + 2 || m->len > 200)
             continue;
@@ -139,20 +142,78 @@ static sluice_pseudonym_set_t *set_from(const redisReply *r)
         if (colon == NULL || colon == buf)
             continue;
         *colon = '\0';
-        if (sluice_pseudonym_set_add_hex(set, buf, colon + 1) == -2) {
-            sluice_pseudonym_set_destroy(set);
-            return NULL;
-        }
+        if (sluice_pseudonym_set_add_hex(set, buf, colon + 1) == -2)
+            return -1;
     }
-    if (set != NULL)
-        sluice_pseudonym_set_seal(set);
-    return set;
+    return 0;
+}
+
+/* Reads the whole set with SSCAN, SCAN_COUNT members a command. One SMEMBERS of a list of 1M
+ * pseudonyms kept Redis itself busy for 0.3-3 s (every gateway's dedup, links and tokens waited
+ * behind it, each time the list changed), and its reply came later than the read timeout, so the
+ * gateway never loaded the list at all. A member SSCAN returns twice is removed by the seal; one
+ * added or removed during the scan moved the generation, which the next turn reloads. *set is
+ * NULL when out of memory. 0, or -1 when Redis failed. */
+static int read_set(sluice_forgotten_t *f, const char *set_key, sluice_pseudonym_set_t **set)
+{
+    if ((*set = sluice_pseudonym_set_create()) == NULL)
+        return 0;
+    char cursor[32] = "0";
+    do {
+        const char *argv[5] = {"SSCAN", set_key, cursor, "COUNT", SCAN_COUNT};
+        size_t lens[5] = {5, strlen(set_key), strlen(cursor), 5, strlen(SCAN_COUNT)};
+        redisReply *x = redisCommandArgv(f->redis, 5, argv, lens);
+        if (x != NULL && x->type == REDIS_REPLY_ERROR && strncmp(x->str, "NOPERM", 6) == 0 &&
+            strcmp(cursor, "0") == 0) {
+            /* An ACL user of an older docs/identity.md (+smembers, no +sscan): read it whole, as
+             * before, rather than never, and say what to add. */
+            freeReplyObject(x);
+            if (!f->sscan_refused)
+                sluice_log_warn("forget.sscan_refused",
+                                "Redis refuses SSCAN to this user: reading the suppression list with SMEMBERS, "
+                                "which holds Redis for the whole list; add +sscan to the user's ACL");
+            f->sscan_refused = 1;
+            redisReply *m = command(f, "SMEMBERS", set_key);
+            int ok = m != NULL && m->type == REDIS_REPLY_ARRAY;
+            if (ok && add_members(*set, m) != 0) {
+                sluice_pseudonym_set_destroy(*set);
+                *set = NULL;
+            }
+            freeReplyObject(m);
+            if (!ok) {
+                sluice_pseudonym_set_destroy(*set);
+                *set = NULL;
+                return -1;
+            }
+            if (*set != NULL)
+                sluice_pseudonym_set_seal(*set);
+            return 0;
+        }
+        if (x == NULL || x->type != REDIS_REPLY_ARRAY || x->elements != 2 ||
+            x->element[0]->type != REDIS_REPLY_STRING || x->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(x);
+            sluice_pseudonym_set_destroy(*set);
+            *set = NULL;
+            return -1;
+        }
+        snprintf(cursor, sizeof(cursor), "%.*s", (int)x->element[0]->len, x->element[0]->str);
+        if (add_members(*set, x->element[1]) != 0) {
+            sluice_pseudonym_set_destroy(*set);
+            *set = NULL;
+            freeReplyObject(x);
+            return 0;
+        }
+        freeReplyObject(x);
+    } while (strcmp(cursor, "0") != 0);
+    sluice_pseudonym_set_seal(*set);
+    return 0;
 }
 
 /* One refresh: 0 when the list is current (reloaded or unchanged), -1 when Redis failed. */
 static int refresh(sluice_forgotten_t *f)
 {
-    char gen_key[64], set_key[64];
+    /* A key prefix may be 64 characters (config.c): "<prefix>suppress:gen" is then 76. */
+    char gen_key[160], set_key[160];
     sluice_forget_key(gen_key, sizeof(gen_key), f->rc.key_prefix, SLUICE_FORGET_KEY_SUPPRESS_GEN, NULL, NULL);
     sluice_forget_key(set_key, sizeof(set_key), f->rc.key_prefix, SLUICE_FORGET_KEY_SUPPRESS, NULL, NULL);
     if (connect_redis(f) != 0) {
@@ -171,14 +232,11 @@ static int refresh(sluice_forgotten_t *f)
     freeReplyObject(g);
     if (f->loaded && strcmp(gen, f->loaded_gen) == 0)
         return 0;
-    redisReply *m = command(f, "SMEMBERS", set_key);
-    if (m == NULL || m->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(m);
+    sluice_pseudonym_set_t *set = NULL;
+    if (read_set(f, set_key, &set) != 0) {
         disconnect(f);
         return -1;
     }
-    sluice_pseudonym_set_t *set = set_from(m);
-    freeReplyObject(m);
     snap_t *s = set != NULL ? snap_new(set) : NULL;
     if (s == NULL) {
         sluice_pseudonym_set_destroy(set);
@@ -190,6 +248,7 @@ static int refresh(sluice_forgotten_t *f)
     f->loaded = 1;
     size_t n = sluice_pseudonym_set_count(set, NULL);
     publish(f, s);
+    atomic_store_explicit(&f->loaded_once, 1, memory_order_release);
     sluice_log_info("forget.list_loaded", "suppression list loaded: %zu pseudonyms (generation %s)", n, gen);
     return 0;
 }
@@ -262,8 +321,11 @@ sluice_forgotten_t *sluice_forgotten_create(const sluice_config_t *cfg, unsigned
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&f->wake, &ca);
     pthread_condattr_destroy(&ca);
-    if (cfg->redis.url == NULL || cfg->redis.host == NULL || cfg->redis.host[0] == '\0')
+    atomic_init(&f->loaded_once, 0);
+    if (cfg->redis.url == NULL || cfg->redis.host == NULL || cfg->redis.host[0] == '\0') {
+        atomic_store(&f->loaded_once, 1);
         return f; /* no Redis: nothing can be on the list */
+    }
     f->rc.port = cfg->redis.port;
     f->rc.db = cfg->redis.db;
     if ((f->rc.host = strdup(cfg->redis.host)) == NULL ||
@@ -414,6 +476,11 @@ int sluice_forgotten_match(sluice_forgotten_t *f, unsigned thread, const char *o
     if (c != NULL)
         atomic_fetch_add_explicit(&c->n, 1, memory_order_relaxed);
     return 1;
+}
+
+int sluice_forgotten_loaded(sluice_forgotten_t *f)
+{
+    return f == NULL || atomic_load_explicit(&f->loaded_once, memory_order_acquire);
 }
 
 size_t sluice_forgotten_size(sluice_forgotten_t *f)

@@ -6,7 +6,8 @@
  *
  * The event loops never wait on Redis for it: a background thread of its own reads the set
  * from Redis (identity/forget.h: `sluice:suppress`, reloaded only when `sluice:suppress:gen`
- * changed) every forget.refresh_ms with a synchronous client, builds an immutable set and
+ * changed; with SSCAN, so that a list of a million never holds Redis for long) every
+ * forget.refresh_ms with a synchronous client, builds an immutable set and
  * publishes it; a loop thread picks up a new set with one atomic load per check (and a short
  * lock only when it changed). When Redis is unreachable the last set loaded stays in force and
  * the outage is logged once (again when Redis is back). Without redis.url the list is empty.
@@ -28,11 +29,11 @@
 
 typedef struct sluice_forgotten sluice_forgotten_t;
 
-/* Loads the list once from cfg's Redis (bounded by a 2 s timeout; an unreachable Redis gives an
- * empty list and a log line) and starts the refresher for nthreads loop threads, which connects
- * with redis_password (NULL: none; copied, wiped at destroy), the username and the key prefix of
- * cfg. Returns NULL with err set when out of memory or the thread cannot start. The config is read
- * here only. */
+/* Loads the list once from cfg's Redis (bounded by a 2 s timeout per command; an unreachable
+ * Redis gives an empty list, a log line and sluice_forgotten_loaded 0 until the refresher reads
+ * it) and starts the refresher for nthreads loop threads, which connects with redis_password
+ * (NULL: none; copied, wiped at destroy), the username and the key prefix of cfg. Returns NULL
+ * with err set when out of memory or the thread cannot start. The config is read here only. */
 sluice_forgotten_t *sluice_forgotten_create(const sluice_config_t *cfg, unsigned nthreads, const char *redis_password,
                                             sluice_err_t *err);
 
@@ -55,6 +56,12 @@ int sluice_forgotten_known(sluice_forgotten_t *f, unsigned thread, const char *o
  * Identity asks it before writing a link or a claim naming the id. Loop thread `thread`. */
 int sluice_forgotten_id_known(sluice_forgotten_t *f, unsigned thread, const char *org,
                               const uint8_t key[SLUICE_PSEUDONYM_LEN], const char *id);
+
+/* 1 once the list has been read from Redis (or no Redis is configured, or f is NULL); 0 while
+ * the gateway enforces the empty list it started with because Redis has not answered yet: /readyz
+ * is then 503, so that a load balancer sends nobody's events through a gateway that would pass
+ * those of every forgotten person. Any thread. */
+int sluice_forgotten_loaded(sluice_forgotten_t *f);
 
 /* Pseudonyms on the list in force, every org's (0 for a NULL f). Any thread. */
 size_t sluice_forgotten_size(sluice_forgotten_t *f);

@@ -121,13 +121,19 @@ static void handle_ready(h2o_req_t *req, sluice_worker_t *w)
     /* Named, but not part of "ready": every gateway shares one Redis, so failing readiness for it
      * would take the whole fleet out of the load balancer (events are still accepted without it). */
     int redis = redis_up(w->gw);
-    char body[128];
-    int n = snprintf(body, sizeof(body), "{\"ready\":%s,\"config\":%s,\"kafka\":%s%s}",
-                     config && kafka ? "true" : "false", config ? "true" : "false", kafka ? "true" : "false",
+    /* Except for a gateway that has not read the suppression list even once (started while Redis
+     * was down, or still reading it): it would pass every forgotten person's events, while the
+     * gateways that loaded it keep their last list through an outage. */
+    int suppression = sluice_forgotten_loaded(w->gw->forgotten);
+    int ready = config && kafka && suppression;
+    char body[160];
+    int n = snprintf(body, sizeof(body), "{\"ready\":%s,\"config\":%s,\"kafka\":%s%s%s}", ready ? "true" : "false",
+                     config ? "true" : "false", kafka ? "true" : "false",
                      redis < 0 ? ""
                      : redis   ? ",\"redis\":true"
-                               : ",\"redis\":false");
-    send_text(req, w, SLUICE_ROUTE_READY, config && kafka ? 200 : 503, "application/json", body, (size_t)n);
+                               : ",\"redis\":false",
+                     suppression ? "" : ",\"suppression\":false");
+    send_text(req, w, SLUICE_ROUTE_READY, ready ? 200 : 503, "application/json", body, (size_t)n);
 }
 
 static size_t metrics_extra(void *ud, char *buf, size_t cap)

@@ -63,14 +63,32 @@ int sluice_th_redis_start(sluice_th_redis_t *r, int port, sluice_err_t *err)
     return sluice_th_redis_start_opts(r, port, NULL, err);
 }
 
+static int start_once(sluice_th_redis_t *r, int port, sluice_err_t *err);
+
 int sluice_th_redis_start_opts(sluice_th_redis_t *r, int port, const sluice_th_redis_opts_t *opts, sluice_err_t *err)
 {
     if (opts != NULL)
         r->opts = *opts;
     if (r->proc && sluice_th_proc_running(r->proc))
         return sluice_err_set(err, "redis is already running on port %d", r->port);
-    if (port == 0 && (port = sluice_th_free_port(err)) < 0)
-        return -1;
+    if (port != 0)
+        return start_once(r, port, err);
+    /* A free port is free when asked, not when redis-server binds it (another test on the
+     * machine may take it meanwhile), and a cluster node also binds port + 10000, which was never
+     * asked about: gateway_dedup's cluster failed with "Failed listening on port 39762
+     * (cluster)". Another free port is tried then. */
+    for (int attempt = 0;; attempt++) {
+        if ((port = sluice_th_free_port(err)) < 0)
+            return -1;
+        if (start_once(r, port, err) == 0)
+            return 0;
+        if (attempt == 4 || strstr(err->msg, "Failed listening on port") == NULL)
+            return -1;
+    }
+}
+
+static int start_once(sluice_th_redis_t *r, int port, sluice_err_t *err)
+{
     r->port = port;
     const char *bind = r->opts.bind != NULL ? r->opts.bind : "127.0.0.1";
     snprintf(r->url, sizeof(r->url), "redis://%s:%d", bind, port);

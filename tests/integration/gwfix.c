@@ -78,18 +78,29 @@ const char *gwfix_write(const char *name, const char *text)
     return path;
 }
 
-static int ready(void *arg)
+static int probe(gwfix_t *f, int any_answer)
 {
-    gwfix_t *f = arg;
     if (!sluice_th_proc_running(f->gw))
         return 1;
     http_resp_t r;
     http_opts_t o = {.timeout_ms = 1000};
     http_do(gwfix_metrics_url(f, "/readyz"), &o, f->ca, &r);
-    int ok = r.status == 200;
+    int ok = any_answer ? r.status != 0 : r.status == 200;
     http_resp_dispose(&r);
     return ok;
 }
+
+static int ready(void *arg)
+{
+    return probe(arg, 0);
+}
+
+static int answering(void *arg)
+{
+    return probe(arg, 1);
+}
+
+static void start(gwfix_t *f, const char *const *prefix, int (*until)(void *));
 
 void gwfix_start(gwfix_t *f)
 {
@@ -97,6 +108,16 @@ void gwfix_start(gwfix_t *f)
 }
 
 void gwfix_start_with(gwfix_t *f, const char *const *prefix)
+{
+    start(f, prefix, ready);
+}
+
+void gwfix_start_unready(gwfix_t *f)
+{
+    start(f, NULL, answering);
+}
+
+static void start(gwfix_t *f, const char *const *prefix, int (*until)(void *))
 {
     sluice_err_t err = {{0}};
     char bin[PATH_MAX];
@@ -113,10 +134,10 @@ void gwfix_start_with(gwfix_t *f, const char *const *prefix)
     f->gw = sluice_th_spawn("gateway", argv, &opts, &err);
     if (f->gw == NULL)
         fail_with("gateway", &err);
-    if (sluice_th_wait_until(ready, f, 20000) != 0 || !sluice_th_proc_running(f->gw)) {
+    if (sluice_th_wait_until(until, f, 20000) != 0 || !sluice_th_proc_running(f->gw)) {
         char tail[2048];
         sluice_th_log_tail(f->gw, tail, sizeof(tail));
-        print_error("gateway did not become ready: %s\n", tail);
+        print_error("gateway did not become %s: %s\n", until == ready ? "ready" : "reachable", tail);
         fail();
     }
 }

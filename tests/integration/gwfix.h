@@ -46,6 +46,10 @@ void gwfix_start(gwfix_t *f);
  * "--nofile=1024:1024", NULL}) that execs it in place (same pid). */
 void gwfix_start_with(gwfix_t *f, const char *const *prefix);
 
+/* As gwfix_start, but waits only until /readyz answers, whatever it says: for a gateway meant to
+ * stay unready (a Redis it cannot read the suppression list from). */
+void gwfix_start_unready(gwfix_t *f);
+
 /* Sends sig to the gateway and waits for it to exit; returns its wait status. */
 int gwfix_stop(gwfix_t *f, int sig);
 
