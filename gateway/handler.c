@@ -114,6 +114,15 @@ static int redis_up(const sluice_gateway_t *gw)
     return up;
 }
 
+/* 1 when one thread's Redis evicts keys at maxmemory (its tokens and signed requests fail closed). */
+static int redis_evicting(const sluice_gateway_t *gw)
+{
+    for (unsigned i = 0; i < gw->nthreads; i++)
+        if (sluice_identity_redis_evicting(atomic_load_explicit(&gw->workers[i].shown_identity, memory_order_acquire)))
+            return 1;
+    return 0;
+}
+
 static void handle_ready(h2o_req_t *req, sluice_worker_t *w)
 {
     int config = atomic_load(&w->gw->ready) && !w->stopping;
@@ -126,13 +135,15 @@ static void handle_ready(h2o_req_t *req, sluice_worker_t *w)
      * gateways that loaded it keep their last list through an outage. */
     int suppression = sluice_forgotten_loaded(w->gw->forgotten);
     int ready = config && kafka && suppression;
-    char body[160];
-    int n = snprintf(body, sizeof(body), "{\"ready\":%s,\"config\":%s,\"kafka\":%s%s%s}", ready ? "true" : "false",
+    /* Said, not unready either: an operator's setting of the shared Redis (maxmemory-policy). */
+    int evicting = redis_evicting(w->gw);
+    char body[192];
+    int n = snprintf(body, sizeof(body), "{\"ready\":%s,\"config\":%s,\"kafka\":%s%s%s%s}", ready ? "true" : "false",
                      config ? "true" : "false", kafka ? "true" : "false",
                      redis < 0 ? ""
                      : redis   ? ",\"redis\":true"
                                : ",\"redis\":false",
-                     suppression ? "" : ",\"suppression\":false");
+                     evicting ? ",\"redis_evicting\":true" : "", suppression ? "" : ",\"suppression\":false");
     send_text(req, w, SLUICE_ROUTE_READY, ready ? 200 : 503, "application/json", body, (size_t)n);
 }
 
@@ -189,6 +200,17 @@ static size_t metrics_extra(void *ud, char *buf, size_t cap)
         return 0;
     if ((size_t)n >= cap)
         return (size_t)n;
+    if (redis >= 0) {
+        int m = snprintf(buf + n, cap - (size_t)n,
+                         "# HELP sluice_redis_evicting 1 while Redis evicts keys at maxmemory (tokens and signed "
+                         "requests are refused).\n# TYPE sluice_redis_evicting gauge\nsluice_redis_evicting %d\n",
+                         redis_evicting(gw));
+        if (m < 0)
+            return (size_t)n;
+        n += m;
+        if ((size_t)n >= cap)
+            return (size_t)n;
+    }
     /* Only when this gateway serves HTTPS: alert on it minus time() (a renewal that stopped
      * working shows weeks before browsers refuse the certificate). */
     long long not_after = (long long)atomic_load(&gw->tls_not_after);

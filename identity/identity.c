@@ -48,6 +48,11 @@
 #define REPLAY_KEY "sig:"
 #define LINK_KEY   "id:"
 #define DEDUP_KEY  "dedup:"
+#define EPOCH_KEY  "epoch" /* a value that changes only when Redis loses its data (redis.h) */
+/* A signed request's key lives until X-Timestamp + 5 minutes, and X-Timestamp may be 5 minutes
+ * either side of the clock: a request whose window ends by this much after a moment may have been
+ * accepted before it. */
+#define SIG_SPAN_MS (2 * 300000 + 1000)
 /* A spent token's key outlives the last millisecond the token could be accepted by this much. */
 #define XD_KEY_MARGIN_MS 1000
 /* How many (org, host) pairs a refused token is tried against to explain why it was refused. */
@@ -79,6 +84,15 @@ sluice_identity_thread_t *sluice_identity_thread_create(const sluice_config_t *c
         }
         t->redis_configured = 1;
         sluice_redis_publish_up(t->redis, &t->redis_up);
+        sluice_redis_publish_evicting(t->redis, &t->redis_evicting);
+        char marker[SLUICE_IDENTITY_PREFIX_MAX + sizeof(EPOCH_KEY)];
+        snprintf(marker, sizeof(marker), "%s" EPOCH_KEY, t->prefix);
+        if (sluice_redis_watch_data(t->redis, marker) != 0) {
+            sluice_redis_destroy(t->redis);
+            sluice_err_set(err, "out of memory");
+            free(t);
+            return NULL;
+        }
     }
     return t;
 }
@@ -132,10 +146,31 @@ int sluice_identity_redis_up(const sluice_identity_thread_t *t)
     return atomic_load_explicit(&t->redis_up, memory_order_acquire);
 }
 
+int sluice_identity_redis_evicting(const sluice_identity_thread_t *t)
+{
+    return t != NULL && t->redis_configured && atomic_load_explicit(&t->redis_evicting, memory_order_acquire);
+}
+
 static void count_error(sluice_identity_thread_t *t)
 {
     atomic_store_explicit(&t->redis_errors, atomic_load_explicit(&t->redis_errors, memory_order_relaxed) + 1,
                           memory_order_relaxed);
+}
+
+/* 1 when Redis lost its data (redis.h, sluice_redis_data_lost_ms) at a time when a key written
+ * from from_ms on could already have been there: a token issued, or a signed request that could be
+ * accepted, before the loss may have been spent then, and its key is gone. Such a token or request
+ * fails closed, as when Redis is down; those made after the loss are checked as usual. */
+static int lost_since(const sluice_identity_thread_t *t, int64_t from_ms)
+{
+    int64_t lost = sluice_redis_data_lost_ms(t->redis);
+    return lost > 0 && from_ms <= lost + XD_KEY_MARGIN_MS;
+}
+
+/* When the token of job was issued, for lost_since. */
+static int64_t token_issued_ms(const sluice_identity_job_t *job)
+{
+    return ((int64_t)job->claims.exp - (int64_t)job->org->identity.xd_token_ttl_s) * 1000;
 }
 
 /* 1 (and counted) when a command failed: no answer, or an error reply. Redis out of memory
@@ -602,7 +637,17 @@ static void unspend_token(sluice_identity_thread_t *t, const char *jti, const ch
 static void on_redeemed(void *ud, sluice_redis_status_t status, const redisReply *reply)
 {
     sluice_identity_job_t *job = ud;
-    if (status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_STATUS) {
+    if (status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_STATUS && sluice_redis_evicting(job->t->redis)) {
+        /* A server that evicts (its policy read just before this reply, on a new connection) may
+         * drop the key at any time: not spent after all, and not redeemed. */
+        job->token_outcome = SLUICE_TOKEN_REDIS_UNAVAILABLE;
+        unspend_token(job->t, job->claims.jti, job->xd_mark);
+    } else if (status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_STATUS &&
+               lost_since(job->t, token_issued_ms(job))) {
+        /* Redis lost its data (noticed on this new connection just before this reply): the key
+         * was new, but the token may have been spent before. Spent from now on, not redeemed. */
+        job->token_outcome = SLUICE_TOKEN_REDIS_UNAVAILABLE;
+    } else if (status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_STATUS) {
         job->token_outcome = SLUICE_TOKEN_REDEEMED;
     } else if (status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_NIL) {
         job->token_outcome = SLUICE_TOKEN_REPLAYED;
@@ -676,7 +721,10 @@ static void start_redeem(sluice_identity_job_t *job)
         return;
     }
     job->token_outcome = SLUICE_TOKEN_REDIS_UNAVAILABLE;
-    if (job->t->redis == NULL)
+    /* Single use rests on the jti's key staying until the token's end: a Redis that evicts keys
+     * at maxmemory cannot promise that, and one that lost its data since the token was issued may
+     * have lost its key already, so the token fails closed, as when Redis is down. */
+    if (job->t->redis == NULL || sluice_redis_evicting(job->t->redis) || lost_since(job->t, token_issued_ms(job)))
         return;
     /* The key outlives the token: the expiry check compares whole seconds (the token is accepted
      * through the last millisecond of second exp + skew, and up to hold_s later by an event that
@@ -898,7 +946,14 @@ static void on_replay_state(void *ud, sluice_redis_status_t status, const redisR
 static void on_replay_checked(void *ud, sluice_redis_status_t status, const redisReply *reply)
 {
     sluice_identity_job_t *job = ud;
-    if (status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_STATUS) {
+    if (status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_STATUS &&
+        (sluice_redis_evicting(job->t->redis) || lost_since(job->t, job->replay_until_ms - SIG_SPAN_MS))) {
+        /* Written, but to a server that may evict it, or that lost the keys of requests accepted
+         * before (either read just before this reply, on a new connection): taken back, so that
+         * the client's retry is not taken for a request still in flight. */
+        job->replay = SLUICE_REPLAY_UNKNOWN;
+        forget_replay_key(job->t, job->replay_key);
+    } else if (status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_STATUS) {
         job->replay = SLUICE_REPLAY_FIRST;
     } else if (status == SLUICE_REDIS_OK && reply->type == REDIS_REPLY_NIL) {
         /* Seen: accepted, or still in flight? The key's value says. */
@@ -937,6 +992,11 @@ static void start_replay_check(sluice_identity_job_t *job)
     if (job->t->redis == NULL)
         return;
     job->replay = SLUICE_REPLAY_UNKNOWN;
+    /* A Redis that evicts keys at maxmemory could drop the signature's key within its window, and
+     * one that lost its data may have lost it already: either would accept the same bytes again.
+     * 503 replay_check_unavailable, as when Redis is down. */
+    if (sluice_redis_evicting(job->t->redis) || lost_since(job->t, job->replay_until_ms - SIG_SPAN_MS))
+        return;
     int64_t px = job->replay_until_ms - job->now_ms + 1000;
     char key[SLUICE_IDENTITY_PREFIX_MAX + sizeof(REPLAY_KEY) + SLUICE_IDENTITY_REPLAY_KEY_MAX], pxs[24];
     int klen = snprintf(key, sizeof(key), "%s" REPLAY_KEY "%s", job->t->prefix, job->replay_key);

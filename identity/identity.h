@@ -72,6 +72,8 @@ typedef struct sluice_identity_thread {
      * here because other threads' scrapes read it after sluice_identity_thread_close freed the
      * client. */
     _Atomic int redis_up;
+    /* 1 while this thread's Redis evicts keys at maxmemory (sluice_redis_publish_evicting). */
+    _Atomic int redis_evicting;
     int redis_configured;      /* set at create, read-only after: t->redis itself goes NULL at close */
     int64_t refusal_logged_ms; /* when an error reply of Redis was last logged (monotonic) */
 } sluice_identity_thread_t;
@@ -100,6 +102,11 @@ uint64_t sluice_identity_redis_errors(const sluice_identity_thread_t *t);
 /* 1 while this thread's Redis connection answers, 0 while it does not (down, stalled, closed),
  * -1 when no Redis is configured (or t is NULL). Any thread. */
 int sluice_identity_redis_up(const sluice_identity_thread_t *t);
+
+/* 1 while t's Redis evicts keys at maxmemory (any maxmemory-policy but noeviction): cross-domain
+ * tokens and signed requests then fail closed. 0 otherwise, or when no Redis is configured. Any
+ * thread; t may be NULL. */
+int sluice_identity_redis_evicting(const sluice_identity_thread_t *t);
 
 /* What a request brings, gathered by the gateway. Every iovec may be {NULL, 0}; they need to
  * stay valid only during sluice_identity_begin. */

@@ -16,6 +16,19 @@
  * primary on a failover, and an address fixed at start kept every write going to the demoted
  * server (-READONLY) until a restart.
  *
+ * The eviction policy: right after the handshake, and every POLICY_EVERY probes, the client asks
+ * INFO memory whether the server evicts keys at maxmemory (any maxmemory-policy but noeviction,
+ * with a maxmemory set). The keys that make a cross-domain token and a signed request single-use
+ * would go under memory pressure, so identity.c refuses both while the answer is yes. Replies
+ * come in order: a command sent after the INFO of a new connection is answered after it, so its
+ * callback already knows the new server's policy (a failover can land on a primary configured
+ * otherwise).
+ *
+ * Lost data: with a marker key (sluice_redis_watch_data), the same round writes it once (SET NX,
+ * a random value) and reads it back. A value other than the one this client read before means
+ * Redis lost its data in between (a restart without persistence, a flush): a reconnect's round
+ * runs before any request's command, so no reply on the new connection is read before it.
+ *
  * The handshake (AUTH, SELECT) is queued right after connect; the client becomes usable when
  * every handshake reply is OK. A refused AUTH (wrong password, disabled user) is logged once with
  * Redis's reason, never the password, and the connection is retried with the usual backoff.
@@ -32,13 +45,16 @@
 #include <hiredis/async.h>
 
 #include "common/log.h"
+#include "common/time.h"
 #include "crypto/ct.h"
+#include "crypto/random.h"
 #include "identity/redis_sync.h"
 
 #define RECONNECT_MS         500
 #define STUCK_AFTER_TIMEOUTS 3
 #define RESOLVE_WAIT_MS      2000 /* a lookup slower than this: connect to the last address meanwhile */
 #define PROBE_MS             1000 /* a PING this often, so that a stalled Redis shows without traffic */
+#define POLICY_EVERY         5    /* INFO memory every this many probes: a CONFIG SET shows within seconds */
 
 struct sluice_redis {
     h2o_loop_t *loop;
@@ -74,6 +90,18 @@ struct sluice_redis {
     h2o_timeout_entry_t probe_entry;
     int probing;  /* a PING is waiting for its answer or its deadline */
     int answered; /* this connection has answered a command: a stopped Redis still accepts TCP */
+    /* The server's eviction policy (INFO memory): evicting is 1 while it may evict keys. */
+    int evicting;
+    int policy_asked;  /* an INFO is waiting for its answer */
+    int policy_warned; /* INFO refused (an ACL user without +info): said once */
+    unsigned probes;   /* PINGs since the last INFO */
+    char policy[32];   /* maxmemory-policy as last read, for the log */
+    _Atomic int *evict_flag;
+    /* Lost data (sluice_redis_watch_data): the marker key, the value this client last read from
+     * it, and when (wall clock) a change of that value was noticed. */
+    char *marker;
+    char epoch[40];
+    int64_t lost_at_ms;
 };
 
 typedef struct cmd {
@@ -82,6 +110,7 @@ typedef struct cmd {
     void *ud;
     h2o_timeout_entry_t timeout;
     int done;
+    int quiet; /* the policy and epoch round: its timeouts do not count towards a stuck connection */
 } cmd_t;
 
 /* ------------------------------------------------------------------ adapter */
@@ -209,6 +238,7 @@ static void publish_up(sluice_redis_t *r)
 
 static void probe(sluice_redis_t *r);
 static void on_probe_timer(h2o_timeout_entry_t *entry);
+static void ask_policy(sluice_redis_t *r);
 
 static void ready(sluice_redis_t *r)
 {
@@ -219,6 +249,10 @@ static void ready(sluice_redis_t *r)
     r->readonly_warned = 0;
     sluice_log_info("redis.up", "connected to %s:%u%s", r->host, r->port,
                     r->password != NULL ? " (authenticated)" : "");
+    /* Before any request's command on this connection, so that each one's reply comes after the
+     * policy of this server is known. */
+    r->policy_asked = 0;
+    ask_policy(r);
     /* Up once this connection answers: the kernel completes the connect of a SIGSTOPped Redis
      * (without AUTH or SELECT, nothing else has been asked of it yet). */
     probe(r);
@@ -460,6 +494,8 @@ static void on_cmd_timeout(h2o_timeout_entry_t *entry)
     sluice_redis_t *r = c->r;
     c->done = 1; /* freed by on_reply when hiredis lets go of it */
     c->cb(c->ud, SLUICE_REDIS_TIMEOUT, NULL);
+    if (c->quiet) /* three commands sent at once would otherwise end the connection after one stall */
+        return;
     ++r->consecutive_timeouts;
     publish_up(r);
     if (r->consecutive_timeouts >= STUCK_AFTER_TIMEOUTS && r->ac != NULL) {
@@ -472,8 +508,8 @@ static void on_cmd_timeout(h2o_timeout_entry_t *entry)
     }
 }
 
-int sluice_redis_command(sluice_redis_t *r, sluice_redis_cb cb, void *ud, int argc, const char **argv,
-                         const size_t *argvlen)
+static int send_command(sluice_redis_t *r, sluice_redis_cb cb, void *ud, int argc, const char **argv,
+                        const size_t *argvlen, int quiet)
 {
     if (r == NULL || !r->connected || r->ac == NULL)
         return -1;
@@ -484,12 +520,19 @@ int sluice_redis_command(sluice_redis_t *r, sluice_redis_cb cb, void *ud, int ar
     c->cb = cb;
     c->ud = ud;
     c->timeout.cb = on_cmd_timeout;
+    c->quiet = quiet;
     if (redisAsyncCommandArgv(r->ac, on_reply, c, argc, argv, argvlen) != REDIS_OK) {
         free(c);
         return -1;
     }
     h2o_timeout_link(r->loop, &r->cmd_timeout, &c->timeout);
     return 0;
+}
+
+int sluice_redis_command(sluice_redis_t *r, sluice_redis_cb cb, void *ud, int argc, const char **argv,
+                         const size_t *argvlen)
+{
+    return send_command(r, cb, ud, argc, argv, argvlen, 0);
 }
 
 int sluice_redis_connected(const sluice_redis_t *r)
@@ -515,10 +558,156 @@ static void probe(sluice_redis_t *r)
         r->probing = 1;
 }
 
+/* 1 when the INFO memory text says the server evicts keys at maxmemory: a maxmemory set and a
+ * maxmemory-policy other than noeviction (maxmemory 0 never evicts, whatever the policy). The
+ * policy's name goes into policy. -1 when the text has neither field. */
+int sluice_redis_info_evicts(const char *info, size_t len, char *policy, size_t cap)
+{
+    static const char mm[] = "\nmaxmemory:", pol[] = "\nmaxmemory_policy:";
+    const char *a = memmem(info, len, mm, sizeof(mm) - 1), *b = memmem(info, len, pol, sizeof(pol) - 1);
+    if (a == NULL || b == NULL || cap == 0)
+        return -1;
+    a += sizeof(mm) - 1;
+    b += sizeof(pol) - 1;
+    size_t n = strcspn(b, "\r\n");
+    if (b + n > info + len)
+        n = (size_t)(info + len - b);
+    snprintf(policy, cap, "%.*s", (int)n, b);
+    int limited = *a >= '1' && *a <= '9';
+    return limited && strcmp(policy, "noeviction") != 0;
+}
+
+static void publish_evicting(sluice_redis_t *r)
+{
+    if (r->evict_flag != NULL)
+        atomic_store_explicit(r->evict_flag, r->evicting, memory_order_release);
+}
+
+static void on_policy(void *ud, sluice_redis_status_t status, const redisReply *reply)
+{
+    sluice_redis_t *r = ud;
+    r->policy_asked = 0;
+    if (status != SLUICE_REDIS_OK)
+        return; /* no answer: asked again with the next connection or the next round */
+    if (reply->type == REDIS_REPLY_ERROR) {
+        /* An ACL user without +info, or INFO renamed away: the policy cannot be told. Said once;
+         * what the server evicts is then the operator's to check (docs/deploy.md). */
+        if (!r->policy_warned)
+            sluice_log_warn("redis.policy_unknown",
+                            "%s:%u refused INFO memory (%.*s): cannot tell whether it evicts keys at maxmemory; "
+                            "allow +info to the gateway's user (docs/identity.md)",
+                            r->host, r->port, (int)sluice_redis_sync_reason_len(reply->str, reply->len), reply->str);
+        r->policy_warned = 1;
+        return;
+    }
+    if (reply->type != REDIS_REPLY_STRING)
+        return;
+    char policy[sizeof(r->policy)];
+    int evicts = sluice_redis_info_evicts(reply->str, reply->len, policy, sizeof(policy));
+    if (evicts < 0)
+        return;
+    if (evicts && (!r->evicting || strcmp(policy, r->policy) != 0))
+        sluice_log_error("redis.eviction",
+                         "%s:%u evicts keys at maxmemory (maxmemory-policy %s): a spent cross-domain token's or an "
+                         "accepted signed request's key could be evicted and the same token or request accepted "
+                         "again, and under allkeys-* the suppression list could go; until maxmemory-policy is "
+                         "noeviction, tokens are refused (redis_unavailable) and signed requests answered 503 "
+                         "replay_check_unavailable (docs/deploy.md)",
+                         r->host, r->port, policy);
+    else if (!evicts && r->evicting)
+        sluice_log_info("redis.eviction",
+                        "%s:%u no longer evicts keys (maxmemory-policy %s): tokens and signed "
+                        "requests are accepted again",
+                        r->host, r->port, policy);
+    memcpy(r->policy, policy, sizeof(r->policy));
+    r->evicting = evicts;
+    publish_evicting(r);
+}
+
+static void on_epoch_set(void *ud, sluice_redis_status_t status, const redisReply *reply)
+{
+    (void)ud;
+    (void)status;
+    (void)reply; /* OK (made now) or nil (there already): the GET after it says which value holds */
+}
+
+static void on_epoch(void *ud, sluice_redis_status_t status, const redisReply *reply)
+{
+    sluice_redis_t *r = ud;
+    if (status != SLUICE_REDIS_OK || reply->type != REDIS_REPLY_STRING || reply->len >= sizeof(r->epoch))
+        return;
+    if (r->epoch[0] != '\0' && (strlen(r->epoch) != reply->len || memcmp(r->epoch, reply->str, reply->len) != 0)) {
+        r->lost_at_ms = sluice_now_ms();
+        sluice_log_error("redis.data_lost",
+                         "%s:%u lost its data (restarted without persistence, flushed, or a replica promoted "
+                         "without it): the keys of spent tokens and accepted signed requests are gone, so tokens "
+                         "issued and signed requests timestamped before now could be used again; they are refused "
+                         "until they can no longer be valid (docs/deploy.md)",
+                         r->host, r->port);
+    }
+    memcpy(r->epoch, reply->str, reply->len);
+    r->epoch[reply->len] = '\0';
+}
+
+/* SET <marker> <new random value> NX, then GET <marker>: the value stays the same for as long as
+ * Redis keeps its data. A Redis that lost it takes the value of the first client to ask again, a
+ * new one, and every other client reading it sees the change. */
+static void ask_epoch(sluice_redis_t *r)
+{
+    if (r->marker == NULL || !r->connected)
+        return;
+    uint64_t rnd[2] = {0, 0};
+    if (sluice_random_bytes(rnd, sizeof(rnd)) != 0)
+        return;
+    char value[33];
+    snprintf(value, sizeof(value), "%016llx%016llx", (unsigned long long)rnd[0], (unsigned long long)rnd[1]);
+    const char *set[4] = {"SET", r->marker, value, "NX"};
+    const char *get[2] = {"GET", r->marker};
+    if (send_command(r, on_epoch_set, r, 4, set, NULL, 1) == 0)
+        send_command(r, on_epoch, r, 2, get, NULL, 1);
+}
+
+static void ask_policy(sluice_redis_t *r)
+{
+    static const char *argv[2] = {"INFO", "memory"};
+    r->probes = 0;
+    if (!r->policy_asked && r->connected && send_command(r, on_policy, r, 2, argv, NULL, 1) == 0)
+        r->policy_asked = 1;
+    ask_epoch(r);
+}
+
+int sluice_redis_watch_data(sluice_redis_t *r, const char *marker)
+{
+    if (r == NULL || marker == NULL || (r->marker = strdup(marker)) == NULL)
+        return -1;
+    ask_epoch(r); /* connected already: the next probe round would be seconds away */
+    return 0;
+}
+
+int64_t sluice_redis_data_lost_ms(const sluice_redis_t *r)
+{
+    return r != NULL ? r->lost_at_ms : 0;
+}
+
+int sluice_redis_evicting(const sluice_redis_t *r)
+{
+    return r != NULL && r->evicting;
+}
+
+void sluice_redis_publish_evicting(sluice_redis_t *r, _Atomic int *flag)
+{
+    if (r == NULL)
+        return;
+    r->evict_flag = flag;
+    publish_evicting(r);
+}
+
 static void on_probe_timer(h2o_timeout_entry_t *entry)
 {
     sluice_redis_t *r = H2O_STRUCT_FROM_MEMBER(sluice_redis_t, probe_entry, entry);
     probe(r);
+    if (++r->probes >= POLICY_EVERY)
+        ask_policy(r);
     if (!r->closing)
         h2o_timeout_link(r->loop, &r->probe_timeout, &r->probe_entry);
 }
@@ -539,6 +728,8 @@ void sluice_redis_destroy(sluice_redis_t *r)
         return;
     r->closing = 1;
     publish_up(r);
+    r->evicting = 0;
+    publish_evicting(r);
     if (h2o_timeout_is_linked(&r->reconnect_entry))
         h2o_timeout_unlink(&r->reconnect_entry);
     if (h2o_timeout_is_linked(&r->probe_entry))
@@ -561,5 +752,6 @@ void sluice_redis_destroy(sluice_redis_t *r)
             freeaddrinfo(r->gai.ar_result);
     }
     free_secrets(r);
+    free(r->marker);
     free(r);
 }

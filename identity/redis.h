@@ -6,7 +6,8 @@
  *
  * Each connection first authenticates (AUTH [user] password, when a password is given) and
  * selects its database; only then does the client count as connected. The commands sluice
- * sends are AUTH, SELECT, SET, EXISTS, HMGET, HSET, EXPIRE, DEL and PING (sluice_redis_publish_up), so an ACL user
+ * sends are AUTH, SELECT, SET, EXISTS, HMGET, HSET, EXPIRE, DEL, PING (sluice_redis_publish_up) and INFO memory
+ * (sluice_redis_evicting), so an ACL user
  * allowed just those (on the deployment's key prefix) is enough (docs/identity.md, "Redis").
  *
  * One client per event-loop thread; every function must be called on that loop's thread.
@@ -52,6 +53,30 @@ int sluice_redis_connected(const sluice_redis_t *r);
  * threads read *flag (atomically) instead of r, which the loop thread may free: *flag must
  * outlive r. sluice_redis_destroy stores 0. */
 void sluice_redis_publish_up(sluice_redis_t *r, _Atomic int *flag);
+
+/* 1 while the server evicts keys at maxmemory (INFO memory: a maxmemory set and a
+ * maxmemory-policy other than noeviction), read at each connection before any other command and
+ * every few seconds after. 0 when it does not, or cannot be told (INFO refused, not answered
+ * yet). The callback of a command sent after a new connection's INFO runs after its answer. */
+int sluice_redis_evicting(const sluice_redis_t *r);
+
+/* Has r store sluice_redis_evicting in *flag whenever it changes, for other threads (as
+ * sluice_redis_publish_up). */
+void sluice_redis_publish_evicting(sluice_redis_t *r, _Atomic int *flag);
+
+/* The INFO memory text info[0..len): 1 when it says the server evicts (maxmemory not 0, policy
+ * not noeviction), 0 when it does not, -1 when it has neither field. The policy's name goes into
+ * policy (cap bytes). Pure. */
+int sluice_redis_info_evicts(const char *info, size_t len, char *policy, size_t cap);
+
+/* Has r watch marker (a key of the deployment, copied): written with a random value when it is not
+ * there (SET NX) and read back at each connection, before any other command, and every few
+ * seconds; a value other than the last one read means Redis lost its data. 0, or -1 (out of
+ * memory). */
+int sluice_redis_watch_data(sluice_redis_t *r, const char *marker);
+
+/* When (wall clock, ms) r last noticed that Redis lost its data; 0 never. */
+int64_t sluice_redis_data_lost_ms(const sluice_redis_t *r);
 
 /* Closes the connection; pending callbacks get UNAVAILABLE before this returns. NULL allowed. */
 void sluice_redis_destroy(sluice_redis_t *r);

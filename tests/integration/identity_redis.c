@@ -44,7 +44,7 @@
 /* The ACL user of docs/identity.md: sluice's commands, sluice's keys, nothing else. */
 /* clang-format off */
 static const char *const acl[] = {"--user", GW_USER, "on", ">" GW_PW, "resetkeys", "~" PREFIX "*", "resetchannels",
-                                  "-@all", "+set", "+exists", "+hmget", "+hset", "+hsetnx", "+hincrby", "+expire", "+del", "+get", "+smembers", "+select", "+ping", NULL};
+                                  "-@all", "+set", "+exists", "+hmget", "+hset", "+hsetnx", "+hincrby", "+expire", "+del", "+get", "+smembers", "+select", "+ping", "+info", "+eval", NULL};
 /* clang-format on */
 
 static gwfix_t F;
@@ -473,6 +473,205 @@ static void replay_at_the_edges_of_exp(void **state)
     sluice_identity_thread_destroy(t);
 }
 
+/* used_memory of the Redis at port, from INFO memory. */
+static long long used_memory(int port)
+{
+    redisReply *r = admin(port, "INFO memory");
+    assert_int_equal(r->type, REDIS_REPLY_STRING);
+    const char *at = strstr(r->str, "used_memory:");
+    assert_non_null(at);
+    long long v = atoll(at + strlen("used_memory:"));
+    freeReplyObject(r);
+    return v;
+}
+
+/* Spent tokens' and accepted signatures' keys still in database 2. */
+static long long guard_keys(int port)
+{
+    redisReply *r = admin(port, "KEYS %s", PREFIX "xd:*");
+    long long n = r->type == REDIS_REPLY_ARRAY ? (long long)r->elements : -1;
+    freeReplyObject(r);
+    return n + admin_int(port, "EXISTS %s", PREFIX "sig:acme:backend:evict");
+}
+
+/* A Redis that evicts at maxmemory (allkeys-lru here; volatile-lru, the default of ElastiCache's
+ * parameter groups, evicts these keys as well: they all have a TTL) drops the keys that make a
+ * cross-domain token and a signed request single-use as soon as memory runs short. The gateway
+ * redeemed the token and accepted the signature, Redis evicted them under other keys' pressure,
+ * and the same token and the same signed bytes were accepted a second time. A gateway whose
+ * Redis may evict these keys cannot promise single use: it refuses both (fail closed, as under
+ * noeviction at maxmemory) until the policy is noeviction, which it notices without a restart. */
+static void evicting_redis_never_accepts_twice(void **state)
+{
+    (void)state;
+    freeReplyObject(admin(RA.port, "CONFIG SET maxmemory-policy allkeys-lru"));
+    long long headroom = used_memory(RA.port) + 4 * 1024 * 1024;
+    char limit[32];
+    snprintf(limit, sizeof(limit), "%lld", headroom);
+    freeReplyObject(admin(RA.port, "CONFIG SET maxmemory %s", limit));
+
+    sluice_identity_thread_t *t = thread_on(RA.port, GW_PW);
+    assert_true(spin(connected, t, 5000));
+    int64_t now = now_ms();
+    char tok[SLUICE_TOKEN_TEXT_MAX + 1];
+    sluice_err_t err;
+    assert_true(sluice_token_seal(tokens, "acme", checkout, "visitor-evict", now / 1000, 60, tok, sizeof(tok), &err) >
+                0);
+    const char *rk = "acme:backend:evict";
+    const char *signed_body = "{\"type\":\"track\",\"event\":\"S\",\"userId\":\"u-evict\"}";
+    int token[2];
+    int sig[2];
+    for (int round = 0; round < 2; round++) {
+        token[round] = present(t, tok, now);
+        sluice_identity_job_t job;
+        json_t *evs = run_job(t, &job, SHOP, NULL, signed_body, now, rk);
+        sig[round] = job.replay;
+        if (job.replay == SLUICE_REPLAY_FIRST)
+            sluice_identity_confirm_replay(t, &job); /* accepted: Kafka took it */
+        finish_job(&job, evs);
+        spin(never, NULL, 200);
+        if (round == 1)
+            break;
+        /* Other keys (other orgs' dedup keys, links, anything sharing the server) fill Redis. */
+        static char filler[100 * 1024];
+        memset(filler, 'x', sizeof(filler) - 1);
+        for (int i = 0; i < 400 && guard_keys(RA.port) > 0; i++) {
+            char k[32];
+            snprintf(k, sizeof(k), "filler:%d", i);
+            redisReply *r = admin(RA.port, "SET %s %s", k, filler);
+            freeReplyObject(r);
+        }
+        long long evicted = guard_keys(RA.port);
+        fprintf(stderr, "after filling Redis: %lld single-use keys left\n", evicted);
+    }
+    fprintf(stderr, "token: %s then %s; signed request: %d then %d (%d: accepted)\n",
+            sluice_token_outcome_name(token[0]), sluice_token_outcome_name(token[1]), sig[0], sig[1],
+            SLUICE_REPLAY_FIRST);
+    /* Never twice. */
+    assert_false(token[0] == SLUICE_TOKEN_REDEEMED && token[1] == SLUICE_TOKEN_REDEEMED);
+    assert_false(sig[0] == SLUICE_REPLAY_FIRST && sig[1] == SLUICE_REPLAY_FIRST);
+    /* Refused as Redis being unable to vouch: the signed request's client retries (503), the token
+     * leaves the visitor under its local id. */
+    assert_int_equal(token[0], SLUICE_TOKEN_REDIS_UNAVAILABLE);
+    assert_int_equal(sig[0], SLUICE_REPLAY_UNKNOWN);
+    assert_int_equal(sluice_identity_redis_evicting(t), 1);
+
+    /* The operator sets noeviction: within seconds tokens redeem again, with no restart. */
+    freeReplyObject(admin(RA.port, "FLUSHDB"));
+    freeReplyObject(admin(RA.port, "CONFIG SET maxmemory-policy noeviction"));
+    int outcome = -1;
+    for (int i = 0; i < 30 && outcome != SLUICE_TOKEN_REDEEMED; i++) {
+        spin(never, NULL, 500);
+        char fresh[SLUICE_TOKEN_TEXT_MAX + 1];
+        now = now_ms();
+        assert_true(sluice_token_seal(tokens, "acme", checkout, "visitor-evict", now / 1000, 60, fresh, sizeof(fresh),
+                                      &err) > 0);
+        outcome = present(t, fresh, now);
+    }
+    assert_int_equal(outcome, SLUICE_TOKEN_REDEEMED);
+    assert_int_equal(sluice_identity_redis_evicting(t), 0);
+    freeReplyObject(admin(RA.port, "CONFIG SET maxmemory 0"));
+    sluice_identity_thread_destroy(t);
+}
+
+static int reconnected_after_kill(void *arg)
+{
+    sluice_identity_thread_t *t = arg;
+    return sluice_redis_data_lost_ms(t->redis) > 0;
+}
+
+/* Redis restarted without persistence (or flushed; or a replica promoted before it had the keys)
+ * comes back empty: the keys of spent tokens and accepted signed requests are gone, and the same
+ * token and the same signed bytes were accepted a second time, within their windows, with nothing
+ * said anywhere. Now each connection reads the deployment's epoch key before any other command: a
+ * new value means the data is gone, and tokens issued and signed requests timestamped before then
+ * fail closed until they could no longer be valid; later ones work as usual. Shown with a FLUSHALL
+ * and the connections killed, which is what the gateway sees of a restart. */
+static void lost_data_never_accepts_twice(void **state)
+{
+    (void)state;
+    org.identity.xd_token_ttl_s = 60; /* what the tokens below are sealed with, as /xd would */
+    sluice_identity_thread_t *t = thread_on(RA.port, GW_PW);
+    assert_true(spin(connected, t, 5000));
+    spin(never, NULL, 200);
+    int64_t now = now_ms();
+    char tok[SLUICE_TOKEN_TEXT_MAX + 1];
+    sluice_err_t err;
+    assert_true(sluice_token_seal(tokens, "acme", checkout, "visitor-lost", now / 1000, 60, tok, sizeof(tok), &err) >
+                0);
+    const char *rk = "acme:backend:lost";
+    const char *signed_body = "{\"type\":\"track\",\"event\":\"S\",\"userId\":\"u-lost\"}";
+    int token[2], sig[2];
+    for (int round = 0; round < 2; round++) {
+        token[round] = present(t, tok, now);
+        sluice_identity_job_t job;
+        json_t *evs = run_job(t, &job, SHOP, NULL, signed_body, now, rk);
+        sig[round] = job.replay;
+        if (job.replay == SLUICE_REPLAY_FIRST)
+            sluice_identity_confirm_replay(t, &job);
+        finish_job(&job, evs);
+        spin(never, NULL, 200);
+        if (round == 1)
+            break;
+        /* The restart: the data gone, every connection dropped. */
+        freeReplyObject(admin(RA.port, "FLUSHALL"));
+        freeReplyObject(admin(RA.port, "CLIENT KILL TYPE normal SKIPME yes"));
+        spin(never, NULL, 100);
+        assert_true(spin(connected, t, 5000));
+        spin(reconnected_after_kill, t, 2000); /* the new connection's first round */
+    }
+    fprintf(stderr, "token: %s then %s; signed request: %d then %d (%d: accepted)\n",
+            sluice_token_outcome_name(token[0]), sluice_token_outcome_name(token[1]), sig[0], sig[1],
+            SLUICE_REPLAY_FIRST);
+    assert_int_equal(token[0], SLUICE_TOKEN_REDEEMED);
+    assert_int_equal(sig[0], SLUICE_REPLAY_FIRST);
+    assert_int_not_equal(token[1], SLUICE_TOKEN_REDEEMED);
+    assert_int_not_equal(sig[1], SLUICE_REPLAY_FIRST);
+
+    /* A token issued after the loss redeems, a request signed 5 minutes after it is accepted. */
+    spin(never, NULL, 1100 + (int)(1000 - now_ms() % 1000));
+    now = now_ms();
+    assert_true(sluice_token_seal(tokens, "acme", checkout, "visitor-lost", now / 1000, 60, tok, sizeof(tok), &err) >
+                0);
+    assert_int_equal(present(t, tok, now), SLUICE_TOKEN_REDEEMED);
+    sluice_identity_job_t job;
+    json_t *evs = run_job(t, &job, SHOP, NULL, signed_body, now + 302000, "acme:backend:lost-later");
+    assert_int_equal(job.replay, SLUICE_REPLAY_FIRST);
+    finish_job(&job, evs);
+    sluice_identity_thread_destroy(t);
+    org.identity.xd_token_ttl_s = 1;
+}
+
+/* A redemption whose SET NX timed out (Redis stalled) takes its key back with a script once Redis
+ * resumes (identity.c, unspend_token), so the visitor's retry with the same token is redeemed, not
+ * refused as replayed. As the ACL user of docs/identity.md, which had no +eval, the script was
+ * refused (-NOPERM), the key stayed, and the retry was refused: the visitor split in two. */
+static void timed_out_token_taken_back_as_the_acl_user(void **state)
+{
+    (void)state;
+    org.identity.xd_token_ttl_s = 60;
+    sluice_identity_thread_t *t = thread_on(RA.port, GW_PW);
+    assert_true(spin(connected, t, 5000));
+    int64_t now = now_ms();
+    char tok[SLUICE_TOKEN_TEXT_MAX + 1];
+    sluice_err_t err;
+    assert_true(sluice_token_seal(tokens, "acme", checkout, "visitor-stall", now / 1000, 60, tok, sizeof(tok), &err) >
+                0);
+    assert_int_equal(sluice_th_proc_signal(RA.proc, SIGSTOP, &err), 0);
+    int first = present(t, tok, now);
+    assert_int_equal(sluice_th_proc_signal(RA.proc, SIGCONT, &err), 0);
+    assert_int_equal(first, SLUICE_TOKEN_REDIS_TIMEOUT);
+    uint64_t errors = sluice_identity_redis_errors(t);
+    assert_true(spin(connected, t, 5000));
+    spin(never, NULL, 500); /* the SET, then the script behind it */
+    int retry = present(t, tok, now_ms());
+    fprintf(stderr, "the same token after the stall: %s\n", sluice_token_outcome_name(retry));
+    assert_int_equal(retry, SLUICE_TOKEN_REDEEMED);
+    assert_int_equal(sluice_identity_redis_errors(t), errors); /* nothing refused */
+    sluice_identity_thread_destroy(t);
+    org.identity.xd_token_ttl_s = 1;
+}
+
 /* The same through stunnel to a Redis that speaks only TLS. */
 static void tls_redis_through_stunnel(void **state)
 {
@@ -614,12 +813,76 @@ static void gateway_through_stunnel(void **state)
     assert_true(file_has(sluice_th_proc_log(F.gw), "(authenticated)"));
 }
 
+/* /readyz's body. */
+static long readyz(http_resp_t *r)
+{
+    http_opts_t o = {.timeout_ms = 2000};
+    http_do(gwfix_metrics_url(&F, "/readyz"), &o, F.ca, r);
+    return r->status;
+}
+
+/* The gateway of gateway_through_stunnel, still running, when its Redis switches to volatile-lru
+ * (the default of ElastiCache's parameter groups) with a maxmemory: nothing in the gateway said
+ * so, and a signed request was accepted whose key Redis could evict within the request's window.
+ * Now each thread notices within seconds: the log, /readyz and a gauge say so, signed requests
+ * are answered 503 replay_check_unavailable (the client retries), and once the policy is
+ * noeviction again the same bytes are accepted (the refused attempt left no key behind). */
+static void gateway_says_redis_evicts(void **state)
+{
+    (void)state;
+    assert_non_null(F.gw);
+    freeReplyObject(admin(ST.port, "CONFIG SET maxmemory-policy volatile-lru"));
+    freeReplyObject(admin(ST.port, "CONFIG SET maxmemory 1gb"));
+    double evicting = 0;
+    for (int waited = 0; evicting != 1 && waited < 12000; waited += 250) {
+        usleep(250 * 1000);
+        evicting = gwfix_metric(&F, "sluice_redis_evicting");
+    }
+    assert_true(evicting == 1);
+    http_resp_t r;
+    assert_int_equal(readyz(&r), 200); /* said, not unready: the setting is the shared Redis's */
+    assert_non_null(strstr(r.body, "\"redis_evicting\":true"));
+    http_resp_dispose(&r);
+    assert_true(file_has(sluice_th_proc_log(F.gw), "\"event\":\"redis.eviction\""));
+    assert_true(file_has(sluice_th_proc_log(F.gw), "volatile-lru"));
+
+    const char *body = "{\"type\":\"track\",\"event\":\"Refund\",\"messageId\":\"evict-s2s-1\",\"userId\":\"u-2\"}";
+    gwfix_signed_t sg;
+    gwfix_sign(&sg, HMAC_SECRET, "acme/backend", "POST", "/v1/events", (long long)now_ms(), body);
+    const char *h[] = {"Content-Type: application/json", sg.source, sg.timestamp, sg.signature, NULL};
+    assert_int_equal(post("/v1/events", h, body, &r), 503);
+    assert_non_null(strstr(r.body, "replay_check_unavailable"));
+    http_resp_dispose(&r);
+
+    freeReplyObject(admin(ST.port, "CONFIG SET maxmemory-policy noeviction"));
+    freeReplyObject(admin(ST.port, "CONFIG SET maxmemory 0"));
+    for (int waited = 0; evicting != 0 && waited < 12000; waited += 250) {
+        usleep(250 * 1000);
+        evicting = gwfix_metric(&F, "sluice_redis_evicting");
+    }
+    assert_true(evicting == 0);
+    assert_int_equal(readyz(&r), 200);
+    assert_null(strstr(r.body, "redis_evicting"));
+    http_resp_dispose(&r);
+    assert_int_equal(post("/v1/events", h, body, &r), 200);
+    http_resp_dispose(&r);
+    assert_int_equal(post("/v1/events", h, body, &r), 409);
+    http_resp_dispose(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(acl_user_is_limited),       cmocka_unit_test(every_command_as_the_acl_user),
-        cmocka_unit_test(wrong_password_is_refused), cmocka_unit_test(replay_at_the_edges_of_exp),
-        cmocka_unit_test(tls_redis_through_stunnel), cmocka_unit_test(gateway_through_stunnel),
+        cmocka_unit_test(acl_user_is_limited),
+        cmocka_unit_test(every_command_as_the_acl_user),
+        cmocka_unit_test(wrong_password_is_refused),
+        cmocka_unit_test(replay_at_the_edges_of_exp),
+        cmocka_unit_test(evicting_redis_never_accepts_twice),
+        cmocka_unit_test(lost_data_never_accepts_twice),
+        cmocka_unit_test(timed_out_token_taken_back_as_the_acl_user),
+        cmocka_unit_test(tls_redis_through_stunnel),
+        cmocka_unit_test(gateway_through_stunnel),
+        cmocka_unit_test(gateway_says_redis_evicts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "identity/redis.h"
 #include "identity/redis_sync.h"
 
 static void shown(const char *reply, const char *want)
@@ -36,10 +37,33 @@ static void test_reason_without_args(void **state)
     shown("", "");
 }
 
+/* INFO memory as Redis 7 answers it: evicting only with a maxmemory and a policy other than
+ * noeviction (maxmemory 0 never evicts, whatever the policy). */
+static void test_info_evicts(void **state)
+{
+    (void)state;
+    char policy[32];
+    const char *lru = "# Memory\r\nused_memory:1054432\r\nmaxmemory:1073741824\r\nmaxmemory_human:1.00G\r\n"
+                      "maxmemory_policy:volatile-lru\r\nallocator_frag_ratio:1.0\r\n";
+    assert_int_equal(sluice_redis_info_evicts(lru, strlen(lru), policy, sizeof(policy)), 1);
+    assert_string_equal(policy, "volatile-lru");
+    const char *none = "# Memory\r\nmaxmemory:1073741824\r\nmaxmemory_policy:noeviction\r\n";
+    assert_int_equal(sluice_redis_info_evicts(none, strlen(none), policy, sizeof(policy)), 0);
+    assert_string_equal(policy, "noeviction");
+    const char *unlimited = "# Memory\r\nmaxmemory:0\r\nmaxmemory_policy:allkeys-lru\r\n";
+    assert_int_equal(sluice_redis_info_evicts(unlimited, strlen(unlimited), policy, sizeof(policy)), 0);
+    const char *last = "# Memory\r\nmaxmemory:100\r\nmaxmemory_policy:allkeys-lfu";
+    assert_int_equal(sluice_redis_info_evicts(last, strlen(last), policy, sizeof(policy)), 1);
+    assert_string_equal(policy, "allkeys-lfu");
+    const char *other = "# Server\r\nredis_version:7.0.15\r\n";
+    assert_int_equal(sluice_redis_info_evicts(other, strlen(other), policy, sizeof(policy)), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reason_without_args),
+        cmocka_unit_test(test_info_evicts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
