@@ -134,7 +134,7 @@ export interface Sluice {
     reset(): void;
     /** Sends the next batch now; resolves when its request is answered (never rejects). */
     flush(): Promise<void>;
-    /** The anonymous id (`undefined` before the tag has started). */
+    /** The anonymous id (`undefined` before the tag has started, except on a prerendered page: the id its events will carry). */
     anonymousId(): string | undefined;
     /** Counters. */
     stats(): Stats;

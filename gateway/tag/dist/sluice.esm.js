@@ -1,4 +1,4 @@
-/*! sluice.js 0.2.3 | first-party event tag */
+/*! sluice.js 0.2.4 | first-party event tag */
 // src/consent.js
 var MAPS = {
   tcf: { analytics: [1, 8], marketing: [1, 3, 4, 7] },
@@ -121,7 +121,7 @@ var D = {
   onetrust: null,
   cookiebot: null
 };
-var VERSION = "0.2.3";
+var VERSION = "0.2.4";
 var arr = (v) => Array.isArray(v) ? v.map(String) : [];
 var json = (v) => {
   const A = Array.prototype;
@@ -152,6 +152,7 @@ var create = (w, d, nav, endpoint) => {
   const put = (k, v) => {
     try {
       v == null ? ls.removeItem(P + k) : ls.setItem(P + k, json(v));
+      return 1;
     } catch (e) {
     }
   };
@@ -188,12 +189,13 @@ var create = (w, d, nav, endpoint) => {
   let attempt = 0;
   let healthy = 1;
   let alive = 1;
+  let kept;
   const tab = "q:" + uuid();
   const stats = { sent: 0, invalid: 0, overflow: 0, retries: 0, denied: 0 };
   const dbg = (m, e) => cfg.debug && console.warn("sluice:", m, e || "");
   const allowed = () => !cfg.requireConsent || !!(cats && cats.length);
   const save = () => {
-    if (allowed()) put(tab, q.length ? { t: alive ? now() : 0, q } : null);
+    if (allowed()) kept = put(tab, q.length ? { t: alive ? now() : 0, q } : null);
   };
   const saveIds = () => {
     if (allowed()) {
@@ -258,7 +260,7 @@ var create = (w, d, nav, endpoint) => {
         stats.sent += batch.length - bad;
         drop(inflight);
         cut = cut * 2 < size ? cut * 2 : 0;
-      } else if (!s || s == 429 || s >= 500) {
+      } else if (!healthy) {
         delay = backoff(r);
       } else if (s == 413 && size > 1) {
         size = Math.ceil(size / 2);
@@ -278,7 +280,7 @@ var create = (w, d, nav, endpoint) => {
     if (delay) {
       retryAt = now() + delay;
       later(delay);
-    } else if (q.length >= size || q.length && r && (r.ok || r.status == 400)) {
+    } else if (q.length && r && (r.ok || r.status == 400)) {
       flush();
     } else {
       schedule();
@@ -353,7 +355,7 @@ var create = (w, d, nav, endpoint) => {
   };
   const props = (p) => p && typeof p == "object" ? p : {};
   const sent = async () => {
-    if (q.length && !busy) await flush();
+    await flush();
     while (busy) await new Promise((res) => setTimeout(res, 20));
   };
   const token = (to) => Promise.race([
@@ -431,14 +433,14 @@ var create = (w, d, nav, endpoint) => {
       if (c && Array.isArray(c.categories)) c.categories = c.categories.filter((x) => cats.includes(x));
     }
   };
+  const queues = () => Object.keys(ls).filter((k) => !k.indexOf(P + "q:"));
   const adopt = () => {
     if (!ls || !allowed()) return 0;
     const n = q.length;
     const have = new Set(q.map((e) => e.messageId));
     try {
-      for (let i = ls.length; i--; ) {
-        const k = ls.key(i);
-        if (!k || k.indexOf(P + "q:") || k == P + tab) continue;
+      for (const k of queues()) {
+        if (k == P + tab) continue;
         const s = get(k.slice(P.length));
         if (s && s.t && now() - s.t < STALE_MS) continue;
         put(k.slice(P.length));
@@ -473,7 +475,7 @@ var create = (w, d, nav, endpoint) => {
       on = 1;
       const c = get("consent");
       cats = Array.isArray(c) ? c : cfg.categories.length ? arr(cfg.categories) : null;
-      aid = get("aid") || uuid();
+      aid = get("aid") || aid || uuid();
       uid = get("uid");
       saveIds();
       landing();
@@ -501,7 +503,7 @@ var create = (w, d, nav, endpoint) => {
       L("pagehide", () => {
         beacon();
         alive = 0;
-        if (healthy) q = q.filter((e2) => !inflight.has(e2.messageId));
+        if (healthy) drop(inflight);
         save();
       });
       L("pageshow", (ev) => {
@@ -512,7 +514,7 @@ var create = (w, d, nav, endpoint) => {
         }
         alive = 1;
         const s = get(tab);
-        q = s && s.q || [];
+        if (kept) q = s && s.q || [];
         save();
         if (cfg.autoPage) out.page();
         flush();
@@ -585,10 +587,7 @@ var create = (w, d, nav, endpoint) => {
         put("aid");
         put("uid");
         try {
-          for (let i = ls.length; i--; ) {
-            const k = ls.key(i);
-            if (k && !k.indexOf(P + "q:")) ls.removeItem(k);
-          }
+          for (const k of queues()) ls.removeItem(k);
         } catch (e) {
         }
       }
@@ -603,7 +602,9 @@ var create = (w, d, nav, endpoint) => {
       retryAt = 0;
       return flush();
     },
-    anonymousId: () => aid,
+    // A prerendered page may read it for its own bucketing: the visitor's stored id, or the
+    // one this page will store once shown (kept in memory: a page never shown stores nothing).
+    anonymousId: () => aid || (d.prerendering ? aid = get("aid") || uuid() : aid),
     stats: () => Object.assign({ queued: q.length, held: held.length }, stats),
     // The loader snippet's array method, so a snippet that runs after the file still works.
     push: ([m, ...a]) => m != "push" && out[m] && out[m](...a)

@@ -99,10 +99,11 @@ export const create = (w, d, nav, endpoint) => {
             return null;
         }
     };
-    // Stores v as JSON; v null or left out removes the key.
+    // Stores v as JSON; v null or left out removes the key. 1 when stored.
     const put = (k, v) => {
         try {
             v == null ? ls.removeItem(P + k) : ls.setItem(P + k, json(v));
+            return 1;
         } catch (e) {} // full or blocked: memory only
     };
 
@@ -142,6 +143,7 @@ export const create = (w, d, nav, endpoint) => {
     let attempt = 0;
     let healthy = 1; // the last answer came from a working gateway
     let alive = 1; // this tab still owns its queue
+    let kept; // the last save reached storage
     const tab = 'q:' + uuid();
     const stats = { sent: 0, invalid: 0, overflow: 0, retries: 0, denied: 0 };
 
@@ -149,7 +151,7 @@ export const create = (w, d, nav, endpoint) => {
     const allowed = () => !cfg.requireConsent || !!(cats && cats.length);
 
     const save = () => {
-        if (allowed()) put(tab, q.length ? { t: alive ? now() : 0, q } : null);
+        if (allowed()) kept = put(tab, q.length ? { t: alive ? now() : 0, q } : null);
     };
     const saveIds = () => {
         if (allowed()) {
@@ -228,7 +230,8 @@ export const create = (w, d, nav, endpoint) => {
                 stats.sent += batch.length - bad;
                 drop(inflight);
                 cut = cut * 2 < size ? cut * 2 : 0; // back to full batches
-            } else if (!s || s == 429 || s >= 500) {
+            } else if (!healthy) {
+                // A network error, 429 or 5xx: the gateway may take it later.
                 delay = backoff(r);
             } else if (s == 413 && size > 1) {
                 size = Math.ceil(size / 2);
@@ -253,7 +256,7 @@ export const create = (w, d, nav, endpoint) => {
         if (delay) {
             retryAt = now() + delay;
             later(delay);
-        } else if (q.length >= size || (q.length && r && (r.ok || r.status == 400))) {
+        } else if (q.length && r && (r.ok || r.status == 400)) {
             flush();
         } else {
             schedule();
@@ -345,7 +348,7 @@ export const create = (w, d, nav, endpoint) => {
     // still queued go first (a click in the first second of a first visit): asked before, the
     // gateway made the token for a new id, and the checkout's events were another visitor's.
     const sent = async () => {
-        if (q.length && !busy) await flush();
+        await flush(); // (returns at once when nothing waits or a batch is in flight)
         while (busy) await new Promise((res) => setTimeout(res, 20));
     };
     const token = (to) =>
@@ -456,15 +459,17 @@ export const create = (w, d, nav, endpoint) => {
         }
     };
 
+    // The keys of every tab's queue (a copy: removing keys while reading them skips none).
+    const queues = () => Object.keys(ls).filter((k) => !k.indexOf(P + 'q:'));
+
     // Takes over the queues of tabs that went away (or crashed); returns how many events.
     const adopt = () => {
         if (!ls || !allowed()) return 0;
         const n = q.length;
         const have = new Set(q.map((e) => e.messageId));
         try {
-            for (let i = ls.length; i--; ) {
-                const k = ls.key(i);
-                if (!k || k.indexOf(P + 'q:') || k == P + tab) continue;
+            for (const k of queues()) {
+                if (k == P + tab) continue;
                 const s = get(k.slice(P.length));
                 if (s && s.t && now() - s.t < STALE_MS) continue;
                 put(k.slice(P.length));
@@ -508,7 +513,8 @@ export const create = (w, d, nav, endpoint) => {
             on = 1;
             const c = get('consent');
             cats = Array.isArray(c) ? c : cfg.categories.length ? arr(cfg.categories) : null;
-            aid = get('aid') || uuid();
+            // (The id a prerendered page answered with, unless another page stored one since.)
+            aid = get('aid') || aid || uuid();
             uid = get('uid');
             saveIds();
             landing();
@@ -543,7 +549,7 @@ export const create = (w, d, nav, endpoint) => {
                 alive = 0;
                 // A batch in flight to a working gateway completes (keepalive): don't leave it
                 // for the next page to send again.
-                if (healthy) q = q.filter((e) => !inflight.has(e.messageId));
+                if (healthy) drop(inflight);
                 save();
             });
             L('pageshow', (ev) => {
@@ -555,10 +561,12 @@ export const create = (w, d, nav, endpoint) => {
                 try {
                     if (allowed()) for (const k of ['uid', 'aid', 'consent']) sync(P + k, ls.getItem(P + k));
                 } catch (e) {} // no storage: nothing another page could have set
-                // Another tab may have adopted our queue.
+                // Another tab may have adopted our queue (only one that reached storage: with
+                // storage full or blocked, what waited in memory is all there is, and an empty
+                // read dropped it).
                 alive = 1;
                 const s = get(tab);
-                q = (s && s.q) || [];
+                if (kept) q = (s && s.q) || [];
                 save();
                 // The visitor sees the page again, as after a reload, which a back/forward cache
                 // only makes faster: a page view, or counts would depend on the cache.
@@ -637,10 +645,7 @@ export const create = (w, d, nav, endpoint) => {
                 // The queues of every tab: this one's, and those left by tabs closed during an
                 // outage, which a later grant would otherwise adopt and send.
                 try {
-                    for (let i = ls.length; i--; ) {
-                        const k = ls.key(i);
-                        if (k && !k.indexOf(P + 'q:')) ls.removeItem(k);
-                    }
+                    for (const k of queues()) ls.removeItem(k);
                 } catch (e) {}
             }
         },
@@ -654,7 +659,9 @@ export const create = (w, d, nav, endpoint) => {
             retryAt = 0;
             return flush();
         },
-        anonymousId: () => aid,
+        // A prerendered page may read it for its own bucketing: the visitor's stored id, or the
+        // one this page will store once shown (kept in memory: a page never shown stores nothing).
+        anonymousId: () => aid || (d.prerendering ? (aid = get('aid') || uuid()) : aid),
         stats: () => Object.assign({ queued: q.length, held: held.length }, stats),
         // The loader snippet's array method, so a snippet that runs after the file still works.
         push: ([m, ...a]) => m != 'push' && out[m] && out[m](...a),

@@ -9,7 +9,7 @@
 // Playwright turns the cache off (--disable-back-forward-cache): this case runs its own Chromium
 // with it on, and serves its pages without Cache-Control: no-store (pages the cache may keep).
 import { chromium } from 'playwright-core';
-import { SHOP, assert, chromiumArgs, env, kafka, page, servePage, sleep, tagScript, waitFor } from '../lib.mjs';
+import { SHOP, assert, chromiumArgs, ctl, env, kafka, page, servePage, sleep, tagScript, waitFor } from '../lib.mjs';
 
 // In the order the visitor made them, by the page's own clock (see spa.mjs).
 const madeAt = (e) => Date.parse(e.originalTimestamp ?? e.timestamp);
@@ -23,6 +23,7 @@ const PAGE = (title, body = '', attrs = {}) =>
     });
 
 export default async function (t) {
+    t.allowConsole(/Failed to load resource: the server responded with a status of 503/);
     // Cacheable pages: Chromium keeps no page served with Cache-Control: no-store.
     servePage(SHOP, '/start', PAGE('Start', '<a id="go" href="/a">a</a>'), 'private, max-age=0');
     servePage(SHOP, '/a', PAGE('Page A', '<a id="go" href="/b">b</a>'), 'private, max-age=0');
@@ -123,6 +124,38 @@ export default async function (t) {
             ['page /consented'],
             'only the page view made before the refusal'
         );
+
+        // Storage full (the site's own data filled the origin's quota: every setItem of the tag
+        // throws QuotaExceededError) and Kafka down (503 with Retry-After): an event tracked then
+        // waits in the page's memory; the visitor goes on to /a and comes back. The restored page
+        // keeps what waited and sends it once the gateway works again.
+        const c4 = await t.context(browser);
+        const p4 = await c4.newPage();
+        await p4.goto(`${SHOP}/start`);
+        await p4.waitForFunction(() => window.sluice && sluice.stats().sent >= 1);
+        const full = await p4.evaluate(() => {
+            for (let n = 1 << 20, i = 0; n >= 1; n >>= 1)
+                for (;;)
+                    try {
+                        localStorage.setItem('site-cache-' + i++, 'x'.repeat(n));
+                    } catch (e) {
+                        if (e.name != 'QuotaExceededError') throw e;
+                        break;
+                    }
+            return localStorage.length;
+        });
+        assert.ok(full > 10, 'the storage is full');
+        await ctl('kafka_down');
+        try {
+            await p4.evaluate(() => sluice.track('While Full'));
+            await p4.waitForFunction(() => sluice.stats().retries >= 1 && sluice.stats().queued === 1);
+            await Promise.all([p4.waitForURL(`${SHOP}/a`), p4.click('#go')]);
+            await p4.goBack({ waitUntil: 'commit' });
+            await p4.waitForFunction(() => location.pathname === '/start' && window.restored === 1);
+        } finally {
+            await ctl('kafka_up');
+        }
+        await waitFor('the event tracked while the storage was full', async () => (await kafka()).some((m) => m.event.event === 'While Full'), 30000);
     } finally {
         await browser.close().catch(() => {});
     }

@@ -2,6 +2,7 @@
 // and /never. Both run the tag before the visitor sees them; the visitor then goes to /product
 // only. The product's page view, and the track its script made while prerendered, are made when
 // it is shown (after the home page's last event), once; /never, never shown, sends nothing.
+// sluice.anonymousId() answers while prerendered, with the id the page's events then carry.
 //
 // Chromium here runs without DevTools: a DevTools client (playwright) turns prerendering off
 // (PrerenderingDisabledByDevTools), so the case starts it itself and reads what arrived in Kafka.
@@ -43,7 +44,8 @@ const wait = setInterval(() => {
             title: 'Widget',
             head: TAG,
             body: `<script>
-sluice.track('Product Viewed', { product_id: 'sku-1', prerendering: !!document.prerendering });
+// A site bucketing its visitors for an A/B test reads the id while prerendered.
+sluice.track('Product Viewed', { product_id: 'sku-1', prerendering: !!document.prerendering, bucketedAs: sluice.anonymousId() });
 const shown = () => sluice.track('Shown', { activationStart: performance.getEntriesByType('navigation')[0].activationStart });
 document.prerendering ? document.addEventListener('prerenderingchange', shown) : shown();
 </script>${ready('product')}`,
@@ -80,6 +82,7 @@ document.prerendering ? document.addEventListener('prerenderingchange', shown) :
         assert.ok(madeAt(viewed) >= madeAt(leaving), 'a call made while prerendered carries the time the page is shown');
         assert.ok(madeAt(viewed) >= madeAt(view), 'after its page view');
         assert.equal(viewed.anonymousId, leaving.anonymousId, 'the same visitor');
+        assert.equal(viewed.properties.bucketedAs, viewed.anonymousId, 'sluice.anonymousId() while prerendered is the id the events carry');
 
         const never = all.filter((e) => JSON.stringify(e).includes(`${SHOP}/never`));
         assert.deepEqual(never.map((e) => e.type + ' ' + (e.event || '')), [], 'a prerendered page never shown sends nothing');
