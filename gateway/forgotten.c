@@ -25,6 +25,7 @@
 
 #define REDIS_TIMEOUT_FLOOR_MS 2000 /* a background read of the whole set may take longer than a hot-path command */
 #define GEN_MAX                32
+#define LOST_GEN               "lost" /* loaded_gen once Redis lost the list: matches no generation */
 #define SCAN_COUNT             "1000" /* members per SSCAN: about a millisecond of Redis each */
 
 typedef struct snap {
@@ -229,7 +230,22 @@ static int refresh(sluice_forgotten_t *f)
     char gen[GEN_MAX];
     snprintf(gen, sizeof(gen), "%.*s", g->type == REDIS_REPLY_STRING ? (int)g->len : 1,
              g->type == REDIS_REPLY_STRING ? g->str : "0");
+    int gen_gone = g->type == REDIS_REPLY_NIL;
     freeReplyObject(g);
+    /* The generation only grows (every forget, undo and --sync INCRs it): gone after one was
+     * loaded, Redis lost its data (a restart without persistence, FLUSHALL, an evicting policy).
+     * Loading the empty set that is left passed every forgotten person's events to Kafka until
+     * someone ran --sync; the last list stays in force instead, and any generation written from
+     * now on (--sync's first is 1 again) is loaded. */
+    if (gen_gone && f->loaded && strcmp(f->loaded_gen, "0") != 0) {
+        if (strcmp(f->loaded_gen, LOST_GEN) != 0)
+            sluice_log_error("forget.list_lost",
+                             "the suppression list vanished from Redis (it lost its data): keeping the last one "
+                             "loaded (%zu pseudonyms); run `sluicectl forget --sync` to write it again",
+                             atomic_load_explicit(&f->size, memory_order_relaxed));
+        snprintf(f->loaded_gen, sizeof(f->loaded_gen), "%s", LOST_GEN);
+        return 0;
+    }
     if (f->loaded && strcmp(gen, f->loaded_gen) == 0)
         return 0;
     sluice_pseudonym_set_t *set = NULL;

@@ -531,8 +531,9 @@ static void test_undo(void **state)
     sluice_th_output_dispose(&out);
 }
 
-/* Redis down: the gateway keeps the last list it loaded. Redis back empty: the list is gone
- * with it, and --sync rewrites it from PostgreSQL. */
+/* Redis down: the gateway keeps the last list it loaded. Redis back empty (no persistence): the
+ * gateway keeps it too, says so, and --sync rewrites it from PostgreSQL. It used to load the empty
+ * set, and the person's events reached Kafka until someone ran --sync. */
 static void test_redis_outage_and_sync(void **state)
 {
     (void)state;
@@ -554,15 +555,41 @@ static void test_redis_outage_and_sync(void **state)
     assert_true(gwfix_metric(&G, "sluice_events_suppressed_total{org=\"acme\"}") == 4);
 
     assert_int_equal(sluice_th_redis_restart(&G.redis, &err), 0);
-    wait_gw_metric("sluice_suppression_pseudonyms", 0);
+    char *log = NULL;
+    for (int waited = 0; waited < 10000; waited += 100) {
+        free(log);
+        log = sluice_th_read_file(sluice_th_proc_log(G.gw), NULL, NULL);
+        if (log != NULL && strstr(log, "\"event\":\"forget.list_lost\"") != NULL)
+            break;
+        usleep(100 * 1000);
+    }
+    assert_non_null(log);
+    assert_non_null(strstr(log, "the suppression list vanished from Redis (it lost its data): keeping the last one "
+                                "loaded (1 pseudonyms); run `sluicectl forget --sync` to write it again"));
+    free(log);
+    assert_true(gwfix_metric(&G, "sluice_suppression_pseudonyms") == 1);
+    track(BOB, "f-bob-redis-emptied");
+    assert_true(gwfix_metric(&G, "sluice_events_suppressed_total{org=\"acme\"}") == 5);
     const char *sync[] = {"forget", "--config", F.config, "--sync", NULL};
     forget_cmd(sync, 0, &out);
     assert_non_null(strstr(out.out, "holds the 1 pseudonyms"));
     sluice_th_output_dispose(&out);
+    /* --sync's generation (1 again) is loaded: the list in force comes from Redis once more. */
+    int reloaded = 0;
+    for (int waited = 0; waited < 10000 && !reloaded; waited += 100) {
+        log = sluice_th_read_file(sluice_th_proc_log(G.gw), NULL, NULL);
+        const char *lost = log != NULL ? strstr(log, "forget.list_lost") : NULL;
+        reloaded = lost != NULL && strstr(lost, "\"event\":\"forget.list_loaded\"") != NULL;
+        free(log);
+        if (!reloaded)
+            usleep(100 * 1000);
+    }
+    assert_true(reloaded);
     wait_gw_metric("sluice_suppression_pseudonyms", 1);
     track(BOB, "f-bob-after-sync");
-    assert_true(gwfix_metric(&G, "sluice_events_suppressed_total{org=\"acme\"}") == 5);
+    assert_true(gwfix_metric(&G, "sluice_events_suppressed_total{org=\"acme\"}") == 6);
     assert_int_equal(in_kafka("sluice.events", "f-bob-while-down"), 0);
+    assert_int_equal(in_kafka("sluice.events", "f-bob-redis-emptied"), 0);
     assert_int_equal(in_kafka("sluice.events", "f-bob-after-sync"), 0);
 }
 
@@ -590,7 +617,7 @@ static void test_refused_events_not_recorded(void **state)
     }
     assert_true(seen);
     assert_int_equal(in_kafka("sluice.invalid", "f-bob-refused"), 0);
-    assert_true(gwfix_metric(&G, "sluice_events_suppressed_total{org=\"acme\"}") == 6);
+    assert_true(gwfix_metric(&G, "sluice_events_suppressed_total{org=\"acme\"}") == 7);
 }
 
 static void test_usage_errors(void **state)
