@@ -47,15 +47,28 @@
 #include "vendors/tracker.h"
 #include "vendors/vendor.h"
 
-#define LANE_MAX_LIVE      20000 /* records in memory per lane before its partitions are paused */
-#define COMMIT_INTERVAL_MS 500
-#define DRAIN_TIMEOUT_MS   10000
-#define POLL_BATCH         500 /* messages taken from one consumer per loop turn */
-#define DLQ_RETRY_MS       1000
-#define MAX_WAIT_MS        100 /* the loop wakes at least this often (librdkafka queues, sweeps) */
-#define OPEN_BUCKETS       64
-#define VAULT_POLL_MS      20   /* a batch waiting for the vault reader looks again this often */
-#define VAULT_STOP_WAIT_MS 3000 /* at exit, how long to wait for a vault read still running */
+#define LANE_MAX_LIVE 20000 /* records in memory per lane before its partitions are paused */
+/* An integration holding this many events in memory (its vendor failing, hung or slower than its
+ * events come) has its next events set aside: not kept, held in their partitions' trackers (so
+ * not committed) and read again from Kafka once it is down to half (struct aside). Before, its
+ * backlog filled the lane to LANE_MAX_LIVE, and the pause held every other org's events of the
+ * vendor until it was delivered or dead-lettered. Not only a failing one: reading 20,000 events
+ * takes less than its first 500 comes back, and a healthy integration's backlog is no better
+ * kept in memory than a failing one's. */
+#define ROUTE_ASIDE_AT (LANE_MAX_LIVE / 4)
+/* Events a partition's tracker may hold behind a set-aside one (about 10 bytes each) before the
+ * lane's partitions are paused, as at LANE_MAX_LIVE (until set-aside events are read again). */
+#define PART_MAX_TRACKED 1000000
+/* A reading again that made no progress this long is started over (a seek that did not happen). */
+#define ASIDE_READ_STALL_MS 10000
+#define COMMIT_INTERVAL_MS  500
+#define DRAIN_TIMEOUT_MS    10000
+#define POLL_BATCH          500 /* messages taken from one consumer per loop turn */
+#define DLQ_RETRY_MS        1000
+#define MAX_WAIT_MS         100 /* the loop wakes at least this often (librdkafka queues, sweeps) */
+#define OPEN_BUCKETS        64
+#define VAULT_POLL_MS       20   /* a batch waiting for the vault reader looks again this often */
+#define VAULT_STOP_WAIT_MS  3000 /* at exit, how long to wait for a vault read still running */
 /* A batch refused whole for one event's data (ops->per_event) is split in halves; the requests
  * its halves may spend, per halving level (log2 of its size): enough to isolate about three bad
  * events (one bad event in 1,000 costs 1 + 2 per level, 21 requests), while a batch of bad events
@@ -82,8 +95,19 @@ typedef struct split {
     route_t *route;
 } split_t;
 
+/* The events of one route set aside in one partition: its org's events it wanted, from offset
+ * `from` to `to` (every one of them in between: a route sets aside all it is given while it is
+ * set aside), each with a hold in the partition's tracker. -1: none. `reading`: the partition was
+ * sought back to read them again, and the route takes them (from moves up as it does). */
+typedef struct aside {
+    int64_t from, to;
+    int reading;
+    int64_t read_ms; /* monotonic, when reading started or last took one */
+} aside_t;
+
 struct part {
     lane_t *lane;
+    aside_t *aside; /* one per route of the lane (route->idx) */
     int32_t partition;
     sluice_tracker_t tracker;
     int64_t committed; /* last offset sent in a commit; -1 none */
@@ -97,6 +121,7 @@ struct record {
     uint64_t seq;
     unsigned pending; /* unfinished deliveries, plus one while being dispatched */
     int abandoned;    /* handed back: never marked done */
+    int reread;       /* read again for set-aside routes: holds its tracker entry (not done) */
     int suppressed;   /* counted as suppressed already (once per event and vendor) */
     char *payload;
     size_t len;
@@ -174,6 +199,10 @@ struct route {
      * so every good event of the integration went to the DLQ from then on. Monotonic ms when set
      * (by the last split that delivered nothing), 0 when splitting. */
     int64_t split_off_ms;
+    size_t idx;         /* in lane->routes (part->aside[idx]) */
+    size_t held;        /* its items alive: in batches, on the wire, waiting for the DLQ */
+    int aside;          /* setting its new events aside (ROUTE_ASIDE_AT) */
+    uint64_t set_aside; /* events set aside since it started to, for the log */
 };
 
 struct lane {
@@ -226,6 +255,7 @@ struct sluice_deliver {
 
 static void part_free(part_t *p)
 {
+    free(p->aside);
     sluice_tracker_dispose(&p->tracker);
     free(p);
 }
@@ -236,7 +266,9 @@ static void record_release(record_t *rec)
         return;
     part_t *p = rec->part;
     lane_t *l = p->lane;
-    if (!p->revoked && !rec->abandoned)
+    if (!p->revoked && !rec->abandoned && rec->reread)
+        sluice_tracker_unhold(&p->tracker, rec->seq);
+    else if (!p->revoked && !rec->abandoned)
         sluice_tracker_done(&p->tracker, rec->seq);
     p->live--;
     l->live--;
@@ -260,6 +292,8 @@ static void record_release(record_t *rec)
 static void item_free(item_t *it)
 {
     record_t *rec = it->rec;
+    if (it->route != NULL)
+        it->route->held--;
     sluice_vendor_item_dispose(&it->v);
     free(it);
     record_release(rec);
@@ -1363,6 +1397,8 @@ static item_t *item_new(lane_t *l, record_t *rec, route_t *r)
     it->rec = rec;
     it->route = r;
     it->lane = l;
+    if (r != NULL)
+        r->held++;
     rec->pending++;
     return it;
 }
@@ -1383,25 +1419,135 @@ static part_t *find_part(lane_t *l, int32_t partition)
     return NULL;
 }
 
+/* Sets the event aside for r (set aside: ROUTE_ASIDE_AT): held in its tracker, its offset in
+ * the route's range for the partition. */
+static void aside_put(route_t *r, record_t *rec)
+{
+    part_t *p = rec->part;
+    aside_t *a = &p->aside[r->idx];
+    if (sluice_tracker_hold(&p->tracker, rec->seq) != 0) {
+        /* 255 routes of one org in one lane: never committed rather than unheld in a range. */
+        rec->abandoned = 1;
+        return;
+    }
+    if (a->from < 0)
+        a->from = rec->offset;
+    a->to = rec->offset;
+    r->set_aside++;
+}
+
+/* Whether r takes the event at `offset` of p read again: set aside for it, and being read. A
+ * route that cannot take it now (set aside again, or full) stops reading; lane_aside starts
+ * over from `from` later. */
+static int aside_covers(route_t *r, part_t *p, int64_t offset)
+{
+    aside_t *a = &p->aside[r->idx];
+    if (!a->reading || a->from < 0 || offset < a->from || offset > a->to)
+        return 0;
+    if (r->aside || r->held >= ROUTE_ASIDE_AT) {
+        a->reading = 0;
+        return 0;
+    }
+    return 1;
+}
+
+/* r takes the set-aside event at rec's offset: its hold goes (the record holds the entry now),
+ * and the range moves past it. */
+static void aside_take(route_t *r, record_t *rec, int64_t now)
+{
+    part_t *p = rec->part;
+    aside_t *a = &p->aside[r->idx];
+    a->from = rec->offset + 1;
+    a->read_ms = now;
+    if (a->from > a->to) {
+        a->from = a->to = -1;
+        a->reading = 0;
+    }
+    sluice_tracker_unhold(&p->tracker, rec->seq);
+}
+
+/* Whether any route of the lane reads the event at `offset` of p again (the reading is making
+ * progress: ASIDE_READ_STALL_MS counts from now). */
+static int aside_wanted(lane_t *l, part_t *p, int64_t offset, int64_t now)
+{
+    int wanted = 0;
+    for (size_t i = 0; i < l->nroutes; i++) {
+        aside_t *a = &p->aside[i];
+        if (a->reading && a->from >= 0 && offset <= a->to) {
+            a->read_ms = now;
+            wanted |= offset >= a->from;
+        }
+    }
+    return wanted;
+}
+
+/* Whether a new event r admits is set aside: while r is, and while it has a range in the
+ * partition (being read again or not), so that every event r admits between `from` and `to` is
+ * held by r, once. An event taken in between, unheld, would have its offset's hold taken by r
+ * when read again, perhaps another route's: that route's event committed before it was
+ * delivered. */
+static int aside_should_put(const route_t *r, const part_t *p)
+{
+    return r->aside || p->aside[r->idx].from >= 0;
+}
+
+/* 1 when r takes the event (the replay it names, if any, is r's; r's filters pass), 0 when its
+ * filters do not, -1 when it is a replay for another integration (*replayed: one was for r). */
+static int route_admits(const route_t *r, const sluice_envelope_t *e, const char *replay_to, int *replayed)
+{
+    if (replay_to[0] != '\0') {
+        char want[160];
+        snprintf(want, sizeof(want), "%s/%s", r->ops->name, r->it->name);
+        if (strcmp(want, replay_to) != 0)
+            return -1; /* a replay meant for another integration */
+        *replayed = 1;
+    }
+    return integration_wants(r, e) ? 1 : 0;
+}
+
+/* A record read for the first time goes to every route of its org; one read again (rec->reread:
+ * the partition was sought back for set-aside events) only to the routes it was set aside for. */
 static void dispatch(lane_t *l, record_t *rec, const rd_kafka_message_t *m, int64_t now)
 {
     worker_t *w = l->w;
     sluice_envelope_t env;
     sluice_err_t err = {{0}};
     if (sluice_envelope_parse(&env, rec->payload, rec->len, &err) != 0) {
+        if (rec->reread)
+            return; /* dead-lettered when first read; never set aside */
         item_t *it = item_new(l, rec, NULL);
         if (it != NULL)
             dead_letter(w, it, "-", 0, err.msg);
         return;
     }
+    char replay_to[160];
+    sluice_dlq_header(m, SLUICE_DLQ_REPLAY_TO, replay_to, sizeof(replay_to));
     if (sluice_suppress_match(w->suppress, &env)) {
-        /* A forgotten person's event queued before the request: skipped for every route. */
-        w->metrics.events[l->kind][SLUICE_OUTCOME_SUPPRESSED]++;
+        /* A forgotten person's event queued before the request: skipped for every route. Held
+         * all the same by a route setting its events aside (aside_should_put), and its hold
+         * taken when read again. */
+        int taken = 0, replayed_unused = 0;
+        for (size_t i = 0; i < l->nroutes; i++) {
+            route_t *r = &l->routes[i];
+            if (strcmp(r->org->id, env.org) != 0 || (rec->reread && !aside_covers(r, rec->part, rec->offset)) ||
+                route_admits(r, &env, replay_to, &replayed_unused) != 1)
+                continue;
+            if (rec->reread) {
+                aside_take(r, rec, now);
+                taken = 1;
+            } else if (aside_should_put(r, rec->part)) {
+                aside_put(r, rec);
+            }
+        }
+        if (!rec->reread || taken)
+            w->metrics.events[l->kind][SLUICE_OUTCOME_SUPPRESSED]++;
         sluice_envelope_dispose(&env);
         return;
     }
-    char replay_to[160];
-    sluice_dlq_header(m, SLUICE_DLQ_REPLAY_TO, replay_to, sizeof(replay_to));
+    if (rec->reread && sluice_config_find_org(w->cfg, env.org) == NULL) {
+        sluice_envelope_dispose(&env);
+        return;
+    }
     if (sluice_config_find_org(w->cfg, env.org) == NULL) {
         /* Committed with nothing done, as before, but no longer silently: a replica still on an
          * older config in a rolling update, or an org removed while its events queued. */
@@ -1427,15 +1573,20 @@ static void dispatch(lane_t *l, record_t *rec, const rd_kafka_message_t *m, int6
         route_t *r = &l->routes[i];
         if (strcmp(r->org->id, env.org) != 0)
             continue;
-        if (replay_to[0] != '\0') {
-            char want[160];
-            snprintf(want, sizeof(want), "%s/%s", r->ops->name, r->it->name);
-            if (strcmp(want, replay_to) != 0)
-                continue; /* a replay meant for another integration */
-            replayed = 1;
+        if (rec->reread && !aside_covers(r, rec->part, rec->offset))
+            continue; /* delivered to r when first read, or still set aside */
+        int admits = route_admits(r, &env, replay_to, &replayed);
+        if (admits < 0)
+            continue;
+        if (admits == 0) {
+            if (!rec->reread) /* counted when first read */
+                w->metrics.events[l->kind][SLUICE_OUTCOME_FILTERED]++;
+            continue;
         }
-        if (!integration_wants(r, &env)) {
-            w->metrics.events[l->kind][SLUICE_OUTCOME_FILTERED]++;
+        if (rec->reread) {
+            aside_take(r, rec, now);
+        } else if (aside_should_put(r, rec->part)) {
+            aside_put(r, rec);
             continue;
         }
         item_t *it = item_new(l, rec, r);
@@ -1455,7 +1606,7 @@ static void dispatch(lane_t *l, record_t *rec, const rd_kafka_message_t *m, int6
                 item_abandon(it);
         }
     }
-    if (replay_here && !replayed) {
+    if (replay_here && !replayed && !rec->reread) {
         /* Replayed to one of this vendor's integrations that is gone (renamed or removed since
          * the dead letter): back to the DLQ with the reason, from this lane only. */
         char why[256];
@@ -1496,11 +1647,16 @@ static void on_message(lane_t *l, rd_kafka_message_t *m, int64_t now)
         abort();
     }
     if (tracked != 0) {
-        /* Already tracked (offsets only move forward within one assignment): nothing to do. */
-        free(rec->payload);
-        free(rec->key);
-        free(rec);
-        return;
+        /* Read before: read again for the routes that set it aside (the partition was sought
+         * back), or nothing to do. The record holds its tracker entry while it lives. */
+        if (!aside_wanted(l, p, m->offset, now) || sluice_tracker_find(&p->tracker, m->offset, &rec->seq) != 0 ||
+            sluice_tracker_hold(&p->tracker, rec->seq) != 0) {
+            free(rec->payload);
+            free(rec->key);
+            free(rec);
+            return;
+        }
+        rec->reread = 1;
     }
     if (m->len > 0) /* a message without a value has a NULL payload: memcpy must not see it */
         memcpy(rec->payload, m->payload, m->len);
@@ -1517,7 +1673,8 @@ static void on_message(lane_t *l, rd_kafka_message_t *m, int64_t now)
     rec->pending = 1; /* held while dispatching, so it cannot complete half-way */
     p->live++;
     l->live++;
-    w->metrics.consumed[l->kind]++;
+    if (!rec->reread)
+        w->metrics.consumed[l->kind]++;
     dispatch(l, rec, m, now);
     record_release(rec);
 }
@@ -1647,8 +1804,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
             if (find_part(l, parts->elems[i].partition) != NULL)
                 continue;
             part_t *p = calloc(1, sizeof(*p));
+            if (p != NULL && (p->aside = calloc(l->nroutes > 0 ? l->nroutes : 1, sizeof(*p->aside))) == NULL) {
+                free(p);
+                p = NULL;
+            }
             if (p == NULL)
                 continue;
+            for (size_t r = 0; r < l->nroutes; r++)
+                p->aside[r] = (aside_t){.from = -1, .to = -1};
             p->lane = l;
             p->partition = parts->elems[i].partition;
             p->committed = -1;
@@ -1698,6 +1861,78 @@ static void drain_pipe(void *ud, int fd, unsigned events)
         ;
 }
 
+/* Routes start and stop setting their events aside (ROUTE_ASIDE_AT); a route that holds few
+ * again has its partitions sought back to read its set-aside events. */
+static int lane_aside(lane_t *l, int64_t now, size_t *most_tracked)
+{
+    size_t tracked = 0;
+    for (part_t *p = l->parts; p != NULL; p = p->next) {
+        size_t n = sluice_tracker_pending(&p->tracker);
+        tracked = n > tracked ? n : tracked;
+    }
+    for (size_t i = 0; i < l->nroutes; i++) {
+        route_t *r = &l->routes[i];
+        if (!r->aside && r->held >= ROUTE_ASIDE_AT && !l->w->stopping) {
+            r->aside = 1;
+            r->set_aside = 0;
+            sluice_log_warn("deliver.set_aside",
+                            "vendor %s, org %s, integration %s: %zu events in memory (failing or slow); its next "
+                            "events are set aside (not committed) and read again from Kafka once it holds %d, so "
+                            "the other integrations' events go on",
+                            r->ops->name, r->org->id, r->it->name, r->held, ROUTE_ASIDE_AT / 2);
+        } else if (r->aside && r->held < ROUTE_ASIDE_AT / 2) {
+            r->aside = 0;
+            sluice_log_info("deliver.set_aside_done",
+                            "vendor %s, org %s, integration %s: down to %zu events in memory; its %" PRIu64
+                            " events set aside are read again from Kafka",
+                            r->ops->name, r->org->id, r->it->name, r->held, r->set_aside);
+        }
+    }
+    *most_tracked = tracked;
+    if (l->w->stopping)
+        return 0;
+    int reading = 0;
+    rd_kafka_topic_partition_list_t *seek = NULL;
+    for (part_t *p = l->parts; p != NULL; p = p->next) {
+        int64_t target = -1;
+        int start = 0;
+        for (size_t i = 0; i < l->nroutes; i++) {
+            aside_t *a = &p->aside[i];
+            const route_t *r = &l->routes[i];
+            if (a->from < 0)
+                continue;
+            if (a->reading && now - a->read_ms >= ASIDE_READ_STALL_MS)
+                a->reading = 0; /* the seek did not happen (or was undone): again */
+            if (!a->reading && !r->aside && r->held < ROUTE_ASIDE_AT / 2) {
+                a->reading = 1;
+                a->read_ms = now;
+                start = 1;
+            }
+            /* From the lowest offset any route still reads: a seek past one being read would
+             * skip the rest of its events. */
+            if (a->reading && (target < 0 || a->from < target))
+                target = a->from;
+            reading |= a->reading;
+        }
+        if (!start || target < 0)
+            continue;
+        if (seek == NULL)
+            seek = rd_kafka_topic_partition_list_new(4);
+        rd_kafka_topic_partition_list_add(seek, l->w->cfg->kafka.topic, p->partition)->offset = target;
+    }
+    if (seek != NULL) {
+        /* Asynchronous (timeout 0): the loop does not wait for the fetcher. Messages fetched
+         * before it may still come; on_message tells them by their offsets. */
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(l->rk, seek, 0);
+        if (e != NULL) {
+            sluice_log_warn("kafka.seek_failed", "%s: %s", l->ops->name, rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        rd_kafka_topic_partition_list_destroy(seek);
+    }
+    return reading;
+}
+
 /* Takes up to POLL_BATCH messages; returns 1 when it stopped at that limit (more may be
  * queued, and librdkafka's wake-up byte only comes when its queue turns non-empty). */
 static int lane_poll(lane_t *l, int64_t now)
@@ -1710,9 +1945,14 @@ static int lane_poll(lane_t *l, int64_t now)
         on_message(l, m, now);
         rd_kafka_message_destroy(m);
     }
-    if (!l->paused && l->live >= LANE_MAX_LIVE)
+    size_t tracked = 0;
+    int reading = lane_aside(l, now, &tracked);
+    /* Past PART_MAX_TRACKED events behind a set-aside one, the lane pauses as for LANE_MAX_LIVE,
+     * but not while set-aside events are being read again: they are what releases them. */
+    int over = tracked >= PART_MAX_TRACKED && !reading;
+    if (!l->paused && (l->live >= LANE_MAX_LIVE || over))
         pause_all(l, 1);
-    else if (l->paused && !l->w->stopping && l->live < LANE_MAX_LIVE / 2)
+    else if (l->paused && !l->w->stopping && l->live < LANE_MAX_LIVE / 2 && (tracked < PART_MAX_TRACKED / 2 || reading))
         pause_all(l, 0);
     if (now - l->last_commit_ms >= COMMIT_INTERVAL_MS) {
         l->last_commit_ms = now;
@@ -1754,6 +1994,7 @@ static int lane_create(worker_t *w, sluice_vendor_kind_t kind, sluice_err_t *err
             w->routes++;
             memset(r, 0, sizeof(*r));
             r->lane = l;
+            r->idx = l->nroutes - 1;
             r->org = org;
             r->it = it;
             r->ops = l->ops;

@@ -16,12 +16,13 @@
 typedef struct sluice_tracker {
     int64_t *offsets;
     unsigned char *done;
-    size_t cap;          /* ring size, a power of two (0 before the first add) */
-    size_t head;         /* ring index of the oldest message not yet released */
-    size_t count;        /* messages in the ring */
-    uint64_t head_seq;   /* sequence number of the message at head */
-    int64_t last_offset; /* the newest offset added, -1 before any */
-    int64_t next_commit; /* one past the newest released offset; -1 before any release */
+    unsigned char *holds; /* sluice_tracker_hold's, per message: released only at 0 and done */
+    size_t cap;           /* ring size, a power of two (0 before the first add) */
+    size_t head;          /* ring index of the oldest message not yet released */
+    size_t count;         /* messages in the ring */
+    uint64_t head_seq;    /* sequence number of the message at head */
+    int64_t last_offset;  /* the newest offset added, -1 before any */
+    int64_t next_commit;  /* one past the newest released offset; -1 before any release */
 } sluice_tracker_t;
 
 void sluice_tracker_init(sluice_tracker_t *t);
@@ -34,6 +35,16 @@ int sluice_tracker_add(sluice_tracker_t *t, int64_t offset, uint64_t *seq);
 
 /* Marks a message done and releases the done prefix. Unknown or repeated seqs are ignored. */
 void sluice_tracker_done(sluice_tracker_t *t, uint64_t seq);
+
+/* Holds a message back (done or not): it is not released, nor anything after it, until as many
+ * sluice_tracker_unhold calls. The worker holds an event it set aside for a failing integration
+ * (vendors/deliver.c), whose record is gone until it reads the event again. Returns 0; -1 for
+ * an unknown seq or past 255 holds. */
+int sluice_tracker_hold(sluice_tracker_t *t, uint64_t seq);
+void sluice_tracker_unhold(sluice_tracker_t *t, uint64_t seq);
+
+/* The sequence number of the message at `offset` still in the ring (not released): 0, or -1. */
+int sluice_tracker_find(const sluice_tracker_t *t, int64_t offset, uint64_t *seq);
 
 /* The offset to commit (Kafka's convention: the next offset to read): every message below it is
  * done. -1 while nothing has been released. */

@@ -1,6 +1,8 @@
 /*
  * sluice-deliver's back-pressure across a lost assignment. A vendor that fails for a while makes a
- * lane hold 20,000 unfinished events, and its partitions are paused (docs/vendors.md). When the
+ * lane hold 20,000 unfinished events, and its partitions are paused (docs/vendors.md): here five
+ * orgs' integrations of it, each below the 5,000 an integration keeps before its events are set
+ * aside (ROUTE_ASIDE_AT in vendors/deliver.c), together past the lane's bound. When the
  * group then loses its partitions (Kafka away longer than session.timeout.ms, or a rebalance), the
  * lane drops their records and resumes while it holds none, and the partitions come back at the
  * next assignment. librdkafka keeps a partition's pause across that: the worker used to leave them
@@ -27,6 +29,9 @@
 /* Past the lane's 20,000 records in memory (LANE_MAX_LIVE in vendors/deliver.c), small enough
  * that the dev broker's partitions (a few MB each) keep them all. */
 #define N 24000
+/* Orgs the events go to in turn: 4,800 each, below an integration's ROUTE_ASIDE_AT. */
+#define ORGS 5
+static const char *const ORG[ORGS] = {"acme", "bp1", "bp2", "bp3", "bp4"};
 /* Produced once the lane is paused. */
 #define LATE 3000
 
@@ -38,12 +43,22 @@ static int setup(void **state)
     (void)state;
     dfix_init(&F, NULL, NULL, NULL, 1);
     dfix_stub(&F, &HOOK, "hook", "500x100000", NULL);
-    char integrations[1024];
+    char integrations[4096], hook[512];
     snprintf(
-        integrations, sizeof(integrations),
+        hook, sizeof(hook),
         "      - {name: hook, vendor: webhook, url: \"%s/hook\", batch: {max_events: 1000, max_wait_ms: 50},\n"
         "         retry: {max_attempts: 100, base_ms: 3000, max_ms: 5000, max_elapsed_s: 600}, timeout_ms: 5000}\n",
         HOOK.url);
+    /* dfix_write_config writes acme's integrations last: the other orgs follow them. */
+    size_t len = (size_t)snprintf(integrations, sizeof(integrations), "%s", hook);
+    for (int o = 1; o < ORGS; o++)
+        len += (size_t)snprintf(integrations + len, sizeof(integrations) - len,
+                                "  - id: %s\n"
+                                "    sources: [{id: web, write_key_env: DFIX_%s_KEY}]\n"
+                                "    consent: {policy: allow}\n"
+                                "    integrations:\n%s",
+                                ORG[o], ORG[o], hook);
+    assert_true(len < sizeof(integrations));
     dfix_write_config(&F, integrations, NULL);
     return 0;
 }
@@ -104,11 +119,11 @@ static void test_paused_lane_consumes_after_losing_its_partitions(void **state)
     for (int i = 0; i < N; i++) {
         char buf[512];
         snprintf(buf, sizeof(buf),
-                 "{\"v\":1,\"org\":\"acme\",\"source\":\"web\",\"receivedAt\":\"2026-11-23T14:41:50.525Z\","
+                 "{\"v\":1,\"org\":\"%s\",\"source\":\"web\",\"receivedAt\":\"2026-11-23T14:41:50.525Z\","
                  "\"event\":{\"type\":\"track\",\"event\":\"Back Pressure\",\"messageId\":\"bp-%05d\","
                  "\"anonymousId\":\"bp-visitor-%d\",\"timestamp\":\"2026-11-23T14:41:50.125Z\"},"
                  "\"privacy\":{\"hashed\":[],\"masked\":[],\"dropped\":[]},\"hashes\":{}}",
-                 i, i % 97);
+                 ORG[i % ORGS], i, i % 97);
         envs[i] = strdup(buf);
     }
     dfix_produce(&F, envs, N, NULL);

@@ -11,6 +11,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -154,11 +156,216 @@ static void hung_vendor_does_not_take_the_only_place_back_each_time(void **state
     json_decref(reqs);
 }
 
+/* acme's backlog on its failing webhook: more than an integration keeps in memory (ROUTE_ASIDE_AT,
+ * 5,000 in vendors/deliver.c) and than the lane does (LANE_MAX_LIVE, 20,000). */
+#define ACME_BACKLOG 21000
+
+/* The distinct messageIds starting with prefix in the requests the stub answered 2xx. */
+static size_t delivered_ids(const dstub_t *s, const char *prefix)
+{
+    json_t *reqs = dfix_requests(s), *seen = json_object();
+    size_t i, plen = strlen(prefix);
+    json_t *r;
+    json_array_foreach(reqs, i, r) {
+        json_int_t answer = json_integer_value(json_object_get(r, "answer"));
+        if (answer < 200 || answer > 299)
+            continue;
+        size_t j;
+        json_t *env;
+        json_array_foreach(json_object_get(json_object_get(r, "json"), "batch"), j, env) {
+            const char *id = json_string_value(json_object_get(json_object_get(env, "event"), "messageId"));
+            if (id != NULL && strncmp(id, prefix, plen) == 0)
+                json_object_set_new(seen, id, json_true());
+        }
+    }
+    size_t n = json_object_size(seen);
+    json_decref(seen);
+    json_decref(reqs);
+    return n;
+}
+
+static int count_worker_log(const char *what)
+{
+    char *log = sluice_th_read_file(sluice_th_proc_log(F.worker), NULL, NULL);
+    int n = log != NULL ? sluice_th_count(log, what) : 0;
+    free(log);
+    return n;
+}
+
+/* acme's vendor answers 500, for good: the stub's plan holds at most 256 answers before its
+ * default 200, so it is set again while the test waits (each time from its first answer). */
+static void keep_failing(void)
+{
+    dfix_stub_plan(&F, &SLOW, "500x256");
+}
+
+/* Waits until the worker's log says `what` more than `seen` times, acme still failing. */
+static void wait_log_failing(const char *what, int seen, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 250) {
+        keep_failing();
+        if (count_worker_log(what) > seen)
+            return;
+        usleep(250 * 1000);
+    }
+    print_error("no %s in the worker's log after %d ms\n", what, timeout_ms);
+    fail();
+}
+
+/* globex's event, produced now, reaches its endpoint within a few seconds. */
+static void globex_arrives(const char *id)
+{
+    size_t before = dfix_wait_requests(&FAST, 0, 0);
+    int64_t t0 = dfix_now_ms();
+    produce_globex(id);
+    json_t *req = dfix_wait_request(&FAST, id, 5000);
+    print_message("globex's %s at its endpoint after %lld ms (%zu requests before)\n", id,
+                  (long long)(dfix_now_ms() - t0), before);
+    assert_non_null(req);
+    json_decref(req);
+}
+
+/* acme's webhook answers 500 with a backlog of 21,000 events. The lane held them all, paused its
+ * partitions at 20,000 and kept them paused while acme's batches retried (up to
+ * retry.max_elapsed_s): globex's event to the same vendor did not arrive, seen 20 s in. Now acme's
+ * events past 5,000 in memory are set aside (held in the partitions, not committed) and read
+ * again as acme drains: globex's events arrive at once, across a restart too (under --vendor),
+ * and every acme event arrives once its vendor answers again. */
+static void failing_org_backlog_does_not_hold_another_org(void **state)
+{
+    (void)state;
+    dfix_stop_worker(&F, SIGTERM);
+    F.max_in_flight = 0;
+    keep_failing();
+    char integrations[2048];
+    snprintf(integrations, sizeof(integrations),
+             "      - {name: hook, vendor: webhook, url: \"%s/in\", batch: {max_events: 1000, max_wait_ms: 50},\n"
+             "         retry: {max_attempts: 100, base_ms: 3000, max_ms: 5000, max_elapsed_s: 600}}\n"
+             "  - id: globex\n"
+             "    sources: [{id: web, write_key_env: DFIX_GLOBEX_KEY}]\n"
+             "    consent: {policy: allow}\n"
+             "    integrations:\n"
+             "      - {name: hook, vendor: webhook, url: \"%s/in\", batch: {max_events: 1, max_wait_ms: 50}}\n",
+             SLOW.url, FAST.url);
+    dfix_write_config(&F, integrations, NULL);
+
+    char **envs = calloc(ACME_BACKLOG, sizeof(*envs));
+    assert_non_null(envs);
+    for (int i = 0; i < ACME_BACKLOG; i++) {
+        char buf[512];
+        snprintf(buf, sizeof(buf),
+                 "{\"v\":1,\"org\":\"acme\",\"source\":\"web\",\"receivedAt\":\"2026-11-23T14:41:50.525Z\","
+                 "\"event\":{\"type\":\"track\",\"event\":\"Backlog\",\"messageId\":\"lane-%05d\","
+                 "\"anonymousId\":\"lane-visitor-%d\",\"timestamp\":\"2026-11-23T14:41:50.125Z\"},"
+                 "\"privacy\":{\"hashed\":[],\"masked\":[],\"dropped\":[]},\"hashes\":{}}",
+                 i, i % 97);
+        envs[i] = strdup(buf);
+    }
+    dfix_produce(&F, envs, ACME_BACKLOG, NULL);
+    for (int i = 0; i < ACME_BACKLOG; i++)
+        free(envs[i]);
+    free(envs);
+
+    int aside0 = count_worker_log("\"deliver.set_aside\"");
+    dfix_start_worker(&F, NULL, 1);
+    /* acme's requests fail; the worker has read (or set aside) its whole backlog. */
+    assert_true(dfix_wait_requests(&SLOW, dfix_wait_requests(&SLOW, 0, 0) + 1, 15000) >= 1);
+    double consumed = 0;
+    for (int waited = 0; waited < 30000 && consumed < ACME_BACKLOG; waited += 200) {
+        keep_failing();
+        consumed = dfix_metric(&F, "sluice_deliver_consumed_total{vendor=\"webhook\"}");
+        usleep(200 * 1000);
+    }
+    double pending = dfix_metric(&F, "sluice_deliver_pending_events");
+    print_message("acme's backlog: %.0f consumed, %.0f in memory\n", consumed, pending);
+    keep_failing();
+    globex_arrives("globex-behind-backlog");
+    /* The bound: acme keeps about 5,000 in memory (one poll of 500 past it), not its backlog. */
+    assert_true(consumed >= ACME_BACKLOG);
+    assert_true(pending <= 6000);
+    assert_true(count_worker_log("\"deliver.set_aside\"") > aside0);
+
+    /* A restart in the middle (a deploy), as a --vendor worker: nothing set aside was committed,
+     * so the next worker reads acme's backlog again. */
+    assert_true(sluice_th_exited_with(dfix_stop_worker(&F, SIGTERM), 0));
+    const char *vendor_args[] = {"--vendor", "webhook", NULL};
+    aside0 = count_worker_log("\"deliver.set_aside\"");
+    dfix_start_worker(&F, vendor_args, 1);
+    wait_log_failing("\"deliver.set_aside\"", aside0, 30000);
+    keep_failing();
+    globex_arrives("globex-after-restart");
+
+    /* A second worker joins the group (its own metrics port, same config otherwise): the
+     * partitions, and acme's set-aside events in them, are shared out again. */
+    sluice_err_t err = {{0}};
+    char *cfg = sluice_th_read_file(F.config, NULL, NULL);
+    char port[16], other[PATH_MAX];
+    snprintf(port, sizeof(port), "%d", F.metrics_port);
+    char *at = strstr(cfg, port);
+    assert_non_null(at);
+    int p1 = F.metrics_port, p2 = sluice_th_free_port(&err);
+    assert_true(p2 > 0);
+    sluice_th_path(other, sizeof(other), "deliver-2.yaml", &err);
+    FILE *fp = fopen(other, "w");
+    assert_non_null(fp);
+    fprintf(fp, "%.*s%d%s", (int)(at - cfg), cfg, p2, at + strlen(port));
+    fclose(fp);
+    free(cfg);
+    int revoked0 = count_worker_log("partitions revoked");
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof(bin), "%s/vendors/sluice-deliver", sluice_th_build_dir());
+    const char *argv[] = {bin, "--config", other, "--vendor", "webhook", NULL};
+    sluice_th_spawn_opts_t opts = {.env = F.env};
+    sluice_th_proc_t *second = sluice_th_spawn("deliver-2", argv, &opts, &err);
+    assert_non_null(second);
+    wait_log_failing("partitions revoked", revoked0, 60000);
+    for (int waited = 0; waited < 60000; waited += 250) {
+        keep_failing();
+        char *log2 = sluice_th_read_file(sluice_th_proc_log(second), NULL, NULL);
+        int assigned = log2 != NULL && strstr(log2, "partitions assigned") != NULL;
+        free(log2);
+        if (assigned)
+            break;
+        usleep(250 * 1000);
+    }
+    usleep(2000 * 1000); /* both read their partitions: acme's backlog again, set aside past 5,000 */
+    keep_failing();
+    globex_arrives("globex-two-workers");
+
+    /* acme's vendor is back: every acme event arrives (at least once), and everything is
+     * committed on both workers (the lag goes to 0: no hold left behind). */
+    dfix_stub_plan(&F, &SLOW, "");
+    size_t got = 0;
+    double lag1 = -1, lag2 = -1, delivered = 0;
+    for (int waited = 0; waited < 120000; waited += 500) {
+        F.metrics_port = p2;
+        delivered = dfix_metric(&F, "sluice_deliver_events_total{vendor=\"webhook\",outcome=\"delivered\"}");
+        lag2 = dfix_metric(&F, "sluice_deliver_consumer_lag{vendor=\"webhook\"}");
+        F.metrics_port = p1;
+        delivered += dfix_metric(&F, "sluice_deliver_events_total{vendor=\"webhook\",outcome=\"delivered\"}");
+        lag1 = dfix_metric(&F, "sluice_deliver_consumer_lag{vendor=\"webhook\"}");
+        if (delivered >= ACME_BACKLOG && lag1 == 0 && lag2 == 0)
+            break;
+        usleep(500 * 1000);
+    }
+    F.metrics_port = p1;
+    got = delivered_ids(&SLOW, "lane-");
+    print_message("after acme's vendor is back: %zu of %d acme events delivered, lag %.0f and %.0f\n", got,
+                  ACME_BACKLOG, lag1, lag2);
+    assert_int_equal(got, ACME_BACKLOG);
+    assert_true(lag1 == 0 && lag2 == 0);
+    int status = 0;
+    assert_int_equal(sluice_th_proc_stop(second, 30000, &status, &err), 0);
+    assert_true(sluice_th_exited_with(status, 0));
+    assert_true(sluice_th_exited_with(dfix_stop_worker(&F, SIGTERM), 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hung_vendor_of_one_org_does_not_hold_another),
         cmocka_unit_test(hung_vendor_does_not_take_the_only_place_back_each_time),
+        cmocka_unit_test(failing_org_backlog_does_not_hold_another_org),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
