@@ -14,6 +14,8 @@
 #include "common/strdist.h"
 #include "common/time.h"
 
+extern char **environ;
+
 /* ------------------------------------------------------------------ memory */
 
 static void oom(void)
@@ -719,4 +721,70 @@ char *sluice_dec_resolve_path(const char *dir, const char *path)
     char *out = sluice_dec_xasprintf("%s/%s", base, path);
     free(joined_dir);
     return out;
+}
+
+/* ------------------------------------------------------------------ environment */
+
+typedef struct env_entry {
+    const char *text; /* "NAME=value" */
+    size_t pos;       /* in environ: getenv returns the first of a name written twice */
+} env_entry_t;
+
+static _Thread_local env_entry_t *env_sorted; /* by name, then position */
+static _Thread_local size_t env_count;
+
+/* Orders "NAME=value" entries by NAME ('=' ends a name, and sorts as its end). */
+static int env_entry_cmp(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        unsigned char ca = *a == '=' ? 0 : (unsigned char)*a, cb = *b == '=' ? 0 : (unsigned char)*b;
+        if (ca != cb || ca == 0)
+            return (ca > cb) - (ca < cb);
+    }
+}
+
+static int env_qsort_cmp(const void *a, const void *b)
+{
+    const env_entry_t *x = a, *y = b;
+    int c = env_entry_cmp(x->text, y->text);
+    return c != 0 ? c : (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+void sluice_dec_env_begin(void)
+{
+    size_t n = 0;
+    while (environ != NULL && environ[n] != NULL)
+        n++;
+    env_sorted = malloc((n ? n : 1) * sizeof(*env_sorted));
+    env_count = 0;
+    if (env_sorted == NULL)
+        return; /* getenv then */
+    for (size_t i = 0; i < n; i++)
+        if (strchr(environ[i], '=') != NULL)
+            env_sorted[env_count++] = (env_entry_t){environ[i], i};
+    qsort(env_sorted, env_count, sizeof(*env_sorted), env_qsort_cmp);
+}
+
+void sluice_dec_env_end(void)
+{
+    free(env_sorted);
+    env_sorted = NULL;
+    env_count = 0;
+}
+
+const char *sluice_dec_getenv(const char *name)
+{
+    if (env_sorted == NULL || strchr(name, '=') != NULL)
+        return getenv(name);
+    size_t lo = 0, hi = env_count; /* the first entry not below name */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (env_entry_cmp(env_sorted[mid].text, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == env_count || env_entry_cmp(env_sorted[lo].text, name) != 0)
+        return NULL;
+    return strchr(env_sorted[lo].text, '=') + 1;
 }

@@ -241,7 +241,7 @@ static void resolve_secret(sluice_dec_map_t *m, const char *key, const char *var
 {
     if (var == NULL)
         return;
-    const char *v = getenv(var);
+    const char *v = sluice_dec_getenv(var);
     char path[SLUICE_DEC_PATH_MAX];
     sluice_dec_key_path(m, key, path, sizeof(path));
     const sluice_yaml_pos_t *pos = &sluice_yaml_map_get(m->node, key)->pos;

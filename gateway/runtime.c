@@ -1,10 +1,12 @@
 /*
  * Gateway runtimes: a config and what requests derive from it, reference counted so a reload
  * can swap it while requests finish on the old one. Built on the main thread; read by the
- * event-loop threads; freed by whichever thread drops the last reference.
+ * event-loop threads; freed on the main thread, or on a thread of its own when another thread
+ * (an event loop) drops the last reference.
  */
 #include "gateway/runtime.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +47,17 @@ static void runtime_free(sluice_runtime_t *rt)
     sluice_config_free(rt->cfg);
     free(rt);
 }
+
+/* The thread that builds runtimes (the gateway's main thread), and the runtimes being freed on
+ * threads of their own. Freeing a runtime of 2,000 orgs took 0.14 to 0.22 s (its plugin
+ * instances, PII guards, rules and YAML tree), and under load its last reference is dropped by
+ * an event loop (a request that was waiting for its Kafka ack during the reload): freed there,
+ * that loop's other requests waited meanwhile (integration.config_scale). */
+static pthread_mutex_t reap_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t reap_cv = PTHREAD_COND_INITIALIZER;
+static size_t reaping;
+static pthread_t builder;
+static atomic_int have_builder;
 
 /* Loads the mask rules' plugins; on failure err lists every reason ("file:line:col: ...; ..."). */
 static int load_plugins(sluice_runtime_t *rt, const sluice_keyring_t *keys, sluice_err_t *err)
@@ -147,6 +160,10 @@ sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads,
                                         const sluice_runtime_t *prev, sluice_err_t *err)
 {
     static atomic_uint_fast64_t generations;
+    if (!atomic_load(&have_builder)) {
+        builder = pthread_self();
+        atomic_store(&have_builder, 1);
+    }
     sluice_runtime_t *rt = calloc(1, sizeof(*rt));
     if (rt == NULL) {
         sluice_config_free(cfg);
@@ -235,10 +252,52 @@ sluice_runtime_t *sluice_runtime_acquire(sluice_runtime_t *rt)
     return rt;
 }
 
+static void *reap_main(void *arg)
+{
+    runtime_free(arg);
+    pthread_mutex_lock(&reap_mu);
+    reaping--;
+    pthread_cond_broadcast(&reap_cv);
+    pthread_mutex_unlock(&reap_mu);
+    return NULL;
+}
+
+/* Frees rt on a detached thread of its own (inline when none can be started: memory is then
+ * short, and freeing gives it back); 0 when handed over. */
+static int reap_async(sluice_runtime_t *rt)
+{
+    pthread_attr_t attr;
+    pthread_t th;
+    if (pthread_attr_init(&attr) != 0)
+        return -1;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_mutex_lock(&reap_mu);
+    reaping++;
+    int rc = pthread_create(&th, &attr, reap_main, rt);
+    if (rc != 0)
+        reaping--;
+    pthread_mutex_unlock(&reap_mu);
+    pthread_attr_destroy(&attr);
+    return rc == 0 ? 0 : -1;
+}
+
 void sluice_runtime_release(sluice_runtime_t *rt)
 {
-    if (rt != NULL && atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) == 1)
-        runtime_free(rt);
+    if (rt == NULL || atomic_fetch_sub_explicit(&rt->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (atomic_load(&have_builder) && !pthread_equal(pthread_self(), builder)) {
+        if (reap_async(rt) == 0)
+            return;
+    } else {
+        /* On the builder's thread (a reload, or the gateway's shutdown): the runtimes other
+         * threads let go are freed first, so none outlives the limiter, tally and plugins'
+         * libraries the caller frees next. */
+        pthread_mutex_lock(&reap_mu);
+        while (reaping > 0)
+            pthread_cond_wait(&reap_cv, &reap_mu);
+        pthread_mutex_unlock(&reap_mu);
+    }
+    runtime_free(rt);
 }
 
 const sluice_source_rt_t *sluice_runtime_auth(const sluice_runtime_t *rt, const char *key, size_t len, int64_t now_ms)

@@ -4,8 +4,9 @@
  *
  * Runtimes are reference counted. The main thread builds a new one on SIGHUP and hands a
  * reference to every worker; each request holds a reference for its whole life, so requests
- * in flight finish on the config they started with. The last release frees it, on whichever
- * thread that happens.
+ * in flight finish on the config they started with. The last release frees it: on the thread
+ * that builds runtimes (the main thread), else on a short-lived thread of its own, so that an
+ * event loop dropping the last reference does not stop to free a config of thousands of orgs.
  */
 #ifndef SLUICE_GATEWAY_RUNTIME_H
 #define SLUICE_GATEWAY_RUNTIME_H
@@ -90,7 +91,9 @@ sluice_runtime_t *sluice_runtime_create(sluice_config_t *cfg, unsigned nthreads,
 /* The mask seam for event-loop thread `thread` (gateway/masker.h). Thread `thread` only. */
 const sluice_masker_t *sluice_runtime_masker(const sluice_runtime_t *rt, unsigned thread);
 
-/* Reference counting; any thread. Release of the last reference frees everything. */
+/* Reference counting; any thread. Release of the last reference frees everything (see above);
+ * on the building thread it first waits for the runtimes being freed elsewhere, so that none
+ * outlives what the caller frees next (the limiter, the plugin tally). */
 sluice_runtime_t *sluice_runtime_acquire(sluice_runtime_t *rt);
 void sluice_runtime_release(sluice_runtime_t *rt);
 
