@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "common/log.h"
 #include "gateway/forgotten.h"
 #include "gateway/http.h"
 #include "gateway/ingest.h"
@@ -242,7 +243,11 @@ static size_t metrics_extra(void *ud, char *buf, size_t cap)
     size_t used = (size_t)n + sluice_plugin_set_metrics(w->rt->plugins, buf + n, cap - (size_t)n);
     if (used >= cap)
         return used;
-    return used + sluice_forgotten_metrics(gw->forgotten, buf + used, cap - used);
+    used += sluice_forgotten_metrics(gw->forgotten, buf + used, cap - used);
+    if (used >= cap)
+        return used;
+    /* Log lines dropped (stderr not read) and suppressed (per-event limit): common/log.h. */
+    return used + sluice_log_metrics(buf + used, cap - used);
 }
 
 static void handle_metrics(h2o_req_t *req, sluice_worker_t *w)

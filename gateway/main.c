@@ -51,11 +51,16 @@ int main(int argc, char **argv)
         return 2;
     }
     sluice_log_setup("gateway", SLUICE_LOG_INFO, 2);
+    /* Lines go through the logger's own thread: an event loop that wrote to a stderr nobody
+     * read (a stuck log shipper) stopped answering every request it held. */
+    sluice_log_start();
     /* Before any thread or jansson value: request bodies are parsed into arenas (json/arena.h). */
     if (sluice_json_arena_install() != 0)
         sluice_log(SLUICE_LOG_WARN, "gateway.arena", "no address range for JSON arenas: bodies are parsed with malloc");
     sluice_err_t err = {{0}};
     int rc = sluice_gateway_run(config, &err);
+    /* The log lines before this one (config.error ...) come first, also on a terminal. */
+    sluice_log_flush(SLUICE_LOG_EXIT_FLUSH_MS);
     if (rc != 0)
         fprintf(stderr, "sluice-gateway: %s\n", err.msg[0] ? err.msg : "failed to start (see the log above)");
     return rc;

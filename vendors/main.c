@@ -136,6 +136,10 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    /* From here lines go through the logger's own thread: the delivery loop logs, and must not
+     * wait on a stderr nobody reads (common/log.h). */
+    sluice_log_start();
+
     /* Signals are read synchronously (sigtimedwait now, a signalfd in the worker); blocking them
      * before librdkafka starts its threads makes those threads inherit the mask. */
     sigset_t set;
@@ -196,11 +200,13 @@ int main(int argc, char **argv)
     /* The worker itself needs no key: the vault opens the rows. */
     sluice_deliver_t *w = sluice_deliver_create(cfg, NULL, vault, only, &err);
     if (w == NULL) {
+        sluice_log_flush(SLUICE_LOG_EXIT_FLUSH_MS);
         fprintf(stderr, "sluice-deliver: %s\n", err.msg);
         rc = 1;
         goto out;
     }
     if (sluice_deliver_run(w, &err) != 0) {
+        sluice_log_flush(SLUICE_LOG_EXIT_FLUSH_MS);
         fprintf(stderr, "sluice-deliver: %s\n", err.msg);
         rc = 1;
     }

@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/log.h"
+
 #define MAX_CONNS 64
 #define REQ_MAX   4096
 
@@ -124,6 +126,9 @@ char *sluice_dmetrics_render(const sluice_dmetrics_t *m, size_t *len)
             "# TYPE sluice_deliver_pending_events gauge\n"
             "sluice_deliver_pending_events %llu\n",
             (unsigned long long)m->in_flight, (unsigned long long)m->pending_events);
+    char logs[512];
+    size_t ln = sluice_log_metrics(logs, sizeof(logs));
+    fwrite(logs, 1, ln < sizeof(logs) ? ln : 0, f);
     if (fclose(f) != 0) {
         free(buf);
         return NULL;

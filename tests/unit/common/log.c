@@ -1,0 +1,210 @@
+/* Tests for common/log.c under pressure: a stderr nobody reads does not hold the thread that
+ * logs (lines are queued, then dropped and counted, and a log.dropped line says how many once the
+ * reader comes back, the lines kept in order); a flood of one event name is cut to its first
+ * lines and one summary; queued lines reach the reader at exit, also after a fatal error. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/log.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Everything the pipe holds within `quiet_ms` of its last byte (caller frees). */
+static char *drain(int fd, int quiet_ms, size_t *len)
+{
+    size_t cap = 1 << 22, n = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    int fl = fcntl(fd, F_GETFL);
+    fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    double last = now_s();
+    while ((now_s() - last) * 1000 < quiet_ms) {
+        ssize_t r = read(fd, buf + n, cap - 1 - n);
+        if (r > 0) {
+            n += (size_t)r;
+            last = now_s();
+        } else if (r == 0) {
+            break;
+        } else {
+            usleep(10000);
+        }
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static size_t count(const char *text, const char *needle)
+{
+    size_t c = 0;
+    for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        c++;
+    return c;
+}
+
+/* A pipe whose reader stopped: 20,000 lines (4 MB, past the pipe and the ring) are logged in well
+ * under a second instead of blocking at the pipe's 64 KiB; the reader then gets the lines kept,
+ * in order, and log.dropped lines whose counts add up to what sluice_log_dropped reports. */
+static void test_stuck_reader_does_not_block(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    sluice_log_setup("test", SLUICE_LOG_INFO, p[1]);
+    sluice_log_set_limit(0, 0); /* every line counts here */
+    assert_int_equal(sluice_log_start(), 0);
+    alarm(20); /* before the writer thread, the first write past 64 KiB blocked for good */
+    double t0 = now_s();
+    for (int i = 0; i < 20000; i++)
+        sluice_log_info("t.seq", "line %06d of a log nobody reads %0120d", i, 0);
+    double took = now_s() - t0;
+    alarm(0);
+    assert_true(took < 3.0);
+    unsigned long long dropped = sluice_log_dropped();
+    assert_true(dropped > 0);
+    /* The reader comes back: what was queued arrives, in order, then the count. */
+    size_t len;
+    char *out = drain(p[0], 1500, &len);
+    int prev = -1, lines = 0;
+    for (const char *l = out; (l = strstr(l, "\"line ")) != NULL; l += 6) {
+        int seq = (int)strtol(l + 6, NULL, 10);
+        assert_true(seq > prev);
+        prev = seq;
+        lines++;
+    }
+    assert_int_equal((unsigned long long)lines + dropped, 20000);
+    /* A log.dropped line where lines were lost (more than one when the writer made room
+     * between two runs of drops), their counts adding up to what was dropped. */
+    unsigned long long said = 0;
+    size_t notes = 0;
+    for (const char *n = out; (n = strstr(n, "\"dropped\":")) != NULL; n += 10, notes++)
+        said += strtoull(n + 10, NULL, 10);
+    assert_true(notes >= 1);
+    assert_int_equal(count(out, "\"event\":\"log.dropped\""), notes);
+    assert_int_equal(said, dropped);
+    /* Each line a whole JSON object on its own line. */
+    assert_int_equal(count(out, "\n"), (size_t)lines + notes);
+    assert_int_equal(count(out, "{\"ts\":"), (size_t)lines + notes);
+    free(out);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* A hostile flood of one event name: its first lines, the other events untouched, and one
+ * summary line under the same name once the window ends, even with no further line. */
+static void test_flood_cut_to_first_lines(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    sluice_log_setup("test", SLUICE_LOG_INFO, p[1]);
+    sluice_log_set_limit(5, 400);
+    unsigned long long before = sluice_log_suppressed();
+    for (int i = 0; i < 1000; i++) {
+        sluice_log_warn("t.flood", "bad request %d", i);
+        if (i == 500)
+            sluice_log_info("t.other", "something else");
+    }
+    size_t len;
+    char *out = drain(p[0], 2500, &len); /* the writer's sweep writes the summary by itself */
+    assert_int_equal(count(out, "\"event\":\"t.flood\""), 6);
+    assert_int_equal(count(out, "\"msg\":\"bad request "), 5);
+    assert_non_null(strstr(out, "bad request 4\""));
+    assert_null(strstr(out, "bad request 5\""));
+    assert_int_equal(count(out, "\"event\":\"t.other\""), 1);
+    assert_non_null(strstr(out, "\"level\":\"warn\",\"component\":\"test\",\"event\":\"t.flood\",\"msg\":\"995 more "
+                                "lines like this suppressed"));
+    assert_non_null(strstr(out, "\"suppressed\":995}"));
+    assert_int_equal(sluice_log_suppressed() - before, 995);
+    free(out);
+    /* A new window: the first lines of it are written again. */
+    sluice_log_warn("t.flood", "bad request again");
+    sluice_log_flush(2000);
+    out = drain(p[0], 200, &len);
+    assert_non_null(strstr(out, "bad request again"));
+    free(out);
+    sluice_log_set_limit(SLUICE_LOG_BURST, SLUICE_LOG_WINDOW_MS);
+    close(p[0]);
+    close(p[1]);
+}
+
+/* A process that logs a fatal start error and exits 1 at once: the line reaches the reader. */
+static void test_fatal_error_reaches_reader(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        sluice_log_setup("child", SLUICE_LOG_INFO, p[1]);
+        assert_int_equal(sluice_log_start(), 0);
+        for (int i = 0; i < 3; i++)
+            sluice_log_error("config.error", "config.yaml:%d:1: unknown key", i + 1);
+        exit(1);
+    }
+    close(p[1]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_int_equal(WEXITSTATUS(st), 1);
+    size_t len;
+    char *out = drain(p[0], 200, &len);
+    assert_int_equal(count(out, "\"event\":\"config.error\""), 3);
+    assert_non_null(strstr(out, "config.yaml:3:1: unknown key"));
+    free(out);
+    close(p[0]);
+}
+
+/* Exit with a stderr nobody reads: bounded (SLUICE_LOG_EXIT_FLUSH_MS), not a hang. */
+static void test_exit_with_stuck_reader_is_bounded(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    double t0 = now_s();
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        sluice_log_setup("child", SLUICE_LOG_INFO, p[1]);
+        sluice_log_set_limit(0, 0);
+        assert_int_equal(sluice_log_start(), 0);
+        for (int i = 0; i < 5000; i++)
+            sluice_log_info("t.fill", "filling a pipe nobody reads %0150d", i);
+        exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(now_s() - t0 < SLUICE_LOG_EXIT_FLUSH_MS / 1000.0 + 3);
+    close(p[0]);
+    close(p[1]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        /* The forks first: each child starts its own writer. */
+        cmocka_unit_test(test_fatal_error_reaches_reader),
+        cmocka_unit_test(test_exit_with_stuck_reader_is_bounded),
+        cmocka_unit_test(test_stuck_reader_does_not_block),
+        cmocka_unit_test(test_flood_cut_to_first_lines),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
