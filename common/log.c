@@ -59,6 +59,10 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Registers the exit flush and the fork handlers, once per process (below says why). */
+static pthread_once_t exit_once = PTHREAD_ONCE_INIT;
+static void register_exit(void);
+
 void sluice_log_setup(const char *name, sluice_log_level_t level, int fd)
 {
     component = name;
@@ -67,6 +71,7 @@ void sluice_log_setup(const char *name, sluice_log_level_t level, int fd)
     pthread_mutex_lock(&mu);
     memset(slots, 0, sizeof(slots));
     pthread_mutex_unlock(&mu);
+    pthread_once(&exit_once, register_exit);
 }
 
 void sluice_log_set_level(sluice_log_level_t level)
@@ -290,9 +295,14 @@ static ev_slot_t *slot_of(const char *event)
     return NULL;
 }
 
-/* Lines only an operator's own action causes (a config file, a SIGHUP): never at a client's or
- * an outage's pace, and each one is the answer the operator waits for, so none is cut. */
-static const char *const never_cut[] = {"config.error", "config.warning", "config.reload", "deliver.sighup"};
+/* Lines only an operator's own action causes (a config file, a SIGHUP, a certificate put in
+ * place, a `sluicectl forget`): never at a client's or an outage's pace, and each one is the
+ * answer the operator waits for, so none is cut. A reload storm or a run of forgets writes one
+ * each, as many as the operator asked for. */
+static const char *const never_cut[] = {"config.error",      "config.warning",         "config.reload",
+                                        "deliver.sighup",    "forget.list_loaded",     "tls.cert_expired",
+                                        "tls.cert_expiring", "tls.cert_not_yet_valid", "tls.chain_incomplete",
+                                        "tls.cert_dates",    "tls.key_readable"};
 
 /* 1 when event's line may be written now; counts it suppressed otherwise. mu held. */
 static int admit(int level, const char *event, int64_t now)
@@ -411,6 +421,59 @@ static void flush_at_exit(void)
     sluice_log_flush(SLUICE_LOG_EXIT_FLUSH_MS);
 }
 
+/* Once per process, from setup or start: exit writes what is queued and the pending summaries.
+ * Registered at setup too: without the writer thread (sluicectl, or no thread could be made) a
+ * flood's summary is otherwise never written, and the lines left out go unmentioned. */
+static void register_exit(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    atexit(flush_at_exit);
+}
+
+static struct sigaction abort_prev;
+
+static void nap_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* abort() runs no atexit handler: the line a caller logged just before it ("out of memory ...:
+ * aborting"), the one that says why the process died, was still in the ring and lost. This
+ * writes the ring out (within SLUICE_LOG_EXIT_FLUSH_MS, for a stderr nobody reads), then lets
+ * the signal do what it did before (a core dump by default). Only async-signal-safe calls, save
+ * the trylock, which never waits; the lock stays held so the writer takes no line meanwhile. */
+static void on_abort(int sig)
+{
+    int saved = errno;
+    int waited = 0;
+    for (;;) {
+        if (pthread_mutex_trylock(&mu) == 0) {
+            if (!writing)
+                break;
+            pthread_mutex_unlock(&mu); /* the writer is writing a line: that line comes first */
+        }
+        if (waited++ >= SLUICE_LOG_EXIT_FLUSH_MS)
+            goto out;
+        nap_ms(1);
+    }
+    char line[LINE_CAP];
+    int budget = SLUICE_LOG_EXIT_FLUSH_MS;
+    while (async_on && ring_used > 0 && budget > 0) {
+        size_t len = ring_pop(line);
+        struct pollfd pfd = {.fd = out_fd, .events = POLLOUT};
+        while (budget > 0 && poll(&pfd, 1, 100) == 0)
+            budget -= 100;
+        /* A pipe that polls writable takes a line under PIPE_BUF whole. */
+        if (len > 0 && budget > 0 && write(out_fd, line, len) < 0 && errno != EINTR)
+            break;
+    }
+out:
+    sigaction(SIGABRT, &abort_prev, NULL);
+    errno = saved;
+    raise(sig); /* blocked until this handler returns, then delivered as before */
+}
+
 int sluice_log_start(void)
 {
     pthread_mutex_lock(&mu);
@@ -433,13 +496,17 @@ int sluice_log_start(void)
     if (rc == 0)
         async_on = 1;
     pthread_mutex_unlock(&mu);
+    pthread_once(&exit_once, register_exit);
     if (rc != 0)
         return -1;
-    static int registered;
-    if (!registered) {
-        registered = 1;
-        pthread_atfork(fork_prepare, fork_parent, fork_child);
-        atexit(flush_at_exit);
+    static int abort_hooked;
+    if (!abort_hooked) {
+        abort_hooked = 1;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_abort;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGABRT, &sa, &abort_prev);
     }
     return 0;
 }

@@ -49,7 +49,8 @@ void sluice_log(sluice_log_level_t level, const char *event, const char *fmt, ..
 #define SLUICE_LOG_EXIT_FLUSH_MS 3000
 
 /* Starts the writer thread (the gateway's and the worker's main, before their own threads);
- * lines queued are flushed at exit (atexit). Before it, or without it (sluicectl, tests), each
+ * lines queued are flushed at exit (atexit) and at abort() (a SIGABRT handler that then lets the
+ * signal end the process as before). Before it, or without it (sluicectl, tests), each
  * line is written by the thread that logs it. Returns 0, or -1 when no thread could be made
  * (lines are then written directly). */
 int sluice_log_start(void);

@@ -1050,6 +1050,23 @@ static int held_cmp(const void *a, const void *b)
     return c != 0 ? c : (x > y) - (x < y);
 }
 
+/* A key without the spaces and line ends around it: a write key is resolved so (org.c), and a
+ * signing secret compared with one must be too, or the secret behind `--from-file` ("...\n")
+ * and the write key read from the same file ("...") differed, and the config passed while every
+ * page carried the signing secret but for a line end any forger would try. */
+static const char *held_trim(const char *k, size_t *len)
+{
+    size_t n = strlen(k);
+    while (n > 0 && strchr(" \t\r\n", k[n - 1]) != NULL)
+        n--;
+    while (n > 0 && strchr(" \t\r\n", k[0]) != NULL) {
+        k++;
+        n--;
+    }
+    *len = n;
+    return k;
+}
+
 static void check_write_keys_unique(loader_t *l)
 {
     if (!(l->flags & SLUICE_CONFIG_RESOLVE_SECRETS))
@@ -1100,7 +1117,9 @@ static void check_write_keys_unique(loader_t *l)
     for (size_t i = 0; i < n; i++) {
         order[i] = i;
         dup[i] = SIZE_MAX;
-        if (EVP_Digest(h[i].key, strlen(h[i].key), held_digests[i], NULL, EVP_sha256(), NULL) != 1)
+        size_t kl;
+        const char *k = held_trim(h[i].key, &kl);
+        if (EVP_Digest(k, kl, held_digests[i], NULL, EVP_sha256(), NULL) != 1)
             memset(held_digests[i], 0, sizeof(held_digests[i])); /* never: then one long group */
     }
     qsort(order, n, sizeof(*order), held_cmp);
@@ -1112,8 +1131,18 @@ static void check_write_keys_unique(loader_t *l)
             size_t i = order[x];
             for (size_t y = g; y < x; y++) { /* earlier positions first */
                 size_t j = order[y];
-                size_t a = strlen(h[i].key);
-                if (a != strlen(h[j].key) || CRYPTO_memcmp(h[i].key, h[j].key, a) != 0)
+                /* Two signing secrets byte for byte (each is its own key with its line end); a
+                 * write key against anything without the spaces around it. */
+                size_t a, b;
+                const char *ki = h[i].key, *kj = h[j].key;
+                if (h[i].hmac && h[j].hmac) {
+                    a = strlen(ki);
+                    b = strlen(kj);
+                } else {
+                    ki = held_trim(ki, &a);
+                    kj = held_trim(kj, &b);
+                }
+                if (a != b || CRYPTO_memcmp(ki, kj, a) != 0)
                     continue;
                 if (h[i].hmac && h[j].hmac && h[i].org == h[j].org && h[i].src == h[j].src)
                     continue;

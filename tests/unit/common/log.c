@@ -3,6 +3,7 @@
  * reader comes back, the lines kept in order); a flood of one event name is cut to its first
  * lines and one summary; queued lines reach the reader at exit, also after a fatal error. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <fcntl.h>
@@ -197,12 +198,77 @@ static void test_exit_with_stuck_reader_is_bounded(void **state)
     close(p[1]);
 }
 
+/* A fatal line followed by abort() (deliver.oom: "out of memory taking a message: aborting"):
+ * abort runs no atexit handler, so a line still queued was lost and the worker died with no
+ * reason on stderr. The line must reach the reader, and the process still end by SIGABRT. */
+static void test_line_before_abort_reaches_reader(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        sluice_log_setup("child", SLUICE_LOG_INFO, p[1]);
+        assert_int_equal(sluice_log_start(), 0);
+        for (int i = 0; i < 50; i++)
+            sluice_log_info("t.busy", "line %d before the fatal one", i);
+        sluice_log_error("deliver.oom", "out of memory taking a message: aborting");
+        abort();
+    }
+    close(p[1]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGABRT);
+    size_t len;
+    char *out = drain(p[0], 200, &len);
+    assert_non_null(strstr(out, "\"event\":\"deliver.oom\",\"msg\":\"out of memory taking a message: aborting\""));
+    assert_int_equal(count(out, "\"event\":\"t.busy\""), SLUICE_LOG_BURST); /* those queued before it too */
+    free(out);
+    close(p[0]);
+}
+
+/* Without the writer thread (sluicectl, or a gateway that could not start it) lines over the
+ * limit were counted and never summed up: the process exited and no "N more lines like this
+ * suppressed" line said that anything was left out (docs/deploy.md promises one at exit). */
+static void test_direct_mode_summary_at_exit(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        sluice_log_setup("sluicectl", SLUICE_LOG_WARN, p[1]);
+        sluice_log_set_limit(3, 60000);
+        for (int i = 0; i < 10; i++)
+            sluice_log_warn("plugin.log", "plugin p (org o, rule r): value %d refused", i);
+        exit(0);
+    }
+    close(p[1]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_int_equal(WEXITSTATUS(st), 0);
+    size_t len;
+    char *out = drain(p[0], 200, &len);
+    assert_int_equal(count(out, "value "), 3);
+    assert_non_null(strstr(out, "\"msg\":\"7 more lines like this suppressed"));
+    assert_non_null(strstr(out, "\"suppressed\":7}"));
+    free(out);
+    close(p[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         /* The forks first: each child starts its own writer. */
         cmocka_unit_test(test_fatal_error_reaches_reader),
         cmocka_unit_test(test_exit_with_stuck_reader_is_bounded),
+        cmocka_unit_test(test_line_before_abort_reaches_reader),
+        cmocka_unit_test(test_direct_mode_summary_at_exit),
         cmocka_unit_test(test_stuck_reader_does_not_block),
         cmocka_unit_test(test_flood_cut_to_first_lines),
     };

@@ -1200,6 +1200,38 @@ static void test_secrets_with_line_ends(void **state)
     unsetenv("T_SLUICE_API_SECRET");
 }
 
+/* One secret file behind a write key and a signing secret (`--from-file`, so "...\n"): the
+ * write key is trimmed and the secret is not, and the pair no longer compared equal, so the
+ * config was accepted while every page carried the signing secret but for its line end (anyone
+ * could sign as the backend). Refused, as the same bytes without a line end always were; two
+ * signing secrets still compare byte for byte. */
+static void test_write_key_with_line_end_is_no_signing_secret(void **state)
+{
+    (void)state;
+    setenv("T_SLUICE_WEB_KEY", "shared-secret-value-0123\n", 1);
+    setenv("T_SLUICE_WEB_OLD", "wk_previous", 1);
+    setenv("T_SLUICE_API_SECRET", "shared-secret-value-0123\n", 1);
+    expect_errors_flags(SECRET_YAML, SLUICE_CONFIG_RESOLVE_SECRETS | SLUICE_CONFIG_NO_ENV,
+                        (const char *const[]){
+                            "x.yaml:13:26: orgs[0].sources[1].hmac_secret_env: T_SLUICE_API_SECRET holds the same "
+                            "secret as orgs[0].sources[0].write_key_env (T_SLUICE_WEB_KEY): each source needs a "
+                            "secret of its own",
+                            NULL,
+                        });
+    setenv("T_SLUICE_WEB_KEY", "  shared-secret-value-0123", 1);
+    setenv("T_SLUICE_API_SECRET", "shared-secret-value-0123\r\n", 1);
+    expect_errors_flags(SECRET_YAML, SLUICE_CONFIG_RESOLVE_SECRETS | SLUICE_CONFIG_NO_ENV,
+                        (const char *const[]){
+                            "x.yaml:13:26: orgs[0].sources[1].hmac_secret_env: T_SLUICE_API_SECRET holds the same "
+                            "secret as orgs[0].sources[0].write_key_env (T_SLUICE_WEB_KEY): each source needs a "
+                            "secret of its own",
+                            NULL,
+                        });
+    unsetenv("T_SLUICE_WEB_KEY");
+    unsetenv("T_SLUICE_WEB_OLD");
+    unsetenv("T_SLUICE_API_SECRET");
+}
+
 static void test_secrets_missing(void **state)
 {
     (void)state;
@@ -2141,6 +2173,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_env_bad_values, clear_env, clear_env),
         cmocka_unit_test_setup(test_secrets_resolved, clear_env),
         cmocka_unit_test_setup(test_secrets_with_line_ends, clear_env),
+        cmocka_unit_test_setup(test_write_key_with_line_end_is_no_signing_secret, clear_env),
         cmocka_unit_test_setup(test_secrets_missing, clear_env),
         cmocka_unit_test_setup(test_forget_section, clear_env),
         cmocka_unit_test_setup_teardown(test_include_ok, make_tmpdir, remove_tmpdir),
