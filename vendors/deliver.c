@@ -1212,6 +1212,23 @@ static void batch_drop_too_old(worker_t *w, batch_t *b)
     b->n = o;
 }
 
+/* Counts rec's event as suppressed once per (event, vendor): once per record, and once per
+ * tracker entry, which the records of one event read again for set-aside integrations share
+ * (a forgotten person's event set aside was counted when first read and again when read back). */
+static void count_suppressed(lane_t *l, record_t *rec)
+{
+    part_t *p = rec->part;
+    if (rec->suppressed)
+        return;
+    rec->suppressed = 1;
+    if (!p->revoked) {
+        if (sluice_tracker_marked(&p->tracker, rec->seq))
+            return;
+        sluice_tracker_mark(&p->tracker, rec->seq);
+    }
+    l->w->metrics.events[l->kind][SLUICE_OUTCOME_SUPPRESSED]++;
+}
+
 /* Finishes, as suppressed, the items of a person sluicectl forget named since they were read: a
  * batch waits up to batch.max_wait_ms, and one a vendor refused waits for its retries up to
  * retry.max_elapsed_s (an hour by default), and each attempt sent the forgotten person's events
@@ -1238,10 +1255,7 @@ static void batch_drop_suppressed(worker_t *w, batch_t *b)
             /* Counted once per (event, vendor), as at dispatch: the event waits in a batch of
              * each of the org's integrations of this vendor, and was counted once per batch, so
              * one forgotten event read the same as two skipped at dispatch. */
-            if (!it->rec->suppressed) {
-                it->rec->suppressed = 1;
-                w->metrics.events[it->lane->kind][SLUICE_OUTCOME_SUPPRESSED]++;
-            }
+            count_suppressed(it->lane, it->rec);
             item_free(it);
         } else {
             b->items[o++] = it;
@@ -1540,7 +1554,7 @@ static void dispatch(lane_t *l, record_t *rec, const rd_kafka_message_t *m, int6
             }
         }
         if (!rec->reread || taken)
-            w->metrics.events[l->kind][SLUICE_OUTCOME_SUPPRESSED]++;
+            count_suppressed(l, rec);
         sluice_envelope_dispose(&env);
         return;
     }

@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Bits of done[]: the mark shares its byte, so it costs no memory of its own. */
+#define DONE   1
+#define MARKED 2
+
 void sluice_tracker_init(sluice_tracker_t *t)
 {
     memset(t, 0, sizeof(*t));
@@ -74,7 +78,7 @@ static size_t slot(const sluice_tracker_t *t, uint64_t seq)
 
 static void release(sluice_tracker_t *t)
 {
-    while (t->count > 0 && t->done[t->head] && t->holds[t->head] == 0) {
+    while (t->count > 0 && (t->done[t->head] & DONE) && t->holds[t->head] == 0) {
         t->next_commit = t->offsets[t->head] + 1;
         t->head = (t->head + 1) & (t->cap - 1);
         t->head_seq++;
@@ -86,8 +90,19 @@ void sluice_tracker_done(sluice_tracker_t *t, uint64_t seq)
 {
     if (seq < t->head_seq || seq >= t->head_seq + t->count)
         return;
-    t->done[slot(t, seq)] = 1;
+    t->done[slot(t, seq)] |= DONE;
     release(t);
+}
+
+void sluice_tracker_mark(sluice_tracker_t *t, uint64_t seq)
+{
+    if (seq >= t->head_seq && seq < t->head_seq + t->count)
+        t->done[slot(t, seq)] |= MARKED;
+}
+
+int sluice_tracker_marked(const sluice_tracker_t *t, uint64_t seq)
+{
+    return seq >= t->head_seq && seq < t->head_seq + t->count && (t->done[slot(t, seq)] & MARKED) != 0;
 }
 
 int sluice_tracker_hold(sluice_tracker_t *t, uint64_t seq)

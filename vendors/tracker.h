@@ -15,7 +15,7 @@
 
 typedef struct sluice_tracker {
     int64_t *offsets;
-    unsigned char *done;
+    unsigned char *done;  /* per message: done, and sluice_tracker_mark's bit */
     unsigned char *holds; /* sluice_tracker_hold's, per message: released only at 0 and done */
     size_t cap;           /* ring size, a power of two (0 before the first add) */
     size_t head;          /* ring index of the oldest message not yet released */
@@ -42,6 +42,12 @@ void sluice_tracker_done(sluice_tracker_t *t, uint64_t seq);
  * an unknown seq or past 255 holds. */
 int sluice_tracker_hold(sluice_tracker_t *t, uint64_t seq);
 void sluice_tracker_unhold(sluice_tracker_t *t, uint64_t seq);
+
+/* Marks a message, and tells whether it is marked (0 for an unknown seq); a mark goes with the
+ * message's release. The worker marks an event it counted as suppressed, so that reading it again
+ * for an integration that set it aside (sluice_tracker_hold) does not count it twice. */
+void sluice_tracker_mark(sluice_tracker_t *t, uint64_t seq);
+int sluice_tracker_marked(const sluice_tracker_t *t, uint64_t seq);
 
 /* The sequence number of the message at `offset` still in the ring (not released): 0, or -1. */
 int sluice_tracker_find(const sluice_tracker_t *t, int64_t offset, uint64_t *seq);

@@ -360,12 +360,121 @@ static void failing_org_backlog_does_not_hold_another_org(void **state)
     assert_true(sluice_th_exited_with(dfix_stop_worker(&F, SIGTERM), 0));
 }
 
+#define SUP_FILL 5600
+#define SUP_GONE 40
+
+/* An event of acme's, as small as the backlog's above; of the forgotten person, or of one of 97
+ * visitors (the partition key: spread over the partitions). */
+static char *sup_envelope(const char *id, int forgotten)
+{
+    static int visitor;
+    char buf[512];
+    snprintf(buf, sizeof(buf),
+             "{\"v\":1,\"org\":\"acme\",\"source\":\"web\",\"receivedAt\":\"2026-11-23T14:41:50.525Z\","
+             "\"event\":{\"type\":\"track\",\"event\":\"Backlog\",\"messageId\":\"%s\",%s"
+             "\"anonymousId\":\"sup-visitor-%d\",\"timestamp\":\"2026-11-23T14:41:50.125Z\"},"
+             "\"privacy\":{\"hashed\":[],\"masked\":[],\"dropped\":[]},\"hashes\":{}}",
+             id, forgotten ? "\"userId\":\"user-sup-gone\"," : "", visitor++ % 97);
+    char *s = strdup(buf);
+    assert_non_null(s);
+    return s;
+}
+
+/* A forgotten person's events that came while acme's integration set its events aside: skipped
+ * (suppressed) when first read, held all the same, and skipped again when read back. The
+ * suppressed outcome counted each of them twice, once per reading: an operator checking that
+ * `forget` worked read twice as many events as the person had. */
+static void suppressed_set_aside_counted_once(void **state)
+{
+    (void)state;
+    static const char *suppressed = "sluice_deliver_events_total{vendor=\"webhook\",outcome=\"suppressed\"}";
+    static const char *delivered = "sluice_deliver_events_total{vendor=\"webhook\",outcome=\"delivered\"}";
+    if (sluice_th_proc_running(F.worker))
+        dfix_stop_worker(&F, SIGTERM);
+    F.max_in_flight = 0;
+    keep_failing();
+    char integrations[2048];
+    snprintf(integrations, sizeof(integrations),
+             "      - {name: hook, vendor: webhook, url: \"%s/in\", batch: {max_events: 1000, max_wait_ms: 50},\n"
+             "         retry: {max_attempts: 100, base_ms: 3000, max_ms: 5000, max_elapsed_s: 600}}\n",
+             SLOW.url);
+    dfix_write_config(&F, integrations, NULL);
+    const char *forget[] = {"forget", "--config", F.config, "--org", "acme", "--user-id", "user-sup-gone", NULL};
+    sluice_th_output_t out;
+    dfix_sluicectl(&F, forget, NULL, NULL, &out);
+    if (!sluice_th_exited_with(out.wstatus, 0))
+        fail_msg("forget: %s %s", out.out, out.errout);
+    sluice_th_output_dispose(&out);
+    int aside0 = count_worker_log("\"deliver.set_aside\"");
+    dfix_start_worker(&F, NULL, 1);
+
+    /* The worker knows the person is forgotten: a first event of theirs is suppressed. Small
+     * envelopes over 97 visitors (the partition key): the dev broker keeps 5 MB a partition. */
+    char *probe = sup_envelope("sup-probe", 1);
+    dfix_produce(&F, &probe, 1, NULL);
+    free(probe);
+    double sup = 0;
+    for (int waited = 0; waited < 30000 && sup < 1; waited += 200) {
+        sup = dfix_metric(&F, suppressed);
+        usleep(200 * 1000);
+    }
+    assert_true(sup == 1);
+
+    /* acme's backlog: 5,600 events (its integration sets aside those past 5,000), then the
+     * forgotten person's 40 (set aside too), then 100 more. */
+    size_t n = SUP_FILL + SUP_GONE + 100;
+    char **envs = calloc(n, sizeof(*envs));
+    assert_non_null(envs);
+    for (size_t i = 0; i < n; i++) {
+        char id[40];
+        int forgotten = i >= SUP_FILL && i < SUP_FILL + SUP_GONE;
+        snprintf(id, sizeof(id), "%s-%05zu", forgotten ? "sup-gone" : "sup-fill", i);
+        envs[i] = sup_envelope(id, forgotten);
+    }
+    dfix_produce(&F, envs, n, NULL);
+    for (size_t i = 0; i < n; i++)
+        free(envs[i]);
+    free(envs);
+    double consumed = 0;
+    for (int waited = 0; waited < 30000 && consumed < (double)n + 1; waited += 200) {
+        keep_failing();
+        consumed = dfix_metric(&F, "sluice_deliver_consumed_total{vendor=\"webhook\"}");
+        usleep(200 * 1000);
+    }
+    print_message("%.0f consumed, %.0f in memory\n", consumed, dfix_metric(&F, "sluice_deliver_pending_events"));
+    assert_true(consumed >= (double)n + 1);
+    assert_true(count_worker_log("\"deliver.set_aside\"") > aside0);
+
+    /* acme's vendor is back: everything is delivered or skipped, and committed. */
+    dfix_stub_plan(&F, &SLOW, "");
+    double got = 0, lag = -1;
+    for (int waited = 0; waited < 120000; waited += 500) {
+        got = dfix_metric(&F, delivered);
+        lag = dfix_metric(&F, "sluice_deliver_consumer_lag{vendor=\"webhook\"}");
+        if (got >= SUP_FILL + 100 && lag == 0)
+            break;
+        usleep(500 * 1000);
+    }
+    usleep(1000 * 1000);
+    sup = dfix_metric(&F, suppressed);
+    got = dfix_metric(&F, delivered);
+    print_message("%.0f delivered, %.0f suppressed, lag %.0f, %zu distinct fill ids at the endpoint\n", got, sup, lag,
+                  delivered_ids(&SLOW, "sup-fill-"));
+    assert_true(lag == 0);
+    assert_int_equal(delivered_ids(&SLOW, "sup-fill-"), SUP_FILL + 100);
+    assert_int_equal(delivered_ids(&SLOW, "sup-gone-"), 0);
+    assert_true(got == SUP_FILL + 100);
+    assert_true(sup == 1 + SUP_GONE);
+    assert_true(sluice_th_exited_with(dfix_stop_worker(&F, SIGTERM), 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hung_vendor_of_one_org_does_not_hold_another),
         cmocka_unit_test(hung_vendor_does_not_take_the_only_place_back_each_time),
         cmocka_unit_test(failing_org_backlog_does_not_hold_another_org),
+        cmocka_unit_test(suppressed_set_aside_counted_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
