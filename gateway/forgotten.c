@@ -65,6 +65,10 @@ struct sluice_forgotten {
     char loaded_gen[GEN_MAX]; /* the generation the current set was read at */
     int loaded, down;
     int sscan_refused; /* logged once: an ACL without +sscan */
+    /* Why the last refresh failed, for forget.redis_unavailable: an unready gateway (/readyz 503,
+     * "suppression":false) whose log only said "cannot read" left the operator looking at a Redis
+     * that answered PING, while it refused the user SSCAN and SMEMBERS or answered MOVED. */
+    char why[200];
     pthread_t thread;
     int running, stop;
     pthread_cond_t wake;
@@ -118,7 +122,22 @@ static int connect_redis(sluice_forgotten_t *f)
     unsigned ms = f->timeout_ms > REDIS_TIMEOUT_FLOOR_MS ? f->timeout_ms : REDIS_TIMEOUT_FLOOR_MS;
     sluice_err_t err = {{0}};
     f->redis = sluice_redis_sync_connect(&f->rc, f->password, ms, &err);
+    if (f->redis == NULL)
+        snprintf(f->why, sizeof(f->why), "%.180s", err.msg[0] != '\0' ? err.msg : "cannot connect");
     return f->redis != NULL ? 0 : -1;
+}
+
+/* Records why a command failed: Redis's error reply (cut before any arguments it quotes), or the
+ * connection's error. */
+static void failed_because(sluice_forgotten_t *f, const char *what, const redisReply *x)
+{
+    if (x != NULL && x->type == REDIS_REPLY_ERROR)
+        snprintf(f->why, sizeof(f->why), "%s: %.*s", what, (int)sluice_redis_sync_reason_len(x->str, x->len), x->str);
+    else if (x != NULL)
+        snprintf(f->why, sizeof(f->why), "%s: unexpected reply", what);
+    else
+        snprintf(f->why, sizeof(f->why), "%s: %s", what,
+                 f->redis != NULL && f->redis->err ? f->redis->errstr : "no answer");
 }
 
 static redisReply *command(sluice_forgotten_t *f, const char *verb, const char *key)
@@ -176,6 +195,8 @@ static int read_set(sluice_forgotten_t *f, const char *set_key, sluice_pseudonym
             f->sscan_refused = 1;
             redisReply *m = command(f, "SMEMBERS", set_key);
             int ok = m != NULL && m->type == REDIS_REPLY_ARRAY;
+            if (!ok)
+                failed_because(f, "SMEMBERS", m);
             if (ok && add_members(*set, m) != 0) {
                 sluice_pseudonym_set_destroy(*set);
                 *set = NULL;
@@ -192,6 +213,7 @@ static int read_set(sluice_forgotten_t *f, const char *set_key, sluice_pseudonym
         }
         if (x == NULL || x->type != REDIS_REPLY_ARRAY || x->elements != 2 ||
             x->element[0]->type != REDIS_REPLY_STRING || x->element[1]->type != REDIS_REPLY_ARRAY) {
+            failed_because(f, "SSCAN", x);
             freeReplyObject(x);
             sluice_pseudonym_set_destroy(*set);
             *set = NULL;
@@ -223,6 +245,7 @@ static int refresh(sluice_forgotten_t *f)
     }
     redisReply *g = command(f, "GET", gen_key);
     if (g == NULL || (g->type != REDIS_REPLY_STRING && g->type != REDIS_REPLY_NIL)) {
+        failed_because(f, "GET", g);
         freeReplyObject(g);
         disconnect(f);
         return -1;
@@ -236,7 +259,8 @@ static int refresh(sluice_forgotten_t *f)
      * loaded, Redis lost its data (a restart without persistence, FLUSHALL, an evicting policy).
      * Loading the empty set that is left passed every forgotten person's events to Kafka until
      * someone ran --sync; the last list stays in force instead, and any generation written from
-     * now on (--sync's first is 1 again) is loaded. */
+     * now on is loaded (--sync, or the next forget or undo, writes the whole list from PostgreSQL
+     * then, its generation starting at the clock's milliseconds: tools/cmd_forget.c). */
     if (gen_gone && f->loaded && strcmp(f->loaded_gen, "0") != 0) {
         if (strcmp(f->loaded_gen, LOST_GEN) != 0)
             sluice_log_error("forget.list_lost",
@@ -281,9 +305,10 @@ static void refresh_logged(sluice_forgotten_t *f)
     atomic_fetch_add_explicit(&f->refresh_failures, 1, memory_order_relaxed);
     if (!f->down)
         sluice_log_warn("forget.redis_unavailable",
-                        "cannot read the suppression list from Redis %s:%u: keeping the last one loaded (%zu "
+                        "cannot read the suppression list from Redis %s:%u (%s): keeping the last one loaded (%zu "
                         "pseudonyms) and retrying every %u ms",
-                        f->rc.host, f->rc.port, atomic_load_explicit(&f->size, memory_order_relaxed), f->refresh_ms);
+                        f->rc.host, f->rc.port, f->why, atomic_load_explicit(&f->size, memory_order_relaxed),
+                        f->refresh_ms);
     f->down = 1;
 }
 

@@ -24,6 +24,12 @@
  * callback already knows the new server's policy (a failover can land on a primary configured
  * otherwise).
  *
+ * Evicted keys: the same round reads INFO stats; evicted_keys moving since the last reading on
+ * this connection counts as lost data (below), noticed then.
+ *
+ * Rolled back: the same round bumps a counter next to the marker; a value not above the last one
+ * this client got means Redis went back to an older state that still had the marker.
+ *
  * Lost data: with a marker key (sluice_redis_watch_data), the same round writes it once (SET NX,
  * a random value) and reads it back. A value other than the one this client read before means
  * Redis lost its data in between (a restart without persistence, a flush): a reconnect's round
@@ -102,6 +108,17 @@ struct sluice_redis {
     char *marker;
     char epoch[40];
     int64_t lost_at_ms;
+    /* <marker>:n, a counter each round bumps (HINCRBY), and the value this client last got: a
+     * value not above it means Redis went back in time (an RDB snapshot loaded at a restart, a
+     * replica promoted before it had the latest writes) while the marker, older, stayed. */
+    char *seq_key;
+    long long seq;
+    int lost_said; /* this round logged the loss already (the marker changed) */
+    /* INFO stats' evicted_keys as last read on this connection (evicted_known 0: not yet): a
+     * change means Redis evicted keys in between, maybe those of spent tokens and accepted signed
+     * requests. */
+    long long evicted_keys;
+    int evicted_known;
 };
 
 typedef struct cmd {
@@ -252,6 +269,7 @@ static void ready(sluice_redis_t *r)
     /* Before any request's command on this connection, so that each one's reply comes after the
      * policy of this server is known. */
     r->policy_asked = 0;
+    r->evicted_known = 0; /* perhaps another server (a failover): its own count */
     ask_policy(r);
     /* Up once this connection answers: the kernel completes the connect of a SIGSTOPped Redis
      * (without AUTH or SELECT, nothing else has been asked of it yet). */
@@ -638,6 +656,7 @@ static void on_epoch(void *ud, sluice_redis_status_t status, const redisReply *r
         return;
     if (r->epoch[0] != '\0' && (strlen(r->epoch) != reply->len || memcmp(r->epoch, reply->str, reply->len) != 0)) {
         r->lost_at_ms = sluice_now_ms();
+        r->lost_said = 1;
         sluice_log_error("redis.data_lost",
                          "%s:%u lost its data (restarted without persistence, flushed, or a replica promoted "
                          "without it): the keys of spent tokens and accepted signed requests are gone, so tokens "
@@ -647,6 +666,25 @@ static void on_epoch(void *ud, sluice_redis_status_t status, const redisReply *r
     }
     memcpy(r->epoch, reply->str, reply->len);
     r->epoch[reply->len] = '\0';
+}
+
+static void on_seq(void *ud, sluice_redis_status_t status, const redisReply *reply)
+{
+    sluice_redis_t *r = ud;
+    if (status != SLUICE_REDIS_OK || reply->type != REDIS_REPLY_INTEGER)
+        return; /* refused (-OOM, -READONLY) or not answered: the next round */
+    if (r->seq > 0 && reply->integer <= r->seq) {
+        r->lost_at_ms = sluice_now_ms();
+        if (!r->lost_said)
+            sluice_log_error("redis.data_lost",
+                             "%s:%u went back in time (its round counter is %lld, was %lld: a restart from an "
+                             "older snapshot, or a replica promoted before it had the latest writes): keys of "
+                             "spent tokens and accepted signed requests may be gone, so tokens issued and signed "
+                             "requests timestamped before now are refused until they can no longer be valid "
+                             "(docs/deploy.md)",
+                             r->host, r->port, reply->integer, r->seq);
+    }
+    r->seq = reply->integer;
 }
 
 /* SET <marker> <new random value> NX, then GET <marker>: the value stays the same for as long as
@@ -663,16 +701,50 @@ static void ask_epoch(sluice_redis_t *r)
     snprintf(value, sizeof(value), "%016llx%016llx", (unsigned long long)rnd[0], (unsigned long long)rnd[1]);
     const char *set[4] = {"SET", r->marker, value, "NX"};
     const char *get[2] = {"GET", r->marker};
-    if (send_command(r, on_epoch_set, r, 4, set, NULL, 1) == 0)
-        send_command(r, on_epoch, r, 2, get, NULL, 1);
+    const char *bump[4] = {"HINCRBY", r->seq_key, "n", "1"};
+    r->lost_said = 0;
+    if (send_command(r, on_epoch_set, r, 4, set, NULL, 1) == 0 && send_command(r, on_epoch, r, 2, get, NULL, 1) == 0)
+        send_command(r, on_seq, r, 4, bump, NULL, 1);
+}
+
+/* INFO stats: whether Redis evicted keys since the last reading. Refusing tokens and signed
+ * requests while the policy evicts was not enough: the keys of those spent and accepted before
+ * (under noeviction, or in the seconds before the policy was read) could be evicted meanwhile, and
+ * once the policy was noeviction again the same token and the same signed bytes were accepted a
+ * second time. Keys that went count as data lost from the moment it is noticed. Not an eviction
+ * policy's mere presence, though: one that never reached maxmemory took nothing. */
+static void on_stats(void *ud, sluice_redis_status_t status, const redisReply *reply)
+{
+    sluice_redis_t *r = ud;
+    static const char field[] = "\nevicted_keys:";
+    if (status != SLUICE_REDIS_OK || reply->type != REDIS_REPLY_STRING)
+        return; /* refused (no +info: said by on_policy) or not answered: the next round */
+    const char *at = memmem(reply->str, reply->len, field, sizeof(field) - 1);
+    if (at == NULL)
+        return;
+    long long n = strtoll(at + sizeof(field) - 1, NULL, 10);
+    /* Only a rise: CONFIG RESETSTAT sets it back to 0, which evicts nothing. */
+    if (r->evicted_known && n > r->evicted_keys) {
+        r->lost_at_ms = sluice_now_ms();
+        sluice_log_error("redis.evicted",
+                         "%s:%u evicted keys (evicted_keys %lld, was %lld): those of spent tokens and accepted "
+                         "signed requests may be among them, so tokens issued and signed requests timestamped "
+                         "before now are refused until they can no longer be valid (docs/deploy.md)",
+                         r->host, r->port, n, r->evicted_keys);
+    }
+    r->evicted_keys = n;
+    r->evicted_known = 1;
 }
 
 static void ask_policy(sluice_redis_t *r)
 {
     static const char *argv[2] = {"INFO", "memory"};
+    static const char *stats[2] = {"INFO", "stats"}; /* Redis 6 takes one section per INFO */
     r->probes = 0;
-    if (!r->policy_asked && r->connected && send_command(r, on_policy, r, 2, argv, NULL, 1) == 0)
+    if (!r->policy_asked && r->connected && send_command(r, on_policy, r, 2, argv, NULL, 1) == 0) {
         r->policy_asked = 1;
+        send_command(r, on_stats, r, 2, stats, NULL, 1);
+    }
     ask_epoch(r);
 }
 
@@ -680,6 +752,13 @@ int sluice_redis_watch_data(sluice_redis_t *r, const char *marker)
 {
     if (r == NULL || marker == NULL || (r->marker = strdup(marker)) == NULL)
         return -1;
+    size_t n = strlen(marker) + sizeof(":n");
+    if ((r->seq_key = malloc(n)) == NULL) {
+        free(r->marker);
+        r->marker = NULL;
+        return -1;
+    }
+    snprintf(r->seq_key, n, "%s:n", marker);
     ask_epoch(r); /* connected already: the next probe round would be seconds away */
     return 0;
 }
@@ -753,5 +832,6 @@ void sluice_redis_destroy(sluice_redis_t *r)
     }
     free_secrets(r);
     free(r->marker);
+    free(r->seq_key);
     free(r);
 }

@@ -7,7 +7,7 @@
  * Each connection first authenticates (AUTH [user] password, when a password is given) and
  * selects its database; only then does the client count as connected. The commands sluice
  * sends are AUTH, SELECT, SET, EXISTS, HMGET, HSET, EXPIRE, DEL, PING (sluice_redis_publish_up) and INFO memory
- * (sluice_redis_evicting), so an ACL user
+ * and INFO stats (sluice_redis_evicting, sluice_redis_data_lost_ms), so an ACL user
  * allowed just those (on the deployment's key prefix) is enough (docs/identity.md, "Redis").
  *
  * One client per event-loop thread; every function must be called on that loop's thread.
@@ -71,11 +71,14 @@ int sluice_redis_info_evicts(const char *info, size_t len, char *policy, size_t 
 
 /* Has r watch marker (a key of the deployment, copied): written with a random value when it is not
  * there (SET NX) and read back at each connection, before any other command, and every few
- * seconds; a value other than the last one read means Redis lost its data. 0, or -1 (out of
+ * seconds; a value other than the last one read means Redis lost its data. The same round bumps
+ * the hash <marker>:n (HINCRBY): a value not above the last one r got means Redis went back to an
+ * older state (a restart from an RDB snapshot, a lagging replica promoted). 0, or -1 (out of
  * memory). */
 int sluice_redis_watch_data(sluice_redis_t *r, const char *marker);
 
-/* When (wall clock, ms) r last noticed that Redis lost its data; 0 never. */
+/* When (wall clock, ms) r last noticed that Redis lost its data, or that it evicted keys (INFO
+ * stats' evicted_keys moved, read with the policy); 0 never. */
 int64_t sluice_redis_data_lost_ms(const sluice_redis_t *r);
 
 /* Closes the connection; pending callbacks get UNAVAILABLE before this returns. NULL allowed. */

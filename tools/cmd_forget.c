@@ -488,6 +488,9 @@ static int delete_dedup(req_t *r, const redisReply *keys, void *ud)
     return rc;
 }
 
+static int gen_missing(req_t *r, const char *gen_key);
+static int rewrite_list(req_t *r, size_t *count);
+
 /* Adds (add = 1) or removes the org's pseudonyms hexes[0..n) on the gateway's list and bumps
  * its generation, in one transaction. */
 static int redis_suppress(req_t *r, const char *org, char *const *hexes, size_t n, int add)
@@ -495,6 +498,21 @@ static int redis_suppress(req_t *r, const char *org, char *const *hexes, size_t 
     char set_key[192], gen_key[192];
     sluice_forget_key(set_key, sizeof(set_key), r->cfg->redis.key_prefix, SLUICE_FORGET_KEY_SUPPRESS, NULL, NULL);
     sluice_forget_key(gen_key, sizeof(gen_key), r->cfg->redis.key_prefix, SLUICE_FORGET_KEY_SUPPRESS_GEN, NULL, NULL);
+    /* No generation: Redis lost the list (or never had one). Adding this request's pseudonyms to
+     * the empty set left and bumping the generation made every gateway, which keeps its last list
+     * through the loss, load a list of this one request: everyone forgotten before passed again.
+     * PostgreSQL holds this request already (committed before), so the whole list is written. */
+    int missing = gen_missing(r, gen_key);
+    if (missing < 0)
+        return -1;
+    if (missing) {
+        size_t count = 0;
+        if (rewrite_list(r, &count) != 0)
+            return -1;
+        fprintf(stderr, "the suppression list was missing from Redis: rewrote it from PostgreSQL (%zu pseudonyms)\n",
+                count);
+        return 0;
+    }
     size_t sent = 0;
     redisAppendCommand(r->redis, "MULTI");
     sent++;
@@ -980,28 +998,47 @@ static int list(req_t *r, const char *org)
     return rc;
 }
 
-static int sync_redis(req_t *r)
+/* 1 when the list's generation is missing from Redis, 0 when it is there, -1 when Redis failed.
+ * Missing: never written, or Redis lost its data (a restart without persistence, a flush). */
+static int gen_missing(req_t *r, const char *gen_key)
 {
-    if (r->cfg->redis.url == NULL) {
-        fprintf(stderr, "sluicectl forget --sync: no redis.url in the config\n");
-        return 1;
-    }
+    redisReply *x = redisCommand(r->redis, "EXISTS %s", gen_key);
+    int rc = x != NULL && x->type == REDIS_REPLY_INTEGER ? x->integer == 0 : redis_failed(r, "EXISTS", x);
+    freeReplyObject(x);
+    return rc;
+}
+
+/* Writes the whole list of PostgreSQL to Redis, in one transaction, and moves its generation:
+ * *count is how many pseudonyms it holds. A missing generation starts again at the clock's
+ * milliseconds, not at 1: a gateway that loaded generation 1 before Redis lost its data (and did
+ * not look in between) would take a new 1 for the list it has and never load the new one. 0, or
+ * -1 (said on stderr). */
+static int rewrite_list(req_t *r, size_t *count)
+{
     PGresult *x = pg_exec(r, "SELECT DISTINCT org || ':' || pseudonym FROM forget_suppression", 0, NULL,
                           PGRES_TUPLES_OK, "reading the suppression list");
-    if (x == NULL || redis_connect(r) != 0) {
+    if (x == NULL || (r->redis == NULL && redis_connect(r) != 0)) {
         PQclear(x);
-        return 1;
+        return -1;
     }
     char set_key[192], gen_key[192];
     sluice_forget_key(set_key, sizeof(set_key), r->cfg->redis.key_prefix, SLUICE_FORGET_KEY_SUPPRESS, NULL, NULL);
     sluice_forget_key(gen_key, sizeof(gen_key), r->cfg->redis.key_prefix, SLUICE_FORGET_KEY_SUPPRESS_GEN, NULL, NULL);
+    int missing = gen_missing(r, gen_key);
+    if (missing < 0) {
+        PQclear(x);
+        return -1;
+    }
     size_t sent = 0, n = (size_t)PQntuples(x);
     redisAppendCommand(r->redis, "MULTI");
     redisAppendCommand(r->redis, "DEL %s", set_key);
     sent += 2;
     for (size_t i = 0; i < n; i++, sent++)
         redisAppendCommand(r->redis, "SADD %s %s", set_key, PQgetvalue(x, (int)i, 0));
-    redisAppendCommand(r->redis, "INCR %s", gen_key);
+    if (missing)
+        redisAppendCommand(r->redis, "INCRBY %s %lld", gen_key, (long long)sluice_now_ms());
+    else
+        redisAppendCommand(r->redis, "INCR %s", gen_key);
     redisAppendCommand(r->redis, "EXEC");
     sent += 2;
     PQclear(x);
@@ -1010,13 +1047,24 @@ static int sync_redis(req_t *r)
         redisReply *y = NULL;
         if (redisGetReply(r->redis, (void **)&y) != REDIS_OK || y == NULL) {
             freeReplyObject(y);
-            return redis_failed(r, "sync", NULL), 1;
+            return redis_failed(r, "sync", NULL);
         }
         if (y->type == REDIS_REPLY_ERROR)
             rc = redis_failed(r, "sync", y);
         freeReplyObject(y);
     }
-    if (rc != 0)
+    *count = n;
+    return rc;
+}
+
+static int sync_redis(req_t *r)
+{
+    if (r->cfg->redis.url == NULL) {
+        fprintf(stderr, "sluicectl forget --sync: no redis.url in the config\n");
+        return 1;
+    }
+    size_t n = 0;
+    if (rewrite_list(r, &n) != 0)
         return 1;
     printf("the gateway's suppression list in Redis now holds the %zu pseudonyms of PostgreSQL\n", n);
     return 0;

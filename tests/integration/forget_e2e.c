@@ -593,6 +593,64 @@ static void test_redis_outage_and_sync(void **state)
     assert_int_equal(in_kafka("sluice.events", "f-bob-after-sync"), 0);
 }
 
+/* Occurrences of needle in the gateway's log. */
+static int log_count(const char *needle)
+{
+    char *log = sluice_th_read_file(sluice_th_proc_log(G.gw), NULL, NULL);
+    int n = 0;
+    for (const char *p = log; p != NULL && (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    free(log);
+    return n;
+}
+
+static void wait_log_count(const char *needle, int more_than)
+{
+    for (int waited = 0; waited < 10000; waited += 100) {
+        if (log_count(needle) > more_than)
+            return;
+        usleep(100 * 1000);
+    }
+    fail_msg("no new %s in the gateway's log", needle);
+}
+
+/* Redis lost its data and the gateways kept their list (forget.list_lost); then, before anyone
+ * ran --sync, an operator forgot one more person. sluicectl added that one pseudonym to the empty
+ * set left and bumped the generation: every gateway loaded a list of one, and the people
+ * forgotten before had their events in Kafka again. Now forget writes the whole list of
+ * PostgreSQL when the generation is missing. */
+static void test_forget_after_redis_lost_its_data(void **state)
+{
+    (void)state;
+    static const char hal[] = "anon-hal-1", ivy[] = "anon-ivy-1";
+    sluice_th_output_t out;
+    const char *first[] = {"forget", "--config", F.config, "--org", "acme", "--anonymous-id", hal, NULL};
+    double before = gwfix_metric(&G, "sluice_suppression_pseudonyms");
+    forget_cmd(first, 0, &out);
+    sluice_th_output_dispose(&out);
+    wait_gw_metric("sluice_suppression_pseudonyms", before + 1);
+
+    int lost = log_count("\"event\":\"forget.list_lost\"");
+    freeReplyObject(redis("FLUSHALL"));
+    wait_log_count("\"event\":\"forget.list_lost\"", lost);
+    int loaded = log_count("\"event\":\"forget.list_loaded\"");
+    const char *second[] = {"forget", "--config", F.config, "--org", "acme", "--anonymous-id", ivy, NULL};
+    forget_cmd(second, 0, &out);
+    assert_non_null(strstr(out.out, "request "));
+    sluice_th_output_dispose(&out);
+    wait_log_count("\"event\":\"forget.list_loaded\"", loaded);
+    fprintf(stderr, "the gateway's list after the next forget: %g pseudonyms (%g before Redis lost it)\n",
+            gwfix_metric(&G, "sluice_suppression_pseudonyms"), before + 1);
+
+    double suppressed = gwfix_metric(&G, "sluice_events_suppressed_total{org=\"acme\"}");
+    track(hal, "f-hal-after-loss");
+    track(ivy, "f-ivy-after-loss");
+    assert_true(gwfix_metric(&G, "sluice_events_suppressed_total{org=\"acme\"}") == suppressed + 2);
+    assert_true(gwfix_metric(&G, "sluice_suppression_pseudonyms") == before + 2);
+    assert_int_equal(in_kafka("sluice.events", "f-hal-after-loss"), 0);
+    assert_int_equal(in_kafka("sluice.events", "f-ivy-after-loss"), 0);
+}
+
 /* A forgotten person's refused event is not recorded in sluice.invalid either (someone else's
  * is): it used to be written there, ids and properties, after the forget. */
 static void test_refused_events_not_recorded(void **state)
@@ -1197,6 +1255,7 @@ int main(void)
         cmocka_unit_test(test_suppressed_counted_once_per_vendor),
         cmocka_unit_test(test_cookie_of_the_forgotten_claims_nothing),
         cmocka_unit_test(test_token_of_the_forgotten_links_nothing),
+        cmocka_unit_test(test_forget_after_redis_lost_its_data),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

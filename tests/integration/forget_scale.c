@@ -184,6 +184,44 @@ static void test_not_ready_before_the_list_is_read(void **state)
     assert_true(sluice_th_exited_with(gwfix_stop(&G, SIGTERM), 0));
 }
 
+/* A Redis user allowed neither SSCAN nor SMEMBERS (an ACL made for another service, or a managed
+ * Redis that renamed them): the gateway cannot read the list and stays unready for as long as
+ * that lasts, which is right, but its log said only "cannot read the suppression list from
+ * Redis", while the same Redis answered PING, dedup and tokens: nothing told the operator what to
+ * fix. The line now carries Redis's reason; once the user may SSCAN the gateway becomes ready. */
+static void test_unready_says_why(void **state)
+{
+    (void)state;
+    freeReplyObject(redis("ACL SETUSER default -sscan -smembers"));
+    gwfix_start_unready(&G);
+    char body[256] = "";
+    char *log = NULL;
+    for (int waited = 0; waited < 8000; waited += 100) {
+        free(log);
+        log = sluice_th_read_file(sluice_th_proc_log(G.gw), NULL, NULL);
+        if (log != NULL && strstr(log, "\"event\":\"forget.redis_unavailable\"") != NULL)
+            break;
+        usleep(100 * 1000);
+    }
+    assert_non_null(log);
+    const char *line = strstr(log, "\"event\":\"forget.redis_unavailable\"");
+    assert_non_null(line);
+    const char *end = strchr(line, '\n');
+    print_message("%.*s\n", end != NULL ? (int)(end - line) : (int)strlen(line), line);
+    const char *noperm = strstr(line, "NOPERM");
+    assert_true(noperm != NULL && (end == NULL || noperm < end));
+    free(log);
+    assert_int_equal(readyz(body, sizeof(body)), 503);
+    assert_non_null(strstr(body, "\"suppression\":false"));
+
+    freeReplyObject(redis("ACL SETUSER default +sscan +smembers"));
+    long status = 0;
+    for (int waited = 0; waited < 10000 && (status = readyz(body, sizeof(body))) != 200; waited += 100)
+        usleep(100 * 1000);
+    assert_int_equal(status, 200);
+    assert_true(sluice_th_exited_with(gwfix_stop(&G, SIGTERM), 0));
+}
+
 /* A list of LIST_SIZE pseudonyms (a large site's backlog) is read without holding Redis: one
  * SMEMBERS of it kept Redis busy for 0.1-3 s (every gateway's dedup, links and tokens waited,
  * each time a forget changed the list), and at 1M its reply came after the read timeout, so the
@@ -324,12 +362,14 @@ static int stop_gateway(void **state)
     sluice_err_t err = {{0}};
     if (down)
         sluice_th_redis_restart(&G.redis, &err);
+    freeReplyObject(redis("ACL SETUSER default +@all")); /* test_unready_says_why's, had it failed */
     return 0;
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_unready_says_why, stop_gateway),
         cmocka_unit_test_teardown(test_not_ready_before_the_list_is_read, stop_gateway),
         cmocka_unit_test_teardown(test_large_list_read_without_holding_redis, stop_gateway),
         cmocka_unit_test(test_list_of_many_requests),

@@ -574,6 +574,176 @@ static void evicting_redis_never_accepts_twice(void **state)
     sluice_identity_thread_destroy(t);
 }
 
+/* The spent tokens' keys and the signature key of keys_evicted_meanwhile_never_accepted_again. */
+static long long single_use_keys_left(int port)
+{
+    redisReply *r = admin(port, "KEYS %s", PREFIX "xd:*");
+    long long n = r->type == REDIS_REPLY_ARRAY ? (long long)r->elements : -1;
+    freeReplyObject(r);
+    return n + admin_int(port, "EXISTS %s", PREFIX "sig:acme:backend:evicted");
+}
+
+static int evicting_now(void *arg)
+{
+    return sluice_identity_redis_evicting(arg) == 1;
+}
+
+static int not_evicting_now(void *arg)
+{
+    return sluice_identity_redis_evicting(arg) == 0;
+}
+
+/* A token redeemed and a signed request accepted under noeviction; then someone switches Redis to
+ * volatile-lru (a parameter group changed by mistake) and memory runs short, which evicts their
+ * keys; then noeviction is set again, within the token's lifetime. The gateway refused everything
+ * while the policy was volatile-lru, but once it was noeviction again it accepted the same token
+ * and the same signed bytes a second time: their keys had gone while it evicted. Leaving an
+ * evicting policy now counts as a data loss: what was made before is refused, what is made after
+ * works. */
+static void keys_evicted_meanwhile_never_accepted_again(void **state)
+{
+    (void)state;
+    org.identity.xd_token_ttl_s = 60;
+    freeReplyObject(admin(RA.port, "CONFIG SET maxmemory-policy noeviction"));
+    freeReplyObject(admin(RA.port, "CONFIG SET maxmemory 0"));
+    sluice_identity_thread_t *t = thread_on(RA.port, GW_PW);
+    assert_true(spin(connected, t, 5000));
+    spin(never, NULL, 200);
+    int64_t now = now_ms();
+    char tok[SLUICE_TOKEN_TEXT_MAX + 1];
+    sluice_err_t err;
+    assert_true(sluice_token_seal(tokens, "acme", checkout, "visitor-evicted", now / 1000, 60, tok, sizeof(tok), &err) >
+                0);
+    const char *rk = "acme:backend:evicted";
+    const char *signed_body = "{\"type\":\"track\",\"event\":\"S\",\"userId\":\"u-evicted\"}";
+    assert_int_equal(present(t, tok, now), SLUICE_TOKEN_REDEEMED);
+    sluice_identity_job_t job;
+    json_t *evs = run_job(t, &job, SHOP, NULL, signed_body, now, rk);
+    assert_int_equal(job.replay, SLUICE_REPLAY_FIRST);
+    sluice_identity_confirm_replay(t, &job);
+    finish_job(&job, evs);
+    spin(never, NULL, 200);
+    assert_int_equal(admin_int(RA.port, "EXISTS %s", PREFIX "sig:acme:backend:evicted"), 1);
+
+    /* volatile-lru with little room: other keys' writes evict the expiring ones (ours). */
+    freeReplyObject(admin(RA.port, "CONFIG SET maxmemory-policy volatile-lru"));
+    char limit[32];
+    snprintf(limit, sizeof(limit), "%lld", used_memory(RA.port) + 1024 * 1024);
+    freeReplyObject(admin(RA.port, "CONFIG SET maxmemory %s", limit));
+    assert_true(spin(evicting_now, t, 8000));
+    static char filler[64 * 1024];
+    memset(filler, 'x', sizeof(filler) - 1);
+    int fillers = 0;
+    long long left = single_use_keys_left(RA.port);
+    for (; fillers < 100 && left > 0; fillers++) {
+        char k[32];
+        snprintf(k, sizeof(k), "filler:%d", fillers);
+        freeReplyObject(admin(RA.port, "SET %s %s", k, filler));
+        left = single_use_keys_left(RA.port);
+    }
+    fprintf(stderr, "after %d fillers: %lld single-use keys left\n", fillers, left);
+    assert_int_equal(left, 0);
+
+    /* The operator puts noeviction back. */
+    freeReplyObject(admin(RA.port, "CONFIG SET maxmemory-policy noeviction"));
+    freeReplyObject(admin(RA.port, "CONFIG SET maxmemory 0"));
+    for (int i = 0; i < fillers; i++) {
+        char k[32];
+        snprintf(k, sizeof(k), "filler:%d", i);
+        freeReplyObject(admin(RA.port, "DEL %s", k));
+    }
+    assert_true(spin(not_evicting_now, t, 8000));
+    int again = present(t, tok, now_ms());
+    evs = run_job(t, &job, SHOP, NULL, signed_body, now, rk);
+    int sig_again = job.replay;
+    if (job.replay == SLUICE_REPLAY_FIRST)
+        sluice_identity_confirm_replay(t, &job);
+    finish_job(&job, evs);
+    fprintf(stderr, "after noeviction again: the same token %s, the same signed request %d (%d: accepted)\n",
+            sluice_token_outcome_name(again), sig_again, SLUICE_REPLAY_FIRST);
+    assert_int_not_equal(again, SLUICE_TOKEN_REDEEMED);
+    assert_int_not_equal(sig_again, SLUICE_REPLAY_FIRST);
+
+    /* A token issued from then on redeems. */
+    spin(never, NULL, 1100 + (int)(1000 - now_ms() % 1000));
+    now = now_ms();
+    assert_true(sluice_token_seal(tokens, "acme", checkout, "visitor-evicted", now / 1000, 60, tok, sizeof(tok), &err) >
+                0);
+    assert_int_equal(present(t, tok, now), SLUICE_TOKEN_REDEEMED);
+    sluice_identity_thread_destroy(t);
+    org.identity.xd_token_ttl_s = 1;
+}
+
+static int noticed_loss(void *arg)
+{
+    sluice_identity_thread_t *t = arg;
+    return sluice_redis_data_lost_ms(t->redis) > 0;
+}
+
+/* Redis restarted from its last RDB snapshot (its default persistence; or a replica promoted
+ * before it had the latest writes): the writes since the snapshot are gone, among them the keys
+ * of a token spent and a signed request accepted meanwhile, but the epoch key, written long
+ * before, is there with its old value: nothing was noticed, and the same token and the same
+ * signed bytes were accepted a second time. Each round now also bumps a counter; one that went
+ * back means the data did. */
+static void rolled_back_redis_never_accepts_twice(void **state)
+{
+    (void)state;
+    org.identity.xd_token_ttl_s = 60;
+    sluice_identity_thread_t *t = thread_on(RA.port, GW_PW);
+    assert_true(spin(connected, t, 5000));
+    spin(never, NULL, 300); /* the first round: the epoch key written */
+    freeReplyObject(admin(RA.port, "SAVE"));
+
+    int64_t now = now_ms();
+    char tok[SLUICE_TOKEN_TEXT_MAX + 1];
+    sluice_err_t err = {{0}};
+    assert_true(
+        sluice_token_seal(tokens, "acme", checkout, "visitor-rollback", now / 1000, 60, tok, sizeof(tok), &err) > 0);
+    const char *rk = "acme:backend:rollback";
+    const char *signed_body = "{\"type\":\"track\",\"event\":\"S\",\"userId\":\"u-rollback\"}";
+    assert_int_equal(present(t, tok, now), SLUICE_TOKEN_REDEEMED);
+    sluice_identity_job_t job;
+    json_t *evs = run_job(t, &job, SHOP, NULL, signed_body, now, rk);
+    assert_int_equal(job.replay, SLUICE_REPLAY_FIRST);
+    sluice_identity_confirm_replay(t, &job);
+    finish_job(&job, evs);
+    spin(never, NULL, 6000); /* the gateway goes on: a round (every 5 s) after the snapshot */
+
+    /* The restart, from the snapshot: the epoch is the same, the keys of the last seconds are not. */
+    redisReply *before = admin(RA.port, "GET %s", PREFIX "epoch");
+    assert_int_equal(before->type, REDIS_REPLY_STRING);
+    assert_int_equal(sluice_th_redis_stop(&RA, &err), 0);
+    assert_int_equal(sluice_th_redis_restart(&RA, &err), 0);
+    char dump[600];
+    const char *dir = sluice_th_tmpdir(&err);
+    assert_non_null(dir);
+    snprintf(dump, sizeof(dump), "%s/dump.rdb", dir);
+    unlink(dump); /* no other Redis of this test loads it */
+    redisReply *after = admin(RA.port, "GET %s", PREFIX "epoch");
+    assert_int_equal(after->type, REDIS_REPLY_STRING);
+    assert_string_equal(after->str, before->str);
+    freeReplyObject(before);
+    freeReplyObject(after);
+    assert_int_equal(admin_int(RA.port, "EXISTS %s", PREFIX "sig:acme:backend:rollback"), 0);
+
+    assert_true(spin(connected, t, 5000));
+    spin(noticed_loss, t, 2000); /* the new connection's first round */
+    int again = present(t, tok, now_ms());
+    evs = run_job(t, &job, SHOP, NULL, signed_body, now, rk);
+    int sig_again = job.replay;
+    if (job.replay == SLUICE_REPLAY_FIRST)
+        sluice_identity_confirm_replay(t, &job);
+    finish_job(&job, evs);
+    fprintf(stderr,
+            "after the restart from the snapshot: the same token %s, the same signed request %d (%d: accepted)\n",
+            sluice_token_outcome_name(again), sig_again, SLUICE_REPLAY_FIRST);
+    assert_int_not_equal(again, SLUICE_TOKEN_REDEEMED);
+    assert_int_not_equal(sig_again, SLUICE_REPLAY_FIRST);
+    sluice_identity_thread_destroy(t);
+    org.identity.xd_token_ttl_s = 1;
+}
+
 static int reconnected_after_kill(void *arg)
 {
     sluice_identity_thread_t *t = arg;
@@ -878,6 +1048,8 @@ int main(void)
         cmocka_unit_test(wrong_password_is_refused),
         cmocka_unit_test(replay_at_the_edges_of_exp),
         cmocka_unit_test(evicting_redis_never_accepts_twice),
+        cmocka_unit_test(keys_evicted_meanwhile_never_accepted_again),
+        cmocka_unit_test(rolled_back_redis_never_accepts_twice),
         cmocka_unit_test(lost_data_never_accepts_twice),
         cmocka_unit_test(timed_out_token_taken_back_as_the_acl_user),
         cmocka_unit_test(tls_redis_through_stunnel),
