@@ -249,6 +249,7 @@ struct sluice_deliver {
     int sigfd;
     int stopping;
     int64_t stop_deadline;
+    size_t aside_at; /* ROUTE_ASIDE_AT, or SLUICE_DELIVER_ASIDE_AT's (tests) */
 };
 
 /* ------------------------------------------------------------------ records and items */
@@ -1450,16 +1451,46 @@ static void aside_put(route_t *r, record_t *rec)
     r->set_aside++;
 }
 
+/* A route of p stopped reading its set-aside events again at `offset`: the partition goes on
+ * from the lowest offset a route still reads there, else from its first unread message. The
+ * consumer used to go on reading from there to the partition's end, every message read before
+ * and wanted by nobody, and a catching-up integration takes ~ROUTE_ASIDE_AT / 2 events a pass:
+ * a backlog of N events in one partition fetched ~N^2 / ROUTE_ASIDE_AT messages again (5,000
+ * events at ROUTE_ASIDE_AT 50: 206,410 messages consumed; 1,000,000 at 5,000: ~200 million).
+ * Now a pass reads again only up to where the route filled up, and the next starts there
+ * (`from`), while the partition goes on with the new events meanwhile. */
+static void aside_skip(lane_t *l, part_t *p, int64_t offset)
+{
+    int64_t target = p->tracker.last_offset + 1;
+    for (size_t i = 0; i < l->nroutes; i++) {
+        const aside_t *a = &p->aside[i];
+        if (a->reading && a->from >= 0 && a->from < target)
+            target = a->from;
+    }
+    if (target <= offset + 1)
+        return; /* the next message is wanted (or new): nothing to skip */
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, l->w->cfg->kafka.topic, p->partition)->offset = target;
+    /* Asynchronous, as lane_aside's: messages fetched before it are told by their offsets. */
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(l->rk, list, 0);
+    if (e != NULL) {
+        sluice_log_warn("kafka.seek_failed", "%s: %s", l->ops->name, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
 /* Whether r takes the event at `offset` of p read again: set aside for it, and being read. A
- * route that cannot take it now (set aside again, or full) stops reading; lane_aside starts
- * over from `from` later. */
+ * route that cannot take it now (set aside again, or full) stops reading, and the partition
+ * skips what nobody reads again (aside_skip); lane_aside starts over from `from` later. */
 static int aside_covers(route_t *r, part_t *p, int64_t offset)
 {
     aside_t *a = &p->aside[r->idx];
     if (!a->reading || a->from < 0 || offset < a->from || offset > a->to)
         return 0;
-    if (r->aside || r->held >= ROUTE_ASIDE_AT) {
+    if (r->aside || r->held >= r->lane->w->aside_at) {
         a->reading = 0;
+        aside_skip(r->lane, p, offset);
         return 0;
     }
     return 1;
@@ -1646,6 +1677,8 @@ static void on_message(lane_t *l, rd_kafka_message_t *m, int64_t now)
     part_t *p = find_part(l, m->partition);
     if (p == NULL || w->stopping)
         return; /* not ours (any more), or stopping: it stays uncommitted for the next reader */
+    /* Every message fetched, read again for set-aside events or not: what Kafka serves. */
+    w->metrics.consumed[l->kind]++;
     record_t *rec = calloc(1, sizeof(*rec));
     if (rec != NULL) {
         rec->payload = malloc(m->len + 1);
@@ -1687,8 +1720,6 @@ static void on_message(lane_t *l, rd_kafka_message_t *m, int64_t now)
     rec->pending = 1; /* held while dispatching, so it cannot complete half-way */
     p->live++;
     l->live++;
-    if (!rec->reread)
-        w->metrics.consumed[l->kind]++;
     dispatch(l, rec, m, now);
     record_release(rec);
 }
@@ -1879,22 +1910,22 @@ static void drain_pipe(void *ud, int fd, unsigned events)
  * again has its partitions sought back to read its set-aside events. */
 static int lane_aside(lane_t *l, int64_t now, size_t *most_tracked)
 {
-    size_t tracked = 0;
+    size_t aside_at = l->w->aside_at, tracked = 0;
     for (part_t *p = l->parts; p != NULL; p = p->next) {
         size_t n = sluice_tracker_pending(&p->tracker);
         tracked = n > tracked ? n : tracked;
     }
     for (size_t i = 0; i < l->nroutes; i++) {
         route_t *r = &l->routes[i];
-        if (!r->aside && r->held >= ROUTE_ASIDE_AT && !l->w->stopping) {
+        if (!r->aside && r->held >= aside_at && !l->w->stopping) {
             r->aside = 1;
             r->set_aside = 0;
             sluice_log_warn("deliver.set_aside",
                             "vendor %s, org %s, integration %s: %zu events in memory (failing or slow); its next "
-                            "events are set aside (not committed) and read again from Kafka once it holds %d, so "
+                            "events are set aside (not committed) and read again from Kafka once it holds %zu, so "
                             "the other integrations' events go on",
-                            r->ops->name, r->org->id, r->it->name, r->held, ROUTE_ASIDE_AT / 2);
-        } else if (r->aside && r->held < ROUTE_ASIDE_AT / 2) {
+                            r->ops->name, r->org->id, r->it->name, r->held, aside_at / 2);
+        } else if (r->aside && r->held < aside_at / 2) {
             r->aside = 0;
             sluice_log_info("deliver.set_aside_done",
                             "vendor %s, org %s, integration %s: down to %zu events in memory; its %" PRIu64
@@ -1917,7 +1948,7 @@ static int lane_aside(lane_t *l, int64_t now, size_t *most_tracked)
                 continue;
             if (a->reading && now - a->read_ms >= ASIDE_READ_STALL_MS)
                 a->reading = 0; /* the seek did not happen (or was undone): again */
-            if (!a->reading && !r->aside && r->held < ROUTE_ASIDE_AT / 2) {
+            if (!a->reading && !r->aside && r->held < aside_at / 2) {
                 a->reading = 1;
                 a->read_ms = now;
                 start = 1;
@@ -2151,6 +2182,20 @@ sluice_deliver_t *sluice_deliver_create(const sluice_config_t *cfg, const sluice
     w->vault = vault;
     w->sigfd = -1;
     w->dlq_wake[0] = w->dlq_wake[1] = -1;
+    w->aside_at = ROUTE_ASIDE_AT;
+    /* Test-only (docs/vendors.md): the dev broker keeps 5 MB a partition, too few events to fill
+     * ROUTE_ASIDE_AT many times over. Read once, here. */
+    const char *aside_env = getenv("SLUICE_DELIVER_ASIDE_AT");
+    if (aside_env != NULL && aside_env[0] != '\0') {
+        char *end = NULL;
+        unsigned long long v = strtoull(aside_env, &end, 10);
+        if (*end != '\0' || v < 2 || v > ROUTE_ASIDE_AT) {
+            sluice_err_set(err, "SLUICE_DELIVER_ASIDE_AT: '%s' is not a number from 2 to %d (test-only)", aside_env,
+                           ROUTE_ASIDE_AT);
+            goto fail;
+        }
+        w->aside_at = (size_t)v;
+    }
     if ((w->loop = sluice_loop_create(err)) == NULL ||
         (w->http = sluice_http_create(w->loop, cfg->delivery.ca_file, err)) == NULL)
         goto fail;
