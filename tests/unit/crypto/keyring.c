@@ -136,7 +136,9 @@ static void test_encryption_key_wrong_length(void **state)
 static void test_encryption_key_with_line_end(void **state)
 {
     (void)state;
-    static const char *const keys[] = {KEY_A "\n", KEY_A "\r\n", "  " KEY_A " \t", "\n" KEY_A};
+    /* Each element one literal joined with its line end (parenthesised: clang's
+     * -Wstring-concatenation takes an unparenthesised join in an array for a missing comma). */
+    static const char *const keys[] = {(KEY_A "\n"), (KEY_A "\r\n"), ("  " KEY_A " \t"), ("\n" KEY_A)};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         sluice_err_t err = {{0}};
         sluice_keyring_t *kr = sluice_keyring_from_strings(keys[i], "3", NULL, &err);
