@@ -54,7 +54,11 @@ document.prerendering ? document.addEventListener('prerenderingchange', shown) :
     servePage(SHOP, '/never', page({ title: 'Never', head: TAG, body: `<script>sluice.track('Never Seen');</script>${ready('never')}` }));
 
     const profile = mkdtempSync(join(tmpdir(), 'sluice-prerender-'));
-    const chromium = spawn(env.chromium, [...chromiumArgs(), '--headless=new', `--user-data-dir=${profile}`, `${SHOP}/home`], { stdio: 'ignore' });
+    // Its own process group, so that the browser's helpers (zygote, GPU, renderers) go with it.
+    const chromium = spawn(env.chromium, [...chromiumArgs(), '--headless=new', `--user-data-dir=${profile}`, `${SHOP}/home`], {
+        stdio: 'ignore',
+        detached: true,
+    });
     try {
         const shown = await waitFor(
             'the product page shown',
@@ -87,8 +91,23 @@ document.prerendering ? document.addEventListener('prerenderingchange', shown) :
         const never = all.filter((e) => JSON.stringify(e).includes(`${SHOP}/never`));
         assert.deepEqual(never.map((e) => e.type + ' ' + (e.event || '')), [], 'a prerendered page never shown sends nothing');
     } finally {
-        chromium.kill();
-        await new Promise((res) => (chromium.exitCode !== null ? res() : chromium.once('exit', res)));
-        rmSync(profile, { recursive: true, force: true });
+        const exited = new Promise((res) => (chromium.exitCode !== null ? res() : chromium.once('exit', res)));
+        try {
+            process.kill(-chromium.pid, 'SIGKILL');
+        } catch {
+            // the group is gone already
+        }
+        await exited;
+        // The browser's helpers may still be writing into the profile for a moment after the
+        // browser's own exit: ENOTEMPTY failed a clean clone's run whose assertions had passed.
+        for (let tries = 0; ; tries++) {
+            try {
+                rmSync(profile, { recursive: true, force: true });
+                break;
+            } catch (e) {
+                if (tries >= 50) throw e;
+                await sleep(100);
+            }
+        }
     }
 }
