@@ -175,8 +175,13 @@ static int add_primary(sluice_keyring_t *kr, const char *primary_hex, const char
     size_t key_len;
     if (sluice_hex_decode(primary_hex, len, key, sizeof(key), &key_len) != 0)
         return sluice_err_set(err, "ENCRYPTION_KEY contains characters that are not hex digits; " EXPECT_KEY);
+    /* The id is trimmed like the key: SLUICE_KEY_ID from the same kind of secret file carries the
+     * same line end, and was refused as "digits only" beside a key that now loaded. */
     uint8_t kid = 1;
-    if (kid_str != NULL && kid_str[0] != '\0' && parse_kid(kid_str, strlen(kid_str), &kid) != 0) {
+    size_t kid_len = kid_str != NULL ? strlen(kid_str) : 0;
+    const char *kid_start = kid_str;
+    trim(&kid_start, &kid_len);
+    if (kid_str != NULL && kid_str[0] != '\0' && parse_kid(kid_start, kid_len, &kid) != 0) {
         sluice_secure_zero(key, sizeof(key));
         return sluice_err_set(err, "SLUICE_KEY_ID must be a key id from 1 to 255 (digits only; unset means 1)");
     }

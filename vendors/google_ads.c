@@ -35,7 +35,10 @@ static const char *check_digits(const char *s)
 
 static const char *check_version(const char *s)
 {
-    if (s[0] != 'v' || s[1] == '\0' || strspn(s + 1, "0123456789") != strlen(s + 1))
+    /* At most 4 digits: the version goes into the request's path, and a longer one was cut by its
+     * buffer into another endpoint (posted with the account's token). */
+    size_t digits = strlen(s + (s[0] != '\0'));
+    if (s[0] != 'v' || digits == 0 || digits > 4 || strspn(s + 1, "0123456789") != digits)
         return "is not a Google Ads API version (e.g. v26)";
     return NULL;
 }

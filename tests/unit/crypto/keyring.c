@@ -147,6 +147,15 @@ static void test_encryption_key_with_line_end(void **state)
         check_key_a(sluice_keyring_key(kr, 3));
         sluice_keyring_free(kr);
     }
+    /* SLUICE_KEY_ID from the same kind of file: its line end dropped too. */
+    static const char *const ids[] = {"3\n", "3\r\n", " 3 ", "\t3"};
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        sluice_err_t err = {{0}};
+        sluice_keyring_t *kr = sluice_keyring_from_strings(KEY_A "\n", ids[i], NULL, &err);
+        assert_non_null(kr);
+        assert_int_equal(sluice_keyring_primary_kid(kr), 3);
+        sluice_keyring_free(kr);
+    }
     expect_error(" \n", NULL, NULL,
                  "ENCRYPTION_KEY is empty; expected exactly 64 hex characters (a 32-byte AES-256 key, e.g. from "
                  "`openssl rand -hex 32`)",
@@ -169,7 +178,7 @@ static void test_bad_key_id(void **state)
 {
     (void)state;
     const char *want = "SLUICE_KEY_ID must be a key id from 1 to 255 (digits only; unset means 1)";
-    const char *bad[] = {"0", "256", "1000", "-1", "+1", " 1", "1 ", "abc", "1x", "0x10", "99999999999999999999"};
+    const char *bad[] = {"0", "256", "1000", "-1", "+1", "1 2", " ", "\n", "abc", "1x", "0x10", "99999999999999999999"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         expect_error(KEY_A, bad[i], NULL, want, NULL);
     /* Someone who puts the key into SLUICE_KEY_ID does not see it echoed. */

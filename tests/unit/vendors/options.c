@@ -302,6 +302,33 @@ static void test_ga4_measurement_id_checked(void **state)
     sluice_config_free(cfg);
 }
 
+/* Google Ads' api_version goes into the request's path: a long one was cut by the path's buffer
+ * into another endpoint, posted with the account's token. */
+static void test_google_ads_version_checked(void **state)
+{
+    (void)state;
+    char yaml[1024], version[120];
+    version[0] = 'v';
+    memset(version + 1, '9', sizeof(version) - 2);
+    version[sizeof(version) - 1] = '\0';
+    snprintf(yaml, sizeof(yaml),
+             BASE
+             "      - {name: a, vendor: google_ads, customer_id: \"1\", conversion_action: \"2\", api_version: %s}\n"
+             "      - {name: b, vendor: google_ads, customer_id: \"1\", conversion_action: \"2\", api_version: "
+             "v12345}\n",
+             version);
+    char want[400];
+    snprintf(want, sizeof(want),
+             "x.yaml:8:94: orgs[0].integrations[0].api_version: '%s' is not a Google Ads API version (e.g. v26)",
+             version);
+    expect_errors(yaml, want,
+                  "x.yaml:9:94: orgs[0].integrations[1].api_version: 'v12345' is not a Google Ads API version (e.g. "
+                  "v26)");
+    sluice_config_t *cfg = load_ok(
+        BASE "      - {name: a, vendor: google_ads, customer_id: \"1\", conversion_action: \"2\", api_version: v26}\n");
+    sluice_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_path_ids_checked),
         cmocka_unit_test(test_webhook_headers_checked),
         cmocka_unit_test(test_ga4_measurement_id_checked),
+        cmocka_unit_test(test_google_ads_version_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
