@@ -693,6 +693,20 @@ const char *sluice_dec_check_http_url(const char *s)
     return NULL;
 }
 
+const char *sluice_dec_check_base_url(const char *s)
+{
+    const char *why = sluice_dec_check_http_url(s);
+    if (why != NULL)
+        return why;
+    /* Each request's path is appended to a base URL: after a '?' or '#' it became part of the
+     * query or a fragment never sent, and the request (with its credentials) went to the base's
+     * own path, which a proxy may well answer 2xx. */
+    if (strpbrk(s, "?#") != NULL)
+        return "has a query or fragment ('?' or '#'); a base URL is scheme, host and an optional path prefix, "
+               "to which each request's path is appended";
+    return NULL;
+}
+
 /* ------------------------------------------------------------------ time, paths */
 
 int sluice_dec_parse_time(const char *s, time_t *out)

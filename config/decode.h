@@ -95,6 +95,7 @@ const char *sluice_dec_check_env_name(const char *s);    /* [A-Za-z_][A-Za-z0-9_
 const char *sluice_dec_check_origin(const char *s);      /* scheme://host[:port] */
 const char *sluice_dec_check_host(const char *s);        /* a DNS name */
 const char *sluice_dec_check_http_url(const char *s);    /* http:// or https:// with a host */
+const char *sluice_dec_check_base_url(const char *s);    /* the same, without a query or fragment */
 const char *sluice_dec_check_token(const char *s);       /* [A-Za-z0-9_.-]+, e.g. consent categories */
 const char *sluice_dec_check_cookie_name(const char *s); /* [A-Za-z0-9_.-], 1..64 */
 

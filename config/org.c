@@ -1058,7 +1058,7 @@ static void decode_integration(sluice_integration_t *it, const sluice_yaml_node_
     }
     sluice_dec_checked_string(&m, "consent", 0, sluice_dec_check_token, &it->consent);
     sluice_dec_bool(&m, "send_bots", &it->send_bots);
-    sluice_dec_checked_string(&m, "base_url", 0, sluice_dec_check_http_url, &it->base_url);
+    sluice_dec_checked_string(&m, "base_url", 0, sluice_dec_check_base_url, &it->base_url);
 
     /* The vendor's own keys: validated by the vendor (unknown ones with a did-you-mean over the
      * vendor's options and the keys above), then taken so that closing does not report them. */

@@ -1920,6 +1920,29 @@ static void test_plain_http_only_to_loopback(void **state)
     sluice_config_free(cfg);
 }
 
+/* A base_url with a query or fragment: each request's path (the pixel's node, the customer's
+ * endpoint) went into the query or a fragment never sent, and the credentials to the base's path. */
+static void test_base_url_without_query(void **state)
+{
+    (void)state;
+    expect_errors(
+        BASE "    integrations:\n"
+             "      - {name: m, vendor: meta, pixel_id: \"1\", base_url: \"https://proxy.example/?x=1\"}\n"
+             "      - {name: n, vendor: meta, pixel_id: \"1\", base_url: \"https://proxy.example/meta#\"}\n",
+        "x.yaml:11:58: orgs[0].integrations[0].base_url: 'https://proxy.example/?x=1' has a query or fragment "
+        "('?' or '#'); a base URL is scheme, host and an optional path prefix, to which each request's path "
+        "is appended",
+        "x.yaml:12:58: orgs[0].integrations[1].base_url: 'https://proxy.example/meta#' has a query or "
+        "fragment ('?' or '#'); a base URL is scheme, host and an optional path prefix, to which each "
+        "request's path is appended");
+    sluice_config_t *cfg =
+        load_ok(BASE "    integrations:\n"
+                     "      - {name: m, vendor: meta, pixel_id: \"1\", base_url: \"https://proxy.example/meta\"}\n"
+                     "      - {name: h, vendor: webhook, url: \"https://collector.example/hook?org=acme\"}\n",
+                SLUICE_CONFIG_NO_ENV);
+    sluice_config_free(cfg);
+}
+
 /* Kafka properties go to librdkafka as the text written: YAML's 10_000 (an integer to a YAML
  * reader) was read by librdkafka as 10; and a property given under both its names (linger.ms and
  * queue.buffering.max.ms, sasl.mechanism and sasl.mechanisms) left which one wins to librdkafka,
@@ -2203,6 +2226,7 @@ int main(void)
         cmocka_unit_test_setup(test_trusted_proxies_everyone_warned, clear_env),
         cmocka_unit_test_setup(test_trusted_proxy_host_bits_warned, clear_env),
         cmocka_unit_test_setup(test_plain_http_only_to_loopback, clear_env),
+        cmocka_unit_test_setup(test_base_url_without_query, clear_env),
         cmocka_unit_test_setup(test_rotated_at_in_the_future, clear_env),
         cmocka_unit_test_setup(test_consent_aliases_differing_in_case, clear_env),
         cmocka_unit_test_setup(test_origins_a_browser_never_sends, clear_env),
