@@ -16,7 +16,7 @@ typedef struct command {
 } command_t;
 
 static const command_t commands[] = {
-    {"config", "config check FILE        validate a config file and every org it names; prints ok or every error",
+    {"config", "config check|dump FILE   validate a config file and every org it names; prints ok or every error",
      sluicectl_cmd_config},
     {"dev-kafka", "dev-kafka [options]      run the development Kafka broker (librdkafka mock cluster) on loopback",
      sluicectl_cmd_dev_kafka},
@@ -86,8 +86,19 @@ int main(int argc, char **argv)
         return flushed(0);
     }
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        if (strcmp(argv[1], commands[i].name) == 0)
-            return flushed(commands[i].run(argc - 1, argv + 1));
+        if (strcmp(argv[1], commands[i].name) != 0)
+            continue;
+        /* `sluicectl vault put --help` (--help after a subcommand, or after the flags of a line
+         * copied from the docs) is the command's help: each command only looks for --help as
+         * its first argument, and would otherwise refuse it as an unknown option or take it for
+         * a value (`unknown vendor '--help'`). */
+        for (int a = 2; a < argc && strcmp(argv[a], "--") != 0; a++) {
+            if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) {
+                char *help[] = {argv[1], argv[a], NULL};
+                return flushed(commands[i].run(2, help));
+            }
+        }
+        return flushed(commands[i].run(argc - 1, argv + 1));
     }
     fprintf(stderr, "sluicectl: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
