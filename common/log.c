@@ -23,6 +23,14 @@
 #define RING_BYTES (1 << 20) /* ~5,000 lines of ~200 bytes: a few seconds of a stuck reader */
 #define EV_SLOTS   128       /* event names tracked by the limiter (the code has ~120) */
 #define EV_NAME    48
+/* (event, org, plugin) windows: one org's flood must not use up another org's lines. A fixed
+ * table, so no number of orgs (or of the keys an outage touches) grows memory; sets of KEY_WAYS
+ * slots, a slot whose window ended taken over, and a key that finds its set full shares its event
+ * name's window (bounded lines, its summary naming no org). */
+#define KEY_SLOTS  SLUICE_LOG_KEYS
+#define KEY_WAYS   8
+#define KEY_ORG    64
+#define KEY_PLUGIN 48
 
 static const char *component = "sluice";
 static atomic_int min_level = SLUICE_LOG_INFO;
@@ -33,8 +41,11 @@ static const char *const level_names[] = {"debug", "info", "warn", "error"};
 /* One event name's window: the first `burst` lines of a window are written, the rest counted. */
 typedef struct ev_slot {
     char name[EV_NAME];
-    int64_t window_ms; /* when its window began */
-    unsigned lines;    /* written in this window */
+    char org[KEY_ORG];       /* "" for an event name's own window */
+    char plugin[KEY_PLUGIN]; /* "" unless a plugin's line */
+    uint64_t hash;           /* of (event, org, plugin); keyed slots only, 0 when free */
+    int64_t window_ms;       /* when its window began */
+    unsigned lines;          /* written in this window */
     uint64_t suppressed;
     int level; /* the highest level suppressed, for the summary line */
 } ev_slot_t;
@@ -48,6 +59,7 @@ static size_t ring_head, ring_used; /* head: where the oldest line starts */
 static int async_on, writing;
 static uint64_t dropped_pending; /* dropped since the last log.dropped line */
 static ev_slot_t slots[EV_SLOTS];
+static ev_slot_t keys[KEY_SLOTS];
 static unsigned limit_burst = SLUICE_LOG_BURST, limit_window_ms = SLUICE_LOG_WINDOW_MS;
 
 static atomic_ullong dropped_total, suppressed_total;
@@ -70,6 +82,7 @@ void sluice_log_setup(const char *name, sluice_log_level_t level, int fd)
     out_fd = fd;
     pthread_mutex_lock(&mu);
     memset(slots, 0, sizeof(slots));
+    memset(keys, 0, sizeof(keys));
     pthread_mutex_unlock(&mu);
     pthread_once(&exit_once, register_exit);
 }
@@ -85,6 +98,7 @@ void sluice_log_set_limit(unsigned burst, unsigned window_ms)
     limit_burst = burst;
     limit_window_ms = window_ms;
     memset(slots, 0, sizeof(slots));
+    memset(keys, 0, sizeof(keys));
     pthread_mutex_unlock(&mu);
 }
 
@@ -155,7 +169,8 @@ static size_t format_line(char *line, int level, const char *event, const char *
     char when[40];
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 
-    size_t cap = LINE_CAP - 48; /* room for the closing and for `extra` */
+    /* room for the closing and for `extra` (under 400 bytes: a summary's count, org and plugin) */
+    size_t cap = LINE_CAP - 8 - (extra != NULL ? strlen(extra) + 1 : 0);
     size_t len = (size_t)snprintf(line, LINE_CAP, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"component\":\"", when,
                                   ts.tv_nsec / 1000000, level_names[level]);
     append_escaped(line, &len, cap, component);
@@ -262,15 +277,38 @@ static void emit(const char *line, size_t len)
     pthread_cond_signal(&wake);
 }
 
-/* The summary of a window that suppressed lines; mu held. */
+/* The summary of a window that suppressed lines; mu held. A keyed window's names its org (and
+ * plugin), in the message and as members, so org B's operator sees whose lines were left out. */
 static void emit_summary(ev_slot_t *s)
 {
-    char msg[200], extra[48], line[LINE_CAP];
-    snprintf(msg, sizeof(msg),
-             "%llu more lines like this suppressed in %u s (at most %u lines per event name in that time; "
-             "sluice_log_suppressed_total counts them)",
-             (unsigned long long)s->suppressed, limit_window_ms / 1000, limit_burst);
-    snprintf(extra, sizeof(extra), "\"suppressed\":%llu", (unsigned long long)s->suppressed);
+    char msg[400], extra[400], line[LINE_CAP];
+    if (s->org[0] != '\0') {
+        char whose[KEY_ORG + KEY_PLUGIN + 32];
+        if (s->plugin[0] != '\0')
+            snprintf(whose, sizeof(whose), "org %s, plugin %s", s->org, s->plugin);
+        else
+            snprintf(whose, sizeof(whose), "org %s", s->org);
+        snprintf(msg, sizeof(msg),
+                 "%llu more lines like this for %s suppressed in %u s (at most %u lines per event name and org "
+                 "in that time; sluice_log_suppressed_total counts them)",
+                 (unsigned long long)s->suppressed, whose, limit_window_ms / 1000, limit_burst);
+        /* Org ids and plugin names come from the config; escaped all the same. */
+        size_t n =
+            (size_t)snprintf(extra, sizeof(extra), "\"suppressed\":%llu,\"org\":\"", (unsigned long long)s->suppressed);
+        append_escaped(extra, &n, 200, s->org);
+        n += (size_t)snprintf(extra + n, sizeof(extra) - n, "\"");
+        if (s->plugin[0] != '\0') {
+            n += (size_t)snprintf(extra + n, sizeof(extra) - n, ",\"plugin\":\"");
+            append_escaped(extra, &n, sizeof(extra) - 2, s->plugin);
+            snprintf(extra + n, sizeof(extra) - n, "\"");
+        }
+    } else {
+        snprintf(msg, sizeof(msg),
+                 "%llu more lines like this suppressed in %u s (at most %u lines per event name in that time; "
+                 "sluice_log_suppressed_total counts them)",
+                 (unsigned long long)s->suppressed, limit_window_ms / 1000, limit_burst);
+        snprintf(extra, sizeof(extra), "\"suppressed\":%llu", (unsigned long long)s->suppressed);
+    }
     size_t n = format_line(line, s->level, s->name, msg, extra);
     s->suppressed = 0;
     s->level = 0;
@@ -304,15 +342,56 @@ static const char *const never_cut[] = {"config.error",      "config.warning",  
                                         "tls.cert_expiring", "tls.cert_not_yet_valid", "tls.chain_incomplete",
                                         "tls.cert_dates",    "tls.key_readable"};
 
-/* 1 when event's line may be written now; counts it suppressed otherwise. mu held. */
-static int admit(int level, const char *event, int64_t now)
+static uint64_t fnv(uint64_t h, const char *str)
+{
+    for (const unsigned char *p = (const unsigned char *)str; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    return (h ^ 0xff) * 1099511628211ull; /* a separator: ("ab", "c") is not ("a", "bc") */
+}
+
+/* The window of (event, org, plugin): found, or a free slot of its set claimed, or one whose
+ * window ended taken over (its summary written first: the count stays exact); NULL when every
+ * slot of the set holds a live window (the caller then uses the event name's). mu held. */
+static ev_slot_t *key_of(const char *event, const char *org, const char *plugin, int64_t now)
+{
+    uint64_t h = fnv(fnv(fnv(14695981039346656037ull, event), org), plugin);
+    if (h == 0)
+        h = 1;
+    ev_slot_t *set = &keys[(h % (KEY_SLOTS / KEY_WAYS)) * KEY_WAYS], *take = NULL;
+    for (unsigned i = 0; i < KEY_WAYS; i++) {
+        ev_slot_t *s = &set[i];
+        if (s->hash == h && strncmp(s->name, event, EV_NAME - 1) == 0 && strncmp(s->org, org, KEY_ORG - 1) == 0 &&
+            strncmp(s->plugin, plugin, KEY_PLUGIN - 1) == 0)
+            return s;
+        if (take == NULL && (s->hash == 0 || now - s->window_ms >= (int64_t)limit_window_ms))
+            take = s;
+    }
+    if (take == NULL)
+        return NULL;
+    if (take->suppressed > 0)
+        emit_summary(take);
+    memset(take, 0, sizeof(*take));
+    take->hash = h;
+    snprintf(take->name, sizeof(take->name), "%s", event);
+    snprintf(take->org, sizeof(take->org), "%s", org);
+    snprintf(take->plugin, sizeof(take->plugin), "%s", plugin);
+    return take;
+}
+
+/* 1 when event's line may be written now; counts it suppressed otherwise. org (and plugin) key
+ * the window when given. mu held. */
+static int admit(int level, const char *event, const char *org, const char *plugin, int64_t now)
 {
     if (limit_burst == 0 || level == SLUICE_LOG_DEBUG) /* debug is asked for, line by line */
         return 1;
     for (size_t i = 0; i < sizeof(never_cut) / sizeof(never_cut[0]); i++)
         if (strcmp(event, never_cut[i]) == 0)
             return 1;
-    ev_slot_t *s = slot_of(event);
+    ev_slot_t *s = NULL;
+    if (org != NULL && org[0] != '\0')
+        s = key_of(event, org, plugin != NULL ? plugin : "", now);
+    if (s == NULL)
+        s = slot_of(event);
     if (s == NULL)
         return 1;
     if (s->lines == 0 || now - s->window_ms >= (int64_t)limit_window_ms) {
@@ -332,32 +411,56 @@ static int admit(int level, const char *event, int64_t now)
     return 0;
 }
 
-/* Summaries of the windows that ended (all of them when `all`); mu held. */
-static void sweep(int64_t now, int all)
+/* Summaries of the windows that ended (all of them when `all`); mu held. Thousands of orgs'
+ * windows can end at once, more summaries than the ring holds: the sweep stops at half the ring
+ * (the rest stay counted in their windows, for the next sweep) rather than drop them. Returns 1
+ * when some were left for later. */
+static int sweep(int64_t now, int all)
 {
-    for (unsigned i = 0; i < EV_SLOTS; i++)
-        if (slots[i].suppressed > 0 && (all || now - slots[i].window_ms >= (int64_t)limit_window_ms))
-            emit_summary(&slots[i]);
+    for (unsigned i = 0; i < EV_SLOTS + KEY_SLOTS; i++) {
+        ev_slot_t *s = i < EV_SLOTS ? &slots[i] : &keys[i - EV_SLOTS];
+        if (s->suppressed == 0 || (!all && now - s->window_ms < (int64_t)limit_window_ms))
+            continue;
+        if (async_on && ring_used + LINE_CAP > RING_BYTES / 2)
+            return 1;
+        emit_summary(s);
+    }
+    return 0;
 }
 
-void sluice_log(sluice_log_level_t level, const char *event, const char *fmt, ...)
+static void log_va(sluice_log_level_t level, const char *event, const char *org, const char *plugin, const char *fmt,
+                   va_list ap)
 {
     if ((int)level < atomic_load(&min_level))
         return;
     pthread_mutex_lock(&mu);
-    int ok = admit((int)level, event, mono_ms());
+    int ok = admit((int)level, event, org, plugin, mono_ms());
     pthread_mutex_unlock(&mu);
     if (!ok)
         return;
     char msg[1024], line[LINE_CAP];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
     size_t len = format_line(line, (int)level, event, msg, NULL);
     pthread_mutex_lock(&mu);
     emit(line, len);
     pthread_mutex_unlock(&mu);
+}
+
+void sluice_log_for(sluice_log_level_t level, const char *event, const char *org, const char *plugin, const char *fmt,
+                    ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_va(level, event, org, plugin, fmt, ap);
+    va_end(ap);
+}
+
+void sluice_log(sluice_log_level_t level, const char *event, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_va(level, event, NULL, NULL, fmt, ap);
+    va_end(ap);
 }
 
 /* --- the writer thread --- */
@@ -514,9 +617,6 @@ int sluice_log_start(void)
 int sluice_log_flush(int timeout_ms)
 {
     pthread_mutex_lock(&mu);
-    sweep(mono_ms(), 1);
-    if (async_on && dropped_pending > 0)
-        emit("", 0);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += timeout_ms / 1000;
@@ -525,14 +625,20 @@ int sluice_log_flush(int timeout_ms)
         until.tv_sec++;
         until.tv_nsec -= 1000000000;
     }
-    int rc = 0;
-    while (async_on && (ring_used > 0 || writing || dropped_pending > 0)) {
-        pthread_cond_signal(&wake);
-        if (pthread_cond_timedwait(&drained, &mu, &until) == ETIMEDOUT) {
-            rc = -1;
-            break;
+    int rc = 0, left;
+    do { /* the summaries a half ring at a time (sweep says why) */
+        left = sweep(mono_ms(), 1);
+        if (async_on && dropped_pending > 0)
+            emit("", 0);
+        while (async_on && (ring_used > 0 || writing || dropped_pending > 0)) {
+            pthread_cond_signal(&wake);
+            if (pthread_cond_timedwait(&drained, &mu, &until) == ETIMEDOUT) {
+                rc = -1;
+                left = 0;
+                break;
+            }
         }
-    }
+    } while (left);
     pthread_mutex_unlock(&mu);
     return rc;
 }

@@ -9,7 +9,9 @@
  * Each event name gets SLUICE_LOG_BURST lines per SLUICE_LOG_WINDOW_MS (debug lines and the
  * operator's own config.error, config.warning, config.reload and deliver.sighup excepted);
  * the rest are counted and summed up in one line under the same event name with "suppressed":N,
- * so a client that makes the gateway log per request cannot fill the disk.
+ * so a client that makes the gateway log per request cannot fill the disk. A line about one org
+ * (sluice_log_for) gets that many per event name and org (and plugin), so one org's flood does not
+ * hide another org's lines; its summary names the org.
  *
  * Privacy rule: log messages name things (routes, plugin names, JSON paths, error codes) and
  * count things; they never carry event field values, write keys, tokens, secrets or key material.
@@ -42,9 +44,20 @@ int sluice_log_level_parse(const char *s, sluice_log_level_t *out);
 void sluice_log(sluice_log_level_t level, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The same, the window keyed by event name, org and plugin (either may be NULL): for lines about
+ * one org's events (mask.failed, plugin.log, deliver.dead_letter). `org` must be an org id from
+ * the config, never a value from a request: the keys are held in a fixed table (past it, a key
+ * shares its event name's window), and a summary line names the org. */
+void sluice_log_for(sluice_log_level_t level, const char *event, const char *org, const char *plugin, const char *fmt,
+                    ...) __attribute__((format(printf, 5, 6)));
+
 /* At most this many lines per event name per window; the window starts at its first line. */
 #define SLUICE_LOG_BURST     20
 #define SLUICE_LOG_WINDOW_MS 60000
+/* Windows of (event, org, plugin) held at once (sluice_log_for): 2,000 orgs with a problem or
+ * two each (~200 bytes a window, 800 KiB). Memory is fixed whatever the number of orgs; a key
+ * past it (or past its share of the table) shares its event name's window. */
+#define SLUICE_LOG_KEYS 4096
 /* How long exit waits for queued lines to reach a stderr that does not take them. */
 #define SLUICE_LOG_EXIT_FLUSH_MS 3000
 
@@ -70,9 +83,11 @@ unsigned long long sluice_log_dropped(void);
 unsigned long long sluice_log_suppressed(void);
 size_t sluice_log_metrics(char *buf, size_t cap);
 
-#define sluice_log_debug(ev, ...) sluice_log(SLUICE_LOG_DEBUG, ev, __VA_ARGS__)
-#define sluice_log_info(ev, ...)  sluice_log(SLUICE_LOG_INFO, ev, __VA_ARGS__)
-#define sluice_log_warn(ev, ...)  sluice_log(SLUICE_LOG_WARN, ev, __VA_ARGS__)
-#define sluice_log_error(ev, ...) sluice_log(SLUICE_LOG_ERROR, ev, __VA_ARGS__)
+#define sluice_log_debug(ev, ...)         sluice_log(SLUICE_LOG_DEBUG, ev, __VA_ARGS__)
+#define sluice_log_info(ev, ...)          sluice_log(SLUICE_LOG_INFO, ev, __VA_ARGS__)
+#define sluice_log_warn(ev, ...)          sluice_log(SLUICE_LOG_WARN, ev, __VA_ARGS__)
+#define sluice_log_error(ev, ...)         sluice_log(SLUICE_LOG_ERROR, ev, __VA_ARGS__)
+#define sluice_log_info_for(ev, org, ...) sluice_log_for(SLUICE_LOG_INFO, ev, org, NULL, __VA_ARGS__)
+#define sluice_log_warn_for(ev, org, ...) sluice_log_for(SLUICE_LOG_WARN, ev, org, NULL, __VA_ARGS__)
 
 #endif

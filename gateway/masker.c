@@ -206,9 +206,12 @@ static sluice_mask_outcome_t on_mask(void *ud, const sluice_org_t *org, size_t r
     case SLUICE_PLUGIN_FAILED: break;
     }
     const char *name = sluice_plugin_set_plugin_name(m->set, org_index, rule_index);
-    sluice_log_warn("mask.failed", "plugin %s failed on org %s path %s (rule %s): %s; the field is %s",
-                    name ? name : rule->plugin, org->id, concrete_path, rule->path.text, reason,
-                    rule->on_error == SLUICE_MASK_ON_ERROR_REJECT ? "removed and the event rejected" : "removed");
+    /* Cut per org and plugin: a client of one org sending values a plugin fails on must not hide
+     * the same failures of another org. */
+    sluice_log_for(SLUICE_LOG_WARN, "mask.failed", org->id, name ? name : rule->plugin,
+                   "plugin %s failed on org %s path %s (rule %s): %s; the field is %s", name ? name : rule->plugin,
+                   org->id, concrete_path, rule->path.text, reason,
+                   rule->on_error == SLUICE_MASK_ON_ERROR_REJECT ? "removed and the event rejected" : "removed");
     return SLUICE_MASK_FAILED;
 }
 

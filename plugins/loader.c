@@ -409,9 +409,11 @@ static void host_log(const sluice_mask_handle_t *self, int level, const char *ms
     if (n > p)
         memcpy(line + o, msg + p, n - p);
     line[o + n - p] = '\0';
-    sluice_log((sluice_log_level_t)level, "plugin.log", "plugin %s (org %s, rule %s): %.400s",
-               self ? self->plugin : "?", self && self->org ? self->org : "-", self && self->rule ? self->rule : "-",
-               line);
+    /* Held per org and plugin: one org's chatty plugin leaves another org's plugin lines alone
+     * (the handle's org is the config's, never the request's). */
+    sluice_log_for((sluice_log_level_t)level, "plugin.log", self ? self->org : NULL, self ? self->plugin : NULL,
+                   "plugin %s (org %s, rule %s): %.400s", self ? self->plugin : "?",
+                   self && self->org ? self->org : "-", self && self->rule ? self->rule : "-", line);
 }
 
 static int host_append(sluice_mask_output_t *out, const void *bytes, size_t len)

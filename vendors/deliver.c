@@ -424,12 +424,13 @@ static void dead_letter(worker_t *w, item_t *it, const char *status, unsigned at
     snprintf(it->status, sizeof(it->status), "%s", status);
     it->attempts = attempts;
     snprintf(it->error, sizeof(it->error), "%s", error);
-    sluice_log_warn("deliver.dead_letter", "vendor %s, org %s, integration %s: %s (attempts %u)", it->lane->ops->name,
-                    it->route ? it->route->org->id : "-",
-                    it->route                    ? it->route->it->name
-                    : it->integration[0] != '\0' ? it->integration
-                                                 : "-",
-                    error, attempts);
+    sluice_log_warn_for("deliver.dead_letter", it->route ? it->route->org->id : NULL,
+                        "vendor %s, org %s, integration %s: %s (attempts %u)", it->lane->ops->name,
+                        it->route ? it->route->org->id : "-",
+                        it->route                    ? it->route->it->name
+                        : it->integration[0] != '\0' ? it->integration
+                                                     : "-",
+                        error, attempts);
     if (dlq_produce(w, it) != 0)
         dlq_retry_later(w, it);
 }
@@ -589,11 +590,11 @@ static void batch_free(batch_t *b)
         route_t *r = b->split->route;
         if (b->split->delivered == 0) {
             if (r->split_off_ms == 0)
-                sluice_log_warn("deliver.split_off",
-                                "vendor %s, org %s, integration %s: a batch split for one event's data had every "
-                                "request refused; the next such refusals go to the DLQ whole for %d s, or until a "
-                                "request succeeds",
-                                r->ops->name, r->org->id, r->it->name, SPLIT_OFF_MS / 1000);
+                sluice_log_warn_for("deliver.split_off", r->org->id,
+                                    "vendor %s, org %s, integration %s: a batch split for one event's data had every "
+                                    "request refused; the next such refusals go to the DLQ whole for %d s, or until a "
+                                    "request succeeds",
+                                    r->ops->name, r->org->id, r->it->name, SPLIT_OFF_MS / 1000);
             r->split_off_ms = sluice_mono_ms();
         }
         free(b->split);
@@ -704,8 +705,8 @@ static const json_t *stale_secret(worker_t *w, route_t *r, const char *why)
     const json_t *s =
         sluice_credcache_renew(w->creds, r->org->id, r->it->credentials, r->ops->name, sluice_mono_ms(), &age);
     if (s != NULL)
-        sluice_log_warn(
-            "vault.stale",
+        sluice_log_warn_for(
+            "vault.stale", r->org->id,
             "org %s, name %s, vendor %s: %s; the credential read %" PRId64 " s ago is used for another %u s",
             r->org->id, r->it->credentials, r->ops->name, why, age / 1000, w->cfg->delivery.credentials_ttl_s);
     return s;
@@ -803,8 +804,9 @@ static void batch_retry_as(worker_t *w, batch_t *b, const char *status, const ch
     }
     w->metrics.requests[r->lane->kind][SLUICE_REQ_RETRY]++;
     w->metrics.retries[r->lane->kind]++;
-    sluice_log_info("deliver.retry", "vendor %s, org %s, integration %s: %s; attempt %u in %" PRId64 " ms",
-                    r->ops->name, r->org->id, r->it->name, why, b->attempts + 1, wait);
+    sluice_log_info_for("deliver.retry", r->org->id,
+                        "vendor %s, org %s, integration %s: %s; attempt %u in %" PRId64 " ms", r->ops->name, r->org->id,
+                        r->it->name, why, b->attempts + 1, wait);
     b->state = B_QUEUED;
     b->due_ms = now + wait;
     list_append(&r->queue_head, &r->queue_tail, b);
@@ -864,8 +866,9 @@ static void batch_partial(worker_t *w, batch_t *b, const char *status, const cha
             item_finish(b->items[i], SLUICE_OUTCOME_DELIVERED);
         }
     }
-    sluice_log_info("deliver.partial", "vendor %s, org %s, integration %s: %s; %zu delivered, %zu dead-lettered",
-                    r->ops->name, r->org->id, r->it->name, why, delivered, dead);
+    sluice_log_info_for("deliver.partial", r->org->id,
+                        "vendor %s, org %s, integration %s: %s; %zu delivered, %zu dead-lettered", r->ops->name,
+                        r->org->id, r->it->name, why, delivered, dead);
     b->n = 0;
     batch_free(b);
 }
@@ -948,9 +951,10 @@ static int batch_split(worker_t *w, batch_t *b, char *why, size_t why_len)
         list_append(&r->queue_head, &r->queue_tail, x);
     }
     w->metrics.requests[r->lane->kind][SLUICE_REQ_FAILED]++;
-    sluice_log_info("deliver.split",
-                    "vendor %s, org %s, integration %s: %s, for one event's data: %zu events sent again as %zu + %zu",
-                    r->ops->name, r->org->id, r->it->name, why, b->n, count[0], count[1]);
+    sluice_log_info_for(
+        "deliver.split", r->org->id,
+        "vendor %s, org %s, integration %s: %s, for one event's data: %zu events sent again as %zu + %zu", r->ops->name,
+        r->org->id, r->it->name, why, b->n, count[0], count[1]);
     b->n = 0;
     batch_free(b);
     return 1;
@@ -1920,17 +1924,17 @@ static int lane_aside(lane_t *l, int64_t now, size_t *most_tracked)
         if (!r->aside && r->held >= aside_at && !l->w->stopping) {
             r->aside = 1;
             r->set_aside = 0;
-            sluice_log_warn("deliver.set_aside",
-                            "vendor %s, org %s, integration %s: %zu events in memory (failing or slow); its next "
-                            "events are set aside (not committed) and read again from Kafka once it holds %zu, so "
-                            "the other integrations' events go on",
-                            r->ops->name, r->org->id, r->it->name, r->held, aside_at / 2);
+            sluice_log_warn_for("deliver.set_aside", r->org->id,
+                                "vendor %s, org %s, integration %s: %zu events in memory (failing or slow); its next "
+                                "events are set aside (not committed) and read again from Kafka once it holds %zu, so "
+                                "the other integrations' events go on",
+                                r->ops->name, r->org->id, r->it->name, r->held, aside_at / 2);
         } else if (r->aside && r->held < aside_at / 2) {
             r->aside = 0;
-            sluice_log_info("deliver.set_aside_done",
-                            "vendor %s, org %s, integration %s: down to %zu events in memory; its %" PRIu64
-                            " events set aside are read again from Kafka",
-                            r->ops->name, r->org->id, r->it->name, r->held, r->set_aside);
+            sluice_log_info_for("deliver.set_aside_done", r->org->id,
+                                "vendor %s, org %s, integration %s: down to %zu events in memory; its %" PRIu64
+                                " events set aside are read again from Kafka",
+                                r->ops->name, r->org->id, r->it->name, r->held, r->set_aside);
         }
     }
     *most_tracked = tracked;

@@ -4,7 +4,8 @@
  * whose every event makes the gateway log a line (a value a masking plugin fails on: mask.failed).
  * Requests are still answered; the flood is cut to the event's first lines, counted in
  * sluice_log_suppressed_total and summed up in one line; the lines carry no value; and what was
- * queued reaches the reader when it comes back, up to the gateway's last line at exit.
+ * queued reaches the reader when it comes back, up to the gateway's last line at exit. The cut
+ * is per org: another org's client with the same failures still gets its lines written.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,6 +31,7 @@ static gwfix_t F;
 static int log_fd = -1; /* the FIFO's read end: the gateway's stderr */
 
 #define WEB_KEY "wk_live_logs_5d1a"
+#define B_KEY   "wk_live_logs_globex_77c2"
 
 static double now_s(void)
 {
@@ -88,10 +90,16 @@ static int setup(void **state)
              "    consent: {policy: allow}\n"
              "    data_layer:\n"
              "      mask:\n"
+             "        - {path: properties.card, plugin: fixture, params: {prefix: 'masked:', fail_on: poison-4111}}\n"
+             "  - id: globex\n"
+             "    sources: [{id: web, write_key_env: T_B_KEY}]\n"
+             "    consent: {policy: allow}\n"
+             "    data_layer:\n"
+             "      mask:\n"
              "        - {path: properties.card, plugin: fixture, params: {prefix: 'masked:', fail_on: poison-4111}}\n",
              F.https_port, F.certs, F.certs, F.metrics_port, F.kafka.bootstrap, F.redis.url, fixtures);
     snprintf(F.config, sizeof(F.config), "%s", gwfix_write("gateway.yaml", yaml));
-    static const char *env[] = {"T_WEB_KEY=" WEB_KEY, NULL};
+    static const char *env[] = {"T_WEB_KEY=" WEB_KEY, "T_B_KEY=" B_KEY, NULL};
     memcpy(F.env, env, sizeof(env));
     /* The gateway's stderr: a FIFO of one page, read only when the test says so. */
     assert_int_equal(sluice_th_path(fifo, sizeof(fifo), "gateway.stderr", NULL), 0);
@@ -115,15 +123,22 @@ static int teardown(void **state)
     return 0;
 }
 
-static long post(const char *body, long timeout_ms)
+static long post_as(const char *key, const char *body, long timeout_ms)
 {
-    const char *headers[] = {"Authorization: Bearer " WEB_KEY, "Content-Type: application/json", NULL};
+    char auth[128];
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
+    const char *headers[] = {auth, "Content-Type: application/json", NULL};
     http_opts_t o = {.headers = headers, .body = body, .timeout_ms = timeout_ms};
     http_resp_t r;
     http_do(gwfix_url(&F, "/v1/batch"), &o, F.ca, &r);
     long status = r.curl_error != 0 ? -r.curl_error : r.status;
     http_resp_dispose(&r);
     return status;
+}
+
+static long post(const char *body, long timeout_ms)
+{
+    return post_as(WEB_KEY, body, timeout_ms);
 }
 
 /* 10 batches of 100 events, each event's card a value the plugin fails on: 1,000 mask.failed
@@ -147,6 +162,17 @@ static void flood_with_stuck_log(void **state)
         snprintf(body + n, sizeof(body) - n, "]}");
         assert_int_equal(post(body, 5000), 200);
     }
+    /* Org globex's client, after acme's flood: 3 events the same plugin fails on. Before, the
+     * limit was per event name and acme had used it up: globex's lines were left out, and the
+     * summary did not say whose lines it counted. */
+    assert_int_equal(post_as(B_KEY,
+                             "{\"batch\":[{\"type\":\"track\",\"event\":\"Buy\",\"messageId\":\"gx-1\","
+                             "\"properties\":{\"card\":\"poison-4111\"}},{\"type\":\"track\",\"event\":\"Buy\","
+                             "\"messageId\":\"gx-2\",\"properties\":{\"card\":\"poison-4111\"}},{\"type\":"
+                             "\"track\",\"event\":\"Buy\",\"messageId\":\"gx-3\",\"properties\":{\"card\":"
+                             "\"poison-4111\"}}]}",
+                             5000),
+                     200);
     /* Other hostile requests, none of which logs a line: a wrong write key, a body that is
      * not JSON, and connections that fail their TLS handshake (plain text on the HTTPS port). */
     for (int i = 0; i < 50; i++) {
@@ -179,19 +205,24 @@ static void flood_with_stuck_log(void **state)
         read_log(&log, &len, 100);
     read_log(&log, &len, 300);
     size_t failed = count(log, "\"event\":\"mask.failed\"");
-    if (failed != SLUICE_LOG_BURST + 1) {
+    if (failed != SLUICE_LOG_BURST + 1 + 3) {
         print_error("%s", log);
-        fail_msg("%zu mask.failed lines, want %d and a summary", failed, SLUICE_LOG_BURST);
+        fail_msg("%zu mask.failed lines, want %d of acme, its summary and 3 of globex", failed, SLUICE_LOG_BURST);
     }
-    assert_non_null(strstr(log, "\"suppressed\":980}"));
+    assert_int_equal(count(log, "failed on org globex "), 3);
+    assert_int_equal(count(log, "failed on org acme "), SLUICE_LOG_BURST);
+    assert_non_null(strstr(log, "980 more lines like this for org acme, plugin fixture suppressed"));
+    assert_non_null(strstr(log, "\"suppressed\":980,\"org\":\"acme\",\"plugin\":\"fixture\"}"));
     assert_non_null(strstr(log, "\"event\":\"gateway.stopped\""));
     /* No line carries the value or the write key. */
     assert_null(strstr(log, "poison-4111"));
     assert_null(strstr(log, WEB_KEY));
+    assert_null(strstr(log, B_KEY));
     assert_null(strstr(log, "wk_live_guessed"));
     /* The plugin's own warning (plugin.log) is cut the same way. */
     size_t said = count(log, "\"event\":\"plugin.log\"");
-    assert_int_equal(said, SLUICE_LOG_BURST + 1);
+    assert_int_equal(said, SLUICE_LOG_BURST + 1 + 3);
+    assert_int_equal(count(log, "(org globex, rule "), 3);
     /* Besides: start-up and the stop, nothing per hostile request. */
     size_t others = count(log, "\n") - failed - said;
     if (others > 15) {

@@ -261,6 +261,139 @@ static void test_direct_mode_summary_at_exit(void **state)
     close(p[0]);
 }
 
+/* Everything written to the file fd (caller frees). */
+static char *slurp(int fd)
+{
+    off_t end = lseek(fd, 0, SEEK_END);
+    char *buf = malloc((size_t)end + 1);
+    assert_non_null(buf);
+    assert_int_equal(pread(fd, buf, (size_t)end, 0), (ssize_t)end);
+    buf[end] = '\0';
+    return buf;
+}
+
+/* The sum of the "suppressed" counts of the summary lines holding `needle`. */
+static unsigned long long said_suppressed(const char *text, const char *needle)
+{
+    unsigned long long sum = 0;
+    for (const char *l = text; *l != '\0';) {
+        const char *e = strchr(l, '\n');
+        size_t n = e ? (size_t)(e - l) : strlen(l);
+        char line[2048];
+        snprintf(line, sizeof(line), "%.*s", (int)n, l);
+        const char *s = strstr(line, "\"suppressed\":");
+        if (strstr(line, needle) != NULL && s != NULL)
+            sum += strtoull(s + 13, NULL, 10);
+        l += n + (e ? 1 : 0);
+    }
+    return sum;
+}
+
+/* Org acme's client sends 1,000 values a plugin fails on; org globex's client 3. Before, the
+ * limit was per event name: globex's 3 lines were suppressed with acme's flood and the summary
+ * ("995 more lines like this") did not say whose they were. */
+static void test_one_org_flood_leaves_other_orgs_lines(void **state)
+{
+    (void)state;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    sluice_log_setup("test", SLUICE_LOG_INFO, fileno(f));
+    sluice_log_set_limit(5, 60000);
+    unsigned long long before = sluice_log_suppressed();
+    for (int i = 0; i < 1000; i++)
+        sluice_log_for(SLUICE_LOG_WARN, "mask.failed", "acme", "fixture", "plugin fixture failed on org acme %d", i);
+    for (int i = 0; i < 3; i++)
+        sluice_log_for(SLUICE_LOG_WARN, "mask.failed", "globex", "fixture", "plugin fixture failed on org globex %d",
+                       i);
+    /* The same org, another plugin: its own lines too. */
+    sluice_log_for(SLUICE_LOG_WARN, "mask.failed", "acme", "hasher", "plugin hasher failed on org acme");
+    assert_int_equal(sluice_log_flush(2000), 0); /* the summaries */
+    char *out = slurp(fileno(f));
+    assert_int_equal(count(out, "failed on org globex "), 3);
+    assert_non_null(strstr(out, "plugin hasher failed on org acme\""));
+    assert_int_equal(count(out, "failed on org acme "), 5);
+    /* One summary, naming the org and the plugin, the count exact. */
+    assert_int_equal(count(out, "\"suppressed\":"), 1);
+    assert_non_null(strstr(out, "\"event\":\"mask.failed\",\"msg\":\"995 more lines like this for org acme, "
+                                "plugin fixture suppressed"));
+    assert_non_null(strstr(out, "\"suppressed\":995,\"org\":\"acme\",\"plugin\":\"fixture\"}"));
+    assert_int_equal(sluice_log_suppressed() - before, 995);
+    free(out);
+    sluice_log_set_limit(SLUICE_LOG_BURST, SLUICE_LOG_WINDOW_MS);
+    fclose(f);
+}
+
+/* A vendor outage over 2,000 orgs, each with dead letters, retries and partial batches: 6,000
+ * keys, more than the table holds. The table stays SLUICE_LOG_KEYS windows, the keys past it share
+ * their event name's window (before, a key the table could not hold was never cut), so what is
+ * written stays bounded; and every line not written is counted in some summary, exactly. */
+static void test_keys_bounded_under_2000_orgs(void **state)
+{
+    (void)state;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    sluice_log_setup("test", SLUICE_LOG_INFO, fileno(f));
+    sluice_log_set_limit(1, 60000); /* the lines written fit the ring even if the writer stalls */
+    unsigned long long before = sluice_log_suppressed(), dropped = sluice_log_dropped();
+    static const char *const events[] = {"deliver.dead_letter", "deliver.retry", "deliver.partial"};
+    enum { ORGS = 2000, EACH = 10 };
+    for (int round = 0; round < EACH; round++)
+        for (int o = 0; o < ORGS; o++)
+            for (int e = 0; e < 3; e++) {
+                char org[32];
+                snprintf(org, sizeof(org), "org-%04d", o);
+                sluice_log_warn_for(events[e], org, "vendor meta, org %s: 503 #%d", org, round);
+            }
+    assert_int_equal(sluice_log_flush(5000), 0);
+    char *out = slurp(fileno(f));
+    size_t written = count(out, ": 503 #");
+    unsigned long long suppressed = 0;
+    for (int e = 0; e < 3; e++) {
+        char needle[64];
+        snprintf(needle, sizeof(needle), "\"event\":\"%s\"", events[e]);
+        suppressed += said_suppressed(out, needle);
+    }
+    print_message("%zu written, %llu suppressed\n", written, suppressed);
+    /* Bounded: 1 line per window held, 1 for each event name's shared window. */
+    assert_true(written <= (size_t)SLUICE_LOG_KEYS + 3);
+    /* Nearly all of the table held a key, each with its line. */
+    assert_true(written >= (size_t)SLUICE_LOG_KEYS * 9 / 10);
+    /* Nothing lost on the way: the ~4,000 summaries at the end did not overflow the ring. */
+    assert_int_equal(sluice_log_dropped(), dropped);
+    assert_int_equal(written + suppressed, ORGS * EACH * 3);
+    assert_int_equal(sluice_log_suppressed() - before, suppressed);
+    assert_int_equal(count(out, "org-0000: 503 #"), 3);
+    free(out);
+    sluice_log_set_limit(SLUICE_LOG_BURST, SLUICE_LOG_WINDOW_MS);
+    fclose(f);
+}
+
+/* A key's window ends and its slot is taken by another key: the first key's summary is written
+ * then (not lost with the slot), the count exact. */
+static void test_slot_taken_over_keeps_count(void **state)
+{
+    (void)state;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    sluice_log_setup("test", SLUICE_LOG_INFO, fileno(f));
+    sluice_log_set_limit(1, 300);
+    for (int i = 0; i < 7; i++)
+        sluice_log_warn_for("deliver.retry", "acme", "retry %d", i);
+    usleep(400 * 1000);
+    /* Enough other keys to take every slot of acme's set. */
+    for (int o = 0; o < 3 * SLUICE_LOG_KEYS; o++) {
+        char org[32];
+        snprintf(org, sizeof(org), "o%d", o);
+        sluice_log_warn_for("deliver.retry", org, "other");
+    }
+    assert_int_equal(sluice_log_flush(5000), 0);
+    char *out = slurp(fileno(f));
+    assert_int_equal(said_suppressed(out, "\"org\":\"acme\""), 6);
+    free(out);
+    sluice_log_set_limit(SLUICE_LOG_BURST, SLUICE_LOG_WINDOW_MS);
+    fclose(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -271,6 +404,9 @@ int main(void)
         cmocka_unit_test(test_direct_mode_summary_at_exit),
         cmocka_unit_test(test_stuck_reader_does_not_block),
         cmocka_unit_test(test_flood_cut_to_first_lines),
+        cmocka_unit_test(test_one_org_flood_leaves_other_orgs_lines),
+        cmocka_unit_test(test_keys_bounded_under_2000_orgs),
+        cmocka_unit_test(test_slot_taken_over_keeps_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
