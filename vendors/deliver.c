@@ -216,6 +216,7 @@ struct lane {
     part_t *zombies;
     route_t *routes;
     size_t nroutes;
+    size_t *org_first, *org_nroutes; /* per org of the config: its routes, routes[first..first+n) */
     size_t live;
     int paused;
     int stop_committed; /* the stop's commit was tried: leaving the group does not wait again */
@@ -249,8 +250,53 @@ struct sluice_deliver {
     int sigfd;
     int stopping;
     int64_t stop_deadline;
-    size_t aside_at; /* ROUTE_ASIDE_AT, or SLUICE_DELIVER_ASIDE_AT's (tests) */
+    size_t aside_at;   /* ROUTE_ASIDE_AT, or SLUICE_DELIVER_ASIDE_AT's (tests) */
+    size_t *org_slots; /* open addressing over cfg->orgs by id: index + 1, 0 empty (worker_org) */
+    size_t org_cap;    /* a power of two, at least twice org_count */
 };
+
+/* Every event asked for its org, and each lane for that org's routes, by a scan: at 2,000 orgs
+ * two scans of the orgs and one of the lane's routes per event and lane, with strcmp, were
+ * 14 % of the worker's CPU (docs/vendors.md, At scale). */
+static unsigned org_hash(const char *id)
+{
+    unsigned h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)id; *c != '\0'; c++)
+        h = (h ^ *c) * 16777619u;
+    return h;
+}
+
+static int worker_index_orgs(worker_t *w)
+{
+    w->org_cap = 16;
+    while (w->org_cap < 2 * w->cfg->org_count)
+        w->org_cap *= 2;
+    if ((w->org_slots = calloc(w->org_cap, sizeof(*w->org_slots))) == NULL)
+        return -1;
+    for (size_t o = 0; o < w->cfg->org_count; o++) {
+        size_t i = org_hash(w->cfg->orgs[o].id) & (w->org_cap - 1);
+        while (w->org_slots[i] != 0 && strcmp(w->cfg->orgs[w->org_slots[i] - 1].id, w->cfg->orgs[o].id) != 0)
+            i = (i + 1) & (w->org_cap - 1);
+        if (w->org_slots[i] == 0) /* the first of a repeated id, as sluice_config_find_org */
+            w->org_slots[i] = o + 1;
+    }
+    return 0;
+}
+
+/* The config's org of that id and its index, or NULL. */
+static const sluice_org_t *worker_org(const worker_t *w, const char *id, size_t *index)
+{
+    if (id == NULL)
+        return NULL;
+    for (size_t i = org_hash(id) & (w->org_cap - 1); w->org_slots[i] != 0; i = (i + 1) & (w->org_cap - 1)) {
+        const sluice_org_t *org = &w->cfg->orgs[w->org_slots[i] - 1];
+        if (strcmp(org->id, id) == 0) {
+            *index = w->org_slots[i] - 1;
+            return org;
+        }
+    }
+    return NULL;
+}
 
 /* ------------------------------------------------------------------ records and items */
 
@@ -1571,14 +1617,18 @@ static void dispatch(lane_t *l, record_t *rec, const rd_kafka_message_t *m, int6
     }
     char replay_to[160];
     sluice_dlq_header(m, SLUICE_DLQ_REPLAY_TO, replay_to, sizeof(replay_to));
+    size_t org_index = 0;
+    const sluice_org_t *org = worker_org(w, env.org, &org_index);
+    size_t rfirst = org != NULL ? l->org_first[org_index] : 0,
+           rend = org != NULL ? rfirst + l->org_nroutes[org_index] : 0;
     if (sluice_suppress_match(w->suppress, &env)) {
         /* A forgotten person's event queued before the request: skipped for every route. Held
          * all the same by a route setting its events aside (aside_should_put), and its hold
          * taken when read again. */
         int taken = 0, replayed_unused = 0;
-        for (size_t i = 0; i < l->nroutes; i++) {
+        for (size_t i = rfirst; i < rend; i++) {
             route_t *r = &l->routes[i];
-            if (strcmp(r->org->id, env.org) != 0 || (rec->reread && !aside_covers(r, rec->part, rec->offset)) ||
+            if ((rec->reread && !aside_covers(r, rec->part, rec->offset)) ||
                 route_admits(r, &env, replay_to, &replayed_unused) != 1)
                 continue;
             if (rec->reread) {
@@ -1593,11 +1643,11 @@ static void dispatch(lane_t *l, record_t *rec, const rd_kafka_message_t *m, int6
         sluice_envelope_dispose(&env);
         return;
     }
-    if (rec->reread && sluice_config_find_org(w->cfg, env.org) == NULL) {
+    if (rec->reread && org == NULL) {
         sluice_envelope_dispose(&env);
         return;
     }
-    if (sluice_config_find_org(w->cfg, env.org) == NULL) {
+    if (org == NULL) {
         /* Committed with nothing done, as before, but no longer silently: a replica still on an
          * older config in a rolling update, or an org removed while its events queued. */
         w->metrics.events[l->kind][SLUICE_OUTCOME_UNROUTED]++;
@@ -1618,10 +1668,8 @@ static void dispatch(lane_t *l, record_t *rec, const rd_kafka_message_t *m, int6
             replay_to[0] != '\0' && strncmp(replay_to, l->ops->name, replay_len) == 0 && replay_to[replay_len] == '/',
         replayed = 0;
     int64_t wall = sluice_now_ms();
-    for (size_t i = 0; i < l->nroutes; i++) {
+    for (size_t i = rfirst; i < rend; i++) {
         route_t *r = &l->routes[i];
-        if (strcmp(r->org->id, env.org) != 0)
-            continue;
         if (rec->reread && !aside_covers(r, rec->part, rec->offset))
             continue; /* delivered to r when first read, or still set aside */
         int admits = route_admits(r, &env, replay_to, &replayed);
@@ -2029,8 +2077,13 @@ static int lane_create(worker_t *w, sluice_vendor_kind_t kind, sluice_err_t *err
     l->kind = kind;
     l->ops = sluice_vendor_get(kind);
     l->wake[0] = l->wake[1] = -1;
+    l->org_first = calloc(w->cfg->org_count + 1, sizeof(*l->org_first));
+    l->org_nroutes = calloc(w->cfg->org_count + 1, sizeof(*l->org_nroutes));
+    if (l->org_first == NULL || l->org_nroutes == NULL)
+        return sluice_err_set(err, "out of memory");
     for (size_t o = 0; o < w->cfg->org_count; o++) {
         const sluice_org_t *org = &w->cfg->orgs[o];
+        l->org_first[o] = l->nroutes; /* an org's routes are made one after another */
         for (size_t i = 0; i < org->integration_count; i++) {
             const sluice_integration_t *it = &org->integrations[i];
             if (!it->enabled || it->vendor != kind)
@@ -2053,6 +2106,7 @@ static int lane_create(worker_t *w, sluice_vendor_kind_t kind, sluice_err_t *err
             r->tokens = r->burst;
             r->tokens_ms = sluice_mono_ms();
         }
+        l->org_nroutes[o] = l->nroutes - l->org_first[o];
     }
 
     char group[64], client[80];
@@ -2199,6 +2253,10 @@ sluice_deliver_t *sluice_deliver_create(const sluice_config_t *cfg, const sluice
             goto fail;
         }
         w->aside_at = (size_t)v;
+    }
+    if (worker_index_orgs(w) != 0) {
+        sluice_err_set(err, "out of memory");
+        goto fail;
     }
     if ((w->loop = sluice_loop_create(err)) == NULL ||
         (w->http = sluice_http_create(w->loop, cfg->delivery.ca_file, err)) == NULL)
@@ -2452,6 +2510,8 @@ int sluice_deliver_destroy(sluice_deliver_t *w)
             part_free(p);
         }
         free(l->routes);
+        free(l->org_first);
+        free(l->org_nroutes);
         free(l);
     }
     for (int i = 0; i < 2; i++) {
@@ -2465,6 +2525,7 @@ int sluice_deliver_destroy(sluice_deliver_t *w)
     sluice_credcache_destroy(w->creds);
     sluice_suppress_destroy(w->suppress);
     sluice_loop_destroy(w->loop);
+    free(w->org_slots);
     free(w);
     return vault_abandoned ? -1 : 0;
 }
