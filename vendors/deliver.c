@@ -93,6 +93,7 @@ typedef struct split {
     unsigned refs;    /* batches pointing here */
     size_t delivered; /* events its halves delivered */
     route_t *route;
+    int placed; /* one event was dead-lettered by the place the vendor named (batch_isolate) */
 } split_t;
 
 /* The events of one route set aside in one partition: its org's events it wanted, from offset
@@ -1006,6 +1007,74 @@ static int batch_split(worker_t *w, batch_t *b, char *why, size_t why_len)
     return 1;
 }
 
+/* A whole request refused for one event's data whose answer names that event (ops->refused_at:
+ * Meta's $['data'][N]): the event goes to the DLQ alone, with the batch's reason (the vendor's
+ * code and known title, never its message: that can quote the event), and the others are sent
+ * again at once in one request, as b itself with a fresh attempt count (as a half's). Halving
+ * cost log2(n) more requests and left the event's dead letter with only its last half's attempts.
+ * The request budget and the route's pause of splits are batch_split's; the resend spends one
+ * request of the budget. Returns 1
+ * when b was sent again (or finished), 0 when the caller halves it (no place named, or the named
+ * event left the batch meanwhile: a revoked partition's, a forgotten person's). */
+static int batch_isolate(worker_t *w, batch_t *b, const sluice_http_result_t *res, size_t sent, const char *status,
+                         const char *why)
+{
+    route_t *r = b->route;
+    if (r->ops->refused_at == NULL || b->n < 2 || sent < 2)
+        return 0;
+    long at = r->ops->refused_at(res->body, res->body_len, sent);
+    if (at < 0 || (size_t)at >= sent)
+        return 0;
+    /* A person forget named meanwhile is finished as suppressed, not dead-lettered (batch_failed). */
+    batch_drop_suppressed(w, b);
+    if (b->n < 2)
+        return 0;
+    size_t k = 0;
+    while (k < b->n && b->items[k]->sent_at != (size_t)at)
+        k++;
+    if (k == b->n)
+        return 0;
+    if (b->split == NULL && r->split_off_ms != 0 && sluice_mono_ms() - r->split_off_ms < SPLIT_OFF_MS)
+        return 0; /* batch_split says why it goes to the DLQ whole */
+    if (b->split == NULL) {
+        unsigned levels = 0;
+        for (size_t m = b->n - 1; m > 0; m >>= 1)
+            levels++;
+        if ((b->split = calloc(1, sizeof(*b->split))) == NULL)
+            return 0;
+        b->split->left = SPLIT_PER_LEVEL * levels;
+        b->split->refs = 1;
+        b->split->route = r;
+        if (r->split_off_ms != 0)
+            r->split_off_ms = sluice_mono_ms(); /* a probe, as batch_split's */
+    }
+    /* Once per batch: the others refused again with a place named is a second bad event, or an
+     * answer whose places are wrong (each of them would dead-letter a good event, one per request,
+     * until the budget ran out): halving decides, and a confused answer costs one event, not 36. */
+    if (b->split->left < 1 || b->split->placed)
+        return 0;
+    b->split->placed = 1;
+    b->split->left--;
+    w->metrics.requests[r->lane->kind][SLUICE_REQ_FAILED]++;
+    item_t *bad = b->items[k];
+    memmove(b->items + k, b->items + k + 1, (b->n - k - 1) * sizeof(item_t *));
+    b->n--;
+    b->bytes -= bad->v.body_len + 1;
+    dead_letter(w, bad, status, b->attempts, why);
+    sluice_log_info("deliver.split",
+                    "vendor %s, org %s, integration %s: %s, for the event at %ld of %zu: %zu events sent again",
+                    r->ops->name, r->org->id, r->it->name, why, at, sent, b->n);
+    if (b->n == 0) {
+        batch_free(b);
+        return 1;
+    }
+    b->attempts = b->waits = 0;
+    b->state = B_QUEUED;
+    b->due_ms = sluice_mono_ms();
+    list_append(&r->queue_head, &r->queue_tail, b);
+    return 1;
+}
+
 static void on_response(void *ud, const sluice_http_result_t *res)
 {
     batch_t *b = ud;
@@ -1075,7 +1144,7 @@ static void on_response(void *ud, const sluice_http_result_t *res)
         batch_partial(w, b, status, why);
     } else if (v == SLUICE_VERDICT_FAIL) {
         if (r->ops->per_event == NULL || !r->ops->per_event(res->status, res->body, res->body_len) ||
-            !batch_split(w, b, why, sizeof(why)))
+            (!batch_isolate(w, b, res, sent, status, why) && !batch_split(w, b, why, sizeof(why))))
             batch_failed(w, b, status, why);
     } else {
         /* The try with the re-read credential is not counted either: the vendor recorded nothing

@@ -178,17 +178,20 @@ oom:
     return sluice_err_set(err, "meta: out of memory building a request");
 }
 
-/* 1 when a vendor's error title can go into a dead letter's reason and the log as it is: short,
- * printable ASCII, no quotes or braces (a title that echoed a value could not pass for one). */
-static int title_is_plain(const char *t)
+/* 1 when Meta's error title can go into a dead letter's reason and the log: one of the titles
+ * Meta gives the Conversions API's refusals, word for word. A title is Meta's text about the
+ * event, and "plain" was not enough: printable ASCII without quotes or '@' still let "Invalid em
+ * 16505551212" or a name through. Any other title is left out (the code stays). */
+static int title_is_known(const char *t)
 {
-    if (t == NULL || t[0] == '\0' || strlen(t) > 80)
-        return 0;
-    for (const char *p = t; *p; p++) {
-        if (*p < 0x20 || *p > 0x7e || strchr("\"'{}$[]=@", *p) != NULL)
-            return 0;
+    static const char *const known[] = {
+        "Server-side API parameter error", "Event Timestamp Too Old", "Invalid parameter", "Invalid Parameter", NULL,
+    };
+    for (size_t i = 0; t != NULL && known[i] != NULL; i++) {
+        if (strcmp(t, known[i]) == 0)
+            return 1;
     }
-    return 1;
+    return 0;
 }
 
 /* Meta answers errors as {"error":{"code":N,"error_subcode":M,"is_transient":bool}}; throttling
@@ -212,7 +215,7 @@ static sluice_verdict_t classify(long status, const char *body, size_t len, char
     if (json_is_integer(code)) {
         json_int_t c = json_integer_value(code);
         const char *title = json_string_value(json_object_get(error, "error_user_title"));
-        if (json_is_integer(sub) && title_is_plain(title))
+        if (json_is_integer(sub) && title_is_known(title))
             /* Meta's title names the refusal ("Event Timestamp Too Old", "Server-side API parameter
              * error") without the event's values, unlike error_user_msg: the dead letter says why. */
             snprintf(why, why_len, "HTTP %ld (Meta error %" JSON_INTEGER_FORMAT "/%" JSON_INTEGER_FORMAT ": %s)",
@@ -268,6 +271,56 @@ static int per_event(long status, const char *body, size_t len)
     return yes;
 }
 
+/* Reads text for Meta's name of an event of the request, $['data'][N] (error_user_msg: "The
+ * parameter $['data'][17]['custom_data']['currency'] is invalid."): *at gets N when every such
+ * name in text is one and the same N. Returns 1 then, 0 when text names none, -1 when it names two
+ * places or one that is not a plain number below n (a value the message quotes can hold the same
+ * characters: it never passes for an index). */
+static int named_place(const char *text, size_t n, long *at)
+{
+    static const char mark[] = "$['data'][";
+    int found = 0;
+    for (const char *p = text; (p = strstr(p, mark)) != NULL;) {
+        p += sizeof(mark) - 1;
+        size_t digits = strspn(p, "0123456789");
+        if (digits == 0 || digits > 9 || p[digits] != ']')
+            return -1;
+        long k = strtol(p, NULL, 10);
+        if ((size_t)k >= n || (found && k != *at))
+            return -1;
+        *at = k;
+        found = 1;
+        p += digits;
+    }
+    return found;
+}
+
+/* Meta's per-event refusal names the event it refused by its place in the request's data
+ * (error_user_msg, sometimes error_data): that place, or -1 when the answer names none, more than
+ * one, or one outside the request (the worker then halves the batch). */
+static long refused_at(const char *body, size_t len, size_t n)
+{
+    json_t *root = json_loadb(body, len, 0, NULL);
+    json_t *error = json_object_get(root, "error");
+    const char *texts[] = {json_string_value(json_object_get(error, "error_user_msg")),
+                           json_string_value(json_object_get(error, "error_data"))};
+    long at = -1, k = -1;
+    int named = 0;
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        int r = texts[i] != NULL ? named_place(texts[i], n, &k) : 0;
+        if (r < 0 || (r > 0 && named && k != at)) {
+            named = -1;
+            break;
+        }
+        if (r > 0) {
+            at = k;
+            named = 1;
+        }
+    }
+    json_decref(root);
+    return named == 1 ? at : -1;
+}
+
 const sluice_vendor_ops_t sluice_vendor_meta = {
     .name = "meta",
     .kind = SLUICE_VENDOR_META,
@@ -278,6 +331,7 @@ const sluice_vendor_ops_t sluice_vendor_meta = {
     .build = build,
     .classify = classify,
     .per_event = per_event,
+    .refused_at = refused_at,
     .request_overhead = 64,
     .max_age_ms = META_MAX_AGE_MS,
     .too_old = TOO_OLD,

@@ -159,6 +159,12 @@ typedef struct sluice_vendor_ops {
      * rate, server). The worker then splits the batch in halves and sends them, so the good
      * events are delivered and only the refused ones are dead-lettered. NULL: never split. */
     int (*per_event)(long status, const char *body, size_t len);
+    /* For such an answer (per_event said 1) to a request of n events: the place (0..n) of the one
+     * event the answer names as the one it refused (Meta's $['data'][N]); -1 when it names none,
+     * two, one outside the request, or cannot be read. The worker then dead-letters that event
+     * alone and sends the others again in one request, rather than halving the batch (log2(n)
+     * more requests). NULL: the vendor never names it (the batch is halved). */
+    long (*refused_at)(const char *body, size_t len, size_t n);
     /* Bytes a request adds around its events, for batch sizing. */
     size_t request_overhead;
     /* The vendor's config map: YAML options and vault members (see sluice_vendor_option_t). */

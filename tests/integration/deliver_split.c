@@ -213,6 +213,225 @@ static void test_tiktok_two_bad_events_do_not_cost_the_batch(void **state)
     dfix_stub_plan(&F, &TIKTOK, "");
 }
 
+/* The places of the events in a request body {"data":[ev,ev,...],...}: starts[i], lens[i] of
+ * each event's text as sent. Returns how many. */
+static size_t event_spans(const char *body, size_t *starts, size_t *lens, size_t cap)
+{
+    const char *p = strstr(body, "\"data\":[");
+    assert_non_null(p);
+    p += 8;
+    size_t n = 0;
+    int depth = 0, in_str = 0;
+    const char *start = NULL;
+    for (; *p != '\0'; p++) {
+        if (in_str) {
+            if (*p == '\\')
+                p++;
+            else if (*p == '"')
+                in_str = 0;
+            continue;
+        }
+        if (*p == '"') {
+            in_str = 1;
+        } else if (*p == '{' || *p == '[') {
+            if (depth++ == 0)
+                start = p;
+        } else if (*p == '}' || *p == ']') {
+            if (depth == 0)
+                break; /* the end of data */
+            if (--depth == 0) {
+                assert_true(n < cap);
+                starts[n] = (size_t)(start - body);
+                lens[n++] = (size_t)(p + 1 - start);
+            }
+        }
+    }
+    return n;
+}
+
+/* One refused event among 50 that Meta's answer names ($['data'][N]): it goes to the DLQ alone and
+ * the 49 others are sent again in one request, byte for byte as in the refused one: 2 requests,
+ * where halving took 1 + 2 per level (up to 13), and the dead letter's reason is Meta's code and
+ * title. At the first, a middle and the last place. */
+static void test_meta_named_event_is_isolated_in_one_request(void **state)
+{
+    (void)state;
+    enum { N = 50 };
+    const size_t places[] = {0, 17, 49};
+    for (size_t c = 0; c < sizeof(places) / sizeof(places[0]); c++) {
+        unsigned char bad[N] = {0};
+        bad[places[c]] = 1;
+        char prefix[32], bad_text[48];
+        snprintf(prefix, sizeof(prefix), "vi%zu-", places[c]);
+        snprintf(bad_text, sizeof(bad_text), "vi%zu-BAD", places[c]);
+        double d0 = metric("meta", "delivered"), x0 = metric("meta", "dead_lettered");
+        size_t q0 = dlq_count("meta");
+        char plan[96];
+        snprintf(plan, sizeof(plan), "200/refuse=%sx40", bad_text);
+        dfix_stub_plan_for(&F, &META, plan, bad_text);
+        produce_batch(prefix, N, bad);
+        wait_settled("meta", d0, x0, N, q0, 1);
+
+        json_t *reqs = dfix_requests_with(&META, prefix);
+        print_message("meta: 49 good + 1 bad event at %zu, named by the answer: %zu requests\n", places[c],
+                      json_array_size(reqs));
+        assert_int_equal(json_array_size(reqs), 2);
+        const char *first = json_string_value(json_object_get(json_array_get(reqs, 0), "body"));
+        const char *second = json_string_value(json_object_get(json_array_get(reqs, 1), "body"));
+        size_t starts[N + 1], lens[N + 1];
+        assert_int_equal(event_spans(first, starts, lens, N + 1), N);
+        assert_non_null(strstr(first + starts[places[c]], bad_text));
+        /* The second request: the first with the named event's text (and its comma) taken out. */
+        size_t cut_from = places[c] == 0 ? starts[0] : starts[places[c] - 1] + lens[places[c] - 1];
+        size_t cut_to = places[c] == 0 ? starts[1] : starts[places[c]] + lens[places[c]];
+        size_t flen = strlen(first);
+        char *want = malloc(flen + 1);
+        assert_non_null(want);
+        memcpy(want, first, cut_from);
+        memcpy(want + cut_from, first + cut_to, flen - cut_to + 1);
+        assert_string_equal(second, want);
+        free(want);
+        json_t *accepted = accepted_ids(reqs, "data", "event_id", bad_text);
+        assert_good_delivered_once(accepted, prefix, N, bad);
+        json_decref(accepted);
+        json_decref(reqs);
+
+        assert_true(metric("meta", "delivered") - d0 == N - 1);
+        assert_true(metric("meta", "dead_lettered") - x0 == 1);
+        const char *args[] = {"--vendor", "meta", NULL};
+        json_t *dlq = dfix_dlq_list(&F, args);
+        assert_int_equal(json_array_size(dlq), q0 + 1);
+        json_t *d = json_array_get(dlq, q0);
+        assert_string_equal(json_string_value(json_object_get(d, "status")), "400");
+        assert_string_equal(json_string_value(json_object_get(d, "attempts")), "1");
+        assert_string_equal(json_string_value(json_object_get(d, "error")),
+                            "HTTP 400 (Meta error 100/2804050: Server-side API parameter error)");
+        json_decref(dlq);
+    }
+    dfix_stub_plan(&F, &META, "");
+}
+
+/* Answers that name no one place within the request are not trusted: a place outside it (50 of
+ * 50), two places, one that is no number, none. The batch is halved as before: every good event
+ * delivered once, the bad one dead-lettered, none dropped for the answer's sake. */
+static void test_meta_unusable_place_falls_back_to_halving(void **state)
+{
+    (void)state;
+    enum { N = 50 };
+    const char *const specs[] = {"50", "17+3", "n0", ""};
+    for (size_t c = 0; c < sizeof(specs) / sizeof(specs[0]); c++) {
+        unsigned char bad[N] = {0};
+        bad[17] = 1;
+        char prefix[32], bad_text[48], plan[96];
+        snprintf(prefix, sizeof(prefix), "vu%zu-", c);
+        snprintf(bad_text, sizeof(bad_text), "vu%zu-BAD", c);
+        snprintf(plan, sizeof(plan), "200/refuse=%s/at=%sx40", bad_text, specs[c]);
+        double d0 = metric("meta", "delivered"), x0 = metric("meta", "dead_lettered");
+        size_t q0 = dlq_count("meta");
+        dfix_stub_plan_for(&F, &META, plan, bad_text);
+        produce_batch(prefix, N, bad);
+        wait_settled("meta", d0, x0, N, q0, 1);
+        json_t *reqs = dfix_requests_with(&META, prefix);
+        size_t nreq = json_array_size(reqs);
+        print_message("meta: the answer names \"%s\": %zu requests\n", specs[c], nreq);
+        json_t *accepted = accepted_ids(reqs, "data", "event_id", bad_text);
+        assert_good_delivered_once(accepted, prefix, N, bad);
+        json_decref(accepted);
+        /* Halved (no request of 49 after the first), within 1 + 2 per level (6 levels). */
+        assert_true(nreq > 2 && nreq <= 13);
+        assert_int_not_equal(json_array_size(json_object_get(json_object_get(json_array_get(reqs, 1), "json"), "data")),
+                             N - 1);
+        json_decref(reqs);
+        assert_true(metric("meta", "delivered") - d0 == N - 1);
+        assert_true(metric("meta", "dead_lettered") - x0 == 1);
+        assert_int_equal(dlq_count("meta"), q0 + 1);
+    }
+    dfix_stub_plan(&F, &META, "");
+}
+
+/* An answer that names a wrong place within the request, each time (event 3 of 50, the refused one
+ * being event 17): it is trusted once per batch, so at most that one good event goes to the DLQ;
+ * the others' second refusal naming a place is halved. Trusted each time, it dead-lettered one good
+ * event per request until the halving budget was spent (36), then the rest whole: all 50. */
+static void test_meta_wrong_place_costs_at_most_one_event(void **state)
+{
+    (void)state;
+    enum { N = 50 };
+    unsigned char bad[N] = {0}, lost[N] = {0};
+    bad[17] = 1;
+    lost[3] = lost[17] = 1;
+    double d0 = metric("meta", "delivered"), x0 = metric("meta", "dead_lettered");
+    size_t q0 = dlq_count("meta");
+    dfix_stub_plan_for(&F, &META, "200/refuse=vw-BAD/at=3x40", "vw-BAD");
+    produce_batch("vw-", N, bad);
+    wait_settled("meta", d0, x0, N, q0, 2);
+    json_t *reqs = dfix_requests_with(&META, "vw-");
+    size_t nreq = json_array_size(reqs);
+    print_message("meta: an answer naming a wrong place each time: %zu requests\n", nreq);
+    json_t *accepted = accepted_ids(reqs, "data", "event_id", "vw-BAD");
+    for (size_t i = 0; i < N; i++) {
+        char id[32];
+        snprintf(id, sizeof(id), "vw-%s-%02zu", bad[i] ? "BAD" : "ok", i);
+        json_int_t got = json_integer_value(json_object_get(accepted, id));
+        if (got != (lost[i] ? 0 : 1))
+            fail_msg("%s: in %lld accepted requests, expected %d", id, (long long)got, lost[i] ? 0 : 1);
+    }
+    json_decref(accepted);
+    json_decref(reqs);
+    assert_true(nreq <= 2 + 12);
+    assert_true(metric("meta", "delivered") - d0 == N - 2);
+    assert_true(metric("meta", "dead_lettered") - x0 == 2);
+    assert_int_equal(dlq_count("meta"), q0 + 2);
+    dfix_stub_plan(&F, &META, "");
+}
+
+/* Meta's answer quotes the event's e-mail, or a phone number (in its message, title and
+ * error_data): the event is still isolated by its place, and neither its dead letter nor the
+ * worker's log holds the value. A title that quoted digits, a name, passed for plain text. */
+static void test_meta_answer_quoting_a_value_leaves_no_trace(void **state)
+{
+    (void)state;
+    enum { N = 8 };
+    const char *const quoted[] = {"jane.doe@mail.test", "16505551212"};
+    for (size_t c = 0; c < 2; c++) {
+        unsigned char bad[N] = {0};
+        bad[5] = 1;
+        char prefix[16], bad_text[16], plan[128];
+        snprintf(prefix, sizeof(prefix), "vq%zu-", c);
+        snprintf(bad_text, sizeof(bad_text), "vq%zu-BAD", c);
+        snprintf(plan, sizeof(plan), "200/refuse=%s/quote=%sx40", bad_text, quoted[c]);
+        double d0 = metric("meta", "delivered"), x0 = metric("meta", "dead_lettered");
+        size_t q0 = dlq_count("meta");
+        dfix_stub_plan_for(&F, &META, plan, bad_text);
+        produce_batch(prefix, N, bad);
+        wait_settled("meta", d0, x0, N, q0, 1);
+        json_t *reqs = dfix_requests_with(&META, prefix);
+        assert_int_equal(json_array_size(reqs), 2);
+        json_t *accepted = accepted_ids(reqs, "data", "event_id", bad_text);
+        assert_good_delivered_once(accepted, prefix, N, bad);
+        json_decref(accepted);
+        json_decref(reqs);
+        const char *args[] = {"--vendor", "meta", NULL};
+        json_t *dlq = dfix_dlq_list(&F, args);
+        assert_int_equal(json_array_size(dlq), q0 + 1);
+        json_t *d = json_array_get(dlq, q0);
+        char *line = json_dumps(d, JSON_COMPACT);
+        if (strstr(line, quoted[c]) != NULL)
+            fail_msg("the dead letter quotes %s: %s", quoted[c], line);
+        free(line);
+        assert_string_equal(json_string_value(json_object_get(d, "error")), "HTTP 400 (Meta error 100/2804050)");
+        json_decref(dlq);
+        sluice_err_t err = {{0}};
+        char log[PATH_MAX];
+        sluice_th_path(log, sizeof(log), "deliver.log", &err);
+        char *text = sluice_th_read_file(log, NULL, NULL);
+        assert_non_null(text);
+        assert_null(strstr(text, quoted[c]));
+        free(text);
+    }
+    dfix_stub_plan(&F, &META, "");
+}
+
 /* A batch of bad events only: split within its budget, then dead-lettered, not 2N - 1 requests. */
 static void test_all_bad_batch_costs_bounded_requests(void **state)
 {
@@ -460,6 +679,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_meta_one_bad_event_does_not_cost_the_batch),
         cmocka_unit_test(test_tiktok_two_bad_events_do_not_cost_the_batch),
+        cmocka_unit_test(test_meta_named_event_is_isolated_in_one_request),
+        cmocka_unit_test(test_meta_unusable_place_falls_back_to_halving),
+        cmocka_unit_test(test_meta_wrong_place_costs_at_most_one_event),
+        cmocka_unit_test(test_meta_answer_quoting_a_value_leaves_no_trace),
         cmocka_unit_test(test_all_bad_batch_costs_bounded_requests),
         cmocka_unit_test(test_next_batch_not_split_after_a_split_that_delivered_nothing),
         cmocka_unit_test(test_batches_each_with_a_bad_event_are_split_again_after_30_s),

@@ -17,7 +17,10 @@
  *                          Google Ads' partialFailureError naming their conversions' index; at
  *                          Meta and TikTok, which refuse a request whole for one bad event, the
  *                          whole request when an event holds TEXT (Meta's 400 error 100/2804050,
- *                          TikTok's 200 with code 40002), else the usual success
+ *                          TikTok's 200 with code 40002), else the usual success; at Meta,
+ *                          /at=SPEC names $['data'][P] for each '+'-separated P of SPEC (as
+ *                          written: "50", "17+3", "n0") rather than the refused event's place, and
+ *                          /quote=TEXT quotes TEXT in the answer's message, title and error_data
  *        hang              never answer (the client times out)
  *        xN after an entry repeats it N times
  *   --print / --print-bodies write a line (and the pretty body) per request on stdout, or on the
@@ -72,6 +75,12 @@ typedef struct answer {
     int code;        /* /code=N: the vendor's error code in the body; 0 none */
     char oauth[32];  /* /oauth=WORD: an OAuth2 error body; empty none */
     char refuse[64]; /* /refuse=TEXT: the events holding TEXT are refused, the others accepted */
+    /* With /refuse at Meta, a confused or hostile answer: /at=SPEC names $['data'][P] for each
+     * '+'-separated P of SPEC as written (none when SPEC is empty) instead of the refused event's
+     * place; /quote=TEXT quotes TEXT (an e-mail) in the message, title and error_data. */
+    int at_set;
+    char at[32];
+    char quote[64];
 } answer_t;
 
 static struct {
@@ -144,6 +153,11 @@ static int parse_plan(const char *text, answer_t *out, size_t *n, char *why, siz
                 snprintf(a.oauth, sizeof(a.oauth), "%s", opt + 6);
             } else if (strncmp(opt, "refuse=", 7) == 0) {
                 snprintf(a.refuse, sizeof(a.refuse), "%s", opt + 7);
+            } else if (strncmp(opt, "at=", 3) == 0) {
+                snprintf(a.at, sizeof(a.at), "%s", opt + 3);
+                a.at_set = 1;
+            } else if (strncmp(opt, "quote=", 6) == 0) {
+                snprintf(a.quote, sizeof(a.quote), "%s", opt + 6);
             } else {
                 snprintf(why, why_len, "bad plan option '%s'", opt);
                 free(copy);
@@ -327,8 +341,9 @@ static json_t *partial_refusal(const char *path, size_t plen, const json_t *in, 
  * an event of the request holds text, the vendor's answer for one bad parameter, naming the first
  * such event as Meta and TikTok do ($['data'][N], data[N]); *status gets the HTTP status. NULL
  * when no event holds it (the request is then answered as usual) or the path is another vendor's. */
-static char *whole_refusal(const char *path, size_t plen, const json_t *in, const char *text, int *status)
+static char *whole_refusal(const char *path, size_t plen, const json_t *in, const answer_t *a, int *status)
 {
+    const char *text = a->refuse;
     int meta = ends_with(path, plen, "/events") && memmem(path, plen, "/ad_accounts/", 13) == NULL;
     int tiktok = ends_with(path, plen, "/event/track/");
     if (!meta && !tiktok)
@@ -341,13 +356,34 @@ static char *whole_refusal(const char *path, size_t plen, const json_t *in, cons
     }
     if (i >= json_array_size(json_object_get(in, "data")))
         return NULL;
-    char msg[160];
+    char msg[320];
     if (meta) {
-        snprintf(msg, sizeof(msg), "The parameter $['data'][%zu]['custom_data']['currency'] is invalid.", i);
+        char places[160] = "";
+        if (!a->at_set) {
+            snprintf(places, sizeof(places), "$['data'][%zu]", i);
+        } else {
+            char spec[sizeof(a->at)], *save = NULL;
+            snprintf(spec, sizeof(spec), "%s", a->at);
+            for (char *p = strtok_r(spec, "+", &save); p != NULL; p = strtok_r(NULL, "+", &save)) {
+                size_t used = strlen(places);
+                snprintf(places + used, sizeof(places) - used, "%s$['data'][%s]", used ? " and " : "", p);
+            }
+        }
+        if (a->quote[0] != '\0')
+            snprintf(msg, sizeof(msg), "The parameter %s['user_data']['em'] is invalid: '%s' is not a SHA-256 hash.",
+                     places, a->quote);
+        else
+            snprintf(msg, sizeof(msg), "The parameter %s['custom_data']['currency'] is invalid.", places);
+        char title[96] = "Server-side API parameter error", message[96] = "Invalid parameter";
+        if (a->quote[0] != '\0') {
+            snprintf(title, sizeof(title), "Invalid em %s", a->quote);
+            snprintf(message, sizeof(message), "Invalid parameter: %s", a->quote);
+        }
         *status = 400;
-        out = json_pack("{s:{s:s,s:s,s:i,s:i,s:b,s:s,s:s,s:s}}", "error", "message", "Invalid parameter", "type",
+        out = json_pack("{s:{s:s,s:s,s:i,s:i,s:b,s:s,s:s,s:s,s:s}}", "error", "message", message, "type",
                         "OAuthException", "code", 100, "error_subcode", 2804050, "is_transient", 0, "error_user_title",
-                        "Server-side API parameter error", "error_user_msg", msg, "fbtrace_id", "stub");
+                        title, "error_user_msg", msg, "error_data", a->quote[0] != '\0' ? a->quote : "", "fbtrace_id",
+                        "stub");
     } else {
         snprintf(msg, sizeof(msg), "Invalid value for data[%zu].properties.currency", i);
         *status = 200;
@@ -401,7 +437,7 @@ static void send_answer(h2o_req_t *req, const answer_t *a)
         char tok[48];
         if (a->refuse[0] != '\0' && (out = partial_refusal(path, plen, in, a->refuse)) != NULL)
             ; /* the partial refusal asked for */
-        else if (a->refuse[0] != '\0' && (body = whole_refusal(path, plen, in, a->refuse, &status)) != NULL)
+        else if (a->refuse[0] != '\0' && (body = whole_refusal(path, plen, in, a, &status)) != NULL)
             ; /* the whole request refused for one event, as Meta and TikTok do */
         else if (ends_with(path, plen, "/debug/mp/collect"))
             out = ga4_validate(in);

@@ -384,6 +384,12 @@ static void test_per_event(void **state)
                           "'203.0.113.7'\",\"error_user_msg\":\"a@b.c\"}}";
     assert_int_equal(sluice_vendor_meta.classify(400, quoting, strlen(quoting), why, sizeof(why)), SLUICE_VERDICT_FAIL);
     assert_string_equal(why, "HTTP 400 (Meta error 100/2804050)");
+    /* Nor one that is plain text but not one of Meta's titles: it can name the person. */
+    const char *plain_value = "{\"error\":{\"code\":100,\"error_subcode\":2804050,\"error_user_title\":\"Invalid fn "
+                              "Jane 16505551212\"}}";
+    assert_int_equal(sluice_vendor_meta.classify(400, plain_value, strlen(plain_value), why, sizeof(why)),
+                     SLUICE_VERDICT_FAIL);
+    assert_string_equal(why, "HTTP 400 (Meta error 100/2804050)");
     /* The request's: code 100 without the Conversions API's subcodes (a pixel that does not
      * exist), a refused token, throttling, a retired version, a transient one, a 5xx. */
     const char *nopixel = "{\"error\":{\"code\":100,\"error_subcode\":33}}";
@@ -397,6 +403,53 @@ static void test_per_event(void **state)
         assert_int_equal(sluice_vendor_meta.per_event(400, requests[i], strlen(requests[i])), 0);
     assert_int_equal(sluice_vendor_meta.per_event(500, param, strlen(param)), 0);
     assert_int_equal(sluice_vendor_meta.per_event(200, param, strlen(param)), 0);
+}
+
+/* The place Meta's answer names ($['data'][N] in error_user_msg or error_data): one place within
+ * the request, else -1 (the worker then halves the batch). */
+static void test_refused_at(void **state)
+{
+    (void)state;
+    struct {
+        const char *msg, *data;
+        size_t n;
+        long want;
+    } cases[] = {
+        {"The parameter $['data'][17]['custom_data']['currency'] is invalid.", NULL, 50, 17},
+        {"The parameter $['data'][0]['user_data'] is required.", NULL, 50, 0},
+        {"The parameter $['data'][49]['event_time'] is required.", NULL, 50, 49},
+        {NULL, "$['data'][3]", 4, 3},
+        /* the same place twice, in the message and error_data */
+        {"$['data'][3]['user_data'] and $['data'][3]['event_name']", "$['data'][3]", 4, 3},
+        {"The parameter $['data'][50]['event_time'] is required.", NULL, 50, -1}, /* outside */
+        {"$['data'][17] and $['data'][3]", NULL, 50, -1},                         /* two */
+        {"$['data'][17]", "$['data'][3]", 50, -1},                                /* two */
+        {"$['data'][-1]", NULL, 50, -1},
+        {"$['data'][1e1]", NULL, 50, -1},
+        {"$['data'][ 7]", NULL, 50, -1},
+        {"$['data'][99999999999999999999]", NULL, 50, -1},
+        {"$['data'][7", NULL, 50, -1},
+        {"Invalid parameter", NULL, 50, -1},
+        {"", "", 50, -1},
+        /* a quoted value that looks like another place: not one place */
+        {"The parameter $['data'][2]['user_data']['em'] is invalid: 'a$['data'][9]@b.c'", NULL, 50, -1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *error = json_pack("{s:i,s:i}", "code", 100, "error_subcode", 2804050);
+        if (cases[i].msg != NULL)
+            json_object_set_new(error, "error_user_msg", json_string(cases[i].msg));
+        if (cases[i].data != NULL)
+            json_object_set_new(error, "error_data", json_string(cases[i].data));
+        json_t *root = json_pack("{s:o}", "error", error);
+        char *body = json_dumps(root, JSON_COMPACT);
+        long got = sluice_vendor_meta.refused_at(body, strlen(body), cases[i].n);
+        if (got != cases[i].want)
+            fail_msg("case %zu (%s): %ld, expected %ld", i, body, got, cases[i].want);
+        free(body);
+        json_decref(root);
+    }
+    assert_int_equal(sluice_vendor_meta.refused_at("<html>", 6, 50), -1);
+    assert_int_equal(sluice_vendor_meta.refused_at("{\"error\":{\"error_user_msg\":7}}", 30, 50), -1);
 }
 
 int main(void)
@@ -414,6 +467,7 @@ int main(void)
         cmocka_unit_test(test_missing_token),
         cmocka_unit_test(test_classify),
         cmocka_unit_test(test_per_event),
+        cmocka_unit_test(test_refused_at),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
