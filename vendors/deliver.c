@@ -920,6 +920,27 @@ static void batch_partial(worker_t *w, batch_t *b, const char *status, const cha
     batch_free(b);
 }
 
+/* The split state of b's first split or isolation: its request budget, SPLIT_PER_LEVEL for each
+ * halving level of b. On a route whose splits are paused this first one is a probe: the batches
+ * refused while it runs are not split too (at up to 61 requests each); a delivered half ends the
+ * pause. Returns 0, or -1 out of memory (b then goes to the DLQ whole). */
+static int split_open(batch_t *b, route_t *r)
+{
+    if (b->split != NULL)
+        return 0;
+    unsigned levels = 0;
+    for (size_t k = b->n - 1; k > 0; k >>= 1)
+        levels++;
+    if ((b->split = calloc(1, sizeof(*b->split))) == NULL)
+        return -1;
+    b->split->left = SPLIT_PER_LEVEL * levels;
+    b->split->refs = 1;
+    b->split->route = r;
+    if (r->split_off_ms != 0)
+        r->split_off_ms = sluice_mono_ms();
+    return 0;
+}
+
 /* A whole request refused for one event's data (ops->per_event): Meta's 400 with a 2804xxx
  * subcode and TikTok's 40002 name no event the worker could drop, and dead-lettering the batch put
  * up to 999 good events in the DLQ per bad one (most operators never replay them). The halves go
@@ -939,20 +960,8 @@ static int batch_split(worker_t *w, batch_t *b, char *why, size_t why_len)
         snprintf(why + used, why_len - used, "; not split: the last split batch had every request refused");
         return 0;
     }
-    if (b->split == NULL && r->split_off_ms != 0)
-        /* The first split after SPLIT_OFF_MS, a probe: the batches refused while it runs are not
-         * split too (at up to 61 requests each); a delivered half ends the pause. */
-        r->split_off_ms = sluice_mono_ms();
-    if (b->split == NULL) {
-        unsigned levels = 0;
-        for (size_t k = b->n - 1; k > 0; k >>= 1)
-            levels++;
-        if ((b->split = calloc(1, sizeof(*b->split))) == NULL)
-            return 0;
-        b->split->left = SPLIT_PER_LEVEL * levels;
-        b->split->refs = 1;
-        b->split->route = r;
-    }
+    if (split_open(b, r) != 0)
+        return 0;
     if (b->split->left < 2) {
         size_t used = strlen(why);
         snprintf(why + used, why_len - used, "; not split further (the requests allowed for halves are spent)");
@@ -1036,18 +1045,8 @@ static int batch_isolate(worker_t *w, batch_t *b, const sluice_http_result_t *re
         return 0;
     if (b->split == NULL && r->split_off_ms != 0 && sluice_mono_ms() - r->split_off_ms < SPLIT_OFF_MS)
         return 0; /* batch_split says why it goes to the DLQ whole */
-    if (b->split == NULL) {
-        unsigned levels = 0;
-        for (size_t m = b->n - 1; m > 0; m >>= 1)
-            levels++;
-        if ((b->split = calloc(1, sizeof(*b->split))) == NULL)
-            return 0;
-        b->split->left = SPLIT_PER_LEVEL * levels;
-        b->split->refs = 1;
-        b->split->route = r;
-        if (r->split_off_ms != 0)
-            r->split_off_ms = sluice_mono_ms(); /* a probe, as batch_split's */
-    }
+    if (split_open(b, r) != 0)
+        return 0;
     /* Once per batch: the others refused again with a place named is a second bad event, or an
      * answer whose places are wrong (each of them would dead-letter a good event, one per request,
      * until the budget ran out): halving decides, and a confused answer costs one event, not 36. */

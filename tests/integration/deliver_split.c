@@ -126,6 +126,25 @@ static json_t *accepted_ids(json_t *reqs, const char *array, const char *id_key,
     return out;
 }
 
+/* N - 1 of a Meta batch delivered and its one bad event dead-lettered (the DLQ had q0 entries),
+ * with the vendor's reason and title, never the event's values (error_user_msg); attempts too
+ * when given. */
+static void assert_one_meta_dead_letter(double d0, double x0, size_t q0, size_t n, const char *attempts)
+{
+    assert_true(metric("meta", "delivered") - d0 == (double)n - 1);
+    assert_true(metric("meta", "dead_lettered") - x0 == 1);
+    const char *args[] = {"--vendor", "meta", NULL};
+    json_t *dlq = dfix_dlq_list(&F, args);
+    assert_int_equal(json_array_size(dlq), q0 + 1);
+    json_t *d = json_array_get(dlq, q0);
+    assert_string_equal(json_string_value(json_object_get(d, "status")), "400");
+    if (attempts != NULL)
+        assert_string_equal(json_string_value(json_object_get(d, "attempts")), attempts);
+    assert_string_equal(json_string_value(json_object_get(d, "error")),
+                        "HTTP 400 (Meta error 100/2804050: Server-side API parameter error)");
+    json_decref(dlq);
+}
+
 /* Checks that each good event of the test was in exactly one accepted request. */
 static void assert_good_delivered_once(json_t *accepted, const char *prefix, size_t n, const unsigned char *bad)
 {
@@ -167,17 +186,7 @@ static void test_meta_one_bad_event_does_not_cost_the_batch(void **state)
     }
     json_decref(reqs);
 
-    assert_true(metric("meta", "delivered") - d0 == N - 1);
-    assert_true(metric("meta", "dead_lettered") - x0 == 1);
-    const char *args[] = {"--vendor", "meta", NULL};
-    json_t *dlq = dfix_dlq_list(&F, args);
-    assert_int_equal(json_array_size(dlq), q0 + 1);
-    json_t *d = json_array_get(dlq, q0);
-    assert_string_equal(json_string_value(json_object_get(d, "status")), "400");
-    /* The vendor's reason, with its title, never the event's values (error_user_msg). */
-    assert_string_equal(json_string_value(json_object_get(d, "error")),
-                        "HTTP 400 (Meta error 100/2804050: Server-side API parameter error)");
-    json_decref(dlq);
+    assert_one_meta_dead_letter(d0, x0, q0, N, NULL);
     dfix_stub_plan(&F, &META, "");
 }
 
@@ -296,17 +305,7 @@ static void test_meta_named_event_is_isolated_in_one_request(void **state)
         json_decref(accepted);
         json_decref(reqs);
 
-        assert_true(metric("meta", "delivered") - d0 == N - 1);
-        assert_true(metric("meta", "dead_lettered") - x0 == 1);
-        const char *args[] = {"--vendor", "meta", NULL};
-        json_t *dlq = dfix_dlq_list(&F, args);
-        assert_int_equal(json_array_size(dlq), q0 + 1);
-        json_t *d = json_array_get(dlq, q0);
-        assert_string_equal(json_string_value(json_object_get(d, "status")), "400");
-        assert_string_equal(json_string_value(json_object_get(d, "attempts")), "1");
-        assert_string_equal(json_string_value(json_object_get(d, "error")),
-                            "HTTP 400 (Meta error 100/2804050: Server-side API parameter error)");
-        json_decref(dlq);
+        assert_one_meta_dead_letter(d0, x0, q0, N, "1");
     }
     dfix_stub_plan(&F, &META, "");
 }
