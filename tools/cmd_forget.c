@@ -12,8 +12,10 @@
  *   4. publishes a deletion record (pseudonyms, org, request id, time) to kafka.dsr_topic;
  *   5. marks the request done with what was removed.
  * A failure after step 2 marks the request failed with the step's reason; running the same
- * command again completes it (every step is idempotent). `--undo` lifts a request's suppression
- * (deleted links stay deleted), `--list` shows the requests, `--sync` rewrites the gateway's
+ * command again completes it (every step is idempotent). `--file` does this for many people, one
+ * a line, a request each, with one scan of Redis and one change of the gateway's list for them
+ * all, and resumes the requests a killed run left (see "a batch" below). `--undo` lifts a
+ * request's suppression (deleted links stay deleted), `--list` shows the requests, `--sync` rewrites the gateway's
  * list in Redis from PostgreSQL (after Redis lost its data).
  *
  * Raw ids exist only in this process's memory (and on its command line, which is blanked once
@@ -21,6 +23,7 @@
  */
 #include <ctype.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,28 +58,34 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: sluicectl forget --config FILE --org O (--user-id U | --anonymous-id A)... [--by NAME]\n"
-            "       sluicectl forget --config FILE --undo REQUEST_ID [--by NAME]\n"
-            "       sluicectl forget --config FILE --list [--org O]\n"
-            "       sluicectl forget --config FILE --sync\n"
-            "\n"
-            "Forgets a person in one org (GDPR/CCPA): their identity links and dedup keys are deleted from Redis,\n"
-            "their ids are put on the org's suppression list (the gateway drops their events, still answering\n"
-            "200; the delivery worker skips their events already queued), the request is recorded in PostgreSQL\n"
-            "(forget_requests) and a deletion record goes to kafka.dsr_topic (default sluice.dsr). Only\n"
-            "pseudonyms of the ids (HMAC-SHA256 under a key derived from forget.key_env for the org) are\n"
-            "stored or published. A user id also forgets the anonymous ids Redis links to it.\n"
-            "\n"
-            "  --user-id U, --anonymous-id A   the person's ids (repeatable, up to %d)\n"
-            "  --by NAME        who asks, for the audit (default $USER)\n"
-            "  --undo ID        lift the suppression of a request (deleted links cannot be restored); audited\n"
-            "  --list           the requests, one JSON line each (pseudonyms only), oldest first\n"
-            "  --sync           rewrite the gateway's list in Redis from PostgreSQL (e.g. after Redis lost it)\n"
-            "\n"
-            "Run it again after a failure: every step is idempotent. The command line is visible to other\n"
-            "users while it starts (it is blanked once read) and may be kept in your shell's history.\n",
-            MAX_IDS);
+    fprintf(
+        out,
+        "usage: sluicectl forget --config FILE --org O (--user-id U | --anonymous-id A)... [--by NAME]\n"
+        "       sluicectl forget --config FILE --org O --file F [--by NAME]     (F: one person a line; - for stdin)\n"
+        "       sluicectl forget --config FILE --undo REQUEST_ID [--by NAME]\n"
+        "       sluicectl forget --config FILE --list [--org O]\n"
+        "       sluicectl forget --config FILE --sync\n"
+        "\n"
+        "Forgets a person in one org (GDPR/CCPA): their identity links and dedup keys are deleted from Redis,\n"
+        "their ids are put on the org's suppression list (the gateway drops their events, still answering\n"
+        "200; the delivery worker skips their events already queued), the request is recorded in PostgreSQL\n"
+        "(forget_requests) and a deletion record goes to kafka.dsr_topic (default sluice.dsr). Only\n"
+        "pseudonyms of the ids (HMAC-SHA256 under a key derived from forget.key_env for the org) are\n"
+        "stored or published. A user id also forgets the anonymous ids Redis links to it.\n"
+        "\n"
+        "  --user-id U, --anonymous-id A   the person's ids (repeatable, up to %d)\n"
+        "  --file F         many people, one a line: their ids separated by tabs, each user-id=U or\n"
+        "                   anonymous-id=A; each person is a request of their own. Run the same file again\n"
+        "                   after a failure or a kill: people done are reported forgotten already, unfinished\n"
+        "                   requests are completed, not made twice\n"
+        "  --by NAME        who asks, for the audit (default $USER)\n"
+        "  --undo ID        lift the suppression of a request (deleted links cannot be restored); audited\n"
+        "  --list           the requests, one JSON line each (pseudonyms only), oldest first\n"
+        "  --sync           rewrite the gateway's list in Redis from PostgreSQL (e.g. after Redis lost it)\n"
+        "\n"
+        "Run it again after a failure: every step is idempotent. The command line is visible to other\n"
+        "users while it starts (it is blanked once read) and may be kept in your shell's history.\n",
+        MAX_IDS);
 }
 
 enum { KIND_USER = 0, KIND_ANON = 1 };
@@ -318,7 +327,17 @@ typedef struct links {
     link_t *v;
     size_t n;
     size_t prefix_len; /* of "sluice:id:<org>:" */
+    /* A batch (--file): every user id of its people in both forms (raw, linked_as), sorted, so
+     * that one SCAN serves them all; NULL for one request, whose ids are matched directly. */
+    char **users;
+    size_t user_count;
+    int batch;
 } links_t;
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
 static int collect_links(req_t *r, const redisReply *keys, void *ud)
 {
@@ -335,7 +354,11 @@ static int collect_links(req_t *r, const redisReply *keys, void *ud)
         }
         const redisReply *u = x->element[0], *a = x->element[1];
         int user_match = 0;
-        for (size_t k = 0; u->type == REDIS_REPLY_STRING && k < r->id_count; k++)
+        if (L->batch && u->type == REDIS_REPLY_STRING) {
+            const char *needle = u->str;
+            user_match = bsearch(&needle, L->users, L->user_count, sizeof(char *), cmp_str) != NULL;
+        }
+        for (size_t k = 0; !L->batch && u->type == REDIS_REPLY_STRING && k < r->id_count; k++)
             user_match |= r->ids[k].kind == KIND_USER &&
                           (strcmp(r->ids[k].value, u->str) == 0 ||
                            (r->ids[k].linked_as[0] != '\0' && strcmp(r->ids[k].linked_as, u->str) == 0));
@@ -396,7 +419,7 @@ static int find_linked(req_t *r)
     if (sluice_forget_key(pattern, sizeof(pattern), r->cfg->redis.key_prefix, SLUICE_FORGET_KEY_LINK, r->org->id, "*") <
         0)
         return -1;
-    links_t L = {NULL, 0, strlen(pattern) - 1};
+    links_t L = {NULL, 0, strlen(pattern) - 1, NULL, 0, 0};
     user_link_forms(r);
     if (scan(r, pattern, collect_links, &L) != 0) {
         links_free(&L);
@@ -491,6 +514,21 @@ static int delete_dedup(req_t *r, const redisReply *keys, void *ud)
 static int gen_missing(req_t *r, const char *gen_key);
 static int rewrite_list(req_t *r, size_t *count);
 
+/* No generation at gen_key: Redis lost the list (or never had one), and the whole list is written
+ * from PostgreSQL. Returns 1 when it was, 0 when the list is there, -1 on an error. */
+static int rewrite_if_lost(req_t *r, const char *gen_key)
+{
+    int missing = gen_missing(r, gen_key);
+    if (missing <= 0)
+        return missing;
+    size_t count = 0;
+    if (rewrite_list(r, &count) != 0)
+        return -1;
+    fprintf(stderr, "the suppression list was missing from Redis: rewrote it from PostgreSQL (%zu pseudonyms)\n",
+            count);
+    return 1;
+}
+
 /* Adds (add = 1) or removes the org's pseudonyms hexes[0..n) on the gateway's list and bumps
  * its generation, in one transaction. */
 static int redis_suppress(req_t *r, const char *org, char *const *hexes, size_t n, int add)
@@ -502,17 +540,9 @@ static int redis_suppress(req_t *r, const char *org, char *const *hexes, size_t 
      * the empty set left and bumping the generation made every gateway, which keeps its last list
      * through the loss, load a list of this one request: everyone forgotten before passed again.
      * PostgreSQL holds this request already (committed before), so the whole list is written. */
-    int missing = gen_missing(r, gen_key);
-    if (missing < 0)
-        return -1;
-    if (missing) {
-        size_t count = 0;
-        if (rewrite_list(r, &count) != 0)
-            return -1;
-        fprintf(stderr, "the suppression list was missing from Redis: rewrote it from PostgreSQL (%zu pseudonyms)\n",
-                count);
-        return 0;
-    }
+    int missing = rewrite_if_lost(r, gen_key);
+    if (missing != 0)
+        return missing < 0 ? -1 : 0;
     size_t sent = 0;
     redisAppendCommand(r->redis, "MULTI");
     sent++;
@@ -647,11 +677,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         snprintf(d->error, sizeof(d->error), "%s", rd_kafka_err2str(m->err));
 }
 
-/* Produces record to kafka.dsr_topic and waits for the broker's acknowledgement. */
-static int publish(const req_t *r, const char *key, const char *type, json_t *record, char *why, size_t why_len)
+/* An idempotent producer (acks all) for kafka.dsr_topic with the given linger.ms and delivery
+ * callback; NULL with why set. The caller destroys it. */
+static rd_kafka_t *dsr_producer(const req_t *r, const char *linger_ms,
+                                void (*dr)(rd_kafka_t *, const rd_kafka_message_t *, void *), char *why, size_t why_len)
 {
     sluice_err_t err = {{0}};
-    const char *const defaults[] = {"linger.ms", "0", NULL};
+    const char *const defaults[] = {"linger.ms", linger_ms, NULL};
     rd_kafka_conf_t *conf =
         sluice_dlq_kafka_conf(&r->cfg->kafka, "sluicectl-forget", RD_KAFKA_PRODUCER, defaults, &err);
     if (conf == NULL || sluice_dlq_conf_set(conf, "enable.idempotence", "true", &err) != 0 ||
@@ -659,16 +691,24 @@ static int publish(const req_t *r, const char *key, const char *type, json_t *re
         if (conf != NULL)
             rd_kafka_conf_destroy(conf);
         snprintf(why, why_len, "%s", err.msg);
-        return -1;
+        return NULL;
     }
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_dr_msg_cb(conf, dr);
     char errstr[512];
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (rk == NULL) {
         rd_kafka_conf_destroy(conf);
         snprintf(why, why_len, "kafka producer: %.400s", errstr);
-        return -1;
     }
+    return rk;
+}
+
+/* Produces record to kafka.dsr_topic and waits for the broker's acknowledgement. */
+static int publish(const req_t *r, const char *key, const char *type, json_t *record, char *why, size_t why_len)
+{
+    rd_kafka_t *rk = dsr_producer(r, "0", on_delivery, why, why_len);
+    if (rk == NULL)
+        return -1;
     char *payload = json_dumps(record, JSON_COMPACT);
     delivery_t d = {0};
     rd_kafka_headers_t *h = rd_kafka_headers_new(2);
@@ -1070,11 +1110,984 @@ static int sync_redis(req_t *r)
     return 0;
 }
 
+/* ------------------------------------------------------------------ a batch (--file) */
+
+/* `--file F`: one person a line, many people a run (docs/privacy.md "A batch"). Each person
+ * stays a request of their own in the audit (undone alone), but the costly steps are shared:
+ * one SCAN of the org's identity links and one of its dedup keys for the whole batch (one
+ * request scanned both per person: 1M people was 1M scans of Redis), one change of the
+ * gateway's list (one generation bump, so each gateway reloads it once, not per person), one
+ * Kafka producer, and PostgreSQL written BATCH_CHUNK people a transaction. A person whose named
+ * ids are all suppressed by a done request is reported as forgotten already; one whose request
+ * a killed or failed run left pending or failed is completed under that request (never a second
+ * one in the audit): running the same file again finishes it. Raw ids are printed nowhere: a
+ * person is their line number and request id. */
+
+#define BATCH_CHUNK 1000
+
+enum { BP_NEW = 0, BP_RESUME, BP_ALREADY, BP_REFUSED, BP_REPEATED };
+
+typedef struct bname {
+    char *value; /* raw, wiped at the end */
+    int kind;
+} bname_t;
+
+typedef struct bperson {
+    size_t line;
+    size_t name0, names; /* into batch.names */
+    int state;
+    char request_id[37];
+    char *ids_text; /* the request's ids as recorded (JSON) */
+    size_t id_count, linked;
+    long long p_count, links_removed, dedup_removed;
+    int published, dr_done;
+    char why[160];
+} bperson_t;
+
+typedef struct bhex {
+    char hex[SLUICE_PSEUDONYM_HEX_LEN + 1];
+    size_t person;
+} bhex_t;
+
+typedef struct batch {
+    bperson_t *p;
+    size_t n;
+    bname_t *names;
+    size_t name_count;
+    bhex_t *hx; /* every pseudonym of the batch's people; sorted by hex once all are known */
+    size_t hx_count;
+    char **keys; /* identity links and claims to DEL (named by raw ids: wiped at the end) */
+    size_t *key_person;
+    size_t key_count;
+    size_t refused;
+} batch_t;
+
+static int cmp_hex(const void *a, const void *b)
+{
+    return strcmp(((const bhex_t *)a)->hex, ((const bhex_t *)b)->hex);
+}
+
+static int grow(void **v, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 1024;
+    while (c < need)
+        c *= 2;
+    void *nv = realloc(*v, c * size);
+    if (nv == NULL)
+        return -1;
+    *v = nv;
+    *cap = c;
+    return 0;
+}
+
+/* Reads the file: a line is one person, its ids separated by tabs, each `user-id=VALUE` or
+ * `anonymous-id=VALUE` (the single form's option names; up to MAX_IDS); blank lines and lines
+ * starting with '#' are skipped, a trailing CR is dropped. A line that is not so is refused,
+ * said with its number and never its content (it may hold ids). */
+static int batch_read(batch_t *B, FILE *in)
+{
+    char *line = NULL;
+    size_t cap = 0, pcap = 0, ncap = 0, lineno = 0;
+    ssize_t len;
+    int rc = 0;
+    while ((len = getline(&line, &cap, in)) >= 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (len == 0 || line[0] == '#')
+            continue;
+        const char *bad = NULL;
+        size_t ids = 0, name0 = B->name_count;
+        if (strlen(line) != (size_t)len)
+            bad = "it holds a NUL byte";
+        for (char *f = line, *next; bad == NULL && f != NULL; f = next) {
+            next = strchr(f, '\t');
+            if (next != NULL)
+                *next++ = '\0';
+            int kind = strncmp(f, "user-id=", 8) == 0         ? KIND_USER
+                       : strncmp(f, "anonymous-id=", 13) == 0 ? KIND_ANON
+                                                              : -1;
+            const char *v = kind == KIND_USER ? f + 8 : f + 13;
+            if (kind < 0)
+                bad = "each id is user-id=VALUE or anonymous-id=VALUE, separated by tabs";
+            else if (v[0] == '\0')
+                bad = "empty id";
+            else if (++ids > MAX_IDS)
+                bad = "more than 16 ids";
+            else if (grow((void **)&B->names, &ncap, B->name_count + 1, sizeof(*B->names)) != 0 ||
+                     (B->names[B->name_count].value = strdup(v)) == NULL) {
+                rc = -1;
+                break;
+            } else
+                B->names[B->name_count++].kind = kind;
+        }
+        if (rc != 0)
+            break;
+        if (bad != NULL) {
+            /* Nothing of a refused line is kept: its ids are wiped now. */
+            for (size_t i = name0; i < B->name_count; i++) {
+                sluice_secure_zero(B->names[i].value, strlen(B->names[i].value));
+                free(B->names[i].value);
+            }
+            B->name_count = name0;
+            fprintf(stderr, "sluicectl forget: line %zu refused: %s\n", lineno, bad);
+            B->refused++;
+        } else {
+            if (grow((void **)&B->p, &pcap, B->n + 1, sizeof(*B->p)) != 0) {
+                rc = -1;
+                break;
+            }
+            B->p[B->n++] = (bperson_t){.line = lineno, .name0 = name0, .names = ids};
+        }
+        sluice_secure_zero(line, (size_t)len);
+    }
+    if (line != NULL)
+        sluice_secure_zero(line, cap);
+    free(line);
+    if (rc != 0 || ferror(in)) {
+        fprintf(stderr, "sluicectl forget: reading the file failed\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* Puts person k's named ids into the scratch request s (reset first). */
+static int batch_load(batch_t *B, size_t k, req_t *s)
+{
+    for (size_t i = 0; i < s->id_count; i++) {
+        sluice_secure_zero(s->ids[i].value, strlen(s->ids[i].value));
+        free(s->ids[i].value);
+    }
+    s->id_count = 0;
+    s->p_count = 0;
+    s->links_removed = s->dedup_removed = 0;
+    for (size_t i = 0; i < B->p[k].names; i++) {
+        const bname_t *nm = &B->names[B->p[k].name0 + i];
+        if (add_id(s, nm->value, nm->kind, 0) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A PostgreSQL array literal of the n strings v (quoted: JSON and free text). Caller frees. */
+static char *pg_text_array(char *const *v, size_t n)
+{
+    size_t cap = 3;
+    for (size_t i = 0; i < n; i++)
+        cap += 2 * strlen(v[i]) + 3;
+    char *s = malloc(cap), *p = s;
+    if (s == NULL)
+        return NULL;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            *p++ = ',';
+        *p++ = '"';
+        for (const char *c = v[i]; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                *p++ = '\\';
+            *p++ = *c;
+        }
+        *p++ = '"';
+    }
+    *p++ = '}';
+    *p = '\0';
+    return s;
+}
+
+/* Which people are forgotten already (every named id's raw pseudonym suppressed by a done
+ * request) and which have a request left pending or failed by an earlier run (resumed). */
+static int batch_known(req_t *r, batch_t *B, req_t *s)
+{
+    size_t m = 0;
+    for (size_t k = 0; k < B->n; k++)
+        m += B->p[k].names;
+    bhex_t *named = calloc(m ? m : 1, sizeof(*named));
+    char **hexes = calloc(m ? m : 1, sizeof(*hexes));
+    if (named == NULL || hexes == NULL) {
+        free(named);
+        free(hexes);
+        return -1;
+    }
+    size_t j = 0;
+    for (size_t k = 0; k < B->n; k++)
+        for (size_t i = 0; i < B->p[k].names; i++, j++) {
+            const char *v = B->names[B->p[k].name0 + i].value;
+            if (sluice_pseudonym_hex(s->key, v, strlen(v), named[j].hex) != 0) {
+                fprintf(stderr, "sluicectl forget: HMAC-SHA256 unavailable\n");
+                free(named);
+                free(hexes);
+                return -1;
+            }
+            named[j].person = k;
+            hexes[j] = named[j].hex;
+        }
+    char *array = pg_array(hexes, m);
+    const char *p[2] = {r->org->id, array};
+    PGresult *x = array == NULL ? NULL
+                                : pg_exec(r,
+                                          "SELECT s.pseudonym, q.request_id::text, q.state FROM forget_suppression s"
+                                          " JOIN forget_requests q ON q.request_id = s.request_id"
+                                          " WHERE s.org = $1 AND q.action = 'forget' AND s.pseudonym = ANY($2::text[])",
+                                          2, p, PGRES_TUPLES_OK, "reading the requests made before");
+    free(array);
+    free(hexes);
+    if (x == NULL) {
+        free(named);
+        return -1;
+    }
+    /* Per named id: done (1), the request of an unfinished one, and whether a line before names
+     * it too (a person on two lines of the file is one request, not two). */
+    int *done = calloc(m ? m : 1, sizeof(*done)), *before = calloc(m ? m : 1, sizeof(*before));
+    char(*unfinished)[37] = calloc(m ? m : 1, sizeof(*unfinished));
+    if (done == NULL || unfinished == NULL || before == NULL) {
+        free(before);
+        free(done);
+        free(unfinished);
+        free(named);
+        PQclear(x);
+        return -1;
+    }
+    bhex_t *by_hex = malloc((m ? m : 1) * sizeof(*by_hex));
+    for (size_t i = 0; by_hex != NULL && i < m; i++) {
+        by_hex[i] = named[i];
+        by_hex[i].person = i; /* index into named */
+    }
+    if (by_hex != NULL)
+        qsort(by_hex, m, sizeof(*by_hex), cmp_hex);
+    for (size_t a = 0, b; by_hex != NULL && a < m; a = b) {
+        size_t first_person = named[by_hex[a].person].person;
+        for (b = a; b < m && strcmp(by_hex[b].hex, by_hex[a].hex) == 0; b++)
+            if (named[by_hex[b].person].person < first_person)
+                first_person = named[by_hex[b].person].person;
+        for (size_t i = a; i < b; i++)
+            before[by_hex[i].person] = named[by_hex[i].person].person > first_person;
+    }
+    for (int t = 0; by_hex != NULL && t < PQntuples(x); t++) {
+        bhex_t key;
+        snprintf(key.hex, sizeof(key.hex), "%s", PQgetvalue(x, t, 0));
+        bhex_t *hit = bsearch(&key, by_hex, m, sizeof(*by_hex), cmp_hex);
+        /* The same id may be named on several lines: mark each. */
+        while (hit != NULL && hit > by_hex && strcmp(hit[-1].hex, key.hex) == 0)
+            hit--;
+        for (; hit != NULL && hit < by_hex + m && strcmp(hit->hex, key.hex) == 0; hit++) {
+            if (strcmp(PQgetvalue(x, t, 2), "done") == 0)
+                done[hit->person] = 1;
+            else
+                snprintf(unfinished[hit->person], sizeof(unfinished[0]), "%s", PQgetvalue(x, t, 1));
+        }
+    }
+    PQclear(x);
+    j = 0;
+    for (size_t k = 0; by_hex != NULL && k < B->n; k++) {
+        int all_done = B->p[k].names > 0, repeated = B->p[k].names > 0;
+        const char *resume = NULL;
+        for (size_t i = 0; i < B->p[k].names; i++, j++) {
+            all_done &= done[j];
+            repeated &= before[j];
+            if (unfinished[j][0] != '\0' && resume == NULL)
+                resume = unfinished[j];
+        }
+        if (all_done)
+            B->p[k].state = BP_ALREADY;
+        else if (repeated)
+            B->p[k].state = BP_REPEATED;
+        else if (resume != NULL) {
+            B->p[k].state = BP_RESUME;
+            snprintf(B->p[k].request_id, sizeof(B->p[k].request_id), "%s", resume);
+        }
+    }
+    int rc = by_hex != NULL ? 0 : -1;
+    free(by_hex);
+    free(before);
+    free(done);
+    free(unfinished);
+    free(named);
+    return rc;
+}
+
+/* The person's linked ids, from the links the batch's one SCAN collected (indexed by user, by
+ * key id and by adopted id): find_linked's closure without a scan of its own. */
+typedef struct lindex {
+    link_t **by_user, **by_id, **by_adopted;
+    size_t nu, ni, na;
+} lindex_t;
+
+static int cmp_luser(const void *a, const void *b)
+{
+    return strcmp((*(link_t *const *)a)->user, (*(link_t *const *)b)->user);
+}
+static int cmp_lid(const void *a, const void *b)
+{
+    return strcmp((*(link_t *const *)a)->id, (*(link_t *const *)b)->id);
+}
+static int cmp_ladopted(const void *a, const void *b)
+{
+    return strcmp((*(link_t *const *)a)->adopted, (*(link_t *const *)b)->adopted);
+}
+
+/* Calls add_id for each link in the sorted v whose field (by cmp) equals value. */
+static int lindex_each(req_t *s, link_t **v, size_t n, int (*cmp)(const void *, const void *), link_t *probe,
+                       int take_adopted)
+{
+    link_t **hit = bsearch(&probe, v, n, sizeof(*v), cmp);
+    if (hit == NULL)
+        return 0;
+    while (hit > v && cmp(&hit[-1], &probe) == 0)
+        hit--;
+    for (; hit < v + n && cmp(hit, &probe) == 0; hit++)
+        if (add_id(s, take_adopted ? (*hit)->adopted : (*hit)->id, KIND_ANON, 1) != 0)
+            return -1;
+    return 0;
+}
+
+static int batch_linked(req_t *s, const lindex_t *X)
+{
+    size_t named = s->id_count;
+    for (size_t i = 0; i < named; i++) {
+        if (s->ids[i].kind != KIND_USER)
+            continue;
+        link_t probe = {.user = s->ids[i].value};
+        if (lindex_each(s, X->by_user, X->nu, cmp_luser, &probe, 0) != 0)
+            return -1;
+        probe.user = s->ids[i].linked_as;
+        if (probe.user[0] != '\0' && lindex_each(s, X->by_user, X->nu, cmp_luser, &probe, 0) != 0)
+            return -1;
+    }
+    /* Through cross-domain adoptions, both ways, over the ids as they grow. */
+    for (size_t i = 0; i < s->id_count; i++) {
+        link_t probe = {.id = s->ids[i].value, .adopted = s->ids[i].value};
+        if (lindex_each(s, X->by_id, X->ni, cmp_lid, &probe, 1) != 0 ||
+            lindex_each(s, X->by_adopted, X->na, cmp_ladopted, &probe, 0) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Step 1 for the batch: one SCAN of the links, then each new or resumed person's ids and
+ * pseudonyms. */
+static int batch_prepare(req_t *r, batch_t *B, req_t *s, int has_redis)
+{
+    links_t L = {NULL, 0, 0, NULL, 0, 1};
+    lindex_t X = {0};
+    size_t hcap = 0, kcap = 0, todo = 0;
+    int rc = -1;
+    for (size_t k = 0; k < B->n; k++)
+        todo += B->p[k].state == BP_NEW || B->p[k].state == BP_RESUME;
+    if (has_redis && todo > 0) { /* a rerun of a finished file scans nothing */
+        char pattern[256];
+        if (sluice_forget_key(pattern, sizeof(pattern), r->cfg->redis.key_prefix, SLUICE_FORGET_KEY_LINK, r->org->id,
+                              "*") < 0)
+            return -1;
+        L.prefix_len = strlen(pattern) - 1;
+        size_t ucap = 0;
+        for (size_t k = 0; k < B->n; k++) {
+            if (B->p[k].state == BP_ALREADY || B->p[k].state == BP_REPEATED || batch_load(B, k, s) != 0)
+                continue;
+            user_link_forms(s);
+            for (size_t i = 0; i < s->id_count; i++) {
+                if (s->ids[i].kind != KIND_USER)
+                    continue;
+                if (grow((void **)&L.users, &ucap, L.user_count + 2, sizeof(char *)) != 0)
+                    goto out;
+                L.users[L.user_count++] = strdup(s->ids[i].value);
+                if (s->ids[i].linked_as[0] != '\0')
+                    L.users[L.user_count++] = strdup(s->ids[i].linked_as);
+            }
+        }
+        for (size_t i = 0; i < L.user_count; i++)
+            if (L.users[i] == NULL)
+                goto out;
+        qsort(L.users, L.user_count, sizeof(char *), cmp_str);
+        fprintf(stderr, "forget: scanning the identity links of org %s\n", r->org->id);
+        if (scan(r, pattern, collect_links, &L) != 0)
+            goto out;
+        X.by_user = calloc(L.n + 1, sizeof(link_t *));
+        X.by_id = calloc(L.n + 1, sizeof(link_t *));
+        X.by_adopted = calloc(L.n + 1, sizeof(link_t *));
+        if (X.by_user == NULL || X.by_id == NULL || X.by_adopted == NULL)
+            goto out;
+        for (size_t i = 0; i < L.n; i++) {
+            if (L.v[i].user != NULL)
+                X.by_user[X.nu++] = &L.v[i];
+            if (L.v[i].adopted != NULL) {
+                X.by_id[X.ni++] = &L.v[i];
+                X.by_adopted[X.na++] = &L.v[i];
+            }
+        }
+        qsort(X.by_user, X.nu, sizeof(link_t *), cmp_luser);
+        qsort(X.by_id, X.ni, sizeof(link_t *), cmp_lid);
+        qsort(X.by_adopted, X.na, sizeof(link_t *), cmp_ladopted);
+    }
+    for (size_t k = 0; k < B->n; k++) {
+        bperson_t *P = &B->p[k];
+        if (P->state == BP_ALREADY || P->state == BP_REPEATED)
+            continue;
+        if (batch_load(B, k, s) != 0)
+            goto out;
+        user_link_forms(s);
+        if (has_redis && batch_linked(s, &X) != 0) {
+            /* Too many linked ids (said above): this person is left out, nothing done for them. */
+            fprintf(stderr, "sluicectl forget: line %zu refused: too many ids linked in Redis\n", P->line);
+            P->state = BP_REFUSED;
+            B->refused++;
+            continue;
+        }
+        if (compute_pseudonyms(s) != 0)
+            goto out;
+        if (P->state == BP_NEW && sluice_uuid_v4(P->request_id) != 0)
+            goto out;
+        json_t *ids = ids_json(s);
+        P->ids_text = ids != NULL ? json_dumps(ids, JSON_COMPACT) : NULL;
+        json_decref(ids);
+        if (P->ids_text == NULL || grow((void **)&B->hx, &hcap, B->hx_count + s->p_count, sizeof(*B->hx)) != 0)
+            goto out;
+        for (size_t i = 0; i < s->p_count; i++) {
+            memcpy(B->hx[B->hx_count].hex, s->ps[i].hex, sizeof(B->hx[0].hex));
+            B->hx[B->hx_count++].person = k;
+        }
+        P->p_count = (long long)s->p_count;
+        P->id_count = s->id_count;
+        for (size_t i = 0; i < s->id_count; i++) {
+            P->linked += s->ids[i].linked;
+            for (int own = 0; has_redis && own <= (s->ids[i].kind == KIND_ANON); own++) {
+                char key[600];
+                if (sluice_forget_key(key, sizeof(key), r->cfg->redis.key_prefix,
+                                      own ? SLUICE_FORGET_KEY_OWN : SLUICE_FORGET_KEY_LINK, r->org->id,
+                                      s->ids[i].value) < 0)
+                    continue;
+                size_t c2 = kcap;
+                if (grow((void **)&B->keys, &kcap, B->key_count + 1, sizeof(char *)) != 0 ||
+                    grow((void **)&B->key_person, &c2, B->key_count + 1, sizeof(size_t)) != 0 ||
+                    (B->keys[B->key_count] = strdup(key)) == NULL)
+                    goto out;
+                /* The claim (own:) counts as no link removed, as in one request. */
+                B->key_person[B->key_count++] = own ? (size_t)-1 - k : k;
+                sluice_secure_zero(key, sizeof(key));
+            }
+        }
+    }
+    rc = 0;
+out:
+    for (size_t i = 0; i < L.user_count; i++) {
+        if (L.users[i] != NULL)
+            sluice_secure_zero(L.users[i], strlen(L.users[i]));
+        free(L.users[i]);
+    }
+    free(L.users);
+    free(X.by_user);
+    free(X.by_id);
+    free(X.by_adopted);
+    for (size_t i = 0; i < L.n; i++) {
+        sluice_secure_zero(L.v[i].id, strlen(L.v[i].id));
+        if (L.v[i].user != NULL)
+            sluice_secure_zero(L.v[i].user, strlen(L.v[i].user));
+    }
+    links_free(&L);
+    return rc;
+}
+
+/* Adds the pseudonyms of a resumed request's recorded ids (those an earlier run found, whose
+ * links it may have deleted since) that this run did not compute. */
+static int batch_add_recorded(batch_t *B, size_t *hcap, size_t k, size_t first, const char *ids_text)
+{
+    size_t computed = (size_t)B->p[k].p_count; /* hx[first..first + computed) */
+    json_t *a = json_loads(ids_text, 0, NULL);
+    size_t i;
+    json_t *e;
+    int rc = 0;
+    json_array_foreach(a, i, e) {
+        const char *hex = json_string_value(json_object_get(e, "pseudonym"));
+        if (hex == NULL || strlen(hex) != SLUICE_PSEUDONYM_HEX_LEN)
+            continue;
+        int have = 0;
+        for (size_t h = first; h < first + computed && !have; h++)
+            have = strcmp(B->hx[h].hex, hex) == 0;
+        if (have)
+            continue;
+        if (grow((void **)&B->hx, hcap, B->hx_count + 1, sizeof(*B->hx)) != 0) {
+            rc = -1;
+            break;
+        }
+        memcpy(B->hx[B->hx_count].hex, hex, SLUICE_PSEUDONYM_HEX_LEN + 1);
+        B->hx[B->hx_count++].person = k;
+        B->p[k].p_count++;
+    }
+    json_decref(a);
+    return rc;
+}
+
+/* Step 2 for the batch, BATCH_CHUNK people a transaction: new requests inserted, resumed ones
+ * given the ids this run found besides theirs, and all their pseudonyms on the worker's list. */
+static int batch_record(req_t *r, batch_t *B)
+{
+    /* The pseudonyms were appended person by person: person k's are a run of hx. */
+    size_t *first = calloc(B->n + 1, sizeof(size_t));
+    if (first == NULL)
+        return -1;
+    for (size_t h = B->hx_count; h-- > 0;)
+        first[B->hx[h].person] = h;
+    size_t hcap = B->hx_count, recorded = 0, todo = 0;
+    for (size_t k = 0; k < B->n; k++)
+        todo += B->p[k].state == BP_NEW || B->p[k].state == BP_RESUME;
+    const char *die = getenv("SLUICE_FORGET_BATCH_DIE_AFTER"); /* tests: a run killed half-way */
+    int rc = -1;
+    for (size_t k0 = 0; k0 < B->n; k0 += BATCH_CHUNK) {
+        size_t k1 = k0 + BATCH_CHUNK < B->n ? k0 + BATCH_CHUNK : B->n;
+        size_t cap = k1 - k0, nn = 0, nr = 0, np = 0;
+        char **nid = calloc(cap, sizeof(char *)), **nids = calloc(cap, sizeof(char *));
+        char **rid = calloc(cap, sizeof(char *)), **rids = calloc(cap, sizeof(char *));
+        size_t pcap = 0;
+        for (size_t k = k0; k < k1; k++)
+            pcap += (size_t)B->p[k].p_count;
+        char **ph = calloc(pcap + 1, sizeof(char *)), **pr = calloc(pcap + 1, sizeof(char *));
+        char *a1 = NULL, *a2 = NULL, *a3 = NULL, *a4 = NULL, *a5 = NULL;
+        PGresult *x = NULL;
+        int ok = nid && nids && rid && rids && ph && pr;
+        for (size_t k = k0; ok && k < k1; k++) {
+            bperson_t *P = &B->p[k];
+            if (P->state != BP_NEW && P->state != BP_RESUME)
+                continue;
+            if (P->state == BP_NEW) {
+                nid[nn] = P->request_id;
+                nids[nn++] = P->ids_text;
+            } else {
+                rid[nr] = P->request_id;
+                rids[nr++] = P->ids_text;
+            }
+            for (long long i = 0; i < P->p_count; i++) {
+                ph[np] = B->hx[first[k] + (size_t)i].hex;
+                pr[np++] = P->request_id;
+            }
+        }
+        ok = ok && (a1 = pg_text_array(nid, nn)) && (a2 = pg_text_array(nids, nn)) && (a3 = pg_text_array(rid, nr)) &&
+             (a4 = pg_text_array(rids, nr)) && (a5 = pg_text_array(ph, np));
+        char *a6 = ok ? pg_text_array(pr, np) : NULL;
+        const char *p1[4] = {r->org->id, r->by, a1, a2}, *p2[2] = {a3, a4}, *p3[3] = {r->org->id, a5, a6};
+        ok = ok && a6 != NULL && (x = pg_exec(r, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "database")) != NULL;
+        PQclear(x);
+        ok = ok && (x = pg_exec(r,
+                                "INSERT INTO forget_requests (request_id, action, org, requested_by, ids, state)"
+                                " SELECT t.r, 'forget', $1, $2, t.i, 'pending'"
+                                " FROM unnest($3::uuid[], $4::jsonb[]) WITH ORDINALITY AS t(r, i, o) ORDER BY t.o",
+                                4, p1, PGRES_COMMAND_OK, "recording the requests")) != NULL;
+        PQclear(x);
+        /* A resumed request keeps the ids it was recorded with (an earlier run may have deleted
+         * the links that found some) and gains those found now. */
+        ok = ok && (x = pg_exec(r,
+                                "UPDATE forget_requests q SET ids = q.ids || (SELECT coalesce(jsonb_agg(e), '[]')"
+                                " FROM jsonb_array_elements(t.i) e WHERE NOT EXISTS (SELECT 1 FROM"
+                                " jsonb_array_elements(q.ids) o WHERE o->>'pseudonym' = e->>'pseudonym'))"
+                                " FROM unnest($1::uuid[], $2::jsonb[]) AS t(r, i) WHERE q.request_id = t.r"
+                                " RETURNING q.request_id::text, q.ids::text",
+                                2, p2, PGRES_TUPLES_OK, "resuming the requests")) != NULL;
+        for (int t = 0; ok && t < PQntuples(x); t++)
+            for (size_t k = k0; k < k1; k++)
+                if (B->p[k].state == BP_RESUME && strcmp(B->p[k].request_id, PQgetvalue(x, t, 0)) == 0) {
+                    free(B->p[k].ids_text);
+                    B->p[k].ids_text = strdup(PQgetvalue(x, t, 1));
+                    ok = B->p[k].ids_text != NULL && batch_add_recorded(B, &hcap, k, first[k], B->p[k].ids_text) == 0;
+                    break;
+                }
+        PQclear(x);
+        x = NULL;
+        ok = ok && (x = pg_exec(r,
+                                "INSERT INTO forget_suppression (org, pseudonym, request_id)"
+                                " SELECT $1, t.p, t.r FROM unnest($2::text[], $3::uuid[]) AS t(p, r)"
+                                " ON CONFLICT DO NOTHING",
+                                3, p3, PGRES_COMMAND_OK, "writing the suppression list")) != NULL;
+        PQclear(x);
+        x = NULL;
+        ok = ok && (x = pg_exec(r, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "database")) != NULL;
+        PQclear(x);
+        free(nid);
+        free(nids);
+        free(rid);
+        free(rids);
+        free(ph);
+        free(pr);
+        free(a1);
+        free(a2);
+        free(a3);
+        free(a4);
+        free(a5);
+        free(a6);
+        if (!ok)
+            goto out;
+        recorded += nn + nr;
+        if (nn + nr > 0 && (recorded % 10000 < nn + nr || recorded == todo))
+            fprintf(stderr, "forget: %zu/%zu people recorded\n", recorded, todo);
+        if (die != NULL && recorded >= (size_t)strtoul(die, NULL, 10))
+            raise(SIGKILL);
+    }
+    rc = 0;
+out:
+    free(first);
+    return rc;
+}
+
+/* Step 3c for the batch: a dedup key naming any pseudonym of the batch goes (B->hx sorted). */
+static int batch_dedup(req_t *r, const redisReply *keys, void *ud)
+{
+    batch_t *B = ud;
+    for (size_t i = 0; i < keys->elements; i++)
+        redisAppendCommand(r->redis, "GET %b", keys->element[i]->str, keys->element[i]->len);
+    size_t *owner = calloc(keys->elements ? keys->elements : 1, sizeof(size_t));
+    if (owner == NULL)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < keys->elements; i++) {
+        redisReply *x = NULL;
+        if (redisGetReply(r->redis, (void **)&x) != REDIS_OK || x == NULL) {
+            rc = redis_failed(r, "GET", x);
+            freeReplyObject(x);
+            break;
+        }
+        owner[i] = (size_t)-1;
+        /* The value is the event's pseudonyms, space-separated. */
+        for (const char *p = x->type == REDIS_REPLY_STRING ? x->str : ""; *p && owner[i] == (size_t)-1;) {
+            size_t n = strcspn(p, " ");
+            if (n == SLUICE_PSEUDONYM_HEX_LEN) {
+                bhex_t key;
+                memcpy(key.hex, p, n);
+                key.hex[n] = '\0';
+                const bhex_t *hit = bsearch(&key, B->hx, B->hx_count, sizeof(*B->hx), cmp_hex);
+                if (hit != NULL)
+                    owner[i] = hit->person;
+            }
+            p += n;
+            p += *p == ' ';
+        }
+        freeReplyObject(x);
+    }
+    size_t sent = 0;
+    for (size_t i = 0; rc == 0 && i < keys->elements; i++)
+        if (owner[i] != (size_t)-1) {
+            redisAppendCommand(r->redis, "DEL %b", keys->element[i]->str, keys->element[i]->len);
+            sent++;
+        }
+    for (size_t i = 0; rc == 0 && i < keys->elements; i++) {
+        if (owner[i] == (size_t)-1)
+            continue;
+        redisReply *x = NULL;
+        if (redisGetReply(r->redis, (void **)&x) != REDIS_OK || x == NULL || x->type != REDIS_REPLY_INTEGER)
+            rc = redis_failed(r, "DEL", x);
+        else
+            B->p[owner[i]].dedup_removed += x->integer;
+        freeReplyObject(x);
+    }
+    (void)sent;
+    free(owner);
+    return rc;
+}
+
+/* Step 3 for the batch: the gateway's list changed once (one generation), the links and claims
+ * deleted (pipelined), one SCAN of the dedup keys. */
+static int batch_redis(req_t *r, batch_t *B)
+{
+    char set_key[192], gen_key[192];
+    sluice_forget_key(set_key, sizeof(set_key), r->cfg->redis.key_prefix, SLUICE_FORGET_KEY_SUPPRESS, NULL, NULL);
+    sluice_forget_key(gen_key, sizeof(gen_key), r->cfg->redis.key_prefix, SLUICE_FORGET_KEY_SUPPRESS_GEN, NULL, NULL);
+    int missing = rewrite_if_lost(r, gen_key);
+    if (missing < 0)
+        return -1;
+    if (!missing) {
+        enum { PER = 1000 };
+        size_t sent = 0;
+        const char **argv = calloc(PER + 2, sizeof(char *));
+        char(*members)[200] = calloc(PER, sizeof(*members));
+        if (argv == NULL || members == NULL) {
+            free(argv);
+            free(members);
+            return -1;
+        }
+        redisAppendCommand(r->redis, "MULTI");
+        sent++;
+        for (size_t h0 = 0; h0 < B->hx_count; h0 += PER) {
+            size_t n = 0;
+            argv[0] = "SADD";
+            argv[1] = set_key;
+            for (size_t h = h0; h < B->hx_count && n < PER; h++, n++) {
+                snprintf(members[n], sizeof(members[n]), "%s:%s", r->org->id, B->hx[h].hex);
+                argv[n + 2] = members[n];
+            }
+            redisAppendCommandArgv(r->redis, (int)n + 2, argv, NULL);
+            sent++;
+        }
+        redisAppendCommand(r->redis, "INCR %s", gen_key);
+        redisAppendCommand(r->redis, "EXEC");
+        sent += 2;
+        free(argv);
+        free(members);
+        int rc = 0;
+        for (size_t i = 0; i < sent; i++) {
+            redisReply *x = NULL;
+            if (redisGetReply(r->redis, (void **)&x) != REDIS_OK || x == NULL) {
+                freeReplyObject(x);
+                return redis_failed(r, "SADD", NULL);
+            }
+            if (x->type == REDIS_REPLY_ERROR || (i == sent - 1 && x->type != REDIS_REPLY_ARRAY))
+                rc = redis_failed(r, "MULTI/EXEC", x);
+            freeReplyObject(x);
+        }
+        if (rc != 0)
+            return -1;
+    }
+    fprintf(stderr, "forget: %zu pseudonyms on the gateway's list; deleting identity links\n", B->hx_count);
+    for (size_t k0 = 0; k0 < B->key_count; k0 += 1000) {
+        size_t k1 = k0 + 1000 < B->key_count ? k0 + 1000 : B->key_count;
+        for (size_t k = k0; k < k1; k++)
+            redisAppendCommand(r->redis, "DEL %s", B->keys[k]);
+        int rc = 0;
+        for (size_t k = k0; k < k1; k++) {
+            redisReply *x = NULL;
+            if (redisGetReply(r->redis, (void **)&x) != REDIS_OK || x == NULL || x->type != REDIS_REPLY_INTEGER) {
+                rc = redis_failed(r, "DEL", x);
+                freeReplyObject(x);
+                if (x == NULL)
+                    return -1;
+                continue;
+            }
+            if (B->key_person[k] < B->n)
+                B->p[B->key_person[k]].links_removed += x->integer;
+            freeReplyObject(x);
+        }
+        if (rc != 0)
+            return -1;
+    }
+    fprintf(stderr, "forget: scanning the dedup keys of org %s\n", r->org->id);
+    char dedup_pattern[256];
+    sluice_forget_key(dedup_pattern, sizeof(dedup_pattern), r->cfg->redis.key_prefix, SLUICE_FORGET_KEY_DEDUP,
+                      r->org->id, "*");
+    return scan(r, dedup_pattern, batch_dedup, B);
+}
+
+static void on_batch_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    bperson_t *P = m->_private;
+    P->dr_done = 1;
+    P->published = m->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (!P->published)
+        snprintf(P->why, sizeof(P->why), "kafka: %s", rd_kafka_err2str(m->err));
+}
+
+/* Step 4 for the batch: one producer, a record per request, one flush. */
+static int batch_publish(req_t *r, batch_t *B, char *why, size_t why_len)
+{
+    rd_kafka_t *rk = dsr_producer(r, "20", on_batch_delivery, why, why_len);
+    if (rk == NULL)
+        return -1;
+    size_t sent = 0;
+    for (size_t k = 0; k < B->n; k++) {
+        bperson_t *P = &B->p[k];
+        if (P->state != BP_NEW && P->state != BP_RESUME)
+            continue;
+        json_t *ids = json_loads(P->ids_text, 0, NULL);
+        json_t *rec = ids != NULL ? dsr_record(r, "forget", P->request_id, NULL, ids) : NULL;
+        char *payload = rec != NULL ? json_dumps(rec, JSON_COMPACT) : NULL;
+        json_decref(rec);
+        json_decref(ids);
+        char key[128];
+        snprintf(key, sizeof(key), "%s:%s", r->org->id, P->request_id);
+        rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__NOENT;
+        int made = payload != NULL;
+        while (payload != NULL) {
+            rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+            rd_kafka_header_add(h, "org", -1, r->org->id, -1);
+            rd_kafka_header_add(h, "type", -1, "forget", -1);
+            e = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(r->cfg->kafka.dsr_topic),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_KEY(key, strlen(key)),
+                                  RD_KAFKA_V_VALUE(payload, strlen(payload)), RD_KAFKA_V_HEADERS(h),
+                                  RD_KAFKA_V_OPAQUE(P), RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+                break;
+            rd_kafka_headers_destroy(h);
+            if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                free(payload); /* not taken on failure */
+                break;
+            }
+            rd_kafka_poll(rk, 100); /* the local queue is full: let deliveries drain it */
+        }
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+            snprintf(P->why, sizeof(P->why), "kafka: %s", made ? rd_kafka_err2str(e) : "out of memory");
+        else if (++sent % 10000 == 0)
+            fprintf(stderr, "forget: %zu deletion records sent\n", sent);
+        rd_kafka_poll(rk, 0);
+    }
+    rd_kafka_flush(rk, KAFKA_WAIT_MS + (int)(sent / 10));
+    rd_kafka_poll(rk, 0);
+    rd_kafka_destroy(rk);
+    return 0;
+}
+
+/* Step 5 for the batch, BATCH_CHUNK requests a statement. */
+static int batch_finish(req_t *r, batch_t *B, const char *why)
+{
+    for (size_t k0 = 0; k0 < B->n; k0 += BATCH_CHUNK) {
+        size_t k1 = k0 + BATCH_CHUNK < B->n ? k0 + BATCH_CHUNK : B->n, m = 0;
+        char **col[7];
+        for (int c = 0; c < 7; c++)
+            col[c] = calloc(k1 - k0 + 1, sizeof(char *));
+        char(*num)[3][24] = calloc(k1 - k0 + 1, sizeof(*num));
+        int ok = num != NULL;
+        for (int c = 0; c < 7; c++)
+            ok = ok && col[c] != NULL;
+        for (size_t k = k0; ok && k < k1; k++) {
+            bperson_t *P = &B->p[k];
+            if (P->state != BP_NEW && P->state != BP_RESUME)
+                continue;
+            if (P->why[0] == '\0' && why[0] != '\0')
+                snprintf(P->why, sizeof(P->why), "%s", why);
+            if (P->why[0] == '\0' && !P->dr_done)
+                snprintf(P->why, sizeof(P->why), "kafka: %s did not acknowledge the record", r->cfg->kafka.dsr_topic);
+            snprintf(num[m][0], 24, "%lld", P->links_removed);
+            snprintf(num[m][1], 24, "%lld", P->dedup_removed);
+            snprintf(num[m][2], 24, "%lld", P->p_count);
+            col[0][m] = P->request_id;
+            col[1][m] = P->why[0] != '\0' ? "failed" : "done";
+            col[2][m] = P->why;
+            col[3][m] = num[m][0];
+            col[4][m] = num[m][1];
+            col[5][m] = num[m][2];
+            col[6][m] = P->published ? "true" : "false";
+            m++;
+        }
+        char *arr[7] = {0};
+        for (int c = 0; ok && c < 7; c++)
+            ok = (arr[c] = pg_text_array(col[c], m)) != NULL;
+        PGresult *x = NULL;
+        const char *p[7] = {arr[0], arr[1], arr[2], arr[3], arr[4], arr[5], arr[6]};
+        ok =
+            ok && (m == 0 ||
+                   (x = pg_exec(r,
+                                "UPDATE forget_requests q SET state = t.s, detail = t.d, links_removed = t.l,"
+                                " dedup_keys_removed = t.k, suppressed = t.c, dsr_published = t.p,"
+                                " completed_at = now() FROM unnest($1::uuid[], $2::text[], $3::text[],"
+                                " $4::integer[], $5::integer[], $6::integer[], $7::boolean[]) AS t(r, s, d, l, k, c, p)"
+                                " WHERE q.request_id = t.r",
+                                7, p, PGRES_COMMAND_OK, "recording the requests' outcome")) != NULL);
+        PQclear(x);
+        for (int c = 0; c < 7; c++) {
+            free(col[c]);
+            free(arr[c]);
+        }
+        free(num);
+        if (!ok)
+            return -1;
+    }
+    return 0;
+}
+
+static void batch_free(batch_t *B)
+{
+    for (size_t i = 0; i < B->name_count; i++) {
+        sluice_secure_zero(B->names[i].value, strlen(B->names[i].value));
+        free(B->names[i].value);
+    }
+    for (size_t i = 0; i < B->key_count; i++) {
+        sluice_secure_zero(B->keys[i], strlen(B->keys[i]));
+        free(B->keys[i]);
+    }
+    for (size_t k = 0; k < B->n; k++)
+        free(B->p[k].ids_text);
+    free(B->names);
+    free(B->keys);
+    free(B->key_person);
+    free(B->hx);
+    free(B->p);
+}
+
+static int forget_batch(req_t *r, const char *file)
+{
+    FILE *in = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+    if (in == NULL) {
+        fprintf(stderr, "sluicectl forget: cannot open %s\n", file);
+        return 1;
+    }
+    batch_t B;
+    memset(&B, 0, sizeof(B));
+    req_t *s = calloc(1, sizeof(*s)); /* one person at a time, reusing the single request's code */
+    int rc = 1, has_redis = r->cfg->redis.url != NULL && r->cfg->redis.host != NULL;
+    int got = s != NULL ? batch_read(&B, in) : -1;
+    if (in != stdin)
+        fclose(in);
+    if (got != 0)
+        goto out;
+    s->cfg = r->cfg;
+    s->org = r->org;
+    memcpy(s->key, r->key, sizeof(s->key));
+    fprintf(stderr, "forget: %zu people read, %zu lines refused\n", B.n, B.refused);
+    if (!has_redis)
+        fprintf(stderr, "warning: no redis.url: nothing to delete there, and the gateway cannot suppress (the "
+                        "worker still skips)\n");
+    if (batch_known(r, &B, s) != 0 || (has_redis && redis_connect(r) != 0) || batch_prepare(r, &B, s, has_redis) != 0)
+        goto out;
+    if (batch_record(r, &B) != 0)
+        goto out;
+    size_t todo = 0;
+    for (size_t k = 0; k < B.n; k++)
+        todo += B.p[k].state == BP_NEW || B.p[k].state == BP_RESUME;
+    char why[512] = "";
+    qsort(B.hx, B.hx_count, sizeof(*B.hx), cmp_hex);
+    if (todo > 0 && has_redis && batch_redis(r, &B) != 0)
+        snprintf(why, sizeof(why), "Redis failed (see above)");
+    if (todo > 0 && why[0] == '\0' && batch_publish(r, &B, why, sizeof(why)) != 0 && why[0] == '\0')
+        snprintf(why, sizeof(why), "kafka failed");
+    if (batch_finish(r, &B, why) != 0)
+        goto out;
+    size_t done = 0, failed = 0, already = 0, resumed = 0;
+    for (size_t k = 0; k < B.n; k++) {
+        const bperson_t *P = &B.p[k];
+        if (P->state == BP_ALREADY) {
+            printf("line %zu: forgotten already\n", P->line);
+            already++;
+        } else if (P->state == BP_REFUSED) {
+            continue;
+        } else if (P->state == BP_REPEATED) {
+            printf("line %zu: its ids are on a line before: forgotten with that one\n", P->line);
+            already++;
+        } else if (P->why[0] != '\0') {
+            printf("line %zu: request %s failed: %s\n", P->line, P->request_id, P->why);
+            failed++;
+        } else {
+            printf("line %zu: request %s%s: %zu ids (%zu linked in Redis), %lld pseudonyms suppressed, %lld identity "
+                   "links and %lld dedup keys deleted\n",
+                   P->line, P->request_id, P->state == BP_RESUME ? " (resumed)" : "", P->id_count, P->linked,
+                   P->p_count, P->links_removed, P->dedup_removed);
+            done++;
+            resumed += P->state == BP_RESUME;
+        }
+    }
+    fprintf(stderr,
+            "forget: org %s: %zu people forgotten (%zu of them resumed), %zu forgotten already, %zu failed, %zu lines "
+            "refused; deletion records in %s\n",
+            r->org->id, done, resumed, already, failed, B.refused, r->cfg->kafka.dsr_topic);
+    if (failed > 0 || B.refused > 0)
+        fprintf(stderr, "sluicectl forget: not complete: %s run the same file again (people done are skipped)\n",
+                B.refused > 0 ? "fix the refused lines and" : "");
+    rc = failed > 0 || B.refused > 0 ? 1 : 0;
+out:
+    if (s != NULL) {
+        for (size_t i = 0; i < s->id_count; i++) {
+            sluice_secure_zero(s->ids[i].value, strlen(s->ids[i].value));
+            free(s->ids[i].value);
+        }
+        free(s->ps);
+    }
+    free(s);
+    batch_free(&B);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ main */
 
 int sluicectl_cmd_forget(int argc, char **argv)
 {
-    const char *config = NULL, *org = NULL, *by = NULL, *undo_id = NULL;
+    const char *config = NULL, *org = NULL, *by = NULL, *undo_id = NULL, *file = NULL;
     int do_list = 0, do_sync = 0, rc = 2;
     req_t r;
     memset(&r, 0, sizeof(r));
@@ -1105,6 +2118,8 @@ int sluicectl_cmd_forget(int argc, char **argv)
             by = v;
         else if (strcmp(a, "--undo") == 0)
             undo_id = v;
+        else if (strcmp(a, "--file") == 0)
+            file = v;
         else if (strcmp(a, "--user-id") == 0 || strcmp(a, "--anonymous-id") == 0) {
             if (v[0] == '\0' || r.id_count == MAX_IDS) {
                 fprintf(stderr, "sluicectl forget: %s: %s\n", a, v[0] ? "too many ids in one request" : "empty id");
@@ -1119,9 +2134,12 @@ int sluicectl_cmd_forget(int argc, char **argv)
             goto usage_out;
         }
     }
-    int modes = (r.id_count > 0) + (undo_id != NULL) + do_list + do_sync;
-    if (config == NULL || modes != 1 || (r.id_count > 0 && org == NULL) || (undo_id != NULL && org != NULL)) {
-        fprintf(stderr, "sluicectl forget: give --config and one of: --org with ids, --undo ID, --list, --sync\n");
+    int modes = (r.id_count > 0) + (file != NULL) + (undo_id != NULL) + do_list + do_sync;
+    if (config == NULL || modes != 1 || ((r.id_count > 0 || file != NULL) && org == NULL) ||
+        (undo_id != NULL && org != NULL)) {
+        fprintf(stderr,
+                "sluicectl forget: give --config and one of: --org with ids, --org with --file, --undo ID, --list, "
+                "--sync\n");
         goto usage_out;
     }
 
@@ -1140,14 +2158,14 @@ int sluicectl_cmd_forget(int argc, char **argv)
         fprintf(stderr, "sluicectl forget: no database: set database.url in %s (or SLUICE_DATABASE_URL)\n", config);
         goto out;
     }
-    if ((r.id_count > 0 || undo_id != NULL) && cfg->forget.key_env != NULL && cfg->forget.key == NULL) {
+    if ((r.id_count > 0 || file != NULL || undo_id != NULL) && cfg->forget.key_env != NULL && cfg->forget.key == NULL) {
         fprintf(stderr,
                 "sluicectl forget: forget.key_env names %s, which is not set: the pseudonyms would not be "
                 "the gateway's\n",
                 cfg->forget.key_env);
         goto out;
     }
-    if (org != NULL && (r.org = sluice_config_find_org(cfg, org)) == NULL && r.id_count > 0) {
+    if (org != NULL && (r.org = sluice_config_find_org(cfg, org)) == NULL && (r.id_count > 0 || file != NULL)) {
         fprintf(stderr, "sluicectl forget: org '%s' is not in %s\n", org, config);
         goto out;
     }
@@ -1159,6 +2177,10 @@ int sluicectl_cmd_forget(int argc, char **argv)
         if (sluice_pseudonym_org_key(cfg->forget.key, cfg->forget.key_len, r.org->id, r.key) != 0)
             goto out;
         rc = forget(&r);
+    } else if (file != NULL) {
+        if (sluice_pseudonym_org_key(cfg->forget.key, cfg->forget.key_len, r.org->id, r.key) != 0)
+            goto out;
+        rc = forget_batch(&r, file);
     } else if (undo_id != NULL) {
         rc = undo(&r, undo_id);
     } else if (do_list) {

@@ -6,6 +6,7 @@
  * The real gateway, Redis, PostgreSQL and the dev Kafka broker; the list is written into Redis
  * and PostgreSQL directly (what a million runs of forget leave there), in the shape forget writes.
  */
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -14,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +30,7 @@
 #include "tests/integration/gwfix.h"
 
 #define ACME_KEY   "wk_forget_scale_acme_71"
+#define BULK_KEY   "wk_forget_scale_bulk_72"
 #define FORGET_KEY "forget-key-scale-0123456789abcdef-01234"
 /* 64 characters, the longest redis.key_prefix the config takes. */
 #define PREFIX    "sluice:a-very-long-deployment-name:production-eu-west-1:tenants:"
@@ -56,11 +60,14 @@ static int setup(void **state)
              "orgs:\n"
              "  - id: acme\n"
              "    sources: [{id: web, write_key_env: T_ACME_KEY}]\n"
+             "    consent: {policy: allow}\n"
+             "  - id: bulk\n"
+             "    sources: [{id: web, write_key_env: T_BULK_KEY}]\n"
              "    consent: {policy: allow}\n",
              G.https_port, G.certs, G.certs, G.metrics_port, G.kafka.bootstrap, G.redis.url, F.pg.url);
     snprintf(G.config, sizeof(G.config), "%s", gwfix_write("forget-scale.yaml", yaml));
     snprintf(F.config, sizeof(F.config), "%s", G.config);
-    static const char *genv[] = {"T_ACME_KEY=" ACME_KEY, "T_FORGET_KEY=" FORGET_KEY, NULL};
+    static const char *genv[] = {"T_ACME_KEY=" ACME_KEY, "T_BULK_KEY=" BULK_KEY, "T_FORGET_KEY=" FORGET_KEY, NULL};
     memcpy(G.env, genv, sizeof(genv));
     return 0;
 }
@@ -349,6 +356,325 @@ static void test_list_of_many_requests(void **state)
     sluice_th_output_dispose(&out);
 }
 
+/* ------------------------------------------------------------------ batches (--file) */
+
+/* Org bulk's pseudonym of id. */
+static void bulk_pseudonym(const char *id, char hex[65])
+{
+    uint8_t key[SLUICE_PSEUDONYM_LEN];
+    assert_int_equal(sluice_pseudonym_org_key(FORGET_KEY, strlen(FORGET_KEY), "bulk", key), 0);
+    assert_int_equal(sluice_pseudonym_hex(key, id, strlen(id), hex), 0);
+}
+
+/* `sluicectl forget --org bulk --file file` (input on stdin for "-"), with extra_env. */
+static void forget_file(const char *file, const char *input, const char *extra_env, int timeout_ms,
+                        sluice_th_output_t *out)
+{
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof(bin), "%s/tools/sluicectl", sluice_th_build_dir());
+    const char *argv[] = {"env",
+                          "T_FORGET_KEY=" FORGET_KEY,
+                          extra_env != NULL ? extra_env : "T_NOTHING=1",
+                          bin,
+                          "forget",
+                          "--config",
+                          F.config,
+                          "--org",
+                          "bulk",
+                          "--by",
+                          "dpo-batch",
+                          "--file",
+                          file,
+                          NULL};
+    sluice_err_t err = {{0}};
+    memset(out, 0, sizeof(*out));
+    if (sluice_th_run(argv, input, input != NULL ? strlen(input) : 0, timeout_ms, out, &err) != 0)
+        fail_msg("sluicectl: %s", err.msg);
+}
+
+static long long sql_count(const char *sql)
+{
+    PGconn *c = PQconnectdb(F.pg.url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    long long n = atoll(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    PQfinish(c);
+    return n;
+}
+
+static size_t count_of(const char *text, const char *needle)
+{
+    size_t n = 0;
+    for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+static long long redis_int(const char *fmt, ...)
+{
+    redisContext *c = redisConnect("127.0.0.1", G.redis.port);
+    assert_true(c != NULL && c->err == 0);
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    redisFree(c);
+    assert_non_null(r);
+    long long v = r->type == REDIS_REPLY_INTEGER ? r->integer : r->type == REDIS_REPLY_STRING ? atoll(r->str) : -1;
+    freeReplyObject(r);
+    return v;
+}
+
+/* Another test's gateway must not load this org's pseudonyms (they count in its list's size). */
+static int drop_bulk(void **state)
+{
+    (void)state;
+    if (G.gw != NULL && sluice_th_proc_running(G.gw))
+        gwfix_stop(&G, SIGKILL);
+    freeReplyObject(redis("DEL " PREFIX "suppress"));
+    freeReplyObject(redis("INCR " PREFIX "suppress:gen"));
+    PGconn *c = PQconnectdb(F.pg.url);
+    /* These tests run first: nothing else is in the audit yet. (A DELETE of 100k requests checks
+     * each one's `undoes` references by a scan of the table: it took minutes.) */
+    PQclear(PQexec(c, "TRUNCATE forget_suppression, forget_requests"));
+    PQfinish(c);
+    return 0;
+}
+
+#define BATCH_SIZE 100000
+
+/* A backlog of 100,000 people in one run. One request forgot one person and scanned all of the
+ * org's links and dedup keys for it: a DPO's backlog was 100k runs (1.5-2 s each with 200k keys
+ * in Redis), with no record of which lines were done. Now: one request per person in the audit,
+ * one SCAN of each kind, one generation of the gateway's list, and the gateway then drops a
+ * sample of them (by user id, and by the anonymous id Redis linked to one). */
+static void test_batch_of_100k_people(void **state)
+{
+    (void)state;
+    /* Redis as a busy site has it: links of 1,000 of the people (an anonymous id each), a dedup
+     * key naming each of those, and 20,000 links and dedup keys of people not forgotten. */
+    redisContext *c = redisConnect("127.0.0.1", G.redis.port);
+    assert_true(c != NULL && c->err == 0);
+    for (int i = 0; i < 21000; i++) {
+        char hex[65], anon[32];
+        snprintf(anon, sizeof(anon), "%s-%d", i < 1000 ? "bulk-anon" : "kept-anon", i);
+        bulk_pseudonym(anon, hex);
+        redisAppendCommand(c, "HSET " PREFIX "id:bulk:%s userId %s-%d", anon, i < 1000 ? "bulk-user" : "kept-user", i);
+        redisAppendCommand(c, "SET " PREFIX "dedup:bulk:mid-%d %s EX 3600", i, hex);
+    }
+    for (int i = 0; i < 42000; i++) {
+        redisReply *r = NULL;
+        assert_int_equal(redisGetReply(c, (void **)&r), REDIS_OK);
+        freeReplyObject(r);
+    }
+    redisFree(c);
+    freeReplyObject(redis("INCR " PREFIX "suppress:gen"));
+    long long gen0 = redis_int("GET " PREFIX "suppress:gen");
+
+    size_t cap = (size_t)BATCH_SIZE * 32;
+    char *text = malloc(cap), *p = text;
+    assert_non_null(text);
+    p += snprintf(p, cap, "# DSR backlog, exported 2026-12-05\n");
+    for (int i = 0; i < BATCH_SIZE; i++)
+        p += snprintf(p, cap - (size_t)(p - text), "user-id=bulk-user-%d\n", i);
+    const char *file = gwfix_write("bulk-100k.txt", text);
+    free(text);
+
+    sluice_th_output_t out;
+    double t0 = now_s();
+    forget_file(file, NULL, NULL, 600000, &out);
+    double took = now_s() - t0;
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    print_message("forget --file of %d people: %.1f s, peak RSS %ld MB; %.300s\n", BATCH_SIZE, took,
+                  ru.ru_maxrss / 1024, out.errout);
+    if (!sluice_th_exited_with(out.wstatus, 0))
+        fail_msg("exit %d: %s", out.wstatus, out.errout);
+    assert_true(ru.ru_maxrss < 512 * 1024); /* kB */
+    assert_int_equal(count_of(out.out, ": request "), BATCH_SIZE);
+    assert_non_null(strstr(out.out, "line 2: request "));   /* line 1 is the comment */
+    assert_non_null(strstr(out.errout, "people recorded")); /* progress */
+    assert_null(strstr(out.out, "bulk-user-"));             /* no raw id printed */
+    assert_null(strstr(out.errout, "bulk-user-"));
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk' AND state = 'done'"
+                               " AND requested_by = 'dpo-batch' AND dsr_published"),
+                     BATCH_SIZE);
+    assert_int_equal(sql_count("SELECT count(DISTINCT request_id) FROM forget_suppression WHERE org = 'bulk'"),
+                     BATCH_SIZE);
+    /* One generation for the whole batch: each gateway reloads the list once. */
+    assert_int_equal(redis_int("GET " PREFIX "suppress:gen"), gen0 + 1);
+    assert_int_equal(redis_int("SCARD " PREFIX "suppress"), BATCH_SIZE + 1000);
+    /* The forgotten people's links and dedup keys went; the others' stayed. */
+    assert_int_equal(redis_int("EXISTS " PREFIX "id:bulk:bulk-anon-7"), 0);
+    assert_int_equal(redis_int("EXISTS " PREFIX "dedup:bulk:mid-7"), 0);
+    assert_int_equal(redis_int("EXISTS " PREFIX "id:bulk:kept-anon-1007"), 1);
+    assert_int_equal(redis_int("EXISTS " PREFIX "dedup:bulk:mid-1007"), 1);
+    assert_int_equal(sql_count("SELECT sum(links_removed) FROM forget_requests WHERE org = 'bulk'"), 1000);
+    assert_int_equal(sql_count("SELECT sum(dedup_keys_removed) FROM forget_requests WHERE org = 'bulk'"), 1000);
+    sluice_th_output_dispose(&out);
+
+    gwfix_start(&G);
+    wait_gw_metric("sluice_suppression_pseudonyms", BATCH_SIZE + 1000, 60000);
+    const char *series = "sluice_events_suppressed_total{org=\"bulk\"}";
+    int sample[] = {0, 7, 4711, 50000, BATCH_SIZE - 1};
+    for (size_t i = 0; i < sizeof(sample) / sizeof(sample[0]); i++) {
+        char body[256];
+        snprintf(body, sizeof(body),
+                 "{\"type\":\"track\",\"event\":\"Viewed\",\"userId\":\"bulk-user-%d\",\"messageId\":\"bulk-s-%zu\"}",
+                 sample[i], i);
+        http_resp_t resp;
+        assert_int_equal(gwfix_post(&G, "/v1/track", BULK_KEY, body, &resp), 200);
+        http_resp_dispose(&resp);
+    }
+    assert_true(gwfix_metric(&G, series) == 5);
+    http_resp_t resp;
+    assert_int_equal(gwfix_post(&G, "/v1/track", BULK_KEY,
+                                "{\"type\":\"track\",\"event\":\"Viewed\",\"anonymousId\":\"bulk-anon-7\"}", &resp),
+                     200);
+    http_resp_dispose(&resp);
+    assert_true(gwfix_metric(&G, series) == 6);
+    assert_int_equal(gwfix_post(&G, "/v1/track", BULK_KEY,
+                                "{\"type\":\"track\",\"event\":\"Viewed\",\"userId\":\"kept-user-1007\"}", &resp),
+                     200);
+    http_resp_dispose(&resp);
+    assert_true(gwfix_metric(&G, series) == 6);
+    assert_true(sluice_th_exited_with(gwfix_stop(&G, SIGTERM), 0));
+}
+
+/* A run killed half-way (after 1,000 of 2,500 people were recorded, before anything of theirs
+ * was done in Redis or Kafka) and the same file run again: the 1,000 pending requests are
+ * completed under their own ids, the 1,500 others made, nobody twice in the audit; a third run
+ * finds everyone forgotten already and changes nothing. */
+static void test_batch_killed_then_resumed(void **state)
+{
+    (void)state;
+    enum { N = 2500 };
+    char *text = malloc(N * 64), *p = text;
+    assert_non_null(text);
+    for (int i = 0; i < N; i++)
+        p += snprintf(p, (size_t)(N * 64 - (p - text)), "user-id=again-user-%d\tanonymous-id=again-anon-%d\n", i, i);
+    const char *file = gwfix_write("bulk-again.txt", text);
+    free(text);
+    freeReplyObject(redis("INCR " PREFIX "suppress:gen"));
+
+    sluice_th_output_t out;
+    forget_file(file, NULL, "SLUICE_FORGET_BATCH_DIE_AFTER=1000", 120000, &out);
+    assert_true(WIFSIGNALED(out.wstatus));
+    sluice_th_output_dispose(&out);
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk'"), 1000);
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk' AND state = 'pending'"), 1000);
+
+    forget_file(file, NULL, NULL, 120000, &out);
+    if (!sluice_th_exited_with(out.wstatus, 0))
+        fail_msg("exit %d: %s", out.wstatus, out.errout);
+    assert_int_equal(count_of(out.out, " (resumed): "), 1000);
+    assert_int_equal(count_of(out.out, ": request "), N);
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk'"), N);
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk' AND state = 'done'"
+                               " AND dsr_published AND suppressed = 2"),
+                     N);
+    /* Each person's id is suppressed by exactly one request. */
+    char hex[65], sql[512];
+    bulk_pseudonym("again-user-10", hex);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM forget_suppression WHERE org = 'bulk' AND pseudonym = '%s'", hex);
+    assert_int_equal(sql_count(sql), 1);
+    assert_int_equal(sql_count("SELECT count(*) FROM (SELECT pseudonym FROM forget_suppression WHERE org = 'bulk'"
+                               " GROUP BY pseudonym HAVING count(*) > 1) d"),
+                     0);
+    assert_int_equal(redis_int("SISMEMBER " PREFIX "suppress bulk:%s", hex), 1);
+    sluice_th_output_dispose(&out);
+
+    long long gen = redis_int("GET " PREFIX "suppress:gen");
+    forget_file(file, NULL, NULL, 120000, &out);
+    if (!sluice_th_exited_with(out.wstatus, 0))
+        fail_msg("exit %d: %s", out.wstatus, out.errout);
+    assert_int_equal(count_of(out.out, ": forgotten already"), N);
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk'"), N);
+    assert_int_equal(redis_int("GET " PREFIX "suppress:gen"), gen);
+    sluice_th_output_dispose(&out);
+}
+
+/* Bad lines are refused with their number and never their content (it may be an id); nothing
+ * is done for them, the good lines are, and the command fails so that the DPO looks. */
+static void test_batch_bad_lines(void **state)
+{
+    (void)state;
+    char many[1024] = "";
+    for (int i = 0; i < 17; i++)
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%suser-id=many-%d", i ? "\t" : "", i);
+    char text[2048];
+    snprintf(text, sizeof(text),
+             "user-id=good-user-1\n"
+             "secret-person@example.com\n"
+             "user-id=good-user-2\tanonymous-id=good-anon-2\r\n"
+             "user-id=\n"
+             "%s\n"
+             "\n"
+             "email=half-bad@example.com\tuser-id=half-bad-user\n"
+             "anonymous-id=good-anon-3\n",
+             many);
+    const char *file = gwfix_write("bulk-bad.txt", text);
+    sluice_th_output_t out;
+    forget_file(file, NULL, NULL, 60000, &out);
+    print_message("%s", out.errout);
+    assert_true(sluice_th_exited_with(out.wstatus, 1));
+    assert_non_null(strstr(out.errout, "line 2 refused"));
+    assert_non_null(strstr(out.errout, "line 4 refused: empty id"));
+    assert_non_null(strstr(out.errout, "line 5 refused: more than 16 ids"));
+    assert_non_null(strstr(out.errout, "line 7 refused"));
+    assert_null(strstr(out.errout, "secret-person"));
+    assert_null(strstr(out.errout, "half-bad"));
+    assert_null(strstr(out.out, "secret-person"));
+    assert_int_equal(count_of(out.out, ": request "), 3);
+    assert_non_null(strstr(out.out, "line 8: request "));
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk' AND state = 'done'"), 3);
+    /* Nothing of a refused line: its valid-looking ids are on no list. */
+    char hex[65], sql[512];
+    const char *refused[] = {"half-bad-user", "many-0", "secret-person@example.com"};
+    for (size_t i = 0; i < 3; i++) {
+        bulk_pseudonym(refused[i], hex);
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM forget_suppression WHERE pseudonym = '%s'", hex);
+        assert_int_equal(sql_count(sql), 0);
+        assert_int_equal(redis_int("SISMEMBER " PREFIX "suppress bulk:%s", hex), 0);
+    }
+    /* The CR of a Windows line end is not part of the id. */
+    bulk_pseudonym("good-anon-2", hex);
+    assert_int_equal(redis_int("SISMEMBER " PREFIX "suppress bulk:%s", hex), 1);
+    sluice_th_output_dispose(&out);
+}
+
+/* `--file -` reads stdin; an anonymous id Redis links to a user id on a line is forgotten with
+ * them, their dedup key too; a line repeated is not a second request. */
+static void test_batch_from_stdin(void **state)
+{
+    (void)state;
+    char hex[65];
+    bulk_pseudonym("stdin-anon-1", hex);
+    freeReplyObject(redis("HSET " PREFIX "id:bulk:stdin-anon-1 userId stdin-user-1"));
+    freeReplyObject(redis("SET " PREFIX "dedup:bulk:stdin-mid-1 %s", hex));
+    freeReplyObject(redis("INCR " PREFIX "suppress:gen"));
+    sluice_th_output_t out;
+    forget_file("-", "user-id=stdin-user-1\nuser-id=stdin-user-2\nuser-id=stdin-user-1\n", NULL, 60000, &out);
+    if (!sluice_th_exited_with(out.wstatus, 0))
+        fail_msg("exit %d: %s", out.wstatus, out.errout);
+    assert_non_null(strstr(out.out, "line 1: request "));
+    assert_non_null(strstr(out.out, "2 ids (1 linked in Redis), 2 pseudonyms suppressed, 1 identity links and 1 "
+                                    "dedup keys deleted"));
+    assert_non_null(strstr(out.out, "line 2: request "));
+    /* The same person twice in a file is one request. */
+    assert_non_null(strstr(out.out, "line 3: its ids are on a line before"));
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk'"), 2);
+    assert_null(strstr(out.out, "stdin-"));
+    assert_null(strstr(out.errout, "stdin-"));
+    assert_int_equal(redis_int("SISMEMBER " PREFIX "suppress bulk:%s", hex), 1);
+    assert_int_equal(redis_int("EXISTS " PREFIX "id:bulk:stdin-anon-1"), 0);
+    assert_int_equal(redis_int("EXISTS " PREFIX "dedup:bulk:stdin-mid-1"), 0);
+    sluice_th_output_dispose(&out);
+}
+
 /* A test that failed midway leaves its gateway running, or Redis stopped: the next one starts
  * its own gateway and needs Redis. */
 static int stop_gateway(void **state)
@@ -369,6 +695,11 @@ static int stop_gateway(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        /* First: the peak RSS of the children waited for is then sluicectl's. */
+        cmocka_unit_test_teardown(test_batch_of_100k_people, drop_bulk),
+        cmocka_unit_test_teardown(test_batch_killed_then_resumed, drop_bulk),
+        cmocka_unit_test_teardown(test_batch_bad_lines, drop_bulk),
+        cmocka_unit_test_teardown(test_batch_from_stdin, drop_bulk),
         cmocka_unit_test_teardown(test_unready_says_why, stop_gateway),
         cmocka_unit_test_teardown(test_not_ready_before_the_list_is_read, stop_gateway),
         cmocka_unit_test_teardown(test_large_list_read_without_holding_redis, stop_gateway),
