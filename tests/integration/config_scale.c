@@ -89,6 +89,27 @@ static void write_config(int orgs)
     free(text);
 }
 
+static void sleep_s(double secs)
+{
+    struct timespec t = {(time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
+    nanosleep(&t, NULL);
+}
+
+/* SIGHUP, then the gateway's log says "config reloaded" for the nth time within timeout_ms. */
+static void reload(int nth, int timeout_ms)
+{
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
+    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", nth, timeout_ms, &err), 0);
+}
+
+/* The config rewritten with `orgs` orgs and reloaded (the nth reload). */
+static void reload_to(int orgs, int nth, int timeout_ms)
+{
+    write_config(orgs);
+    reload(nth, timeout_ms);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -227,12 +248,8 @@ static void test_metrics_scrape_grows_linearly(void **state)
     double big = scrape(&big_series);
     assert_int_equal(big_series, ORGS * (int)MASK_RULES);
 
-    sluice_err_t err = {{0}};
-    write_config(FEW_ORGS);
-    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
-    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", 1, 120000, &err), 0);
-    struct timespec settle = {1, 0};
-    nanosleep(&settle, NULL);
+    reload_to(FEW_ORGS, 1, 120000);
+    sleep_s(1);
     double few = scrape(&few_series);
     assert_int_equal(few_series, FEW_ORGS * (int)MASK_RULES);
     double per_big = big / big_series, per_few = few / few_series;
@@ -253,20 +270,16 @@ static void test_reload_keeps_serving(void **state)
     (void)state;
     if (!started)
         skip();
-    sluice_err_t err = {{0}};
     write_config(ORGS);
     probe_t p = {0};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, probe_run, &p), 0);
-    struct timespec warm = {1, 0};
-    nanosleep(&warm, NULL);
+    sleep_s(1);
     double t0 = now_s();
-    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
-    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", 2, 300000, &err), 0);
+    reload(2, 300000);
     double reload_s = now_s() - t0;
     /* The loop swaps at its next turn and frees the old runtime then: keep asking a while. */
-    struct timespec after = {3, 0};
-    nanosleep(&after, NULL);
+    sleep_s(3);
     atomic_store(&p.stop, 1);
     pthread_join(th, NULL);
     print_message("the reload took %.3f s; %d requests meanwhile, the slowest answered in %.3f s\n", reload_s, p.sent,
@@ -340,13 +353,9 @@ static void test_request_cost_does_not_grow_with_orgs(void **state)
     (void)state;
     if (!started)
         skip();
-    sluice_err_t err = {{0}};
     double many = per_refused_request_s(0), many_pre = per_refused_request_s(1);
-    write_config(2);
-    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
-    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", 3, 120000, &err), 0);
-    struct timespec settle = {1, 0};
-    nanosleep(&settle, NULL);
+    reload_to(2, 3, 120000);
+    sleep_s(1);
     double two = per_refused_request_s(0), two_pre = per_refused_request_s(1);
     print_message("a refused request: %.1f us with %d orgs, %.1f us with 2; a refused preflight: %.1f us and %.1f us\n",
                   many * 1e6, ORGS, two * 1e6, many_pre * 1e6, two_pre * 1e6);
@@ -414,12 +423,6 @@ static void kafka_command(const char *cmd)
         fail_msg("dev-kafka '%s': %s", cmd, err.msg);
 }
 
-static void sleep_s(double secs)
-{
-    struct timespec t = {(time_t)secs, (long)((secs - (double)(time_t)secs) * 1e9)};
-    nanosleep(&t, NULL);
-}
-
 /* From 2,000 orgs down to 2 by SIGHUP while a request waits for its Kafka ack (a gateway under
  * load always has some): that request held the last reference to the 2,000-org runtime, and
  * when its ack came, the event loop that answered it freed the runtime there (0.14 to 0.22 s),
@@ -431,10 +434,7 @@ static void test_shrinking_reload_keeps_serving(void **state)
     (void)state;
     if (!started)
         skip();
-    sluice_err_t err = {{0}};
-    write_config(ORGS);
-    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
-    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", 4, 300000, &err), 0);
+    reload_to(ORGS, 4, 300000);
     sleep_s(2);
 
     refused_probe_t quiet = {0}, during = {0};
@@ -449,9 +449,7 @@ static void test_shrinking_reload_keeps_serving(void **state)
     pthread_t ht;
     assert_int_equal(pthread_create(&ht, NULL, held_run, &h), 0);
     sleep_s(0.5);
-    write_config(2);
-    assert_int_equal(sluice_th_proc_signal(F.gw, SIGHUP, &err), 0);
-    assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", 5, 300000, &err), 0);
+    reload_to(2, 5, 300000);
     assert_int_equal(pthread_create(&pt, NULL, refused_probe_run, &during), 0);
     pthread_join(ht, NULL); /* the ack came: the old runtime's last reference is gone */
     sleep_s(2);

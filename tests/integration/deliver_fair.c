@@ -24,6 +24,38 @@ static dstub_t SLOW, FAST;
 
 #define IN_FLIGHT 4
 
+/* acme's webhook on the SLOW stub with its options, then (with_globex) globex as a
+ * second org whose webhook on the FAST stub sends each event at once. */
+static void write_orgs(const char *acme_hook, int with_globex)
+{
+    char globex[1024] = "", integrations[2048];
+    if (with_globex)
+        snprintf(globex, sizeof(globex),
+                 "  - id: globex\n"
+                 "    sources: [{id: web, write_key_env: DFIX_GLOBEX_KEY}]\n"
+                 "    consent: {policy: allow}\n"
+                 "    integrations:\n"
+                 "      - {name: hook, vendor: webhook, url: \"%s/in\", batch: {max_events: 1, max_wait_ms: 50}}\n",
+                 FAST.url);
+    /* dfix_write_config writes acme's integrations last: globex follows them as a second org. */
+    snprintf(integrations, sizeof(integrations), "      - {name: hook, vendor: webhook, url: \"%s/in\", %s}\n%s",
+             SLOW.url, acme_hook, globex);
+    dfix_write_config(&F, integrations, NULL);
+}
+
+/* acme's webhook answering 500: batches of 1,000, retried for up to 10 minutes. */
+#define ACME_FAILING_HOOK                                                                                              \
+    "batch: {max_events: 1000, max_wait_ms: 50}, "                                                                     \
+    "retry: {max_attempts: 100, base_ms: 3000, max_ms: 5000, max_elapsed_s: 600}"
+
+/* The worker stopped (if it runs) before a case writes its own config. */
+static void stop_worker_for(int max_in_flight)
+{
+    if (sluice_th_proc_running(F.worker))
+        dfix_stop_worker(&F, SIGTERM);
+    F.max_in_flight = max_in_flight;
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -32,18 +64,7 @@ static int setup(void **state)
     dfix_stub(&F, &SLOW, "slow", "hangx200", NULL);
     dfix_stub(&F, &FAST, "fast", NULL, NULL);
     F.max_in_flight = IN_FLIGHT;
-    char integrations[2048];
-    /* dfix_write_config writes acme's integrations last: globex follows them as a second org. */
-    snprintf(integrations, sizeof(integrations),
-             "      - {name: hook, vendor: webhook, url: \"%s/in\", timeout_ms: 30000, rate_limit_rps: 1000,\n"
-             "         batch: {max_events: 1, max_wait_ms: 50}}\n"
-             "  - id: globex\n"
-             "    sources: [{id: web, write_key_env: DFIX_GLOBEX_KEY}]\n"
-             "    consent: {policy: allow}\n"
-             "    integrations:\n"
-             "      - {name: hook, vendor: webhook, url: \"%s/in\", batch: {max_events: 1, max_wait_ms: 50}}\n",
-             SLOW.url, FAST.url);
-    dfix_write_config(&F, integrations, NULL);
+    write_orgs("timeout_ms: 30000, rate_limit_rps: 1000, batch: {max_events: 1, max_wait_ms: 50}", 1);
     dfix_start_worker(&F, NULL, 1);
     return 0;
 }
@@ -123,19 +144,15 @@ static void hung_vendor_of_one_org_does_not_hold_another(void **state)
 static void hung_vendor_does_not_take_the_only_place_back_each_time(void **state)
 {
     (void)state;
-    dfix_stop_worker(&F, SIGTERM);
-    F.max_in_flight = 1;
-    char integrations[2048];
-    snprintf(integrations, sizeof(integrations),
-             "      - {name: hook, vendor: webhook, url: \"%s/in\", timeout_ms: 2000, rate_limit_rps: 1000,\n"
-             "         batch: {max_events: 1, max_wait_ms: 50}}\n"
-             "  - id: globex\n"
-             "    sources: [{id: web, write_key_env: DFIX_GLOBEX_KEY}]\n"
-             "    consent: {policy: allow}\n"
-             "    integrations:\n"
-             "      - {name: hook, vendor: webhook, url: \"%s/in\", batch: {max_events: 1, max_wait_ms: 50}}\n",
-             SLOW.url, FAST.url);
-    dfix_write_config(&F, integrations, NULL);
+    /* The case above left acme's requests hanging for 30 s: stopped with them on the wire, the
+     * worker waited out its whole drain (10 s). A new stub (its own port) in place of the hung
+     * one fails them at once, and they are handed back uncommitted as at the drain's end. */
+    sluice_err_t err = {{0}};
+    int status = 0;
+    assert_int_equal(sluice_th_proc_stop(SLOW.proc, 5000, &status, &err), 0);
+    dfix_stub(&F, &SLOW, "slow", "hangx200", NULL);
+    stop_worker_for(1);
+    write_orgs("timeout_ms: 2000, rate_limit_rps: 1000, batch: {max_events: 1, max_wait_ms: 50}", 1);
     dfix_start_worker(&F, NULL, 1);
     produce_acme_backlog("acme-one");
     size_t seen = dfix_wait_requests(&SLOW, 0, 0);
@@ -154,6 +171,42 @@ static void hung_vendor_does_not_take_the_only_place_back_each_time(void **state
     assert_non_null(body);
     assert_non_null(strstr(body, "globex-one-place"));
     json_decref(reqs);
+}
+
+/* A small event of acme's (the dev broker keeps 5 MB a partition); of the forgotten person of
+ * suppressed_set_aside_counted_once, or of one of 97 visitors (the partition key: spread over the
+ * partitions). */
+static char *small_envelope(const char *id, int forgotten)
+{
+    static int visitor;
+    char buf[512];
+    snprintf(buf, sizeof(buf),
+             "{\"v\":1,\"org\":\"acme\",\"source\":\"web\",\"receivedAt\":\"2026-11-23T14:41:50.525Z\","
+             "\"event\":{\"type\":\"track\",\"event\":\"Backlog\",\"messageId\":\"%s\",%s"
+             "\"anonymousId\":\"backlog-visitor-%d\",\"timestamp\":\"2026-11-23T14:41:50.125Z\"},"
+             "\"privacy\":{\"hashed\":[],\"masked\":[],\"dropped\":[]},\"hashes\":{}}",
+             id, forgotten ? "\"userId\":\"user-sup-gone\"," : "", visitor++ % 97);
+    char *s = strdup(buf);
+    assert_non_null(s);
+    return s;
+}
+
+/* A backlog of n small acme events produced at once, ids <prefix>-00000 on; those from gone_from
+ * to before gone_to are the forgotten person's, ids sup-gone-<i>. */
+static void produce_small(size_t n, const char *prefix, size_t gone_from, size_t gone_to)
+{
+    char **envs = calloc(n, sizeof(*envs));
+    assert_non_null(envs);
+    for (size_t i = 0; i < n; i++) {
+        char id[40];
+        int forgotten = i >= gone_from && i < gone_to;
+        snprintf(id, sizeof(id), "%s-%05zu", forgotten ? "sup-gone" : prefix, i);
+        envs[i] = small_envelope(id, forgotten);
+    }
+    dfix_produce(&F, envs, n, NULL);
+    for (size_t i = 0; i < n; i++)
+        free(envs[i]);
+    free(envs);
 }
 
 /* acme's backlog on its failing webhook: more than an integration keeps in memory (ROUTE_ASIDE_AT,
@@ -184,12 +237,17 @@ static size_t delivered_ids(const dstub_t *s, const char *prefix)
     return n;
 }
 
-static int count_worker_log(const char *what)
+static int count_log(sluice_th_proc_t *p, const char *what)
 {
-    char *log = sluice_th_read_file(sluice_th_proc_log(F.worker), NULL, NULL);
+    char *log = sluice_th_read_file(sluice_th_proc_log(p), NULL, NULL);
     int n = log != NULL ? sluice_th_count(log, what) : 0;
     free(log);
     return n;
+}
+
+static int count_worker_log(const char *what)
+{
+    return count_log(F.worker, what);
 }
 
 /* acme's vendor answers 500, for good: the stub's plan holds at most 256 answers before its
@@ -199,17 +257,34 @@ static void keep_failing(void)
     dfix_stub_plan(&F, &SLOW, "500x256");
 }
 
-/* Waits until the worker's log says `what` more than `seen` times, acme still failing. */
-static void wait_log_failing(const char *what, int seen, int timeout_ms)
+/* Waits until p's log says `what` more than `seen` times, acme still failing. */
+static void wait_log_failing(sluice_th_proc_t *p, const char *what, int seen, int timeout_ms)
 {
     for (int waited = 0; waited < timeout_ms; waited += 250) {
         keep_failing();
-        if (count_worker_log(what) > seen)
+        if (count_log(p, what) > seen)
             return;
         usleep(250 * 1000);
     }
     print_error("no %s in the worker's log after %d ms\n", what, timeout_ms);
     fail();
+}
+
+#define CONSUMED "sluice_deliver_consumed_total{vendor=\"webhook\"}"
+
+/* Polls the worker's metric until it is at least want or timeout_ms passed (failing: keeping acme's
+ * vendor failing meanwhile); returns its last value. */
+static double wait_metric(const char *series, double want, int timeout_ms, int failing)
+{
+    double v = 0;
+    for (int waited = 0;; waited += 200) {
+        if (failing)
+            keep_failing();
+        v = dfix_metric(&F, series);
+        if (v >= want || waited >= timeout_ms)
+            return v;
+        usleep(200 * 1000);
+    }
 }
 
 /* globex's event, produced now, reaches its endpoint within a few seconds. */
@@ -234,48 +309,16 @@ static void globex_arrives(const char *id)
 static void failing_org_backlog_does_not_hold_another_org(void **state)
 {
     (void)state;
-    dfix_stop_worker(&F, SIGTERM);
-    F.max_in_flight = 0;
+    stop_worker_for(0);
     keep_failing();
-    char integrations[2048];
-    snprintf(integrations, sizeof(integrations),
-             "      - {name: hook, vendor: webhook, url: \"%s/in\", batch: {max_events: 1000, max_wait_ms: 50},\n"
-             "         retry: {max_attempts: 100, base_ms: 3000, max_ms: 5000, max_elapsed_s: 600}}\n"
-             "  - id: globex\n"
-             "    sources: [{id: web, write_key_env: DFIX_GLOBEX_KEY}]\n"
-             "    consent: {policy: allow}\n"
-             "    integrations:\n"
-             "      - {name: hook, vendor: webhook, url: \"%s/in\", batch: {max_events: 1, max_wait_ms: 50}}\n",
-             SLOW.url, FAST.url);
-    dfix_write_config(&F, integrations, NULL);
-
-    char **envs = calloc(ACME_BACKLOG, sizeof(*envs));
-    assert_non_null(envs);
-    for (int i = 0; i < ACME_BACKLOG; i++) {
-        char buf[512];
-        snprintf(buf, sizeof(buf),
-                 "{\"v\":1,\"org\":\"acme\",\"source\":\"web\",\"receivedAt\":\"2026-11-23T14:41:50.525Z\","
-                 "\"event\":{\"type\":\"track\",\"event\":\"Backlog\",\"messageId\":\"lane-%05d\","
-                 "\"anonymousId\":\"lane-visitor-%d\",\"timestamp\":\"2026-11-23T14:41:50.125Z\"},"
-                 "\"privacy\":{\"hashed\":[],\"masked\":[],\"dropped\":[]},\"hashes\":{}}",
-                 i, i % 97);
-        envs[i] = strdup(buf);
-    }
-    dfix_produce(&F, envs, ACME_BACKLOG, NULL);
-    for (int i = 0; i < ACME_BACKLOG; i++)
-        free(envs[i]);
-    free(envs);
+    write_orgs(ACME_FAILING_HOOK, 1);
+    produce_small(ACME_BACKLOG, "lane", 0, 0);
 
     int aside0 = count_worker_log("\"deliver.set_aside\"");
     dfix_start_worker(&F, NULL, 1);
     /* acme's requests fail; the worker has read (or set aside) its whole backlog. */
     assert_true(dfix_wait_requests(&SLOW, dfix_wait_requests(&SLOW, 0, 0) + 1, 15000) >= 1);
-    double consumed = 0;
-    for (int waited = 0; waited < 30000 && consumed < ACME_BACKLOG; waited += 200) {
-        keep_failing();
-        consumed = dfix_metric(&F, "sluice_deliver_consumed_total{vendor=\"webhook\"}");
-        usleep(200 * 1000);
-    }
+    double consumed = wait_metric(CONSUMED, ACME_BACKLOG, 30000, 1);
     double pending = dfix_metric(&F, "sluice_deliver_pending_events");
     print_message("acme's backlog: %.0f consumed, %.0f in memory\n", consumed, pending);
     keep_failing();
@@ -291,7 +334,7 @@ static void failing_org_backlog_does_not_hold_another_org(void **state)
     const char *vendor_args[] = {"--vendor", "webhook", NULL};
     aside0 = count_worker_log("\"deliver.set_aside\"");
     dfix_start_worker(&F, vendor_args, 1);
-    wait_log_failing("\"deliver.set_aside\"", aside0, 30000);
+    wait_log_failing(F.worker, "\"deliver.set_aside\"", aside0, 30000);
     keep_failing();
     globex_arrives("globex-after-restart");
 
@@ -312,23 +355,23 @@ static void failing_org_backlog_does_not_hold_another_org(void **state)
     fclose(fp);
     free(cfg);
     int revoked0 = count_worker_log("partitions revoked");
+    int first_aside0 = count_worker_log("\"deliver.set_aside\"");
     char bin[PATH_MAX];
     snprintf(bin, sizeof(bin), "%s/vendors/sluice-deliver", sluice_th_build_dir());
     const char *argv[] = {bin, "--config", other, "--vendor", "webhook", NULL};
     sluice_th_spawn_opts_t opts = {.env = F.env};
     sluice_th_proc_t *second = sluice_th_spawn("deliver-2", argv, &opts, &err);
     assert_non_null(second);
-    wait_log_failing("partitions revoked", revoked0, 60000);
-    for (int waited = 0; waited < 60000; waited += 250) {
+    wait_log_failing(F.worker, "partitions revoked", revoked0, 60000);
+    wait_log_failing(second, "partitions assigned", 0, 60000);
+    /* Both read their partitions: acme's backlog again, set aside past 5,000. Each says so in its
+     * log; 2 s at the most, the fixed wait this was. */
+    for (int waited = 0; waited < 2000; waited += 100) {
         keep_failing();
-        char *log2 = sluice_th_read_file(sluice_th_proc_log(second), NULL, NULL);
-        int assigned = log2 != NULL && strstr(log2, "partitions assigned") != NULL;
-        free(log2);
-        if (assigned)
+        if (count_log(second, "\"deliver.set_aside\"") > 0 && count_worker_log("\"deliver.set_aside\"") > first_aside0)
             break;
-        usleep(250 * 1000);
+        usleep(100 * 1000);
     }
-    usleep(2000 * 1000); /* both read their partitions: acme's backlog again, set aside past 5,000 */
     keep_failing();
     globex_arrives("globex-two-workers");
 
@@ -363,23 +406,6 @@ static void failing_org_backlog_does_not_hold_another_org(void **state)
 #define SUP_FILL 5600
 #define SUP_GONE 40
 
-/* An event of acme's, as small as the backlog's above; of the forgotten person, or of one of 97
- * visitors (the partition key: spread over the partitions). */
-static char *sup_envelope(const char *id, int forgotten)
-{
-    static int visitor;
-    char buf[512];
-    snprintf(buf, sizeof(buf),
-             "{\"v\":1,\"org\":\"acme\",\"source\":\"web\",\"receivedAt\":\"2026-11-23T14:41:50.525Z\","
-             "\"event\":{\"type\":\"track\",\"event\":\"Backlog\",\"messageId\":\"%s\",%s"
-             "\"anonymousId\":\"sup-visitor-%d\",\"timestamp\":\"2026-11-23T14:41:50.125Z\"},"
-             "\"privacy\":{\"hashed\":[],\"masked\":[],\"dropped\":[]},\"hashes\":{}}",
-             id, forgotten ? "\"userId\":\"user-sup-gone\"," : "", visitor++ % 97);
-    char *s = strdup(buf);
-    assert_non_null(s);
-    return s;
-}
-
 /* A forgotten person's events that came while acme's integration set its events aside: skipped
  * (suppressed) when first read, held all the same, and skipped again when read back. The
  * suppressed outcome counted each of them twice, once per reading: an operator checking that
@@ -389,16 +415,9 @@ static void suppressed_set_aside_counted_once(void **state)
     (void)state;
     static const char *suppressed = "sluice_deliver_events_total{vendor=\"webhook\",outcome=\"suppressed\"}";
     static const char *delivered = "sluice_deliver_events_total{vendor=\"webhook\",outcome=\"delivered\"}";
-    if (sluice_th_proc_running(F.worker))
-        dfix_stop_worker(&F, SIGTERM);
-    F.max_in_flight = 0;
+    stop_worker_for(0);
     keep_failing();
-    char integrations[2048];
-    snprintf(integrations, sizeof(integrations),
-             "      - {name: hook, vendor: webhook, url: \"%s/in\", batch: {max_events: 1000, max_wait_ms: 50},\n"
-             "         retry: {max_attempts: 100, base_ms: 3000, max_ms: 5000, max_elapsed_s: 600}}\n",
-             SLOW.url);
-    dfix_write_config(&F, integrations, NULL);
+    write_orgs(ACME_FAILING_HOOK, 0);
     const char *forget[] = {"forget", "--config", F.config, "--org", "acme", "--user-id", "user-sup-gone", NULL};
     sluice_th_output_t out;
     dfix_sluicectl(&F, forget, NULL, NULL, &out);
@@ -410,37 +429,17 @@ static void suppressed_set_aside_counted_once(void **state)
 
     /* The worker knows the person is forgotten: a first event of theirs is suppressed. Small
      * envelopes over 97 visitors (the partition key): the dev broker keeps 5 MB a partition. */
-    char *probe = sup_envelope("sup-probe", 1);
+    char *probe = small_envelope("sup-probe", 1);
     dfix_produce(&F, &probe, 1, NULL);
     free(probe);
-    double sup = 0;
-    for (int waited = 0; waited < 30000 && sup < 1; waited += 200) {
-        sup = dfix_metric(&F, suppressed);
-        usleep(200 * 1000);
-    }
+    double sup = wait_metric(suppressed, 1, 30000, 0);
     assert_true(sup == 1);
 
     /* acme's backlog: 5,600 events (its integration sets aside those past 5,000), then the
      * forgotten person's 40 (set aside too), then 100 more. */
     size_t n = SUP_FILL + SUP_GONE + 100;
-    char **envs = calloc(n, sizeof(*envs));
-    assert_non_null(envs);
-    for (size_t i = 0; i < n; i++) {
-        char id[40];
-        int forgotten = i >= SUP_FILL && i < SUP_FILL + SUP_GONE;
-        snprintf(id, sizeof(id), "%s-%05zu", forgotten ? "sup-gone" : "sup-fill", i);
-        envs[i] = sup_envelope(id, forgotten);
-    }
-    dfix_produce(&F, envs, n, NULL);
-    for (size_t i = 0; i < n; i++)
-        free(envs[i]);
-    free(envs);
-    double consumed = 0;
-    for (int waited = 0; waited < 30000 && consumed < (double)n + 1; waited += 200) {
-        keep_failing();
-        consumed = dfix_metric(&F, "sluice_deliver_consumed_total{vendor=\"webhook\"}");
-        usleep(200 * 1000);
-    }
+    produce_small(n, "sup-fill", SUP_FILL, SUP_FILL + SUP_GONE);
+    double consumed = wait_metric(CONSUMED, (double)n + 1, 30000, 1);
     print_message("%.0f consumed, %.0f in memory\n", consumed, dfix_metric(&F, "sluice_deliver_pending_events"));
     assert_true(consumed >= (double)n + 1);
     assert_true(count_worker_log("\"deliver.set_aside\"") > aside0);
@@ -483,32 +482,10 @@ static void healthy_backlog_is_read_back_linearly(void **state)
 {
     (void)state;
     static const char *delivered = "sluice_deliver_events_total{vendor=\"webhook\",outcome=\"delivered\"}";
-    if (sluice_th_proc_running(F.worker))
-        dfix_stop_worker(&F, SIGTERM);
-    F.max_in_flight = 4;
+    stop_worker_for(4);
     dfix_stub_plan(&F, &SLOW, "200/delay=20x100000");
-    char integrations[2048];
-    snprintf(integrations, sizeof(integrations),
-             "      - {name: hook, vendor: webhook, url: \"%s/in\", rate_limit_rps: 100000,\n"
-             "         batch: {max_events: 10, max_wait_ms: 20}}\n"
-             "  - id: globex\n"
-             "    sources: [{id: web, write_key_env: DFIX_GLOBEX_KEY}]\n"
-             "    consent: {policy: allow}\n"
-             "    integrations:\n"
-             "      - {name: hook, vendor: webhook, url: \"%s/in\", batch: {max_events: 1, max_wait_ms: 50}}\n",
-             SLOW.url, FAST.url);
-    dfix_write_config(&F, integrations, NULL);
-    char **envs = calloc(LIN_BACKLOG, sizeof(*envs));
-    assert_non_null(envs);
-    for (int i = 0; i < LIN_BACKLOG; i++) {
-        char id[40];
-        snprintf(id, sizeof(id), "lin-%05d", i);
-        envs[i] = sup_envelope(id, 0);
-    }
-    dfix_produce(&F, envs, LIN_BACKLOG, NULL);
-    for (int i = 0; i < LIN_BACKLOG; i++)
-        free(envs[i]);
-    free(envs);
+    write_orgs("rate_limit_rps: 100000, batch: {max_events: 10, max_wait_ms: 20}", 1);
+    produce_small(LIN_BACKLOG, "lin", 0, 0);
 
     size_t slot = 0;
     while (slot < sizeof(F.env) / sizeof(F.env[0]) - 1 && F.env[slot] != NULL)

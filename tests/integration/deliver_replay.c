@@ -224,7 +224,12 @@ static void test_replay_after_failing_again(void **state)
 
     dfix_sluicectl(&F, args, NULL, NULL, &out);
     print_message("replay: %s", out.errout);
-    usleep(5000 * 1000); /* what a produced replay takes to reach the stub: about one second */
+    /* A produced replay reaches the stub in about a second (a fixed 5 s wait before). A second
+     * copy the same run produced would follow the first at once (same key, same partition, the
+     * next offset): watched for 2 s after the first arrived. */
+    for (int waited = 0; waited < 10000 && answered_with(&GA4, "m-rp-twice", 200) < 1; waited += 100)
+        usleep(100 * 1000);
+    usleep(2000 * 1000);
     /* Two refusals, then accepted once: not twice. */
     assert_int_equal(answered_with(&GA4, "m-rp-twice", 400), 2);
     assert_int_equal(answered_with(&GA4, "m-rp-twice", 200), 1);

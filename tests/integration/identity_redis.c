@@ -593,6 +593,81 @@ static int not_evicting_now(void *arg)
     return sluice_identity_redis_evicting(arg) == 0;
 }
 
+static int noticed_loss(void *arg)
+{
+    sluice_identity_thread_t *t = arg;
+    return sluice_redis_data_lost_ms(t->redis) > 0;
+}
+
+/* The steps the three ways of losing Redis's data below share: a thread on RA, tokens sealed for
+ * 60 s (as /xd would), its first round done (the epoch key written). */
+static sluice_identity_thread_t *loss_thread_on(void)
+{
+    org.identity.xd_token_ttl_s = 60;
+    sluice_identity_thread_t *t = thread_on(RA.port, GW_PW);
+    assert_true(spin(connected, t, 5000));
+    spin(never, NULL, 300);
+    return t;
+}
+
+static void loss_thread_destroy(sluice_identity_thread_t *t)
+{
+    sluice_identity_thread_destroy(t);
+    org.identity.xd_token_ttl_s = 1;
+}
+
+/* The signed request body for rk at at_ms: its replay outcome, confirmed when accepted (as the
+ * gateway does once the events are queued). */
+static int send_signed(sluice_identity_thread_t *t, const char *body, int64_t at_ms, const char *rk)
+{
+    sluice_identity_job_t job;
+    json_t *evs = run_job(t, &job, SHOP, NULL, body, at_ms, rk);
+    int replay = job.replay;
+    if (replay == SLUICE_REPLAY_FIRST)
+        sluice_identity_confirm_replay(t, &job);
+    finish_job(&job, evs);
+    return replay;
+}
+
+/* Before the loss: a token sealed now for visitor (into tok, *now) redeems, and the signed
+ * request is accepted; their keys are what Redis then loses. */
+static void spend_once(sluice_identity_thread_t *t, const char *visitor, const char *body, const char *rk,
+                       char tok[SLUICE_TOKEN_TEXT_MAX + 1], int64_t *now)
+{
+    sluice_err_t err = {{0}};
+    *now = now_ms();
+    assert_true(sluice_token_seal(tokens, "acme", checkout, visitor, *now / 1000, 60, tok, SLUICE_TOKEN_TEXT_MAX + 1,
+                                  &err) > 0);
+    assert_int_equal(present(t, tok, *now), SLUICE_TOKEN_REDEEMED);
+    assert_int_equal(send_signed(t, body, *now, rk), SLUICE_REPLAY_FIRST);
+}
+
+/* After the loss: the same token and the same signed bytes, well within their windows, are
+ * refused (never accepted a second time). */
+static void never_again(sluice_identity_thread_t *t, const char *tok, const char *body, int64_t signed_at,
+                        const char *rk, const char *after)
+{
+    int again = present(t, tok, now_ms());
+    int sig_again = send_signed(t, body, signed_at, rk);
+    fprintf(stderr, "after %s: the same token %s, the same signed request %d (%d: accepted)\n", after,
+            sluice_token_outcome_name(again), sig_again, SLUICE_REPLAY_FIRST);
+    assert_int_not_equal(again, SLUICE_TOKEN_REDEEMED);
+    assert_int_not_equal(sig_again, SLUICE_REPLAY_FIRST);
+}
+
+/* A token issued from a later second than the loss was noticed in redeems: refusing is for what
+ * was made before. Returns when it was issued. */
+static int64_t fresh_token_redeems(sluice_identity_thread_t *t, const char *visitor)
+{
+    spin(never, NULL, 1100 + (int)(1000 - now_ms() % 1000));
+    int64_t now = now_ms();
+    char tok[SLUICE_TOKEN_TEXT_MAX + 1];
+    sluice_err_t err = {{0}};
+    assert_true(sluice_token_seal(tokens, "acme", checkout, visitor, now / 1000, 60, tok, sizeof(tok), &err) > 0);
+    assert_int_equal(present(t, tok, now), SLUICE_TOKEN_REDEEMED);
+    return now;
+}
+
 /* A token redeemed and a signed request accepted under noeviction; then someone switches Redis to
  * volatile-lru (a parameter group changed by mistake) and memory runs short, which evicts their
  * keys; then noeviction is set again, within the token's lifetime. The gateway refused everything
@@ -603,25 +678,14 @@ static int not_evicting_now(void *arg)
 static void keys_evicted_meanwhile_never_accepted_again(void **state)
 {
     (void)state;
-    org.identity.xd_token_ttl_s = 60;
     freeReplyObject(admin(RA.port, "CONFIG SET maxmemory-policy noeviction"));
     freeReplyObject(admin(RA.port, "CONFIG SET maxmemory 0"));
-    sluice_identity_thread_t *t = thread_on(RA.port, GW_PW);
-    assert_true(spin(connected, t, 5000));
-    spin(never, NULL, 200);
-    int64_t now = now_ms();
+    sluice_identity_thread_t *t = loss_thread_on();
+    int64_t now;
     char tok[SLUICE_TOKEN_TEXT_MAX + 1];
-    sluice_err_t err;
-    assert_true(sluice_token_seal(tokens, "acme", checkout, "visitor-evicted", now / 1000, 60, tok, sizeof(tok), &err) >
-                0);
     const char *rk = "acme:backend:evicted";
     const char *signed_body = "{\"type\":\"track\",\"event\":\"S\",\"userId\":\"u-evicted\"}";
-    assert_int_equal(present(t, tok, now), SLUICE_TOKEN_REDEEMED);
-    sluice_identity_job_t job;
-    json_t *evs = run_job(t, &job, SHOP, NULL, signed_body, now, rk);
-    assert_int_equal(job.replay, SLUICE_REPLAY_FIRST);
-    sluice_identity_confirm_replay(t, &job);
-    finish_job(&job, evs);
+    spend_once(t, "visitor-evicted", signed_body, rk, tok, &now);
     spin(never, NULL, 200);
     assert_int_equal(admin_int(RA.port, "EXISTS %s", PREFIX "sig:acme:backend:evicted"), 1);
 
@@ -653,31 +717,27 @@ static void keys_evicted_meanwhile_never_accepted_again(void **state)
         freeReplyObject(admin(RA.port, "DEL %s", k));
     }
     assert_true(spin(not_evicting_now, t, 8000));
-    int again = present(t, tok, now_ms());
-    evs = run_job(t, &job, SHOP, NULL, signed_body, now, rk);
-    int sig_again = job.replay;
-    if (job.replay == SLUICE_REPLAY_FIRST)
-        sluice_identity_confirm_replay(t, &job);
-    finish_job(&job, evs);
-    fprintf(stderr, "after noeviction again: the same token %s, the same signed request %d (%d: accepted)\n",
-            sluice_token_outcome_name(again), sig_again, SLUICE_REPLAY_FIRST);
-    assert_int_not_equal(again, SLUICE_TOKEN_REDEEMED);
-    assert_int_not_equal(sig_again, SLUICE_REPLAY_FIRST);
-
-    /* A token issued from then on redeems. */
-    spin(never, NULL, 1100 + (int)(1000 - now_ms() % 1000));
-    now = now_ms();
-    assert_true(sluice_token_seal(tokens, "acme", checkout, "visitor-evicted", now / 1000, 60, tok, sizeof(tok), &err) >
-                0);
-    assert_int_equal(present(t, tok, now), SLUICE_TOKEN_REDEEMED);
-    sluice_identity_thread_destroy(t);
-    org.identity.xd_token_ttl_s = 1;
+    never_again(t, tok, signed_body, now, rk, "noeviction again");
+    fresh_token_redeems(t, "visitor-evicted");
+    loss_thread_destroy(t);
 }
 
-static int noticed_loss(void *arg)
+/* The round counter next to the epoch key (identity/redis.c bumps it each round), as Redis has it:
+ * 0 before the first round. */
+static long long round_counter(void)
 {
-    sluice_identity_thread_t *t = arg;
-    return sluice_redis_data_lost_ms(t->redis) > 0;
+    redisReply *r = admin(RA.port, "HGET %s n", PREFIX "epoch:n");
+    long long n = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+    freeReplyObject(r);
+    return n;
+}
+
+static long long counter_at_save;
+
+static int bumped_since_save(void *arg)
+{
+    (void)arg;
+    return round_counter() > counter_at_save;
 }
 
 /* Redis restarted from its last RDB snapshot (its default persistence; or a replica promoted
@@ -689,26 +749,20 @@ static int noticed_loss(void *arg)
 static void rolled_back_redis_never_accepts_twice(void **state)
 {
     (void)state;
-    org.identity.xd_token_ttl_s = 60;
-    sluice_identity_thread_t *t = thread_on(RA.port, GW_PW);
-    assert_true(spin(connected, t, 5000));
-    spin(never, NULL, 300); /* the first round: the epoch key written */
+    sluice_identity_thread_t *t = loss_thread_on();
     freeReplyObject(admin(RA.port, "SAVE"));
+    /* Read after the SAVE: a round between the two only makes the wait below longer. */
+    counter_at_save = round_counter();
 
-    int64_t now = now_ms();
+    int64_t now;
     char tok[SLUICE_TOKEN_TEXT_MAX + 1];
     sluice_err_t err = {{0}};
-    assert_true(
-        sluice_token_seal(tokens, "acme", checkout, "visitor-rollback", now / 1000, 60, tok, sizeof(tok), &err) > 0);
     const char *rk = "acme:backend:rollback";
     const char *signed_body = "{\"type\":\"track\",\"event\":\"S\",\"userId\":\"u-rollback\"}";
-    assert_int_equal(present(t, tok, now), SLUICE_TOKEN_REDEEMED);
-    sluice_identity_job_t job;
-    json_t *evs = run_job(t, &job, SHOP, NULL, signed_body, now, rk);
-    assert_int_equal(job.replay, SLUICE_REPLAY_FIRST);
-    sluice_identity_confirm_replay(t, &job);
-    finish_job(&job, evs);
-    spin(never, NULL, 6000); /* the gateway goes on: a round (every 5 s) after the snapshot */
+    spend_once(t, "visitor-rollback", signed_body, rk, tok, &now);
+    /* The gateway goes on: a round (every 5 s) after the snapshot, its counter's reply read. */
+    assert_true(spin(bumped_since_save, NULL, 8000));
+    spin(never, NULL, 200);
 
     /* The restart, from the snapshot: the epoch is the same, the keys of the last seconds are not. */
     redisReply *before = admin(RA.port, "GET %s", PREFIX "epoch");
@@ -729,25 +783,8 @@ static void rolled_back_redis_never_accepts_twice(void **state)
 
     assert_true(spin(connected, t, 5000));
     spin(noticed_loss, t, 2000); /* the new connection's first round */
-    int again = present(t, tok, now_ms());
-    evs = run_job(t, &job, SHOP, NULL, signed_body, now, rk);
-    int sig_again = job.replay;
-    if (job.replay == SLUICE_REPLAY_FIRST)
-        sluice_identity_confirm_replay(t, &job);
-    finish_job(&job, evs);
-    fprintf(stderr,
-            "after the restart from the snapshot: the same token %s, the same signed request %d (%d: accepted)\n",
-            sluice_token_outcome_name(again), sig_again, SLUICE_REPLAY_FIRST);
-    assert_int_not_equal(again, SLUICE_TOKEN_REDEEMED);
-    assert_int_not_equal(sig_again, SLUICE_REPLAY_FIRST);
-    sluice_identity_thread_destroy(t);
-    org.identity.xd_token_ttl_s = 1;
-}
-
-static int reconnected_after_kill(void *arg)
-{
-    sluice_identity_thread_t *t = arg;
-    return sluice_redis_data_lost_ms(t->redis) > 0;
+    never_again(t, tok, signed_body, now, rk, "the restart from the snapshot");
+    loss_thread_destroy(t);
 }
 
 /* Redis restarted without persistence (or flushed; or a replica promoted before it had the keys)
@@ -760,56 +797,25 @@ static int reconnected_after_kill(void *arg)
 static void lost_data_never_accepts_twice(void **state)
 {
     (void)state;
-    org.identity.xd_token_ttl_s = 60; /* what the tokens below are sealed with, as /xd would */
-    sluice_identity_thread_t *t = thread_on(RA.port, GW_PW);
-    assert_true(spin(connected, t, 5000));
-    spin(never, NULL, 200);
-    int64_t now = now_ms();
+    sluice_identity_thread_t *t = loss_thread_on();
+    int64_t now;
     char tok[SLUICE_TOKEN_TEXT_MAX + 1];
-    sluice_err_t err;
-    assert_true(sluice_token_seal(tokens, "acme", checkout, "visitor-lost", now / 1000, 60, tok, sizeof(tok), &err) >
-                0);
     const char *rk = "acme:backend:lost";
     const char *signed_body = "{\"type\":\"track\",\"event\":\"S\",\"userId\":\"u-lost\"}";
-    int token[2], sig[2];
-    for (int round = 0; round < 2; round++) {
-        token[round] = present(t, tok, now);
-        sluice_identity_job_t job;
-        json_t *evs = run_job(t, &job, SHOP, NULL, signed_body, now, rk);
-        sig[round] = job.replay;
-        if (job.replay == SLUICE_REPLAY_FIRST)
-            sluice_identity_confirm_replay(t, &job);
-        finish_job(&job, evs);
-        spin(never, NULL, 200);
-        if (round == 1)
-            break;
-        /* The restart: the data gone, every connection dropped. */
-        freeReplyObject(admin(RA.port, "FLUSHALL"));
-        freeReplyObject(admin(RA.port, "CLIENT KILL TYPE normal SKIPME yes"));
-        spin(never, NULL, 100);
-        assert_true(spin(connected, t, 5000));
-        spin(reconnected_after_kill, t, 2000); /* the new connection's first round */
-    }
-    fprintf(stderr, "token: %s then %s; signed request: %d then %d (%d: accepted)\n",
-            sluice_token_outcome_name(token[0]), sluice_token_outcome_name(token[1]), sig[0], sig[1],
-            SLUICE_REPLAY_FIRST);
-    assert_int_equal(token[0], SLUICE_TOKEN_REDEEMED);
-    assert_int_equal(sig[0], SLUICE_REPLAY_FIRST);
-    assert_int_not_equal(token[1], SLUICE_TOKEN_REDEEMED);
-    assert_int_not_equal(sig[1], SLUICE_REPLAY_FIRST);
+    spend_once(t, "visitor-lost", signed_body, rk, tok, &now);
+    spin(never, NULL, 200);
+    /* The restart: the data gone, every connection dropped. */
+    freeReplyObject(admin(RA.port, "FLUSHALL"));
+    freeReplyObject(admin(RA.port, "CLIENT KILL TYPE normal SKIPME yes"));
+    spin(never, NULL, 100);
+    assert_true(spin(connected, t, 5000));
+    spin(noticed_loss, t, 2000); /* the new connection's first round */
+    never_again(t, tok, signed_body, now, rk, "the data was lost");
 
     /* A token issued after the loss redeems, a request signed 5 minutes after it is accepted. */
-    spin(never, NULL, 1100 + (int)(1000 - now_ms() % 1000));
-    now = now_ms();
-    assert_true(sluice_token_seal(tokens, "acme", checkout, "visitor-lost", now / 1000, 60, tok, sizeof(tok), &err) >
-                0);
-    assert_int_equal(present(t, tok, now), SLUICE_TOKEN_REDEEMED);
-    sluice_identity_job_t job;
-    json_t *evs = run_job(t, &job, SHOP, NULL, signed_body, now + 302000, "acme:backend:lost-later");
-    assert_int_equal(job.replay, SLUICE_REPLAY_FIRST);
-    finish_job(&job, evs);
-    sluice_identity_thread_destroy(t);
-    org.identity.xd_token_ttl_s = 1;
+    now = fresh_token_redeems(t, "visitor-lost");
+    assert_int_equal(send_signed(t, signed_body, now + 302000, "acme:backend:lost-later"), SLUICE_REPLAY_FIRST);
+    loss_thread_destroy(t);
 }
 
 /* A redemption whose SET NX timed out (Redis stalled) takes its key back with a script once Redis
