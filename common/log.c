@@ -429,6 +429,9 @@ static int sweep(int64_t now, int all)
 }
 
 static void log_va(sluice_log_level_t level, const char *event, const char *org, const char *plugin, const char *fmt,
+                   va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void log_va(sluice_log_level_t level, const char *event, const char *org, const char *plugin, const char *fmt,
                    va_list ap)
 {
     if ((int)level < atomic_load(&min_level))
