@@ -36,6 +36,7 @@
 
 #include "common/err.h"
 #include "common/time.h"
+#include "common/utf8.h"
 #include "config/config.h"
 #include "crypto/ct.h"
 #include "crypto/hash.h"
@@ -1125,7 +1126,7 @@ static int sync_redis(req_t *r)
 
 #define BATCH_CHUNK 1000
 
-enum { BP_NEW = 0, BP_RESUME, BP_ALREADY, BP_REFUSED, BP_REPEATED };
+enum { BP_NEW = 0, BP_RESUME, BP_ALREADY, BP_REFUSED, BP_REPEATED, BP_UNDONE };
 
 typedef struct bname {
     char *value; /* raw, wiped at the end */
@@ -1196,12 +1197,24 @@ static int batch_read(batch_t *B, FILE *in)
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
+        /* A file saved as "UTF-8" by Excel, Notepad or PowerShell starts with a byte order mark,
+         * invisible in an editor: read as part of the id's name, it refused line 1. */
+        if (lineno == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+            memmove(line, line + 3, (size_t)len - 2);
+            len -= 3;
+            sluice_secure_zero(line + len, 3); /* the id's last bytes, left behind by the move */
+        }
         if (len == 0 || line[0] == '#')
             continue;
         const char *bad = NULL;
         size_t ids = 0, name0 = B->name_count;
         if (strlen(line) != (size_t)len)
             bad = "it holds a NUL byte";
+        else if (!sluice_utf8_valid(line, (size_t)len))
+            /* An event's ids are JSON, UTF-8: a file saved as Latin-1 or Windows-1252 named
+             * "jürgen@…" in bytes no event carries, and the request was made, reported done, and
+             * suppressed nobody. */
+            bad = "not UTF-8 (save the file as UTF-8)";
         for (char *f = line, *next; bad == NULL && f != NULL; f = next) {
             next = strchr(f, '\t');
             if (next != NULL)
@@ -1297,8 +1310,30 @@ static char *pg_text_array(char *const *v, size_t n)
     return s;
 }
 
+/* 1 when each of the space-separated pseudonyms recorded (the raw ones of the ids a request
+ * was named with) is one of person k's named ids: that request is this person's. An unfinished
+ * request sharing one id with the line (a device two people used, named on both their lines)
+ * is someone else's: resuming it put this person in it, two people one request in the audit
+ * (undone together) and this one never a request of their own. */
+static int batch_names_all(const batch_t *B, const bhex_t *named, size_t k, const char *recorded)
+{
+    const bperson_t *P = &B->p[k];
+    for (const char *h = recorded; *h != '\0';) {
+        size_t n = strcspn(h, " ");
+        int found = 0;
+        for (size_t i = 0; i < P->names && !found; i++)
+            found = n == SLUICE_PSEUDONYM_HEX_LEN && memcmp(named[P->name0 + i].hex, h, n) == 0;
+        if (!found)
+            return 0;
+        h += n;
+        h += *h == ' ';
+    }
+    return recorded[0] != '\0';
+}
+
 /* Which people are forgotten already (every named id's raw pseudonym suppressed by a done
- * request) and which have a request left pending or failed by an earlier run (resumed). */
+ * request), which have a request left pending or failed by an earlier run (resumed), and whose
+ * request was undone since (left alone). */
 static int batch_known(req_t *r, batch_t *B, req_t *s)
 {
     size_t m = 0;
@@ -1326,12 +1361,20 @@ static int batch_known(req_t *r, batch_t *B, req_t *s)
         }
     char *array = pg_array(hexes, m);
     const char *p[2] = {r->org->id, array};
-    PGresult *x = array == NULL ? NULL
-                                : pg_exec(r,
-                                          "SELECT s.pseudonym, q.request_id::text, q.state FROM forget_suppression s"
-                                          " JOIN forget_requests q ON q.request_id = s.request_id"
-                                          " WHERE s.org = $1 AND q.action = 'forget' AND s.pseudonym = ANY($2::text[])",
-                                          2, p, PGRES_TUPLES_OK, "reading the requests made before");
+    PGresult *x = array == NULL
+                      ? NULL
+                      : pg_exec(r,
+                                "SELECT s.pseudonym, q.request_id::text, q.state, CASE WHEN q.state <> 'done'"
+                                " THEN (SELECT string_agg(e->>'pseudonym', ' ') FROM jsonb_array_elements(q.ids) e"
+                                " WHERE e->>'form' = 'raw' AND NOT coalesce((e->>'linked')::boolean, false))"
+                                " END FROM forget_suppression s"
+                                " JOIN forget_requests q ON q.request_id = s.request_id"
+                                " WHERE s.org = $1 AND q.action = 'forget' AND s.pseudonym = ANY($2::text[])"
+                                " UNION ALL SELECT DISTINCT e->>'pseudonym', q.request_id::text, 'undone', NULL"
+                                " FROM forget_requests u JOIN forget_requests q ON q.request_id = u.undoes,"
+                                " jsonb_array_elements(q.ids) e WHERE u.org = $1 AND u.action = 'undo'"
+                                " AND e->>'form' = 'raw' AND e->>'pseudonym' = ANY($2::text[])",
+                                2, p, PGRES_TUPLES_OK, "reading the requests made before");
     free(array);
     free(hexes);
     if (x == NULL) {
@@ -1342,7 +1385,9 @@ static int batch_known(req_t *r, batch_t *B, req_t *s)
      * it too (a person on two lines of the file is one request, not two). */
     int *done = calloc(m ? m : 1, sizeof(*done)), *before = calloc(m ? m : 1, sizeof(*before));
     char(*unfinished)[37] = calloc(m ? m : 1, sizeof(*unfinished));
-    if (done == NULL || unfinished == NULL || before == NULL) {
+    char(*undone)[37] = calloc(m ? m : 1, sizeof(*undone));
+    if (done == NULL || unfinished == NULL || before == NULL || undone == NULL) {
+        free(undone);
         free(before);
         free(done);
         free(unfinished);
@@ -1375,7 +1420,9 @@ static int batch_known(req_t *r, batch_t *B, req_t *s)
         for (; hit != NULL && hit < by_hex + m && strcmp(hit->hex, key.hex) == 0; hit++) {
             if (strcmp(PQgetvalue(x, t, 2), "done") == 0)
                 done[hit->person] = 1;
-            else
+            else if (strcmp(PQgetvalue(x, t, 2), "undone") == 0)
+                snprintf(undone[hit->person], sizeof(undone[0]), "%s", PQgetvalue(x, t, 1));
+            else if (batch_names_all(B, named, named[hit->person].person, PQgetvalue(x, t, 3)))
                 snprintf(unfinished[hit->person], sizeof(unfinished[0]), "%s", PQgetvalue(x, t, 1));
         }
     }
@@ -1383,12 +1430,14 @@ static int batch_known(req_t *r, batch_t *B, req_t *s)
     j = 0;
     for (size_t k = 0; by_hex != NULL && k < B->n; k++) {
         int all_done = B->p[k].names > 0, repeated = B->p[k].names > 0;
-        const char *resume = NULL;
+        const char *resume = NULL, *lifted = NULL;
         for (size_t i = 0; i < B->p[k].names; i++, j++) {
             all_done &= done[j];
             repeated &= before[j];
             if (unfinished[j][0] != '\0' && resume == NULL)
                 resume = unfinished[j];
+            if (undone[j][0] != '\0' && lifted == NULL)
+                lifted = undone[j];
         }
         if (all_done)
             B->p[k].state = BP_ALREADY;
@@ -1397,6 +1446,12 @@ static int batch_known(req_t *r, batch_t *B, req_t *s)
         else if (resume != NULL) {
             B->p[k].state = BP_RESUME;
             snprintf(B->p[k].request_id, sizeof(B->p[k].request_id), "%s", resume);
+        } else if (lifted != NULL) {
+            /* Someone undid this person's request (--undo) since: a rerun of the file to finish
+             * its failed lines forgot them again, silently, under a new request. The undo is a
+             * decision in the audit; forgetting them again is one too, made by name. */
+            B->p[k].state = BP_UNDONE;
+            snprintf(B->p[k].request_id, sizeof(B->p[k].request_id), "%s", lifted);
         }
     }
     int rc = by_hex != NULL ? 0 : -1;
@@ -1404,6 +1459,7 @@ static int batch_known(req_t *r, batch_t *B, req_t *s)
     free(before);
     free(done);
     free(unfinished);
+    free(undone);
     free(named);
     return rc;
 }
@@ -1484,7 +1540,7 @@ static int batch_prepare(req_t *r, batch_t *B, req_t *s, int has_redis)
         L.prefix_len = strlen(pattern) - 1;
         size_t ucap = 0;
         for (size_t k = 0; k < B->n; k++) {
-            if (B->p[k].state == BP_ALREADY || B->p[k].state == BP_REPEATED || batch_load(B, k, s) != 0)
+            if ((B->p[k].state != BP_NEW && B->p[k].state != BP_RESUME) || batch_load(B, k, s) != 0)
                 continue;
             user_link_forms(s);
             for (size_t i = 0; i < s->id_count; i++) {
@@ -1523,7 +1579,7 @@ static int batch_prepare(req_t *r, batch_t *B, req_t *s, int has_redis)
     }
     for (size_t k = 0; k < B->n; k++) {
         bperson_t *P = &B->p[k];
-        if (P->state == BP_ALREADY || P->state == BP_REPEATED)
+        if (P->state != BP_NEW && P->state != BP_RESUME)
             continue;
         if (batch_load(B, k, s) != 0)
             goto out;
@@ -2039,7 +2095,7 @@ static int forget_batch(req_t *r, const char *file)
         snprintf(why, sizeof(why), "kafka failed");
     if (batch_finish(r, &B, why) != 0)
         goto out;
-    size_t done = 0, failed = 0, already = 0, resumed = 0;
+    size_t done = 0, failed = 0, already = 0, resumed = 0, undone = 0;
     for (size_t k = 0; k < B.n; k++) {
         const bperson_t *P = &B.p[k];
         if (P->state == BP_ALREADY) {
@@ -2047,6 +2103,11 @@ static int forget_batch(req_t *r, const char *file)
             already++;
         } else if (P->state == BP_REFUSED) {
             continue;
+        } else if (P->state == BP_UNDONE) {
+            printf("line %zu: request %s forgot them and was undone: left alone (forget them again with --user-id or "
+                   "--anonymous-id)\n",
+                   P->line, P->request_id);
+            undone++;
         } else if (P->state == BP_REPEATED) {
             printf("line %zu: its ids are on a line before: forgotten with that one\n", P->line);
             already++;
@@ -2063,9 +2124,9 @@ static int forget_batch(req_t *r, const char *file)
         }
     }
     fprintf(stderr,
-            "forget: org %s: %zu people forgotten (%zu of them resumed), %zu forgotten already, %zu failed, %zu lines "
-            "refused; deletion records in %s\n",
-            r->org->id, done, resumed, already, failed, B.refused, r->cfg->kafka.dsr_topic);
+            "forget: org %s: %zu people forgotten (%zu of them resumed), %zu forgotten already, %zu undone and left "
+            "alone, %zu failed, %zu lines refused; deletion records in %s\n",
+            r->org->id, done, resumed, already, undone, failed, B.refused, r->cfg->kafka.dsr_topic);
     if (failed > 0 || B.refused > 0)
         fprintf(stderr, "sluicectl forget: not complete: %s run the same file again (people done are skipped)\n",
                 B.refused > 0 ? "fix the refused lines and" : "");

@@ -675,6 +675,178 @@ static void test_batch_from_stdin(void **state)
     sluice_th_output_dispose(&out);
 }
 
+/* Two people on a file share an anonymous id (a family's computer): lines 1 and 1,001. A run is
+ * killed after the first 1,000 people are recorded, and the file is run again. Line 1,001
+ * named the shared id first, and the rerun took the pending request of line 1 that suppresses
+ * it for this person's: both people in one request (undone together), the second with none of
+ * their own. Now a request is resumed only by a line naming each id it was made for. */
+static void test_batch_resumes_only_its_own_request(void **state)
+{
+    (void)state;
+    enum { N = 1001 };
+    char *text = malloc(N * 64), *p = text;
+    assert_non_null(text);
+    const size_t cap = N * 64;
+    p += snprintf(p, cap, "user-id=share-user-1\tanonymous-id=share-device\n");
+    for (int i = 2; i < N; i++)
+        p += snprintf(p, cap - (size_t)(p - text), "user-id=share-filler-%d\n", i);
+    snprintf(p, cap - (size_t)(p - text), "anonymous-id=share-device\tuser-id=share-user-2\n");
+    const char *file = gwfix_write("bulk-share.txt", text);
+    free(text);
+    freeReplyObject(redis("INCR " PREFIX "suppress:gen"));
+
+    sluice_th_output_t out;
+    forget_file(file, NULL, "SLUICE_FORGET_BATCH_DIE_AFTER=1000", 120000, &out);
+    assert_true(WIFSIGNALED(out.wstatus));
+    sluice_th_output_dispose(&out);
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk'"), 1000);
+
+    forget_file(file, NULL, NULL, 120000, &out);
+    if (!sluice_th_exited_with(out.wstatus, 0))
+        fail_msg("exit %d: %s", out.wstatus, out.errout);
+    assert_int_equal(count_of(out.out, " (resumed): "), 1000);
+    assert_non_null(strstr(out.out, "line 1: request "));
+    const char *l = strstr(out.out, "line 1001: request ");
+    assert_non_null(l);
+    assert_true(strncmp(l + strlen("line 1001: request ") + 36, " (resumed)", 10) != 0);
+    sluice_th_output_dispose(&out);
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk' AND state = 'done'"), N);
+    /* Each person's user id under a request of their own; the shared id under both. */
+    char h1[65], h2[65], hd[65], sql[1024];
+    bulk_pseudonym("share-user-1", h1);
+    bulk_pseudonym("share-user-2", h2);
+    bulk_pseudonym("share-device", hd);
+    snprintf(
+        sql, sizeof(sql),
+        "SELECT count(DISTINCT request_id) FROM forget_suppression WHERE org = 'bulk' AND pseudonym IN ('%s', '%s')",
+        h1, h2);
+    assert_int_equal(sql_count(sql), 2);
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM forget_suppression WHERE org = 'bulk' AND pseudonym = '%s'", hd);
+    assert_int_equal(sql_count(sql), 2);
+    assert_int_equal(redis_int("SISMEMBER " PREFIX "suppress bulk:%s", h2), 1);
+}
+
+/* Redis refuses the run's writes (here an ACL without SADD; a Redis gone away the same): every
+ * request is recorded, on the worker's list and marked failed, the run exits 1 quoting no id;
+ * the same file run again once Redis is back completes them under their own ids. */
+static void test_batch_redis_failed_then_rerun(void **state)
+{
+    (void)state;
+    freeReplyObject(redis("HSET " PREFIX "id:bulk:rfail-anon-1 userId rfail-user-1"));
+    freeReplyObject(redis("INCR " PREFIX "suppress:gen"));
+    const char *file = gwfix_write("bulk-rfail.txt", "user-id=rfail-user-1\nanonymous-id=rfail-anon-2\n");
+    freeReplyObject(redis("ACL SETUSER default -sadd"));
+    sluice_th_output_t out;
+    forget_file(file, NULL, NULL, 60000, &out);
+    freeReplyObject(redis("ACL SETUSER default +sadd"));
+    print_message("%s", out.errout);
+    assert_true(sluice_th_exited_with(out.wstatus, 1));
+    assert_int_equal(count_of(out.out, " failed: Redis failed"), 2);
+    assert_null(strstr(out.out, "rfail-"));
+    assert_null(strstr(out.errout, "rfail-"));
+    sluice_th_output_dispose(&out);
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk' AND state = 'failed'"), 2);
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_suppression WHERE org = 'bulk'"), 3);
+
+    forget_file(file, NULL, NULL, 60000, &out);
+    if (!sluice_th_exited_with(out.wstatus, 0))
+        fail_msg("exit %d: %s", out.wstatus, out.errout);
+    assert_int_equal(count_of(out.out, " (resumed): "), 2);
+    sluice_th_output_dispose(&out);
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk'"), 2);
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk' AND state = 'done'"
+                               " AND dsr_published"),
+                     2);
+    char hex[65];
+    bulk_pseudonym("rfail-anon-1", hex);
+    assert_int_equal(redis_int("SISMEMBER " PREFIX "suppress bulk:%s", hex), 1);
+    assert_int_equal(redis_int("EXISTS " PREFIX "id:bulk:rfail-anon-1"), 0);
+}
+
+/* A request of a batch undone (the person objected), then the same file run again, as the docs
+ * say, to finish a line that failed: the undone person was forgotten again under a new request,
+ * their events dropped again, in a run that exited 0. Now the line is left alone and says why. */
+static void test_batch_rerun_leaves_an_undone_person_alone(void **state)
+{
+    (void)state;
+    freeReplyObject(redis("INCR " PREFIX "suppress:gen"));
+    const char *file = gwfix_write("bulk-undone.txt", "user-id=undone-user-1\nuser-id=undone-user-2\n");
+    sluice_th_output_t out;
+    forget_file(file, NULL, NULL, 60000, &out);
+    if (!sluice_th_exited_with(out.wstatus, 0))
+        fail_msg("exit %d: %s", out.wstatus, out.errout);
+    const char *l = strstr(out.out, "line 1: request ");
+    assert_non_null(l);
+    char id[37];
+    snprintf(id, sizeof(id), "%.36s", l + strlen("line 1: request "));
+    sluice_th_output_dispose(&out);
+
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof(bin), "%s/tools/sluicectl", sluice_th_build_dir());
+    const char *argv[] = {"env", "T_FORGET_KEY=" FORGET_KEY, bin, "forget", "--config", F.config, "--undo", id, NULL};
+    sluice_err_t err = {{0}};
+    memset(&out, 0, sizeof(out));
+    if (sluice_th_run(argv, NULL, 0, 60000, &out, &err) != 0)
+        fail_msg("sluicectl: %s", err.msg);
+    if (!sluice_th_exited_with(out.wstatus, 0))
+        fail_msg("undo: exit %d: %s", out.wstatus, out.errout);
+    sluice_th_output_dispose(&out);
+    char hex[65];
+    bulk_pseudonym("undone-user-1", hex);
+    assert_int_equal(redis_int("SISMEMBER " PREFIX "suppress bulk:%s", hex), 0);
+
+    forget_file(file, NULL, NULL, 60000, &out);
+    if (!sluice_th_exited_with(out.wstatus, 0))
+        fail_msg("exit %d: %s", out.wstatus, out.errout);
+    assert_non_null(strstr(out.out, "line 1: request "));
+    assert_non_null(strstr(out.out, "was undone: left alone"));
+    assert_non_null(strstr(out.out, "line 2: forgotten already"));
+    sluice_th_output_dispose(&out);
+    assert_int_equal(redis_int("SISMEMBER " PREFIX "suppress bulk:%s", hex), 0);
+    char sql[512];
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM forget_suppression WHERE org = 'bulk' AND pseudonym = '%s'", hex);
+    assert_int_equal(sql_count(sql), 0);
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk' AND action = 'forget'"), 2);
+}
+
+/* A file saved as UTF-8 by Excel, Notepad or PowerShell starts with a byte order mark: its first
+ * person is forgotten like the others (line 1 was refused, the mark read as part of "user-id="). */
+static void test_batch_with_byte_order_mark(void **state)
+{
+    (void)state;
+    const char *file = gwfix_write("bulk-bom.txt", "\xEF\xBB\xBFuser-id=bom-user-1\r\nuser-id=bom-user-2\r\n");
+    freeReplyObject(redis("INCR " PREFIX "suppress:gen"));
+    sluice_th_output_t out;
+    forget_file(file, NULL, NULL, 60000, &out);
+    if (!sluice_th_exited_with(out.wstatus, 0))
+        fail_msg("exit %d: %s", out.wstatus, out.errout);
+    assert_non_null(strstr(out.out, "line 1: request "));
+    assert_non_null(strstr(out.out, "line 2: request "));
+    sluice_th_output_dispose(&out);
+    char hex[65];
+    bulk_pseudonym("bom-user-1", hex);
+    assert_int_equal(redis_int("SISMEMBER " PREFIX "suppress bulk:%s", hex), 1);
+}
+
+/* A file saved as Latin-1 (Windows-1252): "j\xfcrgen@example.com" is bytes no event carries (an
+ * event's ids are JSON, UTF-8). The line was made a request and reported done, suppressing
+ * nobody, and the run exited 0; now it is refused by number and the run says it is not complete. */
+static void test_batch_refuses_a_line_not_utf8(void **state)
+{
+    (void)state;
+    const char *file = gwfix_write("bulk-latin1.txt", "user-id=latin-user-1\nuser-id=j\xfcrgen@example.com\n");
+    freeReplyObject(redis("INCR " PREFIX "suppress:gen"));
+    sluice_th_output_t out;
+    forget_file(file, NULL, NULL, 60000, &out);
+    assert_true(sluice_th_exited_with(out.wstatus, 1));
+    assert_non_null(strstr(out.out, "line 1: request "));
+    assert_non_null(strstr(out.errout, "line 2 refused: not UTF-8"));
+    assert_null(strstr(out.out, "line 2:"));
+    assert_null(strstr(out.errout, "rgen"));
+    sluice_th_output_dispose(&out);
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk'"), 1);
+}
+
 /* A test that failed midway leaves its gateway running, or Redis stopped: the next one starts
  * its own gateway and needs Redis. */
 static int stop_gateway(void **state)
@@ -700,6 +872,11 @@ int main(void)
         cmocka_unit_test_teardown(test_batch_killed_then_resumed, drop_bulk),
         cmocka_unit_test_teardown(test_batch_bad_lines, drop_bulk),
         cmocka_unit_test_teardown(test_batch_from_stdin, drop_bulk),
+        cmocka_unit_test_teardown(test_batch_redis_failed_then_rerun, drop_bulk),
+        cmocka_unit_test_teardown(test_batch_resumes_only_its_own_request, drop_bulk),
+        cmocka_unit_test_teardown(test_batch_with_byte_order_mark, drop_bulk),
+        cmocka_unit_test_teardown(test_batch_rerun_leaves_an_undone_person_alone, drop_bulk),
+        cmocka_unit_test_teardown(test_batch_refuses_a_line_not_utf8, drop_bulk),
         cmocka_unit_test_teardown(test_unready_says_why, stop_gateway),
         cmocka_unit_test_teardown(test_not_ready_before_the_list_is_read, stop_gateway),
         cmocka_unit_test_teardown(test_large_list_read_without_holding_redis, stop_gateway),
