@@ -547,8 +547,9 @@ static void nap_ms(long ms)
 /* abort() runs no atexit handler: the line a caller logged just before it ("out of memory ...:
  * aborting"), the one that says why the process died, was still in the ring and lost. This
  * writes the ring out (within SLUICE_LOG_EXIT_FLUSH_MS, for a stderr nobody reads), then lets
- * the signal do what it did before (a core dump by default). Only async-signal-safe calls, save
- * the trylock, which never waits; the lock stays held so the writer takes no line meanwhile. */
+ * the signal do what it did before (a core dump by default). Async-signal-safe calls, save the
+ * trylock, which never waits, and a summary's formatting (below); the lock stays held so the
+ * writer takes no line meanwhile. */
 static void on_abort(int sig)
 {
     int saved = errno;
@@ -565,14 +566,20 @@ static void on_abort(int sig)
     }
     char line[LINE_CAP];
     int budget = SLUICE_LOG_EXIT_FLUSH_MS;
-    while (async_on && ring_used > 0 && budget > 0) {
-        size_t len = ring_pop(line);
-        struct pollfd pfd = {.fd = out_fd, .events = POLLOUT};
-        while (budget > 0 && poll(&pfd, 1, 100) == 0)
-            budget -= 100;
-        /* A pipe that polls writable takes a line under PIPE_BUF whole. */
-        if (len > 0 && budget > 0 && write(out_fd, line, len) < 0 && errno != EINTR)
-            break;
+    /* The summaries too, as exit writes them (a half ring at a time, sweep says why): a flood cut
+     * just before the abort otherwise leaves its first lines and no word of the rest. Formatting
+     * one takes snprintf and gmtime_r, which this thread (in abort(), not in them) may call. */
+    for (int left = async_on; left && budget > 0;) {
+        left = sweep(mono_ms(), 1);
+        while (ring_used > 0 && budget > 0) {
+            size_t len = ring_pop(line);
+            struct pollfd pfd = {.fd = out_fd, .events = POLLOUT};
+            while (budget > 0 && poll(&pfd, 1, 100) == 0)
+                budget -= 100;
+            /* A pipe that polls writable takes a line under PIPE_BUF whole. */
+            if (len > 0 && budget > 0 && write(out_fd, line, len) < 0 && errno != EINTR)
+                goto out;
+        }
     }
 out:
     sigaction(SIGABRT, &abort_prev, NULL);

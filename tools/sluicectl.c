@@ -70,6 +70,22 @@ static int flushed(int rc)
     return rc != 0 ? rc : 1;
 }
 
+/* The flags of every command that take no value; any other `-x`/`--x` (without `=`) is taken
+ * to be followed by its value. One missing here only makes a --help after it reach the command,
+ * which shows its help or refuses the line (exit 2): never runs it. */
+static int takes_value(const char *arg)
+{
+    static const char *const flags[] = {"--secrets",        "--to-vendor", "--list",   "--sync",  "--events",
+                                        "--verbose",        "-v",          "--pretty", "--color", "--no-color",
+                                        "--from-beginning", "--send",      "--dismiss"};
+    if (arg[0] != '-' || arg[1] == '\0' || strchr(arg, '=') != NULL)
+        return 0;
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+        if (strcmp(arg, flags[i]) == 0)
+            return 0;
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     sluice_log_setup("sluicectl", SLUICE_LOG_WARN, 2);
@@ -97,6 +113,10 @@ int main(int argc, char **argv)
                 char *help[] = {argv[1], argv[a], NULL};
                 return flushed(commands[i].run(2, help));
             }
+            /* An option's value is the command's, whatever it reads: `--user-id -h` forgets the
+             * user "-h" and `--alphabet -h` encrypts, not a help text printed with exit 0. */
+            if (takes_value(argv[a]))
+                a++;
         }
         return flushed(commands[i].run(argc - 1, argv + 1));
     }

@@ -225,7 +225,44 @@ static void test_line_before_abort_reaches_reader(void **state)
     size_t len;
     char *out = drain(p[0], 200, &len);
     assert_non_null(strstr(out, "\"event\":\"deliver.oom\",\"msg\":\"out of memory taking a message: aborting\""));
-    assert_int_equal(count(out, "\"event\":\"t.busy\""), SLUICE_LOG_BURST); /* those queued before it too */
+    /* those queued before it too */
+    assert_int_equal(count(out, "\"event\":\"t.busy\",\"msg\":\"line "), SLUICE_LOG_BURST);
+    free(out);
+    close(p[0]);
+}
+
+/* A flood cut just before abort(): its summary, the one line saying lines were left out (and,
+ * for a keyed window, whose), was still a count in a window and died with the process; the
+ * reader saw 20 lines and no hint of the 30 more. Written before the signal goes on, as at exit. */
+static void test_summary_before_abort_reaches_reader(void **state)
+{
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(p[0]);
+        sluice_log_setup("child", SLUICE_LOG_INFO, p[1]);
+        assert_int_equal(sluice_log_start(), 0);
+        for (int i = 0; i < 50; i++) {
+            sluice_log_info("t.busy", "line %d before the fatal one", i);
+            sluice_log_for(SLUICE_LOG_WARN, "mask.failed", "acme", "fixture", "line %d of acme's", i);
+        }
+        sluice_log_error("deliver.oom", "out of memory taking a message: aborting");
+        abort();
+    }
+    close(p[1]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFSIGNALED(st));
+    assert_int_equal(WTERMSIG(st), SIGABRT);
+    size_t len;
+    char *out = drain(p[0], 200, &len);
+    assert_non_null(strstr(out, "\"event\":\"deliver.oom\""));
+    assert_int_equal(count(out, "\"event\":\"t.busy\",\"msg\":\"line "), SLUICE_LOG_BURST);
+    assert_int_equal(count(out, "\"event\":\"t.busy\",\"msg\":\"30 more lines like this suppressed"), 1);
+    assert_int_equal(count(out, "\"suppressed\":30,\"org\":\"acme\",\"plugin\":\"fixture\"}"), 1);
     free(out);
     close(p[0]);
 }
@@ -401,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_fatal_error_reaches_reader),
         cmocka_unit_test(test_exit_with_stuck_reader_is_bounded),
         cmocka_unit_test(test_line_before_abort_reaches_reader),
+        cmocka_unit_test(test_summary_before_abort_reaches_reader),
         cmocka_unit_test(test_direct_mode_summary_at_exit),
         cmocka_unit_test(test_stuck_reader_does_not_block),
         cmocka_unit_test(test_flood_cut_to_first_lines),
