@@ -200,6 +200,8 @@ struct route {
      * so every good event of the integration went to the DLQ from then on. Monotonic ms when set
      * (by the last split that delivered nothing), 0 when splitting. */
     int64_t split_off_ms;
+    /* Monotonic ms of the route's first ask of a vault read still pending, 0 when none (route_secret). */
+    int64_t vault_asked_ms;
     size_t idx;         /* in lane->routes (part->aside[idx]) */
     size_t held;        /* its items alive: in batches, on the wire, waiting for the DLQ */
     int aside;          /* setting its new events aside (ROUTE_ASIDE_AT) */
@@ -765,21 +767,40 @@ static const json_t *route_secret(worker_t *w, route_t *r, char *why, size_t why
     const char *org = r->org->id, *name = r->it->credentials, *vendor = r->ops->name;
     *pending = 0;
     const json_t *s = sluice_credcache_get(w->creds, org, name, vendor, now);
-    if (s != NULL)
+    if (s != NULL) {
+        r->vault_asked_ms = 0;
         return s;
+    }
     char *pt = NULL;
     size_t len = 0;
     int64_t waiting = 0;
     sluice_err_t err = {{0}};
     int rc = sluice_vaultq_get(w->vaultq, org, name, vendor, now, &pt, &len, &waiting, &err);
     if (rc == SLUICE_VAULTQ_PENDING) {
-        if (waiting < (int64_t)r->it->timeout_ms) {
-            *pending = 1;
-            return NULL;
+        if (r->vault_asked_ms == 0)
+            r->vault_asked_ms = now;
+        if (waiting >= (int64_t)r->it->timeout_ms) {
+            r->vault_asked_ms = 0;
+            snprintf(why, why_len, "vault: PostgreSQL has not answered for %" PRId64 " ms", waiting);
+            return stale_secret(w, r, why);
         }
-        snprintf(why, why_len, "vault: PostgreSQL has not answered for %" PRId64 " ms", waiting);
-        return stale_secret(w, r, why);
+        /* The wait counts from the reader's last answer (vaultq.c), so reads queued behind others
+         * on a database that answers are no failure. But a credential read before, expired from
+         * the cache, is at hand: it is used on once this read has waited timeout_ms from the ask,
+         * as during an outage. Waiting for its turn, an integration at the back of thousands of
+         * reads (every credentials_ttl_s) held its events for (reads ahead) x (time of a read). */
+        if (now - r->vault_asked_ms >= (int64_t)r->it->timeout_ms) {
+            snprintf(why, why_len, "vault: PostgreSQL has not answered this read for %" PRId64 " ms (%zu reads queued)",
+                     now - r->vault_asked_ms, sluice_vaultq_pending(w->vaultq));
+            if ((s = stale_secret(w, r, why)) != NULL) {
+                r->vault_asked_ms = 0;
+                return s;
+            }
+        }
+        *pending = 1;
+        return NULL;
     }
+    r->vault_asked_ms = 0;
     w->metrics.vault_reads[rc == SLUICE_VAULT_OK          ? SLUICE_VAULT_READ_OK
                            : rc == SLUICE_VAULT_ENOTFOUND ? SLUICE_VAULT_READ_NOT_FOUND
                            : rc == SLUICE_VAULT_EDECRYPT  ? SLUICE_VAULT_READ_DECRYPT_FAILED
@@ -1029,20 +1050,39 @@ static int batch_isolate(worker_t *w, batch_t *b, const sluice_http_result_t *re
                          const char *why)
 {
     route_t *r = b->route;
-    if (r->ops->refused_at == NULL || b->n < 2 || sent < 2)
+    /* Not b->n: a revoked partition's events have left b since it was sent (batch_prune). */
+    if (r->ops->refused_at == NULL || sent < 2)
         return 0;
     long at = r->ops->refused_at(res->body, res->body_len, sent);
     if (at < 0 || (size_t)at >= sent)
         return 0;
     /* A person forget named meanwhile is finished as suppressed, not dead-lettered (batch_failed). */
     batch_drop_suppressed(w, b);
-    if (b->n < 2)
+    if (b->n == 0)
         return 0;
     size_t k = 0;
     while (k < b->n && b->items[k]->sent_at != (size_t)at)
         k++;
-    if (k == b->n)
-        return 0;
+    /* The named event left the batch meanwhile: several others are halved, but one left alone was
+     * refused for another's data only, and halving cannot split it: it went to the DLQ with Meta's
+     * reason, undelivered (a batch of two, one a person forgotten while it was on the wire). It is
+     * sent again as it is, once: refused then, its only place is its own, and it is dead-lettered. */
+    if (k == b->n) {
+        if (b->n > 1)
+            return 0;
+        w->metrics.requests[r->lane->kind][SLUICE_REQ_FAILED]++;
+        sluice_log_info_for("deliver.split", r->org->id,
+                            "vendor %s, org %s, integration %s: %s, for the event at %ld of %zu, no longer in the "
+                            "batch: 1 event sent again",
+                            r->ops->name, r->org->id, r->it->name, why, at, sent);
+        b->attempts = b->waits = 0;
+        b->state = B_QUEUED;
+        b->due_ms = sluice_mono_ms();
+        list_append(&r->queue_head, &r->queue_tail, b);
+        return 1;
+    }
+    if (b->n < 2)
+        return 0; /* the named event alone: the DLQ (batch_failed) */
     if (b->split == NULL && r->split_off_ms != 0 && sluice_mono_ms() - r->split_off_ms < SPLIT_OFF_MS)
         return 0; /* batch_split says why it goes to the DLQ whole */
     if (split_open(b, r) != 0)

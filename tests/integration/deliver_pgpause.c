@@ -6,7 +6,8 @@
  * without holding anything else up; once PostgreSQL runs again (SIGCONT) it delivers too, with
  * nothing lost and nothing dead-lettered. A clean SIGTERM stop while a read is stuck exits within
  * the drain bound. A credential that expired from the cache while PostgreSQL is out is used on
- * (nothing dead-lettered for want of a vault that cannot have changed).
+ * (nothing dead-lettered for want of a vault that cannot have changed), and so is one whose read
+ * waits behind others on a slow database.
  */
 #include <dirent.h>
 #include <setjmp.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 
 #include "tests/integration/deliver_fix.h"
 
@@ -29,6 +31,24 @@
 
 static dfix_t F;
 static dstub_t META, HOOK;
+
+/* The config with these integrations and credentials_ttl_s: ttl_s (dfix_write_config writes 60:
+ * that one value is rewritten). */
+static void write_config_text(const char *integrations, int ttl_s)
+{
+    dfix_write_config(&F, integrations, NULL);
+    char *text = sluice_th_read_file(F.config, NULL, NULL);
+    assert_non_null(text);
+    char *p = strstr(text, "credentials_ttl_s: 60");
+    assert_non_null(p);
+    char ttl[32];
+    snprintf(ttl, sizeof(ttl), "credentials_ttl_s: %d ", ttl_s);
+    memcpy(p, ttl, 21);
+    FILE *f = fopen(F.config, "w");
+    fputs(text, f);
+    fclose(f);
+    free(text);
+}
 
 /* Meta reads its token from the vault (cached ttl_s, 1..9) and retries as `retry` says; the
  * unsigned webhook needs no credential. */
@@ -41,19 +61,7 @@ static void write_config(const char *retry, int ttl_s)
              "         retry: %s}\n"
              "      - {name: hook, vendor: webhook, url: \"%s/in\", batch: {max_events: 50, max_wait_ms: 50}}\n",
              META.url, retry, HOOK.url);
-    dfix_write_config(&F, integrations, NULL);
-    /* credentials_ttl_s: ttl_s (dfix_write_config writes 60): rewrite that one value. */
-    char *text = sluice_th_read_file(F.config, NULL, NULL);
-    assert_non_null(text);
-    char *p = strstr(text, "credentials_ttl_s: 60");
-    assert_non_null(p);
-    char ttl[32];
-    snprintf(ttl, sizeof(ttl), "credentials_ttl_s: %d ", ttl_s);
-    memcpy(p, ttl, 21);
-    FILE *f = fopen(F.config, "w");
-    fputs(text, f);
-    fclose(f);
-    free(text);
+    write_config_text(integrations, ttl_s);
 }
 
 static int setup(void **state)
@@ -297,12 +305,88 @@ static void test_postgres_out_past_the_ttl_keeps_delivering(void **state)
     assert_true(sluice_th_exited_with(dfix_stop_worker(&F, SIGTERM), 0));
 }
 
+/* PostgreSQL answering, but slowly (each read's audit row takes 0.8 s: a loaded primary), when
+ * the credentials of 12 integrations expire together: the reads queue behind one another for
+ * 10 s. Each integration has its credential read before at hand, and used it on once its own read
+ * had not answered within timeout_ms (1 s), as during an outage. Counting every wait from the
+ * reader's last answer instead (right for a credential the worker never had), the integrations
+ * at the back held their events until their turn: up to 9.6 s, with a usable credential. */
+static void test_slow_vault_reads_use_the_expired_credential_on(void **state)
+{
+    (void)state;
+    enum { K = 12 };
+    char integrations[4096] = "";
+    size_t used = 0;
+    for (int i = 0; i < K; i++)
+        used += (size_t)snprintf(integrations + used, sizeof(integrations) - used,
+                                 "      - {name: m%02d, vendor: meta, pixel_id: \"7\", base_url: \"%s\",\n"
+                                 "         batch: {max_wait_ms: 50}, timeout_ms: 1000,\n"
+                                 "         retry: {max_attempts: 2, base_ms: 100, max_ms: 200}}\n",
+                                 i, META.url);
+    write_config_text(integrations, 3);
+    for (int i = 0; i < K; i++) {
+        char name[8];
+        snprintf(name, sizeof(name), "m%02d", i);
+        dfix_vault_put(&F, name, "meta", "{\"access_token\":\"tok-slow\"}");
+    }
+    dfix_start_worker(&F, NULL, 1);
+    char *env = dfix_envelope("slow-warm", dfix_now_ms(), NULL);
+    dfix_produce(&F, &env, 1, NULL);
+    free(env);
+    json_t *reqs = NULL;
+    for (int64_t end = sluice_th_mono_ms() + 30000; sluice_th_mono_ms() < end;) {
+        json_decref(reqs);
+        reqs = dfix_requests_with(&META, "slow-warm");
+        if (json_array_size(reqs) >= K)
+            break;
+        usleep(200 * 1000);
+    }
+    assert_int_equal(json_array_size(reqs), K);
+    json_decref(reqs);
+
+    PGconn *db = PQconnectdb(F.pg.conninfo);
+    assert_int_equal(PQstatus(db), CONNECTION_OK);
+    PGresult *res = PQexec(db, "CREATE FUNCTION slow_audit() RETURNS trigger LANGUAGE plpgsql AS "
+                               "$$ BEGIN PERFORM pg_sleep(0.8); RETURN NEW; END $$; "
+                               "CREATE TRIGGER slow_audit BEFORE INSERT ON vault_audit "
+                               "FOR EACH ROW EXECUTE FUNCTION slow_audit()");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        fail_msg("trigger: %s", PQerrorMessage(db));
+    PQclear(res);
+    usleep(3500 * 1000); /* past credentials_ttl_s (3 s): every credential is read again */
+
+    int64_t t0 = sluice_th_mono_ms(), took = -1;
+    env = dfix_envelope("slow-out", dfix_now_ms(), NULL);
+    dfix_produce(&F, &env, 1, NULL);
+    free(env);
+    size_t got = 0;
+    for (int64_t end = t0 + 20000; sluice_th_mono_ms() < end;) {
+        reqs = dfix_requests_with(&META, "slow-out");
+        got = json_array_size(reqs);
+        json_decref(reqs);
+        if (got >= K) {
+            took = sluice_th_mono_ms() - t0;
+            break;
+        }
+        usleep(100 * 1000);
+    }
+    res = PQexec(db, "DROP TRIGGER slow_audit ON vault_audit; DROP FUNCTION slow_audit()");
+    PQclear(res);
+    PQfinish(db);
+    print_message("vault reads of 0.8 s each, 12 credentials expired: every integration sent in %lld ms (%zu/%d)\n",
+                  (long long)took, got, K);
+    assert_int_equal(got, K);
+    assert_true(took < 4000);
+    assert_true(sluice_th_exited_with(dfix_stop_worker(&F, SIGTERM), 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_paused_postgres_blocks_no_other_lane),
         cmocka_unit_test(test_sigterm_while_vault_read_stuck),
         cmocka_unit_test(test_postgres_out_past_the_ttl_keeps_delivering),
+        cmocka_unit_test(test_slow_vault_reads_use_the_expired_credential_on),
     };
     return cmocka_run_group_tests_name("integration.deliver_pgpause", tests, setup, teardown);
 }

@@ -504,6 +504,49 @@ static void test_next_batch_not_split_after_a_split_that_delivered_nothing(void 
     dfix_stub_plan(&F, &META, "");
 }
 
+/* A batch of two, its bad event a person's that sluicectl forget named while the request was on
+ * the wire: Meta's answer names that event, which is finished as suppressed; the other was refused
+ * for its data only and must be sent again and delivered. It went to the DLQ with Meta's reason:
+ * alone, it could not be halved. */
+static void test_meta_named_event_forgotten_in_flight_spares_the_other(void **state)
+{
+    (void)state;
+    double d0 = metric("meta", "delivered"), x0 = metric("meta", "dead_lettered"), s0 = metric("meta", "suppressed");
+    size_t q0 = dlq_count("meta");
+    dfix_stub_plan_for(&F, &META, "200/refuse=vs15-BAD/delay=6000x4", "vs15-");
+    int64_t now = dfix_now_ms();
+    char *envs[2] = {dfix_envelope("vs15-BAD-00", now, "{\"userId\":\"user-vs15-1\"}"),
+                     dfix_envelope("vs15-ok-01", now, "{\"userId\":\"user-vs15-2\"}")};
+    dfix_produce(&F, envs, 2, NULL);
+    free(envs[0]);
+    free(envs[1]);
+    usleep(3000 * 1000); /* batched for 1.5 s and sent: the stub answers 6 s after the request */
+    const char *forget[] = {"forget", "--config", F.config, "--org", "acme", "--user-id", "user-vs15-1", NULL};
+    sluice_th_output_t out;
+    dfix_sluicectl(&F, forget, NULL, NULL, &out);
+    if (!sluice_th_exited_with(out.wstatus, 0))
+        fail_msg("forget: %s %s", out.out, out.errout);
+    sluice_th_output_dispose(&out);
+    for (int waited = 0; waited < 30000; waited += 250) {
+        if (metric("meta", "delivered") - d0 + metric("meta", "dead_lettered") - x0 >= 1)
+            break;
+        usleep(250 * 1000);
+    }
+    usleep(500 * 1000);
+    json_t *reqs = dfix_requests_with(&META, "vs15-");
+    json_t *accepted = accepted_ids(reqs, "data", "event_id", "vs15-BAD");
+    print_message("meta: %zu requests, vs15-ok-01 in %lld accepted\n", json_array_size(reqs),
+                  (long long)json_integer_value(json_object_get(accepted, "vs15-ok-01")));
+    assert_int_equal(json_integer_value(json_object_get(accepted, "vs15-ok-01")), 1);
+    json_decref(accepted);
+    json_decref(reqs);
+    assert_true(metric("meta", "delivered") - d0 == 1);
+    assert_true(metric("meta", "dead_lettered") - x0 == 0);
+    assert_true(metric("meta", "suppressed") - s0 == 1);
+    assert_int_equal(dlq_count("meta"), q0);
+    dfix_stub_plan(&F, &META, "");
+}
+
 /* The route's batches each hold one bad event (1 in 500 events, batches of 1,000) when a split
  * delivered nothing (a batch of 4 bad events here). Not splitting until a request succeeded sent
  * each batch whole to the DLQ, so none ever succeeded, and every good event of the integration
@@ -682,6 +725,7 @@ int main(void)
         cmocka_unit_test(test_meta_unusable_place_falls_back_to_halving),
         cmocka_unit_test(test_meta_wrong_place_costs_at_most_one_event),
         cmocka_unit_test(test_meta_answer_quoting_a_value_leaves_no_trace),
+        cmocka_unit_test(test_meta_named_event_forgotten_in_flight_spares_the_other),
         cmocka_unit_test(test_all_bad_batch_costs_bounded_requests),
         cmocka_unit_test(test_next_batch_not_split_after_a_split_that_delivered_nothing),
         cmocka_unit_test(test_batches_each_with_a_bad_event_are_split_again_after_30_s),
