@@ -1462,3 +1462,8 @@ const char *sluice_config_check_http_url(const char *s)
 {
     return sluice_dec_check_http_url(s);
 }
+
+char *sluice_config_url_shown(const char *s)
+{
+    return sluice_dec_url_shown(s);
+}

@@ -561,6 +561,10 @@ json_t *sluice_config_to_json(const sluice_config_t *cfg);
  * ("is not an http:// or https:// URL"), for checks outside config/ (vendor options). */
 const char *sluice_config_check_http_url(const char *s);
 
+/* s as a refusal may quote it (malloc'd, NULL without memory): an http(s) URL without its user
+ * info and query (shown as ***), where credentials are written; anything else as it is. */
+char *sluice_config_url_shown(const char *s);
+
 /* "host:port" or "[v6]:port" or "" (disabled) into out. Returns 0, or -1 with a message in err. */
 int sluice_listen_parse(const char *s, sluice_listen_t *out, char *err, size_t err_len);
 

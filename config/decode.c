@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "common/strdist.h"
@@ -336,6 +337,41 @@ int sluice_dec_string(sluice_dec_map_t *m, const char *key, int flags, char **ou
     return sluice_dec_node_string(m->diag, v, path, out);
 }
 
+char *sluice_dec_url_shown(const char *s)
+{
+    /* Any case: HTTPS://u:pw@host is refused for its scheme, and quoted all the same. */
+    const char *rest = strncasecmp(s, "https://", 8) == 0 ? s + 8 : strncasecmp(s, "http://", 7) == 0 ? s + 7 : NULL;
+    if (rest == NULL)
+        return strdup(s);
+    char *shown = malloc(strlen(s) + 8);
+    if (shown == NULL)
+        return NULL;
+    size_t o = (size_t)(rest - s);
+    memcpy(shown, s, o);
+    size_t auth = strcspn(rest, "/?#");
+    const char *host = rest;
+    for (const char *p = rest; p < rest + auth; p++) {
+        if (*p == '@')
+            host = p + 1; /* the user part runs to the last '@' */
+    }
+    if (host != rest) {
+        memcpy(shown + o, "***@", 4);
+        o += 4;
+    }
+    size_t keep = strcspn(host, "?#");
+    memcpy(shown + o, host, keep);
+    o += keep;
+    if (host[keep] != '\0') {
+        shown[o++] = host[keep];
+        if (host[keep + 1] != '\0') {
+            memcpy(shown + o, "***", 3);
+            o += 3;
+        }
+    }
+    shown[o] = '\0';
+    return shown;
+}
+
 int sluice_dec_checked_string(sluice_dec_map_t *m, const char *key, int flags, sluice_dec_check_fn check, char **out)
 {
     char *s = NULL;
@@ -352,10 +388,15 @@ int sluice_dec_checked_string(sluice_dec_map_t *m, const char *key, int flags, s
         int plain = 1;
         for (const unsigned char *p = (const unsigned char *)s; *p && plain; p++)
             plain = *p >= 0x20 && *p != 0x7f;
-        if (plain)
-            sluice_config_diag_add(m->diag, pos, "%s: '%s' %s", path, s, why);
+        /* A URL is quoted without its user info and query: where a proxy's key or a password is
+         * written (https://u:pw@host, ?code=<key>), and the message reaches every log and CI
+         * output the refusal is printed to, which the config file does not. */
+        char *shown = plain ? sluice_dec_url_shown(s) : NULL;
+        if (shown != NULL)
+            sluice_config_diag_add(m->diag, pos, "%s: '%s' %s", path, shown, why);
         else
             sluice_config_diag_add(m->diag, pos, "%s: %s", path, why);
+        free(shown);
         free(s);
         return -1;
     }

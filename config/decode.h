@@ -119,6 +119,9 @@ const char *sluice_dec_getenv(const char *name);
 void *sluice_dec_xcalloc(size_t n, size_t size);
 void *sluice_dec_xrealloc(void *p, size_t n, size_t size);
 char *sluice_dec_xstrdup(const char *s);
+/* s as a message may quote it (malloc'd, NULL without memory): an http(s) URL with its user info
+ * and whatever follows its '?' or '#' shown as ***, anything else as it is. */
+char *sluice_dec_url_shown(const char *s);
 __attribute__((format(printf, 1, 2))) char *sluice_dec_xasprintf(const char *fmt, ...);
 /* snprintf for key paths: a path longer than the buffer is cut, which only shortens a message. */
 __attribute__((format(printf, 3, 4))) void sluice_dec_pathf(char *buf, size_t len, const char *fmt, ...);

@@ -258,7 +258,14 @@ static void decode_value(const sluice_vendor_ops_t *ops, opt_value_t *v, const s
         }
         const char *why = d->check != NULL ? d->check(s) : NULL;
         if (why != NULL) {
-            sluice_config_diag_add(diag, &n->pos, "%s: '%s' %s", path, s, why);
+            /* Quoted without a URL's query or user info: a webhook's ?token= was printed into
+             * the log of every program that refused to start (as base_url's, config/decode.c). */
+            char *shown = sluice_config_url_shown(s);
+            if (shown != NULL)
+                sluice_config_diag_add(diag, &n->pos, "%s: '%s' %s", path, shown, why);
+            else
+                sluice_config_diag_add(diag, &n->pos, "%s: %s", path, why);
+            free(shown);
             return;
         }
         break;

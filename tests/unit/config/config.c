@@ -1921,20 +1921,37 @@ static void test_plain_http_only_to_loopback(void **state)
 }
 
 /* A base_url with a query or fragment: each request's path (the pixel's node, the customer's
- * endpoint) went into the query or a fragment never sent, and the credentials to the base's path. */
+ * endpoint) went into the query or a fragment never sent, and the credentials to the base's path.
+ * The refusal quotes the URL without its query or user info: a proxy's key written there (an
+ * Azure function's ?code=, a relay's password) was printed into the log of every program that
+ * refused to start. */
 static void test_base_url_without_query(void **state)
 {
     (void)state;
     expect_errors(
         BASE "    integrations:\n"
              "      - {name: m, vendor: meta, pixel_id: \"1\", base_url: \"https://proxy.example/?x=1\"}\n"
-             "      - {name: n, vendor: meta, pixel_id: \"1\", base_url: \"https://proxy.example/meta#\"}\n",
-        "x.yaml:11:58: orgs[0].integrations[0].base_url: 'https://proxy.example/?x=1' has a query or fragment "
+             "      - {name: n, vendor: meta, pixel_id: \"1\", base_url: \"https://proxy.example/meta#\"}\n"
+             "      - {name: o, vendor: meta, pixel_id: \"1\", base_url: \"https://fn.example/relay?code=FnKey42\"}\n"
+             "      - {name: p, vendor: meta, pixel_id: \"1\", base_url: \"https://relay:Hunter2@proxy.example/m\"}\n"
+             "      - {name: w, vendor: webhook, url: \"http://hooks.partner.example/in?token=S3cret\"}\n"
+             "      - {name: q, vendor: meta, pixel_id: \"1\", base_url: \"HTTPS://relay:Hunter2@proxy.example\"}\n",
+        "x.yaml:11:58: orgs[0].integrations[0].base_url: 'https://proxy.example/?***' has a query or fragment "
         "('?' or '#'); a base URL is scheme, host and an optional path prefix, to which each request's path "
         "is appended",
         "x.yaml:12:58: orgs[0].integrations[1].base_url: 'https://proxy.example/meta#' has a query or "
         "fragment ('?' or '#'); a base URL is scheme, host and an optional path prefix, to which each "
-        "request's path is appended");
+        "request's path is appended",
+        "x.yaml:13:58: orgs[0].integrations[2].base_url: 'https://fn.example/relay?***' has a query or "
+        "fragment ('?' or '#'); a base URL is scheme, host and an optional path prefix, to which each "
+        "request's path is appended",
+        "x.yaml:14:58: orgs[0].integrations[3].base_url: 'https://***@proxy.example/m' has user info in the "
+        "URL; credentials come from the vault, not the config",
+        "x.yaml:15:41: orgs[0].integrations[4].url: 'http://hooks.partner.example/in?***' is plain http:// to "
+        "another machine: credentials and events would cross the network unencrypted (use https://; http:// is "
+        "for 127.0.0.1, [::1] and localhost)",
+        "x.yaml:16:58: orgs[0].integrations[5].base_url: 'HTTPS://***@proxy.example' is not an http:// or https:// "
+        "URL");
     sluice_config_t *cfg =
         load_ok(BASE "    integrations:\n"
                      "      - {name: m, vendor: meta, pixel_id: \"1\", base_url: \"https://proxy.example/meta\"}\n"
