@@ -288,6 +288,22 @@ static long burst(void)
                   "ms (%.1f us per event and vendor)\n",
                   n, ORGS, delivered, (long long)took, dfix_wait_requests(&META, 0, 0) - meta0, cpu,
                   cpu * 1000.0 / ((double)n * 1.5));
+    if (delivered != (double)n * 1.5) {
+        /* What a slow or stuck burst was doing, for the next reader of a failed run. */
+        print_message("not all delivered: meta %.0f, ga4 %.0f delivered; retries meta %.0f, ga4 %.0f; dead-lettered "
+                      "meta %.0f, ga4 %.0f; %zu GA4 requests\n",
+                      dfix_metric(&F, "sluice_deliver_events_total{vendor=\"meta\",outcome=\"delivered\"}"),
+                      dfix_metric(&F, "sluice_deliver_events_total{vendor=\"ga4\",outcome=\"delivered\"}"),
+                      dfix_metric(&F, "sluice_deliver_retries_total{vendor=\"meta\"}"),
+                      dfix_metric(&F, "sluice_deliver_retries_total{vendor=\"ga4\"}"),
+                      dfix_metric(&F, "sluice_deliver_events_total{vendor=\"meta\",outcome=\"dead_lettered\"}"),
+                      dfix_metric(&F, "sluice_deliver_events_total{vendor=\"ga4\",outcome=\"dead_lettered\"}"),
+                      dfix_wait_requests(&GA4, 0, 0));
+        char *log = sluice_th_read_file(sluice_th_proc_log(F.worker), NULL, NULL);
+        size_t len = log != NULL ? strlen(log) : 0;
+        print_message("worker log's end:\n%s\n", log != NULL ? log + (len > 3000 ? len - 3000 : 0) : "(none)");
+        free(log);
+    }
     assert_true(delivered == (double)n * 1.5);
     long idle0 = proc_cpu_ms(pid);
     usleep(5000 * 1000);
