@@ -111,6 +111,7 @@ static void on_control(h2o_multithread_receiver_t *receiver, h2o_linklist_t *mes
                 w->accept[SLUICE_LISTENER_HTTPS].ssl_ctx = w->rt->tls;
             sluice_runtime_release(old);
             apply_guard_limits(w);
+            atomic_store(&w->rt_generation, w->rt->generation);
         } else if (!w->stopping) {
             w->stopping = 1;
             /* Monotonic: a wall clock stepped during the drain (NTP, a VM resumed) cut it short, and
@@ -493,6 +494,10 @@ static void *worker_main(void *arg)
     sluice_gateway_t *gw = w->gw;
     self = w;
     sluice_err_t err = {{0}};
+    /* `top -H` and a test's tools tell the loop threads from librdkafka's. */
+    char name[16];
+    snprintf(name, sizeof(name), "sluice-loop-%u", w->index % 1000);
+    pthread_setname_np(pthread_self(), name);
 
     h2o_context_init(&w->ctx, h2o_evloop_create(), &gw->h2o);
     h2o_multithread_register_receiver(w->ctx.queue, &w->control, on_control);
@@ -663,6 +668,25 @@ static void warn_restart_only(const sluice_config_t *old, const sluice_config_t 
                         list);
 }
 
+/* How long a reload waits for every loop thread to take its new runtime before saying so anyway. */
+#define RELOAD_SWAP_WAIT_MS 5000
+
+/* Waits (on the main thread, which only waits for signals) until every loop thread serves
+ * generation gen, at most RELOAD_SWAP_WAIT_MS. Returns how many did not in that time. */
+static unsigned await_runtime_swap(sluice_gateway_t *gw, uint64_t gen)
+{
+    int64_t until = sluice_mono_ms() + RELOAD_SWAP_WAIT_MS;
+    for (;;) {
+        unsigned late = 0;
+        for (unsigned i = 0; i < gw->nthreads; i++)
+            late += atomic_load(&gw->workers[i].rt_generation) < gen;
+        if (late == 0 || sluice_mono_ms() >= until)
+            return late;
+        struct timespec ts = {0, 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static void reload(sluice_gateway_t *gw)
 {
     sluice_err_t err = {{0}};
@@ -733,6 +757,16 @@ static void reload(sluice_gateway_t *gw)
         send_ctl(&gw->workers[i], CTL_RUNTIME, sluice_runtime_acquire(rt));
     sluice_runtime_release(gw->current);
     gw->current = rt;
+    /* "config reloaded" is what a renewal hook (certbot's --deploy-hook, cert-manager's) waits for
+     * before checking the certificate: it is said once every loop thread has taken the new runtime
+     * and its TLS context. Said when the messages were sent, a loop thread still busy (a loaded
+     * machine) handed its next connections the old certificate after the line. */
+    unsigned late = await_runtime_swap(gw, rt->generation);
+    if (late > 0)
+        sluice_log_warn("config.reload",
+                        "%u of %u loop threads had not taken generation %llu after %d ms (busy or stuck?): "
+                        "they serve the previous config and certificate until they do",
+                        late, gw->nthreads, (unsigned long long)rt->generation, RELOAD_SWAP_WAIT_MS);
     atomic_store(&gw->generation, rt->generation);
     atomic_store(&gw->config_loaded_ms, sluice_now_ms());
     atomic_store(&gw->last_reload_ok, 1);
@@ -1047,6 +1081,7 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
         w->gw = gw;
         w->index = t;
         w->rt = sluice_runtime_acquire(gw->current);
+        atomic_store(&w->rt_generation, w->rt->generation);
         starts[t] = (worker_start_t){w, &started, &failed};
         if (pthread_create(&w->thread, NULL, worker_main, &starts[t]) != 0) {
             failed = 1;

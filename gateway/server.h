@@ -42,6 +42,8 @@ typedef struct sluice_worker {
     h2o_multithread_receiver_t control; /* runtime swaps and stop, from the main thread */
     sluice_producer_t *producer;
     sluice_runtime_t *rt;               /* this thread's current runtime (one reference) */
+    atomic_uint_fast64_t rt_generation; /* rt's generation, for the main thread: a reload is said done once every
+                                           loop serves it */
     sluice_gw_metrics_t metrics;        /* written by this thread only; read by scrapes */
     h2o_timeout_t ack_timeout;          /* requests waiting for Kafka give up after this */
     sluice_identity_thread_t *identity; /* Redis client and identity state of this thread */

@@ -5,7 +5,8 @@
  * /metrics do not stall the requests the event loop serves, a scrape grows with the config, not
  * with its square, and a request costs the same with 2,000 orgs as with 2. Times are compared
  * with each other within the test (a reload's stall with the reload's own length, a scrape of
- * 2,000 orgs per series with one of 200 orgs, a request with one to a gateway of 2 orgs), never
+ * 2,000 orgs per series with one of 200 orgs, a request's event-loop CPU time with one to a gateway
+ * of 2 orgs), never
  * with a wall-clock target. The same config's secrets check grows with its sources, not their
  * square, and a loaded config's heap per org is held to what packed field paths leave.
  */
@@ -18,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -302,11 +305,49 @@ static size_t discard(char *ptr, size_t size, size_t n, void *ud)
     return size * n;
 }
 
-/* The quickest of three runs of 400 requests refused before any work, on one kept-alive
- * connection (as a client, or an attacker, sends them), per request: a POST with a key no source
- * holds, or (preflight) an OPTIONS from an origin no source allows. */
-static double per_refused_request_s(int preflight)
+/* CPU time so far of the gateway's event-loop threads (server.c names them sluice-loop-N), in
+ * seconds, from each thread's /proc schedstat (nanoseconds on the CPU): what serving the requests
+ * cost, whatever else the machine runs. */
+static double loops_cpu_s(void)
 {
+    char dir[64], path[344], comm[32];
+    snprintf(dir, sizeof(dir), "/proc/%d/task", (int)sluice_th_proc_pid(F.gw));
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    double total = 0;
+    int loops = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        snprintf(path, sizeof(path), "%s/%s/comm", dir, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        int loop = fgets(comm, sizeof(comm), f) != NULL && strncmp(comm, "sluice-loop-", 12) == 0;
+        fclose(f);
+        if (!loop)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s/schedstat", dir, e->d_name);
+        unsigned long long ns = 0;
+        f = fopen(path, "r");
+        assert_non_null(f);
+        assert_int_equal(fscanf(f, "%llu", &ns), 1);
+        fclose(f);
+        total += (double)ns / 1e9;
+        loops++;
+    }
+    closedir(d);
+    assert_true(loops > 0);
+    return total;
+}
+
+/* The least of five runs of 400 requests refused before any work, on one kept-alive connection
+ * (as a client, or an attacker, sends them), per request: a POST with a key no source holds, or
+ * (preflight) an OPTIONS from an origin no source allows. Counted in the event loops' CPU time,
+ * not wall time: on a loaded machine (four other test runs, a load of 7) the wall time of one
+ * series doubled against the other's (129.6 us against 59.7) while neither cost more to serve.
+ * *wall_s gets the least wall time per request, for the record. */
+static double per_refused_request_s(int preflight, double *wall_s)
+{
+
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1/track", F.http_port);
     CURL *c = curl_easy_init();
@@ -325,17 +366,20 @@ static double per_refused_request_s(int preflight)
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
     double best = 0;
-    for (int run = 0; run < 3; run++) {
-        double t0 = now_s();
+    *wall_s = 0;
+    for (int run = 0; run < 5; run++) {
+        double t0 = now_s(), cpu0 = loops_cpu_s();
         for (int i = 0; i < 400; i++) {
             assert_int_equal(curl_easy_perform(c), CURLE_OK);
             long status = 0;
             curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
             assert_int_equal(status, preflight ? 403 : 401);
         }
-        double took = (now_s() - t0) / 400;
-        if (run == 0 || took < best)
-            best = took;
+        double cpu = (loops_cpu_s() - cpu0) / 400, wall = (now_s() - t0) / 400;
+        if (run == 0 || cpu < best)
+            best = cpu;
+        if (run == 0 || wall < *wall_s)
+            *wall_s = wall;
     }
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
@@ -353,12 +397,15 @@ static void test_request_cost_does_not_grow_with_orgs(void **state)
     (void)state;
     if (!started)
         skip();
-    double many = per_refused_request_s(0), many_pre = per_refused_request_s(1);
+    double w_many, w_many_pre, w_two, w_two_pre;
+    double many = per_refused_request_s(0, &w_many), many_pre = per_refused_request_s(1, &w_many_pre);
     reload_to(2, 3, 120000);
     sleep_s(1);
-    double two = per_refused_request_s(0), two_pre = per_refused_request_s(1);
-    print_message("a refused request: %.1f us with %d orgs, %.1f us with 2; a refused preflight: %.1f us and %.1f us\n",
-                  many * 1e6, ORGS, two * 1e6, many_pre * 1e6, two_pre * 1e6);
+    double two = per_refused_request_s(0, &w_two), two_pre = per_refused_request_s(1, &w_two_pre);
+    print_message("event-loop CPU per refused request: %.1f us with %d orgs, %.1f us with 2; per refused "
+                  "preflight: %.1f us and %.1f us (wall: %.1f, %.1f, %.1f, %.1f us)\n",
+                  many * 1e6, ORGS, two * 1e6, many_pre * 1e6, two_pre * 1e6, w_many * 1e6, w_two * 1e6,
+                  w_many_pre * 1e6, w_two_pre * 1e6);
     assert_true(many < 3 * two);
     assert_true(many_pre < 2 * two_pre);
     assert_int_equal(track(1, SOURCES - 1, "5ca1e003-0000-4000-8000-000000000001", 15000), 200);
