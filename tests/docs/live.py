@@ -78,38 +78,50 @@ orgs:
 
 
 def start_stack(tmp):
-    ports = {"http": free_port(), "metrics": free_port(), "redis": free_port()}
+    # The dev broker binds ports of its own choosing: it starts first, and the ports are picked
+    # after it has them (picked before, one was once the broker's: "already in use").
     bfile = os.path.join(tmp, "bootstrap")
     kafka = subprocess.Popen([SLUICECTL, "dev-kafka", "--bootstrap-file", bfile], stdout=subprocess.DEVNULL,
                              stderr=open(os.path.join(tmp, "kafka.log"), "w"))
     procs.append(kafka)
-    redis = subprocess.Popen(["redis-server", "--port", str(ports["redis"]), "--bind", "127.0.0.1", "--save", "",
-                              "--appendonly", "no", "--maxmemory-policy", "noeviction"],
-                             stdout=open(os.path.join(tmp, "redis.log"), "w"), stderr=subprocess.STDOUT)
-    procs.append(redis)
     deadline = time.time() + 30
     while not os.path.exists(bfile) and time.time() < deadline:
         time.sleep(0.1)
     bootstrap = open(bfile).read().strip()
-    cfg = os.path.join(tmp, "acme.yaml")
-    with open(cfg, "w") as f:
-        f.write(config_text(ports, bootstrap))
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLUICE_")}
     env.update(DOCEX_WEB_KEY=KEYS["wk_live_..."], DOCEX_MAIL_KEY=KEYS["wk_mail_..."], DOCEX_HMAC=SECRET,
                ENCRYPTION_KEY="%064x" % 0x5eed)
-    gw = subprocess.Popen([GATEWAY, "--config", cfg], env=env, stdout=open(os.path.join(tmp, "gw.log"), "w"),
-                          stderr=subprocess.STDOUT)
-    procs.append(gw)
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen("http://127.0.0.1:%d/readyz" % ports["metrics"], timeout=2).status == 200:
-                return ports
-        except OSError:
-            pass
-        if gw.poll() is not None:
+    # A free port can still be taken by another process between the pick and the bind: up to 5
+    # tries with new ports, as the C harness does for its Redis.
+    for attempt in range(5):
+        ports = {"http": free_port(), "metrics": free_port(), "redis": free_port()}
+        redis = subprocess.Popen(["redis-server", "--port", str(ports["redis"]), "--bind", "127.0.0.1", "--save", "",
+                                  "--appendonly", "no", "--maxmemory-policy", "noeviction"],
+                                 stdout=open(os.path.join(tmp, "redis.log"), "w"), stderr=subprocess.STDOUT)
+        procs.append(redis)
+        cfg = os.path.join(tmp, "acme.yaml")
+        with open(cfg, "w") as f:
+            f.write(config_text(ports, bootstrap))
+        gw = subprocess.Popen([GATEWAY, "--config", cfg], env=env, stdout=open(os.path.join(tmp, "gw.log"), "w"),
+                              stderr=subprocess.STDOUT)
+        procs.append(gw)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen("http://127.0.0.1:%d/readyz" % ports["metrics"], timeout=2).status == 200:
+                    return ports
+            except OSError:
+                pass
+            if gw.poll() is not None or redis.poll() is not None:
+                break
+            time.sleep(0.2)
+        log = open(os.path.join(tmp, "gw.log")).read() + open(os.path.join(tmp, "redis.log")).read()
+        if "already in use" not in log and "Address already in use" not in log:
             break
-        time.sleep(0.2)
+        for p in (gw, redis):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=15)
     sys.stdout.write(open(os.path.join(tmp, "gw.log")).read())
     raise SystemExit("docs live: the gateway did not become ready")
 
