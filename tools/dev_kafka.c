@@ -85,7 +85,7 @@ static void usage(FILE *out)
             "                       as devkafka.control_error (e.g. echo 'down 2' > FIFO)\n"
             "  --down-after MS      take every broker down MS milliseconds after start\n"
             "  --up-after MS        bring every broker back up MS milliseconds after start\n"
-            "  --help               this text\n"
+            "  -h, --help           this text\n"
             "\n"
             "signals:\n"
             "  SIGUSR1              take every broker down (connections are dropped and refused)\n"
@@ -192,7 +192,7 @@ static int parse_options(int argc, char **argv, options_t *o, sluice_err_t *err)
     int opt;
     opterr = 0; /* we word the messages ourselves */
     optind = 1;
-    while ((opt = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         switch (opt) {
         case OPT_BROKERS:
             if (parse_long("--brokers", optarg, 1, MAX_BROKERS, &v, err) != 0)
@@ -226,6 +226,7 @@ static int parse_options(int argc, char **argv, options_t *o, sluice_err_t *err)
             if (parse_long("--up-after", optarg, 0, INT_MAX, &o->up_after_ms, err) != 0)
                 return -1;
             break;
+        case 'h':
         case OPT_HELP: return 1;
         case ':': return sluice_err_set(err, "%s needs a value", argv[optind - 1]);
         default: return sluice_err_set(err, "unknown option '%s'", argv[optind - 1]);

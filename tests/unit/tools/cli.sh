@@ -45,4 +45,16 @@ status "$ctl" forget --config "$tmp/none.yaml" --org acme --user-id -h
 [ "$rc" -ne 0 ] && grep -q 'none.yaml' "$tmp/err" || fail "forget --user-id -h: rc $rc, '$(head -1 "$tmp/out")'"
 status "$ctl" fpe encrypt --key-hex 2B7E151628AED2A6ABF7158809CF4F3C --radix 10 -- --help
 [ "$rc" -ne 0 ] && ! grep -q usage "$tmp/out" || fail "fpe encrypt -- --help took the value for --help: rc $rc"
+
+# 5. every command the top-level help lists answers -h and --help with its own usage, exit 0
+status "$ctl" --help
+cmds=$(sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p' "$tmp/out")
+[ -n "$cmds" ] || fail "no commands in sluicectl --help"
+for c in $cmds; do
+    for h in -h --help; do
+        status "$ctl" "$c" "$h"
+        [ "$rc" -eq 0 ] && grep -q "usage: sluicectl $c" "$tmp/out" ||
+            fail "sluicectl $c $h: rc $rc, '$(head -1 "$tmp/out")' '$(head -1 "$tmp/err")'"
+    done
+done
 echo "sluicectl cli: ok"
