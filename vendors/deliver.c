@@ -159,6 +159,9 @@ struct batch {
     char *group;
     item_t **items;
     size_t n, cap, bytes;
+    /* The vendor events its items hold (an item with a lead holds two): what batch.max_events
+     * limits. Kept while the batch is open; a removal from a closed batch leaves it as it was. */
+    size_t events;
     int64_t opened_ms, first_ms, due_ms; /* monotonic */
     unsigned attempts;
     unsigned waits;            /* of the attempts, those not counted: a vendor's WAIT, a re-read credential's */
@@ -675,15 +678,23 @@ static void batch_close(route_t *r, batch_t *b, int64_t now)
     list_append(&r->queue_head, &r->queue_tail, b);
 }
 
+/* An item's bytes in a request: its event (and lead) and a comma each. */
+static size_t item_size(const item_t *it)
+{
+    return it->v.body_len + 1 + (it->v.lead != NULL ? it->v.lead_len + 1 : 0);
+}
+
 static int route_add(route_t *r, item_t *it, int64_t now)
 {
     const sluice_integration_t *cfg = r->it;
-    size_t isz = it->v.body_len + 1;
+    size_t isz = item_size(it), ievents = it->v.lead != NULL ? 2 : 1;
     unsigned bucket = hash_group(it->v.group);
     batch_t *b = r->open[bucket];
     while (b != NULL && !same_group(b->group, it->v.group))
         b = b->hnext;
-    if (b != NULL && b->n > 0 && b->bytes + isz > cfg->batch_max_bytes) {
+    /* A lead's event counts: GA4 drops a request of more than 25 events whole, without a word. */
+    if (b != NULL && b->n > 0 &&
+        (b->bytes + isz > cfg->batch_max_bytes || b->events + ievents > cfg->batch_max_events)) {
         batch_close(r, b, now);
         b = NULL;
     }
@@ -717,7 +728,8 @@ static int route_add(route_t *r, item_t *it, int64_t now)
     }
     b->items[b->n++] = it;
     b->bytes += isz;
-    if (b->n >= cfg->batch_max_events || cfg->batch_max_wait_ms == 0)
+    b->events += ievents;
+    if (b->events >= cfg->batch_max_events || cfg->batch_max_wait_ms == 0)
         batch_close(r, b, now);
     return 0;
 }
@@ -727,13 +739,15 @@ static void batch_prune(batch_t *b)
 {
     size_t o = 0;
     b->bytes = b->route->ops->request_overhead + (b->group ? strlen(b->group) : 0);
+    b->events = 0;
     for (size_t i = 0; i < b->n; i++) {
         item_t *it = b->items[i];
         if (it->rec->part->revoked) {
             item_abandon(it);
         } else {
             b->items[o++] = it;
-            b->bytes += it->v.body_len + 1;
+            b->bytes += item_size(it);
+            b->events += it->v.lead != NULL ? 2 : 1;
         }
     }
     b->n = o;
@@ -1011,7 +1025,7 @@ static int batch_split(worker_t *w, batch_t *b, char *why, size_t why_len)
         memcpy(x->items, b->items + from[i], count[i] * sizeof(item_t *));
         x->bytes = r->ops->request_overhead + (b->group ? strlen(b->group) : 0);
         for (size_t k = 0; k < x->n; k++)
-            x->bytes += x->items[k]->v.body_len + 1;
+            x->bytes += item_size(x->items[k]);
         x->opened_ms = b->opened_ms;
         /* retry.max_elapsed_s runs from the batch's first attempt, its halves' too: from their own
          * first one, a batch split after 59 of its 60 minutes had each half retried for another
@@ -1098,7 +1112,7 @@ static int batch_isolate(worker_t *w, batch_t *b, const sluice_http_result_t *re
     item_t *bad = b->items[k];
     memmove(b->items + k, b->items + k + 1, (b->n - k - 1) * sizeof(item_t *));
     b->n--;
-    b->bytes -= bad->v.body_len + 1;
+    b->bytes -= item_size(bad);
     dead_letter(w, bad, status, b->attempts, why);
     sluice_log_info("deliver.split",
                     "vendor %s, org %s, integration %s: %s, for the event at %ld of %zu: %zu events sent again",
@@ -1362,7 +1376,7 @@ static void batch_drop_too_old(worker_t *w, batch_t *b)
     for (size_t i = 0; i < b->n; i++) {
         item_t *it = b->items[i];
         if (wall - it->time_ms > ops->max_age_ms) {
-            b->bytes -= it->v.body_len + 1;
+            b->bytes -= item_size(it);
             dead_letter(w, it, "-", b->attempts, ops->too_old);
         } else {
             b->items[o++] = it;
@@ -1410,7 +1424,7 @@ static void batch_drop_suppressed(worker_t *w, batch_t *b)
             sluice_envelope_dispose(&env);
         }
         if (hit) {
-            b->bytes -= it->v.body_len + 1;
+            b->bytes -= item_size(it);
             /* Counted once per (event, vendor), as at dispatch: the event waits in a batch of
              * each of the org's integrations of this vendor, and was counted once per batch, so
              * one forgotten event read the same as two skipped at dispatch. */

@@ -5,7 +5,8 @@
  * One request speaks for one client, one consent choice and one place, so items are grouped by
  * (client_id, user_id, user_data, consent, user_location) and a batch holds at most 25 events of
  * one group. Every event carries its session (session_id, engagement_time_msec) and, where its own
- * parameters leave room, its page. Names and
+ * parameters leave room, its page; one with a campaign goes after a campaign_details event (the
+ * item's lead). Names and
  * parameters are cut to GA4's limits (40-character names of letters of any script, digits and
  * '_' starting with a letter; 100-character values, longer for page_location, page_referrer and page_title;
  * 25 parameters). user_data
@@ -19,6 +20,7 @@
 
 #include "vendors/ga4.h"
 
+#include "common/campaign.h"
 #include "common/time.h"
 #include "common/utf8.h"
 
@@ -255,8 +257,23 @@ static int looks_like_digest(const char *s, size_t n)
     return strchr("AEIMQUYcgkosw048", s[42]) != NULL; /* 256 bits: the last character's low 2 bits unused */
 }
 
-/* Properties with a standard GA4 meaning; the rest become custom parameters. */
-static const char *const consumed[] = {"value", "revenue", "total", "currency", "order_id", "products", NULL};
+/* Properties with a standard GA4 meaning; the rest become custom parameters. session_id,
+ * session_number and engagement_time_msec are GA4's own parameters (reserved: Analytics help
+ * 13316687, "Reserved event parameter names"), set by session_params from valid values only: a
+ * site's own session_id of another kind (a UUID) went to GA4 as one when no session was found,
+ * and put the event in no session. gclid is reserved as well for web streams ("can't be used");
+ * the click id reaches GA4 in page_location, as gtag sends it. */
+static const char *const consumed[] = {"value",
+                                       "revenue",
+                                       "total",
+                                       "currency",
+                                       "order_id",
+                                       "products",
+                                       "session_id",
+                                       "session_number",
+                                       "engagement_time_msec",
+                                       "gclid",
+                                       NULL};
 
 static int is_consumed(const char *k)
 {
@@ -574,6 +591,54 @@ static json_t *user_location(const sluice_envelope_t *e)
     return loc;
 }
 
+/* The campaign_details event that carries the visit's campaign to GA4 (Measurement Protocol
+ * reference, events: "campaign details that will be applied to events with a timestamp greater
+ * than or equal to the timestamp of the campaign_details event"). GA4 documents reading the utm_*
+ * of page_location for its tag's hits only; a Measurement Protocol event takes the campaign of its
+ * session or of a campaign_details event, so a visit whose campaign only sluice saw (no gtag on
+ * the page, or gtag blocked) was "(not set)" or Unassigned in the acquisition reports. From the event's
+ * context.campaign (Segment's names, as analytics.js and the gateway's `campaign: true` write
+ * it; id as campaign_id), else from the utm_* of its page's URL (context.page.url, a page event's
+ * properties.url) read as the gateway's enrichment reads them. Values cut to 100 characters like
+ * every parameter; none that is not a non-empty string. Its time is the event's own, so it
+ * applies from this event on. Click ids (gclid, ...) stay out: campaign_details has no such
+ * parameter, and GA4 reserves gclid. NULL when the event has no campaign: nothing extra is sent. */
+static json_t *campaign_details(const sluice_envelope_t *e, json_int_t micros)
+{
+    static const char *const names[][2] = {{"campaign_id", "id"}, {"campaign", "name"}, {"source", "source"},
+                                           {"medium", "medium"},  {"term", "term"},     {"content", "content"}};
+    json_t *params = json_object();
+    const json_t *cc = sluice_envelope_get(e, "context.campaign");
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const json_t *v = json_object_get(cc, names[i][1]);
+        /* A hashed value stays out, as of every parameter (GA4's policy: no PII, hashed or not). */
+        if (json_string_length(v) > 0 && !looks_like_digest(json_string_value(v), json_string_length(v)))
+            json_object_set_new(params, names[i][0], ga4_value(json_string_value(v)));
+    }
+    if (json_object_size(params) == 0) {
+        const char *url = sluice_envelope_str(e, "context.page.url");
+        if ((url == NULL || url[0] == '\0') && strcmp(e->type, "page") == 0)
+            url = sluice_envelope_str(e, "properties.url");
+        sluice_campaign_t c;
+        if (sluice_campaign_parse(url, &c) > 0) {
+            const char *const from[][2] = {{"campaign", c.name},
+                                           {"source", c.source},
+                                           {"medium", c.medium},
+                                           {"term", c.term},
+                                           {"content", c.content}};
+            for (size_t i = 0; i < sizeof(from) / sizeof(from[0]); i++) {
+                if (from[i][1][0] != '\0')
+                    json_object_set_new(params, from[i][0], ga4_value(from[i][1]));
+            }
+        }
+    }
+    if (json_object_size(params) == 0) {
+        json_decref(params);
+        return NULL;
+    }
+    return json_pack("{s:s,s:o,s:I}", "name", "campaign_details", "params", params, "timestamp_micros", micros);
+}
+
 static sluice_map_result_t map(const sluice_integration_t *it, const sluice_envelope_t *e, int64_t now_ms,
                                sluice_vendor_item_t *out, char *why, size_t why_len)
 {
@@ -639,6 +704,7 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     json_object_set_new(ev, "name", json_string(name));
     json_object_set_new(ev, "params", event_params(it, e));
     json_object_set_new(ev, "timestamp_micros", json_integer((json_int_t)e->time_ms * 1000));
+    json_t *lead = campaign_details(e, (json_int_t)e->time_ms * 1000);
 
     memset(out, 0, sizeof(*out));
     size_t glen;
@@ -646,7 +712,11 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     json_decref(group);
     out->body = sluice_vendor_dump(ev, &out->body_len);
     json_decref(ev);
-    if (g == NULL || out->body == NULL || glen < 2) {
+    if (lead != NULL)
+        out->lead = sluice_vendor_dump(lead, &out->lead_len);
+    int lead_lost = lead != NULL && out->lead == NULL;
+    json_decref(lead);
+    if (g == NULL || out->body == NULL || lead_lost || glen < 2) {
         free(g);
         sluice_vendor_item_dispose(out);
         snprintf(why, why_len, "out of memory");

@@ -55,6 +55,7 @@ void sluice_vendor_item_dispose(sluice_vendor_item_t *item)
         return;
     free(item->group);
     free(item->body);
+    free(item->lead);
     memset(item, 0, sizeof(*item));
 }
 
@@ -520,7 +521,7 @@ int sluice_vendor_join(const char *prefix, const sluice_vendor_item_t *const *it
 {
     size_t pl = strlen(prefix), sl = strlen(suffix), total = pl + sl + 1;
     for (size_t i = 0; i < n; i++)
-        total += items[i]->body_len + 1;
+        total += items[i]->body_len + 1 + (items[i]->lead != NULL ? items[i]->lead_len + 1 : 0);
     char *s = malloc(total);
     if (s == NULL)
         return -1;
@@ -530,6 +531,11 @@ int sluice_vendor_join(const char *prefix, const sluice_vendor_item_t *const *it
     for (size_t i = 0; i < n; i++) {
         if (i > 0)
             s[o++] = ',';
+        if (items[i]->lead != NULL) {
+            memcpy(s + o, items[i]->lead, items[i]->lead_len);
+            o += items[i]->lead_len;
+            s[o++] = ',';
+        }
         memcpy(s + o, items[i]->body, items[i]->body_len);
         o += items[i]->body_len;
     }

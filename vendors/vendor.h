@@ -88,6 +88,12 @@ typedef struct sluice_vendor_item {
                     ("\"client_id\":\"1.2\""); NULL when the vendor batches all events together */
     char *body;  /* the event, compact JSON */
     size_t body_len;
+    /* Another event of the vendor's sent right before body in the same request, compact JSON
+     * (GA4's campaign_details, which sets the campaign of the client's events from its time on);
+     * NULL when none. It counts as one more event and its bytes against the batch's limits, and
+     * mapping.fields never touch it. */
+    char *lead;
+    size_t lead_len;
 } sluice_vendor_item_t;
 
 void sluice_vendor_item_dispose(sluice_vendor_item_t *item);
@@ -403,7 +409,8 @@ const char *sluice_vendor_currency(const sluice_envelope_t *e, char buf[SLUICE_V
  * total. Returns 0, or -1 when none holds a number. */
 int sluice_vendor_value_text(const sluice_envelope_t *e, char *out, size_t cap);
 
-/* Joins items into "<prefix><item>,<item>...<suffix>" (prefix and suffix literal). */
+/* Joins items into "<prefix><item>,<item>...<suffix>" (prefix and suffix literal); an item's lead
+ * goes right before it ("<lead>,<item>"). */
 int sluice_vendor_join(const char *prefix, const sluice_vendor_item_t *const *items, size_t n, const char *suffix,
                        char **out, size_t *out_len);
 

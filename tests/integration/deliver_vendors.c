@@ -248,6 +248,65 @@ static void test_limited_data_use(void **state)
     free(envs[1]);
 }
 
+/* Events that carry a campaign go to GA4 each after its campaign_details event: two events of
+ * the request per event, and still at most 25 in a request (GA4 drops a larger one whole and
+ * answers 2xx). 20 events of one client: 40 in requests of 24 and 16. */
+static void test_ga4_campaign_batches(void **state)
+{
+    (void)state;
+    char *envs[20];
+    int64_t now = dfix_now_ms();
+    for (int i = 0; i < 20; i++) {
+        char id[32], edit[256];
+        snprintf(id, sizeof(id), "cd-%02d", i);
+        snprintf(edit, sizeof(edit),
+                 "{\"properties\":{\"seq\":\"cd-%02d\"},\"context\":{\"userAgent\":\"UA\",\"campaign\":{\"name\":"
+                 "\"spring\",\"source\":\"news\"}}}",
+                 i);
+        envs[i] = dfix_envelope(id, now, edit);
+    }
+    dfix_produce(&F, envs, 20, NULL);
+    int nreq = 0, events = 0, details = 0, largest = 0;
+    for (int waited = 0; waited < 20000 && events < 20; waited += 200) {
+        usleep(200 * 1000);
+        json_t *all = dfix_requests(&GA4);
+        nreq = events = details = largest = 0;
+        size_t i, k;
+        json_t *r, *ev;
+        json_array_foreach(all, i, r) {
+            const char *body = json_string_value(json_object_get(r, "body"));
+            if (body == NULL || strstr(body, "\"seq\":\"cd-") == NULL)
+                continue;
+            json_t *list = json_object_get(json_object_get(r, "json"), "events");
+            nreq++;
+            if ((int)json_array_size(list) > largest)
+                largest = (int)json_array_size(list);
+            json_array_foreach(list, k, ev) {
+                const char *name = json_string_value(json_object_get(ev, "name"));
+                if (strcmp(name, "campaign_details") == 0) {
+                    details++;
+                    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "params"), "campaign")),
+                                        "spring");
+                    /* Each one right before its event, at its time. */
+                    json_t *next = json_array_get(list, k + 1);
+                    assert_non_null(next);
+                    assert_int_equal(json_integer_value(json_object_get(ev, "timestamp_micros")),
+                                     json_integer_value(json_object_get(next, "timestamp_micros")));
+                } else {
+                    events++;
+                }
+            }
+        }
+        json_decref(all);
+    }
+    assert_int_equal(events, 20);
+    assert_int_equal(details, 20);
+    assert_int_equal(nreq, 2);
+    assert_int_equal(largest, 24);
+    for (int i = 0; i < 20; i++)
+        free(envs[i]);
+}
+
 static void test_ga4_batches_of_25(void **state)
 {
     (void)state;
@@ -475,10 +534,15 @@ static void test_sigterm_commits(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exact_requests),   cmocka_unit_test(test_ga4_batches_of_25),
-        cmocka_unit_test(test_limited_data_use), cmocka_unit_test(test_filters),
-        cmocka_unit_test(test_metrics),          cmocka_unit_test(test_too_old_for_tiktok),
-        cmocka_unit_test(test_vendor_check_ga4), cmocka_unit_test(test_sigterm_commits),
+        cmocka_unit_test(test_exact_requests),
+        cmocka_unit_test(test_ga4_batches_of_25),
+        cmocka_unit_test(test_ga4_campaign_batches),
+        cmocka_unit_test(test_limited_data_use),
+        cmocka_unit_test(test_filters),
+        cmocka_unit_test(test_metrics),
+        cmocka_unit_test(test_too_old_for_tiktok),
+        cmocka_unit_test(test_vendor_check_ga4),
+        cmocka_unit_test(test_sigterm_commits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

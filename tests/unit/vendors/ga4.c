@@ -738,6 +738,180 @@ static void test_gtag_session_cookie(void **state)
 #undef GW_SESSION
 }
 
+/* GA4's own parameters (session_id, session_number, engagement_time_msec) and the reserved gclid
+ * are never a site's custom parameters: without a session of any kind, a site's UUID session_id
+ * went to GA4 as session_id (the event then in no session), its session_number as text, and a
+ * gclid property under a name GA4 reserves. */
+static void test_reserved_params(void **state)
+{
+    (void)state;
+    json_t *ev = mapped("{\"context\":{\"userAgent\":\"UA\"},\"properties\":{\"session_id\":"
+                        "\"b1946ac9-2c8d-4f44-9d07-5e4a5b8c3d21\",\"session_number\":\"x3\",\"gclid\":\"Cj0KCQ\","
+                        "\"engagement_time_msec\":\"soon\",\"plan\":\"pro\"}}",
+                        NULL);
+    json_t *params = json_object_get(ev, "params");
+    assert_null(json_object_get(params, "session_id"));
+    assert_null(json_object_get(params, "session_number"));
+    assert_null(json_object_get(params, "gclid"));
+    assert_int_equal(json_integer_value(json_object_get(params, "engagement_time_msec")), 1);
+    assert_string_equal(json_string_value(json_object_get(params, "plan")), "pro");
+    json_decref(ev);
+}
+
+/* The item an envelope edit maps to (the caller disposes it) and, as an object, its lead. */
+static json_t *mapped_lead(const char *edit, sluice_vendor_item_t *item)
+{
+    size_t len;
+    char *raw = vfix_envelope(edit, &len);
+    char why[256];
+    vfix_map(vfix_integration(cfg, "ga4"), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, item, why, sizeof(why));
+    free(raw);
+    if (item->lead == NULL)
+        return NULL;
+    json_t *lead = json_loadb(item->lead, item->lead_len, 0, NULL);
+    assert_non_null(lead);
+    return lead;
+}
+
+/* The campaign a visitor came with reaches GA4 as the Measurement Protocol's campaign_details
+ * event, right before the event, at the event's time, in the same request. Before, GA4 got no
+ * campaign at all: every server-sent event of a campaign's visitor was "(not set)" in GA4's
+ * acquisition reports. */
+static void test_campaign_details(void **state)
+{
+    (void)state;
+    sluice_vendor_item_t item;
+    json_t *lead =
+        mapped_lead("{\"context\":{\"userAgent\":\"UA\",\"campaign\":{\"name\":\"winter_sale\","
+                    "\"source\":\"newsletter\",\"medium\":\"email\",\"term\":\"blue mug\","
+                    "\"content\":\"hero\",\"id\":\"cmp-42\"},\"page\":{\"url\":\"https://shop.acme.test/\"}}}",
+                    &item);
+    assert_non_null(lead);
+    assert_string_equal(json_string_value(json_object_get(lead, "name")), "campaign_details");
+    json_t *p = json_object_get(lead, "params");
+    assert_int_equal(json_object_size(p), 6);
+    assert_string_equal(json_string_value(json_object_get(p, "campaign_id")), "cmp-42");
+    assert_string_equal(json_string_value(json_object_get(p, "campaign")), "winter_sale");
+    assert_string_equal(json_string_value(json_object_get(p, "source")), "newsletter");
+    assert_string_equal(json_string_value(json_object_get(p, "medium")), "email");
+    assert_string_equal(json_string_value(json_object_get(p, "term")), "blue mug");
+    assert_string_equal(json_string_value(json_object_get(p, "content")), "hero");
+    /* The request: campaign_details first, then the event, at the same time. */
+    json_t *secret = json_pack("{s:s}", "api_secret", "s");
+    const sluice_vendor_item_t *items[1] = {&item};
+    sluice_vendor_request_t req;
+    sluice_err_t err = {{0}};
+    assert_int_equal(
+        sluice_vendor_ga4.build(vfix_integration(cfg, "ga4"), secret, item.group, items, 1, VFIX_NOW_MS, &req, &err),
+        0);
+    json_t *body = json_loadb(req.body, req.body_len, 0, NULL);
+    assert_non_null(body);
+    json_t *events = json_object_get(body, "events");
+    assert_int_equal(json_array_size(events), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(events, 0), "name")), "campaign_details");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(events, 1), "name")), "purchase");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(events, 0), "timestamp_micros")),
+                     json_integer_value(json_object_get(json_array_get(events, 1), "timestamp_micros")));
+    /* The event itself carries no campaign parameters of its own. */
+    assert_null(json_object_get(json_object_get(json_array_get(events, 1), "params"), "campaign"));
+    json_decref(body);
+    sluice_vendor_request_dispose(&req);
+    json_decref(secret);
+    json_decref(lead);
+    sluice_vendor_item_dispose(&item);
+}
+
+/* Only utm_* in the page's URL (no campaign enrichment, a server library's page call): read as
+ * the gateway's enrichment reads them, percent-decoded. Click ids are no campaign_details
+ * parameter (GA4 reserves gclid): they stay in page_location only. */
+static void test_campaign_from_url(void **state)
+{
+    (void)state;
+    sluice_vendor_item_t item;
+    json_t *lead = mapped_lead("{\"context\":{\"userAgent\":\"UA\",\"page\":{\"url\":\"https://shop.acme.test/l?"
+                               "utm_source=news%20letter&utm_medium=email&utm_campaign=caf%C3%A9+week&gclid=Cj0KCQ"
+                               "#utm_term=frag\"}}}",
+                               &item);
+    assert_non_null(lead);
+    json_t *p = json_object_get(lead, "params");
+    assert_int_equal(json_object_size(p), 3);
+    assert_string_equal(json_string_value(json_object_get(p, "source")), "news letter");
+    assert_string_equal(json_string_value(json_object_get(p, "medium")), "email");
+    assert_string_equal(json_string_value(json_object_get(p, "campaign")), "caf\xc3\xa9 week");
+    assert_null(json_object_get(p, "gclid"));
+    json_decref(lead);
+    sluice_vendor_item_dispose(&item);
+    /* A page event of a server library: its URL in properties.url. */
+    lead = mapped_lead("{\"type\":\"page\",\"name\":\"Landing\",\"context\":{\"userAgent\":\"UA\"},\"properties\":{"
+                       "\"url\":\"https://shop.acme.test/?utm_source=partner\"}}",
+                       &item);
+    assert_non_null(lead);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(lead, "params"), "source")), "partner");
+    json_decref(lead);
+    sluice_vendor_item_dispose(&item);
+    /* The client's context.campaign wins over the URL (it is what the page's SDK read). */
+    lead = mapped_lead("{\"context\":{\"userAgent\":\"UA\",\"campaign\":{\"source\":\"sdk\"},\"page\":{\"url\":"
+                       "\"https://shop.acme.test/?utm_source=url&utm_medium=cpc\"}}}",
+                       &item);
+    assert_non_null(lead);
+    assert_int_equal(json_object_size(json_object_get(lead, "params")), 1);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(lead, "params"), "source")), "sdk");
+    json_decref(lead);
+    sluice_vendor_item_dispose(&item);
+}
+
+/* Campaign values are parameter values: cut to GA4's 100 characters (not bytes), like every other;
+ * values that are no non-empty string are left out. */
+static void test_campaign_limits(void **state)
+{
+    (void)state;
+    static char name[400], source[400], edit[2048];
+    repeat(name, sizeof(name), "", "n", 150);
+    repeat(source, sizeof(source), "", "\xc3\xa9", 120); /* é: 120 characters, 240 bytes */
+    snprintf(edit, sizeof(edit),
+             "{\"context\":{\"userAgent\":\"UA\",\"campaign\":{\"name\":\"%s\",\"source\":\"%s\",\"medium\":7,"
+             "\"term\":\"\",\"content\":null}}}",
+             name, source);
+    sluice_vendor_item_t item;
+    json_t *lead = mapped_lead(edit, &item);
+    assert_non_null(lead);
+    json_t *p = json_object_get(lead, "params");
+    assert_int_equal(json_object_size(p), 2);
+    assert_int_equal(json_string_length(json_object_get(p, "campaign")), 100);
+    const char *s = json_string_value(json_object_get(p, "source"));
+    assert_int_equal(strlen(s), 200); /* 100 characters of 2 bytes */
+    assert_memory_equal(s, source, 200);
+    json_decref(lead);
+    sluice_vendor_item_dispose(&item);
+    /* A value the org hashed stays out, as of every parameter. */
+    lead = mapped_lead("{\"context\":{\"userAgent\":\"UA\",\"campaign\":{\"source\":\"news\",\"term\":"
+                       "\"85e8cbcc4fab8df4f45e9e396b5b367a54af6cc13f9b5433d3e12f4e9c0a1846\"}}}",
+                       &item);
+    assert_non_null(lead);
+    assert_int_equal(json_object_size(json_object_get(lead, "params")), 1);
+    json_decref(lead);
+    sluice_vendor_item_dispose(&item);
+}
+
+/* No campaign, no campaign_details: nothing more is sent (an empty or non-object context.campaign,
+ * a URL without utm_*). */
+static void test_no_campaign(void **state)
+{
+    (void)state;
+    static const char *const edits[] = {
+        NULL,
+        "{\"context\":{\"userAgent\":\"UA\",\"campaign\":{},\"page\":{\"url\":\"https://shop.acme.test/?q=1\"}}}",
+        "{\"context\":{\"userAgent\":\"UA\",\"campaign\":\"winter\"}}",
+        "{\"context\":{\"userAgent\":\"UA\",\"page\":{\"url\":\"https://shop.acme.test/#/x?utm_source=frag\"}}}",
+    };
+    for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        sluice_vendor_item_t item;
+        assert_null(mapped_lead(edits[i], &item));
+        assert_null(item.lead);
+        sluice_vendor_item_dispose(&item);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -762,6 +936,11 @@ int main(void)
         cmocka_unit_test(test_engagement_text),
         cmocka_unit_test(test_foreign_session_id),
         cmocka_unit_test(test_gtag_session_cookie),
+        cmocka_unit_test(test_campaign_details),
+        cmocka_unit_test(test_campaign_from_url),
+        cmocka_unit_test(test_campaign_limits),
+        cmocka_unit_test(test_no_campaign),
+        cmocka_unit_test(test_reserved_params),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
