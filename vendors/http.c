@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -17,6 +18,16 @@
 
 #define MAX_BODY (64 * 1024)
 
+/* Idle connections kept for reuse, at most: every webhook host of a 2,000-org deployment and
+ * room to spare, each about 90 KB resident (TLS state and buffers, libcurl's HTTP/2 buffer).
+ * libcurl's default kept 4 per request in progress and closed the oldest beyond, so with more
+ * hosts than that nearly every batch paid a new TCP connection and TLS handshake
+ * (tests/integration/deliver_hooks.c, docs/performance.md). */
+#define IDLE_MAX 4096
+/* Descriptors left to the rest of the worker (Kafka, PostgreSQL, metrics, logs) and to requests
+ * in progress, out of RLIMIT_NOFILE, before idle connections take any. */
+#define FD_RESERVE 512
+
 typedef struct req {
     CURL *easy;
     struct curl_slist *headers;
@@ -24,6 +35,7 @@ typedef struct req {
     void *ud;
     char *body;
     size_t body_len;
+    int cut; /* the body went past MAX_BODY and was not read further */
     char errbuf[CURL_ERROR_SIZE];
     struct req *prev, *next;
 } req_t;
@@ -71,6 +83,25 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
     return 0;
 }
 
+/* How many idle connections the cache may keep: IDLE_MAX, or half of what RLIMIT_NOFILE leaves
+ * beyond FD_RESERVE (the other half for requests that open a connection while the cache is
+ * full), so a full cache never makes socket(2) fail. Raises the soft limit to the hard one first:
+ * an inherited 1024 (systemd's default) is no limit for a worker with a connection per host. */
+static long idle_cap(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        rl.rlim_cur = rl.rlim_max = 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = {rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            rl = want;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= FD_RESERVE + 2 * (rlim_t)IDLE_MAX)
+        return IDLE_MAX;
+    return rl.rlim_cur > FD_RESERVE + 32 ? (long)(rl.rlim_cur - FD_RESERVE) / 2 : 16;
+}
+
 sluice_http_t *sluice_http_create(sluice_loop_t *loop, const char *ca_file, sluice_err_t *err)
 {
     sluice_http_t *h = calloc(1, sizeof(*h));
@@ -89,6 +120,7 @@ sluice_http_t *sluice_http_create(sluice_loop_t *loop, const char *ca_file, slui
     curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_timer);
     curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
     curl_multi_setopt(h->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    curl_multi_setopt(h->multi, CURLMOPT_MAXCONNECTS, idle_cap());
     return h;
 }
 
@@ -119,12 +151,18 @@ void sluice_http_destroy(sluice_http_t *h)
     free(h);
 }
 
+/* Keeps the first MAX_BODY bytes and stops the transfer there: a receiver answering with an
+ * endless body (or a huge one) was read until timeout_ms, and the delivery it had accepted then
+ * counted as a timeout and was sent again. What decides the outcome (the status, an error's first
+ * lines) is in the first 64 KiB; the connection is closed, not reused. */
 static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
 {
     req_t *r = ud;
     size_t add = size * n, keep = add;
-    if (r->body_len + keep > MAX_BODY)
+    if (r->body_len + keep > MAX_BODY) {
         keep = MAX_BODY - r->body_len;
+        r->cut = 1;
+    }
     if (keep > 0) {
         char *nb = realloc(r->body, r->body_len + keep + 1);
         if (nb == NULL)
@@ -134,7 +172,7 @@ static size_t on_body(char *ptr, size_t size, size_t n, void *ud)
         r->body_len += keep;
         r->body[r->body_len] = '\0';
     }
-    return add; /* the rest of an oversized body is read and dropped */
+    return r->cut ? 0 : add;
 }
 
 int sluice_http_post(sluice_http_t *h, const char *url, char *const *headers, size_t nheaders, const char *body,
@@ -211,7 +249,8 @@ static void check_done(sluice_http_t *h)
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
         req_t *r = (req_t *)priv;
         sluice_http_result_t res = {0};
-        res.curl_code = (int)m->data.result;
+        /* A body cut at MAX_BODY is an answer, its status and first 64 KiB read. */
+        res.curl_code = r->cut && m->data.result == CURLE_WRITE_ERROR ? CURLE_OK : (int)m->data.result;
         curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res.status);
         curl_easy_getinfo(r->easy, CURLINFO_TOTAL_TIME, &res.seconds);
         res.error = res.curl_code != CURLE_OK ? (r->errbuf[0] ? r->errbuf : curl_easy_strerror(m->data.result)) : "";

@@ -21,7 +21,8 @@ typedef struct sluice_http_result {
     long status;       /* HTTP status, 0 when no answer arrived */
     int curl_code;     /* CURLE_OK, or why the transfer failed (timeout, TLS, connect) */
     const char *error; /* curl's error text when curl_code != 0, else "" */
-    const char *body;  /* the answer's body (at most 64 KiB kept), NUL-terminated */
+    const char *body;  /* the answer's body, NUL-terminated: its first 64 KiB when longer (the
+                        * rest is not read, and the transfer still counts as answered) */
     size_t body_len;
     const char *retry_after; /* the Retry-After header, or NULL */
     double seconds;          /* total time of the transfer */

@@ -268,8 +268,9 @@ void dfix_write_config(dfix_t *f, const char *integrations_yaml, const char *ext
     char inflight[40] = "";
     if (f->max_in_flight > 0)
         snprintf(inflight, sizeof(inflight), ", max_in_flight: %u", f->max_in_flight);
-    char *yaml = malloc(65536);
-    snprintf(yaml, 65536,
+    size_t cap = 65536 + strlen(integrations_yaml) + (extra_top ? strlen(extra_top) : 0);
+    char *yaml = malloc(cap);
+    snprintf(yaml, cap,
              "version: 1\n"
              "server: {http: {listen: \"127.0.0.1:0\"}}\n"
              "kafka:\n"

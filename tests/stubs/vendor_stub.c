@@ -9,6 +9,7 @@
  *        STATUS/ra=N       with Retry-After: N (seconds); /ra=@N: an HTTP date N seconds ahead
  *        STATUS/delay=MS   answer after MS milliseconds
  *        STATUS/html       an HTML page instead of the vendor's body (a captive portal, a proxy)
+ *        STATUS/endless    a body that never ends (a misbehaving receiver streaming forever)
  *        STATUS/code=N     the vendor's error code N: TikTok's 2xx {"code":N}, else Meta's
  *                          {"error":{"type":"OAuthException","code":N}}
  *        STATUS/oauth=WORD an OAuth2 error ({"error":"WORD"}: invalid_grant) for a token endpoint
@@ -72,6 +73,7 @@ typedef struct answer {
     int retry_date;  /* Retry-After as an HTTP date */
     int delay_ms;
     int html;        /* an HTML page as the body, whatever the status */
+    int endless;     /* a body that never ends */
     int code;        /* /code=N: the vendor's error code in the body; 0 none */
     char oauth[32];  /* /oauth=WORD: an OAuth2 error body; empty none */
     char refuse[64]; /* /refuse=TEXT: the events holding TEXT are refused, the others accepted */
@@ -147,6 +149,8 @@ static int parse_plan(const char *text, answer_t *out, size_t *n, char *why, siz
                 a.delay_ms = (int)strtol(opt + 6, NULL, 10);
             } else if (strcmp(opt, "html") == 0) {
                 a.html = 1;
+            } else if (strcmp(opt, "endless") == 0) {
+                a.endless = 1;
             } else if (strncmp(opt, "code=", 5) == 0) {
                 a.code = (int)strtol(opt + 5, NULL, 10);
             } else if (strncmp(opt, "oauth=", 6) == 0) {
@@ -254,6 +258,9 @@ static void record(h2o_req_t *req, const answer_t *a)
                              "version", req->version >= 0x200 ? "2" : "1.1");
     if (line == NULL)
         return; /* a body that is not UTF-8: nothing sluice sends */
+    /* The connection the request came on: a new id is a new TCP+TLS handshake by the client
+     * (a worker that reuses its connections shows the same ids batch after batch). */
+    json_object_set_new(line, "conn", json_integer((json_int_t)req->conn->id));
     char *s = json_dumps(line, JSON_COMPACT);
     json_decref(line);
     if (s != NULL) {
@@ -408,9 +415,34 @@ static int meta_too_old(const json_t *in)
     return 0;
 }
 
+/* STATUS/endless: JSON whitespace, 16 KiB each time the client has taken the last. */
+static void on_endless_proceed(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)gen;
+    static char chunk[16384];
+    if (chunk[0] != ' ')
+        memset(chunk, ' ', sizeof(chunk));
+    h2o_iovec_t buf = h2o_iovec_init(chunk, sizeof(chunk));
+    h2o_send(req, &buf, 1, H2O_SEND_STATE_IN_PROGRESS);
+}
+
+static void on_endless_stop(h2o_generator_t *gen, h2o_req_t *req)
+{
+    (void)gen;
+    (void)req;
+}
+
 static void send_answer(h2o_req_t *req, const answer_t *a)
 {
     static h2o_generator_t gen = {NULL, NULL};
+    static h2o_generator_t endless = {on_endless_proceed, on_endless_stop};
+    if (a->endless) {
+        req->res.status = a->status;
+        req->res.reason = "Stub";
+        h2o_start_response(req, &endless);
+        on_endless_proceed(&endless, req);
+        return;
+    }
     size_t plen = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     const char *path = req->path.base;
     char *body = NULL;
@@ -654,13 +686,16 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: sluice-vendor-stub --port P --log FILE [--cert F --key F] [--plan PLAN] [--default STATUS]\n"
                  "                          [--name NAME] [--print] [--print-bodies] [--print-to F] [--ready-file F]\n"
+                 "                          [--listeners N --ports-file F] [--idle-timeout MS]\n"
                  "A local stand-in for a vendor API: records requests as JSON lines, answers per the plan.\n");
 }
 
 int main(int argc, char **argv)
 {
     const char *cert = NULL, *key = NULL, *log_path = NULL, *plan = NULL, *ready = NULL, *print_to = NULL;
-    int port = 0;
+    const char *ports_file = NULL;
+    int port = 0, listeners = 1;
+    long idle_ms = 0;
     S.default_status = 200;
     S.name = "stub";
     for (int i = 1; i < argc; i++) {
@@ -693,12 +728,19 @@ int main(int argc, char **argv)
             ready = v, i++;
         } else if (strcmp(a, "--print-to") == 0) {
             print_to = v, i++;
+        } else if (strcmp(a, "--listeners") == 0) {
+            listeners = (int)strtol(v, NULL, 10), i++;
+        } else if (strcmp(a, "--ports-file") == 0) {
+            ports_file = v, i++;
+        } else if (strcmp(a, "--idle-timeout") == 0) {
+            idle_ms = strtol(v, NULL, 10), i++;
         } else {
             usage(stderr);
             return 2;
         }
     }
-    if (port <= 0 || port > 65535 || log_path == NULL || (cert == NULL) != (key == NULL)) {
+    if (port <= 0 || port > 65535 || log_path == NULL || (cert == NULL) != (key == NULL) || listeners < 1 ||
+        listeners > 10000 || (listeners > 1 && ports_file == NULL)) {
         usage(stderr);
         return 2;
     }
@@ -723,6 +765,10 @@ int main(int argc, char **argv)
 
     h2o_config_init(&S.config);
     S.config.max_request_entity_size = 32 * 1024 * 1024;
+    /* h2o closes an idle connection after 10 s; a receiver behind a load balancer keeps one a
+     * minute or more, long enough to see whether a client reuses it between batches. */
+    if (idle_ms > 0)
+        S.config.http1.req_timeout = S.config.http2.idle_timeout = (uint64_t)idle_ms;
     h2o_hostconf_t *host = h2o_config_register_host(&S.config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
     h2o_create_handler(h2o_config_register_path(host, "/", 0), sizeof(h2o_handler_t))->on_req = on_req;
     SSL_CTX *ssl = NULL;
@@ -741,17 +787,34 @@ int main(int argc, char **argv)
     S.accept.hosts = S.config.hosts;
     S.accept.ssl_ctx = ssl;
 
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(fd, SOMAXCONN) != 0) {
-        fprintf(stderr, "sluice-vendor-stub: cannot listen on 127.0.0.1:%d: %s\n", port, strerror(errno));
+    /* --listeners N: N-1 more ports the kernel picks, as many "hosts" for a client's connection
+     * cache (libcurl keys it by host and port), written to --ports-file one per line. */
+    h2o_socket_t **ls = calloc((size_t)listeners, sizeof(*ls));
+    FILE *pf = ports_file != NULL ? fopen(ports_file, "w") : NULL;
+    if (ls == NULL || (ports_file != NULL && pf == NULL)) {
+        fprintf(stderr, "sluice-vendor-stub: cannot set up %d listeners\n", listeners);
         return 1;
     }
-    h2o_socket_t *ls = h2o_evloop_socket_create(S.ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
-    ls->data = &S.accept;
-    h2o_socket_read_start(ls, on_accept);
+    for (int l = 0; l < listeners; l++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+        struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)(l == 0 ? port : 0))};
+        sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t slen = sizeof(sin);
+        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+            bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 || listen(fd, SOMAXCONN) != 0 ||
+            getsockname(fd, (struct sockaddr *)&sin, &slen) != 0) {
+            fprintf(stderr, "sluice-vendor-stub: cannot listen on 127.0.0.1:%d: %s\n", l == 0 ? port : 0,
+                    strerror(errno));
+            return 1;
+        }
+        if (pf != NULL)
+            fprintf(pf, "%d\n", ntohs(sin.sin_port));
+        ls[l] = h2o_evloop_socket_create(S.ctx.loop, fd, H2O_SOCKET_FLAG_DONT_READ);
+        ls[l]->data = &S.accept;
+        h2o_socket_read_start(ls[l], on_accept);
+    }
+    if (pf != NULL)
+        fclose(pf);
     printf("[%s] listening on %s://127.0.0.1:%d\n", S.name, ssl ? "https" : "http", port);
     fflush(stdout);
     if (ready != NULL) {
@@ -765,8 +828,11 @@ int main(int argc, char **argv)
     }
     /* The listener is referenced from this frame only: closed (and freed by one more round) so
      * that an ASan build exits without a leak report; the rest is reachable from S. */
-    h2o_socket_read_stop(ls);
-    h2o_socket_close(ls);
+    for (int l = 0; l < listeners; l++) {
+        h2o_socket_read_stop(ls[l]);
+        h2o_socket_close(ls[l]);
+    }
+    free(ls);
     h2o_evloop_run(S.ctx.loop, 0);
     fclose(S.log);
     return 0;
