@@ -657,6 +657,10 @@ static void decode_stores(loader_t *l, sluice_dec_map_t *root)
         sluice_config_diag_add(l->diag, &sluice_yaml_map_get(m.node, "url")->pos,
                                "database.url: a password written inline; leave it out and set PGPASSWORD (or use a "
                                ".pgpass file), or give the whole URL in SLUICE_DATABASE_URL");
+    /* At least a week: a typo (4 for 400) would otherwise erase the trail of a fortnight's
+     * credential reads on the next prune, before anyone looked at it. */
+    cfg->database.audit_retention_days = 400;
+    sluice_dec_unsigned(&m, "audit_retention_days", 0, 7, 36500, &cfg->database.audit_retention_days);
     sluice_dec_map_close(&m);
 }
 

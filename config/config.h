@@ -156,6 +156,9 @@ typedef struct sluice_redis_config {
 
 typedef struct sluice_database_config {
     char *url; /* env SLUICE_DATABASE_URL; libpq conninfo or postgresql:// URL */
+    /* database.audit_retention_days: vault_audit rows older than this are removed by `sluicectl
+     * vault audit prune`; default 400, 7..36500 */
+    unsigned audit_retention_days;
 } sluice_database_config_t;
 
 /* `sluicectl forget`: deletion and suppression (docs/privacy.md). */

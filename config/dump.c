@@ -422,6 +422,7 @@ json_t *sluice_config_to_json(const sluice_config_t *cfg)
     json_object_set_new(redis, "key_prefix", str_or_null(cfg->redis.key_prefix));
     json_object_set_new(root, "redis", redis);
     json_object_set_new(db, "url", redacted_db_url(cfg->database.url));
+    json_object_set_new(db, "audit_retention_days", json_integer(cfg->database.audit_retention_days));
     json_object_set_new(root, "database", db);
     json_object_set_new(plugins, "dir", str_or_null(cfg->plugin_dir));
     json_object_set_new(root, "plugins", plugins);

@@ -1,5 +1,5 @@
 /*
- * `sluicectl vault put|list|delete|rotate|migrate`: the operator's side of the credential vault
+ * `sluicectl vault put|list|delete|rotate|migrate|audit [prune]`: the operator's side of the credential vault
  * (vendors/vault.h). Secrets are read from stdin or a file, never from the command line, checked
  * against what the vendor needs, sealed, and the buffer is wiped. Main thread.
  */
@@ -25,29 +25,38 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: sluicectl vault <command> --config FILE [options]\n"
-                 "\n"
-                 "  put     --org O --name N --vendor V [--file PATH]\n"
-                 "          store (or replace) credentials: a JSON object read from PATH or, without --file, stdin.\n"
-                 "          meta and tiktok: {\"access_token\":\"...\"}; ga4: {\"api_secret\":\"...\"};\n"
-                 "          webhook: {\"secret\":\"...\"} (the signing key of `sign: true`)\n"
-                 "  list    [--org O]                  rows without secrets (shown as ***)\n"
-                 "  delete  --org O --name N --vendor V\n"
-                 "  rotate                             re-seal every row under the vault key of the newest key\n"
-                 "                                     (ENCRYPTION_KEY), in one transaction: rows under older key ids\n"
-                 "                                     (which must be in SLUICE_KEYRING) and rows an older version\n"
-                 "                                     sealed directly under a root key (KEY shown as 'N root'); safe\n"
-                 "                                     to rerun\n"
-                 "  migrate                            apply pending schema migrations and print the version\n"
-                 "\n"
-                 "The database is the config's database.url (or SLUICE_DATABASE_URL). put and rotate need\n"
-                 "ENCRYPTION_KEY (64 hex characters), SLUICE_KEY_ID and, for older keys, SLUICE_KEYRING: the root\n"
-                 "keys, from which the vault's own keys are derived (HKDF, label sluice/vault/v1).\n"
-                 "Every command is recorded in the vault_audit table as $USER. docs/vault.md has the details.\n");
+    fprintf(
+        out,
+        "usage: sluicectl vault <command> --config FILE [options]\n"
+        "\n"
+        "  put     --org O --name N --vendor V [--file PATH]\n"
+        "          store (or replace) credentials: a JSON object read from PATH or, without --file, stdin.\n"
+        "          meta and tiktok: {\"access_token\":\"...\"}; ga4: {\"api_secret\":\"...\"};\n"
+        "          webhook: {\"secret\":\"...\"} (the signing key of `sign: true`)\n"
+        "  list    [--org O]                  rows without secrets (shown as ***)\n"
+        "  delete  --org O --name N --vendor V\n"
+        "  rotate                             re-seal every row under the vault key of the newest key\n"
+        "                                     (ENCRYPTION_KEY), in one transaction: rows under older key ids\n"
+        "                                     (which must be in SLUICE_KEYRING) and rows an older version\n"
+        "                                     sealed directly under a root key (KEY shown as 'N root'); safe\n"
+        "                                     to rerun\n"
+        "  migrate                            apply pending schema migrations and print the version\n"
+        "  audit   [--org O] [--name N] [--vendor V] [--since TIME] [--limit N]\n"
+        "          the newest rows of the audit trail (who read or changed which credential, when),\n"
+        "          newest first; --limit defaults to 50, --since takes e.g. 2026-11-01 or an RFC 3339 time\n"
+        "  audit prune [--batch N]            remove the audit rows older than database.audit_retention_days\n"
+        "          (default 400), N rows per transaction (default 10000); needs DELETE on vault_audit (the\n"
+        "          database owner, not the worker's role); run it daily (deploy/kubernetes/vault-audit-prune.yaml)\n"
+        "\n"
+        "The database is the config's database.url (or SLUICE_DATABASE_URL). put and rotate need\n"
+        "ENCRYPTION_KEY (64 hex characters), SLUICE_KEY_ID and, for older keys, SLUICE_KEYRING: the root\n"
+        "keys, from which the vault's own keys are derived (HKDF, label sluice/vault/v1).\n"
+        "Every command is recorded in the vault_audit table as $USER. docs/vault.md has the details.\n");
 }
 
 typedef struct args {
-    const char *cmd, *config, *org, *name, *vendor, *file;
+    const char *cmd, *config, *org, *name, *vendor, *file, *since, *limit, *batch;
+    int prune; /* `audit prune` */
 } args_t;
 
 static int parse(int argc, char **argv, args_t *a)
@@ -56,7 +65,12 @@ static int parse(int argc, char **argv, args_t *a)
     if (argc < 2)
         return -1;
     a->cmd = argv[1];
-    for (int i = 2; i < argc; i++) {
+    int first = 2;
+    if (strcmp(a->cmd, "audit") == 0 && argc > 2 && strcmp(argv[2], "prune") == 0) {
+        a->prune = 1;
+        first = 3;
+    }
+    for (int i = first; i < argc; i++) {
         const char **slot = NULL;
         if (strcmp(argv[i], "--config") == 0)
             slot = &a->config;
@@ -68,6 +82,12 @@ static int parse(int argc, char **argv, args_t *a)
             slot = &a->vendor;
         else if (strcmp(argv[i], "--file") == 0)
             slot = &a->file;
+        else if (strcmp(argv[i], "--since") == 0)
+            slot = &a->since;
+        else if (strcmp(argv[i], "--limit") == 0)
+            slot = &a->limit;
+        else if (strcmp(argv[i], "--batch") == 0)
+            slot = &a->batch;
         if (slot == NULL || i + 1 >= argc) {
             fprintf(stderr, "sluicectl vault: unknown or incomplete option '%s'\n", argv[i]);
             return -1;
@@ -174,6 +194,31 @@ static void print_row(const sluice_vault_row_t *row, void *ud)
            row->updated_at);
 }
 
+static void print_audit_row(const sluice_vault_audit_row_t *row, void *ud)
+{
+    (void)ud;
+    char key[16] = "-";
+    if (row->key_id > 0)
+        snprintf(key, sizeof(key), "%d", row->key_id);
+    printf("%-20s %-32s %-7s %-16s %-20s %-8s %-4s %s\n", row->at, row->actor, row->action,
+           row->org[0] ? row->org : "-", row->name[0] ? row->name : "-", row->vendor[0] ? row->vendor : "-", key,
+           row->detail);
+}
+
+/* A count option: 1..max, digits only ("10k" or "-1" refused, not read as 10 or a huge number). */
+static int count_option(const char *cmd, const char *opt, const char *text, unsigned max, unsigned *out)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long n = text[0] >= '0' && text[0] <= '9' ? strtoul(text, &end, 10) : 0;
+    if (end == NULL || *end != '\0' || errno != 0 || n < 1 || n > max) {
+        fprintf(stderr, "sluicectl vault %s: %s '%s' is not a number from 1 to %u\n", cmd, opt, text, max);
+        return -1;
+    }
+    *out = (unsigned)n;
+    return 0;
+}
+
 static int need(const args_t *a, const char *what, const char *value)
 {
     if (value == NULL) {
@@ -195,24 +240,30 @@ int sluicectl_cmd_vault(int argc, char **argv)
         return 2;
     }
     int put = strcmp(a.cmd, "put") == 0, list = strcmp(a.cmd, "list") == 0, del = strcmp(a.cmd, "delete") == 0,
-        rotate = strcmp(a.cmd, "rotate") == 0, migrate = strcmp(a.cmd, "migrate") == 0;
-    if (!put && !list && !del && !rotate && !migrate) {
+        rotate = strcmp(a.cmd, "rotate") == 0, migrate = strcmp(a.cmd, "migrate") == 0,
+        audit = strcmp(a.cmd, "audit") == 0 && !a.prune, prune = a.prune;
+    if (!put && !list && !del && !rotate && !migrate && !audit && !prune) {
         fprintf(stderr, "sluicectl vault: unknown command '%s'\n\n", a.cmd);
         usage(stderr);
         return 2;
     }
     /* An option the command does not take is refused, not ignored (`rotate --org acme` would
      * rotate every org, `list --name meta` list every name). */
-    const char *given[] = {a.org, a.name, a.vendor, a.file};
-    static const char *const option[] = {"--org", "--name", "--vendor", "--file"};
-    const int takes[] = {put || del || list, put || del, put || del, put};
+    const char *given[] = {a.org, a.name, a.vendor, a.file, a.since, a.limit, a.batch};
+    static const char *const option[] = {"--org", "--name", "--vendor", "--file", "--since", "--limit", "--batch"};
+    const int takes[] = {
+        put || del || list || audit, put || del || audit, put || del || audit, put, audit, audit, prune};
     for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++)
         if (given[i] != NULL && !takes[i]) {
-            fprintf(stderr, "sluicectl vault %s does not take %s\n", a.cmd, option[i]);
+            fprintf(stderr, "sluicectl vault %s does not take %s\n", prune ? "audit prune" : a.cmd, option[i]);
             return 2;
         }
     if (need(&a, "--config", a.config) != 0 ||
         ((put || del) && (need(&a, "--org", a.org) || need(&a, "--name", a.name) || need(&a, "--vendor", a.vendor))))
+        return 2;
+    unsigned limit = 50, batch = 10000;
+    if ((a.limit != NULL && count_option(a.cmd, "--limit", a.limit, 100000, &limit) != 0) ||
+        (a.batch != NULL && count_option("audit prune", "--batch", a.batch, 100000, &batch) != 0))
         return 2;
     const sluice_vendor_ops_t *ops = NULL;
     if (a.vendor != NULL && (ops = sluice_vendor_find(a.vendor)) == NULL) {
@@ -242,7 +293,8 @@ int sluicectl_cmd_vault(int argc, char **argv)
     size_t secret_len = 0;
     if (cfg == NULL)
         goto out;
-    if (a.org != NULL && sluice_config_find_org(cfg, a.org) == NULL && !del) {
+    /* The audit keeps the rows of orgs since removed from the config: they can be listed. */
+    if (a.org != NULL && sluice_config_find_org(cfg, a.org) == NULL && !del && !audit) {
         fprintf(stderr, "sluicectl vault: org '%s' is not in %s\n", a.org, a.config);
         goto out;
     }
@@ -304,6 +356,23 @@ int sluicectl_cmd_vault(int argc, char **argv)
         }
         printf("rotated %zu rows to key id %u (%zu already under it)\n", rotated, sluice_keyring_primary_kid(kr),
                unchanged);
+    } else if (audit) {
+        sluice_vault_audit_filter_t f = {a.org, a.name, ops != NULL ? ops->name : NULL, a.since, limit};
+        printf("%-20s %-32s %-7s %-16s %-20s %-8s %-4s %s\n", "AT", "ACTOR", "ACTION", "ORG", "NAME", "VENDOR", "KEY",
+               "DETAIL");
+        if (sluice_vault_audit_list(v, &f, print_audit_row, NULL, &err) < 0) {
+            fprintf(stderr, "sluicectl vault audit: %s\n", err.msg);
+            goto out;
+        }
+    } else if (prune) {
+        size_t deleted = 0;
+        char cutoff[32];
+        unsigned days = cfg->database.audit_retention_days;
+        if (sluice_vault_audit_prune(v, days, batch, &deleted, cutoff, sizeof(cutoff), &err) != 0) {
+            fprintf(stderr, "sluicectl vault audit prune: %s (%zu rows removed before it)\n", err.msg, deleted);
+            goto out;
+        }
+        printf("removed %zu audit rows older than %s (database.audit_retention_days %u)\n", deleted, cutoff, days);
     } else {
         int version = 0;
         if (sluice_vault_schema_version(v, &version, &err) != 0) {

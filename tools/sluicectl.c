@@ -24,7 +24,9 @@ static const command_t commands[] = {
      sluicectl_cmd_plugin},
     {"tag", "tag sri|versions [--src URL]  SRI hash and versioned <script> tag of sluice.js; every build served",
      sluicectl_cmd_tag},
-    {"vault", "vault put|list|delete|rotate|migrate --config FILE ...  vendor credentials in the encrypted vault",
+    {"vault",
+     "vault put|list|delete|rotate|migrate|audit --config FILE ...  vendor credentials in the encrypted vault, their "
+     "audit trail",
      sluicectl_cmd_vault},
     {"dlq", "dlq list|replay --config FILE [--vendor V] [--since T]  inspect or replay dead-lettered events",
      sluicectl_cmd_dlq},

@@ -23,11 +23,16 @@
 /* Org ids and names are at most 64 characters (config ids), vendors a word: plenty of room. */
 #define AAD_MAX 1024
 
-/* The schema, one entry per version, never edited once released: a change is a new entry. */
+/* The schema, one entry per version, never edited once released: a change is a new entry. An
+ * entry with an index name is one CREATE INDEX CONCURRENTLY, run outside a transaction and
+ * without the session's statement_timeout: on an existing vault_audit of 100M rows a plain CREATE
+ * INDEX held off every worker's audit INSERT (so every credential read) for minutes, and ran past
+ * the 10 s timeout, so the migration could never be applied. */
 static const struct migration {
     int version;
     const char *name;
     const char *sql;
+    const char *index; /* non-NULL: sql builds this index concurrently */
 } migrations[] = {
     {1, "credentials and audit",
      "CREATE TABLE vault_credentials ("
@@ -51,11 +56,13 @@ static const struct migration {
      "  vendor text,"
      "  key_id smallint,"
      "  detail text NOT NULL DEFAULT '');"
-     "CREATE INDEX vault_audit_at ON vault_audit (at);"},
+     "CREATE INDEX vault_audit_at ON vault_audit (at);",
+     NULL},
     {2, "keys by purpose",
      "ALTER TABLE vault_credentials ADD COLUMN kdf smallint NOT NULL DEFAULT 0 CHECK (kdf IN (0, 1));"
      "COMMENT ON COLUMN vault_credentials.kdf IS '0: sealed directly under the root key key_id (before keys by "
-     "purpose; sluicectl vault rotate re-seals it); 1: under the vault key derived from it (HKDF, sluice/vault/v1)';"},
+     "purpose; sluicectl vault rotate re-seals it); 1: under the vault key derived from it (HKDF, sluice/vault/v1)';",
+     NULL},
     /* `sluicectl forget` (docs/privacy.md): every request and its undo, with pseudonyms only; the
      * suppression list the delivery worker reads (vendors/suppress.c). */
     {3, "forget requests and suppression",
@@ -83,7 +90,20 @@ static const struct migration {
      "  pseudonym text NOT NULL CHECK (pseudonym ~ '^[0-9a-f]{64}$'),"
      "  request_id uuid NOT NULL REFERENCES forget_requests (request_id),"
      "  created_at timestamptz NOT NULL DEFAULT now(),"
-     "  PRIMARY KEY (org, pseudonym, request_id));"},
+     "  PRIMARY KEY (org, pseudonym, request_id));",
+     NULL},
+    /* `sluicectl vault audit prune` records itself. NOT VALID: every existing row passed the
+     * narrower check, and validating would read all of them under the migration's timeout. */
+    {4, "audit prune action",
+     "ALTER TABLE vault_audit DROP CONSTRAINT IF EXISTS vault_audit_action_check,"
+     "  ADD CONSTRAINT vault_audit_action_check"
+     "  CHECK (action IN ('put', 'get', 'delete', 'list', 'rotate', 'prune')) NOT VALID;",
+     NULL},
+    /* `sluicectl vault audit --org --name --vendor`: the reads of one credential, newest first,
+     * without reading every other credential's rows (pruning uses vault_audit_at). */
+    {5, "audit index by credential",
+     "CREATE INDEX CONCURRENTLY IF NOT EXISTS vault_audit_credential ON vault_audit (org, name, vendor, at)",
+     "vault_audit_credential"},
 };
 
 struct sluice_vault {
@@ -227,6 +247,24 @@ static void rollback(sluice_vault_t *v)
     PQclear(PQexec(v->conn, "ROLLBACK"));
 }
 
+/* A concurrent index build of a migration: workers go on inserting audit rows while it runs. A
+ * build that was interrupted (a killed sluicectl, a lost connection) leaves an invalid index
+ * under the name, which IF NOT EXISTS would take as done: it is dropped and built again. */
+static int build_index(sluice_vault_t *v, const struct migration *m, sluice_err_t *err)
+{
+    char drop[512];
+    snprintf(drop, sizeof(drop),
+             "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+             " WHERE c.relname = '%s' AND NOT i.indisvalid) THEN DROP INDEX %s; END IF; END $$",
+             m->index, m->index);
+    int rc =
+        exec_ok(v, "SET statement_timeout = 0", err) != 0 || exec_ok(v, drop, err) != 0 || exec_ok(v, m->sql, err) != 0
+            ? -1
+            : 0;
+    PQclear(PQexec(v->conn, "RESET statement_timeout"));
+    return rc;
+}
+
 static int migrate(sluice_vault_t *v, sluice_err_t *err)
 {
     char lock[96];
@@ -275,13 +313,17 @@ static int migrate(sluice_vault_t *v, sluice_err_t *err)
         const struct migration *m = &migrations[i];
         if (m->version <= current)
             continue;
+        if (m->index != NULL && build_index(v, m, err) != 0) {
+            sluice_err_prefix(err, "vault migration %d (%s)", m->version, m->name);
+            goto out;
+        }
         if (exec_ok(v, "BEGIN", err) != 0)
             goto out;
         char ver[16];
         snprintf(ver, sizeof(ver), "%d", m->version);
         const char *params[2] = {ver, m->name};
         PGresult *r = NULL;
-        if (exec_ok(v, m->sql, err) != 0 ||
+        if ((m->index == NULL && exec_ok(v, m->sql, err) != 0) ||
             (r = PQexecParams(v->conn, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", 2, NULL, params,
                               NULL, NULL, 0),
              PQresultStatus(r) != PGRES_COMMAND_OK)) {
@@ -886,4 +928,99 @@ int sluice_vault_rotate(sluice_vault_t *v, size_t *rotated, size_t *unchanged, s
     if (unchanged != NULL)
         *unchanged = nsame;
     return SLUICE_VAULT_OK;
+}
+
+int sluice_vault_audit_list(sluice_vault_t *v, const sluice_vault_audit_filter_t *f,
+                            void (*cb)(const sluice_vault_audit_row_t *row, void *ud), void *ud, sluice_err_t *err)
+{
+    char limit[16];
+    snprintf(limit, sizeof(limit), "%u", f->limit > 0 ? f->limit : 50);
+    const char *params[5] = {f->org, f->name, f->vendor, f->since, limit};
+    /* An unnamed statement is planned with its values, so each filter left out drops from the
+     * plan: one credential's rows come from vault_audit_credential, everything from vault_audit_at. */
+    PGresult *r = PQexecParams(v->conn,
+                               "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), actor, action,"
+                               " coalesce(org, ''), coalesce(name, ''), coalesce(vendor, ''), coalesce(key_id, 0),"
+                               " detail FROM vault_audit"
+                               " WHERE ($1::text IS NULL OR org = $1) AND ($2::text IS NULL OR name = $2)"
+                               " AND ($3::text IS NULL OR vendor = $3) AND ($4::timestamptz IS NULL OR at >= $4)"
+                               " ORDER BY at DESC, id DESC LIMIT $5::bigint",
+                               5, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        PQclear(r);
+        return pq_error(err, v->conn, "reading the vault audit");
+    }
+    int n = PQntuples(r);
+    for (int i = 0; i < n; i++) {
+        sluice_vault_audit_row_t row = {PQgetvalue(r, i, 0),
+                                        PQgetvalue(r, i, 1),
+                                        PQgetvalue(r, i, 2),
+                                        PQgetvalue(r, i, 3),
+                                        PQgetvalue(r, i, 4),
+                                        PQgetvalue(r, i, 5),
+                                        (int)strtol(PQgetvalue(r, i, 6), NULL, 10),
+                                        PQgetvalue(r, i, 7)};
+        cb(&row, ud);
+    }
+    PQclear(r);
+    return n;
+}
+
+int sluice_vault_audit_prune(sluice_vault_t *v, unsigned retention_days, unsigned batch, size_t *deleted, char *cutoff,
+                             size_t cutoff_cap, sluice_err_t *err)
+{
+    *deleted = 0;
+    if (cutoff_cap > 0)
+        cutoff[0] = '\0';
+    if (retention_days == 0 || batch == 0)
+        return sluice_err_set(err, "pruning the vault audit: the retention and the batch must be at least 1");
+    /* The cutoff is fixed once, by the database's clock: the loop ends even while workers add rows,
+     * and rows that age past it meanwhile wait for the next run. */
+    char days[16], size[16];
+    snprintf(days, sizeof(days), "%u", retention_days);
+    snprintf(size, sizeof(size), "%u", batch);
+    const char *p1[1] = {days};
+    PGresult *r = PQexecParams(v->conn,
+                               "SELECT now() - make_interval(days => $1::int),"
+                               " to_char((now() - make_interval(days => $1::int)) AT TIME ZONE 'UTC',"
+                               " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+                               1, NULL, p1, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        PQclear(r);
+        return pq_error(err, v->conn, "pruning the vault audit");
+    }
+    char at[64];
+    snprintf(at, sizeof(at), "%s", PQgetvalue(r, 0, 0));
+    if (cutoff_cap > 0)
+        snprintf(cutoff, cutoff_cap, "%s", PQgetvalue(r, 0, 1));
+    PQclear(r);
+    /* One transaction per batch, oldest first through vault_audit_at: each holds its row locks for
+     * one batch only, and a run stopped half-way has removed the oldest rows. Workers' INSERTs
+     * never wait on a DELETE of other rows. */
+    const char *p2[2] = {at, size};
+    int rc = 0;
+    for (;;) {
+        r = PQexecParams(v->conn,
+                         "DELETE FROM vault_audit WHERE id IN (SELECT id FROM vault_audit WHERE at < $1::timestamptz"
+                         " ORDER BY at LIMIT $2::int)",
+                         2, NULL, p2, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            PQclear(r);
+            rc = pq_error(err, v->conn, "pruning the vault audit");
+            break;
+        }
+        size_t n = (size_t)strtoull(PQcmdTuples(r), NULL, 10);
+        PQclear(r);
+        *deleted += n;
+        if (n < batch)
+            break;
+    }
+    /* Who removed how much of the trail, also after a failure: the prune is audited as well. */
+    char detail[160];
+    snprintf(detail, sizeof(detail), "%zu rows before %s (retention %u days)%s", *deleted, cutoff_cap > 0 ? cutoff : at,
+             retention_days, rc != 0 ? ", stopped by an error" : "");
+    sluice_err_t audit_err = {{0}};
+    if (audit(v, "prune", NULL, NULL, NULL, 0, detail, rc != 0 ? &audit_err : err) != 0 && rc == 0)
+        rc = -1;
+    return rc;
 }

@@ -11,8 +11,8 @@
  * a root key (column kdf = 0) stay readable while the root ring is at hand, until `sluicectl
  * vault rotate` re-seals them under the vault key (kdf = 1); sluice_vault_release_root tells the
  * worker when it no longer needs the root keys. Every operation (put, get, delete, list,
- * rotate) appends a row to vault_audit: who, when, what, org/name/vendor, key id, never the
- * secret. docs/vault.md describes the tables.
+ * rotate, and the audit's own prune) appends a row to vault_audit: who, when, what,
+ * org/name/vendor, key id, never the secret. docs/vault.md describes the tables.
  *
  * Threading: a vault handle is one libpq connection; use it from one thread at a time. Calls
  * block on the database (in the worker only its vault reader thread calls get, on a credential
@@ -28,7 +28,7 @@
 #include "crypto/keyring.h"
 
 /* The newest schema version this binary knows. */
-#define SLUICE_VAULT_SCHEMA_VERSION 3
+#define SLUICE_VAULT_SCHEMA_VERSION 5
 
 /* Results. The numbers never change. */
 enum {
@@ -115,6 +115,35 @@ int sluice_vault_list(sluice_vault_t *v, const char *org, void (*cb)(const sluic
  * *rotated and *unchanged (may be NULL) count the rows. Returns SLUICE_VAULT_OK,
  * SLUICE_VAULT_EDECRYPT (naming the row) or SLUICE_VAULT_ERROR. */
 int sluice_vault_rotate(sluice_vault_t *v, size_t *rotated, size_t *unchanged, sluice_err_t *err);
+
+/* One vault_audit row as listed (strings valid during the callback only; "" for a column the
+ * action leaves empty, key_id 0). at is ISO-8601 UTC. */
+typedef struct sluice_vault_audit_row {
+    const char *at, *actor, *action, *org, *name, *vendor;
+    int key_id;
+    const char *detail;
+} sluice_vault_audit_row_t;
+
+/* Which rows to list: each non-NULL member must match (since: a timestamptz PostgreSQL reads,
+ * such as 2026-11-01 or 2026-11-01T12:00:00Z). limit 0 means 50. */
+typedef struct sluice_vault_audit_filter {
+    const char *org, *name, *vendor, *since;
+    unsigned limit;
+} sluice_vault_audit_filter_t;
+
+/* Calls cb for the newest rows matching f, newest first. Reading the audit is not audited.
+ * Returns the number of rows, or SLUICE_VAULT_ERROR. */
+int sluice_vault_audit_list(sluice_vault_t *v, const sluice_vault_audit_filter_t *f,
+                            void (*cb)(const sluice_vault_audit_row_t *row, void *ud), void *ud, sluice_err_t *err);
+
+/* Removes the vault_audit rows older than retention_days (by the database's clock, fixed when
+ * the call starts), oldest first, at most batch rows per transaction, then records a `prune` row
+ * saying how many and up to when. *deleted counts the rows removed (also when a later batch
+ * fails); cutoff (cutoff_cap bytes) receives the cutoff as ISO-8601 UTC. Needs DELETE and SELECT
+ * on vault_audit: the database owner, not the worker's role (docs/vault.md). Returns 0, or -1
+ * with a message in err. */
+int sluice_vault_audit_prune(sluice_vault_t *v, unsigned retention_days, unsigned batch, size_t *deleted, char *cutoff,
+                             size_t cutoff_cap, sluice_err_t *err) __attribute__((warn_unused_result));
 
 /* The AAD of a row into out (cap bytes). Returns its length, or 0 when a part is longer than
  * 65535 bytes or cap is too small. Exposed for tests. */

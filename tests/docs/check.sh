@@ -32,7 +32,7 @@ mutate() {
   fi
 }
 mutate check docs/plugins-builtin.md 's|--key-hex 2B7E151628AED2A6ABF7158809CF4F3C --radix 10|--key-hex 2B7E151628AED2A6ABF7158809CF4F3C --radx 10|' 'has no flag --radx'
-mutate check docs/vault.md '105s|sluicectl vault put |sluicectl vault set |' "has no subcommand 'set'"
+mutate check docs/vault.md '/^sluicectl vault put    --config acme.yaml --org acme --name meta /s|sluicectl vault put |sluicectl vault set |' "has no subcommand 'set'"
 mutate check docs/config.md '13s|config check --secrets|config check --secret|' 'has no flag --secret'
 mutate check docs/vendors.md 's|^sluice-deliver --config acme.yaml --vendor meta|sluice-deliver --config acme.yaml --vendors meta|' 'has no flag --vendors'
 mutate check docs/compat.md 's|      policy: strip|      policy: strips|' "'strips' is not one of"

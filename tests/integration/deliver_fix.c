@@ -319,6 +319,27 @@ void dfix_sluicectl(const dfix_t *f, const char *const *args, const char *const 
         fail_with("sluicectl", &err);
 }
 
+void dfix_sluicectl_exit(const dfix_t *f, const char *const *args, const char *const *env, const char *input,
+                         int want_exit, sluice_th_output_t *out)
+{
+    dfix_sluicectl(f, args, env, input, out);
+    if (!sluice_th_exited_with(out->wstatus, want_exit))
+        print_error("sluicectl %s %s: exit %d\nstdout: %s\nstderr: %s\n", args[0], args[1], out->wstatus >> 8, out->out,
+                    out->errout);
+    assert_true(sluice_th_exited_with(out->wstatus, want_exit));
+}
+
+char *dfix_sql1(PGconn *db, const char *q)
+{
+    PGresult *r = PQexec(db, q);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+        print_error("%s: %s\n", q, PQerrorMessage(db));
+    assert_true(PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK);
+    char *v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 ? strdup(PQgetvalue(r, 0, 0)) : strdup("");
+    PQclear(r);
+    return v;
+}
+
 void dfix_vault_put(dfix_t *f, const char *name, const char *vendor, const char *secret)
 {
     const char *args[] = {"vault",  "put", "--config", f->config, "--org", "acme",

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "tests/harness/harness.h"
 #include "tests/harness/kafka.h"
@@ -101,6 +102,14 @@ void dfix_vault_put(dfix_t *f, const char *name, const char *vendor, const char 
 /* Runs sluicectl with args (after "sluicectl") and env (may be NULL), input on stdin. */
 void dfix_sluicectl(const dfix_t *f, const char *const *args, const char *const *env, const char *input,
                     sluice_th_output_t *out);
+
+/* dfix_sluicectl, failing the test (with its output) unless it exits with want_exit. */
+void dfix_sluicectl_exit(const dfix_t *f, const char *const *args, const char *const *env, const char *input,
+                         int want_exit, sluice_th_output_t *out);
+
+/* The first column of the first row of q on db ("" for none, or for a command), failing the test
+ * when q fails. Caller frees. */
+char *dfix_sql1(PGconn *db, const char *q);
 
 /* Starts sluice-deliver on f->config with f->env (extra args may be NULL) and waits until it has
  * partitions assigned for `lanes` vendors. */

@@ -1268,6 +1268,37 @@ static void test_secrets_missing(void **state)
 /* forget: the pseudonym key is read at every load (the worker and sluicectl do not resolve the
  * sources' secrets but must compute the gateway's pseudonyms); a missing one is an error only
  * when resolving, a short one always; the dump never shows it; the dsr topic is its own. */
+/* database.audit_retention_days: how long `sluicectl vault audit prune` keeps vault_audit rows.
+ * Defaults to 400 days; a week at least (a typo of 4 for 400 would erase the trail before anyone
+ * read it), 100 years at most; a unit written after the number is refused, not read as 0. */
+static void test_database_audit_retention(void **state)
+{
+    (void)state;
+    /* Read through `config dump`'s JSON, as sluicectl shows it. */
+    static const char *const yaml[] = {BASE, BASE "database: {url: \"dbname=x\", audit_retention_days: 30}\n"};
+    static const char *const want[] = {"\"database\":{\"url\":null,\"audit_retention_days\":400}",
+                                       "\"database\":{\"url\":\"dbname=x\",\"audit_retention_days\":30}"};
+    for (size_t i = 0; i < 2; i++) {
+        sluice_config_t *cfg = load_ok(yaml[i], SLUICE_CONFIG_NO_ENV);
+        json_t *j = sluice_config_to_json(cfg);
+        char *text = json_dumps(j, JSON_COMPACT);
+        if (strstr(text, want[i]) == NULL)
+            print_message("want %s in %s\n", want[i], text);
+        assert_non_null(strstr(text, want[i]));
+        free(text);
+        json_decref(j);
+        sluice_config_free(cfg);
+    }
+    expect_errors(BASE "database: {url: \"dbname=x\", audit_retention_days: 4}\n",
+                  "x.yaml:10:51: database.audit_retention_days: 4 is out of range (7..36500)");
+    expect_errors(BASE "database:\n  audit_retention_days: 40000\n",
+                  "x.yaml:11:25: database.audit_retention_days: 40000 is out of range (7..36500)");
+    expect_errors(BASE "database:\n  audit_retention_days: 400d\n",
+                  "x.yaml:11:25: database.audit_retention_days: expected an integer, got a string");
+    expect_errors(BASE "database:\n  audit_retension_days: 400\n",
+                  "x.yaml:11:3: unknown key 'audit_retension_days' in database (did you mean 'audit_retention_days'?)");
+}
+
 static void test_forget_section(void **state)
 {
     (void)state;
@@ -2216,6 +2247,7 @@ int main(void)
         cmocka_unit_test_setup(test_write_key_with_line_end_is_no_signing_secret, clear_env),
         cmocka_unit_test_setup(test_secrets_missing, clear_env),
         cmocka_unit_test_setup(test_forget_section, clear_env),
+        cmocka_unit_test_setup(test_database_audit_retention, clear_env),
         cmocka_unit_test_setup_teardown(test_include_ok, make_tmpdir, remove_tmpdir),
         cmocka_unit_test_setup_teardown(test_include_error_names_included_file, make_tmpdir, remove_tmpdir),
         cmocka_unit_test_setup_teardown(test_include_missing_cycle_and_dup_across_files, make_tmpdir, remove_tmpdir),
