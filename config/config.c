@@ -207,6 +207,19 @@ static void decode_server(loader_t *l, sluice_dec_map_t *root)
     path_value(&https, "cert", dir, &sv->tls_cert, &sv->tls_cert_pos);
     path_value(&https, "key", dir, &sv->tls_key, &sv->tls_key_pos);
     sluice_dec_bool(&https, "http2", &sv->http2);
+    /* Only the name: the value is the gateway's to read once, at start (a reload finds the
+     * variable gone from its environment, gateway/secrets.c), and `config check`'s to check. */
+    if (sluice_dec_string(&https, "session_ticket_secret_env", 0, &sv->ticket_secret_env) == 1) {
+        sv->ticket_secret_env_pos = sluice_yaml_map_get(https.node, "session_ticket_secret_env")->pos;
+        if (sluice_dec_check_env_name(sv->ticket_secret_env) != NULL) {
+            sluice_config_diag_add(l->diag, &sv->ticket_secret_env_pos,
+                                   "server.https.session_ticket_secret_env: not an environment variable name (letters, "
+                                   "digits and '_', not starting with a digit); the secret is read from the variable, "
+                                   "never written here");
+            free(sv->ticket_secret_env);
+            sv->ticket_secret_env = NULL;
+        }
+    }
     sluice_dec_map_close(&https);
     sluice_dec_map_sub(&m, "http", &http);
     listen_value(&http, "listen", &sv->http, &l->listen_pos[1]);
@@ -1391,6 +1404,7 @@ void sluice_config_free(sluice_config_t *cfg)
     sluice_server_config_t *sv = &cfg->server;
     free(sv->tls_cert);
     free(sv->tls_key);
+    free(sv->ticket_secret_env);
     free(sv->path_prefix);
     free(sv->tag_path);
     free(sv->trusted_proxies);

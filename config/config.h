@@ -104,6 +104,11 @@ typedef struct sluice_server_config {
     /* Where the cert and key values are written; .file is NULL when unset or when the value came
      * from SLUICE_TLS_CERT / SLUICE_TLS_KEY (then a message names the variable instead). */
     sluice_yaml_pos_t tls_cert_pos, tls_key_pos;
+    /* server.https.session_ticket_secret_env: the variable holding the secret every gateway of a
+     * fleet derives its TLS session-ticket keys from (crypto/tls.h); NULL = keys random to each
+     * process. Read by the gateway at start only (gateway/secrets.c), never here. */
+    char *ticket_secret_env;
+    sluice_yaml_pos_t ticket_secret_env_pos;
     unsigned threads;  /* 0 = number of cores */
     char *path_prefix; /* default "/v1" */
     char *tag_path;    /* default "/sluice.js" */

@@ -26,6 +26,10 @@
 #define SLUICE_KEY_PURPOSE_ENCRYPT   "sluice/encrypt/v1"   /* the encrypt plugin (gateway), sluicectl unmask */
 #define SLUICE_KEY_PURPOSE_VAULT     "sluice/vault/v1"     /* vault rows (sluice-deliver, sluicectl vault) */
 #define SLUICE_KEY_PURPOSE_SESSION   "sluice/session/v1"   /* the session cookie of enrichment (gateway) */
+/* TLS session-ticket keys of a fleet (gateway, crypto/tls.c). Derived from a secret of its own,
+ * server.https.session_ticket_secret_env, never from ENCRYPTION_KEY's ring: the ticket keys sit
+ * in the internet-facing TLS code, and whoever holds them must open nothing else. */
+#define SLUICE_KEY_PURPOSE_TLS_TICKET "sluice/tls-ticket/v1"
 
 /* HKDF-SHA256 extract-and-expand of ikm with salt and info into out (out_len bytes, at most
  * 255 * 32). salt and info may be NULL when their length is 0. Returns 0, or -1 when OpenSSL

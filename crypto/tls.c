@@ -21,6 +21,9 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "crypto/ct.h"
+#include "crypto/hkdf.h"
+
 const char *sluice_tls_error_text(char *buf, size_t len)
 {
     unsigned long first = 0, e;
@@ -302,13 +305,22 @@ typedef struct ticket_key {
     unsigned char name[16];
     unsigned char aes[32];
     unsigned char hmac[32];
-    int64_t created; /* monotonic seconds; 0: no key in this slot */
+    int64_t created; /* monotonic seconds (random keys) or 1 (derived keys); 0: no key in this slot */
 } ticket_key_t;
+
+/* The bytes HKDF expands for one period's key, in ticket_key_t's order. */
+#define TICKET_KEY_BYTES 80
 
 struct sluice_tls_tickets {
     pthread_mutex_t lock; /* the loop threads' handshakes take keys while one of them rotates */
     unsigned period;
-    ticket_key_t keys[2]; /* [0] encrypts; [1], the one before, only decrypts */
+    /* [0] encrypts; [1], the one before, and [2] (derived keys only), the one after, only
+     * decrypt: a gateway whose clock is a little behind another's still opens the tickets that one
+     * issued in its new period. */
+    ticket_key_t keys[3];
+    int shared;      /* 1: keys derived from the fleet's secret; 0: random to this process */
+    uint8_t prk[32]; /* shared: HKDF of the secret under SLUICE_KEY_PURPOSE_TLS_TICKET */
+    int64_t at;      /* shared: the period keys[] were derived for */
 };
 
 static int64_t mono_s(void)
@@ -329,11 +341,55 @@ static int ticket_key_new(ticket_key_t *k, int64_t now)
     return 0;
 }
 
+/* Period n's key of a shared ring: HKDF-SHA256(IKM = prk, salt = SLUICE_HKDF_SALT, info = label ‖
+ * n as 8 bytes big-endian), 80 bytes cut into name, AES and HMAC keys. Every gateway given the
+ * same secret computes the same key for the same period, with nothing exchanged between them. */
+static int ticket_key_derive(const uint8_t prk[32], int64_t n, ticket_key_t *k)
+{
+    uint8_t info[sizeof(SLUICE_KEY_PURPOSE_TLS_TICKET) - 1 + 8], out[TICKET_KEY_BYTES];
+    size_t ll = sizeof(SLUICE_KEY_PURPOSE_TLS_TICKET) - 1;
+    memcpy(info, SLUICE_KEY_PURPOSE_TLS_TICKET, ll);
+    for (int i = 0; i < 8; i++)
+        info[ll + (size_t)i] = (uint8_t)((uint64_t)n >> (56 - 8 * i));
+    if (sluice_hkdf_sha256(SLUICE_HKDF_SALT, sizeof(SLUICE_HKDF_SALT) - 1, prk, 32, info, sizeof(info), out,
+                           sizeof(out)) != 0) {
+        OPENSSL_cleanse(k, sizeof(*k));
+        return -1;
+    }
+    memcpy(k->name, out, 16);
+    memcpy(k->aes, out + 16, 32);
+    memcpy(k->hmac, out + 48, 32);
+    OPENSSL_cleanse(out, sizeof(out));
+    k->created = 1;
+    return 0;
+}
+
+/* Under t->lock, derived keys: keys[] for the period the wall clock is in (every gateway of a
+ * fleet reads the same hour from its own clock), and the periods either side. Returns -1 when
+ * HKDF failed (the slots are then empty: no ticket rather than one under a wrong key). */
+static int tickets_derive(sluice_tls_tickets_t *t, int64_t wall)
+{
+    int64_t p = wall / (int64_t)t->period;
+    if (t->keys[0].created != 0 && p == t->at)
+        return 0;
+    static const int64_t offsets[3] = {0, -1, 1};
+    for (int i = 0; i < 3; i++) {
+        if (ticket_key_derive(t->prk, p + offsets[i], &t->keys[i]) != 0) {
+            OPENSSL_cleanse(t->keys, sizeof(t->keys));
+            return -1;
+        }
+    }
+    t->at = p;
+    return 0;
+}
+
 /* Under t->lock: the encrypting key replaced once its period is over, the previous one wiped
  * once it is too old to decrypt (2 periods). Returns -1 when no fresh key could be made (the
  * old ones are then kept rather than leaving none). */
 static int tickets_rotate(sluice_tls_tickets_t *t, int64_t now)
 {
+    if (t->shared)
+        return tickets_derive(t, (int64_t)time(NULL));
     ticket_key_t *cur = &t->keys[0], *prev = &t->keys[1];
     if (prev->created != 0 && now - prev->created >= 2 * (int64_t)t->period)
         OPENSSL_cleanse(prev, sizeof(*prev));
@@ -366,8 +422,9 @@ static int mac_init(EVP_MAC_CTX *hctx, unsigned char *key)
 }
 
 /* OpenSSL's ticket callback (SSL_CTX_set_tlsext_ticket_key_evp_cb): 1 done, 2 decrypted with
- * the previous key (OpenSSL then issues a ticket under the current one), 0 no ticket issued or
- * no such key (the handshake goes on, in full), -1 failure (the handshake fails). */
+ * a key that no longer (or not yet) encrypts (OpenSSL then issues a ticket under the current
+ * one), 0 no ticket issued or no such key (the handshake goes on, in full), -1 failure (the
+ * handshake fails). */
 static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CIPHER_CTX *cctx, EVP_MAC_CTX *hctx,
                      int enc)
 {
@@ -386,7 +443,7 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CI
         }
     } else {
         (void)tickets_rotate(t, now);
-        for (int i = 0; i < 2 && rc == 0; i++) {
+        for (int i = 0; i < 3 && rc == 0; i++) {
             ticket_key_t *k = &t->keys[i];
             if (k->created == 0 || CRYPTO_memcmp(name, k->name, sizeof(k->name)) != 0)
                 continue;
@@ -400,7 +457,7 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CI
     return rc;
 }
 
-sluice_tls_tickets_t *sluice_tls_tickets_create(unsigned period_s, sluice_err_t *err)
+static sluice_tls_tickets_t *tickets_new(unsigned period_s, sluice_err_t *err)
 {
     pthread_once(&tickets_once, tickets_index_init);
     if (tickets_index < 0) {
@@ -413,6 +470,14 @@ sluice_tls_tickets_t *sluice_tls_tickets_create(unsigned period_s, sluice_err_t 
         return NULL;
     }
     t->period = period_s ? period_s : 1;
+    return t;
+}
+
+sluice_tls_tickets_t *sluice_tls_tickets_create(unsigned period_s, sluice_err_t *err)
+{
+    sluice_tls_tickets_t *t = tickets_new(period_s, err);
+    if (t == NULL)
+        return NULL;
     if (ticket_key_new(&t->keys[0], mono_s()) != 0) {
         free(t);
         sluice_err_set(err, "TLS session tickets: no random bytes for a key");
@@ -420,6 +485,75 @@ sluice_tls_tickets_t *sluice_tls_tickets_create(unsigned period_s, sluice_err_t 
     }
     pthread_mutex_init(&t->lock, NULL);
     return t;
+}
+
+/* s without the spaces and line ends around it, in *len (a secret read from a file or a
+ * Kubernetes Secret keeps its line end; one pod given it with, another without, would never
+ * resume each other's sessions and nothing would say why). */
+static const char *trim_secret(const char *s, size_t *len)
+{
+    size_t n = strlen(s);
+    while (n > 0 && strchr(" \t\r\n", s[n - 1]) != NULL)
+        n--;
+    while (n > 0 && strchr(" \t\r\n", s[0]) != NULL) {
+        s++;
+        n--;
+    }
+    *len = n;
+    return s;
+}
+
+int sluice_tls_ticket_secret_check(const char *what, const char *secret, const char *encryption_key, sluice_err_t *err)
+{
+    size_t n, en = 0;
+    const char *s = trim_secret(secret, &n);
+    if (n == 0)
+        return sluice_err_set(err,
+                              "%s is %s: session tickets need a secret of at least %d bytes (e.g. `openssl "
+                              "rand -hex 32`), the same on every gateway",
+                              what, secret[0] == '\0' ? "empty" : "only spaces and line ends",
+                              SLUICE_TLS_TICKET_SECRET_MIN);
+    if (n < SLUICE_TLS_TICKET_SECRET_MIN)
+        return sluice_err_set(err,
+                              "%s holds %zu bytes: a session-ticket secret needs at least %d (e.g. `openssl rand -hex "
+                              "32`), the same on every gateway",
+                              what, n, SLUICE_TLS_TICKET_SECRET_MIN);
+    const char *e = encryption_key != NULL ? trim_secret(encryption_key, &en) : NULL;
+    if (e != NULL && sluice_ct_streq(s, n, e, en))
+        return sluice_err_set(err,
+                              "%s holds the same value as ENCRYPTION_KEY: give session tickets a secret of their own "
+                              "(a key of one purpose must open nothing of another's)",
+                              what);
+    return 0;
+}
+
+sluice_tls_tickets_t *sluice_tls_tickets_create_shared(const char *what, const char *secret, const char *encryption_key,
+                                                       unsigned period_s, sluice_err_t *err)
+{
+    if (sluice_tls_ticket_secret_check(what, secret, encryption_key, err) != 0)
+        return NULL;
+    sluice_tls_tickets_t *t = tickets_new(period_s, err);
+    if (t == NULL)
+        return NULL;
+    size_t n;
+    const char *s = trim_secret(secret, &n);
+    /* Only this extract of the secret stays in memory (the caller wipes the secret itself). */
+    if (sluice_hkdf_sha256(SLUICE_HKDF_SALT, sizeof(SLUICE_HKDF_SALT) - 1, s, n, SLUICE_KEY_PURPOSE_TLS_TICKET,
+                           sizeof(SLUICE_KEY_PURPOSE_TLS_TICKET) - 1, t->prk, sizeof(t->prk)) != 0 ||
+        tickets_derive(t, (int64_t)time(NULL)) != 0) {
+        OPENSSL_cleanse(t, sizeof(*t));
+        free(t);
+        sluice_err_set(err, "TLS session tickets: cannot derive keys from %s (OpenSSL's HKDF failed)", what);
+        return NULL;
+    }
+    t->shared = 1;
+    pthread_mutex_init(&t->lock, NULL);
+    return t;
+}
+
+int sluice_tls_tickets_shared(const sluice_tls_tickets_t *t)
+{
+    return t != NULL && t->shared;
 }
 
 int sluice_tls_tickets_attach(sluice_tls_tickets_t *t, SSL_CTX *ctx, sluice_err_t *err)
@@ -436,6 +570,7 @@ void sluice_tls_tickets_destroy(sluice_tls_tickets_t *t)
     if (t == NULL)
         return;
     OPENSSL_cleanse(t->keys, sizeof(t->keys));
+    OPENSSL_cleanse(t->prk, sizeof(t->prk));
     pthread_mutex_destroy(&t->lock);
     free(t);
 }

@@ -65,13 +65,49 @@ int sluice_tls_chain_incomplete(const struct ssl_ctx_st *ctx, char *issuer, size
  * handshake, and they were never changed while no reload came (one key for months: whoever
  * reads it decrypts every TLS 1.2 session resumed with it). A key encrypts tickets for period_s
  * seconds, then only decrypts them (the ticket renewed) for period_s more, then is wiped; the
- * contexts' session lifetime is period_s, so a ticket never outlives its key. Keys are random,
- * in this process's memory only: never written anywhere, never derived from ENCRYPTION_KEY.
+ * contexts' session lifetime is period_s, so a ticket never outlives its key.
+ *
+ * Two kinds of keys:
+ *   - random (sluice_tls_tickets_create): in this process's memory only, never written anywhere,
+ *     never derived from anything; a client resumes only on the gateway that issued its ticket,
+ *     and nowhere after that gateway restarts;
+ *   - shared (sluice_tls_tickets_create_shared): derived from a secret every gateway of a fleet is
+ *     given, per period of the wall clock (period n = floor(unix time / period_s)):
+ *         prk    = HKDF-SHA256(IKM = secret, salt = SLUICE_HKDF_SALT, info = SLUICE_KEY_PURPOSE_TLS_TICKET)
+ *         key(n) = HKDF-SHA256(IKM = prk, salt = SLUICE_HKDF_SALT, info = label ‖ n, 64-bit big-endian)
+ *     so any gateway resumes a session another issued, also after a restart, with nothing
+ *     exchanged between them. key(n) encrypts during period n; key(n-1) and key(n+1) decrypt (a
+ *     clock a little behind another gateway's). The trade-off: whoever reads the secret (or prk)
+ *     derives every period's key, past and future, and with it decrypts every recorded TLS 1.2
+ *     session that got a ticket, until the secret is replaced (docs/security.md).
  * Created and destroyed by the main thread; the contexts' callback takes them on any thread. */
 typedef struct sluice_tls_tickets sluice_tls_tickets_t;
 
-/* period_s >= 1. Returns NULL with a message in err when out of memory or randomness. */
+/* The ticket keys' period of the gateway: a key encrypts for an hour and decrypts for one more. */
+#define SLUICE_TLS_TICKET_PERIOD_S 3600
+
+/* The shortest secret taken for shared ticket keys, after the spaces and line ends around it are
+ * dropped: 256 bits written as 32 bytes of any kind (`openssl rand -hex 32` gives 64). */
+#define SLUICE_TLS_TICKET_SECRET_MIN 32
+
+/* Random keys. period_s >= 1. Returns NULL with a message in err when out of memory or randomness. */
 sluice_tls_tickets_t *sluice_tls_tickets_create(unsigned period_s, sluice_err_t *err);
+
+/* Checks secret (NUL-terminated, as read from the environment) as sluice_tls_tickets_create_shared
+ * takes it: spaces and line ends around it are dropped, then it must hold at least
+ * SLUICE_TLS_TICKET_SECRET_MIN bytes and differ from encryption_key (ENCRYPTION_KEY's value, or
+ * NULL). what names where the secret came from ("server.https.session_ticket_secret_env:
+ * environment variable T"), for the message. Returns 0, or -1 with a message in err that says
+ * the length, never the value. */
+int sluice_tls_ticket_secret_check(const char *what, const char *secret, const char *encryption_key, sluice_err_t *err);
+
+/* Shared keys derived from secret (checked as sluice_tls_ticket_secret_check does). Keeps only
+ * the HKDF extract of secret; the caller wipes secret itself. Returns NULL with a message in err. */
+sluice_tls_tickets_t *sluice_tls_tickets_create_shared(const char *what, const char *secret, const char *encryption_key,
+                                                       unsigned period_s, sluice_err_t *err);
+
+/* 1 when t's keys are shared (derived from a secret), 0 when random or t is NULL. */
+int sluice_tls_tickets_shared(const sluice_tls_tickets_t *t);
 
 /* Makes ctx issue and accept tickets with t's keys (t must outlive ctx and its connections).
  * Returns 0, or -1 with a message in err. */

@@ -4,6 +4,7 @@
 #include "gateway/secrets.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +14,7 @@
 #include "crypto/ct.h"
 #include "crypto/hkdf.h"
 #include "crypto/secretenv.h"
+#include "crypto/tls.h"
 #include "gateway/enrichment.h"
 
 /* After the last older token expired, how long the root ring is still kept: a request that began
@@ -23,6 +25,7 @@ struct sluice_secrets {
     sluice_keyring_t *encrypt, *tokens, *cookies, *session, *root;
     char *redis_password;
     sluice_identity_secrets_t identity;
+    sluice_tls_tickets_t *tickets; /* shared session-ticket keys, until the server takes them */
 };
 
 static void wipe_free(char *s)
@@ -42,9 +45,32 @@ void sluice_secrets_free(sluice_secrets_t *s)
     sluice_keyring_free(s->cookies);
     sluice_keyring_free(s->session);
     sluice_keyring_free(s->root);
+    sluice_tls_tickets_destroy(s->tickets);
     wipe_free(s->redis_password);
     sluice_secure_zero(s, sizeof(*s));
     free(s);
+}
+
+/* server.https.session_ticket_secret_env: the fleet's ticket keys derived from the variable, which
+ * then leaves the environment (its bytes wiped) whether or not it was taken. */
+static int load_tickets(sluice_secrets_t *s, const sluice_config_t *cfg, sluice_err_t *err)
+{
+    const char *var = cfg->server.ticket_secret_env;
+    if (var == NULL)
+        return 0;
+    const char *v = getenv(var);
+    char what[160];
+    snprintf(what, sizeof(what), "server.https.session_ticket_secret_env: environment variable %s", var);
+    if (v == NULL)
+        sluice_err_set(err,
+                       "%s is not set (session tickets shared by the fleet need it; remove the key for keys "
+                       "random to each gateway)",
+                       what);
+    else
+        s->tickets =
+            sluice_tls_tickets_create_shared(what, v, getenv("ENCRYPTION_KEY"), SLUICE_TLS_TICKET_PERIOD_S, err);
+    sluice_secretenv_forget(var);
+    return s->tickets != NULL ? 0 : -1;
 }
 
 sluice_secrets_t *sluice_secrets_load(const sluice_config_t *cfg, int64_t now_ms, sluice_err_t *err)
@@ -52,6 +78,11 @@ sluice_secrets_t *sluice_secrets_load(const sluice_config_t *cfg, int64_t now_ms
     sluice_secrets_t *s = calloc(1, sizeof(*s));
     if (s == NULL) {
         sluice_err_set(err, "out of memory");
+        return NULL;
+    }
+    /* Before ENCRYPTION_KEY is forgotten: the ticket secret is compared with it. */
+    if (load_tickets(s, cfg, err) != 0) {
+        sluice_secrets_free(s);
         return NULL;
     }
     if (getenv("ENCRYPTION_KEY") != NULL || sluice_identity_needs_keys(cfg) || sluice_enrichment_needs_keys(cfg)) {
@@ -110,6 +141,14 @@ const sluice_keyring_t *sluice_secrets_session(const sluice_secrets_t *s)
 const sluice_identity_secrets_t *sluice_secrets_identity(const sluice_secrets_t *s)
 {
     return s != NULL ? &s->identity : NULL;
+}
+
+sluice_tls_tickets_t *sluice_secrets_take_tickets(sluice_secrets_t *s)
+{
+    sluice_tls_tickets_t *t = s != NULL ? s->tickets : NULL;
+    if (s != NULL)
+        s->tickets = NULL;
+    return t;
 }
 
 int sluice_secrets_holds_root(const sluice_secrets_t *s)

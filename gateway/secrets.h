@@ -3,7 +3,8 @@
  * ENCRYPTION_KEY / SLUICE_KEY_ID / SLUICE_KEYRING, from which only the gateway's own purposes are
  * derived (cross-domain tokens, the signed anonymous-id cookie, the encrypt plugin, the session
  * cookie of enrichment; never the
- * vault's), and the Redis password from redis.password_env. The variables are then removed from
+ * vault's), the Redis password from redis.password_env, and the TLS session-ticket keys derived
+ * from server.https.session_ticket_secret_env (crypto/tls.h). The variables are then removed from
  * the environment and their bytes wiped (crypto/secretenv.h): a SIGHUP reload reads neither (keys
  * and Redis settings change only with a restart), while the write-key, HMAC and plugin variables
  * a reload does read stay, though no longer visible in /proc/<pid>/environ.
@@ -24,14 +25,17 @@
 #include "common/err.h"
 #include "config/config.h"
 #include "crypto/keyring.h"
+#include "crypto/tls.h"
 #include "identity/identity.h"
 
 typedef struct sluice_secrets sluice_secrets_t;
 
-/* Loads the keys cfg needs (any at all when ENCRYPTION_KEY is set or an org has cross domains)
- * and the Redis password, then removes their variables from the environment. Returns an object
+/* Loads the keys cfg needs (any at all when ENCRYPTION_KEY is set or an org has cross domains),
+ * the Redis password and the session-ticket secret, then removes their variables from the
+ * environment. Returns an object
  * owned by the caller (free with sluice_secrets_free), or NULL with a message in err (a missing or
- * malformed key, an unset password variable, out of memory). */
+ * malformed key, an unset password variable, a missing, short or reused ticket secret, out of
+ * memory). */
 sluice_secrets_t *sluice_secrets_load(const sluice_config_t *cfg, int64_t now_ms, sluice_err_t *err);
 
 /* The encrypt plugin's ring (host->seal), or NULL when the gateway has no keys. */
@@ -39,6 +43,11 @@ const sluice_keyring_t *sluice_secrets_encrypt(const sluice_secrets_t *s);
 
 /* The session cookie's ring (enrichment), or NULL when the gateway has no keys. */
 const sluice_keyring_t *sluice_secrets_session(const sluice_secrets_t *s);
+
+/* The session-ticket keys derived from server.https.session_ticket_secret_env, handed over to the
+ * caller (who destroys them, after every TLS context using them); NULL when the config names no
+ * secret, or once taken. */
+sluice_tls_tickets_t *sluice_secrets_take_tickets(sluice_secrets_t *s);
 
 /* What the identity threads get (never NULL for a loaded object). */
 const sluice_identity_secrets_t *sluice_secrets_identity(const sluice_secrets_t *s);

@@ -255,10 +255,6 @@ static void trim_after_wave(const sluice_gateway_t *gw, unsigned *peak)
  * pointer, so the lists are static. */
 static const h2o_iovec_t alpn_http1[] = {{H2O_STRLIT("http/1.1")}, {NULL, 0}};
 
-/* Session-ticket keys encrypt for an hour and decrypt for one more (crypto/tls.h): a stolen
- * key opens at most two hours of resumed sessions, and clients resume across reloads. */
-#define TLS_TICKET_PERIOD_S 3600
-
 /* A certificate this close to its end gets a warning at start and at each reload: certbot renews
  * 30 days ahead, so two weeks left means renewals have been failing for two weeks. */
 #define TLS_EXPIRY_WARN_DAYS 14
@@ -636,6 +632,8 @@ static void warn_restart_only(const sluice_config_t *old, const sluice_config_t 
              !same_listen(&o->metrics, &n->metrics),
          "listeners"},
         {o->http2 != n->http2, "server.https.http2"},
+        /* The secret is read at start and then wiped from the environment (gateway/secrets.c). */
+        {!same_str(o->ticket_secret_env, n->ticket_secret_env), "server.https.session_ticket_secret_env"},
         {o->threads != n->threads, "server.threads"},
         {o->max_connections != n->max_connections, "server.max_connections"},
         /* h2o's HTTP/1.1 timer keeps the start's value (the HTTP/2 sweep takes the new one). */
@@ -1025,12 +1023,25 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
 
     gw->http2 = cfg->server.http2;
     int64_t not_after = 0;
-    if (cfg->server.https.enabled &&
-        ((gw->tickets = sluice_tls_tickets_create(TLS_TICKET_PERIOD_S, err)) == NULL ||
-         (gw->ssl = tls_create(&cfg->server, cfg->server.http2, gw->tickets, 0, &not_after, err)) == NULL)) {
-        sluice_config_free(cfg);
-        gateway_free(gw, 1);
-        return 1;
+    /* Session-ticket keys encrypt for an hour and decrypt for one more (crypto/tls.h): a stolen
+     * random key opens at most two hours of resumed sessions, and clients resume across reloads;
+     * keys derived from the fleet's secret also across gateways and restarts. */
+    if (cfg->server.https.enabled) {
+        gw->tickets = sluice_secrets_take_tickets(gw->secrets);
+        if (gw->tickets == NULL)
+            gw->tickets = sluice_tls_tickets_create(SLUICE_TLS_TICKET_PERIOD_S, err);
+        if (gw->tickets == NULL ||
+            (gw->ssl = tls_create(&cfg->server, cfg->server.http2, gw->tickets, 0, &not_after, err)) == NULL) {
+            sluice_config_free(cfg);
+            gateway_free(gw, 1);
+            return 1;
+        }
+        sluice_log_info("tls.tickets", "TLS session tickets: %s, a new key every %d s",
+                        sluice_tls_tickets_shared(gw->tickets)
+                            ? "keys derived from server.https.session_ticket_secret_env, the same on every gateway "
+                              "given that secret (sessions resume across the fleet and restarts)"
+                            : "keys random to this process (sessions resume on this gateway only, until it stops)",
+                        SLUICE_TLS_TICKET_PERIOD_S);
     }
 
     /* The runtime owns cfg from here, also when it fails. */

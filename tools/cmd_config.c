@@ -66,6 +66,27 @@ static void file_error(sluice_config_diag_t *d, const sluice_yaml_pos_t *pos, co
 
 /* The HTTPS listener's certificate chain and key as the gateway loads them, and the CA bundle
  * the delivery worker hands to libcurl. */
+/* server.https.session_ticket_secret_env, as the gateway takes it at start (crypto/tls.h): unset
+ * is a warning (an error with --secrets, as for the gateway), a short one or ENCRYPTION_KEY's
+ * value an error whenever it is set. */
+static void check_ticket_secret(const sluice_config_t *cfg, int flags, sluice_config_diag_t *d)
+{
+    const sluice_server_config_t *sv = &cfg->server;
+    if (sv->ticket_secret_env == NULL)
+        return;
+    const char *v = getenv(sv->ticket_secret_env);
+    char what[160];
+    snprintf(what, sizeof(what), "server.https.session_ticket_secret_env: environment variable %s",
+             sv->ticket_secret_env);
+    sluice_err_t err;
+    if (v == NULL && (flags & SLUICE_CONFIG_RESOLVE_SECRETS))
+        sluice_config_diag_add(d, &sv->ticket_secret_env_pos, "%s is not set", what);
+    else if (v == NULL)
+        sluice_config_diag_warn(d, &sv->ticket_secret_env_pos, "%s is not set (sluice-gateway needs it)", what);
+    else if (sluice_tls_ticket_secret_check(what, v, getenv("ENCRYPTION_KEY"), &err) != 0)
+        sluice_config_diag_add(d, &sv->ticket_secret_env_pos, "%s", err.msg);
+}
+
 static void check_tls(const sluice_config_t *cfg, sluice_config_diag_t *d)
 {
     const sluice_server_config_t *sv = &cfg->server;
@@ -288,6 +309,7 @@ static int check(const char *file, int flags)
     sluice_config_t *cfg = sluice_config_load(file, flags | SLUICE_CONFIG_PARTIAL, &d);
     if (cfg != NULL) {
         check_tls(cfg, &d);
+        check_ticket_secret(cfg, flags, &d);
         check_kafka(cfg, &d);
         check_vault(cfg, &d);
         check_plugins_and_keys(cfg, flags, &d);

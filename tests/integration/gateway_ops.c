@@ -738,41 +738,6 @@ static void reload_refuses_key_with_passphrase(void **state)
 
 /* ------------------------------------------------------------------ TLS sessions and dates */
 
-/* One request over a new TLS connection to the HTTPS listener, offering sess to resume (NULL: a
- * new session). Returns the session the connection ended with (read after the answer: TLS 1.3
- * tickets come after the handshake), and in *reused whether sess was resumed. */
-static SSL_SESSION *tls_request(SSL_CTX *cctx, SSL_SESSION *sess, int *reused)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {
-        .sin_family = AF_INET, .sin_port = htons((uint16_t)F.https_port), .sin_addr.s_addr = htonl(0x7f000001)};
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    SSL *ssl = SSL_new(cctx);
-    assert_non_null(ssl);
-    SSL_set_fd(ssl, fd);
-    SSL_set_tlsext_host_name(ssl, "localhost");
-    if (sess != NULL)
-        assert_int_equal(SSL_set_session(ssl, sess), 1);
-    int rc = SSL_connect(ssl);
-    if (rc != 1)
-        fail_msg("handshake failed (%d)", SSL_get_error(ssl, rc));
-    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    assert_int_equal(SSL_write(ssl, req, (int)sizeof(req) - 1), (int)sizeof(req) - 1);
-    char buf[512];
-    int got = 0, n;
-    while ((n = SSL_read(ssl, buf + got, (int)sizeof(buf) - 1 - got)) > 0 && got < (int)sizeof(buf) - 1)
-        got += n;
-    buf[got] = '\0';
-    assert_true(strncmp(buf, "HTTP/1.1 200", 12) == 0);
-    *reused = SSL_session_reused(ssl);
-    SSL_SESSION *out = SSL_get1_session(ssl);
-    SSL_shutdown(ssl);
-    SSL_free(ssl);
-    close(fd);
-    return out;
-}
-
 /* A returning visitor resumes its TLS session after a reload (certbot's hook sends one at every
  * renewal, an operator at every config change). OpenSSL's ticket keys and session cache belong
  * to a context, and each reload made a new one: every client's next connection after a SIGHUP
@@ -781,18 +746,11 @@ static void reload_keeps_tls_sessions(void **state)
 {
     (void)state;
     sluice_err_t err = {{0}};
-    char ca[PATH_MAX + 16];
-    snprintf(ca, sizeof(ca), "%s/ca.crt", F.certs);
     static const int versions[] = {TLS1_2_VERSION, TLS1_3_VERSION};
     for (int v = 0; v < 2; v++) {
-        SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
-        assert_non_null(cctx);
-        assert_int_equal(SSL_CTX_load_verify_locations(cctx, ca, NULL), 1);
-        SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, NULL);
-        SSL_CTX_set_min_proto_version(cctx, versions[v]);
-        SSL_CTX_set_max_proto_version(cctx, versions[v]);
+        SSL_CTX *cctx = gwfix_tls_client(&F, versions[v]);
         int reused;
-        SSL_SESSION *sess = tls_request(cctx, NULL, &reused);
+        SSL_SESSION *sess = gwfix_tls_request(&F, cctx, NULL, &reused);
         assert_non_null(sess);
         assert_false(reused);
         char *log = sluice_th_read_file(sluice_th_proc_log(F.gw), NULL, NULL);
@@ -802,7 +760,7 @@ static void reload_keeps_tls_sessions(void **state)
         assert_int_equal(sluice_th_wait_log(F.gw, "config reloaded", reloads + 1, 10000, &err), 0);
         usleep(300 * 1000); /* every loop thread takes the new context at its next turn */
         for (int i = 0; i < 4; i++) {
-            SSL_SESSION *next = tls_request(cctx, sess, &reused);
+            SSL_SESSION *next = gwfix_tls_request(&F, cctx, sess, &reused);
             if (!reused)
                 fail_msg("%s, connection %d after a reload: a full handshake, the session from before it was "
                          "not resumed",

@@ -5,6 +5,7 @@
 #include "tests/integration/gwfix.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -24,6 +25,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/ssl.h>
 #include <zlib.h>
 
 static void fail_with(const char *what, const sluice_err_t *err)
@@ -131,7 +133,7 @@ static void start(gwfix_t *f, const char *const *prefix, int (*until)(void *))
     argv[n++] = f->config;
     argv[n] = NULL;
     sluice_th_spawn_opts_t opts = {.env = f->env};
-    f->gw = sluice_th_spawn("gateway", argv, &opts, &err);
+    f->gw = sluice_th_spawn(f->name != NULL ? f->name : "gateway", argv, &opts, &err);
     if (f->gw == NULL)
         fail_with("gateway", &err);
     if (sluice_th_wait_until(until, f, 20000) != 0 || !sluice_th_proc_running(f->gw)) {
@@ -253,6 +255,86 @@ long gwfix_post(const gwfix_t *f, const char *path, const char *key, const char 
     http_opts_t o = {.headers = headers, .body = json};
     http_do(gwfix_url(f, path), &o, f->ca, resp);
     return resp->status;
+}
+
+/* ------------------------------------------------------------------ TLS sessions */
+
+SSL_CTX *gwfix_tls_client(const gwfix_t *f, int version)
+{
+    SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+    assert_non_null(cctx);
+    assert_int_equal(SSL_CTX_load_verify_locations(cctx, f->ca, NULL), 1);
+    SSL_CTX_set_verify(cctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_min_proto_version(cctx, version);
+    SSL_CTX_set_max_proto_version(cctx, version);
+    return cctx;
+}
+
+SSL_SESSION *gwfix_tls_request(const gwfix_t *f, SSL_CTX *cctx, SSL_SESSION *sess, int *reused)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)f->https_port), .sin_addr.s_addr = htonl(0x7f000001)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    SSL *ssl = SSL_new(cctx);
+    assert_non_null(ssl);
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_host_name(ssl, "localhost");
+    if (sess != NULL)
+        assert_int_equal(SSL_set_session(ssl, sess), 1);
+    int rc = SSL_connect(ssl);
+    if (rc != 1)
+        fail_msg("handshake failed (%d)", SSL_get_error(ssl, rc));
+    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    assert_int_equal(SSL_write(ssl, req, (int)sizeof(req) - 1), (int)sizeof(req) - 1);
+    char buf[512];
+    int got = 0, n;
+    while ((n = SSL_read(ssl, buf + got, (int)sizeof(buf) - 1 - got)) > 0 && got < (int)sizeof(buf) - 1)
+        got += n;
+    buf[got] = '\0';
+    assert_true(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+    *reused = SSL_session_reused(ssl);
+    SSL_SESSION *out = SSL_get1_session(ssl);
+    SSL_shutdown(ssl);
+    SSL_free(ssl);
+    close(fd);
+    return out;
+}
+
+/* ------------------------------------------------------------------ process memory */
+
+uint8_t *gwfix_process_memory(pid_t pid, size_t *len)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+    FILE *maps = fopen(path, "r");
+    assert_non_null(maps);
+    snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+    int mem = open(path, O_RDONLY);
+    assert_true(mem >= 0);
+    size_t cap = 64 << 20, n = 0;
+    uint8_t *buf = malloc(cap);
+    char line[512];
+    while (fgets(line, sizeof(line), maps) != NULL) {
+        unsigned long lo, hi;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[0] != 'r' || strstr(line, "[vvar]") != NULL)
+            continue;
+        size_t size = hi - lo;
+        if (n + size > cap) {
+            while (n + size > cap)
+                cap *= 2;
+            buf = realloc(buf, cap);
+        }
+        ssize_t got = pread(mem, buf + n, size, (off_t)lo);
+        if (got > 0)
+            n += (size_t)got;
+    }
+    close(mem);
+    fclose(maps);
+    *len = n;
+    return buf;
 }
 
 /* ------------------------------------------------------------------ Kafka */

@@ -11,6 +11,8 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -27,6 +29,7 @@ typedef struct gwfix {
     char config[PATH_MAX]; /* the config file the gateway runs on */
     int https_port, http_port, metrics_port;
     const char *env[48]; /* NULL-terminated extra environment of the gateway */
+    const char *name;    /* the gateway's name in the harness, and its log <tmpdir>/<name>.log; NULL: "gateway" */
 } gwfix_t;
 
 /* Starts the dev broker and Redis, makes the certificates and picks free ports. */
@@ -125,6 +128,25 @@ int gwfix_tcp_from(const char *from, int port);
 /* Sends req as it is on a new connection to the plain listener (f->http_port) and reads the
  * answer into reply (NUL-terminated) until the server closes or says nothing for 3 s. */
 void gwfix_raw_exchange(const gwfix_t *f, const char *req, char *reply, size_t cap);
+
+struct ssl_ctx_st;
+struct ssl_session_st;
+
+/* A TLS client context that trusts the test CA and speaks only version (TLS1_2_VERSION,
+ * TLS1_3_VERSION). The caller frees it (SSL_CTX_free). */
+struct ssl_ctx_st *gwfix_tls_client(const gwfix_t *f, int version);
+
+/* One GET /healthz over a new TLS connection to f's HTTPS listener, offering sess to resume
+ * (NULL: a new session). Returns the session the connection ended with (read after the answer:
+ * TLS 1.3 tickets come after the handshake; the caller frees it), and in *reused whether sess
+ * was resumed. */
+struct ssl_session_st *gwfix_tls_request(const gwfix_t *f, struct ssl_ctx_st *cctx, struct ssl_session_st *sess,
+                                         int *reused);
+
+/* The whole readable memory of process pid (through /proc/<pid>/mem), concatenated (malloc'd;
+ * the caller frees it), in *len: what a test searches for key material the process must not
+ * hold. */
+uint8_t *gwfix_process_memory(pid_t pid, size_t *len);
 
 /* in gzip-compressed (level 9) into a malloc'd buffer of *out_len bytes (caller frees). */
 char *gwfix_gzip(const void *in, size_t n, size_t *out_len);

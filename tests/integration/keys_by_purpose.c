@@ -117,40 +117,6 @@ static size_t keys_of(const sluice_keyring_t *ring, uint8_t out[2][32])
     return n;
 }
 
-/* The whole readable memory of process pid, concatenated (malloc'd), in *len. */
-static uint8_t *process_memory(pid_t pid, size_t *len)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-    FILE *maps = fopen(path, "r");
-    assert_non_null(maps);
-    snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-    int mem = open(path, O_RDONLY);
-    assert_true(mem >= 0);
-    size_t cap = 64 << 20, n = 0;
-    uint8_t *buf = malloc(cap);
-    char line[512];
-    while (fgets(line, sizeof(line), maps) != NULL) {
-        unsigned long lo, hi;
-        char perms[8];
-        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || perms[0] != 'r' || strstr(line, "[vvar]") != NULL)
-            continue;
-        size_t size = hi - lo;
-        if (n + size > cap) {
-            while (n + size > cap)
-                cap *= 2;
-            buf = realloc(buf, cap);
-        }
-        ssize_t got = pread(mem, buf + n, size, (off_t)lo);
-        if (got > 0)
-            n += (size_t)got;
-    }
-    close(mem);
-    fclose(maps);
-    *len = n;
-    return buf;
-}
-
 static int holds(const uint8_t *mem, size_t n, const void *needle, size_t nl)
 {
     return memmem(mem, n, needle, nl) != NULL;
@@ -253,7 +219,7 @@ static void gateway_cannot_open_a_vault_row(void **state)
     keys_of(own[0], tk);
 
     size_t n = 0;
-    uint8_t *mem = process_memory(sluice_th_proc_pid(G.gw), &n);
+    uint8_t *mem = gwfix_process_memory(sluice_th_proc_pid(G.gw), &n);
     assert_true(n > (1 << 20));
     assert_true(holds(mem, n, tk[0], 32) || holds(mem, n, tk[1], 32)); /* the search finds a key it has */
     for (int i = 0; i < 2; i++) {
@@ -303,7 +269,7 @@ static void worker_holds_only_the_vault_key(void **state)
     keys_of(vault, vk);
     keys_of(xd, xk);
     size_t n = 0;
-    uint8_t *mem = process_memory(sluice_th_proc_pid(F.worker), &n);
+    uint8_t *mem = gwfix_process_memory(sluice_th_proc_pid(F.worker), &n);
     assert_true(holds(mem, n, vk[0], 32) && holds(mem, n, vk[1], 32));
     for (int i = 0; i < 2; i++) {
         assert_false(holds(mem, n, rk[i], 32));

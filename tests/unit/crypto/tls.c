@@ -1,7 +1,9 @@
 /* Tests for crypto/tls.c: the OpenSSL error queue as text (never "(null)", the earliest entry,
  * the queue emptied), and the certificate/key/CA checks on files this test writes: a matching
  * pair, a key of another certificate, files that are not PEM, missing files, a directory, an
- * encrypted key, CA bundles; session tickets resumed across contexts and their keys rotated.
+ * encrypted key, CA bundles; session tickets resumed across contexts and their keys rotated;
+ * shared ticket keys (one secret, two gateways) resumed across processes' rings, rotated by
+ * the wall clock's period, and their secret checked.
  * Keys and certificates are made here with OpenSSL (EC P-256). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -386,7 +389,8 @@ static SSL_SESSION *handshake(SSL_CTX *sctx, SSL_CTX *cctx, SSL_SESSION *sess, i
     return out;
 }
 
-static SSL_CTX *ticket_server(sluice_tls_tickets_t *t)
+/* A server context of t's keys, whose sessions live timeout seconds (0: as attach set it). */
+static SSL_CTX *ticket_server_for(sluice_tls_tickets_t *t, long timeout)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     assert_non_null(ctx);
@@ -394,10 +398,35 @@ static SSL_CTX *ticket_server(sluice_tls_tickets_t *t)
     assert_int_equal(SSL_CTX_use_PrivateKey_file(ctx, key_a, SSL_FILETYPE_PEM), 1);
     sluice_err_t err = {{0}};
     assert_int_equal(sluice_tls_tickets_attach(t, ctx, &err), 0);
+    if (timeout > 0)
+        SSL_CTX_set_timeout(ctx, timeout);
+    return ctx;
+}
+
+static SSL_CTX *ticket_server(sluice_tls_tickets_t *t)
+{
+    SSL_CTX *ctx = ticket_server_for(t, 0);
     assert_int_equal(SSL_CTX_get_timeout(ctx), 2); /* a session lives no longer than its key encrypts */
     /* Longer here, so that what is checked below is the keys' lifetime, not the sessions'. */
     SSL_CTX_set_timeout(ctx, 100);
     return ctx;
+}
+
+/* A client that speaks TLS 1.2 (its ticket is in the session once the handshake is done). */
+static SSL_CTX *client12(void)
+{
+    SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+    assert_non_null(cctx);
+    SSL_CTX_set_max_proto_version(cctx, TLS1_2_VERSION);
+    return cctx;
+}
+
+/* Whether sess resumes on server (the session the handshake ends with is dropped). */
+static int resumes(SSL_CTX *server, SSL_CTX *cctx, SSL_SESSION *sess)
+{
+    int reused;
+    SSL_SESSION_free(handshake(server, cctx, sess, &reused));
+    return reused;
 }
 
 static int same_ticket(const SSL_SESSION *a, const SSL_SESSION *b)
@@ -419,9 +448,7 @@ static void test_tickets_rotate(void **state)
     sluice_tls_tickets_t *t = sluice_tls_tickets_create(2, &err);
     assert_non_null(t);
     SSL_CTX *a = ticket_server(t), *b = ticket_server(t);
-    SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
-    assert_non_null(cctx);
-    SSL_CTX_set_max_proto_version(cctx, TLS1_2_VERSION);
+    SSL_CTX *cctx = client12();
     int reused;
     SSL_SESSION *first = handshake(a, cctx, NULL, &reused);
     assert_false(reused);
@@ -450,6 +477,120 @@ static void test_tickets_rotate(void **state)
     sluice_tls_tickets_destroy(t);
 }
 
+#define FLEET_SECRET "fleet-ticket-secret-7b1d0c5e9a2f4386b05d1e7c3a9f2d64"
+
+static sluice_tls_tickets_t *shared(const char *secret, unsigned period)
+{
+    sluice_err_t err = {{0}};
+    sluice_tls_tickets_t *t = sluice_tls_tickets_create_shared("T", secret, NULL, period, &err);
+    if (t == NULL)
+        fail_msg("%s", err.msg);
+    assert_true(sluice_tls_tickets_shared(t));
+    return t;
+}
+
+/* Two rings made from one secret stand for two gateway processes: a ticket one issues resumes on
+ * the other; a ring of another secret, or a random one, makes a full handshake. Spaces and the
+ * line end around the secret do not change the keys (a Secret mounted from a file). */
+static void test_tickets_shared_across_processes(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    sluice_tls_tickets_t *t1 = shared(FLEET_SECRET, 3600), *t2 = shared(" " FLEET_SECRET "\n", 3600);
+    sluice_tls_tickets_t *other = shared("another-fleet-secret-00d9e8c7b6a5f4e3d2c1b0a9f8e7d6c5", 3600);
+    sluice_tls_tickets_t *random = sluice_tls_tickets_create(3600, &err);
+    assert_non_null(random);
+    assert_false(sluice_tls_tickets_shared(random));
+    SSL_CTX *a = ticket_server_for(t1, 3600), *b = ticket_server_for(t2, 3600);
+    SSL_CTX *c = ticket_server_for(other, 3600), *r = ticket_server_for(random, 3600);
+    SSL_CTX *cctx = client12();
+    int reused;
+    SSL_SESSION *first = handshake(a, cctx, NULL, &reused);
+    assert_false(reused);
+    assert_true(resumes(b, cctx, first));  /* the other process, same secret */
+    assert_false(resumes(c, cctx, first)); /* another secret */
+    assert_false(resumes(r, cctx, first)); /* random keys, as without the setting */
+    SSL_SESSION_free(first);
+    SSL_CTX_free(cctx);
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+    SSL_CTX_free(c);
+    SSL_CTX_free(r);
+    sluice_tls_tickets_destroy(t1);
+    sluice_tls_tickets_destroy(t2);
+    sluice_tls_tickets_destroy(other);
+    sluice_tls_tickets_destroy(random);
+}
+
+/* Waits until the wall clock has just entered a period of period_s seconds (within 300 ms). */
+static void align_to_period(unsigned period_s)
+{
+    for (;;) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        if (ts.tv_sec % period_s == 0 && ts.tv_nsec < 300 * 1000 * 1000)
+            return;
+        usleep(20 * 1000);
+    }
+}
+
+/* Shared keys rotate with the wall clock's period, as every gateway of a fleet reads it: a ticket
+ * of period p resumes in period p+1 (renewed under p+1's key), on a ring made in p+1 too (a
+ * gateway started since), and no longer in p+2. Period 2 s; about 5 s of sleep. */
+static void test_tickets_shared_rotate_by_period(void **state)
+{
+    (void)state;
+    align_to_period(2);
+    sluice_tls_tickets_t *t = shared(FLEET_SECRET, 2);
+    SSL_CTX *a = ticket_server_for(t, 100);
+    SSL_CTX *cctx = client12();
+    int reused;
+    SSL_SESSION *first = handshake(a, cctx, NULL, &reused); /* period p */
+    assert_false(reused);
+
+    usleep(2500 * 1000); /* p+1: p's key only decrypts */
+    sluice_tls_tickets_t *later = shared(FLEET_SECRET, 2);
+    SSL_CTX *b = ticket_server_for(later, 100);
+    SSL_SESSION *renewed = handshake(b, cctx, first, &reused);
+    assert_true(reused);
+    assert_false(same_ticket(first, renewed)); /* a new ticket, under p+1's key */
+    assert_true(resumes(a, cctx, first));
+
+    usleep(2000 * 1000); /* p+2: p's key is gone, p+1's decrypts */
+    assert_false(resumes(a, cctx, first));
+    assert_true(resumes(b, cctx, renewed));
+
+    SSL_SESSION_free(renewed);
+    SSL_SESSION_free(first);
+    SSL_CTX_free(cctx);
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+    sluice_tls_tickets_destroy(t);
+    sluice_tls_tickets_destroy(later);
+}
+
+/* A secret that would make weak or reused keys is refused with its length, never its value. */
+static void test_ticket_secret_refused(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_tls_ticket_secret_check("T", "", NULL, &err), -1);
+    assert_string_equal(err.msg, "T is empty: session tickets need a secret of at least 32 bytes (e.g. `openssl rand "
+                                 "-hex 32`), the same on every gateway");
+    assert_int_equal(sluice_tls_ticket_secret_check("T", " \r\n", NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "T is only spaces and line ends"));
+    assert_int_equal(sluice_tls_ticket_secret_check("T", "0123456789abcdef0123456789abcde\n", NULL, &err), -1);
+    assert_string_equal(err.msg, "T holds 31 bytes: a session-ticket secret needs at least 32 (e.g. `openssl rand -hex "
+                                 "32`), the same on every gateway");
+    assert_null(sluice_tls_tickets_create_shared("T", "0123456789abcdef", NULL, 3600, &err));
+    assert_null(strstr(err.msg, "0123456789abcdef"));
+    static const char root[] = "6f1c0d7a92b34e58a1c6d0e9f7b2a4c35d8e1f0a9b7c6d5e4f3a2b1c0d9e8f7a";
+    assert_null(sluice_tls_tickets_create_shared("T", root, root, 3600, &err));
+    assert_string_equal(err.msg, "T holds the same value as ENCRYPTION_KEY: give session tickets a secret of their own "
+                                 "(a key of one purpose must open nothing of another's)");
+    assert_int_equal(sluice_tls_ticket_secret_check("T", "0123456789abcdef0123456789abcdef", root, &err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -463,6 +604,9 @@ int main(void)
         cmocka_unit_test(test_ca),
         cmocka_unit_test(test_pair_expired_and_without_intermediate),
         cmocka_unit_test(test_tickets_rotate),
+        cmocka_unit_test(test_tickets_shared_across_processes),
+        cmocka_unit_test(test_tickets_shared_rotate_by_period),
+        cmocka_unit_test(test_ticket_secret_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
