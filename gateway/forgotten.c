@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
@@ -27,6 +28,10 @@
 #define GEN_MAX                32
 #define LOST_GEN               "lost" /* loaded_gen once Redis lost the list: matches no generation */
 #define SCAN_COUNT             "1000" /* members per SSCAN: about a millisecond of Redis each */
+/* How long a gateway's word in <prefix>suppress:seen holds past two refreshes: longer than a load
+ * of a long list (about 9 s at 1M pseudonyms), short enough that forget does not wait long for a
+ * gateway that was killed (one stopped cleanly takes its word back). */
+#define SEEN_SLACK_MS 20000
 
 typedef struct snap {
     atomic_uint refs;
@@ -64,7 +69,10 @@ struct sluice_forgotten {
     redisContext *redis;
     char loaded_gen[GEN_MAX]; /* the generation the current set was read at */
     int loaded, down;
-    int sscan_refused; /* logged once: an ACL without +sscan */
+    int sscan_refused;  /* logged once: an ACL without +sscan */
+    int seen_refused;   /* logged once: Redis refused the HSET of seen_key */
+    char seen_key[160]; /* <prefix>suppress:seen: the generation each gateway enforces */
+    char instance[160]; /* this gateway's field there: <host>:<pid> */
     /* Why the last refresh failed, for forget.redis_unavailable: an unready gateway (/readyz 503,
      * "suppression":false) whose log only said "cannot read" left the operator looking at a Redis
      * that answered PING, while it refused the user SSCAN and SMEMBERS or answered MOVED. */
@@ -232,6 +240,35 @@ static int read_set(sluice_forgotten_t *f, const char *set_key, sluice_pseudonym
     return 0;
 }
 
+/* Says in Redis which generation this gateway enforces (loaded_gen), on every look at the list,
+ * and until when that holds unless renewed (it stops when the gateway does): `sluicectl forget`
+ * waits until every gateway enforces its generation before it looks for the person's identity
+ * links and dedup keys. It looked only before, while each gateway went on linking the person's
+ * ids for up to forget.refresh_ms (seconds more to load a long list): those links were never
+ * deleted. A refusal is logged once and costs nothing else (forget then waits for no one). */
+static void report_seen(sluice_forgotten_t *f)
+{
+    if (f->seen_key[0] == '\0' || f->redis == NULL)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    char value[GEN_MAX + 24];
+    snprintf(value, sizeof(value), "%s %lld", f->loaded_gen,
+             (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 + 2LL * f->refresh_ms + SEEN_SLACK_MS);
+    const char *argv[4] = {"HSET", f->seen_key, f->instance, value};
+    size_t lens[4] = {4, strlen(f->seen_key), strlen(f->instance), strlen(value)};
+    redisReply *x = redisCommandArgv(f->redis, 4, argv, lens);
+    if ((x == NULL || x->type == REDIS_REPLY_ERROR) && !f->seen_refused) {
+        sluice_log_warn("forget.seen_refused",
+                        "Redis refused to record which suppression list this gateway enforces (%.*s): sluicectl "
+                        "forget cannot wait for it before deleting the person's links",
+                        x != NULL ? (int)sluice_redis_sync_reason_len(x->str, x->len) : 9,
+                        x != NULL ? x->str : "no answer");
+        f->seen_refused = 1;
+    }
+    freeReplyObject(x);
+}
+
 /* One refresh: 0 when the list is current (reloaded or unchanged), -1 when Redis failed. */
 static int refresh(sluice_forgotten_t *f)
 {
@@ -268,10 +305,14 @@ static int refresh(sluice_forgotten_t *f)
                              "loaded (%zu pseudonyms); run `sluicectl forget --sync` to write it again",
                              atomic_load_explicit(&f->size, memory_order_relaxed));
         snprintf(f->loaded_gen, sizeof(f->loaded_gen), "%s", LOST_GEN);
+        report_seen(f);
         return 0;
     }
-    if (f->loaded && strcmp(gen, f->loaded_gen) == 0)
+    if (f->loaded && strcmp(gen, f->loaded_gen) == 0) {
+        report_seen(f);
         return 0;
+    }
+    report_seen(f); /* still the old generation, for as long as the new one takes to load */
     sluice_pseudonym_set_t *set = NULL;
     if (read_set(f, set_key, &set) != 0) {
         disconnect(f);
@@ -290,6 +331,7 @@ static int refresh(sluice_forgotten_t *f)
     publish(f, s);
     atomic_store_explicit(&f->loaded_once, 1, memory_order_release);
     sluice_log_info("forget.list_loaded", "suppression list loaded: %zu pseudonyms (generation %s)", n, gen);
+    report_seen(f);
     return 0;
 }
 
@@ -379,6 +421,13 @@ sluice_forgotten_t *sluice_forgotten_create(const sluice_config_t *cfg, unsigned
     }
     f->timeout_ms = cfg->redis.timeout_ms;
     f->refresh_ms = cfg->forget.refresh_ms;
+    char host[128] = "";
+    if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
+        snprintf(host, sizeof(host), "gateway");
+    snprintf(f->instance, sizeof(f->instance), "%s:%ld", host, (long)getpid());
+    if (sluice_forget_key(f->seen_key, sizeof(f->seen_key), f->rc.key_prefix, SLUICE_FORGET_KEY_SUPPRESS_SEEN, NULL,
+                          NULL) < 0)
+        f->seen_key[0] = '\0';
     refresh_logged(f);
     if (pthread_create(&f->thread, NULL, refresher, f) != 0) {
         sluice_forgotten_destroy(f);
@@ -400,6 +449,10 @@ void sluice_forgotten_destroy(sluice_forgotten_t *f)
         pthread_mutex_unlock(&f->mu);
         pthread_join(f->thread, NULL);
     }
+    /* Its word taken back (expired at once; HSET, which the gateway's ACL user has, not HDEL):
+     * forget no longer waits for a gateway that stopped. */
+    if (f->redis != NULL && f->seen_key[0] != '\0' && f->redis->err == 0)
+        freeReplyObject(redisCommand(f->redis, "HSET %s %s %s", f->seen_key, f->instance, "0 0"));
     disconnect(f);
     for (unsigned i = 0; i < f->nthreads; i++)
         snap_release(f->slots[i].snap);

@@ -26,6 +26,7 @@ int sluice_forget_key(char *out, size_t cap, const char *prefix, sluice_forget_k
         break;
     case SLUICE_FORGET_KEY_SUPPRESS: n = snprintf(out, cap, "%ssuppress", prefix); break;
     case SLUICE_FORGET_KEY_SUPPRESS_GEN: n = snprintf(out, cap, "%ssuppress:gen", prefix); break;
+    case SLUICE_FORGET_KEY_SUPPRESS_SEEN: n = snprintf(out, cap, "%ssuppress:seen", prefix); break;
     }
     return n >= 0 && (size_t)n < cap ? n : -1;
 }

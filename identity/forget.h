@@ -8,6 +8,8 @@
  *   <prefix>suppress            set of "<org>:<pseudonym hex>" the gateway drops events of
  *   <prefix>suppress:gen        counter bumped on every change to that set, so readers reload
  *                               the set only when it changed
+ *   <prefix>suppress:seen       hash: gateway (host:pid) -> "<generation it enforces> <until
+ *                               (Unix ms)>", renewed on each look at the list
  * (prefix: redis.key_prefix, default "sluice:"; identity.c uses the same for its keys)
  *
  * identity.c builds the first two for the hot path; this is the one function for everything
@@ -26,6 +28,9 @@ typedef enum sluice_forget_key {
     SLUICE_FORGET_KEY_SUPPRESS = 2, /* org and id unused */
     SLUICE_FORGET_KEY_SUPPRESS_GEN = 3,
     SLUICE_FORGET_KEY_OWN = 4, /* org, anonymous id: the id's claim by a signed cookie (identity.md) */
+    /* hash: per gateway (host:pid) the generation of the list it enforces and until when that
+     * holds, so that forget knows when every gateway stopped taking a person's events */
+    SLUICE_FORGET_KEY_SUPPRESS_SEEN = 5,
 } sluice_forget_key_t;
 
 /* Writes the key and a NUL into out (prefix NULL: "sluice:"). Returns its length, or -1 when it

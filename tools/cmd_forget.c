@@ -515,6 +515,76 @@ static int delete_dedup(req_t *r, const redisReply *keys, void *ud)
 static int gen_missing(req_t *r, const char *gen_key);
 static int rewrite_list(req_t *r, size_t *count);
 
+/* Waits until every gateway enforces the list as it is now in Redis (each says which generation
+ * it enforces in <prefix>suppress:seen, gateway/forgotten.c), then a moment more for an event a
+ * loop thread had checked against its previous list and is still linking. Until then a gateway
+ * takes the person's events and links their new ids: forget looked for links only before, and
+ * the links made meanwhile stayed in Redis (seconds of them at 100k people). A gateway's word
+ * past its time (it was killed) is dropped. 0, or -1 (said on stderr) when Redis failed or a
+ * gateway did not load the list in time. */
+static int wait_gateways(req_t *r)
+{
+    char gen_key[192], seen_key[192];
+    sluice_forget_key(gen_key, sizeof(gen_key), r->cfg->redis.key_prefix, SLUICE_FORGET_KEY_SUPPRESS_GEN, NULL, NULL);
+    sluice_forget_key(seen_key, sizeof(seen_key), r->cfg->redis.key_prefix, SLUICE_FORGET_KEY_SUPPRESS_SEEN, NULL,
+                      NULL);
+    redisReply *g = redisCommand(r->redis, "GET %s", gen_key);
+    if (g == NULL || (g->type != REDIS_REPLY_STRING && g->type != REDIS_REPLY_NIL)) {
+        redis_failed(r, "GET", g);
+        freeReplyObject(g);
+        return -1;
+    }
+    long long gen = g->type == REDIS_REPLY_STRING ? strtoll(g->str, NULL, 10) : 0;
+    freeReplyObject(g);
+    long long limit_ms = 2LL * r->cfg->forget.refresh_ms + 60000, start = (long long)sluice_now_ms();
+    size_t gateways = 0, behind = 0;
+    int said = 0;
+    for (;;) {
+        redisReply *x = redisCommand(r->redis, "HGETALL %s", seen_key);
+        if (x == NULL || x->type != REDIS_REPLY_ARRAY) {
+            redis_failed(r, "HGETALL", x);
+            freeReplyObject(x);
+            return -1;
+        }
+        long long now = (long long)sluice_now_ms();
+        gateways = behind = 0;
+        for (size_t i = 0; i + 1 < x->elements; i += 2) {
+            const redisReply *field = x->element[i], *v = x->element[i + 1];
+            if (field->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+                continue;
+            /* "<generation> <until>"; the generation is "lost" (it keeps its last list while Redis
+             * lost it) or empty (still loading its first) for a gateway that enforces none yet. */
+            const char *sp = strrchr(v->str, ' ');
+            char *end = NULL;
+            long long at = strtoll(v->str, &end, 10), until = sp != NULL ? strtoll(sp + 1, NULL, 10) : 0;
+            int numeric = end != v->str && end == sp;
+            if (until < now) { /* a gateway killed: it takes no events */
+                freeReplyObject(redisCommand(r->redis, "HDEL %s %b", seen_key, field->str, field->len));
+                continue;
+            }
+            gateways++;
+            behind += !numeric || at < gen;
+        }
+        freeReplyObject(x);
+        if (behind == 0)
+            break;
+        if (now - start > limit_ms) {
+            fprintf(stderr,
+                    "sluicectl forget: %zu of %zu gateways did not load the suppression list (generation %lld) within "
+                    "%lld s: the links they may still make of the person would stay; run the same command again\n",
+                    behind, gateways, gen, limit_ms / 1000);
+            return -1;
+        }
+        if (!said)
+            fprintf(stderr, "forget: waiting for %zu of %zu gateways to load the suppression list\n", behind, gateways);
+        said = 1;
+        usleep(50 * 1000);
+    }
+    if (gateways > 0)
+        usleep((useconds_t)(200 + 4 * r->cfg->redis.timeout_ms) * 1000);
+    return 0;
+}
+
 /* No generation at gen_key: Redis lost the list (or never had one), and the whole list is written
  * from PostgreSQL. Returns 1 when it was, 0 when the list is there, -1 on an error. */
 static int rewrite_if_lost(req_t *r, const char *gen_key)
@@ -630,6 +700,28 @@ static char *pg_array(char *const *hexes, size_t n)
     *p++ = '}';
     *p = '\0';
     return s;
+}
+
+/* Puts the rows (pseudonym, request) on the org's suppression list (the worker's), given as
+ * PostgreSQL array literals of equal length; within the caller's transaction. */
+static int pg_suppress_rows(req_t *r, const char *pseudonyms, const char *requests)
+{
+    const char *p[3] = {r->org->id, pseudonyms, requests};
+    PGresult *x = pg_exec(r,
+                          "INSERT INTO forget_suppression (org, pseudonym, request_id)"
+                          " SELECT $1, t.p, t.r FROM unnest($2::text[], $3::uuid[]) AS t(p, r)"
+                          " ON CONFLICT DO NOTHING",
+                          3, p, PGRES_COMMAND_OK, "writing the suppression list");
+    PQclear(x);
+    return x != NULL ? 0 : -1;
+}
+
+/* BEGIN or COMMIT (a failed one is rolled back by pg_exec). */
+static int pg_tx(req_t *r, const char *verb)
+{
+    PGresult *x = pg_exec(r, verb, 0, NULL, PGRES_COMMAND_OK, "database");
+    PQclear(x);
+    return x != NULL ? 0 : -1;
 }
 
 /* The request's outcome (step 5): its state, why it failed, what it changed. changed is the
@@ -752,6 +844,48 @@ static json_t *dsr_record(const req_t *r, const char *type, const char *request_
 
 /* ------------------------------------------------------------------ forget */
 
+static char **hex_list(const req_t *r);
+
+/* Step 3a: once every gateway enforces the list (wait_gateways), the person's links are looked
+ * for again; the ids linked to them since step 1, while the gateways still took their events,
+ * are added to the request and suppressed, and the gateways waited for again, until nothing new
+ * is found. */
+static int settle(req_t *r)
+{
+    for (;;) {
+        size_t known = r->p_count;
+        if (wait_gateways(r) != 0 || find_linked(r) != 0 || compute_pseudonyms(r) != 0)
+            return -1;
+        if (r->p_count == known)
+            return 0;
+        char **hexes = hex_list(r);
+        char *array = hexes != NULL ? pg_array(hexes + known, r->p_count - known) : NULL;
+        json_t *ids = ids_json(r);
+        char *ids_text = ids != NULL ? json_dumps(ids, JSON_COMPACT) : NULL;
+        json_decref(ids);
+        int ok = array != NULL && ids_text != NULL;
+        const char *p1[2] = {r->request_id, ids_text}, *p2[3] = {r->org->id, array, r->request_id};
+        PGresult *x = NULL;
+        ok = ok && pg_tx(r, "BEGIN") == 0 &&
+             (x = pg_exec(r, "UPDATE forget_requests SET ids = $2::jsonb WHERE request_id = $1::uuid", 2, p1,
+                          PGRES_COMMAND_OK, "recording the ids linked since")) != NULL;
+        PQclear(x);
+        x = NULL;
+        ok = ok && (x = pg_exec(r,
+                                "INSERT INTO forget_suppression (org, pseudonym, request_id)"
+                                " SELECT $1, unnest($2::text[]), $3::uuid ON CONFLICT DO NOTHING",
+                                3, p2, PGRES_COMMAND_OK, "writing the suppression list")) != NULL;
+        PQclear(x);
+        ok = ok && pg_tx(r, "COMMIT") == 0;
+        ok = ok && redis_suppress(r, r->org->id, hexes + known, r->p_count - known, 1) == 0;
+        free(array);
+        free(ids_text);
+        free(hexes);
+        if (!ok)
+            return -1;
+    }
+}
+
 static char **hex_list(const req_t *r)
 {
     char **v = calloc(r->p_count ? r->p_count : 1, sizeof(*v));
@@ -804,9 +938,11 @@ static int forget(req_t *r)
     char dedup_pattern[256];
     sluice_forget_key(dedup_pattern, sizeof(dedup_pattern), r->cfg->redis.key_prefix, SLUICE_FORGET_KEY_DEDUP,
                       r->org->id, "*");
-    if (has_redis && (redis_suppress(r, r->org->id, hexes, r->p_count, 1) != 0 || delete_links(r) != 0 ||
-                      scan(r, dedup_pattern, delete_dedup, NULL) != 0))
+    if (has_redis && (redis_suppress(r, r->org->id, hexes, r->p_count, 1) != 0 || settle(r) != 0 ||
+                      delete_links(r) != 0 || scan(r, dedup_pattern, delete_dedup, NULL) != 0))
         snprintf(why, sizeof(why), "Redis failed (see above)");
+    json_decref(ids); /* with the ids linked since step 1 */
+    ids = ids_json(r);
 
     /* Step 4: the deletion record. */
     int published = 0;
@@ -1142,6 +1278,8 @@ typedef struct bperson {
     size_t id_count, linked;
     long long p_count, links_removed, dedup_removed;
     int published, dr_done;
+    int published_before; /* a resumed request whose record an earlier run had acknowledged */
+    size_t dup_of;        /* BP_REPEATED: the first line naming its ids, whose outcome it shares */
     char why[160];
 } bperson_t;
 
@@ -1161,6 +1299,7 @@ typedef struct batch {
     size_t *key_person;
     size_t key_count;
     size_t refused;
+    size_t hx_cap, key_cap;
 } batch_t;
 
 static int cmp_hex(const void *a, const void *b)
@@ -1384,9 +1523,11 @@ static int batch_known(req_t *r, batch_t *B, req_t *s)
     /* Per named id: done (1), the request of an unfinished one, and whether a line before names
      * it too (a person on two lines of the file is one request, not two). */
     int *done = calloc(m ? m : 1, sizeof(*done)), *before = calloc(m ? m : 1, sizeof(*before));
+    size_t *first = calloc(m ? m : 1, sizeof(*first));
     char(*unfinished)[37] = calloc(m ? m : 1, sizeof(*unfinished));
     char(*undone)[37] = calloc(m ? m : 1, sizeof(*undone));
-    if (done == NULL || unfinished == NULL || before == NULL || undone == NULL) {
+    if (done == NULL || unfinished == NULL || before == NULL || undone == NULL || first == NULL) {
+        free(first);
         free(undone);
         free(before);
         free(done);
@@ -1407,8 +1548,10 @@ static int batch_known(req_t *r, batch_t *B, req_t *s)
         for (b = a; b < m && strcmp(by_hex[b].hex, by_hex[a].hex) == 0; b++)
             if (named[by_hex[b].person].person < first_person)
                 first_person = named[by_hex[b].person].person;
-        for (size_t i = a; i < b; i++)
+        for (size_t i = a; i < b; i++) {
             before[by_hex[i].person] = named[by_hex[i].person].person > first_person;
+            first[by_hex[i].person] = first_person;
+        }
     }
     for (int t = 0; by_hex != NULL && t < PQntuples(x); t++) {
         bhex_t key;
@@ -1431,6 +1574,7 @@ static int batch_known(req_t *r, batch_t *B, req_t *s)
     for (size_t k = 0; by_hex != NULL && k < B->n; k++) {
         int all_done = B->p[k].names > 0, repeated = B->p[k].names > 0;
         const char *resume = NULL, *lifted = NULL;
+        B->p[k].dup_of = B->p[k].names > 0 ? first[j] : k;
         for (size_t i = 0; i < B->p[k].names; i++, j++) {
             all_done &= done[j];
             repeated &= before[j];
@@ -1456,6 +1600,7 @@ static int batch_known(req_t *r, batch_t *B, req_t *s)
     }
     int rc = by_hex != NULL ? 0 : -1;
     free(by_hex);
+    free(first);
     free(before);
     free(done);
     free(unfinished);
@@ -1522,61 +1667,113 @@ static int batch_linked(req_t *s, const lindex_t *X)
     return 0;
 }
 
+/* Frees what batch_scan_links made, wiping the ids it holds. */
+static void batch_links_free(links_t *L, lindex_t *X)
+{
+    for (size_t i = 0; i < L->user_count; i++) {
+        if (L->users[i] != NULL)
+            sluice_secure_zero(L->users[i], strlen(L->users[i]));
+        free(L->users[i]);
+    }
+    free(L->users);
+    free(X->by_user);
+    free(X->by_id);
+    free(X->by_adopted);
+    for (size_t i = 0; i < L->n; i++) {
+        sluice_secure_zero(L->v[i].id, strlen(L->v[i].id));
+        if (L->v[i].user != NULL)
+            sluice_secure_zero(L->v[i].user, strlen(L->v[i].user));
+    }
+    links_free(L);
+    memset(L, 0, sizeof(*L));
+    memset(X, 0, sizeof(*X));
+}
+
+/* One SCAN of the org's links for every new or resumed person of the batch, indexed (X) by user,
+ * by key id and by adopted id. 0, or -1 (L and X to be freed all the same). */
+static int batch_scan_links(req_t *r, batch_t *B, req_t *s, links_t *L, lindex_t *X)
+{
+    *L = (links_t){NULL, 0, 0, NULL, 0, 1};
+    *X = (lindex_t){0};
+    char pattern[256];
+    if (sluice_forget_key(pattern, sizeof(pattern), r->cfg->redis.key_prefix, SLUICE_FORGET_KEY_LINK, r->org->id, "*") <
+        0)
+        return -1;
+    L->prefix_len = strlen(pattern) - 1;
+    size_t ucap = 0;
+    for (size_t k = 0; k < B->n; k++) {
+        if ((B->p[k].state != BP_NEW && B->p[k].state != BP_RESUME) || batch_load(B, k, s) != 0)
+            continue;
+        user_link_forms(s);
+        for (size_t i = 0; i < s->id_count; i++) {
+            if (s->ids[i].kind != KIND_USER)
+                continue;
+            if (grow((void **)&L->users, &ucap, L->user_count + 2, sizeof(char *)) != 0)
+                return -1;
+            L->users[L->user_count++] = strdup(s->ids[i].value);
+            if (s->ids[i].linked_as[0] != '\0')
+                L->users[L->user_count++] = strdup(s->ids[i].linked_as);
+        }
+    }
+    for (size_t i = 0; i < L->user_count; i++)
+        if (L->users[i] == NULL)
+            return -1;
+    qsort(L->users, L->user_count, sizeof(char *), cmp_str);
+    fprintf(stderr, "forget: scanning the identity links of org %s\n", r->org->id);
+    if (scan(r, pattern, collect_links, L) != 0)
+        return -1;
+    X->by_user = calloc(L->n + 1, sizeof(link_t *));
+    X->by_id = calloc(L->n + 1, sizeof(link_t *));
+    X->by_adopted = calloc(L->n + 1, sizeof(link_t *));
+    if (X->by_user == NULL || X->by_id == NULL || X->by_adopted == NULL)
+        return -1;
+    for (size_t i = 0; i < L->n; i++) {
+        if (L->v[i].user != NULL)
+            X->by_user[X->nu++] = &L->v[i];
+        if (L->v[i].adopted != NULL) {
+            X->by_id[X->ni++] = &L->v[i];
+            X->by_adopted[X->na++] = &L->v[i];
+        }
+    }
+    qsort(X->by_user, X->nu, sizeof(link_t *), cmp_luser);
+    qsort(X->by_id, X->ni, sizeof(link_t *), cmp_lid);
+    qsort(X->by_adopted, X->na, sizeof(link_t *), cmp_ladopted);
+    return 0;
+}
+
+/* Queues the keys of person k's id value to DEL in Redis: its identity link and, for an anonymous
+ * id, its claim (which counts as no link removed, as in one request). */
+static int batch_add_keys(req_t *r, batch_t *B, size_t *kcap, size_t k, const person_id_t *id)
+{
+    for (int own = 0; own <= (id->kind == KIND_ANON); own++) {
+        char key[600];
+        if (sluice_forget_key(key, sizeof(key), r->cfg->redis.key_prefix,
+                              own ? SLUICE_FORGET_KEY_OWN : SLUICE_FORGET_KEY_LINK, r->org->id, id->value) < 0)
+            continue;
+        size_t c2 = *kcap;
+        if (grow((void **)&B->keys, kcap, B->key_count + 1, sizeof(char *)) != 0 ||
+            grow((void **)&B->key_person, &c2, B->key_count + 1, sizeof(size_t)) != 0 ||
+            (B->keys[B->key_count] = strdup(key)) == NULL)
+            return -1;
+        B->key_person[B->key_count++] = own ? (size_t)-1 - k : k;
+        sluice_secure_zero(key, sizeof(key));
+    }
+    return 0;
+}
+
 /* Step 1 for the batch: one SCAN of the links, then each new or resumed person's ids and
  * pseudonyms. */
 static int batch_prepare(req_t *r, batch_t *B, req_t *s, int has_redis)
 {
     links_t L = {NULL, 0, 0, NULL, 0, 1};
     lindex_t X = {0};
-    size_t hcap = 0, kcap = 0, todo = 0;
+    size_t todo = 0;
     int rc = -1;
     for (size_t k = 0; k < B->n; k++)
         todo += B->p[k].state == BP_NEW || B->p[k].state == BP_RESUME;
-    if (has_redis && todo > 0) { /* a rerun of a finished file scans nothing */
-        char pattern[256];
-        if (sluice_forget_key(pattern, sizeof(pattern), r->cfg->redis.key_prefix, SLUICE_FORGET_KEY_LINK, r->org->id,
-                              "*") < 0)
-            return -1;
-        L.prefix_len = strlen(pattern) - 1;
-        size_t ucap = 0;
-        for (size_t k = 0; k < B->n; k++) {
-            if ((B->p[k].state != BP_NEW && B->p[k].state != BP_RESUME) || batch_load(B, k, s) != 0)
-                continue;
-            user_link_forms(s);
-            for (size_t i = 0; i < s->id_count; i++) {
-                if (s->ids[i].kind != KIND_USER)
-                    continue;
-                if (grow((void **)&L.users, &ucap, L.user_count + 2, sizeof(char *)) != 0)
-                    goto out;
-                L.users[L.user_count++] = strdup(s->ids[i].value);
-                if (s->ids[i].linked_as[0] != '\0')
-                    L.users[L.user_count++] = strdup(s->ids[i].linked_as);
-            }
-        }
-        for (size_t i = 0; i < L.user_count; i++)
-            if (L.users[i] == NULL)
-                goto out;
-        qsort(L.users, L.user_count, sizeof(char *), cmp_str);
-        fprintf(stderr, "forget: scanning the identity links of org %s\n", r->org->id);
-        if (scan(r, pattern, collect_links, &L) != 0)
-            goto out;
-        X.by_user = calloc(L.n + 1, sizeof(link_t *));
-        X.by_id = calloc(L.n + 1, sizeof(link_t *));
-        X.by_adopted = calloc(L.n + 1, sizeof(link_t *));
-        if (X.by_user == NULL || X.by_id == NULL || X.by_adopted == NULL)
-            goto out;
-        for (size_t i = 0; i < L.n; i++) {
-            if (L.v[i].user != NULL)
-                X.by_user[X.nu++] = &L.v[i];
-            if (L.v[i].adopted != NULL) {
-                X.by_id[X.ni++] = &L.v[i];
-                X.by_adopted[X.na++] = &L.v[i];
-            }
-        }
-        qsort(X.by_user, X.nu, sizeof(link_t *), cmp_luser);
-        qsort(X.by_id, X.ni, sizeof(link_t *), cmp_lid);
-        qsort(X.by_adopted, X.na, sizeof(link_t *), cmp_ladopted);
-    }
+    /* a rerun of a finished file scans nothing */
+    if (has_redis && todo > 0 && batch_scan_links(r, B, s, &L, &X) != 0)
+        goto out;
     for (size_t k = 0; k < B->n; k++) {
         bperson_t *P = &B->p[k];
         if (P->state != BP_NEW && P->state != BP_RESUME)
@@ -1598,7 +1795,7 @@ static int batch_prepare(req_t *r, batch_t *B, req_t *s, int has_redis)
         json_t *ids = ids_json(s);
         P->ids_text = ids != NULL ? json_dumps(ids, JSON_COMPACT) : NULL;
         json_decref(ids);
-        if (P->ids_text == NULL || grow((void **)&B->hx, &hcap, B->hx_count + s->p_count, sizeof(*B->hx)) != 0)
+        if (P->ids_text == NULL || grow((void **)&B->hx, &B->hx_cap, B->hx_count + s->p_count, sizeof(*B->hx)) != 0)
             goto out;
         for (size_t i = 0; i < s->p_count; i++) {
             memcpy(B->hx[B->hx_count].hex, s->ps[i].hex, sizeof(B->hx[0].hex));
@@ -1608,40 +1805,13 @@ static int batch_prepare(req_t *r, batch_t *B, req_t *s, int has_redis)
         P->id_count = s->id_count;
         for (size_t i = 0; i < s->id_count; i++) {
             P->linked += s->ids[i].linked;
-            for (int own = 0; has_redis && own <= (s->ids[i].kind == KIND_ANON); own++) {
-                char key[600];
-                if (sluice_forget_key(key, sizeof(key), r->cfg->redis.key_prefix,
-                                      own ? SLUICE_FORGET_KEY_OWN : SLUICE_FORGET_KEY_LINK, r->org->id,
-                                      s->ids[i].value) < 0)
-                    continue;
-                size_t c2 = kcap;
-                if (grow((void **)&B->keys, &kcap, B->key_count + 1, sizeof(char *)) != 0 ||
-                    grow((void **)&B->key_person, &c2, B->key_count + 1, sizeof(size_t)) != 0 ||
-                    (B->keys[B->key_count] = strdup(key)) == NULL)
-                    goto out;
-                /* The claim (own:) counts as no link removed, as in one request. */
-                B->key_person[B->key_count++] = own ? (size_t)-1 - k : k;
-                sluice_secure_zero(key, sizeof(key));
-            }
+            if (has_redis && batch_add_keys(r, B, &B->key_cap, k, &s->ids[i]) != 0)
+                goto out;
         }
     }
     rc = 0;
 out:
-    for (size_t i = 0; i < L.user_count; i++) {
-        if (L.users[i] != NULL)
-            sluice_secure_zero(L.users[i], strlen(L.users[i]));
-        free(L.users[i]);
-    }
-    free(L.users);
-    free(X.by_user);
-    free(X.by_id);
-    free(X.by_adopted);
-    for (size_t i = 0; i < L.n; i++) {
-        sluice_secure_zero(L.v[i].id, strlen(L.v[i].id));
-        if (L.v[i].user != NULL)
-            sluice_secure_zero(L.v[i].user, strlen(L.v[i].user));
-    }
-    links_free(&L);
+    batch_links_free(&L, &X);
     return rc;
 }
 
@@ -1685,10 +1855,14 @@ static int batch_record(req_t *r, batch_t *B)
         return -1;
     for (size_t h = B->hx_count; h-- > 0;)
         first[B->hx[h].person] = h;
-    size_t hcap = B->hx_count, recorded = 0, todo = 0;
+    size_t recorded = 0, todo = 0;
     for (size_t k = 0; k < B->n; k++)
         todo += B->p[k].state == BP_NEW || B->p[k].state == BP_RESUME;
-    const char *die = getenv("SLUICE_FORGET_BATCH_DIE_AFTER"); /* tests: a run killed half-way */
+    /* Test hook: a run killed half-way, after that many people recorded (a number; the stages
+     * "redis" and "kafka" are batch_die_at's). */
+    const char *die = getenv("SLUICE_FORGET_BATCH_DIE_AFTER");
+    if (die != NULL && !isdigit((unsigned char)die[0]))
+        die = NULL;
     int rc = -1;
     for (size_t k0 = 0; k0 < B->n; k0 += BATCH_CHUNK) {
         size_t k1 = k0 + BATCH_CHUNK < B->n ? k0 + BATCH_CHUNK : B->n;
@@ -1721,9 +1895,8 @@ static int batch_record(req_t *r, batch_t *B)
         ok = ok && (a1 = pg_text_array(nid, nn)) && (a2 = pg_text_array(nids, nn)) && (a3 = pg_text_array(rid, nr)) &&
              (a4 = pg_text_array(rids, nr)) && (a5 = pg_text_array(ph, np));
         char *a6 = ok ? pg_text_array(pr, np) : NULL;
-        const char *p1[4] = {r->org->id, r->by, a1, a2}, *p2[2] = {a3, a4}, *p3[3] = {r->org->id, a5, a6};
-        ok = ok && a6 != NULL && (x = pg_exec(r, "BEGIN", 0, NULL, PGRES_COMMAND_OK, "database")) != NULL;
-        PQclear(x);
+        const char *p1[4] = {r->org->id, r->by, a1, a2}, *p2[2] = {a3, a4};
+        ok = ok && a6 != NULL && pg_tx(r, "BEGIN") == 0;
         ok = ok && (x = pg_exec(r,
                                 "INSERT INTO forget_requests (request_id, action, org, requested_by, ids, state)"
                                 " SELECT t.r, 'forget', $1, $2, t.i, 'pending'"
@@ -1744,20 +1917,13 @@ static int batch_record(req_t *r, batch_t *B)
                 if (B->p[k].state == BP_RESUME && strcmp(B->p[k].request_id, PQgetvalue(x, t, 0)) == 0) {
                     free(B->p[k].ids_text);
                     B->p[k].ids_text = strdup(PQgetvalue(x, t, 1));
-                    ok = B->p[k].ids_text != NULL && batch_add_recorded(B, &hcap, k, first[k], B->p[k].ids_text) == 0;
+                    ok = B->p[k].ids_text != NULL &&
+                         batch_add_recorded(B, &B->hx_cap, k, first[k], B->p[k].ids_text) == 0;
                     break;
                 }
         PQclear(x);
         x = NULL;
-        ok = ok && (x = pg_exec(r,
-                                "INSERT INTO forget_suppression (org, pseudonym, request_id)"
-                                " SELECT $1, t.p, t.r FROM unnest($2::text[], $3::uuid[]) AS t(p, r)"
-                                " ON CONFLICT DO NOTHING",
-                                3, p3, PGRES_COMMAND_OK, "writing the suppression list")) != NULL;
-        PQclear(x);
-        x = NULL;
-        ok = ok && (x = pg_exec(r, "COMMIT", 0, NULL, PGRES_COMMAND_OK, "database")) != NULL;
-        PQclear(x);
+        ok = ok && pg_suppress_rows(r, a5, a6) == 0 && pg_tx(r, "COMMIT") == 0;
         free(nid);
         free(nids);
         free(rid);
@@ -1839,9 +2005,148 @@ static int batch_dedup(req_t *r, const redisReply *keys, void *ud)
     return rc;
 }
 
+/* 1 when hex is one of person k's pseudonyms: B->hx[0..sorted) is sorted, the rest appended. */
+static int batch_has(const batch_t *B, size_t sorted, const char *hex, size_t k)
+{
+    bhex_t probe;
+    memcpy(probe.hex, hex, sizeof(probe.hex));
+    const bhex_t *hit = bsearch(&probe, B->hx, sorted, sizeof(*B->hx), cmp_hex);
+    while (hit != NULL && hit > B->hx && strcmp(hit[-1].hex, hex) == 0)
+        hit--;
+    for (; hit != NULL && hit < B->hx + sorted && strcmp(hit->hex, hex) == 0; hit++)
+        if (hit->person == k)
+            return 1;
+    for (size_t h = sorted; h < B->hx_count; h++)
+        if (B->hx[h].person == k && strcmp(B->hx[h].hex, hex) == 0)
+            return 1;
+    return 0;
+}
+
+/* Records the pseudonyms B->hx[from..) found since the requests were made: each request's ids
+ * and the worker's list in one transaction, then the gateway's list. */
+static int batch_record_more(req_t *r, batch_t *B, size_t from)
+{
+    size_t n = B->hx_count - from, nr = 0;
+    char **ph = calloc(n + 1, sizeof(char *)), **pr = calloc(n + 1, sizeof(char *));
+    char **rid = calloc(B->n + 1, sizeof(char *)), **rids = calloc(B->n + 1, sizeof(char *));
+    int ok = ph != NULL && pr != NULL && rid != NULL && rids != NULL;
+    for (size_t h = from; ok && h < B->hx_count; h++) {
+        bperson_t *P = &B->p[B->hx[h].person];
+        ph[h - from] = B->hx[h].hex;
+        pr[h - from] = P->request_id;
+        if (nr == 0 || rid[nr - 1] != P->request_id) { /* a person's new pseudonyms are appended together */
+            rid[nr] = P->request_id;
+            rids[nr++] = P->ids_text;
+        }
+    }
+    char *a1 = ok ? pg_text_array(rid, nr) : NULL, *a2 = ok ? pg_text_array(rids, nr) : NULL;
+    char *a3 = ok ? pg_text_array(ph, n) : NULL, *a4 = ok ? pg_text_array(pr, n) : NULL;
+    ok = a1 != NULL && a2 != NULL && a3 != NULL && a4 != NULL;
+    const char *p1[2] = {a1, a2};
+    PGresult *x = NULL;
+    ok = ok && pg_tx(r, "BEGIN") == 0 &&
+         (x = pg_exec(r,
+                      "UPDATE forget_requests q SET ids = t.i FROM unnest($1::uuid[], $2::jsonb[]) AS t(r, i)"
+                      " WHERE q.request_id = t.r",
+                      2, p1, PGRES_COMMAND_OK, "recording the ids linked since")) != NULL;
+    PQclear(x);
+    ok = ok && pg_suppress_rows(r, a3, a4) == 0 && pg_tx(r, "COMMIT") == 0 &&
+         redis_suppress(r, r->org->id, ph, n, 1) == 0;
+    free(a1);
+    free(a2);
+    free(a3);
+    free(a4);
+    free(ph);
+    free(pr);
+    free(rid);
+    free(rids);
+    return ok ? 0 : -1;
+}
+
+/* Step 3a for the batch: once every gateway enforces the list (wait_gateways), the links are
+ * scanned again; the ids linked to a person since the first scan, while the gateways still took
+ * their events, are added to their request and suppressed, and the gateways waited for again,
+ * until a scan finds nothing new. B->hx is sorted on entry and on return. */
+static int batch_settle(req_t *r, batch_t *B, req_t *s)
+{
+    for (;;) {
+        if (wait_gateways(r) != 0)
+            return -1;
+        links_t L;
+        lindex_t X;
+        size_t sorted = B->hx_count;
+        int rc = batch_scan_links(r, B, s, &L, &X);
+        for (size_t k = 0; rc == 0 && k < B->n; k++) {
+            bperson_t *P = &B->p[k];
+            if ((P->state != BP_NEW && P->state != BP_RESUME) || P->ids_text == NULL)
+                continue;
+            if (batch_load(B, k, s) != 0)
+                rc = -1;
+            if (rc != 0)
+                break;
+            user_link_forms(s);
+            if (batch_linked(s, &X) != 0) {
+                fprintf(stderr, "sluicectl forget: line %zu: too many ids linked in Redis\n", P->line);
+                rc = -1;
+                break;
+            }
+            if (s->id_count == P->names) /* nothing linked to them: their named ids are in already */
+                continue;
+            if (compute_pseudonyms(s) != 0) {
+                fprintf(stderr, "sluicectl forget: line %zu: too many ids linked in Redis\n", P->line);
+                rc = -1;
+                break;
+            }
+            json_t *ids = json_loads(P->ids_text, 0, NULL);
+            size_t before = B->hx_count;
+            for (size_t i = 0; ids != NULL && rc == 0 && i < s->p_count; i++) {
+                if (batch_has(B, sorted, s->ps[i].hex, k))
+                    continue;
+                const person_id_t *id = &s->ids[s->ps[i].id];
+                json_t *o = json_pack("{s:s,s:s,s:s,s:b}", "kind", kind_names[id->kind], "pseudonym", s->ps[i].hex,
+                                      "form", s->ps[i].form, "linked", 1);
+                if (o == NULL || json_array_append_new(ids, o) != 0 ||
+                    grow((void **)&B->hx, &B->hx_cap, B->hx_count + 1, sizeof(*B->hx)) != 0) {
+                    rc = -1;
+                    break;
+                }
+                memcpy(B->hx[B->hx_count].hex, s->ps[i].hex, sizeof(B->hx[0].hex));
+                B->hx[B->hx_count++].person = k;
+                P->p_count++;
+                if (strcmp(s->ps[i].form, "raw") == 0) { /* a new id: its link and claim go too */
+                    P->id_count++;
+                    P->linked++;
+                    if (batch_add_keys(r, B, &B->key_cap, k, id) != 0)
+                        rc = -1;
+                }
+            }
+            if (rc == 0 && B->hx_count > before) {
+                char *text = json_dumps(ids, JSON_COMPACT);
+                if (text == NULL)
+                    rc = -1;
+                else {
+                    free(P->ids_text);
+                    P->ids_text = text;
+                }
+            }
+            json_decref(ids);
+        }
+        batch_links_free(&L, &X);
+        if (rc != 0)
+            return -1;
+        if (B->hx_count == sorted)
+            return 0;
+        fprintf(stderr, "forget: %zu ids linked since the first scan: suppressing them\n", B->hx_count - sorted);
+        rc = batch_record_more(r, B, sorted);
+        qsort(B->hx, B->hx_count, sizeof(*B->hx), cmp_hex);
+        if (rc != 0)
+            return -1;
+    }
+}
+
 /* Step 3 for the batch: the gateway's list changed once (one generation), the links and claims
  * deleted (pipelined), one SCAN of the dedup keys. */
-static int batch_redis(req_t *r, batch_t *B)
+static int batch_redis(req_t *r, batch_t *B, req_t *s)
 {
     char set_key[192], gen_key[192];
     sluice_forget_key(set_key, sizeof(set_key), r->cfg->redis.key_prefix, SLUICE_FORGET_KEY_SUPPRESS, NULL, NULL);
@@ -1891,6 +2196,8 @@ static int batch_redis(req_t *r, batch_t *B)
         if (rc != 0)
             return -1;
     }
+    if (batch_settle(r, B, s) != 0)
+        return -1;
     fprintf(stderr, "forget: %zu pseudonyms on the gateway's list; deleting identity links\n", B->hx_count);
     for (size_t k0 = 0; k0 < B->key_count; k0 += 1000) {
         size_t k1 = k0 + 1000 < B->key_count ? k0 + 1000 : B->key_count;
@@ -1940,7 +2247,7 @@ static int batch_publish(req_t *r, batch_t *B, char *why, size_t why_len)
     size_t sent = 0;
     for (size_t k = 0; k < B->n; k++) {
         bperson_t *P = &B->p[k];
-        if (P->state != BP_NEW && P->state != BP_RESUME)
+        if ((P->state != BP_NEW && P->state != BP_RESUME) || P->published_before)
             continue;
         json_t *ids = json_loads(P->ids_text, 0, NULL);
         json_t *rec = ids != NULL ? dsr_record(r, "forget", P->request_id, NULL, ids) : NULL;
@@ -1980,8 +2287,11 @@ static int batch_publish(req_t *r, batch_t *B, char *why, size_t why_len)
     return 0;
 }
 
-/* Step 5 for the batch, BATCH_CHUNK requests a statement. */
-static int batch_finish(req_t *r, batch_t *B, const char *why)
+/* Step 5 for the batch, BATCH_CHUNK requests a statement. Not final: what the run did so far
+ * (links and dedup keys deleted, records acknowledged), the requests still pending, so that a
+ * run killed after Redis or Kafka leaves them for the rerun: its own Redis step finds nothing
+ * left to delete (the audit said 0 links and 0 dedup keys), and its records went out twice. */
+static int batch_finish(req_t *r, batch_t *B, const char *why, int final)
 {
     for (size_t k0 = 0; k0 < B->n; k0 += BATCH_CHUNK) {
         size_t k1 = k0 + BATCH_CHUNK < B->n ? k0 + BATCH_CHUNK : B->n, m = 0;
@@ -1996,16 +2306,20 @@ static int batch_finish(req_t *r, batch_t *B, const char *why)
             bperson_t *P = &B->p[k];
             if (P->state != BP_NEW && P->state != BP_RESUME)
                 continue;
-            if (P->why[0] == '\0' && why[0] != '\0')
+            /* So far, only what a rerun could not learn again: most people of a backlog have no
+             * link or dedup key left, and a pass over every row costs as much as the final one. */
+            if (!final && P->links_removed == 0 && P->dedup_removed == 0 && !P->published)
+                continue;
+            if (final && P->why[0] == '\0' && why[0] != '\0')
                 snprintf(P->why, sizeof(P->why), "%s", why);
-            if (P->why[0] == '\0' && !P->dr_done)
+            if (final && P->why[0] == '\0' && !P->dr_done)
                 snprintf(P->why, sizeof(P->why), "kafka: %s did not acknowledge the record", r->cfg->kafka.dsr_topic);
             snprintf(num[m][0], 24, "%lld", P->links_removed);
             snprintf(num[m][1], 24, "%lld", P->dedup_removed);
             snprintf(num[m][2], 24, "%lld", P->p_count);
             col[0][m] = P->request_id;
-            col[1][m] = P->why[0] != '\0' ? "failed" : "done";
-            col[2][m] = P->why;
+            col[1][m] = !final ? "pending" : P->why[0] != '\0' ? "failed" : "done";
+            col[2][m] = final ? P->why : "";
             col[3][m] = num[m][0];
             col[4][m] = num[m][1];
             col[5][m] = num[m][2];
@@ -2021,8 +2335,9 @@ static int batch_finish(req_t *r, batch_t *B, const char *why)
             ok && (m == 0 ||
                    (x = pg_exec(r,
                                 "UPDATE forget_requests q SET state = t.s, detail = t.d, links_removed = t.l,"
-                                " dedup_keys_removed = t.k, suppressed = t.c, dsr_published = t.p,"
-                                " completed_at = now() FROM unnest($1::uuid[], $2::text[], $3::text[],"
+                                " dedup_keys_removed = t.k, suppressed = t.c, dsr_published = t.p, completed_at ="
+                                " CASE WHEN t.s = 'pending' THEN NULL ELSE now() END FROM unnest($1::uuid[],"
+                                " $2::text[], $3::text[],"
                                 " $4::integer[], $5::integer[], $6::integer[], $7::boolean[]) AS t(r, s, d, l, k, c, p)"
                                 " WHERE q.request_id = t.r",
                                 7, p, PGRES_COMMAND_OK, "recording the requests' outcome")) != NULL);
@@ -2036,6 +2351,104 @@ static int batch_finish(req_t *r, batch_t *B, const char *why)
             return -1;
     }
     return 0;
+}
+
+/* What an earlier run of a resumed request did before it was killed (batch_finish, not final):
+ * its counts are the base this run adds to, and a record it had acknowledged is not sent again
+ * (the same key and request id twice in kafka.dsr_topic). */
+static int batch_resumed(req_t *r, batch_t *B)
+{
+    char **ids = calloc(B->n + 1, sizeof(char *));
+    size_t n = 0;
+    for (size_t k = 0; ids != NULL && k < B->n; k++)
+        if (B->p[k].state == BP_RESUME)
+            ids[n++] = B->p[k].request_id;
+    int oom = ids == NULL;
+    char *array = !oom && n > 0 ? pg_text_array(ids, n) : NULL;
+    free(ids);
+    if (n == 0)
+        return oom ? -1 : 0;
+    const char *p[1] = {array};
+    PGresult *x = array == NULL ? NULL
+                                : pg_exec(r,
+                                          "SELECT request_id::text, coalesce(links_removed, 0),"
+                                          " coalesce(dedup_keys_removed, 0), coalesce(dsr_published, false)"
+                                          " FROM forget_requests WHERE request_id = ANY($1::uuid[])",
+                                          1, p, PGRES_TUPLES_OK, "reading the requests to resume");
+    free(array);
+    if (x == NULL)
+        return -1;
+    for (int t = 0; t < PQntuples(x); t++)
+        for (size_t k = 0; k < B->n; k++) {
+            bperson_t *P = &B->p[k];
+            if (P->state != BP_RESUME || strcmp(P->request_id, PQgetvalue(x, t, 0)) != 0)
+                continue;
+            P->links_removed = strtoll(PQgetvalue(x, t, 1), NULL, 10);
+            P->dedup_removed = strtoll(PQgetvalue(x, t, 2), NULL, 10);
+            P->published_before = P->published = P->dr_done = PQgetvalue(x, t, 3)[0] == 't';
+        }
+    PQclear(x);
+    return 0;
+}
+
+/* Holds, for this connection's life, a PostgreSQL advisory lock named by the org and the file's
+ * people: a second run of the same file while one runs is refused. Two runs at once each made a
+ * request of every person (neither saw the other's, still uncommitted or pending). 0 when taken,
+ * 1 when another run holds it, -1 on an error. */
+static int batch_lock(req_t *r, const batch_t *B)
+{
+    size_t cap = strlen(r->org->id) + 2, used = 0;
+    for (size_t i = 0; i < B->name_count; i++)
+        cap += strlen(B->names[i].value) + 2;
+    for (size_t k = 0; k < B->n; k++)
+        cap++;
+    char *text = malloc(cap);
+    if (text == NULL)
+        return -1;
+    used += (size_t)snprintf(text, cap, "%s", r->org->id) + 1;
+    for (size_t k = 0; k < B->n; k++) {
+        for (size_t i = 0; i < B->p[k].names; i++) {
+            const bname_t *nm = &B->names[B->p[k].name0 + i];
+            size_t len = strlen(nm->value);
+            text[used++] = nm->kind == KIND_USER ? 'u' : 'a';
+            memcpy(text + used, nm->value, len);
+            used += len;
+            text[used++] = '\t';
+        }
+        text[used++] = '\n';
+    }
+    uint8_t digest[SLUICE_SHA256_LEN];
+    int hashed = sluice_sha256(text, used, digest);
+    sluice_secure_zero(text, cap); /* the file's ids */
+    free(text);
+    if (hashed != 0)
+        return -1;
+    long long key = 0;
+    for (int i = 0; i < 8; i++)
+        key = (long long)(((unsigned long long)key << 8) | digest[i]);
+    char key_text[24];
+    snprintf(key_text, sizeof(key_text), "%lld", key);
+    const char *p[1] = {key_text};
+    PGresult *x = pg_exec(r, "SELECT pg_try_advisory_lock($1::bigint)", 1, p, PGRES_TUPLES_OK, "locking the file");
+    if (x == NULL)
+        return -1;
+    int taken = PQgetvalue(x, 0, 0)[0] == 't';
+    PQclear(x);
+    if (!taken)
+        fprintf(stderr,
+                "sluicectl forget: another run of this file for org %s is in progress: run a file once at a time "
+                "(wait for it to end; run the file again then if it did not complete)\n",
+                r->org->id);
+    return taken ? 0 : 1;
+}
+
+/* Test hook (SLUICE_FORGET_BATCH_DIE_AFTER, docs/privacy.md "A batch"): the run killed at a
+ * stage, as a crash or an operator's kill -9 would. */
+static void batch_die_at(const char *stage)
+{
+    const char *die = getenv("SLUICE_FORGET_BATCH_DIE_AFTER");
+    if (die != NULL && strcmp(die, stage) == 0)
+        raise(SIGKILL);
 }
 
 static void batch_free(batch_t *B)
@@ -2076,24 +2489,33 @@ static int forget_batch(req_t *r, const char *file)
     s->cfg = r->cfg;
     s->org = r->org;
     memcpy(s->key, r->key, sizeof(s->key));
+    int locked = batch_lock(r, &B);
+    if (locked != 0)
+        goto out;
     fprintf(stderr, "forget: %zu people read, %zu lines refused\n", B.n, B.refused);
     if (!has_redis)
         fprintf(stderr, "warning: no redis.url: nothing to delete there, and the gateway cannot suppress (the "
                         "worker still skips)\n");
     if (batch_known(r, &B, s) != 0 || (has_redis && redis_connect(r) != 0) || batch_prepare(r, &B, s, has_redis) != 0)
         goto out;
-    if (batch_record(r, &B) != 0)
+    if (batch_record(r, &B) != 0 || batch_resumed(r, &B) != 0)
         goto out;
     size_t todo = 0;
     for (size_t k = 0; k < B.n; k++)
         todo += B.p[k].state == BP_NEW || B.p[k].state == BP_RESUME;
     char why[512] = "";
     qsort(B.hx, B.hx_count, sizeof(*B.hx), cmp_hex);
-    if (todo > 0 && has_redis && batch_redis(r, &B) != 0)
+    if (todo > 0 && has_redis && batch_redis(r, &B, s) != 0)
         snprintf(why, sizeof(why), "Redis failed (see above)");
+    if (todo > 0 && why[0] == '\0' && batch_finish(r, &B, why, 0) != 0)
+        goto out;
+    batch_die_at("redis");
     if (todo > 0 && why[0] == '\0' && batch_publish(r, &B, why, sizeof(why)) != 0 && why[0] == '\0')
         snprintf(why, sizeof(why), "kafka failed");
-    if (batch_finish(r, &B, why) != 0)
+    if (todo > 0 && why[0] == '\0' && batch_finish(r, &B, why, 0) != 0)
+        goto out;
+    batch_die_at("kafka");
+    if (batch_finish(r, &B, why, 1) != 0)
         goto out;
     size_t done = 0, failed = 0, already = 0, resumed = 0, undone = 0;
     for (size_t k = 0; k < B.n; k++) {
@@ -2109,8 +2531,28 @@ static int forget_batch(req_t *r, const char *file)
                    P->line, P->request_id);
             undone++;
         } else if (P->state == BP_REPEATED) {
-            printf("line %zu: its ids are on a line before: forgotten with that one\n", P->line);
-            already++;
+            /* What happened to the line it repeats: "forgotten with that one" after a line that was
+             * refused, undone or failed told the DPO a person was forgotten who was not. */
+            const bperson_t *O = P;
+            while (O->state == BP_REPEATED && O->dup_of != (size_t)(O - B.p))
+                O = &B.p[O->dup_of];
+            if (O->state == BP_REFUSED)
+                printf("line %zu: its ids are on a line before (line %zu), which was refused: nothing done for "
+                       "them\n",
+                       P->line, O->line);
+            else if (O->state == BP_UNDONE)
+                printf("line %zu: its ids are on a line before (line %zu): request %s forgot them and was undone: "
+                       "left alone\n",
+                       P->line, O->line, O->request_id);
+            else if (O->state == BP_ALREADY)
+                printf("line %zu: forgotten already\n", P->line);
+            else if (O->why[0] != '\0')
+                printf("line %zu: its ids are on a line before (line %zu), whose request %s failed\n", P->line, O->line,
+                       O->request_id);
+            else
+                printf("line %zu: its ids are on a line before (line %zu): forgotten with that one\n", P->line,
+                       O->line);
+            already += O->state != BP_REFUSED && O->state != BP_UNDONE && O->why[0] == '\0';
         } else if (P->why[0] != '\0') {
             printf("line %zu: request %s failed: %s\n", P->line, P->request_id, P->why);
             failed++;

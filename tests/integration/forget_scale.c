@@ -39,6 +39,7 @@
 
 static gwfix_t G;
 static dfix_t F;
+static char slow_config[PATH_MAX];
 
 static int setup(void **state)
 {
@@ -67,6 +68,14 @@ static int setup(void **state)
              G.https_port, G.certs, G.certs, G.metrics_port, G.kafka.bootstrap, G.redis.url, F.pg.url);
     snprintf(G.config, sizeof(G.config), "%s", gwfix_write("forget-scale.yaml", yaml));
     snprintf(F.config, sizeof(F.config), "%s", G.config);
+    /* The same with a gateway slow to look at its list: the window in which it still links the ids
+     * of a person being forgotten (test_links_made_while_forget_runs). */
+    char *r = strstr(yaml, "refresh_ms: 200}");
+    assert_non_null(r);
+    memmove(r + strlen("refresh_ms: 3000}"), r + strlen("refresh_ms: 200}"),
+            strlen(r + strlen("refresh_ms: 200}")) + 1);
+    memcpy(r, "refresh_ms: 3000}", strlen("refresh_ms: 3000}"));
+    snprintf(slow_config, sizeof(slow_config), "%s", gwfix_write("forget-scale-slow.yaml", yaml));
     static const char *genv[] = {"T_ACME_KEY=" ACME_KEY, "T_BULK_KEY=" BULK_KEY, "T_FORGET_KEY=" FORGET_KEY, NULL};
     memcpy(G.env, genv, sizeof(genv));
     return 0;
@@ -428,6 +437,17 @@ static long long redis_int(const char *fmt, ...)
     return v;
 }
 
+/* Reads the n replies of commands pipelined on c, and closes it. */
+static void redis_drain(redisContext *c, int n)
+{
+    for (int i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        assert_int_equal(redisGetReply(c, (void **)&r), REDIS_OK);
+        freeReplyObject(r);
+    }
+    redisFree(c);
+}
+
 /* Another test's gateway must not load this org's pseudonyms (they count in its list's size). */
 static int drop_bulk(void **state)
 {
@@ -436,6 +456,8 @@ static int drop_bulk(void **state)
         gwfix_stop(&G, SIGKILL);
     freeReplyObject(redis("DEL " PREFIX "suppress"));
     freeReplyObject(redis("INCR " PREFIX "suppress:gen"));
+    /* A gateway killed keeps its word there for 20 s: forget would wait for it that long. */
+    freeReplyObject(redis("DEL " PREFIX "suppress:seen"));
     PGconn *c = PQconnectdb(F.pg.url);
     /* These tests run first: nothing else is in the audit yet. (A DELETE of 100k requests checks
      * each one's `undoes` references by a scan of the table: it took minutes.) */
@@ -465,12 +487,7 @@ static void test_batch_of_100k_people(void **state)
         redisAppendCommand(c, "HSET " PREFIX "id:bulk:%s userId %s-%d", anon, i < 1000 ? "bulk-user" : "kept-user", i);
         redisAppendCommand(c, "SET " PREFIX "dedup:bulk:mid-%d %s EX 3600", i, hex);
     }
-    for (int i = 0; i < 42000; i++) {
-        redisReply *r = NULL;
-        assert_int_equal(redisGetReply(c, (void **)&r), REDIS_OK);
-        freeReplyObject(r);
-    }
-    redisFree(c);
+    redis_drain(c, 42000);
     freeReplyObject(redis("INCR " PREFIX "suppress:gen"));
     long long gen0 = redis_int("GET " PREFIX "suppress:gen");
 
@@ -544,6 +561,23 @@ static void test_batch_of_100k_people(void **state)
     assert_true(sluice_th_exited_with(gwfix_stop(&G, SIGTERM), 0));
 }
 
+/* A file of n people, line i naming <prefix>-user-<i> (and, with anon, <prefix>-anon-<i>). */
+static const char *people_file(const char *name, int n, const char *prefix, int anon)
+{
+    size_t cap = (size_t)n * (2 * strlen(prefix) + 64);
+    char *text = malloc(cap), *p = text;
+    assert_non_null(text);
+    for (int i = 0; i < n; i++) {
+        p += snprintf(p, cap - (size_t)(p - text), "user-id=%s-user-%d", prefix, i);
+        if (anon)
+            p += snprintf(p, cap - (size_t)(p - text), "\tanonymous-id=%s-anon-%d", prefix, i);
+        p += snprintf(p, cap - (size_t)(p - text), "\n");
+    }
+    const char *file = gwfix_write(name, text);
+    free(text);
+    return file;
+}
+
 /* A run killed half-way (after 1,000 of 2,500 people were recorded, before anything of theirs
  * was done in Redis or Kafka) and the same file run again: the 1,000 pending requests are
  * completed under their own ids, the 1,500 others made, nobody twice in the audit; a third run
@@ -552,12 +586,7 @@ static void test_batch_killed_then_resumed(void **state)
 {
     (void)state;
     enum { N = 2500 };
-    char *text = malloc(N * 64), *p = text;
-    assert_non_null(text);
-    for (int i = 0; i < N; i++)
-        p += snprintf(p, (size_t)(N * 64 - (p - text)), "user-id=again-user-%d\tanonymous-id=again-anon-%d\n", i, i);
-    const char *file = gwfix_write("bulk-again.txt", text);
-    free(text);
+    const char *file = people_file("bulk-again.txt", N, "again", 1);
     freeReplyObject(redis("INCR " PREFIX "suppress:gen"));
 
     sluice_th_output_t out;
@@ -847,6 +876,237 @@ static void test_batch_refuses_a_line_not_utf8(void **state)
     assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk'"), 1);
 }
 
+/* `sluicectl forget` started in the background on config with the args after "forget", and its
+ * output (stdout and stderr) in log. */
+static sluice_th_proc_t *forget_spawn(const char *config, const char *const *args, const char *extra_env)
+{
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof(bin), "%s/tools/sluicectl", sluice_th_build_dir());
+    const char *argv[24] = {bin, "forget", "--config", config};
+    size_t n = 4;
+    for (size_t i = 0; args[i] != NULL && n < 23; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    const char *env[] = {"T_FORGET_KEY=" FORGET_KEY, extra_env != NULL ? extra_env : "T_NOTHING=1", NULL};
+    sluice_th_spawn_opts_t o = {.env = env};
+    sluice_err_t err = {{0}};
+    sluice_th_proc_t *p = sluice_th_spawn("sluicectl-forget", argv, &o, &err);
+    if (p == NULL)
+        fail_msg("sluicectl: %s", err.msg);
+    return p;
+}
+
+static void identify(const char *user, const char *anon)
+{
+    char body[256];
+    snprintf(body, sizeof(body), "{\"type\":\"identify\",\"userId\":\"%s\",\"anonymousId\":\"%s\"}", user, anon);
+    http_resp_t resp;
+    assert_int_equal(gwfix_post(&G, "/v1/identify", BULK_KEY, body, &resp), 200);
+    http_resp_dispose(&resp);
+}
+
+/* A person is forgotten while their browser still sends events: between forget's look at their
+ * links and the moment each gateway enforces the new list (forget.refresh_ms, seconds more to load
+ * a long list), the gateway linked a new anonymous id of theirs to their user id. forget looked
+ * only before: that link stayed in Redis, and the id's events (without the user id) went on to
+ * Kafka. Now forget waits until every gateway enforces the list, looks again, and forgets the ids
+ * linked meanwhile too. The single form (test_links_made_while_forget_runs) and a batch. */
+static void links_made_while_forget_runs(const char *const *args, const char *user, const char *early, const char *late)
+{
+    snprintf(G.config, sizeof(G.config), "%s", slow_config);
+    gwfix_start(&G);
+    identify(user, early);
+    long long linked = 0;
+    for (int waited = 0; waited < 10000 && linked != 1; waited += 50) {
+        linked = redis_int("EXISTS " PREFIX "id:bulk:%s", early);
+        usleep(50 * 1000);
+    }
+    assert_int_equal(linked, 1);
+    long long gen0 = redis_int("GET " PREFIX "suppress:gen");
+
+    sluice_th_proc_t *p = forget_spawn(slow_config, args, NULL);
+    /* The person's ids are on the gateway's list in Redis: the gateway has not looked yet. */
+    for (int waited = 0; waited < 60000 && redis_int("GET " PREFIX "suppress:gen") == gen0; waited += 10)
+        usleep(10 * 1000);
+    identify(user, late); /* the person on a new device */
+    int wstatus = 0;
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_th_proc_wait(p, 120000, &wstatus, &err), 0);
+    char *log = sluice_th_read_file(sluice_th_proc_log(p), NULL, NULL);
+    print_message("%s", log != NULL ? log : "");
+    if (!sluice_th_exited_with(wstatus, 0))
+        fail_msg("exit %d: %s", wstatus, log);
+    assert_null(strstr(log, late));
+    free(log);
+    usleep(500 * 1000); /* a link sent late would be written by now */
+
+    char hex[65];
+    bulk_pseudonym(late, hex);
+    assert_int_equal(redis_int("EXISTS " PREFIX "id:bulk:%s", early), 0);
+    assert_int_equal(redis_int("EXISTS " PREFIX "id:bulk:%s", late), 0);
+    assert_int_equal(redis_int("SISMEMBER " PREFIX "suppress bulk:%s", hex), 1);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM forget_suppression s JOIN forget_requests q USING (request_id)"
+             " WHERE s.org = 'bulk' AND s.pseudonym = '%s' AND q.state = 'done' AND q.ids::text LIKE '%%%s%%'",
+             hex, hex);
+    assert_int_equal(sql_count(sql), 1);
+    /* The new device's events are dropped by the gateway, as the person's. */
+    const char *series = "sluice_events_suppressed_total{org=\"bulk\"}";
+    double before = gwfix_metric(&G, series);
+    char body[256];
+    snprintf(body, sizeof(body), "{\"type\":\"track\",\"event\":\"Viewed\",\"anonymousId\":\"%s\"}", late);
+    http_resp_t resp;
+    assert_int_equal(gwfix_post(&G, "/v1/track", BULK_KEY, body, &resp), 200);
+    http_resp_dispose(&resp);
+    wait_gw_metric(series, (before > 0 ? before : 0) + 1, 10000);
+    assert_true(sluice_th_exited_with(gwfix_stop(&G, SIGTERM), 0));
+    /* A gateway stopped cleanly takes back its word (expired at once): forget does not wait for it. */
+    redisReply *seen = redis("HVALS " PREFIX "suppress:seen");
+    assert_int_equal(seen->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(seen->elements, 1);
+    assert_string_equal(seen->element[0]->str, "0 0");
+    freeReplyObject(seen);
+}
+
+static void test_links_made_while_forget_runs(void **state)
+{
+    (void)state;
+    const char *args[] = {"--org", "bulk", "--user-id", "race-user-1", NULL};
+    links_made_while_forget_runs(args, "race-user-1", "race-anon-1", "race-anon-2");
+}
+
+static void test_batch_links_made_while_it_runs(void **state)
+{
+    (void)state;
+    const char *file = gwfix_write("bulk-race.txt", "user-id=race-user-b\nuser-id=race-user-c\n");
+    const char *args[] = {"--org", "bulk", "--file", file, NULL};
+    links_made_while_forget_runs(args, "race-user-b", "race-anon-b1", "race-anon-b2");
+}
+
+/* A run killed after its Redis step and its deletion records (SLUICE_FORGET_BATCH_DIE_AFTER=kafka),
+ * and the file run again: the rerun found nothing left to delete and its final audit row said 0
+ * links and 0 dedup keys removed (the first run's counts were never written), and it published
+ * each record a second time (same key, same request id). */
+static void test_batch_killed_after_kafka_then_resumed(void **state)
+{
+    (void)state;
+    enum { N = 3 };
+    char text[512] = "";
+    for (int i = 0; i < N; i++) {
+        char anon[32], hex[65];
+        snprintf(anon, sizeof(anon), "kk-anon-%d", i);
+        bulk_pseudonym(anon, hex);
+        freeReplyObject(redis("HSET " PREFIX "id:bulk:%s userId kk-user-%d", anon, i));
+        freeReplyObject(redis("SET " PREFIX "dedup:bulk:kk-mid-%d %s", i, hex));
+        snprintf(text + strlen(text), sizeof(text) - strlen(text), "user-id=kk-user-%d\n", i);
+    }
+    freeReplyObject(redis("INCR " PREFIX "suppress:gen"));
+    const char *file = gwfix_write("bulk-kk.txt", text);
+
+    sluice_th_output_t out;
+    forget_file(file, NULL, "SLUICE_FORGET_BATCH_DIE_AFTER=kafka", 60000, &out);
+    assert_true(WIFSIGNALED(out.wstatus));
+    sluice_th_output_dispose(&out);
+    /* Killed after Redis and Kafka, before the requests were marked done. */
+    assert_int_equal(redis_int("EXISTS " PREFIX "id:bulk:kk-anon-1"), 0);
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk' AND state = 'pending'"), N);
+
+    forget_file(file, NULL, NULL, 60000, &out);
+    if (!sluice_th_exited_with(out.wstatus, 0))
+        fail_msg("exit %d: %s", out.wstatus, out.errout);
+    assert_int_equal(count_of(out.out, " (resumed): "), N);
+    sluice_th_output_dispose(&out);
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk' AND state = 'done'"
+                               " AND dsr_published"),
+                     N);
+    assert_int_equal(sql_count("SELECT sum(links_removed) FROM forget_requests WHERE org = 'bulk'"), N);
+    assert_int_equal(sql_count("SELECT sum(dedup_keys_removed) FROM forget_requests WHERE org = 'bulk'"), N);
+
+    /* One deletion record per request in kafka.dsr_topic. */
+    PGconn *c = PQconnectdb(F.pg.url);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PGresult *r = PQexec(c, "SELECT request_id::text FROM forget_requests WHERE org = 'bulk'");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    json_t *dsr = gwfix_kafka_read(&G, "sluice.dsr");
+    assert_non_null(dsr);
+    for (int t = 0; t < PQntuples(r); t++) {
+        char key[80];
+        snprintf(key, sizeof(key), "bulk:%s", PQgetvalue(r, t, 0));
+        size_t n = 0, i;
+        json_t *m;
+        json_array_foreach(dsr, i, m) {
+            n += json_is_string(json_object_get(m, "key")) &&
+                 strcmp(json_string_value(json_object_get(m, "key")), key) == 0;
+        }
+        if (n != 1)
+            fail_msg("%zu records with key %s in sluice.dsr", n, key);
+    }
+    json_decref(dsr);
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* Two runs of the same file at once (a DPO's retry while the first still runs, two operators):
+ * neither saw the other's requests, and every person got two. The second is now refused. */
+static void test_batch_same_file_twice_at_once(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    const char *file = people_file("bulk-twice.txt", N, "twice", 0);
+    freeReplyObject(redis("INCR " PREFIX "suppress:gen"));
+
+    const char *args[] = {"--org", "bulk", "--file", file, NULL};
+    sluice_th_proc_t *first = forget_spawn(F.config, args, NULL);
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_th_wait_log(first, "people read", 1, 60000, &err), 0);
+    assert_int_equal(sluice_th_proc_signal(first, SIGSTOP, &err), 0); /* still running */
+    sluice_th_output_t out;
+    forget_file(file, NULL, NULL, 60000, &out);
+    assert_int_equal(sluice_th_proc_signal(first, SIGCONT, &err), 0);
+    print_message("second run: %s", out.errout);
+    assert_true(sluice_th_exited_with(out.wstatus, 1));
+    assert_non_null(strstr(out.errout, "another run of this file"));
+    sluice_th_output_dispose(&out);
+    int wstatus = 0;
+    assert_int_equal(sluice_th_proc_wait(first, 120000, &wstatus, &err), 0);
+    assert_true(sluice_th_exited_with(wstatus, 0));
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk'"), N);
+
+    /* Once the first is over, the file may be run again (everyone forgotten already). */
+    forget_file(file, NULL, NULL, 60000, &out);
+    assert_true(sluice_th_exited_with(out.wstatus, 0));
+    assert_int_equal(count_of(out.out, ": forgotten already"), N);
+    sluice_th_output_dispose(&out);
+}
+
+/* A line repeating a line that was refused (its person has more ids linked in Redis than forget
+ * takes) said "forgotten with that one": nothing was done for either. */
+static void test_batch_repeat_of_a_refused_line(void **state)
+{
+    (void)state;
+    redisContext *c = redisConnect("127.0.0.1", G.redis.port);
+    assert_true(c != NULL && c->err == 0);
+    for (int i = 0; i < 300; i++)
+        redisAppendCommand(c, "HSET " PREFIX "id:bulk:many-anon-%d userId many-user", i);
+    redis_drain(c, 300);
+    freeReplyObject(redis("INCR " PREFIX "suppress:gen"));
+    const char *file =
+        gwfix_write("bulk-refused-twice.txt", "user-id=many-user\nuser-id=other-user\nuser-id=many-user\n");
+    sluice_th_output_t out;
+    forget_file(file, NULL, NULL, 60000, &out);
+    print_message("%s%s", out.out, out.errout);
+    assert_true(sluice_th_exited_with(out.wstatus, 1));
+    assert_non_null(strstr(out.errout, "line 1 refused"));
+    assert_non_null(strstr(out.out, "line 2: request "));
+    assert_null(strstr(out.out, "forgotten with that one"));
+    assert_non_null(strstr(out.out, "line 3: its ids are on a line before (line 1), which was refused"));
+    sluice_th_output_dispose(&out);
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk'"), 1);
+    for (int i = 0; i < 300; i++)
+        freeReplyObject(redis("DEL " PREFIX "id:bulk:many-anon-%d", i));
+}
+
 /* A test that failed midway leaves its gateway running, or Redis stopped: the next one starts
  * its own gateway and needs Redis. */
 static int stop_gateway(void **state)
@@ -861,6 +1121,7 @@ static int stop_gateway(void **state)
     if (down)
         sluice_th_redis_restart(&G.redis, &err);
     freeReplyObject(redis("ACL SETUSER default +@all")); /* test_unready_says_why's, had it failed */
+    freeReplyObject(redis("DEL " PREFIX "suppress:seen"));
     return 0;
 }
 
@@ -877,10 +1138,18 @@ int main(void)
         cmocka_unit_test_teardown(test_batch_with_byte_order_mark, drop_bulk),
         cmocka_unit_test_teardown(test_batch_rerun_leaves_an_undone_person_alone, drop_bulk),
         cmocka_unit_test_teardown(test_batch_refuses_a_line_not_utf8, drop_bulk),
+        cmocka_unit_test_teardown(test_batch_killed_after_kafka_then_resumed, drop_bulk),
+        cmocka_unit_test_teardown(test_batch_same_file_twice_at_once, drop_bulk),
+        cmocka_unit_test_teardown(test_batch_repeat_of_a_refused_line, drop_bulk),
+        cmocka_unit_test_teardown(test_links_made_while_forget_runs, drop_bulk),
+        cmocka_unit_test_teardown(test_batch_links_made_while_it_runs, drop_bulk),
         cmocka_unit_test_teardown(test_unready_says_why, stop_gateway),
         cmocka_unit_test_teardown(test_not_ready_before_the_list_is_read, stop_gateway),
         cmocka_unit_test_teardown(test_large_list_read_without_holding_redis, stop_gateway),
         cmocka_unit_test(test_list_of_many_requests),
     };
+    /* SLUICE_TEST_FILTER=test_batch_* runs some of them (cmocka's pattern). */
+    if (getenv("SLUICE_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("SLUICE_TEST_FILTER"));
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -24,6 +24,8 @@ static void test_layout(void **state)
     assert_string_equal(k, "sluice:suppress");
     assert_true(sluice_forget_key(k, sizeof(k), NULL, SLUICE_FORGET_KEY_SUPPRESS_GEN, NULL, NULL) > 0);
     assert_string_equal(k, "sluice:suppress:gen");
+    assert_true(sluice_forget_key(k, sizeof(k), NULL, SLUICE_FORGET_KEY_SUPPRESS_SEEN, NULL, NULL) > 0);
+    assert_string_equal(k, "sluice:suppress:seen");
 }
 
 static void test_refusals(void **state)
