@@ -218,6 +218,17 @@ static void decode_server(loader_t *l, sluice_dec_map_t *root)
                                    "never written here");
             free(sv->ticket_secret_env);
             sv->ticket_secret_env = NULL;
+        } else if (strcmp(sv->ticket_secret_env, "ENCRYPTION_KEY") == 0 ||
+                   strcmp(sv->ticket_secret_env, "SLUICE_KEYRING") == 0 ||
+                   strcmp(sv->ticket_secret_env, "SLUICE_KEY_ID") == 0) {
+            /* The gateway wipes the variable once read, before the key ring is: SLUICE_KEYRING
+             * named here left the ring without its older keys, with nothing said. */
+            sluice_config_diag_add(l->diag, &sv->ticket_secret_env_pos,
+                                   "server.https.session_ticket_secret_env: %s holds sluice's root keys: give session "
+                                   "tickets a variable and a secret of their own (e.g. SLUICE_TLS_TICKET_SECRET)",
+                                   sv->ticket_secret_env);
+            free(sv->ticket_secret_env);
+            sv->ticket_secret_env = NULL;
         }
     }
     sluice_dec_map_close(&https);

@@ -21,6 +21,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "common/hex.h"
 #include "crypto/ct.h"
 #include "crypto/hkdf.h"
 
@@ -503,6 +504,22 @@ static const char *trim_secret(const char *s, size_t *len)
     return s;
 }
 
+/* Whether the ticket secret s (n bytes) is ENCRYPTION_KEY's value e (en bytes): the same text, or
+ * the same 32-byte key in hex of another case (the keyring reads either case, crypto/keyring.c),
+ * which an operator copying the key from another tool or file would otherwise get past the check. */
+static int same_as_encryption_key(const char *s, size_t n, const char *e, size_t en)
+{
+    if (sluice_ct_streq(s, n, e, en))
+        return 1;
+    uint8_t a[32], b[32];
+    size_t al = 0, bl = 0;
+    int same = n == 2 * sizeof(a) && en == 2 * sizeof(b) && sluice_hex_decode(s, n, a, sizeof(a), &al) == 0 &&
+               sluice_hex_decode(e, en, b, sizeof(b), &bl) == 0 && sluice_ct_equal(a, b, sizeof(a));
+    OPENSSL_cleanse(a, sizeof(a));
+    OPENSSL_cleanse(b, sizeof(b));
+    return same;
+}
+
 int sluice_tls_ticket_secret_check(const char *what, const char *secret, const char *encryption_key, sluice_err_t *err)
 {
     size_t n, en = 0;
@@ -519,7 +536,7 @@ int sluice_tls_ticket_secret_check(const char *what, const char *secret, const c
                               "32`), the same on every gateway",
                               what, n, SLUICE_TLS_TICKET_SECRET_MIN);
     const char *e = encryption_key != NULL ? trim_secret(encryption_key, &en) : NULL;
-    if (e != NULL && sluice_ct_streq(s, n, e, en))
+    if (e != NULL && same_as_encryption_key(s, n, e, en))
         return sluice_err_set(err,
                               "%s holds the same value as ENCRYPTION_KEY: give session tickets a secret of their own "
                               "(a key of one purpose must open nothing of another's)",

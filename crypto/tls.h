@@ -96,9 +96,9 @@ sluice_tls_tickets_t *sluice_tls_tickets_create(unsigned period_s, sluice_err_t 
 /* Checks secret (NUL-terminated, as read from the environment) as sluice_tls_tickets_create_shared
  * takes it: spaces and line ends around it are dropped, then it must hold at least
  * SLUICE_TLS_TICKET_SECRET_MIN bytes and differ from encryption_key (ENCRYPTION_KEY's value, or
- * NULL). what names where the secret came from ("server.https.session_ticket_secret_env:
- * environment variable T"), for the message. Returns 0, or -1 with a message in err that says
- * the length, never the value. */
+ * NULL; the same key in hex of another case is the same key). what names where the secret came from
+ * ("server.https.session_ticket_secret_env: environment variable T"), for the message. Returns 0, or -1 with a message
+ * in err that says the length, never the value. */
 int sluice_tls_ticket_secret_check(const char *what, const char *secret, const char *encryption_key, sluice_err_t *err);
 
 /* Shared keys derived from secret (checked as sluice_tls_ticket_secret_check does). Keeps only

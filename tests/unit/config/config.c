@@ -1837,6 +1837,28 @@ static void test_secret_env_without_a_name(void **state)
                   "null");
 }
 
+/* The ticket secret's variable may not be one that holds the root keys: the gateway wipes it once
+ * read, so SLUICE_KEYRING named there left the ring without its older keys (and their tokens,
+ * cookies and vault rows unopenable), with nothing said. */
+static void test_ticket_secret_env_not_a_root_key(void **state)
+{
+    (void)state;
+    const char *names[] = {"ENCRYPTION_KEY", "SLUICE_KEYRING", "SLUICE_KEY_ID"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char yaml[1024], want[512];
+        snprintf(yaml, sizeof(yaml),
+                 "version: 1\nserver:\n  https: {listen: \"127.0.0.1:8443\", cert: c.crt, key: c.key, "
+                 "session_ticket_secret_env: %s}\nkafka: {brokers: \"127.0.0.1:9092\"}\norgs:\n  - id: acme\n"
+                 "    sources: [{id: web, write_key_env: K}]\n",
+                 names[i]);
+        snprintf(want, sizeof(want),
+                 "x.yaml:3:89: server.https.session_ticket_secret_env: %s holds sluice's root keys: give session "
+                 "tickets a variable and a secret of their own (e.g. SLUICE_TLS_TICKET_SECRET)",
+                 names[i]);
+        expect_errors_flags(yaml, SLUICE_CONFIG_NO_ENV, (const char *const[]){want, NULL});
+    }
+}
+
 /* The tag outside the ingest and operations routes: at tag_path /v1/batch it answered every POST
  * of a batch with 405. */
 static void test_tag_path_apart_from_routes(void **state)
@@ -2264,6 +2286,7 @@ int main(void)
         cmocka_unit_test(test_orgs_share_no_cookie),
         cmocka_unit_test_setup(test_null_consent_lists_are_absent, clear_env),
         cmocka_unit_test_setup(test_secret_env_without_a_name, clear_env),
+        cmocka_unit_test_setup(test_ticket_secret_env_not_a_root_key, clear_env),
         cmocka_unit_test_setup(test_tag_path_apart_from_routes, clear_env),
         cmocka_unit_test_setup(test_burst_needs_a_rate, clear_env),
         cmocka_unit_test_setup(test_integer_with_a_leading_zero, clear_env),

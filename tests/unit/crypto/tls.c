@@ -5,6 +5,7 @@
  * shared ticket keys (one secret, two gateways) resumed across processes' rings, rotated by
  * the wall clock's period, and their secret checked.
  * Keys and certificates are made here with OpenSSL (EC P-256). */
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -589,6 +590,20 @@ static void test_ticket_secret_refused(void **state)
     assert_string_equal(err.msg, "T holds the same value as ENCRYPTION_KEY: give session tickets a secret of their own "
                                  "(a key of one purpose must open nothing of another's)");
     assert_int_equal(sluice_tls_ticket_secret_check("T", "0123456789abcdef0123456789abcdef", root, &err), 0);
+    /* ENCRYPTION_KEY is hex read in either case (crypto/keyring.c): the same key in capitals, or
+     * with its line end, is still ENCRYPTION_KEY and refused. */
+    char upper[sizeof(root)];
+    for (size_t i = 0; i < sizeof(root); i++)
+        upper[i] = (char)toupper((unsigned char)root[i]);
+    assert_int_equal(sluice_tls_ticket_secret_check("T", upper, root, &err), -1);
+    assert_non_null(strstr(err.msg, "T holds the same value as ENCRYPTION_KEY"));
+    assert_int_equal(sluice_tls_ticket_secret_check("T", root, upper, &err), -1);
+    assert_int_equal(sluice_tls_ticket_secret_check(
+                         "T", "6F1C0D7A92B34E58A1C6D0E9F7B2A4C35D8E1F0A9B7C6D5E4F3A2B1C0D9E8F7A\n", root, &err),
+                     -1);
+    /* Another hex key, and the same letters that are not hex, are not ENCRYPTION_KEY. */
+    upper[0] = '7';
+    assert_int_equal(sluice_tls_ticket_secret_check("T", upper, root, &err), 0);
 }
 
 int main(void)
