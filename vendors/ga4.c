@@ -626,8 +626,11 @@ static json_t *campaign_details(const sluice_envelope_t *e, json_int_t micros)
                                            {"medium", c.medium},
                                            {"term", c.term},
                                            {"content", c.content}};
+            /* Hashes stay out here too: an email tool's utm_term of the recipient's hashed address
+             * went to GA4 when read from the URL, not when the enrichment had put it in
+             * context.campaign. */
             for (size_t i = 0; i < sizeof(from) / sizeof(from[0]); i++) {
-                if (from[i][1][0] != '\0')
+                if (from[i][1][0] != '\0' && !looks_like_digest(from[i][1], strlen(from[i][1])))
                     json_object_set_new(params, from[i][0], ga4_value(from[i][1]));
             }
         }

@@ -891,6 +891,18 @@ static void test_campaign_limits(void **state)
     assert_int_equal(json_object_size(json_object_get(lead, "params")), 1);
     json_decref(lead);
     sluice_vendor_item_dispose(&item);
+    /* Read from the page's URL, too: an email tool's link with the recipient's hashed address in
+     * utm_term went to GA4 as the campaign's term, while the same link read by the campaign
+     * enrichment into context.campaign left it out. */
+    lead = mapped_lead("{\"context\":{\"userAgent\":\"UA\",\"page\":{\"url\":\"https://shop.acme.test/?"
+                       "utm_source=news&utm_term=85e8cbcc4fab8df4f45e9e396b5b367a54af6cc13f9b5433d3e12f4e9c0a1846&"
+                       "utm_content=YqFORPdlQZ0Q_qmTZzYacnwSNl4lIPMiGNUF7Zqg9i8\"}}}",
+                       &item);
+    assert_non_null(lead);
+    assert_int_equal(json_object_size(json_object_get(lead, "params")), 1);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(lead, "params"), "source")), "news");
+    json_decref(lead);
+    sluice_vendor_item_dispose(&item);
 }
 
 /* No campaign, no campaign_details: nothing more is sent (an empty or non-object context.campaign,
