@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -268,9 +269,28 @@ static int build_index(sluice_vault_t *v, const struct migration *m, sluice_err_
 static int migrate(sluice_vault_t *v, sluice_err_t *err)
 {
     char lock[96];
-    snprintf(lock, sizeof(lock), "SELECT pg_advisory_lock(%d)", MIGRATION_LOCK);
-    if (exec_ok(v, lock, err) != 0)
-        return sluice_err_prefix(err, "vault migrations");
+    snprintf(lock, sizeof(lock), "SELECT pg_try_advisory_lock(%d)", MIGRATION_LOCK);
+    /* Asked for again and again, not waited for in pg_advisory_lock: a statement waiting there
+     * holds a snapshot, which another process's CREATE INDEX CONCURRENTLY (migration 5) waits
+     * for while that process holds the lock; PostgreSQL failed one of the two with "deadlock
+     * detected" (two pods migrating at once, or any vault opened during the build). Between two
+     * tries this session holds no snapshot. As long as the statement_timeout it used to wait. */
+    for (int tries = 0;; tries++) {
+        PGresult *t = PQexec(v->conn, lock);
+        if (PQresultStatus(t) != PGRES_TUPLES_OK || PQntuples(t) != 1) {
+            PQclear(t);
+            pq_error(err, v->conn, "database");
+            return sluice_err_prefix(err, "vault migrations");
+        }
+        int taken = PQgetvalue(t, 0, 0)[0] == 't';
+        PQclear(t);
+        if (taken)
+            break;
+        if (tries >= 100)
+            return sluice_err_set(err, "vault migrations: another process has been applying them for 10 s; try "
+                                       "again once it is done");
+        usleep(100 * 1000);
+    }
     int rc = -1;
     /* Created only when missing: CREATE TABLE IF NOT EXISTS checks the right to create tables in
      * the schema before it looks for the table, so a role without that right (PostgreSQL 15's

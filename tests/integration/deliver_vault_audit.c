@@ -176,6 +176,68 @@ static void test_migrations_on_an_existing_vault(void **state)
     free(sql1("DELETE FROM vault_audit WHERE actor = 'sluice-deliver@old pid 1'"));
 }
 
+/* The pid of a backend of this database whose query starts with prefix and that waits on a lock,
+ * or "" while there is none, asked on its own connection (pg_stat_activity stays as it was for
+ * the rest of a transaction). Caller frees. */
+static char *lock_waiter(const char *prefix)
+{
+    PGconn *c = PQconnectdb(F.pg.conninfo);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    char q[512];
+    snprintf(q, sizeof(q),
+             "SELECT coalesce(min(pid)::text, '') FROM pg_stat_activity WHERE datname = current_database()"
+             " AND wait_event_type = 'Lock' AND query LIKE '%s%%'",
+             prefix);
+    char *v = dfix_sql1(c, q);
+    PQfinish(c);
+    return v;
+}
+
+/* Two `vault migrate` at once (two pods' init containers) while migration 5's concurrent index
+ * build runs: the second waits for the first and both end with version 5. The second used to
+ * wait in pg_advisory_lock, inside a statement whose snapshot the index build waits for, and
+ * PostgreSQL broke the cycle by failing one of them with "deadlock detected". */
+static void test_two_migrations_at_once(void **state)
+{
+    (void)state;
+    free(sql1("DROP INDEX vault_audit_credential; DELETE FROM schema_migrations WHERE version > 4"));
+    /* A worker's audit INSERT still open: the index build waits for it at its start. */
+    free(sql1("BEGIN"));
+    free(sql1("LOCK TABLE vault_audit IN ROW EXCLUSIVE MODE"));
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof(bin), "%s/tools/sluicectl", sluice_th_build_dir());
+    const char *argv[] = {bin, "vault", "migrate", "--config", F.config, NULL};
+    sluice_err_t err = {{0}};
+    sluice_th_proc_t *first = sluice_th_spawn("migrate-1", argv, NULL, &err);
+    assert_non_null(first);
+    char *pid = NULL;
+    for (int i = 0; i < 200; i++) {
+        free(pid);
+        if ((pid = lock_waiter("CREATE INDEX CONCURRENTLY"))[0] != '\0')
+            break;
+        usleep(50 * 1000);
+    }
+    assert_string_not_equal(pid, "");
+    free(pid);
+    sluice_th_proc_t *second = sluice_th_spawn("migrate-2", argv, NULL, &err);
+    assert_non_null(second);
+    usleep(500 * 1000); /* the second has asked for the migration lock */
+    free(sql1("COMMIT"));
+    int st1 = 0, st2 = 0;
+    assert_int_equal(sluice_th_proc_wait(first, 30000, &st1, &err), 0);
+    assert_int_equal(sluice_th_proc_wait(second, 30000, &st2, &err), 0);
+    char tail[512];
+    sluice_th_log_tail(second, tail, sizeof(tail));
+    if (!sluice_th_exited_with(st1, 0) || !sluice_th_exited_with(st2, 0))
+        print_error("first exit %d, second exit %d: %s\n", st1 >> 8, st2 >> 8, tail);
+    assert_true(sluice_th_exited_with(st1, 0));
+    assert_true(sluice_th_exited_with(st2, 0));
+    sql_is("SELECT max(version) FROM schema_migrations", "5");
+    sql_is("SELECT i.indisvalid::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+           " WHERE c.relname = 'vault_audit_credential'",
+           "true");
+}
+
 /* Prune removes exactly the rows older than the retention, oldest first, in transactions of at
  * most --batch rows, keeps the rest, and records itself; the retention comes from the config. */
 static void test_prune_keeps_the_retention(void **state)
@@ -354,6 +416,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_migrations_on_an_existing_vault),
+        cmocka_unit_test(test_two_migrations_at_once),
         cmocka_unit_test(test_prune_keeps_the_retention),
         cmocka_unit_test(test_worker_reads_during_a_prune_and_the_listing_shows_them),
         cmocka_unit_test(test_worker_role_may_not_prune),
