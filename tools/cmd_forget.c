@@ -2395,32 +2395,17 @@ static int batch_resumed(req_t *r, batch_t *B)
  * people: a second run of the same file while one runs is refused. Two runs at once each made a
  * request of every person (neither saw the other's, still uncommitted or pending). 0 when taken,
  * 1 when another run holds it, -1 on an error. */
-static int batch_lock(req_t *r, const batch_t *B)
+static int batch_lock(req_t *r)
 {
-    size_t cap = strlen(r->org->id) + 2, used = 0;
-    for (size_t i = 0; i < B->name_count; i++)
-        cap += strlen(B->names[i].value) + 2;
-    for (size_t k = 0; k < B->n; k++)
-        cap++;
-    char *text = malloc(cap);
-    if (text == NULL)
-        return -1;
-    used += (size_t)snprintf(text, cap, "%s", r->org->id) + 1;
-    for (size_t k = 0; k < B->n; k++) {
-        for (size_t i = 0; i < B->p[k].names; i++) {
-            const bname_t *nm = &B->names[B->p[k].name0 + i];
-            size_t len = strlen(nm->value);
-            text[used++] = nm->kind == KIND_USER ? 'u' : 'a';
-            memcpy(text + used, nm->value, len);
-            used += len;
-            text[used++] = '\t';
-        }
-        text[used++] = '\n';
-    }
+    /* One lock per org, not per file's content: keyed by the people in file order, the same file
+     * sorted otherwise, or with one line more, took another lock and both runs made a request of
+     * every person (review of 717912d). */
+    char text[160];
+    size_t used = (size_t)snprintf(text, sizeof(text), "sluice/forget-batch/%s", r->org->id);
+    if (used >= sizeof(text))
+        used = sizeof(text) - 1;
     uint8_t digest[SLUICE_SHA256_LEN];
     int hashed = sluice_sha256(text, used, digest);
-    sluice_secure_zero(text, cap); /* the file's ids */
-    free(text);
     if (hashed != 0)
         return -1;
     long long key = 0;
@@ -2436,8 +2421,8 @@ static int batch_lock(req_t *r, const batch_t *B)
     PQclear(x);
     if (!taken)
         fprintf(stderr,
-                "sluicectl forget: another run of this file for org %s is in progress: run a file once at a time "
-                "(wait for it to end; run the file again then if it did not complete)\n",
+                "sluicectl forget: another run of this file for org %s is in progress (or of another --file for "
+                "it): run one file at a time (wait for it to end; run the file again then if it did not complete)\n",
                 r->org->id);
     return taken ? 0 : 1;
 }
@@ -2489,7 +2474,7 @@ static int forget_batch(req_t *r, const char *file)
     s->cfg = r->cfg;
     s->org = r->org;
     memcpy(s->key, r->key, sizeof(s->key));
-    int locked = batch_lock(r, &B);
+    int locked = batch_lock(r);
     if (locked != 0)
         goto out;
     fprintf(stderr, "forget: %zu people read, %zu lines refused\n", B.n, B.refused);
