@@ -113,9 +113,8 @@ struct part {
     sluice_tracker_t tracker;
     int64_t committed; /* last offset sent in a commit; -1 none */
     int revoked;
-    size_t ranges; /* routes with a set-aside range here (aside[i].from >= 0): at 0 lane_aside skips it */
-    size_t live;   /* records still referencing this partition */
-    part_t *next;  /* in lane->parts, or lane->zombies once revoked */
+    size_t live;  /* records still referencing this partition */
+    part_t *next; /* in lane->parts, or lane->zombies once revoked */
 };
 
 struct record {
@@ -207,7 +206,6 @@ struct route {
     /* Monotonic ms of the route's first ask of a vault read still pending, 0 when none (route_secret). */
     int64_t vault_asked_ms;
     size_t idx;         /* in lane->routes (part->aside[idx]) */
-    size_t pump_idx;    /* in the worker's pump order (worker->pump_at, worker->ready) */
     size_t held;        /* its items alive: in batches, on the wire, waiting for the DLQ */
     int aside;          /* setting its new events aside (ROUTE_ASIDE_AT) */
     uint64_t set_aside; /* events set aside since it started to, for the log */
@@ -225,7 +223,6 @@ struct lane {
     route_t *routes;
     size_t nroutes;
     size_t *org_first, *org_nroutes; /* per org of the config: its routes, routes[first..first+n) */
-    uint64_t *busy; /* bit per route (idx) that may hold items or be set aside: lane_aside looks at those only */
     size_t live;
     int paused;
     int stop_committed; /* the stop's commit was tried: leaving the group does not wait again */
@@ -254,12 +251,6 @@ struct sluice_deliver {
     lane_t *lanes[SLUICE_VENDOR_COUNT];
     size_t routes;    /* in every lane: with more than one, a route keeps to its share of max_in_flight */
     size_t pump_from; /* the route (lanes' order) pumped first: the one after the last to take a place */
-    /* A loop turn visited every route to pump it, and lane_aside every route and every route of
-     * every partition: a worker of 10,000 quiet orgs spent 8 ms of CPU a second on orgs with
-     * nothing to do (docs/performance.md). Now a route is pumped while it is `ready` (a bit per
-     * route in pump order, set when a batch is opened or queued, cleared when it has none). */
-    route_t **pump_at; /* every route, in pump order (lanes' order, then the lane's) */
-    uint64_t *ready;   /* bit per pump_at route with an open or a queued batch */
     sluice_dmetrics_t metrics;
     sluice_metrics_server_t *msrv;
     int sigfd;
@@ -609,39 +600,6 @@ static int same_group(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-/* Bit sets over routes (worker->ready, lane->busy): a word per 64 routes, so finding the few set
- * among 10,000 reads 157 words. */
-static void bit_set(uint64_t *bits, size_t i)
-{
-    bits[i / 64] |= (uint64_t)1 << (i % 64);
-}
-
-static void bit_clear(uint64_t *bits, size_t i)
-{
-    bits[i / 64] &= ~((uint64_t)1 << (i % 64));
-}
-
-/* The first set bit at or after i and before end, else end. Reads the words as it goes, so a bit
- * set meanwhile ahead of i (a callback queued a batch) is found. */
-static size_t bit_next(const uint64_t *bits, size_t i, size_t end)
-{
-    while (i < end) {
-        uint64_t word = bits[i / 64] >> (i % 64);
-        if (word != 0) {
-            i += (size_t)__builtin_ctzll(word);
-            return i < end ? i : end;
-        }
-        i = (i / 64 + 1) * 64;
-    }
-    return end;
-}
-
-/* r has an open or a queued batch: the loop pumps it from now on (sluice_deliver_run). */
-static void route_ready(route_t *r)
-{
-    bit_set(r->lane->w->ready, r->pump_idx);
-}
-
 static void list_append(batch_t **head, batch_t **tail, batch_t *b)
 {
     b->next = NULL;
@@ -711,20 +669,13 @@ static void token_drop(route_t *r)
     r->token_until = 0;
 }
 
-/* Queues b on r's send queue (to be sent at b->due_ms): r is pumped until its queue is empty. */
-static void queue_put(route_t *r, batch_t *b)
-{
-    list_append(&r->queue_head, &r->queue_tail, b);
-    route_ready(r);
-}
-
 /* Moves an open batch to the send queue. */
 static void batch_close(route_t *r, batch_t *b, int64_t now)
 {
     open_unlink(r, b);
     b->state = B_QUEUED;
     b->due_ms = now;
-    queue_put(r, b);
+    list_append(&r->queue_head, &r->queue_tail, b);
 }
 
 /* An item's bytes in a request: its event (and lead) and a comma each. */
@@ -766,7 +717,6 @@ static int route_add(route_t *r, item_t *it, int64_t now)
         b->hnext = r->open[bucket];
         r->open[bucket] = b;
         list_append(&r->age_head, &r->age_tail, b);
-        route_ready(r); /* its max_wait_ms closes it in route_pump */
     }
     if (b->n == b->cap) {
         size_t ncap = b->cap ? b->cap * 2 : 8;
@@ -941,7 +891,7 @@ static void batch_retry_as(worker_t *w, batch_t *b, const char *status, const ch
                         r->it->name, why, b->attempts + 1, wait);
     b->state = B_QUEUED;
     b->due_ms = now + wait;
-    queue_put(r, b);
+    list_append(&r->queue_head, &r->queue_tail, b);
 }
 
 static void batch_retry(worker_t *w, batch_t *b, const char *status, const char *why, int64_t retry_after_ms)
@@ -1089,7 +1039,7 @@ static int batch_split(worker_t *w, batch_t *b, char *why, size_t why_len)
         /* A fresh attempt count: a half that meets a 503 gets its own retries (within the time). */
         x->state = B_QUEUED;
         x->due_ms = now;
-        queue_put(r, x);
+        list_append(&r->queue_head, &r->queue_tail, x);
     }
     w->metrics.requests[r->lane->kind][SLUICE_REQ_FAILED]++;
     sluice_log_info_for(
@@ -1142,7 +1092,7 @@ static int batch_isolate(worker_t *w, batch_t *b, const sluice_http_result_t *re
         b->attempts = b->waits = 0;
         b->state = B_QUEUED;
         b->due_ms = sluice_mono_ms();
-        queue_put(r, b);
+        list_append(&r->queue_head, &r->queue_tail, b);
         return 1;
     }
     if (b->n < 2)
@@ -1174,7 +1124,7 @@ static int batch_isolate(worker_t *w, batch_t *b, const sluice_http_result_t *re
     b->attempts = b->waits = 0;
     b->state = B_QUEUED;
     b->due_ms = sluice_mono_ms();
-    queue_put(r, b);
+    list_append(&r->queue_head, &r->queue_tail, b);
     return 1;
 }
 
@@ -1511,7 +1461,7 @@ static void batch_send(worker_t *w, batch_t *b, int64_t now)
             b->attempts--;
             b->state = B_QUEUED;
             b->due_ms = now + VAULT_POLL_MS;
-            queue_put(r, b);
+            list_append(&r->queue_head, &r->queue_tail, b);
             return;
         }
         batch_retry(w, b, "-", why, -1);
@@ -1634,10 +1584,8 @@ static item_t *item_new(lane_t *l, record_t *rec, route_t *r)
     it->rec = rec;
     it->route = r;
     it->lane = l;
-    if (r != NULL) {
+    if (r != NULL)
         r->held++;
-        bit_set(r->lane->busy, r->idx);
-    }
     rec->pending++;
     return it;
 }
@@ -1669,10 +1617,8 @@ static void aside_put(route_t *r, record_t *rec)
         rec->abandoned = 1;
         return;
     }
-    if (a->from < 0) {
+    if (a->from < 0)
         a->from = rec->offset;
-        p->ranges++;
-    }
     a->to = rec->offset;
     r->set_aside++;
 }
@@ -1733,7 +1679,6 @@ static void aside_take(route_t *r, record_t *rec, int64_t now)
     if (a->from > a->to) {
         a->from = a->to = -1;
         a->reading = 0;
-        p->ranges--;
     }
     sluice_tracker_unhold(&p->tracker, rec->seq);
 }
@@ -2144,14 +2089,8 @@ static int lane_aside(lane_t *l, int64_t now, size_t *most_tracked)
         size_t n = sluice_tracker_pending(&p->tracker);
         tracked = n > tracked ? n : tracked;
     }
-    /* Only the routes that held items since they were last seen with none (lane->busy): the others
-     * neither start nor stop setting aside. */
-    for (size_t i = bit_next(l->busy, 0, l->nroutes); i < l->nroutes; i = bit_next(l->busy, i + 1, l->nroutes)) {
+    for (size_t i = 0; i < l->nroutes; i++) {
         route_t *r = &l->routes[i];
-        if (r->held == 0 && !r->aside) {
-            bit_clear(l->busy, i);
-            continue;
-        }
         if (!r->aside && r->held >= aside_at && !l->w->stopping) {
             r->aside = 1;
             r->set_aside = 0;
@@ -2176,7 +2115,7 @@ static int lane_aside(lane_t *l, int64_t now, size_t *most_tracked)
     for (part_t *p = l->parts; p != NULL; p = p->next) {
         int64_t target = -1;
         int start = 0;
-        for (size_t i = 0; p->ranges > 0 && i < l->nroutes; i++) {
+        for (size_t i = 0; i < l->nroutes; i++) {
             aside_t *a = &p->aside[i];
             const route_t *r = &l->routes[i];
             if (a->from < 0)
@@ -2291,8 +2230,6 @@ static int lane_create(worker_t *w, sluice_vendor_kind_t kind, sluice_err_t *err
         }
         l->org_nroutes[o] = l->nroutes - l->org_first[o];
     }
-    if ((l->busy = calloc(l->nroutes / 64 + 1, sizeof(*l->busy))) == NULL)
-        return sluice_err_set(err, "out of memory");
 
     char group[64], client[80];
     snprintf(group, sizeof(group), "sluice-deliver-%s", l->ops->name);
@@ -2516,19 +2453,6 @@ sluice_deliver_t *sluice_deliver_create(const sluice_config_t *cfg, const sluice
                        only_vendor >= 0 ? sluice_vendor_get(only_vendor)->name : "");
         goto fail;
     }
-    /* The pump order, once every lane's routes stopped moving (lane_create reallocates them). */
-    w->pump_at = calloc(w->routes + 1, sizeof(*w->pump_at));
-    w->ready = calloc(w->routes / 64 + 1, sizeof(*w->ready));
-    if (w->pump_at == NULL || w->ready == NULL) {
-        sluice_err_set(err, "out of memory");
-        goto fail;
-    }
-    for (size_t k = 0, idx = 0; k < SLUICE_VENDOR_COUNT; k++) {
-        for (size_t i = 0; w->lanes[k] != NULL && i < w->lanes[k]->nroutes; i++, idx++) {
-            w->pump_at[idx] = &w->lanes[k]->routes[i];
-            w->pump_at[idx]->pump_idx = idx;
-        }
-    }
     if ((w->hwm = sluice_hwm_create(cfg->kafka.topic, err)) == NULL)
         goto fail;
     if (cfg->delivery.metrics.enabled &&
@@ -2582,23 +2506,23 @@ int sluice_deliver_run(sluice_deliver_t *w, sluice_err_t *err)
          * whose request had just finished took it again (its share allows one), so with
          * max_in_flight 1, or more hung routes than places, one org's hung webhook with a backlog
          * took every freed place before the routes after it, and their events waited for its
-         * whole backlog (every timeout of every retry).
-         * Only the ready routes, in the same order: pumping one with no open and no queued batch
-         * did nothing (its tokens, refilled later, come to the same). */
+         * whole backlog (every timeout of every retry). */
         size_t from = w->routes > 0 ? w->pump_from % w->routes : 0;
         for (int pass = 0; pass < 2; pass++) {
-            size_t end = pass == 0 ? w->routes : from;
-            for (size_t idx = bit_next(w->ready, pass == 0 ? from : 0, end); idx < end;
-                 idx = bit_next(w->ready, idx + 1, end)) {
-                route_t *r = w->pump_at[idx];
-                size_t sending = r->sending;
-                int64_t t = route_pump(w, r, now);
-                if (r->sending > sending)
-                    w->pump_from = idx + 1;
-                if (t < next)
-                    next = t;
-                if (r->age_head == NULL && r->queue_head == NULL)
-                    bit_clear(w->ready, idx);
+            size_t idx = 0;
+            for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
+                lane_t *l = w->lanes[k];
+                for (size_t i = 0; l != NULL && i < l->nroutes; i++, idx++) {
+                    if ((pass == 0) != (idx >= from))
+                        continue;
+                    route_t *r = &l->routes[i];
+                    size_t sending = r->sending;
+                    int64_t t = route_pump(w, r, now);
+                    if (r->sending > sending)
+                        w->pump_from = idx + 1;
+                    if (t < next)
+                        next = t;
+                }
             }
         }
         if (w->dlq_retry != NULL && w->dlq_retry_due < next)
@@ -2710,7 +2634,6 @@ int sluice_deliver_destroy(sluice_deliver_t *w)
         free(l->routes);
         free(l->org_first);
         free(l->org_nroutes);
-        free(l->busy);
         free(l);
     }
     for (int i = 0; i < 2; i++) {
@@ -2725,8 +2648,6 @@ int sluice_deliver_destroy(sluice_deliver_t *w)
     sluice_suppress_destroy(w->suppress);
     sluice_loop_destroy(w->loop);
     free(w->org_slots);
-    free(w->pump_at);
-    free(w->ready);
     free(w);
     return vault_abandoned ? -1 : 0;
 }

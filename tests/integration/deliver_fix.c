@@ -297,22 +297,6 @@ void dfix_write_config(dfix_t *f, const char *integrations_yaml, const char *ext
     free(yaml);
 }
 
-size_t dfix_config_settings(const dfix_t *f, char *buf, size_t cap)
-{
-    return (size_t)snprintf(buf, cap,
-                            "version: 1\n"
-                            "server: {http: {listen: \"127.0.0.1:0\"}}\n"
-                            "kafka:\n"
-                            "  brokers: \"%s\"\n"
-                            "  properties: {session.timeout.ms: 6000, heartbeat.interval.ms: 500, "
-                            "fetch.wait.max.ms: 100,\n"
-                            "               topic.metadata.refresh.interval.ms: 1000}\n"
-                            "database: {url: \"host=127.0.0.1 port=%d user=%s dbname=sluice_vault\"}\n"
-                            "delivery: {ca_file: %s, metrics: {listen: \"127.0.0.1:%d\"}}\n"
-                            "orgs:\n",
-                            f->bootstrap, f->pg_port, SLUICE_TH_PG_USER, f->ca, f->metrics_port);
-}
-
 void dfix_sluicectl(const dfix_t *f, const char *const *args, const char *const *env, const char *input,
                     sluice_th_output_t *out)
 {

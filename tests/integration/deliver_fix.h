@@ -96,11 +96,6 @@ json_t *dfix_event_ids(json_t *requests, const char *array, const char *id);
  * six spaces, one "- {...}" per line). extra_top is appended at the top level (may be NULL). */
 void dfix_write_config(dfix_t *f, const char *integrations_yaml, const char *extra_top);
 
-/* The process settings alone (Kafka, PostgreSQL, delivery with the test CA and metrics port), then
- * "orgs:\n", into buf (cap bytes), for a test writing thousands of orgs of its own. Returns the
- * length written (snprintf's). */
-size_t dfix_config_settings(const dfix_t *f, char *buf, size_t cap);
-
 /* `sluicectl vault put` with the secret on stdin. */
 void dfix_vault_put(dfix_t *f, const char *name, const char *vendor, const char *secret);
 

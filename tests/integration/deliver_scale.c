@@ -41,7 +41,18 @@ static void write_config(int orgs)
     size_t cap = (size_t)orgs * 512 + 4096, len = 0;
     char *yaml = malloc(cap);
     assert_non_null(yaml);
-    len += dfix_config_settings(&F, yaml + len, cap - len);
+    len += (size_t)snprintf(yaml + len, cap - len,
+                            "version: 1\n"
+                            "server: {http: {listen: \"127.0.0.1:0\"}}\n"
+                            "kafka:\n"
+                            "  brokers: \"%s\"\n"
+                            "  properties: {session.timeout.ms: 6000, heartbeat.interval.ms: 500, "
+                            "fetch.wait.max.ms: 100,\n"
+                            "               topic.metadata.refresh.interval.ms: 1000}\n"
+                            "database: {url: \"host=127.0.0.1 port=%d user=%s dbname=sluice_vault\"}\n"
+                            "delivery: {ca_file: %s, metrics: {listen: \"127.0.0.1:%d\"}}\n"
+                            "orgs:\n",
+                            F.bootstrap, F.pg_port, SLUICE_TH_PG_USER, F.ca, F.metrics_port);
     for (int o = 0; o < orgs; o++) {
         len += (size_t)snprintf(yaml + len, cap - len,
                                 "  - id: org%04d\n"
