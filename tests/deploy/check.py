@@ -12,8 +12,9 @@ shutdown budgets cover drain_timeout_ms, every container is non-root with a read
 system, the gateway's server.threads is 0 or at most its Deployment's CPU limit, a
 worker Deployment is given no secret only the gateway reads, the `docker run` examples at the top
 of the Dockerfile give the example config every variable it names (config check --secrets) and
-no loopback address for Kafka, Redis or PostgreSQL, and README links docs/deploy.md, which names
-every file.
+no loopback address for Kafka, Redis or PostgreSQL, the CronJob's sluicectl command line parses
+(run against a database that refuses the connection), and README links docs/deploy.md, which
+names every file.
 
 usage: check.py SOURCE_DIR BUILD_DIR       (exit 0: all good; 1: problems, one per line)
 """
@@ -399,18 +400,7 @@ def check_kubernetes():
                     else:
                         config_paths |= {vm["mountPath"] + "/" + k for k in cm["data"]}
             check_flags(where, prog, argv[1:], config_paths)
-            env = {}
-            for e in c.get("env", []):
-                if "value" in e:
-                    env[e["name"]] = e["value"]
-                else:
-                    ref = e["valueFrom"]["secretKeyRef"]
-                    if ref["name"] != "sluice-secrets":
-                        problem(where, "secret %s: every secret comes from sluice-secrets" % ref["name"])
-                    if ref["key"] not in ENV_EXAMPLE:
-                        problem(where, "sluice-secrets key %s is not in deploy/compose/sluice.env.example "
-                                       "(from which docs/deploy.md creates the Secret)" % ref["key"])
-                    env[e["name"]] = ENV_EXAMPLE.get(ref["key"], "")
+            env = secret_env(where, c)
             run_env = base_env()
             run_env.update(env)
             dump = config_dump(run_env)
@@ -475,6 +465,88 @@ def check_kubernetes():
     workers = [n for n, d in deployments.items() if "sluice-deliver" in str(d)]
     if len(workers) < 2:
         problem("deploy/kubernetes", "a worker Deployment per vendor group expected")
+    for where, j in by_kind.get("CronJob", []):
+        check_cronjob("%s: %s" % (where, j["metadata"]["name"]), j, cms)
+    if not by_kind.get("CronJob"):
+        problem("deploy/kubernetes", "no CronJob pruning the vault's audit trail (docs/vault.md)")
+
+
+def secret_env(where, c):
+    """The container's environment with each secretKeyRef replaced by the example's value."""
+    env = {}
+    for e in c.get("env", []):
+        if "value" in e:
+            env[e["name"]] = e["value"]
+            continue
+        ref = e["valueFrom"]["secretKeyRef"]
+        if ref["name"] != "sluice-secrets":
+            problem(where, "secret %s: every secret comes from sluice-secrets" % ref["name"])
+        if ref["key"] not in ENV_EXAMPLE:
+            problem(where, "sluice-secrets key %s is not in deploy/compose/sluice.env.example "
+                           "(from which docs/deploy.md creates the Secret)" % ref["key"])
+        env[e["name"]] = ENV_EXAMPLE.get(ref["key"], "")
+    return env
+
+
+def check_cronjob(where, j, cms):
+    """A sluicectl job (the vault audit prune): its argv is run through the real sluicectl against a
+    database that refuses the connection, so a misspelt command, flag or value fails here with
+    sluicectl's own message (exit 2) instead of at 03:15 in the cluster; it must get as far as
+    connecting (exit 1, "cannot connect"). Its variables are ones sluicectl reads, from
+    sluice-secrets, and it runs as the image's non-root user on a read-only root."""
+    pod = j["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    psc = pod.get("securityContext", {})
+    if not psc.get("runAsNonRoot") or psc.get("runAsUser") != 10001:
+        problem(where, "not runAsNonRoot with the image's user 10001")
+    if j["spec"].get("concurrencyPolicy") != "Forbid":
+        problem(where, "concurrencyPolicy is not Forbid (a slow prune and the next day's would overlap)")
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    for c in pod["containers"]:
+        argv = c.get("command", []) + c.get("args", [])
+        if not argv or argv[0] != "/usr/bin/sluicectl":
+            problem(where, "runs %s, not /usr/bin/sluicectl (Dockerfile: prefix /usr, bin)" % (argv[:1] or ["nothing"])[0])
+            continue
+        checked["path"].add(argv[0])
+        config_paths = set()
+        for vm in c.get("volumeMounts", []):
+            checked["path"].add(vm["mountPath"])
+            vol = volumes.get(vm["name"])
+            if vol is None:
+                problem(where, "mounts an undeclared volume %s" % vm["name"])
+            elif "configMap" in vol and vol["configMap"]["name"] in cms:
+                config_paths |= {vm["mountPath"] + "/" + k for k in cms[vol["configMap"]["name"]]["data"]}
+            elif "configMap" in vol:
+                problem(where, "ConfigMap %s is not in deploy/kubernetes" % vol["configMap"]["name"])
+        args = list(argv[1:])
+        if "--config" not in args:
+            problem(where, "sluicectl is not given --config")
+            continue
+        at = args.index("--config") + 1
+        if at >= len(args) or args[at] not in config_paths:
+            problem(where, "--config %s is not where the config is mounted (%s)"
+                    % (args[at] if at < len(args) else "", sorted(config_paths)))
+            continue
+        args[at] = os.path.join(DEPLOY, "sluice.yaml")
+        env = secret_env(where, c)
+        for name in env:
+            checked["env"].add(name)
+            if name != "USER" and not binary_has("sluicectl", name):
+                problem(where, "sluicectl is given %s, which it never reads" % name)
+        if "SLUICE_DATABASE_URL" not in env:
+            problem(where, "no SLUICE_DATABASE_URL: the job would prune the config's database.url")
+        run_env = base_env()
+        run_env.update(env)
+        run_env["SLUICE_DATABASE_URL"] = "postgresql://check@127.0.0.1:1/sluice?connect_timeout=2"
+        r = subprocess.run([BINARIES["sluicectl"]] + args, capture_output=True, text=True, env=run_env, timeout=60)
+        checked["flag"].add("sluicectl " + " ".join(a for a in argv[1:] if not a.startswith("/")))
+        if r.returncode != 1 or "cannot connect" not in r.stderr:
+            problem(where, "sluicectl %s: %s" % (" ".join(argv[1:]), (r.stderr.strip().splitlines() or ["exit %d" % r.returncode])[0]))
+        res = c.get("resources", {})
+        if not res.get("limits", {}).get("memory"):
+            problem(where, "no memory limit")
+        sc = c.get("securityContext", {})
+        if not sc.get("readOnlyRootFilesystem") or sc.get("allowPrivilegeEscalation") is not False:
+            problem(where, "root file system not read-only, or privilege escalation allowed")
 
 
 # ------------------------------------------------------------------ Dockerfile examples

@@ -50,5 +50,13 @@ mutate deploy/compose/sluice.env.example '/^SLUICE_KEYRING=/d' 'key SLUICE_KEYRI
 mutate deploy/compose.yaml 's|^    environment:$|    env_file: [compose/sluice.env]\n&|' 'env_file compose/sluice.env gives the service every secret'
 mutate deploy/compose.yaml 's|ACME_WEB_WRITE_KEY: ${ACME_WEB_WRITE_KEY:?|ACME_WEB_WRITE_KEY: ${ACME_WEB_KEY:?|' 'ACME_WEB_KEY}, which is not in'
 mutate deploy/compose.yaml 's|    SLUICE_DATABASE_URL: ${SLUICE_DATABASE_URL|    SLUICE_REDIS_PASSWORD: ${SLUICE_REDIS_PASSWORD:-}\n&|' 'sluice-deliver is given SLUICE_REDIS_PASSWORD'
-[ $fails -eq 0 ] && echo "deploy check: 26 planted mistakes caught"
+mutate deploy/kubernetes/vault-audit-prune.yaml 's|"audit", "prune"|"audit", "purge"|' "unknown or incomplete option 'purge'"
+mutate deploy/kubernetes/vault-audit-prune.yaml 's|"prune", "--config"|"prune", "--batch", "500000", "--config"|' 'is not a number from 1 to 100000'
+mutate deploy/kubernetes/vault-audit-prune.yaml 's|/usr/bin/sluicectl|/usr/local/bin/sluicectl|' 'not /usr/bin/sluicectl'
+mutate deploy/kubernetes/vault-audit-prune.yaml 's|/etc/sluice/deploy/sluice.yaml|/etc/sluice/sluice.yaml|' 'is not where the config is mounted'
+mutate deploy/kubernetes/vault-audit-prune.yaml 's|key: SLUICE_DATABASE_URL}}|key: SLUICE_DATABASE_OWNER_URL}}|' 'SLUICE_DATABASE_OWNER_URL is not in'
+mutate deploy/kubernetes/vault-audit-prune.yaml 's|- name: SLUICE_DATABASE_URL$|- name: SLUICE_DB_URL|' 'SLUICE_DB_URL, which it never reads'
+mutate deploy/kubernetes/vault-audit-prune.yaml 's|concurrencyPolicy: Forbid|concurrencyPolicy: Allow|' 'concurrencyPolicy is not Forbid'
+mutate deploy/kubernetes/vault-audit-prune.yaml 's|runAsNonRoot: true|runAsNonRoot: false|' 'not runAsNonRoot'
+[ $fails -eq 0 ] && echo "deploy check: 34 planted mistakes caught"
 exit $fails
