@@ -3,7 +3,8 @@
 
 #include "common/hex.h"
 
-int sluice_pct_decode(const char *s, size_t n, char *out, size_t cap, size_t *out_len)
+/* loose: a bad escape or %00 is copied as text instead of refusing the input. */
+static int decode(const char *s, size_t n, char *out, size_t cap, size_t *out_len, int loose)
 {
     size_t o = 0;
     if (cap == 0)
@@ -15,10 +16,13 @@ int sluice_pct_decode(const char *s, size_t n, char *out, size_t cap, size_t *ou
         } else if (c == '%') {
             int hi, lo;
             if (n - i < 3 || (hi = sluice_hex_digit((unsigned char)s[i + 1])) < 0 ||
-                (lo = sluice_hex_digit((unsigned char)s[i + 2])) < 0 || (hi | lo) == 0)
-                return -1;
-            c = (char)(hi << 4 | lo);
-            i += 2;
+                (lo = sluice_hex_digit((unsigned char)s[i + 2])) < 0 || (hi | lo) == 0) {
+                if (!loose)
+                    return -1;
+            } else {
+                c = (char)(hi << 4 | lo);
+                i += 2;
+            }
         }
         if (o + 1 >= cap)
             return -1;
@@ -27,4 +31,14 @@ int sluice_pct_decode(const char *s, size_t n, char *out, size_t cap, size_t *ou
     out[o] = '\0';
     *out_len = o;
     return 0;
+}
+
+int sluice_pct_decode(const char *s, size_t n, char *out, size_t cap, size_t *out_len)
+{
+    return decode(s, n, out, cap, out_len, 0);
+}
+
+int sluice_pct_decode_loose(const char *s, size_t n, char *out, size_t cap, size_t *out_len)
+{
+    return decode(s, n, out, cap, out_len, 1);
 }

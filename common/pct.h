@@ -15,4 +15,11 @@
  * Returns 0, or -1 on a bad escape, an encoded NUL, or when out is too small. */
 int sluice_pct_decode(const char *s, size_t n, char *out, size_t cap, size_t *out_len);
 
+/* The same, read as a browser reads a query (URL standard, "percent-decode", as URLSearchParams
+ * does): a '%' that starts no escape is kept as a '%', and so is %00 (kept as the three
+ * characters), where sluice_pct_decode refuses the whole input. For values shown as the site
+ * wrote them (campaign names: "Save+50%+today" is "Save 50% today"). Returns 0, or -1 when out
+ * is too small (cap = n + 1 always fits). */
+int sluice_pct_decode_loose(const char *s, size_t n, char *out, size_t cap, size_t *out_len);
+
 #endif

@@ -27,6 +27,16 @@ size_t sluice_utf8_cut(const char *s, size_t n, size_t cap)
     return len;
 }
 
+size_t sluice_utf8_prefix_chars(const char *s, size_t n, size_t chars)
+{
+    size_t i = 0;
+    for (size_t k = 0; i < n; i++) {
+        if (((unsigned char)s[i] & 0xc0) != 0x80 && k++ == chars)
+            break; /* s[i] starts character chars + 1 */
+    }
+    return i;
+}
+
 size_t sluice_utf8_repair(const char *s, size_t n, char *out)
 {
     size_t o = 0;

@@ -69,6 +69,11 @@ int sluice_utf8_valid(const char *s, size_t n);
  * taken to be UTF-8): where to cut a value to fit a buffer. */
 size_t sluice_utf8_cut(const char *s, size_t n, size_t cap);
 
+/* The bytes of the first chars characters of s[0..n) (s taken to be UTF-8: every byte that is
+ * no continuation byte starts one): where to cut a value to a limit in characters, as
+ * vendors count them (GA4's 100 for a parameter value), not in bytes. */
+size_t sluice_utf8_prefix_chars(const char *s, size_t n, size_t chars);
+
 /* Copies s[0..n) into out with each byte that does not start a UTF-8 character replaced by
  * U+FFFD (3 bytes), NUL-terminated. out needs 3 * n + 1 bytes. Returns the length written. */
 size_t sluice_utf8_repair(const char *s, size_t n, char *out);

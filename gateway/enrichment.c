@@ -548,6 +548,7 @@ static void campaign(sluice_enrichment_req_t *r, json_t *ev)
             fill(o, "medium", cp.medium);
             fill(o, "term", cp.term);
             fill(o, "content", cp.content);
+            fill(o, "id", cp.id);
         }
     }
     if (c->referrer) {

@@ -164,15 +164,7 @@ static void ga4_name(const char *in, char out[GA4_NAME_BUF])
 /* The first max characters (not bytes) of a UTF-8 string. */
 static json_t *ga4_value_max(const char *s, size_t max)
 {
-    size_t chars = 0, i = 0;
-    for (; s[i] != '\0'; i++) {
-        if (((unsigned char)s[i] & 0xC0) != 0x80) {
-            if (chars == max)
-                break;
-            chars++;
-        }
-    }
-    return json_stringn(s, i);
+    return json_stringn(s, sluice_utf8_prefix_chars(s, strlen(s), max));
 }
 
 /* The first 100 characters: GA4's limit for a parameter's value. */
@@ -599,10 +591,11 @@ static json_t *user_location(const sluice_envelope_t *e)
  * the page, or gtag blocked) was "(not set)" or Unassigned in the acquisition reports. From the event's
  * context.campaign (Segment's names, as analytics.js and the gateway's `campaign: true` write
  * it; id as campaign_id), else from the utm_* of its page's URL (context.page.url, a page event's
- * properties.url) read as the gateway's enrichment reads them. Values cut to 100 characters like
- * every parameter; none that is not a non-empty string. Its time is the event's own, so it
- * applies from this event on. Click ids (gclid, ...) stay out: campaign_details has no such
- * parameter, and GA4 reserves gclid. NULL when the event has no campaign: nothing extra is sent. */
+ * properties.url) read as the gateway's enrichment reads them (utm_id as campaign_id). Values cut
+ * to 100 characters like every parameter; none that is not a non-empty string. Its time is the
+ * event's own, so it applies from this event on. Click ids (gclid, ...) stay out:
+ * campaign_details has no such parameter, and GA4 reserves gclid. NULL when the event has no
+ * campaign: nothing extra is sent. */
 static json_t *campaign_details(const sluice_envelope_t *e, json_int_t micros)
 {
     static const char *const names[][2] = {{"campaign_id", "id"}, {"campaign", "name"}, {"source", "source"},
@@ -621,11 +614,8 @@ static json_t *campaign_details(const sluice_envelope_t *e, json_int_t micros)
             url = sluice_envelope_str(e, "properties.url");
         sluice_campaign_t c;
         if (sluice_campaign_parse(url, &c) > 0) {
-            const char *const from[][2] = {{"campaign", c.name},
-                                           {"source", c.source},
-                                           {"medium", c.medium},
-                                           {"term", c.term},
-                                           {"content", c.content}};
+            const char *const from[][2] = {{"campaign_id", c.id}, {"campaign", c.name}, {"source", c.source},
+                                           {"medium", c.medium},  {"term", c.term},     {"content", c.content}};
             /* Hashes stay out here too: an email tool's utm_term of the recipient's hashed address
              * went to GA4 when read from the URL, not when the enrichment had put it in
              * context.campaign. */

@@ -262,7 +262,7 @@ static void test_geo_before_truncation(void **state)
                                         "Sec-CH-UA-Mobile: ?0", NULL};
     sent_t s = post(ACME_KEY, "enrich-geo-1", CHROME_WIN, NULL,
                     ",\"context\":{\"page\":{\"url\":\"https://shop.acme.test/?utm_source=newsletter&utm_medium=email"
-                    "&utm_campaign=winter%20sale\",\"referrer\":\"https://www.google.co.uk/\"}}",
+                    "&utm_campaign=winter%20sale&utm_id=wnt-26\",\"referrer\":\"https://www.google.co.uk/\"}}",
                     hints);
     assert_int_equal(s.status, 200);
     json_t *all;
@@ -281,6 +281,7 @@ static void test_geo_before_truncation(void **state)
     assert_string_equal(at(env, "campaign", "name"), "winter sale");
     assert_string_equal(at(env, "campaign", "source"), "newsletter");
     assert_string_equal(at(env, "campaign", "medium"), "email");
+    assert_string_equal(at(env, "campaign", "id"), "wnt-26"); /* utm_id, GA4's campaign ID */
     assert_string_equal(at(env, "referrer", "medium"), "search");
     assert_string_equal(at(env, "referrer", "source"), "Google");
     assert_null(json_object_get(ctx, "bot"));

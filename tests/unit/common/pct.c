@@ -40,6 +40,28 @@ static void test_refuses(void **state)
         assert_null(decode(bad[i], 256));
 }
 
+/* The loose variant reads what the strict one refuses as a browser reads a query: each bad escape
+ * and %00 is text, the rest still decoded. */
+static void test_loose(void **state)
+{
+    (void)state;
+    static const char *const in[][2] = {{"%", "%"},
+                                        {"a%", "a%"},
+                                        {"%4", "%4"},
+                                        {"a%G1+%41", "a%G1 A"},
+                                        {"x%00y", "x%00y"},
+                                        {"%%41", "%A"},
+                                        {"50%+off%21", "50% off!"}};
+    char out[64];
+    size_t len;
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        assert_int_equal(sluice_pct_decode_loose(in[i][0], strlen(in[i][0]), out, sizeof(out), &len), 0);
+        assert_string_equal(out, in[i][1]);
+        assert_int_equal(len, strlen(in[i][1]));
+    }
+    assert_int_equal(sluice_pct_decode_loose("a%", 2, out, 2, &len), -1);
+}
+
 /* The result fits in n + 1 bytes; one byte less is refused. */
 static void test_capacity(void **state)
 {
@@ -55,6 +77,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decodes),
         cmocka_unit_test(test_refuses),
+        cmocka_unit_test(test_loose),
         cmocka_unit_test(test_capacity),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,6 +37,18 @@ static void test_cut(void **state)
     assert_int_equal(sluice_utf8_cut(s, 8, 0), 0);
 }
 
+/* A cut by characters never splits one: "aé€😀" is 1, 2, 3 and 4 bytes a character. */
+static void test_prefix_chars(void **state)
+{
+    (void)state;
+    const char *s = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+    size_t n = strlen(s);
+    static const size_t want[] = {0, 1, 3, 6, 10, 10};
+    for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++)
+        assert_int_equal(sluice_utf8_prefix_chars(s, n, k), want[k]);
+    assert_int_equal(sluice_utf8_prefix_chars("", 0, 3), 0);
+}
+
 static void test_repair(void **state)
 {
     (void)state;
@@ -55,6 +67,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),
         cmocka_unit_test(test_cut),
+        cmocka_unit_test(test_prefix_chars),
         cmocka_unit_test(test_repair),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

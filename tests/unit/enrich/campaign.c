@@ -52,24 +52,73 @@ static void test_utm(void **state)
     assert_string_equal(c.term, "");
 }
 
-/* Values are cut to 127 bytes at a character's start, and a value that decodes to bytes that are
- * not UTF-8 is kept as sent: a JSON string cannot hold half a character, and such a value was
- * lost whole (context.campaign came out {}). */
+/* Values are cut to 127 characters (not bytes) at a character's start, and a value that decodes
+ * to bytes that are not UTF-8 is kept as sent: a JSON string cannot hold half a character, and
+ * such a value was lost whole (context.campaign came out {}). Before, the cut was at 127 bytes: a
+ * campaign name in Chinese lost every character past the 42nd, one in French with accents past
+ * about the 100th byte, where GA4 takes 100 characters. */
 static void test_utm_utf8(void **state)
 {
     (void)state;
     sluice_campaign_t c;
-    char url[2048];
+    static char url[8192];
     size_t n = (size_t)snprintf(url, sizeof(url), "https://a.example/?utm_campaign=");
     for (int i = 0; i < 60; i++) /* 60 x U+51AC, 180 bytes decoded, 540 encoded */
         n += (size_t)snprintf(url + n, sizeof(url) - n, "%%E5%%86%%AC");
-    snprintf(url + n, sizeof(url) - n, "&utm_source=%%FF%%FE&utm_term=Z%%C3%%BCrich");
-    assert_int_equal(sluice_campaign_parse(url, &c), 3);
-    assert_int_equal(strlen(c.name), 126); /* 42 characters: the 43rd would end at byte 129 */
-    for (size_t i = 0; i < 126; i += 3)
+    n += (size_t)snprintf(url + n, sizeof(url) - n, "&utm_source=%%FF%%FE&utm_term=Z%%C3%%BCrich&utm_content=");
+    for (int i = 0; i < 130; i++) /* 130 x U+1F600, 4 bytes each, 12 encoded */
+        n += (size_t)snprintf(url + n, sizeof(url) - n, "%%F0%%9F%%98%%80");
+    n += (size_t)snprintf(url + n, sizeof(url) - n, "&utm_medium=");
+    for (int i = 0; i < 130; i++) /* raw UTF-8 in the URL (a JSON string holds it as is) */
+        n += (size_t)snprintf(url + n, sizeof(url) - n, "\xc3\x89");
+    assert_int_equal(sluice_campaign_parse(url, &c), 5);
+    assert_int_equal(strlen(c.name), 180); /* all 60 characters */
+    for (size_t i = 0; i < 180; i += 3)
         assert_memory_equal(c.name + i, "\xe5\x86\xac", 3);
     assert_string_equal(c.source, "%FF%FE");
     assert_string_equal(c.term, "Z\xc3\xbcrich");
+    assert_int_equal(strlen(c.content), 127 * 4); /* 127 characters, none cut in two */
+    for (size_t i = 0; i < 127 * 4; i += 4)
+        assert_memory_equal(c.content + i, "\xf0\x9f\x98\x80", 4);
+    assert_int_equal(strlen(c.medium), 127 * 2);
+    for (size_t i = 0; i < 127 * 2; i += 2)
+        assert_memory_equal(c.medium + i, "\xc3\x89", 2);
+}
+
+/* utm_id is GA4's campaign ID (Analytics help 10917952, "URL builders": utm_id, "Campaign ID");
+ * analytics.js puts every utm_* in context.campaign without its prefix, so utm_id is
+ * context.campaign.id. Before, it was not read: a campaign ID from the link reached neither
+ * context.campaign nor GA4's campaign_details (campaign_id), and cost data imported by ID
+ * matched no session. */
+static void test_utm_id(void **state)
+{
+    (void)state;
+    sluice_campaign_t c;
+    assert_int_equal(sluice_campaign_parse("https://a.example/?utm_id=spring-26.B&utm_source=mail", &c), 2);
+    assert_string_equal(c.id, "spring-26.B");
+    assert_string_equal(c.source, "mail");
+    assert_int_equal(sluice_campaign_parse("https://a.example/?utm_idx=1&utm_i=2", &c), 0);
+    assert_string_equal(c.id, "");
+}
+
+/* A '%' that starts no escape is a '%', and the rest of the value is still decoded, as browsers
+ * read a query (URLSearchParams, the URL standard's percent-decode): "Save+50%+today%21" is
+ * "Save 50% today!". Before, one such '%' kept the whole value as sent, '+' and escapes
+ * included: GA4 showed "Save+50%+today%21". A double-encoded value is decoded once, as
+ * URLSearchParams does, and %00 stays as sent (a C string cannot hold it). */
+static void test_utm_lone_percent(void **state)
+{
+    (void)state;
+    sluice_campaign_t c;
+    assert_int_equal(sluice_campaign_parse("https://a.example/?utm_campaign=Save+50%+today%21&utm_source=100%25&"
+                                           "utm_medium=a%00b+c&utm_term=%25C3%25A9t%25C3%25A9&utm_content=x%2",
+                                           &c),
+                     5);
+    assert_string_equal(c.name, "Save 50% today!");
+    assert_string_equal(c.source, "100%");
+    assert_string_equal(c.medium, "a%00b c");
+    assert_string_equal(c.term, "%C3%A9t%C3%A9");
+    assert_string_equal(c.content, "x%2");
 }
 
 static void test_referrer(void **state)
@@ -148,10 +197,9 @@ static void test_referrer_hosts_from_config_any_case(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utm),
-        cmocka_unit_test(test_utm_utf8),
-        cmocka_unit_test(test_referrer),
-        cmocka_unit_test(test_referrer_hosts_from_config_any_case),
+        cmocka_unit_test(test_utm),      cmocka_unit_test(test_utm_utf8),
+        cmocka_unit_test(test_utm_id),   cmocka_unit_test(test_utm_lone_percent),
+        cmocka_unit_test(test_referrer), cmocka_unit_test(test_referrer_hosts_from_config_any_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

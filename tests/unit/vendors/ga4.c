@@ -860,6 +860,36 @@ static void test_campaign_from_url(void **state)
     sluice_vendor_item_dispose(&item);
 }
 
+/* From the URL too, GA4 gets what its own limits let through and nothing less: utm_id as
+ * campaign_id, and a campaign name of 100 characters past ASCII whole. Before, utm_id was not
+ * read (campaign_id missing, cost data imported by campaign ID matched nothing), and the parser's
+ * 127-byte cut left 63 of the 100 accented capitals of "ÉTÉ…", where GA4 takes 100 characters;
+ * a lone '%' ("50%+off") kept the whole value undecoded ("50%+off%21"). */
+static void test_campaign_from_url_whole(void **state)
+{
+    (void)state;
+    static char edit[4096];
+    size_t n = (size_t)snprintf(edit, sizeof(edit),
+                                "{\"context\":{\"userAgent\":\"UA\",\"page\":{\"url\":\"https://shop.acme.test/?"
+                                "utm_id=cmp-7&utm_source=50%%+off%%21&utm_campaign=");
+    for (int i = 0; i < 101; i++) /* É: 101 characters, 202 bytes */
+        n += (size_t)snprintf(edit + n, sizeof(edit) - n, "%%C3%%89");
+    snprintf(edit + n, sizeof(edit) - n, "\"}}}");
+    sluice_vendor_item_t item;
+    json_t *lead = mapped_lead(edit, &item);
+    assert_non_null(lead);
+    json_t *p = json_object_get(lead, "params");
+    assert_string_equal(json_string_value(json_object_get(p, "campaign_id")), "cmp-7");
+    assert_string_equal(json_string_value(json_object_get(p, "source")), "50% off!");
+    const char *name = json_string_value(json_object_get(p, "campaign"));
+    assert_non_null(name);
+    assert_int_equal(strlen(name), 200); /* GA4's 100 characters */
+    for (size_t i = 0; i < 200; i += 2)
+        assert_memory_equal(name + i, "\xc3\x89", 2);
+    json_decref(lead);
+    sluice_vendor_item_dispose(&item);
+}
+
 /* Campaign values are parameter values: cut to GA4's 100 characters (not bytes), like every other;
  * values that are no non-empty string are left out. */
 static void test_campaign_limits(void **state)
@@ -950,6 +980,7 @@ int main(void)
         cmocka_unit_test(test_gtag_session_cookie),
         cmocka_unit_test(test_campaign_details),
         cmocka_unit_test(test_campaign_from_url),
+        cmocka_unit_test(test_campaign_from_url_whole),
         cmocka_unit_test(test_campaign_limits),
         cmocka_unit_test(test_no_campaign),
         cmocka_unit_test(test_reserved_params),
