@@ -113,6 +113,12 @@ struct part {
     sluice_tracker_t tracker;
     int64_t committed; /* last offset sent in a commit; -1 none */
     int revoked;
+    /* Revoked and kept for the next assignment (part_adopt): its tracker knows what this worker
+     * finished of the partition, the commit of it having perhaps failed (Kafka away). */
+    int keep;
+    /* That knowledge once the partition came back: a record read again that this worker had
+     * delivered before is not delivered again (part_finished_before). NULL when none. */
+    sluice_tracker_t *before;
     size_t live;  /* records still referencing this partition */
     part_t *next; /* in lane->parts, or lane->zombies once revoked */
 };
@@ -308,6 +314,9 @@ static const sluice_org_t *worker_org(const worker_t *w, const char *id, size_t 
 
 static void part_free(part_t *p)
 {
+    if (p->before != NULL)
+        sluice_tracker_dispose(p->before);
+    free(p->before);
     free(p->aside);
     sluice_tracker_dispose(&p->tracker);
     free(p);
@@ -321,8 +330,8 @@ static void record_release(record_t *rec)
     lane_t *l = p->lane;
     if (!p->revoked && !rec->abandoned && rec->reread)
         sluice_tracker_unhold(&p->tracker, rec->seq);
-    else if (!p->revoked && !rec->abandoned)
-        sluice_tracker_done(&p->tracker, rec->seq);
+    else if (!rec->abandoned && !rec->reread)
+        sluice_tracker_done(&p->tracker, rec->seq); /* revoked: known when the partition comes back */
     p->live--;
     l->live--;
     free(rec->payload);
@@ -331,7 +340,7 @@ static void record_release(record_t *rec)
     free(rec->source);
     free(rec->type);
     free(rec);
-    if (p->revoked && p->live == 0) {
+    if (p->revoked && p->live == 0 && !p->keep) {
         for (part_t **pp = &l->zombies; *pp != NULL; pp = &(*pp)->next) {
             if (*pp == p) {
                 *pp = p->next;
@@ -1141,7 +1150,6 @@ static void on_response(void *ud, const sluice_http_result_t *res)
     size_t sent = b->n;
     for (size_t i = 0; i < b->n; i++)
         b->items[i]->sent_at = i;
-    batch_prune(b);
     char why[256], status[24] = "-";
     sluice_verdict_t v;
     int partial = 0, reread = 0;
@@ -1178,6 +1186,12 @@ static void on_response(void *ud, const sluice_http_result_t *res)
         if (v == SLUICE_VERDICT_FAIL)
             partial = mark_refused(b, res, sent);
     }
+    /* A revoked partition's events leave a batch that failed (their new owner delivers them), but
+     * not one the vendor took: abandoned, they were sent again when the partition came back to
+     * this worker (a session lost while Kafka was away), though the vendor had them. Finished as
+     * delivered, their partition's old tracker knows (part_adopt). */
+    if (v != SLUICE_VERDICT_OK)
+        batch_prune(b);
     if (b->n == 0) {
         batch_free(b);
         return;
@@ -1597,6 +1611,39 @@ static char *header_copy(const rd_kafka_message_t *m, const char *name)
     return buf[0] ? strdup(buf) : NULL;
 }
 
+/* p, just assigned, takes what this worker finished of the partition when it last lost it (a
+ * zombie kept by revoke_parts). A session lost while Kafka was away revoked every partition with
+ * its commit failing, and the group gave them back here at the old committed offset: every event
+ * delivered since (a lane's whole backlog, up to LANE_MAX_LIVE) was sent to the vendor again, and
+ * counted delivered again. At-least-once allows that, but the worker knew. */
+static void part_adopt(lane_t *l, part_t *p)
+{
+    for (part_t *z = l->zombies; z != NULL; z = z->next) {
+        if (!z->keep || z->partition != p->partition)
+            continue;
+        if (z->tracker.first_offset >= 0 && (p->before = malloc(sizeof(*p->before))) != NULL) {
+            *p->before = z->tracker; /* moved: the zombie's records still finishing find it empty */
+            sluice_tracker_init(&z->tracker);
+        }
+        return; /* the newest zombie of the partition is first */
+    }
+}
+
+/* Whether this worker finished the message at `offset` before it lost p (p->before); that
+ * knowledge goes once reading passes it. */
+static int part_finished_before(part_t *p, int64_t offset)
+{
+    if (p->before == NULL)
+        return 0;
+    int finished = sluice_tracker_finished(p->before, offset);
+    if (offset >= p->before->last_offset) {
+        sluice_tracker_dispose(p->before);
+        free(p->before);
+        p->before = NULL;
+    }
+    return finished;
+}
+
 static part_t *find_part(lane_t *l, int32_t partition)
 {
     for (part_t *p = l->parts; p != NULL; p = p->next) {
@@ -1878,6 +1925,13 @@ static void on_message(lane_t *l, rd_kafka_message_t *m, int64_t now)
             return;
         }
         rec->reread = 1;
+    } else if (part_finished_before(p, m->offset)) {
+        /* Delivered by this worker before it lost the partition (part_adopt): finished. */
+        sluice_tracker_done(&p->tracker, rec->seq);
+        free(rec->payload);
+        free(rec->key);
+        free(rec);
+        return;
     }
     if (m->len > 0) /* a message without a value has a NULL payload: memcpy must not see it */
         memcpy(rec->payload, m->payload, m->len);
@@ -1980,6 +2034,7 @@ static void revoke_parts(lane_t *l, const rd_kafka_topic_partition_list_t *parts
         }
         *pp = p->next;
         p->revoked = 1;
+        p->keep = 1;
         p->next = l->zombies;
         l->zombies = p;
         n++;
@@ -1989,15 +2044,6 @@ static void revoke_parts(lane_t *l, const rd_kafka_topic_partition_list_t *parts
     for (size_t i = 0; i < l->nroutes; i++)
         purge_route(&l->routes[i]);
     dlq_retry_due(l->w, INT64_MAX);
-    for (part_t **pp = &l->zombies; *pp != NULL;) {
-        part_t *p = *pp;
-        if (p->live == 0) {
-            *pp = p->next;
-            part_free(p);
-        } else {
-            pp = &p->next;
-        }
-    }
     sluice_log_info("kafka.revoked", "%s: %d partitions revoked", l->ops->name, n);
 }
 
@@ -2035,8 +2081,20 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
             p->partition = parts->elems[i].partition;
             p->committed = -1;
             sluice_tracker_init(&p->tracker);
+            part_adopt(l, p);
             p->next = l->parts;
             l->parts = p;
+        }
+        /* Zombies are kept for this assignment only: past it, gone once their records are. */
+        for (part_t **pp = &l->zombies; *pp != NULL;) {
+            part_t *z = *pp;
+            z->keep = 0;
+            if (z->live == 0) {
+                *pp = z->next;
+                part_free(z);
+            } else {
+                pp = &z->next;
+            }
         }
         if (cooperative)
             rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));

@@ -15,6 +15,7 @@
 void sluice_tracker_init(sluice_tracker_t *t)
 {
     memset(t, 0, sizeof(*t));
+    t->first_offset = -1;
     t->last_offset = -1;
     t->next_commit = -1;
 }
@@ -67,6 +68,8 @@ int sluice_tracker_add(sluice_tracker_t *t, int64_t offset, uint64_t *seq)
     t->holds[at] = 0;
     *seq = t->head_seq + t->count;
     t->count++;
+    if (t->first_offset < 0)
+        t->first_offset = offset;
     t->last_offset = offset;
     return 0;
 }
@@ -138,6 +141,19 @@ int sluice_tracker_find(const sluice_tracker_t *t, int64_t offset, uint64_t *seq
             hi = mid;
     }
     return -1;
+}
+
+int sluice_tracker_finished(const sluice_tracker_t *t, int64_t offset)
+{
+    uint64_t seq;
+    if (t->first_offset < 0 || offset < t->first_offset || offset > t->last_offset)
+        return 0;
+    if (offset < t->next_commit)
+        return 1; /* released: done, its holds gone */
+    if (sluice_tracker_find(t, offset, &seq) != 0)
+        return 0;
+    size_t at = slot(t, seq);
+    return (t->done[at] & DONE) != 0 && t->holds[at] == 0;
 }
 
 int64_t sluice_tracker_commit_offset(const sluice_tracker_t *t)

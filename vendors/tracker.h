@@ -21,6 +21,7 @@ typedef struct sluice_tracker {
     size_t head;          /* ring index of the oldest message not yet released */
     size_t count;         /* messages in the ring */
     uint64_t head_seq;    /* sequence number of the message at head */
+    int64_t first_offset; /* the first offset added, -1 before any */
     int64_t last_offset;  /* the newest offset added, -1 before any */
     int64_t next_commit;  /* one past the newest released offset; -1 before any release */
 } sluice_tracker_t;
@@ -51,6 +52,10 @@ int sluice_tracker_marked(const sluice_tracker_t *t, uint64_t seq);
 
 /* The sequence number of the message at `offset` still in the ring (not released): 0, or -1. */
 int sluice_tracker_find(const sluice_tracker_t *t, int64_t offset, uint64_t *seq);
+
+/* 1 when the message at `offset` was added and is done without a hold (released or not), else 0.
+ * The worker asks a lost partition's tracker whether it delivered a message it reads again. */
+int sluice_tracker_finished(const sluice_tracker_t *t, int64_t offset);
 
 /* The offset to commit (Kafka's convention: the next offset to read): every message below it is
  * done. -1 while nothing has been released. */

@@ -165,12 +165,41 @@ static void test_mark(void **state)
     sluice_tracker_dispose(&t);
 }
 
+/* What a lost partition's tracker says of a message read again: finished only when done without a
+ * hold, released or not; never for an offset it did not see. */
+static void test_finished(void **state)
+{
+    (void)state;
+    sluice_tracker_t t;
+    sluice_tracker_init(&t);
+    assert_int_equal(sluice_tracker_finished(&t, 0), 0);
+    uint64_t s[4];
+    int64_t offs[4] = {10, 11, 13, 14};
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(sluice_tracker_add(&t, offs[i], &s[i]), 0);
+    sluice_tracker_done(&t, s[0]); /* released */
+    sluice_tracker_done(&t, s[2]); /* done, behind 11 */
+    assert_int_equal(sluice_tracker_hold(&t, s[3]), 0);
+    sluice_tracker_done(&t, s[3]); /* done but held: set aside for another integration */
+    assert_int_equal(sluice_tracker_commit_offset(&t), 11);
+    assert_int_equal(sluice_tracker_finished(&t, 9), 0);
+    assert_int_equal(sluice_tracker_finished(&t, 10), 1);
+    assert_int_equal(sluice_tracker_finished(&t, 11), 0);
+    assert_int_equal(sluice_tracker_finished(&t, 12), 0);
+    assert_int_equal(sluice_tracker_finished(&t, 13), 1);
+    assert_int_equal(sluice_tracker_finished(&t, 14), 0);
+    assert_int_equal(sluice_tracker_finished(&t, 15), 0);
+    sluice_tracker_unhold(&t, s[3]);
+    assert_int_equal(sluice_tracker_finished(&t, 14), 1);
+    sluice_tracker_dispose(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_in_order), cmocka_unit_test(test_out_of_order_and_gaps),
         cmocka_unit_test(test_shuffled), cmocka_unit_test(test_holds_and_find),
-        cmocka_unit_test(test_mark),
+        cmocka_unit_test(test_mark),     cmocka_unit_test(test_finished),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
