@@ -19,6 +19,7 @@
 #include <hiredis/hiredis.h>
 
 #include "common/log.h"
+#include "common/time.h"
 #include "identity/forget.h"
 #include "identity/redis_sync.h"
 
@@ -69,8 +70,15 @@ struct sluice_forgotten {
     redisContext *redis;
     char loaded_gen[GEN_MAX]; /* the generation the current set was read at */
     int loaded, down;
-    int sscan_refused;  /* logged once: an ACL without +sscan */
-    int seen_refused;   /* logged once: Redis refused the HSET of seen_key */
+    int sscan_refused; /* logged once: an ACL without +sscan */
+    int seen_refused;  /* logged once: Redis refused the HSET of seen_key */
+    /* Redis's clock (TIME) read at the start of this refresh, and the monotonic clock then: the
+     * "until" of seen_key is in Redis's time, which `sluicectl forget` compares it with, not in
+     * this host's (a gateway minutes behind looked dead while it took events, one ahead held
+     * forget for minutes after it was killed). time_refused: this connection's user has no
+     * +time (logged once), the host's clock is used. */
+    int64_t clock_ms, clock_mono_ms;
+    int time_refused, time_refusal_said;
     char seen_key[160]; /* <prefix>suppress:seen: the generation each gateway enforces */
     char instance[160]; /* this gateway's field there: <host>:<pid> */
     /* Why the last refresh failed, for forget.redis_unavailable: an unready gateway (/readyz 503,
@@ -127,6 +135,7 @@ static int connect_redis(sluice_forgotten_t *f)
     if (f->redis != NULL && f->redis->err == 0)
         return 0;
     disconnect(f);
+    f->time_refused = 0; /* a new connection tries TIME again: the ACL may have changed */
     unsigned ms = f->timeout_ms > REDIS_TIMEOUT_FLOOR_MS ? f->timeout_ms : REDIS_TIMEOUT_FLOOR_MS;
     sluice_err_t err = {{0}};
     f->redis = sluice_redis_sync_connect(&f->rc, f->password, ms, &err);
@@ -250,11 +259,11 @@ static void report_seen(sluice_forgotten_t *f)
 {
     if (f->seen_key[0] == '\0' || f->redis == NULL)
         return;
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
+    /* Redis's time now: TIME's reading plus what the monotonic clock counted since (a long list's
+     * load lies between the two words of one refresh). */
+    int64_t now = f->time_refused ? sluice_now_ms() : f->clock_ms + (sluice_mono_ms() - f->clock_mono_ms);
     char value[GEN_MAX + 24];
-    snprintf(value, sizeof(value), "%s %lld", f->loaded_gen,
-             (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000 + 2LL * f->refresh_ms + SEEN_SLACK_MS);
+    snprintf(value, sizeof(value), "%s %lld", f->loaded_gen, (long long)now + 2LL * f->refresh_ms + SEEN_SLACK_MS);
     const char *argv[4] = {"HSET", f->seen_key, f->instance, value};
     size_t lens[4] = {4, strlen(f->seen_key), strlen(f->instance), strlen(value)};
     redisReply *x = redisCommandArgv(f->redis, 4, argv, lens);
@@ -269,6 +278,33 @@ static void report_seen(sluice_forgotten_t *f)
     freeReplyObject(x);
 }
 
+/* Reads Redis's clock for report_seen, once a refresh: 0, or -1 when Redis did not answer. A
+ * user without +time (an ACL of an older docs/identity.md) costs a warning, once, and this
+ * host's clock is used until the next connection. */
+static int read_clock(sluice_forgotten_t *f)
+{
+    if (f->time_refused || f->seen_key[0] == '\0')
+        return 0;
+    sluice_err_t err = {{0}};
+    int rc = sluice_redis_sync_time_ms(f->redis, &f->clock_ms, &err);
+    f->clock_mono_ms = sluice_mono_ms();
+    if (rc == -1) {
+        snprintf(f->why, sizeof(f->why), "%.180s", err.msg);
+        return -1;
+    }
+    if (rc == -2) {
+        if (!f->time_refusal_said)
+            sluice_log_warn("forget.time_refused",
+                            "Redis refuses TIME to this user (%s): this gateway says until when it enforces the "
+                            "suppression list by its own clock, and sluicectl forget, which reads Redis's, is wrong "
+                            "by as much as the two differ; add +time to the user's ACL",
+                            err.msg);
+        f->time_refusal_said = 1;
+        f->time_refused = 1;
+    }
+    return 0;
+}
+
 /* One refresh: 0 when the list is current (reloaded or unchanged), -1 when Redis failed. */
 static int refresh(sluice_forgotten_t *f)
 {
@@ -276,7 +312,7 @@ static int refresh(sluice_forgotten_t *f)
     char gen_key[160], set_key[160];
     sluice_forget_key(gen_key, sizeof(gen_key), f->rc.key_prefix, SLUICE_FORGET_KEY_SUPPRESS_GEN, NULL, NULL);
     sluice_forget_key(set_key, sizeof(set_key), f->rc.key_prefix, SLUICE_FORGET_KEY_SUPPRESS, NULL, NULL);
-    if (connect_redis(f) != 0) {
+    if (connect_redis(f) != 0 || read_clock(f) != 0) {
         disconnect(f);
         return -1;
     }

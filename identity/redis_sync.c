@@ -74,3 +74,25 @@ redisContext *sluice_redis_sync_connect(const sluice_redis_config_t *rc, const c
     }
     return c;
 }
+
+int sluice_redis_sync_time_ms(redisContext *c, int64_t *ms, sluice_err_t *err)
+{
+    redisReply *r = redisCommand(c, "TIME");
+    int rc = -1;
+    if (r == NULL)
+        sluice_err_set(err, "TIME: %s", c->err ? c->errstr : "no answer");
+    else if (r->type == REDIS_REPLY_ERROR) {
+        sluice_err_set(err, "TIME: %.*s", (int)sluice_redis_sync_reason_len(r->str, r->len), r->str);
+        rc = -2;
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->type == REDIS_REPLY_STRING &&
+               r->element[1]->type == REDIS_REPLY_STRING) {
+        /* seconds and microseconds, as decimal strings */
+        *ms = (int64_t)strtoll(r->element[0]->str, NULL, 10) * 1000 + strtoll(r->element[1]->str, NULL, 10) / 1000;
+        rc = 0;
+    } else {
+        sluice_err_set(err, "TIME: unexpected reply");
+        rc = -2;
+    }
+    freeReplyObject(r);
+    return rc;
+}

@@ -10,6 +10,8 @@
 #ifndef SLUICE_IDENTITY_REDIS_SYNC_H
 #define SLUICE_IDENTITY_REDIS_SYNC_H
 
+#include <stdint.h>
+
 #include <hiredis/hiredis.h>
 
 #include "common/err.h"
@@ -32,5 +34,12 @@ size_t sluice_redis_sync_reason_len(const char *s, size_t n);
  * holds the password. */
 redisContext *sluice_redis_sync_connect(const sluice_redis_config_t *rc, const char *password, unsigned timeout_ms,
                                         sluice_err_t *err);
+
+/* Redis's clock (TIME) in milliseconds since the Unix epoch, into *ms: the one clock every host
+ * that compares times written by another host reads (the suppression list's word of each
+ * gateway, <prefix>suppress:seen, and `sluicectl forget` that weighs it), whatever each host's
+ * own clock says. 0; -1 when Redis did not answer (the connection is then broken); -2 when it
+ * answered an error (an ACL user without +time: NOPERM), with Redis's reason in err. */
+int sluice_redis_sync_time_ms(redisContext *c, int64_t *ms, sluice_err_t *err);
 
 #endif

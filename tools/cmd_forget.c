@@ -520,8 +520,12 @@ static int rewrite_list(req_t *r, size_t *count);
  * loop thread had checked against its previous list and is still linking. Until then a gateway
  * takes the person's events and links their new ids: forget looked for links only before, and
  * the links made meanwhile stayed in Redis (seconds of them at 100k people). A gateway's word
- * past its time (it was killed) is dropped. 0, or -1 (said on stderr) when Redis failed or a
- * gateway did not load the list in time. */
+ * past its time (it was killed) is dropped, and neither waited for nor counted. Its time is in
+ * Redis's clock (TIME), which forget reads on every look: it was compared with this host's, and a
+ * gateway whose clock ran minutes behind looked dead while it took the person's events (the links
+ * it made were never deleted), one ahead held every forget to the limit long after it was killed.
+ * The limit is on the monotonic clock. 0, or -1 (said on stderr) when Redis failed or a gateway
+ * did not load the list in time. */
 static int wait_gateways(req_t *r)
 {
     char gen_key[192], seen_key[192];
@@ -536,17 +540,31 @@ static int wait_gateways(req_t *r)
     }
     long long gen = g->type == REDIS_REPLY_STRING ? strtoll(g->str, NULL, 10) : 0;
     freeReplyObject(g);
-    long long limit_ms = 2LL * r->cfg->forget.refresh_ms + 60000, start = (long long)sluice_now_ms();
+    long long limit_ms = 2LL * r->cfg->forget.refresh_ms + 60000, start = (long long)sluice_mono_ms();
     size_t gateways = 0, behind = 0;
-    int said = 0;
+    int said = 0, own_clock = 0;
     for (;;) {
+        int64_t redis_now = 0;
+        sluice_err_t err = {{0}};
+        int t = own_clock ? -2 : sluice_redis_sync_time_ms(r->redis, &redis_now, &err);
+        if (t == -1) {
+            fprintf(stderr, "sluicectl forget: Redis %s\n", err.msg);
+            return -1;
+        }
+        if (t == -2 && !own_clock) { /* a user without +time: this host's clock, as before */
+            fprintf(stderr,
+                    "forget: Redis refuses %s; weighing the gateways' word by this host's clock, wrong by as much as "
+                    "it differs from Redis's: add +time to the user's ACL\n",
+                    err.msg);
+            own_clock = 1;
+        }
         redisReply *x = redisCommand(r->redis, "HGETALL %s", seen_key);
         if (x == NULL || x->type != REDIS_REPLY_ARRAY) {
             redis_failed(r, "HGETALL", x);
             freeReplyObject(x);
             return -1;
         }
-        long long now = (long long)sluice_now_ms();
+        long long now = own_clock ? (long long)sluice_now_ms() : (long long)redis_now;
         gateways = behind = 0;
         for (size_t i = 0; i + 1 < x->elements; i += 2) {
             const redisReply *field = x->element[i], *v = x->element[i + 1];
@@ -568,7 +586,7 @@ static int wait_gateways(req_t *r)
         freeReplyObject(x);
         if (behind == 0)
             break;
-        if (now - start > limit_ms) {
+        if ((long long)sluice_mono_ms() - start > limit_ms) {
             fprintf(stderr,
                     "sluicectl forget: %zu of %zu gateways did not load the suppression list (generation %lld) within "
                     "%lld s: the links they may still make of the person would stay; run the same command again\n",
@@ -1206,6 +1224,16 @@ static int rewrite_list(req_t *r, size_t *count)
         PQclear(x);
         return -1;
     }
+    /* Redis's clock rather than this host's: a host minutes behind the one that started the lost
+     * generation would start below it, and a gateway that still reports the lost one counted as
+     * enforcing the new list. */
+    int64_t start_gen = sluice_now_ms();
+    sluice_err_t terr = {{0}};
+    if (missing && sluice_redis_sync_time_ms(r->redis, &start_gen, &terr) == -1) {
+        PQclear(x);
+        fprintf(stderr, "sluicectl forget: Redis %s\n", terr.msg);
+        return -1;
+    }
     size_t sent = 0, n = (size_t)PQntuples(x);
     redisAppendCommand(r->redis, "MULTI");
     redisAppendCommand(r->redis, "DEL %s", set_key);
@@ -1213,7 +1241,7 @@ static int rewrite_list(req_t *r, size_t *count)
     for (size_t i = 0; i < n; i++, sent++)
         redisAppendCommand(r->redis, "SADD %s %s", set_key, PQgetvalue(x, (int)i, 0));
     if (missing)
-        redisAppendCommand(r->redis, "INCRBY %s %lld", gen_key, (long long)sluice_now_ms());
+        redisAppendCommand(r->redis, "INCRBY %s %lld", gen_key, (long long)start_gen);
     else
         redisAppendCommand(r->redis, "INCR %s", gen_key);
     redisAppendCommand(r->redis, "EXEC");

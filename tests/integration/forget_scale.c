@@ -39,6 +39,7 @@
 
 static gwfix_t G;
 static dfix_t F;
+static const char *forget_extra[4]; /* more of sluicectl's environment (skew_env), NULL-terminated */
 static char slow_config[PATH_MAX];
 
 static int setup(void **state)
@@ -454,6 +455,8 @@ static int drop_bulk(void **state)
     (void)state;
     if (G.gw != NULL && sluice_th_proc_running(G.gw))
         gwfix_stop(&G, SIGKILL);
+    G.env[3] = NULL; /* a skewed clock's (skew_env), had its test failed midway */
+    forget_extra[0] = NULL;
     freeReplyObject(redis("DEL " PREFIX "suppress"));
     freeReplyObject(redis("INCR " PREFIX "suppress:gen"));
     /* A gateway killed keeps its word there for 20 s: forget would wait for it that long. */
@@ -887,13 +890,32 @@ static sluice_th_proc_t *forget_spawn(const char *config, const char *const *arg
     for (size_t i = 0; args[i] != NULL && n < 23; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
-    const char *env[] = {"T_FORGET_KEY=" FORGET_KEY, extra_env != NULL ? extra_env : "T_NOTHING=1", NULL};
+    const char *env[] = {"T_FORGET_KEY=" FORGET_KEY,
+                         extra_env != NULL ? extra_env : "T_NOTHING=1",
+                         forget_extra[0],
+                         forget_extra[1],
+                         forget_extra[2],
+                         NULL};
     sluice_th_spawn_opts_t o = {.env = env};
     sluice_err_t err = {{0}};
     sluice_th_proc_t *p = sluice_th_spawn("sluicectl-forget", argv, &o, &err);
     if (p == NULL)
         fail_msg("sluicectl: %s", err.msg);
     return p;
+}
+
+/* Waits for a forget_spawn'd run, shows its output, and fails unless it exited 0: its output
+ * (the caller frees it). */
+static char *forget_succeeded(sluice_th_proc_t *p)
+{
+    int wstatus = 0;
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_th_proc_wait(p, 120000, &wstatus, &err), 0);
+    char *log = sluice_th_read_file(sluice_th_proc_log(p), NULL, NULL);
+    print_message("%s", log != NULL ? log : "");
+    if (!sluice_th_exited_with(wstatus, 0))
+        fail_msg("exit %d: %s", wstatus, log);
+    return log;
 }
 
 static void identify(const char *user, const char *anon)
@@ -929,14 +951,10 @@ static void links_made_while_forget_runs(const char *const *args, const char *us
     for (int waited = 0; waited < 60000 && redis_int("GET " PREFIX "suppress:gen") == gen0; waited += 10)
         usleep(10 * 1000);
     identify(user, late); /* the person on a new device */
-    int wstatus = 0;
-    sluice_err_t err = {{0}};
-    assert_int_equal(sluice_th_proc_wait(p, 120000, &wstatus, &err), 0);
-    char *log = sluice_th_read_file(sluice_th_proc_log(p), NULL, NULL);
-    print_message("%s", log != NULL ? log : "");
-    if (!sluice_th_exited_with(wstatus, 0))
-        fail_msg("exit %d: %s", wstatus, log);
+    char *log = forget_succeeded(p);
     assert_null(strstr(log, late));
+    /* The gateway had not looked at the list yet: forget waited for it. */
+    assert_non_null(strstr(log, "waiting for 1 of 1 gateways"));
     free(log);
     usleep(500 * 1000); /* a link sent late would be written by now */
 
@@ -982,6 +1000,90 @@ static void test_batch_links_made_while_it_runs(void **state)
     const char *file = gwfix_write("bulk-race.txt", "user-id=race-user-b\nuser-id=race-user-c\n");
     const char *args[] = {"--org", "bulk", "--file", file, NULL};
     links_made_while_forget_runs(args, "race-user-b", "race-anon-b1", "race-anon-b2");
+}
+
+/* ------------------------------------------------------------------ clocks that disagree */
+
+/* Test hook: the variables that offset a process's wall clock by by_s seconds (clockstep.c,
+ * preloaded; the monotonic clocks untouched, the machine's clock never changed), into env[0..3),
+ * their text in buf. Another host's clock, minutes off: NTP not running, or a VM resumed. */
+static void skew_env(const char *env[3], char buf[3][PATH_MAX + 48], int by_s)
+{
+    char path[PATH_MAX];
+    sluice_th_path(path, sizeof(path), "clock-skewed", NULL);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(buf[0], sizeof(buf[0]), "LD_PRELOAD=%s", SLUICE_TEST_CLOCKSTEP);
+    snprintf(buf[1], sizeof(buf[1]), "SLUICE_TEST_CLOCK_STEP_FILE=%s", path);
+    snprintf(buf[2], sizeof(buf[2]), "SLUICE_TEST_CLOCK_STEP_S=%d", by_s);
+    for (int i = 0; i < 3; i++)
+        env[i] = buf[i];
+}
+
+/* A gateway whose clock runs 10 minutes behind Redis's and forget's: its word in
+ * <prefix>suppress:seen looked expired to forget, which dropped it and went on at once while that
+ * gateway still took the person's events and linked their new device (the link stayed in Redis,
+ * the device's events reached Kafka). */
+static void test_gateway_clock_behind_still_waited_for(void **state)
+{
+    (void)state;
+    static char buf[3][PATH_MAX + 48];
+    skew_env(&G.env[3], buf, -600);
+    const char *args[] = {"--org", "bulk", "--user-id", "skew-user-1", NULL};
+    links_made_while_forget_runs(args, "skew-user-1", "skew-anon-1", "skew-anon-2");
+    G.env[3] = NULL;
+}
+
+/* The same with forget's host 10 minutes ahead: every live gateway looked dead to it. */
+static void test_forget_clock_ahead_still_waits(void **state)
+{
+    (void)state;
+    static char buf[3][PATH_MAX + 48];
+    skew_env(forget_extra, buf, 600);
+    const char *args[] = {"--org", "bulk", "--user-id", "skew-user-2", NULL};
+    links_made_while_forget_runs(args, "skew-user-2", "skew-anon-3", "skew-anon-4");
+    forget_extra[0] = NULL;
+}
+
+/* A gateway killed (SIGKILL, the OOM killer: no word taken back) whose clock ran 10 minutes ahead,
+ * or a forget 10 minutes behind: its word looked good for 10 minutes more, and every forget in
+ * that time waited to its limit and failed ("1 of 1 gateways did not load the suppression list").
+ * Its word holds a forget for as long as a live gateway's would (it may only be slow), then is
+ * dropped: the request is done. */
+static void killed_gateway_does_not_hold_forget(int gw_skew_s, int forget_skew_s, const char *user)
+{
+    static char gbuf[3][PATH_MAX + 48], fbuf[3][PATH_MAX + 48];
+    if (gw_skew_s != 0)
+        skew_env(&G.env[3], gbuf, gw_skew_s);
+    if (forget_skew_s != 0)
+        skew_env(forget_extra, fbuf, forget_skew_s);
+    snprintf(G.config, sizeof(G.config), "%s", F.config);
+    gwfix_start(&G);
+    G.env[3] = NULL;
+    for (int waited = 0; waited < 10000 && redis_int("HLEN " PREFIX "suppress:seen") != 1; waited += 50)
+        usleep(50 * 1000);
+    assert_int_equal(redis_int("HLEN " PREFIX "suppress:seen"), 1);
+    gwfix_stop(&G, SIGKILL);
+
+    const char *args[] = {"--org", "bulk", "--user-id", user, NULL};
+    sluice_th_proc_t *p = forget_spawn(F.config, args, NULL);
+    forget_extra[0] = NULL;
+    free(forget_succeeded(p));
+    assert_int_equal(redis_int("HLEN " PREFIX "suppress:seen"), 0); /* its word dropped */
+    assert_int_equal(sql_count("SELECT count(*) FROM forget_requests WHERE org = 'bulk' AND state = 'done'"), 1);
+}
+
+static void test_killed_gateway_clock_ahead(void **state)
+{
+    (void)state;
+    killed_gateway_does_not_hold_forget(600, 0, "skew-user-3");
+}
+
+static void test_killed_gateway_forget_clock_behind(void **state)
+{
+    (void)state;
+    killed_gateway_does_not_hold_forget(0, -600, "skew-user-4");
 }
 
 /* A run killed after its Redis step and its deletion records (SLUICE_FORGET_BATCH_DIE_AFTER=kafka),
@@ -1152,6 +1254,10 @@ int main(void)
         cmocka_unit_test_teardown(test_batch_repeat_of_a_refused_line, drop_bulk),
         cmocka_unit_test_teardown(test_links_made_while_forget_runs, drop_bulk),
         cmocka_unit_test_teardown(test_batch_links_made_while_it_runs, drop_bulk),
+        cmocka_unit_test_teardown(test_gateway_clock_behind_still_waited_for, drop_bulk),
+        cmocka_unit_test_teardown(test_forget_clock_ahead_still_waits, drop_bulk),
+        cmocka_unit_test_teardown(test_killed_gateway_clock_ahead, drop_bulk),
+        cmocka_unit_test_teardown(test_killed_gateway_forget_clock_behind, drop_bulk),
         cmocka_unit_test_teardown(test_unready_says_why, stop_gateway),
         cmocka_unit_test_teardown(test_not_ready_before_the_list_is_read, stop_gateway),
         cmocka_unit_test_teardown(test_large_list_read_without_holding_redis, stop_gateway),
