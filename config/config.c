@@ -185,6 +185,44 @@ static void listen_value(sluice_dec_map_t *m, const char *key, sluice_listen_t *
 
 /* ------------------------------------------------------------------ process sections */
 
+/* <section>.<key> names the variable of a secret: a value that is no variable's name (the secret
+ * itself written here) is refused, said, and dropped. Returns 1 then, 0 for a name. */
+static int env_name_refused(loader_t *l, const sluice_yaml_pos_t *pos, const char *section, const char *key, char **var)
+{
+    if (sluice_dec_check_env_name(*var) == NULL)
+        return 0;
+    sluice_config_diag_add(l->diag, pos,
+                           "%s.%s: not an environment variable name (letters, digits and '_', not starting with a "
+                           "digit); the secret is read from the variable, never written here",
+                           section, key);
+    free(*var);
+    *var = NULL;
+    return 1;
+}
+
+/* server.https.<key>, a session-ticket secret's variable. Only the name: the value is the
+ * gateway's to read once, at start (a reload finds the variable gone from its environment,
+ * gateway/secrets.c), and `config check`'s to check. */
+static void ticket_env_value(loader_t *l, sluice_dec_map_t *https, const char *key, char **var, sluice_yaml_pos_t *pos)
+{
+    if (sluice_dec_string(https, key, 0, var) != 1)
+        return;
+    *pos = sluice_yaml_map_get(https->node, key)->pos;
+    if (env_name_refused(l, pos, "server.https", key, var))
+        return;
+    if (strcmp(*var, "ENCRYPTION_KEY") == 0 || strcmp(*var, "SLUICE_KEYRING") == 0 ||
+        strcmp(*var, "SLUICE_KEY_ID") == 0) {
+        /* The gateway wipes the variable once read, before the key ring is: SLUICE_KEYRING
+         * named here left the ring without its older keys, with nothing said. */
+        sluice_config_diag_add(l->diag, pos,
+                               "server.https.%s: %s holds sluice's root keys: give session tickets a variable and a "
+                               "secret of their own (e.g. SLUICE_TLS_TICKET_SECRET)",
+                               key, *var);
+        free(*var);
+        *var = NULL;
+    }
+}
+
 static void decode_server(loader_t *l, sluice_dec_map_t *root)
 {
     sluice_server_config_t *sv = &l->cfg->server;
@@ -207,30 +245,20 @@ static void decode_server(loader_t *l, sluice_dec_map_t *root)
     path_value(&https, "cert", dir, &sv->tls_cert, &sv->tls_cert_pos);
     path_value(&https, "key", dir, &sv->tls_key, &sv->tls_key_pos);
     sluice_dec_bool(&https, "http2", &sv->http2);
-    /* Only the name: the value is the gateway's to read once, at start (a reload finds the
-     * variable gone from its environment, gateway/secrets.c), and `config check`'s to check. */
-    if (sluice_dec_string(&https, "session_ticket_secret_env", 0, &sv->ticket_secret_env) == 1) {
-        sv->ticket_secret_env_pos = sluice_yaml_map_get(https.node, "session_ticket_secret_env")->pos;
-        if (sluice_dec_check_env_name(sv->ticket_secret_env) != NULL) {
-            sluice_config_diag_add(l->diag, &sv->ticket_secret_env_pos,
-                                   "server.https.session_ticket_secret_env: not an environment variable name (letters, "
-                                   "digits and '_', not starting with a digit); the secret is read from the variable, "
-                                   "never written here");
-            free(sv->ticket_secret_env);
-            sv->ticket_secret_env = NULL;
-        } else if (strcmp(sv->ticket_secret_env, "ENCRYPTION_KEY") == 0 ||
-                   strcmp(sv->ticket_secret_env, "SLUICE_KEYRING") == 0 ||
-                   strcmp(sv->ticket_secret_env, "SLUICE_KEY_ID") == 0) {
-            /* The gateway wipes the variable once read, before the key ring is: SLUICE_KEYRING
-             * named here left the ring without its older keys, with nothing said. */
-            sluice_config_diag_add(l->diag, &sv->ticket_secret_env_pos,
-                                   "server.https.session_ticket_secret_env: %s holds sluice's root keys: give session "
-                                   "tickets a variable and a secret of their own (e.g. SLUICE_TLS_TICKET_SECRET)",
-                                   sv->ticket_secret_env);
-            free(sv->ticket_secret_env);
-            sv->ticket_secret_env = NULL;
-        }
-    }
+    ticket_env_value(l, &https, "session_ticket_secret_env", &sv->ticket_secret_env, &sv->ticket_secret_env_pos);
+    ticket_env_value(l, &https, "session_ticket_previous_secret_env", &sv->ticket_previous_secret_env,
+                     &sv->ticket_previous_secret_env_pos);
+    if (sv->ticket_previous_secret_env != NULL && sv->ticket_secret_env == NULL)
+        sluice_config_diag_add(l->diag, &sv->ticket_previous_secret_env_pos,
+                               "server.https.session_ticket_previous_secret_env: only with "
+                               "server.https.session_ticket_secret_env (a previous secret is accepted beside a current "
+                               "one)");
+    else if (sv->ticket_previous_secret_env != NULL &&
+             strcmp(sv->ticket_previous_secret_env, sv->ticket_secret_env) == 0)
+        sluice_config_diag_add(l->diag, &sv->ticket_previous_secret_env_pos,
+                               "server.https.session_ticket_previous_secret_env: names the variable of "
+                               "server.https.session_ticket_secret_env: give the secret being replaced a variable of "
+                               "its own");
     sluice_dec_map_close(&https);
     sluice_dec_map_sub(&m, "http", &http);
     listen_value(&http, "listen", &sv->http, &l->listen_pos[1]);
@@ -349,15 +377,8 @@ static const char *reserved_property(const char *key)
  * environment (sluice_config_kafka_secrets). */
 static void kafka_secret_env(loader_t *l, const sluice_yaml_pos_t *pos, const char *key, char **var)
 {
-    if (sluice_dec_check_env_name(*var) != NULL) {
-        sluice_config_diag_add(l->diag, pos,
-                               "kafka.%s: not an environment variable name (letters, digits and '_', not starting "
-                               "with a digit); the secret is read from the variable, never written here",
-                               key);
-        free(*var);
-        *var = NULL;
+    if (env_name_refused(l, pos, "kafka", key, var))
         return;
-    }
     const char *v = getenv(*var);
     if (v == NULL || v[0] == '\0') {
         if (l->flags & SLUICE_CONFIG_RESOLVE_SECRETS)
@@ -1416,6 +1437,7 @@ void sluice_config_free(sluice_config_t *cfg)
     free(sv->tls_cert);
     free(sv->tls_key);
     free(sv->ticket_secret_env);
+    free(sv->ticket_previous_secret_env);
     free(sv->path_prefix);
     free(sv->tag_path);
     free(sv->trusted_proxies);

@@ -109,6 +109,11 @@ typedef struct sluice_server_config {
      * process. Read by the gateway at start only (gateway/secrets.c), never here. */
     char *ticket_secret_env;
     sluice_yaml_pos_t ticket_secret_env_pos;
+    /* server.https.session_ticket_previous_secret_env: the variable of the secret being replaced,
+     * whose tickets are still opened (and renewed under the current secret); NULL = none. Only
+     * with ticket_secret_env, and another variable. */
+    char *ticket_previous_secret_env;
+    sluice_yaml_pos_t ticket_previous_secret_env_pos;
     unsigned threads;  /* 0 = number of cores */
     char *path_prefix; /* default "/v1" */
     char *tag_path;    /* default "/sluice.js" */

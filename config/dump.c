@@ -364,6 +364,7 @@ json_t *sluice_config_to_json(const sluice_config_t *cfg)
     json_object_set_new(https, "http2", json_boolean(sv->http2));
     json_object_set_new(https, "key", str_or_null(sv->tls_key));
     json_object_set_new(https, "session_ticket_secret_env", str_or_null(sv->ticket_secret_env));
+    json_object_set_new(https, "session_ticket_previous_secret_env", str_or_null(sv->ticket_previous_secret_env));
     json_object_set_new(server, "https", https);
     json_object_set_new(server, "http", listen_obj(&sv->http));
     json_object_set_new(server, "metrics", listen_obj(&sv->metrics));

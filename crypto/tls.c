@@ -319,9 +319,17 @@ struct sluice_tls_tickets {
      * decrypt: a gateway whose clock is a little behind another's still opens the tickets that one
      * issued in its new period. */
     ticket_key_t keys[3];
-    int shared;      /* 1: keys derived from the fleet's secret; 0: random to this process */
-    uint8_t prk[32]; /* shared: HKDF of the secret under SLUICE_KEY_PURPOSE_TLS_TICKET */
-    int64_t at;      /* shared: the period keys[] were derived for */
+    /* shared, with a previous secret (sluice_tls_tickets_accept_previous): its keys of the same
+     * three periods, which only decrypt (the ticket renewed under keys[0]) */
+    ticket_key_t prev_keys[3];
+    int shared;           /* 1: keys derived from the fleet's secret; 0: random to this process */
+    uint8_t prk[32];      /* shared: HKDF of the secret under SLUICE_KEY_PURPOSE_TLS_TICKET */
+    int has_prev;         /* 1: prev_prk holds a previous secret's extract */
+    uint8_t prev_prk[32]; /* the previous secret's, as prk */
+    int64_t at;           /* shared: the period keys[] were derived for */
+    sluice_tls_handshake_fn on_handshake;
+    int64_t (*clock)(void *ud); /* tests only (sluice_tls_tickets_set_clock); NULL: the real clocks */
+    void *clock_ud;
 };
 
 static int64_t mono_s(void)
@@ -329,6 +337,15 @@ static int64_t mono_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec;
+}
+
+/* The wall clock (wall: the period every gateway of a fleet reads from its own clock) or the
+ * monotonic one (a random key's age, which a clock step must not change), or a test's. */
+static int64_t tickets_now(const sluice_tls_tickets_t *t, int wall)
+{
+    if (t->clock != NULL)
+        return t->clock(t->clock_ud);
+    return wall ? (int64_t)time(NULL) : mono_s();
 }
 
 static int ticket_key_new(ticket_key_t *k, int64_t now)
@@ -375,8 +392,10 @@ static int tickets_derive(sluice_tls_tickets_t *t, int64_t wall)
         return 0;
     static const int64_t offsets[3] = {0, -1, 1};
     for (int i = 0; i < 3; i++) {
-        if (ticket_key_derive(t->prk, p + offsets[i], &t->keys[i]) != 0) {
+        if (ticket_key_derive(t->prk, p + offsets[i], &t->keys[i]) != 0 ||
+            (t->has_prev && ticket_key_derive(t->prev_prk, p + offsets[i], &t->prev_keys[i]) != 0)) {
             OPENSSL_cleanse(t->keys, sizeof(t->keys));
+            OPENSSL_cleanse(t->prev_keys, sizeof(t->prev_keys));
             return -1;
         }
     }
@@ -387,10 +406,11 @@ static int tickets_derive(sluice_tls_tickets_t *t, int64_t wall)
 /* Under t->lock: the encrypting key replaced once its period is over, the previous one wiped
  * once it is too old to decrypt (2 periods). Returns -1 when no fresh key could be made (the
  * old ones are then kept rather than leaving none). */
-static int tickets_rotate(sluice_tls_tickets_t *t, int64_t now)
+static int tickets_rotate(sluice_tls_tickets_t *t)
 {
     if (t->shared)
-        return tickets_derive(t, (int64_t)time(NULL));
+        return tickets_derive(t, tickets_now(t, 1));
+    int64_t now = tickets_now(t, 0);
     ticket_key_t *cur = &t->keys[0], *prev = &t->keys[1];
     if (prev->created != 0 && now - prev->created >= 2 * (int64_t)t->period)
         OPENSSL_cleanse(prev, sizeof(*prev));
@@ -406,11 +426,13 @@ static int tickets_rotate(sluice_tls_tickets_t *t, int64_t now)
 }
 
 static int tickets_index = -1;
+static int seen_index = -1; /* per SSL: the sluice_tls_ticket_seen_t of its handshake so far */
 static pthread_once_t tickets_once = PTHREAD_ONCE_INIT;
 
 static void tickets_index_init(void)
 {
     tickets_index = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+    seen_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
 static int mac_init(EVP_MAC_CTX *hctx, unsigned char *key)
@@ -432,20 +454,20 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CI
     sluice_tls_tickets_t *t = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tickets_index);
     if (t == NULL)
         return 0;
-    int64_t now = mono_s();
     int rc = 0; /* no ticket rather than a failed handshake */
     pthread_mutex_lock(&t->lock);
     if (enc) {
         ticket_key_t *k = &t->keys[0];
-        if (tickets_rotate(t, now) == 0 && RAND_bytes(iv, EVP_MAX_IV_LENGTH) == 1 &&
+        if (tickets_rotate(t) == 0 && RAND_bytes(iv, EVP_MAX_IV_LENGTH) == 1 &&
             EVP_EncryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) == 1 && mac_init(hctx, k->hmac) == 0) {
             memcpy(name, k->name, sizeof(k->name));
             rc = 1;
         }
     } else {
-        (void)tickets_rotate(t, now);
-        for (int i = 0; i < 3 && rc == 0; i++) {
-            ticket_key_t *k = &t->keys[i];
+        (void)tickets_rotate(t);
+        /* This secret's keys, then a previous secret's (all zero, so skipped, without one). */
+        for (int i = 0; i < 6 && rc == 0; i++) {
+            ticket_key_t *k = i < 3 ? &t->keys[i] : &t->prev_keys[i - 3];
             if (k->created == 0 || CRYPTO_memcmp(name, k->name, sizeof(k->name)) != 0)
                 continue;
             if (EVP_DecryptInit_ex(cctx, EVP_aes_256_cbc(), NULL, k->aes, iv) != 1 || mac_init(hctx, k->hmac) != 0)
@@ -458,10 +480,46 @@ static int ticket_cb(SSL *ssl, unsigned char name[16], unsigned char *iv, EVP_CI
     return rc;
 }
 
+/* OpenSSL's word on each ticket a client offers, after ticket_cb (SSL_CTX_set_session_ticket_cb):
+ * kept on the SSL for info_cb, which alone knows whether the handshake resumed. What OpenSSL
+ * would have done without this callback is returned unchanged. */
+static int ticket_seen_cb(SSL *ssl, SSL_SESSION *sess, const unsigned char *name, size_t name_len,
+                          SSL_TICKET_STATUS status, void *arg)
+{
+    (void)sess;
+    (void)name;
+    (void)name_len;
+    (void)arg;
+    intptr_t seen = status == SSL_TICKET_NO_DECRYPT                                      ? SLUICE_TLS_TICKET_UNKNOWN_KEY
+                    : status == SSL_TICKET_SUCCESS || status == SSL_TICKET_SUCCESS_RENEW ? SLUICE_TLS_TICKET_OPENED
+                                                                                         : SLUICE_TLS_TICKET_NONE;
+    if (seen > (intptr_t)SSL_get_ex_data(ssl, seen_index))
+        SSL_set_ex_data(ssl, seen_index, (void *)seen);
+    switch (status) {
+    case SSL_TICKET_SUCCESS: return SSL_TICKET_RETURN_USE;
+    case SSL_TICKET_SUCCESS_RENEW: return SSL_TICKET_RETURN_USE_RENEW;
+    default: /* empty, or not decrypted: a full handshake, and a new ticket */ return SSL_TICKET_RETURN_IGNORE_RENEW;
+    }
+}
+
+/* The end of a server handshake: its outcome to the tickets' on_handshake. */
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+    (void)ret;
+    if ((where & SSL_CB_HANDSHAKE_DONE) == 0)
+        return;
+    const sluice_tls_tickets_t *t = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), tickets_index);
+    if (t == NULL || t->on_handshake == NULL)
+        return;
+    sluice_tls_handshake_t h = {SSL_version(ssl), SSL_session_reused(ssl),
+                                (sluice_tls_ticket_seen_t)(intptr_t)SSL_get_ex_data(ssl, seen_index)};
+    t->on_handshake(&h);
+}
+
 static sluice_tls_tickets_t *tickets_new(unsigned period_s, sluice_err_t *err)
 {
     pthread_once(&tickets_once, tickets_index_init);
-    if (tickets_index < 0) {
+    if (tickets_index < 0 || seen_index < 0) {
         sluice_err_set(err, "TLS session tickets: no OpenSSL ex_data index");
         return NULL;
     }
@@ -479,7 +537,7 @@ sluice_tls_tickets_t *sluice_tls_tickets_create(unsigned period_s, sluice_err_t 
     sluice_tls_tickets_t *t = tickets_new(period_s, err);
     if (t == NULL)
         return NULL;
-    if (ticket_key_new(&t->keys[0], mono_s()) != 0) {
+    if (ticket_key_new(&t->keys[0], tickets_now(t, 0)) != 0) {
         free(t);
         sluice_err_set(err, "TLS session tickets: no random bytes for a key");
         return NULL;
@@ -544,6 +602,16 @@ int sluice_tls_ticket_secret_check(const char *what, const char *secret, const c
     return 0;
 }
 
+/* prk = HKDF-SHA256(IKM = secret without the spaces around it, SLUICE_HKDF_SALT, the ticket
+ * purpose): only this extract of a secret stays in memory (the caller wipes the secret itself). */
+static int secret_extract(const char *secret, uint8_t prk[32])
+{
+    size_t n;
+    const char *s = trim_secret(secret, &n);
+    return sluice_hkdf_sha256(SLUICE_HKDF_SALT, sizeof(SLUICE_HKDF_SALT) - 1, s, n, SLUICE_KEY_PURPOSE_TLS_TICKET,
+                              sizeof(SLUICE_KEY_PURPOSE_TLS_TICKET) - 1, prk, 32);
+}
+
 sluice_tls_tickets_t *sluice_tls_tickets_create_shared(const char *what, const char *secret, const char *encryption_key,
                                                        unsigned period_s, sluice_err_t *err)
 {
@@ -552,12 +620,7 @@ sluice_tls_tickets_t *sluice_tls_tickets_create_shared(const char *what, const c
     sluice_tls_tickets_t *t = tickets_new(period_s, err);
     if (t == NULL)
         return NULL;
-    size_t n;
-    const char *s = trim_secret(secret, &n);
-    /* Only this extract of the secret stays in memory (the caller wipes the secret itself). */
-    if (sluice_hkdf_sha256(SLUICE_HKDF_SALT, sizeof(SLUICE_HKDF_SALT) - 1, s, n, SLUICE_KEY_PURPOSE_TLS_TICKET,
-                           sizeof(SLUICE_KEY_PURPOSE_TLS_TICKET) - 1, t->prk, sizeof(t->prk)) != 0 ||
-        tickets_derive(t, (int64_t)time(NULL)) != 0) {
+    if (secret_extract(secret, t->prk) != 0 || tickets_derive(t, (int64_t)time(NULL)) != 0) {
         OPENSSL_cleanse(t, sizeof(*t));
         free(t);
         sluice_err_set(err, "TLS session tickets: cannot derive keys from %s (OpenSSL's HKDF failed)", what);
@@ -568,6 +631,40 @@ sluice_tls_tickets_t *sluice_tls_tickets_create_shared(const char *what, const c
     return t;
 }
 
+int sluice_tls_tickets_accept_previous(sluice_tls_tickets_t *t, const char *what, const char *secret,
+                                       const char *encryption_key, sluice_err_t *err)
+{
+    if (!t->shared)
+        return sluice_err_set(err, "%s: a previous session-ticket secret needs a current one", what);
+    if (sluice_tls_ticket_secret_check(what, secret, encryption_key, err) != 0)
+        return -1;
+    uint8_t prk[32];
+    if (secret_extract(secret, prk) != 0) {
+        OPENSSL_cleanse(prk, sizeof(prk));
+        return sluice_err_set(err, "TLS session tickets: cannot derive keys from %s (OpenSSL's HKDF failed)", what);
+    }
+    /* The same secret twice is a rotation not made (the new value put in the wrong variable):
+     * said rather than taken, since nothing would ever fail to show it. */
+    int same = sluice_ct_equal(prk, t->prk, sizeof(prk));
+    int rc = 0;
+    if (same) {
+        rc = sluice_err_set(err,
+                            "%s holds the same secret as server.https.session_ticket_secret_env's variable: give it "
+                            "the secret being replaced, and the current one the new secret",
+                            what);
+    } else {
+        pthread_mutex_lock(&t->lock);
+        memcpy(t->prev_prk, prk, sizeof(prk));
+        t->has_prev = 1;
+        t->keys[0].created = 0; /* derived again, with the previous secret's keys, at the next use */
+        if (tickets_derive(t, tickets_now(t, 1)) != 0)
+            rc = sluice_err_set(err, "TLS session tickets: cannot derive keys from %s (OpenSSL's HKDF failed)", what);
+        pthread_mutex_unlock(&t->lock);
+    }
+    OPENSSL_cleanse(prk, sizeof(prk));
+    return rc;
+}
+
 int sluice_tls_tickets_shared(const sluice_tls_tickets_t *t)
 {
     return t != NULL && t->shared;
@@ -575,11 +672,34 @@ int sluice_tls_tickets_shared(const sluice_tls_tickets_t *t)
 
 int sluice_tls_tickets_attach(sluice_tls_tickets_t *t, SSL_CTX *ctx, sluice_err_t *err)
 {
-    if (SSL_CTX_set_ex_data(ctx, tickets_index, t) != 1 || SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb) != 1)
+    if (SSL_CTX_set_ex_data(ctx, tickets_index, t) != 1 || SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticket_cb) != 1 ||
+        SSL_CTX_set_session_ticket_cb(ctx, NULL, ticket_seen_cb, NULL) != 1)
         return sluice_err_set(err, "TLS session tickets: OpenSSL refused the key callback");
+    SSL_CTX_set_info_callback(ctx, info_cb);
     /* A session (a TLS 1.2 id or a ticket) lives as long as the key that encrypts it is sure to. */
     SSL_CTX_set_timeout(ctx, (long)t->period);
     return 0;
+}
+
+void sluice_tls_tickets_on_handshake(sluice_tls_tickets_t *t, sluice_tls_handshake_fn fn)
+{
+    t->on_handshake = fn;
+}
+
+void sluice_tls_tickets_set_clock(sluice_tls_tickets_t *t, int64_t (*now)(void *ud), void *ud)
+{
+    pthread_mutex_lock(&t->lock);
+    t->clock = now;
+    t->clock_ud = ud;
+    if (t->shared) {
+        t->keys[0].created = 0; /* derived again for the test's period */
+        (void)tickets_derive(t, tickets_now(t, 1));
+    } else {
+        /* The keys' ages restart at the test's clock: the encrypting one new, the other gone. */
+        t->keys[0].created = tickets_now(t, 0);
+        OPENSSL_cleanse(&t->keys[1], sizeof(t->keys[1]));
+    }
+    pthread_mutex_unlock(&t->lock);
 }
 
 void sluice_tls_tickets_destroy(sluice_tls_tickets_t *t)
@@ -587,7 +707,9 @@ void sluice_tls_tickets_destroy(sluice_tls_tickets_t *t)
     if (t == NULL)
         return;
     OPENSSL_cleanse(t->keys, sizeof(t->keys));
+    OPENSSL_cleanse(t->prev_keys, sizeof(t->prev_keys));
     OPENSSL_cleanse(t->prk, sizeof(t->prk));
+    OPENSSL_cleanse(t->prev_prk, sizeof(t->prev_prk));
     pthread_mutex_destroy(&t->lock);
     free(t);
 }

@@ -106,12 +106,54 @@ int sluice_tls_ticket_secret_check(const char *what, const char *secret, const c
 sluice_tls_tickets_t *sluice_tls_tickets_create_shared(const char *what, const char *secret, const char *encryption_key,
                                                        unsigned period_s, sluice_err_t *err);
 
+/* Makes shared keys t also open the tickets of a previous secret (checked as the current one, and
+ * refused when it is the same secret): its keys of the same three periods, derived the same way,
+ * only decrypt, and a ticket they open is renewed under the current secret. Changing the fleet's
+ * secret so costs no client a full handshake: first every gateway accepts the new secret as this
+ * one (the old one still current), then every gateway makes it current with the old one here,
+ * then an hour later the old one goes. Keeps only the secret's HKDF extract. Returns 0, or -1
+ * with a message in err naming what, never the value. */
+int sluice_tls_tickets_accept_previous(sluice_tls_tickets_t *t, const char *what, const char *secret,
+                                       const char *encryption_key, sluice_err_t *err);
+
 /* 1 when t's keys are shared (derived from a secret), 0 when random or t is NULL. */
 int sluice_tls_tickets_shared(const sluice_tls_tickets_t *t);
 
 /* Makes ctx issue and accept tickets with t's keys (t must outlive ctx and its connections).
  * Returns 0, or -1 with a message in err. */
 int sluice_tls_tickets_attach(sluice_tls_tickets_t *t, struct ssl_ctx_st *ctx, sluice_err_t *err);
+
+/* What a client's ticket came to in a handshake on a context of t's keys. Ordered: of the
+ * tickets a TLS 1.3 client offers (or a ClientHello sent again after a HelloRetryRequest), the
+ * handshake keeps the highest. */
+typedef enum sluice_tls_ticket_seen {
+    SLUICE_TLS_TICKET_NONE = 0,    /* none offered: a first visit, or a TLS 1.2 session id */
+    SLUICE_TLS_TICKET_UNKNOWN_KEY, /* under a key t does not hold: another secret (a pod given
+                                    * another value), another gateway's random keys, or a key more
+                                    * than a period past its own: a full handshake */
+    SLUICE_TLS_TICKET_OPENED,      /* decrypted with one of t's keys (resumed unless its session is
+                                    * past its lifetime, or made for another context) */
+} sluice_tls_ticket_seen_t;
+
+/* One finished server handshake on a context attached to t. */
+typedef struct sluice_tls_handshake {
+    int version; /* SSL_version(): TLS1_2_VERSION, TLS1_3_VERSION */
+    int resumed; /* 1: the client's session was resumed (ticket or session id), 0: a full handshake */
+    sluice_tls_ticket_seen_t ticket;
+} sluice_tls_handshake_t;
+
+typedef void (*sluice_tls_handshake_fn)(const sluice_tls_handshake_t *h);
+
+/* fn is called once per handshake finished on every context attached to t, on the thread that
+ * made the handshake (a loop thread: fn must not block; the gateway counts into that thread's
+ * metrics). Set before the first context is attached; NULL: nothing is called. */
+void sluice_tls_tickets_on_handshake(sluice_tls_tickets_t *t, sluice_tls_handshake_fn fn);
+
+/* Tests only: now(ud) (Unix seconds) replaces both clocks t reads, the wall clock of shared keys'
+ * periods and the monotonic one of random keys' ages, so that a test steps through periods
+ * instead of sleeping across them; the keys t holds are dated from now(ud) on. OpenSSL's own
+ * session lifetimes still read the real clock. */
+void sluice_tls_tickets_set_clock(sluice_tls_tickets_t *t, int64_t (*now)(void *ud), void *ud);
 
 /* Wipes the keys and frees t (NULL is fine). */
 void sluice_tls_tickets_destroy(sluice_tls_tickets_t *t);

@@ -239,6 +239,22 @@ char *sluice_metrics_render(sluice_gw_metrics_t *const *blocks, size_t n, sluice
          "# TYPE sluice_http2_refused_in_flight_total counter\nsluice_http2_refused_in_flight_total %llu\n",
          (unsigned long long)SUM(h2_refused_in_flight));
 
+    emit(&o, "# HELP sluice_tls_handshakes_total TLS handshakes of the HTTPS listener, by version and kind: full, or "
+             "resumed (a session ticket or a TLS 1.2 session id).\n"
+             "# TYPE sluice_tls_handshakes_total counter\n");
+    for (size_t v = 0; v < 2; v++)
+        for (size_t k = 0; k < 2; k++)
+            emit(&o, "sluice_tls_handshakes_total{version=\"%s\",kind=\"%s\"} %llu\n", v ? "TLSv1.3" : "TLSv1.2",
+                 k ? "resumed" : "full", (unsigned long long)SUM(tls_handshakes[v][k]));
+    emit(&o,
+         "# HELP sluice_tls_tickets_refused_total Session tickets clients offered that did not resume, by reason: "
+         "unknown_key (under a key this gateway does not hold: another secret, another gateway's random keys, or "
+         "more than two periods old), expired (opened, but its session was past its lifetime).\n"
+         "# TYPE sluice_tls_tickets_refused_total counter\n"
+         "sluice_tls_tickets_refused_total{reason=\"unknown_key\"} %llu\n"
+         "sluice_tls_tickets_refused_total{reason=\"expired\"} %llu\n",
+         (unsigned long long)SUM(tls_tickets_refused[0]), (unsigned long long)SUM(tls_tickets_refused[1]));
+
     emit(&o, "# HELP sluice_xd_tokens_total Cross-domain tokens issued and redemption outcomes.\n"
              "# TYPE sluice_xd_tokens_total counter\n");
     for (size_t t = 0; t < SLUICE_TOKEN_OUTCOME_COUNT; t++)

@@ -123,6 +123,9 @@ typedef struct sluice_gw_metrics {
     sluice_counter_t ua_cache_misses; /* ... and by the regexes */
     sluice_counter_t geo[2];          /* lookups: [0] found, [1] unknown address */
     sluice_counter_t sessions_started;
+    /* TLS (crypto/tls.h's handshake reports): whether resumption works, also across a fleet */
+    sluice_counter_t tls_handshakes[2][2];   /* [TLS 1.2, TLS 1.3][full, resumed] */
+    sluice_counter_t tls_tickets_refused[2]; /* [a key not held, opened but not resumed] */
 } sluice_gw_metrics_t;
 
 void sluice_metrics_count_request(sluice_gw_metrics_t *m, sluice_route_t route, int status);

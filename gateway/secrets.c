@@ -52,10 +52,11 @@ void sluice_secrets_free(sluice_secrets_t *s)
 }
 
 /* server.https.session_ticket_secret_env: the fleet's ticket keys derived from the variable, which
- * then leaves the environment (its bytes wiped) whether or not it was taken. */
+ * then leaves the environment (its bytes wiped) whether or not it was taken; and so for
+ * session_ticket_previous_secret_env, the secret being replaced, whose tickets are still opened. */
 static int load_tickets(sluice_secrets_t *s, const sluice_config_t *cfg, sluice_err_t *err)
 {
-    const char *var = cfg->server.ticket_secret_env;
+    const char *var = cfg->server.ticket_secret_env, *prev = cfg->server.ticket_previous_secret_env;
     if (var == NULL)
         return 0;
     const char *v = getenv(var);
@@ -70,6 +71,19 @@ static int load_tickets(sluice_secrets_t *s, const sluice_config_t *cfg, sluice_
         s->tickets =
             sluice_tls_tickets_create_shared(what, v, getenv("ENCRYPTION_KEY"), SLUICE_TLS_TICKET_PERIOD_S, err);
     sluice_secretenv_forget(var);
+    if (s->tickets != NULL && prev != NULL) {
+        const char *pv = getenv(prev);
+        snprintf(what, sizeof(what), "server.https.session_ticket_previous_secret_env: environment variable %s", prev);
+        if (pv == NULL)
+            sluice_err_set(err, "%s is not set (remove the key once the previous secret is retired)", what);
+        if (pv == NULL ||
+            sluice_tls_tickets_accept_previous(s->tickets, what, pv, getenv("ENCRYPTION_KEY"), err) != 0) {
+            sluice_tls_tickets_destroy(s->tickets);
+            s->tickets = NULL;
+        }
+    }
+    if (prev != NULL)
+        sluice_secretenv_forget(prev);
     return s->tickets != NULL ? 0 : -1;
 }
 

@@ -344,6 +344,21 @@ static int tls_refusals(const SSL_CTX *serving)
     return refuse;
 }
 
+/* A finished handshake, on the loop thread that made it (crypto/tls.h), into its metrics: without
+ * them nothing showed an operator that sessions stopped resuming (a pod given a mistyped
+ * session_ticket_secret_env, its tickets opened by none of the others, nor theirs by it). */
+static void count_handshake(const sluice_tls_handshake_t *h)
+{
+    if (self == NULL)
+        return;
+    sluice_gw_metrics_t *m = &self->metrics;
+    sluice_counter_add(&m->tls_handshakes[h->version == TLS1_3_VERSION][h->resumed != 0], 1);
+    if (h->ticket == SLUICE_TLS_TICKET_UNKNOWN_KEY)
+        sluice_counter_add(&m->tls_tickets_refused[0], 1);
+    else if (h->ticket == SLUICE_TLS_TICKET_OPENED && !h->resumed)
+        sluice_counter_add(&m->tls_tickets_refused[1], 1);
+}
+
 /* http2: offer h2 by ALPN (the start's server.https.http2; a reload keeps it). tickets: the
  * gateway's session-ticket keys (NULL for a context made only to check the files). refuse:
  * TLS_REFUSE_* bits (tls_refusals; 0 at start), what is refused rather than logged. *not_after,
@@ -634,6 +649,8 @@ static void warn_restart_only(const sluice_config_t *old, const sluice_config_t 
         {o->http2 != n->http2, "server.https.http2"},
         /* The secret is read at start and then wiped from the environment (gateway/secrets.c). */
         {!same_str(o->ticket_secret_env, n->ticket_secret_env), "server.https.session_ticket_secret_env"},
+        {!same_str(o->ticket_previous_secret_env, n->ticket_previous_secret_env),
+         "server.https.session_ticket_previous_secret_env"},
         {o->threads != n->threads, "server.threads"},
         {o->max_connections != n->max_connections, "server.max_connections"},
         /* h2o's HTTP/1.1 timer keeps the start's value (the HTTP/2 sweep takes the new one). */
@@ -1030,6 +1047,8 @@ int sluice_gateway_run(const char *config_path, sluice_err_t *err)
         gw->tickets = sluice_secrets_take_tickets(gw->secrets);
         if (gw->tickets == NULL)
             gw->tickets = sluice_tls_tickets_create(SLUICE_TLS_TICKET_PERIOD_S, err);
+        if (gw->tickets != NULL)
+            sluice_tls_tickets_on_handshake(gw->tickets, count_handshake);
         if (gw->tickets == NULL ||
             (gw->ssl = tls_create(&cfg->server, cfg->server.http2, gw->tickets, 0, &not_after, err)) == NULL) {
             sluice_config_free(cfg);

@@ -66,25 +66,36 @@ static void file_error(sluice_config_diag_t *d, const sluice_yaml_pos_t *pos, co
 
 /* The HTTPS listener's certificate chain and key as the gateway loads them, and the CA bundle
  * the delivery worker hands to libcurl. */
-/* server.https.session_ticket_secret_env, as the gateway takes it at start (crypto/tls.h): unset
- * is a warning (an error with --secrets, as for the gateway), a short one or ENCRYPTION_KEY's
- * value an error whenever it is set. */
+/* server.https.session_ticket_secret_env and session_ticket_previous_secret_env, as the gateway
+ * takes them at start (crypto/tls.h): unset is a warning (an error with --secrets, as for the
+ * gateway), a short one or ENCRYPTION_KEY's value an error whenever it is set, and the previous
+ * one an error when it is the current secret. */
 static void check_ticket_secret(const sluice_config_t *cfg, int flags, sluice_config_diag_t *d)
 {
     const sluice_server_config_t *sv = &cfg->server;
-    if (sv->ticket_secret_env == NULL)
-        return;
-    const char *v = getenv(sv->ticket_secret_env);
-    char what[160];
-    snprintf(what, sizeof(what), "server.https.session_ticket_secret_env: environment variable %s",
-             sv->ticket_secret_env);
-    sluice_err_t err;
-    if (v == NULL && (flags & SLUICE_CONFIG_RESOLVE_SECRETS))
-        sluice_config_diag_add(d, &sv->ticket_secret_env_pos, "%s is not set", what);
-    else if (v == NULL)
-        sluice_config_diag_warn(d, &sv->ticket_secret_env_pos, "%s is not set (sluice-gateway needs it)", what);
-    else if (sluice_tls_ticket_secret_check(what, v, getenv("ENCRYPTION_KEY"), &err) != 0)
-        sluice_config_diag_add(d, &sv->ticket_secret_env_pos, "%s", err.msg);
+    const char *const vars[2] = {sv->ticket_secret_env, sv->ticket_previous_secret_env};
+    const sluice_yaml_pos_t *pos[2] = {&sv->ticket_secret_env_pos, &sv->ticket_previous_secret_env_pos};
+    static const char *const keys[2] = {"session_ticket_secret_env", "session_ticket_previous_secret_env"};
+    sluice_tls_tickets_t *t = NULL;
+    for (int i = 0; i < 2 && vars[0] != NULL && vars[i] != NULL; i++) {
+        const char *v = getenv(vars[i]);
+        char what[160];
+        snprintf(what, sizeof(what), "server.https.%s: environment variable %s", keys[i], vars[i]);
+        sluice_err_t err;
+        if (v == NULL && (flags & SLUICE_CONFIG_RESOLVE_SECRETS))
+            sluice_config_diag_add(d, pos[i], "%s is not set", what);
+        else if (v == NULL)
+            sluice_config_diag_warn(d, pos[i], "%s is not set (sluice-gateway needs it)", what);
+        else if (i == 0 && (t = sluice_tls_tickets_create_shared(what, v, getenv("ENCRYPTION_KEY"),
+                                                                 SLUICE_TLS_TICKET_PERIOD_S, &err)) == NULL)
+            sluice_config_diag_add(d, pos[i], "%s", err.msg);
+        else if (i == 1 && t == NULL && sluice_tls_ticket_secret_check(what, v, getenv("ENCRYPTION_KEY"), &err) != 0)
+            sluice_config_diag_add(d, pos[i], "%s", err.msg);
+        else if (i == 1 && t != NULL &&
+                 sluice_tls_tickets_accept_previous(t, what, v, getenv("ENCRYPTION_KEY"), &err) != 0)
+            sluice_config_diag_add(d, pos[i], "%s", err.msg);
+    }
+    sluice_tls_tickets_destroy(t);
 }
 
 static void check_tls(const sluice_config_t *cfg, sluice_config_diag_t *d)

@@ -190,6 +190,105 @@ static void another_secret_does_not_resume(void **state)
     restart(&B, 1, SECRET);
 }
 
+/* B's count of handshakes (kind "full" or "resumed") of version v, or of refused tickets
+ * (kind "unknown_key" or "expired"), from its /metrics. */
+static double tls_counter(int v, const char *kind)
+{
+    char series[160];
+    if (v == 0)
+        snprintf(series, sizeof(series), "sluice_tls_tickets_refused_total{reason=\"%s\"}", kind);
+    else
+        snprintf(series, sizeof(series), "sluice_tls_handshakes_total{version=\"%s\",kind=\"%s\"}",
+                 v == TLS1_2_VERSION ? "TLSv1.2" : "TLSv1.3", kind);
+    return gwfix_metric(&B, series);
+}
+
+/* An operator sees on /metrics whether sessions resume: a first visit counts a full handshake of
+ * its version, a return a resumed one, and a ticket of another secret (a pod given a mistyped
+ * one) a full handshake and a ticket refused for its unknown key. Before, nothing showed it. */
+static void metrics_show_whether_sessions_resume(void **state)
+{
+    (void)state;
+    restart(&B, 1, OTHER_SECRET);
+    for (int i = 0; i < 2; i++) {
+        int v = versions[i];
+        double full = tls_counter(v, "full"), resumed = tls_counter(v, "resumed");
+        double unknown = tls_counter(0, "unknown_key"), expired = tls_counter(0, "expired");
+        SSL_CTX *cctx = gwfix_tls_client(&B, v);
+        int reused;
+        SSL_SESSION *sess = gwfix_tls_request(&B, cctx, NULL, &reused);
+        assert_false(reused);
+        SSL_SESSION *next = gwfix_tls_request(&B, cctx, sess, &reused);
+        assert_true(reused);
+        SSL_SESSION_free(next);
+        SSL_SESSION *from_a = gwfix_tls_request(&A, cctx, NULL, &reused);
+        next = gwfix_tls_request(&B, cctx, from_a, &reused);
+        assert_false(reused);
+        SSL_SESSION_free(next);
+        SSL_SESSION_free(from_a);
+        SSL_SESSION_free(sess);
+        SSL_CTX_free(cctx);
+        if (tls_counter(v, "full") != full + 2 || tls_counter(v, "resumed") != resumed + 1 ||
+            tls_counter(0, "unknown_key") != unknown + 1 || tls_counter(0, "expired") != expired)
+            fail_msg("%s: gateway B counted full %g -> %g (want +2), resumed %g -> %g (want +1), unknown_key %g -> "
+                     "%g (want +1), expired %g -> %g (want +0)",
+                     version_name(v), full, tls_counter(v, "full"), resumed, tls_counter(v, "resumed"), unknown,
+                     tls_counter(0, "unknown_key"), expired, tls_counter(0, "expired"));
+    }
+    restart(&B, 1, SECRET);
+}
+
+/* The fleet's secret replaced, the old one given as the previous secret: a browser's session from
+ * a gateway still on the old secret resumes on one updated (where before every returning browser
+ * made a full handshake after the change), and the updated one resumes its own; the previous
+ * secret leaves the environment as the current one does, and `config check` refuses it when it is
+ * the current secret (a rotation not made). */
+static void previous_secret_keeps_sessions_resuming(void **state)
+{
+    (void)state;
+    if (B.gw != NULL && sluice_th_proc_running(B.gw))
+        assert_true(WIFEXITED(gwfix_stop(&B, SIGTERM)));
+    configure(&B, 1, OTHER_SECRET);
+    snprintf(B.config, sizeof(B.config), "%s",
+             gwfix_write("gateway-b.yaml", config_text(&B, "    session_ticket_secret_env: T_TICKETS\n"
+                                                           "    session_ticket_previous_secret_env: T_PREVIOUS\n")));
+    B.env[2] = "T_PREVIOUS=" SECRET;
+    gwfix_start(&B);
+    for (int i = 0; i < 2; i++) {
+        if (!resumes_across(&A, &B, versions[i]))
+            fail_msg("%s: a session under the previous secret was not resumed by the gateway given it",
+                     version_name(versions[i]));
+        assert_true(resumes_across(&B, &B, versions[i]));
+    }
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/environ", (int)sluice_th_proc_pid(B.gw));
+    size_t n = 0;
+    char *env = sluice_th_read_file(path, &n, NULL);
+    assert_non_null(env);
+    assert_null(memmem(env, n, "T_PREVIOUS=", 11));
+    assert_null(memmem(env, n, SECRET, strlen(SECRET)));
+    free(env);
+
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof(bin), "%s/tools/sluicectl", sluice_th_build_dir());
+    setenv("T_KEY", "wk_fleet_key_1", 1);
+    setenv("T_TICKETS", SECRET, 1);
+    setenv("T_PREVIOUS", SECRET "\n", 1);
+    const char *argv[] = {bin, "config", "check", B.config, NULL};
+    sluice_th_output_t out = {0};
+    sluice_err_t err = {{0}};
+    assert_int_equal(sluice_th_run(argv, NULL, 0, 60000, &out, &err), 0);
+    const char *want = "gateway-b.yaml:8:41: server.https.session_ticket_previous_secret_env: environment variable "
+                       "T_PREVIOUS holds the same secret as server.https.session_ticket_secret_env's variable";
+    if (!sluice_th_exited_with(out.wstatus, 1) || (!gwfix_contains(out.out, want) && !gwfix_contains(out.errout, want)))
+        fail_msg("expected exit 1 with \"%s\"; got: %s%s", want, out.out, out.errout);
+    assert_false(gwfix_contains(out.out, SECRET) || gwfix_contains(out.errout, SECRET));
+    sluice_th_output_dispose(&out);
+    unsetenv("T_TICKETS");
+    unsetenv("T_PREVIOUS");
+    restart(&B, 1, SECRET);
+}
+
 /* Without the setting, as before it: keys random to each gateway; a session resumes on the
  * gateway that made it (and across its reloads, gateway_ops), not on another, nor after a restart. */
 static void without_the_setting_keys_stay_per_gateway(void **state)
@@ -349,6 +448,8 @@ int main(void)
         cmocka_unit_test(secret_is_wiped_after_start),
         cmocka_unit_test(sessions_resume_after_a_rolling_restart),
         cmocka_unit_test(another_secret_does_not_resume),
+        cmocka_unit_test(metrics_show_whether_sessions_resume),
+        cmocka_unit_test(previous_secret_keeps_sessions_resuming),
         cmocka_unit_test(without_the_setting_keys_stay_per_gateway),
         cmocka_unit_test(bad_secrets_are_refused_at_start),
         cmocka_unit_test(config_check_says_the_same),

@@ -1859,6 +1859,28 @@ static void test_ticket_secret_env_not_a_root_key(void **state)
     }
 }
 
+/* A previous ticket secret is accepted beside a current one only, in a variable of its own. */
+static void test_ticket_previous_secret_env(void **state)
+{
+    (void)state;
+    const char *lines[] = {"session_ticket_previous_secret_env: P", "session_ticket_secret_env: T, "
+                                                                    "session_ticket_previous_secret_env: T"};
+    const char *want[] = {"x.yaml:3:98: server.https.session_ticket_previous_secret_env: only with "
+                          "server.https.session_ticket_secret_env (a previous secret is accepted beside a current one)",
+                          "x.yaml:3:128: server.https.session_ticket_previous_secret_env: names the variable of "
+                          "server.https.session_ticket_secret_env: give the secret being replaced a variable of its "
+                          "own"};
+    for (size_t i = 0; i < 2; i++) {
+        char yaml[1024];
+        snprintf(
+            yaml, sizeof(yaml),
+            "version: 1\nserver:\n  https: {listen: \"127.0.0.1:8443\", cert: c.crt, key: c.key, %s}\n"
+            "kafka: {brokers: \"127.0.0.1:9092\"}\norgs:\n  - id: acme\n    sources: [{id: web, write_key_env: K}]\n",
+            lines[i]);
+        expect_errors_flags(yaml, SLUICE_CONFIG_NO_ENV, (const char *const[]){want[i], NULL});
+    }
+}
+
 /* The tag outside the ingest and operations routes: at tag_path /v1/batch it answered every POST
  * of a batch with 405. */
 static void test_tag_path_apart_from_routes(void **state)
@@ -2287,6 +2309,7 @@ int main(void)
         cmocka_unit_test_setup(test_null_consent_lists_are_absent, clear_env),
         cmocka_unit_test_setup(test_secret_env_without_a_name, clear_env),
         cmocka_unit_test_setup(test_ticket_secret_env_not_a_root_key, clear_env),
+        cmocka_unit_test_setup(test_ticket_previous_secret_env, clear_env),
         cmocka_unit_test_setup(test_tag_path_apart_from_routes, clear_env),
         cmocka_unit_test_setup(test_burst_needs_a_rate, clear_env),
         cmocka_unit_test_setup(test_integer_with_a_leading_zero, clear_env),

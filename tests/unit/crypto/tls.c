@@ -3,7 +3,8 @@
  * pair, a key of another certificate, files that are not PEM, missing files, a directory, an
  * encrypted key, CA bundles; session tickets resumed across contexts and their keys rotated;
  * shared ticket keys (one secret, two gateways) resumed across processes' rings, rotated by
- * the wall clock's period, and their secret checked.
+ * the wall clock's period (a test's clock, stepped across periods' edges), their secret checked,
+ * and each handshake's outcome reported (full, resumed, a ticket of an unknown key).
  * Keys and certificates are made here with OpenSSL (EC P-256). */
 #include <ctype.h>
 #include <setjmp.h>
@@ -357,8 +358,9 @@ static void test_pair_expired_and_without_intermediate(void **state)
     EVP_PKEY_free(issuer);
 }
 
-/* One TLS 1.2 handshake in memory between a client of cctx and a server of sctx, offering sess
- * (NULL: none). Returns the client's session after it, and in *reused whether sess was resumed. */
+/* One handshake in memory between a client of cctx and a server of sctx, offering sess (NULL:
+ * none). Returns the client's session after it (in TLS 1.3 the one of the ticket the server sent
+ * after the handshake), and in *reused whether sess was resumed. */
 static SSL_SESSION *handshake(SSL_CTX *sctx, SSL_CTX *cctx, SSL_SESSION *sess, int *reused)
 {
     SSL *s = SSL_new(sctx), *c = SSL_new(cctx);
@@ -380,6 +382,9 @@ static SSL_SESSION *handshake(SSL_CTX *sctx, SSL_CTX *cctx, SSL_SESSION *sess, i
     assert_int_equal(rc, 1);
     assert_int_equal(rs, 1);
     *reused = SSL_session_reused(c);
+    char byte;
+    assert_true(SSL_read(c, &byte, 1) <= 0); /* TLS 1.3: takes in the server's tickets */
+    ERR_clear_error();
     SSL_SESSION *out = SSL_get1_session(c);
     assert_non_null(out);
     /* Freed without a close_notify sent, a connection's session is marked not resumable. */
@@ -407,7 +412,8 @@ static SSL_CTX *ticket_server_for(sluice_tls_tickets_t *t, long timeout)
 static SSL_CTX *ticket_server(sluice_tls_tickets_t *t)
 {
     SSL_CTX *ctx = ticket_server_for(t, 0);
-    assert_int_equal(SSL_CTX_get_timeout(ctx), 2); /* a session lives no longer than its key encrypts */
+    /* a session lives no longer than its key encrypts */
+    assert_int_equal(SSL_CTX_get_timeout(ctx), SLUICE_TLS_TICKET_PERIOD_S);
     /* Longer here, so that what is checked below is the keys' lifetime, not the sessions'. */
     SSL_CTX_set_timeout(ctx, 100);
     return ctx;
@@ -439,30 +445,47 @@ static int same_ticket(const SSL_SESSION *a, const SSL_SESSION *b)
     return la == lb && la > 0 && memcmp(ta, tb, la) == 0;
 }
 
+/* The tests' clock (sluice_tls_tickets_set_clock): Unix seconds, stepped by the test. */
+static int64_t test_now(void *ud)
+{
+    return *(const int64_t *)ud;
+}
+
 /* A ticket from one context resumes on another of the same keys (a reload's), still with the
  * key's successor (and is then renewed under it), and no longer once its key is two periods old:
- * OpenSSL's own keys were per context and never changed. Period 2 s; about 4.5 s of sleep. */
+ * OpenSSL's own keys were per context and never changed. On the tests' clock, at each edge. */
 static void test_tickets_rotate(void **state)
 {
     (void)state;
     sluice_err_t err = {{0}};
-    sluice_tls_tickets_t *t = sluice_tls_tickets_create(2, &err);
+    sluice_tls_tickets_t *t = sluice_tls_tickets_create(SLUICE_TLS_TICKET_PERIOD_S, &err);
     assert_non_null(t);
+    int64_t now = 1000000;
+    sluice_tls_tickets_set_clock(t, test_now, &now);
     SSL_CTX *a = ticket_server(t), *b = ticket_server(t);
     SSL_CTX *cctx = client12();
     int reused;
     SSL_SESSION *first = handshake(a, cctx, NULL, &reused);
     assert_false(reused);
     SSL_SESSION *again = handshake(b, cctx, first, &reused);
-    assert_true(reused); /* another context: a reload's */
+    assert_true(reused);                    /* another context: a reload's */
+    assert_true(same_ticket(first, again)); /* the key still encrypts: no new ticket */
     SSL_SESSION_free(again);
 
-    usleep(2200 * 1000); /* the first key now only decrypts */
+    now += SLUICE_TLS_TICKET_PERIOD_S - 1; /* the last second of the first key's period */
+    again = handshake(a, cctx, first, &reused);
+    assert_true(reused);
+    assert_true(same_ticket(first, again));
+    SSL_SESSION_free(again);
+
+    now += 1; /* the first key now only decrypts */
     SSL_SESSION *renewed = handshake(a, cctx, first, &reused);
     assert_true(reused);
     assert_false(same_ticket(first, renewed)); /* a new ticket, under the new key */
 
-    usleep(2000 * 1000); /* the first key is gone */
+    now += SLUICE_TLS_TICKET_PERIOD_S - 1; /* the first key's last second */
+    assert_true(resumes(b, cctx, first));
+    now += 1; /* the first key is gone */
     SSL_SESSION *late = handshake(b, cctx, first, &reused);
     assert_false(reused);
     SSL_SESSION_free(late);
@@ -523,41 +546,41 @@ static void test_tickets_shared_across_processes(void **state)
     sluice_tls_tickets_destroy(random);
 }
 
-/* Waits until the wall clock has just entered a period of period_s seconds (within 300 ms). */
-static void align_to_period(unsigned period_s)
-{
-    for (;;) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        if (ts.tv_sec % period_s == 0 && ts.tv_nsec < 300 * 1000 * 1000)
-            return;
-        usleep(20 * 1000);
-    }
-}
-
 /* Shared keys rotate with the wall clock's period, as every gateway of a fleet reads it: a ticket
- * of period p resumes in period p+1 (renewed under p+1's key), on a ring made in p+1 too (a
- * gateway started since), and no longer in p+2. Period 2 s; about 5 s of sleep. */
+ * issued in the last second of period p resumes in p+1 (renewed under p+1's key), on a ring made
+ * in p+1 too (a gateway started since), and no longer in p+2; a gateway whose clock is still in p
+ * opens a ticket one already in p+1 issued. On the tests' clock, at each edge. */
 static void test_tickets_shared_rotate_by_period(void **state)
 {
     (void)state;
-    align_to_period(2);
-    sluice_tls_tickets_t *t = shared(FLEET_SECRET, 2);
+    const int64_t period = SLUICE_TLS_TICKET_PERIOD_S, p = 490000;
+    int64_t now = p * period + period - 1, behind = now;
+    sluice_tls_tickets_t *t = shared(FLEET_SECRET, SLUICE_TLS_TICKET_PERIOD_S);
+    sluice_tls_tickets_set_clock(t, test_now, &now);
     SSL_CTX *a = ticket_server_for(t, 100);
     SSL_CTX *cctx = client12();
     int reused;
     SSL_SESSION *first = handshake(a, cctx, NULL, &reused); /* period p */
     assert_false(reused);
 
-    usleep(2500 * 1000); /* p+1: p's key only decrypts */
-    sluice_tls_tickets_t *later = shared(FLEET_SECRET, 2);
+    now += 1; /* p+1: p's key only decrypts */
+    sluice_tls_tickets_t *later = shared(FLEET_SECRET, SLUICE_TLS_TICKET_PERIOD_S);
+    sluice_tls_tickets_set_clock(later, test_now, &now);
     SSL_CTX *b = ticket_server_for(later, 100);
     SSL_SESSION *renewed = handshake(b, cctx, first, &reused);
     assert_true(reused);
     assert_false(same_ticket(first, renewed)); /* a new ticket, under p+1's key */
     assert_true(resumes(a, cctx, first));
 
-    usleep(2000 * 1000); /* p+2: p's key is gone, p+1's decrypts */
+    /* A gateway whose clock is a second behind, still in p, opens p+1's ticket. */
+    sluice_tls_tickets_t *slow = shared(FLEET_SECRET, SLUICE_TLS_TICKET_PERIOD_S);
+    sluice_tls_tickets_set_clock(slow, test_now, &behind);
+    SSL_CTX *c = ticket_server_for(slow, 100);
+    assert_true(resumes(c, cctx, renewed));
+
+    now += period - 1; /* the last second of p+1 */
+    assert_true(resumes(a, cctx, first));
+    now += 1; /* p+2: p's key is gone, p+1's decrypts */
     assert_false(resumes(a, cctx, first));
     assert_true(resumes(b, cctx, renewed));
 
@@ -566,8 +589,126 @@ static void test_tickets_shared_rotate_by_period(void **state)
     SSL_CTX_free(cctx);
     SSL_CTX_free(a);
     SSL_CTX_free(b);
+    SSL_CTX_free(c);
     sluice_tls_tickets_destroy(t);
     sluice_tls_tickets_destroy(later);
+    sluice_tls_tickets_destroy(slow);
+}
+
+#define NEW_SECRET "next-fleet-ticket-secret-5c2e8a1f0b9d4e7360a1c2d3e4f5a6b7"
+
+/* The fleet's secret replaced: a gateway given the new one with the old one as previous opens the
+ * old secret's tickets (a full handshake avoided) and renews them under the new secret, which a
+ * gateway without the old one then resumes; a ring of the new secret alone does not open them.
+ * The previous secret is checked as the current one, and refused when it is the same secret. */
+static void test_tickets_previous_secret(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    sluice_tls_tickets_t *old = shared(FLEET_SECRET, SLUICE_TLS_TICKET_PERIOD_S);
+    sluice_tls_tickets_t *next = shared(NEW_SECRET, SLUICE_TLS_TICKET_PERIOD_S);
+    sluice_tls_tickets_t *alone = shared(NEW_SECRET, SLUICE_TLS_TICKET_PERIOD_S);
+    if (sluice_tls_tickets_accept_previous(next, "P", FLEET_SECRET "\n", NULL, &err) != 0)
+        fail_msg("%s", err.msg);
+    SSL_CTX *a = ticket_server_for(old, 3600), *b = ticket_server_for(next, 3600), *c = ticket_server_for(alone, 3600);
+    SSL_CTX *cctx = client12();
+    int reused;
+    SSL_SESSION *first = handshake(a, cctx, NULL, &reused);
+    assert_false(reused);
+    assert_false(resumes(c, cctx, first)); /* the new secret alone: a full handshake */
+    SSL_SESSION *renewed = handshake(b, cctx, first, &reused);
+    assert_true(reused);
+    assert_false(same_ticket(first, renewed));
+    assert_true(resumes(c, cctx, renewed));  /* renewed under the new secret */
+    assert_false(resumes(a, cctx, renewed)); /* previous only opens: nothing issued under it */
+
+    /* The previous secret's keys follow the periods as the current one's. */
+    int64_t now = 490000LL * SLUICE_TLS_TICKET_PERIOD_S;
+    sluice_tls_tickets_set_clock(old, test_now, &now);
+    sluice_tls_tickets_set_clock(next, test_now, &now);
+    SSL_SESSION *at_p = handshake(a, cctx, NULL, &reused);
+    now += SLUICE_TLS_TICKET_PERIOD_S;
+    assert_true(resumes(b, cctx, at_p));
+    now += SLUICE_TLS_TICKET_PERIOD_S;
+    assert_false(resumes(b, cctx, at_p));
+
+    assert_int_equal(sluice_tls_tickets_accept_previous(alone, "P", " " NEW_SECRET, NULL, &err), -1);
+    assert_string_equal(err.msg, "P holds the same secret as server.https.session_ticket_secret_env's variable: give "
+                                 "it the secret being replaced, and the current one the new secret");
+    assert_int_equal(sluice_tls_tickets_accept_previous(alone, "P", "short", NULL, &err), -1);
+    assert_string_equal(err.msg, "P holds 5 bytes: a session-ticket secret needs at least 32 (e.g. `openssl rand -hex "
+                                 "32`), the same on every gateway");
+    sluice_tls_tickets_t *random = sluice_tls_tickets_create(3600, &err);
+    assert_int_equal(sluice_tls_tickets_accept_previous(random, "P", FLEET_SECRET, NULL, &err), -1);
+    assert_string_equal(err.msg, "P: a previous session-ticket secret needs a current one");
+
+    SSL_SESSION_free(at_p);
+    SSL_SESSION_free(renewed);
+    SSL_SESSION_free(first);
+    SSL_CTX_free(cctx);
+    SSL_CTX_free(a);
+    SSL_CTX_free(b);
+    SSL_CTX_free(c);
+    sluice_tls_tickets_destroy(old);
+    sluice_tls_tickets_destroy(next);
+    sluice_tls_tickets_destroy(alone);
+    sluice_tls_tickets_destroy(random);
+}
+
+/* The handshakes the gateway counts on /metrics (sluice_tls_handshakes_total,
+ * sluice_tls_tickets_refused_total), as the contexts of t report them. */
+static sluice_tls_handshake_t outcomes[16];
+static int noutcomes;
+
+static void record_handshake(const sluice_tls_handshake_t *h)
+{
+    if (noutcomes < (int)(sizeof(outcomes) / sizeof(outcomes[0])))
+        outcomes[noutcomes] = *h;
+    noutcomes++;
+}
+
+/* Each handshake is reported once, on its own thread, with its version, whether it resumed and
+ * what became of the client's ticket: a first visit (none), a resumption (opened), and a ticket
+ * of another fleet's secret (a pod given a mistyped one: its key unknown, a full handshake). */
+static void test_tickets_report_each_handshake(void **state)
+{
+    (void)state;
+    sluice_tls_tickets_t *t = shared(FLEET_SECRET, SLUICE_TLS_TICKET_PERIOD_S);
+    sluice_tls_tickets_t *other = shared("another-fleet-secret-00d9e8c7b6a5f4e3d2c1b0a9f8e7d6c5", 3600);
+    sluice_tls_tickets_on_handshake(t, record_handshake);
+    sluice_tls_tickets_on_handshake(other, record_handshake);
+    SSL_CTX *a = ticket_server_for(t, 3600), *c = ticket_server_for(other, 3600);
+    static const int versions[] = {TLS1_2_VERSION, TLS1_3_VERSION};
+    for (int v = 0; v < 2; v++) {
+        SSL_CTX *cctx = SSL_CTX_new(TLS_client_method());
+        assert_non_null(cctx);
+        SSL_CTX_set_max_proto_version(cctx, versions[v]);
+        noutcomes = 0;
+        int reused;
+        SSL_SESSION *first = handshake(a, cctx, NULL, &reused);
+        assert_int_equal(noutcomes, 1);
+        assert_int_equal(outcomes[0].version, versions[v]);
+        assert_false(outcomes[0].resumed);
+        assert_int_equal(outcomes[0].ticket, SLUICE_TLS_TICKET_NONE);
+
+        assert_true(resumes(a, cctx, first));
+        assert_int_equal(noutcomes, 2);
+        assert_int_equal(outcomes[1].version, versions[v]);
+        assert_true(outcomes[1].resumed);
+        assert_int_equal(outcomes[1].ticket, SLUICE_TLS_TICKET_OPENED);
+
+        assert_false(resumes(c, cctx, first));
+        assert_int_equal(noutcomes, 3);
+        assert_int_equal(outcomes[2].version, versions[v]);
+        assert_false(outcomes[2].resumed);
+        assert_int_equal(outcomes[2].ticket, SLUICE_TLS_TICKET_UNKNOWN_KEY);
+        SSL_SESSION_free(first);
+        SSL_CTX_free(cctx);
+    }
+    SSL_CTX_free(a);
+    SSL_CTX_free(c);
+    sluice_tls_tickets_destroy(t);
+    sluice_tls_tickets_destroy(other);
 }
 
 /* A secret that would make weak or reused keys is refused with its length, never its value. */
@@ -621,6 +762,8 @@ int main(void)
         cmocka_unit_test(test_tickets_rotate),
         cmocka_unit_test(test_tickets_shared_across_processes),
         cmocka_unit_test(test_tickets_shared_rotate_by_period),
+        cmocka_unit_test(test_tickets_report_each_handshake),
+        cmocka_unit_test(test_tickets_previous_secret),
         cmocka_unit_test(test_ticket_secret_refused),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
