@@ -11,8 +11,10 @@
  *   batch   items of one route (and one group: GA4's client) sent in one request.
  *
  * Commits: every 500 ms (and synchronously on revoke and at shutdown) each partition commits
- * the tracker's offset, below which every record is finished. A revoked partition's records
- * are abandoned (never marked done; the next owner reads them again): at-least-once.
+ * the tracker's offset, below which every record is finished. A revoked partition's queued work
+ * is abandoned (never marked done; the next owner reads it again): at-least-once. Its records that
+ * finish anyway (a request on the wire, a dead letter in flight) are marked done in its kept
+ * tracker, which tells this worker what not to send again if the partition comes back (part_adopt).
  */
 #include "vendors/deliver.h"
 
@@ -2039,8 +2041,8 @@ static void revoke_parts(lane_t *l, const rd_kafka_topic_partition_list_t *parts
         l->zombies = p;
         n++;
     }
-    /* Queued and open work of revoked partitions goes; requests on the wire finish, their results
-     * for these partitions are ignored. */
+    /* Queued and open work of revoked partitions goes; requests on the wire finish: a 2xx finishes
+     * their events of these partitions (on_response), any other answer leaves them to the new owner. */
     for (size_t i = 0; i < l->nroutes; i++)
         purge_route(&l->routes[i]);
     dlq_retry_due(l->w, INT64_MAX);

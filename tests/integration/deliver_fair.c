@@ -250,8 +250,8 @@ static int count_worker_log(const char *what)
     return count_log(F.worker, what);
 }
 
-/* acme's vendor answers 500, for good: the stub's plan holds at most 256 answers before its
- * default 200, so it is set again while the test waits (each time from its first answer). */
+/* acme's vendor answers 500, for good: 256 answers before the stub's default 200, so the plan is
+ * set again while the test waits (each time from its first answer). */
 static void keep_failing(void)
 {
     dfix_stub_plan(&F, &SLOW, "500x256");
