@@ -1747,6 +1747,16 @@ static int aside_wanted(lane_t *l, part_t *p, int64_t offset, int64_t now)
     return wanted;
 }
 
+/* Whether any route of l is setting events aside, or has a range in p. */
+static int aside_any(const lane_t *l, const part_t *p)
+{
+    for (size_t i = 0; i < l->nroutes; i++) {
+        if (l->routes[i].aside || p->aside[i].from >= 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* Whether a new event r admits is set aside: while r is, and while it has a range in the
  * partition (being read again or not), so that every event r admits between `from` and `to` is
  * held by r, once. An event taken in between, unheld, would have its offset's hold taken by r
@@ -1927,8 +1937,11 @@ static void on_message(lane_t *l, rd_kafka_message_t *m, int64_t now)
             return;
         }
         rec->reread = 1;
-    } else if (part_finished_before(p, m->offset)) {
-        /* Delivered by this worker before it lost the partition (part_adopt): finished. */
+    } else if (part_finished_before(p, m->offset) && !aside_any(l, p)) {
+        /* Delivered by this worker before it lost the partition (part_adopt): finished. Not while
+         * a route sets events aside in p: every event inside its range must carry its hold
+         * (aside_should_put), and one skipped here would, read back, have the record's own hold
+         * taken for the route's (sent again, its entry released early). Sent again instead. */
         sluice_tracker_done(&p->tracker, rec->seq);
         free(rec->payload);
         free(rec->key);
