@@ -395,18 +395,7 @@ def check_kubernetes():
             if prog is None:
                 problem(where, "runs %s" % argv[0])
                 continue
-            config_paths = set()
-            for vm in c.get("volumeMounts", []):
-                checked["path"].add(vm["mountPath"])
-                vol = volumes.get(vm["name"])
-                if vol is None:
-                    problem(where, "mounts an undeclared volume %s" % vm["name"])
-                elif "configMap" in vol:
-                    cm = cms.get(vol["configMap"]["name"])
-                    if cm is None:
-                        problem(where, "ConfigMap %s is not in deploy/kubernetes" % vol["configMap"]["name"])
-                    else:
-                        config_paths |= {vm["mountPath"] + "/" + k for k in cm["data"]}
+            config_paths = mounted_config_paths(where, c, volumes, cms)
             check_flags(where, prog, argv[1:], config_paths)
             env = secret_env(where, c)
             run_env = base_env()
@@ -479,6 +468,24 @@ def check_kubernetes():
         problem("deploy/kubernetes", "no CronJob pruning the vault's audit trail (docs/vault.md)")
 
 
+def mounted_config_paths(where, c, volumes, cms):
+    """The files the container sees of the ConfigMaps it mounts (each volume declared, each
+    ConfigMap in deploy/kubernetes)."""
+    paths = set()
+    for vm in c.get("volumeMounts", []):
+        checked["path"].add(vm["mountPath"])
+        vol = volumes.get(vm["name"])
+        if vol is None:
+            problem(where, "mounts an undeclared volume %s" % vm["name"])
+        elif "configMap" in vol:
+            cm = cms.get(vol["configMap"]["name"])
+            if cm is None:
+                problem(where, "ConfigMap %s is not in deploy/kubernetes" % vol["configMap"]["name"])
+            else:
+                paths |= {vm["mountPath"] + "/" + k for k in cm["data"]}
+    return paths
+
+
 def secret_env(where, c):
     """The container's environment with each secretKeyRef replaced by the example's value."""
     env = {}
@@ -515,16 +522,7 @@ def check_cronjob(where, j, cms):
             problem(where, "runs %s, not /usr/bin/sluicectl (Dockerfile: prefix /usr, bin)" % (argv[:1] or ["nothing"])[0])
             continue
         checked["path"].add(argv[0])
-        config_paths = set()
-        for vm in c.get("volumeMounts", []):
-            checked["path"].add(vm["mountPath"])
-            vol = volumes.get(vm["name"])
-            if vol is None:
-                problem(where, "mounts an undeclared volume %s" % vm["name"])
-            elif "configMap" in vol and vol["configMap"]["name"] in cms:
-                config_paths |= {vm["mountPath"] + "/" + k for k in cms[vol["configMap"]["name"]]["data"]}
-            elif "configMap" in vol:
-                problem(where, "ConfigMap %s is not in deploy/kubernetes" % vol["configMap"]["name"])
+        config_paths = mounted_config_paths(where, c, volumes, cms)
         args = list(argv[1:])
         if "--config" not in args:
             problem(where, "sluicectl is not given --config")
