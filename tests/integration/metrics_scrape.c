@@ -7,6 +7,11 @@
  * check: histogram buckets cumulative with +Inf equal to _count, counters that never go down
  * across a reload, and every event-loop thread's counters counted.
  *
+ * The alerting rules shipped in deploy/prometheus/sluice-alerts.yaml are checked against the same
+ * scrapes: every series they name, and every label they match on, is one the gateway or the worker
+ * exports (a renamed metric or label would leave an alert that can never fire; promtool's own
+ * `test rules` cannot see that, it feeds the rules series of its own: tests/deploy/alerts.sh).
+ *
  * promtool comes with Debian's prometheus package (scripts/deps.sh installs it); without it the
  * promtool checks are skipped, saying so.
  */
@@ -61,6 +66,7 @@ static const char *config_text(int threads, int https_port, int metrics_port, co
              "    consent: {policy: allow}\n"
              "    data_layer:\n"
              "      hash_fields: [{path: traits.email, normalize: email}]\n"
+             "      mask: [{path: properties.card_number, plugin: partial, params: {keep_last: 4}}]\n"
              "      pii_guard: report\n"
              "    integrations:\n"
              "      - {name: hook, vendor: webhook, url: \"%s/in\", batch: {max_events: 10, max_wait_ms: 50},\n"
@@ -398,12 +404,172 @@ static void every_thread_is_counted(void **state)
     assert_true(sluice_th_exited_with(gwfix_stop(&big, SIGTERM), 0));
 }
 
+/* ------------------------------------------------------------------ alerting rules */
+
+/* 1 when text (a scrape) has a sample of family name carrying label (and, when value is not
+ * NULL, with that exact value). */
+static int scrape_has(const char *text, const char *name, const char *label, const char *value)
+{
+    size_t nl = strlen(name);
+    for (const char *line = text; *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (len > nl && strncmp(line, name, nl) == 0 && (line[nl] == '{' || line[nl] == ' ')) {
+            if (label == NULL)
+                return 1;
+            char want[160];
+            if (value != NULL)
+                snprintf(want, sizeof(want), "%s=\"%s\"", label, value);
+            else
+                snprintf(want, sizeof(want), "%s=\"", label);
+            const char *close = memchr(line, '}', len);
+            if (line[nl] == '{' && close != NULL) {
+                char labels[1024];
+                snprintf(labels, sizeof(labels), "%.*s", (int)(close - line), line);
+                /* Preceded by '{' or ',' so that reason="x" does not match a label ending in reason. */
+                for (const char *at = strstr(labels, want); at != NULL; at = strstr(at + 1, want))
+                    if (at[-1] == '{' || at[-1] == ',')
+                        return 1;
+            }
+        }
+        line = end ? end + 1 : line + len;
+    }
+    return 0;
+}
+
+/* The histogram families' sample names: name_bucket, name_sum, name_count all name the family. */
+static void family_of(const char *series, char *family, size_t cap)
+{
+    snprintf(family, cap, "%s", series);
+    static const char *const suffixes[] = {"_bucket", "_sum", "_count"};
+    size_t n = strlen(family);
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        size_t sl = strlen(suffixes[i]);
+        if (n > sl && strcmp(family + n - sl, suffixes[i]) == 0)
+            family[n - sl] = '\0';
+    }
+}
+
+/* Checks one selector of an alert's expression, `name` or `name{label op "value", ...}`, against
+ * both scrapes; returns the number of faults printed. An `=~` value made of plain words joined by
+ * `|` has each word checked; other regexes (`5..`) only their label. */
+static int check_selector(const char *both, const char *sel, size_t len)
+{
+    char name[96];
+    size_t nl = 0;
+    while (nl < len && nl + 1 < sizeof(name) &&
+           (sel[nl] == '_' || (sel[nl] >= 'a' && sel[nl] <= 'z') || (sel[nl] >= '0' && sel[nl] <= '9')))
+        nl++;
+    snprintf(name, sizeof(name), "%.*s", (int)nl, sel);
+    if (!scrape_has(both, name, NULL, NULL)) {
+        char family[96];
+        family_of(name, family, sizeof(family));
+        if (strcmp(family, name) == 0 || !scrape_has(both, family, NULL, NULL)) {
+            print_error("deploy/prometheus/sluice-alerts.yaml names %s, which neither scrape has\n", name);
+            return 1;
+        }
+    }
+    if (nl >= len || sel[nl] != '{')
+        return 0;
+    int faults = 0;
+    const char *p = sel + nl + 1, *end = sel + len;
+    while (p < end && *p != '}') {
+        while (p < end && (*p == ' ' || *p == ','))
+            p++;
+        const char *lab = p;
+        while (p < end && (*p == '_' || (*p >= 'a' && *p <= 'z')))
+            p++;
+        char label[64];
+        snprintf(label, sizeof(label), "%.*s", (int)(p - lab), lab);
+        int regex = p + 1 < end && p[1] == '~';
+        while (p < end && *p != '"')
+            p++;
+        const char *val = ++p;
+        while (p < end && *p != '"')
+            p++;
+        char value[128];
+        snprintf(value, sizeof(value), "%.*s", (int)(p - val), val);
+        p++;
+        if (label[0] == '\0')
+            break;
+        int plain = strspn(value, "abcdefghijklmnopqrstuvwxyz_|") == strlen(value);
+        if (!regex || !plain) {
+            if (!scrape_has(both, name, label, regex ? NULL : value)) {
+                print_error("sluice-alerts.yaml matches %s{%s=\"%s\"}, which no scraped %s sample carries\n", name,
+                            label, value, name);
+                faults++;
+            }
+            continue;
+        }
+        for (char *save = NULL, *word = strtok_r(value, "|", &save); word != NULL; word = strtok_r(NULL, "|", &save))
+            if (!scrape_has(both, name, label, word)) {
+                print_error("sluice-alerts.yaml matches %s{%s=~\"...%s...\"}, which no scraped %s sample carries\n",
+                            name, label, word, name);
+                faults++;
+            }
+    }
+    return faults;
+}
+
+/* The shipped alerting rules name only series and labels the two processes export. */
+static void alert_rules_name_what_is_scraped(void **state)
+{
+    (void)state;
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/deploy/prometheus/sluice-alerts.yaml", getenv("SLUICE_SOURCE_DIR"));
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        print_error("cannot open %s\n", path);
+        fail();
+    }
+    char *gw = scrape_gateway(&G), *wk = scrape_worker();
+    size_t both_len = strlen(gw) + strlen(wk) + 2;
+    char *both = malloc(both_len);
+    assert_non_null(both);
+    snprintf(both, both_len, "%s\n%s", gw, wk);
+
+    int faults = 0, selectors = 0, in_expr = 0;
+    char line[1024];
+    while (fgets(line, sizeof(line), f) != NULL) {
+        const char *t = line + strspn(line, " ");
+        if (*t == '#')
+            continue;
+        /* An expression is `expr: ...` or `expr: |` with the lines indented under it. */
+        if (strncmp(t, "expr:", 5) == 0)
+            in_expr = 1;
+        else if (strncmp(t, "for:", 4) == 0 || strncmp(t, "labels:", 7) == 0 || strncmp(t, "- alert:", 8) == 0 ||
+                 strncmp(t, "annotations:", 12) == 0)
+            in_expr = 0;
+        if (!in_expr)
+            continue;
+        for (const char *at = strstr(t, "sluice_"); at != NULL; at = strstr(at, "sluice_")) {
+            size_t len = strspn(at, "abcdefghijklmnopqrstuvwxyz0123456789_");
+            if (at[len] == '{') {
+                const char *close = strchr(at + len, '}');
+                assert_non_null(close);
+                len = (size_t)(close - at) + 1;
+            }
+            faults += check_selector(both, at, len);
+            selectors++;
+            at += len;
+        }
+    }
+    fclose(f);
+    free(both);
+    free(gw);
+    free(wk);
+    print_message("%d selectors in the alerting rules checked against the scrapes\n", selectors);
+    assert_true(selectors >= 20);
+    assert_int_equal(faults, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(scrapes_pass_promtool_under_traffic),
         cmocka_unit_test(counters_never_go_down_across_reload),
         cmocka_unit_test(every_thread_is_counted),
+        cmocka_unit_test(alert_rules_name_what_is_scraped),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
