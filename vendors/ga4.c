@@ -590,12 +590,11 @@ static json_t *user_location(const sluice_envelope_t *e)
  * session or of a campaign_details event, so a visit whose campaign only sluice saw (no gtag on
  * the page, or gtag blocked) was "(not set)" or Unassigned in the acquisition reports. From the event's
  * context.campaign (Segment's names, as analytics.js and the gateway's `campaign: true` write
- * it; id as campaign_id), else from the utm_* of its page's URL (context.page.url, a page event's
- * properties.url) read as the gateway's enrichment reads them (utm_id as campaign_id). Values cut
- * to 100 characters like every parameter; none that is not a non-empty string. Its time is the
- * event's own, so it applies from this event on. Click ids (gclid, ...) stay out:
- * campaign_details has no such parameter, and GA4 reserves gclid. NULL when the event has no
- * campaign: nothing extra is sent. */
+ * it; id as campaign_id, a whole number as written), else from the utm_* of its page's URL (context.page.url, a page
+ * event's properties.url) read as the gateway's enrichment reads them (utm_id as campaign_id). Values cut to 100
+ * characters like every parameter; none that is not a non-empty string. Its time is the event's own, so it applies from
+ * this event on. Click ids (gclid, ...) stay out: campaign_details has no such parameter, and GA4 reserves gclid. NULL
+ * when the event has no campaign: nothing extra is sent. */
 static json_t *campaign_details(const sluice_envelope_t *e, json_int_t micros)
 {
     static const char *const names[][2] = {{"campaign_id", "id"}, {"campaign", "name"}, {"source", "source"},
@@ -607,6 +606,13 @@ static json_t *campaign_details(const sluice_envelope_t *e, json_int_t micros)
         /* A hashed value stays out, as of every parameter (GA4's policy: no PII, hashed or not). */
         if (json_string_length(v) > 0 && !looks_like_digest(json_string_value(v), json_string_length(v)))
             json_object_set_new(params, names[i][0], ga4_value(json_string_value(v)));
+        else if (i == 0 && json_is_number(v)) {
+            /* A campaign id sent as a number (Google Ads' ids are numbers) is the same id, as written. */
+            char id[SLUICE_VENDOR_ID_CAP];
+            const char *text = sluice_vendor_id_text(e, v, id);
+            if (text != NULL)
+                json_object_set_new(params, names[i][0], ga4_value(text));
+        }
     }
     if (json_object_size(params) == 0) {
         const char *url = sluice_envelope_str(e, "context.page.url");

@@ -890,6 +890,50 @@ static void test_campaign_from_url_whole(void **state)
     sluice_vendor_item_dispose(&item);
 }
 
+/* A campaign id the client sent as a number (a server library's `campaign: {id: 12345678901}`,
+ * Google Ads' campaign ids being numbers) is the same id: campaign_id as written, of any length.
+ * Before, it was left out (only strings were read), and cost data imported by campaign ID matched
+ * none of the visit's events. A fraction is no id and stays out. */
+static void test_campaign_numeric_id(void **state)
+{
+    (void)state;
+    sluice_vendor_item_t item;
+    /* jansson cannot build the envelope with an integer past 64 bits: a placeholder, replaced in
+     * the envelope's text. */
+    size_t len;
+    char *raw =
+        vfix_envelope("{\"context\":{\"userAgent\":\"UA\",\"campaign\":{\"name\":\"winter\",\"id\":\"@ID@\"}}}", &len);
+    char *at = strstr(raw, "\"@ID@\"");
+    assert_non_null(at);
+    char *big = malloc(len + 32);
+    assert_non_null(big);
+    int n = snprintf(big, len + 32, "%.*s12345678901234567890%s", (int)(at - raw), raw, at + 6);
+    char why[256];
+    vfix_map(vfix_integration(cfg, "ga4"), big, (size_t)n, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    free(raw);
+    free(big);
+    assert_non_null(item.lead);
+    json_t *lead = json_loadb(item.lead, item.lead_len, JSON_DECODE_INT_AS_REAL, NULL);
+    assert_non_null(lead);
+    json_t *p = json_object_get(lead, "params");
+    assert_non_null(json_object_get(p, "campaign_id"));
+    assert_string_equal(json_string_value(json_object_get(p, "campaign_id")), "12345678901234567890");
+    assert_string_equal(json_string_value(json_object_get(p, "campaign")), "winter");
+    json_decref(lead);
+    sluice_vendor_item_dispose(&item);
+    lead = mapped_lead("{\"context\":{\"userAgent\":\"UA\",\"campaign\":{\"name\":\"winter\",\"id\":20231}}}", &item);
+    assert_non_null(lead);
+    assert_non_null(json_object_get(json_object_get(lead, "params"), "campaign_id"));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(lead, "params"), "campaign_id")), "20231");
+    json_decref(lead);
+    sluice_vendor_item_dispose(&item);
+    lead = mapped_lead("{\"context\":{\"userAgent\":\"UA\",\"campaign\":{\"name\":\"winter\",\"id\":1.5}}}", &item);
+    assert_non_null(lead);
+    assert_null(json_object_get(json_object_get(lead, "params"), "campaign_id"));
+    json_decref(lead);
+    sluice_vendor_item_dispose(&item);
+}
+
 /* Campaign values are parameter values: cut to GA4's 100 characters (not bytes), like every other;
  * values that are no non-empty string are left out. */
 static void test_campaign_limits(void **state)
@@ -981,6 +1025,7 @@ int main(void)
         cmocka_unit_test(test_campaign_details),
         cmocka_unit_test(test_campaign_from_url),
         cmocka_unit_test(test_campaign_from_url_whole),
+        cmocka_unit_test(test_campaign_numeric_id),
         cmocka_unit_test(test_campaign_limits),
         cmocka_unit_test(test_no_campaign),
         cmocka_unit_test(test_reserved_params),
