@@ -134,8 +134,8 @@ typedef struct sent {
 } sent_t;
 
 /* POSTs one track event of messageId id with user agent ua (NULL: none) and extra headers. */
-static sent_t post(const char *key, const char *id, const char *ua, const char *cookie, const char *extra_json,
-                   const char *const *more_headers)
+static sent_t post_as(const char *type, const char *key, const char *id, const char *ua, const char *cookie,
+                      const char *extra_json, const char *const *more_headers)
 {
     char auth[128], uah[512], ck[1200], body[2048];
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", key);
@@ -149,11 +149,11 @@ static sent_t post(const char *key, const char *id, const char *ua, const char *
         headers[n++] = more_headers[i];
     headers[n] = NULL;
     snprintf(body, sizeof(body),
-             "{\"type\":\"track\",\"event\":\"Viewed\",\"messageId\":\"%s\",\"anonymousId\":\"a-1\"%s}", id,
+             "{\"type\":\"%s\",\"event\":\"Viewed\",\"messageId\":\"%s\",\"anonymousId\":\"a-1\"%s}", type, id,
              extra_json ? extra_json : "");
     http_opts_t o = {.headers = headers, .body = body};
     http_resp_t r;
-    http_do(gwfix_url(&F, "/v1/track"), &o, F.ca, &r);
+    http_do(gwfix_url(&F, strcmp(type, "page") == 0 ? "/v1/page" : "/v1/track"), &o, F.ca, &r);
     sent_t s = {.status = r.status};
     if (r.status != 200)
         print_error("status %ld: %s\n", r.status, r.body ? r.body : "");
@@ -168,6 +168,12 @@ static sent_t post(const char *key, const char *id, const char *ua, const char *
     }
     http_resp_dispose(&r);
     return s;
+}
+
+static sent_t post(const char *key, const char *id, const char *ua, const char *cookie, const char *extra_json,
+                   const char *const *more_headers)
+{
+    return post_as("track", key, id, ua, cookie, extra_json, more_headers);
 }
 
 static json_t *envelope(const char *id, json_t **all)
@@ -194,6 +200,37 @@ static const char *at(json_t *env, const char *a, const char *b)
 }
 
 /* ------------------------------------------------------------------ tests */
+
+/* A page event without context.page (a server library's page call) has its page in properties:
+ * its url's utm_* are the visit's campaign and its referrer is classed. A track event's
+ * properties.url is no page: a "Link Shared" event's shared URL carrying someone else's
+ * utm_source=twitter became the visitor's campaign (and its GA4 campaign_details), and its
+ * properties.referrer the visit's referrer. The docs said "a page event's properties.url". */
+static void test_campaign_from_properties_of_pages_only(void **state)
+{
+    (void)state;
+    const char *props = ",\"properties\":{\"url\":\"https://shop.acme.test/?utm_source=twitter&utm_medium=social"
+                        "&utm_campaign=shared\",\"referrer\":\"https://www.google.com/\"}";
+    assert_int_equal(post_as("page", ACME_KEY, "enrich-props-page", CHROME_WIN, NULL, props, NULL).status, 200);
+    assert_int_equal(post_as("track", ACME_KEY, "enrich-props-track", CHROME_WIN, NULL, props, NULL).status, 200);
+    json_t *all;
+    json_t *env = envelope("enrich-props-page", &all);
+    assert_non_null(at(env, "campaign", "source"));
+    assert_string_equal(at(env, "campaign", "source"), "twitter");
+    assert_string_equal(at(env, "campaign", "name"), "shared");
+    assert_non_null(at(env, "referrer", "medium"));
+    assert_string_equal(at(env, "referrer", "medium"), "search");
+    json_decref(all);
+    env = envelope("enrich-props-track", &all);
+    json_t *ctx = json_object_get(json_object_get(env, "event"), "context");
+    assert_null(json_object_get(ctx, "campaign"));
+    assert_null(json_object_get(ctx, "referrer"));
+    /* The event's own properties are passed through as sent. */
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(json_object_get(env, "event"), "properties"), "referrer")),
+        "https://www.google.com/");
+    json_decref(all);
+}
 
 /* No database at start: events go on without a location, the log says why once; the file
  * copied into place turns geolocation on by itself (the watcher's reload), and SIGHUP reloads. */
@@ -838,6 +875,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_database_then_reload),
         cmocka_unit_test(test_geo_before_truncation),
+        cmocka_unit_test(test_campaign_from_properties_of_pages_only),
         cmocka_unit_test(test_bots),
         cmocka_unit_test(test_bots_server_source),
         cmocka_unit_test(test_times),
