@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "vendors/ga4.h"
 
@@ -249,6 +250,41 @@ static int looks_like_digest(const char *s, size_t n)
     return strchr("AEIMQUYcgkosw048", s[42]) != NULL; /* 256 bits: the last character's low 2 bits unused */
 }
 
+/* A copy of the URL u (a new string, NULL when memory runs out) in which each digest between the
+ * URL's separators (a path segment, a query parameter's name or value, the fragment's) is
+ * "(redacted)", as GA4's own data redaction writes what it takes out: an email tool's link with
+ * the recipient's hashed address in utm_term or ?em=, an unsubscribe path ending in one. A Base64
+ * digest's padding '=' (or "%3D") goes with it. Never longer than u. */
+static char *redact_url_digests(const char *u)
+{
+    size_t n = strlen(u);
+    char *out = malloc(n + 1), *o = out;
+    if (out == NULL)
+        return NULL;
+    static const char seps[] = "/?&=#;";
+    for (size_t i = 0; i < n;) {
+        size_t len = strcspn(u + i, seps);
+        if (len > 0 && looks_like_digest(u + i, len)) {
+            size_t pad = 0;
+            if (len == 43 && u[i + len] == '=' && (u[i + len + 1] == '\0' || strchr("&#;", u[i + len + 1]) != NULL))
+                pad = 1;
+            else if (len == 43 && strncasecmp(u + i + len, "%3D", 3) == 0)
+                pad = 3;
+            memcpy(o, "(redacted)", 10);
+            o += 10;
+            i += len + pad;
+        } else {
+            memcpy(o, u + i, len);
+            o += len;
+            i += len;
+        }
+        if (i < n)
+            *o++ = u[i++];
+    }
+    *o = '\0';
+    return out;
+}
+
 /* Properties with a standard GA4 meaning; the rest become custom parameters. session_id,
  * session_number and engagement_time_msec are GA4's own parameters (reserved: Analytics help
  * 13316687, "Reserved event parameter names"), set by session_params from valid values only: a
@@ -446,8 +482,14 @@ static void page_params(const sluice_envelope_t *e, json_t *params, int page)
         const char *v = sluice_envelope_str(e, fields[i][1]);
         if ((v == NULL || v[0] == '\0') && page)
             v = sluice_envelope_str(e, fields[i][2]);
-        if (v != NULL && v[0] != '\0')
-            set_param(params, fields[i][0], ga4_value_max(v, max[i]));
+        if (v == NULL || v[0] == '\0')
+            continue;
+        /* The URLs without their digests, as every other parameter (GA4: no PII, hashed or not). */
+        char *url = i == 1 ? NULL : redact_url_digests(v);
+        if (i != 1 && url == NULL)
+            continue;
+        set_param(params, fields[i][0], ga4_value_max(url != NULL ? url : v, max[i]));
+        free(url);
     }
 }
 

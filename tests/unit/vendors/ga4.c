@@ -375,6 +375,44 @@ static void test_page_limits(void **state)
     json_decref(ev);
 }
 
+/* A URL that carries a digest (an email tool's link with the recipient's hashed address in
+ * utm_term or ?em=, an unsubscribe path ending in one) went to GA4 whole in page_location and
+ * page_referrer, while every other parameter leaves digests out: GA4's policy forbids PII,
+ * hashed or not. Each digest (hex, Base64, base64url) between a URL's separators is replaced
+ * with "(redacted)", as GA4's own data redaction writes it; the rest of the URL is kept. */
+static void test_page_location_digests_redacted(void **state)
+{
+    (void)state;
+    json_t *ev = mapped(
+        "{\"type\":\"page\",\"context\":{\"userAgent\":\"UA\",\"page\":{\"url\":\"https://shop.acme.test/u/"
+        "85E8CBCC4FAB8DF4F45E9E396B5B367A54AF6CC13F9B5433D3E12F4E9C0A1846?utm_source=mail&"
+        "utm_term=85e8cbcc4fab8df4f45e9e396b5b367a54af6cc13f9b5433d3e12f4e9c0a1846&"
+        "em=YqFORPdlQZ0Q_qmTZzYacnwSNl4lIPMiGNUF7Zqg9i8&id=12345#s=YqFORPdlQZ0Q_qmTZzYacnwSNl4lIPMiGNUF7Zqg9i8=\","
+        "\"referrer\":\"https://mail.acme.test/"
+        "open?h=85e8cbcc4fab8df4f45e9e396b5b367a54af6cc13f9b5433d3e12f4e9c0a1846\","
+        "\"title\":\"Hi\"}},\"properties\":{}}",
+        NULL);
+    json_t *params = json_object_get(ev, "params");
+    assert_non_null(json_object_get(params, "page_location"));
+    assert_string_equal(json_string_value(json_object_get(params, "page_location")),
+                        "https://shop.acme.test/u/(redacted)?utm_source=mail&utm_term=(redacted)&em=(redacted)&"
+                        "id=12345#s=(redacted)");
+    assert_non_null(json_object_get(params, "page_referrer"));
+    assert_string_equal(json_string_value(json_object_get(params, "page_referrer")),
+                        "https://mail.acme.test/open?h=(redacted)");
+    json_decref(ev);
+    /* Near misses stay: 63 hex digits, a 43-character value whose last character carries bits a
+     * digest's cannot. */
+    ev = mapped("{\"type\":\"page\",\"context\":{\"userAgent\":\"UA\",\"page\":{\"url\":\"https://shop.acme.test/?a="
+                "85e8cbcc4fab8df4f45e9e396b5b367a54af6cc13f9b5433d3e12f4e9c0a184&b="
+                "YqFORPdlQZ0Q_qmTZzYacnwSNl4lIPMiGNUF7Zqg9i9\"}},\"properties\":{}}",
+                NULL);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "params"), "page_location")),
+                        "https://shop.acme.test/?a=85e8cbcc4fab8df4f45e9e396b5b367a54af6cc13f9b5433d3e12f4e9c0a184&b="
+                        "YqFORPdlQZ0Q_qmTZzYacnwSNl4lIPMiGNUF7Zqg9i9");
+    json_decref(ev);
+}
+
 static void test_page_screen_skip(void **state)
 {
     (void)state;
@@ -1007,6 +1045,7 @@ int main(void)
         cmocka_unit_test(test_groups),
         cmocka_unit_test(test_consent),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_page_location_digests_redacted),
         cmocka_unit_test(test_page_screen_skip),
         cmocka_unit_test(test_72_hours),
         cmocka_unit_test(test_classify),
