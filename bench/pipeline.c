@@ -11,7 +11,7 @@
  * TLS, HTTP and Kafka are left out: they are the same for every event and measured by wrk.
  *
  *   sluice-bench-pipeline --config bench/bench.yaml --event bench/event.json [--iterations N]
- *                         [--pii-guard off|report|mask|hash]
+ *                         [--pii-guard off|report|mask|hash] [--dump FILE]
  *   valgrind --tool=callgrind --collect-atstart=no --toggle-collect=pipeline_once ...
  *
  * Prints the payload size and, without valgrind, the wall time per event. Single-threaded.
@@ -43,6 +43,8 @@ static const char *user_agent = "bench/1";
 static sluice_gateway_t gateway;
 static sluice_worker_t worker;
 static h2o_req_t request;
+static char *kept_payload; /* --dump: the last payload, to compare builds byte for byte */
+static int keep_payload;
 
 /* The session cookie of the first answer goes with every later request. 0. */
 static int keep_cookie(const sluice_reply_t *reply)
@@ -93,7 +95,12 @@ __attribute__((noinline)) int pipeline_once(const sluice_runtime_t *rt, const ch
         char *payload = sluice_envelope_encode(src->org->id, src->src->id, ev, dl.privacy, dl.hashes, nums, &n);
         if (payload != NULL) {
             payload_bytes = n;
-            free(payload);
+            if (keep_payload) {
+                free(kept_payload);
+                kept_payload = payload;
+            } else {
+                free(payload);
+            }
             rc = 0;
         }
         sluice_dl_result_dispose(&dl);
@@ -117,7 +124,7 @@ static char *read_file(const char *path, size_t *len)
 
 int main(int argc, char **argv)
 {
-    const char *config = NULL, *event = NULL, *guard_mode = NULL;
+    const char *config = NULL, *event = NULL, *guard_mode = NULL, *dump = NULL;
     long iterations = 1000;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--config") == 0)
@@ -128,6 +135,8 @@ int main(int argc, char **argv)
             iterations = strtol(argv[i + 1], NULL, 10);
         else if (strcmp(argv[i], "--pii-guard") == 0) /* off|report|mask|hash for every org: its cost */
             guard_mode = argv[i + 1];
+        else if (strcmp(argv[i], "--dump") == 0) /* the last Kafka payload, to this file */
+            dump = argv[i + 1];
     }
     if (config == NULL || event == NULL || iterations < 1) {
         fprintf(stderr, "usage: sluice-bench-pipeline --config F --event F [--iterations N]\n");
@@ -179,6 +188,7 @@ int main(int argc, char **argv)
     h2o_mem_init_pool(&request.pool);
     h2o_add_header(&request.pool, &request.headers, H2O_TOKEN_USER_AGENT, NULL, user_agent, strlen(user_agent));
     request.authority = h2o_iovec_init(H2O_STRLIT("127.0.0.1"));
+    keep_payload = dump != NULL;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long i = 0; i < iterations; i++)
@@ -188,6 +198,14 @@ int main(int argc, char **argv)
         }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ns = ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / (double)iterations;
+    if (dump != NULL) {
+        FILE *df = fopen(dump, "wb");
+        if (df == NULL || fwrite(kept_payload, 1, payload_bytes, df) != payload_bytes || fclose(df) != 0) {
+            fprintf(stderr, "cannot write %s\n", dump);
+            return 1;
+        }
+    }
+    free(kept_payload);
     printf("iterations %ld\npayload_bytes %zu\nns_per_event %.0f\n", iterations, payload_bytes, ns);
     sluice_runtime_release(rt);
     sluice_secrets_free(gateway.secrets);

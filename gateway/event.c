@@ -546,11 +546,10 @@ static json_t *header_string(const char *s)
 
 int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
 {
-    /* Read before anything is set: setting other members leaves these values where they are. */
+    /* Read before anything is set: setting other members leaves these values where they are.
+     * One pass over the members, as validation does: five hash look-ups were 750 instructions. */
     json_t *v[M_COUNT];
-    static const member_t read[] = {M_MESSAGE_ID, M_TIMESTAMP, M_ORIGINAL_TIMESTAMP, M_SENT_AT, M_CONTEXT};
-    for (size_t i = 0; i < sizeof(read) / sizeof(read[0]); i++)
-        v[read[i]] = json_object_getn(ev, wanted[read[i]].key, wanted[read[i]].len);
+    find_members(ev, v);
     if (!json_is_string(v[M_MESSAGE_ID])) {
         char id[37];
         if (sluice_uuid_v4(id) != 0)

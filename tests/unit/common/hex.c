@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -19,6 +20,28 @@ static void test_encode(void **state)
     assert_string_equal(out, "00017f80abff");
     assert_int_equal(sluice_hex_encode(in, 0, out, 1), 0);
     assert_string_equal(out, "");
+}
+
+/* Every byte value at every place of inputs from 1 to 48 bytes (the 16-byte steps, the bytes
+ * after them, and a digest's 32) comes out as printf's "%02x", and nothing is written past the
+ * NUL: the buffer is exactly 2n + 1 bytes inside a larger one that must stay untouched. */
+static void test_encode_every_byte_at_every_length(void **state)
+{
+    (void)state;
+    for (size_t n = 1; n <= 48; n++)
+        for (unsigned first = 0; first < 256; first++) {
+            uint8_t in[48];
+            char want[97], out[97 + 8];
+            for (size_t i = 0; i < n; i++) {
+                in[i] = (uint8_t)(first + 37 * i);
+                snprintf(want + 2 * i, 3, "%02x", in[i]);
+            }
+            want[2 * n] = '\0';
+            memset(out, 'x', sizeof(out));
+            assert_int_equal(sluice_hex_encode(in, n, out, 2 * n + 1), 2 * n);
+            assert_string_equal(out, want);
+            assert_int_equal(out[2 * n + 1], 'x');
+        }
 }
 
 static void test_encode_cap_too_small(void **state)
@@ -139,6 +162,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode),
+        cmocka_unit_test(test_encode_every_byte_at_every_length),
         cmocka_unit_test(test_encode_cap_too_small),
         cmocka_unit_test(test_decode_mixed_case),
         cmocka_unit_test(test_decode_rejects_odd_length),
