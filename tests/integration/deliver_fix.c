@@ -297,6 +297,54 @@ void dfix_write_config(dfix_t *f, const char *integrations_yaml, const char *ext
     free(yaml);
 }
 
+void dfix_config_insert(const dfix_t *f, const char *after, const char *text)
+{
+    char *yaml = sluice_th_read_file(f->config, NULL, NULL);
+    assert_non_null(yaml);
+    const char *at = strstr(yaml, after);
+    assert_non_null(at);
+    size_t head = (size_t)(at - yaml) + strlen(after);
+    FILE *fp = fopen(f->config, "w");
+    assert_non_null(fp);
+    fprintf(fp, "%.*s%s%s", (int)head, yaml, text, yaml + head);
+    fclose(fp);
+    free(yaml);
+}
+
+void dfix_print_log_end(const char *path, size_t bytes)
+{
+    char *log = sluice_th_read_file(path, NULL, NULL);
+    size_t len = log != NULL ? strlen(log) : 0;
+    fflush(stdout);
+    printf("log %s, end:\n", path);
+    if (log != NULL)
+        fwrite(log + (len > bytes ? len - bytes : 0), 1, len > bytes ? bytes : len, stdout);
+    else
+        fputs("(none)", stdout);
+    fputs("\n", stdout);
+    fflush(stdout);
+    free(log);
+}
+
+void dfix_kafka_env(dfix_t *f)
+{
+    const char *debug = getenv("DFIX_KAFKA_DEBUG"), *props = getenv("DFIX_KAFKA_PROPS");
+    char text[1024] = "";
+    size_t n = 0;
+    if (debug != NULL && debug[0] != '\0') {
+        n += (size_t)snprintf(text + n, sizeof(text) - n, ", debug: \"%s\"", debug);
+        for (size_t i = 0; f->env[i] != NULL; i++) {
+            if (strncmp(f->env[i], "SLUICE_LOG_LEVEL=", 17) == 0)
+                f->env[i] = "SLUICE_LOG_LEVEL=debug";
+        }
+    }
+    if (props != NULL && props[0] != '\0' && n < sizeof(text))
+        n += (size_t)snprintf(text + n, sizeof(text) - n, ", %s", props);
+    assert_true(n < sizeof(text));
+    if (n > 0)
+        dfix_config_insert(f, "topic.metadata.refresh.interval.ms: 1000", text);
+}
+
 void dfix_sluicectl(const dfix_t *f, const char *const *args, const char *const *env, const char *input,
                     sluice_th_output_t *out)
 {

@@ -96,6 +96,20 @@ json_t *dfix_event_ids(json_t *requests, const char *array, const char *id);
  * six spaces, one "- {...}" per line). extra_top is appended at the top level (may be NULL). */
 void dfix_write_config(dfix_t *f, const char *integrations_yaml, const char *extra_top);
 
+/* Inserts text into f->config right after the first `after`, which must be there. */
+void dfix_config_insert(const dfix_t *f, const char *after, const char *text);
+
+/* Test-only hooks to see into a worker's Kafka clients, for the config just written (its
+ * kafka.properties must end with the fixture's `topic.metadata.refresh.interval.ms: 1000`):
+ * DFIX_KAFKA_DEBUG, librdkafka's `debug` contexts (cgrp,fetch,topic), also sets the workers'
+ * log level to debug, where librdkafka's lines go; DFIX_KAFKA_PROPS adds properties as YAML
+ * flow entries ('partition.assignment.strategy: cooperative-sticky'). Unset: nothing changes. */
+void dfix_kafka_env(dfix_t *f);
+
+/* Prints the last `bytes` of the log at path on stdout, whole: cmocka's print_message cuts its
+ * output at 1,023 bytes, which kept the oldest kilobyte of a log's end and lost the newest lines. */
+void dfix_print_log_end(const char *path, size_t bytes);
+
 /* `sluicectl vault put` with the secret on stdin. */
 void dfix_vault_put(dfix_t *f, const char *name, const char *vendor, const char *secret);
 

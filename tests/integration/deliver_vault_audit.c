@@ -65,16 +65,9 @@ static void prune_removes(const char *const *args, const char *removed, unsigned
 static void set_retention(unsigned days)
 {
     dfix_write_config(&F, INTEGRATIONS, NULL);
-    char *text = sluice_th_read_file(F.config, NULL, NULL);
-    assert_non_null(text);
-    const char *at = strstr(text, "dbname=sluice_vault\"}");
-    assert_non_null(at);
-    size_t head = (size_t)(at - text) + strlen("dbname=sluice_vault\"");
-    FILE *fp = fopen(F.config, "w");
-    assert_non_null(fp);
-    fprintf(fp, "%.*s, audit_retention_days: %u%s", (int)head, text, days, text + head);
-    fclose(fp);
-    free(text);
+    char text[64];
+    snprintf(text, sizeof(text), ", audit_retention_days: %u", days);
+    dfix_config_insert(&F, "dbname=sluice_vault\"", text);
 }
 
 static int setup(void **state)
