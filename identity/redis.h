@@ -69,6 +69,11 @@ void sluice_redis_publish_evicting(sluice_redis_t *r, _Atomic int *flag);
  * policy (cap bytes). Pure. */
 int sluice_redis_info_evicts(const char *info, size_t len, char *policy, size_t cap);
 
+/* The command argv[0..argc) (argvlen[i] bytes each, or NUL-terminated when argvlen is NULL) in
+ * Redis's protocol, as hiredis's redisFormatCommandArgv writes it, into out; its length, or 0 when
+ * it may not fit in cap bytes. */
+size_t sluice_redis_format(int argc, const char **argv, const size_t *argvlen, char *out, size_t cap);
+
 /* Has r watch marker (a key of the deployment, copied): written with a random value when it is not
  * there (SET NX) and read back at each connection, before any other command, and every few
  * seconds; a value other than the last one read means Redis lost its data. The same round bumps

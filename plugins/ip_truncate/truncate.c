@@ -26,6 +26,23 @@ static void keep_prefix(uint8_t *addr, size_t len, unsigned bits)
     }
 }
 
+size_t sluice_ip_quad_write(const uint8_t a[4], char *out)
+{
+    size_t o = 0;
+    for (int k = 0; k < 4; k++) {
+        unsigned v = a[k];
+        if (k > 0)
+            out[o++] = '.';
+        if (v >= 100)
+            out[o++] = (char)('0' + v / 100);
+        if (v >= 10)
+            out[o++] = (char)('0' + v / 10 % 10);
+        out[o++] = (char)('0' + v % 10);
+    }
+    out[o] = '\0';
+    return o;
+}
+
 /* The common case without inet_pton/inet_ntop (whose IPv4 side prints with sprintf): plain
  * dotted-quad text, four groups of 1..3 digits without leading zeros, each <= 255. Everything it
  * takes inet_pton takes alike; anything else (including what inet_pton may still accept) is left
@@ -48,19 +65,7 @@ static size_t quad_truncate(const char *text, size_t n, unsigned bits, char *out
     if (i != n)
         return 0;
     keep_prefix(a, 4, bits);
-    size_t o = 0;
-    for (int k = 0; k < 4; k++) {
-        unsigned v = a[k];
-        if (k > 0)
-            out[o++] = '.';
-        if (v >= 100)
-            out[o++] = (char)('0' + v / 100);
-        if (v >= 10)
-            out[o++] = (char)('0' + v / 10 % 10);
-        out[o++] = (char)('0' + v % 10);
-    }
-    out[o] = '\0';
-    return o;
+    return sluice_ip_quad_write(a, out);
 }
 
 size_t sluice_ip_truncate(const char *text, size_t n, unsigned v4_prefix, unsigned v6_prefix, char *out, size_t cap)

@@ -17,6 +17,7 @@
 #define SLUICE_PLUGINS_IP_TRUNCATE_TRUNCATE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Room for the longest canonical address text plus its NUL (INET6_ADDRSTRLEN). */
 #define SLUICE_IP_TRUNCATE_OUT_MAX 46
@@ -27,5 +28,10 @@
  * prefixes or surrounding spaces. Returns the length written, or 0 when text is not an address
  * (or holds a NUL, or a prefix is out of range, or cap is too small). */
 size_t sluice_ip_truncate(const char *text, size_t n, unsigned v4_prefix, unsigned v6_prefix, char *out, size_t cap);
+
+/* a[0..4) as dotted-quad text, as inet_ntop prints it (which it does with sprintf), into out (16
+ * bytes at least), NUL-terminated; its length. The gateway prints its clients' IPv4 addresses with
+ * it too (gateway/http.c). */
+size_t sluice_ip_quad_write(const uint8_t a[4], char *out);
 
 #endif

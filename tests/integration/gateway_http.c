@@ -1721,6 +1721,30 @@ static void trusted_proxy_forwarded_for(void **state)
     json_t *ev = json_object_get(json_object_get(gwfix_find_message(msgs, "xff-1"), "value"), "event");
     assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "context"), "ip")), "203.0.113.77");
     json_decref(msgs);
+    /* The address is printed by hand for IPv4 (http.c): octets of one, two and three digits and
+     * zeros, an IPv4-mapped address shown as IPv4, IPv6 in inet_ntop's canonical form. */
+    static const char *const cases[][3] = {
+        {"0.9.10.255, 10.9.1.2", "xff-2", "0.9.10.255"},
+        {"100.64.0.99", "xff-3", "100.64.0.99"},
+        {"::ffff:198.51.100.7", "xff-4", "198.51.100.7"},
+        {"2001:DB8:0:0:0:0:0:1, 10.9.1.2", "xff-5", "2001:db8::1"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char xff[96], body[96];
+        snprintf(xff, sizeof(xff), "X-Forwarded-For: %s", cases[i][0]);
+        snprintf(body, sizeof(body), "{\"event\":\"xff\",\"messageId\":\"%s\"}", cases[i][1]);
+        const char *h2[] = {"Authorization: Bearer " WEB_KEY, "Content-Type: application/json", xff, NULL};
+        http_opts_t o2 = {.headers = h2, .body = body};
+        http_do(gwfix_url(&F, "/v1/t"), &o2, F.ca, &r);
+        assert_int_equal(r.status, 200);
+        http_resp_dispose(&r);
+    }
+    msgs = gwfix_kafka_read(&F, "sluice.events");
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ev = json_object_get(json_object_get(gwfix_find_message(msgs, cases[i][1]), "value"), "event");
+        assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "context"), "ip")), cases[i][2]);
+    }
+    json_decref(msgs);
 }
 
 static void operations(void **state)

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -59,11 +60,51 @@ static void test_info_evicts(void **state)
     assert_int_equal(sluice_redis_info_evicts(other, strlen(other), policy, sizeof(policy)), -1);
 }
 
+/* send_command formats commands itself (identity/redis.c): byte for byte what hiredis's own
+ * formatter writes, for the commands sluice sends (binary keys and values, empty arguments,
+ * lengths of one to three digits), with and without lengths given; too big for the buffer: 0. */
+static void same_as_hiredis(int argc, const char **argv, const size_t *lens)
+{
+    char *want = NULL;
+    int wn = redisFormatCommandArgv(&want, argc, argv, lens);
+    assert_true(wn > 0);
+    char out[512];
+    size_t n = sluice_redis_format(argc, argv, lens, out, sizeof(out));
+    if (n != (size_t)wn || memcmp(out, want, n) != 0)
+        fail_msg("formatted %zu bytes: %.*s\nhiredis %d bytes: %s", n, (int)n, out, wn, want);
+    free(want);
+}
+
+static void test_format_like_hiredis(void **state)
+{
+    (void)state;
+    const char *ping[] = {"PING"};
+    same_as_hiredis(1, ping, NULL);
+    const char *hmget[] = {"HMGET", "sluice:id:acme:3f9a\x01\x02", "a", "u", "t", "e"};
+    same_as_hiredis(6, hmget, NULL);
+    char bin[300];
+    for (size_t i = 0; i < sizeof(bin); i++)
+        bin[i] = (char)(i * 7);
+    const char *set[] = {"SET", "k\0ey", bin, "PX", "86400000", "NX", ""};
+    size_t lens[] = {3, 4, sizeof(bin), 2, 8, 2, 0};
+    same_as_hiredis(7, set, lens);
+    const char *many[12] = {"HSET", "h", "1", "22", "333", "4444", "5", "6", "7", "8", "9", "10"};
+    same_as_hiredis(12, many, NULL);
+    /* exactly the room it needs is enough; a byte less is not */
+    char *want = NULL;
+    int wn = redisFormatCommandArgv(&want, 7, set, lens);
+    char out[512];
+    assert_int_equal(sluice_redis_format(7, set, lens, out, (size_t)wn), (size_t)wn);
+    assert_int_equal(sluice_redis_format(7, set, lens, out, (size_t)wn - 1), 0);
+    free(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reason_without_args),
         cmocka_unit_test(test_info_evicts),
+        cmocka_unit_test(test_format_like_hiredis),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
