@@ -242,12 +242,44 @@ static int looks_like_digest(const char *s, size_t n)
         n = 43;
     if (n != 43)
         return 0;
+    int upper = 0, lower = 0;
     for (size_t i = 0; i < 43; i++) {
         unsigned char c = (unsigned char)s[i];
         if (!isalnum(c) && c != '+' && c != '/' && c != '-' && c != '_')
             return 0;
+        upper |= isupper(c) != 0;
+        lower |= islower(c) != 0;
     }
-    return strchr("AEIMQUYcgkosw048", s[42]) != NULL; /* 256 bits: the last character's low 2 bits unused */
+    /* 32 random bytes have both cases (but for a chance of 1 in 10^9); a page's 43-character slug
+     * ("mens-trail-running-shoes-blue-waterproof-48") is no digest. */
+    return upper && lower &&
+           strchr("AEIMQUYcgkosw048", s[42]) != NULL; /* 256 bits: the last character's low 2 bits unused */
+}
+
+/* 1 when the n bytes at s are a digest once the percent-encoding of Base64's '+', '/' and '='
+ * (encodeURIComponent's %2B, %2F, %3D) is undone. */
+static int looks_like_encoded_digest(const char *s, size_t n)
+{
+    char d[48];
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k == sizeof(d))
+            return 0;
+        if (s[i] == '%' && i + 2 < n) {
+            if (strncasecmp(s + i, "%2B", 3) == 0)
+                d[k++] = '+';
+            else if (strncasecmp(s + i, "%2F", 3) == 0)
+                d[k++] = '/';
+            else if (strncasecmp(s + i, "%3D", 3) == 0)
+                d[k++] = '=';
+            else
+                return 0;
+            i += 2;
+        } else {
+            d[k++] = s[i];
+        }
+    }
+    return looks_like_digest(d, k);
 }
 
 /* A copy of the URL u (a new string, NULL when memory runs out) in which each digest between the
@@ -262,14 +294,22 @@ static char *redact_url_digests(const char *u)
     if (out == NULL)
         return NULL;
     static const char seps[] = "/?&=#;";
+    size_t query = strcspn(u, "?#"); /* past it '/' is a character of a value (a Base64 digest's) */
     for (size_t i = 0; i < n;) {
         size_t len = strcspn(u + i, seps);
-        if (len > 0 && looks_like_digest(u + i, len)) {
+        /* A query's value (or the fragment's) up to its own end: Base64 with '/' or '+', as written
+         * or percent-encoded (encodeURIComponent: %2B, %2F, %3D; its %3D padding is then in it).
+         * Looked at no further than a digest's longest writing, so a value of many '/' costs no more
+         * than its length. */
+        size_t wide = 0;
+        while (i > query && wide <= 132 && u[i + wide] != '\0' && strchr("?&=#;", u[i + wide]) == NULL)
+            wide++;
+        if (wide > len && wide <= 132 && (looks_like_digest(u + i, wide) || looks_like_encoded_digest(u + i, wide)))
+            len = wide;
+        if (len > 0 && (looks_like_digest(u + i, len) || looks_like_encoded_digest(u + i, len))) {
             size_t pad = 0;
             if (len == 43 && u[i + len] == '=' && (u[i + len + 1] == '\0' || strchr("&#;", u[i + len + 1]) != NULL))
                 pad = 1;
-            else if (len == 43 && strncasecmp(u + i + len, "%3D", 3) == 0)
-                pad = 3;
             memcpy(o, "(redacted)", 10);
             o += 10;
             i += len + pad;
@@ -548,9 +588,15 @@ static json_t *event_params(const sluice_integration_t *it, const sluice_envelop
         if (is_consumed(key))
             continue;
         if (json_is_string(v)) {
-            /* Google's policy forbids PII in parameters, hashed or not: hashes stay out. */
-            if (!looks_like_digest(json_string_value(v), json_string_length(v)))
-                set_param(params, key, ga4_value(json_string_value(v)));
+            /* Google's policy forbids PII in parameters, hashed or not: hashes stay out, and are
+             * taken out of a URL (a page event's own url, search and referrer: analytics.js sends
+             * its page there too) as of page_location. */
+            if (!looks_like_digest(json_string_value(v), json_string_length(v))) {
+                char *red = redact_url_digests(json_string_value(v));
+                if (red != NULL)
+                    set_param(params, key, ga4_value(red));
+                free(red);
+            }
         } else if (json_is_number(v)) {
             set_param(params, key, sluice_vendor_number_json(e, v, 0)); /* as the client wrote it */
         } else if (json_is_boolean(v)) {

@@ -413,6 +413,31 @@ static void test_page_location_digests_redacted(void **state)
     json_decref(ev);
 }
 
+/* The digests redaction missed: a standard Base64 digest as encodeURIComponent writes it in a
+ * query (its '+', '/' and '=' as %2B, %2F, %3D: three digests in four have one) or unencoded with
+ * a '/', and the same URL again in a page event's own properties (analytics.js sends url, search
+ * and referrer there too, as custom parameters). And a page's 43-character slug of small letters,
+ * digits and '-' is no digest: it stays. */
+static void test_page_location_digests_encoded(void **state)
+{
+    (void)state;
+    json_t *ev =
+        mapped("{\"type\":\"page\",\"context\":{\"userAgent\":\"UA\",\"page\":{\"url\":\"https://shop.acme.test/p/"
+               "mens-trail-running-shoes-blue-waterproof-48?em=jIe0ic41zy4vOfgOKCyy6ASTKlaiE5g%2B7rQoQH1DtS0%3D&"
+               "h=X+zrZv/IbzjZUnhsbWlsecLbwjndTpG0ZynXOif7V+k=&x=1\"}},"
+               "\"properties\":{\"url\":\"https://shop.acme.test/?em=YqFORPdlQZ0Q_qmTZzYacnwSNl4lIPMiGNUF7Zqg9i8\","
+               "\"search\":\"?em=YqFORPdlQZ0Q_qmTZzYacnwSNl4lIPMiGNUF7Zqg9i8\",\"path\":\"/\"}}",
+               NULL);
+    json_t *params = json_object_get(ev, "params");
+    assert_string_equal(json_string_value(json_object_get(params, "url")), "https://shop.acme.test/?em=(redacted)");
+    assert_string_equal(json_string_value(json_object_get(params, "search")), "?em=(redacted)");
+    assert_string_equal(json_string_value(json_object_get(params, "page_location")),
+                        "https://shop.acme.test/p/mens-trail-running-shoes-blue-waterproof-48?em=(redacted)&"
+                        "h=(redacted)&x=1");
+    assert_string_equal(json_string_value(json_object_get(params, "path")), "/");
+    json_decref(ev);
+}
+
 static void test_page_screen_skip(void **state)
 {
     (void)state;
@@ -1046,6 +1071,7 @@ int main(void)
         cmocka_unit_test(test_consent),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_page_location_digests_redacted),
+        cmocka_unit_test(test_page_location_digests_encoded),
         cmocka_unit_test(test_page_screen_skip),
         cmocka_unit_test(test_72_hours),
         cmocka_unit_test(test_classify),
