@@ -511,6 +511,54 @@ static int check_selector(const char *both, const char *sel, size_t len)
     return faults;
 }
 
+/* Checks one alert's expression: each selector (check_selector), and each label of a `by (...)`
+ * (other than the target's own instance and job) carried by at least one of the families the
+ * expression names, so that a renamed label cannot leave an alert grouped by a label no series
+ * has (which merges every vendor's, org's or plugin's series into one). Returns the faults. */
+static int check_expr(const char *both, const char *expr, int *selectors, int *groupings)
+{
+    int faults = 0;
+    char names[8][96];
+    size_t nn = 0;
+    for (const char *at = strstr(expr, "sluice_"); at != NULL; at = strstr(at, "sluice_")) {
+        size_t len = strspn(at, "abcdefghijklmnopqrstuvwxyz0123456789_");
+        if (nn < 8)
+            snprintf(names[nn++], sizeof(names[0]), "%.*s", (int)len, at);
+        if (at[len] == '{') {
+            const char *close = strchr(at + len, '}');
+            assert_non_null(close);
+            len = (size_t)(close - at) + 1;
+        }
+        faults += check_selector(both, at, len);
+        (*selectors)++;
+        at += len;
+    }
+    for (const char *by = strstr(expr, "by ("); by != NULL; by = strstr(by + 1, "by (")) {
+        const char *p = by + 4, *close = strchr(p, ')');
+        assert_non_null(close);
+        while (p < close) {
+            p += strspn(p, " ,");
+            size_t len = strspn(p, "abcdefghijklmnopqrstuvwxyz_");
+            if (len == 0)
+                break;
+            char label[64];
+            snprintf(label, sizeof(label), "%.*s", (int)len, p);
+            p += len;
+            (*groupings)++;
+            if (strcmp(label, "instance") == 0 || strcmp(label, "job") == 0)
+                continue;
+            int carried = 0;
+            for (size_t i = 0; i < nn && !carried; i++)
+                carried = scrape_has(both, names[i], label, NULL);
+            if (!carried) {
+                print_error("sluice-alerts.yaml groups by %s, which no family of `%.60s...` carries\n", label, expr);
+                faults++;
+            }
+        }
+    }
+    return faults;
+}
+
 /* The shipped alerting rules name only series and labels the two processes export. */
 static void alert_rules_name_what_is_scraped(void **state)
 {
@@ -528,38 +576,40 @@ static void alert_rules_name_what_is_scraped(void **state)
     assert_non_null(both);
     snprintf(both, both_len, "%s\n%s", gw, wk);
 
-    int faults = 0, selectors = 0, in_expr = 0;
-    char line[1024];
-    while (fgets(line, sizeof(line), f) != NULL) {
-        const char *t = line + strspn(line, " ");
+    int faults = 0, selectors = 0, groupings = 0, in_expr = 0;
+    char line[1024], expr[4096] = "";
+    for (int more = 1; more;) {
+        more = fgets(line, sizeof(line), f) != NULL;
+        const char *t = more ? line + strspn(line, " ") : "";
         if (*t == '#')
             continue;
-        /* An expression is `expr: ...` or `expr: |` with the lines indented under it. */
-        if (strncmp(t, "expr:", 5) == 0)
+        /* An expression is `expr: ...` or `expr: |` with the lines indented under it; it is checked
+         * whole once the next key (or the file's end) closes it. */
+        int starts = strncmp(t, "expr:", 5) == 0;
+        int ends = !more || strncmp(t, "for:", 4) == 0 || strncmp(t, "labels:", 7) == 0 ||
+                   strncmp(t, "- alert:", 8) == 0 || strncmp(t, "annotations:", 12) == 0;
+        if ((starts || ends) && expr[0] != '\0') {
+            faults += check_expr(both, expr, &selectors, &groupings);
+            expr[0] = '\0';
+        }
+        if (starts)
             in_expr = 1;
-        else if (strncmp(t, "for:", 4) == 0 || strncmp(t, "labels:", 7) == 0 || strncmp(t, "- alert:", 8) == 0 ||
-                 strncmp(t, "annotations:", 12) == 0)
+        else if (ends)
             in_expr = 0;
-        if (!in_expr)
-            continue;
-        for (const char *at = strstr(t, "sluice_"); at != NULL; at = strstr(at, "sluice_")) {
-            size_t len = strspn(at, "abcdefghijklmnopqrstuvwxyz0123456789_");
-            if (at[len] == '{') {
-                const char *close = strchr(at + len, '}');
-                assert_non_null(close);
-                len = (size_t)(close - at) + 1;
-            }
-            faults += check_selector(both, at, len);
-            selectors++;
-            at += len;
+        if (in_expr && more) {
+            size_t used = strlen(expr);
+            assert_true(used + strlen(t) < sizeof(expr));
+            snprintf(expr + used, sizeof(expr) - used, "%s", t);
         }
     }
     fclose(f);
     free(both);
     free(gw);
     free(wk);
-    print_message("%d selectors in the alerting rules checked against the scrapes\n", selectors);
+    print_message("%d selectors and %d groupings in the alerting rules checked against the scrapes\n", selectors,
+                  groupings);
     assert_true(selectors >= 20);
+    assert_true(groupings >= 15);
     assert_int_equal(faults, 0);
 }
 
