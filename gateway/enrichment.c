@@ -537,12 +537,13 @@ static void campaign(sluice_enrichment_req_t *r, json_t *ev)
     const sluice_enrich_config_t *c = &r->org->enrich;
     json_t *page = json_object_get(json_object_get(ev, "context"), "page");
     const char *url = json_string_value(json_object_get(page, "url"));
-    /* Without context.page, a page event's properties are its page (Segment's page spec). A
+    /* Without context.page (or with empty strings there: no page), a page event's properties are
+     * its page (Segment's page spec), as identity reads its click ids and the vendors its URL. A
      * track event's properties.url is whatever the event is about (a shared link, a product
      * page): its utm_* are someone else's campaign, not this visit's. */
     json_t *type = json_object_get(ev, "type");
     int page_event = json_is_string(type) && strcmp(json_string_value(type), "page") == 0;
-    if (url == NULL && page_event)
+    if ((url == NULL || url[0] == '\0') && page_event)
         url = str2(ev, "properties", "url");
     if (c->campaign) {
         sluice_campaign_t cp;
@@ -558,7 +559,7 @@ static void campaign(sluice_enrichment_req_t *r, json_t *ev)
     }
     if (c->referrer) {
         const char *ref = json_string_value(json_object_get(page, "referrer"));
-        if (ref == NULL && page_event)
+        if ((ref == NULL || ref[0] == '\0') && page_event)
             ref = str2(ev, "properties", "referrer");
         if (ref != NULL && ref[0] != '\0') {
             const char *source;

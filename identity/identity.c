@@ -402,7 +402,26 @@ static void scrub_page(json_t *page)
         scrub(page, keys[i]);
 }
 
-static void page_url(sluice_identity_job_t *job, json_t *ctx, const char *url)
+/* The click ids of the page URL into ev's context.clickIds (and the fbclid for the _fbc cookie). */
+static void page_clicks(sluice_identity_job_t *job, json_t *ev, const char *url)
+{
+    json_t *ids = sluice_click_ids(url);
+    if (ids == NULL)
+        return;
+    const char *fbclid = json_string_value(json_object_get(ids, "fbclid"));
+    if (fbclid != NULL && job->fbclid[0] == '\0' && strlen(fbclid) < sizeof(job->fbclid))
+        memcpy(job->fbclid, fbclid, strlen(fbclid) + 1);
+    json_t *ctx = ensure_object(ev, "context");
+    json_t *cur = json_object_get(ctx, "clickIds");
+    if (json_is_object(cur)) {
+        json_object_update(cur, ids);
+        json_decref(ids);
+    } else {
+        json_object_set_new(ctx, "clickIds", ids);
+    }
+}
+
+static void page_url(sluice_identity_job_t *job, json_t *ev, const char *url)
 {
     if (job->token_state == 0) {
         char tok[SLUICE_TOKEN_TEXT_MAX + 1];
@@ -415,19 +434,26 @@ static void page_url(sluice_identity_job_t *job, json_t *ctx, const char *url)
         if (rc != 0) /* absent: nothing was decoded into tok (the common case skips the wipe) */
             sluice_secure_zero(tok, sizeof(tok));
     }
-    json_t *ids = sluice_click_ids(url);
-    if (ids == NULL)
+    page_clicks(job, ev, url);
+}
+
+/* Without a context.page.url (none, or empty), a page event's page is its properties.url:
+ * Segment's page spec puts a page call's URL there, and the server libraries (analytics-node,
+ * RudderStack's node SDK) send no context.page, so the ad click of their page events was lost to
+ * Google Ads, Meta's fbc and TikTok. A track event's properties.url is what the event is about (a
+ * shared link carrying someone else's gclid), never the visitor's page. Only click ids are read
+ * there: the token travels where sluice.js puts it. */
+static void page_properties_clicks(sluice_identity_job_t *job, json_t *ev)
+{
+    const char *type = plain_string(json_object_get(ev, "type"));
+    if (type == NULL || strcmp(type, "page") != 0)
         return;
-    const char *fbclid = json_string_value(json_object_get(ids, "fbclid"));
-    if (fbclid != NULL && job->fbclid[0] == '\0' && strlen(fbclid) < sizeof(job->fbclid))
-        memcpy(job->fbclid, fbclid, strlen(fbclid) + 1);
-    json_t *cur = json_object_get(ctx, "clickIds");
-    if (json_is_object(cur)) {
-        json_object_update(cur, ids);
-        json_decref(ids);
-    } else {
-        json_object_set_new(ctx, "clickIds", ids);
-    }
+    const char *url = plain_string(json_object_get(json_object_get(json_object_get(ev, "context"), "page"), "url"));
+    if (url != NULL && url[0] != '\0')
+        return;
+    url = plain_string(json_object_get(json_object_get(ev, "properties"), "url"));
+    if (url != NULL)
+        page_clicks(job, ev, url);
 }
 
 void sluice_identity_scrub(json_t *ev)
@@ -477,13 +503,14 @@ int sluice_identity_assign(sluice_identity_job_t *job, json_t *ev)
         json_t *page = json_object_get(ctx, "page");
         const char *url = json_is_object(page) ? plain_string(json_object_get(page, "url")) : NULL;
         if (url != NULL)
-            page_url(job, ctx, url);
+            page_url(job, ev, url);
         if (!had_token && job->token_state == 1 && foreign_landing(job, ctx)) {
             job->token_state = 3; /* taken out of the event all the same, and counted */
             sluice_secure_zero(job->token, sizeof(job->token));
             job->token_len = 0;
         }
     }
+    page_properties_clicks(job, ev);
     if (!had_token && job->token_state == 1) {
         const char *ts = plain_string(json_object_get(ev, "timestamp"));
         int64_t at = 0;

@@ -510,19 +510,17 @@ static void session_params(const sluice_integration_t *it, const sluice_envelope
 }
 
 /* The page the event happened on: page_location, page_title, page_referrer from context.page,
- * for a page event from its properties when its context has none (Segment's and RudderStack's
- * server libraries send url, title and referrer only there). */
-static void page_params(const sluice_envelope_t *e, json_t *params, int page)
+ * for a page event from its properties when its context has none or an empty one (Segment's and
+ * RudderStack's server libraries send url, title and referrer only there): sluice_vendor_page, the
+ * rule every vendor's page URL and the gateway's click ids and campaign follow. */
+static void page_params(const sluice_envelope_t *e, json_t *params)
 {
-    static const char *const fields[3][3] = {{"page_location", "context.page.url", "properties.url"},
-                                             {"page_title", "context.page.title", "properties.title"},
-                                             {"page_referrer", "context.page.referrer", "properties.referrer"}};
+    static const char *const fields[3][2] = {
+        {"page_location", "url"}, {"page_title", "title"}, {"page_referrer", "referrer"}};
     static const size_t max[3] = {GA4_LOCATION_MAX, GA4_TITLE_MAX, GA4_REFERRER_MAX};
     for (size_t i = 0; i < 3; i++) {
-        const char *v = sluice_envelope_str(e, fields[i][1]);
-        if ((v == NULL || v[0] == '\0') && page)
-            v = sluice_envelope_str(e, fields[i][2]);
-        if (v == NULL || v[0] == '\0')
+        const char *v = sluice_vendor_page(e, fields[i][1]);
+        if (v == NULL)
             continue;
         /* The URLs without their digests, as every other parameter (GA4: no PII, hashed or not). */
         char *url = i == 1 ? NULL : redact_url_digests(v);
@@ -540,7 +538,7 @@ static json_t *event_params(const sluice_integration_t *it, const sluice_envelop
     /* A page view's page is what it says, so it goes first. */
     int page = strcmp(e->type, "page") == 0;
     if (page)
-        page_params(e, params, 1);
+        page_params(e, params);
     /* A screen_view's screen is its screen_name parameter (Firebase's Param.SCREEN_NAME, what GA4's
      * "Page title and screen name" reports read): without it every screen_view was one unnamed
      * screen. */
@@ -549,7 +547,7 @@ static json_t *event_params(const sluice_integration_t *it, const sluice_envelop
     const json_t *props = e->properties;
     if (props == NULL) {
         if (!page)
-            page_params(e, params, 0);
+            page_params(e, params);
         return params;
     }
     static const char *const value_names[] = {"value", "revenue", "total", NULL};
@@ -608,7 +606,7 @@ static json_t *event_params(const sluice_integration_t *it, const sluice_envelop
      * own parameters leave: set before them, these three took the places of a site's own
      * parameters that went before (an event of 25 lost its last 3 without a word). */
     if (!page)
-        page_params(e, params, 0);
+        page_params(e, params);
     return params;
 }
 
@@ -703,11 +701,8 @@ static json_t *campaign_details(const sluice_envelope_t *e, json_int_t micros)
         }
     }
     if (json_object_size(params) == 0) {
-        const char *url = sluice_envelope_str(e, "context.page.url");
-        if ((url == NULL || url[0] == '\0') && strcmp(e->type, "page") == 0)
-            url = sluice_envelope_str(e, "properties.url");
         sluice_campaign_t c;
-        if (sluice_campaign_parse(url, &c) > 0) {
+        if (sluice_campaign_parse(sluice_vendor_page(e, "url"), &c) > 0) {
             const char *const from[][2] = {{"campaign_id", c.id}, {"campaign", c.name}, {"source", c.source},
                                            {"medium", c.medium},  {"term", c.term},     {"content", c.content}};
             /* Hashes stay out here too: an email tool's utm_term of the recipient's hashed address

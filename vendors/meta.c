@@ -137,7 +137,7 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     json_object_set_new(ev, "event_time", json_integer((json_int_t)(e->time_ms / 1000)));
     sluice_vendor_set_str(ev, "event_id", e->message_id);
     json_object_set_new(ev, "action_source", json_string("website"));
-    sluice_vendor_set_str(ev, "event_source_url", sluice_envelope_str(e, "context.page.url"));
+    sluice_vendor_set_str(ev, "event_source_url", sluice_vendor_page(e, "url"));
     json_object_set_new(ev, "user_data", ud);
     sluice_vendor_set_nonempty(ev, "custom_data", custom_data(e));
     if (sluice_vendor_limited_data_use(it, e)) {

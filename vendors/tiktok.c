@@ -116,8 +116,8 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     sluice_vendor_set_str(ev, "event_id", e->message_id);
     json_object_set_new(ev, "user", user);
     json_t *page = json_object();
-    sluice_vendor_set_str(page, "url", sluice_envelope_str(e, "context.page.url"));
-    sluice_vendor_set_str(page, "referrer", sluice_envelope_str(e, "context.page.referrer"));
+    sluice_vendor_set_str(page, "url", sluice_vendor_page(e, "url"));
+    sluice_vendor_set_str(page, "referrer", sluice_vendor_page(e, "referrer"));
     sluice_vendor_set_nonempty(ev, "page", page);
     json_t *props = properties(e);
     sluice_vendor_set_nonempty(ev, "properties", props);

@@ -376,6 +376,14 @@ void sluice_vendor_set_str(json_t *obj, const char *key, const char *value)
         json_object_set_new(obj, key, json_string(value));
 }
 
+const char *sluice_vendor_page(const sluice_envelope_t *e, const char *key)
+{
+    const char *v = json_string_value(json_object_get(sluice_envelope_get(e, "context.page"), key));
+    if ((v == NULL || v[0] == '\0') && strcmp(e->type, "page") == 0)
+        v = json_string_value(json_object_get(e->properties, key));
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
 int sluice_vendor_number(const json_t *v, double *out)
 {
     if (json_is_number(v)) {

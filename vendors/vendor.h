@@ -287,6 +287,12 @@ int sluice_vendor_url_param(char **url, const char *name, const char *value);
 /* Sets a JSON member only when value is non-NULL (and, for strings, non-empty). */
 void sluice_vendor_set_str(json_t *obj, const char *key, const char *value);
 
+/* The page the event happened on: context.page.<key> ("url", "title", "referrer"), else, when
+ * that is absent or empty, a page event's properties.<key> (Segment's page spec; the server
+ * libraries send a page call's page only there). NULL when neither is a non-empty string; a
+ * track event's properties are what it is about, never its page. Borrowed from e; any thread. */
+const char *sluice_vendor_page(const sluice_envelope_t *e, const char *key);
+
 /* A consent category as the org's consent config names them (docs/config.md, orgs[].consent):
  * NULL when fine, else the reason (an option's check). */
 const char *sluice_vendor_check_category(const char *s);

@@ -7,6 +7,8 @@
 // - traits.email is hashed wherever the SDK put it (RudderStack copies identify's traits into
 //   context.traits too), and the raw address is nowhere in Kafka;
 // - prices come back as the same numbers;
+// - a page call's click ids (gclid, fbclid in its properties.url) are in context.clickIds, and a
+//   track event's properties.url gives none;
 // - an event given a past `timestamp` (an import) keeps that time, corrected for the clock only;
 // - an invalid event of the accepted batch (a userId over 200 bytes) goes to sluice.invalid,
 //   with its reason, its e-mail hashed, the offending value withheld;
@@ -23,13 +25,17 @@ export async function serverCase(sdk) {
     const email = 'Ada.Lovelace+Orders@Example.COM';
     const badEmail = 'Bad.Id@Example.com';
     const price = { revenue: 19.9, price: 0.1, quantity: 3, currency: 'EUR' };
+    // A server's page call has its URL in properties.url only (no context.page): the ad click in it
+    // is the visit's. A track event's properties.url (a link someone shared) is not.
+    const landing = `https://www.shop.example/pricing?utm_source=google&gclid=G-${run}&fbclid=F-${run}`;
+    const shared = `https://www.shop.example/p?gclid=someone-elses-${run}`;
 
     const c = sdk.make({ flushAt: 50, flushInterval: 600000 });
     const calls = [
         ['identify', { userId: uA, anonymousId: A, traits: { email, plan: 'pro' }, context: { ip: '203.0.113.7' } }],
         ['track', { anonymousId: B, event: 'Order Completed', properties: { ...price, order_id: `o-${run}` }, context: { ip: '198.51.100.23' } }],
-        ['track', { userId: uC, event: 'Signed Up', properties: { plan: 'free' } }],
-        ['page', { anonymousId: A, name: 'Pricing', category: 'Docs', properties: { path: '/pricing', price: 19.9 } }],
+        ['track', { userId: uC, event: 'Signed Up', properties: { plan: 'free', url: shared } }],
+        ['page', { anonymousId: A, name: 'Pricing', category: 'Docs', properties: { path: '/pricing', url: landing, price: 19.9 } }],
         ['screen', { userId: uD, name: 'Home', properties: { tab: 'feed' } }],
         ['track', { userId: uI, event: 'Order Imported', timestamp: past }],
         ['group', { userId: uA, anonymousId: A, groupId: `grp-${run}`, traits: { name: 'Acme', employees: 12 } }],
@@ -43,7 +49,7 @@ export async function serverCase(sdk) {
     const [identify, track, trackC, pageEv, screen, group, alias, imported] = await arrivedOnce([
         { type: 'identify', match: (e) => e.type === 'identify' && e.userId === uA, anonymousId: A },
         { type: 'track', event: 'Order Completed', match: (e) => e.event === 'Order Completed' && e.anonymousId === B, properties: { ...price, order_id: `o-${run}` } },
-        { type: 'track', event: 'Signed Up', match: (e) => e.event === 'Signed Up' && e.userId === uC, properties: { plan: 'free' } },
+        { type: 'track', event: 'Signed Up', match: (e) => e.event === 'Signed Up' && e.userId === uC, properties: { plan: 'free', url: shared } },
         { type: 'page', name: 'Pricing', match: (e) => e.type === 'page' && e.anonymousId === A, category: 'Docs' },
         { type: 'screen', name: 'Home', match: (e) => e.type === 'screen' && e.userId === uD, properties: { tab: 'feed' } },
         { type: 'group', match: (e) => e.type === 'group' && e.groupId === `grp-${run}`, userId: uA, anonymousId: A, traits: { name: 'Acme', employees: 12 } },
@@ -85,6 +91,8 @@ export async function serverCase(sdk) {
     const took = Date.parse(imported.event.timestamp);
     assert.ok(Math.abs(took - past.getTime()) < 60000, `timestamp ${imported.event.timestamp} is the one given, ${past.toISOString()}`);
     sameNumbers(pageEv, { price: 19.9 });
+    assert.deepEqual(pageEv.event.context.clickIds, { gclid: `G-${run}`, fbclid: `F-${run}` }, 'the page call\'s click ids');
+    assert.equal(trackC.event.context.clickIds, undefined, 'a track event\'s properties.url is no click of the visitor\'s');
 
     // A 503, then the SDK's own retry.
     const r = sdk.make({ flushAt: 1, flushInterval: 100, ...sdk.retryOpts });

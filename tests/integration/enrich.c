@@ -210,21 +210,34 @@ static void test_campaign_from_properties_of_pages_only(void **state)
 {
     (void)state;
     const char *props = ",\"properties\":{\"url\":\"https://shop.acme.test/?utm_source=twitter&utm_medium=social"
-                        "&utm_campaign=shared\",\"referrer\":\"https://www.google.com/\"}";
+                        "&utm_campaign=shared&gclid=G-shared\",\"referrer\":\"https://www.google.com/\"}";
     assert_int_equal(post_as("page", ACME_KEY, "enrich-props-page", CHROME_WIN, NULL, props, NULL).status, 200);
     assert_int_equal(post_as("track", ACME_KEY, "enrich-props-track", CHROME_WIN, NULL, props, NULL).status, 200);
+    /* A context.page with empty strings has no page in it (GA4's delivery read it so already):
+     * the page event's properties are its page. */
+    char empty_page[512];
+    snprintf(empty_page, sizeof(empty_page), ",\"context\":{\"page\":{\"url\":\"\",\"referrer\":\"\"}}%s", props);
+    assert_int_equal(post_as("page", ACME_KEY, "enrich-props-empty", CHROME_WIN, NULL, empty_page, NULL).status, 200);
+    const char *pages[] = {"enrich-props-page", "enrich-props-empty"};
     json_t *all;
-    json_t *env = envelope("enrich-props-page", &all);
-    assert_non_null(at(env, "campaign", "source"));
-    assert_string_equal(at(env, "campaign", "source"), "twitter");
-    assert_string_equal(at(env, "campaign", "name"), "shared");
-    assert_non_null(at(env, "referrer", "medium"));
-    assert_string_equal(at(env, "referrer", "medium"), "search");
-    json_decref(all);
+    json_t *env;
+    for (size_t i = 0; i < 2; i++) {
+        env = envelope(pages[i], &all);
+        assert_non_null(at(env, "campaign", "source"));
+        assert_string_equal(at(env, "campaign", "source"), "twitter");
+        assert_string_equal(at(env, "campaign", "name"), "shared");
+        assert_non_null(at(env, "referrer", "medium"));
+        assert_string_equal(at(env, "referrer", "medium"), "search");
+        /* and the ad click in that URL is the visit's (Google Ads, Meta's fbc, TikTok read clickIds) */
+        assert_non_null(at(env, "clickIds", "gclid"));
+        assert_string_equal(at(env, "clickIds", "gclid"), "G-shared");
+        json_decref(all);
+    }
     env = envelope("enrich-props-track", &all);
     json_t *ctx = json_object_get(json_object_get(env, "event"), "context");
     assert_null(json_object_get(ctx, "campaign"));
     assert_null(json_object_get(ctx, "referrer"));
+    assert_null(json_object_get(ctx, "clickIds"));
     /* The event's own properties are passed through as sent. */
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(json_object_get(env, "event"), "properties"), "referrer")),

@@ -376,6 +376,49 @@ static void server_events(void **state)
     done_with(&job, evs);
 }
 
+/* The click ids of a page event a server library sent: analytics-node and RudderStack's node SDK
+ * put a page call's URL in properties.url and send no context.page, so an ad click's gclid or
+ * fbclid there was lost to Google Ads, Meta's fbc and TikTok. A track event's properties.url is
+ * what the event is about (a shared link with someone else's click id): never the visitor's
+ * click. context.page.url, when it has a URL, stays the page. */
+static const char *click_of(json_t *events, size_t i, const char *name)
+{
+    json_t *ids = json_object_get(json_object_get(json_array_get(events, i), "context"), "clickIds");
+    return json_string_value(json_object_get(ids, name));
+}
+
+static void page_properties_click_ids(void **state)
+{
+    (void)state;
+    sluice_identity_job_t job;
+    sluice_identity_input_t in = {.browser = 0, .now_ms = NOW_MS};
+    json_t *evs =
+        run(&job, &in,
+            "{\"batch\":["
+            "{\"type\":\"page\",\"userId\":\"u1\",\"properties\":{\"url\":"
+            "\"https://shop.acme.test/landing?gclid=G1&fbclid=F1&ttclid=T1\"}},"
+            "{\"type\":\"track\",\"event\":\"Link Shared\",\"userId\":\"u2\",\"properties\":{\"url\":"
+            "\"https://shop.acme.test/p?gclid=SOMEONE_ELSES\"}},"
+            "{\"type\":\"page\",\"userId\":\"u3\",\"context\":{\"page\":{\"url\":\"\"}},"
+            "\"properties\":{\"url\":\"https://shop.acme.test/?msclkid=M3\"}},"
+            "{\"type\":\"page\",\"userId\":\"u4\",\"context\":{\"page\":{\"url\":"
+            "\"https://shop.acme.test/?gclid=CTX\"}},\"properties\":{\"url\":\"https://shop.acme.test/?gclid=PROPS\"}},"
+            "{\"type\":\"page\",\"userId\":\"u5\",\"properties\":{\"url\":"
+            "\"https://shop.acme.test/?next=%2Fcart%3Fgclid%3DENCODED\"}}"
+            "]}");
+    assert_non_null(click_of(evs, 0, "gclid"));
+    assert_string_equal(click_of(evs, 0, "gclid"), "G1");
+    assert_string_equal(click_of(evs, 0, "fbclid"), "F1");
+    assert_string_equal(click_of(evs, 0, "ttclid"), "T1");
+    assert_null(json_object_get(json_object_get(json_array_get(evs, 1), "context"), "clickIds"));
+    assert_non_null(click_of(evs, 2, "msclkid"));
+    assert_string_equal(click_of(evs, 2, "msclkid"), "M3");
+    assert_string_equal(click_of(evs, 3, "gclid"), "CTX");
+    assert_null(json_object_get(json_object_get(json_array_get(evs, 4), "context"), "clickIds"));
+    assert_int_equal(job.cookie_count, 0); /* a server's request sets no _fbc */
+    done_with(&job, evs);
+}
+
 /* ------------------------------------------------------------------ tokens */
 
 static void token_never_survives(void **state)
@@ -837,6 +880,7 @@ int main(void)
         cmocka_unit_test_setup(cookie_is_used_and_refreshed, reset),
         cmocka_unit_test_setup(body_id_wins, reset),
         cmocka_unit_test_setup(server_events, reset),
+        cmocka_unit_test_setup(page_properties_click_ids, reset),
         cmocka_unit_test_setup(token_never_survives, reset),
         cmocka_unit_test_setup(urls_are_scrubbed, reset),
         cmocka_unit_test_setup(refused_event_is_scrubbed, reset),

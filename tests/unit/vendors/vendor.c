@@ -236,6 +236,15 @@ static void parsed_dispose(parsed_body_t *pb)
     sluice_jsonnum_free(pb->nums);
 }
 
+/* Maps raw through the named integration (asserting it maps) and parses the item's body. */
+static void map_body(const sluice_config_t *cfg, const char *integration, const char *raw, size_t len,
+                     sluice_vendor_item_t *item, parsed_body_t *pb)
+{
+    char why[256];
+    vfix_map(vfix_integration(cfg, integration), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, item, why, sizeof(why));
+    parse_body(item, pb);
+}
+
 /* v at a dotted path of pb ("events.0.params.items"; digits index arrays); NULL when absent. */
 static json_t *at_path(json_t *v, const char *path)
 {
@@ -466,11 +475,8 @@ static void test_numeric_order_ids(void **state)
         char *raw = with_props(props, &len);
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
             sluice_vendor_item_t item;
-            char why[256];
-            vfix_map(vfix_integration(cfg, cases[i].vendor), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why,
-                     sizeof(why));
             parsed_body_t pb;
-            parse_body(&item, &pb);
+            map_body(cfg, cases[i].vendor, raw, len, &item, &pb);
             const char *got = json_string_value(at_path(pb.root, cases[i].path));
             if (got == NULL || strcmp(got, ids[k]) != 0)
                 print_error("%s: %s is %s, wanted \"%s\": %.*s\n", cases[i].vendor, cases[i].path,
@@ -684,6 +690,65 @@ static void test_request_pieces(void **state)
     assert_memory_equal(refused, "\0\0\0", 3);
 }
 
+/* The page of a page event a server library sent (analytics-node, RudderStack's node SDK: the URL
+ * and referrer in properties, no context.page; or a context.page of empty strings) is the page
+ * every vendor is told about: Meta, Pinterest and Snapchat got no event_source_url (Meta requires
+ * one for website events) and TikTok no page.url, where GA4 already had its page_location. A track
+ * event's properties.url is what it is about (a shared link), never the page it happened on. */
+static void test_page_of_server_page_events(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = vfix_config();
+    static const char *const pages[] = {
+        "{\"type\":\"page\",\"name\":\"Landing\",\"context\":{\"userAgent\":\"UA\",\"ip\":\"1.2.3.4\"},"
+        "\"properties\":{\"url\":\"https://shop.acme.test/landing?utm_source=x\",\"referrer\":"
+        "\"https://www.google.com/\"}}",
+        "{\"type\":\"page\",\"name\":\"Landing\",\"context\":{\"userAgent\":\"UA\",\"ip\":\"1.2.3.4\",\"page\":"
+        "{\"url\":\"\",\"referrer\":\"\"}},\"properties\":{\"url\":\"https://shop.acme.test/landing?utm_source=x\","
+        "\"referrer\":\"https://www.google.com/\"}}",
+    };
+    static const char track[] =
+        "{\"context\":{\"userAgent\":\"UA\",\"ip\":\"1.2.3.4\"},\"properties\":{\"url\":"
+        "\"https://elsewhere.test/shared\",\"referrer\":\"https://t.co/\",\"revenue\":1,\"currency\":\"USD\"}}";
+    static const struct {
+        const char *vendor, *url, *referrer;
+    } cases[] = {
+        {"meta", "event_source_url", NULL},
+        {"pinterest", "event_source_url", NULL},
+        {"snapchat", "event_source_url", NULL},
+        {"tiktok", "page.url", "page.referrer"},
+        {"ga4", "params.page_location", "params.page_referrer"},
+    };
+    for (size_t p = 0; p < 3; p++) {
+        size_t len;
+        char *raw = vfix_envelope(p < 2 ? pages[p] : track, &len);
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            sluice_vendor_item_t item;
+            parsed_body_t pb;
+            map_body(cfg, cases[i].vendor, raw, len, &item, &pb);
+            const char *url = json_string_value(at_path(pb.root, cases[i].url));
+            const char *ref = cases[i].referrer ? json_string_value(at_path(pb.root, cases[i].referrer)) : NULL;
+            if (p < 2 && (url == NULL || (cases[i].referrer != NULL && ref == NULL)))
+                print_error("%s, page %zu: %.*s\n", cases[i].vendor, p, (int)item.body_len, item.body);
+            if (p < 2) {
+                assert_non_null(url);
+                assert_string_equal(url, "https://shop.acme.test/landing?utm_source=x");
+                if (cases[i].referrer != NULL) {
+                    assert_non_null(ref);
+                    assert_string_equal(ref, "https://www.google.com/");
+                }
+            } else {
+                assert_null(url);
+                assert_null(ref);
+            }
+            parsed_dispose(&pb);
+            sluice_vendor_item_dispose(&item);
+        }
+        free(raw);
+    }
+    sluice_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -704,6 +769,7 @@ int main(void)
         cmocka_unit_test(test_ga4_params_as_sent),
         cmocka_unit_test(test_currency_upper_case),
         cmocka_unit_test(test_request_pieces),
+        cmocka_unit_test(test_page_of_server_page_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
