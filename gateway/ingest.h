@@ -39,4 +39,8 @@ int sluice_ingest_settings(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t key);
  * (its request and its messageId), err 0 when Kafka acknowledged it. Runs on the loop thread. */
 void sluice_ingest_on_delivery(void *opaque, int err);
 
+/* Frees the records of finished requests the worker kept for its next ones (w->pending_pool);
+ * on the worker's thread once nothing is in flight, or after it stopped. */
+void sluice_ingest_pool_drain(sluice_worker_t *w);
+
 #endif

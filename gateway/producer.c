@@ -24,7 +24,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
 #include "common/log.h"
@@ -189,6 +188,140 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
     sluice_log_warn("kafka.error", "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
+/* ------------------------------------------------------------------ statistics
+ *
+ * librdkafka's statistics (once a second per thread) are a JSON document of tens of KB: every
+ * broker's and partition's counters and latency windows. Of it only each broker's `nodeid` and
+ * `state` are read, so the document is scanned in place instead of being parsed into a tree:
+ * json_loadb of all of it cost 1.4M instructions a second per thread (docs/performance.md). The
+ * text comes from librdkafka, not from a client; a document the scan cannot follow counts as no
+ * broker up, as a failed parse did. */
+
+static const char *stats_ws(const char *s, const char *e)
+{
+    while (s < e && (*s == ' ' || *s == '\n' || *s == '\t' || *s == '\r'))
+        s++;
+    return s;
+}
+
+/* s at a string's opening quote: past its closing one, or NULL. */
+static const char *stats_string(const char *s, const char *e)
+{
+    for (s++; s < e; s++) {
+        if (*s == '\\')
+            s++;
+        else if (*s == '"')
+            return s + 1;
+    }
+    return NULL;
+}
+
+/* s at a value: past it, or NULL. */
+static const char *stats_skip(const char *s, const char *e)
+{
+    if (s < e && *s == '"')
+        return stats_string(s, e);
+    if (s < e && *s != '{' && *s != '[') {
+        while (s < e && *s != ',' && *s != '}' && *s != ']' && *s != ' ' && *s != '\n' && *s != '\t' && *s != '\r')
+            s++;
+        return s;
+    }
+    unsigned depth = 0;
+    while (s < e) {
+        if (*s == '"') {
+            if ((s = stats_string(s, e)) == NULL)
+                return NULL;
+            continue;
+        }
+        if (*s == '{' || *s == '[')
+            depth++;
+        else if ((*s == '}' || *s == ']') && --depth == 0)
+            return s + 1;
+        s++;
+    }
+    return NULL;
+}
+
+/* *sp inside an object (just past its '{' or past a member's value): 1 with the next member's
+ * key (as written, without its quotes) and *sp at its value; 0 past the object's end; -1 when
+ * the text is not an object. */
+static int stats_member(const char **sp, const char *e, const char **key, size_t *key_len)
+{
+    const char *s = stats_ws(*sp, e);
+    if (s < e && *s == ',')
+        s = stats_ws(s + 1, e);
+    if (s < e && *s == '}') {
+        *sp = s + 1;
+        return 0;
+    }
+    const char *end = s < e && *s == '"' ? stats_string(s, e) : NULL;
+    if (end == NULL)
+        return -1;
+    *key = s + 1;
+    *key_len = (size_t)(end - s) - 2;
+    s = stats_ws(end, e);
+    if (s >= e || *s != ':')
+        return -1;
+    *sp = stats_ws(s + 1, e);
+    return 1;
+}
+
+#define STATS_KEY(k, n, lit) ((n) == sizeof(lit) - 1 && memcmp((k), (lit), sizeof(lit) - 1) == 0)
+
+/* One broker's object (*sp at its '{'): 1 when it is a real broker (nodeid >= 0; a bootstrap
+ * placeholder has -1) whose state is "UP", 0 when not, -1 when the text is not an object. As the
+ * tree did: a nodeid absent or not an integer counts as 0, as json_integer_value gave. */
+static int stats_broker_up(const char **sp, const char *e)
+{
+    const char *s = *sp + 1, *key;
+    size_t klen;
+    long long nodeid = 0;
+    int up_state = 0, rc;
+    while ((rc = stats_member(&s, e, &key, &klen)) == 1) {
+        if (STATS_KEY(key, klen, "nodeid")) {
+            const char *v = s;
+            int neg = v < e && *v == '-';
+            long long n = 0;
+            for (v += neg; v < e && *v >= '0' && *v <= '9'; v++)
+                n = n * 10 + (*v - '0');
+            nodeid = v < e && (*v == '.' || *v == 'e' || *v == 'E' || v == s + neg) ? 0 : neg ? -n : n;
+        } else if (STATS_KEY(key, klen, "state")) {
+            up_state = e - s >= 4 && memcmp(s, "\"UP\"", 4) == 0;
+        }
+        if ((s = stats_skip(s, e)) == NULL)
+            return -1;
+    }
+    *sp = s;
+    return rc < 0 ? -1 : nodeid >= 0 && up_state;
+}
+
+int sluice_producer_stats_up(const char *json, size_t len)
+{
+    const char *e = json + len, *s = stats_ws(json, e), *key;
+    size_t klen;
+    int rc;
+    if (s >= e || *s != '{')
+        return 0;
+    s++;
+    while ((rc = stats_member(&s, e, &key, &klen)) == 1) {
+        if (STATS_KEY(key, klen, "brokers") && s < e && *s == '{') {
+            /* librdkafka writes `brokers` once: the rest of the document is not read. */
+            int up = 0;
+            s++;
+            while ((rc = stats_member(&s, e, &key, &klen)) == 1) {
+                int b = s < e && *s == '{' ? stats_broker_up(&s, e) : (s = stats_skip(s, e)) != NULL ? 0 : -1;
+                if (b < 0)
+                    return 0;
+                up |= b;
+            }
+            return rc == 0 ? up : 0;
+        }
+        if ((s = stats_skip(s, e)) == NULL)
+            return 0;
+    }
+    return 0;
+}
+
 /* Statistics tell whether any real broker (not a bootstrap placeholder) is up. Until the first
  * broker was ever up, "none up" is only "not yet" for a grace period after start. */
 static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
@@ -196,18 +329,7 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     sluice_producer_t *p = opaque;
     if (rk != p->rk || p->fatal)
         return 0; /* the brokers may be up, but this producer takes nothing more */
-    json_t *root = json_loadb(json, len, 0, NULL);
-    json_t *brokers = json_object_get(root, "brokers");
-    const char *name;
-    json_t *b;
-    int up = 0;
-    json_object_foreach(brokers, name, b) {
-        const char *state = json_string_value(json_object_get(b, "state"));
-        if (json_integer_value(json_object_get(b, "nodeid")) >= 0 && state != NULL && strcmp(state, "UP") == 0)
-            up = 1;
-    }
-    json_decref(root);
-    if (up)
+    if (sluice_producer_stats_up(json, len))
         set_state(p, SLUICE_PRODUCER_UP, "statistics");
     else if (atomic_load(&p->state) == SLUICE_PRODUCER_UP || sluice_mono_ms() - p->created_ms >= START_GRACE_MS)
         set_state(p, SLUICE_PRODUCER_DOWN, "statistics: no broker connection is up");

@@ -23,6 +23,10 @@
 
 typedef struct sluice_producer sluice_producer_t;
 
+/* 1 when librdkafka's statistics document json[0..len) shows a real broker (nodeid >= 0) in state
+ * "UP", else 0 (also for a document it cannot follow). Any thread. */
+int sluice_producer_stats_up(const char *json, size_t len);
+
 /* Called on the loop thread for every message handed to sluice_producer_send, exactly once:
  * err 0 when the broker acknowledged it (acks=all), else a librdkafka error code. */
 typedef void (*sluice_producer_dr_cb)(void *opaque, int err);

@@ -485,6 +485,7 @@ static void worker_dispose(sluice_worker_t *w)
         return;
     }
     sluice_conn_guard_dispose(&w->guard);
+    sluice_ingest_pool_drain(w);
     if (h2o_timeout_is_linked(&w->accept_resume_entry))
         h2o_timeout_unlink(&w->accept_resume_entry);
     h2o_timeout_dispose(w->ctx.loop, &w->accept_resume);

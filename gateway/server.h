@@ -48,6 +48,8 @@ typedef struct sluice_worker {
     h2o_timeout_t ack_timeout;          /* requests waiting for Kafka give up after this */
     sluice_identity_thread_t *identity; /* Redis client and identity state of this thread */
     size_t in_flight;
+    struct pending *pending_pool; /* records of finished requests kept for the next ones (ingest.c) */
+    unsigned pending_pooled;
     int stopping;
     int running;                     /* set by the thread once it serves; read by the main thread after `started` */
     uint64_t drain_deadline_ms;      /* on the monotonic clock (sluice_mono_ms) */

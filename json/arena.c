@@ -10,21 +10,10 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define ARENA_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define ARENA_ASAN 1
-#endif
-#endif
-#ifdef ARENA_ASAN
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n)   ASAN_POISON_MEMORY_REGION((p), (n))
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define POISON(p, n)   ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
+#include "common/asan.h"
+
+#define POISON(p, n)   SLUICE_ASAN_POISON(p, n)
+#define UNPOISON(p, n) SLUICE_ASAN_UNPOISON(p, n)
 
 /* About one event's values: bench/event.json (700 bytes) takes 8,032 bytes from parse through
  * the guard. With 1,024 requests in flight 16 KB chunks held 12 MB resident, 8 KB ones 8 MB. */

@@ -253,6 +253,89 @@ static void batch_accepts_valid_reports_invalid(void **state)
     http_resp_dispose(&r);
 }
 
+/* A batch's answer counts `accepted` events and lists `rejected` refusals; disposes of r. */
+static void expect_batch_answer(http_resp_t *r, json_int_t accepted, size_t rejected)
+{
+    json_t *b = json_loads(r->body, 0, NULL);
+    if (json_integer_value(json_object_get(b, "accepted")) != accepted ||
+        json_array_size(json_object_get(b, "rejected")) != rejected)
+        print_error("answer %s\n", r->body);
+    assert_int_equal(json_integer_value(json_object_get(b, "accepted")), accepted);
+    assert_int_equal(json_array_size(json_object_get(b, "rejected")), rejected);
+    json_decref(b);
+    http_resp_dispose(r);
+}
+
+/* A finished request's record is kept for the next request on its loop thread (ingest.c's pool):
+ * nothing of one request may reach the next one's answer, cookies or events. Eight rounds over
+ * two threads make every thread reuse records several times. */
+static void reused_records_carry_nothing(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    for (int i = 0; i < 8; i++) {
+        /* A visitor's cookie and a batch with a refusal. */
+        char cookie[64], body[512];
+        snprintf(cookie, sizeof(cookie), "Cookie: _sid=reuse-v-%d", i);
+        const char *with_cookie[] = {"Authorization: Bearer " WEB_KEY, "Content-Type: application/json", cookie, NULL};
+        snprintf(body, sizeof(body),
+                 "{\"batch\":[{\"type\":\"track\",\"event\":\"A\",\"messageId\":\"reuse-a-%d\"},"
+                 "{\"type\":\"track\",\"messageId\":\"reuse-bad-%d\"}]}",
+                 i, i);
+        assert_int_equal(post_raw("/v1/batch", with_cookie, body, 0, &r), 200);
+        expect_batch_answer(&r, 1, 1);
+        /* An event the consent policy drops (answered as accepted) and a refusal. */
+        snprintf(body, sizeof(body),
+                 "{\"batch\":[{\"type\":\"track\",\"event\":\"No\",\"messageId\":\"reuse-drop-%d\","
+                 "\"context\":{\"consent\":{\"categories\":[]}}},{\"type\":\"track\"}]}",
+                 i);
+        assert_int_equal(gwfix_post(&F, "/v1/batch", CONSENT_KEY, body, &r), 200);
+        expect_batch_answer(&r, 1, 1);
+        /* Then clean requests: their answers count only their own events and list no refusal. */
+        snprintf(body, sizeof(body),
+                 "{\"batch\":[{\"type\":\"track\",\"event\":\"Yes\",\"messageId\":\"reuse-c-%d\","
+                 "\"context\":{\"consent\":{\"categories\":[\"analytics\"]}}}]}",
+                 i);
+        assert_int_equal(gwfix_post(&F, "/v1/batch", CONSENT_KEY, body, &r), 200);
+        assert_string_equal(r.body, "{\"ok\":true,\"accepted\":1,\"rejected\":[]}");
+        http_resp_dispose(&r);
+        snprintf(body, sizeof(body),
+                 "{\"batch\":[{\"type\":\"track\",\"event\":\"B\",\"messageId\":\"reuse-b-%d-0\"},"
+                 "{\"type\":\"page\",\"messageId\":\"reuse-b-%d-1\"}]}",
+                 i, i);
+        assert_int_equal(gwfix_post(&F, "/v1/batch", WEB_KEY, body, &r), 200);
+        assert_string_equal(r.body, "{\"ok\":true,\"accepted\":2,\"rejected\":[]}");
+        if (gwfix_contains(r.headers, "reuse-v-"))
+            print_error("round %d: another visitor's cookie: %s\n", i, r.headers);
+        assert_false(gwfix_contains(r.headers, "reuse-v-"));
+        http_resp_dispose(&r);
+        /* A single event's refusal is its own, not a previous request's. */
+        assert_int_equal(gwfix_post(&F, "/v1/t", WEB_KEY, "{\"messageId\":\"reuse-single\"}", &r), 400);
+        expect_error(&r, 400, "invalid_event", "event");
+        http_resp_dispose(&r);
+    }
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    for (int i = 0; i < 8; i++) {
+        char id[64], want[64];
+        snprintf(id, sizeof(id), "reuse-a-%d", i);
+        snprintf(want, sizeof(want), "reuse-v-%d", i);
+        json_t *ev = json_object_get(json_object_get(gwfix_find_message(msgs, id), "value"), "event");
+        assert_string_equal(json_string_value(json_object_get(ev, "anonymousId")), want);
+        for (int k = 0; k < 2; k++) {
+            snprintf(id, sizeof(id), "reuse-b-%d-%d", i, k);
+            ev = json_object_get(json_object_get(gwfix_find_message(msgs, id), "value"), "event");
+            const char *anon = json_string_value(json_object_get(ev, "anonymousId"));
+            assert_non_null(anon);
+            if (strncmp(anon, "reuse-v-", 8) == 0)
+                print_error("%s has another visitor's anonymousId %s\n", id, anon);
+            assert_false(strncmp(anon, "reuse-v-", 8) == 0);
+        }
+        snprintf(id, sizeof(id), "reuse-drop-%d", i);
+        assert_int_equal(gwfix_count_message(msgs, id), 0);
+    }
+    json_decref(msgs);
+}
+
 /* ------------------------------------------------------------------ auth */
 
 static void auth_modes(void **state)
@@ -1786,6 +1869,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_event_endpoint),
         cmocka_unit_test(batch_accepts_valid_reports_invalid),
+        cmocka_unit_test(reused_records_carry_nothing),
         cmocka_unit_test(auth_modes),
         cmocka_unit_test(cors),
         cmocka_unit_test(media_types_and_beacon),
