@@ -9,6 +9,15 @@
  * is then ignored. Several timeouts in a row mean the connection is stuck: it is dropped and
  * re-established.
  *
+ * What the deadline measures is Redis, not the loop: a loop turn serving 1,024 connections can
+ * outlast redis.timeout_ms, and h2o's timers count from the start of the turn that linked them
+ * (its clock is read once per turn) and run before the next turn reads the socket. So the
+ * commands of one turn are written together at its end (a 0 ms timer: one write for all of them,
+ * a turn sooner than waiting for h2o to say the socket is writable), their deadline runs from
+ * that write by the monotonic clock, and a deadline that comes reads the socket first: an answer
+ * already there is in time. At case f's load, before, most "timeouts" had their answer waiting in
+ * the socket (docs/performance.md).
+ *
  * The address: redis.url's host is resolved at start (a name that does not resolve stops the
  * gateway with a clear message) and again, off the loop (glibc's getaddrinfo_a), whenever the
  * connection is lost, cannot be made, or lands on a read-only replica: managed Redis
@@ -61,6 +70,7 @@
 #define RESOLVE_WAIT_MS      2000 /* a lookup slower than this: connect to the last address meanwhile */
 #define PROBE_MS             1000 /* a PING this often, so that a stalled Redis shows without traffic */
 #define POLICY_EVERY         5    /* INFO memory every this many probes: a CONFIG SET shows within seconds */
+#define RECHECK_MS           1    /* a deadline h2o ran early (a long turn wrote the command): looked at again */
 
 struct sluice_redis {
     h2o_loop_t *loop;
@@ -74,6 +84,14 @@ struct sluice_redis {
     int closing;
     unsigned consecutive_timeouts;
     h2o_timeout_t cmd_timeout;
+    unsigned timeout_ms;
+    /* Commands queued in this loop turn (cmd_t.unsent), written at its end by on_flush; a write the
+     * socket cannot take whole waits for h2o to say it is writable (flushing: not the timer again). */
+    h2o_linklist_t unsent;
+    h2o_timeout_t flush_timeout;
+    h2o_timeout_entry_t flush_entry;
+    int flushing;
+    h2o_timeout_t recheck_timeout;
     h2o_timeout_t reconnect_timeout;
     h2o_timeout_entry_t reconnect_entry;
     int warned;
@@ -125,9 +143,12 @@ typedef struct cmd {
     sluice_redis_t *r;
     sluice_redis_cb cb;
     void *ud;
-    h2o_timeout_entry_t timeout;
+    h2o_timeout_entry_t timeout; /* in cmd_timeout from the write, then in recheck_timeout */
+    h2o_linklist_t unsent;       /* in r->unsent until written */
+    int64_t due_ms;              /* monotonic: written + timeout_ms */
     int done;
-    int quiet; /* the policy and epoch round: its timeouts do not count towards a stuck connection */
+    int quiet;    /* the policy and epoch round: its timeouts do not count towards a stuck connection */
+    int checking; /* on_cmd_timeout is reading the socket: on_reply leaves c for it to free */
 } cmd_t;
 
 /* ------------------------------------------------------------------ adapter */
@@ -140,12 +161,34 @@ static void on_readable(h2o_socket_t *sock, const char *err)
         redisAsyncHandleRead(r->ac);
 }
 
+static void start_deadlines(sluice_redis_t *r);
+
+/* Writes what hiredis holds (the connect first, while it is in progress); the deadlines of the
+ * commands queued so far start now, written whole or not: a Redis that stopped reading must time
+ * out too. */
+static void write_now(sluice_redis_t *r)
+{
+    if (r->ac != NULL) {
+        r->flushing = 1;
+        redisAsyncHandleWrite(r->ac); /* may drop the connection: on_reply takes the commands off unsent */
+        r->flushing = 0;
+    }
+    start_deadlines(r);
+}
+
 static void on_writable(h2o_socket_t *sock, const char *err)
 {
     (void)err;
-    sluice_redis_t *r = sock->data;
-    if (r->ac != NULL)
-        redisAsyncHandleWrite(r->ac);
+    write_now(sock->data);
+}
+
+static void on_flush(h2o_timeout_entry_t *entry)
+{
+    sluice_redis_t *r = H2O_STRUCT_FROM_MEMBER(sluice_redis_t, flush_entry, entry);
+    /* Not a connect in progress (hiredis would take it for done): linked only while connected, and
+     * a lost connection's commands have had their callbacks. */
+    if (r->ac == NULL || (r->ac->c.flags & REDIS_CONNECTED) != 0)
+        write_now(r);
 }
 
 static void ev_add_read(void *p)
@@ -163,6 +206,13 @@ static void ev_del_read(void *p)
 static void ev_add_write(void *p)
 {
     sluice_redis_t *r = p;
+    /* A connected socket's commands go out at the end of this turn (on_flush). The connect, and
+     * what a write left (the socket was full), wait for h2o to say it is writable. */
+    if (!r->flushing && r->attached != NULL && (r->attached->c.flags & REDIS_CONNECTED) != 0) {
+        if (!h2o_timeout_is_linked(&r->flush_entry))
+            h2o_timeout_link(r->loop, &r->flush_timeout, &r->flush_entry);
+        return;
+    }
     if (!h2o_socket_is_writing(r->sock))
         h2o_socket_notify_write(r->sock, on_writable);
 }
@@ -430,6 +480,11 @@ sluice_redis_t *sluice_redis_create(h2o_loop_t *loop, const char *host, uint16_t
     r->port = port;
     r->db = db;
     h2o_timeout_init(loop, &r->cmd_timeout, timeout_ms);
+    r->timeout_ms = timeout_ms;
+    h2o_linklist_init_anchor(&r->unsent);
+    h2o_timeout_init(loop, &r->flush_timeout, 0);
+    r->flush_entry.cb = on_flush;
+    h2o_timeout_init(loop, &r->recheck_timeout, RECHECK_MS);
     h2o_timeout_init(loop, &r->reconnect_timeout, RECONNECT_MS);
     r->reconnect_entry.cb = on_reconnect_timer;
     h2o_timeout_init(loop, &r->probe_timeout, PROBE_MS);
@@ -491,6 +546,8 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
                          "docs/deploy.md",
                          r->host, r->port);
     }
+    if (h2o_linklist_is_linked(&c->unsent))
+        h2o_linklist_unlink(&c->unsent);
     if (!c->done) {
         r->consecutive_timeouts = 0;
         if (reply != NULL) { /* NULL: the connection is going away, which on_disconnect publishes */
@@ -501,15 +558,46 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         c->done = 1;
         c->cb(c->ud, reply != NULL ? SLUICE_REDIS_OK : SLUICE_REDIS_UNAVAILABLE, reply);
     }
-    free(c);
+    if (!c->checking)
+        free(c);
     if (readonly)
         on_readonly(r, ac);
+}
+
+static void start_deadlines(sluice_redis_t *r)
+{
+    if (h2o_linklist_is_empty(&r->unsent))
+        return;
+    int64_t due = sluice_mono_ms() + (int64_t)r->timeout_ms;
+    while (!h2o_linklist_is_empty(&r->unsent)) {
+        cmd_t *c = H2O_STRUCT_FROM_MEMBER(cmd_t, unsent, r->unsent.next);
+        h2o_linklist_unlink(&c->unsent);
+        c->due_ms = due;
+        h2o_timeout_link(r->loop, &r->cmd_timeout, &c->timeout);
+    }
 }
 
 static void on_cmd_timeout(h2o_timeout_entry_t *entry)
 {
     cmd_t *c = H2O_STRUCT_FROM_MEMBER(cmd_t, timeout, entry);
     sluice_redis_t *r = c->r;
+    /* Answers already in the socket came in time: read them first (h2o runs timers before the
+     * next turn reads the socket, and reports at most 256 ready sockets a turn). hiredis may call
+     * c's callback (and drop the connection) in there; c stays ours to free. */
+    if (r->ac != NULL && (r->ac->c.flags & REDIS_CONNECTED) != 0) {
+        c->checking = 1;
+        redisAsyncHandleRead(r->ac);
+        c->checking = 0;
+        if (c->done) {
+            free(c);
+            return;
+        }
+    }
+    /* h2o's clock is the start of the turn that wrote c: a long turn makes the timer run early. */
+    if (sluice_mono_ms() < c->due_ms) {
+        h2o_timeout_link(r->loop, &r->recheck_timeout, &c->timeout);
+        return;
+    }
     c->done = 1; /* freed by on_reply when hiredis lets go of it */
     c->cb(c->ud, SLUICE_REDIS_TIMEOUT, NULL);
     if (c->quiet) /* three commands sent at once would otherwise end the connection after one stall */
@@ -599,7 +687,8 @@ static int send_command(sluice_redis_t *r, sluice_redis_cb cb, void *ud, int arg
         free(c);
         return -1;
     }
-    h2o_timeout_link(r->loop, &r->cmd_timeout, &c->timeout);
+    /* Its deadline starts when it is written (on_flush, or on_writable after a full socket). */
+    h2o_linklist_insert(&r->unsent, &c->unsent);
     return 0;
 }
 
@@ -869,12 +958,16 @@ void sluice_redis_destroy(sluice_redis_t *r)
         h2o_timeout_unlink(&r->reconnect_entry);
     if (h2o_timeout_is_linked(&r->probe_entry))
         h2o_timeout_unlink(&r->probe_entry);
+    if (h2o_timeout_is_linked(&r->flush_entry))
+        h2o_timeout_unlink(&r->flush_entry);
     if (r->ac != NULL)
-        redisAsyncFree(r->ac);
+        redisAsyncFree(r->ac); /* every pending command's callback runs: unsent and the timers empty */
     h2o_timeout_dispose(r->loop, &r->reconnect_timeout);
     h2o_timeout_dispose(r->loop, &r->probe_timeout);
     /* Timed-out commands still linked? None: every live command is unlinked by its reply. */
     h2o_timeout_dispose(r->loop, &r->cmd_timeout);
+    h2o_timeout_dispose(r->loop, &r->recheck_timeout);
+    h2o_timeout_dispose(r->loop, &r->flush_timeout);
     if (r->resolving) {
         /* glibc's resolver thread writes into r->gai until it is done: wait for it if it is past
          * cancelling (a stop, not the loop's hot path). */

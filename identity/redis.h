@@ -1,8 +1,10 @@
 /*
  * An asynchronous Redis client on an h2o event loop (hiredis async API with our own adapter,
- * PLATFORM.md §4). Never blocks the loop: commands are written and their replies read when the
- * socket is ready; each command has a deadline enforced with an h2o timer; a lost connection is
- * re-established in the background with backoff. While disconnected, commands fail at once.
+ * PLATFORM.md §4). Never blocks the loop: the commands of one loop turn are written together at
+ * its end and their replies read when the socket is ready; each command has a deadline of the
+ * client's timeout from its write (an answer already in the socket when it runs out is in time);
+ * a lost connection is re-established in the background with backoff. While disconnected,
+ * commands fail at once.
  *
  * Each connection first authenticates (AUTH [user] password, when a password is given) and
  * selects its database; only then does the client count as connected. The commands sluice
@@ -25,7 +27,7 @@ typedef struct sluice_redis sluice_redis_t;
 typedef enum sluice_redis_status {
     SLUICE_REDIS_OK = 0,          /* reply is valid for the duration of the callback */
     SLUICE_REDIS_UNAVAILABLE = 1, /* not connected, or the connection dropped before the reply */
-    SLUICE_REDIS_TIMEOUT = 2,     /* no reply within the client's timeout */
+    SLUICE_REDIS_TIMEOUT = 2,     /* no reply within the client's timeout of the command's write */
 } sluice_redis_status_t;
 
 /* Called exactly once per accepted command, on the loop thread. reply is NULL unless OK. */
