@@ -10,8 +10,9 @@
  *   item    one delivery: a record mapped for one route;
  *   batch   items of one route (and one group: GA4's client) sent in one request.
  *
- * Commits: every 500 ms (and synchronously on revoke and at shutdown) each partition commits
- * the tracker's offset, below which every record is finished. A revoked partition's queued work
+ * Commits: every 500 ms (and at shutdown, waiting for the answer; on revoke, waiting at most 1 s,
+ * and not at all when the assignment was lost) each partition commits the tracker's offset, below
+ * which every record is finished. A revoked partition's queued work
  * is abandoned (never marked done; the next owner reads it again): at-least-once. Its records that
  * finish anyway (a request on the wire, a dead letter in flight) are marked done in its kept
  * tracker, which tells this worker what not to send again if the partition comes back (part_adopt).
@@ -1969,9 +1970,44 @@ static void on_message(lane_t *l, rd_kafka_message_t *m, int64_t now)
 
 /* ------------------------------------------------------------------ commits and rebalances */
 
-/* Returns how many partitions' commits failed at once (a sync commit's result; an async one's
- * comes later to on_commit). */
-static int commit_parts(lane_t *l, const rd_kafka_topic_partition_list_t *only, int sync)
+/* commit_parts' wait: none (the answer comes later to on_commit), as long as librdkafka waits
+ * (the stop: about 6.5 s for a coordinator with Kafka unreachable, librdkafka 2.0.2), or at most
+ * REVOKE_COMMIT_WAIT_MS. */
+#define COMMIT_ASYNC 0
+#define COMMIT_SYNC  (-1)
+/* A revocation's commit: a coordinator that answers does in milliseconds; waiting for one that
+ * does not held the loop, every lane's deliveries and /metrics with it, about 6.5 s. */
+#define REVOKE_COMMIT_WAIT_MS 1000
+
+/* rd_kafka_commit waiting at most wait_ms for the answer, on a queue of its own. A commit not
+ * answered by then still goes out; its answer comes to a queue destroyed meanwhile, where
+ * librdkafka drops it. */
+static rd_kafka_resp_err_t commit_within(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *list, int wait_ms)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    if (q == NULL)
+        return RD_KAFKA_RESP_ERR__FAIL;
+    rd_kafka_resp_err_t e = rd_kafka_commit_queue(rk, list, q, NULL, NULL);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, wait_ms);
+        if (ev == NULL) {
+            e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+        } else {
+            /* The request's error, else the first partition's (the group refusing one of them). */
+            e = rd_kafka_event_error(ev);
+            const rd_kafka_topic_partition_list_t *res = rd_kafka_event_topic_partition_list(ev);
+            for (int i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && res != NULL && i < res->cnt; i++)
+                e = res->elems[i].err;
+            rd_kafka_event_destroy(ev);
+        }
+    }
+    rd_kafka_queue_destroy(q);
+    return e;
+}
+
+/* Returns how many partitions' commits failed at once (a waited commit's result; an async one's
+ * comes later to on_commit). wait_ms: COMMIT_ASYNC, COMMIT_SYNC or a bound in ms. */
+static int commit_parts(lane_t *l, const rd_kafka_topic_partition_list_t *only, int wait_ms)
 {
     int failed = 0;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
@@ -1985,9 +2021,17 @@ static int commit_parts(lane_t *l, const rd_kafka_topic_partition_list_t *only, 
         p->committed = off;
     }
     if (list->cnt > 0) {
-        rd_kafka_resp_err_t e = rd_kafka_commit(l->rk, list, sync ? 0 : 1);
-        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_resp_err_t e =
+            wait_ms > 0 ? commit_within(l->rk, list, wait_ms) : rd_kafka_commit(l->rk, list, wait_ms == COMMIT_ASYNC);
+        if (e == RD_KAFKA_RESP_ERR__TIMED_OUT && wait_ms > 0) {
+            sluice_log_warn("kafka.commit_failed",
+                            "%s: no answer to the commit within %d ms, not waited for longer: if it does not land, "
+                            "what was finished since the last commit is delivered again by the partitions' next owner",
+                            l->ops->name, wait_ms);
+        } else if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
             sluice_log_warn("kafka.commit_failed", "%s: %s", l->ops->name, rd_kafka_err2str(e));
+        }
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
             for (int i = 0; i < list->cnt; i++) {
                 part_t *p = find_part(l, list->elems[i].partition);
                 if (p != NULL)
@@ -2036,10 +2080,21 @@ static void purge_route(route_t *r)
 
 static void revoke_parts(lane_t *l, const rd_kafka_topic_partition_list_t *parts)
 {
-    /* Leaving the group at the stop: the stop's commit was just tried. When it failed (no
-     * coordinator), trying again here waited as long once more, past the drain. */
-    if (!l->stop_committed)
-        commit_parts(l, parts, 1);
+    /* A lost assignment (the session timed out: Kafka unreachable, or this worker not polling, for
+     * session.timeout.ms) is not committed: the group has moved on and would refuse it, and the
+     * synchronous commit that tried waited about 6.5 s for a coordinator, the loop with it (every
+     * lane, requests' answers, /metrics). What was finished since the last commit is read again
+     * by the partitions' next owner and delivered again (at least once), unless that owner is this
+     * worker (part_adopt). Leaving the group at the stop: the stop's commit was just tried; when
+     * it failed (no coordinator), trying again here waited as long once more, past the drain. */
+    if (rd_kafka_assignment_lost(l->rk))
+        sluice_log_warn("kafka.assignment_lost",
+                        "%s: the group took back %d partitions (no session for session.timeout.ms: Kafka "
+                        "unreachable, or the worker stalled); their offsets were not committed: what was finished "
+                        "since the last commit is delivered again unless this worker gets them back",
+                        l->ops->name, parts->cnt);
+    else if (!l->stop_committed)
+        commit_parts(l, parts, REVOKE_COMMIT_WAIT_MS);
     int n = 0;
     for (part_t **pp = &l->parts; *pp != NULL;) {
         part_t *p = *pp;
@@ -2248,7 +2303,7 @@ static int lane_poll(lane_t *l, int64_t now)
         pause_all(l, 0);
     if (now - l->last_commit_ms >= COMMIT_INTERVAL_MS) {
         l->last_commit_ms = now;
-        commit_parts(l, NULL, 0);
+        commit_parts(l, NULL, COMMIT_ASYNC);
     }
     return n == POLL_BATCH && !l->paused;
 }
@@ -2618,7 +2673,7 @@ int sluice_deliver_run(sluice_deliver_t *w, sluice_err_t *err)
         lane_t *l = w->lanes[k];
         if (l == NULL)
             continue;
-        uncommitted += commit_parts(l, NULL, 1);
+        uncommitted += commit_parts(l, NULL, COMMIT_SYNC);
         l->stop_committed = 1;
         rd_kafka_consumer_close(l->rk);
     }

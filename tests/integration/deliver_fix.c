@@ -425,6 +425,94 @@ void dfix_start_worker(dfix_t *f, const char *const *args, int lanes)
         fail_with("sluice-deliver start", &err);
 }
 
+void dfix_produce_events(const dfix_t *f, const char *prefix, int n, int spread)
+{
+    char **envs = calloc((size_t)n, sizeof(*envs));
+    assert_non_null(envs);
+    int64_t now = dfix_now_ms();
+    for (int i = 0; i < n; i++) {
+        char id[64], edit[96];
+        snprintf(id, sizeof(id), "%s-%05d", prefix, i);
+        snprintf(edit, sizeof(edit), "{\"anonymousId\":\"anon-%s-%d\"}", prefix, i);
+        envs[i] = dfix_envelope(id, now, spread ? edit : NULL);
+    }
+    dfix_produce(f, envs, (size_t)n, NULL);
+    for (int i = 0; i < n; i++)
+        free(envs[i]);
+    free(envs);
+}
+
+void dfix_accepted(const dstub_t *s, const char *prefix, size_t *distinct, size_t *events)
+{
+    json_t *reqs = dfix_requests(s), *seen = json_object(), *r, *env;
+    size_t i, j, plen = strlen(prefix);
+    *distinct = *events = 0;
+    json_array_foreach(reqs, i, r) {
+        json_int_t answer = json_integer_value(json_object_get(r, "answer"));
+        if (answer < 200 || answer > 299)
+            continue;
+        json_array_foreach(json_object_get(json_object_get(r, "json"), "batch"), j, env) {
+            const char *id = json_string_value(json_object_get(json_object_get(env, "event"), "messageId"));
+            if (id == NULL || strncmp(id, prefix, plen) != 0)
+                continue;
+            (*events)++;
+            if (json_object_get(seen, id) == NULL) {
+                json_object_set_new(seen, id, json_true());
+                (*distinct)++;
+            }
+        }
+    }
+    json_decref(seen);
+    json_decref(reqs);
+}
+
+int dfix_log_count(const sluice_th_proc_t *p, const char *what)
+{
+    char *log = sluice_th_read_file(sluice_th_proc_log(p), NULL, NULL);
+    int n = log != NULL ? sluice_th_count(log, what) : 0;
+    free(log);
+    return n;
+}
+
+void dfix_wait_log(sluice_th_proc_t *p, const char *what, int count)
+{
+    sluice_err_t err = {{0}};
+    if (sluice_th_wait_log(p, what, count, 60000, &err) != 0)
+        fail_with(what, &err);
+}
+
+sluice_th_proc_t *dfix_start_second_worker(const dfix_t *f, const char *name, int lanes)
+{
+    sluice_err_t err = {{0}};
+    /* The same config on another metrics port (two workers cannot share one), its own log. */
+    char *yaml = sluice_th_read_file(f->config, NULL, NULL);
+    assert_non_null(yaml);
+    char port[32], config[PATH_MAX], file[64];
+    snprintf(port, sizeof(port), "127.0.0.1:%d", f->metrics_port);
+    const char *at = strstr(yaml, port);
+    assert_non_null(at);
+    int port2 = sluice_th_free_port(&err);
+    assert_true(port2 > 0);
+    snprintf(file, sizeof(file), "%s.yaml", name);
+    assert_int_equal(sluice_th_path(config, sizeof(config), file, &err), 0);
+    FILE *fp = fopen(config, "w");
+    assert_non_null(fp);
+    fprintf(fp, "%.*s127.0.0.1:%d%s", (int)(at - yaml), yaml, port2, at + strlen(port));
+    fclose(fp);
+    free(yaml);
+
+    char bin[PATH_MAX];
+    snprintf(bin, sizeof(bin), "%s/vendors/sluice-deliver", sluice_th_build_dir());
+    const char *argv[] = {bin, "--config", config, NULL};
+    sluice_th_spawn_opts_t opts = {.env = f->env};
+    sluice_th_proc_t *p = sluice_th_spawn(name, argv, &opts, &err);
+    if (p == NULL)
+        fail_with("sluice-deliver", &err);
+    if (lanes > 0 && sluice_th_wait_log(p, "partitions assigned", lanes, 60000, &err) != 0)
+        fail_with(name, &err);
+    return p;
+}
+
 int dfix_stop_worker(dfix_t *f, int sig)
 {
     sluice_err_t err = {{0}};

@@ -129,6 +129,26 @@ char *dfix_sql1(PGconn *db, const char *q);
  * partitions assigned for `lanes` vendors. */
 void dfix_start_worker(dfix_t *f, const char *const *args, int lanes);
 
+/* Produces n reference envelopes with ids <prefix>-<i> (five digits), all with the envelope's
+ * anonymousId (one key: one partition) or, with spread, each its own (over every partition). */
+void dfix_produce_events(const dfix_t *f, const char *prefix, int n, int spread);
+
+/* Events in the stub's 2xx answers to webhook requests (body batch[].event.messageId) whose id
+ * starts with prefix ("": all): *distinct ids, and *events all of them (one sent again counts
+ * twice). */
+void dfix_accepted(const dstub_t *s, const char *prefix, size_t *distinct, size_t *events);
+
+/* How many times `what` is in p's log. */
+int dfix_log_count(const sluice_th_proc_t *p, const char *what);
+
+/* Waits up to 60 s until `what` is in p's log `count` times; fails the test otherwise. */
+void dfix_wait_log(sluice_th_proc_t *p, const char *what, int count);
+
+/* Starts another sluice-deliver of the same groups: f->config on a free metrics port, written to
+ * <name>.yaml, logging to <name>.log; waits until it has partitions assigned for `lanes` vendors
+ * (0: does not wait). Stopped by the harness at exit, or by sluice_th_proc_stop. */
+sluice_th_proc_t *dfix_start_second_worker(const dfix_t *f, const char *name, int lanes);
+
 /* Sends sig and waits for the exit; returns the wait status. */
 int dfix_stop_worker(dfix_t *f, int sig);
 

@@ -50,62 +50,11 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Events in the stub's 2xx answers: distinct messageIds, and all of them (a repeat counts twice). */
-static void accepted(size_t *distinct, size_t *events)
-{
-    json_t *reqs = dfix_requests(&HOOK), *seen = json_object(), *r, *env;
-    size_t i, j;
-    *distinct = *events = 0;
-    json_array_foreach(reqs, i, r) {
-        json_int_t answer = json_integer_value(json_object_get(r, "answer"));
-        if (answer < 200 || answer > 299)
-            continue;
-        json_array_foreach(json_object_get(json_object_get(r, "json"), "batch"), j, env) {
-            const char *id = json_string_value(json_object_get(json_object_get(env, "event"), "messageId"));
-            (*events)++;
-            if (id != NULL && json_object_get(seen, id) == NULL) {
-                json_object_set_new(seen, id, json_true());
-                (*distinct)++;
-            }
-        }
-    }
-    json_decref(seen);
-    json_decref(reqs);
-}
-
-static int count_log(const char *what)
-{
-    char *log = sluice_th_read_file(sluice_th_proc_log(F.worker), NULL, NULL);
-    int n = log != NULL ? sluice_th_count(log, what) : 0;
-    free(log);
-    return n;
-}
-
-static void wait_log(const char *what, int count)
-{
-    sluice_err_t err = {{0}};
-    if (sluice_th_wait_log(F.worker, what, count, 60000, &err) != 0) {
-        print_error("%s\n", err.msg);
-        fail();
-    }
-}
-
 static void test_delivered_before_a_lost_session_not_sent_again(void **state)
 {
     (void)state;
     sluice_err_t err = {{0}};
-    char **envs = calloc(N, sizeof(*envs));
-    assert_non_null(envs);
-    int64_t now = dfix_now_ms();
-    for (int i = 0; i < N; i++) {
-        char id[32];
-        snprintf(id, sizeof(id), "relost-%05d", i);
-        envs[i] = dfix_envelope(id, now, NULL);
-    }
-    dfix_produce(&F, envs, N, NULL);
-    for (int i = 0; i < N; i++)
-        free(envs[i]);
-    free(envs);
+    dfix_produce_events(&F, "relost", N, 0);
     dfix_start_worker(&F, NULL, 1);
     double pending = 0;
     for (int waited = 0; waited < 60000 && pending < N; waited += 100) {
@@ -115,17 +64,18 @@ static void test_delivered_before_a_lost_session_not_sent_again(void **state)
     assert_true(pending >= N);
 
     /* Kafka away; the vendor back: the worker delivers what it holds and cannot commit it. */
-    int revoked0 = count_log("partitions revoked"), assigned0 = count_log("partitions assigned");
+    int revoked0 = dfix_log_count(F.worker, "partitions revoked"),
+        assigned0 = dfix_log_count(F.worker, "partitions assigned");
     assert_int_equal(sluice_th_kafka_down(&F.kafka, &err), 0);
     dfix_stub_plan(&F, &HOOK, "");
-    wait_log("partitions revoked", revoked0 + 1);
+    dfix_wait_log(F.worker, "partitions revoked", revoked0 + 1);
     size_t before = 0, events = 0;
-    accepted(&before, &events);
+    dfix_accepted(&HOOK, "", &before, &events);
     double counted = dfix_metric(&F, "sluice_deliver_events_total{vendor=\"webhook\",outcome=\"delivered\"}");
     print_message("before the session was lost: %zu of %d events accepted by the vendor, the worker counted %.0f\n",
                   before, N, counted);
     assert_int_equal(sluice_th_kafka_up(&F.kafka, &err), 0);
-    wait_log("partitions assigned", assigned0 + 1);
+    dfix_wait_log(F.worker, "partitions assigned", assigned0 + 1);
 
     /* The partitions back from the committed offset (none): every event read again, and those not
      * delivered before delivered now. */
@@ -136,13 +86,13 @@ static void test_delivered_before_a_lost_session_not_sent_again(void **state)
     }
     size_t distinct = 0;
     for (int waited = 0; waited < 60000; waited += 500) {
-        accepted(&distinct, &events);
+        dfix_accepted(&HOOK, "", &distinct, &events);
         if (distinct == N && dfix_metric(&F, "sluice_deliver_pending_events") == 0)
             break;
         usleep(500 * 1000);
     }
     usleep(1000 * 1000); /* anything still to go has gone */
-    accepted(&distinct, &events);
+    dfix_accepted(&HOOK, "", &distinct, &events);
     counted = dfix_metric(&F, "sluice_deliver_events_total{vendor=\"webhook\",outcome=\"delivered\"}");
     print_message("after the reassignment: %.0f consumed, %zu distinct events accepted, %zu with repeats, the worker "
                   "counted %.0f delivered\n",

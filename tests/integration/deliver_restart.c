@@ -64,25 +64,6 @@ static int teardown(void **state)
     return 0;
 }
 
-/* n events with ids PREFIX-<i>, each its own anonymousId (so its own key: spread over the
- * partitions). */
-static void produce(const char *prefix, int n)
-{
-    char **envs = calloc((size_t)n, sizeof(*envs));
-    assert_non_null(envs);
-    int64_t now = dfix_now_ms();
-    for (int i = 0; i < n; i++) {
-        char id[64], edit[96];
-        snprintf(id, sizeof(id), "%s-%d", prefix, i);
-        snprintf(edit, sizeof(edit), "{\"anonymousId\":\"anon-%s-%d\"}", prefix, i);
-        envs[i] = dfix_envelope(id, now, edit);
-    }
-    dfix_produce(&F, envs, (size_t)n, NULL);
-    for (int i = 0; i < n; i++)
-        free(envs[i]);
-    free(envs);
-}
-
 /* Distinct messageIds starting with prefix in the stub's 2xx answers; *first_ms: the arrival of
  * the first request at or after since_ms carrying one (-1: none). */
 static size_t delivered(const char *prefix, int64_t since_ms, int64_t *first_ms)
@@ -124,7 +105,7 @@ static size_t wait_delivered(const char *prefix, size_t want, int timeout_ms)
 static void restarted_worker_delivers_at_once(void **state)
 {
     (void)state;
-    produce("r", N_RESTART);
+    dfix_produce_events(&F, "r", N_RESTART, 1);
     dfix_start_worker(&F, NULL, 1);
     size_t before = 0;
     int64_t t0 = dfix_now_ms();
@@ -160,36 +141,13 @@ static void second_worker_joining_does_not_stall(void **state)
     (void)state;
     sluice_err_t err = {{0}};
     dfix_stub_plan(&F, &HOOK, "200"); /* answered at once: what is timed is the group's */
-    /* C: the same config on another metrics port, its own log. */
-    char *yaml = sluice_th_read_file(F.config, NULL, NULL);
-    assert_non_null(yaml);
-    char port[32], config2[PATH_MAX];
-    snprintf(port, sizeof(port), "127.0.0.1:%d", F.metrics_port);
-    const char *at = strstr(yaml, port);
-    assert_non_null(at);
-    int port2 = sluice_th_free_port(&err);
-    assert_true(port2 > 0);
-    assert_int_equal(sluice_th_path(config2, sizeof(config2), "deliver2.yaml", &err), 0);
-    FILE *fp = fopen(config2, "w");
-    assert_non_null(fp);
-    fprintf(fp, "%.*s127.0.0.1:%d%s", (int)(at - yaml), yaml, port2, at + strlen(port));
-    fclose(fp);
-    free(yaml);
-
-    char bin[PATH_MAX];
-    snprintf(bin, sizeof(bin), "%s/vendors/sluice-deliver", sluice_th_build_dir());
-    const char *argv[] = {bin, "--config", config2, NULL};
-    sluice_th_spawn_opts_t opts = {.env = F.env};
     /* Events on the wire to B while C joins: the rebalance takes partitions B is reading. */
-    produce("s", N_SCALE);
+    dfix_produce_events(&F, "s", N_SCALE, 1);
     int64_t joined0 = dfix_now_ms();
-    sluice_th_proc_t *c = sluice_th_spawn("deliver2", argv, &opts, &err);
-    assert_non_null(c);
-    if (sluice_th_wait_log(c, "partitions assigned", 1, 60000, &err) != 0)
-        fail_msg("worker C: %s", err.msg);
+    sluice_th_proc_t *c = dfix_start_second_worker(&F, "deliver2", 1);
     print_message("worker C: assigned %lld ms after its start\n", (long long)(dfix_now_ms() - joined0));
     int64_t produced = dfix_now_ms();
-    produce("t", N_SCALE);
+    dfix_produce_events(&F, "t", N_SCALE, 1);
     size_t s = wait_delivered("s", N_SCALE, 60000);
     size_t t = wait_delivered("t", N_SCALE, 60000);
     int64_t first = -1;
