@@ -323,7 +323,7 @@ static void test_slow_vault_reads_use_the_expired_credential_on(void **state)
                                  "         batch: {max_wait_ms: 50}, timeout_ms: 1000,\n"
                                  "         retry: {max_attempts: 2, base_ms: 100, max_ms: 200}}\n",
                                  i, META.url);
-    write_config_text(integrations, 3);
+    write_config_text(integrations, 6);
     for (int i = 0; i < K; i++) {
         char name[8];
         snprintf(name, sizeof(name), "m%02d", i);
@@ -353,7 +353,11 @@ static void test_slow_vault_reads_use_the_expired_credential_on(void **state)
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         fail_msg("trigger: %s", PQerrorMessage(db));
     PQclear(res);
-    usleep(3500 * 1000); /* past credentials_ttl_s (3 s): every credential is read again */
+    /* Past credentials_ttl_s (6 s): every credential is read again. An expired one is kept one
+     * more TTL (credcache.c), so its use-on must come within 12 s of the warm read: the 6.5 s here,
+     * the event's trip through Kafka and the 1 s timeout_ms. With a 3 s TTL that left 1.5 s, which
+     * a loaded CI machine under ASan spent (10.9 s: the credential swept, each route waiting its turn). */
+    usleep(6500 * 1000);
 
     int64_t t0 = sluice_th_mono_ms(), took = -1;
     env = dfix_envelope("slow-out", dfix_now_ms(), NULL);
