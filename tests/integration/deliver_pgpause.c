@@ -380,7 +380,9 @@ static void test_slow_vault_reads_use_the_expired_credential_on(void **state)
     print_message("vault reads of 0.8 s each, 12 credentials expired: every integration sent in %lld ms (%zu/%d)\n",
                   (long long)took, got, K);
     assert_int_equal(got, K);
-    assert_true(took < 4000);
+    /* Holding each route for its turn takes 12 x 0.8 = 9.6 s; using on takes timeout_ms (1 s) plus
+     * the trip through Kafka (1.3 s here, 2.2 s under ASan on a busy machine). */
+    assert_true(took < 6000);
     assert_true(sluice_th_exited_with(dfix_stop_worker(&F, SIGTERM), 0));
 }
 
