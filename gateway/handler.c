@@ -153,14 +153,16 @@ static size_t metrics_extra(void *ud, char *buf, size_t cap)
     sluice_worker_t *w = ud;
     sluice_gateway_t *gw = w->gw;
     long long queued = 0;
-    unsigned long long redis_errors = 0;
+    unsigned long long redis_errors = 0, skipped[SLUICE_IDENTITY_SKIP_REASONS] = {0};
     int redis = redis_up(gw);
     for (unsigned i = 0; i < gw->nthreads; i++) {
         const sluice_producer_t *p = atomic_load_explicit(&gw->workers[i].shown_producer, memory_order_acquire);
         if (p != NULL)
             queued += sluice_producer_queue_len(p);
-        redis_errors +=
-            sluice_identity_redis_errors(atomic_load_explicit(&gw->workers[i].shown_identity, memory_order_acquire));
+        const sluice_identity_thread_t *it = atomic_load_explicit(&gw->workers[i].shown_identity, memory_order_acquire);
+        redis_errors += sluice_identity_redis_errors(it);
+        for (int k = 0; k < SLUICE_IDENTITY_SKIP_REASONS; k++)
+            skipped[k] += sluice_identity_lookups_skipped(it, (sluice_identity_skip_t)k);
     }
     int n =
         snprintf(buf, cap,
@@ -204,8 +206,14 @@ static size_t metrics_extra(void *ud, char *buf, size_t cap)
     if (redis >= 0) {
         int m = snprintf(buf + n, cap - (size_t)n,
                          "# HELP sluice_redis_evicting 1 while Redis evicts keys at maxmemory (tokens and signed "
-                         "requests are refused).\n# TYPE sluice_redis_evicting gauge\nsluice_redis_evicting %d\n",
-                         redis_evicting(gw));
+                         "requests are refused).\n# TYPE sluice_redis_evicting gauge\nsluice_redis_evicting %d\n"
+                         "# HELP sluice_identity_lookups_skipped_total Ids not looked up in Redis because it was "
+                         "unavailable: their events went without context.identity.\n"
+                         "# TYPE sluice_identity_lookups_skipped_total counter\n"
+                         "sluice_identity_lookups_skipped_total{reason=\"redis_unavailable\"} %llu\n"
+                         "sluice_identity_lookups_skipped_total{reason=\"redis_timeout\"} %llu\n",
+                         redis_evicting(gw), skipped[SLUICE_IDENTITY_SKIP_UNAVAILABLE],
+                         skipped[SLUICE_IDENTITY_SKIP_TIMEOUT]);
         if (m < 0)
             return (size_t)n;
         n += m;

@@ -173,14 +173,12 @@ long sluice_http_query(h2o_req_t *req, const char *name, char **out)
     return f.value ? (long)strlen(f.value) : -1;
 }
 
-h2o_iovec_t sluice_http_cookie(h2o_req_t *req, const char *name)
-{
-    return sluice_http_cookie_nth(req, name, 0);
-}
-
-h2o_iovec_t sluice_http_cookie_nth(h2o_req_t *req, const char *name, size_t nth)
+/* The nth cookie called name; with valued (nth unused), the first with a value, else the first. One
+ * pass: a header of many empty copies costs no more than one of a few. */
+static h2o_iovec_t find_cookie(h2o_req_t *req, const char *name, size_t nth, int valued)
 {
     size_t nl = strlen(name);
+    h2o_iovec_t empty = h2o_iovec_init(NULL, 0);
     for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0;) {
         const char *p = req->headers.entries[i].value.base, *end = p + req->headers.entries[i].value.len;
         while (p < end) {
@@ -188,12 +186,31 @@ h2o_iovec_t sluice_http_cookie_nth(h2o_req_t *req, const char *name, size_t nth)
                 p++;
             const char *semi = memchr(p, ';', (size_t)(end - p));
             const char *stop = semi ? semi : end;
-            if ((size_t)(stop - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=' && nth-- == 0)
-                return h2o_iovec_init(p + nl + 1, (size_t)(stop - p - nl - 1));
+            if ((size_t)(stop - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=') {
+                h2o_iovec_t v = h2o_iovec_init(p + nl + 1, (size_t)(stop - p - nl - 1));
+                if (valued ? v.len > 0 : nth-- == 0)
+                    return v;
+                if (empty.base == NULL)
+                    empty = v;
+            }
             p = stop;
         }
     }
-    return h2o_iovec_init(NULL, 0);
+    return valued ? empty : h2o_iovec_init(NULL, 0);
+}
+
+h2o_iovec_t sluice_http_cookie(h2o_req_t *req, const char *name)
+{
+    /* Not simply the first: a browser sends every copy whose domain and path match, the longest
+     * path first, and an empty one (a consent or cleanup script writing "_ga=" on a subpath or on
+     * the host alone instead of expiring it) before the visitor's real _fbp or _ga had the gateway
+     * mint new ones over them: a new Meta browser id and GA4 client, the visitor cut in two. */
+    return find_cookie(req, name, 0, 1);
+}
+
+h2o_iovec_t sluice_http_cookie_nth(h2o_req_t *req, const char *name, size_t nth)
+{
+    return find_cookie(req, name, nth, 0);
 }
 
 static int trusted(const sluice_server_config_t *sc, const struct sockaddr *sa)

@@ -46,7 +46,8 @@ long sluice_http_query(h2o_req_t *req, const char *name, char **out);
 /* Calls cb for every query parameter, decoded (pool memory). Stops when cb returns non-zero. */
 int sluice_http_query_foreach(h2o_req_t *req, int (*cb)(void *ud, const char *name, const char *value), void *ud);
 
-/* The value of cookie `name` from the Cookie headers, or {NULL, 0}. */
+/* The value of cookie `name` from the Cookie headers: its first copy with a value (an empty copy
+ * only when every copy is empty), or {NULL, 0} when there is none. */
 h2o_iovec_t sluice_http_cookie(h2o_req_t *req, const char *name);
 
 /* The nth (from 0) cookie named `name` in the Cookie headers, or {NULL, 0}: a browser sends two

@@ -139,6 +139,13 @@ uint64_t sluice_identity_redis_errors(const sluice_identity_thread_t *t)
     return t != NULL ? atomic_load_explicit(&t->redis_errors, memory_order_relaxed) : 0;
 }
 
+uint64_t sluice_identity_lookups_skipped(const sluice_identity_thread_t *t, sluice_identity_skip_t reason)
+{
+    return t != NULL && reason < SLUICE_IDENTITY_SKIP_REASONS
+               ? atomic_load_explicit(&t->lookups_skipped[reason], memory_order_relaxed)
+               : 0;
+}
+
 int sluice_identity_redis_up(const sluice_identity_thread_t *t)
 {
     if (t == NULL || !t->redis_configured)
@@ -151,10 +158,15 @@ int sluice_identity_redis_evicting(const sluice_identity_thread_t *t)
     return t != NULL && t->redis_configured && atomic_load_explicit(&t->redis_evicting, memory_order_acquire);
 }
 
+/* counter + 1: only this thread writes it, other threads read it (a store, not a locked add). */
+static void bump(_Atomic uint64_t *counter)
+{
+    atomic_store_explicit(counter, atomic_load_explicit(counter, memory_order_relaxed) + 1, memory_order_relaxed);
+}
+
 static void count_error(sluice_identity_thread_t *t)
 {
-    atomic_store_explicit(&t->redis_errors, atomic_load_explicit(&t->redis_errors, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    bump(&t->redis_errors);
 }
 
 /* 1 when Redis lost its data (redis.h, sluice_redis_data_lost_ms) at a time when a key written
@@ -307,14 +319,20 @@ static int org_signs(const sluice_identity_thread_t *t, const sluice_org_t *org)
 size_t sluice_identity_cookie_pick(const sluice_identity_thread_t *t, const sluice_org_t *org, const h2o_iovec_t *vals,
                                    size_t n)
 {
+    /* An empty copy (a script that "cleared" the cookie by writing it empty on a subpath, which
+     * the browser sends first, or on the host alone) names no one: taken, the visitor got a new id
+     * and its history was cut in two. */
+    size_t first = 0;
+    while (first + 1 < n && vals[first].len == 0)
+        first++;
     if (n < 2 || !org_signs(t, org))
-        return 0;
+        return first;
     for (size_t i = 0; i < n; i++) {
         char id[SLUICE_ID_MAX + 1];
         if (vals[i].base != NULL && sluice_cookie_verify(t->keys->cookies, org->id, vals[i].base, vals[i].len, id) == 0)
             return i;
     }
-    return 0;
+    return first;
 }
 
 void sluice_identity_begin(sluice_identity_thread_t *t, sluice_identity_job_t *job, const sluice_identity_input_t *in,
@@ -1156,7 +1174,9 @@ static void on_lookup(void *ud, sluice_redis_status_t status, const redisReply *
     step_done(job);
 }
 
-static void lookup(sluice_identity_job_t *job, const char *id)
+/* Looks id up, once per request; with skip (a sluice_identity_skip_t, or -1 to send) only counts
+ * it as not looked up for that reason. */
+static void lookup(sluice_identity_job_t *job, const char *id, int skip)
 {
     if (id == NULL || job->lookup_count == SLUICE_IDENTITY_MAX_LOOKUPS)
         return;
@@ -1168,6 +1188,11 @@ static void lookup(sluice_identity_job_t *job, const char *id)
     if (klen < 0)
         return;
     job->lookups[job->lookup_count] = id;
+    if (skip >= 0) {
+        job->lookup_count++; /* an id of several events is one lookup not made */
+        bump(&job->t->lookups_skipped[skip]);
+        return;
+    }
     const char *argv[2 + LOOKUP_FIELDS] = {"HMGET", key, "userId", "anonymousId"};
     size_t lens[2 + LOOKUP_FIELDS] = {5, (size_t)klen, 6, 11};
     for (size_t f = 0; f < KEPT_CLICKS; f++) {
@@ -1181,9 +1206,16 @@ static void lookup(sluice_identity_job_t *job, const char *id)
 /* Phase 1: what Redis knows about the visitor's id and every event's id. */
 static void start_lookups(sluice_identity_job_t *job)
 {
-    /* After a timeout in phase 0, a second wait would double the bound on this request. */
-    if (job->t->redis == NULL || !sluice_redis_connected(job->t->redis) || job->redis_slow)
+    if (job->t->redis == NULL)
         return;
+    /* After a timeout in phase 0, a second wait would double the bound on this request. While
+     * Redis is down or reconnecting no command can go. Either way no lookup is sent, and so no
+     * error counted, while each event goes without its link: the ids are counted as skipped
+     * (sluice_identity_lookups_skipped_total), or /metrics showed a few errors while thousands of
+     * events lost their cross-domain link. */
+    int skip = job->redis_slow                          ? SLUICE_IDENTITY_SKIP_TIMEOUT
+               : !sluice_redis_connected(job->t->redis) ? SLUICE_IDENTITY_SKIP_UNAVAILABLE
+                                                        : -1;
     /* First the id the request proves (its cookie's, or the one a token just adopted): a tag that
      * still sends its own id after a token adopted another's (one a CDN cached) has its events
      * re-keyed to the proven id, and what is kept for the visitor since (its click ids, its
@@ -1191,11 +1223,11 @@ static void start_lookups(sluice_identity_job_t *job)
      * lost the click its landing page kept. */
     int proven = job->proof == SLUICE_IDENTITY_PROOF_COOKIE || job->proof == SLUICE_IDENTITY_PROOF_TOKEN;
     if (job->browser && proven && job->anonymous_id[0] != '\0')
-        lookup(job, job->anonymous_id);
+        lookup(job, job->anonymous_id, skip);
     size_t i;
     json_t *ev;
     json_array_foreach(job->events, i, ev) {
-        lookup(job, plain_string(json_object_get(ev, "anonymousId")));
+        lookup(job, plain_string(json_object_get(ev, "anonymousId")), skip);
     }
 }
 

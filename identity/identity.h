@@ -62,12 +62,22 @@ typedef struct sluice_identity_secrets {
 
 #define SLUICE_IDENTITY_PREFIX_MAX 64
 
+/* Why a request's lookups (phase 1: what Redis knows of its ids) were not made. */
+typedef enum sluice_identity_skip {
+    SLUICE_IDENTITY_SKIP_UNAVAILABLE = 0, /* the thread's Redis was not connected (down, reconnecting) */
+    SLUICE_IDENTITY_SKIP_TIMEOUT = 1,     /* an earlier command of the request timed out */
+    SLUICE_IDENTITY_SKIP_REASONS = 2,
+} sluice_identity_skip_t;
+
 typedef struct sluice_identity_thread {
     h2o_loop_t *loop;
     sluice_redis_t *redis;                       /* NULL when no Redis is configured */
     const sluice_identity_secrets_t *keys;       /* never NULL (an empty struct when there are no keys) */
     char prefix[SLUICE_IDENTITY_PREFIX_MAX + 1]; /* redis.key_prefix */
     _Atomic uint64_t redis_errors;               /* commands that failed or timed out; written by this thread only */
+    /* Ids not looked up, by sluice_identity_skip_t: no command was sent for them, so redis_errors
+     * does not show them, and each is an event that went without its link. This thread only. */
+    _Atomic uint64_t lookups_skipped[SLUICE_IDENTITY_SKIP_REASONS];
     /* 1 while this thread's Redis answers, written by its client (sluice_redis_publish_up): kept
      * here because other threads' scrapes read it after sluice_identity_thread_close freed the
      * client. */
@@ -98,6 +108,10 @@ int64_t sluice_identity_token_window_ms(const sluice_config_t *cfg);
 
 /* Redis commands of this thread that failed or timed out so far (for /metrics). Any thread. */
 uint64_t sluice_identity_redis_errors(const sluice_identity_thread_t *t);
+
+/* Ids this thread did not look up in Redis for reason so far (for /metrics): requests served
+ * while Redis was unavailable go out without context.identity. Any thread; t may be NULL. */
+uint64_t sluice_identity_lookups_skipped(const sluice_identity_thread_t *t, sluice_identity_skip_t reason);
 
 /* 1 while this thread's Redis connection answers, 0 while it does not (down, stalled, closed),
  * -1 when no Redis is configured (or t is NULL). Any thread. */
@@ -321,7 +335,8 @@ int sluice_identity_xd_domain(const sluice_org_t *org, const char *host);
  * so another org of the gateway that uses the same name on a shared domain, or the org's own
  * host-only cookie left from before cookie_domain, comes along, the older one first. Where the
  * org signs its cookie, the index of the first value whose signature is the org's; else (or when
- * none is) 0. Loop thread of t. */
+ * none is) the first value that is not empty (an empty copy names no one), 0 when all are. Loop
+ * thread of t. */
 size_t sluice_identity_cookie_pick(const sluice_identity_thread_t *t, const sluice_org_t *org, const h2o_iovec_t *vals,
                                    size_t n);
 

@@ -81,43 +81,60 @@ static int name_is(const char *s, size_t n, const char *name)
     return sluice_pct_decode(s, n, buf, sizeof(buf), &bl) == 0 && strcmp(buf, name) == 0;
 }
 
+/* Which copy of a parameter the query gives: the first with a value, or the first when none has
+ * one. An empty copy carries no click and no token, and one often comes before the real one: a
+ * landing page's template with an unfilled placeholder ("?gclid=" or "gclid={gclid}" left empty)
+ * to which the ad network's auto-tagging appends its own "&gclid=Cj0...", or a link decorated
+ * twice. Taking it lost the click (sluice_click_ids drops empty values). Among copies with a value
+ * the first still wins, as URLSearchParams.get reads it and as the vendors' tags on the page do:
+ * the gateway and the pixel then name the same click. 1 when a copy of len bytes is to be kept
+ * over the one kept so far, kept (NULL: none yet) of kept_len bytes. */
+static int better_copy(const void *kept, size_t kept_len, size_t len)
+{
+    return kept == NULL || (kept_len == 0 && len > 0);
+}
+
 int sluice_url_param(const char *url, const char *name, char *out, size_t cap, size_t *out_len)
 {
-    const char *q, *qend;
+    const char *q, *qend, *v = NULL, *vend = NULL;
     *out_len = 0;
     if (cap > 0)
         out[0] = '\0';
     if (!query_span(url, &q, &qend))
         return 0;
-    while (q < qend) {
+    while (q < qend && (v == NULL || v == vend)) {
         const char *amp = memchr(q, '&', (size_t)(qend - q));
         const char *stop = amp != NULL ? amp : qend;
         const char *eq = memchr(q, '=', (size_t)(stop - q));
         const char *name_end = eq != NULL ? eq : stop;
-        if (name_is(q, (size_t)(name_end - q), name)) {
-            const char *v = eq != NULL ? eq + 1 : stop;
-            if (sluice_pct_decode(v, (size_t)(stop - v), out, cap, out_len) != 0) {
-                *out_len = 0;
-                if (cap > 0)
-                    out[0] = '\0';
-                return -1;
-            }
-            return 1;
+        const char *val = eq != NULL ? eq + 1 : stop;
+        if (name_is(q, (size_t)(name_end - q), name) &&
+            better_copy(v, v != NULL ? (size_t)(vend - v) : 0, (size_t)(stop - val))) {
+            v = val;
+            vend = stop;
         }
         q = stop + 1;
     }
-    return 0;
+    if (v == NULL)
+        return 0;
+    if (sluice_pct_decode(v, (size_t)(vend - v), out, cap, out_len) != 0) {
+        *out_len = 0;
+        if (cap > 0)
+            out[0] = '\0';
+        return -1;
+    }
+    return 1;
 }
 
 size_t sluice_url_params_raw(const char *url, const char *const *names, size_t count, struct iovec *values)
 {
-    size_t found = 0;
+    size_t found = 0, valued = 0;
     for (size_t i = 0; i < count; i++)
         values[i] = (struct iovec){0};
     const char *q, *qend;
     if (!query_span(url, &q, &qend))
         return 0;
-    while (q < qend && found < count) {
+    while (q < qend && valued < count) {
         const char *amp = memchr(q, '&', (size_t)(qend - q));
         const char *stop = amp != NULL ? amp : qend;
         const char *eq = memchr(q, '=', (size_t)(stop - q));
@@ -127,13 +144,16 @@ size_t sluice_url_params_raw(const char *url, const char *const *names, size_t c
         /* Decoded once per parameter, not once per name asked for. */
         if (sluice_pct_decode(q, (size_t)(name_end - q), buf, sizeof(buf), &bl) == 0) {
             for (size_t i = 0; i < count; i++) {
-                if (values[i].iov_base == NULL && strcmp(buf, names[i]) == 0) {
-                    const char *v = eq != NULL ? eq + 1 : stop;
+                if (strcmp(buf, names[i]) != 0)
+                    continue;
+                const char *v = eq != NULL ? eq + 1 : stop;
+                if (better_copy(values[i].iov_base, values[i].iov_len, (size_t)(stop - v))) {
+                    found += values[i].iov_base == NULL;
+                    valued += v < stop;
                     values[i].iov_base = (void *)v;
                     values[i].iov_len = (size_t)(stop - v);
-                    found++;
-                    break;
                 }
+                break;
             }
         }
         q = stop + 1;

@@ -24,14 +24,15 @@
 int sluice_url_host(const char *s, size_t len, char *out, size_t cap);
 
 /* Looks for the query parameter `name` in the NUL-terminated url (the part between '?' and '#';
- * a url that starts with '?' is a bare query string such as location.search). The first match
- * is percent-decoded ('+' is a space) into out plus a NUL, its length in *out_len.
+ * a url that starts with '?' is a bare query string such as location.search). Its first copy
+ * with a value (an empty copy only when no copy has one: "?gclid=&gclid=Cj0" gives "Cj0") is
+ * percent-decoded ('+' is a space) into out plus a NUL, its length in *out_len.
  * Returns 1 when found and decoded, 0 when absent, -1 when present but badly encoded (a bad
  * escape or an encoded NUL) or longer than cap - 1 (out is then the empty string). */
 int sluice_url_param(const char *url, const char *name, char *out, size_t cap, size_t *out_len);
 
 /* One pass over url's query for several names at once: for each names[i], the raw (still
- * encoded) value of its first occurrence, as sluice_url_param finds it, in values[i] (base NULL
+ * encoded) value of the copy sluice_url_param takes (the first with a value), in values[i] (base NULL
  * when absent; a parameter without '=' has an empty value). Names are compared after
  * percent-decoding, like sluice_url_param's. Returns how many names were found. */
 size_t sluice_url_params_raw(const char *url, const char *const *names, size_t count, struct iovec *values);

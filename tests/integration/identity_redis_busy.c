@@ -292,12 +292,52 @@ static void sleeping_redis_fails_closed_in_bound(void **state)
     assert_int_equal(check_events("after", "sleep", 1), CLIENTS * EACH);
 }
 
+/* The lookups a request skipped because its thread's Redis was unavailable, by reason. */
+#define SKIPPED_DOWN "sluice_identity_lookups_skipped_total{reason=\"redis_unavailable\"}"
+#define SKIPPED_SLOW "sluice_identity_lookups_skipped_total{reason=\"redis_timeout\"}"
+
+/* Redis gone (the process stopped: every reconnect refused): every request is answered 200 and
+ * every event reaches Kafka without its visitor's user id, as before, and now each lookup that was
+ * not made shows in /metrics. Before, nothing counted them: sluice_redis_errors_total counts
+ * commands, and none is sent while the client is disconnected, so an operator saw no error while
+ * every event lost its link (SluiceRedisDown waits a minute, and a Redis that comes and goes never
+ * holds sluice_redis_up at 0 that long). Once Redis is back, lookups are made again and the count
+ * stops. */
+static void down_redis_skipped_lookups_are_counted(void **state)
+{
+    (void)state;
+    for (int v = 0; v < CLIENTS; v++)
+        identify("down", v);
+    double skipped0 = gwfix_metric(&F, SKIPPED_DOWN), errors0 = gwfix_metric(&F, "sluice_redis_errors_total");
+    assert_true(skipped0 >= 0); /* exported from the start, so that rate() sees the first skip */
+    assert_true(gwfix_metric(&F, SKIPPED_SLOW) >= 0);
+    sluice_err_t err;
+    assert_int_equal(sluice_th_redis_stop(&R, &err), 0);
+    for (int i = 0; i < 100 && gwfix_metric(&F, "sluice_redis_up") != 0; i++)
+        sluice_th_sleep_ms(50);
+    assert_true(gwfix_metric(&F, "sluice_redis_up") == 0);
+    run_clients("down", "down", 0, NULL);
+    double skipped = gwfix_metric(&F, SKIPPED_DOWN) - skipped0;
+    double errors = gwfix_metric(&F, "sluice_redis_errors_total") - errors0;
+    fprintf(stderr, "Redis down: %d events, %.0f lookups counted as skipped, %.0f Redis errors\n", CLIENTS * EACH,
+            skipped, errors);
+    assert_int_equal(check_events("down", "down", 0), 0);
+    assert_true(skipped == CLIENTS * EACH); /* one id per request */
+
+    assert_int_equal(sluice_th_redis_restart(&R, &err), 0);
+    wait_redis_up();
+    double back = gwfix_metric(&F, SKIPPED_DOWN);
+    run_clients("back", "back", 0, NULL);
+    check_events("back", "back", 0);
+    assert_true(gwfix_metric(&F, SKIPPED_DOWN) == back);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(busy_loop_is_not_a_redis_error),
-        cmocka_unit_test(stalled_redis_fails_closed_in_bound),
+        cmocka_unit_test(busy_loop_is_not_a_redis_error), cmocka_unit_test(stalled_redis_fails_closed_in_bound),
         cmocka_unit_test(sleeping_redis_fails_closed_in_bound),
+        cmocka_unit_test(down_redis_skipped_lookups_are_counted), /* last: it stops Redis */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

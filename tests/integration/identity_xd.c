@@ -397,6 +397,37 @@ static long checkout_event(const char *mid, const char *anon, const char *cookie
 
 /* ------------------------------------------------------------------ the first-party cookie */
 
+/* A browser sends every copy of a cookie whose domain and path match, the longest path first: an
+ * empty copy (a consent script that "cleared" _ga or _fbp by writing it empty on a subpath or on
+ * the host alone) came before the visitor's real one, was taken as the value, and the gateway
+ * minted a new _fbp and _ga over the real ones: a new Meta browser id, a new GA4 client, the
+ * visitor's history cut in two. The real values are read, nothing is re-set, and an empty first
+ * gclid in the landing URL does not hide the real one after it. */
+static void empty_first_cookie_copies(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    req_t q = {SHOP,
+               "_fbp=; _ga=; _fbc=; _fbp=fb.1.1600000000000.2222222222; _ga=GA1.1.8.1600000000; "
+               "_fbc=fb.1.1600000000000.KEPT",
+               "127.0.0.1"};
+    assert_int_equal(send_req("POST", "/v1/t", &q,
+                              "{\"event\":\"E\",\"messageId\":\"ck-empty-1\",\"anonymousId\":\"a-empty\","
+                              "\"context\":{\"page\":{\"url\":\"https://shop.acme.test/?gclid=&gclid=G-REAL\"}}}",
+                              &r),
+                     200);
+    assert_null(cookie_value(&r, "_fbp"));
+    assert_null(cookie_value(&r, "_ga"));
+    assert_null(cookie_value(&r, "_fbc"));
+    http_resp_dispose(&r);
+    json_t *m = event_in_kafka("ck-empty-1");
+    assert_string_equal(ev_str(m, "context.vendorIds.fbp"), "fb.1.1600000000000.2222222222");
+    assert_string_equal(ev_str(m, "context.vendorIds.ga"), "GA1.1.8.1600000000");
+    assert_string_equal(ev_str(m, "context.vendorIds.fbc"), "fb.1.1600000000000.KEPT");
+    assert_string_equal(ev_str(m, "context.clickIds.gclid"), "G-REAL");
+    json_decref(m);
+}
+
 static void cookie_on_the_wire(void **state)
 {
     (void)state;
@@ -1881,6 +1912,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(cookie_on_the_wire),
+        cmocka_unit_test(empty_first_cookie_copies),
         cmocka_unit_test(gtag_session_cookie),
         cmocka_unit_test(round_trip_across_domains),
         cmocka_unit_test(a_token_held_for_consent_redeems),

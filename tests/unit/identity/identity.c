@@ -649,6 +649,33 @@ static void vendor_cookies_read_not_replaced(void **state)
     done_with(&job, evs);
 }
 
+/* A browser sends every cookie of the name whose domain and path match, the longer path first: an
+ * empty copy (a script that "cleared" the cookie by writing it empty on a subpath or on the host
+ * alone) before the visitor's real one is none. The id was then "", and the visitor got a new one,
+ * cutting its history in two. */
+static void empty_cookie_copy_is_none(void **state)
+{
+    (void)state;
+    const h2o_iovec_t plain[] = {iov(""), iov("localid"), iov("later")};
+    assert_int_equal(sluice_identity_cookie_pick(thr, &orgs[2], plain, 3), 1);
+    const h2o_iovec_t both[] = {iov("first"), iov("second")};
+    assert_int_equal(sluice_identity_cookie_pick(thr, &orgs[2], both, 2), 0);
+    /* Signed: the one that verifies, else (none does) the first that is not empty. */
+    char proof[SLUICE_ID_MAX + SLUICE_COOKIE_SIG_LEN + 1];
+    snprintf(proof, sizeof(proof), "%s", signed_cookie("acme", "abc123"));
+    const h2o_iovec_t sig[] = {iov(""), iov("unsigned1"), iov(proof)};
+    assert_int_equal(sluice_identity_cookie_pick(thr, &orgs[0], sig, 3), 2);
+    assert_int_equal(sluice_identity_cookie_pick(thr, &orgs[0], sig, 2), 1);
+
+    cur_org = &orgs[2];
+    sluice_identity_job_t job;
+    sluice_identity_input_t in = browser(SHOP, NULL);
+    in.cookie_id = plain[sluice_identity_cookie_pick(thr, cur_org, plain, 3)];
+    json_t *evs = run(&job, &in, "{\"type\":\"page\"}");
+    assert_string_equal(anon_of(evs, 0), "localid");
+    done_with(&job, evs);
+}
+
 /* The browser's cookies for sluice_identity_input_t.cookie: gtag's of two streams. */
 static h2o_iovec_t gtag_cookies(void *ctx, const char *name)
 {
@@ -888,6 +915,7 @@ int main(void)
         cmocka_unit_test_setup(client_identity_is_dropped, reset),
         cmocka_unit_test_setup(vendor_cookies_minted, reset),
         cmocka_unit_test_setup(vendor_cookies_read_not_replaced, reset),
+        cmocka_unit_test_setup(empty_cookie_copy_is_none, reset),
         cmocka_unit_test_setup(gtag_session_cookie_with_ga_consent, reset),
         cmocka_unit_test_setup(issue, reset),
         cmocka_unit_test_setup(cookies_wait_for_consent, reset),

@@ -87,6 +87,12 @@ static void params(void **state)
     param_is("https://shop.acme.test/p?gclid=first&gclid=second", "gclid", 1, "first");
     param_is("https://shop.acme.test/p?gclid=", "gclid", 1, "");
     param_is("https://shop.acme.test/p?gclid", "gclid", 1, "");
+    /* An empty copy carries nothing: the first copy with a value wins (a landing-page template's
+     * unfilled "gclid=" before the one the ad network's auto-tagging appends). */
+    param_is("https://shop.acme.test/p?gclid=&gclid=REAL", "gclid", 1, "REAL");
+    param_is("https://shop.acme.test/p?gclid&utm_source=x&gclid=REAL&gclid=late", "gclid", 1, "REAL");
+    param_is("https://shop.acme.test/p?_dft=&x=1&_dft=tok", "_dft", 1, "tok");
+    param_is("https://shop.acme.test/p?gclid=&gclid", "gclid", 1, "");
     param_is("https://shop.acme.test/p?gclid=a#frag", "gclid", 1, "a");
     param_is("?a=1&b=2", "b", 1, "2");
     /* absent */

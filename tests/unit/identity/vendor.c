@@ -119,6 +119,14 @@ static void click_ids(void **state)
     expect_ids("https://shop.acme.test/p?gclid=one&gclid=two#gclid=three", "{\"gclid\":\"one\"}");
     expect_ids("https://shop.acme.test/p?gclid=%zz&fbclid=ok", "{\"fbclid\":\"ok\"}");
     expect_ids("https://shop.acme.test/p?gclid=&fbclid=x", "{\"fbclid\":\"x\"}");
+    /* An empty first copy (a template's unfilled placeholder) does not hide the real click id
+     * after it, whichever network's. */
+    expect_ids("https://shop.acme.test/p?gclid=&gclid=REAL", "{\"gclid\":\"REAL\"}");
+    expect_ids("https://shop.acme.test/p?fbclid=&ttclid=&msclkid&fbclid=F1&ttclid=T1&msclkid=M1&li_fat_id=&"
+               "li_fat_id=L1&epik=&epik=E1&ScCid=&ScCid=S1&rdt_cid=&rdt_cid=R1&gbraid=&gbraid=GB&wbraid=&wbraid=WB",
+               "{\"fbclid\":\"F1\",\"ttclid\":\"T1\",\"msclkid\":\"M1\",\"li_fat_id\":\"L1\",\"epik\":\"E1\","
+               "\"ScCid\":\"S1\",\"rdt_cid\":\"R1\",\"gbraid\":\"GB\",\"wbraid\":\"WB\"}");
+    expect_ids("https://shop.acme.test/p?gclid=&gclid=", NULL);
     expect_ids("https://shop.acme.test/p?q=shoes", NULL);
     expect_ids("https://shop.acme.test/p", NULL);
     expect_ids("https://shop.acme.test/p#gclid=frag", NULL);
