@@ -231,8 +231,14 @@ static void wait_redis_up(void)
 
 /* The bound docs/identity.md states for a stalled Redis: redis.timeout_ms from the command's write,
  * noticed at the end of the loop turn then running (this test's turns are short: no busy events),
- * with room for a loaded test machine's TLS handshake and Kafka acknowledgement. */
-#define STALL_BOUND_MS (TIMEOUT_MS + 1500)
+ * with room for a loaded test machine's TLS handshake and Kafka acknowledgement: the slowest of
+ * the 48 answers took 234-283 ms in the regular build and 532-956 ms under ASan beside another
+ * ASan test on 2 cores, where 1,600 ms left less than twice that. A wait with no deadline lasts
+ * the whole stall: SIGSTOP until the clients give up (30 s), DEBUG SLEEP for SLEEP_S. */
+#define STALL_BOUND_MS (TIMEOUT_MS + 3000)
+/* Long enough that a lookup waiting for its answer is seen past the bound, and that every
+ * client's request falls inside it (the 48 took 1.9 s under ASan; with 2 s the last went after). */
+#define SLEEP_S 6
 
 /* Redis stopped (SIGSTOP: it accepts connections and answers nothing): every request is answered
  * 200 within the bound (at worst after the deadline; while the client reconnects after 3 timeouts
@@ -258,8 +264,8 @@ static void stalled_redis_fails_closed_in_bound(void **state)
     wait_redis_up();
 }
 
-/* Redis busy in one command for 2 s (DEBUG SLEEP 2 from another client): the same bound. The
- * replies that come after the sleep are ignored, and the next lookups link again. */
+/* Redis busy in one command for SLEEP_S seconds (DEBUG SLEEP from another client): the same bound.
+ * The replies that come after the sleep are ignored, and the next lookups link again. */
 static void sleeping_redis_fails_closed_in_bound(void **state)
 {
     (void)state;
@@ -268,7 +274,7 @@ static void sleeping_redis_fails_closed_in_bound(void **state)
     redisContext *c = redisConnect("127.0.0.1", R.port);
     assert_non_null(c);
     assert_int_equal(c->err, 0);
-    assert_int_equal(redisAppendCommand(c, "DEBUG SLEEP 2"), REDIS_OK);
+    assert_int_equal(redisAppendCommand(c, "DEBUG SLEEP %d", SLEEP_S), REDIS_OK);
     int done = 0;
     while (!done) /* sent, not waited for */
         assert_int_equal(redisBufferWrite(c, &done), REDIS_OK);
@@ -282,7 +288,7 @@ static void sleeping_redis_fails_closed_in_bound(void **state)
     assert_string_equal(x->str, "OK");
     freeReplyObject(x);
     redisFree(c);
-    fprintf(stderr, "Redis in DEBUG SLEEP 2: answers in %lld..%lld ms, all %lld ms\n", (long long)fastest,
+    fprintf(stderr, "Redis in DEBUG SLEEP %d: answers in %lld..%lld ms, all %lld ms\n", SLEEP_S, (long long)fastest,
             (long long)worst, (long long)all);
     assert_true(worst < STALL_BOUND_MS);
     check_events("sleep", "sleep", 0);
