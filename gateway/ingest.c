@@ -54,6 +54,20 @@ typedef struct pending_msg {
     int invalid;       /* the record of a refused event (kafka.invalid_topic), not an event */
 } pending_msg_t;
 
+/* Where each event of `events` came from; one per event. */
+typedef struct pending_accepted {
+    size_t index;     /* the event's index in the batch */
+    uint64_t idfound; /* what the PII guard found in its ids (sluice_piiguard_ids) */
+} pending_accepted_t;
+
+/* The per-request lists (`accepted`, `msgs`, `ids`) live in the record itself while they are
+ * small, which a single event's always are: three malloc/free pairs per request less (about
+ * 850 instructions in the allocator, docs/performance.md). A longer batch's lists are malloc'd as before. The
+ * spare slots are poisoned under AddressSanitizer (accept_events, produce_all), so a read past
+ * the list is reported as it was past a malloc'd one. */
+#define PENDING_INLINE_EVENTS 4   /* accepted: a batch of up to 4; msgs: up to 3 (events + records + 1) */
+#define PENDING_INLINE_IDS    256 /* bytes of messageIds: six UUIDs */
+
 struct pending {
     pending_t *pool_next; /* in the worker's pool of free records (pending_new); first: never poisoned */
     sluice_worker_t *w;
@@ -62,15 +76,13 @@ struct pending {
     sluice_runtime_t *rt; /* the config this request started on */
     const sluice_source_rt_t *src;
     sluice_reply_t reply;
-    int batch;      /* answer with per-event results */
-    json_t *events; /* validated events waiting for identity and the data layer */
-    struct {
-        size_t index;     /* the event's index in the batch */
-        uint64_t idfound; /* what the PII guard found in its ids (sluice_piiguard_ids) */
-    } * accepted;         /* [json_array_size(events)], one per event in `events` */
-    json_t *rejected;     /* [{index, code, message, path}], or NULL until the first (add_rejection) */
-    json_t *invalid;      /* [{index, error, event}]: refused events to record in kafka.invalid_topic; NULL
-                           * until the first */
+    int batch;                    /* answer with per-event results */
+    json_t *events;               /* validated events waiting for identity and the data layer */
+    pending_accepted_t *accepted; /* [json_array_size(events)], one per event in `events`: accepted_inline
+                                   * or malloc'd */
+    json_t *rejected;             /* [{index, code, message, path}], or NULL until the first (add_rejection) */
+    json_t *invalid;              /* [{index, error, event}]: refused events to record in kafka.invalid_topic; NULL
+                                   * until the first */
     unsigned consent_dropped, duplicates;
     unsigned suppressed; /* events of forgotten people: dropped, answered as accepted */
     sluice_identity_job_t job;
@@ -84,14 +96,18 @@ struct pending {
     uint64_t produce_us;
     uint64_t ack_due_us; /* when the acks are late, on the monotonic clock (not the loop's) */
     h2o_timeout_entry_t timeout;
-    pending_msg_t *msgs; /* [produced]: one per message handed to Kafka */
-    char *ids;           /* the produced events' messageIds, NUL-terminated one after another */
+    pending_msg_t *msgs; /* [produced]: one per message handed to Kafka; msgs_inline or malloc'd */
+    char *ids;           /* the produced events' messageIds, NUL-terminated one after another; ids_inline
+                          * or malloc'd */
     size_t ids_len, ids_cap;
     sluice_jsonnum_t *nums;     /* the body's numbers as sent (json/numbers.h), or NULL */
     sluice_json_arena_t *arena; /* where the body's values live (json/arena.h), or NULL */
     sluice_conn_t *conn;        /* HTTP/2: the connection whose in-flight place this holds (conn.h) */
     /* GET /xd waiting for Redis to claim its first id: that id and the hosts of the request */
     char xd_first[SLUICE_ID_MAX + 1], xd_origin[SLUICE_URL_HOST_MAX + 1], xd_to[SLUICE_URL_HOST_MAX + 1];
+    pending_accepted_t accepted_inline[PENDING_INLINE_EVENTS];
+    pending_msg_t msgs_inline[PENDING_INLINE_EVENTS];
+    char ids_inline[PENDING_INLINE_IDS]; /* read only up to ids_len, which is zeroed */
 };
 
 /* ------------------------------------------------------------------ pending lifetime */
@@ -138,6 +154,7 @@ static const struct {
     {offsetof(pending_t, xd_first), sizeof(((pending_t *)0)->xd_first), SLUICE_ID_MAX + 1},
     {offsetof(pending_t, xd_origin), sizeof(((pending_t *)0)->xd_origin), SLUICE_URL_HOST_MAX + 1},
     {offsetof(pending_t, xd_to), sizeof(((pending_t *)0)->xd_to), SLUICE_URL_HOST_MAX + 1},
+    {offsetof(pending_t, ids_inline), PENDING_INLINE_IDS, PENDING_INLINE_IDS},
 };
 #undef JOB_SPAN
 _Static_assert(offsetof(sluice_identity_job_t, cookies) < offsetof(sluice_identity_job_t, fbp) &&
@@ -145,7 +162,8 @@ _Static_assert(offsetof(sluice_identity_job_t, cookies) < offsetof(sluice_identi
                    offsetof(sluice_identity_job_t, fbc) < offsetof(sluice_identity_job_t, ga) &&
                    offsetof(sluice_identity_job_t, ga) < offsetof(sluice_identity_job_t, ga_session) &&
                    offsetof(sluice_identity_job_t, ga_session) < offsetof(sluice_identity_job_t, fbclid) &&
-                   offsetof(pending_t, job) < offsetof(pending_t, xd_first),
+                   offsetof(pending_t, job) < offsetof(pending_t, xd_first) &&
+                   offsetof(pending_t, xd_to) < offsetof(pending_t, ids_inline),
                "kept_text must list the record's text buffers in the order of the struct");
 
 /* A record as calloc gave it, but for kept_text's buffers, which are made empty strings. */
@@ -179,8 +197,8 @@ static pending_t *pending_new(h2o_req_t *req, sluice_worker_t *w, const sluice_r
     p->reply = *reply;
     p->slot = h2o_mem_alloc_shared(&req->pool, sizeof(*p->slot), on_req_gone);
     *p->slot = p;
-    /* rejected and invalid are made by the first refusal (add_rejection): most requests have none */
-    p->events = json_array();
+    /* rejected and invalid are made by the first refusal (add_rejection): most requests have none;
+     * events by accept_events, in the body's arena */
     if (req->version >= 0x200 && (p->conn = sluice_conn_of(req)) != NULL)
         sluice_conn_begin(p->conn, UINT_MAX); /* the handler already checked the connection's cap */
     w->in_flight++;
@@ -199,11 +217,14 @@ static void pending_free(pending_t *p)
     json_decref(p->rejected);
     json_decref(p->invalid);
     json_decref(p->events);
-    free(p->accepted);
+    if (p->accepted != p->accepted_inline)
+        free(p->accepted);
     for (unsigned i = 0; i < p->produced; i++)
         free(p->msgs[i].subject);
-    free(p->msgs);
-    free(p->ids);
+    if (p->msgs != p->msgs_inline)
+        free(p->msgs);
+    if (p->ids != p->ids_inline)
+        free(p->ids);
     sluice_jsonnum_free(p->nums);
     sluice_json_arena_free(p->arena); /* after every reference above: the body's values live there */
     if (p->conn != NULL)
@@ -212,6 +233,7 @@ static void pending_free(pending_t *p)
     sluice_counter_add(&w->metrics.in_flight, (uint64_t)-1);
     sluice_runtime_release(p->rt);
     if (w->pending_pooled >= PENDING_POOL_MAX) {
+        SLUICE_ASAN_UNPOISON(p, sizeof(*p)); /* the inline lists' spare slots */
         free(p);
         return;
     }
@@ -644,13 +666,19 @@ static size_t keep_message_id(pending_t *p, const json_t *mid)
     if (!json_is_string(mid))
         return 0;
     size_t n = strlen(json_string_value(mid)); /* as identity reads it when it looks the id up */
+    if (p->ids_cap == 0) {
+        p->ids = p->ids_inline;
+        p->ids_cap = sizeof(p->ids_inline);
+    }
     if (p->ids_len + n + 1 > p->ids_cap) {
-        size_t cap = p->ids_cap ? p->ids_cap * 2 : 256;
+        size_t cap = p->ids_cap * 2;
         while (cap < p->ids_len + n + 1)
             cap *= 2;
-        char *ids = realloc(p->ids, cap);
+        char *ids = p->ids == p->ids_inline ? malloc(cap) : realloc(p->ids, cap);
         if (ids == NULL)
             return 0;
+        if (p->ids == p->ids_inline)
+            memcpy(ids, p->ids_inline, p->ids_len);
         p->ids = ids;
         p->ids_cap = cap;
     }
@@ -695,7 +723,13 @@ static void produce_all(pending_t *p)
     size_t n = json_array_size(p->events);
     /* One slot per event, plus one per record of a refused event (the data layer may refuse more
      * of the events below: their records have room among the events' slots). */
-    p->msgs = calloc(n + json_array_size(p->invalid) + 1, sizeof(*p->msgs));
+    size_t slots = n + json_array_size(p->invalid) + 1;
+    if (slots <= PENDING_INLINE_EVENTS) {
+        p->msgs = p->msgs_inline; /* zeroed by pending_reset, as calloc would */
+        SLUICE_ASAN_POISON(p->msgs_inline + slots, (PENDING_INLINE_EVENTS - slots) * sizeof(*p->msgs));
+    } else {
+        p->msgs = calloc(slots, sizeof(*p->msgs));
+    }
     if (p->msgs == NULL) {
         p->responded = 1;
         sluice_identity_forget_replay(w->identity, &p->job); /* not taken: the retry is no replay */
@@ -1533,7 +1567,10 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
     p->nums = nums;
     p->arena = sluice_json_arena_hold(arena);
     p->batch = batch;
-    if ((p->accepted = malloc((n > 0 ? n : 1) * sizeof(*p->accepted))) == NULL) {
+    if (n <= PENDING_INLINE_EVENTS) {
+        p->accepted = p->accepted_inline;
+        SLUICE_ASAN_POISON(p->accepted_inline + n, (PENDING_INLINE_EVENTS - n) * sizeof(*p->accepted));
+    } else if ((p->accepted = malloc(n * sizeof(*p->accepted))) == NULL) {
         p->responded = 1;
         sluice_reply_error(req, w, &p->reply, 500, "internal", "out of memory", NULL);
         settle(p);
@@ -1575,6 +1612,9 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
     /* Validation, the ids pass and enrichment allocate next to the body's values; they write no
      * response and keep nothing beyond the request (json/arena.h). */
     sluice_json_arena_enter(arena);
+    /* The list lives with the events it holds: two malloc/free pairs per request less. It is
+     * released before the arena (release_values, pending_free). */
+    p->events = json_array();
     /* The copies of a batch's shared members may add as much to its events as the body itself
      * could hold (docs/security.md): they cost memory like the body's own values do. */
     shared_t shared = {{NULL, NULL}, {0, 0}, {NULL, NULL}, 0, NULL};
@@ -2352,6 +2392,7 @@ int sluice_ingest_xd_redeem(h2o_req_t *req, sluice_worker_t *w)
         return xd_error(&in, 500, "internal", "out of memory");
     }
     p->src = in.src;
+    p->events = json_array(); /* none: the identity job reads an empty list */
     /* The cookies the link's landing sets follow the same Global Privacy Control as its events. */
     const sluice_consent_config_t *consent = &in.src->org->consent;
     h2o_iovec_t gpc =

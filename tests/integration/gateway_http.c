@@ -1394,6 +1394,54 @@ static void dedup(void **state)
     assert_true(gwfix_metric(&F, "sluice_events_rejected_total{reason=\"duplicate\"}") >= 1);
 }
 
+/* The messageIds a request remembers for dedup live in its record while they fit (ingest.c's
+ * inline lists) and in a malloc'd list past that, and records are reused. Over rounds that reuse
+ * records on both threads, a batch whose ids outgrow the record's room and a single event: every
+ * id is remembered as it was sent, so the batch sent again adds nothing to Kafka. */
+#define REUSE_IDS_PAD "-0123456789abcdef0123456789abcdef0123456789abcdef"
+static void reused_records_remember_every_id(void **state)
+{
+    (void)state;
+    http_resp_t r;
+    char body[2048], id[128], key[160];
+    for (int i = 0; i < 4; i++) {
+        size_t at = (size_t)snprintf(body, sizeof(body), "{\"batch\":[");
+        for (int k = 0; k < 6; k++)
+            at += (size_t)snprintf(
+                body + at, sizeof(body) - at,
+                "%s{\"type\":\"track\",\"event\":\"Ids\",\"messageId\":\"reuse-ids-%d-%d" REUSE_IDS_PAD "\"}",
+                k > 0 ? "," : "", i, k);
+        snprintf(body + at, sizeof(body) - at, "]}");
+        assert_int_equal(gwfix_post(&F, "/v1/batch", DEDUP_KEY, body, &r), 200);
+        assert_string_equal(r.body, "{\"ok\":true,\"accepted\":6,\"rejected\":[]}");
+        http_resp_dispose(&r);
+        char single[128];
+        snprintf(single, sizeof(single), "{\"event\":\"One\",\"messageId\":\"reuse-ids-%d-single\"}", i);
+        assert_int_equal(gwfix_post(&F, "/v1/t", DEDUP_KEY, single, &r), 200);
+        http_resp_dispose(&r);
+        for (int k = 0; k <= 6; k++) {
+            if (k < 6)
+                snprintf(id, sizeof(id), "reuse-ids-%d-%d" REUSE_IDS_PAD, i, k);
+            else
+                snprintf(id, sizeof(id), "reuse-ids-%d-single", i);
+            snprintf(key, sizeof(key), "sluice:dedup:dedupco:%s", id);
+            if (!redis_key_appears(key, 20000))
+                print_error("round %d: %s was not remembered\n", i, id);
+            assert_true(redis_key_appears(key, 0));
+        }
+        assert_int_equal(gwfix_post(&F, "/v1/batch", DEDUP_KEY, body, &r), 200);
+        assert_string_equal(r.body, "{\"ok\":true,\"accepted\":6,\"rejected\":[]}");
+        http_resp_dispose(&r);
+    }
+    json_t *msgs = gwfix_kafka_read(&F, "sluice.events");
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 6; k++) {
+            snprintf(id, sizeof(id), "reuse-ids-%d-%d" REUSE_IDS_PAD, i, k);
+            assert_int_equal(gwfix_count_message(msgs, id), 1);
+        }
+    json_decref(msgs);
+}
+
 /* ------------------------------------------------------------------ SDK semantics (issue 14) */
 
 static json_t *event_of(json_t *msgs, const char *mid)
@@ -1885,6 +1933,7 @@ int main(void)
         cmocka_unit_test(signed_refusals_say_why),
         cmocka_unit_test(hashing_vectors_and_no_raw_pii),
         cmocka_unit_test(dedup),
+        cmocka_unit_test(reused_records_remember_every_id),
         cmocka_unit_test(sdk_semantics),
         cmocka_unit_test(global_privacy_control),
         cmocka_unit_test(invalid_events_recorded),
