@@ -10,8 +10,8 @@
  *   item    one delivery: a record mapped for one route;
  *   batch   items of one route (and one group: GA4's client) sent in one request.
  *
- * Commits: every 500 ms (and at shutdown, waiting for the answer; on revoke, waiting at most 1 s,
- * and not at all when the assignment was lost) each partition commits the tracker's offset, below
+ * Commits: every 500 ms (and at shutdown, waiting at most 4 s for the answer; on revoke, waiting at
+ * most 1 s, and not at all when the assignment was lost) each partition commits the tracker's offset, below
  * which every record is finished. A revoked partition's queued work
  * is abandoned (never marked done; the next owner reads it again): at-least-once. Its records that
  * finish anyway (a request on the wire, a dead letter in flight) are marked done in its kept
@@ -66,6 +66,14 @@
 #define ASIDE_READ_STALL_MS 10000
 #define COMMIT_INTERVAL_MS  500
 #define DRAIN_TIMEOUT_MS    10000
+/* After the drain, the stop's commit and leaving the groups each wait at most this long, every
+ * lane together: with Kafka unreachable, librdkafka 2.0.2 waited about 6.5 s for the commit and
+ * up to twice session.timeout.ms to leave, and the drain, these two and the dead letters' flush
+ * (DLQ_FLUSH_MS) must end within the pods' 30 s terminationGracePeriodSeconds. Offsets not
+ * committed by then are read again by the partitions' next owner (at least once). */
+#define STOP_COMMIT_WAIT_MS 4000
+#define STOP_CLOSE_WAIT_MS  4000
+#define DLQ_FLUSH_MS        5000
 #define POLL_BATCH          500 /* messages taken from one consumer per loop turn */
 #define DLQ_RETRY_MS        1000
 #define MAX_WAIT_MS         100 /* the loop wakes at least this often (librdkafka queues, sweeps) */
@@ -234,7 +242,9 @@ struct lane {
     size_t *org_first, *org_nroutes; /* per org of the config: its routes, routes[first..first+n) */
     size_t live;
     int paused;
-    int stop_committed; /* the stop's commit was tried: leaving the group does not wait again */
+    int stop_committed;       /* the stop's commit was tried: leaving the group does not wait again */
+    rd_kafka_queue_t *closeq; /* the stop's rd_kafka_consumer_close_queue: its rebalance callbacks */
+    int lost;                 /* partitions of the last assignment, lost uncommitted; 0 once assigned again */
     int64_t last_commit_ms;
     int64_t unrouted_logged_ms; /* when an unknown org's event was last logged (once a minute) */
 };
@@ -1970,11 +1980,10 @@ static void on_message(lane_t *l, rd_kafka_message_t *m, int64_t now)
 
 /* ------------------------------------------------------------------ commits and rebalances */
 
-/* commit_parts' wait: none (the answer comes later to on_commit), as long as librdkafka waits
- * (the stop: about 6.5 s for a coordinator with Kafka unreachable, librdkafka 2.0.2), or at most
- * REVOKE_COMMIT_WAIT_MS. */
+/* commit_parts' wait: none (the answer comes later to on_commit), or at most a bound in ms
+ * (REVOKE_COMMIT_WAIT_MS, the stop's STOP_COMMIT_WAIT_MS): never as long as librdkafka would wait,
+ * about 6.5 s for a coordinator with Kafka unreachable (librdkafka 2.0.2). */
 #define COMMIT_ASYNC 0
-#define COMMIT_SYNC  (-1)
 /* A revocation's commit: a coordinator that answers does in milliseconds; waiting for one that
  * does not held the loop, every lane's deliveries and /metrics with it, about 6.5 s. */
 #define REVOKE_COMMIT_WAIT_MS 1000
@@ -2006,7 +2015,7 @@ static rd_kafka_resp_err_t commit_within(rd_kafka_t *rk, const rd_kafka_topic_pa
 }
 
 /* Returns how many partitions' commits failed at once (a waited commit's result; an async one's
- * comes later to on_commit). wait_ms: COMMIT_ASYNC, COMMIT_SYNC or a bound in ms. */
+ * comes later to on_commit). wait_ms: COMMIT_ASYNC or a bound in ms. */
 static int commit_parts(lane_t *l, const rd_kafka_topic_partition_list_t *only, int wait_ms)
 {
     int failed = 0;
@@ -2021,8 +2030,7 @@ static int commit_parts(lane_t *l, const rd_kafka_topic_partition_list_t *only, 
         p->committed = off;
     }
     if (list->cnt > 0) {
-        rd_kafka_resp_err_t e =
-            wait_ms > 0 ? commit_within(l->rk, list, wait_ms) : rd_kafka_commit(l->rk, list, wait_ms == COMMIT_ASYNC);
+        rd_kafka_resp_err_t e = wait_ms > 0 ? commit_within(l->rk, list, wait_ms) : rd_kafka_commit(l->rk, list, 1);
         if (e == RD_KAFKA_RESP_ERR__TIMED_OUT && wait_ms > 0) {
             sluice_log_warn("kafka.commit_failed",
                             "%s: no answer to the commit within %d ms, not waited for longer: if it does not land, "
@@ -2032,6 +2040,7 @@ static int commit_parts(lane_t *l, const rd_kafka_topic_partition_list_t *only, 
             sluice_log_warn("kafka.commit_failed", "%s: %s", l->ops->name, rd_kafka_err2str(e));
         }
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            l->w->metrics.commit_failures[l->kind]++;
             for (int i = 0; i < list->cnt; i++) {
                 part_t *p = find_part(l, list->elems[i].partition);
                 if (p != NULL)
@@ -2051,6 +2060,7 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
         return;
     sluice_log_warn("kafka.commit_failed", "%s: %s", l->ops->name, rd_kafka_err2str(err));
+    l->w->metrics.commit_failures[l->kind]++;
     for (int i = 0; offsets != NULL && i < offsets->cnt; i++) {
         part_t *p = find_part(l, offsets->elems[i].partition);
         if (p != NULL)
@@ -2087,14 +2097,17 @@ static void revoke_parts(lane_t *l, const rd_kafka_topic_partition_list_t *parts
      * by the partitions' next owner and delivered again (at least once), unless that owner is this
      * worker (part_adopt). Leaving the group at the stop: the stop's commit was just tried; when
      * it failed (no coordinator), trying again here waited as long once more, past the drain. */
-    if (rd_kafka_assignment_lost(l->rk))
+    if (rd_kafka_assignment_lost(l->rk)) {
+        l->w->metrics.assignments_lost[l->kind]++;
+        l->lost += parts->cnt; /* the stop's commit no longer finds them, and reports them */
         sluice_log_warn("kafka.assignment_lost",
                         "%s: the group took back %d partitions (no session for session.timeout.ms: Kafka "
                         "unreachable, or the worker stalled); their offsets were not committed: what was finished "
                         "since the last commit is delivered again unless this worker gets them back",
                         l->ops->name, parts->cnt);
-    else if (!l->stop_committed)
+    } else if (!l->stop_committed) {
         commit_parts(l, parts, REVOKE_COMMIT_WAIT_MS);
+    }
     int n = 0;
     for (part_t **pp = &l->parts; *pp != NULL;) {
         part_t *p = *pp;
@@ -2135,6 +2148,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     lane_t *l = opaque;
     int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        l->lost = 0;
         for (int i = 0; i < parts->cnt; i++) {
             if (find_part(l, parts->elems[i].partition) != NULL)
                 continue;
@@ -2609,6 +2623,47 @@ static int drained(worker_t *w)
     return 1;
 }
 
+/* Leaves every lane's group, all at once, waiting at most STOP_CLOSE_WAIT_MS. rd_kafka_consumer_close
+ * waits for the coordinator (up to twice session.timeout.ms with Kafka unreachable); a consumer
+ * not closed by then is left to the process's exit (sluice_deliver_destroy): the group gives its
+ * partitions to the next member after session.timeout.ms, as after a crash. */
+static void stop_close(worker_t *w)
+{
+    int64_t until = sluice_mono_ms() + STOP_CLOSE_WAIT_MS;
+    for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
+        lane_t *l = w->lanes[k];
+        if (l == NULL || (l->closeq = rd_kafka_queue_new(l->rk)) == NULL)
+            continue;
+        rd_kafka_error_t *e = rd_kafka_consumer_close_queue(l->rk, l->closeq);
+        if (e != NULL) {
+            sluice_log_warn("kafka.close_failed", "%s: %s", l->ops->name, rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+    }
+    for (;;) {
+        int open = 0;
+        for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
+            lane_t *l = w->lanes[k];
+            if (l == NULL || l->closeq == NULL || rd_kafka_consumer_closed(l->rk))
+                continue;
+            open++;
+            rd_kafka_queue_poll_callback(l->closeq, 10); /* the revocation: on_rebalance */
+        }
+        if (open == 0)
+            return;
+        if (sluice_mono_ms() >= until)
+            break;
+    }
+    for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
+        lane_t *l = w->lanes[k];
+        if (l != NULL && l->closeq != NULL && !rd_kafka_consumer_closed(l->rk))
+            sluice_log_warn("kafka.close_timeout",
+                            "%s: the group was not left within %d ms (no coordinator): the partitions go to the "
+                            "next member after session.timeout.ms",
+                            l->ops->name, STOP_CLOSE_WAIT_MS);
+    }
+}
+
 int sluice_deliver_run(sluice_deliver_t *w, sluice_err_t *err)
 {
     sluice_log_info("deliver.started", "consuming %s, dead letters to %s", w->cfg->kafka.topic,
@@ -2669,24 +2724,34 @@ int sluice_deliver_run(sluice_deliver_t *w, sluice_err_t *err)
 
     /* Stop: commit what is finished, leave the groups, flush the dead letters. */
     int uncommitted = 0;
+    int64_t until = sluice_mono_ms() + STOP_COMMIT_WAIT_MS;
     for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
         lane_t *l = w->lanes[k];
         if (l == NULL)
             continue;
-        uncommitted += commit_parts(l, NULL, COMMIT_SYNC);
+        /* Every partition's offset, also one a periodic commit sent: that commit's failure comes
+         * to on_commit only when the queue is served, and the stop took it for committed and said
+         * "offsets committed" while Kafka was away. Committing an offset again changes nothing. */
+        for (part_t *p = l->parts; p != NULL; p = p->next)
+            p->committed = -1;
+        int64_t left = until - sluice_mono_ms();
+        uncommitted += commit_parts(l, NULL, left > 1 ? (int)left : 1);
         l->stop_committed = 1;
-        rd_kafka_consumer_close(l->rk);
     }
-    rd_kafka_flush(w->dlq, 5000);
+    stop_close(w);
+    for (int k = 0; k < SLUICE_VENDOR_COUNT; k++)
+        uncommitted += w->lanes[k] != NULL ? w->lanes[k]->lost : 0;
+    rd_kafka_flush(w->dlq, DLQ_FLUSH_MS);
     rd_kafka_poll(w->dlq, 0);
     if (uncommitted > 0)
         /* It used to say "offsets committed" here too: the operator learns the next worker
          * delivers these again (at least once), not that nothing is repeated. */
-        sluice_log_warn("deliver.stopped",
-                        "offsets not committed for %d partition%s (kafka.commit_failed above): what was "
-                        "delivered since the last commit is delivered again by the next worker; %zu requests "
-                        "were still on the wire",
-                        uncommitted, uncommitted == 1 ? "" : "s", sluice_http_in_flight(w->http));
+        sluice_log_warn(
+            "deliver.stopped",
+            "offsets not committed for %d partition%s (kafka.commit_failed or kafka.assignment_lost above): what was "
+            "delivered since the last commit is delivered again by the next worker; %zu requests "
+            "were still on the wire",
+            uncommitted, uncommitted == 1 ? "" : "s", sluice_http_in_flight(w->http));
     else
         sluice_log_info("deliver.stopped", "offsets committed; %zu requests were still on the wire",
                         sluice_http_in_flight(w->http));
@@ -2741,9 +2806,18 @@ int sluice_deliver_destroy(sluice_deliver_t *w)
         lane_t *l = w->lanes[k];
         if (l == NULL)
             continue;
-        if (l->queue != NULL)
+        if (l->queue != NULL) {
+            rd_kafka_queue_io_event_enable(l->queue, -1, NULL, 0); /* its wake pipe is closed below */
             rd_kafka_queue_destroy(l->queue);
-        if (l->rk != NULL)
+        }
+        if (l->closeq != NULL)
+            rd_kafka_queue_destroy(l->closeq);
+        /* A consumer that did not leave its group at the stop (stop_close: no coordinator) is left
+         * to the process's exit: rd_kafka_destroy, with or without closing, waited for librdkafka
+         * to give up on the coordinator, session.timeout.ms after the close began (44 s from
+         * SIGTERM to exit with a 30 s session), past the pods' grace period. Its threads call
+         * nothing of the worker's but the log. */
+        if (l->rk != NULL && (l->closeq == NULL || rd_kafka_consumer_closed(l->rk)))
             rd_kafka_destroy(l->rk);
         for (int i = 0; i < 2; i++) {
             if (l->wake[i] >= 0)

@@ -57,6 +57,14 @@ static void render_hist(FILE *f, const char *name, const char *vendor, const slu
             (unsigned long long)h->count);
 }
 
+/* A counter with one series per vendor. */
+static void render_per_vendor(FILE *f, const char *name, const char *help, const uint64_t *counts)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (int v = 0; v < SLUICE_VENDOR_COUNT; v++)
+        fprintf(f, "%s{vendor=\"%s\"} %llu\n", name, sluice_vendor_get(v)->name, (unsigned long long)counts[v]);
+}
+
 char *sluice_dmetrics_render(const sluice_dmetrics_t *m, size_t *len)
 {
     static const char *const outcomes[] = {"delivered", "dead_lettered", "skipped",
@@ -68,11 +76,8 @@ char *sluice_dmetrics_render(const sluice_dmetrics_t *m, size_t *len)
     FILE *f = open_memstream(&buf, &n);
     if (f == NULL)
         return NULL;
-    fprintf(f, "# HELP sluice_deliver_consumed_total Kafka messages consumed, by the vendor's consumer group.\n"
-               "# TYPE sluice_deliver_consumed_total counter\n");
-    for (int v = 0; v < SLUICE_VENDOR_COUNT; v++)
-        fprintf(f, "sluice_deliver_consumed_total{vendor=\"%s\"} %llu\n", sluice_vendor_get(v)->name,
-                (unsigned long long)m->consumed[v]);
+    render_per_vendor(f, "sluice_deliver_consumed_total", "Kafka messages consumed, by the vendor's consumer group.",
+                      m->consumed);
     fprintf(f, "# HELP sluice_deliver_events_total Deliveries of one event to one integration, by outcome (suppressed: "
                "once per vendor).\n"
                "# TYPE sluice_deliver_events_total counter\n");
@@ -86,16 +91,14 @@ char *sluice_dmetrics_render(const sluice_dmetrics_t *m, size_t *len)
         for (int o = 0; o < SLUICE_REQ_COUNT; o++)
             fprintf(f, "sluice_deliver_requests_total{vendor=\"%s\",outcome=\"%s\"} %llu\n", sluice_vendor_get(v)->name,
                     req_outcomes[o], (unsigned long long)m->requests[v][o]);
-    fprintf(f, "# HELP sluice_deliver_retries_total Requests scheduled for another attempt.\n"
-               "# TYPE sluice_deliver_retries_total counter\n");
-    for (int v = 0; v < SLUICE_VENDOR_COUNT; v++)
-        fprintf(f, "sluice_deliver_retries_total{vendor=\"%s\"} %llu\n", sluice_vendor_get(v)->name,
-                (unsigned long long)m->retries[v]);
-    fprintf(f, "# HELP sluice_deliver_dlq_total Events written to the dead-letter topic.\n"
-               "# TYPE sluice_deliver_dlq_total counter\n");
-    for (int v = 0; v < SLUICE_VENDOR_COUNT; v++)
-        fprintf(f, "sluice_deliver_dlq_total{vendor=\"%s\"} %llu\n", sluice_vendor_get(v)->name,
-                (unsigned long long)m->dlq[v]);
+    render_per_vendor(f, "sluice_deliver_retries_total", "Requests scheduled for another attempt.", m->retries);
+    render_per_vendor(f, "sluice_deliver_dlq_total", "Events written to the dead-letter topic.", m->dlq);
+    render_per_vendor(f, "sluice_deliver_assignments_lost_total",
+                      "Times the vendor's group took this worker's partitions back without a commit "
+                      "(kafka.assignment_lost): what was finished since the last commit is delivered again.",
+                      m->assignments_lost);
+    render_per_vendor(f, "sluice_deliver_commit_failures_total",
+                      "Offset commits Kafka did not take (kafka.commit_failed).", m->commit_failures);
     fprintf(f, "# HELP sluice_deliver_batch_events Events per vendor request.\n"
                "# TYPE sluice_deliver_batch_events histogram\n");
     for (int v = 0; v < SLUICE_VENDOR_COUNT; v++)

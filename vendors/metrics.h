@@ -55,6 +55,11 @@ typedef struct sluice_dmetrics {
     uint64_t retries[SLUICE_VENDOR_COUNT];
     uint64_t dlq[SLUICE_VENDOR_COUNT];
     uint64_t vault_reads[SLUICE_VAULT_READ_COUNT];
+    /* The consumer group's life, counted where it is logged: kafka.assignment_lost (partitions
+     * taken back uncommitted: what was finished since the last commit is delivered again) and
+     * kafka.commit_failed (offsets not stored; a periodic one is tried again 500 ms later). */
+    uint64_t assignments_lost[SLUICE_VENDOR_COUNT];
+    uint64_t commit_failures[SLUICE_VENDOR_COUNT];
     sluice_hist_t batch_events[SLUICE_VENDOR_COUNT];
     sluice_hist_t request_seconds[SLUICE_VENDOR_COUNT];
     /* Gauges, refreshed by the worker just before rendering. */

@@ -10,6 +10,8 @@
  * event the vendor had not accepted is delivered, none lost. Then the same loss with a second
  * worker running: the first frozen past its session (SIGSTOP), the second takes its partitions
  * and delivers again what was not committed; every event arrives, the repeats are counted.
+ * The loss and the failed commits are on /metrics too. Last, SIGTERM while Kafka is away: the
+ * worker exits within its pod's grace period and the next one delivers every event.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -29,6 +31,9 @@
 /* The stall looked for lasted about 6.5 s (librdkafka 2.0.2 waiting for a coordinator); a scrape
  * of an idle worker takes milliseconds, tens on a loaded machine or under ASan. */
 #define SCRAPE_BOUND_MS 3000
+/* SIGTERM to exit with Kafka away: terminationGracePeriodSeconds of deploy/kubernetes/worker-*.yaml,
+ * past which the kubelet kills the worker (the drain's 10 s included). */
+#define STOP_BOUND_MS 30000
 
 static dfix_t F;
 static dstub_t HOOK;
@@ -108,6 +113,15 @@ static void test_lost_assignment_neither_blocks_nor_loses(void **state)
     assert_true(slowest < SCRAPE_BOUND_MS);
     /* The operator is told: nothing committed, the events since the last commit go again. */
     assert_int_equal(dfix_log_count(F.worker, "kafka.assignment_lost"), 1);
+    /* And so is the scraper, which sees no log: the loss, and each commit Kafka did not take. */
+    double lost = dfix_metric(&F, "sluice_deliver_assignments_lost_total{vendor=\"webhook\"}");
+    int commit_lines = dfix_log_count(F.worker, "kafka.commit_failed");
+    double commit_failures = dfix_metric(&F, "sluice_deliver_commit_failures_total{vendor=\"webhook\"}");
+    print_message("scraped: %.0f assignments lost, %.0f commit failures (%d kafka.commit_failed lines)\n", lost,
+                  commit_failures, commit_lines);
+    assert_true(lost == 1);
+    assert_true(commit_lines > 0);
+    assert_true(commit_failures == commit_lines);
 
     /* Kafka back: the worker rejoins and delivers what the vendor had not accepted; nothing lost. */
     assert_int_equal(sluice_th_kafka_up(&F.kafka, &err), 0);
@@ -169,12 +183,78 @@ static void test_frozen_worker_loses_to_the_other(void **state)
     assert_true(sluice_th_exited_with(dfix_stop_worker(&F, SIGTERM), 0));
 }
 
+/* SIGTERM while Kafka is away (a broker restart or a network cut during a rolling deploy): the
+ * worker must exit within its pod's terminationGracePeriodSeconds (30 s in
+ * deploy/kubernetes/worker-*.yaml, which the drain's 10 s is part of), else the kubelet's
+ * SIGKILL cuts it, and what it had accepted must be delivered or left uncommitted for the next
+ * owner, never lost. The stop's commit used to wait as long as librdkafka did, and leaving the
+ * group with no coordinator longer still. */
+static void test_stop_with_kafka_away_is_bounded(void **state)
+{
+    (void)state;
+    sluice_err_t err = {{0}};
+    /* A longer session, as an operator may set (librdkafka's own default is 45 s): leaving the
+     * group without a coordinator waited about that long, and the session does not end the drain
+     * before the SIGTERM's 10 s do. */
+    char *yaml = sluice_th_read_file(F.config, NULL, NULL);
+    char *at = yaml != NULL ? strstr(yaml, "session.timeout.ms: 6000") : NULL;
+    assert_non_null(at);
+    FILE *fp = fopen(F.config, "w");
+    assert_non_null(fp);
+    fprintf(fp, "%.*ssession.timeout.ms: 30000%s", (int)(at - yaml), yaml, at + strlen("session.timeout.ms: 6000"));
+    fclose(fp);
+    free(yaml);
+    /* A worker the case before left running (it failed) would hold the metrics port. */
+    if (F.worker != NULL && sluice_th_proc_running(F.worker))
+        sluice_th_proc_stop(F.worker, 30000, NULL, &err);
+    dfix_start_worker(&F, NULL, 1);
+    dfix_produce_events(&F, "stop", N, 0);
+    size_t before = 0, events = 0;
+    for (int waited = 0; waited < 60000 && before < 100; waited += 100) {
+        dfix_accepted(&HOOK, "stop-", &before, &events);
+        usleep(100 * 1000);
+    }
+    assert_true(before >= 100);
+    /* Some commit has landed (every 500 ms), so the next worker starts past the first events. */
+    assert_int_equal(sluice_th_kafka_down(&F.kafka, &err), 0);
+    int64_t t0 = dfix_now_ms();
+    assert_int_equal(sluice_th_proc_signal(F.worker, SIGTERM, &err), 0);
+    int status = 0, waited = sluice_th_proc_wait(F.worker, 60000, &status, &err);
+    int64_t took = dfix_now_ms() - t0;
+    print_message("SIGTERM with Kafka away: exited after %lld ms (%s)\n", (long long)took,
+                  waited == 0 ? "by itself" : "still running after 60 s");
+    if (waited != 0 || took >= STOP_BOUND_MS)
+        dfix_print_log_end(sluice_th_proc_log(F.worker), 4000);
+    assert_int_equal(waited, 0);
+    assert_true(sluice_th_exited_with(status, 0));
+    assert_true(took < STOP_BOUND_MS);
+    /* It says the offsets were not committed: the next worker delivers them again. */
+    assert_true(dfix_log_count(F.worker, "offsets not committed") >= 1);
+
+    /* Kafka back, the next worker: every event reaches the vendor, none lost. */
+    assert_int_equal(sluice_th_kafka_up(&F.kafka, &err), 0);
+    dfix_start_worker(&F, NULL, 1);
+    size_t distinct = 0;
+    for (int w = 0; w < 120000 && distinct < N; w += 500) {
+        dfix_accepted(&HOOK, "stop-", &distinct, &events);
+        usleep(500 * 1000);
+    }
+    print_message("after the stop: %zu of %d accepted at SIGTERM; in the end %zu distinct, %zu sent again\n", before, N,
+                  distinct, events - distinct);
+    assert_int_equal(distinct, N);
+    assert_true(sluice_th_exited_with(dfix_stop_worker(&F, SIGTERM), 0));
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lost_assignment_neither_blocks_nor_loses),
         cmocka_unit_test(test_frozen_worker_loses_to_the_other),
+        cmocka_unit_test(test_stop_with_kafka_away_is_bounded),
     };
+    /* SLUICE_TEST_FILTER=test_stop_* runs some of them (cmocka's pattern). */
+    if (getenv("SLUICE_TEST_FILTER") != NULL)
+        cmocka_set_test_filter(getenv("SLUICE_TEST_FILTER"));
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -38,6 +38,8 @@ static void test_render(void **state)
     m.requests[SLUICE_VENDOR_TIKTOK][SLUICE_REQ_RETRY] = 2;
     m.retries[SLUICE_VENDOR_TIKTOK] = 2;
     m.dlq[SLUICE_VENDOR_META] = 1;
+    m.assignments_lost[SLUICE_VENDOR_GA4] = 1;
+    m.commit_failures[SLUICE_VENDOR_GA4] = 6;
     m.vault_reads[SLUICE_VAULT_READ_DECRYPT_FAILED] = 4;
     sluice_dmetrics_batch(&m, SLUICE_VENDOR_GA4, 25);
     sluice_dmetrics_batch(&m, SLUICE_VENDOR_GA4, 5);
@@ -57,6 +59,10 @@ static void test_render(void **state)
     has(t, "sluice_deliver_requests_total{vendor=\"tiktok\",outcome=\"retry\"} 2\n");
     has(t, "sluice_deliver_retries_total{vendor=\"tiktok\"} 2\n");
     has(t, "sluice_deliver_dlq_total{vendor=\"meta\"} 1\n");
+    has(t, "# TYPE sluice_deliver_assignments_lost_total counter\n");
+    has(t, "sluice_deliver_assignments_lost_total{vendor=\"ga4\"} 1\n");
+    has(t, "sluice_deliver_assignments_lost_total{vendor=\"meta\"} 0\n");
+    has(t, "sluice_deliver_commit_failures_total{vendor=\"ga4\"} 6\n");
     has(t, "sluice_deliver_vault_reads_total{outcome=\"decrypt_failed\"} 4\n");
     has(t, "sluice_deliver_batch_events_bucket{vendor=\"ga4\",le=\"5\"} 1\n");
     has(t, "sluice_deliver_batch_events_bucket{vendor=\"ga4\",le=\"10\"} 1\n");
