@@ -1988,32 +1988,6 @@ static void on_message(lane_t *l, rd_kafka_message_t *m, int64_t now)
  * does not held the loop, every lane's deliveries and /metrics with it, about 6.5 s. */
 #define REVOKE_COMMIT_WAIT_MS 1000
 
-/* rd_kafka_commit waiting at most wait_ms for the answer, on a queue of its own. A commit not
- * answered by then still goes out; its answer comes to a queue destroyed meanwhile, where
- * librdkafka drops it. */
-static rd_kafka_resp_err_t commit_within(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *list, int wait_ms)
-{
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    if (q == NULL)
-        return RD_KAFKA_RESP_ERR__FAIL;
-    rd_kafka_resp_err_t e = rd_kafka_commit_queue(rk, list, q, NULL, NULL);
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, wait_ms);
-        if (ev == NULL) {
-            e = RD_KAFKA_RESP_ERR__TIMED_OUT;
-        } else {
-            /* The request's error, else the first partition's (the group refusing one of them). */
-            e = rd_kafka_event_error(ev);
-            const rd_kafka_topic_partition_list_t *res = rd_kafka_event_topic_partition_list(ev);
-            for (int i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && res != NULL && i < res->cnt; i++)
-                e = res->elems[i].err;
-            rd_kafka_event_destroy(ev);
-        }
-    }
-    rd_kafka_queue_destroy(q);
-    return e;
-}
-
 /* Returns how many partitions' commits failed at once (a waited commit's result; an async one's
  * comes later to on_commit). wait_ms: COMMIT_ASYNC or a bound in ms. */
 static int commit_parts(lane_t *l, const rd_kafka_topic_partition_list_t *only, int wait_ms)
@@ -2030,7 +2004,8 @@ static int commit_parts(lane_t *l, const rd_kafka_topic_partition_list_t *only, 
         p->committed = off;
     }
     if (list->cnt > 0) {
-        rd_kafka_resp_err_t e = wait_ms > 0 ? commit_within(l->rk, list, wait_ms) : rd_kafka_commit(l->rk, list, 1);
+        rd_kafka_resp_err_t e =
+            wait_ms > 0 ? sluice_dlq_commit_within(l->rk, list, wait_ms) : rd_kafka_commit(l->rk, list, 1);
         if (e == RD_KAFKA_RESP_ERR__TIMED_OUT && wait_ms > 0) {
             sluice_log_warn("kafka.commit_failed",
                             "%s: no answer to the commit within %d ms, not waited for longer: if it does not land, "

@@ -13,7 +13,7 @@
  * workers of other vendors and other integrations skip it.
  *
  * Also: the librdkafka configuration the worker and sluicectl build from the config's kafka
- * section. Any thread.
+ * section. Any thread; and the consumers' waited offset commit (sluice_dlq_commit_within).
  */
 #ifndef SLUICE_VENDORS_DLQ_H
 #define SLUICE_VENDORS_DLQ_H
@@ -70,5 +70,11 @@ int sluice_dlq_kafka_property_applies(const char *name, rd_kafka_type_t type);
 
 /* rd_kafka_conf_set with a message naming the property. Returns 0 or -1. */
 int sluice_dlq_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, sluice_err_t *err);
+
+/* rd_kafka_commit of list waiting at most wait_ms (> 0) for the answer, on a queue of its own:
+ * the answer's error (the request's, else the first partition's), RD_KAFKA_RESP_ERR__TIMED_OUT
+ * when none came in time (the commit still goes out; its answer is then dropped). The answer
+ * comes back here only, not also to the conf's offset_commit_cb. The consumer's thread. */
+rd_kafka_resp_err_t sluice_dlq_commit_within(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *list, int wait_ms);
 
 #endif

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include "vendors/dlq.h"
 
@@ -109,12 +111,94 @@ static void test_unknown_property_refused(void **state)
     assert_non_null(strstr(err.msg, "kafka property no.such.property: "));
 }
 
+/* ------------------------------------------------------------------ sluice_dlq_commit_within */
+
+static int conf_cb_failures; /* failed commits that reached the conf's offset_commit_cb */
+
+static void count_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *offsets,
+                         void *opaque)
+{
+    (void)rk, (void)offsets, (void)opaque;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        conf_cb_failures++;
+}
+
+/* Serves the consumer's queue for ms, as the worker's loop does (on_commit runs from it). */
+static void serve(rd_kafka_t *rk, int ms)
+{
+    for (int waited = 0; waited < ms; waited += 100) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+        if (m != NULL)
+            rd_kafka_message_destroy(m);
+    }
+}
+
+/* A waited commit's answer is the caller's only: the worker's commit_parts counts and logs a
+ * failure it returns, so the same answer also going to the conf's offset_commit_cb (the worker's
+ * on_commit, which counts and logs again) made every refused revoke commit two
+ * sluice_deliver_commit_failures_total and two kafka.commit_failed lines, and a commit answered
+ * after the wait one failure more. librdkafka's mock cluster, as dev-kafka. */
+static void test_commit_within_answers_the_caller_only(void **state)
+{
+    (void)state;
+    char errstr[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", errstr, sizeof(errstr)), RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "group.id", "commit-within", errstr, sizeof(errstr)), RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr)), RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "log_level", "0", errstr, sizeof(errstr)), RD_KAFKA_CONF_OK);
+    rd_kafka_conf_set_offset_commit_cb(conf, count_commit);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    assert_non_null(rk);
+    rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(rk);
+    assert_non_null(mc);
+    assert_int_equal(rd_kafka_mock_topic_create(mc, "events", 1, 1), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, "events", RD_KAFKA_PARTITION_UA);
+    assert_int_equal(rd_kafka_subscribe(rk, topics), RD_KAFKA_RESP_ERR_NO_ERROR);
+    rd_kafka_topic_partition_list_destroy(topics);
+    int assigned = 0;
+    for (int i = 0; i < 300 && !assigned; i++) {
+        serve(rk, 100);
+        rd_kafka_topic_partition_list_t *a = NULL;
+        if (rd_kafka_assignment(rk, &a) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            assigned = a->cnt > 0;
+            rd_kafka_topic_partition_list_destroy(a);
+        }
+    }
+    assert_true(assigned);
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, "events", 0)->offset = 0;
+
+    /* Refused (a revoke's commit during a rebalance): the caller gets the error, nobody else. */
+    conf_cb_failures = 0;
+    rd_kafka_mock_push_request_errors(mc, 8 /* OffsetCommit */, 1, RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS);
+    assert_int_equal(sluice_dlq_commit_within(rk, list, 5000), RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS);
+    serve(rk, 1000);
+    assert_int_equal(conf_cb_failures, 0);
+
+    /* Refused after the wait: a timeout for the caller, and the late answer goes nowhere. */
+    rd_kafka_mock_broker_push_request_error_rtts(mc, 1, 8, 1, RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS, 1500);
+    assert_int_equal(sluice_dlq_commit_within(rk, list, 200), RD_KAFKA_RESP_ERR__TIMED_OUT);
+    serve(rk, 2500);
+    assert_int_equal(conf_cb_failures, 0);
+
+    /* Answered: no error. */
+    assert_int_equal(sluice_dlq_commit_within(rk, list, 5000), RD_KAFKA_RESP_ERR_NO_ERROR);
+
+    rd_kafka_topic_partition_list_destroy(list);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_property_applies),
         cmocka_unit_test(test_each_client_gets_its_own),
         cmocka_unit_test(test_unknown_property_refused),
+        cmocka_unit_test(test_commit_within_answers_the_caller_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
