@@ -8,9 +8,16 @@
  *
  * The contract: every value allocated in an arena must be dead (decref'd) before
  * sluice_json_arena_free, and no value outlives the request that parsed it. Values allocated
- * outside an arena (what the data layer adds later, config, tools) are jansson's ordinary
- * malloc'd ones and may be linked into an arena's values and back: frees tell the two apart by
- * address (one reserved region holds every arena).
+ * outside an arena (identity's answers and what it writes from them, config, tools) are
+ * jansson's ordinary malloc'd ones and may be linked into an arena's values and back: frees tell
+ * the two apart by address (one reserved region holds every arena).
+ *
+ * So a tree of arena values is NOT all arena memory, and releasing it must still walk it
+ * (json_decref): identity's Redis callbacks write malloc'd values, pairs and tables into events
+ * (vendorIds, context.identity, userId shared with the lookup's answer, adopted anonymousIds,
+ * restored clickIds), and a string or table over a quarter of a chunk comes from malloc even
+ * inside an arena. Skipping the walk would leak those per event (docs/performance.md, "Skipping
+ * json_decref of the event": 2.8k instructions per event, not taken).
  *
  * sluice_json_arena_install sets jansson's allocation functions for the whole process; call it
  * once at start, before threads. Arenas are per thread (entered on the thread that uses them);
