@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/pct.h"
 #include "common/time.h"
+#include "identity/url.h"
 #include "plugins/ip_truncate/truncate.h"
 
 /* A 1x1 transparent GIF. */
@@ -154,6 +155,7 @@ int sluice_http_query_foreach(h2o_req_t *req, int (*cb)(void *ud, const char *na
 typedef struct find_param {
     const char *name;
     char *value;
+    size_t len;
 } find_param_t;
 
 static int find_cb(void *ud, const char *name, const char *value)
@@ -161,42 +163,61 @@ static int find_cb(void *ud, const char *name, const char *value)
     find_param_t *f = ud;
     if (strcmp(name, f->name) != 0)
         return 0;
-    f->value = (char *)value;
-    return 1;
+    size_t len = strlen(value);
+    if (sluice_url_better_copy(f->value, f->len, len)) {
+        f->value = (char *)value;
+        f->len = len;
+    }
+    return len > 0; /* the first copy with a value ends the search */
 }
 
 long sluice_http_query(h2o_req_t *req, const char *name, char **out)
 {
-    find_param_t f = {name, NULL};
+    /* The copy a page URL's parameter and a cookie give too (sluice_url_better_copy): the first
+     * with a value. Taking the first, "?_dft=&_dft=<token>" (a link template's empty placeholder
+     * before the token sluice.js appends) lost the token the page URL's reading kept. */
+    find_param_t f = {name, NULL, 0};
     sluice_http_query_foreach(req, find_cb, &f);
     *out = f.value;
-    return f.value ? (long)strlen(f.value) : -1;
+    return f.value ? (long)f.len : -1;
 }
 
-/* The nth cookie called name; with valued (nth unused), the first with a value, else the first. One
- * pass: a header of many empty copies costs no more than one of a few. */
+/* The nth cookie called name; with valued (nth unused), the copy sluice_url_better_copy picks: the
+ * first with a value, else the first. Values without the whitespace around them, as RFC 6265 (5.2)
+ * has a browser store them: a browser never sends "_ga= ", so a blank copy is an empty one that a
+ * client or a proxy rejoining Cookie headers spaced out; taken as the value, it hid the visitor's
+ * real _ga after it and had the gateway mint a new one. One pass: a header of many empty copies
+ * costs no more than one of a few. */
 static h2o_iovec_t find_cookie(h2o_req_t *req, const char *name, size_t nth, int valued)
 {
     size_t nl = strlen(name);
-    h2o_iovec_t empty = h2o_iovec_init(NULL, 0);
+    h2o_iovec_t kept = h2o_iovec_init(NULL, 0);
     for (ssize_t i = -1; (i = h2o_find_header(&req->headers, H2O_TOKEN_COOKIE, i)) >= 0;) {
         const char *p = req->headers.entries[i].value.base, *end = p + req->headers.entries[i].value.len;
         while (p < end) {
-            while (p < end && (*p == ' ' || *p == ';'))
+            while (p < end && (*p == ' ' || *p == '\t' || *p == ';'))
                 p++;
             const char *semi = memchr(p, ';', (size_t)(end - p));
             const char *stop = semi ? semi : end;
             if ((size_t)(stop - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=') {
-                h2o_iovec_t v = h2o_iovec_init(p + nl + 1, (size_t)(stop - p - nl - 1));
-                if (valued ? v.len > 0 : nth-- == 0)
+                const char *a = p + nl + 1, *b = stop;
+                while (a < b && (*a == ' ' || *a == '\t'))
+                    a++;
+                while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+                    b--;
+                h2o_iovec_t v = h2o_iovec_init(a, (size_t)(b - a));
+                if (!valued && nth-- == 0)
                     return v;
-                if (empty.base == NULL)
-                    empty = v;
+                if (valued && sluice_url_better_copy(kept.base, kept.len, v.len)) {
+                    kept = v;
+                    if (v.len > 0)
+                        return v;
+                }
             }
             p = stop;
         }
     }
-    return valued ? empty : h2o_iovec_init(NULL, 0);
+    return kept;
 }
 
 h2o_iovec_t sluice_http_cookie(h2o_req_t *req, const char *name)

@@ -39,20 +39,22 @@ void sluice_reply_add_cookie(h2o_req_t *req, sluice_reply_t *r, const char *cook
 h2o_iovec_t sluice_http_header(h2o_req_t *req, const h2o_token_t *token);
 h2o_iovec_t sluice_http_header_str(h2o_req_t *req, const char *name);
 
-/* Percent-decodes the query parameter `name` ('+' is a space) into a NUL-terminated string
+/* Percent-decodes the query parameter `name` ('+' is a space), its first copy with a value (an
+ * empty copy only when every copy is empty: sluice_url_better_copy), into a NUL-terminated string
  * allocated from req->pool. Returns its length, or -1 when absent or badly encoded. */
 long sluice_http_query(h2o_req_t *req, const char *name, char **out);
 
 /* Calls cb for every query parameter, decoded (pool memory). Stops when cb returns non-zero. */
 int sluice_http_query_foreach(h2o_req_t *req, int (*cb)(void *ud, const char *name, const char *value), void *ud);
 
-/* The value of cookie `name` from the Cookie headers: its first copy with a value (an empty copy
- * only when every copy is empty), or {NULL, 0} when there is none. */
+/* The value of cookie `name` from the Cookie headers, without the spaces and tabs around it: its
+ * first copy with a value (an empty copy only when every copy is empty: sluice_url_better_copy),
+ * or {NULL, 0} when there is none. */
 h2o_iovec_t sluice_http_cookie(h2o_req_t *req, const char *name);
 
-/* The nth (from 0) cookie named `name` in the Cookie headers, or {NULL, 0}: a browser sends two
- * of one name when they differ in Domain or Path (a host-only one and a domain one), the older
- * first. */
+/* The nth (from 0) cookie named `name` in the Cookie headers (without the spaces and tabs around
+ * its value), or {NULL, 0}: a browser sends two of one name when they differ in Domain or Path (a
+ * host-only one and a domain one), the older first. */
 h2o_iovec_t sluice_http_cookie_nth(h2o_req_t *req, const char *name, size_t nth);
 
 /* 1 when an HTTP/1.x request's head frames its body ambiguously: two Content-Length headers with

@@ -42,6 +42,7 @@
 #include "crypto/random.h"
 #include "identity/forget.h"
 #include "identity/redis_sync.h"
+#include "identity/vendor.h"
 
 /* Key names after the deployment's prefix (redis.key_prefix, default "sluice:"). */
 #define XD_KEY     "xd:"
@@ -243,6 +244,17 @@ static void copy_cookie(char *dst, size_t cap, h2o_iovec_t v)
     }
 }
 
+/* A vendor cookie as copy_cookie reads it, or none when its value is not in the vendor's format
+ * ("%20", a script's encodeURIComponent(" "); another tool's value under the name): Meta's own
+ * code and gtag replace such a value with a new id, and the gateway passed it on to Meta and GA4
+ * as the browser's id and set none. ga selects _ga's format, else _fbp's and _fbc's. */
+static void copy_vendor_cookie(char *dst, size_t cap, h2o_iovec_t v, int ga)
+{
+    copy_cookie(dst, cap, v);
+    if (dst[0] != '\0' && !(ga ? sluice_vendor_ga_valid(dst) : sluice_vendor_fbc_click(dst) != NULL))
+        dst[0] = '\0';
+}
+
 /* gtag's session cookie of each GA4 stream of the org, _ga_<container> (the measurement id without
  * "G-": gtag.js names it so), as the browser sent it, into job->ga_stream/ga_session. Only the
  * org's own streams are read: another property's cookie on the site is none of its business. The
@@ -379,9 +391,9 @@ void sluice_identity_begin(sluice_identity_thread_t *t, sluice_identity_job_t *j
                         sluice_url_host(in->origin.base, in->origin.len, job->audience, sizeof(job->audience)) == 0;
     job->cookie_domain =
         in->host.base != NULL ? sluice_cookie_domain_for(idc->cookie_domain, in->host.base, in->host.len) : NULL;
-    copy_cookie(job->fbp, sizeof(job->fbp), in->fbp);
-    copy_cookie(job->fbc, sizeof(job->fbc), in->fbc);
-    copy_cookie(job->ga, sizeof(job->ga), in->ga);
+    copy_vendor_cookie(job->fbp, sizeof(job->fbp), in->fbp, 0);
+    copy_vendor_cookie(job->fbc, sizeof(job->fbc), in->fbc, 0);
+    copy_vendor_cookie(job->ga, sizeof(job->ga), in->ga, 1);
     read_ga_sessions(job, in);
     job->fbclid[0] = '\0';
     if (in->token.base != NULL)

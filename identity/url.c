@@ -81,16 +81,14 @@ static int name_is(const char *s, size_t n, const char *name)
     return sluice_pct_decode(s, n, buf, sizeof(buf), &bl) == 0 && strcmp(buf, name) == 0;
 }
 
-/* Which copy of a parameter the query gives: the first with a value, or the first when none has
- * one. An empty copy carries no click and no token, and one often comes before the real one: a
- * landing page's template with an unfilled placeholder ("?gclid=" or "gclid={gclid}" left empty)
- * to which the ad network's auto-tagging appends its own "&gclid=Cj0...", or a link decorated
- * twice. Taking it lost the click (sluice_click_ids drops empty values). Among copies with a value
- * the first still wins, as URLSearchParams.get reads it and as the vendors' tags on the page do:
- * the gateway and the pixel then name the same click. 1 when a copy of len bytes is to be kept
- * over the one kept so far, kept (NULL: none yet) of kept_len bytes. */
-static int better_copy(const void *kept, size_t kept_len, size_t len)
+int sluice_url_better_copy(const void *kept, size_t kept_len, size_t len)
 {
+    /* An empty copy carries no click and no token, and one often comes before the real one: a
+     * landing page's template with an unfilled placeholder ("?gclid=" or "gclid={gclid}" left
+     * empty) to which the ad network's auto-tagging appends its own "&gclid=Cj0...", or a link
+     * decorated twice. Taking it lost the click (sluice_click_ids drops empty values). Among copies
+     * with a value the first still wins, as URLSearchParams.get reads it and as the vendors' tags
+     * on the page do: the gateway and the pixel then name the same click. */
     return kept == NULL || (kept_len == 0 && len > 0);
 }
 
@@ -109,7 +107,7 @@ int sluice_url_param(const char *url, const char *name, char *out, size_t cap, s
         const char *name_end = eq != NULL ? eq : stop;
         const char *val = eq != NULL ? eq + 1 : stop;
         if (name_is(q, (size_t)(name_end - q), name) &&
-            better_copy(v, v != NULL ? (size_t)(vend - v) : 0, (size_t)(stop - val))) {
+            sluice_url_better_copy(v, v != NULL ? (size_t)(vend - v) : 0, (size_t)(stop - val))) {
             v = val;
             vend = stop;
         }
@@ -147,7 +145,7 @@ size_t sluice_url_params_raw(const char *url, const char *const *names, size_t c
                 if (strcmp(buf, names[i]) != 0)
                     continue;
                 const char *v = eq != NULL ? eq + 1 : stop;
-                if (better_copy(values[i].iov_base, values[i].iov_len, (size_t)(stop - v))) {
+                if (sluice_url_better_copy(values[i].iov_base, values[i].iov_len, (size_t)(stop - v))) {
                     found += values[i].iov_base == NULL;
                     valued += v < stop;
                     values[i].iov_base = (void *)v;

@@ -23,6 +23,13 @@
  * port, or a host longer than SLUICE_URL_HOST_MAX. */
 int sluice_url_host(const char *s, size_t len, char *out, size_t cap);
 
+/* The one rule for which copy of a repeated query parameter or cookie is read: the first with a
+ * value, or the first when none has one ("?_dft=&_dft=T" gives T, "_ga=; _ga=GA1..." the second).
+ * Used by sluice_url_param, sluice_url_params_raw and the gateway's sluice_http_query and
+ * sluice_http_cookie. 1 when a copy of len bytes is to be kept over the one kept so far: kept
+ * (NULL: none yet) of kept_len bytes. */
+int sluice_url_better_copy(const void *kept, size_t kept_len, size_t len);
+
 /* Looks for the query parameter `name` in the NUL-terminated url (the part between '?' and '#';
  * a url that starts with '?' is a bare query string such as location.search). Its first copy
  * with a value (an empty copy only when no copy has one: "?gclid=&gclid=Cj0" gives "Cj0") is

@@ -40,11 +40,14 @@ int sluice_vendor_fbc(int64_t now_ms, const char *fbclid, char *out, size_t cap)
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
-const char *sluice_vendor_fbc_click(const char *fbc)
+/* What follows prefix and two parts of digits, each ended by '.', in s ("fb.1.<ms>." of Meta's
+ * cookies, "GA1.1." of gtag's), when it is not empty; else NULL. */
+static const char *after_two_numbers(const char *s, const char *prefix)
 {
-    if (strncmp(fbc, "fb.", 3) != 0)
+    size_t pl = strlen(prefix);
+    if (strncmp(s, prefix, pl) != 0)
         return NULL;
-    const char *p = fbc + 3;
+    const char *p = s + pl;
     for (int part = 0; part < 2; part++) {
         const char *start = p;
         while (*p >= '0' && *p <= '9')
@@ -54,6 +57,20 @@ const char *sluice_vendor_fbc_click(const char *fbc)
         p++;
     }
     return *p != '\0' ? p : NULL;
+}
+
+const char *sluice_vendor_fbc_click(const char *fbc)
+{
+    return after_two_numbers(fbc, "fb.");
+}
+
+int sluice_vendor_ga_valid(const char *ga)
+{
+    /* GA<version>.<domain depth>.<client id>, the client id <random>.<seconds>: what
+     * vendors/ga4.c takes the client id out of. */
+    const char *id = after_two_numbers(ga, "GA");
+    const char *dot = id != NULL ? strchr(id, '.') : NULL;
+    return dot != NULL && dot > id && dot[1] != '\0';
 }
 
 int sluice_vendor_ga(int64_t now_s, char *out, size_t cap)

@@ -34,8 +34,13 @@ int sluice_vendor_fbp(int64_t now_ms, char *out, size_t cap) __attribute__((warn
 int sluice_vendor_fbc(int64_t now_ms, const char *fbclid, char *out, size_t cap);
 
 /* The fbclid part of an _fbc value (after "fb.<n>.<ms>."), or NULL when fbc is not in that form.
- * Points into fbc. */
+ * Points into fbc. An _fbp has the same form ("fb.<n>.<ms>.<random>"): non-NULL is also what
+ * Meta's own code takes as a valid _fbp or _fbc. */
 const char *sluice_vendor_fbc_click(const char *fbc);
+
+/* 1 when ga is an _ga value as gtag writes it, GA<n>.<n>.<random>.<seconds> (the last two parts
+ * not checked for digits), else 0. */
+int sluice_vendor_ga_valid(const char *ga);
 
 /* Writes a new _ga value into out. Returns 0, or -1 when cap is too small or randomness failed. */
 int sluice_vendor_ga(int64_t now_s, char *out, size_t cap) __attribute__((warn_unused_result));

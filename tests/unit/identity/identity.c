@@ -609,6 +609,32 @@ static void vendor_cookies_minted(void **state)
     done_with(&job, evs);
 }
 
+/* A vendor cookie not in the vendor's format ("%20": a script's encodeURIComponent(" "), a value
+ * of another tool) is no id: Meta's and Google's own tags replace it, and the gateway passed it on
+ * to Meta and GA4 as the browser's id and set nothing. Replaced the same way here. */
+static void malformed_vendor_cookies_replaced(void **state)
+{
+    (void)state;
+    cur_org = &orgs[2];
+    cur_org->identity.vendor_cookies = vendors;
+    cur_org->identity.vendor_cookie_count = 2;
+    sluice_identity_job_t job;
+    sluice_identity_input_t in = browser(SHOP, "localid");
+    in.fbp = iov("%20");
+    in.fbc = iov("fb.1.x.CLICK");
+    in.ga = iov("GA1.1.123");
+    json_t *evs = run(&job, &in, "{\"type\":\"page\"}");
+    json_t *ev = json_array_get(evs, 0);
+    assert_true(matches("^fb\\.1\\.1700000000123\\.[1-9][0-9]{9}$", vendor_id(ev, "fbp")));
+    assert_null(vendor_id(ev, "fbc"));
+    assert_true(matches("^GA1\\.1\\.[0-9]{1,10}\\.1700000000$", vendor_id(ev, "ga")));
+    assert_non_null(cookie_named(&job, "_fbp"));
+    assert_non_null(cookie_named(&job, "_ga"));
+    assert_null(cookie_named(&job, "_fbc"));
+    done_with(&job, evs);
+    cur_org->identity.vendor_cookie_count = 0;
+}
+
 static void vendor_cookies_read_not_replaced(void **state)
 {
     (void)state;
@@ -915,6 +941,7 @@ int main(void)
         cmocka_unit_test_setup(client_identity_is_dropped, reset),
         cmocka_unit_test_setup(vendor_cookies_minted, reset),
         cmocka_unit_test_setup(vendor_cookies_read_not_replaced, reset),
+        cmocka_unit_test_setup(malformed_vendor_cookies_replaced, reset),
         cmocka_unit_test_setup(empty_cookie_copy_is_none, reset),
         cmocka_unit_test_setup(gtag_session_cookie_with_ga_consent, reset),
         cmocka_unit_test_setup(issue, reset),

@@ -81,7 +81,17 @@ static void ga(void **state)
         assert_true(matches("^GA1\\.1\\.(0|[1-9][0-9]{0,9})\\.1700000000$", out));
         unsigned long long r = strtoull(out + 6, NULL, 10);
         assert_true(r <= 4294967295ull);
+        assert_true(sluice_vendor_ga_valid(out)); /* what the gateway mints it also reads */
     }
+    /* The values gtag writes (analytics.js's GA1.2. too), and what it would replace. */
+    assert_true(sluice_vendor_ga_valid("GA1.2.123.1600000000"));
+    assert_true(sluice_vendor_ga_valid("GA1.1.918273645.1700000000"));
+    assert_false(sluice_vendor_ga_valid("%20"));
+    assert_false(sluice_vendor_ga_valid("GA1.1.123"));
+    assert_false(sluice_vendor_ga_valid("GA1.1..1600000000"));
+    assert_false(sluice_vendor_ga_valid("GA1.1.123."));
+    assert_false(sluice_vendor_ga_valid("GA1.x.123.1600000000"));
+    assert_false(sluice_vendor_ga_valid("fb.1.1600000000000.1"));
     char small[10];
     assert_int_equal(sluice_vendor_ga(1700000000, small, sizeof(small)), -1);
     assert_int_equal(SLUICE_VENDOR_GA_MAX_AGE_S, 63072000);
