@@ -61,6 +61,11 @@ struct sluice_forgotten {
     unsigned nthreads;
     counter_t *_Atomic counters;
     atomic_uint_fast64_t refresh_failures;
+    /* Wall-clock ms of the last good read of Redis (the list checked, and loaded when it moved);
+     * the creation until the first. The alert SluiceSuppressionListStale compares its age with
+     * refresh_ms: a rate of failed reads cannot tell a list read every 30 minutes by choice from
+     * one that Redis has not given for as long. */
+    atomic_int_fast64_t last_read_ms;
     atomic_size_t size;     /* pseudonyms in cur, for the gauge */
     atomic_int loaded_once; /* cur was read from Redis (or there is no Redis to read): /readyz */
     /* refresher */
@@ -375,6 +380,7 @@ static int refresh(sluice_forgotten_t *f)
 static void refresh_logged(sluice_forgotten_t *f)
 {
     if (refresh(f) == 0) {
+        atomic_store_explicit(&f->last_read_ms, sluice_now_ms(), memory_order_relaxed);
         if (f->down)
             sluice_log_info("forget.redis_back", "Redis reachable again: the suppression list is current");
         f->down = 0;
@@ -457,6 +463,7 @@ sluice_forgotten_t *sluice_forgotten_create(const sluice_config_t *cfg, unsigned
     }
     f->timeout_ms = cfg->redis.timeout_ms;
     f->refresh_ms = cfg->forget.refresh_ms;
+    atomic_init(&f->last_read_ms, sluice_now_ms());
     char host[128] = "";
     if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0')
         snprintf(host, sizeof(host), "gateway");
@@ -646,6 +653,18 @@ size_t sluice_forgotten_metrics(sluice_forgotten_t *f, char *buf, size_t cap)
            "# TYPE sluice_suppression_refresh_failures_total counter\nsluice_suppression_refresh_failures_total %llu\n",
            f ? atomic_load_explicit(&f->size, memory_order_relaxed) : (size_t)0,
            f ? (unsigned long long)atomic_load_explicit(&f->refresh_failures, memory_order_relaxed) : 0ULL);
+    /* Only with a list to read: without Redis nothing can be on it, so nothing goes stale. */
+    if (f != NULL && f->rc.host != NULL)
+        APPEND("# HELP sluice_suppression_last_read_timestamp_seconds When the suppression list was last read from "
+               "Redis (the gateway's start until the first read).\n"
+               "# TYPE sluice_suppression_last_read_timestamp_seconds gauge\n"
+               "sluice_suppression_last_read_timestamp_seconds %.3f\n"
+               "# HELP sluice_suppression_refresh_interval_seconds How often the suppression list is read from Redis "
+               "(forget.refresh_ms).\n"
+               "# TYPE sluice_suppression_refresh_interval_seconds gauge\n"
+               "sluice_suppression_refresh_interval_seconds %.3f\n",
+               (double)atomic_load_explicit(&f->last_read_ms, memory_order_relaxed) / 1000.0,
+               (double)f->refresh_ms / 1000.0);
 #undef APPEND
     return used;
 }

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -551,6 +552,17 @@ static void test_redis_outage_and_sync(void **state)
         usleep(100 * 1000);
     }
     assert_true(failures >= 1);
+    /* What SluiceSuppressionListStale reads: the time of the last good read stands still while
+     * the reads fail (it used to have only the failures' rate, blind to a refresh_ms of minutes),
+     * beside the configured interval. */
+    assert_true(gwfix_metric(&G, "sluice_suppression_refresh_interval_seconds") == 0.2);
+    double last_read = gwfix_metric(&G, "sluice_suppression_last_read_timestamp_seconds");
+    assert_true(last_read > 1.7e9 && last_read <= (double)time(NULL) + 1);
+    for (int waited = 0; waited < 10000 && gwfix_metric(&G, "sluice_suppression_refresh_failures_total") < failures + 2;
+         waited += 100)
+        usleep(100 * 1000);
+    assert_true(gwfix_metric(&G, "sluice_suppression_refresh_failures_total") >= failures + 2);
+    assert_true(gwfix_metric(&G, "sluice_suppression_last_read_timestamp_seconds") == last_read);
     track(BOB, "f-bob-while-down");
     assert_true(gwfix_metric(&G, "sluice_events_suppressed_total{org=\"acme\"}") == 4);
 
@@ -568,6 +580,7 @@ static void test_redis_outage_and_sync(void **state)
                                 "loaded (1 pseudonyms); run `sluicectl forget --sync` to write it again"));
     free(log);
     assert_true(gwfix_metric(&G, "sluice_suppression_pseudonyms") == 1);
+    assert_true(gwfix_metric(&G, "sluice_suppression_last_read_timestamp_seconds") > last_read);
     track(BOB, "f-bob-redis-emptied");
     assert_true(gwfix_metric(&G, "sluice_events_suppressed_total{org=\"acme\"}") == 5);
     const char *sync[] = {"forget", "--config", F.config, "--sync", NULL};
