@@ -16,6 +16,8 @@
  * is abandoned (never marked done; the next owner reads it again): at-least-once. Its records that
  * finish anyway (a request on the wire, a dead letter in flight) are marked done in its kept
  * tracker, which tells this worker what not to send again if the partition comes back (part_adopt).
+ * At the stop, a lane sends nothing new until Kafka answers a commit (stop_ask): with Kafka away its
+ * unsent events are handed back, not sent now and sent again by the partitions' next owner.
  */
 #include "vendors/deliver.h"
 
@@ -72,14 +74,20 @@
  * (DLQ_FLUSH_MS) must end within the pods' 30 s terminationGracePeriodSeconds. Offsets not
  * committed by then are read again by the partitions' next owner (at least once). */
 #define STOP_COMMIT_WAIT_MS 4000
-#define STOP_CLOSE_WAIT_MS  4000
-#define DLQ_FLUSH_MS        5000
-#define POLL_BATCH          500 /* messages taken from one consumer per loop turn */
-#define DLQ_RETRY_MS        1000
-#define MAX_WAIT_MS         100 /* the loop wakes at least this often (librdkafka queues, sweeps) */
-#define OPEN_BUCKETS        64
-#define VAULT_POLL_MS       20   /* a batch waiting for the vault reader looks again this often */
-#define VAULT_STOP_WAIT_MS  3000 /* at exit, how long to wait for a vault read still running */
+/* At the stop, a lane sends none of its events not yet on the wire before Kafka answers a commit of
+ * its finished offsets (stop_ask): delivered during the drain with Kafka away, they could not be
+ * committed, and the partitions' next owner delivered them all again (about 800 of 2,000 in
+ * deliver_revoke). No answer within this long counts as Kafka away: a coordinator that answers
+ * does in milliseconds. */
+#define STOP_ASK_MS        2000
+#define STOP_CLOSE_WAIT_MS 4000
+#define DLQ_FLUSH_MS       5000
+#define POLL_BATCH         500 /* messages taken from one consumer per loop turn */
+#define DLQ_RETRY_MS       1000
+#define MAX_WAIT_MS        100 /* the loop wakes at least this often (librdkafka queues, sweeps) */
+#define OPEN_BUCKETS       64
+#define VAULT_POLL_MS      20   /* a batch waiting for the vault reader looks again this often */
+#define VAULT_STOP_WAIT_MS 3000 /* at exit, how long to wait for a vault read still running */
 /* A batch refused whole for one event's data (ops->per_event) is split in halves; the requests
  * its halves may spend, per halving level (log2 of its size): enough to isolate about three bad
  * events (one bad event in 1,000 costs 1 + 2 per level, 21 requests), while a batch of bad events
@@ -104,7 +112,8 @@ typedef struct split {
     unsigned refs;    /* batches pointing here */
     size_t delivered; /* events its halves delivered */
     route_t *route;
-    int placed; /* one event was dead-lettered by the place the vendor named (batch_isolate) */
+    int placed;      /* one event was dead-lettered by the place the vendor named (batch_isolate) */
+    int handed_back; /* a half was handed back unsent at the stop: none delivered is no refusal */
 } split_t;
 
 /* The events of one route set aside in one partition: its org's events it wanted, from offset
@@ -196,6 +205,10 @@ struct batch {
 
 enum { B_OPEN, B_QUEUED, B_SENDING };
 
+/* A lane at the stop (lane->stop_state): asking Kafka whether it takes the lane's commits (nothing
+ * new is sent meanwhile), delivering its events as it drains, or handing them back unsent. */
+enum { STOP_RUNNING, STOP_ASKING, STOP_DELIVER, STOP_HAND_BACK };
+
 struct route {
     lane_t *lane;
     const sluice_org_t *org;
@@ -244,6 +257,13 @@ struct lane {
     int paused;
     int stop_committed;       /* the stop's commit was tried: leaving the group does not wait again */
     rd_kafka_queue_t *closeq; /* the stop's rd_kafka_consumer_close_queue: its rebalance callbacks */
+    /* Kafka's last word on this lane's commits: 1 after a commit refused or all brokers down, 0
+     * after one that landed. What the stop goes by when it has nothing to ask with (stop_ask). */
+    int kafka_away;
+    int stop_state;           /* while stopping: STOP_ASKING, STOP_DELIVER or STOP_HAND_BACK */
+    rd_kafka_queue_t *stop_q; /* the stop's commit's answer (sluice_dlq_commit_ask), while STOP_ASKING */
+    int64_t stop_ask_until;   /* monotonic ms: no answer by then counts as Kafka away */
+    size_t handed_back;       /* deliveries handed back unsent at the stop, Kafka away */
     int lost;                 /* partitions of the last assignment, lost uncommitted; 0 once assigned again */
     int64_t last_commit_ms;
     int64_t unrouted_logged_ms; /* when an unknown org's event was last logged (once a minute) */
@@ -662,7 +682,7 @@ static void batch_free(batch_t *b)
 {
     if (b->split != NULL && --b->split->refs == 0) {
         route_t *r = b->split->route;
-        if (b->split->delivered == 0) {
+        if (b->split->delivered == 0 && !b->split->handed_back) {
             if (r->split_off_ms == 0)
                 sluice_log_warn_for("deliver.split_off", r->org->id,
                                     "vendor %s, org %s, integration %s: a batch split for one event's data had every "
@@ -679,6 +699,18 @@ static void batch_free(batch_t *b)
         sluice_secure_zero(b->body, b->body_len);
     free(b->body);
     free(b);
+}
+
+/* Hands the batch's events back (never marked done: the partitions' next owner delivers them) and
+ * frees it; the caller has taken it off its list. */
+static void batch_hand_back(batch_t *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        item_abandon(b->items[i]);
+    b->n = 0;
+    if (b->split != NULL)
+        b->split->handed_back = 1; /* not sent, so not refused: no deliver.split_off */
+    batch_free(b);
 }
 
 static void token_drop(route_t *r)
@@ -895,11 +927,7 @@ static void batch_retry_as(worker_t *w, batch_t *b, const char *status, const ch
     uint64_t rnd = 0;
     double frac = sluice_random_uint64(&rnd) == 0 ? (double)(rnd >> 11) / 9007199254740992.0 : 0.5;
     if (w->stopping) {
-        /* Hand back: the next owner of these partitions retries them. */
-        for (size_t i = 0; i < b->n; i++)
-            item_abandon(b->items[i]);
-        b->n = 0;
-        batch_free(b);
+        batch_hand_back(b); /* the next owner of these partitions retries them */
         return;
     }
     if (used_up || !sluice_retry_next(&policy, b->attempts, b->first_ms, now, retry_after_ms, frac, &wait)) {
@@ -1523,16 +1551,16 @@ static int64_t route_pump(worker_t *w, route_t *r, int64_t now)
     refill(r, now);
     for (batch_t *b = r->queue_head, *nb; b != NULL; b = nb) {
         nb = b->next;
+        /* Waiting for a retry at shutdown, or Kafka taking none of the lane's commits then: hand it
+         * back (stop_ask). */
+        if (w->stopping && (b->due_ms > now || r->lane->stop_state == STOP_HAND_BACK)) {
+            list_remove(&r->queue_head, &r->queue_tail, b);
+            batch_hand_back(b);
+            continue;
+        }
+        if (w->stopping && r->lane->stop_state == STOP_ASKING)
+            break; /* sent once Kafka is known to take the lane's commits (stop_look) */
         if (b->due_ms > now) {
-            if (w->stopping) {
-                /* Waiting for a retry at shutdown: hand it back. */
-                list_remove(&r->queue_head, &r->queue_tail, b);
-                for (size_t i = 0; i < b->n; i++)
-                    item_abandon(b->items[i]);
-                b->n = 0;
-                batch_free(b);
-                continue;
-            }
             if (b->due_ms < next)
                 next = b->due_ms;
             continue;
@@ -1990,9 +2018,10 @@ static void on_message(lane_t *l, rd_kafka_message_t *m, int64_t now)
 
 /* Returns how many partitions' commits failed at once (a waited commit's result; an async one's
  * comes later to on_commit). wait_ms: COMMIT_ASYNC or a bound in ms. */
-static int commit_parts(lane_t *l, const rd_kafka_topic_partition_list_t *only, int wait_ms)
+/* The finished offsets of l's partitions (of `only`'s, when not NULL) not sent in a commit yet,
+ * taken as sent. */
+static rd_kafka_topic_partition_list_t *commit_list(lane_t *l, const rd_kafka_topic_partition_list_t *only)
 {
-    int failed = 0;
     rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
     for (part_t *p = l->parts; p != NULL; p = p->next) {
         if (only != NULL && rd_kafka_topic_partition_list_find(only, l->w->cfg->kafka.topic, p->partition) == NULL)
@@ -2003,6 +2032,26 @@ static int commit_parts(lane_t *l, const rd_kafka_topic_partition_list_t *only, 
         rd_kafka_topic_partition_list_add(list, l->w->cfg->kafka.topic, p->partition)->offset = off;
         p->committed = off;
     }
+    return list;
+}
+
+/* A commit of list refused or not answered: counted, and its offsets sent again by the next one. */
+static void commit_refused(lane_t *l, const rd_kafka_topic_partition_list_t *list)
+{
+    l->w->metrics.commit_failures[l->kind]++;
+    for (int i = 0; list != NULL && i < list->cnt; i++) {
+        part_t *p = find_part(l, list->elems[i].partition);
+        if (p != NULL)
+            p->committed = -1; /* try again at the next tick */
+    }
+}
+
+static void lane_kafka_said(lane_t *l, int landed, const char *why);
+
+static int commit_parts(lane_t *l, const rd_kafka_topic_partition_list_t *only, int wait_ms)
+{
+    int failed = 0;
+    rd_kafka_topic_partition_list_t *list = commit_list(l, only);
     if (list->cnt > 0) {
         rd_kafka_resp_err_t e =
             wait_ms > 0 ? sluice_dlq_commit_within(l->rk, list, wait_ms) : rd_kafka_commit(l->rk, list, 1);
@@ -2015,14 +2064,11 @@ static int commit_parts(lane_t *l, const rd_kafka_topic_partition_list_t *only, 
             sluice_log_warn("kafka.commit_failed", "%s: %s", l->ops->name, rd_kafka_err2str(e));
         }
         if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            l->w->metrics.commit_failures[l->kind]++;
-            for (int i = 0; i < list->cnt; i++) {
-                part_t *p = find_part(l, list->elems[i].partition);
-                if (p != NULL)
-                    p->committed = -1; /* try again at the next tick */
-            }
+            commit_refused(l, list);
             failed = list->cnt;
         }
+        if (wait_ms > 0)
+            lane_kafka_said(l, e == RD_KAFKA_RESP_ERR_NO_ERROR, rd_kafka_err2str(e));
     }
     rd_kafka_topic_partition_list_destroy(list);
     return failed;
@@ -2032,15 +2078,116 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 {
     (void)rk;
     lane_t *l = opaque;
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+    /* The request's error, else the first partition's (the group refusing one of them). */
+    for (int i = 0; err == RD_KAFKA_RESP_ERR_NO_ERROR && offsets != NULL && i < offsets->cnt; i++)
+        err = offsets->elems[i].err;
+    if (err == RD_KAFKA_RESP_ERR__NO_OFFSET)
         return;
-    sluice_log_warn("kafka.commit_failed", "%s: %s", l->ops->name, rd_kafka_err2str(err));
-    l->w->metrics.commit_failures[l->kind]++;
-    for (int i = 0; offsets != NULL && i < offsets->cnt; i++) {
-        part_t *p = find_part(l, offsets->elems[i].partition);
-        if (p != NULL)
-            p->committed = -1;
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        lane_kafka_said(l, 1, NULL);
+        return;
     }
+    sluice_log_warn("kafka.commit_failed", "%s: %s", l->ops->name, rd_kafka_err2str(err));
+    commit_refused(l, offsets);
+    lane_kafka_said(l, 0, rd_kafka_err2str(err));
+}
+
+/* Kafka took none of the lane's commits while it stops: its events not on the wire yet are handed
+ * back instead of sent. Delivered now, they could not be committed, and the partitions' next owner
+ * delivers them again: GA4 counts each twice, Meta and TikTok deduplicate within a window only.
+ * Handed back, the next owner delivers them once. Requests on the wire finish: they cannot be
+ * taken back. */
+static void lane_hand_back(lane_t *l, const char *why)
+{
+    if (l->stop_state != STOP_ASKING && l->stop_state != STOP_DELIVER)
+        return;
+    l->stop_state = STOP_HAND_BACK;
+    if (l->stop_q != NULL) {
+        rd_kafka_queue_destroy(l->stop_q); /* a late answer is dropped */
+        l->stop_q = NULL;
+    }
+    int64_t now = sluice_mono_ms();
+    size_t n = 0;
+    for (size_t i = 0; i < l->nroutes; i++) {
+        route_t *r = &l->routes[i];
+        while (r->age_head != NULL)
+            batch_close(r, r->age_head, now);
+        while (r->queue_head != NULL) {
+            batch_t *b = r->queue_head;
+            n += b->n;
+            list_remove(&r->queue_head, &r->queue_tail, b);
+            batch_hand_back(b);
+        }
+    }
+    l->handed_back += n;
+    size_t wire = 0; /* this lane's, not the worker's: each lane logs its own */
+    for (size_t i = 0; i < l->nroutes; i++)
+        wire += l->routes[i].sending;
+    sluice_log_warn("deliver.stop_hand_back",
+                    "%s: Kafka takes no commit (%s): %zu deliveries not sent yet are handed back uncommitted to the "
+                    "partitions' next owner instead of being sent now and again by it; %zu of its requests on the "
+                    "wire finish",
+                    l->ops->name, why, n, wire);
+}
+
+/* What Kafka said of the lane's commits: a commit answered (landed or refused), all brokers down. */
+static void lane_kafka_said(lane_t *l, int landed, const char *why)
+{
+    l->kafka_away = !landed;
+    if (!landed && l->w->stopping)
+        lane_hand_back(l, why);
+}
+
+/* At the stop: commits the lane's finished offsets, every partition's (also those a periodic commit
+ * sent, whose answer may not have come), with the answer on a queue of its own, so that only an
+ * answer to a commit sent after the stop began decides (stop_look). With nothing to commit, what
+ * Kafka said last decides. */
+static void stop_ask(lane_t *l, int64_t now)
+{
+    for (part_t *p = l->parts; p != NULL; p = p->next)
+        p->committed = -1;
+    rd_kafka_topic_partition_list_t *list = commit_list(l, NULL);
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__NO_OFFSET;
+    if (list->cnt > 0 && (e = sluice_dlq_commit_ask(l->rk, list, &l->stop_q)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        commit_refused(l, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    l->stop_state = STOP_DELIVER;
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        l->stop_state = STOP_ASKING;
+        l->stop_ask_until = now + STOP_ASK_MS;
+    } else if (e != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        lane_hand_back(l, rd_kafka_err2str(e));
+    } else if (l->kafka_away) {
+        lane_hand_back(l, "last found unreachable: all brokers down or a commit refused");
+    }
+}
+
+/* The answer to stop_ask's commit, once it came (or STOP_ASK_MS passed without one). */
+static void stop_look(lane_t *l, int64_t now)
+{
+    if (l->stop_state != STOP_ASKING)
+        return;
+    rd_kafka_resp_err_t e = sluice_dlq_commit_answer(l->stop_q, 0);
+    if (e == RD_KAFKA_RESP_ERR__TIMED_OUT && now < l->stop_ask_until)
+        return;
+    rd_kafka_queue_destroy(l->stop_q);
+    l->stop_q = NULL;
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        l->kafka_away = 0;
+        l->stop_state = STOP_DELIVER;
+        return;
+    }
+    char why[128];
+    if (e == RD_KAFKA_RESP_ERR__TIMED_OUT)
+        snprintf(why, sizeof(why), "no answer to the stop's commit within %d ms", STOP_ASK_MS);
+    else
+        snprintf(why, sizeof(why), "%s", rd_kafka_err2str(e));
+    sluice_log_warn("kafka.commit_failed", "%s: %s", l->ops->name, why);
+    l->w->metrics.commit_failures[l->kind]++;
+    for (part_t *p = l->parts; p != NULL; p = p->next)
+        p->committed = -1; /* sent again by the stop's last commit */
+    l->kafka_away = 1;
+    lane_hand_back(l, why);
 }
 
 static void purge_route(route_t *r)
@@ -2124,6 +2271,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
     int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         l->lost = 0;
+        l->kafka_away = 0; /* the group's coordinator answered */
         for (int i = 0; i < parts->cnt; i++) {
             if (find_part(l, parts->elems[i].partition) != NULL)
                 continue;
@@ -2184,8 +2332,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
-    (void)opaque;
     sluice_log_warn("kafka.error", "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+    /* No broker answers: no commit can land (one broker's disconnect, _TRANSPORT, says nothing of
+     * the coordinator on another). Served on the loop's thread (rd_kafka_consumer_poll). */
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        lane_kafka_said(opaque, 0, "all brokers down");
 }
 
 static void drain_pipe(void *ud, int fd, unsigned events)
@@ -2281,6 +2432,8 @@ static int lane_poll(lane_t *l, int64_t now)
         on_message(l, m, now);
         rd_kafka_message_destroy(m);
     }
+    if (l->w->stopping)
+        stop_look(l, now);
     size_t tracked = 0;
     int reading = lane_aside(l, now, &tracked);
     /* Past PART_MAX_TRACKED events behind a set-aside one, the lane pauses as for LANE_MAX_LIVE,
@@ -2459,8 +2612,10 @@ static void on_signal(void *ud, int fd, unsigned events)
             w->stopping = 1;
             w->stop_deadline = sluice_mono_ms() + DRAIN_TIMEOUT_MS;
             for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
-                if (w->lanes[k] != NULL)
+                if (w->lanes[k] != NULL) {
                     pause_all(w->lanes[k], 1);
+                    stop_ask(w->lanes[k], sluice_mono_ms());
+                }
             }
         }
     }
@@ -2699,6 +2854,13 @@ int sluice_deliver_run(sluice_deliver_t *w, sluice_err_t *err)
 
     /* Stop: commit what is finished, leave the groups, flush the dead letters. */
     int uncommitted = 0;
+    size_t handed_back = 0;
+    for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
+        if (w->lanes[k] != NULL) {
+            w->lanes[k]->stop_state = STOP_RUNNING; /* the drain is over: nothing is left to hand back */
+            handed_back += w->lanes[k]->handed_back;
+        }
+    }
     int64_t until = sluice_mono_ms() + STOP_COMMIT_WAIT_MS;
     for (int k = 0; k < SLUICE_VENDOR_COUNT; k++) {
         lane_t *l = w->lanes[k];
@@ -2724,9 +2886,9 @@ int sluice_deliver_run(sluice_deliver_t *w, sluice_err_t *err)
         sluice_log_warn(
             "deliver.stopped",
             "offsets not committed for %d partition%s (kafka.commit_failed or kafka.assignment_lost above): what was "
-            "delivered since the last commit is delivered again by the next worker; %zu requests "
-            "were still on the wire",
-            uncommitted, uncommitted == 1 ? "" : "s", sluice_http_in_flight(w->http));
+            "delivered since the last commit is delivered again by the next worker; %zu deliveries were handed back "
+            "unsent (deliver.stop_hand_back); %zu requests were still on the wire",
+            uncommitted, uncommitted == 1 ? "" : "s", handed_back, sluice_http_in_flight(w->http));
     else
         sluice_log_info("deliver.stopped", "offsets committed; %zu requests were still on the wire",
                         sluice_http_in_flight(w->http));
@@ -2739,9 +2901,7 @@ static void free_list(batch_t *b)
 {
     for (batch_t *nb; b != NULL; b = nb) {
         nb = b->next;
-        for (size_t i = 0; i < b->n; i++)
-            item_abandon(b->items[i]);
-        batch_free(b);
+        batch_hand_back(b);
     }
 }
 
@@ -2787,6 +2947,8 @@ int sluice_deliver_destroy(sluice_deliver_t *w)
         }
         if (l->closeq != NULL)
             rd_kafka_queue_destroy(l->closeq);
+        if (l->stop_q != NULL)
+            rd_kafka_queue_destroy(l->stop_q);
         /* A consumer that did not leave its group at the stop (stop_close: no coordinator) is left
          * to the process's exit: rd_kafka_destroy, with or without closing, waited for librdkafka
          * to give up on the coordinator, session.timeout.ms after the close began (44 s from

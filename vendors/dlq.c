@@ -174,7 +174,7 @@ fail:
     return NULL;
 }
 
-/* sluice_dlq_commit_within's commit callback, never called: the answer is read from the queue as
+/* sluice_dlq_commit_ask's commit callback, never called: the answer is read from the queue as
  * an event. Only its presence matters: a commit without one is also answered to the conf's
  * offset_commit_cb (the worker's on_commit), which logged and counted a failure the caller had
  * already logged and counted (kafka.commit_failed, sluice_deliver_commit_failures_total twice), and
@@ -185,25 +185,40 @@ static void answered_on_queue(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_
     (void)rk, (void)err, (void)offsets, (void)opaque;
 }
 
+rd_kafka_resp_err_t sluice_dlq_commit_ask(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *list,
+                                          rd_kafka_queue_t **q)
+{
+    if ((*q = rd_kafka_queue_new(rk)) == NULL)
+        return RD_KAFKA_RESP_ERR__FAIL;
+    rd_kafka_resp_err_t e = rd_kafka_commit_queue(rk, list, *q, answered_on_queue, NULL);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_queue_destroy(*q);
+        *q = NULL;
+    }
+    return e;
+}
+
+rd_kafka_resp_err_t sluice_dlq_commit_answer(rd_kafka_queue_t *q, int wait_ms)
+{
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, wait_ms);
+    if (ev == NULL)
+        return RD_KAFKA_RESP_ERR__TIMED_OUT;
+    /* The request's error, else the first partition's (the group refusing one of them). */
+    rd_kafka_resp_err_t e = rd_kafka_event_error(ev);
+    const rd_kafka_topic_partition_list_t *res = rd_kafka_event_topic_partition_list(ev);
+    for (int i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && res != NULL && i < res->cnt; i++)
+        e = res->elems[i].err;
+    rd_kafka_event_destroy(ev);
+    return e;
+}
+
 rd_kafka_resp_err_t sluice_dlq_commit_within(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *list, int wait_ms)
 {
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    if (q == NULL)
-        return RD_KAFKA_RESP_ERR__FAIL;
-    rd_kafka_resp_err_t e = rd_kafka_commit_queue(rk, list, q, answered_on_queue, NULL);
+    rd_kafka_queue_t *q = NULL;
+    rd_kafka_resp_err_t e = sluice_dlq_commit_ask(rk, list, &q);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, wait_ms);
-        if (ev == NULL) {
-            e = RD_KAFKA_RESP_ERR__TIMED_OUT;
-        } else {
-            /* The request's error, else the first partition's (the group refusing one of them). */
-            e = rd_kafka_event_error(ev);
-            const rd_kafka_topic_partition_list_t *res = rd_kafka_event_topic_partition_list(ev);
-            for (int i = 0; e == RD_KAFKA_RESP_ERR_NO_ERROR && res != NULL && i < res->cnt; i++)
-                e = res->elems[i].err;
-            rd_kafka_event_destroy(ev);
-        }
+        e = sluice_dlq_commit_answer(q, wait_ms);
+        rd_kafka_queue_destroy(q);
     }
-    rd_kafka_queue_destroy(q);
     return e;
 }

@@ -13,7 +13,7 @@
  * workers of other vendors and other integrations skip it.
  *
  * Also: the librdkafka configuration the worker and sluicectl build from the config's kafka
- * section. Any thread; and the consumers' waited offset commit (sluice_dlq_commit_within).
+ * section. Any thread; and the consumers' waited offset commit (sluice_dlq_commit_within, or in two steps).
  */
 #ifndef SLUICE_VENDORS_DLQ_H
 #define SLUICE_VENDORS_DLQ_H
@@ -76,5 +76,14 @@ int sluice_dlq_conf_set(rd_kafka_conf_t *conf, const char *key, const char *valu
  * when none came in time (the commit still goes out; its answer is then dropped). The answer
  * comes back here only, not also to the conf's offset_commit_cb. The consumer's thread. */
 rd_kafka_resp_err_t sluice_dlq_commit_within(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *list, int wait_ms);
+
+/* The same in two steps, for a loop that must not wait: sluice_dlq_commit_ask sends the commit of
+ * list with its answer going to a queue of its own, *q (the caller destroys it; NULL when the
+ * commit could not be sent, whose error is returned); sluice_dlq_commit_answer looks for that
+ * answer for at most wait_ms (0: only looks) and returns its error as above, or
+ * RD_KAFKA_RESP_ERR__TIMED_OUT when none came yet (ask again later). The consumer's thread. */
+rd_kafka_resp_err_t sluice_dlq_commit_ask(rd_kafka_t *rk, const rd_kafka_topic_partition_list_t *list,
+                                          rd_kafka_queue_t **q);
+rd_kafka_resp_err_t sluice_dlq_commit_answer(rd_kafka_queue_t *q, int wait_ms);
 
 #endif
