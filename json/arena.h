@@ -50,6 +50,11 @@ sluice_json_arena_t *sluice_json_arena_hold(sluice_json_arena_t *a);
  * in it must be dead. */
 void sluice_json_arena_free(sluice_json_arena_t *a);
 
+/* n bytes of a, 16-byte aligned, for callers that build their own values in it (json/jv.h);
+ * they go back with the arena's last owner and are never freed on their own. Blocks over a
+ * quarter of a chunk are malloc'd and linked to the arena. NULL when memory runs out. */
+void *sluice_json_arena_alloc(sluice_json_arena_t *a, size_t n);
+
 /* Bytes handed out by a so far (for tests and metrics). */
 size_t sluice_json_arena_used(const sluice_json_arena_t *a);
 

@@ -98,12 +98,28 @@ static void chunks_are_reused_and_owners_counted(void **state)
     assert_null(sluice_json_arena_hold(NULL));
 }
 
+/* sluice_json_arena_alloc (json/jv.h's nodes): blocks over a quarter chunk are malloc'd and go
+ * back with the arena; sizes near SIZE_MAX are refused, not rounded up to 0 and handed a block. */
+static void arena_alloc_refuses_sizes_that_wrap(void **state)
+{
+    (void)state;
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    assert_null(sluice_json_arena_alloc(a, SIZE_MAX));
+    assert_null(sluice_json_arena_alloc(a, SIZE_MAX - 8));
+    assert_non_null(sluice_json_arena_alloc(a, 24));
+    char *big = sluice_json_arena_alloc(a, 64 * 1024); /* freed with the arena: ASan sees any leak */
+    assert_non_null(big);
+    memset(big, 1, 64 * 1024);
+    sluice_json_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(values_live_in_the_arena),
         cmocka_unit_test(big_allocations_are_malloced),
         cmocka_unit_test(chunks_are_reused_and_owners_counted),
+        cmocka_unit_test(arena_alloc_refuses_sizes_that_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,824 @@
+/*
+ * Arena JSON values (json/jv.h): the parser over json/parse_core.h's scanning (the very code
+ * json/parse.c runs, so the two accept, refuse and report alike), the compact writer over
+ * json/write.c's string and buffer code, and the object, array and scalar API. Any thread; one
+ * tree is used by one thread at a time.
+ */
+#include "json/jv.h"
+
+#include "json/parse_core.h"
+
+#include <inttypes.h>
+#include <sys/random.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* ------------------------------------------------------------------ nodes */
+
+static sluice_jv_t *node(sluice_json_arena_t *a, sluice_jv_type_t type)
+{
+    sluice_jv_t *v = sluice_json_arena_alloc(a, sizeof(*v));
+    if (v != NULL)
+        *v = (sluice_jv_t){.type = (uint8_t)type};
+    return v;
+}
+
+static const char *copy_bytes(sluice_json_arena_t *a, const char *s, size_t n)
+{
+    char *c = sluice_json_arena_alloc(a, n + 1);
+    if (c != NULL) {
+        memcpy(c, s, n);
+        c[n] = '\0';
+    }
+    return c;
+}
+
+/* Marks v and its ancestors changed; stops at one already marked (its ancestors are too). */
+static void mark_dirty(sluice_jv_t *v)
+{
+    while (v != NULL && !v->dirty) {
+        v->dirty = 1;
+        v = v->parent;
+    }
+}
+
+/* ------------------------------------------------------------------ object index */
+
+/* Keys are hashed with a random per-process seed, so that a client cannot precompute keys that
+ * all fall into one probe cluster (a 512 KB body of ~50k such keys would cost seconds of CPU).
+ * The library's load address was the seed at first: its low 12 bits are fixed by the binary and
+ * the rest is public without ASLR or after one leaked address. Set once before main (a
+ * constructor), so that every thread hashes alike; without random bytes it falls back to the
+ * clock and the address. */
+static uint64_t hash_seed;
+
+__attribute__((constructor)) static void hash_seed_init(void)
+{
+    if (getrandom(&hash_seed, sizeof(hash_seed), GRND_NONBLOCK) == (ssize_t)sizeof(hash_seed))
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    hash_seed = ((uint64_t)ts.tv_nsec << 32) ^ (uint64_t)ts.tv_sec ^ (uint64_t)(uintptr_t)&hash_seed;
+}
+
+static uint64_t key_hash(const char *k, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ hash_seed;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)k[i]) * 0x100000001b3ull;
+    return h ^ (h >> 29);
+}
+
+static void index_put(uint32_t *index, uint32_t cap, const sluice_jv_member_t *m, uint32_t i)
+{
+    uint32_t s = (uint32_t)key_hash(m[i].key, m[i].key_len) & (cap - 1);
+    while (index[s] != 0)
+        s = (s + 1) & (cap - 1);
+    index[s] = i + 1;
+}
+
+/* A fresh index of m[0..count) with room to grow (at most half full); NULL when memory runs out
+ * (look-ups are then linear). */
+static uint32_t *index_build(sluice_json_arena_t *a, const sluice_jv_member_t *m, size_t count, uint32_t *cap)
+{
+    uint32_t c = 64;
+    while (c < count * 4)
+        c *= 2;
+    uint32_t *index = sluice_json_arena_alloc(a, (size_t)c * sizeof(*index));
+    if (index == NULL)
+        return NULL;
+    memset(index, 0, (size_t)c * sizeof(*index));
+    for (size_t i = 0; i < count; i++)
+        index_put(index, c, m, (uint32_t)i);
+    *cap = c;
+    return index;
+}
+
+/* Keeps index (of m[0..count), the last member just added) current: adds the last member, or
+ * builds it anew when it is missing past SLUICE_JV_INDEX_FROM or would be over half full. */
+static void index_added(sluice_json_arena_t *a, uint32_t **index, uint32_t *cap, const sluice_jv_member_t *m,
+                        size_t count)
+{
+    /* An index built past SLUICE_JV_INDEX_FROM stays in use after deletions took the object below
+     * it: it must then still learn every member added. */
+    if (*index == NULL && count <= SLUICE_JV_INDEX_FROM)
+        return;
+    if (*index == NULL || count * 2 > *cap)
+        *index = index_build(a, m, count, cap);
+    else
+        index_put(*index, *cap, m, (uint32_t)(count - 1));
+}
+
+static long members_find(const sluice_jv_member_t *m, size_t count, const uint32_t *index, uint32_t cap,
+                         const char *key, size_t n)
+{
+    if (index == NULL) {
+        /* the first byte before the call: keys of equal length mostly differ there (-130 per
+         * bench event) */
+        for (size_t i = 0; i < count; i++)
+            if (m[i].key_len == n && (n == 0 || (m[i].key[0] == key[0] && memcmp(m[i].key, key, n) == 0)))
+                return (long)i;
+        return -1;
+    }
+    for (uint32_t s = (uint32_t)key_hash(key, n) & (cap - 1); index[s] != 0; s = (s + 1) & (cap - 1)) {
+        const sluice_jv_member_t *e = &m[index[s] - 1];
+        if (e->key_len == n && memcmp(e->key, key, n) == 0)
+            return (long)(index[s] - 1);
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------------ parser */
+
+typedef struct jv_parser {
+    parser_t ps;
+    sluice_json_arena_t *a;
+    sluice_jv_member_t *mstack; /* the members of the objects being read, innermost last */
+    size_t mtop, mcap;
+    sluice_jv_t **astack; /* the items of the arrays being read */
+    size_t atop, acap;
+    int mheap, aheap; /* the stacks were malloc'd */
+} jv_parser_t;
+
+static sluice_jv_t *jv_value(jv_parser_t *jp);
+
+static void *oom(jv_parser_t *jp, const char *at)
+{
+    return syntax(&jp->ps, at, "out of memory");
+}
+
+/* Grows a stack of elements of size el to hold one more; 0 or -1. Stacks start in
+ * sluice_jv_parse's frame (most documents never leave it: no malloc per parse) and move to the
+ * heap when outgrown, *heap then set. */
+static int stack_grow(void **stack, size_t *cap, size_t top, size_t el, int *heap)
+{
+    if (top < *cap)
+        return 0;
+    size_t c = *cap * 2;
+    void *n = *heap ? realloc(*stack, c * el) : malloc(c * el);
+    if (n == NULL)
+        return -1;
+    if (!*heap)
+        memcpy(n, *stack, top * el);
+    *heap = 1;
+    *stack = n;
+    *cap = c;
+    return 0;
+}
+
+static sluice_jv_t *jv_string_value(jv_parser_t *jp)
+{
+    parser_t *ps = &jp->ps;
+    const char *start = ps->p;
+    ps->p++;
+    const char *s;
+    size_t n;
+    if (parse_string(ps, &s, &n) != 0)
+        return NULL;
+    if (n > ps->max_string) {
+        if (!item_fault(ps, "string longer than"))
+            return limit(ps, SLUICE_JSON_STRING, "string longer than");
+        sluice_jv_t *null = node(jp->a, SLUICE_JV_NULL); /* as parse.c: null in a faulty event */
+        return null != NULL ? null : oom(jp, start);
+    }
+    sluice_jv_t *v = node(jp->a, SLUICE_JV_STRING);
+    if (v == NULL)
+        return oom(jp, start);
+    int escaped = s == ps->sbuf;
+    if (escaped && (s = copy_bytes(jp->a, s, n)) == NULL)
+        return oom(jp, start);
+    v->u.s = s;
+    v->len = (uint32_t)n;
+    v->src = start;
+    v->src_len = (uint32_t)(ps->p - start);
+    v->verbatim = !escaped; /* no escape: nothing in it needs one either */
+    return v;
+}
+
+static inline sluice_jv_t *jv_child(jv_parser_t *jp)
+{
+    if (jp->ps.p < jp->ps.end && *jp->ps.p == '"')
+        return jv_string_value(jp);
+    return jv_value(jp);
+}
+
+static sluice_jv_t *jv_number(jv_parser_t *jp)
+{
+    number_t r;
+    if (number_read(&jp->ps, 1, &r) != 0)
+        return NULL;
+    sluice_jv_t *v = node(jp->a, SLUICE_JV_NUMBER);
+    if (v == NULL)
+        return oom(jp, r.s);
+    v->u.s = v->src = r.s;
+    v->len = v->src_len = (uint32_t)r.n;
+    v->verbatim = r.n <= SLUICE_JSONNUM_MAX_TEXT; /* longer ones are formatted, as json/write.c does */
+    return v;
+}
+
+static sluice_jv_t *jv_literal(jv_parser_t *jp, const char *word, sluice_jv_type_t type)
+{
+    parser_t *ps = &jp->ps;
+    size_t n = literal_at(ps, word);
+    if (n == 0)
+        return NULL;
+    sluice_jv_t *v = node(jp->a, type);
+    if (v == NULL)
+        return oom(jp, ps->p);
+    v->src = ps->p;
+    v->src_len = (uint32_t)n;
+    v->verbatim = 1;
+    ps->p += n;
+    return v;
+}
+
+/* As parse.c's key_over_limit: the member's value is read and left out, or the refusal (-1). */
+static __attribute__((noinline, cold)) int jv_key_over_limit(jv_parser_t *jp)
+{
+    if (key_fault(&jp->ps) != 0)
+        return -1;
+    return jv_child(jp) != NULL ? 0 : -1;
+}
+
+static sluice_jv_t *jv_object(jv_parser_t *jp)
+{
+    parser_t *ps = &jp->ps;
+    const char *start = ps->p;
+    if (enter(ps) != 0)
+        return NULL;
+    frame_t *f = &ps->frames[ps->depth];
+    sluice_jv_t *obj = node(jp->a, SLUICE_JV_OBJECT);
+    if (obj == NULL)
+        return oom(jp, start);
+    size_t base = jp->mtop, count = 0;
+    size_t verbatim = 1, expect = 2; /* the bytes its compact form takes: braces, members, commas */
+    uint32_t *index = NULL, icap = 0;
+    ps->p++; /* '{' */
+    if (take(ps, '}'))
+        goto done;
+    for (;;) {
+        const char *key;
+        size_t klen;
+        if (object_key(ps, &key, &klen) != 0)
+            return NULL;
+        const char *after_key = ps->p;
+        int key_escaped = key == ps->sbuf;
+        /* an unescaped key points into the body; one unescaped into the buffer the value will
+         * reuse is copied */
+        if (key_escaped && (key = copy_bytes(jp->a, key, klen)) == NULL)
+            return oom(jp, after_key);
+        f->key = key;
+        f->key_len = klen;
+        if (klen > ps->max_string) {
+            if (jv_key_over_limit(jp) != 0)
+                return NULL;
+            verbatim = 0; /* the member is left out: its bytes are not the object's */
+        } else {
+            if (!take(ps, ':')) {
+                syntax(ps, ps->p, "':' expected");
+                return NULL;
+            }
+            sluice_jv_t *v = jv_child(jp);
+            if (v == NULL)
+                return NULL;
+            /* Checked after the value, as parse.c does (its error wins over the duplicate). */
+            if (members_find(jp->mstack + base, count, index, icap, key, klen) >= 0) {
+                syntax(ps, after_key, "duplicate object key");
+                return NULL;
+            }
+            if (stack_grow((void **)&jp->mstack, &jp->mcap, jp->mtop, sizeof(*jp->mstack), &jp->mheap) != 0)
+                return oom(jp, after_key);
+            jp->mstack[jp->mtop++] = (sluice_jv_member_t){key, klen, v};
+            v->parent = obj;
+            count++;
+            index_added(jp->a, &index, &icap, jp->mstack + base, count);
+            verbatim &= !key_escaped && v->verbatim;
+            expect += klen + 3 + v->src_len + (count > 1);
+        }
+        f->key = NULL;
+        int more = next_or_close(ps, '}');
+        if (more < 0)
+            return NULL;
+        if (more == 0)
+            break;
+    }
+done:
+    ps->depth--;
+    if (count > 0) {
+        obj->u.m = sluice_json_arena_alloc(jp->a, count * sizeof(sluice_jv_member_t));
+        if (obj->u.m == NULL)
+            return oom(jp, ps->p);
+        memcpy(obj->u.m, jp->mstack + base, count * sizeof(sluice_jv_member_t));
+    }
+    jp->mtop = base;
+    obj->len = obj->cap = (uint32_t)count;
+    obj->index = index;
+    obj->index_cap = icap;
+    obj->src = start;
+    obj->src_len = (uint32_t)(ps->p - start);
+    obj->verbatim = verbatim && expect == obj->src_len; /* no whitespace anywhere */
+    return obj;
+}
+
+static sluice_jv_t *jv_array(jv_parser_t *jp)
+{
+    parser_t *ps = &jp->ps;
+    const char *start = ps->p;
+    if (enter(ps) != 0)
+        return NULL;
+    frame_t *f = &ps->frames[ps->depth];
+    sluice_jv_t *arr = node(jp->a, SLUICE_JV_ARRAY);
+    if (arr == NULL)
+        return oom(jp, start);
+    size_t base = jp->atop, count = 0;
+    size_t verbatim = 1, expect = 2;
+    ps->p++; /* '[' */
+    if (take(ps, ']'))
+        goto done;
+    int is_batch = batch_begin(ps);
+    for (;; count++) {
+        if (batch_item(ps, f, count, is_batch) != 0)
+            return NULL;
+        sluice_jv_t *v = jv_child(jp);
+        if (v == NULL)
+            return NULL;
+        if (stack_grow((void **)&jp->astack, &jp->acap, jp->atop, sizeof(*jp->astack), &jp->aheap) != 0)
+            return oom(jp, ps->p);
+        jp->astack[jp->atop++] = v;
+        v->parent = arr;
+        verbatim &= v->verbatim;
+        expect += v->src_len + (count > 0);
+        int more = next_or_close(ps, ']');
+        if (more < 0)
+            return NULL;
+        if (more == 0) {
+            count++;
+            batch_end(ps, is_batch);
+            break;
+        }
+    }
+done:
+    ps->depth--;
+    if (count > 0) {
+        arr->u.a = sluice_json_arena_alloc(jp->a, count * sizeof(sluice_jv_t *));
+        if (arr->u.a == NULL)
+            return oom(jp, ps->p);
+        memcpy(arr->u.a, jp->astack + base, count * sizeof(sluice_jv_t *));
+    }
+    jp->atop = base;
+    arr->len = arr->cap = (uint32_t)count;
+    arr->src = start;
+    arr->src_len = (uint32_t)(ps->p - start);
+    arr->verbatim = verbatim && expect == arr->src_len;
+    return arr;
+}
+
+static sluice_jv_t *jv_value(jv_parser_t *jp)
+{
+    parser_t *ps = &jp->ps;
+    if (ps->p >= ps->end)
+        return syntax(ps, ps->p, "premature end of input");
+    switch (*ps->p) {
+    case ' ':
+    case '\t':
+    case '\n':
+    case '\r': skip_ws(ps); return jv_value(jp);
+    case '{': return jv_object(jp);
+    case '[': return jv_array(jp);
+    case '"': return jv_string_value(jp);
+    case 't': return jv_literal(jp, "true", SLUICE_JV_TRUE);
+    case 'f': return jv_literal(jp, "false", SLUICE_JV_FALSE);
+    case 'n': return jv_literal(jp, "null", SLUICE_JV_NULL);
+    default:
+        if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))
+            return jv_number(jp);
+        return syntax(ps, ps->p, "invalid token");
+    }
+}
+
+sluice_jv_t *sluice_jv_parse(sluice_json_arena_t *a, const char *buf, size_t len, size_t max_depth, size_t max_string,
+                             size_t max_batch, sluice_json_item_faults_t *faults, sluice_json_error_t *err)
+{
+    memset(err, 0, sizeof(*err));
+    if (faults != NULL)
+        faults->count = 0;
+    if (len > UINT32_MAX) { /* spans are 32-bit; bodies are limited far below */
+        err->kind = SLUICE_JSON_SYNTAX;
+        snprintf(err->message, sizeof(err->message), "document too large");
+        return NULL;
+    }
+    jv_parser_t jp = {.a = a,
+                      .ps = {.p = buf,
+                             .start = buf,
+                             .end = buf + len,
+                             .max_string = max_string,
+                             .max_batch = max_batch,
+                             .err = err,
+                             .faults = faults}};
+    parser_t *ps = &jp.ps;
+    ps->max_depth = max_depth < MAX_FRAMES ? max_depth : MAX_FRAMES;
+    ps->depth_cap = ps->max_depth;
+    frame_t small[64];
+    ps->frames =
+        ps->max_depth + 4 <= sizeof(small) / sizeof(small[0]) ? small : malloc((ps->max_depth + 4) * sizeof(frame_t));
+    if (ps->frames == NULL || a == NULL) {
+        if (ps->frames != small)
+            free(ps->frames);
+        err->kind = SLUICE_JSON_SYNTAX;
+        snprintf(err->message, sizeof(err->message), "out of memory");
+        return NULL;
+    }
+    char sbuf[512];
+    ps->sbuf = sbuf;
+    ps->scap = sizeof(sbuf);
+    sluice_jv_member_t msmall[64];
+    sluice_jv_t *asmall[64];
+    jp.mstack = msmall;
+    jp.mcap = sizeof(msmall) / sizeof(msmall[0]);
+    jp.astack = asmall;
+    jp.acap = sizeof(asmall) / sizeof(asmall[0]);
+    skip_ws(ps);
+    sluice_jv_t *v = jv_value(&jp);
+    if (v != NULL) {
+        skip_ws(ps);
+        if (ps->p != ps->end) {
+            syntax(ps, ps->p, "end of input expected");
+            v = NULL;
+        }
+    }
+    if (ps->heap)
+        free(ps->sbuf);
+    if (ps->frames != small)
+        free(ps->frames);
+    if (jp.mheap)
+        free(jp.mstack);
+    if (jp.aheap)
+        free(jp.astack);
+    return v;
+}
+
+/* ------------------------------------------------------------------ writer */
+
+static void put_number_text(sluice_jsonw_t *w, const char *s, size_t n)
+{
+    if (n <= SLUICE_JSONNUM_MAX_TEXT) {
+        sluice_jsonw_put(w, s, n);
+        return;
+    }
+    /* As json/write.c: a text too long for the numbers' table is formatted from its value. */
+    char *c = malloc(n + 1), tmp[40];
+    if (c == NULL) {
+        w->oom = 1;
+        return;
+    }
+    memcpy(c, s, n);
+    c[n] = '\0';
+    size_t k = sluice_json_format_real(strtod(c, NULL), tmp);
+    free(c);
+    sluice_jsonw_put(w, tmp, k);
+}
+
+void sluice_jv_write(sluice_jsonw_t *w, const sluice_jv_t *v)
+{
+    if (v->verbatim && !v->dirty) { /* untouched and already compact: its bytes as sent */
+        sluice_jsonw_put(w, v->src, v->src_len);
+        return;
+    }
+    switch ((sluice_jv_type_t)v->type) {
+    case SLUICE_JV_OBJECT:
+        if (v->len == 0) {
+            SLUICE_JSONW_LIT(w, "{}");
+            return;
+        }
+        for (uint32_t i = 0; i < v->len; i++) {
+            sluice_jsonw_put(w, i == 0 ? "{" : ",", 1);
+            sluice_jsonw_string(w, v->u.m[i].key, v->u.m[i].key_len);
+            sluice_jsonw_put(w, ":", 1);
+            sluice_jv_write(w, v->u.m[i].value);
+        }
+        sluice_jsonw_put(w, "}", 1);
+        return;
+    case SLUICE_JV_ARRAY:
+        sluice_jsonw_put(w, "[", 1);
+        for (uint32_t i = 0; i < v->len; i++) {
+            if (i > 0)
+                sluice_jsonw_put(w, ",", 1);
+            sluice_jv_write(w, v->u.a[i]);
+        }
+        sluice_jsonw_put(w, "]", 1);
+        return;
+    case SLUICE_JV_STRING: sluice_jsonw_string(w, v->u.s, v->len); return;
+    case SLUICE_JV_NUMBER: put_number_text(w, v->u.s, v->len); return;
+    case SLUICE_JV_TRUE: SLUICE_JSONW_LIT(w, "true"); return;
+    case SLUICE_JV_FALSE: SLUICE_JSONW_LIT(w, "false"); return;
+    case SLUICE_JV_NULL: SLUICE_JSONW_LIT(w, "null"); return;
+    }
+}
+
+char *sluice_jv_encode(const sluice_jv_t *v, size_t *len)
+{
+    sluice_jsonw_t w = {0};
+    sluice_jv_write(&w, v);
+    return sluice_jsonw_finish(&w, len);
+}
+
+/* ------------------------------------------------------------------ constructors */
+
+sluice_jv_t *sluice_jv_null(sluice_json_arena_t *a)
+{
+    return node(a, SLUICE_JV_NULL);
+}
+
+sluice_jv_t *sluice_jv_bool(sluice_json_arena_t *a, int b)
+{
+    return node(a, b ? SLUICE_JV_TRUE : SLUICE_JV_FALSE);
+}
+
+sluice_jv_t *sluice_jv_string(sluice_json_arena_t *a, const char *s, size_t n)
+{
+    if (n > UINT32_MAX)
+        return NULL;
+    sluice_jv_t *v = node(a, SLUICE_JV_STRING);
+    if (v == NULL || (v->u.s = copy_bytes(a, s, n)) == NULL)
+        return NULL;
+    v->len = (uint32_t)n;
+    return v;
+}
+
+sluice_jv_t *sluice_jv_number_text(sluice_json_arena_t *a, const char *text, size_t len)
+{
+    if (!sluice_json_is_number_text(text, len) || len > UINT32_MAX)
+        return NULL;
+    sluice_jv_t *v = node(a, SLUICE_JV_NUMBER);
+    if (v == NULL || (v->u.s = copy_bytes(a, text, len)) == NULL)
+        return NULL;
+    v->len = (uint32_t)len;
+    return v;
+}
+
+sluice_jv_t *sluice_jv_integer(sluice_json_arena_t *a, int64_t i)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof(tmp), "%" PRId64, i);
+    return sluice_jv_number_text(a, tmp, (size_t)n);
+}
+
+sluice_jv_t *sluice_jv_real(sluice_json_arena_t *a, double d)
+{
+    if (!isfinite(d))
+        return NULL; /* JSON has no text for it (jansson refuses it too) */
+    char tmp[40];
+    size_t n = sluice_json_format_real(d, tmp);
+    return sluice_jv_number_text(a, tmp, n);
+}
+
+sluice_jv_t *sluice_jv_object(sluice_json_arena_t *a)
+{
+    return node(a, SLUICE_JV_OBJECT);
+}
+
+sluice_jv_t *sluice_jv_array(sluice_json_arena_t *a)
+{
+    return node(a, SLUICE_JV_ARRAY);
+}
+
+sluice_jv_t *sluice_jv_copy(sluice_json_arena_t *a, const sluice_jv_t *v)
+{
+    if (v == NULL)
+        return NULL;
+    sluice_jv_t *c = node(a, (sluice_jv_type_t)v->type);
+    if (c == NULL)
+        return NULL;
+    *c = *v; /* strings, keys and numbers are never changed in place: shared */
+    c->parent = NULL;
+    c->index = NULL;
+    c->index_cap = 0;
+    if (v->type == SLUICE_JV_OBJECT || v->type == SLUICE_JV_ARRAY) {
+        /* never v's vector: an emptied container keeps its room, which the copy would then share */
+        c->u.m = NULL;
+        c->cap = 0;
+    }
+    if (v->type == SLUICE_JV_OBJECT && v->len > 0) {
+        if ((c->u.m = sluice_json_arena_alloc(a, v->len * sizeof(sluice_jv_member_t))) == NULL)
+            return NULL;
+        c->cap = v->len;
+        for (uint32_t i = 0; i < v->len; i++) {
+            c->u.m[i] = v->u.m[i];
+            if ((c->u.m[i].value = sluice_jv_copy(a, v->u.m[i].value)) == NULL)
+                return NULL;
+            c->u.m[i].value->parent = c;
+        }
+        if (v->index != NULL)
+            c->index = index_build(a, c->u.m, c->len, &c->index_cap);
+    } else if (v->type == SLUICE_JV_ARRAY && v->len > 0) {
+        if ((c->u.a = sluice_json_arena_alloc(a, v->len * sizeof(sluice_jv_t *))) == NULL)
+            return NULL;
+        c->cap = v->len;
+        for (uint32_t i = 0; i < v->len; i++) {
+            if ((c->u.a[i] = sluice_jv_copy(a, v->u.a[i])) == NULL)
+                return NULL;
+            c->u.a[i]->parent = c;
+        }
+    }
+    return c;
+}
+
+/* ------------------------------------------------------------------ accessors */
+
+const char *sluice_jv_string_value(const sluice_jv_t *v, size_t *len)
+{
+    if (!sluice_jv_is_string(v))
+        return NULL;
+    if (len != NULL)
+        *len = v->len;
+    return v->u.s;
+}
+
+int sluice_jv_string_is(const sluice_jv_t *v, const char *s)
+{
+    size_t n = strlen(s);
+    return sluice_jv_is_string(v) && v->len == n && memcmp(v->u.s, s, n) == 0;
+}
+
+const char *sluice_jv_number_text_value(const sluice_jv_t *v, size_t *len)
+{
+    if (!sluice_jv_is_number(v))
+        return NULL;
+    if (len != NULL)
+        *len = v->len;
+    return v->u.s;
+}
+
+/* The integer a number's text spells, when it is one that fits 64 bits: 1, else 0. */
+static int integer_of(const sluice_jv_t *v, int64_t *out)
+{
+    if (!sluice_jv_is_number(v))
+        return 0;
+    const char *s = v->u.s, *end = s + v->len;
+    int neg = s < end && *s == '-';
+    s += neg;
+    uint64_t u = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    if (s == end)
+        return 0;
+    for (; s < end; s++) {
+        if (*s < '0' || *s > '9' || u > (lim - (uint64_t)(*s - '0')) / 10)
+            return 0; /* a fraction, an exponent or beyond 64 bits: a real to jansson */
+        u = u * 10 + (uint64_t)(*s - '0');
+    }
+    *out = neg ? (int64_t)(0 - u) : (int64_t)u;
+    return 1;
+}
+
+int sluice_jv_is_integer(const sluice_jv_t *v)
+{
+    int64_t i;
+    return integer_of(v, &i);
+}
+
+int64_t sluice_jv_integer_value(const sluice_jv_t *v)
+{
+    int64_t i;
+    return integer_of(v, &i) ? i : 0;
+}
+
+double sluice_jv_number_value(const sluice_jv_t *v)
+{
+    if (!sluice_jv_is_number(v))
+        return 0.0;
+    char tmp[64], *c = v->len < sizeof(tmp) ? tmp : malloc((size_t)v->len + 1);
+    if (c == NULL)
+        return 0.0;
+    memcpy(c, v->u.s, v->len);
+    c[v->len] = '\0';
+    double d = strtod(c, NULL);
+    if (c != tmp)
+        free(c);
+    return d;
+}
+
+/* ------------------------------------------------------------------ objects and arrays */
+
+size_t sluice_jv_object_size(const sluice_jv_t *obj)
+{
+    return sluice_jv_is_object(obj) ? obj->len : 0;
+}
+
+sluice_jv_t *sluice_jv_object_getn(const sluice_jv_t *obj, const char *key, size_t n)
+{
+    if (!sluice_jv_is_object(obj))
+        return NULL;
+    long i = members_find(obj->u.m, obj->len, obj->index, obj->index_cap, key, n);
+    return i >= 0 ? obj->u.m[i].value : NULL;
+}
+
+sluice_jv_t *sluice_jv_object_get(const sluice_jv_t *obj, const char *key)
+{
+    return sluice_jv_object_getn(obj, key, strlen(key));
+}
+
+const sluice_jv_member_t *sluice_jv_object_at(const sluice_jv_t *obj, size_t i)
+{
+    return sluice_jv_is_object(obj) && i < obj->len ? &obj->u.m[i] : NULL;
+}
+
+/* Room for one more member or item in v's vector (of el-byte elements): 0 or -1. The old vector
+ * stays in the arena, unused: growth doubles, so at most as much again is left behind. */
+static int vector_grow(sluice_json_arena_t *a, sluice_jv_t *v, void **vec, size_t el)
+{
+    if (v->len < v->cap)
+        return 0;
+    if (v->cap >= UINT32_MAX / 2)
+        return -1;
+    uint32_t cap = v->cap ? v->cap * 2 : 4;
+    void *n = sluice_json_arena_alloc(a, (size_t)cap * el);
+    if (n == NULL)
+        return -1;
+    if (v->len > 0)
+        memcpy(n, *vec, (size_t)v->len * el);
+    *vec = n;
+    v->cap = cap;
+    return 0;
+}
+
+/* A value may be put into container c when it is in none (a tree has no shared nodes: marking a
+ * change dirty walks one chain of parents) and is not c or one of c's ancestors (a cycle would
+ * never end being written). */
+static int placeable(const sluice_jv_t *c, const sluice_jv_t *value)
+{
+    if (value == NULL || value->parent != NULL)
+        return 0;
+    for (const sluice_jv_t *p = c; p != NULL; p = p->parent)
+        if (p == value)
+            return 0;
+    return 1;
+}
+
+int sluice_jv_object_setn(sluice_json_arena_t *a, sluice_jv_t *obj, const char *key, size_t n, sluice_jv_t *value)
+{
+    if (!sluice_jv_is_object(obj) || !placeable(obj, value) || n > UINT32_MAX)
+        return -1;
+    long i = members_find(obj->u.m, obj->len, obj->index, obj->index_cap, key, n);
+    if (i >= 0) {
+        obj->u.m[i].value->parent = NULL;
+        obj->u.m[i].value = value;
+    } else {
+        const char *k = copy_bytes(a, key, n);
+        if (k == NULL || vector_grow(a, obj, (void **)&obj->u.m, sizeof(sluice_jv_member_t)) != 0)
+            return -1;
+        obj->u.m[obj->len++] = (sluice_jv_member_t){k, n, value};
+        index_added(a, &obj->index, &obj->index_cap, obj->u.m, obj->len);
+    }
+    value->parent = obj;
+    mark_dirty(obj);
+    return 0;
+}
+
+int sluice_jv_object_set(sluice_json_arena_t *a, sluice_jv_t *obj, const char *key, sluice_jv_t *value)
+{
+    return sluice_jv_object_setn(a, obj, key, strlen(key), value);
+}
+
+int sluice_jv_object_deln(sluice_jv_t *obj, const char *key, size_t n)
+{
+    if (!sluice_jv_is_object(obj))
+        return -1;
+    long i = members_find(obj->u.m, obj->len, obj->index, obj->index_cap, key, n);
+    if (i < 0)
+        return -1;
+    obj->u.m[i].value->parent = NULL;
+    memmove(&obj->u.m[i], &obj->u.m[i + 1], (obj->len - (size_t)i - 1) * sizeof(sluice_jv_member_t));
+    obj->len--;
+    if (obj->index != NULL) { /* positions moved: rebuilt in place (the old one's room suffices) */
+        memset(obj->index, 0, (size_t)obj->index_cap * sizeof(*obj->index));
+        for (uint32_t j = 0; j < obj->len; j++)
+            index_put(obj->index, obj->index_cap, obj->u.m, j);
+    }
+    mark_dirty(obj);
+    return 0;
+}
+
+int sluice_jv_object_del(sluice_jv_t *obj, const char *key)
+{
+    return sluice_jv_object_deln(obj, key, strlen(key));
+}
+
+size_t sluice_jv_array_size(const sluice_jv_t *arr)
+{
+    return sluice_jv_is_array(arr) ? arr->len : 0;
+}
+
+sluice_jv_t *sluice_jv_array_get(const sluice_jv_t *arr, size_t i)
+{
+    return sluice_jv_is_array(arr) && i < arr->len ? arr->u.a[i] : NULL;
+}
+
+int sluice_jv_array_append(sluice_json_arena_t *a, sluice_jv_t *arr, sluice_jv_t *value)
+{
+    if (!sluice_jv_is_array(arr) || !placeable(arr, value) ||
+        vector_grow(a, arr, (void **)&arr->u.a, sizeof(sluice_jv_t *)) != 0)
+        return -1;
+    arr->u.a[arr->len++] = value;
+    value->parent = arr;
+    mark_dirty(arr);
+    return 0;
+}

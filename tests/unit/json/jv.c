@@ -1,0 +1,357 @@
+/* Tests for json/jv.c: the arena values accept, refuse and write exactly as json/parse.c and
+ * json/write.c do; untouched parts are written as sent, changed ones from their parts; the
+ * object and array API keeps jansson's order semantics; big objects stay linear. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "json/arena.h"
+#include "json/jv.h"
+#include "json/parse.h"
+#include "json/write.h"
+
+static int setup(void **state)
+{
+    (void)state;
+    return sluice_json_arena_install();
+}
+
+/* What json/parse.c + json/write.c write for s, or NULL with *err set. */
+static char *reference(const char *s, size_t max_depth, size_t max_string, sluice_json_error_t *err)
+{
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    json_t *v = sluice_json_parse(s, strlen(s), max_depth, max_string, 0, nums, err);
+    char *out = v != NULL ? sluice_json_encode(v, nums, NULL) : NULL;
+    json_decref(v);
+    sluice_jsonnum_free(nums);
+    return out;
+}
+
+static char *jv_text(sluice_json_arena_t *a, const char *s, size_t max_depth, size_t max_string,
+                     sluice_json_error_t *err)
+{
+    sluice_jv_t *v = sluice_jv_parse(a, s, strlen(s), max_depth, max_string, 0, NULL, err);
+    return v != NULL ? sluice_jv_encode(v, NULL) : NULL;
+}
+
+static void same_bytes_as_parse_and_write(void **state)
+{
+    (void)state;
+    static const char *const docs[] = {
+        "{}",
+        "[]",
+        " { } ",
+        "null",
+        "-0",
+        "{\"price\":19.9,\"tax\":0.1,\"big\":1e21,\"zero\":-0,\"id\":12345678901234567890,\"e\":1E+02}",
+        "{ \"a\" : [ 1 , 2.50 , true , false , null ] ,\n\"b\":{\"c\":{}}}",
+        "{\"s\":\"\\u00e9\\/\\\"\\\\\\b\\f\\n\\r\\t\\u001f\\u007f\"}",
+        "[\"\\ud83d\",\"\\ude00x\",\"\\ud83d\\ude00\",\"\\u0000\"]",
+        "{\"k\\u00e9y\":1,\"plain\":\"caf\xc3\xa9\"}",
+        "[1.0000000000000000000000000000000000000001,0.00000000000000000000000000000000000000000000001]",
+        "{\"event\":\"Order Completed\",\"properties\":{\"items\":[{\"sku\":\"a\",\"price\":999,\"q\":2}]}}",
+    };
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        sluice_json_error_t e1, e2;
+        char *want = reference(docs[i], 64, 8192, &e1);
+        char *got = jv_text(a, docs[i], 64, 8192, &e2);
+        assert_non_null(want);
+        assert_non_null(got);
+        assert_string_equal(got, want);
+        free(want);
+        free(got);
+    }
+    sluice_json_arena_free(a);
+}
+
+static void same_refusals_messages_and_positions(void **state)
+{
+    (void)state;
+    static const char *const docs[] = {
+        "",
+        "\xef\xbb\xbf{}", /* a BOM */
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":1,\n  \"b\":[1,2,{\"a\":1,\"a\":x}]}",
+        "[[[[[1]]]]]",
+        "{\"a\":{\"b\":{\"c\":{\"d\":{}}}}}",
+        "{\"long\":\"0123456789abcdefg\"}",
+        "{\"0123456789abcdefg\":1}",
+        "{\"list\":[1,2,\"0123456789abcdefgh\"]}",
+        "[01]",
+        "[1.]",
+        "[1e]",
+        "[1e400]",
+        "123456789012345678901234567890123456789012",
+        "[\"\x01\"]",
+        "[\"\\x\"]",
+        "[\"\xc3\"]",
+        "{\"a\" 1}",
+        "{\"a\":1,}",
+        "[1 2]",
+        "[tru]",
+        "[truex]",
+        "{} x",
+        "\"abc",
+    };
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+        sluice_json_error_t e1, e2;
+        char *want = reference(docs[i], 4, 16, &e1);
+        char *got = jv_text(a, docs[i], 4, 16, &e2);
+        assert_null(want);
+        assert_null(got);
+        assert_int_equal(e2.kind, e1.kind);
+        assert_string_equal(e2.message, e1.message);
+        assert_string_equal(e2.path, e1.path);
+        assert_int_equal(e2.line, e1.line);
+        assert_int_equal(e2.column, e1.column);
+    }
+    sluice_json_arena_free(a);
+}
+
+/* Over-long strings in an event of a batch are that event's fault, as with parse_batch. */
+static void batch_faults_as_parse_batch(void **state)
+{
+    (void)state;
+    const char *doc = "{\"batch\":[{\"a\":\"0123456789abcdefgh\"},{\"0123456789abcdefgh\":1,\"b\":2},{\"c\":3}]}";
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_json_item_faults_t fj, fv;
+    sluice_json_error_t e;
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    json_t *j = sluice_json_parse_batch(doc, strlen(doc), 8, 16, 10, nums, &fj, &e);
+    sluice_jv_t *v = sluice_jv_parse(a, doc, strlen(doc), 8, 16, 10, &fv, &e);
+    assert_non_null(j);
+    assert_non_null(v);
+    assert_int_equal(fv.count, 2);
+    assert_int_equal(fj.count, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_int_equal(fv.item[i].index, fj.item[i].index);
+        assert_string_equal(fv.item[i].path, fj.item[i].path);
+        assert_string_equal(fv.item[i].message, fj.item[i].message);
+    }
+    char *want = sluice_json_encode(j, nums, NULL), *got = sluice_jv_encode(v, NULL);
+    assert_string_equal(got, want); /* the string read as null, the key's member left out */
+    assert_string_equal(got, "{\"batch\":[{\"a\":null},{\"b\":2},{\"c\":3}]}");
+    free(want);
+    free(got);
+    json_decref(j);
+    sluice_jsonnum_free(nums);
+    sluice_json_arena_free(a);
+}
+
+/* Plain strings point into the body; escaped ones are decoded once; nothing is NUL-terminated
+ * that need not be. */
+static void strings_are_spans_into_the_body(void **state)
+{
+    (void)state;
+    const char *doc = "{\"plain\":\"hello\",\"esc\":\"a\\nb\"}";
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_json_error_t e;
+    sluice_jv_t *v = sluice_jv_parse(a, doc, strlen(doc), 8, 64, 0, NULL, &e);
+    size_t n;
+    const char *s = sluice_jv_string_value(sluice_jv_object_get(v, "plain"), &n);
+    assert_true(s > doc && s < doc + strlen(doc));
+    assert_int_equal(n, 5);
+    assert_true(sluice_jv_string_is(sluice_jv_object_get(v, "plain"), "hello"));
+    assert_false(sluice_jv_string_is(sluice_jv_object_get(v, "plain"), "hell"));
+    s = sluice_jv_string_value(sluice_jv_object_get(v, "esc"), &n);
+    assert_int_equal(n, 3);
+    assert_memory_equal(s, "a\nb", 3);
+    sluice_json_arena_free(a);
+}
+
+/* A change deep inside is written; everything else as sent, whitespace and all normalised. */
+static void a_change_marks_every_ancestor(void **state)
+{
+    (void)state;
+    const char *doc = "{\"a\":{\"b\":{\"c\":1.50}},\"d\":[1,{\"e\":\"\\u00e9\"}],\"f\":2}";
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_json_error_t e;
+    sluice_jv_t *v = sluice_jv_parse(a, doc, strlen(doc), 8, 64, 0, NULL, &e);
+    sluice_jv_t *b = sluice_jv_object_get(sluice_jv_object_get(v, "a"), "b");
+    assert_int_equal(sluice_jv_object_set(a, b, "x", sluice_jv_integer(a, -7)), 0);
+    sluice_jv_t *d1 = sluice_jv_array_get(sluice_jv_object_get(v, "d"), 1);
+    assert_int_equal(sluice_jv_object_set(a, d1, "e", sluice_jv_string(a, "new", 3)), 0);
+    char *got = sluice_jv_encode(v, NULL);
+    assert_string_equal(got, "{\"a\":{\"b\":{\"c\":1.50,\"x\":-7}},\"d\":[1,{\"e\":\"new\"}],\"f\":2}");
+    free(got);
+    assert_int_equal(sluice_jv_object_del(v, "a"), 0);
+    got = sluice_jv_encode(v, NULL);
+    assert_string_equal(got, "{\"d\":[1,{\"e\":\"new\"}],\"f\":2}");
+    free(got);
+    sluice_json_arena_free(a);
+}
+
+/* jansson's semantics: set replaces in place, del keeps the others' order, a value lives in one
+ * place, no cycles. */
+static void object_and_array_api(void **state)
+{
+    (void)state;
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_jv_t *o = sluice_jv_object(a);
+    assert_int_equal(sluice_jv_object_set(a, o, "a", sluice_jv_integer(a, 1)), 0);
+    assert_int_equal(sluice_jv_object_set(a, o, "b", sluice_jv_real(a, 19.9)), 0);
+    assert_int_equal(sluice_jv_object_set(a, o, "c", sluice_jv_null(a)), 0);
+    assert_int_equal(sluice_jv_object_set(a, o, "a", sluice_jv_bool(a, 0)), 0);
+    assert_int_equal(sluice_jv_object_size(o), 3);
+    assert_string_equal(sluice_jv_object_at(o, 0)->key, "a");
+    assert_int_equal(sluice_jv_object_del(o, "b"), 0);
+    assert_int_equal(sluice_jv_object_del(o, "b"), -1);
+    sluice_jv_t *arr = sluice_jv_array(a);
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(sluice_jv_array_append(a, arr, sluice_jv_integer(a, i)), 0);
+    assert_int_equal(sluice_jv_array_size(arr), 10);
+    assert_true(sluice_jv_is_integer(sluice_jv_array_get(arr, 9)));
+    assert_int_equal(sluice_jv_integer_value(sluice_jv_array_get(arr, 9)), 9);
+    assert_null(sluice_jv_array_get(arr, 10));
+    assert_int_equal(sluice_jv_object_set(a, o, "arr", arr), 0);
+    /* already in o: refused (copy it); o into its own child: refused */
+    assert_int_equal(sluice_jv_object_set(a, o, "again", arr), -1);
+    assert_int_equal(sluice_jv_array_append(a, arr, o), -1);
+    assert_int_equal(sluice_jv_object_set(a, o, "again", sluice_jv_copy(a, arr)), 0);
+    assert_int_equal(sluice_jv_array_append(a, sluice_jv_object_get(o, "again"), sluice_jv_integer(a, 10)), 0);
+    char *got = sluice_jv_encode(o, NULL);
+    assert_string_equal(got,
+                        "{\"a\":false,\"c\":null,\"arr\":[0,1,2,3,4,5,6,7,8,9],\"again\":[0,1,2,3,4,5,6,7,8,9,10]}");
+    free(got);
+    sluice_json_arena_free(a);
+}
+
+/* Numbers keep their text; their values are jansson's. */
+static void numbers_as_sent(void **state)
+{
+    (void)state;
+    const char *doc = "[19.9,-0,12345678901234567890,-9223372036854775808,9223372036854775807,1e2]";
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_json_error_t e;
+    sluice_jv_t *v = sluice_jv_parse(a, doc, strlen(doc), 8, 64, 0, NULL, &e);
+    assert_false(sluice_jv_is_integer(sluice_jv_array_get(v, 0)));
+    assert_true(sluice_jv_number_value(sluice_jv_array_get(v, 0)) == 19.9);
+    assert_true(sluice_jv_is_integer(sluice_jv_array_get(v, 1)));
+    assert_false(sluice_jv_is_integer(sluice_jv_array_get(v, 2))); /* beyond 64 bits: a real to jansson */
+    assert_true(sluice_jv_integer_value(sluice_jv_array_get(v, 3)) == INT64_MIN);
+    assert_true(sluice_jv_integer_value(sluice_jv_array_get(v, 4)) == INT64_MAX);
+    assert_false(sluice_jv_is_integer(sluice_jv_array_get(v, 5)));
+    size_t n;
+    assert_memory_equal(sluice_jv_number_text_value(sluice_jv_array_get(v, 2), &n), "12345678901234567890", 20);
+    assert_null(sluice_jv_number_text(a, "1.", 2));
+    assert_null(sluice_jv_real(a, 1.0 / 0.0));
+    sluice_json_arena_free(a);
+}
+
+/* A hostile object of many members: look-ups and the duplicate check go through an index, and
+ * a duplicate at the very end is still found, where parse.c reports it. */
+static void big_objects_are_indexed(void **state)
+{
+    (void)state;
+    size_t count = 20000, cap = count * 16 + 64, n = 0;
+    char *doc = malloc(cap);
+    doc[n++] = '{';
+    for (size_t i = 0; i < count; i++)
+        n += (size_t)snprintf(doc + n, cap - n, "%s\"k%zu\":%zu", i ? "," : "", i, i);
+    doc[n++] = '}';
+    doc[n] = '\0';
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_json_error_t e;
+    sluice_jv_t *v = sluice_jv_parse(a, doc, n, 8, 64, 0, NULL, &e);
+    assert_non_null(v);
+    assert_int_equal(sluice_jv_object_size(v), count);
+    assert_int_equal(sluice_jv_integer_value(sluice_jv_object_get(v, "k12345")), 12345);
+    assert_null(sluice_jv_object_get(v, "k20000"));
+    assert_int_equal(sluice_jv_object_del(v, "k0"), 0);
+    assert_int_equal(sluice_jv_integer_value(sluice_jv_object_get(v, "k19999")), 19999);
+    assert_int_equal(sluice_jv_object_set(a, v, "k0", sluice_jv_integer(a, 5)), 0);
+    assert_string_equal(sluice_jv_object_at(v, count - 1)->key, "k0");
+    assert_int_equal(sluice_jv_integer_value(sluice_jv_object_get(v, "k0")), 5);
+    /* the same keys with a duplicate of the first at the end */
+    n--;
+    n += (size_t)snprintf(doc + n, cap - n, ",\"k0\":1}");
+    sluice_json_error_t e1;
+    json_t *j = sluice_json_parse(doc, n, 8, 64, 0, NULL, &e1);
+    assert_null(j);
+    assert_null(sluice_jv_parse(a, doc, n, 8, 64, 0, NULL, &e));
+    assert_string_equal(e.message, "duplicate object key");
+    assert_int_equal(e.column, e1.column);
+    sluice_json_arena_free(a);
+    free(doc);
+}
+
+/* An object indexed past SLUICE_JV_INDEX_FROM members and then taken below it by deletions keeps
+ * its index: a member added then must be found there too (it was not, so a second set of the
+ * same key appended a duplicate key that went downstream). */
+static void index_kept_after_deletions(void **state)
+{
+    (void)state;
+    char doc[1024];
+    size_t n = 0;
+    doc[n++] = '{';
+    for (int i = 0; i < SLUICE_JV_INDEX_FROM + 1; i++)
+        n += (size_t)snprintf(doc + n, sizeof(doc) - n, "%s\"k%d\":%d", i ? "," : "", i, i);
+    doc[n++] = '}';
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_json_error_t e;
+    sluice_jv_t *v = sluice_jv_parse(a, doc, n, 8, 64, 0, NULL, &e);
+    assert_non_null(v);
+    for (int i = 0; i < SLUICE_JV_INDEX_FROM - 2; i++) {
+        char k[8];
+        snprintf(k, sizeof(k), "k%d", i);
+        assert_int_equal(sluice_jv_object_del(v, k), 0);
+    }
+    assert_int_equal(sluice_jv_object_size(v), 3);
+    assert_int_equal(sluice_jv_object_set(a, v, "x", sluice_jv_integer(a, 1)), 0);
+    assert_non_null(sluice_jv_object_get(v, "x"));
+    assert_int_equal(sluice_jv_object_set(a, v, "x", sluice_jv_integer(a, 2)), 0);
+    assert_int_equal(sluice_jv_object_size(v), 4);
+    char *out = sluice_jv_encode(v, NULL);
+    assert_string_equal(out, "{\"k30\":30,\"k31\":31,\"k32\":32,\"x\":2}");
+    free(out);
+    assert_int_equal(sluice_jv_object_del(v, "x"), 0);
+    assert_null(sluice_jv_object_get(v, "x"));
+    sluice_json_arena_free(a);
+}
+
+/* A copy of an object whose members were all deleted has a vector of its own: it shared the
+ * original's (len 0, room left), so a member set in one overwrote the other's. */
+static void copy_of_an_emptied_object_is_its_own(void **state)
+{
+    (void)state;
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_json_error_t e;
+    sluice_jv_t *v = sluice_jv_parse(a, "{\"a\":1}", 7, 8, 64, 0, NULL, &e);
+    assert_non_null(v);
+    assert_int_equal(sluice_jv_object_del(v, "a"), 0);
+    sluice_jv_t *c = sluice_jv_copy(a, v);
+    assert_non_null(c);
+    assert_int_equal(sluice_jv_object_set(a, c, "b", sluice_jv_integer(a, 1)), 0);
+    assert_int_equal(sluice_jv_object_set(a, v, "z", sluice_jv_integer(a, 2)), 0);
+    char *cv = sluice_jv_encode(c, NULL), *vv = sluice_jv_encode(v, NULL);
+    assert_string_equal(cv, "{\"b\":1}");
+    assert_string_equal(vv, "{\"z\":2}");
+    free(cv);
+    free(vv);
+    sluice_json_arena_free(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(same_bytes_as_parse_and_write),
+        cmocka_unit_test(same_refusals_messages_and_positions),
+        cmocka_unit_test(batch_faults_as_parse_batch),
+        cmocka_unit_test(strings_are_spans_into_the_body),
+        cmocka_unit_test(a_change_marks_every_ancestor),
+        cmocka_unit_test(object_and_array_api),
+        cmocka_unit_test(numbers_as_sent),
+        cmocka_unit_test(big_objects_are_indexed),
+        cmocka_unit_test(index_kept_after_deletions),
+        cmocka_unit_test(copy_of_an_emptied_object_is_its_own),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
