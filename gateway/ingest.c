@@ -1494,6 +1494,12 @@ static h2o_iovec_t req_cookie(void *req, const char *name)
     return sluice_http_cookie(req, name);
 }
 
+/* sluice_identity_input_t.cookie_nth: the nth copy of a cookie of the request. */
+static h2o_iovec_t req_cookie_nth(void *req, const char *name, size_t nth)
+{
+    return sluice_http_cookie_nth(req, name, nth);
+}
+
 /* Identity step 1 (docs/identity.md): the cookies, Origin (or Referer) and Host of a browser
  * request, and a `_dft` token from the query string or the top of the body. consent is the
  * categories of a request without events (xd/redeem), or NULL. */
@@ -1507,7 +1513,8 @@ static void identity_begin(ingest_t *in, pending_t *p, json_t *root, int browser
         id.fbp = sluice_http_cookie(req, "_fbp");
         id.fbc = sluice_http_cookie(req, "_fbc");
         id.ga = sluice_http_cookie(req, "_ga");
-        id.cookie = req_cookie; /* gtag's _ga_<container>, named after the org's GA4 streams */
+        id.cookie = req_cookie;         /* gtag's _ga_<container>, named after the org's GA4 streams */
+        id.cookie_nth = req_cookie_nth; /* a vendor cookie's copy in the vendor's format */
         id.cookie_ctx = req;
         id.origin = sluice_http_header_str(req, "origin");
         if (id.origin.base == NULL) /* image pixels carry no Origin; their Referer names the page */

@@ -255,6 +255,30 @@ static void copy_vendor_cookie(char *dst, size_t cap, h2o_iovec_t v, int ga)
         dst[0] = '\0';
 }
 
+/* How many copies of one vendor cookie are looked at for one in the vendor's format. */
+#define VENDOR_COOKIE_COPIES 8
+
+/* copy_vendor_cookie of `first` (the copy the gateway picks: the first with a value), else of
+ * the first copy of `name` in the vendor's format. A browser sends every copy whose domain and
+ * path match, the longest path first: a malformed one (another tool's value under the name on a
+ * subpath, "%20") came before the visitor's real _fbp or _ga, and the gateway minted new ids over
+ * them, a new Meta browser and GA4 client for the same visitor. */
+static void pick_vendor_cookie(char *dst, size_t cap, const sluice_identity_input_t *in, const char *name,
+                               h2o_iovec_t first, int ga)
+{
+    copy_vendor_cookie(dst, cap, first, ga);
+    if (dst[0] != '\0' || first.base == NULL || in->cookie_nth == NULL)
+        return;
+    for (size_t i = 0; i < VENDOR_COOKIE_COPIES; i++) {
+        h2o_iovec_t v = in->cookie_nth(in->cookie_ctx, name, i);
+        if (v.base == NULL)
+            return;
+        copy_vendor_cookie(dst, cap, v, ga);
+        if (dst[0] != '\0')
+            return;
+    }
+}
+
 /* gtag's session cookie of each GA4 stream of the org, _ga_<container> (the measurement id without
  * "G-": gtag.js names it so), as the browser sent it, into job->ga_stream/ga_session. Only the
  * org's own streams are read: another property's cookie on the site is none of its business. The
@@ -391,9 +415,9 @@ void sluice_identity_begin(sluice_identity_thread_t *t, sluice_identity_job_t *j
                         sluice_url_host(in->origin.base, in->origin.len, job->audience, sizeof(job->audience)) == 0;
     job->cookie_domain =
         in->host.base != NULL ? sluice_cookie_domain_for(idc->cookie_domain, in->host.base, in->host.len) : NULL;
-    copy_vendor_cookie(job->fbp, sizeof(job->fbp), in->fbp, 0);
-    copy_vendor_cookie(job->fbc, sizeof(job->fbc), in->fbc, 0);
-    copy_vendor_cookie(job->ga, sizeof(job->ga), in->ga, 1);
+    pick_vendor_cookie(job->fbp, sizeof(job->fbp), in, "_fbp", in->fbp, 0);
+    pick_vendor_cookie(job->fbc, sizeof(job->fbc), in, "_fbc", in->fbc, 0);
+    pick_vendor_cookie(job->ga, sizeof(job->ga), in, "_ga", in->ga, 1);
     read_ga_sessions(job, in);
     job->fbclid[0] = '\0';
     if (in->token.base != NULL)

@@ -132,6 +132,10 @@ typedef struct sluice_identity_input {
      * cookie_ctx): gtag's session cookies _ga_<container> are named after the org's GA4 streams,
      * which only identity looks up. NULL: none is read. */
     h2o_iovec_t (*cookie)(void *cookie_ctx, const char *name);
+    /* The request's nth copy (0 the first) of cookie `name`, or {NULL, 0} past the last (the
+     * gateway's sluice_http_cookie_nth over cookie_ctx): when the copy in fbp, fbc or ga is not in
+     * the vendor's format, the first copy that is counts instead. NULL: only fbp, fbc, ga. */
+    h2o_iovec_t (*cookie_nth)(void *cookie_ctx, const char *name, size_t nth);
     void *cookie_ctx;
     /* A request without events (xd/redeem): its context.consent.categories, which decide the
      * cookies as the events' do otherwise. Borrowed during sluice_identity_begin; may be NULL. */

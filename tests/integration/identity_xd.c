@@ -473,6 +473,25 @@ static void whitespace_cookie_copies(void **state)
     assert_string_equal(ev_str(m, "context.vendorIds.ga"), ga);
     assert_null(ev_str(m, "context.vendorIds.fbc"));
     json_decref(m);
+
+    /* A copy with a value not in the vendor's format (another tool's under the name on a
+     * subpath, sent first) before the visitor's real one: the real one counts, none is set. */
+    req_t malformed = {SHOP,
+                       "_fbp=%20; _ga=GA1; _fbc=fb.x; _fbp=fb.1.1600000000000.4444444444; "
+                       "_ga=GA1.1.7.1600000001; _fbc=fb.1.1600000000000.KEPT3",
+                       "127.0.0.1"};
+    assert_int_equal(send_req("POST", "/v1/t", &malformed,
+                              "{\"event\":\"E\",\"messageId\":\"ck-ws-3\",\"anonymousId\":\"a-ws\"}", &r),
+                     200);
+    assert_null(cookie_value(&r, "_fbp"));
+    assert_null(cookie_value(&r, "_ga"));
+    assert_null(cookie_value(&r, "_fbc"));
+    http_resp_dispose(&r);
+    m = event_in_kafka("ck-ws-3");
+    assert_string_equal(ev_str(m, "context.vendorIds.fbp"), "fb.1.1600000000000.4444444444");
+    assert_string_equal(ev_str(m, "context.vendorIds.ga"), "GA1.1.7.1600000001");
+    assert_string_equal(ev_str(m, "context.vendorIds.fbc"), "fb.1.1600000000000.KEPT3");
+    json_decref(m);
 }
 
 static void cookie_on_the_wire(void **state)
