@@ -657,10 +657,8 @@ size_t sluice_event_encoded_size(const json_t *ev, const sluice_jsonnum_t *nums)
     case JSON_STRING: return string_size(json_string_value(ev), json_string_length(ev));
     case JSON_INTEGER: return integer_size(json_integer_value(ev));
     case JSON_REAL: {
-        size_t n;
-        if (nums == NULL)
-            return SLUICE_JSONNUM_MAX_TEXT;                        /* unknown: as sent (40 at most) or formatted (26) */
-        return sluice_jsonnum_find(nums, ev, &n) != NULL ? n : 26; /* as sent, or formatted */
+        size_t n; /* as sent (of any length: its text's), or formatted (26 at most) */
+        return sluice_jsonnum_find(nums, ev, &n) != NULL ? n : 26;
     }
     case JSON_TRUE: return 4;
     case JSON_FALSE: return 5;

@@ -95,8 +95,8 @@ int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en);
 
 /* Size of ev encoded as compact JSON with nums (json/write.h), computed without encoding it:
  * exact, except that 0 counts as "-0" and a number with a fraction that nums has no text for
- * counts as its longest formatted form (26 bytes; 40, the longest text kept, when nums is NULL),
- * so it is an upper bound. */
+ * counts as its longest formatted form (26 bytes; nums NULL: every such number), so it is an
+ * upper bound. */
 size_t sluice_event_encoded_size(const json_t *ev, const sluice_jsonnum_t *nums);
 
 /* The same for one object member, `"key":value` (without a separating comma). */

@@ -751,7 +751,11 @@ static int integral_real(const json_t *v)
     return x > -9007199254740992.0 && x < 9007199254740992.0 && x == (double)(json_int_t)x;
 }
 
-/* Room for a '-' and the digits real_digits writes (at most SLUICE_JSONNUM_MAX_TEXT). */
+/* The most digits left of the point real_digits reads: no card (19) or phone number (15) has
+ * more. A longer whole number (a 42-digit order id) is judged as a string of as many digits
+ * would be by the scanner: no card or phone number is found inside it. */
+#define WHOLE_DIGITS_MAX 40
+/* Room for a '-' and the digits real_digits writes. */
 #define REAL_DIGITS_MAX 64
 
 /* The digits a real is judged by, or 0 when it is not judged: into buf (REAL_DIGITS_MAX bytes),
@@ -762,8 +766,8 @@ static int integral_real(const json_t *v)
  * a whole number. "9111111111111111111", "9111111111111111111.0" and "9.111111111111111111e18"
  * give the same digits. Without a text, a double below 2^53 that is a whole number gives its
  * digits. Returns 1 for digits the client sent, 2 for a whole number whose digits are not read
- * (*n is 0): a whole number of more than SLUICE_JSONNUM_MAX_TEXT digits (1e45), or a number beyond
- * 2^53 without a text (longer than SLUICE_JSONNUM_MAX_TEXT, or made by the gateway) in an event that
+ * (*n is 0): a whole number of more than WHOLE_DIGITS_MAX digits (1e45), or a number beyond
+ * 2^53 without a text (made by the gateway, or a text the table could not hold) in an event that
  * has texts (every double beyond 2^53 is a whole number), under a member name (cls): what is under
  * a card or phone name is masked whatever its digits. Without a member name such digits are not
  * the client's to scan, or too many for any card or phone: 0. */
@@ -788,8 +792,9 @@ static int real_digits(const walk_t *w, const json_t *v, sluice_keyname_class_t 
         *n = 0;
         return 2;
     }
-    char digits[SLUICE_JSONNUM_MAX_TEXT + 1];
+    char digits[WHOLE_DIGITS_MAX];
     size_t nd = 0, i = 0;
+    int late = 0;   /* a digit other than 0 past digits[]: never left of the point when that is read */
     long whole = 0; /* where the point is, in digits[] (negative: zeros between it and the first digit) */
     int neg = 0, point = 0;
     long exp = 0;
@@ -804,7 +809,11 @@ static int real_digits(const walk_t *w, const json_t *v, sluice_keyname_class_t 
                 whole -= point;
                 continue;
             }
-            digits[nd++] = c;
+            if (nd < WHOLE_DIGITS_MAX) /* the text may be any length: only these can be read */
+                digits[nd] = c;
+            else
+                late |= c != '0';
+            nd++;
             whole += !point;
         } else if (c == '.' && !point) {
             point = 1;
@@ -831,15 +840,17 @@ static int real_digits(const walk_t *w, const json_t *v, sluice_keyname_class_t 
     }
     long int_len = whole + exp; /* digits left of the point once the exponent is applied */
     if (int_len <= 0)
-        return 0;                            /* below 1: not a whole number */
-    if (int_len > SLUICE_JSONNUM_MAX_TEXT) { /* every digit sent is left of the point: a whole number */
+        return 0;                     /* below 1: not a whole number */
+    if (int_len > WHOLE_DIGITS_MAX) { /* every digit kept is left of the point: a whole number */
         if (cls == SLUICE_KEYNAME_NONE)
             return 0; /* no card or phone has so many digits */
         *s = buf;     /* under a member name: masked like a number without text */
         *n = 0;
         return 2;
     }
-    for (size_t k = (size_t)int_len; k < nd; k++)
+    if (late)
+        return 0; /* a digit past WHOLE_DIGITS_MAX, right of the point: not a whole number */
+    for (size_t k = (size_t)int_len; k < nd && k < WHOLE_DIGITS_MAX; k++)
         if (digits[k] != '0')
             return 0; /* not a whole number */
     char *o = buf;

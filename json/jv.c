@@ -212,7 +212,7 @@ static sluice_jv_t *jv_number(jv_parser_t *jp)
         return oom(jp, r.s);
     v->u.s = v->src = r.s;
     v->len = v->src_len = (uint32_t)r.n;
-    v->verbatim = r.n <= SLUICE_JSONNUM_MAX_TEXT; /* longer ones are formatted, as json/write.c does */
+    v->verbatim = 1; /* as sent, whatever its length, as json/write.c does */
     return v;
 }
 
@@ -459,25 +459,6 @@ sluice_jv_t *sluice_jv_parse(sluice_json_arena_t *a, const char *buf, size_t len
 
 /* ------------------------------------------------------------------ writer */
 
-static void put_number_text(sluice_jsonw_t *w, const char *s, size_t n)
-{
-    if (n <= SLUICE_JSONNUM_MAX_TEXT) {
-        sluice_jsonw_put(w, s, n);
-        return;
-    }
-    /* As json/write.c: a text too long for the numbers' table is formatted from its value. */
-    char *c = malloc(n + 1), tmp[40];
-    if (c == NULL) {
-        w->oom = 1;
-        return;
-    }
-    memcpy(c, s, n);
-    c[n] = '\0';
-    size_t k = sluice_json_format_real(strtod(c, NULL), tmp);
-    free(c);
-    sluice_jsonw_put(w, tmp, k);
-}
-
 void sluice_jv_write(sluice_jsonw_t *w, const sluice_jv_t *v)
 {
     if (v->verbatim && !v->dirty) { /* untouched and already compact: its bytes as sent */
@@ -508,7 +489,7 @@ void sluice_jv_write(sluice_jsonw_t *w, const sluice_jv_t *v)
         sluice_jsonw_put(w, "]", 1);
         return;
     case SLUICE_JV_STRING: sluice_jsonw_string(w, v->u.s, v->len); return;
-    case SLUICE_JV_NUMBER: put_number_text(w, v->u.s, v->len); return;
+    case SLUICE_JV_NUMBER: sluice_jsonw_put(w, v->u.s, v->len); return;
     case SLUICE_JV_TRUE: SLUICE_JSONW_LIT(w, "true"); return;
     case SLUICE_JV_FALSE: SLUICE_JSONW_LIT(w, "false"); return;
     case SLUICE_JV_NULL: SLUICE_JSONW_LIT(w, "null"); return;
@@ -693,6 +674,8 @@ double sluice_jv_number_value(const sluice_jv_t *v)
     double d = strtod(c, NULL);
     if (c != tmp)
         free(c);
+    if (isinf(d)) /* an integer beyond a double (parse.c's keep_big): its value there too */
+        d = d > 0 ? DBL_MAX : -DBL_MAX;
     return d;
 }
 

@@ -62,15 +62,31 @@ static int grow(sluice_jsonnum_t *t)
     return 0;
 }
 
-int sluice_jsonnum_add(sluice_jsonnum_t *t, const json_t *v, const char *text, size_t len)
+/* Records v's text at t->text + off (already in the table): 0 or -1. */
+static inline __attribute__((always_inline)) int add_entry(sluice_jsonnum_t *t, const json_t *v, size_t off, size_t len)
 {
-    if (len > SLUICE_JSONNUM_MAX_TEXT || t->text_len + len > UINT32_MAX || !(json_is_integer(v) || json_is_real(v)))
-        return -1;
     if ((t->count + 1) * 2 > t->cap && grow(t) != 0) /* at most half full: short probes */
         return -1;
-    if (t->text_len + len > t->text_cap) {
+    int real = json_is_real(v);
+    sluice_jsonnum_entry_t e = {.v = v, .off = (uint32_t)off, .len_real = (uint32_t)len << 1 | (uint32_t)real};
+    if (real)
+        e.as.d = json_real_value(v);
+    else
+        e.as.i = json_integer_value(v);
+    insert(t->slots, t->cap, &e);
+    t->count++;
+    return 0;
+}
+
+int sluice_jsonnum_add(sluice_jsonnum_t *t, const json_t *v, const char *text, size_t len)
+{
+    /* len + 1: each text ends in a '\0', so that a reader (a vendor's id) takes it as it is. */
+    size_t end = t->text_len + len + 1;
+    if (len >= INT32_MAX || end > UINT32_MAX || !(json_is_integer(v) || json_is_real(v)))
+        return -1;
+    if (end > t->text_cap) {
         size_t cap = t->text_cap ? t->text_cap : 256;
-        while (cap < t->text_len + len)
+        while (cap < end)
             cap *= 2;
         char *p = realloc(t->text, cap);
         if (p == NULL)
@@ -78,15 +94,11 @@ int sluice_jsonnum_add(sluice_jsonnum_t *t, const json_t *v, const char *text, s
         t->text = p;
         t->text_cap = cap;
     }
+    if (add_entry(t, v, t->text_len, len) != 0)
+        return -1;
     memcpy(t->text + t->text_len, text, len);
-    sluice_jsonnum_entry_t e = {.v = v, .off = (uint32_t)t->text_len, .len = (uint16_t)len, .real = json_is_real(v)};
-    if (e.real)
-        e.as.d = json_real_value(v);
-    else
-        e.as.i = json_integer_value(v);
-    t->text_len += len;
-    insert(t->slots, t->cap, &e);
-    t->count++;
+    t->text[end - 1] = '\0';
+    t->text_len = end;
     return 0;
 }
 
@@ -95,7 +107,7 @@ int sluice_jsonnum_merge(sluice_jsonnum_t *into, const sluice_jsonnum_t *from)
     int rc = 0;
     for (size_t i = 0; from != NULL && i < from->cap; i++) {
         const sluice_jsonnum_entry_t *e = &from->slots[i];
-        if (e->v != NULL && sluice_jsonnum_add(into, e->v, from->text + e->off, e->len) != 0)
+        if (e->v != NULL && sluice_jsonnum_add(into, e->v, from->text + e->off, e->len_real >> 1) != 0)
             rc = -1;
     }
     return rc;
@@ -111,14 +123,14 @@ const char *sluice_jsonnum_find(const sluice_jsonnum_t *t, const json_t *v, size
         if (e->v == v) {
             /* The same address may hold a newer value (the old one freed): its text is the
              * client's only if it is still that number. */
-            if (e->real) {
+            if (e->len_real & 1) {
                 double d = json_is_real(v) ? json_real_value(v) : 0;
                 if (!json_is_real(v) || memcmp(&d, &e->as.d, sizeof(d)) != 0)
                     return NULL;
             } else if (!json_is_integer(v) || json_integer_value(v) != e->as.i) {
                 return NULL;
             }
-            *len = e->len;
+            *len = e->len_real >> 1;
             return t->text + e->off;
         }
         i = (i + 1) & (t->cap - 1);
@@ -159,11 +171,8 @@ json_t *sluice_jsonnum_copy(sluice_jsonnum_t *t, const json_t *v)
         json_t *c = json_deep_copy(v);
         size_t n;
         const char *text = sluice_jsonnum_find(t, v, &n);
-        if (c != NULL && text != NULL) {
-            char own[SLUICE_JSONNUM_MAX_TEXT]; /* add may move the table's text */
-            memcpy(own, text, n);
-            (void)sluice_jsonnum_add(t, c, own, n);
-        }
+        if (c != NULL && text != NULL) /* the copy shares the original's text: no copy of it */
+            (void)add_entry(t, c, (size_t)(text - t->text), n);
         return c;
     }
     default: return json_deep_copy(v);

@@ -21,14 +21,13 @@
 
 #include <jansson.h>
 
-/* Longer numbers are not recorded (they are formatted instead): a bound for size estimates. */
-#define SLUICE_JSONNUM_MAX_TEXT 40
-
+/* A number's text is kept whatever its length: the body limits bound it (a request's body, a
+ * Kafka message), far below 2^31. The entry stays 24 bytes: real shares len's word. */
 typedef struct sluice_jsonnum_entry {
     const json_t *v;
-    uint32_t off; /* into text */
-    uint16_t len;
-    uint8_t real; /* v is a JSON_REAL (else JSON_INTEGER) */
+    uint32_t off;      /* into text */
+    uint32_t len_real; /* the text's length << 1 (a '\0' follows it, not counted) | 1 when v is a
+                          JSON_REAL (else JSON_INTEGER); one word, no bit-field: built per number */
     union {
         double d;
         json_int_t i;
@@ -49,9 +48,9 @@ void sluice_jsonnum_free(sluice_jsonnum_t *t);
 /* Forgets every entry, keeping the memory (a table reused across requests). */
 void sluice_jsonnum_clear(sluice_jsonnum_t *t);
 
-/* Records that v (a JSON_INTEGER or JSON_REAL just built) was written as text[0..len). Returns 0,
- * or -1 when memory runs out or len > SLUICE_JSONNUM_MAX_TEXT (the number is then formatted,
- * which loses nothing but its spelling). */
+/* Records that v (a JSON_INTEGER or JSON_REAL just built) was written as text[0..len), of any
+ * length. Returns 0, or -1 when memory runs out or the table's text would pass 4 GiB (the number
+ * is then formatted, which loses nothing but its spelling). */
 int sluice_jsonnum_add(sluice_jsonnum_t *t, const json_t *v, const char *text, size_t len);
 
 /* Adds every text `from` holds to `into` (a document parsed apart whose values then join the one
@@ -59,7 +58,8 @@ int sluice_jsonnum_add(sluice_jsonnum_t *t, const json_t *v, const char *text, s
  * are formatted). */
 int sluice_jsonnum_merge(sluice_jsonnum_t *into, const sluice_jsonnum_t *from);
 
-/* The text v was written as, or NULL (t may be NULL). *len is set when found. */
+/* The text v was written as, or NULL (t may be NULL). *len is set when found; the text is
+ * followed by a '\0' (a C string, valid until the table next changes). */
 const char *sluice_jsonnum_find(const sluice_jsonnum_t *t, const json_t *v, size_t *len);
 
 /* A deep copy of v (json_deep_copy) whose numbers keep the text t holds for v's: a batch's shared

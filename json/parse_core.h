@@ -428,8 +428,8 @@ typedef struct number {
 } number_t;
 
 /* Reads the number at ps->p into *r and moves past it: 0, or -1 with the syntax error set (ps->p
- * unmoved). keep_big: an integer beyond 64 bits of at most SLUICE_JSONNUM_MAX_TEXT characters is
- * a real whose text is kept (the caller records it), not an error. */
+ * unmoved). keep_big: an integer beyond 64 bits, of any length, is a real whose text is kept (the
+ * caller records it), not an error; beyond a double its value is +-DBL_MAX. */
 static int number_read(parser_t *ps, int keep_big, number_t *r)
 {
     const char *s = ps->p, *q = s;
@@ -504,9 +504,11 @@ static int number_read(parser_t *ps, int keep_big, number_t *r)
         long long ll = strtoll(num, NULL, 10);
         if (errno != ERANGE) {
             r->i = (json_int_t)ll;
-        } else if (keep_big && n <= SLUICE_JSONNUM_MAX_TEXT) { /* kept as its text; the value approximates it */
+        } else if (keep_big) { /* kept as its text, of any length; the value approximates it */
             r->is_real = 1;
             r->d = strtod(num, NULL);
+            if (isinf(r->d)) /* beyond a double (310 digits and more): the text is the number */
+                r->d = r->d > 0 ? DBL_MAX : -DBL_MAX;
         } else {
             (void)syntax(ps, s, "integer too big");
             rc = -1;

@@ -237,12 +237,19 @@ int sluice_json_is_number_text(const char *s, size_t n)
 
 json_t *sluice_json_number_text(const char *text, size_t len)
 {
-    if (!sluice_json_is_number_text(text, len) || len > 256)
+    if (!sluice_json_is_number_text(text, len))
         return NULL;
-    char buf[sizeof(mark) + 256];
+    /* Of any length (a 400-digit price stays one): most fit the stack, a longer one is copied
+     * through the heap once. */
+    char small[sizeof(mark) + 256], *buf = len <= 256 ? small : malloc(sizeof(mark) + len);
+    if (buf == NULL)
+        return NULL;
     memcpy(buf, mark, sizeof(mark));
     memcpy(buf + sizeof(mark), text, len);
-    return json_stringn(buf, sizeof(mark) + len);
+    json_t *v = json_stringn(buf, sizeof(mark) + len);
+    if (buf != small)
+        free(buf);
+    return v;
 }
 
 static void put_number(sluice_jsonw_t *w, const json_t *v)

@@ -62,8 +62,9 @@ char *sluice_json_encode(const json_t *v, const sluice_jsonnum_t *nums, size_t *
 size_t sluice_json_format_real(double d, char *out);
 
 /* A value that a writer with SLUICE_JSONW_RAW_NUMBERS writes as the number text[0..len), which
- * must be a JSON number (else NULL is returned). The delivery worker uses it to copy a number
- * from an envelope into a vendor body exactly as the client sent it. New reference. */
+ * must be a JSON number of any length (else NULL is returned; NULL too when memory runs out). The
+ * delivery worker uses it to copy a number from an envelope into a vendor body exactly as the
+ * client sent it. New reference. */
 json_t *sluice_json_number_text(const char *text, size_t len);
 
 /* 1 if text[0..len) is one JSON number (RFC 8259 grammar), else 0. */

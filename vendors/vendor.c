@@ -651,8 +651,6 @@ void sluice_vendor_time_google(int64_t ms, char *out, size_t cap)
     strftime(out, cap, "%Y-%m-%d %H:%M:%S+00:00", &tm);
 }
 
-_Static_assert(SLUICE_VENDOR_AMOUNT_CAP > SLUICE_JSONNUM_MAX_TEXT, "an amount buffer holds any recorded text");
-
 int sluice_vendor_amount_text(const sluice_envelope_t *e, const json_t *v, char *out, size_t cap)
 {
     size_t n = 0;
@@ -690,13 +688,8 @@ const char *sluice_vendor_id_text(const sluice_envelope_t *e, const json_t *v, c
     /* The client's text: a whole number past 64 bits is a real to jansson but still the same id. */
     size_t n = 0;
     const char *text = sluice_jsonnum_find(e != NULL ? e->nums : NULL, v, &n);
-    if (text != NULL) {
-        if (has_fraction(text, n) || n >= SLUICE_VENDOR_ID_CAP)
-            return NULL;
-        memcpy(buf, text, n);
-        buf[n] = '\0';
-        return buf;
-    }
+    if (text != NULL) /* of any length, and a C string already (json/numbers.h): no copy */
+        return has_fraction(text, n) ? NULL : text;
     if (json_is_integer(v)) {
         snprintf(buf, SLUICE_VENDOR_ID_CAP, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         return buf;

@@ -372,7 +372,8 @@ void sluice_vendor_time_google(int64_t ms, char *out, size_t cap);
 /* The number at v (a JSON number of e, or a numeric string) as the text vendors that take
  * amounts as strings get (Pinterest, LinkedIn): the client's text when there is one ("19.90",
  * "1e21", "-0", "12345678901234567890" stay so), else the number formatted (an integer exactly,
- * a real with 15 significant digits). cap of SLUICE_VENDOR_AMOUNT_CAP holds any recorded text.
+ * a real with 15 significant digits). A client's text of cap bytes or more (numbers are kept of
+ * any length) is formatted too: SLUICE_VENDOR_AMOUNT_CAP holds any amount a shop writes.
  * Returns 0, or -1 when v holds no finite number. */
 #define SLUICE_VENDOR_AMOUNT_CAP 48
 int sluice_vendor_amount_text(const sluice_envelope_t *e, const json_t *v, char *out, size_t cap);
@@ -382,14 +383,15 @@ int sluice_vendor_amount_text(const sluice_envelope_t *e, const json_t *v, char 
 void sluice_vendor_add_hash(json_t *obj, const char *key, const sluice_envelope_t *e, sluice_user_field_t f,
                             const char *variant, int as_array);
 
-/* Room for an id written as a whole number (sluice_vendor_id_text): any text the envelope records. */
-#define SLUICE_VENDOR_ID_CAP (SLUICE_JSONNUM_MAX_TEXT + 1)
+/* Room for an integer formatted by sluice_vendor_id_text (a client's text is not copied). */
+#define SLUICE_VENDOR_ID_CAP 24
 
 /* An id at v (an order_id, a product's id): a non-empty string as it is, or a whole number
  * (Shopify's and many data layers' `order_id: 50314`) as the client wrote it, of any length
- * (12345678901234567890 included), in buf: vendors take ids as strings, and a catalog's or a
- * shop's numeric id is the same id spelt without quotes. NULL for anything else (a fraction or an
- * exponent is no id). e may be NULL (an integer is then formatted). */
+ * (12345678901234567890 included; the envelope's text, valid while e is), or an integer without a
+ * text formatted in buf: vendors take ids as strings, and a catalog's or a shop's numeric id is
+ * the same id spelt without quotes. NULL for anything else (a fraction or an exponent is no id).
+ * e may be NULL (an integer is then formatted). */
 const char *sluice_vendor_id_text(const sluice_envelope_t *e, const json_t *v, char buf[SLUICE_VENDOR_ID_CAP]);
 
 /* A product of e's: its product_id, else sku, else id, as sluice_vendor_id_text reads them. NULL

@@ -111,9 +111,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_decref(got);
 
     /* With the table: never refuses what jansson takes; written and read again, the numbers'
-     * texts are the input's, in the same order. A number longer than SLUICE_JSONNUM_MAX_TEXT is
-     * not recorded but formatted (json/numbers.h): then the output holds one recorded text more
-     * than the input did, and only the values are compared. */
+     * texts are the input's, in the same order, whatever their length. A number the table could
+     * not record (out of memory) is formatted (json/numbers.h): then the output holds one
+     * recorded text more than the input did, and only the values are compared. */
     sluice_jsonnum_t *a = sluice_jsonnum_new(), *b = sluice_jsonnum_new();
     if (a == NULL || b == NULL)
         abort();

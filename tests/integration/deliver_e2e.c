@@ -171,20 +171,15 @@ static void test_gateway_to_meta_and_ga4(void **state)
     json_decref(r);
 }
 
-/* Prices and quantities as the client wrote them, all the way: the same text in Kafka's envelope
- * and in Meta's and GA4's request bodies (issue 17): 19.9, 0.1, 1e21, -0, 12345678901234567890. */
-static void test_numbers_as_sent(void **state)
+/* Sends a track event (messageId id) with props and checks props byte for byte in its Kafka
+ * envelope. */
+static void send_props_as_sent(const char *id, const char *props)
 {
-    (void)state;
-    static const char props[] =
-        "\"properties\":{\"order_id\":\"ORD-NUM\",\"revenue\":19.9,\"currency\":\"EUR\","
-        "\"products\":[{\"product_id\":\"N-1\",\"price\":0.1,\"quantity\":12345678901234567890},"
-        "{\"product_id\":\"N-2\",\"price\":1e21,\"quantity\":-0}]}";
-    char event[1024];
+    char event[2048];
     snprintf(event, sizeof(event),
-             "{\"type\":\"track\",\"event\":\"Order Completed\",\"messageId\":\"e2e-num-1\","
+             "{\"type\":\"track\",\"event\":\"Order Completed\",\"messageId\":\"%s\","
              "\"anonymousId\":\"anon-num\",%s}",
-             props);
+             id, props);
     const char *headers[] = {"Authorization: Bearer " WRITE_KEY, "Content-Type: application/json", "User-Agent: " UA,
                              NULL};
     http_opts_t o = {.headers = headers, .body = event};
@@ -193,13 +188,12 @@ static void test_numbers_as_sent(void **state)
     assert_int_equal(resp.status, 200);
     http_resp_dispose(&resp);
 
-    /* Kafka: the properties object byte for byte. */
     json_t *msgs = gwfix_kafka_read(&G, "sluice.events");
     size_t i, found = 0;
     json_t *m;
     json_array_foreach(msgs, i, m) {
         const char *raw = json_string_value(json_object_get(m, "raw"));
-        if (raw != NULL && strstr(raw, "e2e-num-1") != NULL) {
+        if (raw != NULL && strstr(raw, id) != NULL) {
             found++;
             if (strstr(raw, props) == NULL)
                 print_error("envelope: %s\n", raw);
@@ -208,28 +202,71 @@ static void test_numbers_as_sent(void **state)
     }
     assert_int_equal(found, 1);
     json_decref(msgs);
+}
 
+/* The vendor's request holding needle has every text of want[0..n). */
+static void body_has(dstub_t *stub, const char *name, const char *needle, const char *const *want, size_t n)
+{
+    json_t *r = dfix_wait_request(stub, needle, 30000);
+    const char *body = json_string_value(json_object_get(r, "body"));
+    for (size_t k = 0; k < n; k++) {
+        if (body == NULL || strstr(body, want[k]) == NULL)
+            print_error("%s: %s not in %s\n", name, want[k], body != NULL ? body : "(none)");
+        assert_non_null(body != NULL ? strstr(body, want[k]) : NULL);
+    }
+    json_decref(r);
+}
+
+/* Prices and quantities as the client wrote them, all the way: the same text in Kafka's envelope
+ * and in Meta's and GA4's request bodies (issue 17): 19.9, 0.1, 1e21, -0, 12345678901234567890. */
+static void test_numbers_as_sent(void **state)
+{
+    (void)state;
+    send_props_as_sent("e2e-num-1",
+                       "\"properties\":{\"order_id\":\"ORD-NUM\",\"revenue\":19.9,\"currency\":\"EUR\","
+                       "\"products\":[{\"product_id\":\"N-1\",\"price\":0.1,\"quantity\":12345678901234567890},"
+                       "{\"product_id\":\"N-2\",\"price\":1e21,\"quantity\":-0}]}");
     static const char *const meta_want[] = {"\"value\":19.9,", "\"item_price\":0.1",
                                             "\"quantity\":12345678901234567890", "\"item_price\":1e21",
                                             "\"quantity\":-0"};
-    json_t *r = dfix_wait_request(&META, "e2e-num-1", 30000);
-    const char *body = json_string_value(json_object_get(r, "body"));
-    for (size_t k = 0; k < sizeof(meta_want) / sizeof(meta_want[0]); k++) {
-        if (strstr(body, meta_want[k]) == NULL)
-            print_error("meta: %s not in %s\n", meta_want[k], body);
-        assert_non_null(strstr(body, meta_want[k]));
-    }
-    json_decref(r);
+    body_has(&META, "meta", "e2e-num-1", meta_want, 5);
     static const char *const ga4_want[] = {"\"value\":19.9", "\"price\":0.1", "\"quantity\":12345678901234567890",
                                            "\"price\":1e21", "\"quantity\":-0"};
-    r = dfix_wait_request(&GA4, "ORD-NUM", 30000);
-    body = json_string_value(json_object_get(r, "body"));
-    for (size_t k = 0; k < sizeof(ga4_want) / sizeof(ga4_want[0]); k++) {
-        if (strstr(body, ga4_want[k]) == NULL)
-            print_error("ga4: %s not in %s\n", ga4_want[k], body);
-        assert_non_null(strstr(body, ga4_want[k]));
-    }
-    json_decref(r);
+    body_has(&GA4, "ga4", "ORD-NUM", ga4_want, 5);
+}
+
+/* Numbers of any length keep their text too (a 42-digit integer was refused with 400
+ * invalid_json, a longer fraction formatted from its double, a 400-character price left out of
+ * the vendors' bodies): a 42-digit order id, a 41-digit quantity, a 64-character revenue, a
+ * 400-character price with an exponent. */
+static void test_long_numbers_as_sent(void **state)
+{
+    (void)state;
+    char n64[65], n400[401], props[1024];
+    memcpy(n64, "0.", 2);
+    for (int k = 2; k < 64; k++)
+        n64[k] = (char)('1' + k % 9);
+    n64[64] = '\0';
+    memcpy(n400, "9.", 2);
+    for (int k = 2; k < 396; k++)
+        n400[k] = (char)('0' + k % 10);
+    memcpy(n400 + 396, "e-21", 5);
+    static const char order[] = "123456789012345678901234567890123456789012";
+    static const char n41[] = "12345678901234567890123456789012345678901";
+    snprintf(props, sizeof(props),
+             "\"properties\":{\"order_id\":%s,\"revenue\":%s,\"currency\":\"EUR\","
+             "\"products\":[{\"product_id\":\"L-1\",\"price\":%s,\"quantity\":%s}]}",
+             order, n64, n400, n41);
+    send_props_as_sent("e2e-num-long", props);
+    char want[4][512];
+    snprintf(want[0], sizeof(want[0]), "\"value\":%s", n64);
+    snprintf(want[1], sizeof(want[1]), "\"quantity\":%s", n41);
+    snprintf(want[2], sizeof(want[2]), "\"price\":%s", n400);
+    snprintf(want[3], sizeof(want[3]), "\"transaction_id\":\"%s\"", order);
+    const char *const ga4_want[] = {want[0], want[1], want[2], want[3]};
+    body_has(&GA4, "ga4", order, ga4_want, 4);
+    snprintf(want[2], sizeof(want[2]), "\"item_price\":%s", n400);
+    body_has(&META, "meta", "e2e-num-long", ga4_want, 3);
 }
 
 static int has_request(const dstub_t *s, const char *needle)
@@ -319,9 +356,8 @@ static void test_credentials_only_encrypted(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gateway_to_meta_and_ga4),
-        cmocka_unit_test(test_numbers_as_sent),
-        cmocka_unit_test(test_integrations_object_selects),
+        cmocka_unit_test(test_gateway_to_meta_and_ga4),    cmocka_unit_test(test_numbers_as_sent),
+        cmocka_unit_test(test_long_numbers_as_sent),       cmocka_unit_test(test_integrations_object_selects),
         cmocka_unit_test(test_credentials_only_encrypted),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

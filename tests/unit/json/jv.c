@@ -1,6 +1,7 @@
 /* Tests for json/jv.c: the arena values accept, refuse and write exactly as json/parse.c and
  * json/write.c do; untouched parts are written as sent, changed ones from their parts; the
  * object and array API keeps jansson's order semantics; big objects stay linear. */
+#include <float.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -55,6 +56,7 @@ static void same_bytes_as_parse_and_write(void **state)
         "[\"\\ud83d\",\"\\ude00x\",\"\\ud83d\\ude00\",\"\\u0000\"]",
         "{\"k\\u00e9y\":1,\"plain\":\"caf\xc3\xa9\"}",
         "[1.0000000000000000000000000000000000000001,0.00000000000000000000000000000000000000000000001]",
+        "[123456789012345678901234567890123456789012,-1.23456789012345678901234567890123456789012e-5]",
         "{\"event\":\"Order Completed\",\"properties\":{\"items\":[{\"sku\":\"a\",\"price\":999,\"q\":2}]}}",
     };
     sluice_json_arena_t *a = sluice_json_arena_new();
@@ -88,7 +90,6 @@ static void same_refusals_messages_and_positions(void **state)
         "[1.]",
         "[1e]",
         "[1e400]",
-        "123456789012345678901234567890123456789012",
         "[\"\x01\"]",
         "[\"\\x\"]",
         "[\"\xc3\"]",
@@ -243,6 +244,22 @@ static void numbers_as_sent(void **state)
     assert_memory_equal(sluice_jv_number_text_value(sluice_jv_array_get(v, 2), &n), "12345678901234567890", 20);
     assert_null(sluice_jv_number_text(a, "1.", 2));
     assert_null(sluice_jv_real(a, 1.0 / 0.0));
+    /* 400 digits, beyond a double: the text as sent, the value parse.c's (the largest double, not
+     * the infinity strtod gives). */
+    char big[402];
+    big[0] = '-';
+    memset(big + 1, '8', 400);
+    big[401] = '\0';
+    v = sluice_jv_parse(a, big, strlen(big), 8, 64, 0, NULL, &e);
+    assert_non_null(v);
+    assert_true(sluice_jv_number_value(v) == -DBL_MAX);
+    assert_memory_equal(sluice_jv_number_text_value(v, &n), big, 401);
+    assert_int_equal(n, 401);
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    json_t *j = sluice_json_parse(big, strlen(big), 8, 64, 0, nums, &e);
+    assert_true(json_real_value(j) == -DBL_MAX);
+    json_decref(j);
+    sluice_jsonnum_free(nums);
     sluice_json_arena_free(a);
 }
 

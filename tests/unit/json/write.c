@@ -154,6 +154,47 @@ static void numbers_as_sent(void **state)
     }
 }
 
+/* Numbers of any length keep their text (a 41-character one was formatted from its double, and
+ * a 42-digit integer refused): 41, 64 and 400 characters, integers, fractions and exponents, also
+ * through a copy, and beyond a double (a 400-digit integer). */
+static void long_numbers_as_sent(void **state)
+{
+    (void)state;
+    static const char *const nums_in[] = {
+        "12345678901234567890123456789012345678901",                       /* 41, integer */
+        "-0.123456789012345678901234567890123456789012345678901234567890", /* 64, fraction */
+        "1.2345678901234567890123456789012345678e+30",                     /* exponent */
+    };
+    char doc[2048], n400[401], d400[401];
+    memcpy(n400, "-1.", 3);
+    for (int k = 3; k < 395; k++)
+        n400[k] = (char)('0' + k % 10);
+    memcpy(n400 + 395, "E-300", 6);
+    d400[0] = '9';
+    for (int k = 1; k < 400; k++)
+        d400[k] = (char)('0' + k % 10);
+    d400[400] = '\0';
+    snprintf(doc, sizeof(doc), "{\"a\":[%s,%s,%s],\"b\":%s,\"c\":%s}", nums_in[0], nums_in[1], nums_in[2], n400, d400);
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    sluice_json_error_t err;
+    json_t *v = sluice_json_parse(doc, strlen(doc), 64, 1024, 0, nums, &err);
+    assert_non_null(v);
+    size_t len, n;
+    char *got = sluice_json_encode(v, nums, &len);
+    assert_string_equal(got, doc);
+    free(got);
+    const char *t = sluice_jsonnum_find(nums, json_object_get(v, "c"), &n);
+    assert_int_equal(n, 400);
+    assert_string_equal(t, d400); /* a C string: vendors take an id's text as it is */
+    json_t *c = sluice_jsonnum_copy(nums, v);
+    got = sluice_json_encode(c, nums, &len);
+    assert_string_equal(got, doc);
+    free(got);
+    json_decref(c);
+    json_decref(v);
+    sluice_jsonnum_free(nums);
+}
+
 /* A copy made through the table (a batch's shared context copied into each event) goes out
  * as sent too; a plain deep copy is formatted. */
 static void copies_keep_numbers(void **state)
@@ -190,8 +231,8 @@ static void copies_keep_numbers(void **state)
     sluice_jsonnum_free(nums);
 }
 
-/* Beyond 64 bits: refused without a table (as jansson does), kept as text with one; beyond the
- * text bound, refused either way. */
+/* Beyond 64 bits: refused without a table (as jansson does), kept as text with one, of any
+ * length (50 digits were refused with the table too: an order id's 400 invalid_json). */
 static void big_integers(void **state)
 {
     (void)state;
@@ -206,7 +247,13 @@ static void big_integers(void **state)
     char huge[64];
     memset(huge, '9', 50);
     huge[50] = '\0';
-    assert_null(sluice_json_parse(huge, 50, 8, 100, 0, nums, &err));
+    assert_null(sluice_json_parse(huge, 50, 8, 100, 0, NULL, &err));
+    v = sluice_json_parse(huge, 50, 8, 100, 0, nums, &err);
+    assert_true(json_is_real(v));
+    char *out = sluice_json_encode(v, nums, NULL);
+    assert_string_equal(out, huge);
+    free(out);
+    json_decref(v);
     sluice_jsonnum_free(nums);
 }
 
@@ -270,6 +317,20 @@ static void marked_numbers(void **state)
     assert_null(sluice_json_number_text("", 0));
     assert_null(sluice_json_number_text("01", 2));
     assert_null(sluice_json_number_text("1.", 2));
+    /* Of any length: a 400-character price was no number (GA4's and Meta's item price left out). */
+    char big[400], want[420];
+    memset(big, '7', sizeof(big));
+    big[1] = '.';
+    json_t *bv = sluice_json_number_text(big, sizeof(big));
+    assert_non_null(bv);
+    json_t *o = json_pack("{s:o}", "price", bv);
+    sluice_jsonw_t w3 = {.flags = SLUICE_JSONW_RAW_NUMBERS};
+    sluice_jsonw_value(&w3, o);
+    s = sluice_jsonw_finish(&w3, &len);
+    snprintf(want, sizeof(want), "{\"price\":%.*s}", (int)sizeof(big), big);
+    assert_string_equal(s, want);
+    free(s);
+    json_decref(o);
     /* A string that looks marked but is not a number is written as a string even with the flag. */
     json_t *fake = json_stringn("\0#1]", 4);
     sluice_jsonw_t w2 = {.flags = SLUICE_JSONW_RAW_NUMBERS};
@@ -283,13 +344,10 @@ static void marked_numbers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(same_bytes_as_jansson),
-        cmocka_unit_test(escapes_at_every_offset),
-        cmocka_unit_test(reals_shortest),
-        cmocka_unit_test(numbers_as_sent),
-        cmocka_unit_test(copies_keep_numbers),
-        cmocka_unit_test(big_integers),
-        cmocka_unit_test(replaced_values_are_formatted),
+        cmocka_unit_test(same_bytes_as_jansson), cmocka_unit_test(escapes_at_every_offset),
+        cmocka_unit_test(reals_shortest),        cmocka_unit_test(numbers_as_sent),
+        cmocka_unit_test(copies_keep_numbers),   cmocka_unit_test(big_integers),
+        cmocka_unit_test(long_numbers_as_sent),  cmocka_unit_test(replaced_values_are_formatted),
         cmocka_unit_test(marked_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

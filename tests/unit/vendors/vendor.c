@@ -467,9 +467,21 @@ static void test_numeric_order_ids(void **state)
         {"tiktok", "properties.order_id"},     {"gads", "orderId"},
         {"pinterest", "custom_data.order_id"}, {"snapchat", "custom_data.order_id"},
     };
-    static const char *const ids[] = {"50314", "12345678901234567890", "-7", NULL};
+    /* 42, 64 and 400 digits too: beyond 40 characters a whole number had no text (42 digits were
+     * refused with 400 invalid_json, a longer fraction formatted), and no vendor got the id. */
+    char d400[401];
+    for (int k = 0; k < 400; k++)
+        d400[k] = (char)('1' + k % 9);
+    d400[400] = '\0';
+    const char *const ids[] = {"50314",
+                               "12345678901234567890",
+                               "-7",
+                               "123456789012345678901234567890123456789012",
+                               "-123456789012345678901234567890123456789012345678901234567890123",
+                               d400,
+                               NULL};
     for (size_t k = 0; ids[k] != NULL; k++) {
-        char props[256];
+        char props[1024];
         snprintf(props, sizeof(props), "{\"order_id\":%s,\"revenue\":10,\"currency\":\"EUR\"}", ids[k]);
         size_t len;
         char *raw = with_props(props, &len);
@@ -478,11 +490,13 @@ static void test_numeric_order_ids(void **state)
             parsed_body_t pb;
             map_body(cfg, cases[i].vendor, raw, len, &item, &pb);
             const char *got = json_string_value(at_path(pb.root, cases[i].path));
-            if (got == NULL || strcmp(got, ids[k]) != 0)
+            char want[401]; /* GA4 takes a parameter's first 100 characters (ga4.c) */
+            snprintf(want, strcmp(cases[i].vendor, "ga4") == 0 ? 101 : sizeof(want), "%s", ids[k]);
+            if (got == NULL || strcmp(got, want) != 0)
                 print_error("%s: %s is %s, wanted \"%s\": %.*s\n", cases[i].vendor, cases[i].path,
-                            got != NULL ? got : "(absent)", ids[k], (int)item.body_len, item.body);
+                            got != NULL ? got : "(absent)", want, (int)item.body_len, item.body);
             assert_non_null(got);
-            assert_string_equal(got, ids[k]);
+            assert_string_equal(got, want);
             parsed_dispose(&pb);
             sluice_vendor_item_dispose(&item);
         }
