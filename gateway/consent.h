@@ -21,18 +21,19 @@
 #include "config/config.h"
 
 /* Rewrites event's context.consent.categories as described above. Returns 0, or -1 when out of
- * memory (the event is then unchanged). */
+ * memory: the event may then hold an empty context.consent object or a categories list without
+ * GPC's withdrawal; the caller refuses it rather than sending it on. */
 int sluice_consent_normalize(json_t *event, const sluice_consent_config_t *c);
 
 /* The same, and *categories is then what context.consent.categories holds (borrowed; NULL when
  * absent, possibly not a list when the event has no consent format to read it from), so the
  * caller does not look it up again. */
+int sluice_consent_normalize_get(json_t *event, const sluice_consent_config_t *c, json_t **categories);
+
 /* Global Privacy Control, after sluice_consent_normalize: with gpc set (the browser sent
  * `Sec-GPC: 1`), removes c->gpc_withdraws from context.consent.categories and stamps
  * context.consent.gpc true; without, removes a gpc the body claimed. Call only for an org with
  * gpc_withdraw_count > 0 on a browser's request. 0, or -1 out of memory. */
 int sluice_consent_gpc(json_t *event, const sluice_consent_config_t *c, int gpc);
-
-int sluice_consent_normalize_get(json_t *event, const sluice_consent_config_t *c, json_t **categories);
 
 #endif
