@@ -6,9 +6,10 @@
  * (open addressing, no string compares) and what the key says (its keyname class, whether the
  * key itself may hold PII) in a per-thread memo, since key names repeat from event to event. A
  * value is only handed to the scanner when it holds an '@' or six digits (every kind of match
- * needs one: sluice_scan_may_match, 8 bytes at a time) or its key names personal data, which
- * keeps the common event — names, URLs without long numbers, flags — at one SWAR pass per value,
- * in line.
+ * needs one: sluice_scan_may_match, 16 bytes a step with SSE2, 8 elsewhere) or its key names
+ * personal data, which keeps the common event — names, URLs without long numbers, flags — at one
+ * vector pass per value, in line. A member the trie leaves alone costs its key's words and one
+ * probe: its value is not fetched.
  *
  * Runs on the event-loop thread of the request; the guard is read-only, the thread state is the
  * caller's. Findings are published to scrapes with release stores (piiguard.h).
@@ -994,7 +995,7 @@ __attribute__((noinline)) static void judge_real(walk_t *w, json_t *parent, cons
 
 /* judge_value's first steps, in line: values with neither a key class nor an '@' or six digits
  * (most: "Order Completed", "o-10021", a URL without long numbers, quantities) stop here, at one
- * SWAR pass, without a call and without their path segment pushed. */
+ * vector pass (sluice_scan_may_match), without a call and without their path segment pushed. */
 static inline void judge(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v,
                          sluice_keyname_class_t cls, int id, const char *seg, size_t seg_n)
 {
@@ -1009,6 +1010,10 @@ static inline void judge(walk_t *w, json_t *parent, const char *key, size_t inde
         if (x > -100000 && x < 100000 && cls == SLUICE_KEYNAME_NONE)
             return;
     } else if (json_is_real(v)) {
+        /* a fraction below 2^53 (a price) is never judged: judge_real's first answer, without its call */
+        double x = json_real_value(v);
+        if (x > -9007199254740992.0 && x < 9007199254740992.0 && x != (double)(json_int_t)x)
+            return;
         judge_real(w, parent, key, index, v, cls, id, seg, seg_n);
         return;
     } else {
@@ -1045,19 +1050,23 @@ static int key_holds_pii(walk_t *w, json_t *obj, const char *k, size_t kn, char 
 
 static void visit_array(walk_t *w, json_t *v, const tnode_t *node, sluice_keyname_class_t cls, int depth);
 
+/* 1 when the walk is in traits or context.traits, whose "name" is the person's name (Segment's
+ * spec). Asked only of a member called "name": the segments are those of the object it is in. */
+static int in_traits(const walk_t *w)
+{
+    return (w->nseg == 1 && w->segs[0].n == 6 && memcmp(w->segs[0].s, "traits", 6) == 0) ||
+           (w->nseg == 2 && w->segs[0].n == 7 && memcmp(w->segs[0].s, "context", 7) == 0 && w->segs[1].n == 6 &&
+            memcmp(w->segs[1].s, "traits", 6) == 0);
+}
+
 static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
 {
     const char *k;
     json_t *child;
-    /* traits.name and context.traits.name are the person's name (Segment's spec). */
-    int person = (w->nseg == 1 && w->segs[0].n == 6 && memcmp(w->segs[0].s, "traits", 6) == 0) ||
-                 (w->nseg == 2 && w->segs[0].n == 7 && memcmp(w->segs[0].s, "context", 7) == 0 && w->segs[1].n == 6 &&
-                  memcmp(w->segs[1].s, "traits", 6) == 0);
     /* The next member is taken before this one is judged: a key holding PII is deleted. */
     for (void *it = json_object_iter(obj), *next; it != NULL; it = next) {
         next = json_object_iter_next(obj, it);
         k = json_object_iter_key(it);
-        child = json_object_iter_value(it);
         size_t kn = json_object_iter_key_len(it);
         kwords_t kw;
         uint64_t h = 0;
@@ -1067,7 +1076,8 @@ static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
             memset(&kw, 0, sizeof(kw));
         const tnode_t *cn = child_named(node, k, kn, &kw, h);
         if (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP)))
-            continue;
+            continue; /* its value is not even fetched */
+        child = json_object_iter_value(it);
         key_memo_t own;
         const key_memo_t *facts;
         if (cn != NULL) { /* a key the trie names knows what it says */
@@ -1105,7 +1115,7 @@ static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
             visit_array(w, child, cn, cls, depth + 1);
             w->nseg -= (size_t)pushed;
         } else {
-            if (w->key_names && cls == SLUICE_KEYNAME_NONE && person && kn == 4 && memcmp(k, "name", 4) == 0)
+            if (w->key_names && cls == SLUICE_KEYNAME_NONE && kn == 4 && memcmp(k, "name", 4) == 0 && in_traits(w))
                 cls = SLUICE_KEYNAME_NAME; /* traits.name is the person's full name (Segment's spec) */
             judge(w, obj, k, 0, child, cls, 0, seg, seg_n);
         }
