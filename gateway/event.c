@@ -155,8 +155,9 @@ static const struct {
 #define SCAN_MAX_MEMBERS 32
 
 /* The member a key names, or M_COUNT: by first character, then the few keys starting with it
- * (constant-length compares the compiler inlines). */
-static member_t member_of(const char *key, size_t len)
+ * (constant-length compares the compiler inlines). Inline in both trees' find_members: with a
+ * second caller the compiler put it out of line, +130 instructions per event. */
+static inline __attribute__((always_inline)) member_t member_of(const char *key, size_t len)
 {
 #define IS(lit) (len == sizeof(lit) - 1 && memcmp(key, lit, sizeof(lit) - 1) == 0)
     switch (len > 0 ? key[0] : 0) {
@@ -177,23 +178,6 @@ static member_t member_of(const char *key, size_t len)
 #undef IS
 }
 
-static void find_members(json_t *ev, json_t *found[M_COUNT])
-{
-    memset(found, 0, M_COUNT * sizeof(found[0]));
-    if (json_object_size(ev) > SCAN_MAX_MEMBERS) {
-        for (int m = 0; m < M_COUNT; m++)
-            found[m] = json_object_getn(ev, wanted[m].key, wanted[m].len);
-        return;
-    }
-    for (void *it = json_object_iter(ev); it != NULL; it = json_object_iter_next(ev, it)) {
-        member_t m = member_of(json_object_iter_key(it), json_object_iter_key_len(it));
-        if (m != M_COUNT)
-            found[m] = json_object_iter_value(it);
-    }
-}
-
-/* Checks member m of ev, whose value is v (NULL when absent). Returns 1 when present and valid, 0
- * when absent, -1 on error. The error's path is only joined when there is an error. */
 /* 1 when text[0..len) is a whole number as JSON spells one: digits, with a leading '-'. */
 static int integer_text(const char *text, size_t len)
 {
@@ -206,198 +190,174 @@ static int integer_text(const char *text, size_t len)
     return 1;
 }
 
-static int check_field(json_t *ev, member_t m, json_t *v, field_kind_t kind, const char *prefix,
-                       const sluice_jsonnum_t *nums, sluice_event_error_t *e)
+/* ---------------------------------------------------------------- size */
+
+/* Bytes jansson's compact encoder writes for a string's contents: quotes, backslashes and control
+ * characters are escaped, everything else (UTF-8 included) is copied. */
+static size_t string_size(const char *s, size_t n)
 {
-    if (v == NULL || json_is_null(v))
-        return 0;
-    const char *key = wanted[m].key;
-    char path[160];
-    switch (kind) {
-    case F_ID:
-        if (json_is_number(v)) {
-            /* A whole number is taken as its digits as sent, of any length: one past 64 bits (a
-             * 20-digit account number) is a real to jansson and was refused as "not a string". */
-            size_t tl = 0;
-            const char *text = nums != NULL ? sluice_jsonnum_find(nums, v, &tl) : NULL;
-            json_t *id = NULL;
-            if (text != NULL && integer_text(text, tl)) {
-                id = json_stringn_nocheck(text, tl);
-            } else if (text == NULL && json_is_integer(v)) {
-                char num[32];
-                snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-                id = json_string_nocheck(num);
-            }
-            if (id == NULL)
-                return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
-                                              "%s must be a string or a whole number", key);
-            if (json_string_length(id) > ID_MAX_BYTES) {
-                json_decref(id);
-                return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
-                                              "%s must be 1 to %d bytes long", key, ID_MAX_BYTES);
-            }
-            json_object_set_new_nocheck(ev, key, id); /* digits; key is ours */
-            return 1;
-        }
-        if (!json_is_string(v))
-            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
-                                          "%s must be a string", key);
-        if (json_string_length(v) == 0 || json_string_length(v) > ID_MAX_BYTES)
-            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
-                                          "%s must be 1 to %d bytes long", key, ID_MAX_BYTES);
-        return 1;
-    case F_NAME:
-        if (!json_is_string(v))
-            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
-                                          "%s must be a string", key);
-        if (json_string_length(v) == 0)
-            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
-                                          "%s must not be empty", key);
-        return 1;
-    case F_STRING:
-        if (!json_is_string(v))
-            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
-                                          "%s must be a string", key);
-        return 1;
-    case F_TIME: {
-        /* A time without a zone is the device's wall clock (Segment's Flutter SDK stamps events and
-         * sentAt so): taken, and read against the sentAt of the same clock (correct_timestamp).
-         * Refused, every event of a Flutter app was lost. */
-        int64_t ms;
-        if (!json_is_string(v) ||
-            sluice_time_parse(json_string_value(v), json_string_length(v), SLUICE_TIME_NO_ZONE_OK, &ms) != 0)
-            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
-                                          "%s must be an ISO-8601 date-time, e.g. 2026-11-23T10:00:00.000Z", key);
-        return 1;
+    size_t size = n + 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
+            size += 1;
+        else if (c < 0x20)
+            size += 5;
     }
-    case F_OBJECT:
-        if (!json_is_object(v))
-            return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, key),
-                                          "%s must be an object", key);
-        return 1;
-    }
-    return 0;
+    return size;
 }
 
-static int require(json_t *ev, member_t m, json_t *v, field_kind_t kind, const char *type, const char *prefix,
-                   const sluice_jsonnum_t *nums, sluice_event_error_t *e)
+/* Digits and sign of v, formatted or as the client wrote it: JSON writes an integer only one
+ * way but 0, which "-0" also is (json/numbers.h gives it back so): 0 counts 2. */
+static size_t integer_size(json_int_t v)
 {
-    int rc = check_field(ev, m, v, kind, prefix, nums, e);
-    if (rc == 0) {
-        char path[160];
-        return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, wanted[m].key),
-                                      "%s events need %s", type, wanted[m].key);
-    }
-    return rc;
+    size_t n = v <= 0 ? 2 : 1;
+    for (unsigned long long u = v < 0 ? -(unsigned long long)v : (unsigned long long)v; u >= 10; u /= 10)
+        n++;
+    return n;
 }
 
-static int check_consent(json_t *context, const char *prefix, sluice_event_error_t *e)
+/* ---------------------------------------------------------------- the rules for jansson values */
+
+/* A number given for an id as a new string of its digits as sent, or NULL when it is no whole
+ * number: the text the parser recorded (any length), else the formatted value of an integer. */
+static json_t *id_from_number_json(const sluice_jsonnum_t *nums, json_t *v)
 {
-    json_t *consent = json_object_get(context, "consent");
-    if (consent == NULL || json_is_null(consent))
-        return 0;
-    char path[160];
-    if (!json_is_object(consent))
-        return sluice_event_error_set(e, 400, "invalid_event", join(path, sizeof(path), prefix, "context.consent"),
-                                      "context.consent must be an object");
-    json_t *cats = json_object_get(consent, "categories");
-    if (cats == NULL)
-        return 0;
-    if (!json_is_array(cats))
-        return sluice_event_error_set(e, 400, "invalid_event",
-                                      join(path, sizeof(path), prefix, "context.consent.categories"),
-                                      "context.consent.categories must be a list");
-    size_t i;
-    json_t *c;
-    json_array_foreach(cats, i, c) {
-        if (!json_is_string(c))
-            return sluice_event_error_set(e, 400, "invalid_event",
-                                          join(path, sizeof(path), prefix, "context.consent.categories"),
-                                          "context.consent.categories must hold strings");
+    size_t tl = 0;
+    const char *text = nums != NULL ? sluice_jsonnum_find(nums, v, &tl) : NULL;
+    if (text != NULL && integer_text(text, tl))
+        return json_stringn_nocheck(text, tl);
+    if (text == NULL && json_is_integer(v)) {
+        char num[32];
+        snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return json_string_nocheck(num);
     }
-    return 0;
+    return NULL;
 }
 
-int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *lim, const char *prefix,
-                          size_t source_len, const sluice_jsonnum_t *nums, sluice_event_error_t *e)
+#define T_CAT2(a, b)            a##_##b
+#define T_CAT(a, b)             T_CAT2(a, b)
+#define T(name)                 T_CAT(name, json)
+#define T_VALUE                 json_t
+#define T_VALIDATE              sluice_event_validate
+#define T_ENCODED_SIZE          sluice_event_encoded_size
+#define T_X_PARAM               const sluice_jsonnum_t *nums
+#define T_X                     nums
+#define T_SIZE_PARAM            , const sluice_jsonnum_t *nums
+#define T_SIZE_ARG              , nums
+#define T_IS_NULL               json_is_null
+#define T_IS_STRING             json_is_string
+#define T_IS_NUMBER             json_is_number
+#define T_IS_OBJECT             json_is_object
+#define T_IS_ARRAY              json_is_array
+#define T_STRING_VALUE          json_string_value
+#define T_STRING_LEN            json_string_length
+#define T_STRING_IS(v, s)       (json_is_string(v) && strcmp(json_string_value(v), (s)) == 0)
+#define T_TYPE_PARSE(v)         sluice_event_type_parse(json_string_value(v))
+#define T_OBJECT_SIZE           json_object_size
+#define T_OBJECT_GET            json_object_get
+#define T_OBJECT_GETN           json_object_getn
+#define T_OBJECT_DEL            json_object_del
+#define T_ITER                  void *
+#define T_ITER_BEGIN(o)         json_object_iter((json_t *)(o))
+#define T_ITER_OK(o, it)        ((it) != NULL)
+#define T_ITER_NEXT(o, it)      json_object_iter_next((json_t *)(o), (it))
+#define T_ITER_KEY(o, it)       json_object_iter_key(it)
+#define T_ITER_KEY_LEN(o, it)   json_object_iter_key_len(it)
+#define T_ITER_VALUE(o, it)     json_object_iter_value(it)
+#define T_ARRAY_SIZE            json_array_size
+#define T_ARRAY_GET             json_array_get
+#define T_SET_NEW(x, o, key, v) json_object_set_new_nocheck((o), (key), (v))
+#define T_STRING_NEW(x, s)      json_string_nocheck(s)
+#define T_DROP                  json_decref
+#define T_ID_FROM_NUMBER        id_from_number_json
+#define T_TYPEOF                json_typeof
+#define T_OBJECT                JSON_OBJECT
+#define T_ARRAY                 JSON_ARRAY
+#define T_STRING                JSON_STRING
+#define T_TRUE                  JSON_TRUE
+#define T_FALSE                 JSON_FALSE
+#define T_NUMBER_CASES                                                                                                 \
+    case JSON_INTEGER: return integer_size(json_integer_value(ev));                                                    \
+    case JSON_REAL: {                                                                                                  \
+        size_t n; /* as sent (of any length: its text's), or formatted (26 at most) */                                 \
+        return sluice_jsonnum_find(nums, ev, &n) != NULL ? n : 26;                                                     \
+    }
+#include "gateway/event_rules.h"
+
+/* ---------------------------------------------------------------- the rules for jv values */
+
+/* As id_from_number_json: a jv number is its text. */
+static sluice_jv_t *id_from_number_jv(sluice_json_arena_t *a, sluice_jv_t *v)
 {
-    char path[160];
-    if (!json_is_object(ev))
-        return sluice_event_error_set(e, 400, "invalid_event", prefix, "an event must be a JSON object");
-    json_t *v[M_COUNT];
-    find_members(ev, v);
-    /* Segment's and RudderStack's SDKs send "" for an id they do not have yet (RudderStack's
-     * userId before identify): an empty id is an absent one. */
-    static const member_t ids[] = {M_USER_ID, M_ANONYMOUS_ID};
-    for (size_t i = 0; i < 2; i++) {
-        if (json_is_string(v[ids[i]]) && json_string_length(v[ids[i]]) == 0) {
-            json_object_del(ev, wanted[ids[i]].key);
-            v[ids[i]] = NULL;
-        }
-    }
-    /* Re-encoding can only grow a document by reformatting numbers, never to twice its text. */
-    if ((source_len == 0 || source_len * 2 > lim->max_event_bytes) &&
-        sluice_event_encoded_size(ev, nums) > lim->max_event_bytes)
-        return sluice_event_error_set(e, 413, "payload_too_large", prefix, "event larger than %zu bytes",
-                                      lim->max_event_bytes);
-
-    int type = forced_type;
-    json_t *t = v[M_TYPE];
-    if (type < 0) {
-        join(path, sizeof(path), prefix, "type");
-        if (!json_is_string(t))
-            return sluice_event_error_set(e, 400, "invalid_event", path,
-                                          "type is required: track, page, screen, identify, group or alias");
-        type = sluice_event_type_parse(json_string_value(t));
-        if (type < 0)
-            return sluice_event_error_set(e, 400, "invalid_event", path,
-                                          "type must be track, page, screen, identify, group or alias");
-    } else if (!json_is_string(t) || strcmp(json_string_value(t), type_names[type]) != 0) {
-        json_object_set_new_nocheck(ev, "type", json_string_nocheck(type_names[type]));
-    }
-
-    static const struct {
-        member_t m;
-        field_kind_t kind;
-    } common[] = {
-        {M_MESSAGE_ID, F_ID},     {M_ANONYMOUS_ID, F_ID},         {M_USER_ID, F_ID},     {M_TIMESTAMP, F_TIME},
-        {M_SENT_AT, F_TIME},      {M_ORIGINAL_TIMESTAMP, F_TIME}, {M_CONTEXT, F_OBJECT}, {M_INTEGRATIONS, F_OBJECT},
-        {M_PROPERTIES, F_OBJECT}, {M_TRAITS, F_OBJECT},
-    };
-    for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
-        if (check_field(ev, common[i].m, v[common[i].m], common[i].kind, prefix, nums, e) < 0)
-            return -1;
-    if (check_consent(v[M_CONTEXT], prefix, e) < 0)
-        return -1;
-
-    const char *tn = type_names[type];
-    switch ((sluice_event_type_t)type) {
-    case SLUICE_EVENT_TRACK:
-        if (require(ev, M_EVENT, v[M_EVENT], F_NAME, tn, prefix, nums, e) < 0)
-            return -1;
-        break;
-    case SLUICE_EVENT_PAGE:
-    case SLUICE_EVENT_SCREEN:
-        if (check_field(ev, M_NAME, v[M_NAME], F_STRING, prefix, nums, e) < 0 ||
-            check_field(ev, M_CATEGORY, v[M_CATEGORY], F_STRING, prefix, nums, e) < 0)
-            return -1;
-        break;
-    case SLUICE_EVENT_IDENTIFY: break;
-    case SLUICE_EVENT_GROUP:
-        if (require(ev, M_GROUP_ID, v[M_GROUP_ID], F_ID, tn, prefix, nums, e) < 0)
-            return -1;
-        break;
-    case SLUICE_EVENT_ALIAS:
-        if (require(ev, M_PREVIOUS_ID, v[M_PREVIOUS_ID], F_ID, tn, prefix, nums, e) < 0)
-            return -1;
-        /* userId may have been converted from a number above: read it again. */
-        if (require(ev, M_USER_ID, json_object_get(ev, "userId"), F_ID, tn, prefix, nums, e) < 0)
-            return -1;
-        break;
-    default: break;
-    }
-    return type;
+    size_t tl;
+    const char *text = sluice_jv_number_text_value(v, &tl);
+    return text != NULL && integer_text(text, tl) ? sluice_jv_string(a, text, tl) : NULL;
 }
+
+/* sluice_event_type_parse of a string that is not NUL-terminated. */
+static int type_parse_jv(const sluice_jv_t *t)
+{
+    for (int i = 0; i < SLUICE_EVENT_TYPE_COUNT; i++)
+        if (sluice_jv_string_is(t, type_names[i]))
+            return i;
+    return -1;
+}
+
+/* A number's size as sluice_event_encoded_size counts the same number, so that both trees refuse
+ * the same events: its text, except "0", which jansson's integer cannot tell from "-0" and counts
+ * 2 (an upper bound by a byte, as there). */
+static size_t number_size_jv(const sluice_jv_t *v)
+{
+    return v->len == 1 && v->u.s[0] == '0' ? 2 : v->len;
+}
+
+#define T(name)        T_CAT(name, jv)
+#define T_VALUE        sluice_jv_t
+#define T_VALIDATE     sluice_event_validate_jv
+#define T_ENCODED_SIZE sluice_event_encoded_size_jv
+#define T_X_PARAM      sluice_json_arena_t *a
+#define T_X            a
+#define T_SIZE_PARAM
+#define T_SIZE_ARG
+#define T_IS_NULL               sluice_jv_is_null
+#define T_IS_STRING             sluice_jv_is_string
+#define T_IS_NUMBER             sluice_jv_is_number
+#define T_IS_OBJECT             sluice_jv_is_object
+#define T_IS_ARRAY              sluice_jv_is_array
+#define T_STRING_VALUE(v)       sluice_jv_string_value((v), NULL)
+#define T_STRING_LEN(v)         ((size_t)(v)->len) /* only read of a string */
+#define T_STRING_IS             sluice_jv_string_is
+#define T_TYPE_PARSE            type_parse_jv
+#define T_OBJECT_SIZE           sluice_jv_object_size
+#define T_OBJECT_GET            sluice_jv_object_get
+#define T_OBJECT_GETN           sluice_jv_object_getn
+#define T_OBJECT_DEL            sluice_jv_object_del
+#define T_ITER                  size_t
+#define T_ITER_BEGIN(o)         0
+#define T_ITER_OK(o, it)        ((it) < (o)->len)
+#define T_ITER_NEXT(o, it)      ((it) + 1)
+#define T_ITER_KEY(o, it)       ((o)->u.m[it].key)
+#define T_ITER_KEY_LEN(o, it)   ((size_t)(o)->u.m[it].key_len)
+#define T_ITER_VALUE(o, it)     ((o)->u.m[it].value)
+#define T_ARRAY_SIZE            sluice_jv_array_size
+#define T_ARRAY_GET             sluice_jv_array_get
+#define T_SET_NEW(x, o, key, v) (void)sluice_jv_object_set((x), (o), (key), (v)) /* memory: as jansson's, left out */
+#define T_STRING_NEW(x, s)      sluice_jv_string((x), (s), strlen(s))
+#define T_DROP(v)               (void)(v) /* arena memory: goes with the arena */
+#define T_ID_FROM_NUMBER        id_from_number_jv
+#define T_TYPEOF                sluice_jv_type
+#define T_OBJECT                SLUICE_JV_OBJECT
+#define T_ARRAY                 SLUICE_JV_ARRAY
+#define T_STRING                SLUICE_JV_STRING
+#define T_TRUE                  SLUICE_JV_TRUE
+#define T_FALSE                 SLUICE_JV_FALSE
+#define T_NUMBER_CASES                                                                                                 \
+    case SLUICE_JV_NUMBER:                                                                                             \
+        return number_size_jv(ev);
+#include "gateway/event_rules.h"
+#undef T_CAT
+#undef T_CAT2
 
 /* ---------------------------------------------------------------- enrichment */
 
@@ -549,7 +509,7 @@ int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
     /* Read before anything is set: setting other members leaves these values where they are.
      * One pass over the members, as validation does: five hash look-ups were 750 instructions. */
     json_t *v[M_COUNT];
-    find_members(ev, v);
+    find_members_json(ev, v);
     if (!json_is_string(v[M_MESSAGE_ID])) {
         char id[37];
         if (sluice_uuid_v4(id) != 0)
@@ -605,65 +565,6 @@ int sluice_event_from_app(const json_t *ev)
 int sluice_event_app_agent(const json_t *ev, const sluice_event_enrich_t *en)
 {
     return en != NULL && en->library_user_agent && sluice_event_from_app(ev);
-}
-
-/* ---------------------------------------------------------------- size */
-
-/* Bytes jansson's compact encoder writes for a string's contents: quotes, backslashes and control
- * characters are escaped, everything else (UTF-8 included) is copied. */
-static size_t string_size(const char *s, size_t n)
-{
-    size_t size = n + 2;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
-            size += 1;
-        else if (c < 0x20)
-            size += 5;
-    }
-    return size;
-}
-
-/* Digits and sign of v, formatted or as the client wrote it: JSON writes an integer only one
- * way but 0, which "-0" also is (json/numbers.h gives it back so): 0 counts 2. */
-static size_t integer_size(json_int_t v)
-{
-    size_t n = v <= 0 ? 2 : 1;
-    for (unsigned long long u = v < 0 ? -(unsigned long long)v : (unsigned long long)v; u >= 10; u /= 10)
-        n++;
-    return n;
-}
-
-size_t sluice_event_encoded_size(const json_t *ev, const sluice_jsonnum_t *nums)
-{
-    switch (json_typeof(ev)) {
-    case JSON_OBJECT: {
-        size_t size = 2, members = 0;
-        const char *key;
-        json_t *v;
-        json_object_foreach((json_t *)ev, key, v) {
-            size += string_size(key, strlen(key)) + 1 + sluice_event_encoded_size(v, nums);
-            members++;
-        }
-        return size + (members ? members - 1 : 0);
-    }
-    case JSON_ARRAY: {
-        size_t size = 2, i, n = json_array_size(ev);
-        json_t *v;
-        json_array_foreach(ev, i, v)
-            size += sluice_event_encoded_size(v, nums);
-        return size + (n ? n - 1 : 0);
-    }
-    case JSON_STRING: return string_size(json_string_value(ev), json_string_length(ev));
-    case JSON_INTEGER: return integer_size(json_integer_value(ev));
-    case JSON_REAL: {
-        size_t n; /* as sent (of any length: its text's), or formatted (26 at most) */
-        return sluice_jsonnum_find(nums, ev, &n) != NULL ? n : 26;
-    }
-    case JSON_TRUE: return 4;
-    case JSON_FALSE: return 5;
-    default: return 4; /* null */
-    }
 }
 
 size_t sluice_event_member_size(const char *key, size_t key_len, const json_t *v, const sluice_jsonnum_t *nums)

@@ -7,6 +7,9 @@
  * context.ip, context.userAgent). Errors carry a stable code, a message and the JSON path
  * of the offending member; messages never quote event values.
  *
+ * Validation and the size also exist for an event held as arena values (json/jv.h, issue 17),
+ * with the same rules, errors and sizes: the *_jv functions, not used by the request path yet.
+ *
  * Pure functions; any thread. JSON values are owned by the caller.
  */
 #ifndef SLUICE_GATEWAY_EVENT_H
@@ -17,6 +20,8 @@
 
 #include <jansson.h>
 
+#include "json/arena.h"
+#include "json/jv.h"
 #include "json/numbers.h"
 #include "json/parse.h"
 
@@ -70,6 +75,15 @@ int sluice_event_type_parse(const char *s);
 int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *lim, const char *path_prefix,
                           size_t source_len, const sluice_jsonnum_t *nums, sluice_event_error_t *e);
 
+/* sluice_event_validate for an event held as arena values (json/jv.h, issue 17): the same rules,
+ * and the same statuses, codes, paths and messages for the same event (gateway/event_rules.h
+ * holds them once for both). a is the arena ev lives in: what validation changes (a number given
+ * for an id turned into a string of its digits as sent, the route's type, empty ids removed) is
+ * made there. Numbers are their text, so no numbers' table is needed. Not used by the gateway's
+ * request path yet. Returns the event type, or -1 with e set. */
+int sluice_event_validate_jv(sluice_jv_t *ev, int forced_type, const sluice_limits_t *lim, const char *path_prefix,
+                             size_t source_len, sluice_json_arena_t *a, sluice_event_error_t *e);
+
 typedef struct sluice_event_enrich {
     int64_t received_ms;
     const char *client_ip;  /* textual address */
@@ -98,6 +112,11 @@ int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en);
  * counts as its longest formatted form (26 bytes; nums NULL: every such number), so it is an
  * upper bound. */
 size_t sluice_event_encoded_size(const json_t *ev, const sluice_jsonnum_t *nums);
+
+/* sluice_event_encoded_size of the same event held as arena values: the same count (a number as
+ * its text, but "0" as 2, as the jansson count has it), so an upper bound of sluice_jv_write's
+ * bytes by one byte per number 0. */
+size_t sluice_event_encoded_size_jv(const sluice_jv_t *ev);
 
 /* The same for one object member, `"key":value` (without a separating comma). */
 size_t sluice_event_member_size(const char *key, size_t key_len, const json_t *v, const sluice_jsonnum_t *nums);

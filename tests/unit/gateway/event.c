@@ -3,12 +3,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "gateway/event.h"
+#include "json/arena.h"
+#include "json/jv.h"
 #include "json/numbers.h"
 #include "json/write.h"
 
@@ -594,6 +597,163 @@ static void member_size_is_the_members_share(void **state)
     json_decref(v);
 }
 
+/* Arenas for the jv values (json/arena.h): installed once, before any test. */
+static int setup(void **state)
+{
+    (void)state;
+    return sluice_json_arena_install();
+}
+
+/* ---------------------------------------------------------------- the same rules on jv values */
+
+/* Validates s as the gateway does (sluice_event_parse with a numbers' table) and as arena values
+ * (sluice_jv_parse, sluice_event_validate_jv), each on its own parse, and asserts that both give
+ * the same type or the same error and, when valid, write the same bytes and count the same size.
+ * Returns the type; e is the jv side's error, *out (when out is not NULL) the jv event's bytes
+ * after validation (malloc'd). */
+static int validate_both(const char *s, int type, const char *prefix, sluice_event_error_t *e, char **out)
+{
+    sluice_event_error_t ej;
+    memset(&ej, 0, sizeof(ej));
+    memset(e, 0, sizeof(*e));
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    json_t *j = sluice_event_parse(s, strlen(s), &limits, nums, NULL, &ej);
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_json_error_t err;
+    sluice_jv_t *v = sluice_jv_parse(a, s, strlen(s), limits.max_depth, limits.max_string_bytes,
+                                     limits.max_batch_events, NULL, &err);
+    assert_non_null(j);
+    assert_non_null(v);
+    assert_int_equal(sluice_event_encoded_size(j, nums), sluice_event_encoded_size_jv(v));
+    int tj = sluice_event_validate(j, type, &limits, prefix, 0, nums, &ej);
+    int tv = sluice_event_validate_jv(v, type, &limits, prefix, 0, a, e);
+    assert_int_equal(tj, tv);
+    if (tv < 0) {
+        assert_int_equal(ej.status, e->status);
+        assert_string_equal(ej.code, e->code);
+        assert_string_equal(ej.path, e->path);
+        assert_string_equal(ej.message, e->message);
+    } else {
+        char *wj = sluice_json_encode(j, nums, NULL), *wv = sluice_jv_encode(v, NULL);
+        assert_string_equal(wj, wv);
+        assert_int_equal(sluice_event_encoded_size(j, nums), sluice_event_encoded_size_jv(v));
+        free(wj);
+        if (out != NULL)
+            *out = wv;
+        else
+            free(wv);
+    }
+    json_decref(j);
+    sluice_jsonnum_free(nums);
+    sluice_json_arena_free(a);
+    return tv;
+}
+
+/* What validation changes, on both trees alike: ids sent as numbers become their digits as sent,
+ * the route's type replaces the body's in place, empty ids are removed; other numbers stay as
+ * sent. */
+static void jv_validation_changes_as_jansson(void **state)
+{
+    (void)state;
+    sluice_event_error_t e;
+    char *out = NULL;
+    assert_int_equal(validate_both("{\"type\":\"track\",\"event\":\"Order\",\"userId\":12345678901234567890,"
+                                   "\"anonymousId\":-0,\"properties\":{\"price\":19.9,\"q\":1e21,\"d\":-0,\"z\":0}}",
+                                   -1, "", &e, &out),
+                     SLUICE_EVENT_TRACK);
+    assert_string_equal(out, "{\"type\":\"track\",\"event\":\"Order\",\"userId\":\"12345678901234567890\","
+                             "\"anonymousId\":\"-0\",\"properties\":{\"price\":19.9,\"q\":1e21,\"d\":-0,\"z\":0}}");
+    free(out);
+    assert_int_equal(validate_both("{\"type\":\"page\",\"event\":\"x\",\"userId\":\"\",\"anonymousId\":\"a\"}",
+                                   SLUICE_EVENT_TRACK, "", &e, &out),
+                     SLUICE_EVENT_TRACK);
+    assert_string_equal(out, "{\"type\":\"track\",\"event\":\"x\",\"anonymousId\":\"a\"}");
+    free(out);
+    assert_int_equal(validate_both("{\"event\":\"x\"}", SLUICE_EVENT_TRACK, "", &e, &out), SLUICE_EVENT_TRACK);
+    assert_string_equal(out, "{\"event\":\"x\",\"type\":\"track\"}");
+    free(out);
+}
+
+/* The same refusals, with the same status, code, path and message. */
+static void jv_validation_refuses_as_jansson(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body;
+        int type;
+        const char *prefix;
+        int status;
+        const char *path, *message;
+    } cases[] = {
+        {"{\"event\":\"x\"}", -1, "", 400, "type", "type is required: track, page, screen, identify, group or alias"},
+        {"{\"type\":\"buy\"}", -1, "batch[1]", 400, "batch[1].type",
+         "type must be track, page, screen, identify, group or alias"},
+        {"{\"type\":\"group\",\"anonymousId\":\"a\"}", -1, "batch[3]", 400, "batch[3].groupId",
+         "group events need groupId"},
+        {"{\"previousId\":\"p\",\"userId\":\"\"}", SLUICE_EVENT_ALIAS, "", 400, "userId", "alias events need userId"},
+        {"{\"event\":\"x\",\"userId\":1.5}", SLUICE_EVENT_TRACK, "", 400, "userId",
+         "userId must be a string or a whole number"},
+        {"{\"event\":\"\"}", SLUICE_EVENT_TRACK, "", 400, "event", "event must not be empty"},
+        {"{\"name\":7}", SLUICE_EVENT_PAGE, "", 400, "name", "name must be a string"},
+        {"{\"event\":\"x\",\"timestamp\":\"yesterday\"}", SLUICE_EVENT_TRACK, "batch[0]", 400, "batch[0].timestamp",
+         "timestamp must be an ISO-8601 date-time, e.g. 2026-11-23T10:00:00.000Z"},
+        {"{\"event\":\"x\",\"context\":{\"consent\":{\"categories\":[\"ads\",1]}}}", SLUICE_EVENT_TRACK, "", 400,
+         "context.consent.categories", "context.consent.categories must hold strings"},
+        {"{\"event\":\"x\",\"traits\":[]}", SLUICE_EVENT_IDENTIFY, "", 400, "traits", "traits must be an object"},
+        {"[]", -1, "batch[2]", 400, "batch[2]", "an event must be a JSON object"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sluice_event_error_t e;
+        if (cases[i].body[0] == '[') { /* no body the gateway parses: the jv rule alone */
+            sluice_json_arena_t *a = sluice_json_arena_new();
+            sluice_json_error_t err;
+            sluice_jv_t *v = sluice_jv_parse(a, cases[i].body, 2, 8, 64, 0, NULL, &err);
+            assert_int_equal(sluice_event_validate_jv(v, cases[i].type, &limits, cases[i].prefix, 0, a, &e), -1);
+            sluice_json_arena_free(a);
+        } else {
+            assert_int_equal(validate_both(cases[i].body, cases[i].type, cases[i].prefix, &e, NULL), -1);
+        }
+        assert_int_equal(e.status, cases[i].status);
+        assert_string_equal(e.code, "invalid_event");
+        assert_string_equal(e.path, cases[i].path);
+        assert_string_equal(e.message, cases[i].message);
+    }
+}
+
+/* An event over max_event_bytes is refused 413 on both, and a number 0 counts as jansson counts
+ * it (2, "-0"'s length), so both refuse at the same byte. */
+static void jv_event_size_as_jansson(void **state)
+{
+    (void)state;
+    /* {"event":"x","properties":{"p0000":"<50 bytes>",...}}: 64 bytes a member past the first. */
+    size_t cap = limits.max_event_bytes + 4096, n = 0;
+    char *body = malloc(cap);
+    n += (size_t)snprintf(body + n, cap - n, "{\"event\":\"x\",\"properties\":{");
+    for (int i = 0; n + 100 < limits.max_event_bytes; i++)
+        n += (size_t)snprintf(body + n, cap - n, "%s\"p%04d\":\"%050d\"", i ? "," : "", i, i);
+    snprintf(body + n, cap - n, "}}");
+    sluice_event_error_t e;
+    assert_int_equal(validate_both(body, SLUICE_EVENT_TRACK, "", &e, NULL), SLUICE_EVENT_TRACK);
+    /* Grown past the limit by numbers 0: "n":[0,0,...] */
+    n = strlen(body) - 2;
+    n += (size_t)snprintf(body + n, cap - n, ",\"n\":[0");
+    while (n < limits.max_event_bytes + 200)
+        n += (size_t)snprintf(body + n, cap - n, ",0");
+    snprintf(body + n, cap - n, "]}}");
+    assert_int_equal(validate_both(body, SLUICE_EVENT_TRACK, "batch[4]", &e, NULL), -1);
+    assert_int_equal(e.status, 413);
+    assert_string_equal(e.code, "payload_too_large");
+    assert_string_equal(e.path, "batch[4]");
+    free(body);
+    /* The count itself: "0" as 2, every other number as its text. */
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_json_error_t err;
+    const char *doc = "{\"a\":[0,-0,19.9,1e21,12345678901234567890]}";
+    sluice_jv_t *v = sluice_jv_parse(a, doc, strlen(doc), 8, 64, 0, NULL, &err);
+    assert_int_equal(sluice_event_encoded_size_jv(v), strlen(doc) + 1);
+    sluice_json_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -614,6 +774,9 @@ int main(void)
         cmocka_unit_test(encoded_size_counts_numbers_as_sent),
         cmocka_unit_test(member_size_is_the_members_share),
         cmocka_unit_test(kotlin_unpadded_milliseconds),
+        cmocka_unit_test(jv_validation_changes_as_jansson),
+        cmocka_unit_test(jv_validation_refuses_as_jansson),
+        cmocka_unit_test(jv_event_size_as_jansson),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -1,0 +1,135 @@
+/*
+ * Differential libFuzzer target for the event's validation on arena values (issue 17 step 2):
+ * every input is parsed with json/parse.c (jansson values, numbers' table) and with json/jv.c,
+ * and the body and each event of its batch are validated with sluice_event_validate and
+ * sluice_event_validate_jv, under every forced type and without one, with and without a path
+ * prefix, each on its own deep copy (validation changes the event). Both must give the same
+ * type or the same error (status, code, path, message); both sizes must agree before and after;
+ * what both accept must be written as the same bytes (json/write.c for jansson, sluice_jv_write),
+ * and the jv tree bridged to jansson (sluice_jv_to_json) must be written by json/write.c as
+ * those bytes too, its numbers from the table the bridge filled.
+ *
+ * Built as a fuzzer with SLUICE_FUZZ=ON (clang); in every build, tests/fuzz/replay.c runs the
+ * corpus once as an ordinary test. Single-threaded.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "gateway/event.h"
+#include "json/arena.h"
+#include "json/jv.h"
+#include "json/jv_json.h"
+#include "json/numbers.h"
+#include "json/parse.h"
+#include "json/write.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Small enough that a short input can pass the event's limit and the string limit. */
+static const sluice_limits_t limits = {
+    .max_body_bytes = 65536,
+    .max_event_bytes = 512,
+    .max_batch_events = 8,
+    .max_depth = 16,
+    .max_string_bytes = 256,
+    .max_wire_bytes = 65536,
+};
+
+/* The compact bytes of j (with nums), of v, and of v bridged to jansson must be the same. */
+static void same_bytes(const json_t *j, const sluice_jsonnum_t *nums, const sluice_jv_t *v)
+{
+    sluice_jsonnum_t *bnums = sluice_jsonnum_new();
+    json_t *b = sluice_jv_to_json(v, bnums);
+    size_t lj, lv, lb;
+    char *wj = sluice_json_encode(j, nums, &lj), *wv = sluice_jv_encode(v, &lv);
+    char *wb = b != NULL ? sluice_json_encode(b, bnums, &lb) : NULL;
+    if (wj == NULL || wv == NULL || wb == NULL || lj != lv || memcmp(wj, wv, lj) != 0 || lb != lj ||
+        memcmp(wb, wj, lj) != 0)
+        abort();
+    /* The size counts every byte written (an upper bound by a byte for each number 0). */
+    if (sluice_event_encoded_size(j, nums) < lj)
+        abort();
+    free(wj);
+    free(wv);
+    free(wb);
+    json_decref(b);
+    sluice_jsonnum_free(bnums);
+}
+
+/* One validation of copies of the event on both trees. */
+static void validate_both(sluice_json_arena_t *a, sluice_jsonnum_t *nums, const json_t *j, const sluice_jv_t *v,
+                          int type, const char *prefix, size_t source_len)
+{
+    json_t *jc = sluice_jsonnum_copy(nums, j);
+    sluice_jv_t *vc = sluice_jv_copy(a, v);
+    if (jc == NULL || vc == NULL)
+        abort();
+    sluice_event_error_t ej, ev;
+    memset(&ej, 0, sizeof(ej));
+    memset(&ev, 0, sizeof(ev));
+    int tj = sluice_event_validate(jc, type, &limits, prefix, source_len, nums, &ej);
+    int tv = sluice_event_validate_jv(vc, type, &limits, prefix, source_len, a, &ev);
+    if (tj != tv)
+        abort();
+    if (tj < 0) {
+        if (ej.status != ev.status || ej.code == NULL || ev.code == NULL || strcmp(ej.code, ev.code) != 0 ||
+            strcmp(ej.path, ev.path) != 0 || strcmp(ej.message, ev.message) != 0 || ej.message[0] == '\0')
+            abort();
+    } else {
+        if (sluice_event_encoded_size(jc, nums) != sluice_event_encoded_size_jv(vc))
+            abort();
+        same_bytes(jc, nums, vc);
+    }
+    json_decref(jc);
+}
+
+/* Every forced type and none, with and without a prefix (and a source length that lets the size
+ * be skipped, or none). */
+static void check_event(sluice_json_arena_t *a, sluice_jsonnum_t *nums, const json_t *j, const sluice_jv_t *v,
+                        size_t body_len)
+{
+    if (sluice_event_encoded_size(j, nums) != sluice_event_encoded_size_jv(v))
+        abort();
+    for (int type = -1; type < SLUICE_EVENT_TYPE_COUNT; type++) {
+        validate_both(a, nums, j, v, type, "", 0);
+        validate_both(a, nums, j, v, type, "batch[3]", body_len);
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (sluice_json_arena_install() != 0) /* once; later calls return at once */
+        abort();
+    const char *buf = (const char *)data;
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    if (a == NULL || nums == NULL)
+        abort();
+    sluice_json_error_t ej, ev;
+    sluice_json_item_faults_t fj, fv;
+    json_t *j = sluice_json_parse_batch(buf, size, limits.max_depth, limits.max_string_bytes, limits.max_batch_events,
+                                        nums, &fj, &ej);
+    sluice_jv_t *v =
+        sluice_jv_parse(a, buf, size, limits.max_depth, limits.max_string_bytes, limits.max_batch_events, &fv, &ev);
+    if ((j == NULL) != (v == NULL)) /* tests/fuzz/jv.c compares the parsers themselves */
+        abort();
+    if (j != NULL) {
+        same_bytes(j, nums, v);
+        /* Any value, as the gateway's batch items may be: a non-object is refused alike. */
+        check_event(a, nums, j, v, size);
+        json_t *batch = json_object_get(j, "batch");
+        sluice_jv_t *vbatch = sluice_jv_object_get(v, "batch");
+        if (json_is_array(batch) != sluice_jv_is_array(vbatch))
+            abort();
+        for (size_t i = 0; i < json_array_size(batch); i++)
+            check_event(a, nums, json_array_get(batch, i), sluice_jv_array_get(vbatch, i), 0);
+    }
+    json_decref(j);
+    sluice_jsonnum_free(nums);
+    sluice_json_arena_free(a);
+    return 0;
+}
