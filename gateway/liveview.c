@@ -7,6 +7,7 @@
  */
 #include "gateway/liveview.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,6 +16,8 @@
 #include "gateway/http.h"
 #include "gateway/live.h"
 #include "gateway/live/assets.h"
+#include "json/numbers.h"
+#include "json/parse.h"
 
 static void security_headers(h2o_req_t *req)
 {
@@ -68,11 +71,17 @@ static int forgotten_envelope(void *ud, const char *org, const char *envelope, s
     for (size_t i = 0; rt != NULL && i < rt->org_count; i++) {
         if (strcmp(rt->orgs[i].org->id, org) != 0)
             continue;
-        json_t *env = json_loadb(envelope, len, 0, NULL);
+        /* Read as the worker reads it: jansson refuses the numbers an envelope keeps as sent (an
+         * integer beyond 64 bits, 1e400), and such an envelope was shown whatever it held. One
+         * that cannot be read (out of memory) is left out: it may be the person's. */
+        sluice_jsonnum_t *nums = sluice_jsonnum_new();
+        sluice_json_error_t je;
+        json_t *env = nums != NULL ? sluice_json_parse(envelope, len, 2048, SIZE_MAX, 0, nums, &je) : NULL;
         json_t *ev = json_object_get(env, "event");
         int hit =
-            json_is_object(ev) && sluice_forgotten_known(w->gw->forgotten, w->index, org, rt->orgs[i].forget_key, ev);
+            !json_is_object(ev) || sluice_forgotten_known(w->gw->forgotten, w->index, org, rt->orgs[i].forget_key, ev);
         json_decref(env);
+        sluice_jsonnum_free(nums);
         return hit;
     }
     return 0;

@@ -674,7 +674,7 @@ double sluice_jv_number_value(const sluice_jv_t *v)
     double d = strtod(c, NULL);
     if (c != tmp)
         free(c);
-    if (isinf(d)) /* an integer beyond a double (parse.c's keep_big): its value there too */
+    if (isinf(d)) /* a number beyond a double (parse.c's keep_big): its value there too */
         d = d > 0 ? DBL_MAX : -DBL_MAX;
     return d;
 }

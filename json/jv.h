@@ -152,8 +152,8 @@ int sluice_jv_is_integer(const sluice_jv_t *v);
 /* Its value when sluice_jv_is_integer, else 0 (as json_integer_value). */
 int64_t sluice_jv_integer_value(const sluice_jv_t *v);
 
-/* Any number's value as a double (json_number_value), else 0.0; +-DBL_MAX for an integer beyond
- * a double (as json/parse.c reads it). */
+/* Any number's value as a double (json_number_value), else 0.0; +-DBL_MAX for a number beyond a
+ * double (a 400-digit integer, 1e400: as json/parse.c reads it). */
 double sluice_jv_number_value(const sluice_jv_t *v);
 
 /* Objects. get/getn: the member's value or NULL. set: replaces the value of key in place (its

@@ -60,8 +60,9 @@ typedef struct sluice_json_item_faults {
  * "batch" of a top-level object, refused when one more begins.
  *
  * nums (may be NULL) receives the text of every number (json/numbers.h), so that the writer
- * gives each back as sent; with it, an integer beyond 64 bits is accepted too (as a real whose
- * text is kept) where jansson, and this parser without nums, refuse it.
+ * gives each back as sent; with it, an integer beyond 64 bits and a number beyond a double
+ * (1e400, -2.5E+999: its value +-DBL_MAX) are accepted too (as reals whose text is kept) where
+ * jansson, and this parser without nums, refuse them.
  *
  * Returns a new reference, or NULL with err set (and nums cleared). */
 json_t *sluice_json_parse(const char *buf, size_t len, size_t max_depth, size_t max_string, size_t max_batch,

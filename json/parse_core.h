@@ -429,7 +429,9 @@ typedef struct number {
 
 /* Reads the number at ps->p into *r and moves past it: 0, or -1 with the syntax error set (ps->p
  * unmoved). keep_big: an integer beyond 64 bits, of any length, is a real whose text is kept (the
- * caller records it), not an error; beyond a double its value is +-DBL_MAX. */
+ * caller records it), not an error; a number beyond a double (an integer of 310 digits, 1e400,
+ * -2.5E+999) is one too, its value +-DBL_MAX. Without keep_big both are refused, as jansson
+ * refuses them. */
 static int number_read(parser_t *ps, int keep_big, number_t *r)
 {
     const char *s = ps->p, *q = s;
@@ -500,22 +502,25 @@ static int number_read(parser_t *ps, int keep_big, number_t *r)
     num[n] = '\0';
     int rc = 0;
     errno = 0;
-    if (!is_real) {
-        long long ll = strtoll(num, NULL, 10);
-        if (errno != ERANGE) {
-            r->i = (json_int_t)ll;
-        } else if (keep_big) { /* kept as its text, of any length; the value approximates it */
-            r->is_real = 1;
-            r->d = strtod(num, NULL);
-            if (isinf(r->d)) /* beyond a double (310 digits and more): the text is the number */
-                r->d = r->d > 0 ? DBL_MAX : -DBL_MAX;
-        } else {
-            (void)syntax(ps, s, "integer too big");
-            rc = -1;
-        }
+    long long ll = is_real ? 0 : strtoll(num, NULL, 10);
+    if (!is_real && errno != ERANGE) {
+        r->i = (json_int_t)ll;
+    } else if (!is_real && !keep_big) {
+        (void)syntax(ps, s, "integer too big");
+        rc = -1;
     } else {
+        /* A real, or with keep_big an integer beyond 64 bits (kept as its text, of any length;
+         * the value approximates it). An underflow (1e-400) reads as 0 or a subnormal. */
+        r->is_real = 1;
         r->d = strtod(num, NULL);
-        if (errno == ERANGE && (r->d == HUGE_VAL || r->d == -HUGE_VAL)) {
+        if (isinf(r->d) && keep_big) {
+            /* Beyond a double (1e400, 310 digits and more): the text is the number, and the
+             * value the largest double of its sign (jansson holds no infinity). One odd value
+             * refused the whole event (issue 17). */
+            r->d = r->d > 0 ? DBL_MAX : -DBL_MAX;
+        } else if (isinf(r->d)) {
+            /* Without a table to keep the text, the value would go out as a figure the client
+             * did not write: refused, as jansson does. */
             (void)syntax(ps, s, "real number overflow");
             rc = -1;
         }

@@ -660,6 +660,10 @@ int sluice_vendor_amount_text(const sluice_envelope_t *e, const json_t *v, char 
         out[n] = '\0';
         return 0;
     }
+    /* A text too long for out is formatted from its value: beyond a double (a 400-digit price)
+     * that value is the largest double, a figure the client did not write. No amount, as "inf". */
+    if (text != NULL && isinf(strtod(text, NULL)))
+        return -1;
     double d;
     if (sluice_vendor_number(v, &d) != 0 || !isfinite(d))
         return -1; /* "inf" and "nan" are read by strtod but are no amount */

@@ -373,8 +373,9 @@ void sluice_vendor_time_google(int64_t ms, char *out, size_t cap);
  * amounts as strings get (Pinterest, LinkedIn): the client's text when there is one ("19.90",
  * "1e21", "-0", "12345678901234567890" stay so), else the number formatted (an integer exactly,
  * a real with 15 significant digits). A client's text of cap bytes or more (numbers are kept of
- * any length) is formatted too: SLUICE_VENDOR_AMOUNT_CAP holds any amount a shop writes.
- * Returns 0, or -1 when v holds no finite number. */
+ * any length) is formatted too: SLUICE_VENDOR_AMOUNT_CAP holds any amount a shop writes; beyond
+ * a double (its value +-DBL_MAX, json/parse.h) such a text is no amount. Returns 0, or -1 when v
+ * holds no finite number. */
 #define SLUICE_VENDOR_AMOUNT_CAP 48
 int sluice_vendor_amount_text(const sluice_envelope_t *e, const json_t *v, char *out, size_t cap);
 

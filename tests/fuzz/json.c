@@ -5,7 +5,8 @@
  * crash, leak or hit undefined behaviour; with limits, it may only refuse more, never accept
  * what jansson refuses. What it accepts must encode to text that jansson reads back as the same
  * value (the bytes are jansson's compact json_dumps but for reals, written shortest). With the
- * numbers' table (json/numbers.h) it also accepts integers beyond 64 bits, and its output holds
+ * numbers' table (json/numbers.h) it also accepts integers beyond 64 bits and numbers beyond a
+ * double (1e400), and its output holds
  * every number exactly as the input spelled it.
  *
  * One known difference: jansson accepts a number or literal directly followed by a NUL byte

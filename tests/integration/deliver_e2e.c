@@ -269,6 +269,22 @@ static void test_long_numbers_as_sent(void **state)
     body_has(&META, "meta", "e2e-num-long", ga4_want, 3);
 }
 
+/* Reals beyond a double keep their text too, as integers beyond one do: 1e400 or -1E+999 in a
+ * property refused the whole event with 400 invalid_json ("real number overflow"). They reach
+ * Kafka's envelope and GA4's and Meta's bodies as sent, and so does an underflow (1e-400). */
+static void test_reals_beyond_a_double_as_sent(void **state)
+{
+    (void)state;
+    send_props_as_sent("e2e-num-huge",
+                       "\"properties\":{\"order_id\":\"ORD-HUGE\",\"revenue\":1e400,\"currency\":\"EUR\","
+                       "\"products\":[{\"product_id\":\"H-1\",\"price\":-1E+999,\"quantity\":1},"
+                       "{\"product_id\":\"H-2\",\"price\":1e-400,\"quantity\":2}]}");
+    static const char *const ga4_want[] = {"\"value\":1e400", "\"price\":-1E+999", "\"price\":1e-400"};
+    body_has(&GA4, "ga4", "ORD-HUGE", ga4_want, 3);
+    static const char *const meta_want[] = {"\"value\":1e400", "\"item_price\":-1E+999", "\"item_price\":1e-400"};
+    body_has(&META, "meta", "e2e-num-huge", meta_want, 3);
+}
+
 static int has_request(const dstub_t *s, const char *needle)
 {
     json_t *all = dfix_requests(s);
@@ -356,9 +372,9 @@ static void test_credentials_only_encrypted(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_gateway_to_meta_and_ga4),    cmocka_unit_test(test_numbers_as_sent),
-        cmocka_unit_test(test_long_numbers_as_sent),       cmocka_unit_test(test_integrations_object_selects),
-        cmocka_unit_test(test_credentials_only_encrypted),
+        cmocka_unit_test(test_gateway_to_meta_and_ga4),     cmocka_unit_test(test_numbers_as_sent),
+        cmocka_unit_test(test_long_numbers_as_sent),        cmocka_unit_test(test_reals_beyond_a_double_as_sent),
+        cmocka_unit_test(test_integrations_object_selects), cmocka_unit_test(test_credentials_only_encrypted),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

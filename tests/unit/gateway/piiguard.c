@@ -510,7 +510,10 @@ static void test_long_numbers_by_text(void **state)
 /* Under a member named for a phone or a card, a whole number is masked however many digits it
  * has: 1e20 was, while 1e45 (46 digits, more than the guard reads) and a 46-digit number written
  * out went to Kafka as sent. Without a member name they stay, as sent (the 48-character one was
- * formatted as 1e45), and a fraction stays under any name (test_fractions_by_text_below_2_53). */
+ * formatted as 1e45), and a fraction stays under any name (test_fractions_by_text_below_2_53).
+ * So for numbers beyond a double (1e400, which the gateway refused whole): judged by their text,
+ * never by their value (the largest double), a card's digits scaled past a double or below 1 are
+ * no card. */
 static void test_whole_numbers_beyond_40_digits(void **state)
 {
     (void)state;
@@ -522,7 +525,8 @@ static void test_whole_numbers_beyond_40_digits(void **state)
                            "\"phone\":1e45,\"creditCard\":-1.5E60,"
                            "\"cardNumber\":1000000000000000000000000000000000000000000000.0,"
                            "\"mobile\":[1e20],\"big\":1e45,\"long\":1000000000000000000000000000000000000000000000.0,"
-                           "\"zip\":1.5e-50}}";
+                           "\"zip\":1.5e-50,\"phoneNumber\":1e400,\"creditCardNumber\":-2.5E+999,"
+                           "\"huge\":4111111111111111e400,\"small\":4111111111111111e-400}}";
         sluice_jsonnum_t *nums = sluice_jsonnum_new();
         json_t *ev = run_as_sent(&f, text, nums, 1);
         size_t n;
@@ -541,13 +545,17 @@ static void test_whole_numbers_beyond_40_digits(void **state)
         assert_string_equal(out, "{\"type\":\"track\",\"event\":\"x\",\"properties\":{"
                                  "\"phone\":\"[phone]\",\"creditCard\":\"[card]\",\"cardNumber\":\"[card]\","
                                  "\"mobile\":[\"[phone]\"],\"big\":1e45,"
-                                 "\"long\":1000000000000000000000000000000000000000000000.0,\"zip\":1.5e-50}}");
+                                 "\"long\":1000000000000000000000000000000000000000000000.0,\"zip\":1.5e-50,"
+                                 "\"phoneNumber\":\"[phone]\",\"creditCardNumber\":\"[card]\","
+                                 "\"huge\":4111111111111111e400,\"small\":4111111111111111e-400}}");
         const char *phone = m == 0 ? "key:phone/masked" : "key:phone/hashed";
         const char *card = m == 0 ? "key:card/masked" : "key:card/hashed";
         assert_string_equal(detected(&f, "properties.phone"), phone);
         assert_string_equal(detected(&f, "properties.creditCard"), card);
         assert_string_equal(detected(&f, "properties.cardNumber"), card);
-        assert_int_equal(detected_count(&f), 4);
+        assert_string_equal(detected(&f, "properties.phoneNumber"), phone);
+        assert_string_equal(detected(&f, "properties.creditCardNumber"), card);
+        assert_int_equal(detected_count(&f), 6);
         free(out);
         json_decref(ev);
         sluice_jsonnum_free(nums);

@@ -1,6 +1,7 @@
 /* Tests for json/parse.c: it must accept exactly what jansson's json_loadb accepts (with
  * duplicate keys refused) and build equal values, over a list of tricky inputs; and its limits
  * name the path of what broke them. tests/fuzz/json.c does the same comparison on random input. */
+#include <float.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <cmocka.h>
 
 #include "json/parse.h"
+#include "json/write.h"
 
 /* 1 when both parsers agree on buf[0..len): both refuse, or both accept equal values. */
 static int agrees(const char *buf, size_t len)
@@ -477,6 +479,49 @@ static void numbers_as_strtod_reads_them(void **state)
     }
 }
 
+/* With the numbers' table (the gateway's and the worker's parse), a real beyond a double keeps
+ * its text, its value the largest double of its sign, as an integer beyond a double does: 1e400
+ * refused the whole event with 400 invalid_json ("real number overflow"). An underflow keeps its
+ * text too, its value strtod's (0 or a subnormal). Without a table both stay jansson's. */
+static void reals_beyond_a_double_keep_their_text(void **state)
+{
+    (void)state;
+    char doc[600];
+    int o = snprintf(doc, sizeof(doc), "{\"a\":1e400,\"b\":-2.5E+999,\"c\":1");
+    memset(doc + o, '0', 400);
+    o += 400;
+    snprintf(doc + o, sizeof(doc) - (size_t)o, ".0,\"d\":1e-400,\"e\":-4e-320,\"f\":[1E400]}");
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    sluice_json_error_t err;
+    json_t *v = sluice_json_parse(doc, strlen(doc), 8, 64, 0, nums, &err);
+    if (v == NULL)
+        print_error("refused: %s at %u:%u\n", err.message, err.line, err.column);
+    assert_non_null(v);
+    assert_true(json_real_value(json_object_get(v, "a")) == DBL_MAX);
+    assert_true(json_real_value(json_object_get(v, "b")) == -DBL_MAX);
+    assert_true(json_real_value(json_object_get(v, "c")) == DBL_MAX);
+    assert_true(json_real_value(json_array_get(json_object_get(v, "f"), 0)) == DBL_MAX);
+    double d = json_real_value(json_object_get(v, "d")), e = json_real_value(json_object_get(v, "e"));
+    double want_d = strtod("1e-400", NULL), want_e = strtod("-4e-320", NULL);
+    assert_memory_equal(&d, &want_d, sizeof(d));
+    assert_memory_equal(&e, &want_e, sizeof(e));
+    size_t len;
+    char *out = sluice_json_encode(v, nums, &len);
+    assert_non_null(out);
+    assert_string_equal(out, doc); /* byte for byte */
+    free(out);
+    json_decref(v);
+    sluice_jsonnum_free(nums);
+
+    /* Without a table there is no text to write back: refused as jansson refuses them (a
+     * formatted 1.7976931348623157e308 would be a figure the client did not write). */
+    v = sluice_json_parse("[1e400]", 7, 8, 64, 0, NULL, &err);
+    assert_null(v);
+    assert_string_equal(err.message, "real number overflow");
+    AGREE("-2.5E+999");
+    AGREE("1e-400");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -493,6 +538,7 @@ int main(void)
         cmocka_unit_test(duplicate_keys),
         cmocka_unit_test(strings_at_every_offset),
         cmocka_unit_test(numbers_as_strtod_reads_them),
+        cmocka_unit_test(reals_beyond_a_double_keep_their_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

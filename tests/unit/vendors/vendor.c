@@ -256,6 +256,18 @@ static json_t *at_path(json_t *v, const char *path)
     return v;
 }
 
+/* Pinterest's body for the envelope raw[0..len), read back (caller frees). */
+static json_t *pinterest_body(sluice_config_t *cfg, const char *raw, size_t len)
+{
+    sluice_vendor_item_t item;
+    char why[256];
+    vfix_map(vfix_integration(cfg, "pinterest"), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+    json_t *ev = json_loadb(item.body, item.body_len, 0, NULL);
+    assert_non_null(ev);
+    sluice_vendor_item_dispose(&item);
+    return ev;
+}
+
 /* Asserts that member key of obj is the number written as want, or absent when want is NULL. */
 static void expect_number(const parsed_body_t *pb, const json_t *obj, const char *key, const char *want,
                           const char *vendor, size_t index)
@@ -374,16 +386,13 @@ static void test_amounts_as_sent(void **state)
                  values[v], values[v]);
         size_t len;
         char *raw = with_props(props, &len);
-        sluice_vendor_item_t item;
-        char why[256];
-        vfix_map(vfix_integration(cfg, "pinterest"), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
-        json_t *ev = json_loadb(item.body, item.body_len, 0, NULL);
-        assert_non_null(ev);
+        json_t *ev = pinterest_body(cfg, raw, len);
         json_t *cd = json_object_get(ev, "custom_data");
         assert_string_equal(json_string_value(json_object_get(cd, "value")), want[v]);
         assert_string_equal(json_string_value(at_path(cd, "contents.0.item_price")), want[v]);
         json_decref(ev);
-        sluice_vendor_item_dispose(&item);
+        sluice_vendor_item_t item;
+        char why[256];
         vfix_map(vfix_integration(cfg, "linkedin"), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
         ev = json_loadb(item.body, item.body_len, 0, NULL);
         assert_non_null(ev);
@@ -420,6 +429,59 @@ static void test_amounts_as_sent(void **state)
     vfix_map(vfix_integration(cfg, "pinterest"), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
     assert_null(strstr(item.body, "e400"));
     sluice_vendor_item_dispose(&item);
+    free(raw);
+    sluice_config_free(cfg);
+}
+
+/* Numbers beyond a double (1e400, -1E+999, a 400-digit price: the gateway refused them with 400
+ * invalid_json) reach Meta, GA4 and TikTok as the client wrote them, as any number does; as a
+ * quantity 1e400 is no count and is left out. Pinterest takes amounts as strings of the text; a
+ * text too long for its buffer was formatted from the value, the largest double
+ * ("1.79769313486232e+308", a figure the client did not write): it is no amount now. */
+static void test_numbers_beyond_a_double(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg = vfix_config();
+    char big[405], props[1024];
+    big[0] = '1';
+    memset(big + 1, '0', 400);
+    memcpy(big + 401, ".0", 3);
+    snprintf(props, sizeof(props),
+             "{\"value\":1e400,\"currency\":\"EUR\",\"products\":[{\"product_id\":\"a\",\"price\":-1E+999,"
+             "\"quantity\":1e400},{\"product_id\":\"b\",\"price\":%s,\"quantity\":1}]}",
+             big);
+    size_t len;
+    char *raw = with_props(props, &len);
+    static const struct {
+        const char *vendor, *price;
+    } cases[] = {{"meta", "item_price"}, {"ga4", "price"}, {"tiktok", "price"}};
+    char got[512];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sluice_vendor_item_t item;
+        char why[256];
+        vfix_map(vfix_integration(cfg, cases[i].vendor), raw, len, VFIX_NOW_MS, SLUICE_MAP_OK, &item, why, sizeof(why));
+        member_text(item.body, "value", got, sizeof(got));
+        assert_string_equal(got, "1e400");
+        const char *p1 = strstr(item.body, "\"a\""), *p2 = strstr(item.body, "\"b\"");
+        assert_non_null(p1);
+        assert_non_null(p2);
+        member_text(p1, cases[i].price, got, sizeof(got));
+        assert_string_equal(got, "-1E+999");
+        member_text(p2, cases[i].price, got, sizeof(got));
+        assert_string_equal(got, big);
+        char entry[256];
+        snprintf(entry, sizeof(entry), "%.*s", (int)(p2 > p1 ? p2 - p1 : 0), p1);
+        assert_null(strstr(entry, "quantity")); /* 1e400 is no count */
+        sluice_vendor_item_dispose(&item);
+    }
+    json_t *ev = pinterest_body(cfg, raw, len);
+    json_t *cd = json_object_get(ev, "custom_data");
+    assert_string_equal(json_string_value(json_object_get(cd, "value")), "1e400");
+    assert_string_equal(json_string_value(at_path(cd, "contents.0.item_price")), "-1E+999");
+    if (at_path(cd, "contents.1.item_price") != NULL)
+        print_error("pinterest's second item_price: %s\n", json_string_value(at_path(cd, "contents.1.item_price")));
+    assert_null(at_path(cd, "contents.1.item_price"));
+    json_decref(ev);
     free(raw);
     sluice_config_free(cfg);
 }
@@ -776,6 +838,7 @@ int main(void)
         cmocka_unit_test(test_numbers_as_sent),
         cmocka_unit_test(test_quantities),
         cmocka_unit_test(test_amounts_as_sent),
+        cmocka_unit_test(test_numbers_beyond_a_double),
         cmocka_unit_test(test_numeric_order_ids),
         cmocka_unit_test(test_long_numeric_product_ids),
         cmocka_unit_test(test_single_product_events),
