@@ -66,8 +66,9 @@ static sluice_map_result_t map(const sluice_integration_t *it, const sluice_enve
     json_object_set_new(ev, "conversionHappenedAt", json_integer((json_int_t)e->time_ms));
     char cur[SLUICE_VENDOR_CURRENCY_CAP];
     const char *currency = sluice_vendor_currency(e, cur);
-    char amount[SLUICE_VENDOR_AMOUNT_CAP];
-    if (currency != NULL && sluice_vendor_value_text(e, amount, sizeof(amount)) == 0) { /* as the client sent it */
+    char abuf[SLUICE_VENDOR_AMOUNT_CAP];
+    const char *amount = currency != NULL ? sluice_vendor_value_text(e, abuf) : NULL; /* as the client sent it */
+    if (amount != NULL) {
         json_object_set_new(ev, "conversionValue", json_pack("{s:s,s:s}", "currencyCode", currency, "amount", amount));
     }
     json_object_set_new(ev, "user", json_pack("{s:o}", "userIds", ids));

@@ -79,8 +79,7 @@ static json_t *custom_data(const sluice_envelope_t *e)
     json_t *cd = json_object();
     const json_t *props = e->properties;
     char num[SLUICE_VENDOR_AMOUNT_CAP];
-    if (sluice_vendor_value_text(e, num, sizeof(num)) == 0) /* as the client sent it */
-        json_object_set_new(cd, "value", json_string(num));
+    sluice_vendor_set_str(cd, "value", sluice_vendor_value_text(e, num)); /* as the client sent it */
     char cur[SLUICE_VENDOR_CURRENCY_CAP];
     sluice_vendor_set_str(cd, "currency", sluice_vendor_currency(e, cur));
     char order[SLUICE_VENDOR_ID_CAP];
@@ -100,8 +99,7 @@ static json_t *custom_data(const sluice_envelope_t *e)
         /* Pinterest's contents[] items name their product: a price and a quantity of no id are
          * of nobody in the catalog. */
         json_t *c = json_pack("{s:s}", "id", id);
-        if (sluice_vendor_amount_text(e, json_object_get(p, "price"), num, sizeof(num)) == 0)
-            json_object_set_new(c, "item_price", json_string(num));
+        sluice_vendor_set_str(c, "item_price", sluice_vendor_amount_text(e, json_object_get(p, "price"), num));
         items = sluice_vendor_put_quantity(e, c, p, items); /* as sent; num_items counts real counts only */
         json_array_append_new(contents, c);
     }

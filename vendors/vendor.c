@@ -651,27 +651,20 @@ void sluice_vendor_time_google(int64_t ms, char *out, size_t cap)
     strftime(out, cap, "%Y-%m-%d %H:%M:%S+00:00", &tm);
 }
 
-int sluice_vendor_amount_text(const sluice_envelope_t *e, const json_t *v, char *out, size_t cap)
+const char *sluice_vendor_amount_text(const sluice_envelope_t *e, const json_t *v, char buf[SLUICE_VENDOR_AMOUNT_CAP])
 {
     size_t n = 0;
     const char *text = number_text(e, v, &n);
-    if (text != NULL && n < cap) {
-        memcpy(out, text, n);
-        out[n] = '\0';
-        return 0;
-    }
-    /* A text too long for out is formatted from its value: beyond a double (a 400-digit price)
-     * that value is the largest double, a figure the client did not write. No amount, as "inf". */
-    if (text != NULL && isinf(strtod(text, NULL)))
-        return -1;
+    if (text != NULL) /* of any length, and a C string already (json/numbers.h, jansson): no copy */
+        return text;
     double d;
     if (sluice_vendor_number(v, &d) != 0 || !isfinite(d))
-        return -1; /* "inf" and "nan" are read by strtod but are no amount */
+        return NULL; /* "inf" and "nan" are read by strtod but are no amount */
     if (json_is_integer(v))
-        snprintf(out, cap, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        snprintf(buf, SLUICE_VENDOR_AMOUNT_CAP, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     else
-        snprintf(out, cap, "%.15g", d);
-    return 0;
+        snprintf(buf, SLUICE_VENDOR_AMOUNT_CAP, "%.15g", d);
+    return buf;
 }
 
 void sluice_vendor_add_hash(json_t *obj, const char *key, const sluice_envelope_t *e, sluice_user_field_t f,
@@ -759,13 +752,14 @@ const char *sluice_vendor_currency(const sluice_envelope_t *e, char buf[SLUICE_V
  * (sluice_vendor_value_json) and those that take its text (sluice_vendor_value_text). */
 static const char *const value_names[] = {"value", "revenue", "total", NULL};
 
-int sluice_vendor_value_text(const sluice_envelope_t *e, char *out, size_t cap)
+const char *sluice_vendor_value_text(const sluice_envelope_t *e, char buf[SLUICE_VENDOR_AMOUNT_CAP])
 {
     for (size_t i = 0; value_names[i] != NULL; i++) {
-        if (sluice_vendor_amount_text(e, json_object_get(e->properties, value_names[i]), out, cap) == 0)
-            return 0;
+        const char *t = sluice_vendor_amount_text(e, json_object_get(e->properties, value_names[i]), buf);
+        if (t != NULL)
+            return t;
     }
-    return -1;
+    return NULL;
 }
 
 int sluice_vendor_needs_secret(const sluice_integration_t *it)

@@ -370,14 +370,14 @@ sluice_verdict_t sluice_vendor_oauth_parse(long status, const char *body, size_t
 void sluice_vendor_time_google(int64_t ms, char *out, size_t cap);
 
 /* The number at v (a JSON number of e, or a numeric string) as the text vendors that take
- * amounts as strings get (Pinterest, LinkedIn): the client's text when there is one ("19.90",
- * "1e21", "-0", "12345678901234567890" stay so), else the number formatted (an integer exactly,
- * a real with 15 significant digits). A client's text of cap bytes or more (numbers are kept of
- * any length) is formatted too: SLUICE_VENDOR_AMOUNT_CAP holds any amount a shop writes; beyond
- * a double (its value +-DBL_MAX, json/parse.h) such a text is no amount. Returns 0, or -1 when v
- * holds no finite number. */
-#define SLUICE_VENDOR_AMOUNT_CAP 48
-int sluice_vendor_amount_text(const sluice_envelope_t *e, const json_t *v, char *out, size_t cap);
+ * amounts as strings get (Pinterest, LinkedIn): the client's text when there is one, of any
+ * length ("19.90", "1e21", "-0", "12345678901234567890", a 64-digit fraction, a 400-digit price
+ * stay so: the table's or the string's own bytes, NUL-terminated, not copied), else a number the
+ * gateway made, formatted into buf (an integer exactly, a real with 15 significant digits).
+ * Returns the text (valid while e is), or NULL when v holds no finite number ("1e400" as a
+ * string: strtod's inf). */
+#define SLUICE_VENDOR_AMOUNT_CAP 32
+const char *sluice_vendor_amount_text(const sluice_envelope_t *e, const json_t *v, char buf[SLUICE_VENDOR_AMOUNT_CAP]);
 
 /* obj[key] = the gateway's hash of field f in variant (NULL: default), as a one-element array
  * when as_array; nothing when the event carries no hash of it. */
@@ -415,8 +415,8 @@ const char *sluice_vendor_order_id(const sluice_envelope_t *e, char buf[SLUICE_V
 const char *sluice_vendor_currency(const sluice_envelope_t *e, char buf[SLUICE_VENDOR_CURRENCY_CAP]);
 
 /* The event's value as sluice_vendor_amount_text gives it: properties.value, else revenue, else
- * total. Returns 0, or -1 when none holds a number. */
-int sluice_vendor_value_text(const sluice_envelope_t *e, char *out, size_t cap);
+ * total. NULL when none holds a number. */
+const char *sluice_vendor_value_text(const sluice_envelope_t *e, char buf[SLUICE_VENDOR_AMOUNT_CAP]);
 
 /* Joins items into "<prefix><item>,<item>...<suffix>" (prefix and suffix literal); an item's lead
  * goes right before it ("<lead>,<item>"). */
