@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 static void *xcalloc(size_t n, size_t size)
 {
@@ -155,6 +154,20 @@ static size_t concrete_push(char *buf, size_t len, const char *key, size_t key_l
     return len;
 }
 
+/* 1 when a[0..n) and b[0..n) are the same but for the case of ASCII letters, as strncasecmp in
+ * the C locale (bytes from 0x80 are never folded: UTF-8's 'É' is not 'é'), without its call
+ * for every member of the same length (a key never holds a NUL; a member's may, and then
+ * differs, as with strncasecmp). */
+static int same_key(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x != y && ((x | 0x20) != (y | 0x20) || (unsigned char)((x | 0x20) - 'a') > 'z' - 'a'))
+            return 0;
+    }
+    return 1;
+}
+
 /* parent/key/index describe where `value` sits; seg is the next segment to apply to value;
  * buf[0..len) is the concrete path of value. */
 static int walk(json_t *parent, const char *key, size_t index, json_t *value, const sluice_path_t *p, size_t seg,
@@ -184,7 +197,7 @@ static int walk(json_t *parent, const char *key, size_t index, json_t *value, co
             if (json_object_iter_key_len(it) != s->key_len)
                 continue;
             const char *k = json_object_iter_key(it);
-            if (strncasecmp(k, s->key, s->key_len) != 0)
+            if (!same_key(k, s->key, s->key_len))
                 continue;
             size_t n = concrete_push(buf, len, k, s->key_len, 0);
             int rc = walk(value, k, 0, json_object_iter_value(it), p, seg + 1, buf, n, cb, ud);
@@ -211,7 +224,7 @@ int sluice_path_visit_first(json_t *root, json_t *first, const sluice_path_t *p,
 {
     if (root == NULL || first == NULL || p == NULL || p->count == 0 || p->segs[0].kind != SLUICE_PATH_KEY)
         return 0;
-    char buf[SLUICE_PATH_CONCRETE_MAX] = "";
+    char buf[SLUICE_PATH_CONCRETE_MAX]; /* concrete_push ends it with a NUL: no 256-byte clear per walk */
     size_t n = concrete_push(buf, 0, p->segs[0].key, p->segs[0].key_len, 0);
     return walk(root, p->segs[0].key, 0, first, p, 1, buf, n, cb, ud);
 }
@@ -220,6 +233,7 @@ int sluice_path_visit(json_t *root, const sluice_path_t *p, sluice_path_visit_cb
 {
     if (root == NULL || p == NULL || p->count == 0)
         return 0;
-    char buf[SLUICE_PATH_CONCRETE_MAX] = "";
+    char buf[SLUICE_PATH_CONCRETE_MAX];
+    buf[0] = '\0'; /* the rest is written before it is read */
     return walk(NULL, NULL, 0, root, p, 0, buf, 0, cb, ud);
 }

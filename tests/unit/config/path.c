@@ -182,6 +182,33 @@ static void test_visit_any_case_below_the_first_key(void **state)
     json_decref(root);
 }
 
+/* The members path reaches in root, by their own spelling and value: exactly the names given. */
+static void expect_reached(json_t *root, const char *path, const char *const *names, size_t count)
+{
+    seen_t s;
+    visit(path, root, &s);
+    assert_int_equal(s.count, count);
+    for (size_t i = 0; i < count; i++)
+        assert_string_equal(s.names[i], names[i]);
+}
+
+/* Case is folded for ASCII letters only, as strncasecmp in the C locale did: bytes one bit 0x20
+ * apart that are not letters ('@' and '`', '_' and DEL, a space and NUL) stay different, and so
+ * do UTF-8's 'É' and 'é' (their last bytes 0x89 and 0xA9). */
+static void test_visit_folds_only_ascii_letters(void **state)
+{
+    (void)state;
+    json_t *root = load("{\"traits\":{\"a`b\":\"1\",\"A@B\":\"2\",\"a@b\":\"3\",\"x\\u007fy\":\"4\",\"X_Y\":\"5\","
+                        "\"caf\\u00c9\":\"6\",\"CAF\\u00e9\":\"7\",\"Zz\":\"8\"}}");
+    assert_int_equal(json_object_setn_new(json_object_get(root, "traits"), "e\0", 2, json_string("9")), 0);
+    expect_reached(root, "traits.a@b", (const char *const[]){"A@B=2", "a@b=3"}, 2);
+    expect_reached(root, "traits.x_y", (const char *const[]){"X_Y=5"}, 1);
+    expect_reached(root, "traits.caf\xc3\xa9", (const char *const[]){"CAF\xc3\xa9=7"}, 1);
+    expect_reached(root, "traits.e ", NULL, 0);
+    expect_reached(root, "traits.zZ", (const char *const[]){"Zz=8"}, 1);
+    json_decref(root);
+}
+
 static int replace_or_delete(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete,
                              void *ud)
 {
@@ -244,6 +271,7 @@ int main(void)
         cmocka_unit_test(test_visit_wildcards_and_nesting),
         cmocka_unit_test(test_visit_missing_members_and_type_mismatch),
         cmocka_unit_test(test_visit_any_case_below_the_first_key),
+        cmocka_unit_test(test_visit_folds_only_ascii_letters),
         cmocka_unit_test(test_visit_callback_may_replace_and_delete),
         cmocka_unit_test(test_visit_stops_on_nonzero),
     };
