@@ -1092,8 +1092,16 @@ static void test_invalid_list_leaves_out_the_forgotten(void **state)
                &resp);
     assert_int_equal(resp.status, 400);
     http_resp_dispose(&resp);
+    /* Numbers jansson refuses (beyond 64 bits, beyond a double): such a record was left out of the
+     * list without a word, and the list printed 19.90 as 19.9. */
+    gwfix_post(&G, "/v1/batch", ACME_KEY,
+               "{\"batch\":[{\"type\":\"track\",\"anonymousId\":\"anon-lee-1\",\"messageId\":\"f-lee-numbers\","
+               "\"properties\":{\"price\":19.90,\"order\":123456789012345678901234567890,\"r\":1e400}}]}",
+               &resp);
+    assert_int_equal(resp.status, 400);
+    http_resp_dispose(&resp);
     wait_in("sluice.invalid", "f-kim-refused");
-    wait_in("sluice.invalid", "f-lee-refused");
+    wait_in("sluice.invalid", "f-lee-refused"); /* f-lee-numbers: the harness reads with jansson */
     sluice_th_output_t out;
     const char *args[] = {"forget", "--config", F.config, "--org", "acme", "--anonymous-id", "anon-kim-1", NULL};
     forget_cmd(args, 0, &out);
@@ -1101,11 +1109,19 @@ static void test_invalid_list_leaves_out_the_forgotten(void **state)
 
     const char *list[] = {"invalid", "list", "--config", F.config, "--org", "acme", "--events", NULL};
     const char *env[] = {"T_FORGET_KEY=" FORGET_KEY, NULL};
-    dfix_sluicectl(&F, list, env, NULL, &out);
-    if (!sluice_th_exited_with(out.wstatus, 0) || !gwfix_contains(out.out, "f-lee-refused"))
-        fail_msg("invalid list: %s %s", out.out, out.errout);
+    for (int waited = 0;; waited += 500) { /* until the record with the numbers is in the topic */
+        dfix_sluicectl(&F, list, env, NULL, &out);
+        if (!sluice_th_exited_with(out.wstatus, 0) || !gwfix_contains(out.out, "f-lee-refused"))
+            fail_msg("invalid list: %s %s", out.out, out.errout);
+        if (gwfix_contains(out.out, "f-lee-numbers") || waited >= 30000)
+            break;
+        sluice_th_output_dispose(&out);
+        usleep(500 * 1000);
+    }
     assert_false(gwfix_contains(out.out, "f-kim-refused"));
     assert_false(gwfix_contains(out.out, "anon-kim-1"));
+    if (!gwfix_contains(out.out, "\"price\":19.90,\"order\":123456789012345678901234567890,\"r\":1e400"))
+        fail_msg("invalid list, numbers not as sent: %s", out.out);
     assert_non_null(strstr(out.errout, "of people sluicectl forget named left out"));
     sluice_th_output_dispose(&out);
 }
