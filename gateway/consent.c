@@ -6,10 +6,9 @@
 
 #include "pii/scan.h"
 
-/* 1 when the PII scanner finds personal data in name (or cannot tell, out of memory). */
-static int holds_pii(const char *name)
+/* 1 when the PII scanner finds personal data in name[0..n) (or cannot tell, out of memory). */
+static int holds_pii(const char *name, size_t n)
 {
-    size_t n = strlen(name);
     if (!sluice_scan_may_match(name, n))
         return 0;
     sluice_scan_t sc = {0};
@@ -21,116 +20,122 @@ static int holds_pii(const char *name)
     return found;
 }
 
-/* The org's category for a name another format uses: its alias, or the name itself; NULL for a
- * name that is personal data (an e-mail among a CMP's ids): context.consent, where categories are
- * written, is not scanned by the PII guard, and such a name is no category. */
-static const char *category_of(const sluice_consent_config_t *c, const char *name)
+/* 1 when the config's name (a C string) is s[0..n), in any case. */
+static int is_name(const char *name, const char *s, size_t n)
+{
+    return strncasecmp(name, s, n) == 0 && name[n] == '\0';
+}
+
+/* 1 when a[0..an) and b[0..bn) are the same string (in any case with nocase); 0 when a is NULL.
+ * A name that is its own category is the same bytes, and most names differ at their first byte:
+ * no call to compare (the common case of a client that speaks sluice's format, which the
+ * pipeline's figure counts, stays as cheap as with C strings). */
+static inline int same(const char *a, size_t an, const char *b, size_t bn, int nocase)
+{
+    return a != NULL && an == bn &&
+           (a == b || (nocase ? strncasecmp(a, b, an) == 0 : an == 0 || (a[0] == b[0] && memcmp(a, b, an) == 0)));
+}
+
+/* The org's category for name[0..n) as another format uses it: its alias, or the name itself (*len
+ * its length; not NUL-terminated when the name is a jv string); NULL for a name that is personal
+ * data (an e-mail among a CMP's ids): context.consent, where categories are written, is not
+ * scanned by the PII guard, and such a name is no category. */
+static const char *category_of(const sluice_consent_config_t *c, const char *name, size_t n, size_t *len)
 {
     for (size_t i = 0; i < c->alias_count; i++) {
-        if (strcasecmp(c->aliases[i].key, name) == 0)
+        if (is_name(c->aliases[i].key, name, n)) {
+            *len = strlen(c->aliases[i].value);
             return c->aliases[i].value;
+        }
     }
-    return holds_pii(name) ? NULL : name;
-}
-
-/* 1 when list holds cat (any case with nocase: a denial counts however it is spelt). */
-static int has(const json_t *list, const char *cat, int nocase)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(list, i, v) {
-        if ((nocase ? strcasecmp(json_string_value(v), cat) : strcmp(json_string_value(v), cat)) == 0)
-            return 1;
-    }
-    return 0;
-}
-
-/* Adds the categories of the strings in arr to out (once each). */
-static int add_all(json_t *out, const json_t *arr, const sluice_consent_config_t *c)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(arr, i, v) {
-        if (!json_is_string(v))
-            continue;
-        const char *cat = category_of(c, json_string_value(v));
-        if (cat != NULL && !has(out, cat, 0) && json_array_append_new(out, json_string(cat)) != 0)
-            return -1;
-    }
-    return 0;
-}
-
-/* 1 when rebuilding from cats alone would give cats back: strings only, none an alias or personal
- * data, none twice (the common case of a client that already speaks sluice's format). */
-static int already_normal(const json_t *cats, const sluice_consent_config_t *c)
-{
-    size_t n = json_array_size(cats);
-    for (size_t i = 0; i < n; i++) {
-        const char *s = json_string_value(json_array_get(cats, i));
-        const char *cat = s != NULL ? category_of(c, s) : NULL;
-        if (cat == NULL || strcmp(cat, s) != 0)
-            return 0;
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(json_string_value(json_array_get(cats, k)), s) == 0)
-                return 0;
-    }
-    return 1;
+    *len = n;
+    return holds_pii(name, n) ? NULL : name;
 }
 
 #define GET(obj, lit) json_object_getn(obj, lit, sizeof(lit) - 1)
 
-/* consent.categories without the categories Global Privacy Control withdraws. */
-static int withdraw(json_t *consent, const sluice_consent_config_t *c)
+/* jansson's string and its length, or NULL. */
+static inline const char *string_json(const json_t *v, size_t *n)
 {
-    json_t *cats = GET(consent, "categories");
-    if (!json_is_array(cats))
-        return 0;
-    /* A new list, not the old one edited: a batch's events may share what the batch sent. */
-    json_t *kept = json_array();
-    if (kept == NULL)
-        return -1;
-    size_t i;
-    json_t *v;
-    json_array_foreach(cats, i, v) {
-        const char *cat = json_string_value(v);
-        int withdrawn = 0;
-        /* Without regard to case, as a denial counts: "Marketing" sent must not outlive a
-         * withdrawn "marketing". */
-        for (size_t k = 0; cat != NULL && k < c->gpc_withdraw_count && !withdrawn; k++)
-            withdrawn = strcasecmp(cat, c->gpc_withdraws[k]) == 0;
-        if (!withdrawn && json_array_append(kept, v) != 0) {
-            json_decref(kept);
-            return -1;
-        }
-    }
-    return json_object_set_new(consent, "categories", kept);
+    const char *s = json_string_value(v);
+    if (s != NULL)
+        *n = json_string_length(v);
+    return s;
 }
 
-int sluice_consent_gpc(json_t *event, const sluice_consent_config_t *c, int gpc)
+/* ---------------------------------------------------------------- the rules for jansson values */
+
+#define T_CAT2(a, b)               a##_##b
+#define T_CAT(a, b)                T_CAT2(a, b)
+#define T(name)                    T_CAT(name, json)
+#define T_VALUE                    json_t
+#define T_NORMALIZE_GET            sluice_consent_normalize_get
+#define T_GPC                      sluice_consent_gpc
+#define T_XP                       /* nothing: jansson allocates */
+#define T_XA                       /* nothing */
+#define T_GET                      GET
+#define T_OBJECT_GET               json_object_get
+#define T_IS_ARRAY                 json_is_array
+#define T_IS_OBJECT                json_is_object
+#define T_IS_TRUE                  json_is_true
+#define T_IS_FALSE                 json_is_false
+#define T_STRING_VALUE             string_json
+#define T_OBJECT_SIZE              json_object_size
+#define T_ARRAY_SIZE               json_array_size
+#define T_ARRAY_GET                json_array_get
+#define T_ARRAY_NEW()              json_array()
+#define T_OBJECT_NEW()             json_object()
+#define T_TRUE_NEW()               json_true()
+#define T_APPEND_STRING(arr, s, n) json_array_append_new((arr), json_stringn((s), (n)))
+#define T_APPEND_ITEM(arr, v)      json_array_append((arr), (v)) /* shared */
+#define T_ARRAY_REMOVE(arr, i)     json_array_remove((arr), (i))
+#define T_SET(o, key, v)           json_object_set_new((o), (key), (v))
+#define T_DEL(o, key)              json_object_del((o), (key))
+#define T_DROP                     json_decref
+#include "gateway/tree_iter.h"
+#include "gateway/consent_rules.h"
+
+/* ---------------------------------------------------------------- the rules for jv values */
+
+#define GET_JV(obj, lit) sluice_jv_object_getn(obj, lit, sizeof(lit) - 1)
+
+/* A copy of an item of another list: a jv value lives in one place (json/jv.h). */
+static int append_copy_jv(sluice_json_arena_t *a, sluice_jv_t *arr, const sluice_jv_t *v)
 {
-    json_t *ctx = GET(event, "context");
-    json_t *consent = GET(ctx, "consent");
-    if (!gpc) {
-        /* Only a browser's header says Global Privacy Control was on: a body's own claim would
-         * tell the DPO a reason the request never gave, and withdraw on a server's word. */
-        if (json_is_object(consent))
-            json_object_del(consent, "gpc");
-        return 0;
-    }
-    if (ctx == NULL) {
-        if ((ctx = json_object()) == NULL || json_object_set_new(event, "context", ctx) != 0)
-            return -1;
-    }
-    if (!json_is_object(ctx))
-        return 0; /* refused by validation before this runs */
-    if (!json_is_object(consent)) {
-        if ((consent = json_object()) == NULL || json_object_set_new(ctx, "consent", consent) != 0)
-            return -1;
-    }
-    if (json_object_set_new(consent, "gpc", json_true()) != 0)
-        return -1;
-    return withdraw(consent, c);
+    return sluice_jv_array_append(a, arr, sluice_jv_copy(a, v));
 }
+
+#define T(name)                    T_CAT(name, jv)
+#define T_VALUE                    sluice_jv_t
+#define T_NORMALIZE_GET            sluice_consent_normalize_get_jv
+#define T_GPC                      sluice_consent_gpc_jv
+#define T_XP                       , sluice_json_arena_t *a
+#define T_XA                       , a
+#define T_GET                      GET_JV
+#define T_OBJECT_GET               sluice_jv_object_get
+#define T_IS_ARRAY                 sluice_jv_is_array
+#define T_IS_OBJECT                sluice_jv_is_object
+#define T_IS_TRUE                  sluice_jv_is_true
+#define T_IS_FALSE(v)              (sluice_jv_type(v) == SLUICE_JV_FALSE)
+#define T_STRING_VALUE             sluice_jv_string_value
+#define T_OBJECT_SIZE              sluice_jv_object_size
+#define T_ARRAY_SIZE               sluice_jv_array_size
+#define T_ARRAY_GET                sluice_jv_array_get
+#define T_ARRAY_NEW()              sluice_jv_array(a)
+#define T_OBJECT_NEW()             sluice_jv_object(a)
+#define T_TRUE_NEW()               sluice_jv_bool(a, 1)
+#define T_APPEND_STRING(arr, s, n) sluice_jv_array_append(a, (arr), sluice_jv_string(a, (s), (n)))
+#define T_APPEND_ITEM(arr, v)      append_copy_jv(a, (arr), (v))
+#define T_ARRAY_REMOVE(arr, i)     sluice_jv_array_remove((arr), (i))
+#define T_SET(o, key, v)           sluice_jv_object_set(a, (o), (key), (v))
+#define T_DEL(o, key)              sluice_jv_object_del((o), (key))
+#define T_DROP(v)                  (void)(v) /* arena memory: goes with the arena */
+#define T_ITER_JV
+#include "gateway/tree_iter.h"
+#include "gateway/consent_rules.h"
+#undef T_ITER_JV
+#undef T_CAT
+#undef T_CAT2
 
 int sluice_consent_normalize(json_t *event, const sluice_consent_config_t *c)
 {
@@ -138,63 +143,8 @@ int sluice_consent_normalize(json_t *event, const sluice_consent_config_t *c)
     return sluice_consent_normalize_get(event, c, &cats);
 }
 
-int sluice_consent_normalize_get(json_t *event, const sluice_consent_config_t *c, json_t **categories)
+int sluice_consent_normalize_jv(sluice_jv_t *event, const sluice_consent_config_t *c, sluice_json_arena_t *a)
 {
-    json_t *ctx = GET(event, "context");
-    json_t *consent = GET(ctx, "consent");
-    json_t *cats = GET(consent, "categories");
-    /* A consent object holding only its categories has no preferences to look for. */
-    json_t *prefs = cats != NULL && json_object_size(consent) == 1 ? NULL : GET(consent, "categoryPreferences");
-    json_t *cm = GET(ctx, "consentManagement");
-    *categories = cats;
-    if (!json_is_array(cats) && !json_is_object(prefs) && !json_is_object(cm))
-        return 0;
-    if (!json_is_object(prefs) && !json_is_object(cm) && already_normal(cats, c))
-        return 0;
-
-    json_t *granted = json_array(), *denied = json_array();
-    if (granted == NULL || denied == NULL || add_all(granted, cats, c) != 0)
-        goto oom;
-    const char *name;
-    json_t *v;
-    json_object_foreach(prefs, name, v) {
-        const char *cat = category_of(c, name);
-        /* Segment's false is the visitor's refusal: it denies like RudderStack's denied ids. */
-        json_t *to = cat == NULL ? NULL : json_is_true(v) ? granted : json_is_false(v) ? denied : NULL;
-        if (to != NULL && !has(to, cat, 0) && json_array_append_new(to, json_string(cat)) != 0)
-            goto oom;
-    }
-    if (json_is_object(cm)) {
-        if (add_all(granted, json_object_get(cm, "allowedConsentIds"), c) != 0 ||
-            add_all(denied, json_object_get(cm, "deniedConsentIds"), c) != 0)
-            goto oom;
-    }
-    /* A category a format denies is not granted, whatever another format or id allowed; a denial
-     * counts in any case. */
-    for (size_t i = json_array_size(granted); i-- > 0;) {
-        if (has(denied, json_string_value(json_array_get(granted, i)), 1))
-            json_array_remove(granted, i);
-    }
-    json_decref(denied);
-    denied = NULL;
-    if (!json_is_object(consent)) {
-        if (!json_is_object(ctx) || json_object_set_new(ctx, "consent", consent = json_object()) != 0)
-            goto oom;
-    }
-    if (json_object_set_new(consent, "categories", granted) != 0)
-        return -1;
-    /* Normalised again later (the data layer, enrichment), Segment's or RudderStack's grants
-     * would bring back what Global Privacy Control withdrew. */
-    if (c->gpc_withdraw_count > 0 && json_is_true(GET(consent, "gpc"))) {
-        if (withdraw(consent, c) != 0)
-            return -1;
-        granted = GET(consent, "categories"); /* withdraw() put a new list in its place */
-    }
-    *categories = granted;
-    return 0;
-
-oom:
-    json_decref(granted);
-    json_decref(denied);
-    return -1;
+    sluice_jv_t *cats;
+    return sluice_consent_normalize_get_jv(event, c, &cats, a);
 }

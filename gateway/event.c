@@ -64,40 +64,77 @@ static const char *join(char *out, size_t cap, const char *prefix, const char *m
     return out;
 }
 
+/* The body's JSON text: a UTF-8 byte order mark is no part of it, RFC 8259 (8.1) forbids sending
+ * one but lets a parser ignore it, and a file saved by Windows' editors or .NET's StreamWriter
+ * starts with one. UTF-16 and UTF-32 (a mark of their own, or a NUL among the first bytes, which
+ * JSON in UTF-8 cannot have) are named, not reported as an invalid token at column 1: -1 with e
+ * set. Both trees' parses start here, so that they refuse alike; in line, as the check was before
+ * it had two callers (out of line it cost 20 instructions a request). */
+static inline __attribute__((always_inline)) int body_text(const char **buf, size_t *len, sluice_event_error_t *e)
+{
+    const char *b = *buf;
+    size_t n = *len;
+    if (n >= 3 && memcmp(b, "\xef\xbb\xbf", 3) == 0) {
+        b += 3;
+        n -= 3;
+    }
+    if (n >= 2 && (memcmp(b, "\xff\xfe", 2) == 0 || memcmp(b, "\xfe\xff", 2) == 0 || b[0] == '\0' || b[1] == '\0'))
+        return sluice_event_error_set(e, 400, "invalid_json", "",
+                                      "body is UTF-16 or UTF-32: JSON must be sent as UTF-8");
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+/* The parser's refusal as the body's error (both trees' parsers report alike, json/jv.h). Out of
+ * line: a refusal is rare, and in line its formatting's frame cost every parse. */
+static __attribute__((noinline, cold)) void parse_error(const sluice_json_error_t *je, sluice_event_error_t *e)
+{
+    if (je->kind == SLUICE_JSON_BATCH)
+        sluice_event_error_set(e, 413, "payload_too_large", je->path, "%s", je->message);
+    else if (je->kind == SLUICE_JSON_SYNTAX)
+        /* The parser's text names the problem and its position, never the input itself. */
+        sluice_event_error_set(e, 400, "invalid_json", "", "body is not valid JSON: %s at line %u column %u",
+                               je->message, je->line, je->column);
+    else
+        sluice_event_error_set(e, 400, "invalid_json", je->path, "%s", je->message);
+}
+
 json_t *sluice_event_parse(const char *buf, size_t len, const sluice_limits_t *lim, sluice_jsonnum_t *nums,
                            sluice_json_item_faults_t *faults, sluice_event_error_t *e)
 {
     sluice_json_error_t je;
-    /* A UTF-8 byte order mark is no part of the JSON: RFC 8259 (8.1) forbids sending one but lets
-     * a parser ignore it, and a file saved by Windows' editors or .NET's StreamWriter starts with
-     * one. UTF-16 and UTF-32 (a mark of their own, or a NUL among the first bytes, which JSON in
-     * UTF-8 cannot have) are named, not reported as an invalid token at column 1. */
-    if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
-        buf += 3;
-        len -= 3;
-    }
-    if (len >= 2 &&
-        (memcmp(buf, "\xff\xfe", 2) == 0 || memcmp(buf, "\xfe\xff", 2) == 0 || buf[0] == '\0' || buf[1] == '\0')) {
-        sluice_event_error_set(e, 400, "invalid_json", "", "body is UTF-16 or UTF-32: JSON must be sent as UTF-8");
+    if (body_text(&buf, &len, e) != 0)
         return NULL;
-    }
     json_t *root = sluice_json_parse_batch(buf, len, lim->max_depth, lim->max_string_bytes, lim->max_batch_events, nums,
                                            faults, &je);
     if (root == NULL) {
-        if (je.kind == SLUICE_JSON_BATCH)
-            sluice_event_error_set(e, 413, "payload_too_large", je.path, "%s", je.message);
-        else if (je.kind == SLUICE_JSON_SYNTAX)
-            /* The parser's text names the problem and its position, never the input itself. */
-            sluice_event_error_set(e, 400, "invalid_json", "", "body is not valid JSON: %s at line %u column %u",
-                                   je.message, je.line, je.column);
-        else
-            sluice_event_error_set(e, 400, "invalid_json", je.path, "%s", je.message);
+        parse_error(&je, e);
         return NULL;
     }
     if (!json_is_object(root)) {
         json_decref(root);
         sluice_event_error_set(e, 400, "invalid_json", "", "body must be a JSON object");
         return NULL;
+    }
+    return root;
+}
+
+sluice_jv_t *sluice_event_parse_jv(const char *buf, size_t len, const sluice_limits_t *lim, sluice_json_arena_t *a,
+                                   sluice_json_item_faults_t *faults, sluice_event_error_t *e)
+{
+    sluice_json_error_t je;
+    if (body_text(&buf, &len, e) != 0)
+        return NULL;
+    sluice_jv_t *root =
+        sluice_jv_parse(a, buf, len, lim->max_depth, lim->max_string_bytes, lim->max_batch_events, faults, &je);
+    if (root == NULL) {
+        parse_error(&je, e);
+        return NULL;
+    }
+    if (!sluice_jv_is_object(root)) {
+        sluice_event_error_set(e, 400, "invalid_json", "", "body must be a JSON object");
+        return NULL; /* what was built goes with the arena */
     }
     return root;
 }
@@ -258,13 +295,6 @@ static json_t *id_from_number_json(const sluice_jsonnum_t *nums, json_t *v)
 #define T_OBJECT_GET            json_object_get
 #define T_OBJECT_GETN           json_object_getn
 #define T_OBJECT_DEL            json_object_del
-#define T_ITER                  void *
-#define T_ITER_BEGIN(o)         json_object_iter((json_t *)(o))
-#define T_ITER_OK(o, it)        ((it) != NULL)
-#define T_ITER_NEXT(o, it)      json_object_iter_next((json_t *)(o), (it))
-#define T_ITER_KEY(o, it)       json_object_iter_key(it)
-#define T_ITER_KEY_LEN(o, it)   json_object_iter_key_len(it)
-#define T_ITER_VALUE(o, it)     json_object_iter_value(it)
 #define T_ARRAY_SIZE            json_array_size
 #define T_ARRAY_GET             json_array_get
 #define T_SET_NEW(x, o, key, v) json_object_set_new_nocheck((o), (key), (v))
@@ -283,6 +313,7 @@ static json_t *id_from_number_json(const sluice_jsonnum_t *nums, json_t *v)
         size_t n; /* as sent (of any length: its text's), or formatted (26 at most) */                                 \
         return sluice_jsonnum_find(nums, ev, &n) != NULL ? n : 26;                                                     \
     }
+#include "gateway/tree_iter.h"
 #include "gateway/event_rules.h"
 
 /* ---------------------------------------------------------------- the rules for jv values */
@@ -333,13 +364,6 @@ static size_t number_size_jv(const sluice_jv_t *v)
 #define T_OBJECT_GET            sluice_jv_object_get
 #define T_OBJECT_GETN           sluice_jv_object_getn
 #define T_OBJECT_DEL            sluice_jv_object_del
-#define T_ITER                  size_t
-#define T_ITER_BEGIN(o)         0
-#define T_ITER_OK(o, it)        ((it) < (o)->len)
-#define T_ITER_NEXT(o, it)      ((it) + 1)
-#define T_ITER_KEY(o, it)       ((o)->u.m[it].key)
-#define T_ITER_KEY_LEN(o, it)   ((size_t)(o)->u.m[it].key_len)
-#define T_ITER_VALUE(o, it)     ((o)->u.m[it].value)
 #define T_ARRAY_SIZE            sluice_jv_array_size
 #define T_ARRAY_GET             sluice_jv_array_get
 #define T_SET_NEW(x, o, key, v) (void)sluice_jv_object_set((x), (o), (key), (v)) /* memory: as jansson's, left out */
@@ -355,7 +379,10 @@ static size_t number_size_jv(const sluice_jv_t *v)
 #define T_NUMBER_CASES                                                                                                 \
     case SLUICE_JV_NUMBER:                                                                                             \
         return number_size_jv(ev);
+#define T_ITER_JV
+#include "gateway/tree_iter.h"
 #include "gateway/event_rules.h"
+#undef T_ITER_JV
 #undef T_CAT
 #undef T_CAT2
 

@@ -7,8 +7,9 @@
  * context.ip, context.userAgent). Errors carry a stable code, a message and the JSON path
  * of the offending member; messages never quote event values.
  *
- * Validation and the size also exist for an event held as arena values (json/jv.h, issue 17),
- * with the same rules, errors and sizes: the *_jv functions, not used by the request path yet.
+ * The parse, validation and the size also exist for an event held as arena values (json/jv.h,
+ * issue 17), with the same rules, errors and sizes: the *_jv functions, not used by the request
+ * path yet.
  *
  * Pure functions; any thread. JSON values are owned by the caller.
  */
@@ -48,6 +49,14 @@ int sluice_event_error_set(sluice_event_error_t *e, int status, const char *code
  * that broke a limit). */
 json_t *sluice_event_parse(const char *buf, size_t len, const sluice_limits_t *lim, sluice_jsonnum_t *nums,
                            sluice_json_item_faults_t *faults, sluice_event_error_t *e);
+
+/* sluice_event_parse into arena values (json/jv.h, issue 17): the same acceptance and the same
+ * errors (status, code, path, message, position) for the same bytes, and the same faults. The
+ * tree lives in a (NULL when refused: what was built stays in a until it is freed); its strings
+ * may point into buf, which must outlive it. Numbers keep their text, so no numbers' table is
+ * needed. Not used by the gateway's request path yet. */
+sluice_jv_t *sluice_event_parse_jv(const char *buf, size_t len, const sluice_limits_t *lim, sluice_json_arena_t *a,
+                                   sluice_json_item_faults_t *faults, sluice_event_error_t *e);
 
 /* Event types of the spec. */
 typedef enum sluice_event_type {

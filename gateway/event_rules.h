@@ -20,6 +20,7 @@
  *   T_OBJECT_SIZE, T_OBJECT_GET(o, key), T_OBJECT_GETN(o, key, n), T_OBJECT_DEL(o, key)
  *   T_ITER, T_ITER_BEGIN(o), T_ITER_OK(o, it), T_ITER_NEXT(o, it), T_ITER_KEY(o, it),
  *   T_ITER_KEY_LEN(o, it), T_ITER_VALUE(o, it)   a walk over an object's members in order
+ *                              (gateway/tree_iter.h defines them for each tree)
  *   T_ARRAY_SIZE(a), T_ARRAY_GET(a, i)
  *   T_SET_NEW(T_X, o, key, v)    o[key] = v, a new value (position kept when key is there)
  *   T_STRING_NEW(T_X, s)         a new string of the C string s, or NULL

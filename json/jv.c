@@ -805,3 +805,14 @@ int sluice_jv_array_append(sluice_json_arena_t *a, sluice_jv_t *arr, sluice_jv_t
     mark_dirty(arr);
     return 0;
 }
+
+int sluice_jv_array_remove(sluice_jv_t *arr, size_t i)
+{
+    if (!sluice_jv_is_array(arr) || i >= arr->len)
+        return -1;
+    arr->u.a[i]->parent = NULL;
+    memmove(&arr->u.a[i], &arr->u.a[i + 1], (arr->len - i - 1) * sizeof(sluice_jv_t *));
+    arr->len--;
+    mark_dirty(arr);
+    return 0;
+}

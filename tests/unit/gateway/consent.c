@@ -11,10 +11,18 @@
 #include <cmocka.h>
 
 #include "gateway/consent.h"
+#include "json/arena.h"
+#include "json/jv.h"
+#include "json/parse.h"
+#include "json/write.h"
 
 static sluice_kv_t aliases[] = {
     {"Analytics", "analytics"}, {"Advertising", "marketing"}, {"C0002", "analytics"}, {"C0004", "marketing"}};
 static const sluice_consent_config_t cfg = {.aliases = aliases, .alias_count = 4};
+/* The same with Global Privacy Control withdrawing two categories. */
+static char *withdraws[] = {"marketing", "sale"};
+static const sluice_consent_config_t gcfg = {
+    .aliases = aliases, .alias_count = 4, .gpc_withdraws = withdraws, .gpc_withdraw_count = 2};
 
 /* The categories after normalising `event`, as "a,b" ("-" when there is no consent at all). */
 static const char *categories(const char *event)
@@ -164,9 +172,6 @@ static void test_formats_kept(void **state)
  * as the data layer does; the event written back compactly with sorted keys. */
 static const char *after_gpc(const char *event, int gpc)
 {
-    static char *withdraws[] = {"marketing", "sale"};
-    static const sluice_consent_config_t gcfg = {
-        .aliases = aliases, .alias_count = 4, .gpc_withdraws = withdraws, .gpc_withdraw_count = 2};
     static char out[512];
     json_error_t je;
     json_t *ev = json_loads(event, 0, &je);
@@ -207,6 +212,83 @@ static void test_gpc(void **state)
                         "{\"consent\":{\"categories\":[\"marketing\"]}}");
 }
 
+/* ---------------------------------------------------------------- the same rules on jv values */
+
+/* `event` through consent as the gateway runs it (normalize, GPC's step with `gpc`, normalize
+ * again reading the categories) as jansson values and as arena values (sluice_*_jv), each on its
+ * own parse; asserts that both return the same and give the same categories, and returns the jv
+ * event written compactly (as sent, member order kept). */
+static const char *both(const char *event, int gpc)
+{
+    static char out[512];
+    sluice_json_error_t err;
+    json_t *j = sluice_json_parse(event, strlen(event), 16, 256, 0, NULL, &err);
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_jv_t *v = sluice_jv_parse(a, event, strlen(event), 16, 256, 0, NULL, &err);
+    assert_non_null(j);
+    assert_non_null(v);
+    assert_int_equal(sluice_consent_normalize_jv(v, &gcfg, a), sluice_consent_normalize(j, &gcfg));
+    assert_int_equal(sluice_consent_gpc_jv(v, &gcfg, gpc, a), sluice_consent_gpc(j, &gcfg, gpc));
+    json_t *cj = NULL;
+    sluice_jv_t *cv = NULL;
+    assert_int_equal(sluice_consent_normalize_get_jv(v, &gcfg, &cv, a), sluice_consent_normalize_get(j, &gcfg, &cj));
+    if (cj == NULL) {
+        assert_null(cv);
+    } else {
+        char *tj = sluice_json_encode(cj, NULL, NULL), *tv = sluice_jv_encode(cv, NULL);
+        assert_string_equal(tv, tj);
+        free(tj);
+        free(tv);
+    }
+    char *tj = sluice_json_encode(j, NULL, NULL), *tv = sluice_jv_encode(v, NULL);
+    assert_string_equal(tv, tj);
+    snprintf(out, sizeof(out), "%s", tv);
+    free(tj);
+    free(tv);
+    json_decref(j);
+    sluice_json_arena_free(a);
+    return out;
+}
+
+static void test_jv_as_jansson(void **state)
+{
+    (void)state;
+    /* sluice.js's categories, already normal: left as sent */
+    assert_string_equal(both("{\"context\":{\"consent\":{\"categories\":[\"analytics\",\"ads\"]}}}", 0),
+                        "{\"context\":{\"consent\":{\"categories\":[\"analytics\",\"ads\"]}}}");
+    /* aliases in any case, twice, a non-string: rebuilt */
+    assert_string_equal(
+        both("{\"context\":{\"consent\":{\"categories\":[\"ANALYTICS\",\"analytics\",7,\"c0004\"]}}}", 0),
+        "{\"context\":{\"consent\":{\"categories\":[\"analytics\",\"marketing\"]}}}");
+    /* Segment's preferences: false denies, in any case, whatever RudderStack allowed */
+    assert_string_equal(both("{\"context\":{\"consent\":{\"categoryPreferences\":{\"Analytics\":true,"
+                             "\"ADVERTISING\":false}},\"consentManagement\":{\"allowedConsentIds\":[\"C0004\","
+                             "\"functional\"],\"deniedConsentIds\":[\"FUNCTIONAL\"]}}}",
+                             0),
+                        "{\"context\":{\"consent\":{\"categoryPreferences\":{\"Analytics\":true,\"ADVERTISING\":false},"
+                        "\"categories\":[\"analytics\"]},\"consentManagement\":{\"allowedConsentIds\":[\"C0004\","
+                        "\"functional\"],\"deniedConsentIds\":[\"FUNCTIONAL\"]}}}");
+    /* GPC on: marketing withdrawn in any case (a non-string is no category), the stamp added */
+    assert_string_equal(both("{\"context\":{\"consent\":{\"categories\":[\"analytics\",\"Marketing\",{\"x\":1}]}}}", 1),
+                        "{\"context\":{\"consent\":{\"categories\":[\"analytics\"],\"gpc\":true}}}");
+    /* GPC off: a body's own claim goes */
+    assert_string_equal(both("{\"context\":{\"consent\":{\"categories\":[\"marketing\"],\"gpc\":true}}}", 0),
+                        "{\"context\":{\"consent\":{\"categories\":[\"marketing\"]}}}");
+    /* no context: GPC makes one */
+    assert_string_equal(both("{\"event\":\"x\"}", 1), "{\"event\":\"x\",\"context\":{\"consent\":{\"gpc\":true}}}");
+    /* an e-mail among a CMP's ids is no category */
+    assert_string_equal(
+        both("{\"context\":{\"consentManagement\":{\"allowedConsentIds\":[\"jane@example.com\",\"C0002\"]}}}", 0),
+        "{\"context\":{\"consentManagement\":{\"allowedConsentIds\":[\"jane@example.com\",\"C0002\"]},"
+        "\"consent\":{\"categories\":[\"analytics\"]}}}");
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return sluice_json_arena_install();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -214,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_sluice_and_mixed),    cmocka_unit_test(test_categories_alone),
         cmocka_unit_test(test_formats_kept),        cmocka_unit_test(test_withdrawal_wins),
         cmocka_unit_test(test_no_pii_copied),       cmocka_unit_test(test_gpc),
+        cmocka_unit_test(test_jv_as_jansson),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup, NULL);
 }

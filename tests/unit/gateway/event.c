@@ -754,6 +754,98 @@ static void jv_event_size_as_jansson(void **state)
     sluice_json_arena_free(a);
 }
 
+/* The body's parse on both trees: what sluice_event_parse accepts (a byte order mark skipped) is
+ * accepted and written alike; what it refuses (UTF-16 and UTF-32, no object, syntax with its
+ * position, a limit with its path, too many events) is refused with the same error; an over-long
+ * string in a batch's event is the same fault. */
+static void jv_parse_as_jansson(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body;
+        size_t len; /* 0: strlen */
+        int status; /* 0: accepted */
+        const char *code, *path, *message;
+    } cases[] = {
+        {"\xef\xbb\xbf{\"a\":1,\"n\":-0}", 0, 0, NULL, NULL, NULL},
+        {"\xff\xfe{\0}\0", 6, 400, "invalid_json", "", "body is UTF-16 or UTF-32: JSON must be sent as UTF-8"},
+        {"\xef\xbb\xbf\xfe\xff\0{\0}", 9, 400, "invalid_json", "",
+         "body is UTF-16 or UTF-32: JSON must be sent as UTF-8"},
+        {"\0\0\0{", 4, 400, "invalid_json", "", "body is UTF-16 or UTF-32: JSON must be sent as UTF-8"},
+        {"\xef\xbb\xbf[1,2]", 0, 400, "invalid_json", "", "body must be a JSON object"},
+        {"\"x\"", 0, 400, "invalid_json", "", "body must be a JSON object"},
+        {"{\"a\":\n  tru}", 0, 400, "invalid_json", "", "body is not valid JSON: invalid token at line 2 column 3"},
+        {"\xef\xbb\xbf\xef\xbb\xbf{}", 0, 400, "invalid_json", "",
+         "body is not valid JSON: invalid token at line 1 column 1"},
+        {"{\"a\":1,\"a\":2}", 0, 400, "invalid_json", "", NULL},
+        {"{\"a\":[[[[[[[[1]]]]]]]]}", 0, 400, "invalid_json", "a[0][0][0][0][0][0][0]", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].body);
+        sluice_event_error_t ej, ev;
+        memset(&ej, 0, sizeof(ej));
+        memset(&ev, 0, sizeof(ev));
+        sluice_jsonnum_t *nums = sluice_jsonnum_new();
+        sluice_json_arena_t *a = sluice_json_arena_new();
+        json_t *j = sluice_event_parse(cases[i].body, len, &limits, nums, NULL, &ej);
+        sluice_jv_t *v = sluice_event_parse_jv(cases[i].body, len, &limits, a, NULL, &ev);
+        if (cases[i].status == 0) {
+            assert_non_null(j);
+            assert_non_null(v);
+            char *wj = sluice_json_encode(j, nums, NULL), *wv = sluice_jv_encode(v, NULL);
+            assert_string_equal(wv, "{\"a\":1,\"n\":-0}");
+            assert_string_equal(wj, wv);
+            free(wj);
+            free(wv);
+        } else {
+            assert_null(j);
+            assert_null(v);
+            assert_int_equal(ev.status, cases[i].status);
+            assert_string_equal(ev.code, cases[i].code);
+            assert_string_equal(ev.path, cases[i].path);
+            if (cases[i].message != NULL)
+                assert_string_equal(ev.message, cases[i].message);
+            assert_int_equal(ej.status, ev.status);
+            assert_string_equal(ej.code, ev.code);
+            assert_string_equal(ej.path, ev.path);
+            assert_string_equal(ej.message, ev.message);
+        }
+        json_decref(j);
+        sluice_jsonnum_free(nums);
+        sluice_json_arena_free(a);
+    }
+    /* A batch: an over-long string is its event's fault on both; one event too many is 413. */
+    char body[2048];
+    snprintf(body, sizeof(body), "{\"batch\":[{\"event\":\"a\"},{\"event\":\"%070d\"}]}", 0);
+    sluice_json_item_faults_t fj = {.count = 0}, fv = {.count = 0};
+    sluice_event_error_t ej, ev;
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    json_t *j = sluice_event_parse(body, strlen(body), &limits, NULL, &fj, &ej);
+    sluice_jv_t *v = sluice_event_parse_jv(body, strlen(body), &limits, a, &fv, &ev);
+    assert_non_null(j);
+    assert_non_null(v);
+    assert_int_equal(fv.count, 1);
+    assert_int_equal(fv.item[0].index, 1);
+    assert_string_equal(fv.item[0].path, "batch[1].event");
+    assert_int_equal(fj.count, fv.count);
+    assert_int_equal(fj.item[0].index, fv.item[0].index);
+    assert_string_equal(fj.item[0].path, fv.item[0].path);
+    assert_string_equal(fj.item[0].message, fv.item[0].message);
+    json_decref(j);
+    size_t n = (size_t)snprintf(body, sizeof(body), "{\"batch\":[{}");
+    for (size_t k = 1; k <= limits.max_batch_events; k++)
+        n += (size_t)snprintf(body + n, sizeof(body) - n, ",{}");
+    snprintf(body + n, sizeof(body) - n, "]}");
+    assert_null(sluice_event_parse(body, strlen(body), &limits, NULL, NULL, &ej));
+    assert_null(sluice_event_parse_jv(body, strlen(body), &limits, a, NULL, &ev));
+    assert_int_equal(ev.status, 413);
+    assert_string_equal(ev.code, "payload_too_large");
+    assert_int_equal(ej.status, ev.status);
+    assert_string_equal(ej.path, ev.path);
+    assert_string_equal(ej.message, ev.message);
+    sluice_json_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -777,6 +869,7 @@ int main(void)
         cmocka_unit_test(jv_validation_changes_as_jansson),
         cmocka_unit_test(jv_validation_refuses_as_jansson),
         cmocka_unit_test(jv_event_size_as_jansson),
+        cmocka_unit_test(jv_parse_as_jansson),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

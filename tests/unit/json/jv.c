@@ -190,6 +190,34 @@ static void a_change_marks_every_ancestor(void **state)
     sluice_json_arena_free(a);
 }
 
+/* Removing an item of a parsed array (json_array_remove's semantics): the others keep their order,
+ * the array and its ancestors are written from their parts, the removed item may be placed
+ * elsewhere, and a missing item or a non-array is refused. */
+static void array_remove(void **state)
+{
+    (void)state;
+    const char *doc = "{\"l\":[\"a\",1.50,{\"b\":2},\"c\"],\"n\":{}}";
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_json_error_t e;
+    sluice_jv_t *v = sluice_jv_parse(a, doc, strlen(doc), 8, 64, 0, NULL, &e);
+    sluice_jv_t *l = sluice_jv_object_get(v, "l"), *b = sluice_jv_array_get(l, 2);
+    assert_int_equal(sluice_jv_array_remove(l, 2), 0);
+    assert_int_equal(sluice_jv_array_remove(l, 0), 0);
+    assert_int_equal(sluice_jv_array_remove(l, 2), -1);
+    assert_int_equal(sluice_jv_array_remove(v, 0), -1);
+    assert_int_equal(sluice_jv_array_size(l), 2);
+    assert_int_equal(sluice_jv_object_set(a, sluice_jv_object_get(v, "n"), "moved", b), 0);
+    char *got = sluice_jv_encode(v, NULL);
+    assert_string_equal(got, "{\"l\":[1.50,\"c\"],\"n\":{\"moved\":{\"b\":2}}}");
+    free(got);
+    assert_int_equal(sluice_jv_array_remove(l, 1), 0);
+    assert_int_equal(sluice_jv_array_remove(l, 0), 0);
+    got = sluice_jv_encode(l, NULL);
+    assert_string_equal(got, "[]");
+    free(got);
+    sluice_json_arena_free(a);
+}
+
 /* jansson's semantics: set replaces in place, del keeps the others' order, a value lives in one
  * place, no cycles. */
 static void object_and_array_api(void **state)
@@ -387,6 +415,7 @@ int main(void)
         cmocka_unit_test(strings_are_spans_into_the_body),
         cmocka_unit_test(a_change_marks_every_ancestor),
         cmocka_unit_test(object_and_array_api),
+        cmocka_unit_test(array_remove),
         cmocka_unit_test(numbers_as_sent),
         cmocka_unit_test(big_objects_are_indexed),
         cmocka_unit_test(index_kept_after_deletions),

@@ -1,0 +1,26 @@
+/*
+ * The walk over an object's members in order, for the rules written once for both trees an event
+ * can be held in (gateway/event_rules.h, gateway/consent_rules.h): T_ITER, T_ITER_BEGIN(o),
+ * T_ITER_OK(o, it), T_ITER_NEXT(o, it), T_ITER_KEY(o, it), T_ITER_KEY_LEN(o, it),
+ * T_ITER_VALUE(o, it) for jv values (json/jv.h) when T_ITER_JV is defined, else for jansson's.
+ * Included before each inclusion of a rules file, which undefines them at its end.
+ *
+ * Not a header: no include guard, nothing for other folders. Any thread.
+ */
+#ifdef T_ITER_JV
+#define T_ITER                size_t
+#define T_ITER_BEGIN(o)       0
+#define T_ITER_OK(o, it)      ((it) < (o)->len)
+#define T_ITER_NEXT(o, it)    ((it) + 1)
+#define T_ITER_KEY(o, it)     ((o)->u.m[it].key)
+#define T_ITER_KEY_LEN(o, it) ((size_t)(o)->u.m[it].key_len)
+#define T_ITER_VALUE(o, it)   ((o)->u.m[it].value)
+#else
+#define T_ITER                void *
+#define T_ITER_BEGIN(o)       json_object_iter((json_t *)(o))
+#define T_ITER_OK(o, it)      ((it) != NULL)
+#define T_ITER_NEXT(o, it)    json_object_iter_next((json_t *)(o), (it))
+#define T_ITER_KEY(o, it)     json_object_iter_key(it)
+#define T_ITER_KEY_LEN(o, it) json_object_iter_key_len(it)
+#define T_ITER_VALUE(o, it)   json_object_iter_value(it)
+#endif
