@@ -374,8 +374,9 @@ void sluice_vendor_time_google(int64_t ms, char *out, size_t cap);
  * length ("19.90", "1e21", "-0", "12345678901234567890", a 64-digit fraction, a 400-digit price
  * stay so: the table's or the string's own bytes, NUL-terminated, not copied), else a number the
  * gateway made, formatted into buf (an integer exactly, a real with 15 significant digits).
- * Returns the text (valid while e is), or NULL when v holds no finite number ("1e400" as a
- * string: strtod's inf). */
+ * Returns the text, or NULL when v holds no finite number ("1e400" as a string: strtod's inf).
+ * The text lives until e->nums next changes (no vendor adds to it while mapping) or buf is
+ * reused: copy it before either. */
 #define SLUICE_VENDOR_AMOUNT_CAP 32
 const char *sluice_vendor_amount_text(const sluice_envelope_t *e, const json_t *v, char buf[SLUICE_VENDOR_AMOUNT_CAP]);
 
