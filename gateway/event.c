@@ -313,7 +313,18 @@ static json_t *id_from_number_json(const sluice_jsonnum_t *nums, json_t *v)
         size_t n; /* as sent (of any length: its text's), or formatted (26 at most) */                                 \
         return sluice_jsonnum_find(nums, ev, &n) != NULL ? n : 26;                                                     \
     }
+#define T_ENRICH    sluice_event_enrich
+#define T_FROM_APP  sluice_event_from_app
+#define T_APP_AGENT sluice_event_app_agent
+#define T_ENRICH_PARAM
+#define T_ENRICH_ARG
+#define T_ENRICH_X               NULL
+#define T_SET_COPY(x, o, key, v) json_object_set_nocheck((o), (key), (v))
+#define T_STRINGN_NEW(x, s, n)   json_stringn_nocheck((s), (n))
+#define T_OBJECT_NEW(x)          json_object()
+#define T_STRING_AT(v, i)        (json_string_value(v)[i])
 #include "gateway/tree_iter.h"
+#include "gateway/enrich_rules.h"
 #include "gateway/event_rules.h"
 
 /* ---------------------------------------------------------------- the rules for jv values */
@@ -379,220 +390,24 @@ static size_t number_size_jv(const sluice_jv_t *v)
 #define T_NUMBER_CASES                                                                                                 \
     case SLUICE_JV_NUMBER:                                                                                             \
         return number_size_jv(ev);
+#define T_ENRICH       sluice_event_enrich_jv
+#define T_FROM_APP     sluice_event_from_app_jv
+#define T_APP_AGENT    sluice_event_app_agent_jv
+#define T_ENRICH_PARAM , sluice_json_arena_t *a
+#define T_ENRICH_ARG   , a
+#define T_ENRICH_X     a
+/* A jv value lives in one place (json/jv.h): where jansson shares one, jv sets a copy. */
+#define T_SET_COPY(x, o, key, v) (void)sluice_jv_object_set((x), (o), (key), sluice_jv_copy((x), (v)))
+#define T_STRINGN_NEW(x, s, n)   sluice_jv_string((x), (s), (n))
+#define T_OBJECT_NEW(x)          sluice_jv_object(x)
+#define T_STRING_AT(v, i)        ((v)->u.s[i])
 #define T_ITER_JV
 #include "gateway/tree_iter.h"
+#include "gateway/enrich_rules.h"
 #include "gateway/event_rules.h"
 #undef T_ITER_JV
 #undef T_CAT
 #undef T_CAT2
-
-/* ---------------------------------------------------------------- enrichment */
-
-/* ms of a JSON string holding an RFC 3339 time: 1 when it has a zone, 0 when it is a wall-clock
- * reading without one (read as if UTC), -1 when it is neither (validation let only such times
- * through). */
-static int time_of(json_t *v, int64_t *ms)
-{
-    if (!json_is_string(v))
-        return -1;
-    const char *s = json_string_value(v);
-    size_t n = json_string_length(v);
-    if (sluice_time_parse(s, n, 0, ms) == 0)
-        return 1;
-    return sluice_time_parse(s, n, SLUICE_TIME_NO_ZONE_OK, ms) == 0 ? 0 : -1;
-}
-
-/* Segment's clock-skew correction: a client whose clock is off stamps its events off by as much,
- * and stamps sentAt with the same clock, so timestamp = receivedAt - (sentAt - t) is the event's
- * time by the gateway's clock. t is the timestamp the client sent, else its originalTimestamp
- * (RudderStack's SDKs send only originalTimestamp and sentAt), and is kept as originalTimestamp.
- * An event with both is one whose timestamp was given on purpose (RudderStack's node SDK stamps
- * originalTimestamp with the time of the call and sends a caller's `timestamp` next to it, for an
- * import of past events): RudderStack's server keeps that timestamp, and correcting from the
- * call's time instead turned a week-old purchase into one made a second ago. Without sentAt
- * nothing can be corrected and timestamp stays as sent. A time without a zone (the device's wall
- * clock) is corrected by a sentAt without one, the same clock; with no such sentAt its instant is
- * unknown and the event took place, as far as anyone knows, when it was received. */
-static void correct_timestamp(json_t *ev, json_t *ts, json_t *orig, json_t *sent_at, int64_t received_ms)
-{
-    if (json_is_null(ts))
-        ts = NULL; /* validation lets null through as absent: originalTimestamp may give it */
-    json_t *base = json_is_string(ts) ? ts : orig;
-    int64_t base_ms, sent_ms;
-    int base_zoned = time_of(base, &base_ms);
-    if (base_zoned < 0)
-        return;
-    int sent_zoned = time_of(sent_at, &sent_ms);
-    int64_t at = 0;
-    if (sent_zoned >= 0 && sent_zoned == base_zoned) {
-        at = received_ms - (sent_ms - base_ms);
-        /* An age that puts the event before 1970 is no age: the two times are not readings of
-         * one clock (a sentAt of 9999-12-31 or 2090 from a broken SDK next to a right timestamp,
-         * Go's or .NET's zero time 0001-01-01 as the timestamp). Taken as an age, it made the
-         * event's time year 0000 (the formatter's floor): Meta and GA4 then refused it as too old
-         * and TikTok the whole batch with it. With no age to go by, the event is one without a
-         * usable sentAt: its own time when that is a time it can have happened at, else receivedAt
-         * (below, as for a zoneless time). A sentAt before 1970 is no reading of a clock either
-         * (Go's or .NET's zero time as a SentAt never set): taken as one, the event was stamped
-         * 2,025 years after it was sent, and its own time became receivedAt. */
-        if (at < 0 || sent_ms < 0) {
-            if (base_zoned && base_ms >= 0 && base_ms <= received_ms)
-                sent_zoned = -1;
-            else
-                at = received_ms;
-        }
-    }
-    if (sent_zoned < 0 || sent_zoned != base_zoned) {
-        if (base_zoned) {
-            if (ts == NULL)
-                json_object_set_nocheck(ev, "timestamp", base);
-            return;
-        }
-        at = received_ms; /* no age to go by: as received */
-    }
-    if (!json_is_string(orig))
-        json_object_set_nocheck(ev, "originalTimestamp", base);
-    /* An event stamped after its sentAt (a clock stepped between the two, or a made-up time)
-     * would land after the gateway received it, up to year 9999: it happened by then at the
-     * latest. */
-    char when[SLUICE_TIME_TEXT_MAX];
-    sluice_time_format(at < received_ms ? at : received_ms, when);
-    json_object_set_new_nocheck(ev, "timestamp", json_string_nocheck(when));
-}
-
-/* analytics-kotlin once stamped its times with SimpleDateFormat's "ss'.'Szzz"
- * (core/.../utilities/DateTimeUtils.kt, dateTimeNowString, before SegmentInstant): `S` is
- * the milliseconds as a number, unpadded, so 7 ms was written ".7Z" and 70 ms ".70Z", which
- * RFC 3339 reads as 700 ms. SegmentInstant writes "SSS", always three digits, so a one or two
- * digit fraction from that library can only be the unpadded count: it is rewritten padded, for
- * the clock correction and for every consumer of the text. Without this an event's time moved
- * by up to 0.99 s, and a batch's events changed order (".95Z", 95 ms, came after ".100Z"). */
-static int kotlin_library(json_t *ctx)
-{
-    json_t *name = json_object_get(json_object_get(ctx, "library"), "name");
-    return json_is_string(name) && strcmp(json_string_value(name), "analytics-kotlin") == 0;
-}
-
-/* 1 for "YYYY-MM-DDTHH:MM:SS.dZ" or ".ddZ" by its length and the fraction's dot alone. */
-static int short_fraction_time(json_t *v)
-{
-    if (!json_is_string(v))
-        return 0;
-    size_t n = json_string_length(v);
-    return (n == 22 || n == 23) && json_string_value(v)[19] == '.';
-}
-
-/* The padded text of an unpadded "YYYY-MM-DDTHH:MM:SS.dZ" or ".ddZ", or NULL for any other. */
-static json_t *kotlin_time(json_t *v)
-{
-    if (!json_is_string(v))
-        return NULL;
-    const char *s = json_string_value(v);
-    size_t n = json_string_length(v);
-    if ((n != 22 && n != 23) || s[19] != '.' || s[n - 1] != 'Z')
-        return NULL;
-    for (size_t i = 20; i < n - 1; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return NULL;
-    char fixed[25];
-    memcpy(fixed, s, 20);
-    size_t digits = n - 21;
-    memset(fixed + 20, '0', 3 - digits);
-    memcpy(fixed + 23 - digits, s + 20, digits);
-    fixed[23] = 'Z';
-    fixed[24] = '\0';
-    return json_string_nocheck(fixed);
-}
-
-/* A string of a header's bytes: ASCII, what headers nearly always hold, is recognised a word at a
- * time instead of jansson's check per byte. A byte that is not UTF-8 (a Latin-1 device name in a
- * User-Agent) becomes U+FFFD: leaving the header out made the event one without a user agent,
- * which `bots: drop` drops. */
-static json_t *header_string(const char *s)
-{
-    if (s == NULL)
-        return NULL;
-    size_t n = strlen(s), i = 0;
-    uint64_t high = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, s + i, 8);
-        high |= w;
-    }
-    for (; i < n; i++)
-        high |= (unsigned char)s[i];
-    if ((high & 0x8080808080808080ull) == 0 || sluice_utf8_valid(s, n))
-        return json_stringn_nocheck(s, n);
-    char *fixed = n <= SIZE_MAX / 3 - 1 ? malloc(3 * n + 1) : NULL;
-    if (fixed == NULL)
-        return NULL;
-    json_t *v = json_stringn_nocheck(fixed, sluice_utf8_repair(s, n, fixed));
-    free(fixed);
-    return v;
-}
-
-int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en)
-{
-    /* Read before anything is set: setting other members leaves these values where they are.
-     * One pass over the members, as validation does: five hash look-ups were 750 instructions. */
-    json_t *v[M_COUNT];
-    find_members_json(ev, v);
-    if (!json_is_string(v[M_MESSAGE_ID])) {
-        char id[37];
-        if (sluice_uuid_v4(id) != 0)
-            return -1;
-        json_object_set_new_nocheck(ev, "messageId", json_string_nocheck(id));
-    }
-    char when[SLUICE_TIME_TEXT_MAX];
-    sluice_time_format(en->received_ms, when);
-    json_object_set_new_nocheck(ev, "receivedAt", json_string_nocheck(when));
-    /* The library is looked up only for a time with a short fraction: two member look-ups in
-     * context for every event were 400 instructions of the pipeline. */
-    static const member_t times[] = {M_TIMESTAMP, M_ORIGINAL_TIMESTAMP, M_SENT_AT};
-    int short_fraction = 0;
-    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
-        short_fraction |= short_fraction_time(v[times[i]]);
-    if (short_fraction && kotlin_library(v[M_CONTEXT])) {
-        for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
-            json_t *fixed = kotlin_time(v[times[i]]);
-            if (fixed == NULL)
-                continue;
-            /* Set anew, not changed in place: a batch's sentAt is one value shared by its events. */
-            json_object_set_new_nocheck(ev, wanted[times[i]].key, fixed);
-            v[times[i]] = fixed;
-        }
-    }
-    correct_timestamp(ev, v[M_TIMESTAMP], v[M_ORIGINAL_TIMESTAMP], v[M_SENT_AT], en->received_ms);
-    json_t *ctx = v[M_CONTEXT];
-    if (!json_is_object(ctx)) {
-        ctx = json_object();
-        json_object_set_new(ev, "context", ctx);
-    }
-    /* A server source's request comes from the server, for many users: its address is no user's
-     * (it became every user's client_ip_address at Meta and their city the data centre's), so
-     * its events have the context.ip they carry or none. */
-    if (!en->trust_client_ip)
-        json_object_set_new_nocheck(ctx, "ip", header_string(en->client_ip)); /* a header's bytes: checked */
-    else if (json_object_get(ctx, "ip") != NULL && !json_is_string(json_object_get(ctx, "ip")))
-        json_object_del(ctx, "ip");
-    json_t *ua = json_object_get(ctx, "userAgent");
-    /* An empty one is none (an SDK that could not read its platform's): kept, the event would be
-     * one without a user agent, which `bots: drop` drops. */
-    if (en->user_agent != NULL && (!json_is_string(ua) || json_string_length(ua) == 0) &&
-        !sluice_event_app_agent(ev, en))
-        json_object_set_new_nocheck(ctx, "userAgent", header_string(en->user_agent));
-    return 0;
-}
-
-int sluice_event_from_app(const json_t *ev)
-{
-    return json_is_object(json_object_get(json_object_get(ev, "context"), "app"));
-}
-
-int sluice_event_app_agent(const json_t *ev, const sluice_event_enrich_t *en)
-{
-    return en != NULL && en->library_user_agent && sluice_event_from_app(ev);
-}
 
 size_t sluice_event_member_size(const char *key, size_t key_len, const json_t *v, const sluice_jsonnum_t *nums)
 {

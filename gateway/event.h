@@ -7,9 +7,9 @@
  * context.ip, context.userAgent). Errors carry a stable code, a message and the JSON path
  * of the offending member; messages never quote event values.
  *
- * The parse, validation and the size also exist for an event held as arena values (json/jv.h,
- * issue 17), with the same rules, errors and sizes: the *_jv functions, not used by the request
- * path yet.
+ * The parse, validation, enrichment and the size also exist for an event held as arena values
+ * (json/jv.h, issue 17), with the same rules, errors and sizes: the *_jv functions, not used by the
+ * request path yet.
  *
  * Pure functions; any thread. JSON values are owned by the caller.
  */
@@ -115,6 +115,17 @@ int sluice_event_app_agent(const json_t *ev, const sluice_event_enrich_t *en);
  * an app's HTTP library, sluice_event_app_agent).
  * Returns 0, or -1 when no random bytes were available for the messageId. */
 int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en);
+
+/* sluice_event_from_app, sluice_event_app_agent and sluice_event_enrich for an event held as arena
+ * values (json/jv.h, issue 17): the same rules (gateway/enrich_rules.h holds them once for both),
+ * so the same members set, changed and removed, in the same order, and the same bytes written for
+ * the same event, but for the messageId made for an event without one (random). a is the arena ev
+ * lives in: what enrichment sets is made there (a time taken from another member is a copy of
+ * it). Not used by the gateway's request path yet. Returns 0, or -1 when no random bytes were
+ * available for the messageId. */
+int sluice_event_from_app_jv(const sluice_jv_t *ev);
+int sluice_event_app_agent_jv(const sluice_jv_t *ev, const sluice_event_enrich_t *en);
+int sluice_event_enrich_jv(sluice_jv_t *ev, const sluice_event_enrich_t *en, sluice_json_arena_t *a);
 
 /* Size of ev encoded as compact JSON with nums (json/write.h), computed without encoding it:
  * exact, except that 0 counts as "-0" and a number with a fraction that nums has no text for

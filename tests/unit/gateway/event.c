@@ -846,6 +846,96 @@ static void jv_parse_as_jansson(void **state)
     sluice_json_arena_free(a);
 }
 
+/* Enriches body on both trees with en; returns the jv event's bytes (the caller frees) after
+ * asserting the jansson event's are the same. A messageId made for an event without one is
+ * random: the jv event's must be a UUID's 36 bytes too, and is compared as the jansson one. */
+static char *enrich_both(const char *body, const sluice_event_enrich_t *en)
+{
+    sluice_event_error_t e;
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    json_t *j = sluice_event_parse(body, strlen(body), &limits, nums, NULL, &e);
+    sluice_jv_t *v = sluice_event_parse_jv(body, strlen(body), &limits, a, NULL, &e);
+    assert_non_null(j);
+    assert_non_null(v);
+    assert_int_equal(sluice_event_app_agent_jv(v, en), sluice_event_app_agent(j, en));
+    int had_id = json_is_string(json_object_get(j, "messageId"));
+    assert_int_equal(sluice_event_enrich(j, en), 0);
+    assert_int_equal(sluice_event_enrich_jv(v, en, a), 0);
+    if (!had_id) {
+        size_t n = 0;
+        assert_non_null(sluice_jv_string_value(sluice_jv_object_get(v, "messageId"), &n));
+        assert_int_equal(n, 36);
+        const char *id = json_string_value(json_object_get(j, "messageId"));
+        assert_int_equal(sluice_jv_object_set(a, v, "messageId", sluice_jv_string(a, id, strlen(id))), 0);
+    }
+    char *wj = sluice_json_encode(j, nums, NULL), *wv = sluice_jv_encode(v, NULL);
+    assert_string_equal(wv, wj);
+    free(wj);
+    json_decref(j);
+    sluice_jsonnum_free(nums);
+    sluice_json_arena_free(a);
+    return wv;
+}
+
+/* sluice_event_enrich_jv does what sluice_event_enrich does, member for member and byte for byte:
+ * receivedAt, a messageId when none, the connection's address unless the source is a server, the
+ * header's user agent (repaired when not UTF-8) unless the event has one or is an app's sent by its
+ * HTTP library, the clock's correction with the client's time kept, analytics-kotlin's padding. */
+static void jv_enrich_as_jansson(void **state)
+{
+    (void)state;
+    sluice_event_enrich_t browser = {.received_ms = 1795420800000LL,
+                                     .client_ip = "203.0.113.9", /* 08:00:00Z */
+                                     .user_agent = "Mozilla/5.0 (Linux; Android 9; Caf\xe9 Phone) Mobile"};
+    sluice_event_enrich_t server = {.received_ms = 1795420800000LL,
+                                    .client_ip = "198.51.100.7",
+                                    .user_agent = "okhttp/4.9.2",
+                                    .trust_client_ip = 1,
+                                    .library_user_agent = 1};
+    static const struct {
+        const char *body;
+        int server;
+        const char *expected; /* the jv event's bytes, messageId made "M" when it had none */
+    } cases[] = {
+        {"{\"messageId\":\"m\",\"event\":\"x\",\"timestamp\":\"2026-11-23T09:00:25.000Z\","
+         "\"sentAt\":\"2026-11-23T09:00:30.000Z\",\"context\":{\"ip\":\"6.6.6.6\"}}",
+         0,
+         "{\"messageId\":\"m\",\"event\":\"x\",\"timestamp\":\"2026-11-23T07:59:55.000Z\","
+         "\"sentAt\":\"2026-11-23T09:00:30.000Z\",\"context\":{\"ip\":\"203.0.113.9\",\"userAgent\":"
+         "\"Mozilla/5.0 (Linux; Android 9; Caf\xef\xbf\xbd Phone) "
+         "Mobile\"},\"receivedAt\":\"2026-11-23T08:00:00.000Z\","
+         "\"originalTimestamp\":\"2026-11-23T09:00:25.000Z\"}"},
+        {"{\"messageId\":\"m\",\"event\":\"x\",\"originalTimestamp\":\"2026-11-23T07:00:00Z\","
+         "\"sentAt\":\"0001-01-01T00:00:00Z\",\"context\":{\"ip\":7,\"app\":{},\"userAgent\":\"\"}}",
+         1,
+         "{\"messageId\":\"m\",\"event\":\"x\",\"originalTimestamp\":\"2026-11-23T07:00:00Z\","
+         "\"sentAt\":\"0001-01-01T00:00:00Z\",\"context\":{\"app\":{},\"userAgent\":\"\"},"
+         "\"receivedAt\":\"2026-11-23T08:00:00.000Z\",\"timestamp\":\"2026-11-23T07:00:00Z\"}"},
+        {"{\"messageId\":\"m\",\"event\":\"x\",\"context\":{\"library\":{\"name\":\"analytics-kotlin\"}},"
+         "\"timestamp\":\"2026-11-23T08:00:00.95Z\",\"sentAt\":\"2026-11-23T08:00:01.7Z\"}",
+         1,
+         "{\"messageId\":\"m\",\"event\":\"x\",\"context\":{\"library\":{\"name\":\"analytics-kotlin\"},"
+         "\"userAgent\":\"okhttp/4.9.2\"},\"timestamp\":\"2026-11-23T07:59:59.088Z\","
+         "\"sentAt\":\"2026-11-23T08:00:01.007Z\",\"receivedAt\":\"2026-11-23T08:00:00.000Z\","
+         "\"originalTimestamp\":\"2026-11-23T08:00:00.095Z\"}"},
+        {"{\"event\":\"x\",\"context\":\"no\",\"messageId\":3}", 0,
+         "{\"event\":\"x\",\"context\":{\"ip\":\"203.0.113.9\",\"userAgent\":"
+         "\"Mozilla/5.0 (Linux; Android 9; Caf\xef\xbf\xbd Phone) Mobile\"},\"messageId\":\"M\","
+         "\"receivedAt\":\"2026-11-23T08:00:00.000Z\"}"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *w = enrich_both(cases[i].body, cases[i].server ? &server : &browser);
+        char *at = strstr(w, "\"messageId\":\""); /* a made one: 36 bytes, as "M" */
+        if (strstr(cases[i].body, "\"messageId\":\"") == NULL && at != NULL) {
+            memmove(at + 14, at + 13 + 36, strlen(at + 13 + 36) + 1);
+            at[13] = 'M';
+        }
+        assert_string_equal(w, cases[i].expected);
+        free(w);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -870,6 +960,7 @@ int main(void)
         cmocka_unit_test(jv_validation_refuses_as_jansson),
         cmocka_unit_test(jv_event_size_as_jansson),
         cmocka_unit_test(jv_parse_as_jansson),
+        cmocka_unit_test(jv_enrich_as_jansson),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
