@@ -126,6 +126,17 @@ static void publish(sluice_forgotten_t *f, snap_t *s)
     snap_release(old);
 }
 
+int sluice_forgotten_use(sluice_forgotten_t *f, sluice_pseudonym_set_t *set)
+{
+    snap_t *s = snap_new(set);
+    if (s == NULL) {
+        sluice_pseudonym_set_destroy(set);
+        return -1;
+    }
+    publish(f, s);
+    return 0;
+}
+
 /* ------------------------------------------------------------------ reading Redis */
 
 static void disconnect(sluice_forgotten_t *f)
@@ -541,24 +552,57 @@ static counter_t *counter_for(sluice_forgotten_t *f, const char *org)
     return found;
 }
 
-/* The string at a dotted path of a JSON event (the sluice_pseudonym_get_fn of the gateway). */
-static const char *json_get(void *ud, const char *path, size_t *len)
+/* The string at a dotted path of an event, on either tree: child(v, seg, n) is the member seg[0..n)
+ * of v (NULL when v is no object or has none), string(v, &len) the string's bytes or NULL. A
+ * segment of 64 bytes or more names nothing (the paths read are sluice_pseudonym_id_paths). */
+static inline const char *at_path(const void *v, const char *path, size_t *len,
+                                  const void *(*child)(const void *v, const char *seg, size_t n),
+                                  const char *(*string)(const void *v, size_t *len))
 {
-    const json_t *v = ud;
-    char seg[64];
     for (const char *p = path; v != NULL && *p != '\0';) {
         size_t n = strcspn(p, ".");
-        if (n >= sizeof(seg))
+        if (n >= 64)
             return NULL;
-        memcpy(seg, p, n);
-        seg[n] = '\0';
-        v = json_object_get(v, seg);
+        v = child(v, p, n);
         p += n + (p[n] == '.');
     }
-    if (!json_is_string(v))
+    return v != NULL ? string(v, len) : NULL;
+}
+
+static const void *child_json(const void *v, const char *seg, size_t n)
+{
+    return json_object_getn(v, seg, n);
+}
+
+static const char *string_json(const void *v, size_t *len)
+{
+    if (!json_is_string((const json_t *)v))
         return NULL;
     *len = json_string_length(v);
     return json_string_value(v);
+}
+
+static const void *child_jv(const void *v, const char *seg, size_t n)
+{
+    return sluice_jv_object_getn(v, seg, n);
+}
+
+/* A jv string is not NUL-terminated: its length is the one sluice_jv_string_value gives. */
+static const char *string_jv(const void *v, size_t *len)
+{
+    return sluice_jv_string_value(v, len);
+}
+
+/* The string at a dotted path of a JSON event (the sluice_pseudonym_get_fn of the gateway). */
+static const char *json_get(void *ud, const char *path, size_t *len)
+{
+    return at_path(ud, path, len, child_json, string_json);
+}
+
+/* The same for an event held as arena values (json/jv.h). */
+static const char *jv_get(void *ud, const char *path, size_t *len)
+{
+    return at_path(ud, path, len, child_jv, string_jv);
 }
 
 /* The thread's snapshot of the list in force, taking a newer one when there is one. */
@@ -587,6 +631,14 @@ int sluice_forgotten_known(sluice_forgotten_t *f, unsigned thread, const char *o
     return sluice_pseudonym_set_match(current(f, thread), org, key, json_get, event);
 }
 
+int sluice_forgotten_known_jv(sluice_forgotten_t *f, unsigned thread, const char *org,
+                              const uint8_t key[SLUICE_PSEUDONYM_LEN], sluice_jv_t *event)
+{
+    if (f == NULL || thread >= f->nthreads)
+        return 0;
+    return sluice_pseudonym_set_match(current(f, thread), org, key, jv_get, event);
+}
+
 /* The one id, under the first of the paths the match reads (the set holds no kinds). */
 static const char *one_id(void *ud, const char *path, size_t *len)
 {
@@ -604,15 +656,27 @@ int sluice_forgotten_id_known(sluice_forgotten_t *f, unsigned thread, const char
     return sluice_pseudonym_set_match(current(f, thread), org, key, one_id, (void *)id);
 }
 
-int sluice_forgotten_match(sluice_forgotten_t *f, unsigned thread, const char *org,
-                           const uint8_t key[SLUICE_PSEUDONYM_LEN], json_t *event)
+/* Counts a match of the org's list (match and match_jv). */
+static int counted(sluice_forgotten_t *f, const char *org, int known)
 {
-    if (!sluice_forgotten_known(f, thread, org, key, event))
+    if (!known)
         return 0;
     counter_t *c = counter_for(f, org);
     if (c != NULL)
         atomic_fetch_add_explicit(&c->n, 1, memory_order_relaxed);
     return 1;
+}
+
+int sluice_forgotten_match(sluice_forgotten_t *f, unsigned thread, const char *org,
+                           const uint8_t key[SLUICE_PSEUDONYM_LEN], json_t *event)
+{
+    return counted(f, org, sluice_forgotten_known(f, thread, org, key, event));
+}
+
+int sluice_forgotten_match_jv(sluice_forgotten_t *f, unsigned thread, const char *org,
+                              const uint8_t key[SLUICE_PSEUDONYM_LEN], sluice_jv_t *event)
+{
+    return counted(f, org, sluice_forgotten_known_jv(f, thread, org, key, event));
 }
 
 int sluice_forgotten_loaded(sluice_forgotten_t *f)
@@ -628,6 +692,11 @@ size_t sluice_forgotten_size(sluice_forgotten_t *f)
 size_t sluice_forgotten_subject(const uint8_t key[SLUICE_PSEUDONYM_LEN], json_t *event, char *out, size_t cap)
 {
     return sluice_pseudonym_subject(key, json_get, event, out, cap);
+}
+
+size_t sluice_forgotten_subject_jv(const uint8_t key[SLUICE_PSEUDONYM_LEN], sluice_jv_t *event, char *out, size_t cap)
+{
+    return sluice_pseudonym_subject(key, jv_get, event, out, cap);
 }
 
 size_t sluice_forgotten_metrics(sluice_forgotten_t *f, char *buf, size_t cap)

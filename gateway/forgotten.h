@@ -26,6 +26,7 @@
 #include "common/err.h"
 #include "config/config.h"
 #include "crypto/pseudonym.h"
+#include "json/jv.h"
 
 typedef struct sluice_forgotten sluice_forgotten_t;
 
@@ -36,6 +37,12 @@ typedef struct sluice_forgotten sluice_forgotten_t;
  * with err set when out of memory or the thread cannot start. The config is read here only. */
 sluice_forgotten_t *sluice_forgotten_create(const sluice_config_t *cfg, unsigned nthreads, const char *redis_password,
                                             sluice_err_t *err);
+
+/* Puts set (sealed; f takes it over, on failure too) in force as the list, as a refresh does: for
+ * a gateway without Redis, in tests and fuzz targets (with Redis, the refresher replaces it when
+ * the list there changes). 0, or -1 when out of memory. Main thread, before the loop threads
+ * check (they pick it up as they pick up a refresh). */
+int sluice_forgotten_use(sluice_forgotten_t *f, sluice_pseudonym_set_t *set);
 
 /* Stops the refresher and frees everything. NULL allowed. */
 void sluice_forgotten_destroy(sluice_forgotten_t *f);
@@ -51,6 +58,15 @@ int sluice_forgotten_match(sluice_forgotten_t *f, unsigned thread, const char *o
  * counted: what the gateway shows (the live view), not an event it drops. Loop thread `thread`. */
 int sluice_forgotten_known(sluice_forgotten_t *f, unsigned thread, const char *org,
                            const uint8_t key[SLUICE_PSEUDONYM_LEN], json_t *event);
+
+/* sluice_forgotten_match, _known and _subject for an event held as arena values (json/jv.h;
+ * issue 17, not used by the request path yet): the same ids read (a string's bytes by its length:
+ * a jv string is not NUL-terminated), the same answers, the same counting. Threads as above. */
+int sluice_forgotten_match_jv(sluice_forgotten_t *f, unsigned thread, const char *org,
+                              const uint8_t key[SLUICE_PSEUDONYM_LEN], sluice_jv_t *event);
+int sluice_forgotten_known_jv(sluice_forgotten_t *f, unsigned thread, const char *org,
+                              const uint8_t key[SLUICE_PSEUDONYM_LEN], sluice_jv_t *event);
+size_t sluice_forgotten_subject_jv(const uint8_t key[SLUICE_PSEUDONYM_LEN], sluice_jv_t *event, char *out, size_t cap);
 
 /* 1 when the one id (of any kind) has its pseudonym on the org's list; nothing is counted.
  * Identity asks it before writing a link or a claim naming the id. Loop thread `thread`. */

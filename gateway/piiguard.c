@@ -11,6 +11,9 @@
  * vector pass per value, in line. A member the trie leaves alone costs its key's words and one
  * probe: its value is not fetched.
  *
+ * The judgement of one value and the ids pass are written once in piiguard_rules.h, included here
+ * for jansson's values and for json/jv.h's (sluice_piiguard_ids_jv; the full walk is jansson's).
+ *
  * Runs on the event-loop thread of the request; the guard is read-only, the thread state is the
  * caller's. Findings are published to scrapes with release stores (piiguard.h).
  */
@@ -552,8 +555,8 @@ static inline const key_memo_t *key_facts(sluice_piiguard_thread_t *t, const cha
 
 #define SEG_MAX 64 /* deeper members are judged under the path of their 64th ancestor */
 
-/* On the stack of one pass; walk_init sets what comes before `segs` (the arrays from there on are
- * used only up to nseg and seen_count). */
+/* On the stack of one pass; walk_init sets what comes before `segs` but the arena, which only the
+ * jv pass sets and reads (the arrays from there on are used only up to nseg and seen_count). */
 typedef struct walk {
     const sluice_piiguard_t *g;
     sluice_piiguard_thread_t *t;
@@ -568,6 +571,7 @@ typedef struct walk {
     int early;                    /* sluice_piiguard_ids: judge the ids, note what was found in ids_found */
     int ids_done;                 /* the ids went through sluice_piiguard_ids already: leave them */
     const sluice_jsonnum_t *nums; /* the numbers' texts as sent (json/numbers.h), or NULL */
+    sluice_json_arena_t *arena;   /* sluice_piiguard_ids_jv: where new values go (not set for jansson) */
     uint64_t ids_found;           /* per id (ids[] order) SLUICE_PIIGUARD_ID_BITS: its kinds, and "inside text" */
     size_t nseg;                  /* where the walk is: segs[0..nseg), written out as text only for a finding */
     struct {
@@ -735,292 +739,77 @@ static long rewrite_matches(sluice_piiguard_thread_t *t, const char *s, size_t n
     return (long)(o + n - p);
 }
 
-static void set_value(json_t *parent, const char *key, size_t index, json_t *v, walk_t *w)
+static void set_value_json(json_t *parent, const char *key, size_t index, json_t *v, walk_t *w)
 {
     if (v == NULL || (key != NULL ? json_object_set_new(parent, key, v) : json_array_set_new(parent, index, v)) != 0)
         w->oom = 1;
 }
 
-/* 1 for a real that is a whole number a double holds exactly (below 2^53): a card or phone
- * number sent as 4111111111111111.0 is judged by its digits like the integer. Larger reals have
- * lost their low digits (a 19-digit number beyond 64 bits is one): no check digit would hold. */
-static int integral_real(const json_t *v)
-{
-    if (!json_is_real(v))
-        return 0;
-    double x = json_real_value(v);
-    return x > -9007199254740992.0 && x < 9007199254740992.0 && x == (double)(json_int_t)x;
-}
+#define IDS_BY_WALK 12
 
-/* The most digits left of the point real_digits reads: no card (19) or phone number (15) has
- * more. A longer whole number (a 42-digit order id) is judged as a string of as many digits
- * would be by the scanner: no card or phone number is found inside it. */
-#define WHOLE_DIGITS_MAX 40
-/* Room for a '-' and the digits real_digits writes. */
-#define REAL_DIGITS_MAX 64
+/* The judgement and the ids pass on jansson's values: sluice_piiguard_ids, and judge for the walk below. */
+#define T_VALUE                     json_t
+#define T(name)                     name##_json
+#define T_IDS                       sluice_piiguard_ids
+#define T_XP                        /* nothing: jansson allocates */
+#define T_WALK_INIT(w)              (void)(w)
+#define T_IS_STRING                 json_is_string
+#define T_IS_INTEGER                json_is_integer
+#define T_IS_REAL                   json_is_real
+#define T_IS_OBJECT                 json_is_object
+#define T_STRING_PTR                json_string_value
+#define T_STRING_LEN                json_string_length
+#define T_INTEGER_VALUE             json_integer_value
+#define T_REAL_VALUE                json_real_value
+#define T_NUM_TEXT(w, v, n)         sluice_jsonnum_find((w)->nums, (v), (n))
+#define T_NEW_STRINGN(s, n)         json_stringn((s), (n))
+#define T_NEW_STRINGN_NOCHECK(s, n) json_stringn_nocheck((s), (n))
+#define T_NEW_STRING(s)             json_string(s)
+#define T_OBJECT_SIZE               json_object_size
+#define T_OBJECT_GETN               json_object_getn
+#include "gateway/tree_iter.h"
+#include "gateway/piiguard_rules.h"
 
-/* The digits a real is judged by, or 0 when it is not judged: into buf (REAL_DIGITS_MAX bytes),
- * with a '-' when negative, and *s, *n point at them. With the text the client sent (w->nums),
- * that text decides, as a double does not: below 2^53 it rounds too (4111111111111111.2 is the
- * double 4111111111111111.0, 123456.000000000000001 is 123456.0), so a fraction that is not all
- * zeros is never a finding, whatever the double; beyond 2^53 the double has lost the low digits of
- * a whole number. "9111111111111111111", "9111111111111111111.0" and "9.111111111111111111e18"
- * give the same digits. Without a text, a double below 2^53 that is a whole number gives its
- * digits. Returns 1 for digits the client sent, 2 for a whole number whose digits are not read
- * (*n is 0): a whole number of more than WHOLE_DIGITS_MAX digits (1e45), or a number beyond
- * 2^53 without a text (made by the gateway, or a text the table could not hold) in an event that
- * has texts (every double beyond 2^53 is a whole number), under a member name (cls): what is under
- * a card or phone name is masked whatever its digits. Without a member name such digits are not
- * the client's to scan, or too many for any card or phone: 0. */
-static int real_digits(const walk_t *w, const json_t *v, sluice_keyname_class_t cls, char *buf, const char **s,
-                       size_t *n)
+/* jv has no array set: the ids pass only ever replaces members of the event; an element (the full
+ * walk's, a later step of issue 17) fails closed until json/jv.h has one. */
+static void set_value_jv(sluice_jv_t *parent, const char *key, size_t index, sluice_jv_t *v, walk_t *w)
 {
-    double x = json_real_value(v);
-    size_t tn = 0;
-    const char *t = sluice_jsonnum_find(w->nums, v, &tn);
-    if (t == NULL) {
-        if (integral_real(v)) {
-            int len = snprintf(buf, REAL_DIGITS_MAX, "%lld", (long long)x);
-            if (len <= 0 || len >= REAL_DIGITS_MAX)
-                return 0;
-            *s = buf;
-            *n = (size_t)len;
-            return 1;
-        }
-        if (w->nums == NULL || cls == SLUICE_KEYNAME_NONE)
-            return 0;
-        *s = buf; /* beyond 2^53 (judge_real saw to it): masked, its digits unread */
-        *n = 0;
-        return 2;
-    }
-    char digits[WHOLE_DIGITS_MAX];
-    size_t nd = 0, i = 0;
-    int late = 0;   /* a digit other than 0 past digits[]: never left of the point when that is read */
-    long whole = 0; /* where the point is, in digits[] (negative: zeros between it and the first digit) */
-    int neg = 0, point = 0;
-    long exp = 0;
-    if (i < tn && t[i] == '-') {
-        neg = 1;
-        i++;
-    }
-    for (; i < tn; i++) {
-        char c = t[i];
-        if (c >= '0' && c <= '9') {
-            if (nd == 0 && c == '0') { /* leading zeros say nothing, but after the point they move it */
-                whole -= point;
-                continue;
-            }
-            if (nd < WHOLE_DIGITS_MAX) /* the text may be any length: only these can be read */
-                digits[nd] = c;
-            else
-                late |= c != '0';
-            nd++;
-            whole += !point;
-        } else if (c == '.' && !point) {
-            point = 1;
-        } else {
-            break;
-        }
-    }
-    if (i < tn) { /* an exponent, the only other thing a JSON number holds */
-        if (t[i] != 'e' && t[i] != 'E')
-            return 0;
-        i++;
-        int eneg = i < tn && t[i] == '-';
-        if (i < tn && (t[i] == '-' || t[i] == '+'))
-            i++;
-        for (; i < tn && exp < 1000; i++)
-            exp = exp * 10 + (t[i] - '0');
-        exp = eneg ? -exp : exp;
-    }
-    if (nd == 0) { /* 0.0, -0e5: zero, written as the integer 0 is */
-        buf[0] = '0';
-        *s = buf;
-        *n = 1;
-        return 1;
-    }
-    long int_len = whole + exp; /* digits left of the point once the exponent is applied */
-    if (int_len <= 0)
-        return 0;                     /* below 1: not a whole number */
-    if (int_len > WHOLE_DIGITS_MAX) { /* every digit kept is left of the point: a whole number */
-        if (cls == SLUICE_KEYNAME_NONE)
-            return 0; /* no card or phone has so many digits */
-        *s = buf;     /* under a member name: masked like a number without text */
-        *n = 0;
-        return 2;
-    }
-    if (late)
-        return 0; /* a digit past WHOLE_DIGITS_MAX, right of the point: not a whole number */
-    for (size_t k = (size_t)int_len; k < nd && k < WHOLE_DIGITS_MAX; k++)
-        if (digits[k] != '0')
-            return 0; /* not a whole number */
-    char *o = buf;
-    if (neg)
-        *o++ = '-';
-    for (long k = 0; k < int_len; k++)
-        *o++ = (size_t)k < nd ? digits[k] : '0';
-    *s = buf;
-    *n = (size_t)(o - buf);
-    return 1;
-}
-
-/* A string, integer or whole-number real (real_digits) no rule covers, at parent's member key (NULL: element index).
- * cls is what the nearest member name says (an array's for its elements; NONE without key_names and for the ids); id is
- * 1 + the index in ids[] for the event's top-level ids, else 0. Called through judge. */
-static void judge_here(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v, sluice_keyname_class_t cls,
-                       int id)
-{
-    const sluice_piiguard_t *g = w->g;
-    char num[REAL_DIGITS_MAX];
-    const char *s;
-    size_t n;
-    int exact = 1; /* s is what the client sent (real_digits) */
-    if (json_is_string(v)) {
-        s = json_string_value(v);
-        n = json_string_length(v);
-        if (n == 0 || (n == 64 && sluice_is_sha256_hex(s, n)))
-            return;
-    } else if (json_is_integer(v)) {
-        json_int_t x = json_integer_value(v);
-        if (x > -100000 && x < 100000 && cls == SLUICE_KEYNAME_NONE)
-            return; /* fewer than six digits: nothing to find (quantities, prices in cents) */
-        /* Digits written backwards into num's end: snprintf costs more than the rest of the guard. */
-        unsigned long long u = x < 0 ? 0ull - (unsigned long long)x : (unsigned long long)x;
-        char *p = num + sizeof(num);
-        do {
-            *--p = (char)('0' + u % 10);
-            u /= 10;
-        } while (u != 0);
-        if (x < 0)
-            *--p = '-';
-        s = p;
-        n = (size_t)(num + sizeof(num) - p);
-    } else if (!json_is_real(v) || (exact = real_digits(w, v, cls, num, &s, &n)) == 0) {
-        return;
-    } else {
-        exact = exact == 1;
-    }
-    sluice_scan_t *sc = &w->t->scan;
-    sc->count = 0;
-    if (exact && sluice_scan_may_match(s, n) && sluice_scan(sc, s, n, g->kinds) != 0) {
+    (void)index;
+    if (v == NULL || key == NULL || sluice_jv_object_set(w->arena, parent, key, v) != 0)
         w->oom = 1;
-        return;
-    }
-    if (sc->count == 0 && cls == SLUICE_KEYNAME_NONE)
-        return;
-
-    int act = g->mode == SLUICE_PII_GUARD_MASK || g->mode == SLUICE_PII_GUARD_HASH;
-    int hash = g->mode == SLUICE_PII_GUARD_HASH || id; /* ids are hashed even under mask */
-    const char *action = act ? (hash ? "hashed" : "masked") : actions[SLUICE_PII_GUARD_REPORT];
-    w->st->detected++;
-
-    /* What was found, before the value changes (the scan results are about the old value). */
-    if (w->early) {
-        uint64_t bits = 0;
-        for (size_t i = 0; i < sc->count; i++)
-            bits |= sc->matches[i].kind & 0xffu;
-        if (!(sc->count == 1 && sc->matches[0].start == 0 && sc->matches[0].end == n))
-            bits |= ID_PARTIAL;
-        w->ids_found |= bits << (SLUICE_PIIGUARD_ID_BITS * (unsigned)(id - 1));
-    } else if (sc->count > 0) {
-        unsigned done = 0;
-        for (size_t i = 0; i < sc->count; i++) {
-            unsigned k = sc->matches[i].kind;
-            if (done & k)
-                continue;
-            done |= k;
-            int partial = !(sc->count == 1 && sc->matches[0].start == 0 && sc->matches[0].end == n);
-            record(w, sluice_scan_kind_name(k), action, partial);
-        }
-    } else {
-        static const char *const key_matchers[SLUICE_KEYNAME_CLASS_COUNT] = {
-            "key:none",      "key:email",       "key:phone", "key:address",      "key:postal_code", "key:name",
-            "key:birthdate", "key:national_id", "key:card",  "key:bank_account", "key:password"};
-        record(w, key_matchers[cls], action, 0);
-    }
-    if (!act)
-        return;
-
-    char hex[65];
-    json_t *nv = NULL;
-    int whole_email = sc->count == 1 && sc->matches[0].kind == SLUICE_SCAN_EMAIL && sc->matches[0].start == 0 &&
-                      sc->matches[0].end == n;
-    if (id && whole_email && hash_whole(SLUICE_NORM_EMAIL, s, n, hex)) {
-        nv = json_stringn_nocheck(hex, 64); /* the same hash as traits.email's */
-    } else if (cls != SLUICE_KEYNAME_NONE) {
-        /* Not the client's digits: a hash of them would join nothing. */
-        if (hash && exact && hash_whole(normalizer_of(cls), s, n, hex)) {
-            nv = json_stringn_nocheck(hex, 64);
-        } else {
-            char token[24];
-            snprintf(token, sizeof(token), "[%s]", sluice_keyname_class_name(cls));
-            nv = json_string(token); /* also a value a hash normaliser refuses: never kept raw */
-        }
-    } else {
-        long len = rewrite_matches(w->t, s, n, hash);
-        if (len < 0) {
-            w->oom = 1;
-            return;
-        }
-        nv = json_stringn(w->t->out, (size_t)len);
-    }
-    set_value(parent, key, index, nv, w);
-    w->st->changed++;
 }
 
-/* judge_here under the path segment seg (seg_n bytes; NULL: the walk is at the value already). */
-__attribute__((noinline)) static void judge_value(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v,
-                                                  sluice_keyname_class_t cls, int id, const char *seg, size_t seg_n)
+/* A new jv string of s[0..n) when it is UTF-8, as json_stringn makes one only then. */
+static sluice_jv_t *string_jv(sluice_json_arena_t *a, const char *s, size_t n)
 {
-    int pushed = seg != NULL ? push_seg(w, seg, seg_n) : 0;
-    judge_here(w, parent, key, index, v, cls, id);
-    w->nseg -= (size_t)pushed;
+    return sluice_utf8_valid(s, n) ? sluice_jv_string(a, s, n) : NULL;
 }
 
-/* judge's step for reals, out of line so that judge stays small enough to be in line: a double
- * that is a whole number of six digits or more, or one beyond 2^53; real_digits then asks the
- * text whether the client sent a whole number. */
-__attribute__((noinline)) static void judge_real(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v,
-                                                 sluice_keyname_class_t cls, int id, const char *seg, size_t seg_n)
-{
-    double x = json_real_value(v);
-    if (integral_real(v)) {
-        if (x > -100000 && x < 100000 && cls == SLUICE_KEYNAME_NONE)
-            return;
-    } else if (w->nums == NULL || (x > -9007199254740992.0 && x < 9007199254740992.0)) {
-        return;
-    }
-    judge_value(w, parent, key, index, v, cls, id, seg, seg_n);
-}
-
-/* judge_value's first steps, in line: values with neither a key class nor an '@' or six digits
- * (most: "Order Completed", "o-10021", a URL without long numbers, quantities) stop here, at one
- * vector pass (sluice_scan_may_match), without a call and without their path segment pushed. */
-static inline void judge(walk_t *w, json_t *parent, const char *key, size_t index, json_t *v,
-                         sluice_keyname_class_t cls, int id, const char *seg, size_t seg_n)
-{
-    if (json_is_string(v)) {
-        if (cls == SLUICE_KEYNAME_NONE) {
-            size_t n = json_string_length(v);
-            if (n < 6 || !sluice_scan_may_match(json_string_value(v), n))
-                return;
-        }
-    } else if (json_is_integer(v)) {
-        json_int_t x = json_integer_value(v);
-        if (x > -100000 && x < 100000 && cls == SLUICE_KEYNAME_NONE)
-            return;
-    } else if (json_is_real(v)) {
-        /* a fraction below 2^53 (a price) is never judged: judge_real's first answer, without its call */
-        double x = json_real_value(v);
-        if (x > -9007199254740992.0 && x < 9007199254740992.0 && x != (double)(json_int_t)x)
-            return;
-        judge_real(w, parent, key, index, v, cls, id, seg, seg_n);
-        return;
-    } else {
-        return;
-    }
-    judge_value(w, parent, key, index, v, cls, id, seg, seg_n);
-}
+/* The same on arena values: sluice_piiguard_ids_jv. A number's text is read from its node, but only
+ * when the walk has texts, which the ids pass has not (as sluice_piiguard_ids has no numbers' table):
+ * w->nums then only says "texts are there". */
+#define T_VALUE                     sluice_jv_t
+#define T(name)                     name##_jv
+#define T_IDS                       sluice_piiguard_ids_jv
+#define T_XP                        , sluice_json_arena_t *a
+#define T_WALK_INIT(w)              ((w)->arena = a)
+#define T_IS_STRING                 sluice_jv_is_string
+#define T_IS_INTEGER                sluice_jv_is_integer
+#define T_IS_REAL(v)                (sluice_jv_is_number(v) && !sluice_jv_is_integer(v))
+#define T_IS_OBJECT                 sluice_jv_is_object
+#define T_STRING_PTR(v)             ((v)->u.s)
+#define T_STRING_LEN(v)             ((size_t)(v)->len)
+#define T_INTEGER_VALUE             sluice_jv_integer_value
+#define T_REAL_VALUE                sluice_jv_number_value
+#define T_NUM_TEXT(w, v, n)         ((w)->nums != NULL ? sluice_jv_number_text_value((v), (n)) : NULL)
+#define T_NEW_STRINGN(s, n)         string_jv(w->arena, (s), (n))
+#define T_NEW_STRINGN_NOCHECK(s, n) sluice_jv_string(w->arena, (s), (n))
+#define T_NEW_STRING(s)             sluice_jv_string(w->arena, (s), strlen(s))
+#define T_OBJECT_SIZE               sluice_jv_object_size
+#define T_OBJECT_GETN               sluice_jv_object_getn
+#define T_ITER_JV
+#include "gateway/tree_iter.h"
+#include "gateway/piiguard_rules.h"
 
 /* A member whose key itself holds personal data (the caller saw sluice_scan_may_match say so):
  * named by what it holds in paths, removed under mask and hash (a key cannot be replaced in place
@@ -1105,7 +894,7 @@ static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
         sluice_keyname_class_t cls = w->key_names ? (sluice_keyname_class_t)facts->cls : SLUICE_KEYNAME_NONE;
         if (depth == 0 && cn != NULL && cn->id != 0) {
             if (!w->ids_done)
-                judge(w, obj, k, 0, child, SLUICE_KEYNAME_NONE, cn->id, seg, seg_n);
+                judge_json(w, obj, k, 0, child, SLUICE_KEYNAME_NONE, cn->id, seg, seg_n);
         } else if (json_is_object(child)) {
             int pushed = push_seg(w, seg, seg_n);
             visit_object(w, child, cn, depth + 1);
@@ -1117,7 +906,7 @@ static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
         } else {
             if (w->key_names && cls == SLUICE_KEYNAME_NONE && kn == 4 && memcmp(k, "name", 4) == 0 && in_traits(w))
                 cls = SLUICE_KEYNAME_NAME; /* traits.name is the person's full name (Segment's spec) */
-            judge(w, obj, k, 0, child, cls, 0, seg, seg_n);
+            judge_json(w, obj, k, 0, child, cls, 0, seg, seg_n);
         }
         if (w->oom)
             return;
@@ -1138,45 +927,9 @@ static void visit_array(walk_t *w, json_t *v, const tnode_t *node, sluice_keynam
         else if (json_is_array(e))
             visit_array(w, e, cn, cls, depth + 1);
         else
-            judge(w, v, NULL, i, e, cls, 0, NULL, 0);
+            judge_json(w, v, NULL, i, e, cls, 0, NULL, 0);
     }
     w->nseg -= (size_t)pushed;
-}
-
-#define IDS_BY_WALK 12
-
-int sluice_piiguard_ids(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, json_t *event, uint64_t *found)
-{
-    *found = 0;
-    if (g == NULL || g->mode == SLUICE_PII_GUARD_OFF || !json_is_object(event))
-        return 0;
-    walk_t walk, *w = &walk;
-    sluice_piiguard_stats_t st;
-    walk_init(w, g, t, &st);
-    w->early = 1;
-    if (json_object_size(event) <= IDS_BY_WALK) {
-        /* One pass over the members, each told apart by its length (cheaper than five look-ups,
-         * each hashing its key, for the few members an event has before enrichment). A judged id
-         * is replaced in place, which keeps the iteration valid. */
-        for (void *it = json_object_iter(event); it != NULL && !w->oom; it = json_object_iter_next(event, it)) {
-            size_t kn = json_object_iter_key_len(it);
-            unsigned i = kn <= ID_LEN_MAX ? g->id_by_len[kn] : 0;
-            if (i == 0)
-                continue;
-            kwords_t kw; /* "traits", "context", "timestamp" and "properties" have an id's length */
-            key_words(json_object_iter_key(it), kn, &kw);
-            if (same_words(&kw, &g->id_words[i - 1], kn))
-                judge(w, event, ids[i - 1], 0, json_object_iter_value(it), SLUICE_KEYNAME_NONE, (int)i, NULL, 0);
-        }
-    } else {
-        for (size_t i = 0; i < ID_COUNT && !w->oom; i++) {
-            json_t *v = g->id_judged[i] ? json_object_getn(event, ids[i], g->id_len[i]) : NULL;
-            if (v != NULL)
-                judge(w, event, ids[i], 0, v, SLUICE_KEYNAME_NONE, (int)i + 1, NULL, 0);
-        }
-    }
-    *found = w->ids_found;
-    return w->oom ? -1 : 0;
 }
 
 int sluice_piiguard_apply(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, json_t *event,

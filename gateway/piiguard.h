@@ -32,6 +32,8 @@
 
 #include "config/config.h"
 #include "identity/redis.h"
+#include "json/arena.h"
+#include "json/jv.h"
 #include "json/numbers.h"
 
 typedef struct sluice_piiguard sluice_piiguard_t;
@@ -81,6 +83,12 @@ int sluice_piiguard_apply(const sluice_piiguard_t *g, sluice_piiguard_thread_t *
  * or -1 when memory ran out. */
 #define SLUICE_PIIGUARD_ID_BITS 9
 int sluice_piiguard_ids(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, json_t *event, uint64_t *found);
+
+/* sluice_piiguard_ids for an event held as arena values (json/jv.h; issue 17, not used by the
+ * request path yet): the same rules (gateway/piiguard_rules.h), the same *found and return, and a
+ * hashed id is a new string in a (the arena event lives in). */
+int sluice_piiguard_ids_jv(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, sluice_jv_t *event,
+                           sluice_json_arena_t *a, uint64_t *found);
 
 /* One (org, path, matcher) a thread has seen. Strings are NUL-terminated and never change once
  * the finding is visible; the counters are updated by the owning thread only. */
