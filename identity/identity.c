@@ -38,6 +38,7 @@
 
 #include "common/log.h"
 #include "common/time.h"
+#include "common/utf8.h"
 #include "crypto/ct.h"
 #include "crypto/random.h"
 #include "identity/forget.h"
@@ -332,18 +333,142 @@ static void take_token_text(sluice_identity_job_t *job, const char *s, size_t le
     job->token_state = 1;
 }
 
-/* Takes holder[key] as the request's token (the first one found wins) and removes it. */
-static void take_token_field(sluice_identity_job_t *job, json_t *holder, const char *key)
+/* ------------------------------------------------------------------ step 2 (and the body's `_dft`) */
+
+/* identity/assign_rules.h with jansson's accessors: sluice_identity_assign, sluice_identity_scrub. */
+#define T_CAT2(a, b) a##_##b
+#define T_CAT(a, b)  T_CAT2(a, b)
+#define T(name)      T_CAT(name, json)
+#define T_VALUE      json_t
+#define T_ASSIGN     sluice_identity_assign
+#define T_SCRUB      sluice_identity_scrub
+#define T_XP
+#define T_XA
+#define T_XA_
+#define T_IS_STRING                json_is_string
+#define T_IS_OBJECT                json_is_object
+#define T_STRING_VALUE             json_string_value
+#define T_STRING_LEN               json_string_length
+#define T_PLAIN(x, v)              plain_string(v)
+#define T_PLAIN_IS                 plain_is
+#define T_GET                      json_object_get
+#define T_DEL                      json_object_del
+#define T_SET_STRING(x, o, key, s) json_object_set_new((o), (key), json_string(s))
+#define T_SET_NEW(x, o, key, v)    json_object_set_new((o), (key), (v))
+#define T_ENSURE_OBJECT(x, o, key) ensure_object((o), (key))
+#define T_CLICK_IDS(x, url)        sluice_click_ids(url)
+#define T_UPDATE(x, o, ids)        json_object_update((o), (ids))
+#define T_DROP                     json_decref
+
+/* 1 when v is a string without NUL bytes equal to s (plain_string's view of it). */
+static int plain_is(const json_t *v, const char *s)
 {
-    json_t *v = json_object_get(holder, key);
-    if (v == NULL)
-        return;
-    if (json_is_string(v))
-        take_token_text(job, json_string_value(v), json_string_length(v));
-    else if (job->token_state == 0)
-        job->token_state = 2;
-    json_object_del(holder, key); /* a bearer credential: never forwarded */
+    const char *p = plain_string(v);
+    return p != NULL && strcmp(p, s) == 0;
 }
+
+#include "identity/assign_rules.h"
+
+/* The same rules on jv values (json/jv.h), whose changes are made in the event's arena a. */
+
+/* plain_string of a jv string: a NUL-terminated copy in a (url.h's functions read C strings), or
+ * NULL when v is no string, holds a NUL byte, or memory ran out. */
+static const char *plain_jv(sluice_json_arena_t *a, const sluice_jv_t *v)
+{
+    size_t n;
+    const char *s = sluice_jv_string_value(v, &n);
+    if (s == NULL || memchr(s, '\0', n) != NULL)
+        return NULL;
+    char *c = sluice_json_arena_alloc(a, n + 1);
+    if (c == NULL)
+        return NULL;
+    memcpy(c, s, n);
+    c[n] = '\0';
+    return c;
+}
+
+/* o[key] = a new string of s, nothing when s is not UTF-8 (as json_string refuses it). */
+static void set_string_jv(sluice_json_arena_t *a, sluice_jv_t *o, const char *key, const char *s)
+{
+    size_t n = strlen(s);
+    sluice_jv_t *v = sluice_utf8_valid(s, n) ? sluice_jv_string(a, s, n) : NULL;
+    if (v != NULL)
+        sluice_jv_object_set(a, o, key, v);
+}
+
+static sluice_jv_t *ensure_object_jv(sluice_json_arena_t *a, sluice_jv_t *parent, const char *key)
+{
+    sluice_jv_t *o = sluice_jv_object_get(parent, key);
+    if (!sluice_jv_is_object(o)) {
+        o = sluice_jv_object(a);
+        if (o == NULL || sluice_jv_object_set(a, parent, key, o) != 0)
+            return NULL;
+    }
+    return o;
+}
+
+typedef struct {
+    sluice_json_arena_t *a;
+    sluice_jv_t *ids;
+} clicks_jv_t;
+
+/* sluice_click_ids_each's keeper for jv: what vendor.c's keeper for jansson keeps. */
+static int keep_click_jv(void *ud, const char *name, const char *value, size_t len)
+{
+    clicks_jv_t *c = ud;
+    sluice_jv_t *s = sluice_utf8_valid(value, len) ? sluice_jv_string(c->a, value, len) : NULL;
+    if (s == NULL)
+        return 0;
+    if (c->ids == NULL)
+        c->ids = sluice_jv_object(c->a);
+    return c->ids != NULL && sluice_jv_object_set(c->a, c->ids, name, s) == 0;
+}
+
+static sluice_jv_t *click_ids_jv(sluice_json_arena_t *a, const char *url)
+{
+    clicks_jv_t c = {a, NULL};
+    sluice_click_ids_each(url, keep_click_jv, &c);
+    return c.ids;
+}
+
+/* json_object_update: every member of ids set in o, in order (a value already somewhere else
+ * cannot be set: copies). */
+static void update_jv(sluice_json_arena_t *a, sluice_jv_t *o, const sluice_jv_t *ids)
+{
+    for (size_t i = 0; i < sluice_jv_object_size(ids); i++) {
+        const sluice_jv_member_t *m = sluice_jv_object_at(ids, i);
+        sluice_jv_t *v = sluice_jv_copy(a, m->value);
+        if (v != NULL)
+            sluice_jv_object_setn(a, o, m->key, m->key_len, v);
+    }
+}
+
+#define T(name)                 T_CAT(name, jv)
+#define T_VALUE                 sluice_jv_t
+#define T_ASSIGN                sluice_identity_assign_jv
+#define T_SCRUB                 sluice_identity_scrub_jv
+#define T_XP                    , sluice_json_arena_t *a
+#define T_XA                    , a
+#define T_XA_                   a
+#define T_IS_STRING             sluice_jv_is_string
+#define T_IS_OBJECT             sluice_jv_is_object
+#define T_STRING_VALUE(v)       sluice_jv_string_value((v), NULL)
+#define T_STRING_LEN(v)         ((size_t)(v)->len) /* only read of a string */
+#define T_PLAIN                 plain_jv
+#define T_PLAIN_IS              sluice_jv_string_is
+#define T_GET                   sluice_jv_object_get
+#define T_DEL                   sluice_jv_object_del
+#define T_SET_STRING            set_string_jv
+#define T_SET_NEW(x, o, key, v) sluice_jv_object_set((x), (o), (key), (v))
+#define T_ENSURE_OBJECT         ensure_object_jv
+#define T_CLICK_IDS             click_ids_jv
+#define T_UPDATE                update_jv
+#define T_DROP(v)               ((void)(v)) /* it stays in the arena, out of the tree */
+
+#include "identity/assign_rules.h"
+
+#undef T_CAT
+#undef T_CAT2
 
 /* 1 when org's anonymous-id cookie is signed: it exchanges cross-domain tokens, and the gateway
  * has the keys to sign. */
@@ -371,8 +496,8 @@ size_t sluice_identity_cookie_pick(const sluice_identity_thread_t *t, const slui
     return first;
 }
 
-void sluice_identity_begin(sluice_identity_thread_t *t, sluice_identity_job_t *job, const sluice_identity_input_t *in,
-                           json_t *root)
+/* Step 1 but the body's `_dft`, which each tree takes with its own accessors. */
+static void begin(sluice_identity_thread_t *t, sluice_identity_job_t *job, const sluice_identity_input_t *in)
 {
     const sluice_identity_config_t *idc = &job->org->identity;
     job->t = t;
@@ -422,187 +547,22 @@ void sluice_identity_begin(sluice_identity_thread_t *t, sluice_identity_job_t *j
     job->fbclid[0] = '\0';
     if (in->token.base != NULL)
         take_token_text(job, in->token.base, in->token.len);
+}
+
+void sluice_identity_begin(sluice_identity_thread_t *t, sluice_identity_job_t *job, const sluice_identity_input_t *in,
+                           json_t *root)
+{
+    begin(t, job, in);
     if (json_is_object(root))
-        take_token_field(job, root, "_dft");
+        take_token_field_json(job, root, "_dft");
 }
 
-/* ------------------------------------------------------------------ step 2 */
-
-/* Removes `_dft=` from the URL string obj[key] (a token in a landing URL must not reach Kafka
- * through context.page.url, .search or .referrer of this or the next page), and the user
- * information of its authority: a page opened as https://user:password@staging.shop/ (basic-auth
- * staging sites) has the password in location.href, and a server may send any URL. Browsers
- * already strip it from referrers; no vendor takes it. */
-static void scrub(json_t *obj, const char *key)
+void sluice_identity_begin_jv(sluice_identity_thread_t *t, sluice_identity_job_t *job,
+                              const sluice_identity_input_t *in, sluice_jv_t *root)
 {
-    const char *s = plain_string(json_object_get(obj, key));
-    if (s == NULL || (strchr(s, '?') == NULL && strchr(s, '@') == NULL))
-        return;
-    char *copy = strdup(s);
-    if (copy == NULL)
-        return;
-    if (sluice_url_remove_param(copy, "_dft") + (size_t)sluice_url_remove_userinfo(copy) > 0)
-        json_object_set_new(obj, key, json_string(copy));
-    free(copy);
-}
-
-/* The URL fields of a page: Segment's, and RudderStack's browser SDK 3 copies location.href,
- * query and fragment included, into tab_url (of context.page and of a page call's properties)
- * besides url and search, and keeps the session's first referrer as initial_referrer. */
-static void scrub_page(json_t *page)
-{
-    static const char *const keys[] = {"url", "search", "referrer", "tab_url", "initial_referrer"};
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        scrub(page, keys[i]);
-}
-
-/* The click ids of the page URL into ev's context.clickIds (and the fbclid for the _fbc cookie). */
-static void page_clicks(sluice_identity_job_t *job, json_t *ev, const char *url)
-{
-    json_t *ids = sluice_click_ids(url);
-    if (ids == NULL)
-        return;
-    const char *fbclid = json_string_value(json_object_get(ids, "fbclid"));
-    if (fbclid != NULL && job->fbclid[0] == '\0' && strlen(fbclid) < sizeof(job->fbclid))
-        memcpy(job->fbclid, fbclid, strlen(fbclid) + 1);
-    json_t *ctx = ensure_object(ev, "context");
-    json_t *cur = json_object_get(ctx, "clickIds");
-    if (json_is_object(cur)) {
-        json_object_update(cur, ids);
-        json_decref(ids);
-    } else {
-        json_object_set_new(ctx, "clickIds", ids);
-    }
-}
-
-static void page_url(sluice_identity_job_t *job, json_t *ev, const char *url)
-{
-    if (job->token_state == 0) {
-        char tok[SLUICE_TOKEN_TEXT_MAX + 1];
-        size_t tl;
-        int rc = sluice_url_param(url, "_dft", tok, sizeof(tok), &tl);
-        if (rc == 1)
-            take_token_text(job, tok, tl);
-        else if (rc < 0)
-            job->token_state = 2;
-        if (rc != 0) /* absent: nothing was decoded into tok (the common case skips the wipe) */
-            sluice_secure_zero(tok, sizeof(tok));
-    }
-    page_clicks(job, ev, url);
-}
-
-/* Without a context.page.url (none, or empty), a page event's page is its properties.url:
- * Segment's page spec puts a page call's URL there, and the server libraries (analytics-node,
- * RudderStack's node SDK) send no context.page, so the ad click of their page events was lost to
- * Google Ads, Meta's fbc and TikTok. A track event's properties.url is what the event is about (a
- * shared link carrying someone else's gclid), never the visitor's page. Only click ids are read
- * there: the token travels where sluice.js puts it. */
-static void page_properties_clicks(sluice_identity_job_t *job, json_t *ev)
-{
-    const char *type = plain_string(json_object_get(ev, "type"));
-    if (type == NULL || strcmp(type, "page") != 0)
-        return;
-    const char *url = plain_string(json_object_get(json_object_get(json_object_get(ev, "context"), "page"), "url"));
-    if (url != NULL && url[0] != '\0')
-        return;
-    url = plain_string(json_object_get(json_object_get(ev, "properties"), "url"));
-    if (url != NULL)
-        page_clicks(job, ev, url);
-}
-
-void sluice_identity_scrub(json_t *ev)
-{
-    if (!json_is_object(ev))
-        return;
-    json_object_del(ev, "_dft");
-    json_t *ctx = json_object_get(ev, "context");
-    if (json_is_object(ctx)) {
-        json_object_del(ctx, "crossDomainToken");
-        json_t *page = json_object_get(ctx, "page");
-        if (json_is_object(page))
-            scrub_page(page);
-    }
-    json_t *props = json_object_get(ev, "properties");
-    if (json_is_object(props))
-        scrub_page(props);
-}
-
-/* 1 when ev was sent by sluice.js from a page no cross domain of the org referred to (none did,
- * or another site): a token it brings came in a link from elsewhere. A page anywhere can link to
- * the org's site with a token its author got for his own id; redeemed, the visitor took his id
- * and the user id it then identified with came back on his events. sluice.js 0.2.3 sends a token
- * only from a listed referrer, but the 0.2.0-0.2.2 tags browsers keep running for days after an
- * upgrade (cached, or pinned with SRI) send any, with the page's referrer beside it: judged here,
- * they are held to the same rule. Other clients (pixels, SDKs, servers) send no referrer to judge. */
-static int foreign_landing(const sluice_identity_job_t *job, json_t *ctx)
-{
-    const char *lib = plain_string(json_object_get(json_object_get(ctx, "library"), "name"));
-    if (lib == NULL || strcmp(lib, "sluice.js") != 0)
-        return 0;
-    json_t *page = json_object_get(ctx, "page");
-    const char *ref = json_is_object(page) ? plain_string(json_object_get(page, "referrer")) : NULL;
-    char host[SLUICE_URL_HOST_MAX + 1];
-    return ref == NULL || sluice_url_host(ref, strlen(ref), host, sizeof(host)) != 0 ||
-           !sluice_identity_xd_domain(job->org, host);
-}
-
-int sluice_identity_assign(sluice_identity_job_t *job, json_t *ev)
-{
-    int had_token = job->token_state != 0;
-    take_token_field(job, ev, "_dft");
-    json_t *ctx = json_object_get(ev, "context");
-    if (json_is_object(ctx)) {
-        take_token_field(job, ctx, "crossDomainToken"); /* where sluice.js puts it */
-        json_object_del(ctx, "identity");               /* ours to write: a client cannot claim links */
-        json_t *page = json_object_get(ctx, "page");
-        const char *url = json_is_object(page) ? plain_string(json_object_get(page, "url")) : NULL;
-        if (url != NULL)
-            page_url(job, ev, url);
-        if (!had_token && job->token_state == 1 && foreign_landing(job, ctx)) {
-            job->token_state = 3; /* taken out of the event all the same, and counted */
-            sluice_secure_zero(job->token, sizeof(job->token));
-            job->token_len = 0;
-        }
-    }
-    page_properties_clicks(job, ev);
-    if (!had_token && job->token_state == 1) {
-        const char *ts = plain_string(json_object_get(ev, "timestamp"));
-        int64_t at = 0;
-        if (ts != NULL && sluice_time_parse(ts, strlen(ts), 0, &at) == 0 && at > 0)
-            job->landed_ms = at;
-    }
-    sluice_identity_scrub(ev);
-
-    json_t *anon = json_object_get(ev, "anonymousId");
-    if (json_is_string(anon)) {
-        /* The body's id wins for the event; it also becomes the cookie when there is none. */
-        if (job->browser && job->anonymous_id[0] == '\0' &&
-            sluice_id_valid(json_string_value(anon), json_string_length(anon))) {
-            memcpy(job->anonymous_id, json_string_value(anon), json_string_length(anon) + 1);
-            if (job->signs)
-                job->proof = SLUICE_IDENTITY_PROOF_CLAIM;
-        }
-        return 0;
-    }
-    if (!job->browser) {
-        /* Server sources have no cookie: an id only when the event has no userId either. */
-        if (json_is_string(json_object_get(ev, "userId")))
-            return 0;
-        char id[SLUICE_ID_MINT_LEN + 1];
-        if (sluice_id_mint(id) != 0)
-            return -1;
-        json_object_set_new(ev, "anonymousId", json_string(id));
-        return 0;
-    }
-    if (job->anonymous_id[0] == '\0') {
-        if (sluice_id_mint(job->anonymous_id) != 0)
-            return -1;
-        job->visitor_minted = 1;
-        if (job->signs)
-            job->proof = SLUICE_IDENTITY_PROOF_MINTED;
-    }
-    json_object_set_new(ev, "anonymousId", json_string(job->anonymous_id));
-    return 0;
+    begin(t, job, in);
+    if (sluice_jv_is_object(root))
+        take_token_field_jv(job, root, "_dft");
 }
 
 /* ------------------------------------------------------------------ step 3: plumbing */

@@ -42,6 +42,8 @@
 #include "identity/token.h"
 #include "identity/url.h"
 #include "identity/vendor.h"
+#include "json/arena.h"
+#include "json/jv.h"
 
 typedef struct sluice_keyring sluice_keyring_t;
 
@@ -256,6 +258,12 @@ enum {
 void sluice_identity_begin(sluice_identity_thread_t *t, sluice_identity_job_t *job, const sluice_identity_input_t *in,
                            json_t *root);
 
+/* sluice_identity_begin for a body parsed into jv values (json/jv.h): the same, root's `_dft`
+ * removed from root (issue 17 step 2; in->consent is still a jansson array). Not called by the
+ * gateway yet. */
+void sluice_identity_begin_jv(sluice_identity_thread_t *t, sluice_identity_job_t *job,
+                              const sluice_identity_input_t *in, sluice_jv_t *root);
+
 /* Step 2, for each validated event of the request, in order. Returns 0, or -1 when no random
  * bytes were available for a new anonymous id (the event should then be rejected). */
 int sluice_identity_assign(sluice_identity_job_t *job, json_t *event);
@@ -265,6 +273,13 @@ int sluice_identity_assign(sluice_identity_job_t *job, json_t *event);
  * URLs; and the user information (a password) of those URLs. For an event refused before step 2,
  * which goes to kafka.invalid_topic as sent. Any thread. */
 void sluice_identity_scrub(json_t *event);
+
+/* sluice_identity_assign and sluice_identity_scrub for an event held in jv values (issue 17
+ * step 2), from the same rules (identity/assign_rules.h): the same token, click ids, job fields,
+ * results and event bytes. What they add (a URL scrubbed, clickIds, an anonymousId) is made in a,
+ * the event's arena. Not called by the gateway yet: step 3 still reads job->events as jansson. */
+int sluice_identity_assign_jv(sluice_identity_job_t *job, sluice_json_arena_t *a, sluice_jv_t *event);
+void sluice_identity_scrub_jv(sluice_jv_t *event, sluice_json_arena_t *a);
 
 /* Step 3: runs the Redis work and the rest, and calls job->done exactly once, on this thread,
  * possibly before returning. Returns 0, or -1 when out of memory (then done is not called). */

@@ -82,28 +82,44 @@ int sluice_vendor_ga(int64_t now_s, char *out, size_t cap)
     return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
-json_t *sluice_click_ids(const char *url)
+size_t sluice_click_ids_each(const char *url, sluice_click_keep_fn keep, void *ud)
 {
     static const char *const names[] = {"gclid",   "gbraid",    "wbraid", "fbclid", "ttclid",
                                         "msclkid", "li_fat_id", "epik",   "ScCid",  "rdt_cid"};
     enum { N = sizeof(names) / sizeof(names[0]) };
-    json_t *ids = NULL;
+    size_t kept = 0;
     char value[SLUICE_CLICK_ID_MAX + 1];
     struct iovec raw[N];
     if (sluice_url_params_raw(url, names, N, raw) == 0) /* one pass over the query for all ten */
-        return NULL;
+        return 0;
     for (size_t i = 0; i < N; i++) {
         size_t len;
         /* As sluice_url_param: decoded, refused when badly encoded or too long for value. */
         if (raw[i].iov_base == NULL ||
             sluice_pct_decode(raw[i].iov_base, raw[i].iov_len, value, sizeof(value), &len) != 0 || len == 0)
             continue;
-        json_t *s = json_stringn(value, len);
-        if (s == NULL) /* not UTF-8 after decoding */
-            continue;
-        if (ids == NULL)
-            ids = json_object();
-        json_object_set_new(ids, names[i], s);
+        kept += (size_t)keep(ud, names[i], value, len);
     }
+    return kept;
+}
+
+/* sluice_click_ids' keeper: the object is made at the first id (a value not UTF-8 after decoding
+ * is none). */
+static int keep_json(void *ud, const char *name, const char *value, size_t len)
+{
+    json_t **ids = ud;
+    json_t *s = json_stringn(value, len);
+    if (s == NULL)
+        return 0;
+    if (*ids == NULL)
+        *ids = json_object();
+    json_object_set_new(*ids, name, s);
+    return 1;
+}
+
+json_t *sluice_click_ids(const char *url)
+{
+    json_t *ids = NULL;
+    sluice_click_ids_each(url, keep_json, &ids);
     return ids;
 }

@@ -50,4 +50,13 @@ int sluice_vendor_ga(int64_t now_s, char *out, size_t cap) __attribute__((warn_u
  * skipped. */
 json_t *sluice_click_ids(const char *url);
 
+/* Called for each click id of a url with its name (static) and its decoded value (value[0..len),
+ * not empty, no NUL; valid only during the call). Returns 1 when it kept the value, 0 when it
+ * refused it (not UTF-8). */
+typedef int (*sluice_click_keep_fn)(void *ud, const char *name, const char *value, size_t len);
+
+/* The walk behind sluice_click_ids, for a tree of another kind (identity's jv twin): the same
+ * names, copies and decoding, in the same order. Returns how many keep kept. */
+size_t sluice_click_ids_each(const char *url, sluice_click_keep_fn keep, void *ud);
+
 #endif

@@ -18,6 +18,9 @@
 #include "crypto/hkdf.h"
 #include "crypto/keyring.h"
 #include "identity/identity.h"
+#include "json/numbers.h"
+#include "json/parse.h"
+#include "json/write.h"
 
 #define NOW_MS   1700000000123LL
 #define SHOP     "https://shop.acme.test"
@@ -60,6 +63,7 @@ static void init_org(sluice_org_t *o, char *id, char **xd, size_t xd_count)
 static int setup(void **state)
 {
     (void)state;
+    assert_int_equal(sluice_json_arena_install(), 0); /* the jv tests' arenas */
     init_org(&orgs[0], org_id, domains, 2);
     init_org(&orgs[1], other_id, globex_domains, 1);
     init_org(&orgs[2], plain_id, NULL, 0);
@@ -925,6 +929,165 @@ static void cookies_wait_for_consent(void **state)
     json_decref(yes);
 }
 
+/* ------------------------------------------------------------------ the same on jv values (issue 17) */
+
+/* Steps 1 and 2 over body on both trees (json/parse.c's jansson values and json/jv.h's, as the
+ * gateway parses a body either way) for a job of cur_org; every field they fill and the body's
+ * bytes must be the same. Returns the jv side's bytes (malloc'd) and its job in *out. */
+static char *assign_both(const sluice_identity_input_t *in, const char *body, sluice_identity_job_t *out)
+{
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    sluice_json_error_t err;
+    json_t *root = sluice_json_parse(body, strlen(body), 16, 4096, 16, nums, &err);
+    sluice_jv_t *vroot = sluice_jv_parse(a, body, strlen(body), 16, 4096, 16, NULL, &err);
+    assert_non_null(root);
+    assert_non_null(vroot);
+    sluice_identity_job_t jj, *jv = out;
+    memset(&jj, 0, sizeof(jj));
+    memset(jv, 0, sizeof(*jv));
+    jj.cfg = jv->cfg = &cfg;
+    jj.org = jv->org = cur_org;
+    sluice_identity_begin(thr, &jj, in, root);
+    sluice_identity_begin_jv(thr, jv, in, vroot);
+    json_t *list = json_object_get(root, "batch");
+    size_t n = json_is_array(list) ? json_array_size(list) : 1;
+    for (size_t i = 0; i < n; i++) {
+        json_t *ev = json_is_array(list) ? json_array_get(list, i) : root;
+        sluice_jv_t *v = json_is_array(list) ? sluice_jv_array_get(sluice_jv_object_get(vroot, "batch"), i) : vroot;
+        assert_int_equal(sluice_identity_assign(&jj, ev), 0);
+        assert_int_equal(sluice_identity_assign_jv(jv, a, v), 0);
+    }
+    assert_int_equal(jj.token_state, jv->token_state);
+    assert_int_equal(jj.token_len, jv->token_len);
+    assert_memory_equal(jj.token, jv->token, sizeof(jj.token));
+    assert_int_equal(jj.landed_ms, jv->landed_ms);
+    assert_string_equal(jj.fbclid, jv->fbclid);
+    assert_string_equal(jj.anonymous_id, jv->anonymous_id);
+    assert_int_equal(jj.proof, jv->proof);
+    assert_int_equal(jj.visitor_minted, jv->visitor_minted);
+    char *wj = sluice_json_encode(root, nums, NULL), *wv = sluice_jv_encode(vroot, NULL);
+    assert_non_null(wj);
+    assert_non_null(wv);
+    assert_string_equal(wj, wv);
+    free(wj);
+    sluice_identity_job_dispose(&jj);
+    json_decref(root);
+    sluice_jsonnum_free(nums);
+    sluice_json_arena_free(a);
+    return wv;
+}
+
+/* What a browser's page event gives up on both trees: the token (from the body, the context or the
+ * page URL, the first found), the click ids of the page URL merged into context.clickIds, the
+ * fbclid for _fbc, the landing time; the URLs without `_dft` and passwords; no client identity. */
+static void jv_assign_as_jansson(void **state)
+{
+    (void)state;
+    sluice_identity_job_t job;
+    sluice_identity_input_t in = browser(SHOP, "localid");
+    char *text = assign_both(
+        &in,
+        "{\"type\":\"page\",\"anonymousId\":\"a1\",\"timestamp\":\"2026-12-07T03:00:00.000Z\",\"context\":{"
+        "\"library\":{\"name\":\"sluice.js\"},\"identity\":{\"userId\":\"forged\"},\"clickIds\":{\"gclid\":\"old\","
+        "\"ttclid\":\"keep\"},\"crossDomainToken\":\"TOK\",\"page\":{\"url\":\"https://u:pw@shop.acme.test/"
+        "?gclid=G&_dft=URLTOK&fbclid=F%20B\",\"referrer\":\"https://checkout.example-pay.com/?_dft=R\"}}}",
+        &job);
+    assert_string_equal(text, "{\"type\":\"page\",\"anonymousId\":\"a1\",\"timestamp\":\"2026-12-07T03:00:00.000Z\","
+                              "\"context\":{\"library\":{\"name\":\"sluice.js\"},\"clickIds\":{\"gclid\":\"G\","
+                              "\"ttclid\":\"keep\",\"fbclid\":\"F B\"},\"page\":{\"url\":\"https://shop.acme.test/"
+                              "?gclid=G&fbclid=F%20B\",\"referrer\":\"https://checkout.example-pay.com/\"}}}");
+    assert_int_equal(job.token_state, 1);
+    assert_string_equal(job.token, "TOK");
+    assert_string_equal(job.fbclid, "F B");
+    assert_int_equal(job.landed_ms, 1796612400000LL);
+    assert_string_equal(job.anonymous_id, "localid"); /* the cookie's, not the body's */
+    free(text);
+    sluice_identity_job_dispose(&job);
+
+    /* A sluice.js token from a page no cross domain referred to is taken out and wiped. */
+    text = assign_both(&in,
+                       "{\"type\":\"page\",\"context\":{\"library\":{\"name\":\"sluice.js\"},\"page\":{\"url\":"
+                       "\"https://shop.acme.test/?_dft=FOREIGN\",\"referrer\":\"https://evil.test/\"}}}",
+                       &job);
+    assert_int_equal(job.token_state, 3);
+    assert_null(strstr(text, "FOREIGN"));
+    assert_null(memmem(&job, sizeof(job), "FOREIGN", 7));
+    free(text);
+    sluice_identity_job_dispose(&job);
+}
+
+/* Which anonymous id each event gets on both trees: the body's (which a browser without a cookie
+ * keeps as its id), a new one for a browser without either, none for a server's event with a
+ * userId, a new one for a server's event without. Minted ids differ between the runs, so those
+ * cases are checked on a body that names one where the other tree would mint it. */
+static void jv_anonymous_id_as_jansson(void **state)
+{
+    (void)state;
+    sluice_identity_job_t job;
+    sluice_identity_input_t in = browser(SHOP, NULL);
+    cur_org = &orgs[2];
+    char *text =
+        assign_both(&in, "{\"batch\":[{\"type\":\"track\",\"anonymousId\":\"bodyid\"},{\"type\":\"track\"}]}", &job);
+    assert_string_equal(text, "{\"batch\":[{\"type\":\"track\",\"anonymousId\":\"bodyid\"},{\"type\":\"track\","
+                              "\"anonymousId\":\"bodyid\"}]}");
+    assert_string_equal(job.anonymous_id, "bodyid");
+    assert_int_equal(job.visitor_minted, 0);
+    free(text);
+    sluice_identity_job_dispose(&job);
+
+    sluice_identity_input_t server = {.browser = 0, .now_ms = NOW_MS};
+    text = assign_both(&server, "{\"type\":\"track\",\"userId\":\"u1\"}", &job);
+    assert_string_equal(text, "{\"type\":\"track\",\"userId\":\"u1\"}");
+    free(text);
+    sluice_identity_job_dispose(&job);
+
+    /* A new id on the jv tree alone. */
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_json_error_t err;
+    const char *body = "{\"type\":\"track\"}";
+    sluice_jv_t *v = sluice_jv_parse(a, body, strlen(body), 16, 4096, 16, NULL, &err);
+    memset(&job, 0, sizeof(job));
+    job.cfg = &cfg;
+    job.org = cur_org;
+    sluice_identity_begin_jv(thr, &job, &in, v);
+    assert_int_equal(sluice_identity_assign_jv(&job, a, v), 0);
+    assert_int_equal(job.visitor_minted, 1);
+    assert_true(matches("^[0-9a-f]{32}$", job.anonymous_id));
+    size_t len;
+    const char *id = sluice_jv_string_value(sluice_jv_object_get(v, "anonymousId"), &len);
+    assert_int_equal(len, strlen(job.anonymous_id));
+    assert_memory_equal(id, job.anonymous_id, len);
+    sluice_identity_job_dispose(&job);
+    sluice_json_arena_free(a);
+}
+
+/* A refused event is scrubbed alike on both trees (refused_event_is_scrubbed's event). */
+static void jv_scrub_as_jansson(void **state)
+{
+    (void)state;
+    const char *body = "{\"type\":\"page\",\"_dft\":\"T0\",\"context\":{\"crossDomainToken\":\"T1\",\"page\":{"
+                       "\"url\":\"https://c.test/p?_dft=T2&x=1\",\"search\":\"?_dft=T2\",\"tab_url\":"
+                       "\"https://a:b@c.test/\"}},\"properties\":{\"url\":\"https://c.test/?_dft=T2\"}}";
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_json_error_t err;
+    sluice_jv_t *v = sluice_jv_parse(a, body, strlen(body), 16, 4096, 16, NULL, &err);
+    json_t *j = sluice_json_parse(body, strlen(body), 16, 4096, 16, NULL, &err);
+    assert_non_null(v);
+    assert_non_null(j);
+    sluice_identity_scrub_jv(v, a);
+    sluice_identity_scrub_jv(NULL, a);
+    sluice_identity_scrub(j);
+    char *wv = sluice_jv_encode(v, NULL), *wj = sluice_json_encode(j, NULL, NULL);
+    assert_string_equal(wv, "{\"type\":\"page\",\"context\":{\"page\":{\"url\":\"https://c.test/p?x=1\",\"search\":"
+                            "\"\",\"tab_url\":\"https://c.test/\"}},\"properties\":{\"url\":\"https://c.test/\"}}");
+    assert_string_equal(wj, wv);
+    free(wv);
+    free(wj);
+    json_decref(j);
+    sluice_json_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -937,6 +1100,9 @@ int main(void)
         cmocka_unit_test_setup(token_never_survives, reset),
         cmocka_unit_test_setup(urls_are_scrubbed, reset),
         cmocka_unit_test_setup(refused_event_is_scrubbed, reset),
+        cmocka_unit_test_setup(jv_assign_as_jansson, reset),
+        cmocka_unit_test_setup(jv_anonymous_id_as_jansson, reset),
+        cmocka_unit_test_setup(jv_scrub_as_jansson, reset),
         cmocka_unit_test_setup(refusals_before_redis, reset),
         cmocka_unit_test_setup(client_identity_is_dropped, reset),
         cmocka_unit_test_setup(vendor_cookies_minted, reset),
