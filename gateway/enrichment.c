@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/time.h"
 #include "enrich/bots.h"
 #include "enrich/campaign.h"
@@ -228,39 +229,6 @@ void sluice_enrichment_begin(sluice_enrichment_req_t *r, h2o_req_t *req, sluice_
 
 /* ------------------------------------------------------------------ helpers */
 
-/* The object at ev.context.<key>, made when absent (NULL when a non-object is there). */
-static json_t *context_obj(json_t *ev, const char *key)
-{
-    json_t *ctx = json_object_get(ev, "context");
-    if (ctx == NULL) {
-        ctx = json_object();
-        if (json_object_set_new(ev, "context", ctx) != 0)
-            return NULL;
-    }
-    if (!json_is_object(ctx))
-        return NULL;
-    json_t *o = json_object_get(ctx, key);
-    if (o == NULL) {
-        o = json_object();
-        if (json_object_set_new(ctx, key, o) != 0)
-            return NULL;
-    }
-    return json_is_object(o) ? o : NULL;
-}
-
-/* Sets o.key to s when s is not empty and the client did not send o.key itself. */
-static void fill(json_t *o, const char *key, const char *s)
-{
-    if (o != NULL && s != NULL && s[0] != '\0' && json_object_get(o, key) == NULL)
-        json_object_set_new(o, key, json_string(s));
-}
-
-/* A string at ev.a.b, or NULL. */
-static const char *str2(const json_t *ev, const char *a, const char *b)
-{
-    return json_string_value(json_object_get(json_object_get(ev, a), b));
-}
-
 static const char *header(h2o_req_t *req, const char *name)
 {
     h2o_iovec_t v = sluice_http_header_str(req, name);
@@ -276,313 +244,80 @@ static sluice_ua_cache_t *thread_cache(const sluice_enrichment_t *e, unsigned th
     return e->caches[thread];
 }
 
-/* ------------------------------------------------------------------ the parts */
+/* ------------------------------------------------------------------ the event, on both trees */
 
-/* User agent and bots. 1 when the event is a bot to drop. */
-static int user_agent(sluice_enrichment_req_t *r, json_t *ev)
-{
-    const sluice_enrich_config_t *c = &r->org->enrich;
-    const char *ua = str2(ev, "context", "userAgent");
-    size_t len = ua != NULL ? strlen(ua) : 0;
-    sluice_ua_result_t res, *parsed = NULL;
-    sluice_ua_cache_t *cache = r->e->ua != NULL ? thread_cache(r->e, r->w->index) : NULL;
-    /* A server's event that names no user agent has no visitor's to parse or to find missing
-     * (the request's own is the server's, and is not copied into it): only the address ranges
-     * judge it. Nor has an app's whose request came through an HTTP library (React Native's
-     * OkHttp): the library's name was not copied into it either (sluice_event_app_agent). */
-    int judge_missing = r->browser && !sluice_event_app_agent(ev, r->en);
-    if (cache != NULL && (len > 0 || judge_missing)) {
-        int hit;
-        /* One too long for the cache is parsed once per request, not per event: the header's,
-         * given to each of a batch's 500 events, ran the regexes (0.7 ms) for every one. */
-        if (len > SLUICE_UA_CACHE_KEY_MAX && r->long_ua != NULL && r->long_ua_len == len &&
-            memcmp(r->long_ua, ua, len) == 0) {
-            res = r->long_ua_res;
-            hit = 1;
-        } else {
-            hit = sluice_ua_parse(r->e->ua, cache, ua, len, &res);
-            if (len > SLUICE_UA_CACHE_KEY_MAX) {
-                r->long_ua = h2o_strdup(&r->req->pool, ua, len).base;
-                r->long_ua_len = len;
-                r->long_ua_res = res;
-            }
-        }
-        sluice_counter_add(hit == 1 ? &r->w->metrics.ua_cache_hits : &r->w->metrics.ua_cache_misses, 1);
-        parsed = &res;
-        if (r->browser) { /* the request's own hints, read once for all its events */
-            if (!r->hints_read) {
-                r->hints = (sluice_ua_hints_t){
-                    .ch_ua = header(r->req, "sec-ch-ua"),
-                    .full_version_list = header(r->req, "sec-ch-ua-full-version-list"),
-                    .platform = header(r->req, "sec-ch-ua-platform"),
-                    .platform_version = header(r->req, "sec-ch-ua-platform-version"),
-                    .mobile = header(r->req, "sec-ch-ua-mobile"),
-                    .model = header(r->req, "sec-ch-ua-model"),
-                };
-                r->hints_read = 1;
-            }
-            sluice_ua_apply_hints(&res, &r->hints);
-        }
-    }
-    if (c->bots != SLUICE_BOTS_OFF) {
-        sluice_bot_reason_t why = sluice_bots_detect(c, ua, len, parsed, str2(ev, "context", "ip"), judge_missing);
-        if (why != SLUICE_BOT_NONE) {
-            sluice_counter_add(&r->w->metrics.bots[c->bots], 1);
-            if (c->bots == SLUICE_BOTS_DROP)
-                return 1;
-            if (c->bots == SLUICE_BOTS_FLAG) {
-                /* The verdict is the gateway's: a null (or any non-object) there from the body
-                 * read as "no bot" downstream, and the flag was not written. */
-                json_t *ctx = json_object_get(ev, "context");
-                if (json_is_object(ctx) && !json_is_object(json_object_get(ctx, "bot")))
-                    json_object_del(ctx, "bot");
-                json_t *bot = context_obj(ev, "bot");
-                fill(bot, "reason", sluice_bots_reason_name(why));
-                if (parsed != NULL && strcmp(parsed->browser, "Other") != 0)
-                    fill(bot, "name", parsed->browser);
-            }
-        }
-    }
-    if (c->user_agent && parsed != NULL) {
-        json_t *device = context_obj(ev, "device");
-        fill(device, "type", parsed->type);
-        fill(device, "manufacturer", parsed->brand);
-        fill(device, "model", parsed->model);
-        if (strcmp(parsed->device, "Other") != 0)
-            fill(device, "name", parsed->device);
-        json_t *os = context_obj(ev, "os");
-        fill(os, "name", parsed->os);
-        fill(os, "version", parsed->os_version);
-        json_t *browser = context_obj(ev, "browser");
-        fill(browser, "name", parsed->browser);
-        fill(browser, "version", parsed->browser_version);
-    }
-    return 0;
-}
+/* gateway/enrichment_rules.h holds the step once; it is compiled for jansson's trees here and
+ * for jv's below (issue 17), the same way gateway/event.c compiles event_rules.h. */
+#define E_CAT2(a, b) a##_##b
+#define E_CAT(a, b)  E_CAT2(a, b)
+#define E(name)      E_CAT(name, json)
+#define E_PUBLIC     sluice_enrichment_event
+#define E_VALUE      json_t
+#define E_PARAM
+#define E_ARG
+#define E_GET          json_object_get
+#define E_DEL          json_object_del
+#define E_IS_OBJECT    json_is_object
+#define E_IS_STRING    json_is_string
+#define E_CSTR         json_string_value
+#define E_OBJECT_NEW() json_object()
+#define E_STRING_NEW   json_string
+#define E_INTEGER_NEW  json_integer
+#define E_SET_NEW      json_object_set_new
+#define E_ARRAY_SIZE   json_array_size
+#define E_ARRAY_GET    json_array_get
+#define E_NORMALIZE    sluice_consent_normalize
+#define E_FROM_APP     sluice_event_from_app
+#define E_APP_AGENT    sluice_event_app_agent
+#include "gateway/enrichment_rules.h"
 
-/* Geolocation with the full address, before the data layer masks context.ip. */
-static void geo(sluice_enrichment_req_t *r, json_t *ev)
+/* A jv string as the C string jansson's json_string_value hands enrich/'s parsers: those read it
+ * up to its first NUL, so the copy (in the arena: a jv string has no NUL after it) ends there
+ * too. NULL for a non-string, as jansson's, and when the arena is out of memory. */
+static const char *cstr_jv(sluice_json_arena_t *a, const sluice_jv_t *v)
 {
-    const char *ip = str2(ev, "context", "ip");
-    if (ip == NULL || strlen(ip) >= sizeof(r->geo_ip))
-        return;
-    if (strcmp(ip, r->geo_ip) != 0) {
-        memcpy(r->geo_ip, ip, strlen(ip) + 1);
-        r->geo_rc = sluice_geo_lookup(r->e->geo, ip, r->org->enrich.geo, &r->geo);
-        sluice_counter_add(&r->w->metrics.geo[r->geo_rc == 1 ? 0 : 1], 1);
-    }
-    if (r->geo_rc != 1)
-        return;
-    json_t *loc = context_obj(ev, "location");
-    fill(loc, "country", r->geo.country);
-    fill(loc, "countryCode", r->geo.country_code);
-    fill(loc, "region", r->geo.region);
-    fill(loc, "regionCode", r->geo.region_code);
-    fill(loc, "city", r->geo.city);
-}
-
-/* 1 when ev's context.consent.categories holds every one of need[0..n). */
-static int has_categories(const json_t *ev, char *const *need, size_t n)
-{
-    const json_t *cats = json_object_get(json_object_get(json_object_get(ev, "context"), "consent"), "categories");
-    for (size_t i = 0; i < n; i++) {
-        int found = 0;
-        size_t k;
-        const json_t *v;
-        json_array_foreach(cats, k, v)
-            found |= json_is_string(v) && strcmp(json_string_value(v), need[i]) == 0;
-        if (!found)
-            return 0;
-    }
-    return 1;
-}
-
-/* 1 when the event carries every category the session cookie needs. */
-static int session_consent(const sluice_org_t *org, json_t *ev)
-{
-    const sluice_enrich_config_t *c = &org->enrich;
-    char *const *need = c->session_consent;
-    size_t n = c->session_consent_count;
-    if (!c->session_consent_set) {
-        need = org->identity.cookie_consent_set ? org->identity.cookie_consent : org->consent.required;
-        n = org->identity.cookie_consent_set ? org->identity.cookie_consent_count : org->consent.required_count;
-    }
-    if (n == 0)
-        return 1;
-    /* sluice.js's own form first; the other SDKs' forms only when it lacks a category. */
-    if (has_categories(ev, need, n))
-        return 1;
-    return sluice_consent_normalize(ev, &org->consent) == 0 && has_categories(ev, need, n);
-}
-
-static void session(sluice_enrichment_req_t *r, json_t *ev, sluice_reply_t *reply)
-{
-    const sluice_org_t *org = r->org;
-    const sluice_enrich_config_t *c = &org->enrich;
-    const char *domain =
-        sluice_cookie_domain_for(org->identity.cookie_domain, r->req->authority.base, r->req->authority.len);
-    if (!session_consent(org, ev)) {
-        /* Without consent no session is kept; a cookie set before consent was withdrawn goes. */
-        if (r->session_state == 0 && sluice_http_cookie(r->req, c->session_cookie).base != NULL) {
-            char del[256];
-            int n = sluice_cookie_format_expired(c->session_cookie, domain, 1, del, sizeof(del));
-            if (n > 0)
-                sluice_reply_add_cookie(r->req, reply, del, (size_t)n);
-        }
-        if (r->session_state == 0)
-            r->session_state = -1;
-        return;
-    }
-    if (r->session_state <= 0) {
-        const sluice_keyring_t *kr = sluice_secrets_session(r->w->gw->secrets);
-        unsigned t = r->w->index;
-        sluice_session_cache_t *sc = NULL;
-        if (t < r->e->nthreads) { /* this thread's slot only, as for the user-agent cache */
-            if (r->e->scaches[t] == NULL)
-                r->e->scaches[t] = sluice_session_cache_create(0);
-            sc = r->e->scaches[t];
-        }
-        /* Every cookie of the name, not only the first: after a move from a host-only cookie to
-         * cookie_domain the browser keeps both and sends the old one first, and reading only it
-         * started a session per event once it had timed out. The one seen last wins. A few at
-         * most: each unknown value costs an HMAC. */
-        int have = 0;
-        for (size_t i = 0; i < 4; i++) {
-            h2o_iovec_t v = sluice_http_cookie_nth(r->req, c->session_cookie, i);
-            sluice_session_t s;
-            if (v.base == NULL)
-                break;
-            if (sluice_session_verify_cached(sc, kr, org->id, v.base, v.len, &s) == 0 &&
-                (!have || s.last_s > r->session.last_s)) {
-                r->session = s;
-                have = 1;
-            }
-        }
-        /* The session lives in a cookie, which an app's HTTP client mostly does not keep
-         * (analytics-kotlin's and RudderStack's HttpURLConnection have no cookie store): each of
-         * its requests was a new session, number 1 again, every flush counted as a visit. An app's
-         * event that brings no session cookie gets none, nor a cookie: no session is better than
-         * a wrong one (its SDK's own, RudderStack's context.sessionId, stays as sent). An app's
-         * request has no Origin, which every browser sends with a POST: RudderStack's browser
-         * SDK also sends a context.app, and its sessions stay as they were. */
-        if (!have && sluice_event_from_app(ev) && sluice_http_header_str(r->req, "origin").base == NULL) {
-            r->session_state = -1;
-            return;
-        }
-        r->prev = r->session;
-        int started = sluice_session_advance(&r->session, have, r->en->received_ms / 1000, c->session_timeout_s);
-        r->have_prev = have && started == 1;
-        char value[SLUICE_SESSION_VALUE_MAX + 1], set[SLUICE_SESSION_VALUE_MAX + 256];
-        if (started == 2) { /* the cookie the browser holds stays right */
-            r->session_state = 1;
-            goto write;
-        }
-        int vlen;
-        if (started < 0 || (vlen = sluice_session_sign(kr, org->id, &r->session, value, sizeof(value))) < 0) {
-            r->session_state = -1;
-            return;
-        }
-        sluice_session_cache_put(sc, org->id, value, (size_t)vlen, &r->session);
-        sluice_counter_add(&r->w->metrics.sessions_started, (uint64_t)started);
-        /* The cookie lives as long as the anonymous id's; the timeout is inside it. */
-        sluice_cookie_t ck = {.name = c->session_cookie,
-                              .value = value,
-                              .max_age_s = org->identity.cookie_max_age_days * SLUICE_COOKIE_DAY_S,
-                              .domain = domain,
-                              .http_only = 1};
-        int n = sluice_cookie_format(&ck, set, sizeof(set));
-        if (n > 0)
-            sluice_reply_add_cookie(r->req, reply, set, (size_t)n);
-        r->session_state = 1;
-    }
-write:;
-    json_t *ctx = json_object_get(ev, "context");
-    if (json_is_object(ctx) && !json_is_object(json_object_get(ctx, "session")))
-        json_object_del(ctx, "session"); /* the gateway's, whatever the client put there */
-    /* The session the event happened in, by its own time (timestamp, corrected by sentAt), not
-     * by when it arrived: an SDK's offline queue flushed after the timeout carries events of the
-     * session the cookie held, and stamping them with the session their arrival began put them
-     * hours before its start (GA4 wants an event's time inside its session). An event within the
-     * timeout of the cookie's earlier session is stamped with it, even when it is also less than
-     * the timeout before the new one's start: it happened before the new session began, minutes
-     * after the earlier one's last event (a queue of 10:00 to 10:20 flushed at 10:45 was split in
-     * two sessions at 10:15). Else an event less than the timeout before the session's start is
-     * of that session (a batch's first events precede the request); one older happened in a
-     * session no longer known, and gets none rather than a wrong one. */
-    const sluice_session_t *in = &r->session;
-    const char *ts = json_string_value(json_object_get(ev, "timestamp"));
-    int64_t t_ms, tmo = (int64_t)c->session_timeout_s;
-    if (ts != NULL && sluice_time_parse(ts, strlen(ts), 0, &t_ms) == 0 && t_ms / 1000 < in->start_s) {
-        int64_t t = t_ms / 1000;
-        if (r->have_prev && t >= r->prev.start_s - tmo && t <= r->prev.last_s + tmo) {
-            in = &r->prev;
-        } else if (t < in->start_s - tmo) {
-            if (json_is_object(ctx))
-                json_object_del(ctx, "session"); /* nor the client's */
-            return;
-        }
-    }
-    json_t *s = context_obj(ev, "session");
+    size_t n;
+    const char *s = sluice_jv_string_value(v, &n);
     if (s == NULL)
-        return;
-    char start[SLUICE_TIME_TEXT_MAX];
-    sluice_time_format(in->start_s * 1000, start);
-    json_object_set_new(s, "id", json_string(in->id));
-    json_object_set_new(s, "number", json_integer(in->number));
-    json_object_set_new(s, "start", json_string(start));
+        return NULL;
+    const char *nul = memchr(s, '\0', n);
+    if (nul != NULL)
+        n = (size_t)(nul - s);
+    char *c = sluice_json_arena_alloc(a, n + 1);
+    if (c == NULL)
+        return NULL;
+    memcpy(c, s, n);
+    c[n] = '\0';
+    return c;
 }
 
-static void campaign(sluice_enrichment_req_t *r, json_t *ev)
+/* json_string's refusal of text that is not UTF-8 (a user-agent regex's capture may end inside
+ * a character): no member rather than one jansson would not have written. */
+static sluice_jv_t *string_jv(sluice_json_arena_t *a, const char *s)
 {
-    const sluice_enrich_config_t *c = &r->org->enrich;
-    json_t *page = json_object_get(json_object_get(ev, "context"), "page");
-    const char *url = json_string_value(json_object_get(page, "url"));
-    /* Without context.page (or with empty strings there: no page), a page event's properties are
-     * its page (Segment's page spec), as identity reads its click ids and the vendors its URL. A
-     * track event's properties.url is whatever the event is about (a shared link, a product
-     * page): its utm_* are someone else's campaign, not this visit's. */
-    json_t *type = json_object_get(ev, "type");
-    int page_event = json_is_string(type) && strcmp(json_string_value(type), "page") == 0;
-    if ((url == NULL || url[0] == '\0') && page_event)
-        url = str2(ev, "properties", "url");
-    if (c->campaign) {
-        sluice_campaign_t cp;
-        if (sluice_campaign_parse(url, &cp) > 0) {
-            json_t *o = context_obj(ev, "campaign");
-            fill(o, "name", cp.name);
-            fill(o, "source", cp.source);
-            fill(o, "medium", cp.medium);
-            fill(o, "term", cp.term);
-            fill(o, "content", cp.content);
-            fill(o, "id", cp.id);
-        }
-    }
-    if (c->referrer) {
-        const char *ref = json_string_value(json_object_get(page, "referrer"));
-        if ((ref == NULL || ref[0] == '\0') && page_event)
-            ref = str2(ev, "properties", "referrer");
-        if (ref != NULL && ref[0] != '\0') {
-            const char *source;
-            sluice_referrer_medium_t m = sluice_referrer_classify(c, ref, url, &source);
-            json_t *o = context_obj(ev, "referrer");
-            fill(o, "medium", sluice_referrer_medium_name(m));
-            fill(o, "source", source);
-        }
-    }
+    size_t n = s != NULL ? strlen(s) : 0;
+    return s != NULL && sluice_utf8_valid(s, n) ? sluice_jv_string(a, s, n) : NULL;
 }
 
-int sluice_enrichment_event(sluice_enrichment_req_t *r, json_t *ev, sluice_reply_t *reply)
-{
-    const sluice_enrich_config_t *c = &r->org->enrich;
-    if (!c->enabled || r->e == NULL)
-        return 0;
-    if ((c->user_agent || c->bots != SLUICE_BOTS_OFF) && user_agent(r, ev))
-        return 1;
-    if (c->geo != SLUICE_GEO_OFF && r->e->geo != NULL)
-        geo(r, ev);
-    if (c->session && r->browser)
-        session(r, ev, reply);
-    if (c->campaign || c->referrer)
-        campaign(r, ev);
-    return 0;
-}
+#define E(name)              E_CAT(name, jv)
+#define E_PUBLIC             sluice_enrichment_event_jv
+#define E_VALUE              sluice_jv_t
+#define E_PARAM              , sluice_json_arena_t *a
+#define E_ARG                , a
+#define E_GET                sluice_jv_object_get
+#define E_DEL                sluice_jv_object_del
+#define E_IS_OBJECT          sluice_jv_is_object
+#define E_IS_STRING          sluice_jv_is_string
+#define E_CSTR(v)            cstr_jv(a, (v))
+#define E_OBJECT_NEW()       sluice_jv_object(a)
+#define E_STRING_NEW(s)      string_jv(a, (s))
+#define E_INTEGER_NEW(i)     sluice_jv_integer(a, (i))
+#define E_SET_NEW(o, key, v) sluice_jv_object_set(a, (o), (key), (v))
+#define E_ARRAY_SIZE         sluice_jv_array_size
+#define E_ARRAY_GET          sluice_jv_array_get
+#define E_NORMALIZE(ev, c)   sluice_consent_normalize_jv((ev), (c), a)
+#define E_FROM_APP           sluice_event_from_app_jv
+#define E_APP_AGENT          sluice_event_app_agent_jv
+#include "gateway/enrichment_rules.h"
+#undef E_CAT
+#undef E_CAT2

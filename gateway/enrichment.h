@@ -22,6 +22,7 @@
 #include "enrich/ua.h"
 #include "gateway/event.h"
 #include "gateway/http.h"
+#include "json/jv.h"
 
 typedef struct sluice_enrichment sluice_enrichment_t;
 typedef struct sluice_runtime sluice_runtime_t;
@@ -81,5 +82,12 @@ void sluice_enrichment_begin(sluice_enrichment_req_t *r, h2o_req_t *req, sluice_
  * on, 1 when ev is a bot its org drops (counted in sluice_bots_total{action="drop"}; the caller
  * answers it as accepted and never queues it). */
 int sluice_enrichment_event(sluice_enrichment_req_t *r, json_t *ev, sluice_reply_t *reply);
+
+/* sluice_enrichment_event for an event held as arena values (json/jv.h, issue 17): the same rules
+ * (gateway/enrichment_rules.h holds them once for both), answers, cookies and members; new values
+ * and the C strings handed to enrich/ come from arena a, the event's. Not used by the request path
+ * yet. A request's r serves one tree: it remembers the last address looked up and the session. */
+int sluice_enrichment_event_jv(sluice_enrichment_req_t *r, sluice_jv_t *ev, sluice_reply_t *reply,
+                               sluice_json_arena_t *a);
 
 #endif

@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "tests/fuzz/both_trees.h"
 #include "gateway/event.h"
 #include "jv_same.h"
 #include "json/arena.h"
@@ -32,21 +33,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const sluice_limits_t limits = {
-    .max_body_bytes = 65536,
-    .max_event_bytes = 4096,
-    .max_batch_events = 8,
-    .max_depth = 16,
-    .max_string_bytes = 512,
-    .max_wire_bytes = 65536,
-};
-
-#define CHROME                                                                                                         \
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
-
 /* The requests: 2026-11-23T08:00:00.123Z, or 1970's first second (every client time later). */
 static const sluice_event_enrich_t requests[] = {
-    {.received_ms = 1795420800123LL, .client_ip = "203.0.113.9", .user_agent = CHROME},
+    {.received_ms = 1795420800123LL, .client_ip = "203.0.113.9", .user_agent = SLUICE_FUZZ_CHROME},
     {.received_ms = 1795420800123LL,
      .client_ip = "66.249.66.1",
      .user_agent = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"},
@@ -92,8 +81,8 @@ static void enrich_both(sluice_json_arena_t *a, sluice_jsonnum_t *nums, const js
         abort();
     if (validate) {
         sluice_event_error_t ej, ev;
-        int tj = sluice_event_validate(jc, -1, &limits, "", 0, nums, &ej);
-        if (tj != sluice_event_validate_jv(vc, -1, &limits, "", 0, a, &ev))
+        int tj = sluice_event_validate(jc, -1, &sluice_fuzz_event_limits, "", 0, nums, &ej);
+        if (tj != sluice_event_validate_jv(vc, -1, &sluice_fuzz_event_limits, "", 0, a, &ev))
             abort();
         if (tj < 0) { /* the gateway enriches only what it accepted; jv_event compares refusals */
             json_decref(jc);
@@ -128,10 +117,6 @@ static void enrich_both(sluice_json_arena_t *a, sluice_jsonnum_t *nums, const js
 
 static void check_event(sluice_json_arena_t *a, sluice_jsonnum_t *nums, const json_t *j, const sluice_jv_t *v)
 {
-    if (json_is_object(j) != sluice_jv_is_object(v))
-        abort();
-    if (!json_is_object(j)) /* enrichment's callers hand it objects only (validated events) */
-        return;
     for (size_t r = 0; r < sizeof(requests) / sizeof(requests[0]); r++) {
         enrich_both(a, nums, j, v, &requests[r], 0);
         enrich_both(a, nums, j, v, &requests[r], 1);
@@ -140,30 +125,6 @@ static void check_event(sluice_json_arena_t *a, sluice_jsonnum_t *nums, const js
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (sluice_json_arena_install() != 0) /* once; later calls return at once */
-        abort();
-    const char *buf = (const char *)data;
-    sluice_json_arena_t *a = sluice_json_arena_new();
-    sluice_jsonnum_t *nums = sluice_jsonnum_new();
-    if (a == NULL || nums == NULL)
-        abort();
-    sluice_event_error_t ej, ev;
-    json_t *j = sluice_event_parse(buf, size, &limits, nums, NULL, &ej);
-    sluice_jv_t *v = sluice_event_parse_jv(buf, size, &limits, a, NULL, &ev);
-    if ((j == NULL) != (v == NULL)) /* tests/fuzz/jv_event.c compares the refusals */
-        abort();
-    if (j != NULL) {
-        check_event(a, nums, j, v);
-        json_t *batch = json_object_get(j, "batch");
-        sluice_jv_t *vbatch = sluice_jv_object_get(v, "batch");
-        if (json_is_array(batch) != sluice_jv_is_array(vbatch) ||
-            json_array_size(batch) != sluice_jv_array_size(vbatch))
-            abort();
-        for (size_t i = 0; i < json_array_size(batch); i++)
-            check_event(a, nums, json_array_get(batch, i), sluice_jv_array_get(vbatch, i));
-    }
-    json_decref(j);
-    sluice_jsonnum_free(nums);
-    sluice_json_arena_free(a);
+    sluice_fuzz_each_event(data, size, &sluice_fuzz_event_limits, check_event);
     return 0;
 }
