@@ -179,6 +179,10 @@ int T_APP_AGENT(const T_VALUE *ev, const sluice_event_enrich_t *en)
 
 int T_ENRICH(T_VALUE *ev, const sluice_event_enrich_t *en T_ENRICH_PARAM)
 {
+    /* Validated events are objects; anything else is left as it is (jansson refuses the sets, and
+     * the jv walk below would read a string's bytes or an array's items as members). */
+    if (!T_IS_OBJECT(ev))
+        return 0;
     /* Read before anything is set: setting other members leaves these values where they are.
      * One pass over the members, as validation does: five hash look-ups were 750 instructions. */
     T_VALUE *v[M_COUNT];

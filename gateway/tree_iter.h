@@ -8,9 +8,11 @@
  * Not a header: no include guard, nothing for other folders. Any thread.
  */
 #ifdef T_ITER_JV
-#define T_ITER                size_t
-#define T_ITER_BEGIN(o)       0
-#define T_ITER_OK(o, it)      ((it) < (o)->len)
+#define T_ITER size_t
+/* No members but an object's (NULL too), as jansson's iterator: a string's length is no count of
+ * members. */
+#define T_ITER_BEGIN(o)       (sluice_jv_is_object(o) ? (size_t)0 : SIZE_MAX)
+#define T_ITER_OK(o, it)      ((it) != SIZE_MAX && (it) < (o)->len)
 #define T_ITER_NEXT(o, it)    ((it) + 1)
 #define T_ITER_KEY(o, it)     ((o)->u.m[it].key)
 #define T_ITER_KEY_LEN(o, it) ((size_t)(o)->u.m[it].key_len)

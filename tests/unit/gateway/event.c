@@ -936,6 +936,43 @@ static void jv_enrich_as_jansson(void **state)
     }
 }
 
+/* Enrichment is handed validated objects, but a non-object must leave both trees as they were
+ * and answer 0 (jansson's sets are refused; the jv walk read a string's bytes and an array's items
+ * as members: rev-s44). */
+static void jv_enrich_refuses_non_objects(void **state)
+{
+    (void)state;
+    sluice_event_enrich_t en = {.received_ms = 1795420800000LL, .client_ip = "203.0.113.9", .user_agent = "x"};
+    const char *body = "{\"batch\":[\"abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnop\",[1,2,3],null,7,true]}";
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    assert_non_null(a);
+    sluice_event_error_t e;
+    sluice_jv_t *root = sluice_event_parse_jv(body, strlen(body), &limits, a, NULL, &e);
+    json_t *jroot = sluice_event_parse(body, strlen(body), &limits, NULL, NULL, &e);
+    assert_non_null(root);
+    assert_non_null(jroot);
+    sluice_jv_t *batch = sluice_jv_object_get(root, "batch");
+    for (size_t i = 0; i < sluice_jv_array_size(batch); i++) {
+        sluice_jv_t *v = sluice_jv_array_get(batch, i);
+        json_t *j = json_array_get(json_object_get(jroot, "batch"), i);
+        size_t before_len, after_len;
+        char *before = sluice_jv_encode(v, &before_len);
+        assert_int_equal(sluice_event_enrich(j, &en), 0);
+        assert_int_equal(sluice_event_enrich_jv(v, &en, a), 0);
+        assert_int_equal(sluice_event_from_app_jv(v), sluice_event_from_app(j));
+        assert_int_equal(sluice_event_app_agent_jv(v, &en), sluice_event_app_agent(j, &en));
+        char *after = sluice_jv_encode(v, &after_len);
+        assert_non_null(before);
+        assert_non_null(after);
+        assert_int_equal(after_len, before_len);
+        assert_memory_equal(after, before, before_len);
+        free(before);
+        free(after);
+    }
+    json_decref(jroot);
+    sluice_json_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -961,6 +998,7 @@ int main(void)
         cmocka_unit_test(jv_event_size_as_jansson),
         cmocka_unit_test(jv_parse_as_jansson),
         cmocka_unit_test(jv_enrich_as_jansson),
+        cmocka_unit_test(jv_enrich_refuses_non_objects),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
