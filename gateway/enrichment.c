@@ -271,24 +271,11 @@ static sluice_ua_cache_t *thread_cache(const sluice_enrichment_t *e, unsigned th
 #define E_APP_AGENT    sluice_event_app_agent
 #include "gateway/enrichment_rules.h"
 
-/* A jv string as the C string jansson's json_string_value hands enrich/'s parsers: those read it
- * up to its first NUL, so the copy (in the arena: a jv string has no NUL after it) ends there
- * too. NULL for a non-string, as jansson's, and when the arena is out of memory. */
+/* A jv string as the C string jansson's json_string_value hands enrich/'s parsers (they read it
+ * up to its first NUL); NULL for a non-string, as jansson's, and when the arena is out of memory. */
 static const char *cstr_jv(sluice_json_arena_t *a, const sluice_jv_t *v)
 {
-    size_t n;
-    const char *s = sluice_jv_string_value(v, &n);
-    if (s == NULL)
-        return NULL;
-    const char *nul = memchr(s, '\0', n);
-    if (nul != NULL)
-        n = (size_t)(nul - s);
-    char *c = sluice_json_arena_alloc(a, n + 1);
-    if (c == NULL)
-        return NULL;
-    memcpy(c, s, n);
-    c[n] = '\0';
-    return c;
+    return sluice_jv_string_cstr(a, v, NULL);
 }
 
 /* json_string's refusal of text that is not UTF-8 (a user-agent regex's capture may end inside

@@ -376,15 +376,8 @@ static int plain_is(const json_t *v, const char *s)
 static const char *plain_jv(sluice_json_arena_t *a, const sluice_jv_t *v)
 {
     size_t n;
-    const char *s = sluice_jv_string_value(v, &n);
-    if (s == NULL || memchr(s, '\0', n) != NULL)
-        return NULL;
-    char *c = sluice_json_arena_alloc(a, n + 1);
-    if (c == NULL)
-        return NULL;
-    memcpy(c, s, n);
-    c[n] = '\0';
-    return c;
+    const char *c = sluice_jv_string_cstr(a, v, &n);
+    return c != NULL && memchr(c, '\0', n) == NULL ? c : NULL;
 }
 
 /* o[key] = a new string of s, nothing when s is not UTF-8 (as json_string refuses it). */

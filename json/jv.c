@@ -615,6 +615,20 @@ const char *sluice_jv_string_value(const sluice_jv_t *v, size_t *len)
     return v->u.s;
 }
 
+const char *sluice_jv_string_cstr(sluice_json_arena_t *a, const sluice_jv_t *v, size_t *len)
+{
+    if (!sluice_jv_is_string(v))
+        return NULL;
+    char *c = sluice_json_arena_alloc(a, v->len + 1);
+    if (c == NULL)
+        return NULL;
+    memcpy(c, v->u.s, v->len);
+    c[v->len] = '\0';
+    if (len != NULL)
+        *len = v->len;
+    return c;
+}
+
 int sluice_jv_string_is(const sluice_jv_t *v, const char *s)
 {
     size_t n = strlen(s);

@@ -140,6 +140,11 @@ static inline int sluice_jv_is_true(const sluice_jv_t *v)
 /* A string's bytes (not NUL-terminated) and length, or NULL for any other type. */
 const char *sluice_jv_string_value(const sluice_jv_t *v, size_t *len);
 
+/* A string's bytes copied into arena a with a NUL after them, for a reader of C strings (which
+ * then stops at the first NUL the string holds, as it does on jansson's json_string_value), and
+ * its whole length in *len (may be NULL). NULL for any other type or when a is out of memory. */
+const char *sluice_jv_string_cstr(sluice_json_arena_t *a, const sluice_jv_t *v, size_t *len);
+
 /* 1 when v is a string equal to the NUL-terminated s. */
 int sluice_jv_string_is(const sluice_jv_t *v, const char *s);
 

@@ -193,6 +193,23 @@ static void a_change_marks_every_ancestor(void **state)
 /* Removing an item of a parsed array (json_array_remove's semantics): the others keep their order,
  * the array and its ancestors are written from their parts, the removed item may be placed
  * elsewhere, and a missing item or a non-array is refused. */
+/* A C string for readers of C strings: a copy with a NUL after it, the whole length given. */
+static void string_cstr(void **state)
+{
+    (void)state;
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_jv_t *s = sluice_jv_string(a, "ab\0cd", 5), *n = sluice_jv_integer(a, 7);
+    size_t len = 0;
+    const char *c = sluice_jv_string_cstr(a, s, &len);
+    assert_non_null(c);
+    assert_int_equal(len, 5);
+    assert_memory_equal(c, "ab\0cd", 6);
+    assert_ptr_not_equal(c, sluice_jv_string_value(s, NULL));
+    assert_null(sluice_jv_string_cstr(a, n, &len));
+    assert_null(sluice_jv_string_cstr(a, NULL, NULL));
+    sluice_json_arena_free(a);
+}
+
 static void array_remove(void **state)
 {
     (void)state;
@@ -420,6 +437,7 @@ int main(void)
         cmocka_unit_test(big_objects_are_indexed),
         cmocka_unit_test(index_kept_after_deletions),
         cmocka_unit_test(copy_of_an_emptied_object_is_its_own),
+        cmocka_unit_test(string_cstr),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
