@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "json/jv.h"
 #include "json/numbers.h"
 
 /* {"v":1,"org":org,"source":source,"receivedAt":<event.receivedAt>,"event":event,
@@ -19,5 +20,11 @@
  * holds the text of the numbers the request's body had. Returns NULL when memory runs out. */
 char *sluice_envelope_encode(const char *org, const char *source, const json_t *event, const json_t *privacy,
                              const json_t *hashes, const sluice_jsonnum_t *nums, size_t *len);
+
+/* sluice_envelope_encode of the same event, privacy and hashes held as arena values (json/jv.h,
+ * issue 17): the same bytes, in one malloc'd buffer owned by the caller as there (the numbers'
+ * texts are in the values: no table). Not used by the gateway yet. NULL when memory runs out. */
+char *sluice_envelope_encode_jv(const char *org, const char *source, const sluice_jv_t *event,
+                                const sluice_jv_t *privacy, const sluice_jv_t *hashes, size_t *len);
 
 #endif

@@ -413,3 +413,8 @@ size_t sluice_event_member_size(const char *key, size_t key_len, const json_t *v
 {
     return string_size(key, key_len) + 1 + sluice_event_encoded_size(v, nums);
 }
+
+size_t sluice_event_member_size_jv(const char *key, size_t key_len, const sluice_jv_t *v)
+{
+    return string_size(key, key_len) + 1 + sluice_event_encoded_size_jv(v);
+}

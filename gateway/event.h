@@ -141,4 +141,7 @@ size_t sluice_event_encoded_size_jv(const sluice_jv_t *ev);
 /* The same for one object member, `"key":value` (without a separating comma). */
 size_t sluice_event_member_size(const char *key, size_t key_len, const json_t *v, const sluice_jsonnum_t *nums);
 
+/* sluice_event_member_size of a member whose value is an arena value (its count: the same). */
+size_t sluice_event_member_size_jv(const char *key, size_t key_len, const sluice_jv_t *v);
+
 #endif

@@ -25,6 +25,7 @@
 #include "common/hex.h"
 #include "common/time.h"
 #include "enrich/ua.h"
+#include "gateway/batch_shared.h"
 #include "gateway/consent.h"
 #include "gateway/datalayer.h"
 #include "gateway/enrichment.h"
@@ -1350,120 +1351,6 @@ static int check_origin(ingest_t *in)
     return 0;
 }
 
-/* Segment batches carry shared context and integrations at the top level. */
-/* The batch's own members that its events inherit, looked up and measured once per batch. */
-typedef struct shared {
-    json_t *top[2];    /* context, integrations (objects), or NULL */
-    size_t whole[2];   /* `"context":{...}` encoded, for an event without its own */
-    size_t *member[2]; /* `"key":value` of each member of top[k] encoded, in iteration order */
-    size_t budget;     /* bytes the copies may still add to the batch's events (max_body_bytes in all) */
-    json_t *sent;      /* sentAt (a string), or NULL */
-} shared_t;
-
-static const char *const shared_names[] = {"context", "integrations"};
-
-static void shared_dispose(shared_t *sh)
-{
-    for (size_t k = 0; k < 2; k++)
-        free(sh->member[k]);
-}
-
-/* 0, or -1 when memory runs out. */
-static int shared_of(shared_t *sh, json_t *root, const sluice_jsonnum_t *nums, size_t budget)
-{
-    memset(sh, 0, sizeof(*sh));
-    sh->budget = budget;
-    for (size_t k = 0; k < 2; k++) {
-        json_t *top = json_object_get(root, shared_names[k]);
-        if (!json_is_object(top))
-            continue;
-        sh->top[k] = top;
-        sh->whole[k] = sluice_event_member_size(shared_names[k], strlen(shared_names[k]), top, nums);
-        size_t n = json_object_size(top), i = 0;
-        if (n == 0)
-            continue;
-        if ((sh->member[k] = malloc(n * sizeof(size_t))) == NULL) {
-            shared_dispose(sh);
-            return -1;
-        }
-        for (void *it = json_object_iter(top); it != NULL && i < n; it = json_object_iter_next(top, it))
-            sh->member[k][i++] = sluice_event_member_size(json_object_iter_key(it), json_object_iter_key_len(it),
-                                                          json_object_iter_value(it), nums);
-    }
-    json_t *sent = json_object_get(root, "sentAt");
-    sh->sent = json_is_string(sent) ? sent : NULL;
-    return 0;
-}
-
-/* Why an event cannot inherit the batch's context and integrations (shared_check). */
-enum { SHARED_FITS = 0, SHARED_EVENT_TOO_BIG, SHARED_BATCH_TOO_BIG };
-
-/* Whether ev can take what it would inherit of the batch's context and integrations: the copies
- * are counted before anything is copied (sluice_event_encoded_size's count, the one validation
- * makes afterwards), against the event's limit and against what is left of the batch's budget
- * for copies (sh->budget, which a fitting event spends). A copy made first and measured
- * afterwards let a few hundred bytes of gzip make 500 copies of a 500 KB context (15 GB, 2
- * minutes) only to refuse each event; and 500 copies of a context just under max_event_bytes,
- * every one of them valid, still held 1.3 GB for a 161-byte request. Counting stops as soon as
- * either is passed, so an event costs at most its own members and that much of the shared ones. */
-static int shared_check(json_t *ev, shared_t *sh, const sluice_jsonnum_t *nums, size_t max_bytes)
-{
-    if (sh->top[0] == NULL && sh->top[1] == NULL)
-        return SHARED_FITS;
-    size_t size = sluice_event_encoded_size(ev, nums), ev_members = json_object_size(ev), add = 0;
-#define OVER() (size + add > max_bytes || add > sh->budget)
-    for (size_t k = 0; k < 2 && !OVER(); k++) {
-        json_t *top = sh->top[k];
-        if (top == NULL)
-            continue;
-        json_t *own = json_object_get(ev, shared_names[k]);
-        if (own == NULL) {
-            add += (ev_members++ > 0) + sh->whole[k]; /* a comma before it unless ev was empty */
-        } else if (json_is_object(own)) {
-            size_t own_members = json_object_size(own), i = 0;
-            for (void *it = json_object_iter(top); it != NULL && !OVER(); it = json_object_iter_next(top, it), i++)
-                if (json_object_getn(own, json_object_iter_key(it), json_object_iter_key_len(it)) == NULL)
-                    add += (own_members++ > 0) + sh->member[k][i];
-        }
-    }
-    if (size + add > max_bytes)
-        return SHARED_EVENT_TOO_BIG;
-    if (add > sh->budget)
-        return SHARED_BATCH_TOO_BIG;
-#undef OVER
-    sh->budget -= add;
-    return SHARED_FITS;
-}
-
-/* Returns 1 when something of the batch's context or integrations was copied into ev. The
- * copies' numbers keep the text they were sent as (nums, may be NULL). */
-static int merge_shared(json_t *ev, const shared_t *sh, sluice_jsonnum_t *nums)
-{
-    int copied = 0;
-    for (size_t k = 0; k < 2; k++) {
-        json_t *top = sh->top[k];
-        if (top == NULL)
-            continue;
-        json_t *own = json_object_get(ev, shared_names[k]);
-        if (own == NULL) {
-            json_object_set_new(ev, shared_names[k], sluice_jsonnum_copy(nums, top));
-            copied = 1;
-        } else if (json_is_object(own)) {
-            const char *key;
-            json_t *v;
-            json_object_foreach(top, key, v) {
-                if (json_object_get(own, key) == NULL) {
-                    json_object_set_new(own, key, sluice_jsonnum_copy(nums, v));
-                    copied = 1;
-                }
-            }
-        }
-    }
-    if (sh->sent != NULL && json_object_get(ev, "sentAt") == NULL)
-        json_object_set(ev, "sentAt", sh->sent);
-    return copied;
-}
-
 /* The value of org's anonymous-id cookie to read: a browser sends each cookie of the name whose
  * domain matches, and the first was taken: another org's signed cookie on a shared domain put that
  * org's visitor id on this org's events and hid this org's own proof (identity.h). A few at most:
@@ -1624,8 +1511,8 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
     p->events = json_array();
     /* The copies of a batch's shared members may add as much to its events as the body itself
      * could hold (docs/security.md): they cost memory like the body's own values do. */
-    shared_t shared = {{NULL, NULL}, {0, 0}, {NULL, NULL}, 0, NULL};
-    if (batch && shared_of(&shared, root, nums, cfg->limits.max_body_bytes) != 0) {
+    sluice_batch_shared_t shared = {{NULL, NULL}, {0, 0}, {NULL, NULL}, 0, NULL};
+    if (batch && sluice_batch_shared_of(&shared, root, nums, cfg->limits.max_body_bytes) != 0) {
         sluice_json_arena_leave();
         p->responded = 1;
         sluice_reply_error(req, w, &p->reply, 500, "internal", "out of memory", NULL);
@@ -1658,9 +1545,10 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
          * of memory) would be formatted, 1e14 as 100000000000000.0: such an event is walked; so
          * is every event when the table could not be had. */
         size_t source_len = nums != NULL ? in->body_len : 0;
-        int fits = batch ? shared_check(ev, &shared, nums, cfg->limits.max_event_bytes) : SHARED_FITS;
-        if (fits != SHARED_FITS) {
-            if (fits == SHARED_EVENT_TOO_BIG)
+        int fits = batch ? sluice_batch_shared_check(ev, &shared, nums, cfg->limits.max_event_bytes)
+                         : SLUICE_BATCH_SHARED_FITS;
+        if (fits != SLUICE_BATCH_SHARED_FITS) {
+            if (fits == SLUICE_BATCH_SHARED_EVENT_TOO_BIG)
                 sluice_event_error_set(&e, 413, "payload_too_large", prefix,
                                        "event larger than %zu bytes with the batch's context and integrations",
                                        cfg->limits.max_event_bytes);
@@ -1672,7 +1560,7 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
             add_rejection(p, i, &e, ev); /* recorded as sent, without the copies */
             continue;
         }
-        if (batch && merge_shared(ev, &shared, nums))
+        if (batch && sluice_batch_shared_merge(ev, &shared, nums))
             source_len = 0;
         if (sluice_event_validate(ev, forced_type, &cfg->limits, prefix, source_len, nums, &e) < 0) {
             add_rejection(p, i, &e, ev);
@@ -1727,7 +1615,7 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
         p->accepted[k].index = i;
         p->accepted[k].idfound = idfound;
     }
-    shared_dispose(&shared);
+    sluice_batch_shared_dispose(&shared);
     sluice_json_arena_leave();
 
     p->job.events = p->events;

@@ -1,4 +1,5 @@
-/* Tests for gateway/envelope.c: the envelope's shape, numbers as the body had them. */
+/* Tests for gateway/envelope.c: the envelope's shape, numbers as the body had them, the same bytes
+ * from arena values (sluice_envelope_encode_jv). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,8 @@
 #include <cmocka.h>
 
 #include "gateway/envelope.h"
+#include "json/arena.h"
+#include "json/jv.h"
 #include "json/parse.h"
 
 static json_t *load(const char *s)
@@ -74,11 +77,71 @@ static void envelope_numbers_as_sent(void **state)
     sluice_jsonnum_free(nums);
 }
 
+/* The envelope of an event held as arena values is the envelope of the same event held by
+ * jansson, byte for byte: numbers as sent, escapes, receivedAt only when a string, hashes only
+ * when given, and an event the gateway changed after parsing. */
+static void envelope_jv_as_jansson(void **state)
+{
+    (void)state;
+    static const char *const bodies[] = {
+        ("{\"type\":\"track\",\"event\":\"Buy\",\"receivedAt\":\"2026-11-23T10:00:00.000Z\","
+         "\"properties\":{\"price\":19.90,\"big\":1e400,\"id\":12345678901234567890123,\"zero\":-0}}"),
+        "{ \"type\" : \"identify\", \"traits\": {\"name\":\"Z\\u00fc\\u0001\\/\"}, \"receivedAt\": 7 }",
+        "{\"type\":\"page\"}",
+    };
+    static const char privacy_text[] = "{\"hashed\":[\"traits.email\"],\"masked\":[],\"dropped\":[\"a\\\"b\"]}";
+    static const char hashes_text[] = "{\"traits.phone\":{\"google\":\"abc\"}}";
+    for (size_t b = 0; b < sizeof(bodies) / sizeof(bodies[0]); b++) {
+        for (int changed = 0; changed < 2; changed++) {
+            sluice_json_arena_t *a = sluice_json_arena_new();
+            sluice_jsonnum_t *nums = sluice_jsonnum_new();
+            sluice_json_error_t err;
+            json_t *ev = sluice_json_parse(bodies[b], strlen(bodies[b]), 64, 1 << 20, 0, nums, &err);
+            sluice_jv_t *evv = sluice_jv_parse(a, bodies[b], strlen(bodies[b]), 64, 1 << 20, 0, NULL, &err);
+            json_t *privacy = load(privacy_text), *hashes = load(hashes_text);
+            sluice_jv_t *privacyv = sluice_jv_parse(a, privacy_text, strlen(privacy_text), 64, 1 << 20, 0, NULL, &err);
+            sluice_jv_t *hashesv = sluice_jv_parse(a, hashes_text, strlen(hashes_text), 64, 1 << 20, 0, NULL, &err);
+            assert_non_null(ev);
+            assert_non_null(evv);
+            if (changed) { /* as enrichment does: a new member, written from its parts */
+                json_object_set_new(ev, "receivedAt", json_string("2026-11-23T10:00:01.000Z"));
+                assert_int_equal(
+                    sluice_jv_object_set(a, evv, "receivedAt", sluice_jv_string(a, "2026-11-23T10:00:01.000Z", 24)), 0);
+            }
+            for (int with_hashes = 0; with_hashes < 2; with_hashes++) {
+                size_t lj, lv;
+                char *sj =
+                    sluice_envelope_encode("acme", "web\"x", ev, privacy, with_hashes ? hashes : NULL, nums, &lj);
+                char *sv =
+                    sluice_envelope_encode_jv("acme", "web\"x", evv, privacyv, with_hashes ? hashesv : NULL, &lv);
+                assert_non_null(sv);
+                assert_string_equal(sv, sj);
+                assert_int_equal(lv, lj);
+                assert_int_equal(lv, strlen(sv));
+                free(sj);
+                free(sv);
+            }
+            json_decref(ev);
+            json_decref(privacy);
+            json_decref(hashes);
+            sluice_jsonnum_free(nums);
+            sluice_json_arena_free(a);
+        }
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    return sluice_json_arena_install();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(envelope_shape),
         cmocka_unit_test(envelope_numbers_as_sent),
+        cmocka_unit_test(envelope_jv_as_jansson),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup, NULL);
 }
