@@ -130,10 +130,3 @@ int T_MERGE(T_VALUE *ev, const T_SHARED *sh T_MERGE_PARAM)
 #undef T_SET_COPY
 #undef T_MEMBER_SET_COPY
 #undef T_SET_SENT
-#undef T_ITER
-#undef T_ITER_BEGIN
-#undef T_ITER_OK
-#undef T_ITER_NEXT
-#undef T_ITER_KEY
-#undef T_ITER_KEY_LEN
-#undef T_ITER_VALUE

@@ -217,13 +217,6 @@ oom:
 #undef T_OBJECT_SIZE
 #undef T_ARRAY_SIZE
 #undef T_ARRAY_GET
-#undef T_ITER
-#undef T_ITER_BEGIN
-#undef T_ITER_OK
-#undef T_ITER_NEXT
-#undef T_ITER_KEY
-#undef T_ITER_KEY_LEN
-#undef T_ITER_VALUE
 #undef T_ARRAY_NEW
 #undef T_OBJECT_NEW
 #undef T_TRUE_NEW

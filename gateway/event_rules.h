@@ -271,13 +271,6 @@ int T_VALIDATE(T_VALUE *ev, int forced_type, const sluice_limits_t *lim, const c
 #undef T_IS_NUMBER
 #undef T_IS_OBJECT
 #undef T_IS_STRING
-#undef T_ITER
-#undef T_ITER_BEGIN
-#undef T_ITER_KEY
-#undef T_ITER_KEY_LEN
-#undef T_ITER_NEXT
-#undef T_ITER_OK
-#undef T_ITER_VALUE
 #undef T_NUMBER_CASES
 #undef T_OBJECT
 #undef T_OBJECT_DEL

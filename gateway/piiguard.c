@@ -11,8 +11,10 @@
  * vector pass per value, in line. A member the trie leaves alone costs its key's words and one
  * probe: its value is not fetched.
  *
- * The judgement of one value and the ids pass are written once in piiguard_rules.h, included here
- * for jansson's values and for json/jv.h's (sluice_piiguard_ids_jv; the full walk is jansson's).
+ * The judgement of one value, the ids pass and the full walk are written once in piiguard_rules.h,
+ * included here for jansson's values and for json/jv.h's (sluice_piiguard_ids_jv,
+ * sluice_piiguard_apply_jv); what differs per tree (setting, removing, recording) is defined just
+ * before each inclusion.
  *
  * Runs on the event-loop thread of the request; the guard is read-only, the thread state is the
  * caller's. Findings are published to scrapes with release stores (piiguard.h).
@@ -555,8 +557,8 @@ static inline const key_memo_t *key_facts(sluice_piiguard_thread_t *t, const cha
 
 #define SEG_MAX 64 /* deeper members are judged under the path of their 64th ancestor */
 
-/* On the stack of one pass; walk_init sets what comes before `segs` but the arena, which only the
- * jv pass sets and reads (the arrays from there on are used only up to nseg and seen_count). */
+/* On the stack of one pass; walk_init sets what comes before `segs` but the jv fields, which only
+ * the jv passes set and read (the arrays from there on are used only up to nseg and seen_count). */
 typedef struct walk {
     const sluice_piiguard_t *g;
     sluice_piiguard_thread_t *t;
@@ -571,9 +573,13 @@ typedef struct walk {
     int early;                    /* sluice_piiguard_ids: judge the ids, note what was found in ids_found */
     int ids_done;                 /* the ids went through sluice_piiguard_ids already: leave them */
     const sluice_jsonnum_t *nums; /* the numbers' texts as sent (json/numbers.h), or NULL */
-    sluice_json_arena_t *arena;   /* sluice_piiguard_ids_jv: where new values go (not set for jansson) */
-    uint64_t ids_found;           /* per id (ids[] order) SLUICE_PIIGUARD_ID_BITS: its kinds, and "inside text" */
-    size_t nseg;                  /* where the walk is: segs[0..nseg), written out as text only for a finding */
+    sluice_json_arena_t *arena;   /* the jv passes: where new values go (not set for jansson) */
+    sluice_jv_t *privacy_jv;      /* sluice_piiguard_apply_jv's privacy and its detected (not set for jansson) */
+    sluice_jv_t *detected_jv;
+    size_t key_n;       /* sluice_piiguard_apply_jv: the length of the member key being judged (a jv key is not
+                           NUL-terminated) */
+    uint64_t ids_found; /* per id (ids[] order) SLUICE_PIIGUARD_ID_BITS: its kinds, and "inside text" */
+    size_t nseg;        /* where the walk is: segs[0..nseg), written out as text only for a finding */
     struct {
         const char *s;
         size_t n;
@@ -645,22 +651,31 @@ static const char *const actions[] = {"reported", "reported", "masked", "hashed"
 
 #define ID_PARTIAL 0x100u
 
-/* Records a finding at the walk's current path. */
-static void record(walk_t *w, const char *matcher, const char *action, int partial)
+/* A finding at the walk's current path, counted in the thread's table: 1 when it goes into the
+ * event's privacy.detected too (T(record) in piiguard_rules.h appends it there), 0 when this
+ * event has it already or has SLUICE_PIIGUARD_DETECTED_MAX of them (w->more counts those). */
+static inline int note_finding(walk_t *w, const char *matcher, int partial)
 {
     write_path(w);
     uint32_t h = fnv(2166136261u, w->path);
     for (size_t i = 0; i < w->seen_count; i++)
         if (w->seen[i].hash == h && w->seen[i].matcher == matcher)
-            return; /* another element of the same array: once per event */
+            return 0; /* another element of the same array: once per event */
     count_finding(w->t, w->g->share, w->g->org->id, w->path, matcher, partial, w->now);
     if (w->seen_count == SLUICE_PIIGUARD_DETECTED_MAX) {
         w->more++;
-        return;
+        return 0;
     }
     w->seen[w->seen_count].hash = h;
     w->seen[w->seen_count].matcher = matcher;
     w->seen_count++;
+    return 1;
+}
+
+/* The finding just noted, as {"path", "matcher", "action"} appended to privacy.detected (made at
+ * the first). */
+static void append_json(walk_t *w, const char *matcher, const char *action)
+{
     if (w->detected == NULL) {
         w->detected = json_array();
         if (w->detected == NULL || json_object_set_new(w->privacy, "detected", w->detected) != 0) {
@@ -672,6 +687,15 @@ static void record(walk_t *w, const char *matcher, const char *action, int parti
     if (json_array_append_new(w->detected,
                               json_pack("{s:s,s:s,s:s}", "path", w->path, "matcher", matcher, "action", action)) != 0)
         w->oom = 1;
+}
+
+/* 1 when the walk is in traits or context.traits, whose "name" is the person's name (Segment's
+ * spec). Asked only of a member called "name": the segments are those of the object it is in. */
+static int in_traits(const walk_t *w)
+{
+    return (w->nseg == 1 && w->segs[0].n == 6 && memcmp(w->segs[0].s, "traits", 6) == 0) ||
+           (w->nseg == 2 && w->segs[0].n == 7 && memcmp(w->segs[0].s, "context", 7) == 0 && w->segs[1].n == 6 &&
+            memcmp(w->segs[1].s, "traits", 6) == 0);
 }
 
 static int reserve(sluice_piiguard_thread_t *t, size_t n)
@@ -745,18 +769,38 @@ static void set_value_json(json_t *parent, const char *key, size_t index, json_t
         w->oom = 1;
 }
 
+/* Removes member k (kn bytes) of obj, the one the walk is at; next (the iterator taken before) stays valid. */
+static inline void del_member_json(json_t *obj, const char *k, size_t kn, void **next)
+{
+    (void)kn;
+    (void)next;
+    json_object_del(obj, k);
+}
+
+static inline int set_more_json(walk_t *w)
+{
+    return json_object_set_new(w->privacy, "detected_more", json_integer((json_int_t)w->more));
+}
+
 #define IDS_BY_WALK 12
 
-/* The judgement and the ids pass on jansson's values: sluice_piiguard_ids, and judge for the walk below. */
+/* The judgement, the ids pass and the full walk on jansson's values: sluice_piiguard_ids, sluice_piiguard_apply. */
 #define T_VALUE                     json_t
 #define T(name)                     name##_json
 #define T_IDS                       sluice_piiguard_ids
 #define T_XP                        /* nothing: jansson allocates */
 #define T_WALK_INIT(w)              (void)(w)
+#define T_APPLY                     sluice_piiguard_apply
+#define T_APPLY_XP                  , const sluice_jsonnum_t *nums
+#define T_APPLY_INIT(w)             ((w)->privacy = privacy, (w)->nums = nums)
+#define T_NOTE_KEY(w, kn)           (void)0
 #define T_IS_STRING                 json_is_string
 #define T_IS_INTEGER                json_is_integer
 #define T_IS_REAL                   json_is_real
 #define T_IS_OBJECT                 json_is_object
+#define T_IS_ARRAY                  json_is_array
+#define T_ARRAY_SIZE                json_array_size
+#define T_ARRAY_GET                 json_array_get
 #define T_STRING_PTR                json_string_value
 #define T_STRING_LEN                json_string_length
 #define T_INTEGER_VALUE             json_integer_value
@@ -770,33 +814,92 @@ static void set_value_json(json_t *parent, const char *key, size_t index, json_t
 #include "gateway/tree_iter.h"
 #include "gateway/piiguard_rules.h"
 
-/* jv has no array set: the ids pass only ever replaces members of the event; an element (the full
- * walk's, a later step of issue 17) fails closed until json/jv.h has one. */
-static void set_value_jv(sluice_jv_t *parent, const char *key, size_t index, sluice_jv_t *v, walk_t *w)
-{
-    (void)index;
-    if (v == NULL || key == NULL || sluice_jv_object_set(w->arena, parent, key, v) != 0)
-        w->oom = 1;
-}
-
 /* A new jv string of s[0..n) when it is UTF-8, as json_stringn makes one only then. */
 static sluice_jv_t *string_jv(sluice_json_arena_t *a, const char *s, size_t n)
 {
     return sluice_utf8_valid(s, n) ? sluice_jv_string(a, s, n) : NULL;
 }
 
-/* The same on arena values: sluice_piiguard_ids_jv. A number's text is read from its node, but only
- * when the walk has texts, which the ids pass has not (as sluice_piiguard_ids has no numbers' table):
- * w->nums then only says "texts are there". */
+/* A member is set by its key: the ids pass's are NUL-terminated literals, the walk's are the
+ * member's own (w->key_n bytes: not NUL-terminated; no key holds a NUL, which the parser reads as
+ * U+FFFD, so these name the member json_object_set_new's strlen finds). */
+static void set_value_jv(sluice_jv_t *parent, const char *key, size_t index, sluice_jv_t *v, walk_t *w)
+{
+    int rc;
+    if (v == NULL)
+        rc = -1;
+    else if (key == NULL)
+        rc = sluice_jv_array_set(parent, index, v);
+    else
+        rc = sluice_jv_object_setn(w->arena, parent, key, w->early ? strlen(key) : w->key_n, v);
+    if (rc != 0)
+        w->oom = 1;
+}
+
+/* Removes member k (kn bytes) of obj; *next, the index of the member after the walk's, moves with
+ * that member (jansson's iterator points at it). */
+static void del_member_jv(sluice_jv_t *obj, const char *k, size_t kn, size_t *next)
+{
+    const sluice_jv_t *after = *next < obj->len ? obj->u.m[*next].value : NULL;
+    (void)sluice_jv_object_deln(obj, k, kn);
+    size_t i = 0;
+    while (i < obj->len && obj->u.m[i].value != after)
+        i++;
+    *next = i;
+}
+
+/* The finding just noted into privacy.detected, as append_json does on jansson's. */
+static void append_jv(walk_t *w, const char *matcher, const char *action)
+{
+    sluice_json_arena_t *a = w->arena;
+    if (w->detected_jv == NULL) {
+        w->detected_jv = sluice_jv_array(a);
+        if (w->detected_jv == NULL || sluice_jv_object_set(a, w->privacy_jv, "detected", w->detected_jv) != 0) {
+            w->detected_jv = NULL;
+            w->oom = 1;
+            return;
+        }
+    }
+    sluice_jv_t *o = sluice_jv_object(a);
+    sluice_jv_t *p = string_jv(a, w->path, strlen(w->path));
+    sluice_jv_t *m = sluice_jv_string(a, matcher, strlen(matcher));
+    sluice_jv_t *act = sluice_jv_string(a, action, strlen(action));
+    if (o == NULL || p == NULL || m == NULL || act == NULL || sluice_jv_object_set(a, o, "path", p) != 0 ||
+        sluice_jv_object_set(a, o, "matcher", m) != 0 || sluice_jv_object_set(a, o, "action", act) != 0 ||
+        sluice_jv_array_append(a, w->detected_jv, o) != 0)
+        w->oom = 1;
+}
+
+static int set_more_jv(walk_t *w)
+{
+    sluice_jv_t *n = sluice_jv_integer(w->arena, (int64_t)w->more);
+    return n != NULL ? sluice_jv_object_set(w->arena, w->privacy_jv, "detected_more", n) : -1;
+}
+
+/* Says "the numbers' texts are there" to the jv walk (w->nums): a jv number holds its own. */
+static const char jv_texts;
+#define JV_TEXTS ((const sluice_jsonnum_t *)(const void *)&jv_texts)
+
+/* The same on arena values: sluice_piiguard_ids_jv and sluice_piiguard_apply_jv. A number's text
+ * is read from its node, but only when the walk has texts, which the ids pass has not (as
+ * sluice_piiguard_ids has no numbers' table): w->nums then only says "texts are there" (JV_TEXTS,
+ * for the full walk, as sluice_piiguard_apply is given the event's table). */
 #define T_VALUE                     sluice_jv_t
 #define T(name)                     name##_jv
 #define T_IDS                       sluice_piiguard_ids_jv
 #define T_XP                        , sluice_json_arena_t *a
 #define T_WALK_INIT(w)              ((w)->arena = a)
+#define T_APPLY                     sluice_piiguard_apply_jv
+#define T_APPLY_XP                  , sluice_json_arena_t *a
+#define T_APPLY_INIT(w)             ((w)->arena = a, (w)->privacy_jv = privacy, (w)->detected_jv = NULL, (w)->nums = JV_TEXTS)
+#define T_NOTE_KEY(w, kn)           ((w)->key_n = (kn))
 #define T_IS_STRING                 sluice_jv_is_string
 #define T_IS_INTEGER                sluice_jv_is_integer
 #define T_IS_REAL(v)                (sluice_jv_is_number(v) && !sluice_jv_is_integer(v))
 #define T_IS_OBJECT                 sluice_jv_is_object
+#define T_IS_ARRAY                  sluice_jv_is_array
+#define T_ARRAY_SIZE                sluice_jv_array_size
+#define T_ARRAY_GET                 sluice_jv_array_get
 #define T_STRING_PTR(v)             ((v)->u.s)
 #define T_STRING_LEN(v)             ((size_t)(v)->len)
 #define T_INTEGER_VALUE             sluice_jv_integer_value
@@ -810,163 +913,6 @@ static sluice_jv_t *string_jv(sluice_json_arena_t *a, const char *s, size_t n)
 #define T_ITER_JV
 #include "gateway/tree_iter.h"
 #include "gateway/piiguard_rules.h"
-
-/* A member whose key itself holds personal data (the caller saw sluice_scan_may_match say so):
- * named by what it holds in paths, removed under mask and hash (a key cannot be replaced in place
- * without changing what others read). Returns 1 when the member was removed. */
-static int key_holds_pii(walk_t *w, json_t *obj, const char *k, size_t kn, char *seg, size_t seg_cap)
-{
-    sluice_scan_t *sc = &w->t->scan;
-    if (sluice_scan(sc, k, kn, w->g->kinds) != 0) {
-        w->oom = 1;
-        return 0;
-    }
-    if (sc->count == 0)
-        return 0;
-    const char *kind = sluice_scan_kind_name(sc->matches[0].kind);
-    snprintf(seg, seg_cap, "<%s>", kind);
-    int act = w->g->mode == SLUICE_PII_GUARD_MASK || w->g->mode == SLUICE_PII_GUARD_HASH;
-    int pushed = push_seg(w, seg, strlen(seg));
-    w->st->detected++;
-    record(w, kind, act ? "removed" : "reported", 1);
-    w->nseg -= (size_t)pushed;
-    if (!act)
-        return 0;
-    w->st->changed++;
-    json_object_del(obj, k);
-    return 1;
-}
-
-static void visit_array(walk_t *w, json_t *v, const tnode_t *node, sluice_keyname_class_t cls, int depth);
-
-/* 1 when the walk is in traits or context.traits, whose "name" is the person's name (Segment's
- * spec). Asked only of a member called "name": the segments are those of the object it is in. */
-static int in_traits(const walk_t *w)
-{
-    return (w->nseg == 1 && w->segs[0].n == 6 && memcmp(w->segs[0].s, "traits", 6) == 0) ||
-           (w->nseg == 2 && w->segs[0].n == 7 && memcmp(w->segs[0].s, "context", 7) == 0 && w->segs[1].n == 6 &&
-            memcmp(w->segs[1].s, "traits", 6) == 0);
-}
-
-static void visit_object(walk_t *w, json_t *obj, const tnode_t *node, int depth)
-{
-    const char *k;
-    json_t *child;
-    /* The next member is taken before this one is judged: a key holding PII is deleted. */
-    for (void *it = json_object_iter(obj), *next; it != NULL; it = next) {
-        next = json_object_iter_next(obj, it);
-        k = json_object_iter_key(it);
-        size_t kn = json_object_iter_key_len(it);
-        kwords_t kw;
-        uint64_t h = 0;
-        if (kn <= KEY_WORDS_MAX)
-            h = key_words(k, kn, &kw);
-        else
-            memset(&kw, 0, sizeof(kw));
-        const tnode_t *cn = child_named(node, k, kn, &kw, h);
-        if (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP)))
-            continue; /* its value is not even fetched */
-        child = json_object_iter_value(it);
-        key_memo_t own;
-        const key_memo_t *facts;
-        if (cn != NULL) { /* a key the trie names knows what it says */
-            own.cls = cn->cls;
-            own.scan = cn->scan;
-            facts = &own;
-        } else {
-            facts = key_facts(w->t, k, kn, &kw, h, &own);
-        }
-        /* the member's path segment: its key, or what the key holds ("<email>") */
-        const char *seg = k;
-        size_t seg_n = kn;
-        char held[24];
-        if (facts->scan) {
-            held[0] = '\0';
-            if (key_holds_pii(w, obj, k, kn, held, sizeof(held)))
-                continue;
-            if (w->oom)
-                return;
-            if (held[0] != '\0') {
-                seg = held;
-                seg_n = strlen(held);
-            }
-        }
-        sluice_keyname_class_t cls = w->key_names ? (sluice_keyname_class_t)facts->cls : SLUICE_KEYNAME_NONE;
-        if (depth == 0 && cn != NULL && cn->id != 0) {
-            if (!w->ids_done)
-                judge_json(w, obj, k, 0, child, SLUICE_KEYNAME_NONE, cn->id, seg, seg_n);
-        } else if (json_is_object(child)) {
-            int pushed = push_seg(w, seg, seg_n);
-            visit_object(w, child, cn, depth + 1);
-            w->nseg -= (size_t)pushed;
-        } else if (json_is_array(child)) {
-            int pushed = push_seg(w, seg, seg_n);
-            visit_array(w, child, cn, cls, depth + 1);
-            w->nseg -= (size_t)pushed;
-        } else {
-            if (w->key_names && cls == SLUICE_KEYNAME_NONE && kn == 4 && memcmp(k, "name", 4) == 0 && in_traits(w))
-                cls = SLUICE_KEYNAME_NAME; /* traits.name is the person's full name (Segment's spec) */
-            judge_json(w, obj, k, 0, child, cls, 0, seg, seg_n);
-        }
-        if (w->oom)
-            return;
-    }
-}
-
-/* An array no rule covers; cls is what its member name says (for its elements). */
-static void visit_array(walk_t *w, json_t *v, const tnode_t *node, sluice_keyname_class_t cls, int depth)
-{
-    const tnode_t *cn = node != NULL ? node->star : NULL;
-    if (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP)))
-        return;
-    int pushed = push_seg(w, "[*]", 3);
-    for (size_t i = 0; i < json_array_size(v) && !w->oom; i++) {
-        json_t *e = json_array_get(v, i);
-        if (json_is_object(e))
-            visit_object(w, e, cn, depth + 1);
-        else if (json_is_array(e))
-            visit_array(w, e, cn, cls, depth + 1);
-        else
-            judge_json(w, v, NULL, i, e, cls, 0, NULL, 0);
-    }
-    w->nseg -= (size_t)pushed;
-}
-
-int sluice_piiguard_apply(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, json_t *event,
-                          const sluice_jsonnum_t *nums, json_t *privacy, int64_t now_ms, const uint64_t *ids_found,
-                          sluice_piiguard_stats_t *stats)
-{
-    memset(stats, 0, sizeof(*stats));
-    if (g == NULL || g->mode == SLUICE_PII_GUARD_OFF || !json_is_object(event))
-        return 0;
-    walk_t walk, *w = &walk;
-    walk_init(w, g, t, stats);
-    w->privacy = privacy;
-    w->now = now_ms;
-    w->nums = nums;
-    if (ids_found != NULL) {
-        /* What sluice_piiguard_ids found (and hashed) before identity read the ids. */
-        w->ids_done = 1;
-        int act = g->mode == SLUICE_PII_GUARD_MASK || g->mode == SLUICE_PII_GUARD_HASH;
-        for (size_t i = 0; i < ID_COUNT; i++) {
-            unsigned bits =
-                (unsigned)(*ids_found >> (SLUICE_PIIGUARD_ID_BITS * i)) & ((1u << SLUICE_PIIGUARD_ID_BITS) - 1);
-            if ((bits & 0xffu) == 0)
-                continue;
-            stats->detected++;
-            stats->changed += (uint64_t)act;
-            push_seg(w, ids[i], g->id_len[i]);
-            for (unsigned k = 1; k <= 0x80u; k <<= 1)
-                if (bits & k)
-                    record(w, sluice_scan_kind_name(k), act ? "hashed" : "reported", (bits & ID_PARTIAL) != 0);
-            w->nseg = 0;
-        }
-    }
-    visit_object(w, event, &g->root, 0);
-    if (w->more > 0 && !w->oom && json_object_set_new(privacy, "detected_more", json_integer((json_int_t)w->more)) != 0)
-        w->oom = 1;
-    return w->oom ? -1 : 0;
-}
 
 /* ---------------------------------------------------------------- the inbox in Redis */
 

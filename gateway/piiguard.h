@@ -90,6 +90,16 @@ int sluice_piiguard_ids(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t,
 int sluice_piiguard_ids_jv(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, sluice_jv_t *event,
                            sluice_json_arena_t *a, uint64_t *found);
 
+/* sluice_piiguard_apply for an event held as arena values (json/jv.h; issue 17 step 2, not used by
+ * the request path yet): the same rules (gateway/piiguard_rules.h), stats, findings and return.
+ * privacy is the arena object the data layer's result holds ({"hashed", "masked", "dropped"},
+ * sluice_dl_result_jv_t's privacy), to which "detected" and "detected_more" are set as on jansson's;
+ * new values (hashed or masked values, findings) are made in a, which event and privacy live in.
+ * A number's text is its node's own (the event is parsed by sluice_event_parse_jv). */
+int sluice_piiguard_apply_jv(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, sluice_jv_t *event,
+                             sluice_json_arena_t *a, sluice_jv_t *privacy, int64_t now_ms, const uint64_t *ids_found,
+                             sluice_piiguard_stats_t *stats);
+
 /* One (org, path, matcher) a thread has seen. Strings are NUL-terminated and never change once
  * the finding is visible; the counters are updated by the owning thread only. */
 typedef struct sluice_piiguard_finding {

@@ -1,8 +1,8 @@
 /*
- * The PII guard's judgement of one value and its ids pass (piiguard.h), written once for both trees
- * an event can be held in (issue 17): gateway/piiguard.c includes this file twice, once with
- * jansson's accessors (sluice_piiguard_ids, and the judge the full walk of sluice_piiguard_apply
- * calls) and once with json/jv.h's (sluice_piiguard_ids_jv), so that the two cannot drift: the
+ * The PII guard's judgement of one value, its ids pass and its full walk (piiguard.h), written once
+ * for both trees an event can be held in (issue 17): gateway/piiguard.c includes this file twice,
+ * once with jansson's accessors (sluice_piiguard_ids, sluice_piiguard_apply) and once with
+ * json/jv.h's (sluice_piiguard_ids_jv, sluice_piiguard_apply_jv), so that the two cannot drift: the
  * same values judged, the same findings, the same hashes and tokens written. What differs is only
  * how a value is read or made, and that is the macros below, which the includer defines:
  *
@@ -12,6 +12,11 @@
  *   T_XP                         the tree's context as an extra parameter of T_IDS (jv's arena a,
  *                                where new values are made: ", sluice_json_arena_t *a"), or nothing
  *   T_WALK_INIT(w)               what the walk needs of that context (jv: w->arena = a)
+ *   T_APPLY, T_APPLY_XP          the full walk's name and its tree's extra parameter (jansson's numbers'
+ *                                table nums, jv's arena a), T_APPLY_INIT(w) what the walk takes of them
+ *                                and of privacy
+ *   T_NOTE_KEY(w, kn)            the length of the member key about to be judged (jv: its key has no NUL)
+ *   T_IS_ARRAY(v), T_ARRAY_SIZE(v), T_ARRAY_GET(v, i)
  *   T_IS_STRING T_IS_INTEGER T_IS_REAL T_IS_OBJECT (v)   a real: a number jansson reads as a double
  *   T_STRING_PTR(v), T_STRING_LEN(v)   a string's bytes (not NUL-terminated for jv) and length
  *   T_INTEGER_VALUE(v), T_REAL_VALUE(v)
@@ -22,11 +27,16 @@
  *   T_NEW_STRING(s)              a new string of the NUL-terminated s
  *   T_OBJECT_SIZE(o), T_OBJECT_GETN(o, key, n)
  *   T_ITER, T_ITER_BEGIN(o), ...  the member walk (gateway/tree_iter.h)
- *   and a T(set_value)(parent, key, index, v, w) defined before the inclusion.
+ *   and, defined before the inclusion: T(set_value)(parent, key, index, v, w); T(del_member)(obj, k,
+ *   kn, &next), which removes the member the walk is at and keeps next at the member after it;
+ *   T(append)(w, matcher, action), which appends the finding note_finding just counted to privacy's
+ *   detected; T(set_more)(w), which sets privacy.detected_more (0, or -1 when memory ran out).
  *
  * Not a header: no include guard (it undefines the tree's macros at its end for the next
  * inclusion), nothing for other files. Runs where gateway/piiguard.c does.
  */
+
+static void T(record)(walk_t *w, const char *matcher, const char *action, int partial);
 
 /* 1 for a real that is a whole number a double holds exactly (below 2^53): a card or phone
  * number sent as 4111111111111111.0 is judged by its digits like the integer. Larger reals have
@@ -217,13 +227,13 @@ static void T(judge_here)(walk_t *w, T_VALUE *parent, const char *key, size_t in
                 continue;
             done |= k;
             int partial = !(sc->count == 1 && sc->matches[0].start == 0 && sc->matches[0].end == n);
-            record(w, sluice_scan_kind_name(k), action, partial);
+            T(record)(w, sluice_scan_kind_name(k), action, partial);
         }
     } else {
         static const char *const key_matchers[SLUICE_KEYNAME_CLASS_COUNT] = {
             "key:none",      "key:email",       "key:phone", "key:address",      "key:postal_code", "key:name",
             "key:birthdate", "key:national_id", "key:card",  "key:bank_account", "key:password"};
-        record(w, key_matchers[cls], action, 0);
+        T(record)(w, key_matchers[cls], action, 0);
     }
     if (!act)
         return;
@@ -346,6 +356,166 @@ int T_IDS(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, T_VALUE *even
     return w->oom ? -1 : 0;
 }
 
+/* ---------------------------------------------------------------- the full walk (T_APPLY) */
+
+/* A finding at the walk's current path: counted, and appended to privacy.detected with its action
+ * by the tree's T(append) (once per event and path, at most SLUICE_PIIGUARD_DETECTED_MAX). */
+static void T(record)(walk_t *w, const char *matcher, const char *action, int partial)
+{
+    if (note_finding(w, matcher, partial))
+        T(append)(w, matcher, action);
+}
+
+/* A member whose key itself holds personal data (the caller saw sluice_scan_may_match say so):
+ * named by what it holds in paths, removed under mask and hash (a key cannot be replaced in place
+ * without changing what others read). Returns 1 when the member was removed (*next then still
+ * names the member after it). */
+static int T(key_holds_pii)(walk_t *w, T_VALUE *obj, const char *k, size_t kn, char *seg, size_t seg_cap, T_ITER *next)
+{
+    sluice_scan_t *sc = &w->t->scan;
+    if (sluice_scan(sc, k, kn, w->g->kinds) != 0) {
+        w->oom = 1;
+        return 0;
+    }
+    if (sc->count == 0)
+        return 0;
+    const char *kind = sluice_scan_kind_name(sc->matches[0].kind);
+    snprintf(seg, seg_cap, "<%s>", kind);
+    int act = w->g->mode == SLUICE_PII_GUARD_MASK || w->g->mode == SLUICE_PII_GUARD_HASH;
+    int pushed = push_seg(w, seg, strlen(seg));
+    w->st->detected++;
+    T(record)(w, kind, act ? "removed" : "reported", 1);
+    w->nseg -= (size_t)pushed;
+    if (!act)
+        return 0;
+    w->st->changed++;
+    T(del_member)(obj, k, kn, next);
+    return 1;
+}
+
+static void T(visit_array)(walk_t *w, T_VALUE *v, const tnode_t *node, sluice_keyname_class_t cls, int depth);
+
+static void T(visit_object)(walk_t *w, T_VALUE *obj, const tnode_t *node, int depth)
+{
+    const char *k;
+    T_VALUE *child;
+    /* The next member is taken before this one is judged: a key holding PII is deleted. */
+    T_ITER next;
+    for (T_ITER it = T_ITER_BEGIN(obj); T_ITER_OK(obj, it); it = next) {
+        next = T_ITER_NEXT(obj, it);
+        k = T_ITER_KEY(obj, it);
+        size_t kn = T_ITER_KEY_LEN(obj, it);
+        kwords_t kw;
+        uint64_t h = 0;
+        if (kn <= KEY_WORDS_MAX)
+            h = key_words(k, kn, &kw);
+        else
+            memset(&kw, 0, sizeof(kw));
+        const tnode_t *cn = child_named(node, k, kn, &kw, h);
+        if (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP)))
+            continue; /* its value is not even fetched */
+        child = T_ITER_VALUE(obj, it);
+        key_memo_t own;
+        const key_memo_t *facts;
+        if (cn != NULL) { /* a key the trie names knows what it says */
+            own.cls = cn->cls;
+            own.scan = cn->scan;
+            facts = &own;
+        } else {
+            facts = key_facts(w->t, k, kn, &kw, h, &own);
+        }
+        /* the member's path segment: its key, or what the key holds ("<email>") */
+        const char *seg = k;
+        size_t seg_n = kn;
+        char held[24];
+        if (facts->scan) {
+            held[0] = '\0';
+            if (T(key_holds_pii)(w, obj, k, kn, held, sizeof(held), &next))
+                continue;
+            if (w->oom)
+                return;
+            if (held[0] != '\0') {
+                seg = held;
+                seg_n = strlen(held);
+            }
+        }
+        sluice_keyname_class_t cls = w->key_names ? (sluice_keyname_class_t)facts->cls : SLUICE_KEYNAME_NONE;
+        if (depth == 0 && cn != NULL && cn->id != 0) {
+            T_NOTE_KEY(w, kn);
+            if (!w->ids_done)
+                T(judge)(w, obj, k, 0, child, SLUICE_KEYNAME_NONE, cn->id, seg, seg_n);
+        } else if (T_IS_OBJECT(child)) {
+            int pushed = push_seg(w, seg, seg_n);
+            T(visit_object)(w, child, cn, depth + 1);
+            w->nseg -= (size_t)pushed;
+        } else if (T_IS_ARRAY(child)) {
+            int pushed = push_seg(w, seg, seg_n);
+            T(visit_array)(w, child, cn, cls, depth + 1);
+            w->nseg -= (size_t)pushed;
+        } else {
+            if (w->key_names && cls == SLUICE_KEYNAME_NONE && kn == 4 && memcmp(k, "name", 4) == 0 && in_traits(w))
+                cls = SLUICE_KEYNAME_NAME; /* traits.name is the person's full name (Segment's spec) */
+            T_NOTE_KEY(w, kn);
+            T(judge)(w, obj, k, 0, child, cls, 0, seg, seg_n);
+        }
+        if (w->oom)
+            return;
+    }
+}
+
+/* An array no rule covers; cls is what its member name says (for its elements). */
+static void T(visit_array)(walk_t *w, T_VALUE *v, const tnode_t *node, sluice_keyname_class_t cls, int depth)
+{
+    const tnode_t *cn = node != NULL ? node->star : NULL;
+    if (cn != NULL && (cn->flags & (T_COVERED | T_EXCEPT | T_SKIP)))
+        return;
+    int pushed = push_seg(w, "[*]", 3);
+    for (size_t i = 0; i < T_ARRAY_SIZE(v) && !w->oom; i++) {
+        T_VALUE *e = T_ARRAY_GET(v, i);
+        if (T_IS_OBJECT(e))
+            T(visit_object)(w, e, cn, depth + 1);
+        else if (T_IS_ARRAY(e))
+            T(visit_array)(w, e, cn, cls, depth + 1);
+        else
+            T(judge)(w, v, NULL, i, e, cls, 0, NULL, 0);
+    }
+    w->nseg -= (size_t)pushed;
+}
+
+int T_APPLY(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, T_VALUE *event T_APPLY_XP, T_VALUE *privacy,
+            int64_t now_ms, const uint64_t *ids_found, sluice_piiguard_stats_t *stats)
+{
+    memset(stats, 0, sizeof(*stats));
+    if (g == NULL || g->mode == SLUICE_PII_GUARD_OFF || !T_IS_OBJECT(event))
+        return 0;
+    walk_t walk, *w = &walk;
+    walk_init(w, g, t, stats);
+    T_APPLY_INIT(w);
+    w->now = now_ms;
+    if (ids_found != NULL) {
+        /* What sluice_piiguard_ids found (and hashed) before identity read the ids. */
+        w->ids_done = 1;
+        int act = g->mode == SLUICE_PII_GUARD_MASK || g->mode == SLUICE_PII_GUARD_HASH;
+        for (size_t i = 0; i < ID_COUNT; i++) {
+            unsigned bits =
+                (unsigned)(*ids_found >> (SLUICE_PIIGUARD_ID_BITS * i)) & ((1u << SLUICE_PIIGUARD_ID_BITS) - 1);
+            if ((bits & 0xffu) == 0)
+                continue;
+            stats->detected++;
+            stats->changed += (uint64_t)act;
+            push_seg(w, ids[i], g->id_len[i]);
+            for (unsigned k = 1; k <= 0x80u; k <<= 1)
+                if (bits & k)
+                    T(record)(w, sluice_scan_kind_name(k), act ? "hashed" : "reported", (bits & ID_PARTIAL) != 0);
+            w->nseg = 0;
+        }
+    }
+    T(visit_object)(w, event, &g->root, 0);
+    if (w->more > 0 && !w->oom && T(set_more)(w) != 0)
+        w->oom = 1;
+    return w->oom ? -1 : 0;
+}
+
 #undef T_VALUE
 #undef T
 #undef T_IDS
@@ -355,6 +525,13 @@ int T_IDS(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, T_VALUE *even
 #undef T_IS_INTEGER
 #undef T_IS_REAL
 #undef T_IS_OBJECT
+#undef T_IS_ARRAY
+#undef T_ARRAY_SIZE
+#undef T_ARRAY_GET
+#undef T_APPLY
+#undef T_APPLY_XP
+#undef T_APPLY_INIT
+#undef T_NOTE_KEY
 #undef T_STRING_PTR
 #undef T_STRING_LEN
 #undef T_INTEGER_VALUE
@@ -365,11 +542,4 @@ int T_IDS(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, T_VALUE *even
 #undef T_NEW_STRING
 #undef T_OBJECT_SIZE
 #undef T_OBJECT_GETN
-#undef T_ITER
-#undef T_ITER_BEGIN
-#undef T_ITER_OK
-#undef T_ITER_NEXT
-#undef T_ITER_KEY
-#undef T_ITER_KEY_LEN
-#undef T_ITER_VALUE
 #undef T_ITER_JV

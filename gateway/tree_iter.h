@@ -3,10 +3,18 @@
  * can be held in (gateway/event_rules.h, gateway/consent_rules.h): T_ITER, T_ITER_BEGIN(o),
  * T_ITER_OK(o, it), T_ITER_NEXT(o, it), T_ITER_KEY(o, it), T_ITER_KEY_LEN(o, it),
  * T_ITER_VALUE(o, it) for jv values (json/jv.h) when T_ITER_JV is defined, else for jansson's.
- * Included before each inclusion of a rules file, which undefines them at its end.
+ * Included before each inclusion of a rules file; it undefines the previous inclusion's first, so
+ * the rules files need not.
  *
  * Not a header: no include guard, nothing for other folders. Any thread.
  */
+#undef T_ITER
+#undef T_ITER_BEGIN
+#undef T_ITER_OK
+#undef T_ITER_NEXT
+#undef T_ITER_KEY
+#undef T_ITER_KEY_LEN
+#undef T_ITER_VALUE
 #ifdef T_ITER_JV
 #define T_ITER size_t
 /* No members but an object's (NULL too), as jansson's iterator: a string's length is no count of

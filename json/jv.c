@@ -830,3 +830,14 @@ int sluice_jv_array_remove(sluice_jv_t *arr, size_t i)
     mark_dirty(arr);
     return 0;
 }
+
+int sluice_jv_array_set(sluice_jv_t *arr, size_t i, sluice_jv_t *value)
+{
+    if (!sluice_jv_is_array(arr) || i >= arr->len || value == NULL || value->parent != NULL)
+        return -1;
+    arr->u.a[i]->parent = NULL;
+    arr->u.a[i] = value;
+    value->parent = arr;
+    mark_dirty(arr);
+    return 0;
+}

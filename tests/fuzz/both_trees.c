@@ -15,16 +15,26 @@ const sluice_limits_t sluice_fuzz_event_limits = {
     .max_wire_bytes = 65536,
 };
 
+const sluice_limits_t sluice_fuzz_body_limits = {
+    .max_body_bytes = 65536,
+    .max_event_bytes = 8192,
+    .max_batch_events = 8,
+    .max_depth = 16,
+    .max_string_bytes = 2048,
+    .max_wire_bytes = 65536,
+};
+
 static void each(sluice_json_arena_t *a, sluice_jsonnum_t *nums, const json_t *j, const sluice_jv_t *v,
-                 sluice_fuzz_event_fn fn)
+                 sluice_fuzz_event_fn fn, int objects_only)
 {
     if (json_is_object(j) != sluice_jv_is_object(v))
         abort();
-    if (json_is_object(j))
+    if (json_is_object(j) || !objects_only)
         fn(a, nums, j, v);
 }
 
-void sluice_fuzz_each_event(const uint8_t *data, size_t size, const sluice_limits_t *lim, sluice_fuzz_event_fn fn)
+static void walk(const uint8_t *data, size_t size, const sluice_limits_t *lim, sluice_fuzz_event_fn fn,
+                 int objects_only)
 {
     if (sluice_json_arena_install() != 0) /* once; later calls return at once */
         abort();
@@ -39,16 +49,26 @@ void sluice_fuzz_each_event(const uint8_t *data, size_t size, const sluice_limit
     if ((j == NULL) != (v == NULL))
         abort();
     if (j != NULL) {
-        each(a, nums, j, v, fn);
+        each(a, nums, j, v, fn, objects_only);
         json_t *batch = json_object_get(j, "batch");
         sluice_jv_t *vbatch = sluice_jv_object_get(v, "batch");
         if (json_is_array(batch) != sluice_jv_is_array(vbatch) ||
             json_array_size(batch) != sluice_jv_array_size(vbatch))
             abort();
         for (size_t i = 0; i < json_array_size(batch); i++)
-            each(a, nums, json_array_get(batch, i), sluice_jv_array_get(vbatch, i), fn);
+            each(a, nums, json_array_get(batch, i), sluice_jv_array_get(vbatch, i), fn, objects_only);
     }
     json_decref(j);
     sluice_jsonnum_free(nums);
     sluice_json_arena_free(a);
+}
+
+void sluice_fuzz_each_event(const uint8_t *data, size_t size, const sluice_limits_t *lim, sluice_fuzz_event_fn fn)
+{
+    walk(data, size, lim, fn, 1);
+}
+
+void sluice_fuzz_each_value(const uint8_t *data, size_t size, const sluice_limits_t *lim, sluice_fuzz_event_fn fn)
+{
+    walk(data, size, lim, fn, 0);
 }

@@ -30,6 +30,8 @@
 #include "gateway/event.h"
 #include "gateway/forgotten.h"
 #include "gateway/piiguard.h"
+#include "tests/fuzz/both_trees.h"
+#include "jv_guard.h"
 #include "jv_same.h"
 #include "json/arena.h"
 #include "json/jv.h"
@@ -39,29 +41,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const sluice_limits_t limits = {
-    .max_body_bytes = 65536,
-    .max_event_bytes = 8192,
-    .max_batch_events = 8,
-    .max_depth = 16,
-    .max_string_bytes = 2048,
-    .max_wire_bytes = 65536,
-};
-
 /* One org per guard; the last leaves anonymousId to an exception and drops previousId, so those
  * ids are not judged (g->id_judged) and an event of more than 12 members is read by look-ups. */
-static const char yaml_fmt[] = "version: 1\n"
-                               "server: {http: {listen: \"127.0.0.1:0\"}}\n"
-                               "kafka: {brokers: \"127.0.0.1:9092\"}\n"
-                               "orgs:\n"
-                               "  - id: acme\n"
-                               "    sources:\n"
-                               "      - {id: web, write_key_env: ACME_WEB_WRITE_KEY}\n"
-                               "    data_layer:\n"
-                               "      hash_fields:\n"
-                               "        - {path: traits.email, normalize: email}\n"
-                               "      drop: [%s]\n"
-                               "      pii_guard: %s\n";
 static const char *const guards[][2] = {
     {"properties.password", "report"},
     {"properties.password", "mask"},
@@ -89,16 +70,8 @@ static void init_once(void)
         return;
     if (sluice_json_arena_install() != 0)
         abort();
-    for (size_t i = 0; i < GUARDS; i++) {
-        char yaml[sizeof(yaml_fmt) + 256];
-        snprintf(yaml, sizeof(yaml), yaml_fmt, guards[i][0], guards[i][1]);
-        sluice_config_diag_t d;
-        sluice_config_diag_init(&d);
-        S.cfg[i] = sluice_config_load_string("ids.yaml", yaml, strlen(yaml), SLUICE_CONFIG_NO_ENV, &d);
-        sluice_config_diag_dispose(&d);
-        if (S.cfg[i] == NULL || (S.g[i] = sluice_piiguard_create(&S.cfg[i]->orgs[0])) == NULL)
-            abort();
-    }
+    for (size_t i = 0; i < GUARDS; i++)
+        S.g[i] = jv_guard_create(guards[i][0], guards[i][1], &S.cfg[i]);
     S.t = sluice_piiguard_thread_create();
     sluice_err_t err;
     S.f = sluice_forgotten_create(S.cfg[0], 1, NULL, &err); /* no Redis: the list is the one put below */
@@ -156,29 +129,6 @@ static void check_event(sluice_json_arena_t *a, sluice_jsonnum_t *nums, const js
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     init_once();
-    const char *buf = (const char *)data;
-    sluice_json_arena_t *a = sluice_json_arena_new();
-    sluice_jsonnum_t *nums = sluice_jsonnum_new();
-    if (a == NULL || nums == NULL)
-        abort();
-    sluice_event_error_t ej, ev;
-    memset(&ej, 0, sizeof(ej));
-    memset(&ev, 0, sizeof(ev));
-    json_t *j = sluice_event_parse(buf, size, &limits, nums, NULL, &ej);
-    sluice_jv_t *v = sluice_event_parse_jv(buf, size, &limits, a, NULL, &ev);
-    if ((j == NULL) != (v == NULL)) /* tests/fuzz/jv_event.c compares the parses themselves */
-        abort();
-    if (j != NULL) {
-        check_event(a, nums, j, v);
-        json_t *batch = json_object_get(j, "batch");
-        sluice_jv_t *vbatch = sluice_jv_object_get(v, "batch");
-        if (json_is_array(batch) != sluice_jv_is_array(vbatch))
-            abort();
-        for (size_t i = 0; i < json_array_size(batch); i++)
-            check_event(a, nums, json_array_get(batch, i), sluice_jv_array_get(vbatch, i));
-    }
-    json_decref(j);
-    sluice_jsonnum_free(nums);
-    sluice_json_arena_free(a);
+    sluice_fuzz_each_value(data, size, &sluice_fuzz_body_limits, check_event);
     return 0;
 }

@@ -776,6 +776,102 @@ static void test_ids_jv_as_jansson(void **state)
     }
 }
 
+/* The full walk on arena values (sluice_piiguard_apply_jv) and on jansson's, each on its own parse
+ * of text (with the numbers' texts) and a privacy object already holding the data layer's record,
+ * each tree with a thread of its own: the same return and stats, the same event and privacy bytes.
+ * Returns the jv bytes of the event and of privacy (malloc'd) and the stats. */
+static void apply_both(const fixture_t *f, const char *text, char **ev_out, char **priv_out,
+                       sluice_piiguard_stats_t *st)
+{
+    static const char dl_privacy[] = "{\"hashed\":[\"traits.email\"],\"masked\":[],\"dropped\":[]}";
+    sluice_json_error_t je;
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    json_t *j = sluice_json_parse(text, strlen(text), 64, 1 << 20, 1000, nums, &je);
+    json_t *pj = sluice_json_parse(dl_privacy, strlen(dl_privacy), 8, 64, 1, NULL, &je);
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_jv_t *v = sluice_jv_parse(a, text, strlen(text), 64, 1 << 20, 1000, NULL, &je);
+    sluice_jv_t *pv = sluice_jv_parse(a, dl_privacy, strlen(dl_privacy), 8, 64, 1, NULL, &je);
+    sluice_piiguard_thread_t *tv = sluice_piiguard_thread_create();
+    assert_non_null(j);
+    assert_non_null(pj);
+    assert_non_null(v);
+    assert_non_null(pv);
+    assert_non_null(tv);
+    sluice_piiguard_stats_t sj;
+    assert_int_equal(sluice_piiguard_apply(f->g, f->t, j, nums, pj, 1000, NULL, &sj), 0);
+    assert_int_equal(sluice_piiguard_apply_jv(f->g, tv, v, a, pv, 1000, NULL, st), 0);
+    assert_int_equal(sj.detected, st->detected);
+    assert_int_equal(sj.changed, st->changed);
+    size_t lj, lv;
+    char *wj = sluice_json_encode(j, nums, &lj), *pwj = sluice_json_encode(pj, NULL, &lj);
+    *ev_out = sluice_jv_encode(v, &lv);
+    *priv_out = sluice_jv_encode(pv, &lv);
+    assert_non_null(wj);
+    assert_non_null(pwj);
+    assert_non_null(*ev_out);
+    assert_non_null(*priv_out);
+    assert_string_equal(*ev_out, wj);
+    assert_string_equal(*priv_out, pwj);
+    free(wj);
+    free(pwj);
+    sluice_piiguard_thread_destroy(tv);
+    json_decref(j);
+    json_decref(pj);
+    sluice_jsonnum_free(nums);
+    sluice_json_arena_free(a);
+}
+
+/* The full walk on arena values does what it does on jansson's, in the cases a user checks: an
+ * e-mail in free text and a phone under a phone key masked or hashed, a card sent as a real judged
+ * by its digits, a card in an array element, a member whose key is an e-mail removed, a number
+ * beyond a double under a card key masked, a price left alone; findings appended after the data
+ * layer's record; report changing nothing; off doing nothing; an exception left alone. */
+static void test_apply_jv_as_jansson(void **state)
+{
+    (void)state;
+    static const char body[] =
+        "{\"type\":\"track\",\"event\":\"Order Completed\",\"userId\":\"jane@x.io\",\"properties\":{\"notes\":\"mail "
+        "jane@x.io now\",\"phone\":\"+1 415 555 0100\",\"amount\":4111111111111111.0,\"price\":19.90,\"cards\":[\"x\","
+        "\"4111 1111 1111 1111\"],\"jane@x.io\":true,\"card_number\":1e400,\"after\":\"kept\"}}";
+    static const char *const guards[] = {"report", "mask", "hash", "{mode: mask, except: [properties.notes]}", "off"};
+    for (size_t gi = 0; gi < sizeof(guards) / sizeof(guards[0]); gi++) {
+        fixture_t f;
+        setup(&f, guards[gi]);
+        char *ev, *priv;
+        sluice_piiguard_stats_t st;
+        apply_both(&f, body, &ev, &priv, &st);
+        int acts = gi >= 1 && gi <= 3;
+        assert_non_null(strstr(ev, "\"price\":19.90,"));
+        assert_non_null(strstr(ev, "\"after\":\"kept\"}"));
+        assert_int_equal(strstr(ev, "\"jane@x.io\":true") == NULL, acts);
+        assert_int_equal(strstr(ev, "4111 1111 1111 1111") == NULL, acts);
+        assert_int_equal(strstr(ev, "\"amount\":4111111111111111.0") == NULL, acts);
+        assert_int_equal(strstr(ev, "\"card_number\":1e400") == NULL, acts);
+        assert_int_equal(strstr(ev, "\"notes\":\"mail jane@x.io now\"") != NULL, !acts || gi == 3);
+        if (gi == 1) {
+            assert_non_null(strstr(ev, "\"notes\":\"mail [email] now\""));
+            assert_non_null(strstr(ev, "\"phone\":\"[phone]\""));
+            assert_non_null(strstr(ev, "\"cards\":[\"x\",\"[card]\"]"));
+        }
+        if (gi == 4) {
+            assert_string_equal(priv, "{\"hashed\":[\"traits.email\"],\"masked\":[],\"dropped\":[]}");
+            assert_int_equal(st.detected, 0);
+        } else {
+            static const char head[] = "{\"hashed\":[\"traits.email\"],\"masked\":[],\"dropped\":[],\"detected\":[";
+            assert_int_equal(strncmp(priv, head, sizeof(head) - 1), 0); /* appended after the data layer's record */
+            assert_int_equal(strstr(priv, "{\"path\":\"properties.notes\",\"matcher\":\"email\"") != NULL, gi != 3);
+            assert_non_null(strstr(priv, "{\"path\":\"properties.<email>\",\"matcher\":\"email\",\"action\":\""));
+            assert_non_null(strstr(priv, "{\"path\":\"properties.cards[*]\",\"matcher\":\"card\""));
+            assert_int_equal(st.changed > 0, acts);
+            assert_true(st.detected >= 6);
+        }
+        assert_null(strstr(priv, "jane@x.io\"")); /* findings name paths, never values */
+        free(ev);
+        free(priv);
+        teardown(&f);
+    }
+}
+
 static void test_config_errors(void **state)
 {
     (void)state;
@@ -830,6 +926,7 @@ int main(void)
         cmocka_unit_test(test_long_path_cut_between_characters),
         cmocka_unit_test(test_ids_before_identity),
         cmocka_unit_test(test_ids_jv_as_jansson),
+        cmocka_unit_test(test_apply_jv_as_jansson),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, install_arenas, NULL);

@@ -210,6 +210,28 @@ static void string_cstr(void **state)
     sluice_json_arena_free(a);
 }
 
+/* Set replaces item i in place; the old item leaves the tree (it can be set elsewhere), and the
+ * array is written from its parts again (a parsed array is otherwise written as its source). */
+static void array_set(void **state)
+{
+    (void)state;
+    const char *doc = "{\"l\":[\"a\", 1.50 ,{\"b\":2}],\"n\":{}}";
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_json_error_t e;
+    sluice_jv_t *v = sluice_jv_parse(a, doc, strlen(doc), 8, 64, 0, NULL, &e);
+    sluice_jv_t *l = sluice_jv_object_get(v, "l"), *old = sluice_jv_array_get(l, 0);
+    assert_int_equal(sluice_jv_array_set(l, 0, sluice_jv_string(a, "x", 1)), 0);
+    assert_int_equal(sluice_jv_array_set(l, 3, sluice_jv_string(a, "y", 1)), -1);
+    assert_int_equal(sluice_jv_array_set(v, 0, sluice_jv_string(a, "y", 1)), -1);
+    assert_int_equal(sluice_jv_array_set(l, 1, sluice_jv_array_get(l, 2)), -1); /* in a tree */
+    assert_int_equal(sluice_jv_array_set(l, 1, NULL), -1);
+    assert_int_equal(sluice_jv_object_set(a, sluice_jv_object_get(v, "n"), "old", old), 0);
+    char *got = sluice_jv_encode(v, NULL);
+    assert_string_equal(got, "{\"l\":[\"x\",1.50,{\"b\":2}],\"n\":{\"old\":\"a\"}}");
+    free(got);
+    sluice_json_arena_free(a);
+}
+
 static void array_remove(void **state)
 {
     (void)state;
@@ -438,6 +460,7 @@ int main(void)
         cmocka_unit_test(index_kept_after_deletions),
         cmocka_unit_test(copy_of_an_emptied_object_is_its_own),
         cmocka_unit_test(string_cstr),
+        cmocka_unit_test(array_set),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
