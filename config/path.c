@@ -168,72 +168,47 @@ static int same_key(const char *a, const char *b, size_t n)
     return 1;
 }
 
-/* parent/key/index describe where `value` sits; seg is the next segment to apply to value;
- * buf[0..len) is the concrete path of value. */
-static int walk(json_t *parent, const char *key, size_t index, json_t *value, const sluice_path_t *p, size_t seg,
-                char *buf, size_t len, sluice_path_visit_cb cb, void *ud)
-{
-    if (seg == p->count)
-        return cb(parent, key, index, value, buf, ud);
-    const sluice_path_seg_t *s = &p->segs[seg];
-    if (s->kind == SLUICE_PATH_KEY && seg == 0) {
-        json_t *child = json_object_getn(value, s->key, s->key_len); /* NULL for non-objects too */
-        if (child == NULL)
-            return 0;
-        size_t n = concrete_push(buf, len, s->key, s->key_len, 0);
-        int rc = walk(value, s->key, 0, child, p, seg + 1, buf, n, cb, ud);
-        buf[len] = '\0';
-        return rc;
-    }
-    if (s->kind == SLUICE_PATH_KEY) {
-        /* Below the event's own fields, members are matched without regard to ASCII case: a
-         * client's `traits.Email` is the field a rule on `traits.email` names, and matched
-         * exactly it went out raw. Every spelling present is visited (a client may send both).
-         * The next member is read before the callback runs, which may delete this one. */
-        if (!json_is_object(value))
-            return 0;
-        for (void *it = json_object_iter(value), *next; it != NULL; it = next) {
-            next = json_object_iter_next(value, it);
-            if (json_object_iter_key_len(it) != s->key_len)
-                continue;
-            const char *k = json_object_iter_key(it);
-            if (!same_key(k, s->key, s->key_len))
-                continue;
-            size_t n = concrete_push(buf, len, k, s->key_len, 0);
-            int rc = walk(value, k, 0, json_object_iter_value(it), p, seg + 1, buf, n, cb, ud);
-            buf[len] = '\0';
-            if (rc != 0)
-                return rc;
-        }
-        return 0;
-    }
-    if (!json_is_array(value))
-        return 0;
-    /* Size re-read each round: the callback may replace elements (never remove them). */
-    for (size_t i = 0; i < json_array_size(value); i++) {
-        size_t n = concrete_push(buf, len, NULL, 0, i);
-        int rc = walk(value, NULL, i, json_array_get(value, i), p, seg + 1, buf, n, cb, ud);
-        buf[len] = '\0';
-        if (rc != 0)
-            return rc;
-    }
-    return 0;
-}
+/* The walks, once per tree (config/path_walk.h). */
+#define W_CAT2(a, b)                       a##_##b
+#define W_CAT(a, b)                        W_CAT2(a, b)
+#define W(name)                            name
+#define W_VALUE                            json_t
+#define W_CB                               sluice_path_visit_cb
+#define W_CALL(cb, pa, k, kn, i, v, c, ud) cb(pa, k, i, v, c, ud)
+#define W_GETN                             json_object_getn
+#define W_IS_OBJECT                        json_is_object
+#define W_IS_ARRAY                         json_is_array
+#define W_ARRAY_SIZE                       json_array_size
+#define W_ARRAY_GET                        json_array_get
+#define W_ITER                             void *
+#define W_ITER_BEGIN(o)                    json_object_iter(o)
+#define W_ITER_OK(o, it)                   ((it) != NULL)
+#define W_ITER_KEY(o, it)                  json_object_iter_key(it)
+#define W_ITER_KEY_LEN(o, it)              json_object_iter_key_len(it)
+#define W_ITER_VALUE(o, it)                json_object_iter_value(it)
+#define W_ITER_PRE(o, it, next)            ((next) = json_object_iter_next((o), (it)))
+#define W_ITER_SKIP(o, it, next)           ((void)0) /* next read before */
+#define W_ITER_POST(o, it, k, next)        ((void)0)
+#include "config/path_walk.h"
 
-int sluice_path_visit_first(json_t *root, json_t *first, const sluice_path_t *p, sluice_path_visit_cb cb, void *ud)
-{
-    if (root == NULL || first == NULL || p == NULL || p->count == 0 || p->segs[0].kind != SLUICE_PATH_KEY)
-        return 0;
-    char buf[SLUICE_PATH_CONCRETE_MAX]; /* concrete_push ends it with a NUL: no 256-byte clear per walk */
-    size_t n = concrete_push(buf, 0, p->segs[0].key, p->segs[0].key_len, 0);
-    return walk(root, p->segs[0].key, 0, first, p, 1, buf, n, cb, ud);
-}
-
-int sluice_path_visit(json_t *root, const sluice_path_t *p, sluice_path_visit_cb cb, void *ud)
-{
-    if (root == NULL || p == NULL || p->count == 0)
-        return 0;
-    char buf[SLUICE_PATH_CONCRETE_MAX];
-    buf[0] = '\0'; /* the rest is written before it is read */
-    return walk(NULL, NULL, 0, root, p, 0, buf, 0, cb, ud);
-}
+#define W(name)                            W_CAT(name, jv)
+#define W_VALUE                            sluice_jv_t
+#define W_CB                               sluice_path_visit_jv_cb
+#define W_CALL(cb, pa, k, kn, i, v, c, ud) cb(pa, k, kn, i, v, c, ud)
+#define W_GETN                             sluice_jv_object_getn
+#define W_IS_OBJECT                        sluice_jv_is_object
+#define W_IS_ARRAY                         sluice_jv_is_array
+#define W_ARRAY_SIZE                       sluice_jv_array_size
+#define W_ARRAY_GET                        sluice_jv_array_get
+#define W_ITER                             size_t
+#define W_ITER_BEGIN(o)                    0
+#define W_ITER_OK(o, it)                   ((it) < (o)->len)
+#define W_ITER_KEY(o, it)                  ((o)->u.m[it].key)
+#define W_ITER_KEY_LEN(o, it)              ((size_t)(o)->u.m[it].key_len)
+#define W_ITER_VALUE(o, it)                ((o)->u.m[it].value)
+#define W_ITER_PRE(o, it, next)            ((void)0)
+#define W_ITER_SKIP(o, it, next)           ((next) = (it) + 1)
+#define W_ITER_POST(o, it, k, next)        ((next) = (it) < (o)->len && (o)->u.m[it].key == (k) ? (it) + 1 : (it))
+#include "config/path_walk.h"
+#undef W_CAT
+#undef W_CAT2

@@ -3,7 +3,8 @@
  * e.g. `traits.email`, `properties.products[*].sku`, `context.page.url`. Keys may not be empty
  * and may not contain `.`, `[`, `]`; `[*]` may follow any key, possibly repeated (`a[*][*].b`).
  *
- * A parsed path is owned by its holder (config); sluice_path_visit walks a jansson value.
+ * A parsed path is owned by its holder (config); sluice_path_visit walks a jansson value,
+ * sluice_path_visit_jv a json/jv.h one (the same walk: config/path_walk.h).
  */
 #ifndef SLUICE_CONFIG_PATH_H
 #define SLUICE_CONFIG_PATH_H
@@ -11,6 +12,8 @@
 #include <stddef.h>
 
 #include <jansson.h>
+
+#include "json/jv.h"
 
 typedef enum sluice_path_seg_kind {
     SLUICE_PATH_KEY = 0, /* object member */
@@ -57,5 +60,15 @@ int sluice_path_visit(json_t *root, const sluice_path_t *p, sluice_path_visit_cb
  * member's value (NULL when root has none: nothing is visited). For callers that walk many paths
  * from one root and share the lookups of their first keys. */
 int sluice_path_visit_first(json_t *root, json_t *first, const sluice_path_t *p, sluice_path_visit_cb cb, void *ud);
+
+/* The same walks over a jv tree (json/jv.h), from the same code: the same values in the same order
+ * with the same concrete paths. key[0..key_len) is the member's own key (not NUL-terminated), valid
+ * until the visitor deletes it; a visitor changes the tree through json/jv.h (object set and del,
+ * an array's element replaced, never removed). Not used by the request path yet (issue 17). */
+typedef int (*sluice_path_visit_jv_cb)(sluice_jv_t *parent, const char *key, size_t key_len, size_t index,
+                                       sluice_jv_t *value, const char *concrete, void *ud);
+int sluice_path_visit_jv(sluice_jv_t *root, const sluice_path_t *p, sluice_path_visit_jv_cb cb, void *ud);
+int sluice_path_visit_first_jv(sluice_jv_t *root, sluice_jv_t *first, const sluice_path_t *p,
+                               sluice_path_visit_jv_cb cb, void *ud);
 
 #endif

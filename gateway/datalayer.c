@@ -14,98 +14,6 @@
 #include "gateway/consent.h"
 #include "json/write.h"
 
-/* Removes a reached value: object members are deleted, array elements become null (deleting
- * would shift the indices the walk is using). */
-static void remove_value(json_t *parent, const char *key, size_t index)
-{
-    if (key != NULL)
-        json_object_del(parent, key);
-    else
-        json_array_set_new(parent, index, json_null());
-}
-
-/* The three lists of res->privacy, held so a note costs no member lookup. */
-typedef struct lists {
-    json_t *hashed, *masked, *dropped;
-} lists_t;
-
-/* An empty array set as privacy[name]; borrowed, or NULL. */
-static json_t *new_list(json_t *privacy, const char *name)
-{
-    json_t *arr = json_array();
-    return json_object_set_new_nocheck(privacy, name, arr) == 0 ? arr : NULL;
-}
-
-static void note(json_t *arr, const char *path)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(arr, i, v) {
-        if (strcmp(json_string_value(v), path) == 0)
-            return;
-    }
-    json_array_append_new(arr, json_string_nocheck(path)); /* a config or event path: UTF-8 already */
-}
-
-/* ---------------------------------------------------------------- first keys */
-
-/* The event's members the rules' paths start with, each looked up once per event: most rules
- * start with one of a few keys (traits, context, properties). Only a one-key path can change the
- * event's own members (its callback's parent is the event), so such a walk empties the cache. */
-#define FIRSTS_MAX 8
-
-typedef struct firsts {
-    json_t *root;
-    size_t n;
-    struct {
-        const char *key;
-        size_t len;
-        json_t *value; /* NULL: the event has no such member */
-    } e[FIRSTS_MAX];
-} firsts_t;
-
-static int visit(firsts_t *f, const sluice_path_t *p, sluice_path_visit_cb cb, void *ud)
-{
-    if (p->count < 2 || p->segs[0].kind != SLUICE_PATH_KEY) {
-        int rc = sluice_path_visit(f->root, p, cb, ud);
-        f->n = 0;
-        return rc;
-    }
-    const sluice_path_seg_t *k = &p->segs[0];
-    for (size_t i = 0; i < f->n; i++) {
-        if (f->e[i].len == k->key_len && memcmp(f->e[i].key, k->key, k->key_len) == 0)
-            return sluice_path_visit_first(f->root, f->e[i].value, p, cb, ud);
-    }
-    json_t *first = json_object_getn(f->root, k->key, k->key_len);
-    if (f->n < FIRSTS_MAX) {
-        f->e[f->n].key = k->key;
-        f->e[f->n].len = k->key_len;
-        f->e[f->n].value = first;
-        f->n++;
-    }
-    return sluice_path_visit_first(f->root, first, p, cb, ud);
-}
-
-/* ---------------------------------------------------------------- consent */
-
-static int has_categories(const json_t *cats, const sluice_consent_config_t *c)
-{
-    for (size_t r = 0; r < c->required_count; r++) {
-        int found = 0;
-        size_t i;
-        json_t *v;
-        json_array_foreach(cats, i, v) {
-            if (json_is_string(v) && strcmp(json_string_value(v), c->required[r]) == 0) {
-                found = 1;
-                break;
-            }
-        }
-        if (!found)
-            return 0;
-    }
-    return 1;
-}
-
 /* What identifies the person: their ids (an alias's previousId, an SDK's external ids, a phone's
  * device, advertising and push ids), traits, address and agent, the ids vendors' cookies and ad
  * clicks gave them. context.device.type and the like stay: they say what, not who. Segment's
@@ -128,15 +36,6 @@ const char *const sluice_datalayer_identifying[] = {"userId",
                                                     "context.device.token",
                                                     NULL};
 
-static int strip_cb(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
-{
-    (void)value;
-    (void)concrete;
-    (void)ud;
-    remove_value(parent, key, index);
-    return 0;
-}
-
 #define IDENTIFYING_COUNT (sizeof(sluice_datalayer_identifying) / sizeof(sluice_datalayer_identifying[0]) - 1)
 
 /* The identifying paths, parsed once per process (read-only afterwards; never freed). */
@@ -152,132 +51,116 @@ static void parse_identifying(void)
     }
 }
 
-/* Consent "strip": the event stays, everything that identifies the person goes. */
-static void strip_identifying(const sluice_org_t *org, json_t *event, const lists_t *l)
+/* Most rules start with one of a few keys: those looked up once per event (datalayer_rules.h). */
+#define FIRSTS_MAX 8
+
+/* A jansson string's bytes and length, or NULL for other types. */
+static inline const char *string_json(const json_t *v, size_t *n)
 {
-    pthread_once(&identifying_once, parse_identifying);
-    for (size_t i = 0; i < IDENTIFYING_COUNT; i++) {
-        if (identifying_paths[i].count == 0)
-            continue;
-        sluice_path_visit(event, &identifying_paths[i], strip_cb, NULL);
-        note(l->dropped, sluice_datalayer_identifying[i]);
-    }
-    for (size_t i = 0; i < org->hash_rule_count; i++) {
-        sluice_path_visit(event, &org->hash_rules[i].path, strip_cb, NULL);
-        note(l->dropped, org->hash_rules[i].path.text);
-    }
-    for (size_t i = 0; i < org->mask_rule_count; i++) {
-        sluice_path_visit(event, &org->mask_rules[i].path, strip_cb, NULL);
-        note(l->dropped, org->mask_rules[i].path.text);
-    }
+    if (!json_is_string(v))
+        return NULL;
+    *n = json_string_length(v);
+    return json_string_value(v);
 }
 
-/* ---------------------------------------------------------------- drop */
-
-typedef struct drop_ctx {
-    int hit;
-} drop_ctx_t;
-
-static int drop_cb(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
+/* A string nothing else holds is rewritten where it is (no new value, no member lookup);
+ * otherwise the hash replaces it. */
+static int replace_hex_json(json_t *parent, const char *key, size_t index, json_t *value, const char *hex)
 {
-    (void)value;
-    (void)concrete;
-    remove_value(parent, key, index);
-    ((drop_ctx_t *)ud)->hit = 1;
-    return 0;
-}
-
-/* ---------------------------------------------------------------- hash */
-
-typedef struct hash_ctx {
-    const sluice_hash_rule_t *rule;
-    unsigned variants;
-    sluice_dl_result_t *res;
-    sluice_dl_stats_t *stats;
-    int hashed, failed;
-} hash_ctx_t;
-
-/* A value under a hash rule that cannot be hashed is removed, never passed on raw. */
-static int hash_fail(hash_ctx_t *h, json_t *parent, const char *key, size_t index)
-{
-    remove_value(parent, key, index);
-    h->failed = 1;
-    h->stats->hash_failed++;
-    return 0;
-}
-
-static int hash_cb(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
-{
-    hash_ctx_t *h = ud;
-    char numbuf[64];
-    const char *in;
-    size_t len;
-    if (json_is_string(value)) {
-        in = json_string_value(value);
-        len = json_string_length(value);
-    } else if (json_is_integer(value)) {
-        len = (size_t)snprintf(numbuf, sizeof(numbuf), "%" JSON_INTEGER_FORMAT, json_integer_value(value));
-        in = numbuf;
-    } else if (json_is_null(value)) {
-        return 0;
-    } else {
-        return hash_fail(h, parent, key, index); /* objects, arrays, reals, booleans: nothing to hash */
-    }
-    if (sluice_is_sha256_hex(in, len)) {
-        h->hashed = 1; /* already hashed upstream: never hash twice */
-        return 0;
-    }
-
-    char norm[1024], hex[65];
-    /* Hashed upstream in capitals: the same hash, written the way vendors match it. Hashing it
-     * again (it normalised like any string) gave Meta and TikTok a hash of a hash, and the phone
-     * normaliser a hash of the hash's digits: the match key was lost without a word. */
-    int prehashed = sluice_sha256_hex_lower(in, len, hex) == 0;
-    if (!prehashed) {
-        long n = sluice_normalize(h->rule->normalizer, SLUICE_VARIANT_DEFAULT, in, len, h->rule->default_country_code,
-                                  norm, sizeof(norm));
-        if (n < 0 || sluice_sha256_hex(norm, (size_t)n, hex) != 0)
-            return hash_fail(h, parent, key, index);
-    }
-    /* Variants before replacing the value, which is still the raw one; only those that differ
-     * from the default hash travel in the envelope. */
-    json_t *vhashes = NULL;
-    for (int v = 1; v < SLUICE_VARIANT_COUNT && !prehashed; v++) {
-        if (!(h->variants & (1u << v)) || !sluice_normalize_variant_differs(h->rule->normalizer, v))
-            continue;
-        char vnorm[1024], vhex[65];
-        long vn = sluice_normalize(h->rule->normalizer, (sluice_hash_variant_t)v, in, len,
-                                   h->rule->default_country_code, vnorm, sizeof(vnorm));
-        if (vn < 0 || sluice_sha256_hex(vnorm, (size_t)vn, vhex) != 0 || memcmp(vhex, hex, 64) == 0)
-            continue;
-        if (vhashes == NULL)
-            vhashes = json_object();
-        json_object_set_new_nocheck(vhashes, sluice_hash_variant_name((sluice_hash_variant_t)v),
-                                    json_stringn_nocheck(vhex, 64));
-    }
-    /* A string nothing else holds is rewritten where it is (no new value, no member lookup);
-     * otherwise the hash replaces it. Out of memory, the raw value is removed, not kept. */
-    int rc;
     if (json_is_string(value) && value->refcount == 1)
-        rc = json_string_setn_nocheck(value, hex, 64);
-    else if (key != NULL)
-        rc = json_object_set_new_nocheck(parent, key, json_stringn_nocheck(hex, 64)); /* the event's own key */
-    else
-        rc = json_array_set_new(parent, index, json_stringn_nocheck(hex, 64));
-    if (rc != 0) {
-        json_decref(vhashes);
-        return hash_fail(h, parent, key, index);
-    }
-    if (vhashes != NULL) {
-        if (h->res->hashes == NULL)
-            h->res->hashes = json_object();
-        json_object_set_new_nocheck(h->res->hashes, concrete, vhashes);
-    }
-    h->hashed = 1;
-    if (!prehashed)
-        h->stats->hashed[h->rule->normalizer]++;
-    return 0;
+        return json_string_setn_nocheck(value, hex, 64);
+    if (key != NULL)
+        return json_object_set_new_nocheck(parent, key, json_stringn_nocheck(hex, 64)); /* the event's own key */
+    return json_array_set_new(parent, index, json_stringn_nocheck(hex, 64));
 }
+
+/* The rules for jansson's tree (sluice_datalayer_apply). */
+#define T_CAT2(a, b)                     a##_##b
+#define T_CAT(a, b)                      T_CAT2(a, b)
+#define T(name)                          T_CAT(name, json)
+#define T_VALUE                          json_t
+#define T_RESULT                         sluice_dl_result_t
+#define T_CB                             sluice_path_visit_cb
+#define T_XP                             /* nothing: jansson allocates */
+#define T_XA                             /* nothing */
+#define T_ARENA_FIELD                    /* nothing */
+#define T_ARENA_LOCAL(ctx)               (void)(ctx)
+#define T_ARENA_INIT(ctx)                (void)0
+#define T_KEYLEN_P                       /* nothing: keys end with a NUL */
+#define T_KEYLEN                         0
+#define T_VISIT                          sluice_path_visit
+#define T_VISIT_FIRST                    sluice_path_visit_first
+#define T_GETN                           json_object_getn
+#define T_DELN(o, k, n)                  json_object_del((o), (k))
+#define T_ARRAY_PUT                      json_array_set_new
+#define T_ARRAY_SIZE                     json_array_size
+#define T_ARRAY_GET                      json_array_get
+#define T_STRING_EQ(v, s)                (json_is_string(v) && strcmp(json_string_value(v), (s)) == 0)
+#define T_NOTED(v, s)                    (strcmp(json_string_value(v), (s)) == 0)
+#define T_STRING_VALUE                   string_json
+#define T_IS_INTEGER                     json_is_integer
+#define T_INTEGER_VALUE                  json_integer_value
+#define T_IS_NULL                        json_is_null
+#define T_NULL_NEW()                     json_null()
+#define T_OBJECT_NEW()                   json_object()
+#define T_ARRAY_NEW()                    json_array()
+#define T_STRINGN_NEW                    json_stringn_nocheck
+#define T_STRING_NEW                     json_string_nocheck
+#define T_SET_NEW                        json_object_set_new_nocheck
+#define T_REPLACE_HEX(pa, k, n, i, v, h) replace_hex_json((pa), (k), (i), (v), (h))
+#define T_APPEND_NEW                     json_array_append_new
+#define T_DROP                           json_decref
+#define T_CONSENT_GET                    sluice_consent_normalize_get
+#include "gateway/datalayer_rules.h"
+
+/* jv strings are made in the arena: a hash always replaces the value. */
+static int replace_hex_jv(sluice_json_arena_t *a, sluice_jv_t *parent, const char *key, size_t key_len, size_t index,
+                          const char *hex)
+{
+    sluice_jv_t *s = sluice_jv_string(a, hex, 64);
+    if (s == NULL)
+        return -1;
+    return key != NULL ? sluice_jv_object_setn(a, parent, key, key_len, s) : sluice_jv_array_set(parent, index, s);
+}
+
+/* The rules for jv's tree (sluice_datalayer_apply_jv). */
+#define T(name)                          T_CAT(name, jv)
+#define T_VALUE                          sluice_jv_t
+#define T_RESULT                         sluice_dl_result_jv_t
+#define T_CB                             sluice_path_visit_jv_cb
+#define T_XP                             , sluice_json_arena_t *a
+#define T_XA                             , a
+#define T_ARENA_FIELD                    sluice_json_arena_t *a;
+#define T_ARENA_LOCAL(ctx)               sluice_json_arena_t *a = (ctx)->a
+#define T_ARENA_INIT(ctx)                ((ctx).a = a)
+#define T_KEYLEN_P                       size_t key_len,
+#define T_KEYLEN                         key_len
+#define T_VISIT                          sluice_path_visit_jv
+#define T_VISIT_FIRST                    sluice_path_visit_first_jv
+#define T_GETN                           sluice_jv_object_getn
+#define T_DELN                           sluice_jv_object_deln
+#define T_ARRAY_PUT                      sluice_jv_array_set
+#define T_ARRAY_SIZE                     sluice_jv_array_size
+#define T_ARRAY_GET                      sluice_jv_array_get
+#define T_STRING_EQ                      sluice_jv_string_is
+#define T_NOTED                          sluice_jv_string_is
+#define T_STRING_VALUE                   sluice_jv_string_value
+#define T_IS_INTEGER                     sluice_jv_is_integer
+#define T_INTEGER_VALUE                  sluice_jv_integer_value
+#define T_IS_NULL                        sluice_jv_is_null
+#define T_NULL_NEW()                     sluice_jv_null(a)
+#define T_OBJECT_NEW()                   sluice_jv_object(a)
+#define T_ARRAY_NEW()                    sluice_jv_array(a)
+#define T_STRINGN_NEW(s, n)              sluice_jv_string(a, (s), (n))
+#define T_STRING_NEW(s)                  sluice_jv_string(a, (s), strlen(s))
+#define T_SET_NEW(o, k, v)               sluice_jv_object_set(a, (o), (k), (v))
+#define T_REPLACE_HEX(pa, k, n, i, v, h) replace_hex_jv(a, (pa), (k), (n), (i), (h))
+#define T_APPEND_NEW(arr, v)             sluice_jv_array_append(a, (arr), (v))
+#define T_DROP(v)                        (void)(v) /* arena memory: goes with the arena */
+#define T_CONSENT_GET(e, c, cats)        sluice_consent_normalize_get_jv((e), (c), (cats), a)
+#include "gateway/datalayer_rules.h"
+#undef T_CAT
+#undef T_CAT2
 
 /* ---------------------------------------------------------------- mask */
 
@@ -359,14 +242,14 @@ static int mask_cb(json_t *parent, const char *key, size_t index, json_t *value,
         m->stats->masked++;
         return 0;
     case SLUICE_MASK_REMOVED:
-        remove_value(parent, key, index);
+        remove_value_json(parent, key, 0, index);
         m->removed = 1;
         m->stats->masked++;
         return 0;
     case SLUICE_MASK_FAILED: break;
     }
     m->stats->mask_failed++;
-    remove_value(parent, key, index);
+    remove_value_json(parent, key, 0, index);
     m->removed = 1;
     if (m->org->mask_rules[m->rule_index].on_error == SLUICE_MASK_ON_ERROR_REJECT) {
         m->rejected = 1;
@@ -450,67 +333,11 @@ int sluice_datalayer_user_form(const sluice_org_t *org, const char *uid, char ou
 int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const sluice_masker_t *masker, json_t *event,
                            sluice_jsonnum_t *nums, sluice_dl_result_t *res, sluice_dl_stats_t *stats)
 {
-    memset(res, 0, sizeof(*res));
-    /* Built member by member: json_pack would parse its format string for every event. */
-    lists_t l;
-    if ((res->privacy = json_object()) == NULL || (l.hashed = new_list(res->privacy, "hashed")) == NULL ||
-        (l.masked = new_list(res->privacy, "masked")) == NULL ||
-        (l.dropped = new_list(res->privacy, "dropped")) == NULL) {
-        json_decref(res->privacy);
-        res->privacy = NULL;
-        return -1;
-    }
-
-    /* Consent in Segment's or RudderStack's format counts like sluice's own. */
-    json_t *cats;
-    if (sluice_consent_normalize_get(event, &org->consent, &cats) != 0)
-        return -1;
-    if (org->consent.required_count > 0 && !has_categories(cats, &org->consent)) {
-        switch (org->consent.policy) {
-        case SLUICE_CONSENT_ALLOW: break;
-        case SLUICE_CONSENT_DROP:
-            res->drop_event = 1;
-            stats->consent_dropped_events++;
-            return 0;
-        case SLUICE_CONSENT_STRIP:
-            strip_identifying(org, event, &l);
-            json_object_set_new_nocheck(res->privacy, "consent", json_string_nocheck("stripped"));
-            stats->consent_stripped_events++;
-            break;
-        }
-    }
-
-    /* Each rule acts on its path, then on its mirror (context.traits.X of a rule on traits.X). */
-    firsts_t firsts;
-    firsts.root = event;
-    firsts.n = 0;
-    for (size_t i = 0; i < org->drop_count; i++) {
-        for (int k = 0; k < 2; k++) {
-            const sluice_path_t *p = k == 0 ? &org->drop[i] : org->drop_mirrors ? &org->drop_mirrors[i] : NULL;
-            if (p == NULL || p->text == NULL)
-                continue;
-            drop_ctx_t d = {0};
-            visit(&firsts, p, drop_cb, &d);
-            if (d.hit) {
-                note(l.dropped, p->text);
-                stats->dropped++;
-            }
-        }
-    }
-
-    for (size_t i = 0; i < org->hash_rule_count; i++) {
-        for (int k = 0; k < 2; k++) {
-            const sluice_path_t *p = k == 0 ? &org->hash_rules[i].path : &org->hash_rules[i].mirror;
-            if (p->text == NULL)
-                continue;
-            hash_ctx_t h = {.rule = &org->hash_rules[i], .variants = variants, .res = res, .stats = stats};
-            visit(&firsts, p, hash_cb, &h);
-            if (h.hashed)
-                note(l.hashed, p->text);
-            if (h.failed)
-                note(l.dropped, p->text);
-        }
-    }
+    lists_json l;
+    firsts_json firsts;
+    int head = apply_head_json(org, variants, event, res, stats, &l, &firsts);
+    if (head != 0)
+        return head < 0 ? -1 : 0;
 
     const char *name = NULL;
     int have_name = 0;
@@ -539,10 +366,10 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
              * for a path to one field: elements of two arrays are not known to be one another's. */
             if (k == 0 && org->mask_rules[i].mirror.text != NULL && !has_all(p)) {
                 int found = 0;
-                visit(&firsts, &org->mask_rules[i].mirror, any_cb, &found);
+                visit_json(&firsts, &org->mask_rules[i].mirror, any_cb, &found);
                 m.record = found;
             }
-            visit(&firsts, p, mask_cb, &m);
+            visit_json(&firsts, p, mask_cb, &m);
             if (k == 0 && m.visits == 1 && m.seen_out != NULL) {
                 own_in = m.seen_in;
                 own_out = m.seen_out;
@@ -553,9 +380,9 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
             if (p->count < 2)
                 have_name = 0;
             if (m.masked)
-                note(l.masked, p->text);
+                note_json(l.masked, p->text);
             if (m.removed)
-                note(l.dropped, p->text);
+                note_json(l.dropped, p->text);
             if (m.rejected) {
                 json_decref(own_in);
                 json_decref(own_out);
@@ -568,6 +395,19 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
         json_decref(own_out);
     }
     return 0;
+}
+
+int sluice_datalayer_apply_jv(const sluice_org_t *org, unsigned variants, sluice_jv_t *event, sluice_json_arena_t *a,
+                              sluice_dl_result_jv_t *res, sluice_dl_stats_t *stats)
+{
+    if (org->mask_rule_count > 0) {
+        memset(res, 0, sizeof(*res));
+        return -2; /* mask rules are not on jv yet: refused, never skipped */
+    }
+    lists_jv l;
+    firsts_jv firsts;
+    int head = apply_head_jv(org, variants, event, res, stats, &l, &firsts, a);
+    return head < 0 ? -1 : 0;
 }
 
 void sluice_dl_result_dispose(sluice_dl_result_t *res)

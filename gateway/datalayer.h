@@ -18,6 +18,8 @@
 
 #include "config/config.h"
 #include "gateway/normalize.h"
+#include "json/arena.h"
+#include "json/jv.h"
 #include "json/numbers.h"
 
 /* What a masker did with one value. */
@@ -75,6 +77,27 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
                            sluice_jsonnum_t *nums, sluice_dl_result_t *res, sluice_dl_stats_t *stats);
 
 void sluice_dl_result_dispose(sluice_dl_result_t *res);
+
+/* sluice_dl_result_t's twin for a jv event (json/jv.h): privacy and hashes are made in the
+ * request's arena, so there is nothing to dispose but the arena. */
+typedef struct sluice_dl_result_jv {
+    sluice_jv_t *privacy;  /* {"hashed":[...],"masked":[...],"dropped":[...]}, as the jansson one */
+    sluice_jv_t *hashes;   /* {concrete path: {variant: hex}}, or NULL */
+    int drop_event;        /* consent policy "drop": accept but do not queue */
+    int rejected;          /* a mask rule with on_error: reject failed (never yet: see below) */
+    char reject_path[128]; /* its rule path (no value) */
+} sluice_dl_result_jv_t;
+
+/* sluice_datalayer_apply for an event held as jv values in arena a (issue 17 step 2, part four):
+ * consent policy, drop and hash_fields from the same rules as the jansson function
+ * (gateway/datalayer_rules.h over config/path.c's walks), the same values removed or hashed, the
+ * same privacy record, hashes and counters; the numbers' texts are the tree's own. Mask rules are
+ * not on jv yet: an org with any is refused (-2, event and stats untouched), never applied without
+ * them. Returns 0 (see res for drop), -1 on out of memory (the event may be partly done, as with
+ * the jansson function), -2 for an org with mask rules. Not called by the request path yet. Same
+ * thread as the arena. */
+int sluice_datalayer_apply_jv(const sluice_org_t *org, unsigned variants, sluice_jv_t *event, sluice_json_arena_t *a,
+                              sluice_dl_result_jv_t *res, sluice_dl_stats_t *stats);
 
 /* The form identity keeps a userId in (its links in Redis, the userId it stamps on the visitor's
  * later events), so that Redis never holds a user id the org hashes: with a hash_fields rule on

@@ -1,0 +1,356 @@
+/*
+ * The data layer's consent policy, `drop` and `hash_fields` (datalayer.h), written once for both
+ * trees an event can be held in (issue 17): gateway/datalayer.c includes this file twice, once
+ * with jansson's accessors (for sluice_datalayer_apply) and once with json/jv.h's (for
+ * sluice_datalayer_apply_jv), so that the two cannot drift: the same values removed or hashed,
+ * the same privacy record and hashes in the same order, the same counters. The includer defines:
+ *
+ *   T_VALUE, T(name)              the node type and the tree's name for a static helper
+ *   T_RESULT                      the result type (privacy and hashes members of T_VALUE *)
+ *   T_XP, T_XA                    the arena as an extra parameter and argument (jv), or nothing
+ *   T_KEYLEN_P, T_KEYLEN          a visitor's key length parameter and its value (jv), or
+ *                                 nothing and 0 (jansson's keys end with a NUL)
+ *   T_VISIT, T_VISIT_FIRST        config/path.h's walks for the tree
+ *   T_GETN(o, key, n)             o's member, or NULL
+ *   T_DELN(o, key, n)             removes o's member
+ *   T_ARRAY_PUT(arr, i, v)        arr[i] = v, a new value; 0 or -1
+ *   T_ARRAY_SIZE, T_ARRAY_GET
+ *   T_STRING_EQ(v, s)             1 when v is a string equal to the C string s
+ *   T_NOTED(v, s)                 the same for v, an item of a privacy list (a string)
+ *   T_STRING_VALUE(v, &n)         a string's bytes and length, or NULL for other types
+ *   T_IS_INTEGER, T_INTEGER_VALUE, T_IS_NULL
+ *   T_NULL_NEW(), T_OBJECT_NEW(), T_ARRAY_NEW(), T_STRINGN_NEW(s, n), T_STRING_NEW(s)  new values
+ *   T_SET_NEW(o, key, v)          o[key] = v, a new value with a C string key (UTF-8); 0 or -1
+ *   T_REPLACE_HEX(parent, key, n, index, value, hex)  puts hex[0..64) where value is; 0 or -1
+ *   T_APPEND_NEW(arr, v)          appends a new value
+ *   T_DROP(v)                     gives back a new value that was not set (NULL allowed)
+ *   T_CONSENT_GET(event, c, &cats)  gateway/consent.h's normalize_get for the tree
+ *
+ *   T_ARENA_FIELD, T_ARENA_LOCAL(ctx), T_ARENA_INIT(ctx)   the arena a in a visitor's context:
+ *                                 its member, the local `a` read from it, and its setting (jv);
+ *                                 nothing for jansson, which allocates
+ * Not a header: no include guard (it undefines the tree's macros at its end), nothing for other
+ * files. Runs where gateway/datalayer.c does.
+ */
+
+/* Removes a reached value: object members are deleted, array elements become null (deleting
+ * would shift the indices the walk is using). */
+static void T(remove_value)(T_VALUE *parent, const char *key, size_t key_len, size_t index T_XP)
+{
+    (void)key_len;
+    if (key != NULL)
+        T_DELN(parent, key, key_len);
+    else
+        T_ARRAY_PUT(parent, index, T_NULL_NEW());
+}
+
+/* The three lists of res->privacy, held so a note costs no member lookup. */
+typedef struct T(lists_s) {
+    T_VALUE *hashed, *masked, *dropped;
+} T(lists);
+
+/* An empty array set as privacy[name]; borrowed, or NULL. */
+static T_VALUE *T(new_list)(T_VALUE *privacy, const char *name T_XP)
+{
+    T_VALUE *arr = T_ARRAY_NEW();
+    return T_SET_NEW(privacy, name, arr) == 0 ? arr : NULL;
+}
+
+static void T(note)(T_VALUE *arr, const char *path T_XP)
+{
+    size_t n = T_ARRAY_SIZE(arr);
+    for (size_t i = 0; i < n; i++) {
+        if (T_NOTED(T_ARRAY_GET(arr, i), path))
+            return;
+    }
+    T_APPEND_NEW(arr, T_STRING_NEW(path)); /* a config or event path: UTF-8 already */
+}
+
+/* ---------------------------------------------------------------- first keys */
+
+/* The event's members the rules' paths start with, each looked up once per event: most rules
+ * start with one of a few keys (traits, context, properties). Only a one-key path can change the
+ * event's own members (its callback's parent is the event), so such a walk empties the cache. */
+typedef struct T(firsts_s) {
+    T_VALUE *root;
+    size_t n;
+    struct {
+        const char *key;
+        size_t len;
+        T_VALUE *value; /* NULL: the event has no such member */
+    } e[FIRSTS_MAX];
+} T(firsts);
+
+static int T(visit)(T(firsts) * f, const sluice_path_t *p, T_CB cb, void *ud)
+{
+    if (p->count < 2 || p->segs[0].kind != SLUICE_PATH_KEY) {
+        int rc = T_VISIT(f->root, p, cb, ud);
+        f->n = 0;
+        return rc;
+    }
+    const sluice_path_seg_t *k = &p->segs[0];
+    for (size_t i = 0; i < f->n; i++) {
+        if (f->e[i].len == k->key_len && memcmp(f->e[i].key, k->key, k->key_len) == 0)
+            return T_VISIT_FIRST(f->root, f->e[i].value, p, cb, ud);
+    }
+    T_VALUE *first = T_GETN(f->root, k->key, k->key_len);
+    if (f->n < FIRSTS_MAX) {
+        f->e[f->n].key = k->key;
+        f->e[f->n].len = k->key_len;
+        f->e[f->n].value = first;
+        f->n++;
+    }
+    return T_VISIT_FIRST(f->root, first, p, cb, ud);
+}
+
+/* ---------------------------------------------------------------- consent */
+
+static int T(has_categories)(const T_VALUE *cats, const sluice_consent_config_t *c)
+{
+    size_t n = T_ARRAY_SIZE(cats);
+    for (size_t r = 0; r < c->required_count; r++) {
+        int found = 0;
+        for (size_t i = 0; i < n; i++) {
+            const T_VALUE *v = T_ARRAY_GET(cats, i); /* once: T_STRING_EQ may read it twice */
+            if (T_STRING_EQ(v, c->required[r])) {
+                found = 1;
+                break;
+            }
+        }
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+/* ---------------------------------------------------------------- drop (and consent's strip) */
+
+typedef struct T(drop_ctx_s) {
+    T_ARENA_FIELD
+    int hit;
+} T(drop_ctx);
+
+static int T(drop_cb)(T_VALUE *parent, const char *key, T_KEYLEN_P size_t index, T_VALUE *value, const char *concrete,
+                      void *ud)
+{
+    T(drop_ctx) *d = ud;
+    T_ARENA_LOCAL(d);
+    (void)value;
+    (void)concrete;
+    T(remove_value)(parent, key, T_KEYLEN, index T_XA);
+    d->hit = 1;
+    return 0;
+}
+
+/* Consent "strip": the event stays, everything that identifies the person goes. */
+static void T(strip_identifying)(const sluice_org_t *org, T_VALUE *event, const T(lists) * l T_XP)
+{
+    T(drop_ctx) d = {0};
+    T_ARENA_INIT(d);
+    pthread_once(&identifying_once, parse_identifying);
+    for (size_t i = 0; i < IDENTIFYING_COUNT; i++) {
+        if (identifying_paths[i].count == 0)
+            continue;
+        T_VISIT(event, &identifying_paths[i], T(drop_cb), &d);
+        T(note)(l->dropped, sluice_datalayer_identifying[i] T_XA);
+    }
+    for (size_t i = 0; i < org->hash_rule_count; i++) {
+        T_VISIT(event, &org->hash_rules[i].path, T(drop_cb), &d);
+        T(note)(l->dropped, org->hash_rules[i].path.text T_XA);
+    }
+    for (size_t i = 0; i < org->mask_rule_count; i++) {
+        T_VISIT(event, &org->mask_rules[i].path, T(drop_cb), &d);
+        T(note)(l->dropped, org->mask_rules[i].path.text T_XA);
+    }
+}
+
+/* ---------------------------------------------------------------- hash */
+
+typedef struct T(hash_ctx_s) {
+    T_ARENA_FIELD
+    const sluice_hash_rule_t *rule;
+    unsigned variants;
+    T_RESULT *res;
+    sluice_dl_stats_t *stats;
+    int hashed, failed;
+} T(hash_ctx);
+
+/* A value under a hash rule that cannot be hashed is removed, never passed on raw. */
+static int T(hash_fail)(T(hash_ctx) * h, T_VALUE *parent, const char *key, size_t key_len, size_t index)
+{
+    T_ARENA_LOCAL(h);
+    T(remove_value)(parent, key, key_len, index T_XA);
+    h->failed = 1;
+    h->stats->hash_failed++;
+    return 0;
+}
+
+static int T(hash_cb)(T_VALUE *parent, const char *key, T_KEYLEN_P size_t index, T_VALUE *value, const char *concrete,
+                      void *ud)
+{
+    T(hash_ctx) *h = ud;
+    T_ARENA_LOCAL(h);
+    char numbuf[64];
+    const char *in;
+    size_t len = 0;
+    if ((in = T_STRING_VALUE(value, &len)) != NULL) {
+    } else if (T_IS_INTEGER(value)) {
+        len = (size_t)snprintf(numbuf, sizeof(numbuf), "%" JSON_INTEGER_FORMAT, (json_int_t)T_INTEGER_VALUE(value));
+        in = numbuf;
+    } else if (T_IS_NULL(value)) {
+        return 0;
+    } else {
+        return T(hash_fail)(h, parent, key, T_KEYLEN, index); /* objects, arrays, reals, booleans: nothing to hash */
+    }
+    if (sluice_is_sha256_hex(in, len)) {
+        h->hashed = 1; /* already hashed upstream: never hash twice */
+        return 0;
+    }
+
+    char norm[1024], hex[65];
+    /* Hashed upstream in capitals: the same hash, written the way vendors match it. Hashing it
+     * again (it normalised like any string) gave Meta and TikTok a hash of a hash, and the phone
+     * normaliser a hash of the hash's digits: the match key was lost without a word. */
+    int prehashed = sluice_sha256_hex_lower(in, len, hex) == 0;
+    if (!prehashed) {
+        long n = sluice_normalize(h->rule->normalizer, SLUICE_VARIANT_DEFAULT, in, len, h->rule->default_country_code,
+                                  norm, sizeof(norm));
+        if (n < 0 || sluice_sha256_hex(norm, (size_t)n, hex) != 0)
+            return T(hash_fail)(h, parent, key, T_KEYLEN, index);
+    }
+    /* Variants before replacing the value, which is still the raw one; only those that differ
+     * from the default hash travel in the envelope. */
+    T_VALUE *vhashes = NULL;
+    for (int v = 1; v < SLUICE_VARIANT_COUNT && !prehashed; v++) {
+        if (!(h->variants & (1u << v)) || !sluice_normalize_variant_differs(h->rule->normalizer, v))
+            continue;
+        char vnorm[1024], vhex[65];
+        long vn = sluice_normalize(h->rule->normalizer, (sluice_hash_variant_t)v, in, len,
+                                   h->rule->default_country_code, vnorm, sizeof(vnorm));
+        if (vn < 0 || sluice_sha256_hex(vnorm, (size_t)vn, vhex) != 0 || memcmp(vhex, hex, 64) == 0)
+            continue;
+        if (vhashes == NULL)
+            vhashes = T_OBJECT_NEW();
+        T_SET_NEW(vhashes, sluice_hash_variant_name((sluice_hash_variant_t)v), T_STRINGN_NEW(vhex, 64));
+    }
+    /* Out of memory, the raw value is removed, not kept. */
+    if (T_REPLACE_HEX(parent, key, T_KEYLEN, index, value, hex) != 0) {
+        T_DROP(vhashes);
+        return T(hash_fail)(h, parent, key, T_KEYLEN, index);
+    }
+    if (vhashes != NULL) {
+        if (h->res->hashes == NULL)
+            h->res->hashes = T_OBJECT_NEW();
+        T_SET_NEW(h->res->hashes, concrete, vhashes);
+    }
+    h->hashed = 1;
+    if (!prehashed)
+        h->stats->hashed[h->rule->normalizer]++;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- consent, drop, hash */
+
+/* The privacy record's lists in l, then consent, drop and hash_fields over event. 0 to go on
+ * (mask rules next), 1 when consent policy drop stops here (res->drop_event), -1 out of memory. */
+static int T(apply_head)(const sluice_org_t *org, unsigned variants, T_VALUE *event, T_RESULT *res,
+                         sluice_dl_stats_t *stats, T(lists) * l, T(firsts) * firsts T_XP)
+{
+    memset(res, 0, sizeof(*res));
+    /* Built member by member: json_pack would parse its format string for every event. */
+    if ((res->privacy = T_OBJECT_NEW()) == NULL || (l->hashed = T(new_list)(res->privacy, "hashed" T_XA)) == NULL ||
+        (l->masked = T(new_list)(res->privacy, "masked" T_XA)) == NULL ||
+        (l->dropped = T(new_list)(res->privacy, "dropped" T_XA)) == NULL) {
+        T_DROP(res->privacy);
+        res->privacy = NULL;
+        return -1;
+    }
+
+    /* Consent in Segment's or RudderStack's format counts like sluice's own. */
+    T_VALUE *cats;
+    if (T_CONSENT_GET(event, &org->consent, &cats) != 0)
+        return -1;
+    if (org->consent.required_count > 0 && !T(has_categories)(cats, &org->consent)) {
+        switch (org->consent.policy) {
+        case SLUICE_CONSENT_ALLOW: break;
+        case SLUICE_CONSENT_DROP:
+            res->drop_event = 1;
+            stats->consent_dropped_events++;
+            return 1;
+        case SLUICE_CONSENT_STRIP:
+            T(strip_identifying)(org, event, l T_XA);
+            T_SET_NEW(res->privacy, "consent", T_STRING_NEW("stripped"));
+            stats->consent_stripped_events++;
+            break;
+        }
+    }
+
+    /* Each rule acts on its path, then on its mirror (context.traits.X of a rule on traits.X). */
+    firsts->root = event;
+    firsts->n = 0;
+    for (size_t i = 0; i < org->drop_count; i++) {
+        for (int k = 0; k < 2; k++) {
+            const sluice_path_t *p = k == 0 ? &org->drop[i] : org->drop_mirrors ? &org->drop_mirrors[i] : NULL;
+            if (p == NULL || p->text == NULL)
+                continue;
+            T(drop_ctx) d = {0};
+            T_ARENA_INIT(d);
+            T(visit)(firsts, p, T(drop_cb), &d);
+            if (d.hit) {
+                T(note)(l->dropped, p->text T_XA);
+                stats->dropped++;
+            }
+        }
+    }
+
+    for (size_t i = 0; i < org->hash_rule_count; i++) {
+        for (int k = 0; k < 2; k++) {
+            const sluice_path_t *p = k == 0 ? &org->hash_rules[i].path : &org->hash_rules[i].mirror;
+            if (p->text == NULL)
+                continue;
+            T(hash_ctx) h = {.rule = &org->hash_rules[i], .variants = variants, .res = res, .stats = stats};
+            T_ARENA_INIT(h);
+            T(visit)(firsts, p, T(hash_cb), &h);
+            if (h.hashed)
+                T(note)(l->hashed, p->text T_XA);
+            if (h.failed)
+                T(note)(l->dropped, p->text T_XA);
+        }
+    }
+    return 0;
+}
+
+#undef T
+#undef T_VALUE
+#undef T_RESULT
+#undef T_CB
+#undef T_XP
+#undef T_XA
+#undef T_ARENA_FIELD
+#undef T_ARENA_LOCAL
+#undef T_ARENA_INIT
+#undef T_NOTED
+#undef T_KEYLEN_P
+#undef T_KEYLEN
+#undef T_VISIT
+#undef T_VISIT_FIRST
+#undef T_GETN
+#undef T_DELN
+#undef T_ARRAY_PUT
+#undef T_ARRAY_SIZE
+#undef T_ARRAY_GET
+#undef T_STRING_EQ
+#undef T_STRING_VALUE
+#undef T_IS_INTEGER
+#undef T_INTEGER_VALUE
+#undef T_IS_NULL
+#undef T_NULL_NEW
+#undef T_OBJECT_NEW
+#undef T_ARRAY_NEW
+#undef T_STRINGN_NEW
+#undef T_STRING_NEW
+#undef T_SET_NEW
+#undef T_REPLACE_HEX
+#undef T_APPEND_NEW
+#undef T_DROP
+#undef T_CONSENT_GET
