@@ -58,7 +58,7 @@ int sluice_batch_shared_check_jv(sluice_jv_t *ev, sluice_batch_shared_jv_t *sh, 
 int sluice_batch_shared_merge(json_t *ev, const sluice_batch_shared_t *sh, sluice_jsonnum_t *nums);
 int sluice_batch_shared_merge_jv(sluice_jv_t *ev, const sluice_batch_shared_jv_t *sh, sluice_json_arena_t *a);
 
-/* Frees what _of allocated; sh zeroed (or filled by _of) first. */
+/* Frees what _of allocated; sh zeroed (or filled by _of) first. Disposing again frees nothing. */
 void sluice_batch_shared_dispose(sluice_batch_shared_t *sh);
 void sluice_batch_shared_dispose_jv(sluice_batch_shared_jv_t *sh);
 

@@ -23,8 +23,10 @@
 
 void T_DISPOSE(T_SHARED *sh)
 {
-    for (size_t k = 0; k < 2; k++)
+    for (size_t k = 0; k < 2; k++) {
         free(sh->member[k]);
+        sh->member[k] = NULL; /* a second dispose (after a failed _of, say) frees nothing twice */
+    }
 }
 
 int T_OF(T_SHARED *sh, T_VALUE *root T_NUMS_PARAM, size_t budget)

@@ -83,6 +83,7 @@ static int replace_hex_json(json_t *parent, const char *key, size_t index, json_
 #define T_CB                             sluice_path_visit_cb
 #define T_XP                             /* nothing: jansson allocates */
 #define T_XA                             /* nothing */
+#define T_X_UNUSED                       ((void)0)
 #define T_ARENA_FIELD                    /* nothing */
 #define T_ARENA_LOCAL(ctx)               (void)(ctx)
 #define T_ARENA_INIT(ctx)                (void)0
@@ -101,7 +102,7 @@ static int replace_hex_json(json_t *parent, const char *key, size_t index, json_
 #define T_IS_INTEGER                     json_is_integer
 #define T_INTEGER_VALUE                  json_integer_value
 #define T_IS_NULL                        json_is_null
-#define T_NULL_NEW()                     json_null()
+#define T_ARRAY_NULL(a, i)               json_array_set_new((a), (i), json_null())
 #define T_OBJECT_NEW()                   json_object()
 #define T_ARRAY_NEW()                    json_array()
 #define T_STRINGN_NEW                    json_stringn_nocheck
@@ -130,6 +131,7 @@ static int replace_hex_jv(sluice_json_arena_t *a, sluice_jv_t *parent, const cha
 #define T_CB                             sluice_path_visit_jv_cb
 #define T_XP                             , sluice_json_arena_t *a
 #define T_XA                             , a
+#define T_X_UNUSED                       ((void)a)
 #define T_ARENA_FIELD                    sluice_json_arena_t *a;
 #define T_ARENA_LOCAL(ctx)               sluice_json_arena_t *a = (ctx)->a
 #define T_ARENA_INIT(ctx)                ((ctx).a = a)
@@ -148,7 +150,7 @@ static int replace_hex_jv(sluice_json_arena_t *a, sluice_jv_t *parent, const cha
 #define T_IS_INTEGER                     sluice_jv_is_integer
 #define T_INTEGER_VALUE                  sluice_jv_integer_value
 #define T_IS_NULL                        sluice_jv_is_null
-#define T_NULL_NEW()                     sluice_jv_null(a)
+#define T_ARRAY_NULL                     sluice_jv_array_clear
 #define T_OBJECT_NEW()                   sluice_jv_object(a)
 #define T_ARRAY_NEW()                    sluice_jv_array(a)
 #define T_STRINGN_NEW(s, n)              sluice_jv_string(a, (s), (n))

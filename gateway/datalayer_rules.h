@@ -19,7 +19,9 @@
  *   T_NOTED(v, s)                 the same for v, an item of a privacy list (a string)
  *   T_STRING_VALUE(v, &n)         a string's bytes and length, or NULL for other types
  *   T_IS_INTEGER, T_INTEGER_VALUE, T_IS_NULL
- *   T_NULL_NEW(), T_OBJECT_NEW(), T_ARRAY_NEW(), T_STRINGN_NEW(s, n), T_STRING_NEW(s)  new values
+ *   T_ARRAY_NULL(arr, i)          arr[i] = null, never failing for memory (jansson's null is static,
+ *                                 jv's item becomes null in place): a removal must not fail open
+ *   T_OBJECT_NEW(), T_ARRAY_NEW(), T_STRINGN_NEW(s, n), T_STRING_NEW(s)  new values
  *   T_SET_NEW(o, key, v)          o[key] = v, a new value with a C string key (UTF-8); 0 or -1
  *   T_REPLACE_HEX(parent, key, n, index, value, hex)  puts hex[0..64) where value is; 0 or -1
  *   T_APPEND_NEW(arr, v)          appends a new value
@@ -38,10 +40,11 @@
 static void T(remove_value)(T_VALUE *parent, const char *key, size_t key_len, size_t index T_XP)
 {
     (void)key_len;
+    T_X_UNUSED; /* a removal makes nothing: it cannot fail for memory on either tree */
     if (key != NULL)
         T_DELN(parent, key, key_len);
     else
-        T_ARRAY_PUT(parent, index, T_NULL_NEW());
+        T_ARRAY_NULL(parent, index);
 }
 
 /* The three lists of res->privacy, held so a note costs no member lookup. */
@@ -344,7 +347,8 @@ static int T(apply_head)(const sluice_org_t *org, unsigned variants, T_VALUE *ev
 #undef T_IS_INTEGER
 #undef T_INTEGER_VALUE
 #undef T_IS_NULL
-#undef T_NULL_NEW
+#undef T_ARRAY_NULL
+#undef T_X_UNUSED
 #undef T_OBJECT_NEW
 #undef T_ARRAY_NEW
 #undef T_STRINGN_NEW

@@ -255,20 +255,21 @@ static sluice_ua_cache_t *thread_cache(const sluice_enrichment_t *e, unsigned th
 #define E_VALUE      json_t
 #define E_PARAM
 #define E_ARG
-#define E_GET          json_object_get
-#define E_DEL          json_object_del
-#define E_IS_OBJECT    json_is_object
-#define E_IS_STRING    json_is_string
-#define E_CSTR         json_string_value
-#define E_OBJECT_NEW() json_object()
-#define E_STRING_NEW   json_string
-#define E_INTEGER_NEW  json_integer
-#define E_SET_NEW      json_object_set_new
-#define E_ARRAY_SIZE   json_array_size
-#define E_ARRAY_GET    json_array_get
-#define E_NORMALIZE    sluice_consent_normalize
-#define E_FROM_APP     sluice_event_from_app
-#define E_APP_AGENT    sluice_event_app_agent
+#define E_GET             json_object_get
+#define E_DEL             json_object_del
+#define E_IS_OBJECT       json_is_object
+#define E_IS_STRING       json_is_string
+#define E_CSTR            json_string_value
+#define E_STRING_IS(v, s) (json_is_string(v) && strcmp(json_string_value(v), (s)) == 0)
+#define E_OBJECT_NEW()    json_object()
+#define E_STRING_NEW      json_string
+#define E_INTEGER_NEW     json_integer
+#define E_SET_NEW         json_object_set_new
+#define E_ARRAY_SIZE      json_array_size
+#define E_ARRAY_GET       json_array_get
+#define E_NORMALIZE       sluice_consent_normalize
+#define E_FROM_APP        sluice_event_from_app
+#define E_APP_AGENT       sluice_event_app_agent
 #include "gateway/enrichment_rules.h"
 
 /* A jv string as the C string jansson's json_string_value hands enrich/'s parsers (they read it
@@ -296,6 +297,7 @@ static sluice_jv_t *string_jv(sluice_json_arena_t *a, const char *s)
 #define E_IS_OBJECT          sluice_jv_is_object
 #define E_IS_STRING          sluice_jv_is_string
 #define E_CSTR(v)            cstr_jv(a, (v))
+#define E_STRING_IS          sluice_jv_string_is
 #define E_OBJECT_NEW()       sluice_jv_object(a)
 #define E_STRING_NEW(s)      string_jv(a, (s))
 #define E_INTEGER_NEW(i)     sluice_jv_integer(a, (i))

@@ -12,6 +12,8 @@
  *                                 arena, nothing for jansson's): the macros below may use `a`
  *   E_GET(o, key), E_DEL(o, key)  a member of an object (NULL when o is none), its removal
  *   E_IS_OBJECT, E_IS_STRING      a value's type (NULL is neither)
+ *   E_STRING_IS(v, s)             1 when v is a string equal to the C string s (no copy: it
+ *                                 cannot fail for memory)
  *   E_CSTR(v)                     string v as the C string enrich/'s parsers take, NULL for a
  *                                 non-string: jansson's text as it stands, which a C reader
  *                                 ends at its first NUL; a jv string (no NUL at its end) is
@@ -169,7 +171,7 @@ static void E(geo)(sluice_enrichment_req_t *r, E_VALUE *ev E_PARAM)
 }
 
 /* 1 when ev's context.consent.categories holds every one of need[0..n). */
-static int E(has_categories)(const E_VALUE *ev, char *const *need, size_t n E_PARAM)
+static int E(has_categories)(const E_VALUE *ev, char *const *need, size_t n)
 {
     const E_VALUE *cats = E_GET(E_GET(E_GET(ev, "context"), "consent"), "categories");
     for (size_t i = 0; i < n; i++) {
@@ -177,7 +179,7 @@ static int E(has_categories)(const E_VALUE *ev, char *const *need, size_t n E_PA
         size_t k;
         const E_VALUE *v;
         for (k = 0; k < E_ARRAY_SIZE(cats) && (v = E_ARRAY_GET(cats, k)); k++)
-            found |= E_IS_STRING(v) && strcmp(E_CSTR(v), need[i]) == 0;
+            found |= E_STRING_IS(v, need[i]);
         if (!found)
             return 0;
     }
@@ -197,9 +199,9 @@ static int E(session_consent)(const sluice_org_t *org, E_VALUE *ev E_PARAM)
     if (n == 0)
         return 1;
     /* sluice.js's own form first; the other SDKs' forms only when it lacks a category. */
-    if (E(has_categories)(ev, need, n E_ARG))
+    if (E(has_categories)(ev, need, n))
         return 1;
-    return E_NORMALIZE(ev, &org->consent) == 0 && E(has_categories)(ev, need, n E_ARG);
+    return E_NORMALIZE(ev, &org->consent) == 0 && E(has_categories)(ev, need, n);
 }
 
 static void E(session)(sluice_enrichment_req_t *r, E_VALUE *ev, sluice_reply_t *reply E_PARAM)
@@ -329,7 +331,7 @@ static void E(campaign)(sluice_enrichment_req_t *r, E_VALUE *ev E_PARAM)
      * track event's properties.url is whatever the event is about (a shared link, a product
      * page): its utm_* are someone else's campaign, not this visit's. */
     E_VALUE *type = E_GET(ev, "type");
-    int page_event = E_IS_STRING(type) && strcmp(E_CSTR(type), "page") == 0;
+    int page_event = E_STRING_IS(type, "page");
     if ((url == NULL || url[0] == '\0') && page_event)
         url = E(str2)(ev, "properties", "url" E_ARG);
     if (c->campaign) {
@@ -384,6 +386,7 @@ int E_PUBLIC(sluice_enrichment_req_t *r, E_VALUE *ev, sluice_reply_t *reply E_PA
 #undef E_IS_OBJECT
 #undef E_IS_STRING
 #undef E_CSTR
+#undef E_STRING_IS
 #undef E_OBJECT_NEW
 #undef E_STRING_NEW
 #undef E_INTEGER_NEW

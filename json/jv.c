@@ -833,11 +833,28 @@ int sluice_jv_array_remove(sluice_jv_t *arr, size_t i)
 
 int sluice_jv_array_set(sluice_jv_t *arr, size_t i, sluice_jv_t *value)
 {
-    if (!sluice_jv_is_array(arr) || i >= arr->len || value == NULL || value->parent != NULL)
+    if (!sluice_jv_is_array(arr) || i >= arr->len || !placeable(arr, value))
         return -1;
     arr->u.a[i]->parent = NULL;
     arr->u.a[i] = value;
     value->parent = arr;
+    mark_dirty(arr);
+    return 0;
+}
+
+int sluice_jv_array_clear(sluice_jv_t *arr, size_t i)
+{
+    if (!sluice_jv_is_array(arr) || i >= arr->len)
+        return -1;
+    sluice_jv_t *v = arr->u.a[i];
+    v->type = SLUICE_JV_NULL;
+    v->verbatim = 0;
+    v->len = v->cap = 0;
+    v->src = NULL;
+    v->src_len = 0;
+    v->u.s = NULL;
+    v->index = NULL;
+    v->index_cap = 0;
     mark_dirty(arr);
     return 0;
 }

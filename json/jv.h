@@ -181,12 +181,15 @@ const sluice_jv_member_t *sluice_jv_object_at(const sluice_jv_t *obj, size_t i);
 /* Arrays: size, the i-th item or NULL, append (0, or -1 as for set), remove (the items after it
  * move down by one and keep their order; 0, or -1 when arr is no array or has no item i; the
  * item stays in the arena, out of the tree), set (item i replaced by value, a value in no tree
- * yet; the old item stays in the arena, out of the tree; 0, or -1 as for remove or when value is
- * NULL or already in a tree). */
+ * yet, nor one holding arr; the old item stays in the arena, out of the tree; 0, or -1 as for
+ * remove or when value is NULL, in a tree or an ancestor of arr), clear (item i becomes null in
+ * place: no allocation, so it cannot fail for memory, which matters to whoever removes personal
+ * data this way; its old contents stay in the arena, out of the tree; 0, or -1 as for remove). */
 size_t sluice_jv_array_size(const sluice_jv_t *arr);
 sluice_jv_t *sluice_jv_array_get(const sluice_jv_t *arr, size_t i);
 int sluice_jv_array_append(sluice_json_arena_t *a, sluice_jv_t *arr, sluice_jv_t *value);
 int sluice_jv_array_remove(sluice_jv_t *arr, size_t i);
 int sluice_jv_array_set(sluice_jv_t *arr, size_t i, sluice_jv_t *value);
+int sluice_jv_array_clear(sluice_jv_t *arr, size_t i);
 
 #endif

@@ -225,9 +225,34 @@ static void array_set(void **state)
     assert_int_equal(sluice_jv_array_set(v, 0, sluice_jv_string(a, "y", 1)), -1);
     assert_int_equal(sluice_jv_array_set(l, 1, sluice_jv_array_get(l, 2)), -1); /* in a tree */
     assert_int_equal(sluice_jv_array_set(l, 1, NULL), -1);
+    assert_int_equal(sluice_jv_array_set(l, 1, v), -1); /* the tree's root into its own array: a cycle */
     assert_int_equal(sluice_jv_object_set(a, sluice_jv_object_get(v, "n"), "old", old), 0);
     char *got = sluice_jv_encode(v, NULL);
     assert_string_equal(got, "{\"l\":[\"x\",1.50,{\"b\":2}],\"n\":{\"old\":\"a\"}}");
+    free(got);
+    sluice_json_arena_free(a);
+}
+
+/* Clear makes item i null in place: nothing allocated (a removal of personal data cannot fail for
+ * memory), the array written from its parts (compact), the other items as they were. */
+static void array_clear(void **state)
+{
+    (void)state;
+    const char *doc = "{\"l\":[\"a@b.co\", {\"e\" : \"c@d.co\"} ,[1, 2]],\"n\":1.50}";
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_json_error_t e;
+    sluice_jv_t *v = sluice_jv_parse(a, doc, strlen(doc), 8, 64, 0, NULL, &e);
+    sluice_jv_t *l = sluice_jv_object_get(v, "l");
+    size_t used = sluice_json_arena_used(a);
+    assert_int_equal(sluice_jv_array_clear(l, 0), 0);
+    assert_int_equal(sluice_jv_array_clear(l, 1), 0);
+    assert_int_equal(sluice_jv_array_clear(l, 3), -1);
+    assert_int_equal(sluice_jv_array_clear(v, 0), -1);
+    assert_int_equal(sluice_json_arena_used(a), used);
+    assert_true(sluice_jv_is_null(sluice_jv_array_get(l, 1)));
+    assert_int_equal(sluice_jv_array_size(l), 3);
+    char *got = sluice_jv_encode(v, NULL);
+    assert_string_equal(got, "{\"l\":[null,null,[1,2]],\"n\":1.50}");
     free(got);
     sluice_json_arena_free(a);
 }
@@ -461,6 +486,7 @@ int main(void)
         cmocka_unit_test(copy_of_an_emptied_object_is_its_own),
         cmocka_unit_test(string_cstr),
         cmocka_unit_test(array_set),
+        cmocka_unit_test(array_clear),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
