@@ -25,6 +25,7 @@
 #include "json/numbers.h"
 #include "json/write.h"
 #include "jv_same.h"
+#include "tests/fuzz/both_trees.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 void sluice_fuzz_cleanup(void);
@@ -105,48 +106,40 @@ static void same_value(const json_t *j, const sluice_jsonnum_t *nums, const slui
     free(wv);
 }
 
-static void check_org(const sluice_org_t *org, const char *buf, size_t size)
+/* The org whose rules the events are run through (sluice_fuzz_each_event's callback has no
+ * user data). */
+static const sluice_org_t *org_now;
+
+/* One event (the body, or each object of its batch) through org_now's data layer on both trees. */
+static void check_event(sluice_json_arena_t *a, sluice_jsonnum_t *nums, const json_t *jc, const sluice_jv_t *vc)
 {
-    sluice_json_arena_t *a = sluice_json_arena_new();
-    sluice_jsonnum_t *nums = sluice_jsonnum_new();
-    if (a == NULL || nums == NULL)
-        abort();
-    sluice_event_error_t ej, ev;
-    memset(&ej, 0, sizeof(ej));
-    memset(&ev, 0, sizeof(ev));
-    json_t *j = sluice_event_parse(buf, size, &limits, nums, NULL, &ej);
-    sluice_jv_t *v = sluice_event_parse_jv(buf, size, &limits, a, NULL, &ev);
-    if ((j == NULL) != (v == NULL)) /* tests/fuzz/jv_event.c compares the parse itself */
-        abort();
-    if (json_is_object(j) && sluice_jv_is_object(v)) {
-        unsigned variants = sluice_datalayer_variants(org);
-        sluice_dl_result_t rj;
-        sluice_dl_result_jv_t rv;
-        sluice_dl_stats_t sj, sv;
-        memset(&sj, 0, sizeof(sj));
-        memset(&sv, 0, sizeof(sv));
-        int cv = sluice_datalayer_apply_jv(org, variants, v, a, &rv, &sv);
-        if (org->mask_rule_count > 0) {
-            /* Refused, not applied without its masks: the event as parsed, nothing counted. */
-            sluice_dl_stats_t zero;
-            memset(&zero, 0, sizeof(zero));
-            if (cv != -2 || memcmp(&sv, &zero, sizeof(sv)) != 0 || rv.privacy != NULL)
-                abort();
-            jv_same_bytes(j, nums, v);
-        } else {
-            int cj = sluice_datalayer_apply(org, variants, NULL, j, nums, &rj, &sj);
-            if (cj != cv || memcmp(&sj, &sv, sizeof(sj)) != 0 || rj.drop_event != rv.drop_event ||
-                rj.rejected != rv.rejected || strcmp(rj.reject_path, rv.reject_path) != 0)
-                abort();
-            same_value(rj.privacy, NULL, rv.privacy);
-            same_value(rj.hashes, NULL, rv.hashes);
-            jv_same_bytes(j, nums, v);
-            sluice_dl_result_dispose(&rj);
-        }
+    const sluice_org_t *org = org_now;
+    json_t *j = (json_t *)jc; /* the step edits the event: the walk hands each over once */
+    sluice_jv_t *v = (sluice_jv_t *)vc;
+    unsigned variants = sluice_datalayer_variants(org);
+    sluice_dl_result_t rj;
+    sluice_dl_result_jv_t rv;
+    sluice_dl_stats_t sj, sv;
+    memset(&sj, 0, sizeof(sj));
+    memset(&sv, 0, sizeof(sv));
+    int cv = sluice_datalayer_apply_jv(org, variants, v, a, &rv, &sv);
+    if (org->mask_rule_count > 0) {
+        /* Refused, not applied without its masks: the event as parsed, nothing counted. */
+        sluice_dl_stats_t zero;
+        memset(&zero, 0, sizeof(zero));
+        if (cv != -2 || memcmp(&sv, &zero, sizeof(sv)) != 0 || rv.privacy != NULL)
+            abort();
+        jv_same_bytes(j, nums, v);
+    } else {
+        int cj = sluice_datalayer_apply(org, variants, NULL, j, nums, &rj, &sj);
+        if (cj != cv || memcmp(&sj, &sv, sizeof(sj)) != 0 || rj.drop_event != rv.drop_event ||
+            rj.rejected != rv.rejected || strcmp(rj.reject_path, rv.reject_path) != 0)
+            abort();
+        same_value(rj.privacy, NULL, rv.privacy);
+        same_value(rj.hashes, NULL, rv.hashes);
+        jv_same_bytes(j, nums, v);
+        sluice_dl_result_dispose(&rj);
     }
-    json_decref(j);
-    sluice_jsonnum_free(nums);
-    sluice_json_arena_free(a);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -161,8 +154,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (cfg == NULL || cfg->org_count != 4)
             abort();
     }
-    for (size_t i = 0; i < cfg->org_count; i++)
-        check_org(&cfg->orgs[i], (const char *)data, size);
+    for (size_t i = 0; i < cfg->org_count; i++) { /* each org on trees of its own: the step edits them */
+        org_now = &cfg->orgs[i];
+        sluice_fuzz_each_event(data, size, &limits, check_event);
+    }
     return 0;
 }
 
