@@ -8,10 +8,14 @@
  * ingest.c: user agent (through the thread's cache), bots, geolocation, the session (the cookie
  * the first event gets is sent with the next ones, as a browser does), campaign and referrer. The
  * user agent is $BENCH_UA when set, else "bench/1".
+ * --tree jv runs the same stages on arena values (json/jv.h: each stage's jv twin, issue 17 step 2)
+ * instead of jansson trees, for the figure the request path will have once it is switched; the
+ * two trees' payloads are compared byte for byte before the count starts (but the messageId made
+ * for an event without one, which is random: bench/event.json has none).
  * TLS, HTTP and Kafka are left out: they are the same for every event and measured by wrk.
  *
  *   sluice-bench-pipeline --config bench/bench.yaml --event bench/event.json [--iterations N]
- *                         [--pii-guard off|report|mask|hash] [--dump FILE]
+ *                         [--pii-guard off|report|mask|hash] [--dump FILE] [--tree jansson|jv]
  *   valgrind --tool=callgrind --collect-atstart=no --toggle-collect=pipeline_once ...
  *
  * Prints the payload size and, without valgrind, the wall time per event. Single-threaded.
@@ -32,6 +36,7 @@
 #include "gateway/secrets.h"
 #include "gateway/server.h"
 #include "json/arena.h"
+#include "json/jv.h"
 #include "json/numbers.h"
 
 static size_t payload_bytes;
@@ -45,6 +50,7 @@ static sluice_worker_t worker;
 static h2o_req_t request;
 static char *kept_payload; /* --dump: the last payload, to compare builds byte for byte */
 static int keep_payload;
+static int use_jv; /* --tree jv */
 
 /* The session cookie of the first answer goes with every later request. 0. */
 static int keep_cookie(const sluice_reply_t *reply)
@@ -53,6 +59,22 @@ static int keep_cookie(const sluice_reply_t *reply)
         return 0;
     size_t n = strcspn(reply->cookies[0].base, ";");
     h2o_add_header(&request.pool, &request.headers, H2O_TOKEN_COOKIE, NULL, reply->cookies[0].base, n);
+    return 0;
+}
+
+/* A run's Kafka payload: kept for --dump and the trees' comparison, else freed. 0, or -1 for
+ * NULL (out of memory). */
+static int take_payload(char *payload, size_t n)
+{
+    if (payload == NULL)
+        return -1;
+    payload_bytes = n;
+    if (keep_payload) {
+        free(kept_payload);
+        kept_payload = payload;
+    } else {
+        free(payload);
+    }
     return 0;
 }
 
@@ -93,22 +115,73 @@ __attribute__((noinline)) int pipeline_once(const sluice_runtime_t *rt, const ch
         }
         size_t n;
         char *payload = sluice_envelope_encode(src->org->id, src->src->id, ev, dl.privacy, dl.hashes, nums, &n);
-        if (payload != NULL) {
-            payload_bytes = n;
-            if (keep_payload) {
-                free(kept_payload);
-                kept_payload = payload;
-            } else {
-                free(payload);
-            }
-            rc = 0;
-        }
+        rc = take_payload(payload, n);
         sluice_dl_result_dispose(&dl);
     }
     json_decref(ev);
     sluice_json_arena_leave();
     sluice_json_arena_free(arena);
     return rc;
+}
+
+/* pipeline_once on arena values: the jv twin of every stage, in the same order. */
+__attribute__((noinline)) int pipeline_once_jv(const sluice_runtime_t *rt, const char *body, size_t len);
+
+__attribute__((noinline)) int pipeline_once_jv(const sluice_runtime_t *rt, const char *body, size_t len)
+{
+    const sluice_config_t *cfg = rt->cfg;
+    const sluice_source_rt_t *src = &rt->sources[0];
+    sluice_event_error_t e;
+    sluice_json_arena_t *arena = sluice_json_arena_new();
+    sluice_jv_t *ev = sluice_event_parse_jv(body, len, &cfg->limits, arena, NULL, &e);
+    int rc = -1;
+    if (ev == NULL || sluice_event_validate_jv(ev, SLUICE_EVENT_TRACK, &cfg->limits, "", len, arena, &e) < 0)
+        goto done;
+    sluice_event_enrich_t en = {.received_ms = 1795420800123LL, .client_ip = "203.0.113.9", .user_agent = user_agent};
+    sluice_dl_result_jv_t dl;
+    sluice_dl_stats_t st = {0};
+    sluice_piiguard_stats_t gst;
+    const sluice_piiguard_t *guard = rt->orgs[src->org_index].guard;
+    uint64_t idfound;
+    sluice_enrichment_req_t enr;
+    sluice_reply_t reply = {0};
+    sluice_enrichment_begin(&enr, &request, &worker, rt, src, &en);
+    if (sluice_piiguard_ids_jv(guard, guard_thread, ev, arena, &idfound) != 0 ||
+        sluice_event_enrich_jv(ev, &en, arena) != 0 || sluice_enrichment_event_jv(&enr, ev, &reply, arena) != 0 ||
+        keep_cookie(&reply) != 0 ||
+        sluice_datalayer_apply_jv(src->org, rt->orgs[src->org_index].variants, ev, arena, &dl, &st) != 0 ||
+        sluice_piiguard_apply_jv(guard, guard_thread, ev, arena, dl.privacy, en.received_ms, &idfound, &gst) != 0)
+        goto done;
+    size_t n;
+    char *payload = sluice_envelope_encode_jv(src->org->id, src->src->id, ev, dl.privacy, dl.hashes, &n);
+    rc = take_payload(payload, n);
+done:
+    sluice_json_arena_free(arena);
+    return rc;
+}
+
+/* The last payload of one run of the pipeline on body, malloc'd (its size in *n), or NULL. */
+static char *one_payload(const sluice_runtime_t *rt, const char *body, size_t len, int jv, size_t *n)
+{
+    int kept = keep_payload;
+    keep_payload = 1;
+    int rc = jv ? pipeline_once_jv(rt, body, len) : pipeline_once(rt, body, len);
+    char *out = rc == 0 ? kept_payload : NULL;
+    if (rc != 0)
+        free(kept_payload);
+    kept_payload = NULL;
+    keep_payload = kept;
+    *n = payload_bytes;
+    return out;
+}
+
+/* The made messageId's value blanked, so that two payloads can be compared. */
+static void blank_message_id(char *p, size_t n)
+{
+    static const char key[] = "\"messageId\":\"";
+    char *at = memmem(p, n, key, sizeof(key) - 1);
+    for (at = at != NULL ? at + sizeof(key) - 1 : NULL; at != NULL && at < p + n && *at != '"'; at++)
+        *at = '-';
 }
 
 static char *read_file(const char *path, size_t *len)
@@ -137,6 +210,8 @@ int main(int argc, char **argv)
             guard_mode = argv[i + 1];
         else if (strcmp(argv[i], "--dump") == 0) /* the last Kafka payload, to this file */
             dump = argv[i + 1];
+        else if (strcmp(argv[i], "--tree") == 0) /* jansson (the request path today) or jv */
+            use_jv = strcmp(argv[i + 1], "jv") == 0;
     }
     if (config == NULL || event == NULL || iterations < 1) {
         fprintf(stderr, "usage: sluice-bench-pipeline --config F --event F [--iterations N]\n");
@@ -188,11 +263,29 @@ int main(int argc, char **argv)
     h2o_mem_init_pool(&request.pool);
     h2o_add_header(&request.pool, &request.headers, H2O_TOKEN_USER_AGENT, NULL, user_agent, strlen(user_agent));
     request.authority = h2o_iovec_init(H2O_STRLIT("127.0.0.1"));
+    if (use_jv) {
+        /* Both trees must write the same payload before the jv figure means anything. Each run
+         * takes a session cookie from the first one, as the timed loop's events do. */
+        size_t na, nb;
+        char *a = one_payload(rt, body, len, 0, &na), *b = one_payload(rt, body, len, 1, &nb);
+        if (a != NULL && b != NULL) {
+            blank_message_id(a, na);
+            blank_message_id(b, nb);
+        }
+        int same = a != NULL && b != NULL && na == nb && memcmp(a, b, na) == 0;
+        if (!same)
+            fprintf(stderr, "jansson and jv payloads differ:\n%.*s\n%.*s\n", a ? (int)na : 0, a ? a : "",
+                    b ? (int)nb : 0, b ? b : "");
+        free(a);
+        free(b);
+        if (!same)
+            return 1;
+    }
     keep_payload = dump != NULL;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long i = 0; i < iterations; i++)
-        if (pipeline_once(rt, body, len) != 0) {
+        if ((use_jv ? pipeline_once_jv(rt, body, len) : pipeline_once(rt, body, len)) != 0) {
             fprintf(stderr, "the event was refused by the pipeline\n");
             return 1;
         }
