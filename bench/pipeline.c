@@ -149,7 +149,8 @@ __attribute__((noinline)) int pipeline_once_jv(const sluice_runtime_t *rt, const
     if (sluice_piiguard_ids_jv(guard, guard_thread, ev, arena, &idfound) != 0 ||
         sluice_event_enrich_jv(ev, &en, arena) != 0 || sluice_enrichment_event_jv(&enr, ev, &reply, arena) != 0 ||
         keep_cookie(&reply) != 0 ||
-        sluice_datalayer_apply_jv(src->org, rt->orgs[src->org_index].variants, ev, arena, &dl, &st) != 0 ||
+        sluice_datalayer_apply_jv(src->org, rt->orgs[src->org_index].variants, sluice_runtime_masker(rt, 0), ev, arena,
+                                  &dl, &st) != 0 ||
         sluice_piiguard_apply_jv(guard, guard_thread, ev, arena, dl.privacy, en.received_ms, &idfound, &gst) != 0)
         goto done;
     size_t n;

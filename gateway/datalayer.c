@@ -54,6 +54,15 @@ static void parse_identifying(void)
 /* Most rules start with one of a few keys: those looked up once per event (datalayer_rules.h). */
 #define FIRSTS_MAX 8
 
+/* 1 when a path goes through every element of an array ([*]): its values are not one field. */
+static int has_all(const sluice_path_t *p)
+{
+    for (size_t i = 0; i < p->count; i++)
+        if (p->segs[i].kind == SLUICE_PATH_ALL)
+            return 1;
+    return 0;
+}
+
 /* A jansson string's bytes and length, or NULL for other types. */
 static inline const char *string_json(const json_t *v, size_t *n)
 {
@@ -112,6 +121,16 @@ static int replace_hex_json(json_t *parent, const char *key, size_t index, json_
 #define T_APPEND_NEW                     json_array_append_new
 #define T_DROP                           json_decref
 #define T_CONSENT_GET                    sluice_consent_normalize_get
+#define T_GETK(o, k, n)                  json_object_get((o), (k))
+#define T_SETK(o, k, n, v)               json_object_set_new_nocheck((o), (k), (v)) /* a key the parent holds */
+#define T_CSTR                           json_string_value
+#define T_TYPEOF                         json_typeof
+#define T_ENCODE                         sluice_json_encode
+#define T_COPY                           json_deep_copy
+#define T_HOLD                           json_incref
+#define T_RELEASE                        json_decref
+#define T_MASK(mk, m, pa, k, i, v, c)                                                                                  \
+    (mk)->mask((mk)->ud, (m)->org, (m)->rule_index, (m)->event, (m)->event_name, (pa), (k), (i), (v), (c), (m)->nums)
 #include "gateway/datalayer_rules.h"
 
 /* jv strings are made in the arena: a hash always replaces the value. */
@@ -160,123 +179,21 @@ static int replace_hex_jv(sluice_json_arena_t *a, sluice_jv_t *parent, const cha
 #define T_APPEND_NEW(arr, v)             sluice_jv_array_append(a, (arr), (v))
 #define T_DROP(v)                        (void)(v) /* arena memory: goes with the arena */
 #define T_CONSENT_GET(e, c, cats)        sluice_consent_normalize_get_jv((e), (c), (cats), a)
+#define T_GETK                           sluice_jv_object_getn
+#define T_SETK(o, k, n, v)               sluice_jv_object_setn(a, (o), (k), (n), (v))
+#define T_CSTR(v)                        sluice_jv_string_cstr(a, (v), NULL)
+#define T_TYPEOF                         sluice_jv_type
+#define T_ENCODE(v, nums, n)             ((void)(nums), sluice_jv_encode((v), (n))) /* the tree's own texts */
+#define T_COPY(v)                        sluice_jv_copy(a, (v))
+#define T_HOLD(v)                        (v) /* arena values are never rewritten in place nor freed */
+#define T_RELEASE(v)                     (void)(v)
+#define T_MASK(mk, m, pa, k, i, v, c)                                                                                  \
+    ((mk)->mask_jv != NULL ? (mk)->mask_jv((mk)->ud, (m)->org, (m)->rule_index, (m)->event, (m)->event_name, a, (pa),  \
+                                           (k), key_len, (i), (v), (c))                                                \
+                           : SLUICE_MASK_FAILED)
 #include "gateway/datalayer_rules.h"
 #undef T_CAT
 #undef T_CAT2
-
-/* ---------------------------------------------------------------- mask */
-
-/* track events are named by `event`, the others by their type. */
-static const char *event_name(const json_t *event)
-{
-    const char *type = json_string_value(json_object_getn(event, "type", 4));
-    if (type != NULL && strcmp(type, "track") == 0) {
-        const char *name = json_string_value(json_object_getn(event, "event", 5));
-        if (name != NULL)
-            return name;
-    }
-    return type;
-}
-
-typedef struct mask_ctx {
-    const sluice_org_t *org;
-    size_t rule_index;
-    const sluice_masker_t *masker;
-    json_t *event;
-    const char *event_name;
-    sluice_jsonnum_t *nums;
-    sluice_dl_stats_t *stats;
-    int masked, removed, rejected;
-    /* The rule's own path, when its mirror holds a value: the one value it reached as sent and
-     * the answer it got (references; visits > 1 leaves neither, as no one answer is the field's). */
-    int record, visits;
-    json_t *seen_in, *seen_out;
-    /* The mirror: a copy equal to seen_in gets seen_out. */
-    const json_t *reuse_in, *reuse_out;
-} mask_ctx_t;
-
-/* 1 when a plugin would be handed the same input for a and b: the same JSON type and text (a
- * number as it was sent: 1e2 and 100, or two integers beyond a double's precision, are not one
- * value to hmac). Out of memory counts as different. */
-static int same_input(const json_t *a, const json_t *b, const sluice_jsonnum_t *nums)
-{
-    if (json_typeof(a) != json_typeof(b))
-        return 0;
-    if (json_is_string(a))
-        return json_string_length(a) == json_string_length(b) &&
-               memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
-    size_t na = 0, nb = 0;
-    char *ta = sluice_json_encode(a, nums, &na), *tb = ta != NULL ? sluice_json_encode(b, nums, &nb) : NULL;
-    int same = tb != NULL && na == nb && memcmp(ta, tb, na) == 0;
-    free(ta);
-    free(tb);
-    return same;
-}
-
-static int mask_cb(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
-{
-    mask_ctx_t *m = ud;
-    if (json_is_null(value))
-        return 0;
-    sluice_mask_outcome_t out = SLUICE_MASK_FAILED;
-    if (m->reuse_in != NULL && same_input(value, m->reuse_in, m->nums)) {
-        /* context.traits.X is the same field as traits.X: one answer for both. Asked again, a
-         * plugin that is random by design (randomized_response) drew a second, independent report
-         * of the same value in the same event, so the event spent twice the epsilon it promises. */
-        json_t *copy = json_deep_copy(m->reuse_out);
-        int rc = copy == NULL  ? -1
-                 : key != NULL ? json_object_set_new_nocheck(parent, key, copy)
-                               : json_array_set_new(parent, index, copy);
-        out = rc == 0 ? SLUICE_MASK_REPLACED : SLUICE_MASK_FAILED; /* out of memory: removed, as any failure */
-    } else {
-        if (m->record && m->visits++ == 0)
-            m->seen_in = json_incref(value); /* held: the masker then writes a new value, not over this one */
-        if (m->masker != NULL)
-            out = m->masker->mask(m->masker->ud, m->org, m->rule_index, m->event, m->event_name, parent, key, index,
-                                  value, concrete, m->nums);
-        if (m->record && m->visits == 1 && (out == SLUICE_MASK_REPLACED || out == SLUICE_MASK_UNCHANGED))
-            m->seen_out = json_incref(key != NULL ? json_object_get(parent, key) : json_array_get(parent, index));
-    }
-    switch (out) {
-    case SLUICE_MASK_REPLACED:
-    case SLUICE_MASK_UNCHANGED:
-        m->masked = 1;
-        m->stats->masked++;
-        return 0;
-    case SLUICE_MASK_REMOVED:
-        remove_value_json(parent, key, 0, index);
-        m->removed = 1;
-        m->stats->masked++;
-        return 0;
-    case SLUICE_MASK_FAILED: break;
-    }
-    m->stats->mask_failed++;
-    remove_value_json(parent, key, 0, index);
-    m->removed = 1;
-    if (m->org->mask_rules[m->rule_index].on_error == SLUICE_MASK_ON_ERROR_REJECT) {
-        m->rejected = 1;
-        return 1; /* stop: the event is rejected anyway */
-    }
-    return 0;
-}
-
-static int has_all(const sluice_path_t *p)
-{
-    for (size_t i = 0; i < p->count; i++)
-        if (p->segs[i].kind == SLUICE_PATH_ALL)
-            return 1;
-    return 0;
-}
-
-/* Stops a walk at the first value there is (found = 1). */
-static int any_cb(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
-{
-    (void)parent, (void)key, (void)index, (void)concrete;
-    if (json_is_null(value))
-        return 0;
-    *(int *)ud = 1;
-    return 1;
-}
 
 /* ---------------------------------------------------------------- identity's kept click ids */
 
@@ -291,11 +208,11 @@ int sluice_datalayer_click_covered(const sluice_org_t *org, const char *name)
         return 1; /* fail closed: nothing kept */
     int found = 0;
     for (size_t i = 0; i < org->mask_rule_count && !found; i++)
-        sluice_path_visit(probe, &org->mask_rules[i].path, any_cb, &found);
+        sluice_path_visit(probe, &org->mask_rules[i].path, any_cb_json, &found);
     for (size_t i = 0; i < org->drop_count && !found; i++)
-        sluice_path_visit(probe, &org->drop[i], any_cb, &found);
+        sluice_path_visit(probe, &org->drop[i], any_cb_json, &found);
     for (size_t i = 0; i < org->hash_rule_count && !found; i++)
-        sluice_path_visit(probe, &org->hash_rules[i].path, any_cb, &found);
+        sluice_path_visit(probe, &org->hash_rules[i].path, any_cb_json, &found);
     json_decref(probe);
     return found;
 }
@@ -340,76 +257,19 @@ int sluice_datalayer_apply(const sluice_org_t *org, unsigned variants, const slu
     int head = apply_head_json(org, variants, event, res, stats, &l, &firsts);
     if (head != 0)
         return head < 0 ? -1 : 0;
-
-    const char *name = NULL;
-    int have_name = 0;
-    for (size_t i = 0; i < org->mask_rule_count; i++) {
-        json_t *own_in = NULL, *own_out = NULL; /* the rule's own field as sent, and its answer */
-        for (int k = 0; k < 2; k++) {
-            const sluice_path_t *p = k == 0 ? &org->mask_rules[i].path : &org->mask_rules[i].mirror;
-            if (p->text == NULL)
-                continue;
-            /* The name is read once for all mask rules; only a rule on a whole member (the event's
-             * own `event` or `type`, say) can change it, and the next rule reads it again. */
-            if (!have_name && masker != NULL) {
-                name = event_name(event);
-                have_name = 1;
-            }
-            mask_ctx_t m = {.org = org,
-                            .rule_index = i,
-                            .masker = masker,
-                            .event = event,
-                            .event_name = name,
-                            .nums = nums,
-                            .stats = stats,
-                            .reuse_in = own_in,
-                            .reuse_out = own_out};
-            /* Only when the mirror holds something (a held value costs the in-place rewrite), and
-             * for a path to one field: elements of two arrays are not known to be one another's. */
-            if (k == 0 && org->mask_rules[i].mirror.text != NULL && !has_all(p)) {
-                int found = 0;
-                visit_json(&firsts, &org->mask_rules[i].mirror, any_cb, &found);
-                m.record = found;
-            }
-            visit_json(&firsts, p, mask_cb, &m);
-            if (k == 0 && m.visits == 1 && m.seen_out != NULL) {
-                own_in = m.seen_in;
-                own_out = m.seen_out;
-            } else {
-                json_decref(m.seen_in);
-                json_decref(m.seen_out);
-            }
-            if (p->count < 2)
-                have_name = 0;
-            if (m.masked)
-                note_json(l.masked, p->text);
-            if (m.removed)
-                note_json(l.dropped, p->text);
-            if (m.rejected) {
-                json_decref(own_in);
-                json_decref(own_out);
-                res->rejected = 1;
-                snprintf(res->reject_path, sizeof(res->reject_path), "%s", p->text);
-                return 0;
-            }
-        }
-        json_decref(own_in);
-        json_decref(own_out);
-    }
-    return 0;
+    return apply_masks_json(org, masker, event, nums, res, stats, &l, &firsts);
 }
 
-int sluice_datalayer_apply_jv(const sluice_org_t *org, unsigned variants, sluice_jv_t *event, sluice_json_arena_t *a,
-                              sluice_dl_result_jv_t *res, sluice_dl_stats_t *stats)
+int sluice_datalayer_apply_jv(const sluice_org_t *org, unsigned variants, const sluice_masker_t *masker,
+                              sluice_jv_t *event, sluice_json_arena_t *a, sluice_dl_result_jv_t *res,
+                              sluice_dl_stats_t *stats)
 {
-    if (org->mask_rule_count > 0) {
-        memset(res, 0, sizeof(*res));
-        return -2; /* mask rules are not on jv yet: refused, never skipped */
-    }
     lists_jv l;
     firsts_jv firsts;
     int head = apply_head_jv(org, variants, event, res, stats, &l, &firsts, a);
-    return head < 0 ? -1 : 0;
+    if (head != 0)
+        return head < 0 ? -1 : 0;
+    return apply_masks_jv(org, masker, event, NULL, res, stats, &l, &firsts, a);
 }
 
 void sluice_dl_result_dispose(sluice_dl_result_t *res)

@@ -41,6 +41,14 @@ typedef struct sluice_masker {
                                   const char *event_name, json_t *parent, const char *key, size_t index, json_t *value,
                                   const char *concrete_path, sluice_jsonnum_t *nums);
     void *ud;
+    /* The same for an event held as jv values in arena a (sluice_datalayer_apply_jv), on the same
+     * checks and with the same outcomes: a new value is made in a and set into parent
+     * (sluice_jv_object_setn with key[0..key_len), or sluice_jv_array_set); a number's text is the
+     * tree's own. NULL: every value a rule reaches on jv fails (removed, or the event rejected). */
+    sluice_mask_outcome_t (*mask_jv)(void *ud, const sluice_org_t *org, size_t rule_index, sluice_jv_t *event,
+                                     const char *event_name, sluice_json_arena_t *a, sluice_jv_t *parent,
+                                     const char *key, size_t key_len, size_t index, sluice_jv_t *value,
+                                     const char *concrete_path);
 } sluice_masker_t;
 
 /* Counters the caller aggregates into metrics. */
@@ -84,20 +92,22 @@ typedef struct sluice_dl_result_jv {
     sluice_jv_t *privacy;  /* {"hashed":[...],"masked":[...],"dropped":[...]}, as the jansson one */
     sluice_jv_t *hashes;   /* {concrete path: {variant: hex}}, or NULL */
     int drop_event;        /* consent policy "drop": accept but do not queue */
-    int rejected;          /* a mask rule with on_error: reject failed (never yet: see below) */
+    int rejected;          /* a mask rule with on_error: reject failed */
     char reject_path[128]; /* its rule path (no value) */
 } sluice_dl_result_jv_t;
 
 /* sluice_datalayer_apply for an event held as jv values in arena a (issue 17 step 2, part four):
- * consent policy, drop and hash_fields from the same rules as the jansson function
- * (gateway/datalayer_rules.h over config/path.c's walks), the same values removed or hashed, the
- * same privacy record, hashes and counters; the numbers' texts are the tree's own. Mask rules are
- * not on jv yet: an org with any is refused (-2, event and stats untouched), never applied without
- * them. Returns 0 (see res for drop), -1 on out of memory (the event may be partly done, as with
- * the jansson function), -2 for an org with mask rules. Not called by the request path yet. Same
- * thread as the arena. */
-int sluice_datalayer_apply_jv(const sluice_org_t *org, unsigned variants, sluice_jv_t *event, sluice_json_arena_t *a,
-                              sluice_dl_result_jv_t *res, sluice_dl_stats_t *stats);
+ * consent policy, drop, hash_fields and mask from the same rules as the jansson function
+ * (gateway/datalayer_rules.h over config/path.c's walks), the same values removed, hashed or
+ * masked, the same privacy record, hashes, rejection and counters; the numbers' texts are the
+ * tree's own. masker's mask_jv is called where the jansson function calls mask (masker may be NULL
+ * only when the org has no mask rules; with rules and no masker, or no mask_jv, every masked field
+ * is removed). Returns 0 (see res for drop/reject), -1 on out of memory (the event may be partly
+ * done, as with the jansson function). Not called by the request path yet. Same thread as the
+ * arena. */
+int sluice_datalayer_apply_jv(const sluice_org_t *org, unsigned variants, const sluice_masker_t *masker,
+                              sluice_jv_t *event, sluice_json_arena_t *a, sluice_dl_result_jv_t *res,
+                              sluice_dl_stats_t *stats);
 
 /* The form identity keeps a userId in (its links in Redis, the userId it stamps on the visitor's
  * later events), so that Redis never holds a user id the org hashes: with a hash_fields rule on

@@ -1,5 +1,5 @@
 /*
- * The data layer's consent policy, `drop` and `hash_fields` (datalayer.h), written once for both
+ * The data layer's consent policy, `drop`, `hash_fields` and `mask` (datalayer.h), written once for both
  * trees an event can be held in (issue 17): gateway/datalayer.c includes this file twice, once
  * with jansson's accessors (for sluice_datalayer_apply) and once with json/jv.h's (for
  * sluice_datalayer_apply_jv), so that the two cannot drift: the same values removed or hashed,
@@ -27,6 +27,14 @@
  *   T_APPEND_NEW(arr, v)          appends a new value
  *   T_DROP(v)                     gives back a new value that was not set (NULL allowed)
  *   T_CONSENT_GET(event, c, &cats)  gateway/consent.h's normalize_get for the tree
+ *   T_GETK(o, key, n), T_SETK(o, key, n, v)  a visitor's parent member (the key it was reached
+ *                                 through) read, and set to a new value (0 or -1)
+ *   T_CSTR(v)                     a string as a C string (NULL for other types or out of memory)
+ *   T_TYPEOF(v)                   the value's type, as the tree tells types apart
+ *   T_ENCODE(v, nums, &n)         v's compact JSON text, malloc'd (numbers as sent), or NULL
+ *   T_COPY(v)                     a deep copy of v, or NULL
+ *   T_HOLD(v), T_RELEASE(v)       keep v from being rewritten in place and freed, and let go
+ *   T_MASK(masker, m, parent, key, index, value, concrete)  the masker's call for the tree
  *
  *   T_ARENA_FIELD, T_ARENA_LOCAL(ctx), T_ARENA_INIT(ctx)   the arena a in a visitor's context:
  *                                 its member, the local `a` read from it, and its setting (jv);
@@ -323,6 +331,185 @@ static int T(apply_head)(const sluice_org_t *org, unsigned variants, T_VALUE *ev
     return 0;
 }
 
+/* ---------------------------------------------------------------- mask */
+
+/* track events are named by `event`, the others by their type. */
+static const char *T(event_name)(const T_VALUE *event T_XP)
+{
+    T_X_UNUSED;
+    const T_VALUE *type = T_GETN(event, "type", 4);
+    if (T_STRING_EQ(type, "track")) {
+        const char *name = T_CSTR(T_GETN(event, "event", 5));
+        if (name != NULL)
+            return name;
+    }
+    return T_CSTR(type);
+}
+
+typedef struct T(mask_ctx_s) {
+    T_ARENA_FIELD
+    const sluice_org_t *org;
+    size_t rule_index;
+    const sluice_masker_t *masker;
+    T_VALUE *event;
+    const char *event_name;
+    sluice_jsonnum_t *nums; /* jansson's numbers' texts (NULL on jv: its own) */
+    sluice_dl_stats_t *stats;
+    int masked, removed, rejected;
+    /* The rule's own path, when its mirror holds a value: the one value it reached as sent and
+     * the answer it got (held; visits > 1 leaves neither, as no one answer is the field's). */
+    int record, visits;
+    T_VALUE *seen_in, *seen_out;
+    /* The mirror: a copy equal to seen_in gets seen_out. */
+    const T_VALUE *reuse_in, *reuse_out;
+} T(mask_ctx);
+
+/* 1 when a plugin would be handed the same input for x and y: the same JSON type and text (a
+ * number as it was sent: 1e2 and 100, or two integers beyond a double's precision, are not one
+ * value to hmac). Out of memory counts as different. */
+static int T(same_input)(const T_VALUE *x, const T_VALUE *y, const sluice_jsonnum_t *nums)
+{
+    if (T_TYPEOF(x) != T_TYPEOF(y))
+        return 0;
+    size_t nx = 0, ny = 0;
+    const char *sx = T_STRING_VALUE(x, &nx);
+    if (sx != NULL) {
+        const char *sy = T_STRING_VALUE(y, &ny);
+        return nx == ny && memcmp(sx, sy, nx) == 0;
+    }
+    char *tx = T_ENCODE(x, nums, &nx), *ty = tx != NULL ? T_ENCODE(y, nums, &ny) : NULL;
+    int same = ty != NULL && nx == ny && memcmp(tx, ty, nx) == 0;
+    free(tx);
+    free(ty);
+    return same;
+}
+
+static int T(mask_cb)(T_VALUE *parent, const char *key, T_KEYLEN_P size_t index, T_VALUE *value, const char *concrete,
+                      void *ud)
+{
+    T(mask_ctx) *m = ud;
+    T_ARENA_LOCAL(m);
+    if (T_IS_NULL(value))
+        return 0;
+    sluice_mask_outcome_t out = SLUICE_MASK_FAILED;
+    if (m->reuse_in != NULL && T(same_input)(value, m->reuse_in, m->nums)) {
+        /* context.traits.X is the same field as traits.X: one answer for both. Asked again, a
+         * plugin that is random by design (randomized_response) drew a second, independent report
+         * of the same value in the same event, so the event spent twice the epsilon it promises. */
+        T_VALUE *copy = T_COPY(m->reuse_out);
+        int rc = copy == NULL  ? -1
+                 : key != NULL ? T_SETK(parent, key, T_KEYLEN, copy)
+                               : T_ARRAY_PUT(parent, index, copy);
+        out = rc == 0 ? SLUICE_MASK_REPLACED : SLUICE_MASK_FAILED; /* out of memory: removed, as any failure */
+    } else {
+        if (m->record && m->visits++ == 0)
+            m->seen_in = T_HOLD(value); /* held: the masker then writes a new value, not over this one */
+        if (m->masker != NULL)
+            out = T_MASK(m->masker, m, parent, key, index, value, concrete);
+        if (m->record && m->visits == 1 && (out == SLUICE_MASK_REPLACED || out == SLUICE_MASK_UNCHANGED))
+            m->seen_out = T_HOLD(key != NULL ? T_GETK(parent, key, T_KEYLEN) : T_ARRAY_GET(parent, index));
+    }
+    switch (out) {
+    case SLUICE_MASK_REPLACED:
+    case SLUICE_MASK_UNCHANGED:
+        m->masked = 1;
+        m->stats->masked++;
+        return 0;
+    case SLUICE_MASK_REMOVED:
+        T(remove_value)(parent, key, T_KEYLEN, index T_XA);
+        m->removed = 1;
+        m->stats->masked++;
+        return 0;
+    case SLUICE_MASK_FAILED: break;
+    }
+    m->stats->mask_failed++;
+    T(remove_value)(parent, key, T_KEYLEN, index T_XA);
+    m->removed = 1;
+    if (m->org->mask_rules[m->rule_index].on_error == SLUICE_MASK_ON_ERROR_REJECT) {
+        m->rejected = 1;
+        return 1; /* stop: the event is rejected anyway */
+    }
+    return 0;
+}
+
+/* Stops a walk at the first value there is (found = 1). */
+static int T(any_cb)(T_VALUE *parent, const char *key, T_KEYLEN_P size_t index, T_VALUE *value, const char *concrete,
+                     void *ud)
+{
+    (void)parent, (void)key, (void)T_KEYLEN, (void)index, (void)concrete;
+    if (T_IS_NULL(value))
+        return 0;
+    *(int *)ud = 1;
+    return 1;
+}
+
+/* The mask rules over event, after apply_head: each rule on its path, then on its mirror, which
+ * gets the answer the rule's own field got when both hold the same input. Always 0 (a rejection
+ * is in res). */
+static int T(apply_masks)(const sluice_org_t *org, const sluice_masker_t *masker, T_VALUE *event,
+                          sluice_jsonnum_t *nums, T_RESULT *res, sluice_dl_stats_t *stats, const T(lists) * l,
+                          T(firsts) * firsts T_XP)
+{
+    const char *name = NULL;
+    int have_name = 0;
+    for (size_t i = 0; i < org->mask_rule_count; i++) {
+        T_VALUE *own_in = NULL, *own_out = NULL; /* the rule's own field as sent, and its answer */
+        for (int k = 0; k < 2; k++) {
+            const sluice_path_t *p = k == 0 ? &org->mask_rules[i].path : &org->mask_rules[i].mirror;
+            if (p->text == NULL)
+                continue;
+            /* The name is read once for all mask rules; only a rule on a whole member (the event's
+             * own `event` or `type`, say) can change it, and the next rule reads it again. */
+            if (!have_name && masker != NULL) {
+                name = T(event_name)(event T_XA);
+                have_name = 1;
+            }
+            T(mask_ctx)
+            m = {.org = org,
+                 .rule_index = i,
+                 .masker = masker,
+                 .event = event,
+                 .event_name = name,
+                 .nums = nums,
+                 .stats = stats,
+                 .reuse_in = own_in,
+                 .reuse_out = own_out};
+            T_ARENA_INIT(m);
+            /* Only when the mirror holds something (a held value costs the in-place rewrite), and
+             * for a path to one field: elements of two arrays are not known to be one another's. */
+            if (k == 0 && org->mask_rules[i].mirror.text != NULL && !has_all(p)) {
+                int found = 0;
+                T(visit)(firsts, &org->mask_rules[i].mirror, T(any_cb), &found);
+                m.record = found;
+            }
+            T(visit)(firsts, p, T(mask_cb), &m);
+            if (k == 0 && m.visits == 1 && m.seen_out != NULL) {
+                own_in = m.seen_in;
+                own_out = m.seen_out;
+            } else {
+                T_RELEASE(m.seen_in);
+                T_RELEASE(m.seen_out);
+            }
+            if (p->count < 2)
+                have_name = 0;
+            if (m.masked)
+                T(note)(l->masked, p->text T_XA);
+            if (m.removed)
+                T(note)(l->dropped, p->text T_XA);
+            if (m.rejected) {
+                T_RELEASE(own_in);
+                T_RELEASE(own_out);
+                res->rejected = 1;
+                snprintf(res->reject_path, sizeof(res->reject_path), "%s", p->text);
+                return 0;
+            }
+        }
+        T_RELEASE(own_in);
+        T_RELEASE(own_out);
+    }
+    return 0;
+}
+
 #undef T
 #undef T_VALUE
 #undef T_RESULT
@@ -358,3 +545,12 @@ static int T(apply_head)(const sluice_org_t *org, unsigned variants, T_VALUE *ev
 #undef T_APPEND_NEW
 #undef T_DROP
 #undef T_CONSENT_GET
+#undef T_GETK
+#undef T_SETK
+#undef T_CSTR
+#undef T_TYPEOF
+#undef T_ENCODE
+#undef T_COPY
+#undef T_HOLD
+#undef T_RELEASE
+#undef T_MASK

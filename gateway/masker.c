@@ -15,6 +15,7 @@
 
 #include "common/log.h"
 #include "common/time.h"
+#include "json/jv_json.h"
 #include "json/numbers.h"
 #include "json/write.h"
 #include "pii/scan.h"
@@ -24,7 +25,8 @@ typedef struct thread_masker {
     sluice_plugin_set_t *set;
     const sluice_config_t *cfg;
     unsigned thread;
-    sluice_scan_t scan; /* this thread's: values a plugin left as they were */
+    sluice_scan_t scan;     /* this thread's: values a plugin left as they were */
+    sluice_jsonnum_t *nums; /* this thread's, for on_mask_jv: made once, emptied after each value */
     uint64_t slow_logged_us;
 } thread_masker_t;
 
@@ -134,6 +136,21 @@ struct sluice_gw_maskers {
     unsigned nthreads;
 };
 
+/* The warning for a value the field is removed for (or the event rejected): plugin, org and
+ * paths, never the value. */
+static void say_failed(thread_masker_t *m, const sluice_org_t *org, size_t org_index, size_t rule_index,
+                       const char *concrete_path, const char *reason)
+{
+    const sluice_mask_rule_t *rule = &org->mask_rules[rule_index];
+    const char *name = sluice_plugin_set_plugin_name(m->set, org_index, rule_index);
+    /* Cut per org and plugin: a client of one org sending values a plugin fails on must not hide
+     * the same failures of another org. */
+    sluice_log_for(SLUICE_LOG_WARN, "mask.failed", org->id, name ? name : rule->plugin,
+                   "plugin %s failed on org %s path %s (rule %s): %s; the field is %s", name ? name : rule->plugin,
+                   org->id, concrete_path, rule->path.text, reason,
+                   rule->on_error == SLUICE_MASK_ON_ERROR_REJECT ? "removed and the event rejected" : "removed");
+}
+
 static sluice_mask_outcome_t on_mask(void *ud, const sluice_org_t *org, size_t rule_index, json_t *event,
                                      const char *event_name, json_t *parent, const char *key, size_t index,
                                      json_t *value, const char *concrete_path, sluice_jsonnum_t *nums)
@@ -205,14 +222,67 @@ static sluice_mask_outcome_t on_mask(void *ud, const sluice_org_t *org, size_t r
     case SLUICE_PLUGIN_REMOVE: return SLUICE_MASK_REMOVED;
     case SLUICE_PLUGIN_FAILED: break;
     }
-    const char *name = sluice_plugin_set_plugin_name(m->set, org_index, rule_index);
-    /* Cut per org and plugin: a client of one org sending values a plugin fails on must not hide
-     * the same failures of another org. */
-    sluice_log_for(SLUICE_LOG_WARN, "mask.failed", org->id, name ? name : rule->plugin,
-                   "plugin %s failed on org %s path %s (rule %s): %s; the field is %s", name ? name : rule->plugin,
-                   org->id, concrete_path, rule->path.text, reason,
-                   rule->on_error == SLUICE_MASK_ON_ERROR_REJECT ? "removed and the event rejected" : "removed");
+    say_failed(m, org, org_index, rule_index, concrete_path, reason);
     return SLUICE_MASK_FAILED;
+}
+
+/* The seam on jv (issue 17 step 2): the value is handed to on_mask as the jansson value and
+ * numbers' texts json/jv_json.c makes of it (the plugin gets the text sluice_jv_write writes: a
+ * number as sent), so that every check above is the one both trees run; a new answer is written
+ * with its numbers' texts and read back into the request's arena. Not on the request path yet. */
+static sluice_mask_outcome_t on_mask_jv(void *ud, const sluice_org_t *org, size_t rule_index, sluice_jv_t *event,
+                                        const char *event_name, sluice_json_arena_t *a, sluice_jv_t *parent,
+                                        const char *key, size_t key_len, size_t index, sluice_jv_t *value,
+                                        const char *concrete_path)
+{
+    (void)event;
+    thread_masker_t *m = ud;
+    if (org < m->cfg->orgs || org >= m->cfg->orgs + m->cfg->org_count || rule_index >= org->mask_rule_count)
+        return SLUICE_MASK_FAILED;
+    if (m->nums == NULL)
+        m->nums = sluice_jsonnum_new();
+    sluice_jsonnum_t *nums = m->nums;
+    json_t *holder = json_array(), *in = nums != NULL ? sluice_jv_to_json(value, nums) : NULL;
+    sluice_mask_outcome_t out = SLUICE_MASK_FAILED;
+    const char *reason = "out of memory";
+    if (holder != NULL && in != NULL && json_array_append(holder, in) == 0) {
+        /* held by holder alone, as the event holds a value: a string answer is written in place */
+        json_decref(in);
+        out = on_mask(ud, org, rule_index, NULL, event_name, holder, NULL, 0, in, concrete_path, nums);
+        reason = NULL;
+    } else {
+        json_decref(in);
+    }
+    if (out == SLUICE_MASK_REPLACED) {
+        const json_t *answer = json_array_get(holder, 0);
+        size_t n = json_is_string(answer) ? json_string_length(answer) : 0;
+        sluice_jv_t *nv = NULL;
+        if (json_is_string(answer) && memchr(json_string_value(answer), '\0', n) == NULL) {
+            nv = sluice_jv_string(a, json_string_value(answer), n); /* most answers: no text to read back */
+        } else {
+            /* Anything else as the writer gives it, numbers as the plugin wrote them, read back. */
+            char *text = sluice_json_encode(answer, nums, &n);
+            char *kept = text != NULL ? sluice_json_arena_alloc(a, n + 1) : NULL; /* the tree points into it */
+            if (kept != NULL) {
+                memcpy(kept, text, n + 1);
+                sluice_json_error_t err;
+                nv = sluice_jv_parse(a, kept, n, SIZE_MAX, n + 1, 0, NULL, &err);
+            }
+            free(text);
+        }
+        int rc = nv == NULL    ? -1
+                 : key != NULL ? sluice_jv_object_setn(a, parent, key, key_len, nv)
+                               : sluice_jv_array_set(parent, index, nv);
+        if (rc != 0) {
+            out = SLUICE_MASK_FAILED;
+            reason = "out of memory";
+        }
+    }
+    json_decref(holder);
+    sluice_jsonnum_clear(nums);
+    if (out == SLUICE_MASK_FAILED && reason != NULL)
+        say_failed(m, org, (size_t)(org - m->cfg->orgs), rule_index, concrete_path, reason);
+    return out;
 }
 
 sluice_gw_maskers_t *sluice_gw_maskers_create(sluice_plugin_set_t *set, const sluice_config_t *cfg, unsigned nthreads)
@@ -228,7 +298,8 @@ sluice_gw_maskers_t *sluice_gw_maskers_create(sluice_plugin_set_t *set, const sl
     m->nthreads = nthreads;
     for (unsigned t = 0; t < nthreads; t++) {
         thread_masker_t *tm = &m->threads[t];
-        *tm = (thread_masker_t){.base = {.mask = on_mask, .ud = tm}, .set = set, .cfg = cfg, .thread = t};
+        *tm = (thread_masker_t){
+            .base = {.mask = on_mask, .ud = tm, .mask_jv = on_mask_jv}, .set = set, .cfg = cfg, .thread = t};
     }
     return m;
 }
@@ -244,8 +315,10 @@ void sluice_gw_maskers_free(sluice_gw_maskers_t *m)
 {
     if (m == NULL)
         return;
-    for (unsigned t = 0; t < m->nthreads; t++)
+    for (unsigned t = 0; t < m->nthreads; t++) {
         sluice_scan_dispose(&m->threads[t].scan);
+        sluice_jsonnum_free(m->threads[t].nums);
+    }
     free(m->threads);
     free(m);
 }
