@@ -337,8 +337,7 @@ static sluice_jv_t *id_from_number_jv(sluice_json_arena_t *a, sluice_jv_t *v)
     return text != NULL && integer_text(text, tl) ? sluice_jv_string(a, text, tl) : NULL;
 }
 
-/* sluice_event_type_parse of a string that is not NUL-terminated. */
-static int type_parse_jv(const sluice_jv_t *t)
+int sluice_event_type_parse_jv(const sluice_jv_t *t)
 {
     for (int i = 0; i < SLUICE_EVENT_TYPE_COUNT; i++)
         if (sluice_jv_string_is(t, type_names[i]))
@@ -370,7 +369,7 @@ static size_t number_size_jv(const sluice_jv_t *v)
 #define T_STRING_VALUE(v)       sluice_jv_string_value((v), NULL)
 #define T_STRING_LEN(v)         ((size_t)(v)->len) /* only read of a string */
 #define T_STRING_IS             sluice_jv_string_is
-#define T_TYPE_PARSE            type_parse_jv
+#define T_TYPE_PARSE            sluice_event_type_parse_jv
 #define T_OBJECT_SIZE           sluice_jv_object_size
 #define T_OBJECT_GET            sluice_jv_object_get
 #define T_OBJECT_GETN           sluice_jv_object_getn

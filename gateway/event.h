@@ -72,6 +72,8 @@ typedef enum sluice_event_type {
 const char *sluice_event_type_name(sluice_event_type_t t);
 /* -1 when unknown. */
 int sluice_event_type_parse(const char *s);
+/* The same for a jv string (not NUL-terminated; -1 for any other value). Any thread. */
+int sluice_event_type_parse_jv(const sluice_jv_t *t);
 
 /* Validates one event object in place. forced_type >= 0 is the type the route implies (it
  * overrides the body's `type`); -1 means the body must carry `type`. path_prefix ("" or

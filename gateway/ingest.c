@@ -33,6 +33,7 @@
 #include "gateway/forgotten.h"
 #include "gateway/gzip.h"
 #include "gateway/http.h"
+#include "gateway/invalid.h"
 #include "gateway/live.h"
 #include "json/arena.h"
 #include "json/write.h"
@@ -513,52 +514,6 @@ static const sluice_masker_t *masker_for(pending_t *p)
     return sluice_runtime_masker(p->rt, p->w->index);
 }
 
-/* Removes from ev the member an error's path names (the part after the event's own "batch[i]."
- * prefix, e.g. "timestamp" or "context.traits"); returns that member's path (pointing into path),
- * or NULL when there is none to remove (an error about the event as a whole). */
-static const char *withhold_invalid_value(json_t *ev, const char *path)
-{
-    if (!json_is_object(ev) || path == NULL || path[0] == '\0')
-        return NULL;
-    if (strncmp(path, "batch[", 6) == 0) {
-        const char *close = strchr(path, ']');
-        if (close == NULL || close[1] != '.')
-            return NULL;
-        path = close + 2;
-    }
-    char err[64];
-    sluice_path_t fp;
-    if (sluice_path_parse(path, &fp, err, sizeof(err)) != 0)
-        return NULL;
-    json_t *parent = ev;
-    for (size_t i = 0; i + 1 < fp.count && parent != NULL; i++)
-        parent = fp.segs[i].kind == SLUICE_PATH_KEY ? json_object_get(parent, fp.segs[i].key) : NULL;
-    int removed = json_is_object(parent) && fp.segs[fp.count - 1].kind == SLUICE_PATH_KEY &&
-                  json_object_del(parent, fp.segs[fp.count - 1].key) == 0;
-    sluice_path_dispose(&fp);
-    return removed ? path : NULL;
-}
-
-/* Removes from a refused event the members the PII guard never scans because validation vouches
- * for them (a type name, RFC 3339 times; receivedAt the gateway writes) but did not here: it
- * stopped at an earlier member, or at the event's size, and "timestamp" or "type" may hold an
- * e-mail that would otherwise reach the record as sent. */
-static void withhold_unvouched(json_t *ev)
-{
-    static const char *const times[] = {"timestamp", "originalTimestamp", "sentAt", "receivedAt"};
-    json_t *t = json_object_get(ev, "type");
-    if (t != NULL && !(json_is_string(t) && sluice_event_type_parse(json_string_value(t)) >= 0))
-        json_object_del(ev, "type");
-    for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
-        json_t *v = json_object_get(ev, times[i]);
-        int64_t ms;
-        if (v != NULL && !json_is_null(v) &&
-            !(json_is_string(v) &&
-              sluice_time_parse(json_string_value(v), json_string_length(v), SLUICE_TIME_NO_ZONE_OK, &ms) == 0))
-            json_object_del(ev, times[i]);
-    }
-}
-
 /* The 503's message for a produce that failed with rc (other: anything but a full queue). */
 static const char *queue_full_why(int rc, const char *other)
 {
@@ -572,7 +527,8 @@ static const char *queue_full_why(int rc, const char *other)
  * trace (Snowplow's "bad rows"). An event the consent policy drops is not recorded; one the data
  * layer cannot mask is recorded without its fields. The request waits for these records like for
  * its events: a record Kafka does not take makes the answer a 503, and the client's retry sends
- * everything again. */
+ * everything again. The record is built by sluice_invalid_record (gateway/invalid.c); here it is
+ * produced. */
 static void record_invalid(pending_t *p)
 {
     sluice_worker_t *w = p->w;
@@ -581,46 +537,25 @@ static void record_invalid(pending_t *p)
     const sluice_kafka_config_t *kc = &p->rt->cfg->kafka;
     char when[SLUICE_TIME_TEXT_MAX];
     sluice_time_format(sluice_now_ms(), when);
+    sluice_invalid_env_t env = {
+        .org = org,
+        .source = p->src->src->id,
+        .received_at = when,
+        .forgotten = w->gw->forgotten,
+        .thread = w->index,
+        .forget_key = ort->forget_key,
+        .masker = masker_for(p),
+        .guard = ort->guard,
+        .pii = w->pii,
+    };
     size_t i;
     json_t *item;
     json_array_foreach(p->invalid, i, item) {
-        json_t *ev = json_object_get(item, "event"), *error = json_object_get(item, "error");
-        /* A forgotten person's refused event is theirs as much as an accepted one: it is not
-         * recorded either (counted as suppressed; the answer still lists it as refused). It used
-         * to go on being written to the invalid topic after the forget, ids and all. */
-        if (json_is_object(ev) && sluice_forgotten_match(w->gw->forgotten, w->index, org->id, ort->forget_key, ev))
-            continue;
-        sluice_dl_result_t dl = {0};
-        sluice_dl_stats_t st = {0};
-        json_t *kept = NULL;
-        /* The value that made the event invalid is no field a rule covers (a "timestamp" holding an
-         * e-mail, say): it is withheld from the record, which names it. */
-        const char *withheld = withhold_invalid_value(ev, json_string_value(json_object_get(error, "path")));
-        if (json_is_object(ev))
-            withhold_unvouched(ev);
-        if (json_is_object(ev) && sluice_datalayer_apply(org, 0, masker_for(p), ev, p->nums, &dl, &st) == 0) {
-            if (dl.drop_event) {
-                sluice_dl_result_dispose(&dl);
-                continue;
-            }
-            /* The guard runs here too: an invalid event is no less likely to carry an e-mail. */
-            sluice_piiguard_stats_t gst;
-            if (!dl.rejected &&
-                sluice_piiguard_apply(ort->guard, w->pii, ev, p->nums, dl.privacy, sluice_now_ms(), NULL, &gst) == 0)
-                kept = ev;
-        }
-        /* And in the forms the data layer wrote (produce_all says why). */
-        if (kept != NULL && sluice_forgotten_match(w->gw->forgotten, w->index, org->id, ort->forget_key, kept)) {
-            sluice_dl_result_dispose(&dl);
-            continue;
-        }
-        json_t *rec =
-            json_pack("{s:i,s:s,s:s,s:s,s:O,s:O,s:O?}", "v", 1, "org", org->id, "source", p->src->src->id, "receivedAt",
-                      when, "error", error, "event", kept ? kept : json_null(), "privacy", dl.privacy);
-        if (rec != NULL && withheld != NULL && kept != NULL)
-            json_object_set_new(rec, "withheld", json_string(withheld));
-        sluice_dl_result_dispose(&dl);
-        const char *type = json_string_value(json_object_get(kept, "type"));
+        json_t *rec; /* NULL when memory ran out: failed below as a record Kafka refused */
+        if (sluice_invalid_record(&env, json_object_get(item, "event"), json_object_get(item, "error"), p->nums,
+                                  &rec) == 0)
+            continue; /* a forgotten person's, or dropped by the consent policy */
+        const char *type = json_string_value(json_object_get(json_object_get(rec, "event"), "type"));
         pending_msg_t *m = &p->msgs[p->produced];
         *m = (pending_msg_t){.owner = p, .invalid = 1};
         char key[256];
