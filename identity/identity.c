@@ -568,6 +568,7 @@ typedef struct probe {
 static void finish(sluice_identity_job_t *job);
 static void adopt(sluice_identity_job_t *job);
 static void start_lookups(sluice_identity_job_t *job);
+static void lookup_events(sluice_identity_job_t *job, int skip);
 
 static void step_done(sluice_identity_job_t *job)
 {
@@ -624,22 +625,6 @@ static int dedup_key(char *out, size_t cap, const sluice_identity_thread_t *t, c
 {
     int n = snprintf(out, cap, "%s" DEDUP_KEY "%s:%s", t->prefix, org->id, message_id);
     return n > 0 && (size_t)n < cap ? n : -1;
-}
-
-static void start_dedup(sluice_identity_job_t *job)
-{
-    size_t i;
-    json_t *ev;
-    json_array_foreach(job->events, i, ev) {
-        const char *mid = json_string_value(json_object_get(ev, "messageId"));
-        char key[512];
-        int klen = mid ? dedup_key(key, sizeof(key), job->t, job->org, mid) : -1;
-        if (klen < 0)
-            continue;
-        const char *argv[2] = {"EXISTS", key};
-        size_t lens[2] = {6, (size_t)klen};
-        send_probe(job, i, on_exists, 2, argv, lens);
-    }
 }
 
 /* ------------------------------------------------------------------ cross-domain token */
@@ -857,88 +842,7 @@ static void keep_claim(sluice_identity_thread_t *t, const sluice_org_t *org, con
 
 /* ------------------------------------------------------------------ consent */
 
-/* 1 when the categories array cats holds cat. */
-static int has_category(const json_t *cats, const char *cat)
-{
-    size_t i;
-    const json_t *c;
-    json_array_foreach(cats, i, c) {
-        if (json_is_string(c) && strcmp(json_string_value(c), cat) == 0)
-            return 1;
-    }
-    return 0;
-}
-
 enum { CONSENT_UNKNOWN = 0, CONSENT_YES = 1, CONSENT_NO = 2 };
-
-/* Whether this request may set a cookie needing the categories required[0..n) and extra[0..m):
- * yes when every event carries them all (or nothing is needed), no when one does not, unknown
- * when there is no event and no request consent to say. */
-static int consent_for(const sluice_identity_job_t *job, char *const *required, size_t n, const char *const *extra,
-                       size_t m)
-{
-    if (n == 0 && m == 0)
-        return CONSENT_YES;
-    size_t count = json_array_size(job->events);
-    if (count == 0 && job->consent == NULL)
-        return CONSENT_UNKNOWN;
-    for (size_t e = 0; e < (count > 0 ? count : 1); e++) {
-        const json_t *cats =
-            count > 0 ? json_object_get(
-                            json_object_get(json_object_get(json_array_get(job->events, e), "context"), "consent"),
-                            "categories")
-                      : job->consent;
-        for (size_t i = 0; i < n; i++)
-            if (!has_category(cats, required[i]))
-                return CONSENT_NO;
-        for (size_t i = 0; i < m; i++)
-            if (!has_category(cats, extra[i]))
-                return CONSENT_NO;
-    }
-    return CONSENT_YES;
-}
-
-/* 1 when the org's consent policy keeps ev's identity: the policy allows every event, or ev
- * carries every required category (the data layer's test, on the same normalised list). */
-static int event_consents(const sluice_identity_job_t *job, const json_t *ev)
-{
-    const sluice_consent_config_t *c = &job->org->consent;
-    if (c->policy == SLUICE_CONSENT_ALLOW)
-        return 1;
-    const json_t *cats = json_object_get(json_object_get(json_object_get(ev, "context"), "consent"), "categories");
-    for (size_t i = 0; i < c->required_count; i++)
-        if (!has_category(cats, c->required[i]))
-            return 0;
-    return 1;
-}
-
-/* The anonymous-id cookie's consent: identity.cookie_consent, else the org's required categories. */
-static int sid_consent(const sluice_identity_job_t *job)
-{
-    const sluice_org_t *org = job->org;
-    if (org->identity.cookie_consent_set)
-        return consent_for(job, org->identity.cookie_consent, org->identity.cookie_consent_count, NULL, 0);
-    return consent_for(job, org->consent.required, org->consent.required_count, NULL, 0);
-}
-
-/* A vendor cookie's consent: the anonymous-id cookie's, and the consent category of every enabled
- * integration of that vendor. */
-static int vendor_consent(const sluice_identity_job_t *job, const char *vendor)
-{
-    const sluice_org_t *org = job->org;
-    const char *extra[16];
-    size_t m = 0;
-    for (size_t i = 0; i < org->integration_count && m < sizeof(extra) / sizeof(extra[0]); i++) {
-        const sluice_integration_t *it = &org->integrations[i];
-        if (it->enabled && it->vendor_name != NULL && strcmp(it->vendor_name, vendor) == 0 && it->consent != NULL)
-            extra[m++] = it->consent;
-    }
-    int sid = sid_consent(job);
-    int own = consent_for(job, NULL, 0, extra, m);
-    if (sid == CONSENT_NO || own == CONSENT_NO)
-        return CONSENT_NO;
-    return sid == CONSENT_YES && own == CONSENT_YES ? CONSENT_YES : CONSENT_UNKNOWN;
-}
 
 /* ------------------------------------------------------------------ signed requests */
 
@@ -1067,34 +971,6 @@ void sluice_identity_confirm_replay(sluice_identity_thread_t *t, const sluice_id
         count_error(t);
 }
 
-/* First redemption: the token's anonymous id becomes this domain's (see docs/identity.md,
- * "adopt, and remember what it replaced"). */
-static void adopt(sluice_identity_job_t *job)
-{
-    if (job->token_outcome != SLUICE_TOKEN_REDEEMED)
-        return;
-    const char *dfid = job->claims.dfid;
-    size_t i;
-    json_t *ev;
-    json_array_foreach(job->events, i, ev) {
-        json_t *ident = ensure_object(ensure_object(ev, "context"), "identity");
-        json_object_set_new(ident, "crossDomain", json_true());
-        json_t *anon = json_object_get(ev, "anonymousId");
-        const char *a = json_string_value(anon);
-        int minted_here = a != NULL && job->visitor_minted && strcmp(a, job->anonymous_id) == 0;
-        if (a != NULL && !minted_here && strcmp(a, dfid) != 0)
-            json_object_set(ident, "linkedFrom", anon);
-        json_object_set_new(ev, "anonymousId", json_string(dfid));
-    }
-    /* Only an id the request proved is replaced (and remembered as replaced): an id the caller
-     * merely names, in the body or an unsigned cookie, is never linked to the token's. */
-    if (job->proof == SLUICE_IDENTITY_PROOF_COOKIE && strcmp(job->anonymous_id, dfid) != 0)
-        memcpy(job->replaced, job->anonymous_id, sizeof(job->replaced));
-    memcpy(job->anonymous_id, dfid, strlen(dfid) + 1);
-    job->visitor_minted = 0;
-    job->proof = SLUICE_IDENTITY_PROOF_TOKEN;
-}
-
 /* ------------------------------------------------------------------ links in Redis */
 
 /* Hash <prefix>id:<org>:<id> with the fields userId (identify, alias), anonymousId (the id a
@@ -1213,11 +1089,7 @@ static void start_lookups(sluice_identity_job_t *job)
     int proven = job->proof == SLUICE_IDENTITY_PROOF_COOKIE || job->proof == SLUICE_IDENTITY_PROOF_TOKEN;
     if (job->browser && proven && job->anonymous_id[0] != '\0')
         lookup(job, job->anonymous_id, skip);
-    size_t i;
-    json_t *ev;
-    json_array_foreach(job->events, i, ev) {
-        lookup(job, plain_string(json_object_get(ev, "anonymousId")), skip);
-    }
+    lookup_events(job, skip);
 }
 
 /* The value of field for id from the lookups, or NULL. */
@@ -1291,155 +1163,6 @@ static void expire_cookie(sluice_identity_job_t *job, const char *name, int http
         job->cookie_count++;
 }
 
-/* Vendor cookies the org enabled: read when the browser has them, minted and set otherwise
- * (not HttpOnly, so the vendors' own pixels on the page share them). _fbc follows the latest
- * click: a different fbclid in the page URL replaces it, as Meta's pixel does. Returns the
- * context.vendorIds object, or NULL. */
-static json_t *vendor_ids(sluice_identity_job_t *job)
-{
-    const sluice_identity_config_t *idc = &job->org->identity;
-    int meta = 0, ga4 = 0;
-    for (size_t i = 0; i < idc->vendor_cookie_count; i++) {
-        meta |= strcmp(idc->vendor_cookies[i], "meta") == 0;
-        ga4 |= strcmp(idc->vendor_cookies[i], "ga4") == 0;
-    }
-    /* Without consent for a vendor's cookie nothing of it is minted, read or passed on; a
-     * refusal deletes what the browser has. */
-    int meta_ok = meta ? vendor_consent(job, "meta") : CONSENT_NO;
-    int ga4_ok = ga4 ? vendor_consent(job, "ga4") : CONSENT_NO;
-    if (meta && meta_ok == CONSENT_NO) {
-        if (job->had_fbp)
-            expire_cookie(job, "_fbp", 0);
-        if (job->had_fbc)
-            expire_cookie(job, "_fbc", 0);
-    }
-    if (ga4 && ga4_ok == CONSENT_NO && job->had_ga)
-        expire_cookie(job, "_ga", 0);
-    meta = meta && meta_ok == CONSENT_YES;
-    ga4 = ga4 && ga4_ok == CONSENT_YES;
-    if (!meta && !ga4)
-        return NULL;
-    json_t *ids = json_object();
-    if (meta) {
-        if (job->fbp[0] == '\0' && sluice_vendor_fbp(job->now_ms, job->fbp, sizeof(job->fbp)) == 0)
-            add_cookie(job, "_fbp", job->fbp, SLUICE_VENDOR_FBP_MAX_AGE_S, 0);
-        if (job->fbclid[0] != '\0') {
-            const char *click = job->fbc[0] != '\0' ? sluice_vendor_fbc_click(job->fbc) : NULL;
-            char fresh[SLUICE_VENDOR_VALUE_MAX + 1];
-            if ((click == NULL || strcmp(click, job->fbclid) != 0) &&
-                sluice_vendor_fbc(job->now_ms, job->fbclid, fresh, sizeof(fresh)) == 0) {
-                memcpy(job->fbc, fresh, strlen(fresh) + 1);
-                add_cookie(job, "_fbc", job->fbc, SLUICE_VENDOR_FBC_MAX_AGE_S, 0);
-            }
-        }
-        if (job->fbp[0] != '\0')
-            json_object_set_new(ids, "fbp", json_string(job->fbp));
-        if (job->fbc[0] != '\0')
-            json_object_set_new(ids, "fbc", json_string(job->fbc));
-    }
-    if (ga4) {
-        if (job->ga[0] == '\0' && sluice_vendor_ga(job->now_ms / 1000, job->ga, sizeof(job->ga)) == 0)
-            add_cookie(job, "_ga", job->ga, SLUICE_VENDOR_GA_MAX_AGE_S, 0);
-        if (job->ga[0] != '\0')
-            json_object_set_new(ids, "ga", json_string(job->ga));
-        /* gtag's sessions, under the consent _ga needs: GA4's integration of that stream puts
-         * the events in gtag's session rather than in a second one (vendors/ga4.c). */
-        for (size_t k = 0; k < job->ga_stream_count; k++)
-            json_object_set_new(ids, job->ga_stream[k], json_string(job->ga_session[k]));
-    }
-    if (json_object_size(ids) == 0) {
-        json_decref(ids);
-        return NULL;
-    }
-    return ids;
-}
-
-/* An event whose id a token replaced earlier (Redis remembers it) takes the adopted id, with
- * linkedFrom saying which id it arrived with. Returns what the lookups found for the id it
- * arrived with (owned by job->known), or NULL. */
-static json_t *resolve(sluice_identity_job_t *job, json_t *ev)
-{
-    json_t *anon = json_object_get(ev, "anonymousId");
-    const char *a = plain_string(anon);
-    json_t *entry = a != NULL && job->known != NULL ? json_object_get(job->known, a) : NULL;
-    const char *m = adopted_for(job, a);
-    if (m == NULL)
-        return entry;
-    json_incref(anon);
-    json_object_set_new(ev, "anonymousId", json_string(m));
-    json_t *ident = ensure_object(ensure_object(ev, "context"), "identity");
-    json_t *from = json_object_get(ident, "linkedFrom");
-    if (from == NULL)
-        json_object_set(ident, "linkedFrom", anon);
-    else if (json_equal(from, json_object_get(ev, "anonymousId")))
-        json_object_del(ident, "linkedFrom"); /* a round trip back to where the id came from */
-    json_decref(anon);
-    return entry;
-}
-
-/* identify and alias record links; other events without a userId learn the one known for the
- * id they arrived with or their final id (also from an identify earlier in the same batch). */
-static void link_or_stamp(sluice_identity_job_t *job, json_t *ev, json_t *looked_up)
-{
-    const char *type = json_string_value(json_object_get(ev, "type"));
-    const char *uid = plain_string(json_object_get(ev, "userId"));
-    const char *anon = plain_string(json_object_get(ev, "anonymousId"));
-    json_t *ident = json_object_get(json_object_get(ev, "context"), "identity");
-    const char *from = plain_string(json_object_get(ident, "linkedFrom"));
-    if (uid != NULL) {
-        /* An event the consent policy drops or strips links nothing: its userId never reaches
-         * Kafka, so Redis must not keep it to stamp on the visitor's later events. */
-        if (!event_consents(job, ev))
-            return;
-        /* Linked as the envelope will carry it: an org that hashes userId kept the raw id in
-         * Redis, for link_ttl_days, out of reach of its own data layer. */
-        char form[65];
-        int f = job->user_form != NULL ? job->user_form(job->org, uid, form) : 0;
-        if (f < 0)
-            return; /* the data layer removes this userId: there is nothing to link */
-        if (f > 0)
-            uid = form;
-        if (type != NULL && strcmp(type, "identify") == 0 && anon != NULL) {
-            /* Under the final id and the id the visitor's tag still sends, so that one lookup of
-             * either finds it. */
-            write_link(job, anon, "userId", uid);
-            write_link(job, from, "userId", uid);
-            if (job->known == NULL)
-                job->known = json_object();
-            json_t *entry = ensure_object(job->known, anon);
-            json_object_set_new(entry, "userId", json_string(uid));
-        } else if (type != NULL && strcmp(type, "alias") == 0) {
-            write_link(job, plain_string(json_object_get(ev, "previousId")), "userId", uid);
-        }
-        return;
-    }
-    json_t *user = json_object_get(looked_up, "userId");
-    if (user == NULL)
-        user = known(job, anon, "userId");
-    if (user != NULL)
-        json_object_set(ensure_object(ensure_object(ev, "context"), "identity"), "userId", user);
-}
-
-/* 1 when ev may have its click ids of vendor kept and restored: the org has an enabled
- * integration of that vendor, ev carries the consent category of each such integration, and the
- * org's consent policy keeps ev's identity. Without a vendor to send it to, a click id is not
- * kept at all. */
-static int click_consent(const sluice_identity_job_t *job, const json_t *ev, const char *vendor)
-{
-    const sluice_org_t *org = job->org;
-    const json_t *cats = json_object_get(json_object_get(json_object_get(ev, "context"), "consent"), "categories");
-    int any = 0;
-    for (size_t i = 0; i < org->integration_count; i++) {
-        const sluice_integration_t *it = &org->integrations[i];
-        if (!it->enabled || it->vendor_name == NULL || strcmp(it->vendor_name, vendor) != 0)
-            continue;
-        if (it->consent != NULL && !has_category(cats, it->consent))
-            return 0;
-        any = 1;
-    }
-    return any && event_consents(job, ev);
-}
-
 /* 1 when a data-layer rule of the org reaches kept_clicks[k] (asked once per request, and only
  * for a request with a click id to keep or restore). */
 static int click_covered(sluice_identity_job_t *job, size_t k)
@@ -1473,159 +1196,182 @@ static const char *kept_click_value(const sluice_identity_job_t *job, const char
     return v != NULL ? v : plain_string(json_object_get(looked_up, field));
 }
 
-/* Click ids across pages: a click id in ev (its page URL's, or one the site sent) is kept for
- * the visitor, with this request's time as the click's; an event without one gets those kept and
- * still within their vendor's window, in context.clickIds (and Meta's as
- * context.vendorIds.fbc "fb.1.<click ms>.<fbclid>", unless the _fbc cookie gave one), so that a
- * purchase pages after the landing page reaches the vendors with its click. */
-static void keep_clicks(sluice_identity_job_t *job, json_t *ev, const json_t *looked_up)
+/* identity/run_rules.h with jansson's accessors: what run reads from and writes into job->events. */
+#define T_CAT2(a, b)               a##_##b
+#define T_CAT(a, b)                T_CAT2(a, b)
+#define T(name)                    T_CAT(name, json)
+#define T_VALUE                    json_t
+#define T_X(job)                   NULL
+#define T_COUNT(job)               json_array_size((job)->events)
+#define T_EVENT(job, i)            json_array_get((job)->events, (i))
+#define T_IS_STRING                json_is_string
+#define T_IS_OBJECT                json_is_object
+#define T_GET                      json_object_get
+#define T_DEL                      json_object_del
+#define T_ARRAY_SIZE               json_array_size
+#define T_ARRAY_GET                json_array_get
+#define T_PLAIN(x, v)              plain_string(v)
+#define T_IS_PLAIN(v)              (plain_string(v) != NULL)
+#define T_CSTR(x, v)               json_string_value(v)
+#define T_CSTR_IS                  cstr_is_json
+#define T_SAME_STRING              json_equal
+#define T_ENSURE_OBJECT(x, o, key) ensure_object((o), (key))
+#define T_SET_STRING(x, o, key, s) json_object_set_new((o), (key), json_string(s))
+#define T_SET_TRUE(x, o, key)      json_object_set_new((o), (key), json_true())
+#define T_SET_SAME(x, o, key, v)   json_object_set((o), (key), (v))
+#define T_SET_KNOWN(x, o, key, j)  json_object_set((o), (key), (j))
+#define T_OBJECT(x)                json_object()
+#define T_SIZE                     json_object_size
+#define T_UPDATE(x, o, ids)        json_object_update((o), (ids))
+#define T_SET_NEW(x, o, key, v)    json_object_set_new((o), (key), (v))
+#define T_COPY(x, v)               json_deep_copy(v)
+#define T_DROP                     json_decref
+#define T_HOLD                     json_incref
+#define T_RELEASE                  json_decref
+
+/* 1 when v is a string whose C string (json_string_value, to its first NUL) is s. */
+static int cstr_is_json(const json_t *v, const char *s)
 {
-    const char *anon = plain_string(json_object_get(ev, "anonymousId"));
-    if (anon == NULL || job->t->redis == NULL)
-        return;
-    json_t *ids = json_object_get(json_object_get(ev, "context"), "clickIds");
-    int family_fresh = 0;
-    for (size_t k = 0; k < KEPT_CLICKS; k++)
-        if (kept_clicks[k].family && plain_string(json_object_get(ids, kept_clicks[k].name)) != NULL &&
-            click_consent(job, ev, kept_clicks[k].vendor) && !click_covered(job, k))
-            family_fresh = 1;
-    const char *restore[KEPT_CLICKS] = {NULL};
-    int64_t restore_ms[KEPT_CLICKS] = {0}, family_ms = -1;
-    for (size_t k = 0; k < KEPT_CLICKS; k++) {
-        const kept_click_t *kc = &kept_clicks[k];
-        const char *fresh = plain_string(json_object_get(ids, kc->name));
-        const char *kept_id = NULL, *kept = kept_click_value(job, anon, looked_up, kc->field);
-        int64_t ms = kept_click_parse(kept, &kept_id);
-        if (fresh == NULL && (kept == NULL || kept[0] == '\0'))
-            continue;
-        /* Past the vendor's window a kept click serves nothing, and the link hash lives for
-         * link_ttl_days (400 by default): it is removed the first time it is seen old, as for a
-         * consent withdrawn, rather than kept a year for no purpose. */
-        int expired = fresh == NULL && ms >= 0 && job->now_ms - ms > kc->window_days * 86400000LL;
-        if (expired || !click_consent(job, ev, kc->vendor) || click_covered(job, k)) {
-            /* A consent withdrawn (or the vendor's integration gone) also removes what was kept,
-             * as a refusal expires the vendor cookies: HSET to "" (the ACL of docs/identity.md
-             * allows no HDEL), which reads as nothing kept. So does a data-layer rule on the click
-             * id: Redis would keep for the vendor's window the value the org keeps out of Kafka. */
-            if (kept != NULL && kept[0] != '\0') {
-                write_link(job, anon, kc->field, "");
-                if (job->known == NULL)
-                    job->known = json_object();
-                json_object_set_new(ensure_object(job->known, anon), kc->field, json_string(""));
-            }
-            continue;
-        }
-        if (fresh != NULL) {
-            /* The same click seen again (a reload of the landing page) keeps its first time, as
-             * Meta's pixel keeps _fbc for an fbclid it already has. */
-            if (ms >= 0 && strcmp(kept_id, fresh) == 0)
-                continue;
-            char value[32 + SLUICE_CLICK_ID_MAX + 1];
-            int n = snprintf(value, sizeof(value), "%lld:%s", (long long)job->now_ms, fresh);
-            if (n <= 0 || (size_t)n >= sizeof(value))
-                continue;
-            write_link(job, anon, kc->field, value);
-            if (job->known == NULL)
-                job->known = json_object();
-            json_object_set_new(ensure_object(job->known, anon), kc->field, json_string(value));
-            continue;
-        }
-        if (ms < 0 || (kc->family && family_fresh) || job->now_ms - ms > kc->window_days * 86400000LL)
-            continue;
-        restore[k] = kept_id;
-        restore_ms[k] = ms;
-        if (kc->family && ms > family_ms)
-            family_ms = ms;
-    }
-    for (size_t k = 0; k < KEPT_CLICKS; k++) {
-        if (restore[k] == NULL || (kept_clicks[k].family && restore_ms[k] != family_ms))
-            continue;
-        json_t *ctx = ensure_object(ev, "context");
-        ids = ensure_object(ctx, "clickIds");
-        json_object_set_new(ids, kept_clicks[k].name, json_string(restore[k]));
-        json_t *vids = json_object_get(ctx, "vendorIds");
-        char fbc[SLUICE_VENDOR_VALUE_MAX + 1];
-        if (strcmp(kept_clicks[k].name, "fbclid") == 0 && plain_string(json_object_get(vids, "fbc")) == NULL &&
-            sluice_vendor_fbc(restore_ms[k], restore[k], fbc, sizeof(fbc)) == 0)
-            json_object_set_new(ensure_object(ctx, "vendorIds"), "fbc", json_string(fbc));
-    }
+    const char *p = json_string_value(v);
+    return p != NULL && strcmp(p, s) == 0;
 }
 
-/* The anonymous-id cookie of a browser request, as consent allows. */
-static void visitor_cookie(sluice_identity_job_t *job)
+#include "identity/run_rules.h"
+
+/* The same rules on jv values: job->events_jv, changes made in job->arena. */
+
+/* cstr_is_json on a jv string: its bytes up to the first NUL are s. */
+static int cstr_is_jv(const sluice_jv_t *v, const char *s)
 {
-    const sluice_identity_config_t *idc = &job->org->identity;
-    if (job->anonymous_id[0] == '\0' && sluice_id_mint(job->anonymous_id) == 0) {
-        job->visitor_minted = 1;
-        if (job->signs)
-            job->proof = SLUICE_IDENTITY_PROOF_MINTED;
-    }
-    if (job->signs && job->proof != SLUICE_IDENTITY_PROOF_COOKIE && job->proof != SLUICE_IDENTITY_PROOF_CLAIMED &&
-        job->proof != SLUICE_IDENTITY_PROOF_MINTED && job->proof != SLUICE_IDENTITY_PROOF_TOKEN)
-        job->anonymous_id[0] = '\0'; /* nothing proven: nothing to put in the cookie or to tell */
-    int consent = sid_consent(job);
-    if (consent == CONSENT_NO && job->had_sid)
-        expire_cookie(job, idc->cookie_name, 1);
-    if (consent != CONSENT_YES || job->anonymous_id[0] == '\0')
-        return;
-    unsigned max_age = idc->cookie_max_age_days * SLUICE_COOKIE_DAY_S;
-    if (!job->signs) {
-        add_cookie(job, idc->cookie_name, job->anonymous_id, max_age, 1);
-        return;
-    }
-    char value[SLUICE_ID_MAX + SLUICE_COOKIE_SIG_LEN + 1];
-    if (sluice_cookie_sign(job->t->keys->cookies, job->org->id, job->anonymous_id, value, sizeof(value)) < 0)
-        return;
-    add_cookie(job, idc->cookie_name, value, max_age, 1);
-    /* A claim just set its key. The browser of a forgotten visitor keeps its cookie (its events
-     * stay recognised, and dropped), but the claim forget deleted is not renewed. */
-    if (job->proof != SLUICE_IDENTITY_PROOF_CLAIMED && !forgotten(job, job->anonymous_id))
-        keep_claim(job->t, job->org, job->anonymous_id);
+    size_t n;
+    const char *p = sluice_jv_string_value(v, &n);
+    if (p == NULL)
+        return 0;
+    const char *nul = memchr(p, '\0', n);
+    size_t k = nul != NULL ? (size_t)(nul - p) : n;
+    return k == strlen(s) && memcmp(p, s, k) == 0;
+}
+
+/* 1 when v is a string without a NUL byte (plain_jv would give it), without copying it. */
+static int is_plain_jv(const sluice_jv_t *v)
+{
+    size_t n;
+    const char *p = sluice_jv_string_value(v, &n);
+    return p != NULL && memchr(p, '\0', n) == NULL;
+}
+
+/* json_equal of v and the string w (the only value compared here). */
+static int same_string_jv(const sluice_jv_t *v, const sluice_jv_t *w)
+{
+    size_t n, m;
+    const char *p = sluice_jv_string_value(v, &n), *q = sluice_jv_string_value(w, &m);
+    return p != NULL && q != NULL && n == m && memcmp(p, q, n) == 0;
+}
+
+/* o[key] = a string of job->known (what Redis answered, jansson's: json_stringn kept its bytes). */
+static void set_known_jv(sluice_json_arena_t *a, sluice_jv_t *o, const char *key, const json_t *j)
+{
+    sluice_jv_t *v = json_is_string(j) ? sluice_jv_string(a, json_string_value(j), json_string_length(j)) : NULL;
+    if (v != NULL)
+        sluice_jv_object_set(a, o, key, v);
+}
+
+/* o[key] = a copy of v (a jv value sits in one place). */
+static void set_copy_jv(sluice_json_arena_t *a, sluice_jv_t *o, const char *key, const sluice_jv_t *v)
+{
+    sluice_jv_t *c = sluice_jv_copy(a, v);
+    if (c != NULL)
+        sluice_jv_object_set(a, o, key, c);
+}
+
+#define T(name)                 T_CAT(name, jv)
+#define T_VALUE                 sluice_jv_t
+#define T_X(job)                ((job)->arena)
+#define T_COUNT(job)            sluice_jv_array_size((job)->events_jv)
+#define T_EVENT(job, i)         sluice_jv_array_get((job)->events_jv, (i))
+#define T_IS_STRING             sluice_jv_is_string
+#define T_IS_OBJECT             sluice_jv_is_object
+#define T_GET                   sluice_jv_object_get
+#define T_DEL                   sluice_jv_object_del
+#define T_ARRAY_SIZE            sluice_jv_array_size
+#define T_ARRAY_GET             sluice_jv_array_get
+#define T_PLAIN                 plain_jv
+#define T_IS_PLAIN              is_plain_jv
+#define T_CSTR(x, v)            sluice_jv_string_cstr((x), (v), NULL)
+#define T_CSTR_IS               cstr_is_jv
+#define T_SAME_STRING           same_string_jv
+#define T_ENSURE_OBJECT         ensure_object_jv
+#define T_SET_STRING            set_string_jv
+#define T_SET_TRUE(x, o, key)   ((void)sluice_jv_object_set((x), (o), (key), sluice_jv_bool((x), 1)))
+#define T_SET_SAME              set_copy_jv
+#define T_SET_KNOWN             set_known_jv
+#define T_OBJECT                sluice_jv_object
+#define T_SIZE                  sluice_jv_object_size
+#define T_UPDATE                update_jv
+#define T_SET_NEW(x, o, key, v) ((void)sluice_jv_object_set((x), (o), (key), (v)))
+#define T_COPY                  sluice_jv_copy
+#define T_DROP(v)               ((void)(v)) /* it stays in the arena, out of the tree */
+#define T_HOLD(v)               ((void)(v))
+#define T_RELEASE(v)            ((void)(v))
+
+#include "identity/run_rules.h"
+
+#undef T_CAT
+#undef T_CAT2
+
+/* The tree run works on: job->events_jv when it is set, else job->events. */
+static int sid_consent(const sluice_identity_job_t *job)
+{
+    return job->events_jv != NULL ? sid_consent_jv(job) : sid_consent_json(job);
+}
+
+static void start_dedup(sluice_identity_job_t *job)
+{
+    if (job->events_jv != NULL)
+        start_dedup_jv(job);
+    else
+        start_dedup_json(job);
+}
+
+static void lookup_events(sluice_identity_job_t *job, int skip)
+{
+    if (job->events_jv != NULL)
+        lookup_events_jv(job, skip);
+    else
+        lookup_events_json(job, skip);
+}
+
+static void adopt(sluice_identity_job_t *job)
+{
+    if (job->events_jv != NULL)
+        adopt_jv(job);
+    else
+        adopt_json(job);
 }
 
 static void finish(sluice_identity_job_t *job)
 {
-    json_t *vendor = NULL;
-    if (job->browser) {
-        visitor_cookie(job);
-        vendor = vendor_ids(job);
-    }
-    /* A token adopted this request: remember, for the ids the visitor and the events arrived
-     * with, which id replaced them (once per distinct id in a row; batches repeat one id). */
-    const char *remembered = NULL;
-    if (job->replaced[0] != '\0' && job->anonymous_id[0] != '\0' && strcmp(job->replaced, job->anonymous_id) != 0) {
-        write_link(job, job->replaced, "anonymousId", job->anonymous_id);
-        remembered = job->replaced;
-    }
-    size_t i;
-    json_t *ev;
-    json_array_foreach(job->events, i, ev) {
-        json_t *looked_up = resolve(job, ev);
-        if (vendor != NULL) {
-            json_t *ctx = ensure_object(ev, "context");
-            json_t *cur = json_object_get(ctx, "vendorIds");
-            if (json_is_object(cur))
-                json_object_update(cur, vendor);
-            else
-                json_object_set_new(ctx, "vendorIds", json_deep_copy(vendor));
-        }
-        json_t *ident = json_object_get(json_object_get(ev, "context"), "identity");
-        const char *from = plain_string(json_object_get(ident, "linkedFrom"));
-        const char *anon = plain_string(json_object_get(ev, "anonymousId"));
-        if (job->token_outcome == SLUICE_TOKEN_REDEEMED && from != NULL && anon != NULL &&
-            (remembered == NULL || strcmp(remembered, from) != 0)) {
-            write_link(job, from, "anonymousId", anon);
-            remembered = from;
-        }
-        link_or_stamp(job, ev, looked_up);
-        keep_clicks(job, ev, looked_up);
-    }
-    json_decref(vendor);
+    if (job->events_jv != NULL)
+        finish_jv(job);
+    else
+        finish_json(job);
+}
+
+static size_t event_count(const sluice_identity_job_t *job)
+{
+    return job->events_jv != NULL ? sluice_jv_array_size(job->events_jv) : json_array_size(job->events);
+}
+
+void sluice_identity_complete(sluice_identity_thread_t *t, sluice_identity_job_t *job)
+{
+    job->t = t;
+    adopt(job);
+    finish(job);
 }
 
 int sluice_identity_run(sluice_identity_thread_t *t, sluice_identity_job_t *job)
 {
-    size_t n = json_array_size(job->events);
+    size_t n = event_count(job);
     job->t = t;
     job->duplicate = calloc(n ? n : 1, 1);
     if (job->duplicate == NULL)

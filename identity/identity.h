@@ -176,6 +176,11 @@ struct sluice_identity_job {
     const sluice_config_t *cfg; /* the config of the request (its orgs explain refused tokens) */
     const sluice_org_t *org;
     json_t *events; /* validated events (borrowed); run completes their identity fields */
+    /* The same events held in jv values (issue 17 step 2; borrowed), with the arena run makes its
+     * changes in: when events_jv is set, run reads and writes these, from the same rules
+     * (identity/run_rules.h), and events is not read. Not set by the gateway yet. */
+    sluice_jv_t *events_jv;
+    sluice_json_arena_t *arena;
     void (*done)(sluice_identity_job_t *job);
     /* The form a userId is linked and stamped in (the gateway's sluice_datalayer_user_form: an
      * org that hashes userId keeps no raw one in Redis): writes out and returns 1, 0 to keep the
@@ -277,13 +282,22 @@ void sluice_identity_scrub(json_t *event);
 /* sluice_identity_assign and sluice_identity_scrub for an event held in jv values (issue 17
  * step 2), from the same rules (identity/assign_rules.h): the same token, click ids, job fields,
  * results and event bytes. What they add (a URL scrubbed, clickIds, an anonymousId) is made in a,
- * the event's arena. Not called by the gateway yet: step 3 still reads job->events as jansson. */
+ * the event's arena. Not called by the gateway yet (step 3 reads job->events_jv as well). */
 int sluice_identity_assign_jv(sluice_identity_job_t *job, sluice_json_arena_t *a, sluice_jv_t *event);
 void sluice_identity_scrub_jv(sluice_jv_t *event, sluice_json_arena_t *a);
 
 /* Step 3: runs the Redis work and the rest, and calls job->done exactly once, on this thread,
  * possibly before returning. Returns 0, or -1 when out of memory (then done is not called). */
 int sluice_identity_run(sluice_identity_thread_t *t, sluice_identity_job_t *job);
+
+/* What run writes into the events and the job once Redis answered, from the job's state alone
+ * (token_outcome and claims.dfid, proof, anonymous_id, visitor_minted, the cookies read, known:
+ * the lookups' answers): adopts a redeemed token's id, then the visitor's and vendors' cookies,
+ * context.identity (crossDomain, linkedFrom, userId), context.vendorIds and kept click ids, and
+ * the links to write (sent only when t has Redis). sluice_identity_run calls the same two steps
+ * around its lookups; this is for tests, which set the answers themselves. Either tree (events
+ * or events_jv); loop thread of t. */
+void sluice_identity_complete(sluice_identity_thread_t *t, sluice_identity_job_t *job);
 
 /* Forgets a signed request's key remembered by a run that reported SLUICE_REPLAY_FIRST (the
  * request was not accepted after all, so the client's retry of the same bytes must not be taken

@@ -24,10 +24,9 @@
 
 #include <jansson.h>
 
-#include "crypto/hkdf.h"
-#include "crypto/keyring.h"
 #include "gateway/event.h"
 #include "identity/identity.h"
+#include "identity_orgs.h"
 #include "jv_same.h"
 #include "json/arena.h"
 #include "json/jv.h"
@@ -46,50 +45,15 @@ static const sluice_limits_t limits = {
     .max_wire_bytes = 65536,
 };
 
-/* acme exchanges tokens with checkout (its cookie is signed), plain does not. */
-static char acme_id[] = "acme", plain_id[] = "plain", sid[] = "_sid";
-static char shop[] = "shop.acme.test", checkout[] = "checkout.example-pay.com";
-static char *domains[] = {shop, checkout};
 static sluice_org_t orgs[2];
 static sluice_config_t cfg;
 static sluice_identity_secrets_t secrets;
 static sluice_identity_thread_t *thr;
 
-static void init_org(sluice_org_t *o, char *id, char **xd, size_t xd_count)
-{
-    memset(o, 0, sizeof(*o));
-    o->id = id;
-    o->identity.cookie_name = sid;
-    o->identity.cookie_max_age_days = 400;
-    o->identity.xd_domains = xd;
-    o->identity.xd_domain_count = xd_count;
-    o->identity.xd_token_ttl_s = 60;
-    o->identity.xd_clock_skew_s = 5;
-    o->identity.link_ttl_days = 400;
-}
-
 static void setup_once(void)
 {
-    static const uint8_t key[32] = {9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8, 7, 6, 5, 4,
-                                    3, 2, 1, 0, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8};
-    if (thr != NULL)
-        return;
-    if (sluice_json_arena_install() != 0)
-        abort();
-    init_org(&orgs[0], acme_id, domains, 2);
-    init_org(&orgs[1], plain_id, NULL, 0);
-    cfg.orgs = orgs;
-    cfg.org_count = 2;
-    sluice_err_t err;
-    sluice_keyring_t *keys = sluice_keyring_create();
-    if (keys == NULL || sluice_keyring_add(keys, 1, key, 1, &err) != 0)
-        abort();
-    secrets.tokens = sluice_keyring_derive(keys, SLUICE_KEY_PURPOSE_XD_TOKEN, &err);
-    secrets.cookies = sluice_keyring_derive(keys, SLUICE_KEY_PURPOSE_XD_COOKIE, &err);
-    sluice_keyring_free(keys); /* the derived rings stand alone */
-    thr = sluice_identity_thread_create(&cfg, NULL, &secrets, &err);
-    if (thr == NULL || secrets.cookies == NULL)
-        abort();
+    if (thr == NULL)
+        thr = sluice_fuzz_identity_setup(orgs, &cfg, &secrets);
 }
 
 #define same_bytes(j, nums, v) ((void)jv_same_bytes((j), (nums), (v)))

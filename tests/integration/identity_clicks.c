@@ -21,7 +21,12 @@
 #include <cmocka.h>
 #include <hiredis/hiredis.h>
 
+#include "crypto/hkdf.h"
+#include "crypto/keyring.h"
 #include "identity/identity.h"
+#include "json/arena.h"
+#include "json/jv.h"
+#include "json/write.h"
 #include "tests/harness/harness.h"
 #include "tests/harness/redis.h"
 
@@ -73,6 +78,8 @@ static int setup(void **state)
 {
     (void)state;
     sluice_err_t err;
+    if (sluice_json_arena_install() != 0) /* jv_run_as_jansson's arenas, before any jansson value */
+        fail_msg("no arenas");
     if (sluice_th_redis_start(&R, 0, &err) != 0)
         fail_msg("%s", err.msg);
     org.id = org_id;
@@ -318,12 +325,181 @@ static void no_integration_nothing_kept(void **state)
     assert_int_equal(sluice_identity_redis_errors(T), 0);
 }
 
+/* ------------------------------------------------------------------ the same run on jv values (issue 17) */
+
+/* An org that exchanges tokens with checkout (signed cookies) and sets Meta's cookies, run by two
+ * threads of their own whose key prefixes differ, so that each sees the same Redis history: one
+ * runs every request on jansson values, the other on jv values. */
+static char xorg_id[] = "xacme", shop_host[] = "shop.acme.test", pay_host[] = "checkout.example-pay.com",
+            jprefix[] = "sluice:clkj:", vprefix[] = "sluice:clkv:";
+static char *xdomains[] = {shop_host, pay_host};
+static char *xvendors[] = {v_meta};
+
+/* One browser request of xorg from origin with the signed cookie of visitor (or none) and token
+ * (or none), run on Tj with jansson values and on Tv with jv values; every event's bytes, the
+ * Set-Cookie values, the visitor's id and the token's outcome must be the same. Returns the events
+ * (jansson's) and the outcome in *outcome. */
+static json_t *request_both(sluice_identity_thread_t *tj, sluice_identity_thread_t *tv, const sluice_org_t *xorg,
+                            const char *origin, const char *visitor, const char *token, const char *body, int64_t at_ms,
+                            int *outcome)
+{
+    char cookie[256] = "";
+    if (visitor != NULL)
+        assert_true(sluice_cookie_sign(tj->keys->cookies, xorg->id, visitor, cookie, sizeof(cookie)) > 0);
+    sluice_identity_input_t in = {.browser = 1,
+                                  .now_ms = at_ms,
+                                  .origin = h2o_iovec_init(origin, strlen(origin)),
+                                  .cookie_id =
+                                      visitor ? h2o_iovec_init(cookie, strlen(cookie)) : h2o_iovec_init(NULL, 0),
+                                  .fbp = h2o_iovec_init(H2O_STRLIT("fb.1.1796612000000.1234567890")),
+                                  .token = token ? h2o_iovec_init(token, strlen(token)) : h2o_iovec_init(NULL, 0),
+                                  .host = h2o_iovec_init(H2O_STRLIT("127.0.0.1"))};
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_json_error_t err;
+    json_error_t je;
+    json_t *root = json_loads(body, 0, &je);
+    sluice_jv_t *vroot = sluice_jv_parse(a, body, strlen(body), 16, 4096, 16, NULL, &err);
+    assert_non_null(root);
+    assert_non_null(vroot);
+    sluice_identity_job_t jj, jv;
+    memset(&jj, 0, sizeof(jj));
+    memset(&jv, 0, sizeof(jv));
+    jj.cfg = jv.cfg = &cfg;
+    jj.org = jv.org = xorg;
+    jj.done = jv.done = on_done;
+    sluice_identity_begin(tj, &jj, &in, root);
+    sluice_identity_begin_jv(tv, &jv, &in, vroot);
+    json_t *list = json_object_get(root, "batch");
+    size_t n = json_is_array(list) ? json_array_size(list) : 1;
+    jj.events = json_array();
+    jv.events_jv = sluice_jv_array(a);
+    jv.arena = a;
+    for (size_t i = 0; i < n; i++) {
+        json_t *ev = json_is_array(list) ? json_array_get(list, i) : root;
+        sluice_jv_t *v = json_is_array(list) ? sluice_jv_array_get(sluice_jv_object_get(vroot, "batch"), i) : vroot;
+        assert_int_equal(sluice_identity_assign(&jj, ev), 0);
+        assert_int_equal(sluice_identity_assign_jv(&jv, a, v), 0);
+        json_array_append(jj.events, ev);
+        assert_int_equal(sluice_jv_array_append(a, jv.events_jv, sluice_jv_copy(a, v)), 0);
+    }
+    json_decref(root);
+    job_done = 0;
+    assert_int_equal(sluice_identity_run(tj, &jj), 0);
+    assert_true(spin(is_done, NULL, 5000));
+    job_done = 0;
+    assert_int_equal(sluice_identity_run(tv, &jv), 0);
+    assert_true(spin(is_done, NULL, 5000));
+    spin(never, NULL, 150); /* the fire-and-forget writes reach Redis */
+    char *wj = sluice_json_encode(jj.events, NULL, NULL), *wv = sluice_jv_encode(jv.events_jv, NULL);
+    assert_non_null(wj);
+    assert_non_null(wv);
+    assert_string_equal(wj, wv);
+    assert_string_equal(jj.anonymous_id, jv.anonymous_id);
+    assert_int_equal(jj.token_outcome, jv.token_outcome);
+    assert_int_equal(jj.cookie_count, jv.cookie_count);
+    for (size_t i = 0; i < jj.cookie_count; i++)
+        assert_string_equal(jj.cookies[i], jv.cookies[i]);
+    assert_memory_equal(jj.duplicate, jv.duplicate, n);
+    *outcome = jj.token_outcome;
+    free(wj);
+    free(wv);
+    sluice_identity_job_dispose(&jj);
+    sluice_identity_job_dispose(&jv);
+    sluice_json_arena_free(a);
+    return jj.events;
+}
+
+/* The whole of sluice_identity_run against Redis on both trees, request after request: a token
+ * redeemed on checkout (its id adopted, linkedFrom the id the cookie proved, the replaced id
+ * linked), the click ids of that landing kept; an identify under the adopted id; a purchase whose
+ * id a cookie proves stamped with the userId, its clicks restored and Meta's fbc; the same with
+ * marketing withheld (Google's click neither added nor kept any longer, Meta's still). */
+static void jv_run_as_jansson(void **state)
+{
+    (void)state;
+    static const uint8_t key[32] = {7, 1, 7, 1, 7, 1, 7, 1, 7, 1, 7, 1, 7, 1, 7, 1,
+                                    7, 1, 7, 1, 7, 1, 7, 1, 7, 1, 7, 1, 7, 1, 7, 1};
+    sluice_err_t err;
+    sluice_keyring_t *root = sluice_keyring_create();
+    assert_int_equal(sluice_keyring_add(root, 1, key, 1, &err), 0);
+    sluice_identity_secrets_t xsecrets = {.tokens = sluice_keyring_derive(root, SLUICE_KEY_PURPOSE_XD_TOKEN, &err),
+                                          .cookies = sluice_keyring_derive(root, SLUICE_KEY_PURPOSE_XD_COOKIE, &err)};
+    assert_non_null(xsecrets.tokens);
+    assert_non_null(xsecrets.cookies);
+    sluice_org_t xorg = org;
+    xorg.id = xorg_id;
+    xorg.identity.xd_domains = xdomains;
+    xorg.identity.xd_domain_count = 2;
+    xorg.identity.xd_token_ttl_s = 60;
+    xorg.identity.xd_clock_skew_s = 5;
+    xorg.identity.vendor_cookies = xvendors;
+    xorg.identity.vendor_cookie_count = 1;
+    xorg.identity.dedup_enabled = 1;
+    xorg.identity.dedup_window_s = 600;
+    sluice_config_t cj = cfg, cv = cfg;
+    cj.redis.key_prefix = jprefix;
+    cv.redis.key_prefix = vprefix;
+    sluice_identity_thread_t *tj = sluice_identity_thread_create(&cj, loop, &xsecrets, &err);
+    sluice_identity_thread_t *tv = sluice_identity_thread_create(&cv, loop, &xsecrets, &err);
+    assert_non_null(tj);
+    assert_non_null(tv);
+    assert_true(spin(connected, tj, 5000));
+    assert_true(spin(connected, tv, 5000));
+
+    int64_t t0 = now_ms();
+    char tok[SLUICE_TOKEN_TEXT_MAX + 1];
+    assert_true(sluice_token_seal(xsecrets.tokens, xorg_id, pay_host, "v-from-shop", t0 / 1000, 60, tok, sizeof(tok),
+                                  &err) > 0);
+    int outcome;
+    json_t *evs = request_both(tj, tv, &xorg, "https://checkout.example-pay.com", "v-pay", tok,
+                               "{\"type\":\"page\",\"anonymousId\":\"v-pay\",\"messageId\":\"m-1\",\"context\":{"
+                               "\"page\":{\"url\":\"https://checkout.example-pay.com/?gclid=G-X&fbclid=FB-X\"},"
+                               "\"consent\":{\"categories\":[\"marketing\"]}}}",
+                               t0, &outcome);
+    assert_int_equal(outcome, SLUICE_TOKEN_REDEEMED);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(evs, 0), "anonymousId")), "v-from-shop");
+    expect(evs, 0, "identity", "linkedFrom", "v-pay");
+    json_decref(evs);
+
+    evs = request_both(tj, tv, &xorg, "https://checkout.example-pay.com", "v-from-shop", NULL,
+                       "{\"type\":\"identify\",\"userId\":\"u-x\",\"messageId\":\"m-2\",\"context\":{\"consent\":{"
+                       "\"categories\":[\"marketing\"]}}}",
+                       t0 + 1000, &outcome);
+    json_decref(evs);
+
+    const char *purchase = "{\"batch\":[{\"type\":\"track\",\"event\":\"Order Completed\",\"messageId\":\"m-1\","
+                           "\"context\":{\"consent\":{\"categories\":[\"marketing\"]}}},{\"type\":\"track\","
+                           "\"anonymousId\":\"v-pay\",\"context\":{\"consent\":{\"categories\":[\"marketing\"]}}}]}";
+    evs = request_both(tj, tv, &xorg, "https://checkout.example-pay.com", "v-from-shop", NULL, purchase, t0 + 60000,
+                       &outcome);
+    expect(evs, 0, "identity", "userId", "u-x");
+    expect(evs, 0, "clickIds", "gclid", "G-X");
+    expect(evs, 0, "vendorIds", "fbp", "fb.1.1796612000000.1234567890");
+    json_decref(evs);
+
+    evs =
+        request_both(tj, tv, &xorg, "https://checkout.example-pay.com", "v-from-shop", NULL,
+                     "{\"type\":\"track\",\"event\":\"Order Completed\",\"context\":{\"consent\":{\"categories\":[]}}}",
+                     t0 + 120000, &outcome);
+    assert_null(ev_path(evs, 0, "clickIds", "gclid"));
+    expect(evs, 0, "clickIds", "fbclid", "FB-X");
+    json_decref(evs);
+
+    assert_int_equal(sluice_identity_redis_errors(tj), 0);
+    assert_int_equal(sluice_identity_redis_errors(tv), 0);
+    sluice_identity_thread_destroy(tj);
+    sluice_identity_thread_destroy(tv);
+    sluice_keyring_free(root);
+    sluice_keyring_free((sluice_keyring_t *)xsecrets.tokens);
+    sluice_keyring_free((sluice_keyring_t *)xsecrets.cookies);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(purchase_pages_after_the_click), cmocka_unit_test(later_event_of_the_same_batch),
         cmocka_unit_test(without_consent_nothing_kept),   cmocka_unit_test(windows),
-        cmocka_unit_test(no_integration_nothing_kept),
+        cmocka_unit_test(no_integration_nothing_kept),    cmocka_unit_test(jv_run_as_jansson),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

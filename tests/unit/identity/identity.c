@@ -931,6 +931,39 @@ static void cookies_wait_for_consent(void **state)
 
 /* ------------------------------------------------------------------ the same on jv values (issue 17) */
 
+/* Steps 1 and 2 over body (one event, or {"batch":[...]}) on both trees: jj over root (jansson,
+ * numbers in nums), jv over vroot (in a), both jobs of cur_org; with jevents and vevents not
+ * NULL, every event is also appended to them (the jv one a copy: a jv value sits in one place). */
+static void begin_assign_both(const sluice_identity_input_t *in, const char *body, sluice_json_arena_t *a,
+                              sluice_jsonnum_t *nums, json_t **root, sluice_jv_t **vroot, sluice_identity_job_t *jj,
+                              sluice_identity_job_t *jv, json_t *jevents, sluice_jv_t *vevents)
+{
+    sluice_json_error_t err;
+    *root = sluice_json_parse(body, strlen(body), 16, 4096, 16, nums, &err);
+    *vroot = sluice_jv_parse(a, body, strlen(body), 16, 4096, 16, NULL, &err);
+    assert_non_null(*root);
+    assert_non_null(*vroot);
+    memset(jj, 0, sizeof(*jj));
+    memset(jv, 0, sizeof(*jv));
+    jj->cfg = jv->cfg = &cfg;
+    jj->org = jv->org = cur_org;
+    jj->done = jv->done = on_done;
+    sluice_identity_begin(thr, jj, in, *root);
+    sluice_identity_begin_jv(thr, jv, in, *vroot);
+    json_t *list = json_object_get(*root, "batch");
+    size_t n = json_is_array(list) ? json_array_size(list) : 1;
+    for (size_t i = 0; i < n; i++) {
+        json_t *ev = json_is_array(list) ? json_array_get(list, i) : *root;
+        sluice_jv_t *v = json_is_array(list) ? sluice_jv_array_get(sluice_jv_object_get(*vroot, "batch"), i) : *vroot;
+        assert_int_equal(sluice_identity_assign(jj, ev), 0);
+        assert_int_equal(sluice_identity_assign_jv(jv, a, v), 0);
+        if (jevents != NULL) {
+            json_array_append(jevents, ev);
+            assert_int_equal(sluice_jv_array_append(a, vevents, sluice_jv_copy(a, v)), 0);
+        }
+    }
+}
+
 /* Steps 1 and 2 over body on both trees (json/parse.c's jansson values and json/jv.h's, as the
  * gateway parses a body either way) for a job of cur_org; every field they fill and the body's
  * bytes must be the same. Returns the jv side's bytes (malloc'd) and its job in *out. */
@@ -938,26 +971,10 @@ static char *assign_both(const sluice_identity_input_t *in, const char *body, sl
 {
     sluice_json_arena_t *a = sluice_json_arena_new();
     sluice_jsonnum_t *nums = sluice_jsonnum_new();
-    sluice_json_error_t err;
-    json_t *root = sluice_json_parse(body, strlen(body), 16, 4096, 16, nums, &err);
-    sluice_jv_t *vroot = sluice_jv_parse(a, body, strlen(body), 16, 4096, 16, NULL, &err);
-    assert_non_null(root);
-    assert_non_null(vroot);
+    json_t *root;
+    sluice_jv_t *vroot;
     sluice_identity_job_t jj, *jv = out;
-    memset(&jj, 0, sizeof(jj));
-    memset(jv, 0, sizeof(*jv));
-    jj.cfg = jv->cfg = &cfg;
-    jj.org = jv->org = cur_org;
-    sluice_identity_begin(thr, &jj, in, root);
-    sluice_identity_begin_jv(thr, jv, in, vroot);
-    json_t *list = json_object_get(root, "batch");
-    size_t n = json_is_array(list) ? json_array_size(list) : 1;
-    for (size_t i = 0; i < n; i++) {
-        json_t *ev = json_is_array(list) ? json_array_get(list, i) : root;
-        sluice_jv_t *v = json_is_array(list) ? sluice_jv_array_get(sluice_jv_object_get(vroot, "batch"), i) : vroot;
-        assert_int_equal(sluice_identity_assign(&jj, ev), 0);
-        assert_int_equal(sluice_identity_assign_jv(jv, a, v), 0);
-    }
+    begin_assign_both(in, body, a, nums, &root, &vroot, &jj, jv, NULL, NULL);
     assert_int_equal(jj.token_state, jv->token_state);
     assert_int_equal(jj.token_len, jv->token_len);
     assert_memory_equal(jj.token, jv->token, sizeof(jj.token));
@@ -1088,6 +1105,159 @@ static void jv_scrub_as_jansson(void **state)
     sluice_json_arena_free(a);
 }
 
+/* Steps 1 to 3 on both trees: body parsed both ways, steps 1 and 2 on each, then run (no Redis:
+ * done synchronously) on job->events and on job->events_jv. The events' bytes, the Set-Cookie
+ * values and the visitor's id must be the same; returns the jv side's bytes (malloc'd) and its
+ * job in *out (disposed by the caller). Vendor ids are given as cookies: minted ones are random. */
+static char *run_both(const sluice_identity_input_t *in, const char *body, sluice_identity_job_t *out)
+{
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    json_t *root, *events = json_array();
+    sluice_jv_t *vroot, *vevents = sluice_jv_array(a);
+    sluice_identity_job_t jj, *jv = out;
+    begin_assign_both(in, body, a, nums, &root, &vroot, &jj, jv, events, vevents);
+    jj.events = events;
+    jv->events_jv = vevents;
+    jv->arena = a;
+    done_calls = 0;
+    assert_int_equal(sluice_identity_run(thr, &jj), 0);
+    assert_int_equal(sluice_identity_run(thr, jv), 0);
+    assert_int_equal(done_calls, 2);
+    assert_string_equal(jj.anonymous_id, jv->anonymous_id);
+    assert_int_equal(jj.cookie_count, jv->cookie_count);
+    for (size_t i = 0; i < jj.cookie_count; i++)
+        assert_string_equal(jj.cookies[i], jv->cookies[i]);
+    char *wj = sluice_json_encode(jj.events, nums, NULL), *wv = sluice_jv_encode(jv->events_jv, NULL);
+    assert_non_null(wj);
+    assert_non_null(wv);
+    assert_string_equal(wj, wv);
+    free(wj);
+    json_decref(jj.events);
+    sluice_identity_job_dispose(&jj);
+    json_decref(root);
+    sluice_jsonnum_free(nums);
+    jv->events_jv = NULL; /* the arena goes now: the job keeps only its own fields */
+    jv->arena = NULL;
+    sluice_json_arena_free(a);
+    return wv;
+}
+
+/* What run writes without Redis, on both trees: the visitor's cookie and the vendor ids of every
+ * event where the events consent (the _fbc of the landing page's fbclid, the browser's _fbp and
+ * _ga), and where one event withholds the consent, the cookies expired and no vendor ids at all. */
+static void jv_run_as_jansson(void **state)
+{
+    (void)state;
+    cur_org = &orgs[2];
+    cur_org->identity.vendor_cookies = vendors;
+    cur_org->identity.vendor_cookie_count = 2;
+    cur_org->consent.required = required;
+    cur_org->consent.required_count = 1;
+    sluice_identity_job_t job;
+    sluice_identity_input_t in = browser(SHOP, "localid");
+    in.fbp = iov("fb.1.1699999999000.1234567890");
+    in.ga = iov("GA1.1.1234567890.1699999999");
+    char *text = run_both(&in,
+                          "{\"batch\":[{\"type\":\"page\",\"context\":{\"consent\":{\"categories\":[\"analytics\"]},"
+                          "\"page\":{\"url\":\"https://shop.acme.test/?fbclid=F1\"}}},{\"type\":\"track\","
+                          "\"context\":{\"consent\":{\"categories\":[\"analytics\"]},\"vendorIds\":{\"x\":1}}}]}",
+                          &job);
+    assert_string_equal(
+        text, "[{\"type\":\"page\",\"context\":{\"consent\":{\"categories\":[\"analytics\"]},\"page\":{\"url\":"
+              "\"https://shop.acme.test/?fbclid=F1\"},\"clickIds\":{\"fbclid\":\"F1\"},\"vendorIds\":{\"fbp\":"
+              "\"fb.1.1699999999000.1234567890\",\"fbc\":\"fb.1.1700000000123.F1\",\"ga\":"
+              "\"GA1.1.1234567890.1699999999\"}},\"anonymousId\":\"localid\"},{\"type\":\"track\",\"context\":{"
+              "\"consent\":{\"categories\":[\"analytics\"]},\"vendorIds\":{\"x\":1,\"fbp\":"
+              "\"fb.1.1699999999000.1234567890\",\"fbc\":\"fb.1.1700000000123.F1\",\"ga\":"
+              "\"GA1.1.1234567890.1699999999\"}},\"anonymousId\":\"localid\"}]");
+    assert_int_equal(job.cookie_count, 2); /* the visitor's and the new _fbc */
+    assert_non_null(cookie_named(&job, "_fbc"));
+    free(text);
+    sluice_identity_job_dispose(&job);
+
+    /* The second event withholds analytics: nothing is set, what the browser has is expired. */
+    text = run_both(&in,
+                    "{\"batch\":[{\"type\":\"page\",\"context\":{\"consent\":{\"categories\":[\"analytics\"]}}},"
+                    "{\"type\":\"track\",\"context\":{\"consent\":{\"categories\":[]}}}]}",
+                    &job);
+    assert_null(strstr(text, "vendorIds"));
+    assert_int_equal(job.cookie_count, 3);
+    assert_true(matches("^_sid=; Max-Age=0", cookie_named(&job, "_sid")));
+    assert_true(matches("^_fbp=; Max-Age=0", cookie_named(&job, "_fbp")));
+    assert_true(matches("^_ga=; Max-Age=0", cookie_named(&job, "_ga")));
+    free(text);
+    sluice_identity_job_dispose(&job);
+}
+
+/* The writing step once Redis answered (sluice_identity_complete), on both trees with the same
+ * answers: a redeemed token's id adopted by every event with linkedFrom and crossDomain, the
+ * cookie's proven id remembered as replaced; the userId Redis knows for the final id stamped on
+ * the events before an identify, whose userId is stamped on the events after it (an event whose
+ * context.identity was no object too). */
+static void jv_complete_as_jansson(void **state)
+{
+    (void)state;
+    const char *body = "[{\"type\":\"page\",\"anonymousId\":\"c0ffee00c0ffee00c0ffee00c0ffee00\"},{\"type\":"
+                       "\"identify\",\"userId\":\"u-9\",\"anonymousId\":\"c0ffee00c0ffee00c0ffee00c0ffee00\"},{"
+                       "\"type\":\"track\",\"anonymousId\":\"c0ffee00c0ffee00c0ffee00c0ffee00\"},{\"type\":\"track\","
+                       "\"anonymousId\":\"other\",\"context\":{\"identity\":[]}}]";
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    sluice_json_error_t err;
+    sluice_identity_job_t jobs[2];
+    for (int k = 0; k < 2; k++) {
+        sluice_identity_job_t *job = &jobs[k];
+        memset(job, 0, sizeof(*job));
+        job->cfg = &cfg;
+        job->org = cur_org; /* acme: signs its cookie */
+        job->browser = 1;
+        job->now_ms = NOW_MS;
+        job->signs = 1;
+        job->proof = SLUICE_IDENTITY_PROOF_COOKIE;
+        memcpy(job->anonymous_id, "c0ffee00c0ffee00c0ffee00c0ffee00", 33);
+        job->token_outcome = SLUICE_TOKEN_REDEEMED;
+        memcpy(job->claims.dfid, "d00dd00dd00dd00dd00dd00dd00dd00d", 33);
+        json_error_t je;
+        /* looked up after the adoption: under the final id */
+        job->known = json_loads("{\"d00dd00dd00dd00dd00dd00dd00dd00d\":{\"userId\":\"u-known\"}}", 0, &je);
+        if (k == 0) {
+            job->events = sluice_json_parse(body, strlen(body), 16, 4096, 16, nums, &err);
+        } else {
+            job->events_jv = sluice_jv_parse(a, body, strlen(body), 16, 4096, 16, NULL, &err);
+            job->arena = a;
+        }
+        sluice_identity_complete(thr, job);
+    }
+    char *wj = sluice_json_encode(jobs[0].events, nums, NULL), *wv = sluice_jv_encode(jobs[1].events_jv, NULL);
+    assert_string_equal(
+        wv, "[{\"type\":\"page\",\"anonymousId\":\"d00dd00dd00dd00dd00dd00dd00dd00d\",\"context\":{\"identity\":{"
+            "\"crossDomain\":true,\"linkedFrom\":\"c0ffee00c0ffee00c0ffee00c0ffee00\",\"userId\":\"u-known\"}}},{"
+            "\"type\":\"identify\","
+            "\"userId\":\"u-9\",\"anonymousId\":\"d00dd00dd00dd00dd00dd00dd00dd00d\",\"context\":{\"identity\":{"
+            "\"crossDomain\":true,\"linkedFrom\":\"c0ffee00c0ffee00c0ffee00c0ffee00\"}}},{\"type\":\"track\","
+            "\"anonymousId\":\"d00dd00dd00dd00dd00dd00dd00dd00d\",\"context\":{\"identity\":{\"crossDomain\":true,"
+            "\"linkedFrom\":\"c0ffee00c0ffee00c0ffee00c0ffee00\",\"userId\":\"u-9\"}}},{\"type\":\"track\","
+            "\"anonymousId\":\"d00dd00dd00dd00dd00dd00dd00dd00d\",\"context\":{\"identity\":{\"crossDomain\":true,"
+            "\"linkedFrom\":\"other\",\"userId\":\"u-9\"}}}]");
+    assert_string_equal(wj, wv);
+    for (int k = 0; k < 2; k++) {
+        assert_string_equal(jobs[k].anonymous_id, "d00dd00dd00dd00dd00dd00dd00dd00d");
+        assert_string_equal(jobs[k].replaced, "c0ffee00c0ffee00c0ffee00c0ffee00");
+        assert_int_equal(jobs[k].proof, SLUICE_IDENTITY_PROOF_TOKEN);
+        assert_int_equal(jobs[k].cookie_count, 1);
+    }
+    assert_string_equal(jobs[0].cookies[0], jobs[1].cookies[0]);
+    assert_true(json_equal(jobs[0].known, jobs[1].known));
+    free(wj);
+    free(wv);
+    json_decref(jobs[0].events);
+    sluice_identity_job_dispose(&jobs[0]);
+    sluice_identity_job_dispose(&jobs[1]);
+    sluice_jsonnum_free(nums);
+    sluice_json_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1103,6 +1273,8 @@ int main(void)
         cmocka_unit_test_setup(jv_assign_as_jansson, reset),
         cmocka_unit_test_setup(jv_anonymous_id_as_jansson, reset),
         cmocka_unit_test_setup(jv_scrub_as_jansson, reset),
+        cmocka_unit_test_setup(jv_run_as_jansson, reset),
+        cmocka_unit_test_setup(jv_complete_as_jansson, reset),
         cmocka_unit_test_setup(refusals_before_redis, reset),
         cmocka_unit_test_setup(client_identity_is_dropped, reset),
         cmocka_unit_test_setup(vendor_cookies_minted, reset),
