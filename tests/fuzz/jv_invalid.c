@@ -11,8 +11,8 @@
  * give the same return (1, 0, -1) and, with a record, the same record bytes, and leave the events
  * as the same bytes, each written three ways (jv_same.h); else the target aborts.
  *
- * No org here has mask rules: sluice_invalid_record_jv refuses such an org (-2) until the data
- * layer masks on jv (unit.gateway_invalid checks that refusal).
+ * The last org's mask rules run real built-in plugins (the build's plugin dir) through
+ * gateway/masker.c's seam on both trees, on_error remove and reject among them.
  *
  * Built as a fuzzer with SLUICE_FUZZ=ON (clang); in every build, tests/fuzz/replay.c runs the
  * corpus once as an ordinary test. Single-threaded.
@@ -31,12 +31,14 @@
 #include "gateway/event.h"
 #include "gateway/forgotten.h"
 #include "gateway/invalid.h"
+#include "gateway/masker.h"
 #include "gateway/piiguard.h"
 #include "json/arena.h"
 #include "json/jv.h"
 #include "json/numbers.h"
 #include "json/write.h"
 #include "jv_same.h"
+#include "plugins/set.h"
 #include "tests/fuzz/both_trees.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -44,9 +46,11 @@ void sluice_fuzz_cleanup(void);
 
 /* acme: hashes (an e-mail, a user id) and drops, the guard hashing with national ids; guarded: a
  * whole member dropped and the guard masking; consent: policy drop (an event without analytics is
- * not recorded), the guard reporting; strip: policy strip, no guard. */
+ * not recorded), the guard reporting; strip: policy strip, no guard; masked: plugins' masks, the
+ * guard masking what they leave. */
 static const char yaml[] = "version: 1\n"
                            "server: {http: {listen: \"127.0.0.1:0\"}}\n"
+                           "plugins: {dir: \"" SLUICE_FUZZ_PLUGIN_DIR "\"}\n"
                            "kafka: {brokers: \"127.0.0.1:9092\"}\n"
                            "orgs:\n"
                            "  - id: acme\n"
@@ -74,8 +78,22 @@ static const char yaml[] = "version: 1\n"
                            "      pii_guard: report\n"
                            "  - id: strip\n"
                            "    sources: [{id: web, write_key_env: D_KEY}]\n"
-                           "    consent: {required: [analytics], policy: strip}\n";
-#define ORGS 4
+                           "    consent: {required: [analytics], policy: strip}\n"
+                           "  - id: masked\n"
+                           "    sources: [{id: web, write_key_env: E_KEY}]\n"
+                           "    data_layer:\n"
+                           "      hash_fields:\n"
+                           "        - {path: traits.email, normalize: email}\n"
+                           "      mask:\n"
+                           "        - {path: properties.card_number, plugin: partial}\n"
+                           "        - {path: traits.name, plugin: full}\n"
+                           "        - {path: context.ip, plugin: ip_truncate}\n"
+                           "        - {path: properties.text, plugin: redact_text}\n"
+                           "        - {path: \"properties.items[*].sku\", plugin: drop}\n"
+                           "        - {path: properties.payment, plugin: partial, on_error: reject}\n"
+                           "        - {path: timestamp, plugin: full}\n"
+                           "      pii_guard: mask\n";
+#define ORGS 5
 
 /* Ids on every org's forget list (their pseudonyms under the org's key), and jane@x.io as the
  * data layer and the guard hash it. */
@@ -108,6 +126,8 @@ static struct {
     sluice_piiguard_thread_t *tj, *tv; /* one per tree, as the trees' findings are their own */
     sluice_forgotten_t *f;
     uint8_t key[ORGS][SLUICE_PSEUDONYM_LEN];
+    sluice_plugin_set_t *plugins;
+    sluice_gw_maskers_t *maskers; /* thread 0's masker: mask and mask_jv */
 } S;
 
 static void init_once(void)
@@ -117,8 +137,12 @@ static void init_once(void)
     sluice_config_diag_t d;
     sluice_config_diag_init(&d);
     S.cfg = sluice_config_load_string("fuzz.yaml", yaml, strlen(yaml), SLUICE_CONFIG_NO_ENV, &d);
+    S.plugins = S.cfg != NULL ? sluice_plugin_set_load(S.cfg, NULL, 1, 0, &d) : NULL;
+    S.maskers = S.plugins != NULL ? sluice_gw_maskers_create(S.plugins, S.cfg, 1) : NULL;
+    for (size_t i = 0; i < d.count; i++)
+        fprintf(stderr, "fuzz_jv_invalid: %s\n", d.msgs[i]);
     sluice_config_diag_dispose(&d);
-    if (S.cfg == NULL || S.cfg->org_count != ORGS)
+    if (S.cfg == NULL || S.cfg->org_count != ORGS || S.maskers == NULL)
         abort();
     S.tj = sluice_piiguard_thread_create();
     S.tv = sluice_piiguard_thread_create();
@@ -133,9 +157,8 @@ static void init_once(void)
     for (size_t o = 0; o < ORGS; o++) {
         const char *org = S.cfg->orgs[o].id;
         S.g[o] = sluice_piiguard_create(&S.cfg->orgs[o]);
-        if (S.g[o] == NULL || S.cfg->orgs[o].mask_rule_count != 0 ||
-            sluice_pseudonym_org_key("k", 1, org, S.key[o]) != 0 || sluice_pseudonym_hex(S.key[o], sha, 64, hex) != 0 ||
-            sluice_pseudonym_set_add_hex(set, org, hex) != 0)
+        if (S.g[o] == NULL || sluice_pseudonym_org_key("k", 1, org, S.key[o]) != 0 ||
+            sluice_pseudonym_hex(S.key[o], sha, 64, hex) != 0 || sluice_pseudonym_set_add_hex(set, org, hex) != 0)
             abort();
         for (size_t i = 0; i < sizeof(forgotten_ids) / sizeof(forgotten_ids[0]); i++) {
             const char *id = forgotten_ids[i];
@@ -194,6 +217,7 @@ static void check_record(sluice_json_arena_t *a, sluice_jsonnum_t *nums, const j
                 .thread = 0,
                 .forget_key = S.key[o],
                 .guard = S.g[o],
+                .masker = sluice_gw_maskers_get(S.maskers, 0),
             };
             json_t *rj = NULL;
             sluice_jv_t *rv = NULL;
@@ -304,6 +328,8 @@ void sluice_fuzz_cleanup(void)
     sluice_piiguard_thread_destroy(S.tj);
     sluice_piiguard_thread_destroy(S.tv);
     sluice_forgotten_destroy(S.f);
+    sluice_gw_maskers_free(S.maskers);
+    sluice_plugin_set_free(S.plugins);
     sluice_config_free(S.cfg);
     memset(&S, 0, sizeof(S));
 }
