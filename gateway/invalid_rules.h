@@ -106,7 +106,9 @@ int T_RECORD(const sluice_invalid_env_t *env, T_VALUE *ev, T_VALUE *error T_XP, 
               T_SET(r, "source", T_STRING_NEW(env->source)) != 0 ||
               T_SET(r, "receivedAt", T_STRING_NEW(env->received_at)) != 0 || T_SET_KEPT(r, "error", error) != 0 ||
               (kept != NULL ? T_SET_KEPT(r, "event", kept) : T_SET(r, "event", T_NULL_NEW())) != 0 ||
-              (dl.privacy != NULL && T_SET_RESULT(r, "privacy", dl.privacy) != 0);
+              /* null when no data layer ran over the event, as the record always has the member
+               * (docs/config.md; sluicectl invalid list prints it) */
+              (dl.privacy != NULL ? T_SET_RESULT(r, "privacy", dl.privacy) : T_SET(r, "privacy", T_NULL_NEW())) != 0;
     if (!bad && withheld != NULL && kept != NULL)
         (void)T_SET(r, "withheld", T_STRING_NEW(withheld)); /* without the name when memory ran out */
     T_DL_DISPOSE(&dl);

@@ -13,7 +13,7 @@
  * requests' events must write the same bytes three ways (tests/fuzz/jv_same.h), and the job the
  * same anonymous id, proof, replaced id, vendor cookies, Set-Cookie values and lookups' answers
  * (job->known, which an identify adds to). The thread has no Redis: links are not sent and kept
- * click ids not restored (keep_clicks needs Redis); tests/integration/identity_redis.c runs the
+ * click ids not restored (keep_clicks needs Redis); tests/integration/identity_clicks.c runs the
  * whole of sluice_identity_run on both trees against a real one.
  *
  * Built as a fuzzer with SLUICE_FUZZ=ON (clang); in every build, tests/fuzz/replay.c runs the
