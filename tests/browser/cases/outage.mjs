@@ -58,7 +58,13 @@ export default async function (t) {
     await waitFor('a refused attempt', () => p.evaluate((n) => sluice.stats().retries > n, retries));
     const queued = await storedQueue(p);
     assert.deepEqual(queued.map((e) => e.type), ['track', 'identify', 'track']);
-    await p.close({ runBeforeUnload: true }); // pagehide during the outage: no beacon, the queue is left for others
+    // pagehide during the outage: no beacon, the queue is left for others. close() with
+    // runBeforeUnload returns before the page is gone: a gateway back before then can take the
+    // closing page's retry while the next page adopts the same queue (a duplicate, as a real
+    // visitor racing the recovery could make; not the case this test is about).
+    const closed = new Promise((resolve) => p.once('close', resolve));
+    await p.close({ runBeforeUnload: true });
+    await closed;
     await ctl('gateway_start');
 
     const p2 = await t.open(`${SHOP}/`, c); // the tag comes from the browser cache or the gateway, either way
