@@ -8,15 +8,18 @@
  * ingest.c: user agent (through the thread's cache), bots, geolocation, the session (the cookie
  * the first event gets is sent with the next ones, as a browser does), campaign and referrer. The
  * user agent is $BENCH_UA when set, else "bench/1".
- * --tree jv runs the same stages on arena values (json/jv.h: each stage's jv twin, issue 17 step 2)
- * instead of jansson trees, for the figure the request path will have once it is switched; the
- * two trees' payloads are compared byte for byte before the count starts (but the messageId made
- * for an event without one, which is random: bench/event.json has none).
+ * The stages run on arena values (json/jv.h: each stage's jv form, issue 17 step 2), as the
+ * request path does: the body copied into the request's arena and parsed there, every value
+ * added made there (pipeline_once). --tree jansson runs the same stages on jansson trees, as the
+ * request path did before it switched (pipeline_once_jansson), for comparison; the two trees'
+ * payloads are compared byte for byte before the count starts (but the messageId made for an
+ * event without one, which is random: bench/event.json has none).
  * TLS, HTTP and Kafka are left out: they are the same for every event and measured by wrk.
  *
  *   sluice-bench-pipeline --config bench/bench.yaml --event bench/event.json [--iterations N]
- *                         [--pii-guard off|report|mask|hash] [--dump FILE] [--tree jansson|jv]
+ *                         [--pii-guard off|report|mask|hash] [--dump FILE] [--tree jv|jansson]
  *   valgrind --tool=callgrind --collect-atstart=no --toggle-collect=pipeline_once ...
+ *   (--toggle-collect=pipeline_once_jansson with --tree jansson)
  *
  * Prints the payload size and, without valgrind, the wall time per event. Single-threaded.
  */
@@ -50,7 +53,7 @@ static sluice_worker_t worker;
 static h2o_req_t request;
 static char *kept_payload; /* --dump: the last payload, to compare builds byte for byte */
 static int keep_payload;
-static int use_jv; /* --tree jv */
+static int use_jansson; /* --tree jansson */
 
 /* The session cookie of the first answer goes with every later request. 0. */
 static int keep_cookie(const sluice_reply_t *reply)
@@ -78,10 +81,11 @@ static int take_payload(char *payload, size_t n)
     return 0;
 }
 
-/* Kept out of line so callgrind can count exactly this function (--toggle-collect). */
-__attribute__((noinline)) int pipeline_once(const sluice_runtime_t *rt, const char *body, size_t len);
+/* The pipeline on jansson trees, as the request path ran it before issue 17 step 2's switch.
+ * Kept out of line so callgrind can count exactly this function (--toggle-collect). */
+__attribute__((noinline)) int pipeline_once_jansson(const sluice_runtime_t *rt, const char *body, size_t len);
 
-__attribute__((noinline)) int pipeline_once(const sluice_runtime_t *rt, const char *body, size_t len)
+__attribute__((noinline)) int pipeline_once_jansson(const sluice_runtime_t *rt, const char *body, size_t len)
 {
     const sluice_config_t *cfg = rt->cfg;
     const sluice_source_rt_t *src = &rt->sources[0];
@@ -124,17 +128,25 @@ __attribute__((noinline)) int pipeline_once(const sluice_runtime_t *rt, const ch
     return rc;
 }
 
-/* pipeline_once on arena values: the jv twin of every stage, in the same order. */
-__attribute__((noinline)) int pipeline_once_jv(const sluice_runtime_t *rt, const char *body, size_t len);
+/* The pipeline as the request path runs it (gateway/ingest.c): every stage's jv form, in the
+ * same order as pipeline_once_jansson's, on the body copied into the request's arena. Kept out
+ * of line so callgrind can count exactly this function (--toggle-collect). */
+__attribute__((noinline)) int pipeline_once(const sluice_runtime_t *rt, const char *body, size_t len);
 
-__attribute__((noinline)) int pipeline_once_jv(const sluice_runtime_t *rt, const char *body, size_t len)
+__attribute__((noinline)) int pipeline_once(const sluice_runtime_t *rt, const char *body, size_t len)
 {
     const sluice_config_t *cfg = rt->cfg;
     const sluice_source_rt_t *src = &rt->sources[0];
     sluice_event_error_t e;
     sluice_json_arena_t *arena = sluice_json_arena_new();
-    sluice_jv_t *ev = sluice_event_parse_jv(body, len, &cfg->limits, arena, NULL, &e);
+    char *text = arena != NULL ? sluice_json_arena_alloc(arena, len + 1) : NULL;
+    sluice_jv_t *ev = NULL;
     int rc = -1;
+    if (text != NULL) {
+        memcpy(text, body, len);
+        text[len] = '\0';
+        ev = sluice_event_parse_jv(text, len, &cfg->limits, arena, NULL, &e);
+    }
     if (ev == NULL || sluice_event_validate_jv(ev, SLUICE_EVENT_TRACK, &cfg->limits, "", len, arena, &e) < 0)
         goto done;
     sluice_event_enrich_t en = {.received_ms = 1795420800123LL, .client_ip = "203.0.113.9", .user_agent = user_agent};
@@ -166,7 +178,7 @@ static char *one_payload(const sluice_runtime_t *rt, const char *body, size_t le
 {
     int kept = keep_payload;
     keep_payload = 1;
-    int rc = jv ? pipeline_once_jv(rt, body, len) : pipeline_once(rt, body, len);
+    int rc = jv ? pipeline_once(rt, body, len) : pipeline_once_jansson(rt, body, len);
     char *out = rc == 0 ? kept_payload : NULL;
     if (rc != 0)
         free(kept_payload);
@@ -211,8 +223,8 @@ int main(int argc, char **argv)
             guard_mode = argv[i + 1];
         else if (strcmp(argv[i], "--dump") == 0) /* the last Kafka payload, to this file */
             dump = argv[i + 1];
-        else if (strcmp(argv[i], "--tree") == 0) /* jansson (the request path today) or jv */
-            use_jv = strcmp(argv[i + 1], "jv") == 0;
+        else if (strcmp(argv[i], "--tree") == 0) /* jv (the request path's) or jansson (before the switch) */
+            use_jansson = strcmp(argv[i + 1], "jansson") == 0;
     }
     if (config == NULL || event == NULL || iterations < 1) {
         fprintf(stderr, "usage: sluice-bench-pipeline --config F --event F [--iterations N]\n");
@@ -264,8 +276,8 @@ int main(int argc, char **argv)
     h2o_mem_init_pool(&request.pool);
     h2o_add_header(&request.pool, &request.headers, H2O_TOKEN_USER_AGENT, NULL, user_agent, strlen(user_agent));
     request.authority = h2o_iovec_init(H2O_STRLIT("127.0.0.1"));
-    if (use_jv) {
-        /* Both trees must write the same payload before the jv figure means anything. Each run
+    {
+        /* Both trees must write the same payload before the figures compare anything. Each run
          * takes a session cookie from the first one, as the timed loop's events do. */
         size_t na, nb;
         char *a = one_payload(rt, body, len, 0, &na), *b = one_payload(rt, body, len, 1, &nb);
@@ -286,7 +298,7 @@ int main(int argc, char **argv)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long i = 0; i < iterations; i++)
-        if ((use_jv ? pipeline_once_jv(rt, body, len) : pipeline_once(rt, body, len)) != 0) {
+        if ((use_jansson ? pipeline_once_jansson(rt, body, len) : pipeline_once(rt, body, len)) != 0) {
             fprintf(stderr, "the event was refused by the pipeline\n");
             return 1;
         }

@@ -64,7 +64,7 @@ int sluice_path_visit_first(json_t *root, json_t *first, const sluice_path_t *p,
 /* The same walks over a jv tree (json/jv.h), from the same code: the same values in the same order
  * with the same concrete paths. key[0..key_len) is the member's own key (not NUL-terminated), valid
  * until the visitor deletes it; a visitor changes the tree through json/jv.h (object set and del,
- * an array's element replaced, never removed). Not used by the request path yet (issue 17). */
+ * an array's element replaced, never removed). The request path's data layer (issue 17). */
 typedef int (*sluice_path_visit_jv_cb)(sluice_jv_t *parent, const char *key, size_t key_len, size_t index,
                                        sluice_jv_t *value, const char *concrete, void *ud);
 int sluice_path_visit_jv(sluice_jv_t *root, const sluice_path_t *p, sluice_path_visit_jv_cb cb, void *ud);

@@ -3,8 +3,8 @@
  * (and sentAt) at the top level, and each event of the batch inherits what it lacks of them. The
  * members are looked up and measured once per batch, each event's copies are counted against the
  * event's limit and the batch's budget before anything is copied (docs/security.md), and then
- * copied. For jansson values (gateway/ingest.c) and, with the same rules, for arena values
- * (json/jv.h, issue 17: the *_jv functions, not used by the gateway yet). Pure; the thread that
+ * copied. For arena values (json/jv.h, issue 17: the *_jv functions, gateway/ingest.c's) and, with
+ * the same rules, for jansson values. Pure; the thread that
  * holds the request.
  */
 #ifndef SLUICE_GATEWAY_BATCH_SHARED_H

@@ -12,7 +12,7 @@
  * client sent stay as they were. An event carrying none of them is left alone (no consent).
  *
  * The same functions exist for an event held as arena values (json/jv.h, issue 17), with the same
- * rules and results: the *_jv functions, not used by the request path yet.
+ * rules and results: the *_jv functions, which the request path runs.
  *
  * Pure; any thread.
  */
@@ -46,8 +46,8 @@ int sluice_consent_gpc(json_t *event, const sluice_consent_config_t *c, int gpc)
  * rules (gateway/consent_rules.h holds them once for both trees), return codes and categories in
  * the same order, so the event is written as the same bytes. What they change or add is made in a,
  * the arena event lives in (a list kept by GPC's withdrawal holds copies of the items sent: a jv
- * value lives in one place); *categories is then a node of event. Not used by the gateway's request
- * path yet. 0, or -1 out of memory (the event as the jansson functions leave it then). */
+ * value lives in one place); *categories is then a node of event. 0, or -1 out of memory (the
+ * event as the jansson functions leave it then). */
 int sluice_consent_normalize_jv(sluice_jv_t *event, const sluice_consent_config_t *c, sluice_json_arena_t *a);
 int sluice_consent_normalize_get_jv(sluice_jv_t *event, const sluice_consent_config_t *c, sluice_jv_t **categories,
                                     sluice_json_arena_t *a);

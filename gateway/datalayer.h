@@ -103,8 +103,7 @@ typedef struct sluice_dl_result_jv {
  * tree's own. masker's mask_jv is called where the jansson function calls mask (masker may be NULL
  * only when the org has no mask rules; with rules and no masker, or no mask_jv, every masked field
  * is removed). Returns 0 (see res for drop/reject), -1 on out of memory (the event may be partly
- * done, as with the jansson function). Not called by the request path yet. Same thread as the
- * arena. */
+ * done, as with the jansson function). The request path's. Same thread as the arena. */
 int sluice_datalayer_apply_jv(const sluice_org_t *org, unsigned variants, const sluice_masker_t *masker,
                               sluice_jv_t *event, sluice_json_arena_t *a, sluice_dl_result_jv_t *res,
                               sluice_dl_stats_t *stats);

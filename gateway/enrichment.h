@@ -85,8 +85,8 @@ int sluice_enrichment_event(sluice_enrichment_req_t *r, json_t *ev, sluice_reply
 
 /* sluice_enrichment_event for an event held as arena values (json/jv.h, issue 17): the same rules
  * (gateway/enrichment_rules.h holds them once for both), answers, cookies and members; new values
- * and the C strings handed to enrich/ come from arena a, the event's. Not used by the request path
- * yet. A request's r serves one tree: it remembers the last address looked up and the session. */
+ * and the C strings handed to enrich/ come from arena a, the event's. The request path's. A
+ * request's r serves one tree: it remembers the last address looked up and the session. */
 int sluice_enrichment_event_jv(sluice_enrichment_req_t *r, sluice_jv_t *ev, sluice_reply_t *reply,
                                sluice_json_arena_t *a);
 

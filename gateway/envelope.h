@@ -23,7 +23,7 @@ char *sluice_envelope_encode(const char *org, const char *source, const json_t *
 
 /* sluice_envelope_encode of the same event, privacy and hashes held as arena values (json/jv.h,
  * issue 17): the same bytes, in one malloc'd buffer owned by the caller as there (the numbers'
- * texts are in the values: no table). Not used by the gateway yet. NULL when memory runs out. */
+ * texts are in the values: no table). The request path's. NULL when memory runs out. */
 char *sluice_envelope_encode_jv(const char *org, const char *source, const sluice_jv_t *event,
                                 const sluice_jv_t *privacy, const sluice_jv_t *hashes, size_t *len);
 

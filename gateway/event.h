@@ -8,8 +8,8 @@
  * of the offending member; messages never quote event values.
  *
  * The parse, validation, enrichment and the size also exist for an event held as arena values
- * (json/jv.h, issue 17), with the same rules, errors and sizes: the *_jv functions, not used by the
- * request path yet.
+ * (json/jv.h, issue 17), with the same rules, errors and sizes: the *_jv functions, which the
+ * request path runs (the jansson ones serve other callers and the fuzz targets' comparisons).
  *
  * Pure functions; any thread. JSON values are owned by the caller.
  */
@@ -54,7 +54,7 @@ json_t *sluice_event_parse(const char *buf, size_t len, const sluice_limits_t *l
  * errors (status, code, path, message, position) for the same bytes, and the same faults. The
  * tree lives in a (NULL when refused: what was built stays in a until it is freed); its strings
  * may point into buf, which must outlive it. Numbers keep their text, so no numbers' table is
- * needed. Not used by the gateway's request path yet. */
+ * needed. */
 sluice_jv_t *sluice_event_parse_jv(const char *buf, size_t len, const sluice_limits_t *lim, sluice_json_arena_t *a,
                                    sluice_json_item_faults_t *faults, sluice_event_error_t *e);
 
@@ -90,8 +90,8 @@ int sluice_event_validate(json_t *ev, int forced_type, const sluice_limits_t *li
  * and the same statuses, codes, paths and messages for the same event (gateway/event_rules.h
  * holds them once for both). a is the arena ev lives in: what validation changes (a number given
  * for an id turned into a string of its digits as sent, the route's type, empty ids removed) is
- * made there. Numbers are their text, so no numbers' table is needed. Not used by the gateway's
- * request path yet. Returns the event type, or -1 with e set. */
+ * made there. Numbers are their text, so no numbers' table is needed. Returns the event type, or
+ * -1 with e set. */
 int sluice_event_validate_jv(sluice_jv_t *ev, int forced_type, const sluice_limits_t *lim, const char *path_prefix,
                              size_t source_len, sluice_json_arena_t *a, sluice_event_error_t *e);
 
@@ -123,8 +123,7 @@ int sluice_event_enrich(json_t *ev, const sluice_event_enrich_t *en);
  * so the same members set, changed and removed, in the same order, and the same bytes written for
  * the same event, but for the messageId made for an event without one (random). a is the arena ev
  * lives in: what enrichment sets is made there (a time taken from another member is a copy of
- * it). Not used by the gateway's request path yet. Returns 0, or -1 when no random bytes were
- * available for the messageId. */
+ * it). Returns 0, or -1 when no random bytes were available for the messageId. */
 int sluice_event_from_app_jv(const sluice_jv_t *ev);
 int sluice_event_app_agent_jv(const sluice_jv_t *ev, const sluice_event_enrich_t *en);
 int sluice_event_enrich_jv(sluice_jv_t *ev, const sluice_event_enrich_t *en, sluice_json_arena_t *a);

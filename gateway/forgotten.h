@@ -60,7 +60,7 @@ int sluice_forgotten_known(sluice_forgotten_t *f, unsigned thread, const char *o
                            const uint8_t key[SLUICE_PSEUDONYM_LEN], json_t *event);
 
 /* sluice_forgotten_match, _known and _subject for an event held as arena values (json/jv.h;
- * issue 17, not used by the request path yet): the same ids read (a string's bytes by its length:
+ * issue 17, the request path's): the same ids read (a string's bytes by its length:
  * a jv string is not NUL-terminated), the same answers, the same counting. Threads as above. */
 int sluice_forgotten_match_jv(sluice_forgotten_t *f, unsigned thread, const char *org,
                               const uint8_t key[SLUICE_PSEUDONYM_LEN], sluice_jv_t *event);

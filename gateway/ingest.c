@@ -4,6 +4,10 @@
  *   2. identity: Redis work (dedup lookups), asynchronous, bounded by the Redis timeout;
  *   3. synchronous again: data layer, envelope, produce; then wait for Kafka's acknowledgements
  *      (bounded by kafka.ack_timeout_ms) and answer.
+ * Events are arena values (json/jv.h, issue 17 step 2) from the parse to the envelope: the body
+ * is copied into the request's arena and parsed there, every stage runs its jv form, and the
+ * arena goes back whole. The answer's list of refusals, /xd, /xd/redeem and a pixel's query
+ * parameters (built, then written and parsed) stay jansson values: none is on the event's path.
  * The `pending` record of phases 2 and 3 holds a runtime reference and outlives the HTTP
  * request if the client goes away, until every delivery report is back; nothing accepted is
  * answered 2xx before Kafka has it (unless the operator chose `ack: queued`).
@@ -36,6 +40,7 @@
 #include "gateway/invalid.h"
 #include "gateway/live.h"
 #include "json/arena.h"
+#include "json/jv.h"
 #include "json/write.h"
 #include "identity/identity.h"
 
@@ -55,6 +60,12 @@ typedef struct pending_msg {
     char *subject;     /* the dedup key's value: pseudonyms of the event's ids (forgotten.h), or NULL */
     int invalid;       /* the record of a refused event (kafka.invalid_topic), not an event */
 } pending_msg_t;
+
+/* A refused event kept for its record in kafka.invalid_topic (add_rejection, record_invalid). */
+typedef struct pending_invalid {
+    sluice_jv_t *event; /* as refused (scrubbed), where it sits in the body; NULL when nothing of it is kept */
+    sluice_jv_t *error; /* {index, code, message[, path]}: the answer's entry, read into the arena */
+} pending_invalid_t;
 
 /* Where each event of `events` came from; one per event. */
 typedef struct pending_accepted {
@@ -79,12 +90,14 @@ struct pending {
     const sluice_source_rt_t *src;
     sluice_reply_t reply;
     int batch;                    /* answer with per-event results */
-    json_t *events;               /* validated events waiting for identity and the data layer */
-    pending_accepted_t *accepted; /* [json_array_size(events)], one per event in `events`: accepted_inline
+    sluice_jv_t *events;          /* validated events waiting for identity and the data layer (in arena) */
+    pending_accepted_t *accepted; /* [sluice_jv_array_size(events)], one per event in `events`: accepted_inline
                                    * or malloc'd */
-    json_t *rejected;             /* [{index, code, message, path}], or NULL until the first (add_rejection) */
-    json_t *invalid;              /* [{index, error, event}]: refused events to record in kafka.invalid_topic; NULL
-                                   * until the first */
+    json_t *rejected;             /* [{index, code, message, path}], or NULL until the first (add_rejection);
+                                   * malloc'd jansson values: the answer outlives the arena */
+    pending_invalid_t *invalid;   /* [invalid_count]: refused events to record in kafka.invalid_topic, in arena */
+    size_t invalid_count, invalid_cap;
+    json_t *no_events; /* /xd/redeem: the empty list its identity job reads (jansson) */
     unsigned consent_dropped, duplicates;
     unsigned suppressed; /* events of forgotten people: dropped, answered as accepted */
     sluice_identity_job_t job;
@@ -102,8 +115,7 @@ struct pending {
     char *ids;           /* the produced events' messageIds, NUL-terminated one after another; ids_inline
                           * or malloc'd */
     size_t ids_len, ids_cap;
-    sluice_jsonnum_t *nums;     /* the body's numbers as sent (json/numbers.h), or NULL */
-    sluice_json_arena_t *arena; /* where the body's values live (json/arena.h), or NULL */
+    sluice_json_arena_t *arena; /* where the body, its values and everything added to them live, or NULL */
     sluice_conn_t *conn;        /* HTTP/2: the connection whose in-flight place this holds (conn.h) */
     /* GET /xd waiting for Redis to claim its first id: that id and the hosts of the request */
     char xd_first[SLUICE_ID_MAX + 1], xd_origin[SLUICE_URL_HOST_MAX + 1], xd_to[SLUICE_URL_HOST_MAX + 1];
@@ -217,8 +229,7 @@ static void pending_free(pending_t *p)
         h2o_timeout_unlink(&p->timeout);
     sluice_identity_job_dispose(&p->job);
     json_decref(p->rejected);
-    json_decref(p->invalid);
-    json_decref(p->events);
+    json_decref(p->no_events);
     if (p->accepted != p->accepted_inline)
         free(p->accepted);
     for (unsigned i = 0; i < p->produced; i++)
@@ -227,8 +238,7 @@ static void pending_free(pending_t *p)
         free(p->msgs);
     if (p->ids != p->ids_inline)
         free(p->ids);
-    sluice_jsonnum_free(p->nums);
-    sluice_json_arena_free(p->arena); /* after every reference above: the body's values live there */
+    sluice_json_arena_free(p->arena); /* the body's values: nothing above points into them */
     if (p->conn != NULL)
         sluice_conn_end(p->conn);
     w->in_flight--;
@@ -316,22 +326,53 @@ static int refuse(h2o_req_t *req, sluice_worker_t *w, const sluice_reply_t *r, i
     return 0;
 }
 
+/* Keeps ev (may be NULL) and its answer's entry r for the record record_invalid makes. The
+ * entry is read into the arena as written (json/write.h), so that the record names the error in
+ * exactly the bytes the answer does (a path or message jansson could not take is left out of
+ * both alike). Nothing is kept when memory runs out, as a list that could not grow kept nothing. */
+static void keep_invalid(pending_t *p, const json_t *r, sluice_jv_t *ev)
+{
+    sluice_json_arena_t *a = p->arena;
+    size_t n;
+    char *text = r != NULL ? sluice_json_encode(r, NULL, &n) : NULL;
+    char *kept = text != NULL ? sluice_json_arena_alloc(a, n + 1) : NULL; /* the error's strings point into it */
+    sluice_jv_t *error = NULL;
+    if (kept != NULL) {
+        memcpy(kept, text, n + 1);
+        sluice_json_error_t err;
+        error = sluice_jv_parse(a, kept, n, SIZE_MAX, n + 1, 0, NULL, &err);
+    }
+    free(text);
+    if (error == NULL)
+        return;
+    if (p->invalid_count == p->invalid_cap) {
+        size_t cap = p->invalid_cap > 0 ? p->invalid_cap * 2 : 4;
+        pending_invalid_t *list = sluice_json_arena_alloc(a, cap * sizeof(*list)); /* the old one stays in a */
+        if (list == NULL)
+            return;
+        if (p->invalid_count > 0)
+            memcpy(list, p->invalid, p->invalid_count * sizeof(*list));
+        p->invalid = list;
+        p->invalid_cap = cap;
+    }
+    p->invalid[p->invalid_count++] = (pending_invalid_t){.event = ev, .error = error};
+}
+
 /* An event refused inside the request: listed in the answer, and kept (ev, may be NULL when
  * nothing of it can be recorded safely) for its record in kafka.invalid_topic. */
-static void add_rejection(pending_t *p, size_t index, const sluice_event_error_t *e, json_t *ev)
+static void add_rejection(pending_t *p, size_t index, const sluice_event_error_t *e, sluice_jv_t *ev)
 {
     /* Recorded in kafka.invalid_topic: a token the event carries (identity never took it) must
      * not go with it. */
-    sluice_identity_scrub(ev);
+    if (ev != NULL)
+        sluice_identity_scrub_jv(ev, p->arena);
     json_t *r = json_pack("{s:I,s:s,s:s}", "index", (json_int_t)index, "code", e->code, "message", e->message);
     if (e->path[0] != '\0')
         json_object_set_new(r, "path", json_string(e->path));
     if (p->rejected == NULL)
         p->rejected = json_array();
-    if (p->invalid == NULL)
-        p->invalid = json_array();
     json_array_append(p->rejected, r);
-    json_array_append_new(p->invalid, json_pack("{s:O,s:O?}", "error", r, "event", ev));
+    keep_invalid(p, r, ev);
     json_decref(r);
     reject_metric(p->w, e->code);
 }
@@ -522,6 +563,33 @@ static const char *queue_full_why(int rc, const char *other)
     return rc == SLUICE_PRODUCER_EFULL ? "the Kafka queue is full; retry the request" : other;
 }
 
+/* A string's bytes as a reader of C strings takes them (up to a NUL it holds, as jansson's
+ * json_string_value and identity's reading of the same member stop there), or NULL for any
+ * other value. */
+static const char *jv_text(const sluice_jv_t *v, size_t *n)
+{
+    const char *s = sluice_jv_string_value(v, n);
+    if (!sluice_jv_is_string(v))
+        return NULL;
+    if (s == NULL) {
+        *n = 0;
+        return "";
+    }
+    const char *nul = memchr(s, '\0', *n);
+    if (nul != NULL)
+        *n = (size_t)(nul - s);
+    return s;
+}
+
+/* The event type a Kafka message's header names: ev's `type` after the data layer (a known type's
+ * static name, else the member's text copied into a), or NULL when it is no string. */
+static const char *type_header(sluice_json_arena_t *a, const sluice_jv_t *ev)
+{
+    const sluice_jv_t *t = sluice_jv_object_get(ev, "type");
+    int known = sluice_event_type_parse_jv(t);
+    return known >= 0 ? sluice_event_type_name((sluice_event_type_t)known) : sluice_jv_string_cstr(a, t, NULL);
+}
+
 /* Refused events go, after the data layer masked them, to kafka.invalid_topic with the reason:
  * no SDK reads a batch answer's `rejected`, so without this record they would vanish without a
  * trace (Snowplow's "bad rows"). An event the consent policy drops is not recorded; one the data
@@ -548,14 +616,11 @@ static void record_invalid(pending_t *p)
         .guard = ort->guard,
         .pii = w->pii,
     };
-    size_t i;
-    json_t *item;
-    json_array_foreach(p->invalid, i, item) {
-        json_t *rec; /* NULL when memory ran out: failed below as a record Kafka refused */
-        if (sluice_invalid_record(&env, json_object_get(item, "event"), json_object_get(item, "error"), p->nums,
-                                  &rec) == 0)
+    for (size_t i = 0; i < p->invalid_count; i++) {
+        sluice_jv_t *rec; /* NULL when memory ran out: failed below as a record Kafka refused */
+        if (sluice_invalid_record_jv(&env, p->invalid[i].event, p->invalid[i].error, p->arena, &rec) == 0)
             continue; /* a forgotten person's, or dropped by the consent policy */
-        const char *type = json_string_value(json_object_get(json_object_get(rec, "event"), "type"));
+        const char *type = rec != NULL ? type_header(p->arena, sluice_jv_object_get(rec, "event")) : NULL;
         pending_msg_t *m = &p->msgs[p->produced];
         *m = (pending_msg_t){.owner = p, .invalid = 1};
         char key[256];
@@ -563,21 +628,23 @@ static void record_invalid(pending_t *p)
         int rc = SLUICE_PRODUCER_EOTHER;
         for (int attempt = 0; attempt < 2 && rec != NULL; attempt++) {
             size_t len;
-            char *payload = sluice_json_encode(rec, p->nums, &len);
+            char *payload = sluice_jv_encode(rec, &len);
             rc = payload != NULL
                      ? sluice_producer_send(w->producer, kc->invalid_topic, key, (size_t)klen, payload, len, org->id,
                                             p->src->src->id, type ? type : "invalid", p->rt->cfg->org_count, m)
                      : SLUICE_PRODUCER_EOTHER;
             if (rc != 0)
                 free(payload);
-            if (rc != SLUICE_PRODUCER_ETOOLARGE || json_is_null(json_object_get(rec, "event")))
+            if (rc != SLUICE_PRODUCER_ETOOLARGE || sluice_jv_is_null(sluice_jv_object_get(rec, "event")))
                 break;
             /* Larger than Kafka takes (an event refused for its size, under a max_body_bytes raised
              * past message.max.bytes): recorded without the event, not 503'd for ever. */
-            json_object_set_new(rec, "event", json_null());
-            json_object_set_new(rec, "omitted", json_string("event: larger than Kafka takes"));
+            static const char omitted[] = "event: larger than Kafka takes";
+            if (sluice_jv_object_set(p->arena, rec, "event", sluice_jv_null(p->arena)) != 0)
+                break; /* out of memory: still too large, a 503 */
+            (void)sluice_jv_object_set(p->arena, rec, "omitted",
+                                       sluice_jv_string(p->arena, omitted, sizeof(omitted) - 1));
         }
-        json_decref(rec);
         if (rc != 0) {
             count_answer(p, 0, 0); /* the events queued before it: their client sends them again */
             respond_unavailable(p, queue_full_why(rc, "Kafka refused a record; retry the request"));
@@ -597,11 +664,12 @@ static void slot_release(pending_msg_t *m)
 
 /* Copies a messageId into p->ids; returns 1 + its offset, or 0 (none, or out of memory: the
  * event then goes without dedup memory, which only makes a retry of it a duplicate in Kafka). */
-static size_t keep_message_id(pending_t *p, const json_t *mid)
+static size_t keep_message_id(pending_t *p, const sluice_jv_t *mid)
 {
-    if (!json_is_string(mid))
+    size_t n;
+    const char *text = jv_text(mid, &n); /* as identity reads it when it looks the id up */
+    if (text == NULL)
         return 0;
-    size_t n = strlen(json_string_value(mid)); /* as identity reads it when it looks the id up */
     if (p->ids_cap == 0) {
         p->ids = p->ids_inline;
         p->ids_cap = sizeof(p->ids_inline);
@@ -619,7 +687,7 @@ static size_t keep_message_id(pending_t *p, const json_t *mid)
         p->ids_cap = cap;
     }
     size_t at = p->ids_len;
-    memcpy(p->ids + at, json_string_value(mid), n);
+    memcpy(p->ids + at, text, n);
     p->ids[at + n] = '\0';
     p->ids_len += n + 1;
     return at + 1;
@@ -628,24 +696,16 @@ static size_t keep_message_id(pending_t *p, const json_t *mid)
 /* Once every event is in Kafka's hands (or refused), nothing needs the body's values any more:
  * the arena goes back to the thread now, not when the last delivery report comes back, so a
  * request waiting for its acknowledgements holds no more than its record (1,024 such requests
- * held 16 MB of arenas). What the answer still needs (the refusals) is copied out first. */
+ * held 16 MB of arenas). What the answer still needs (the refusals) is malloc'd, outside it. */
 static void release_values(pending_t *p)
 {
     if (p->arena == NULL)
         return;
-    if (json_array_size(p->rejected) > 0) {
-        json_t *kept = json_deep_copy(p->rejected); /* outside the arena: no arena is current here */
-        if (kept == NULL)
-            return; /* keep the arena and what lives in it until the record goes */
-        json_decref(p->rejected);
-        p->rejected = kept;
-    }
-    json_decref(p->invalid);
     p->invalid = NULL;
-    json_decref(p->events);
+    p->invalid_count = p->invalid_cap = 0;
     p->events = NULL;
-    sluice_jsonnum_free(p->nums);
-    p->nums = NULL;
+    p->job.events_jv = NULL;
+    p->job.arena = NULL;
     sluice_json_arena_free(p->arena);
     p->arena = NULL;
 }
@@ -656,10 +716,11 @@ static void produce_all(pending_t *p)
     const sluice_org_t *org = p->src->org;
     const sluice_org_rt_t *ort = &p->rt->orgs[p->src->org_index];
     const sluice_kafka_config_t *kc = &p->rt->cfg->kafka;
-    size_t n = json_array_size(p->events);
+    sluice_json_arena_t *a = p->arena;
+    size_t n = sluice_jv_array_size(p->events);
     /* One slot per event, plus one per record of a refused event (the data layer may refuse more
      * of the events below: their records have room among the events' slots). */
-    size_t slots = n + json_array_size(p->invalid) + 1;
+    size_t slots = n + p->invalid_count + 1;
     if (slots <= PENDING_INLINE_EVENTS) {
         p->msgs = p->msgs_inline; /* zeroed by pending_reset, as calloc would */
         SLUICE_ASAN_POISON(p->msgs_inline + slots, (PENDING_INLINE_EVENTS - slots) * sizeof(*p->msgs));
@@ -677,7 +738,7 @@ static void produce_all(pending_t *p)
     p->produce_us = sluice_mono_us();
 
     for (size_t i = 0; i < n && !p->responded; i++) {
-        json_t *ev = json_array_get(p->events, i);
+        sluice_jv_t *ev = sluice_jv_array_get(p->events, i);
         size_t index = p->accepted[i].index;
         if (p->job.duplicate != NULL && p->job.duplicate[i]) {
             p->duplicates++;
@@ -686,30 +747,24 @@ static void produce_all(pending_t *p)
         }
         /* A forgotten person (sluicectl forget): dropped before anything of it is processed,
          * counted per org, and answered like an accepted event so the visitor's page works on. */
-        if (sluice_forgotten_match(w->gw->forgotten, w->index, org->id, ort->forget_key, ev)) {
+        if (sluice_forgotten_match_jv(w->gw->forgotten, w->index, org->id, ort->forget_key, ev)) {
             p->suppressed++;
             continue;
         }
         /* The next slot; it counts only once Kafka took the message. The dedup key is the
          * messageId as received (the data layer may rewrite the field). */
         pending_msg_t *m = &p->msgs[p->produced];
-        json_t *mid = json_object_get(ev, "messageId");
-        *m = (pending_msg_t){.owner = p, .message_id = keep_message_id(p, mid)};
+        *m = (pending_msg_t){.owner = p, .message_id = keep_message_id(p, sluice_jv_object_get(ev, "messageId"))};
         if (m->message_id != 0 && org->identity.dedup_enabled) {
             /* The raw ids are known only here, before the data layer: their pseudonyms go with the
              * dedup key so that forget can find it. */
             char subject[SLUICE_PSEUDONYM_ID_PATH_COUNT * (SLUICE_PSEUDONYM_HEX_LEN + 1)];
-            if (sluice_forgotten_subject(ort->forget_key, ev, subject, sizeof(subject)) > 0)
+            if (sluice_forgotten_subject_jv(ort->forget_key, ev, subject, sizeof(subject)) > 0)
                 m->subject = strdup(subject);
         }
         sluice_dl_stats_t st = {0};
-        sluice_dl_result_t dl;
-        /* What the data layer and the guard add lives with the body's values (json/arena.h);
-         * nothing in this stretch writes a response or keeps a value beyond the request. */
-        sluice_json_arena_enter(p->arena);
-        int dl_rc = sluice_datalayer_apply(org, ort->variants, masker_for(p), ev, p->nums, &dl, &st);
-        sluice_json_arena_leave();
-        if (dl_rc != 0) {
+        sluice_dl_result_jv_t dl; /* in the arena, with what the data layer and the guard add */
+        if (sluice_datalayer_apply_jv(org, ort->variants, masker_for(p), ev, a, &dl, &st) != 0) {
             sluice_event_error_t e;
             sluice_event_error_set(&e, 500, "internal", "", "out of memory");
             add_rejection(p, index, &e, NULL); /* partly through the data layer: nothing of it is kept */
@@ -726,7 +781,6 @@ static void produce_all(pending_t *p)
         if (dl.drop_event) {
             p->consent_dropped++;
             sluice_counter_add(&w->metrics.events_consent_dropped, 1);
-            sluice_dl_result_dispose(&dl);
             slot_release(m);
             continue;
         }
@@ -735,22 +789,16 @@ static void produce_all(pending_t *p)
             sluice_event_error_set(&e, 400, "mask_failed", dl.reject_path,
                                    "a masking rule could not mask this field and rejects the event");
             add_rejection(p, index, &e, NULL); /* partly through the data layer: nothing of it is kept */
-            sluice_dl_result_dispose(&dl);
             slot_release(m);
             continue;
         }
         /* What no rule names: scanned, and masked or hashed as the org's pii_guard says. */
         sluice_piiguard_stats_t gst;
         uint64_t idfound = p->accepted[i].idfound;
-        sluice_json_arena_enter(p->arena);
-        int guard_rc =
-            sluice_piiguard_apply(ort->guard, w->pii, ev, p->nums, dl.privacy, sluice_now_ms(), &idfound, &gst);
-        sluice_json_arena_leave();
-        if (guard_rc != 0) {
+        if (sluice_piiguard_apply_jv(ort->guard, w->pii, ev, a, dl.privacy, sluice_now_ms(), &idfound, &gst) != 0) {
             sluice_event_error_t e;
             sluice_event_error_set(&e, 500, "internal", "", "out of memory");
             add_rejection(p, index, &e, NULL); /* possibly half-masked: nothing of it is kept */
-            sluice_dl_result_dispose(&dl);
             slot_release(m);
             continue;
         }
@@ -761,16 +809,14 @@ static void produce_all(pending_t *p)
          * the check above, on the ids as sent, tells apart (`Jane@Example.com` after a forget of
          * `jane@example.com`): such an event went to Kafka and the live view, skipped only by the
          * worker. The org's list is empty for almost every org: then nothing is hashed. */
-        if (sluice_forgotten_match(w->gw->forgotten, w->index, org->id, ort->forget_key, ev)) {
+        if (sluice_forgotten_match_jv(w->gw->forgotten, w->index, org->id, ort->forget_key, ev)) {
             p->suppressed++;
-            sluice_dl_result_dispose(&dl);
             slot_release(m);
             continue;
         }
         size_t payload_len;
         char *payload =
-            sluice_envelope_encode(p->src->org->id, p->src->src->id, ev, dl.privacy, dl.hashes, p->nums, &payload_len);
-        sluice_dl_result_dispose(&dl);
+            sluice_envelope_encode_jv(p->src->org->id, p->src->src->id, ev, dl.privacy, dl.hashes, &payload_len);
         if (payload == NULL) {
             sluice_event_error_t e;
             sluice_event_error_set(&e, 500, "internal", "", "out of memory");
@@ -778,18 +824,19 @@ static void produce_all(pending_t *p)
             slot_release(m);
             continue;
         }
-        const char *anon = json_string_value(json_object_get(ev, "anonymousId"));
+        size_t an = 0;
+        const char *anon = jv_text(sluice_jv_object_get(ev, "anonymousId"), &an);
         if (anon == NULL)
-            anon = json_string_value(json_object_get(ev, "userId"));
+            anon = jv_text(sluice_jv_object_get(ev, "userId"), &an);
         if (anon == NULL)
-            anon = json_string_value(json_object_get(ev, "messageId"));
+            anon = jv_text(sluice_jv_object_get(ev, "messageId"), &an);
         char key[512];
-        int klen = snprintf(key, sizeof(key), "%s:%s", org->id, anon ? anon : "");
+        int klen = snprintf(key, sizeof(key), "%s:%.*s", org->id, anon ? (int)(an < sizeof(key) ? an : sizeof(key)) : 0,
+                            anon ? anon : "");
         if (klen < 0 || (size_t)klen >= sizeof(key))
             klen = (int)sizeof(key) - 1;
         int rc = sluice_producer_send(w->producer, kc->topic, key, (size_t)klen, payload, payload_len, org->id,
-                                      p->src->src->id, json_string_value(json_object_get(ev, "type")),
-                                      p->rt->cfg->org_count, m);
+                                      p->src->src->id, type_header(a, ev), p->rt->cfg->org_count, m);
         if (rc == SLUICE_PRODUCER_ETOOLARGE) {
             /* Over message.max.bytes (limits raised past it): a 503 would be retried for ever. */
             free(payload);
@@ -858,7 +905,7 @@ static void on_identity_done(sluice_identity_job_t *job)
          * Kafka counts them: one count per request made a signed batch of 100 one refused event
          * (those refused one by one, and those a forget or the bot policy dropped, were counted
          * under their own counters already). Counted also when the client is gone. */
-        size_t n = json_array_size(p->events);
+        size_t n = sluice_jv_array_size(p->events);
         reject_metric_n(p->w,
                         job->replay == SLUICE_REPLAY_SEEN        ? "replayed"
                         : job->replay == SLUICE_REPLAY_IN_FLIGHT ? "request_in_flight"
@@ -1323,9 +1370,11 @@ static h2o_iovec_t req_cookie_nth(void *req, const char *name, size_t nth)
 }
 
 /* Identity step 1 (docs/identity.md): the cookies, Origin (or Referer) and Host of a browser
- * request, and a `_dft` token from the query string or the top of the body. consent is the
- * categories of a request without events (xd/redeem), or NULL. */
-static void identity_begin(ingest_t *in, pending_t *p, json_t *root, int browser, const json_t *consent)
+ * request, and a `_dft` token from the query string or the top of the body: root_jv, an events
+ * request's, or root, an xd/redeem request's (jansson: no event of it goes anywhere). consent is
+ * the categories of a request without events (xd/redeem), or NULL. */
+static void identity_begin(ingest_t *in, pending_t *p, json_t *root, sluice_jv_t *root_jv, int browser,
+                           const json_t *consent)
 {
     h2o_req_t *req = in->req;
     const sluice_org_t *org = in->src->org;
@@ -1352,48 +1401,42 @@ static void identity_begin(ingest_t *in, pending_t *p, json_t *root, int browser
     p->job.user_form = sluice_datalayer_user_form;
     p->job.click_covered = sluice_datalayer_click_covered;
     p->job.id_forgotten = job_id_forgotten;
-    sluice_identity_begin(in->w->identity, &p->job, &id, root);
+    if (root_jv != NULL)
+        sluice_identity_begin_jv(in->w->identity, &p->job, &id, root_jv);
+    else
+        sluice_identity_begin(in->w->identity, &p->job, &id, root);
 }
 
-/* Validates and enriches events (root itself, or root.batch[]) into a new pending request,
- * which takes nums (the body's numbers' texts; may be NULL) in every case, and holds arena (where
- * root's values live; may be NULL) for as long as it keeps any of them. */
-static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, sluice_json_arena_t *arena,
-                         int forced_type, int batch, int is_server, const char *replay_key, int64_t replay_until_ms)
+/* Validates and enriches events (root itself, or root.batch[]) into a new pending request, which
+ * holds arena (where root and the body it was parsed from live) for as long as it keeps any of
+ * its values. */
+static int accept_events(ingest_t *in, sluice_jv_t *root, sluice_json_arena_t *arena, int forced_type, int batch,
+                         int is_server, const char *replay_key, int64_t replay_until_ms)
 {
     h2o_req_t *req = in->req;
     sluice_worker_t *w = in->w;
     const sluice_config_t *cfg = in->rt->cfg;
-    json_t *list = batch ? json_object_get(root, "batch") : NULL;
-    size_t n = batch ? json_array_size(list) : 1;
-    if (batch && !json_is_array(list)) {
-        sluice_jsonnum_free(nums);
+    sluice_jv_t *list = batch ? sluice_jv_object_get(root, "batch") : NULL;
+    size_t n = batch ? sluice_jv_array_size(list) : 1;
+    if (batch && !sluice_jv_is_array(list))
         return refuse(req, w, &in->reply, 400, "invalid_event", "batch must be a list of events", "batch");
-    }
-    if (batch && n == 0) {
-        sluice_jsonnum_free(nums);
+    if (batch && n == 0)
         return refuse(req, w, &in->reply, 400, "invalid_event", "batch is empty", "batch");
-    }
     if (!batch && in->faults != NULL && in->faults->count > 0) {
         /* One event whose own member is named "batch": its long string was read as null, but only a
          * batch's events are refused one by one. */
-        sluice_jsonnum_free(nums);
         return refuse(req, w, &in->reply, 400, "invalid_json", in->faults->item[0].message, in->faults->item[0].path);
     }
     if (n > cfg->limits.max_batch_events) {
         char msg[96];
         snprintf(msg, sizeof(msg), "batch holds more than %zu events", cfg->limits.max_batch_events);
-        sluice_jsonnum_free(nums);
         return refuse(req, w, &in->reply, 413, "payload_too_large", msg, "batch");
     }
 
     pending_t *p = pending_new(req, w, &in->reply);
-    if (p == NULL) {
-        sluice_jsonnum_free(nums);
+    if (p == NULL)
         return refuse(req, w, &in->reply, 500, "internal", "out of memory", NULL);
-    }
     p->src = in->src;
-    p->nums = nums;
     p->arena = sluice_json_arena_hold(arena);
     p->batch = batch;
     if (n <= PENDING_INLINE_EVENTS) {
@@ -1407,7 +1450,7 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
     }
     /* A server SDK's batch holds many users: no cookie, no id spread from one event to another. */
     int server_sent = is_server || in->src->src->server_sent;
-    identity_begin(in, p, root, !server_sent, NULL);
+    identity_begin(in, p, NULL, root, !server_sent, NULL);
     if (replay_key != NULL && replay_key[0] != '\0') {
         snprintf(p->job.replay_key, sizeof(p->job.replay_key), "%s", replay_key);
         p->job.replay_until_ms = replay_until_ms;
@@ -1438,17 +1481,13 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
         gpc = v.len == 1 && v.base[0] == '1';
     }
 
-    /* Validation, the ids pass and enrichment allocate next to the body's values; they write no
-     * response and keep nothing beyond the request (json/arena.h). */
-    sluice_json_arena_enter(arena);
-    /* The list lives with the events it holds: two malloc/free pairs per request less. It is
-     * released before the arena (release_values, pending_free). */
-    p->events = json_array();
+    /* Validation, the ids pass and enrichment make what they add in the arena, next to the body's
+     * values, as does the list of the events taken. */
+    p->events = sluice_jv_array(arena);
     /* The copies of a batch's shared members may add as much to its events as the body itself
      * could hold (docs/security.md): they cost memory like the body's own values do. */
-    sluice_batch_shared_t shared = {{NULL, NULL}, {0, 0}, {NULL, NULL}, 0, NULL};
-    if (batch && sluice_batch_shared_of(&shared, root, nums, cfg->limits.max_body_bytes) != 0) {
-        sluice_json_arena_leave();
+    sluice_batch_shared_jv_t shared = {{NULL, NULL}, {0, 0}, {NULL, NULL}, 0, NULL};
+    if (p->events == NULL || (batch && sluice_batch_shared_of_jv(&shared, root, cfg->limits.max_body_bytes) != 0)) {
         p->responded = 1;
         sluice_reply_error(req, w, &p->reply, 500, "internal", "out of memory", NULL);
         settle(p);
@@ -1456,7 +1495,7 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
     }
     size_t next_fault = 0; /* in->faults, in the order of their events */
     for (size_t i = 0; i < n; i++) {
-        json_t *ev = batch ? json_array_get(list, i) : root;
+        sluice_jv_t *ev = batch ? sluice_jv_array_get(list, i) : root;
         char prefix[32] = "";
         if (batch)
             snprintf(prefix, sizeof(prefix), "batch[%zu]", i);
@@ -1465,23 +1504,21 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
             /* Refused as the same event sent alone is, recorded as read (the long string null). */
             const sluice_json_item_fault_t *f = &in->faults->item[next_fault++];
             sluice_event_error_set(&e, 400, "invalid_json", f->path, "%s", f->message);
-            add_rejection(p, i, &e, json_is_object(ev) ? ev : NULL);
+            add_rejection(p, i, &e, sluice_jv_is_object(ev) ? ev : NULL);
             continue;
         }
-        if (!json_is_object(ev)) {
+        if (!sluice_jv_is_object(ev)) {
             sluice_event_error_set(&e, 400, "invalid_event", prefix, "an event must be a JSON object");
             add_rejection(p, i, &e, NULL); /* not an object: no field of it can be masked, so none is kept */
             continue;
         }
-        json_object_del(ev, "writeKey"); /* a secret: never forwarded */
-        /* The body bounds each event's size, so a body under half the event limit is not
-         * walked, as long as the event's numbers go out as sent. Copies of the batch's shared
-         * members take their numbers' texts along, but a text the table could not record (out
-         * of memory) would be formatted, 1e14 as 100000000000000.0: such an event is walked; so
-         * is every event when the table could not be had. */
-        size_t source_len = nums != NULL ? in->body_len : 0;
-        int fits = batch ? sluice_batch_shared_check(ev, &shared, nums, cfg->limits.max_event_bytes)
-                         : SLUICE_BATCH_SHARED_FITS;
+        sluice_jv_object_del(ev, "writeKey"); /* a secret: never forwarded */
+        /* The body bounds each event's size, so a body under half the event limit is not walked:
+         * every number goes out as its text (jv keeps them). An event that took copies of the
+         * batch's shared members is walked. */
+        size_t source_len = in->body_len;
+        int fits =
+            batch ? sluice_batch_shared_check_jv(ev, &shared, cfg->limits.max_event_bytes) : SLUICE_BATCH_SHARED_FITS;
         if (fits != SLUICE_BATCH_SHARED_FITS) {
             if (fits == SLUICE_BATCH_SHARED_EVENT_TOO_BIG)
                 sluice_event_error_set(&e, 413, "payload_too_large", prefix,
@@ -1495,17 +1532,17 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
             add_rejection(p, i, &e, ev); /* recorded as sent, without the copies */
             continue;
         }
-        if (batch && sluice_batch_shared_merge(ev, &shared, nums))
+        if (batch && sluice_batch_shared_merge_jv(ev, &shared, arena))
             source_len = 0;
-        if (sluice_event_validate(ev, forced_type, &cfg->limits, prefix, source_len, nums, &e) < 0) {
+        if (sluice_event_validate_jv(ev, forced_type, &cfg->limits, prefix, source_len, arena, &e) < 0) {
             add_rejection(p, i, &e, ev);
             continue;
         }
         /* Consent in the SDKs' formats into context.consent.categories now, before identity and
          * enrichment decide on cookies from that list: the data layer reads the same categories,
          * so a cookie is set with the consent an event is kept with, never without it. */
-        if (sluice_consent_normalize(ev, consent) != 0 ||
-            (consent->gpc_withdraw_count > 0 && sluice_consent_gpc(ev, consent, gpc) != 0)) {
+        if (sluice_consent_normalize_jv(ev, consent, arena) != 0 ||
+            (consent->gpc_withdraw_count > 0 && sluice_consent_gpc_jv(ev, consent, gpc, arena) != 0)) {
             sluice_event_error_set(&e, 500, "internal", prefix, "out of memory");
             add_rejection(p, i, &e, NULL);
             continue;
@@ -1513,7 +1550,7 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
         /* E-mails in ids are hashed before identity reads them (its links in Redis must not hold
          * them); the rest of the guard runs after the data layer. */
         uint64_t idfound = 0;
-        if (sluice_piiguard_ids(p->rt->orgs[p->src->org_index].guard, w->pii, ev, &idfound) != 0) {
+        if (sluice_piiguard_ids_jv(p->rt->orgs[p->src->org_index].guard, w->pii, ev, arena, &idfound) != 0) {
             sluice_event_error_set(&e, 500, "internal", prefix, "out of memory");
             add_rejection(p, i, &e, NULL); /* an id may be half-hashed: nothing of it is kept */
             continue;
@@ -1524,25 +1561,28 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
          * itself was dropped after identity. Checked on the ids the client sent, then on the id
          * the visitor's cookie gives the event; after identity, on the ids a link fills in. */
         const sluice_org_rt_t *ort = &p->rt->orgs[p->src->org_index];
-        if (sluice_forgotten_match(w->gw->forgotten, w->index, p->src->org->id, ort->forget_key, ev)) {
+        if (sluice_forgotten_match_jv(w->gw->forgotten, w->index, p->src->org->id, ort->forget_key, ev)) {
             p->suppressed++;
             continue;
         }
-        if (sluice_event_enrich(ev, &en) != 0 || sluice_identity_assign(&p->job, ev) != 0) {
+        if (sluice_event_enrich_jv(ev, &en, arena) != 0 || sluice_identity_assign_jv(&p->job, arena, ev) != 0) {
             sluice_event_error_set(&e, 500, "internal", prefix, "no random bytes available");
             add_rejection(p, i, &e, ev);
             continue;
         }
-        if (sluice_forgotten_match(w->gw->forgotten, w->index, p->src->org->id, ort->forget_key, ev)) {
+        if (sluice_forgotten_match_jv(w->gw->forgotten, w->index, p->src->org->id, ort->forget_key, ev)) {
             p->suppressed++;
             continue;
         }
-        if (sluice_enrichment_event(&enr, ev, &p->reply) != 0) {
+        if (sluice_enrichment_event_jv(&enr, ev, &p->reply, arena) != 0) {
             p->suppressed++; /* a bot its org drops: counted there, answered as accepted, never queued */
             continue;
         }
-        size_t k = json_array_size(p->events);
-        if (json_array_append(p->events, ev) != 0) {
+        size_t k = sluice_jv_array_size(p->events);
+        /* A jv value lives in one place: a batch's event leaves the batch's list (a null in its
+         * place, which nothing writes) for the request's. */
+        if ((batch && sluice_jv_array_set(list, i, sluice_jv_null(arena)) != 0) ||
+            sluice_jv_array_append(arena, p->events, ev) != 0) {
             sluice_event_error_set(&e, 500, "internal", prefix, "out of memory");
             add_rejection(p, i, &e, NULL);
             continue;
@@ -1550,10 +1590,10 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
         p->accepted[k].index = i;
         p->accepted[k].idfound = idfound;
     }
-    sluice_batch_shared_dispose(&shared);
-    sluice_json_arena_leave();
+    sluice_batch_shared_dispose_jv(&shared);
 
-    p->job.events = p->events;
+    p->job.events_jv = p->events;
+    p->job.arena = arena;
     p->job.done = on_identity_done;
     if (sluice_identity_run(w->identity, &p->job) != 0) {
         p->responded = 1;
@@ -1564,6 +1604,28 @@ static int accept_events(ingest_t *in, json_t *root, sluice_jsonnum_t *nums, slu
 }
 
 /* ------------------------------------------------------------------ entry points */
+
+/* body copied into arena a (may be NULL: arenas off or out of memory), for sluice_event_parse_jv,
+ * whose values point into it: the request's own buffers go with the HTTP request. NULL when it
+ * cannot be had. */
+static const char *arena_text(sluice_json_arena_t *a, h2o_iovec_t body)
+{
+    char *text = a != NULL ? sluice_json_arena_alloc(a, body.len + 1) : NULL;
+    if (text != NULL) {
+        memcpy(text, body.base, body.len);
+        text[body.len] = '\0';
+    }
+    return text;
+}
+
+/* 1 when v is the string key[0..len) exactly: a writeKey found by a scan of the bytes, which
+ * holds no escapes, is the body's own top-level one. */
+static int key_is(const sluice_jv_t *v, const char *key, size_t len)
+{
+    size_t n;
+    const char *s = sluice_jv_string_value(v, &n);
+    return sluice_jv_is_string(v) && n == len && (len == 0 || memcmp(s, key, len) == 0);
+}
 
 /* The client's bucket (the address behind trusted proxies), then the source's: a client over its
  * own limit must not go on spending the source's, which every other client shares. NULL when
@@ -1664,40 +1726,36 @@ int sluice_ingest_post(h2o_req_t *req, sluice_worker_t *w, sluice_route_t route,
         return 0;
     in.body_len = body.len;
     sluice_event_error_t e;
-    /* Numbers go to Kafka as the client wrote them: their texts are kept while parsing. Without
-     * memory for the table they are formatted (same values), which is no reason to refuse. */
-    sluice_jsonnum_t *nums = sluice_jsonnum_new();
-    /* The body's values are bump-allocated in an arena, given back whole once the request and
-     * its events are done: no malloc and free per value. */
+    /* The body is copied into an arena and parsed there: its values (numbers as their text,
+     * strings as spans of it) and all the stages add to them live in the arena, given back whole
+     * once the request is done with them, and outlive the HTTP request if the client goes. */
     sluice_json_arena_t *arena = sluice_json_arena_new();
-    sluice_json_arena_enter(arena);
+    const char *text = arena_text(arena, body);
+    if (text == NULL) {
+        sluice_json_arena_free(arena);
+        free(owned);
+        return refuse(req, w, &in.reply, 500, "internal", "out of memory", NULL);
+    }
     sluice_json_item_faults_t faults;
     faults.count = 0;
-    json_t *root = sluice_event_parse(body.base, body.len, &in.rt->cfg->limits, nums, &faults, &e);
-    sluice_json_arena_leave();
+    sluice_jv_t *root = sluice_event_parse_jv(text, body.len, &in.rt->cfg->limits, arena, &faults, &e);
     in.faults = &faults;
     if (root == NULL) {
-        sluice_jsonnum_free(nums);
         sluice_json_arena_free(arena);
         free(owned);
         return json_or_media_error(&in, &e);
     }
     /* A key found by the scan must be the body's own top-level writeKey. */
-    json_t *wk = json_object_get(root, "writeKey");
-    if (body_key != NULL && (!json_is_string(wk) || json_string_length(wk) != key_len ||
-                             memcmp(json_string_value(wk), body_key, key_len) != 0)) {
-        json_decref(root);
-        sluice_jsonnum_free(nums);
+    int key_ok = body_key == NULL || key_is(sluice_jv_object_get(root, "writeKey"), body_key, key_len);
+    free(owned); /* after the check: a gzip body's key, found by the scan, points into it */
+    if (!key_ok) {
         sluice_json_arena_free(arena);
-        free(owned);
         return refuse(req, w, &in.reply, 401, "unauthorized", "writeKey must be a top-level member of the body", NULL);
     }
-    int batch = route == SLUICE_ROUTE_BATCH || (is_server && json_object_get(root, "batch") != NULL);
-    json_object_del(root, "writeKey");
-    accept_events(&in, root, nums, arena, forced_type, batch, is_server, replay_key, replay_until);
-    json_decref(root);
+    int batch = route == SLUICE_ROUTE_BATCH || (is_server && sluice_jv_object_get(root, "batch") != NULL);
+    sluice_jv_object_del(root, "writeKey");
+    accept_events(&in, root, arena, forced_type, batch, is_server, replay_key, replay_until);
     sluice_json_arena_free(arena); /* the request, if any, holds it on */
-    free(owned);
     return 0;
 }
 
@@ -1792,6 +1850,23 @@ static int pixel_param(void *ud, const char *name, const char *value)
         json_object_set_new(page, strcmp(name, "url") == 0 ? "url" : "referrer", json_string(value));
     }
     return 0;
+}
+
+/* The event pixel_param built from a pixel's parameters, as arena values: written (all strings,
+ * in the order they were set) and read back into a, as an events request's body is. NULL when
+ * memory runs out. */
+static sluice_jv_t *pixel_event(sluice_json_arena_t *a, const json_t *ev)
+{
+    size_t n;
+    char *text = a != NULL ? sluice_json_encode(ev, NULL, &n) : NULL;
+    const char *kept = text != NULL ? arena_text(a, h2o_iovec_init(text, n)) : NULL;
+    free(text);
+    if (kept == NULL)
+        return NULL;
+    /* No limit of a body applies: the parameters were never parsed as one (validation judges
+     * the event as it does a body's). */
+    sluice_json_error_t err;
+    return sluice_jv_parse(a, kept, n, SIZE_MAX, n + 1, 0, NULL, &err);
 }
 
 /* An image request carries no Origin; its Referer names the page that loaded it. Either is
@@ -1915,8 +1990,8 @@ int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
         sluice_reply_gif(req, w, &in.reply, 200);
         return 0;
     }
-    json_t *root = NULL;
-    sluice_jsonnum_t *nums = NULL;
+    sluice_jv_t *root = NULL;
+    sluice_json_arena_t *arena = NULL;
     const char *body_key = NULL;
     long dl = sluice_http_query(req, "data", &data);
     if (dl > 0) {
@@ -1931,10 +2006,15 @@ int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
                 return 0;
         }
         sluice_event_error_t e;
-        nums = sluice_jsonnum_new();
-        root = sluice_event_parse((const char *)dec, n, &in.rt->cfg->limits, nums, NULL, &e);
+        arena = sluice_json_arena_new();
+        const char *text = arena_text(arena, h2o_iovec_init(dec, n));
+        if (text == NULL) {
+            sluice_json_arena_free(arena);
+            return refuse(req, w, &in.reply, 500, "internal", "out of memory", NULL);
+        }
+        root = sluice_event_parse_jv(text, n, &in.rt->cfg->limits, arena, NULL, &e);
         if (root == NULL) {
-            sluice_jsonnum_free(nums);
+            sluice_json_arena_free(arena);
             return refuse(req, w, &in.reply, e.status, e.code, e.message, e.path);
         }
     } else if (key == NULL) {
@@ -1950,19 +2030,22 @@ int sluice_ingest_pixel(h2o_req_t *req, sluice_worker_t *w, h2o_iovec_t type)
             json_decref(b.ev);
             return 0;
         }
-        root = b.ev;
+        arena = sluice_json_arena_new();
+        root = pixel_event(arena, b.ev);
+        json_decref(b.ev);
+        if (root == NULL) {
+            sluice_json_arena_free(arena);
+            return refuse(req, w, &in.reply, 500, "internal", "out of memory", NULL);
+        }
     }
     /* A key found by the scan must be data='s own top-level writeKey. */
-    json_t *wk = json_object_get(root, "writeKey");
-    if (body_key != NULL && (!json_is_string(wk) || json_string_length(wk) != key_len ||
-                             memcmp(json_string_value(wk), body_key, key_len) != 0)) {
-        json_decref(root);
-        sluice_jsonnum_free(nums);
+    if (body_key != NULL && !key_is(sluice_jv_object_get(root, "writeKey"), body_key, key_len)) {
+        sluice_json_arena_free(arena);
         return refuse(req, w, &in.reply, 401, "unauthorized", "writeKey must be a top-level member of data", "data");
     }
-    json_object_del(root, "writeKey");
-    accept_events(&in, root, nums, NULL, forced, 0, 0, NULL, 0);
-    json_decref(root);
+    sluice_jv_object_del(root, "writeKey");
+    accept_events(&in, root, arena, forced, 0, 0, NULL, 0);
+    sluice_json_arena_free(arena); /* the request, if any, holds it on */
     return 0;
 }
 
@@ -2222,7 +2305,7 @@ int sluice_ingest_xd_redeem(h2o_req_t *req, sluice_worker_t *w)
         return xd_error(&in, 500, "internal", "out of memory");
     }
     p->src = in.src;
-    p->events = json_array(); /* none: the identity job reads an empty list */
+    p->no_events = json_array(); /* none: the identity job reads an empty list */
     /* The cookies the link's landing sets follow the same Global Privacy Control as its events. */
     const sluice_consent_config_t *consent = &in.src->org->consent;
     h2o_iovec_t gpc =
@@ -2235,10 +2318,10 @@ int sluice_ingest_xd_redeem(h2o_req_t *req, sluice_worker_t *w)
         return 0;
     }
     /* The body's anonymousId is not used: only the signed cookie says whose id is replaced. */
-    identity_begin(&in, p, root, 1,
+    identity_begin(&in, p, root, NULL, 1,
                    json_object_get(json_object_get(json_object_get(root, "context"), "consent"), "categories"));
     json_decref(root);
-    p->job.events = p->events;
+    p->job.events = p->no_events;
     p->job.done = on_redeem_done;
     if (sluice_identity_run(w->identity, &p->job) != 0) {
         p->responded = 1;

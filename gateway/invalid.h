@@ -3,9 +3,9 @@
  * gateway/ingest.c produces for each event a request refused, built here from the event as it
  * was kept (add_rejection) and its error. The event goes through the forget check, the data layer
  * (no extra variants) and the PII guard as an accepted one does; the value the error names and the
- * members validation vouches for but did not reach are withheld. sluice_invalid_record is the
- * request path's; sluice_invalid_record_jv is its twin for arena values (issue 17 step 2), from
- * the same rules (gateway/invalid_rules.h), not called by the request path yet.
+ * members validation vouches for but did not reach are withheld. sluice_invalid_record_jv is the
+ * request path's (arena values, issue 17 step 2); sluice_invalid_record is its jansson twin from
+ * the same rules (gateway/invalid_rules.h), which the fuzz target compares it with.
  */
 #ifndef SLUICE_GATEWAY_INVALID_H
 #define SLUICE_GATEWAY_INVALID_H
@@ -50,7 +50,7 @@ int sluice_invalid_record(const sluice_invalid_env_t *env, json_t *ev, json_t *e
 
 /* sluice_invalid_record for an event and error held as arena values in a (json/jv.h): the same
  * rules, returns and record bytes; *rec is made in a, with copies of ev and error (either may sit
- * in a list). Not called by the request path yet. Same thread as the arena. */
+ * in a list). Same thread as the arena. */
 int sluice_invalid_record_jv(const sluice_invalid_env_t *env, sluice_jv_t *ev, sluice_jv_t *error,
                              sluice_json_arena_t *a, sluice_jv_t **rec);
 

@@ -54,9 +54,14 @@ int main(int argc, char **argv)
     /* Lines go through the logger's own thread: an event loop that wrote to a stderr nobody
      * read (a stuck log shipper) stopped answering every request it held. */
     sluice_log_start();
-    /* Before any thread or jansson value: request bodies are parsed into arenas (json/arena.h). */
-    if (sluice_json_arena_install() != 0)
-        sluice_log(SLUICE_LOG_WARN, "gateway.arena", "no address range for JSON arenas: bodies are parsed with malloc");
+    /* Before any thread or jansson value: request bodies are parsed into arenas (json/arena.h, json/jv.h),
+     * which the event path cannot do without: without them every event would be refused. */
+    if (sluice_json_arena_install() != 0) {
+        sluice_log(SLUICE_LOG_ERROR, "gateway.arena", "no address range for JSON arenas: cannot parse request bodies");
+        sluice_log_flush(SLUICE_LOG_EXIT_FLUSH_MS);
+        fprintf(stderr, "sluice-gateway: no address range for JSON arenas (is the address space limited?)\n");
+        return 1;
+    }
     sluice_err_t err = {{0}};
     int rc = sluice_gateway_run(config, &err);
     /* The log lines before this one (config.error ...) come first, also on a terminal. */

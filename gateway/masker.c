@@ -229,7 +229,7 @@ static sluice_mask_outcome_t on_mask(void *ud, const sluice_org_t *org, size_t r
 /* The seam on jv (issue 17 step 2): the value is handed to on_mask as the jansson value and
  * numbers' texts json/jv_json.c makes of it (the plugin gets the text sluice_jv_write writes: a
  * number as sent), so that every check above is the one both trees run; a new answer is written
- * with its numbers' texts and read back into the request's arena. Not on the request path yet. */
+ * with its numbers' texts and read back into the request's arena. */
 static sluice_mask_outcome_t on_mask_jv(void *ud, const sluice_org_t *org, size_t rule_index, sluice_jv_t *event,
                                         const char *event_name, sluice_json_arena_t *a, sluice_jv_t *parent,
                                         const char *key, size_t key_len, size_t index, sluice_jv_t *value,

@@ -84,14 +84,14 @@ int sluice_piiguard_apply(const sluice_piiguard_t *g, sluice_piiguard_thread_t *
 #define SLUICE_PIIGUARD_ID_BITS 9
 int sluice_piiguard_ids(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, json_t *event, uint64_t *found);
 
-/* sluice_piiguard_ids for an event held as arena values (json/jv.h; issue 17, not used by the
- * request path yet): the same rules (gateway/piiguard_rules.h), the same *found and return, and a
+/* sluice_piiguard_ids for an event held as arena values (json/jv.h; issue 17, the request
+ * path's): the same rules (gateway/piiguard_rules.h), the same *found and return, and a
  * hashed id is a new string in a (the arena event lives in). */
 int sluice_piiguard_ids_jv(const sluice_piiguard_t *g, sluice_piiguard_thread_t *t, sluice_jv_t *event,
                            sluice_json_arena_t *a, uint64_t *found);
 
-/* sluice_piiguard_apply for an event held as arena values (json/jv.h; issue 17 step 2, not used by
- * the request path yet): the same rules (gateway/piiguard_rules.h), stats, findings and return.
+/* sluice_piiguard_apply for an event held as arena values (json/jv.h; issue 17 step 2, the
+ * request path's): the same rules (gateway/piiguard_rules.h), stats, findings and return.
  * privacy is the arena object the data layer's result holds ({"hashed", "masked", "dropped"},
  * sluice_dl_result_jv_t's privacy), to which "detected" and "detected_more" are set as on jansson's;
  * new values (hashed or masked values, findings) are made in a, which event and privacy live in.

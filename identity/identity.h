@@ -178,7 +178,7 @@ struct sluice_identity_job {
     json_t *events; /* validated events (borrowed); run completes their identity fields */
     /* The same events held in jv values (issue 17 step 2; borrowed), with the arena run makes its
      * changes in: when events_jv is set, run reads and writes these, from the same rules
-     * (identity/run_rules.h), and events is not read. Not set by the gateway yet. */
+     * (identity/run_rules.h), and events is not read. The gateway's events requests set it. */
     sluice_jv_t *events_jv;
     sluice_json_arena_t *arena;
     void (*done)(sluice_identity_job_t *job);
@@ -264,8 +264,8 @@ void sluice_identity_begin(sluice_identity_thread_t *t, sluice_identity_job_t *j
                            json_t *root);
 
 /* sluice_identity_begin for a body parsed into jv values (json/jv.h): the same, root's `_dft`
- * removed from root (issue 17 step 2; in->consent is still a jansson array). Not called by the
- * gateway yet. */
+ * removed from root (issue 17 step 2; in->consent is still a jansson array). The gateway's events
+ * requests call it; /xd/redeem calls the jansson form. */
 void sluice_identity_begin_jv(sluice_identity_thread_t *t, sluice_identity_job_t *job,
                               const sluice_identity_input_t *in, sluice_jv_t *root);
 
@@ -282,7 +282,7 @@ void sluice_identity_scrub(json_t *event);
 /* sluice_identity_assign and sluice_identity_scrub for an event held in jv values (issue 17
  * step 2), from the same rules (identity/assign_rules.h): the same token, click ids, job fields,
  * results and event bytes. What they add (a URL scrubbed, clickIds, an anonymousId) is made in a,
- * the event's arena. Not called by the gateway yet (step 3 reads job->events_jv as well). */
+ * the event's arena. The gateway's (step 3 reads job->events_jv as well). */
 int sluice_identity_assign_jv(sluice_identity_job_t *job, sluice_json_arena_t *a, sluice_jv_t *event);
 void sluice_identity_scrub_jv(sluice_jv_t *event, sluice_json_arena_t *a);
 

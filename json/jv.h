@@ -23,7 +23,8 @@
  * numbers' table does, with the same messages and positions, and sluice_jv_write writes the
  * same bytes as json/write.c for the same document: tests/fuzz/jv.c compares them.
  *
- * Not used by the gateway yet (issue 17's next steps). One thread at a time per tree.
+ * The gateway's request path holds its events in them (issue 17 step 2). One thread at a time
+ * per tree.
  */
 #ifndef SLUICE_JSON_JV_H
 #define SLUICE_JSON_JV_H

@@ -1,8 +1,9 @@
 /*
- * The bridge from arena values (json/jv.h) to jansson's (issue 17): while the gateway's first
- * stages move to jv one by one, the later ones still read jansson values and a numbers' table;
- * this builds those from a jv tree, as json/parse.c builds them from the same text. Not used by
- * the gateway's request path yet. Any thread; one thread at a time per tree and table.
+ * The bridge from arena values (json/jv.h) to jansson's (issue 17): where something that reads
+ * jansson values and a numbers' table meets a jv tree, this builds those from it, as
+ * json/parse.c builds them from the same text. The request
+ * path uses it where a value goes to a masking plugin (gateway/masker.c); the fuzz targets
+ * compare through it. Any thread; one thread at a time per tree and table.
  */
 #ifndef SLUICE_JSON_JV_JSON_H
 #define SLUICE_JSON_JV_JSON_H

@@ -8,7 +8,8 @@
 #   3. TLS files: a key of another certificate, files that are not PEM, a path from
 #      SLUICE_TLS_CERT, a CA bundle that is none: OpenSSL's reason in each, never "(null)";
 #      and sluice-gateway's own message for a missing certificate; a key every user may read is
-#      a warning (from the file and from SLUICE_TLS_KEY, and in sluice-gateway's log);
+#      a warning (from the file and from SLUICE_TLS_KEY, and in sluice-gateway's log); and
+#      sluice-gateway's refusal to start without its JSON arenas' address range;
 #   4. ENCRYPTION_KEY: no word about it when nothing needs it; a warning per need otherwise,
 #      an error with --secrets, silence once it is set.
 # usage: check_stages.sh SLUICECTL SLUICE_GATEWAY
@@ -195,6 +196,21 @@ set -e
 grep -q "^sluice-gateway: TLS certificate $tmp/nope.crt: system library: No such file or directory" "$tmp/gw.err" ||
     fail "sluice-gateway's TLS message: $(cat "$tmp/gw.err")"
 if grep -q '(null)' "$tmp/gw.err"; then fail "sluice-gateway printed (null): $(cat "$tmp/gw.err")"; fi
+
+# Without the address range its JSON arenas reserve (4 GB, json/arena.h; here an address space
+# limited to 3 GB) the gateway cannot parse a request body (gateway/ingest.c parses every body
+# into an arena): it refuses to start, saying why, rather than serve and refuse every event. Not
+# checked where the binary cannot run in 3 GB at all (a sanitizer's shadow memory).
+if (ulimit -v 3145728 && "$gateway" --version) >/dev/null 2>&1; then
+    set +e
+    (cd "$tmp" && ulimit -v 3145728 && SLUICE_METRICS_LISTEN= SLUICE_KAFKA_BROKERS=127.0.0.1:1 \
+        timeout -s TERM 5 "$gateway" --config tls-gw.yaml) >/dev/null 2>"$tmp/gw.err"
+    grc=$?
+    set -e
+    [ "$grc" -eq 1 ] || fail "sluice-gateway without its arenas' address range: expected exit 1, got $grc: $(head -c 2000 "$tmp/gw.err")"
+    grep -q "^sluice-gateway: no address range for JSON arenas" "$tmp/gw.err" ||
+        fail "sluice-gateway without its arenas' address range: $(head -c 2000 "$tmp/gw.err")"
+fi
 
 # ------------------------------------------------------------------ 4. ENCRYPTION_KEY only when needed
 cat >"$tmp/nokey.yaml" <<EOF
