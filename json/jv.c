@@ -701,6 +701,49 @@ double sluice_jv_number_value(const sluice_jv_t *v)
     return d;
 }
 
+int sluice_jv_equal(const sluice_jv_t *a, const sluice_jv_t *b)
+{
+    if (a == NULL || b == NULL || a->type != b->type)
+        return 0;
+    switch ((sluice_jv_type_t)a->type) {
+    case SLUICE_JV_NUMBER: {
+        /* jansson's two number types: an integer that fits 64 bits, and a real (anything else) */
+        int integer = sluice_jv_is_integer(a);
+        if (integer != sluice_jv_is_integer(b))
+            return 0;
+        return integer ? sluice_jv_integer_value(a) == sluice_jv_integer_value(b)
+                       : sluice_jv_number_value(a) == sluice_jv_number_value(b);
+    }
+    case SLUICE_JV_STRING: return a->len == b->len && memcmp(a->u.s, b->u.s, a->len) == 0;
+    case SLUICE_JV_ARRAY: {
+        size_t n = sluice_jv_array_size(a);
+        if (n != sluice_jv_array_size(b))
+            return 0;
+        for (size_t i = 0; i < n; i++)
+            if (!sluice_jv_equal(sluice_jv_array_get(a, i), sluice_jv_array_get(b, i)))
+                return 0;
+        return 1;
+    }
+    case SLUICE_JV_OBJECT: {
+        /* Keys are unique (the parser refuses duplicates, set replaces): the same size and each
+         * member found in b with an equal value, in any order. */
+        size_t n = sluice_jv_object_size(a);
+        if (n != sluice_jv_object_size(b))
+            return 0;
+        for (size_t i = 0; i < n; i++) {
+            const sluice_jv_member_t *m = sluice_jv_object_at(a, i);
+            if (!sluice_jv_equal(m->value, sluice_jv_object_getn(b, m->key, m->key_len)))
+                return 0;
+        }
+        return 1;
+    }
+    case SLUICE_JV_NULL:
+    case SLUICE_JV_FALSE:
+    case SLUICE_JV_TRUE: return 1;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ objects and arrays */
 
 size_t sluice_jv_object_size(const sluice_jv_t *obj)

@@ -162,6 +162,13 @@ int64_t sluice_jv_integer_value(const sluice_jv_t *v);
  * double (a 400-digit integer, 1e400: as json/parse.c reads it). */
 double sluice_jv_number_value(const sluice_jv_t *v);
 
+/* 1 when a and b are equal as jansson's json_equal finds the values sluice_jv_to_json makes of
+ * them (json/jv_json.h): the same type, with a number an integer that fits 64 bits on both sides
+ * (compared as integers) or on neither (compared as doubles: 1.0 and 1.00 are equal, 1 and 1.0
+ * are not), strings byte for byte, arrays item by item, objects the same members in any order.
+ * 0 when either is NULL. */
+int sluice_jv_equal(const sluice_jv_t *a, const sluice_jv_t *b);
+
 /* Objects. get/getn: the member's value or NULL. set: replaces the value of key in place (its
  * position kept, as jansson does) or appends the member; key[0..n) (UTF-8, as for strings) is
  * copied into a. 0, or -1 when obj is no object, value NULL or already in a container (or obj

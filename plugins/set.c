@@ -1,7 +1,8 @@
 /*
  * The plugin set of a config: resolves each mask rule's plugin to a .so, opens each file once,
- * creates one instance per rule, and rolls everything back when anything fails. Also the JSON
- * glue between jansson values and the plugin ABI's byte strings, and the per-plugin metrics.
+ * creates one instance per rule, and rolls everything back when anything fails. Also the plugin
+ * ABI's byte strings in and out as text (for jv events) and the JSON glue between jansson values
+ * and them, and the per-plugin metrics.
  *
  * Loading runs on one thread (start-up, reload, `sluicectl config check`); apply runs on every
  * event-loop thread at once, each touching only its own output buffer and counter slots.
@@ -606,6 +607,21 @@ static uint32_t json_kind(const json_t *v)
     return SLUICE_MASK_JSON_NULL;
 }
 
+/* The ABI type of a value's compact JSON text, from its first byte (a string never comes as
+ * JSON text: its bytes do). */
+static uint32_t text_kind(const char *text, size_t len)
+{
+    switch (len > 0 ? text[0] : 'n') {
+    case '{': return SLUICE_MASK_JSON_OBJECT;
+    case '[': return SLUICE_MASK_JSON_ARRAY;
+    case 't':
+    case 'f': return SLUICE_MASK_JSON_BOOL;
+    case 'n': return SLUICE_MASK_JSON_NULL;
+    case '"': return SLUICE_MASK_JSON_STRING;
+    default: return SLUICE_MASK_JSON_NUMBER;
+    }
+}
+
 static sluice_plugin_outcome_t failed(sluice_plugin_instance_t *inst, unsigned thread, const char **reason,
                                       const char *why)
 {
@@ -613,9 +629,6 @@ static sluice_plugin_outcome_t failed(sluice_plugin_instance_t *inst, unsigned t
     *reason = why;
     return SLUICE_PLUGIN_FAILED;
 }
-
-/* How deep an answer the request parser reads for a plugin; a deeper one is jansson's to read. */
-#define ANSWER_MAX_DEPTH 64
 
 /* A plugin's JSON answer read by the request parser, which records each number's text, into a
  * table of its own (a failed parse clears the table it was given) whose texts then join the
@@ -633,7 +646,7 @@ static json_t *parse_keeping_numbers(const char *buf, size_t len, sluice_jsonnum
     if (own == NULL)
         return NULL;
     sluice_json_error_t perr;
-    json_t *v = sluice_json_parse(buf, len, ANSWER_MAX_DEPTH, len, 0, own, &perr);
+    json_t *v = sluice_json_parse(buf, len, SLUICE_PLUGIN_ANSWER_MAX_DEPTH, len, 0, own, &perr);
     if (v != NULL && nums != NULL)
         (void)sluice_jsonnum_merge(nums, own); /* on failure: those numbers are formatted */
     if (v == NULL)
@@ -664,15 +677,44 @@ static int deeper_than(const json_t *v, int max)
     return 0;
 }
 
-static sluice_plugin_outcome_t mask_json(sluice_plugin_instance_t *inst, unsigned thread, sluice_mask_output_t *out,
-                                         const sluice_plugin_field_t *field, json_t *value, int in_place,
-                                         json_t **result, const char **reason)
+/* A JSON answer as jansson values (sluice_plugin_set_read_answer); NULL when it is none, the
+ * error counted. */
+static json_t *read_answer(sluice_plugin_instance_t *inst, unsigned thread, const sluice_plugin_text_t *answer,
+                           sluice_jsonnum_t *nums, const char **reason)
 {
-    *result = NULL;
+    sluice_json_fail_t kind;
+    json_t *result = parse_keeping_numbers(answer->text, answer->len, nums, &kind);
+    /* What the request parser refuses but jansson reads (a \u0000 in a string) is read by
+     * jansson, within the same depth: jansson allows 2,048 levels, and an event that deep was
+     * accepted with 200 and then unreadable to the delivery worker. */
+    if (result == NULL && kind != SLUICE_JSON_DEPTH) {
+        json_error_t jerr;
+        result =
+            json_loadb(answer->text, answer->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+        if (result != NULL && deeper_than(result, SLUICE_PLUGIN_ANSWER_MAX_DEPTH)) {
+            json_decref(result);
+            result = NULL;
+            kind = SLUICE_JSON_DEPTH;
+        }
+    }
+    if (result == NULL && kind == SLUICE_JSON_DEPTH)
+        (void)failed(inst, thread, reason, "output nests deeper than 64 levels");
+    else if (result == NULL)
+        (void)failed(inst, thread, reason, "output is not one valid JSON value");
+    return result;
+}
+
+/* sluice_plugin_mask_text with the value's ABI type, text and length apart, inlined into the json_t
+ * entry: the gateway's jansson path calls it per masked value, where a call and a struct more
+ * cost about 25 instructions a value. */
+static inline __attribute__((always_inline)) sluice_plugin_outcome_t
+mask_text(sluice_plugin_instance_t *inst, unsigned thread, sluice_mask_output_t *out,
+          const sluice_plugin_field_t *field, uint32_t type, const char *text, size_t len, const char **reason)
+{
     const char *empty = "";
     sluice_mask_input_t in = {
         .size = sizeof(in),
-        .type = json_kind(value),
+        .type = type,
         .path = field->path ? field->path : empty,
         .rule_path = field->rule_path ? field->rule_path : empty,
         .org = field->org ? field->org : empty,
@@ -682,22 +724,10 @@ static sluice_plugin_outcome_t mask_json(sluice_plugin_instance_t *inst, unsigne
     in.rule_path_len = strlen(in.rule_path);
     in.org_len = strlen(in.org);
     in.event_len = strlen(in.event);
-    char *text = NULL;
-    if (in.type == SLUICE_MASK_JSON_STRING) {
-        in.value = json_string_value(value);
-        in.value_len = json_string_length(value);
-    } else {
-        /* Compact JSON with reals as their shortest text (19.9, as the client wrote it, not
-         * 19.899999999999999), malloc'd even while the thread allocates jansson values in an
-         * arena (json/arena.h). */
-        text = sluice_json_encode(value, field->nums, &in.value_len);
-        if (text == NULL)
-            return failed(inst, thread, reason, "out of memory");
-        in.value = text;
-    }
+    in.value = text;
+    in.value_len = len;
     const char *why = NULL;
     int rc = sluice_plugin_instance_mask(inst, thread, &in, out, &why);
-    free(text);
     if (rc < 0) {
         *reason = why;
         return SLUICE_PLUGIN_FAILED;
@@ -706,25 +736,50 @@ static sluice_plugin_outcome_t mask_json(sluice_plugin_instance_t *inst, unsigne
         return SLUICE_PLUGIN_UNCHANGED;
     if (rc == SLUICE_MASK_REMOVE)
         return SLUICE_PLUGIN_REMOVE;
+    return SLUICE_PLUGIN_REPLACED; /* the answer is in out */
+}
+
+sluice_plugin_outcome_t sluice_plugin_mask_text(sluice_plugin_instance_t *inst, unsigned thread,
+                                                sluice_mask_output_t *out, const sluice_plugin_field_t *field,
+                                                const sluice_plugin_text_t *value, sluice_plugin_text_t *answer,
+                                                const char **reason)
+{
+    uint32_t type = value->json ? text_kind(value->text, value->len) : SLUICE_MASK_JSON_STRING;
+    sluice_plugin_outcome_t o = mask_text(inst, thread, out, field, type, value->text, value->len, reason);
+    if (o == SLUICE_PLUGIN_REPLACED)
+        *answer = (sluice_plugin_text_t){.text = out->buf, .len = out->len, .json = out->type == SLUICE_MASK_OUT_JSON};
+    return o;
+}
+
+static sluice_plugin_outcome_t mask_json(sluice_plugin_instance_t *inst, unsigned thread, sluice_mask_output_t *out,
+                                         const sluice_plugin_field_t *field, json_t *value, int in_place,
+                                         json_t **result, const char **reason)
+{
+    *result = NULL;
+    uint32_t type = json_kind(value);
+    const char *in;
+    size_t len;
+    char *text = NULL;
+    if (type == SLUICE_MASK_JSON_STRING) {
+        in = json_string_value(value);
+        len = json_string_length(value);
+    } else {
+        /* Compact JSON with reals as their shortest text (19.9, as the client wrote it, not
+         * 19.899999999999999), malloc'd even while the thread allocates jansson values in an
+         * arena (json/arena.h). */
+        in = text = sluice_json_encode(value, field->nums, &len);
+        if (text == NULL)
+            return failed(inst, thread, reason, "out of memory");
+    }
+    sluice_plugin_outcome_t o = mask_text(inst, thread, out, field, type, in, len, reason);
+    free(text);
+    if (o != SLUICE_PLUGIN_REPLACED)
+        return o;
     if (out->type == SLUICE_MASK_OUT_JSON) {
-        sluice_json_fail_t kind;
-        *result = parse_keeping_numbers(out->buf, out->len, field->nums, &kind);
-        /* What the request parser refuses but jansson reads (a \u0000 in a string) is read by
-         * jansson, within the same depth: jansson allows 2,048 levels, and an event that deep was
-         * accepted with 200 and then unreadable to the delivery worker. */
-        if (*result == NULL && kind != SLUICE_JSON_DEPTH) {
-            json_error_t jerr;
-            *result = json_loadb(out->buf, out->len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
-            if (*result != NULL && deeper_than(*result, ANSWER_MAX_DEPTH)) {
-                json_decref(*result);
-                *result = NULL;
-                kind = SLUICE_JSON_DEPTH;
-            }
-        }
-        if (*result == NULL && kind == SLUICE_JSON_DEPTH)
-            return failed(inst, thread, reason, "output nests deeper than 64 levels");
+        sluice_plugin_text_t answer = {.text = out->buf, .len = out->len, .json = 1};
+        *result = read_answer(inst, thread, &answer, field->nums, reason);
         if (*result == NULL)
-            return failed(inst, thread, reason, "output is not one valid JSON value");
+            return SLUICE_PLUGIN_FAILED;
     } else if (in_place && json_is_string(value) && value->refcount == 1) {
         /* Valid UTF-8 (below); on failure value is left as it was and the caller removes it. */
         if (json_string_setn_nocheck(value, out->buf, out->len) != 0)
@@ -771,6 +826,30 @@ sluice_plugin_outcome_t sluice_plugin_set_apply_in_place(sluice_plugin_set_t *se
                                                          json_t *value, json_t **result, const char **reason)
 {
     return set_apply(set, thread, org_index, rule_index, field, value, 1, result, reason);
+}
+
+sluice_plugin_outcome_t sluice_plugin_set_apply_text(sluice_plugin_set_t *set, unsigned thread, size_t org_index,
+                                                     size_t rule_index, const sluice_plugin_field_t *field,
+                                                     const sluice_plugin_text_t *value, sluice_plugin_text_t *answer,
+                                                     const char **reason)
+{
+    sluice_plugin_instance_t *inst = sluice_plugin_set_instance(set, org_index, rule_index);
+    if (inst == NULL || thread >= set->nthreads) {
+        *reason = "plugin not loaded";
+        return SLUICE_PLUGIN_FAILED;
+    }
+    return sluice_plugin_mask_text(inst, thread, &set->outputs[thread], field, value, answer, reason);
+}
+
+json_t *sluice_plugin_set_read_answer(sluice_plugin_set_t *set, unsigned thread, size_t org_index, size_t rule_index,
+                                      const sluice_plugin_text_t *answer, sluice_jsonnum_t *nums, const char **reason)
+{
+    sluice_plugin_instance_t *inst = sluice_plugin_set_instance(set, org_index, rule_index);
+    if (inst == NULL || thread >= set->nthreads) {
+        *reason = "plugin not loaded";
+        return NULL;
+    }
+    return read_answer(inst, thread, answer, nums, reason);
 }
 
 /* ------------------------------------------------------------------ metrics */

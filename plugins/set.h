@@ -83,12 +83,55 @@ typedef struct sluice_plugin_field {
     sluice_jsonnum_t *nums;
 } sluice_plugin_field_t;
 
+/* How deep a plugin's JSON answer may nest (a scalar is at level 1); deeper fails. */
+#define SLUICE_PLUGIN_ANSWER_MAX_DEPTH 64
+
+/* A value as the plugin ABI carries it, both ways: a string's bytes (json 0), or one JSON value's
+ * text (json 1). Borrowed: the pointer is the caller's (an input) or the set's (an answer). */
+typedef struct sluice_plugin_text {
+    const char *text;
+    size_t len;
+    int json;
+} sluice_plugin_text_t;
+
+/* The text-level entry, for a tree that is not jansson's (the gateway's jv events); the json_t
+ * entries below run the same code on the text they make of their value. value is what the plugin
+ * gets, a string's bytes or the compact JSON text json/write.c writes of anything else (numbers
+ * as sent; its type is read from its first byte), which the caller makes, so that a plugin sees
+ * the same bytes from every tree. On REPLACED *answer is the plugin's answer: a string's bytes (valid UTF-8, within the
+ * cap), or with json set one JSON value's text as the plugin wrote it, not yet read (the caller reads it into its tree;
+ * what its reader refuses goes to sluice_plugin_set_read_answer). The answer lives in out until the next call with it.
+ * The lower layer's checks (cap, UTF-8, statuses) and counters apply. On FAILED *reason is static text and the
+ * instance's error counter has been incremented. */
+sluice_plugin_outcome_t sluice_plugin_mask_text(sluice_plugin_instance_t *inst, unsigned thread,
+                                                sluice_mask_output_t *out, const sluice_plugin_field_t *field,
+                                                const sluice_plugin_text_t *value, sluice_plugin_text_t *answer,
+                                                const char **reason);
+
+/* sluice_plugin_mask_text with the instance of (org_index, rule_index) and the set's output of
+ * that thread (the answer lives there until the thread's next call). A missing instance is FAILED
+ * ("plugin not loaded"). */
+sluice_plugin_outcome_t sluice_plugin_set_apply_text(sluice_plugin_set_t *set, unsigned thread, size_t org_index,
+                                                     size_t rule_index, const sluice_plugin_field_t *field,
+                                                     const sluice_plugin_text_t *value, sluice_plugin_text_t *answer,
+                                                     const char **reason);
+
+/* A JSON answer of sluice_plugin_set_apply_text read as the json_t entries read one: by the
+ * request parser (json/parse.h, SLUICE_PLUGIN_ANSWER_MAX_DEPTH levels), its numbers' texts
+ * merged into nums (may be NULL: they are then formatted), and what that parser refuses for
+ * anything but depth by jansson, within the same depth. For a caller whose own reader (the
+ * request parser's twin) refused the answer. A new reference; NULL when the answer is no JSON
+ * value the json_t entries take: then *reason is static text and the rule's error counter has
+ * been incremented, as they fail. */
+json_t *sluice_plugin_set_read_answer(sluice_plugin_set_t *set, unsigned thread, size_t org_index, size_t rule_index,
+                                      const sluice_plugin_text_t *answer, sluice_jsonnum_t *nums, const char **reason);
+
 /* Masks value through inst on thread `thread` with out as the output buffer (that thread's),
  * converting the value to the plugin's input (string contents, or compact JSON text) and its
  * output back (a string, or one JSON value when the plugin set SLUICE_MASK_OUT_JSON; invalid
- * JSON fails). The lower layer's checks (cap, UTF-8, statuses) apply. Used by the set and by
- * `sluicectl plugin test`. On FAILED *reason is static text and the instance's error counter
- * has been incremented. */
+ * JSON fails): sluice_plugin_mask_text's code on the text json/write.c makes of value, so the
+ * lower layer's checks (cap, UTF-8, statuses) apply. Used by the set and by `sluicectl plugin test`. On
+ * FAILED *reason is static text and the instance's error counter has been incremented. */
 sluice_plugin_outcome_t sluice_plugin_mask_json(sluice_plugin_instance_t *inst, unsigned thread,
                                                 sluice_mask_output_t *out, const sluice_plugin_field_t *field,
                                                 json_t *value, json_t **result, const char **reason);

@@ -493,6 +493,58 @@ static void copy_of_an_emptied_object_is_its_own(void **state)
     sluice_json_arena_free(a);
 }
 
+/* sluice_jv_equal finds equal what json_equal finds equal in the values json/parse.c reads from
+ * the same texts: number types (an integer that fits 64 bits, or a real), reals by value, members
+ * in any order, strings byte for byte. */
+static void equal_as_json_equal(void **state)
+{
+    (void)state;
+    static const char *const pairs[][2] = {
+        {"1", "1"},
+        {"1", "1.0"},
+        {"1.0", "1.00"},
+        {"1e2", "100.0"},
+        {"-0", "0"},
+        {"12345678901234567890", "12345678901234567891"}, /* beyond 64 bits: reals, one double */
+        {"9223372036854775807", "9223372036854775806"},
+        {"\"a\"", "\"a\""},
+        {"\"a\"", "\"ab\""},
+        {"\"\\u00e9\"", "\"\xc3\xa9\""},
+        {"{\"a\":1,\"b\":[true,null]}", "{\"b\":[true,null],\"a\":1}"},
+        {"{\"a\":1}", "{\"a\":1,\"b\":2}"},
+        {"{\"a\":1}", "{\"b\":1}"},
+        {"[1,2]", "[2,1]"},
+        {"[1,[2]]", "[1,[2]]"},
+        {"[]", "{}"},
+        {"true", "false"},
+        {"null", "null"},
+        {"\"1\"", "1"},
+    };
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_jsonnum_t *nums = sluice_jsonnum_new(); /* numbers past 64 bits are read with one */
+    assert_non_null(a);
+    assert_non_null(nums);
+    for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+        sluice_json_error_t err;
+        sluice_jv_t *x = sluice_jv_parse(a, pairs[i][0], strlen(pairs[i][0]), 8, 64, 0, NULL, &err),
+                    *y = sluice_jv_parse(a, pairs[i][1], strlen(pairs[i][1]), 8, 64, 0, NULL, &err);
+        json_t *jx = sluice_json_parse(pairs[i][0], strlen(pairs[i][0]), 8, 64, 0, nums, &err),
+               *jy = sluice_json_parse(pairs[i][1], strlen(pairs[i][1]), 8, 64, 0, nums, &err);
+        assert_non_null(x);
+        assert_non_null(y);
+        assert_non_null(jx);
+        assert_non_null(jy);
+        if (sluice_jv_equal(x, y) != json_equal(jx, jy) || sluice_jv_equal(y, x) != json_equal(jx, jy))
+            fail_msg("%s and %s: jv %d, jansson %d", pairs[i][0], pairs[i][1], sluice_jv_equal(x, y),
+                     json_equal(jx, jy));
+        json_decref(jx);
+        json_decref(jy);
+    }
+    assert_false(sluice_jv_equal(NULL, NULL));
+    sluice_jsonnum_free(nums);
+    sluice_json_arena_free(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -510,6 +562,7 @@ int main(void)
         cmocka_unit_test(string_cstr),
         cmocka_unit_test(array_set),
         cmocka_unit_test(array_clear),
+        cmocka_unit_test(equal_as_json_equal),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -442,6 +442,86 @@ static void test_strings_rewritten_in_place(void **state)
     sluice_config_free(cfg);
 }
 
+/* The text entry (a tree other than jansson's, the gateway's jv events): the plugin gets the
+ * bytes the json_t entry hands it (a string's contents, or JSON text typed by its first byte) and
+ * its answer comes back as text, a string or JSON, with the set's checks and counters; a JSON
+ * answer the caller's reader refuses is read as the json_t entry reads it, and fails the same. */
+static void test_text_entry(void **state)
+{
+    (void)state;
+    sluice_config_t *cfg =
+        config_with("        - {path: properties.card, plugin: fixture, params: {prefix: 'c:'}}\n"
+                    "        - {path: properties.any, plugin: fixture, params: {every_type: true}}\n");
+    sluice_config_diag_t d;
+    sluice_config_diag_init(&d);
+    sluice_plugin_set_t *set = sluice_plugin_set_load(cfg, NULL, 1, 0, &d);
+    assert_non_null(set);
+    sluice_config_diag_dispose(&d);
+    sluice_plugin_field_t f = {.org = "acme", .path = "properties.card", .rule_path = "properties.card"};
+    sluice_plugin_text_t answer = {0};
+    const char *why = NULL;
+    /* A string: "c:" and its bytes, as from the json_t entry. */
+    sluice_plugin_text_t in = {.text = "4111", .len = 4, .json = 0};
+    assert_int_equal(sluice_plugin_set_apply_text(set, 0, 0, 0, &f, &in, &answer, &why), SLUICE_PLUGIN_REPLACED);
+    assert_false(answer.json);
+    assert_int_equal(answer.len, 6);
+    assert_memory_equal(answer.text, "c:4111", 6);
+    json_t *v = json_string("4111"), *out = NULL;
+    assert_int_equal(sluice_plugin_set_apply(set, 0, 0, 0, &f, v, &out, &why), SLUICE_PLUGIN_REPLACED);
+    assert_string_equal(json_string_value(out), "c:4111");
+    json_decref(out);
+    json_decref(v);
+    /* Not strings (the fixture keeps those unless every_type): a number, an object, true. */
+    static const char *const texts[] = {"19.90", "{\"a\":1}", "[1]", "true", "null", "-0"};
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        in = (sluice_plugin_text_t){.text = texts[i], .len = strlen(texts[i]), .json = 1};
+        assert_int_equal(sluice_plugin_set_apply_text(set, 0, 0, 0, &f, &in, &answer, &why), SLUICE_PLUGIN_UNCHANGED);
+        assert_int_equal(sluice_plugin_set_apply_text(set, 0, 0, 1, &f, &in, &answer, &why), SLUICE_PLUGIN_REPLACED);
+        assert_false(answer.json);
+        assert_int_equal(answer.len, strlen(texts[i]) + 2);
+        assert_memory_equal(answer.text, "m:", 2);
+        assert_memory_equal(answer.text + 2, texts[i], strlen(texts[i])); /* as handed over */
+    }
+    /* A JSON answer comes back as the plugin wrote it, unread. */
+    in = (sluice_plugin_text_t){.text = "__numbers__", .len = 11, .json = 0};
+    assert_int_equal(sluice_plugin_set_apply_text(set, 0, 0, 0, &f, &in, &answer, &why), SLUICE_PLUGIN_REPLACED);
+    assert_true(answer.json);
+    static const char doc[] = "{\"price\":19.90,\"big\":12345678901234567890,\"list\":[1e21,-0,0.1]}";
+    assert_int_equal(answer.len, strlen(doc));
+    assert_memory_equal(answer.text, doc, strlen(doc));
+    /* The set's checks: statuses, UTF-8, each failure counted. */
+    const sluice_plugin_instance_t *pi = sluice_plugin_set_instance(set, 0, 0);
+    uint64_t errors = sluice_plugin_instance_errors(pi);
+    in = (sluice_plugin_text_t){.text = "__bogus__", .len = 9, .json = 0};
+    assert_int_equal(sluice_plugin_set_apply_text(set, 0, 0, 0, &f, &in, &answer, &why), SLUICE_PLUGIN_FAILED);
+    in = (sluice_plugin_text_t){.text = "__badutf8__", .len = 11, .json = 0};
+    assert_int_equal(sluice_plugin_set_apply_text(set, 0, 0, 0, &f, &in, &answer, &why), SLUICE_PLUGIN_FAILED);
+    assert_int_equal(sluice_plugin_instance_errors(pi), errors + 2);
+    assert_int_equal(sluice_plugin_set_apply_text(set, 0, 0, 2, &f, &in, &answer, &why), SLUICE_PLUGIN_FAILED);
+    assert_string_equal(why, "plugin not loaded");
+    /* A JSON answer too deep for the reader: failed by sluice_plugin_set_read_answer as the json_t
+     * entry fails it, and counted. */
+    in = (sluice_plugin_text_t){.text = "__deep__", .len = 8, .json = 0};
+    assert_int_equal(sluice_plugin_set_apply_text(set, 0, 0, 0, &f, &in, &answer, &why), SLUICE_PLUGIN_REPLACED);
+    assert_true(answer.json);
+    assert_null(sluice_plugin_set_read_answer(set, 0, 0, 0, &answer, NULL, &why));
+    assert_string_equal(why, "output nests deeper than 64 levels");
+    assert_int_equal(sluice_plugin_instance_errors(pi), errors + 3);
+    /* One it takes, with the numbers' texts recorded. */
+    sluice_jsonnum_t *nums = sluice_jsonnum_new();
+    assert_non_null(nums);
+    sluice_plugin_text_t numbers = {.text = doc, .len = strlen(doc), .json = 1};
+    json_t *j = sluice_plugin_set_read_answer(set, 0, 0, 0, &numbers, nums, &why);
+    assert_non_null(j);
+    char *text = sluice_json_encode(j, nums, NULL);
+    assert_string_equal(text, doc);
+    free(text);
+    json_decref(j);
+    sluice_jsonnum_free(nums);
+    sluice_plugin_set_free(set);
+    sluice_config_free(cfg);
+}
+
 static void test_rollback_on_any_failure(void **state)
 {
     (void)state;
@@ -677,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_empty_set),
         cmocka_unit_test(test_partial_invalid_and_key_use),
         cmocka_unit_test(test_strings_rewritten_in_place),
+        cmocka_unit_test(test_text_entry),
         cmocka_unit_test(test_numbers_as_sent_to_and_from_plugins),
         cmocka_unit_test(test_builtin_missing_from_dir),
         cmocka_unit_test(test_not_found_wording),
