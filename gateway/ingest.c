@@ -595,8 +595,8 @@ static const char *type_header(sluice_json_arena_t *a, const sluice_jv_t *ev)
  * trace (Snowplow's "bad rows"). An event the consent policy drops is not recorded; one the data
  * layer cannot mask is recorded without its fields. The request waits for these records like for
  * its events: a record Kafka does not take makes the answer a 503, and the client's retry sends
- * everything again. The record is built by sluice_invalid_record (gateway/invalid.c); here it is
- * produced. */
+ * everything again. The record is built by sluice_invalid_record_jv (gateway/invalid.c); here it
+ * is produced. */
 static void record_invalid(pending_t *p)
 {
     sluice_worker_t *w = p->w;
@@ -1504,6 +1504,8 @@ static int accept_events(ingest_t *in, sluice_jv_t *root, sluice_json_arena_t *a
             /* Refused as the same event sent alone is, recorded as read (the long string null). */
             const sluice_json_item_fault_t *f = &in->faults->item[next_fault++];
             sluice_event_error_set(&e, 400, "invalid_json", f->path, "%s", f->message);
+            if (sluice_jv_is_object(ev))
+                sluice_jv_object_del(ev, "writeKey"); /* a secret: not in its record either */
             add_rejection(p, i, &e, sluice_jv_is_object(ev) ? ev : NULL);
             continue;
         }

@@ -768,12 +768,12 @@ static void limits(void **state)
     char *b = malloc(8192);
     snprintf(b, 8192,
              "{\"batch\":[{\"type\":\"track\",\"event\":\"Fine\",\"messageId\":\"long-ok\"},"
-             "{\"type\":\"track\",\"event\":\"JS Error\",\"messageId\":\"long-str\",\"properties\":{\"stack\":"
-             "\"%02100d\",\"page\":\"/cart\"}},"
+             "{\"type\":\"track\",\"event\":\"JS Error\",\"messageId\":\"long-str\",\"writeKey\":\"%s\","
+             "\"properties\":{\"stack\":\"%02100d\",\"page\":\"/cart\"}},"
              "{\"type\":\"track\",\"event\":\"K\",\"messageId\":\"long-key\",\"properties\":{\"%02100d\":1}},"
              "{\"type\":\"track\",\"event\":\"Deep\",\"messageId\":\"long-deep\",\"properties\":{\"a\":{\"b\":"
              "{\"c\":{\"d\":{\"e\":{\"f\":1}}}}}}}]}",
-             0, 0);
+             WEB_KEY, 0, 0);
     assert_int_equal(gwfix_post(&F, "/v1/batch", WEB_KEY, b, &r), 200);
     assert_true(gwfix_contains(r.body, "\"accepted\":2"));
     assert_true(gwfix_contains(r.body, "{\"index\":1,\"code\":\"invalid_json\",\"message\":\"string longer than 2048 "
@@ -799,6 +799,8 @@ static void limits(void **state)
     assert_non_null(rec);
     assert_false(json_is_string(json_object_get(json_object_get(rec, "properties"), "stack"))); /* null or left out */
     assert_string_equal(json_string_value(json_object_get(json_object_get(rec, "properties"), "page")), "/cart");
+    /* The event's own writeKey (SDKs that put one in each event) is a secret: not in the record. */
+    assert_null(json_object_get(rec, "writeKey"));
     json_decref(recs);
     /* A single event with a member named "batch" is one event: refused whole, as before. */
     snprintf(b, 8192, "{\"event\":\"x\",\"batch\":[{\"s\":\"%02100d\"}]}", 0);
