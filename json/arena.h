@@ -1,4 +1,9 @@
 /*
+ * Arenas for a request's values. The gateway's request path parses a body into arena values of
+ * its own (json/jv.h, issue 17's switch) and enters no arena for jansson any more; what follows
+ * about jansson's values holds for the callers that still enter one (the fuzz targets, the
+ * jansson stage functions kept beside their jv twins).
+ *
  * Arenas for the jansson values a request's body is parsed into. jansson allocates every value,
  * key and string on its own (about 140 allocations for a 650-byte event) and frees each again
  * when the event is released: malloc and free were a fifth of the gateway's per-event
@@ -36,7 +41,9 @@ typedef struct sluice_json_arena sluice_json_arena_t;
  * everything is malloc'd as before). */
 int sluice_json_arena_install(void);
 
-/* A new, empty arena; NULL when arenas are off or memory runs out (callers go on without one). */
+/* A new, empty arena; NULL when arenas are off or memory runs out. A jansson caller goes on
+ * without one; the gateway's request path cannot (its values live only in arenas): it answers
+ * 500, and sluice-gateway refuses to start when the range cannot be reserved. */
 sluice_json_arena_t *sluice_json_arena_new(void);
 
 /* jansson's allocations on this thread go to a (NULL: to malloc) until sluice_json_arena_leave. */

@@ -1,9 +1,9 @@
 /*
  * The bridge from arena values (json/jv.h) to jansson's (issue 17): where something that reads
  * jansson values and a numbers' table meets a jv tree, this builds those from it, as
- * json/parse.c builds them from the same text. The request
- * path uses it where a value goes to a masking plugin (gateway/masker.c); the fuzz targets
- * compare through it. Any thread; one thread at a time per tree and table.
+ * json/parse.c builds them from the same text. The differential
+ * fuzz targets compare through it; the request path (on jv since issue 17's switch) does not use
+ * it. Any thread; one thread at a time per tree and table.
  */
 #ifndef SLUICE_JSON_JV_JSON_H
 #define SLUICE_JSON_JV_JSON_H
