@@ -479,10 +479,19 @@ static void test_dedup_one_broker_down_during_load(void **state)
      * before one gets through. Only the requests in flight when it goes down are taken in part (the
      * gateway refuses new ones at once once librdkafka's statistics say so), so with every other
      * request a single event the six in flight were sometimes all singles or whole: 0 skipped
-     * (seen once in a clean-clone run, 2 in the next). */
+     * (seen once in a clean-clone run, 2 in the next). Broker 2's late answers below make sure
+     * the requests in flight are split. */
     loadgen_t *lg = start_load_batches("dd", "Gateway Load", 6, 0, 1);
     wait_acked(lg, 500, 30000);
+    /* Broker 2 answers late for a moment before it goes down, so that each request in flight
+     * then has its broker-1 events acknowledged and its broker-2 events waiting: without it a
+     * request spends only a millisecond or two between producing and its last ack, and the six
+     * in flight at the moment of `down` were sometimes all past it (0 skipped: two clean-clone
+     * runs, the second after the switch to arena values made the gateway faster). */
+    assert_int_equal(sluice_th_kafka_command(&G.kafka, "rtt 2 1000", &err), 0);
+    sluice_th_sleep_ms(300);
     assert_int_equal(sluice_th_kafka_command(&G.kafka, "down 2", &err), 0);
+    assert_int_equal(sluice_th_kafka_command(&G.kafka, "rtt 2 0", &err), 0);
     sluice_th_sleep_ms(8000);
     assert_int_equal(sluice_th_kafka_command(&G.kafka, "up 2", &err), 0);
     wait_acked(lg, 1000, 60000);
