@@ -11,27 +11,16 @@
 #include <sys/mman.h>
 
 #include "common/asan.h"
+#include "json/arena_core.h"
 
 #define POISON(p, n)   SLUICE_ASAN_POISON(p, n)
 #define UNPOISON(p, n) SLUICE_ASAN_UNPOISON(p, n)
 
-/* About one event's values: bench/event.json (700 bytes) takes 8,032 bytes from parse through
- * the guard. With 1,024 requests in flight 16 KB chunks held 12 MB resident, 8 KB ones 8 MB. */
-#define CHUNK_SIZE  ((size_t)8 * 1024)
+#define CHUNK_SIZE  ARENA_CHUNK_SIZE  /* json/arena_core.h: the layout json/jv.c's inline path shares */
 #define REGION_SIZE ((size_t)4 << 30) /* address space only: pages are committed as touched */
-#define ALIGN       16
+#define ALIGN       ARENA_ALIGN
 
-typedef struct chunk {
-    struct chunk *next;
-} chunk_t;
-
-struct sluice_json_arena {
-    chunk_t *chunks; /* the chunks in use, the current one first (this struct lives in the last) */
-    chunk_t *big;    /* sluice_json_arena_alloc's malloc'd blocks, freed with the arena */
-    char *cur, *end; /* free space of the current chunk */
-    size_t used;
-    unsigned owners;
-};
+typedef arena_chunk_t chunk_t;
 
 static char *region;                               /* [region, region + REGION_SIZE): every arena's memory */
 static atomic_size_t carved;                       /* bytes of the region handed out as chunks so far */

@@ -6,6 +6,7 @@
  */
 #include "json/jv.h"
 
+#include "json/arena_core.h"
 #include "json/parse_core.h"
 
 #include <inttypes.h>
@@ -17,7 +18,7 @@
 
 static sluice_jv_t *node(sluice_json_arena_t *a, sluice_jv_type_t type)
 {
-    sluice_jv_t *v = sluice_json_arena_alloc(a, sizeof(*v));
+    sluice_jv_t *v = arena_take(a, sizeof(*v));
     if (v != NULL)
         *v = (sluice_jv_t){.type = (uint8_t)type};
     return v;
@@ -25,7 +26,7 @@ static sluice_jv_t *node(sluice_json_arena_t *a, sluice_jv_type_t type)
 
 static const char *copy_bytes(sluice_json_arena_t *a, const char *s, size_t n)
 {
-    char *c = sluice_json_arena_alloc(a, n + 1);
+    char *c = arena_take(a, n + 1);
     if (c != NULL) {
         memcpy(c, s, n);
         c[n] = '\0';
@@ -77,55 +78,135 @@ static void index_put(uint32_t *index, uint32_t cap, const sluice_jv_member_t *m
     index[s] = i + 1;
 }
 
-/* A fresh index of m[0..count) with room to grow (at most half full); NULL when memory runs out
- * (look-ups are then linear). */
-static uint32_t *index_build(sluice_json_arena_t *a, const sluice_jv_member_t *m, size_t count, uint32_t *cap)
+/* The bit of a key in an object's key set, from its length and last byte (the keys of one object
+ * mostly differ in one of them; the first byte was no better on bench events and cost more):
+ * equal keys share it. */
+static inline uint64_t key_bit(const char *key, size_t n)
 {
-    uint32_t c = 64;
-    while (c < count * 4)
-        c *= 2;
-    uint32_t *index = sluice_json_arena_alloc(a, (size_t)c * sizeof(*index));
+    unsigned h = n == 0 ? 0 : ((unsigned)n + (unsigned char)key[n - 1]) & 63u;
+    return (uint64_t)1 << h;
+}
+
+/* A fresh index of m[0..count) with room to grow (at most half full), 1 << *bits slots; NULL
+ * when memory runs out. */
+static uint32_t *index_build(sluice_json_arena_t *a, const sluice_jv_member_t *m, size_t count, uint8_t *bits)
+{
+    uint8_t b = 6;
+    while (((size_t)1 << b) < count * 4)
+        b++;
+    uint32_t c = (uint32_t)1 << b;
+    uint32_t *index = arena_take(a, (size_t)c * sizeof(*index));
     if (index == NULL)
         return NULL;
     memset(index, 0, (size_t)c * sizeof(*index));
     for (size_t i = 0; i < count; i++)
         index_put(index, c, m, (uint32_t)i);
-    *cap = c;
+    *bits = b;
     return index;
 }
 
-/* Keeps index (of m[0..count), the last member just added) current: adds the last member, or
- * builds it anew when it is missing past SLUICE_JV_INDEX_FROM or would be over half full. */
-static void index_added(sluice_json_arena_t *a, uint32_t **index, uint32_t *cap, const sluice_jv_member_t *m,
+/* Gives obj, whose members are m[0..count), an index of them; without memory for one, a key set
+ * that finds nothing absent, so that every look-up scans (slower, still right). */
+static void index_make(sluice_json_arena_t *a, sluice_jv_t *obj, const sluice_jv_member_t *m, size_t count)
+{
+    uint8_t bits = 0;
+    uint32_t *index = index_build(a, m, count, &bits);
+    obj->index_bits = bits;
+    if (index != NULL)
+        obj->k.index = index;
+    else
+        obj->k.keys = ~(uint64_t)0;
+}
+
+/* Keeps index (of m[0..count), the last member just added) current past SLUICE_JV_INDEX_FROM
+ * members: adds the last member, or builds it anew when it is missing or would be over half full
+ * (NULL when memory runs out: the parser's key set still holds every key). */
+static void index_added(sluice_json_arena_t *a, uint32_t **index, uint8_t *bits, const sluice_jv_member_t *m,
                         size_t count)
+{
+    if (*index == NULL || count * 2 > ((size_t)1 << *bits))
+        *index = index_build(a, m, count, bits);
+    else
+        index_put(*index, (uint32_t)1 << *bits, m, (uint32_t)(count - 1));
+}
+
+/* Keeps obj's key set or index current after m[count - 1] was added to its members m[0..count):
+ * its bit, or its slot, or an index built anew when it is missing past SLUICE_JV_INDEX_FROM or
+ * would be over half full. Inline: the bit is most calls. */
+static inline void keys_added(sluice_json_arena_t *a, sluice_jv_t *obj, const sluice_jv_member_t *m, size_t count)
 {
     /* An index built past SLUICE_JV_INDEX_FROM stays in use after deletions took the object below
      * it: it must then still learn every member added. */
-    if (*index == NULL && count <= SLUICE_JV_INDEX_FROM)
-        return;
-    if (*index == NULL || count * 2 > *cap)
-        *index = index_build(a, m, count, cap);
-    else
-        index_put(*index, *cap, m, (uint32_t)(count - 1));
+    if (obj->index_bits == 0) {
+        if (count <= SLUICE_JV_INDEX_FROM)
+            obj->k.keys |= key_bit(m[count - 1].key, m[count - 1].key_len);
+        else
+            index_make(a, obj, m, count);
+    } else if (count * 2 > ((size_t)1 << obj->index_bits)) {
+        index_make(a, obj, m, count);
+    } else {
+        index_put(obj->k.index, (uint32_t)1 << obj->index_bits, m, (uint32_t)(count - 1));
+    }
 }
 
-static long members_find(const sluice_jv_member_t *m, size_t count, const uint32_t *index, uint32_t cap,
-                         const char *key, size_t n)
+/* a[0..n) == b[0..n), inline: keys are short, and memcmp's call cost more than the compare. Reads
+ * only inside both (two overlapping words for 4 to 16 bytes), so an arena's or a body's last
+ * key is safe to compare. */
+static inline int key_eq(const char *a, const char *b, size_t n)
 {
-    if (index == NULL) {
-        /* the first byte before the call: keys of equal length mostly differ there (-130 per
-         * bench event) */
-        for (size_t i = 0; i < count; i++)
-            if (m[i].key_len == n && (n == 0 || (m[i].key[0] == key[0] && memcmp(m[i].key, key, n) == 0)))
-                return (long)i;
-        return -1;
+    uint64_t x, y, u, v;
+    if (n >= 8 && n <= 16) {
+        memcpy(&x, a, 8), memcpy(&y, b, 8), memcpy(&u, a + n - 8, 8), memcpy(&v, b + n - 8, 8);
+        return ((x ^ y) | (u ^ v)) == 0;
     }
-    for (uint32_t s = (uint32_t)key_hash(key, n) & (cap - 1); index[s] != 0; s = (s + 1) & (cap - 1)) {
+    if (n >= 4 && n < 8) {
+        uint32_t x4, y4, u4, v4;
+        memcpy(&x4, a, 4), memcpy(&y4, b, 4), memcpy(&u4, a + n - 4, 4), memcpy(&v4, b + n - 4, 4);
+        return ((x4 ^ y4) | (u4 ^ v4)) == 0;
+    }
+    if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            if (a[i] != b[i])
+                return 0;
+        return 1;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
+/* The position of key[0..n) among m[0..count), or -1, by a scan that compares lengths first
+ * (keys of one object mostly differ there). */
+static inline long members_scan(const sluice_jv_member_t *m, size_t count, const char *key, size_t n)
+{
+    for (size_t i = 0; i < count; i++)
+        if (m[i].key_len == n && key_eq(m[i].key, key, n))
+            return (long)i;
+    return -1;
+}
+
+/* The same through an index of m of 1 << bits slots. */
+static long index_find(const uint32_t *index, uint8_t bits, const sluice_jv_member_t *m, const char *key, size_t n)
+{
+    uint32_t mask = ((uint32_t)1 << bits) - 1;
+    for (uint32_t s = (uint32_t)key_hash(key, n) & mask; index[s] != 0; s = (s + 1) & mask) {
         const sluice_jv_member_t *e = &m[index[s] - 1];
-        if (e->key_len == n && memcmp(e->key, key, n) == 0)
+        if (e->key_len == n && key_eq(e->key, key, n))
             return (long)(index[s] - 1);
     }
     return -1;
+}
+
+/* The position of key[0..n) among obj's members m[0..count), or -1. Up to SLUICE_JV_INDEX_FROM
+ * members a key whose bit is not in the key set is absent without a scan (a set of a new key, a
+ * get of a member not sent, the parser's duplicate check of nearly every key); past it, the
+ * index. */
+static inline __attribute__((always_inline)) long members_find(const sluice_jv_t *obj, const sluice_jv_member_t *m,
+                                                               size_t count, const char *key, size_t n)
+{
+    if (obj->index_bits != 0)
+        return index_find(obj->k.index, obj->index_bits, m, key, n);
+    if ((obj->k.keys & key_bit(key, n)) == 0)
+        return -1;
+    return members_scan(m, count, key, n);
 }
 
 /* ------------------------------------------------------------------ parser */
@@ -205,7 +286,7 @@ static inline sluice_jv_t *jv_child(jv_parser_t *jp)
 static sluice_jv_t *jv_number(jv_parser_t *jp)
 {
     number_t r;
-    if (number_read(&jp->ps, 1, &r) != 0)
+    if (number_text(&jp->ps, &r) != 0)
         return NULL;
     sluice_jv_t *v = node(jp->a, SLUICE_JV_NUMBER);
     if (v == NULL)
@@ -251,8 +332,13 @@ static sluice_jv_t *jv_object(jv_parser_t *jp)
     if (obj == NULL)
         return oom(jp, start);
     size_t base = jp->mtop, count = 0;
-    size_t verbatim = 1, expect = 2; /* the bytes its compact form takes: braces, members, commas */
-    uint32_t *index = NULL, icap = 0;
+    /* Its bytes are its compact form when every member's are, no key was escaped or left out, and
+     * no whitespace was skipped between its first and last byte (a count where a tally of the
+     * compact form's bytes cost 9 instructions a member). */
+    size_t verbatim = 1, ws_runs = ps->ws_runs;
+    uint64_t keys = 0; /* the key set (its index past SLUICE_JV_INDEX_FROM members) */
+    uint32_t *index = NULL;
+    uint8_t ibits = 0;
     ps->p++; /* '{' */
     if (take(ps, '}'))
         goto done;
@@ -281,19 +367,26 @@ static sluice_jv_t *jv_object(jv_parser_t *jp)
             sluice_jv_t *v = jv_child(jp);
             if (v == NULL)
                 return NULL;
-            /* Checked after the value, as parse.c does (its error wins over the duplicate). */
-            if (members_find(jp->mstack + base, count, index, icap, key, klen) >= 0) {
+            /* Checked after the value, as parse.c does (its error wins over the duplicate). A key
+             * whose bit no earlier key set has no twin: most objects are never scanned (scanning
+             * every earlier key was 1.1k instructions a bench event). */
+            uint64_t bit = key_bit(key, klen);
+            const sluice_jv_member_t *m = jp->mstack + base;
+            if (index != NULL ? index_find(index, ibits, m, key, klen) >= 0
+                              : (keys & bit) != 0 && members_scan(m, count, key, klen) >= 0) {
                 syntax(ps, after_key, "duplicate object key");
                 return NULL;
             }
-            if (stack_grow((void **)&jp->mstack, &jp->mcap, jp->mtop, sizeof(*jp->mstack), &jp->mheap) != 0)
+            if (jp->mtop == jp->mcap &&
+                stack_grow((void **)&jp->mstack, &jp->mcap, jp->mtop, sizeof(*jp->mstack), &jp->mheap) != 0)
                 return oom(jp, after_key);
             jp->mstack[jp->mtop++] = (sluice_jv_member_t){key, klen, v};
             v->parent = obj;
             count++;
-            index_added(jp->a, &index, &icap, jp->mstack + base, count);
+            keys |= bit;
+            if (count > SLUICE_JV_INDEX_FROM)
+                index_added(jp->a, &index, &ibits, jp->mstack + base, count);
             verbatim &= !key_escaped && v->verbatim;
-            expect += klen + 3 + v->src_len + (count > 1);
         }
         f->key = NULL;
         int more = next_or_close(ps, '}');
@@ -305,18 +398,22 @@ static sluice_jv_t *jv_object(jv_parser_t *jp)
 done:
     ps->depth--;
     if (count > 0) {
-        obj->u.m = sluice_json_arena_alloc(jp->a, count * sizeof(sluice_jv_member_t));
+        obj->u.m = arena_take(jp->a, count * sizeof(sluice_jv_member_t));
         if (obj->u.m == NULL)
             return oom(jp, ps->p);
         memcpy(obj->u.m, jp->mstack + base, count * sizeof(sluice_jv_member_t));
     }
     jp->mtop = base;
     obj->len = obj->cap = (uint32_t)count;
-    obj->index = index;
-    obj->index_cap = icap;
+    if (index != NULL) {
+        obj->index_bits = ibits;
+        obj->k.index = index;
+    } else {
+        obj->k.keys = keys;
+    }
     obj->src = start;
     obj->src_len = (uint32_t)(ps->p - start);
-    obj->verbatim = verbatim && expect == obj->src_len; /* no whitespace anywhere */
+    obj->verbatim = verbatim && ps->ws_runs == ws_runs;
     return obj;
 }
 
@@ -331,8 +428,8 @@ static sluice_jv_t *jv_array(jv_parser_t *jp)
     if (arr == NULL)
         return oom(jp, start);
     size_t base = jp->atop, count = 0;
-    size_t verbatim = 1, expect = 2;
-    ps->p++; /* '[' */
+    size_t verbatim = 1, ws_runs = ps->ws_runs; /* as jv_object's */
+    ps->p++;                                    /* '[' */
     if (take(ps, ']'))
         goto done;
     int is_batch = batch_begin(ps);
@@ -342,12 +439,12 @@ static sluice_jv_t *jv_array(jv_parser_t *jp)
         sluice_jv_t *v = jv_child(jp);
         if (v == NULL)
             return NULL;
-        if (stack_grow((void **)&jp->astack, &jp->acap, jp->atop, sizeof(*jp->astack), &jp->aheap) != 0)
+        if (jp->atop == jp->acap &&
+            stack_grow((void **)&jp->astack, &jp->acap, jp->atop, sizeof(*jp->astack), &jp->aheap) != 0)
             return oom(jp, ps->p);
         jp->astack[jp->atop++] = v;
         v->parent = arr;
         verbatim &= v->verbatim;
-        expect += v->src_len + (count > 0);
         int more = next_or_close(ps, ']');
         if (more < 0)
             return NULL;
@@ -360,7 +457,7 @@ static sluice_jv_t *jv_array(jv_parser_t *jp)
 done:
     ps->depth--;
     if (count > 0) {
-        arr->u.a = sluice_json_arena_alloc(jp->a, count * sizeof(sluice_jv_t *));
+        arr->u.a = arena_take(jp->a, count * sizeof(sluice_jv_t *));
         if (arr->u.a == NULL)
             return oom(jp, ps->p);
         memcpy(arr->u.a, jp->astack + base, count * sizeof(sluice_jv_t *));
@@ -369,7 +466,7 @@ done:
     arr->len = arr->cap = (uint32_t)count;
     arr->src = start;
     arr->src_len = (uint32_t)(ps->p - start);
-    arr->verbatim = verbatim && expect == arr->src_len;
+    arr->verbatim = verbatim && ps->ws_runs == ws_runs;
     return arr;
 }
 
@@ -572,15 +669,15 @@ sluice_jv_t *sluice_jv_copy(sluice_json_arena_t *a, const sluice_jv_t *v)
         return NULL;
     *c = *v; /* strings, keys and numbers are never changed in place: shared */
     c->parent = NULL;
-    c->index = NULL;
-    c->index_cap = 0;
+    c->index_bits = 0; /* an object's key set is v's (the same keys); its index is built anew below */
+    c->k.keys = v->index_bits == 0 ? v->k.keys : 0;
     if (v->type == SLUICE_JV_OBJECT || v->type == SLUICE_JV_ARRAY) {
         /* never v's vector: an emptied container keeps its room, which the copy would then share */
         c->u.m = NULL;
         c->cap = 0;
     }
     if (v->type == SLUICE_JV_OBJECT && v->len > 0) {
-        if ((c->u.m = sluice_json_arena_alloc(a, v->len * sizeof(sluice_jv_member_t))) == NULL)
+        if ((c->u.m = arena_take(a, v->len * sizeof(sluice_jv_member_t))) == NULL)
             return NULL;
         c->cap = v->len;
         for (uint32_t i = 0; i < v->len; i++) {
@@ -589,10 +686,10 @@ sluice_jv_t *sluice_jv_copy(sluice_json_arena_t *a, const sluice_jv_t *v)
                 return NULL;
             c->u.m[i].value->parent = c;
         }
-        if (v->index != NULL)
-            c->index = index_build(a, c->u.m, c->len, &c->index_cap);
+        if (v->index_bits != 0)
+            index_make(a, c, c->u.m, c->len);
     } else if (v->type == SLUICE_JV_ARRAY && v->len > 0) {
-        if ((c->u.a = sluice_json_arena_alloc(a, v->len * sizeof(sluice_jv_t *))) == NULL)
+        if ((c->u.a = arena_take(a, v->len * sizeof(sluice_jv_t *))) == NULL)
             return NULL;
         c->cap = v->len;
         for (uint32_t i = 0; i < v->len; i++) {
@@ -619,7 +716,7 @@ const char *sluice_jv_string_cstr(sluice_json_arena_t *a, const sluice_jv_t *v, 
 {
     if (!sluice_jv_is_string(v))
         return NULL;
-    char *c = sluice_json_arena_alloc(a, v->len + 1);
+    char *c = arena_take(a, v->len + 1);
     if (c == NULL)
         return NULL;
     memcpy(c, v->u.s, v->len);
@@ -755,13 +852,8 @@ sluice_jv_t *sluice_jv_object_getn(const sluice_jv_t *obj, const char *key, size
 {
     if (!sluice_jv_is_object(obj))
         return NULL;
-    long i = members_find(obj->u.m, obj->len, obj->index, obj->index_cap, key, n);
+    long i = members_find(obj, obj->u.m, obj->len, key, n);
     return i >= 0 ? obj->u.m[i].value : NULL;
-}
-
-sluice_jv_t *sluice_jv_object_get(const sluice_jv_t *obj, const char *key)
-{
-    return sluice_jv_object_getn(obj, key, strlen(key));
 }
 
 const sluice_jv_member_t *sluice_jv_object_at(const sluice_jv_t *obj, size_t i)
@@ -769,8 +861,9 @@ const sluice_jv_member_t *sluice_jv_object_at(const sluice_jv_t *obj, size_t i)
     return sluice_jv_is_object(obj) && i < obj->len ? &obj->u.m[i] : NULL;
 }
 
-/* Room for one more member or item in v's vector (of el-byte elements): 0 or -1. The old vector
- * stays in the arena, unused: growth doubles, so at most as much again is left behind. */
+/* Room for one more member or item in v's vector (of el-byte elements): 0 or -1. Callers test
+ * for room before the call (a call per set or append was 25 instructions). The old vector stays
+ * in the arena, unused: growth doubles, so at most as much again is left behind. */
 static int vector_grow(sluice_json_arena_t *a, sluice_jv_t *v, void **vec, size_t el)
 {
     if (v->len < v->cap)
@@ -778,7 +871,7 @@ static int vector_grow(sluice_json_arena_t *a, sluice_jv_t *v, void **vec, size_
     if (v->cap >= UINT32_MAX / 2)
         return -1;
     uint32_t cap = v->cap ? v->cap * 2 : 4;
-    void *n = sluice_json_arena_alloc(a, (size_t)cap * el);
+    void *n = arena_take(a, (size_t)cap * el);
     if (n == NULL)
         return -1;
     if (v->len > 0)
@@ -805,49 +898,42 @@ int sluice_jv_object_setn(sluice_json_arena_t *a, sluice_jv_t *obj, const char *
 {
     if (!sluice_jv_is_object(obj) || !placeable(obj, value) || n > UINT32_MAX)
         return -1;
-    long i = members_find(obj->u.m, obj->len, obj->index, obj->index_cap, key, n);
+    long i = members_find(obj, obj->u.m, obj->len, key, n);
     if (i >= 0) {
         obj->u.m[i].value->parent = NULL;
         obj->u.m[i].value = value;
     } else {
         const char *k = copy_bytes(a, key, n);
-        if (k == NULL || vector_grow(a, obj, (void **)&obj->u.m, sizeof(sluice_jv_member_t)) != 0)
+        if (k == NULL ||
+            (obj->len == obj->cap && vector_grow(a, obj, (void **)&obj->u.m, sizeof(sluice_jv_member_t)) != 0))
             return -1;
         obj->u.m[obj->len++] = (sluice_jv_member_t){k, n, value};
-        index_added(a, &obj->index, &obj->index_cap, obj->u.m, obj->len);
+        keys_added(a, obj, obj->u.m, obj->len);
     }
     value->parent = obj;
     mark_dirty(obj);
     return 0;
 }
 
-int sluice_jv_object_set(sluice_json_arena_t *a, sluice_jv_t *obj, const char *key, sluice_jv_t *value)
-{
-    return sluice_jv_object_setn(a, obj, key, strlen(key), value);
-}
-
 int sluice_jv_object_deln(sluice_jv_t *obj, const char *key, size_t n)
 {
     if (!sluice_jv_is_object(obj))
         return -1;
-    long i = members_find(obj->u.m, obj->len, obj->index, obj->index_cap, key, n);
+    long i = members_find(obj, obj->u.m, obj->len, key, n);
     if (i < 0)
         return -1;
     obj->u.m[i].value->parent = NULL;
     memmove(&obj->u.m[i], &obj->u.m[i + 1], (obj->len - (size_t)i - 1) * sizeof(sluice_jv_member_t));
     obj->len--;
-    if (obj->index != NULL) { /* positions moved: rebuilt in place (the old one's room suffices) */
-        memset(obj->index, 0, (size_t)obj->index_cap * sizeof(*obj->index));
+    /* The key set keeps the bit of the key gone (a look-up of it then scans, and finds nothing). */
+    if (obj->index_bits != 0) { /* positions moved: rebuilt in place (the old one's room suffices) */
+        uint32_t cap = (uint32_t)1 << obj->index_bits;
+        memset(obj->k.index, 0, (size_t)cap * sizeof(*obj->k.index));
         for (uint32_t j = 0; j < obj->len; j++)
-            index_put(obj->index, obj->index_cap, obj->u.m, j);
+            index_put(obj->k.index, cap, obj->u.m, j);
     }
     mark_dirty(obj);
     return 0;
-}
-
-int sluice_jv_object_del(sluice_jv_t *obj, const char *key)
-{
-    return sluice_jv_object_deln(obj, key, strlen(key));
 }
 
 size_t sluice_jv_array_size(const sluice_jv_t *arr)
@@ -863,7 +949,7 @@ sluice_jv_t *sluice_jv_array_get(const sluice_jv_t *arr, size_t i)
 int sluice_jv_array_append(sluice_json_arena_t *a, sluice_jv_t *arr, sluice_jv_t *value)
 {
     if (!sluice_jv_is_array(arr) || !placeable(arr, value) ||
-        vector_grow(a, arr, (void **)&arr->u.a, sizeof(sluice_jv_t *)) != 0)
+        (arr->len == arr->cap && vector_grow(a, arr, (void **)&arr->u.a, sizeof(sluice_jv_t *)) != 0))
         return -1;
     arr->u.a[arr->len++] = value;
     value->parent = arr;
@@ -904,8 +990,8 @@ int sluice_jv_array_clear(sluice_jv_t *arr, size_t i)
     v->src = NULL;
     v->src_len = 0;
     v->u.s = NULL;
-    v->index = NULL;
-    v->index_cap = 0;
+    v->k.keys = 0;
+    v->index_bits = 0;
     mark_dirty(arr);
     return 0;
 }

@@ -43,6 +43,8 @@ typedef struct parser {
     size_t item_base;                  /* 2 inside the top-level "batch" (its events' depth counts from 1) */
     size_t depth_cap;                  /* max_depth + item_base */
     sluice_json_item_faults_t *faults; /* or NULL */
+    size_t ws_runs;                    /* runs of whitespace skipped so far: json/jv.c's container is
+                                        * compact when none was skipped inside it */
 } parser_t;
 
 static void position(parser_t *ps, const char *at)
@@ -164,11 +166,16 @@ static int item_fault(parser_t *ps, const char *what)
 
 static inline void skip_ws(parser_t *ps)
 {
-    while (ps->p < ps->end) {
-        unsigned char c = (unsigned char)*ps->p;
+    const char *p = ps->p;
+    while (p < ps->end) {
+        unsigned char c = (unsigned char)*p;
         if (c > ' ' || (c != ' ' && c != '\t' && c != '\n' && c != '\r')) /* compact JSON: one test */
-            return;
-        ps->p++;
+            break;
+        p++;
+    }
+    if (p != ps->p) {
+        ps->ws_runs++;
+        ps->p = p;
     }
 }
 
@@ -427,12 +434,8 @@ typedef struct number {
     double d;
 } number_t;
 
-/* Reads the number at ps->p into *r and moves past it: 0, or -1 with the syntax error set (ps->p
- * unmoved). keep_big: an integer beyond 64 bits, of any length, is a real whose text is kept (the
- * caller records it), not an error; a number beyond a double (an integer of 310 digits, 1e400,
- * -2.5E+999) is one too, its value +-DBL_MAX. Without keep_big both are refused, as jansson
- * refuses them. */
-static int number_read(parser_t *ps, int keep_big, number_t *r)
+/* number_read, and with with_value 0 number_text: one grammar, so that both refuse alike. */
+static inline __attribute__((always_inline)) int number_scan(parser_t *ps, int keep_big, int with_value, number_t *r)
 {
     const char *s = ps->p, *q = s;
     int is_real = 0, neg = 0, ndigits = 0;
@@ -441,7 +444,7 @@ static int number_read(parser_t *ps, int keep_big, number_t *r)
 #define DIGIT(c) ((c) >= '0' && (c) <= '9')
 #define TAKE_DIGIT()                                                                                                   \
     do {                                                                                                               \
-        if (ndigits < 19)                                                                                              \
+        if (with_value && ndigits < 19)                                                                                \
             mant = mant * 10 + (uint64_t)(*q - '0');                                                                   \
         ndigits++;                                                                                                     \
         q++;                                                                                                           \
@@ -479,7 +482,7 @@ static int number_read(parser_t *ps, int keep_big, number_t *r)
         if (q >= ps->end || !DIGIT(*q))
             return syntax(ps, s, "invalid number: no digit in the exponent"), -1;
         while (q < ps->end && DIGIT(*q)) {
-            if (exp < 100000) /* far beyond the fast path's range either way */
+            if (with_value && exp < 100000) /* far beyond the fast path's range either way */
                 exp = exp * 10 + (*q - '0');
             q++;
         }
@@ -490,6 +493,10 @@ static int number_read(parser_t *ps, int keep_big, number_t *r)
     r->s = s;
     r->n = (size_t)(q - s);
     r->is_real = is_real;
+    if (!with_value) {
+        ps->p = q;
+        return 0;
+    }
     if (number_fast(neg, is_real, mant, ndigits, e10, &r->i, &r->d)) {
         ps->p = q;
         return 0;
@@ -530,6 +537,24 @@ static int number_read(parser_t *ps, int keep_big, number_t *r)
     if (rc == 0)
         ps->p = q;
     return rc;
+}
+
+/* Reads the number at ps->p into *r and moves past it: 0, or -1 with the syntax error set (ps->p
+ * unmoved). keep_big: an integer beyond 64 bits, of any length, is a real whose text is kept (the
+ * caller records it), not an error; a number beyond a double (an integer of 310 digits, 1e400,
+ * -2.5E+999) is one too, its value +-DBL_MAX. Without keep_big both are refused, as jansson
+ * refuses them. */
+static int number_read(parser_t *ps, int keep_big, number_t *r)
+{
+    return number_scan(ps, keep_big, 1, r);
+}
+
+/* number_read with keep_big for a reader that keeps only the text (r->s, r->n and r->is_real;
+ * no value): it accepts and refuses the same, with the same messages, and skips the value's
+ * arithmetic (json/jv.c's parser, about a third of a number's cost). */
+static inline int number_text(parser_t *ps, number_t *r)
+{
+    return number_scan(ps, 1, 0, r);
 }
 
 /* The key of an object's next member, its '"' expected at ps->p after any whitespace: 0 with the

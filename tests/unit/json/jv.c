@@ -400,6 +400,83 @@ static void numbers_as_sent(void **state)
     sluice_json_arena_free(a);
 }
 
+/* A parsed value takes 48 bytes of the arena: a node of 56 bytes was rounded to 64, 16 bytes
+ * more per value of every request in flight. */
+static void a_value_takes_48_bytes(void **state)
+{
+    (void)state;
+    static const char doc[] = "[null,true,false,0,\"s\",[],{}]"; /* 8 values; the array's 7 items */
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_json_error_t e;
+    size_t before = sluice_json_arena_used(a);
+    assert_non_null(sluice_jv_parse(a, doc, strlen(doc), 8, 64, 0, NULL, &e));
+    assert_int_equal(sluice_json_arena_used(a) - before, 8 * 48 + 64); /* the items' vector: 56 bytes, as 64 */
+    sluice_json_arena_free(a);
+}
+
+/* Look-ups through an object's key set (a bit per key: its length and last byte), where keys
+ * share bits and bytes: every member is found, an absent key is not, duplicates are refused
+ * where parse.c refuses them, and deletions, sets, copies and built objects keep it right. */
+static void key_set_finds_every_key(void **state)
+{
+    (void)state;
+    /* "ab", "cb" and "xb" share a bit; the long keys differ in one byte at 0, 7, 8 and 15 or 16 */
+    static const char doc[] = "{\"ab\":1,\"cb\":2,\"\":3,\"abcdefghijklmnop\":4,\"abcdefgXijklmnop\":5,"
+                              "\"abcdefghXjklmnop\":6,\"Xbcdefghijklmnop\":7,\"abcdefghijklmnoX\":8,"
+                              "\"abcdefghijklmnopq\":9,\"abcdefghijklmnopX\":10,\"abcde\":11,\"abXde\":12}";
+    static const char *const keys[] = {"ab",
+                                       "cb",
+                                       "",
+                                       "abcdefghijklmnop",
+                                       "abcdefgXijklmnop",
+                                       "abcdefghXjklmnop",
+                                       "Xbcdefghijklmnop",
+                                       "abcdefghijklmnoX",
+                                       "abcdefghijklmnopq",
+                                       "abcdefghijklmnopX",
+                                       "abcde",
+                                       "abXde"};
+    size_t nkeys = sizeof(keys) / sizeof(keys[0]);
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_json_error_t e;
+    sluice_jv_t *v = sluice_jv_parse(a, doc, strlen(doc), 8, 64, 0, NULL, &e);
+    assert_non_null(v);
+    sluice_jv_t *c = sluice_jv_copy(a, v), *b = sluice_jv_object(a);
+    for (size_t i = 0; i < nkeys; i++)
+        assert_int_equal(sluice_jv_object_set(a, b, keys[i], sluice_jv_integer(a, (int64_t)i + 1)), 0);
+    sluice_jv_t *const objs[] = {v, c, b};
+    for (size_t o = 0; o < 3; o++) {
+        for (size_t i = 0; i < nkeys; i++)
+            assert_int_equal(sluice_jv_integer_value(sluice_jv_object_get(objs[o], keys[i])), (int64_t)i + 1);
+        assert_null(sluice_jv_object_get(objs[o], "xb"));   /* ab's bit */
+        assert_null(sluice_jv_object_get(objs[o], "abcd")); /* a prefix */
+        assert_null(sluice_jv_object_getn(objs[o], "abcdefghijklmnop", 15));
+    }
+    assert_int_equal(sluice_jv_object_del(v, "ab"), 0);
+    assert_null(sluice_jv_object_get(v, "ab"));
+    assert_int_equal(sluice_jv_integer_value(sluice_jv_object_get(v, "cb")), 2);
+    assert_int_equal(sluice_jv_object_set(a, v, "ab", sluice_jv_integer(a, 13)), 0);
+    assert_int_equal(sluice_jv_object_set(a, v, "cb", sluice_jv_integer(a, 14)), 0);
+    assert_int_equal(sluice_jv_object_size(v), nkeys);
+    assert_string_equal(sluice_jv_object_at(v, nkeys - 1)->key, "ab");
+    assert_int_equal(sluice_jv_integer_value(sluice_jv_object_get(v, "cb")), 14);
+    assert_int_equal(sluice_jv_integer_value(sluice_jv_object_get(c, "cb")), 2); /* the copy's own */
+    static const char *const dups[] = {"{\"ab\":1,\"cb\":2,\"ab\":3}", "{\"\":1,\"x\":2,\"\":3}",
+                                       "{\"abcdefghijklmnopq\":1,\"abcdefghijklmnopX\":2,\"abcdefghijklmnopq\":3}",
+                                       "{\"abcde\":1,\"abXde\":{\"abcde\":2},\"abXde\":3}"};
+    for (size_t i = 0; i < sizeof(dups) / sizeof(dups[0]); i++) {
+        sluice_json_error_t e1;
+        json_t *j = sluice_json_parse(dups[i], strlen(dups[i]), 8, 64, 0, NULL, &e1);
+        assert_null(j);
+        assert_null(sluice_jv_parse(a, dups[i], strlen(dups[i]), 8, 64, 0, NULL, &e));
+        assert_string_equal(e.message, "duplicate object key");
+        assert_string_equal(e.message, e1.message);
+        assert_int_equal(e.line, e1.line);
+        assert_int_equal(e.column, e1.column);
+    }
+    sluice_json_arena_free(a);
+}
+
 /* A hostile object of many members: look-ups and the duplicate check go through an index, and
  * a duplicate at the very end is still found, where parse.c reports it. */
 static void big_objects_are_indexed(void **state)
@@ -556,6 +633,8 @@ int main(void)
         cmocka_unit_test(object_and_array_api),
         cmocka_unit_test(array_remove),
         cmocka_unit_test(numbers_as_sent),
+        cmocka_unit_test(a_value_takes_48_bytes),
+        cmocka_unit_test(key_set_finds_every_key),
         cmocka_unit_test(big_objects_are_indexed),
         cmocka_unit_test(index_kept_after_deletions),
         cmocka_unit_test(copy_of_an_emptied_object_is_its_own),
