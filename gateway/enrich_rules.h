@@ -167,6 +167,23 @@ static T_VALUE *T(header_string)(const char *s T_ENRICH_PARAM)
     return v;
 }
 
+/* receivedAt's text: formatted once per request, not per event (a batch's events share the
+ * request's received_ms), by keeping this thread's last one; about 280 instructions an event. */
+static const char *T(received_text)(int64_t received_ms)
+{
+    static _Thread_local struct {
+        int have;
+        int64_t ms;
+        char text[SLUICE_TIME_TEXT_MAX];
+    } last;
+    if (!last.have || last.ms != received_ms) {
+        sluice_time_format(received_ms, last.text);
+        last.ms = received_ms;
+        last.have = 1;
+    }
+    return last.text;
+}
+
 int T_FROM_APP(const T_VALUE *ev)
 {
     return T_IS_OBJECT(T_OBJECT_GET(T_OBJECT_GET(ev, "context"), "app"));
@@ -193,9 +210,7 @@ int T_ENRICH(T_VALUE *ev, const sluice_event_enrich_t *en T_ENRICH_PARAM)
             return -1;
         T_SET_NEW(T_ENRICH_X, ev, "messageId", T_STRING_NEW(T_ENRICH_X, id));
     }
-    char when[SLUICE_TIME_TEXT_MAX];
-    sluice_time_format(en->received_ms, when);
-    T_SET_NEW(T_ENRICH_X, ev, "receivedAt", T_STRING_NEW(T_ENRICH_X, when));
+    T_SET_NEW(T_ENRICH_X, ev, "receivedAt", T_STRING_NEW(T_ENRICH_X, T(received_text)(en->received_ms)));
     /* The library is looked up only for a time with a short fraction: two member look-ups in
      * context for every event were 400 instructions of the pipeline. */
     static const member_t times[] = {M_TIMESTAMP, M_ORIGINAL_TIMESTAMP, M_SENT_AT};

@@ -803,6 +803,7 @@ static inline int set_more_json(walk_t *w)
 #define T_ARRAY_GET                 json_array_get
 #define T_STRING_PTR                json_string_value
 #define T_STRING_LEN                json_string_length
+#define T_FEW_DIGITS(v)             0 /* json_is_integer and json_is_real read a field already */
 #define T_INTEGER_VALUE             json_integer_value
 #define T_REAL_VALUE                json_real_value
 #define T_NUM_TEXT(w, v, n)         sluice_jsonnum_find((w)->nums, (v), (n))
@@ -880,6 +881,30 @@ static int set_more_jv(walk_t *w)
 static const char jv_texts;
 #define JV_TEXTS ((const sluice_jsonnum_t *)(const void *)&jv_texts)
 
+/* 1 for a jv number written without an exponent and with at most five digits left of its point:
+ * below 100000 in magnitude, so judge leaves it alone under no member name (an integer of fewer than
+ * six digits; a fraction; a whole real of fewer digits, or one such as 99999.99999999999999999 that
+ * reads as 100000.0 but whose text real_digits finds no whole number). Read from the text, without
+ * the out-of-line calls that tell an integer from a real and read its value (about 150 instructions
+ * a price or quantity). */
+static inline int few_digits_jv(const sluice_jv_t *v)
+{
+    if (!sluice_jv_is_number(v))
+        return 0;
+    const char *t = v->u.s, *end = t + v->len;
+    if (t < end && *t == '-')
+        t++;
+    const char *digits = t;
+    while (t < end && *t >= '0' && *t <= '9')
+        t++;
+    if (t - digits > 5)
+        return 0;
+    if (t < end && *t == '.')
+        for (t++; t < end && *t >= '0' && *t <= '9'; t++)
+            ;
+    return t == end; /* else an exponent: not read here */
+}
+
 /* The same on arena values: sluice_piiguard_ids_jv and sluice_piiguard_apply_jv. A number's text
  * is read from its node, but only when the walk has texts, which the ids pass has not (as
  * sluice_piiguard_ids has no numbers' table): w->nums then only says "texts are there" (JV_TEXTS,
@@ -902,6 +927,7 @@ static const char jv_texts;
 #define T_ARRAY_GET                 sluice_jv_array_get
 #define T_STRING_PTR(v)             ((v)->u.s)
 #define T_STRING_LEN(v)             ((size_t)(v)->len)
+#define T_FEW_DIGITS                few_digits_jv
 #define T_INTEGER_VALUE             sluice_jv_integer_value
 #define T_REAL_VALUE                sluice_jv_number_value
 #define T_NUM_TEXT(w, v, n)         ((w)->nums != NULL ? sluice_jv_number_text_value((v), (n)) : NULL)

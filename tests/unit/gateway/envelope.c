@@ -77,6 +77,16 @@ static void envelope_numbers_as_sent(void **state)
     sluice_jsonnum_free(nums);
 }
 
+/* body parsed on both trees: jansson's values with nums, and jv values in a. */
+static void parse_both(sluice_json_arena_t *a, const char *body, sluice_jsonnum_t *nums, json_t **ev, sluice_jv_t **evv)
+{
+    sluice_json_error_t err;
+    *ev = sluice_json_parse(body, strlen(body), 64, 1 << 20, 0, nums, &err);
+    *evv = sluice_jv_parse(a, body, strlen(body), 64, 1 << 20, 0, NULL, &err);
+    assert_non_null(*ev);
+    assert_non_null(*evv);
+}
+
 /* The envelope of an event held as arena values is the envelope of the same event held by
  * jansson, byte for byte: numbers as sent, escapes, receivedAt only when a string, hashes only
  * when given, and an event the gateway changed after parsing. */
@@ -96,8 +106,9 @@ static void envelope_jv_as_jansson(void **state)
             sluice_json_arena_t *a = sluice_json_arena_new();
             sluice_jsonnum_t *nums = sluice_jsonnum_new();
             sluice_json_error_t err;
-            json_t *ev = sluice_json_parse(bodies[b], strlen(bodies[b]), 64, 1 << 20, 0, nums, &err);
-            sluice_jv_t *evv = sluice_jv_parse(a, bodies[b], strlen(bodies[b]), 64, 1 << 20, 0, NULL, &err);
+            json_t *ev;
+            sluice_jv_t *evv;
+            parse_both(a, bodies[b], nums, &ev, &evv);
             json_t *privacy = load(privacy_text), *hashes = load(hashes_text);
             sluice_jv_t *privacyv = sluice_jv_parse(a, privacy_text, strlen(privacy_text), 64, 1 << 20, 0, NULL, &err);
             sluice_jv_t *hashesv = sluice_jv_parse(a, hashes_text, strlen(hashes_text), 64, 1 << 20, 0, NULL, &err);
@@ -130,6 +141,91 @@ static void envelope_jv_as_jansson(void **state)
     }
 }
 
+/* Members the gateway left as sent are written as the body's bytes between edited ones: the
+ * envelope of an edited event on arena values is still jansson's, byte for byte, whatever was
+ * edited next to them (a member removed between two kept ones, a value replaced under a key as
+ * sent, an untouched value copied under another key, a nested object changed, a member added, a
+ * key that had an escape) and whatever the body's spacing. */
+static void envelope_jv_edits_as_jansson(void **state)
+{
+    (void)state;
+    static const char *const bodies[] = {
+        ("{\"a\":1,\"b\":{\"c\":\"x\",\"d\":[1,2.50]},\"e\\\"k\":\"v\",\"f\":\"w\",\"g\":{\"h\":7,\"i\":2},"
+         "\"j\":\"\",\"\":0}"),
+        ("{ \"a\" : 1, \"b\":{\"c\" :\"x\",\"d\":[1, 2.50]},\"e\\\"k\":\"v\",\"f\":\"w\",\"g\":{\"h\":7,\"i\":2},"
+         "\"j\":\"\", \"\":0 }"),
+        ("{\"a\":1,\"b\":{\"c\":\"x\",\"d\":[1,2.50]},\"e\\u0041\":\"\\/\",\"f\":\"w\",\"g\":{\"h\":7,\"i\":2},"
+         "\"j\":\"\",\"\":0}"),
+    };
+    static const char privacy_text[] = "{\"hashed\":[],\"masked\":[],\"dropped\":[]}";
+    sluice_json_arena_t *pa = sluice_json_arena_new();
+    json_t *privacy;
+    sluice_jv_t *privacyv;
+    parse_both(pa, privacy_text, NULL, &privacy, &privacyv);
+    for (size_t b = 0; b < sizeof(bodies) / sizeof(bodies[0]); b++) {
+        for (int edit = 0; edit < 6; edit++) {
+            sluice_json_arena_t *a = sluice_json_arena_new();
+            sluice_jsonnum_t *nums = sluice_jsonnum_new();
+            json_t *ev;
+            sluice_jv_t *evv;
+            parse_both(a, bodies[b], nums, &ev, &evv);
+            /* Every edit marks the root changed (a new member, as enrichment adds), then one more. */
+            json_object_set_new(ev, "type", json_string("track"));
+            assert_int_equal(sluice_jv_object_set(a, evv, "type", sluice_jv_string(a, "track", 5)), 0);
+            switch (edit) {
+            case 0: /* a member removed between kept ones */
+                assert_int_equal(json_object_del(ev, "f"), 0);
+                assert_int_equal(sluice_jv_object_del(evv, "f"), 0);
+                break;
+            case 1: /* a value replaced under its key as sent */
+                json_object_set_new(ev, "a", json_string("\"x\""));
+                assert_int_equal(sluice_jv_object_set(a, evv, "a", sluice_jv_string(a, "\"x\"", 3)), 0);
+                break;
+            case 2: /* an untouched value copied under another key: written from its own place */
+                json_object_set_new(ev, "f", json_deep_copy(json_object_get(ev, "g")));
+                assert_int_equal(sluice_jv_object_set(a, evv, "f", sluice_jv_copy(a, sluice_jv_object_get(evv, "g"))),
+                                 0);
+                break;
+            case 3: /* a nested object changed, its sibling kept */
+                json_object_set_new(json_object_get(ev, "b"), "c", json_string("y"));
+                assert_int_equal(
+                    sluice_jv_object_set(a, sluice_jv_object_get(evv, "b"), "c", sluice_jv_string(a, "y", 1)), 0);
+                json_object_del(json_object_get(ev, "g"), "h");
+                assert_int_equal(sluice_jv_object_del(sluice_jv_object_get(evv, "g"), "h"), 0);
+                break;
+            case 4: /* the first member removed, the key that had an escape given a new value */
+                assert_int_equal(json_object_del(ev, "a"), 0);
+                assert_int_equal(sluice_jv_object_del(evv, "a"), 0);
+                for (size_t i = 0; i < sluice_jv_object_size(evv); i++) {
+                    const sluice_jv_member_t *m = sluice_jv_object_at(evv, i);
+                    if (m->key_len == 3 && m->key[0] == 'e') {
+                        char key[4] = {m->key[0], m->key[1], m->key[2], 0};
+                        json_object_set_new(ev, key, json_true());
+                        assert_int_equal(sluice_jv_object_setn(a, evv, m->key, 3, sluice_jv_bool(a, 1)), 0);
+                        break;
+                    }
+                }
+                break;
+            default: /* only the new member */ break;
+            }
+            size_t lj, lv;
+            char *sj = sluice_envelope_encode("acme", "web", ev, privacy, NULL, nums, &lj);
+            char *sv = sluice_envelope_encode_jv("acme", "web", evv, privacyv, NULL, &lv);
+            assert_non_null(sj);
+            assert_non_null(sv);
+            assert_string_equal(sv, sj);
+            assert_int_equal(lv, lj);
+            free(sj);
+            free(sv);
+            json_decref(ev);
+            sluice_jsonnum_free(nums);
+            sluice_json_arena_free(a);
+        }
+    }
+    json_decref(privacy);
+    sluice_json_arena_free(pa);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -142,6 +238,7 @@ int main(void)
         cmocka_unit_test(envelope_shape),
         cmocka_unit_test(envelope_numbers_as_sent),
         cmocka_unit_test(envelope_jv_as_jansson),
+        cmocka_unit_test(envelope_jv_edits_as_jansson),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -872,6 +872,35 @@ static void test_apply_jv_as_jansson(void **state)
     }
 }
 
+/* Numbers of fewer than six digits left of their point and no exponent, in every spelling the
+ * walk on arena values reads from their text alone: left as sent under no member name (a
+ * quantity, a negative, a whole real, one that a double rounds up to 100000.0), masked under a
+ * phone member name as on jansson's; a six-digit one and one with an exponent still judged. */
+static void test_apply_jv_short_numbers(void **state)
+{
+    (void)state;
+    static const char body[] =
+        "{\"type\":\"track\",\"properties\":{\"qty\":12345,\"neg\":-99999,\"zero\":-0,\"whole\":12345.000,"
+        "\"near\":99999.99999999999999999,\"price\":0.10,\"phone\":12345,\"fax\":1.5,\"six\":123456,"
+        "\"exp\":4.111111111111111e15,\"items\":[99999,-5.25]}}";
+    fixture_t f;
+    setup(&f, "mask");
+    char *ev, *priv;
+    sluice_piiguard_stats_t st;
+    apply_both(&f, body, &ev, &priv, &st);
+    assert_non_null(strstr(ev, "\"qty\":12345,\"neg\":-99999,\"zero\":-0,\"whole\":12345.000,"
+                               "\"near\":99999.99999999999999999,\"price\":0.10,"));
+    assert_non_null(strstr(ev, "\"phone\":\"[phone]\""));
+    assert_non_null(strstr(ev, "\"six\":123456,"));
+    assert_null(strstr(ev, "4.111111111111111e15")); /* the card's digits, sent with an exponent */
+    assert_non_null(strstr(ev, "\"items\":[99999,-5.25]"));
+    assert_null(strstr(priv, "properties.qty"));
+    assert_null(strstr(priv, "properties.near"));
+    free(ev);
+    free(priv);
+    teardown(&f);
+}
+
 static void test_config_errors(void **state)
 {
     (void)state;
@@ -927,6 +956,7 @@ int main(void)
         cmocka_unit_test(test_ids_before_identity),
         cmocka_unit_test(test_ids_jv_as_jansson),
         cmocka_unit_test(test_apply_jv_as_jansson),
+        cmocka_unit_test(test_apply_jv_short_numbers),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, install_arenas, NULL);
