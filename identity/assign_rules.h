@@ -18,6 +18,8 @@
  *                               bytes, else NULL (plain_string)
  *   T_PLAIN_IS(v, s)            1 when T_PLAIN of v would be the C string s
  *   T_GET(o, key), T_DEL(o, key)
+ *   T_EACH_MEMBER(o, it)        a loop over object o's members, it naming the current one for:
+ *   T_IT_KEY(o, it), T_IT_KEY_LEN(o, it), T_IT_VALUE(o, it)   its key's bytes, their length, its value
  *   T_SET_STRING(x, o, key, s)  o[key] = a new string of the C string s (nothing when it is not
  *                               UTF-8; position kept when key is there)
  *   T_SET_NEW(x, o, key, v)     o[key] = v, a new value
@@ -42,32 +44,56 @@ static void T(take_token_field)(sluice_identity_job_t *job, T_VALUE *holder, con
     T_DEL(holder, key); /* a bearer credential: never forwarded */
 }
 
-/* Removes `_dft=` from the URL string obj[key] (a token in a landing URL must not reach Kafka
+/* Removes `_dft=` from the URL string v, obj[key] (a token in a landing URL must not reach Kafka
  * through context.page.url, .search or .referrer of this or the next page), and the user
  * information of its authority: a page opened as https://user:password@staging.shop/ (basic-auth
  * staging sites) has the password in location.href, and a server may send any URL. Browsers
  * already strip it from referrers; no vendor takes it. */
-static void T(scrub)(T_VALUE *obj, const char *key T_XP)
+static void T(scrub)(T_VALUE *obj, const char *key, T_VALUE *v T_XP)
 {
-    const char *s = T_PLAIN(T_XA_, T_GET(obj, key));
-    if (s == NULL || (strchr(s, '?') == NULL && strchr(s, '@') == NULL))
+    if (!T_IS_STRING(v))
         return;
-    char *copy = strdup(s);
+    /* Read in place (on jv, T_PLAIN would copy every URL into the arena first): only a URL with a
+     * query or an '@' can change, and one holding a NUL byte is left as sent (plain_string's
+     * rule). The rest is copied once, to be changed, on the stack unless it is long. */
+    const char *s = T_STRING_VALUE(v);
+    size_t n = T_STRING_LEN(v);
+    if ((memchr(s, '?', n) == NULL && memchr(s, '@', n) == NULL) || memchr(s, '\0', n) != NULL)
+        return;
+    char small[1024];
+    char *copy = n < sizeof(small) ? small : malloc(n + 1);
     if (copy == NULL)
         return;
+    memcpy(copy, s, n);
+    copy[n] = '\0';
     if (sluice_url_remove_param(copy, "_dft") + (size_t)sluice_url_remove_userinfo(copy) > 0)
         T_SET_STRING(T_XA_, obj, key, copy);
-    free(copy);
+    if (copy != small)
+        free(copy);
 }
 
 /* The URL fields of a page: Segment's, and RudderStack's browser SDK 3 copies location.href,
  * query and fragment included, into tab_url (of context.page and of a page call's properties)
- * besides url and search, and keeps the session's first referrer as initial_referrer. */
+ * besides url and search, and keeps the session's first referrer as initial_referrer. Found in
+ * one pass over page's members: a page (or an event's properties) holds a few, and five look-ups
+ * by name cost more than the pass. A scrub changes only its own member's value, in its place. */
 static void T(scrub_page)(T_VALUE *page T_XP)
 {
-    static const char *const keys[] = {"url", "search", "referrer", "tab_url", "initial_referrer"};
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        T(scrub)(page, keys[i] T_XA);
+    static const struct {
+        const char *name;
+        size_t len;
+    } keys[] = {{"url", 3}, {"search", 6}, {"referrer", 8}, {"tab_url", 7}, {"initial_referrer", 16}};
+    T_EACH_MEMBER(page, it)
+    {
+        size_t n = T_IT_KEY_LEN(page, it);
+        const char *k = T_IT_KEY(page, it);
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+            if (n == keys[i].len && memcmp(k, keys[i].name, n) == 0) {
+                T(scrub)(page, keys[i].name, T_IT_VALUE(page, it) T_XA);
+                break;
+            }
+        }
+    }
 }
 
 /* The click ids of the page URL into ev's context.clickIds (and the fbclid for the _fbc cookie). */
@@ -234,6 +260,10 @@ int T_ASSIGN(sluice_identity_job_t *job T_XP, T_VALUE *ev)
 #undef T_PLAIN_IS
 #undef T_GET
 #undef T_DEL
+#undef T_EACH_MEMBER
+#undef T_IT_KEY
+#undef T_IT_KEY_LEN
+#undef T_IT_VALUE
 #undef T_SET_STRING
 #undef T_SET_NEW
 #undef T_ENSURE_OBJECT

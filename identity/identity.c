@@ -353,6 +353,10 @@ static void take_token_text(sluice_identity_job_t *job, const char *s, size_t le
 #define T_PLAIN_IS                 plain_is
 #define T_GET                      json_object_get
 #define T_DEL                      json_object_del
+#define T_EACH_MEMBER(o, it)       for (void *it = json_object_iter(o); it != NULL; it = json_object_iter_next((o), it))
+#define T_IT_KEY(o, it)            json_object_iter_key(it)
+#define T_IT_KEY_LEN(o, it)        json_object_iter_key_len(it)
+#define T_IT_VALUE(o, it)          json_object_iter_value(it)
 #define T_SET_STRING(x, o, key, s) json_object_set_new((o), (key), json_string(s))
 #define T_SET_NEW(x, o, key, v)    json_object_set_new((o), (key), (v))
 #define T_ENSURE_OBJECT(x, o, key) ensure_object((o), (key))
@@ -451,6 +455,10 @@ static void update_jv(sluice_json_arena_t *a, sluice_jv_t *o, const sluice_jv_t 
 #define T_PLAIN_IS              sluice_jv_string_is
 #define T_GET                   sluice_jv_object_get
 #define T_DEL                   sluice_jv_object_del
+#define T_EACH_MEMBER(o, it)    for (uint32_t it = 0; it < (o)->len; it++) /* o: an object */
+#define T_IT_KEY(o, it)         ((o)->u.m[it].key)
+#define T_IT_KEY_LEN(o, it)     ((o)->u.m[it].key_len)
+#define T_IT_VALUE(o, it)       ((o)->u.m[it].value)
 #define T_SET_STRING            set_string_jv
 #define T_SET_NEW(x, o, key, v) sluice_jv_object_set((x), (o), (key), (v))
 #define T_ENSURE_OBJECT         ensure_object_jv
@@ -1187,13 +1195,56 @@ static int64_t kept_click_parse(const char *v, const char **id)
     return (int64_t)ms;
 }
 
-/* What is kept for ev's visitor under field: this request's own writes (an earlier event of
- * the batch), else what Redis had for the final id or the id ev arrived with. */
-static const char *kept_click_value(const sluice_identity_job_t *job, const char *anon, const json_t *looked_up,
-                                    const char *field)
+/* The index in kept_clicks of a link hash field (key, len: "click:<name>"), or -1. */
+static int kept_click_index(const char *key, size_t len)
 {
-    const char *v = plain_string(known(job, anon, field));
-    return v != NULL ? v : plain_string(json_object_get(looked_up, field));
+    if (len <= 6 || memcmp(key, "click:", 6) != 0)
+        return -1;
+    for (size_t k = 0; k < KEPT_CLICKS; k++)
+        if (strlen(kept_clicks[k].field) == len && memcmp(kept_clicks[k].field, key, len) == 0)
+            return (int)k;
+    return -1;
+}
+
+/* What is kept for ev's visitor, per kept click (out[k] for kept_clicks[k], NULL for nothing):
+ * this request's own writes (an earlier event of the batch) or what Redis had for the final id,
+ * in mine (job->known's entry of ev's id), else what Redis had for the id ev arrived with
+ * (looked_up). One pass over each entry's few members instead of two look-ups per kept click. */
+static void kept_click_values(json_t *mine, json_t *looked_up, const char *out[KEPT_CLICKS])
+{
+    json_t *from[2] = {looked_up, mine}; /* mine's, read second, win */
+    for (size_t k = 0; k < KEPT_CLICKS; k++)
+        out[k] = NULL;
+    for (size_t s = 0; s < 2; s++) {
+        for (void *it = json_object_iter(from[s]); it != NULL; it = json_object_iter_next(from[s], it)) {
+            int k = kept_click_index(json_object_iter_key(it), json_object_iter_key_len(it));
+            const char *v = k >= 0 ? plain_string(json_object_iter_value(it)) : NULL;
+            if (v != NULL)
+                out[k] = v;
+        }
+    }
+}
+
+/* This request's write of a kept click (value, or "" for removed) seen by its later events. */
+static void remember_click(sluice_identity_job_t *job, const char *anon, const char *field, const char *value)
+{
+    if (job->known == NULL)
+        job->known = json_object();
+    json_object_set_new(ensure_object(job->known, anon), field, json_string(value));
+    job->clicks_known = 1;
+}
+
+/* 1 when an entry of known holds a member of a kept click ("click:<name>", on_lookup's fields). */
+static int known_holds_clicks(json_t *known)
+{
+    const char *id, *field;
+    json_t *entry, *v;
+    json_object_foreach(known, id, entry) {
+        json_object_foreach(entry, field, v)
+            if (strncmp(field, "click:", 6) == 0)
+                return 1;
+    }
+    return 0;
 }
 
 /* identity/run_rules.h with jansson's accessors: what run reads from and writes into job->events. */
@@ -1351,6 +1402,7 @@ static void adopt(sluice_identity_job_t *job)
 
 static void finish(sluice_identity_job_t *job)
 {
+    job->clicks_known = known_holds_clicks(job->known);
     if (job->events_jv != NULL)
         finish_jv(job);
     else

@@ -241,7 +241,8 @@ struct sluice_identity_job {
     char ga_session[SLUICE_IDENTITY_MAX_GA_STREAMS][SLUICE_IDENTITY_GA_SESSION_MAX + 1];
     size_t ga_stream_count;
     char fbclid[SLUICE_CLICK_ID_MAX + 1];
-    json_t *known; /* anonymousId → userId found in Redis */
+    json_t *known;    /* anonymousId → userId found in Redis */
+    int clicks_known; /* known holds a kept click's field (set when run finishes, and by its writes) */
     const char *lookups[SLUICE_IDENTITY_MAX_LOOKUPS];
     size_t lookup_count;
 };

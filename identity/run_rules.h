@@ -323,12 +323,23 @@ static int T(click_consent)(const sluice_identity_job_t *job, const T_VALUE *ev,
  * still within their vendor's window, in context.clickIds (and Meta's as
  * context.vendorIds.fbc "fb.1.<click ms>.<fbclid>", unless the _fbc cookie gave one), so that a
  * purchase pages after the landing page reaches the vendors with its click. */
-static void T(keep_clicks)(sluice_identity_job_t *job, T_VALUE *ev, const json_t *looked_up)
+static void T(keep_clicks)(sluice_identity_job_t *job, T_VALUE *ev, json_t *looked_up)
 {
-    const char *anon = T_PLAIN(T_X(job), T_GET(ev, "anonymousId"));
-    if (anon == NULL || job->t->redis == NULL)
+    if (job->t->redis == NULL)
         return;
     T_VALUE *ids = T_GET(T_GET(ev, "context"), "clickIds");
+    /* Most requests carry no click id and have none kept: without clickIds in ev and without a
+     * click in what Redis answered or this request wrote (job->clicks_known), nothing is kept,
+     * restored or removed, and the nine lookups per event below are not made. */
+    if (!T_IS_OBJECT(ids) && !job->clicks_known)
+        return;
+    const char *anon = T_PLAIN(T_X(job), T_GET(ev, "anonymousId"));
+    if (anon == NULL)
+        return;
+    /* The visitor's entry found once per event, and read once, rather than per click id: a write
+     * below changes only its own click's field, which is read before it. */
+    const char *kept_all[KEPT_CLICKS];
+    kept_click_values(job->known != NULL ? json_object_get(job->known, anon) : NULL, looked_up, kept_all);
     int family_fresh = 0;
     for (size_t k = 0; k < KEPT_CLICKS; k++)
         if (kept_clicks[k].family && T_IS_PLAIN(T_GET(ids, kept_clicks[k].name)) &&
@@ -339,7 +350,7 @@ static void T(keep_clicks)(sluice_identity_job_t *job, T_VALUE *ev, const json_t
     for (size_t k = 0; k < KEPT_CLICKS; k++) {
         const kept_click_t *kc = &kept_clicks[k];
         const char *fresh = T_PLAIN(T_X(job), T_GET(ids, kc->name));
-        const char *kept_id = NULL, *kept = kept_click_value(job, anon, looked_up, kc->field);
+        const char *kept_id = NULL, *kept = kept_all[k];
         int64_t ms = kept_click_parse(kept, &kept_id);
         if (fresh == NULL && (kept == NULL || kept[0] == '\0'))
             continue;
@@ -354,9 +365,7 @@ static void T(keep_clicks)(sluice_identity_job_t *job, T_VALUE *ev, const json_t
              * id: Redis would keep for the vendor's window the value the org keeps out of Kafka. */
             if (kept != NULL && kept[0] != '\0') {
                 write_link(job, anon, kc->field, "");
-                if (job->known == NULL)
-                    job->known = json_object();
-                json_object_set_new(ensure_object(job->known, anon), kc->field, json_string(""));
+                remember_click(job, anon, kc->field, "");
             }
             continue;
         }
@@ -370,9 +379,7 @@ static void T(keep_clicks)(sluice_identity_job_t *job, T_VALUE *ev, const json_t
             if (n <= 0 || (size_t)n >= sizeof(value))
                 continue;
             write_link(job, anon, kc->field, value);
-            if (job->known == NULL)
-                job->known = json_object();
-            json_object_set_new(ensure_object(job->known, anon), kc->field, json_string(value));
+            remember_click(job, anon, kc->field, value);
             continue;
         }
         if (ms < 0 || (kc->family && family_fresh) || job->now_ms - ms > kc->window_days * 86400000LL)

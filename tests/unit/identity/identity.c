@@ -1079,13 +1079,9 @@ static void jv_anonymous_id_as_jansson(void **state)
     sluice_json_arena_free(a);
 }
 
-/* A refused event is scrubbed alike on both trees (refused_event_is_scrubbed's event). */
-static void jv_scrub_as_jansson(void **state)
+/* Scrubs body parsed on each tree and asserts both give want. */
+static void scrub_both(const char *body, const char *want)
 {
-    (void)state;
-    const char *body = "{\"type\":\"page\",\"_dft\":\"T0\",\"context\":{\"crossDomainToken\":\"T1\",\"page\":{"
-                       "\"url\":\"https://c.test/p?_dft=T2&x=1\",\"search\":\"?_dft=T2\",\"tab_url\":"
-                       "\"https://a:b@c.test/\"}},\"properties\":{\"url\":\"https://c.test/?_dft=T2\"}}";
     sluice_json_arena_t *a = sluice_json_arena_new();
     sluice_json_error_t err;
     sluice_jv_t *v = sluice_jv_parse(a, body, strlen(body), 16, 4096, 16, NULL, &err);
@@ -1096,13 +1092,47 @@ static void jv_scrub_as_jansson(void **state)
     sluice_identity_scrub_jv(NULL, a);
     sluice_identity_scrub(j);
     char *wv = sluice_jv_encode(v, NULL), *wj = sluice_json_encode(j, NULL, NULL);
-    assert_string_equal(wv, "{\"type\":\"page\",\"context\":{\"page\":{\"url\":\"https://c.test/p?x=1\",\"search\":"
-                            "\"\",\"tab_url\":\"https://c.test/\"}},\"properties\":{\"url\":\"https://c.test/\"}}");
+    assert_string_equal(wv, want);
     assert_string_equal(wj, wv);
     free(wv);
     free(wj);
     json_decref(j);
     sluice_json_arena_free(a);
+}
+
+/* A refused event is scrubbed alike on both trees (refused_event_is_scrubbed's event). */
+static void jv_scrub_as_jansson(void **state)
+{
+    (void)state;
+    scrub_both("{\"type\":\"page\",\"_dft\":\"T0\",\"context\":{\"crossDomainToken\":\"T1\",\"page\":{"
+               "\"url\":\"https://c.test/p?_dft=T2&x=1\",\"search\":\"?_dft=T2\",\"tab_url\":"
+               "\"https://a:b@c.test/\"}},\"properties\":{\"url\":\"https://c.test/?_dft=T2\"}}",
+               "{\"type\":\"page\",\"context\":{\"page\":{\"url\":\"https://c.test/p?x=1\",\"search\":"
+               "\"\",\"tab_url\":\"https://c.test/\"}},\"properties\":{\"url\":\"https://c.test/\"}}");
+}
+
+/* The scrub on both trees past the short URLs above: a URL longer than the scrub's stack copy
+ * (1,024 bytes) with a token and user information, only the five URL members of a page (not
+ * "urlx", not a title holding "?_dft="), initial_referrer, and members after the ones scrubbed
+ * kept in their places. */
+static void jv_scrub_long_urls_as_jansson(void **state)
+{
+    (void)state;
+    char path[1501];
+    memset(path, 'p', sizeof(path) - 1);
+    path[sizeof(path) - 1] = '\0';
+    char body[2400], want[2400];
+    snprintf(body, sizeof(body),
+             "{\"context\":{\"page\":{\"title\":\"a?_dft=T0\",\"url\":\"https://u:pw@c.test/%s?_dft=T1&x=1\","
+             "\"urlx\":\"https://c.test/?_dft=T2\",\"initial_referrer\":\"https://c.test/?_dft=T3\",\"path\":\"/\"}},"
+             "\"properties\":{\"a\":1,\"tab_url\":\"https://c.test/?x=1&_dft=T4\",\"search\":\"?a=1\"}}",
+             path);
+    snprintf(want, sizeof(want),
+             "{\"context\":{\"page\":{\"title\":\"a?_dft=T0\",\"url\":\"https://c.test/%s?x=1\",\"urlx\":"
+             "\"https://c.test/?_dft=T2\",\"initial_referrer\":\"https://c.test/\",\"path\":\"/\"}},\"properties\":{"
+             "\"a\":1,\"tab_url\":\"https://c.test/?x=1\",\"search\":\"?a=1\"}}",
+             path);
+    scrub_both(body, want);
 }
 
 /* Steps 1 to 3 on both trees: body parsed both ways, steps 1 and 2 on each, then run (no Redis:
@@ -1273,6 +1303,7 @@ int main(void)
         cmocka_unit_test_setup(jv_assign_as_jansson, reset),
         cmocka_unit_test_setup(jv_anonymous_id_as_jansson, reset),
         cmocka_unit_test_setup(jv_scrub_as_jansson, reset),
+        cmocka_unit_test_setup(jv_scrub_long_urls_as_jansson, reset),
         cmocka_unit_test_setup(jv_run_as_jansson, reset),
         cmocka_unit_test_setup(jv_complete_as_jansson, reset),
         cmocka_unit_test_setup(refusals_before_redis, reset),
