@@ -117,6 +117,8 @@ static int replace_hex_json(json_t *parent, const char *key, size_t index, json_
 #define T_STRINGN_NEW                    json_stringn_nocheck
 #define T_STRING_NEW                     json_string_nocheck
 #define T_SET_NEW                        json_object_set_new_nocheck
+#define T_SET_LIT                        json_object_set_new_nocheck
+#define T_PLAIN_NEW                      json_string_nocheck
 #define T_REPLACE_HEX(pa, k, n, i, v, h) replace_hex_json((pa), (k), (i), (v), (h))
 #define T_APPEND_NEW                     json_array_append_new
 #define T_DROP                           json_decref
@@ -137,7 +139,7 @@ static int replace_hex_json(json_t *parent, const char *key, size_t index, json_
 static int replace_hex_jv(sluice_json_arena_t *a, sluice_jv_t *parent, const char *key, size_t key_len, size_t index,
                           const char *hex)
 {
-    sluice_jv_t *s = sluice_jv_string(a, hex, 64);
+    sluice_jv_t *s = sluice_jv_string_plain(a, hex, 64); /* hex digits: written without a scan */
     if (s == NULL)
         return -1;
     return key != NULL ? sluice_jv_object_setn(a, parent, key, key_len, s) : sluice_jv_array_set(parent, index, s);
@@ -175,6 +177,8 @@ static int replace_hex_jv(sluice_json_arena_t *a, sluice_jv_t *parent, const cha
 #define T_STRINGN_NEW(s, n)              sluice_jv_string(a, (s), (n))
 #define T_STRING_NEW(s)                  sluice_jv_string(a, (s), strlen(s))
 #define T_SET_NEW(o, k, v)               sluice_jv_object_set(a, (o), (k), (v))
+#define T_SET_LIT(o, lit, v)             SLUICE_JV_SET_LIT(a, (o), lit, (v))
+#define T_PLAIN_NEW(lit)                 sluice_jv_string_plain(a, (lit), sizeof(lit) - 1)
 #define T_REPLACE_HEX(pa, k, n, i, v, h) replace_hex_jv(a, (pa), (k), (n), (i), (h))
 #define T_APPEND_NEW(arr, v)             sluice_jv_array_append(a, (arr), (v))
 #define T_DROP(v)                        (void)(v) /* arena memory: goes with the arena */

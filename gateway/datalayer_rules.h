@@ -23,6 +23,10 @@
  *                                 jv's item becomes null in place): a removal must not fail open
  *   T_OBJECT_NEW(), T_ARRAY_NEW(), T_STRINGN_NEW(s, n), T_STRING_NEW(s)  new values
  *   T_SET_NEW(o, key, v)          o[key] = v, a new value with a C string key (UTF-8); 0 or -1
+ *   T_SET_LIT(o, lit, v)          T_SET_NEW with a key literal that needs no escape in JSON (jv
+ *                                 keeps it framed: written without the writer's scan)
+ *   T_PLAIN_NEW(lit)              T_STRING_NEW of a literal with nothing to escape (jv: written as
+ *                                 its bytes)
  *   T_REPLACE_HEX(parent, key, n, index, value, hex)  puts hex[0..64) where value is; 0 or -1
  *   T_APPEND_NEW(arr, v)          appends a new value
  *   T_DROP(v)                     gives back a new value that was not set (NULL allowed)
@@ -60,12 +64,9 @@ typedef struct T(lists_s) {
     T_VALUE *hashed, *masked, *dropped;
 } T(lists);
 
-/* An empty array set as privacy[name]; borrowed, or NULL. */
-static T_VALUE *T(new_list)(T_VALUE *privacy, const char *name T_XP)
-{
-    T_VALUE *arr = T_ARRAY_NEW();
-    return T_SET_NEW(privacy, name, arr) == 0 ? arr : NULL;
-}
+/* An empty array set as privacy[lit] (a key literal) and kept in dst, borrowed: 1, or 0 when
+ * memory runs out. */
+#define T_NEW_LIST(privacy, lit, dst) (((dst) = T_ARRAY_NEW()) != NULL && T_SET_LIT((privacy), lit, (dst)) == 0)
 
 static void T(note)(T_VALUE *arr, const char *path T_XP)
 {
@@ -269,9 +270,8 @@ static int T(apply_head)(const sluice_org_t *org, unsigned variants, T_VALUE *ev
 {
     memset(res, 0, sizeof(*res));
     /* Built member by member: json_pack would parse its format string for every event. */
-    if ((res->privacy = T_OBJECT_NEW()) == NULL || (l->hashed = T(new_list)(res->privacy, "hashed" T_XA)) == NULL ||
-        (l->masked = T(new_list)(res->privacy, "masked" T_XA)) == NULL ||
-        (l->dropped = T(new_list)(res->privacy, "dropped" T_XA)) == NULL) {
+    if ((res->privacy = T_OBJECT_NEW()) == NULL || !T_NEW_LIST(res->privacy, "hashed", l->hashed) ||
+        !T_NEW_LIST(res->privacy, "masked", l->masked) || !T_NEW_LIST(res->privacy, "dropped", l->dropped)) {
         T_DROP(res->privacy);
         res->privacy = NULL;
         return -1;
@@ -290,7 +290,7 @@ static int T(apply_head)(const sluice_org_t *org, unsigned variants, T_VALUE *ev
             return 1;
         case SLUICE_CONSENT_STRIP:
             T(strip_identifying)(org, event, l T_XA);
-            T_SET_NEW(res->privacy, "consent", T_STRING_NEW("stripped"));
+            T_SET_LIT(res->privacy, "consent", T_PLAIN_NEW("stripped"));
             stats->consent_stripped_events++;
             break;
         }
@@ -541,6 +541,9 @@ static int T(apply_masks)(const sluice_org_t *org, const sluice_masker_t *masker
 #undef T_STRINGN_NEW
 #undef T_STRING_NEW
 #undef T_SET_NEW
+#undef T_SET_LIT
+#undef T_PLAIN_NEW
+#undef T_NEW_LIST
 #undef T_REPLACE_HEX
 #undef T_APPEND_NEW
 #undef T_DROP

@@ -17,6 +17,10 @@
  *   T_STRINGN_NEW(T_X, s, n)            a new string of s[0..n), valid UTF-8 without NUL, or NULL
  *   T_OBJECT_NEW(T_X)                   a new empty object, or NULL
  *   T_STRING_AT(v, i)                   the i-th byte of string v (i < its length)
+ *   T_SET_LIT(T_X, o, lit, v)           T_SET_NEW with a key literal that needs no escape in JSON
+ *                                       (jv keeps it framed, written without a scan)
+ *   T_PLAIN_NEW(T_X, s)                 T_STRING_NEW of text the gateway formatted itself (a UUID,
+ *                                       a time: nothing to escape; jv keeps it as written)
  *
  * Not a header: no include guard (it undefines its own macros at its end), nothing for other
  * files. Runs where gateway/event.c does.
@@ -94,7 +98,7 @@ static void T(correct_timestamp)(T_VALUE *ev, T_VALUE *ts, T_VALUE *orig, T_VALU
      * latest. */
     char when[SLUICE_TIME_TEXT_MAX];
     sluice_time_format(at < received_ms ? at : received_ms, when);
-    T_SET_NEW(T_ENRICH_X, ev, "timestamp", T_STRING_NEW(T_ENRICH_X, when));
+    T_SET_LIT(T_ENRICH_X, ev, "timestamp", T_PLAIN_NEW(T_ENRICH_X, when));
 }
 
 /* analytics-kotlin once stamped its times with SimpleDateFormat's "ss'.'Szzz"
@@ -208,9 +212,9 @@ int T_ENRICH(T_VALUE *ev, const sluice_event_enrich_t *en T_ENRICH_PARAM)
         char id[37];
         if (sluice_uuid_v4(id) != 0)
             return -1;
-        T_SET_NEW(T_ENRICH_X, ev, "messageId", T_STRING_NEW(T_ENRICH_X, id));
+        T_SET_LIT(T_ENRICH_X, ev, "messageId", T_PLAIN_NEW(T_ENRICH_X, id));
     }
-    T_SET_NEW(T_ENRICH_X, ev, "receivedAt", T_STRING_NEW(T_ENRICH_X, T(received_text)(en->received_ms)));
+    T_SET_LIT(T_ENRICH_X, ev, "receivedAt", T_PLAIN_NEW(T_ENRICH_X, T(received_text)(en->received_ms)));
     /* The library is looked up only for a time with a short fraction: two member look-ups in
      * context for every event were 400 instructions of the pipeline. */
     static const member_t times[] = {M_TIMESTAMP, M_ORIGINAL_TIMESTAMP, M_SENT_AT};
@@ -231,20 +235,20 @@ int T_ENRICH(T_VALUE *ev, const sluice_event_enrich_t *en T_ENRICH_PARAM)
     T_VALUE *ctx = v[M_CONTEXT];
     if (!T_IS_OBJECT(ctx)) {
         ctx = T_OBJECT_NEW(T_ENRICH_X);
-        T_SET_NEW(T_ENRICH_X, ev, "context", ctx);
+        T_SET_LIT(T_ENRICH_X, ev, "context", ctx);
     }
     /* A server source's request comes from the server, for many users: its address is no user's
      * (it became every user's client_ip_address at Meta and their city the data centre's), so
      * its events have the context.ip they carry or none. */
     if (!en->trust_client_ip)
-        T_SET_NEW(T_ENRICH_X, ctx, "ip", T(header_string)(en->client_ip T_ENRICH_ARG)); /* a header's bytes: checked */
+        T_SET_LIT(T_ENRICH_X, ctx, "ip", T(header_string)(en->client_ip T_ENRICH_ARG)); /* a header's bytes: checked */
     else if (T_OBJECT_GET(ctx, "ip") != NULL && !T_IS_STRING(T_OBJECT_GET(ctx, "ip")))
         T_OBJECT_DEL(ctx, "ip");
     T_VALUE *ua = T_OBJECT_GET(ctx, "userAgent");
     /* An empty one is none (an SDK that could not read its platform's): kept, the event would be
      * one without a user agent, which `bots: drop` drops. */
     if (en->user_agent != NULL && (!T_IS_STRING(ua) || T_STRING_LEN(ua) == 0) && !T_APP_AGENT(ev, en))
-        T_SET_NEW(T_ENRICH_X, ctx, "userAgent", T(header_string)(en->user_agent T_ENRICH_ARG));
+        T_SET_LIT(T_ENRICH_X, ctx, "userAgent", T(header_string)(en->user_agent T_ENRICH_ARG));
     return 0;
 }
 
@@ -257,5 +261,7 @@ int T_ENRICH(T_VALUE *ev, const sluice_event_enrich_t *en T_ENRICH_PARAM)
 #undef T_FROM_APP
 #undef T_OBJECT_NEW
 #undef T_SET_COPY
+#undef T_SET_LIT
+#undef T_PLAIN_NEW
 #undef T_STRINGN_NEW
 #undef T_STRING_AT

@@ -72,7 +72,7 @@ static void write_jv(sluice_jsonw_t *w, const void *value)
             run = NULL;
         }
         sluice_jsonw_put(w, i == 0 ? "{" : ",", 1);
-        if (key_as_sent(v, m)) {
+        if (sluice_jv_key_framed(m)) { /* as sent, or a literal the gateway set */
             sluice_jsonw_put(w, m->key - 1, m->key_len + 3);
         } else {
             sluice_jsonw_string(w, m->key, m->key_len);

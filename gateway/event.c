@@ -319,6 +319,8 @@ static json_t *id_from_number_json(const sluice_jsonnum_t *nums, json_t *v)
 #define T_ENRICH_PARAM
 #define T_ENRICH_ARG
 #define T_ENRICH_X               NULL
+#define T_SET_LIT                T_SET_NEW
+#define T_PLAIN_NEW              T_STRING_NEW
 #define T_SET_COPY(x, o, key, v) json_object_set_nocheck((o), (key), (v))
 #define T_STRINGN_NEW(x, s, n)   json_stringn_nocheck((s), (n))
 #define T_OBJECT_NEW(x)          json_object()
@@ -395,6 +397,9 @@ static size_t number_size_jv(const sluice_jv_t *v)
 #define T_ENRICH_PARAM , sluice_json_arena_t *a
 #define T_ENRICH_ARG   , a
 #define T_ENRICH_X     a
+/* The gateway's own keys and texts written without the writer's scan for escapes (json/jv.h). */
+#define T_SET_LIT(x, o, lit, v) (void)SLUICE_JV_SET_LIT((x), (o), lit, (v))
+#define T_PLAIN_NEW(x, s)       sluice_jv_string_plain((x), (s), strlen(s))
 /* A jv value lives in one place (json/jv.h): where jansson shares one, jv sets a copy. */
 #define T_SET_COPY(x, o, key, v) (void)sluice_jv_object_set((x), (o), (key), sluice_jv_copy((x), (v)))
 #define T_STRINGN_NEW(x, s, n)   sluice_jv_string((x), (s), (n))

@@ -9,6 +9,7 @@
 #include "json/arena_core.h"
 #include "json/parse_core.h"
 
+#include <assert.h>
 #include <inttypes.h>
 #include <sys/random.h>
 #include <sys/types.h>
@@ -570,8 +571,12 @@ void sluice_jv_write(sluice_jsonw_t *w, const sluice_jv_t *v)
         }
         for (uint32_t i = 0; i < v->len; i++) {
             sluice_jsonw_put(w, i == 0 ? "{" : ",", 1);
-            sluice_jsonw_string(w, v->u.m[i].key, v->u.m[i].key_len);
-            sluice_jsonw_put(w, ":", 1);
+            if (sluice_jv_key_framed(&v->u.m[i])) {
+                sluice_jsonw_put(w, v->u.m[i].key - 1, v->u.m[i].key_len + 3);
+            } else {
+                sluice_jsonw_string(w, v->u.m[i].key, v->u.m[i].key_len);
+                sluice_jsonw_put(w, ":", 1);
+            }
             sluice_jv_write(w, v->u.m[i].value);
         }
         sluice_jsonw_put(w, "}", 1);
@@ -620,6 +625,29 @@ sluice_jv_t *sluice_jv_string(sluice_json_arena_t *a, const char *s, size_t n)
     if (v == NULL || (v->u.s = copy_bytes(a, s, n)) == NULL)
         return NULL;
     v->len = (uint32_t)n;
+    return v;
+}
+
+sluice_jv_t *sluice_jv_string_plain(sluice_json_arena_t *a, const char *s, size_t n)
+{
+#ifndef NDEBUG
+    for (size_t i = 0; i < n; i++)
+        assert((unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x80 && s[i] != '"' && s[i] != '\\');
+#endif
+    if (n > UINT32_MAX - 2)
+        return NULL;
+    /* The node and its written form "s" in one take: the form is what the writer would write, so
+     * the node is verbatim, as a parsed string without escapes is. */
+    sluice_jv_t *v = arena_take(a, sizeof(*v) + n + 2);
+    if (v == NULL)
+        return NULL;
+    char *c = (char *)(v + 1);
+    c[0] = '"';
+    memcpy(c + 1, s, n);
+    c[n + 1] = '"';
+    *v = (sluice_jv_t){.type = SLUICE_JV_STRING, .verbatim = 1, .len = (uint32_t)n, .src_len = (uint32_t)n + 2};
+    v->src = c;
+    v->u.s = c + 1;
     return v;
 }
 
@@ -724,12 +752,6 @@ const char *sluice_jv_string_cstr(sluice_json_arena_t *a, const sluice_jv_t *v, 
     if (len != NULL)
         *len = v->len;
     return c;
-}
-
-int sluice_jv_string_is(const sluice_jv_t *v, const char *s)
-{
-    size_t n = strlen(s);
-    return sluice_jv_is_string(v) && v->len == n && memcmp(v->u.s, s, n) == 0;
 }
 
 const char *sluice_jv_number_text_value(const sluice_jv_t *v, size_t *len)
@@ -894,7 +916,9 @@ static int placeable(const sluice_jv_t *c, const sluice_jv_t *value)
     return 1;
 }
 
-int sluice_jv_object_setn(sluice_json_arena_t *a, sluice_jv_t *obj, const char *key, size_t n, sluice_jv_t *value)
+/* set, with a new member's key copied into a or kept as given (copy 0: SLUICE_JV_SET_LIT's). */
+static inline __attribute__((always_inline)) int object_set(sluice_json_arena_t *a, sluice_jv_t *obj, const char *key,
+                                                            size_t n, sluice_jv_t *value, int copy)
 {
     if (!sluice_jv_is_object(obj) || !placeable(obj, value) || n > UINT32_MAX)
         return -1;
@@ -903,7 +927,7 @@ int sluice_jv_object_setn(sluice_json_arena_t *a, sluice_jv_t *obj, const char *
         obj->u.m[i].value->parent = NULL;
         obj->u.m[i].value = value;
     } else {
-        const char *k = copy_bytes(a, key, n);
+        const char *k = copy ? copy_bytes(a, key, n) : key;
         if (k == NULL ||
             (obj->len == obj->cap && vector_grow(a, obj, (void **)&obj->u.m, sizeof(sluice_jv_member_t)) != 0))
             return -1;
@@ -913,6 +937,16 @@ int sluice_jv_object_setn(sluice_json_arena_t *a, sluice_jv_t *obj, const char *
     value->parent = obj;
     mark_dirty(obj);
     return 0;
+}
+
+int sluice_jv_object_setn(sluice_json_arena_t *a, sluice_jv_t *obj, const char *key, size_t n, sluice_jv_t *value)
+{
+    return object_set(a, obj, key, n, value, 1);
+}
+
+int sluice_jv_object_setn_kept(sluice_json_arena_t *a, sluice_jv_t *obj, const char *key, size_t n, sluice_jv_t *value)
+{
+    return object_set(a, obj, key, n, value, 0);
 }
 
 int sluice_jv_object_deln(sluice_jv_t *obj, const char *key, size_t n)

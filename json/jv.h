@@ -108,6 +108,12 @@ sluice_jv_t *sluice_jv_number_text(sluice_json_arena_t *a, const char *text, siz
 sluice_jv_t *sluice_jv_object(sluice_json_arena_t *a);
 sluice_jv_t *sluice_jv_array(sluice_json_arena_t *a);
 
+/* A string the gateway formatted itself from an alphabet the writer copies as it is (hex digits,
+ * a UUID, a time: ASCII without control bytes, '"' or '\\'; a debug build checks it): kept in a
+ * with its quotes, so that it is written as one copy of those bytes, without the writer's scan
+ * for escapes. NULL when memory runs out. Anything else goes through sluice_jv_string. */
+sluice_jv_t *sluice_jv_string_plain(sluice_json_arena_t *a, const char *s, size_t n);
+
 /* A deep copy of v in a (source spans kept: an unchanged copy is still written as its bytes). */
 sluice_jv_t *sluice_jv_copy(sluice_json_arena_t *a, const sluice_jv_t *v);
 
@@ -153,8 +159,13 @@ const char *sluice_jv_string_value(const sluice_jv_t *v, size_t *len);
  * its whole length in *len (may be NULL). NULL for any other type or when a is out of memory. */
 const char *sluice_jv_string_cstr(sluice_json_arena_t *a, const sluice_jv_t *v, size_t *len);
 
-/* 1 when v is a string equal to the NUL-terminated s. */
-int sluice_jv_string_is(const sluice_jv_t *v, const char *s);
+/* 1 when v is a string equal to the NUL-terminated s. Inline, so that a literal's length is the
+ * compiler's constant rather than a strlen call. */
+static inline int sluice_jv_string_is(const sluice_jv_t *v, const char *s)
+{
+    size_t n = strlen(s);
+    return sluice_jv_is_string(v) && v->len == n && memcmp(v->u.s, s, n) == 0;
+}
 
 /* A number's text as sent (or as a constructor wrote it), or NULL. */
 const char *sluice_jv_number_text_value(const sluice_jv_t *v, size_t *len);
@@ -199,6 +210,27 @@ static inline int sluice_jv_object_set(sluice_json_arena_t *a, sluice_jv_t *obj,
 static inline int sluice_jv_object_del(sluice_jv_t *obj, const char *key)
 {
     return sluice_jv_object_deln(obj, key, strlen(key));
+}
+
+/* set for a key that is not copied: key[0..n) must outlive the tree and need no escape in JSON
+ * (a key followed by '":' is written as its bytes: sluice_jv_key_framed). SLUICE_JV_SET_LIT's. */
+int sluice_jv_object_setn_kept(sluice_json_arena_t *a, sluice_jv_t *obj, const char *key, size_t n, sluice_jv_t *value);
+
+/* obj[lit] = value for a key literal that needs no escape in JSON (ASCII letters, digits, '_'):
+ * the key is the literal's bytes between '"' and '":', kept, not copied, which a writer then
+ * copies as they are (sluice_jv_key_framed). 0 or -1 as sluice_jv_object_set. */
+#define SLUICE_JV_SET_LIT(a, obj, lit, value)                                                                          \
+    sluice_jv_object_setn_kept((a), (obj), &("\"" lit "\":")[1], sizeof(lit) - 1, (value))
+
+/* 1 when member m's key can be written as its bytes with the quote before and the '":' after it
+ * (m->key - 1, key_len + 3 bytes). Every key is one of three: a key the parser left in the body,
+ * which holds nothing the writer escapes (it refuses raw control bytes; a key with an escape is
+ * a copy) and is followed by its closing quote; a copy in the arena, followed by a NUL; or a
+ * SLUICE_JV_SET_LIT literal, framed by its quotes. So a '"' right after the key tells the first
+ * or the last; the ':' is checked after it (a body may hold whitespace before its colon). */
+static inline int sluice_jv_key_framed(const sluice_jv_member_t *m)
+{
+    return m->key[m->key_len] == '"' && m->key[m->key_len + 1] == ':';
 }
 
 /* The i-th member in order (i < size), or NULL: iteration is a plain loop over i. A del inside

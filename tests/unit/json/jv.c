@@ -190,6 +190,51 @@ static void a_change_marks_every_ancestor(void **state)
     sluice_json_arena_free(a);
 }
 
+/* The gateway's own keys (SLUICE_JV_SET_LIT) and texts (sluice_jv_string_plain) are written as
+ * their bytes, without the writer's scan: the same bytes json/write.c writes for the same
+ * document. A key the parser left in the body is written as its bytes only when its '":' follows
+ * it there; a key with an escape (a copy) and a key set by sluice_jv_object_set are scanned. */
+static void literal_keys_and_plain_strings(void **state)
+{
+    (void)state;
+    const char *doc = "{ \"a\" : 1 , \"b\\\"c\" : \"x\", \"d\":2,\"k\":{\"x\" :[]}}";
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    sluice_json_error_t e;
+    sluice_jv_t *v = sluice_jv_parse(a, doc, strlen(doc), 8, 64, 0, NULL, &e);
+    assert_non_null(v);
+    sluice_jv_t *id = sluice_jv_string_plain(a, "0123-abcd", 9);
+    assert_int_equal(SLUICE_JV_SET_LIT(a, v, "messageId", id), 0);
+    assert_int_equal(SLUICE_JV_SET_LIT(a, v, "d", sluice_jv_string_plain(a, "2026-11-23T08:00:00.123Z", 24)), 0);
+    assert_int_equal(sluice_jv_object_set(a, v, "e\"f", sluice_jv_string(a, "t\tu", 3)), 0);
+    assert_int_equal(sluice_jv_object_set(a, sluice_jv_object_get(v, "k"), "y", sluice_jv_null(a)), 0);
+    const char *want = "{\"a\":1,\"b\\\"c\":\"x\",\"d\":\"2026-11-23T08:00:00.123Z\",\"k\":{\"x\":[],\"y\":null},"
+                       "\"messageId\":\"0123-abcd\",\"e\\\"f\":\"t\\tu\"}";
+    char *got = sluice_jv_encode(v, NULL);
+    assert_string_equal(got, want);
+    free(got);
+    sluice_json_error_t re;
+    char *ref = reference(want, 8, 64, &re);
+    assert_string_equal(ref, want);
+    free(ref);
+    /* a plain string reads as any string, and its copy is written the same */
+    size_t n;
+    assert_memory_equal(sluice_jv_string_value(id, &n), "0123-abcd", 9);
+    assert_int_equal(n, 9);
+    assert_true(sluice_jv_string_is(id, "0123-abcd"));
+    assert_true(sluice_jv_equal(id, sluice_jv_string(a, "0123-abcd", 9)));
+    sluice_jv_t *arr = sluice_jv_array(a);
+    assert_int_equal(sluice_jv_array_append(a, arr, sluice_jv_copy(a, id)), 0);
+    assert_int_equal(sluice_jv_array_append(a, arr, sluice_jv_string_plain(a, "", 0)), 0);
+    got = sluice_jv_encode(arr, NULL);
+    assert_string_equal(got, "[\"0123-abcd\",\"\"]");
+    free(got);
+    /* a literal key is found and replaced as any key */
+    assert_ptr_equal(sluice_jv_object_get(v, "messageId"), id);
+    assert_int_equal(sluice_jv_object_del(v, "messageId"), 0);
+    assert_null(sluice_jv_object_get(v, "messageId"));
+    sluice_json_arena_free(a);
+}
+
 /* Removing an item of a parsed array (json_array_remove's semantics): the others keep their order,
  * the array and its ancestors are written from their parts, the removed item may be placed
  * elsewhere, and a missing item or a non-array is refused. */
@@ -630,6 +675,7 @@ int main(void)
         cmocka_unit_test(batch_faults_as_parse_batch),
         cmocka_unit_test(strings_are_spans_into_the_body),
         cmocka_unit_test(a_change_marks_every_ancestor),
+        cmocka_unit_test(literal_keys_and_plain_strings),
         cmocka_unit_test(object_and_array_api),
         cmocka_unit_test(array_remove),
         cmocka_unit_test(numbers_as_sent),
