@@ -81,6 +81,10 @@ typedef struct pending_accepted {
 #define PENDING_INLINE_EVENTS 4   /* accepted: a batch of up to 4; msgs: up to 3 (events + records + 1) */
 #define PENDING_INLINE_IDS    256 /* bytes of messageIds: six UUIDs */
 
+typedef struct pending_xd {
+    char first[SLUICE_ID_MAX + 1], origin[SLUICE_URL_HOST_MAX + 1], to[SLUICE_URL_HOST_MAX + 1];
+} pending_xd_t;
+
 struct pending {
     pending_t *pool_next; /* in the worker's pool of free records (pending_new); first: never poisoned */
     sluice_worker_t *w;
@@ -117,8 +121,9 @@ struct pending {
     size_t ids_len, ids_cap;
     sluice_json_arena_t *arena; /* where the body, its values and everything added to them live, or NULL */
     sluice_conn_t *conn;        /* HTTP/2: the connection whose in-flight place this holds (conn.h) */
-    /* GET /xd waiting for Redis to claim its first id: that id and the hosts of the request */
-    char xd_first[SLUICE_ID_MAX + 1], xd_origin[SLUICE_URL_HOST_MAX + 1], xd_to[SLUICE_URL_HOST_MAX + 1];
+    /* GET /xd waiting for Redis to claim its first id: that id and the hosts of the request,
+     * malloc'd by the route that needs them (the other requests' records are 637 bytes smaller) */
+    pending_xd_t *xd;
     pending_accepted_t accepted_inline[PENDING_INLINE_EVENTS];
     pending_msg_t msgs_inline[PENDING_INLINE_EVENTS];
     char ids_inline[PENDING_INLINE_IDS]; /* read only up to ids_len, which is zeroed */
@@ -140,58 +145,24 @@ static void on_req_gone(void *slot)
 }
 
 /* Records of finished requests are kept on their loop thread (w->pending_pool, at most
- * PENDING_POOL_MAX) for the next request: a record is 8.7 KB, most of it the identity job's text
+ * PENDING_POOL_MAX) for the next request: a record was 8.7 KB, most of it the identity job's text
  * buffers, and calloc zeroed all of it for every request (about 9k instructions, 0.35 µs on this
- * VM; docs/performance.md). A record is only ever taken and given back on its worker's thread
- * (delivery reports and Redis replies are served on it), so the pool needs no lock. */
+ * VM; docs/performance.md); it is 2.6 KB since the job allocates those as it fills them. A
+ * record is only ever taken and given back on its worker's thread (delivery reports and Redis
+ * replies are served on it), so the pool needs no lock. */
 #define PENDING_POOL_MAX 64
 
-/* The text buffers a reused record keeps as the last request left them, each made an empty
- * string instead: every reader reads them as strings, and the identity job writes them (or reads
- * only up to a count it keeps, which is zeroed) before use. Everything else, the identity job's
- * counts, states and pointers included, is zeroed as calloc did: a field added later is zeroed
- * unless it is listed here. In the order of the struct (pending_reset walks them in order). The
- * token and the claims are wiped by sluice_identity_job_dispose and zeroed here all the same. */
-#define JOB_SPAN(f, each)                                                                                              \
-    {                                                                                                                  \
-        offsetof(pending_t, job) + offsetof(sluice_identity_job_t, f), sizeof(((sluice_identity_job_t *)0)->f), each   \
-    }
-static const struct {
-    size_t at, len, each; /* offset in the record, bytes, and the size of one string in it */
-} kept_text[] = {
-    JOB_SPAN(cookies, SLUICE_IDENTITY_COOKIE_LEN),
-    JOB_SPAN(fbp, SLUICE_VENDOR_VALUE_MAX + 1),
-    JOB_SPAN(fbc, SLUICE_VENDOR_VALUE_MAX + 1),
-    JOB_SPAN(ga, SLUICE_VENDOR_VALUE_MAX + 1),
-    JOB_SPAN(ga_session, SLUICE_IDENTITY_GA_SESSION_MAX + 1),
-    JOB_SPAN(fbclid, SLUICE_CLICK_ID_MAX + 1),
-    {offsetof(pending_t, xd_first), sizeof(((pending_t *)0)->xd_first), SLUICE_ID_MAX + 1},
-    {offsetof(pending_t, xd_origin), sizeof(((pending_t *)0)->xd_origin), SLUICE_URL_HOST_MAX + 1},
-    {offsetof(pending_t, xd_to), sizeof(((pending_t *)0)->xd_to), SLUICE_URL_HOST_MAX + 1},
-    {offsetof(pending_t, ids_inline), PENDING_INLINE_IDS, PENDING_INLINE_IDS},
-};
-#undef JOB_SPAN
-_Static_assert(offsetof(sluice_identity_job_t, cookies) < offsetof(sluice_identity_job_t, fbp) &&
-                   offsetof(sluice_identity_job_t, fbp) < offsetof(sluice_identity_job_t, fbc) &&
-                   offsetof(sluice_identity_job_t, fbc) < offsetof(sluice_identity_job_t, ga) &&
-                   offsetof(sluice_identity_job_t, ga) < offsetof(sluice_identity_job_t, ga_session) &&
-                   offsetof(sluice_identity_job_t, ga_session) < offsetof(sluice_identity_job_t, fbclid) &&
-                   offsetof(pending_t, job) < offsetof(pending_t, xd_first) &&
-                   offsetof(pending_t, xd_to) < offsetof(pending_t, ids_inline),
-               "kept_text must list the record's text buffers in the order of the struct");
-
-/* A record as calloc gave it, but for kept_text's buffers, which are made empty strings. */
+/* A record as calloc gave it, but for ids_inline, read only up to ids_len (zeroed), which is left
+ * as the last request wrote it: every other field, the identity job's included, is zeroed, and a
+ * field added later with them. The identity job keeps no text buffers it rarely fills (its cookies
+ * and vendor ids are allocated as they are made, issue 17's peak RSS), so there is nothing else
+ * worth leaving out. */
+_Static_assert(offsetof(pending_t, ids_inline) + PENDING_INLINE_IDS + _Alignof(pending_t) > sizeof(pending_t),
+               "ids_inline must be the record's last member");
 static void pending_reset(pending_t *p)
 {
-    char *b = (char *)p;
-    size_t at = 0;
-    for (size_t i = 0; i < sizeof(kept_text) / sizeof(kept_text[0]); i++) {
-        memset(b + at, 0, kept_text[i].at - at);
-        for (size_t k = 0; k < kept_text[i].len; k += kept_text[i].each)
-            b[kept_text[i].at + k] = '\0';
-        at = kept_text[i].at + kept_text[i].len;
-    }
-    memset(b + at, 0, sizeof(*p) - at);
+    memset(p, 0, offsetof(pending_t, ids_inline));
+    p->ids_inline[0] = '\0';
 }
 
 static pending_t *pending_new(h2o_req_t *req, sluice_worker_t *w, const sluice_reply_t *reply)
@@ -230,6 +201,7 @@ static void pending_free(pending_t *p)
     sluice_identity_job_dispose(&p->job);
     json_decref(p->rejected);
     json_decref(p->no_events);
+    free(p->xd);
     if (p->accepted != p->accepted_inline)
         free(p->accepted);
     for (unsigned i = 0; i < p->produced; i++)
@@ -2184,11 +2156,11 @@ static void on_xd_claimed(void *ud, int claimed)
 {
     pending_t *p = ud;
     if (p->req != NULL) {
-        sluice_identity_issue_input_t ii = {.origin_host = p->xd_origin,
-                                            .to_host = p->xd_to,
+        sluice_identity_issue_input_t ii = {.origin_host = p->xd->origin,
+                                            .to_host = p->xd->to,
                                             .host = p->req->authority,
                                             .now_ms = sluice_now_ms(),
-                                            .claimed = claimed ? p->xd_first : NULL};
+                                            .claimed = claimed ? p->xd->first : NULL};
         xd_issue_reply(p->req, p->w, &p->reply, p->src->org, &ii);
     }
     p->responded = 1;
@@ -2232,11 +2204,14 @@ int sluice_ingest_xd_issue(h2o_req_t *req, sluice_worker_t *w)
         pending_t *p = pending_new(req, w, &in.reply);
         if (p != NULL) {
             p->src = in.src;
-            snprintf(p->xd_first, sizeof(p->xd_first), "%s", first_id);
-            snprintf(p->xd_origin, sizeof(p->xd_origin), "%s", origin_host);
-            snprintf(p->xd_to, sizeof(p->xd_to), "%s", to_host);
-            if (sluice_identity_claim(w->identity, org, p->xd_first, on_xd_claimed, p) == 0)
-                return 0;
+            /* Out of memory: answered at once, as when Redis cannot take the claim. */
+            if ((p->xd = malloc(sizeof(*p->xd))) != NULL) {
+                snprintf(p->xd->first, sizeof(p->xd->first), "%s", first_id);
+                snprintf(p->xd->origin, sizeof(p->xd->origin), "%s", origin_host);
+                snprintf(p->xd->to, sizeof(p->xd->to), "%s", to_host);
+                if (sluice_identity_claim(w->identity, org, p->xd->first, on_xd_claimed, p) == 0)
+                    return 0;
+            }
             p->responded = 1;
             settle(p);
         }

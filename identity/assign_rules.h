@@ -103,9 +103,11 @@ static void T(page_clicks)(sluice_identity_job_t *job, T_VALUE *ev, const char *
     if (ids == NULL)
         return;
     T_VALUE *fbclid = T_GET(ids, "fbclid"); /* decoded click ids hold no NUL */
-    if (fbclid != NULL && job->fbclid[0] == '\0' && T_STRING_LEN(fbclid) < sizeof(job->fbclid)) {
-        memcpy(job->fbclid, T_STRING_VALUE(fbclid), T_STRING_LEN(fbclid));
-        job->fbclid[T_STRING_LEN(fbclid)] = '\0';
+    sluice_identity_vendor_ids_t *vd;
+    if (fbclid != NULL && (job->vendor == NULL || job->vendor->fbclid[0] == '\0') &&
+        T_STRING_LEN(fbclid) < sizeof(vd->fbclid) && (vd = vendor_block(job)) != NULL) {
+        memcpy(vd->fbclid, T_STRING_VALUE(fbclid), T_STRING_LEN(fbclid));
+        vd->fbclid[T_STRING_LEN(fbclid)] = '\0';
     }
     T_VALUE *ctx = T_ENSURE_OBJECT(T_XA_, ev, "context");
     T_VALUE *cur = T_GET(ctx, "clickIds");

@@ -236,6 +236,15 @@ static const char *plain_string(const json_t *v)
 
 /* ------------------------------------------------------------------ step 1 */
 
+/* The job's vendor ids, made on first use. NULL when no memory is left: the request then goes as
+ * one without vendor ids (vendor_lost: run mints none over the visitor's). */
+static sluice_identity_vendor_ids_t *vendor_block(sluice_identity_job_t *job)
+{
+    if (job->vendor == NULL && !job->vendor_lost && (job->vendor = calloc(1, sizeof(*job->vendor))) == NULL)
+        job->vendor_lost = 1;
+    return job->vendor;
+}
+
 static void copy_cookie(char *dst, size_t cap, h2o_iovec_t v)
 {
     dst[0] = '\0';
@@ -281,16 +290,17 @@ static void pick_vendor_cookie(char *dst, size_t cap, const sluice_identity_inpu
 }
 
 /* gtag's session cookie of each GA4 stream of the org, _ga_<container> (the measurement id without
- * "G-": gtag.js names it so), as the browser sent it, into job->ga_stream/ga_session. Only the
+ * "G-": gtag.js names it so), as the browser sent it, into job->vendor's ga_stream/ga_session. Only the
  * org's own streams are read: another property's cookie on the site is none of its business. The
  * value is checked only as a cookie value here; vendors/ga4.c reads its format. */
 static void read_ga_sessions(sluice_identity_job_t *job, const sluice_identity_input_t *in)
 {
-    job->ga_stream_count = 0;
     if (!in->browser || in->cookie == NULL)
         return;
     const sluice_org_t *org = job->org;
-    for (size_t i = 0; i < org->integration_count && job->ga_stream_count < SLUICE_IDENTITY_MAX_GA_STREAMS; i++) {
+    sluice_identity_vendor_ids_t *vd = job->vendor; /* made for the first session found */
+    for (size_t i = 0;
+         i < org->integration_count && (vd == NULL || vd->ga_stream_count < SLUICE_IDENTITY_MAX_GA_STREAMS); i++) {
         const sluice_integration_t *it = &org->integrations[i];
         if (!it->enabled || it->vendor_name == NULL || strcmp(it->vendor_name, "ga4") != 0 || it->node == NULL)
             continue;
@@ -305,18 +315,39 @@ static void read_ga_sessions(sluice_identity_job_t *job, const sluice_identity_i
             continue;
         char name[SLUICE_IDENTITY_GA_STREAM_MAX + 5];
         snprintf(name, sizeof(name), "_ga_%s", c);
-        size_t k = 0;
-        while (k < job->ga_stream_count && strcmp(job->ga_stream[k], name + 1) != 0)
+        size_t k = 0, count = vd != NULL ? vd->ga_stream_count : 0;
+        while (k < count && strcmp(vd->ga_stream[k], name + 1) != 0)
             k++;
-        if (k < job->ga_stream_count) /* two integrations of one stream */
+        if (k < count) /* two integrations of one stream */
             continue;
-        h2o_iovec_t v = in->cookie(in->cookie_ctx, name);
-        copy_cookie(job->ga_session[k], sizeof(job->ga_session[k]), v);
-        if (job->ga_session[k][0] == '\0')
+        char session[SLUICE_IDENTITY_GA_SESSION_MAX + 1];
+        copy_cookie(session, sizeof(session), in->cookie(in->cookie_ctx, name));
+        if (session[0] == '\0' || (vd = vendor_block(job)) == NULL)
             continue;
-        memcpy(job->ga_stream[k], name + 1, strlen(name)); /* "ga_<container>" and its NUL */
-        job->ga_stream_count++;
+        memcpy(vd->ga_session[k], session, strlen(session) + 1);
+        memcpy(vd->ga_stream[k], name + 1, strlen(name)); /* "ga_<container>" and its NUL */
+        vd->ga_stream_count++;
     }
+}
+
+/* The request's _fbp, _fbc and _ga (pick_vendor_cookie) and gtag's sessions, into job->vendor,
+ * made only when one of them is there. */
+static void read_vendor_cookies(sluice_identity_job_t *job, const sluice_identity_input_t *in)
+{
+    char fbp[SLUICE_VENDOR_VALUE_MAX + 1], fbc[SLUICE_VENDOR_VALUE_MAX + 1], ga[SLUICE_VENDOR_VALUE_MAX + 1];
+    free(job->vendor); /* a job begun again (tests) starts without the last request's */
+    job->vendor = NULL;
+    job->vendor_lost = 0;
+    pick_vendor_cookie(fbp, sizeof(fbp), in, "_fbp", in->fbp, 0);
+    pick_vendor_cookie(fbc, sizeof(fbc), in, "_fbc", in->fbc, 0);
+    pick_vendor_cookie(ga, sizeof(ga), in, "_ga", in->ga, 1);
+    sluice_identity_vendor_ids_t *vd = fbp[0] != '\0' || fbc[0] != '\0' || ga[0] != '\0' ? vendor_block(job) : NULL;
+    if (vd != NULL) {
+        memcpy(vd->fbp, fbp, strlen(fbp) + 1);
+        memcpy(vd->fbc, fbc, strlen(fbc) + 1);
+        memcpy(vd->ga, ga, strlen(ga) + 1);
+    }
+    read_ga_sessions(job, in);
 }
 
 static void take_token_text(sluice_identity_job_t *job, const char *s, size_t len)
@@ -541,11 +572,7 @@ static void begin(sluice_identity_thread_t *t, sluice_identity_job_t *job, const
                         sluice_url_host(in->origin.base, in->origin.len, job->audience, sizeof(job->audience)) == 0;
     job->cookie_domain =
         in->host.base != NULL ? sluice_cookie_domain_for(idc->cookie_domain, in->host.base, in->host.len) : NULL;
-    pick_vendor_cookie(job->fbp, sizeof(job->fbp), in, "_fbp", in->fbp, 0);
-    pick_vendor_cookie(job->fbc, sizeof(job->fbc), in, "_fbc", in->fbc, 0);
-    pick_vendor_cookie(job->ga, sizeof(job->ga), in, "_ga", in->ga, 1);
-    read_ga_sessions(job, in);
-    job->fbclid[0] = '\0';
+    read_vendor_cookies(job, in);
     if (in->token.base != NULL)
         take_token_text(job, in->token.base, in->token.len);
 }
@@ -1152,23 +1179,34 @@ static void write_link(sluice_identity_job_t *job, const char *id, const char *f
 
 /* ------------------------------------------------------------------ finishing */
 
+/* Keeps a Set-Cookie value formatted into text (len bytes, -1 when it did not fit) in a block of
+ * its length: the job's record holds a pointer, not SLUICE_IDENTITY_COOKIE_LEN bytes, per cookie. */
+static void keep_cookie(sluice_identity_job_t *job, const char *text, int len)
+{
+    char *c = len >= 0 ? malloc((size_t)len + 1) : NULL;
+    if (c == NULL)
+        return;
+    memcpy(c, text, (size_t)len + 1);
+    job->cookies[job->cookie_count++] = c;
+}
+
 static void add_cookie(sluice_identity_job_t *job, const char *name, const char *value, unsigned max_age_s,
                        int http_only)
 {
     if (job->cookie_count >= SLUICE_IDENTITY_MAX_COOKIES)
         return;
     sluice_cookie_t c = {name, value, max_age_s, job->cookie_domain, http_only};
-    if (sluice_cookie_format(&c, job->cookies[job->cookie_count], sizeof(job->cookies[0])) >= 0)
-        job->cookie_count++;
+    char text[SLUICE_IDENTITY_COOKIE_LEN];
+    keep_cookie(job, text, sluice_cookie_format(&c, text, sizeof(text)));
 }
 
 /* Consent refused: the cookie the browser sent is deleted. */
 static void expire_cookie(sluice_identity_job_t *job, const char *name, int http_only)
 {
-    if (job->cookie_count < SLUICE_IDENTITY_MAX_COOKIES &&
-        sluice_cookie_format_expired(name, job->cookie_domain, http_only, job->cookies[job->cookie_count],
-                                     sizeof(job->cookies[0])) >= 0)
-        job->cookie_count++;
+    if (job->cookie_count >= SLUICE_IDENTITY_MAX_COOKIES)
+        return;
+    char text[SLUICE_IDENTITY_COOKIE_LEN];
+    keep_cookie(job, text, sluice_cookie_format_expired(name, job->cookie_domain, http_only, text, sizeof(text)));
 }
 
 /* 1 when a data-layer rule of the org reaches kept_clicks[k] (asked once per request, and only
@@ -1458,6 +1496,13 @@ void sluice_identity_job_dispose(sluice_identity_job_t *job)
     job->known = NULL;
     json_decref(job->consent);
     job->consent = NULL;
+    for (size_t i = 0; i < job->cookie_count; i++) {
+        free(job->cookies[i]);
+        job->cookies[i] = NULL;
+    }
+    job->cookie_count = 0;
+    free(job->vendor);
+    job->vendor = NULL;
     sluice_secure_zero(job->token, sizeof(job->token));
     sluice_secure_zero(&job->claims, sizeof(job->claims));
 }

@@ -160,6 +160,20 @@ typedef struct sluice_identity_input {
 
 typedef struct sluice_identity_job sluice_identity_job_t;
 
+/* A request's vendor ids (job->vendor): in a block of their own, made when the first of them is
+ * read or minted. Most requests carry none of them, and a waiting request's record is 2.9 KB
+ * smaller without them (issue 17's peak RSS, docs/performance.md). */
+typedef struct sluice_identity_vendor_ids {
+    char fbp[SLUICE_VENDOR_VALUE_MAX + 1];
+    char fbc[SLUICE_VENDOR_VALUE_MAX + 1];
+    char ga[SLUICE_VENDOR_VALUE_MAX + 1];
+    /* gtag's sessions: "ga_<container>" and the _ga_<container> cookie's value as sent */
+    char ga_stream[SLUICE_IDENTITY_MAX_GA_STREAMS][SLUICE_IDENTITY_GA_STREAM_MAX + 4];
+    char ga_session[SLUICE_IDENTITY_MAX_GA_STREAMS][SLUICE_IDENTITY_GA_SESSION_MAX + 1];
+    size_t ga_stream_count;
+    char fbclid[SLUICE_CLICK_ID_MAX + 1]; /* the page URL's, for the _fbc cookie */
+} sluice_identity_vendor_ids_t;
+
 /* What the single-use check of a signed request found (job->replay). */
 typedef enum sluice_replay {
     SLUICE_REPLAY_NONE = 0,      /* nothing checked: no replay key, or no Redis configured */
@@ -205,7 +219,11 @@ struct sluice_identity_job {
      * keeps the cookie off). For an org with cross domains only an id the request proved (its
      * signed cookie, a redeemed token, a claimed first id, one minted for it); else "". */
     char anonymous_id[SLUICE_ID_MAX + 1];
-    char cookies[SLUICE_IDENTITY_MAX_COOKIES][SLUICE_IDENTITY_COOKIE_LEN]; /* Set-Cookie values */
+    /* Set-Cookie values, each in a malloc'd block of its own length (a waiting request's record
+     * holds no 768-byte buffers: issue 17's peak RSS, docs/performance.md); freed by
+     * sluice_identity_job_dispose. A value that does not fit SLUICE_IDENTITY_COOKIE_LEN, or finds
+     * no memory, is left out: identity never fails a request. */
+    char *cookies[SLUICE_IDENTITY_MAX_COOKIES];
     size_t cookie_count;
     sluice_replay_t replay;
     /* private */
@@ -233,14 +251,11 @@ struct sluice_identity_job {
     int64_t landed_ms;
     int clicks_covered; /* bit k: kept_clicks[k] is reached by a data-layer rule; -1 not known yet */
     char xd_mark[17];   /* the value its SET NX gives the token's key: what a timed-out redemption may take back */
-    char fbp[SLUICE_VENDOR_VALUE_MAX + 1];
-    char fbc[SLUICE_VENDOR_VALUE_MAX + 1];
-    char ga[SLUICE_VENDOR_VALUE_MAX + 1];
-    /* gtag's sessions: "ga_<container>" and the _ga_<container> cookie's value as sent */
-    char ga_stream[SLUICE_IDENTITY_MAX_GA_STREAMS][SLUICE_IDENTITY_GA_STREAM_MAX + 4];
-    char ga_session[SLUICE_IDENTITY_MAX_GA_STREAMS][SLUICE_IDENTITY_GA_SESSION_MAX + 1];
-    size_t ga_stream_count;
-    char fbclid[SLUICE_CLICK_ID_MAX + 1];
+    /* calloc'd when the request brings a vendor cookie, a gtag session or an fbclid, or run
+     * mints a vendor id; NULL before (or when no memory was left: the request then goes as one
+     * without them). Freed by sluice_identity_job_dispose. */
+    sluice_identity_vendor_ids_t *vendor;
+    int vendor_lost;  /* a vendor block was needed and not made: run mints and passes on no vendor id */
     json_t *known;    /* anonymousId → userId found in Redis */
     int clicks_known; /* known holds a kept click's field (set when run finishes, and by its writes) */
     const char *lookups[SLUICE_IDENTITY_MAX_LOOKUPS];
@@ -257,10 +272,11 @@ enum {
     SLUICE_IDENTITY_PROOF_TOKEN = 5,   /* carried by the token this request redeemed */
 };
 
-/* Step 1, on t's thread. Reads in (copying what it keeps) and takes a `_dft` string from root
- * (the body: the event itself, or a batch), removing it. Sets token_outcome to -1 and
- * anonymous_id to the cookie's id when valid (for an org with cross domains, when its signature
- * is valid; an unsigned id is only a candidate to claim). Cannot fail. */
+/* Step 1, on t's thread, on a job zeroed or disposed before (its inputs set). Reads in (copying
+ * what it keeps) and takes a `_dft` string from root (the body: the event itself, or a batch),
+ * removing it. Sets token_outcome to -1 and anonymous_id to the cookie's id when valid (for an
+ * org with cross domains, when its signature is valid; an unsigned id is only a candidate to
+ * claim). Cannot fail. */
 void sluice_identity_begin(sluice_identity_thread_t *t, sluice_identity_job_t *job, const sluice_identity_input_t *in,
                            json_t *root);
 
@@ -310,7 +326,7 @@ void sluice_identity_forget_replay(sluice_identity_thread_t *t, const sluice_ide
  * SLUICE_REPLAY_IN_FLIGHT. Fire and forget. */
 void sluice_identity_confirm_replay(sluice_identity_thread_t *t, const sluice_identity_job_t *job);
 
-/* Frees the job's outputs and wipes the token text. Safe on a zeroed job. */
+/* Frees the job's outputs (the cookies too) and wipes the token text. Safe on a zeroed job. */
 void sluice_identity_job_dispose(sluice_identity_job_t *job);
 
 /* Results of sluice_identity_issue besides 0. */

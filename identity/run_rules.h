@@ -194,35 +194,36 @@ static T_VALUE *T(vendor_ids)(sluice_identity_job_t *job)
         expire_cookie(job, "_ga", 0);
     meta = meta && meta_ok == CONSENT_YES;
     ga4 = ga4 && ga4_ok == CONSENT_YES;
-    if (!meta && !ga4)
+    sluice_identity_vendor_ids_t *vd = meta || ga4 ? vendor_block(job) : NULL;
+    if (vd == NULL)
         return NULL;
     T_VALUE *ids = T_OBJECT(T_X(job));
     if (meta) {
-        if (job->fbp[0] == '\0' && sluice_vendor_fbp(job->now_ms, job->fbp, sizeof(job->fbp)) == 0)
-            add_cookie(job, "_fbp", job->fbp, SLUICE_VENDOR_FBP_MAX_AGE_S, 0);
-        if (job->fbclid[0] != '\0') {
-            const char *click = job->fbc[0] != '\0' ? sluice_vendor_fbc_click(job->fbc) : NULL;
+        if (vd->fbp[0] == '\0' && sluice_vendor_fbp(job->now_ms, vd->fbp, sizeof(vd->fbp)) == 0)
+            add_cookie(job, "_fbp", vd->fbp, SLUICE_VENDOR_FBP_MAX_AGE_S, 0);
+        if (vd->fbclid[0] != '\0') {
+            const char *click = vd->fbc[0] != '\0' ? sluice_vendor_fbc_click(vd->fbc) : NULL;
             char fresh[SLUICE_VENDOR_VALUE_MAX + 1];
-            if ((click == NULL || strcmp(click, job->fbclid) != 0) &&
-                sluice_vendor_fbc(job->now_ms, job->fbclid, fresh, sizeof(fresh)) == 0) {
-                memcpy(job->fbc, fresh, strlen(fresh) + 1);
-                add_cookie(job, "_fbc", job->fbc, SLUICE_VENDOR_FBC_MAX_AGE_S, 0);
+            if ((click == NULL || strcmp(click, vd->fbclid) != 0) &&
+                sluice_vendor_fbc(job->now_ms, vd->fbclid, fresh, sizeof(fresh)) == 0) {
+                memcpy(vd->fbc, fresh, strlen(fresh) + 1);
+                add_cookie(job, "_fbc", vd->fbc, SLUICE_VENDOR_FBC_MAX_AGE_S, 0);
             }
         }
-        if (job->fbp[0] != '\0')
-            T_SET_STRING(T_X(job), ids, "fbp", job->fbp);
-        if (job->fbc[0] != '\0')
-            T_SET_STRING(T_X(job), ids, "fbc", job->fbc);
+        if (vd->fbp[0] != '\0')
+            T_SET_STRING(T_X(job), ids, "fbp", vd->fbp);
+        if (vd->fbc[0] != '\0')
+            T_SET_STRING(T_X(job), ids, "fbc", vd->fbc);
     }
     if (ga4) {
-        if (job->ga[0] == '\0' && sluice_vendor_ga(job->now_ms / 1000, job->ga, sizeof(job->ga)) == 0)
-            add_cookie(job, "_ga", job->ga, SLUICE_VENDOR_GA_MAX_AGE_S, 0);
-        if (job->ga[0] != '\0')
-            T_SET_STRING(T_X(job), ids, "ga", job->ga);
+        if (vd->ga[0] == '\0' && sluice_vendor_ga(job->now_ms / 1000, vd->ga, sizeof(vd->ga)) == 0)
+            add_cookie(job, "_ga", vd->ga, SLUICE_VENDOR_GA_MAX_AGE_S, 0);
+        if (vd->ga[0] != '\0')
+            T_SET_STRING(T_X(job), ids, "ga", vd->ga);
         /* gtag's sessions, under the consent _ga needs: GA4's integration of that stream puts
          * the events in gtag's session rather than in a second one (vendors/ga4.c). */
-        for (size_t k = 0; k < job->ga_stream_count; k++)
-            T_SET_STRING(T_X(job), ids, job->ga_stream[k], job->ga_session[k]);
+        for (size_t k = 0; k < vd->ga_stream_count; k++)
+            T_SET_STRING(T_X(job), ids, vd->ga_stream[k], vd->ga_session[k]);
     }
     if (T_SIZE(ids) == 0) {
         T_DROP(ids);

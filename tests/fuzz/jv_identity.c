@@ -103,7 +103,8 @@ static void same_job(sluice_json_arena_t *a, sluice_identity_job_t *jj, sluice_i
     }
     if (jj->token_outcome != jv->token_outcome || jj->token_state != jv->token_state ||
         jj->token_len != jv->token_len || memcmp(jj->token, jv->token, sizeof(jj->token)) != 0 ||
-        jj->landed_ms != jv->landed_ms || strcmp(jj->fbclid, jv->fbclid) != 0 ||
+        jj->landed_ms != jv->landed_ms || (jj->vendor == NULL) != (jv->vendor == NULL) ||
+        (jj->vendor != NULL && strcmp(jj->vendor->fbclid, jv->vendor->fbclid) != 0) ||
         jj->visitor_minted != jv->visitor_minted || jj->proof != jv->proof || jj->signs != jv->signs ||
         jj->browser != jv->browser)
         abort();

@@ -124,17 +124,21 @@ static void fill(sluice_identity_job_t *job, const char *event_anon)
     job->visitor_minted = bits(6, 1);
     job->had_sid = job->browser && bits(7, 1);
     job->had_fbp = job->had_fbc = job->had_ga = job->browser && bits(8, 1);
-    /* vendor ids the browser had: a minted _fbp or _ga is random, so both are always read */
-    memcpy(job->fbp, "fb.1.1796612000000.1234567890", sizeof("fb.1.1796612000000.1234567890"));
-    memcpy(job->ga, "GA1.1.1234567890.1796612000", sizeof("GA1.1.1234567890.1796612000"));
+    /* vendor ids the browser had: a minted _fbp or _ga is random, so both are always read (the
+     * block sluice_identity_begin would have made; freed by sluice_identity_job_dispose) */
+    sluice_identity_vendor_ids_t *vd = job->vendor = calloc(1, sizeof(*job->vendor));
+    if (vd == NULL)
+        abort();
+    memcpy(vd->fbp, "fb.1.1796612000000.1234567890", sizeof("fb.1.1796612000000.1234567890"));
+    memcpy(vd->ga, "GA1.1.1234567890.1796612000", sizeof("GA1.1.1234567890.1796612000"));
     if (bits(9, 1))
-        memcpy(job->fbc, "fb.1.1796612000000.OLDCLICK", sizeof("fb.1.1796612000000.OLDCLICK"));
+        memcpy(vd->fbc, "fb.1.1796612000000.OLDCLICK", sizeof("fb.1.1796612000000.OLDCLICK"));
     if (bits(10, 1))
-        memcpy(job->fbclid, "NEWCLICK", sizeof("NEWCLICK"));
+        memcpy(vd->fbclid, "NEWCLICK", sizeof("NEWCLICK"));
     if (bits(11, 1)) {
-        memcpy(job->ga_stream[0], "ga_ABC123", sizeof("ga_ABC123"));
-        memcpy(job->ga_session[0], "GS1.1.1796612000.1.0.1796612000.0", sizeof("GS1.1.1796612000.1.0.1796612000.0"));
-        job->ga_stream_count = 1;
+        memcpy(vd->ga_stream[0], "ga_ABC123", sizeof("ga_ABC123"));
+        memcpy(vd->ga_session[0], "GS1.1.1796612000.1.0.1796612000.0", sizeof("GS1.1.1796612000.1.0.1796612000.0"));
+        vd->ga_stream_count = 1;
     }
     job->clicks_covered = -1;
     job->known = known_in != NULL ? json_deep_copy(known_in) : NULL;
@@ -154,8 +158,9 @@ static void fill(sluice_identity_job_t *job, const char *event_anon)
 static void same_jobs(const sluice_identity_job_t *jj, const sluice_identity_job_t *jv)
 {
     if (strcmp(jj->anonymous_id, jv->anonymous_id) != 0 || strcmp(jj->replaced, jv->replaced) != 0 ||
-        jj->proof != jv->proof || jj->visitor_minted != jv->visitor_minted || strcmp(jj->fbp, jv->fbp) != 0 ||
-        strcmp(jj->fbc, jv->fbc) != 0 || strcmp(jj->ga, jv->ga) != 0 || jj->cookie_count != jv->cookie_count ||
+        jj->proof != jv->proof || jj->visitor_minted != jv->visitor_minted ||
+        strcmp(jj->vendor->fbp, jv->vendor->fbp) != 0 || strcmp(jj->vendor->fbc, jv->vendor->fbc) != 0 ||
+        strcmp(jj->vendor->ga, jv->vendor->ga) != 0 || jj->cookie_count != jv->cookie_count ||
         jj->clicks_covered != jv->clicks_covered)
         abort();
     for (size_t i = 0; i < jj->cookie_count; i++)

@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "tests/stubs/alloc_fail.h"
 #include "tests/unit/vendors/vfix.h"
 #include "vendors/vendor.h"
 
@@ -20,21 +21,6 @@ void *__real_malloc(size_t n);
 char *__real_strdup(const char *s);
 void *__wrap_malloc(size_t n);
 char *__wrap_strdup(const char *s);
-
-/* Allocations left before the one that fails; -1: none fails. */
-static long alloc_left = -1;
-static int alloc_failed;
-
-static int alloc_fails(void)
-{
-    if (alloc_left < 0)
-        return 0;
-    if (alloc_left-- == 0) {
-        alloc_failed = 1;
-        return 1;
-    }
-    return 0;
-}
 
 void *__wrap_malloc(size_t n)
 {
