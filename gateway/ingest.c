@@ -2156,7 +2156,8 @@ static void on_xd_claimed(void *ud, int claimed)
 {
     pending_t *p = ud;
     if (p->req != NULL) {
-        sluice_identity_issue_input_t ii = {.origin_host = p->xd->origin,
+        /* The same input as the direct answer's: no Origin is NULL there, an empty text here. */
+        sluice_identity_issue_input_t ii = {.origin_host = p->xd->origin[0] != '\0' ? p->xd->origin : NULL,
                                             .to_host = p->xd->to,
                                             .host = p->req->authority,
                                             .now_ms = sluice_now_ms(),
@@ -2175,10 +2176,12 @@ int sluice_ingest_xd_issue(h2o_req_t *req, sluice_worker_t *w)
     if (xd_admit(&in, key, key_len) != 0)
         return 0;
     const sluice_org_t *org = in.src->org;
-    char origin_host[SLUICE_URL_HOST_MAX + 1], to_host[SLUICE_URL_HOST_MAX + 1];
+    char origin_host[SLUICE_URL_HOST_MAX + 1] = "", to_host[SLUICE_URL_HOST_MAX + 1];
     h2o_iovec_t origin = in.reply.origin;
     int have_origin =
         origin.base != NULL && sluice_url_host(origin.base, origin.len, origin_host, sizeof(origin_host)) == 0;
+    if (!have_origin)
+        origin_host[0] = '\0'; /* kept for the claim's answer: empty there means none */
     char *to;
     long tl = sluice_http_query(req, "to", &to);
     if (tl <= 0 || sluice_url_host(to, (size_t)tl, to_host, sizeof(to_host)) != 0)
