@@ -12,8 +12,10 @@
  *   T_ENRICH_PARAM, T_ENRICH_ARG        what making values needs besides the event (", a" for
  *                                       jv's arena, nothing for jansson's), and T_ENRICH_X: that
  *                                       argument (or NULL) as the T_X of T_SET_NEW and friends
- *   T_SET_COPY(T_X, o, key, v)          o[key] = v, a value that is also elsewhere in the tree
- *                                       (jansson shares it; a jv value lives in one place: a copy)
+ *   T_SET_COPY(T_X, o, lit, v)          o[lit] = v, a value that is also elsewhere in the tree, under
+ *                                       a key literal that needs no escape in JSON (jansson shares
+ *                                       the value; a jv value lives in one place: a copy, its key kept
+ *                                       framed as T_SET_LIT's)
  *   T_STRINGN_NEW(T_X, s, n)            a new string of s[0..n), valid UTF-8 without NUL, or NULL
  *   T_OBJECT_NEW(T_X)                   a new empty object, or NULL
  *   T_STRING_AT(v, i)                   the i-th byte of string v (i < its length)

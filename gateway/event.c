@@ -299,6 +299,7 @@ static json_t *id_from_number_json(const sluice_jsonnum_t *nums, json_t *v)
 #define T_ARRAY_GET             json_array_get
 #define T_SET_NEW(x, o, key, v) json_object_set_new_nocheck((o), (key), (v))
 #define T_STRING_NEW(x, s)      json_string_nocheck(s)
+#define T_SET_TYPE(x, o, t)     T_SET_NEW(x, o, "type", T_STRING_NEW(x, type_names[t]))
 #define T_DROP                  json_decref
 #define T_ID_FROM_NUMBER        id_from_number_json
 #define T_TYPEOF                json_typeof
@@ -400,11 +401,15 @@ static size_t number_size_jv(const sluice_jv_t *v)
 /* The gateway's own keys and texts written without the writer's scan for escapes (json/jv.h). */
 #define T_SET_LIT(x, o, lit, v) (void)SLUICE_JV_SET_LIT((x), (o), lit, (v))
 #define T_PLAIN_NEW(x, s)       sluice_jv_string_plain((x), (s), strlen(s))
-/* A jv value lives in one place (json/jv.h): where jansson shares one, jv sets a copy. */
-#define T_SET_COPY(x, o, key, v) (void)sluice_jv_object_set((x), (o), (key), sluice_jv_copy((x), (v)))
+/* A jv value lives in one place (json/jv.h): where jansson shares one, jv sets a copy, under the
+ * key literal kept as SLUICE_JV_SET_LIT keeps it (not copied, written without the writer's scan). */
+#define T_SET_COPY(x, o, key, v) (void)SLUICE_JV_SET_LIT((x), (o), key, sluice_jv_copy((x), (v)))
 #define T_STRINGN_NEW(x, s, n)   sluice_jv_string((x), (s), (n))
 #define T_OBJECT_NEW(x)          sluice_jv_object(x)
 #define T_STRING_AT(v, i)        ((v)->u.s[i])
+/* validation's type, for event_rules.h: its key and name written as their bytes too. */
+#define T_SET_TYPE(x, o, t)                                                                                            \
+    (void)SLUICE_JV_SET_LIT((x), (o), "type", sluice_jv_string_plain((x), type_names[t], strlen(type_names[t])))
 #define T_ITER_JV
 #include "gateway/tree_iter.h"
 #include "gateway/enrich_rules.h"

@@ -24,6 +24,9 @@
  *   T_ARRAY_SIZE(a), T_ARRAY_GET(a, i)
  *   T_SET_NEW(T_X, o, key, v)    o[key] = v, a new value (position kept when key is there)
  *   T_STRING_NEW(T_X, s)         a new string of the C string s, or NULL
+ *   T_SET_TYPE(T_X, o, t)        o["type"] = a new string of type_names[t] (jv: the key a literal and
+ *                              the name a plain text, both written as their bytes, without the
+ *                              writer's scan for escapes)
  *   T_DROP(v)                  gives back a new value that was not set
  *   T_ID_FROM_NUMBER(T_X, v)     a number given for an id as a new string of its digits as sent,
  *                              or NULL when it is no whole number (or memory ran out)
@@ -211,7 +214,7 @@ int T_VALIDATE(T_VALUE *ev, int forced_type, const sluice_limits_t *lim, const c
             return sluice_event_error_set(e, 400, "invalid_event", path,
                                           "type must be track, page, screen, identify, group or alias");
     } else if (!T_STRING_IS(t, type_names[type])) {
-        T_SET_NEW(T_X, ev, "type", T_STRING_NEW(T_X, type_names[type]));
+        T_SET_TYPE(T_X, ev, type);
     }
 
     static const struct {
@@ -278,6 +281,7 @@ int T_VALIDATE(T_VALUE *ev, int forced_type, const sluice_limits_t *lim, const c
 #undef T_OBJECT_GETN
 #undef T_OBJECT_SIZE
 #undef T_SET_NEW
+#undef T_SET_TYPE
 #undef T_SIZE_ARG
 #undef T_SIZE_PARAM
 #undef T_STRING

@@ -621,10 +621,15 @@ sluice_jv_t *sluice_jv_string(sluice_json_arena_t *a, const char *s, size_t n)
 {
     if (n > UINT32_MAX)
         return NULL;
-    sluice_jv_t *v = node(a, SLUICE_JV_STRING);
-    if (v == NULL || (v->u.s = copy_bytes(a, s, n)) == NULL)
+    /* The node and its bytes in one take, as sluice_jv_string_plain's: one bump instead of two. */
+    sluice_jv_t *v = arena_take(a, sizeof(*v) + n + 1);
+    if (v == NULL)
         return NULL;
-    v->len = (uint32_t)n;
+    char *c = (char *)(v + 1);
+    memcpy(c, s, n);
+    c[n] = '\0';
+    *v = (sluice_jv_t){.type = SLUICE_JV_STRING, .len = (uint32_t)n};
+    v->u.s = c;
     return v;
 }
 
@@ -865,11 +870,6 @@ int sluice_jv_equal(const sluice_jv_t *a, const sluice_jv_t *b)
 
 /* ------------------------------------------------------------------ objects and arrays */
 
-size_t sluice_jv_object_size(const sluice_jv_t *obj)
-{
-    return sluice_jv_is_object(obj) ? obj->len : 0;
-}
-
 sluice_jv_t *sluice_jv_object_getn(const sluice_jv_t *obj, const char *key, size_t n)
 {
     if (!sluice_jv_is_object(obj))
@@ -905,11 +905,14 @@ static int vector_grow(sluice_json_arena_t *a, sluice_jv_t *v, void **vec, size_
 
 /* A value may be put into container c when it is in none (a tree has no shared nodes: marking a
  * change dirty walks one chain of parents) and is not c or one of c's ancestors (a cycle would
- * never end being written). */
-static int placeable(const sluice_jv_t *c, const sluice_jv_t *value)
+ * never end being written). Only a container can be either, so a scalar (most of what the gateway
+ * sets: hashes, masked values, ids, times) is placed without the walk up c's parents. */
+static inline int placeable(const sluice_jv_t *c, const sluice_jv_t *value)
 {
     if (value == NULL || value->parent != NULL)
         return 0;
+    if (value->type != SLUICE_JV_OBJECT && value->type != SLUICE_JV_ARRAY)
+        return 1;
     for (const sluice_jv_t *p = c; p != NULL; p = p->parent)
         if (p == value)
             return 0;
@@ -968,16 +971,6 @@ int sluice_jv_object_deln(sluice_jv_t *obj, const char *key, size_t n)
     }
     mark_dirty(obj);
     return 0;
-}
-
-size_t sluice_jv_array_size(const sluice_jv_t *arr)
-{
-    return sluice_jv_is_array(arr) ? arr->len : 0;
-}
-
-sluice_jv_t *sluice_jv_array_get(const sluice_jv_t *arr, size_t i)
-{
-    return sluice_jv_is_array(arr) && i < arr->len ? arr->u.a[i] : NULL;
 }
 
 int sluice_jv_array_append(sluice_json_arena_t *a, sluice_jv_t *arr, sluice_jv_t *value)

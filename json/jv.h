@@ -192,7 +192,12 @@ int sluice_jv_equal(const sluice_jv_t *a, const sluice_jv_t *b);
  * copied into a. 0, or -1 when obj is no object, value NULL or already in a container (or obj
  * itself or one of its ancestors), or memory runs out. del: 0, or -1 when there was no such
  * member; the members after it keep their order. */
-size_t sluice_jv_object_size(const sluice_jv_t *obj);
+/* Inline, as are sluice_jv_array_size and _get: the stages' loops call them per member or item
+ * (the guard's walk re-reads an array's size every round), and a call cost more than the test. */
+static inline size_t sluice_jv_object_size(const sluice_jv_t *obj)
+{
+    return sluice_jv_is_object(obj) ? obj->len : 0;
+}
 sluice_jv_t *sluice_jv_object_getn(const sluice_jv_t *obj, const char *key, size_t n);
 int sluice_jv_object_setn(sluice_json_arena_t *a, sluice_jv_t *obj, const char *key, size_t n, sluice_jv_t *value);
 int sluice_jv_object_deln(sluice_jv_t *obj, const char *key, size_t n);
@@ -244,8 +249,14 @@ const sluice_jv_member_t *sluice_jv_object_at(const sluice_jv_t *obj, size_t i);
  * remove or when value is NULL, in a tree or an ancestor of arr), clear (item i becomes null in
  * place: no allocation, so it cannot fail for memory, which matters to whoever removes personal
  * data this way; its old contents stay in the arena, out of the tree; 0, or -1 as for remove). */
-size_t sluice_jv_array_size(const sluice_jv_t *arr);
-sluice_jv_t *sluice_jv_array_get(const sluice_jv_t *arr, size_t i);
+static inline size_t sluice_jv_array_size(const sluice_jv_t *arr)
+{
+    return sluice_jv_is_array(arr) ? arr->len : 0;
+}
+static inline sluice_jv_t *sluice_jv_array_get(const sluice_jv_t *arr, size_t i)
+{
+    return sluice_jv_is_array(arr) && i < arr->len ? arr->u.a[i] : NULL;
+}
 int sluice_jv_array_append(sluice_json_arena_t *a, sluice_jv_t *arr, sluice_jv_t *value);
 int sluice_jv_array_remove(sluice_jv_t *arr, size_t i);
 int sluice_jv_array_set(sluice_jv_t *arr, size_t i, sluice_jv_t *value);

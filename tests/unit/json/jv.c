@@ -362,6 +362,37 @@ static void object_and_array_api(void **state)
     sluice_json_arena_free(a);
 }
 
+/* A container is refused where it would hold itself (as its own item, or an ancestor as a
+ * descendant's), arrays as objects are; scalars, which can be neither, are placed anywhere (the
+ * cycle check walks up only for containers). */
+static void containers_never_hold_an_ancestor(void **state)
+{
+    (void)state;
+    sluice_json_arena_t *a = sluice_json_arena_new();
+    /* [[1,{"k":[]}],2], built */
+    sluice_jv_t *root = sluice_jv_array(a), *inner = sluice_jv_array(a), *obj = sluice_jv_object(a);
+    sluice_jv_t *deep = sluice_jv_array(a);
+    assert_int_equal(sluice_jv_object_set(a, obj, "k", deep), 0);
+    assert_int_equal(sluice_jv_array_append(a, inner, sluice_jv_integer(a, 1)), 0);
+    assert_int_equal(sluice_jv_array_append(a, inner, obj), 0);
+    assert_int_equal(sluice_jv_array_append(a, root, inner), 0);
+    assert_int_equal(sluice_jv_array_append(a, root, sluice_jv_integer(a, 2)), 0);
+    assert_int_equal(sluice_jv_array_append(a, deep, root), -1);       /* the root array below itself */
+    assert_int_equal(sluice_jv_object_set(a, obj, "again", root), -1); /* ... in an object below it */
+    sluice_jv_t *empty = sluice_jv_array(a), *eo = sluice_jv_object(a);
+    assert_int_equal(sluice_jv_array_append(a, empty, empty), -1); /* an array as its own item */
+    assert_int_equal(sluice_jv_object_set(a, eo, "self", eo), -1); /* an object as its own member */
+    assert_int_equal(sluice_jv_array_append(a, deep, sluice_jv_string(a, "s", 1)), 0);
+    assert_int_equal(sluice_jv_array_set(deep, 0, root), -1); /* over the item now there */
+    assert_int_equal(sluice_jv_object_set(a, obj, "n", sluice_jv_integer(a, 7)), 0);
+    assert_int_equal(sluice_jv_array_append(a, deep, empty), 0);
+    assert_int_equal(sluice_jv_array_append(a, empty, sluice_jv_null(a)), 0);
+    char *got = sluice_jv_encode(root, NULL);
+    assert_string_equal(got, "[[1,{\"k\":[\"s\",[null]],\"n\":7}],2]");
+    free(got);
+    sluice_json_arena_free(a);
+}
+
 /* Numbers keep their text; their values are jansson's. */
 static void numbers_as_sent(void **state)
 {
@@ -677,6 +708,7 @@ int main(void)
         cmocka_unit_test(a_change_marks_every_ancestor),
         cmocka_unit_test(literal_keys_and_plain_strings),
         cmocka_unit_test(object_and_array_api),
+        cmocka_unit_test(containers_never_hold_an_ancestor),
         cmocka_unit_test(array_remove),
         cmocka_unit_test(numbers_as_sent),
         cmocka_unit_test(a_value_takes_48_bytes),
