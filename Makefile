@@ -18,9 +18,10 @@ build: deps
 
 # Every test through ctest (unit, integration, browser, and the "build" label: the Dockerfile's
 # configure line and clang Release, scripts/check-builds.sh), then under AddressSanitizer +
-# UndefinedBehaviorSanitizer the unit tests and every integration test that drives the gateway or
-# the delivery worker (label "asan"), $(JOBS) at a time (each starts its own services on free
-# ports; the timing-bound checks are in the regular build's serial run).
+# UndefinedBehaviorSanitizer the unit tests, every integration test that drives the gateway or the
+# delivery worker (label "asan") and the SDK compatibility cases (label "compat", serial), $(JOBS)
+# at a time (each starts its own services on free ports; the timing-bound checks are in the
+# regular build's serial run).
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure --timeout 600
 	$(MAKE) --no-print-directory test-asan
@@ -31,7 +32,7 @@ test-unit: build
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DSLUICE_SANITIZE=ON $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
-	ctest --test-dir $(ASAN_BUILD) --output-on-failure --timeout 900 -L 'unit|asan' -j $(JOBS)
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure --timeout 900 -L 'unit|asan|compat' -j $(JOBS)
 
 # The same gateway and worker tests under ThreadSanitizer (not part of `make test`): a race report
 # from any process they start fails the test (tests/tsan.supp lists librdkafka's own).
