@@ -384,8 +384,15 @@ static void respond_ok(pending_t *p)
         sluice_reply_send(p->req, p->w, &p->reply, 200, "application/json", H2O_STRLIT("{\"ok\":true}"), NULL);
         return;
     }
-    json_t *body = json_pack("{s:b,s:I,s:o}", "ok", 1, "accepted", (json_int_t)accepted, "rejected",
-                             p->rejected != NULL ? json_incref(p->rejected) : json_array());
+    if (json_array_size(p->rejected) == 0) {
+        /* Nothing refused, a batch's usual answer: written as jansson would, without its tree and
+         * its dump (about 1 % of the gateway's CPU in batches). */
+        char text[64];
+        int n = snprintf(text, sizeof(text), "{\"ok\":true,\"accepted\":%zu,\"rejected\":[]}", accepted);
+        sluice_reply_send(p->req, p->w, &p->reply, 200, "application/json", text, (size_t)n, NULL);
+        return;
+    }
+    json_t *body = json_pack("{s:b,s:I,s:O}", "ok", 1, "accepted", (json_int_t)accepted, "rejected", p->rejected);
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     if (text == NULL) {

@@ -48,7 +48,7 @@ struct sluice_producer {
     h2o_timeout_t poll_timeout;
     h2o_timeout_entry_t poll_entry;
     sluice_producer_dr_cb cb;
-    rd_kafka_topic_t *topic; /* held, not used to produce: keeps the topic's metadata fetched */
+    rd_kafka_topic_t *topic; /* held: keeps the topic's metadata fetched; the events topic's handle */
     atomic_int state;        /* SLUICE_PRODUCER_STARTING, _UP or _DOWN */
     atomic_int queued;       /* messages produced and not yet reported (read by other threads) */
     int64_t created_ms;
@@ -539,6 +539,15 @@ static int org_over_share(const sluice_producer_t *p, const org_use_t *u, size_t
     return u->msgs > 0 && (u->msgs >= free_msgs || u->bytes + len > free_bytes);
 }
 
+/* The events topic goes through the handle held since start: by name, librdkafka takes its
+ * handle lock for writing and looks the topic up in its list for each message, against its
+ * broker threads' reads of it. The invalid topic (rare) still goes by name. */
+#define PRODUCE(where)                                                                                                 \
+    rd_kafka_producev(p->rk, where, RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(payload, len),                      \
+                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_HEADER("org", org, -1),                     \
+                      RD_KAFKA_V_HEADER("source", source, -1), RD_KAFKA_V_HEADER("type", type, -1),                    \
+                      RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END)
+
 int sluice_producer_send(sluice_producer_t *p, const char *topic, const char *key, size_t key_len, char *payload,
                          size_t len, const char *org, const char *source, const char *type, size_t orgs, void *opaque)
 {
@@ -547,11 +556,8 @@ int sluice_producer_send(sluice_producer_t *p, const char *topic, const char *ke
     org_use_t *u = org_use(p, org, strlen(org), 1);
     if (orgs > 1 && u != NULL && org_over_share(p, u, len))
         return SLUICE_PRODUCER_EORGFULL;
-    rd_kafka_resp_err_t e =
-        rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE(payload, len),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_HEADER("org", org, -1),
-                          RD_KAFKA_V_HEADER("source", source, -1), RD_KAFKA_V_HEADER("type", type, -1),
-                          RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e = p->topic != NULL && strcmp(topic, p->topic_name) == 0 ? PRODUCE(RD_KAFKA_V_RKT(p->topic))
+                                                                                  : PRODUCE(RD_KAFKA_V_TOPIC(topic));
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
         atomic_fetch_add(&p->queued, 1);
         if (u != NULL) {
