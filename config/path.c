@@ -114,6 +114,13 @@ int sluice_path_parse(const char *text, sluice_path_t *out, char *err, size_t er
     free(segs);
     out->text = xcalloc(len + 1, 1);
     memcpy(out->text, text, len);
+    out->text_len = len;
+    out->text_plain = 1;
+    for (size_t k = 0; k < len; k++) {
+        unsigned char c = (unsigned char)text[k];
+        if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+            out->text_plain = 0;
+    }
     out->segs = block;
     out->count = count;
     return 0;
@@ -154,18 +161,44 @@ static size_t concrete_push(char *buf, size_t len, const char *key, size_t key_l
     return len;
 }
 
-/* 1 when a[0..n) and b[0..n) are the same but for the case of ASCII letters, as strncasecmp in
- * the C locale (bytes from 0x80 are never folded: UTF-8's 'É' is not 'é'), without its call
- * for every member of the same length (a key never holds a NUL; a member's may, and then
- * differs, as with strncasecmp). */
+/* 2 when a[0..n) and b[0..n) are the same bytes, 1 when they are the same but for the case of
+ * ASCII letters, as strncasecmp in the C locale (bytes from 0x80 are never folded: UTF-8's 'É' is
+ * not 'é'), 0 otherwise; without strncasecmp's call for every member of the same length (a key
+ * never holds a NUL; a member's may, and then differs, as with strncasecmp). */
 static int same_key(const char *a, const char *b, size_t n)
 {
+    int same = 2;
     for (size_t i = 0; i < n; i++) {
         unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-        if (x != y && ((x | 0x20) != (y | 0x20) || (unsigned char)((x | 0x20) - 'a') > 'z' - 'a'))
+        if (x == y)
+            continue;
+        if ((x | 0x20) != (y | 0x20) || (unsigned char)((x | 0x20) - 'a') > 'z' - 'a')
             return 0;
+        same = 1;
     }
-    return 1;
+    return same;
+}
+
+/* One step of a walk: the member (key) or element (index) it went through, and the step before
+ * (NULL at the first key). The concrete path is built from these only when a visitor gets a value
+ * whose path differs from the rule's text. */
+typedef struct concrete_at {
+    const struct concrete_at *up;
+    const char *key;
+    size_t key_len;
+    size_t index;
+} concrete_at_t;
+
+/* Writes at's concrete path into buf (SLUICE_PATH_CONCRETE_MAX bytes, NUL-terminated, cut as
+ * concrete_push cuts): the steps pushed from the first. Returns its length. */
+static size_t concrete_build(const concrete_at_t *at, char *buf)
+{
+    if (at == NULL) {
+        buf[0] = '\0';
+        return 0;
+    }
+    size_t len = concrete_build(at->up, buf);
+    return concrete_push(buf, len, at->key, at->key_len, at->index);
 }
 
 /* The walks, once per tree (config/path_walk.h). */

@@ -30,6 +30,11 @@ typedef struct sluice_path {
     char *text; /* as written, e.g. "properties.items[*].email" */
     sluice_path_seg_t *segs;
     size_t count;
+    size_t text_len; /* strlen(text) */
+    /* 1 when text is JSON as its bytes (ASCII without control bytes, '"' or '\\'), as nearly every
+     * path is: the data layer's privacy lists then keep it as a string written without the
+     * writer's escape scan (sluice_jv_string_plain). Set once, at parse. */
+    int text_plain;
 } sluice_path_t;
 
 /* Parses text into out (caller storage). Returns 0, or -1 with a message naming the column

@@ -24,23 +24,40 @@
  * Runs where path.c's walks do.
  */
 
-/* parent/key/index describe where `value` sits; seg is the next segment to apply to value;
- * buf[0..len) is the concrete path of value. */
-static int W(walk)(W_VALUE *parent, const char *key, size_t key_len, size_t index, W_VALUE *value,
-                   const sluice_path_t *p, size_t seg, char *buf, size_t len, W_CB cb, void *ud)
+/* What every level of one walk shares: the path, the visitor, and room for a built concrete path. */
+typedef struct W(walk_s) {
+    const sluice_path_t *p;
+    W_CB cb;
+    void *ud;
+    char buf[SLUICE_PATH_CONCRETE_MAX];
+} W(walk_t);
+
+/* parent/key/index describe where `value` sits; seg is the next segment to apply to value; at is
+ * the segment value was reached through (NULL at the root), and exact 1 while every key reached
+ * is spelt as the path's and no index was taken, when value's concrete path is the path's text. */
+static int W(walk)(W(walk_t) * w, W_VALUE *parent, const char *key, size_t key_len, size_t index, W_VALUE *value,
+                   size_t seg, const concrete_at_t *at, int exact)
 {
     (void)key_len; /* jansson's visitor does not take it */
-    if (seg == p->count)
-        return W_CALL(cb, parent, key, key_len, index, value, buf, ud);
+    const sluice_path_t *p = w->p;
+    if (seg == p->count) {
+        /* The concrete path built only for a value reached through an index or another spelling
+         * (or cut): most rules' paths name one field, and building it at every step was ~460
+         * instructions an event. */
+        const char *concrete = p->text;
+        if (!exact || p->text_len >= SLUICE_PATH_CONCRETE_MAX) {
+            concrete_build(at, w->buf);
+            concrete = w->buf;
+        }
+        return W_CALL(w->cb, parent, key, key_len, index, value, concrete, w->ud);
+    }
     const sluice_path_seg_t *s = &p->segs[seg];
     if (s->kind == SLUICE_PATH_KEY && seg == 0) {
         W_VALUE *child = W_GETN(value, s->key, s->key_len); /* NULL for non-objects too */
         if (child == NULL)
             return 0;
-        size_t n = concrete_push(buf, len, s->key, s->key_len, 0);
-        int rc = W(walk)(value, s->key, s->key_len, 0, child, p, seg + 1, buf, n, cb, ud);
-        buf[len] = '\0';
-        return rc;
+        concrete_at_t here = {at, s->key, s->key_len, 0};
+        return W(walk)(w, value, s->key, s->key_len, 0, child, seg + 1, &here, exact);
     }
     if (s->kind == SLUICE_PATH_KEY) {
         /* Below the event's own fields, members are matched without regard to ASCII case: a
@@ -57,13 +74,13 @@ static int W(walk)(W_VALUE *parent, const char *key, size_t key_len, size_t inde
                 continue;
             }
             const char *k = W_ITER_KEY(value, it);
-            if (!same_key(k, s->key, s->key_len)) {
+            int same = same_key(k, s->key, s->key_len);
+            if (same == 0) {
                 W_ITER_SKIP(value, it, next);
                 continue;
             }
-            size_t n = concrete_push(buf, len, k, s->key_len, 0);
-            int rc = W(walk)(value, k, s->key_len, 0, W_ITER_VALUE(value, it), p, seg + 1, buf, n, cb, ud);
-            buf[len] = '\0';
+            concrete_at_t here = {at, k, s->key_len, 0};
+            int rc = W(walk)(w, value, k, s->key_len, 0, W_ITER_VALUE(value, it), seg + 1, &here, exact && same == 2);
             if (rc != 0)
                 return rc;
             W_ITER_POST(value, it, k, next);
@@ -74,9 +91,8 @@ static int W(walk)(W_VALUE *parent, const char *key, size_t key_len, size_t inde
         return 0;
     /* Size re-read each round: the visitor may replace elements (never remove them). */
     for (size_t i = 0; i < W_ARRAY_SIZE(value); i++) {
-        size_t n = concrete_push(buf, len, NULL, 0, i);
-        int rc = W(walk)(value, NULL, 0, i, W_ARRAY_GET(value, i), p, seg + 1, buf, n, cb, ud);
-        buf[len] = '\0';
+        concrete_at_t here = {at, NULL, 0, i};
+        int rc = W(walk)(w, value, NULL, 0, i, W_ARRAY_GET(value, i), seg + 1, &here, 0);
         if (rc != 0)
             return rc;
     }
@@ -87,18 +103,23 @@ int W(sluice_path_visit_first)(W_VALUE *root, W_VALUE *first, const sluice_path_
 {
     if (root == NULL || first == NULL || p == NULL || p->count == 0 || p->segs[0].kind != SLUICE_PATH_KEY)
         return 0;
-    char buf[SLUICE_PATH_CONCRETE_MAX]; /* concrete_push ends it with a NUL: no 256-byte clear per walk */
-    size_t n = concrete_push(buf, 0, p->segs[0].key, p->segs[0].key_len, 0);
-    return W(walk)(root, p->segs[0].key, p->segs[0].key_len, 0, first, p, 1, buf, n, cb, ud);
+    W(walk_t) w; /* buf is written before it is read: no 256-byte clear per walk */
+    w.p = p;
+    w.cb = cb;
+    w.ud = ud;
+    concrete_at_t here = {NULL, p->segs[0].key, p->segs[0].key_len, 0};
+    return W(walk)(&w, root, p->segs[0].key, p->segs[0].key_len, 0, first, 1, &here, 1);
 }
 
 int W(sluice_path_visit)(W_VALUE *root, const sluice_path_t *p, W_CB cb, void *ud)
 {
     if (root == NULL || p == NULL || p->count == 0)
         return 0;
-    char buf[SLUICE_PATH_CONCRETE_MAX];
-    buf[0] = '\0'; /* the rest is written before it is read */
-    return W(walk)(NULL, NULL, 0, 0, root, p, 0, buf, 0, cb, ud);
+    W(walk_t) w;
+    w.p = p;
+    w.cb = cb;
+    w.ud = ud;
+    return W(walk)(&w, NULL, NULL, 0, 0, root, 0, NULL, 1);
 }
 
 #undef W

@@ -119,6 +119,7 @@ static int replace_hex_json(json_t *parent, const char *key, size_t index, json_
 #define T_SET_NEW                        json_object_set_new_nocheck
 #define T_SET_LIT                        json_object_set_new_nocheck
 #define T_PLAIN_NEW                      json_string_nocheck
+#define T_PATH_NEW(p)                    json_string_nocheck((p)->text)
 #define T_REPLACE_HEX(pa, k, n, i, v, h) replace_hex_json((pa), (k), (i), (v), (h))
 #define T_APPEND_NEW                     json_array_append_new
 #define T_DROP                           json_decref
@@ -143,6 +144,13 @@ static int replace_hex_jv(sluice_json_arena_t *a, sluice_jv_t *parent, const cha
     if (s == NULL)
         return -1;
     return key != NULL ? sluice_jv_object_setn(a, parent, key, key_len, s) : sluice_jv_array_set(parent, index, s);
+}
+
+/* A privacy list's item: a path's text, written as its bytes when it needs no escape (nearly
+ * every path; set at config load), without the writer's scan. */
+static sluice_jv_t *path_string_jv(sluice_json_arena_t *a, const sluice_path_t *p)
+{
+    return p->text_plain ? sluice_jv_string_plain(a, p->text, p->text_len) : sluice_jv_string(a, p->text, p->text_len);
 }
 
 /* The rules for jv's tree (sluice_datalayer_apply_jv). */
@@ -179,6 +187,7 @@ static int replace_hex_jv(sluice_json_arena_t *a, sluice_jv_t *parent, const cha
 #define T_SET_NEW(o, k, v)               sluice_jv_object_set(a, (o), (k), (v))
 #define T_SET_LIT(o, lit, v)             SLUICE_JV_SET_LIT(a, (o), lit, (v))
 #define T_PLAIN_NEW(lit)                 sluice_jv_string_plain(a, (lit), sizeof(lit) - 1)
+#define T_PATH_NEW(p)                    path_string_jv(a, (p))
 #define T_REPLACE_HEX(pa, k, n, i, v, h) replace_hex_jv(a, (pa), (k), (n), (i), (h))
 #define T_APPEND_NEW(arr, v)             sluice_jv_array_append(a, (arr), (v))
 #define T_DROP(v)                        (void)(v) /* arena memory: goes with the arena */

@@ -25,6 +25,8 @@
  *   T_SET_NEW(o, key, v)          o[key] = v, a new value with a C string key (UTF-8); 0 or -1
  *   T_SET_LIT(o, lit, v)          T_SET_NEW with a key literal that needs no escape in JSON (jv
  *                                 keeps it framed: written without the writer's scan)
+ *   T_PATH_NEW(p)                 a new string of a config path's text (jv: written as its bytes
+ *                                 when p->text_plain)
  *   T_PLAIN_NEW(lit)              T_STRING_NEW of a literal with nothing to escape (jv: written as
  *                                 its bytes)
  *   T_REPLACE_HEX(parent, key, n, index, value, hex)  puts hex[0..64) where value is; 0 or -1
@@ -68,14 +70,15 @@ typedef struct T(lists_s) {
  * memory runs out. */
 #define T_NEW_LIST(privacy, lit, dst) (((dst) = T_ARRAY_NEW()) != NULL && T_SET_LIT((privacy), lit, (dst)) == 0)
 
-static void T(note)(T_VALUE *arr, const char *path T_XP)
+/* Appends p's text to a privacy list, once. */
+static void T(note)(T_VALUE *arr, const sluice_path_t *p T_XP)
 {
     size_t n = T_ARRAY_SIZE(arr);
     for (size_t i = 0; i < n; i++) {
-        if (T_NOTED(T_ARRAY_GET(arr, i), path))
+        if (T_NOTED(T_ARRAY_GET(arr, i), p->text))
             return;
     }
-    T_APPEND_NEW(arr, T_STRING_NEW(path)); /* a config or event path: UTF-8 already */
+    T_APPEND_NEW(arr, T_PATH_NEW(p)); /* a config path: UTF-8 already */
 }
 
 /* ---------------------------------------------------------------- first keys */
@@ -164,15 +167,15 @@ static void T(strip_identifying)(const sluice_org_t *org, T_VALUE *event, const 
         if (identifying_paths[i].count == 0)
             continue;
         T_VISIT(event, &identifying_paths[i], T(drop_cb), &d);
-        T(note)(l->dropped, sluice_datalayer_identifying[i] T_XA);
+        T(note)(l->dropped, &identifying_paths[i] T_XA);
     }
     for (size_t i = 0; i < org->hash_rule_count; i++) {
         T_VISIT(event, &org->hash_rules[i].path, T(drop_cb), &d);
-        T(note)(l->dropped, org->hash_rules[i].path.text T_XA);
+        T(note)(l->dropped, &org->hash_rules[i].path T_XA);
     }
     for (size_t i = 0; i < org->mask_rule_count; i++) {
         T_VISIT(event, &org->mask_rules[i].path, T(drop_cb), &d);
-        T(note)(l->dropped, org->mask_rules[i].path.text T_XA);
+        T(note)(l->dropped, &org->mask_rules[i].path T_XA);
     }
 }
 
@@ -308,7 +311,7 @@ static int T(apply_head)(const sluice_org_t *org, unsigned variants, T_VALUE *ev
             T_ARENA_INIT(d);
             T(visit)(firsts, p, T(drop_cb), &d);
             if (d.hit) {
-                T(note)(l->dropped, p->text T_XA);
+                T(note)(l->dropped, p T_XA);
                 stats->dropped++;
             }
         }
@@ -323,9 +326,9 @@ static int T(apply_head)(const sluice_org_t *org, unsigned variants, T_VALUE *ev
             T_ARENA_INIT(h);
             T(visit)(firsts, p, T(hash_cb), &h);
             if (h.hashed)
-                T(note)(l->hashed, p->text T_XA);
+                T(note)(l->hashed, p T_XA);
             if (h.failed)
-                T(note)(l->dropped, p->text T_XA);
+                T(note)(l->dropped, p T_XA);
         }
     }
     return 0;
@@ -493,9 +496,9 @@ static int T(apply_masks)(const sluice_org_t *org, const sluice_masker_t *masker
             if (p->count < 2)
                 have_name = 0;
             if (m.masked)
-                T(note)(l->masked, p->text T_XA);
+                T(note)(l->masked, p T_XA);
             if (m.removed)
-                T(note)(l->dropped, p->text T_XA);
+                T(note)(l->dropped, p T_XA);
             if (m.rejected) {
                 T_RELEASE(own_in);
                 T_RELEASE(own_out);
@@ -543,6 +546,7 @@ static int T(apply_masks)(const sluice_org_t *org, const sluice_masker_t *masker
 #undef T_SET_NEW
 #undef T_SET_LIT
 #undef T_PLAIN_NEW
+#undef T_PATH_NEW
 #undef T_NEW_LIST
 #undef T_REPLACE_HEX
 #undef T_APPEND_NEW

@@ -263,6 +263,45 @@ static void test_visit_stops_on_nonzero(void **state)
     json_decref(root);
 }
 
+static int keep_concrete(json_t *parent, const char *key, size_t index, json_t *value, const char *concrete, void *ud)
+{
+    (void)parent, (void)key, (void)index, (void)value;
+    snprintf(ud, SLUICE_PATH_CONCRETE_MAX + 1, "%s", concrete);
+    return 0;
+}
+
+/* A concrete path is cut at SLUICE_PATH_CONCRETE_MAX - 1 bytes, also when it is spelt as the rule
+ * and no index was taken (then it is the rule's text, cut the same way). */
+static void test_visit_cuts_a_long_concrete_path(void **state)
+{
+    (void)state;
+    char path[320], doc[400], got[SLUICE_PATH_CONCRETE_MAX + 1];
+    memcpy(path, "properties.", 11);
+    memset(path + 11, 'k', 300);
+    path[311] = '\0';
+    assert_true((size_t)snprintf(doc, sizeof(doc), "{\"properties\":{\"%s\":\"v\"}}", path + 11) < sizeof(doc));
+    json_t *root = load(doc);
+    sluice_path_t p;
+    char err[200];
+    assert_int_equal(sluice_path_parse(path, &p, err, sizeof(err)), 0);
+    memset(got, 0, sizeof(got));
+    assert_int_equal(sluice_path_visit(root, &p, keep_concrete, got), 0);
+    assert_int_equal(strlen(got), SLUICE_PATH_CONCRETE_MAX - 1);
+    assert_memory_equal(got, path, SLUICE_PATH_CONCRETE_MAX - 1);
+    /* A shorter one, spelt as the rule: the whole text. */
+    sluice_path_dispose(&p);
+    path[200] = '\0';
+    assert_int_equal(sluice_path_parse(path, &p, err, sizeof(err)), 0);
+    json_decref(root);
+    assert_true((size_t)snprintf(doc, sizeof(doc), "{\"properties\":{\"%s\":\"v\"}}", path + 11) < sizeof(doc));
+    root = load(doc);
+    memset(got, 0, sizeof(got));
+    assert_int_equal(sluice_path_visit(root, &p, keep_concrete, got), 0);
+    assert_string_equal(got, path);
+    sluice_path_dispose(&p);
+    json_decref(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -274,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_visit_folds_only_ascii_letters),
         cmocka_unit_test(test_visit_callback_may_replace_and_delete),
         cmocka_unit_test(test_visit_stops_on_nonzero),
+        cmocka_unit_test(test_visit_cuts_a_long_concrete_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

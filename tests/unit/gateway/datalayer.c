@@ -62,11 +62,19 @@ static const char jv_yaml[] = "version: 1\n"
                               "      - {name: meta, vendor: meta, pixel_id: \"1\"}\n"
                               "      - {name: rdt, vendor: reddit, pixel_id: a2_test}\n";
 
-/* An org of base_yaml, or jv_yaml when jv, with policy as its consent policy. */
-static sluice_config_t *load_from(int jv, const char *policy)
+/* A config's start: acme, its web source; its settings follow. */
+#define ACME_HEAD                                                                                                      \
+    "version: 1\n"                                                                                                     \
+    "server: {http: {listen: \"127.0.0.1:0\"}}\n"                                                                      \
+    "kafka: {brokers: \"127.0.0.1:9092\"}\n"                                                                           \
+    "orgs:\n"                                                                                                          \
+    "  - id: acme\n"                                                                                                   \
+    "    sources:\n"                                                                                                   \
+    "      - {id: web, write_key_env: ACME_WEB_WRITE_KEY}\n"
+
+/* The config of yaml, which must load (its diagnostics printed). */
+static sluice_config_t *load_yaml(const char *yaml)
 {
-    char yaml[2048];
-    assert_true((size_t)snprintf(yaml, sizeof(yaml), jv ? jv_yaml : base_yaml, policy) < sizeof(yaml));
     sluice_config_diag_t d;
     sluice_config_diag_init(&d);
     sluice_config_t *cfg = sluice_config_load_string("dl.yaml", yaml, strlen(yaml), SLUICE_CONFIG_NO_ENV, &d);
@@ -75,6 +83,14 @@ static sluice_config_t *load_from(int jv, const char *policy)
     sluice_config_diag_dispose(&d);
     assert_non_null(cfg);
     return cfg;
+}
+
+/* An org of base_yaml, or jv_yaml when jv, with policy as its consent policy. */
+static sluice_config_t *load_from(int jv, const char *policy)
+{
+    char yaml[2048];
+    assert_true((size_t)snprintf(yaml, sizeof(yaml), jv ? jv_yaml : base_yaml, policy) < sizeof(yaml));
+    return load_yaml(yaml);
 }
 
 static sluice_config_t *load(const char *policy)
@@ -883,6 +899,30 @@ static void jv_as_jansson(void **state)
     sluice_config_free(cfg);
 }
 
+/* The privacy lists name a rule by its path as configured, as JSON: a path with a quote escaped
+ * as the writer escapes any string, one with a byte beyond ASCII or DEL as the writer writes it
+ * (on both trees alike), the others as they are. (A config path holds no backslash.) */
+static void privacy_lists_escape_paths(void **state)
+{
+    (void)state;
+    assert_int_equal(sluice_json_arena_install(), 0);
+    sluice_config_t *cfg = load_yaml(ACME_HEAD "    data_layer:\n"
+                                               "      drop: [\"properties.pa\\\"ss\", \"properties.caf\\u00e9\",\n"
+                                               "             \"properties.tab\\u007f\", properties.plain]\n");
+    both_t b;
+    apply_both_with(&cfg->orgs[0], NULL,
+                    "{\"type\":\"track\",\"properties\":{\"pa\\\"ss\":1,\"caf\\u00e9\":3,"
+                    "\"tab\\u007f\":4,\"plain\":5,\"kept\":6}}",
+                    &b);
+    assert_string_equal(b.out, "{\"type\":\"track\",\"properties\":{\"kept\":6}}");
+    assert_string_equal(b.privacy, "{\"hashed\":[],\"masked\":[],\"dropped\":[\"properties.pa\\\"ss\","
+                                   "\"properties.caf\xc3\xa9\",\"properties.tab\x7f\","
+                                   "\"properties.plain\"]}");
+    free(b.out);
+    free(b.privacy);
+    sluice_config_free(cfg);
+}
+
 /* Mask rules with real plugins, through gateway/masker.c's seam on both trees: partial (a
  * built-in) and the fixture plugin of tests/fixtures/plugins (steered by its params: it fails on
  * fail_on, and with an empty prefix and every_type it hands every value back as it was). */
@@ -1092,6 +1132,7 @@ int main(void)
         cmocka_unit_test(shared_value_replaced),
         cmocka_unit_test(reddit_gets_its_canonical_email),
         cmocka_unit_test(jv_as_jansson),
+        cmocka_unit_test(privacy_lists_escape_paths),
         cmocka_unit_test(jv_masks_as_jansson),
         cmocka_unit_test(jv_masks_without_jansson),
     };
