@@ -949,6 +949,14 @@ int sluice_jv_object_setn(sluice_json_arena_t *a, sluice_jv_t *obj, const char *
 
 int sluice_jv_object_setn_kept(sluice_json_arena_t *a, sluice_jv_t *obj, const char *key, size_t n, sluice_jv_t *value)
 {
+#ifndef NDEBUG
+    /* Only SLUICE_JV_SET_LIT's literals: the writers copy a key framed like this as its bytes
+     * (sluice_jv_key_framed), so anything else here, e.g. a plugin's or a config's text, would be
+     * written unescaped. A debug build (the unit tests, fuzz targets and ASan builds) checks it. */
+    assert(key[n] == '"' && key[n + 1] == ':' && key[-1] == '"'); /* in this order: a C string stops at key[n] */
+    for (size_t i = 0; i < n; i++)
+        assert((unsigned char)key[i] >= 0x20 && (unsigned char)key[i] < 0x80 && key[i] != '"' && key[i] != '\\');
+#endif
     return object_set(a, obj, key, n, value, 0);
 }
 

@@ -218,7 +218,8 @@ static inline int sluice_jv_object_del(sluice_jv_t *obj, const char *key)
 }
 
 /* set for a key that is not copied: key[0..n) must outlive the tree and need no escape in JSON
- * (a key followed by '":' is written as its bytes: sluice_jv_key_framed). SLUICE_JV_SET_LIT's. */
+ * (a key followed by '":' is written as its bytes: sluice_jv_key_framed). SLUICE_JV_SET_LIT's
+ * only: call the macro, not this (a debug build asserts the key is framed and plain). */
 int sluice_jv_object_setn_kept(sluice_json_arena_t *a, sluice_jv_t *obj, const char *key, size_t n, sluice_jv_t *value);
 
 /* obj[lit] = value for a key literal that needs no escape in JSON (ASCII letters, digits, '_'):
