@@ -66,8 +66,12 @@ static void T(scrub)(T_VALUE *obj, const char *key, T_VALUE *v T_XP)
         return;
     memcpy(copy, s, n);
     copy[n] = '\0';
-    if (sluice_url_remove_param(copy, "_dft") + (size_t)sluice_url_remove_userinfo(copy) > 0)
+    if (sluice_url_remove_param(copy, "_dft") + (size_t)sluice_url_remove_userinfo(copy) > 0) {
         T_SET_STRING(T_XA_, obj, key, copy);
+        /* The removal shifts the URL's tail over the token or password: their bytes may be left
+         * past the new end. Wiped as the token's own buffer is (page_url). */
+        sluice_secure_zero(copy, n + 1);
+    }
     if (copy != small)
         free(copy);
 }
