@@ -558,6 +558,7 @@ int sluice_producer_send(sluice_producer_t *p, const char *topic, const char *ke
         return SLUICE_PRODUCER_EORGFULL;
     rd_kafka_resp_err_t e = p->topic != NULL && strcmp(topic, p->topic_name) == 0 ? PRODUCE(RD_KAFKA_V_RKT(p->topic))
                                                                                   : PRODUCE(RD_KAFKA_V_TOPIC(topic));
+#undef PRODUCE
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
         atomic_fetch_add(&p->queued, 1);
         if (u != NULL) {
@@ -615,6 +616,7 @@ void sluice_producer_close(sluice_producer_t *p, int timeout_ms)
     rd_kafka_queue_destroy(q);
     if (p->topic != NULL)
         rd_kafka_topic_destroy(p->topic);
+    p->topic = NULL; /* nothing can reach the freed handle (sends stop at p->closed) */
     rd_kafka_destroy(p->rk);
     h2o_socket_read_stop(p->wake);
     h2o_socket_close(p->wake);
