@@ -23,8 +23,10 @@
 #define SLUICE_TLS_MEM_SLOT ((size_t)24 * 1024)
 
 /* Reserves the region (address space only) and hands OpenSSL the functions. 0, or -1 when the
- * region cannot be reserved or OpenSSL has allocated already: OpenSSL then keeps malloc, which
- * works, with a higher peak of memory. Once per process. */
+ * page size does not divide a slot (16 and 64 KB pages), the region cannot be reserved or OpenSSL
+ * has allocated already: OpenSSL then keeps malloc, which works, with a higher peak of memory.
+ * Once per process. A block OpenSSL frees twice, or a pointer inside a slot, aborts (as glibc's
+ * free does on the same mistakes). */
 int sluice_tls_mem_install(void);
 
 /* The bytes of the region's slots in use now (a test's and a probe's view). */

@@ -51,15 +51,10 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    /* Before anything calls OpenSSL, which takes its allocator at its first allocation. */
-    int tls_mem = sluice_tls_mem_install();
     sluice_log_setup("gateway", SLUICE_LOG_INFO, 2);
     /* Lines go through the logger's own thread: an event loop that wrote to a stderr nobody
      * read (a stuck log shipper) stopped answering every request it held. */
     sluice_log_start();
-    if (tls_mem != 0)
-        sluice_log_warn("gateway.tls_memory", "OpenSSL's handshake buffers stay in malloc's heaps: the peak of "
-                                              "memory with many connections is higher (about 10 MB per thousand)");
     /* Before any thread or jansson value: request bodies are parsed into arenas (json/arena.h, json/jv.h),
      * which the event path cannot do without: without them every event would be refused. */
     if (sluice_json_arena_install() != 0) {
@@ -68,6 +63,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluice-gateway: no address range for JSON arenas (is the address space limited?)\n");
         return 1;
     }
+    /* Before anything calls OpenSSL, which takes its allocator at its first allocation (neither
+     * the logger nor the arenas do); after the arenas, which the gateway cannot do without, so a
+     * limited address space refuses this optional region first. */
+    if (sluice_tls_mem_install() != 0)
+        sluice_log_warn("gateway.tls_memory", "OpenSSL's handshake buffers stay in malloc's heaps: the peak of "
+                                              "memory with many connections is higher (about 10 MB per thousand)");
     sluice_err_t err = {{0}};
     int rc = sluice_gateway_run(config, &err);
     /* The log lines before this one (config.error ...) come first, also on a terminal. */

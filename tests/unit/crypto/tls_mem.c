@@ -1,16 +1,21 @@
 /* Tests for crypto/tls_mem.c: OpenSSL's handshake-sized blocks give their pages back when freed,
- * its other blocks are malloc's as before, and a block keeps its bytes through realloc. */
+ * its other blocks are malloc's as before, a block keeps its bytes through realloc, a block freed
+ * twice or inside aborts, and under ASan a write past the size asked for is reported. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <signal.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <openssl/crypto.h>
 
+#include "common/asan.h"
 #include "crypto/tls_mem.h"
 
 #define HANDSHAKE_BUF 21848 /* what OpenSSL's BUF_MEM_grow(16384) asks for */
@@ -110,12 +115,89 @@ static void test_realloc_keeps_bytes(void **state)
     assert_int_equal(sluice_tls_mem_in_use(), 0);
 }
 
+/* Runs fn in a child; its wait status. */
+static int child_status(void (*fn)(void))
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        fn();
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+/* 1 when misuse, run in a child, ends it with SIGABRT. */
+static int aborts(void (*misuse)(void))
+{
+    int status = child_status(misuse);
+    return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+static void free_twice(void)
+{
+    void *p = OPENSSL_malloc(HANDSHAKE_BUF);
+    OPENSSL_free(p);
+    OPENSSL_free(p);
+    /* Unnoticed, the slot would be listed twice and handed to two holders at once: */
+    void *a = OPENSSL_malloc(HANDSHAKE_BUF), *b = OPENSSL_malloc(HANDSHAKE_BUF);
+    (void)a;
+    (void)b;
+}
+
+static void free_inside(void)
+{
+    char *p = OPENSSL_malloc(HANDSHAKE_BUF);
+    OPENSSL_free(p + 1000);
+}
+
+static void realloc_freed(void)
+{
+    void *p = OPENSSL_malloc(HANDSHAKE_BUF);
+    OPENSSL_free(p);
+    (void)OPENSSL_realloc(p, HANDSHAKE_BUF + 8);
+}
+
+static void test_misuse_aborts(void **state)
+{
+    (void)state;
+    /* glibc's free aborts on these; a slot must too, rather than give one block to two
+     * connections (rev-s48b). */
+    assert_true(aborts(free_twice));
+    assert_true(aborts(free_inside));
+    assert_true(aborts(realloc_freed));
+    /* The parent's slots are untouched by the children's. */
+    assert_int_equal(sluice_tls_mem_in_use(), 0);
+}
+
+#ifdef SLUICE_ASAN
+static void write_past_the_block(void)
+{
+    volatile char *p = OPENSSL_malloc(HANDSHAKE_BUF);
+    p[HANDSHAKE_BUF] = 1; /* inside the slot, past what was asked for */
+}
+
+static void test_asan_sees_past_the_block(void **state)
+{
+    (void)state;
+    /* ASan's report ends the child (its exit code, or an abort): a slot unpoisoned whole let the
+     * write through. */
+    int status = child_status(write_past_the_block);
+    assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_handshake_buffer_given_back),
-        cmocka_unit_test(test_record_buffers_stay_in_malloc),
-        cmocka_unit_test(test_realloc_keeps_bytes),
+        cmocka_unit_test(test_handshake_buffer_given_back), cmocka_unit_test(test_record_buffers_stay_in_malloc),
+        cmocka_unit_test(test_realloc_keeps_bytes),         cmocka_unit_test(test_misuse_aborts),
+#ifdef SLUICE_ASAN
+        cmocka_unit_test(test_asan_sees_past_the_block),
+#endif
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
