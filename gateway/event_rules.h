@@ -225,9 +225,15 @@ int T_VALIDATE(T_VALUE *ev, int forced_type, const sluice_limits_t *lim, const c
         {M_SENT_AT, F_TIME},      {M_ORIGINAL_TIMESTAMP, F_TIME}, {M_CONTEXT, F_OBJECT}, {M_INTEGRATIONS, F_OBJECT},
         {M_PROPERTIES, F_OBJECT}, {M_TRAITS, F_OBJECT},
     };
-    for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
-        if (T(check_field)(ev, common[i].m, v[common[i].m], common[i].kind, prefix, T_X, e) < 0)
+    for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++) {
+        T_VALUE *f = v[common[i].m];
+        /* Absent, or the object it must be (most of the members an event has): nothing to check,
+         * without the call (~25 instructions each, 7 of the 10 for a usual event). */
+        if (f == NULL || (common[i].kind == F_OBJECT && T_IS_OBJECT(f)))
+            continue;
+        if (T(check_field)(ev, common[i].m, f, common[i].kind, prefix, T_X, e) < 0)
             return -1;
+    }
     if (T(check_consent)(v[M_CONTEXT], prefix, e) < 0)
         return -1;
 

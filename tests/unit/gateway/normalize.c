@@ -69,6 +69,42 @@ static void email(void **state)
     assert_string_equal(sluice_hash_variant_name(SLUICE_VARIANT_REDDIT), "reddit");
 }
 
+/* Every ASCII byte, at every place in a word of eight (the normaliser lowercases eight bytes a
+ * step): 'A' to 'Z' become 'a' to 'z', every other byte is kept, '@' and '[' beside them too. */
+static void email_every_ascii_byte(void **state)
+{
+    (void)state;
+    for (size_t shift = 0; shift < 8; shift++) {
+        char in[160], want[160];
+        size_t n = 0;
+        for (size_t k = 0; k <= shift; k++)
+            in[n++] = 'x'; /* not whitespace: nothing is trimmed */
+        for (int c = 1; c < 0x80; c++)
+            in[n++] = (char)c;
+        in[n++] = 'x';
+        in[n] = '\0';
+        for (size_t k = 0; k <= n; k++)
+            want[k] = in[k] >= 'A' && in[k] <= 'Z' ? (char)(in[k] + 32) : in[k];
+        char out[256];
+        long len = sluice_normalize(SLUICE_NORM_EMAIL, SLUICE_VARIANT_DEFAULT, in, n, NULL, out, sizeof(out));
+        assert_int_equal(len, (long)n);
+        assert_memory_equal(out, want, n);
+    }
+    /* Past a word or two written eight at a time, a letter outside ASCII: the whole value is
+     * lowercased by Unicode's rules, from its start. */
+    assert_string_equal(norm(SLUICE_NORM_EMAIL, SLUICE_VARIANT_DEFAULT, "MARIE.CURIE.JOSÉ@Example.COM", NULL),
+                        "marie.curie.josé@example.com");
+    /* Room for fewer than eight more bytes: refused as a byte at a time refused it. */
+    char small[12];
+    assert_int_equal(
+        sluice_normalize(SLUICE_NORM_EMAIL, SLUICE_VARIANT_DEFAULT, "ABCDEFGHIJKLMNOP", 16, NULL, small, sizeof(small)),
+        -1);
+    assert_int_equal(
+        sluice_normalize(SLUICE_NORM_EMAIL, SLUICE_VARIANT_DEFAULT, "ABCDEFGHIJKL", 12, NULL, small, sizeof(small)),
+        12);
+    assert_memory_equal(small, "abcdefghijkl", 12);
+}
+
 static void phone(void **state)
 {
     (void)state;
@@ -249,15 +285,11 @@ static void phone_digits_of_any_script(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(meta_published_vectors),
-        cmocka_unit_test(email),
-        cmocka_unit_test(phone),
-        cmocka_unit_test(places_and_dates),
-        cmocka_unit_test(overflow_is_refused),
-        cmocka_unit_test(already_hashed),
-        cmocka_unit_test(variants),
-        cmocka_unit_test(one_hash_however_typed),
-        cmocka_unit_test(phone_digits_of_any_script),
+        cmocka_unit_test(meta_published_vectors), cmocka_unit_test(email),
+        cmocka_unit_test(email_every_ascii_byte), cmocka_unit_test(phone),
+        cmocka_unit_test(places_and_dates),       cmocka_unit_test(overflow_is_refused),
+        cmocka_unit_test(already_hashed),         cmocka_unit_test(variants),
+        cmocka_unit_test(one_hash_however_typed), cmocka_unit_test(phone_digits_of_any_script),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
