@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <pcre2.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -429,21 +430,68 @@ const char *const sluice_ua_automation[] = {
     "DuckAssistBot",     NULL,
 };
 
+/* A byte as sluice_ua_contains_any compares it: ASCII lowercased, a NUL read as a space (the
+ * copy it searches is a C string). */
+static const unsigned char fold[256] = {
+#define F4(c)  F1(c), F1((c) + 1), F1((c) + 2), F1((c) + 3)
+#define F16(c) F4(c), F4((c) + 4), F4((c) + 8), F4((c) + 12)
+#define F64(c) F16(c), F16((c) + 16), F16((c) + 32), F16((c) + 48)
+#define F1(c)  (unsigned char)((c) == 0 ? ' ' : ((c) >= 'A' && (c) <= 'Z') ? (c) + 32 : (c))
+    F64(0),
+    F64(64),
+    F64(128),
+    F64(192),
+#undef F1
+#undef F64
+#undef F16
+#undef F4
+};
+
+/* A pair of adjacent folded bytes as a bit of a 1,024-bit set. */
+static inline unsigned pair_bit(unsigned a, unsigned b)
+{
+    return (a * 37u + b) & 1023u;
+}
+
 int sluice_ua_contains_any(const char *s, size_t len, const char *const *patterns, size_t count)
 {
-    /* One lowercased copy, then the C library's substring search per pattern. */
-    char low[KEY_MAX + 1], pat[128];
+    /* The set of the folded byte pairs s holds: a pattern with a pair not in it cannot be in s,
+     * which answers most patterns for most user agents (a browser's holds none of the HTTP
+     * libraries' names) without a search: for every event request, 16 strstr over a browser's
+     * ~130 bytes were about 1 % of the gateway's CPU at 1,024 connections. A pattern that passes
+     * is searched for in a folded copy, made once, as before, so the answer is the search's. */
+    const unsigned char *u = (const unsigned char *)s;
+    uint64_t pairs[1024 / 64] = {0};
     if (len > KEY_MAX)
         len = KEY_MAX;
-    for (size_t i = 0; i < len; i++)
-        low[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : (s[i] == '\0' ? ' ' : s[i]));
-    low[len] = '\0';
+    for (size_t i = 1; i < len; i++) {
+        unsigned b = pair_bit(fold[u[i - 1]], fold[u[i]]);
+        pairs[b / 64] |= (uint64_t)1 << (b % 64);
+    }
+    char low[KEY_MAX + 1], pat[128];
+    int folded = 0;
     for (size_t k = 0; k < count && patterns[k] != NULL; k++) {
+        const unsigned char *q = (const unsigned char *)patterns[k];
         size_t n = strlen(patterns[k]);
         if (n == 0 || n >= sizeof(pat) || n > len)
             continue;
-        for (size_t i = 0; i <= n; i++)
-            pat[i] = (char)((patterns[k][i] >= 'A' && patterns[k][i] <= 'Z') ? patterns[k][i] + 32 : patterns[k][i]);
+        size_t i = 1;
+        for (; i < n; i++) {
+            unsigned b = pair_bit(fold[q[i - 1]], fold[q[i]]);
+            if ((pairs[b / 64] & ((uint64_t)1 << (b % 64))) == 0)
+                break;
+        }
+        if (i < n)
+            continue;
+        if (!folded) {
+            for (size_t j = 0; j < len; j++)
+                low[j] = (char)fold[u[j]];
+            low[len] = '\0';
+            folded = 1;
+        }
+        for (i = 0; i < n; i++)
+            pat[i] = (char)fold[q[i]];
+        pat[n] = '\0';
         if (strstr(low, pat) != NULL)
             return 1;
     }

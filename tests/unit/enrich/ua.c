@@ -1,6 +1,7 @@
 /* Tests for enrich/ua.c against Debian's uap-core regexes: real user agents of desktop and
  * mobile browsers, in-app browsers and a dozen crawlers, the client hints that override a
- * reduced user agent, and the per-thread cache (hits, eviction, a new parser empties it). */
+ * reduced user agent, the per-thread cache (hits, eviction, a new parser empties it), and
+ * sluice_ua_contains_any against a plain search. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -402,6 +403,118 @@ static void test_load_errors(void **state)
     assert_true(sluice_ua_parser_count(parser) > 1000);
 }
 
+/* What sluice_ua_contains_any promises, the plain way: the first 1,024 bytes (a NUL read as a
+ * space) contain a pattern of 1 to 127 bytes, ASCII case ignored. */
+static int contains_reference(const char *s, size_t len, const char *const *patterns)
+{
+    if (len > SLUICE_UA_CACHE_KEY_MAX)
+        len = SLUICE_UA_CACHE_KEY_MAX;
+    for (size_t k = 0; patterns[k] != NULL; k++) {
+        size_t n = strlen(patterns[k]);
+        if (n == 0 || n >= 128 || n > len)
+            continue;
+        for (size_t at = 0; at + n <= len; at++) {
+            size_t i = 0;
+            while (i < n) {
+                unsigned char a = (unsigned char)s[at + i], b = (unsigned char)patterns[k][i];
+                a = a == 0 ? ' ' : (a >= 'A' && a <= 'Z') ? (unsigned char)(a + 32) : a;
+                b = (b >= 'A' && b <= 'Z') ? (unsigned char)(b + 32) : b;
+                if (a != b)
+                    break;
+                i++;
+            }
+            if (i == n)
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* The pair filter in front of the search must never turn a match into a miss: random user agents
+ * (letters of both cases, digits, punctuation, NULs, UTF-8 bytes, some past 1,024 bytes) against
+ * pieces cut from them with their case changed, near misses (one byte changed) and random
+ * patterns, each answer compared with the plain search's; and the built-in lists against real
+ * user agents. */
+/* Deterministic test data (xorshift64*), so a failure reproduces. */
+static uint64_t rng_state = 0x9e3779b97f4a7c15u;
+static int rnd(int below)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return (int)((rng_state * 0x2545f4914f6cdd1du >> 33) % (uint64_t)below);
+}
+
+static void test_contains_any_is_a_search(void **state)
+{
+    (void)state;
+    static const char alphabet[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/-_.;:() \xc3\xa9";
+    char ua[1200], p[3][140];
+    size_t hits = 0;
+    for (int round = 0; round < 20000; round++) {
+        size_t len = (size_t)(rnd(round % 50 == 0 ? 1200 : 200));
+        for (size_t i = 0; i < len; i++)
+            ua[i] = rnd(97) == 0 ? '\0' : alphabet[rnd((int)sizeof(alphabet) - 1)];
+        for (int k = 0; k < 3; k++) {
+            size_t n = 1 + (size_t)(rnd(k == 2 ? 12 : 130));
+            if (k < 2 && len > 0) { /* a piece of the user agent, case changed at random */
+                size_t at = (size_t)rnd((int)len);
+                if (n > len - at)
+                    n = len - at;
+                for (size_t i = 0; i < n; i++) {
+                    char c = ua[at + i] == '\0' ? ' ' : ua[at + i];
+                    if (rnd(2) && c >= 'a' && c <= 'z')
+                        c = (char)(c - 32);
+                    else if (rnd(2) && c >= 'A' && c <= 'Z')
+                        c = (char)(c + 32);
+                    p[k][i] = c;
+                }
+                if (k == 1) /* a near miss */
+                    p[k][rnd((int)n)] = alphabet[rnd((int)sizeof(alphabet) - 1)];
+            } else {
+                for (size_t i = 0; i < n; i++)
+                    p[k][i] = alphabet[rnd((int)sizeof(alphabet) - 1)];
+            }
+            p[k][n] = '\0';
+            for (size_t i = 0; i < n; i++) /* a pattern is a C string */
+                if (p[k][i] == '\0')
+                    p[k][i] = 'x';
+        }
+        for (int k = 0; k < 3; k++) {
+            const char *one[] = {p[k], NULL};
+            int want = contains_reference(ua, len, one);
+            hits += (size_t)want;
+            if (sluice_ua_contains_any(ua, len, one, SIZE_MAX) != want)
+                fail_msg("round %d: pattern \"%s\" in %zu bytes: want %d", round, p[k], len, want);
+        }
+        const char *all[] = {p[0], p[1], p[2], NULL};
+        assert_int_equal(sluice_ua_contains_any(ua, len, all, SIZE_MAX), contains_reference(ua, len, all));
+        assert_int_equal(sluice_ua_contains_any(ua, len, all, 1),
+                         contains_reference(ua, len, (const char *[]){p[0], NULL}));
+    }
+    assert_true(hits > 20000); /* the pieces matched: the comparison saw both answers */
+    const char *uas[] = {
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 "
+        "Safari/537.36",
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36",
+        "python-requests/2.31.0",
+        "GO-HTTP-CLIENT/1.1",
+        "okhttp/4.12.0",
+        "Mozilla/5.0 (compatible; GoogleOther)",
+        "analytics-node/6.2.0",
+        "curl",
+        "Ruby",
+        "",
+    };
+    const int library[] = {0, 0, 1, 1, 1, 0, 1, 0, 1, 0}, automation[] = {0, 1, 1, 1, 1, 1, 1, 0, 1, 0};
+    for (size_t i = 0; i < sizeof(uas) / sizeof(uas[0]); i++) {
+        size_t n = strlen(uas[i]);
+        assert_int_equal(sluice_ua_contains_any(uas[i], n, sluice_ua_http_libraries, SIZE_MAX), library[i]);
+        assert_int_equal(sluice_ua_contains_any(uas[i], n, sluice_ua_automation, SIZE_MAX), automation[i]);
+        assert_int_equal(contains_reference(uas[i], n, sluice_ua_automation), automation[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -415,6 +528,7 @@ int main(void)
         cmocka_unit_test(test_client_hints),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_contains_any_is_a_search),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
