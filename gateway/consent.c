@@ -139,12 +139,12 @@ static int append_copy_jv(sluice_json_arena_t *a, sluice_jv_t *arr, const sluice
 
 int sluice_consent_normalize(json_t *event, const sluice_consent_config_t *c)
 {
-    json_t *cats;
-    return sluice_consent_normalize_get(event, c, &cats);
+    json_t *cats, *ctx;
+    return sluice_consent_normalize_get(event, c, &cats, &ctx);
 }
 
 int sluice_consent_normalize_jv(sluice_jv_t *event, const sluice_consent_config_t *c, sluice_json_arena_t *a)
 {
-    sluice_jv_t *cats;
-    return sluice_consent_normalize_get_jv(event, c, &cats, a);
+    sluice_jv_t *cats, *ctx;
+    return sluice_consent_normalize_get_jv(event, c, &cats, &ctx, a);
 }

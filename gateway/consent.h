@@ -32,9 +32,11 @@
 int sluice_consent_normalize(json_t *event, const sluice_consent_config_t *c);
 
 /* The same, and *categories is then what context.consent.categories holds (borrowed; NULL when
- * absent, possibly not a list when the event has no consent format to read it from), so the
- * caller does not look it up again. */
-int sluice_consent_normalize_get(json_t *event, const sluice_consent_config_t *c, json_t **categories);
+ * absent, possibly not a list when the event has no consent format to read it from), and
+ * *context the event's context member (borrowed; NULL when absent, possibly not an object), so
+ * the caller does not look either up again. */
+int sluice_consent_normalize_get(json_t *event, const sluice_consent_config_t *c, json_t **categories,
+                                 json_t **context);
 
 /* Global Privacy Control, after sluice_consent_normalize: with gpc set (the browser sent
  * `Sec-GPC: 1`), removes c->gpc_withdraws from context.consent.categories and stamps
@@ -50,7 +52,7 @@ int sluice_consent_gpc(json_t *event, const sluice_consent_config_t *c, int gpc)
  * event as the jansson functions leave it then). */
 int sluice_consent_normalize_jv(sluice_jv_t *event, const sluice_consent_config_t *c, sluice_json_arena_t *a);
 int sluice_consent_normalize_get_jv(sluice_jv_t *event, const sluice_consent_config_t *c, sluice_jv_t **categories,
-                                    sluice_json_arena_t *a);
+                                    sluice_jv_t **context, sluice_json_arena_t *a);
 int sluice_consent_gpc_jv(sluice_jv_t *event, const sluice_consent_config_t *c, int gpc, sluice_json_arena_t *a);
 
 #endif

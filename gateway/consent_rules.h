@@ -136,9 +136,10 @@ int T_GPC(T_VALUE *event, const sluice_consent_config_t *c, int gpc T_XP)
     return T(withdraw)(consent, c T_XA);
 }
 
-int T_NORMALIZE_GET(T_VALUE *event, const sluice_consent_config_t *c, T_VALUE **categories T_XP)
+int T_NORMALIZE_GET(T_VALUE *event, const sluice_consent_config_t *c, T_VALUE **categories, T_VALUE **context T_XP)
 {
     T_VALUE *ctx = T_GET(event, "context");
+    *context = ctx; /* only its members change below */
     T_VALUE *consent = T_GET(ctx, "consent");
     T_VALUE *cats = T_GET(consent, "categories");
     /* A consent object holding only its categories has no preferences to look for. */

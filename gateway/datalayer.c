@@ -191,7 +191,7 @@ static sluice_jv_t *path_string_jv(sluice_json_arena_t *a, const sluice_path_t *
 #define T_REPLACE_HEX(pa, k, n, i, v, h) replace_hex_jv(a, (pa), (k), (n), (i), (h))
 #define T_APPEND_NEW(arr, v)             sluice_jv_array_append(a, (arr), (v))
 #define T_DROP(v)                        (void)(v) /* arena memory: goes with the arena */
-#define T_CONSENT_GET(e, c, cats)        sluice_consent_normalize_get_jv((e), (c), (cats), a)
+#define T_CONSENT_GET(e, c, cats, ctx)   sluice_consent_normalize_get_jv((e), (c), (cats), (ctx), a)
 #define T_GETK                           sluice_jv_object_getn
 #define T_SETK(o, k, n, v)               sluice_jv_object_setn(a, (o), (k), (n), (v))
 #define T_CSTR(v)                        sluice_jv_string_cstr(a, (v), NULL)

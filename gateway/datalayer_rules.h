@@ -32,7 +32,7 @@
  *   T_REPLACE_HEX(parent, key, n, index, value, hex)  puts hex[0..64) where value is; 0 or -1
  *   T_APPEND_NEW(arr, v)          appends a new value
  *   T_DROP(v)                     gives back a new value that was not set (NULL allowed)
- *   T_CONSENT_GET(event, c, &cats)  gateway/consent.h's normalize_get for the tree
+ *   T_CONSENT_GET(event, c, &cats, &ctx)  gateway/consent.h's normalize_get for the tree
  *   T_GETK(o, key, n), T_SETK(o, key, n, v)  a visitor's parent member (the key it was reached
  *                                 through) read, and set to a new value (0 or -1)
  *   T_CSTR(v)                     a string as a C string (NULL for other types or out of memory)
@@ -281,9 +281,10 @@ static int T(apply_head)(const sluice_org_t *org, unsigned variants, T_VALUE *ev
     }
 
     /* Consent in Segment's or RudderStack's format counts like sluice's own. */
-    T_VALUE *cats;
-    if (T_CONSENT_GET(event, &org->consent, &cats) != 0)
+    T_VALUE *cats, *ctx;
+    if (T_CONSENT_GET(event, &org->consent, &cats, &ctx) != 0)
         return -1;
+    int stripped = 0;
     if (org->consent.required_count > 0 && !T(has_categories)(cats, &org->consent)) {
         switch (org->consent.policy) {
         case SLUICE_CONSENT_ALLOW: break;
@@ -293,6 +294,7 @@ static int T(apply_head)(const sluice_org_t *org, unsigned variants, T_VALUE *ev
             return 1;
         case SLUICE_CONSENT_STRIP:
             T(strip_identifying)(org, event, l T_XA);
+            stripped = 1;
             T_SET_LIT(res->privacy, "consent", T_PLAIN_NEW("stripped"));
             stats->consent_stripped_events++;
             break;
@@ -302,6 +304,14 @@ static int T(apply_head)(const sluice_org_t *org, unsigned variants, T_VALUE *ev
     /* Each rule acts on its path, then on its mirror (context.traits.X of a rule on traits.X). */
     firsts->root = event;
     firsts->n = 0;
+    /* context, which most rules' paths start with, as consent found it (it changed only members
+     * of it), unless the strip may have removed it (a rule on the whole `context`). */
+    if (!stripped) {
+        firsts->e[0].key = "context";
+        firsts->e[0].len = 7;
+        firsts->e[0].value = ctx;
+        firsts->n = 1;
+    }
     for (size_t i = 0; i < org->drop_count; i++) {
         for (int k = 0; k < 2; k++) {
             const sluice_path_t *p = k == 0 ? &org->drop[i] : org->drop_mirrors ? &org->drop_mirrors[i] : NULL;

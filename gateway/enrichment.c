@@ -218,7 +218,18 @@ void sluice_enrichment_destroy(sluice_enrichment_t *e)
 void sluice_enrichment_begin(sluice_enrichment_req_t *r, h2o_req_t *req, sluice_worker_t *w, const sluice_runtime_t *rt,
                              const sluice_source_rt_t *src, const sluice_event_enrich_t *en)
 {
-    memset(r, 0, sizeof(*r));
+    /* Only what says whether the rest holds anything: the hints, the previous session, a long user
+     * agent's answer and the location are read only after hints_read, have_prev, long_ua and
+     * geo_ip say they were written for this request. Clearing all 832 bytes cost 112 instructions
+     * a request. session is cleared: a new session starts from its bytes (r->prev = r->session). */
+    r->hints_read = 0;
+    r->session_state = 0;
+    memset(&r->session, 0, sizeof(r->session));
+    r->have_prev = 0;
+    r->long_ua = NULL;
+    r->long_ua_len = 0;
+    r->geo_ip[0] = '\0';
+    r->geo_rc = 0;
     r->req = req;
     r->w = w;
     r->e = rt->enrich;

@@ -49,7 +49,10 @@ int sluice_enrichment_watch_start(sluice_err_t *err);
 /* 1 when an org of cfg keeps sessions (their cookie needs ENCRYPTION_KEY: secrets.c). */
 int sluice_enrichment_needs_keys(const sluice_config_t *cfg);
 
-/* What one request shares among its events (caller storage; no dispose needed). */
+/* What one request shares among its events (caller storage, which may hold anything before
+ * sluice_enrichment_begin; no dispose needed). hints, prev, long_ua_res and geo are read only
+ * where hints_read, have_prev, long_ua and geo_ip say they were written for this request: begin
+ * clears those, not the values. */
 typedef struct sluice_enrichment_req {
     h2o_req_t *req;
     sluice_worker_t *w;

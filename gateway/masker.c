@@ -27,6 +27,7 @@ typedef struct thread_masker {
     sluice_masker_t base;
     sluice_plugin_set_t *set;
     const sluice_config_t *cfg;
+    const size_t *org_id_len; /* strlen of each cfg org's id (the maskers' own: read-only) */
     unsigned thread;
     sluice_scan_t scan;     /* this thread's: values a plugin left as they were */
     sluice_jsonw_t text;    /* this thread's, for a jv value's text: kept, emptied before each value */
@@ -298,6 +299,7 @@ static sluice_mask_outcome_t on_mask_jv(void *ud, const sluice_org_t *org, size_
 struct sluice_gw_maskers {
     thread_masker_t *threads;
     unsigned nthreads;
+    size_t *org_id_len;
 };
 
 sluice_gw_maskers_t *sluice_gw_maskers_create(sluice_plugin_set_t *set, const sluice_config_t *cfg, unsigned nthreads)
@@ -311,10 +313,22 @@ sluice_gw_maskers_t *sluice_gw_maskers_create(sluice_plugin_set_t *set, const sl
         return NULL;
     }
     m->nthreads = nthreads;
+    /* The ids' lengths for the plugins' input, measured once rather than at every masked value. */
+    m->org_id_len = calloc(cfg->org_count ? cfg->org_count : 1, sizeof(*m->org_id_len));
+    if (m->org_id_len == NULL) {
+        free(m->threads);
+        free(m);
+        return NULL;
+    }
+    for (size_t i = 0; i < cfg->org_count; i++)
+        m->org_id_len[i] = cfg->orgs[i].id != NULL ? strlen(cfg->orgs[i].id) : 0;
     for (unsigned t = 0; t < nthreads; t++) {
         thread_masker_t *tm = &m->threads[t];
-        *tm = (thread_masker_t){
-            .base = {.mask = on_mask, .ud = tm, .mask_jv = on_mask_jv}, .set = set, .cfg = cfg, .thread = t};
+        *tm = (thread_masker_t){.base = {.mask = on_mask, .ud = tm, .mask_jv = on_mask_jv},
+                                .set = set,
+                                .cfg = cfg,
+                                .org_id_len = m->org_id_len,
+                                .thread = t};
     }
     return m;
 }
@@ -336,5 +350,6 @@ void sluice_gw_maskers_free(sluice_gw_maskers_t *m)
         sluice_jsonnum_free(m->threads[t].nums);
     }
     free(m->threads);
+    free(m->org_id_len);
     free(m);
 }

@@ -101,8 +101,13 @@ T(mask)(thread_masker_t *m, const sluice_org_t *org, size_t rule_index, const ch
         return SLUICE_MASK_FAILED;
     size_t org_index = (size_t)(org - m->cfg->orgs);
     const sluice_mask_rule_t *rule = &org->mask_rules[rule_index];
-    sluice_plugin_field_t field = {
-        .org = org->id, .path = concrete_path, .rule_path = rule->path.text, .event = event_name, .nums = T_FIELD_NUMS};
+    sluice_plugin_field_t field = {.org = org->id,
+                                   .path = concrete_path,
+                                   .rule_path = rule->path.text,
+                                   .event = event_name,
+                                   .org_len = m->org_id_len[org_index],
+                                   .rule_path_len = rule->path.text_len,
+                                   .nums = T_FIELD_NUMS};
     T_VALUE *nv = NULL;
     const char *reason = "unknown", *kept = NULL;
     char why[128];

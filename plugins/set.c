@@ -721,8 +721,8 @@ mask_text(sluice_plugin_instance_t *inst, unsigned thread, sluice_mask_output_t 
         .event = field->event ? field->event : empty,
     };
     in.path_len = strlen(in.path);
-    in.rule_path_len = strlen(in.rule_path);
-    in.org_len = strlen(in.org);
+    in.rule_path_len = field->rule_path_len ? field->rule_path_len : strlen(in.rule_path);
+    in.org_len = field->org_len ? field->org_len : strlen(in.org);
     in.event_len = strlen(in.event);
     in.value = text;
     in.value_len = len;

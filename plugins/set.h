@@ -77,6 +77,9 @@ typedef struct sluice_plugin_field {
     const char *path;      /* concrete path, "properties.items[2].card" */
     const char *rule_path; /* the rule's path */
     const char *event;     /* track: event name; otherwise the type; may be NULL */
+    /* strlen(org) and strlen(rule_path) when the caller has them (a config's, measured once), or
+     * 0 to have them measured for each call. */
+    size_t org_len, rule_path_len;
     /* The texts the event's numbers were sent as (json/numbers.h), or NULL: with it a number goes
      * to the plugin as sent (12345678901234567890, 19.90), and a number the plugin returns is
      * recorded, so that it is written out as the plugin wrote it. */

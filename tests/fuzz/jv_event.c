@@ -105,10 +105,12 @@ static void consent_both(sluice_json_arena_t *a, sluice_jsonnum_t *nums, const j
     if (sluice_consent_normalize(jc, &consent) != sluice_consent_normalize_jv(vc, &consent, a) ||
         sluice_consent_gpc(jc, &consent, gpc) != sluice_consent_gpc_jv(vc, &consent, gpc, a))
         abort();
-    json_t *cj = NULL;
-    sluice_jv_t *cv = NULL;
-    if (sluice_consent_normalize_get(jc, &consent, &cj) != sluice_consent_normalize_get_jv(vc, &consent, &cv, a) ||
-        (cj == NULL) != (cv == NULL))
+    json_t *cj = NULL, *xj = NULL;
+    sluice_jv_t *cv = NULL, *xv = NULL;
+    if (sluice_consent_normalize_get(jc, &consent, &cj, &xj) !=
+            sluice_consent_normalize_get_jv(vc, &consent, &cv, &xv, a) ||
+        (cj == NULL) != (cv == NULL) || xj != json_object_get(jc, "context") ||
+        xv != sluice_jv_object_get(vc, "context"))
         abort();
     if (cj != NULL)
         same_bytes(cj, nums, cv);

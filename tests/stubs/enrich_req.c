@@ -100,6 +100,9 @@ static void run(sluice_enrich_fixture_t *f, const sluice_event_enrich_t *en, con
     uint64_t before[6];
     memset(&reply, 0, sizeof(reply));
     sluice_enrich_fixture_req(&req, headers, n);
+    /* The gateway's storage for r holds an earlier request's bytes, or anything: begin must not
+     * leave one of them read as this request's (a location, hints, a session). */
+    memset(&r, 0xa5, sizeof(r));
     sluice_enrichment_begin(&r, &req, f->w, &f->rt, &f->src, en);
     counters(f->w, before);
     o->rc = jc != NULL ? sluice_enrichment_event(&r, jc, &reply) : sluice_enrichment_event_jv(&r, vc, &reply, a);

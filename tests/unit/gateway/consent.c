@@ -176,10 +176,11 @@ static const char *after_gpc(const char *event, int gpc)
     json_error_t je;
     json_t *ev = json_loads(event, 0, &je);
     assert_non_null(ev);
-    json_t *cats;
+    json_t *cats, *ctx;
     assert_int_equal(sluice_consent_normalize(ev, &gcfg), 0);
     assert_int_equal(sluice_consent_gpc(ev, &gcfg, gpc), 0);
-    assert_int_equal(sluice_consent_normalize_get(ev, &gcfg, &cats), 0);
+    assert_int_equal(sluice_consent_normalize_get(ev, &gcfg, &cats, &ctx), 0);
+    assert_ptr_equal(ctx, json_object_get(ev, "context"));
     char *text = json_dumps(json_object_get(ev, "context"), JSON_COMPACT | JSON_SORT_KEYS);
     snprintf(out, sizeof(out), "%s", text);
     free(text);
@@ -229,9 +230,12 @@ static const char *both(const char *event, int gpc)
     assert_non_null(v);
     assert_int_equal(sluice_consent_normalize_jv(v, &gcfg, a), sluice_consent_normalize(j, &gcfg));
     assert_int_equal(sluice_consent_gpc_jv(v, &gcfg, gpc, a), sluice_consent_gpc(j, &gcfg, gpc));
-    json_t *cj = NULL;
-    sluice_jv_t *cv = NULL;
-    assert_int_equal(sluice_consent_normalize_get_jv(v, &gcfg, &cv, a), sluice_consent_normalize_get(j, &gcfg, &cj));
+    json_t *cj = NULL, *xj = NULL;
+    sluice_jv_t *cv = NULL, *xv = NULL;
+    assert_int_equal(sluice_consent_normalize_get_jv(v, &gcfg, &cv, &xv, a),
+                     sluice_consent_normalize_get(j, &gcfg, &cj, &xj));
+    assert_ptr_equal(xj, json_object_get(j, "context"));
+    assert_ptr_equal(xv, sluice_jv_object_get(v, "context"));
     if (cj == NULL) {
         assert_null(cv);
     } else {

@@ -848,6 +848,28 @@ static void apply_both(const sluice_org_t *org, const char *text, int *drop_even
     free(b.privacy);
 }
 
+/* Consent's strip removing the whole context (a rule on `context`) leaves nothing there for a
+ * rule below it: the data layer does not act on (nor list) a context the event no longer has. */
+static void strip_of_whole_context_leaves_nothing_below(void **state)
+{
+    (void)state;
+    assert_int_equal(sluice_json_arena_install(), 0);
+    sluice_config_t *cfg = load_yaml(ACME_HEAD "    consent: {required: [analytics], policy: strip}\n"
+                                               "    data_layer:\n"
+                                               "      mask: [{path: context, plugin: partial}]\n"
+                                               "      drop: [context.page]\n");
+    both_t b;
+    apply_both_with(&cfg->orgs[0], NULL,
+                    "{\"type\":\"page\",\"context\":{\"page\":{\"url\":\"https://x.test/\"}},\"name\":\"Home\"}", &b);
+    assert_string_equal(b.out, "{\"type\":\"page\",\"name\":\"Home\"}");
+    assert_int_equal(b.stats.dropped, 0);
+    assert_null(strstr(b.privacy, "context.page"));
+    assert_non_null(strstr(b.privacy, "\"stripped\""));
+    free(b.out);
+    free(b.privacy);
+    sluice_config_free(cfg);
+}
+
 static void jv_as_jansson(void **state)
 {
     (void)state;
@@ -1017,6 +1039,13 @@ static void jv_masks_as_jansson(void **state)
     free(b.out);
     free(b.privacy);
 
+    /* The plugin is told its field: the org, the rule's path, the value's path and the event. */
+    apply_both_with(org, masker, "{\"type\":\"track\",\"event\":\"Signed Up\",\"properties\":{\"note\":\"__input__\"}}",
+                    &b);
+    assert_non_null(strstr(b.out, "\"note\":\"acme|properties.note|properties.note|Signed Up\""));
+    free(b.out);
+    free(b.privacy);
+
     /* A plugin that fails, on_error remove: the field goes, the event stays. */
     apply_both_with(org, masker, "{\"type\":\"track\",\"event\":\"x\",\"properties\":{\"note\":\"boom\",\"a\":1}}", &b);
     assert_false(b.rejected);
@@ -1132,6 +1161,7 @@ int main(void)
         cmocka_unit_test(shared_value_replaced),
         cmocka_unit_test(reddit_gets_its_canonical_email),
         cmocka_unit_test(jv_as_jansson),
+        cmocka_unit_test(strip_of_whole_context_leaves_nothing_below),
         cmocka_unit_test(privacy_lists_escape_paths),
         cmocka_unit_test(jv_masks_as_jansson),
         cmocka_unit_test(jv_masks_without_jansson),

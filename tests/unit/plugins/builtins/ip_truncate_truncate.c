@@ -157,12 +157,31 @@ static void test_quads_like_inet_pton(void **state)
     assert_true(checked > 1000); /* the grid does hold many real addresses */
 }
 
+/* Every value of every group printed as inet_ntop prints it (the gateway prints its clients'
+ * addresses with sluice_ip_quad_write too). */
+static void test_quad_write_every_octet(void **state)
+{
+    (void)state;
+    for (unsigned v = 0; v < 256; v++) {
+        const uint8_t a[4] = {(uint8_t)v, (uint8_t)(255 - v), (uint8_t)(v * 7), (uint8_t)(v / 3)};
+        char got[16], want[SLUICE_IP_TRUNCATE_OUT_MAX];
+        size_t n = sluice_ip_quad_write(a, got);
+        assert_non_null(inet_ntop(AF_INET, a, want, sizeof(want)));
+        assert_string_equal(got, want);
+        assert_int_equal(n, strlen(want));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ipv4),          cmocka_unit_test(test_ipv6),
-        cmocka_unit_test(test_ipv4_mapped),   cmocka_unit_test(test_6to4_embedded_ipv4),
-        cmocka_unit_test(test_not_addresses), cmocka_unit_test(test_quads_like_inet_pton),
+        cmocka_unit_test(test_ipv4),
+        cmocka_unit_test(test_ipv6),
+        cmocka_unit_test(test_ipv4_mapped),
+        cmocka_unit_test(test_6to4_embedded_ipv4),
+        cmocka_unit_test(test_not_addresses),
+        cmocka_unit_test(test_quads_like_inet_pton),
+        cmocka_unit_test(test_quad_write_every_octet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -84,6 +84,58 @@ static void test_utf8_code_points(void **state)
     bt_close(&b);
 }
 
+/* One non-ASCII character at every place of a 22-byte value: it counts as one character wherever it
+ * is (the check for ASCII reads eight bytes a step); values around the plugin's 256-byte block. */
+static void test_one_code_point_anywhere(void **state)
+{
+    (void)state;
+    bt_t b;
+    assert_int_equal(bt_open(&b, "partial", NULL, NULL), 0);
+    for (int k = 0; k <= 20; k++) {
+        char in[32], want[32];
+        int o = 0;
+        in[o++] = '"';
+        for (int i = 0; i < 21; i++) {
+            if (i == k) {
+                in[o++] = '\xc3';
+                in[o++] = '\xa9'; /* é */
+            } else {
+                in[o++] = (char)('a' + i);
+            }
+        }
+        in[o++] = '"';
+        in[o] = '\0';
+        /* 21 characters: 17 masked, the last 4 kept as they are. */
+        o = 0;
+        want[o++] = '"';
+        for (int i = 0; i < 17; i++)
+            want[o++] = '*';
+        for (int i = 17; i < 21; i++) {
+            if (i == k) {
+                want[o++] = '\xc3';
+                want[o++] = '\xa9';
+            } else {
+                want[o++] = (char)('a' + i);
+            }
+        }
+        want[o++] = '"';
+        want[o] = '\0';
+        assert_string_equal(bt_mask(&b, in), want);
+    }
+    for (int n = 250; n <= 262; n++) {
+        char in[300], want[300];
+        in[0] = want[0] = '"';
+        for (int i = 1; i <= n; i++) {
+            in[i] = (char)('0' + i % 10);
+            want[i] = i > n - 4 ? in[i] : '*';
+        }
+        in[n + 1] = want[n + 1] = '"';
+        in[n + 2] = want[n + 2] = '\0';
+        assert_string_equal(bt_mask(&b, in), want);
+    }
+    bt_close(&b);
+}
+
 static void test_other_types(void **state)
 {
     (void)state;
@@ -144,9 +196,13 @@ static void test_config_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_preserve_and_keep_first),
-        cmocka_unit_test(test_utf8_code_points), cmocka_unit_test(test_other_types),
-        cmocka_unit_test(test_output_cap),       cmocka_unit_test(test_config_errors),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_preserve_and_keep_first),
+        cmocka_unit_test(test_utf8_code_points),
+        cmocka_unit_test(test_other_types),
+        cmocka_unit_test(test_one_code_point_anywhere),
+        cmocka_unit_test(test_output_cap),
+        cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
