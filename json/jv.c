@@ -280,7 +280,7 @@ static sluice_jv_t *jv_string_value(jv_parser_t *jp)
 /* A member's or an item's value. A string without an escape, within max_string, is read here:
  * most of an event's values are such strings, and jv_string_value's call cost about 17
  * instructions each (the registers its rare paths need, saved and restored). Any other string
- * (its first plain run rescanned: an escape, UTF-8, a long one, the arena's chunk full) is
+ * (its first plain run rescanned: an escape, UTF-8, a long one, or no node when memory ran out) is
  * jv_string_value's, whose result is the same. */
 static inline sluice_jv_t *jv_child(jv_parser_t *jp)
 {
