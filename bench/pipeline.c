@@ -101,8 +101,12 @@ __attribute__((noinline)) int pipeline_once_jansson(const sluice_runtime_t *rt, 
     sluice_json_arena_enter(arena);
     json_t *ev = sluice_event_parse(body, len, &cfg->limits, nums, NULL, &e);
     if (ev == NULL || sluice_event_validate(ev, SLUICE_EVENT_TRACK, &cfg->limits, "", len, nums, &e) < 0 ||
-        sluice_consent_normalize(ev, &src->org->consent) != 0)
+        sluice_consent_normalize(ev, &src->org->consent) != 0) {
+        json_decref(ev); /* NULL-safe */
+        sluice_json_arena_leave();
+        sluice_json_arena_free(arena);
         return -1;
+    }
     sluice_event_enrich_t en = {.received_ms = 1795420800123LL, .client_ip = "203.0.113.9", .user_agent = user_agent};
     sluice_dl_result_t dl;
     sluice_dl_stats_t st = {0};
@@ -120,6 +124,8 @@ __attribute__((noinline)) int pipeline_once_jansson(const sluice_runtime_t *rt, 
         if (sluice_piiguard_apply(guard, guard_thread, ev, nums, dl.privacy, en.received_ms, &idfound, &gst) != 0) {
             sluice_dl_result_dispose(&dl);
             json_decref(ev);
+            sluice_json_arena_leave();
+            sluice_json_arena_free(arena);
             return -1;
         }
         size_t n;

@@ -153,9 +153,11 @@ static int render_ascii(const partial_t *p, const char *v, size_t n, sink_t *s)
      * about 15 instructions each (a 16-digit card's call: 547 instructions, now 203). */
     if (s->out != NULL && p->mask_len == 1 && n <= sizeof(s->pending) - s->npending) {
         char *o = s->pending + s->npending;
-        memcpy(o, v, first);
+        if (first > 0) /* v may be NULL when n is 0: no memcpy from it then */
+            memcpy(o, v, first);
         memset(o + first, p->mask_char[0], n - first - last);
-        memcpy(o + n - last, v + n - last, last);
+        if (last > 0)
+            memcpy(o + n - last, v + n - last, last);
         s->npending += n;
         return SLUICE_MASK_OK;
     }
