@@ -493,9 +493,10 @@ static void test_contains_any_is_a_search(void **state)
                          contains_reference(ua, len, (const char *[]){p[0], NULL}));
     }
     assert_true(hits > 20000); /* the pieces matched: the comparison saw both answers */
+    static const char chrome[] = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                                 "Chrome/124.0.0.0 Safari/537.36";
     const char *uas[] = {
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 "
-        "Safari/537.36",
+        chrome,
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36",
         "python-requests/2.31.0",
         "GO-HTTP-CLIENT/1.1",
