@@ -656,8 +656,10 @@ static void test_pixel_without_key_not_parsed(void **state)
                   COUNT, wrong_ticks, params_ticks, data_ticks);
     /* Without a key they cost what a wrong key costs (a scan of the query, and one more for data=),
      * not an event built (84 and 101 ticks against 4 before, in the regular build). Under ASan the
-     * scans themselves cost several times more. */
-    int f = sanitized() ? 8 : 3;
+     * scans of the whole query cost several times more while the wrong key's early refusal stays
+     * at 2-3 ticks, so the ratio is looser there (35 against 3 was seen with -j2); an event built
+     * under ASan costs about twenty times the regular build's, far above either bound. */
+    int f = sanitized() ? 16 : 3;
     assert_true(params_ticks <= f * wrong_ticks + 10);
     assert_true(data_ticks <= f * wrong_ticks + 10);
     free(wrong);
