@@ -546,7 +546,11 @@ static size_t phone_ascii(const char *in, size_t len, char *out, size_t cap)
 static long norm_phone(sluice_hash_variant_t v, const char *in, size_t len, const char *default_cc, outbuf_t *o)
 {
     char ascii[256];
-    for (size_t i = 0; i < len; i++) {
+    /* Eight bytes a step while none has its top bit set (nearly every phone is ASCII). */
+    size_t h = 0;
+    for (uint64_t w; len - h >= 8 && (memcpy(&w, in + h, 8), (w & 0x8080808080808080ull) == 0);)
+        h += 8;
+    for (size_t i = h; i < len; i++) {
         if ((unsigned char)in[i] >= 0x80) {
             if (len > sizeof(ascii))
                 return -1; /* no phone number is that long; removed rather than cut */
@@ -560,6 +564,15 @@ static long norm_phone(sluice_hash_variant_t v, const char *in, size_t len, cons
     int international = 0, seen_digit = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)in[i];
+        /* A digit first: most of a number's characters are, and none of the tests below holds
+         * for one. */
+        if (is_digit(c)) {
+            seen_digit = 1;
+            if (nd == sizeof(digits))
+                return -1;
+            digits[nd++] = (char)c;
+            continue;
+        }
         if (c == '+' && !seen_digit)
             international = 1;
         if (seen_digit && (is_alpha(c) || c == '#' || c == ';' || c == ','))
@@ -577,12 +590,6 @@ static long norm_phone(sluice_hash_variant_t v, const char *in, size_t len, cons
                     continue;
                 }
             }
-        }
-        if (is_digit(c)) {
-            seen_digit = 1;
-            if (nd == sizeof(digits))
-                return -1;
-            digits[nd++] = (char)c;
         }
     }
     size_t start = 0;
