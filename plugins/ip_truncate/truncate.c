@@ -58,25 +58,40 @@ size_t sluice_ip_quad_write(const uint8_t a[4], char *out)
 /* The common case without inet_pton/inet_ntop (whose IPv4 side prints with sprintf): plain
  * dotted-quad text, four groups of 1..3 digits without leading zeros, each <= 255. Everything it
  * takes inet_pton takes alike; anything else (including what inet_pton may still accept) is left
- * to the general path. Returns the length written into out, or 0 to fall through. */
+ * to the general path. Returns the length written into out, or 0 to fall through. A group's
+ * digits are read one test each and the prefix is one 32-bit mask (a loop of tests per digit and
+ * per byte cost about 100 instructions an address). */
 static size_t quad_truncate(const char *text, size_t n, unsigned bits, char *out)
 {
-    uint8_t a[4];
-    size_t i = 0;
+    const unsigned char *s = (const unsigned char *)text, *end = s + n;
+    uint32_t addr = 0;
     for (int k = 0; k < 4; k++) {
-        if (k > 0 && (i >= n || text[i++] != '.'))
+        if (k > 0 && (s == end || *s++ != '.'))
             return 0;
-        size_t start = i;
-        unsigned v = 0;
-        while (i < n && i - start < 3 && text[i] >= '0' && text[i] <= '9')
-            v = v * 10 + (unsigned)(text[i++] - '0');
-        if (i == start || v > 255 || (i - start > 1 && text[start] == '0'))
+        unsigned v;
+        if (s == end || (v = (unsigned)(*s - '0')) > 9)
             return 0;
-        a[k] = (uint8_t)v;
+        s++;
+        unsigned d;
+        if (s != end && (d = (unsigned)(*s - '0')) <= 9) {
+            if (v == 0)
+                return 0; /* a leading zero */
+            v = v * 10 + d;
+            s++;
+            if (s != end && (d = (unsigned)(*s - '0')) <= 9) {
+                v = v * 10 + d;
+                s++;
+                if (v > 255)
+                    return 0;
+            }
+        }
+        addr = addr << 8 | v;
     }
-    if (i != n)
-        return 0;
-    keep_prefix(a, 4, bits);
+    if (s != end)
+        return 0; /* a fourth digit, or anything after the address */
+    /* bits <= 32 (the caller checked); a shift by 32 is undefined, so /0 is its own case. */
+    addr &= bits == 0 ? 0 : 0xffffffffu << (32 - bits);
+    const uint8_t a[4] = {(uint8_t)(addr >> 24), (uint8_t)(addr >> 16), (uint8_t)(addr >> 8), (uint8_t)addr};
     return sluice_ip_quad_write(a, out);
 }
 
