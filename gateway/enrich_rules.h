@@ -161,8 +161,16 @@ static T_VALUE *T(header_string)(const char *s T_ENRICH_PARAM)
         memcpy(&w, s + i, 8);
         high |= w;
     }
-    for (; i < n; i++)
-        high |= (unsigned char)s[i];
+    if (n >= 8 && i < n) {
+        /* The tail as the last word, overlapping the one before (never past the NUL), instead of
+         * a byte at a time: an address's or a User-Agent's last 1-7 bytes. */
+        uint64_t w;
+        memcpy(&w, s + n - 8, 8);
+        high |= w;
+    } else {
+        for (; i < n; i++)
+            high |= (unsigned char)s[i];
+    }
     if ((high & 0x8080808080808080ull) == 0 || sluice_utf8_valid(s, n))
         return T_STRINGN_NEW(T_ENRICH_X, s, n);
     char *fixed = n <= SIZE_MAX / 3 - 1 ? malloc(3 * n + 1) : NULL;
