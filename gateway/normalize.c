@@ -410,6 +410,20 @@ static inline __attribute__((always_inline)) long lower_filtered(const char *in,
             memcpy(o->p + o->len, &w, 8);
             o->len += 8;
         }
+        /* The last 1-7 bytes as the value's last word, overlapping the one before: its first bytes
+         * are written again as they were, each output byte being its input byte's (skip_nothing
+         * drops none). Only when that word is ASCII and fits; otherwise the loop below. */
+        if (i < len && len - i < 8 && len >= 8 && o->cap - o->len >= len - i) {
+            uint64_t w;
+            memcpy(&w, s + len - 8, 8);
+            if ((w & high) == 0) {
+                uint64_t upper = (w + 0x3f * ones) & ~(w + 0x25 * ones) & high;
+                w |= upper >> 2;
+                memcpy(o->p + start + len - 8, &w, 8);
+                o->len = start + len;
+                i = len;
+            }
+        }
     }
     for (; i < len; i++) {
         unsigned char c = s[i];
