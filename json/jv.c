@@ -341,6 +341,8 @@ static __attribute__((noinline, cold)) int jv_key_over_limit(jv_parser_t *jp)
     return jv_child(jp) != NULL ? 0 : -1;
 }
 
+#define ROOT_ROOM 4
+
 static sluice_jv_t *jv_object(jv_parser_t *jp)
 {
     parser_t *ps = &jp->ps;
@@ -417,14 +419,20 @@ static sluice_jv_t *jv_object(jv_parser_t *jp)
     }
 done:
     ps->depth--;
+    /* The document's own object (a single event) gets room for ROOT_ROOM more members: validation
+     * and enrichment add four to every event (type, messageId, receivedAt, originalTimestamp),
+     * which otherwise grew its vector, a second copy of every member, and left the first in the
+     * arena. */
+    size_t room = count > 0 && ps->depth == 0 ? count + ROOT_ROOM : count;
     if (count > 0) {
-        obj->u.m = arena_take(jp->a, count * sizeof(sluice_jv_member_t));
+        obj->u.m = arena_take(jp->a, room * sizeof(sluice_jv_member_t));
         if (obj->u.m == NULL)
             return oom(jp, ps->p);
         memcpy(obj->u.m, jp->mstack + base, count * sizeof(sluice_jv_member_t));
     }
     jp->mtop = base;
-    obj->len = obj->cap = (uint32_t)count;
+    obj->len = (uint32_t)count;
+    obj->cap = (uint32_t)room;
     if (index != NULL) {
         obj->index_bits = ibits;
         obj->k.index = index;
