@@ -160,11 +160,12 @@ const char *sluice_jv_string_value(const sluice_jv_t *v, size_t *len);
 const char *sluice_jv_string_cstr(sluice_json_arena_t *a, const sluice_jv_t *v, size_t *len);
 
 /* 1 when v is a string equal to the NUL-terminated s. Inline, so that a literal's length is the
- * compiler's constant rather than a strlen call. */
+ * compiler's constant rather than a strlen call; another s is measured only when v is a string
+ * (validation asks whether an event's type, mostly absent, is the one its route forces). */
 static inline int sluice_jv_string_is(const sluice_jv_t *v, const char *s)
 {
-    size_t n = strlen(s);
-    return sluice_jv_is_string(v) && v->len == n && memcmp(v->u.s, s, n) == 0;
+    size_t n;
+    return sluice_jv_is_string(v) && v->len == (n = strlen(s)) && memcmp(v->u.s, s, n) == 0;
 }
 
 /* A number's text as sent (or as a constructor wrote it), or NULL. */
