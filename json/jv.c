@@ -448,11 +448,11 @@ static sluice_jv_t *jv_object(jv_parser_t *jp)
     }
 done:
     ps->depth--;
-    /* The document's own object (a single event) gets room for ROOT_ROOM more members: validation
-     * and enrichment add four to every event (type, messageId, receivedAt, originalTimestamp),
-     * which otherwise grew its vector, a second copy of every member, and left the first in the
-     * arena. */
-    size_t room = count > 0 && ps->depth == 0 ? count + ROOT_ROOM : count;
+    /* The document's own object (a single event) and the objects it holds get room for ROOT_ROOM
+     * more members: validation and enrichment add four to every event (type, messageId,
+     * receivedAt, originalTimestamp) and two to its context (ip, userAgent), which otherwise grew
+     * their vectors, a second copy of every member, and left the first in the arena. */
+    size_t room = count > 0 && ps->depth <= 1 ? count + ROOT_ROOM : count;
     if (count > 0) {
         obj->u.m = arena_take(jp->a, room * sizeof(sluice_jv_member_t));
         if (obj->u.m == NULL)
