@@ -1046,9 +1046,32 @@ static inline __attribute__((always_inline)) int object_set_quick(sluice_jv_t *o
     return 0;
 }
 
+/* object_set's common case for a copied key, where nothing is called: a value replacing the
+ * member of a key of up to 16 bytes (key_eq without memcmp) in an object without an index, as the
+ * data layer's hashes and masked values replace what the client sent. 0 when done, as object_set
+ * would have done it; 1, with nothing changed, for anything else (a new key, which is copied, a
+ * longer key, an index), which object_set_rest does. */
+static inline __attribute__((always_inline)) int object_replace_quick(sluice_jv_t *obj, const char *key, size_t n,
+                                                                      sluice_jv_t *value)
+{
+    if (!sluice_jv_is_object(obj) || obj->index_bits != 0 || n > 16 || !placeable(obj, value) ||
+        (obj->k.keys & key_bit(key, n)) == 0)
+        return 1;
+    long i = members_scan(obj->u.m, obj->len, key, n);
+    if (i < 0)
+        return 1;
+    obj->u.m[i].value->parent = NULL;
+    obj->u.m[i].value = value;
+    value->parent = obj;
+    mark_dirty(obj);
+    return 0;
+}
+
 int sluice_jv_object_setn(sluice_json_arena_t *a, sluice_jv_t *obj, const char *key, size_t n, sluice_jv_t *value)
 {
-    return object_set(a, obj, key, n, value, 1);
+    if (object_replace_quick(obj, key, n, value) == 0)
+        return 0;
+    return object_set_rest(a, obj, key, n, value, 1);
 }
 
 int sluice_jv_object_setn_kept(sluice_json_arena_t *a, sluice_jv_t *obj, const char *key, size_t n, sluice_jv_t *value)
