@@ -35,30 +35,43 @@ typedef struct sluice_jsonw {
 /* Room for n more bytes and a final NUL. 0, or -1 when memory runs out (w->oom set). */
 int sluice_jsonw_grow(sluice_jsonw_t *w, size_t n);
 
+/* memcpy(o, s, n) for short texts, in line: 4 to 16 bytes (and 17 to 32 with upto32) are two
+ * overlapping loads and stores inside s[0..n) and o[0..n), both loads before the stores, where a
+ * call to memcpy cost about 20 instructions with its set-up; anything else is memcpy's. upto32 is
+ * a constant at each call, so the branch it guards folds away where it is 0 (the envelope's puts:
+ * there the longer branch cost more than it saved). s and o must not overlap. */
+static inline void sluice_json_copy_short(char *o, const char *s, size_t n, int upto32)
+{
+    if (n >= 8 && n <= 16) {
+        uint64_t a, b;
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(o, &a, 8);
+        memcpy(o + n - 8, &b, 8);
+    } else if (upto32 && n > 16 && n <= 32) {
+        char a[16], b[16];
+        memcpy(a, s, 16);
+        memcpy(b, s + n - 16, 16);
+        memcpy(o, a, 16);
+        memcpy(o + n - 16, b, 16);
+    } else if (n >= 4 && n < 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        memcpy(o, &a, 4);
+        memcpy(o + n - 4, &b, 4);
+    } else {
+        memcpy(o, s, n);
+    }
+}
+
 /* s[0..n) appended. Most puts of a variable length are short (a key framed by its quotes and ':',
- * a short value or run of members as sent: 4 to 16 bytes): those are two overlapping loads and
- * stores inside s[0..n) and the output's n bytes, in line, where a call to memcpy cost about 20
- * instructions each (30-odd an event in the envelope). Longer ones and the rest go to memcpy; a
- * constant n folds to one of the branches. */
+ * a short value or run of members as sent: 4 to 16 bytes), copied in line (30-odd memcpy calls an
+ * event in the envelope otherwise); a constant n folds to one of the branches. */
 static inline void sluice_jsonw_put(sluice_jsonw_t *w, const char *s, size_t n)
 {
     if (w->len + n + 1 <= w->cap || sluice_jsonw_grow(w, n) == 0) {
-        char *o = w->p + w->len;
-        if (n >= 8 && n <= 16) {
-            uint64_t a, b;
-            memcpy(&a, s, 8);
-            memcpy(&b, s + n - 8, 8);
-            memcpy(o, &a, 8);
-            memcpy(o + n - 8, &b, 8);
-        } else if (n >= 4 && n < 8) {
-            uint32_t a, b;
-            memcpy(&a, s, 4);
-            memcpy(&b, s + n - 4, 4);
-            memcpy(o, &a, 4);
-            memcpy(o + n - 4, &b, 4);
-        } else {
-            memcpy(o, s, n);
-        }
+        sluice_json_copy_short(w->p + w->len, s, n, 0);
         w->len += n;
     }
 }
