@@ -227,6 +227,7 @@ typedef struct jv_parser {
     sluice_jv_t **astack; /* the items of the arrays being read */
     size_t atop, acap;
     int mheap, aheap; /* the stacks were malloc'd */
+    unsigned roomy;   /* objects inside the document's own given ROOT_ROOM so far (ROOMY_MAX) */
 } jv_parser_t;
 
 static sluice_jv_t *jv_value(jv_parser_t *jp);
@@ -349,6 +350,11 @@ static __attribute__((noinline, cold)) int jv_key_over_limit(jv_parser_t *jp)
 }
 
 #define ROOT_ROOM 4
+/* At most this many of the objects inside the document's own get the room: an event holds a
+ * handful (traits, properties, context, page), while a hostile body of thousands of small objects
+ * would otherwise take ROOT_ROOM members' worth of arena more for each (1.6 times the arena for
+ * 2,000 of `"kI":{"b":1}`). */
+#define ROOMY_MAX 16
 
 static sluice_jv_t *jv_object(jv_parser_t *jp)
 {
@@ -430,7 +436,12 @@ done:
      * more members: validation and enrichment add four to every event (type, messageId,
      * receivedAt, originalTimestamp) and two to its context (ip, userAgent), which otherwise grew
      * their vectors, a second copy of every member, and left the first in the arena. */
-    size_t room = count > 0 && ps->depth <= 1 ? count + ROOT_ROOM : count;
+    size_t room = count;
+    if (count > 0 && (ps->depth == 0 || (ps->depth == 1 && jp->roomy < ROOMY_MAX))) {
+        room += ROOT_ROOM;
+        if (ps->depth == 1)
+            jp->roomy++;
+    }
     if (count > 0) {
         obj->u.m = arena_take(jp->a, room * sizeof(sluice_jv_member_t));
         if (obj->u.m == NULL)
